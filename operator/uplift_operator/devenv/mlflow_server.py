@@ -1,0 +1,50 @@
+"""A real MLflow tracking server (sqlite backend, proxied artifacts) on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from uplift_operator.devenv import process
+
+
+class MlflowServer:
+    """``with MlflowServer() as mlflow: mlflow.url`` — a tracking server for one test session or run."""
+
+    def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
+        self._own_dir = workdir is None
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="uplift-mlflow-"))
+        self.port = port or process.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.workdir / "mlflow.log"
+        self._proc: process.subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MlflowServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
+            "--artifacts-destination", str(self.workdir / "mlartifacts"),
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+        ]
+        self._proc = process.start(argv, log=self.log, cwd=self.workdir)
+        process.wait_until(lambda: process.http_ok(f"{self.url}/health"), timeout=120,
+                           what="mlflow server", proc=self._proc, log=self.log, interval=0.3)
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            process.stop(self._proc)
+            self._proc = None
+        if self._own_dir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> MlflowServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
