@@ -1,0 +1,133 @@
+"""The CustomResourceDefinitions of uplift.dev, built from the typed models.
+
+Names, short names, categories and printer columns are declared here next to the kinds they
+describe; the schemas come from the pydantic models (``api.schema``). ``crdgen`` writes the
+results to ``crds/`` and the chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from uplift_operator.api import schema
+from uplift_operator.api.v1alpha1 import GROUP, VERSION, Campaign, UpliftModel
+
+__all__ = ["CAMPAIGN", "CRDS", "UPLIFTMODEL", "CrdDefinition"]
+
+CATEGORY = "uplift"
+
+
+@dataclass(frozen=True)
+class CrdDefinition:
+    """What a CRD needs beyond its schema."""
+
+    model: type[BaseModel]
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    printer_columns: tuple[dict[str, Any], ...]
+    description: str
+    categories: tuple[str, ...] = field(default=(CATEGORY,))
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+    def manifest(self) -> dict[str, Any]:
+        """The full CRD object."""
+        spec_schema = schema.structural_schema(self.model)
+        properties = spec_schema["properties"]
+        properties["metadata"] = {"type": "object"}
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": self.name, "labels": {"app.kubernetes.io/part-of": "uplift-operator"}},
+            "spec": {
+                "group": GROUP,
+                "scope": "Namespaced",
+                "names": {
+                    "kind": self.kind,
+                    "listKind": f"{self.kind}List",
+                    "plural": self.plural,
+                    "singular": self.singular,
+                    "shortNames": list(self.short_names),
+                    "categories": list(self.categories),
+                },
+                "versions": [{
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": list(self.printer_columns),
+                    "schema": {"openAPIV3Schema": {
+                        "description": self.description,
+                        "type": "object",
+                        "required": ["spec"],
+                        "properties": {
+                            "apiVersion": {"type": "string",
+                                           "description": "APIVersion of this object."},
+                            "kind": {"type": "string", "description": "Kind of this object."},
+                            "metadata": {"type": "object"},
+                            "spec": properties["spec"],
+                            "status": properties["status"],
+                        },
+                    }},
+                }],
+            },
+        }
+
+
+def _column(name: str, path: str, type_: str = "string", priority: int = 0,
+            description: str = "") -> dict[str, Any]:
+    column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
+    if priority:
+        column["priority"] = priority
+    if description:
+        column["description"] = description
+    return column
+
+
+_AGE = _column("Age", ".metadata.creationTimestamp", "date")
+
+UPLIFTMODEL = CrdDefinition(
+    model=UpliftModel,
+    kind="UpliftModel",
+    plural="upliftmodels",
+    singular="upliftmodel",
+    short_names=("um", "umodel"),
+    description=UpliftModel.__doc__ or "",
+    printer_columns=(
+        _column("Phase", ".status.phase", description="Progressing, Healthy, Degraded, Paused"),
+        _column("Stable", ".status.stableVersion", description="Stable model version"),
+        _column("Canary", ".status.canaryVersion", description="Canary model version"),
+        _column("Weight", ".status.canaryWeight", "integer", description="Canary traffic %"),
+        _column("Step", ".status.currentStep", "integer", description="Ramp step index"),
+        _AGE,
+        _column("Message", ".status.message", priority=1),
+    ),
+)
+
+CAMPAIGN = CrdDefinition(
+    model=Campaign,
+    kind="Campaign",
+    plural="campaigns",
+    singular="campaign",
+    short_names=("camp",),
+    description=Campaign.__doc__ or "",
+    printer_columns=(
+        _column("Phase", ".status.phase", description="Progressing, Healthy, Degraded, Paused"),
+        _column("Model", ".spec.modelRef.name", description="UpliftModel used for targeting"),
+        _column("Exposure", ".status.exposurePercent", "number", description="Exposure %"),
+        _column("Effect", ".status.incrementalEffect.display",
+                description="Incremental conversion rate [95% bounds]"),
+        _column("ROI", ".status.roi.display", description="Return on investment [95% bounds]"),
+        _AGE,
+        _column("Message", ".status.message", priority=1),
+    ),
+)
+
+CRDS: tuple[CrdDefinition, ...] = (UPLIFTMODEL, CAMPAIGN)

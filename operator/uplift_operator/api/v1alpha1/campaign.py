@@ -1,0 +1,225 @@
+"""Campaign: a treatment that uses an UpliftModel to choose whom to treat.
+
+The spec holds the economics (value per conversion, cost per treatment, budget), the targeting
+policy, the persistent randomized holdout, the exposure ramp and its gates, and a schedule. The
+status reports exposure, the incremental effect and ROI with confidence bounds, and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from uplift_operator.api.v1alpha1.common import (
+    ApiModel,
+    Condition,
+    DecisionRecord,
+    Duration,
+    EstimateStatus,
+    GateSpecBase,
+    GateStatus,
+    Name,
+    Phase,
+    gate_rules,
+)
+
+__all__ = [
+    "Campaign",
+    "CampaignExperiment",
+    "CampaignGate",
+    "CampaignSpec",
+    "CampaignStatus",
+    "CampaignTreatment",
+    "Economics",
+    "ExposureSpec",
+    "ExposureStep",
+    "ModelRef",
+    "Schedule",
+    "Targeting",
+]
+
+
+class ModelRef(ApiModel):
+    """The UpliftModel (same namespace) whose scores choose whom to treat."""
+
+    name: Name = Field(description="Name of an UpliftModel in the Campaign's namespace.")
+
+
+class CampaignTreatment(ApiModel):
+    """A treatment of the model that this campaign sends, with its own economics if they differ."""
+
+    name: Name = Field(description="A treatment name of the referenced UpliftModel.")
+    cost_per_treatment: float | None = Field(
+        default=None, ge=0, description="Cost of one treatment; overrides economics.")
+    value_per_conversion: float | None = Field(
+        default=None, ge=0, description="Value of one conversion; overrides economics.")
+
+
+class Economics(ApiModel):
+    """What a conversion is worth and what a treatment costs."""
+
+    value_per_conversion: float = Field(ge=0, description="Value of one conversion.")
+    cost_per_treatment: float = Field(ge=0, description="Cost of sending one treatment.")
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Field(
+        default="USD", description="ISO 4217 code, for display. Default: USD.")
+    budget: float | None = Field(default=None, gt=0,
+                                 description="Total spend allowed; treatment stops at it.")
+    budget_period: Duration | None = Field(
+        default=None, description="If set, the budget renews every period (e.g. 1d).")
+
+
+class Targeting(ApiModel):
+    """How model scores become treatment decisions."""
+
+    policy: Literal["costAware", "upliftThreshold", "topFraction"] = Field(
+        default="costAware",
+        description="costAware: treat when uplift x value - cost > 0. upliftThreshold: treat when "
+                    "uplift >= minUplift. topFraction: treat the top fraction by uplift. "
+                    "Default: costAware.")
+    min_uplift: float | None = Field(default=None, ge=-1, le=1,
+                                     description="Threshold of the upliftThreshold policy.")
+    top_fraction: float | None = Field(default=None, gt=0, le=1,
+                                       description="Fraction treated by the topFraction policy.")
+    max_treatments_per_unit: int = Field(default=1, ge=1, le=32,
+                                         description="Treatments one unit may get. Default: 1.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.policy != 'upliftThreshold' || has(self.minUplift)",
+         "message": "policy upliftThreshold needs minUplift"},
+        {"rule": "self.policy != 'topFraction' || has(self.topFraction)",
+         "message": "policy topFraction needs topFraction"},
+    ]})
+
+
+class CampaignExperiment(ApiModel):
+    """The persistent randomized holdout that measures the campaign's incremental effect."""
+
+    holdout_fraction: float = Field(gt=0, lt=1,
+                                    description="Share of units never treated, in (0, 1).")
+    unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
+                          description="Column identifying the unit. Default: unit_id.")
+    salt: str | None = Field(
+        default=None, max_length=128,
+        description="Assignment salt; keep it fixed for the campaign's life. Default: "
+                    "namespace/name.")
+    attribution_window: Duration = Field(
+        default="14d", description="How long after a treatment a conversion counts. Default: 14d.")
+
+
+class ExposureStep(ApiModel):
+    """One step of the exposure ramp: the share of eligible units treated, held for a pause."""
+
+    percent: float = Field(gt=0, le=100, description="Percent of eligible units exposed.")
+    pause: Duration | None = Field(default=None,
+                                   description="Hold time once gates pass; absent: indefinitely.")
+
+
+class ExposureSpec(ApiModel):
+    """The exposure ramp."""
+
+    steps: list[ExposureStep] = Field(min_length=1, max_length=20,
+                                      description="Strictly increasing exposure steps.")
+    analysis_interval: Duration = Field(default="5m",
+                                        description="How often gates are evaluated. Default: 5m.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.steps.map(s, s.percent).isSorted() && "
+                 "self.steps.all(s, self.steps.filter(t, t.percent == s.percent).size() == 1)",
+         "message": "steps[].percent must be strictly increasing", "fieldPath": ".steps"},
+    ]})
+
+
+class CampaignGate(GateSpecBase):
+    """A gate of the exposure ramp."""
+
+    type: Literal["deliveryRate", "incrementalConversions", "roi", "drift", "custom"] = Field(
+        description="deliveryRate (share of treatments delivered), incrementalConversions "
+                    "(treated vs holdout, anytime-valid), roi (lower bound of ROI), drift, "
+                    "custom (PromQL with min/max).")
+    on_failure: Literal["rollback", "pause"] = Field(
+        default="rollback",
+        description="rollback: exposure back to 0. pause: hold exposure and wait for a human. "
+                    "Default: rollback.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": gate_rules(
+        ["custom"])})
+
+
+class Schedule(ApiModel):
+    """When the campaign may treat."""
+
+    start: dt.datetime | None = Field(default=None, description="Not before this time (RFC 3339).")
+    end: dt.datetime | None = Field(default=None, description="Not after this time (RFC 3339).")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!has(self.start) || !has(self.end) || timestamp(self.start) < "
+                 "timestamp(self.end)",
+         "message": "schedule.end must be after schedule.start"},
+    ]})
+
+
+class CampaignSpec(ApiModel):
+    """Desired state of a Campaign."""
+
+    model_ref: ModelRef = Field(description="The UpliftModel that scores units.")
+    treatments: list[CampaignTreatment] = Field(min_length=1, max_length=32,
+                                                description="Treatments this campaign sends.")
+    economics: Economics = Field(description="Value, cost and budget.")
+    targeting: Targeting = Field(default_factory=Targeting, description="Whom to treat.")
+    experiment: CampaignExperiment = Field(description="The persistent randomized holdout.")
+    exposure: ExposureSpec = Field(description="The exposure ramp.")
+    gates: list[CampaignGate] = Field(min_length=1, max_length=16,
+                                      description="Gates of every exposure step; at least one.")
+    schedule: Schedule | None = Field(default=None, description="When the campaign may treat.")
+    paused: bool = Field(default=False, description="Hold exposure where it is.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
+         "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
+        {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
+         "message": "gates[].name must be unique", "fieldPath": ".gates"},
+    ]})
+
+
+class CampaignStatus(ApiModel):
+    """Observed state of a Campaign."""
+
+    phase: Phase | None = Field(default=None,
+                                description="Progressing, Healthy, Degraded or Paused.")
+    message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
+    observed_generation: int | None = Field(default=None, ge=0,
+                                            description="Last metadata.generation processed.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=32,
+                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
+    model_version: str | None = Field(default=None, max_length=16,
+                                      description="Stable version of the referenced model.")
+    exposure_percent: float = Field(default=0, ge=0, le=100,
+                                    description="Percent of eligible units exposed now.")
+    current_step: int | None = Field(default=None, ge=0, description="Index of the exposure step.")
+    step_started_at: dt.datetime | None = Field(default=None,
+                                                description="When the current step began.")
+    incremental_effect: EstimateStatus | None = Field(
+        default=None, description="Incremental conversion rate, treated minus holdout.")
+    roi: EstimateStatus | None = Field(default=None,
+                                       description="Return on investment with bounds.")
+    spend: float = Field(default=0, ge=0, description="Spend so far in the budget period.")
+    treated_units: int = Field(default=0, ge=0, description="Units treated so far.")
+    holdout_units: int = Field(default=0, ge=0, description="Units held out so far.")
+    gates: list[GateStatus] = Field(default_factory=list, max_length=16,
+                                    description="Last verdict of each gate.")
+    history: list[DecisionRecord] = Field(default_factory=list, max_length=50,
+                                          description="Audit trail, newest last, bounded.")
+    handled_requests: dict[str, str] = Field(
+        default_factory=dict, description="Manual request annotations already acted on.")
+
+
+class Campaign(ApiModel):
+    """A treatment targeted by an UpliftModel, with a holdout, an exposure ramp and ROI gates."""
+
+    api_version: Literal["uplift.dev/v1alpha1"] = Field(default="uplift.dev/v1alpha1",
+                                                        description="uplift.dev/v1alpha1")
+    kind: Literal["Campaign"] = Field(default="Campaign", description="Campaign")
+    spec: CampaignSpec = Field(description="Desired state.")
+    status: CampaignStatus | None = Field(default=None, description="Observed state.")

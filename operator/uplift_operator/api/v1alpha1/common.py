@@ -1,0 +1,241 @@
+"""Types shared by UpliftModel and Campaign: durations, references, gates, conditions, status parts.
+
+Every field carries a description: the CRD generator (``api.crdgen``) turns these models into
+structural OpenAPI schemas, and the descriptions are what ``kubectl explain`` shows. Defaults live
+here, in the models, and never in the CRD schema, so what a user applied stays what Git holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "DURATION_PATTERN",
+    "ApiModel",
+    "Condition",
+    "DecisionRecord",
+    "Duration",
+    "EstimateStatus",
+    "GateStatus",
+    "GateVerdict",
+    "Phase",
+    "ResourceList",
+    "ResourceRequirements",
+    "SecretCredentials",
+    "parse_duration",
+]
+
+# Go-style durations plus days ("14d"), the unit attribution windows are naturally written in.
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+Duration = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, max_length=32,
+          description="A duration such as 30s, 5m, 1h30m or 14d."),
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse a ``Duration`` string; the schema has already checked its shape."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"malformed duration {text!r}")
+    return dt.timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+class ApiModel(BaseModel):
+    """Base of every API type: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore",
+                              use_enum_values=False)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-able dict as it goes to the API server (aliases, no unset optionals)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Phase(StrEnum):
+    """Argo CD's health vocabulary, so Argo CD and humans read it the same way."""
+
+    PROGRESSING = "Progressing"
+    HEALTHY = "Healthy"
+    DEGRADED = "Degraded"
+    PAUSED = "Paused"
+
+
+class GateVerdict(StrEnum):
+    """Outcome of one gate at one analysis; ordered from best to worst by ``domain.gates``."""
+
+    PASS = "Pass"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+    FAIL = "Fail"
+
+
+class SecretCredentials(ApiModel):
+    """Where the credentials for an external service live."""
+
+    name: Name = Field(description="Name of a Secret in the resource's namespace.")
+    username_key: str | None = Field(
+        default=None, max_length=253,
+        description="Key holding the basic-auth user name. Set together with passwordKey.")
+    password_key: str | None = Field(
+        default=None, max_length=253, description="Key holding the basic-auth password.")
+    token_key: str | None = Field(
+        default=None, max_length=253,
+        description="Key holding a bearer token. Exclusive with usernameKey/passwordKey.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.usernameKey) == has(self.passwordKey)",
+         "message": "usernameKey and passwordKey must be set together"},
+        {"rule": "!(has(self.tokenKey) && has(self.usernameKey))",
+         "message": "tokenKey is exclusive with usernameKey/passwordKey"},
+        {"rule": "has(self.tokenKey) || has(self.usernameKey)",
+         "message": "set tokenKey, or usernameKey and passwordKey"},
+    ]})
+
+
+Quantity = Annotated[str, Field(
+    max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+    description="A Kubernetes quantity, e.g. 500m, 1, 512Mi.")]
+
+
+class ResourceList(ApiModel):
+    """CPU and memory quantities."""
+
+    cpu: Quantity | None = Field(default=None, description="CPU, e.g. 500m or 2.")
+    memory: Quantity | None = Field(default=None, description="Memory, e.g. 512Mi.")
+
+
+class ResourceRequirements(ApiModel):
+    """CPU and memory for each serving container, as in a Pod's resources."""
+
+    requests: ResourceList | None = Field(default=None, description="Minimum resources.")
+    limits: ResourceList | None = Field(default=None, description="Maximum resources.")
+
+
+class Condition(ApiModel):
+    """A condition shaped like metav1.Condition."""
+
+    type: str = Field(max_length=316, description="Condition type, e.g. Ready, InvalidSpec.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(max_length=1024, description="CamelCase reason for the last transition.")
+    message: str = Field(default="", max_length=32768, description="Human-readable details.")
+    last_transition_time: dt.datetime = Field(
+        description="When the status last changed (not the reason or message).")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation this condition was computed for.")
+
+
+class GateStatus(ApiModel):
+    """The last verdict of one gate and its counters at the current step."""
+
+    name: str = Field(max_length=63, description="Gate name, as in the spec.")
+    verdict: GateVerdict = Field(description="Pass, Inconclusive, Error or Fail.")
+    value: float | None = Field(default=None, description="Observed value (or estimate).")
+    lower: float | None = Field(default=None, description="Lower confidence bound, if any.")
+    upper: float | None = Field(default=None, description="Upper confidence bound, if any.")
+    threshold: float | None = Field(default=None, description="Threshold the value was judged by.")
+    samples: int | None = Field(default=None, ge=0, description="Samples behind the value.")
+    message: str = Field(default="", max_length=1024, description="Why this verdict.")
+    time: dt.datetime = Field(description="When the gate was evaluated.")
+    failures: int = Field(default=0, ge=0, description="Fail verdicts at this step.")
+    inconclusives: int = Field(default=0, ge=0, description="Inconclusive verdicts at this step.")
+    consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
+
+
+class DecisionRecord(ApiModel):
+    """One entry of the audit trail: a promotion, rollback, step or manual action, and why."""
+
+    time: dt.datetime = Field(description="When the decision was taken.")
+    action: str = Field(max_length=63, description="What was done, e.g. StepAdvanced, RolledBack.")
+    version: str | None = Field(default=None, max_length=63,
+                                description="Model version the action concerns.")
+    weight: int | None = Field(default=None, ge=0, le=100, description="Canary weight afterwards.")
+    reason: str = Field(default="", max_length=1024, description="Why, in words.")
+    actor: str = Field(default="operator", max_length=253,
+                       description="operator, or the user/annotation that asked for it.")
+
+
+class EstimateStatus(ApiModel):
+    """A point estimate with confidence bounds, and its rendering for printer columns."""
+
+    estimate: float = Field(description="Point estimate.")
+    lower: float | None = Field(default=None, description="Lower confidence bound.")
+    upper: float | None = Field(default=None, description="Upper confidence bound.")
+    display: str = Field(default="", max_length=64,
+                         description="Rendered estimate and interval, for kubectl get.")
+
+
+def gate_rules(numeric_types: list[str]) -> list[dict[str, str]]:
+    """CEL rules shared by both kinds' gates; ``numeric_types`` need a min or a max."""
+    numeric = "[" + ", ".join(f"'{t}'" for t in numeric_types) + "]"
+    return [
+        {"rule": "!has(self.min) || !has(self.max) || self.min <= self.max",
+         "message": "min must not exceed max"},
+        {"rule": "!(has(self.query) && has(self.templateRef))",
+         "message": "set either query or templateRef, not both"},
+        {"rule": "self.type != 'custom' || has(self.query) || has(self.templateRef)",
+         "message": "a custom gate needs a query or a templateRef"},
+        {"rule": f"!(self.type in {numeric}) || has(self.min) || has(self.max)",
+         "message": f"gates of type {', '.join(numeric_types)} need a min or a max threshold"},
+    ]
+
+
+class GateSpecBase(ApiModel):
+    """Fields every gate has; each kind narrows ``type`` to the gates it supports."""
+
+    name: Name = Field(description="Gate name, unique within the list; shown in status and events.")
+    template_ref: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None = Field(
+        default=None,
+        description="Name of a PromQL metric template (built in, or from the operator's "
+                    "configuration). An unknown name makes the resource InvalidSpec.")
+    query: str | None = Field(
+        default=None, max_length=4096,
+        description="Inline PromQL; {{namespace}}, {{name}}, {{predictor}}, {{version}} and "
+                    "{{interval}} are substituted. Custom gates only.")
+    min: float | None = Field(default=None, description="Fail when the value is below this.")
+    max: float | None = Field(default=None, description="Fail when the value is above this.")
+    margin: float | None = Field(
+        default=None, ge=0,
+        description="Non-inferiority margin against the stable version or holdout. "
+                    "Default: 0.2 for relative margins, 0.005 for absolute ones.")
+    margin_type: Literal["absolute", "relative"] = Field(
+        default="absolute", description="Whether margin is absolute or a fraction of the baseline. "
+                                        "Default: absolute.")
+    alpha: float = Field(default=0.05, gt=0, le=0.5,
+                         description="Error level of statistical gates. Default: 0.05.")
+    expected_samples: int | None = Field(
+        default=None, ge=1,
+        description="Samples per arm at which a decision is expected; tunes the anytime-valid "
+                    "test's mixing variance. Default: 5000.")
+    min_samples: int = Field(default=100, ge=0,
+                             description="Samples required before the gate may pass. Default: 100.")
+    failure_limit: int = Field(default=0, ge=0,
+                               description="Fail verdicts tolerated at one step before rolling "
+                                           "back. Default: 0 (the first Fail acts).")
+    inconclusive_limit: int = Field(
+        default=0, ge=0,
+        description="Inconclusive verdicts at one step after which the rollout pauses for a "
+                    "human. Default: 0, never pause: hold the step until the data decides.")
+    consecutive_error_limit: int = Field(
+        default=4, ge=0, description="Error verdicts in a row tolerated before rolling back. "
+                                     "Default: 4.")
+    features: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        default=None, max_length=256,
+        description="Drift gates: the features to check. Default: every feature of the model.")
+    treatments: list[Annotated[str, Field(max_length=63)]] | None = Field(
+        default=None, max_length=32,
+        description="Per-treatment gates: the treatments to check. Default: all of them.")
+    dry_run: bool = Field(default=False,
+                          description="Evaluate and report the gate, but never act on it.")

@@ -1,0 +1,264 @@
+"""UpliftModel: an MLflow model version served as a Seldon inference graph, rolled out as a canary.
+
+The spec names a registered model by version or alias and says how to serve it, how to ramp a new
+version (steps of weight and pause) and which gates each step must pass. The status is what the
+operator observed and decided: phase, stable and canary versions, weight, step, gate verdicts,
+conditions and a bounded audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field
+
+from uplift_operator.api.v1alpha1.common import (
+    ApiModel,
+    Condition,
+    DecisionRecord,
+    Duration,
+    GateSpecBase,
+    GateStatus,
+    Name,
+    Phase,
+    ResourceRequirements,
+    SecretCredentials,
+    gate_rules,
+)
+
+__all__ = [
+    "ExperimentSpec",
+    "FeatureSpec",
+    "ModelGate",
+    "ModelReference",
+    "RollbackPolicy",
+    "RolloutSpec",
+    "RolloutStep",
+    "ServingSpec",
+    "Treatment",
+    "UpliftModel",
+    "UpliftModelSpec",
+    "UpliftModelStatus",
+]
+
+
+class ModelReference(ApiModel):
+    """Which registered MLflow model to serve, by version or by alias."""
+
+    registered_model: str = Field(min_length=1, max_length=256,
+                                  description="Registered model name in the MLflow registry.")
+    version: Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=16)] | None = Field(
+        default=None, description="A model version number. Exclusive with alias.")
+    alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = Field(
+        default=None,
+        description="A registry alias (e.g. champion); re-read every aliasRefreshInterval, and a "
+                    "moved alias starts a canary. Exclusive with version.")
+    alias_refresh_interval: Duration = Field(
+        default="1m", description="How often an alias is re-read from MLflow. Default: 1m.")
+    tracking_uri: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https?://",
+        description="MLflow tracking server URL. Default: the operator's configured server.")
+    credentials: SecretCredentials | None = Field(
+        default=None, description="Secret with MLflow basic-auth or token credentials.")
+    promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = (
+        Field(default=None,
+              description="Alias to move to a version when it is promoted, e.g. production."))
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.version) != has(self.alias)",
+         "message": "set exactly one of version or alias"},
+        {"rule": "!has(self.promotionAlias) || !has(self.alias) || self.promotionAlias != self.alias",
+         "message": "promotionAlias must differ from the alias being followed"},
+    ]})
+
+
+class Treatment(ApiModel):
+    """A treatment the model scores (an offer, an e-mail, a push) against the control."""
+
+    name: Name = Field(description="Treatment name, as the model outputs it.")
+    description: str | None = Field(default=None, max_length=1024, description="What it is.")
+
+
+class FeatureSpec(ApiModel):
+    """One input feature: its name and type, checked against the model signature."""
+
+    name: str = Field(min_length=1, max_length=128, description="Column name.")
+    type: Literal["numeric", "categorical", "boolean"] = Field(description="Feature type.")
+    categories: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        default=None, max_length=1024, description="Allowed values of a categorical feature.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!has(self.categories) || self.type == 'categorical'",
+         "message": "categories are only allowed on categorical features"},
+    ]})
+
+
+class ExperimentSpec(ApiModel):
+    """The randomized holdout against which online incremental effects are measured."""
+
+    holdout_fraction: float = Field(
+        default=0.1, gt=0, lt=1,
+        description="Share of units that never get a treatment, whatever their score. "
+                    "Default: 0.1.")
+    unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
+                          description="Request column identifying the unit. Default: unit_id.")
+    salt: str | None = Field(
+        default=None, max_length=128,
+        description="Salt of the assignment hash. Default: namespace/name, so assignment is "
+                    "stable across versions and restarts.")
+
+
+class ServingSpec(ApiModel):
+    """How each model version is served."""
+
+    backend: Literal["seldon-v1"] = Field(
+        default="seldon-v1",
+        description="Serving backend. seldon-v1: a SeldonDeployment (machinelearning.seldon.io/v1,"
+                    " protocol v2). Default: seldon-v1.")
+    replicas: int = Field(default=1, ge=1, le=100, description="Replicas per predictor. Default: 1.")
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Resources of the runtime container.")
+    runtime_image: str | None = Field(
+        default=None, max_length=512,
+        description="Image of the uplift MLServer runtime. Default: the operator's configured "
+                    "image.")
+    service_account_name: str | None = Field(
+        default=None, max_length=253, description="Service account of the serving pods.")
+
+
+class RolloutStep(ApiModel):
+    """One step of the canary ramp: a traffic weight held for a pause."""
+
+    weight: int = Field(gt=0, le=100, description="Percent of traffic to the canary, in (0, 100].")
+    pause: Duration | None = Field(
+        default=None,
+        description="How long the step lasts once its gates pass. Absent: indefinitely, until "
+                    "promoted by hand.")
+
+
+class ModelGate(GateSpecBase):
+    """A gate every rollout step must pass."""
+
+    type: Literal["latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity",
+                  "custom"] = Field(
+        description="latency (p95 from Prometheus), errorRate, drift (PSI/KS of features), qini "
+                    "(offline Qini from MLflow), onlineEffect (incremental conversion against "
+                    "the holdout), upliftSanity (mean predicted uplift vs training), custom "
+                    "(any PromQL with min/max).")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": gate_rules(
+        ["custom"])})
+
+
+class RolloutSpec(ApiModel):
+    """How a new version goes out: the ramp, the analysis cadence and the gates."""
+
+    steps: list[RolloutStep] = Field(
+        min_length=1, max_length=20,
+        description="Ramp steps with strictly increasing weights; after the last one passes the "
+                    "canary is promoted.")
+    analysis_interval: Duration = Field(
+        default="1m", description="How often gates are evaluated. Default: 1m.")
+    gates: list[ModelGate] = Field(min_length=1, max_length=16,
+                                   description="Gates evaluated at every step; at least one.")
+    paused: bool = Field(default=False,
+                         description="Hold the ramp where it is; gates keep being evaluated.")
+    progress_deadline: Duration | None = Field(
+        default=None,
+        description="Longest a step may wait for conclusive gates before the rollout is marked "
+                    "Degraded (not rolled back). Absent: no deadline.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.steps.map(s, s.weight).isSorted() && "
+                 "self.steps.all(s, self.steps.filter(t, t.weight == s.weight).size() == 1)",
+         "message": "steps[].weight must be strictly increasing", "fieldPath": ".steps"},
+        {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
+         "message": "gates[].name must be unique", "fieldPath": ".gates"},
+    ]})
+
+
+class RollbackPolicy(ApiModel):
+    """What happens when a gate fails beyond its limit."""
+
+    mode: Literal["Automatic", "Manual"] = Field(
+        default="Automatic",
+        description="Automatic: send all traffic back to stable and remove the canary. Manual: "
+                    "pause the ramp and wait for an abort or promote. Default: Automatic.")
+    scale_down_delay: Duration = Field(
+        default="0s",
+        description="How long a rolled-back canary predictor stays deployed at weight 0, for "
+                    "inspection. Default: 0s.")
+
+
+class UpliftModelSpec(ApiModel):
+    """Desired state of an UpliftModel."""
+
+    model: ModelReference = Field(description="The registered MLflow model to serve.")
+    treatments: list[Treatment] = Field(
+        min_length=1, max_length=32,
+        description="Treatments the model scores against the control; unique names.")
+    features: list[FeatureSpec] | None = Field(
+        default=None, max_length=1024,
+        description="Feature schema; checked against the model signature when given.")
+    experiment: ExperimentSpec = Field(
+        default_factory=ExperimentSpec, description="The randomized holdout of the online gates.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="How versions are served.")
+    rollout: RolloutSpec = Field(description="The canary ramp and its gates.")
+    rollback: RollbackPolicy = Field(default_factory=RollbackPolicy,
+                                     description="What a failing gate does.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
+         "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
+        {"rule": "!has(self.features) || self.features.all(f, "
+                 "self.features.filter(g, g.name == f.name).size() == 1)",
+         "message": "features[].name must be unique", "fieldPath": ".features"},
+    ]})
+
+
+class UpliftModelStatus(ApiModel):
+    """Observed state of an UpliftModel; a pure function of what the operator observed."""
+
+    phase: Phase | None = Field(default=None,
+                                description="Progressing, Healthy, Degraded or Paused.")
+    message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
+    observed_generation: int | None = Field(default=None, ge=0,
+                                            description="Last metadata.generation processed.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=32,
+                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
+    stable_version: str | None = Field(default=None, max_length=16,
+                                       description="Version serving the stable predictor.")
+    canary_version: str | None = Field(default=None, max_length=16,
+                                       description="Version on the canary predictor, if any.")
+    canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic to canary.")
+    current_step: int | None = Field(default=None, ge=0,
+                                     description="Index of the current ramp step.")
+    step_started_at: dt.datetime | None = Field(default=None,
+                                                description="When the current step began.")
+    last_analysis_at: dt.datetime | None = Field(default=None,
+                                                 description="When gates were last evaluated.")
+    aborted_version: str | None = Field(
+        default=None, max_length=16,
+        description="Version rolled back or aborted; not retried until a new version or a retry.")
+    seldon_deployment: str | None = Field(default=None, max_length=253,
+                                          description="Name of the SeldonDeployment.")
+    gates: list[GateStatus] = Field(default_factory=list, max_length=16,
+                                    description="Last verdict of each gate.")
+    history: list[DecisionRecord] = Field(
+        default_factory=list, max_length=50,
+        description="Audit trail of promotions, rollbacks and manual actions (newest last, "
+                    "bounded).")
+    handled_requests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Manual request annotations already acted on, by key, with their value.")
+
+
+class UpliftModel(ApiModel):
+    """An uplift model version from MLflow, served as a Seldon inference graph with canary ramps."""
+
+    api_version: Literal["uplift.dev/v1alpha1"] = Field(default="uplift.dev/v1alpha1",
+                                                        description="uplift.dev/v1alpha1")
+    kind: Literal["UpliftModel"] = Field(default="UpliftModel", description="UpliftModel")
+    spec: UpliftModelSpec = Field(description="Desired state.")
+    status: UpliftModelStatus | None = Field(default=None, description="Observed state.")
