@@ -52,7 +52,7 @@ def write(root: Path) -> list[Path]:
 
 def check(root: Path) -> str:
     """A unified diff of every file out of sync ("" when all are in sync)."""
-    diffs = []
+    diffs: list[str] = []
     for path, text in targets(root).items():
         current = path.read_text() if path.exists() else ""
         if current != text:

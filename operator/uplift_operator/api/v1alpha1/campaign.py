@@ -143,8 +143,8 @@ class CampaignGate(GateSpecBase):
         description="rollback: exposure back to 0. pause: hold exposure and wait for a human. "
                     "Default: rollback.")
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": gate_rules(
-        ["custom"])})
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
 
 
 class Schedule(ApiModel):

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -177,7 +177,7 @@ class EstimateStatus(ApiModel):
                          description="Rendered estimate and interval, for kubectl get.")
 
 
-def gate_rules(numeric_types: list[str]) -> list[dict[str, str]]:
+def gate_rules(numeric_types: list[str]) -> list[JsonValue]:
     """CEL rules shared by both kinds' gates; ``numeric_types`` need a min or a max."""
     numeric = "[" + ", ".join(f"'{t}'" for t in numeric_types) + "]"
     return [

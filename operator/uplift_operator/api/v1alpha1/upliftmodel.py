@@ -147,8 +147,8 @@ class ModelGate(GateSpecBase):
                     "the holdout), upliftSanity (mean predicted uplift vs training), custom "
                     "(any PromQL with min/max).")
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": gate_rules(
-        ["custom"])})
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
 
 
 class RolloutSpec(ApiModel):

@@ -1,0 +1,37 @@
+"""Condition bookkeeping in the shape of metav1.Condition, as pure functions.
+
+``set_condition`` keeps ``lastTransitionTime`` when the status did not change, so re-computing
+the same conditions on every pass writes nothing new (no status churn).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+from uplift_operator.api.v1alpha1.common import Condition
+
+__all__ = ["INVALID_SPEC", "READY", "ConditionStatus", "find", "set_condition"]
+
+READY = "Ready"
+INVALID_SPEC = "InvalidSpec"
+MODEL_RESOLVED = "ModelResolved"
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def set_condition(conditions: Sequence[Condition], *, type_: str, status: ConditionStatus,
+                  reason: str, message: str, now: dt.datetime,
+                  observed_generation: int | None) -> list[Condition]:
+    """Return ``conditions`` with ``type_`` set; the transition time moves only on a new status."""
+    previous = find(conditions, type_)
+    transition = previous.last_transition_time if previous and previous.status == status else now
+    updated = Condition(type=type_, status=status, reason=reason, message=message,
+                        last_transition_time=transition, observed_generation=observed_generation)
+    others = [c for c in conditions if c.type != type_]
+    return sorted([*others, updated], key=lambda c: c.type)

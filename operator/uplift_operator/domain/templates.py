@@ -1,0 +1,62 @@
+"""PromQL metric templates that gates name with ``templateRef``.
+
+Built-in templates read the metric names and labels that MLServer, Seldon's executor and our
+uplift runtime export (``docs/runtime.md``). The operator's configuration may add more. A
+template is text with ``{{variable}}`` placeholders; ``render`` fills them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+__all__ = ["BUILTIN_TEMPLATES", "TemplateError", "render", "variables_of"]
+
+_VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+
+KNOWN_VARIABLES = frozenset({"namespace", "name", "predictor", "version", "interval"})
+
+BUILTIN_TEMPLATES: Mapping[str, str] = {
+    # Seldon executor, one series per predictor; labels per integrations.md §1.
+    "seldon-latency-p95": (
+        'histogram_quantile(0.95, sum by (le) (rate(seldon_api_executor_server_requests_seconds_bucket'
+        '{namespace="{{namespace}}", deployment_name="{{name}}", predictor_name="{{predictor}}"}'
+        "[{{interval}}])))"),
+    "seldon-error-rate": (
+        'sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
+        'deployment_name="{{name}}", predictor_name="{{predictor}}", code!~"2.."}[{{interval}}]))'
+        ' / sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
+        'deployment_name="{{name}}", predictor_name="{{predictor}}"}[{{interval}}]))'),
+    # MLServer's own REST metrics (no version label: scoped by the predictor's pods).
+    "mlserver-latency-p95": (
+        "histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"
+        '{namespace="{{namespace}}", seldon_deployment_id="{{name}}", '
+        'predictor_name="{{predictor}}"}[{{interval}}])))'),
+    "mlserver-error-rate": (
+        'sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}"}[{{interval}}])) / '
+        'sum(rate(model_infer_request_success_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}"}[{{interval}}]) + '
+        'rate(model_infer_request_failure_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}"}[{{interval}}]))'),
+    # Our runtime's request histogram, labelled by model and version.
+    "uplift-latency-p95": (
+        "histogram_quantile(0.95, sum by (le) (rate(uplift_request_duration_seconds_bucket"
+        '{namespace="{{namespace}}", model="{{name}}", version="{{version}}"}[{{interval}}])))'),
+}
+
+
+class TemplateError(ValueError):
+    """A template uses a variable the operator cannot fill."""
+
+
+def variables_of(template: str) -> set[str]:
+    return set(_VARIABLE.findall(template))
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{{variable}}`` placeholders; unknown ones raise ``TemplateError``."""
+    missing = variables_of(template) - set(values)
+    if missing:
+        raise TemplateError(f"template variables without a value: {', '.join(sorted(missing))}")
+    return _VARIABLE.sub(lambda m: values[m.group(1)], template)

@@ -1,0 +1,32 @@
+"""``uplift-operator run``: start kopf with our handlers, peering, probes and JSON logs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import kopf
+
+from uplift_operator import settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = settings.parse_args(sys.argv[1:] if argv is None else argv)
+    # Importing registers the handlers with kopf's default registry.
+    from uplift_operator.handlers import campaign, lifecycle, upliftmodel  # noqa: F401
+
+    log_format = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
+                  "full": kopf.LogFormat.FULL}[config.log_format]
+    kopf.configure(verbose=config.verbose, log_format=log_format)
+    liveness = (f"http://0.0.0.0:{config.liveness_port}/healthz"
+                if config.liveness_port else None)
+    kopf.run(
+        clusterwide=config.all_namespaces,
+        namespaces=list(config.namespaces),
+        standalone=config.standalone,
+        peering_name=config.peering_name,
+        priority=config.priority,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(config=config),
+    )
+    return 0

@@ -1,0 +1,58 @@
+"""The operator's own Prometheus metrics (not the models' metrics, which the gates read)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from uplift_operator.api.v1alpha1.common import Phase
+
+__all__ = ["REGISTRY", "forget", "observe_phase", "reconciling", "serve"]
+
+REGISTRY = CollectorRegistry()
+
+RECONCILES = Counter("uplift_operator_reconciles_total", "Reconcile passes by kind and result.",
+                     ["kind", "result"], registry=REGISTRY)
+RECONCILE_SECONDS = Histogram("uplift_operator_reconcile_duration_seconds",
+                              "Time of one reconcile pass.", ["kind"], registry=REGISTRY)
+PHASE = Gauge("uplift_operator_resource_phase",
+              "1 for the current phase of each resource, 0 for the others.",
+              ["kind", "namespace", "name", "phase"], registry=REGISTRY)
+INVALID = Gauge("uplift_operator_invalid_spec", "1 when the resource's spec is invalid.",
+                ["kind", "namespace", "name"], registry=REGISTRY)
+
+
+def serve(port: int) -> None:
+    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
+
+
+@contextmanager
+def reconciling(kind: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    except Exception:
+        RECONCILES.labels(kind, "error").inc()
+        raise
+    else:
+        RECONCILES.labels(kind, "ok").inc()
+    finally:
+        RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: bool) -> None:
+    for candidate in Phase:
+        PHASE.labels(kind, namespace, name, candidate.value).set(1 if candidate == phase else 0)
+    INVALID.labels(kind, namespace, name).set(1 if invalid else 0)
+
+
+def forget(kind: str, namespace: str, name: str) -> None:
+    """Drop a deleted resource's series, so dashboards do not show ghosts."""
+    for candidate in Phase:
+        with suppress(KeyError):
+            PHASE.remove(kind, namespace, name, candidate.value)
+    with suppress(KeyError):
+        INVALID.remove(kind, namespace, name)

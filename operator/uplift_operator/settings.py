@@ -1,0 +1,96 @@
+"""Operator configuration: command-line options with environment fallbacks.
+
+Every option can be set as ``--flag`` or as ``UPLIFT_<FLAG>`` in the environment (the chart sets
+the environment). The result is one frozen value handed to the handlers through kopf's memo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+
+__all__ = ["OperatorConfig", "parse_args"]
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    all_namespaces: bool = False
+    standalone: bool = False
+    peering_name: str = "uplift-operator"
+    priority: int = 0
+    liveness_port: int = 8080
+    metrics_port: int = 9090
+    log_format: str = "json"
+    verbose: bool = False
+    mlflow_tracking_uri: str | None = None
+    prometheus_url: str | None = None
+    runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
+    reconcile_interval: float = 30.0
+    metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"UPLIFT_{name}", default)
+
+
+def parse_args(argv: Sequence[str]) -> OperatorConfig:
+    parser = argparse.ArgumentParser(prog="uplift-operator run",
+                                     description="Run the uplift operator.")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=None,
+                       help="watch this namespace (repeatable; globs allowed). "
+                            "Env: UPLIFT_NAMESPACES, comma-separated")
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       default=_env("ALL_NAMESPACES", "") == "true", help="watch every namespace")
+    parser.add_argument("--standalone", action="store_true",
+                        default=_env("STANDALONE", "") == "true",
+                        help="no peering: only for a single replica you are sure of")
+    parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
+                        help="peering object shared by the replicas (default: uplift-operator)")
+    parser.add_argument("--priority", type=int, default=int(_env("PRIORITY", "0") or 0),
+                        help="peering priority; the highest active replica acts")
+    parser.add_argument("--liveness-port", type=int,
+                        default=int(_env("LIVENESS_PORT", "8080") or 0),
+                        help="port of the /healthz endpoint (0: off)")
+    parser.add_argument("--metrics-port", type=int,
+                        default=int(_env("METRICS_PORT", "9090") or 0),
+                        help="port of the Prometheus /metrics endpoint (0: off)")
+    parser.add_argument("--log-format", choices=["json", "plain", "full"],
+                        default=_env("LOG_FORMAT", "json"))
+    parser.add_argument("--verbose", action="store_true", default=_env("VERBOSE", "") == "true")
+    parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"))
+    parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
+    parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
+                                                        OperatorConfig.runtime_image))
+    parser.add_argument("--reconcile-interval", type=float,
+                        default=float(_env("RECONCILE_INTERVAL", "30") or 30),
+                        help="seconds between level-based re-checks of every resource")
+    parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
+                        help="YAML file mapping template names to PromQL, added to the built-ins")
+    args = parser.parse_args(list(argv))
+    namespaces = args.namespace or [n for n in (_env("NAMESPACES", "") or "").split(",") if n]
+    if not namespaces and not args.all_namespaces:
+        parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
+    templates = dict(BUILTIN_TEMPLATES)
+    if args.metric_templates:
+        loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
+        if not isinstance(loaded, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
+            parser.error(f"{args.metric_templates}: expected a mapping of name: PromQL")
+        templates.update(loaded)
+    return OperatorConfig(
+        namespaces=tuple(namespaces), all_namespaces=args.all_namespaces,
+        standalone=args.standalone, peering_name=args.peering, priority=args.priority,
+        liveness_port=args.liveness_port, metrics_port=args.metrics_port,
+        log_format=args.log_format, verbose=args.verbose,
+        mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
+        runtime_image=args.runtime_image, reconcile_interval=args.reconcile_interval,
+        metric_templates=templates)
