@@ -196,7 +196,7 @@ class GateSpecBase(ApiModel):
     """Fields every gate has; each kind narrows ``type`` to the gates it supports."""
 
     name: Name = Field(description="Gate name, unique within the list; shown in status and events.")
-    template_ref: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")] | None = Field(
+    template_ref: Name | None = Field(
         default=None,
         description="Name of a PromQL metric template (built in, or from the operator's "
                     "configuration). An unknown name makes the resource InvalidSpec.")
