@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +56,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         help="no peering: only for a single replica you are sure of")
     parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
                         help="peering object shared by the replicas (default: uplift-operator)")
-    parser.add_argument("--priority", type=int, default=int(_env("PRIORITY", "0") or 0),
-                        help="peering priority; the highest active replica acts")
+    parser.add_argument("--priority", type=int,
+                        default=int(_env("PRIORITY") or secrets.randbelow(2**31 - 1) + 1),
+                        help="peering priority; the highest live replica acts, the others wait. "
+                             "Default: random, because kopf pauses every replica of a tie")
     parser.add_argument("--liveness-port", type=int,
                         default=int(_env("LIVENESS_PORT", "8080") or 0),
                         help="port of the /healthz endpoint (0: off)")

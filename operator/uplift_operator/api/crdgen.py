@@ -1,7 +1,8 @@
-"""Generate the CRD YAML from the typed models; write it, print it, or check it is in sync.
+"""Generate the CRDs (from the typed models) and the RBAC (from ``api.rbac``); check they are in sync.
 
 ``uplift-operator crds --write`` (or ``python -m uplift_operator.api.crdgen --write``) rewrites
-``crds/*.yaml`` and the chart's copy; ``--check`` exits 1 with a unified diff when they drift.
+``crds/*.yaml``, ``manifests/rbac.yaml`` and the chart's copies; ``--check`` exits 1 with a
+unified diff when a checked-in copy drifts from what the code generates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from uplift_operator.api.crds import CRDS, CrdDefinition
+from uplift_operator.api import rbac
+from uplift_operator.api.crds import CRDS, CrdDefinition, kopf_peering_crds
 
 __all__ = ["FIX_COMMAND", "check", "render", "targets", "write"]
 
@@ -30,13 +32,47 @@ def render(crd: CrdDefinition) -> str:
     return HEADER + yaml.safe_dump(crd.manifest(), sort_keys=False, width=100)
 
 
+def render_rbac() -> str:
+    """ServiceAccount, ClusterRole and ClusterRoleBinding for plain manifests."""
+    meta = {"labels": {"app.kubernetes.io/name": "uplift-operator"}}
+    objects = [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": rbac.SERVICE_ACCOUNT, "namespace": rbac.OPERATOR_NAMESPACE, **meta}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "uplift-operator", **meta}, "rules": rbac.RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "uplift-operator", **meta},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "uplift-operator"},
+         "subjects": [{"kind": "ServiceAccount", "name": rbac.SERVICE_ACCOUNT,
+                       "namespace": rbac.OPERATOR_NAMESPACE}]},
+    ]
+    return HEADER + "---\n".join(yaml.safe_dump(o, sort_keys=False, width=100) for o in objects)
+
+
+def render_chart_rules() -> str:
+    """The chart's ClusterRole: the same rules, with Helm-templated metadata."""
+    rules = yaml.safe_dump({"rules": rbac.RULES}, sort_keys=False, width=100)
+    return (HEADER.replace("# ", "{{- /* ", 1).rstrip("\n") + " */ -}}\n"
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
+            '  name: {{ include "uplift-operator.fullname" . }}\n'
+            "  labels:\n    {{- include \"uplift-operator.labels\" . | nindent 4 }}\n" + rules)
+
+
 def targets(root: Path) -> dict[Path, str]:
     """Every generated file and the text it should hold."""
+    chart = root / "charts" / "uplift-operator"
     files: dict[Path, str] = {}
     for crd in CRDS:
         text = render(crd)
         files[root / "crds" / f"{crd.name}.yaml"] = text
-        files[root / "charts" / "uplift-operator" / "crds" / f"{crd.name}.yaml"] = text
+        files[chart / "crds" / f"{crd.name}.yaml"] = text
+    peering = HEADER + "---\n".join(
+        yaml.safe_dump(crd, sort_keys=False, width=100) for crd in kopf_peering_crds())
+    files[root / "crds" / "kopfpeerings.kopf.dev.yaml"] = peering
+    files[chart / "crds" / "kopfpeerings.kopf.dev.yaml"] = peering
+    files[root / "manifests" / "rbac.yaml"] = render_rbac()
+    files[chart / "templates" / "clusterrole.yaml"] = render_chart_rules()
     return files
 
 

@@ -131,3 +131,30 @@ CAMPAIGN = CrdDefinition(
 )
 
 CRDS: tuple[CrdDefinition, ...] = (UPLIFTMODEL, CAMPAIGN)
+
+
+def kopf_peering_crds() -> list[dict[str, Any]]:
+    """kopf's own peering CRDs (kopf.dev/v1), which the operator's replicas meet in."""
+    crds = []
+    for kind, scope in (("ClusterKopfPeering", "Cluster"), ("KopfPeering", "Namespaced")):
+        plural = kind.lower() + "s"
+        crds.append({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.kopf.dev"},
+            "spec": {
+                "scope": scope,
+                "group": "kopf.dev",
+                "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
+                "versions": [{
+                    "name": "v1", "served": True, "storage": True,
+                    "schema": {"openAPIV3Schema": {
+                        "type": "object",
+                        "description": "Replicas of a kopf operator and their priorities.",
+                        "properties": {"status": {
+                            "type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                    }},
+                }],
+            },
+        })
+    return crds

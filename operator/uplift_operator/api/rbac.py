@@ -1,0 +1,42 @@
+"""The Kubernetes permissions the operator needs: the one source for manifests/ and the chart.
+
+Each rule says why it exists. ``crdgen`` renders these into ``manifests/rbac.yaml`` and the
+chart's ClusterRole; an integration test runs the operator under exactly these rules and checks
+that a call outside them is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT"]
+
+OPERATOR_NAMESPACE = "uplift-system"
+SERVICE_ACCOUNT = "uplift-operator"
+
+_RULES: list[tuple[str, dict[str, Any]]] = [
+    ("watch our resources; patch annotations (kopf progress) and status",
+     {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels", "campaigns"],
+      "verbs": ["get", "list", "watch", "patch"]}),
+    ("write status through the status subresource",
+     {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/status", "campaigns/status"],
+      "verbs": ["get", "patch", "update"]}),
+    ("own the serving graphs (server-side apply, garbage-collected through owner references)",
+     {"apiGroups": ["machinelearning.seldon.io"], "resources": ["seldondeployments"],
+      "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),
+    ("post events that explain every decision",
+     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}),
+    ("read MLflow credentials named by a resource (get only: no listing of secrets)",
+     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
+    ("kopf: follow namespaces matching --namespace globs",
+     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}),
+    ("kopf: notice CRDs appearing and disappearing",
+     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+      "verbs": ["list", "watch"]}),
+    ("kopf peering: replicas agree which one acts",
+     {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings", "kopfpeerings"],
+      "verbs": ["get", "list", "watch", "patch"]}),
+]
+
+RULES: list[dict[str, Any]] = [rule for _, rule in _RULES]
+REASONS: list[str] = [reason for reason, _ in _RULES]

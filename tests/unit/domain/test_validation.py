@@ -1,0 +1,88 @@
+"""Semantic validation: each problem names the field to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from uplift_operator.api.v1alpha1 import Campaign, UpliftModel
+from uplift_operator.domain import validation
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+MODEL_TREATMENTS = {"mens-email", "womens-email"}
+
+
+def _model(**changes: Any) -> UpliftModel:
+    body = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    for path, value in changes.items():
+        node = body["spec"]
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(leaf) if leaf.isdigit() else leaf] = value
+    return UpliftModel.model_validate(body)
+
+
+def _campaign(**spec_changes: Any) -> Campaign:
+    body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+    body["spec"].update(spec_changes)
+    return Campaign.model_validate(body)
+
+
+def test_samples_are_valid() -> None:
+    assert validation.validate_upliftmodel(_model().spec, BUILTIN_TEMPLATES) == []
+    assert validation.validate_campaign(_campaign().spec, BUILTIN_TEMPLATES, MODEL_TREATMENTS) == []
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"rollout.gates.0.templateRef": "no-such-template"},
+     "gates[0] (latency).templateRef: metric template 'no-such-template' does not exist"),
+    ({"rollout.gates.2.features": ["shoe_size"]},
+     "gates[2] (drift).features: 'shoe_size' is not in spec.features"),
+    ({"rollout.gates.3.treatments": ["sms"]}, "gates[3] (qini).treatments: unknown treatment 'sms'"),
+    ({"rollout.gates.1.margin": 1.5}, "a relative margin must be below 1"),
+    ({"rollout.steps.0.pause": "10s"}, "spec.rollout.steps[0].pause (10s) is shorter than"),
+    ({"rollout.analysisInterval": "100ms", "rollout.steps.0.pause": "1s"},
+     "analysisInterval must be at least 1s"),
+])
+def test_upliftmodel_problems_name_the_field(changes: dict[str, Any], expected: str) -> None:
+    problems = validation.validate_upliftmodel(_model(**changes).spec, BUILTIN_TEMPLATES)
+    assert any(expected in p for p in problems), problems
+
+
+def test_custom_query_with_unknown_variable() -> None:
+    gate = {"name": "custom", "type": "custom", "query": "up{job='{{job}}'}", "max": 1}
+    body = _model().to_wire()
+    body["spec"]["rollout"]["gates"].append(gate)
+    problems = validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
+                                               BUILTIN_TEMPLATES)
+    assert problems == ["gates[6] (custom).query: unknown variables job; known: interval, name, "
+                        "namespace, predictor, version"]
+
+
+def test_configured_template_makes_a_reference_valid() -> None:
+    spec = _model(**{"rollout.gates.0.templateRef": "team-latency"}).spec
+    templates = {**BUILTIN_TEMPLATES, "team-latency": "histogram_quantile(0.9, x{ns='{{namespace}}'})"}
+    assert validation.validate_upliftmodel(spec, templates) == []
+
+
+def test_campaign_treatment_must_belong_to_the_model() -> None:
+    problems = validation.validate_campaign(_campaign().spec, BUILTIN_TEMPLATES, {"womens-email"})
+    assert problems == ["spec.treatments[1].name: 'mens-email' is not a treatment of UpliftModel "
+                        "'hillstrom-uplift' (it has: womens-email)"]
+
+
+def test_campaign_with_unknown_model_is_not_judged_on_treatments() -> None:
+    assert validation.validate_campaign(_campaign().spec, BUILTIN_TEMPLATES, None) == []
+
+
+def test_campaign_budget_below_one_treatment() -> None:
+    economics = {"valuePerConversion": 10, "costPerTreatment": 0.5, "budget": 0.1}
+    problems = validation.validate_campaign(_campaign(economics=economics).spec, BUILTIN_TEMPLATES,
+                                            MODEL_TREATMENTS)
+    assert problems == ["spec.economics.budget (0.1) cannot pay for a single treatment "
+                        "(cheapest costs 0.12)"]
