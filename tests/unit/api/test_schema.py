@@ -45,8 +45,8 @@ def test_every_spec_and_status_field_is_described(crd: CrdDefinition) -> None:
     schema = _schema(crd)
     for root in ("spec", "status"):
         for path, node in _walk(schema["properties"][root], f"{crd.kind}.{root}"):
-            if path.endswith("[]") and node["type"] != "object":
-                continue  # scalar list items: kubectl explain shows the list's description
+            if path.endswith(("[]", "{}")) and node["type"] != "object":
+                continue  # scalar items and values: kubectl explain shows the list's description
             assert node.get("description"), f"{path} has no description (kubectl explain)"
 
 
