@@ -1,0 +1,144 @@
+"""Value types shared by every statistical test: decisions, results, per-arm summaries, state.
+
+Role: the vocabulary between ``stats`` and its callers (``domain`` gates, the trainer, reports).
+Everything here is a frozen dataclass of plain numbers so that it can be logged, compared in tests
+and persisted in a CR status as JSON (``to_dict``/``from_dict``; ±inf is stored as ``None``).
+Neighbours: ``sequential``, ``counts``, ``srm`` and ``drift`` return ``TestResult``; the sequential
+ones also take and return ``SequentialState``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+__all__ = ["ArmStats", "Decision", "SequentialState", "TestResult"]
+
+
+class Decision(StrEnum):
+    """What a gate may do after a look."""
+
+    PASS = "pass"  # the null that blocks promotion was rejected (or: no problem found, one look)
+    FAIL = "fail"  # the null that protects the stable version was rejected: roll back
+    CONTINUE = "continue"  # not enough evidence yet (or too few samples to look)
+
+
+def _encode(x: float) -> float | None:
+    # JSON has no infinities/NaN; the status keeps None for "unbounded / undefined".
+    return None if not math.isfinite(x) else float(x)
+
+
+def _decode(x: float | None, default: float) -> float:
+    return default if x is None else float(x)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The outcome of one test at one look.
+
+    ``estimate`` is on the scale named in ``reason`` (a difference, a rate ratio, a PSI…);
+    ``lower``/``upper`` are its confidence bounds (anytime-valid for the sequential tests: the
+    running intersection), NaN where the test defines none; ``p_value`` is always-valid for the
+    sequential tests; ``samples`` holds the per-arm sample (or event) counts, control first.
+    ``statistic`` is the test's own evidence (log likelihood ratio, χ², KS D…); ``details`` holds
+    secondary named numbers (e.g. the p-value of the opposite one-sided null).
+    """
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+
+    decision: Decision
+    estimate: float
+    lower: float
+    upper: float
+    p_value: float
+    samples: tuple[int, ...]
+    reason: str
+    statistic: float = float("nan")
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for a CR status (non-finite numbers become ``None``)."""
+        return {
+            "decision": self.decision.value,
+            "estimate": _encode(self.estimate),
+            "lower": _encode(self.lower),
+            "upper": _encode(self.upper),
+            "pValue": _encode(self.p_value),
+            "samples": list(self.samples),
+            "reason": self.reason,
+            "statistic": _encode(self.statistic),
+            "details": {k: _encode(v) for k, v in self.details.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SequentialState:
+    """What a sequential test must remember between looks (the operator may restart any time).
+
+    ``lower``/``upper``: running intersection of the confidence sequence; ``p_pass``/``p_fail``:
+    running minima of the always-valid p-values of the two one-sided nulls (for a two-sided test
+    both hold the two-sided p-value); ``looks``: looks that had enough samples to count.
+    Keep one state per (test, metric, arm pair, traffic split); start from ``SequentialState()``.
+    """
+
+    looks: int = 0
+    lower: float = -math.inf
+    upper: float = math.inf
+    p_pass: float = 1.0
+    p_fail: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (±inf as ``None``)."""
+        return {
+            "looks": self.looks,
+            "lower": _encode(self.lower),
+            "upper": _encode(self.upper),
+            "pPass": _encode(self.p_pass),
+            "pFail": _encode(self.p_fail),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SequentialState:
+        """Inverse of ``to_dict``; missing keys take the initial values."""
+        return cls(
+            looks=int(data.get("looks", 0)),
+            lower=_decode(data.get("lower"), -math.inf),
+            upper=_decode(data.get("upper"), math.inf),
+            p_pass=_decode(data.get("pPass"), 1.0),
+            p_fail=_decode(data.get("pFail"), 1.0),
+        )
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """Sufficient statistics of one arm: sample size, mean and (unbiased) per-unit variance."""
+
+    n: int
+    mean: float
+    variance: float
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError(f"n must be ≥ 0, got {self.n}")
+        if not self.variance >= 0.0:  # also rejects NaN
+            raise ValueError(f"variance must be ≥ 0, got {self.variance}")
+
+    @classmethod
+    def proportion(cls, successes: int, n: int) -> ArmStats:
+        """A 0/1 metric: mean p̂ = successes/n and plug-in variance p̂(1 − p̂)."""
+        if not 0 <= successes <= n:
+            raise ValueError(f"need 0 ≤ successes ≤ n, got {successes}/{n}")
+        p = successes / n if n else 0.0
+        return cls(n=n, mean=p, variance=p * (1.0 - p))
+
+    @classmethod
+    def from_sums(cls, n: int, total: float, total_squares: float) -> ArmStats:
+        """From counters a serving runtime exports: n, Σx and Σx² (unbiased variance)."""
+        if n == 0:
+            return cls(n=0, mean=0.0, variance=0.0)
+        mean = total / n
+        var = (total_squares - n * mean * mean) / (n - 1) if n > 1 else 0.0
+        return cls(n=n, mean=mean, variance=max(var, 0.0))  # clip rounding below zero
