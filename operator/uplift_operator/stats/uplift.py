@@ -255,9 +255,7 @@ def auuc_score_causalml(
     The random baseline is *not* subtracted: a random ranking scores ≈ 0.5 when normalised.
     """
     c = _Cumulative(*_as_inputs(y, treatment, score))
-    lift = _causalml_interpolate(
-        _lift_values(c, np.arange(c.n, dtype=np.int64)), (c.n_c > 0) & (c.n_t > 0)
-    )
+    lift = _causalml_interpolate(_lift_values(c, np.arange(c.n, dtype=np.int64)), (c.n_c > 0) & (c.n_t > 0))
     g = lift * np.arange(c.n + 1, dtype=np.float64)  # causalml: gain = interpolated lift × k
     if normalize:
         g = g / abs(g[-1]) if g[-1] != 0 else g * np.nan

@@ -1,0 +1,287 @@
+"""Anytime-valid tests on event counts: errors, failed deliveries, assignments.
+
+Role: guardrail gates on rates and the sequential SRM check. Each arm's events arrive with
+intensity λ_i(t) = ρ_i·e^{δ_i}·λ(t); given that an event happened, it belongs to arm i with
+probability θ_i = ρ_i e^{δ_i}/Σ_j ρ_j e^{δ_j}. The shared baseline λ(t) cancels, so daily traffic
+cycles cannot raise alarms, and the only state is one cumulative count per arm
+(Lindon & Malek, NeurIPS 2022, arXiv:2011.03567; savvi ``multinomial.py``).
+Neighbours: ``srm`` (uses ``multinomial_test``), ``sequential`` (the same for means),
+``results``. Formulas: ``docs/statistics.md`` §2.
+
+* two-sided: Dirichlet(kρ) mixture, ``log O = ln B(kρ + c) − ln B(kρ) − Σ c_i ln ρ_i``;
+* one-sided rate ratio r = (c_B/ρ_B)/(c_A/ρ_A) against r₀ = 1 + m: a Beta(kθ₀, k(1−θ₀)) prior
+  truncated to θ > θ₀ (or θ < θ₀), with θ₀ = ρ_B r₀/(ρ_A + ρ_B r₀).
+
+Shares ρ must stay fixed while a state is carried: when a ramp changes the split, start a new
+state and count from the change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, special
+
+from .results import Decision, SequentialState, TestResult
+
+__all__ = [
+    "DEFAULT_CONCENTRATION",
+    "log_beta_bf_one_sided",
+    "log_dirichlet_bf",
+    "multinomial_test",
+    "rate_ratio_test",
+]
+
+FloatArray = npt.NDArray[np.float64]
+#: Prior concentration k of the Dirichlet(kρ) mixture; savvi's default.
+DEFAULT_CONCENTRATION = 100.0
+_LOG_FLOOR = -1.0e4  # log-evidence floor, keeps root finding finite where a tail underflows
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+
+def _shares(shares: Sequence[float] | FloatArray) -> FloatArray:
+    rho = np.asarray(shares, dtype=np.float64)
+    if rho.ndim != 1 or rho.size < 2 or np.any(rho <= 0) or not np.all(np.isfinite(rho)):
+        raise ValueError(f"need ≥ 2 positive finite shares, got {shares!r}")
+    normalised: FloatArray = rho / rho.sum()
+    return normalised
+
+
+def log_dirichlet_bf(
+    counts: npt.ArrayLike, shares: Sequence[float] | FloatArray, k: float = DEFAULT_CONCENTRATION
+) -> FloatArray | float:
+    """log O_n of the Dirichlet(kρ)-mixture test of H0: θ = ρ (counts on the last axis)."""
+    rho = _shares(shares)
+    c = np.asarray(counts, dtype=np.float64)
+    a = k * rho
+
+    def log_mvbeta(x: FloatArray) -> FloatArray:
+        out: FloatArray = np.sum(special.gammaln(x), axis=-1) - special.gammaln(np.sum(x, axis=-1))
+        return out
+
+    out = log_mvbeta(a + c) - log_mvbeta(a) - np.sum(c * np.log(rho), axis=-1)
+    return float(out) if np.ndim(out) == 0 else np.asarray(out, dtype=np.float64)
+
+
+@overload
+def log_beta_bf_one_sided(
+    n_b: float, n_a: float, theta0: float, k: float = ..., *, greater: bool = ...
+) -> float: ...
+@overload
+def log_beta_bf_one_sided(
+    n_b: FloatArray, n_a: FloatArray, theta0: float, k: float = ..., *, greater: bool = ...
+) -> FloatArray: ...
+def log_beta_bf_one_sided(
+    n_b: FloatArray | float,
+    n_a: FloatArray | float,
+    theta0: float,
+    k: float = DEFAULT_CONCENTRATION,
+    *,
+    greater: bool = True,
+) -> FloatArray | float:
+    """log BF of H1 θ > θ₀ (``greater``) or θ < θ₀ vs H0 θ = θ₀ with n_b of n_a + n_b events in B.
+
+    Prior Beta(a = kθ₀, b = k(1−θ₀)) truncated to the alternative side:
+    BF = B(a+n_B, b+n_A)·T(a+n_B, b+n_A) / [B(a, b)·T(a, b)] / (θ₀^{n_B}(1−θ₀)^{n_A}), where
+    T = 1 − I_θ₀ (greater) or I_θ₀ (less). The likelihood ratio is monotone on the alternative
+    side, so the BF is a supermartingale for every θ on the null side.
+    """
+    if not 0.0 < theta0 < 1.0:
+        raise ValueError(f"theta0 must be in (0, 1), got {theta0}")
+    nb = np.asarray(n_b, dtype=np.float64)
+    na = np.asarray(n_a, dtype=np.float64)
+    a, b = k * theta0, k * (1.0 - theta0)
+    tail = special.betaincc if greater else special.betainc
+    with np.errstate(divide="ignore"):
+        log_post = np.log(tail(a + nb, b + na, theta0))
+        log_prior = math.log(float(tail(a, b, theta0)))
+    out = (
+        special.betaln(a + nb, b + na)
+        + log_post
+        - special.betaln(a, b)
+        - log_prior
+        - nb * math.log(theta0)
+        - na * math.log1p(-theta0)
+    )
+    out = np.maximum(out, _LOG_FLOOR)
+    return float(out) if out.ndim == 0 else out
+
+
+def _theta_of_ratio(r: float, rho_a: float, rho_b: float) -> float:
+    return rho_b * r / (rho_a + rho_b * r)
+
+
+def _ratio_of_theta(theta: float, rho_a: float, rho_b: float) -> float:
+    if theta >= 1.0:
+        return math.inf
+    return theta * rho_a / ((1.0 - theta) * rho_b)
+
+
+_EPS = 1e-12
+
+
+def _invert(log_bf: Callable[[float], float], target: float, theta_hat: float, *, below: bool) -> float:
+    """The θ₀ where log_bf(θ₀) crosses ``target`` on one side of θ̂ (log_bf(θ̂) ≤ 0 < target)."""
+    edge = _EPS if below else 1.0 - _EPS
+    inner = min(max(theta_hat, _EPS), 1.0 - _EPS)
+    if log_bf(edge) < target:
+        return 0.0 if below else 1.0
+    return float(optimize.brentq(lambda t: log_bf(t) - target, *sorted((edge, inner)), xtol=1e-14))
+
+
+def _two_arm_cs(
+    c_a: int, c_b: int, rho_a: float, rho_b: float, alpha: float, k: float
+) -> tuple[float, float]:
+    # Invert the two-sided Beta mixture (prior centred on each candidate θ₀): valid CS for θ,
+    # mapped to the rate ratio.
+    target = math.log(1.0 / alpha)
+    theta_hat = c_b / (c_a + c_b)
+
+    def lbf(theta0: float) -> float:
+        return float(log_dirichlet_bf([c_a, c_b], [1.0 - theta0, theta0], k))
+
+    lo = _invert(lbf, target, theta_hat, below=True)
+    hi = _invert(lbf, target, theta_hat, below=False)
+    return _ratio_of_theta(lo, rho_a, rho_b), _ratio_of_theta(hi, rho_a, rho_b)
+
+
+def multinomial_test(
+    counts: Sequence[int],
+    shares: Sequence[float],
+    *,
+    alpha: float = 0.05,
+    k: float = DEFAULT_CONCENTRATION,
+    min_events: int = 20,
+    state: SequentialState | None = None,
+) -> tuple[TestResult, SequentialState]:
+    """Two-sided sequential test of H0: events fall in the arms in proportion to ``shares``.
+
+    FAIL when O_n ≥ 1/α at any look (tracked by the running-min p-value), else CONTINUE: equality
+    is never proven. ``estimate`` is the rate ratio of the last arm against the first,
+    (c_last/ρ_last)/(c_0/ρ_0); with two arms ``lower``/``upper`` are its confidence sequence
+    (running intersection), with more arms NaN.
+    """
+    _check_alpha(alpha)
+    rho = _shares(shares)
+    c = np.asarray(counts, dtype=np.int64)
+    if c.shape != rho.shape or np.any(c < 0):
+        raise ValueError("counts must be nonnegative, one per share")
+    state = state or SequentialState()
+    samples = tuple(int(x) for x in c)
+    ratio = (c[-1] / rho[-1]) / (c[0] / rho[0]) if c[0] > 0 else (math.inf if c[-1] else math.nan)
+    if c.sum() < max(min_events, 1):
+        why = f"multinomial: too few events ({int(c.sum())} < {max(min_events, 1)})"
+        res = TestResult(
+            Decision.CONTINUE, float(ratio), state.lower, state.upper, state.p_pass, samples, why
+        )
+        return res, state
+    log_o = float(log_dirichlet_bf(c, rho, k))
+    p = min(state.p_pass, min(1.0, math.exp(-log_o)))
+    lower, upper = state.lower, state.upper
+    if c.size == 2:
+        lo, hi = _two_arm_cs(int(c[0]), int(c[1]), float(rho[0]), float(rho[1]), alpha, k)
+        lower, upper = max(lower, lo), min(upper, hi)
+    else:
+        lower, upper = math.nan, math.nan
+    new = SequentialState(state.looks + 1, lower, upper, p, p)
+    if p <= alpha:
+        decision = Decision.FAIL
+        why = f"multinomial: counts {samples} depart from shares (always-valid p = {p:.3g} ≤ α)"
+    else:
+        decision = Decision.CONTINUE
+        why = f"multinomial: counts {samples} consistent with shares so far (p = {p:.3g})"
+    res = TestResult(decision, float(ratio), lower, upper, p, samples, why, log_o, {"concentration": k})
+    return res, new
+
+
+def rate_ratio_test(
+    control_events: int,
+    treatment_events: int,
+    *,
+    control_exposure: float,
+    treatment_exposure: float,
+    margin: float = 0.0,
+    alpha: float = 0.05,
+    k: float = DEFAULT_CONCENTRATION,
+    min_events: int = 20,
+    state: SequentialState | None = None,
+) -> tuple[TestResult, SequentialState]:
+    """One-sided sequential test of "B's event rate is at most (1 + m) × A's" (events are bad).
+
+    Exposures are the arms' traffic shares (or exposure counts in a fixed split); only their
+    ratio matters. With r₀ = 1 + m and θ₀ = ρ_B r₀/(ρ_A + ρ_B r₀): FAIL (roll back) when the
+    truncated-Beta BF for θ > θ₀ reaches 1/α (B's rate exceeds (1+m)× A's), PASS when the BF for
+    θ < θ₀ does (B's rate is below (1+m)× A's). ``estimate`` = r̂ = (c_B/ρ_B)/(c_A/ρ_A);
+    ``lower``/``upper`` invert the two one-sided BFs at α each, intersected over looks.
+    ``p_value`` is that of the FAIL null unless the decision is PASS.
+    """
+    _check_alpha(alpha)
+    if margin < 0:
+        raise ValueError(f"margin must be ≥ 0, got {margin}")
+    if control_exposure <= 0 or treatment_exposure <= 0:
+        raise ValueError("exposures must be > 0")
+    if control_events < 0 or treatment_events < 0:
+        raise ValueError("event counts must be ≥ 0")
+    state = state or SequentialState()
+    rho_a = control_exposure / (control_exposure + treatment_exposure)
+    rho_b = 1.0 - rho_a
+    c_a, c_b = int(control_events), int(treatment_events)
+    samples = (c_a, c_b)
+    r0 = 1.0 + margin
+    ratio = (c_b / rho_b) / (c_a / rho_a) if c_a > 0 else (math.inf if c_b else math.nan)
+    if c_a + c_b < max(min_events, 1):
+        why = f"rate ratio: too few events ({c_a + c_b} < {max(min_events, 1)})"
+        p0 = min(state.p_pass, state.p_fail)
+        res = TestResult(Decision.CONTINUE, ratio, state.lower, state.upper, p0, samples, why)
+        return res, state
+    theta0 = _theta_of_ratio(r0, rho_a, rho_b)
+    log_worse = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=True))
+    log_better = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=False))
+    p_fail = min(state.p_fail, min(1.0, math.exp(-log_worse)))
+    p_pass = min(state.p_pass, min(1.0, math.exp(-log_better)))
+    target = math.log(1.0 / alpha)
+    theta_hat = c_b / (c_a + c_b)
+    lo = _invert(
+        lambda t: float(log_beta_bf_one_sided(c_b, c_a, t, k, greater=True)),
+        target,
+        theta_hat,
+        below=True,
+    )
+    hi = _invert(
+        lambda t: float(log_beta_bf_one_sided(c_b, c_a, t, k, greater=False)),
+        target,
+        theta_hat,
+        below=False,
+    )
+    lower = max(state.lower, _ratio_of_theta(lo, rho_a, rho_b))
+    upper = min(state.upper, _ratio_of_theta(hi, rho_a, rho_b))
+    new = SequentialState(state.looks + 1, lower, upper, p_pass, p_fail)
+    if p_fail <= alpha:
+        decision, p = Decision.FAIL, p_fail
+        why = f"rate ratio: B's rate exceeds {r0:.4g}× A's (always-valid p = {p_fail:.3g} ≤ α)"
+    elif p_pass <= alpha:
+        decision, p = Decision.PASS, p_pass
+        why = f"rate ratio: B's rate is below {r0:.4g}× A's (always-valid p = {p_pass:.3g} ≤ α)"
+    else:
+        decision, p = Decision.CONTINUE, p_fail
+        why = f"rate ratio: no conclusion about r vs {r0:.4g} yet"
+    res = TestResult(
+        decision,
+        ratio,
+        lower,
+        upper,
+        p,
+        samples,
+        why,
+        log_worse,
+        {"p_pass": p_pass, "log_bf_better": log_better, "theta0": theta0, "r0": r0},
+    )
+    return res, new

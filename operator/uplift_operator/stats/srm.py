@@ -1,0 +1,132 @@
+"""Sample ratio mismatch: are the arms' assignment counts those of the configured split?
+
+Role: checked before every gate — a mismatch (broken routing, bot traffic, crashes in one arm)
+invalidates every comparison of the arms. Neighbours: ``counts`` (the sequential test used under
+continuous monitoring), ``sequential``. Formulas: ``docs/statistics.md`` §3.
+
+* one look: Pearson χ² goodness of fit, χ² = Σ (O_i − E_i)²/E_i on K − 1 degrees of freedom
+  (Spotify Confidence ``sample_ratio_test``);
+* continuous monitoring: the Dirichlet-mixture multinomial test with θ₀ = the configured split
+  (Lindon & Malek 2022), which never inflates its error however often one looks.
+
+Both report, as ``estimate``, the observed share of the *last* arm (the canary by convention,
+counts ordered control first) with a confidence interval (Clopper–Pearson at one look; the
+anytime-valid CS of the sequential test, as a share).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from .counts import DEFAULT_CONCENTRATION, multinomial_test
+from .results import Decision, SequentialState, TestResult
+
+__all__ = ["DEFAULT_SRM_ALPHA", "srm_chisquare", "srm_sequential"]
+
+#: SRM checks conventionally use a small α: a false alarm halts an experiment.
+DEFAULT_SRM_ALPHA = 0.001
+
+
+def _validate(counts: Sequence[int], shares: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    c = np.asarray(counts, dtype=np.float64)
+    rho = np.asarray(shares, dtype=np.float64)
+    if c.ndim != 1 or c.size < 2 or c.shape != rho.shape:
+        raise ValueError("need ≥ 2 counts and as many expected shares")
+    if np.any(c < 0) or np.any(rho <= 0):
+        raise ValueError("counts must be ≥ 0 and shares > 0")
+    return c, rho / rho.sum()
+
+
+def srm_chisquare(
+    counts: Sequence[int],
+    expected_shares: Sequence[float],
+    *,
+    alpha: float = DEFAULT_SRM_ALPHA,
+    min_samples: int = 100,
+) -> TestResult:
+    """Pearson χ² test of the assignment counts at one look: FAIL if p < α, else PASS.
+
+    Valid for a single look only; a gate that re-checks every interval should use
+    ``srm_sequential``. Below ``min_samples`` in total: CONTINUE.
+    """
+    c, rho = _validate(counts, expected_shares)
+    n = float(c.sum())
+    samples = tuple(int(x) for x in c)
+    share = c[-1] / n if n else math.nan
+    if n < max(min_samples, 1):
+        why = f"SRM χ²: too few assignments ({int(n)} < {max(min_samples, 1)})"
+        return TestResult(Decision.CONTINUE, share, math.nan, math.nan, math.nan, samples, why)
+    expected = n * rho
+    chi2 = float(np.sum((c - expected) ** 2 / expected))
+    p = float(stats.chi2.sf(chi2, c.size - 1))
+    # Clopper–Pearson interval for the last arm's share, at the same α
+    x = c[-1]
+    lower = float(stats.beta.ppf(alpha / 2, x, n - x + 1)) if x > 0 else 0.0
+    upper = float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x)) if x < n else 1.0
+    worst = int(np.argmax(np.abs(c / n - rho) / rho))
+    if p < alpha:
+        decision = Decision.FAIL
+        why = f"SRM χ²: mismatch (p = {p:.3g} < α = {alpha:g}); arm {worst} deviates most"
+    else:
+        decision = Decision.PASS
+        why = f"SRM χ²: counts consistent with the split (p = {p:.3g})"
+    return TestResult(
+        decision,
+        float(share),
+        lower,
+        upper,
+        p,
+        samples,
+        why,
+        chi2,
+        {"expected_share": float(rho[-1]), "worst_arm": float(worst)},
+    )
+
+
+def srm_sequential(
+    counts: Sequence[int],
+    expected_shares: Sequence[float],
+    *,
+    alpha: float = DEFAULT_SRM_ALPHA,
+    k: float = DEFAULT_CONCENTRATION,
+    min_samples: int = 100,
+    state: SequentialState | None = None,
+) -> tuple[TestResult, SequentialState]:
+    """Sequential SRM check for continuous monitoring: FAIL on mismatch, otherwise CONTINUE.
+
+    It never returns PASS: the absence of a mismatch is not proven, so a gate proceeds unless
+    FAIL. ``lower``/``upper`` bound the last arm's share (two arms), intersected over looks; the
+    state holds them on the rate-ratio scale used by ``counts.multinomial_test``.
+    """
+    c, rho = _validate(counts, expected_shares)
+    res, new = multinomial_test(
+        [int(x) for x in c], list(rho), alpha=alpha, k=k, min_events=min_samples, state=state
+    )
+    n = float(c.sum())
+    share = c[-1] / n if n else math.nan
+
+    def to_share(ratio: float) -> float:
+        # rate ratio r of last vs first arm → share of the last arm (two arms only)
+        if math.isnan(ratio) or c.size != 2:
+            return math.nan
+        if math.isinf(ratio):
+            return 1.0
+        return float(rho[-1] * ratio / (rho[0] + rho[-1] * ratio))
+
+    reason = res.reason.replace("multinomial:", "SRM (sequential):")
+    out = TestResult(
+        res.decision,
+        float(share),
+        to_share(res.lower),
+        to_share(res.upper),
+        res.p_value,
+        res.samples,
+        reason,
+        res.statistic,
+        {"expected_share": float(rho[-1]), "rate_ratio": res.estimate},
+    )
+    return out, new
