@@ -1,0 +1,135 @@
+"""Campaign economics: what the measured uplift is worth, with confidence bounds.
+
+Role: the Campaign report (and a budget gate) turns a treated-vs-holdout comparison into
+incremental conversions, incremental value, ROI and cost per incremental action.
+Neighbours: ``uplift`` (which units to target), ``sequential`` (the anytime-valid interval used
+when the report is refreshed while the campaign runs). Formulas: ``docs/statistics.md`` §6.
+
+With treated arm T (n_T units) and holdout C, Δ = ȳ_T − ȳ_C and P = the treated population
+(``population``, default n_T):
+
+* incremental conversions = P·Δ, bounds P·(Δ ∓ h), h = z_{1−α/2}·√V (Wald) or the mSPRT CS
+  half-width when ``n_star`` is given (valid however often the report is refreshed);
+* incremental value = P·(v̄_T − v̄_C) from per-unit value summaries, or
+  ``value_per_conversion`` × incremental conversions;
+* cost = ``cost_per_treated``·P + ``fixed_cost`` (known, no sampling error);
+* ROI = (incremental value − cost)/cost; cost per incremental action = cost/incremental
+  conversions (+inf when the incremental conversions can be ≤ 0). Both are monotone transforms, so
+  their bounds are the transformed bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+from .results import ArmStats
+from .sequential import cs_half_width, mixing_variance
+
+__all__ = ["CampaignEconomics", "Interval", "campaign_economics"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence bounds."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class CampaignEconomics:
+    """Economics of one treated arm against its holdout (see module docstring)."""
+
+    lift: Interval  # Δ, per unit
+    incremental_conversions: Interval
+    incremental_value: Interval
+    cost: float
+    roi: Interval
+    cost_per_incremental_action: Interval
+    confidence: float
+    anytime_valid: bool
+    population: int
+
+
+def _difference(treated: ArmStats, control: ArmStats, alpha: float, n_star: float | None) -> Interval:
+    if treated.n < 2 or control.n < 2:
+        return Interval(treated.mean - control.mean, -math.inf, math.inf)
+    delta = treated.mean - control.mean
+    var = treated.variance / treated.n + control.variance / control.n
+    if var <= 0.0:
+        return Interval(delta, delta, delta)
+    if n_star is None:
+        half = float(stats.norm.ppf(1.0 - alpha / 2.0)) * math.sqrt(var)
+    else:
+        tau2 = mixing_variance(n_star, alpha) * (treated.n + control.n) * var
+        half = cs_half_width(var, tau2, alpha)
+    return Interval(delta, delta - half, delta + half)
+
+
+def _scale(iv: Interval, factor: float) -> Interval:
+    return Interval(iv.estimate * factor, iv.lower * factor, iv.upper * factor)
+
+
+def campaign_economics(
+    treated: ArmStats,
+    control: ArmStats,
+    *,
+    population: int | None = None,
+    value_per_conversion: float = 1.0,
+    treated_value: ArmStats | None = None,
+    control_value: ArmStats | None = None,
+    cost_per_treated: float = 0.0,
+    fixed_cost: float = 0.0,
+    alpha: float = 0.05,
+    n_star: float | None = None,
+) -> CampaignEconomics:
+    """Incremental conversions and value, ROI and cost per incremental action, with bounds.
+
+    ``treated``/``control`` summarise the conversion metric (``ArmStats.proportion``);
+    ``treated_value``/``control_value`` optionally summarise per-unit value (e.g. spend) and then
+    replace ``value_per_conversion``. ``n_star`` switches the bounds to the anytime-valid CS.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if (treated_value is None) != (control_value is None):
+        raise ValueError("give both treated_value and control_value, or neither")
+    pop = treated.n if population is None else population
+    lift = _difference(treated, control, alpha, n_star)
+    conversions = _scale(lift, float(pop))
+    if treated_value is not None and control_value is not None:
+        value = _scale(_difference(treated_value, control_value, alpha, n_star), float(pop))
+    else:
+        value = _scale(conversions, value_per_conversion)
+        if value_per_conversion < 0:
+            value = Interval(value.estimate, value.upper, value.lower)
+    cost = cost_per_treated * pop + fixed_cost
+    if cost > 0:
+        roi = Interval(
+            (value.estimate - cost) / cost, (value.lower - cost) / cost, (value.upper - cost) / cost
+        )
+    else:
+        roi = Interval(math.nan, math.nan, math.nan)
+
+    def per_action(x: float) -> float:
+        return cost / x if x > 0 else math.inf
+
+    cpia = Interval(
+        per_action(conversions.estimate),
+        per_action(conversions.upper),
+        per_action(conversions.lower),
+    )
+    return CampaignEconomics(
+        lift=lift,
+        incremental_conversions=conversions,
+        incremental_value=value,
+        cost=cost,
+        roi=roi,
+        cost_per_incremental_action=cpia,
+        confidence=1.0 - alpha,
+        anytime_valid=n_star is not None,
+        population=pop,
+    )
