@@ -1,0 +1,260 @@
+"""Multi-treatment uplift meta-learners on scikit-learn (pure: no MLflow, no I/O).
+
+Treatments are integer codes: ``0`` is control, ``1..K`` the K treatments (the pyfunc holds the
+names). Every learner predicts, per row and treatment k, the uplift ``E[Y|x, k] - E[Y|x, 0]``
+and, where the learner models responses, the treated and control responses too.
+
+- ``t`` — two-model / T-learner: one outcome model per arm (control + each treatment).
+- ``s`` — S-learner: one outcome model on features + one-hot treatment indicators.
+- ``ct`` — class transformation (binary outcomes): per treatment, a classifier of
+  ``z = t·y + (1−t)(1−y)`` on the {control, k} rows, arms re-weighted to 50/50 so that
+  ``uplift = 2·P(z=1) − 1`` holds for any treated share.
+- ``x`` — X-learner: T-learner responses, then regressions of the imputed effects in each arm,
+  blended with the propensity. Assignment is assumed randomised (campaign data), so the
+  propensity is the treated share of the {control, k} rows, not a fitted model.
+
+The base estimator is sklearn's HistGradientBoosting (``hgb``, the default) or a logistic /
+ridge model (``logistic``); classifiers for binary outcomes, regressors otherwise.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.base import BaseEstimator, clone
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+OutcomeKind = Literal["binary", "continuous"]
+
+HGB_DEFAULTS: dict[str, Any] = {"max_depth": 3, "learning_rate": 0.05, "max_iter": 200,
+                                "early_stopping": False}
+LOGISTIC_DEFAULTS: dict[str, Any] = {"C": 1.0, "max_iter": 1000}
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """Which sklearn estimator the meta-learner is built from, and its hyperparameters."""
+
+    kind: Literal["hgb", "logistic"] = "hgb"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def _hgb_params(self) -> dict[str, Any]:
+        return {**HGB_DEFAULTS, **self.params, "random_state": self.seed}
+
+    def classifier(self) -> BaseEstimator:
+        if self.kind == "hgb":
+            return HistGradientBoostingClassifier(**self._hgb_params())
+        return make_pipeline(StandardScaler(), LogisticRegression(
+            **{**LOGISTIC_DEFAULTS, **self.params}, random_state=self.seed))
+
+    def regressor(self) -> BaseEstimator:
+        if self.kind == "hgb":
+            return HistGradientBoostingRegressor(**self._hgb_params())
+        alpha = float(self.params.get("alpha", 1.0))
+        return make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+
+    def outcome_model(self, outcome: OutcomeKind) -> BaseEstimator:
+        return self.classifier() if outcome == "binary" else self.regressor()
+
+    def as_params(self) -> dict[str, str]:
+        defaults = HGB_DEFAULTS if self.kind == "hgb" else LOGISTIC_DEFAULTS
+        merged = {**defaults, **self.params}
+        return {"base": self.kind, "seed": str(self.seed),
+                **{f"base.{k}": str(v) for k, v in sorted(merged.items())}}
+
+
+@dataclass
+class UpliftPrediction:
+    """Per-row, per-treatment predictions; responses are ``None`` when the learner has none."""
+
+    uplift: FloatArray                 # (n, K)
+    treated: FloatArray | None = None  # (n, K) predicted response under each treatment
+    control: FloatArray | None = None  # (n,)  predicted response under control
+
+
+def _response(model: Any, x: FloatArray, outcome: OutcomeKind) -> FloatArray:
+    if outcome == "binary":
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+    return np.asarray(model.predict(x), dtype=np.float64)
+
+
+def infer_outcome(y: npt.ArrayLike) -> OutcomeKind:
+    values = np.unique(np.asarray(y))
+    return "binary" if set(values.tolist()) <= {0, 1} else "continuous"
+
+
+def _check_fit_input(x: FloatArray, t: IntArray, y: FloatArray, n_treatments: int) -> None:
+    if not (len(x) == len(t) == len(y)):
+        raise ValueError(f"X, treatment and y lengths differ: {len(x)}, {len(t)}, {len(y)}")
+    present = set(np.unique(t).tolist())
+    expected = set(range(n_treatments + 1))
+    if present != expected:
+        raise ValueError(f"treatment codes present {sorted(present)}, expected {sorted(expected)}"
+                         " (0 = control, 1..K = treatments, each with rows)")
+
+
+class UpliftLearner(ABC):
+    """A fitted-or-not multi-treatment uplift model over a numeric design matrix."""
+
+    name: ClassVar[str]
+    gives_responses: ClassVar[bool] = True
+
+    def __init__(self, base: BaseSpec | None = None, outcome: OutcomeKind = "binary") -> None:
+        self.base = base or BaseSpec()
+        self.outcome: OutcomeKind = outcome
+        self.n_treatments = 0
+
+    def fit(self, x: FloatArray, t: npt.ArrayLike, y: npt.ArrayLike,
+            n_treatments: int | None = None) -> UpliftLearner:
+        t_arr = np.asarray(t, dtype=np.int64)
+        y_arr = np.asarray(y, dtype=np.float64)
+        k = int(t_arr.max()) if n_treatments is None else n_treatments
+        _check_fit_input(x, t_arr, y_arr, k)
+        self.n_treatments = k
+        self._fit(np.asarray(x, dtype=np.float64), t_arr, y_arr)
+        return self
+
+    @abstractmethod
+    def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None: ...
+
+    @abstractmethod
+    def predict(self, x: FloatArray) -> UpliftPrediction: ...
+
+    def params(self) -> dict[str, str]:
+        return {"learner": self.name, "outcome": self.outcome, **self.base.as_params()}
+
+
+class TLearner(UpliftLearner):
+    """Two-model approach, generalised to one model per arm."""
+
+    name = "t"
+
+    def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
+        self.models_: list[Any] = []
+        for arm in range(self.n_treatments + 1):
+            mask = t == arm
+            self.models_.append(clone(self.base.outcome_model(self.outcome)).fit(x[mask], y[mask]))
+
+    def predict(self, x: FloatArray) -> UpliftPrediction:
+        control = _response(self.models_[0], x, self.outcome)
+        treated = np.column_stack([_response(m, x, self.outcome) for m in self.models_[1:]])
+        return UpliftPrediction(treated - control[:, None], treated, control)
+
+
+class SLearner(UpliftLearner):
+    """One model with the treatment as K one-hot input columns."""
+
+    name = "s"
+
+    def _augment(self, x: FloatArray, arm: int) -> FloatArray:
+        onehot = np.zeros((len(x), self.n_treatments))
+        if arm > 0:
+            onehot[:, arm - 1] = 1.0
+        return np.hstack([x, onehot])
+
+    def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
+        onehot = np.zeros((len(x), self.n_treatments))
+        rows = np.nonzero(t > 0)[0]
+        onehot[rows, t[rows] - 1] = 1.0
+        self.model_ = clone(self.base.outcome_model(self.outcome)).fit(np.hstack([x, onehot]), y)
+
+    def predict(self, x: FloatArray) -> UpliftPrediction:
+        # One stacked call instead of K+1: sklearn's per-call overhead dominates single rows.
+        n = len(x)
+        stacked = np.vstack([self._augment(x, arm) for arm in range(self.n_treatments + 1)])
+        resp = _response(self.model_, stacked, self.outcome).reshape(self.n_treatments + 1, n)
+        control, treated = resp[0], resp[1:].T
+        return UpliftPrediction(treated - control[:, None], np.ascontiguousarray(treated), control)
+
+
+def _balance_weights(tk: IntArray) -> FloatArray:
+    p = float(tk.mean())
+    return np.where(tk == 1, 0.5 / p, 0.5 / (1.0 - p))
+
+
+class ClassTransformation(UpliftLearner):
+    """Class-variable transformation (Jaskowski & Jaroszewicz 2012), one model per treatment."""
+
+    name = "ct"
+    gives_responses = False
+
+    def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
+        if self.outcome != "binary":
+            raise ValueError("class transformation needs a binary (0/1) outcome")
+        self.models_: list[Any] = []
+        for arm in range(1, self.n_treatments + 1):
+            mask = (t == 0) | (t == arm)
+            tk = (t[mask] == arm).astype(np.int64)
+            z = (tk * y[mask] + (1 - tk) * (1 - y[mask])).astype(np.int64)
+            model = clone(self.base.classifier())
+            weights = _balance_weights(tk)
+            # Pipelines route sample_weight by step name.
+            fit_kw = ({"sample_weight": weights} if self.base.kind == "hgb"
+                      else {"logisticregression__sample_weight": weights})
+            self.models_.append(model.fit(x[mask], z, **fit_kw))
+
+    def predict(self, x: FloatArray) -> UpliftPrediction:
+        uplift = np.column_stack([2.0 * m.predict_proba(x)[:, 1] - 1.0 for m in self.models_])
+        return UpliftPrediction(uplift.astype(np.float64))
+
+
+class XLearner(UpliftLearner):
+    """X-learner (Künzel et al. 2019) per treatment against the shared control model."""
+
+    name = "x"
+
+    def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
+        self.stage1_ = TLearner(self.base, self.outcome)
+        self.stage1_.n_treatments = self.n_treatments
+        self.stage1_._fit(x, t, y)
+        mu0 = self.stage1_.models_[0]
+        self.tau_treated_: list[Any] = []
+        self.tau_control_: list[Any] = []
+        self.propensity_: list[float] = []
+        for arm in range(1, self.n_treatments + 1):
+            mu_k = self.stage1_.models_[arm]
+            xt, yt = x[t == arm], y[t == arm]
+            xc, yc = x[t == 0], y[t == 0]
+            d_treated = yt - _response(mu0, xt, self.outcome)
+            d_control = _response(mu_k, xc, self.outcome) - yc
+            self.tau_treated_.append(clone(self.base.regressor()).fit(xt, d_treated))
+            self.tau_control_.append(clone(self.base.regressor()).fit(xc, d_control))
+            self.propensity_.append(len(xt) / (len(xt) + len(xc)))
+
+    def predict(self, x: FloatArray) -> UpliftPrediction:
+        base = self.stage1_.predict(x)
+        cols = []
+        for k in range(self.n_treatments):
+            g = self.propensity_[k]
+            tau1 = np.asarray(self.tau_treated_[k].predict(x), dtype=np.float64)
+            tau0 = np.asarray(self.tau_control_[k].predict(x), dtype=np.float64)
+            # Weight the estimator fitted on the *larger* arm's imputed effects more (g·τ0 +
+            # (1−g)·τ1 with g the treated share), as in Künzel et al.
+            cols.append(g * tau0 + (1.0 - g) * tau1)
+        return UpliftPrediction(np.column_stack(cols), base.treated, base.control)
+
+
+LEARNERS: dict[str, type[UpliftLearner]] = {
+    cls.name: cls for cls in (TLearner, SLearner, ClassTransformation, XLearner)
+}
+LEARNER_ALIASES = {"two-model": "t", "tlearner": "t", "slearner": "s", "xlearner": "x",
+                   "class-transformation": "ct", "class_transformation": "ct"}
+
+
+def make_learner(name: str, base: BaseSpec | None = None,
+                 outcome: OutcomeKind = "binary") -> UpliftLearner:
+    key = LEARNER_ALIASES.get(name.lower(), name.lower())
+    if key not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; choose from {sorted(LEARNERS)}")
+    return LEARNERS[key](base, outcome)

@@ -1,0 +1,423 @@
+"""``uplift-operator train``: fit an uplift learner, evaluate it on a holdout, log and register it.
+
+Pure steps (:func:`prepare`, :func:`fit`, :func:`evaluate`, :func:`reference_documents`) are
+separate from the MLflow I/O (:func:`log_run`), so tests and ``bench/`` reuse them.
+
+What a run logs (the contract the operator's offline gate reads; ``<key>`` is the
+:func:`~uplift_operator.model.features.treatment_key` of a treatment name, e.g. ``womens_e_mail``):
+
+- params: learner, base estimator and its hyperparameters (``base.*``), data and split settings;
+- metrics per treatment on the test split: ``qini.<key>`` (normalised, sklift-compatible) with
+  its percentile-bootstrap interval ``qini_lower.<key>``/``qini_upper.<key>``, ``auuc.<key>``,
+  ``uplift_at_10|20|30.<key>`` (overall strategy), ``n_test.<key>``; plus ``n_train``/``n_test``;
+- tags ``uplift.control``, ``uplift.treatments`` (JSON key → name), ``uplift.outcome``;
+- artifacts ``plots/qini_uplift_curves.png``, ``reference/feature_histograms.json``,
+  ``reference/uplift_distribution.json``, ``reference/metrics.json``, and the model (``model``);
+- a registered model version, optionally with an alias.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from uplift_operator.model.features import (
+    DriftBinning,
+    FeatureSchema,
+    treatment_key,
+    uplift_distribution,
+)
+from uplift_operator.model.learners import BaseSpec, OutcomeKind, infer_outcome, make_learner
+from uplift_operator.model.scoring import UpliftModel, encode_treatments
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hillstrom.csv"
+HILLSTROM_NUMERIC = ("recency", "history", "mens", "womens", "newbie")
+HILLSTROM_CATEGORICAL = ("zip_code", "channel")
+UPLIFT_AT = (0.1, 0.2, 0.3)
+
+
+@dataclass
+class TrainConfig:
+    data: Path = DEFAULT_DATA
+    treatment_col: str = "segment"
+    control: str = "No E-Mail"
+    treatments: tuple[str, ...] = ()          # empty: every non-control value, sorted
+    outcome_col: str = "visit"
+    numeric: tuple[str, ...] = HILLSTROM_NUMERIC
+    categorical: tuple[str, ...] = HILLSTROM_CATEGORICAL
+    learner: str = "t"
+    base: Literal["hgb", "logistic"] = "hgb"
+    params: dict[str, Any] = field(default_factory=dict)
+    test_size: float = 0.3
+    seed: int = 42
+    sample: int | None = None
+    n_bootstrap: int = 200
+    n_bins: int = 10
+    tracking_uri: str | None = None
+    experiment: str = "uplift"
+    model_name: str = "uplift-hillstrom"
+    register: bool = True
+    alias: str | None = None
+    run_name: str | None = None
+    json_out: Path | None = None
+    quiet: bool = False
+
+
+class Progress:
+    """Step-wise progress on stderr: ``[3/7] bootstrap Qini (womens_e_mail) … 1.2s``."""
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        self.total, self.step, self.quiet = total, 0, quiet
+        self._t0 = time.monotonic()
+        self._started = self._t0
+
+    def start(self, what: str) -> None:
+        self.step += 1
+        self._t0 = time.monotonic()
+        if not self.quiet:
+            print(f"[{self.step}/{self.total}] {what} …", file=sys.stderr, flush=True)
+
+    def done(self, note: str = "") -> None:
+        if not self.quiet:
+            extra = f" {note}" if note else ""
+            print(f"    done in {time.monotonic() - self._t0:.1f}s{extra}", file=sys.stderr,
+                  flush=True)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+
+# --- pure steps -------------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    treatments: tuple[str, ...]
+    outcome_kind: str
+
+
+def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
+    """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome)."""
+    from sklearn.model_selection import train_test_split
+
+    needed = [cfg.treatment_col, cfg.outcome_col, *cfg.numeric, *cfg.categorical]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"data lacks columns {missing}; has {list(frame.columns)}")
+    arms = sorted(str(v) for v in frame[cfg.treatment_col].unique())
+    if cfg.control not in arms:
+        raise ValueError(f"control {cfg.control!r} not among {cfg.treatment_col} values {arms}")
+    treatments = cfg.treatments or tuple(a for a in arms if a != cfg.control)
+    unknown = [t for t in treatments if t not in arms]
+    if unknown:
+        raise ValueError(f"treatments {unknown} not among {cfg.treatment_col} values {arms}")
+    frame = frame[frame[cfg.treatment_col].astype(str).isin([cfg.control, *treatments])]
+    if cfg.sample is not None and cfg.sample < len(frame):
+        frame = frame.sample(n=cfg.sample, random_state=cfg.seed)
+    y = frame[cfg.outcome_col]
+    strata = frame[cfg.treatment_col].astype(str) + "|" + y.astype(str)
+    if infer_outcome(y.to_numpy()) != "binary":
+        strata = frame[cfg.treatment_col].astype(str)  # continuous outcome: arm only
+    train, test = train_test_split(frame, test_size=cfg.test_size, random_state=cfg.seed,
+                                   stratify=strata)
+    return Prepared(train.reset_index(drop=True), test.reset_index(drop=True), tuple(treatments),
+                    infer_outcome(y.to_numpy()))
+
+
+def fit(prep: Prepared, cfg: TrainConfig) -> UpliftModel:
+    schema = FeatureSchema.fit(prep.train, cfg.numeric, cfg.categorical)
+    outcome: OutcomeKind = "binary" if prep.outcome_kind == "binary" else "continuous"
+    learner = make_learner(cfg.learner, BaseSpec(cfg.base, cfg.params, cfg.seed), outcome)
+    t = encode_treatments(prep.train[cfg.treatment_col].astype(str).tolist(), cfg.control,
+                          prep.treatments)
+    learner.fit(schema.transform(prep.train), t, prep.train[cfg.outcome_col].to_numpy(),
+                n_treatments=len(prep.treatments))
+    return UpliftModel(schema, learner, prep.treatments, cfg.control,
+                       metadata={"outcome": cfg.outcome_col, "treatment_col": cfg.treatment_col})
+
+
+@dataclass
+class TreatmentEval:
+    name: str
+    key: str
+    n: int
+    qini: float
+    qini_lower: float
+    qini_upper: float
+    auuc: float
+    uplift_at: dict[int, float]
+    curves: dict[str, tuple[list[float], list[float]]]
+
+    def metrics(self) -> dict[str, float]:
+        out = {f"qini.{self.key}": self.qini, f"qini_lower.{self.key}": self.qini_lower,
+               f"qini_upper.{self.key}": self.qini_upper, f"n_test.{self.key}": float(self.n)}
+        if not math.isnan(self.auuc):
+            out[f"auuc.{self.key}"] = self.auuc
+        for pct, v in self.uplift_at.items():
+            out[f"uplift_at_{pct}.{self.key}"] = v
+        return out
+
+
+def evaluate(model: UpliftModel, test: pd.DataFrame, cfg: TrainConfig,
+             progress: Progress | None = None) -> list[TreatmentEval]:
+    """Per-treatment Qini (with bootstrap CI), AUUC, uplift@k and curves on the test split."""
+    from uplift_operator.stats import uplift as um
+
+    uplift = model.score(test).uplift
+    labels = test[cfg.treatment_col].astype(str).to_numpy()
+    y_all = test[cfg.outcome_col].to_numpy(dtype=np.float64)
+    binary = bool(np.all((y_all == 0) | (y_all == 1)))
+    out = []
+    for j, name in enumerate(model.treatments):
+        rows = (labels == cfg.control) | (labels == name)
+        y, t, s = y_all[rows], (labels[rows] == name).astype(np.float64), uplift[rows, j]
+        if progress:
+            progress.start(f"bootstrap Qini CI for {name!r} ({cfg.n_bootstrap} resamples, "
+                           f"{int(rows.sum())} rows)")
+        q, lo, hi = um.bootstrap_ci(um.qini_coefficient, y, t, s, n_resamples=cfg.n_bootstrap,
+                                    seed=cfg.seed)
+        if progress:
+            progress.done(f"qini={q:.4f} [{lo:.4f}, {hi:.4f}]")
+        qx, qv = um.qini_curve(y, t, s)
+        ux, uv = um.uplift_curve(y, t, s)
+        out.append(TreatmentEval(
+            name=name, key=treatment_key(name), n=int(rows.sum()), qini=q, qini_lower=lo,
+            qini_upper=hi, auuc=um.auuc(y, t, s) if binary else math.nan,
+            uplift_at={int(k * 100): um.uplift_at_k(y, t, s, k) for k in UPLIFT_AT},
+            curves={"qini": (_thin(qx / len(y)), _thin(qv)),
+                    "uplift": (_thin(ux / len(y)), _thin(uv))}))
+    return out
+
+
+def _thin(values: np.ndarray[Any, Any], points: int = 400) -> list[float]:
+    idx = np.unique(np.linspace(0, len(values) - 1, min(points, len(values))).astype(int))
+    return [float(v) for v in np.asarray(values)[idx]]
+
+
+def reference_documents(model: UpliftModel, train: pd.DataFrame,
+                        n_bins: int) -> dict[str, dict[str, Any]]:
+    """The drift references: feature histograms and the predicted-uplift distribution."""
+    binning = DriftBinning.fit(train, model.schema, n_bins=n_bins)
+    return {"feature_histograms.json": binning.histograms(train),
+            "uplift_distribution.json": uplift_distribution(model.score(train).uplift,
+                                                            model.treatments)}
+
+
+def plot_curves(evals: Sequence[TreatmentEval]) -> Any:
+    """Qini and uplift curves per treatment with the random line; returns a matplotlib figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, kind, ylabel in ((axes[0], "qini", "incremental outcomes Q(x)"),
+                             (axes[1], "uplift", "cumulative gain G(x)")):
+        for ev in evals:
+            x, v = ev.curves[kind]
+            label = (f"{ev.name} (Qini {ev.qini:.3f} [{ev.qini_lower:.3f}, {ev.qini_upper:.3f}])"
+                     if kind == "qini" else ev.name)
+            line = ax.plot(x, v, label=label)[0]
+            ax.plot([0, x[-1]], [0, v[-1]], ls="--", lw=0.8, color=line.get_color())
+        ax.set_xlabel("fraction targeted (ranked by predicted uplift)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{kind.capitalize()} curve (dashed: random)")
+        ax.legend(fontsize=8, loc="upper left")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def params_of(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
+              data_sha256: str) -> dict[str, str]:
+    return {
+        **model.learner.params(),
+        "data": str(cfg.data), "data_sha256": data_sha256, "treatment_col": cfg.treatment_col,
+        "outcome_col": cfg.outcome_col, "control": cfg.control,
+        "treatments": json.dumps(list(prep.treatments)),
+        "features.numeric": ",".join(cfg.numeric),
+        "features.categorical": ",".join(cfg.categorical), "test_size": str(cfg.test_size),
+        "split_seed": str(cfg.seed), "sample": str(cfg.sample), "n_bootstrap":
+        str(cfg.n_bootstrap), "drift_bins": str(cfg.n_bins), "n_train": str(len(prep.train)),
+        "n_test": str(len(prep.test)),
+    }
+
+
+# --- MLflow I/O -------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    run_id: str
+    model_uri: str
+    model_name: str | None
+    model_version: str | None
+    alias: str | None
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def log_run(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
+            evals: Sequence[TreatmentEval], refs: dict[str, dict[str, Any]], data_sha256: str,
+            progress: Progress | None = None) -> TrainResult:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from uplift_operator.model import pyfunc
+
+    if cfg.tracking_uri:
+        mlflow.set_tracking_uri(cfg.tracking_uri)
+    mlflow.set_experiment(cfg.experiment)
+    metrics: dict[str, float] = {"n_train": float(len(prep.train)),
+                                 "n_test": float(len(prep.test))}
+    for ev in evals:
+        metrics.update(ev.metrics())
+    with mlflow.start_run(run_name=cfg.run_name) as run:
+        mlflow.log_params(params_of(cfg, model, prep, data_sha256))
+        mlflow.set_tags({"uplift.control": cfg.control, "uplift.outcome": cfg.outcome_col,
+                         "uplift.treatments": json.dumps(dict(zip(
+                             model.treatment_keys, model.treatments, strict=True)))})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
+        for name, doc in refs.items():
+            mlflow.log_dict(doc, f"reference/{name}")
+        mlflow.log_dict({"treatments": [ev.__dict__ for ev in evals]}, "reference/metrics.json")
+        fig = plot_curves(evals)
+        mlflow.log_figure(fig, "plots/qini_uplift_curves.png")
+        if progress:
+            progress.start("log model" + (f" and register as {cfg.model_name!r}"
+                                          if cfg.register else ""))
+        info = pyfunc.log_model(model, prep.train,
+                                registered_model_name=cfg.model_name if cfg.register else None)
+        version = str(info.registered_model_version) if cfg.register else None
+        if cfg.register and cfg.alias:
+            MlflowClient().set_registered_model_alias(cfg.model_name, cfg.alias, str(version))
+        if progress:
+            progress.done(f"version {version}" if version else "")
+        uri = f"models:/{cfg.model_name}/{version}" if version else str(info.model_uri)
+        return TrainResult(run.info.run_id, uri, cfg.model_name if cfg.register else None,
+                           version, cfg.alias if cfg.register else None, metrics)
+
+
+def train(cfg: TrainConfig, frame: pd.DataFrame | None = None) -> TrainResult:
+    """The whole pipeline; ``frame`` overrides reading ``cfg.data``."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    progress = Progress(total=4 + 2 + 1, quiet=cfg.quiet)
+    progress.start(f"read {cfg.data}" if frame is None else "use given data frame")
+    data_sha = hashlib.sha256(cfg.data.read_bytes()).hexdigest() if frame is None else "n/a"
+    if frame is None:
+        frame = pd.read_csv(cfg.data)
+    progress.done(f"{len(frame)} rows")
+    progress.start("split (stratified on treatment × outcome)")
+    prep = prepare(frame, cfg)
+    progress.total = 5 + len(prep.treatments)
+    progress.done(f"train {len(prep.train)}, test {len(prep.test)}, treatments "
+                  f"{list(prep.treatments)}")
+    # One OpenMP thread: gradient boosting on a busy 2-core machine spends more time spinning
+    # than computing with more; set after sklearn is imported so the limit reaches libgomp.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        progress.start(f"fit {cfg.learner}-learner ({cfg.base})")
+        model = fit(prep, cfg)
+        progress.done()
+        evals = evaluate(model, prep.test, cfg, progress)
+        progress.start("reference histograms and uplift distribution")
+        refs = reference_documents(model, prep.train, cfg.n_bins)
+        progress.done()
+    result = log_run(cfg, model, prep, evals, refs, data_sha, progress)
+    if not cfg.quiet:
+        print(f"run {result.run_id}: {result.model_uri} in {progress.elapsed:.1f}s",
+              file=sys.stderr)
+    return result
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--param needs KEY=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def parse_args(argv: Sequence[str]) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="uplift-operator train", description=__doc__.split("\n")[0])
+    d = TrainConfig()
+    p.add_argument("--data", type=Path, default=d.data, help="CSV file (default: %(default)s)")
+    p.add_argument("--treatment-col", default=d.treatment_col)
+    p.add_argument("--control", default=d.control, help="control arm value")
+    p.add_argument("--treatments", type=_csv, default=d.treatments,
+                   help="comma-separated treatment values (default: all but control)")
+    p.add_argument("--outcome-col", default=d.outcome_col)
+    p.add_argument("--numeric", type=_csv, default=d.numeric, help="numeric feature columns")
+    p.add_argument("--categorical", type=_csv, default=d.categorical,
+                   help="categorical feature columns")
+    p.add_argument("--learner", default=d.learner, choices=["t", "s", "ct", "x"],
+                   help="t: two-model, s: S-learner, ct: class transformation, x: X-learner")
+    p.add_argument("--base", default=d.base, choices=["hgb", "logistic"])
+    p.add_argument("--param", action="append", type=_parse_param, default=[],
+                   metavar="KEY=VALUE", help="base-estimator hyperparameter (repeatable)")
+    p.add_argument("--test-size", type=float, default=d.test_size)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--sample", type=int, default=None, help="train/test on N sampled rows")
+    p.add_argument("--n-bootstrap", type=int, default=d.n_bootstrap)
+    p.add_argument("--bins", type=int, default=d.n_bins, help="drift bins per numeric feature")
+    p.add_argument("--tracking-uri", default=None,
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    p.add_argument("--experiment", default=d.experiment)
+    p.add_argument("--model-name", default=d.model_name)
+    p.add_argument("--no-register", dest="register", action="store_false")
+    p.add_argument("--alias", default=None, help="set this registry alias on the new version")
+    p.add_argument("--run-name", default=None)
+    p.add_argument("--json", dest="json_out", type=Path, default=None,
+                   help="also write the result (run id, model URI, metrics) to this file")
+    p.add_argument("-q", "--quiet", action="store_true")
+    a = p.parse_args(list(argv))
+    cfg = TrainConfig(
+        data=a.data, treatment_col=a.treatment_col, control=a.control, treatments=a.treatments,
+        outcome_col=a.outcome_col, numeric=a.numeric, categorical=a.categorical,
+        learner=a.learner, base=a.base, params=dict(a.param), test_size=a.test_size,
+        seed=a.seed, sample=a.sample, n_bootstrap=a.n_bootstrap, n_bins=a.bins,
+        tracking_uri=a.tracking_uri, experiment=a.experiment, model_name=a.model_name,
+        register=a.register, alias=a.alias, run_name=a.run_name, json_out=a.json_out,
+        quiet=a.quiet)
+    return cfg
+
+
+def main(argv: Sequence[str]) -> int:
+    cfg = parse_args(argv)
+    if not cfg.data.exists():
+        print(f"uplift-operator train: data file {cfg.data} not found", file=sys.stderr)
+        return 2
+    try:
+        result = train(cfg)
+    except ValueError as exc:
+        print(f"uplift-operator train: {exc}", file=sys.stderr)
+        return 2
+    doc = json.dumps(result.to_dict(), indent=2, sort_keys=True)
+    print(doc)
+    if cfg.json_out is not None:
+        cfg.json_out.write_text(doc + "\n")
+    return 0
