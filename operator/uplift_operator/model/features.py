@@ -88,6 +88,7 @@ class FeatureSchema:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    integer: tuple[str, ...] = ()   # numeric columns that were integers in training (signature)
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, numeric: Sequence[str],
@@ -101,7 +102,8 @@ class FeatureSchema:
                                    f"{frame[name].dtype}")
         cats = {name: tuple(sorted(str(v) for v in frame[name].dropna().unique()))
                 for name in categorical}
-        return cls(tuple(numeric), tuple(categorical), cats)
+        integer = tuple(n for n in numeric if frame[n].dtype.kind in "biu")
+        return cls(tuple(numeric), tuple(categorical), cats, integer)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -155,12 +157,14 @@ class FeatureSchema:
 
     def to_dict(self) -> dict[str, Any]:
         return {"numeric": list(self.numeric), "categorical": list(self.categorical),
-                "categories": {k: list(v) for k, v in self.categories.items()}}
+                "categories": {k: list(v) for k, v in self.categories.items()},
+                "integer": list(self.integer)}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> FeatureSchema:
         return cls(tuple(raw["numeric"]), tuple(raw["categorical"]),
-                   {k: tuple(v) for k, v in raw["categories"].items()})
+                   {k: tuple(v) for k, v in raw["categories"].items()},
+                   tuple(raw.get("integer", ())))
 
 
 def _describe(arr: np.ndarray[Any, Any]) -> str:

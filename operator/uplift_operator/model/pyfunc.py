@@ -37,8 +37,10 @@ class UpliftPyfunc(PythonModel):
 
 
 def signature(model: UpliftModel) -> ModelSignature:
-    """Typed input/output schema: numeric features as double, categoricals and ids as string."""
-    inputs: list[Any] = [ColSpec("double", n) for n in model.schema.numeric]
+    """Typed input/output schema: numeric features as long (integers in training) or double,
+    categoricals and the unit id as string. MLflow will not widen int64 to double itself."""
+    inputs: list[Any] = [ColSpec("long" if n in model.schema.integer else "double", n)
+                         for n in model.schema.numeric]
     inputs += [ColSpec("string", n) for n in model.schema.categorical]
     inputs.append(ColSpec("string", UNIT_ID, required=False))
     outputs: list[Any] = [ColSpec("string", UNIT_ID, required=False)]
@@ -50,7 +52,7 @@ def signature(model: UpliftModel) -> ModelSignature:
 def input_example(model: UpliftModel, frame: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
     example = frame[list(model.schema.names)].head(rows).copy()
     for n in model.schema.numeric:
-        example[n] = example[n].astype(np.float64)
+        example[n] = example[n].astype(np.int64 if n in model.schema.integer else np.float64)
     example[UNIT_ID] = [f"example-{i}" for i in range(len(example))]
     return example
 
