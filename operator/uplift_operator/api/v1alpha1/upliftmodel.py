@@ -231,6 +231,13 @@ class UpliftModelStatus(ApiModel):
                                        description="Version serving the stable predictor.")
     canary_version: str | None = Field(default=None, max_length=16,
                                        description="Version on the canary predictor, if any.")
+    previous_stable_version: str | None = Field(
+        default=None, max_length=16,
+        description="Version that was stable before the last promotion; target of an emergency "
+                    "rollback.")
+    desired_version: str | None = Field(
+        default=None, max_length=16,
+        description="Version the spec resolves to now (the alias' target, or spec.model.version).")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic to canary.")
     current_step: int | None = Field(default=None, ge=0,
                                      description="Index of the current ramp step.")

@@ -1,0 +1,145 @@
+"""The API server itself enforces the schema and CEL rules generated from the typed models."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.kube import Kubectl
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+MODEL = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+CAMPAIGN = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(body: dict[str, Any]) -> None:
+        node = body
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[leaf]
+        else:
+            node[int(leaf) if leaf.isdigit() else leaf] = value
+    return mutate
+
+
+_DELETE = object()
+
+# (kind sample, mutation, substrings the API server's message must contain)
+INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
+    ("no-rollout", MODEL, _set("spec.rollout", _DELETE), ["spec.rollout", "Required value"]),
+    ("version-and-alias", MODEL, _set("spec.model.version", "3"),
+     ["spec.model", "set exactly one of version or alias"]),
+    ("neither-version-nor-alias", MODEL, _set("spec.model.alias", _DELETE),
+     ["spec.model", "set exactly one of version or alias"]),
+    ("weights-decreasing", MODEL,
+     _set("spec.rollout.steps", [{"weight": 50}, {"weight": 25}]),
+     ["spec.rollout.steps", "strictly increasing"]),
+    ("weights-duplicate", MODEL, _set("spec.rollout.steps", [{"weight": 10}, {"weight": 10}]),
+     ["spec.rollout.steps", "strictly increasing"]),
+    ("weight-zero", MODEL, _set("spec.rollout.steps.0.weight", 0),
+     ["spec.rollout.steps[0].weight", "greater than 0"]),
+    ("weight-over-100", MODEL, _set("spec.rollout.steps.2.weight", 150),
+     ["spec.rollout.steps[2].weight", "less than or equal to 100"]),
+    ("no-gates", MODEL, _set("spec.rollout.gates", []), ["spec.rollout.gates", "at least 1"]),
+    ("holdout-one", MODEL, _set("spec.experiment.holdoutFraction", 1.0),
+     ["spec.experiment.holdoutFraction", "less than 1"]),
+    ("holdout-zero", MODEL, _set("spec.experiment.holdoutFraction", 0),
+     ["spec.experiment.holdoutFraction", "greater than 0"]),
+    ("malformed-duration", MODEL, _set("spec.rollout.analysisInterval", "5 minutes"),
+     ["spec.rollout.analysisInterval", "should match"]),
+    ("unknown-gate-type", MODEL, _set("spec.rollout.gates.0.type", "accuracy"),
+     ["spec.rollout.gates[0].type", "Unsupported value"]),
+    ("custom-without-query", MODEL,
+     _set("spec.rollout.gates.0", {"name": "c", "type": "custom", "max": 1}),
+     ["spec.rollout.gates[0]", "a custom gate needs a query or a templateRef"]),
+    ("custom-without-threshold", MODEL,
+     _set("spec.rollout.gates.0", {"name": "c", "type": "custom", "query": "up"}),
+     ["spec.rollout.gates[0]", "need a min or a max"]),
+    ("min-above-max", MODEL, _set("spec.rollout.gates.0.min", 1.0),
+     ["spec.rollout.gates[0]", "min must not exceed max"]),
+    ("duplicate-gate-names", MODEL, _set("spec.rollout.gates.1.name", "latency"),
+     ["spec.rollout.gates", "gates[].name must be unique"]),
+    ("duplicate-treatments", MODEL, _set("spec.treatments.1.name", "mens-email"),
+     ["spec.treatments", "treatments[].name must be unique"]),
+    ("no-treatments", MODEL, _set("spec.treatments", []), ["spec.treatments", "at least 1"]),
+    ("replicas-zero", MODEL, _set("spec.serving.replicas", 0),
+     ["spec.serving.replicas", "greater than or equal to 1"]),
+    ("version-not-a-number", MODEL,
+     lambda b: b["spec"].update(model={"registeredModel": "m", "version": "latest"}),
+     ["spec.model.version", "should match"]),
+    ("half-credentials", MODEL,
+     _set("spec.model.credentials", {"name": "mlflow", "usernameKey": "user"}),
+     ["spec.model.credentials", "usernameKey and passwordKey must be set together"]),
+    ("categories-on-numeric", MODEL, _set("spec.features.0.categories", ["a"]),
+     ["spec.features[0]", "categories are only allowed on categorical features"]),
+    ("negative-cost", CAMPAIGN, _set("spec.economics.costPerTreatment", -0.1),
+     ["spec.economics.costPerTreatment", "greater than or equal to 0"]),
+    ("schedule-reversed", CAMPAIGN,
+     _set("spec.schedule", {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}),
+     ["spec.schedule", "schedule.end must be after schedule.start"]),
+    ("campaign-holdout-over-one", CAMPAIGN, _set("spec.experiment.holdoutFraction", 1.5),
+     ["spec.experiment.holdoutFraction", "less than 1"]),
+    ("exposure-decreasing", CAMPAIGN,
+     _set("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
+     ["spec.exposure.steps", "strictly increasing"]),
+    ("threshold-policy-without-min", CAMPAIGN, _set("spec.targeting", {"policy": "upliftThreshold"}),
+     ["spec.targeting", "policy upliftThreshold needs minUplift"]),
+    ("campaign-no-gates", CAMPAIGN, _set("spec.gates", []), ["spec.gates", "at least 1"]),
+    ("bad-currency", CAMPAIGN, _set("spec.economics.currency", "dollars"),
+     ["spec.economics.currency", "should match"]),
+]
+
+
+@pytest.mark.parametrize(("base", "mutate", "expected"),
+                         [pytest.param(b, m, e, id=i) for i, b, m, e in INVALID])
+def test_invalid_resource_is_refused_naming_the_field(
+        admin: Kubectl, namespace: str, base: dict[str, Any], mutate: Mutation,
+        expected: list[str]) -> None:
+    body = copy.deepcopy(base)
+    mutate(body)
+    result = admin.run("create", "--dry-run=server", "-n", namespace, "-f", "-",
+                       input=yaml.safe_dump(body), check=False)
+    assert result.returncode != 0, f"accepted:\n{yaml.safe_dump(body)}"
+    for text in expected:
+        assert text in result.stderr, result.stderr
+
+
+def test_at_least_fifteen_distinct_invalid_cases() -> None:
+    assert len({name for name, *_ in INVALID}) >= 15
+
+
+def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) -> None:
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
+    header = admin.run("get", "upliftmodels", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "AGE"]
+    header = admin.run("get", "campaigns", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "PHASE", "MODEL", "EXPOSURE", "EFFECT", "ROI", "AGE"]
+    both = admin.run("get", "upliftmodels,campaigns", "-n", namespace).stdout
+    assert "upliftmodel.uplift.dev/hillstrom-uplift" in both
+    assert "campaign.uplift.dev/spring-email" in both
+    by_category = admin.run("get", "uplift", "-n", namespace).stdout
+    assert "hillstrom-uplift" in by_category and "spring-email" in by_category
+    short = admin.run("get", "um,camp", "-n", namespace).stdout
+    assert "hillstrom-uplift" in short and "spring-email" in short
+    wide = admin.run("get", "um", "-n", namespace, "-o", "wide").stdout.splitlines()[0]
+    assert wide.split()[-1] == "MESSAGE"
+
+
+def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:
+    rollout = admin.run("explain", "upliftmodel.spec.rollout").stdout
+    assert "How a new version goes out" in rollout
+    assert "analysisInterval" in rollout and "How often gates are evaluated" in rollout
+    holdout = admin.run("explain", "campaign.spec.experiment.holdoutFraction").stdout
+    assert "Share of units never treated" in holdout

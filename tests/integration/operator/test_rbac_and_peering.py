@@ -1,0 +1,58 @@
+"""The operator's identity has exactly the generated RBAC; peering keeps a second replica idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.kube import Kubectl, OperatorProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(("verb", "resource", "all_namespaces"), [
+    ("list", "secrets", True),
+    ("create", "configmaps", False),
+    ("list", "pods", True),
+    ("delete", "upliftmodels.uplift.dev", False),
+    ("create", "upliftmodels.uplift.dev", False),
+    ("delete", "namespaces", False),
+    ("create", "customresourcedefinitions.apiextensions.k8s.io", False),
+])
+def test_calls_outside_the_rules_are_forbidden(as_operator: Kubectl, namespace: str, verb: str,
+                                               resource: str, all_namespaces: bool) -> None:
+    scope = ["--all-namespaces"] if all_namespaces else ["-n", namespace]
+    answer = as_operator.run("auth", "can-i", verb, resource, *scope, check=False)
+    assert answer.stdout.strip() == "no"
+
+
+def test_listing_secrets_is_refused_by_the_api_server(as_operator: Kubectl, namespace: str) -> None:
+    result = as_operator.run("get", "secrets", "-n", namespace, check=False)
+    assert result.returncode != 0
+    assert "forbidden" in result.stderr
+    assert 'User "system:serviceaccount:uplift-system:uplift-operator"' in result.stderr
+
+
+@pytest.mark.parametrize(("verb", "resource"), [
+    ("watch", "upliftmodels.uplift.dev"), ("patch", "upliftmodels.uplift.dev/status"),
+    ("patch", "campaigns.uplift.dev/status"), ("create", "seldondeployments.machinelearning.seldon.io"),
+    ("create", "events"), ("get", "secrets"), ("patch", "clusterkopfpeerings.kopf.dev"),
+])
+def test_calls_the_operator_needs_are_allowed(as_operator: Kubectl, namespace: str, verb: str,
+                                              resource: str) -> None:
+    answer = as_operator.run("auth", "can-i", verb, resource, "-n", namespace, check=False)
+    assert answer.stdout.strip() == "yes"
+
+
+def test_the_replica_with_lower_priority_pauses_and_resumes(
+        controlplane: object, operator: OperatorProcess,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The session's operator runs at priority 1000; a replica at 2000 takes over, then leaves."""
+    leader = OperatorProcess(controlplane.operator_kubeconfig,  # type: ignore[attr-defined]
+                             tmp_path_factory.mktemp("peer"), "--priority", "2000")
+    try:
+        leader.start()
+        operator.wait_for_log("Pausing operations in favour of", timeout=60)
+        assert "Pausing operations" not in leader.logs()
+    finally:
+        leader.stop()
+    operator.wait_for_log("Resuming operations after the pause", timeout=90)
