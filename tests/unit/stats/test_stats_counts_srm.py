@@ -1,0 +1,139 @@
+"""Count tests (multinomial / Poisson, one-sided rate ratio) and sample ratio mismatch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, special, stats
+
+from uplift_operator.stats.counts import (
+    log_beta_bf_one_sided,
+    log_dirichlet_bf,
+    multinomial_test,
+    rate_ratio_test,
+)
+from uplift_operator.stats.results import Decision, SequentialState
+from uplift_operator.stats.srm import srm_chisquare, srm_sequential
+
+HILLSTROM_SEGMENTS = [21306, 21387, 21307]  # No E-Mail, Womens, Mens
+
+
+def test_dirichlet_bf_hand_computed() -> None:
+    # counts (1, 1), shares ½, k = 2: Beta(1,1) prior → B(2,2)/B(1,1)/(½·½) = (1/6)/(1/4) = 2/3
+    assert log_dirichlet_bf([1, 1], [0.5, 0.5], k=2.0) == pytest.approx(math.log(2 / 3))
+    assert log_dirichlet_bf([0, 0, 0], [1, 1, 1]) == pytest.approx(0.0)
+
+
+def test_dirichlet_bf_two_arms_is_beta_binomial() -> None:
+    ca, cb, ra, rb, k = 37, 12, 0.8, 0.2, 100.0
+    expected = (
+        special.betaln(k * rb + cb, k * ra + ca)
+        - special.betaln(k * rb, k * ra)
+        - cb * math.log(rb)
+        - ca * math.log(ra)
+    )
+    assert log_dirichlet_bf([ca, cb], [ra, rb], k) == pytest.approx(expected, rel=1e-12)
+
+
+def test_one_sided_beta_bf_equals_quadrature() -> None:
+    nb, na, theta0, k = 14, 90, 0.12, 100.0
+    a, b = k * theta0, k * (1 - theta0)
+    mass = special.betaincc(a, b, theta0)
+
+    def integrand(th: float) -> float:
+        lr = (th / theta0) ** nb * ((1 - th) / (1 - theta0)) ** na
+        return lr * stats.beta.pdf(th, a, b) / mass
+
+    expected = integrate.quad(integrand, theta0, 1, limit=200, epsrel=1e-10)[0]
+    got = math.exp(log_beta_bf_one_sided(nb, na, theta0, k, greater=True))
+    assert got == pytest.approx(expected, rel=1e-7)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 300), st.integers(0, 300), st.floats(0.05, 0.95))
+def test_one_sided_bfs_average_to_the_two_sided(nb: int, na: int, theta0: float) -> None:
+    # the untruncated mixture = prior mass above · BF⁺ + prior mass below · BF⁻
+    k = 100.0
+    a, b = k * theta0, k * (1 - theta0)
+    up, down = special.betaincc(a, b, theta0), special.betainc(a, b, theta0)
+    two = log_dirichlet_bf([na, nb], [1 - theta0, theta0], k)
+    mix = np.logaddexp(
+        math.log(up) + log_beta_bf_one_sided(nb, na, theta0, k, greater=True),
+        math.log(down) + log_beta_bf_one_sided(nb, na, theta0, k, greater=False),
+    )
+    assert mix == pytest.approx(two, abs=1e-7)
+
+
+def test_rate_ratio_decisions() -> None:
+    kw = {"control_exposure": 0.9, "treatment_exposure": 0.1, "margin": 0.2}
+    assert rate_ratio_test(100, 30, **kw)[0].decision is Decision.FAIL  # r̂ = 2.7
+    assert rate_ratio_test(1000, 80, **kw)[0].decision is Decision.PASS  # r̂ = 0.72
+    res, _ = rate_ratio_test(100, 15, **kw)
+    assert res.decision is Decision.CONTINUE
+    assert res.estimate == pytest.approx(1.35)
+    assert res.lower < 1.35 < res.upper
+    assert rate_ratio_test(5, 3, **kw)[0].reason.startswith("rate ratio: too few")
+
+
+def test_rate_ratio_only_depends_on_exposure_ratio() -> None:
+    r1, _ = rate_ratio_test(300, 45, control_exposure=9.0, treatment_exposure=1.0, margin=0.1)
+    r2, _ = rate_ratio_test(300, 45, control_exposure=90_000, treatment_exposure=10_000, margin=0.1)
+    assert r1 == r2
+
+
+def test_daily_cycles_do_not_fool_the_count_test() -> None:
+    # A/A with a strongly cyclic and growing baseline λ(t); only event arm labels matter.
+    rng = np.random.default_rng(5)
+    runs, looks, share_b = 300, 96, 0.1
+    hours = np.arange(looks)
+    lam = 40 * (1 + 0.9 * np.sin(2 * np.pi * hours / 24)) * (1 + hours / looks)
+    total = rng.poisson(lam, (runs, looks))
+    in_b = rng.binomial(total, share_b)
+    cb, ca = np.cumsum(in_b, axis=1), np.cumsum(total - in_b, axis=1)
+    log_o = log_dirichlet_bf(np.stack([ca, cb], axis=-1), [1 - share_b, share_b])
+    assert np.asarray(log_o).shape == (runs, looks)
+    assert (np.asarray(log_o) >= math.log(20)).any(axis=1).mean() <= 0.05 + 0.02
+
+
+def test_multinomial_two_arm_cs_contains_estimate_and_shrinks() -> None:
+    state = SequentialState()
+    prev_width = math.inf
+    for n in (200, 800, 3200):
+        res, state = multinomial_test([n, n // 9], [0.9, 0.1], state=state)
+        assert res.lower <= res.estimate <= res.upper
+        assert res.upper - res.lower < prev_width
+        prev_width = res.upper - res.lower
+    assert multinomial_test([1000, 200], [0.9, 0.1])[0].decision is Decision.FAIL
+
+
+def test_srm_hillstrom_known_values() -> None:
+    res = srm_chisquare(HILLSTROM_SEGMENTS, [1, 1, 1])
+    ref = stats.chisquare(HILLSTROM_SEGMENTS)
+    assert res.statistic == pytest.approx(ref.statistic)
+    assert res.p_value == pytest.approx(ref.pvalue)
+    assert res.p_value == pytest.approx(0.90, abs=0.005)
+    assert res.decision is Decision.PASS
+    seq, _ = srm_sequential(HILLSTROM_SEGMENTS, [1, 1, 1])
+    assert seq.statistic == pytest.approx(-6.4, abs=0.05)
+    assert seq.decision is Decision.CONTINUE
+
+
+def test_srm_detects_mismatch() -> None:
+    assert srm_chisquare([5000, 5400], [1, 1]).decision is Decision.FAIL
+    res, _ = srm_sequential([5000, 5600], [1, 1])
+    assert res.decision is Decision.FAIL
+    assert res.upper < 0.5 or res.lower > 0.5
+    assert srm_chisquare([10, 12], [1, 1]).decision is Decision.CONTINUE
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(100, 20_000), st.integers(100, 20_000))
+def test_srm_bounds_bracket_the_observed_share(a: int, b: int) -> None:
+    one = srm_chisquare([a, b], [1, 1])
+    assert one.lower <= one.estimate <= one.upper
+    seq, _ = srm_sequential([a, b], [1, 1])
+    assert seq.lower <= seq.estimate <= seq.upper
