@@ -1,0 +1,37 @@
+"""Names, labels and owner references of the children an UpliftModel owns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MANAGED_BY", "Owner", "labels", "owner_reference", "predictor_name"]
+
+MANAGED_BY = "uplift-operator"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The identity of the owning UpliftModel, as read from its metadata."""
+
+    name: str
+    namespace: str
+    uid: str
+    api_version: str = "uplift.dev/v1alpha1"
+    kind: str = "UpliftModel"
+
+
+def predictor_name(version: str) -> str:
+    """One predictor per model version; named by version so promotion renames nothing."""
+    return f"v{version}"
+
+
+def labels(owner: Owner) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": owner.name,
+            "uplift.dev/model": owner.name}
+
+
+def owner_reference(owner: Owner) -> dict[str, Any]:
+    """Controller reference: deleting the UpliftModel lets the garbage collector delete the child."""
+    return {"apiVersion": owner.api_version, "kind": owner.kind, "name": owner.name,
+            "uid": owner.uid, "controller": True, "blockOwnerDeletion": True}

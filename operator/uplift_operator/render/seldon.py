@@ -1,0 +1,100 @@
+"""Seldon Core v1: one SeldonDeployment per UpliftModel, one predictor per served version.
+
+Contract (integrations.md §1): ``protocol: v2``; non-shadow ``traffic`` sums to 100 (a single
+predictor carries 100); the version goes into the predictor's ``annotations.version``, which is
+where Seldon's executor takes the ``predictor_version`` metric label from; the runtime image runs
+in ``componentSpecs`` under the graph node's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from uplift_operator.render import naming
+from uplift_operator.render.naming import Owner
+from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
+
+__all__ = ["SeldonV1Backend", "runtime_env"]
+
+CONTAINER = "uplift-model"
+
+
+def runtime_env(runtime: RuntimeSettings, version: str) -> list[dict[str, Any]]:
+    """Environment of the runtime container: which model to load and how to assign arms."""
+    env = {
+        "MLSERVER_MODEL_NAME": CONTAINER,
+        "MLSERVER_MODEL_VERSION": version,
+        "MLSERVER_MODEL_URI": f"models:/{runtime.registered_model}/{version}",
+        "MLFLOW_TRACKING_URI": runtime.tracking_uri,
+        "UPLIFT_HOLDOUT_FRACTION": f"{runtime.holdout_fraction:g}",
+        "UPLIFT_UNIT_KEY": runtime.unit_key,
+        "UPLIFT_SALT": runtime.salt,
+        "UPLIFT_TREATMENTS": ",".join(runtime.treatments),
+    }
+    return [{"name": key, "value": value} for key, value in env.items()]
+
+
+class SeldonV1Backend:
+    """``machinelearning.seldon.io/v1`` SeldonDeployment rendering and status reading."""
+
+    api_version = "machinelearning.seldon.io/v1"
+    kind = "SeldonDeployment"
+    plural = "seldondeployments"
+
+    def render(self, owner: Owner, runtime: RuntimeSettings, split: TrafficSplit) -> dict[str, Any]:
+        predictors = [self._predictor(runtime, split.stable_version, "stable",
+                                      100 - split.canary_weight)]
+        if split.canary_version is not None:
+            predictors.append(self._predictor(runtime, split.canary_version, "canary",
+                                              split.canary_weight))
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": {
+                "name": owner.name,
+                "namespace": owner.namespace,
+                "labels": naming.labels(owner),
+                "ownerReferences": [naming.owner_reference(owner)],
+            },
+            "spec": {"protocol": "v2", "transport": "rest", "predictors": predictors},
+        }
+
+    def observe(self, child: Mapping[str, Any] | None, split: TrafficSplit) -> ServingState:
+        """Seldon reports ``state`` Available / Creating / Failed for the whole graph."""
+        if child is None:
+            return ServingState(ready=False, message="SeldonDeployment not created yet")
+        status = child.get("status") or {}
+        state = status.get("state", "")
+        description = status.get("description", "")
+        if state == "Available":
+            versions = {p.get("annotations", {}).get("version", "")
+                        for p in child.get("spec", {}).get("predictors", [])}
+            return ServingState(ready=True, message="SeldonDeployment Available",
+                                ready_versions=frozenset(v for v in versions if v))
+        if state == "Failed":
+            return ServingState(ready=False, failed=True,
+                                message=f"SeldonDeployment Failed: {description}".rstrip(": "))
+        return ServingState(ready=False,
+                            message=f"SeldonDeployment {state or 'has no status yet'}")
+
+    def _predictor(self, runtime: RuntimeSettings, version: str, role: str,
+                   traffic: int) -> dict[str, Any]:
+        env = runtime_env(runtime, version) + [
+            {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for name, secret, key in runtime.credential_env]
+        container: dict[str, Any] = {"name": CONTAINER, "image": runtime.image, "env": env}
+        if runtime.resources:
+            container["resources"] = dict(runtime.resources)
+        pod_spec: dict[str, Any] = {"containers": [container]}
+        if runtime.service_account_name:
+            pod_spec["serviceAccountName"] = runtime.service_account_name
+        return {
+            "name": naming.predictor_name(version),
+            "annotations": {"version": version, "uplift.dev/role": role},
+            "labels": {"uplift.dev/version": version},
+            "replicas": runtime.replicas,
+            "traffic": traffic,
+            "componentSpecs": [{"spec": pod_spec}],
+            "graph": {"name": CONTAINER, "type": "MODEL", "children": []},
+        }

@@ -1,0 +1,75 @@
+"""The serving backend interface: how a traffic split becomes child objects, and their readiness.
+
+The ramp logic only speaks in ``TrafficSplit``s. A backend turns one into manifests and reads the
+children's status back into ``ServingState``. Seldon Core v1 is the one backend today
+(``render.seldon``); Seldon Core v2 (Model + Experiment) or KServe fit behind the same Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from uplift_operator.render.naming import Owner
+
+__all__ = ["RuntimeSettings", "ServingBackend", "ServingState", "TrafficSplit"]
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    """Which versions serve and how traffic is divided between them."""
+
+    stable_version: str
+    canary_version: str | None = None
+    canary_weight: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_weight <= 100:
+            raise ValueError(f"canary weight {self.canary_weight} outside [0, 100]")
+        if self.canary_version is None and self.canary_weight:
+            raise ValueError("a canary weight without a canary version")
+        if self.canary_version == self.stable_version:
+            raise ValueError("canary and stable are the same version")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What every predictor's runtime container needs, beyond its model version."""
+
+    image: str
+    registered_model: str
+    tracking_uri: str
+    replicas: int = 1
+    holdout_fraction: float = 0.1
+    unit_key: str = "unit_id"
+    salt: str = ""
+    treatments: tuple[str, ...] = ()
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    # (environment variable, Secret name, key): MLflow credentials for the runtime's loader.
+    credential_env: tuple[tuple[str, str, str], ...] = ()
+    service_account_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """Readiness of the serving graph as the backend reports it."""
+
+    ready: bool
+    message: str
+    ready_versions: frozenset[str] = frozenset()
+    failed: bool = False
+
+
+class ServingBackend(Protocol):
+    """Renders a split into manifests and reads readiness back; pure on both sides."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    def render(self, owner: Owner, runtime: RuntimeSettings, split: TrafficSplit) -> dict[str, Any]:
+        ...
+
+    def observe(self, child: Mapping[str, Any] | None, split: TrafficSplit) -> ServingState:
+        ...

@@ -1,0 +1,90 @@
+"""SeldonDeployment rendering against golden files (``UPDATE_GOLDEN=1`` rewrites them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from uplift_operator.render.naming import Owner
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+
+GOLDEN = Path(__file__).parent / "golden"
+OWNER = Owner(name="hillstrom-uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000001")
+RUNTIME = RuntimeSettings(
+    image="ghcr.io/uplift-dev/uplift-runtime:0.1.0", registered_model="hillstrom-uplift",
+    tracking_uri="http://mlflow.mlflow.svc:5000", replicas=2, holdout_fraction=0.1,
+    unit_key="customer_id", salt="growth/hillstrom-uplift", treatments=("mens-email", "womens-email"))
+BACKEND = SeldonV1Backend()
+
+CASES = {
+    "stable-only": (RUNTIME, TrafficSplit("3")),
+    "canary-25": (RUNTIME, TrafficSplit("3", "4", 25)),
+    "canary-with-credentials-and-resources": (
+        RuntimeSettings(**{**RUNTIME.__dict__,
+                           "credential_env": (("MLFLOW_TRACKING_USERNAME", "mlflow", "user"),
+                                              ("MLFLOW_TRACKING_PASSWORD", "mlflow", "password")),
+                           "resources": {"requests": {"cpu": "500m"}, "limits": {"memory": "1Gi"}},
+                           "service_account_name": "uplift-serving"}),
+        TrafficSplit("3", "4", 100)),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_render_matches_golden(case: str) -> None:
+    runtime, split = CASES[case]
+    rendered = yaml.safe_dump(BACKEND.render(OWNER, runtime, split), sort_keys=False)
+    path = GOLDEN / f"{case}.yaml"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(rendered)
+    assert rendered == path.read_text(), f"golden {path.name} differs; UPDATE_GOLDEN=1 to rewrite"
+
+
+@pytest.mark.parametrize("split", [TrafficSplit("3"), TrafficSplit("3", "4", 10),
+                                   TrafficSplit("3", "4", 100), TrafficSplit("3", "4", 0)])
+def test_traffic_sums_to_100_with_one_predictor_per_version(split: TrafficSplit) -> None:
+    predictors = BACKEND.render(OWNER, RUNTIME, split)["spec"]["predictors"]
+    assert sum(p["traffic"] for p in predictors) == 100
+    versions = [p["annotations"]["version"] for p in predictors]
+    assert versions == [v for v in (split.stable_version, split.canary_version) if v]
+    assert [p["name"] for p in predictors] == [f"v{v}" for v in versions]
+
+
+def test_owner_reference_is_a_controller_reference() -> None:
+    meta = BACKEND.render(OWNER, RUNTIME, TrafficSplit("3"))["metadata"]
+    assert meta["ownerReferences"] == [{
+        "apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel", "name": "hillstrom-uplift",
+        "uid": OWNER.uid, "controller": True, "blockOwnerDeletion": True}]
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"stable_version": "3", "canary_weight": 10}, "without a canary version"),
+    ({"stable_version": "3", "canary_version": "3", "canary_weight": 10}, "same version"),
+    ({"stable_version": "3", "canary_version": "4", "canary_weight": 101}, "outside"),
+])
+def test_invalid_splits_are_refused(kwargs: dict[str, object], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        TrafficSplit(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("status", "ready", "failed", "message"), [
+    ({"state": "Available"}, True, False, "SeldonDeployment Available"),
+    ({"state": "Creating"}, False, False, "SeldonDeployment Creating"),
+    ({"state": "Failed", "description": "Deployment is no longer progressing and not available."},
+     False, True, "SeldonDeployment Failed: Deployment is no longer progressing and not available."),
+    ({}, False, False, "SeldonDeployment has no status yet"),
+])
+def test_observe_reads_seldon_state(status: dict[str, str], ready: bool, failed: bool,
+                                    message: str) -> None:
+    child = {**BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 10)), "status": status}
+    state = BACKEND.observe(child, TrafficSplit("3", "4", 10))
+    assert (state.ready, state.failed, state.message) == (ready, failed, message)
+    if ready:
+        assert state.ready_versions == {"3", "4"}
+
+
+def test_observe_without_child() -> None:
+    assert not BACKEND.observe(None, TrafficSplit("3")).ready
