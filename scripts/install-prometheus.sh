@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Install Debian's Prometheus (2.42) for the integration tests, idempotently.
+#
+# The tests start their own /usr/bin/prometheus on a free loopback port
+# (uplift_operator.devenv.prometheus), so the packaged system service must not
+# run: a policy-rc.d denies service starts during the install, and any service
+# the postinst still managed to start is stopped afterwards. Recommends (the
+# node exporter on :9100) are not installed.
+set -euo pipefail
+
+PROMETHEUS=/usr/bin/prometheus
+
+stop_system_service() {
+    # The Debian package runs as user "prometheus" from /usr/bin/prometheus with its pid file
+    # under /run; stop it through the init tooling first, then by that pid.
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl stop prometheus.service >/dev/null 2>&1 || true
+        systemctl disable prometheus.service >/dev/null 2>&1 || true
+    fi
+    if [ -x /etc/init.d/prometheus ]; then
+        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    fi
+    for pidfile in /run/prometheus/prometheus.pid /run/prometheus.pid; do
+        if [ -s "$pidfile" ]; then
+            pid=$(cat "$pidfile")
+            if kill -0 "$pid" 2>/dev/null && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$PROMETHEUS" ]; then
+                kill "$pid" 2>/dev/null || true
+            fi
+        fi
+    done
+}
+
+if [ -x "$PROMETHEUS" ]; then
+    echo "prometheus already installed: $("$PROMETHEUS" --version 2>&1 | head -n1)"
+    stop_system_service
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# apt-get update only when the package lists do not know the package yet.
+if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    $SUDO apt-get update -qq
+fi
+
+# Deny service starts during the install (invoke-rc.d honours policy-rc.d); keep an existing policy.
+POLICY=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+    $SUDO chmod 755 "$POLICY"
+    own_policy=1
+fi
+cleanup() {
+    if [ "$own_policy" = 1 ]; then
+        $SUDO rm -f "$POLICY"
+    fi
+}
+trap cleanup EXIT
+
+$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+
+stop_system_service
+echo "installed: $("$PROMETHEUS" --version 2>&1 | head -n1)"
