@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command (README, and .ci/run calls exactly this).
+# Installs what the tests need, runs the linters, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+step "Python environment (.venv)"
+scripts/bootstrap-python.sh
+step "Prometheus (Debian package)"
+scripts/install-prometheus.sh
+step "Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager from the pinned Go modules)"
+scripts/build-controlplane.sh | tail -n 1
+
+step "ruff, mypy --strict, import-linter"
+.venv/bin/ruff check operator tests bench
+.venv/bin/mypy
+PYTHONPATH=operator .venv/bin/lint-imports --no-cache | tail -n 3
+
+step "pytest"
+exec .venv/bin/pytest "$@"
