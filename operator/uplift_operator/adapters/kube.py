@@ -1,0 +1,110 @@
+"""Kubernetes I/O for the children the operator owns: server-side apply, get, delete, secrets.
+
+kopf handles the watched resources and their status patches; this adapter is only for the
+objects the operator *creates* (the serving graph) and the Secrets it reads. Server-side apply
+with one field manager makes the operator's intent explicit and restores a child that was edited
+or deleted by hand on the next pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+__all__ = ["FIELD_MANAGER", "KubeCluster", "KubeError", "load_api_client"]
+
+FIELD_MANAGER = "uplift-operator"
+
+
+class KubeError(RuntimeError):
+    """An API call failed; ``status`` is the HTTP status (0 when the server was not reached)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def load_api_client() -> client.ApiClient:
+    """In-cluster credentials when running in a Pod, else the KUBECONFIG the operator was given."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+def _split(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class KubeCluster:
+    """Typed-enough access to custom objects and Secrets."""
+
+    def __init__(self, api_client: client.ApiClient | None = None,
+                 field_manager: str = FIELD_MANAGER) -> None:
+        self._api = api_client or load_api_client()
+        self._custom = client.CustomObjectsApi(self._api)
+        self._core = client.CoreV1Api(self._api)
+        self.field_manager = field_manager
+
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+        """Server-side apply ``manifest`` (force: the operator owns every field it sets)."""
+        group, version = _split(manifest["apiVersion"])
+        meta = manifest["metadata"]
+        try:
+            result = self._custom.patch_namespaced_custom_object(
+                group, version, meta["namespace"], plural, meta["name"], dict(manifest),
+                field_manager=self.field_manager, force=True,
+                _content_type="application/apply-patch+yaml")
+        except ApiException as error:
+            raise _error(error, f"apply {plural}/{meta['name']}") from error
+        return cast(dict[str, Any], result)
+
+    def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        group, version = _split(api_version)
+        try:
+            result = self._custom.get_namespaced_custom_object(group, version, namespace, plural,
+                                                               name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _error(error, f"get {plural}/{name}") from error
+        return cast(dict[str, Any], result)
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
+        """Delete; False when it was already gone."""
+        group, version = _split(api_version)
+        try:
+            self._custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise _error(error, f"delete {plural}/{name}") from error
+        return True
+
+    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, str]:
+        """Decoded values of ``keys`` in Secret ``name``; a missing key is an error naming it."""
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace)
+        except ApiException as error:
+            raise _error(error, f"get secret {namespace}/{name}") from error
+        data: dict[str, Any] = dict(secret.data or {})
+        missing = [key for key in keys if key not in data]
+        if missing:
+            raise KubeError(f"secret {namespace}/{name} has no key {', '.join(missing)}", 404)
+        return {key: base64.b64decode(data[key]).decode() for key in keys}
+
+
+def _error(error: ApiException, what: str) -> KubeError:
+    reason = str(error.reason or "")
+    try:
+        reason = str(json.loads(error.body or "{}").get("message", reason))
+    except (ValueError, AttributeError):
+        pass
+    return KubeError(f"{what}: {error.status} {reason}", int(error.status or 0))
