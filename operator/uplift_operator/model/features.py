@@ -60,7 +60,11 @@ FeatureKind = Literal["numeric", "categorical"]
 
 
 class FeatureError(ValueError):
-    """Input that does not match the feature schema (missing column, wrong type)."""
+    """Input that does not match the feature schema; ``reason`` is a short metric-label code."""
+
+    def __init__(self, message: str, reason: str = "bad_features") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def treatment_key(name: str) -> str:
@@ -121,18 +125,22 @@ class FeatureSchema:
         """Check presence and types of every feature; return the row count."""
         missing = [n for n in self.names if n not in data]
         if missing:
-            raise FeatureError(f"missing features {missing}; expected {list(self.names)}")
+            raise FeatureError(f"missing features {missing}; expected {list(self.names)}",
+                               "missing_feature")
         n_rows: int | None = None
         for name in self.names:
             arr = _as_array(data, name)
             if name in self.numeric and not _is_numeric(arr):
-                raise FeatureError(f"feature {name!r} must be numeric, got {_describe(arr)}")
+                raise FeatureError(f"feature {name!r} must be numeric, got {_describe(arr)}",
+                                   "wrong_type")
             if name in self.categorical and arr.dtype.kind not in "OUS":
-                raise FeatureError(f"feature {name!r} must be a string, got {_describe(arr)}")
+                raise FeatureError(f"feature {name!r} must be a string, got {_describe(arr)}",
+                                   "wrong_type")
             if n_rows is None:
                 n_rows = len(arr)
             elif len(arr) != n_rows:
-                raise FeatureError(f"feature {name!r} has {len(arr)} rows, others {n_rows}")
+                raise FeatureError(f"feature {name!r} has {len(arr)} rows, others {n_rows}",
+                                   "row_mismatch")
         return n_rows or 0
 
     def transform(self, data: Columns) -> FloatArray:

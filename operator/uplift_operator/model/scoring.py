@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from uplift_operator.model.features import Columns, FeatureSchema, FloatArray, treatment_key
+from uplift_operator.model.features import (
+    Columns,
+    DriftBinning,
+    FeatureSchema,
+    FloatArray,
+    treatment_key,
+)
 from uplift_operator.model.learners import UpliftLearner, UpliftPrediction
 
 NONE = "none"
@@ -38,6 +44,9 @@ class UpliftModel:
     treatments: tuple[str, ...]            # original names, in learner code order 1..K
     control: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The training data's drift binning, so the runtime counts live features in the same bins
+    # as the run's reference/feature_histograms.json without fetching run artifacts.
+    drift_binning: DriftBinning | None = None
 
     @property
     def treatment_keys(self) -> tuple[str, ...]:

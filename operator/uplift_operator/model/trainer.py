@@ -210,8 +210,12 @@ def _thin(values: np.ndarray[Any, Any], points: int = 400) -> list[float]:
 
 def reference_documents(model: UpliftModel, train: pd.DataFrame,
                         n_bins: int) -> dict[str, dict[str, Any]]:
-    """The drift references: feature histograms and the predicted-uplift distribution."""
+    """The drift references: feature histograms and the predicted-uplift distribution.
+
+    Also stores the binning in ``model`` (the runtime's live histograms use it).
+    """
     binning = DriftBinning.fit(train, model.schema, n_bins=n_bins)
+    model.drift_binning = binning
     return {"feature_histograms.json": binning.histograms(train),
             "uplift_distribution.json": uplift_distribution(model.score(train).uplift,
                                                             model.treatments)}

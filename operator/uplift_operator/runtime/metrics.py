@@ -1,0 +1,87 @@
+"""Prometheus metrics of the uplift runtime — the contract the operator's gates read.
+
+All live in prometheus_client's default registry, which MLServer serves on its metrics port
+(``/metrics``) when ``parallel_workers`` is 0 (the runtime's required setting). Collectors are
+created lazily and once per process, so a model reload re-uses them.
+
+Every series has ``model`` (model-settings name) and ``version`` (model version label):
+
+| metric | type | extra labels |
+|---|---|---|
+| ``uplift_request_duration_seconds`` | histogram | ``endpoint`` = infer / deliveries / outcomes |
+| ``uplift_rows_scored_total`` | counter | |
+| ``uplift_assignments_total`` | counter | ``arm``, ``treatment`` |
+| ``uplift_deliveries_total`` | counter | ``arm``, ``treatment``, ``status`` = ok / failed |
+| ``uplift_outcomes_total`` | counter | ``arm``, ``treatment`` |
+| ``uplift_conversions_total`` | counter | ``arm``, ``treatment`` |
+| ``uplift_outcome_value_total`` | counter | ``arm``, ``treatment`` |
+| ``uplift_feature_bin_total`` | counter | ``feature``, ``bin`` (index into the reference counts) |
+| ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
+| ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
+| ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from uplift_operator.model.features import UPLIFT_BUCKETS
+
+# Single-row scoring takes ~1-5 ms; resolve that range finely, keep a tail up to 2.5 s.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05,
+                   0.1, 0.25, 0.5, 1.0, 2.5)
+
+BASE = ("model", "version")
+ARM_T = (*BASE, "arm", "treatment")
+
+_lock = threading.Lock()
+_collectors: dict[tuple[int, str], Any] = {}
+
+
+def _get(registry: CollectorRegistry, kind: type[Any], name: str, doc: str,
+         labels: Sequence[str], **kw: Any) -> Any:
+    key = (id(registry), name)
+    with _lock:
+        if key not in _collectors:
+            _collectors[key] = kind(name, doc, labelnames=list(labels), registry=registry, **kw)
+        return _collectors[key]
+
+
+class RuntimeMetrics:
+    """The runtime's collectors, bound to one registry (default: the process-wide one)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = registry if registry is not None else REGISTRY
+        self.request_duration = _get(
+            r, Histogram, "uplift_request_duration_seconds",
+            "Time spent in the uplift runtime per request (decode, score, decide, encode).",
+            (*BASE, "endpoint"), buckets=LATENCY_BUCKETS)
+        self.rows_scored = _get(r, Counter, "uplift_rows_scored_total",
+                                "Rows scored by the uplift model.", BASE)
+        self.assignments = _get(
+            r, Counter, "uplift_assignments_total",
+            "Decisions per arm and treatment (for holdout rows: the treatment withheld).", ARM_T)
+        self.deliveries = _get(r, Counter, "uplift_deliveries_total",
+                               "Reported treatment deliveries by result.", (*ARM_T, "status"))
+        self.outcomes = _get(r, Counter, "uplift_outcomes_total",
+                             "Reported outcomes (converted or not).", ARM_T)
+        self.conversions = _get(r, Counter, "uplift_conversions_total",
+                                "Reported outcomes with converted=true.", ARM_T)
+        self.outcome_value = _get(r, Counter, "uplift_outcome_value_total",
+                                  "Sum of reported outcome values.", ARM_T)
+        self.feature_bins = _get(
+            r, Counter, "uplift_feature_bin_total",
+            "Scored rows per feature bin, in the binning of reference/feature_histograms.json.",
+            (*BASE, "feature", "bin"))
+        self.predicted_uplift = _get(r, Histogram, "uplift_predicted_uplift",
+                                     "Predicted uplift per treatment of every scored row.",
+                                     (*BASE, "treatment"), buckets=UPLIFT_BUCKETS)
+        self.errors = _get(r, Counter, "uplift_request_errors_total",
+                           "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
+                                                                          "reason"))
+        self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
+                         (*BASE, "uri", "learner", "salt", "holdout_fraction"))
