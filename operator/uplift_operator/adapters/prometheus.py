@@ -1,0 +1,172 @@
+"""Prometheus HTTP API adapter: instant PromQL queries in, plain samples out.
+
+Role: the metric-source I/O for the UpliftModel and Campaign gates, like an Argo Rollouts
+metric provider. It sends the query and maps the answer (or the failure) to values and a
+small exception hierarchy; whether a value passes a gate is decided in ``domain``.
+
+- ``query`` returns every sample of an instant vector (or the one value of a scalar), with
+  values parsed from Prometheus' strings, so ``NaN`` and ``±Inf`` arrive as floats.
+- ``scalar`` is for gate queries that aggregate to one series: ``None`` means "no data"
+  (empty result, or NaN such as 0/0), a third outcome the caller must handle.
+- ``MetricsUnavailable``: Prometheus could not be asked (refused, timeout, 5xx, auth).
+  ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
+  result does not have the shape asked for; its message is Prometheus' own text.
+
+Synchronous with explicit timeouts: the kopf handlers call it from worker threads.
+Envelope and error types: docs/querying/api.md (see shared anchors §5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class PrometheusError(Exception):
+    """Base class of this adapter's errors."""
+
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_type = error_type
+
+
+class MetricsUnavailable(PrometheusError):  # noqa: N818 - named for the condition the caller handles
+    """Prometheus could not answer: connection refused, timeout, 5xx, or rejected credentials."""
+
+
+class QueryError(PrometheusError):
+    """Prometheus rejected or could not execute the query, or its result has the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant-query result: its labels, value and evaluation timestamp."""
+
+    labels: Mapping[str, str]
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """HTTP basic credentials for a Prometheus behind an authenticating proxy."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+class PrometheusClient:
+    """Instant queries against one Prometheus (``url`` is the server root, e.g. ``http://prom:9090``)."""
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
+                 headers: Mapping[str, str] | None = None, basic_auth: BasicAuth | None = None,
+                 bearer_token: str | None = None, verify: bool | str = True) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._headers = {"Accept": "application/json", **dict(headers or {})}
+        if bearer_token is not None:
+            self._headers["Authorization"] = f"Bearer {bearer_token}"
+        self._auth = (basic_auth.username, basic_auth.password) if basic_auth is not None else None
+        self._verify = verify
+
+    def __repr__(self) -> str:
+        return f"PrometheusClient({self.url!r}, timeout={self.timeout})"
+
+    def query(self, promql: str, time: datetime | float | None = None) -> list[Sample]:
+        """Evaluate ``promql`` at ``time`` (default: now); one ``Sample`` per series.
+
+        A scalar result becomes one sample without labels; range vectors and strings are
+        a ``QueryError`` (gate queries must be instant vectors or scalars).
+        """
+        params: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}s"}
+        if time is not None:
+            params["time"] = f"{time.timestamp() if isinstance(time, datetime) else time:.3f}"
+        data = self._get("/api/v1/query", params)
+        result_type = data.get("resultType")
+        result = data.get("result")
+        if result_type == "vector" and isinstance(result, list):
+            return [_sample(item.get("metric", {}), item.get("value")) for item in result]
+        if result_type == "scalar":
+            return [_sample({}, result)]
+        raise QueryError(f"query returned a {result_type} result; an instant vector or scalar is "
+                         f"needed: {promql}", error_type="bad_data")
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        """The single value of ``promql``; ``None`` when there is no data (empty result or NaN).
+
+        More than one series is a ``QueryError``: a gate query must aggregate to one.
+        ``±Inf`` is returned as is.
+        """
+        samples = self.query(promql, time)
+        if not samples:
+            return None
+        if len(samples) > 1:
+            shown = ", ".join(_selector(s.labels) for s in samples[:3])
+            raise QueryError(f"query returned {len(samples)} series, expected one "
+                             f"(aggregate it, e.g. sum(...)): {shown}", error_type="bad_data")
+        value = samples[0].value
+        return None if math.isnan(value) else value
+
+    def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        url = self.url + path
+        try:
+            response = requests.get(url, params=params, headers=self._headers, auth=self._auth,
+                                    timeout=self.timeout, verify=self._verify)
+        except requests.Timeout as exc:
+            raise MetricsUnavailable(f"prometheus at {self.url} did not answer within "
+                                     f"{self.timeout:g}s: {exc}") from exc
+        except requests.RequestException as exc:
+            raise MetricsUnavailable(f"prometheus at {self.url} is unreachable: {exc}") from exc
+        return _envelope(response)
+
+
+def _envelope(response: requests.Response) -> dict[str, Any]:
+    """Map an API response to its ``data`` or to the matching exception."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip()[:500]
+        if status in (400, 422):
+            raise QueryError(f"prometheus rejected the query (HTTP {status}): {text}", status_code=status)
+        raise MetricsUnavailable(f"prometheus answered HTTP {status} without an API response: {text}",
+                                 status_code=status)
+    error_type = body.get("errorType")
+    error = str(body.get("error") or "")
+    if status in (400, 422) or (status < 300 and body.get("status") == "error"):
+        raise QueryError(error or f"HTTP {status}", status_code=status, error_type=error_type)
+    if status >= 300 or body.get("status") != "success":
+        raise MetricsUnavailable(f"prometheus answered HTTP {status}"
+                                 + (f" ({error_type}): {error}" if error else ""),
+                                 status_code=status, error_type=error_type)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise MetricsUnavailable("prometheus answered without data", status_code=status)
+    return data
+
+
+def _sample(metric: Mapping[str, str], value: Any) -> Sample:
+    try:
+        timestamp, text = value
+        # float() reads Prometheus' "NaN", "+Inf" and "-Inf".
+        return Sample(labels=dict(metric), value=float(text), timestamp=float(timestamp))
+    except (TypeError, ValueError) as exc:
+        raise QueryError(f"unreadable sample value {value!r} for {_selector(metric)}") from exc
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    name = labels.get("__name__", "")
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{name}{{{inner}}}"
