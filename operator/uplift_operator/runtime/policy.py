@@ -53,7 +53,7 @@ def choose(uplift: FloatArray, value: float, costs: FloatArray, *,
         remaining = budget
         for i in order:
             cost = c[choice[i]]
-            if cost <= remaining:
+            if cost <= remaining + 1e-9 * max(1.0, budget):  # float sums: 5 × 0.01 fit 0.05
                 remaining -= cost
             else:
                 choice[i] = NO_TREATMENT

@@ -1,0 +1,103 @@
+"""The decision engine and V2 decoding, on a tiny fitted model (no server)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlserver.types import InferenceRequest
+
+from uplift_operator.model.features import DriftBinning, FeatureError, FeatureSchema
+from uplift_operator.model.learners import BaseSpec, make_learner
+from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime.config import RuntimeConfig
+from uplift_operator.runtime.engine import DecisionEngine, RequestError
+from uplift_operator.runtime.events import parse_decision_id
+from uplift_operator.runtime.runtime import decode_columns, version_from_uri
+
+
+@pytest.fixture(scope="module")
+def model() -> UpliftModel:
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n),
+                          "arm": rng.choice(["ctrl", "A", "B"], size=n)})
+    p = 0.1 + 0.3 * ((frame["arm"] == "A") & (frame["x"] > 0)) + 0.1 * (frame["arm"] == "B")
+    frame["y"] = (rng.uniform(size=n) < p).astype(int)
+    schema = FeatureSchema.fit(frame, ["x"], ["c"])
+    t = encode_treatments(frame["arm"].tolist(), "ctrl", ("A", "B"))
+    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
+        schema.transform(frame), t, frame["y"].to_numpy())
+    return UpliftModel(schema, learner, ("A", "B"), "ctrl",
+                       drift_binning=DriftBinning.fit(frame, schema, n_bins=4))
+
+
+def _cols(n: int) -> dict[str, np.ndarray]:
+    return {"x": np.linspace(-2, 2, n), "c": np.array(["a", "b"] * (n // 2), dtype=object)}
+
+
+def test_holdout_never_treated_and_same_policy(model: UpliftModel) -> None:
+    engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "7")
+    units = [f"u{i}" for i in range(400)]
+    batch = engine.decide(_cols(400), units)
+    assert set(batch.arms) == {"holdout", "treated"}
+    for arm, given, policy in zip(batch.arms, batch.treatments, batch.policy_treatments,
+                                  strict=True):
+        assert given == ("none" if arm == "holdout" else policy)
+    assert {"a", "b"} <= set(batch.policy_treatments)
+    d = parse_decision_id(batch.decision_ids[0])
+    assert (d.arm, d.treatment, d.version) == (batch.arms[0], batch.policy_treatments[0], "7")
+    # Same units, same arms; the unit cache points at the latest decision.
+    again = engine.decide(_cols(400), units)
+    assert again.arms == batch.arms
+    assert engine.units.get("u0") == again.decision_ids[0]
+    assert batch.bins["x"].tolist()[:3] == [0, 0, 0]
+    assert batch.bins["x"].max() == 3
+
+
+def test_costs_budget_and_allow_list(model: UpliftModel) -> None:
+    cfg = RuntimeConfig(holdout_fraction=0.0, costs={"*": 1.0})
+    engine = DecisionEngine(model, cfg, "1")
+    assert set(engine.decide(_cols(10), None).treatments) == {"none"}  # never worth a cost of 1
+    engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.0,
+                                                 costs={"*": 0.01}), "1")
+    only_b = engine.decide(_cols(50), None, {"treatments": ["B"]})
+    assert set(only_b.treatments) <= {"b", "none"}
+    capped = engine.decide(_cols(50), None, {"budget": 0.05})
+    assert sum(t != "none" for t in capped.treatments) == 5
+    with pytest.raises(RequestError, match="unknown treatment 'C'") as info:
+        engine.decide(_cols(2), None, {"treatments": ["C"]})
+    assert info.value.reason == "unknown_treatment"
+    with pytest.raises(RequestError, match="budget"):
+        engine.decide(_cols(2), None, {"budget": "lots"})
+    with pytest.raises(RequestError, match="unit_id has 1 rows"):
+        engine.decide(_cols(2), ["only-one"])
+    with pytest.raises(FeatureError, match="missing features"):
+        engine.decide({"x": np.zeros(2)}, None)
+
+
+def _request(inputs: list[dict[str, object]]) -> InferenceRequest:
+    return InferenceRequest.model_validate({"inputs": inputs})
+
+
+def test_decode_columns_shapes_and_types() -> None:
+    cols, units = decode_columns(_request([
+        {"name": "x", "shape": [2, 1], "datatype": "FP32", "data": [[1.0], [2.0]]},
+        {"name": "c", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]},
+        {"name": "unit_id", "shape": [2], "datatype": "INT64", "data": [7, 8]}]))
+    assert cols["x"].dtype == np.float64
+    assert cols["x"].tolist() == [1.0, 2.0]
+    assert cols["c"].tolist() == ["a", "b"]
+    assert units == ["7", "8"]
+    with pytest.raises(RequestError, match="non-numeric") as info:
+        decode_columns(_request([{"name": "x", "shape": [1], "datatype": "FP64",
+                                  "data": ["abc"]}]))
+    assert info.value.reason == "wrong_type"
+    with pytest.raises(RequestError, match="shape"):
+        decode_columns(_request([{"name": "x", "shape": [3], "datatype": "FP64",
+                                  "data": [1.0]}]))
+
+
+def test_version_from_uri() -> None:
+    assert version_from_uri("models:/m/12") == "12"
+    assert version_from_uri("/tmp/model") is None
