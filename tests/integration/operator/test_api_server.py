@@ -139,7 +139,7 @@ def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) 
 
 def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:
     rollout = admin.run("explain", "upliftmodel.spec.rollout").stdout
-    assert "How a new version goes out" in rollout
+    assert "The canary ramp and its gates." in rollout
     assert "analysisInterval" in rollout and "How often gates are evaluated" in rollout
     holdout = admin.run("explain", "campaign.spec.experiment.holdoutFraction").stdout
     assert "Share of units never treated" in holdout
