@@ -26,7 +26,7 @@ class Kubectl:
 
     def run(self, *args: str, input: str | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(  # noqa: S603 - test helper
+        result = subprocess.run(
             [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args], input=input, text=True,
             capture_output=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
@@ -59,7 +59,8 @@ def install_crds(kubectl: Kubectl) -> None:
     """Apply our CRDs, kopf's peering CRDs and the stand-in Seldon CRD; wait until they serve."""
     kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
     kubectl.run("apply", "--server-side", "-f", str(ROOT / "tests" / "fixtures" / "seldon-crd.yaml"))
-    names = [yaml.safe_load(p.read_text())["metadata"]["name"] for p in sorted((ROOT / "crds").glob("uplift*"))]
+    names = [yaml.safe_load(p.read_text())["metadata"]["name"]
+             for p in sorted((ROOT / "crds").glob("*.uplift.dev.yaml"))]
     kubectl.run("wait", "--for=condition=Established", "--timeout=30s",
                 *[f"crd/{n}" for n in names], "crd/seldondeployments.machinelearning.seldon.io",
                 "crd/clusterkopfpeerings.kopf.dev")

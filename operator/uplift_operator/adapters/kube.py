@@ -9,6 +9,7 @@ or deleted by hand on the next pass.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -103,8 +104,6 @@ class KubeCluster:
 
 def _error(error: ApiException, what: str) -> KubeError:
     reason = str(error.reason or "")
-    try:
+    with contextlib.suppress(ValueError, AttributeError):
         reason = str(json.loads(error.body or "{}").get("message", reason))
-    except (ValueError, AttributeError):
-        pass
     return KubeError(f"{what}: {error.status} {reason}", int(error.status or 0))

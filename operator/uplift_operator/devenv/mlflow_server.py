@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ class MlflowServer:
         self.port = port or process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = self.workdir / "mlflow.log"
-        self._proc: process.subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MlflowServer:
         self.workdir.mkdir(parents=True, exist_ok=True)

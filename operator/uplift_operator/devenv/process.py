@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -32,7 +33,7 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - any failure while starting up means "not yet"
+        except Exception:
             pass
         time.sleep(interval)
     raise TimeoutError(f"{what}: not ready after {timeout:.0f}s{_tail(log)}")
@@ -41,7 +42,7 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     """True when ``url`` answers 2xx."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= int(response.status) < 300
     except (urllib.error.URLError, OSError):
         return False
@@ -53,7 +54,7 @@ def start(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("ab")
     try:
-        return subprocess.Popen(  # noqa: S603 - argv is built by this package
+        return subprocess.Popen(
             list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
     finally:
@@ -71,10 +72,8 @@ def stop(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=grace)
 
 

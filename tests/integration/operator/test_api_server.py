@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.support.kube import Kubectl
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.support.kube import Kubectl, OperatorProcess
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.support.kube import Kubectl, OperatorProcess
+
 from uplift_operator.handlers.campaign import RECHECK_SECONDS
 
 pytestmark = pytest.mark.integration
@@ -119,12 +119,12 @@ def test_operator_metrics_and_liveness(operator: OperatorProcess, admin: Kubectl
     admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
               "upliftmodel/hillstrom-uplift")
     url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()  # noqa: S310 - loopback
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
     assert 'uplift_operator_reconciles_total{kind="UpliftModel",result="ok"}' in text
     line = (f'uplift_operator_resource_phase{{kind="UpliftModel",name="hillstrom-uplift",'
             f'namespace="{namespace}",phase="Healthy"}} 1.0')
     assert line in text
-    health = urllib.request.urlopen(  # noqa: S310 - loopback
+    health = urllib.request.urlopen(
         f"http://127.0.0.1:{operator.liveness_port}/healthz", timeout=5)
     assert health.status == 200
 
