@@ -70,7 +70,7 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.rollout.gates[0]", "min must not exceed max"]),
     ("duplicate-gate-names", MODEL, _set("spec.rollout.gates.1.name", "latency"),
      ["spec.rollout.gates", "gates[].name must be unique"]),
-    ("duplicate-treatments", MODEL, _set("spec.treatments.1.name", "mens-email"),
+    ("duplicate-treatments", MODEL, _set("spec.treatments.1.name", "mens-e-mail"),
      ["spec.treatments", "treatments[].name must be unique"]),
     ("no-treatments", MODEL, _set("spec.treatments", []), ["spec.treatments", "at least 1"]),
     ("replicas-zero", MODEL, _set("spec.serving.replicas", 0),

@@ -13,7 +13,7 @@ from uplift_operator.domain import validation
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
-MODEL_TREATMENTS = {"mens-email", "womens-email"}
+MODEL_TREATMENTS = {"mens-e-mail", "womens-e-mail"}
 
 
 def _model(**changes: Any) -> UpliftModel:
@@ -71,9 +71,9 @@ def test_configured_template_makes_a_reference_valid() -> None:
 
 
 def test_campaign_treatment_must_belong_to_the_model() -> None:
-    problems = validation.validate_campaign(_campaign().spec, BUILTIN_TEMPLATES, {"womens-email"})
-    assert problems == ["spec.treatments[1].name: 'mens-email' is not a treatment of UpliftModel "
-                        "'hillstrom-uplift' (it has: womens-email)"]
+    problems = validation.validate_campaign(_campaign().spec, BUILTIN_TEMPLATES, {"womens-e-mail"})
+    assert problems == ["spec.treatments[1].name: 'mens-e-mail' is not a treatment of UpliftModel "
+                        "'hillstrom-uplift' (it has: womens-e-mail)"]
 
 
 def test_campaign_with_unknown_model_is_not_judged_on_treatments() -> None:

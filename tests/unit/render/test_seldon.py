@@ -17,7 +17,7 @@ OWNER = Owner(name="hillstrom-uplift", namespace="growth", uid="0b9e6c7e-0000-40
 RUNTIME = RuntimeSettings(
     image="ghcr.io/uplift-dev/uplift-runtime:0.1.0", registered_model="hillstrom-uplift",
     tracking_uri="http://mlflow.mlflow.svc:5000", replicas=2, holdout_fraction=0.1,
-    unit_key="customer_id", salt="growth/hillstrom-uplift", treatments=("mens-email", "womens-email"))
+    unit_key="customer_id", salt="growth/hillstrom-uplift", treatments=("mens-e-mail", "womens-e-mail"))
 BACKEND = SeldonV1Backend()
 
 CASES = {
