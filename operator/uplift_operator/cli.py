@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("uplift_operator.devenv.up", "start the local stack: control plane, MLflow, "
             "Prometheus, operator and samples"),
 }
+# Manual control, also reached as ``kubectl uplift <command> NAME`` (the kubectl-uplift plugin).
+CONTROL_COMMANDS = ("status", "promote", "abort", "retry", "rollback", "pause", "resume")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,8 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: uplift-operator <command> [options]\n\ncommands:")
         for name, (_, help_text) in SUBCOMMANDS.items():
             print(f"  {name:<8} {help_text}")
+        print(f"  {'|'.join(CONTROL_COMMANDS)} NAME [-n NS]\n           manual control of an "
+              "UpliftModel (also `kubectl uplift ...`)")
         return 0 if args else 2
     command, rest = args[0], args[1:]
+    if command in CONTROL_COMMANDS:
+        from uplift_operator import ctl
+
+        return ctl.main(args)
     if command not in SUBCOMMANDS:
         print(f"uplift-operator: unknown command {command!r}; see --help", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-__all__ = ["FIELD_MANAGER", "KubeCluster", "KubeError", "load_api_client"]
+__all__ = ["FIELD_MANAGER", "KubeCluster", "KubeError", "current_namespace", "load_api_client"]
 
 FIELD_MANAGER = "uplift-operator"
 
@@ -37,6 +37,15 @@ def load_api_client() -> client.ApiClient:
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
     return client.ApiClient()
+
+
+def current_namespace() -> str:
+    """The namespace of the kubeconfig's current context (``default`` when it names none)."""
+    try:
+        _, context = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except (config.ConfigException, OSError):
+        return "default"
+    return str((context or {}).get("context", {}).get("namespace") or "default")
 
 
 def _split(api_version: str) -> tuple[str, str]:
@@ -76,6 +85,18 @@ class KubeCluster:
             if error.status == 404:
                 return None
             raise _error(error, f"get {plural}/{name}") from error
+        return cast(dict[str, Any], result)
+
+    def merge_patch(self, api_version: str, plural: str, namespace: str, name: str,
+                    patch: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of the main resource (annotations, a spec field)."""
+        group, version = _split(api_version)
+        try:
+            result = self._custom.patch_namespaced_custom_object(
+                group, version, namespace, plural, name, dict(patch),
+                _content_type="application/merge-patch+json")
+        except ApiException as error:
+            raise _error(error, f"patch {plural}/{name}") from error
         return cast(dict[str, Any], result)
 
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:

@@ -1,0 +1,50 @@
+"""kubectl uplift: the patches it writes and the summary it prints (no cluster needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from uplift_operator import ctl
+from uplift_operator.api.v1alpha1.requests import Request, pending_requests
+
+
+@pytest.mark.parametrize(("command", "full", "annotation"), [
+    ("promote", False, "uplift.dev/promote-step"), ("promote", True, "uplift.dev/promote-full"),
+    ("abort", False, "uplift.dev/abort"), ("retry", False, "uplift.dev/retry"),
+    ("rollback", False, "uplift.dev/rollback"),
+])
+def test_requests_are_annotations_with_a_fresh_token(command: str, full: bool,
+                                                     annotation: str) -> None:
+    first = ctl._patch_for(command, full)["metadata"]["annotations"]
+    second = ctl._patch_for(command, full)["metadata"]["annotations"]
+    assert list(first) == [annotation]
+    assert first[annotation] != second[annotation]
+
+
+@pytest.mark.parametrize(("command", "paused"), [("pause", True), ("resume", False)])
+def test_pause_and_resume_set_the_spec_field(command: str, paused: bool) -> None:
+    assert ctl._patch_for(command, False) == {"spec": {"rollout": {"paused": paused}}}
+
+
+def test_pending_requests_ignore_handled_tokens() -> None:
+    annotations = {"uplift.dev/abort": "t2", "uplift.dev/retry": "t1", "other": "x"}
+    handled = {"uplift.dev/abort": "t1", "uplift.dev/retry": "t1"}
+    assert pending_requests(annotations, handled) == {Request.ABORT: "t2"}
+
+
+def test_status_summary_names_gates_and_history() -> None:
+    body = {
+        "metadata": {"namespace": "growth", "name": "m"},
+        "spec": {"rollout": {"steps": [{"weight": 10}, {"weight": 50}]}},
+        "status": {"phase": "Degraded", "message": "rolled back", "stableVersion": "3",
+                   "canaryWeight": 0, "currentStep": 1,
+                   "gates": [{"name": "errors", "verdict": "Fail", "value": 0.031,
+                              "threshold": 0.012, "samples": 5400, "message": "too many"}],
+                   "history": [{"time": "t", "action": "RolledBack", "version": "4",
+                                "reason": "gate errors failed", "actor": "operator"}]},
+    }
+    text = ctl.render_status(body)
+    assert "Phase:     Degraded  rolled back" in text
+    assert "step 2/2" in text
+    assert "errors           Fail         value=0.031 threshold=0.012 samples=5400  too many" in text
+    assert "RolledBack" in text and "gate errors failed" in text
