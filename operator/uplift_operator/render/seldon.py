@@ -17,20 +17,21 @@ from uplift_operator.render.serving import RuntimeSettings, ServingState, Traffi
 
 __all__ = ["SeldonV1Backend", "runtime_env"]
 
-CONTAINER = "uplift-model"
+def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
+    """Environment of the runtime container: which model to load and how to assign arms.
 
-
-def runtime_env(runtime: RuntimeSettings, version: str) -> list[dict[str, Any]]:
-    """Environment of the runtime container: which model to load and how to assign arms."""
+    The MLServer model name is the UpliftModel's name: it is the graph node Seldon routes
+    ``/v2/models/<name>/infer`` to, and the ``model`` label of every runtime metric the gates read.
+    """
     env = {
-        "MLSERVER_MODEL_NAME": CONTAINER,
+        "MLSERVER_MODEL_NAME": model_name,
         "MLSERVER_MODEL_VERSION": version,
         "MLSERVER_MODEL_URI": f"models:/{runtime.registered_model}/{version}",
         "MLFLOW_TRACKING_URI": runtime.tracking_uri,
+        "UPLIFT_MODEL_VERSION": version,
         "UPLIFT_HOLDOUT_FRACTION": f"{runtime.holdout_fraction:g}",
         "UPLIFT_UNIT_KEY": runtime.unit_key,
         "UPLIFT_SALT": runtime.salt,
-        "UPLIFT_TREATMENTS": ",".join(runtime.treatments),
     }
     return [{"name": key, "value": value} for key, value in env.items()]
 
@@ -43,10 +44,10 @@ class SeldonV1Backend:
     plural = "seldondeployments"
 
     def render(self, owner: Owner, runtime: RuntimeSettings, split: TrafficSplit) -> dict[str, Any]:
-        predictors = [self._predictor(runtime, split.stable_version, "stable",
+        predictors = [self._predictor(owner, runtime, split.stable_version, "stable",
                                       100 - split.canary_weight)]
         if split.canary_version is not None:
-            predictors.append(self._predictor(runtime, split.canary_version, "canary",
+            predictors.append(self._predictor(owner, runtime, split.canary_version, "canary",
                                               split.canary_weight))
         return {
             "apiVersion": self.api_version,
@@ -78,12 +79,13 @@ class SeldonV1Backend:
         return ServingState(ready=False,
                             message=f"SeldonDeployment {state or 'has no status yet'}")
 
-    def _predictor(self, runtime: RuntimeSettings, version: str, role: str,
+    def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:
-        env = runtime_env(runtime, version) + [
+        env = runtime_env(runtime, owner.name, version) + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env]
-        container: dict[str, Any] = {"name": CONTAINER, "image": runtime.image, "env": env}
+        # Seldon pairs the graph node with the container of the same name.
+        container: dict[str, Any] = {"name": owner.name, "image": runtime.image, "env": env}
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
         pod_spec: dict[str, Any] = {"containers": [container]}
@@ -96,5 +98,5 @@ class SeldonV1Backend:
             "replicas": runtime.replicas,
             "traffic": traffic,
             "componentSpecs": [{"spec": pod_spec}],
-            "graph": {"name": CONTAINER, "type": "MODEL", "children": []},
+            "graph": {"name": owner.name, "type": "MODEL", "children": []},
         }

@@ -1,0 +1,248 @@
+"""Collect what each gate needs: PromQL over the runtime's counters, MLflow run metrics, artifacts.
+
+One function per gate type turns (gate, context) into a ``domain.measurements`` value: ``None`` when
+there is no data yet, ``MeasurementError`` when a source could not be asked. Counts are taken
+since the current step started (``increase(...[<seconds since step start>s])``), because the
+sequential tests assume a fixed traffic split within a step. Metric names and labels are the
+runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain import measurements as m
+from uplift_operator.domain import templates
+from uplift_operator.services.ports import MetricSource, Registry
+
+__all__ = ["GateContext", "collect"]
+
+DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
+REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
+REFERENCE_UPLIFT = "reference/uplift_distribution.json"
+
+
+@dataclass(frozen=True)
+class GateContext:
+    """Everything a collector needs to know about the resource at this analysis."""
+
+    namespace: str
+    name: str
+    canary_version: str
+    stable_version: str
+    canary_run_id: str | None
+    stable_run_id: str | None
+    step_started_at: datetime
+    now: datetime
+    analysis_interval_s: float
+    holdout_fraction: float
+    metric_templates: Mapping[str, str]
+    treatment_keys: tuple[str, ...]
+
+    @property
+    def window(self) -> str:
+        """Seconds since the step started, as a PromQL range (at least two scrapes)."""
+        return f"{max(int((self.now - self.step_started_at).total_seconds()), 15)}s"
+
+    def selector(self, version: str, **extra: str) -> str:
+        labels = {"namespace": self.namespace, "model": self.name, "version": version, **extra}
+        return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+    def variables(self, version: str) -> dict[str, str]:
+        return {"namespace": self.namespace, "name": self.name, "version": version,
+                "predictor": f"v{version}", "interval": f"{int(self.analysis_interval_s)}s"}
+
+
+Collected = m.Measurement | m.MeasurementError | None
+
+
+class _SourceDown(Exception):
+    """A source failed; converted to a MeasurementError at the boundary."""
+
+
+def collect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+            registry: Registry | None) -> Collected:
+    """The measurement for ``gate``; never raises for an unreachable source."""
+    collector = _COLLECTORS[gate.type]
+    try:
+        return collector(gate, ctx, prometheus, registry)
+    except _SourceDown as error:
+        return m.MeasurementError(str(error))
+    except Exception as error:  # noqa: BLE001 - any source failure is the gate's Error
+        return m.MeasurementError(f"{type(error).__name__}: {error}")
+
+
+def _prom(prometheus: MetricSource | None) -> MetricSource:
+    if prometheus is None:
+        raise _SourceDown("no Prometheus configured (--prometheus-url)")
+    return prometheus
+
+
+def _reg(registry: Registry | None) -> Registry:
+    if registry is None:
+        raise _SourceDown("no MLflow registry reachable")
+    return registry
+
+
+def _count(prometheus: MetricSource, promql: str) -> int | None:
+    value = prometheus.scalar(promql)
+    return None if value is None or math.isnan(value) else round(value)
+
+
+def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+             registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    template = ctx.metric_templates[gate.template_ref or DEFAULT_LATENCY_TEMPLATE]
+    canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
+    stable = prom.scalar(templates.render(template, ctx.variables(ctx.stable_version)))
+    requests = "sum(increase(uplift_request_duration_seconds_count{sel}[{w}]))"
+    canary_n = _count(prom, requests.format(sel=ctx.selector(ctx.canary_version, endpoint="infer"),
+                                            w=ctx.window))
+    stable_n = _count(prom, requests.format(sel=ctx.selector(ctx.stable_version, endpoint="infer"),
+                                            w=ctx.window))
+    if canary is None or math.isnan(canary) or not canary_n:
+        return None
+    stable_known = stable is not None and not math.isnan(stable)
+    return m.LatencyMeasurement(canary_p95_seconds=canary, canary_requests=canary_n,
+                                stable_p95_seconds=stable if stable_known else None,
+                                stable_requests=stable_n or 0)
+
+
+def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+                registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    errors = "sum(increase(uplift_request_errors_total{sel}[{w}])) or vector(0)"
+    requests = "sum(increase(uplift_request_duration_seconds_count{sel}[{w}]))"
+    counts = {}
+    for role, version in (("canary", ctx.canary_version), ("stable", ctx.stable_version)):
+        sel = ctx.selector(version, endpoint="infer")
+        counts[role] = (_count(prom, errors.format(sel=sel, w=ctx.window)) or 0,
+                        _count(prom, requests.format(sel=sel, w=ctx.window)))
+    if not counts["canary"][1] or not counts["stable"][1]:
+        return None
+    return m.ErrorRateMeasurement(
+        canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
+        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0)
+
+
+def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+           registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    if ctx.canary_run_id is None:
+        return m.MeasurementError(f"version {ctx.canary_version} has no MLflow run")
+    reference = _reg(registry).download_artifact_json(ctx.canary_run_id, REFERENCE_HISTOGRAMS)
+    features: Mapping[str, Any] = reference.get("features", {})
+    wanted = gate.features or sorted(features)
+    live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
+                      f"{ctx.selector(ctx.canary_version)}[{ctx.window}]))")
+    by_feature: dict[str, dict[int, float]] = {}
+    for sample in live:
+        labels = sample.labels
+        by_feature.setdefault(labels.get("feature", ""), {})[int(labels.get("bin", -1))] = (
+            sample.value)
+    histograms = {}
+    for name in wanted:
+        if name not in features:
+            return m.MeasurementError(f"feature {name!r} is not in {REFERENCE_HISTOGRAMS}")
+        ref_counts = tuple(int(c) for c in features[name]["counts"])
+        bins = by_feature.get(name, {})
+        live_counts = tuple(round(bins.get(i, 0.0)) for i in range(len(ref_counts)))
+        if sum(live_counts) == 0:
+            return None
+        histograms[name] = m.FeatureHistogram(reference=ref_counts, live=live_counts)
+    return m.DriftMeasurement(features=histograms)
+
+
+def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+          registry: Registry | None) -> Collected:
+    reg = _reg(registry)
+    keys = [k for k in ctx.treatment_keys if not gate.treatments
+            or k in {t.replace("-", "_") for t in gate.treatments}]
+
+    def estimates(run_id: str | None) -> dict[str, m.QiniEstimate]:
+        if run_id is None:
+            return {}
+        metrics = reg.run_metrics(run_id)
+        found = {}
+        for key in keys:
+            if f"qini.{key}" in metrics:
+                found[key] = m.QiniEstimate(estimate=metrics[f"qini.{key}"],
+                                            lower=metrics.get(f"qini_lower.{key}"),
+                                            upper=metrics.get(f"qini_upper.{key}"))
+        return found
+
+    canary = estimates(ctx.canary_run_id)
+    if not canary:
+        return None
+    return m.QiniMeasurement(canary=canary, stable=estimates(ctx.stable_run_id))
+
+
+def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+                   registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+
+    def arms(version: str) -> m.VersionArms | None:
+        counts: dict[str, m.ArmCounts] = {}
+        for arm in ("holdout", "treated"):
+            sel = ctx.selector(version, arm=arm)
+            units = _count(prom, f"sum(increase(uplift_assignments_total{sel}[{ctx.window}]))")
+            conversions = _count(
+                prom, f"sum(increase(uplift_conversions_total{sel}[{ctx.window}])) or vector(0)")
+            if units is None:
+                return None
+            counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
+        return m.VersionArms(holdout=counts["holdout"], treated=counts["treated"])
+
+    canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)
+    if canary is None or stable is None:
+        return None
+    return m.OnlineEffectMeasurement(canary=canary, stable=stable,
+                                     holdout_fraction=ctx.holdout_fraction)
+
+
+def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+                   registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    if ctx.canary_run_id is None:
+        return m.MeasurementError(f"version {ctx.canary_version} has no MLflow run")
+    reference = _reg(registry).download_artifact_json(ctx.canary_run_id, REFERENCE_UPLIFT)
+    sel = ctx.selector(ctx.canary_version)
+    total = prom.scalar(f"sum(increase(uplift_predicted_uplift_sum{sel}[{ctx.window}]))")
+    count = _count(prom, f"sum(increase(uplift_predicted_uplift_count{sel}[{ctx.window}]))")
+    if total is None or not count:
+        return None
+    # Pool the treatments: the guard looks for a version whose scores left their training range.
+    stats = [v for v in reference.get("treatments", reference).values() if isinstance(v, dict)]
+    if not stats:
+        return m.MeasurementError(f"{REFERENCE_UPLIFT} has no per-treatment mean/std")
+    mean = sum(float(s["mean"]) for s in stats) / len(stats)
+    std = math.sqrt(sum(float(s["std"]) ** 2 for s in stats) / len(stats))
+    return m.UpliftSanityMeasurement(canary_mean_uplift=total / count, requests=count,
+                                     training_mean=mean, training_std=std)
+
+
+def _custom(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+            registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    query = gate.query if gate.query is not None else ctx.metric_templates[gate.template_ref or ""]
+    value = prom.scalar(templates.render(query, ctx.variables(ctx.canary_version)))
+    if value is None or math.isnan(value):
+        return None
+    return m.CustomMeasurement(value=value)
+
+
+_Collector = Callable[[ModelGate, GateContext, MetricSource | None, Registry | None], Collected]
+_COLLECTORS: dict[str, _Collector] = {
+    "latency": _latency,
+    "errorRate": _error_rate,
+    "drift": _drift,
+    "qini": _qini,
+    "onlineEffect": _online_effect,
+    "upliftSanity": _uplift_sanity,
+    "custom": _custom,
+}

@@ -1,0 +1,48 @@
+"""The narrow interfaces services need from the adapters (structural, so tests can pass fakes
+of pure logic and the adapters need not know about services)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = ["Cluster", "MetricSource", "Registry", "VersionInfo"]
+
+
+class MetricSource(Protocol):
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None: ...
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]: ...
+
+
+class VersionInfo(Protocol):
+    name: str
+    version: str
+    status: str
+    run_id: str | None
+
+
+class Registry(Protocol):
+    def resolve(self, name: str, version: str | None = None,
+                alias: str | None = None) -> Any: ...
+
+    def run_metrics(self, run_id: str) -> Mapping[str, float]: ...
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any: ...
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def set_alias(self, name: str, alias: str, version: str) -> None: ...
+
+
+class Cluster(Protocol):
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]: ...
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None: ...
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool: ...
+
+    def secret_values(self, namespace: str, name: str,
+                      keys: Sequence[str]) -> dict[str, str]: ...
