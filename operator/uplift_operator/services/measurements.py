@@ -61,7 +61,7 @@ class GateContext:
 Collected = m.Measurement | m.MeasurementError | None
 
 
-class _SourceDown(Exception):
+class _SourceDownError(Exception):
     """A source failed; converted to a MeasurementError at the boundary."""
 
 
@@ -71,21 +71,21 @@ def collect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     collector = _COLLECTORS[gate.type]
     try:
         return collector(gate, ctx, prometheus, registry)
-    except _SourceDown as error:
+    except _SourceDownError as error:
         return m.MeasurementError(str(error))
-    except Exception as error:  # noqa: BLE001 - any source failure is the gate's Error
+    except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")
 
 
 def _prom(prometheus: MetricSource | None) -> MetricSource:
     if prometheus is None:
-        raise _SourceDown("no Prometheus configured (--prometheus-url)")
+        raise _SourceDownError("no Prometheus configured (--prometheus-url)")
     return prometheus
 
 
 def _reg(registry: Registry | None) -> Registry:
     if registry is None:
-        raise _SourceDown("no MLflow registry reachable")
+        raise _SourceDownError("no MLflow registry reachable")
     return registry
 
 
