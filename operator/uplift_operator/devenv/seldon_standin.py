@@ -9,7 +9,7 @@ as Seldon writes them (integrations.md §1). It only writes status; it never tou
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -69,7 +69,7 @@ class SeldonStandIn:
                 continue  # the control plane is starting or stopping; try again next tick
 
     def reconcile_once(self) -> None:
-        listing: dict[str, Any] = self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        listing = cast(dict[str, Any], self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
         for body in listing.get("items", []):
             meta = body["metadata"]
             if (body.get("status") or {}).get("observedGeneration") == meta.get("generation"):
