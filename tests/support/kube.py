@@ -58,7 +58,7 @@ def _dump(manifest: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
 def install_crds(kubectl: Kubectl) -> None:
     """Apply our CRDs, kopf's peering CRDs and the stand-in Seldon CRD; wait until they serve."""
     kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
-    kubectl.run("apply", "--server-side", "-f", str(ROOT / "tests" / "fixtures" / "seldon-crd.yaml"))
+    kubectl.run("apply", "--server-side", "-f", str(ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"))
     names = [yaml.safe_load(p.read_text())["metadata"]["name"]
              for p in sorted((ROOT / "crds").glob("*.uplift.dev.yaml"))]
     kubectl.run("wait", "--for=condition=Established", "--timeout=30s",
