@@ -80,15 +80,19 @@ class UpliftModel:
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         pred = self.score(frame)
         out: dict[str, Any] = {}
+        # String columns as object dtype: MLServer 1.7's pandas codec cannot encode pandas 3's
+        # "str" dtype (KeyError 'O' → HTTP 500 in the stock MLflow runtime).
         if UNIT_ID in frame.columns:
-            out[UNIT_ID] = frame[UNIT_ID].astype(str).to_numpy()
+            out[UNIT_ID] = pd.Series([str(v) for v in frame[UNIT_ID]], dtype=object,
+                                     index=frame.index)
         for j, key in enumerate(self.treatment_keys):
             out[f"uplift_{key}"] = pred.uplift[:, j]
         if pred.treated is not None and pred.control is not None:
             for j, key in enumerate(self.treatment_keys):
                 out[f"treated_{key}"] = pred.treated[:, j]
             out["control"] = pred.control
-        out["best_treatment"] = self.best_treatment(pred.uplift)
+        out["best_treatment"] = pd.Series(self.best_treatment(pred.uplift), dtype=object,
+                                          index=frame.index)
         return pd.DataFrame(out, index=frame.index)
 
 
