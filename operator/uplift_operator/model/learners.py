@@ -32,6 +32,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from uplift_operator.model.fastpredict import fast_response
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 OutcomeKind = Literal["binary", "continuous"]
@@ -84,6 +86,9 @@ class UpliftPrediction:
 
 
 def _response(model: Any, x: FloatArray, outcome: OutcomeKind) -> FloatArray:
+    fast = fast_response(model, x, proba=outcome == "binary")
+    if fast is not None:
+        return fast
     if outcome == "binary":
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
     return np.asarray(model.predict(x), dtype=np.float64)
@@ -205,7 +210,7 @@ class ClassTransformation(UpliftLearner):
             self.models_.append(model.fit(x[mask], z, **fit_kw))
 
     def predict(self, x: FloatArray) -> UpliftPrediction:
-        uplift = np.column_stack([2.0 * m.predict_proba(x)[:, 1] - 1.0 for m in self.models_])
+        uplift = np.column_stack([2.0 * _response(m, x, "binary") - 1.0 for m in self.models_])
         return UpliftPrediction(uplift.astype(np.float64))
 
 
@@ -237,8 +242,8 @@ class XLearner(UpliftLearner):
         cols = []
         for k in range(self.n_treatments):
             g = self.propensity_[k]
-            tau1 = np.asarray(self.tau_treated_[k].predict(x), dtype=np.float64)
-            tau0 = np.asarray(self.tau_control_[k].predict(x), dtype=np.float64)
+            tau1 = _response(self.tau_treated_[k], x, "continuous")
+            tau0 = _response(self.tau_control_[k], x, "continuous")
             # Weight the estimator fitted on the *larger* arm's imputed effects more (g·τ0 +
             # (1−g)·τ1 with g the treated share), as in Künzel et al.
             cols.append(g * tau0 + (1.0 - g) * tau1)

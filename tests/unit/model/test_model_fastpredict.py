@@ -1,0 +1,43 @@
+"""The compiled small-batch forest predicts exactly what sklearn predicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression
+
+from uplift_operator.model.fastpredict import SMALL_BATCH, compile_hgb, fast_response
+
+
+def _data(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 5))
+    x[rng.uniform(size=x.shape) < 0.05] = np.nan  # missing values take the learned side
+    y = (np.nan_to_num(x[:, 0]) + rng.normal(size=n) > 0).astype(int)
+    return x, y
+
+
+@pytest.mark.parametrize("depth", [2, 3, 6])
+def test_classifier_matches_sklearn(depth: int) -> None:
+    x, y = _data()
+    model = HistGradientBoostingClassifier(max_iter=60, max_depth=depth, random_state=0).fit(x, y)
+    compiled = compile_hgb(model)
+    assert compiled is not None
+    np.testing.assert_allclose(compiled.predict(x), model.predict_proba(x)[:, 1], rtol=1e-10,
+                               atol=1e-12)
+    fast = fast_response(model, x[:3], proba=True)
+    assert fast is not None
+    np.testing.assert_allclose(fast, model.predict_proba(x[:3])[:, 1], rtol=1e-10)
+
+
+def test_regressor_matches_sklearn_and_fallbacks() -> None:
+    x, y = _data()
+    model = HistGradientBoostingRegressor(max_iter=40, max_depth=3, random_state=0).fit(
+        x, y + 0.5 * np.nan_to_num(x[:, 1]))
+    fast = fast_response(model, x[:10], proba=False)
+    assert fast is not None
+    np.testing.assert_allclose(fast, model.predict(x[:10]), rtol=1e-10, atol=1e-12)
+    assert fast_response(model, x[: SMALL_BATCH + 1], proba=False) is None  # sklearn's path
+    assert fast_response(model, x[:2], proba=True) is None  # regressor asked for a proba
+    assert fast_response(LogisticRegression().fit(np.nan_to_num(x), y), x[:2], proba=True) is None
