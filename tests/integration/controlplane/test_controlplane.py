@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.devenv.controlplane import (
     OPERATOR_GROUPS,
@@ -61,6 +61,11 @@ def eventually(predicate: object, *, timeout: float, what: str) -> None:
     raise AssertionError(f"{what}: not true after {timeout:.0f}s")
 
 
+def core_api(kubeconfig: Path) -> client.CoreV1Api:
+    api_client = config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+    return client.CoreV1Api(api_client)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -82,9 +87,9 @@ def test_version_is_pinned(plane: ControlPlane) -> None:
 
 
 def test_python_client_verifies_the_serving_certificate(plane: ControlPlane) -> None:
-    api = client.CoreV1Api(config.new_client_from_config(str(plane.admin_kubeconfig)))
+    api = core_api(plane.admin_kubeconfig)
     assert api.api_client.configuration.verify_ssl
-    names = {ns.metadata.name for ns in api.list_namespace().items}
+    names = {ns.metadata.name for ns in api.list_namespace().items if ns.metadata}
     assert {"default", "kube-system"} <= names
 
 
@@ -135,7 +140,7 @@ def test_operator_needs_rbac(plane: ControlPlane) -> None:
     denied = kubectl(plane.operator_kubeconfig, "get", "secrets", "-A", check=False)
     assert denied.returncode != 0
     assert "Forbidden" in denied.stderr, denied.stderr
-    api = client.CoreV1Api(config.new_client_from_config(str(plane.operator_kubeconfig)))
+    api = core_api(plane.operator_kubeconfig)
     with pytest.raises(ApiException) as excinfo:
         api.list_secret_for_all_namespaces()
     assert excinfo.value.status == 403
@@ -196,3 +201,16 @@ def test_stop_leaves_no_process_behind() -> None:
     assert not _processes_mentioning(str(workdir))
     assert not workdir.exists()
     cp.stop()  # idempotent
+
+
+def test_starts_without_a_default_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The advertise-address pitfall: no default route (and no usable interface address)."""
+    from uplift_operator.devenv import controlplane
+
+    monkeypatch.setattr(controlplane, "_has_ipv4_default_route", lambda: False)
+    monkeypatch.setattr(controlplane, "_local_ipv4_addresses", list)
+    assert controlplane.advertise_address() == controlplane.FALLBACK_ADVERTISE_ADDRESS
+    with ControlPlane() as cp:
+        cmdline = Path(f"/proc/{cp.pids['kube-apiserver']}/cmdline").read_bytes().split(b"\0")
+        assert f"--advertise-address={controlplane.FALLBACK_ADVERTISE_ADDRESS}".encode() in cmdline
+        kubectl(cp.admin_kubeconfig, "create", "namespace", "no-default-route")
