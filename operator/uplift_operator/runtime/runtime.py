@@ -28,7 +28,14 @@ from fastapi import Request
 from mlserver import MLModel
 from mlserver.errors import MLServerError
 from mlserver.handlers import custom_handler
-from mlserver.types import InferenceRequest, InferenceResponse, Parameters, ResponseOutput
+from mlserver.types import (
+    InferenceRequest,
+    InferenceResponse,
+    MetadataModelResponse,
+    MetadataTensor,
+    Parameters,
+    ResponseOutput,
+)
 from mlserver.utils import get_model_uri
 
 from uplift_operator.model import pyfunc
@@ -161,6 +168,27 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         row.update({n: np.array([(schema.categories[n] or ("",))[0]], dtype=object)
                     for n in schema.categorical})
         self._engine.model.score(row)
+
+    async def metadata(self) -> MetadataModelResponse:
+        """V2 model metadata: the feature inputs and the decision outputs (``GET /v2/models/m``).
+
+        Built here rather than in the settings so MLServer's request middleware does not start
+        re-typing inputs from it.
+        """
+        schema, engine = self._engine.model.schema, self._engine
+
+        def tensor(name: str, datatype: str) -> MetadataTensor:
+            return MetadataTensor(name=name, datatype=datatype, shape=[-1, 1])
+
+        inputs = [tensor(n, "INT64" if n in schema.integer else "FP64") for n in schema.numeric]
+        inputs += [tensor(n, "BYTES") for n in (*schema.categorical, UNIT_ID)]
+        outputs = [tensor(n, "BYTES") for n in ("unit_id", "decision_id", "arm", "treatment",
+                                                "policy_treatment")]
+        outputs += [tensor(n, "FP64") for n in ("expected_net_value",
+                                                *(f"uplift_{k}" for k in engine.keys))]
+        return MetadataModelResponse(name=self.name, platform="uplift-operator",
+                                     versions=[engine.version], inputs=inputs, outputs=outputs,
+                                     parameters=Parameters(content_type="pd"))
 
     def _reject(self, endpoint: str, reason: str, message: str, status: int) -> UpliftError:
         self._m.errors.labels(**self._base, endpoint=endpoint, reason=reason).inc()

@@ -208,3 +208,34 @@ def test_bad_reports_get_4xx(server: MlserverProcess) -> None:
     assert "not valid JSON" in r.json()["error"]
     text = server.metrics_text()
     assert value(text, "uplift_request_errors_total", endpoint="outcomes") >= 2
+
+
+def test_metadata_lists_features_and_decision_outputs(server: MlserverProcess) -> None:
+    meta = server.session.get(f"{server.url}/v2/models/hillstrom", timeout=10).json()
+    assert [i["name"] for i in meta["inputs"]] == [*FEATURES, "unit_id"]
+    assert meta["inputs"][0]["datatype"] == "INT64"
+    assert "uplift_womens_e_mail" in [o["name"] for o in meta["outputs"]]
+    assert meta["versions"] == ["1"]
+
+
+def test_alias_uri_env_overrides_and_costs(registered: dict[str, Any], mlflow_url: str,
+                                           rows: pd.DataFrame) -> None:
+    """``models:/name@alias`` resolves to its version label; UPLIFT_* env beats extra."""
+    env = {"MLFLOW_TRACKING_URI": mlflow_url, "UPLIFT_HOLDOUT_FRACTION": "0",
+           "UPLIFT_COSTS": json.dumps({"Mens E-Mail": 1.0, "*": 0.001})}
+    with MlserverProcess("models:/hillstrom-it@canary", name="alias", env=env,
+                         extra={"holdout_fraction": 1.0}) as srv:
+        r = srv.infer(v2(rows.head(300), [f"a{i}" for i in range(300)]))
+        assert r.status_code == 200, r.text
+        cols = columns(r.json())
+        assert r.json()["model_version"] == registered["model_version"]
+        assert set(cols["arm"]) == {"treated"}  # env 0 beat extra 1.0
+        # Mens costs more than any uplift is worth: never chosen.
+        assert "mens_e_mail" not in cols["treatment"]
+        assert "womens_e_mail" in cols["treatment"]
+        capped = columns(srv.infer({**v2(rows.head(300)), "parameters": {"budget": 0.005}}
+                                   ).json())
+        assert sum(t != "none" for t in capped["treatment"]) == 5
+        text = srv.metrics_text()
+        assert value(text, "uplift_model_info", model="alias",
+                     version=registered["model_version"], holdout_fraction="0.0") == 1
