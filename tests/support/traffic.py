@@ -1,0 +1,103 @@
+"""Simulated serving traffic, exported with the runtime's own metric definitions.
+
+``RuntimeTraffic`` plays what the uplift runtime would count for each model version — requests,
+errors, latency, holdout/treated assignments and conversions, feature bins, predicted uplift —
+through ``uplift_operator.runtime.metrics.RuntimeMetrics`` on a registry that a test-controlled
+endpoint serves to a real Prometheus. A background thread adds one tick of traffic per interval,
+following each version's ``Profile``, which a test changes to make a gate pass, fail or go dark.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field, replace
+
+from uplift_operator.runtime.metrics import RuntimeMetrics
+from tests.support.metrics_endpoint import MetricsEndpoint
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Per-second traffic of one version; ``rps=0`` means the version gets no traffic."""
+
+    rps: int = 40
+    error_rate: float = 0.0
+    latency: float = 0.004
+    holdout_fraction: float = 0.1
+    holdout_conversion: float = 0.10
+    treated_conversion: float = 0.16
+    # feature -> bin counts shape per tick (drift: shift the mass to other bins)
+    feature_bins: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    mean_uplift: float = 0.03
+    uplift_spread: float = 0.02
+
+
+class RuntimeTraffic:
+    """Counts for ``model`` at each version in ``profiles``, served on ``endpoint``."""
+
+    def __init__(self, model: str, treatment: str = "womens_e_mail", tick: float = 0.5,
+                 seed: int = 7) -> None:
+        self.endpoint = MetricsEndpoint()
+        self.metrics = RuntimeMetrics(self.endpoint.registry)
+        self.model = model
+        self.treatment = treatment
+        self.tick = tick
+        self.profiles: dict[str, Profile] = {}
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+
+    def start(self) -> RuntimeTraffic:
+        self.endpoint.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.endpoint.stop()
+
+    def set(self, version: str, profile: Profile | None = None, **changes: object) -> None:
+        """Set (or change fields of) the profile of ``version``."""
+        with self._lock:
+            base = profile or self.profiles.get(version, Profile())
+            self.profiles[version] = replace(base, **changes)  # type: ignore[arg-type]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick):
+            with self._lock:
+                profiles = dict(self.profiles)
+            for version, profile in profiles.items():
+                self._emit(version, profile)
+
+    def _emit(self, version: str, p: Profile) -> None:
+        n = round(p.rps * self.tick)
+        if n <= 0:
+            return
+        m, rng, base = self.metrics, self._rng, (self.model, version)
+        errors = sum(rng.random() < p.error_rate for _ in range(n))
+        for _ in range(n):
+            m.request_duration.labels(*base, "infer").observe(p.latency * (0.8 + 0.4 * rng.random()))
+        if errors:
+            m.errors.labels(*base, "infer", "invalid_input").inc(errors)
+        m.rows_scored.labels(*base).inc(n)
+        holdout = sum(rng.random() < p.holdout_fraction for _ in range(n))
+        for arm, units, rate in (("holdout", holdout, p.holdout_conversion),
+                                 ("treated", n - holdout, p.treated_conversion)):
+            if units:
+                m.assignments.labels(*base, arm, self.treatment).inc(units)
+                converted = sum(rng.random() < rate for _ in range(units))
+                m.outcomes.labels(*base, arm, self.treatment).inc(units)
+                if converted:
+                    m.conversions.labels(*base, arm, self.treatment).inc(converted)
+        for feature, shape in p.feature_bins.items():
+            total = sum(shape)
+            for index, weight in enumerate(shape):
+                count = round(n * weight / total) if total else 0
+                if count:
+                    m.feature_bins.labels(*base, feature, str(index)).inc(count)
+        for _ in range(n):
+            m.predicted_uplift.labels(*base, self.treatment).observe(
+                rng.gauss(p.mean_uplift, p.uplift_spread))
