@@ -13,8 +13,8 @@ import random
 import threading
 from dataclasses import dataclass, field, replace
 
-from uplift_operator.runtime.metrics import RuntimeMetrics
 from tests.support.metrics_endpoint import MetricsEndpoint
+from uplift_operator.runtime.metrics import RuntimeMetrics
 
 
 @dataclass(frozen=True)
