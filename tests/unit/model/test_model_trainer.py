@@ -30,7 +30,9 @@ def test_prepare_stratifies_and_validates(hillstrom_csv: Path) -> None:
 
 
 def test_train_cli_logs_contract_and_registers(hillstrom_csv: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a sqlite store puts artifacts in ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = tmp_path / "result.json"
     rc = trainer.main([
