@@ -7,7 +7,8 @@ Each setting has an ``extra`` key and an ``UPLIFT_<KEY>`` variable (full table i
 ``docs/runtime.md``): ``holdout_fraction`` (0.1), ``salt`` ("uplift"), ``value_per_conversion``
 (1.0), ``costs`` (a number for all treatments, or a JSON object treatment → cost with ``"*"`` as
 the default; 0), ``budget`` (cap on one request's summed cost; none), ``unit_cache_size``
-(100000) and ``model_version`` (the metrics' ``version`` label; derived from the model URI).
+(100000), ``model_version`` (the metrics' ``version`` label; derived from the model URI) and
+``unit_key`` (the request input that identifies the unit; "unit_id").
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy.typing as npt
 
 ENV_PREFIX = "UPLIFT_"
 KEYS = ("holdout_fraction", "salt", "value_per_conversion", "costs", "budget",
-        "unit_cache_size", "model_version")
+        "unit_cache_size", "model_version", "unit_key")
 
 
 class ConfigError(ValueError):
@@ -62,6 +63,7 @@ class RuntimeConfig:
     budget: float | None = None
     unit_cache_size: int = 100_000
     model_version: str | None = None
+    unit_key: str = "unit_id"   # request input naming the unit (UpliftModel spec.experiment.unitKey)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.holdout_fraction <= 1.0:
@@ -95,6 +97,8 @@ class RuntimeConfig:
             kwargs["budget"] = _number("budget", merged["budget"])
         if "unit_cache_size" in merged:
             kwargs["unit_cache_size"] = int(_number("unit_cache_size", merged["unit_cache_size"]))
+        if merged.get("unit_key"):
+            kwargs["unit_key"] = str(merged["unit_key"])
         if merged.get("model_version"):
             kwargs["model_version"] = str(merged["model_version"])
         return cls(**kwargs)

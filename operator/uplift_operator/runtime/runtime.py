@@ -81,8 +81,12 @@ def _flatten(data: Any) -> np.ndarray[Any, Any]:
     return np.asarray(raw if isinstance(raw, list) else [raw], dtype=object).reshape(-1)
 
 
-def decode_columns(payload: InferenceRequest) -> tuple[dict[str, Any], list[str] | None]:
-    """V2 inputs (one per column, any shape [n] / [n, 1]) → name → 1-D array, unit ids."""
+def decode_columns(payload: InferenceRequest,
+                   unit_key: str = UNIT_ID) -> tuple[dict[str, Any], list[str] | None]:
+    """V2 inputs (one per column, any shape [n] / [n, 1]) → name → 1-D array, unit ids.
+
+    The input named ``unit_key`` (configurable, ``unit_id`` by default) identifies the units.
+    """
     columns: dict[str, Any] = {}
     unit_ids: list[str] | None = None
     for inp in payload.inputs:
@@ -104,7 +108,7 @@ def decode_columns(payload: InferenceRequest) -> tuple[dict[str, Any], list[str]
         else:
             raise RequestError(f"input {inp.name!r}: unsupported datatype {datatype}",
                                "wrong_type")
-        if inp.name == UNIT_ID:
+        if inp.name == unit_key:
             unit_ids = [str(v) for v in values]
         else:
             columns[inp.name] = values  # extra inputs are ignored by the schema
@@ -181,7 +185,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             return MetadataTensor(name=name, datatype=datatype, shape=[-1, 1])
 
         inputs = [tensor(n, "INT64" if n in schema.integer else "FP64") for n in schema.numeric]
-        inputs += [tensor(n, "BYTES") for n in (*schema.categorical, UNIT_ID)]
+        inputs += [tensor(n, "BYTES") for n in (*schema.categorical, engine.config.unit_key)]
         outputs = [tensor(n, "BYTES") for n in ("unit_id", "decision_id", "arm", "treatment",
                                                 "policy_treatment")]
         outputs += [tensor(n, "FP64") for n in ("expected_net_value",
@@ -197,7 +201,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         t0 = time.perf_counter()
         try:
-            columns, unit_ids = decode_columns(payload)
+            columns, unit_ids = decode_columns(payload, self._engine.config.unit_key)
             extra = payload.parameters.model_extra if payload.parameters is not None else None
             batch = self._engine.decide(columns, unit_ids, extra)
         except FeatureError as exc:

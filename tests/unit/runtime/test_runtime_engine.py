@@ -101,3 +101,11 @@ def test_decode_columns_shapes_and_types() -> None:
 def test_version_from_uri() -> None:
     assert version_from_uri("models:/m/12") == "12"
     assert version_from_uri("/tmp/model") is None
+
+
+def test_decode_columns_reads_a_configured_unit_key() -> None:
+    cols, units = decode_columns(_request([
+        {"name": "customer_id", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]},
+        {"name": "x", "shape": [2], "datatype": "FP64", "data": [1.0, 2.0]}]), "customer_id")
+    assert units == ["a", "b"]
+    assert list(cols) == ["x"]
