@@ -26,6 +26,7 @@ __all__ = [
     "GateVerdict",
     "Phase",
     "ResourceList",
+    "SequentialStateStatus",
     "ResourceRequirements",
     "SecretCredentials",
     "parse_duration",
@@ -137,6 +138,20 @@ class Condition(ApiModel):
         default=None, ge=0, description="metadata.generation this condition was computed for.")
 
 
+class SequentialStateStatus(ApiModel):
+    """What an anytime-valid test carries between looks (``stats.results.SequentialState``).
+
+    Absent bounds mean unbounded; absent p-values mean 1. Kept in status so a restarted operator
+    continues the same test instead of starting a new one (which would inflate the error rate).
+    """
+
+    looks: int = Field(default=0, ge=0, description="Looks taken so far in this step.")
+    lower: float | None = Field(default=None, description="Running lower confidence bound.")
+    upper: float | None = Field(default=None, description="Running upper confidence bound.")
+    p_pass: float | None = Field(default=None, description="Running always-valid p-value (pass).")
+    p_fail: float | None = Field(default=None, description="Running always-valid p-value (fail).")
+
+
 class GateStatus(ApiModel):
     """The last verdict of one gate and its counters at the current step."""
 
@@ -152,6 +167,8 @@ class GateStatus(ApiModel):
     failures: int = Field(default=0, ge=0, description="Fail verdicts at this step.")
     inconclusives: int = Field(default=0, ge=0, description="Inconclusive verdicts at this step.")
     consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
+    sequential_state: dict[str, SequentialStateStatus] = Field(
+        default_factory=dict, description="State of the gate's sequential tests, by test.")
 
 
 class DecisionRecord(ApiModel):
