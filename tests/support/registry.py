@@ -50,9 +50,13 @@ class Versions:
         return self.base_version
 
     def clone(self, metrics: Mapping[str, float] | None = None,
-              references: Mapping[str, Any] | None = None) -> str:
-        """A new version with the base model's artifacts and a new run's metrics/references."""
+              references: Mapping[str, Any] | None = None, name: str | None = None) -> str:
+        """A new version of ``name`` (default: the base model) with the base model's artifacts
+        and a new run's metrics and reference artifacts."""
         assert self.base_version is not None, "train() first"
+        target = name or self.name
+        if target != self.name and not self.client.search_registered_models(f"name='{target}'"):
+            self.client.create_registered_model(target)
         base = self.client.get_model_version(self.name, self.base_version)
         experiment = self.client.get_run(base.run_id).info.experiment_id
         run = self.client.create_run(experiment)
@@ -63,15 +67,15 @@ class Versions:
         self.client.set_terminated(run.info.run_id)
         # MLflow 3: a version whose source is a LoggedModel (models:/m-...) names that model.
         model_id = base.source.removeprefix("models:/") if base.source.startswith("models:/m-") else None
-        created = self.client.create_model_version(self.name, base.source, run_id=run.info.run_id,
+        created = self.client.create_model_version(target, base.source, run_id=run.info.run_id,
                                                    model_id=model_id)
         return str(created.version)
 
-    def set_alias(self, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(self.name, alias, version)
+    def set_alias(self, alias: str, version: str, name: str | None = None) -> None:
+        self.client.set_registered_model_alias(name or self.name, alias, version)
 
-    def tags(self, version: str) -> dict[str, str]:
-        return dict(self.client.get_model_version(self.name, version).tags)
+    def tags(self, version: str, name: str | None = None) -> dict[str, str]:
+        return dict(self.client.get_model_version(name or self.name, version).tags)
 
-    def alias_target(self, alias: str) -> str:
-        return str(self.client.get_model_version_by_alias(self.name, alias).version)
+    def alias_target(self, alias: str, name: str | None = None) -> str:
+        return str(self.client.get_model_version_by_alias(name or self.name, alias).version)
