@@ -1,0 +1,178 @@
+"""What the I/O layer observed for one gate at one analysis: plain, frozen value types.
+
+Role: the contract between the adapters (Prometheus, MLflow, the runtime's counters), which fill
+these, and ``domain.gates``, which judges them. Adapters never judge; gates never fetch.
+Neighbours: ``domain.gates`` (``evaluate_gate`` takes one of these, ``None`` or a
+``MeasurementError``), ``domain.ramp`` (acts on the verdicts).
+
+Conventions every adapter follows:
+
+* ``None`` instead of a measurement means "no data yet" (an empty PromQL vector, a metric not
+  logged yet): the gate is Inconclusive, never Pass.
+* ``MeasurementError`` means the source could not be asked (unreachable, bad query, HTTP 5xx):
+  the gate is Error, which counts against ``consecutiveErrorLimit``.
+* Counts are cumulative since ``status.stepStartedAt``: the traffic split is fixed within a step,
+  which the count and sequential tests need (they restart with the step, see ``domain.ramp``).
+* NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
+  as "no data".
+* Canary = the version being rolled out, stable = the version serving the rest of the traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ArmCounts",
+    "CustomMeasurement",
+    "DriftMeasurement",
+    "ErrorRateMeasurement",
+    "FeatureHistogram",
+    "LatencyMeasurement",
+    "Measurement",
+    "MeasurementError",
+    "OnlineEffectMeasurement",
+    "QiniEstimate",
+    "QiniMeasurement",
+    "UpliftSanityMeasurement",
+    "VersionArms",
+]
+
+
+@dataclass(frozen=True)
+class MeasurementError:
+    """The source could not be queried; ``message`` says which source and why (shown in status)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """``latency`` gate: 95th-percentile request latency of each predictor, in seconds.
+
+    ``stable_p95_seconds`` is None when the stable predictor served nothing in the window (e.g. a
+    100 % step); the gate then judges by its ``max`` alone.
+    """
+
+    canary_p95_seconds: float
+    canary_requests: int
+    stable_p95_seconds: float | None
+    stable_requests: int
+
+
+@dataclass(frozen=True)
+class ErrorRateMeasurement:
+    """``errorRate`` gate: failed and total requests of each predictor (cumulative in the step)."""
+
+    canary_errors: int
+    canary_requests: int
+    stable_errors: int
+    stable_requests: int
+
+
+@dataclass(frozen=True)
+class FeatureHistogram:
+    """One feature on fixed bins: training-reference counts and live counts, bin for bin.
+
+    ``reference`` comes from the version's training reference artifact, ``live`` from the
+    runtime's per-bin counters; both use the bin edges stored with the model.
+    """
+
+    reference: tuple[int, ...]
+    live: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class DriftMeasurement:
+    """``drift`` gate: one histogram pair per feature, by feature name."""
+
+    features: Mapping[str, FeatureHistogram]
+
+
+@dataclass(frozen=True)
+class QiniEstimate:
+    """An offline Qini score with its confidence bounds, as logged in the version's MLflow run.
+
+    ``lower``/``upper`` are None when the run logged no interval; ``samples`` is the evaluation
+    set's size, None when not logged.
+    """
+
+    estimate: float
+    lower: float | None = None
+    upper: float | None = None
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class QiniMeasurement:
+    """``qini`` gate: per treatment, the canary's and the stable version's offline Qini.
+
+    ``stable`` may lack a treatment (or be empty) when the stable version's run did not log it;
+    the gate then judges the canary by the absolute floor alone.
+    """
+
+    canary: Mapping[str, QiniEstimate]
+    stable: Mapping[str, QiniEstimate] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """Units assigned to one arm of one version, and how many of them converted."""
+
+    units: int
+    conversions: int
+
+
+@dataclass(frozen=True)
+class VersionArms:
+    """One version's randomized arms: the holdout (never treated) and the treated units."""
+
+    holdout: ArmCounts
+    treated: ArmCounts
+
+
+@dataclass(frozen=True)
+class OnlineEffectMeasurement:
+    """``onlineEffect`` gate: holdout and treated counts per version, and the configured split.
+
+    ``holdout_fraction`` is ``spec.experiment.holdoutFraction``: the expected share of each
+    version's units in its holdout, checked (sample ratio) before any effect is compared.
+    """
+
+    canary: VersionArms
+    stable: VersionArms
+    holdout_fraction: float
+
+
+@dataclass(frozen=True)
+class UpliftSanityMeasurement:
+    """``upliftSanity`` gate: the canary's mean predicted uplift vs its training distribution.
+
+    ``training_mean``/``training_std`` describe the predicted uplift over the training (or
+    validation) set, as logged in the version's MLflow run.
+    """
+
+    canary_mean_uplift: float
+    requests: int
+    training_mean: float
+    training_std: float
+
+
+@dataclass(frozen=True)
+class CustomMeasurement:
+    """``custom`` gate: one scalar from PromQL; ``samples`` when the query can say (else None)."""
+
+    value: float
+    samples: int | None = None
+
+
+Measurement = (
+    LatencyMeasurement
+    | ErrorRateMeasurement
+    | DriftMeasurement
+    | QiniMeasurement
+    | OnlineEffectMeasurement
+    | UpliftSanityMeasurement
+    | CustomMeasurement
+)
