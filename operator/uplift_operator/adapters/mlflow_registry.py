@@ -1,0 +1,318 @@
+"""MLflow model-registry adapter over the REST API: resolve versions, read run metrics and
+small reference artifacts, write version tags and aliases.
+
+Role: the registry I/O for UpliftModel reconciliation and its gates. It reports what the
+registry holds (a version's status, its run's metrics, the drift reference JSONs the trainer
+logged as *run* artifacts) and never decides whether that is good enough; ``domain`` does.
+It uses ``requests`` rather than the mlflow client so that every call has an explicit
+timeout and every failure maps onto this module's exceptions:
+
+- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx)
+  or refused the credentials (401/403, with the server's text).
+- ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
+  ``RESOURCE_DOES_NOT_EXIST``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
+  unknown alias); the message is MLflow's, verbatim.
+- ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version).
+
+Credentials come from a Kubernetes Secret read by the caller; this module only turns them
+into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``).
+Endpoints and shapes: shared anchors §4; the REST reference at mlflow.org/docs/latest/api_reference.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+DEFAULT_TIMEOUT = 10.0
+MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
+READY = "READY"
+
+_API = "/api/2.0/mlflow"
+_ARTIFACTS_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+_PROXY_SCHEME = "mlflow-artifacts"
+
+
+class RegistryError(Exception):
+    """Base class of this adapter's errors; ``message`` is the registry's own text when it sent one."""
+
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_code = error_code
+
+
+class RegistryUnavailable(RegistryError):  # noqa: N818 - named for the condition the caller handles
+    """The registry could not be asked: unreachable, timed out, 5xx, or credentials rejected."""
+
+
+class RegistryNotFound(RegistryError):  # noqa: N818 - named for the condition the caller handles
+    """The model, version, alias, run or artifact does not exist."""
+
+
+class RegistryRequestError(RegistryError):
+    """MLflow rejected the request for another reason (invalid parameter, malformed artifact)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Registry credentials: HTTP basic (``username``/``password``) or a bearer ``token``."""
+
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic credentials need both a username and a password")
+        if self.username is not None and self.token is not None:
+            raise ValueError("give either a username/password or a token, not both")
+
+    @classmethod
+    def basic(cls, username: str, password: str) -> Credentials:
+        return cls(username=username, password=password)
+
+    @classmethod
+    def bearer(cls, token: str) -> Credentials:
+        return cls(token=token)
+
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header value, as MLflow's client builds it; None without credentials."""
+        if self.username is not None and self.password is not None:
+            pair = f"{self.username}:{self.password}".encode()
+            return "Basic " + base64.standard_b64encode(pair).decode("ascii")
+        if self.token is not None:
+            return f"Bearer {self.token}"
+        return None
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """A registered model version as the registry reports it; ``status`` may be other than READY."""
+
+    name: str
+    version: str
+    status: str
+    run_id: str | None
+    source: str
+    aliases: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    status_message: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+    @property
+    def logged_model_id(self) -> str | None:
+        """The MLflow 3 LoggedModel id when ``source`` is ``models:/m-…``."""
+        prefix = "models:/"
+        rest = self.source[len(prefix):] if self.source.startswith(prefix) else ""
+        return rest if rest.startswith("m-") and "/" not in rest else None
+
+
+class MlflowRegistry:
+    """Synchronous client for one MLflow tracking server (``tracking_uri`` is its HTTP root)."""
+
+    def __init__(self, tracking_uri: str, *, credentials: Credentials | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, verify: bool | str = True) -> None:
+        self.tracking_uri = tracking_uri.rstrip("/")
+        self.timeout = timeout
+        self._verify = verify
+        self._headers = {"Accept": "application/json"}
+        authorization = credentials.authorization() if credentials is not None else None
+        if authorization is not None:
+            self._headers["Authorization"] = authorization
+
+    def __repr__(self) -> str:
+        return f"MlflowRegistry({self.tracking_uri!r}, timeout={self.timeout})"
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def resolve(self, name: str, version: int | str | None = None,
+                alias: str | None = None) -> ResolvedVersion:
+        """The version named by number, by alias, or (neither given) the highest version number."""
+        if version is not None and alias is not None:
+            raise ValueError("give a version or an alias, not both")
+        if alias is not None:
+            body = self._call("GET", f"{_API}/registered-models/alias",
+                              params={"name": name, "alias": alias}, unknown_parameter_is_not_found=True)
+            return _version(body.get("model_version"))
+        if version is None:
+            model = self._call("GET", f"{_API}/registered-models/get", params={"name": name})
+            latest = (model.get("registered_model") or {}).get("latest_versions") or []
+            if not latest:
+                raise RegistryNotFound(f"Registered model {name} has no versions")
+            # latest_versions holds the newest version per stage; the highest of them is the newest.
+            version = max((str(v["version"]) for v in latest if isinstance(v, dict)), key=int)
+        body = self._call("GET", f"{_API}/model-versions/get", params={"name": name, "version": str(version)})
+        return _version(body.get("model_version"))
+
+    def download_uri(self, name: str, version: int | str) -> str:
+        """Where the version's model artifacts are stored, in the server's own terms."""
+        body = self._call("GET", f"{_API}/model-versions/get-download-uri",
+                          params={"name": name, "version": str(version)})
+        return str(body.get("artifact_uri", ""))
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """The latest value of every metric of the run (``NaN`` as NaN; MLflow stores +Inf as max float)."""
+        data = self._run(run_id).get("data") or {}
+        metrics: dict[str, float] = {}
+        for metric in data.get("metrics") or []:
+            try:
+                metrics[str(metric["key"])] = float(metric["value"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RegistryRequestError(f"unreadable metric {metric!r} in run {run_id}") from exc
+        return metrics
+
+    def download_artifact_json(self, run_id: str, path: str, *,
+                               max_bytes: int = MAX_ARTIFACT_BYTES) -> Any:
+        """Parse a small JSON *run* artifact, e.g. ``reference/feature_histograms.json``.
+
+        ``mlflow-artifacts:/`` runs are read through the server's artifacts proxy; other
+        artifact URIs through ``/get-artifact``, which needs the server to reach the store.
+        """
+        relative = _relative_artifact_path(path)
+        artifact_uri = str((self._run(run_id).get("info") or {}).get("artifact_uri", ""))
+        parsed = urllib.parse.urlparse(artifact_uri)
+        if parsed.scheme == _PROXY_SCHEME:
+            location = f"{parsed.path.strip('/')}/{relative}"
+            raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {}, max_bytes)
+        else:
+            raw = self._download("/get-artifact", {"path": relative, "run_uuid": run_id}, max_bytes)
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise RegistryRequestError(f"artifact {relative} of run {run_id} is not JSON: {exc}") from exc
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def set_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        self._call("POST", f"{_API}/model-versions/set-tag",
+                   json_body={"name": name, "version": str(version), "key": key, "value": value})
+
+    def delete_version_tag(self, name: str, version: int | str, key: str) -> None:
+        """Remove a tag; removing an absent tag succeeds (MLflow answers 200)."""
+        self._call("DELETE", f"{_API}/model-versions/delete-tag",
+                   json_body={"name": name, "version": str(version), "key": key})
+
+    def set_alias(self, name: str, alias: str, version: int | str) -> None:
+        """Point ``alias`` at ``version`` (moving it from whichever version held it)."""
+        self._call("POST", f"{_API}/registered-models/alias",
+                   json_body={"name": name, "alias": alias, "version": str(version)})
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._call("DELETE", f"{_API}/registered-models/alias", json_body={"name": name, "alias": alias})
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _run(self, run_id: str) -> dict[str, Any]:
+        run = self._call("GET", f"{_API}/runs/get", params={"run_id": run_id}).get("run")
+        if not isinstance(run, dict):
+            raise RegistryRequestError(f"runs/get for {run_id} answered without a run")
+        return run
+
+    def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+              json_body: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
+        url = self.tracking_uri + path
+        try:
+            return requests.request(method, url, params=params, json=json_body, headers=self._headers,
+                                    timeout=self.timeout, verify=self._verify, stream=stream)
+        except requests.Timeout as exc:
+            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} did not answer within "
+                                      f"{self.timeout:g}s: {exc}") from exc
+        except requests.RequestException as exc:
+            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} is unreachable: {exc}") from exc
+
+    def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
+              json_body: Mapping[str, str] | None = None,
+              unknown_parameter_is_not_found: bool = False) -> dict[str, Any]:
+        response = self._send(method, path, params=params, json_body=json_body)
+        if response.status_code >= 300:
+            raise _error(response, unknown_parameter_is_not_found)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} answered {path} with a non-JSON "
+                                      f"body: {response.text.strip()[:200]}",
+                                      status_code=response.status_code) from exc
+        if not isinstance(body, dict):
+            raise RegistryUnavailable(f"MLflow answered {path} with {type(body).__name__}, not an object",
+                                      status_code=response.status_code)
+        return body
+
+    def _download(self, path: str, params: Mapping[str, str], max_bytes: int) -> bytes:
+        response = self._send("GET", path, params=params, stream=True)
+        with response:
+            if response.status_code >= 300:
+                raise _error(response, False)
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in response.iter_content(chunk_size=65536):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise RegistryRequestError(f"artifact {path} is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                raise RegistryUnavailable(f"downloading {path} from MLflow failed: {exc}") from exc
+            return b"".join(chunks)
+
+
+def _error(response: requests.Response, unknown_parameter_is_not_found: bool) -> RegistryError:
+    """Map an MLflow error answer (``{error_code, message}`` or plain text) to an exception."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error_code" in body:
+        code = str(body["error_code"])
+        message = str(body.get("message", ""))
+        if status >= 500:
+            return RegistryUnavailable(f"MLflow answered HTTP {status} {code}: {message}",
+                                       status_code=status, error_code=code)
+        if code == "RESOURCE_DOES_NOT_EXIST" or (
+                unknown_parameter_is_not_found and code == "INVALID_PARAMETER_VALUE"):
+            return RegistryNotFound(message, status_code=status, error_code=code)
+        if status in (401, 403):
+            return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {message}",
+                                       status_code=status, error_code=code)
+        return RegistryRequestError(message, status_code=status, error_code=code)
+    text = response.text.strip()[:500]
+    if status in (401, 403):
+        return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {text}",
+                                   status_code=status)
+    # 5xx, or a 4xx that is not MLflow's (a proxy, a wrong tracking URI): the registry is not reachable.
+    return RegistryUnavailable(f"MLflow answered HTTP {status}: {text}", status_code=status)
+
+
+def _version(raw: object) -> ResolvedVersion:
+    if not isinstance(raw, dict):
+        raise RegistryRequestError("MLflow answered without a model_version")
+    tags = {str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or [] if "key" in t}
+    return ResolvedVersion(
+        name=str(raw.get("name", "")),
+        version=str(raw.get("version", "")),
+        status=str(raw.get("status", "")),
+        run_id=str(raw["run_id"]) if raw.get("run_id") else None,
+        source=str(raw.get("source", "")),
+        aliases=tuple(str(a) for a in raw.get("aliases") or []),
+        tags=tags,
+        status_message=str(raw.get("status_message", "")),
+    )
+
+
+def _relative_artifact_path(path: str) -> str:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts or path.startswith("/"):
+        raise ValueError(f"artifact path must be relative and inside the run: {path!r}")
+    return "/".join(parts)

@@ -1,0 +1,243 @@
+"""MlflowRegistry against a real MLflow server: a model registered the way the trainer does it.
+
+The mlflow client writes (experiment, run, metrics, JSON artifacts, a pyfunc model, registered
+versions); the adapter reads them back over REST, and its writes are checked with the client.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pytest
+import requests
+from mlflow.pyfunc.model import PythonModel
+from mlflow.tracking import MlflowClient
+from tests.integration.adapters.conftest import AUTH_ADMIN, AuthMlflow
+
+from uplift_operator.adapters.mlflow_registry import (
+    Credentials,
+    MlflowRegistry,
+    RegistryNotFound,
+    RegistryRequestError,
+    RegistryUnavailable,
+    ResolvedVersion,
+)
+from uplift_operator.devenv import process
+
+pytestmark = pytest.mark.integration
+
+HISTOGRAMS = {"features": {"recency": {"edges": [0, 3, 6, 12], "counts": [40, 35, 25]}}}
+READER_PASSWORD = "reader-password-0123"
+UPLIFT = {"edges": [-0.1, 0.0, 0.05, 0.2], "counts": [10, 60, 30]}
+
+
+class Echo(PythonModel):
+    def predict(self, context: Any, model_input: list[str], params: Any = None) -> list[str]:
+        return model_input
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    run_id: str
+    versions: tuple[str, str]
+
+
+@pytest.fixture(scope="module")
+def registered(mlflow_server: str) -> Iterator[Registered]:
+    """One run (metrics, reference JSONs, a tiny pyfunc model) registered twice; alias champion → 1."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        client = MlflowClient(tracking_uri=mlflow_server)
+        name = f"uplift-{uuid.uuid4().hex[:8]}"
+        experiment_id = client.create_experiment(name)
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_metric("qini_auc", 0.01)
+            mlflow.log_metric("qini_auc", 0.042)           # the latest value wins
+            mlflow.log_metric("auuc", 0.118)
+            mlflow.log_metric("calibration_gap", math.nan)
+            mlflow.log_dict(HISTOGRAMS, "reference/feature_histograms.json")
+            mlflow.log_dict(UPLIFT, "reference/uplift_distribution.json")
+            info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=[])
+        first = mlflow.register_model(info.model_uri, name)
+        second = mlflow.register_model(info.model_uri, name)
+        client.set_registered_model_alias(name, "champion", first.version)
+        yield Registered(name, run.info.run_id, (str(first.version), str(second.version)))
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server: str) -> MlflowRegistry:
+    return MlflowRegistry(mlflow_server, timeout=5.0)
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_server: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=mlflow_server)
+
+
+def test_resolve_by_version_alias_and_latest(registry: MlflowRegistry, registered: Registered) -> None:
+    v1, v2 = registered.versions
+    by_version = registry.resolve(registered.name, version=v1)
+    assert by_version == ResolvedVersion(
+        name=registered.name, version=v1, status="READY", run_id=registered.run_id,
+        source=by_version.source, aliases=("champion",), tags={})
+    assert by_version.ready
+    # MLflow 3: the source is the LoggedModel, not runs:/.
+    assert by_version.source.startswith("models:/m-")
+    assert by_version.logged_model_id == by_version.source.removeprefix("models:/")
+
+    assert registry.resolve(registered.name, alias="champion").version == v1
+    assert registry.resolve(registered.name, version=int(v2)).version == v2
+    assert registry.resolve(registered.name).version == v2           # no selector: the newest
+    assert registry.download_uri(registered.name, v1).startswith("mlflow-artifacts:/")
+
+
+def test_moved_alias_is_seen(registry: MlflowRegistry, client: MlflowClient, registered: Registered) -> None:
+    v1, v2 = registered.versions
+    client.set_registered_model_alias(registered.name, "candidate", v1)
+    assert registry.resolve(registered.name, alias="candidate").version == v1
+    client.set_registered_model_alias(registered.name, "candidate", v2)
+    moved = registry.resolve(registered.name, alias="candidate")
+    assert (moved.version, moved.aliases) == (v2, ("candidate",))
+
+
+def test_unknown_model_version_alias_and_run(registry: MlflowRegistry, registered: Registered) -> None:
+    with pytest.raises(RegistryNotFound) as model:
+        registry.resolve("no-such-model")
+    assert str(model.value) == "Registered Model with name=no-such-model not found"
+    assert (model.value.status_code, model.value.error_code) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+    with pytest.raises(RegistryNotFound, match="Registered Model with name=no-such-model not found"):
+        registry.resolve("no-such-model", alias="champion")
+    with pytest.raises(RegistryNotFound, match=r"Model Version \(name=no-such-model, version=1\) not found"):
+        registry.resolve("no-such-model", version=1)
+    with pytest.raises(RegistryNotFound, match=r"Model Version \(name=.*, version=99\) not found"):
+        registry.resolve(registered.name, version=99)
+
+    with pytest.raises(RegistryNotFound) as alias:
+        registry.resolve(registered.name, alias="nope")
+    assert str(alias.value) == "Registered model alias nope not found."
+    assert (alias.value.status_code, alias.value.error_code) == (400, "INVALID_PARAMETER_VALUE")
+
+    with pytest.raises(RegistryNotFound, match="Run with id=0123abcd not found"):
+        registry.run_metrics("0123abcd")
+    # Any other rejection is not "not found".
+    with pytest.raises(RegistryRequestError, match="must be an integer"):
+        registry.resolve(registered.name, version="latest")
+
+
+def test_run_metrics_latest_value_per_key(registry: MlflowRegistry, registered: Registered) -> None:
+    metrics = registry.run_metrics(registered.run_id)
+    assert metrics["qini_auc"] == 0.042
+    assert metrics["auuc"] == 0.118
+    assert math.isnan(metrics["calibration_gap"])
+
+
+def test_reference_json_artifacts_through_the_proxy(registry: MlflowRegistry, registered: Registered) -> None:
+    run_id = registered.run_id
+    assert registry.download_artifact_json(run_id, "reference/feature_histograms.json") == HISTOGRAMS
+    assert registry.download_artifact_json(run_id, "./reference//uplift_distribution.json") == UPLIFT
+    with pytest.raises(RegistryNotFound, match="No such artifact"):
+        registry.download_artifact_json(registered.run_id, "reference/missing.json")
+    with pytest.raises(RegistryRequestError, match="larger than 10 bytes"):
+        registry.download_artifact_json(registered.run_id, "reference/uplift_distribution.json", max_bytes=10)
+    with pytest.raises(ValueError, match="inside the run"):
+        registry.download_artifact_json(registered.run_id, "../other-run/artifacts/x.json")
+
+
+def test_tag_and_alias_writes_are_visible_to_the_client(
+        registry: MlflowRegistry, client: MlflowClient, registered: Registered) -> None:
+    v1, v2 = registered.versions
+    registry.set_version_tag(registered.name, v2, "uplift.io/gate", "passed")
+    assert client.get_model_version(registered.name, v2).tags == {"uplift.io/gate": "passed"}
+    assert registry.resolve(registered.name, version=v2).tags == {"uplift.io/gate": "passed"}
+    registry.delete_version_tag(registered.name, v2, "uplift.io/gate")
+    registry.delete_version_tag(registered.name, v2, "uplift.io/gate")   # absent: still fine
+    assert client.get_model_version(registered.name, v2).tags == {}
+
+    registry.set_alias(registered.name, "stable", v2)
+    assert client.get_model_version_by_alias(registered.name, "stable").version == v2
+    registry.set_alias(registered.name, "stable", v1)
+    assert client.get_model_version_by_alias(registered.name, "stable").version == v1
+    registry.delete_alias(registered.name, "stable")
+    assert "stable" not in client.get_registered_model(registered.name).aliases
+
+    with pytest.raises(RegistryNotFound, match="version=99"):
+        registry.set_alias(registered.name, "stable", 99)
+    with pytest.raises(RegistryNotFound, match="version=99"):
+        registry.set_version_tag(registered.name, 99, "k", "v")
+
+
+def test_unreachable_registry_is_unavailable() -> None:
+    registry = MlflowRegistry(f"http://127.0.0.1:{process.free_port()}", timeout=2.0)
+    with pytest.raises(RegistryUnavailable, match="unreachable") as down:
+        registry.resolve("anything", alias="champion")
+    assert down.value.status_code is None
+    with pytest.raises(RegistryUnavailable):
+        registry.set_alias("anything", "champion", 1)
+
+
+def test_non_mlflow_url_is_unavailable(mlflow_server: str) -> None:
+    # A wrong path prefix: the server answers 404 without MLflow's error body.
+    registry = MlflowRegistry(f"{mlflow_server}/not-mlflow", timeout=5.0)
+    with pytest.raises(RegistryUnavailable, match="HTTP 404") as wrong:
+        registry.resolve("anything", version=1)
+    assert wrong.value.status_code == 404
+
+
+def test_credentials_build_mlflow_client_headers() -> None:
+    assert Credentials.basic("alice", "pw").authorization() == "Basic YWxpY2U6cHc="
+    assert Credentials.bearer("t0k").authorization() == "Bearer t0k"
+    assert Credentials().authorization() is None
+    assert "pw" not in repr(Credentials.basic("alice", "pw"))
+    with pytest.raises(ValueError, match="both a username and a password"):
+        Credentials(username="alice")
+    with pytest.raises(ValueError, match="not both"):
+        Credentials(username="alice", password="pw", token="t")
+
+
+@pytest.fixture(scope="module")
+def auth_model(mlflow_auth_server: AuthMlflow) -> str:
+    """A registered model with one version on the basic-auth server, created as admin over REST."""
+    admin = requests.Session()
+    admin.auth = AUTH_ADMIN
+    api = f"{mlflow_auth_server.url}/api/2.0/mlflow"
+    name = f"auth-{uuid.uuid4().hex[:8]}"
+    admin.post(f"{api}/registered-models/create", json={"name": name}, timeout=30).raise_for_status()
+    created = admin.post(f"{api}/model-versions/create",
+                         json={"name": name, "source": "s3://uplift-models/auth/model"}, timeout=30)
+    assert created.ok, created.text
+    admin.post(f"{api}/users/create", json={"username": "reader", "password": READER_PASSWORD},
+               timeout=30).raise_for_status()
+    return name
+
+
+def test_basic_auth_wrong_and_right_credentials(mlflow_auth_server: AuthMlflow, auth_model: str) -> None:
+    url = mlflow_auth_server.url
+    timeout = 30.0                                           # every password check costs ~1 s
+    for credentials in (None, Credentials.basic("admin", "wrong-password-0123")):
+        with pytest.raises(RegistryUnavailable, match="HTTP 401") as refused:
+            MlflowRegistry(url, credentials=credentials, timeout=timeout).resolve(auth_model, version=1)
+        assert refused.value.status_code == 401
+        assert "authenticated" in str(refused.value)        # the server's own text
+
+    admin = MlflowRegistry(url, credentials=Credentials.basic(*AUTH_ADMIN), timeout=timeout)
+    assert admin.resolve(auth_model, version=1).version == "1"
+    admin.set_alias(auth_model, "champion", 1)
+    with pytest.raises(RegistryNotFound, match="Registered Model with name=nope not found"):
+        admin.resolve("nope")
+
+    # default_permission = READ: a plain user reads, but may not move aliases.
+    reader = MlflowRegistry(url, credentials=Credentials.basic("reader", READER_PASSWORD), timeout=timeout)
+    assert reader.resolve(auth_model, alias="champion").version == "1"
+    with pytest.raises(RegistryUnavailable, match="HTTP 403") as forbidden:
+        reader.set_alias(auth_model, "champion", 1)
+    assert forbidden.value.status_code == 403
