@@ -88,7 +88,8 @@ class PrometheusClient:
         A scalar result becomes one sample without labels; range vectors and strings are
         a ``QueryError`` (gate queries must be instant vectors or scalars).
         """
-        params: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}s"}
+        # Prometheus reads a bare number as seconds (a "0.5s" duration string would be rejected).
+        params: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}"}
         if time is not None:
             params["time"] = f"{time.timestamp() if isinstance(time, datetime) else time:.3f}"
         data = self._get("/api/v1/query", params)
