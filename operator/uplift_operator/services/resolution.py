@@ -1,0 +1,93 @@
+"""Which model version the spec means now: MLflow lookups, cached the way the spec asks.
+
+A pinned ``version`` is looked up once (versions are immutable); an ``alias`` is re-read every
+``aliasRefreshInterval``. Failures keep the last known answer and say why, so an unreachable MLflow
+never changes what serves: the caller holds the ramp and reports the condition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from uplift_operator.adapters import mlflow_registry as errors
+from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.services.ports import Registry
+
+__all__ = ["Resolution", "Resolver", "VersionFacts"]
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    """What the operator needs to know about one registered version."""
+
+    version: str
+    run_id: str | None
+    ready: bool
+    status: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The answer for one pass: the desired version (or None) and, when it failed, why."""
+
+    desired: VersionFacts | None
+    reason: str = "Resolved"  # Resolved | RegistryUnavailable | ModelNotFound | VersionNotReady
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "Resolved"
+
+
+@dataclass
+class _Entry:
+    facts: VersionFacts
+    fetched_at: dt.datetime
+
+
+@dataclass
+class Resolver:
+    """Per-process cache of resolutions, keyed by resource; one per operator."""
+
+    _aliases: dict[tuple[str, str], _Entry] = field(default_factory=dict)
+    _versions: dict[tuple[str, str], VersionFacts] = field(default_factory=dict)
+
+    def resolve(self, key: tuple[str, str], ref: ModelReference, registry: Registry,
+                now: dt.datetime) -> Resolution:
+        """Resolve ``ref``; errors become a Resolution carrying the last known version."""
+        cached = self._aliases.get(key)
+        if ref.alias is not None and cached is not None and (
+                now - cached.fetched_at < parse_duration(ref.alias_refresh_interval)):
+            return Resolution(cached.facts)
+        try:
+            if ref.version is not None:
+                facts = self.facts(ref.registered_model, ref.version, registry)
+            else:
+                raw = registry.resolve(ref.registered_model, alias=ref.alias)
+                facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
+                self._versions[(ref.registered_model, facts.version)] = facts
+                self._aliases[key] = _Entry(facts, now)
+        except errors.RegistryNotFound as error:
+            return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
+        except errors.RegistryError as error:
+            return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
+        if not facts.ready:
+            return Resolution(facts, "VersionNotReady",
+                              f"version {facts.version} of {ref.registered_model} is "
+                              f"{facts.status}, not READY")
+        return Resolution(facts)
+
+    def facts(self, model: str, version: str, registry: Registry) -> VersionFacts:
+        """Facts of a pinned version (cached once READY: a READY version never changes)."""
+        known = self._versions.get((model, version))
+        if known is not None and known.ready:
+            return known
+        raw = registry.resolve(model, version=version)
+        facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
+        self._versions[(model, version)] = facts
+        return facts
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._aliases.pop(key, None)
