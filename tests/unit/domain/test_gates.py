@@ -1,0 +1,352 @@
+"""Gate judgement, table-driven in the style of Argo Rollouts' TestAssessMetricStatus*.
+
+Each gate type is checked for Pass, Fail, Inconclusive and Error; then minSamples, the verdict
+order, the counters against failureLimit / inconclusiveLimit / consecutiveErrorLimit, and dry run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pytest
+
+from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain import gates
+from uplift_operator.domain.gates import GateAction, GateOutcome, assess, evaluate_gate, worst
+from uplift_operator.domain.measurements import (
+    ArmCounts,
+    CustomMeasurement,
+    DriftMeasurement,
+    ErrorRateMeasurement,
+    FeatureHistogram,
+    LatencyMeasurement,
+    Measurement,
+    MeasurementError,
+    OnlineEffectMeasurement,
+    QiniEstimate,
+    QiniMeasurement,
+    UpliftSanityMeasurement,
+    VersionArms,
+)
+from uplift_operator.stats.results import SequentialState
+
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+P, INC, E, F = (GateVerdict.PASS, GateVerdict.INCONCLUSIVE, GateVerdict.ERROR, GateVerdict.FAIL)
+
+
+def gate(type_: str, **fields: Any) -> ModelGate:
+    """A gate as the handler parses it from the wire (so unset fields stay unset)."""
+    return ModelGate.model_validate({"name": "g", "type": type_, **fields})
+
+
+def arms(holdout: int, holdout_conv: int, treated: int, treated_conv: int) -> VersionArms:
+    return VersionArms(ArmCounts(holdout, holdout_conv), ArmCounts(treated, treated_conv))
+
+
+def effect(n: int, treated_rate: float, *, holdout_share: float = 0.1,
+           holdout_rate: float = 0.1) -> VersionArms:
+    h = int(n * holdout_share)
+    return arms(h, int(h * holdout_rate), n - h, int((n - h) * treated_rate))
+
+
+REF = (1000, 2000, 4000, 2000, 1000)
+SHIFTED = (100, 400, 2000, 4000, 3500)
+
+CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
+    # latency: relative margin 0.2 against stable by default; max is an absolute ceiling
+    ("latency within stable × 1.2", gate("latency"),
+     LatencyMeasurement(0.11, 500, 0.10, 5000), P, "≤ stable p95"),
+    ("latency above stable × 1.2", gate("latency"),
+     LatencyMeasurement(0.13, 500, 0.10, 5000), F, "> stable p95"),
+    ("latency above max, though near stable", gate("latency", max=0.15),
+     LatencyMeasurement(0.16, 500, 0.20, 5000), F, "> max"),
+    ("latency below min", gate("latency", min=0.01),
+     LatencyMeasurement(0.001, 500, 0.10, 5000), F, "< min"),
+    ("latency from few requests", gate("latency"),
+     LatencyMeasurement(0.5, 20, 0.10, 5000), INC, "only 20 requests"),
+    ("latency NaN", gate("latency"),
+     LatencyMeasurement(math.nan, 500, 0.10, 5000), INC, "no canary latency"),
+    ("latency no stable, no max", gate("latency"),
+     LatencyMeasurement(0.1, 500, None, 0), INC, "no stable p95"),
+    ("latency stable too thin, judged by max", gate("latency", max=0.2),
+     LatencyMeasurement(0.1, 500, 0.01, 10), P, "max"),
+    ("latency absolute margin in seconds", gate("latency", marginType="absolute", margin=0.05),
+     LatencyMeasurement(0.14, 500, 0.10, 5000), P, "+ 0.05s"),
+    # errorRate: anytime-valid rate ratio, a guardrail
+    ("errors: none in canary", gate("errorRate"),
+     ErrorRateMeasurement(0, 1000, 5, 9000), P, "no evidence of harm"),
+    ("errors: ratio 2.7, significant", gate("errorRate"),
+     ErrorRateMeasurement(60, 1000, 200, 9000), F, "> 1.2"),
+    ("errors: above max ceiling", gate("errorRate", max=0.01),
+     ErrorRateMeasurement(20, 1000, 180, 9000), F, "> max"),
+    ("errors: above margin, not yet significant", gate("errorRate"),
+     ErrorRateMeasurement(19, 1000, 0, 1000), INC, "holding the step"),
+    ("errors: too few canary requests", gate("errorRate"),
+     ErrorRateMeasurement(0, 50, 0, 900), INC, "50 of 100"),
+    ("errors: no canary requests", gate("errorRate"),
+     ErrorRateMeasurement(0, 0, 0, 900), INC, "no canary requests"),
+    ("errors: impossible counts", gate("errorRate"),
+     ErrorRateMeasurement(5, 4, 0, 900), E, "invalid measurement"),
+    ("errors: no stable traffic, judged by max", gate("errorRate", max=0.05),
+     ErrorRateMeasurement(1, 1000, 0, 0), P, "no stable traffic"),
+    # drift: PSI per feature against the training reference
+    ("drift: same distribution", gate("drift"),
+     DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, REF)}), P,
+     "no drift in 2 features"),
+    ("drift: one feature shifted", gate("drift"),
+     DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, SHIFTED)}), F,
+     "y: PSI"),
+    ("drift: only listed features count", gate("drift", features=["x"]),
+     DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, SHIFTED)}), P,
+     "no drift in 1 features"),
+    ("drift: few live samples", gate("drift"),
+     DriftMeasurement({"x": FeatureHistogram(REF, (1, 2, 3, 2, 1))}), INC, "fewer than 100"),
+    ("drift: listed feature not measured", gate("drift", features=["z"]),
+     DriftMeasurement({"x": FeatureHistogram(REF, REF)}), INC, "no histograms for z"),
+    ("drift: mismatched bins", gate("drift"),
+     DriftMeasurement({"x": FeatureHistogram(REF, (1, 2))}), E, "invalid measurement"),
+    # qini: offline, so the evidence is final
+    ("qini: beats random and stable", gate("qini"),
+     QiniMeasurement({"w": QiniEstimate(0.167, 0.074, 0.260, 12808)},
+                     {"w": QiniEstimate(0.15, 0.06, 0.24, 12808)}), P, "≥ stable"),
+    ("qini: interval includes random (Hillstrom Mens)", gate("qini"),
+     QiniMeasurement({"m": QiniEstimate(0.012, -0.039, 0.063, 12808)}), F, "≤ 0"),
+    ("qini: worse than stable beyond margin", gate("qini"),
+     QiniMeasurement({"w": QiniEstimate(0.10, 0.05, 0.15, 12808)},
+                     {"w": QiniEstimate(0.167, 0.074, 0.26, 12808)}), F, "< stable"),
+    ("qini: too good to be true", gate("qini", max=0.5),
+     QiniMeasurement({"w": QiniEstimate(0.9, 0.8, 1.0, 12808)}), F, "leakage"),
+    ("qini: small evaluation set", gate("qini"),
+     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 50)}), INC, "only 50 rows"),
+    ("qini: treatment not logged", gate("qini", treatments=["w", "m"]),
+     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 5000)}), INC, "m: no Qini"),
+    ("qini: worst treatment decides", gate("qini"),
+     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 5000),
+                      "m": QiniEstimate(0.01, -0.04, 0.06, 5000)}), F, "w: Qini"),
+    # onlineEffect: SRM first, then non-inferiority of (treated − holdout) canary vs stable
+    ("effect: non-inferior", gate("onlineEffect", margin=0.02),
+     OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1), P, "above"),
+    ("effect: canary effect gone", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(10000, 0.10), effect(10000, 0.15), 0.1), F, "wrong side"),
+    ("effect: too early to tell", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1), INC, "no conclusion"),
+    ("effect: sample ratio mismatch", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(10000, 0.15, holdout_share=0.25), effect(10000, 0.15), 0.1),
+     E, "sample ratio mismatch in the canary"),
+    ("effect: arm below minSamples", gate("onlineEffect", minSamples=2000),
+     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1), INC,
+     "smallest arm has 1000"),
+    # upliftSanity: standardized shift of the mean predicted uplift
+    ("sanity: near training mean", gate("upliftSanity"),
+     UpliftSanityMeasurement(0.05, 1000, 0.04, 0.03), P, "within [-1, 1]"),
+    ("sanity: far above", gate("upliftSanity"),
+     UpliftSanityMeasurement(0.5, 1000, 0.04, 0.03), F, "above 1"),
+    ("sanity: below a custom min", gate("upliftSanity", min=-0.5),
+     UpliftSanityMeasurement(0.01, 1000, 0.04, 0.03), F, "below -0.5"),
+    ("sanity: few requests", gate("upliftSanity"),
+     UpliftSanityMeasurement(0.5, 10, 0.04, 0.03), INC, "only 10 requests"),
+    ("sanity: zero training std", gate("upliftSanity"),
+     UpliftSanityMeasurement(0.05, 1000, 0.04, 0.0), E, "training std"),
+    # custom: min/max on one scalar
+    ("custom: within bounds", gate("custom", query="x", min=1, max=2),
+     CustomMeasurement(1.5), P, "within [1, 2]"),
+    ("custom: below min", gate("custom", query="x", min=1), CustomMeasurement(0.5), F, "< min"),
+    ("custom: above max", gate("custom", query="x", max=2), CustomMeasurement(3.0), F, "> max"),
+    ("custom: NaN", gate("custom", query="x", max=2), CustomMeasurement(math.nan), INC, "no finite"),
+    ("custom: few samples reported", gate("custom", query="x", max=2),
+     CustomMeasurement(1.0, samples=5), INC, "only 5 samples"),
+]
+
+
+@pytest.mark.parametrize(("gate_", "measurement", "verdict", "says"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_evaluate_gate(gate_: ModelGate, measurement: Measurement, verdict: GateVerdict,
+                       says: str) -> None:
+    out = evaluate_gate(gate_, measurement, None, NOW)
+    assert out.verdict is verdict, out.message
+    assert says in out.message
+    assert out.name == "g" and out.time == NOW
+    if verdict in (P, F):
+        # A decided gate says on what: value and threshold, for kubectl describe.
+        assert out.value is not None and out.threshold is not None
+
+
+@pytest.mark.parametrize("type_", ["latency", "errorRate", "drift", "qini", "onlineEffect",
+                                   "upliftSanity", "custom"])
+def test_no_data_is_inconclusive_and_fetch_errors_are_errors(type_: str) -> None:
+    g = gate(type_, query="x", max=1) if type_ == "custom" else gate(type_)
+    missing = evaluate_gate(g, None, None, NOW)
+    assert missing.verdict is INC and "no data" in missing.message
+    failed = evaluate_gate(g, MeasurementError("prometheus: connection refused"), None, NOW)
+    assert failed.verdict is E and "connection refused" in failed.message
+
+
+def test_a_measurement_of_the_wrong_kind_is_an_error() -> None:
+    out = evaluate_gate(gate("latency"), CustomMeasurement(1.0), None, NOW)
+    assert out.verdict is E and "CustomMeasurement" in out.message
+
+
+# Every type's passing measurement, with too few samples for the gate's minSamples.
+MIN_SAMPLES_CASES: list[tuple[ModelGate, Measurement]] = [
+    (gate("latency", minSamples=1000), LatencyMeasurement(0.11, 500, 0.10, 5000)),
+    (gate("errorRate", minSamples=2000), ErrorRateMeasurement(0, 1000, 5, 9000)),
+    (gate("drift", minSamples=20000), DriftMeasurement({"x": FeatureHistogram(REF, REF)})),
+    (gate("qini", minSamples=20000),
+     QiniMeasurement({"w": QiniEstimate(0.167, 0.074, 0.260, 12808)})),
+    (gate("onlineEffect", margin=0.02, minSamples=6000),
+     OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1)),
+    (gate("upliftSanity", minSamples=2000), UpliftSanityMeasurement(0.05, 1000, 0.04, 0.03)),
+    (gate("custom", query="x", max=2, minSamples=200), CustomMeasurement(1.0, samples=100)),
+]
+
+
+@pytest.mark.parametrize(("gate_", "measurement"), MIN_SAMPLES_CASES,
+                         ids=[g.type for g, _ in MIN_SAMPLES_CASES])
+def test_min_samples_before_any_pass(gate_: ModelGate, measurement: Measurement) -> None:
+    assert evaluate_gate(gate_, measurement, None, NOW).verdict is INC
+    relaxed = gate_.model_copy(update={"min_samples": 1})
+    assert evaluate_gate(relaxed, measurement, None, NOW).verdict is P
+
+
+def test_custom_gate_without_a_sample_count_skips_min_samples() -> None:
+    out = evaluate_gate(gate("custom", query="x", max=2, minSamples=10_000),
+                        CustomMeasurement(1.0), None, NOW)
+    assert out.verdict is P
+
+
+def test_sequential_memory_is_carried_between_looks() -> None:
+    g = gate("errorRate")
+    first = evaluate_gate(g, ErrorRateMeasurement(5, 1000, 40, 9000), None, NOW)
+    assert first.memory["rateRatio"].looks == 1
+    second = evaluate_gate(g, ErrorRateMeasurement(10, 2000, 80, 18000), first.memory, NOW)
+    assert second.memory["rateRatio"].looks == 2
+    # The confidence sequence is a running intersection: never wider than the last look's.
+    assert second.memory["rateRatio"].upper <= first.memory["rateRatio"].upper
+
+
+def test_effect_memory_holds_srm_and_effect_states() -> None:
+    m = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1)
+    out = evaluate_gate(gate("onlineEffect"), m, None, NOW)
+    assert set(out.memory) == {"srmCanary", "srmStable", "effect"}
+
+
+def test_missing_data_keeps_the_memory() -> None:
+    memory = {"effect": SequentialState(looks=3, lower=-0.1, upper=0.1)}
+    out = evaluate_gate(gate("onlineEffect"), None, memory, NOW)
+    assert out.memory == memory
+
+
+def test_memory_wire_round_trip() -> None:
+    memory = {"effect": SequentialState(looks=2, lower=-0.01, upper=math.inf, p_pass=0.2)}
+    wire = gates.memory_to_wire(memory)
+    assert wire["effect"]["upper"] is None  # JSON has no infinity
+    assert gates.memory_from_wire(wire) == memory
+    assert gates.memory_from_wire(None) == {}
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"type": "errorRate"}, (0.2, "relative")),
+    ({"type": "latency"}, (0.2, "relative")),
+    ({"type": "qini"}, (0.2, "relative")),
+    ({"type": "onlineEffect"}, (0.005, "absolute")),
+    ({"type": "onlineEffect", "marginType": "relative"}, (0.2, "relative")),
+    ({"type": "errorRate", "marginType": "absolute"}, (0.005, "absolute")),
+    ({"type": "latency", "margin": 0.5}, (0.5, "relative")),
+])
+def test_margin_defaults_match_the_api(fields: dict[str, Any],
+                                       expected: tuple[float, str]) -> None:
+    assert gates.margin_of(ModelGate.model_validate({"name": "g", **fields})) == expected
+
+
+def test_non_finite_evidence_is_reported_as_none() -> None:
+    # canary errors but none in stable: the rate ratio is infinite
+    out = evaluate_gate(gate("errorRate"), ErrorRateMeasurement(19, 1000, 0, 1000), None, NOW)
+    assert out.value is None and out.threshold == pytest.approx(1.2)
+
+
+def test_dry_run_is_reported_as_such() -> None:
+    out = evaluate_gate(gate("latency", dryRun=True), LatencyMeasurement(1.0, 500, 0.1, 500),
+                        None, NOW)
+    assert out.verdict is F and out.message.startswith("dry run:")
+
+
+# -- order -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("verdicts", "expected"), [
+    ([], P), ([P, P], P), ([P, INC], INC), ([INC, E], E), ([E, F, P], F), ([F, INC], F), ([E, INC, P], E),
+])
+def test_worst(verdicts: list[GateVerdict], expected: GateVerdict) -> None:
+    assert worst(verdicts) is expected
+
+
+def test_is_worse_is_a_strict_order() -> None:
+    order = [P, INC, E, F]
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            assert gates.is_worse(a, b) is (i > j)
+
+
+# -- counters and limits -------------------------------------------------------------------------
+
+def _run(g: ModelGate, verdicts: list[GateVerdict]) -> list[tuple[GateStatus, GateAction]]:
+    status: GateStatus | None = None
+    seen = []
+    for k, verdict in enumerate(verdicts):
+        outcome = GateOutcome(name=g.name, verdict=verdict, message=verdict.value,
+                              time=NOW + dt.timedelta(minutes=k))
+        status = assess(g, status, outcome)
+        seen.append((status, gates.required_action(g, status)))
+    return seen
+
+
+N, PA, RB = GateAction.NONE, GateAction.PAUSE, GateAction.ROLLBACK
+
+LIMIT_CASES: list[tuple[str, dict[str, Any], list[GateVerdict], list[GateAction]]] = [
+    ("first Fail rolls back by default", {}, [P, F], [N, RB]),
+    ("failureLimit tolerates that many Fails", {"failureLimit": 2}, [F, P, F, F], [N, N, N, RB]),
+    ("Fails count at the step, not in a row", {"failureLimit": 1}, [F, P, P, F], [N, N, N, RB]),
+    ("fifth Error in a row rolls back by default", {}, [E, E, E, E, E], [N, N, N, N, RB]),
+    ("an Error streak resets on any other verdict", {"consecutiveErrorLimit": 1},
+     [E, INC, E, P, E, E], [N, N, N, N, N, RB]),
+    ("consecutiveErrorLimit 0: first Error acts", {"consecutiveErrorLimit": 0}, [E], [RB]),
+    ("inconclusiveLimit 0 never pauses", {}, [INC] * 10, [N] * 10),
+    ("beyond inconclusiveLimit pauses", {"inconclusiveLimit": 2}, [INC, P, INC, INC], [N, N, N, PA]),
+    ("Fail outranks the pause", {"inconclusiveLimit": 1}, [INC, INC, F], [N, PA, RB]),
+    ("dry run never acts", {"dryRun": True, "inconclusiveLimit": 1}, [F, E, INC, INC, F],
+     [N, N, N, N, N]),
+]
+
+
+@pytest.mark.parametrize(("fields", "verdicts", "actions"), [c[1:] for c in LIMIT_CASES],
+                         ids=[c[0] for c in LIMIT_CASES])
+def test_limits(fields: dict[str, Any], verdicts: list[GateVerdict],
+                actions: list[GateAction]) -> None:
+    assert [a for _, a in _run(gate("latency", **fields), verdicts)] == actions
+
+
+def test_counters_and_evidence_in_status() -> None:
+    g = gate("latency")
+    outcome = evaluate_gate(g, LatencyMeasurement(0.13, 500, 0.10, 5000), None, NOW)
+    status = assess(g, None, outcome)
+    assert (status.verdict, status.failures, status.inconclusives, status.consecutive_errors) == (
+        F, 1, 0, 0)
+    assert status.value == pytest.approx(0.13) and status.threshold == pytest.approx(0.12)
+    assert status.samples == 500 and status.time == NOW and "stable p95" in status.message
+    again = assess(g, status, outcome)
+    assert again.failures == 2
+    assert gates.reset_counters(again).failures == 0
+    assert gates.reset_counters(again).value == again.value
+
+
+def test_previous_status_of_another_gate_is_not_counted() -> None:
+    other = GateStatus(name="other", verdict=F, time=NOW, failures=7)
+    out = GateOutcome(name="g", verdict=F, message="", time=NOW)
+    assert assess(gate("latency"), other, out).failures == 1
+
+
+def test_long_messages_fit_the_status_field() -> None:
+    out = GateOutcome(name="g", verdict=F, message="x" * 5000, time=NOW)
+    assert len(assess(gate("latency"), None, out).message) <= 1024
