@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
+from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, SequentialStateStatus
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain.measurements import (
     CustomMeasurement,
@@ -59,6 +59,7 @@ __all__ = [
     "is_worse",
     "margin_of",
     "memory_from_wire",
+    "memory_of",
     "memory_to_wire",
     "required_action",
     "reset_counters",
@@ -508,7 +509,8 @@ def _worst_of(judged: list[_Judged]) -> _Judged:
 
 
 def assess(gate: ModelGate, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:
-    """The gate's status after ``outcome``: its evidence plus updated step counters.
+    """The gate's status after ``outcome``: its evidence, updated step counters, and the
+    sequential-test memory (``sequentialState``) for the next look.
 
     ``previous`` is this gate's status at the *current step* (None at a fresh step). Fail and
     Inconclusive verdicts are counted; Error counts in a row and any other verdict resets it,
@@ -523,7 +525,7 @@ def assess(gate: ModelGate, previous: GateStatus | None, outcome: GateOutcome) -
         message=_clip(outcome.message), time=outcome.time,
         failures=(prev.failures if prev else 0) + (verdict is GateVerdict.FAIL),
         inconclusives=(prev.inconclusives if prev else 0) + (verdict is GateVerdict.INCONCLUSIVE),
-        consecutive_errors=errors)
+        consecutive_errors=errors, sequential_state=_state_status(outcome.memory))
 
 
 def required_action(gate: ModelGate, status: GateStatus) -> GateAction:
@@ -541,8 +543,29 @@ def required_action(gate: ModelGate, status: GateStatus) -> GateAction:
 
 
 def reset_counters(status: GateStatus) -> GateStatus:
-    """The status with its step counters zeroed (a new step), keeping the last evidence."""
-    return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0})
+    """The status at a new step: counters zeroed and sequential tests restarted (the traffic
+    split changed), the last evidence kept for humans."""
+    return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
+                                     "sequential_state": {}})
+
+
+def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:
+    """The memory to pass to ``evaluate_gate``, read back from the gate's status."""
+    if status is None:
+        return {}
+    return {key: SequentialState(
+        looks=st.looks, lower=-math.inf if st.lower is None else st.lower,
+        upper=math.inf if st.upper is None else st.upper,
+        p_pass=1.0 if st.p_pass is None else st.p_pass,
+        p_fail=1.0 if st.p_fail is None else st.p_fail)
+        for key, st in status.sequential_state.items()}
+
+
+def _state_status(memory: GateMemory) -> dict[str, SequentialStateStatus]:
+    return {key: SequentialStateStatus(looks=st.looks, lower=_finite(st.lower),
+                                       upper=_finite(st.upper), p_pass=_finite(st.p_pass),
+                                       p_fail=_finite(st.p_fail))
+            for key, st in sorted(memory.items())}
 
 
 def memory_to_wire(memory: GateMemory) -> dict[str, dict[str, Any]]:

@@ -75,7 +75,7 @@ _MESSAGE_MAX = 4000
 
 
 class RequestKind(StrEnum):
-    """A manual request, in the order they are acted on when several are pending."""
+    """A manual request kind, in the order they are acted on when several are pending."""
 
     EMERGENCY_ROLLBACK = "emergencyRollback"
     ABORT = "abort"
@@ -234,13 +234,12 @@ class _Pass:
         self.pause_reason: str | None = None
         self.rollback_pending = False  # a gate demands rollback, but rollback.mode is Manual
         self.deadline_exceeded = False
-        self.more_requests = False
 
     def run(self) -> Decision:
         self.s.desired_version = self.observed.desired_version
         if self.observed.generation is not None:
             self.s.observed_generation = self.observed.generation
-        self.handle_request()
+        self.handle_requests()
         self.follow_desired_version()
         self.apply_analysis()
         self.act_on_gates()
@@ -335,21 +334,20 @@ class _Pass:
 
     # -- the steps of a pass ----------------------------------------------------------------
 
-    def handle_request(self) -> None:
+    def handle_requests(self) -> None:
+        # All pending requests, most drastic first, each on the status the previous one left:
+        # an abort followed by a promote finds no canary, deterministically, in one pass.
         handled = self.s.handled_requests
         pending = [r for r in self.observed.requests if handled.get(r.key) != r.token]
-        if not pending:
-            return
-        request = min(pending, key=lambda r: _PRIORITY[r.kind])
-        self.more_requests = len(pending) > 1  # one per pass: each acts on a settled status
-        self.s.handled_requests = {**handled, request.key: request.token}
-        {
-            RequestKind.EMERGENCY_ROLLBACK: self.emergency_rollback,
-            RequestKind.ABORT: self.abort,
-            RequestKind.RETRY: self.retry,
-            RequestKind.PROMOTE_FULL: self.manual_promote,
-            RequestKind.PROMOTE: self.manual_promote,
-        }[request.kind](request)
+        for request in sorted(pending, key=lambda r: _PRIORITY[r.kind]):
+            self.s.handled_requests = {**self.s.handled_requests, request.key: request.token}
+            {
+                RequestKind.EMERGENCY_ROLLBACK: self.emergency_rollback,
+                RequestKind.ABORT: self.abort,
+                RequestKind.RETRY: self.retry,
+                RequestKind.PROMOTE_FULL: self.manual_promote,
+                RequestKind.PROMOTE: self.manual_promote,
+            }[request.kind](request)
 
     def ignore(self, request: ManualRequest, reason: Reason, why: str) -> None:
         self.record(reason, None, f"ignored: {why}", request.actor)
@@ -442,8 +440,10 @@ class _Pass:
         if not outcomes or self.s.canary_version is None or self.canary_changed:
             return
         latest = max(o.time for o in outcomes)
-        if self.s.last_analysis_at is not None and latest <= self.s.last_analysis_at:
-            return  # already applied: decide is idempotent
+        start = self.s.step_started_at
+        if ((self.s.last_analysis_at is not None and latest <= self.s.last_analysis_at)
+                or (start is not None and latest <= start)):
+            return  # already applied (decide is idempotent), or measured before this step
         by_name = {o.name: o for o in outcomes}
         previous = {g.name: g for g in self.s.gates}
         was_passing = self.gates_passed_at_step()
@@ -658,8 +658,6 @@ class _Pass:
 
     def requeue(self) -> dt.timedelta | None:
         times: list[dt.datetime] = []
-        if self.more_requests:
-            times.append(self.now)
         if self.s.canary_version is not None:
             base = _analysis_base(self.s)
             interval = parse_duration(self.spec.rollout.analysis_interval)

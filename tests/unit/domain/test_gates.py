@@ -350,3 +350,26 @@ def test_previous_status_of_another_gate_is_not_counted() -> None:
 def test_long_messages_fit_the_status_field() -> None:
     out = GateOutcome(name="g", verdict=F, message="x" * 5000, time=NOW)
     assert len(assess(gate("latency"), None, out).message) <= 1024
+
+
+def test_sequential_memory_lives_in_the_gate_status() -> None:
+    g = gate("errorRate")
+    first = evaluate_gate(g, ErrorRateMeasurement(5, 1000, 40, 9000), None, NOW)
+    status = assess(g, None, first)
+    assert set(status.sequential_state) == {"rateRatio"}
+    # Read back (e.g. after a restart, from JSON), it continues the same test.
+    restored = GateStatus.model_validate(status.to_wire())
+    assert gates.memory_of(restored) == first.memory
+    second = evaluate_gate(g, ErrorRateMeasurement(10, 2000, 80, 18000),
+                           gates.memory_of(restored), NOW)
+    assert second.memory["rateRatio"].looks == 2
+    assert gates.reset_counters(status).sequential_state == {}
+    assert gates.memory_of(None) == {}
+
+
+def test_unbounded_state_is_stored_as_absent_bounds() -> None:
+    out = GateOutcome(name="g", verdict=INC, message="", time=NOW,
+                      memory={"effect": SequentialState(looks=1)})
+    stored = assess(gate("onlineEffect"), None, out).sequential_state["effect"]
+    assert (stored.lower, stored.upper) == (None, None)
+    assert gates.memory_of(assess(gate("onlineEffect"), None, out)) == out.memory

@@ -1,0 +1,588 @@
+"""The canary ramp: every transition with time passed in, and idempotence on every call.
+
+``Sim.tick`` runs ``decide`` and then checks, for every single decision in this file, that
+running it again on its own output (and on that output after a JSON round trip, as a restarted
+operator would read it) changes nothing and emits nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain import ramp
+from uplift_operator.domain.gates import GateOutcome, evaluate_gate
+from uplift_operator.domain.measurements import LatencyMeasurement
+from uplift_operator.domain.ramp import Decision, Observed, Reason, TrafficSplit, decide
+from uplift_operator.stats.results import SequentialState
+
+T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+P, INC, E, F = (GateVerdict.PASS, GateVerdict.INCONCLUSIVE, GateVerdict.ERROR, GateVerdict.FAIL)
+GATE_TYPES = ["latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity", "custom"]
+
+
+def make_spec(*, steps: Sequence[tuple[int, str | None]] = ((10, "5m"), (25, "5m"), (50, "5m")),
+              gates: Sequence[Mapping[str, Any]] | None = None, rollback: str = "Automatic",
+              **rollout: Any) -> UpliftModelSpec:
+    if gates is None:
+        gates = [{"name": "latency", "type": "latency"},
+                 {"name": "shadow", "type": "drift", "dryRun": True}]
+    return UpliftModelSpec.model_validate({
+        "model": {"registeredModel": "churn", "alias": "champion"},
+        "treatments": [{"name": "email"}],
+        "rollout": {"steps": [{"weight": w, **({"pause": p} if p else {})} for w, p in steps],
+                    "analysisInterval": "1m", "gates": list(gates), **rollout},
+        "rollback": {"mode": rollback},
+    })
+
+
+class Sim:
+    """Drives ``decide`` through time; every decision is checked for idempotence."""
+
+    def __init__(self, spec: UpliftModelSpec, status: UpliftModelStatus | None = None) -> None:
+        self.spec = spec
+        self.status = status or UpliftModelStatus()
+        self.now = T0
+        self.desired: str | None = "1"
+        self.annotations: dict[str, str] = {}
+        self.stable_ready = True
+        self.canary_ready = True
+        self.log: list[Decision] = []
+
+    def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
+             outcomes: Sequence[GateOutcome] | None = None) -> Decision:
+        self.now += dt.timedelta(minutes=minutes)
+        if verdicts is not None:
+            outcomes = [outcome(name, v, self.now) for name, v in verdicts.items()]
+        observed = Observed(desired_version=self.desired, stable_ready=self.stable_ready,
+                            canary_ready=self.canary_ready, gate_outcomes=outcomes,
+                            requests=ramp.parse_requests(self.annotations), generation=3)
+        decision = decide(self.spec, self.status, observed, self.now)
+        assert_idempotent(self.spec, decision, observed, self.now)
+        self.status = decision.status
+        self.log.append(decision)
+        return decision
+
+    def passing(self, minutes: float = 0) -> Decision:
+        return self.tick(minutes, verdicts={g.name: P for g in self.spec.rollout.gates})
+
+    def reasons(self, decision: Decision | None = None) -> list[Reason]:
+        return [e.reason for e in (decision or self.log[-1]).events]
+
+    def request(self, key: str, value: str) -> None:
+        self.annotations[key] = value
+
+
+def outcome(name: str, verdict: GateVerdict, now: dt.datetime, **evidence: Any) -> GateOutcome:
+    return GateOutcome(name=name, verdict=verdict, message=f"{name} said {verdict.value}",
+                       time=now, memory={"t": SequentialState(looks=1)}, **evidence)
+
+
+def assert_idempotent(spec: UpliftModelSpec, decision: Decision, observed: Observed,
+                      now: dt.datetime) -> None:
+    again = decide(spec, decision.status, observed, now)
+    assert again.status == decision.status
+    assert again.events == ()
+    assert again.traffic == decision.traffic
+    # A restarted operator reads the status back from JSON and must resume at the same place.
+    restored = UpliftModelStatus.model_validate(decision.status.to_wire())
+    resumed = decide(spec, restored, observed, now)
+    assert resumed.status.to_wire() == decision.status.to_wire()
+    assert resumed.events == ()
+
+
+def with_canary(spec: UpliftModelSpec | None = None) -> Sim:
+    """Stable version 1 serving, canary version 2 just started at T0."""
+    sim = Sim(spec or make_spec())
+    sim.tick()
+    sim.desired = "2"
+    sim.tick()
+    assert sim.status.canary_version == "2"
+    return sim
+
+
+def ready(status: UpliftModelStatus) -> tuple[str, str]:
+    c = cond.find(status.conditions, cond.READY)
+    assert c is not None
+    return c.status, c.reason
+
+
+# -- first version, canary start -----------------------------------------------------------------
+
+def test_first_version_becomes_stable_without_a_ramp() -> None:
+    sim = Sim(make_spec())
+    sim.stable_ready = False
+    d = sim.tick()
+    assert (d.status.stable_version, d.status.canary_version) == ("1", None)
+    assert d.status.phase is Phase.PROGRESSING and ready(d.status) == ("False", "WaitingForServing")
+    assert d.traffic == TrafficSplit("1", None, 0)
+    assert sim.reasons() == [Reason.PROMOTED]
+    sim.stable_ready = True
+    d = sim.tick(1)
+    assert d.status.phase is Phase.HEALTHY and ready(d.status) == ("True", "StableServing")
+    assert d.events == () and d.requeue_after is None
+    assert d.status.conditions[0].observed_generation == 3
+
+
+def test_unresolved_reference_serves_nothing_yet() -> None:
+    sim = Sim(make_spec())
+    sim.desired = None
+    d = sim.tick()
+    assert d.traffic is None and d.status.phase is Phase.PROGRESSING
+    assert ready(d.status) == ("False", "NoVersion")
+
+
+def test_new_version_starts_a_canary_at_the_first_step() -> None:
+    sim = with_canary()
+    s = sim.status
+    assert (s.current_step, s.canary_weight, s.step_started_at) == (0, 10, T0)
+    assert s.phase is Phase.PROGRESSING and sim.reasons() == [Reason.CANARY_STARTED]
+    assert sim.log[-1].traffic == TrafficSplit("1", "2", 10)
+    assert sim.log[-1].gate_memory == {}  # sequential tests start afresh
+    assert sim.log[-1].requeue_after == dt.timedelta(minutes=1)  # the first analysis
+
+
+# -- the ramp ------------------------------------------------------------------------------------
+
+def test_ramp_through_every_step_to_promotion() -> None:
+    sim = with_canary()
+    d = sim.passing(1)
+    assert sim.reasons() == [Reason.ANALYSIS_PASSED] and d.status.current_step == 0
+    assert d.requeue_after == dt.timedelta(minutes=1)
+    assert all(g.sequential_state for g in d.status.gates)  # carried to the next look
+    d = sim.passing(4)  # T0+5m: pause elapsed, gates passed
+    assert (d.status.current_step, d.status.canary_weight) == (1, 25)
+    assert d.traffic == TrafficSplit("1", "2", 25) and Reason.STEP_ADVANCED in sim.reasons()
+    assert d.gate_memory == {} and all(g.failures == 0 for g in d.status.gates)
+    assert all(g.sequential_state == {} for g in d.status.gates)  # new split: tests restart
+    d = sim.passing(5)
+    assert (d.status.current_step, d.status.canary_weight) == (2, 50)
+    d = sim.passing(5)
+    s = d.status
+    assert (s.stable_version, s.canary_version, s.previous_stable_version) == ("2", None, "1")
+    assert (s.canary_weight, s.current_step, s.phase) == (0, None, Phase.HEALTHY)
+    assert d.traffic == TrafficSplit("2", None, 0) and Reason.PROMOTED in sim.reasons()
+    assert [r.action for r in s.history] == [
+        "Promoted", "CanaryStarted", "StepAdvanced", "StepAdvanced", "Promoted"]
+    assert [r.weight for r in s.history] == [0, 10, 25, 50, 0]
+    # Settled: the spec's version is stable, nothing happens any more.
+    assert sim.tick(10).events == ()
+
+
+def test_step_waits_for_its_pause() -> None:
+    sim = with_canary()
+    sim.passing(1)
+    d = sim.passing(2)  # T0+3m < T0+5m
+    assert d.status.current_step == 0
+    assert d.requeue_after == dt.timedelta(minutes=1)
+    assert "step ends at" in d.status.message
+
+
+def test_pause_end_advances_on_the_last_analysis_without_a_new_one() -> None:
+    sim = with_canary()
+    sim.passing(1)
+    d = sim.tick(4)  # no analysis in this pass; the last one (at this step) passed
+    assert d.status.current_step == 1
+
+
+def test_a_pass_from_the_previous_step_does_not_count() -> None:
+    sim = with_canary()
+    sim.passing(5)
+    d = sim.tick(6)  # step 2's pause elapsed, but no analysis during step 2
+    assert d.status.current_step == 1 and "waiting for an analysis" in d.status.message
+
+
+def test_dry_run_gate_neither_blocks_nor_rolls_back() -> None:
+    sim = with_canary()
+    d = sim.tick(5, verdicts={"latency": P, "shadow": F})
+    assert d.status.current_step == 1 and d.status.canary_version == "2"
+    assert any("dry run" in e.message for e in d.events if e.reason is Reason.GATE_FAILED)
+
+
+def test_step_without_pause_waits_for_a_manual_promote() -> None:
+    sim = with_canary(make_spec(steps=[(10, None), (50, "5m")]))
+    d = sim.passing(60)
+    assert d.status.current_step == 0 and "no pause" in d.status.message
+    sim.request(ramp.PROMOTE_ANNOTATION, "step")
+    d = sim.tick(1)
+    assert (d.status.current_step, d.status.canary_weight) == (1, 50)
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.STEP_ADVANCED]
+    assert d.status.history[-1].actor == "annotation uplift.dev/promote=step"
+
+
+def test_canary_not_serving_holds_the_step() -> None:
+    sim = with_canary()
+    sim.canary_ready = False
+    d = sim.passing(5)
+    assert d.status.current_step == 0 and "canary is not serving" in d.status.message
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("type_", GATE_TYPES)
+def test_failing_gate_rolls_back(type_: str) -> None:
+    name = f"the-{type_.lower()}"
+    gate = {"name": name, "type": type_, **({"query": "up", "max": 1} if type_ == "custom" else {})}
+    sim = with_canary(make_spec(gates=[gate]))
+    failing = outcome(name, F, sim.now + dt.timedelta(minutes=1), value=0.31,
+                      threshold=0.12, samples=512)
+    d = sim.tick(1, outcomes=[failing])
+    s = d.status
+    assert (s.stable_version, s.canary_version, s.aborted_version) == ("1", None, "2")
+    assert (s.canary_weight, s.current_step, s.phase) == (0, None, Phase.DEGRADED)
+    assert d.traffic == TrafficSplit("1", None, 0)
+    rolled = [e for e in d.events if e.reason is Reason.ROLLED_BACK]
+    assert len(rolled) == 1 and rolled[0].type == "Warning"
+    for text in (rolled[0].message, s.history[-1].reason):
+        assert all(part in text for part in (
+            name, "value 0.31", "threshold 0.12", "samples 512"))
+    assert s.history[-1].action == "RolledBack" and s.history[-1].version == "2"
+    assert s.gates[0].verdict is F  # kept, so kubectl describe shows why
+    # The spec still names version 2: nothing restarts until a retry or a new version.
+    d = sim.tick(10)
+    assert d.status.canary_version is None and d.status.phase is Phase.DEGRADED
+    assert ramp.RETRY_ANNOTATION in d.status.message and d.events == ()
+
+
+def test_rollback_from_real_measurements() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "p95", "type": "latency"}]))
+    out = evaluate_gate(sim.spec.rollout.gates[0], LatencyMeasurement(0.3, 800, 0.1, 9000),
+                        None, sim.now + dt.timedelta(minutes=1))
+    d = sim.tick(1, outcomes=[out])
+    assert d.status.aborted_version == "2"
+    assert "canary p95 0.3s > stable p95 0.1s × 1.2" in d.status.history[-1].reason
+
+
+def test_failure_limit_tolerates_fails_at_a_step() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency", "failureLimit": 1}]))
+    d = sim.tick(1, verdicts={"lat": F})
+    assert d.status.canary_version == "2" and sim.reasons() == [Reason.GATE_FAILED]
+    d = sim.tick(1, verdicts={"lat": F})
+    assert d.status.canary_version is None and Reason.ROLLED_BACK in sim.reasons()
+
+
+def test_consecutive_errors_roll_back_past_the_limit() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
+                                        "consecutiveErrorLimit": 2}]))
+    sim.tick(1, verdicts={"lat": E})
+    sim.tick(1, verdicts={"lat": E})
+    sim.tick(1, verdicts={"lat": INC})  # resets the streak
+    sim.tick(1, verdicts={"lat": E})
+    assert sim.tick(1, verdicts={"lat": E}).status.canary_version == "2"
+    assert sim.tick(1, verdicts={"lat": E}).status.canary_version is None
+
+
+def test_counters_reset_when_a_step_advances() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency", "failureLimit": 1}]))
+    sim.tick(1, verdicts={"lat": F})
+    sim.tick(1, verdicts={"lat": P})
+    assert sim.tick(3).status.current_step == 1
+    d = sim.tick(1, verdicts={"lat": F})  # the first Fail at this step is tolerated again
+    assert d.status.canary_version == "2" and d.status.gates[0].failures == 1
+
+
+def test_manual_rollback_mode_pauses_instead() -> None:
+    sim = with_canary(make_spec(rollback="Manual"))
+    d = sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert d.status.canary_version == "2" and d.status.phase is Phase.PAUSED
+    assert ready(d.status) == ("False", "RollbackPending")
+    assert d.traffic == TrafficSplit("1", "2", 10)
+    assert Reason.PAUSED in sim.reasons() and ramp.ABORT_ANNOTATION in d.status.message
+    d = sim.passing(10)  # still paused: the failure stays counted at this step
+    assert d.status.current_step == 0 and d.status.phase is Phase.PAUSED
+    sim.request(ramp.ABORT_ANNOTATION, "2026-11-28T12:11")
+    d = sim.tick(1)
+    assert d.status.aborted_version == "2" and d.status.phase is Phase.DEGRADED
+    assert sim.reasons() == [Reason.MANUAL_ABORT]
+    assert d.status.history[-1].actor == "annotation uplift.dev/abort=2026-11-28T12:11"
+
+
+# -- inconclusive, paused, deadline --------------------------------------------------------------
+
+def test_inconclusive_holds_the_step() -> None:
+    sim = with_canary()
+    d = sim.tick(1, verdicts={"latency": INC})
+    assert sim.reasons() == [Reason.GATE_INCONCLUSIVE]
+    for _ in range(20):
+        d = sim.tick(1, verdicts={"latency": INC})
+    assert d.events == () and d.status.current_step == 0
+    assert d.status.phase is Phase.PROGRESSING and d.status.gates[0].inconclusives == 21
+
+
+def test_inconclusive_beyond_the_limit_pauses_until_promoted() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
+                                        "inconclusiveLimit": 2}]))
+    sim.tick(1, verdicts={"lat": INC})
+    d = sim.tick(1, verdicts={"lat": INC})
+    assert d.status.phase is Phase.PROGRESSING
+    d = sim.tick(1, verdicts={"lat": INC})
+    assert d.status.phase is Phase.PAUSED and Reason.PAUSED in sim.reasons()
+    assert ready(d.status) == ("True", "StableServing")
+    sim.request(ramp.PROMOTE_ANNOTATION, "step")
+    d = sim.tick(1)
+    assert d.status.current_step == 1 and d.status.phase is Phase.PROGRESSING
+    assert Reason.RESUMED in sim.reasons()
+
+
+def test_spec_paused_holds_but_a_failing_gate_still_rolls_back() -> None:
+    paused = make_spec(paused=True)
+    sim = with_canary(paused)
+    assert sim.reasons() == [Reason.CANARY_STARTED, Reason.PAUSED]
+    d = sim.passing(10)
+    assert d.status.current_step == 0 and d.status.phase is Phase.PAUSED
+    assert Reason.PAUSED not in sim.reasons()  # only on entering the pause
+    sim.spec = make_spec()
+    d = sim.tick(1)
+    assert d.status.current_step == 1 and Reason.RESUMED in sim.reasons()
+    sim.spec = paused
+    d = sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+
+
+def test_progress_deadline_degrades_without_rollback() -> None:
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    d = sim.tick(15, verdicts={"latency": INC})  # could end at 5m; deadline at 15m: not past it
+    assert d.status.phase is Phase.PROGRESSING
+    d = sim.tick(1, verdicts={"latency": INC})
+    assert d.status.phase is Phase.DEGRADED and d.status.canary_version == "2"
+    assert d.status.message.startswith("ProgressDeadlineExceeded")
+    assert Reason.PROGRESS_DEADLINE_EXCEEDED in sim.reasons()
+    assert d.traffic == TrafficSplit("1", "2", 10)
+    d = sim.tick(1, verdicts={"latency": INC})
+    assert d.events == ()  # reported once per step
+    assert sum(r.action == "ProgressDeadlineExceeded" for r in d.status.history) == 1
+    d = sim.passing(1)  # the data finally decides: the ramp goes on
+    assert d.status.current_step == 1 and d.status.phase is Phase.PROGRESSING
+
+
+def test_deadline_requeue_is_scheduled() -> None:
+    sim = with_canary(make_spec(progressDeadline="10m", analysisInterval="30m",
+                                steps=[(10, "30m")]))
+    assert sim.log[-1].requeue_after == dt.timedelta(minutes=30)
+
+
+# -- versions changing under the ramp ------------------------------------------------------------
+
+def test_newer_version_replaces_the_canary_and_restarts() -> None:
+    sim = with_canary()
+    sim.passing(5)
+    assert sim.status.canary_weight == 25
+    sim.desired = "3"
+    d = sim.passing(1)  # outcomes measured version 2: not applied to version 3
+    s = d.status
+    assert (s.canary_version, s.current_step, s.canary_weight, s.gates) == ("3", 0, 10, [])
+    assert sim.reasons() == [Reason.CANARY_REPLACED]
+    assert s.history[-1].reason == "replaces canary 2"
+
+
+def test_spec_back_at_stable_removes_the_canary() -> None:
+    sim = with_canary()
+    sim.desired = "1"
+    d = sim.tick(1)
+    assert d.status.canary_version is None and d.status.aborted_version is None
+    assert d.status.phase is Phase.HEALTHY and sim.reasons() == [Reason.ROLLED_BACK]
+
+
+def test_stale_analysis_is_not_applied_twice() -> None:
+    sim = with_canary()
+    when = sim.now + dt.timedelta(minutes=1)
+    sim.tick(1, outcomes=[outcome("latency", F, when - dt.timedelta(minutes=2))])
+    assert sim.status.canary_version == "2"  # measured before the canary: ignored
+    first = sim.tick(0, outcomes=[outcome("latency", INC, when)])
+    assert first.status.gates[0].inconclusives == 1
+    again = sim.tick(0, outcomes=[outcome("latency", INC, when)])
+    assert again.status.gates[0].inconclusives == 1 and again.gate_memory is None
+
+
+# -- manual requests -----------------------------------------------------------------------------
+
+def test_promote_full_skips_the_remaining_steps() -> None:
+    sim = with_canary()
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.canary_version) == ("2", None)
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.PROMOTED]
+    assert d.status.handled_requests == {ramp.PROMOTE_ANNOTATION: "full"}
+
+
+def test_a_request_is_acted_on_once_per_token() -> None:
+    sim = with_canary()
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:a")
+    assert sim.tick(1).status.current_step == 1
+    assert sim.tick(1).status.current_step == 1  # same token: done already
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:b")
+    assert sim.tick(1).status.current_step == 2
+
+
+def test_promote_at_the_last_step_promotes() -> None:
+    sim = with_canary(make_spec(steps=[(50, None)]))
+    sim.request(ramp.PROMOTE_ANNOTATION, "step")
+    assert sim.tick(1).status.stable_version == "2"
+
+
+def test_requests_without_a_canary_are_recorded_and_ignored() -> None:
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.request(ramp.PROMOTE_ANNOTATION, "step")
+    d = sim.tick(1)
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE] and d.events[0].type == "Warning"
+    assert "ignored" in d.status.history[-1].reason
+    sim.request(ramp.ABORT_ANNOTATION, "x")
+    assert sim.tick(1).events[0].reason is Reason.MANUAL_ABORT
+
+
+def test_several_requests_are_taken_in_one_pass_by_priority() -> None:
+    sim = with_canary()
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    sim.request(ramp.ABORT_ANNOTATION, "x")
+    d = sim.tick(1)
+    assert sim.reasons() == [Reason.MANUAL_ABORT, Reason.MANUAL_PROMOTE]
+    assert d.status.stable_version == "1" and d.status.aborted_version == "2"
+    assert "ignored: no canary" in d.status.history[-1].reason
+    assert d.status.handled_requests == {ramp.PROMOTE_ANNOTATION: "full",
+                                         ramp.ABORT_ANNOTATION: "x"}
+
+
+def test_retry_restarts_an_aborted_version_at_step_one() -> None:
+    sim = with_canary()
+    sim.passing(5)
+    sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert sim.status.aborted_version == "2"
+    sim.request(ramp.RETRY_ANNOTATION, "1")
+    d = sim.tick(30)
+    s = d.status
+    assert (s.aborted_version, s.canary_version, s.current_step, s.canary_weight) == (
+        None, "2", 0, 10)
+    assert sim.reasons() == [Reason.RETRY] and s.phase is Phase.PROGRESSING
+    assert s.history[-1].actor == "annotation uplift.dev/retry=1"
+
+
+def test_a_new_version_after_a_rollback_starts_without_retry() -> None:
+    sim = with_canary()
+    sim.tick(1, verdicts={"latency": F, "shadow": P})
+    sim.desired = "3"
+    d = sim.tick(1)
+    assert d.status.canary_version == "3" and d.status.aborted_version is None
+
+
+def test_emergency_rollback_aborts_a_canary() -> None:
+    sim = with_canary()
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
+    d = sim.tick(1)
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert sim.reasons() == [Reason.EMERGENCY_ROLLBACK]
+
+
+def test_emergency_rollback_restores_the_previous_stable_at_once() -> None:
+    sim = with_canary()
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    sim.tick(1)
+    assert (sim.status.stable_version, sim.status.previous_stable_version) == ("2", "1")
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
+    d = sim.tick(1)
+    s = d.status
+    assert (s.stable_version, s.canary_version, s.aborted_version) == ("1", None, "2")
+    assert d.traffic == TrafficSplit("1", None, 0) and s.phase is Phase.DEGRADED
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "again")
+    d = sim.tick(1)  # no flipping back to the bad version
+    assert d.status.stable_version == "1" and d.events[0].type == "Warning"
+
+
+def test_unknown_promote_mode_is_not_a_request() -> None:
+    assert ramp.parse_requests({ramp.PROMOTE_ANNOTATION: "everything"}) == ()
+    found = ramp.parse_requests({ramp.PROMOTE_ANNOTATION: "full:7", ramp.RETRY_ANNOTATION: "2"})
+    assert [r.kind for r in found] == [ramp.RequestKind.PROMOTE_FULL, ramp.RequestKind.RETRY]
+
+
+# -- bookkeeping ---------------------------------------------------------------------------------
+
+def test_history_keeps_the_newest_twenty() -> None:
+    sim = with_canary(make_spec(steps=[(10, None)]))
+    for k in range(30):
+        sim.desired = str(3 + k)
+        sim.tick(1)
+    history = sim.status.history
+    assert len(history) == ramp.HISTORY_LIMIT and history[-1].version == "32"
+
+
+def test_scale_down_delay_keeps_the_rolled_back_canary_at_weight_zero() -> None:
+    spec = make_spec().model_copy(update={"rollback": make_spec().rollback.model_copy(
+        update={"scale_down_delay": "10m"})})
+    sim = with_canary(spec)
+    d = sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert d.traffic == TrafficSplit("1", "2", 0) and d.requeue_after == dt.timedelta(minutes=10)
+    assert sim.tick(10).traffic == TrafficSplit("1", None, 0)
+
+
+@pytest.mark.parametrize(("canary", "step_start", "last", "now_min", "due"), [
+    (None, None, None, 5, False),
+    ("2", 0, None, 0.5, False),
+    ("2", 0, None, 1, True),
+    ("2", 0, 3, 3.5, False),
+    ("2", 0, 3, 4, True),
+    ("2", 5, 3, 5.5, False),  # a new step waits one interval for data at its weight
+])
+def test_analysis_due(canary: str | None, step_start: float | None, last: float | None,
+                      now_min: float, due: bool) -> None:
+    def at(m: float | None) -> dt.datetime | None:
+        return None if m is None else T0 + dt.timedelta(minutes=m)
+    status = UpliftModelStatus(canary_version=canary, step_started_at=at(step_start),
+                               last_analysis_at=at(last))
+    assert ramp.analysis_due(make_spec(), status, T0 + dt.timedelta(minutes=now_min)) is due
+
+
+# -- properties ----------------------------------------------------------------------------------
+
+ACTIONS = st.one_of(
+    st.tuples(st.just("tick"), st.floats(0, 7),
+              st.sampled_from([None, P, P, P, INC, E, F])),
+    st.tuples(st.just("request"), st.sampled_from([
+        (ramp.PROMOTE_ANNOTATION, "step"), (ramp.PROMOTE_ANNOTATION, "full"),
+        (ramp.ABORT_ANNOTATION, ""), (ramp.RETRY_ANNOTATION, ""),
+        (ramp.EMERGENCY_ROLLBACK_ANNOTATION, "")]), st.none()),
+    st.tuples(st.just("version"), st.sampled_from(["1", "2", "3", "4"]), st.none()),
+    st.tuples(st.just("pause"), st.booleans(), st.none()),
+)
+RESTARTS = {Reason.CANARY_STARTED, Reason.CANARY_REPLACED, Reason.RETRY}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ACTIONS, min_size=1, max_size=25))
+def test_weights_never_go_back_or_skip_within_a_ramp(actions: list[Any]) -> None:
+    steps = [(5, "2m"), (20, "2m"), (40, None), (70, "2m")]
+    gates = [{"name": "lat", "type": "latency", "failureLimit": 1, "inconclusiveLimit": 3}]
+    sim = with_canary(make_spec(steps=steps, gates=gates))
+    for n, (kind, arg, verdict) in enumerate(actions):
+        before = sim.status
+        if kind == "tick":
+            sim.tick(arg, verdicts=None if verdict is None else {"lat": verdict})
+        elif kind == "request":
+            key, mode = arg
+            sim.request(key, f"{mode}:{n}" if mode else str(n))
+            sim.tick(0.5)
+        elif kind == "version":
+            sim.desired = arg
+            sim.tick(0.5)
+        else:
+            sim.spec = make_spec(steps=steps, gates=gates, paused=arg)
+            sim.tick(0.5)
+        after, reasons = sim.status, set(sim.reasons())
+        if after.canary_version is not None:
+            step = after.current_step
+            assert step is not None and after.canary_weight == sim.spec.rollout.steps[step].weight
+        same_ramp = (before.canary_version is not None
+                     and after.canary_version == before.canary_version and not reasons & RESTARTS)
+        if same_ramp:
+            assert before.current_step is not None and after.current_step is not None
+            assert after.current_step - before.current_step in (0, 1)
+            assert after.canary_weight >= before.canary_weight
+        assert len(after.history) <= ramp.HISTORY_LIMIT
+        assert cond.find(after.conditions, cond.READY) is not None
