@@ -212,7 +212,21 @@ def analysis_due(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datet
 
 def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
            now: dt.datetime) -> Decision:
-    """One reconcile pass of the ramp (see the module docstring and ``_Pass``)."""
+    """One reconcile pass of the ramp, in this order:
+
+    1. pending manual requests (emergency rollback, abort, retry, promote full, promote step),
+       each once per token, recorded in ``handledRequests``;
+    2. the desired version: the first version becomes stable at once; a new one starts (or
+       replaces) the canary at step 0; back at stable removes the canary; the aborted version
+       does nothing until a retry or a newer version;
+    3. this pass's gate outcomes (only if measured during the current step and not applied
+       yet) update the gate counters;
+    4. counters beyond a limit roll back (or pause, with ``rollback.mode: Manual``), also while
+       ``spec.rollout.paused``; Inconclusive beyond a non-zero ``inconclusiveLimit`` pauses;
+    5. a step blocked past its pause + ``progressDeadline`` is Degraded, not rolled back;
+    6. a step whose acting gates last passed during it, and whose pause has elapsed, advances
+       one step (or promotes after the last); a step without a pause waits for a promote.
+    """
     return _Pass(spec, status, observed, now).run()
 
 
