@@ -11,8 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import config as kube_config
 
 from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac
+from tests.support.registry import Versions
+from uplift_operator.devenv.mlflow_server import MlflowServer
+from uplift_operator.devenv.prometheus import PrometheusServer
+from uplift_operator.devenv.seldon_standin import SeldonStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -52,10 +57,42 @@ def as_operator(controlplane: object, admin: Kubectl) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def operator(controlplane: object, admin: Kubectl,
+def mlflow_server() -> Iterator[MlflowServer]:
+    with MlflowServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus() -> Iterator[PrometheusServer]:
+    with PrometheusServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def versions(mlflow_server: MlflowServer, hillstrom_csv: Path) -> Versions:
+    """The sample's model: ``hillstrom-uplift`` version 1, alias ``champion``, really trained."""
+    registry = Versions(mlflow_server.url, "hillstrom-uplift")
+    registry.set_alias("champion", registry.train(hillstrom_csv))
+    return registry
+
+
+@pytest.fixture(scope="session")
+def seldon(admin: Kubectl, controlplane: object) -> Iterator[SeldonStandIn]:
+    """Plays Seldon's status updates: every new SeldonDeployment generation becomes Available."""
+    api = kube_config.new_client_from_config(str(controlplane.admin_kubeconfig))  # type: ignore[attr-defined]
+    standin = SeldonStandIn(api).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def operator(controlplane: object, admin: Kubectl, mlflow_server: MlflowServer,
+             prometheus: PrometheusServer, versions: Versions, seldon: SeldonStandIn,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     proc = OperatorProcess(controlplane.operator_kubeconfig,  # type: ignore[attr-defined]
-                           tmp_path_factory.mktemp("operator"), "--priority", "1000").start()
+                           tmp_path_factory.mktemp("operator"), "--priority", "1000",
+                           "--mlflow-tracking-uri", mlflow_server.url,
+                           "--prometheus-url", prometheus.url).start()
     try:
         yield proc
     finally:

@@ -50,9 +50,11 @@ class Versions:
         return self.base_version
 
     def clone(self, metrics: Mapping[str, float] | None = None,
-              references: Mapping[str, Any] | None = None, name: str | None = None) -> str:
+              references: Mapping[str, Any] | None = None, name: str | None = None,
+              without: tuple[str, ...] = ()) -> str:
         """A new version of ``name`` (default: the base model) with the base model's artifacts
-        and a new run's metrics and reference artifacts."""
+        and a new run's metrics (those starting with a prefix in ``without`` left out) and
+        reference artifacts."""
         assert self.base_version is not None, "train() first"
         target = name or self.name
         if target != self.name and not self.client.search_registered_models(f"name='{target}'"):
@@ -61,7 +63,8 @@ class Versions:
         experiment = self.client.get_run(base.run_id).info.experiment_id
         run = self.client.create_run(experiment)
         for key, value in {**self.base_metrics, **(metrics or {})}.items():
-            self.client.log_metric(run.info.run_id, key, value)
+            if not (without and key.startswith(without)):
+                self.client.log_metric(run.info.run_id, key, value)
         for path, content in {**self.references, **(references or {})}.items():
             self.client.log_dict(run.info.run_id, content, path)
         self.client.set_terminated(run.info.run_id)

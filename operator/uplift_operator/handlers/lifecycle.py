@@ -7,8 +7,15 @@ from typing import Any
 
 import kopf
 
+from uplift_operator.adapters.kube import KubeCluster
+from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
+from uplift_operator.adapters.prometheus import PrometheusClient
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import config_of
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import upliftmodel as service
+from uplift_operator.settings import OperatorConfig
 
 PREFIX = "uplift.dev"
 
@@ -30,3 +37,31 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.execution.default_backoff = 10
     if config.metrics_port:
         observability.serve(config.metrics_port)
+    memo["uplift_dependencies"] = dependencies(config)
+
+
+def dependencies(config: OperatorConfig) -> service.Dependencies:
+    """The adapters the UpliftModel passes use, built once."""
+    cluster = KubeCluster()
+    prometheus = PrometheusClient(config.prometheus_url) if config.prometheus_url else None
+
+    def registry_for(ref: ModelReference, namespace: str) -> MlflowRegistry:
+        uri = ref.tracking_uri or config.mlflow_tracking_uri
+        if not uri:
+            raise ValueError("no MLflow tracking URI: set spec.model.trackingUri or the "
+                             "operator's --mlflow-tracking-uri")
+        credentials = None
+        if ref.credentials is not None:
+            c = ref.credentials
+            if c.token_key:
+                token = cluster.secret_values(namespace, c.name, [c.token_key])[c.token_key]
+                credentials = Credentials.bearer(token)
+            elif c.username_key and c.password_key:
+                values = cluster.secret_values(namespace, c.name, [c.username_key, c.password_key])
+                credentials = Credentials.basic(values[c.username_key], values[c.password_key])
+        return MlflowRegistry(uri, credentials=credentials, timeout=5.0)
+
+    return service.Dependencies(
+        cluster=cluster, backend=SeldonV1Backend(), registry_for=registry_for,
+        prometheus=prometheus, metric_templates=config.metric_templates,
+        runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from uplift_operator.api.v1alpha1.common import Phase
 
-__all__ = ["REGISTRY", "forget", "observe_phase", "reconciling", "serve"]
+__all__ = ["REGISTRY", "count_decisions", "forget", "observe_phase", "observe_rollout",
+           "reconciling", "serve"]
 
 REGISTRY = CollectorRegistry()
 
@@ -23,6 +25,14 @@ PHASE = Gauge("uplift_operator_resource_phase",
               ["kind", "namespace", "name", "phase"], registry=REGISTRY)
 INVALID = Gauge("uplift_operator_invalid_spec", "1 when the resource's spec is invalid.",
                 ["kind", "namespace", "name"], registry=REGISTRY)
+CANARY_WEIGHT = Gauge("uplift_operator_canary_weight", "Percent of traffic on the canary.",
+                      ["namespace", "name"], registry=REGISTRY)
+GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
+                     "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail).",
+                     ["namespace", "name", "gate", "verdict"], registry=REGISTRY)
+DECISIONS = Counter("uplift_operator_decisions_total",
+                    "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
+                    ["namespace", "name", "action"], registry=REGISTRY)
 
 
 def serve(port: int) -> None:
@@ -47,6 +57,20 @@ def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: b
     for candidate in Phase:
         PHASE.labels(kind, namespace, name, candidate.value).set(1 if candidate == phase else 0)
     INVALID.labels(kind, namespace, name).set(1 if invalid else 0)
+
+
+def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Weight and gate verdicts of an UpliftModel, as its status says."""
+    CANARY_WEIGHT.labels(namespace, name).set(status.get("canaryWeight", 0))
+    for gate in status.get("gates", []):
+        for verdict in ("Pass", "Inconclusive", "Error", "Fail"):
+            GATE_VERDICT.labels(namespace, name, gate["name"], verdict).set(
+                1 if gate.get("verdict") == verdict else 0)
+
+
+def count_decisions(namespace: str, name: str, actions: list[str]) -> None:
+    for action in actions:
+        DECISIONS.labels(namespace, name, action).inc()
 
 
 def forget(kind: str, namespace: str, name: str) -> None:

@@ -1,8 +1,9 @@
-"""UpliftModel handlers: parse → validate → status, in one patch.
+"""UpliftModel handlers: a level-based pass every second, written as one status patch.
 
-The serving lifecycle (MLflow resolution, SeldonDeployment, canary ramp) is built on the same
-pass; until it lands, a valid UpliftModel is accepted and an invalid one is Degraded with an
-InvalidSpec condition that names the field.
+Why a timer and not on.create/on.update: the lifecycle depends on things outside the object
+(MLflow aliases, Prometheus, the serving graph), and one handler kind per object means kopf
+never runs two passes of the same UpliftModel at once. A pass that observes nothing new writes
+nothing (status is compared before patching), so the cadence costs reads, not writes.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
+from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain import validation
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import config_of, now, pydantic_problems, write_status
+from uplift_operator.handlers.common import now, write_status
+from uplift_operator.services import upliftmodel as service
 
 KIND = "UpliftModel"
 PLURAL = "upliftmodels"
+PASS_INTERVAL = 1.0
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -30,32 +31,29 @@ def model_treatments(namespace: str | None, name: str, spec: kopf.Spec,
     return {(namespace, name): {t.get("name", "") for t in spec.get("treatments", [])}}
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-              patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    config = config_of(memo)
+@kopf.timer(GROUP, VERSION, PLURAL, interval=PASS_INTERVAL, sharp=False)
+def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+              **_: Any) -> None:
+    deps = memo["uplift_dependencies"]
     with observability.reconciling(KIND):
-        current = UpliftModelStatus.model_validate(dict(status))
-        try:
-            parsed = UpliftModelSpec.model_validate(dict(spec))
-            problems = validation.validate_upliftmodel(parsed, config.metric_templates)
-        except ValidationError as error:
-            problems = pydantic_problems(error)
-        observation = status_logic.Observation(generation=int(meta.get("generation", 0)),
-                                               problems=tuple(problems))
-        outcome = status_logic.validation_outcome(current.conditions, observation, now())
-        desired = current.model_copy(update={
-            "phase": outcome.phase, "message": outcome.message,
-            "observed_generation": observation.generation, "conditions": outcome.conditions})
-        if problems and current.message != outcome.message:
-            kopf.warn(body, reason="InvalidSpec", message=outcome.message)
-        write_status(patch, status_logic.status_patch(dict(status), desired.to_wire()))
-        observability.observe_phase(KIND, str(meta.get("namespace")), str(meta.get("name")),
-                                    outcome.phase, bool(problems))
+        result = service.reconcile(body, deps, now())
+        for event in result.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        observability.count_decisions(str(body.metadata.namespace), str(body.metadata.name),
+                                      [event.reason for event in result.events])
+        write_status(patch, status_logic.status_patch(dict(status), result.status))
+        phase = result.status.get("phase")
+        if phase:
+            observability.observe_phase(
+                KIND, str(body.metadata.namespace), str(body.metadata.name), Phase(phase),
+                any(c.get("type") == "InvalidSpec" and c.get("status") == "True"
+                    for c in result.status.get("conditions", [])))
+            observability.observe_rollout(str(body.metadata.namespace), str(body.metadata.name),
+                                          result.status)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def forget(meta: kopf.Meta, **_: Any) -> None:
-    observability.forget(KIND, str(meta.get("namespace")), str(meta.get("name")))
+def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    observability.forget(KIND, namespace, name)
+    memo["uplift_dependencies"].resolver.forget((namespace, name))

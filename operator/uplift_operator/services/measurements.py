@@ -42,7 +42,7 @@ class GateContext:
     analysis_interval_s: float
     holdout_fraction: float
     metric_templates: Mapping[str, str]
-    treatment_keys: tuple[str, ...]
+    treatments: tuple[tuple[str, str], ...]  # (name in the spec, key in the model's metrics)
 
     @property
     def window(self) -> str:
@@ -161,17 +161,18 @@ def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
           registry: Registry | None) -> Collected:
     reg = _reg(registry)
-    keys = [k for k in ctx.treatment_keys if not gate.treatments
-            or k in {t.replace("-", "_") for t in gate.treatments}]
+    wanted = [(name, key) for name, key in ctx.treatments
+              if not gate.treatments or name in gate.treatments]
 
     def estimates(run_id: str | None) -> dict[str, m.QiniEstimate]:
+        """Per treatment (by its spec name) as the trainer logged it (by treatment key)."""
         if run_id is None:
             return {}
         metrics = reg.run_metrics(run_id)
         found = {}
-        for key in keys:
+        for name, key in wanted:
             if f"qini.{key}" in metrics:
-                found[key] = m.QiniEstimate(estimate=metrics[f"qini.{key}"],
+                found[name] = m.QiniEstimate(estimate=metrics[f"qini.{key}"],
                                             lower=metrics.get(f"qini_lower.{key}"),
                                             upper=metrics.get(f"qini_upper.{key}"))
         return found

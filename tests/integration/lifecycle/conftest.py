@@ -1,0 +1,132 @@
+"""A rollout bench per test: its own registered model, simulated runtime traffic, a helper to watch.
+
+Real components only: the session's control plane, operator, MLflow and Prometheus; the traffic
+is the runtime's own metric definitions served to Prometheus from a test-controlled endpoint,
+labelled with the test's namespace as a Kubernetes scrape would.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tests.support.kube import Kubectl, OperatorProcess
+from tests.support.registry import Versions
+from tests.support.traffic import Profile, RuntimeTraffic
+
+from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
+
+NAME = "um"
+
+BASE_SPEC: dict[str, Any] = {
+    "model": {"alias": "champion", "aliasRefreshInterval": "1s", "promotionAlias": "production"},
+    "treatments": [{"name": "mens-e-mail"}, {"name": "womens-e-mail"}],
+    "experiment": {"holdoutFraction": 0.1},
+    "rollout": {
+        "analysisInterval": "2s",
+        "steps": [{"weight": 20, "pause": "4s"}, {"weight": 50, "pause": "4s"}],
+        "gates": [{"name": "errors", "type": "errorRate", "minSamples": 50}],
+    },
+}
+
+
+@dataclass
+class Bench:
+    """One test's rollout: the model name in MLflow, the traffic, and ways to look."""
+
+    namespace: str
+    admin: Kubectl
+    operator: OperatorProcess
+    versions: Versions
+    traffic: RuntimeTraffic
+    model: str
+    seen_weights: list[int] = field(default_factory=list)
+
+    def manifest(self, **spec_changes: Any) -> dict[str, Any]:
+        spec = copy.deepcopy(BASE_SPEC)
+        spec["model"]["registeredModel"] = self.model
+        spec.update(spec_changes)
+        return {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                "metadata": {"name": NAME, "namespace": self.namespace}, "spec": spec}
+
+    def apply(self, **spec_changes: Any) -> None:
+        self.admin.apply(self.manifest(**spec_changes))
+
+    def new_version(self, metrics: dict[str, float] | None = None,
+                    references: dict[str, Any] | None = None, without: tuple[str, ...] = ()) -> str:
+        return self.versions.clone(metrics, references, name=self.model, without=without)
+
+    def move_alias(self, version: str, alias: str = "champion") -> None:
+        self.versions.set_alias(alias, version, name=self.model)
+
+    def status(self) -> dict[str, Any]:
+        body = self.admin.get("upliftmodel", NAME, self.namespace)
+        status: dict[str, Any] = body.get("status", {})
+        weight = status.get("canaryWeight")
+        if status.get("canaryVersion") and weight is not None and (
+                not self.seen_weights or self.seen_weights[-1] != weight):
+            self.seen_weights.append(weight)
+        return status
+
+    def seldon(self) -> dict[str, Any] | None:
+        result = self.admin.run("get", "seldondeployments.machinelearning.seldon.io", NAME,
+                                "-n", self.namespace, "-o", "json", check=False)
+        if result.returncode != 0:
+            return None
+        import json
+
+        loaded: dict[str, Any] = json.loads(result.stdout)
+        return loaded
+
+    def traffic_split(self) -> dict[str, int]:
+        sdep = self.seldon() or {}
+        return {p["annotations"]["version"]: p["traffic"]
+                for p in sdep.get("spec", {}).get("predictors", [])}
+
+    def wait(self, predicate: Callable[[dict[str, Any]], bool], what: str,
+             timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.status()
+            if predicate(status):
+                return status
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; status: {status}\n"
+                             f"operator log tail:\n" + "\n".join(
+                                 self.operator.logs().splitlines()[-15:]))
+
+    def wait_healthy(self, stable: str, timeout: float = 90) -> dict[str, Any]:
+        return self.wait(lambda s: s.get("phase") == "Healthy" and s.get("stableVersion") == stable
+                         and not s.get("canaryVersion"), f"Healthy on v{stable}", timeout)
+
+    def gate(self, name: str) -> dict[str, Any]:
+        return next(g for g in self.status().get("gates", []) if g["name"] == name)
+
+    def events(self) -> list[dict[str, Any]]:
+        import json
+
+        items: list[dict[str, Any]] = json.loads(self.admin.run(
+            "get", "events", "-n", self.namespace, "-o", "json").stdout)["items"]
+        return items
+
+
+@pytest.fixture
+def bench(admin: Kubectl, operator: OperatorProcess, versions: Versions,
+          prometheus: PrometheusServer, namespace: str) -> Iterator[Bench]:
+    model = f"{namespace}-model"
+    first = versions.clone(name=model)
+    versions.set_alias("champion", first, name=model)
+    traffic = RuntimeTraffic(NAME).start()
+    traffic.set(first, Profile())
+    prometheus.set_targets([ScrapeTarget(traffic.endpoint.target, job="runtime",
+                                         labels={"namespace": namespace})])
+    try:
+        yield Bench(namespace, admin, operator, versions, traffic, model)
+    finally:
+        admin.run("delete", "upliftmodel", NAME, "-n", namespace, "--wait=false", check=False)
+        traffic.stop()
