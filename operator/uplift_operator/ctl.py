@@ -1,8 +1,9 @@
 """``kubectl uplift status|promote|abort|retry|rollback|pause|resume NAME``: manual control.
 
 Every action is declarative: promote, abort, retry and rollback write a request annotation with a
-fresh token (``api.v1alpha1.requests``), which the operator acts on once; pause and resume set
-``spec.rollout.paused`` (in a GitOps setup, commit that field to Git instead).
+fresh token (``domain.ramp.parse_requests`` reads them), which the operator acts on once and
+records in ``status.handledRequests``; pause and resume set ``spec.rollout.paused`` (in a GitOps
+setup, commit that field to Git instead).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError, current_namespace
 from uplift_operator.api.v1alpha1 import API_VERSION
-from uplift_operator.api.v1alpha1.requests import Request
+from uplift_operator.domain import ramp
 
 __all__ = ["COMMANDS", "main"]
 
@@ -53,11 +54,13 @@ def main(argv: Sequence[str]) -> int:
 def _patch_for(command: str, full: bool) -> dict[str, Any]:
     if command in ("pause", "resume"):
         return {"spec": {"rollout": {"paused": command == "pause"}}}
-    request = {"promote": Request.PROMOTE_FULL if full else Request.PROMOTE_STEP,
-               "abort": Request.ABORT, "retry": Request.RETRY,
-               "rollback": Request.ROLLBACK}[command]
     token = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    return {"metadata": {"annotations": {request.annotation: token}}}
+    if command == "promote":
+        return {"metadata": {"annotations": {
+            ramp.PROMOTE_ANNOTATION: f"{'full' if full else 'step'}:{token}"}}}
+    key = {"abort": ramp.ABORT_ANNOTATION, "retry": ramp.RETRY_ANNOTATION,
+           "rollback": ramp.EMERGENCY_ROLLBACK_ANNOTATION}[command]
+    return {"metadata": {"annotations": {key: token}}}
 
 
 def render_status(body: dict[str, Any]) -> str:

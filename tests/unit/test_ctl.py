@@ -5,31 +5,25 @@ from __future__ import annotations
 import pytest
 
 from uplift_operator import ctl
-from uplift_operator.api.v1alpha1.requests import Request, pending_requests
+from uplift_operator.domain.ramp import RequestKind, parse_requests
 
 
-@pytest.mark.parametrize(("command", "full", "annotation"), [
-    ("promote", False, "uplift.dev/promote-step"), ("promote", True, "uplift.dev/promote-full"),
-    ("abort", False, "uplift.dev/abort"), ("retry", False, "uplift.dev/retry"),
-    ("rollback", False, "uplift.dev/rollback"),
+@pytest.mark.parametrize(("command", "full", "kind"), [
+    ("promote", False, RequestKind.PROMOTE), ("promote", True, RequestKind.PROMOTE_FULL),
+    ("abort", False, RequestKind.ABORT), ("retry", False, RequestKind.RETRY),
+    ("rollback", False, RequestKind.EMERGENCY_ROLLBACK),
 ])
-def test_requests_are_annotations_with_a_fresh_token(command: str, full: bool,
-                                                     annotation: str) -> None:
+def test_requests_are_annotations_the_ramp_reads_with_a_fresh_token(
+        command: str, full: bool, kind: RequestKind) -> None:
     first = ctl._patch_for(command, full)["metadata"]["annotations"]
     second = ctl._patch_for(command, full)["metadata"]["annotations"]
-    assert list(first) == [annotation]
-    assert first[annotation] != second[annotation]
+    assert [r.kind for r in parse_requests(first)] == [kind]
+    assert first != second, "a repeated request carries a new token, so it acts again"
 
 
 @pytest.mark.parametrize(("command", "paused"), [("pause", True), ("resume", False)])
 def test_pause_and_resume_set_the_spec_field(command: str, paused: bool) -> None:
     assert ctl._patch_for(command, False) == {"spec": {"rollout": {"paused": paused}}}
-
-
-def test_pending_requests_ignore_handled_tokens() -> None:
-    annotations = {"uplift.dev/abort": "t2", "uplift.dev/retry": "t1", "other": "x"}
-    handled = {"uplift.dev/abort": "t1", "uplift.dev/retry": "t1"}
-    assert pending_requests(annotations, handled) == {Request.ABORT: "t2"}
 
 
 def test_status_summary_names_gates_and_history() -> None:

@@ -26,9 +26,9 @@ __all__ = [
     "GateVerdict",
     "Phase",
     "ResourceList",
-    "SequentialStateStatus",
     "ResourceRequirements",
     "SecretCredentials",
+    "SequentialStateStatus",
     "parse_duration",
 ]
 
