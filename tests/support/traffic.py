@@ -98,6 +98,5 @@ class RuntimeTraffic:
                 count = round(n * weight / total) if total else 0
                 if count:
                     m.feature_bins.labels(*base, feature, str(index)).inc(count)
-        for _ in range(n):
-            m.predicted_uplift.labels(*base, self.treatment).observe(
-                rng.gauss(p.mean_uplift, p.uplift_spread))
+        m.observe_uplift(self.model, version, self.treatment,
+                         [rng.gauss(p.mean_uplift, p.uplift_spread) for _ in range(n)])

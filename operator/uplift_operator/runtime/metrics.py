@@ -17,6 +17,8 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_outcome_value_total`` | counter | ``arm``, ``treatment`` |
 | ``uplift_feature_bin_total`` | counter | ``feature``, ``bin`` (index into the reference counts) |
 | ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
+| ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
+| ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
 """
@@ -54,6 +56,17 @@ def _get(registry: CollectorRegistry, kind: type[Any], name: str, doc: str,
 class RuntimeMetrics:
     """The runtime's collectors, bound to one registry (default: the process-wide one)."""
 
+    def observe_uplift(self, model: str, version: str, treatment: str,
+                       values: Sequence[float]) -> None:
+        """Count predicted uplifts in the histogram and the signed-sum counters."""
+        hist = self.predicted_uplift.labels(model, version, treatment)
+        positive = sum(v for v in values if v > 0)
+        negative = -sum(v for v in values if v < 0)
+        for value in values:
+            hist.observe(value)
+        self.uplift_positive.labels(model, version, treatment).inc(positive)
+        self.uplift_negative.labels(model, version, treatment).inc(negative)
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = registry if registry is not None else REGISTRY
         self.request_duration = _get(
@@ -80,6 +93,14 @@ class RuntimeMetrics:
         self.predicted_uplift = _get(r, Histogram, "uplift_predicted_uplift",
                                      "Predicted uplift per treatment of every scored row.",
                                      (*BASE, "treatment"), buckets=UPLIFT_BUCKETS)
+        # prometheus_client omits a histogram's _sum when buckets go below zero (OpenMetrics), so
+        # the mean predicted uplift (the upliftSanity gate) needs these two monotonic counters:
+        # mean = (increase(positive) - increase(negative)) / increase(uplift_predicted_uplift_count)
+        self.uplift_positive = _get(r, Counter, "uplift_predicted_uplift_positive",
+                                    "Sum of positive predicted uplifts.", (*BASE, "treatment"))
+        self.uplift_negative = _get(r, Counter, "uplift_predicted_uplift_negative",
+                                    "Sum of the absolute values of negative predicted uplifts.",
+                                    (*BASE, "treatment"))
         self.errors = _get(r, Counter, "uplift_request_errors_total",
                            "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
                                                                           "reason"))

@@ -155,7 +155,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._latency = {e: m.request_duration.labels(**base, endpoint=e)
                          for e in ("infer", "deliveries", "outcomes")}
         self._rows = m.rows_scored.labels(**base)
-        self._uplift_hist = [m.predicted_uplift.labels(**base, treatment=k) for k in engine.keys]
+        self._uplift_keys = list(engine.keys)
         self._bins = {name: [m.feature_bins.labels(**base, feature=name, bin=str(i))
                              for i in range(fb.n_bins)]
                       for name, fb in engine.feature_bins.items()}
@@ -228,9 +228,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             for b, count in enumerate(np.bincount(idx, minlength=len(children)).tolist()):
                 if count:
                     children[b].inc(count)
-        for j, hist in enumerate(self._uplift_hist):
-            for value in batch.uplift[:, j].tolist():
-                hist.observe(value)
+        for j, key in enumerate(self._uplift_keys):
+            self._m.observe_uplift(self._base["model"], self._base["version"], key,
+                                   batch.uplift[:, j].tolist())
 
     def _encode(self, batch: DecisionBatch) -> InferenceResponse:
         outputs = [_output("unit_id", batch.unit_ids, "BYTES"),

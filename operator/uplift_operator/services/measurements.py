@@ -213,10 +213,15 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
         return m.MeasurementError(f"version {ctx.canary_version} has no MLflow run")
     reference = _reg(registry).download_artifact_json(ctx.canary_run_id, REFERENCE_UPLIFT)
     sel = ctx.selector(ctx.canary_version)
-    total = prom.scalar(f"sum(increase(uplift_predicted_uplift_sum{sel}[{ctx.window}]))")
+    # The histogram has negative buckets, so it exports no _sum: the runtime keeps signed sums.
+    positive = prom.scalar(
+        f"sum(increase(uplift_predicted_uplift_positive_total{sel}[{ctx.window}]))")
+    negative = prom.scalar(
+        f"sum(increase(uplift_predicted_uplift_negative_total{sel}[{ctx.window}]))")
     count = _count(prom, f"sum(increase(uplift_predicted_uplift_count{sel}[{ctx.window}]))")
-    if total is None or not count:
+    if positive is None or negative is None or not count:
         return None
+    total = positive - negative
     # Pool the treatments: the guard looks for a version whose scores left their training range.
     stats = [v for v in reference.get("treatments", reference).values() if isinstance(v, dict)]
     if not stats:

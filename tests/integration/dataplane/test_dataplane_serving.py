@@ -166,6 +166,10 @@ def test_reports_and_metrics_contract(server: MlserverProcess, rows: pd.DataFram
     for feature in FEATURES:
         assert delta("uplift_feature_bin_total", feature=feature) == 200
     assert delta("uplift_predicted_uplift_count", treatment="womens_e_mail") == 200
+    # The signed sums give the mean predicted uplift (the histogram has no _sum: negative buckets).
+    signed = (delta("uplift_predicted_uplift_positive_total", treatment="womens_e_mail")
+              - delta("uplift_predicted_uplift_negative_total", treatment="womens_e_mail"))
+    assert signed == pytest.approx(sum(cols["uplift_womens_e_mail"]), abs=1e-6)
     assert value(after, "uplift_request_duration_seconds_count", endpoint="infer") > 0
     assert value(after, "uplift_model_info", learner="t") == 1
 

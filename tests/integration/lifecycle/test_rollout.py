@@ -265,3 +265,55 @@ def test_a_hand_edited_child_is_restored(bench: Bench) -> None:
             break
         time.sleep(0.5)
     assert (bench.seldon() or {})["spec"]["predictors"][0]["replicas"] == 1
+
+
+def _uplift(bench: Bench, *args: str, via_kubectl: bool) -> str:
+    """Run the CLI as a user would: ``kubectl uplift ...`` (plugin on PATH) or the console script."""
+    import os
+    import subprocess
+    import sys
+
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
+           "KUBECONFIG": str(bench.admin.kubeconfig)}
+    argv = (["kubectl", "uplift", *args] if via_kubectl
+            else [os.path.join(bindir, "uplift-operator"), *args])
+    result = subprocess.run([*argv, NAME, "-n", bench.namespace], env=env, text=True,
+                            capture_output=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_manual_control_through_the_cli_and_kubectl_plugin(bench: Bench) -> None:
+    bench.apply(rollout=_rollout(steps=[{"weight": 20}, {"weight": 50}]))
+    bench.wait_healthy("1")
+    v2 = bench.new_version()
+    bench.traffic.set(v2, Profile())
+    bench.move_alias(v2)
+    bench.wait(_canary_at(v2, 20), "canary waiting at 20% for a human")
+
+    _uplift(bench, "promote", via_kubectl=True)
+    bench.wait(_canary_at(v2, 50), "promoted one step")
+    _uplift(bench, "pause", via_kubectl=False)
+    bench.wait(lambda s: s.get("phase") == "Paused", "Paused")
+    _uplift(bench, "resume", via_kubectl=True)
+    bench.wait(lambda s: s.get("phase") == "Progressing", "resumed")
+
+    _uplift(bench, "abort", via_kubectl=True)
+    status = bench.wait(lambda s: s.get("phase") == "Degraded" and not s.get("canaryVersion"),
+                        "aborted")
+    assert status["abortedVersion"] == v2 and bench.traffic_split() == {"1": 100}
+    assert status["history"][-1]["actor"].startswith("annotation uplift.dev/abort=")
+
+    _uplift(bench, "retry", via_kubectl=False)
+    bench.wait(_canary_at(v2, 20), "retried from the first step without a spec change")
+    _uplift(bench, "promote", "--full", via_kubectl=True)
+    bench.wait_healthy(v2)
+
+    summary = _uplift(bench, "status", via_kubectl=True)
+    assert f"Stable:    {v2}" in summary and "Promoted" in summary
+
+    _uplift(bench, "rollback", via_kubectl=False)
+    status = bench.wait_healthy("1")
+    assert status["history"][-1]["action"] == "EmergencyRollback"
+    assert bench.traffic_split() == {"1": 100}
