@@ -38,6 +38,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if config.metrics_port:
         observability.serve(config.metrics_port)
     memo["uplift_dependencies"] = dependencies(config)
+    # The lifecycle timer runs every second; its routine success is not worth a log line.
+    logging.getLogger("kopf.objects").addFilter(_QuietTimers())
+
+
+class _QuietTimers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Timer 'reconcile' succeeded")
 
 
 def dependencies(config: OperatorConfig) -> service.Dependencies:

@@ -1,0 +1,119 @@
+"""Rollback latency: from a failing gate's metric being visible in Prometheus to weight 0 in Seldon.
+
+    .venv/bin/python bench/rollback_latency.py [--trials 5] [--interval 5]
+
+Starts the real stack (control plane, MLflow, Prometheus, the operator under its own identity,
+the Seldon stand-in), registers a model, and per trial: rolls a canary out to its first step,
+flips a custom gate's metric to a failing value, and measures two instants —
+t_visible: the first time Prometheus' HTTP API returns the failing value (polled every 50 ms);
+t_rolled_back: the first time the SeldonDeployment's spec gives the canary no traffic (polled
+every 50 ms). Target (issue 3): t_rolled_back − t_visible ≤ analysis interval + 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
+
+from kubernetes import config as kube_config  # noqa: E402
+from prometheus_client import Gauge  # noqa: E402
+from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac  # noqa: E402
+from tests.support.metrics_endpoint import MetricsEndpoint  # noqa: E402
+from tests.support.registry import Versions  # noqa: E402
+
+from uplift_operator.adapters.prometheus import PrometheusClient  # noqa: E402
+from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
+from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
+from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget  # noqa: E402
+from uplift_operator.devenv.seldon_standin import SeldonStandIn  # noqa: E402
+
+HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
+NS, NAME = "bench", "um"
+
+
+def _poll(predicate, timeout: float, step: float = 0.05) -> float:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(step)
+    raise TimeoutError("condition not reached")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--interval", type=int, default=5, help="analysisInterval in seconds")
+    args = parser.parse_args()
+
+    endpoint = MetricsEndpoint().start()
+    signal = Gauge("bench_canary_signal", "1 when the canary is bad", ["namespace", "version"],
+                   registry=endpoint.registry)
+    with ControlPlane() as plane, MlflowServer() as mlflow, PrometheusServer(
+            [ScrapeTarget(endpoint.target, job="bench")]) as prometheus:
+        admin = Kubectl(plane.admin_kubeconfig)
+        install_crds(admin)
+        install_operator_rbac(admin)
+        admin.run("create", "namespace", NS)
+        standin = SeldonStandIn(kube_config.new_client_from_config(
+            str(plane.admin_kubeconfig))).start()
+        logdir = Path(mlflow.workdir)
+        operator = OperatorProcess(plane.operator_kubeconfig, logdir, "--priority", "10",
+                                   "--mlflow-tracking-uri", mlflow.url,
+                                   "--prometheus-url", prometheus.url).start()
+        versions = Versions(mlflow.url, "bench-model")
+        versions.set_alias("champion", versions.train(HILLSTROM, sample=4000))
+        query = 'max(bench_canary_signal{namespace="{{namespace}}", version="{{version}}"})'
+        admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                     "metadata": {"name": NAME, "namespace": NS},
+                     "spec": {"model": {"registeredModel": "bench-model", "alias": "champion",
+                                        "aliasRefreshInterval": "1s"},
+                              "treatments": [{"name": "womens-e-mail"}],
+                              "rollout": {"analysisInterval": f"{args.interval}s",
+                                          "steps": [{"weight": 20}, {"weight": 60}],
+                                          "gates": [{"name": "signal", "type": "custom",
+                                                     "query": query, "max": 0.5}]}}})
+        client = PrometheusClient(prometheus.url)
+
+        def split() -> dict[str, int]:
+            sdep = json.loads(admin.run("get", "seldondeployments.machinelearning.seldon.io",
+                                        NAME, "-n", NS, "-o", "json", check=False).stdout or "{}")
+            return {p["annotations"]["version"]: p["traffic"]
+                    for p in sdep.get("spec", {}).get("predictors", [])}
+
+        latencies = []
+        stable = "1"
+        for trial in range(args.trials):
+            canary = versions.clone()
+            signal.labels(NS, canary).set(0)
+            versions.set_alias("champion", canary)
+            _poll(lambda c=canary: split().get(c, 0) > 0, 90)
+            time.sleep(args.interval * 1.5)  # at least one passing analysis at this step
+            promql = f'max(bench_canary_signal{{namespace="{NS}", version="{canary}"}})'
+            signal.labels(NS, canary).set(1)
+            t_visible = _poll(lambda q=promql: client.scalar(q) == 1.0, 30)
+            t_rolled_back = _poll(lambda c=canary: split().get(c, 0) == 0, 60)
+            latencies.append(t_rolled_back - t_visible)
+            print(f"trial {trial + 1}: {latencies[-1]:.2f} s", flush=True)
+            versions.set_alias("champion", stable)  # back to stable for the next trial
+            time.sleep(2)
+        operator.stop()
+        standin.stop()
+    endpoint.stop()
+    target = args.interval + 2
+    print(f"\nanalysisInterval {args.interval}s, {args.trials} trials: "
+          f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s "
+          f"(target ≤ {target} s): {'met' if max(latencies) <= target else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
