@@ -14,14 +14,11 @@ from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
     ApiModel,
-    Condition,
-    DecisionRecord,
     Duration,
     EstimateStatus,
     GateSpecBase,
-    GateStatus,
     Name,
-    Phase,
+    StatusBase,
     gate_rules,
 )
 
@@ -183,16 +180,9 @@ class CampaignSpec(ApiModel):
     ]})
 
 
-class CampaignStatus(ApiModel):
+class CampaignStatus(StatusBase):
     """Observed state of a Campaign."""
 
-    phase: Phase | None = Field(default=None,
-                                description="Progressing, Healthy, Degraded or Paused.")
-    message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
-    observed_generation: int | None = Field(default=None, ge=0,
-                                            description="Last metadata.generation processed.")
-    conditions: list[Condition] = Field(default_factory=list, max_length=32,
-                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
     model_version: str | None = Field(default=None, max_length=16,
                                       description="Stable version of the referenced model.")
     exposure_percent: float = Field(default=0, ge=0, le=100,
@@ -207,12 +197,6 @@ class CampaignStatus(ApiModel):
     spend: float = Field(default=0, ge=0, description="Spend so far in the budget period.")
     treated_units: int = Field(default=0, ge=0, description="Units treated so far.")
     holdout_units: int = Field(default=0, ge=0, description="Units held out so far.")
-    gates: list[GateStatus] = Field(default_factory=list, max_length=16,
-                                    description="Last verdict of each gate.")
-    history: list[DecisionRecord] = Field(default_factory=list, max_length=50,
-                                          description="Audit trail, newest last, bounded.")
-    handled_requests: dict[str, str] = Field(
-        default_factory=dict, description="Manual request annotations already acted on.")
 
 
 class Campaign(ApiModel):

@@ -29,6 +29,7 @@ __all__ = [
     "ResourceRequirements",
     "SecretCredentials",
     "SequentialStateStatus",
+    "StatusBase",
     "parse_duration",
 ]
 
@@ -256,3 +257,26 @@ class GateSpecBase(ApiModel):
         description="Per-treatment gates: the treatments to check. Default: all of them.")
     dry_run: bool = Field(default=False,
                           description="Evaluate and report the gate, but never act on it.")
+
+
+class StatusBase(ApiModel):
+    """What every kind's status reports, in the same shape (Argo CD, kubectl and dashboards rely
+    on it): phase, message, observed generation, conditions, gate verdicts, the audit trail and
+    the manual requests already acted on."""
+
+    phase: Phase | None = Field(default=None,
+                                description="Progressing, Healthy, Degraded or Paused.")
+    message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
+    observed_generation: int | None = Field(default=None, ge=0,
+                                            description="Last metadata.generation processed.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=32,
+                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
+    gates: list[GateStatus] = Field(default_factory=list, max_length=16,
+                                    description="Last verdict of each gate.")
+    history: list[DecisionRecord] = Field(
+        default_factory=list, max_length=50,
+        description="Audit trail of promotions, rollbacks, steps and manual actions (newest "
+                    "last, bounded).")
+    handled_requests: dict[str, str] = Field(
+        default_factory=dict,
+        description="Manual request annotations already acted on, by key, with their token.")

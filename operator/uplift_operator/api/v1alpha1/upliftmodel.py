@@ -15,15 +15,12 @@ from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
     ApiModel,
-    Condition,
-    DecisionRecord,
     Duration,
     GateSpecBase,
-    GateStatus,
     Name,
-    Phase,
     ResourceRequirements,
     SecretCredentials,
+    StatusBase,
     gate_rules,
 )
 
@@ -216,16 +213,9 @@ class UpliftModelSpec(ApiModel):
     ]})
 
 
-class UpliftModelStatus(ApiModel):
+class UpliftModelStatus(StatusBase):
     """Observed state of an UpliftModel; a pure function of what the operator observed."""
 
-    phase: Phase | None = Field(default=None,
-                                description="Progressing, Healthy, Degraded or Paused.")
-    message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
-    observed_generation: int | None = Field(default=None, ge=0,
-                                            description="Last metadata.generation processed.")
-    conditions: list[Condition] = Field(default_factory=list, max_length=32,
-                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
     stable_version: str | None = Field(default=None, max_length=16,
                                        description="Version serving the stable predictor.")
     canary_version: str | None = Field(default=None, max_length=16,
@@ -249,15 +239,6 @@ class UpliftModelStatus(ApiModel):
         description="Version rolled back or aborted; not retried until a new version or a retry.")
     seldon_deployment: str | None = Field(default=None, max_length=253,
                                           description="Name of the SeldonDeployment.")
-    gates: list[GateStatus] = Field(default_factory=list, max_length=16,
-                                    description="Last verdict of each gate.")
-    history: list[DecisionRecord] = Field(
-        default_factory=list, max_length=50,
-        description="Audit trail of promotions, rollbacks and manual actions (newest last, "
-                    "bounded).")
-    handled_requests: dict[str, str] = Field(
-        default_factory=dict,
-        description="Manual request annotations already acted on, by key, with their value.")
 
 
 class UpliftModel(ApiModel):
