@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryError
-from uplift_operator.api.v1alpha1.common import Condition, SequentialStateStatus, parse_duration
+from uplift_operator.api.v1alpha1.common import Condition, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -136,9 +136,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         gate_outcomes=outcomes, requests=requests, generation=generation)
     decision = ramp.decide(spec, current.model_copy(update={"conditions": conditions}),
                            observed, now)
-    status = decision.status
-    if decision.gate_memory is not None:
-        status = _with_memory(status, decision.gate_memory)
+    status = decision.status  # gate verdicts and their sequential state included (gates.assess)
     if desired is not None:
         status = status.model_copy(update={"desired_version": desired})
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
@@ -219,22 +217,9 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
             measured: Any = MeasurementError(f"MLflow unavailable: {resolution.message}")
         else:
             measured = measurements.collect(gate, ctx, deps.prometheus, registry)
-        memory = gates.memory_from_wire(
-            {k: v.to_wire() for k, v in previous[gate.name].sequential_state.items()}
-            if gate.name in previous else None)
-        outcomes.append(gates.evaluate_gate(gate, measured, memory, now))
+        outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
+                                            now))
     return outcomes
-
-
-def _with_memory(status: UpliftModelStatus,
-                 memory: Mapping[str, gates.GateMemory]) -> UpliftModelStatus:
-    updated = []
-    for gate in status.gates:
-        wire = gates.memory_to_wire(memory.get(gate.name, {}))
-        state = {key: SequentialStateStatus.model_validate(
-            {k: v for k, v in value.items() if v is not None}) for key, value in wire.items()}
-        updated.append(gate.model_copy(update={"sequential_state": state}))
-    return status.model_copy(update={"gates": updated})
 
 
 def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
