@@ -155,12 +155,20 @@ class TrafficSplit:
     """The desired serving graph: stable gets 100 − ``canary_weight`` percent.
 
     ``canary_version`` at weight 0 keeps a rolled-back canary deployed for inspection
-    (``spec.rollback.scaleDownDelay``).
+    (``spec.rollback.scaleDownDelay``). The serving backends (``render``) render exactly this.
     """
 
     stable_version: str
-    canary_version: str | None
-    canary_weight: int
+    canary_version: str | None = None
+    canary_weight: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_weight <= 100:
+            raise ValueError(f"canary weight {self.canary_weight} outside [0, 100]")
+        if self.canary_version is None and self.canary_weight:
+            raise ValueError("a canary weight without a canary version")
+        if self.canary_version == self.stable_version:
+            raise ValueError("canary and stable are the same version")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pydantic import ValidationError
+
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.domain import templates as templating
 
-__all__ = ["validate_campaign", "validate_upliftmodel"]
+__all__ = ["schema_problems", "validate_campaign", "validate_upliftmodel"]
+
+
+def schema_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
+    """What the typed model refused (the API server normally refuses it first), by field."""
+    return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
 
 
 def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str]) -> list[str]:

@@ -16,7 +16,7 @@ from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain import validation
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import config_of, now, pydantic_problems, write_status
+from uplift_operator.handlers.common import config_of, now, write_status
 
 KIND = "Campaign"
 PLURAL = "campaigns"
@@ -53,7 +53,7 @@ def _reconcile(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.S
                 waiting_for = f"UpliftModel {parsed.model_ref.name!r} not found in {namespace}"
             problems = validation.validate_campaign(parsed, config.metric_templates, treatments)
         except ValidationError as error:
-            problems = pydantic_problems(error)
+            problems = validation.schema_problems(error)
         observation = status_logic.Observation(generation=int(meta.get("generation", 0)),
                                                problems=tuple(problems), waiting_for=waiting_for)
         outcome = status_logic.validation_outcome(current.conditions, observation, now())

@@ -6,11 +6,10 @@ import datetime as dt
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["config_of", "now", "pydantic_problems", "write_status"]
+__all__ = ["config_of", "now", "write_status"]
 
 
 def config_of(memo: kopf.Memo) -> OperatorConfig:
@@ -23,10 +22,6 @@ def config_of(memo: kopf.Memo) -> OperatorConfig:
 def now() -> dt.datetime:
     """Wall-clock time, truncated to seconds as metav1.Time stores it (so status compares equal)."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def pydantic_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
-    return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
 
 
 def write_status(patch: kopf.Patch, change: dict[str, Any] | None) -> None:

@@ -1,6 +1,6 @@
 """The serving backend interface: how a traffic split becomes child objects, and their readiness.
 
-The ramp logic only speaks in ``TrafficSplit``s. A backend turns one into manifests and reads the
+The ramp logic only speaks in ``domain.ramp.TrafficSplit``s. A backend turns one into manifests and reads the
 children's status back into ``ServingState``. Seldon Core v1 is the one backend today
 (``render.seldon``); Seldon Core v2 (Model + Experiment) or KServe fit behind the same Protocol.
 """
@@ -11,26 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from uplift_operator.domain.ramp import TrafficSplit
 from uplift_operator.render.naming import Owner
 
 __all__ = ["RuntimeSettings", "ServingBackend", "ServingState", "TrafficSplit"]
-
-
-@dataclass(frozen=True)
-class TrafficSplit:
-    """Which versions serve and how traffic is divided between them."""
-
-    stable_version: str
-    canary_version: str | None = None
-    canary_weight: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.canary_weight <= 100:
-            raise ValueError(f"canary weight {self.canary_weight} outside [0, 100]")
-        if self.canary_version is None and self.canary_weight:
-            raise ValueError("a canary weight without a canary version")
-        if self.canary_version == self.stable_version:
-            raise ValueError("canary and stable are the same version")
 
 
 @dataclass(frozen=True)

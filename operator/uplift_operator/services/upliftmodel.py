@@ -91,7 +91,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         spec = UpliftModelSpec.model_validate(body.get("spec") or {})
         problems = validation.validate_upliftmodel(spec, deps.metric_templates)
     except ValidationError as error:
-        problems = [f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        problems = validation.schema_problems(error)
     if problems:
         return _invalid(current, generation, problems, now)
 
@@ -143,8 +143,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 
     # 6. apply
     if decision.traffic is not None:
-        target = TrafficSplit(decision.traffic.stable_version, decision.traffic.canary_version,
-                              decision.traffic.canary_weight)
+        target = decision.traffic
         manifest = deps.backend.render(owner, _runtime(spec, deps, namespace, name), target)
         if child is None or not _contains(child.get("spec") or {}, manifest["spec"]):
             try:
