@@ -36,11 +36,13 @@ class MlflowServer:
                            what="mlflow server", proc=self._proc, log=self.log, interval=0.3)
         return self
 
-    def stop(self) -> None:
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Stop the server; ``keep_data`` leaves the store so ``start()`` brings it back as it was
+        (same port, same models) — how tests play an MLflow outage."""
         if self._proc is not None:
             process.stop(self._proc)
             self._proc = None
-        if self._own_dir:
+        if self._own_dir and not keep_data:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> MlflowServer:

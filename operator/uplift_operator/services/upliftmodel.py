@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryError
-from uplift_operator.api.v1alpha1.common import Condition, parse_duration
+from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -33,7 +33,6 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain.measurements import MeasurementError
 from uplift_operator.domain.status import MAX_MESSAGE
 from uplift_operator.model.features import treatment_key
 from uplift_operator.render.naming import Owner
@@ -125,7 +124,15 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     # 4. gates, only when an analysis is due and every source it needs can be asked
     outcomes = None
     if current.canary_version is not None and ramp.analysis_due(spec, current, now):
-        outcomes = _analyse(spec, current, owner, deps, registry, resolution, now)
+        if resolution.reason == "RegistryUnavailable":
+            # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
+            # accumulate errors towards a rollback; serving stays exactly as it is.
+            outcomes = [gates.GateOutcome(
+                name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
+                message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
+                for gate in spec.rollout.gates]
+        else:
+            outcomes = _analyse(spec, current, owner, deps, registry, now)
 
     # 5. the decision
     requests = ramp.parse_requests(meta.get("annotations") or {})
@@ -189,8 +196,7 @@ def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:
 
 
 def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
-             deps: Dependencies, registry: Registry | None, resolution: Resolution,
-             now: dt.datetime) -> list[gates.GateOutcome]:
+             deps: Dependencies, registry: Registry | None, now: dt.datetime) -> list[gates.GateOutcome]:
     assert status.canary_version is not None and status.stable_version is not None
     run_ids: dict[str, str | None] = {}
     for version in (status.canary_version, status.stable_version):
@@ -211,11 +217,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     previous = {g.name: g for g in status.gates}
     outcomes = []
     for gate in spec.rollout.gates:
-        needs_registry = gate.type in ("qini", "drift", "upliftSanity")
-        if needs_registry and not resolution.ok and resolution.reason == "RegistryUnavailable":
-            measured: Any = MeasurementError(f"MLflow unavailable: {resolution.message}")
-        else:
-            measured = measurements.collect(gate, ctx, deps.prometheus, registry)
+        measured = measurements.collect(gate, ctx, deps.prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
                                             now))
     return outcomes

@@ -320,3 +320,28 @@ def test_manual_control_through_the_cli_and_kubectl_plugin(bench: Bench) -> None
     assert status["history"][-1]["action"] == "EmergencyRollback"
     assert status["abortedVersion"] == v2 and status["phase"] == "Degraded"
     assert bench.traffic_split() == {"1": 100}
+
+
+def test_mlflow_down_mid_ramp_holds_then_resumes(bench: Bench, mlflow_server: Any) -> None:
+    bench.apply()
+    bench.wait_healthy("1")
+    v2 = bench.new_version()
+    bench.traffic.set(v2, Profile())
+    bench.move_alias(v2)
+    bench.wait(_canary_at(v2, 20), "canary at 20%")
+    mlflow_server.stop(keep_data=True)
+    try:
+        status = bench.wait(lambda s: any(c["type"] == "ModelResolved" and c["status"] == "False"
+                                          for c in s.get("conditions", [])),
+                            "ModelResolved=False while MLflow is down", timeout=30)
+        condition = next(c for c in status["conditions"] if c["type"] == "ModelResolved")
+        assert condition["reason"] == "RegistryUnavailable"
+        time.sleep(10)  # several analysis intervals and step pauses
+        status = bench.status()
+        assert (status["canaryWeight"], status["currentStep"]) == (20, 0), "no promotion"
+        assert status["phase"] == "Progressing"
+        assert "MLflow unavailable" in status["gates"][0]["message"]
+        assert bench.traffic_split() == {"1": 80, v2: 20}, "serving untouched"
+    finally:
+        mlflow_server.start()
+    bench.wait_healthy(v2, timeout=120)
