@@ -34,7 +34,6 @@ class OperatorConfig:
     mlflow_tracking_uri: str | None = None
     prometheus_url: str | None = None
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
-    reconcile_interval: float = 30.0
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
 
 
@@ -73,9 +72,6 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
-    parser.add_argument("--reconcile-interval", type=float,
-                        default=float(_env("RECONCILE_INTERVAL", "30") or 30),
-                        help="seconds between level-based re-checks of every resource")
     parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
                         help="YAML file mapping template names to PromQL, added to the built-ins")
     args = parser.parse_args(list(argv))
@@ -95,5 +91,4 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         liveness_port=args.liveness_port, metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
-        runtime_image=args.runtime_image, reconcile_interval=args.reconcile_interval,
-        metric_templates=templates)
+        runtime_image=args.runtime_image, metric_templates=templates)

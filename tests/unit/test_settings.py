@@ -1,0 +1,46 @@
+"""Operator options: flags, environment fallbacks, metric templates from a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.settings import parse_args
+
+
+def test_a_scope_is_required() -> None:
+    with pytest.raises(SystemExit):
+        parse_args([])
+
+
+def test_namespaces_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLIFT_NAMESPACES", "growth,ml")
+    monkeypatch.setenv("UPLIFT_PROMETHEUS_URL", "http://prom:9090")
+    config = parse_args(["--priority", "7"])
+    assert config.namespaces == ("growth", "ml")
+    assert config.prometheus_url == "http://prom:9090"
+    assert config.priority == 7
+    assert parse_args(["-n", "a", "-n", "b"]).namespaces == ("a", "b")
+
+
+def test_priorities_differ_by_default() -> None:
+    # kopf pauses every replica of a tie, so two replicas must not share a default priority.
+    priorities = {parse_args(["-A"]).priority for _ in range(5)}
+    assert len(priorities) > 1
+
+
+def test_metric_templates_file_adds_to_the_builtins(tmp_path: Path) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text("team-latency: histogram_quantile(0.9, x{ns='{{namespace}}'})\n")
+    config = parse_args(["-A", "--metric-templates", str(path)])
+    assert config.metric_templates["team-latency"].startswith("histogram_quantile(0.9")
+    assert set(BUILTIN_TEMPLATES) <= set(config.metric_templates)
+
+
+def test_a_malformed_templates_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text("- not a mapping\n")
+    with pytest.raises(SystemExit):
+        parse_args(["-A", "--metric-templates", str(path)])
