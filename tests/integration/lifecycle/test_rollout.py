@@ -153,8 +153,8 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     rolled_back = [e for e in bench.events() if e["reason"] == "RolledBack"]
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
     assert bench.versions.tags(v_bad, name=bench.model)["uplift.dev/role"] == "rolled-back"
-    # The aborted version is not retried by itself.
-    time.sleep(3)
+    # The aborted version is not retried by itself (the pass runs every second).
+    time.sleep(2)
     assert not bench.status().get("canaryVersion")
 
 
@@ -336,7 +336,7 @@ def test_mlflow_down_mid_ramp_holds_then_resumes(bench: Bench, mlflow_server: An
                             "ModelResolved=False while MLflow is down", timeout=30)
         condition = next(c for c in status["conditions"] if c["type"] == "ModelResolved")
         assert condition["reason"] == "RegistryUnavailable"
-        time.sleep(10)  # several analysis intervals and step pauses
+        time.sleep(6)  # three analysis intervals, longer than the step's pause
         status = bench.status()
         assert (status["canaryWeight"], status["currentStep"]) == (20, 0), "no promotion"
         assert status["phase"] == "Progressing"

@@ -107,7 +107,7 @@ def test_periodic_rechecks_write_nothing_when_nothing_changed(
     before = admin.get("campaign", "spring-email", namespace)["metadata"]["resourceVersion"]
     # The campaign's level-based timer re-checks it every 10 s; with nothing new observed it
     # must not write: no status churn, no resourceVersion bump, no watch event for others.
-    time.sleep(2.5 * RECHECK_SECONDS)
+    time.sleep(1.5 * RECHECK_SECONDS)
     after = admin.get("campaign", "spring-email", namespace)["metadata"]["resourceVersion"]
     assert after == before
     assert "Timer 'recheck' succeeded" in operator.logs()
