@@ -89,6 +89,13 @@ def _reg(registry: Registry | None) -> Registry:
     return registry
 
 
+def _canary_reference(ctx: GateContext, registry: Registry | None, path: str) -> Any:
+    """A reference artifact the trainer logged in the canary version's MLflow run."""
+    if ctx.canary_run_id is None:
+        raise _SourceDownError(f"version {ctx.canary_version} has no MLflow run")
+    return _reg(registry).download_artifact_json(ctx.canary_run_id, path)
+
+
 def _count(prometheus: MetricSource, promql: str) -> int | None:
     value = prometheus.scalar(promql)
     return None if value is None or math.isnan(value) else round(value)
@@ -133,9 +140,7 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
 def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
            registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    if ctx.canary_run_id is None:
-        return m.MeasurementError(f"version {ctx.canary_version} has no MLflow run")
-    reference = _reg(registry).download_artifact_json(ctx.canary_run_id, REFERENCE_HISTOGRAMS)
+    reference = _canary_reference(ctx, registry, REFERENCE_HISTOGRAMS)
     features: Mapping[str, Any] = reference.get("features", {})
     wanted = gate.features or sorted(features)
     live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
@@ -209,9 +214,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
 def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                    registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    if ctx.canary_run_id is None:
-        return m.MeasurementError(f"version {ctx.canary_version} has no MLflow run")
-    reference = _reg(registry).download_artifact_json(ctx.canary_run_id, REFERENCE_UPLIFT)
+    reference = _canary_reference(ctx, registry, REFERENCE_UPLIFT)
     sel = ctx.selector(ctx.canary_version)
     # The histogram has negative buckets, so it exports no _sum: the runtime keeps signed sums.
     positive = prom.scalar(

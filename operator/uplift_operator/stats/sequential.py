@@ -304,9 +304,7 @@ def non_inferiority_test(
     1 − 2α confidence sequence for Δ = μ_B − μ_A).
     """
     _check_alpha(alpha)
-    if margin < 0:
-        raise ValueError(f"margin must be ≥ 0, got {margin}")
-    m = margin * abs(control.mean) if relative else margin
+    m = _absolute_margin(margin, relative, control)
     theta0 = -m if higher_is_better else m
     return _one_sided_pair(
         control,
@@ -319,6 +317,13 @@ def non_inferiority_test(
         higher_is_better=higher_is_better,
         what="non-inferiority",
     )
+
+
+def _absolute_margin(margin: float, relative: bool, control: ArmStats) -> float:
+    """The margin on Δ's scale: as given, or a fraction of the control mean (plug-in)."""
+    if margin < 0:
+        raise ValueError(f"margin must be ≥ 0, got {margin}")
+    return margin * abs(control.mean) if relative else margin
 
 
 def superiority_test(
@@ -339,9 +344,7 @@ def superiority_test(
     better by m). Lower-is-better metrics mirror the sign. See ``non_inferiority_test``.
     """
     _check_alpha(alpha)
-    if margin < 0:
-        raise ValueError(f"margin must be ≥ 0, got {margin}")
-    m = margin * abs(control.mean) if relative else margin
+    m = _absolute_margin(margin, relative, control)
     theta0 = m if higher_is_better else -m
     return _one_sided_pair(
         control,
