@@ -1,7 +1,7 @@
 """``kubectl uplift status|promote|abort|retry|rollback|pause|resume NAME``: manual control.
 
 Every action is declarative: promote, abort, retry and rollback write a request annotation with a
-fresh token (``domain.ramp.parse_requests`` reads them), which the operator acts on once and
+fresh token (``domain.requests.parse_requests`` reads them), which the operator acts on once and
 records in ``status.handledRequests``; pause and resume set ``spec.rollout.paused`` (in a GitOps
 setup, commit that field to Git instead).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError, current_namespace
 from uplift_operator.api.v1alpha1 import API_VERSION
-from uplift_operator.domain import ramp
+from uplift_operator.domain import requests as annotations
 
 __all__ = ["COMMANDS", "main"]
 
@@ -57,9 +57,9 @@ def _patch_for(command: str, full: bool) -> dict[str, Any]:
     token = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     if command == "promote":
         return {"metadata": {"annotations": {
-            ramp.PROMOTE_ANNOTATION: f"{'full' if full else 'step'}:{token}"}}}
-    key = {"abort": ramp.ABORT_ANNOTATION, "retry": ramp.RETRY_ANNOTATION,
-           "rollback": ramp.EMERGENCY_ROLLBACK_ANNOTATION}[command]
+            annotations.PROMOTE_ANNOTATION: f"{'full' if full else 'step'}:{token}"}}}
+    key = {"abort": annotations.ABORT_ANNOTATION, "retry": annotations.RETRY_ANNOTATION,
+           "rollback": annotations.EMERGENCY_ROLLBACK_ANNOTATION}[command]
     return {"metadata": {"annotations": {key: token}}}
 
 

@@ -45,6 +45,15 @@ from uplift_operator.domain.gates import (
     required_action,
     reset_counters,
 )
+from uplift_operator.domain.requests import (
+    ABORT_ANNOTATION,
+    EMERGENCY_ROLLBACK_ANNOTATION,
+    PROMOTE_ANNOTATION,
+    RETRY_ANNOTATION,
+    ManualRequest,
+    RequestKind,
+    parse_requests,
+)
 
 __all__ = [
     "ABORT_ANNOTATION",
@@ -64,61 +73,12 @@ __all__ = [
     "parse_requests",
 ]
 
-PROMOTE_ANNOTATION = "uplift.dev/promote"  # value: step[:token] or full[:token]
-ABORT_ANNOTATION = "uplift.dev/abort"  # value: any token
-RETRY_ANNOTATION = "uplift.dev/retry"  # value: any token
-EMERGENCY_ROLLBACK_ANNOTATION = "uplift.dev/emergency-rollback"  # value: any token
-
 HISTORY_LIMIT = 20
 _MIN_REQUEUE = dt.timedelta(seconds=1)  # never ask for a hot loop
 _MESSAGE_MAX = 4000
 
 
-class RequestKind(StrEnum):
-    """A manual request kind, in the order they are acted on when several are pending."""
-
-    EMERGENCY_ROLLBACK = "emergencyRollback"
-    ABORT = "abort"
-    RETRY = "retry"
-    PROMOTE_FULL = "promoteFull"
-    PROMOTE = "promote"
-
-
 _PRIORITY = {kind: index for index, kind in enumerate(RequestKind)}
-
-
-@dataclass(frozen=True)
-class ManualRequest:
-    """A request found in an annotation; acted on once per distinct ``token`` (its value)."""
-
-    kind: RequestKind
-    key: str  # the annotation key, also the key in status.handledRequests
-    token: str  # the annotation value
-
-    @property
-    def actor(self) -> str:
-        return f"annotation {self.key}={self.token}"
-
-
-def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
-    """The manual requests among ``annotations``.
-
-    ``uplift.dev/promote``: ``step`` or ``full``, optionally ``:token`` (e.g. ``full:2``) so the
-    same mode can be asked again; ``uplift.dev/abort``, ``uplift.dev/retry`` and
-    ``uplift.dev/emergency-rollback``: any non-empty token (e.g. a timestamp). A value already in
-    ``status.handledRequests`` is not acted on again; an unknown promote mode is ignored.
-    """
-    found: list[ManualRequest] = []
-    promote = annotations.get(PROMOTE_ANNOTATION, "")
-    mode = promote.split(":", 1)[0]
-    if mode in ("step", "full"):
-        kind = RequestKind.PROMOTE if mode == "step" else RequestKind.PROMOTE_FULL
-        found.append(ManualRequest(kind, PROMOTE_ANNOTATION, promote))
-    for key, kind in ((ABORT_ANNOTATION, RequestKind.ABORT), (RETRY_ANNOTATION, RequestKind.RETRY),
-                      (EMERGENCY_ROLLBACK_ANNOTATION, RequestKind.EMERGENCY_ROLLBACK)):
-        if annotations.get(key):
-            found.append(ManualRequest(kind, key, annotations[key]))
-    return tuple(found)
 
 
 class Reason(StrEnum):
