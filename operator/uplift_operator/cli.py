@@ -1,4 +1,4 @@
-"""The ``uplift-operator`` command (also installed as ``kubectl-uplift``).
+"""The ``uplift-operator`` command (``kubectl-uplift`` is its own light entry point: ``plugin``).
 
 Subcommands are thin: each delegates to the module that owns the behaviour and is imported
 lazily, so ``uplift-operator crds`` does not pay for importing kopf or mlflow.
@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("uplift_operator.devenv.up", "start the local stack: control plane, MLflow, "
             "Prometheus, operator and samples"),
 }
-# Manual control, also reached as ``kubectl uplift <command> NAME`` (the kubectl-uplift plugin).
+# Manual control, the same verbs as ``kubectl uplift VERB NAME`` (``plugin.kubectl_uplift``).
 CONTROL_COMMANDS = ("status", "promote", "abort", "retry", "rollback", "pause", "resume")
 
 
@@ -33,9 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command in CONTROL_COMMANDS:
-        from uplift_operator import ctl
+        from uplift_operator.plugin import kubectl_uplift
 
-        return ctl.main(args)
+        return kubectl_uplift.main(args)
     if command not in SUBCOMMANDS:
         print(f"uplift-operator: unknown command {command!r}; see --help", file=sys.stderr)
         return 2

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -39,6 +38,8 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from uplift_operator.model.keys import treatment_key as treatment_key  # re-exported
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -65,14 +66,6 @@ class FeatureError(ValueError):
     def __init__(self, message: str, reason: str = "bad_features") -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def treatment_key(name: str) -> str:
-    """Metric- and column-safe key of a treatment name: ``"Mens E-Mail"`` → ``"mens_e_mail"``."""
-    key = re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
-    if not key:
-        raise ValueError(f"treatment name {name!r} has no alphanumeric characters")
-    return key if not key[0].isdigit() else f"t_{key}"
 
 
 def _is_numeric(values: np.ndarray[Any, Any]) -> bool:

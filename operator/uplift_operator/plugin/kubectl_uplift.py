@@ -1,0 +1,212 @@
+"""``kubectl uplift VERB [KIND/]NAME``: read and steer UpliftModels and Campaigns from kubectl.
+
+Why it shells out to ``kubectl``: the plugin runs under kubectl anyway, so reusing it gives the
+user's kubeconfig, context, namespace and auth plugins for free, and keeps the plugin free of
+the Kubernetes Python client (about a second to import). It imports only the standard library
+and ``domain.requests`` (the annotation contract the operator reads), so it starts in a fraction
+of a second and can ship as a single file (``uplift_operator.plugin.bundle``).
+
+Every action is declarative: promote, abort, retry and rollback write a request annotation with
+a fresh token, which the operator acts on once and records in ``status.handledRequests``; pause
+and resume set ``spec.rollout.paused`` (in a GitOps setup, commit that field to Git instead).
+Campaigns have ``status`` only: the operator does not act on Campaign requests yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from uplift_operator.domain import requests as contract
+
+__all__ = ["VERBS", "main", "patch_for", "render_campaign", "render_status"]
+
+# verb -> one-line help; ``--help`` lists exactly these.
+VERBS: dict[str, str] = {
+    "status": "summary of an UpliftModel or a Campaign: phase and why, ramp, gates, history",
+    "promote": "UpliftModel: advance the canary one step (--full: promote now)",
+    "abort": "UpliftModel: roll the canary back and keep it off",
+    "retry": "UpliftModel: start the aborted canary again from the first step",
+    "rollback": "UpliftModel: emergency rollback to the stable version, skipping the gates",
+    "pause": "UpliftModel: hold the ramp where it is (sets spec.rollout.paused)",
+    "resume": "UpliftModel: continue the ramp (clears spec.rollout.paused)",
+}
+KINDS = {"upliftmodel": "upliftmodels.uplift.dev", "campaign": "campaigns.uplift.dev"}
+_ALIASES = {"upliftmodel": "upliftmodel", "upliftmodels": "upliftmodel", "um": "upliftmodel",
+            "upliftmodels.uplift.dev": "upliftmodel", "campaign": "campaign",
+            "campaigns": "campaign", "campaigns.uplift.dev": "campaign"}
+
+
+class PluginError(Exception):
+    """A failure to report on stderr with exit code 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        kind, name = _target(args.name)
+        kubectl = Kubectl(args.kubeconfig, args.context, args.namespace)
+        if args.verb == "status":
+            body = kubectl.get(KINDS[kind], name)
+            print(render_status(body) if kind == "upliftmodel" else render_campaign(body))
+            return 0
+        if kind != "upliftmodel":
+            raise PluginError(f"{args.verb}: only UpliftModels take manual requests; the operator "
+                              "does not act on Campaign requests yet (use `status`)")
+        body = kubectl.merge_patch(KINDS[kind], name, patch_for(args.verb, args.full))
+    except PluginError as error:
+        print(f"kubectl uplift: {error}", file=sys.stderr)
+        return 1
+    meta = body.get("metadata", {})
+    print(f"upliftmodel {meta.get('namespace', '?')}/{meta.get('name', name)}: {args.verb} requested")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    verbs = "\n".join(f"  {verb:<9} {text}" for verb, text in VERBS.items())
+    parser = argparse.ArgumentParser(
+        prog="kubectl uplift", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read and steer UpliftModels and Campaigns (uplift.dev).",
+        epilog=f"verbs:\n{verbs}\n\nNAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.")
+    parser.add_argument("verb", choices=list(VERBS), metavar="VERB", help="one of the verbs below")
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("-n", "--namespace", default=None,
+                        help="namespace (default: the kubeconfig context's namespace)")
+    parser.add_argument("--context", default=None, help="kubeconfig context to use")
+    parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
+    parser.add_argument("--full", action="store_true",
+                        help="promote: skip the remaining steps and promote now")
+    return parser
+
+
+def _target(text: str) -> tuple[str, str]:
+    kind, _, name = text.rpartition("/")
+    if not kind:
+        return "upliftmodel", name
+    if kind.lower() not in _ALIASES or not name:
+        raise PluginError(f"{text!r}: expected NAME, upliftmodel/NAME or campaign/NAME")
+    return _ALIASES[kind.lower()], name
+
+
+class Kubectl:
+    """``kubectl`` with the user's connection flags (``KUBECTL`` overrides the binary)."""
+
+    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
+        self.base = [os.environ.get("KUBECTL", "kubectl")]
+        for flag, value in (("--kubeconfig", kubeconfig), ("--context", context),
+                            ("--namespace", namespace)):
+            if value:
+                self.base += [flag, value]
+
+    def get(self, resource: str, name: str) -> dict[str, Any]:
+        return self._json("get", resource, name, "-o", "json")
+
+    def merge_patch(self, resource: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        return self._json("patch", resource, name, "--type", "merge", "-p", json.dumps(patch),
+                          "-o", "json")
+
+    def _json(self, *args: str) -> dict[str, Any]:
+        try:
+            done = subprocess.run([*self.base, *args], capture_output=True, text=True, check=False)
+        except FileNotFoundError as error:
+            raise PluginError(f"{self.base[0]} not found on PATH") from error
+        if done.returncode != 0:
+            raise PluginError(done.stderr.strip() or f"kubectl {args[0]} failed ({done.returncode})")
+        loaded: dict[str, Any] = json.loads(done.stdout)
+        return loaded
+
+
+def patch_for(verb: str, full: bool = False) -> dict[str, Any]:
+    """The merge patch a manual-control verb writes to an UpliftModel."""
+    if verb in ("pause", "resume"):
+        return {"spec": {"rollout": {"paused": verb == "pause"}}}
+    token = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    if verb == "promote":
+        return {"metadata": {"annotations": {
+            contract.PROMOTE_ANNOTATION: f"{'full' if full else 'step'}:{token}"}}}
+    key = {"abort": contract.ABORT_ANNOTATION, "retry": contract.RETRY_ANNOTATION,
+           "rollback": contract.EMERGENCY_ROLLBACK_ANNOTATION}[verb]
+    return {"metadata": {"annotations": {key: token}}}
+
+
+def render_status(body: dict[str, Any]) -> str:
+    """A human summary of an UpliftModel's status: the ramp, the gates and the last decisions."""
+    meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
+    steps = spec.get("rollout", {}).get("steps", [])
+    step = status.get("currentStep")
+    lines = [
+        f"Name:      {meta['namespace']}/{meta['name']}",
+        f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
+        f"Stable:    {status.get('stableVersion') or '-'}",
+        f"Canary:    {status.get('canaryVersion') or '-'}  weight {status.get('canaryWeight', 0)}%"
+        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
+        f"Paused:    {spec.get('rollout', {}).get('paused', False)}",
+    ]
+    return "\n".join(lines + _common(status))
+
+
+def render_campaign(body: dict[str, Any]) -> str:
+    """A human summary of a Campaign's status: exposure, effect, ROI, spend against the budget."""
+    meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
+    steps = spec.get("exposure", {}).get("steps", [])
+    step = status.get("currentStep")
+    economics = spec.get("economics", {})
+    budget, currency = economics.get("budget"), economics.get("currency", "")
+    lines = [
+        f"Name:      {meta['namespace']}/{meta['name']}",
+        f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
+        f"Model:     {spec.get('modelRef', {}).get('name', '-')} "
+        f"v{status.get('modelVersion') or '-'}",
+        f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%"
+        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
+        f"Effect:    {_estimate(status.get('incrementalEffect'))}",
+        f"ROI:       {_estimate(status.get('roi'))}",
+        f"Spend:     {_fmt(status.get('spend', 0))}"
+        + (f" of {_fmt(budget)}" if budget is not None else "") + f" {currency}".rstrip(),
+        f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
+        f"Paused:    {spec.get('paused', False)}",
+    ]
+    return "\n".join(lines + _common(status))
+
+
+def _common(status: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    gates = status.get("gates", [])
+    if gates:
+        lines.append("Gates:")
+        for gate in gates:
+            lines.append(
+                f"  {gate['name']:<16} {gate['verdict']:<12} value={_fmt(gate.get('value'))} "
+                f"threshold={_fmt(gate.get('threshold'))} samples={gate.get('samples', '-')}  "
+                f"{gate.get('message', '')}".rstrip())
+    history = status.get("history", [])
+    if history:
+        lines.append("History (newest last):")
+        lines += [f"  {h['time']}  {h['action']:<18} v{h.get('version', '-')}  "
+                  f"{h.get('reason', '')} ({h.get('actor', 'operator')})" for h in history[-10:]]
+    conditions = status.get("conditions", [])
+    if conditions:
+        lines.append("Conditions:")
+        lines += [f"  {c['type']:<14} {c['status']:<7} {c['reason']}: {c.get('message', '')}"
+                  for c in conditions]
+    return lines
+
+
+def _estimate(value: Any) -> str:
+    if not isinstance(value, dict):
+        return "-"
+    return str(value.get("display") or _fmt(value.get("estimate")))
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

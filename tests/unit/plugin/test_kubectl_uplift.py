@@ -1,0 +1,103 @@
+"""kubectl uplift: the patches it writes, the summaries it prints, its arguments (no cluster needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uplift_operator.domain.requests import RequestKind, parse_requests
+from uplift_operator.plugin import bundle
+from uplift_operator.plugin import kubectl_uplift as plugin
+
+
+@pytest.mark.parametrize(("command", "full", "kind"), [
+    ("promote", False, RequestKind.PROMOTE), ("promote", True, RequestKind.PROMOTE_FULL),
+    ("abort", False, RequestKind.ABORT), ("retry", False, RequestKind.RETRY),
+    ("rollback", False, RequestKind.EMERGENCY_ROLLBACK),
+])
+def test_requests_are_annotations_the_ramp_reads_with_a_fresh_token(
+        command: str, full: bool, kind: RequestKind) -> None:
+    first = plugin.patch_for(command, full)["metadata"]["annotations"]
+    second = plugin.patch_for(command, full)["metadata"]["annotations"]
+    assert [r.kind for r in parse_requests(first)] == [kind]
+    assert first != second, "a repeated request carries a new token, so it acts again"
+
+
+@pytest.mark.parametrize(("command", "paused"), [("pause", True), ("resume", False)])
+def test_pause_and_resume_set_the_spec_field(command: str, paused: bool) -> None:
+    assert plugin.patch_for(command, False) == {"spec": {"rollout": {"paused": paused}}}
+
+
+def test_status_summary_names_gates_and_history() -> None:
+    body = {
+        "metadata": {"namespace": "growth", "name": "m"},
+        "spec": {"rollout": {"steps": [{"weight": 10}, {"weight": 50}]}},
+        "status": {"phase": "Degraded", "message": "rolled back", "stableVersion": "3",
+                   "canaryWeight": 0, "currentStep": 1,
+                   "gates": [{"name": "errors", "verdict": "Fail", "value": 0.031,
+                              "threshold": 0.012, "samples": 5400, "message": "too many"}],
+                   "history": [{"time": "t", "action": "RolledBack", "version": "4",
+                                "reason": "gate errors failed", "actor": "operator"}]},
+    }
+    text = plugin.render_status(body)
+    assert "Phase:     Degraded  rolled back" in text
+    assert "step 2/2" in text
+    assert "errors           Fail         value=0.031 threshold=0.012 samples=5400  too many" in text
+    assert "RolledBack" in text and "gate errors failed" in text
+
+
+def test_campaign_summary_names_exposure_effect_and_spend() -> None:
+    body = {
+        "metadata": {"namespace": "growth", "name": "spring"},
+        "spec": {"modelRef": {"name": "hillstrom-uplift"}, "paused": False,
+                 "economics": {"budget": 5000.0, "currency": "EUR"},
+                 "exposure": {"steps": [{"percent": 10}, {"percent": 50}, {"percent": 100}]}},
+        "status": {"phase": "Progressing", "message": "step 2 analysing", "modelVersion": "3",
+                   "exposurePercent": 50.0, "currentStep": 1, "spend": 1234.5,
+                   "incrementalEffect": {"estimate": 0.012, "display": "+1.2 pp [0.4, 2.0]"},
+                   "treatedUnits": 900, "holdoutUnits": 100},
+    }
+    text = plugin.render_campaign(body)
+    assert "Phase:     Progressing  step 2 analysing" in text
+    assert "Model:     hillstrom-uplift v3" in text
+    assert "Exposure:  50%  step 2/3" in text
+    assert "Effect:    +1.2 pp [0.4, 2.0]" in text and "ROI:       -" in text
+    assert "Spend:     1234 of 5000 EUR" in text
+    assert "treated 900, holdout 100" in text
+
+
+def test_connection_flags_reach_kubectl_in_any_position() -> None:
+    args = plugin._parser().parse_args(
+        ["status", "campaign/spring", "-n", "growth", "--context", "prod", "--kubeconfig", "/k"])
+    kubectl = plugin.Kubectl(args.kubeconfig, args.context, args.namespace)
+    assert kubectl.base[1:] == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth"]
+    assert plugin._target(args.name) == ("campaign", "spring")
+    assert plugin._target("m") == ("upliftmodel", "m")
+
+
+def test_campaigns_take_no_manual_requests_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plugin.main(["promote", "campaign/spring", "--kubeconfig", "/nonexistent"]) == 1
+    assert "only UpliftModels take manual requests" in capsys.readouterr().err
+
+
+def test_help_lists_only_the_plugin_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        plugin.main(["--help"])
+    out = capsys.readouterr().out
+    assert all(f"  {verb} " in out for verb in plugin.VERBS)
+    assert not any(word in out for word in ("run ", "crds", "train", "dev "))
+
+
+def test_single_file_bundle_runs_on_a_bare_python(tmp_path: Path) -> None:
+    # The krew/copy install: one file, run by an isolated interpreter that sees no site-packages.
+    target = bundle.build(tmp_path / "kubectl-uplift")
+    done = subprocess.run([sys.executable, "-I", "-S", str(target), "--help"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "rollback" in done.stdout and "--kubeconfig" in done.stdout
+    bad = subprocess.run([sys.executable, "-I", "-S", str(target), "status", "x/y"],
+                         capture_output=True, text=True, check=False, timeout=60)
+    assert bad.returncode == 1 and "expected NAME, upliftmodel/NAME or campaign/NAME" in bad.stderr
