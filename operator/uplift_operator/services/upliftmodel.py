@@ -130,7 +130,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
             outcomes = [gates.GateOutcome(
                 name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
                 message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
-                for gate in ramp.gates_to_measure(spec, current)]
+                for gate in spec.rollout.gates]
         else:
             outcomes = _analyse(spec, current, owner, deps, registry, now)
 
@@ -209,16 +209,14 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         namespace=owner.namespace, name=owner.name, canary_version=status.canary_version,
         stable_version=status.stable_version, canary_run_id=run_ids[status.canary_version],
         stable_run_id=run_ids[status.stable_version],
-        step_started_at=status.step_started_at or now,
-        canary_started_at=status.canary_started_at or status.step_started_at or now, now=now,
-        canary_share=status.canary_weight / 100,
+        step_started_at=status.step_started_at or now, now=now,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments))
     previous = {g.name: g for g in status.gates}
     outcomes = []
-    for gate in ramp.gates_to_measure(spec, status):
+    for gate in spec.rollout.gates:
         measured = measurements.collect(gate, ctx, deps.prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
                                             now))
