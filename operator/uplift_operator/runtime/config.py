@@ -7,15 +7,22 @@ Each setting has an ``extra`` key and an ``UPLIFT_<KEY>`` variable (full table i
 ``docs/runtime.md``): ``holdout_fraction`` (0.1), ``salt`` ("uplift"), ``value_per_conversion``
 (1.0), ``costs`` (a number for all treatments, or a JSON object treatment → cost with ``"*"`` as
 the default; 0), ``budget`` (cap on one request's summed cost; none), ``unit_cache_size``
-(100000), ``model_version`` (the metrics' ``version`` label; derived from the model URI) and
-``unit_key`` (the request input that identifies the unit; "unit_id").
+(100000), ``model_version`` (the metrics' ``version`` label; derived from the model URI),
+``unit_key`` (the request input that identifies the unit; "unit_id"), and the input bounds
+``max_rows`` (10000 per request), ``max_abs_value`` (1e15 for any numeric feature),
+``max_outcome_value`` (1e6 per outcome), ``max_body_bytes`` (1 MiB per report body) and
+``dedup_size`` (100000 recently counted reports per kind).
+
+The decision key (``UPLIFT_DECISION_KEY``, or a file named by ``UPLIFT_DECISION_KEY_FILE``) is
+read from the environment only, never from ``parameters.extra`` (a secret has no place in a
+settings file); see :func:`decision_key`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +31,12 @@ import numpy.typing as npt
 
 ENV_PREFIX = "UPLIFT_"
 KEYS = ("holdout_fraction", "salt", "value_per_conversion", "costs", "budget",
-        "unit_cache_size", "model_version", "unit_key")
+        "unit_cache_size", "model_version", "unit_key", "max_rows", "max_abs_value",
+        "max_outcome_value", "max_body_bytes", "dedup_size")
+_COUNTS = ("unit_cache_size", "max_rows", "max_body_bytes", "dedup_size")
+_BOUNDS = ("max_abs_value", "max_outcome_value")
+DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
+DECISION_KEY_FILE_ENV = "UPLIFT_DECISION_KEY_FILE"
 
 
 class ConfigError(ValueError):
@@ -64,6 +76,11 @@ class RuntimeConfig:
     unit_cache_size: int = 100_000
     model_version: str | None = None
     unit_key: str = "unit_id"   # request input naming the unit (UpliftModel spec.experiment.unitKey)
+    max_rows: int = 10_000
+    max_abs_value: float = 1e15         # beyond any plausible feature; below 2**63
+    max_outcome_value: float = 1e6      # one outcome; keeps value counters far from +Inf
+    max_body_bytes: int = 1 << 20
+    dedup_size: int = 100_000
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.holdout_fraction <= 1.0:
@@ -72,8 +89,13 @@ class RuntimeConfig:
             raise ConfigError(f"budget must be ≥ 0, got {self.budget}")
         if any(c < 0 for c in self.costs.values()):
             raise ConfigError(f"costs must be ≥ 0, got {dict(self.costs)}")
-        if self.unit_cache_size < 0:
-            raise ConfigError("unit_cache_size must be ≥ 0")
+        if self.unit_cache_size < 0 or self.dedup_size < 0:
+            raise ConfigError("unit_cache_size and dedup_size must be ≥ 0")
+        if self.max_rows < 1 or self.max_body_bytes < 1:
+            raise ConfigError("max_rows and max_body_bytes must be ≥ 1")
+        if not 0 < self.max_abs_value <= 1e18 or not 0 < self.max_outcome_value <= 1e12:
+            raise ConfigError("max_abs_value must be in (0, 1e18], max_outcome_value in "
+                              "(0, 1e12]")
 
     @classmethod
     def from_sources(cls, extra: Mapping[str, Any] | None = None,
@@ -95,13 +117,43 @@ class RuntimeConfig:
             kwargs["costs"] = _costs(merged["costs"])
         if merged.get("budget") not in (None, "", "none"):
             kwargs["budget"] = _number("budget", merged["budget"])
-        if "unit_cache_size" in merged:
-            kwargs["unit_cache_size"] = int(_number("unit_cache_size", merged["unit_cache_size"]))
+        for key in _COUNTS:
+            if key in merged:
+                kwargs[key] = int(_number(key, merged[key]))
+        for key in _BOUNDS:
+            if key in merged:
+                kwargs[key] = _number(key, merged[key])
         if merged.get("unit_key"):
             kwargs["unit_key"] = str(merged["unit_key"])
         if merged.get("model_version"):
             kwargs["model_version"] = str(merged["model_version"])
         return cls(**kwargs)
+
+    @staticmethod
+    def decision_key(env: Mapping[str, str], read_file: Callable[[str], bytes]) -> bytes | None:
+        """The deployment's decision key: ``UPLIFT_DECISION_KEY``, else the content of the file
+        ``UPLIFT_DECISION_KEY_FILE`` names; ``None`` when neither is set (local development).
+
+        Surrounding whitespace is dropped (``echo key | base64`` adds a newline); what is left
+        must have at least 16 bytes.
+        """
+        raw: bytes | None = None
+        if env.get(DECISION_KEY_ENV):
+            raw = env[DECISION_KEY_ENV].encode()
+            source = DECISION_KEY_ENV
+        elif env.get(DECISION_KEY_FILE_ENV):
+            source = f"{DECISION_KEY_FILE_ENV} ({env[DECISION_KEY_FILE_ENV]})"
+            try:
+                raw = read_file(env[DECISION_KEY_FILE_ENV])
+            except OSError as exc:
+                raise ConfigError(f"{source} cannot be read: {exc.strerror}") from None
+        if raw is None:
+            return None
+        key = raw.strip()
+        if len(key) < 16:
+            raise ConfigError(f"{source}: the decision key must have at least 16 bytes, has "
+                              f"{len(key)}")
+        return key
 
     def cost_vector(self, treatment_keys: Sequence[str],
                     names: Sequence[str] = ()) -> npt.NDArray[np.float64]:

@@ -19,7 +19,14 @@ from uplift_operator.model.scoring import UpliftModel
 from uplift_operator.runtime import policy
 from uplift_operator.runtime.assignment import HOLDOUT, assign
 from uplift_operator.runtime.config import RuntimeConfig
-from uplift_operator.runtime.events import NONE, UnitCache, new_decision_id, safe_version
+from uplift_operator.runtime.events import (
+    NONE,
+    SeenReports,
+    Signer,
+    UnitCache,
+    random_key,
+    safe_version,
+)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -48,13 +55,16 @@ class DecisionBatch:
 class DecisionEngine:
     """Scores and decides for one loaded model under one runtime configuration."""
 
-    def __init__(self, model: UpliftModel, config: RuntimeConfig, version: str) -> None:
+    def __init__(self, model: UpliftModel, config: RuntimeConfig, version: str,
+                 signer: Signer | None = None) -> None:
         self.model = model
         self.config = config
         self.version = safe_version(version)
         self.keys = model.treatment_keys
         self.costs = config.cost_vector(self.keys, model.treatments)
         self.units = UnitCache(config.unit_cache_size)
+        self.seen = SeenReports(config.dedup_size)
+        self.signer = signer if signer is not None else Signer(random_key())
         binning = model.drift_binning
         self.feature_bins: dict[str, FeatureBins] = dict(binning.features) if binning else {}
 
@@ -62,7 +72,7 @@ class DecisionEngine:
         if treatments is None:
             return None
         if not isinstance(treatments, list) or not all(isinstance(t, str) for t in treatments):
-            raise RequestError("parameter 'treatments' must be a list of treatment names")
+            raise RequestError("parameters.treatments must be a list of treatment names")
         allowed = np.zeros(len(self.keys), dtype=bool)
         for name in treatments:
             try:
@@ -74,8 +84,8 @@ class DecisionEngine:
     def _budget(self, raw: Any) -> float | None:
         if raw is None:
             return self.config.budget
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-            raise RequestError(f"parameter 'budget' must be a number ≥ 0, got {raw!r}")
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw < 1e300:
+            raise RequestError(f"parameters.budget must be a finite number ≥ 0, got {raw!r}")
         return float(raw)
 
     def decide(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
@@ -101,7 +111,7 @@ class DecisionEngine:
         for unit, c in zip(unit_ids, result.choice.tolist(), strict=True):
             arm = assign(unit, cfg.salt, cfg.holdout_fraction)
             key = keys[c] if c >= 0 else NONE
-            decision_id = new_decision_id(arm, key, self.version)
+            decision_id = self.signer.mint(arm, key, self.version)
             self.units.put(unit, decision_id)
             arms.append(arm)
             chosen.append(key)

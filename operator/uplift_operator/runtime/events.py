@@ -1,19 +1,28 @@
 """Decision ids and delivery/outcome reports (pure).
 
-A decision id is self-describing, ``<32 hex>~<arm>~<treatment key>~<version>``, so any replica —
-of the stable or the canary predictor, before or after a restart — can count a report under the
-arm, treatment and model version that made the decision, without shared state. Reports that
-give only a unit id are resolved through a bounded in-memory cache of each unit's last decision
-(per replica; unknown units are rejected, not guessed).
+A decision id is self-describing and signed, ``<32 hex>.<mac>~<arm>~<treatment key>~<version>``:
+any replica — of the stable or the canary predictor, before or after a restart — counts a report
+under the arm, treatment and model version that made the decision, without shared state, and
+the MAC (HMAC-SHA256 under the deployment's decision key, 128 bits) proves the runtime issued
+it. A report for an id that was never issued is refused and creates no metric series, so label
+values come only from decisions: arms, the model's treatment keys, the versions that served.
+
+Reports are validated whole before anything is counted. A report for a decision this replica
+has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
+not counted again. Reports that give only a unit id are resolved through a bounded in-memory
+cache of each unit's last decision (per replica; unknown units are rejected, not guessed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
+import secrets
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,8 +30,16 @@ from uplift_operator.runtime.assignment import ARMS
 
 NONE = "none"
 _SEP = "~"
-_KEY = re.compile(r"^[a-z0-9_]+$")
+_KEY = re.compile(r"[a-z0-9_]{1,64}")
+_VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _VERSION_BAD = re.compile(r"[^A-Za-z0-9._-]")
+_ID = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})")
+MAX_DECISION_ID = 256   # longer than any id we issue (32 + 1 + 32 + arm + key + version)
+MAX_UNIT_ID = 256
+MAX_REPORTS = 10_000    # per body
+KEY_MIN_BYTES = 16
+
+Kind = Literal["deliveries", "outcomes"]
 
 
 class ReportError(ValueError):
@@ -43,43 +60,95 @@ class Decision:
 
 
 def safe_version(version: str) -> str:
-    return _VERSION_BAD.sub("_", version) or "unknown"
+    """The version as a label value: ``[A-Za-z0-9._-]``, at most 64 characters."""
+    return (_VERSION_BAD.sub("_", version) or "unknown")[:64]
 
 
-def new_decision_id(arm: str, treatment: str, version: str) -> str:
-    return _SEP.join((uuid.uuid4().hex, arm, treatment, safe_version(version)))
+def random_key() -> bytes:
+    """A fresh decision key: for one process only (replicas would refuse each other's ids)."""
+    return secrets.token_bytes(32)
 
 
-def parse_decision_id(decision_id: str) -> Decision:
-    parts = decision_id.split(_SEP, 3)
-    if len(parts) != 4 or not re.fullmatch(r"[0-9a-f]{32}", parts[0]):
-        raise ReportError(f"malformed decision_id {decision_id!r}", reason="bad_decision_id")
-    _, arm, treatment, version = parts
-    if arm not in ARMS or not _KEY.match(treatment):
-        raise ReportError(f"malformed decision_id {decision_id!r}", reason="bad_decision_id")
-    return Decision(decision_id, arm, treatment, version)
+class Signer:
+    """Mints and verifies decision ids under one key (the deployment's shared Secret)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < KEY_MIN_BYTES:
+            raise ValueError(f"decision key must have at least {KEY_MIN_BYTES} bytes")
+        self._key = key
+
+    def __repr__(self) -> str:  # never the key
+        return "Signer(<key>)"
+
+    def _mac(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def mint(self, arm: str, treatment: str, version: str) -> str:
+        nonce = uuid.uuid4().hex
+        rest = _SEP.join((arm, treatment, safe_version(version)))
+        return f"{nonce}.{self._mac(nonce + _SEP + rest)}{_SEP}{rest}"
+
+    def parse(self, decision_id: str) -> Decision:
+        """The decision an id names; ``ReportError`` unless this deployment issued it."""
+        if len(decision_id) > MAX_DECISION_ID:
+            raise ReportError(f"decision_id is longer than {MAX_DECISION_ID} characters",
+                              reason="bad_decision_id")
+        parts = decision_id.split(_SEP)
+        head = _ID.fullmatch(parts[0]) if len(parts) == 4 else None
+        if head is None or parts[1] not in ARMS or not _KEY.fullmatch(parts[2]) \
+                or not _VERSION.fullmatch(parts[3]):
+            raise ReportError(f"malformed decision_id {decision_id[:80]!r}",
+                              reason="bad_decision_id")
+        nonce, mac = head.groups()
+        expected = self._mac(nonce + _SEP + _SEP.join(parts[1:]))
+        if not hmac.compare_digest(mac, expected):
+            raise ReportError(f"decision_id {decision_id[:80]!r} was not issued by this "
+                              "deployment", reason="unknown_decision")
+        return Decision(decision_id, parts[1], parts[2], parts[3])
 
 
-class UnitCache:
-    """Bounded LRU: unit id → its last decision id."""
+class _Lru:
+    """Bounded insertion/recency-ordered map (oldest evicted first)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[str, str] = OrderedDict()
+        self._data: OrderedDict[Hashable, str] = OrderedDict()
 
-    def put(self, unit_id: str, decision_id: str) -> None:
+    def _put(self, key: Hashable, value: str) -> None:
         if self.size <= 0:
             return
-        self._data[unit_id] = decision_id
-        self._data.move_to_end(unit_id)
+        self._data[key] = value
+        self._data.move_to_end(key)
         while len(self._data) > self.size:
             self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class UnitCache(_Lru):
+    """Bounded LRU: unit id → its last decision id."""
+
+    def put(self, unit_id: str, decision_id: str) -> None:
+        self._put(unit_id, decision_id)
 
     def get(self, unit_id: str) -> str | None:
         return self._data.get(unit_id)
 
-    def __len__(self) -> int:
-        return len(self._data)
+
+class SeenReports(_Lru):
+    """The decisions whose reports of each kind were counted lately (bounded: ``size``)."""
+
+    def fresh(self, kind: Kind, decision_ids: Iterable[str]) -> list[bool]:
+        """For each id, whether it is counted now (not seen before, nor earlier in the batch);
+        marks them seen."""
+        out = []
+        for decision_id in decision_ids:
+            key = (kind, decision_id)
+            new = key not in self._data
+            self._put(key, "")
+            out.append(new)
+        return out
 
 
 @dataclass(frozen=True)
@@ -95,6 +164,24 @@ class Outcome:
     value: float
 
 
+def unit_id_problem(value: Any) -> str | None:
+    """Why ``value`` cannot identify a unit (``None`` when it can): strings and integers only,
+    not empty or blank, at most ``MAX_UNIT_ID`` characters."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return f"must be a string or an integer, got {_show(value)}"
+    text = str(value)
+    if not text.strip():
+        return "must not be empty or blank"
+    if len(text) > MAX_UNIT_ID:
+        return f"is longer than {MAX_UNIT_ID} characters"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _items(body: Any, key: str) -> Sequence[Mapping[str, Any]]:
     if isinstance(body, Mapping) and key in body:
         body = body[key]
@@ -103,70 +190,84 @@ def _items(body: Any, key: str) -> Sequence[Mapping[str, Any]]:
     if not isinstance(body, list) or not body:
         raise ReportError(f"expected a JSON object, a list, or {{\"{key}\": [...]}} with at "
                           "least one report")
-    if not all(isinstance(item, Mapping) for item in body):
-        raise ReportError(f"every entry of {key!r} must be a JSON object")
+    if len(body) > MAX_REPORTS:
+        raise ReportError(f"{key}: at most {MAX_REPORTS} reports per request, got {len(body)}",
+                          status=413, reason="too_large")
+    for i, item in enumerate(body):
+        if not isinstance(item, Mapping):
+            raise ReportError(f"{key}[{i}] must be a JSON object, got {_show(item)}")
     return body
 
 
-def _resolve(item: Mapping[str, Any], index: int, cache: UnitCache,
+def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCache,
              known_treatments: Sequence[str]) -> Decision:
     decision_id = item.get("decision_id")
     unit_id = item.get("unit_id")
     if decision_id is None:
         if unit_id is None:
-            raise ReportError(f"report {index}: give decision_id or unit_id")
+            raise ReportError(f"{where}: give decision_id or unit_id")
+        if (problem := unit_id_problem(unit_id)) is not None:
+            raise ReportError(f"{where}.unit_id {problem}")
         found = cache.get(str(unit_id))
         if found is None:
-            raise ReportError(f"report {index}: no decision known for unit {unit_id!r} on this "
+            raise ReportError(f"{where}: no decision known for unit {str(unit_id)[:80]!r} on this "
                               "replica; report by decision_id", status=404,
                               reason="unknown_unit")
         decision_id = found
     if not isinstance(decision_id, str):
-        raise ReportError(f"report {index}: decision_id must be a string")
-    decision = parse_decision_id(decision_id)
+        raise ReportError(f"{where}.decision_id must be a string, got {_show(decision_id)}",
+                          reason="bad_decision_id")
+    try:
+        decision = signer.parse(decision_id)
+    except ReportError as exc:
+        raise ReportError(f"{where}.decision_id: {exc}", exc.status, exc.reason) from None
     if "treatment" in item and item["treatment"] != decision.treatment:
-        raise ReportError(f"report {index}: treatment {item['treatment']!r} does not match the "
+        raise ReportError(f"{where}.treatment {_show(item['treatment'])} does not match the "
                           f"decision's {decision.treatment!r}", reason="unknown_treatment")
     if decision.treatment != NONE and decision.treatment not in known_treatments:
-        raise ReportError(f"report {index}: unknown treatment {decision.treatment!r}; known "
+        raise ReportError(f"{where}: unknown treatment {decision.treatment!r}; known "
                           f"{list(known_treatments)}", reason="unknown_treatment")
     return decision
 
 
-def parse_deliveries(body: Any, cache: UnitCache,
+def parse_deliveries(body: Any, signer: Signer, cache: UnitCache,
                      known_treatments: Sequence[str]) -> list[Delivery]:
     """``{"deliveries": [{"decision_id"|"unit_id", "status": "ok"|"failed"}]}`` → deliveries."""
     out = []
     for i, item in enumerate(_items(body, "deliveries")):
-        decision = _resolve(item, i, cache, known_treatments)
+        where = f"deliveries[{i}]"
+        decision = _resolve(item, where, signer, cache, known_treatments)
         status = item.get("status", "ok")
         if status not in ("ok", "failed"):
-            raise ReportError(f"report {i}: status must be 'ok' or 'failed', got {status!r}")
+            raise ReportError(f"{where}.status must be 'ok' or 'failed', got {_show(status)}")
         if decision.arm != "treated" or decision.treatment == NONE:
-            raise ReportError(f"report {i}: decision {decision.decision_id!r} sent no treatment "
+            raise ReportError(f"{where}: decision {decision.decision_id!r} sent no treatment "
                               f"(arm {decision.arm}, treatment {decision.treatment}); nothing "
                               "to deliver", status=409, reason="nothing_delivered")
         out.append(Delivery(decision, status == "ok"))
     return out
 
 
-def parse_outcomes(body: Any, cache: UnitCache,
-                   known_treatments: Sequence[str]) -> list[Outcome]:
-    """``{"outcomes": [{"decision_id"|"unit_id", "converted": bool, "value": float}]}``."""
+def parse_outcomes(body: Any, signer: Signer, cache: UnitCache, known_treatments: Sequence[str],
+                   max_value: float = math.inf) -> list[Outcome]:
+    """``{"outcomes": [{"decision_id"|"unit_id", "converted": bool, "value": number}]}``;
+    ``value`` finite, in [0, ``max_value``]."""
     out = []
     for i, item in enumerate(_items(body, "outcomes")):
-        decision = _resolve(item, i, cache, known_treatments)
+        where = f"outcomes[{i}]"
+        decision = _resolve(item, where, signer, cache, known_treatments)
         converted = item.get("converted", False)
         if not isinstance(converted, bool):
-            raise ReportError(f"report {i}: converted must be true or false, got {converted!r}")
+            raise ReportError(f"{where}.converted must be true or false, got {_show(converted)}")
         raw_value: Any = item.get("value", 0.0)
         if isinstance(raw_value, bool) or not isinstance(raw_value, int | float):
-            raise ReportError(f"report {i}: value must be a number, got {raw_value!r}")
-        value = float(raw_value)
-        if not math.isfinite(value) or value < 0:
-            raise ReportError(f"report {i}: value must be a finite number ≥ 0, got {raw_value!r}")
+            raise ReportError(f"{where}.value must be a number, got {_show(raw_value)}")
+        try:
+            value = float(raw_value)
+        except OverflowError:  # an integer beyond float
+            value = math.inf
+        if not math.isfinite(value) or not 0 <= value <= max_value:
+            raise ReportError(f"{where}.value must be a finite number in [0, {max_value:g}], "
+                              f"got {_show(raw_value)}")
         out.append(Outcome(decision, converted, value))
     return out
-
-
-Kind = Literal["deliveries", "outcomes"]

@@ -20,6 +20,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
+| ``uplift_duplicate_reports_total`` | counter | ``endpoint``: reports acknowledged, not counted again |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
 """
 
@@ -104,5 +105,8 @@ class RuntimeMetrics:
         self.errors = _get(r, Counter, "uplift_request_errors_total",
                            "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
                                                                           "reason"))
+        self.duplicates = _get(r, Counter, "uplift_duplicate_reports_total",
+                               "Reports for a decision already counted (acknowledged, not "
+                               "counted again).", (*BASE, "endpoint"))
         self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
                          (*BASE, "uri", "learner", "salt", "holdout_fraction"))

@@ -17,10 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import time
+import zlib
 from collections import Counter
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,7 +45,7 @@ from mlserver.utils import get_model_uri
 from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureError
 from uplift_operator.runtime import events
-from uplift_operator.runtime.config import ConfigError, RuntimeConfig
+from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, RuntimeConfig
 from uplift_operator.runtime.engine import DecisionBatch, DecisionEngine, RequestError
 from uplift_operator.runtime.metrics import RuntimeMetrics
 
@@ -50,9 +54,16 @@ log = logging.getLogger("uplift_operator.runtime")
 UNIT_ID = "unit_id"
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
-_NUMERIC = {"FP16": np.float64, "FP32": np.float64, "FP64": np.float64, "INT8": np.int64,
-            "INT16": np.int64, "INT32": np.int64, "INT64": np.int64, "UINT8": np.int64,
-            "UINT16": np.int64, "UINT32": np.int64, "UINT64": np.int64, "BOOL": np.bool_}
+_INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
+              "INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1),
+              "UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**32 - 1),
+              "UINT64": (0, 2**64 - 1)}
+_FLOAT = frozenset({"FP16", "FP32", "FP64"})
+_MAX_DIMS = 4           # data nested deeper than a tensor of this rank is refused
+_MAX_STRING = 1024      # characters in one BYTES value (a category)
+_MAX_INPUTS = 1024
+_MAX_DRAIN = 16         # a report body up to this many times the limit is read (and dropped)
+                        # so the connection stays usable; beyond, the connection is closed
 
 
 class UpliftError(MLServerError):  # type: ignore[misc]
@@ -76,42 +87,151 @@ def version_from_uri(uri: str) -> str | None:
     return None
 
 
-def _flatten(data: Any) -> np.ndarray[Any, Any]:
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _flatten(name: str, data: Any) -> list[Any]:
+    """V2 ``data``: a scalar, a flat list, or nested lists in row-major order → the values."""
     raw = data.root if hasattr(data, "root") else data
-    return np.asarray(raw if isinstance(raw, list) else [raw], dtype=object).reshape(-1)
+    if not isinstance(raw, list):
+        return [raw]
+    values: list[Any] = raw
+    for _ in range(_MAX_DIMS):
+        nested = [isinstance(v, list) for v in values]
+        if not any(nested):
+            return values
+        if not all(nested):
+            raise RequestError(f"input {name!r}: data mixes lists and values", "bad_shape")
+        values = [x for v in values for x in v]
+    raise RequestError(f"input {name!r}: data nested deeper than {_MAX_DIMS} levels",
+                       "bad_shape")
 
 
-def decode_columns(payload: InferenceRequest,
-                   unit_key: str = UNIT_ID) -> tuple[dict[str, Any], list[str] | None]:
+def _first(values: list[Any], bad: Callable[[Any], bool]) -> Any:
+    return next(v for v in values if bad(v))
+
+
+def _integers(name: str, datatype: str, values: list[Any],
+              max_abs: float) -> np.ndarray[Any, Any]:
+    """Integers only: no booleans, strings or fractions (``1.0`` is 1, ``1.7`` is refused)."""
+    if not set(map(type, values)) <= {int, float}:
+        v = _first(values, lambda v: type(v) not in (int, float))
+        raise RequestError(f"input {name!r} is declared {datatype} but holds a non-numeric "
+                           f"value {_show(v)}", "wrong_type")
+    if any(type(v) is float for v in values):
+        if any(type(v) is float and not (math.isfinite(v) and v.is_integer()) for v in values):
+            v = _first(values, lambda v: type(v) is float and not (math.isfinite(v)
+                                                                   and v.is_integer()))
+            raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, "
+                               "not an integer", "wrong_type")
+        values = [int(v) for v in values]
+    lo, hi = _INT_RANGE[datatype]
+    if min(values) < lo or max(values) > hi:
+        v = _first(values, lambda v: not lo <= v <= hi)
+        raise RequestError(f"input {name!r}: {_show(v)} is outside the {datatype} range",
+                           "out_of_range")
+    if max(abs(min(values)), abs(max(values))) > max_abs:
+        v = _first(values, lambda v: abs(v) > max_abs)
+        raise RequestError(f"input {name!r}: {_show(v)} is beyond the plausible bound "
+                           f"{max_abs:g}", "out_of_range")
+    return np.asarray(values, dtype=np.int64)
+
+
+def _floats(name: str, datatype: str, values: list[Any], max_abs: float) -> np.ndarray[Any, Any]:
+    if not set(map(type, values)) <= {int, float}:
+        v = _first(values, lambda v: type(v) not in (int, float))
+        raise RequestError(f"input {name!r} is declared {datatype} but holds a non-numeric "
+                           f"value {_show(v)}", "wrong_type")
+    if any(type(v) is int and abs(v) > max_abs for v in values):  # before float(): 10**400
+        v = _first(values, lambda v: type(v) is int and abs(v) > max_abs)
+        raise RequestError(f"input {name!r}: {_show(v)} is beyond the plausible bound "
+                           f"{max_abs:g}", "out_of_range")
+    arr = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(arr).all() or np.abs(arr).max() > max_abs:
+        v = values[int(np.flatnonzero(~np.isfinite(arr) | (np.abs(arr) > max_abs))[0])]
+        raise RequestError(f"input {name!r}: {_show(v)} is not a finite number within the "
+                           f"plausible bound {max_abs:g}", "out_of_range")
+    return arr
+
+
+def _strings(name: str, values: list[Any]) -> np.ndarray[Any, Any]:
+    out = []
+    for v in values:
+        if isinstance(v, bytes):
+            try:
+                v = v.decode()
+            except UnicodeDecodeError:
+                raise RequestError(f"input {name!r} holds bytes that are not UTF-8",
+                                   "wrong_type") from None
+        if not isinstance(v, str):
+            raise RequestError(f"input {name!r} is declared BYTES but holds {_show(v)}; "
+                               "categories are strings", "wrong_type")
+        if len(v) > _MAX_STRING:
+            raise RequestError(f"input {name!r} holds a value longer than {_MAX_STRING} "
+                               "characters", "out_of_range")
+        out.append(v)
+    return np.array(out, dtype=object)
+
+
+def _decode(name: str, datatype: str, values: list[Any], max_abs: float) -> np.ndarray[Any, Any]:
+    if datatype == "BYTES":
+        return _strings(name, values)
+    if datatype in _INT_RANGE:
+        return _integers(name, datatype, values, max_abs)
+    if datatype in _FLOAT:
+        return _floats(name, datatype, values, max_abs)
+    if datatype == "BOOL":
+        if not set(map(type, values)) <= {bool}:
+            v = _first(values, lambda v: type(v) is not bool)
+            raise RequestError(f"input {name!r} is declared BOOL but holds {_show(v)}; use "
+                               "true or false", "wrong_type")
+        return np.asarray(values, dtype=np.bool_)
+    raise RequestError(f"input {name!r}: unsupported datatype {datatype}", "wrong_type")
+
+
+def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
+                   features: Collection[str] | None = None, max_rows: int = 10_000,
+                   max_abs: float = 1e15) -> tuple[dict[str, Any], list[str] | None]:
     """V2 inputs (one per column, any shape [n] / [n, 1]) → name → 1-D array, unit ids.
 
     The input named ``unit_key`` (configurable, ``unit_id`` by default) identifies the units.
+    Only ``features`` (all inputs when ``None``) and the unit key are decoded; other inputs are
+    ignored. Every value is checked against its declared datatype (range, integrality,
+    finiteness, ``max_abs``), every unit id against :func:`events.unit_id_problem`.
     """
+    if len(payload.inputs) > _MAX_INPUTS:
+        raise RequestError(f"at most {_MAX_INPUTS} inputs, got {len(payload.inputs)}",
+                           "too_large", 413)
     columns: dict[str, Any] = {}
     unit_ids: list[str] | None = None
+    seen: set[str] = set()
     for inp in payload.inputs:
+        name = inp.name
+        if name in seen:
+            raise RequestError(f"input {name!r} is given twice", "bad_request")
+        seen.add(name)
+        if name != unit_key and features is not None and name not in features:
+            continue  # not a feature: ignored by the schema
         datatype = getattr(inp.datatype, "value", str(inp.datatype))
-        flat = _flatten(inp.data)
-        declared = int(np.prod(inp.shape)) if inp.shape else len(flat)
-        if declared != len(flat):
-            raise RequestError(f"input {inp.name!r}: shape {inp.shape} but {len(flat)} values",
+        flat = _flatten(name, inp.data)
+        if any(d < 0 for d in inp.shape) or math.prod(inp.shape) != len(flat):
+            raise RequestError(f"input {name!r}: shape {inp.shape} but {len(flat)} values",
                                "bad_shape")
-        if datatype == "BYTES":
-            values = np.array([v.decode() if isinstance(v, bytes) else v for v in flat],
-                              dtype=object)
-        elif datatype in _NUMERIC:
-            try:
-                values = flat.astype(_NUMERIC[datatype])
-            except (TypeError, ValueError):
-                raise RequestError(f"input {inp.name!r} is declared {datatype} but holds "
-                                   "non-numeric data", "wrong_type") from None
+        if not 1 <= len(flat) <= max_rows:
+            raise RequestError(f"input {name!r}: between 1 and {max_rows} rows per request, "
+                               f"got {len(flat)}", "too_large" if flat else "bad_shape",
+                               413 if flat else 400)
+        values = _decode(name, datatype, flat, max_abs)
+        if name == unit_key:
+            unit_ids = [str(v) for v in values.tolist()]
+            for i, unit in enumerate(values.tolist()):
+                if (problem := events.unit_id_problem(unit)) is not None:
+                    raise RequestError(f"input {name!r}[{i}]: a unit id {problem}",
+                                       "bad_unit_id")
         else:
-            raise RequestError(f"input {inp.name!r}: unsupported datatype {datatype}",
-                               "wrong_type")
-        if inp.name == unit_key:
-            unit_ids = [str(v) for v in values]
-        else:
-            columns[inp.name] = values  # extra inputs are ignored by the schema
+            columns[name] = values
     return columns, unit_ids
 
 
@@ -138,13 +258,28 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         threadpool_limits(limits=1, user_api="openmp")
         version = (config.model_version or self.settings.version
                    or await asyncio.to_thread(version_from_uri, uri) or "local")
-        self._engine = DecisionEngine(model, config, version)
+        self._engine = DecisionEngine(model, config, version, self._signer())
         self._bind_metrics(uri)
         self._warm_up()
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
                  list(model.treatment_keys))
         return True
+
+    @staticmethod
+    def _signer() -> events.Signer:
+        """The decision key from the environment; a random one (one process only) without."""
+        try:
+            key = RuntimeConfig.decision_key(os.environ, lambda path: Path(path).read_bytes())
+        except ConfigError as exc:
+            raise UpliftError(f"runtime configuration: {exc}", 500) from None
+        if key is None:
+            log.warning("no %s: decision ids are signed with a random key of this process, so "
+                        "only this process accepts reports for them; replicas of one predictor "
+                        "must share the key (the operator mounts it from a Secret)",
+                        DECISION_KEY_ENV)
+            key = events.random_key()
+        return events.Signer(key)
 
     def _bind_metrics(self, uri: str) -> None:
         engine, m = self._engine, RuntimeMetrics()
@@ -201,7 +336,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         t0 = time.perf_counter()
         try:
-            columns, unit_ids = decode_columns(payload, self._engine.config.unit_key)
+            cfg = self._engine.config
+            columns, unit_ids = decode_columns(payload, cfg.unit_key,
+                                               features=self._engine.model.schema.names,
+                                               max_rows=cfg.max_rows, max_abs=cfg.max_abs_value)
             extra = payload.parameters.model_extra if payload.parameters is not None else None
             batch = self._engine.decide(columns, unit_ids, extra)
         except FeatureError as exc:
@@ -245,47 +383,115 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                  parameters=Parameters(content_type="pd"), outputs=outputs)
 
     async def _read_json(self, request: Request, endpoint: str) -> Any:
+        """The body as JSON: at most ``max_body_bytes`` (after gzip), standard JSON only."""
+        limit = self._engine.config.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size <= limit:
+                chunks.append(chunk)
+            elif size > _MAX_DRAIN * limit:
+                break  # not worth reading on: the connection closes after the answer
+        if size > limit:
+            raise self._reject(endpoint, "too_large", f"body is larger than {limit} bytes",
+                               413)
+        raw = b"".join(chunks)
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding == "gzip":
+            inflate = zlib.decompressobj(wbits=31)
+            try:
+                raw = inflate.decompress(raw, limit + 1)
+            except zlib.error:
+                raise self._reject(endpoint, "bad_json", "body is not valid gzip", 400) from None
+            if len(raw) > limit or inflate.unconsumed_tail:
+                raise self._reject(endpoint, "too_large", f"body inflates beyond {limit} bytes",
+                                   413)
+        elif encoding != "identity":
+            raise self._reject(endpoint, "bad_request", f"content-encoding {encoding!r} is not "
+                               "supported (gzip or identity)", 415)
         try:
-            return json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
             raise self._reject(endpoint, "bad_json", f"body is not valid JSON: {exc}",
                                400) from None
+        except RecursionError:
+            raise self._reject(endpoint, "bad_json", "body is nested too deeply", 400) from None
+
+    async def _guarded(self, endpoint: str, handle: Callable[[], Awaitable[dict[str, Any]]]
+                       ) -> dict[str, Any]:
+        """Run a report handler: refusals as they are, anything else a JSON 500, never a
+        plain-text 500 (which makes the server drop the keep-alive connection)."""
+        t0 = time.perf_counter()
+        try:
+            answer = await handle()
+        except UpliftError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", endpoint)
+            raise self._reject(endpoint, "internal", f"internal error: {type(exc).__name__}",
+                               500) from None
+        self._latency[endpoint].observe(time.perf_counter() - t0)
+        return answer
 
     @custom_handler(rest_path=DELIVERIES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def deliveries(self, request: Request) -> dict[str, Any]:
         """Count delivery results: ``{"deliveries": [{"decision_id", "status"}]}``."""
-        t0 = time.perf_counter()
-        body = await self._read_json(request, "deliveries")
-        try:
-            reports = events.parse_deliveries(body, self._engine.units, self._engine.keys)
-        except events.ReportError as exc:
-            raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
-        for r in reports:
-            d = r.decision
-            self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
-                                      treatment=d.treatment,
-                                      status="ok" if r.ok else "failed").inc()
-        self._latency["deliveries"].observe(time.perf_counter() - t0)
-        return {"accepted": len(reports)}
+
+        async def handle() -> dict[str, Any]:
+            engine = self._engine
+            body = await self._read_json(request, "deliveries")
+            try:
+                reports = events.parse_deliveries(body, engine.signer, engine.units, engine.keys)
+            except events.ReportError as exc:
+                raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
+            # A retry after a failure is news; the same result twice is not.
+            fresh = engine.seen.fresh("deliveries", (f"{r.decision.decision_id}~{r.ok}"
+                                                     for r in reports))
+            for r, new in zip(reports, fresh, strict=True):
+                if new:
+                    d = r.decision
+                    self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
+                                              treatment=d.treatment,
+                                              status="ok" if r.ok else "failed").inc()
+            return self._answer("deliveries", len(reports), sum(fresh))
+
+        return await self._guarded("deliveries", handle)
 
     @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def outcomes(self, request: Request) -> dict[str, Any]:
         """Count outcomes: ``{"outcomes": [{"decision_id"|"unit_id", "converted", "value"}]}``."""
-        t0 = time.perf_counter()
-        body = await self._read_json(request, "outcomes")
-        try:
-            reports = events.parse_outcomes(body, self._engine.units, self._engine.keys)
-        except events.ReportError as exc:
-            raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
-        m = self._m
-        for r in reports:
-            d = r.decision
-            labels = {"model": self.name, "version": d.version, "arm": d.arm,
-                      "treatment": d.treatment}
-            m.outcomes.labels(**labels).inc()
-            if r.converted:
-                m.conversions.labels(**labels).inc()
-            if r.value:
-                m.outcome_value.labels(**labels).inc(r.value)
-        self._latency["outcomes"].observe(time.perf_counter() - t0)
-        return {"accepted": len(reports)}
+
+        async def handle() -> dict[str, Any]:
+            engine = self._engine
+            body = await self._read_json(request, "outcomes")
+            try:
+                reports = events.parse_outcomes(body, engine.signer, engine.units, engine.keys,
+                                                engine.config.max_outcome_value)
+            except events.ReportError as exc:
+                raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
+            m = self._m
+            fresh = engine.seen.fresh("outcomes", (r.decision.decision_id for r in reports))
+            for r, new in zip(reports, fresh, strict=True):
+                if not new:
+                    continue
+                d = r.decision
+                labels = {"model": self.name, "version": d.version, "arm": d.arm,
+                          "treatment": d.treatment}
+                m.outcomes.labels(**labels).inc()
+                if r.converted:
+                    m.conversions.labels(**labels).inc()
+                if r.value:
+                    m.outcome_value.labels(**labels).inc(r.value)
+            return self._answer("outcomes", len(reports), sum(fresh))
+
+        return await self._guarded("outcomes", handle)
+
+    def _answer(self, endpoint: str, accepted: int, counted: int) -> dict[str, Any]:
+        if accepted > counted:
+            self._m.duplicates.labels(**self._base, endpoint=endpoint).inc(accepted - counted)
+        return {"accepted": accepted, "counted": counted, "duplicates": accepted - counted}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uplift_operator.runtime.config import ConfigError, RuntimeConfig
 from uplift_operator.runtime.events import (
     ReportError,
+    SeenReports,
+    Signer,
     UnitCache,
-    new_decision_id,
-    parse_decision_id,
     parse_deliveries,
     parse_outcomes,
 )
@@ -35,10 +37,21 @@ def test_env_wins_over_extra() -> None:
     ({"costs": "{bad"}, "JSON object"),
     ({"costs": {"a": -1}}, "≥ 0"),
     ({"budget": -3}, "budget"),
+    ({"max_rows": 0}, "max_rows"),
+    ({"max_outcome_value": 1e300}, "max_outcome_value"),
+    ({"max_abs_value": "inf"}, "finite"),
+    ({"dedup_size": -1}, "dedup_size"),
 ])
 def test_bad_config(extra: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         RuntimeConfig.from_sources(extra, {})
+
+
+def test_input_bounds_from_env() -> None:
+    cfg = RuntimeConfig.from_sources({"max_rows": 5}, {"UPLIFT_MAX_OUTCOME_VALUE": "250",
+                                                       "UPLIFT_DEDUP_SIZE": "10"})
+    assert (cfg.max_rows, cfg.max_outcome_value, cfg.dedup_size) == (5, 250.0, 10)
+    assert RuntimeConfig().max_body_bytes == 1 << 20
 
 
 def test_costs_for_unknown_treatment_rejected() -> None:
@@ -47,53 +60,142 @@ def test_costs_for_unknown_treatment_rejected() -> None:
         cfg.cost_vector(KEYS)
 
 
+SIGNER = Signer(b"k" * 32)
+
+
+def _id(arm: str, treatment: str, version: str = "1") -> str:
+    return SIGNER.mint(arm, treatment, version)
+
+
 def test_decision_id_round_trip() -> None:
-    did = new_decision_id("treated", "womens_e_mail", "3")
-    d = parse_decision_id(did)
+    did = _id("treated", "womens_e_mail", "3")
+    d = SIGNER.parse(did)
     assert (d.arm, d.treatment, d.version) == ("treated", "womens_e_mail", "3")
-    assert new_decision_id("holdout", "none", "v 1/2").endswith("~v_1_2")
-    for bad in ("nope", "0" * 32 + "~sideways~none~1", "x" * 32 + "~treated~none~1"):
-        with pytest.raises(ReportError, match="malformed"):
-            parse_decision_id(bad)
+    assert _id("holdout", "none", "v 1/2").endswith("~v_1_2")
+    for bad in ("nope", "0" * 32 + "~sideways~none~1", "x" * 32 + "~treated~none~1",
+                did + "\n", " " + did, did.replace("~3", "~"), "~".join([did] * 2)):
+        with pytest.raises(ReportError, match="malformed") as info:
+            SIGNER.parse(bad)
+        assert info.value.reason == "bad_decision_id"
+
+
+def test_ids_of_another_key_or_edited_are_refused() -> None:
+    did = _id("holdout", "mens_e_mail", "3")
+    forged = [Signer(b"other-key-of-16-bytes").mint("holdout", "mens_e_mail", "3"),
+              did.replace("~holdout~", "~treated~"), did.replace("~3", "~4"),
+              did[:40] + ("0" if did[40] != "0" else "1") + did[41:]]
+    for bad in forged:
+        with pytest.raises(ReportError, match="not issued") as info:
+            SIGNER.parse(bad)
+        assert info.value.reason == "unknown_decision"
+    with pytest.raises(ReportError, match="longer than"):
+        SIGNER.parse(did + "x" * 300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_no_text_but_a_minted_id_parses(text: str) -> None:
+    with pytest.raises(ReportError):
+        SIGNER.parse(text)
+
+
+def test_signer_key_must_be_long_and_never_shown() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        Signer(b"short")
+    assert "k" * 16 not in repr(SIGNER)
+
+
+@pytest.mark.parametrize(("env", "files", "expected"), [
+    ({}, {}, None),
+    ({"UPLIFT_DECISION_KEY": "0123456789abcdef0123\n"}, {}, b"0123456789abcdef0123"),
+    ({"UPLIFT_DECISION_KEY_FILE": "/k"}, {"/k": b"  fedcba9876543210fedcba\n"},
+     b"fedcba9876543210fedcba"),
+])
+def test_decision_key_sources(env: dict[str, str], files: dict[str, bytes],
+                              expected: bytes | None) -> None:
+    assert RuntimeConfig.decision_key(env, files.__getitem__) == expected
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"UPLIFT_DECISION_KEY": "short \n"}, "at least 16 bytes, has 5"),
+    ({"UPLIFT_DECISION_KEY_FILE": "/missing"}, "cannot be read"),
+])
+def test_bad_decision_keys(env: dict[str, str], message: str) -> None:
+    def read(path: str) -> bytes:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    with pytest.raises(ConfigError, match=message) as info:
+        RuntimeConfig.decision_key(env, read)
+    assert "short" not in str(info.value)  # the key itself is never in a message
 
 
 def test_reports_resolve_by_decision_or_unit() -> None:
     cache = UnitCache(2)
-    d1 = new_decision_id("treated", "mens_e_mail", "1")
-    d2 = new_decision_id("holdout", "mens_e_mail", "1")
+    d1 = _id("treated", "mens_e_mail")
+    d2 = _id("holdout", "mens_e_mail")
     cache.put("u1", d1)
     cache.put("u2", d2)
-    cache.put("u3", new_decision_id("treated", "none", "1"))
+    cache.put("u3", _id("treated", "none"))
     assert len(cache) == 2
     assert cache.get("u1") is None  # evicted, oldest first
     outs = parse_outcomes({"outcomes": [{"unit_id": "u2", "converted": True, "value": 2.5},
-                                        {"decision_id": d1}]}, cache, KEYS)
+                                        {"decision_id": d1}]}, SIGNER, cache, KEYS)
     assert [(o.decision.arm, o.converted, o.value) for o in outs] == [
         ("holdout", True, 2.5), ("treated", False, 0.0)]
-    dels = parse_deliveries({"decision_id": d1, "status": "failed"}, cache, KEYS)
+    dels = parse_deliveries({"decision_id": d1, "status": "failed"}, SIGNER, cache, KEYS)
     assert dels[0].ok is False
 
 
-@pytest.mark.parametrize(("body", "status", "reason"), [
-    ({"outcomes": []}, 400, "bad_report"),
-    ({"outcomes": [{"unit_id": "ghost"}]}, 404, "unknown_unit"),
-    ({"outcomes": [{"decision_id": "0" * 32 + "~treated~kids_e_mail~1"}]}, 400,
-     "unknown_treatment"),
-    ({"outcomes": [{"decision_id": "0" * 32 + "~treated~mens_e_mail~1", "value": -1}]}, 400,
-     "bad_report"),
-    ({"outcomes": [{"decision_id": "0" * 32 + "~treated~mens_e_mail~1", "converted": "yes"}]},
-     400, "bad_report"),
-    ({"outcomes": [{"decision_id": "0" * 32 + "~treated~mens_e_mail~1",
-                    "treatment": "womens_e_mail"}]}, 400, "unknown_treatment"),
+GOOD = _id("treated", "mens_e_mail")
+
+
+@pytest.mark.parametrize(("body", "status", "reason", "fragment"), [
+    ({"outcomes": []}, 400, "bad_report", "at least one report"),
+    ({"outcomes": [{"unit_id": "ghost"}]}, 404, "unknown_unit", "ghost"),
+    ({"outcomes": [{"unit_id": None}]}, 400, "bad_report", "give decision_id or unit_id"),
+    ({"outcomes": [{"unit_id": " \t"}]}, 400, "bad_report", "outcomes[0].unit_id must not be"),
+    ({"outcomes": [{"unit_id": True}]}, 400, "bad_report", "outcomes[0].unit_id must be a"),
+    ({"outcomes": [{"unit_id": "u" * 300}]}, 400, "bad_report", "longer than 256"),
+    ({"outcomes": [{"decision_id": ""}]}, 400, "bad_decision_id", "outcomes[0].decision_id"),
+    ({"outcomes": [{"decision_id": 7}]}, 400, "bad_decision_id", "must be a string"),
+    ({"outcomes": [{"decision_id": "0" * 32 + "." + "0" * 32 + "~treated~mens_e_mail~1"}]},
+     400, "unknown_decision", "not issued"),
+    ({"outcomes": [{"decision_id": _id("treated", "kids_e_mail")}]}, 400,
+     "unknown_treatment", "kids_e_mail"),
+    ({"outcomes": [{"decision_id": GOOD, "value": -1}]}, 400, "bad_report", "outcomes[0].value"),
+    ({"outcomes": [{"decision_id": GOOD, "value": 1e308}]}, 400, "bad_report", "[0, 1e+06]"),
+    ({"outcomes": [{"decision_id": GOOD, "value": 10**400}]}, 400, "bad_report", "value"),
+    ({"outcomes": [{"decision_id": GOOD, "value": float("nan")}]}, 400, "bad_report", "value"),
+    ({"outcomes": [{"decision_id": GOOD, "value": "3"}]}, 400, "bad_report", "a number"),
+    ({"outcomes": [{"decision_id": GOOD, "value": True}]}, 400, "bad_report", "a number"),
+    ({"outcomes": [{"decision_id": GOOD, "converted": "yes"}]}, 400, "bad_report",
+     "outcomes[0].converted"),
+    ({"outcomes": [{"decision_id": GOOD, "converted": 1}]}, 400, "bad_report", "converted"),
+    ({"outcomes": [{"decision_id": GOOD, "treatment": "womens_e_mail"}]}, 400,
+     "unknown_treatment", "outcomes[0].treatment"),
+    ({"outcomes": [{"decision_id": GOOD}, "x"]}, 400, "bad_report", "outcomes[1] must be"),
+    ({"outcomes": [{"decision_id": GOOD}] * 10_001}, 413, "too_large", "at most 10000"),
+    ("outcomes", 400, "bad_report", "expected a JSON object"),
 ])
-def test_bad_outcome_reports(body: object, status: int, reason: str) -> None:
+def test_bad_outcome_reports(body: object, status: int, reason: str, fragment: str) -> None:
     with pytest.raises(ReportError) as info:
-        parse_outcomes(body, UnitCache(10), KEYS)
+        parse_outcomes(body, SIGNER, UnitCache(10), KEYS, max_value=1e6)
     assert (info.value.status, info.value.reason) == (status, reason)
+    assert fragment in str(info.value)
 
 
 def test_holdout_has_nothing_to_deliver() -> None:
-    did = new_decision_id("holdout", "mens_e_mail", "1")
+    did = _id("holdout", "mens_e_mail")
     with pytest.raises(ReportError, match="nothing to deliver") as info:
-        parse_deliveries({"deliveries": [{"decision_id": did}]}, UnitCache(1), KEYS)
+        parse_deliveries({"deliveries": [{"decision_id": did}]}, SIGNER, UnitCache(1), KEYS)
     assert info.value.status == 409
+
+
+def test_seen_reports_count_each_decision_once_within_the_window() -> None:
+    seen = SeenReports(3)
+    assert seen.fresh("outcomes", ["a", "b", "a"]) == [True, True, False]
+    assert seen.fresh("deliveries", ["a"]) == [True]  # kinds are apart
+    assert seen.fresh("outcomes", ["b"]) == [False]
+    seen.fresh("outcomes", ["c", "d", "e"])
+    assert len(seen) == 3                               # bounded
+    assert seen.fresh("outcomes", ["a"]) == [True]      # fell out of the window

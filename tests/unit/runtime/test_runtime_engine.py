@@ -12,7 +12,7 @@ from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime.config import RuntimeConfig
 from uplift_operator.runtime.engine import DecisionEngine, RequestError
-from uplift_operator.runtime.events import parse_decision_id
+from uplift_operator.runtime.events import Signer
 from uplift_operator.runtime.runtime import decode_columns, version_from_uri
 
 
@@ -37,7 +37,8 @@ def _cols(n: int) -> dict[str, np.ndarray]:
 
 
 def test_holdout_never_treated_and_same_policy(model: UpliftModel) -> None:
-    engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "7")
+    signer = Signer(b"s" * 16)
+    engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "7", signer)
     units = [f"u{i}" for i in range(400)]
     batch = engine.decide(_cols(400), units)
     assert set(batch.arms) == {"holdout", "treated"}
@@ -45,7 +46,7 @@ def test_holdout_never_treated_and_same_policy(model: UpliftModel) -> None:
                                   strict=True):
         assert given == ("none" if arm == "holdout" else policy)
     assert {"a", "b"} <= set(batch.policy_treatments)
-    d = parse_decision_id(batch.decision_ids[0])
+    d = signer.parse(batch.decision_ids[0])
     assert (d.arm, d.treatment, d.version) == (batch.arms[0], batch.policy_treatments[0], "7")
     # Same units, same arms; the unit cache points at the latest decision.
     again = engine.decide(_cols(400), units)
@@ -89,13 +90,66 @@ def test_decode_columns_shapes_and_types() -> None:
     assert cols["x"].tolist() == [1.0, 2.0]
     assert cols["c"].tolist() == ["a", "b"]
     assert units == ["7", "8"]
-    with pytest.raises(RequestError, match="non-numeric") as info:
-        decode_columns(_request([{"name": "x", "shape": [1], "datatype": "FP64",
-                                  "data": ["abc"]}]))
-    assert info.value.reason == "wrong_type"
     with pytest.raises(RequestError, match="shape"):
         decode_columns(_request([{"name": "x", "shape": [3], "datatype": "FP64",
                                   "data": [1.0]}]))
+
+
+def _one(datatype: str, data: list[object], name: str = "x", shape: list[int] | None = None
+         ) -> dict[str, object]:
+    return {"name": name, "shape": shape or [len(data)], "datatype": datatype, "data": data}
+
+
+@pytest.mark.parametrize(("inp", "reason", "fragment"), [
+    (_one("FP64", ["abc"]), "wrong_type", "'x' is declared FP64 but holds a non-numeric value"),
+    (_one("FP64", [None]), "wrong_type", "non-numeric value None"),
+    (_one("FP64", [True]), "wrong_type", "non-numeric value True"),
+    (_one("FP64", [1e300]), "out_of_range", "plausible bound 1e+15"),
+    (_one("FP64", [10**400]), "out_of_range", "plausible bound"),
+    (_one("INT64", [2**70]), "out_of_range", "outside the INT64 range"),
+    (_one("INT8", [200]), "out_of_range", "outside the INT8 range"),
+    (_one("UINT32", [-1]), "out_of_range", "outside the UINT32 range"),
+    (_one("INT64", [2**62]), "out_of_range", "plausible bound"),
+    (_one("INT64", [1.7]), "wrong_type", "1.7, not an integer"),
+    (_one("INT64", ["3"]), "wrong_type", "non-numeric value '3'"),
+    (_one("INT64", [False]), "wrong_type", "non-numeric value False"),
+    (_one("BOOL", ["no"]), "wrong_type", "declared BOOL but holds 'no'"),
+    (_one("BOOL", [0]), "wrong_type", "declared BOOL but holds 0"),
+    (_one("BYTES", [5], name="c"), "wrong_type", "'c' is declared BYTES but holds 5"),
+    (_one("BYTES", ["a" * 2000], name="c"), "out_of_range", "longer than 1024"),
+    (_one("BYTES", [None], name="unit_id"), "wrong_type", "holds None"),
+    (_one("BYTES", [""], name="unit_id"), "bad_unit_id", "'unit_id'[0]: a unit id must not be"),
+    (_one("BYTES", ["ok", "  "], name="unit_id"), "bad_unit_id", "'unit_id'[1]"),
+    (_one("BYTES", ["u" * 300], name="unit_id"), "bad_unit_id", "longer than 256"),
+    (_one("FP64", [[1.0], 2.0]), "bad_shape", "mixes lists and values"),
+    (_one("FP64", [[[[[1.0]]]]], shape=[1]), "bad_shape", "nested deeper"),
+    (_one("FP64", [1.0], shape=[-1]), "bad_shape", "shape [-1]"),
+    (_one("FP64", [1.0], shape=[2**40, 2**40, 0]), "bad_shape", "shape"),
+    (_one("FP64", []), "bad_shape", "between 1 and 10000 rows"),
+    (_one("FP64", [0.0] * 10_001), "too_large", "got 10001"),
+])
+def test_decode_refuses_and_names_the_input(inp: dict[str, object], reason: str,
+                                            fragment: str) -> None:
+    with pytest.raises(RequestError) as info:
+        decode_columns(_request([inp]))
+    assert info.value.reason == reason
+    assert fragment in str(info.value)
+    assert info.value.status == (413 if reason == "too_large" else 400)
+
+
+def test_decode_accepts_exact_values_and_skips_other_inputs() -> None:
+    cols, units = decode_columns(_request([
+        _one("INT64", [3.0, -(2**40)], name="k"), _one("BOOL", [True, False], name="b"),
+        _one("FP64", [1, 2.5]), _one("BYTES", [5, None], name="ignored"),
+        _one("INT64", [7, 2**40], name="unit_id")]), features=("k", "b", "x"))
+    assert cols["k"].tolist() == [3, -(2**40)]
+    assert cols["k"].dtype == np.int64
+    assert cols["b"].tolist() == [True, False]
+    assert cols["x"].tolist() == [1.0, 2.5]
+    assert "ignored" not in cols
+    assert units == ["7", str(2**40)]
+    with pytest.raises(RequestError, match="given twice"):
+        decode_columns(_request([_one("FP64", [1.0]), _one("FP64", [2.0])]))
 
 
 def test_version_from_uri() -> None:
