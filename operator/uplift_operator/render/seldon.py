@@ -3,7 +3,10 @@
 Contract (integrations.md §1): ``protocol: v2``; non-shadow ``traffic`` sums to 100 (a single
 predictor carries 100); the version goes into the predictor's ``annotations.version``, which is
 where Seldon's executor takes the ``predictor_version`` metric label from; the runtime image runs
-in ``componentSpecs`` under the graph node's name.
+in ``componentSpecs`` under the graph node's name. The runtime runs with
+``MLSERVER_PARALLEL_WORKERS=0`` (it keeps decisions and metrics in one process) and MLServer's
+metrics directory on a pod-local emptyDir: the image's working directory belongs to root and the
+container runs as uid 10001, so nothing may need to write there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["SeldonV1Backend", "runtime_env"]
+__all__ = ["METRICS_DIR", "SeldonV1Backend", "runtime_env"]
+
+METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 
 def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
     """Environment of the runtime container: which model to load and how to assign arms.
@@ -27,6 +32,7 @@ def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list
         "MLSERVER_MODEL_NAME": model_name,
         "MLSERVER_MODEL_VERSION": version,
         "MLSERVER_MODEL_URI": f"models:/{runtime.registered_model}/{version}",
+        "MLSERVER_PARALLEL_WORKERS": "0",
         "MLFLOW_TRACKING_URI": runtime.tracking_uri,
         "UPLIFT_MODEL_VERSION": version,
         "UPLIFT_HOLDOUT_FRACTION": f"{runtime.holdout_fraction:g}",
@@ -82,13 +88,17 @@ class SeldonV1Backend:
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
+            {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env]
         # Seldon pairs the graph node with the container of the same name.
-        container: dict[str, Any] = {"name": owner.name, "image": runtime.image, "env": env}
+        container: dict[str, Any] = {
+            "name": owner.name, "image": runtime.image, "env": env,
+            "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR}]}
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
-        pod_spec: dict[str, Any] = {"containers": [container]}
+        pod_spec: dict[str, Any] = {"containers": [container],
+                                    "volumes": [{"name": "mlserver-metrics", "emptyDir": {}}]}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name
         return {

@@ -88,3 +88,18 @@ def test_observe_reads_seldon_state(status: dict[str, str], ready: bool, failed:
 
 def test_observe_without_child() -> None:
     assert not BACKEND.observe(None, TrafficSplit("3")).ready
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_runtime_runs_one_process_with_its_metrics_dir_on_an_empty_dir(case: str) -> None:
+    # The runtime needs MLSERVER_PARALLEL_WORKERS=0; MLServer's own default would write ./.metrics
+    # into the root-owned /app as uid 10001 (PermissionError, issue #12).
+    runtime, split = CASES[case]
+    for predictor in BACKEND.render(OWNER, runtime, split)["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["MLSERVER_PARALLEL_WORKERS"] == "0"
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volume = mounts[env["MLSERVER_METRICS_DIR"]]
+        assert {"name": volume, "emptyDir": {}} in pod["volumes"]
