@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: control plane + MLflow + Prometheus + operator + samples.
+# The main job: the whole stack on this machine (control plane, MLflow, Prometheus, operator, real
+# MLServer runtimes behind a weighted router, simulated customers) playing scenarios live:
+# `--scenario promote,harm` (default), drift, latency, offline, all. See docs/demo.md.
 # Installs what it needs first (same steps as the tests). Extra arguments go to `uplift-operator dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

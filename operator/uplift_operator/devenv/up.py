@@ -1,157 +1,261 @@
-"""``uplift-operator dev``: the whole stack on this machine, with what is happening visible.
+"""``uplift-operator dev``: the product working on this machine, with what happens visible.
 
-Starts, in order: a real control plane (etcd, kube-apiserver, kube-controller-manager), a real
-MLflow tracking server (sqlite), a real Prometheus, trains an uplift model on the Hillstrom data
-and registers it with alias ``champion``, runs the operator under its own RBAC identity, plays
-Seldon's status updates (its controller cannot run without a kubelet), applies
-``manifests/samples/`` into namespace ``demo``, and then shows ``kubectl get uplift`` and the
-latest events until Ctrl-C (or ``--duration``). Everything is stopped on the way out.
+Starts a real control plane, MLflow, Prometheus, the operator under its own RBAC identity, a
+serving agent that runs one real MLServer (our runtime) per SeldonDeployment predictor behind a
+weighted sticky router, and a customer simulator replaying Hillstrom customers with a known
+ground truth. Then it plays scenarios — a new model version goes out as a canary and the operator
+promotes it or rolls it back on real measurements — in a live view, prints a summary and writes
+a PNG report. Default: ``promote`` then ``harm``; ``--scenario`` picks others
+(``promote``, ``harm``, ``drift``, ``latency``, ``offline``; ``delivery-failure`` and ``budget``
+need the Campaign lifecycle, #9). Ctrl-C stops everything and leaves no process behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from uplift_operator.devenv import process
+from uplift_operator.devenv import scenarios
 
 ROOT = Path(__file__).resolve().parents[3]
 HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
-DEMO_NAMESPACE = "demo"
 
 
 def _say(text: str) -> None:
     print(f"\033[1m==> {text}\033[0m", flush=True)
 
 
-def _kubectl(kubeconfig: Path, *args: str, check: bool = True) -> str:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
-                            capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
+def _scenario_names(values: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name == "all":
+                names += [n for n, s in scenarios.SCENARIOS.items() if not s.needs]
+            elif name:
+                if name not in scenarios.SCENARIOS:
+                    raise SystemExit(f"unknown scenario {name!r}; one of "
+                                     f"{', '.join(scenarios.SCENARIOS)} or all")
+                names.append(name)
+    return names or list(scenarios.DEFAULT)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="uplift-operator dev", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="scenario(s) to play in order, comma-separated or repeated: "
+                             + ", ".join(scenarios.SCENARIOS) + ", all "
+                             "(default: promote,harm)")
+    parser.add_argument("--duration", type=float, default=0,
+                        help="stop after this many seconds even if scenarios are left "
+                             "(default: stop when the scenarios are done)")
+    parser.add_argument("--hold", action="store_true",
+                        help="keep the stack running after the scenarios until Ctrl-C")
+    parser.add_argument("--rate", type=float, default=scenarios.RATE,
+                        help=f"customers per second (default {scenarios.RATE:.0f})")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where data and logs go (default: a new temporary directory, "
+                             "removed at the end unless UPLIFT_DEV_KEEP=1)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="PNG report path (default: <workdir>/report.png, kept)")
+    parser.add_argument("--plain", action="store_true",
+                        help="print lines instead of the live view (default when not a TTY)")
+    return parser.parse_args(list(argv))
+
+
+class _StopError(Exception):
+    """Ctrl-C, SIGTERM or --duration."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="uplift-operator dev", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=0,
-                        help="stop after this many seconds (default: run until Ctrl-C)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where data and logs go (default: a new temporary directory)")
-    parser.add_argument("--sample", type=int, default=16000,
-                        help="Hillstrom rows to train on (default: 16000)")
-    parser.add_argument("--refresh", type=float, default=2.0, help="seconds between views")
-    args = parser.parse_args(list(argv or []))
-
-    from uplift_operator.devenv.controlplane import ControlPlane
-    from uplift_operator.devenv.mlflow_server import MlflowServer
-    from uplift_operator.devenv.prometheus import PrometheusServer
-
+    args = parse_args(argv or [])
+    names = _scenario_names(args.scenario)
+    if not HILLSTROM.exists():
+        print(f"uplift-operator dev: {HILLSTROM} is absent; the demo replays Hillstrom customers "
+              "(../shared/data/hillstrom.csv)", file=sys.stderr)
+        return 2
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="uplift-dev-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    stopping = False
+    report = (args.report or workdir / "report.png").resolve()
+    if args.report is None and args.workdir is None:
+        report = Path(tempfile.gettempdir()) / f"uplift-demo-report-{os.getpid()}.png"
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        raise _StopError(signal.Signals(signum).name)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    started = time.monotonic()
-    cleanups: list[tuple[str, Callable[[], None]]] = []
+    deadline = time.monotonic() + args.duration if args.duration else None
+
+    from uplift_operator.devenv.demo import DemoStack, Outcome, run_scenario
+
+    stack = DemoStack(workdir, HILLSTROM, say=_say, rate=args.rate)
+    outcomes: list[Outcome] = []
+    code = 0
     try:
-        _say(f"Kubernetes control plane (workdir {workdir})")
-        plane = ControlPlane(workdir / "controlplane").start()
-        cleanups.append(("control plane", plane.stop))
-        admin = plane.admin_kubeconfig
-        _kubectl(admin, "apply", "--server-side", "-f", str(ROOT / "crds"))
-        _kubectl(admin, "apply", "--server-side", "-f",
-                 str(ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"))
-        for name in ("namespace.yaml", "rbac.yaml", "kopf-peering.yaml"):
-            _kubectl(admin, "apply", "-f", str(ROOT / "manifests" / name))
-        _kubectl(admin, "wait", "--for=condition=Established", "--timeout=30s",
-                 "crd/upliftmodels.uplift.dev", "crd/campaigns.uplift.dev")
+        stack.start()
+        live = _Screen(stack, plain=args.plain or not sys.stdout.isatty())
 
-        _say("MLflow tracking server (sqlite)")
-        mlflow = MlflowServer(workdir / "mlflow").start()
-        cleanups.append(("MLflow", mlflow.stop))
-        _say("Prometheus")
-        prometheus = PrometheusServer(workdir=workdir / "prometheus").start()
-        cleanups.append(("Prometheus", prometheus.close))
+        def tick() -> None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise _StopError("--duration")
+            live.refresh()
 
-        _say("Training an uplift model on Hillstrom and registering it as hillstrom-uplift@champion")
-        from uplift_operator.model import trainer
-
-        train_args = ["--tracking-uri", mlflow.url, "--model-name", "hillstrom-uplift",
-                      "--alias", "champion", "--sample", str(args.sample), "--learner", "t",
-                      "--base", "logistic", "--n-bootstrap", "50"]
-        if HILLSTROM.exists():
-            train_args += ["--data", str(HILLSTROM)]
-        if trainer.main(train_args) != 0:
-            raise RuntimeError("training failed")
-
-        _say("Operator (under ServiceAccount uplift-system/uplift-operator)")
-        liveness, metrics = process.free_port(), process.free_port()
-        operator_log = workdir / "operator.log"
-        operator = process.start(
-            [sys.executable, "-m", "uplift_operator", "run", "--all-namespaces",
-             "--mlflow-tracking-uri", mlflow.url, "--prometheus-url", prometheus.url,
-             "--liveness-port", str(liveness), "--metrics-port", str(metrics),
-             "--log-format", "plain"],
-            log=operator_log, env={"KUBECONFIG": str(plane.operator_kubeconfig)})
-        cleanups.append(("operator", lambda: process.stop(operator, grace=15)))
-        process.wait_until(lambda: process.http_ok(f"http://127.0.0.1:{liveness}/healthz"),
-                           timeout=60, what="operator", proc=operator, log=operator_log)
-
-        from kubernetes import config as kube_config
-
-        from uplift_operator.devenv.seldon_standin import SeldonStandIn
-
-        api_client = kube_config.new_client_from_config(str(admin))  # type: ignore[no-untyped-call]
-        standin = SeldonStandIn(api_client).start()
-        cleanups.append(("Seldon stand-in", standin.stop))
-
-        _say(f"Samples into namespace {DEMO_NAMESPACE}")
-        _kubectl(admin, "create", "namespace", DEMO_NAMESPACE)
-        _kubectl(admin, "apply", "-n", DEMO_NAMESPACE, "-f", str(ROOT / "manifests" / "samples"))
-        print(f"\nReady in {time.monotonic() - started:.0f}s. From another terminal:\n"
-              f"  export KUBECONFIG={admin}\n"
-              f"  kubectl get uplift -n {DEMO_NAMESPACE}; "
-              f"kubectl uplift status hillstrom-uplift -n {DEMO_NAMESPACE}\n"
-              f"  MLflow {mlflow.url}   Prometheus {prometheus.url}   "
-              f"operator metrics http://127.0.0.1:{metrics}/metrics   logs {operator_log}\n")
-        deadline = time.monotonic() + args.duration if args.duration else None
-        while not stopping and (deadline is None or time.monotonic() < deadline):
-            view = _kubectl(admin, "get", "uplift", "-n", DEMO_NAMESPACE, check=False)
-            events = _kubectl(admin, "get", "events", "-n", DEMO_NAMESPACE,
-                              "--sort-by=.lastTimestamp", check=False).splitlines()[-6:]
-            if sys.stdout.isatty():
-                print("\033[2J\033[H", end="")
-            print(time.strftime("%H:%M:%S"), "kubectl get uplift -n", DEMO_NAMESPACE)
-            print(view.rstrip())
-            print("\nlatest events:\n" + "\n".join(events), flush=True)
-            time.sleep(args.refresh)
-        return 0
+        live.progress = "waiting for version 1's MLServer to load, then customers flow"
+        with live:
+            first = stack.wait_first_scored(tick=tick)
+            live.note = f"first request scored {first:.0f}s after start"
+            for name in names:
+                scenario = scenarios.SCENARIOS[name]
+                live.title = f"scenario {name}: {scenario.title}"
+                live.progress = (scenario.needs or
+                                 f"registering the new version; expect {scenario.expect}"
+                                 + (f" by the {scenario.expect_gate} gate"
+                                    if scenario.expect_gate else ""))
+                outcome = run_scenario(stack, scenario, say=live.log, tick=tick)
+                outcomes.append(outcome)
+                live.history.append(_line(outcome))
+                live.progress = ""
+                _settle(stack, tick, 3.0)
+            while args.hold:
+                tick()
+                time.sleep(0.5)
+        code = 0 if all(o.expected for o in outcomes) else 1
+    except _StopError as stop:
+        print(f"\nstopping ({stop})", flush=True)
+        code = 0 if args.duration and str(stop) == "--duration" else 130
     finally:
-        _say("Stopping")
-        for what, stop in reversed(cleanups):
-            try:
-                stop()
-            except Exception as error:  # keep stopping the rest
-                print(f"stopping {what}: {error}", file=sys.stderr)
-        if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
-            import shutil
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        recorder = getattr(stack, "recorder", None)
+        if recorder is not None and recorder.samples:
+            from uplift_operator.devenv.report import write_png
 
+            try:
+                write_png(recorder.samples, recorder.marks, outcomes, report)
+            except Exception as error:  # the summary matters more than the picture
+                print(f"report: {error}", file=sys.stderr)
+                report = Path("(not written)")
+        _say("Stopping")
+        stack.stop()
+        _summary(outcomes, stack, report)
+        if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return code
+
+
+def _settle(stack: Any, tick: Callable[[], None], seconds: float) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        tick()
+        time.sleep(0.3)
+
+
+def _line(o: Any) -> str:
+    mark = "✓" if o.expected else "✗ (not the expected decision)"
+    if o.decision == "Skipped":
+        return f"{o.scenario}: skipped — {o.reason}"
+    gate = f" by gate {o.gate}" if o.gate else ""
+    steps = " → ".join(f"{w} %" for w in o.weights_seen)
+    return (f"{mark} {o.scenario}: v{o.version} {o.decision}{gate} after {o.seconds:.0f}s"
+            + (f" (canary {steps})" if steps else "") + (f": {o.reason}" if o.reason else ""))
+
+
+def _summary(outcomes: Sequence[Any], stack: Any, report: Path) -> None:
+    print("\nWhat happened:")
+    for o in outcomes:
+        print("  " + _line(o)[:400])
+    if not outcomes:
+        print("  (no scenario finished)")
+    timings = ", ".join(f"{k} {v:.0f}s" for k, v in stack.timings.items())
+    if timings:
+        print(f"Timings since start: {timings}")
+    router = getattr(stack, "router", None)
+    if router is not None:
+        for (ns, name), served in router.served.items():
+            print(f"Served split ({ns}/{name}), rows per predictor under each set of weights:")
+            configs: dict[Any, dict[str, int]] = {}
+            for (weights, predictor), n in served.items():
+                configs.setdefault(weights, {})[predictor] = n
+            for weights, counts in configs.items():
+                total = sum(counts.values())
+                shares = ", ".join(f"{p} {w} % → {counts.get(p, 0) / total:.1%}"
+                                   for p, w in weights)
+                print(f"  {shares}  ({total:,} rows)")
+    print(f"Report: {report}")
+
+
+class _Screen:
+    """The live view (rich) or, without a terminal, a status line every few seconds."""
+
+    def __init__(self, stack: Any, plain: bool) -> None:
+        self.stack, self.plain = stack, plain
+        self.title = "starting"
+        self.note = ""
+        self.progress = ""
+        self.history: list[str] = []
+        self._live: Any = None
+        self._last_plain = 0.0
+        self._last_line = ""
+
+    def __enter__(self) -> _Screen:
+        if not self.plain:
+            from rich.live import Live
+
+            self._live = Live(self._frame(), refresh_per_second=2, screen=False,
+                              redirect_stdout=False, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._frame())
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def log(self, text: str) -> None:
+        if self._live is None:
+            print(text, flush=True)
+
+    def _frame(self) -> Any:
+        from uplift_operator.devenv.view import render
+
+        return render(self.stack.recorder.latest(), title=self.title, note=self.note,
+                      progress=self.progress, history=self.history)
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._frame())
+            return
+        now = time.monotonic()
+        if now - self._last_plain < 3:
+            return
+        self._last_plain = now
+        sample = self.stack.recorder.latest()
+        if sample is None:
+            return
+        s = sample.status
+        gates = " ".join(f"{g['name']}={g.get('verdict', '?')}" for g in s.get("gates", [])
+                         ) if s.get("canaryVersion") else ""
+        line = (f"[{sample.t:5.0f}s] {s.get('phase', '…')} stable v{s.get('stableVersion', '–')}"
+                + (f" canary v{s['canaryVersion']} {s.get('canaryWeight', 0)}%"
+                   if s.get("canaryVersion") else "")
+                + f" | customers {sample.rows} | {gates}")
+        if line != self._last_line:
+            print(line, flush=True)
+            self._last_line = line
 
 
 if __name__ == "__main__":

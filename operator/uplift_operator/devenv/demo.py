@@ -1,0 +1,350 @@
+"""The demo: the whole stack on this machine, customers flowing, scenarios decided live.
+
+``DemoStack`` starts the real components (control plane, MLflow, Prometheus, the router and the
+serving agent, the operator under its own RBAC identity), registers version 1 and applies the
+demo's UpliftModel; the simulator replays customers once the first predictor is ready.
+``Recorder`` samples what the operator reports (UpliftModel status, the SeldonDeployment's
+weights, events) for the live view and the report. ``run_scenario`` plays one scenario of
+``scenarios.SCENARIOS`` and returns what the operator decided.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from uplift_operator.devenv import demo_models, process, scenarios
+from uplift_operator.devenv.scenarios import Scenario
+
+ROOT = Path(__file__).resolve().parents[3]
+HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
+REAL_SELDON_CRD = ROOT.parent / "shared" / "seldon" / "seldondeployments.machinelearning.seldon.io.yaml"
+STANDIN_SELDON_CRD = ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"
+
+Say = Callable[[str], None]
+
+
+def _kubectl(kubeconfig: Path, *args: str) -> str:
+    result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass
+class Sample:
+    """One look at the resources, as the live view and the report use it."""
+
+    t: float
+    status: dict[str, Any]
+    weights: dict[str, int]           # predictor version → traffic
+    events: list[dict[str, str]]
+    rows: int
+    errors: int
+    outcomes: int
+
+
+@dataclass
+class Outcome:
+    """What the operator decided in one scenario."""
+
+    scenario: str
+    version: str
+    decision: str                   # Promoted | RolledBack | Timeout
+    reason: str
+    gate: str | None
+    seconds: float
+    expected: bool
+    weights_seen: list[int] = field(default_factory=list)
+
+
+class DemoStack:
+    """``with DemoStack(workdir, say=print) as stack:`` — everything the demo runs on."""
+
+    def __init__(self, workdir: Path, data: Path = HILLSTROM, say: Say = print,
+                 rate: float = scenarios.RATE) -> None:
+        self.workdir, self.data, self.say, self.rate = workdir, data, say, rate
+        self._cleanups: list[tuple[str, Callable[[], None]]] = []
+        self.timings: dict[str, float] = {}
+        self.delays: dict[str, float] = {}
+        self.started = time.monotonic()
+        self.first_scored: float | None = None
+
+    # --- start and stop ---------------------------------------------------------------------
+
+    def start(self) -> DemoStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _mark(self, what: str) -> None:
+        self.timings[what] = time.monotonic() - self.started
+
+    def _start(self) -> None:
+        from kubernetes import config as kube_config
+
+        from uplift_operator.devenv.controlplane import ControlPlane
+        from uplift_operator.devenv.mlflow_server import MlflowServer
+        from uplift_operator.devenv.prometheus import PrometheusServer
+        from uplift_operator.devenv.router import WeightedRouter
+        from uplift_operator.devenv.serving_agent import ServingAgent
+        from uplift_operator.devenv.simulator import CustomerSimulator
+
+        self.say("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)")
+        plane = ControlPlane(self.workdir / "controlplane").start()
+        self._cleanups.append(("control plane", plane.stop))
+        self.plane, admin = plane, plane.admin_kubeconfig
+        crd = REAL_SELDON_CRD if REAL_SELDON_CRD.exists() else STANDIN_SELDON_CRD
+        _kubectl(admin, "apply", "--server-side", "-f", str(ROOT / "crds"), "-f", str(crd))
+        for name in ("namespace.yaml", "rbac.yaml", "kopf-peering.yaml"):
+            _kubectl(admin, "apply", "-f", str(ROOT / "manifests" / name))
+        _kubectl(admin, "wait", "--for=condition=Established", "--timeout=60s",
+                 "crd/upliftmodels.uplift.dev", "crd/seldondeployments.machinelearning.seldon.io")
+        self._mark("control plane")
+
+        # MLflow and the model while the control plane's CRDs settle: both only need the CPU.
+        self.say("MLflow tracking server (sqlite) and Prometheus")
+        mlflow = MlflowServer(self.workdir / "mlflow")
+        fitted: dict[str, demo_models.Fitted] = {}
+        trainer = threading.Thread(target=lambda: fitted.update(
+            v1=demo_models.fit(self.data, scenarios.STABLE_RECIPE)), daemon=True)
+        trainer.start()
+        mlflow.start()
+        self._cleanups.append(("MLflow", mlflow.stop))
+        self.mlflow = mlflow
+        prometheus = PrometheusServer(workdir=self.workdir / "prometheus").start()
+        self._cleanups.append(("Prometheus", prometheus.close))
+        self.prometheus = prometheus
+        self._mark("mlflow+prometheus")
+
+        self.say("Router (Istio + Seldon executor stand-in) and the serving agent "
+                 "(MLServer per predictor)")
+        self.router = WeightedRouter().start()
+        self._cleanups.append(("router", self.router.stop))
+        self.api = kube_config.new_client_from_config(str(admin))  # type: ignore[no-untyped-call]
+        self.agent = ServingAgent(self.api, prometheus, self.router, self.workdir / "serving",
+                                  delays=lambda version: self.delays.get(version, 0.0)).start()
+        self._cleanups.append(("serving agent", self.agent.stop))
+
+        self.say("Operator (under ServiceAccount uplift-system/uplift-operator)")
+        liveness, self.metrics_port = process.free_port(), process.free_port()
+        self.operator_log = self.workdir / "operator.log"
+        operator = process.start(
+            [sys.executable, "-m", "uplift_operator", "run", "--all-namespaces",
+             "--mlflow-tracking-uri", mlflow.url, "--prometheus-url", prometheus.url,
+             "--liveness-port", str(liveness), "--metrics-port", str(self.metrics_port),
+             "--log-format", "plain"],
+            log=self.operator_log, env={"KUBECONFIG": str(plane.operator_kubeconfig)})
+        self._cleanups.append(("operator", lambda: process.stop(operator, grace=15)))
+        self.operator = operator
+
+        trainer.join()
+        if "v1" not in fitted:
+            raise RuntimeError("training version 1 failed; see the messages above")
+        self.say(f"Version 1 registered as {scenarios.MODEL}@champion (training cached in "
+                 f"{demo_models.cache_dir()})")
+        demo_models.register(fitted["v1"], scenarios.STABLE_RECIPE, self.data, mlflow.url,
+                             scenarios.MODEL, alias="champion")
+        self._mark("model v1")
+        process.wait_until(lambda: process.http_ok(f"http://127.0.0.1:{liveness}/healthz"),
+                           timeout=60, what="operator", proc=operator, log=self.operator_log)
+        self._mark("operator")
+
+        import yaml
+
+        _kubectl(admin, "create", "namespace", scenarios.NAMESPACE)
+        manifest = self.workdir / "upliftmodel.yaml"
+        manifest.write_text(yaml.safe_dump(scenarios.upliftmodel(), sort_keys=False))
+        _kubectl(admin, "apply", "-f", str(manifest))
+        self.simulator = CustomerSimulator(
+            self.router, scenarios.NAMESPACE, scenarios.MODEL, self.data, rate=self.rate,
+            campaign=scenarios.CAMPAIGN, unit_key=scenarios.UNIT_KEY,
+            attribution_window=scenarios.ATTRIBUTION_WINDOW,
+            mean_delay=scenarios.MEAN_CONVERSION_DELAY).start()
+        self._cleanups.append(("customers", self.simulator.stop))
+        self.recorder = Recorder(self).start()
+        self._cleanups.append(("recorder", self.recorder.stop))
+
+    def wait_first_scored(self, timeout: float = 180.0, tick: Callable[[], None] = lambda: None
+                          ) -> float:
+        """Release the customers once a predictor serves; seconds from start to a scored row."""
+        deadline = time.monotonic() + timeout
+        self.simulator.paused = False
+        while time.monotonic() < deadline:
+            if self.simulator.tally.rows > 0:
+                self.first_scored = time.monotonic() - self.started
+                self.timings["first scored request"] = self.first_scored
+                return self.first_scored
+            self.check_alive()
+            tick()
+            time.sleep(0.2)
+        raise TimeoutError(f"no request scored after {timeout:.0f}s; "
+                           f"last error: {self.simulator.tally.last_error}")
+
+    def check_alive(self) -> None:
+        if self.operator.poll() is not None:
+            raise RuntimeError(f"the operator exited; see {self.operator_log}")
+        self.plane.check_alive()
+
+    def stop(self) -> None:
+        for what, stop in reversed(self._cleanups):
+            try:
+                stop()
+            except Exception as error:  # keep stopping the rest
+                print(f"stopping {what}: {error}", file=sys.stderr)
+        self._cleanups.clear()
+
+    def __enter__(self) -> DemoStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def upliftmodel(self) -> dict[str, Any]:
+        from kubernetes import client
+
+        api = client.CustomObjectsApi(self.api)
+        return cast(dict[str, Any], api.get_namespaced_custom_object(
+            "uplift.dev", "v1alpha1", scenarios.NAMESPACE, "upliftmodels", scenarios.MODEL))
+
+    def seldon_weights(self) -> dict[str, int]:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        api = client.CustomObjectsApi(self.api)
+        try:
+            body = cast(dict[str, Any], api.get_namespaced_custom_object(
+                "machinelearning.seldon.io", "v1", scenarios.NAMESPACE, "seldondeployments",
+                scenarios.MODEL))
+        except ApiException:
+            return {}
+        return {str((p.get("annotations") or {}).get("version", p["name"])): int(p.get("traffic", 0))
+                for p in body.get("spec", {}).get("predictors", [])}
+
+    def events(self, limit: int = 6) -> list[dict[str, str]]:
+        from kubernetes import client
+
+        def when(event: Any) -> Any:
+            return event.last_timestamp or event.event_time or event.metadata.creation_timestamp
+
+        items = client.CoreV1Api(self.api).list_namespaced_event(scenarios.NAMESPACE).items
+        items.sort(key=when)
+        return [{"type": e.type or "", "reason": e.reason or "", "message": e.message or "",
+                 "time": when(e).strftime("%H:%M:%S")} for e in items[-limit:]]
+
+
+class Recorder:
+    """Samples the resources twice a second for the view and the report."""
+
+    def __init__(self, stack: DemoStack, interval: float = 0.5) -> None:
+        self.stack, self.interval = stack, interval
+        self.samples: list[Sample] = []
+        self.marks: list[tuple[float, str]] = []   # (t, label): scenario starts and decisions
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def latest(self) -> Sample | None:
+        return self.samples[-1] if self.samples else None
+
+    def mark(self, label: str) -> None:
+        self.marks.append((time.monotonic() - self.stack.started, label))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # the API is starting or stopping; next tick
+                continue
+
+    def sample(self) -> Sample:
+        stack = self.stack
+        body = stack.upliftmodel()
+        tally = stack.simulator.tally
+        s = Sample(time.monotonic() - stack.started, dict(body.get("status") or {}),
+                   stack.seldon_weights(), stack.events(), tally.rows, tally.errors,
+                   tally.outcomes)
+        self.samples.append(s)
+        return s
+
+
+def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
+                 timeout: float = scenarios.SCENARIO_TIMEOUT,
+                 tick: Callable[[], None] = lambda: None) -> Outcome:
+    """Register the scenario's version, move the alias, wait for the operator's decision."""
+    if scenario.needs:
+        return Outcome(scenario.name, "-", "Skipped", scenario.needs, None, 0.0, True)
+    started = time.monotonic()
+    fitted = demo_models.fit(stack.data, scenario.recipe)
+    version = demo_models.register(fitted, scenario.recipe, stack.data, stack.mlflow.url,
+                                   scenarios.MODEL)
+    sim = stack.simulator
+    sim.multipliers[version] = scenario.multiplier
+    stack.delays[version] = scenario.latency
+    if scenario.drift:
+        sim.set_population(scenarios.drift_mask(sim.frame))
+    stack.recorder.mark(f"{scenario.name}: v{version}")
+    say(f"scenario {scenario.name}: version {version} — {scenario.title}")
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=stack.mlflow.url).set_registered_model_alias(
+        scenarios.MODEL, "champion", version)
+    weights: list[int] = []
+    decision, reason, gate = "Timeout", f"no decision within {timeout:.0f}s", None
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            tick()
+            status = stack.upliftmodel().get("status") or {}
+            if status.get("canaryVersion") == version:
+                w = int(status.get("canaryWeight") or 0)
+                if not weights or weights[-1] != w:
+                    weights.append(w)
+            found = _decided(status, version)
+            if found is not None:
+                decision, reason, gate = found
+                break
+            time.sleep(0.3)
+    finally:
+        sim.set_population(None)
+    expected = decision == scenario.expect and (scenario.expect_gate is None
+                                                or gate == scenario.expect_gate)
+    stack.recorder.mark(f"{decision} v{version}")
+    return Outcome(scenario.name, version, decision, reason, gate, time.monotonic() - started,
+                   expected, weights)
+
+
+def _decided(status: dict[str, Any], version: str) -> tuple[str, str, str | None] | None:
+    """(decision, reason, failing gate) once the operator promoted or rolled back ``version``."""
+    history = [h for h in status.get("history", []) if h.get("version") == version]
+    for record in reversed(history):
+        action = record.get("action", "")
+        if action == "Promoted" and status.get("stableVersion") == version:
+            return "Promoted", record.get("reason", ""), None
+        if action == "RolledBack":
+            reason = record.get("reason", "")
+            named = re.match(r"gate (\S+) ", reason)
+            failing = [g["name"] for g in status.get("gates", []) if g.get("verdict") == "Fail"]
+            return "RolledBack", reason, named.group(1) if named else (failing or [None])[0]
+    return None

@@ -1,0 +1,127 @@
+"""The demo's model versions: trained once, cached outside the repository, registered per run.
+
+Training (fit + bootstrap Qini) takes tens of seconds on a small machine; registering an already
+fitted model in a fresh MLflow server takes a few. So the fitted model, its evaluation and its
+reference documents are pickled under ``~/.cache/uplift-operator/demo-models/`` keyed by the data
+file's SHA-256, the training recipe and ``TRAINER_VERSION`` (bump it when the trainer's output
+changes), and every run logs them as a new MLflow run and model version with
+``trainer.log_run`` — the same metrics, artifacts and registry contract as ``uplift-operator
+train`` (docs/dataplane.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import pickle
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+TRAINER_VERSION = "1"
+CACHE_ENV = "UPLIFT_DEMO_CACHE"
+
+
+def cache_dir() -> Path:
+    """``$UPLIFT_DEMO_CACHE`` or ``~/.cache/uplift-operator/demo-models`` (never the repository)."""
+    override = os.environ.get(CACHE_ENV)
+    base = Path(override) if override else Path.home() / ".cache" / "uplift-operator" / "demo-models"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one demo version is trained; every field is part of the cache key."""
+
+    learner: str = "t"
+    base: str = "logistic"
+    sample: int = 16000
+    seed: int = 42
+    n_bootstrap: int = 50
+    scramble_treatment: bool = False  # treatment labels permuted: a model with no real signal
+
+    def key(self, data_sha256: str) -> str:
+        text = json.dumps({**asdict(self), "data": data_sha256, "trainer": TRAINER_VERSION},
+                          sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Fitted:
+    """What ``trainer.log_run`` needs, as produced by the trainer's pure steps."""
+
+    model: Any
+    prep: Any
+    evals: list[Any]
+    refs: dict[str, dict[str, Any]]
+    data_sha256: str
+
+    def qini(self) -> dict[str, float]:
+        return {ev.key: float(ev.qini) for ev in self.evals}
+
+
+def fit(data: Path, recipe: Recipe, *, progress: Callable[[str], None] = lambda _: None) -> Fitted:
+    """The fitted version for ``recipe`` from the cache, or trained now and cached."""
+    import pandas as pd
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    from uplift_operator.model import trainer
+
+    sha = file_sha256(data)
+    path = cache_dir() / f"{recipe.key(sha)}.pickle"
+    if path.exists():
+        with contextlib.suppress(Exception), path.open("rb") as handle:
+            cached = pickle.load(handle)
+            if isinstance(cached, Fitted):
+                progress(f"cached ({path.name})")
+                return cached
+    progress("training")
+    cfg = _config(data, recipe)
+    frame = pd.read_csv(data)
+    if recipe.scramble_treatment:
+        frame[cfg.treatment_col] = frame[cfg.treatment_col].sample(
+            frac=1.0, random_state=recipe.seed).to_numpy()
+    prep = trainer.prepare(frame, cfg)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model = trainer.fit(prep, cfg)
+        evals = trainer.evaluate(model, prep.test, cfg)
+        refs = trainer.reference_documents(model, prep.train, cfg.n_bins)
+    fitted = Fitted(model, prep, evals, refs, sha)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(fitted, handle)
+    tmp.replace(path)
+    return fitted
+
+
+def register(fitted: Fitted, recipe: Recipe, data: Path, tracking_uri: str, model_name: str,
+             alias: str | None = None) -> str:
+    """Log ``fitted`` as a new run and version of ``model_name``; returns the version number."""
+    from uplift_operator.model import trainer
+
+    cfg = replace(_config(data, recipe), tracking_uri=tracking_uri, model_name=model_name,
+                  alias=alias, quiet=True, run_name=f"demo-{recipe.learner}-{recipe.seed}")
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        result = trainer.log_run(cfg, fitted.model, fitted.prep, fitted.evals, fitted.refs,
+                                 fitted.data_sha256)
+    version = result.model_version
+    assert version is not None
+    return str(version)
+
+
+def _config(data: Path, recipe: Recipe) -> Any:
+    from uplift_operator.model import trainer
+
+    return trainer.TrainConfig(data=data, learner=recipe.learner,
+                               base=recipe.base,  # type: ignore[arg-type]
+                               seed=recipe.seed, sample=recipe.sample,
+                               n_bootstrap=recipe.n_bootstrap, quiet=True)

@@ -1,0 +1,110 @@
+"""The demo's scenarios and its UpliftModel, in one table to re-tune.
+
+Each scenario registers a new version of ``hillstrom-uplift``, moves the ``champion`` alias to it
+and lets the operator decide; the simulator's ground truth makes the right decision known in
+advance (``expect``). Ramp and gate settings are at demo speed (seconds) and are printed on
+screen. Change numbers here, nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from uplift_operator.devenv.demo_models import Recipe
+
+MODEL = "hillstrom-uplift"
+NAMESPACE = "demo"
+CAMPAIGN = "spring-email"
+UNIT_KEY = "customer_id"
+RATE = 300.0                 # customers per second replayed through the router
+ATTRIBUTION_WINDOW = 8.0     # seconds: outcomes are reported within this
+MEAN_CONVERSION_DELAY = 2.0  # seconds, exponential, capped at the window
+SCENARIO_TIMEOUT = 240.0     # seconds to wait for the operator's decision
+
+STABLE_RECIPE = Recipe(learner="t", base="logistic", sample=16000, seed=42)
+
+RAMP: dict[str, Any] = {
+    "analysisInterval": "3s",
+    "progressDeadline": "3m",
+    "steps": [{"weight": 30, "pause": "15s"}, {"weight": 60, "pause": "15s"}],
+    "gates": [
+        {"name": "latency", "type": "latency", "templateRef": "seldon-latency-p95", "max": 0.25,
+         "minSamples": 50},
+        {"name": "errors", "type": "errorRate", "minSamples": 100},
+        {"name": "drift", "type": "drift", "minSamples": 300},
+        {"name": "qini", "type": "qini", "treatments": ["womens-e-mail"], "margin": 0.5,
+         "marginType": "relative"},
+        {"name": "online-effect", "type": "onlineEffect", "margin": 0.02, "minSamples": 300,
+         "expectedSamples": 2000},
+    ],
+}
+
+
+def upliftmodel() -> dict[str, Any]:
+    """The demo's UpliftModel: the sample's model at demo speed."""
+    return {
+        "apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+        "metadata": {"name": MODEL, "namespace": NAMESPACE},
+        "spec": {
+            "model": {"registeredModel": MODEL, "alias": "champion", "aliasRefreshInterval": "1s",
+                      "promotionAlias": "production"},
+            "treatments": [{"name": "mens-e-mail"}, {"name": "womens-e-mail"}],
+            "experiment": {"holdoutFraction": 0.3, "unitKey": UNIT_KEY, "salt": "demo"},
+            "rollout": RAMP,
+            "rollback": {"mode": "Automatic"},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A new version and how it behaves online; ``expect`` is the right decision."""
+
+    name: str
+    title: str
+    expect: str                       # "Promoted" or "RolledBack"
+    expect_gate: str | None = None    # the gate that must name the rollback
+    recipe: Recipe = field(default_factory=lambda: Recipe(seed=7))
+    multiplier: float = 1.0           # × conversion probability of treated rows it decides
+    latency: float = 0.0              # seconds its pods add to every request
+    drift: bool = False               # arriving customers shift while it is the canary
+    needs: str = ""                   # why it cannot run yet
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("promote", "a better version 2 (treated customers convert ×1.4 online) ramps to 100 %",
+             "Promoted", multiplier=1.4),
+    Scenario("harm", "the new version converts worse online (×0.5 on treated customers): "
+             "rolled back by the online-effect gate", "RolledBack", "online-effect",
+             multiplier=0.5),
+    Scenario("drift", "arriving customers shift (recent, high-spending, web only): "
+             "rolled back by the drift gate", "RolledBack", "drift", drift=True),
+    Scenario("latency", "the new version's pods answer 400 ms slower: rolled back by the "
+             "latency gate", "RolledBack", "latency", latency=0.4),
+    Scenario("offline", "the new version was trained on scrambled treatment labels: its Qini "
+             "fails the offline gate", "RolledBack", "qini",
+             recipe=Recipe(seed=7, scramble_treatment=True)),
+    Scenario("delivery-failure", "deliveries fail for the campaign", "Paused",
+             needs="needs the Campaign lifecycle (#9)"),
+    Scenario("budget", "the campaign's budget runs out", "Paused",
+             needs="needs the Campaign lifecycle (#9)"),
+)}
+DEFAULT = ("promote", "harm")
+
+
+def drift_mask(frame: Any) -> Any:
+    """Who arrives in the ``drift`` scenario: a shifted population (not the training mix)."""
+    return ((frame["recency"] <= 3) & (frame["history"] > 300)
+            & (frame["channel"] == "Web")).to_numpy()
+
+
+def settings_lines() -> list[str]:
+    """The demo-speed settings, as shown on screen."""
+    steps = " → ".join(f"{s['weight']} % for {s['pause']}" for s in RAMP["steps"])
+    gates = ", ".join(g["name"] for g in RAMP["gates"])
+    return [f"ramp: {steps} → 100 %; analysis every {RAMP['analysisInterval']} "
+            f"(a real one: minutes to hours)",
+            f"gates: {gates}; online effect margin 0.02, holdout 30 %",
+            f"customers: {RATE:.0f}/s replayed from Hillstrom; outcomes within "
+            f"{ATTRIBUTION_WINDOW:.0f} s (mean delay {MEAN_CONVERSION_DELAY:.0f} s)"]

@@ -1,0 +1,250 @@
+"""A local serving agent: what Seldon Core v1 and Kubernetes do for a SeldonDeployment, here.
+
+For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
+
+* runs one real MLServer process per predictor (our ``UpliftRuntime``) with the environment of
+  the predictor's first ``componentSpecs`` container — ``MLSERVER_MODEL_NAME``/``_URI``/
+  ``_VERSION``, ``MLFLOW_TRACKING_URI`` and the ``UPLIFT_*`` settings the operator renders —
+  so the model really loads from the MLflow registry (``valueFrom`` variables are skipped:
+  there are no Secrets to read locally; the decision key the chart's Secret would hold is one
+  random ``UPLIFT_DECISION_KEY`` per SeldonDeployment);
+* routes requests by the predictors' ``traffic`` through :class:`router.WeightedRouter`; weight
+  changes reach the router at the next poll without restarting anything;
+* writes the status Seldon's controller would (integrations.md §1): ``state`` Creating while a
+  process loads, Available when all are ready, Failed with the log tail when one exits;
+  ``deploymentStatus`` per predictor, ``replicas``, ``address.url``, ``observedGeneration``;
+* registers each process as a Prometheus target labelled as a Kubernetes scrape of the pod would
+  be: ``namespace``, ``seldon_deployment_id``/``deployment_name``, ``predictor_name``,
+  ``predictor_version``, ``pod`` (the runtime's own ``model``/``version`` labels come with the
+  metrics), plus the router's executor metrics;
+* stops the processes of removed predictors and deleted SeldonDeployments.
+
+One process per predictor whatever ``replicas`` says: the point is the real runtime, not scale.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from uplift_operator.devenv.mlserver import MlserverProcess
+from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
+from uplift_operator.devenv.router import Route, WeightedRouter
+
+__all__ = ["Predictor", "ServingAgent", "predictor_env"]
+
+GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
+
+
+def predictor_env(predictor: Mapping[str, Any]) -> dict[str, str]:
+    """Plain ``env`` values of the predictor's first container (what the pod would get)."""
+    specs = predictor.get("componentSpecs") or [{}]
+    containers = (specs[0].get("spec") or {}).get("containers") or [{}]
+    return {e["name"]: str(e["value"]) for e in containers[0].get("env", [])
+            if "name" in e and "value" in e}
+
+
+@dataclass
+class Predictor:
+    """One running (or loading, or failed) MLServer process of one predictor."""
+
+    namespace: str
+    deployment: str
+    name: str
+    version: str
+    env: dict[str, str]
+    workdir: Path
+    server: MlserverProcess | None = None
+    state: str = "Creating"  # Creating → Available | Failed
+    description: str = ""
+    started_at: float = field(default_factory=time.monotonic)
+    ready_at: float | None = None
+    stopped: bool = False
+
+    @property
+    def model_name(self) -> str:
+        return self.env.get("MLSERVER_MODEL_NAME", self.deployment)
+
+    def launch(self) -> None:
+        """Start MLServer and wait for the model (run in a thread: loading takes seconds)."""
+        uri = self.env.get("MLSERVER_MODEL_URI", "")
+        env = {**self.env, "MLSERVER_PARALLEL_WORKERS": "0"}
+        self.server = MlserverProcess(uri, name=self.model_name, version=self.version, env=env,
+                                      workdir=self.workdir, timeout=300)
+        try:
+            self.server.start()
+        except Exception as error:  # reported as Seldon would: state Failed
+            self.state, self.description = "Failed", str(error)[-800:]
+            return
+        if self.stopped:  # removed while loading
+            self.server.stop()
+            return
+        self.state, self.ready_at = "Available", time.monotonic()
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.server is not None:
+            self.server.stop()
+
+
+class ServingAgent:
+    """Poll SeldonDeployments; run, route, report and register their predictors, until stopped."""
+
+    def __init__(self, api_client: client.ApiClient, prometheus: PrometheusServer,
+                 router: WeightedRouter, workdir: Path, interval: float = 0.5,
+                 delays: Callable[[str], float] = lambda version: 0.0) -> None:
+        self._api = client.CustomObjectsApi(api_client)
+        self.prometheus, self.router, self.workdir = prometheus, router, workdir
+        self._interval = interval
+        self._delays = delays
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="serving-agent", daemon=True)
+        self._lock = threading.Lock()
+        self.predictors: dict[tuple[str, str, str], Predictor] = {}
+        self._targets: tuple[ScrapeTarget, ...] = ()
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}
+        self._keys: dict[tuple[str, str], str] = {}
+        self.errors = 0
+
+    def start(self) -> ServingAgent:
+        self.prometheus.set_targets(self._scrape_targets())
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and every MLServer process."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        with self._lock:
+            predictors = list(self.predictors.values())
+            self.predictors.clear()
+        for predictor in predictors:
+            predictor.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.reconcile_once()
+            except ApiException:
+                self.errors += 1  # the control plane is starting or stopping; next tick
+            self._stop.wait(self._interval)
+
+    def reconcile_once(self) -> None:
+        listing = cast(dict[str, Any], self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
+        seen: set[tuple[str, str, str]] = set()
+        for body in listing.get("items", []):
+            meta = body["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
+            ns, name = meta["namespace"], meta["name"]
+            predictors = (body.get("spec") or {}).get("predictors") or []
+            for spec in predictors:
+                key = (ns, name, spec["name"])
+                seen.add(key)
+                self._ensure(key, spec)
+            self._route(ns, name, predictors)
+            self._write_status(body, predictors)
+        for key in [k for k in self.predictors if k not in seen]:
+            with self._lock:
+                gone = self.predictors.pop(key)
+            self.router.set_routes(key[0], key[1], self.router_routes_without(key))
+            gone.stop()
+        targets = self._scrape_targets()
+        if targets != self._targets:
+            self.prometheus.set_targets(targets)
+            self._targets = targets
+
+    def router_routes_without(self, key: tuple[str, str, str]) -> list[Route]:
+        return [r for r in self.router.routes(key[0], key[1]) if r.predictor != key[2]]
+
+    def _ensure(self, key: tuple[str, str, str], spec: Mapping[str, Any]) -> None:
+        env = predictor_env(spec)
+        env.pop("MLSERVER_METRICS_DIR", None)  # a pod-local emptyDir path; here the workdir's
+        # The Secret the chart mounts: one decision key per deployment, so any predictor
+        # accepts reports for decisions another one made.
+        env.setdefault("UPLIFT_DECISION_KEY", self._keys.setdefault(
+            key[:2], secrets.token_hex(32)))
+        version = str((spec.get("annotations") or {}).get("version")
+                      or env.get("MLSERVER_MODEL_VERSION", ""))
+        current = self.predictors.get(key)
+        if current is not None and current.env == env:
+            return
+        if current is not None:  # a new pod template: replace the process
+            current.stop()
+        ns, name, predictor = key
+        fresh = Predictor(ns, name, predictor, version, env,
+                          self.workdir / ns / name / predictor / str(int(time.time() * 1000)))
+        with self._lock:
+            self.predictors[key] = fresh
+        threading.Thread(target=fresh.launch, name=f"mlserver-{name}-{predictor}",
+                         daemon=True).start()
+
+    def _route(self, ns: str, name: str, predictors: list[Mapping[str, Any]]) -> None:
+        routes = []
+        unit_key = "unit_id"
+        for spec in predictors:
+            p = self.predictors.get((ns, name, spec["name"]))
+            if p is None or p.state != "Available" or p.server is None or spec.get("shadow"):
+                continue
+            unit_key = p.env.get("UPLIFT_UNIT_KEY", unit_key)
+            role = (spec.get("annotations") or {}).get("uplift.dev/role", "")
+            routes.append(Route(spec["name"], p.version, int(spec.get("traffic", 0) or 0),
+                                p.server.url, canary=role == "canary",
+                                delay=self._delays(p.version)))
+        if routes and sum(r.weight for r in routes) == 0 and len(routes) == 1:
+            routes = [Route(routes[0].predictor, routes[0].version, 100, routes[0].url,
+                            routes[0].canary, routes[0].delay)]
+        self.router.set_routes(ns, name, routes, unit_key)
+
+    def _write_status(self, body: Mapping[str, Any], predictors: list[Mapping[str, Any]]) -> None:
+        meta = body["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        states = [self.predictors[(ns, name, p["name"])] for p in predictors
+                  if (ns, name, p["name"]) in self.predictors]
+        failed = [p for p in states if p.state == "Failed"]
+        if failed:
+            state = "Failed"
+            description = f"predictor {failed[0].name}: {failed[0].description}"[-1000:]
+        elif states and all(p.state == "Available" for p in states):
+            state, description = "Available", ""
+        else:
+            state, description = "Creating", ""
+        status: dict[str, Any] = {
+            "state": state,
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": len(states),
+            "deploymentStatus": {
+                f"{name}-{p.name}": {"name": f"{name}-{p.name}", "replicas": 1,
+                                     "availableReplicas": 1 if p.state == "Available" else 0,
+                                     "status": p.state}
+                for p in states},
+            "address": {"url": f"{self.router.url}/seldon/{ns}/{name}"},
+        }
+        if description:
+            status["description"] = description
+        if self._written.get((ns, name)) == status and (body.get("status") or {}).get("state"):
+            return
+        self._api.patch_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, name,
+                                                        {"status": status})
+        self._written[(ns, name)] = status
+
+    def _scrape_targets(self) -> tuple[ScrapeTarget, ...]:
+        targets = [ScrapeTarget(f"127.0.0.1:{self.router.port}", job="seldon-executor")]
+        for p in sorted(self.predictors.values(), key=lambda p: (p.namespace, p.deployment,
+                                                                 p.name)):
+            if p.state != "Available" or p.server is None:
+                continue
+            targets.append(ScrapeTarget(
+                f"127.0.0.1:{p.server.metrics_port}", job="seldon-runtime",
+                labels={"namespace": p.namespace, "seldon_deployment_id": p.deployment,
+                        "deployment_name": p.deployment, "predictor_name": p.name,
+                        "predictor_version": p.version, "pod": f"{p.deployment}-{p.name}-0"}))
+        return tuple(targets)

@@ -1,0 +1,240 @@
+"""A customer simulator with a known ground truth: the marketing system, replayed from Hillstrom.
+
+Customers are Hillstrom rows drawn at random (``rate`` per second, in small batches) and sent
+through the router as a marketing system would: one V2 request per batch, the customer id as the
+unit key, the campaign named in the request parameters. For every decision it reports, as the
+campaign's delivery and analytics systems would:
+
+* a delivery (``ok``) for each treated row that got a treatment, a fraction of a second later;
+* an outcome within the attribution window: a conversion after an exponential delay (capped at
+  the window), or ``converted: false`` when the window closes.
+
+**Ground truth.** Whether a customer converts (visits, Hillstrom's ``visit``) is drawn from
+``GroundTruth``: the empirical visit rate of the customer's cell (mens × womens × newbie ×
+recency band) under the e-mail actually sent, or under no e-mail (holdout rows and ``none``
+decisions), estimated on all 64,000 randomised customers. A scenario sets each version's online
+effect as a multiplier on that probability for treated rows the version decided
+(``multipliers``): 1.0 is "as the data says", 1.4 a better version, 0.5 a harmful one, so the
+right decision is known before the run starts. ``population`` narrows who arrives (drift).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import requests
+
+from uplift_operator.devenv.router import WeightedRouter
+
+NUMERIC_INT = ("recency", "mens", "womens", "newbie")
+NUMERIC_FLOAT = ("history",)
+CATEGORICAL = ("zip_code", "channel")
+ARMS = {"No E-Mail": "none", "Mens E-Mail": "mens_e_mail", "Womens E-Mail": "womens_e_mail"}
+PRIOR_WEIGHT = 50.0  # pseudo-observations pulling small cells towards their arm's mean
+
+
+class GroundTruth:
+    """Conversion probability per customer and treatment key (``none`` = no e-mail)."""
+
+    def __init__(self, frame: Any) -> None:
+        recency = frame["recency"].to_numpy()
+        band = np.digitize(recency, [4, 9])
+        cell = (frame["mens"].to_numpy() * 2 + frame["womens"].to_numpy()) * 2
+        cell = (cell + frame["newbie"].to_numpy()) * 3 + band
+        self.cell = cell.astype(np.int64)
+        y = frame["visit"].to_numpy(dtype=np.float64)
+        arm = frame["segment"].astype(str).map(ARMS).to_numpy()
+        self.rates: dict[str, npt.NDArray[np.float64]] = {}
+        n_cells = int(self.cell.max()) + 1
+        for key in ARMS.values():
+            mask = arm == key
+            mean = float(y[mask].mean())
+            hits = np.bincount(self.cell[mask], weights=y[mask], minlength=n_cells)
+            counts = np.bincount(self.cell[mask], minlength=n_cells)
+            self.rates[key] = (hits + PRIOR_WEIGHT * mean) / (counts + PRIOR_WEIGHT)
+
+    def probability(self, rows: npt.NDArray[np.int64], treatment: str) -> npt.NDArray[np.float64]:
+        rates: npt.NDArray[np.float64] = self.rates.get(treatment, self.rates["none"])
+        return np.asarray(rates[self.cell[rows]], dtype=np.float64)
+
+    def mean_rate(self, treatment: str) -> float:
+        return float(self.probability(np.arange(len(self.cell)), treatment).mean())
+
+
+@dataclass
+class Tally:
+    """What the simulator saw: rows served, decisions by version and arm, outcomes it drew."""
+
+    requests: int = 0
+    errors: int = 0
+    rows: int = 0
+    deliveries: int = 0
+    outcomes: int = 0
+    last_error: str = ""
+
+    def __post_init__(self) -> None:
+        self.by_predictor: Counter[str] = Counter()
+        self.units: Counter[tuple[str, str]] = Counter()        # (version, arm) → rows
+        self.conversions: Counter[tuple[str, str]] = Counter()  # (version, arm) → drawn
+
+
+class CustomerSimulator:
+    """Replays customers through ``router`` for one SeldonDeployment, until stopped."""
+
+    def __init__(self, router: WeightedRouter, namespace: str, name: str, data: Path, *,
+                 rate: float = 200.0, campaign: str = "spring-email", unit_key: str = "customer_id",
+                 attribution_window: float = 8.0, mean_delay: float = 2.0,
+                 batch_interval: float = 0.25, seed: int = 2026) -> None:
+        import pandas as pd
+
+        self.frame = pd.read_csv(data)
+        self.truth = GroundTruth(self.frame)
+        self.infer_url = router.infer_url(namespace, name, name)
+        self.reports_url = {k: router.reports_url(namespace, name, k)
+                            for k in ("deliveries", "outcomes")}
+        self.rate, self.campaign, self.unit_key = rate, campaign, unit_key
+        self.window, self.mean_delay, self.batch_interval = (attribution_window, mean_delay,
+                                                             batch_interval)
+        self.multipliers: dict[str, float] = {}
+        self.population: npt.NDArray[np.int64] = np.arange(len(self.frame))
+        self.tally = Tally()
+        self._rng = np.random.default_rng(seed)
+        self._columns = self._encode_columns()
+        self._queue: list[tuple[float, int, str, dict[str, Any]]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._session = requests.Session()
+        self._threads = [threading.Thread(target=self._customers, name="customers", daemon=True),
+                         threading.Thread(target=self._reports, name="reports", daemon=True)]
+        self.paused = True
+
+    def _encode_columns(self) -> dict[str, tuple[str, list[Any]]]:
+        f = self.frame
+        cols: dict[str, tuple[str, list[Any]]] = {}
+        for name in NUMERIC_INT:
+            cols[name] = ("INT64", f[name].astype(int).tolist())
+        for name in NUMERIC_FLOAT:
+            cols[name] = ("FP64", f[name].astype(float).tolist())
+        for name in CATEGORICAL:
+            cols[name] = ("BYTES", f[name].astype(str).tolist())
+        return cols
+
+    def start(self) -> CustomerSimulator:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._session.close()
+
+    def set_population(self, mask: npt.NDArray[np.bool_] | None) -> None:
+        """Only customers where ``mask`` is true arrive from now on (None: everyone)."""
+        self.population = (np.arange(len(self.frame)) if mask is None
+                           else np.flatnonzero(mask).astype(np.int64))
+
+    def body(self, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
+        inputs = [{"name": name, "datatype": datatype, "shape": [len(rows), 1],
+                   "data": [values[i] for i in rows]}
+                  for name, (datatype, values) in self._columns.items()]
+        inputs.append({"name": self.unit_key, "datatype": "BYTES", "shape": [len(rows), 1],
+                       "data": [f"c{i}" for i in rows]})
+        return {"inputs": inputs, "parameters": {"campaign": self.campaign}}
+
+    # --- the two loops ------------------------------------------------------------------
+
+    def _customers(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            next_at += self.batch_interval
+            if not self.paused:
+                n = int(self._rng.poisson(self.rate * self.batch_interval))
+                if n:
+                    self.send(self._rng.choice(self.population, size=n))
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def send(self, rows: npt.NDArray[np.int64]) -> None:
+        """One request for ``rows``; schedules its deliveries and outcomes."""
+        t = self.tally
+        t.requests += 1
+        try:
+            response = self._session.post(self.infer_url, json=self.body(rows), timeout=30)
+            answer = response.json()
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code}: {answer.get('error', answer)}")
+        except (requests.RequestException, ValueError, RuntimeError) as exc:
+            t.errors += 1
+            t.last_error = str(exc)[:200]
+            return
+        out = {o["name"]: o["data"] for o in answer["outputs"]}
+        now = time.monotonic()
+        arms, given, ids = out["arm"], out["treatment"], out["decision_id"]
+        served = out.get("predictor", ["?"] * len(rows))
+        for i, row in enumerate(rows.tolist()):
+            version = str(ids[i]).rsplit("~", 1)[-1]
+            arm, treatment = arms[i], given[i]
+            t.rows += 1
+            t.by_predictor[served[i]] += 1
+            t.units[(version, arm)] += 1
+            probability = float(self.truth.probability(np.array([row]), treatment)[0])
+            if arm == "treated" and treatment != "none":
+                probability = min(1.0, probability * self.multipliers.get(version, 1.0))
+                self._schedule(now + 0.3, "deliveries", {"decision_id": ids[i], "status": "ok"})
+            converted = bool(self._rng.random() < probability)
+            if converted:
+                t.conversions[(version, arm)] += 1
+                delay = min(float(self._rng.exponential(self.mean_delay)), self.window)
+            else:
+                delay = self.window
+            self._schedule(now + delay, "outcomes", {"decision_id": ids[i],
+                                                     "converted": converted,
+                                                     "value": 1.0 if converted else 0.0})
+
+    def _schedule(self, due: float, kind: str, item: dict[str, Any]) -> None:
+        with self._lock:
+            heapq.heappush(self._queue, (due, next(self._order), kind, item))
+
+    def _reports(self) -> None:
+        while not self._stop.wait(0.5):
+            self.flush(time.monotonic())
+
+    def flush(self, now: float) -> None:
+        """Send every report due by ``now``, batched per kind."""
+        due: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        with self._lock:
+            while self._queue and self._queue[0][0] <= now:
+                _, _, kind, item = heapq.heappop(self._queue)
+                due[kind].append(item)
+        for kind, items in due.items():
+            try:
+                response = self._session.post(self.reports_url[kind], json={kind: items},
+                                              timeout=30)
+                if response.status_code == 200:
+                    if kind == "deliveries":
+                        self.tally.deliveries += len(items)
+                    else:
+                        self.tally.outcomes += len(items)
+                else:
+                    self.tally.errors += 1
+                    self.tally.last_error = f"{kind}: {response.status_code} {response.text[:150]}"
+            except requests.RequestException as exc:
+                self.tally.errors += 1
+                self.tally.last_error = f"{kind}: {exc}"[:200]
+
+    def conversion_rates(self) -> Mapping[tuple[str, str], float]:
+        """Drawn conversion rate per (version, arm) so far (the ground truth, realised)."""
+        t = self.tally
+        return {k: t.conversions[k] / n for k, n in t.units.items() if n}
