@@ -30,6 +30,10 @@ def test_chart_and_manifests_grant_the_same_rules() -> None:
 
     manifest_rules = next(d for d in yaml.safe_load_all((ROOT / "manifests/rbac.yaml").read_text())
                           if d["kind"] == "ClusterRole")["rules"]
-    chart_text = (ROOT / "charts/uplift-operator/templates/clusterrole.yaml").read_text()
-    chart_rules = yaml.safe_load(chart_text[chart_text.index("rules:"):])["rules"]
-    assert manifest_rules == chart_rules
+    chart_rules = yaml.safe_load((ROOT / "charts/uplift-operator/files/rbac-rules.yaml").read_text())
+    assert manifest_rules == chart_rules["all"]
+    # The namespaced mode splits the same grants between a ClusterRole and per-namespace Roles.
+    split = {(g, r, tuple(rule["verbs"])) for scope in ("cluster", "namespaced")
+             for rule in chart_rules[scope] for g in rule["apiGroups"] for r in rule["resources"]}
+    assert split == {(g, r, tuple(rule["verbs"])) for rule in manifest_rules
+                     for g in rule["apiGroups"] for r in rule["resources"]}

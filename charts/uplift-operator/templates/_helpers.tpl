@@ -1,16 +1,49 @@
+{{/* Names: nameOverride replaces the chart name; fullnameOverride the whole name. A release whose
+name contains the chart name, or is its first word, is not doubled: releases "uplift-operator" and
+"uplift" both give "uplift-operator" (never "uplift-uplift-operator"); "prod" gives
+"prod-uplift-operator". */}}
+{{- define "uplift-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "uplift-operator.fullname" -}}
-{{- if contains .Chart.Name .Release.Name }}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{ end }}
+{{- if .Values.fullnameOverride }}{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := include "uplift-operator.name" . }}
+{{- if contains $name .Release.Name }}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else if hasPrefix (printf "%s-" .Release.Name) $name }}{{ $name | trunc 63 | trimSuffix "-" }}
+{{- else }}{{ printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "uplift-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}{{ default (include "uplift-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}{{ default "default" .Values.serviceAccount.name }}{{ end }}
+{{- end }}
+
+{{- define "uplift-operator.peeringName" -}}
+{{- default (include "uplift-operator.fullname" .) .Values.peering.name }}
 {{- end }}
 
 {{- define "uplift-operator.labels" -}}
-app.kubernetes.io/name: uplift-operator
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "uplift-operator.selector" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
 {{- define "uplift-operator.selector" -}}
-app.kubernetes.io/name: uplift-operator
+app.kubernetes.io/name: {{ include "uplift-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "uplift-operator.image" -}}
+{{- if .Values.image.digest }}{{ printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}{{ end }}
+{{- end }}
+
+{{/* The RBAC rules, generated from operator/uplift_operator/api/rbac.py into files/. */}}
+{{- define "uplift-operator.rules" -}}
+{{- $rules := .Files.Get "files/rbac-rules.yaml" | fromYaml }}
+{{- toYaml (get $rules .scope) }}
 {{- end }}

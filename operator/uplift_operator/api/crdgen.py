@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,12 +52,14 @@ def render_rbac() -> str:
 
 
 def render_chart_rules() -> str:
-    """The chart's ClusterRole: the same rules, with Helm-templated metadata."""
-    rules = yaml.safe_dump({"rules": rbac.RULES}, sort_keys=False, width=100)
-    return (HEADER.replace("# ", "{{- /* ", 1).rstrip("\n") + " */ -}}\n"
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
-            '  name: {{ include "uplift-operator.fullname" . }}\n'
-            "  labels:\n    {{- include \"uplift-operator.labels\" . | nindent 4 }}\n" + rules)
+    """The chart's rules as data (``files/rbac-rules.yaml``): its RBAC templates pick a scope.
+
+    ``all`` for the cluster-wide mode; ``cluster`` + ``namespaced`` for the namespaced mode.
+    """
+    scopes = {"all": rbac.RULES, "cluster": rbac.cluster_rules(),
+              "namespaced": rbac.namespaced_rules()}
+    # A JSON round trip: the scopes share rule lists, which YAML would otherwise write as anchors.
+    return HEADER + yaml.safe_dump(json.loads(json.dumps(scopes)), sort_keys=False, width=100)
 
 
 def targets(root: Path) -> dict[Path, str]:
@@ -72,7 +75,7 @@ def targets(root: Path) -> dict[Path, str]:
     files[root / "crds" / "kopfpeerings.kopf.dev.yaml"] = peering
     files[chart / "crds" / "kopfpeerings.kopf.dev.yaml"] = peering
     files[root / "manifests" / "rbac.yaml"] = render_rbac()
-    files[chart / "templates" / "clusterrole.yaml"] = render_chart_rules()
+    files[chart / "files" / "rbac-rules.yaml"] = render_chart_rules()
     return files
 
 

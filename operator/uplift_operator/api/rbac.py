@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT"]
+__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT", "cluster_rules", "namespaced_rules"]
 
 OPERATOR_NAMESPACE = "uplift-system"
 SERVICE_ACCOUNT = "uplift-operator"
@@ -40,3 +40,27 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
 
 RULES: list[dict[str, Any]] = [rule for _, rule in _RULES]
 REASONS: list[str] = [reason for reason, _ in _RULES]
+
+# Resources that exist outside namespaces: a namespaced install (the chart's
+# watch.allNamespaces=false) grants these through a small ClusterRole and the rest through a Role
+# in each watched namespace.
+CLUSTER_SCOPED = frozenset({"namespaces", "customresourcedefinitions", "clusterkopfpeerings"})
+
+
+def _split_rules(cluster: bool) -> list[dict[str, Any]]:
+    out = []
+    for rule in RULES:
+        resources = [r for r in rule["resources"] if (r in CLUSTER_SCOPED) == cluster]
+        if resources:
+            out.append({**rule, "resources": resources})
+    return out
+
+
+def cluster_rules() -> list[dict[str, Any]]:
+    """The rules on cluster-scoped resources (granted cluster-wide in every mode)."""
+    return _split_rules(cluster=True)
+
+
+def namespaced_rules() -> list[dict[str, Any]]:
+    """The rules on namespaced resources (a Role per watched namespace in namespaced mode)."""
+    return _split_rules(cluster=False)
