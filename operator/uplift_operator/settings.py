@@ -28,6 +28,7 @@ class OperatorConfig:
     peering_name: str = "uplift-operator"
     priority: int = 0
     liveness_port: int = 8080
+    readiness_port: int = 0
     metrics_port: int = 9090
     log_format: str = "json"
     verbose: bool = False
@@ -62,6 +63,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--liveness-port", type=int,
                         default=int(_env("LIVENESS_PORT", "8080") or 0),
                         help="port of the /healthz endpoint (0: off)")
+    parser.add_argument("--readiness-port", type=int,
+                        default=int(_env("READINESS_PORT", "0") or 0),
+                        help="port of the /readyz endpoint: 503 while a peering object kopf "
+                             "waits for is missing (0: off; the chart and manifests use 8081)")
     parser.add_argument("--metrics-port", type=int,
                         default=int(_env("METRICS_PORT", "9090") or 0),
                         help="port of the Prometheus /metrics endpoint (0: off)")
@@ -88,7 +93,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     return OperatorConfig(
         namespaces=tuple(namespaces), all_namespaces=args.all_namespaces,
         standalone=args.standalone, peering_name=args.peering, priority=args.priority,
-        liveness_port=args.liveness_port, metrics_port=args.metrics_port,
+        liveness_port=args.liveness_port, readiness_port=args.readiness_port,
+        metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
         runtime_image=args.runtime_image, metric_templates=templates)

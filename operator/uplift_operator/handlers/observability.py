@@ -30,6 +30,9 @@ CANARY_WEIGHT = Gauge("uplift_operator_canary_weight", "Percent of traffic on th
 GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
                      "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail).",
                      ["namespace", "name", "gate", "verdict"], registry=REGISTRY)
+GATE_VALUE = Gauge("uplift_operator_gate_value",
+                   "Each gate's last measured value and its bounds, as status.gates reports them.",
+                   ["namespace", "name", "gate", "bound"], registry=REGISTRY)
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
                     ["namespace", "name", "action"], registry=REGISTRY)
@@ -66,6 +69,9 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
         for verdict in ("Pass", "Inconclusive", "Error", "Fail"):
             GATE_VERDICT.labels(namespace, name, gate["name"], verdict).set(
                 1 if gate.get("verdict") == verdict else 0)
+        for bound in ("value", "lower", "upper", "threshold"):
+            if gate.get(bound) is not None:
+                GATE_VALUE.labels(namespace, name, gate["name"], bound).set(gate[bound])
 
 
 def count_decisions(namespace: str, name: str, actions: list[str]) -> None:

@@ -1,0 +1,37 @@
+-- Argo CD health of an uplift.dev resource (UpliftModel and Campaign share this logic).
+-- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
+-- status.phase is mapped onto them (Paused -> Suspended). No `string` library in Argo CD's VM.
+local hs = {}
+if obj.status == nil or obj.status.phase == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the uplift operator to report a status"
+  return hs
+end
+local generation = obj.metadata.generation
+local observed = obj.status.observedGeneration
+if generation ~= nil and (observed == nil or observed < generation) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the uplift operator to observe generation " .. generation
+  return hs
+end
+if obj.status.conditions ~= nil then
+  for _, condition in ipairs(obj.status.conditions) do
+    if condition.type == "InvalidSpec" and condition.status == "True" then
+      hs.status = "Degraded"
+      hs.message = condition.message
+      return hs
+    end
+  end
+end
+local phase = obj.status.phase
+local message = obj.status.message or ""
+if phase == "Healthy" or phase == "Degraded" or phase == "Progressing" or phase == "Suspended" then
+  hs.status = phase
+elseif phase == "Paused" then
+  hs.status = "Suspended"
+else
+  hs.status = "Unknown"
+  message = "Unknown phase " .. phase .. ": " .. message
+end
+hs.message = message
+return hs

@@ -1,0 +1,164 @@
+"""Peering never silent: a paused watch is a WARNING, and ``/readyz`` is 503 while it lasts.
+
+kopf pauses every watch until the peering object its replicas share exists (a ClusterKopfPeering
+cluster-wide, a KopfPeering in each namespace when namespaced) and logs that only at debug level,
+while its liveness endpoint keeps answering 200. Here kopf's own pause line is raised to WARNING
+(with kopf's reason, the blockers), and a checker looks the peering objects up so that readiness
+fails, naming what is missing, until they exist. A replica waiting for a higher-priority peer is
+a healthy stand-by and stays ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import kopf
+from aiohttp import web
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from uplift_operator.adapters.kube import load_api_client
+from uplift_operator.handlers.common import config_of
+from uplift_operator.settings import OperatorConfig
+
+__all__ = ["Readiness", "missing_peerings", "surface_paused_watches"]
+
+logger = logging.getLogger(__name__)
+CHECK_SECONDS = 15.0
+_WATCHING_LOGGER = "kopf._cogs.clients.watching"
+
+
+class _PausedWatchAtWarning(logging.Filter):
+    """kopf logs "Pausing the watch-stream ..." at debug: raise it to WARNING, drop other debug."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if text.startswith("Pausing the watch-stream"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = (f"{text} No resource there is reconciled until this "
+                                       "resolves (see /readyz)."), None
+            return True
+        if text.startswith("Resuming the watch-stream"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return True
+        return record.levelno > logging.DEBUG or self.verbose
+
+
+def surface_paused_watches(verbose: bool) -> None:
+    watching = logging.getLogger(_WATCHING_LOGGER)
+    watching.setLevel(logging.DEBUG)
+    watching.addFilter(_PausedWatchAtWarning(verbose))
+
+
+def missing_peerings(config: OperatorConfig, exists: Callable[[str | None], bool],
+                     namespaces: Callable[[], Iterable[str]]) -> list[str]:
+    """Where the peering object kopf waits for is absent (``None`` = cluster-wide)."""
+    if config.standalone:
+        return []
+    if config.all_namespaces:
+        return [] if exists(None) else [f"ClusterKopfPeering {config.peering_name!r}"]
+    globs = [p for p in config.namespaces if any(c in p for c in "*?[")]
+    watched = {n for n in config.namespaces if n not in globs}
+    if globs:
+        watched |= {n for n in namespaces() if any(fnmatch.fnmatchcase(n, g) for g in globs)}
+    return [f"KopfPeering {config.peering_name!r} in namespace {ns!r}"
+            for ns in sorted(watched) if not exists(ns)]
+
+
+class Readiness:
+    """The state behind ``/readyz``: ready once started and while no peering object is missing."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.missing: list[str] = []
+
+    def problems(self) -> list[str]:
+        waiting = [] if self.started else ["the operator is starting"]
+        return waiting + [f"{m} does not exist: kopf keeps the watches paused" for m in self.missing]
+
+    async def handle(self, _: web.Request) -> web.Response:
+        problems = self.problems()
+        if problems:
+            return web.Response(status=503, text="not ready: " + "; ".join(problems) + "\n")
+        return web.Response(text="ok\n")
+
+    def update(self, missing: list[str]) -> None:
+        for item in sorted(set(missing) - set(self.missing)):
+            logger.warning("%s does not exist: kopf pauses every watch it covers, so nothing is "
+                           "reconciled there. Create it (the chart and manifests/ do, see "
+                           "docs/install.md) or run with --standalone. Readiness is 503 until then.",
+                           item)
+        for item in sorted(set(self.missing) - set(missing)):
+            logger.info("%s exists now; its watches resume", item)
+        self.missing = missing
+
+
+def _exists_in(api: client.CustomObjectsApi, name: str) -> Callable[[str | None], bool]:
+    def exists(namespace: str | None) -> bool:
+        try:
+            if namespace is None:
+                api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name)
+            else:
+                api.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+    return exists
+
+
+async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
+    api_client = load_api_client()
+    custom, core = client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
+    exists = _exists_in(custom, config.peering_name)
+
+    def namespaces() -> list[str]:
+        return [str(n.metadata.name) for n in core.list_namespace().items if n.metadata]
+
+    while True:
+        try:
+            missing = await asyncio.to_thread(missing_peerings, config, exists, namespaces)
+        except ApiException as error:
+            logger.warning("cannot check the peering objects: %s %s", error.status, error.reason)
+        else:
+            readiness.update(missing)
+        await asyncio.sleep(CHECK_SECONDS)
+
+
+@kopf.on.startup()
+async def start(memo: kopf.Memo, **_: Any) -> None:
+    config = config_of(memo)
+    surface_paused_watches(config.verbose)
+    readiness = Readiness()
+    memo["uplift_readiness"] = readiness
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(_check_forever(readiness, config))]
+    memo["uplift_readiness_tasks"] = tasks
+    if config.readiness_port:
+        app = web.Application()
+        app.router.add_get("/readyz", readiness.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        memo["uplift_readiness_runner"] = runner
+        try:
+            await web.TCPSite(runner, "0.0.0.0", config.readiness_port).start()
+        except OSError as error:  # the operator still works; only its probe is missing
+            logger.error("cannot serve /readyz on port %d: %s", config.readiness_port, error)
+    readiness.started = True
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    for task in memo.get("uplift_readiness_tasks", []):
+        task.cancel()
+    runner = memo.get("uplift_readiness_runner")
+    if runner is not None:
+        await runner.cleanup()
