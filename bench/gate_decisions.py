@@ -1,0 +1,1062 @@
+"""Issue #8's acceptance bench: the decisions every gate makes through the operator's own entry points.
+
+Usage (from the repo root; fixed seeds; see docs/gate-bench.md for the last results)::
+
+    .venv/bin/python bench/gate_decisions.py [--runs 300] [--quick] [--gates errorRate,qini]
+                                             [--jobs 2] [--out FILE.md]
+
+Why a bench and not the stats simulation: a correct statistic inside a wrong rule is a wrong
+gate. So every simulated canary here goes through exactly what the operator calls per pass
+(``services/upliftmodel.py``): ``ramp.analysis_due`` → the gate's measurement → ``gates.evaluate_gate``
+with the memory read back from ``status.gates[].sequentialState`` (``gates.memory_of``) →
+``ramp.decide``, which applies the outcomes, carries or resets the sequential state at step
+changes, and advances, promotes or rolls back. Only the *measurements* are simulated.
+
+Design (the same for every gate):
+
+* A real ``UpliftModelSpec``: steps 10 % → 25 % → 50 %, each with a 5m pause, analysisInterval 1m,
+  one gate (the defaults of the API unless the table says otherwise). Version "1" is stable and
+  "2" desired, so the first ``decide`` starts the canary. One ``decide`` per interval.
+* Traffic: ``λ`` units per interval (Poisson), split canary/stable at the current weight; the
+  per-gate ``λ`` makes the canary collect the null scenario's fixed-horizon N in ~10 looks at
+  10 %. Counts handed to the gate are cumulative *since the step started* (PromQL
+  ``increase(...[since step start])``), except drift and upliftSanity, which count since the
+  *canary* started (as issue #8 plans).
+* A run ends at promotion, rollback, or when the canary has served ``CAP`` × the largest
+  fixed-horizon N of the gate's scenarios (undecided; counted as "no decision", never as right).
+* Scenarios: ``null`` (equal versions), ``margin`` (canary exactly at the margin / bound),
+  ``2x margin``, ``better``, ``SRM`` (a 52/48 split where 50/50 is designed: onlineEffect's
+  holdout; for the traffic split, the canary's realised share is 1.04 × the step weight).
+
+Reported per (gate, scenario), each rate with a 95 % Wilson interval:
+
+* false promotion: promoted although the truth is at/beyond the margin (or an SRM);
+* false rollback: rolled back although the versions are equal or the canary is better;
+* power: the right decision (promote for null/better, roll back for 2x margin) within 3 × N;
+* median and p90 canary samples (units or requests since the canary started) to a decision,
+  undecided runs counting as ∞, against the fixed-horizon N: the classical one-sided
+  (non-inferiority or harm) sample size at the gate's α and power 0.8 for the scenario's
+  distance from the boundary it must cross, per arm at 1:1 allocation (formulas in ``fixed_n``);
+* for SRM scenarios: the share of runs whose gate reported Error (the SRM verdict) before any
+  promotion.
+
+Targets (issue #8) are printed next to each figure with ✓/✗. For errorRate and onlineEffect a
+naive baseline (a fixed-horizon z-test repeated at every look on all the canary's data) is
+printed for contrast. Samples are "requests" for errorRate/latency, "units" for onlineEffect and
+upliftSanity, "live rows" for drift and "evaluation rows" for qini (offline: decided on a fixed
+evaluation set, so its samples are that set's size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import functools
+import math
+import os
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "operator"))
+
+from uplift_operator.api.v1alpha1.common import GateVerdict  # noqa: E402
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus  # noqa: E402
+from uplift_operator.domain import gates as gates_mod  # noqa: E402
+from uplift_operator.domain import measurements as ms  # noqa: E402
+from uplift_operator.domain import ramp  # noqa: E402
+from uplift_operator.stats import uplift as um  # noqa: E402
+
+FloatArray = npt.NDArray[np.float64]
+Right = Literal["promote", "rollback", "hold"]
+
+T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+INTERVAL = dt.timedelta(minutes=1)
+WEIGHTS = (10, 25, 50)
+PAUSE = "3m"
+PAUSE_LOOKS = 3
+LOOKS_TO_N = 40  # looks the canary needs at the first step (10 %) to collect the null's N
+MAX_LOOKS = 3 * LOOKS_TO_N
+ALPHA = 0.05
+POWER = 0.8
+CAP = 4.0  # a run stops undecided once the canary served CAP × the gate's largest N
+SRM_FACTOR = 1.04  # 52/48 where 50/50 is designed
+TREATMENT = "email"
+
+TARGET_FALSE_PROMOTION = 0.05
+TARGET_FALSE_PROMOTION_UPPER = 0.07
+TARGET_FALSE_ROLLBACK = 0.05
+TARGET_POWER = 0.8
+TARGET_SRM = 0.95
+TARGET_MEDIAN = 1.2
+TARGET_P90 = 2.5
+POWER_WITHIN = 3.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Small statistics helpers
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float, float]:
+    """(rate, lower, upper): the 95 % Wilson score interval of k successes in n runs."""
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _z_sum(alpha: float = ALPHA, power: float = POWER) -> float:
+    return float(stats.norm.ppf(1 - alpha) + stats.norm.ppf(power))
+
+
+def n_log_ratio(p_canary: float, p_stable: float, distance: float, alpha: float = ALPHA) -> float:
+    """Per-arm n of a one-sided test on log(p_canary/p_stable) at distance ``distance`` (1:1)."""
+    var = (1 - p_canary) / p_canary + (1 - p_stable) / p_stable
+    return _z_sum(alpha) ** 2 * var / distance**2
+
+
+def n_difference(p_canary: float, p_stable: float, distance: float, alpha: float = ALPHA) -> float:
+    """Per-arm n of a one-sided test on p_canary − p_stable at distance ``distance`` (1:1)."""
+    var = p_canary * (1 - p_canary) + p_stable * (1 - p_stable)
+    return _z_sum(alpha) ** 2 * var / distance**2
+
+
+def make(cls: type, **values: Any) -> Any:
+    """Build a measurement dataclass with the fields it has (the lead is still adding some)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def has_field(cls: type, name: str) -> bool:
+    return name in {f.name for f in dataclasses.fields(cls)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios and per-gate simulators
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One ground truth: ``effect`` is gate-specific (a ratio, a difference, a PSI, a z…)."""
+
+    name: str
+    right: Right  # the decision the truth calls for ("hold": neither may be shown)
+    effect: float
+    srm: bool = False
+    note: str = ""
+
+
+class Run:
+    """One simulated canary's data; ``measure`` returns what the collector would hand the gate."""
+
+    canary_total: float = 0.0  # canary samples since the canary started
+
+    def start_step(self, weight: int) -> None:
+        raise NotImplementedError
+
+    def tick(self, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def measure(self) -> ms.Measurement:
+        raise NotImplementedError
+
+
+@dataclass
+class GateSim:
+    """A gate type's spec, scenarios, traffic, fixed-horizon N and measurement generator."""
+
+    key: str
+    gate: dict[str, Any]
+    scenarios: tuple[Scenario, ...]
+    unit: str
+    experiment: dict[str, Any] = field(default_factory=dict)
+
+    def fixed_n(self, sc: Scenario) -> float:
+        raise NotImplementedError
+
+    def per_look(self) -> float:
+        """Total units per interval: the canary collects the null's N in LOOKS_TO_N looks at the
+        first step, so a clean ramp (pauses only) costs well under N (``floor``)."""
+        return self.fixed_n(self.scenarios[0]) / (WEIGHTS[0] / 100 * LOOKS_TO_N)
+
+    def floor(self) -> float:
+        """Canary samples of the shortest possible promotion: every step ends at its pause."""
+        return PAUSE_LOOKS * sum(WEIGHTS) / 100 * self.per_look()
+
+    def cap(self) -> float:
+        return CAP * max(self.fixed_n(s) for s in self.scenarios)
+
+    def experiment_of(self, sc: Scenario) -> dict[str, Any]:
+        return self.experiment
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        raise NotImplementedError
+
+    def max_looks(self) -> int:
+        return MAX_LOOKS
+
+    def notes(self) -> list[str]:
+        return []
+
+
+def _share(weight: int, sc: Scenario) -> float:
+    return min(weight / 100 * (SRM_FACTOR if sc.srm else 1.0), 1.0)
+
+
+# -- errorRate -------------------------------------------------------------------------------
+
+ERR_BASE = 0.01
+
+
+class ErrorRateRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario) -> None:
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        self.p_canary = ERR_BASE * sc.effect
+        self.weight = 0
+        self.counts = np.zeros(4, dtype=np.int64)  # canary errors, requests, stable errors, requests
+
+    def start_step(self, weight: int) -> None:
+        self.weight = weight
+        self.counts[:] = 0
+
+    def tick(self, rng: np.random.Generator) -> None:
+        share = _share(self.weight, self.sc)
+        n_c = rng.poisson(self.lam * share)
+        n_s = rng.poisson(self.lam * (1 - share))
+        self.counts += (rng.binomial(n_c, self.p_canary), n_c, rng.binomial(n_s, ERR_BASE), n_s)
+        self.canary_total += n_c
+
+    def measure(self) -> ms.Measurement:
+        ce, cn, se, sn = (int(x) for x in self.counts)
+        return make(ms.ErrorRateMeasurement, canary_errors=ce, canary_requests=cn, stable_errors=se,
+                    stable_requests=sn, canary_share=self.weight / 100)
+
+
+class ErrorRateSim(GateSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        r = 1.0 if sc.srm else sc.effect
+        r0 = 1.0 + self.gate["margin"] if sc.right != "rollback" else 1.0
+        distance = abs(math.log(r) - math.log(r0))
+        return n_log_ratio(ERR_BASE * r, ERR_BASE, distance)
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return ErrorRateRun(self, sc)
+
+    def notes(self) -> list[str]:
+        if has_field(ms.ErrorRateMeasurement, "canary_share"):
+            return []
+        return ["ErrorRateMeasurement has no canary_share yet: the gate cannot see a traffic SRM"]
+
+
+# -- onlineEffect ----------------------------------------------------------------------------
+
+OE_HOLDOUT_P, OE_TREATED_P = 0.10, 0.15  # Hillstrom-like visit rates: holdout 10 %, treated 15 %
+
+
+class OnlineEffectRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario) -> None:
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        self.h = sim.experiment_of(sc)["holdoutFraction"]
+        # The SRM scenario breaks the canary's holdout split (52/48 on a 50/50 design).
+        self.h_canary = self.h * SRM_FACTOR if sc.srm else self.h
+        self.p_canary = OE_TREATED_P + (0.0 if sc.srm else sc.effect)
+        self.weight = 0
+        self.counts = np.zeros(8, dtype=np.int64)  # (units, conv) × (c hold, c treat, s hold, s treat)
+
+    def start_step(self, weight: int) -> None:
+        self.weight = weight
+        self.counts[:] = 0
+
+    def tick(self, rng: np.random.Generator) -> None:
+        share = self.weight / 100
+        n_c = rng.poisson(self.lam * share)
+        n_s = rng.poisson(self.lam * (1 - share))
+        ch = rng.binomial(n_c, self.h_canary)
+        sh = rng.binomial(n_s, self.h)
+        units = np.array([ch, n_c - ch, sh, n_s - sh])
+        conv = rng.binomial(units, [OE_HOLDOUT_P, self.p_canary, OE_HOLDOUT_P, OE_TREATED_P])
+        self.counts[0::2] += units
+        self.counts[1::2] += conv
+        self.canary_total += n_c
+
+    def measure(self) -> ms.Measurement:
+        c = [int(x) for x in self.counts]
+        arms = [ms.ArmCounts(units=c[i], conversions=c[i + 1]) for i in range(0, 8, 2)]
+        return make(ms.OnlineEffectMeasurement,
+                    canary=ms.VersionArms(holdout=arms[0], treated=arms[1]),
+                    stable=ms.VersionArms(holdout=arms[2], treated=arms[3]),
+                    holdout_fraction=self.h, canary_share=self.weight / 100)
+
+
+class OnlineEffectSim(GateSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        delta = 0.0 if sc.srm else sc.effect
+        d0 = -self.gate["margin"] if sc.right != "rollback" else 0.0
+        treated = n_difference(OE_TREATED_P + delta, OE_TREATED_P, abs(delta - d0))
+        return treated / (1 - self.experiment_of(sc)["holdoutFraction"])  # canary units, all arms
+
+    def experiment_of(self, sc: Scenario) -> dict[str, Any]:
+        return {"holdoutFraction": 0.5} if sc.srm else self.experiment
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return OnlineEffectRun(self, sc)
+
+
+# -- latency ---------------------------------------------------------------------------------
+
+LAT_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAT_SIGMA = 0.5
+# The stable's share of requests above 0.05 s, the bucket bound right above its p95 (≈ 0.044 s):
+# the gate's "slow" event. The canary's slow share is the scenario's effect × this.
+LAT_SLOW = 0.03
+LAT_MEDIAN = 0.05 / math.exp(stats.norm.ppf(1 - LAT_SLOW) * LAT_SIGMA)
+
+
+def _bucket_probs(scale: float) -> FloatArray:
+    """Cumulative-bucket probabilities of lognormal latencies (stable median × scale)."""
+    cdf = stats.norm.cdf((np.log(LAT_BOUNDS) - math.log(LAT_MEDIAN * scale)) / LAT_SIGMA)
+    return np.diff(np.r_[0.0, cdf, 1.0])  # per bucket, last = +Inf
+
+
+def _histogram_quantile(q: float, cumulative: Sequence[int]) -> float:
+    """Prometheus histogram_quantile on cumulative bucket counts (le = LAT_BOUNDS, +Inf)."""
+    total = cumulative[-1]
+    if total == 0:
+        return math.nan
+    rank = q * total
+    lower, prev = 0.0, 0
+    for bound, count in zip((*LAT_BOUNDS, math.inf), cumulative, strict=True):
+        if count >= rank:
+            if math.isinf(bound):
+                return LAT_BOUNDS[-1]
+            return lower + (bound - lower) * (rank - prev) / max(count - prev, 1)
+        lower, prev = bound, count
+    return LAT_BOUNDS[-1]
+
+
+class LatencyRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario) -> None:
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        ratio = 1.0 if sc.srm else sc.effect  # the canary's slow share = ratio × stable's
+        scale = math.exp(LAT_SIGMA * (stats.norm.ppf(1 - LAT_SLOW) - stats.norm.ppf(1 - LAT_SLOW * ratio)))
+        self.p_canary, self.p_stable = _bucket_probs(scale), _bucket_probs(1.0)
+        self.weight = 0
+        self.canary = np.zeros(len(LAT_BOUNDS) + 1, dtype=np.int64)
+        self.stable = np.zeros(len(LAT_BOUNDS) + 1, dtype=np.int64)
+
+    def start_step(self, weight: int) -> None:
+        self.weight = weight
+        self.canary[:] = 0
+        self.stable[:] = 0
+
+    def tick(self, rng: np.random.Generator) -> None:
+        share = _share(self.weight, self.sc)
+        n_c = rng.poisson(self.lam * share)
+        self.canary += rng.multinomial(n_c, self.p_canary)
+        self.stable += rng.multinomial(rng.poisson(self.lam * (1 - share)), self.p_stable)
+        self.canary_total += n_c
+
+    def measure(self) -> ms.Measurement:
+        cc = [int(x) for x in np.cumsum(self.canary)]
+        sc_ = [int(x) for x in np.cumsum(self.stable)]
+        return make(ms.LatencyMeasurement,
+                    canary_p95_seconds=_histogram_quantile(0.95, cc), canary_requests=cc[-1],
+                    stable_p95_seconds=_histogram_quantile(0.95, sc_) if sc_[-1] else None,
+                    stable_requests=sc_[-1], bucket_bounds=(*LAT_BOUNDS, math.inf),
+                    canary_buckets=tuple(cc),
+                    stable_buckets=tuple(sc_), canary_share=self.weight / 100)
+
+
+class LatencySim(GateSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        r = 1.0 if sc.srm else sc.effect
+        r0 = 1.0 + self.gate["margin"] if sc.right != "rollback" else 1.0
+        return n_log_ratio(LAT_SLOW * r, LAT_SLOW, abs(math.log(r) - math.log(r0)))
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return LatencyRun(self, sc)
+
+    def notes(self) -> list[str]:
+        out = ["latency truth: the share of requests slower than 0.05 s (the bucket bound above "
+               "the stable's p95, 0.044 s) is 3 % for the stable and effect × 3 % for the canary "
+               "(lognormal latencies, σ = 0.5, on Prometheus' default buckets)"]
+        if not has_field(ms.LatencyMeasurement, "canary_buckets"):
+            out.append("LatencyMeasurement has no bucket counts yet: the gate judges "
+                       "histogram_quantile p95s, so a 1.2× slow share is only a 1.05× p95")
+        return out
+
+
+# -- drift -----------------------------------------------------------------------------------
+
+DRIFT_FEATURES = 7
+DRIFT_BINS = 10
+DRIFT_REFERENCE = 50_000  # training rows behind each reference histogram
+
+
+def _reference_shares() -> list[FloatArray]:
+    """Seven 10-bin references: six near-uniform (quantile bins), one with a 2 % category."""
+    out = []
+    for f in range(DRIFT_FEATURES):
+        if f == DRIFT_FEATURES - 1:
+            p = np.r_[0.02, np.full(DRIFT_BINS - 1, 0.98 / (DRIFT_BINS - 1))]
+        else:
+            p = np.full(DRIFT_BINS, 1.0 / DRIFT_BINS)
+        out.append(p)
+    return out
+
+
+def _psi(p: FloatArray, q: FloatArray) -> float:
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def _tilted(p: FloatArray, target: float) -> FloatArray:
+    """p exponentially tilted along the bin index until PSI(p, q) = target (a location shift)."""
+    if target <= 0:
+        return p
+    g = np.linspace(-1.0, 1.0, p.size)
+    lo, hi = 0.0, 10.0
+    for _ in range(80):
+        beta = (lo + hi) / 2
+        q = p * np.exp(beta * g)
+        q /= q.sum()
+        lo, hi = (beta, hi) if _psi(p, q) < target else (lo, beta)
+    q = p * np.exp(lo * g)
+    return q / q.sum()
+
+
+class DriftRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario, rng: np.random.Generator) -> None:
+        self.lam = sim.per_look()
+        self.reference = _reference_shares()
+        self.ref_counts = [tuple(int(x) for x in rng.multinomial(DRIFT_REFERENCE, p))
+                           for p in self.reference]
+        self.live_p = [_tilted(p, sc.effect) if f == 0 else p for f, p in enumerate(self.reference)]
+        self.live = np.zeros((DRIFT_FEATURES, DRIFT_BINS), dtype=np.int64)
+        self.weight = 0
+
+    def start_step(self, weight: int) -> None:
+        self.weight = weight  # live counts run since the canary started: no reset
+
+    def tick(self, rng: np.random.Generator) -> None:
+        n = rng.poisson(self.lam * self.weight / 100)
+        for f in range(DRIFT_FEATURES):
+            self.live[f] += rng.multinomial(n, self.live_p[f])
+        self.canary_total += n
+
+    def measure(self) -> ms.Measurement:
+        return ms.DriftMeasurement(features={
+            f"f{f}": ms.FeatureHistogram(reference=self.ref_counts[f],
+                                         live=tuple(int(x) for x in self.live[f]))
+            for f in range(DRIFT_FEATURES)})
+
+
+class DriftSim(GateSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        """Live rows for a fixed-n Pearson χ² test of "PSI ≶ bound" at α/7 (Bonferroni), with
+        PSI/(1/n + 1/m) ~ noncentral χ²₉(PSI/(1/n + 1/m)) (PSI ≈ χ² divergence)."""
+        bound = self.gate.get("max", 0.1)
+        df, a = DRIFT_BINS - 1, ALPHA / DRIFT_FEATURES
+        truth = sc.effect
+        if sc.right == "hold" or truth == bound:
+            return math.nan
+
+        def power(n: float) -> float:
+            k = 1 / n + 1 / DRIFT_REFERENCE
+            if truth < bound:  # show PSI < bound
+                crit = stats.ncx2.ppf(a, df, bound / k)
+                return float(stats.ncx2.cdf(crit, df, truth / k) if truth > 0 else stats.chi2.cdf(crit, df))
+            crit = stats.ncx2.ppf(1 - a, df, bound / k)
+            return float(stats.ncx2.sf(crit, df, truth / k))
+
+        lo, hi = 10.0, 1e7
+        for _ in range(60):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if power(mid) < POWER else (lo, mid)
+        return hi
+
+    def cap(self) -> float:
+        return CAP * max(v for s in self.scenarios if not math.isnan(v := self.fixed_n(s)))
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return DriftRun(self, sc, rng)
+
+
+# -- upliftSanity ----------------------------------------------------------------------------
+
+
+class SanityRun(Run):
+    TRAINING_MEAN, TRAINING_STD = 0.03, 0.02
+
+    def __init__(self, sim: GateSim, sc: Scenario) -> None:
+        self.lam, self.sc = sim.per_look(), sc
+        self.mu = self.TRAINING_MEAN + sc.effect * self.TRAINING_STD
+        self.weight, self.total, self.n = 0, 0.0, 0
+
+    def start_step(self, weight: int) -> None:
+        self.weight = weight  # since the canary started: no reset
+
+    def tick(self, rng: np.random.Generator) -> None:
+        n = int(rng.poisson(self.lam * self.weight / 100))
+        if n:
+            self.total += rng.normal(n * self.mu, math.sqrt(n) * self.TRAINING_STD)
+        self.n += n
+        self.canary_total += n
+
+    def measure(self) -> ms.Measurement:
+        mean = self.total / self.n if self.n else math.nan
+        return ms.UpliftSanityMeasurement(canary_mean_uplift=mean, requests=self.n,
+                                          training_mean=self.TRAINING_MEAN,
+                                          training_std=self.TRAINING_STD)
+
+
+class SanitySim(GateSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        """Requests for a one-sided z-test of the mean's distance to the band edge (sd = 1 in
+        training-std units per request)."""
+        bound = self.gate.get("max", 1.0)
+        if sc.right == "hold":
+            return math.nan
+        return _z_sum() ** 2 / (abs(sc.effect) - bound) ** 2
+
+    def per_look(self) -> float:
+        return 1000.0  # the null's N is ~6 requests: minSamples (100) and the pauses dominate
+
+    def cap(self) -> float:
+        return math.inf  # MAX_LOOKS bounds it
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return SanityRun(self, sc)
+
+
+# -- qini (offline) --------------------------------------------------------------------------
+
+QINI_ROWS = 20_000
+QINI_BOOT = 200
+QINI_P0, QINI_TAU, QINI_SLOPE = 0.10, 0.04, 0.03  # p(y | control) and the CATE τ(u) = 0.04 + 0.03u
+QINI_STABLE_NOISE = 1.0
+
+
+def _cate(u: FloatArray) -> FloatArray:
+    return np.clip(QINI_TAU + QINI_SLOPE * u, -QINI_P0, 1 - QINI_P0)
+
+
+def qini_replicates(y: FloatArray, t: FloatArray, score: FloatArray, weights: FloatArray) -> FloatArray:
+    """``qini_coefficient`` (normalised) on each weighted resample: one row of ``weights`` per
+    resample, a row's weight = how often the bootstrap drew it. Equal to
+    ``stats.uplift.bootstrap_replicates(qini_coefficient, …)`` on distinct scores (``cross_check_qini``)."""
+    order = np.argsort(score, kind="mergesort")[::-1]
+    w, ys, ts = weights[:, order], y[order], t[order]
+    n_t = np.cumsum(w * ts, axis=1)
+    n_c = np.cumsum(w * (1 - ts), axis=1)
+    y_t = np.cumsum(w * ys * ts, axis=1)
+    y_c = np.cumsum(w * ys * (1 - ts), axis=1)
+    q = y_t - y_c * np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c != 0)
+    x = n_t + n_c
+    x0 = np.c_[np.zeros(len(w)), x]
+    q0 = np.c_[np.zeros(len(w)), q]
+    area = np.sum(np.diff(x0, axis=1) * (q0[:, 1:] + q0[:, :-1]), axis=1) / 2
+    total, q_end = x[:, -1], q[:, -1]
+    random = total * q_end / 2
+    # The perfect ranking (treated converters, non-converters, control converters): three blocks.
+    a = w @ (ys * ts)
+    b = w @ (1 - ys)
+    c = w @ (ys * (1 - ts))
+    perfect = a * a / 2 + b * a + c * (a + q_end) / 2
+    out: FloatArray = (area - random) / (perfect - random)
+    return out
+
+
+def bootstrap_weights(t: FloatArray, n_resamples: int, seed: int) -> FloatArray:
+    """The resamples of ``stats.uplift.bootstrap_replicates`` (within arms) as row weights."""
+    rng = np.random.default_rng(seed)
+    arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
+    out = np.empty((n_resamples, t.size))
+    for b in range(n_resamples):
+        idx = np.concatenate([rng.choice(a, size=a.size, replace=True) for a in arms if a.size])
+        out[b] = np.bincount(idx, minlength=t.size)
+    return out
+
+
+def cross_check_qini(rows: int = 2000, resamples: int = 5, seed: int = 3) -> float:
+    """Largest |vectorised − stats.uplift| over a few replicates (and the point estimate)."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=rows)
+    t = rng.integers(0, 2, rows).astype(float)
+    y = (rng.random(rows) < QINI_P0 + t * _cate(u)).astype(float)
+    s = u + rng.normal(size=rows)
+    fast = qini_replicates(y, t, s, bootstrap_weights(t, resamples, seed))
+    helper = getattr(um, "bootstrap_replicates", None)
+    if helper is not None:
+        slow = np.asarray(helper(um.qini_coefficient, y, t, s, n_resamples=resamples, seed=seed))
+    else:  # bootstrap_ci's scheme, by hand
+        slow = np.empty(resamples)
+        r = np.random.default_rng(seed)
+        arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
+        for b in range(resamples):
+            idx = np.concatenate([r.choice(a, size=a.size, replace=True) for a in arms])
+            slow[b] = um.qini_coefficient(y[idx], t[idx], s[idx])
+    point = qini_replicates(y, t, s, np.ones((1, rows)))[0]
+    return float(max(np.max(np.abs(fast - slow)), abs(point - um.qini_coefficient(y, t, s))))
+
+
+@functools.lru_cache(maxsize=64)
+def _population_qini(noise: float, rows: int = 200_000, seed: int = 11) -> float:
+    """A model's Qini on a large set with expected outcomes (truth, not a sample)."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=rows)
+    t = (np.arange(rows) % 2).astype(float)
+    y = QINI_P0 + t * _cate(u)
+    return float(um.qini_coefficient(y, t, u + noise * rng.normal(size=rows)))
+
+
+@functools.lru_cache(maxsize=16)
+def _noise_for(ratio: float) -> float:
+    grid = np.linspace(0.2, 4.0, 39)
+    values = np.array([_population_qini(float(s)) for s in grid])
+    # Qini falls as the noise grows: interpolate on the reversed grid.
+    return float(np.interp(ratio * _population_qini(QINI_STABLE_NOISE), values[::-1], grid[::-1]))
+
+
+_PILOT_SE: dict[str, float] = {}
+
+
+def _pilot_se(sim: QiniSim) -> float:
+    if "se" not in _PILOT_SE:
+        run = QiniRun(sim, sim.scenarios[0], np.random.default_rng(5))
+        _PILOT_SE["se"] = float(np.std(run.diff_replicates, ddof=1))
+    return _PILOT_SE["se"]
+
+
+class QiniSim(GateSim):
+    """Two scoring functions u + noise of known population Qini; scenarios set the canary's."""
+
+    def canary_noise(self, ratio: float) -> float:
+        """The canary's noise σ whose population Qini is ``ratio`` × the stable's (σ = 1)."""
+        return _noise_for(ratio)
+
+    def stable_qini(self) -> float:
+        return _population_qini(QINI_STABLE_NOISE)
+
+    def se_difference(self) -> float:
+        """SE of the paired canary − stable Qini difference at QINI_ROWS (a pilot, equal models)."""
+        return _pilot_se(self)
+
+    def fixed_n(self, sc: Scenario) -> float:
+        q = self.stable_qini()
+        margin = self.gate.get("margin", 0.2) * abs(q)
+        delta = (sc.effect - 1) * q
+        d0 = -margin if sc.right != "rollback" else 0.0
+        return QINI_ROWS * (_z_sum() * self.se_difference() / abs(delta - d0)) ** 2
+
+    def cap(self) -> float:
+        return math.inf  # offline: the evaluation set is what it is
+
+    def floor(self) -> float:
+        return math.nan
+
+    def max_looks(self) -> int:
+        return 10  # every look sees the same offline data: the verdict cannot change
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return QiniRun(self, sc, rng)
+
+    def notes(self) -> list[str]:
+        return [f"qini: synthetic evaluation sets of {QINI_ROWS:,} rows (50 % treated, p = 0.10 + "
+                f"t·τ(u), τ = 0.04 + 0.03u), scores u + σ·noise, {QINI_BOOT} paired bootstrap "
+                "resamples (stats.uplift.bootstrap_replicates' scheme, one seed for both models); "
+                "samples = the evaluation set's rows"]
+
+
+class QiniRun(Run):
+    def __init__(self, sim: QiniSim, sc: Scenario, rng: np.random.Generator) -> None:
+        n = QINI_ROWS
+        u = rng.normal(size=n)
+        t = (rng.random(n) < 0.5).astype(float)
+        y = (rng.random(n) < QINI_P0 + t * _cate(u)).astype(float)
+        s_stable = u + QINI_STABLE_NOISE * rng.normal(size=n)
+        s_canary = u + sim.canary_noise(sc.effect) * rng.normal(size=n)
+        seed = int(rng.integers(2**31))
+        w = bootstrap_weights(t, QINI_BOOT, seed)
+        rep_c, rep_s = qini_replicates(y, t, s_canary, w), qini_replicates(y, t, s_stable, w)
+        self.diff_replicates = rep_c - rep_s
+        ones = np.ones((1, n))
+        point = qini_replicates(y, t, s_canary, ones)[0], qini_replicates(y, t, s_stable, ones)[0]
+        fingerprint = f"synthetic-{seed}"
+
+        def estimate(value: float, reps: FloatArray) -> Any:
+            lo, hi = np.quantile(reps, [0.025, 0.975])
+            return make(ms.QiniEstimate, estimate=float(value), lower=float(lo), upper=float(hi),
+                        samples=n, replicates=tuple(float(x) for x in reps),
+                        evaluation_set=fingerprint)
+
+        self.m = ms.QiniMeasurement(canary={TREATMENT: estimate(point[0], rep_c)},
+                                    stable={TREATMENT: estimate(point[1], rep_s)})
+        self.canary_total = float(n)
+
+    def start_step(self, weight: int) -> None:
+        pass
+
+    def tick(self, rng: np.random.Generator) -> None:
+        pass
+
+    def measure(self) -> ms.Measurement:
+        return self.m
+
+
+# ---------------------------------------------------------------------------------------------
+# The table of gates
+
+
+def _comparative(m: float) -> tuple[Scenario, ...]:
+    return (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 1 + m),
+            Scenario("2x margin", "rollback", 1 + 2 * m), Scenario("better", "promote", 1 - m),
+            Scenario("SRM", "hold", 1.0, srm=True))
+
+
+def gate_sims() -> dict[str, GateSim]:
+    oe_margin = 0.005
+    return {
+        "errorRate": ErrorRateSim(
+            "errorRate", {"name": "errors", "type": "errorRate", "margin": 0.2,
+                          "marginType": "relative"}, _comparative(0.2), "requests"),
+        "onlineEffect": OnlineEffectSim(
+            "onlineEffect", {"name": "online-effect", "type": "onlineEffect", "margin": oe_margin},
+            (Scenario("null", "promote", 0.0), Scenario("margin", "rollback", -oe_margin),
+             Scenario("2x margin", "rollback", -2 * oe_margin),
+             Scenario("better", "promote", oe_margin),
+             Scenario("SRM", "hold", 0.0, srm=True, note="holdout 52/48 on a 50/50 design")),
+            "units", {"holdoutFraction": 0.1}),
+        "latency": LatencySim(
+            "latency", {"name": "latency", "type": "latency", "margin": 0.2,
+                        "marginType": "relative"}, _comparative(0.2), "requests"),
+        "drift": DriftSim(
+            "drift", {"name": "drift", "type": "drift"},
+            (Scenario("null", "promote", 0.0, note="7 features, one with a 2 % bin"),
+             Scenario("margin", "hold", 0.1), Scenario("2x margin", "rollback", 0.2)),
+            "live rows"),
+        "upliftSanity": SanitySim(
+            "upliftSanity", {"name": "score-sanity", "type": "upliftSanity"},
+            (Scenario("null", "promote", 0.0), Scenario("margin", "hold", 1.0),
+             Scenario("2x margin", "rollback", 2.0)), "requests"),
+        "qini": QiniSim(
+            "qini", {"name": "qini", "type": "qini"},
+            (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 0.8),
+             Scenario("2x margin", "rollback", 0.6), Scenario("better", "promote", 1.2)),
+            "evaluation rows"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Driving the operator's entry points
+
+
+@dataclass(frozen=True)
+class RunResult:
+    decision: int  # +1 promoted, −1 rolled back, 0 undecided
+    samples: float  # canary samples at the decision (inf when undecided)
+    flagged: bool  # an Error verdict (the SRM verdict) before any promotion
+    looks: int
+
+
+def spec_of(sim: GateSim, sc: Scenario) -> UpliftModelSpec:
+    return UpliftModelSpec.model_validate({
+        "model": {"registeredModel": "bench", "version": "2"},
+        "treatments": [{"name": TREATMENT}],
+        "experiment": sim.experiment_of(sc),
+        "rollout": {"steps": [{"weight": w, "pause": PAUSE} for w in WEIGHTS],
+                    "analysisInterval": "1m", "gates": [sim.gate]},
+    })
+
+
+def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
+    """One canary from start to promotion, rollback or the cap, one ``decide`` per interval."""
+    spec = spec_of(sim, sc)
+    gate = spec.rollout.gates[0]
+    cap = sim.cap()
+    now = T0
+    decision = ramp.decide(spec, UpliftModelStatus(stable_version="1", desired_version="2"),
+                           _observed(None), now)
+    status = decision.status
+    if status.canary_version != "2":
+        raise RuntimeError(f"the first decide did not start the canary: {status.message}")
+    run = sim.new_run(sc, rng)
+    run.start_step(status.canary_weight)
+    step, flagged = (status.current_step, status.canary_weight), False
+    offline = gate.type in getattr(gates_mod, "OFFLINE_GATE_TYPES", ())
+    look = 0
+    for look in range(1, sim.max_looks() + 1):
+        now += INTERVAL
+        run.tick(rng)
+        outcomes = None
+        if ramp.analysis_due(spec, status, now):  # as services/upliftmodel.py's pass does
+            previous = {g.name: g for g in status.gates}
+            outcomes = []
+            for g in _to_measure(spec, status):
+                outcome = gates_mod.evaluate_gate(g, run.measure(),
+                                                  gates_mod.memory_of(previous.get(g.name)), now)
+                flagged = flagged or outcome.verdict is GateVerdict.ERROR
+                outcomes.append(outcome)
+        status = ramp.decide(spec, status, _observed(outcomes), now).status
+        if status.stable_version == "2" or (offline and status.canary_weight > 0):
+            # An offline gate decides once, before traffic: the traffic starting is its pass.
+            return RunResult(1, run.canary_total, flagged, look)
+        if status.canary_version is None:
+            return RunResult(-1, run.canary_total, flagged, look)
+        if (status.current_step, status.canary_weight) != step:
+            step = (status.current_step, status.canary_weight)
+            run.start_step(status.canary_weight)
+        if run.canary_total >= cap:
+            break
+    return RunResult(0, math.inf, flagged, look)
+
+
+def _to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[Any]:
+    helper = getattr(ramp, "gates_to_measure", None)
+    return list(helper(spec, status)) if helper else list(spec.rollout.gates)
+
+
+def _observed(outcomes: Sequence[gates_mod.GateOutcome] | None) -> ramp.Observed:
+    return ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
+                         gate_outcomes=outcomes, generation=1)
+
+
+def _seed(gate: str, scenario: str, run: int) -> np.random.Generator:
+    return np.random.default_rng([zlib.crc32(gate.encode()), zlib.crc32(scenario.encode()), run])
+
+
+def _task(args: tuple[str, int, int, int]) -> tuple[list[RunResult], float]:
+    key, index, start, count = args
+    started = time.process_time()
+    sim = gate_sims()[key]
+    sc = sim.scenarios[index]
+    results = [simulate(sim, sc, _seed(key, sc.name, r)) for r in range(start, start + count)]
+    return results, time.process_time() - started
+
+
+# ---------------------------------------------------------------------------------------------
+# Naive baseline: a fixed-horizon one-sided z-test at every look on all the canary's data
+
+
+def naive_peeking(key: str, sc: Scenario, runs: int, looks: int = 40) -> tuple[float, float]:
+    """(promotion rate, rollback rate) of the peeking z-test (promote when non-inferiority is
+    significant, roll back when harm beyond zero is), same traffic and ramp weights, no pauses."""
+    sim = gate_sims()[key]
+    rng = _seed(key + "/naive", sc.name, 0)
+    lam = sim.per_look()
+    weights = np.repeat(np.array(WEIGHTS) / 100, [5, 5, looks - 10])
+    share = weights * (SRM_FACTOR if sc.srm and key == "errorRate" else 1.0)
+    z = stats.norm.ppf(1 - ALPHA)
+    if key == "errorRate":
+        n_c = rng.poisson(lam * share, size=(runs, looks)).cumsum(1)
+        n_s = rng.poisson(lam * (1 - share), size=(runs, looks)).cumsum(1)
+        p_c = ERR_BASE * (1.0 if sc.srm else sc.effect)
+        e_c = rng.binomial(np.diff(n_c, prepend=0), p_c).cumsum(1)
+        e_s = rng.binomial(np.diff(n_s, prepend=0), ERR_BASE).cumsum(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_r = np.log(np.maximum(e_c, 0.5) / n_c) - np.log(np.maximum(e_s, 0.5) / n_s)
+            se = np.sqrt(1 / np.maximum(e_c, 0.5) + 1 / np.maximum(e_s, 0.5))
+        promote = (log_r - math.log(1 + sim.gate["margin"])) / se < -z
+        rollback = log_r / se > z
+    else:
+        h = 0.1
+        n_c = rng.poisson(lam * weights * (1 - h), size=(runs, looks)).cumsum(1)
+        n_s = rng.poisson(lam * (1 - weights) * (1 - h), size=(runs, looks)).cumsum(1)
+        p_c = OE_TREATED_P + (0.0 if sc.srm else sc.effect)
+        c_c = rng.binomial(n_c, p_c) / np.maximum(n_c, 1)
+        c_s = rng.binomial(n_s, OE_TREATED_P) / np.maximum(n_s, 1)
+        se = np.sqrt(c_c * (1 - c_c) / np.maximum(n_c, 1) + c_s * (1 - c_s) / np.maximum(n_s, 1))
+        diff = c_c - c_s
+        promote = (diff + sim.gate["margin"]) / se > z
+        rollback = diff / se < -z
+    first_p = np.where(promote.any(1), promote.argmax(1), looks)
+    first_r = np.where(rollback.any(1), rollback.argmax(1), looks)
+    return float(np.mean(first_p < first_r)), float(np.mean(first_r < first_p))
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+@dataclass(frozen=True)
+class Row:
+    gate: str
+    scenario: Scenario
+    unit: str
+    fixed_n: float
+    floor: float
+    results: tuple[RunResult, ...]
+    cpu_seconds: float
+
+    @property
+    def runs(self) -> int:
+        return len(self.results)
+
+    def count(self, decision: int) -> int:
+        return sum(r.decision == decision for r in self.results)
+
+    def quantile(self, q: float) -> float:
+        samples = np.sort([r.samples for r in self.results])
+        return float(samples[min(math.ceil(q * len(samples)) - 1, len(samples) - 1)])
+
+    def power(self) -> tuple[float, float, float] | None:
+        want = {"promote": 1, "rollback": -1}.get(self.scenario.right)
+        if want is None or math.isnan(self.fixed_n):
+            return None
+        k = sum(r.decision == want and r.samples <= POWER_WITHIN * self.fixed_n for r in self.results)
+        return wilson(k, self.runs)
+
+    def false_promotion(self) -> tuple[float, float, float] | None:
+        if self.scenario.right == "promote":
+            return None
+        return wilson(self.count(1), self.runs)
+
+    def false_rollback(self) -> tuple[float, float, float] | None:
+        if self.scenario.right != "promote":
+            return None
+        return wilson(self.count(-1), self.runs)
+
+    def srm_flagged(self) -> tuple[float, float, float] | None:
+        if not self.scenario.srm:
+            return None
+        return wilson(sum(r.flagged for r in self.results), self.runs)
+
+
+def _mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+Interval = tuple[float, float, float]
+
+
+def _rate(ci: Interval | None, ok: Callable[[Interval], bool] | None = None) -> str:
+    if ci is None:
+        return "—"
+    text = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
+    return f"{text} {_mark(ok(ci))}" if ok else text
+
+
+def _ratio(x: float, n: float, target: float | None) -> str:
+    if math.isnan(n):
+        return "—" if math.isinf(x) else f"{x:,.0f}"
+    if math.isinf(x):
+        return "∞" + (f" {_mark(False)}" if target else "")
+    r = x / n
+    return f"{r:.2f}" + (f" {_mark(r <= target)}" if target else "")
+
+
+def _fmt_n(n: float) -> str:
+    return "—" if math.isnan(n) else f"{n:,.0f}"
+
+
+def table(rows: Sequence[Row]) -> str:
+    head = ("| gate | scenario | runs | promoted | rolled back | undecided | false promotion "
+            f"(≤ {TARGET_FALSE_PROMOTION}, upper ≤ {TARGET_FALSE_PROMOTION_UPPER}) | false rollback "
+            f"(≤ {TARGET_FALSE_ROLLBACK}) | power within {POWER_WITHIN:g}×N (≥ {TARGET_POWER} at 2x) | "
+            f"fixed-horizon N | ramp floor/N | median/N (≤ {TARGET_MEDIAN}) | p90/N (≤ {TARGET_P90}) | "
+            f"SRM flagged before promotion (≥ {TARGET_SRM}) |")
+    lines = [head, "|" + "---|" * 14]
+    for row in rows:
+        sc = row.scenario
+        judged = sc.name in ("null", "2x margin", "better")
+        power = row.power()
+        power_ok = (lambda ci: ci[0] >= TARGET_POWER) if sc.name == "2x margin" else None
+        fp_ok = ((lambda ci: ci[0] <= TARGET_FALSE_PROMOTION and ci[2] <= TARGET_FALSE_PROMOTION_UPPER)
+                 if sc.name in ("margin", "2x margin", "SRM") else None)
+        lines.append(
+            f"| {row.gate} | {sc.name}{' (' + sc.note + ')' if sc.note else ''} | {row.runs} | "
+            f"{row.count(1)} | {row.count(-1)} | {row.count(0)} | "
+            f"{_rate(row.false_promotion(), fp_ok)} | "
+            f"{_rate(row.false_rollback(), lambda ci: ci[0] <= TARGET_FALSE_ROLLBACK)} | "
+            f"{_rate(power, power_ok)} | {_fmt_n(row.fixed_n)} {row.unit} | "
+            f"{_ratio(row.floor, row.fixed_n, None) if not math.isnan(row.floor) else '—'} | "
+            f"{_ratio(row.quantile(0.5), row.fixed_n, TARGET_MEDIAN if judged else None)} | "
+            f"{_ratio(row.quantile(0.9), row.fixed_n, TARGET_P90 if judged else None)} | "
+            f"{_rate(row.srm_flagged(), lambda ci: ci[0] >= TARGET_SRM)} |")
+    return "\n".join(lines)
+
+
+def run_bench(keys: Sequence[str], runs: int, jobs: int) -> list[Row]:
+    sims = gate_sims()
+    tasks: list[tuple[str, int, int, int]] = []
+    chunk = max(1, math.ceil(runs / max(jobs * 2, 1)))
+    for key in keys:
+        for index in range(len(sims[key].scenarios)):
+            for start in range(0, runs, chunk):
+                tasks.append((key, index, start, min(chunk, runs - start)))
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(_task, tasks))
+    else:
+        done = [_task(t) for t in tasks]
+    collected: dict[tuple[str, int], list[RunResult]] = {}
+    cpu: dict[tuple[str, int], float] = {}
+    for task, (results, seconds) in zip(tasks, done, strict=True):
+        collected.setdefault(task[:2], []).extend(results)
+        cpu[task[:2]] = cpu.get(task[:2], 0.0) + seconds
+    rows = []
+    for key in keys:
+        sim = sims[key]
+        for index, sc in enumerate(sim.scenarios):
+            rows.append(Row(key, sc, sim.unit, sim.fixed_n(sc), sim.floor(),
+                            tuple(collected[(key, index)]), cpu[(key, index)]))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=300, help="runs per (gate, scenario)")
+    parser.add_argument("--quick", action="store_true", help="20 runs per row (a smoke run)")
+    parser.add_argument("--gates", default=",".join(gate_sims()), help="comma-separated gate types")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--no-naive", action="store_true", help="skip the peeking z-test baseline")
+    parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    args = parser.parse_args(argv)
+    runs = 20 if args.quick else args.runs
+    keys = [k.strip() for k in args.gates.split(",") if k.strip()]
+    unknown = set(keys) - set(gate_sims())
+    if unknown:
+        parser.error(f"unknown gate types: {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
+    rows = run_bench(keys, runs, args.jobs)
+    report = [f"Gate decisions through evaluate_gate + ramp.decide, {runs} runs per row, steps "
+              f"{' → '.join(f'{w} %' for w in WEIGHTS)} (pause {PAUSE}, a look per 1m), α = {ALPHA}.",
+              "", table(rows), ""]
+    notes = [n for key in keys for n in gate_sims()[key].notes()]
+    if "qini" in keys:
+        notes.append(f"qini replicates vs stats.uplift: max |difference| {cross_check_qini():.2e}")
+    if not args.no_naive:
+        for key in ("errorRate", "onlineEffect"):
+            if key in keys:
+                for sc in gate_sims()[key].scenarios:
+                    if sc.name in ("null", "margin", "2x margin"):
+                        p, r = naive_peeking(key, sc, max(runs, 200))
+                        notes.append(f"naive peeking z-test, {key} {sc.name}: promoted {p:.3f}, "
+                                     f"rolled back {r:.3f}")
+    cpu: dict[str, float] = {}
+    for row in rows:
+        cpu[row.gate] = cpu.get(row.gate, 0.0) + row.cpu_seconds
+    notes.append("CPU seconds per gate: " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
+    report += [f"- {n}" for n in notes]
+    report.append(f"\nelapsed {time.perf_counter() - started:.1f} s on {args.jobs} process(es)")
+    text = "\n".join(report)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Smoke test of ``bench/gate_decisions.py``: its smallest configuration runs through the operator's
+entry points and its report is well formed. It checks shapes and invariants, never the figures
+(those are the bench's output, documented in docs/gate-bench.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "gate_decisions.py"
+# qini needs its population grid (seconds of sorting), so it is checked by its cross-check alone.
+ONLINE_GATES = ["errorRate", "onlineEffect", "latency", "drift", "upliftSanity"]
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gate_decisions", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wilson_interval_matches_the_textbook_values(bench: ModuleType) -> None:
+    rate, low, high = bench.wilson(5, 100)
+    assert rate == 0.05
+    assert low == pytest.approx(0.02154, abs=5e-5)
+    assert high == pytest.approx(0.11175, abs=5e-5)
+    assert bench.wilson(0, 20)[1] == 0.0
+    assert bench.wilson(20, 20)[2] == 1.0
+
+
+def test_fixed_horizon_n_grows_with_the_inverse_square_of_the_distance(bench: ModuleType) -> None:
+    near = bench.n_difference(0.15, 0.15, 0.005)
+    far = bench.n_difference(0.15, 0.15, 0.010)
+    assert near == pytest.approx(4 * far)
+    assert bench.n_log_ratio(0.012, 0.01, 0.1) > bench.n_log_ratio(0.012, 0.01, 0.2)
+
+
+def test_vectorised_qini_replicates_equal_the_library(bench: ModuleType) -> None:
+    assert bench.cross_check_qini() < 1e-9
+
+
+@pytest.mark.slow
+def test_smallest_run_reports_every_scenario_consistently(bench: ModuleType) -> None:
+    runs = 2
+    rows = bench.run_bench(ONLINE_GATES, runs, jobs=1)
+    sims = bench.gate_sims()
+    assert [(r.gate, r.scenario.name) for r in rows] == [
+        (key, sc.name) for key in ONLINE_GATES for sc in sims[key].scenarios]
+    for row in rows:
+        assert row.runs == runs
+        assert row.count(1) + row.count(-1) + row.count(0) == runs
+        for result in row.results:
+            assert result.decision in (-1, 0, 1)
+            # A decision has a finite sample count; an undecided run counts as ∞.
+            assert math.isfinite(result.samples) == (result.decision != 0)
+            assert result.looks >= 1
+        assert (row.false_promotion() is None) == (row.scenario.right == "promote")
+        assert (row.false_rollback() is None) == (row.scenario.right != "promote")
+        assert (row.srm_flagged() is None) == (not row.scenario.srm)
+        for ci in (row.false_promotion(), row.false_rollback(), row.power(), row.srm_flagged()):
+            if ci is not None:
+                assert 0.0 <= ci[1] <= ci[0] <= ci[2] <= 1.0
+    lines = bench.table(rows).splitlines()
+    assert len(lines) == 2 + len(rows)
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
+
+
+def test_runs_are_reproducible_from_their_seed(bench: ModuleType) -> None:
+    sim = bench.gate_sims()["errorRate"]
+    scenario = sim.scenarios[0]
+    first = bench.simulate(sim, scenario, bench._seed("errorRate", scenario.name, 7))
+    again = bench.simulate(sim, scenario, bench._seed("errorRate", scenario.name, 7))
+    assert first == again
