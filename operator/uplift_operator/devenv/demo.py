@@ -115,16 +115,17 @@ class DemoStack:
 
         # MLflow and the model while the control plane's CRDs settle: both only need the CPU.
         self.say("MLflow tracking server (sqlite) and Prometheus")
-        mlflow = MlflowServer(self.workdir / "mlflow")
+        mlflow = MlflowServer(self.workdir / "mlflow", timeout=600)
         fitted: dict[str, demo_models.Fitted] = {}
         trainer = threading.Thread(target=lambda: fitted.update(
             v1=demo_models.fit(self.data, scenarios.STABLE_RECIPE)), daemon=True)
         trainer.start()
+        self._cleanups.append(("MLflow", mlflow.stop))  # before start: a slow start still stops
         mlflow.start()
-        self._cleanups.append(("MLflow", mlflow.stop))
         self.mlflow = mlflow
-        prometheus = PrometheusServer(workdir=self.workdir / "prometheus").start()
+        prometheus = PrometheusServer(workdir=self.workdir / "prometheus")
         self._cleanups.append(("Prometheus", prometheus.close))
+        prometheus.start()
         self.prometheus = prometheus
         self._mark("mlflow+prometheus")
 

@@ -3,8 +3,8 @@
 Training (fit + bootstrap Qini) takes tens of seconds on a small machine; registering an already
 fitted model in a fresh MLflow server takes a few. So the fitted model, its evaluation and its
 reference documents are pickled under ``~/.cache/uplift-operator/demo-models/`` keyed by the data
-file's SHA-256, the training recipe and ``TRAINER_VERSION`` (bump it when the trainer's output
-changes), and every run logs them as a new MLflow run and model version with
+file's SHA-256, the training recipe, ``TRAINER_VERSION`` and the source of ``uplift_operator.model``
+(a changed trainer retrains), and every run logs them as a new MLflow run and model version with
 ``trainer.log_run`` — the same metrics, artifacts and registry contract as ``uplift-operator
 train`` (docs/dataplane.md).
 """
@@ -46,9 +46,18 @@ class Recipe:
     scramble_treatment: bool = False  # treatment labels permuted: a model with no real signal
 
     def key(self, data_sha256: str) -> str:
-        text = json.dumps({**asdict(self), "data": data_sha256, "trainer": TRAINER_VERSION},
-                          sort_keys=True)
+        text = json.dumps({**asdict(self), "data": data_sha256, "trainer": TRAINER_VERSION,
+                           "code": _model_code_sha()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _model_code_sha() -> str:
+    """The trainer's and model's source: a changed trainer never reuses a stale pickle."""
+    package = Path(__file__).resolve().parents[1] / "model"
+    digest = hashlib.sha256()
+    for source in sorted(package.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def file_sha256(path: Path) -> str:

@@ -15,12 +15,14 @@ from uplift_operator.devenv import process
 class MlflowServer:
     """``with MlflowServer() as mlflow: mlflow.url`` — a tracking server for one test session or run."""
 
-    def __init__(self, workdir: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, port: int | None = None,
+                 timeout: float = 120.0) -> None:
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="uplift-mlflow-"))
         self.port = port or process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = self.workdir / "mlflow.log"
+        self.timeout = timeout  # to /health; a busy 2-core machine can need minutes
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MlflowServer:
@@ -32,7 +34,7 @@ class MlflowServer:
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
         ]
         self._proc = process.start(argv, log=self.log, cwd=self.workdir)
-        process.wait_until(lambda: process.http_ok(f"{self.url}/health"), timeout=120,
+        process.wait_until(lambda: process.http_ok(f"{self.url}/health"), timeout=self.timeout,
                            what="mlflow server", proc=self._proc, log=self.log, interval=0.3)
         return self
 

@@ -31,6 +31,12 @@ def _num(x: Any) -> str:
     return f"{value:.4g}"
 
 
+def _value(gate: dict[str, Any]) -> str:
+    if gate.get("lower") is None and gate.get("upper") is None:
+        return _num(gate.get("value"))
+    return f"{_num(gate.get('value'))} [{_num(gate.get('lower'))}, {_num(gate.get('upper'))}]"
+
+
 def _gate_spec(name: str) -> dict[str, Any]:
     return next((g for g in scenarios.RAMP["gates"] if g["name"] == name), {})
 
@@ -80,8 +86,9 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
         model.add_row("now", progress)
 
     gates = Table(title="gates (this step)", expand=True, title_justify="left")
-    for column in ("gate", "verdict", "value", "bound", "samples", "", "why"):
-        gates.add_column(column, overflow="fold", no_wrap=column != "why")
+    for column in ("gate", "verdict", "value [CI]", "bound", "samples", "", "why"):
+        gates.add_column(column, overflow="fold", no_wrap=column != "why",
+                         ratio=1 if column == "why" else None)
     for g in status.get("gates", []) if canary else []:
         need = int(_gate_spec(g["name"]).get("minSamples", 0) or 0)
         samples = g.get("samples")
@@ -92,8 +99,8 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
         if bound is None and g.get("lower") is not None:
             bound = g.get("lower")
         gates.add_row(g["name"], Text(g.get("verdict", ""),
-                                       style=VERDICT_STYLE.get(g.get("verdict", ""), "")),
-                      _num(g.get("value")), _num(bound), _num(samples), bar,
+                                      style=VERDICT_STYLE.get(g.get("verdict", ""), "")),
+                      _value(g), _num(bound), _num(samples), bar,
                       Text(str(g.get("message", ""))[:90], style="dim"))
     if not canary:
         gates.add_row("–", Text("no canary: gates wait for a new version", style="dim"),
@@ -106,7 +113,7 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
     events = Table(title="latest events", expand=True, title_justify="left", show_header=False)
     events.add_column("time", style="dim", no_wrap=True)
     events.add_column("reason", no_wrap=True)
-    events.add_column("message", overflow="fold")
+    events.add_column("message", overflow="fold", ratio=1)
     for e in (sample.events if sample is not None else [])[-6:]:
         style = "red" if e["type"] == "Warning" else ""
         events.add_row(e["time"], Text(e["reason"], style=style), e["message"][:200])
