@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MANAGED_BY", "Owner", "labels", "owner_reference", "predictor_name"]
+__all__ = ["MANAGED_BY", "Owner", "decision_key_secret", "labels", "owner_reference",
+           "predictor_name"]
 
 MANAGED_BY = "uplift-operator"
 
@@ -24,6 +25,11 @@ class Owner:
 def predictor_name(version: str) -> str:
     """One predictor per model version; named by version so promotion renames nothing."""
     return f"v{version}"
+
+
+def decision_key_secret(name: str) -> str:
+    """The Secret holding the key the runtime signs decision ids with (one per UpliftModel)."""
+    return f"{name}-decision-key"
 
 
 def labels(owner: Owner) -> dict[str, str]:

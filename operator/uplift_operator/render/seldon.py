@@ -7,6 +7,12 @@ in ``componentSpecs`` under the graph node's name. The runtime runs with
 ``MLSERVER_PARALLEL_WORKERS=0`` (it keeps decisions and metrics in one process) and MLServer's
 metrics directory on a pod-local emptyDir: the image's working directory belongs to root and the
 container runs as uid 10001, so nothing may need to write there.
+
+Runtime pods get no Kubernetes API access (``automountServiceAccountToken: false``: the runtime
+never calls the API). The runtime signs decision ids with ``UPLIFT_DECISION_KEY`` from the
+UpliftModel's Secret ``<name>-decision-key`` (key ``key``), shared by every replica of every
+predictor so any of them accepts reports for ids another issued; the reference is optional, so
+pods start without the Secret, each signing with its own random key (docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["METRICS_DIR", "SeldonV1Backend", "runtime_env"]
+__all__ = ["DECISION_KEY", "METRICS_DIR", "SeldonV1Backend", "runtime_env"]
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
+DECISION_KEY = "key"  # the data key in the decision-key Secret (naming.decision_key_secret)
 
 def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
     """Environment of the runtime container: which model to load and how to assign arms.
@@ -90,7 +97,10 @@ class SeldonV1Backend:
         env = runtime_env(runtime, owner.name, version) + [
             {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-            for name, secret, key in runtime.credential_env]
+            for name, secret, key in runtime.credential_env] + [
+            {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
+                "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY,
+                "optional": True}}}]
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
@@ -98,7 +108,8 @@ class SeldonV1Backend:
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
         pod_spec: dict[str, Any] = {"containers": [container],
-                                    "volumes": [{"name": "mlserver-metrics", "emptyDir": {}}]}
+                                    "volumes": [{"name": "mlserver-metrics", "emptyDir": {}}],
+                                    "automountServiceAccountToken": False}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name
         return {

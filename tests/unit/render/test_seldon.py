@@ -103,3 +103,13 @@ def test_runtime_runs_one_process_with_its_metrics_dir_on_an_empty_dir(case: str
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volume = mounts[env["MLSERVER_METRICS_DIR"]]
         assert {"name": volume, "emptyDir": {}} in pod["volumes"]
+
+
+def test_runtime_pods_get_no_api_token_and_the_shared_decision_key() -> None:
+    """Every predictor's pod: no service-account token; the key from the model's Secret."""
+    for predictor in BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert env["UPLIFT_DECISION_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "hillstrom-uplift-decision-key", "key": "key", "optional": True}
