@@ -1000,7 +1000,13 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int) -> list[Row]:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(_task, tasks))
     else:
-        done = [_task(t) for t in tasks]
+        done = []
+        for t in tasks:  # one process: report each chunk as it ends (long runs on busy machines)
+            done.append(_task(t))
+            results = done[-1][0]
+            print(f"[{time.strftime('%H:%M:%S')}] {t[0]} {sims[t[0]].scenarios[t[1]].name}: runs "
+                  f"{t[2]}–{t[2] + t[3] - 1} promoted {sum(r.decision == 1 for r in results)}, "
+                  f"rolled back {sum(r.decision == -1 for r in results)}", file=sys.stderr, flush=True)
     collected: dict[tuple[str, int], list[RunResult]] = {}
     cpu: dict[tuple[str, int], float] = {}
     for task, (results, seconds) in zip(tasks, done, strict=True):
