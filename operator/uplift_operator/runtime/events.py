@@ -21,8 +21,8 @@ import math
 import re
 import secrets
 import uuid
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -107,48 +107,55 @@ class Signer:
         return Decision(decision_id, parts[1], parts[2], parts[3])
 
 
-class _Lru:
-    """Bounded insertion/recency-ordered map (oldest evicted first)."""
+class UnitCache:
+    """Bounded LRU: unit id → its last decision id."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[Hashable, str] = OrderedDict()
+        self._data: OrderedDict[str, str] = OrderedDict()
 
-    def _put(self, key: Hashable, value: str) -> None:
+    def put(self, unit_id: str, decision_id: str) -> None:
         if self.size <= 0:
             return
-        self._data[key] = value
-        self._data.move_to_end(key)
+        self._data[unit_id] = decision_id
+        self._data.move_to_end(unit_id)
         while len(self._data) > self.size:
             self._data.popitem(last=False)
+
+    def get(self, unit_id: str) -> str | None:
+        return self._data.get(unit_id)
 
     def __len__(self) -> int:
         return len(self._data)
 
 
-class UnitCache(_Lru):
-    """Bounded LRU: unit id → its last decision id."""
+class SeenReports:
+    """The decisions whose reports of each kind were counted lately: the last ``size`` per kind
+    (first in, first out), each held as a 64-bit digest (~90 bytes an entry: ~9 MB per kind at
+    100,000; that two of them collide is a 1-in-10^9 chance)."""
 
-    def put(self, unit_id: str, decision_id: str) -> None:
-        self._put(unit_id, decision_id)
-
-    def get(self, unit_id: str) -> str | None:
-        return self._data.get(unit_id)
-
-
-class SeenReports(_Lru):
-    """The decisions whose reports of each kind were counted lately (bounded: ``size``)."""
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kinds: dict[str, tuple[deque[int], set[int]]] = {}
 
     def fresh(self, kind: Kind, decision_ids: Iterable[str]) -> list[bool]:
         """For each id, whether it is counted now (not seen before, nor earlier in the batch);
         marks them seen."""
+        order, seen = self._kinds.setdefault(kind, (deque(), set()))
         out = []
         for decision_id in decision_ids:
-            key = (kind, decision_id)
-            new = key not in self._data
-            self._put(key, "")
+            key = int.from_bytes(hashlib.blake2b(decision_id.encode(), digest_size=8).digest())
+            new = key not in seen
             out.append(new)
+            if new and self.size > 0:
+                seen.add(key)
+                order.append(key)
+                if len(order) > self.size:
+                    seen.discard(order.popleft())
         return out
+
+    def __len__(self) -> int:
+        return sum(len(seen) for _, seen in self._kinds.values())
 
 
 @dataclass(frozen=True)

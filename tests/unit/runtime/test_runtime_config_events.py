@@ -196,6 +196,6 @@ def test_seen_reports_count_each_decision_once_within_the_window() -> None:
     assert seen.fresh("outcomes", ["a", "b", "a"]) == [True, True, False]
     assert seen.fresh("deliveries", ["a"]) == [True]  # kinds are apart
     assert seen.fresh("outcomes", ["b"]) == [False]
-    seen.fresh("outcomes", ["c", "d", "e"])
-    assert len(seen) == 3                               # bounded
-    assert seen.fresh("outcomes", ["a"]) == [True]      # fell out of the window
+    assert seen.fresh("outcomes", ["c", "d", "e"]) == [True, True, True]
+    assert len(seen) == 3 + 1                           # bounded per kind
+    assert seen.fresh("outcomes", ["a", "e"]) == [True, False]  # a fell out of the window
