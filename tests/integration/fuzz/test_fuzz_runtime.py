@@ -26,7 +26,7 @@ import http.client
 import json
 import math
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 SENT: Counter[str] = Counter()
+STATUSES: defaultdict[str, Counter[int]] = defaultdict(Counter)  # printed for docs/reliability.md
 
 
 def _train(path: Path) -> None:
@@ -269,11 +270,13 @@ def test_infer_never_5xx_and_counts_only_accepted(server: MlserverProcess, clien
     def run(body: bytes) -> None:
         status, data = client.request("POST", f"/v2/models/{NAME}/infer", body)
         SENT["infer"] += 1
+        STATUSES["infer"][status] += 1
         _check_refusal(status, data)
         if status == 200:
             scored[0] += json.loads(data)["outputs"][0]["shape"][0]
 
     run()
+    print(f"infer: {SENT['infer']} requests, status {dict(sorted(STATUSES['infer'].items()))}")
     assert SENT["infer"] >= EXAMPLES
     # Rows counted are exactly the rows of the accepted requests: no refused request counted.
     assert _total(_metrics(server), "uplift_rows_scored_total") - before == scored[0]
@@ -292,6 +295,7 @@ def test_reports_never_5xx_and_count_only_valid(server: MlserverProcess, client:
     def run(body: bytes) -> None:
         status, data = client.request("POST", f"/uplift/v1/{kind}", body)
         SENT[kind] += 1
+        STATUSES[kind][status] += 1
         _check_refusal(status, data)
         if status == 200:
             answer = json.loads(data)
@@ -299,6 +303,7 @@ def test_reports_never_5xx_and_count_only_valid(server: MlserverProcess, client:
             counted[0] += answer["counted"]
 
     run()
+    print(f"{kind}: {SENT[kind]} requests, status {dict(sorted(STATUSES[kind].items()))}")
     assert SENT[kind] >= EXAMPLES
     after = _report_totals(_metrics(server))
     # Counters moved by exactly what the accepted bodies counted; refusals moved nothing (the
