@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -29,6 +30,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
         prefix=PREFIX, key="last-handled-configuration")
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.posting.level = logging.INFO
+    # Events say `From: uplift-operator` (kopf's default is "kopf"), the instance is the pod.
+    settings.posting.reporting_component = "uplift-operator"
+    settings.posting.reporting_instance = os.environ.get("HOSTNAME") or "uplift-operator"
     settings.peering.mandatory = not config.standalone
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
@@ -38,13 +42,18 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if config.metrics_port:
         observability.serve(config.metrics_port)
     memo["uplift_dependencies"] = dependencies(config)
-    # The lifecycle timer runs every second; its routine success is not worth a log line.
-    logging.getLogger("kopf.objects").addFilter(_QuietTimers())
+    # Timers run every second (UpliftModel) or minute (Campaign): a routine success of any timer
+    # is not worth a log line; failures and everything else still log.
+    logging.getLogger("kopf.objects").addFilter(QuietTimers())
 
 
-class _QuietTimers(logging.Filter):
+class QuietTimers(logging.Filter):
+    """Drops kopf's INFO "Timer '...' succeeded." line, for every kind's timers."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Timer 'reconcile' succeeded")
+        message = record.getMessage()
+        return not (record.levelno <= logging.INFO and message.startswith("Timer '")
+                    and message.endswith("succeeded."))
 
 
 def dependencies(config: OperatorConfig) -> service.Dependencies:
