@@ -5,19 +5,27 @@ needs only the standard library and ``domain.requests``; the zipapp carries exac
 modules, runs on any Python ≥ 3.11 and is what the krew manifest in ``plugins/krew/`` ships.
 
     python -m uplift_operator.plugin.bundle dist/kubectl-uplift
+    python -m uplift_operator.plugin.bundle dist/kubectl-uplift --krew URL   # + .tar.gz, krew manifest
+
+``--krew URL`` also writes ``kubectl-uplift.tar.gz`` and ``uplift.yaml``: the krew manifest of
+``plugins/krew/uplift.yaml`` with that release URL and the archive's sha256 filled in.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import sys
+import tarfile
 import tempfile
 import zipapp
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["MODULES", "build", "main"]
+__all__ = ["KREW_TEMPLATE", "MODULES", "build", "krew", "main"]
 
 PACKAGE = Path(__file__).resolve().parents[1]  # operator/uplift_operator
+KREW_TEMPLATE = PACKAGE.parents[1] / "plugins" / "krew" / "uplift.yaml"
 # Everything the plugin imports (tests/unit/test_operator_imports.py checks nothing else is needed).
 MODULES = ("__init__.py", "domain/__init__.py", "domain/requests.py", "plugin/__init__.py",
            "plugin/kubectl_uplift.py")
@@ -39,12 +47,33 @@ def build(target: Path) -> Path:
     return target
 
 
+def krew(plugin: Path, uri: str) -> tuple[Path, Path]:
+    """Archive ``plugin`` for krew and fill the manifest template's ``uri`` and ``sha256``."""
+    archive = plugin.with_name("kubectl-uplift.tar.gz")
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        info = tar.gettarinfo(str(plugin), arcname="kubectl-uplift")
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        with plugin.open("rb") as handle:
+            tar.addfile(info, handle)
+    archive.write_bytes(data.getvalue())
+    digest = hashlib.sha256(data.getvalue()).hexdigest()
+    manifest = plugin.with_name("uplift.yaml")
+    manifest.write_text(KREW_TEMPLATE.read_text().replace("RELEASE_URI", uri)
+                        .replace("RELEASE_SHA256", digest))
+    return archive, manifest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m uplift_operator.plugin.bundle TARGET", file=sys.stderr)
+    if len(args) not in (1, 3) or args[0].startswith("-") or (len(args) == 3 and args[1] != "--krew"):
+        print("usage: python -m uplift_operator.plugin.bundle TARGET [--krew RELEASE_URL]",
+              file=sys.stderr)
         return 2
-    print(build(Path(args[0])))
+    plugin = build(Path(args[0]))
+    print(plugin)
+    if len(args) == 3:
+        print(*krew(plugin, args[2]), sep="\n")
     return 0
 
 

@@ -101,3 +101,19 @@ def test_single_file_bundle_runs_on_a_bare_python(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-I", "-S", str(target), "status", "x/y"],
                          capture_output=True, text=True, check=False, timeout=60)
     assert bad.returncode == 1 and "expected NAME, upliftmodel/NAME or campaign/NAME" in bad.stderr
+
+
+def test_krew_manifest_names_the_archive_by_its_sha256(tmp_path: Path) -> None:
+    import hashlib
+    import tarfile
+
+    import yaml
+
+    archive, manifest = bundle.krew(bundle.build(tmp_path / "kubectl-uplift"), "https://x/k.tar.gz")
+    body = yaml.safe_load(manifest.read_text())
+    (platform,) = body["spec"]["platforms"]
+    assert body["kind"] == "Plugin" and body["metadata"]["name"] == "uplift"
+    assert platform["uri"] == "https://x/k.tar.gz"
+    assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == [platform["bin"]]
