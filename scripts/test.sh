@@ -11,6 +11,8 @@ step "Prometheus (Debian package)"
 scripts/install-prometheus.sh
 step "Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager from the pinned Go modules)"
 scripts/build-controlplane.sh | tail -n 1
+step "Packaging tools (helm, kustomize, argocd-lua from the Go module proxy)"
+scripts/build-tools.sh
 
 step "ruff, mypy --strict, import-linter"
 .venv/bin/ruff check operator tests bench
