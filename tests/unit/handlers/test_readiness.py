@@ -1,0 +1,54 @@
+"""Which peering objects kopf waits for, and how a paused watch is logged."""
+
+from __future__ import annotations
+
+import logging
+
+from uplift_operator.handlers import readiness
+from uplift_operator.settings import OperatorConfig
+
+
+def test_cluster_wide_needs_the_cluster_peering() -> None:
+    config = OperatorConfig(all_namespaces=True, peering_name="ops")
+    assert readiness.missing_peerings(config, lambda ns: False, list) == ["ClusterKopfPeering 'ops'"]
+    assert readiness.missing_peerings(config, lambda ns: ns is None, list) == []
+
+
+def test_namespaced_needs_one_per_namespace_including_glob_matches() -> None:
+    config = OperatorConfig(namespaces=("team-a", "ml-*"), peering_name="ops")
+    present = {"team-a"}
+    missing = readiness.missing_peerings(config, lambda ns: ns in present,
+                                         lambda: ["team-a", "ml-x", "ml-y", "other"])
+    assert missing == ["KopfPeering 'ops' in namespace 'ml-x'", "KopfPeering 'ops' in namespace 'ml-y'"]
+
+
+def test_standalone_needs_no_peering() -> None:
+    config = OperatorConfig(namespaces=("team-a",), standalone=True)
+    assert readiness.missing_peerings(config, lambda ns: False, list) == []
+
+
+def test_readiness_reports_every_problem() -> None:
+    state = readiness.Readiness()
+    assert state.problems() == ["the operator is starting"]
+    state.started = True
+    state.update(["KopfPeering 'ops' in namespace 'a'"])
+    assert state.problems() == ["KopfPeering 'ops' in namespace 'a' does not exist: kopf keeps the "
+                                "watches paused"]
+    state.update([])
+    assert state.problems() == []
+
+
+def _record(level: int, message: str) -> logging.LogRecord:
+    return logging.LogRecord("kopf._cogs.clients.watching", level, __file__, 1, message, None, None)
+
+
+def test_kopfs_pause_line_becomes_a_warning_and_other_debug_is_dropped() -> None:
+    quiet = readiness._PausedWatchAtWarning(verbose=False)
+    paused = _record(logging.DEBUG, "Pausing the watch-stream for upliftmodels in 'a' (blockers: ops@a).")
+    assert quiet.filter(paused) and paused.levelno == logging.WARNING
+    assert "(blockers: ops@a)" in paused.getMessage()
+    resumed = _record(logging.DEBUG, "Resuming the watch-stream for upliftmodels in 'a'.")
+    assert quiet.filter(resumed) and resumed.levelno == logging.INFO
+    assert not quiet.filter(_record(logging.DEBUG, "Starting the watch-stream for upliftmodels."))
+    assert readiness._PausedWatchAtWarning(verbose=True).filter(
+        _record(logging.DEBUG, "Starting the watch-stream for upliftmodels."))
