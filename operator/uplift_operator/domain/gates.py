@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from statistics import NormalDist
 from typing import Any, Literal
 
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, SequentialStateStatus
@@ -38,11 +39,12 @@ from uplift_operator.domain.measurements import (
     UpliftSanityMeasurement,
     VersionArms,
 )
-from uplift_operator.stats.counts import rate_ratio_test
-from uplift_operator.stats.drift import psi
+from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
+from uplift_operator.stats.drift import psi_bounds
 from uplift_operator.stats.results import ArmStats, Decision, SequentialState
-from uplift_operator.stats.sequential import non_inferiority_test
+from uplift_operator.stats.sequential import guarded_non_inferiority_test, mean_confidence_sequence
 from uplift_operator.stats.srm import DEFAULT_SRM_ALPHA, srm_sequential
+from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bounds
 
 __all__ = [
     "DEFAULT_ABSOLUTE_MARGIN",
@@ -51,6 +53,7 @@ __all__ = [
     "DEFAULT_QINI_FLOOR",
     "DEFAULT_RELATIVE_MARGIN",
     "DEFAULT_SANITY_BAND",
+    "OFFLINE_GATE_TYPES",
     "GateAction",
     "GateMemory",
     "GateOutcome",
@@ -58,11 +61,9 @@ __all__ = [
     "evaluate_gate",
     "is_worse",
     "margin_of",
-    "memory_from_wire",
     "memory_of",
-    "memory_to_wire",
+    "next_step",
     "required_action",
-    "reset_counters",
     "worst",
 ]
 
@@ -70,9 +71,13 @@ __all__ = [
 DEFAULT_RELATIVE_MARGIN = 0.2
 #: ``margin`` when unset and the margin is absolute (API: "0.005 for absolute ones").
 DEFAULT_ABSOLUTE_MARGIN = 0.005
-#: ``expectedSamples`` when unset (API: "Default: 5000"), per arm.
+#: Per-arm size the mixture is tuned to when no design can be derived (no base rate yet).
 DEFAULT_EXPECTED_SAMPLES = 5000
-#: PSI never counts as drift below this, whatever the sample size (the 0.1 rule of thumb).
+#: Live samples at which drift and upliftSanity bounds are tightest when expectedSamples is unset.
+DEFAULT_DRIFT_SAMPLES = 2000
+#: Power at the margin that the design sample size (designSamples) is computed for.
+_DESIGN_POWER = 0.8
+#: The drift gate's PSI bound when ``max`` is unset (the 0.1 rule of thumb).
 DEFAULT_PSI_FLOOR = 0.1
 #: ``qini`` gates' floor when ``min`` is unset: the lower bound must beat a random ranking.
 DEFAULT_QINI_FLOOR = 0.0
@@ -81,7 +86,10 @@ DEFAULT_SANITY_BAND = 1.0
 
 MarginType = Literal["absolute", "relative"]
 
-#: Natural margin type per gate type, used when ``marginType`` was not written in the spec.
+#: Gates judged on what the version's MLflow run logged, before any traffic moves.
+OFFLINE_GATE_TYPES = frozenset({"qini"})
+
+#: Margin type per gate type when ``marginType`` is unset (the API field says the same).
 _NATURAL_MARGIN: Mapping[str, MarginType] = {
     "latency": "relative", "errorRate": "relative", "qini": "relative", "onlineEffect": "absolute",
 }
@@ -121,6 +129,8 @@ class GateOutcome:
     threshold: float | None = None
     samples: int | None = None
     memory: GateMemory = field(default_factory=dict)
+    design_samples: int | None = None
+    holds: bool = False  # a sample ratio mismatch: Error that holds the ramp, never counted
 
 
 def is_worse(a: GateVerdict, b: GateVerdict) -> bool:
@@ -134,14 +144,10 @@ def worst(verdicts: Iterable[GateVerdict]) -> GateVerdict:
 
 
 def margin_of(gate: ModelGate) -> tuple[float, MarginType]:
-    """The gate's margin and its type, defaults applied.
-
-    ``marginType`` defaults to the gate type's natural scale when the spec does not set it
-    (relative for latency, errorRate and qini; absolute for onlineEffect); ``margin`` defaults to
-    0.2 when relative and 0.005 when absolute, as the API field describes.
-    """
-    explicit = "margin_type" in gate.model_fields_set
-    kind: MarginType = gate.margin_type if explicit else _NATURAL_MARGIN.get(gate.type, "absolute")
+    """The gate's margin and its type, defaults applied: ``marginType`` defaults to relative
+    for latency, errorRate and qini and absolute otherwise; ``margin`` to 0.2 when relative and
+    0.005 when absolute, as the API fields describe."""
+    kind: MarginType = gate.margin_type or _NATURAL_MARGIN.get(gate.type, "absolute")
     default = DEFAULT_RELATIVE_MARGIN if kind == "relative" else DEFAULT_ABSOLUTE_MARGIN
     return (gate.margin if gate.margin is not None else default), kind
 
@@ -160,6 +166,8 @@ class _Judged:
     threshold: float | None = None
     samples: int | None = None
     memory: GateMemory | None = None  # None: unchanged
+    design_samples: int | None = None
+    holds: bool = False
 
 
 _Evaluator = Callable[[ModelGate, Any, GateMemory], _Judged]
@@ -167,38 +175,45 @@ _Evaluator = Callable[[ModelGate, Any, GateMemory], _Judged]
 
 def evaluate_gate(gate: ModelGate, measurement: Measurement | MeasurementError | None,
                   memory: GateMemory | None, now: dt.datetime) -> GateOutcome:
-    """Judge one gate on one measurement. Defaults, per ``gate.type``:
+    """Judge one gate on one measurement.
 
-    * ``latency``: Fail when the canary p95 exceeds ``max`` (if set) or the stable p95 plus the
-      margin (relative by default: stable × 1.2; absolute margins are seconds); both apply when
-      both are known. Below ``minSamples`` canary requests: Inconclusive (a p95 of few requests
-      is noise); the stable comparison needs ``minSamples`` stable requests too.
-    * ``errorRate``: a guardrail. Fail when the anytime-valid one-sided rate-ratio test shows the
-      canary's error rate above (1 + margin) × stable's (relative margin, default 0.2), or above
-      ``max`` (an absolute error-rate ceiling, if set). Pass after ``minSamples`` canary requests
-      when the test shows it below, or without evidence of harm and an observed ratio within
-      1 + margin; a ratio above it that is not yet significant holds the step (Inconclusive).
-    * ``drift``: PSI of every feature (``features``, default all measured) against its training
-      reference; Fail when one exceeds max(floor, (1/n + 1/m)·χ²₀.₉₉) with floor = ``max``
-      (default 0.1); Inconclusive while a feature has fewer than ``minSamples`` live counts.
-    * ``qini``: offline, so never Inconclusive for lack of evidence. Per treatment (``treatments``,
-      default all): Pass when the canary's lower bound exceeds ``min`` (default 0: better than a
-      random ranking) and its estimate is at least the stable's minus the margin (relative,
-      default 20 %); a ``max`` catches leakage-grade scores.
-    * ``onlineEffect``: first the sequential sample-ratio check of each version's holdout share
-      (α = 0.001; mismatch → Error). Then the anytime-valid non-inferiority test of the canary's
-      incremental effect (treated − holdout conversion rate) against the stable's, margin
-      absolute by default (0.005), ``alpha``, ``expectedSamples`` (default 5000 per arm) tuning
-      the mixture; every arm needs ``minSamples`` units. Pass / Fail / Inconclusive = the test's
-      promote / roll back / continue.
-    * ``upliftSanity``: (canary mean predicted uplift − training mean) / training std must lie
-      in [``min``, ``max``], default [−1, 1]; Inconclusive below ``minSamples`` requests.
-    * ``custom``: Fail outside [``min``, ``max``]; ``minSamples`` applies when the adapter
-      reports a sample count.
+    One semantics for every statistical gate (docs/statistics.md §Gate semantics): **Pass**
+    only when the data show, at level ``alpha``, that the canary is no worse than the stable
+    beyond the margin, or within the ``max``/``min`` bound (bounds are tested with anytime-valid
+    confidence sequences, never compared raw); **Fail** when they show harm beyond zero (or
+    beyond the bound) at ``alpha``; otherwise **Inconclusive**. Each gate's evidence is kept in
+    ``memory`` for the version's whole life (carried across steps), so α is spent once.
+
+    * ``latency``: the share of slow requests, from the latency histogram. Against the stable:
+      slow = above the stable's p95 (frozen at the first look); Pass shows the canary's slow
+      share below (1 + margin) × the stable's, Fail shows it above the stable's. ``max``: Pass
+      shows fewer than 5 % of canary requests above ``max`` (p95 ≤ max), Fail shows more.
+    * ``errorRate``: Pass shows the canary's error rate below (1 + margin) × the stable's (and
+      below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
+      on either side only ``max`` can pass the gate.
+    * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
+      live distribution against the training reference, at α split over the features (family-
+      wise over features and looks); Fail when a lower bound exceeds ``max`` (default 0.1),
+      Pass when every upper bound is below it (after ``minSamples`` live samples).
+    * ``qini``: offline, evaluated before any traffic moves. Per treatment, the paired bootstrap
+      of canary − stable Qini on one shared evaluation set: Pass when its lower bound is above
+      −margin (relative to the stable's Qini by default) and the canary's lower bound above
+      ``min`` (default 0: a random ranking); Fail when the canary is shown worse than stable, or
+      below ``min``; a ``max`` catches leakage-grade scores.
+    * ``onlineEffect``: sample-ratio checks first (each version's holdout share, the traffic
+      split; α = 0.001, kept for the version's life; a mismatch is an Error that holds the ramp).
+      Then the treated units' conversion under canary vs under stable (both randomised from one
+      population): the guarded non-inferiority test, absolute margin by default (0.005), the
+      mixture tuned to the fixed-horizon design at 80 % power unless ``expectedSamples`` is set.
+    * ``upliftSanity``: the canary's mean predicted uplift, in training standard deviations
+      from the training mean, with an anytime-valid confidence sequence: Pass when it lies
+      within [``min``, ``max``] (default [−1, 1]), Fail when it lies outside.
+    * ``custom``: a threshold on a PromQL scalar (no sampling model): Fail outside [``min``,
+      ``max``], Pass inside; ``minSamples`` applies when the adapter reports a sample count.
 
     ``None`` (no data) is Inconclusive; a ``MeasurementError`` is Error; invalid data (negative
-    counts, mismatched bins) is Error. ``memory`` is the previous outcome's ``memory`` for this
-    gate at this step (None or {} to start afresh).
+    counts, mismatched bins) is Error. ``memory`` is this gate's memory from its status (None or
+    {} to start afresh).
     """
     memory = dict(memory or {})
     judged: _Judged
@@ -221,40 +236,164 @@ def evaluate_gate(gate: ModelGate, measurement: Measurement | MeasurementError |
         name=gate.name, verdict=judged.verdict, message=_clip(message), time=now,
         value=_finite(judged.value), lower=_finite(judged.lower), upper=_finite(judged.upper),
         threshold=_finite(judged.threshold), samples=judged.samples,
-        memory=memory if judged.memory is None else dict(judged.memory))
+        memory=memory if judged.memory is None else dict(judged.memory),
+        design_samples=judged.design_samples, holds=judged.holds)
 
 
-def _latency(gate: ModelGate, m: LatencyMeasurement, _: GateMemory) -> _Judged:
+# -- shared rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Test:
+    """One sequential test's running p-values, for the pass/fail rule of ``_rule``."""
+
+    what: str
+    p_pass: float
+    p_fail: float
+    can_pass: bool = True  # False: this test may only fail (e.g. the far side of a bound)
+    can_fail: bool = True
+
+
+def _rule(tests: list[_Test], alpha: float) -> tuple[GateVerdict, str]:
+    """The gate semantics: Fail when any test shows harm (at α split over the tests that may
+    fail: Bonferroni), Pass when every test that may pass shows acceptability at α (an
+    intersection of rejections needs no correction), otherwise Inconclusive."""
+    failing = [t for t in tests if t.can_fail]
+    for t in failing:
+        if t.p_fail <= alpha / len(failing):
+            return GateVerdict.FAIL, f"{t.what}: harm shown (always-valid p = {t.p_fail:.3g})"
+    passing = [t for t in tests if t.can_pass]
+    if passing and all(t.p_pass <= alpha for t in passing):
+        return GateVerdict.PASS, " and ".join(f"{t.what} shown (p = {t.p_pass:.3g})"
+                                              for t in passing)
+    waiting = [t for t in passing if t.p_pass > alpha]
+    return GateVerdict.INCONCLUSIVE, "not shown yet: " + ", ".join(
+        f"{t.what} (p = {t.p_pass:.3g})" for t in waiting or passing)
+
+
+def _srm(key: str, counts: tuple[int, int], shares: tuple[float, float], what: str,
+         memory: GateMemory, new_memory: dict[str, SequentialState]) -> str | None:
+    """Sequential sample-ratio check, evidence kept for the version's life; the mismatch message,
+    or None. ``counts``/``shares`` are (first arm, second arm)."""
+    result, new_memory[key] = srm_sequential(list(counts), list(shares), alpha=DEFAULT_SRM_ALPHA,
+                                             state=memory.get(key))
+    if result.decision is not Decision.FAIL:
+        return None
+    total = max(sum(counts), 1)
+    return (f"sample ratio mismatch in {what}: share {counts[1] / total:.4g}, expected "
+            f"{shares[1] / sum(shares):.4g} (always-valid p = {result.p_value:.3g}); no verdict "
+            "until the split is fixed")
+
+
+def _traffic_srm(canary_share: float | None, stable: int, canary: int, memory: GateMemory,
+                 new_memory: dict[str, SequentialState]) -> str | None:
+    if canary_share is None or not 0 < canary_share < 1:
+        return None
+    return _srm("srmTraffic", (stable, canary), (1 - canary_share, canary_share),
+                "the traffic split (stable, canary)", memory, new_memory)
+
+
+def _ratio_tests(gate: ModelGate, what: str, stable_events: int, stable_n: int,
+                 canary_events: int, canary_n: int, margin: float, key: str,
+                 memory: GateMemory, new_memory: dict[str, SequentialState]) -> tuple[_Test, Any]:
+    """Canary's event rate against (1 + margin) × stable's (pass) and against 1 × (fail)."""
+    result, new_memory[key] = rate_ratio_test(
+        stable_events, canary_events, control_exposure=stable_n, treatment_exposure=canary_n,
+        margin=margin, fail_margin=0.0, alpha=gate.alpha, min_events=1, state=memory.get(key))
+    state = new_memory[key]
+    return _Test(f"{what} ratio < {1 + margin:.4g}", state.p_pass, state.p_fail), result
+
+
+def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceiling: float,
+                   share: float, memory: GateMemory,
+                   new_memory: dict[str, SequentialState], alpha: float) -> list[_Test]:
+    """The share of events ≤ ``share`` tested with the anytime-valid binomial test: a pass count
+    and a fail count let a histogram bucket below/above the ceiling be used for each side."""
+    out = []
+    for key, events, side in (("ceilingPass", events_pass, "pass"),
+                              ("ceilingFail", events_fail, "fail")):
+        _, new_memory[key] = proportion_bound_test(events, n, share, alpha=alpha,
+                                                   state=memory.get(key))
+        st = new_memory[key]
+        out.append(_Test(f"{what} ≤ {ceiling:.4g}", st.p_pass, st.p_fail,
+                         can_pass=side == "pass", can_fail=side == "fail"))
+    return out
+
+
+# -- evaluators --------------------------------------------------------------------------------
+
+
+#: The latency gate judges p95: a request above the bound counts as slow, at most 5 % may be.
+_SLOW_SHARE = 0.05
+
+
+def _latency(gate: ModelGate, m: LatencyMeasurement, memory: GateMemory) -> _Judged:
     value, n = m.canary_p95_seconds, m.canary_requests
-    if not math.isfinite(value):
-        return _Judged(GateVerdict.INCONCLUSIVE, "no canary latency yet", samples=n)
+    shown = value if math.isfinite(value) else None
+    if not m.bucket_bounds or not m.canary_buckets or n == 0:
+        return _Judged(GateVerdict.INCONCLUSIVE, "no canary latency histogram yet", samples=n)
     if n < gate.min_samples:
-        return _Judged(GateVerdict.INCONCLUSIVE, f"canary p95 {value:.4g}s from only {n} requests "
+        return _Judged(GateVerdict.INCONCLUSIVE, f"canary p95 {_s(value)} from only {n} requests "
                                                  f"(minSamples {gate.min_samples})",
-                       value=value, samples=n)
-    if gate.min is not None and value < gate.min:
-        return _Judged(GateVerdict.FAIL, f"canary p95 {value:.4g}s < min {gate.min:.4g}s",
-                       value=value, threshold=gate.min, samples=n)
-    limits: list[tuple[float, str]] = []
-    if gate.max is not None:
-        limits.append((gate.max, f"max {gate.max:.4g}s"))
-    stable = m.stable_p95_seconds
-    if stable is not None and math.isfinite(stable) and m.stable_requests >= gate.min_samples:
+                       value=shown, samples=n)
+    bounds, canary = m.bucket_bounds, m.canary_buckets
+    new_memory = dict(memory)
+    srm = _traffic_srm(m.canary_share, m.stable_requests, n, memory, new_memory)
+    if srm is not None:
+        return _Judged(GateVerdict.ERROR, srm, samples=n, memory=new_memory, holds=True)
+    tests: list[_Test] = []
+    threshold: float | None = None
+    comparable = (m.stable_p95_seconds is not None and m.stable_buckets
+                  and m.stable_requests >= gate.min_samples)
+    if comparable:
+        # Slow = above the stable's p95, frozen at the version's first comparable look so the
+        # counts of later looks and steps measure one fixed event.
+        previous = memory.get("slowRatio")
+        frozen = previous.reference if previous is not None else math.nan
+        if not math.isfinite(frozen):
+            frozen = _bucket_at_or_above(bounds, m.stable_p95_seconds or 0.0)
+        index = bounds.index(frozen) if frozen in bounds else len(bounds) - 1
+        state = previous or SequentialState()
+        if not math.isfinite(state.reference):
+            state = replace(state, reference=frozen)
         margin, kind = margin_of(gate)
-        if kind == "relative":
-            limits.append((stable * (1 + margin), f"stable p95 {stable:.4g}s × {1 + margin:.4g}"))
+        if kind == "absolute":  # seconds on top of the stable p95: a later slow threshold
+            frozen_canary = _bucket_at_or_above(bounds, frozen + margin)
+            margin, index_c = 0.0, bounds.index(frozen_canary)
         else:
-            limits.append((stable + margin, f"stable p95 {stable:.4g}s + {margin:.4g}s"))
-    if not limits:
+            index_c = index
+        test, _ = _ratio_tests(
+            gate, f"requests slower than {frozen:.4g}s", m.stable_buckets[-1] - m.stable_buckets[index],
+            m.stable_requests, canary[-1] - canary[index_c], n, margin, "slowRatio",
+            {**memory, "slowRatio": state}, new_memory)
+        tests.append(test)
+        threshold = frozen
+    if gate.max is not None:
+        below = [b for b in bounds if b <= gate.max]
+        above = _bucket_at_or_above(bounds, gate.max)
+        events_pass = canary[-1] - canary[bounds.index(below[-1])] if below else canary[-1]
+        events_fail = canary[-1] - canary[bounds.index(above)]
+        tests += _ceiling_tests("canary p95", events_pass if below else n, events_fail, n,
+                                gate.max, _SLOW_SHARE, memory, new_memory, gate.alpha)
+        threshold = gate.max if threshold is None else threshold
+    if not tests:
         return _Judged(GateVerdict.INCONCLUSIVE,
-                       f"canary p95 {value:.4g}s, but no stable p95 from ≥ {gate.min_samples} "
-                       "requests to compare with and no max", value=value, samples=n)
-    threshold, what = min(limits)
-    if value > threshold:
-        return _Judged(GateVerdict.FAIL, f"canary p95 {value:.4g}s > {what} = {threshold:.4g}s",
-                       value=value, threshold=threshold, samples=n)
-    return _Judged(GateVerdict.PASS, f"canary p95 {value:.4g}s ≤ {what} = {threshold:.4g}s",
-                   value=value, threshold=threshold, samples=n)
+                       f"canary p95 {_s(value)}, but no stable p95 from ≥ {gate.min_samples} "
+                       "requests to compare with and no max", value=shown, samples=n,
+                       memory=new_memory)
+    verdict, why = _rule(tests, gate.alpha)
+    stable = (f" vs stable {_s(m.stable_p95_seconds)}" if m.stable_p95_seconds is not None
+              else "")
+    return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
+                   threshold=threshold, samples=n, memory=new_memory)
+
+
+def _bucket_at_or_above(bounds: tuple[float, ...], x: float) -> float:
+    return next((b for b in bounds if b >= x), bounds[-1])
+
+
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None or not math.isfinite(seconds) else f"{seconds:.4g}s"
 
 
 def _error_rate(gate: ModelGate, m: ErrorRateMeasurement, memory: GateMemory) -> _Judged:
@@ -267,48 +406,40 @@ def _error_rate(gate: ModelGate, m: ErrorRateMeasurement, memory: GateMemory) ->
         return _Judged(GateVerdict.INCONCLUSIVE, "no canary requests yet", samples=0)
     rate = m.canary_errors / n
     rates = f"canary {m.canary_errors}/{n} errors"
-    if gate.max is not None and n >= gate.min_samples and rate > gate.max:
-        return _Judged(GateVerdict.FAIL, f"{rates} = {rate:.4g} > max {gate.max:.4g}",
-                       value=rate, threshold=gate.max, samples=n)
-    if m.stable_requests == 0:
-        if gate.max is not None and n >= gate.min_samples:
-            return _Judged(GateVerdict.PASS, f"{rates} = {rate:.4g} ≤ max {gate.max:.4g} "
-                                             "(no stable traffic to compare with)",
-                           value=rate, threshold=gate.max, samples=n)
-        return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}; no stable traffic to compare with",
-                       value=rate, samples=n)
-    stable_rate = m.stable_errors / m.stable_requests
-    rates += f" vs stable {m.stable_errors}/{m.stable_requests}"
-    margin, kind = margin_of(gate)
-    if kind == "absolute":
-        # The rate-ratio test has a relative null; convert with the stable rate (plug-in).
-        if stable_rate == 0:
-            return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: an absolute margin needs stable "
-                                                     "errors to convert; use a relative margin",
-                           value=rate, samples=n)
-        margin /= stable_rate
-    result, state = rate_ratio_test(
-        m.stable_errors, m.canary_errors, control_exposure=m.stable_requests,
-        treatment_exposure=n, margin=margin, alpha=gate.alpha, min_events=1,
-        state=memory.get("rateRatio"))
-    r0 = 1 + margin
-    common: dict[str, Any] = {"value": result.estimate, "lower": result.lower,
-                              "upper": result.upper, "threshold": r0, "samples": n,
-                              "memory": {"rateRatio": state}}
-    ratio = f"rate ratio {result.estimate:.4g}"
-    if result.decision is Decision.FAIL:
-        return _Judged(GateVerdict.FAIL, f"{rates}: {ratio} > {r0:.4g} "
-                                         f"(always-valid p = {result.p_value:.3g})", **common)
-    if n < gate.min_samples:
-        return _Judged(GateVerdict.INCONCLUSIVE,
-                       f"{rates}: {n} of {gate.min_samples} canary requests needed", **common)
-    if result.decision is Decision.PASS:
-        return _Judged(GateVerdict.PASS, f"{rates}: {ratio}, shown below {r0:.4g}", **common)
-    if m.canary_errors == 0 or result.estimate <= r0:
-        return _Judged(GateVerdict.PASS, f"{rates}: {ratio} ≤ {r0:.4g}, no evidence of harm",
-                       **common)
-    return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: {ratio} > {r0:.4g}, not yet "
-                                             "significant; holding the step", **common)
+    new_memory = dict(memory)
+    srm = _traffic_srm(m.canary_share, m.stable_requests, n, memory, new_memory)
+    if srm is not None:
+        return _Judged(GateVerdict.ERROR, srm, value=rate, samples=n, memory=new_memory,
+                       holds=True)
+    tests: list[_Test] = []
+    value, lower, upper, threshold = rate, None, None, gate.max
+    if m.stable_requests > 0:
+        rates += f" vs stable {m.stable_errors}/{m.stable_requests}"
+        margin, kind = margin_of(gate)
+        if kind == "absolute":
+            # The rate-ratio test has a relative null; convert with the stable rate (plug-in).
+            stable_rate = m.stable_errors / m.stable_requests
+            margin = margin / stable_rate if stable_rate > 0 else math.inf
+        if math.isfinite(margin) and m.stable_errors + m.canary_errors > 0:
+            test, result = _ratio_tests(gate, "error-rate", m.stable_errors, m.stable_requests,
+                                        m.canary_errors, n, margin, "rateRatio", memory,
+                                        new_memory)
+            tests.append(test)
+            value, lower, upper, threshold = (result.estimate, result.lower, result.upper,
+                                              1 + margin)
+    if gate.max is not None:
+        tests += _ceiling_tests("canary error rate", m.canary_errors, m.canary_errors, n,
+                                gate.max, gate.max, memory, new_memory, gate.alpha)
+    if not tests:
+        why = ("no errors on either side yet: a ratio needs errors to compare; set max (an "
+               "error-rate ceiling) to let an error-free canary pass")
+        return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: {why}", value=rate, samples=n,
+                       memory=new_memory)
+    verdict, why = _rule(tests, gate.alpha)
+    if verdict is GateVerdict.PASS and n < gate.min_samples:
+        verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} canary requests needed"
+    return _Judged(verdict, f"{rates}: {why}", value=value, lower=lower, upper=upper,
+                   threshold=threshold, samples=n, memory=new_memory)
 
 
 def _drift(gate: ModelGate, m: DriftMeasurement, _: GateMemory) -> _Judged:
@@ -318,63 +449,93 @@ def _drift(gate: ModelGate, m: DriftMeasurement, _: GateMemory) -> _Judged:
     unmeasured = [name for name in names if name not in m.features]
     if unmeasured:
         return _Judged(GateVerdict.INCONCLUSIVE, f"no histograms for {', '.join(unmeasured)}")
-    floor = gate.max if gate.max is not None else DEFAULT_PSI_FLOOR
-    results = {name: psi(m.features[name].reference, m.features[name].live, floor=floor,
-                         min_samples=max(gate.min_samples, 1)) for name in names}
-    samples = min(r.samples[1] for r in results.values())
-    drifted = {k: r for k, r in results.items() if r.decision is Decision.FAIL}
-    if drifted:
-        name, r = max(drifted.items(), key=lambda kv: kv[1].estimate / kv[1].details["threshold"])
-        others = f" (also {', '.join(sorted(set(drifted) - {name}))})" if len(drifted) > 1 else ""
-        return _Judged(GateVerdict.FAIL, f"{name}: {r.reason}{others}", value=r.estimate,
-                       threshold=r.details["threshold"], samples=r.samples[1])
-    waiting = [k for k, r in results.items() if r.decision is Decision.CONTINUE]
-    if waiting:
-        return _Judged(GateVerdict.INCONCLUSIVE, f"fewer than {gate.min_samples} live samples "
-                                                 f"for {', '.join(waiting)}", samples=samples)
-    name, r = max(results.items(), key=lambda kv: kv[1].estimate)
-    return _Judged(GateVerdict.PASS, f"no drift in {len(names)} features; largest {name}: "
-                                     f"{r.reason}", value=r.estimate,
-                   threshold=r.details["threshold"], samples=samples)
+    bound = gate.max if gate.max is not None else DEFAULT_PSI_FLOOR
+    # Family-wise α over features (Bonferroni); each feature's bounds hold at every look.
+    level = gate.alpha / len(names)
+    n_star = float(gate.expected_samples or DEFAULT_DRIFT_SAMPLES)
+    bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live, alpha=level,
+                               n_star=n_star) for name in names}
+    samples = min(sum(m.features[name].live) for name in names)
+    worst_name = max(bounds, key=lambda k: bounds[k][1])
+    value, low, high = bounds[worst_name]
+    if low > bound:
+        others = sorted(k for k, b in bounds.items() if b[1] > bound and k != worst_name)
+        also = f" (also {', '.join(others)})" if others else ""
+        return _Judged(GateVerdict.FAIL, f"{worst_name}: PSI {value:.4g}, lower bound {low:.4g} "
+                                         f"> {bound:.4g}: drift shown{also}", value=value,
+                       lower=low, upper=high, threshold=bound, samples=samples)
+    widest = max(bounds, key=lambda k: bounds[k][2])
+    value, low, high = bounds[widest]
+    if high <= bound and samples >= gate.min_samples:
+        return _Judged(GateVerdict.PASS, f"no drift in {len(names)} features: every PSI upper "
+                                         f"bound ≤ {bound:.4g} (largest {widest} {high:.4g})",
+                       value=value, lower=low, upper=high, threshold=bound, samples=samples)
+    return _Judged(GateVerdict.INCONCLUSIVE, f"{widest}: PSI {value:.4g} in [{low:.4g}, "
+                                             f"{high:.4g}], bound {bound:.4g}: not shown yet "
+                                             f"({samples} live samples)",
+                   value=value, lower=low, upper=high, threshold=bound, samples=samples)
 
 
 def _qini(gate: ModelGate, m: QiniMeasurement, _: GateMemory) -> _Judged:
     names = list(gate.treatments) if gate.treatments else sorted(m.canary)
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "the canary's run logged no Qini")
-    return _worst_of([_qini_one(gate, name, m) for name in names])
+    # Per treatment: pass needs every one shown (no correction); fail needs one at α/T.
+    return _worst_of([_qini_one(gate, name, m, gate.alpha / len(names)) for name in names])
 
 
-def _qini_one(gate: ModelGate, name: str, m: QiniMeasurement) -> _Judged:
+def _qini_one(gate: ModelGate, name: str, m: QiniMeasurement, fail_alpha: float) -> _Judged:
     c = m.canary.get(name)
     if c is None:
         return _Judged(GateVerdict.INCONCLUSIVE, f"{name}: no Qini logged")
 
-    def judged(verdict: GateVerdict, message: str, threshold: float | None = None) -> _Judged:
-        return _Judged(verdict, f"{name}: {message}", value=c.estimate, lower=c.lower,
-                       upper=c.upper, threshold=threshold, samples=c.samples)
+    def judged(verdict: GateVerdict, message: str, threshold: float | None = None,
+               lower: float | None = None, upper: float | None = None) -> _Judged:
+        return _Judged(verdict, f"{name}: {message}", value=c.estimate, lower=lower,
+                       upper=upper, threshold=threshold, samples=c.samples)
 
     if c.samples is not None and c.samples < gate.min_samples:
         return judged(GateVerdict.INCONCLUSIVE,
                       f"Qini from only {c.samples} rows (minSamples {gate.min_samples})")
+    if not c.replicates:
+        return judged(GateVerdict.INCONCLUSIVE, "the canary's run logged no bootstrap "
+                                                "replicates (reference/qini_bootstrap.json); "
+                                                "retrain it with this operator's trainer")
     floor = gate.min if gate.min is not None else DEFAULT_QINI_FLOOR
-    low = c.lower if c.lower is not None else c.estimate
-    bound = "lower bound" if c.lower is not None else "estimate (no interval logged)"
-    if low <= floor:
-        return judged(GateVerdict.FAIL, f"Qini {bound} {low:.4g} ≤ {floor:.4g}", floor)
-    if gate.max is not None and c.estimate > gate.max:
-        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g} > max {gate.max:.4g} (leakage?)",
-                      gate.max)
+    low, _ = one_sided_bounds(c.replicates, alpha=gate.alpha)
+    _, high = one_sided_bounds(c.replicates, alpha=fail_alpha)
+    if high < floor:
+        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, upper bound {high:.4g} < "
+                                        f"{floor:.4g}: no better than a random ranking",
+                      floor, low, high)
+    if gate.max is not None and low > gate.max:
+        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, lower bound {low:.4g} > max "
+                                        f"{gate.max:.4g} (leakage?)", gate.max, low, high)
     s = m.stable.get(name)
-    if s is None:
-        return judged(GateVerdict.PASS, f"Qini {bound} {low:.4g} > {floor:.4g}", floor)
+    floor_shown = low > floor
+    if s is None or not s.replicates:
+        verdict = GateVerdict.PASS if floor_shown else GateVerdict.INCONCLUSIVE
+        return judged(verdict, f"Qini {c.estimate:.4g}, lower bound {low:.4g} vs {floor:.4g} "
+                               "(no stable replicates to compare with)", floor, low, high)
+    if c.evaluation_set is None or c.evaluation_set != s.evaluation_set:
+        return judged(GateVerdict.INCONCLUSIVE, "canary and stable were evaluated on different "
+                                                "sets; their Qinis cannot be paired", floor,
+                      low, high)
     margin, kind = margin_of(gate)
-    least = s.estimate - (margin * abs(s.estimate) if kind == "relative" else margin)
-    if c.estimate < least:
-        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g} < stable {s.estimate:.4g} − "
-                                        f"margin = {least:.4g}", least)
-    return judged(GateVerdict.PASS, f"Qini {c.estimate:.4g} (lower {low:.4g} > {floor:.4g}) ≥ "
-                                    f"stable {s.estimate:.4g} − margin = {least:.4g}", least)
+    allowed = margin * abs(s.estimate) if kind == "relative" else margin
+    diff, d_low, _, _ = paired_difference_bounds(c.replicates, s.replicates, alpha=gate.alpha)
+    _, _, d_high, pairs = paired_difference_bounds(c.replicates, s.replicates, alpha=fail_alpha)
+    what = (f"Qini {c.estimate:.4g} vs stable {s.estimate:.4g}: paired difference {diff:+.4g} "
+            f"in [{d_low:+.4g}, {d_high:+.4g}] over {pairs} resamples")
+    if d_high < 0:
+        return _Judged(GateVerdict.FAIL, f"{name}: {what}: worse than stable", value=diff,
+                       lower=d_low, upper=d_high, threshold=0.0, samples=c.samples)
+    verdict = (GateVerdict.PASS if d_low > -allowed and floor_shown
+               else GateVerdict.INCONCLUSIVE)
+    why = (f"no worse than stable − {allowed:.4g}" if verdict is GateVerdict.PASS else
+           f"not shown no worse than stable − {allowed:.4g} and above {floor:.4g}")
+    return _Judged(verdict, f"{name}: {what}: {why}", value=diff, lower=d_low, upper=d_high,
+                   threshold=-allowed, samples=c.samples)
 
 
 def _online_effect(gate: ModelGate, m: OnlineEffectMeasurement, memory: GateMemory) -> _Judged:
@@ -387,80 +548,109 @@ def _online_effect(gate: ModelGate, m: OnlineEffectMeasurement, memory: GateMemo
             if not 0 <= arm.conversions <= arm.units:
                 raise ValueError(f"{version}: need 0 ≤ conversions ≤ units, got "
                                  f"{arm.conversions}/{arm.units}")
-        key = f"srm{version.capitalize()}"
-        srm, new_memory[key] = srm_sequential(
-            [arms.holdout.units, arms.treated.units], [h, 1 - h], alpha=DEFAULT_SRM_ALPHA,
-            state=memory.get(key))
-        if srm.decision is Decision.FAIL:
-            # A broken split invalidates every comparison: not a verdict on the model.
-            share = arms.holdout.units / max(arms.holdout.units + arms.treated.units, 1)
-            return _Judged(GateVerdict.ERROR, f"sample ratio mismatch in the {version}: holdout "
-                                              f"share {share:.4g}, expected {h:.4g} "
-                                              f"(always-valid p = {srm.p_value:.3g})",
-                           samples=arms.holdout.units + arms.treated.units, memory=new_memory)
-    cells = (m.canary.holdout.units, m.canary.treated.units, m.stable.holdout.units,
-             m.stable.treated.units)
-    least = min(cells)
+    canary_units = m.canary.holdout.units + m.canary.treated.units
+    stable_units = m.stable.holdout.units + m.stable.treated.units
+    # SRM first, at every analysis and for the version's whole life: a broken split
+    # invalidates every comparison, so it holds the ramp and is never a verdict on the model.
+    checks = [_srm(f"srm{version.capitalize()}", (arms.treated.units, arms.holdout.units),
+                   (1 - h, h), f"the {version}'s holdout", memory, new_memory)
+              for version, arms in (("canary", m.canary), ("stable", m.stable))]
+    checks.append(_traffic_srm(m.canary_share, stable_units, canary_units, memory, new_memory))
+    mismatch = next((c for c in checks if c is not None), None)
+    if mismatch is not None:
+        return _Judged(GateVerdict.ERROR, mismatch, samples=canary_units, memory=new_memory,
+                       holds=True)
+    t_canary, t_stable = m.canary.treated, m.stable.treated
+    least = min(t_canary.units, t_stable.units)
+    effects = _effects_text(m)
     if least < max(gate.min_samples, 2):
-        return _Judged(GateVerdict.INCONCLUSIVE, f"smallest arm has {least} units "
-                                                 f"(minSamples {gate.min_samples})",
+        return _Judged(GateVerdict.INCONCLUSIVE, f"{effects}; smallest treated arm has {least} "
+                                                 f"units (minSamples {gate.min_samples})",
                        samples=least, memory=new_memory)
+    stable_arm = ArmStats.proportion(t_stable.conversions, t_stable.units)
+    canary_arm = ArmStats.proportion(t_canary.conversions, t_canary.units)
     margin, kind = margin_of(gate)
-    expected = gate.expected_samples or DEFAULT_EXPECTED_SAMPLES
-    result, new_memory["effect"] = non_inferiority_test(
-        _effect_arm(m.stable), _effect_arm(m.canary), margin=margin, relative=kind == "relative",
-        alpha=gate.alpha, n_star=2.0 * expected, min_samples=2, state=memory.get("effect"))
-    theta0 = result.details.get("theta0")
+    absolute = margin * stable_arm.mean if kind == "relative" else margin
+    previous = memory.get("effect") or SequentialState()
+    design = previous.reference
+    if not math.isfinite(design) and absolute > 0 and 0 < stable_arm.mean < 1:
+        # Design variance of Δ̂ at which the fixed-horizon one-sided test has 80 % power at the
+        # margin; frozen at the first look so the mixture stays fixed for the version.
+        design = (absolute / _Z_POWER_SUM(gate.alpha)) ** 2
+        previous = replace(previous, reference=design)
+    n_star = (2.0 * gate.expected_samples if gate.expected_samples
+              else _n_star_for(design, stable_arm, canary_arm, gate.alpha))
+    result, new_memory["effect"] = guarded_non_inferiority_test(
+        stable_arm, canary_arm, margin=absolute, relative=False, alpha=gate.alpha,
+        n_star=n_star, min_samples=2, state=previous)
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
-    effects = (f"incremental effect canary {_effect(m.canary):.4g} vs stable "
-               f"{_effect(m.stable):.4g}")
-    return _Judged(verdict, f"{effects}; {result.reason}", value=result.estimate,
-                   lower=result.lower, upper=result.upper, threshold=theta0, samples=least,
-                   memory=new_memory)
+    design_samples = (gate.expected_samples
+                      or _design_samples(design, stable_arm.variance, m.canary_share))
+    return _Judged(verdict, f"{effects}; treated conversion canary − stable: {result.reason}",
+                   value=result.estimate, lower=result.lower, upper=result.upper,
+                   threshold=-absolute, samples=t_canary.units, memory=new_memory,
+                   design_samples=design_samples)
 
 
-def _effect(arms: VersionArms) -> float:
-    return (arms.treated.conversions / arms.treated.units
-            - arms.holdout.conversions / arms.holdout.units)
+def _Z_POWER_SUM(alpha: float) -> float:  # noqa: N802 - a formula's name
+    return float(NormalDist().inv_cdf(1 - alpha) + NormalDist().inv_cdf(_DESIGN_POWER))
 
 
-def _effect_arm(arms: VersionArms) -> ArmStats:
-    """One version's incremental effect as an 'arm' whose variance/n is the effect's variance.
+def _n_star_for(design: float, control: ArmStats, treatment: ArmStats, alpha: float) -> float:
+    """N* (both arms) at which Δ̂'s variance reaches the design variance, for the mixture."""
+    if not math.isfinite(design) or design <= 0:
+        return 2.0 * DEFAULT_EXPECTED_SAMPLES
+    n = control.n + treatment.n
+    var = control.variance / max(control.n, 1) + treatment.variance / max(treatment.n, 1)
+    return max(n * var / design, 2.0) if var > 0 else 2.0 * DEFAULT_EXPECTED_SAMPLES
 
-    The mSPRT only needs Δ̂ and V = Σ Var/n; n (the version's units) scales its mixing variance.
-    """
-    t = ArmStats.proportion(arms.treated.conversions, arms.treated.units)
-    c = ArmStats.proportion(arms.holdout.conversions, arms.holdout.units)
-    n = t.n + c.n
-    variance = t.variance / t.n + c.variance / c.n
-    return ArmStats(n=n, mean=t.mean - c.mean, variance=variance * n)
+
+def _design_samples(design: float, variance: float, canary_share: float | None) -> int | None:
+    """Canary units at which Δ̂'s variance reaches the design variance at this split."""
+    if not math.isfinite(design) or design <= 0 or variance <= 0:
+        return None
+    w = canary_share if canary_share is not None and 0 < canary_share < 1 else 0.5
+    return math.ceil(variance / design * (1 + w / (1 - w)))
+
+
+def _effects_text(m: OnlineEffectMeasurement) -> str:
+    def effect(arms: VersionArms) -> str:
+        if not arms.treated.units or not arms.holdout.units:
+            return "n/a"
+        value = (arms.treated.conversions / arms.treated.units
+                 - arms.holdout.conversions / arms.holdout.units)
+        return f"{value:+.4g}"
+
+    return f"incremental effect vs holdout: canary {effect(m.canary)}, stable {effect(m.stable)}"
 
 
 def _uplift_sanity(gate: ModelGate, m: UpliftSanityMeasurement, _: GateMemory) -> _Judged:
     if not (math.isfinite(m.training_std) and m.training_std > 0):
         raise ValueError(f"training std must be > 0, got {m.training_std}")
     n = m.requests
-    if not math.isfinite(m.canary_mean_uplift):
+    if not math.isfinite(m.canary_mean_uplift) or n <= 0:
         return _Judged(GateVerdict.INCONCLUSIVE, "no predicted uplift yet", samples=n)
-    z = (m.canary_mean_uplift - m.training_mean) / m.training_std
-    what = (f"mean predicted uplift {m.canary_mean_uplift:.4g} is {z:+.3g} training std from "
-            f"{m.training_mean:.4g}")
-    if n < gate.min_samples:
-        return _Judged(GateVerdict.INCONCLUSIVE, f"{what}, over only {n} requests "
-                                                 f"(minSamples {gate.min_samples})",
-                       value=z, samples=n)
+    sd = m.training_std
+    z = (m.canary_mean_uplift - m.training_mean) / sd
+    lo, hi = mean_confidence_sequence(m.canary_mean_uplift, n, sd, alpha=gate.alpha,
+                                      n_star=float(gate.expected_samples or DEFAULT_DRIFT_SAMPLES))
+    z_lo, z_hi = (lo - m.training_mean) / sd, (hi - m.training_mean) / sd
     low = gate.min if gate.min is not None else -DEFAULT_SANITY_BAND
     high = gate.max if gate.max is not None else DEFAULT_SANITY_BAND
-    if z < low:
-        return _Judged(GateVerdict.FAIL, f"{what}: below {low:.4g}", value=z, threshold=low,
-                       samples=n)
-    if z > high:
-        return _Judged(GateVerdict.FAIL, f"{what}: above {high:.4g}", value=z, threshold=high,
-                       samples=n)
-    nearest = high if z >= 0 else low
-    return _Judged(GateVerdict.PASS, f"{what}: within [{low:.4g}, {high:.4g}]", value=z,
-                   threshold=nearest, samples=n)
+    what = (f"mean predicted uplift {m.canary_mean_uplift:.4g} is {z:+.3g} training std from "
+            f"{m.training_mean:.4g} (CS [{z_lo:+.3g}, {z_hi:+.3g}])")
+    common: dict[str, Any] = {"value": z, "lower": z_lo, "upper": z_hi, "samples": n}
+    if z_hi < low:
+        return _Judged(GateVerdict.FAIL, f"{what}: below {low:.4g}", threshold=low, **common)
+    if z_lo > high:
+        return _Judged(GateVerdict.FAIL, f"{what}: above {high:.4g}", threshold=high, **common)
+    if low <= z_lo and z_hi <= high and n >= gate.min_samples:
+        nearest = high if z >= 0 else low
+        return _Judged(GateVerdict.PASS, f"{what}: within [{low:.4g}, {high:.4g}]",
+                       threshold=nearest, **common)
+    return _Judged(GateVerdict.INCONCLUSIVE, f"{what}: not shown within [{low:.4g}, "
+                                             f"{high:.4g}] yet", **common)
 
 
 def _custom(gate: ModelGate, m: CustomMeasurement, _: GateMemory) -> _Judged:
@@ -514,18 +704,22 @@ def assess(gate: ModelGate, previous: GateStatus | None, outcome: GateOutcome) -
 
     ``previous`` is this gate's status at the *current step* (None at a fresh step). Fail and
     Inconclusive verdicts are counted; Error counts in a row and any other verdict resets it,
-    as Argo Rollouts' MetricResult does.
+    as Argo Rollouts' MetricResult does — except a sample ratio mismatch, which holds the ramp
+    without counting towards a rollback (it says nothing about the model).
     """
     prev = previous if previous is not None and previous.name == gate.name else None
     verdict = outcome.verdict
-    errors = (prev.consecutive_errors if prev else 0) + 1 if verdict is GateVerdict.ERROR else 0
+    errors = prev.consecutive_errors if prev else 0
+    if not outcome.holds:
+        errors = errors + 1 if verdict is GateVerdict.ERROR else 0
     return GateStatus(
         name=gate.name, verdict=verdict, value=outcome.value, lower=outcome.lower,
         upper=outcome.upper, threshold=outcome.threshold, samples=outcome.samples,
         message=_clip(outcome.message), time=outcome.time,
         failures=(prev.failures if prev else 0) + (verdict is GateVerdict.FAIL),
         inconclusives=(prev.inconclusives if prev else 0) + (verdict is GateVerdict.INCONCLUSIVE),
-        consecutive_errors=errors, sequential_state=_state_status(outcome.memory))
+        consecutive_errors=errors, design_samples=outcome.design_samples,
+        sequential_state=_state_status(outcome.memory))
 
 
 def required_action(gate: ModelGate, status: GateStatus) -> GateAction:
@@ -542,40 +736,27 @@ def required_action(gate: ModelGate, status: GateStatus) -> GateAction:
     return GateAction.NONE
 
 
-def reset_counters(status: GateStatus) -> GateStatus:
-    """The status at a new step: counters zeroed and sequential tests restarted (the traffic
-    split changed), the last evidence kept for humans."""
+def next_step(status: GateStatus) -> GateStatus:
+    """The status at a new step: counters zeroed, the last evidence kept for humans, and each
+    sequential test moved to a new stratum (the traffic split changed): its evidence so far is
+    carried, so α is spent once per version rather than once per step."""
+    carried = {key: SequentialStateStatus.model_validate(state.next_stratum().to_dict())
+               for key, state in memory_of(status).items()}
     return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
-                                     "sequential_state": {}})
+                                     "sequential_state": carried})
 
 
 def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:
     """The memory to pass to ``evaluate_gate``, read back from the gate's status."""
     if status is None:
         return {}
-    return {key: SequentialState(
-        looks=st.looks, lower=-math.inf if st.lower is None else st.lower,
-        upper=math.inf if st.upper is None else st.upper,
-        p_pass=1.0 if st.p_pass is None else st.p_pass,
-        p_fail=1.0 if st.p_fail is None else st.p_fail)
-        for key, st in status.sequential_state.items()}
+    return {key: SequentialState.from_dict(st.to_wire())
+            for key, st in status.sequential_state.items()}
 
 
 def _state_status(memory: GateMemory) -> dict[str, SequentialStateStatus]:
-    return {key: SequentialStateStatus(looks=st.looks, lower=_finite(st.lower),
-                                       upper=_finite(st.upper), p_pass=_finite(st.p_pass),
-                                       p_fail=_finite(st.p_fail))
-            for key, st in sorted(memory.items())}
-
-
-def memory_to_wire(memory: GateMemory) -> dict[str, dict[str, Any]]:
-    """JSON-able form of a gate's memory (for a status field or an annotation)."""
-    return {key: state.to_dict() for key, state in sorted(memory.items())}
-
-
-def memory_from_wire(data: Mapping[str, Mapping[str, Any]] | None) -> dict[str, SequentialState]:
-    """Inverse of ``memory_to_wire``; None gives an empty memory."""
-    return {key: SequentialState.from_dict(value) for key, value in (data or {}).items()}
+    return {key: SequentialStateStatus.model_validate(state.to_dict())
+            for key, state in sorted(memory.items())}
 
 
 def _finite(x: float | None) -> float | None:

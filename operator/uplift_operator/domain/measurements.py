@@ -11,8 +11,13 @@ Conventions every adapter follows:
   logged yet): the gate is Inconclusive, never Pass.
 * ``MeasurementError`` means the source could not be asked (unreachable, bad query, HTTP 5xx):
   the gate is Error, which counts against ``consecutiveErrorLimit``.
-* Counts are cumulative since ``status.stepStartedAt``: the traffic split is fixed within a step,
-  which the count and sequential tests need (they restart with the step, see ``domain.ramp``).
+* Comparative counts (canary vs stable) are cumulative since ``status.stepStartedAt``: the
+  traffic split is fixed within a step, which the count and sequential tests need; the gates
+  carry each step's evidence into the next (``SequentialState.next_stratum``), so α is spent
+  once per version. Counts of the canary alone (drift, upliftSanity) are cumulative since the
+  canary started: they do not depend on the split.
+* ``canary_share`` is the canary's expected share of the traffic (the step's weight / 100),
+  against which the realised split is checked (sample ratio mismatch) before any verdict.
 * NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
   as "no data".
 * Canary = the version being rolled out, stable = the version serving the rest of the traffic.
@@ -49,16 +54,23 @@ class MeasurementError:
 
 @dataclass(frozen=True)
 class LatencyMeasurement:
-    """``latency`` gate: 95th-percentile request latency of each predictor, in seconds.
+    """``latency`` gate: each predictor's request-latency histogram since the step started.
 
-    ``stable_p95_seconds`` is None when the stable predictor served nothing in the window (e.g. a
-    100 % step); the gate then judges by its ``max`` alone.
+    ``bucket_bounds`` are the histogram's upper bounds in seconds (ascending, the last +inf);
+    ``canary_buckets``/``stable_buckets`` the cumulative counts per bound (the last is the request
+    count). The gate judges the share of slow requests, a count the sequential tests handle
+    exactly; the p95s are for humans. ``stable_p95_seconds`` is None when the stable predictor
+    served nothing (e.g. a 100 % step); the gate then judges by its ``max`` alone.
     """
 
     canary_p95_seconds: float
     canary_requests: int
     stable_p95_seconds: float | None
     stable_requests: int
+    bucket_bounds: tuple[float, ...] = ()
+    canary_buckets: tuple[int, ...] = ()
+    stable_buckets: tuple[int, ...] = ()
+    canary_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class ErrorRateMeasurement:
     canary_requests: int
     stable_errors: int
     stable_requests: int
+    canary_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,17 @@ class QiniEstimate:
     """An offline Qini score with its confidence bounds, as logged in the version's MLflow run.
 
     ``lower``/``upper`` are None when the run logged no interval; ``samples`` is the evaluation
-    set's size, None when not logged.
+    set's size, None when not logged. ``replicates`` are the Qini on the trainer's bootstrap
+    resamples; two versions evaluated on the same ``evaluation_set`` (a fingerprint of the rows
+    and the resampling seed) share their resamples, so their replicates pair up.
     """
 
     estimate: float
     lower: float | None = None
     upper: float | None = None
     samples: int | None = None
+    replicates: tuple[float, ...] | None = None
+    evaluation_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,12 +154,15 @@ class OnlineEffectMeasurement:
     """``onlineEffect`` gate: holdout and treated counts per version, and the configured split.
 
     ``holdout_fraction`` is ``spec.experiment.holdoutFraction``: the expected share of each
-    version's units in its holdout, checked (sample ratio) before any effect is compared.
+    version's units in its holdout, checked (sample ratio) before any effect is compared. The
+    effect test compares the treated (policy-applied) units of the two versions, both drawn at
+    random from the same population; the holdouts give each version's incremental effect.
     """
 
     canary: VersionArms
     stable: VersionArms
     holdout_fraction: float
+    canary_share: float | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ measurements, applies ``Decision.traffic``, writes ``Decision.status``, emits
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -38,12 +38,12 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 )
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.gates import (
+    OFFLINE_GATE_TYPES,
     GateAction,
-    GateMemory,
     GateOutcome,
     assess,
+    next_step,
     required_action,
-    reset_counters,
 )
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
@@ -70,6 +70,7 @@ __all__ = [
     "TrafficSplit",
     "analysis_due",
     "decide",
+    "gates_to_measure",
     "parse_requests",
 ]
 
@@ -85,6 +86,7 @@ class Reason(StrEnum):
     """Event reasons (and DecisionRecord actions)."""
 
     CANARY_STARTED = "CanaryStarted"
+    TRAFFIC_STARTED = "TrafficStarted"
     CANARY_REPLACED = "CanaryReplaced"
     STEP_ADVANCED = "StepAdvanced"
     ANALYSIS_PASSED = "AnalysisPassed"
@@ -154,18 +156,16 @@ class Observed:
 class Decision:
     """The outcome of one pass.
 
-    ``status``: the complete new status. ``traffic``: the serving graph to apply (None: nothing
+    ``status``: the complete new status, the gates' sequential-test memory included
+    (``status.gates[].sequentialState``). ``traffic``: the serving graph to apply (None: nothing
     to serve yet). ``events``: to emit, in order. ``requeue_after``: when to run again (next
-    analysis, step end, deadline), None when nothing is scheduled. ``gate_memory``: the
-    sequential-test memory of each gate to keep for the next analysis — None: keep what is
-    stored; a mapping (possibly empty, after a step change) replaces it.
+    analysis, step end, deadline), None when nothing is scheduled.
     """
 
     status: UpliftModelStatus
     traffic: TrafficSplit | None
     events: tuple[Event, ...]
     requeue_after: dt.timedelta | None
-    gate_memory: Mapping[str, GateMemory] | None
 
 
 def analysis_due(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datetime) -> bool:
@@ -174,8 +174,31 @@ def analysis_due(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datet
     one interval of data at its weight)."""
     if status.canary_version is None:
         return False
+    interval = parse_duration(spec.rollout.analysis_interval)
+    if _pre_traffic(status):
+        # The offline gates need no traffic: judge them at once, then once an interval.
+        last = status.last_analysis_at
+        start = status.step_started_at
+        return last is None or (start is not None and last <= start) or now >= last + interval
     base = _analysis_base(status)
-    return base is None or now >= base + parse_duration(spec.rollout.analysis_interval)
+    return base is None or now >= base + interval
+
+
+def gates_to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[ModelGate]:
+    """The gates an analysis measures now: before any traffic moves (Argo Rollouts'
+    prePromotionAnalysis), only the offline ones; on the ramp, the others, plus any offline
+    gate that has not passed yet (a canary started before its offline gates were judged)."""
+    if _pre_traffic(status):
+        return [g for g in spec.rollout.gates if g.type in OFFLINE_GATE_TYPES]
+    passed = {g.name for g in status.gates if g.verdict is GateVerdict.PASS}
+    return [g for g in spec.rollout.gates
+            if g.type not in OFFLINE_GATE_TYPES or g.name not in passed]
+
+
+def _pre_traffic(status: UpliftModelStatus) -> bool:
+    """A canary is deployed but gets no traffic until its offline gates pass (weight 0; every
+    ramp step has a weight above 0)."""
+    return status.canary_version is not None and status.canary_weight == 0
 
 
 def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
@@ -211,7 +234,6 @@ class _Pass:
         self.spec, self.previous, self.observed, self.now = spec, status, observed, now
         self.s = status.model_copy(deep=True)
         self.events: list[Event] = []
-        self.gate_memory: dict[str, GateMemory] | None = None
         self.canary_changed = False  # outcomes measured the previous canary: drop them
         self.pause_reason: str | None = None
         self.rollback_pending = False  # a gate demands rollback, but rollback.mode is Manual
@@ -240,8 +262,14 @@ class _Pass:
         return min(self.s.current_step or 0, len(self.steps) - 1)
 
     def where(self) -> str:
+        if _pre_traffic(self.s):
+            return f"canary {self.s.canary_version} in pre-traffic analysis (0%)"
         return (f"canary {self.s.canary_version} at step {self.step_index() + 1}/"
                 f"{len(self.steps)} ({self.s.canary_weight}%)")
+
+    def offline_gates(self) -> list[ModelGate]:
+        return [g for g in self.spec.rollout.gates
+                if g.type in OFFLINE_GATE_TYPES and not g.dry_run]
 
     def emit(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str) -> None:
         self.events.append(Event(type_, reason, message))
@@ -256,11 +284,12 @@ class _Pass:
     def start_canary(self, version: str) -> None:
         self.s.canary_version = version
         self.s.current_step = 0
-        self.s.canary_weight = self.steps[0].weight
+        # Offline gates first, before any request reaches the canary.
+        self.s.canary_weight = 0 if self.offline_gates() else self.steps[0].weight
         self.s.step_started_at = self.now
+        self.s.canary_started_at = self.now
         self.s.gates = []
         self.s.aborted_version = None  # a new attempt supersedes the old rollback
-        self.gate_memory = {}
         self.canary_changed = True
 
     def remove_canary(self) -> None:
@@ -268,7 +297,7 @@ class _Pass:
         self.s.current_step = None
         self.s.canary_weight = 0
         self.s.step_started_at = None
-        self.gate_memory = {}
+        self.s.canary_started_at = None
         self.canary_changed = True
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
@@ -295,24 +324,38 @@ class _Pass:
         # Never backwards, even if the spec's weights were edited mid-ramp.
         self.s.canary_weight = max(self.s.canary_weight, self.steps[index].weight)
         self.s.step_started_at = self.now
-        self.s.gates = [reset_counters(g) for g in self.s.gates]
-        self.gate_memory = {}  # the split changed: sequential tests restart
+        # The split changed: each test starts a new stratum, its evidence so far carried.
+        self.s.gates = [next_step(g) for g in self.s.gates]
         self.record(Reason.STEP_ADVANCED, self.s.canary_version, why, actor)
         self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
 
     def gates_passed_at_step(self) -> bool:
-        """Every acting gate's last verdict is Pass and was measured during this step."""
+        """Every acting gate's last verdict is Pass and was measured during this step (offline
+        gates: passed in the pre-traffic analysis; before traffic, only they count)."""
         start = self.s.step_started_at
         if start is None or self.s.last_analysis_at is None or self.s.last_analysis_at <= start:
             return False
         by_name = {g.name: g for g in self.s.gates}
+        pre_traffic = _pre_traffic(self.s)
         for gate in self.spec.rollout.gates:
-            if gate.dry_run:
+            offline = gate.type in OFFLINE_GATE_TYPES
+            if gate.dry_run or (pre_traffic and not offline):
                 continue
             st = by_name.get(gate.name)
-            if st is None or st.verdict is not GateVerdict.PASS or st.time <= start:
+            if st is None or st.verdict is not GateVerdict.PASS:
+                return False
+            if st.time <= start and not offline:
                 return False
         return True
+
+    def start_traffic(self) -> None:
+        """The offline gates passed: the canary gets the first step's weight."""
+        self.s.canary_weight = self.steps[0].weight
+        self.s.step_started_at = self.now
+        self.s.gates = [next_step(g) for g in self.s.gates]
+        why = "offline gates passed before any traffic"
+        self.record(Reason.TRAFFIC_STARTED, self.s.canary_version, why)
+        self.emit("Normal", Reason.TRAFFIC_STARTED, f"{self.where()} ({why})")
 
     # -- the steps of a pass ----------------------------------------------------------------
 
@@ -381,6 +424,8 @@ class _Pass:
                   f"{'full' if full else 'one-step'} promote of {self.where()} ({request.actor})")
         if full or self.step_index() >= len(self.steps) - 1:
             self.promote(request.actor, "promoted by hand")
+        elif _pre_traffic(self.s):
+            self.start_traffic()
         else:
             self.advance_step(request.actor, "promoted by hand")
 
@@ -441,7 +486,6 @@ class _Pass:
             self.announce(gate, status)
         self.s.gates = updated
         self.s.last_analysis_at = latest
-        self.gate_memory = {o.name: o.memory for o in outcomes}
         if self.gates_passed_at_step() and not was_passing:
             self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
 
@@ -494,7 +538,7 @@ class _Pass:
 
     def blocked_by(self) -> str | None:
         """Why the step cannot advance on its own now, or None when only time/a human is due."""
-        if not self.observed.canary_ready:
+        if not self.observed.canary_ready and not _pre_traffic(self.s):
             return "canary is not serving"
         if self.gates_passed_at_step():
             return None
@@ -525,6 +569,9 @@ class _Pass:
         if (self.s.canary_version is None or self.pause_reason is not None
                 or self.spec.rollout.paused or self.blocked_by() is not None):
             return
+        if _pre_traffic(self.s):
+            self.start_traffic()
+            return
         pause = self.steps[self.step_index()].pause
         could_end = self.step_could_end()
         if pause is None or could_end is None or self.now < could_end:
@@ -547,7 +594,7 @@ class _Pass:
             self.emit("Normal", Reason.RESUMED, message)
         s.conditions = self.ready_condition(message)
         return Decision(status=s, traffic=self.traffic(), events=tuple(self.events),
-                        requeue_after=self.requeue(), gate_memory=self.gate_memory)
+                        requeue_after=self.requeue())
 
     def phase(self) -> tuple[Phase, str]:
         s = self.s

@@ -161,6 +161,10 @@ class TreatmentEval:
     auuc: float
     uplift_at: dict[int, float]
     curves: dict[str, tuple[list[float], list[float]]]
+    #: Qini on each bootstrap resample; the resamples depend only on the evaluation rows and the
+    #: seed, so versions trained on the same split pair up (the qini gate's paired comparison).
+    replicates: list[float] = field(default_factory=list)
+    evaluation_set: str = ""
 
     def metrics(self) -> dict[str, float]:
         out = {f"qini.{self.key}": self.qini, f"qini_lower.{self.key}": self.qini_lower,
@@ -188,8 +192,12 @@ def evaluate(model: UpliftModel, test: pd.DataFrame, cfg: TrainConfig,
         if progress:
             progress.start(f"bootstrap Qini CI for {name!r} ({cfg.n_bootstrap} resamples, "
                            f"{int(rows.sum())} rows)")
-        q, lo, hi = um.bootstrap_ci(um.qini_coefficient, y, t, s, n_resamples=cfg.n_bootstrap,
-                                    seed=cfg.seed)
+        q = float(um.qini_coefficient(y, t, s))
+        replicates = um.bootstrap_replicates(um.qini_coefficient, y, t, s,
+                                             n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+        finite = replicates[np.isfinite(replicates)]
+        lo, hi = ((float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975)))
+                  if finite.size else (math.nan, math.nan))
         if progress:
             progress.done(f"qini={q:.4f} [{lo:.4f}, {hi:.4f}]")
         qx, qv = um.qini_curve(y, t, s)
@@ -199,8 +207,28 @@ def evaluate(model: UpliftModel, test: pd.DataFrame, cfg: TrainConfig,
             qini_upper=hi, auuc=um.auuc(y, t, s) if binary else math.nan,
             uplift_at={int(k * 100): um.uplift_at_k(y, t, s, k) for k in UPLIFT_AT},
             curves={"qini": (_thin(qx / len(y)), _thin(qv)),
-                    "uplift": (_thin(ux / len(y)), _thin(uv))}))
+                    "uplift": (_thin(ux / len(y)), _thin(uv))},
+            replicates=[float(r) for r in replicates],
+            evaluation_set=_evaluation_set(test, cfg)))
     return out
+
+
+def _evaluation_set(test: pd.DataFrame, cfg: TrainConfig) -> str:
+    """Fingerprint of the evaluation rows (index, treatment, outcome) and the resampling: two
+    runs with the same fingerprint drew the same bootstrap resamples."""
+    digest = hashlib.sha256()
+    digest.update(np.asarray(test.index).astype(str).astype(bytes).tobytes())
+    digest.update(test[cfg.treatment_col].astype(str).to_numpy().astype(bytes).tobytes())
+    digest.update(test[cfg.outcome_col].to_numpy(dtype=np.float64).tobytes())
+    digest.update(f"{cfg.seed}/{cfg.n_bootstrap}".encode())
+    return digest.hexdigest()[:32]
+
+
+def qini_bootstrap_document(evals: Sequence[TreatmentEval]) -> dict[str, Any]:
+    """``reference/qini_bootstrap.json``: per treatment key, the Qini and its replicates."""
+    return {"evaluationSet": evals[0].evaluation_set if evals else "",
+            "treatments": {ev.key: {"estimate": ev.qini, "replicates": ev.replicates}
+                           for ev in evals}}
 
 
 def _thin(values: np.ndarray[Any, Any], points: int = 400) -> list[float]:
@@ -299,7 +327,9 @@ def log_run(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
         mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
         for name, doc in refs.items():
             mlflow.log_dict(doc, f"reference/{name}")
-        mlflow.log_dict({"treatments": [ev.__dict__ for ev in evals]}, "reference/metrics.json")
+        mlflow.log_dict({"treatments": [{k: v for k, v in ev.__dict__.items() if k != "replicates"}
+                                        for ev in evals]}, "reference/metrics.json")
+        mlflow.log_dict(qini_bootstrap_document(evals), "reference/qini_bootstrap.json")
         fig = plot_curves(evals)
         mlflow.log_figure(fig, "plots/qini_uplift_curves.png")
         if progress:

@@ -1,10 +1,11 @@
 """Collect what each gate needs: PromQL over the runtime's counters, MLflow run metrics, artifacts.
 
 One function per gate type turns (gate, context) into a ``domain.measurements`` value: ``None`` when
-there is no data yet, ``MeasurementError`` when a source could not be asked. Counts are taken
-since the current step started (``increase(...[<seconds since step start>s])``), because the
-sequential tests assume a fixed traffic split within a step. Metric names and labels are the
-runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
+there is no data yet, ``MeasurementError`` when a source could not be asked. Comparative counts
+are taken since the current step started (``increase(...[<seconds since step start>s])``), because
+the sequential tests need a fixed traffic split within a stratum (the gates carry the evidence
+across steps); the canary's own counts (drift, predicted uplift) since the canary started.
+Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = ["GateContext", "collect"]
 DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
 REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
 REFERENCE_UPLIFT = "reference/uplift_distribution.json"
+REFERENCE_QINI_BOOTSTRAP = "reference/qini_bootstrap.json"
 
 
 @dataclass(frozen=True)
@@ -38,16 +40,23 @@ class GateContext:
     canary_run_id: str | None
     stable_run_id: str | None
     step_started_at: datetime
+    canary_started_at: datetime
     now: datetime
     analysis_interval_s: float
     holdout_fraction: float
     metric_templates: Mapping[str, str]
     treatments: tuple[tuple[str, str], ...]  # (name in the spec, key in the model's metrics)
+    canary_share: float | None = None  # the step's weight / 100, for the traffic-split check
 
     @property
     def window(self) -> str:
         """Seconds since the step started, as a PromQL range (at least two scrapes)."""
-        return f"{max(int((self.now - self.step_started_at).total_seconds()), 15)}s"
+        return _range(self.now - self.step_started_at)
+
+    @property
+    def canary_window(self) -> str:
+        """Seconds since the canary started, as a PromQL range."""
+        return _range(self.now - self.canary_started_at)
 
     def selector(self, version: str, **extra: str) -> str:
         labels = {"namespace": self.namespace, "model": self.name, "version": version, **extra}
@@ -59,6 +68,10 @@ class GateContext:
 
 
 Collected = m.Measurement | m.MeasurementError | None
+
+
+def _range(elapsed: Any) -> str:
+    return f"{max(int(elapsed.total_seconds()), 15)}s"
 
 
 class _SourceDownError(Exception):
@@ -96,6 +109,10 @@ def _canary_reference(ctx: GateContext, registry: Registry | None, path: str) ->
     return _reg(registry).download_artifact_json(ctx.canary_run_id, path)
 
 
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None or not math.isfinite(value) else int(value)
+
+
 def _count(prometheus: MetricSource, promql: str) -> int | None:
     value = prometheus.scalar(promql)
     return None if value is None or math.isnan(value) else round(value)
@@ -107,17 +124,27 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     template = ctx.metric_templates[gate.template_ref or DEFAULT_LATENCY_TEMPLATE]
     canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
     stable = prom.scalar(templates.render(template, ctx.variables(ctx.stable_version)))
-    requests = "sum(increase(uplift_request_duration_seconds_count{sel}[{w}]))"
-    canary_n = _count(prom, requests.format(sel=ctx.selector(ctx.canary_version, endpoint="infer"),
-                                            w=ctx.window))
-    stable_n = _count(prom, requests.format(sel=ctx.selector(ctx.stable_version, endpoint="infer"),
-                                            w=ctx.window))
-    if canary is None or math.isnan(canary) or not canary_n:
+    buckets = "sum by (le) (increase(uplift_request_duration_seconds_bucket{sel}[{w}]))"
+
+    def histogram(version: str) -> dict[float, int]:
+        rows = prom.query(buckets.format(sel=ctx.selector(version, endpoint="infer"),
+                                         w=ctx.window))
+        return {float(r.labels.get("le", "+Inf")): round(r.value) for r in rows
+                if not math.isnan(r.value)}
+
+    canary_h, stable_h = histogram(ctx.canary_version), histogram(ctx.stable_version)
+    bounds = tuple(sorted(set(canary_h) | set(stable_h)))
+    canary_n = canary_h.get(math.inf, 0)
+    if not bounds or not canary_n:
         return None
-    stable_known = stable is not None and not math.isnan(stable)
-    return m.LatencyMeasurement(canary_p95_seconds=canary, canary_requests=canary_n,
-                                stable_p95_seconds=stable if stable_known else None,
-                                stable_requests=stable_n or 0)
+    stable_n = stable_h.get(math.inf, 0)
+    stable_known = stable is not None and not math.isnan(stable) and stable_n > 0
+    return m.LatencyMeasurement(
+        canary_p95_seconds=canary if canary is not None else math.nan, canary_requests=canary_n,
+        stable_p95_seconds=stable if stable_known else None, stable_requests=stable_n,
+        bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
+        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
+        canary_share=ctx.canary_share)
 
 
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -134,7 +161,8 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
         return None
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
-        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0)
+        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0,
+        canary_share=ctx.canary_share)
 
 
 def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -144,7 +172,7 @@ def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     features: Mapping[str, Any] = reference.get("features", {})
     wanted = gate.features or sorted(features)
     live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
-                      f"{ctx.selector(ctx.canary_version)}[{ctx.window}]))")
+                      f"{ctx.selector(ctx.canary_version)}[{ctx.canary_window}]))")
     by_feature: dict[str, dict[int, float]] = {}
     for sample in live:
         labels = sample.labels
@@ -170,16 +198,27 @@ def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
               if not gate.treatments or name in gate.treatments]
 
     def estimates(run_id: str | None) -> dict[str, m.QiniEstimate]:
-        """Per treatment (by its spec name) as the trainer logged it (by treatment key)."""
+        """Per treatment (by its spec name) as the trainer logged it (by treatment key), with
+        the bootstrap replicates when the run has them (older runs do not)."""
         if run_id is None:
             return {}
         metrics = reg.run_metrics(run_id)
+        try:
+            bootstrap = reg.download_artifact_json(run_id, REFERENCE_QINI_BOOTSTRAP)
+        except Exception:  # a run without the artifact: judged on what it has
+            bootstrap = {}
+        evaluation_set = bootstrap.get("evaluationSet") if isinstance(bootstrap, dict) else None
+        per_key = bootstrap.get("treatments", {}) if isinstance(bootstrap, dict) else {}
         found = {}
         for name, key in wanted:
             if f"qini.{key}" in metrics:
-                found[name] = m.QiniEstimate(estimate=metrics[f"qini.{key}"],
-                                            lower=metrics.get(f"qini_lower.{key}"),
-                                            upper=metrics.get(f"qini_upper.{key}"))
+                reps = per_key.get(key, {}).get("replicates") if isinstance(per_key, dict) else None
+                found[name] = m.QiniEstimate(
+                    estimate=metrics[f"qini.{key}"], lower=metrics.get(f"qini_lower.{key}"),
+                    upper=metrics.get(f"qini_upper.{key}"),
+                    samples=_int_or_none(metrics.get(f"n_test.{key}")),
+                    replicates=tuple(float(x) for x in reps) if reps else None,
+                    evaluation_set=evaluation_set)
         return found
 
     canary = estimates(ctx.canary_run_id)
@@ -208,7 +247,8 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if canary is None or stable is None:
         return None
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
-                                     holdout_fraction=ctx.holdout_fraction)
+                                     holdout_fraction=ctx.holdout_fraction,
+                                     canary_share=ctx.canary_share)
 
 
 def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -217,11 +257,10 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     reference = _canary_reference(ctx, registry, REFERENCE_UPLIFT)
     sel = ctx.selector(ctx.canary_version)
     # The histogram has negative buckets, so it exports no _sum: the runtime keeps signed sums.
-    positive = prom.scalar(
-        f"sum(increase(uplift_predicted_uplift_positive_total{sel}[{ctx.window}]))")
-    negative = prom.scalar(
-        f"sum(increase(uplift_predicted_uplift_negative_total{sel}[{ctx.window}]))")
-    count = _count(prom, f"sum(increase(uplift_predicted_uplift_count{sel}[{ctx.window}]))")
+    w = ctx.canary_window
+    positive = prom.scalar(f"sum(increase(uplift_predicted_uplift_positive_total{sel}[{w}]))")
+    negative = prom.scalar(f"sum(increase(uplift_predicted_uplift_negative_total{sel}[{w}]))")
+    count = _count(prom, f"sum(increase(uplift_predicted_uplift_count{sel}[{w}]))")
     if positive is None or negative is None or not count:
         return None
     total = positive - negative

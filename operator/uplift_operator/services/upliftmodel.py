@@ -108,6 +108,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         registry = None
         resolution = Resolution(None, "RegistryUnavailable", str(error))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
+    unresolved_before = cond.find(current.conditions, MODEL_RESOLVED)
+    if not resolution.ok and (unresolved_before is None or unresolved_before.status != "False"
+                              or unresolved_before.message != resolution.message[:MAX_MESSAGE]):
+        # A new cause of a stuck reference: one Warning event (not one per pass).
+        events.append(Event("Warning", resolution.reason, resolution.message[:MAX_MESSAGE]))
     conditions = cond.set_condition(
         conditions, type_=MODEL_RESOLVED, status="True" if resolution.ok else "False",
         reason=resolution.reason,
@@ -130,7 +135,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
             outcomes = [gates.GateOutcome(
                 name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
                 message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
-                for gate in spec.rollout.gates]
+                for gate in ramp.gates_to_measure(spec, current)]
         else:
             outcomes = _analyse(spec, current, owner, deps, registry, now)
 
@@ -146,6 +151,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     status = decision.status  # gate verdicts and their sequential state included (gates.assess)
     if desired is not None:
         status = status.model_copy(update={"desired_version": desired})
+    if not resolution.ok:  # the cause where `kubectl get` shows it, not only in a condition
+        status = status.model_copy(update={"message": (
+            f"{status.message}: {resolution.reason}: {resolution.message}")[:MAX_MESSAGE]})
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
 
     # 6. apply
@@ -209,14 +217,16 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         namespace=owner.namespace, name=owner.name, canary_version=status.canary_version,
         stable_version=status.stable_version, canary_run_id=run_ids[status.canary_version],
         stable_run_id=run_ids[status.stable_version],
-        step_started_at=status.step_started_at or now, now=now,
+        step_started_at=status.step_started_at or now,
+        canary_started_at=status.canary_started_at or status.step_started_at or now, now=now,
+        canary_share=status.canary_weight / 100,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments))
     previous = {g.name: g for g in status.gates}
     outcomes = []
-    for gate in spec.rollout.gates:
+    for gate in ramp.gates_to_measure(spec, status):
         measured = measurements.collect(gate, ctx, deps.prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
                                             now))

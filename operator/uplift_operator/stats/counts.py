@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import overload
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "log_beta_bf_one_sided",
     "log_dirichlet_bf",
     "multinomial_test",
+    "proportion_bound_test",
     "rate_ratio_test",
 ]
 
@@ -184,14 +186,15 @@ def multinomial_test(
         )
         return res, state
     log_o = float(log_dirichlet_bf(c, rho, k))
-    p = min(state.p_pass, min(1.0, math.exp(-log_o)))
+    p = min(state.p_pass, _p_of(state.carried_log_fail + log_o))
     lower, upper = state.lower, state.upper
     if c.size == 2:
         lo, hi = _two_arm_cs(int(c[0]), int(c[1]), float(rho[0]), float(rho[1]), alpha, k)
         lower, upper = max(lower, lo), min(upper, hi)
     else:
         lower, upper = math.nan, math.nan
-    new = SequentialState(state.looks + 1, lower, upper, p, p)
+    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p, p_fail=p,
+                  log_fail=log_o)
     if p <= alpha:
         decision = Decision.FAIL
         why = f"multinomial: counts {samples} depart from shares (always-valid p = {p:.3g} ≤ α)"
@@ -209,12 +212,18 @@ def rate_ratio_test(
     control_exposure: float,
     treatment_exposure: float,
     margin: float = 0.0,
+    fail_margin: float | None = None,
     alpha: float = 0.05,
     k: float = DEFAULT_CONCENTRATION,
     min_events: int = 20,
     state: SequentialState | None = None,
 ) -> tuple[TestResult, SequentialState]:
     """One-sided sequential test of "B's event rate is at most (1 + m) × A's" (events are bad).
+
+    ``fail_margin`` (default: ``margin``) sets the FAIL null apart from the PASS one: with
+    ``margin=m, fail_margin=0`` PASS shows r < 1 + m (non-inferiority) and FAIL shows r > 1
+    (harm beyond zero), each at α. Evidence carried in ``state`` from earlier strata (other
+    traffic splits, ``SequentialState.next_stratum``) multiplies this stratum's.
 
     Exposures are the arms' traffic shares (or exposure counts in a fixed split); only their
     ratio matters. With r₀ = 1 + m and θ₀ = ρ_B r₀/(ρ_A + ρ_B r₀): FAIL (roll back) when the
@@ -242,11 +251,15 @@ def rate_ratio_test(
         p0 = min(state.p_pass, state.p_fail)
         res = TestResult(Decision.CONTINUE, ratio, state.lower, state.upper, p0, samples, why)
         return res, state
+    r1 = 1.0 + (margin if fail_margin is None else fail_margin)
+    if r1 <= 0:
+        raise ValueError(f"fail_margin must be > -1, got {fail_margin}")
     theta0 = _theta_of_ratio(r0, rho_a, rho_b)
-    log_worse = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=True))
+    theta1 = _theta_of_ratio(r1, rho_a, rho_b)
+    log_worse = float(log_beta_bf_one_sided(c_b, c_a, theta1, k, greater=True))
     log_better = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=False))
-    p_fail = min(state.p_fail, min(1.0, math.exp(-log_worse)))
-    p_pass = min(state.p_pass, min(1.0, math.exp(-log_better)))
+    p_fail = min(state.p_fail, _p_of(state.carried_log_fail + log_worse))
+    p_pass = min(state.p_pass, _p_of(state.carried_log_pass + log_better))
     target = math.log(1.0 / alpha)
     theta_hat = c_b / (c_a + c_b)
     lo = _invert(
@@ -263,10 +276,11 @@ def rate_ratio_test(
     )
     lower = max(state.lower, _ratio_of_theta(lo, rho_a, rho_b))
     upper = min(state.upper, _ratio_of_theta(hi, rho_a, rho_b))
-    new = SequentialState(state.looks + 1, lower, upper, p_pass, p_fail)
+    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
+                  p_fail=p_fail, log_pass=log_better, log_fail=log_worse)
     if p_fail <= alpha:
         decision, p = Decision.FAIL, p_fail
-        why = f"rate ratio: B's rate exceeds {r0:.4g}× A's (always-valid p = {p_fail:.3g} ≤ α)"
+        why = f"rate ratio: B's rate exceeds {r1:.4g}× A's (always-valid p = {p_fail:.3g} ≤ α)"
     elif p_pass <= alpha:
         decision, p = Decision.PASS, p_pass
         why = f"rate ratio: B's rate is below {r0:.4g}× A's (always-valid p = {p_pass:.3g} ≤ α)"
@@ -282,6 +296,65 @@ def rate_ratio_test(
         samples,
         why,
         log_worse,
-        {"p_pass": p_pass, "log_bf_better": log_better, "theta0": theta0, "r0": r0},
+        {"p_pass": p_pass, "log_bf_better": log_better, "theta0": theta0, "r0": r0, "r1": r1},
     )
+    return res, new
+
+
+def _p_of(log_evidence: float) -> float:
+    """Always-valid p-value of one look: 1/E, capped at 1."""
+    return 1.0 if log_evidence <= 0 else math.exp(-log_evidence)
+
+
+def proportion_bound_test(
+    events: int,
+    trials: int,
+    bound: float,
+    *,
+    alpha: float = 0.05,
+    k: float = DEFAULT_CONCENTRATION,
+    state: SequentialState | None = None,
+) -> tuple[TestResult, SequentialState]:
+    """One-sample sequential test of an event probability p against a ceiling ``bound``.
+
+    PASS when p < ``bound`` is shown (the truncated-Beta BF for θ < bound reaches 1/α), FAIL when
+    p > ``bound`` is shown; otherwise CONTINUE. The Beta-binomial mixture is exact at any sample
+    size, so a service with no errors at all passes a ceiling once enough requests are seen.
+    Evidence carried in ``state`` from earlier strata multiplies this one's.
+    """
+    _check_alpha(alpha)
+    if not 0.0 < bound < 1.0:
+        raise ValueError(f"bound must be in (0, 1), got {bound}")
+    if not 0 <= events <= trials:
+        raise ValueError(f"need 0 ≤ events ≤ trials, got {events}/{trials}")
+    state = state or SequentialState()
+    rate = events / trials if trials else math.nan
+    if trials == 0:
+        res = TestResult(Decision.CONTINUE, rate, state.lower, state.upper, state.p_pass,
+                         (events, trials), "proportion: no trials yet")
+        return res, state
+    log_above = float(log_beta_bf_one_sided(events, trials - events, bound, k, greater=True))
+    log_below = float(log_beta_bf_one_sided(events, trials - events, bound, k, greater=False))
+    p_fail = min(state.p_fail, _p_of(state.carried_log_fail + log_above))
+    p_pass = min(state.p_pass, _p_of(state.carried_log_pass + log_below))
+    target = math.log(1.0 / alpha)
+    lo = _invert(lambda t: float(log_beta_bf_one_sided(events, trials - events, t, k, greater=True)),
+                 target, rate, below=True)
+    hi = _invert(lambda t: float(log_beta_bf_one_sided(events, trials - events, t, k,
+                                                       greater=False)),
+                 target, rate, below=False)
+    lower, upper = max(state.lower, lo), min(state.upper, hi)
+    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
+                  p_fail=p_fail, log_pass=log_below, log_fail=log_above)
+    if p_fail <= alpha:
+        decision, p = Decision.FAIL, p_fail
+        why = f"proportion {rate:.4g} is above {bound:.4g} (always-valid p = {p_fail:.3g} ≤ α)"
+    elif p_pass <= alpha:
+        decision, p = Decision.PASS, p_pass
+        why = f"proportion {rate:.4g} is below {bound:.4g} (always-valid p = {p_pass:.3g} ≤ α)"
+    else:
+        decision, p = Decision.CONTINUE, min(p_pass, p_fail)
+        why = f"proportion {rate:.4g}: no conclusion about {bound:.4g} yet"
+    res = TestResult(decision, rate, lower, upper, p, (events, trials), why, log_below,
+                     {"p_fail": p_fail, "bound": bound})
     return res, new

@@ -23,8 +23,9 @@ import numpy.typing as npt
 from scipy import stats
 
 from .results import Decision, TestResult
+from .sequential import cs_half_width, mixing_variance
 
-__all__ = ["PSI_EMPTY_SHARE", "ks_binned", "psi", "psi_threshold", "psi_value"]
+__all__ = ["PSI_EMPTY_SHARE", "ks_binned", "psi", "psi_bounds", "psi_threshold", "psi_value"]
 
 #: Share used in place of an empty bin (Evidently's ``psi.py`` convention).
 PSI_EMPTY_SHARE = 1e-4
@@ -133,3 +134,45 @@ def ks_binned(
     else:
         decision, why = Decision.PASS, f"KS D = {d:.4g} (p = {p:.3g})"
     return TestResult(decision, d, math.nan, math.nan, p, samples, why, d, {"critical_d": critical})
+
+
+def psi_bounds(
+    ref_counts: npt.ArrayLike,
+    cur_counts: npt.ArrayLike,
+    *,
+    alpha: float = 0.05,
+    n_star: float = 2000.0,
+    empty_share: float = PSI_EMPTY_SHARE,
+) -> tuple[float, float, float]:
+    """(PSI, lower, upper): anytime-valid confidence bounds on the PSI of the live distribution.
+
+    The reference histogram (training, large) is taken as known; each live bin share gets a
+    normal-mixture confidence sequence at α/B (Bonferroni over the B bins, so all hold at once
+    with probability ≥ 1 − α at every look). Each PSI term (a − e)·ln(a/e) is convex in a with
+    its minimum 0 at a = e, so its extremes over a bin's interval are at the interval's ends (or
+    0 when the interval covers e); summing them bounds the PSI (conservatively: the shares'
+    sum-to-one is ignored). Shares are floored at ``empty_share`` as in ``psi_value``; an
+    interval reaching 0 gives a large upper bound, which is why an empty live bin cannot pass
+    a drift gate on a small sample.
+    """
+    ref, cur = _counts(ref_counts, cur_counts)
+    n = float(cur.sum())
+    if ref.sum() == 0 or n == 0:
+        return math.nan, 0.0, math.inf
+    e = np.maximum(ref / ref.sum(), empty_share)
+    a = cur / n
+    level = alpha / ref.size
+    smoothed = (cur + 1.0) / (n + 2.0)  # never a zero variance, even for an empty bin
+    var = smoothed * (1.0 - smoothed) / n
+    half = cs_half_width(var, mixing_variance(n_star, level) * n * var, level)
+    lo = np.clip(a - half, empty_share, 1.0)
+    hi = np.clip(a + half, empty_share, 1.0)
+
+    def term(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = (x - e) * np.log(x / e)
+        return out
+
+    upper = float(np.sum(np.maximum(term(lo), term(hi))))
+    covers = (lo <= e) & (e <= hi)
+    lower = float(np.sum(np.where(covers, 0.0, np.minimum(term(lo), term(hi)))))
+    return psi_value(ref, cur, empty_share=empty_share), lower, upper

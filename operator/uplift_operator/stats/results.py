@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -89,27 +89,77 @@ class SequentialState:
     upper: float = math.inf
     p_pass: float = 1.0
     p_fail: float = 1.0
+    #: Evidence of completed strata (ramp steps), so α is spent once per version, not per step.
+    #: Count tests multiply their e-values across strata (log sums); mean tests pool the strata's
+    #: inverse-variance weighted estimates (``info`` = Σ 1/V, ``score`` = Σ Δ̂/V, ``units`` = Σ n).
+    carried_log_pass: float = 0.0
+    carried_log_fail: float = 0.0
+    carried_info: float = 0.0
+    carried_score: float = 0.0
+    carried_units: float = 0.0
+    #: The same quantities for the current stratum, as of the last look (folded by ``next_stratum``).
+    log_pass: float = 0.0
+    log_fail: float = 0.0
+    info: float = 0.0
+    score: float = 0.0
+    units: float = 0.0
+    #: A parameter frozen at the first look that needed it (a latency threshold, a design size).
+    reference: float = math.nan
+
+    def next_stratum(self) -> SequentialState:
+        """The state to continue with after the traffic split changed (a new ramp step).
+
+        The current stratum's evidence at its last look joins the carried evidence: stopping a
+        test supermartingale at a look and starting a fresh one multiplied by its value is again
+        a test supermartingale, so the running p-values and bounds go on across steps.
+        """
+        return replace(
+            self,
+            carried_log_pass=self.carried_log_pass + self.log_pass,
+            carried_log_fail=self.carried_log_fail + self.log_fail,
+            carried_info=self.carried_info + self.info,
+            carried_score=self.carried_score + self.score,
+            carried_units=self.carried_units + self.units,
+            log_pass=0.0, log_fail=0.0, info=0.0, score=0.0, units=0.0,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (±inf as ``None``)."""
-        return {
+        """JSON-able form (±inf and NaN as ``None``; zero evidence fields omitted)."""
+        out: dict[str, Any] = {
             "looks": self.looks,
             "lower": _encode(self.lower),
             "upper": _encode(self.upper),
             "pPass": _encode(self.p_pass),
             "pFail": _encode(self.p_fail),
         }
+        for key, attr in _EVIDENCE_FIELDS.items():
+            value = getattr(self, attr)
+            if value and math.isfinite(value):
+                out[key] = float(value)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SequentialState:
         """Inverse of ``to_dict``; missing keys take the initial values."""
+        evidence = {attr: float(data[key]) for key, attr in _EVIDENCE_FIELDS.items()
+                    if data.get(key) is not None}
         return cls(
             looks=int(data.get("looks", 0)),
             lower=_decode(data.get("lower"), -math.inf),
             upper=_decode(data.get("upper"), math.inf),
             p_pass=_decode(data.get("pPass"), 1.0),
             p_fail=_decode(data.get("pFail"), 1.0),
+            **evidence,
         )
+
+
+#: Wire key → attribute of the evidence fields of ``SequentialState``.
+_EVIDENCE_FIELDS = {
+    "carriedLogPass": "carried_log_pass", "carriedLogFail": "carried_log_fail",
+    "carriedInfo": "carried_info", "carriedScore": "carried_score",
+    "carriedUnits": "carried_units", "logPass": "log_pass", "logFail": "log_fail",
+    "info": "info", "score": "score", "units": "units", "reference": "reference",
+}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ accept numpy arrays; ``bench/stats_simulation.py`` runs the very same code on 2,
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import overload
 
 import numpy as np
@@ -34,8 +35,11 @@ from .results import ArmStats, Decision, SequentialState, TestResult
 __all__ = [
     "cs_half_width",
     "difference_test",
+    "fixed_horizon_n",
+    "guarded_non_inferiority_test",
     "log_mixture_lr",
     "log_mixture_lr_one_sided",
+    "mean_confidence_sequence",
     "mixing_variance",
     "non_inferiority_test",
     "one_sided_margin",
@@ -357,3 +361,96 @@ def superiority_test(
         higher_is_better=higher_is_better,
         what="superiority",
     )
+
+
+def guarded_non_inferiority_test(
+    control: ArmStats,
+    treatment: ArmStats,
+    *,
+    margin: float,
+    relative: bool = False,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+    n_star: float = 5000.0,
+    min_samples: int = 100,
+    state: SequentialState | None = None,
+) -> tuple[TestResult, SequentialState]:
+    """The gate rule on a difference of means: PASS shows non-inferiority, FAIL shows harm.
+
+    PASS rejects H0 Δ ≤ −m (Λ⁺ at −m: B is no worse than A beyond the margin); FAIL rejects
+    H0 Δ ≥ 0 (Λ⁻ at 0: B is worse than A at all); each at α, otherwise CONTINUE. So a canary
+    exactly at the margin is promoted with probability ≤ α and an equal canary is rolled back
+    with probability ≤ α. Lower-is-better mirrors the signs.
+
+    ``control``/``treatment`` summarise the current stratum (one traffic split, e.g. one ramp
+    step). Earlier strata carried in ``state`` (``SequentialState.next_stratum``) are pooled by
+    inverse-variance weights, Δ̂ = Σ(Δ̂_s/V_s)/Σ(1/V_s) with V = 1/Σ(1/V_s): the score process
+    keeps independent increments across strata, so one mixture covers the whole version and α
+    is spent once, while a change of allocation between steps cannot bias Δ̂ (each stratum
+    compares arms observed over the same period).
+    """
+    _check_alpha(alpha)
+    state = state or SequentialState()
+    early = _too_early(control, treatment, min_samples, state, "non-inferiority")
+    if early is not None:
+        return early
+    delta_s, var_s, n_s = _summaries(control, treatment)
+    info = state.carried_info + 1.0 / var_s
+    score = state.carried_score + delta_s / var_s
+    units = state.carried_units + n_s
+    delta, var = score / info, 1.0 / info
+    m = _absolute_margin(margin, relative, control)
+    sign = 1.0 if higher_is_better else -1.0
+    d = sign * delta
+    tau2 = mixing_variance(n_star, alpha) * units * var
+    log_pass = log_mixture_lr_one_sided(d, var, tau2, -m, greater=True)
+    log_fail = log_mixture_lr_one_sided(d, var, tau2, 0.0, greater=False)
+    p_pass = min(state.p_pass, min(1.0, math.exp(-log_pass)))
+    p_fail = min(state.p_fail, min(1.0, math.exp(-log_fail)))
+    u = one_sided_margin(var, tau2, alpha)
+    lower, upper = max(state.lower, delta - u), min(state.upper, delta + u)
+    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
+                  p_fail=p_fail, info=1.0 / var_s, score=delta_s / var_s, units=float(n_s))
+    theta_pass = -sign * m
+    if p_fail <= alpha:
+        decision, p = Decision.FAIL, p_fail
+        why = f"Δ is worse than 0 (always-valid p = {p_fail:.3g} ≤ α)"
+    elif p_pass <= alpha:
+        decision, p = Decision.PASS, p_pass
+        why = f"Δ is no worse than the margin {theta_pass:.6g} (always-valid p = {p_pass:.3g} ≤ α)"
+    else:
+        decision, p = Decision.CONTINUE, p_pass
+        why = (f"no conclusion yet: Δ in [{lower:.6g}, {upper:.6g}], margin {theta_pass:.6g} "
+               f"(p = {p_pass:.3g})")
+    result = TestResult(
+        decision, delta, lower, upper, p, (control.n, treatment.n),
+        f"non-inferiority: {why}", log_pass,
+        {"p_fail": p_fail, "theta0": theta_pass, "tau2": tau2, "variance": var,
+         "units": units},
+    )
+    return result, new
+
+
+def fixed_horizon_n(effect: float, variance: float, *, alpha: float = 0.05,
+                    power: float = 0.8) -> float:
+    """Per-arm n of the one-sided fixed-sample z-test that detects ``effect`` at α with ``power``:
+    (z₁₋α + z_power)² · 2σ²/effect², σ² = ``variance`` per unit in each arm."""
+    _check_alpha(alpha)
+    if effect == 0 or variance <= 0:
+        raise ValueError("need effect ≠ 0 and variance > 0")
+    z = float(special.ndtri(1.0 - alpha) + special.ndtri(power))
+    return z * z * 2.0 * variance / (effect * effect)
+
+
+def mean_confidence_sequence(mean: float, n: int, sigma: float, *, alpha: float = 0.05,
+                             n_star: float = 2000.0) -> tuple[float, float]:
+    """Anytime-valid two-sided CS for a mean with known per-unit sd ``sigma`` (normal mixture).
+
+    Valid simultaneously at every n, so it needs no state between looks.
+    """
+    _check_alpha(alpha)
+    if n <= 0 or sigma <= 0:
+        return -math.inf, math.inf
+    v = sigma * sigma / n
+    half = cs_half_width(v, mixing_variance(n_star, alpha) * n * v, alpha)
+    return mean - half, mean + half

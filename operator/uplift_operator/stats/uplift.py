@@ -26,6 +26,7 @@ Conventions (see ``docs/statistics.md`` §Uplift metrics):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Mapping
 from typing import Literal
 
@@ -38,6 +39,9 @@ __all__ = [
     "auuc",
     "auuc_score_causalml",
     "bootstrap_ci",
+    "bootstrap_replicates",
+    "one_sided_bounds",
+    "paired_difference_bounds",
     "per_treatment",
     "perfect_qini_score",
     "perfect_uplift_score",
@@ -318,18 +322,11 @@ def bootstrap_ci(
     metric's scale (which depends on the arm sizes) is that of the data. Resamples on which the
     metric is undefined (NaN) are dropped; NaN bounds if none remain.
     """
-    if n_resamples < 1:
-        raise ValueError("n_resamples must be ≥ 1")
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be in (0, 1)")
     ya, ta, sa = _as_inputs(y, treatment, score)
     estimate = float(metric(ya, ta, sa))
-    rng = np.random.default_rng(seed)
-    arms = [np.flatnonzero(ta == 1), np.flatnonzero(ta == 0)]
-    stats = np.empty(n_resamples, dtype=np.float64)
-    for b in range(n_resamples):
-        idx = np.concatenate([rng.choice(a, size=a.size, replace=True) for a in arms if a.size])
-        stats[b] = metric(ya[idx], ta[idx], sa[idx])
+    stats = bootstrap_replicates(metric, ya, ta, sa, n_resamples=n_resamples, seed=seed)
     stats = stats[np.isfinite(stats)]
     if stats.size == 0:
         return estimate, float("nan"), float("nan")
@@ -370,3 +367,63 @@ def per_treatment(
         t = (labels[rows] == label).astype(np.float64)
         out[label] = float(metric(ya[rows], t, sa[rows]))
     return out
+
+
+def bootstrap_replicates(
+    metric: UpliftMetric,
+    y: npt.ArrayLike,
+    treatment: npt.ArrayLike,
+    score: npt.ArrayLike,
+    *,
+    n_resamples: int = 200,
+    seed: int = 0,
+) -> FloatArray:
+    """The metric on each bootstrap resample (rows drawn with replacement within arms).
+
+    The draws depend only on the arms' sizes, their row order and ``seed``: two models scored
+    on the same evaluation set get the *same* resamples, so their replicates pair up and the
+    spread of their differences is the paired bootstrap of canary − stable (NaN where the metric
+    is undefined on a resample).
+    """
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be ≥ 1")
+    ya, ta, sa = _as_inputs(y, treatment, score)
+    rng = np.random.default_rng(seed)
+    arms = [np.flatnonzero(ta == 1), np.flatnonzero(ta == 0)]
+    out = np.empty(n_resamples, dtype=np.float64)
+    for b in range(n_resamples):
+        idx = np.concatenate([rng.choice(a, size=a.size, replace=True) for a in arms if a.size])
+        out[b] = metric(ya[idx], ta[idx], sa[idx])
+    return out
+
+
+def paired_difference_bounds(
+    canary: npt.ArrayLike, stable: npt.ArrayLike, *, alpha: float = 0.05
+) -> tuple[float, float, float, int]:
+    """(mean difference, lower, upper, pairs) of canary − stable over paired replicates.
+
+    ``lower``/``upper`` are the α and 1 − α percentiles: each a one-sided bound at level α
+    (non-inferiority is read off ``lower``, harm off ``upper``). Pairs where either replicate
+    is NaN are dropped; NaN bounds when none remain.
+    """
+    a = np.asarray(canary, dtype=np.float64)
+    b = np.asarray(stable, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("paired replicates must be two 1-D arrays of one length")
+    if not 0.0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
+    d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    if d.size == 0:
+        return math.nan, math.nan, math.nan, 0
+    lower, upper = np.quantile(d, [alpha, 1.0 - alpha])
+    return float(d.mean()), float(lower), float(upper), int(d.size)
+
+
+def one_sided_bounds(replicates: npt.ArrayLike, *, alpha: float = 0.05) -> tuple[float, float]:
+    """(lower, upper): the α and 1 − α percentiles of bootstrap replicates (NaN dropped)."""
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return math.nan, math.nan
+    lower, upper = np.quantile(r, [alpha, 1.0 - alpha])
+    return float(lower), float(upper)

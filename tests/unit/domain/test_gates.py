@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
@@ -54,45 +55,83 @@ def effect(n: int, treated_rate: float, *, holdout_share: float = 0.1,
 
 REF = (1000, 2000, 4000, 2000, 1000)
 SHIFTED = (100, 400, 2000, 4000, 3500)
+BOUNDS = (0.05, 0.1, 0.2, 0.5, math.inf)
+
+
+def histogram(n: int, shares: tuple[float, ...]) -> tuple[int, ...]:
+    """Cumulative bucket counts of ``n`` requests with ``shares`` per bucket of ``BOUNDS``."""
+    counts, total = [], 0.0
+    for share in shares:
+        total += share
+        counts.append(round(n * total))
+    counts[-1] = n
+    return tuple(counts)
+
+
+FAST = (0.5, 0.45, 0.04, 0.01, 0.0)  # p95 in (0.05, 0.1]: 5 % slower than 0.1 s
+SLOW = (0.3, 0.55, 0.1, 0.05, 0.0)  # 15 % slower than 0.1 s
+
+
+def lat(canary: tuple[float, ...], n_canary: int, stable: tuple[float, ...] | None = FAST,
+        n_stable: int = 0) -> LatencyMeasurement:
+    return LatencyMeasurement(
+        0.1, n_canary, 0.1 if stable is not None and n_stable else None, n_stable,
+        bucket_bounds=BOUNDS, canary_buckets=histogram(n_canary, canary),
+        stable_buckets=histogram(n_stable, stable) if stable is not None and n_stable else ())
+
+
+def replicates(mean: float, seed: int = 1, sd: float = 0.02) -> tuple[float, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(float(x) for x in rng.normal(mean, sd, 400))
+
+
+def qini(mean: float, reps: tuple[float, ...] | None, evaluation_set: str = "e1") -> QiniEstimate:
+    return QiniEstimate(mean, None, None, 12808, replicates=reps, evaluation_set=evaluation_set)
+
+
+_BASE = replicates(0.15)
+_SHIFT = tuple(x + 0.003 * math.sin(i) for i, x in enumerate(_BASE))  # paired: tiny differences
+
 
 CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
-    # latency: relative margin 0.2 against stable by default; max is an absolute ceiling
-    ("latency within stable × 1.2", gate("latency"),
-     LatencyMeasurement(0.11, 500, 0.10, 5000), P, "≤ stable p95"),
-    ("latency above stable × 1.2", gate("latency"),
-     LatencyMeasurement(0.13, 500, 0.10, 5000), F, "> stable p95"),
-    ("latency above max, though near stable", gate("latency", max=0.15),
-     LatencyMeasurement(0.16, 500, 0.20, 5000), F, "> max"),
-    ("latency below min", gate("latency", min=0.01),
-     LatencyMeasurement(0.001, 500, 0.10, 5000), F, "< min"),
-    ("latency from few requests", gate("latency"),
-     LatencyMeasurement(0.5, 20, 0.10, 5000), INC, "only 20 requests"),
-    ("latency NaN", gate("latency"),
-     LatencyMeasurement(math.nan, 500, 0.10, 5000), INC, "no canary latency"),
-    ("latency no stable, no max", gate("latency"),
-     LatencyMeasurement(0.1, 500, None, 0), INC, "no stable p95"),
-    ("latency stable too thin, judged by max", gate("latency", max=0.2),
-     LatencyMeasurement(0.1, 500, 0.01, 10), P, "max"),
-    ("latency absolute margin in seconds", gate("latency", marginType="absolute", margin=0.05),
-     LatencyMeasurement(0.14, 500, 0.10, 5000), P, "+ 0.05s"),
-    # errorRate: anytime-valid rate ratio, a guardrail
-    ("errors: none in canary", gate("errorRate"),
-     ErrorRateMeasurement(0, 1000, 5, 9000), P, "no evidence of harm"),
-    ("errors: ratio 2.7, significant", gate("errorRate"),
-     ErrorRateMeasurement(60, 1000, 200, 9000), F, "> 1.2"),
-    ("errors: above max ceiling", gate("errorRate", max=0.01),
-     ErrorRateMeasurement(20, 1000, 180, 9000), F, "> max"),
-    ("errors: above margin, not yet significant", gate("errorRate"),
-     ErrorRateMeasurement(19, 1000, 0, 1000), INC, "holding the step"),
-    ("errors: too few canary requests", gate("errorRate"),
-     ErrorRateMeasurement(0, 50, 0, 900), INC, "50 of 100"),
+    # latency: the share of slow requests, against the stable's and against max
+    ("latency equal to stable", gate("latency"), lat(FAST, 50_000, FAST, 100_000), P,
+     "ratio < 1.2 shown"),
+    ("latency slower than stable", gate("latency"), lat(SLOW, 5_000, FAST, 50_000), F,
+     "harm shown"),
+    ("latency within max, no stable", gate("latency", max=0.2), lat(FAST, 5_000, None), P,
+     "canary p95 ≤ 0.2 shown"),
+    ("latency above max", gate("latency", max=0.1), lat(SLOW, 5_000, None), F, "harm shown"),
+    ("latency from few requests", gate("latency"), lat(FAST, 20, FAST, 5000), INC,
+     "only 20 requests"),
+    ("latency no histogram yet", gate("latency"),
+     LatencyMeasurement(math.nan, 500, 0.10, 5000), INC, "no canary latency histogram"),
+    ("latency no stable, no max", gate("latency"), lat(FAST, 500, None), INC, "no stable p95"),
+    ("latency at the margin, little data", gate("latency"),
+     lat((0.45, 0.49, 0.05, 0.01, 0.0), 300, FAST, 3000), INC,
+     "not shown yet"),
+    # errorRate: pass shows ratio < 1 + margin (or < max), fail shows ratio > 1 (or > max)
+    ("errors: equal rates, much data", gate("errorRate"),
+     ErrorRateMeasurement(1000, 100_000, 9000, 900_000), P, "ratio < 1.2 shown"),
+    ("errors: at the margin is not a pass", gate("errorRate"),
+     ErrorRateMeasurement(120, 10_000, 900, 90_000), INC, "not shown yet"),
+    ("errors: ratio 2.7, harm shown", gate("errorRate"),
+     ErrorRateMeasurement(60, 1000, 200, 9000), F, "harm shown"),
+    ("errors: none anywhere, no max", gate("errorRate"),
+     ErrorRateMeasurement(0, 5000, 0, 45_000), INC, "set max"),
+    ("errors: none anywhere, within max", gate("errorRate", max=0.01),
+     ErrorRateMeasurement(0, 5000, 0, 45_000), P, "≤ 0.01 shown"),
+    ("errors: above the max ceiling", gate("errorRate", max=0.01),
+     ErrorRateMeasurement(40, 1000, 180, 9000), F, "harm shown"),
+    ("errors: too few canary requests", gate("errorRate", max=0.01, minSamples=10_000),
+     ErrorRateMeasurement(0, 5000, 0, 45_000), INC, "5000 of 10000"),
     ("errors: no canary requests", gate("errorRate"),
      ErrorRateMeasurement(0, 0, 0, 900), INC, "no canary requests"),
     ("errors: impossible counts", gate("errorRate"),
      ErrorRateMeasurement(5, 4, 0, 900), E, "invalid measurement"),
-    ("errors: no stable traffic, judged by max", gate("errorRate", max=0.05),
-     ErrorRateMeasurement(1, 1000, 0, 0), P, "no stable traffic"),
-    # drift: PSI per feature against the training reference
+    ("errors: traffic split off the weight", gate("errorRate"),
+     ErrorRateMeasurement(10, 20_000, 10, 20_000, canary_share=0.1), E, "sample ratio mismatch"),
+    # drift: anytime-valid PSI bounds per feature, α split over features
     ("drift: same distribution", gate("drift"),
      DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, REF)}), P,
      "no drift in 2 features"),
@@ -103,43 +142,47 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
      DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, SHIFTED)}), P,
      "no drift in 1 features"),
     ("drift: few live samples", gate("drift"),
-     DriftMeasurement({"x": FeatureHistogram(REF, (1, 2, 3, 2, 1))}), INC, "fewer than 100"),
+     DriftMeasurement({"x": FeatureHistogram(REF, (10, 20, 40, 20, 10))}), INC, "not shown yet"),
     ("drift: listed feature not measured", gate("drift", features=["z"]),
      DriftMeasurement({"x": FeatureHistogram(REF, REF)}), INC, "no histograms for z"),
     ("drift: mismatched bins", gate("drift"),
      DriftMeasurement({"x": FeatureHistogram(REF, (1, 2))}), E, "invalid measurement"),
-    # qini: offline, so the evidence is final
-    ("qini: beats random and stable", gate("qini"),
-     QiniMeasurement({"w": QiniEstimate(0.167, 0.074, 0.260, 12808)},
-                     {"w": QiniEstimate(0.15, 0.06, 0.24, 12808)}), P, "≥ stable"),
-    ("qini: interval includes random (Hillstrom Mens)", gate("qini"),
-     QiniMeasurement({"m": QiniEstimate(0.012, -0.039, 0.063, 12808)}), F, "≤ 0"),
-    ("qini: worse than stable beyond margin", gate("qini"),
-     QiniMeasurement({"w": QiniEstimate(0.10, 0.05, 0.15, 12808)},
-                     {"w": QiniEstimate(0.167, 0.074, 0.26, 12808)}), F, "< stable"),
+    # qini: offline, a paired bootstrap of canary − stable on one evaluation set
+    ("qini: as good as stable", gate("qini"),
+     QiniMeasurement({"w": qini(0.15, _SHIFT)}, {"w": qini(0.15, _BASE)}), P,
+     "no worse than stable"),
+    ("qini: worse than stable", gate("qini"),
+     QiniMeasurement({"w": qini(0.12, tuple(x - 0.03 for x in _SHIFT))},
+                     {"w": qini(0.15, _BASE)}), F, "worse than stable"),
+    ("qini: worse than a random ranking", gate("qini"),
+     QiniMeasurement({"m": qini(-0.01, replicates(-0.01, sd=0.002))}), F, "random ranking"),
     ("qini: too good to be true", gate("qini", max=0.5),
-     QiniMeasurement({"w": QiniEstimate(0.9, 0.8, 1.0, 12808)}), F, "leakage"),
+     QiniMeasurement({"w": qini(0.9, replicates(0.9))}), F, "leakage"),
     ("qini: small evaluation set", gate("qini"),
-     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 50)}), INC, "only 50 rows"),
+     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 50, replicates=_BASE)}), INC,
+     "only 50 rows"),
+    ("qini: no replicates logged", gate("qini"),
+     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 5000)}), INC, "no bootstrap"),
+    ("qini: different evaluation sets", gate("qini"),
+     QiniMeasurement({"w": qini(0.15, _SHIFT, "e2")}, {"w": qini(0.15, _BASE)}), INC,
+     "different sets"),
     ("qini: treatment not logged", gate("qini", treatments=["w", "m"]),
-     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 5000)}), INC, "m: no Qini"),
-    ("qini: worst treatment decides", gate("qini"),
-     QiniMeasurement({"w": QiniEstimate(0.2, 0.1, 0.3, 5000),
-                      "m": QiniEstimate(0.01, -0.04, 0.06, 5000)}), F, "w: Qini"),
-    # onlineEffect: SRM first, then non-inferiority of (treated − holdout) canary vs stable
+     QiniMeasurement({"w": qini(0.15, _BASE)}), INC, "m: no Qini"),
+    # onlineEffect: SRM first, then treated conversion under canary vs under stable
     ("effect: non-inferior", gate("onlineEffect", margin=0.02),
-     OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1), P, "above"),
-    ("effect: canary effect gone", gate("onlineEffect"),
-     OnlineEffectMeasurement(effect(10000, 0.10), effect(10000, 0.15), 0.1), F, "wrong side"),
+     OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1), P,
+     "no worse than the margin"),
+    ("effect: canary converts worse", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(10000, 0.10), effect(10000, 0.15), 0.1), F, "worse than 0"),
     ("effect: too early to tell", gate("onlineEffect"),
-     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1), INC, "no conclusion"),
+     OnlineEffectMeasurement(effect(2000, 0.15), effect(2000, 0.15), 0.1), INC, "no conclusion"),
     ("effect: sample ratio mismatch", gate("onlineEffect"),
      OnlineEffectMeasurement(effect(10000, 0.15, holdout_share=0.25), effect(10000, 0.15), 0.1),
      E, "sample ratio mismatch in the canary"),
-    ("effect: arm below minSamples", gate("onlineEffect", minSamples=2000),
+    ("effect: arm below minSamples", gate("onlineEffect", minSamples=20000),
      OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1), INC,
-     "smallest arm has 1000"),
-    # upliftSanity: standardized shift of the mean predicted uplift
+     "smallest treated arm has 9000"),
+    # upliftSanity: the mean predicted uplift's confidence sequence within the band
     ("sanity: near training mean", gate("upliftSanity"),
      UpliftSanityMeasurement(0.05, 1000, 0.04, 0.03), P, "within [-1, 1]"),
     ("sanity: far above", gate("upliftSanity"),
@@ -147,7 +190,7 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
     ("sanity: below a custom min", gate("upliftSanity", min=-0.5),
      UpliftSanityMeasurement(0.01, 1000, 0.04, 0.03), F, "below -0.5"),
     ("sanity: few requests", gate("upliftSanity"),
-     UpliftSanityMeasurement(0.5, 10, 0.04, 0.03), INC, "only 10 requests"),
+     UpliftSanityMeasurement(0.05, 10, 0.04, 0.03), INC, "not shown"),
     ("sanity: zero training std", gate("upliftSanity"),
      UpliftSanityMeasurement(0.05, 1000, 0.04, 0.0), E, "training std"),
     # custom: min/max on one scalar
@@ -191,12 +234,12 @@ def test_a_measurement_of_the_wrong_kind_is_an_error() -> None:
 
 # Every type's passing measurement, with too few samples for the gate's minSamples.
 MIN_SAMPLES_CASES: list[tuple[ModelGate, Measurement]] = [
-    (gate("latency", minSamples=1000), LatencyMeasurement(0.11, 500, 0.10, 5000)),
-    (gate("errorRate", minSamples=2000), ErrorRateMeasurement(0, 1000, 5, 9000)),
+    (gate("latency", minSamples=100_000), lat(FAST, 50_000, FAST, 100_000)),
+    (gate("errorRate", max=0.01, minSamples=10_000), ErrorRateMeasurement(0, 5000, 0, 45_000)),
     (gate("drift", minSamples=20000), DriftMeasurement({"x": FeatureHistogram(REF, REF)})),
     (gate("qini", minSamples=20000),
-     QiniMeasurement({"w": QiniEstimate(0.167, 0.074, 0.260, 12808)})),
-    (gate("onlineEffect", margin=0.02, minSamples=6000),
+     QiniMeasurement({"w": qini(0.15, _SHIFT)}, {"w": qini(0.15, _BASE)})),
+    (gate("onlineEffect", margin=0.02, minSamples=50000),
      OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1)),
     (gate("upliftSanity", minSamples=2000), UpliftSanityMeasurement(0.05, 1000, 0.04, 0.03)),
     (gate("custom", query="x", max=2, minSamples=200), CustomMeasurement(1.0, samples=100)),
@@ -207,7 +250,7 @@ MIN_SAMPLES_CASES: list[tuple[ModelGate, Measurement]] = [
                          ids=[g.type for g, _ in MIN_SAMPLES_CASES])
 def test_min_samples_before_any_pass(gate_: ModelGate, measurement: Measurement) -> None:
     assert evaluate_gate(gate_, measurement, None, NOW).verdict is INC
-    relaxed = gate_.model_copy(update={"min_samples": 1})
+    relaxed = gate_.model_copy(update={"min_samples": 2})
     assert evaluate_gate(relaxed, measurement, None, NOW).verdict is P
 
 
@@ -220,6 +263,7 @@ def test_custom_gate_without_a_sample_count_skips_min_samples() -> None:
 def test_sequential_memory_is_carried_between_looks() -> None:
     g = gate("errorRate")
     first = evaluate_gate(g, ErrorRateMeasurement(5, 1000, 40, 9000), None, NOW)
+    assert set(first.memory) == {"rateRatio"}
     assert first.memory["rateRatio"].looks == 1
     second = evaluate_gate(g, ErrorRateMeasurement(10, 2000, 80, 18000), first.memory, NOW)
     assert second.memory["rateRatio"].looks == 2
@@ -231,6 +275,10 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
     m = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1)
     out = evaluate_gate(gate("onlineEffect"), m, None, NOW)
     assert set(out.memory) == {"srmCanary", "srmStable", "effect"}
+    shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
+                                     canary_share=0.5)
+    both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
+    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "effect"}
 
 
 def test_missing_data_keeps_the_memory() -> None:
@@ -240,11 +288,11 @@ def test_missing_data_keeps_the_memory() -> None:
 
 
 def test_memory_wire_round_trip() -> None:
-    memory = {"effect": SequentialState(looks=2, lower=-0.01, upper=math.inf, p_pass=0.2)}
-    wire = gates.memory_to_wire(memory)
-    assert wire["effect"]["upper"] is None  # JSON has no infinity
-    assert gates.memory_from_wire(wire) == memory
-    assert gates.memory_from_wire(None) == {}
+    state = SequentialState(looks=2, lower=-0.01, upper=math.inf, p_pass=0.2,
+                            carried_info=3.0, log_fail=-1.5, reference=0.25)
+    wire = state.to_dict()
+    assert wire["upper"] is None  # JSON has no infinity
+    assert SequentialState.from_dict(wire) == state
 
 
 @pytest.mark.parametrize(("fields", "expected"), [
@@ -268,9 +316,44 @@ def test_non_finite_evidence_is_reported_as_none() -> None:
 
 
 def test_dry_run_is_reported_as_such() -> None:
-    out = evaluate_gate(gate("latency", dryRun=True), LatencyMeasurement(1.0, 500, 0.1, 500),
-                        None, NOW)
+    out = evaluate_gate(gate("latency", dryRun=True), lat(SLOW, 5_000, FAST, 50_000), None, NOW)
     assert out.verdict is F and out.message.startswith("dry run:")
+
+
+def test_latency_slow_threshold_is_frozen_for_the_version() -> None:
+    g = gate("latency")
+    first = evaluate_gate(g, lat(FAST, 5_000, FAST, 50_000), None, NOW)
+    assert first.memory["slowRatio"].reference == pytest.approx(0.1)
+    # A later, slower stable does not move the threshold the canary is judged by.
+    later = LatencyMeasurement(0.3, 6000, 0.3, 60_000, bucket_bounds=BOUNDS,
+                               canary_buckets=histogram(6000, FAST),
+                               stable_buckets=histogram(60_000, (0.0, 0.1, 0.85, 0.05, 0.0)))
+    second = evaluate_gate(g, later, first.memory, NOW)
+    assert second.memory["slowRatio"].reference == pytest.approx(0.1)
+
+
+def test_a_sample_ratio_mismatch_holds_without_counting_towards_rollback() -> None:
+    g = gate("onlineEffect", consecutiveErrorLimit=0)
+    m = OnlineEffectMeasurement(effect(10000, 0.15, holdout_share=0.25), effect(10000, 0.15), 0.1)
+    out = evaluate_gate(g, m, None, NOW)
+    assert out.verdict is E and out.holds
+    status = assess(g, None, out)
+    assert status.consecutive_errors == 0
+    assert gates.required_action(g, status) is GateAction.NONE
+    # The mismatch is remembered for the version: later looks stay flagged.
+    again = evaluate_gate(g, OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15),
+                                                     0.1), out.memory, NOW)
+    assert again.verdict is E
+
+
+def test_online_effect_reports_its_design_size() -> None:
+    m = OnlineEffectMeasurement(effect(5000, 0.15), effect(5000, 0.15), 0.1, canary_share=0.5)
+    out = evaluate_gate(gate("onlineEffect", margin=0.01), m, None, NOW)
+    # (z.95 + z.8)² · p(1−p) · 2 / m² ≈ 6.18 · 0.1275 · 2 / 1e-4 ≈ 15,770 canary units at 50 %
+    assert out.design_samples is not None and 14_000 < out.design_samples < 17_500
+    explicit = evaluate_gate(gate("onlineEffect", margin=0.01, expectedSamples=1234), m, None,
+                             NOW)
+    assert explicit.design_samples == 1234
 
 
 # -- order -------------------------------------------------------------------------------------
@@ -328,17 +411,17 @@ def test_limits(fields: dict[str, Any], verdicts: list[GateVerdict],
 
 
 def test_counters_and_evidence_in_status() -> None:
-    g = gate("latency")
-    outcome = evaluate_gate(g, LatencyMeasurement(0.13, 500, 0.10, 5000), None, NOW)
+    g = gate("errorRate")
+    outcome = evaluate_gate(g, ErrorRateMeasurement(60, 1000, 200, 9000), None, NOW)
     status = assess(g, None, outcome)
     assert (status.verdict, status.failures, status.inconclusives, status.consecutive_errors) == (
         F, 1, 0, 0)
-    assert status.value == pytest.approx(0.13) and status.threshold == pytest.approx(0.12)
-    assert status.samples == 500 and status.time == NOW and "stable p95" in status.message
+    assert status.value == pytest.approx(2.7) and status.threshold == pytest.approx(1.2)
+    assert status.samples == 1000 and status.time == NOW and "harm shown" in status.message
     again = assess(g, status, outcome)
     assert again.failures == 2
-    assert gates.reset_counters(again).failures == 0
-    assert gates.reset_counters(again).value == again.value
+    assert gates.next_step(again).failures == 0
+    assert gates.next_step(again).value == again.value
 
 
 def test_previous_status_of_another_gate_is_not_counted() -> None:
@@ -363,7 +446,10 @@ def test_sequential_memory_lives_in_the_gate_status() -> None:
     second = evaluate_gate(g, ErrorRateMeasurement(10, 2000, 80, 18000),
                            gates.memory_of(restored), NOW)
     assert second.memory["rateRatio"].looks == 2
-    assert gates.reset_counters(status).sequential_state == {}
+    # A new step keeps the evidence, moved to a new stratum (α is spent once per version).
+    carried = gates.memory_of(gates.next_step(status))["rateRatio"]
+    assert carried.looks == 1 and carried.log_pass == 0.0
+    assert carried.carried_log_pass == pytest.approx(first.memory["rateRatio"].log_pass)
     assert gates.memory_of(None) == {}
 
 

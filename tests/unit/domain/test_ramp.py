@@ -8,6 +8,7 @@ operator would read it) changes nothing and emits nothing.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -146,7 +147,7 @@ def test_new_version_starts_a_canary_at_the_first_step() -> None:
     assert (s.current_step, s.canary_weight, s.step_started_at) == (0, 10, T0)
     assert s.phase is Phase.PROGRESSING and sim.reasons() == [Reason.CANARY_STARTED]
     assert sim.log[-1].traffic == TrafficSplit("1", "2", 10)
-    assert sim.log[-1].gate_memory == {}  # sequential tests start afresh
+    assert s.gates == [] and s.canary_started_at == T0  # sequential tests start afresh
     assert sim.log[-1].requeue_after == dt.timedelta(minutes=1)  # the first analysis
 
 
@@ -161,8 +162,10 @@ def test_ramp_through_every_step_to_promotion() -> None:
     d = sim.passing(4)  # T0+5m: pause elapsed, gates passed
     assert (d.status.current_step, d.status.canary_weight) == (1, 25)
     assert d.traffic == TrafficSplit("1", "2", 25) and Reason.STEP_ADVANCED in sim.reasons()
-    assert d.gate_memory == {} and all(g.failures == 0 for g in d.status.gates)
-    assert all(g.sequential_state == {} for g in d.status.gates)  # new split: tests restart
+    assert all(g.failures == 0 for g in d.status.gates)
+    # New split: each test's evidence moves to a new stratum (α spent once per version).
+    assert all(st.looks >= 1 and not st.log_pass
+               for g in d.status.gates for st in g.sequential_state.values())
     d = sim.passing(5)
     assert (d.status.current_step, d.status.canary_weight) == (2, 50)
     d = sim.passing(5)
@@ -254,11 +257,15 @@ def test_failing_gate_rolls_back(type_: str) -> None:
 
 def test_rollback_from_real_measurements() -> None:
     sim = with_canary(make_spec(gates=[{"name": "p95", "type": "latency"}]))
-    out = evaluate_gate(sim.spec.rollout.gates[0], LatencyMeasurement(0.3, 800, 0.1, 9000),
-                        None, sim.now + dt.timedelta(minutes=1))
+    bounds = (0.1, 0.2, 0.5, math.inf)
+    slow = LatencyMeasurement(0.3, 800, 0.1, 9000, bucket_bounds=bounds,
+                              canary_buckets=(100, 500, 800, 800),
+                              stable_buckets=(8600, 9000, 9000, 9000))
+    out = evaluate_gate(sim.spec.rollout.gates[0], slow, None, sim.now + dt.timedelta(minutes=1))
     d = sim.tick(1, outcomes=[out])
     assert d.status.aborted_version == "2"
-    assert "canary p95 0.3s > stable p95 0.1s × 1.2" in d.status.history[-1].reason
+    assert "canary p95 0.3s vs stable 0.1s" in d.status.history[-1].reason
+    assert "harm shown" in d.status.history[-1].reason
 
 
 def test_failure_limit_tolerates_fails_at_a_step() -> None:
@@ -399,7 +406,8 @@ def test_stale_analysis_is_not_applied_twice() -> None:
     first = sim.tick(0, outcomes=[outcome("latency", INC, when)])
     assert first.status.gates[0].inconclusives == 1
     again = sim.tick(0, outcomes=[outcome("latency", INC, when)])
-    assert again.status.gates[0].inconclusives == 1 and again.gate_memory is None
+    assert again.status.gates[0].inconclusives == 1
+    assert again.status == first.status
 
 
 # -- manual requests -----------------------------------------------------------------------------
@@ -535,7 +543,7 @@ def test_analysis_due(canary: str | None, step_start: float | None, last: float 
     def at(m: float | None) -> dt.datetime | None:
         return None if m is None else T0 + dt.timedelta(minutes=m)
     status = UpliftModelStatus(canary_version=canary, step_started_at=at(step_start),
-                               last_analysis_at=at(last))
+                               last_analysis_at=at(last), canary_weight=10 if canary else 0)
     assert ramp.analysis_due(make_spec(), status, T0 + dt.timedelta(minutes=now_min)) is due
 
 
@@ -586,3 +594,31 @@ def test_weights_never_go_back_or_skip_within_a_ramp(actions: list[Any]) -> None
             assert after.canary_weight >= before.canary_weight
         assert len(after.history) <= ramp.HISTORY_LIMIT
         assert cond.find(after.conditions, cond.READY) is not None
+
+
+# -- offline gates before traffic ------------------------------------------------------------------
+
+def _qini_spec() -> UpliftModelSpec:
+    return make_spec(gates=[{"name": "qini", "type": "qini"}, {"name": "lat", "type": "latency"}])
+
+
+def test_offline_gates_are_judged_before_any_traffic() -> None:
+    sim = with_canary(_qini_spec())
+    s = sim.status
+    assert (s.canary_weight, s.current_step) == (0, 0)
+    assert sim.log[-1].traffic == TrafficSplit("1", "2", 0)
+    assert ramp.analysis_due(sim.spec, s, sim.now)  # at once, no traffic to wait for
+    assert [g.name for g in ramp.gates_to_measure(sim.spec, s)] == ["qini"]
+    d = sim.tick(0.1, verdicts={"qini": P})
+    assert d.status.canary_weight == 10 and Reason.TRAFFIC_STARTED in sim.reasons()
+    assert d.traffic == TrafficSplit("1", "2", 10)
+    # On the ramp the passed offline gate is not measured again; the others are.
+    assert [g.name for g in ramp.gates_to_measure(sim.spec, d.status)] == ["lat"]
+
+
+def test_a_failing_offline_gate_never_gets_a_request() -> None:
+    sim = with_canary(_qini_spec())
+    d = sim.tick(0.1, verdicts={"qini": F})
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert all(entry.weight == 0 for entry in d.status.history if entry.version == "2")
+    assert all(dec.traffic is None or dec.traffic.canary_weight == 0 for dec in sim.log)

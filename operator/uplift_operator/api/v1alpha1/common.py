@@ -146,11 +146,31 @@ class SequentialStateStatus(ApiModel):
     continues the same test instead of starting a new one (which would inflate the error rate).
     """
 
-    looks: int = Field(default=0, ge=0, description="Looks taken so far in this step.")
+    looks: int = Field(default=0, ge=0, description="Looks taken so far for this version.")
     lower: float | None = Field(default=None, description="Running lower confidence bound.")
     upper: float | None = Field(default=None, description="Running upper confidence bound.")
     p_pass: float | None = Field(default=None, description="Running always-valid p-value (pass).")
     p_fail: float | None = Field(default=None, description="Running always-valid p-value (fail).")
+    carried_log_pass: float | None = Field(
+        default=None, description="Log evidence for passing from earlier ramp steps (count tests).")
+    carried_log_fail: float | None = Field(
+        default=None, description="Log evidence for failing from earlier ramp steps (count tests).")
+    carried_info: float | None = Field(
+        default=None, description="Information (Σ 1/variance) of earlier ramp steps (mean tests).")
+    carried_score: float | None = Field(
+        default=None, description="Σ estimate/variance of earlier ramp steps (mean tests).")
+    carried_units: float | None = Field(default=None,
+                                        description="Units seen in earlier ramp steps.")
+    log_pass: float | None = Field(default=None,
+                                   description="Log evidence for passing in the current step.")
+    log_fail: float | None = Field(default=None,
+                                   description="Log evidence for failing in the current step.")
+    info: float | None = Field(default=None, description="Information of the current step.")
+    score: float | None = Field(default=None, description="Σ estimate/variance, current step.")
+    units: float | None = Field(default=None, description="Units seen in the current step.")
+    reference: float | None = Field(
+        default=None, description="A parameter frozen at the first look that needed it (a "
+                                  "latency threshold in seconds, a design variance).")
 
 
 class GateStatus(ApiModel):
@@ -168,8 +188,16 @@ class GateStatus(ApiModel):
     failures: int = Field(default=0, ge=0, description="Fail verdicts at this step.")
     inconclusives: int = Field(default=0, ge=0, description="Inconclusive verdicts at this step.")
     consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
+    design_samples: int | None = Field(
+        default=None, ge=0,
+        description="Samples (canary units or requests, as samples) at which a decision is "
+                    "expected: the fixed-horizon size the margin, the base rate, alpha and 80 % "
+                    "power imply, or expectedSamples when set. Progress is samples/designSamples.")
     sequential_state: dict[str, SequentialStateStatus] = Field(
-        default_factory=dict, description="State of the gate's sequential tests, by test.")
+        default_factory=dict,
+        description="State of the gate's sequential tests, by test; kept across the ramp's steps "
+                    "(evidence is pooled or multiplied, so alpha is spent once per version) and "
+                    "reset when the canary version changes.")
 
 
 class DecisionRecord(ApiModel):
@@ -226,17 +254,25 @@ class GateSpecBase(ApiModel):
     max: float | None = Field(default=None, description="Fail when the value is above this.")
     margin: float | None = Field(
         default=None, ge=0,
-        description="Non-inferiority margin against the stable version or holdout. "
-                    "Default: 0.2 for relative margins, 0.005 for absolute ones.")
-    margin_type: Literal["absolute", "relative"] = Field(
-        default="absolute", description="Whether margin is absolute or a fraction of the baseline. "
-                                        "Default: absolute.")
+        description="Non-inferiority margin against the stable version: the gate passes only "
+                    "when the data show, at level alpha, that the canary is no worse than the "
+                    "stable by more than this; it fails when they show it worse at all (harm "
+                    "beyond zero); otherwise it is Inconclusive. Default: 0.2 for relative "
+                    "margins, 0.005 for absolute ones.")
+    margin_type: Literal["absolute", "relative"] | None = Field(
+        default=None,
+        description="Whether margin is absolute or a fraction of the stable's value. Default: "
+                    "relative for latency, errorRate and qini; absolute for onlineEffect.")
     alpha: float = Field(default=0.05, gt=0, le=0.5,
-                         description="Error level of statistical gates. Default: 0.05.")
+                         description="Error level of statistical gates, spent once per canary "
+                                     "version across all steps and looks: the chance of a wrong "
+                                     "pass, and of a wrong fail, are each at most alpha. "
+                                     "Default: 0.05.")
     expected_samples: int | None = Field(
         default=None, ge=1,
-        description="Samples per arm at which a decision is expected; tunes the anytime-valid "
-                    "test's mixing variance. Default: 5000.")
+        description="Canary samples at which a decision is expected; tunes the anytime-valid "
+                    "test's mixing variance. Default: derived from the margin, the stable's base "
+                    "rate, alpha and 80 % power (shown as status.gates[].designSamples).")
     min_samples: int = Field(default=100, ge=0,
                              description="Samples required before the gate may pass. Default: 100.")
     failure_limit: int = Field(default=0, ge=0,

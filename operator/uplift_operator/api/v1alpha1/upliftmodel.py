@@ -172,6 +172,15 @@ class RolloutSpec(ApiModel):
          "message": "steps[].weight must be strictly increasing", "fieldPath": ".steps"},
         {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
+        # A step at 100 % leaves the stable no traffic: comparative gates could never conclude.
+        {"rule": "self.steps[self.steps.size() - 1].weight < 100 || self.gates.all(g, "
+                 "g.type != 'onlineEffect' && !(g.type in ['errorRate', 'latency'] && "
+                 "!has(g.max)))",
+         "message": "a last step at weight 100 leaves the stable version no traffic to compare "
+                    "with: onlineEffect, and errorRate or latency gates without max, could never "
+                    "pass there; end the ramp below 100 (the canary is promoted after the last "
+                    "step)",
+         "fieldPath": ".steps"},
     ]})
 
 
@@ -232,6 +241,9 @@ class UpliftModelStatus(StatusBase):
                                      description="Index of the current ramp step.")
     step_started_at: dt.datetime | None = Field(default=None,
                                                 description="When the current step began.")
+    canary_started_at: dt.datetime | None = Field(
+        default=None, description="When the canary version was deployed; its own counts (drift, "
+                                  "predicted uplift) are taken since then.")
     last_analysis_at: dt.datetime | None = Field(default=None,
                                                  description="When gates were last evaluated.")
     aborted_version: str | None = Field(
