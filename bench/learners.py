@@ -162,11 +162,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--n-bootstrap", type=int, default=200)
     p.add_argument("--only", default="", help="substring filter on learner names")
     p.add_argument("--markdown", type=Path, default=None)
+    p.add_argument("--sample", type=int, default=0,
+                   help="use this many rows (seed 0) instead of all; the smoke test uses it")
     a = p.parse_args(argv)
     _ = sklearn.ensemble  # loaded: the thread limit below reaches libgomp
     threadpool_limits(limits=1, user_api="openmp")
     warnings.filterwarnings("ignore")
-    prep = prepare(pd.read_csv(a.data), TrainConfig(data=a.data))
+    frame = pd.read_csv(a.data)
+    if a.sample:
+        frame = frame.sample(n=min(a.sample, len(frame)), random_state=0)
+    prep = prepare(frame, TrainConfig(data=a.data))
     print(f"train {len(prep.train)}, test {len(prep.test)}", file=sys.stderr)
     lines = ["| library | learner | Womens: Qini [95 % CI] | causalml qini | uplift@30 % "
              "| Mens: Qini [95 % CI] | causalml qini | uplift@30 % | fit+predict s |",

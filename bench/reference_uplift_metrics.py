@@ -58,10 +58,13 @@ def _lr() -> Any:
 
 
 def hillstrom_predictions(
-    csv: Path, arm: str, models: tuple[str, ...] = MODELS
+    csv: Path, arm: str, models: tuple[str, ...] = MODELS, sample: int = 0
 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
-    """(y_test, t_test, {model: predicted uplift}) for one mail arm against No E-Mail."""
+    """(y_test, t_test, {model: predicted uplift}) for one mail arm against No E-Mail
+    (``sample``: that many rows, seed 0, for the smoke test; 0 = all)."""
     df = pd.read_csv(csv)
+    if sample:
+        df = df.sample(n=min(sample, len(df)), random_state=0)
     df = df[df["segment"].isin([ARMS[arm], "No E-Mail"])].reset_index(drop=True)
     x = _features(df)
     y = df["visit"].to_numpy(dtype=np.float64)
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--sample", type=int, default=0,
+                        help="use this many rows (seed 0); the smoke test uses it, never --out's default")
     args = parser.parse_args(argv)
     versions = {
         pkg: metadata.version(pkg)
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "arms": {},
     }
     for arm in ARMS:
-        y, t, preds = hillstrom_predictions(args.data, arm)
+        y, t, preds = hillstrom_predictions(args.data, arm, sample=args.sample)
         arm_out: dict[str, Any] = {"n_test": int(y.size), "n_treated": int(t.sum()), "models": {}}
         for name, s in preds.items():
             est, lo, hi = upl.bootstrap_ci(upl.qini_coefficient, y, t, s, n_resamples=200, seed=0)

@@ -87,9 +87,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--stock-workers", type=int, default=0)
+    p.add_argument("--sample", type=int, default=0,
+                   help="train on this many rows (seed 0) instead of all; the smoke test uses it")
     a = p.parse_args(argv)
     cfg = TrainConfig(data=a.data, learner=a.learner)
-    prep = prepare(pd.read_csv(a.data), cfg)
+    frame = pd.read_csv(a.data)
+    if a.sample:
+        frame = frame.sample(n=min(a.sample, len(frame)), random_state=0)
+    prep = prepare(frame, cfg)
     print(f"training {cfg.learner}-learner on {len(prep.train)} rows …", file=sys.stderr)
     model = fit(prep, cfg)
     reference_documents(model, prep.train, cfg.n_bins)
