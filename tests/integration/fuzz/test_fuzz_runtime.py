@@ -234,6 +234,12 @@ def report_bodies(draw: st.DrawFn, kind: str, issued: dict[str, list[str]]) -> b
     if draw(st.integers(0, 9)) == 0:
         return draw(RAW | JSON.map(_encode))
     real = st.sampled_from(issued["treated"] if kind == "deliveries" else issued["ids"])
+    if draw(st.integers(0, 3)) == 0:  # a well-formed body: the accepting path gets its share
+        clean = st.fixed_dictionaries(
+            {"decision_id": real},
+            optional={"status": st.sampled_from(["ok", "failed"])} if kind == "deliveries" else
+            {"converted": st.booleans(), "value": st.floats(0, 1000) | st.integers(0, 1000)})
+        return _encode({kind: draw(st.lists(clean, min_size=1, max_size=4))})
     ids = real | real.flatmap(_forgeries) | st.text(max_size=40) | JSON
     items = []
     for _ in range(draw(st.integers(1, 4))):
@@ -328,3 +334,36 @@ def _bounded_and_finite(server: MlserverProcess, client: Client) -> None:
         assert math.isfinite(value), (name, labels, value)
     status, _ = client.request("POST", f"/v2/models/{NAME}/infer", _encode(_v2(3)))
     assert status == 200
+
+
+def test_report_body_bounds_keep_the_connection(server: MlserverProcess, client: Client,
+                                                issued: dict[str, list[str]]) -> None:
+    """Too large (plain, or a gzip bomb), or in an unknown encoding: 413/415, same connection."""
+    import gzip
+
+    before = _report_totals(_metrics(server))
+    too_big = b'{"outcomes": [' + b'{"unit_id": "x"},' * 70_000 + b'{"unit_id": "x"}]}'
+    status, data = client.request("POST", "/uplift/v1/outcomes", too_big)  # > 1 MiB
+    assert status == 413, data
+    assert b"larger than 1048576 bytes" in data
+    bomb = gzip.compress(b'{"outcomes": ["' + b"0" * (64 << 20) + b'"]}')  # 64 MiB in ~64 KiB
+    client.conn.request("POST", "/uplift/v1/outcomes", body=bomb,
+                        headers={"content-type": "application/json", "content-encoding": "gzip"})
+    response = client.conn.getresponse()
+    assert response.status == 413, response.read()
+    assert b"inflates beyond" in response.read()
+    client.conn.request("POST", "/uplift/v1/outcomes", body=b"{}",
+                        headers={"content-type": "application/json", "content-encoding": "br"})
+    response = client.conn.getresponse()
+    assert response.status == 415, response.read()
+    response.read()
+    ok = gzip.compress(_encode({"outcomes": [{"decision_id": issued["ids"][-1], "value": 1}]}))
+    client.conn.request("POST", "/uplift/v1/outcomes", body=ok,
+                        headers={"content-type": "application/json", "content-encoding": "gzip"})
+    response = client.conn.getresponse()
+    assert response.status == 200, response.read()
+    answer = json.loads(response.read())
+    assert answer["accepted"] == 1
+    # Only the accepted body counted (once, unless the fuzzing above counted it already).
+    after = _report_totals(_metrics(server))
+    assert after["uplift_outcomes_total"] - before["uplift_outcomes_total"] == answer["counted"]
