@@ -159,7 +159,7 @@ class CustomerSimulator:
     def _customers(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
-            next_at += self.batch_interval
+            next_at = max(next_at + self.batch_interval, time.monotonic() - 1.0)  # no bursts
             if not self.paused:
                 n = int(self._rng.poisson(self.rate * self.batch_interval))
                 if n:
