@@ -404,6 +404,7 @@ class LatencySim(GateSim):
 DRIFT_FEATURES = 7
 DRIFT_BINS = 10
 DRIFT_REFERENCE = 50_000  # training rows behind each reference histogram
+DRIFT_DESIGN = 2_000  # live rows the drift gate is designed for (its default expectedSamples)
 
 
 def _reference_shares() -> list[FloatArray]:
@@ -487,8 +488,13 @@ class DriftSim(GateSim):
             lo, hi = (mid, hi) if power(mid) < POWER else (lo, mid)
         return hi
 
+    def per_look(self) -> float:
+        # The PSI confidence sequences need far more rows than this χ² N (the gate's default
+        # expectedSamples is 2,000): traffic and cap follow the gate's design size instead.
+        return DRIFT_DESIGN / (WEIGHTS[0] / 100 * LOOKS_TO_N)
+
     def cap(self) -> float:
-        return CAP * max(v for s in self.scenarios if not math.isnan(v := self.fixed_n(s)))
+        return CAP * 2 * DRIFT_DESIGN
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
         return DriftRun(self, sc, rng)
@@ -988,12 +994,15 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def run_bench(keys: Sequence[str], runs: int, jobs: int) -> list[Row]:
+def run_bench(keys: Sequence[str], runs: int, jobs: int,
+              scenarios: Sequence[str] | None = None) -> list[Row]:
     sims = gate_sims()
     tasks: list[tuple[str, int, int, int]] = []
     chunk = max(1, math.ceil(runs / max(jobs * 2, 1)))
     for key in keys:
-        for index in range(len(sims[key].scenarios)):
+        for index, sc in enumerate(sims[key].scenarios):
+            if scenarios and sc.name not in scenarios:
+                continue
             for start in range(0, runs, chunk):
                 tasks.append((key, index, start, min(chunk, runs - start)))
     if jobs > 1:
@@ -1016,6 +1025,8 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int) -> list[Row]:
     for key in keys:
         sim = sims[key]
         for index, sc in enumerate(sim.scenarios):
+            if (key, index) not in collected:
+                continue
             rows.append(Row(key, sc, sim.unit, sim.fixed_n(sc), sim.floor(),
                             tuple(collected[(key, index)]), cpu[(key, index)]))
     return rows
@@ -1026,6 +1037,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=300, help="runs per (gate, scenario)")
     parser.add_argument("--quick", action="store_true", help="20 runs per row (a smoke run)")
     parser.add_argument("--gates", default=",".join(gate_sims()), help="comma-separated gate types")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated scenario names (default: all), e.g. 'null,margin'")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-naive", action="store_true", help="skip the peeking z-test baseline")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
@@ -1036,7 +1049,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown gate types: {', '.join(sorted(unknown))}")
     started = time.perf_counter()
-    rows = run_bench(keys, runs, args.jobs)
+    chosen = [k.strip() for k in args.scenarios.split(",") if k.strip()]
+    rows = run_bench(keys, runs, args.jobs, chosen)
     report = [f"Gate decisions through evaluate_gate + ramp.decide, {runs} runs per row, steps "
               f"{' → '.join(f'{w} %' for w in WEIGHTS)} (pause {PAUSE}, a look per 1m), α = {ALPHA}.",
               "", table(rows), ""]
@@ -1047,7 +1061,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in ("errorRate", "onlineEffect"):
             if key in keys:
                 for sc in gate_sims()[key].scenarios:
-                    if sc.name in ("null", "margin", "2x margin"):
+                    if sc.name in ("null", "margin", "2x margin") and (not chosen or sc.name in chosen):
                         p, r = naive_peeking(key, sc, max(runs, 200))
                         notes.append(f"naive peeking z-test, {key} {sc.name}: promoted {p:.3f}, "
                                      f"rolled back {r:.3f}")
