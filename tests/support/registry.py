@@ -18,7 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from uplift_operator.model import trainer
 
-REFERENCE_FILES = ("reference/feature_histograms.json", "reference/uplift_distribution.json")
+REFERENCE_FILES = ("reference/feature_histograms.json", "reference/uplift_distribution.json",
+                   "reference/qini_bootstrap.json")
 
 
 class Versions:

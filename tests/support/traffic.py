@@ -5,12 +5,15 @@ errors, latency, holdout/treated assignments and conversions, feature bins, pred
 through ``uplift_operator.runtime.metrics.RuntimeMetrics`` on a registry that a test-controlled
 endpoint serves to a real Prometheus. A background thread adds one tick of traffic per interval,
 following each version's ``Profile``, which a test changes to make a gate pass, fail or go dark.
+Once ``follow`` gives it the serving graph's weights, each version gets its weight's share of
+its profile's rate, as a weighted router would send it (the gates check the realised split).
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from tests.support.metrics_endpoint import MetricsEndpoint
@@ -19,9 +22,9 @@ from uplift_operator.runtime.metrics import RuntimeMetrics
 
 @dataclass(frozen=True)
 class Profile:
-    """Per-second traffic of one version; ``rps=0`` means the version gets no traffic."""
+    """Per-second traffic of one version at 100 % of the traffic; ``rps=0``: none at all."""
 
-    rps: int = 40
+    rps: int = 200
     error_rate: float = 0.0
     latency: float = 0.004
     holdout_fraction: float = 0.1
@@ -48,6 +51,12 @@ class RuntimeTraffic:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+        self._weights: Callable[[], dict[str, int]] | None = None
+
+    def follow(self, weights: Callable[[], dict[str, int]]) -> None:
+        """Scale each version's rate by its weight in ``weights()`` (version → percent), read
+        every tick; a version absent from a non-empty split gets no traffic."""
+        self._weights = weights
 
     def start(self) -> RuntimeTraffic:
         self.endpoint.start()
@@ -69,11 +78,13 @@ class RuntimeTraffic:
         while not self._stop.wait(self.tick):
             with self._lock:
                 profiles = dict(self.profiles)
+            split = self._weights() if self._weights is not None else {}
             for version, profile in profiles.items():
-                self._emit(version, profile)
+                share = split.get(version, 0) / 100 if split else 1.0
+                self._emit(version, profile, share)
 
-    def _emit(self, version: str, p: Profile) -> None:
-        n = round(p.rps * self.tick)
+    def _emit(self, version: str, p: Profile, share: float = 1.0) -> None:
+        n = round(p.rps * share * self.tick)
         if n <= 0:
             return
         m, rng, base = self.metrics, self._rng, (self.model, version)

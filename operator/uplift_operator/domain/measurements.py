@@ -16,8 +16,8 @@ Conventions every adapter follows:
   carry each step's evidence into the next (``SequentialState.next_stratum``), so α is spent
   once per version. Counts of the canary alone (drift, upliftSanity) are cumulative since the
   canary started: they do not depend on the split.
-* ``canary_share`` is the canary's expected share of the traffic (the step's weight / 100),
-  against which the realised split is checked (sample ratio mismatch) before any verdict.
+* ``canary_share`` (online effect) is the canary's expected share of the units (the step's
+  weight / 100), against which the realised split is checked before any verdict.
 * NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
   as "no data".
 * Canary = the version being rolled out, stable = the version serving the rest of the traffic.
@@ -70,7 +70,6 @@ class LatencyMeasurement:
     bucket_bounds: tuple[float, ...] = ()
     canary_buckets: tuple[int, ...] = ()
     stable_buckets: tuple[int, ...] = ()
-    canary_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,6 @@ class ErrorRateMeasurement:
     canary_requests: int
     stable_errors: int
     stable_requests: int
-    canary_share: float | None = None
 
 
 @dataclass(frozen=True)

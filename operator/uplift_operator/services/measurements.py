@@ -50,7 +50,7 @@ class GateContext:
 
     @property
     def window(self) -> str:
-        """Seconds since the step started, as a PromQL range (at least two scrapes)."""
+        """Seconds since the step started, as a PromQL range."""
         return _range(self.now - self.step_started_at)
 
     @property
@@ -71,7 +71,10 @@ Collected = m.Measurement | m.MeasurementError | None
 
 
 def _range(elapsed: Any) -> str:
-    return f"{max(int(elapsed.total_seconds()), 15)}s"
+    # Never reach back before the step (or canary) started: earlier counts belong to another
+    # split. A range shorter than two scrapes yields no data, which the gates read as
+    # Inconclusive.
+    return f"{max(int(elapsed.total_seconds()), 1)}s"
 
 
 class _SourceDownError(Exception):
@@ -143,8 +146,7 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         canary_p95_seconds=canary if canary is not None else math.nan, canary_requests=canary_n,
         stable_p95_seconds=stable if stable_known else None, stable_requests=stable_n,
         bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
-        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
-        canary_share=ctx.canary_share)
+        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else ())
 
 
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -161,8 +163,7 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
         return None
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
-        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0,
-        canary_share=ctx.canary_share)
+        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0)
 
 
 def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

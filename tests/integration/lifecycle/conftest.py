@@ -29,7 +29,8 @@ BASE_SPEC: dict[str, Any] = {
     "rollout": {
         "analysisInterval": "2s",
         "steps": [{"weight": 20, "pause": "4s"}, {"weight": 50, "pause": "4s"}],
-        "gates": [{"name": "errors", "type": "errorRate", "minSamples": 50}],
+        # max: an error-free canary can only pass an error-rate ceiling (no errors to compare).
+        "gates": [{"name": "errors", "type": "errorRate", "minSamples": 50, "max": 0.05}],
     },
 }
 
@@ -121,7 +122,9 @@ def bench(admin: Kubectl, operator: OperatorProcess, versions: Versions,
     model = f"{namespace}-model"
     first = versions.clone(name=model)
     versions.set_alias("champion", first, name=model)
-    traffic = RuntimeTraffic(NAME).start()
+    traffic = RuntimeTraffic(NAME)
+    traffic.follow(_SeldonWeights(admin, namespace))
+    traffic.start()
     traffic.set(first, Profile())
     prometheus.set_targets([ScrapeTarget(traffic.endpoint.target, job="runtime",
                                          labels={"namespace": namespace})])
@@ -130,3 +133,29 @@ def bench(admin: Kubectl, operator: OperatorProcess, versions: Versions,
     finally:
         admin.run("delete", "upliftmodel", NAME, "-n", namespace, "--wait=false", check=False)
         traffic.stop()
+
+
+class _SeldonWeights:
+    """The SeldonDeployment's traffic per version, read at most twice a second (the simulated
+    traffic follows it as Seldon's router would)."""
+
+    def __init__(self, admin: Kubectl, namespace: str) -> None:
+        from kubernetes import client
+        from kubernetes import config as kube_config
+
+        self.api = client.CustomObjectsApi(kube_config.new_client_from_config(str(admin.kubeconfig)))
+        self.namespace = namespace
+        self.split: dict[str, int] = {}
+        self.read_at = 0.0
+
+    def __call__(self) -> dict[str, int]:
+        if time.monotonic() - self.read_at >= 0.5:
+            self.read_at = time.monotonic()
+            try:
+                sdep = self.api.get_namespaced_custom_object(
+                    "machinelearning.seldon.io", "v1", self.namespace, "seldondeployments", NAME)
+                self.split = {p.get("annotations", {}).get("version", ""): int(p.get("traffic", 0))
+                              for p in sdep.get("spec", {}).get("predictors", [])}
+            except Exception:  # not created yet, or being deleted: keep the last split
+                pass
+        return self.split

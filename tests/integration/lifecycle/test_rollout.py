@@ -132,8 +132,8 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
         # No data: a version whose run never logged a Qini holds; then a bad one fails.
         silent = bench.new_version(without=("qini",))
         bench.move_alias(silent)
-        _assert_holds(bench, silent, case.gate["name"])
-        v_bad = bench.new_version(case.version_metrics)
+        _assert_holds(bench, silent, case.gate["name"], weight=0)  # offline: before traffic
+        v_bad = bench.new_version(case.version_metrics, references=_worse_qini(bench, 0.15))
         bench.move_alias(v_bad)
     else:
         v_bad = bench.new_version()
@@ -164,14 +164,25 @@ def _rollout(**changes: Any) -> dict[str, Any]:
     return {**BASE_SPEC["rollout"], **changes}
 
 
-def _assert_holds(bench: Bench, version: str, gate: str) -> None:
-    bench.wait(_canary_at(version, 20), f"canary v{version} at its first step")
+def _assert_holds(bench: Bench, version: str, gate: str, weight: int = 20) -> None:
+    bench.wait(_canary_at(version, weight), f"canary v{version} at its first step ({weight}%)")
     bench.wait(lambda s: any(g["name"] == gate and g["verdict"] == "Inconclusive"
                              and g.get("inconclusives", 0) >= 2 for g in s.get("gates", [])),
                f"{gate} Inconclusive twice", timeout=60)
     status = bench.status()
-    assert status["canaryWeight"] == 20 and status["currentStep"] == 0, "no data never passes"
+    assert status["canaryWeight"] == weight and status["currentStep"] == 0, (
+        "no data never passes")
     assert status["phase"] == "Progressing"
+
+
+def _worse_qini(bench: Bench, by: float) -> dict[str, Any]:
+    """The base run's Qini bootstrap replicates, each ``by`` lower: the same evaluation set, so
+    the gate pairs them with the stable's and sees a version worse on every resample."""
+    doc = bench.versions.references["reference/qini_bootstrap.json"]
+    return {"reference/qini_bootstrap.json": {
+        **doc, "treatments": {key: {**t, "estimate": t["estimate"] - by,
+                                    "replicates": [r - by for r in t["replicates"]]}
+                              for key, t in doc["treatments"].items()}}}
 
 
 def test_killed_operator_resumes_the_ramp_at_the_same_step(bench: Bench) -> None:

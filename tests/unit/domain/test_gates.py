@@ -129,8 +129,12 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
      ErrorRateMeasurement(0, 0, 0, 900), INC, "no canary requests"),
     ("errors: impossible counts", gate("errorRate"),
      ErrorRateMeasurement(5, 4, 0, 900), E, "invalid measurement"),
-    ("errors: traffic split off the weight", gate("errorRate"),
-     ErrorRateMeasurement(10, 20_000, 10, 20_000, canary_share=0.1), E, "sample ratio mismatch"),
+    ("effect: traffic split off the weight", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1, canary_share=0.2),
+     E, "traffic split off its weight"),
+    ("effect: traffic split within the tolerance", gate("onlineEffect", margin=0.02),
+     OnlineEffectMeasurement(effect(45000, 0.15), effect(55000, 0.15), 0.1, canary_share=0.5),
+     P, "no worse than the margin"),
     # drift: anytime-valid PSI bounds per feature, α split over features
     ("drift: same distribution", gate("drift"),
      DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, REF)}), P,
@@ -278,7 +282,8 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
     shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
                                      canary_share=0.5)
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
-    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "effect"}
+    assert set(both.memory) == {"srmCanary", "srmStable", "srmTrafficLow", "srmTrafficHigh",
+                                "effect"}
 
 
 def test_missing_data_keeps_the_memory() -> None:
