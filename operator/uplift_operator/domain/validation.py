@@ -48,7 +48,7 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                 problems.append(
                     f"spec.treatments[{index}].name: {name!r} is not a treatment of UpliftModel "
                     f"{spec.model_ref.name!r} (it has: {', '.join(sorted(model_treatments))})")
-    problems += _check_gates(spec.gates, metric_templates, own, None)
+    problems += _check_gates(spec.exposure.gates, metric_templates, own, None)
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics

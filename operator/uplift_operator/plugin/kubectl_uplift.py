@@ -170,7 +170,7 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"Spend:     {_fmt(status.get('spend', 0))}"
         + (f" of {_fmt(budget)}" if budget is not None else "") + f" {currency}".rstrip(),
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
-        f"Paused:    {spec.get('paused', False)}",
+        f"Paused:    {spec.get('exposure', {}).get('paused', False)}",
     ]
     return "\n".join(lines + _common(status))
 

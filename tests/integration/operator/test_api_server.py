@@ -95,7 +95,8 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.exposure.steps", "strictly increasing"]),
     ("threshold-policy-without-min", CAMPAIGN, _set("spec.targeting", {"policy": "upliftThreshold"}),
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
-    ("campaign-no-gates", CAMPAIGN, _set("spec.gates", []), ["spec.gates", "at least 1"]),
+    ("campaign-no-gates", CAMPAIGN, _set("spec.exposure.gates", []),
+     ["spec.exposure.gates", "at least 1"]),
     ("bad-currency", CAMPAIGN, _set("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from uplift_operator.api.v1alpha1 import Campaign, UpliftModel
+from uplift_operator.api.v1alpha1 import Campaign, CampaignStatus, UpliftModel, UpliftModelStatus
 from uplift_operator.api.v1alpha1.common import parse_duration
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
@@ -42,5 +42,20 @@ def test_sample_campaign_defaults() -> None:
     body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
     campaign = Campaign.model_validate(body)
     assert campaign.spec.targeting.max_treatments_per_unit == 1
-    assert campaign.spec.gates[1].on_failure == "rollback"
-    assert campaign.spec.gates[0].on_failure == "pause"
+    assert campaign.spec.exposure.gates[0].type == "deliveryRate"
+    assert campaign.spec.exposure.paused is False
+    assert campaign.spec.rollback.mode == "Automatic"
+
+
+def test_both_kinds_share_the_ramp_and_failure_policy_shape() -> None:
+    """v1alpha1 aligned: the same fields in the same place for the rollout and the exposure."""
+    model = UpliftModel.model_validate(yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text()))
+    campaign = Campaign.model_validate(yaml.safe_load((SAMPLES / "campaign.yaml").read_text()))
+    shared = {"steps", "analysis_interval", "gates", "paused", "progress_deadline"}
+    assert shared <= set(type(model.spec.rollout).model_fields)
+    assert shared <= set(type(campaign.spec.exposure).model_fields)
+    assert set(type(campaign.spec.rollback).model_fields) == {"mode"}
+    assert "mode" in type(model.spec.rollback).model_fields
+    ramp_status = {"current_step", "step_started_at", "last_analysis_at", "gates", "history"}
+    assert ramp_status <= set(UpliftModelStatus.model_fields)
+    assert ramp_status <= set(CampaignStatus.model_fields)

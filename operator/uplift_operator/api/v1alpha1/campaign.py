@@ -18,7 +18,9 @@ from uplift_operator.api.v1alpha1.common import (
     EstimateStatus,
     GateSpecBase,
     Name,
-    StatusBase,
+    RampSpecBase,
+    RampStatus,
+    RollbackPolicyBase,
     gate_rules,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "Campaign",
     "CampaignExperiment",
     "CampaignGate",
+    "CampaignRollbackPolicy",
     "CampaignSpec",
     "CampaignStatus",
     "CampaignTreatment",
@@ -113,35 +116,44 @@ class ExposureStep(ApiModel):
                                    description="Hold time once gates pass; absent: indefinitely.")
 
 
-class ExposureSpec(ApiModel):
-    """The exposure ramp."""
+class CampaignGate(GateSpecBase):
+    """A gate every exposure step must pass."""
 
-    steps: list[ExposureStep] = Field(min_length=1, max_length=20,
-                                      description="Strictly increasing exposure steps.")
+    type: Literal["deliveryRate", "incrementalConversions", "roi", "budget", "drift",
+                  "custom"] = Field(
+        description="deliveryRate (share of treatments delivered), incrementalConversions "
+                    "(treated vs holdout, anytime-valid), roi (lower bound of ROI), budget "
+                    "(spend in the budget period), drift, custom (PromQL with min/max). Until a "
+                    "gate type has a collector its verdict is Inconclusive (\"not measured "
+                    "yet\"), never Pass, so exposure does not grow without evidence.")
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
+
+
+class ExposureSpec(RampSpecBase):
+    """The exposure ramp, shaped like UpliftModel ``spec.rollout``: steps, cadence, gates."""
+
+    steps: list[ExposureStep] = Field(
+        min_length=1, max_length=20,
+        description="Exposure steps with strictly increasing percents; after the last one passes "
+                    "the ramp is complete and exposure stays there.")
     analysis_interval: Duration = Field(default="5m",
                                         description="How often gates are evaluated. Default: 5m.")
+    gates: list[CampaignGate] = Field(min_length=1, max_length=16,
+                                      description="Gates evaluated at every step; at least one.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.percent).isSorted() && "
                  "self.steps.all(s, self.steps.filter(t, t.percent == s.percent).size() == 1)",
          "message": "steps[].percent must be strictly increasing", "fieldPath": ".steps"},
+        {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
+         "message": "gates[].name must be unique", "fieldPath": ".gates"},
     ]})
 
 
-class CampaignGate(GateSpecBase):
-    """A gate of the exposure ramp."""
-
-    type: Literal["deliveryRate", "incrementalConversions", "roi", "drift", "custom"] = Field(
-        description="deliveryRate (share of treatments delivered), incrementalConversions "
-                    "(treated vs holdout, anytime-valid), roi (lower bound of ROI), drift, "
-                    "custom (PromQL with min/max).")
-    on_failure: Literal["rollback", "pause"] = Field(
-        default="rollback",
-        description="rollback: exposure back to 0. pause: hold exposure and wait for a human. "
-                    "Default: rollback.")
-
-    model_config = ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
+class CampaignRollbackPolicy(RollbackPolicyBase):
+    """What happens when a gate fails beyond its limit (the same shape as UpliftModel's)."""
 
 
 class Schedule(ApiModel):
@@ -166,30 +178,24 @@ class CampaignSpec(ApiModel):
     economics: Economics = Field(description="Value, cost and budget.")
     targeting: Targeting = Field(default_factory=Targeting, description="Whom to treat.")
     experiment: CampaignExperiment = Field(description="The persistent randomized holdout.")
-    exposure: ExposureSpec = Field(description="The exposure ramp.")
-    gates: list[CampaignGate] = Field(min_length=1, max_length=16,
-                                      description="Gates of every exposure step; at least one.")
+    exposure: ExposureSpec = Field(description="The exposure ramp and its gates.")
+    rollback: CampaignRollbackPolicy = Field(default_factory=CampaignRollbackPolicy,
+                                             description="What a failing gate does.")
     schedule: Schedule | None = Field(default=None, description="When the campaign may treat.")
-    paused: bool = Field(default=False, description="Hold exposure where it is.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
          "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
-        {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
-         "message": "gates[].name must be unique", "fieldPath": ".gates"},
     ]})
 
 
-class CampaignStatus(StatusBase):
+class CampaignStatus(RampStatus):
     """Observed state of a Campaign."""
 
     model_version: str | None = Field(default=None, max_length=16,
                                       description="Stable version of the referenced model.")
     exposure_percent: float = Field(default=0, ge=0, le=100,
                                     description="Percent of eligible units exposed now.")
-    current_step: int | None = Field(default=None, ge=0, description="Index of the exposure step.")
-    step_started_at: dt.datetime | None = Field(default=None,
-                                                description="When the current step began.")
     incremental_effect: EstimateStatus | None = Field(
         default=None, description="Incremental conversion rate, treated minus holdout.")
     roi: EstimateStatus | None = Field(default=None,

@@ -25,8 +25,12 @@ __all__ = [
     "GateStatus",
     "GateVerdict",
     "Phase",
+    "RampSpecBase",
+    "RampStatus",
     "ResourceList",
     "ResourceRequirements",
+    "RollbackMode",
+    "RollbackPolicyBase",
     "SecretCredentials",
     "SequentialStateStatus",
     "StatusBase",
@@ -316,3 +320,43 @@ class StatusBase(ApiModel):
     handled_requests: dict[str, str] = Field(
         default_factory=dict,
         description="Manual request annotations already acted on, by key, with their token.")
+
+
+RollbackMode = Literal["Automatic", "Manual"]
+
+
+class RollbackPolicyBase(ApiModel):
+    """The failure policy both kinds share: what a gate beyond its limits does to the ramp.
+
+    One policy per resource rather than an ``onFailure`` per gate: a gate that should only be
+    watched is a ``dryRun`` gate, and a human reading the spec finds the rule in one place."""
+
+    mode: RollbackMode = Field(
+        default="Automatic",
+        description="Automatic: roll back at once (UpliftModel: all traffic to the stable "
+                    "version, the canary removed; Campaign: exposure back to 0 %). Manual: "
+                    "pause the ramp where it is and wait for an abort or a promote. Default: "
+                    "Automatic.")
+
+
+class RampSpecBase(ApiModel):
+    """Fields every ramp has (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``); each
+    kind adds its steps (weight or percent), its analysis interval and its gates."""
+
+    paused: bool = Field(default=False,
+                         description="Hold the ramp where it is; gates keep being evaluated.")
+    progress_deadline: Duration | None = Field(
+        default=None,
+        description="Longest a step may wait for conclusive gates, past its pause, before the "
+                    "resource is marked Degraded (not rolled back). Absent: no deadline.")
+
+
+class RampStatus(StatusBase):
+    """The step machine's state, in the same fields for both kinds (``domain.steps``)."""
+
+    current_step: int | None = Field(default=None, ge=0,
+                                     description="Index of the current ramp step.")
+    step_started_at: dt.datetime | None = Field(default=None,
+                                                description="When the current step began.")
+    last_analysis_at: dt.datetime | None = Field(default=None,
+                                                 description="When gates were last evaluated.")

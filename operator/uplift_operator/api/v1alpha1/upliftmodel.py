@@ -18,9 +18,11 @@ from uplift_operator.api.v1alpha1.common import (
     Duration,
     GateSpecBase,
     Name,
+    RampSpecBase,
+    RampStatus,
     ResourceRequirements,
+    RollbackPolicyBase,
     SecretCredentials,
-    StatusBase,
     gate_rules,
 )
 
@@ -148,7 +150,7 @@ class ModelGate(GateSpecBase):
         json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
 
 
-class RolloutSpec(ApiModel):
+class RolloutSpec(RampSpecBase):
     """How a new version goes out: the ramp, the analysis cadence and the gates."""
 
     steps: list[RolloutStep] = Field(
@@ -159,12 +161,6 @@ class RolloutSpec(ApiModel):
         default="1m", description="How often gates are evaluated. Default: 1m.")
     gates: list[ModelGate] = Field(min_length=1, max_length=16,
                                    description="Gates evaluated at every step; at least one.")
-    paused: bool = Field(default=False,
-                         description="Hold the ramp where it is; gates keep being evaluated.")
-    progress_deadline: Duration | None = Field(
-        default=None,
-        description="Longest a step may wait for conclusive gates before the rollout is marked "
-                    "Degraded (not rolled back). Absent: no deadline.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.weight).isSorted() && "
@@ -184,13 +180,9 @@ class RolloutSpec(ApiModel):
     ]})
 
 
-class RollbackPolicy(ApiModel):
+class RollbackPolicy(RollbackPolicyBase):
     """What happens when a gate fails beyond its limit."""
 
-    mode: Literal["Automatic", "Manual"] = Field(
-        default="Automatic",
-        description="Automatic: send all traffic back to stable and remove the canary. Manual: "
-                    "pause the ramp and wait for an abort or promote. Default: Automatic.")
     scale_down_delay: Duration = Field(
         default="0s",
         description="How long a rolled-back canary predictor stays deployed at weight 0, for "
@@ -222,7 +214,7 @@ class UpliftModelSpec(ApiModel):
     ]})
 
 
-class UpliftModelStatus(StatusBase):
+class UpliftModelStatus(RampStatus):
     """Observed state of an UpliftModel; a pure function of what the operator observed."""
 
     stable_version: str | None = Field(default=None, max_length=16,
@@ -237,15 +229,9 @@ class UpliftModelStatus(StatusBase):
         default=None, max_length=16,
         description="Version the spec resolves to now (the alias' target, or spec.model.version).")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic to canary.")
-    current_step: int | None = Field(default=None, ge=0,
-                                     description="Index of the current ramp step.")
-    step_started_at: dt.datetime | None = Field(default=None,
-                                                description="When the current step began.")
     canary_started_at: dt.datetime | None = Field(
         default=None, description="When the canary version was deployed; its own counts (drift, "
                                   "predicted uplift) are taken since then.")
-    last_analysis_at: dt.datetime | None = Field(default=None,
-                                                 description="When gates were last evaluated.")
     aborted_version: str | None = Field(
         default=None, max_length=16,
         description="Version rolled back or aborted; not retried until a new version or a retry.")
