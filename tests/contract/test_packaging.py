@@ -205,5 +205,8 @@ def test_kustomize_builds_the_same_objects_as_the_plain_manifests() -> None:
     assert result.returncode == 0, result.stderr
     built = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(result.stdout) if d}
     plain = {(d["kind"], d["metadata"]["name"]) for f in (ROOT / "manifests").glob("*.yaml")
-             if f.name != "kustomization.yaml" for d in yaml.safe_load_all(f.read_text()) if d}
+             for d in yaml.safe_load_all(f.read_text()) if d}
     assert built == plain
+    # `kubectl apply -f manifests/` reads *.yaml, *.yml and *.json: no Kustomization among them.
+    assert not [f for f in (ROOT / "manifests").iterdir() if f.suffix in (".yaml", ".yml", ".json")
+                for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Kustomization"]
