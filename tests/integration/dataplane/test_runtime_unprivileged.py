@@ -3,11 +3,14 @@ configured only by the environment the rendered SeldonDeployment sets (issue #12
 defaults the runtime wrote ``./.metrics`` into the root-owned ``/app`` and crash-looped).
 
 Runs ``mlserver start`` under ``setpriv`` as a throwaway uid with no capabilities (the image's
-user is uid 10001, no home directory), against the real MLflow server and the sample model.
+user is uid 10001, no home directory), from a virtualenv built from ``requirements/runtime.lock``
+exactly as the runtime image's builder stage installs it (so mlflow-skinny, not the dev
+environment's full mlflow, loads the model), against the real MLflow server and the sample model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -30,6 +33,24 @@ pytestmark = pytest.mark.integration
 
 UID = 10001  # the image's USER
 SETPRIV = shutil.which("setpriv")
+ROOT = Path(__file__).resolve().parents[3]
+LOCK = ROOT / "requirements" / "runtime.lock"
+
+
+@pytest.fixture(scope="module")
+def runtime_venv() -> Path:
+    """The runtime image's dependencies: a virtualenv from the lock, with hashes, cached by the
+    lock's hash outside the repository (under /tmp: the unprivileged uid cannot enter /root)."""
+    uv = shutil.which("uv")
+    assert uv, "uv is required (scripts/bootstrap-python.sh installs it)"
+    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
+    venv = Path(tempfile.gettempdir()) / "uplift-operator-cache" / f"runtime-venv-{digest}"
+    if not (venv / "bin" / "mlserver").exists():
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "pip", "sync", "--quiet", "--require-hashes", "--python",
+                        str(venv / "bin" / "python"), str(LOCK)], check=True, timeout=600)
+    os.chmod(venv.parent, 0o755)
+    return venv
 
 
 @pytest.fixture
@@ -48,8 +69,8 @@ def dirs() -> Iterator[tuple[Path, Path]]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _start(workdir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    mlserver = Path(sys.executable).with_name("mlserver")
+def _start(venv: Path, workdir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    mlserver = venv / "bin" / "mlserver"
     argv = [str(SETPRIV), "--reuid", str(UID), "--regid", str(UID), "--clear-groups",
             "--inh-caps=-all", str(mlserver), "start", str(workdir)]
     with log.open("ab") as out:
@@ -70,21 +91,21 @@ def _env(mlflow: MlflowServer, version: str, metrics: Path) -> tuple[dict[str, s
         "MLSERVER_HOST": "127.0.0.1", "MLSERVER_HTTP_PORT": str(http),
         "MLSERVER_GRPC_PORT": str(grpc), "MLSERVER_METRICS_PORT": str(metrics_port),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "operator"),
+        "PYTHONPATH": str(ROOT / "operator"),  # the image copies the source onto PYTHONPATH
         "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
     })
     return env, f"http://127.0.0.1:{http}"
 
 
 def test_runtime_serves_as_an_unprivileged_user_in_a_read_only_workdir(
-        dirs: tuple[Path, Path], mlflow_server: MlflowServer, versions: Versions,
-        tmp_path: Path) -> None:
+        dirs: tuple[Path, Path], runtime_venv: Path, mlflow_server: MlflowServer,
+        versions: Versions, tmp_path: Path) -> None:
     workdir, metrics = dirs
     assert versions.base_version is not None
     env, url = _env(mlflow_server, versions.base_version, metrics)
     assert env["MLSERVER_PARALLEL_WORKERS"] == "0"  # set by the rendered SeldonDeployment
     log = tmp_path / "mlserver.log"
-    proc = _start(workdir, env, log)
+    proc = _start(runtime_venv, workdir, env, log)
     try:
         process.wait_until(lambda: process.http_ok(f"{url}/v2/models/hillstrom-uplift/ready"),
                            timeout=180, what="runtime as uid 10001", proc=proc, log=log,
@@ -110,8 +131,8 @@ def test_runtime_serves_as_an_unprivileged_user_in_a_read_only_workdir(
 
 
 def test_mlserver_defaults_fail_there_which_is_why_the_env_is_set(
-        dirs: tuple[Path, Path], mlflow_server: MlflowServer, versions: Versions,
-        tmp_path: Path) -> None:
+        dirs: tuple[Path, Path], runtime_venv: Path, mlflow_server: MlflowServer,
+        versions: Versions, tmp_path: Path) -> None:
     # The control: same user and directory without the two settings → MLServer's parallel
     # workers write ./.metrics into the read-only working directory and the server dies.
     workdir, metrics = dirs
@@ -119,7 +140,7 @@ def test_mlserver_defaults_fail_there_which_is_why_the_env_is_set(
     env, _ = _env(mlflow_server, versions.base_version, metrics)
     del env["MLSERVER_PARALLEL_WORKERS"], env["MLSERVER_METRICS_DIR"]
     log = tmp_path / "mlserver.log"
-    proc = _start(workdir, env, log)
+    proc = _start(runtime_venv, workdir, env, log)
     try:
         proc.wait(timeout=120)
     finally:
