@@ -12,11 +12,34 @@ from typing import Literal
 
 from uplift_operator.api.v1alpha1.common import Condition
 
-__all__ = ["INVALID_SPEC", "READY", "ConditionStatus", "find", "set_condition"]
+__all__ = ["INVALID_SPEC", "MODEL_RESOLVED", "READY", "SERVING_APPLIED", "ConditionStatus", "find",
+           "set_condition"]
 
+# Condition types
 READY = "Ready"
 INVALID_SPEC = "InvalidSpec"
 MODEL_RESOLVED = "ModelResolved"
+SERVING_APPLIED = "ServingApplied"
+MODEL_SERVING = "ModelServing"  # Campaign: whether its UpliftModel serves a stable version
+
+# Reasons, by condition. Ready (both kinds):
+INVALID_SPEC_REASON = "InvalidSpec"
+WAITING = "Waiting"
+NO_VERSION = "NoVersion"
+WAITING_FOR_SERVING = "WaitingForServing"
+ROLLBACK_PENDING = "RollbackPending"
+STABLE_SERVING = "StableServing"
+EXPOSING = "Exposing"  # Campaign: the exposure ramp runs (or completed) as the spec says
+ROLLED_BACK = "RolledBack"  # Campaign: a gate (or a human) set exposure back to 0
+# InvalidSpec:
+SPEC_VALID = "SpecValid"
+# ServingApplied:
+APPLIED = "Applied"
+APPLY_FAILED = "ApplyFailed"
+# ModelServing (Campaign):
+MODEL_STABLE_SERVING = "StableVersionServing"
+MODEL_NOT_FOUND = "ModelNotFound"
+MODEL_NOT_SERVING = "ModelNotServing"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -25,8 +25,12 @@ from enum import StrEnum
 from statistics import NormalDist
 from typing import Any, Literal
 
-from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, SequentialStateStatus
-from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.api.v1alpha1.common import (
+    GateSpecBase,
+    GateStatus,
+    GateVerdict,
+    SequentialStateStatus,
+)
 from uplift_operator.domain.measurements import (
     CustomMeasurement,
     DriftMeasurement,
@@ -34,6 +38,7 @@ from uplift_operator.domain.measurements import (
     LatencyMeasurement,
     Measurement,
     MeasurementError,
+    NotMeasured,
     OnlineEffectMeasurement,
     QiniMeasurement,
     UpliftSanityMeasurement,
@@ -42,7 +47,11 @@ from uplift_operator.domain.measurements import (
 from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
 from uplift_operator.stats.drift import psi_bounds
 from uplift_operator.stats.results import ArmStats, Decision, SequentialState
-from uplift_operator.stats.sequential import guarded_non_inferiority_test, mean_confidence_sequence
+from uplift_operator.stats.sequential import (
+    guarded_non_inferiority_test,
+    mean_confidence_sequence,
+    mixing_variance,
+)
 from uplift_operator.stats.srm import DEFAULT_SRM_ALPHA, srm_sequential
 from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bounds
 
@@ -143,7 +152,7 @@ def worst(verdicts: Iterable[GateVerdict]) -> GateVerdict:
     return max(verdicts, key=_ORDER.__getitem__, default=GateVerdict.PASS)
 
 
-def margin_of(gate: ModelGate) -> tuple[float, MarginType]:
+def margin_of(gate: GateSpecBase) -> tuple[float, MarginType]:
     """The gate's margin and its type, defaults applied: ``marginType`` defaults to relative
     for latency, errorRate and qini and absolute otherwise; ``margin`` to 0.2 when relative and
     0.005 when absolute, as the API fields describe."""
@@ -170,10 +179,11 @@ class _Judged:
     holds: bool = False
 
 
-_Evaluator = Callable[[ModelGate, Any, GateMemory], _Judged]
+_Evaluator = Callable[[GateSpecBase, Any, GateMemory], _Judged]
 
 
-def evaluate_gate(gate: ModelGate, measurement: Measurement | MeasurementError | None,
+def evaluate_gate(gate: GateSpecBase,
+                  measurement: Measurement | MeasurementError | NotMeasured | None,
                   memory: GateMemory | None, now: dt.datetime) -> GateOutcome:
     """Judge one gate on one measurement.
 
@@ -211,7 +221,8 @@ def evaluate_gate(gate: ModelGate, measurement: Measurement | MeasurementError |
     * ``custom``: a threshold on a PromQL scalar (no sampling model): Fail outside [``min``,
       ``max``], Pass inside; ``minSamples`` applies when the adapter reports a sample count.
 
-    ``None`` (no data) is Inconclusive; a ``MeasurementError`` is Error; invalid data (negative
+    ``None`` (no data) and ``NotMeasured`` (no collector) are Inconclusive, never Pass; a
+    ``MeasurementError`` is Error; invalid data (negative
     counts, mismatched bins) is Error. ``memory`` is this gate's memory from its status (None or
     {} to start afresh).
     """
@@ -221,6 +232,9 @@ def evaluate_gate(gate: ModelGate, measurement: Measurement | MeasurementError |
         judged = _Judged(GateVerdict.ERROR, f"measurement failed: {measurement.message}")
     elif measurement is None:
         judged = _Judged(GateVerdict.INCONCLUSIVE, "no data yet")
+    elif isinstance(measurement, NotMeasured) or gate.type not in _EVALUATORS:
+        why = measurement.why if isinstance(measurement, NotMeasured) else "no evaluator"
+        judged = _Judged(GateVerdict.INCONCLUSIVE, f"not measured yet ({why})")
     else:
         expected, evaluator = _EVALUATORS[gate.type]
         if not isinstance(measurement, expected):
@@ -314,7 +328,7 @@ def _traffic_srm(canary_share: float | None, stable: int, canary: int, memory: G
             "until the routing follows the weights")
 
 
-def _ratio_tests(gate: ModelGate, what: str, stable_events: int, stable_n: int,
+def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: int,
                  canary_events: int, canary_n: int, margin: float, key: str,
                  memory: GateMemory, new_memory: dict[str, SequentialState]) -> tuple[_Test, Any]:
     """Canary's event rate against (1 + margin) × stable's (pass) and against 1 × (fail)."""
@@ -348,7 +362,7 @@ def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceilin
 _SLOW_SHARE = 0.05
 
 
-def _latency(gate: ModelGate, m: LatencyMeasurement, memory: GateMemory) -> _Judged:
+def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _Judged:
     value, n = m.canary_p95_seconds, m.canary_requests
     shown = value if math.isfinite(value) else None
     if not m.bucket_bounds or not m.canary_buckets or n == 0:
@@ -414,7 +428,7 @@ def _s(seconds: float | None) -> str:
     return "n/a" if seconds is None or not math.isfinite(seconds) else f"{seconds:.4g}s"
 
 
-def _error_rate(gate: ModelGate, m: ErrorRateMeasurement, memory: GateMemory) -> _Judged:
+def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory) -> _Judged:
     for who, errors, requests in (("canary", m.canary_errors, m.canary_requests),
                                   ("stable", m.stable_errors, m.stable_requests)):
         if not 0 <= errors <= requests:
@@ -456,7 +470,7 @@ def _error_rate(gate: ModelGate, m: ErrorRateMeasurement, memory: GateMemory) ->
                    threshold=threshold, samples=n, memory=new_memory)
 
 
-def _drift(gate: ModelGate, m: DriftMeasurement, _: GateMemory) -> _Judged:
+def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
     names = list(gate.features) if gate.features else sorted(m.features)
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "no feature histograms measured")
@@ -490,7 +504,7 @@ def _drift(gate: ModelGate, m: DriftMeasurement, _: GateMemory) -> _Judged:
                    value=value, lower=low, upper=high, threshold=bound, samples=samples)
 
 
-def _qini(gate: ModelGate, m: QiniMeasurement, _: GateMemory) -> _Judged:
+def _qini(gate: GateSpecBase, m: QiniMeasurement, _: GateMemory) -> _Judged:
     names = list(gate.treatments) if gate.treatments else sorted(m.canary)
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "the canary's run logged no Qini")
@@ -498,7 +512,7 @@ def _qini(gate: ModelGate, m: QiniMeasurement, _: GateMemory) -> _Judged:
     return _worst_of([_qini_one(gate, name, m, gate.alpha / len(names)) for name in names])
 
 
-def _qini_one(gate: ModelGate, name: str, m: QiniMeasurement, fail_alpha: float) -> _Judged:
+def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: float) -> _Judged:
     c = m.canary.get(name)
     if c is None:
         return _Judged(GateVerdict.INCONCLUSIVE, f"{name}: no Qini logged")
@@ -552,7 +566,7 @@ def _qini_one(gate: ModelGate, name: str, m: QiniMeasurement, fail_alpha: float)
                    threshold=-allowed, samples=c.samples)
 
 
-def _online_effect(gate: ModelGate, m: OnlineEffectMeasurement, memory: GateMemory) -> _Judged:
+def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateMemory) -> _Judged:
     h = m.holdout_fraction
     if not 0 < h < 1:
         raise ValueError(f"holdout fraction must be in (0, 1), got {h}")
@@ -587,16 +601,14 @@ def _online_effect(gate: ModelGate, m: OnlineEffectMeasurement, memory: GateMemo
     absolute = margin * stable_arm.mean if kind == "relative" else margin
     previous = memory.get("effect") or SequentialState()
     design = previous.reference
-    if not math.isfinite(design) and absolute > 0 and 0 < stable_arm.mean < 1:
-        # Design variance of Δ̂ at which the fixed-horizon one-sided test has 80 % power at the
-        # margin; frozen at the first look so the mixture stays fixed for the version.
-        design = (absolute / _Z_POWER_SUM(gate.alpha)) ** 2
+    if not math.isfinite(design) and 0 < stable_arm.mean < 1:
+        # Frozen at the first look: the mixture must stay one fixed mixture for the version.
+        design = _design_variance(gate, absolute, stable_arm.variance)
         previous = replace(previous, reference=design)
-    n_star = (2.0 * gate.expected_samples if gate.expected_samples
-              else _n_star_for(design, stable_arm, canary_arm, gate.alpha))
+    tau2 = mixing_variance(1.0, gate.alpha) * design if design > 0 else None
     result, new_memory["effect"] = guarded_non_inferiority_test(
         stable_arm, canary_arm, margin=absolute, relative=False, alpha=gate.alpha,
-        n_star=n_star, min_samples=2, state=previous)
+        n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2, state=previous)
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
     design_samples = (gate.expected_samples
@@ -611,13 +623,16 @@ def _Z_POWER_SUM(alpha: float) -> float:  # noqa: N802 - a formula's name
     return float(NormalDist().inv_cdf(1 - alpha) + NormalDist().inv_cdf(_DESIGN_POWER))
 
 
-def _n_star_for(design: float, control: ArmStats, treatment: ArmStats, alpha: float) -> float:
-    """N* (both arms) at which Δ̂'s variance reaches the design variance, for the mixture."""
-    if not math.isfinite(design) or design <= 0:
-        return 2.0 * DEFAULT_EXPECTED_SAMPLES
-    n = control.n + treatment.n
-    var = control.variance / max(control.n, 1) + treatment.variance / max(treatment.n, 1)
-    return max(n * var / design, 2.0) if var > 0 else 2.0 * DEFAULT_EXPECTED_SAMPLES
+def _design_variance(gate: GateSpecBase, margin: float, variance: float) -> float:
+    """The variance of Δ̂ at which a decision is expected; the mixture is tuned to it
+    (τ² = c_α·V*, fixed for the version, which the anytime-valid guarantee needs).
+
+    ``expectedSamples`` set: V* = 2σ²/n with n units in each arm. Unset: the fixed-horizon
+    design, V* = (m/(z₁₋α + z₀.₈))², at which a one-sided fixed-sample test has 80 % power at
+    the margin. NaN when neither can be derived (no margin, no variance yet)."""
+    if gate.expected_samples:
+        return 2.0 * variance / gate.expected_samples if variance > 0 else math.nan
+    return (margin / _Z_POWER_SUM(gate.alpha)) ** 2 if margin > 0 else math.nan
 
 
 def _design_samples(design: float, variance: float, canary_share: float | None) -> int | None:
@@ -639,7 +654,7 @@ def _effects_text(m: OnlineEffectMeasurement) -> str:
     return f"incremental effect vs holdout: canary {effect(m.canary)}, stable {effect(m.stable)}"
 
 
-def _uplift_sanity(gate: ModelGate, m: UpliftSanityMeasurement, _: GateMemory) -> _Judged:
+def _uplift_sanity(gate: GateSpecBase, m: UpliftSanityMeasurement, _: GateMemory) -> _Judged:
     if not (math.isfinite(m.training_std) and m.training_std > 0):
         raise ValueError(f"training std must be > 0, got {m.training_std}")
     n = m.requests
@@ -667,7 +682,7 @@ def _uplift_sanity(gate: ModelGate, m: UpliftSanityMeasurement, _: GateMemory) -
                                              f"{high:.4g}] yet", **common)
 
 
-def _custom(gate: ModelGate, m: CustomMeasurement, _: GateMemory) -> _Judged:
+def _custom(gate: GateSpecBase, m: CustomMeasurement, _: GateMemory) -> _Judged:
     value, n = m.value, m.samples
     if not math.isfinite(value):
         return _Judged(GateVerdict.INCONCLUSIVE, "query returned no finite value", samples=n)
@@ -712,7 +727,7 @@ def _worst_of(judged: list[_Judged]) -> _Judged:
 # Counters and actions
 
 
-def assess(gate: ModelGate, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:
+def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:
     """The gate's status after ``outcome``: its evidence, updated step counters, and the
     sequential-test memory (``sequentialState``) for the next look.
 
@@ -736,7 +751,7 @@ def assess(gate: ModelGate, previous: GateStatus | None, outcome: GateOutcome) -
         sequential_state=_state_status(outcome.memory))
 
 
-def required_action(gate: ModelGate, status: GateStatus) -> GateAction:
+def required_action(gate: GateSpecBase, status: GateStatus) -> GateAction:
     """What the counters demand: Rollback beyond ``failureLimit`` Fails (default 0: the first
     Fail) or ``consecutiveErrorLimit`` Errors in a row (default 4: the fifth); Pause beyond a
     non-zero ``inconclusiveLimit`` (default 0: never, the step just holds). Dry run: never."""

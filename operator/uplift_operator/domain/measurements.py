@@ -37,6 +37,7 @@ __all__ = [
     "LatencyMeasurement",
     "Measurement",
     "MeasurementError",
+    "NotMeasured",
     "OnlineEffectMeasurement",
     "QiniEstimate",
     "QiniMeasurement",
@@ -183,6 +184,14 @@ class CustomMeasurement:
 
     value: float
     samples: int | None = None
+
+
+@dataclass(frozen=True)
+class NotMeasured:
+    """Nothing measures this gate yet (no collector for the gate type in this kind): the gate is
+    Inconclusive, never Pass, so a ramp cannot advance on no evidence."""
+
+    why: str
 
 
 Measurement = (

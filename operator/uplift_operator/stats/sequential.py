@@ -372,6 +372,7 @@ def guarded_non_inferiority_test(
     higher_is_better: bool = True,
     alpha: float = 0.05,
     n_star: float = 5000.0,
+    tau2: float | None = None,
     min_samples: int = 100,
     state: SequentialState | None = None,
 ) -> tuple[TestResult, SequentialState]:
@@ -388,6 +389,10 @@ def guarded_non_inferiority_test(
     keeps independent increments across strata, so one mixture covers the whole version and α
     is spent once, while a change of allocation between steps cannot bias Δ̂ (each stratum
     compares arms observed over the same period).
+
+    ``tau2`` fixes the mixture's variance (e.g. c_α·V* for a design variance V*, see
+    ``mixing_variance``); the default ρ²(N*)·N·V follows the data, which is only approximately a
+    fixed mixture when the allocation changes between strata.
     """
     _check_alpha(alpha)
     state = state or SequentialState()
@@ -402,7 +407,8 @@ def guarded_non_inferiority_test(
     m = _absolute_margin(margin, relative, control)
     sign = 1.0 if higher_is_better else -1.0
     d = sign * delta
-    tau2 = mixing_variance(n_star, alpha) * units * var
+    if tau2 is None:
+        tau2 = mixing_variance(n_star, alpha) * units * var
     log_pass = log_mixture_lr_one_sided(d, var, tau2, -m, greater=True)
     log_fail = log_mixture_lr_one_sided(d, var, tau2, 0.0, greater=False)
     p_pass = min(state.p_pass, min(1.0, math.exp(-log_pass)))

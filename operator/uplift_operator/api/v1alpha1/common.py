@@ -212,6 +212,8 @@ class DecisionRecord(ApiModel):
     version: str | None = Field(default=None, max_length=63,
                                 description="Model version the action concerns.")
     weight: int | None = Field(default=None, ge=0, le=100, description="Canary weight afterwards.")
+    percent: float | None = Field(default=None, ge=0, le=100,
+                                  description="Campaign exposure percent afterwards.")
     reason: str = Field(default="", max_length=1024, description="Why, in words.")
     actor: str = Field(default="operator", max_length=253,
                        description="operator, or the user/annotation that asked for it.")
@@ -246,6 +248,7 @@ class GateSpecBase(ApiModel):
     """Fields every gate has; each kind narrows ``type`` to the gates it supports."""
 
     name: Name = Field(description="Gate name, unique within the list; shown in status and events.")
+    type: str = Field(max_length=63, description="What the gate measures; each kind lists its own.")
     template_ref: Name | None = Field(
         default=None,
         description="Name of a PromQL metric template (built in, or from the operator's "

@@ -1,0 +1,360 @@
+"""The UpliftModel's part of the ramp: versions, the canary, promotion, the traffic split.
+
+Role: on top of the shared step machine (``domain.steps``), what only a canary of model versions
+has: following the version the spec resolves to (first version stable at once, a new one starts
+or replaces the canary, back at stable removes it, an aborted one waits for a retry), the
+pre-traffic analysis of offline gates at weight 0, promotion (stable := canary), the emergency
+rollback to the previous stable, the scale-down delay of a rolled-back canary, the ``Ready``
+condition, and the ``TrafficSplit`` the serving backends render. ``domain.ramp`` is the public
+entry (``decide``). No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase, parse_duration
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain import steps
+from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
+from uplift_operator.domain.steps import Event, Reason
+
+__all__ = ["Decision", "Observed", "TrafficSplit", "analysis_due", "decide", "gates_to_measure"]
+
+
+@dataclass(frozen=True)
+class TrafficSplit:
+    """The desired serving graph: stable gets 100 − ``canary_weight`` percent.
+
+    ``canary_version`` at weight 0 keeps a rolled-back canary deployed for inspection
+    (``spec.rollback.scaleDownDelay``). The serving backends (``render``) render exactly this.
+    """
+
+    stable_version: str
+    canary_version: str | None = None
+    canary_weight: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.canary_weight <= 100:
+            raise ValueError(f"canary weight {self.canary_weight} outside [0, 100]")
+        if self.canary_version is None and self.canary_weight:
+            raise ValueError("a canary weight without a canary version")
+        if self.canary_version == self.stable_version:
+            raise ValueError("canary and stable are the same version")
+
+
+@dataclass(frozen=True)
+class Observed(steps.ObservedBase):
+    """What the I/O layer saw in this pass.
+
+    ``desired_version``: the version the spec resolves to now (None: unresolved).
+    ``stable_ready``/``canary_ready``: whether that predictor serves.
+    ``gate_outcomes``: this pass's analysis of ``status.canaryVersion`` (None: none ran; see
+    ``analysis_due``). ``requests``: manual requests present (``parse_requests``).
+    ``generation``: metadata.generation, for observedGeneration.
+    """
+
+    desired_version: str | None
+    stable_ready: bool = False
+    canary_ready: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one pass.
+
+    ``status``: the complete new status, the gates' sequential-test memory included
+    (``status.gates[].sequentialState``). ``traffic``: the serving graph to apply (None: nothing
+    to serve yet). ``events``: to emit, in order. ``requeue_after``: when to run again (next
+    analysis, step end, deadline), None when nothing is scheduled.
+    """
+
+    status: UpliftModelStatus
+    traffic: TrafficSplit | None
+    events: tuple[Event, ...]
+    requeue_after: dt.timedelta | None
+
+
+def _pre_traffic(status: UpliftModelStatus) -> bool:
+    """A canary is deployed but gets no traffic until its offline gates pass (weight 0; every
+    ramp step has a weight above 0)."""
+    return status.canary_version is not None and status.canary_weight == 0
+
+
+def analysis_due(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datetime) -> bool:
+    """Whether gates should be measured now: a canary is out and an analysis interval has passed
+    since the later of the step start and the last analysis (so a step's first analysis sees
+    one interval of data at its weight); offline gates before traffic at once."""
+    return steps.analysis_due(spec.rollout, status, now, active=status.canary_version is not None,
+                              pre_traffic=_pre_traffic(status))
+
+
+def gates_to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[ModelGate]:
+    """The gates an analysis measures now: before any traffic moves (Argo Rollouts'
+    prePromotionAnalysis), only the offline ones; on the ramp, the others, plus any offline
+    gate that has not passed yet (a canary started before its offline gates were judged)."""
+    if _pre_traffic(status):
+        return [g for g in spec.rollout.gates if g.type in OFFLINE_GATE_TYPES]
+    passed = {g.name for g in status.gates if g.verdict is GateVerdict.PASS}
+    return [g for g in spec.rollout.gates
+            if g.type not in OFFLINE_GATE_TYPES or g.name not in passed]
+
+
+def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
+           now: dt.datetime) -> Decision:
+    """One reconcile pass of the canary ramp (see ``domain.ramp.decide``)."""
+    return _CanaryPass(spec, status, observed, now).run()
+
+
+class _CanaryPass(steps.StepPass[UpliftModelStatus]):
+    paused_field = "spec.rollout.paused"
+
+    def __init__(self, spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
+                 now: dt.datetime) -> None:
+        super().__init__(spec.rollout, spec.rollback.mode, status, observed, now)
+        self.spec = spec
+        self.seen = observed
+
+    def run(self) -> Decision:
+        self.status.desired_version = self.seen.desired_version
+        self.handle_requests()
+        self.follow_desired_version()
+        self.apply_analysis()
+        self.act_on_gates()
+        self.check_deadline()
+        self.advance()
+        return self.finish()
+
+    # -- the hooks of the step machine --------------------------------------------------------
+
+    def active(self) -> bool:
+        return self.status.canary_version is not None
+
+    def level(self) -> float:
+        return self.status.canary_weight
+
+    def set_level(self, value: float) -> None:
+        self.status.canary_weight = int(value)
+
+    def step_level(self, index: int) -> float:
+        return self.spec.rollout.steps[index].weight
+
+    def subject(self) -> str | None:
+        return self.status.canary_version
+
+    def record_level(self) -> dict[str, float | int | None]:
+        s = self.status
+        return {"weight": s.canary_weight if s.canary_version is not None else 0}
+
+    def pre_traffic(self) -> bool:
+        return _pre_traffic(self.status)
+
+    def where(self) -> str:
+        s = self.status
+        if _pre_traffic(s):
+            return f"canary {s.canary_version} in pre-traffic analysis (0%)"
+        return (f"canary {s.canary_version} at step {self.step_index() + 1}/"
+                f"{len(self.steps)} ({s.canary_weight}%)")
+
+    def not_serving(self) -> str | None:
+        if not self.seen.canary_ready and not _pre_traffic(self.status):
+            return "canary is not serving"
+        return None
+
+    def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
+        s = self.status
+        version = s.canary_version
+        text = f"rolled back {self.where()} to stable {s.stable_version}: {why}"
+        self.remove_canary()
+        s.aborted_version = version
+        self.record(reason, version, why, actor)
+        self.emit("Warning", reason, text)
+
+    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+        s = self.status
+        version, old = s.canary_version, s.stable_version
+        s.previous_stable_version = old
+        s.stable_version = version
+        self.remove_canary()
+        self.record(Reason.PROMOTED, version, f"{why}; previous stable {old}", actor)
+        self.emit("Normal", Reason.PROMOTED, f"version {version} promoted to stable ({why}); "
+                                             f"previous stable {old}")
+
+    def start_traffic(self) -> None:
+        """The offline gates passed: the canary gets the first step's weight."""
+        s = self.status
+        s.canary_weight = self.spec.rollout.steps[0].weight
+        s.step_started_at = self.now
+        s.gates = [next_step(g) for g in s.gates]
+        why = "offline gates passed before any traffic"
+        self.record(Reason.TRAFFIC_STARTED, s.canary_version, why)
+        self.emit("Normal", Reason.TRAFFIC_STARTED, f"{self.where()} ({why})")
+
+    def retry(self, request: ManualRequest) -> None:
+        version = self.status.desired_version
+        if version is None or version == self.status.stable_version:
+            self.ignore(request, Reason.RETRY, "the spec's version is already stable or "
+                                               "does not resolve")
+            return
+        self.start_canary(version)
+        self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
+        self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
+                                          f"({request.actor})")
+
+    def emergency_rollback(self, request: ManualRequest) -> None:
+        s = self.status
+        if s.canary_version is not None:
+            self.roll_back(Reason.EMERGENCY_ROLLBACK, "emergency rollback requested",
+                           request.actor)
+        elif s.previous_stable_version is not None:
+            bad, good = s.stable_version, s.previous_stable_version
+            s.stable_version = good
+            # The spec still names the bad version: marking it aborted keeps it from re-rolling
+            # out, and forgetting the previous stable keeps a second request from flipping back.
+            s.aborted_version = bad
+            s.previous_stable_version = None
+            self.record(Reason.EMERGENCY_ROLLBACK, good, f"stable {bad} replaced by previous "
+                                                         f"stable {good} at once", request.actor)
+            self.emit("Warning", Reason.EMERGENCY_ROLLBACK,
+                      f"emergency rollback: stable {bad} replaced by previous stable {good} at "
+                      f"once, skipping any ramp ({request.actor})")
+        else:
+            self.ignore(request, Reason.EMERGENCY_ROLLBACK,
+                        "no canary and no previous stable version to roll back to")
+
+    def abort(self, request: ManualRequest) -> None:
+        if self.status.canary_version is None:
+            self.ignore(request, Reason.MANUAL_ABORT, "no canary to abort")
+            return
+        super().abort(request)
+
+    def manual_promote(self, request: ManualRequest) -> None:
+        if self.status.canary_version is None:
+            self.ignore(request, Reason.MANUAL_PROMOTE, "no canary to promote")
+            return
+        super().manual_promote(request)
+
+    # -- versions -----------------------------------------------------------------------------
+
+    def offline_gates(self) -> list[ModelGate]:
+        return [g for g in self.spec.rollout.gates
+                if g.type in OFFLINE_GATE_TYPES and not g.dry_run]
+
+    def start_canary(self, version: str) -> None:
+        s = self.status
+        s.canary_version = version
+        self.start_ramp()
+        # Offline gates first, before any request reaches the canary.
+        s.canary_weight = 0 if self.offline_gates() else self.spec.rollout.steps[0].weight
+        s.canary_started_at = self.now
+        s.aborted_version = None  # a new attempt supersedes the old rollback
+
+    def remove_canary(self) -> None:
+        s = self.status
+        s.canary_version = None
+        s.canary_weight = 0
+        s.canary_started_at = None
+        self.end_ramp()
+
+    def follow_desired_version(self) -> None:
+        s = self.status
+        desired = s.desired_version
+        if desired is None or desired == s.canary_version:
+            return
+        if s.stable_version is None:
+            # First version ever: nothing to compare it with, so no ramp.
+            s.stable_version = desired
+            self.record(Reason.PROMOTED, desired, "first version: serving it as stable, no ramp",
+                        "spec")
+            self.emit("Normal", Reason.PROMOTED, f"version {desired} is the first version: "
+                                                 "serving it as stable without a ramp")
+        elif desired == s.stable_version:
+            if s.canary_version is not None:
+                text = f"spec points back at stable {desired}: canary {s.canary_version} removed"
+                version = s.canary_version
+                self.remove_canary()
+                self.record(Reason.ROLLED_BACK, version, text, "spec")
+                self.emit("Normal", Reason.ROLLED_BACK, text)
+        elif desired == s.aborted_version:
+            return  # stays Degraded until a retry or a new version
+        elif s.canary_version is not None:
+            old = s.canary_version
+            self.start_canary(desired)
+            self.record(Reason.CANARY_REPLACED, desired, f"replaces canary {old}", "spec")
+            self.emit("Normal", Reason.CANARY_REPLACED, f"version {desired} replaces canary "
+                                                        f"{old}: {self.where()}")
+        else:
+            self.start_canary(desired)
+            self.record(Reason.CANARY_STARTED, desired, f"new version; stable {s.stable_version}",
+                        "spec")
+            self.emit("Normal", Reason.CANARY_STARTED, f"{self.where()}, stable "
+                                                       f"{s.stable_version}")
+
+    # -- phase, conditions, traffic, requeue --------------------------------------------------
+
+    def finish(self) -> Decision:
+        message = self.set_phase(*self.phase())
+        self.status.conditions = self.ready_condition(message)
+        until = self.scale_down_until()
+        return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
+                        requeue_after=self.requeue([until] if until is not None else []))
+
+    def phase(self) -> tuple[Phase, str]:
+        s = self.status
+        if s.stable_version is None:
+            return Phase.PROGRESSING, "waiting for the model reference to resolve to a version"
+        if s.canary_version is not None:
+            return self.ramp_phase()
+        if s.aborted_version is not None and s.desired_version == s.aborted_version:
+            return Phase.DEGRADED, (f"version {s.aborted_version} was rolled back "
+                                    f"({self.last_rollback_reason()}); stable {s.stable_version} "
+                                    f"serves. Set a new version or annotate {RETRY_ANNOTATION}")
+        if not self.seen.stable_ready:
+            return Phase.PROGRESSING, f"waiting for stable version {s.stable_version} to serve"
+        unresolved = ("; the model reference does not resolve now"
+                      if s.desired_version is None else "")
+        return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
+
+    def last_rollback_reason(self) -> str:
+        entry = self.last_rollback()
+        return entry.reason if entry is not None else "reason no longer in history"
+
+    def ready_condition(self, message: str) -> list[Condition]:
+        s = self.status
+        status: cond.ConditionStatus
+        if s.stable_version is None:
+            status, reason = "False", cond.NO_VERSION
+        elif not self.seen.stable_ready:
+            status, reason = "False", cond.WAITING_FOR_SERVING
+        elif self.rollback_pending:
+            status, reason = "False", cond.ROLLBACK_PENDING
+        else:
+            status, reason = "True", cond.STABLE_SERVING
+        return cond.set_condition(s.conditions, type_=cond.READY, status=status, reason=reason,
+                                  message=message, now=self.now,
+                                  observed_generation=self.seen.generation)
+
+    def scale_down_until(self) -> dt.datetime | None:
+        """Until when a rolled-back canary stays deployed at weight 0, if it still should."""
+        s = self.status
+        if s.canary_version is not None or s.aborted_version in (None, s.stable_version):
+            return None
+        entry = self.last_rollback(s.aborted_version)
+        if entry is None:
+            return None
+        until = entry.time + parse_duration(self.spec.rollback.scale_down_delay)
+        return until if self.now < until else None
+
+    def traffic(self) -> TrafficSplit | None:
+        s = self.status
+        if s.stable_version is None:
+            return None
+        if s.canary_version is not None:
+            return TrafficSplit(s.stable_version, s.canary_version, s.canary_weight)
+        if self.scale_down_until() is not None:
+            return TrafficSplit(s.stable_version, s.aborted_version, 0)
+        return TrafficSplit(s.stable_version, None, 0)
+

@@ -1,0 +1,556 @@
+"""The step machine both ramps run on: steps, pauses, analyses, gate limits, deadline, requests.
+
+Role: what an UpliftModel's canary ramp (``domain.canary``) and a Campaign's exposure ramp
+(``domain.exposure``) have in common, written once: the current step (clamped when the spec
+lost steps), when a step may end, whether its gates passed *during* it, applying an analysis to
+the gate counters (``domain.gates.assess``), acting on them (``required_action``: roll back, or
+pause with ``rollback.mode: Manual``), the progress deadline, advancing, manual requests
+(abort, retry, promote step/full; each once per token), pause/resume events, the bounded
+history and the requeue time. The state lives in ``RampStatus`` only, so a restarted operator
+resumes where it was, and a pass run again on its own output changes nothing.
+
+A kind supplies what differs (``StepPass``'s abstract hooks): the level of a step (traffic
+weight or exposure percent), whether a ramp is underway, what rolling back and completing mean,
+where the ramp stands in words, and whether anything keeps it from advancing besides the gates.
+No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, Literal, Protocol, TypeVar
+
+from uplift_operator.api.v1alpha1.common import (
+    DecisionRecord,
+    GateSpecBase,
+    GateStatus,
+    GateVerdict,
+    Phase,
+    RampStatus,
+    parse_duration,
+)
+from uplift_operator.domain.gates import (
+    OFFLINE_GATE_TYPES,
+    GateAction,
+    GateOutcome,
+    assess,
+    next_step,
+    required_action,
+)
+from uplift_operator.domain.requests import (
+    ABORT_ANNOTATION,
+    PROMOTE_ANNOTATION,
+    RETRY_ANNOTATION,
+    ManualRequest,
+    RequestKind,
+)
+
+__all__ = [
+    "HISTORY_LIMIT",
+    "MESSAGE_MAX",
+    "Event",
+    "ObservedBase",
+    "RampSpec",
+    "Reason",
+    "StepPass",
+    "analysis_base",
+    "analysis_due",
+    "clip",
+    "evidence",
+]
+
+HISTORY_LIMIT = 20
+MESSAGE_MAX = 4000  # StatusBase.message max_length (4096), with room to spare
+MIN_REQUEUE = dt.timedelta(seconds=1)  # never ask for a hot loop
+_RECORD_REASON_MAX = 1024  # DecisionRecord.reason max_length
+
+_PRIORITY = {kind: index for index, kind in enumerate(RequestKind)}
+
+
+class Reason(StrEnum):
+    """Event reasons (and DecisionRecord actions) of both kinds."""
+
+    CANARY_STARTED = "CanaryStarted"
+    TRAFFIC_STARTED = "TrafficStarted"
+    CANARY_REPLACED = "CanaryReplaced"
+    STEP_ADVANCED = "StepAdvanced"
+    ANALYSIS_PASSED = "AnalysisPassed"
+    GATE_FAILED = "GateFailed"
+    GATE_INCONCLUSIVE = "GateInconclusive"
+    ROLLED_BACK = "RolledBack"
+    PROMOTED = "Promoted"
+    PAUSED = "Paused"
+    RESUMED = "Resumed"
+    MANUAL_PROMOTE = "ManualPromote"
+    MANUAL_ABORT = "ManualAbort"
+    RETRY = "Retry"
+    EMERGENCY_ROLLBACK = "EmergencyRollback"
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    # Campaign
+    EXPOSURE_STARTED = "ExposureStarted"
+    EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
+    RAMP_COMPLETED = "RampCompleted"
+
+
+#: History actions that end a ramp by rolling it back.
+ROLLBACK_ACTIONS = frozenset({Reason.ROLLED_BACK.value, Reason.MANUAL_ABORT.value,
+                              Reason.EMERGENCY_ROLLBACK.value})
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to emit on the resource."""
+
+    type: Literal["Normal", "Warning"]
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObservedBase:
+    """What every kind's pass observed for the step machine.
+
+    ``gate_outcomes``: this pass's analysis (None: none ran; see ``analysis_due``).
+    ``requests``: manual requests present (``domain.requests.parse_requests``).
+    ``generation``: metadata.generation, for observedGeneration.
+    """
+
+    gate_outcomes: Sequence[GateOutcome] | None = None
+    requests: Sequence[ManualRequest] = ()
+    generation: int | None = None
+
+
+class _Step(Protocol):
+    @property
+    def pause(self) -> str | None: ...
+
+
+class RampSpec(Protocol):
+    """The ramp part of a spec: UpliftModel ``spec.rollout`` or Campaign ``spec.exposure``."""
+
+    @property
+    def steps(self) -> Sequence[_Step]: ...
+
+    @property
+    def analysis_interval(self) -> str: ...
+
+    @property
+    def gates(self) -> Sequence[GateSpecBase]: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def progress_deadline(self) -> str | None: ...
+
+
+def analysis_base(status: RampStatus) -> dt.datetime | None:
+    """The later of the step start and the last analysis."""
+    times = [t for t in (status.step_started_at, status.last_analysis_at) if t is not None]
+    return max(times, default=None)
+
+
+def analysis_due(ramp: RampSpec, status: RampStatus, now: dt.datetime, *, active: bool,
+                 pre_traffic: bool = False) -> bool:
+    """Whether gates should be measured now: a ramp is underway and an analysis interval has
+    passed since the later of the step start and the last analysis (so a step's first analysis
+    sees one interval of data at its level). ``pre_traffic`` gates (offline) are judged at once,
+    then once an interval."""
+    if not active:
+        return False
+    interval = parse_duration(ramp.analysis_interval)
+    if pre_traffic:
+        last, start = status.last_analysis_at, status.step_started_at
+        return last is None or (start is not None and last <= start) or now >= last + interval
+    base = analysis_base(status)
+    return base is None or now >= base + interval
+
+
+S = TypeVar("S", bound=RampStatus)
+
+
+class StepPass(ABC, Generic[S]):
+    """Builds the new status of one pass; each step reads and updates ``self.status`` in order.
+
+    Subclasses (one per kind) implement the hooks below and a ``run`` that calls the shared
+    steps in this order: requests → the kind's own changes → ``apply_analysis`` →
+    ``act_on_gates`` → ``check_deadline`` → ``advance`` → phase and conditions.
+    """
+
+    paused_field = "spec paused"  # how messages name the kind's ``paused`` field
+
+    def __init__(self, ramp: RampSpec, rollback_mode: str, status: S, observed: ObservedBase,
+                 now: dt.datetime) -> None:
+        self.ramp, self.rollback_mode, self.observed, self.now = ramp, rollback_mode, observed, now
+        self.previous = status
+        self.status: S = status.model_copy(deep=True)
+        self.events: list[Event] = []
+        self.restarted = False  # the ramp (re)started this pass: outcomes measured the old one
+        self.pause_reason: str | None = None
+        self.rollback_pending = False  # a gate demands rollback, but rollback.mode is Manual
+        self.deadline_exceeded = False
+        if observed.generation is not None:
+            self.status.observed_generation = observed.generation
+
+    # -- what a kind supplies -----------------------------------------------------------------
+
+    @abstractmethod
+    def active(self) -> bool:
+        """Whether a ramp is underway (a canary is out; a campaign is between steps)."""
+
+    @abstractmethod
+    def level(self) -> float:
+        """The current level: the canary's traffic weight, the campaign's exposure percent."""
+
+    @abstractmethod
+    def set_level(self, value: float) -> None: ...
+
+    @abstractmethod
+    def step_level(self, index: int) -> float:
+        """The level of step ``index`` in the spec."""
+
+    @abstractmethod
+    def subject(self) -> str | None:
+        """The version the history entries concern."""
+
+    @abstractmethod
+    def where(self) -> str:
+        """Where the ramp stands, in words, for messages and events."""
+
+    @abstractmethod
+    def not_serving(self) -> str | None:
+        """Why the ramp cannot advance besides its gates (e.g. the canary does not serve)."""
+
+    @abstractmethod
+    def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
+        """End the ramp at once (the canary removed; the exposure back to 0)."""
+
+    @abstractmethod
+    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+        """The last step passed (the canary promoted; the exposure stays at the last step)."""
+
+    @abstractmethod
+    def retry(self, request: ManualRequest) -> None: ...
+
+    @abstractmethod
+    def emergency_rollback(self, request: ManualRequest) -> None: ...
+
+    @abstractmethod
+    def record_level(self) -> dict[str, float | int | None]:
+        """The level fields of a history entry (``weight`` or ``percent``)."""
+
+    def pre_traffic(self) -> bool:
+        """Whether the ramp is judging its offline gates before any traffic (canary only)."""
+        return False
+
+    def start_traffic(self) -> None:
+        """The offline gates passed: move to the first step's level (canary only)."""
+        raise NotImplementedError
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @property
+    def steps(self) -> Sequence[_Step]:
+        return self.ramp.steps
+
+    def step_index(self) -> int:
+        # Clamped: the spec may have lost steps mid-ramp.
+        return min(self.status.current_step or 0, len(self.steps) - 1)
+
+    def emit(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str) -> None:
+        self.events.append(Event(type_, reason, message))
+
+    def record(self, action: Reason, version: str | None, reason: str,
+               actor: str = "operator") -> None:
+        entry = DecisionRecord.model_validate({
+            "time": self.now, "action": action.value, "version": version,
+            "reason": clip(reason, _RECORD_REASON_MAX), "actor": actor, **self.record_level()})
+        self.status.history = [*self.status.history, entry][-HISTORY_LIMIT:]
+
+    def start_ramp(self) -> None:
+        """Step 0 afresh: sequential tests start over (a new version or a new exposure)."""
+        self.status.current_step = 0
+        self.status.step_started_at = self.now
+        self.status.gates = []
+        self.restarted = True
+
+    def end_ramp(self) -> None:
+        self.status.current_step = None
+        self.status.step_started_at = None
+        self.restarted = True
+
+    def advance_step(self, actor: str = "operator", why: str = "gates passed, pause elapsed") -> None:
+        index = self.step_index() + 1
+        self.status.current_step = index
+        # Never backwards, even if the spec's levels were edited mid-ramp.
+        self.set_level(max(self.level(), self.step_level(index)))
+        self.status.step_started_at = self.now
+        # The level changed: each test starts a new stratum, its evidence so far carried.
+        self.status.gates = [next_step(g) for g in self.status.gates]
+        self.record(Reason.STEP_ADVANCED, self.subject(), why, actor)
+        self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
+
+    def gates_passed_at_step(self) -> bool:
+        """Every acting gate's last verdict is Pass and was measured during this step (offline
+        gates: passed in the pre-traffic analysis; before traffic, only they count)."""
+        s = self.status
+        start = s.step_started_at
+        if start is None or s.last_analysis_at is None or s.last_analysis_at <= start:
+            return False
+        by_name = {g.name: g for g in s.gates}
+        pre_traffic = self.pre_traffic()
+        for gate in self.ramp.gates:
+            offline = gate.type in OFFLINE_GATE_TYPES
+            if gate.dry_run or (pre_traffic and not offline):
+                continue
+            st = by_name.get(gate.name)
+            if st is None or st.verdict is not GateVerdict.PASS:
+                return False
+            if st.time <= start and not offline:
+                return False
+        return True
+
+    # -- the shared steps of a pass -----------------------------------------------------------
+
+    def handle_requests(self) -> None:
+        # All pending requests, most drastic first, each on the status the previous one left:
+        # an abort followed by a promote finds no ramp, deterministically, in one pass.
+        handled = self.status.handled_requests
+        pending = [r for r in self.observed.requests if handled.get(r.key) != r.token]
+        for request in sorted(pending, key=lambda r: _PRIORITY[r.kind]):
+            self.status.handled_requests = {**self.status.handled_requests,
+                                            request.key: request.token}
+            {
+                RequestKind.EMERGENCY_ROLLBACK: self.emergency_rollback,
+                RequestKind.ABORT: self.abort,
+                RequestKind.RETRY: self.retry,
+                RequestKind.PROMOTE_FULL: self.manual_promote,
+                RequestKind.PROMOTE: self.manual_promote,
+            }[request.kind](request)
+
+    def ignore(self, request: ManualRequest, reason: Reason, why: str) -> None:
+        self.record(reason, None, f"ignored: {why}", request.actor)
+        self.emit("Warning", reason, f"{request.actor} ignored: {why}")
+
+    def abort(self, request: ManualRequest) -> None:
+        if not self.active():
+            self.ignore(request, Reason.MANUAL_ABORT, "no ramp to abort")
+            return
+        self.roll_back(Reason.MANUAL_ABORT, "aborted by hand", request.actor)
+
+    def manual_promote(self, request: ManualRequest) -> None:
+        if not self.active():
+            self.ignore(request, Reason.MANUAL_PROMOTE, "no ramp to promote")
+            return
+        full = request.kind is RequestKind.PROMOTE_FULL
+        self.emit("Normal", Reason.MANUAL_PROMOTE,
+                  f"{'full' if full else 'one-step'} promote of {self.where()} ({request.actor})")
+        if full or self.step_index() >= len(self.steps) - 1:
+            self.complete(request.actor, "promoted by hand")
+        elif self.pre_traffic():
+            self.start_traffic()
+        else:
+            self.advance_step(request.actor, "promoted by hand")
+
+    def apply_analysis(self) -> None:
+        outcomes = self.observed.gate_outcomes
+        if not outcomes or not self.active() or self.restarted:
+            return
+        s = self.status
+        latest = max(o.time for o in outcomes)
+        start = s.step_started_at
+        if ((s.last_analysis_at is not None and latest <= s.last_analysis_at)
+                or (start is not None and latest <= start)):
+            return  # already applied (a pass is idempotent), or measured before this step
+        by_name = {o.name: o for o in outcomes}
+        previous = {g.name: g for g in s.gates}
+        was_passing = self.gates_passed_at_step()
+        updated: list[GateStatus] = []
+        for gate in self.ramp.gates:
+            outcome = by_name.get(gate.name)
+            if outcome is None:
+                if gate.name in previous:
+                    updated.append(previous[gate.name])
+                continue
+            gate_status = assess(gate, previous.get(gate.name), outcome)
+            updated.append(gate_status)
+            self.announce(gate, gate_status)
+        s.gates = updated
+        s.last_analysis_at = latest
+        if self.gates_passed_at_step() and not was_passing:
+            self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
+
+    def announce(self, gate: GateSpecBase, st: GateStatus) -> None:
+        dry = " (dry run, no action)" if gate.dry_run else ""
+        if st.verdict is GateVerdict.FAIL:
+            self.emit("Warning", Reason.GATE_FAILED,
+                      f"gate {gate.name} failed ({st.failures} of {gate.failure_limit} "
+                      f"tolerated){dry}: {evidence(st)}")
+        elif st.verdict is GateVerdict.ERROR and st.consecutive_errors == 1:
+            self.emit("Warning", Reason.GATE_FAILED,
+                      f"gate {gate.name} could not be measured (error 1 of "
+                      f"{gate.consecutive_error_limit} tolerated in a row){dry}: {st.message}")
+        elif st.verdict is GateVerdict.INCONCLUSIVE and st.inconclusives == 1:
+            self.emit("Normal", Reason.GATE_INCONCLUSIVE,
+                      f"gate {gate.name} inconclusive, holding {self.where()}{dry}: {st.message}")
+
+    def act_on_gates(self) -> None:
+        if not self.active():
+            return
+        statuses = {g.name: g for g in self.status.gates}
+        demands = [(gate, statuses[gate.name], required_action(gate, statuses[gate.name]))
+                   for gate in self.ramp.gates if gate.name in statuses]
+        rollbacks = [(g, st) for g, st, action in demands if action is GateAction.ROLLBACK]
+        if rollbacks:
+            gate, st = rollbacks[0]
+            why = f"gate {gate.name} {st.verdict.value}: {evidence(st)}"
+            if self.rollback_mode == "Automatic":
+                self.roll_back(Reason.ROLLED_BACK, why)
+            else:
+                self.rollback_pending = True
+                self.pause_reason = (f"{why}; rollback.mode is Manual: annotate "
+                                     f"{ABORT_ANNOTATION} to roll back or {PROMOTE_ANNOTATION} "
+                                     "to go on")
+            return
+        pauses = [(g, st) for g, st, action in demands if action is GateAction.PAUSE]
+        if pauses:
+            gate, st = pauses[0]
+            self.pause_reason = (f"gate {gate.name} inconclusive {st.inconclusives} times "
+                                 f"(limit {gate.inconclusive_limit}): {st.message}; annotate "
+                                 f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}")
+
+    def step_could_end(self) -> dt.datetime | None:
+        start = self.status.step_started_at
+        if start is None:
+            return None
+        pause = self.steps[self.step_index()].pause
+        return start + (parse_duration(pause) if pause is not None else dt.timedelta(0))
+
+    def blocked_by(self) -> str | None:
+        """Why the step cannot advance on its own now, or None when only time/a human is due."""
+        not_serving = self.not_serving()
+        if not_serving is not None:
+            return not_serving
+        if self.gates_passed_at_step():
+            return None
+        waiting = [f"{g.name} {g.verdict.value}" for g in self.status.gates
+                   if g.verdict is not GateVerdict.PASS]
+        return "gates: " + ", ".join(waiting) if waiting else "waiting for an analysis"
+
+    def check_deadline(self) -> None:
+        deadline = self.ramp.progress_deadline
+        if (not self.active() or deadline is None or self.pause_reason is not None
+                or self.ramp.paused):
+            return
+        could_end = self.step_could_end()
+        blocked = self.blocked_by()
+        if could_end is None or blocked is None or self.now <= could_end + parse_duration(deadline):
+            return
+        self.deadline_exceeded = True
+        start = self.status.step_started_at
+        subject = self.subject()
+        seen = any(r.action == Reason.PROGRESS_DEADLINE_EXCEEDED.value
+                   and r.version == subject and start is not None and r.time >= start
+                   for r in self.status.history)
+        if not seen:  # once per step, so a re-run adds no duplicate
+            why = f"{self.where()} could not advance for {deadline} past its pause ({blocked})"
+            self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, subject, why)
+            self.emit("Warning", Reason.PROGRESS_DEADLINE_EXCEEDED, why)
+
+    def advance(self) -> None:
+        if (not self.active() or self.pause_reason is not None or self.ramp.paused
+                or self.blocked_by() is not None):
+            return
+        if self.pre_traffic():
+            self.start_traffic()
+            return
+        pause = self.steps[self.step_index()].pause
+        could_end = self.step_could_end()
+        if pause is None or could_end is None or self.now < could_end:
+            return  # no pause: waits for a manual promote
+        if self.step_index() >= len(self.steps) - 1:
+            self.complete()
+        else:
+            self.advance_step()
+
+    # -- phase, events, requeue ---------------------------------------------------------------
+
+    def ramp_phase(self) -> tuple[Phase, str]:
+        """The phase while a ramp is underway."""
+        if self.pause_reason is not None:
+            return Phase.PAUSED, f"{self.where()} paused: {self.pause_reason}"
+        if self.deadline_exceeded:
+            return Phase.DEGRADED, (f"ProgressDeadlineExceeded: {self.where()} could not "
+                                    f"advance ({self.blocked_by()})")
+        if self.ramp.paused:
+            return Phase.PAUSED, (f"{self.where()} held by {self.paused_field}; gates are still "
+                                  "evaluated")
+        return Phase.PROGRESSING, f"{self.where()}: {self.waiting_for()}"
+
+    def waiting_for(self) -> str:
+        blocked = self.blocked_by()
+        if blocked is not None:
+            return f"waiting ({blocked})"
+        pause = self.steps[self.step_index()].pause
+        could_end = self.step_could_end()
+        if pause is None or could_end is None:
+            return (f"gates passed; this step has no pause: annotate {PROMOTE_ANNOTATION}=step "
+                    "to go on")
+        return f"gates passed; step ends at {could_end.isoformat()}"
+
+    def set_phase(self, phase: Phase, message: str) -> str:
+        """Write phase and message; Paused/Resumed events on a transition. Returns the message."""
+        message = clip(message, MESSAGE_MAX)
+        self.status.phase, self.status.message = phase, message
+        previous = self.previous.phase
+        if phase is Phase.PAUSED and previous is not Phase.PAUSED:
+            self.emit("Normal", Reason.PAUSED, message)
+        elif previous is Phase.PAUSED and phase in (Phase.PROGRESSING, Phase.HEALTHY):
+            self.emit("Normal", Reason.RESUMED, message)
+        return message
+
+    def ramp_times(self) -> list[dt.datetime]:
+        """When the ramp needs a pass: the next analysis, the step's end, the deadline."""
+        if not self.active():
+            return []
+        base = analysis_base(self.status)
+        interval = parse_duration(self.ramp.analysis_interval)
+        times = [self.now if base is None else base + interval]
+        could_end = self.step_could_end()
+        if could_end is not None and could_end > self.now:
+            times.append(could_end)
+        deadline = self.ramp.progress_deadline
+        if could_end is not None and deadline is not None and not self.deadline_exceeded:
+            times.append(could_end + parse_duration(deadline) + MIN_REQUEUE)
+        return times
+
+    def requeue(self, extra: Sequence[dt.datetime] = ()) -> dt.timedelta | None:
+        times = [*self.ramp_times(), *extra]
+        if not times:
+            return None
+        return max(min(times) - self.now, MIN_REQUEUE)
+
+    def last_rollback(self, subject: str | None = None) -> DecisionRecord | None:
+        """The latest rollback in the history (of ``subject`` when given)."""
+        for entry in reversed(self.status.history):
+            if entry.action in ROLLBACK_ACTIONS and (subject is None or entry.version == subject):
+                return entry
+        return None
+
+
+def evidence(status: GateStatus) -> str:
+    """A gate's evidence in one line: value, threshold, bounds, samples, why."""
+    parts = [f"{label} {value:.4g}" for label, value in
+             (("value", status.value), ("threshold", status.threshold), ("lower", status.lower),
+              ("upper", status.upper)) if value is not None]
+    if status.samples is not None:
+        parts.append(f"samples {status.samples}")
+    return f"{', '.join(parts) or 'no value'} — {status.message}"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
