@@ -139,7 +139,9 @@ def test_reports_and_metrics_contract(server: MlserverProcess, rows: pd.DataFram
                     {"deliveries": [{"decision_id": d, "status": "ok"} for d in treated]
                      + [{"decision_id": treated[0], "status": "failed"}]})
     assert r.status_code == 200, r.text
-    assert r.json() == {"accepted": len(treated) + 1}
+    # A failure then a success for one decision are two results; each is counted once.
+    assert r.json() == {"accepted": len(treated) + 1, "counted": len(treated) + 1,
+                        "duplicates": 0}
     r = server.post("/uplift/v1/outcomes", {"outcomes": [
         {"decision_id": treated[0], "converted": True, "value": 12.5},
         {"unit_id": holdout[0], "converted": True, "value": 4.0},
@@ -205,7 +207,7 @@ def test_bad_reports_get_4xx(server: MlserverProcess) -> None:
     r = server.post("/uplift/v1/outcomes",
                     {"decision_id": "0" * 32 + "~treated~kids_e_mail~1", "converted": True})
     assert r.status_code == 400
-    assert "unknown treatment" in r.json()["error"]
+    assert "outcomes[0].decision_id: malformed" in r.json()["error"]
     r = server.session.post(f"{server.url}/uplift/v1/deliveries", data=b"{not json",
                             headers={"content-type": "application/json"}, timeout=10)
     assert r.status_code == 400
@@ -243,3 +245,73 @@ def test_alias_uri_env_overrides_and_costs(registered: dict[str, Any], mlflow_ur
         text = srv.metrics_text()
         assert value(text, "uplift_model_info", model="alias",
                      version=registered["model_version"], holdout_fraction="0.0") == 1
+
+
+def test_forged_duplicate_and_overflowing_reports_change_no_counter(
+        server: MlserverProcess, rows: pd.DataFrame) -> None:
+    """The issue's reproductions: never-issued ids, duplicates in one body, 1e308 twice."""
+    cols = columns(server.infer(v2(rows.head(40), [f"dup-{i}" for i in range(40)])).json())
+    real = cols["decision_id"][0]
+    before = server.metrics_text()
+    forged = ["", " ", "é" * 20, real + "\n", real * 40, real.replace("~1", "~1\n"),
+              real.replace("~1", "~2")]
+    for bad in forged:
+        r = server.post("/uplift/v1/outcomes", {"outcomes": [{"decision_id": bad, "converted": True}]})
+        assert r.status_code == 400, (bad, r.text)
+        assert "outcomes[0].decision_id" in r.json()["error"]
+    for huge in (1e308, 1e308):
+        r = server.post("/uplift/v1/outcomes", {"decision_id": real, "value": huge})
+        assert r.status_code == 400
+        assert "outcomes[0].value" in r.json()["error"]
+    r = server.post("/uplift/v1/outcomes", {"outcomes": [{"decision_id": real, "converted": True,
+                                                          "value": 3.0}] * 2})
+    assert r.json() == {"accepted": 2, "counted": 1, "duplicates": 1}
+    r = server.post("/uplift/v1/outcomes", {"decision_id": real, "converted": True, "value": 3.0})
+    assert r.json()["counted"] == 0
+    after = server.metrics_text()
+    for name in ("uplift_outcomes_total", "uplift_conversions_total"):
+        assert value(after, name) - value(before, name) == 1
+    assert value(after, "uplift_outcome_value_total") - value(before, "uplift_outcome_value_total") == 3.0
+    # No series other than the served version's came into being.
+    assert {lab["version"] for lab, _ in samples(after, "uplift_outcomes_total")} == {"1"}
+    assert value(after, "uplift_duplicate_reports_total", endpoint="outcomes") >= 2
+
+
+def test_malformed_infer_values_get_4xx_and_the_connection_survives(
+        server: MlserverProcess, rows: pd.DataFrame) -> None:
+    """INT64 overflow, fractions, BOOL/BYTES mix-ups, null unit ids and deep nesting: JSON 4xx
+    naming the input, on one keep-alive connection that keeps serving."""
+    import http.client
+
+    def body(mutate: Any) -> bytes:
+        b = v2(rows.head(2), ["a", "b"])
+        mutate(b)
+        return json.dumps(b).encode()
+
+    cases = [
+        (body(lambda b: b["inputs"][0].update(data=[2**70, 1])), "'recency'", "INT64 range"),
+        (body(lambda b: b["inputs"][0].update(data=[1.5, 1])), "'recency'", "not an integer"),
+        (body(lambda b: b["inputs"][0].update(datatype="BOOL", data=["no", "yes"])), "'recency'",
+         "BOOL"),
+        (body(lambda b: b["inputs"][5].update(data=[5, 6])), "'zip_code'", "holds 5"),
+        (body(lambda b: b["inputs"][7].update(data=[None, "b"])), "'unit_id'", "None"),
+        (body(lambda b: b["inputs"][7].update(data=["", "b"])), "'unit_id'[0]", "empty"),
+        (b'{"outcomes": ' + b"[" * 5000 + b"]" * 5000 + b"}", "", "nested too deeply"),
+    ]
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        for payload, field, fragment in cases:
+            path = "/uplift/v1/outcomes" if payload.startswith(b'{"outcomes"') else \
+                f"/v2/models/{server.name}/infer"
+            conn.request("POST", path, body=payload, headers={"content-type": "application/json"})
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            assert response.status == 400, answer
+            assert field in answer["error"] and fragment in answer["error"], answer
+            assert not response.will_close
+        conn.request("POST", f"/v2/models/{server.name}/infer", body=body(lambda b: None),
+                     headers={"content-type": "application/json"})
+        assert conn.getresponse().status == 200  # same connection, still serving
+    finally:
+        conn.close()
