@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from uplift_operator.devenv import process
+from uplift_operator.devenv.seldon_crd import seldon_crd
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = "kubectl"
@@ -56,14 +57,22 @@ def _dump(manifest: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
 
 
 def install_crds(kubectl: Kubectl) -> None:
-    """Apply our CRDs, kopf's peering CRDs and the stand-in Seldon CRD; wait until they serve."""
+    """Apply our CRDs, kopf's peering CRDs and Seldon Core 1.17.1's SeldonDeployment CRD (the
+    stand-in without ../shared, see ``devenv.seldon_crd``); wait until they serve."""
     kubectl.run("apply", "--server-side", "-f", str(ROOT / "crds"))
-    kubectl.run("apply", "--server-side", "-f", str(ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"))
+    kubectl.run("apply", "--server-side", "-f", str(seldon_crd()[0]), timeout=120)
     names = [yaml.safe_load(p.read_text())["metadata"]["name"]
              for p in sorted((ROOT / "crds").glob("*.uplift.dev.yaml"))]
-    kubectl.run("wait", "--for=condition=Established", "--timeout=30s",
-                *[f"crd/{n}" for n in names], "crd/seldondeployments.machinelearning.seldon.io",
-                "crd/clusterkopfpeerings.kopf.dev")
+    names += ["seldondeployments.machinelearning.seldon.io", "clusterkopfpeerings.kopf.dev"]
+
+    # Polled rather than `kubectl wait`: kubectl 1.32 errors out ("conditions accessor error")
+    # instead of waiting when a CRD has no status yet, which Seldon's 1.8 MB CRD shows for a while.
+    def established() -> bool:
+        out = kubectl.run("get", "crd", *names, "-o", "jsonpath={range .items[*]}"
+                          '{.status.conditions[?(@.type=="Established")].status}{" "}{end}',
+                          check=False)
+        return out.returncode == 0 and out.stdout.split() == ["True"] * len(names)
+    kubectl.wait_for(established, timeout=60, what="CRDs Established")
     # Established can precede discovery (kubernetes#125471): poll discovery as envtest does.
     def discoverable() -> bool:
         out = kubectl.run("api-resources", "--api-group=uplift.dev", "-o", "name", check=False)
