@@ -33,7 +33,10 @@ class MlflowServer:
             "--artifacts-destination", str(self.workdir / "mlartifacts"),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
         ]
-        self._proc = process.start(argv, log=self.log, cwd=self.workdir)
+        # MLflow 3's server starts a pool of job workers (huey, ~8 processes) by default; the
+        # registry and tracking API need none of them, and on 2 cores they slow every start.
+        self._proc = process.start(argv, log=self.log, cwd=self.workdir,
+                                   env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         process.wait_until(lambda: process.http_ok(f"{self.url}/health"), timeout=self.timeout,
                            what="mlflow server", proc=self._proc, log=self.log, interval=0.3)
         return self
