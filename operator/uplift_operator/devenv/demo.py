@@ -10,6 +10,7 @@ weights, events) for the live view and the report. ``run_scenario`` plays one sc
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -153,7 +154,7 @@ class DemoStack:
         trainer.join()
         if "v1" not in fitted:
             raise RuntimeError("training version 1 failed; see the messages above")
-        self.say(f"Version 1 registered as {scenarios.MODEL}@champion (training cached in "
+        self.say(f"Registering version 1 as {scenarios.MODEL}@champion (training cached in "
                  f"{demo_models.cache_dir()})")
         demo_models.register(fitted["v1"], scenarios.STABLE_RECIPE, self.data, mlflow.url,
                              scenarios.MODEL, alias="champion")
@@ -199,12 +200,14 @@ class DemoStack:
         self.plane.check_alive()
 
     def stop(self) -> None:
-        for what, stop in reversed(self._cleanups):
+        """Stop every component, last started first; a failing one does not stop the rest."""
+        while self._cleanups:
+            what, stop = self._cleanups.pop()
             try:
                 stop()
             except Exception as error:  # keep stopping the rest
-                print(f"stopping {what}: {error}", file=sys.stderr)
-        self._cleanups.clear()
+                with contextlib.suppress(OSError):
+                    print(f"stopping {what}: {error}", file=sys.stderr)
 
     def __enter__(self) -> DemoStack:
         return self.start()

@@ -36,14 +36,22 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one demo version is trained; every field is part of the cache key."""
+    """How one demo version is trained; every field is part of the cache key.
+
+    Every version uses the same sample, split seed and bootstrap count, so all are evaluated on
+    the same test rows and the qini gate can pair their Qinis; they differ in hyperparameters
+    (``params``) or in what they were fitted on (``swap_labels``).
+    """
 
     learner: str = "t"
     base: str = "logistic"
+    params: tuple[tuple[str, float], ...] = ()
     sample: int = 16000
     seed: int = 42
     n_bootstrap: int = 50
-    scramble_treatment: bool = False  # treatment labels permuted: a model with no real signal
+    # Fitted with control and this treatment swapped in the training rows (evaluated on the true
+    # labels): a model whose ranking for that treatment is upside down.
+    swap_labels: str | None = None
 
     def key(self, data_sha256: str) -> str:
         text = json.dumps({**asdict(self), "data": data_sha256, "trainer": TRAINER_VERSION,
@@ -95,13 +103,16 @@ def fit(data: Path, recipe: Recipe, *, progress: Callable[[str], None] = lambda 
                 return cached
     progress("training")
     cfg = _config(data, recipe)
-    frame = pd.read_csv(data)
-    if recipe.scramble_treatment:
-        frame[cfg.treatment_col] = frame[cfg.treatment_col].sample(
-            frac=1.0, random_state=recipe.seed).to_numpy()
-    prep = trainer.prepare(frame, cfg)
+    prep = trainer.prepare(pd.read_csv(data), cfg)
+    fit_on = prep
+    if recipe.swap_labels is not None:
+        train = prep.train.copy()
+        column = train[cfg.treatment_col].astype(str)
+        swapped = {cfg.control: recipe.swap_labels, recipe.swap_labels: cfg.control}
+        train[cfg.treatment_col] = column.map(lambda arm: swapped.get(arm, arm))
+        fit_on = replace(prep, train=train)
     with threadpool_limits(limits=1, user_api="openmp"):
-        model = trainer.fit(prep, cfg)
+        model = trainer.fit(fit_on, cfg)
         evals = trainer.evaluate(model, prep.test, cfg)
         refs = trainer.reference_documents(model, prep.train, cfg.n_bins)
     fitted = Fitted(model, prep, evals, refs, sha)
@@ -118,7 +129,7 @@ def register(fitted: Fitted, recipe: Recipe, data: Path, tracking_uri: str, mode
     from uplift_operator.model import trainer
 
     cfg = replace(_config(data, recipe), tracking_uri=tracking_uri, model_name=model_name,
-                  alias=alias, quiet=True, run_name=f"demo-{recipe.learner}-{recipe.seed}")
+                  alias=alias, quiet=True, run_name=f"demo-{recipe.key(fitted.data_sha256)[:8]}")
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         result = trainer.log_run(cfg, fitted.model, fitted.prep, fitted.evals, fitted.refs,
                                  fitted.data_sha256)
@@ -132,5 +143,5 @@ def _config(data: Path, recipe: Recipe) -> Any:
 
     return trainer.TrainConfig(data=data, learner=recipe.learner,
                                base=recipe.base,  # type: ignore[arg-type]
-                               seed=recipe.seed, sample=recipe.sample,
+                               params=dict(recipe.params), seed=recipe.seed, sample=recipe.sample,
                                n_bootstrap=recipe.n_bootstrap, quiet=True)

@@ -65,7 +65,7 @@ class Scenario:
     title: str
     expect: str                       # "Promoted" or "RolledBack"
     expect_gate: str | None = None    # the gate that must name the rollback
-    recipe: Recipe = field(default_factory=lambda: Recipe(seed=7))
+    recipe: Recipe = field(default_factory=lambda: Recipe(params=(("C", 0.5),)))
     multiplier: float = 1.0           # × conversion probability of treated rows it decides
     latency: float = 0.0              # seconds its pods add to every request
     drift: bool = False               # arriving customers shift while it is the canary
@@ -82,9 +82,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "rolled back by the drift gate", "RolledBack", "drift", drift=True),
     Scenario("latency", "the new version's pods answer 400 ms slower: rolled back by the "
              "latency gate", "RolledBack", "latency", latency=0.4),
-    Scenario("offline", "the new version was trained on scrambled treatment labels: its Qini "
-             "fails the offline gate", "RolledBack", "qini",
-             recipe=Recipe(seed=7, scramble_treatment=True)),
+    Scenario("offline", "the new version was fitted with the women's e-mail and control "
+             "swapped: its Qini fails the offline gate before any traffic", "RolledBack", "qini",
+             recipe=Recipe(swap_labels="Womens E-Mail")),
     Scenario("delivery-failure", "deliveries fail for the campaign", "Paused",
              needs="needs the Campaign lifecycle (#9)"),
     Scenario("budget", "the campaign's budget runs out", "Paused",

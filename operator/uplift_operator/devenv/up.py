@@ -13,6 +13,7 @@ need the Campaign lifecycle, #9). Ctrl-C stops everything and leaves no process 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -132,11 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time.sleep(0.5)
         code = 0 if all(o.expected for o in outcomes) else 1
     except _StopError as stop:
-        print(f"\nstopping ({stop})", flush=True)
+        with contextlib.suppress(OSError):
+            print(f"\nstopping ({stop})", flush=True)
         code = 0 if args.duration and str(stop) == "--duration" else 130
     finally:
+        # Stop everything first: printing can fail (a closed terminal or pipe) and must not
+        # leave processes behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _quietly(lambda: _say("Stopping"))
+        stack.stop()
         recorder = getattr(stack, "recorder", None)
         if recorder is not None and recorder.samples:
             from uplift_operator.devenv.report import write_png
@@ -144,16 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 write_png(recorder.samples, recorder.marks, outcomes, report)
             except Exception as error:  # the summary matters more than the picture
-                print(f"report: {error}", file=sys.stderr)
+                with contextlib.suppress(OSError):
+                    print(f"report: {error}", file=sys.stderr)
                 report = Path("(not written)")
-        _say("Stopping")
-        stack.stop()
-        _summary(outcomes, stack, report)
+        _quietly(lambda: _summary(outcomes, stack, report))
         if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return code
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    with contextlib.suppress(OSError):  # stdout gone (closed terminal, broken pipe)
+        action()
 
 
 def _settle(stack: Any, tick: Callable[[], None], seconds: float) -> None:
@@ -209,6 +219,7 @@ class _Screen:
         self._live: Any = None
         self._last_plain = 0.0
         self._last_line = ""
+        self._last_change = 0.0
 
     def __enter__(self) -> _Screen:
         if not self.plain:
@@ -249,13 +260,13 @@ class _Screen:
         s = sample.status
         gates = " ".join(f"{g['name']}={g.get('verdict', '?')}" for g in s.get("gates", [])
                          ) if s.get("canaryVersion") else ""
-        line = (f"[{sample.t:5.0f}s] {s.get('phase', '…')} stable v{s.get('stableVersion', '–')}"
+        line = (f"{s.get('phase', '…')} stable v{s.get('stableVersion', '–')}"
                 + (f" canary v{s['canaryVersion']} {s.get('canaryWeight', 0)}%"
                    if s.get("canaryVersion") else "")
-                + f" | customers {sample.rows} | {gates}")
-        if line != self._last_line:
-            print(line, flush=True)
-            self._last_line = line
+                + f" | {gates}")
+        if line != self._last_line or now - self._last_change > 15:
+            print(f"[{sample.t:5.0f}s] {line} | customers {sample.rows:,}", flush=True)
+            self._last_line, self._last_change = line, now
 
 
 if __name__ == "__main__":
