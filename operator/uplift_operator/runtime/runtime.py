@@ -99,10 +99,10 @@ def _flatten(name: str, data: Any) -> list[Any]:
         return [raw]
     values: list[Any] = raw
     for _ in range(_MAX_DIMS):
-        nested = [isinstance(v, list) for v in values]
-        if not any(nested):
+        types = set(map(type, values))
+        if list not in types:
             return values
-        if not all(nested):
+        if types != {list}:
             raise RequestError(f"input {name!r}: data mixes lists and values", "bad_shape")
         values = [x for v in values for x in v]
     raise RequestError(f"input {name!r}: data nested deeper than {_MAX_DIMS} levels",
@@ -116,11 +116,12 @@ def _first(values: list[Any], bad: Callable[[Any], bool]) -> Any:
 def _integers(name: str, datatype: str, values: list[Any],
               max_abs: float) -> np.ndarray[Any, Any]:
     """Integers only: no booleans, strings or fractions (``1.0`` is 1, ``1.7`` is refused)."""
-    if not set(map(type, values)) <= {int, float}:
+    types = set(map(type, values))
+    if not types <= {int, float}:
         v = _first(values, lambda v: type(v) not in (int, float))
         raise RequestError(f"input {name!r} is declared {datatype} but holds a non-numeric "
                            f"value {_show(v)}", "wrong_type")
-    if any(type(v) is float for v in values):
+    if float in types:
         if any(type(v) is float and not (math.isfinite(v) and v.is_integer()) for v in values):
             v = _first(values, lambda v: type(v) is float and not (math.isfinite(v)
                                                                    and v.is_integer()))
@@ -157,6 +158,8 @@ def _floats(name: str, datatype: str, values: list[Any], max_abs: float) -> np.n
 
 
 def _strings(name: str, values: list[Any]) -> np.ndarray[Any, Any]:
+    if set(map(type, values)) == {str} and max(map(len, values)) <= _MAX_STRING:
+        return np.array(values, dtype=object)  # the usual case, without a Python loop
     out = []
     for v in values:
         if isinstance(v, bytes):
@@ -225,11 +228,14 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
                                413 if flat else 400)
         values = _decode(name, datatype, flat, max_abs)
         if name == unit_key:
-            unit_ids = [str(v) for v in values.tolist()]
-            for i, unit in enumerate(values.tolist()):
-                if (problem := events.unit_id_problem(unit)) is not None:
-                    raise RequestError(f"input {name!r}[{i}]: a unit id {problem}",
-                                       "bad_unit_id")
+            units = values.tolist()
+            if not (datatype == "BYTES" and all(map(str.strip, units))
+                    and max(map(len, units)) <= events.MAX_UNIT_ID):
+                for i, unit in enumerate(units):
+                    if (problem := events.unit_id_problem(unit)) is not None:
+                        raise RequestError(f"input {name!r}[{i}]: a unit id {problem}",
+                                           "bad_unit_id")
+            unit_ids = [str(v) for v in units]
         else:
             columns[name] = values
     return columns, unit_ids
