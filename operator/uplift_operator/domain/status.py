@@ -13,7 +13,7 @@ from typing import Any
 from uplift_operator.api.v1alpha1.common import Condition, Phase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Observation", "status_patch", "validation_outcome"]
+__all__ = ["Observation", "spec_valid", "status_patch", "validation_outcome"]
 
 MAX_MESSAGE = 4000
 
@@ -60,6 +60,13 @@ def validation_outcome(previous: list[Condition], observed: Observation,
                                     reason="Accepted", message=message, now=now,
                                     observed_generation=gen)
     return Outcome(Phase.HEALTHY, message, conditions)
+
+
+def spec_valid(previous: list[Condition], generation: int, now: dt.datetime) -> list[Condition]:
+    """``InvalidSpec=False``: the spec passed validation (both kinds, every valid pass)."""
+    return cond.set_condition(previous, type_=cond.INVALID_SPEC, status="False",
+                              reason=cond.SPEC_VALID, message="spec is valid", now=now,
+                              observed_generation=generation)
 
 
 def status_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
-"""Campaign handlers: parse → validate against the referenced UpliftModel → status, one patch.
+"""Campaign handlers: thin glue around ``services.campaign``: pass → events → one status patch.
 
 A Campaign may be applied before its UpliftModel (GitOps syncs in any order): it then waits,
-Progressing, and a timer re-checks it, so it becomes Ready without another edit.
+Progressing at 0 % exposure, and the level-based timer re-checks it, so it follows its model
+(appeared, serving, gone) without another edit. A pass that observes nothing new writes nothing.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain import validation
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import config_of, now, write_status
+from uplift_operator.services import campaign as service
 
 KIND = "Campaign"
 PLURAL = "campaigns"
@@ -26,45 +27,46 @@ RECHECK_SECONDS = 10.0
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-              patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    _reconcile(body, meta, spec, status, patch, memo, kwargs["model_treatments"])
+def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+              **_: Any) -> None:
+    _reconcile(body, status, patch, memo)
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=RECHECK_SECONDS, idle=RECHECK_SECONDS)
-def recheck(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-            patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Level-based re-check: the referenced model may have appeared, changed or gone."""
-    _reconcile(body, meta, spec, status, patch, memo, kwargs["model_treatments"])
+def recheck(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
+            **_: Any) -> None:
+    """Level-based re-check: the referenced model may have appeared, changed or gone, and the
+    exposure ramp's analyses and steps are due with time."""
+    _reconcile(body, status, patch, memo)
 
 
-def _reconcile(body: kopf.Body, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-               patch: kopf.Patch, memo: kopf.Memo, models: kopf.Index[Any, Any]) -> None:
-    config = config_of(memo)
-    namespace = str(meta.get("namespace"))
+def _reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo) -> None:
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
     with observability.reconciling(KIND):
-        current = CampaignStatus.model_validate(dict(status))
-        waiting_for = None
-        try:
-            parsed = CampaignSpec.model_validate(dict(spec))
-            key = (namespace, parsed.model_ref.name)
-            treatments = set().union(*models[key]) if key in models else None
-            if treatments is None:
-                waiting_for = f"UpliftModel {parsed.model_ref.name!r} not found in {namespace}"
-            problems = validation.validate_campaign(parsed, config.metric_templates, treatments)
-        except ValidationError as error:
-            problems = validation.schema_problems(error)
-        observation = status_logic.Observation(generation=int(meta.get("generation", 0)),
-                                               problems=tuple(problems), waiting_for=waiting_for)
-        outcome = status_logic.validation_outcome(current.conditions, observation, now())
-        desired = current.model_copy(update={
-            "phase": outcome.phase, "message": outcome.message,
-            "observed_generation": observation.generation, "conditions": outcome.conditions})
-        if problems and current.message != outcome.message:
-            kopf.warn(body, reason="InvalidSpec", message=outcome.message)
-        write_status(patch, status_logic.status_patch(dict(status), desired.to_wire()))
-        observability.observe_phase(KIND, namespace, str(meta.get("name")), outcome.phase,
-                                    bool(problems))
+        result = service.reconcile(body, _dependencies(memo), now())
+        for event in result.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        observability.count_decisions(namespace, name, [event.reason for event in result.events])
+        write_status(patch, status_logic.status_patch(dict(status), result.status))
+        phase = result.status.get("phase")
+        if phase:
+            observability.observe_phase(
+                KIND, namespace, name, Phase(phase),
+                any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
+                    for c in result.status.get("conditions", [])))
+
+
+def _dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
+    """The Campaign pass's adapters: the UpliftModel's, shared (built once at start-up)."""
+    deps = memo.get("campaign_dependencies")
+    if deps is None:
+        uplift = memo["uplift_dependencies"]
+        deps = service.CampaignDependencies(
+            cluster=uplift.cluster, prometheus=uplift.prometheus,
+            metric_templates=config_of(memo).metric_templates)
+        memo["campaign_dependencies"] = deps
+    assert isinstance(deps, service.CampaignDependencies)
+    return deps
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)

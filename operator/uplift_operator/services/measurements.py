@@ -67,7 +67,7 @@ class GateContext:
                 "predictor": f"v{version}", "interval": f"{int(self.analysis_interval_s)}s"}
 
 
-Collected = m.Measurement | m.MeasurementError | None
+Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
 
 
 def _range(elapsed: Any) -> str:
@@ -84,7 +84,9 @@ class _SourceDownError(Exception):
 def collect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
             registry: Registry | None) -> Collected:
     """The measurement for ``gate``; never raises for an unreachable source."""
-    collector = _COLLECTORS[gate.type]
+    collector = _COLLECTORS.get(gate.type)
+    if collector is None:  # a gate type without a collector is never judged on no evidence
+        return m.NotMeasured(f"no collector for {gate.type} gates")
     try:
         return collector(gate, ctx, prometheus, registry)
     except _SourceDownError as error:

@@ -38,6 +38,7 @@ from uplift_operator.model.keys import treatment_key
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import measurements
+from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import Resolution, Resolver
 
@@ -45,18 +46,11 @@ __all__ = ["Dependencies", "Event", "PassResult", "reconcile"]
 
 log = logging.getLogger(__name__)
 
-MODEL_RESOLVED = "ModelResolved"
-SERVING_APPLIED = "ServingApplied"
+MODEL_RESOLVED = cond.MODEL_RESOLVED
+SERVING_APPLIED = cond.SERVING_APPLIED
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
 REASON_TAG = "uplift.dev/reason"
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    reason: str
-    message: str
 
 
 @dataclass
@@ -73,13 +67,6 @@ class Dependencies:
     resolver: Resolver = field(default_factory=Resolver)
 
 
-@dataclass(frozen=True)
-class PassResult:
-    status: dict[str, Any]
-    events: tuple[Event, ...]
-    requeue_after: float | None
-
-
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
     meta = body["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
@@ -92,11 +79,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     except ValidationError as error:
         problems = validation.schema_problems(error)
     if problems:
-        return _invalid(current, generation, problems, now)
+        return invalid_pass(current, generation, problems, now)
 
-    conditions = cond.set_condition(current.conditions, type_=cond.INVALID_SPEC, status="False",
-                                    reason="SpecValid", message="spec is valid", now=now,
-                                    observed_generation=generation)
+    conditions = status_logic.spec_valid(current.conditions, generation, now)
     events: list[Event] = []
 
     # 2. the desired version
@@ -164,15 +149,15 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
             try:
                 deps.cluster.apply(manifest, deps.backend.plural)
                 status = status.model_copy(update={"seldon_deployment": name})
-                status = _set(status, SERVING_APPLIED, "True", "Applied",
+                status = _set(status, SERVING_APPLIED, "True", cond.APPLIED,
                               f"{deps.backend.kind} {name} applied: {_describe(target)}", now,
                               generation)
             except KubeError as error:
-                status = _set(status, SERVING_APPLIED, "False", "ApplyFailed", str(error), now,
+                status = _set(status, SERVING_APPLIED, "False", cond.APPLY_FAILED, str(error), now,
                               generation)
-                events.append(Event("Warning", "ApplyFailed", str(error)))
+                events.append(Event("Warning", cond.APPLY_FAILED, str(error)))
         elif cond.find(status.conditions, SERVING_APPLIED) is None:
-            status = _set(status, SERVING_APPLIED, "True", "Applied",
+            status = _set(status, SERVING_APPLIED, "True", cond.APPLIED,
                           f"{deps.backend.kind} {name} serves {_describe(target)}", now,
                           generation)
     if registry is not None:
@@ -182,18 +167,6 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if not resolution.ok and requeue is None:
         requeue = 10.0  # retry MLflow with the timer's cadence; serving is untouched meanwhile
     return PassResult(status.to_wire(), tuple(events), requeue)
-
-
-def _invalid(current: UpliftModelStatus, generation: int, problems: list[str],
-             now: dt.datetime) -> PassResult:
-    outcome = status_logic.validation_outcome(
-        current.conditions, status_logic.Observation(generation, tuple(problems)), now)
-    status = current.model_copy(update={"phase": outcome.phase, "message": outcome.message,
-                                        "observed_generation": generation,
-                                        "conditions": outcome.conditions})
-    events = ((Event("Warning", "InvalidSpec", outcome.message),)
-              if current.message != outcome.message else ())
-    return PassResult(status.to_wire(), events, None)
 
 
 def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:

@@ -30,11 +30,24 @@ def test_valid_resources_become_ready(admin: Kubectl, operator: OperatorProcess,
                                       namespace: str) -> None:
     admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
     admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
-              "upliftmodel/hillstrom-uplift", "campaign/spring-email")
+              "upliftmodel/hillstrom-uplift")
     body = admin.get("upliftmodel", "hillstrom-uplift", namespace)
     assert body["status"]["observedGeneration"] == body["metadata"]["generation"]
     assert _conditions(body)["InvalidSpec"]["status"] == "False"
+    # Its model serves no version here (no MLflow): the campaign is valid but exposes nothing,
+    # says why, and is never Healthy at 0 %.
+    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
+                   what="campaign valid, waiting for its model to serve")
     assert operator.alive
+
+
+def _campaign_waits_for_serving(admin: Kubectl, namespace: str) -> bool:
+    body = admin.get("campaign", "spring-email", namespace)
+    status, conditions = body.get("status", {}), _conditions(body)
+    return (status.get("phase") == "Progressing" and status.get("exposurePercent", 0) == 0
+            and conditions.get("InvalidSpec", {}).get("status") == "False"
+            and conditions.get("ModelServing", {}).get("reason") == "ModelNotServing"
+            and "'hillstrom-uplift' has nothing serving" in status.get("message", ""))
 
 
 def test_semantically_invalid_model_is_degraded_with_reason(
@@ -78,9 +91,12 @@ def test_campaign_waits_for_its_model_then_becomes_ready(
     admin.wait_for(waiting, timeout=60, what="campaign waiting for its model")
     ready = _conditions(admin.get("campaign", "spring-email", namespace))["Ready"]
     assert ready["reason"] == "Waiting" and "'hillstrom-uplift' not found" in ready["message"]
+    assert _conditions(admin.get("campaign", "spring-email", namespace))["ModelServing"][
+        "reason"] == "ModelNotFound"
     admin.apply(MODEL, namespace)
-    admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
-              "campaign/spring-email")
+    # The timer follows the model without an edit: found now, but nothing serves yet.
+    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
+                   what="campaign follows its model")
 
 
 def test_campaign_treatment_unknown_to_the_model_is_invalid(
@@ -102,8 +118,8 @@ def test_campaign_treatment_unknown_to_the_model_is_invalid(
 def test_periodic_rechecks_write_nothing_when_nothing_changed(
         admin: Kubectl, operator: OperatorProcess, namespace: str) -> None:
     admin.apply([MODEL, CAMPAIGN], namespace)
-    admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
-              "campaign/spring-email")
+    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
+                   what="campaign settled")
     before = admin.get("campaign", "spring-email", namespace)["metadata"]["resourceVersion"]
     # The campaign's level-based timer re-checks it every 10 s; with nothing new observed it
     # must not write: no status churn, no resourceVersion bump, no watch event for others.

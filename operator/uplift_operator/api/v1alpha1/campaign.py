@@ -192,10 +192,16 @@ class CampaignSpec(ApiModel):
 class CampaignStatus(RampStatus):
     """Observed state of a Campaign."""
 
-    model_version: str | None = Field(default=None, max_length=16,
-                                      description="Stable version of the referenced model.")
+    model_version: str | None = Field(
+        default=None, max_length=16,
+        description="Stable version of the referenced UpliftModel (the campaign follows it; a "
+                    "canary of the model does not disturb the campaign).")
     exposure_percent: float = Field(default=0, ge=0, le=100,
                                     description="Percent of eligible units exposed now.")
+    rolled_back_generation: int | None = Field(
+        default=None, ge=0,
+        description="metadata.generation whose exposure ramp was rolled back: exposure stays 0 "
+                    "until the spec changes or a retry is requested.")
     incremental_effect: EstimateStatus | None = Field(
         default=None, description="Incremental conversion rate, treated minus holdout.")
     roi: EstimateStatus | None = Field(default=None,

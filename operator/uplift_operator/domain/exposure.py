@@ -1,0 +1,262 @@
+"""The Campaign's part of the ramp: exposure percent, its UpliftModel, rollback to 0 %.
+
+Role: on top of the shared step machine (``domain.steps``), what only a campaign has: the level
+is the percent of eligible units exposed (``spec.exposure.steps[].percent``); the ramp starts
+when the referenced UpliftModel serves a stable version and is withdrawn (exposure 0, the reason
+in status) when it serves nothing, is not found or is Degraded before serving; a rollback sets
+exposure to 0 and holds it there for that spec generation (until a spec change or a retry); the
+last step passing completes the ramp, exposure staying at its percent. ``model_observation``
+reads the UpliftModel's status; ``decide`` builds the whole new status, Ready and ModelServing
+conditions included. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import Condition, Phase
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain import steps
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
+from uplift_operator.domain.steps import Event, Reason
+
+__all__ = ["Decision", "ModelObservation", "Observed", "analysis_due", "decide",
+           "gates_to_measure", "model_observation"]
+
+#: Ready reasons of the model that mean its stable version serves.
+_SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
+
+
+@dataclass(frozen=True)
+class ModelObservation:
+    """What the campaign needs to know about its UpliftModel.
+
+    ``serving``: a stable version serves (``stable_version``); otherwise ``why`` says what is
+    missing; ``degraded``: the model is Degraded with nothing serving (a harder stop than
+    waiting)."""
+
+    name: str
+    found: bool
+    stable_version: str | None = None
+    serving: bool = False
+    degraded: bool = False
+    why: str = ""
+
+
+def model_observation(name: str, status: UpliftModelStatus | None) -> ModelObservation:
+    """Judge whether UpliftModel ``name`` (its status, None when not found) serves a stable
+    version the campaign can treat with. Only its Ready condition counts: a canary being rolled
+    back does not disturb the stable version, a model still resolving or waiting for its
+    predictor serves nothing."""
+    if status is None:
+        return ModelObservation(name, found=False, why=f"UpliftModel {name!r} not found")
+    ready = cond.find(status.conditions, cond.READY)
+    if status.stable_version is not None and ready is not None and ready.reason in _SERVING_REASONS:
+        return ModelObservation(name, True, status.stable_version, serving=True,
+                                why=f"UpliftModel {name!r} serves version {status.stable_version}")
+    phase = status.phase.value if status.phase is not None else "unknown"
+    detail = status.message or (ready.message if ready is not None else "no status yet")
+    return ModelObservation(
+        name, True, status.stable_version, serving=False, degraded=status.phase is Phase.DEGRADED,
+        why=f"UpliftModel {name!r} has nothing serving ({phase}: {detail})")
+
+
+@dataclass(frozen=True)
+class Observed(steps.ObservedBase):
+    """What the Campaign pass saw: its model, plus the step machine's observations."""
+
+    model: ModelObservation
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one pass: the whole new status, the exposure to apply, events, and when
+    to run again."""
+
+    status: CampaignStatus
+    exposure_percent: float
+    events: tuple[Event, ...]
+    requeue_after: dt.timedelta | None
+
+
+def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
+    """Whether the exposure gates should be measured now (a step is underway and an interval
+    has passed since the later of its start and the last analysis)."""
+    return steps.analysis_due(spec.exposure, status, now, active=status.current_step is not None)
+
+
+def gates_to_measure(spec: CampaignSpec) -> list[CampaignGate]:
+    """Every exposure gate, at every analysis (campaigns have no offline gates)."""
+    return list(spec.exposure.gates)
+
+
+def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
+           now: dt.datetime) -> Decision:
+    """One pass of the exposure ramp, in this order: manual requests (abort and emergency
+    rollback set exposure to 0, retry restarts at step 1, promote advances or completes); the
+    model (nothing serving withdraws the exposure; serving starts the ramp unless this spec
+    generation was rolled back or the ramp completed); then the shared analysis, gate limits,
+    deadline and advance (``domain.steps``); phase and conditions last."""
+    return _ExposurePass(spec, status, observed, now).run()
+
+
+class _ExposurePass(steps.StepPass[CampaignStatus]):
+    paused_field = "spec.exposure.paused"
+
+    def __init__(self, spec: CampaignSpec, status: CampaignStatus, observed: Observed,
+                 now: dt.datetime) -> None:
+        super().__init__(spec.exposure, spec.rollback.mode, status, observed, now)
+        self.spec = spec
+        self.model = observed.model
+        self.generation = observed.generation
+
+    def run(self) -> Decision:
+        self.status.model_version = self.model.stable_version if self.model.serving else None
+        self.handle_requests()
+        self.follow_model()
+        self.apply_analysis()
+        self.act_on_gates()
+        self.check_deadline()
+        self.advance()
+        return self.finish()
+
+    # -- the hooks of the step machine --------------------------------------------------------
+
+    def active(self) -> bool:
+        return self.status.current_step is not None
+
+    def level(self) -> float:
+        return self.status.exposure_percent
+
+    def set_level(self, value: float) -> None:
+        self.status.exposure_percent = value
+
+    def step_level(self, index: int) -> float:
+        return self.spec.exposure.steps[index].percent
+
+    def subject(self) -> str | None:
+        return self.status.model_version
+
+    def record_level(self) -> dict[str, float | int | None]:
+        return {"percent": self.status.exposure_percent}
+
+    def where(self) -> str:
+        return (f"exposure {self.status.exposure_percent:g}% at step {self.step_index() + 1}/"
+                f"{len(self.steps)}")
+
+    def not_serving(self) -> str | None:
+        return None if self.model.serving else self.model.why
+
+    def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
+        text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
+        self.status.exposure_percent = 0
+        self.end_ramp()
+        self.status.rolled_back_generation = self.generation or 0
+        self.record(reason, self.subject(), why, actor)
+        self.emit("Warning", reason, text)
+
+    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+        # A full promote jumps to the last step's exposure; the ramp is there already otherwise.
+        last = self.spec.exposure.steps[-1].percent
+        self.status.exposure_percent = max(self.status.exposure_percent, last)
+        text = f"exposure ramp complete at {self.status.exposure_percent:g}% ({why})"
+        self.end_ramp()
+        self.record(Reason.RAMP_COMPLETED, self.subject(), why, actor)
+        self.emit("Normal", Reason.RAMP_COMPLETED, text)
+
+    def retry(self, request: ManualRequest) -> None:
+        if not self.model.serving:
+            self.ignore(request, Reason.RETRY, self.model.why)
+            return
+        self.start_exposure(Reason.RETRY, "exposure ramp restarted at step 1", request.actor)
+
+    def emergency_rollback(self, request: ManualRequest) -> None:
+        self.abort_exposure(request, Reason.EMERGENCY_ROLLBACK, "emergency rollback requested")
+
+    def abort(self, request: ManualRequest) -> None:
+        self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
+
+    # -- exposure -----------------------------------------------------------------------------
+
+    def exposed(self) -> str:
+        return f"exposure {self.status.exposure_percent:g}%"
+
+    def abort_exposure(self, request: ManualRequest, reason: Reason, why: str) -> None:
+        # A completed ramp still exposes units: an abort stops that too.
+        if not self.active() and self.status.exposure_percent == 0:
+            self.ignore(request, reason, "nothing is exposed")
+            return
+        self.roll_back(reason, why, request.actor)
+
+    def start_exposure(self, reason: Reason, why: str, actor: str) -> None:
+        self.start_ramp()
+        self.status.exposure_percent = self.spec.exposure.steps[0].percent
+        self.status.rolled_back_generation = None
+        self.record(reason, self.subject(), why, actor)
+        self.emit("Normal", reason, f"{self.where()} ({why}; {self.model.why})")
+
+    def follow_model(self) -> None:
+        s = self.status
+        if not self.model.serving:
+            if self.active() or s.exposure_percent > 0:
+                text = f"{self.exposed()} withdrawn: {self.model.why}"
+                s.exposure_percent = 0
+                self.end_ramp()
+                self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), self.model.why)
+                self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
+            return
+        if self.active() or s.exposure_percent > 0:
+            return  # underway, or complete
+        rolled_back = s.rolled_back_generation
+        if rolled_back is not None and rolled_back == (self.generation or 0):
+            return  # stays at 0 % until a spec change or a retry
+        why = "spec changed after a rollback" if rolled_back is not None else "model serves"
+        self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
+
+    # -- phase, conditions --------------------------------------------------------------------
+
+    def finish(self) -> Decision:
+        phase, message, ready, reason = self.phase()
+        message = self.set_phase(phase, message)
+        conditions = cond.set_condition(
+            self.status.conditions, type_=cond.MODEL_SERVING,
+            status="True" if self.model.serving else "False",
+            reason=(cond.MODEL_STABLE_SERVING if self.model.serving
+                    else cond.MODEL_NOT_SERVING if self.model.found else cond.MODEL_NOT_FOUND),
+            message=steps.clip(self.model.why, steps.MESSAGE_MAX), now=self.now,
+            observed_generation=self.generation)
+        self.status.conditions = self.ready(conditions, ready, reason, message)
+        return Decision(status=self.status, exposure_percent=self.status.exposure_percent,
+                        events=tuple(self.events), requeue_after=self.requeue())
+
+    def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
+        """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""
+        s = self.status
+        if not self.model.serving:
+            phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
+            return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING
+        if self.active():
+            phase, message = self.ramp_phase()
+            unmeasured = [g.name for g in s.gates if g.message.startswith("not measured yet")]
+            if unmeasured:
+                message += (f"; gates {', '.join(unmeasured)} are not measured yet (no "
+                            "collector): exposure will not grow on no evidence")
+            ready: cond.ConditionStatus = "False" if self.rollback_pending else "True"
+            return (phase, message, ready,
+                    cond.ROLLBACK_PENDING if self.rollback_pending else cond.EXPOSING)
+        if s.rolled_back_generation is not None:
+            entry = self.last_rollback()
+            why = entry.reason if entry is not None else "reason no longer in history"
+            return (Phase.DEGRADED, f"exposure 0%: rolled back ({why}). Change the spec or "
+                                    f"annotate {RETRY_ANNOTATION}", "False", cond.ROLLED_BACK)
+        return (Phase.HEALTHY, f"exposure ramp complete: {s.exposure_percent:g}% of eligible "
+                               f"units exposed; {self.model.why}", "True", cond.EXPOSING)
+
+    def ready(self, conditions: list[Condition], status: cond.ConditionStatus, reason: str,
+              message: str) -> list[Condition]:
+        return cond.set_condition(conditions, type_=cond.READY, status=status, reason=reason,
+                                  message=message, now=self.now,
+                                  observed_generation=self.generation)

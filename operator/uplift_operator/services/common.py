@@ -1,0 +1,50 @@
+"""What both kinds' passes share: the event and result types, and the one "invalid spec" path.
+
+An invalid spec (schema or semantic problems) changes nothing that serves or exposes: the status
+gets ``InvalidSpec=True``, ``Ready=False``, phase Degraded and a message naming every field
+(``domain.status.validation_outcome``), and one Warning event when the message is new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from uplift_operator.api.v1alpha1.common import StatusBase
+from uplift_operator.domain import status as status_logic
+
+__all__ = ["Event", "PassResult", "invalid_pass"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event the handler emits on the resource."""
+
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """One pass: the whole desired status (wire form), events in order, when to run again."""
+
+    status: dict[str, Any]
+    events: tuple[Event, ...]
+    requeue_after: float | None
+
+
+S = TypeVar("S", bound=StatusBase)
+
+
+def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime) -> PassResult:
+    """The result of a pass that found the spec invalid (``problems`` name each field)."""
+    outcome = status_logic.validation_outcome(
+        current.conditions, status_logic.Observation(generation, tuple(problems)), now)
+    status = current.model_copy(update={"phase": outcome.phase, "message": outcome.message,
+                                        "observed_generation": generation,
+                                        "conditions": outcome.conditions})
+    events = ((Event("Warning", "InvalidSpec", outcome.message),)
+              if current.message != outcome.message else ())
+    return PassResult(status.to_wire(), events, None)

@@ -1,0 +1,141 @@
+"""In-memory fakes of the three ports in ``services/ports.py``, so a pass runs without a cluster.
+
+Each is the narrow port and nothing more: a dict of objects keyed the way the API server keys
+them, a table from PromQL to value, and a registry of versions, aliases, run metrics and
+artifacts. A source can be made to fail, as the real adapters do, with the adapters' errors.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryUnavailable
+
+Key = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
+
+
+@dataclass
+class FakeCluster:
+    """Objects by (apiVersion, plural, namespace, name); ``apply`` replaces the spec (the fields
+    the operator owns) and keeps what others wrote (status)."""
+
+    objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    apply_error: KubeError | None = None
+    applied: list[Key] = field(default_factory=list)
+
+    def put(self, plural: str, body: Mapping[str, Any]) -> None:
+        meta = body["metadata"]
+        self.objects[(body["apiVersion"], plural, meta["namespace"], meta["name"])] = (
+            copy.deepcopy(dict(body)))
+
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+        if self.apply_error is not None:
+            raise self.apply_error
+        meta = manifest["metadata"]
+        key = (manifest["apiVersion"], plural, meta["namespace"], meta["name"])
+        merged = {**self.objects.get(key, {}), **copy.deepcopy(dict(manifest))}
+        self.objects[key] = merged
+        self.applied.append(key)
+        return copy.deepcopy(merged)
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+        found = self.objects.get((api_version, plural, namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
+        return self.objects.pop((api_version, plural, namespace, name), None) is not None
+
+    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, str]:
+        secret = self.secrets.get((namespace, name))
+        if secret is None:
+            raise KubeError(f"secret {namespace}/{name} not found", 404)
+        return {key: secret[key] for key in keys}
+
+
+@dataclass
+class FakeMetrics:
+    """PromQL → value; an unknown query has no data (None), as an empty vector has."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        self.asked.append(promql)
+        return self.values.get(promql)
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        value = self.values.get(promql)
+        return [] if value is None else [{"metric": {}, "value": [0, str(value)]}]
+
+
+@dataclass(frozen=True)
+class FakeVersion:
+    name: str
+    version: str
+    status: str = "READY"
+    run_id: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "READY"
+
+
+@dataclass
+class FakeRegistry:
+    """Versions, aliases, run metrics and artifacts of one tracking server. ``down`` makes every
+    call fail as an unreachable MLflow does; ``tags`` and ``aliases`` record write-backs."""
+
+    versions: dict[tuple[str, str], FakeVersion] = field(default_factory=dict)
+    aliases: dict[tuple[str, str], str] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    artifacts: dict[tuple[str, str], Any] = field(default_factory=dict)
+    tags: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    down: bool = False
+    calls: int = 0
+
+    def add(self, name: str, version: str, run_id: str | None = None,
+            status: str = "READY") -> None:
+        self.versions[(name, version)] = FakeVersion(name, version, status,
+                                                     run_id or f"run-{version}")
+
+    def _check(self) -> None:
+        self.calls += 1
+        if self.down:
+            raise RegistryUnavailable("connection refused (fake MLflow down)")
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        self._check()
+        if alias is not None:
+            if (name, alias) not in self.aliases:
+                raise RegistryNotFound(f"alias {alias} of {name} not found")
+            version = self.aliases[(name, alias)]
+        found = self.versions.get((name, str(version)))
+        if found is None:
+            raise RegistryNotFound(f"version {version} of {name} not found")
+        return found
+
+    def run_metrics(self, run_id: str) -> Mapping[str, float]:
+        self._check()
+        return dict(self.metrics.get(run_id, {}))
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        self._check()
+        if (run_id, path) not in self.artifacts:
+            raise RegistryNotFound(f"artifact {path} of run {run_id} not found")
+        return copy.deepcopy(self.artifacts[(run_id, path)])
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._check()
+        self.tags[(name, version, key)] = value
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._check()
+        self.aliases[(name, alias)] = version

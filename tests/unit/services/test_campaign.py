@@ -1,0 +1,292 @@
+"""services.campaign.reconcile against in-memory ports: the Campaign pass through the shared engine.
+
+Each test plays passes the way the handler does (the previous pass's status is the next one's
+input) and asserts what a user reads: phase, exposure, conditions, events, history.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.unit.services.fakes import FakeCluster, FakeMetrics
+
+from uplift_operator.domain.measurements import CustomMeasurement
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.services import campaign
+from uplift_operator.services.common import PassResult
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+NS, MODEL = "shop", "hillstrom-uplift"
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+SERVING = {"stableVersion": "3", "phase": "Healthy", "message": "version 3 serves all traffic",
+           "conditions": [{"type": "Ready", "status": "True", "reason": "StableServing",
+                           "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+NOT_SERVING = {"phase": "Progressing",
+               "message": "waiting for the model reference to resolve to a version",
+               "conditions": [{"type": "Ready", "status": "False", "reason": "NoVersion",
+                               "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+
+
+def _model_body(status: dict[str, Any] | None) -> dict[str, Any]:
+    body = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    body["metadata"]["namespace"] = NS
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+class Sim:
+    """A Campaign and its UpliftModel in a fake cluster; ``tick`` runs one pass."""
+
+    def __init__(self, model_status: dict[str, Any] | None = SERVING, **spec_changes: Any) -> None:
+        self.cluster = FakeCluster()
+        self.deps = campaign.CampaignDependencies(cluster=self.cluster, prometheus=FakeMetrics(),
+                                                  metric_templates=BUILTIN_TEMPLATES)
+        self.set_model(model_status)
+        self.body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+        self.body["metadata"].update(namespace=NS, generation=1, annotations={})
+        self.body["spec"].update(spec_changes)
+        self.now = T0
+        self.results: list[PassResult] = []
+
+    def set_model(self, status: dict[str, Any] | None, present: bool = True) -> None:
+        key = ("uplift.dev/v1alpha1", "upliftmodels", NS, MODEL)
+        self.cluster.objects.pop(key, None)
+        if present:
+            self.cluster.put("upliftmodels", _model_body(status))
+
+    def tick(self, minutes: float = 0) -> PassResult:
+        self.now += dt.timedelta(minutes=minutes)
+        result = campaign.reconcile(copy.deepcopy(self.body), self.deps, self.now)
+        self.body["status"] = result.status
+        self.results.append(result)
+        return result
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self.body["status"])
+
+    def condition(self, type_: str) -> dict[str, Any]:
+        return next(c for c in self.status["conditions"] if c["type"] == type_)
+
+    def edit_spec(self, **changes: Any) -> None:
+        self.body["spec"].update(changes)
+        self.body["metadata"]["generation"] += 1
+
+    def annotate(self, key: str, value: str) -> None:
+        self.body["metadata"]["annotations"][key] = value
+
+
+def reasons(result: PassResult) -> list[str]:
+    return [e.reason for e in result.events]
+
+
+# -- its UpliftModel ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("model", "present", "phase", "serving_reason", "says"), [
+    (None, False, "Progressing", "ModelNotFound", "UpliftModel 'hillstrom-uplift' not found"),
+    (NOT_SERVING, True, "Progressing", "ModelNotServing", "has nothing serving (Progressing"),
+    ({**NOT_SERVING, "phase": "Degraded", "message": "version 2 was rolled back"}, True,
+     "Degraded", "ModelNotServing", "has nothing serving (Degraded: version 2 was rolled back"),
+])
+def test_nothing_serving_means_exposure_zero_with_the_reason(
+        model: dict[str, Any] | None, present: bool, phase: str, serving_reason: str,
+        says: str) -> None:
+    sim = Sim()
+    sim.set_model(model, present)
+    sim.tick()
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"]) == (phase, 0)
+    assert says in s["message"] and s["message"].startswith("exposure 0%")
+    assert sim.condition("Ready")["status"] == "False"
+    assert sim.condition("ModelServing")["reason"] == serving_reason
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    assert "modelVersion" not in s
+
+
+def test_a_serving_model_starts_the_ramp_at_the_first_step() -> None:
+    sim = Sim()
+    result = sim.tick()
+    s = sim.status
+    assert (s["exposurePercent"], s["currentStep"], s["modelVersion"]) == (5, 0, "3")
+    assert s["phase"] == "Progressing" and s["stepStartedAt"] == T0.isoformat().replace("+00:00", "Z")
+    assert reasons(result) == ["ExposureStarted"]
+    assert s["history"][-1]["action"] == "ExposureStarted" and s["history"][-1]["percent"] == 5
+    assert sim.condition("Ready")["reason"] == "Exposing"
+    assert sim.condition("ModelServing") == {**sim.condition("ModelServing"), "status": "True",
+                                             "reason": "StableVersionServing"}
+
+
+def test_gates_without_a_collector_are_inconclusive_and_never_ramp() -> None:
+    sim = Sim()
+    sim.tick()
+    result = sim.tick(5)  # the first analysis (interval 5m)
+    s = sim.status
+    assert {g["name"]: g["verdict"] for g in s["gates"]} == {
+        "delivery": "Inconclusive", "incremental": "Inconclusive", "roi": "Inconclusive",
+        "drift": "Inconclusive"}
+    delivery = next(g for g in s["gates"] if g["name"] == "delivery")
+    assert delivery["message"] == "not measured yet (no collector for deliveryRate gates yet)"
+    assert reasons(result).count("GateInconclusive") == 4
+    assert "not measured yet (no collector): exposure will not grow" in s["message"]
+    for _ in range(30):  # far past the 1h pause: still step 1 at 5 %
+        sim.tick(5)
+    assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
+    # ... and past progressDeadline (1d) it is Degraded, not rolled back.
+    sim.tick(24 * 60)
+    assert sim.status["phase"] == "Degraded" and sim.status["exposurePercent"] == 5
+    assert "ProgressDeadlineExceeded" in sim.status["message"]
+
+
+def test_model_stops_serving_mid_ramp_then_serves_again() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.set_model(NOT_SERVING)
+    result = sim.tick(1)
+    assert (sim.status["exposurePercent"], sim.status.get("currentStep")) == (0, None)
+    assert reasons(result) == ["ExposureWithdrawn"]
+    assert result.events[0].type == "Warning" and "has nothing serving" in result.events[0].message
+    sim.set_model(SERVING)
+    result = sim.tick(1)
+    assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
+    assert reasons(result) == ["ExposureStarted"]
+
+
+def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
+    sim = Sim()
+    sim.tick()
+    pending = copy.deepcopy(SERVING)
+    pending["conditions"][0].update(status="False", reason="RollbackPending")
+    sim.set_model({**pending, "canaryVersion": "4", "phase": "Paused"})
+    result = sim.tick(1)
+    assert sim.status["exposurePercent"] == 5 and result.events == ()
+
+
+# -- the shared engine: failure, manual control, idempotence -----------------------------------
+
+def _with_delivery_collector(monkeypatch: pytest.MonkeyPatch, value: float) -> None:
+    """A custom gate with a stand-in collector: the engine's rollback path, not the data plane."""
+    monkeypatch.setitem(campaign._COLLECTORS, "custom",
+                        lambda gate, deps: CustomMeasurement(value=value, samples=1000))
+
+
+def _custom_gate_spec(mode: str = "Automatic") -> dict[str, Any]:
+    exposure = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]["exposure"]
+    exposure["gates"] = [{"name": "delivered", "type": "custom", "query": "delivered_share",
+                          "min": 0.95}]
+    return {"exposure": exposure, "rollback": {"mode": mode}}
+
+
+def test_a_failing_gate_rolls_exposure_back_to_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_delivery_collector(monkeypatch, 0.5)
+    sim = Sim(**_custom_gate_spec())
+    sim.tick()
+    result = sim.tick(5)
+    s = sim.status
+    assert (s["exposurePercent"], s["phase"], s.get("currentStep")) == (0, "Degraded", None)
+    assert reasons(result) == ["GateFailed", "RolledBack"]
+    rolled = result.events[1]
+    assert rolled.type == "Warning"
+    assert "gate delivered Fail: value 0.5, threshold 0.95, samples 1000" in rolled.message
+    assert s["history"][-1]["action"] == "RolledBack" and s["history"][-1]["percent"] == 0
+    assert sim.condition("Ready")["reason"] == "RolledBack"
+    # Held at 0 % for this generation; a spec change starts again.
+    assert sim.tick(60).events == () and sim.status["exposurePercent"] == 0
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budget": 6000})
+    result = sim.tick(1)
+    assert reasons(result) == ["ExposureStarted"] and sim.status["exposurePercent"] == 5
+
+
+def test_manual_mode_holds_exposure_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_delivery_collector(monkeypatch, 0.5)
+    sim = Sim(**_custom_gate_spec("Manual"))
+    sim.tick()
+    sim.tick(5)
+    s = sim.status
+    assert (s["exposurePercent"], s["phase"]) == (5, "Paused")
+    assert "rollback.mode is Manual" in s["message"]
+    assert sim.condition("Ready")["reason"] == "RollbackPending"
+
+
+def test_passing_gates_ramp_to_completion(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_delivery_collector(monkeypatch, 0.99)
+    sim = Sim(**_custom_gate_spec())
+    sim.tick()
+    percents = []
+    for _ in range(120):
+        sim.tick(5)
+        percents.append(sim.status["exposurePercent"])
+    assert sorted(set(percents)) == [5, 25, 100]
+    # The sample's last step has no pause: it holds at 100 % until a promote, as a rollout does.
+    assert sim.status["currentStep"] == 2 and "this step has no pause" in sim.status["message"]
+    sim.annotate("uplift.dev/promote", "step")
+    sim.tick(1)
+    assert sim.status["phase"] == "Healthy" and "exposure ramp complete: 100%" in sim.status["message"]
+    assert [h["action"] for h in sim.status["history"]] == [
+        "ExposureStarted", "StepAdvanced", "StepAdvanced", "RampCompleted"]
+
+
+@pytest.mark.parametrize(("annotation", "value", "exposure", "phase", "reason"), [
+    ("uplift.dev/abort", "t1", 0, "Degraded", "ManualAbort"),
+    ("uplift.dev/emergency-rollback", "t1", 0, "Degraded", "EmergencyRollback"),
+    ("uplift.dev/promote", "step", 25, "Progressing", "StepAdvanced"),
+    ("uplift.dev/promote", "full", 100, "Healthy", "RampCompleted"),
+])
+def test_manual_requests(annotation: str, value: str, exposure: float, phase: str,
+                         reason: str) -> None:
+    sim = Sim()
+    sim.tick()
+    sim.annotate(annotation, value)
+    result = sim.tick(1)
+    assert (sim.status["exposurePercent"], sim.status["phase"]) == (exposure, phase)
+    assert reason in reasons(result)
+    assert sim.status["handledRequests"] == {annotation: value}
+    assert sim.tick(1).events == ()  # once per token
+
+
+def test_retry_restarts_a_rolled_back_campaign() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.annotate("uplift.dev/abort", "t1")
+    sim.tick(1)
+    assert sim.status["exposurePercent"] == 0
+    sim.annotate("uplift.dev/retry", "t2")
+    result = sim.tick(1)
+    assert reasons(result) == ["Retry"] and sim.status["exposurePercent"] == 5
+
+
+def test_a_pass_on_its_own_output_changes_nothing() -> None:
+    sim = Sim()
+    for minutes in (0, 5, 5, 60):
+        sim.tick(minutes)
+        before = copy.deepcopy(sim.status)
+        again = sim.tick(0)
+        assert again.events == () and sim.status == before
+
+
+# -- the shared invalid-spec path ---------------------------------------------------------------
+
+def test_invalid_spec_changes_nothing_and_warns_once() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.edit_spec(treatments=[*sim.body["spec"]["treatments"], {"name": "sms"}])
+    result = sim.tick(1)
+    s = sim.status
+    assert s["phase"] == "Degraded" and s["exposurePercent"] == 5  # nothing else happens
+    assert "spec.treatments[2].name: 'sms' is not a treatment of UpliftModel" in s["message"]
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    assert [(e.type, e.reason) for e in result.events] == [("Warning", "InvalidSpec")]
+    assert sim.tick(1).events == ()
+
+
+def test_schema_problem_takes_the_same_path() -> None:
+    sim = Sim()
+    sim.body["spec"]["exposure"]["steps"] = []
+    sim.tick()
+    assert sim.status["phase"] == "Degraded"
+    assert "spec.exposure.steps" in sim.condition("InvalidSpec")["message"]
