@@ -163,12 +163,8 @@ class DemoStack:
                            timeout=60, what="operator", proc=operator, log=self.operator_log)
         self._mark("operator")
 
-        import yaml
-
         _kubectl(admin, "create", "namespace", scenarios.NAMESPACE)
-        manifest = self.workdir / "upliftmodel.yaml"
-        manifest.write_text(yaml.safe_dump(scenarios.upliftmodel(), sort_keys=False))
-        _kubectl(admin, "apply", "-f", str(manifest))
+        self.apply_upliftmodel()
         self.simulator = CustomerSimulator(
             self.router, scenarios.NAMESPACE, scenarios.MODEL, self.data, rate=self.rate,
             campaign=scenarios.CAMPAIGN, unit_key=scenarios.UNIT_KEY,
@@ -178,12 +174,21 @@ class DemoStack:
         self.recorder = Recorder(self).start()
         self._cleanups.append(("recorder", self.recorder.stop))
 
+    def apply_upliftmodel(self, extra_gates: tuple[dict[str, Any], ...] = ()) -> None:
+        """Apply the demo's UpliftModel (with a scenario's extra gates)."""
+        import yaml
+
+        manifest = self.workdir / "upliftmodel.yaml"
+        manifest.write_text(yaml.safe_dump(scenarios.upliftmodel(extra_gates), sort_keys=False))
+        _kubectl(self.plane.admin_kubeconfig, "apply", "-f", str(manifest))
+
     def wait_first_scored(self, timeout: float = 180.0, tick: Callable[[], None] = lambda: None
                           ) -> float:
         """Release the customers once a predictor serves; seconds from start to a scored row."""
         deadline = time.monotonic() + timeout
-        self.simulator.paused = False
         while time.monotonic() < deadline:
+            if self.simulator.paused and self.router.routes(scenarios.NAMESPACE, scenarios.MODEL):
+                self.simulator.paused = False  # a predictor serves: the marketing system starts
             if self.simulator.tally.rows > 0:
                 self.first_scored = time.monotonic() - self.started
                 self.timings["first scored request"] = self.first_scored
@@ -307,6 +312,8 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     stack.delays[version] = scenario.latency
     if scenario.drift:
         sim.set_population(scenarios.drift_mask(sim.frame))
+    if scenario.extra_gates:
+        stack.apply_upliftmodel(scenario.extra_gates)
     stack.recorder.mark(f"{scenario.name}: v{version}")
     say(f"scenario {scenario.name}: version {version} — {scenario.title}")
     from mlflow import MlflowClient
@@ -332,6 +339,8 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
             time.sleep(0.3)
     finally:
         sim.set_population(None)
+        if scenario.extra_gates:
+            stack.apply_upliftmodel()
     expected = decision == scenario.expect and (scenario.expect_gate is None
                                                 or gate == scenario.expect_gate)
     stack.recorder.mark(f"{decision} v{version}")

@@ -119,6 +119,13 @@ def merge(n: int, answers: Sequence[tuple[Route, list[int], Mapping[str, Any]]])
             "parameters": first.get("parameters", {}), "outputs": outputs}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a scrape timing out) is its business, not a traceback on screen."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
 class WeightedRouter:
     """``with WeightedRouter() as router: router.set_routes(ns, name, routes, unit_key)``."""
 
@@ -186,7 +193,7 @@ class WeightedRouter:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="router",
                                         daemon=True)
