@@ -77,7 +77,8 @@ def write_png(samples: Sequence[Any], marks: Sequence[tuple[float, str]],
     ax_e.axhline(0, color="grey", lw=0.5)
     ax_e.set_ylabel("online effect")
     ax_e.set_xlabel("seconds since start")
-    ax_e.legend(loc="upper left", fontsize=8)
+    if te:
+        ax_e.legend(loc="upper left", fontsize=8)
 
     for ax in (ax_w, ax_g, ax_e):
         for x, _ in marks:

@@ -20,7 +20,7 @@ UNIT_KEY = "customer_id"
 RATE = 300.0                 # customers per second replayed through the router
 ATTRIBUTION_WINDOW = 8.0     # seconds: outcomes are reported within this
 MEAN_CONVERSION_DELAY = 2.0  # seconds, exponential, capped at the window
-SCENARIO_TIMEOUT = 240.0     # seconds to wait for the operator's decision
+SCENARIO_TIMEOUT = 420.0     # seconds to wait for the operator's decision
 
 STABLE_RECIPE = Recipe(learner="t", base="logistic", sample=16000, seed=42)
 
