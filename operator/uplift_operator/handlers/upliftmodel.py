@@ -24,13 +24,6 @@ PLURAL = "upliftmodels"
 PASS_INTERVAL = 1.0
 
 
-@kopf.index(GROUP, VERSION, PLURAL)
-def model_treatments(namespace: str | None, name: str, spec: kopf.Spec,
-                     **_: Any) -> dict[tuple[str | None, str], set[str]]:
-    """Treatments of every UpliftModel, for Campaigns that reference one."""
-    return {(namespace, name): {t.get("name", "") for t in spec.get("treatments", [])}}
-
-
 @kopf.timer(GROUP, VERSION, PLURAL, interval=PASS_INTERVAL, sharp=False)
 def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
               **_: Any) -> None:

@@ -99,6 +99,7 @@ class FakeRegistry:
     artifacts: dict[tuple[str, str], Any] = field(default_factory=dict)
     tags: dict[tuple[str, str, str], str] = field(default_factory=dict)
     down: bool = False
+    writes_fail: bool = False  # reads answer, tag and alias writes fail (e.g. no permission)
     calls: int = 0
 
     def add(self, name: str, version: str, run_id: str | None = None,
@@ -132,10 +133,15 @@ class FakeRegistry:
             raise RegistryNotFound(f"artifact {path} of run {run_id} not found")
         return copy.deepcopy(self.artifacts[(run_id, path)])
 
-    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+    def _check_write(self) -> None:
         self._check()
+        if self.writes_fail:
+            raise RegistryUnavailable("permission denied (fake MLflow refuses writes)")
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._check_write()
         self.tags[(name, version, key)] = value
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self._check()
+        self._check_write()
         self.aliases[(name, alias)] = version

@@ -1,0 +1,235 @@
+"""services.upliftmodel.reconcile against in-memory ports: what one pass does to the cluster,
+MLflow and the status, asserted as actions (what was applied, tagged, emitted)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any, get_args
+
+import pytest
+from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
+from uplift_operator.domain import gates
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import measurements, upliftmodel
+from uplift_operator.services.common import PassResult
+from uplift_operator.services.resolution import Resolver
+
+NS, NAME, REGISTERED = "shop", "uplift", "hillstrom"
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+PROBE = "probe_value"
+SPEC: dict[str, Any] = {
+    "model": {"registeredModel": REGISTERED, "alias": "champion", "aliasRefreshInterval": "30s",
+              "promotionAlias": "production"},
+    "treatments": [{"name": "email"}],
+    "rollout": {"analysisInterval": "1m",
+                "steps": [{"weight": 10, "pause": "2m"}, {"weight": 50, "pause": "2m"}],
+                "gates": [{"name": "probe", "type": "custom", "query": PROBE, "max": 1.0}]},
+}
+SELDON = ("machinelearning.seldon.io/v1", "seldondeployments", NS, NAME)
+
+
+class Sim:
+    """One UpliftModel, a fake cluster where Seldon reports Available on request, a fake MLflow
+    with versions 1 and 2 (alias champion → 1) and a fake Prometheus."""
+
+    def __init__(self) -> None:
+        self.cluster, self.metrics, self.registry = FakeCluster(), FakeMetrics(), FakeRegistry()
+        for version in ("1", "2", "3"):
+            self.registry.add(REGISTERED, version)
+        self.registry.aliases[(REGISTERED, "champion")] = "1"
+        self.deps = upliftmodel.Dependencies(
+            cluster=self.cluster, backend=SeldonV1Backend(),
+            registry_for=lambda ref, namespace: self.registry, prometheus=self.metrics,
+            metric_templates=BUILTIN_TEMPLATES, runtime_image="runtime:test",
+            default_tracking_uri="http://mlflow.test")
+        self.body: dict[str, Any] = {
+            "apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+            "metadata": {"name": NAME, "namespace": NS, "uid": "u-1", "generation": 1,
+                         "annotations": {}},
+            "spec": copy.deepcopy(SPEC)}
+        self.now = T0
+        self.results: list[PassResult] = []
+
+    def tick(self, seconds: float = 0, available: bool = True) -> PassResult:
+        self.now += dt.timedelta(seconds=seconds)
+        result = upliftmodel.reconcile(copy.deepcopy(self.body), self.deps, self.now)
+        self.body["status"] = result.status
+        self.results.append(result)
+        if available and SELDON in self.cluster.objects:  # Seldon's controller, played
+            self.cluster.objects[SELDON]["status"] = {"state": "Available"}
+        return result
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self.body["status"])
+
+    def condition(self, type_: str) -> dict[str, Any]:
+        return next(c for c in self.status["conditions"] if c["type"] == type_)
+
+    def weights(self) -> dict[str, int]:
+        child = self.cluster.objects[SELDON]
+        return {p["annotations"]["version"]: p["traffic"] for p in child["spec"]["predictors"]}
+
+    def with_canary(self) -> None:
+        self.tick()
+        self.tick(1)
+        assert self.status["phase"] == "Healthy"
+        self.registry.aliases[(REGISTERED, "champion")] = "2"
+        self.tick(30)
+        self.tick(1)  # the canary predictor reported Available
+        assert self.status["canaryVersion"] == "2" and self.weights() == {"1": 90, "2": 10}
+
+
+def reasons(result: PassResult) -> list[str]:
+    return [e.reason for e in result.events]
+
+
+# -- apply ----------------------------------------------------------------------------------------
+
+def test_first_pass_applies_the_serving_graph_once() -> None:
+    sim = Sim()
+    sim.tick()
+    assert sim.cluster.applied == [SELDON] and sim.weights() == {"1": 100}
+    assert sim.condition("ServingApplied")["reason"] == "Applied"
+    assert sim.condition("ModelResolved")["status"] == "True"
+    sim.tick(1)
+    sim.tick(1)
+    assert sim.cluster.applied == [SELDON]  # what is there already is not applied again
+    assert sim.status["phase"] == "Healthy"
+
+
+def test_an_apply_error_sets_serving_applied_false_and_warns() -> None:
+    sim = Sim()
+    sim.cluster.apply_error = KubeError("seldondeployments is forbidden", 403)
+    result = sim.tick()
+    applied = sim.condition("ServingApplied")
+    assert (applied["status"], applied["reason"]) == ("False", "ApplyFailed")
+    assert "forbidden" in applied["message"]
+    assert ("Warning", "ApplyFailed") in [(e.type, e.reason) for e in result.events]
+    sim.cluster.apply_error = None
+    sim.tick(1)
+    assert sim.condition("ServingApplied")["status"] == "True" and SELDON in sim.cluster.objects
+
+
+def test_a_hand_edited_child_is_applied_again() -> None:
+    sim = Sim()
+    sim.with_canary()
+    applied = len(sim.cluster.applied)
+    child = sim.cluster.objects[SELDON]
+    child["spec"]["predictors"][1]["traffic"] = 60  # kubectl edit
+    child["spec"]["predictors"][0]["traffic"] = 40
+    sim.tick(1)
+    assert len(sim.cluster.applied) == applied + 1 and sim.weights() == {"1": 90, "2": 10}
+    child = sim.cluster.objects[SELDON]
+    child["metadata"]["annotations"] = {"someone/else": "x"}  # a field we do not own: left alone
+    sim.tick(1)
+    assert len(sim.cluster.applied) == applied + 1
+
+
+# -- MLflow ---------------------------------------------------------------------------------------
+
+def test_mlflow_down_mid_ramp_holds_inconclusive_without_error_build_up() -> None:
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    sim.registry.down = True
+    warnings = []
+    for _ in range(12):  # 6 minutes, past both pauses
+        warnings += [e for e in sim.tick(30).events if e.type == "Warning"]
+    s = sim.status
+    assert (s["canaryVersion"], s["canaryWeight"], s["currentStep"]) == ("2", 10, 0)
+    probe = s["gates"][0]
+    assert probe["verdict"] == "Inconclusive" and "MLflow unavailable" in probe["message"]
+    assert probe.get("consecutiveErrors", 0) == 0 and probe.get("failures", 0) == 0
+    resolved = sim.condition("ModelResolved")
+    assert (resolved["status"], resolved["reason"]) == ("False", "RegistryUnavailable")
+    assert [e.reason for e in warnings] == ["RegistryUnavailable"]  # once, not once per pass
+    assert "RegistryUnavailable" in s["message"] and sim.weights() == {"1": 90, "2": 10}
+    sim.registry.down = False
+    for _ in range(12):
+        sim.tick(30)
+    assert sim.status["stableVersion"] == "2"  # back on the ramp, and through it
+
+
+@pytest.mark.parametrize(("probe", "tags"), [
+    (0.5, {("2", "uplift.dev/role"): "stable", ("1", "uplift.dev/role"): "retired"}),
+    (5.0, {("2", "uplift.dev/role"): "rolled-back"}),
+])
+def test_write_back_tags_follow_the_decision(probe: float, tags: dict[tuple[str, str], str]) -> None:
+    sim = Sim()
+    sim.with_canary()
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"  # CanaryStarted
+    sim.metrics.values[PROBE] = probe
+    for _ in range(12):
+        sim.tick(30)
+    for (version, key), value in tags.items():
+        assert sim.registry.tags[(REGISTERED, version, key)] == value
+    assert (REGISTERED, "2", "uplift.dev/role-since") in sim.registry.tags
+    if probe < 1:
+        assert sim.registry.aliases[(REGISTERED, "production")] == "2"
+    else:
+        reason = sim.registry.tags[(REGISTERED, "2", "uplift.dev/reason")]
+        assert "gate probe Fail" in reason
+        assert sim.registry.aliases[(REGISTERED, "production")] == "1"  # not moved to v2
+        assert sim.status["abortedVersion"] == "2" and sim.weights() == {"1": 100}
+
+
+def test_a_failed_write_back_never_blocks_the_decision() -> None:
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 5.0
+    sim.registry.writes_fail = True
+    result = sim.tick(60)
+    assert sim.status.get("canaryVersion") is None and sim.weights() == {"1": 100}
+    assert "RolledBack" in reasons(result)
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"  # not rewritten
+
+
+# -- alias refresh --------------------------------------------------------------------------------
+
+def test_alias_is_reread_only_every_refresh_interval_and_falls_back_to_last_known() -> None:
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.add(REGISTERED, "2")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    ref = ModelReference.model_validate(SPEC["model"])
+    key = (NS, NAME)
+    assert resolver.resolve(key, ref, registry, T0).desired.version == "1"  # type: ignore[union-attr]
+    registry.aliases[(REGISTERED, "champion")] = "2"
+    calls = registry.calls
+    cached = resolver.resolve(key, ref, registry, T0 + dt.timedelta(seconds=29))
+    assert cached.ok and cached.desired is not None and cached.desired.version == "1"
+    assert registry.calls == calls  # served from cache, MLflow not asked
+    moved = resolver.resolve(key, ref, registry, T0 + dt.timedelta(seconds=30))
+    assert moved.desired is not None and moved.desired.version == "2"
+    registry.down = True
+    down = resolver.resolve(key, ref, registry, T0 + dt.timedelta(seconds=61))
+    assert (down.ok, down.reason) == (False, "RegistryUnavailable")
+    assert down.desired is not None and down.desired.version == "2"  # the last known answer
+    registry.down = False
+    registry.aliases.pop((REGISTERED, "champion"))
+    gone = resolver.resolve(key, ref, registry, T0 + dt.timedelta(seconds=92))
+    assert gone.reason == "ModelNotFound" and gone.desired is not None
+
+
+def test_a_moved_alias_starts_a_canary_after_the_refresh_interval() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(10)
+    assert sim.status.get("canaryVersion") is None  # cached for aliasRefreshInterval (30s)
+    result = sim.tick(20)
+    assert sim.status["canaryVersion"] == "2" and "CanaryStarted" in reasons(result)
+
+
+# -- one vocabulary of gate types -----------------------------------------------------------------
+
+def test_gate_types_evaluators_and_collectors_agree() -> None:
+    """A gate type the API accepts must have an evaluator and a collector (and nothing more)."""
+    api = set(get_args(ModelGate.model_fields["type"].annotation))
+    assert api == set(gates._EVALUATORS) == set(measurements._COLLECTORS)
