@@ -41,6 +41,7 @@ from uplift_operator.domain.measurements import (
     NotMeasured,
     OnlineEffectMeasurement,
     QiniMeasurement,
+    SplitCounts,
     UpliftSanityMeasurement,
     VersionArms,
 )
@@ -299,33 +300,15 @@ def _srm(key: str, counts: tuple[int, int], shares: tuple[float, float], what: s
             "until the split is fixed")
 
 
-#: How far (relative) the realised canary share may stray from the step's weight before the
-#: traffic split counts as broken: routers apply new weights with a delay and scrapes lag, so an
-#: exact test would flag every step change; a share 20 % off is broken routing.
-TRAFFIC_SPLIT_TOLERANCE = 0.2
-
-
-def _traffic_srm(canary_share: float | None, stable: int, canary: int, memory: GateMemory,
+def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
                  new_memory: dict[str, SequentialState]) -> str | None:
-    """The realised canary share against the step's weight, with ``TRAFFIC_SPLIT_TOLERANCE``:
-    flagged when the share is shown (at the SRM α, anytime-valid) below or above the band."""
-    if canary_share is None or not 0 < canary_share < 1:
+    """The realised split since the step settled against the step's weight (the exact
+    sequential SRM test; its evidence multiplies across steps, whose weights differ)."""
+    if split is None or not 0 < split.canary_share < 1:
         return None
-    total = stable + canary
-    low = canary_share * (1 - TRAFFIC_SPLIT_TOLERANCE)
-    high = min(canary_share * (1 + TRAFFIC_SPLIT_TOLERANCE), 1 - 1e-9)
-    _, new_memory["srmTrafficLow"] = proportion_bound_test(
-        canary, total, low, alpha=DEFAULT_SRM_ALPHA, state=memory.get("srmTrafficLow"))
-    _, new_memory["srmTrafficHigh"] = proportion_bound_test(
-        canary, total, high, alpha=DEFAULT_SRM_ALPHA, state=memory.get("srmTrafficHigh"))
-    below = new_memory["srmTrafficLow"].p_pass <= DEFAULT_SRM_ALPHA
-    above = new_memory["srmTrafficHigh"].p_fail <= DEFAULT_SRM_ALPHA
-    if not (below or above):
-        return None
-    share = canary / max(total, 1)
-    return (f"traffic split off its weight: canary share {share:.4g}, weight {canary_share:.4g} "
-            f"(shown {'below' if below else 'above'} ±{TRAFFIC_SPLIT_TOLERANCE:.0%}); no verdict "
-            "until the routing follows the weights")
+    w = split.canary_share
+    return _srm("srmTraffic", (split.stable, split.canary), (1 - w, w),
+                "the traffic split (stable, canary)", memory, new_memory)
 
 
 def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: int,
@@ -373,6 +356,10 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        value=shown, samples=n)
     bounds, canary = m.bucket_bounds, m.canary_buckets
     new_memory = dict(memory)
+    srm = _traffic_srm(m.split, memory, new_memory)
+    if srm is not None:
+        return _Judged(GateVerdict.ERROR, srm, value=shown, samples=n, memory=new_memory,
+                       holds=True)
     tests: list[_Test] = []
     threshold: float | None = None
     comparable = (m.stable_p95_seconds is not None and m.stable_buckets
@@ -439,6 +426,10 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
     rate = m.canary_errors / n
     rates = f"canary {m.canary_errors}/{n} errors"
     new_memory = dict(memory)
+    srm = _traffic_srm(m.split, memory, new_memory)
+    if srm is not None:
+        return _Judged(GateVerdict.ERROR, srm, value=rate, samples=n, memory=new_memory,
+                       holds=True)
     tests: list[_Test] = []
     value, lower, upper, threshold = rate, None, None, gate.max
     if m.stable_requests > 0:
@@ -577,13 +568,12 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
                 raise ValueError(f"{version}: need 0 ≤ conversions ≤ units, got "
                                  f"{arm.conversions}/{arm.units}")
     canary_units = m.canary.holdout.units + m.canary.treated.units
-    stable_units = m.stable.holdout.units + m.stable.treated.units
     # SRM first, at every analysis and for the version's whole life: a broken split
     # invalidates every comparison, so it holds the ramp and is never a verdict on the model.
     checks = [_srm(f"srm{version.capitalize()}", (arms.treated.units, arms.holdout.units),
                    (1 - h, h), f"the {version}'s holdout", memory, new_memory)
               for version, arms in (("canary", m.canary), ("stable", m.stable))]
-    checks.append(_traffic_srm(m.canary_share, stable_units, canary_units, memory, new_memory))
+    checks.append(_traffic_srm(m.split, memory, new_memory))
     mismatch = next((c for c in checks if c is not None), None)
     if mismatch is not None:
         return _Judged(GateVerdict.ERROR, mismatch, samples=canary_units, memory=new_memory,
@@ -612,7 +602,8 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
     design_samples = (gate.expected_samples
-                      or _design_samples(design, stable_arm.variance, m.canary_share))
+                      or _design_samples(design, stable_arm.variance,
+                                         m.split.canary_share if m.split else None))
     return _Judged(verdict, f"{effects}; treated conversion canary − stable: {result.reason}",
                    value=result.estimate, lower=result.lower, upper=result.upper,
                    threshold=-absolute, samples=t_canary.units, memory=new_memory,

@@ -16,8 +16,10 @@ Conventions every adapter follows:
   carry each step's evidence into the next (``SequentialState.next_stratum``), so α is spent
   once per version. Counts of the canary alone (drift, upliftSanity) are cumulative since the
   canary started: they do not depend on the split.
-* ``canary_share`` (online effect) is the canary's expected share of the units (the step's
-  weight / 100), against which the realised split is checked before any verdict.
+* ``split`` (comparative gates) holds the versions' counts *after the step's split settled*
+  (the step's first analysis interval left out: routers apply new weights with a delay and
+  scrapes lag) and the expected canary share (the step's weight / 100); the realised split is
+  checked against it before any verdict.
 * NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
   as "no data".
 * Canary = the version being rolled out, stable = the version serving the rest of the traffic.
@@ -41,6 +43,7 @@ __all__ = [
     "OnlineEffectMeasurement",
     "QiniEstimate",
     "QiniMeasurement",
+    "SplitCounts",
     "UpliftSanityMeasurement",
     "VersionArms",
 ]
@@ -51,6 +54,16 @@ class MeasurementError:
     """The source could not be queried; ``message`` says which source and why (shown in status)."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    """Requests (or units) per version since the step's split settled, and the canary's
+    expected share of them (the step's weight / 100)."""
+
+    stable: int
+    canary: int
+    canary_share: float
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class LatencyMeasurement:
     bucket_bounds: tuple[float, ...] = ()
     canary_buckets: tuple[int, ...] = ()
     stable_buckets: tuple[int, ...] = ()
+    split: SplitCounts | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,7 @@ class ErrorRateMeasurement:
     canary_requests: int
     stable_errors: int
     stable_requests: int
+    split: SplitCounts | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +176,7 @@ class OnlineEffectMeasurement:
     canary: VersionArms
     stable: VersionArms
     holdout_fraction: float
-    canary_share: float | None = None
+    split: SplitCounts | None = None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,13 @@ class GateContext:
         return _range(self.now - self.step_started_at)
 
     @property
+    def settled_window(self) -> str | None:
+        """Since the step's split settled (one analysis interval after the step started), as a
+        PromQL range; None while it has not."""
+        elapsed = (self.now - self.step_started_at).total_seconds() - self.analysis_interval_s
+        return f"{int(elapsed)}s" if elapsed >= 1 else None
+
+    @property
     def canary_window(self) -> str:
         """Seconds since the canary started, as a PromQL range."""
         return _range(self.now - self.canary_started_at)
@@ -123,6 +130,19 @@ def _count(prometheus: MetricSource, promql: str) -> int | None:
     return None if value is None or math.isnan(value) else round(value)
 
 
+def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> m.SplitCounts | None:
+    """Counts of ``metric`` per version since the step's split settled (see ``settled_window``)."""
+    if ctx.canary_share is None:
+        return None
+    window = ctx.settled_window
+    counts = [0, 0]
+    if window is not None:
+        for i, version in enumerate((ctx.stable_version, ctx.canary_version)):
+            counts[i] = _count(prom, f"sum(increase({metric}{ctx.selector(version, **labels)}"
+                                     f"[{window}]))") or 0
+    return m.SplitCounts(stable=counts[0], canary=counts[1], canary_share=ctx.canary_share)
+
+
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
              registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
@@ -148,7 +168,8 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         canary_p95_seconds=canary if canary is not None else math.nan, canary_requests=canary_n,
         stable_p95_seconds=stable if stable_known else None, stable_requests=stable_n,
         bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
-        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else ())
+        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
+        split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
 
 
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -165,7 +186,8 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
         return None
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
-        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0)
+        stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0,
+        split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
 
 
 def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
@@ -251,7 +273,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
         return None
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
                                      holdout_fraction=ctx.holdout_fraction,
-                                     canary_share=ctx.canary_share)
+                                     split=_split(prom, ctx, "uplift_assignments_total"))
 
 
 def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

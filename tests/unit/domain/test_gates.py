@@ -29,6 +29,7 @@ from uplift_operator.domain.measurements import (
     OnlineEffectMeasurement,
     QiniEstimate,
     QiniMeasurement,
+    SplitCounts,
     UpliftSanityMeasurement,
     VersionArms,
 )
@@ -130,11 +131,20 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
     ("errors: impossible counts", gate("errorRate"),
      ErrorRateMeasurement(5, 4, 0, 900), E, "invalid measurement"),
     ("effect: traffic split off the weight", gate("onlineEffect"),
-     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1, canary_share=0.2),
-     E, "traffic split off its weight"),
-    ("effect: traffic split within the tolerance", gate("onlineEffect", margin=0.02),
-     OnlineEffectMeasurement(effect(45000, 0.15), effect(55000, 0.15), 0.1, canary_share=0.5),
+     OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
+                             split=SplitCounts(10000, 10000, 0.2)),
+     E, "sample ratio mismatch in the traffic split"),
+    ("effect: traffic split as weighted", gate("onlineEffect", margin=0.02),
+     OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1,
+                             split=SplitCounts(25000, 25000, 0.5)),
      P, "no worse than the margin"),
+    ("errors: traffic split 52/48 on 50/50", gate("errorRate"),
+     ErrorRateMeasurement(10, 20_000, 10, 20_000, split=SplitCounts(52_000, 48_000, 0.5)), E,
+     "sample ratio mismatch in the traffic split"),
+    ("latency: traffic split off the weight", gate("latency"),
+     LatencyMeasurement(0.1, 5000, 0.1, 5000, bucket_bounds=BOUNDS,
+                        canary_buckets=histogram(5000, FAST), stable_buckets=histogram(5000, FAST),
+                        split=SplitCounts(5000, 5000, 0.1)), E, "sample ratio mismatch"),
     # drift: anytime-valid PSI bounds per feature, α split over features
     ("drift: same distribution", gate("drift"),
      DriftMeasurement({"x": FeatureHistogram(REF, REF), "y": FeatureHistogram(REF, REF)}), P,
@@ -280,10 +290,9 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
     out = evaluate_gate(gate("onlineEffect"), m, None, NOW)
     assert set(out.memory) == {"srmCanary", "srmStable", "effect"}
     shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
-                                     canary_share=0.5)
+                                     split=SplitCounts(10000, 10000, 0.5))
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
-    assert set(both.memory) == {"srmCanary", "srmStable", "srmTrafficLow", "srmTrafficHigh",
-                                "effect"}
+    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "effect"}
 
 
 def test_missing_data_keeps_the_memory() -> None:
@@ -352,7 +361,8 @@ def test_a_sample_ratio_mismatch_holds_without_counting_towards_rollback() -> No
 
 
 def test_online_effect_reports_its_design_size() -> None:
-    m = OnlineEffectMeasurement(effect(5000, 0.15), effect(5000, 0.15), 0.1, canary_share=0.5)
+    m = OnlineEffectMeasurement(effect(5000, 0.15), effect(5000, 0.15), 0.1,
+                                split=SplitCounts(5000, 5000, 0.5))
     out = evaluate_gate(gate("onlineEffect", margin=0.01), m, None, NOW)
     # (z.95 + z.8)² · p(1−p) · 2 / m² ≈ 6.18 · 0.1275 · 2 / 1e-4 ≈ 15,770 canary units at 50 %
     assert out.design_samples is not None and 14_000 < out.design_samples < 17_500
