@@ -1,12 +1,13 @@
 """A weighted, sticky HTTP router in front of the predictors: what Istio + Seldon's executor do.
 
-``POST /seldon/<namespace>/<name>/v2/models/<model>/infer`` (Seldon's ingress path) splits the
-rows of a V2 request across the SeldonDeployment's ready predictors by their ``traffic`` weights,
-sticky per unit: a unit's position in [0, 1) (SHA-256 of ``router\\0<unit id>``, independent of
-the runtime's holdout hash) falls into one predictor's share, canary first, so raising the canary
-weight only moves units from stable to canary and a unit never flips back and forth. Each
-sub-request goes to its predictor's MLServer; the answers are merged back in row order with one
-extra output, ``predictor``, naming who served each row.
+``POST /seldon/<namespace>/<name>/v2/models/<model>/infer`` (Seldon's ingress path) sends a V2
+request to one of the SeldonDeployment's ready predictors by their ``traffic`` weights, sticky
+per unit: a unit's position in [0, 1) (SHA-256 of ``router\\0<unit id>``, independent of the
+runtime's holdout hash) falls into one predictor's share, canary first, so raising the canary
+weight only moves units from stable to canary and a unit never flips back and forth. Seldon
+routes requests, not rows, so the simulator sends one customer per request; a batch whose units
+fall into different shares is split and merged back in row order. The answer gets one extra
+output, ``predictor``, naming who served each row.
 
 ``POST /seldon/<namespace>/<name>/uplift/v1/{deliveries,outcomes}`` forwards reports to the
 predictor whose version made the decision (read from the decision id), else to the stable one.

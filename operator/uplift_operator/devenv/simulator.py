@@ -1,7 +1,7 @@
 """A customer simulator with a known ground truth: the marketing system, replayed from Hillstrom.
 
-Customers are Hillstrom rows drawn at random (``rate`` per second, in small batches) and sent
-through the router as a marketing system would: one V2 request per batch, the customer id as the
+Customers are Hillstrom rows drawn at random (``rate`` per second) and sent
+through the router as a marketing system would: one V2 request per customer, the customer id as the
 unit key, the campaign named in the request parameters. For every decision it reports, as the
 campaign's delivery and analytics systems would:
 
@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class CustomerSimulator:
     def __init__(self, router: WeightedRouter, namespace: str, name: str, data: Path, *,
                  rate: float = 200.0, campaign: str = "spring-email", unit_key: str = "customer_id",
                  attribution_window: float = 8.0, mean_delay: float = 2.0,
-                 batch_interval: float = 0.25, seed: int = 2026) -> None:
+                 batch_interval: float = 0.25, workers: int = 6, seed: int = 2026) -> None:
         import pandas as pd
 
         self.frame = pd.read_csv(data)
@@ -113,8 +114,10 @@ class CustomerSimulator:
         self._queue: list[tuple[float, int, str, dict[str, Any]]] = []
         self._order = itertools.count()
         self._lock = threading.Lock()
+        self._tally_lock = threading.Lock()
         self._stop = threading.Event()
-        self._session = requests.Session()
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="customer")
         self._threads = [threading.Thread(target=self._customers, name="customers", daemon=True),
                          threading.Thread(target=self._reports, name="reports", daemon=True)]
         self.paused = True
@@ -139,7 +142,15 @@ class CustomerSimulator:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        self._session.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
 
     def set_population(self, mask: npt.NDArray[np.bool_] | None) -> None:
         """Only customers where ``mask`` is true arrive from now on (None: everyone)."""
@@ -163,23 +174,34 @@ class CustomerSimulator:
             if not self.paused:
                 n = int(self._rng.poisson(self.rate * self.batch_interval))
                 if n:
-                    self.send(self._rng.choice(self.population, size=n))
+                    # One customer per request, as a marketing system calling per customer: a
+                    # request is routed whole (Seldon splits requests, not rows).
+                    rows = self._rng.choice(self.population, size=n)
+                    list(self._pool.map(self.send, [rows[i:i + 1] for i in range(n)]))
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def send(self, rows: npt.NDArray[np.int64]) -> None:
         """One request for ``rows``; schedules its deliveries and outcomes."""
-        t = self.tally
-        t.requests += 1
+        with self._tally_lock:
+            self.tally.requests += 1
         try:
-            response = self._session.post(self.infer_url, json=self.body(rows), timeout=30)
-            answer = response.json()
-            if response.status_code != 200:
-                raise RuntimeError(f"{response.status_code}: {answer.get('error', answer)}")
-        except (requests.RequestException, ValueError, RuntimeError) as exc:
-            t.errors += 1
-            t.last_error = str(exc)[:200]
-            return
+            self._send(rows)
+        except Exception as exc:  # never kill the customer loop
+            with self._tally_lock:
+                self.tally.errors += 1
+                self.tally.last_error = f"{type(exc).__name__}: {exc}"[:200]
+
+    def _send(self, rows: npt.NDArray[np.int64]) -> None:
+        response = self._session.post(self.infer_url, json=self.body(rows), timeout=30)
+        answer = response.json()
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.status_code}: {answer.get('error', answer)}")
         out = {o["name"]: o["data"] for o in answer["outputs"]}
+        with self._tally_lock:
+            self._record(rows, out)
+
+    def _record(self, rows: npt.NDArray[np.int64], out: Mapping[str, Any]) -> None:
+        t = self.tally
         now = time.monotonic()
         arms, given, ids = out["arm"], out["treatment"], out["decision_id"]
         served = out.get("predictor", ["?"] * len(rows))
