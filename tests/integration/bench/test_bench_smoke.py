@@ -1,0 +1,42 @@
+"""The README benchmarks that need real components run in their smallest configuration
+(issue #12 item 8; the others are in tests/unit/bench/test_benches.py). Figures are not asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
+SMOKE = {
+    # two MLServer processes (ours, stock mlserver-mlflow), a few requests each
+    "serving_latency": (["--data", str(HILLSTROM), "--sample", "3000", "--rounds", "1",
+                         "--single", "20", "--batches", "1", "--batch-size", "50"],
+                        ["| uplift runtime |", "| stock mlserver-mlflow |"]),
+    # control plane + MLflow + Prometheus + operator, one rollback
+    "rollback_latency": (["--trials", "1", "--interval", "2"], ["trial 1:"]),
+}
+
+
+def test_the_integration_smoke_list_matches_the_unit_one() -> None:
+    from tests.unit.bench.test_benches import INTEGRATION_SMOKE
+
+    assert set(SMOKE) == INTEGRATION_SMOKE
+
+
+@pytest.mark.parametrize("bench", sorted(SMOKE))
+def test_smallest_configuration_runs(bench: str) -> None:
+    if not HILLSTROM.exists():
+        pytest.skip(f"{HILLSTROM} is absent (../shared is not laid out here)")
+    args, expected = SMOKE[bench]
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{bench}.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    output = done.stdout + done.stderr
+    for text in expected:
+        assert text in output, f"{bench}: {text!r} missing:\n{output[-3000:]}"
