@@ -1,7 +1,10 @@
 """Status as a pure function of what was observed in one pass.
 
-The handlers collect observations (spec problems, the referenced model), call these functions
-with ``now``, and write the result in one patch only when it differs from the current status.
+The services collect observations (spec problems, the resolved model reference, what applying
+the serving graph did), call these functions with ``now``, and the handler writes the result in
+one patch only when it differs from the current status. Every condition the services report is
+set here or in the ramps (``domain.canary``, ``domain.exposure``), with the reasons of
+``domain.conditions``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 from uplift_operator.api.v1alpha1.common import Condition, Phase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Observation", "spec_valid", "status_patch", "validation_outcome"]
+__all__ = ["Applied", "Observation", "Resolved", "model_resolved", "resolution_warning",
+           "serving_applied", "spec_valid", "status_patch", "validation_outcome"]
 
 MAX_MESSAGE = 4000
 
@@ -66,6 +70,73 @@ def spec_valid(previous: list[Condition], generation: int, now: dt.datetime) -> 
     """``InvalidSpec=False``: the spec passed validation (both kinds, every valid pass)."""
     return cond.set_condition(previous, type_=cond.INVALID_SPEC, status="False",
                               reason=cond.SPEC_VALID, message="spec is valid", now=now,
+                              observed_generation=generation)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What resolving the model reference found: ``reason`` is Resolved, RegistryUnavailable,
+    ModelNotFound or VersionNotReady; ``desired`` the version when Resolved."""
+
+    model: str
+    reason: str
+    message: str
+    desired: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "Resolved"
+
+    @property
+    def text(self) -> str:
+        return _clip(f"{self.model} resolves to version {self.desired}" if self.ok
+                     else self.message)
+
+
+def model_resolved(previous: list[Condition], resolved: Resolved, generation: int,
+                   now: dt.datetime) -> list[Condition]:
+    """``ModelResolved``: whether the spec's model reference resolves to a version now."""
+    return cond.set_condition(previous, type_=cond.MODEL_RESOLVED,
+                              status="True" if resolved.ok else "False", reason=resolved.reason,
+                              message=resolved.text, now=now, observed_generation=generation)
+
+
+def resolution_warning(previous: list[Condition], resolved: Resolved) -> bool:
+    """Whether a stuck reference has a new cause, worth one Warning event (not one per pass)."""
+    before = cond.find(previous, cond.MODEL_RESOLVED)
+    return not resolved.ok and (before is None or before.status != "False"
+                                or before.message != resolved.text)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying the serving graph did: ``changed`` (it was applied this pass), ``error``
+    (the API server refused it), ``what`` (e.g. "SeldonDeployment x") and ``split`` in words."""
+
+    what: str
+    split: str
+    changed: bool = False
+    error: str | None = None
+
+
+def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,
+                    now: dt.datetime) -> list[Condition]:
+    """``ServingApplied``: the serving graph is as decided (or why not). Unchanged when nothing
+    was applied and the condition already says so, so a quiet pass writes nothing."""
+    if applied is None:
+        return list(previous)
+    if applied.error is not None:
+        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
+                                  reason=cond.APPLY_FAILED, message=_clip(applied.error),
+                                  now=now, observed_generation=generation)
+    if applied.changed:
+        message = f"{applied.what} applied: {applied.split}"
+    elif cond.find(previous, cond.SERVING_APPLIED) is None:
+        message = f"{applied.what} serves {applied.split}"
+    else:
+        return list(previous)
+    return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",
+                              reason=cond.APPLIED, message=_clip(message), now=now,
                               observed_generation=generation)
 
 

@@ -1,15 +1,19 @@
-"""One reconcile pass of an UpliftModel: observe → decide → apply → status.
+"""One reconcile pass of an UpliftModel: validate → resolve → observe → measure → decide → apply
+→ status, each a named step below that returns a value, read top to bottom in ``reconcile``.
 
-1. parse and validate the spec (``domain.validation``); an invalid spec changes nothing that serves;
-2. resolve the version the spec means (``services.resolution``, MLflow);
-3. read the serving graph back (``render`` backend's ``observe``);
-4. when an analysis is due, measure every gate (``services.measurements``) and judge it
-   (``domain.gates``);
-5. let the ramp decide (``domain.ramp.decide``) — the whole new status, the traffic split, events;
-6. apply the split (server-side apply, only when it differs from what is there) and write the
-   MLflow tags / alias the decision implies.
+1. ``_validate``: parse and validate the spec (``domain.validation``); an invalid spec takes the
+   shared invalid-spec path (``services.common``) and changes nothing that serves;
+2. ``_resolve``: the version the spec means (``services.resolution``, MLflow);
+3. ``_observe``: the serving graph read back (``render`` backend's ``observe``);
+4. ``_measure``: when an analysis is due, every gate measured (``services.measurements``) and
+   judged (``domain.gates``); with MLflow unreachable, held Inconclusive instead;
+5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
+6. ``_apply``: the split, by server-side apply, only when it differs from what is there; then the
+   MLflow tags / alias the decision implies (``_write_back``);
+7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec), set by
+   ``domain.status`` from what resolving and applying found.
 
-The handler turns the result into one status patch, events and a requeue. Nothing here sleeps.
+The handler turns the result into one status patch and events. Nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryError
-from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, parse_duration
+from uplift_operator.api.v1alpha1.common import GateVerdict, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -46,8 +50,6 @@ __all__ = ["Dependencies", "Event", "PassResult", "reconcile"]
 
 log = logging.getLogger(__name__)
 
-MODEL_RESOLVED = cond.MODEL_RESOLVED
-SERVING_APPLIED = cond.SERVING_APPLIED
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
 REASON_TAG = "uplift.dev/reason"
@@ -70,103 +72,122 @@ class Dependencies:
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
     meta = body["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
+    owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
     generation = int(meta.get("generation") or 0)
     current = UpliftModelStatus.model_validate(body.get("status") or {})
 
+    spec, problems = _validate(body, deps)
+    if spec is None or problems:
+        return invalid_pass(current, generation, problems, now)
+    registry, resolution, resolved = _resolve(spec, owner, deps, now)
+    child, ready = _observe(current, owner, deps)
+    outcomes = _measure(spec, current, owner, deps, registry, resolution, now)
+    decision = ramp.decide(spec, current, ramp.Observed(
+        desired_version=resolved.desired,
+        stable_ready=current.stable_version in ready if current.stable_version else False,
+        canary_ready=current.canary_version in ready if current.canary_version else False,
+        gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
+        generation=generation), now)
+    applied = _apply(decision.traffic, child, spec, owner, deps)
+    if registry is not None:
+        _write_back(spec, decision, registry, now)
+    status = _status(decision.status, current, resolved, applied, owner, generation, now)
+
+    events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
+              ] if status_logic.resolution_warning(current.conditions, resolved) else []
+    events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
+    if applied is not None and applied.error is not None:
+        events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
+    requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
+    if not resolved.ok and requeue is None:
+        requeue = 10.0  # retry MLflow with the timer's cadence; serving is untouched meanwhile
+    return PassResult(status.to_wire(), tuple(events), requeue)
+
+
+def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelSpec | None, list[str]]:
+    """The typed spec and what is wrong with it (schema, then what only the operator knows)."""
     try:
         spec = UpliftModelSpec.model_validate(body.get("spec") or {})
-        problems = validation.validate_upliftmodel(spec, deps.metric_templates)
     except ValidationError as error:
-        problems = validation.schema_problems(error)
-    if problems:
-        return invalid_pass(current, generation, problems, now)
+        return None, validation.schema_problems(error)
+    return spec, validation.validate_upliftmodel(spec, deps.metric_templates)
 
-    conditions = status_logic.spec_valid(current.conditions, generation, now)
-    events: list[Event] = []
 
-    # 2. the desired version
+def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
+             now: dt.datetime) -> tuple[Registry | None, Resolution, status_logic.Resolved]:
+    """The version the spec means now (MLflow, cached by the resolver)."""
     registry: Registry | None
     try:
-        registry = deps.registry_for(spec.model, namespace)
-        resolution = deps.resolver.resolve((namespace, name), spec.model, registry, now)
+        registry = deps.registry_for(spec.model, owner.namespace)
+        resolution = deps.resolver.resolve((owner.namespace, owner.name), spec.model, registry,
+                                           now)
     except (KubeError, ValueError) as error:  # credentials Secret missing or malformed
         registry = None
         resolution = Resolution(None, "RegistryUnavailable", str(error))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
-    unresolved_before = cond.find(current.conditions, MODEL_RESOLVED)
-    if not resolution.ok and (unresolved_before is None or unresolved_before.status != "False"
-                              or unresolved_before.message != resolution.message[:MAX_MESSAGE]):
-        # A new cause of a stuck reference: one Warning event (not one per pass).
-        events.append(Event("Warning", resolution.reason, resolution.message[:MAX_MESSAGE]))
-    conditions = cond.set_condition(
-        conditions, type_=MODEL_RESOLVED, status="True" if resolution.ok else "False",
-        reason=resolution.reason,
-        message=(f"{spec.model.registered_model} resolves to version {desired}" if resolution.ok
-                 else resolution.message)[:MAX_MESSAGE], now=now, observed_generation=generation)
+    return registry, resolution, status_logic.Resolved(
+        spec.model.registered_model, resolution.reason, resolution.message, desired)
 
-    # 3. what serves
-    owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
-    child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, namespace, name)
+
+def _observe(current: UpliftModelStatus, owner: Owner,
+             deps: Dependencies) -> tuple[dict[str, Any] | None, frozenset[str]]:
+    """The serving graph as it is, and which versions in it serve."""
+    child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
+                             owner.name)
     split_now = _split_of(current)
     serving = deps.backend.observe(child, split_now) if split_now else None
-    ready = serving.ready_versions if serving and serving.ready else frozenset()
+    return child, serving.ready_versions if serving and serving.ready else frozenset()
 
-    # 4. gates, only when an analysis is due and every source it needs can be asked
-    outcomes = None
-    if current.canary_version is not None and ramp.analysis_due(spec, current, now):
-        if resolution.reason == "RegistryUnavailable":
-            # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
-            # accumulate errors towards a rollback; serving stays exactly as it is.
-            outcomes = [gates.GateOutcome(
-                name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
-                message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
-                for gate in ramp.gates_to_measure(spec, current)]
-        else:
-            outcomes = _analyse(spec, current, owner, deps, registry, now)
 
-    # 5. the decision
-    requests = ramp.parse_requests(meta.get("annotations") or {})
-    observed = ramp.Observed(
-        desired_version=desired,
-        stable_ready=current.stable_version in ready if current.stable_version else False,
-        canary_ready=current.canary_version in ready if current.canary_version else False,
-        gate_outcomes=outcomes, requests=requests, generation=generation)
-    decision = ramp.decide(spec, current.model_copy(update={"conditions": conditions}),
-                           observed, now)
-    status = decision.status  # gate verdicts and their sequential state included (gates.assess)
-    if desired is not None:
-        status = status.model_copy(update={"desired_version": desired})
-    if not resolution.ok:  # the cause where `kubectl get` shows it, not only in a condition
-        status = status.model_copy(update={"message": (
-            f"{status.message}: {resolution.reason}: {resolution.message}")[:MAX_MESSAGE]})
-    events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
+def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, deps: Dependencies,
+             registry: Registry | None, resolution: Resolution,
+             now: dt.datetime) -> list[gates.GateOutcome] | None:
+    """Gate outcomes, only when an analysis is due and every source it needs can be asked."""
+    if current.canary_version is None or not ramp.analysis_due(spec, current, now):
+        return None
+    if resolution.reason == "RegistryUnavailable":
+        # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
+        # accumulate errors towards a rollback; serving stays exactly as it is.
+        return [gates.GateOutcome(
+            name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
+            message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
+            for gate in ramp.gates_to_measure(spec, current)]
+    return _analyse(spec, current, owner, deps, registry, now)
 
-    # 6. apply
-    if decision.traffic is not None:
-        target = decision.traffic
-        manifest = deps.backend.render(owner, _runtime(spec, deps, namespace, name), target)
-        if child is None or not _contains(child.get("spec") or {}, manifest["spec"]):
-            try:
-                deps.cluster.apply(manifest, deps.backend.plural)
-                status = status.model_copy(update={"seldon_deployment": name})
-                status = _set(status, SERVING_APPLIED, "True", cond.APPLIED,
-                              f"{deps.backend.kind} {name} applied: {_describe(target)}", now,
-                              generation)
-            except KubeError as error:
-                status = _set(status, SERVING_APPLIED, "False", cond.APPLY_FAILED, str(error), now,
-                              generation)
-                events.append(Event("Warning", cond.APPLY_FAILED, str(error)))
-        elif cond.find(status.conditions, SERVING_APPLIED) is None:
-            status = _set(status, SERVING_APPLIED, "True", cond.APPLIED,
-                          f"{deps.backend.kind} {name} serves {_describe(target)}", now,
-                          generation)
-    if registry is not None:
-        _write_back(spec, decision, registry, now)
 
-    requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
-    if not resolution.ok and requeue is None:
-        requeue = 10.0  # retry MLflow with the timer's cadence; serving is untouched meanwhile
-    return PassResult(status.to_wire(), tuple(events), requeue)
+def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: UpliftModelSpec,
+           owner: Owner, deps: Dependencies) -> status_logic.Applied | None:
+    """Server-side apply the decided graph when what is there differs (a hand edit included)."""
+    if traffic is None:
+        return None
+    applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
+    manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name),
+                                   traffic)
+    if child is not None and _contains(child.get("spec") or {}, manifest["spec"]):
+        return applied
+    try:
+        deps.cluster.apply(manifest, deps.backend.plural)
+    except KubeError as error:
+        return replace(applied, error=str(error))
+    return replace(applied, changed=True)
+
+
+def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
+            resolved: status_logic.Resolved, applied: status_logic.Applied | None, owner: Owner,
+            generation: int, now: dt.datetime) -> UpliftModelStatus:
+    """The decided status with the pass's own conditions (domain.status) and facts."""
+    conditions = status_logic.spec_valid(decided.conditions, generation, now)
+    conditions = status_logic.model_resolved(conditions, resolved, generation, now)
+    conditions = status_logic.serving_applied(conditions, applied, generation, now)
+    update: dict[str, Any] = {"conditions": conditions}
+    if resolved.desired is not None:
+        update["desired_version"] = resolved.desired
+    if not resolved.ok:  # the cause where `kubectl get` shows it, not only in a condition
+        update["message"] = (f"{decided.message}: {resolved.reason}: "
+                             f"{resolved.message}")[:MAX_MESSAGE]
+    if applied is not None and applied.changed:
+        update["seldon_deployment"] = owner.name
+    return decided.model_copy(update=update)
 
 
 def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:
@@ -263,14 +284,6 @@ def _write_back(spec: UpliftModelSpec, decision: ramp.Decision, registry: Regist
 def _tag(registry: Registry, model: str, version: str, role: str, stamp: str) -> None:
     registry.set_version_tag(model, version, ROLE_TAG, role)
     registry.set_version_tag(model, version, ROLE_TIME_TAG, stamp)
-
-
-def _set(status: UpliftModelStatus, type_: str, value: cond.ConditionStatus, reason: str,
-         message: str, now: dt.datetime, generation: int) -> UpliftModelStatus:
-    conditions: list[Condition] = cond.set_condition(
-        status.conditions, type_=type_, status=value, reason=reason, message=message[:4000],
-        now=now, observed_generation=generation)
-    return status.model_copy(update={"conditions": conditions})
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

@@ -30,24 +30,25 @@ def test_valid_resources_become_ready(admin: Kubectl, operator: OperatorProcess,
                                       namespace: str) -> None:
     admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
     admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
-              "upliftmodel/hillstrom-uplift")
+              "upliftmodel/hillstrom-uplift", "campaign/spring-email")
     body = admin.get("upliftmodel", "hillstrom-uplift", namespace)
     assert body["status"]["observedGeneration"] == body["metadata"]["generation"]
     assert _conditions(body)["InvalidSpec"]["status"] == "False"
-    # Its model serves no version here (no MLflow): the campaign is valid but exposes nothing,
-    # says why, and is never Healthy at 0 %.
-    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
-                   what="campaign valid, waiting for its model to serve")
+    _assert_exposing_first_step(admin, namespace, body["status"]["stableVersion"])
     assert operator.alive
 
 
-def _campaign_waits_for_serving(admin: Kubectl, namespace: str) -> bool:
+def _assert_exposing_first_step(admin: Kubectl, namespace: str, model_version: str) -> None:
+    """The campaign follows its serving model: the first exposure step, on no gate evidence yet
+    (no Campaign gate has a collector: they can only hold it there)."""
     body = admin.get("campaign", "spring-email", namespace)
-    status, conditions = body.get("status", {}), _conditions(body)
-    return (status.get("phase") == "Progressing" and status.get("exposurePercent", 0) == 0
-            and conditions.get("InvalidSpec", {}).get("status") == "False"
-            and conditions.get("ModelServing", {}).get("reason") == "ModelNotServing"
-            and "'hillstrom-uplift' has nothing serving" in status.get("message", ""))
+    status, conditions = body["status"], _conditions(body)
+    assert (status["exposurePercent"], status["currentStep"]) == (5, 0)
+    assert status["modelVersion"] == model_version and status["phase"] == "Progressing"
+    assert conditions["Ready"]["reason"] == "Exposing"
+    assert conditions["ModelServing"]["status"] == "True"
+    assert conditions["InvalidSpec"]["status"] == "False"
+    assert status["history"][-1]["action"] == "ExposureStarted"
 
 
 def test_semantically_invalid_model_is_degraded_with_reason(
@@ -94,9 +95,11 @@ def test_campaign_waits_for_its_model_then_becomes_ready(
     assert _conditions(admin.get("campaign", "spring-email", namespace))["ModelServing"][
         "reason"] == "ModelNotFound"
     admin.apply(MODEL, namespace)
-    # The timer follows the model without an edit: found now, but nothing serves yet.
-    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
-                   what="campaign follows its model")
+    # The timer follows the model without an edit: once it serves, exposure starts.
+    admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
+              "upliftmodel/hillstrom-uplift", "campaign/spring-email")
+    model = admin.get("upliftmodel", "hillstrom-uplift", namespace)
+    _assert_exposing_first_step(admin, namespace, model["status"]["stableVersion"])
 
 
 def test_campaign_treatment_unknown_to_the_model_is_invalid(
@@ -118,8 +121,8 @@ def test_campaign_treatment_unknown_to_the_model_is_invalid(
 def test_periodic_rechecks_write_nothing_when_nothing_changed(
         admin: Kubectl, operator: OperatorProcess, namespace: str) -> None:
     admin.apply([MODEL, CAMPAIGN], namespace)
-    admin.wait_for(lambda: _campaign_waits_for_serving(admin, namespace), timeout=60,
-                   what="campaign settled")
+    admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
+              "campaign/spring-email")
     before = admin.get("campaign", "spring-email", namespace)["metadata"]["resourceVersion"]
     # The campaign's level-based timer re-checks it every 10 s; with nothing new observed it
     # must not write: no status churn, no resourceVersion bump, no watch event for others.
