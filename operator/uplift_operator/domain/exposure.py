@@ -96,7 +96,8 @@ def gates_to_measure(spec: CampaignSpec) -> list[CampaignGate]:
 def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One pass of the exposure ramp, in this order: manual requests (abort and emergency
-    rollback set exposure to 0, retry restarts at step 1, promote advances or completes); the
+    rollback set exposure to 0, retry restarts a rolled-back campaign at step 1, promote
+    advances or completes); the
     model (nothing serving withdraws the exposure; serving starts the ramp unless this spec
     generation was rolled back or the ramp completed); then the shared analysis, gate limits,
     deadline and advance (``domain.steps``); phase and conditions last."""
@@ -168,6 +169,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.emit("Normal", Reason.RAMP_COMPLETED, text)
 
     def retry(self, request: ManualRequest) -> None:
+        if self.active() or self.status.exposure_percent > 0:
+            # Restarting would lower the exposure of units already treated: exposure only
+            # grows along a ramp, or drops to 0 % by a rollback.
+            self.ignore(request, Reason.RETRY, f"{self.exposed()} is not rolled back; retry "
+                                               "restarts a rolled-back campaign")
+            return
         if not self.model.serving:
             self.ignore(request, Reason.RETRY, self.model.why)
             return

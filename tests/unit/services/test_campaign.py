@@ -290,3 +290,15 @@ def test_schema_problem_takes_the_same_path() -> None:
     sim.tick()
     assert sim.status["phase"] == "Degraded"
     assert "spec.exposure.steps" in sim.condition("InvalidSpec")["message"]
+
+
+def test_retry_never_lowers_a_running_exposure() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.annotate("uplift.dev/promote", "step")
+    sim.tick(1)
+    assert sim.status["exposurePercent"] == 25
+    sim.annotate("uplift.dev/retry", "t1")
+    result = sim.tick(1)
+    assert sim.status["exposurePercent"] == 25 and reasons(result) == ["Retry"]
+    assert result.events[0].type == "Warning" and "is not rolled back" in result.events[0].message
