@@ -144,6 +144,13 @@ def has_field(cls: type, name: str) -> bool:
     return name in {f.name for f in dataclasses.fields(cls)}
 
 
+def split_of(stable: int, canary: int, weight: int) -> Any:
+    """The realised split and the step's weight, as the collectors report it (None when the
+    measurement types have no split yet)."""
+    cls = getattr(ms, "SplitCounts", None)
+    return None if cls is None else cls(stable=stable, canary=canary, canary_share=weight / 100)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scenarios and per-gate simulators
 
@@ -242,7 +249,8 @@ class ErrorRateRun(Run):
     def measure(self) -> ms.Measurement:
         ce, cn, se, sn = (int(x) for x in self.counts)
         return make(ms.ErrorRateMeasurement, canary_errors=ce, canary_requests=cn, stable_errors=se,
-                    stable_requests=sn, canary_share=self.weight / 100)
+                    stable_requests=sn, canary_share=self.weight / 100,
+                    split=split_of(sn, cn, self.weight))
 
 
 class ErrorRateSim(GateSim):
@@ -256,9 +264,11 @@ class ErrorRateSim(GateSim):
         return ErrorRateRun(self, sc)
 
     def notes(self) -> list[str]:
-        if has_field(ms.ErrorRateMeasurement, "canary_share"):
+        if has_field(ms.ErrorRateMeasurement, "canary_share") or has_field(
+                ms.ErrorRateMeasurement, "split"):
             return []
-        return ["ErrorRateMeasurement has no canary_share yet: the gate cannot see a traffic SRM"]
+        return ["ErrorRateMeasurement has no canary_share: the errorRate gate does not check the "
+                "traffic split, so its SRM row measures what a broken split does to it"]
 
 
 # -- onlineEffect ----------------------------------------------------------------------------
@@ -298,7 +308,8 @@ class OnlineEffectRun(Run):
         return make(ms.OnlineEffectMeasurement,
                     canary=ms.VersionArms(holdout=arms[0], treated=arms[1]),
                     stable=ms.VersionArms(holdout=arms[2], treated=arms[3]),
-                    holdout_fraction=self.h, canary_share=self.weight / 100)
+                    holdout_fraction=self.h, canary_share=self.weight / 100,
+                    split=split_of(c[4] + c[6], c[0] + c[2], self.weight))
 
 
 class OnlineEffectSim(GateSim):
@@ -377,7 +388,8 @@ class LatencyRun(Run):
                     stable_p95_seconds=_histogram_quantile(0.95, sc_) if sc_[-1] else None,
                     stable_requests=sc_[-1], bucket_bounds=(*LAT_BOUNDS, math.inf),
                     canary_buckets=tuple(cc),
-                    stable_buckets=tuple(sc_), canary_share=self.weight / 100)
+                    stable_buckets=tuple(sc_), canary_share=self.weight / 100,
+                    split=split_of(sc_[-1], cc[-1], self.weight))
 
 
 class LatencySim(GateSim):
@@ -393,6 +405,10 @@ class LatencySim(GateSim):
         out = ["latency truth: the share of requests slower than 0.05 s (the bucket bound above "
                "the stable's p95, 0.044 s) is 3 % for the stable and effect × 3 % for the canary "
                "(lognormal latencies, σ = 0.5, on Prometheus' default buckets)"]
+        if not (has_field(ms.LatencyMeasurement, "canary_share")
+                or has_field(ms.LatencyMeasurement, "split")):
+            out.append("LatencyMeasurement has no canary_share: the latency gate does not check "
+                       "the traffic split")
         if not has_field(ms.LatencyMeasurement, "canary_buckets"):
             out.append("LatencyMeasurement has no bucket counts yet: the gate judges "
                        "histogram_quantile p95s, so a 1.2× slow share is only a 1.05× p95")
