@@ -79,8 +79,10 @@ class Decision:
 
 
 def _pre_traffic(status: UpliftModelStatus) -> bool:
-    """A canary is deployed but gets no traffic until its offline gates pass (weight 0; every
-    ramp step has a weight above 0)."""
+    """A canary is deployed but gets no traffic until it serves and its offline gates pass
+    (weight 0; every ramp step has a weight above 0), as Argo Rollouts scales a canary up
+    before it shifts traffic: a split set before the canary serves would send its share to
+    the stable and break the sample-ratio check for the version's whole life."""
     return status.canary_version is not None and status.canary_weight == 0
 
 
@@ -160,8 +162,11 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 f"{len(self.steps)} ({s.canary_weight}%)")
 
     def not_serving(self) -> str | None:
-        if not self.seen.canary_ready and not _pre_traffic(self.status):
-            return "canary is not serving"
+        started = self.status.step_started_at
+        if _pre_traffic(self.status) and (started is None or self.now <= started):
+            return "canary just deployed"  # observed before it existed: cannot serve yet
+        if not self.seen.canary_ready:
+            return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
         return None
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
@@ -184,12 +189,13 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                                              f"previous stable {old}")
 
     def start_traffic(self) -> None:
-        """The offline gates passed: the canary gets the first step's weight."""
+        """The canary serves and its offline gates passed: it gets the first step's weight."""
         s = self.status
         s.canary_weight = self.spec.rollout.steps[0].weight
         s.step_started_at = self.now
         s.gates = [next_step(g) for g in s.gates]
-        why = "offline gates passed before any traffic"
+        why = ("canary serves; offline gates passed before any traffic" if self.offline_gates()
+               else "canary serves")
         self.record(Reason.TRAFFIC_STARTED, s.canary_version, why)
         self.emit("Normal", Reason.TRAFFIC_STARTED, f"{self.where()} ({why})")
 
@@ -247,8 +253,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s = self.status
         s.canary_version = version
         self.start_ramp()
-        # Offline gates first, before any request reaches the canary.
-        s.canary_weight = 0 if self.offline_gates() else self.spec.rollout.steps[0].weight
+        # No request reaches the canary before it serves and its offline gates pass.
+        s.canary_weight = 0
         s.canary_started_at = self.now
         s.aborted_version = None  # a new attempt supersedes the old rollback
 

@@ -324,12 +324,13 @@ def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: in
 
 def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceiling: float,
                    share: float, memory: GateMemory,
-                   new_memory: dict[str, SequentialState], alpha: float) -> list[_Test]:
+                   new_memory: dict[str, SequentialState], alpha: float,
+                   prefix: str = "ceiling") -> list[_Test]:
     """The share of events ≤ ``share`` tested with the anytime-valid binomial test: a pass count
     and a fail count let a histogram bucket below/above the ceiling be used for each side."""
     out = []
-    for key, events, side in (("ceilingPass", events_pass, "pass"),
-                              ("ceilingFail", events_fail, "fail")):
+    for key, events, side in ((f"{prefix}Pass", events_pass, "pass"),
+                              (f"{prefix}Fail", events_fail, "fail")):
         _, new_memory[key] = proportion_bound_test(events, n, share, alpha=alpha,
                                                    state=memory.get(key))
         st = new_memory[key]
@@ -381,11 +382,20 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
             margin, index_c = 0.0, bounds.index(frozen_canary)
         else:
             index_c = index
-        test, _ = _ratio_tests(
-            gate, f"requests slower than {frozen:.4g}s", m.stable_buckets[-1] - m.stable_buckets[index],
-            m.stable_requests, canary[-1] - canary[index_c], n, margin, "slowRatio",
-            {**memory, "slowRatio": state}, new_memory)
-        tests.append(test)
+        stable_slow = m.stable_buckets[-1] - m.stable_buckets[index]
+        canary_slow = canary[-1] - canary[index_c]
+        if stable_slow + canary_slow == 0 and (previous is None or previous.looks == 0):
+            # A coarse histogram: nothing above the stable's p95 bucket on either side yet, so
+            # no ratio to test; the canary passes by showing its p95 within that bucket.
+            new_memory["slowRatio"] = state
+            tests += _ceiling_tests(f"canary p95 within the stable's ({frozen:.4g}s)", 0, 0, n,
+                                    frozen, _SLOW_SHARE, memory, new_memory, gate.alpha,
+                                    prefix="withinStable")[:1]
+        else:
+            test, _ = _ratio_tests(
+                gate, f"requests slower than {frozen:.4g}s", stable_slow, m.stable_requests,
+                canary_slow, n, margin, "slowRatio", {**memory, "slowRatio": state}, new_memory)
+            tests.append(test)
         threshold = frozen
     if gate.max is not None:
         below = [b for b in bounds if b <= gate.max]

@@ -299,10 +299,13 @@ class StepPass(ABC, Generic[S]):
         gates: passed in the pre-traffic analysis; before traffic, only they count)."""
         s = self.status
         start = s.step_started_at
+        pre_traffic = self.pre_traffic()
+        if pre_traffic and not any(g.type in OFFLINE_GATE_TYPES and not g.dry_run
+                                   for g in self.ramp.gates):
+            return True  # nothing to judge before traffic: waiting only for the canary to serve
         if start is None or s.last_analysis_at is None or s.last_analysis_at <= start:
             return False
         by_name = {g.name: g for g in s.gates}
-        pre_traffic = self.pre_traffic()
         for gate in self.ramp.gates:
             offline = gate.type in OFFLINE_GATE_TYPES
             if gate.dry_run or (pre_traffic and not offline):

@@ -135,11 +135,15 @@ def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> 
     if ctx.canary_share is None:
         return None
     window = ctx.settled_window
-    counts = [0, 0]
+    counts: list[int | None] = [None, None]
     if window is not None:
         for i, version in enumerate((ctx.stable_version, ctx.canary_version)):
             counts[i] = _count(prom, f"sum(increase({metric}{ctx.selector(version, **labels)}"
-                                     f"[{window}]))") or 0
+                                     f"[{window}]))")
+    if counts[0] is None or counts[1] is None:
+        # One side has too few scrapes in the window yet: a 0 there would read as a broken
+        # split. Nothing to check this time.
+        return m.SplitCounts(stable=0, canary=0, canary_share=ctx.canary_share)
     return m.SplitCounts(stable=counts[0], canary=counts[1], canary_share=ctx.canary_share)
 
 

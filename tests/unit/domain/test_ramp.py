@@ -101,12 +101,15 @@ def assert_idempotent(spec: UpliftModelSpec, decision: Decision, observed: Obser
 
 
 def with_canary(spec: UpliftModelSpec | None = None) -> Sim:
-    """Stable version 1 serving, canary version 2 just started at T0."""
+    """Stable version 1 serving, canary version 2 deployed at T0 and, once it serves, at its
+    first step from T0 (offline gates, if any, still to judge)."""
     sim = Sim(spec or make_spec())
+    sim.now -= dt.timedelta(seconds=6)
     sim.tick()
     sim.desired = "2"
     sim.tick()
-    assert sim.status.canary_version == "2"
+    assert sim.status.canary_version == "2" and sim.status.canary_weight == 0
+    sim.tick(0.1)  # the canary serves: traffic starts (unless offline gates must pass first)
     return sim
 
 
@@ -145,9 +148,13 @@ def test_new_version_starts_a_canary_at_the_first_step() -> None:
     sim = with_canary()
     s = sim.status
     assert (s.current_step, s.canary_weight, s.step_started_at) == (0, 10, T0)
-    assert s.phase is Phase.PROGRESSING and sim.reasons() == [Reason.CANARY_STARTED]
+    assert s.phase is Phase.PROGRESSING and sim.reasons() == [Reason.TRAFFIC_STARTED]
     assert sim.log[-1].traffic == TrafficSplit("1", "2", 10)
-    assert s.gates == [] and s.canary_started_at == T0  # sequential tests start afresh
+    # The pass before: deployed at weight 0, no traffic until it serves.
+    assert sim.reasons(sim.log[-2]) == [Reason.CANARY_STARTED]
+    assert sim.log[-2].traffic == TrafficSplit("1", "2", 0)
+    assert s.gates == []  # sequential tests start afresh
+    assert s.canary_started_at == T0 - dt.timedelta(seconds=6)  # deployed before it served
     assert sim.log[-1].requeue_after == dt.timedelta(minutes=1)  # the first analysis
 
 
@@ -174,8 +181,8 @@ def test_ramp_through_every_step_to_promotion() -> None:
     assert (s.canary_weight, s.current_step, s.phase) == (0, None, Phase.HEALTHY)
     assert d.traffic == TrafficSplit("2", None, 0) and Reason.PROMOTED in sim.reasons()
     assert [r.action for r in s.history] == [
-        "Promoted", "CanaryStarted", "StepAdvanced", "StepAdvanced", "Promoted"]
-    assert [r.weight for r in s.history] == [0, 10, 25, 50, 0]
+        "Promoted", "CanaryStarted", "TrafficStarted", "StepAdvanced", "StepAdvanced", "Promoted"]
+    assert [r.weight for r in s.history] == [0, 0, 10, 25, 50, 0]
     # Settled: the spec's version is stable, nothing happens any more.
     assert sim.tick(10).events == ()
 
@@ -342,13 +349,15 @@ def test_inconclusive_beyond_the_limit_pauses_until_promoted() -> None:
 def test_spec_paused_holds_but_a_failing_gate_still_rolls_back() -> None:
     paused = make_spec(paused=True)
     sim = with_canary(paused)
-    assert sim.reasons() == [Reason.CANARY_STARTED, Reason.PAUSED]
+    assert sim.reasons(sim.log[-2]) == [Reason.CANARY_STARTED, Reason.PAUSED]
     d = sim.passing(10)
-    assert d.status.current_step == 0 and d.status.phase is Phase.PAUSED
+    # Held before any traffic: a paused rollout does not start the canary's first step.
+    assert (d.status.current_step, d.status.canary_weight) == (0, 0)
+    assert d.status.phase is Phase.PAUSED
     assert Reason.PAUSED not in sim.reasons()  # only on entering the pause
     sim.spec = make_spec()
     d = sim.tick(1)
-    assert d.status.current_step == 1 and Reason.RESUMED in sim.reasons()
+    assert d.status.canary_weight == 10 and Reason.RESUMED in sim.reasons()
     sim.spec = paused
     d = sim.tick(1, verdicts={"latency": F, "shadow": P})
     assert d.status.canary_version is None and d.status.aborted_version == "2"
@@ -385,7 +394,7 @@ def test_newer_version_replaces_the_canary_and_restarts() -> None:
     sim.desired = "3"
     d = sim.passing(1)  # outcomes measured version 2: not applied to version 3
     s = d.status
-    assert (s.canary_version, s.current_step, s.canary_weight, s.gates) == ("3", 0, 10, [])
+    assert (s.canary_version, s.current_step, s.canary_weight, s.gates) == ("3", 0, 0, [])
     assert sim.reasons() == [Reason.CANARY_REPLACED]
     assert s.history[-1].reason == "replaces canary 2"
 
@@ -468,7 +477,7 @@ def test_retry_restarts_an_aborted_version_at_step_one() -> None:
     d = sim.tick(30)
     s = d.status
     assert (s.aborted_version, s.canary_version, s.current_step, s.canary_weight) == (
-        None, "2", 0, 10)
+        None, "2", 0, 0)  # redeployed: traffic once it serves
     assert sim.reasons() == [Reason.RETRY] and s.phase is Phase.PROGRESSING
     assert s.history[-1].actor == "annotation uplift.dev/retry=1"
 
@@ -585,7 +594,10 @@ def test_weights_never_go_back_or_skip_within_a_ramp(actions: list[Any]) -> None
         after, reasons = sim.status, set(sim.reasons())
         if after.canary_version is not None:
             step = after.current_step
-            assert step is not None and after.canary_weight == sim.spec.rollout.steps[step].weight
+            assert step is not None
+            # Weight 0 only before the first step's traffic starts.
+            assert after.canary_weight in ((0, sim.spec.rollout.steps[0].weight) if step == 0
+                                           else (sim.spec.rollout.steps[step].weight,))
         same_ramp = (before.canary_version is not None
                      and after.canary_version == before.canary_version and not reasons & RESTARTS)
         if same_ramp:
