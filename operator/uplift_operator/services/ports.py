@@ -7,20 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Cluster", "MetricSource", "Registry", "VersionInfo"]
+__all__ = ["Cluster", "MetricSource", "Registry"]
 
 
 class MetricSource(Protocol):
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None: ...
 
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]: ...
-
-
-class VersionInfo(Protocol):
-    name: str
-    version: str
-    status: str
-    run_id: str | None
 
 
 class Registry(Protocol):
