@@ -1050,7 +1050,7 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=300, help="runs per (gate, scenario)")
+    parser.add_argument("--runs", type=int, default=100, help="runs per (gate, scenario)")
     parser.add_argument("--quick", action="store_true", help="20 runs per row (a smoke run)")
     parser.add_argument("--gates", default=",".join(gate_sims()), help="comma-separated gate types")
     parser.add_argument("--scenarios", default="",

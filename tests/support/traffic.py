@@ -73,6 +73,13 @@ class RuntimeTraffic:
         with self._lock:
             base = profile or self.profiles.get(version, Profile())
             self.profiles[version] = replace(base, **changes)  # type: ignore[arg-type]
+            # Export the version's series at zero before its first request, as the runtime does
+            # at model load: a series born inside a PromQL range loses its first increments.
+            m, labels = self.metrics, (self.model, version)
+            m.request_duration.labels(*labels, "infer")
+            for arm in ("holdout", "treated"):
+                for counter in (m.assignments, m.outcomes, m.conversions):
+                    counter.labels(*labels, arm, self.treatment)
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):
