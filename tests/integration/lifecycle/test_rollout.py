@@ -44,7 +44,7 @@ def test_happy_path_ramps_every_step_and_promotes(bench: Bench) -> None:
     assert bench.traffic_split() == {v2: 100}
     assert status["previousStableVersion"] == "1"
     actions = [h["action"] for h in status["history"]]
-    assert actions[-3:] == ["CanaryStarted", "StepAdvanced", "Promoted"]
+    assert actions[-4:] == ["CanaryStarted", "TrafficStarted", "StepAdvanced", "Promoted"]
     assert bench.versions.tags(v2, name=bench.model)["uplift.dev/role"] == "stable"
     assert bench.versions.tags("1", name=bench.model)["uplift.dev/role"] == "retired"
     assert bench.versions.alias_target("production", name=bench.model) == v2
@@ -140,8 +140,12 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     else:
         v_bad = bench.new_version()
         case.no_data(bench, v_bad)
+        # No data means no traffic at all: a canary without requests while the stable gets its
+        # share would be a broken split (a sample ratio mismatch), not missing data.
+        bench.traffic.set("1", stable_profile, rps=0)
         bench.move_alias(v_bad)
         _assert_holds(bench, v_bad, case.gate["name"])
+        bench.traffic.set("1", stable_profile, feature_bins=good_reference)
         case.bad(bench, v_bad)
 
     status = bench.wait(lambda s: s.get("phase") == "Degraded" and not s.get("canaryVersion"),
