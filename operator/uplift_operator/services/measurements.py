@@ -11,6 +11,7 @@ Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``do
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,11 +154,9 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     template = ctx.metric_templates[gate.template_ref or DEFAULT_LATENCY_TEMPLATE]
     canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
     stable = prom.scalar(templates.render(template, ctx.variables(ctx.stable_version)))
-    buckets = "sum by (le) (increase(uplift_request_duration_seconds_bucket{sel}[{w}]))"
 
     def histogram(version: str) -> dict[float, int]:
-        rows = prom.query(buckets.format(sel=ctx.selector(version, endpoint="infer"),
-                                         w=ctx.window))
+        rows = prom.query(_bucket_query(template, ctx, version))
         return {float(r.labels.get("le", "+Inf")): round(r.value) for r in rows
                 if not math.isnan(r.value)}
 
@@ -174,6 +173,23 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
         stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
         split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
+
+
+#: The histogram a p95 template reads: ``<name>_bucket{<labels>}[<range>]``.
+_BUCKET_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*_bucket)\s*(\{[^}]*\})?\s*\[[^\]]+\]")
+
+
+def _bucket_query(template: str, ctx: GateContext, version: str) -> str:
+    """Bucket counts since the step started from the histogram the gate's p95 template reads
+    (so ``templateRef`` picks what the gate judges, e.g. Seldon's executor latency), or from the
+    runtime's own histogram when the template names none."""
+    rendered = templates.render(template, ctx.variables(version))
+    found = _BUCKET_SELECTOR.search(rendered)
+    if found is None:
+        selector = f"uplift_request_duration_seconds_bucket{ctx.selector(version, endpoint='infer')}"
+    else:
+        selector = found.group(1) + (found.group(2) or "")
+    return f"sum by (le) (increase({selector}[{ctx.window}]))"
 
 
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
