@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["BUILTIN_TEMPLATES", "TemplateError", "render", "variables_of"]
+__all__ = ["BUILTIN_TEMPLATES", "TemplateError", "render", "source_offset", "variables_of"]
 
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -60,3 +60,19 @@ def render(template: str, values: Mapping[str, str]) -> str:
     if missing:
         raise TemplateError(f"template variables without a value: {', '.join(sorted(missing))}")
     return _VARIABLE.sub(lambda m: values[m.group(1)], template)
+
+
+def source_offset(template: str, values: Mapping[str, str], offset: int) -> int:
+    """Where ``offset`` in ``render(template, values)`` comes from in ``template`` (the start of
+    the placeholder when it falls inside a filled-in value), so problems found in the rendered
+    query point at what the user wrote."""
+    shift = 0
+    for match in _VARIABLE.finditer(template):
+        start = match.start() + shift
+        if offset < start:
+            break
+        value = values.get(match.group(1), match.group(0))
+        if offset < start + len(value):
+            return match.start()
+        shift += len(value) - len(match.group(0))
+    return offset - shift

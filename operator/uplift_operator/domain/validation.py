@@ -15,9 +15,13 @@ from pydantic import ValidationError
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
+from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
 
-__all__ = ["schema_problems", "validate_campaign", "validate_upliftmodel"]
+__all__ = ["query_variables", "schema_problems", "validate_campaign", "validate_upliftmodel"]
+
+#: The version a query is checked with (any version renders to the same syntax).
+_EXAMPLE_VERSION = "1"
 
 
 def schema_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
@@ -25,11 +29,24 @@ def schema_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
     return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
 
 
-def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str]) -> list[str]:
+def query_variables(namespace: str, name: str, analysis_interval: str) -> dict[str, str]:
+    """The values a gate query's ``{{variables}}`` take when it is checked: the resource's own,
+    the interval as the collectors render it, and an example version."""
+    seconds = int(parse_duration(analysis_interval).total_seconds())
+    return {"namespace": namespace, "name": name, "version": _EXAMPLE_VERSION,
+            "predictor": f"v{_EXAMPLE_VERSION}", "interval": f"{seconds}s"}
+
+
+def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str], *,
+                         namespace: str = "default", name: str = "example") -> list[str]:
+    """Problems of an UpliftModel spec; ``namespace``/``name`` fill the gate queries'
+    variables, so each query is parsed as Prometheus will receive it."""
     problems: list[str] = []
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
-    problems += _check_gates(spec.rollout.gates, metric_templates, treatment_names, feature_names)
+    variables = query_variables(namespace, name, spec.rollout.analysis_interval)
+    problems += _check_gates(spec.rollout.gates, metric_templates, treatment_names, feature_names,
+                             variables)
     problems += _check_steps(
         [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
@@ -38,7 +55,8 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
 
 
 def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
-                      model_treatments: set[str] | None) -> list[str]:
+                      model_treatments: set[str] | None, *, namespace: str = "default",
+                      name: str = "example") -> list[str]:
     """``model_treatments`` are the referenced model's treatments, or None when it is not known."""
     problems: list[str] = []
     own = {t.name for t in spec.treatments}
@@ -48,7 +66,8 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                 problems.append(
                     f"spec.treatments[{index}].name: {name!r} is not a treatment of UpliftModel "
                     f"{spec.model_ref.name!r} (it has: {', '.join(sorted(model_treatments))})")
-    problems += _check_gates(spec.exposure.gates, metric_templates, own, None)
+    problems += _check_gates(spec.exposure.gates, metric_templates, own, None,
+                             query_variables(namespace, name, spec.exposure.analysis_interval))
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics
@@ -61,7 +80,8 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
 
 
 def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, str],
-                 treatments: set[str], features: set[str] | None) -> list[str]:
+                 treatments: set[str], features: set[str] | None,
+                 variables: Mapping[str, str]) -> list[str]:
     problems: list[str] = []
     for index, gate in enumerate(gates):
         where = f"gates[{index}] ({gate.name})"
@@ -72,9 +92,10 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
                     f"{where}.templateRef: metric template {gate.template_ref!r} does not exist; "
                     f"known templates: {', '.join(sorted(metric_templates))}")
             else:
-                problems += _check_variables(template, f"{where} template {gate.template_ref!r}")
+                problems += _check_query(template, f"{where} template {gate.template_ref!r}",
+                                         variables)
         if gate.query is not None:
-            problems += _check_variables(gate.query, f"{where}.query")
+            problems += _check_query(gate.query, f"{where}.query", variables)
         for name in gate.treatments or []:
             if name not in treatments:
                 problems.append(f"{where}.treatments: unknown treatment {name!r}")
@@ -85,6 +106,22 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
         if gate.margin_type == "relative" and gate.margin is not None and gate.margin >= 1:
             problems.append(f"{where}.margin: a relative margin must be below 1 (got {gate.margin:g})")
     return problems
+
+
+def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[str]:
+    """An empty query, unknown variables, or PromQL that does not parse once expanded (the
+    position is given in the text as written, placeholders and all)."""
+    if not query.strip():
+        return [f"{where} is empty: give a PromQL expression (or use templateRef)"]
+    unknown = _check_variables(query, where)
+    if unknown:
+        return unknown
+    problem = promql.check(templating.render(query, variables))
+    if problem is None:
+        return []
+    offset = templating.source_offset(query, variables, problem.offset)
+    return [f"{where}: PromQL does not parse at {promql.position(query, offset)}: "
+            f"{problem.message}"]
 
 
 def _check_variables(template: str, where: str) -> list[str]:

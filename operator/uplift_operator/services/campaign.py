@@ -71,7 +71,8 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
     except ValidationError as error:
         return invalid_pass(current, generation, validation.schema_problems(error), now)
     model = _resolve(spec, namespace, deps)
-    problems = validation.validate_campaign(spec, deps.metric_templates, model.treatments)
+    problems = validation.validate_campaign(spec, deps.metric_templates, model.treatments,
+                                            namespace=namespace, name=str(meta["name"]))
     if problems:
         return invalid_pass(current, generation, problems, now)
 

@@ -110,7 +110,10 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
         spec = UpliftModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         return None, validation.schema_problems(error)
-    return spec, validation.validate_upliftmodel(spec, deps.metric_templates)
+    meta = body["metadata"]
+    return spec, validation.validate_upliftmodel(spec, deps.metric_templates,
+                                                 namespace=str(meta["namespace"]),
+                                                 name=str(meta["name"]))
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from uplift_operator.api.v1alpha1 import Campaign, UpliftModel
-from uplift_operator.domain import validation
+from uplift_operator.domain import promql, templates, validation
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
@@ -86,3 +86,57 @@ def test_campaign_budget_below_one_treatment() -> None:
                                             MODEL_TREATMENTS)
     assert problems == ["spec.economics.budget (0.1) cannot pay for a single treatment "
                         "(cheapest costs 0.12)"]
+
+
+def _with_gate(gate: dict[str, Any]) -> list[str]:
+    body = _model().to_wire()
+    body["spec"]["rollout"]["gates"].append(gate)
+    return validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
+                                           BUILTIN_TEMPLATES, namespace="shop", name="um")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ('sum(rate(uplift_outcomes_total{namespace="{{namespace}}"}[{{interval}}])',
+     "gates[6] (probe).query: PromQL does not parse at column 4 (at '(rate(uplift_outcome')"
+     ": unclosed left parenthesis"),
+    ("rate(x[5 minutes])", "PromQL does not parse at column 10 (at 'minutes])')"),
+    ("x{model={{name}}}", "column 9 (at '{{name}}}')"),
+    ('rate(x{a="b"}[1m]) $', "column 20 (at '$'): unexpected character: '$'"),
+    ("rat(x[1m])", "column 1 (at 'rat(x[1m])'): unknown function with name 'rat'"),
+    ("sum(x)\n  / sum(y))", "line 2, column 11 (at ')'): unexpected right parenthesis"),
+    ("", "gates[6] (probe).query is empty"),
+    ("  \n", "gates[6] (probe).query is empty"),
+])
+def test_custom_query_that_does_not_parse_names_the_gate_and_position(query: str,
+                                                                       expected: str) -> None:
+    problems = _with_gate({"name": "probe", "type": "custom", "query": query, "max": 1})
+    assert len(problems) == 1 and expected in problems[0], problems
+
+
+def test_queries_are_parsed_with_the_resource_variables_filled_in() -> None:
+    query = ('sum(rate(uplift_request_duration_seconds_count{namespace="{{namespace}}", '
+             'model="{{name}}", version="{{version}}"}[{{interval}}])) > 0')
+    assert _with_gate({"name": "probe", "type": "custom", "query": query, "max": 1}) == []
+
+
+def test_a_configured_template_that_does_not_parse_is_named() -> None:
+    spec = _model(**{"rollout.gates.0.templateRef": "team-latency"}).spec
+    templates = {**BUILTIN_TEMPLATES, "team-latency": "histogram_quantile(0.9, x[{{interval}}]"}
+    problems = validation.validate_upliftmodel(spec, templates)
+    assert problems == ["gates[0] (latency) template 'team-latency': PromQL does not parse at "
+                        "column 19 (at '(0.9, x[{{interval}}')"
+                        ": unclosed left parenthesis"]
+
+
+def test_every_builtin_template_parses() -> None:
+    variables = validation.query_variables("shop", "hillstrom-uplift", "30s")
+    for name, template in BUILTIN_TEMPLATES.items():
+        assert promql.check(templates.render(template, variables)) is None, name
+
+
+def test_a_campaign_custom_gate_is_parsed_too() -> None:
+    gates = [{"name": "spend", "type": "custom", "query": "sum(spend", "max": 1}]
+    spec = _campaign(exposure={"steps": [{"percent": 5}], "gates": gates}).spec
+    problems = validation.validate_campaign(spec, BUILTIN_TEMPLATES, MODEL_TREATMENTS)
+    assert problems == ["gates[0] (spend).query: PromQL does not parse at column 4 (at '(spend'): "
+                        "unclosed left parenthesis"]
