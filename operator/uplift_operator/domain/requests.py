@@ -25,6 +25,7 @@ PROMOTE_ANNOTATION = "uplift.dev/promote"  # value: step[:token] or full[:token]
 ABORT_ANNOTATION = "uplift.dev/abort"  # value: any token
 RETRY_ANNOTATION = "uplift.dev/retry"  # value: any token
 EMERGENCY_ROLLBACK_ANNOTATION = "uplift.dev/emergency-rollback"  # value: any token
+_ACTOR_TOKEN_MAX = 64
 
 
 class RequestKind(StrEnum):
@@ -35,6 +36,9 @@ class RequestKind(StrEnum):
     RETRY = "retry"
     PROMOTE_FULL = "promoteFull"
     PROMOTE = "promote"
+    # A request annotation whose value asks for nothing known: reported once per value (a
+    # Warning event and a history entry), never acted on.
+    UNRECOGNISED = "unrecognised"
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,14 @@ class ManualRequest:
     kind: RequestKind
     key: str  # the annotation key, also the key in status.handledRequests
     token: str  # the annotation value
+    problem: str = ""  # UNRECOGNISED: why the value asks for nothing
 
     @property
     def actor(self) -> str:
-        return f"annotation {self.key}={self.token}"
+        # Clipped: an annotation value may be 256 KiB; the history's actor field holds 253.
+        token = self.token if len(self.token) <= _ACTOR_TOKEN_MAX else (
+            self.token[:_ACTOR_TOKEN_MAX - 1] + "…")
+        return f"annotation {self.key}={token}"
 
 
 def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
@@ -56,16 +64,33 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
     ``uplift.dev/promote``: ``step`` or ``full``, optionally ``:token`` (e.g. ``full:2``) so the
     same mode can be asked again; ``uplift.dev/abort``, ``uplift.dev/retry`` and
     ``uplift.dev/emergency-rollback``: any non-empty token (e.g. a timestamp). A value already in
-    ``status.handledRequests`` is not acted on again; an unknown promote mode is ignored.
+    ``status.handledRequests`` is not acted on again. Any other value of these keys (a promote
+    mode such as ``true``, an empty value) is an ``UNRECOGNISED`` request carrying why.
     """
     found: list[ManualRequest] = []
-    promote = annotations.get(PROMOTE_ANNOTATION, "")
-    mode = promote.split(":", 1)[0]
-    if mode in ("step", "full"):
-        kind = RequestKind.PROMOTE if mode == "step" else RequestKind.PROMOTE_FULL
-        found.append(ManualRequest(kind, PROMOTE_ANNOTATION, promote))
+    if PROMOTE_ANNOTATION in annotations:
+        promote = annotations[PROMOTE_ANNOTATION]
+        mode = promote.split(":", 1)[0]
+        if mode in ("step", "full"):
+            kind = RequestKind.PROMOTE if mode == "step" else RequestKind.PROMOTE_FULL
+            found.append(ManualRequest(kind, PROMOTE_ANNOTATION, promote))
+        else:
+            found.append(ManualRequest(
+                RequestKind.UNRECOGNISED, PROMOTE_ANNOTATION, promote,
+                f"{_shown(promote)} is not a promote mode: use step or full, optionally with "
+                ":<token> to ask again (e.g. full:2)"))
     for key, kind in ((ABORT_ANNOTATION, RequestKind.ABORT), (RETRY_ANNOTATION, RequestKind.RETRY),
                       (EMERGENCY_ROLLBACK_ANNOTATION, RequestKind.EMERGENCY_ROLLBACK)):
-        if annotations.get(key):
+        if key not in annotations:
+            continue
+        if annotations[key].strip():
             found.append(ManualRequest(kind, key, annotations[key]))
+        else:
+            found.append(ManualRequest(RequestKind.UNRECOGNISED, key, annotations[key],
+                                       "an empty value asks for nothing: give a token, e.g. a "
+                                       "timestamp"))
     return tuple(found)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= _ACTOR_TOKEN_MAX else value[:_ACTOR_TOKEN_MAX - 1] + "…")

@@ -90,6 +90,7 @@ class Reason(StrEnum):
     RETRY = "Retry"
     EMERGENCY_ROLLBACK = "EmergencyRollback"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+    UNRECOGNISED_REQUEST = "UnrecognisedRequest"
     # Campaign
     EXPOSURE_STARTED = "ExposureStarted"
     EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
@@ -333,7 +334,12 @@ class StepPass(ABC, Generic[S]):
                 RequestKind.RETRY: self.retry,
                 RequestKind.PROMOTE_FULL: self.manual_promote,
                 RequestKind.PROMOTE: self.manual_promote,
+                RequestKind.UNRECOGNISED: self.refuse,
             }[request.kind](request)
+
+    def refuse(self, request: ManualRequest) -> None:
+        """A request annotation with a value that asks for nothing: said once, nothing done."""
+        self.ignore(request, Reason.UNRECOGNISED_REQUEST, request.problem)
 
     def ignore(self, request: ManualRequest, reason: Reason, why: str) -> None:
         self.record(reason, None, f"ignored: {why}", request.actor)

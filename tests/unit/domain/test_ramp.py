@@ -513,10 +513,45 @@ def test_emergency_rollback_restores_the_previous_stable_at_once() -> None:
     assert d.status.stable_version == "1" and d.events[0].type == "Warning"
 
 
-def test_unknown_promote_mode_is_not_a_request() -> None:
-    assert ramp.parse_requests({ramp.PROMOTE_ANNOTATION: "everything"}) == ()
+def test_unknown_promote_mode_is_an_unrecognised_request() -> None:
+    [unknown] = ramp.parse_requests({ramp.PROMOTE_ANNOTATION: "everything"})
+    assert unknown.kind is ramp.RequestKind.UNRECOGNISED
+    assert unknown.problem.startswith("'everything' is not a promote mode: use step or full")
     found = ramp.parse_requests({ramp.PROMOTE_ANNOTATION: "full:7", ramp.RETRY_ANNOTATION: "2"})
     assert [r.kind for r in found] == [ramp.RequestKind.PROMOTE_FULL, ramp.RequestKind.RETRY]
+    [empty] = ramp.parse_requests({ramp.ABORT_ANNOTATION: " "})
+    assert empty.kind is ramp.RequestKind.UNRECOGNISED and "empty value" in empty.problem
+
+
+@pytest.mark.parametrize(("key", "value"), [(ramp.PROMOTE_ANNOTATION, "true"),
+                                            (ramp.PROMOTE_ANNOTATION, "yes please"),
+                                            (ramp.ABORT_ANNOTATION, "")])
+def test_an_unrecognised_request_is_a_warning_and_a_history_entry_once(key: str,
+                                                                         value: str) -> None:
+    sim = with_canary()
+    before = sim.status.model_copy()
+    sim.request(key, value)
+    d = sim.tick(0.1)
+    assert [(e.type, e.reason) for e in d.events] == [("Warning", Reason.UNRECOGNISED_REQUEST)]
+    assert f"annotation {key}={value} ignored: " in d.events[0].message
+    entry = d.status.history[-1]
+    assert (entry.action, entry.actor) == ("UnrecognisedRequest", f"annotation {key}={value}")
+    # Nothing else was done: the ramp stands where it stood.
+    s = d.status
+    assert (s.canary_version, s.canary_weight, s.current_step, s.phase) == (
+        before.canary_version, before.canary_weight, before.current_step, before.phase)
+    assert s.handled_requests[key] == value
+    assert sim.tick(0.1).events == ()  # said once per value
+
+
+def test_a_long_request_value_is_clipped_in_the_history() -> None:
+    sim = with_canary()
+    sim.request(ramp.ABORT_ANNOTATION, "x" * 5000)
+    d = sim.tick(0.1)
+    assert d.status.canary_version is None  # any non-empty token aborts
+    assert len(d.status.history[-1].actor) < 100
+    sim.request(ramp.PROMOTE_ANNOTATION, "y" * 5000)
+    assert sim.tick(0.1).status.history[-1].action == "UnrecognisedRequest"
 
 
 # -- bookkeeping ---------------------------------------------------------------------------------

@@ -249,6 +249,19 @@ def test_manual_requests(annotation: str, value: str, exposure: float, phase: st
     assert sim.tick(1).events == ()  # once per token
 
 
+def test_an_unrecognised_request_value_is_said_once_and_changes_nothing() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.annotate("uplift.dev/promote", "true")
+    result = sim.tick(1)
+    assert [(e.type, e.reason) for e in result.events] == [("Warning", "UnrecognisedRequest")]
+    assert "'true' is not a promote mode: use step or full" in result.events[0].message
+    assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
+    assert sim.status["history"][-1]["action"] == "UnrecognisedRequest"
+    assert sim.status["history"][-1]["actor"] == "annotation uplift.dev/promote=true"
+    assert sim.tick(1).events == ()
+
+
 def test_retry_restarts_a_rolled_back_campaign() -> None:
     sim = Sim()
     sim.tick()
