@@ -7,7 +7,9 @@ in status) when it serves nothing, is not found or is Degraded before serving; a
 exposure to 0 and holds it there for that spec generation (until a spec change or a retry); the
 last step passing completes the ramp, exposure staying at its percent. ``model_observation``
 reads the UpliftModel's status; ``decide`` builds the whole new status, Ready and ModelServing
-conditions included. No I/O, no clock.
+conditions included. ``spec.schedule`` bounds it in time (``now`` is passed in): before its
+start exposure stays 0 % and the campaign waits; past its end exposure is withdrawn to 0 % and
+the campaign is Degraded (``ScheduleEnded``), whatever its gates say. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.campaign import (
+    CampaignGate,
+    CampaignSpec,
+    CampaignStatus,
+    Schedule,
+)
 from uplift_operator.api.v1alpha1.common import Condition, Phase
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import conditions as cond
@@ -23,8 +30,8 @@ from uplift_operator.domain import steps
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
-__all__ = ["Decision", "ModelObservation", "Observed", "analysis_due", "decide",
-           "gates_to_measure", "model_observation"]
+__all__ = ["Decision", "ModelObservation", "Observed", "OutsideSchedule", "analysis_due", "decide",
+           "gates_to_measure", "model_observation", "outside_schedule"]
 
 #: Ready reasons of the model that mean its stable version serves.
 _SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
@@ -65,6 +72,36 @@ def model_observation(name: str, status: UpliftModelStatus | None) -> ModelObser
 
 
 @dataclass(frozen=True)
+class OutsideSchedule:
+    """``now`` is outside ``spec.schedule``: before its start (``ended`` False) or past its end."""
+
+    ended: bool
+    at: dt.datetime  # the start still to come, or the end that passed
+    why: str
+
+
+def outside_schedule(schedule: Schedule | None, now: dt.datetime) -> OutsideSchedule | None:
+    """Whether the campaign may treat at ``now`` (None: it may). A time without an offset is
+    read as UTC."""
+    if schedule is None:
+        return None
+    end, start = _utc(schedule.end), _utc(schedule.start)
+    if end is not None and now >= end:
+        return OutsideSchedule(True, end, f"spec.schedule.end {end.isoformat()} has passed "
+                                          f"(now {now.isoformat()})")
+    if start is not None and now < start:
+        return OutsideSchedule(False, start, f"spec.schedule.start {start.isoformat()} is still "
+                                             "to come")
+    return None
+
+
+def _utc(time: dt.datetime | None) -> dt.datetime | None:
+    if time is None or time.tzinfo is not None:
+        return time
+    return time.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
 class Observed(steps.ObservedBase):
     """What the Campaign pass saw: its model, plus the step machine's observations."""
 
@@ -97,10 +134,10 @@ def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One pass of the exposure ramp, in this order: manual requests (abort and emergency
     rollback set exposure to 0, retry restarts a rolled-back campaign at step 1, promote
-    advances or completes); the
-    model (nothing serving withdraws the exposure; serving starts the ramp unless this spec
-    generation was rolled back or the ramp completed); then the shared analysis, gate limits,
-    deadline and advance (``domain.steps``); phase and conditions last."""
+    advances or completes); the schedule (outside it, exposure is withdrawn and nothing
+    starts); the model (nothing serving withdraws the exposure; serving starts the ramp unless
+    this spec generation was rolled back or the ramp completed); then the shared analysis,
+    gate limits, deadline and advance (``domain.steps``); phase and conditions last."""
     return _ExposurePass(spec, status, observed, now).run()
 
 
@@ -113,11 +150,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.spec = spec
         self.model = observed.model
         self.generation = observed.generation
+        self.outside = outside_schedule(spec.schedule, now)
 
     def run(self) -> Decision:
         self.status.model_version = self.model.stable_version if self.model.serving else None
         self.handle_requests()
-        self.follow_model()
+        if self.outside is not None:
+            self.withdraw(self.outside.why)
+        else:
+            self.follow_model()
         self.apply_analysis()
         self.act_on_gates()
         self.check_deadline()
@@ -149,6 +190,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 f"{len(self.steps)}")
 
     def not_serving(self) -> str | None:
+        if self.outside is not None:
+            return self.outside.why
         return None if self.model.serving else self.model.why
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
@@ -174,6 +217,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             # grows along a ramp, or drops to 0 % by a rollback.
             self.ignore(request, Reason.RETRY, f"{self.exposed()} is not rolled back; retry "
                                                "restarts a rolled-back campaign")
+            return
+        if self.outside is not None:
+            self.ignore(request, Reason.RETRY, self.outside.why)
             return
         if not self.model.serving:
             self.ignore(request, Reason.RETRY, self.model.why)
@@ -205,15 +251,20 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record(reason, self.subject(), why, actor)
         self.emit("Normal", reason, f"{self.where()} ({why}; {self.model.why})")
 
+    def withdraw(self, why: str) -> None:
+        """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event."""
+        s = self.status
+        if self.active() or s.exposure_percent > 0:
+            text = f"{self.exposed()} withdrawn: {why}"
+            s.exposure_percent = 0
+            self.end_ramp()
+            self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), why)
+            self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
+
     def follow_model(self) -> None:
         s = self.status
         if not self.model.serving:
-            if self.active() or s.exposure_percent > 0:
-                text = f"{self.exposed()} withdrawn: {self.model.why}"
-                s.exposure_percent = 0
-                self.end_ramp()
-                self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), self.model.why)
-                self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
+            self.withdraw(self.model.why)
             return
         if self.active() or s.exposure_percent > 0:
             return  # underway, or complete
@@ -237,11 +288,24 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             observed_generation=self.generation)
         self.status.conditions = self.ready(conditions, ready, reason, message)
         return Decision(status=self.status, exposure_percent=self.status.exposure_percent,
-                        events=tuple(self.events), requeue_after=self.requeue())
+                        events=tuple(self.events), requeue_after=self.requeue(self.schedule_times()))
+
+    def schedule_times(self) -> list[dt.datetime]:
+        """The schedule's start and end still to come: a pass is due at each."""
+        schedule = self.spec.schedule
+        times = [_utc(schedule.start), _utc(schedule.end)] if schedule is not None else []
+        return [time for time in times if time is not None and time > self.now]
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""
         s = self.status
+        if self.outside is not None and self.outside.ended:
+            return (Phase.DEGRADED, f"exposure 0%: {self.outside.why}: the campaign treats no "
+                                    "one; move the end or delete the campaign", "False",
+                    cond.SCHEDULE_ENDED)
+        if self.outside is not None:
+            return (Phase.PROGRESSING, f"exposure 0%: waiting, {self.outside.why}", "False",
+                    cond.WAITING)
         if not self.model.serving:
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING

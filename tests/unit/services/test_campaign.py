@@ -282,6 +282,47 @@ def test_a_pass_on_its_own_output_changes_nothing() -> None:
         assert again.events == () and sim.status == before
 
 
+# -- the schedule ---------------------------------------------------------------------------------
+
+def test_a_schedule_that_ended_before_the_campaign_was_applied_is_degraded_at_zero() -> None:
+    sim = Sim(schedule={"start": "2025-03-01T00:00:00Z", "end": "2025-06-01T00:00:00Z"})
+    result = sim.tick()
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"], s.get("currentStep")) == ("Degraded", 0, None)
+    assert s["message"].startswith("exposure 0%: spec.schedule.end 2025-06-01T00:00:00+00:00 "
+                                   "has passed (now 2026-12-01T12:00:00+00:00)")
+    assert "move the end or delete the campaign" in s["message"]
+    ready = sim.condition("Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ScheduleEnded")
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    assert result.events == () and s.get("history", []) == []
+    assert sim.tick(10).events == ()
+
+
+def test_the_end_of_the_schedule_withdraws_a_running_exposure() -> None:
+    sim = Sim(schedule={"end": "2026-12-01T12:30:00Z"})
+    sim.tick()
+    assert sim.status["exposurePercent"] == 5
+    result = sim.tick(30)
+    assert sim.status["exposurePercent"] == 0 and sim.status["phase"] == "Degraded"
+    assert reasons(result) == ["ExposureWithdrawn"] and result.events[0].type == "Warning"
+    assert "spec.schedule.end 2026-12-01T12:30:00+00:00 has passed" in result.events[0].message
+    sim.annotate("uplift.dev/retry", "t1")
+    retried = sim.tick(1)
+    assert sim.status["exposurePercent"] == 0 and "has passed" in retried.events[0].message
+
+
+def test_a_schedule_still_to_start_waits_at_zero_then_starts() -> None:
+    sim = Sim(schedule={"start": "2026-12-01T13:00:00Z"})
+    assert sim.tick().requeue_after == 3600  # the start is the next thing due
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"]) == ("Progressing", 0)
+    assert "waiting, spec.schedule.start 2026-12-01T13:00:00+00:00 is still to come" in s["message"]
+    assert sim.condition("Ready")["reason"] == "Waiting"
+    result = sim.tick(60)
+    assert sim.status["exposurePercent"] == 5 and reasons(result) == ["ExposureStarted"]
+
+
 # -- the shared invalid-spec path ---------------------------------------------------------------
 
 def test_invalid_spec_changes_nothing_and_warns_once() -> None:
