@@ -15,7 +15,9 @@ timeout and every failure maps onto this module's exceptions:
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version).
 
 Credentials come from a Kubernetes Secret read by the caller; this module only turns them
-into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``).
+into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``),
+and never lets them out: every error text (a connection error, a body a proxy answered with,
+which may echo the request's headers) has the credentials replaced by ``***``.
 Endpoints and shapes: shared anchors §4; the REST reference at mlflow.org/docs/latest/api_reference.
 """
 
@@ -24,15 +26,18 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import yaml
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
+MAX_MLMODEL_BYTES = 1024 * 1024
 READY = "READY"
+REDACTED = "***"
 
 _API = "/api/2.0/mlflow"
 _ARTIFACTS_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
@@ -84,6 +89,15 @@ class Credentials:
     def bearer(cls, token: str) -> Credentials:
         return cls(token=token)
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every text that would give the credentials away (the values and the header's)."""
+        header = self.authorization()
+        values = [self.token, self.password, header, header.split(" ", 1)[1] if header else None]
+        # As given, without the whitespace around them, and as repr() quotes them (requests
+        # quotes a header value it refuses that way).
+        found = {form for v in values if v for form in (v, v.strip(), repr(v)[1:-1])}
+        return tuple(sorted((s for s in found if s), key=len, reverse=True))
+
     def authorization(self) -> str | None:
         """The ``Authorization`` header value, as MLflow's client builds it; None without credentials."""
         if self.username is not None and self.password is not None:
@@ -131,6 +145,12 @@ class MlflowRegistry:
         authorization = credentials.authorization() if credentials is not None else None
         if authorization is not None:
             self._headers["Authorization"] = authorization
+        self._secrets = credentials.secrets() if credentials is not None else ()
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     def __repr__(self) -> str:
         return f"MlflowRegistry({self.tracking_uri!r}, timeout={self.timeout})"
@@ -172,6 +192,39 @@ class MlflowRegistry:
             except (KeyError, TypeError, ValueError) as exc:
                 raise RegistryRequestError(f"unreadable metric {metric!r} in run {run_id}") from exc
         return metrics
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        """The run's tags (e.g. ``uplift.treatments``, which the trainer sets)."""
+        data = self._run(run_id).get("data") or {}
+        return {str(t["key"]): str(t.get("value", "")) for t in data.get("tags") or []
+                if isinstance(t, dict) and "key" in t}
+
+    def model_signature(self, name: str, version: int | str) -> dict[str, Any] | None:
+        """The version's model signature, from its ``MLmodel`` file: ``inputs``/``outputs`` as
+        the lists of column specs (``{"name", "type", "required"}``) MLflow stores as JSON text;
+        None when the model has no signature.
+
+        Only ``mlflow-artifacts:/`` models (the server proxies the store) can be read here; any
+        other store is ``RegistryNotFound``, as the operator has no access to it.
+        """
+        uri = self.download_uri(name, version)
+        parsed = urllib.parse.urlparse(uri)
+        if parsed.scheme != _PROXY_SCHEME:
+            raise RegistryNotFound(f"version {version} of {name} is stored at {uri!r}, which the "
+                                   "operator cannot read (only mlflow-artifacts:/ models)")
+        location = f"{parsed.path.strip('/')}/MLmodel"
+        raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {},
+                             MAX_MLMODEL_BYTES)
+        try:
+            document = yaml.safe_load(raw)
+            signature = document.get("signature") if isinstance(document, dict) else None
+            if not isinstance(signature, dict):
+                return None
+            return {str(k): json.loads(v) if isinstance(v, str) else v
+                    for k, v in signature.items()}
+        except (yaml.YAMLError, ValueError) as exc:
+            raise RegistryRequestError(f"the MLmodel of version {version} of {name} is not "
+                                       f"readable: {exc}") from exc
 
     def download_artifact_json(self, run_id: str, path: str, *,
                                max_bytes: int = MAX_ARTIFACT_BYTES) -> Any:
@@ -227,23 +280,26 @@ class MlflowRegistry:
             return requests.request(method, url, params=params, json=json_body, headers=self._headers,
                                     timeout=self.timeout, verify=self._verify, stream=stream)
         except requests.Timeout as exc:
-            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} did not answer within "
-                                      f"{self.timeout:g}s: {exc}") from exc
-        except requests.RequestException as exc:
-            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} is unreachable: {exc}") from exc
+            raise RegistryUnavailable(self._redact(
+                f"MLflow at {self.tracking_uri} did not answer within {self.timeout:g}s: {exc}")
+            ) from None
+        except (requests.RequestException, ValueError) as exc:
+            # ValueError: requests refuses a header value it cannot send (its message quotes it).
+            raise RegistryUnavailable(self._redact(
+                f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None,
               unknown_parameter_is_not_found: bool = False) -> dict[str, Any]:
         response = self._send(method, path, params=params, json_body=json_body)
         if response.status_code >= 300:
-            raise _error(response, unknown_parameter_is_not_found)
+            raise _error(response, unknown_parameter_is_not_found, self._redact)
         try:
             body = response.json()
         except ValueError as exc:
-            raise RegistryUnavailable(f"MLflow at {self.tracking_uri} answered {path} with a non-JSON "
-                                      f"body: {response.text.strip()[:200]}",
-                                      status_code=response.status_code) from exc
+            raise RegistryUnavailable(self._redact(
+                f"MLflow at {self.tracking_uri} answered {path} with a non-JSON body: "
+                f"{response.text.strip()[:200]}"), status_code=response.status_code) from exc
         if not isinstance(body, dict):
             raise RegistryUnavailable(f"MLflow answered {path} with {type(body).__name__}, not an object",
                                       status_code=response.status_code)
@@ -253,7 +309,7 @@ class MlflowRegistry:
         response = self._send("GET", path, params=params, stream=True)
         with response:
             if response.status_code >= 300:
-                raise _error(response, False)
+                raise _error(response, False, self._redact)
             chunks: list[bytes] = []
             size = 0
             try:
@@ -263,20 +319,23 @@ class MlflowRegistry:
                         raise RegistryRequestError(f"artifact {path} is larger than {max_bytes} bytes")
                     chunks.append(chunk)
             except requests.RequestException as exc:
-                raise RegistryUnavailable(f"downloading {path} from MLflow failed: {exc}") from exc
+                raise RegistryUnavailable(self._redact(
+                    f"downloading {path} from MLflow failed: {exc}")) from None
             return b"".join(chunks)
 
 
-def _error(response: requests.Response, unknown_parameter_is_not_found: bool) -> RegistryError:
-    """Map an MLflow error answer (``{error_code, message}`` or plain text) to an exception."""
+def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
+           redact: Callable[[str], str]) -> RegistryError:
+    """Map an MLflow error answer (``{error_code, message}`` or plain text) to an exception;
+    ``redact`` takes the credentials out of the texts quoted."""
     status = response.status_code
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and "error_code" in body:
-        code = str(body["error_code"])
-        message = str(body.get("message", ""))
+        code = redact(str(body["error_code"]))
+        message = redact(str(body.get("message", "")))
         if status >= 500:
             return RegistryUnavailable(f"MLflow answered HTTP {status} {code}: {message}",
                                        status_code=status, error_code=code)
@@ -287,7 +346,7 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool) ->
             return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {message}",
                                        status_code=status, error_code=code)
         return RegistryRequestError(message, status_code=status, error_code=code)
-    text = response.text.strip()[:500]
+    text = redact(response.text.strip())[:500]
     if status in (401, 403):
         return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {text}",
                                    status_code=status)

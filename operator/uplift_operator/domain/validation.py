@@ -1,14 +1,18 @@
 """Semantic validation: what the API server's schema and CEL rules cannot know.
 
 The schema already refuses malformed resources. What is left needs context the API server does
-not have — the operator's metric templates, the referenced UpliftModel — or cross-field arithmetic
-that is clearer here than in CEL. Each function returns the list of problems, each one naming the
-field, so the status message says exactly what to fix. An empty list means valid.
+not have — the operator's metric templates, the referenced UpliftModel, the registered version
+the spec resolves to (``ModelContract``: its signature and treatments), the credentials Secret
+the spec names — or cross-field arithmetic that is clearer here than in CEL. Each function
+returns the list of problems, each one naming the field, so the status message says exactly what
+to fix. An empty list means valid. No message ever quotes a credential.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -17,8 +21,10 @@ from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
+from uplift_operator.model.keys import treatment_key
 
-__all__ = ["query_variables", "schema_problems", "validate_campaign", "validate_upliftmodel"]
+__all__ = ["ModelContract", "credential_problems", "query_variables", "schema_problems",
+           "validate_against_model", "validate_campaign", "validate_upliftmodel"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -142,4 +148,99 @@ def _check_steps(pauses: Sequence[str | None], interval: str, where: str) -> lis
             problems.append(
                 f"{where}.steps[{index}].pause ({pause}) is shorter than analysisInterval "
                 f"({interval}): the step would end before its gates are evaluated")
+    return problems
+
+
+# -- the registered version ---------------------------------------------------------------------
+
+#: MLflow column types each declared feature type accepts (the runtime decodes by the signature).
+_ACCEPTED_TYPES = {
+    "numeric": frozenset({"double", "float", "long", "integer"}),
+    "boolean": frozenset({"boolean", "long", "integer"}),
+    "categorical": frozenset({"string"}),
+}
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a registered version says it takes and scores; None where it says nothing.
+
+    ``inputs``: the signature's input columns, name → MLflow type; ``required``: those the
+    signature marks required; ``treatments``: treatment key → name (the trainer's
+    ``uplift.treatments`` tag).
+    """
+
+    model: str
+    version: str
+    inputs: Mapping[str, str] | None = None
+    required: frozenset[str] = frozenset()
+    treatments: Mapping[str, str] | None = None
+
+
+def validate_against_model(spec: UpliftModelSpec, contract: ModelContract) -> list[str]:
+    """``spec.treatments`` and ``spec.features`` against the version the spec resolves to."""
+    problems: list[str] = []
+    subject = f"version {contract.version} of {contract.model!r}"
+    if contract.treatments is not None:
+        scored = ", ".join(f"{name} ({key})" for key, name in sorted(contract.treatments.items()))
+        for index, treatment in enumerate(spec.treatments):
+            key = treatment_key(treatment.name)
+            if key not in contract.treatments:
+                problems.append(
+                    f"spec.treatments[{index}].name: {treatment.name!r} (key {key}) is not a "
+                    f"treatment {subject} scores; it scores: {scored}")
+    if contract.inputs is None or spec.features is None:
+        return problems
+    inputs = contract.inputs
+    for index, feature in enumerate(spec.features):
+        taken = inputs.get(feature.name)
+        if taken is None:
+            problems.append(
+                f"spec.features[{index}].name: {feature.name!r} is not an input of {subject}; "
+                f"its inputs: {', '.join(inputs)}")
+        elif taken not in _ACCEPTED_TYPES[feature.type]:
+            problems.append(
+                f"spec.features[{index}].type: {feature.name!r} is declared {feature.type} but "
+                f"{subject} takes it as {taken}")
+    declared = {f.name for f in spec.features}
+    missing = [name for name in inputs if name in contract.required and name not in declared]
+    if missing:
+        problems.append(f"spec.features: {subject} requires {', '.join(missing)}, which "
+                        "spec.features does not declare")
+    return problems
+
+
+# -- the credentials Secret ---------------------------------------------------------------------
+
+def credential_problems(secret: str, keys: Sequence[str],
+                        values: Mapping[str, bytes]) -> list[str]:
+    """What is wrong with the credentials Secret ``secret`` the spec names: a key it lacks, a
+    value that is empty, not UTF-8, or has whitespace or control characters in it.
+
+    Refused rather than stripped: the serving pods read the same keys as they are (the MLflow
+    client sends them in a header, which a newline breaks), so the operator and the runtime
+    see one value. Messages name the Secret and the key, never the value.
+    """
+    problems: list[str] = []
+    for key in keys:
+        where = f"spec.model.credentials: Secret {secret!r} key {key!r}"
+        if key not in values:
+            problems.append(f"{where} does not exist; the Secret has "
+                            f"{', '.join(sorted(values)) or 'none of the keys named'}")
+            continue
+        try:
+            text = values[key].decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{where} is not UTF-8 text")
+            continue
+        if not text.strip():
+            problems.append(f"{where} is empty")
+        elif text != text.strip():
+            ending = "a trailing newline" if text.rstrip(" \t") != text.rstrip() else "whitespace"
+            problems.append(
+                f"{where} has {ending} around the value (as `echo … | base64` writes); "
+                "recreate it without (`echo -n …`, or `kubectl create secret generic "
+                "--from-literal`): the serving pods read it as it is")
+        elif any(unicodedata.category(c).startswith("C") for c in text):
+            problems.append(f"{where} contains a control character")
     return problems

@@ -61,20 +61,11 @@ def dependencies(config: OperatorConfig) -> service.Dependencies:
     cluster = KubeCluster()
     prometheus = PrometheusClient(config.prometheus_url) if config.prometheus_url else None
 
-    def registry_for(ref: ModelReference, namespace: str) -> MlflowRegistry:
+    def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
         uri = ref.tracking_uri or config.mlflow_tracking_uri
         if not uri:
             raise ValueError("no MLflow tracking URI: set spec.model.trackingUri or the "
                              "operator's --mlflow-tracking-uri")
-        credentials = None
-        if ref.credentials is not None:
-            c = ref.credentials
-            if c.token_key:
-                token = cluster.secret_values(namespace, c.name, [c.token_key])[c.token_key]
-                credentials = Credentials.bearer(token)
-            elif c.username_key and c.password_key:
-                values = cluster.secret_values(namespace, c.name, [c.username_key, c.password_key])
-                credentials = Credentials.basic(values[c.username_key], values[c.password_key])
         return MlflowRegistry(uri, credentials=credentials, timeout=5.0)
 
     return service.Dependencies(

@@ -8,14 +8,21 @@ never changes what serves: the caller holds the ramp and reports the condition.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.validation import ModelContract
 from uplift_operator.services.ports import Registry
 
-__all__ = ["Resolution", "Resolver", "VersionFacts"]
+__all__ = ["TREATMENTS_TAG", "Resolution", "Resolver", "VersionFacts"]
+
+#: The tag (on the version, else on its run) in which the trainer records treatment key → name.
+TREATMENTS_TAG = "uplift.treatments"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Resolver:
 
     _aliases: dict[tuple[str, str], _Entry] = field(default_factory=dict)
     _versions: dict[tuple[str, str], VersionFacts] = field(default_factory=dict)
+    _contracts: dict[tuple[str, str], ModelContract] = field(default_factory=dict)
 
     def resolve(self, key: tuple[str, str], ref: ModelReference, registry: Registry,
                 now: dt.datetime) -> Resolution:
@@ -89,5 +97,51 @@ class Resolver:
         self._versions[(model, version)] = facts
         return facts
 
+    def contract(self, model: str, facts: VersionFacts, registry: Registry) -> ModelContract:
+        """What version ``facts`` takes (its signature) and scores (the treatments tag of the
+        version, else of its run), read once per version: a READY version never changes.
+        Parts the registry does not have are None; a registry that cannot be asked raises."""
+        known = self._contracts.get((model, facts.version))
+        if known is not None:
+            return known
+        raw = registry.resolve(model, version=facts.version)
+        tags: Mapping[str, str] = getattr(raw, "tags", None) or {}
+        if TREATMENTS_TAG not in tags and facts.run_id is not None:
+            try:
+                tags = registry.run_tags(facts.run_id)
+            except errors.RegistryNotFound:
+                tags = {}
+        try:
+            signature = registry.model_signature(model, facts.version)
+        except errors.RegistryNotFound:
+            signature = None
+        inputs, required = _inputs(signature)
+        contract = ModelContract(model, facts.version, inputs, required,
+                                 _treatments(tags.get(TREATMENTS_TAG)))
+        self._contracts[(model, facts.version)] = contract
+        return contract
+
     def forget(self, key: tuple[str, str]) -> None:
         self._aliases.pop(key, None)
+
+
+def _inputs(signature: Mapping[str, Any] | None) -> tuple[dict[str, str] | None, frozenset[str]]:
+    """Named column inputs of a signature (a tensor signature names none: None)."""
+    columns = (signature or {}).get("inputs")
+    if not isinstance(columns, list) or not columns:
+        return None, frozenset()
+    named = [c for c in columns if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    if len(named) != len(columns):
+        return None, frozenset()
+    inputs = {str(c["name"]): str(c.get("type", "")) for c in named}
+    return inputs, frozenset(str(c["name"]) for c in named if c.get("required", True))
+
+
+def _treatments(tag: str | None) -> dict[str, str] | None:
+    try:
+        parsed = json.loads(tag) if tag else None
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or not parsed:
+        return None
+    return {str(key): str(name) for key, name in parsed.items()}

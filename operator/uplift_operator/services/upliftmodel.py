@@ -3,7 +3,10 @@
 
 1. ``_validate``: parse and validate the spec (``domain.validation``); an invalid spec takes the
    shared invalid-spec path (``services.common``) and changes nothing that serves;
-2. ``_resolve``: the version the spec means (``services.resolution``, MLflow);
+2. ``_resolve``: the version the spec means (``services.resolution``, MLflow, with the
+   credentials Secret the spec names, checked first), and whether the spec fits it (the
+   version's signature and treatments); a misfit takes the invalid-spec path too, so a bad new
+   spec or version never takes down the stable one;
 3. ``_observe``: the serving graph read back (``render`` backend's ``observe``);
 4. ``_measure``: when an analysis is due, every gate measured (``services.measurements``) and
    judged (``domain.gates``); with MLflow unreachable, held Inconclusive instead;
@@ -27,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.mlflow_registry import RegistryError
+from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
 from uplift_operator.api.v1alpha1.common import GateVerdict, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
@@ -61,7 +64,8 @@ class Dependencies:
 
     cluster: Cluster
     backend: ServingBackend
-    registry_for: Callable[[ModelReference, str], Registry]
+    # The registry client for a model reference, with the credentials read from its Secret.
+    registry_for: Callable[[ModelReference, Credentials | None], Registry]
     prometheus: MetricSource | None
     metric_templates: Mapping[str, str]
     runtime_image: str
@@ -79,7 +83,12 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     spec, problems = _validate(body, deps)
     if spec is None or problems:
         return invalid_pass(current, generation, problems, now)
-    registry, resolution, resolved = _resolve(spec, owner, deps, now)
+    registry, resolution, problems = _resolve(spec, owner, deps, now)
+    if problems:  # the credentials Secret or the resolved version does not fit the spec
+        return invalid_pass(current, generation, problems, now)
+    desired = resolution.desired.version if resolution.desired and resolution.ok else None
+    resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
+                                     resolution.message, desired)
     child, ready = _observe(current, owner, deps)
     outcomes = _measure(spec, current, owner, deps, registry, resolution, now)
     decision = ramp.decide(spec, current, ramp.Observed(
@@ -117,19 +126,53 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
-             now: dt.datetime) -> tuple[Registry | None, Resolution, status_logic.Resolved]:
-    """The version the spec means now (MLflow, cached by the resolver)."""
-    registry: Registry | None
+             now: dt.datetime) -> tuple[Registry | None, Resolution, list[str]]:
+    """The version the spec means now (MLflow, cached by the resolver), and what does not fit
+    the context it resolves in: the credentials Secret the spec names, the signature and the
+    treatments of that version (problems, each naming the field)."""
+    credentials, problems, unavailable = _credentials(spec.model, owner.namespace, deps)
+    if problems or unavailable is not None:
+        return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
     try:
-        registry = deps.registry_for(spec.model, owner.namespace)
-        resolution = deps.resolver.resolve((owner.namespace, owner.name), spec.model, registry,
-                                           now)
-    except (KubeError, ValueError) as error:  # credentials Secret missing or malformed
-        registry = None
-        resolution = Resolution(None, "RegistryUnavailable", str(error))
-    desired = resolution.desired.version if resolution.desired and resolution.ok else None
-    return registry, resolution, status_logic.Resolved(
-        spec.model.registered_model, resolution.reason, resolution.message, desired)
+        registry = deps.registry_for(spec.model, credentials)
+    except ValueError as error:  # no tracking URI
+        return None, Resolution(None, "RegistryUnavailable", str(error)), []
+    resolution = deps.resolver.resolve((owner.namespace, owner.name), spec.model, registry, now)
+    if not resolution.ok or resolution.desired is None:
+        return registry, resolution, []
+    try:
+        contract = deps.resolver.contract(spec.model.registered_model, resolution.desired,
+                                          registry)
+    except RegistryError as error:  # not judged, so not deployed: held as unavailable
+        return registry, Resolution(resolution.desired, "RegistryUnavailable",
+                                    f"reading what version {resolution.desired.version} takes "
+                                    f"and scores: {error}"), []
+    return registry, resolution, validation.validate_against_model(spec, contract)
+
+
+def _credentials(ref: ModelReference, namespace: str,
+                 deps: Dependencies) -> tuple[Credentials | None, list[str], str | None]:
+    """The registry credentials the spec names: (credentials, problems with the Secret's
+    content, why the Secret cannot be read). A missing Secret is waited for (GitOps may apply
+    it next); a missing key or a malformed value is a problem naming the Secret and key."""
+    secret = ref.credentials
+    if secret is None:
+        return None, [], None
+    keys = [k for k in (secret.token_key, secret.username_key, secret.password_key) if k]
+    try:
+        values = deps.cluster.secret_values(namespace, secret.name, keys)
+    except KubeError as error:
+        return None, [], f"credentials: {error}"
+    problems = validation.credential_problems(secret.name, keys, values)
+    if problems:
+        return None, problems, None
+    text = {key: values[key].decode() for key in keys}
+    if secret.token_key:
+        return Credentials.bearer(text[secret.token_key]), [], None
+    if secret.username_key and secret.password_key:
+        return Credentials.basic(text[secret.username_key], text[secret.password_key]), [], None
+    # The CRD's rules refuse this; a resource stored under an older CRD may still have it.
+    return None, ["spec.model.credentials: set tokenKey, or usernameKey and passwordKey"], None
 
 
 def _observe(current: UpliftModelStatus, owner: Owner,

@@ -41,6 +41,13 @@ class Echo(PythonModel):
         return model_input
 
 
+class Untyped(PythonModel):
+    """Without type hints, so MLflow keeps the signature it is given (it prefers the hints)."""
+
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        return model_input
+
+
 @dataclass(frozen=True)
 class Registered:
     name: str
@@ -139,6 +146,41 @@ def test_run_metrics_latest_value_per_key(registry: MlflowRegistry, registered: 
     assert metrics["qini_auc"] == 0.042
     assert metrics["auuc"] == 0.118
     assert math.isnan(metrics["calibration_gap"])
+
+
+def test_signature_and_run_tags_of_a_version(registry: MlflowRegistry, mlflow_server: str) -> None:
+    """What the operator checks a spec's features and treatments against: the signature in the
+    version's MLmodel and the trainer's ``uplift.treatments`` run tag."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    name = f"signed-{uuid.uuid4().hex[:8]}"
+    signature = ModelSignature(inputs=Schema([ColSpec("long", "recency"),
+                                              ColSpec("string", "channel"),
+                                              ColSpec("string", "unit_id", required=False)]))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(mlflow_server)
+    try:
+        mlflow.set_experiment(name)
+        with mlflow.start_run() as run:
+            mlflow.set_tag("uplift.treatments", '{"mens_e_mail": "Mens E-Mail"}')
+            info = mlflow.pyfunc.log_model(name="model", python_model=Untyped(),
+                                           signature=signature, pip_requirements=[])
+        version = str(mlflow.register_model(info.model_uri, name).version)
+        unsigned = mlflow.pyfunc.log_model(name="plain", python_model=Echo(), pip_requirements=[])
+    finally:
+        mlflow.set_tracking_uri(previous)
+    read = registry.model_signature(name, version)
+    assert read is not None and read["inputs"] == [
+        {"type": "long", "name": "recency", "required": True},
+        {"type": "string", "name": "channel", "required": True},
+        {"type": "string", "name": "unit_id", "required": False}]
+    assert registry.run_tags(run.info.run_id)["uplift.treatments"] == '{"mens_e_mail": "Mens E-Mail"}'
+    plain = mlflow.register_model(unsigned.model_uri, name, tags=None)
+    found = registry.model_signature(name, str(plain.version))
+    assert found is None or all("name" not in c for c in found.get("inputs") or [])
+    with pytest.raises(RegistryNotFound):
+        registry.model_signature(name, "99")
 
 
 def test_reference_json_artifacts_through_the_proxy(registry: MlflowRegistry, registered: Registered) -> None:

@@ -140,3 +140,78 @@ def test_a_campaign_custom_gate_is_parsed_too() -> None:
     problems = validation.validate_campaign(spec, BUILTIN_TEMPLATES, MODEL_TREATMENTS)
     assert problems == ["gates[0] (spend).query: PromQL does not parse at column 4 (at '(spend'): "
                         "unclosed left parenthesis"]
+
+
+# -- against the registered version --------------------------------------------------------------
+
+HILLSTROM_INPUTS = {"recency": "long", "history": "double", "mens": "long", "womens": "long",
+                    "newbie": "long", "zip_code": "string", "channel": "string",
+                    "unit_id": "string"}
+CONTRACT = validation.ModelContract(
+    "hillstrom-uplift", "3", HILLSTROM_INPUTS, frozenset(HILLSTROM_INPUTS) - {"unit_id"},
+    {"mens_e_mail": "Mens E-Mail", "womens_e_mail": "Womens E-Mail"})
+
+
+def test_the_sample_fits_the_trained_model() -> None:
+    assert validation.validate_against_model(_model().spec, CONTRACT) == []
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"treatments.0.name": "sms"},
+     "spec.treatments[0].name: 'sms' (key sms) is not a treatment version 3 of "
+     "'hillstrom-uplift' scores; it scores: Mens E-Mail (mens_e_mail), Womens E-Mail "
+     "(womens_e_mail)"),
+    ({"features.0.name": "shoe_size"},
+     "spec.features[0].name: 'shoe_size' is not an input of version 3 of 'hillstrom-uplift'; "
+     "its inputs: recency, history"),
+    ({"features.5": {"name": "zip_code", "type": "numeric"}},
+     "spec.features[5].type: 'zip_code' is declared numeric but version 3 of "
+     "'hillstrom-uplift' takes it as string"),
+    ({"features.1": {"name": "history", "type": "categorical"}},
+     "'history' is declared categorical but version 3 of 'hillstrom-uplift' takes it as double"),
+    ({"features.0": {"name": "channel", "type": "categorical"}},
+     "spec.features: version 3 of 'hillstrom-uplift' requires recency, which spec.features "
+     "does not declare"),
+])
+def test_a_spec_that_does_not_fit_the_version_names_the_mismatch(changes: dict[str, Any],
+                                                                   expected: str) -> None:
+    problems = validation.validate_against_model(_model(**changes).spec, CONTRACT)
+    assert any(expected in p for p in problems), problems
+
+
+def test_what_the_version_does_not_say_is_not_judged() -> None:
+    spec = _model(**{"treatments.0.name": "sms", "features.0.name": "shoe_size"}).spec
+    silent = validation.ModelContract("hillstrom-uplift", "3")
+    assert validation.validate_against_model(spec, silent) == []
+    body = _model().to_wire()
+    del body["spec"]["features"]  # features not declared: only treatments are checked
+    assert validation.validate_against_model(UpliftModel.model_validate(body).spec, CONTRACT) == []
+
+
+# -- the credentials Secret ----------------------------------------------------------------------
+
+TOKEN = "s3cr3t-token-value"
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({"token": f"{TOKEN}\n".encode()},
+     "Secret 'mlflow' key 'token' has a trailing newline around the value (as `echo … | "
+     "base64` writes)"),
+    ({"token": f"  {TOKEN}".encode()}, "Secret 'mlflow' key 'token' has whitespace around"),
+    ({"token": b""}, "Secret 'mlflow' key 'token' is empty"),
+    ({"token": b" \n"}, "Secret 'mlflow' key 'token' is empty"),
+    ({"token": b"\xff\xfe"}, "Secret 'mlflow' key 'token' is not UTF-8 text"),
+    ({"token": f"{TOKEN}\x00x".encode()}, "Secret 'mlflow' key 'token' contains a control"),
+    ({"user": b"x"}, "Secret 'mlflow' key 'token' does not exist; the Secret has user"),
+])
+def test_credential_problems_name_the_secret_and_key_never_the_value(
+        values: dict[str, bytes], expected: str) -> None:
+    problems = validation.credential_problems("mlflow", ["token"], values)
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert problems[0].startswith("spec.model.credentials: ")
+    assert TOKEN not in problems[0] and "s3cr3t" not in problems[0]
+
+
+def test_clean_credentials_have_no_problem() -> None:
+    assert validation.credential_problems("mlflow", ["user", "password"],
+                                          {"user": b"reader", "password": b"p@ss w0rd"}) == []

@@ -52,11 +52,11 @@ class FakeCluster:
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         return self.objects.pop((api_version, plural, namespace, name), None) is not None
 
-    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, str]:
+    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
         secret = self.secrets.get((namespace, name))
         if secret is None:
-            raise KubeError(f"secret {namespace}/{name} not found", 404)
-        return {key: secret[key] for key in keys}
+            raise KubeError(f"get secret {namespace}/{name}: 404 secrets {name!r} not found", 404)
+        return {key: secret[key].encode() for key in keys if key in secret}
 
 
 @dataclass
@@ -82,6 +82,7 @@ class FakeVersion:
     version: str
     status: str = "READY"
     run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -98,6 +99,8 @@ class FakeRegistry:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     artifacts: dict[tuple[str, str], Any] = field(default_factory=dict)
     tags: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    run_tag_values: dict[str, dict[str, str]] = field(default_factory=dict)
+    signatures: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     writes_fail: bool = False  # reads answer, tag and alias writes fail (e.g. no permission)
     calls: int = 0
@@ -132,6 +135,14 @@ class FakeRegistry:
         if (run_id, path) not in self.artifacts:
             raise RegistryNotFound(f"artifact {path} of run {run_id} not found")
         return copy.deepcopy(self.artifacts[(run_id, path)])
+
+    def run_tags(self, run_id: str) -> Mapping[str, str]:
+        self._check()
+        return dict(self.run_tag_values.get(run_id, {}))
+
+    def model_signature(self, name: str, version: str) -> Mapping[str, Any] | None:
+        self._check()
+        return copy.deepcopy(self.signatures.get((name, version)))
 
     def _check_write(self) -> None:
         self._check()

@@ -11,6 +11,7 @@ import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.domain import gates
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
@@ -188,6 +189,128 @@ def test_a_failed_write_back_never_blocks_the_decision() -> None:
     assert sim.status.get("canaryVersion") is None and sim.weights() == {"1": 100}
     assert "RolledBack" in reasons(result)
     assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"  # not rewritten
+
+
+# -- the version the spec resolves to ------------------------------------------------------------
+
+SIGNATURE = {"inputs": [{"name": "recency", "type": "long", "required": True},
+                        {"name": "channel", "type": "string", "required": True},
+                        {"name": "unit_id", "type": "string", "required": False}]}
+FEATURES = [{"name": "recency", "type": "numeric"}, {"name": "channel", "type": "categorical"}]
+
+
+def test_a_version_that_does_not_score_the_spec_treatments_deploys_nothing() -> None:
+    sim = Sim()
+    sim.registry.run_tag_values["run-1"] = {"uplift.treatments": '{"sms": "SMS"}'}
+    result = sim.tick()
+    assert sim.status["phase"] == "Degraded" and sim.cluster.applied == []
+    invalid = sim.condition("InvalidSpec")
+    assert invalid["status"] == "True"
+    assert ("spec.treatments[0].name: 'email' (key email) is not a treatment version 1 of "
+            "'hillstrom' scores; it scores: SMS (sms)") in invalid["message"]
+    assert reasons(result) == ["InvalidSpec"]
+
+
+def test_a_new_version_that_does_not_fit_the_spec_never_takes_the_stable_down() -> None:
+    sim = Sim()
+    sim.body["spec"]["features"] = FEATURES
+    for version in ("1", "2"):
+        sim.registry.signatures[(REGISTERED, version)] = copy.deepcopy(SIGNATURE)
+    sim.registry.signatures[(REGISTERED, "2")]["inputs"][1]["type"] = "double"
+    sim.tick()
+    sim.tick(1)
+    assert sim.status["phase"] == "Healthy" and sim.weights() == {"1": 100}
+    applied = len(sim.cluster.applied)
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(30)
+    s = sim.status
+    assert (s["phase"], s["stableVersion"], s.get("canaryVersion")) == ("Degraded", "1", None)
+    assert ("spec.features[1].type: 'channel' is declared categorical but version 2 of "
+            "'hillstrom' takes it as double") in s["message"]
+    assert sim.weights() == {"1": 100} and len(sim.cluster.applied) == applied
+    sim.body["spec"]["features"] = [*FEATURES[:1], {"name": "channel", "type": "numeric"}]
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(1)  # the spec follows the new version: its canary starts
+    assert sim.status["canaryVersion"] == "2"
+    assert sim.condition("InvalidSpec")["status"] == "False"
+
+
+def test_the_version_contract_is_read_once_per_version() -> None:
+    sim = Sim()
+    sim.tick()
+    calls = sim.registry.calls
+    for _ in range(5):
+        sim.tick(1)
+    assert sim.registry.calls == calls  # pinned facts and contract cached; alias within 30 s
+
+
+def test_mlflow_down_while_reading_a_new_version_holds_it_back() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    original = sim.registry.model_signature
+
+    def down(name: str, version: str) -> Any:
+        if version == "2":
+            raise RegistryUnavailable("connection refused (fake MLflow down)")
+        return original(name, version)
+
+    sim.registry.model_signature = down  # type: ignore[method-assign]
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(30)
+    assert sim.status.get("canaryVersion") is None and sim.weights() == {"1": 100}
+    resolved = sim.condition("ModelResolved")
+    assert resolved["reason"] == "RegistryUnavailable"
+    assert "reading what version 2 takes and scores" in resolved["message"]
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+TOKEN = "tok-9f2c1e7d5b3a"
+
+
+def _with_credentials(sim: Sim, secret: dict[str, str] | None) -> list[Any]:
+    sim.body["spec"]["model"]["credentials"] = {"name": "mlflow", "tokenKey": "token"}
+    if secret is not None:
+        sim.cluster.secrets[(NS, "mlflow")] = secret
+    seen: list[Any] = []
+
+    def registry_for(ref: ModelReference, credentials: Any) -> FakeRegistry:
+        seen.append(credentials)
+        return sim.registry
+
+    sim.deps.registry_for = registry_for
+    return seen
+
+
+def test_a_token_with_a_trailing_newline_is_refused_naming_the_secret_and_key() -> None:
+    sim = Sim()
+    seen = _with_credentials(sim, {"token": f"{TOKEN}\n"})
+    result = sim.tick()
+    assert sim.status["phase"] == "Degraded" and sim.cluster.applied == [] and seen == []
+    assert ("spec.model.credentials: Secret 'mlflow' key 'token' has a trailing newline around "
+            "the value") in sim.condition("InvalidSpec")["message"]
+    assert TOKEN not in repr(sim.status) and TOKEN not in repr(result.events)
+
+
+def test_a_missing_secret_is_waited_for_and_named() -> None:
+    sim = Sim()
+    _with_credentials(sim, None)
+    result = sim.tick()
+    resolved = sim.condition("ModelResolved")
+    assert (resolved["status"], resolved["reason"]) == ("False", "RegistryUnavailable")
+    assert "credentials: get secret shop/mlflow: 404" in resolved["message"]
+    assert "RegistryUnavailable" in reasons(result) and sim.cluster.applied == []
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": TOKEN}
+    sim.tick(1)
+    assert sim.cluster.applied == [SELDON]
+
+
+def test_clean_credentials_reach_the_registry() -> None:
+    sim = Sim()
+    seen = _with_credentials(sim, {"token": TOKEN})
+    sim.tick()
+    assert seen[0].authorization() == f"Bearer {TOKEN}" and sim.cluster.applied == [SELDON]
 
 
 # -- alias refresh --------------------------------------------------------------------------------
