@@ -17,14 +17,18 @@ DATA_PLANE = ("pandas", "pyarrow", "sklearn", "mlflow", "matplotlib", "mlserver"
 NUMERIC = ("numpy", "scipy")
 
 
-def _loaded_after(statement: str) -> set[str]:
-    """Top-level packages in ``sys.modules`` after running ``statement`` in a new interpreter."""
-    code = (f"{statement}\nimport json, sys\n"
-            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+def _modules_after(statement: str) -> set[str]:
+    """Every module in ``sys.modules`` after running ``statement`` in a new interpreter."""
+    code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT / "operator")},
                          capture_output=True, text=True, check=True, timeout=120)
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _loaded_after(statement: str) -> set[str]:
+    """Top-level packages in ``sys.modules`` after running ``statement`` in a new interpreter."""
+    return {m.split(".")[0] for m in _modules_after(statement)}
 
 
 def test_operator_entry_point_imports_no_data_plane_library() -> None:
@@ -33,6 +37,20 @@ def test_operator_entry_point_imports_no_data_plane_library() -> None:
                            "from uplift_operator.handlers import campaign, lifecycle, upliftmodel")
     assert "kopf" in loaded  # the statement really imported the operator
     assert loaded.isdisjoint(DATA_PLANE), sorted(loaded & set(DATA_PLANE))
+
+
+def test_idle_operator_loads_neither_scipy_nor_the_core_v1_api() -> None:
+    # Idle RSS ≤ 150 MB (docs/operator.md, "Footprint"): scipy (≈ 75 MB) is loaded by the first
+    # gate evaluation only, and the core/v1 reads do without client.CoreV1Api (≈ 70 MB).
+    loaded = _modules_after(
+        "import uplift_operator.handlers.main\n"
+        "from uplift_operator.handlers import campaign, lifecycle, readiness, upliftmodel\n"
+        "from kubernetes import client\n"
+        "from uplift_operator.adapters.kube import KubeCluster\n"
+        "KubeCluster(client.ApiClient())")
+    assert "kopf" in loaded and "uplift_operator.adapters.kube" in loaded
+    assert not {m for m in loaded if m.split(".")[0] == "scipy"}
+    assert "kubernetes.client.api.core_v1_api" not in loaded
 
 
 def test_kubectl_plugin_imports_no_numeric_or_data_plane_library() -> None:

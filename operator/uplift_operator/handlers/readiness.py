@@ -21,7 +21,7 @@ from aiohttp import web
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from uplift_operator.adapters.kube import load_api_client
+from uplift_operator.adapters.kube import CoreReads, load_api_client
 from uplift_operator.handlers.common import config_of
 from uplift_operator.settings import OperatorConfig
 
@@ -118,7 +118,7 @@ def _exists_in(api: client.CustomObjectsApi, name: str) -> Callable[[str | None]
 
 async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
     api_client = load_api_client()
-    custom, core = client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
+    custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
     exists = _exists_in(custom, config.peering_name)
 
     def namespaces() -> list[str]:

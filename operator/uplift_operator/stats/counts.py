@@ -25,9 +25,11 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
 
 from .results import Decision, SequentialState, TestResult
+
+# scipy is imported inside the functions that use it: importing this module (as the idle
+# operator does) must not load scipy (docs/operator.md, "Footprint").
 
 __all__ = [
     "DEFAULT_CONCENTRATION",
@@ -61,6 +63,8 @@ def log_dirichlet_bf(
     counts: npt.ArrayLike, shares: Sequence[float] | FloatArray, k: float = DEFAULT_CONCENTRATION
 ) -> FloatArray | float:
     """log O_n of the Dirichlet(kρ)-mixture test of H0: θ = ρ (counts on the last axis)."""
+    from scipy import special
+
     rho = _shares(shares)
     c = np.asarray(counts, dtype=np.float64)
     a = k * rho
@@ -98,6 +102,8 @@ def log_beta_bf_one_sided(
     """
     if not 0.0 < theta0 < 1.0:
         raise ValueError(f"theta0 must be in (0, 1), got {theta0}")
+    from scipy import special
+
     nb = np.asarray(n_b, dtype=np.float64)
     na = np.asarray(n_a, dtype=np.float64)
     a, b = k * theta0, k * (1.0 - theta0)
@@ -132,6 +138,8 @@ _EPS = 1e-12
 
 def _invert(log_bf: Callable[[float], float], target: float, theta_hat: float, *, below: bool) -> float:
     """The θ₀ where log_bf(θ₀) crosses ``target`` on one side of θ̂ (log_bf(θ̂) ≤ 0 < target)."""
+    from scipy import optimize
+
     edge = _EPS if below else 1.0 - _EPS
     inner = min(max(theta_hat, _EPS), 1.0 - _EPS)
     if log_bf(edge) < target:

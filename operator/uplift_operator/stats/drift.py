@@ -20,10 +20,12 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from .results import Decision, TestResult
 from .sequential import cs_half_width, mixing_variance
+
+# scipy is imported inside the functions that use it: importing this module (as the idle
+# operator does) must not load scipy (docs/operator.md, "Footprint").
 
 __all__ = ["PSI_EMPTY_SHARE", "ks_binned", "psi", "psi_bounds", "psi_threshold", "psi_value"]
 
@@ -59,6 +61,8 @@ def psi_value(
 
 def psi_threshold(n: int, m: int, bins: int, *, quantile: float = 0.99, floor: float = 0.1) -> float:
     """max(floor, (1/n + 1/m)·χ²_{bins−1, quantile}): PSI above it is not sampling noise."""
+    from scipy import stats
+
     if n <= 0 or m <= 0 or bins < 2:
         raise ValueError(f"need n, m > 0 and bins ≥ 2, got {n}, {m}, {bins}")
     return max(floor, (1.0 / n + 1.0 / m) * float(stats.chi2.ppf(quantile, bins - 1)))
@@ -79,6 +83,8 @@ def psi(
     either histogram; ``lower``/``upper`` are NaN (PSI has no interval here). CONTINUE when
     either histogram has fewer than ``min_samples`` counts.
     """
+    from scipy import stats
+
     ref, cur = _counts(ref_counts, cur_counts)
     n, m = int(ref.sum()), int(cur.sum())
     samples = (n, m)
@@ -117,6 +123,8 @@ def ks_binned(
 
     ``estimate`` = D; ``details['critical_d']`` = √(−ln(α/2)/2)·√((n+m)/(nm)) (1.358·… at 0.05).
     """
+    from scipy import stats
+
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     ref, cur = _counts(ref_counts, cur_counts)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
-
 from .results import ArmStats
 from .sequential import cs_half_width, mixing_variance
+
+# scipy is imported inside the functions that use it: importing this module (as the idle
+# operator does) must not load scipy (docs/operator.md, "Footprint").
 
 __all__ = ["CampaignEconomics", "Interval", "campaign_economics"]
 
@@ -56,6 +57,8 @@ class CampaignEconomics:
 
 
 def _difference(treated: ArmStats, control: ArmStats, alpha: float, n_star: float | None) -> Interval:
+    from scipy import stats
+
     if treated.n < 2 or control.n < 2:
         return Interval(treated.mean - control.mean, -math.inf, math.inf)
     delta = treated.mean - control.mean

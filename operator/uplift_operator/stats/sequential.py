@@ -28,9 +28,11 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
 
 from .results import ArmStats, Decision, SequentialState, TestResult
+
+# scipy is imported inside the functions that use it: importing this module (as the idle
+# operator does) must not load scipy (docs/operator.md, "Footprint").
 
 __all__ = [
     "cs_half_width",
@@ -118,6 +120,8 @@ def log_mixture_lr_one_sided(
     ``Λ± = 2Λ·Φ(±(Δ̂−θ₀)τ/√(V(V+τ²)))``; a nonnegative supermartingale for every Δ on the null
     side, so rejecting when Λ± ≥ 1/α has type-I error ≤ α at any stopping time.
     """
+    from scipy import special
+
     v = np.asarray(variance, dtype=np.float64)
     t = np.asarray(tau2, dtype=np.float64)
     d = np.asarray(delta_hat, dtype=np.float64) - theta0
@@ -145,6 +149,8 @@ def one_sided_margin(variance: float, tau2: float, alpha: float) -> float:
     Λ⁺ increases in Δ̂ − θ₀, so {θ₀ : not rejected} = (Δ̂ − u*, ∞). In standard units
     (c = τ²/V, z = u/√V) the root lies in [0, two-sided half-width], where f(0) < 0 ≤ f(z₂).
     """
+    from scipy import optimize, special
+
     _check_alpha(alpha)
     c = tau2 / variance
     target = math.log(1.0 / alpha)
@@ -441,6 +447,8 @@ def fixed_horizon_n(effect: float, variance: float, *, alpha: float = 0.05,
                     power: float = 0.8) -> float:
     """Per-arm n of the one-sided fixed-sample z-test that detects ``effect`` at α with ``power``:
     (z₁₋α + z_power)² · 2σ²/effect², σ² = ``variance`` per unit in each arm."""
+    from scipy import special
+
     _check_alpha(alpha)
     if effect == 0 or variance <= 0:
         raise ValueError("need effect ≠ 0 and variance > 0")

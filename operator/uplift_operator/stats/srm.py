@@ -20,10 +20,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from .counts import DEFAULT_CONCENTRATION, multinomial_test
 from .results import Decision, SequentialState, TestResult
+
+# scipy is imported inside the functions that use it: importing this module (as the idle
+# operator does) must not load scipy (docs/operator.md, "Footprint").
 
 __all__ = ["DEFAULT_SRM_ALPHA", "srm_chisquare", "srm_sequential"]
 
@@ -53,6 +55,8 @@ def srm_chisquare(
     Valid for a single look only; a gate that re-checks every interval should use
     ``srm_sequential``. Below ``min_samples`` in total: CONTINUE.
     """
+    from scipy import stats
+
     c, rho = _validate(counts, expected_shares)
     n = float(c.sum())
     samples = tuple(int(x) for x in c)
