@@ -1,0 +1,341 @@
+"""The campaigns file: each Campaign's settings as the runtime applies them (pure).
+
+The operator renders one JSON document per UpliftModel, with an entry per Campaign of that model,
+into a ConfigMap mounted into the predictor pods; ``UPLIFT_CAMPAIGNS_FILE`` names the file. The
+runtime re-reads it when it changes (``runtime.reloading``), so exposure, budget and economics
+change without a restart. Format (``docs/runtime.md``, "Campaigns")::
+
+    {"format": "uplift-operator/campaigns/v1",
+     "campaigns": {"spring-email": {
+        "generation": 3, "salt": "marketing/spring-email", "unitKey": "customer_id",
+        "holdoutFraction": 0.1, "exposurePercent": 25,
+        "treatments": {"womens-e-mail": {"cost": 0.1, "value": 110.0}},
+        "policy": {"type": "costAware"}, "maxTreatmentsPerUnit": 1,
+        "budget": {"amount": 5000, "periodSeconds": 604800,
+                   "periodStart": "2026-03-01T00:00:00Z"},
+        "attributionWindowSeconds": 1209600, "active": true,
+        "start": "2026-03-01T00:00:00Z", "end": null}}}
+
+A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
+is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
+message naming the field, so one bad campaign does not hold back another's change (a rollback
+to exposure 0, say); :func:`merge` keeps the entry's last good version. Unknown keys are
+ignored, so a newer operator may add fields an older runtime does not know.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+FORMAT = "uplift-operator/campaigns/v1"
+NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")   # a Kubernetes name (DNS label)
+MAX_NAME = 63
+MAX_TEXT = 128            # salt, unit key, treatment names
+MAX_WINDOW_SECONDS = 10 * 366 * 86400
+MAX_CAMPAIGNS = 256
+
+PolicyType = Literal["costAware", "upliftThreshold", "topFraction"]
+POLICY_TYPES: tuple[PolicyType, ...] = ("costAware", "upliftThreshold", "topFraction")
+State = Literal["active", "inactive", "not-started", "ended"]
+
+T = TypeVar("T")
+
+
+class CampaignsError(ValueError):
+    """The campaigns document (or one entry of it) cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class TreatmentTerms:
+    """What one treatment of the campaign costs and what one of its conversions is worth."""
+
+    cost: float
+    value: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How scores become treatments: ``costAware`` (uplift × value − cost > 0),
+    ``upliftThreshold`` (uplift ≥ ``min_uplift``), ``topFraction`` (the top ``top_fraction`` of
+    units by uplift)."""
+
+    type: PolicyType = "costAware"
+    min_uplift: float | None = None
+    top_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``amount`` per period of ``period_seconds`` counted from ``period_start`` (unix seconds);
+    without a period, ``amount`` is the campaign's whole budget."""
+
+    amount: float
+    period_start: float
+    period_seconds: float | None = None
+
+    def period(self, now: float) -> int:
+        """The index of the period holding ``now`` (0 from ``period_start``; negative before it;
+        always 0 without a period)."""
+        if self.period_seconds is None:
+            return 0
+        return math.floor((now - self.period_start) / self.period_seconds)
+
+    def period_bounds(self, now: float) -> tuple[float, float | None]:
+        """(start, end) of the period holding ``now``; end ``None`` without a period."""
+        if self.period_seconds is None:
+            return self.period_start, None
+        start = self.period_start + self.period(now) * self.period_seconds
+        return start, start + self.period_seconds
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One Campaign as the runtime applies it (one entry of the campaigns file)."""
+
+    name: str
+    generation: int
+    salt: str
+    unit_key: str
+    holdout_fraction: float
+    exposure_percent: float
+    treatments: Mapping[str, TreatmentTerms]   # by the name in the Campaign's spec
+    attribution_window_seconds: int
+    policy: Policy = field(default_factory=Policy)
+    max_treatments_per_unit: int = 1
+    budget: Budget | None = None
+    active: bool = True
+    start: float | None = None   # unix seconds
+    end: float | None = None
+
+    def state(self, now: float) -> State:
+        """Whether it may treat at ``now``: ``active``, or why not."""
+        if not self.active:
+            return "inactive"
+        if self.start is not None and now < self.start:
+            return "not-started"
+        if self.end is not None and now >= self.end:
+            return "ended"
+        return "active"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A document's campaigns that parsed, and a message per entry that did not."""
+
+    campaigns: Mapping[str, Campaign]
+    errors: Mapping[str, str]
+
+
+def parse(text: str | bytes) -> Parsed:
+    """The campaigns of one document; :class:`CampaignsError` when the document is unusable."""
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CampaignsError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise CampaignsError("not JSON: nested too deeply") from None
+    if not isinstance(raw, dict):
+        raise CampaignsError(f"expected a JSON object, got {_kind(raw)}")
+    if raw.get("format") != FORMAT:
+        raise CampaignsError(f"format must be {FORMAT!r}, got {_show(raw.get('format'))}")
+    entries = raw.get("campaigns")
+    if not isinstance(entries, dict):
+        raise CampaignsError(f"campaigns must be an object of name → settings, got "
+                             f"{_kind(entries)}")
+    if len(entries) > MAX_CAMPAIGNS:
+        raise CampaignsError(f"at most {MAX_CAMPAIGNS} campaigns, got {len(entries)}")
+    good: dict[str, Campaign] = {}
+    errors: dict[str, str] = {}
+    for name, entry in entries.items():
+        try:
+            good[name] = parse_campaign(name, entry)
+        except CampaignsError as exc:
+            errors[name] = str(exc)
+    return Parsed(good, errors)
+
+
+def parse_campaign(name: str, raw: Any) -> Campaign:
+    """One entry; :class:`CampaignsError` naming the field (``campaigns.<name>.<field>``)."""
+    where = f"campaigns.{name}"
+    if len(name) > MAX_NAME or not NAME.fullmatch(name):
+        raise CampaignsError(f"{where}: a campaign name must be a Kubernetes name "
+                             f"([a-z0-9-], ≤ {MAX_NAME} characters)")
+    if not isinstance(raw, dict):
+        raise CampaignsError(f"{where} must be an object, got {_kind(raw)}")
+    r = _Reader(raw, where)
+    treatments = r.get("treatments", dict)
+    if not treatments:
+        raise CampaignsError(f"{where}.treatments must name at least one treatment")
+    terms = {}
+    for tname, t in treatments.items():
+        tw = f"{where}.treatments.{tname}"
+        if not tname or len(tname) > MAX_TEXT:
+            raise CampaignsError(f"{tw}: a treatment name has 1 to {MAX_TEXT} characters")
+        if not isinstance(t, dict):
+            raise CampaignsError(f"{tw} must be an object {{cost, value}}, got {_kind(t)}")
+        tr = _Reader(t, tw)
+        terms[tname] = TreatmentTerms(cost=tr.number("cost", lo=0),
+                                      value=tr.number("value", lo=0))
+    budget_raw = raw.get("budget")
+    budget = None
+    if budget_raw is not None:
+        if not isinstance(budget_raw, dict):
+            raise CampaignsError(f"{where}.budget must be an object or null, got "
+                                 f"{_kind(budget_raw)}")
+        b = _Reader(budget_raw, f"{where}.budget")
+        budget = Budget(amount=b.number("amount", lo=0),
+                        period_start=b.time("periodStart"),
+                        period_seconds=b.number("periodSeconds", lo=1, optional=True))
+    policy_raw = r.get("policy", dict)
+    p = _Reader(policy_raw, f"{where}.policy")
+    kind = policy_raw.get("type")
+    if kind not in POLICY_TYPES:
+        raise CampaignsError(f"{where}.policy.type must be one of {list(POLICY_TYPES)}, got "
+                             f"{_show(kind)}")
+    policy = Policy(kind,
+                    min_uplift=p.number("minUplift", lo=-1, hi=1,
+                                        optional=kind != "upliftThreshold"),
+                    top_fraction=p.number("topFraction", lo=0, hi=1, lo_open=True,
+                                          optional=kind != "topFraction"))
+    active = raw.get("active", True)
+    if not isinstance(active, bool):
+        raise CampaignsError(f"{where}.active must be true or false, got {_show(active)}")
+    start, end = r.time("start", optional=True), r.time("end", optional=True)
+    if start is not None and end is not None and end <= start:
+        raise CampaignsError(f"{where}.end must be after start")
+    return Campaign(
+        name=name,
+        generation=r.integer("generation", lo=0),
+        salt=r.text("salt"),
+        unit_key=r.text("unitKey"),
+        holdout_fraction=r.number("holdoutFraction", lo=0, hi=1, hi_open=True),
+        exposure_percent=r.number("exposurePercent", lo=0, hi=100),
+        treatments=terms,
+        attribution_window_seconds=r.integer("attributionWindowSeconds", lo=1,
+                                             hi=MAX_WINDOW_SECONDS),
+        policy=policy,
+        max_treatments_per_unit=r.integer("maxTreatmentsPerUnit", lo=1, hi=1_000_000,
+                                          default=1),
+        budget=budget,
+        active=active,
+        start=start,
+        end=end,
+    )
+
+
+def merge(previous: Mapping[str, T], current: Mapping[str, T],
+          errors: Mapping[str, str]) -> dict[str, T]:
+    """The campaigns to apply: every good entry of the new document, and for an entry that did
+    not parse its last good version (if there is one). Campaigns the document no longer names
+    are gone."""
+    out = dict(current)
+    for name in errors:
+        if name in previous:
+            out[name] = previous[name]
+    return out
+
+
+def apply_document(previous: Mapping[str, T], text: str | bytes,
+                   bind: Callable[[Campaign], T]) -> tuple[dict[str, T], dict[str, str]]:
+    """The campaigns to apply after a new version of the document, and a message per entry that
+    was rejected (it keeps its last good version, :func:`merge`). ``bind`` resolves a campaign
+    against the loaded model; a ``ValueError`` from it rejects that entry.
+    :class:`CampaignsError` when the document is unusable as a whole."""
+    parsed = parse(text)
+    bound: dict[str, T] = {}
+    errors = dict(parsed.errors)
+    for name, campaign in parsed.campaigns.items():
+        try:
+            bound[name] = bind(campaign)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    return merge(previous, bound, errors), errors
+
+
+class _Reader:
+    """Typed fields of one JSON object, with errors that name the field."""
+
+    def __init__(self, raw: Mapping[str, Any], where: str) -> None:
+        self.raw, self.where = raw, where
+
+    def get(self, key: str, kind: type[T]) -> T:
+        value = self.raw.get(key)
+        if not isinstance(value, kind):
+            name = "an object" if kind is dict else "a string" if kind is str else kind.__name__
+            missing = "is required" if value is None else f"got {_show(value)}"
+            raise CampaignsError(f"{self.where}.{key} must be {name}; {missing}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.get(key, str)
+        if not value.strip() or len(value) > MAX_TEXT:
+            raise CampaignsError(f"{self.where}.{key} must have 1 to {MAX_TEXT} characters "
+                                 "(not blank)")
+        return value
+
+    def number(self, key: str, *, lo: float, hi: float = math.inf, lo_open: bool = False,
+               hi_open: bool = False, optional: bool = False) -> Any:
+        value = self.raw.get(key)
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            missing = "is required" if value is None else f"got {_show(value)}"
+            raise CampaignsError(f"{self.where}.{key} must be a finite number; {missing}")
+        if (value < lo or (lo_open and value == lo) or value > hi
+                or (hi_open and value == hi)):
+            left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+            raise CampaignsError(f"{self.where}.{key} must be in {left}{lo:g}, {hi:g}{right}, "
+                                 f"got {value!r}")
+        return float(value)
+
+    def integer(self, key: str, *, lo: int, hi: int = 2**63 - 1, default: int | None = None
+                ) -> int:
+        value = self.raw.get(key)
+        if value is None and default is not None:
+            return default
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            missing = "is required" if value is None else f"got {_show(value)}"
+            raise CampaignsError(f"{self.where}.{key} must be an integer; {missing}")
+        if not lo <= value <= hi:
+            raise CampaignsError(f"{self.where}.{key} must be in [{lo}, {hi}], got {value}")
+        return value
+
+    def time(self, key: str, optional: bool = False) -> Any:
+        value = self.raw.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            missing = "is required" if value is None else f"got {_show(value)}"
+            raise CampaignsError(f"{self.where}.{key} must be an RFC 3339 time; {missing}")
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise CampaignsError(f"{self.where}.{key} must be an RFC 3339 time, got "
+                                 f"{_show(value)}") from None
+        if parsed.tzinfo is None:
+            raise CampaignsError(f"{self.where}.{key} must have a time zone (e.g. Z), got "
+                                 f"{_show(value)}")
+        return parsed.timestamp()
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null",
+            bool: "a boolean"}.get(type(value), "a number")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

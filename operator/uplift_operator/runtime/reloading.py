@@ -1,0 +1,64 @@
+"""Watching the campaigns file for a new version (file I/O only: ``stat`` and ``read``).
+
+``UPLIFT_CAMPAIGNS_FILE`` is normally a key of a ConfigMap mounted as a volume:
+``<mount>/campaigns.json`` → ``..data/campaigns.json`` → ``..<timestamp>/campaigns.json``. The
+kubelet writes a new timestamped directory and swaps the ``..data`` symlink atomically, so the
+file reached through the path is a different file (device, inode) after an update. ``os.stat``
+follows the links; an editor or ``cp`` that rewrites the file in place shows as a new
+modification time or size instead. :meth:`FileWatch.poll` compares that signature with the one
+last seen and reads the file only when it differs, so calling it once a second costs one
+``stat`` (a few µs) when nothing changed. A version that failed to apply is not retried until
+the file changes again: an error is reported once per version of the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+Signature = tuple[int, int, int, int] | str   # (device, inode, mtime ns, size), or why missing
+
+
+@dataclass(frozen=True)
+class Change:
+    """A new version of the file: its content, or why it cannot be read."""
+
+    text: bytes | None
+    error: str | None = None
+
+
+class FileWatch:
+    """Reports each new version of the file at ``path``."""
+
+    def __init__(self, path: str, stat: Callable[[str], os.stat_result] = os.stat,
+                 read: Callable[[str], bytes] = lambda p: Path(p).read_bytes()) -> None:
+        self.path = path
+        self._stat, self._read = stat, read
+        self._seen: Signature | None = None
+
+    def _signature(self) -> Signature:
+        try:
+            st = self._stat(self.path)
+        except OSError as exc:
+            return f"cannot be read: {exc.strerror or exc}"
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def poll(self) -> Change | None:
+        """The file's new version since the last poll, ``None`` when it has not changed."""
+        signature = self._signature()
+        if signature == self._seen:
+            return None
+        self._seen = signature
+        if isinstance(signature, str):
+            return Change(None, f"{self.path} {signature}")
+        try:
+            text = self._read(self.path)
+        except OSError as exc:
+            return Change(None, f"{self.path} cannot be read: {exc.strerror or exc}")
+        # Read what the stat saw: a writer that replaced the file in between is read again at
+        # the next poll (its signature differs from the one recorded here).
+        if self._signature() != signature:
+            self._seen = None
+        return Change(text)

@@ -1,0 +1,211 @@
+"""The campaigns file: the format, errors that name the field, last-good merging, the watch."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uplift_operator.runtime.campaigns import (
+    FORMAT,
+    Budget,
+    Campaign,
+    CampaignsError,
+    Policy,
+    TreatmentTerms,
+    apply_document,
+    merge,
+    parse,
+)
+from uplift_operator.runtime.reloading import FileWatch
+
+START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
+
+ENTRY: dict[str, Any] = {
+    "generation": 3, "salt": "marketing/spring-email", "unitKey": "customer_id",
+    "holdoutFraction": 0.1, "exposurePercent": 25,
+    "treatments": {"womens-e-mail": {"cost": 0.1, "value": 110.0},
+                   "mens-e-mail": {"cost": 0.12, "value": 110}},
+    "policy": {"type": "costAware"}, "maxTreatmentsPerUnit": 1,
+    "budget": {"amount": 5000, "periodSeconds": 604800, "periodStart": "2026-03-01T00:00:00Z"},
+    "attributionWindowSeconds": 1209600, "active": True,
+    "start": "2026-03-01T00:00:00Z", "end": None,
+}
+
+
+def doc(**entries: Any) -> str:
+    return json.dumps({"format": FORMAT, "campaigns": entries})
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    entry = copy.deepcopy(ENTRY)
+    for key, value in changes.items():
+        if value is ...:
+            entry.pop(key)
+        else:
+            entry[key] = value
+    return entry
+
+
+def test_a_full_entry_parses_into_frozen_settings() -> None:
+    parsed = parse(doc(**{"spring-email": ENTRY}))
+    assert parsed.errors == {}
+    c = parsed.campaigns["spring-email"]
+    assert c == Campaign(
+        name="spring-email", generation=3, salt="marketing/spring-email", unit_key="customer_id",
+        holdout_fraction=0.1, exposure_percent=25.0,
+        treatments={"womens-e-mail": TreatmentTerms(0.1, 110.0),
+                    "mens-e-mail": TreatmentTerms(0.12, 110.0)},
+        attribution_window_seconds=1209600, policy=Policy("costAware"),
+        max_treatments_per_unit=1, budget=Budget(5000.0, START, 604800.0), active=True,
+        start=START, end=None)
+    with pytest.raises(AttributeError):
+        c.exposure_percent = 50  # type: ignore[misc]
+
+
+def test_optional_fields_default_and_unknown_keys_are_ignored() -> None:
+    entry = with_(maxTreatmentsPerUnit=..., budget=..., active=..., start=..., end=...,
+                  somethingNew={"x": 1})
+    c = parse(json.dumps({"format": FORMAT, "campaigns": {"a": entry}, "model": "m"}))
+    got = c.campaigns["a"]
+    assert (got.max_treatments_per_unit, got.budget, got.active, got.start) == (1, None, True, None)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"generation": ...}, "campaigns.c.generation must be an integer; is required"),
+    ({"generation": -1}, "campaigns.c.generation must be in [0,"),
+    ({"generation": True}, "campaigns.c.generation must be an integer; got True"),
+    ({"salt": " "}, "campaigns.c.salt must have 1 to 128 characters"),
+    ({"unitKey": 7}, "campaigns.c.unitKey must be a string; got 7"),
+    ({"holdoutFraction": 1}, "campaigns.c.holdoutFraction must be in [0, 1), got 1"),
+    ({"exposurePercent": 101}, "campaigns.c.exposurePercent must be in [0, 100], got 101"),
+    ({"exposurePercent": "25"}, "campaigns.c.exposurePercent must be a finite number; got '25'"),
+    ({"treatments": {}}, "campaigns.c.treatments must name at least one treatment"),
+    ({"treatments": {"a": {"cost": -1, "value": 1}}},
+     "campaigns.c.treatments.a.cost must be in [0, inf], got -1"),
+    ({"treatments": {"a": {"cost": 1}}}, "campaigns.c.treatments.a.value must be a finite number"),
+    ({"treatments": ["a"]}, "campaigns.c.treatments must be an object; got ['a']"),
+    ({"policy": {"type": "greedy"}}, "campaigns.c.policy.type must be one of ['costAware', "
+                                     "'upliftThreshold', 'topFraction'], got 'greedy'"),
+    ({"policy": {"type": "upliftThreshold"}},
+     "campaigns.c.policy.minUplift must be a finite number; is required"),
+    ({"policy": {"type": "topFraction", "topFraction": 0}},
+     "campaigns.c.policy.topFraction must be in (0, 1], got 0"),
+    ({"budget": {"amount": 10, "periodStart": "2026-03-01T00:00:00"}},
+     "campaigns.c.budget.periodStart must have a time zone"),
+    ({"budget": {"amount": 10, "periodStart": "yesterday"}},
+     "campaigns.c.budget.periodStart must be an RFC 3339 time, got 'yesterday'"),
+    ({"budget": {"amount": 10, "periodStart": "2026-03-01T00:00:00Z", "periodSeconds": 0}},
+     "campaigns.c.budget.periodSeconds must be in [1, inf], got 0"),
+    ({"budget": 10}, "campaigns.c.budget must be an object or null, got a number"),
+    ({"attributionWindowSeconds": 0}, "campaigns.c.attributionWindowSeconds must be in [1,"),
+    ({"active": "yes"}, "campaigns.c.active must be true or false, got 'yes'"),
+    ({"end": "2026-02-01T00:00:00Z"}, "campaigns.c.end must be after start"),
+    ({"maxTreatmentsPerUnit": 0}, "campaigns.c.maxTreatmentsPerUnit must be in [1,"),
+])
+def test_a_bad_entry_is_rejected_alone_naming_the_field(changes: dict[str, Any],
+                                                         message: str) -> None:
+    parsed = parse(doc(c=with_(**changes), ok=ENTRY))
+    assert set(parsed.campaigns) == {"ok"}
+    assert parsed.errors["c"].startswith(message), parsed.errors["c"]
+
+
+@pytest.mark.parametrize("name", ["Spring", "a_b", "-a", "a" * 64, ""])
+def test_campaign_names_are_kubernetes_names(name: str) -> None:
+    assert "Kubernetes name" in parse(doc(**{name: ENTRY})).errors[name]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("{", "not JSON"),
+    ("[1]", "expected a JSON object, got a list"),
+    (json.dumps({"campaigns": {}}), "format must be 'uplift-operator/campaigns/v1', got None"),
+    (json.dumps({"format": "uplift-operator/campaigns/v2", "campaigns": {}}), "format must be"),
+    (json.dumps({"format": FORMAT, "campaigns": []}), "campaigns must be an object"),
+    ('{"format": "uplift-operator/campaigns/v1", "campaigns": {"a": {"generation": NaN}}}',
+     "not JSON: NaN is not a JSON number"),
+    ("[" * 100_000, "not JSON"),
+])
+def test_an_unusable_document_is_rejected_whole(text: str, message: str) -> None:
+    with pytest.raises(CampaignsError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        parse(text)
+
+
+def test_a_rejected_entry_keeps_its_last_good_version_others_change() -> None:
+    first = parse(doc(a=ENTRY, b=ENTRY)).campaigns
+    second = parse(doc(a=with_(exposurePercent=0), b=with_(exposurePercent="x"),
+                       c=with_(salt=None)))
+    applied = merge(first, second.campaigns, second.errors)
+    assert applied["a"].exposure_percent == 0      # the rollback got through
+    assert applied["b"] is first["b"]              # kept its last good version
+    assert "c" not in applied                      # never good: not served
+    assert "b" not in merge(first, {}, {})         # gone from the document: gone
+
+
+def test_apply_document_binds_and_a_bind_error_rejects_that_entry() -> None:
+    def bind(c: Campaign) -> str:
+        if "kids-e-mail" in c.treatments:
+            raise ValueError("the model has no treatment 'kids-e-mail'")
+        return f"{c.name}@{c.generation}"
+
+    bad = with_(treatments={"kids-e-mail": {"cost": 0, "value": 1}}, generation=4)
+    applied, errors = apply_document({"a": "a@3"}, doc(a=bad, b=ENTRY), bind)
+    assert applied == {"a": "a@3", "b": "b@3"}
+    assert errors == {"a": "the model has no treatment 'kids-e-mail'"}
+    with pytest.raises(CampaignsError):
+        apply_document({"a": "a@3"}, b"\xff", bind)
+
+
+def test_budget_periods_and_schedule_state() -> None:
+    weekly = Budget(100.0, START, 7 * 86400.0)
+    assert [weekly.period(START + d * 86400) for d in (0, 6.99, 7, 15)] == [0, 0, 1, 2]
+    assert weekly.period(START - 1) == -1
+    assert weekly.period_bounds(START + 8 * 86400) == (START + 7 * 86400, START + 14 * 86400)
+    assert Budget(100.0, START).period(START + 1e9) == 0
+    c = parse(doc(c=with_(end="2026-04-01T00:00:00Z"))).campaigns["c"]
+    assert [c.state(START + s) for s in (-1, 0, 31 * 86400)] == ["not-started", "active",
+                                                                 "ended"]
+    assert parse(doc(c=with_(active=False))).campaigns["c"].state(START + 1) == "inactive"
+
+
+def test_the_watch_sees_a_kubelet_symlink_swap_and_in_place_edits(tmp_path: Path) -> None:
+    """A ConfigMap volume: <dir>/campaigns.json → ..data/campaigns.json → ..v1/campaigns.json;
+    an update writes ..v2 and renames a new ..data link over the old one (atomic)."""
+    (tmp_path / "..v1").mkdir()
+    (tmp_path / "..v1" / "campaigns.json").write_text("one")
+    (tmp_path / "..data").symlink_to("..v1")
+    (tmp_path / "campaigns.json").symlink_to("..data/campaigns.json")
+    watch = FileWatch(str(tmp_path / "campaigns.json"))
+    first = watch.poll()
+    assert first is not None and first.text == b"one"
+    assert watch.poll() is None                       # nothing changed: a stat, no read
+    (tmp_path / "..v2").mkdir()
+    (tmp_path / "..v2" / "campaigns.json").write_text("two")
+    (tmp_path / "..data_tmp").symlink_to("..v2")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    second = watch.poll()
+    assert second is not None and second.text == b"two"
+    assert watch.poll() is None
+    plain = tmp_path / "plain.json"
+    plain.write_text("a")
+    watch = FileWatch(str(plain))
+    assert watch.poll() is not None
+    plain.write_text("bb")                            # in place: size and mtime change
+    edited = watch.poll()
+    assert edited is not None and edited.text == b"bb"
+
+
+def test_a_missing_file_is_reported_once_and_picked_up_when_it_appears(tmp_path: Path) -> None:
+    path = tmp_path / "campaigns.json"
+    watch = FileWatch(str(path))
+    missing = watch.poll()
+    assert missing is not None and missing.text is None
+    assert missing.error is not None and "No such file" in missing.error
+    assert watch.poll() is None                       # reported once, not every second
+    path.write_text("{}")
+    found = watch.poll()
+    assert found is not None and found.text == b"{}"
