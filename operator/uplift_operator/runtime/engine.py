@@ -2,23 +2,36 @@
 
 Per row: score every treatment, run the cost-aware policy (same policy in both arms), assign
 the arm by hash(unit id, salt), withhold the treatment in the holdout, mint a decision id.
+
+With a campaign (:meth:`DecisionEngine.decide` given a :class:`BoundCampaign`), per row, in
+this order: the campaign's state (inactive, not started, ended: nothing is treated); its
+exposure (``assignment.exposed``: outside it, ``unexposed``); its persistent holdout (salt and
+unit key of the campaign); its policy among its treatments with their own costs and values; its
+cap of treatments per unit; its budget for the current period (:class:`CampaignLedger`, per
+replica). Each row gets a campaign arm saying which of these decided (``CAMPAIGN_ARMS``). The
+cap and the budget bind the holdout the same way as the treated arm (a holdout row loses its
+withheld treatment where a treated row would lose its treatment), so the two arms stay
+comparable; only treated rows spend.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from uplift_operator.model.features import FeatureBins, FloatArray
+from uplift_operator.model.keys import treatment_key
 from uplift_operator.model.scoring import UpliftModel
 from uplift_operator.runtime import policy
-from uplift_operator.runtime.assignment import HOLDOUT, assign
-from uplift_operator.runtime.config import RuntimeConfig
+from uplift_operator.runtime.assignment import HOLDOUT, TREATED, UNEXPOSED, assign, exposed
+from uplift_operator.runtime.campaigns import Campaign
+from uplift_operator.runtime.config import ConfigError, RuntimeConfig
 from uplift_operator.runtime.events import (
     NONE,
     SeenReports,
@@ -29,6 +42,11 @@ from uplift_operator.runtime.events import (
 )
 
 IntArray = npt.NDArray[np.int64]
+
+# What decided a campaign row, as the response's campaign_arm says (bounded: a metric label).
+CAMPAIGN_ARMS = ("treated", "holdout", "unexposed", "not-treated-by-policy", "budget-exhausted",
+                 "capped", "inactive", "not-started", "ended")
+TOP_FRACTION_HISTORY = 10_000   # recent uplifts per campaign the topFraction policy ranks against
 
 
 class RequestError(ValueError):
@@ -50,6 +68,59 @@ class DecisionBatch:
     uplift: FloatArray            # (n, K)
     net_value: FloatArray         # (n,) expected net value of the policy's choice
     bins: dict[str, IntArray]     # feature → bin index per row (drift counters)
+    campaign: str = ""            # the campaign that decided, "" for none
+    campaign_arms: list[str] | None = None   # per row, with a campaign (CAMPAIGN_ARMS)
+    spend: float = 0.0            # cost of the treatments given (campaign decisions)
+    issued_at: int = 0            # unix seconds (campaign decisions)
+    window_seconds: int = 0       # the campaign's attribution window
+
+
+@dataclass(frozen=True)
+class BoundCampaign:
+    """A campaign resolved against the loaded model: its treatments as a mask over the model's,
+    with a cost and a value per treatment."""
+
+    campaign: Campaign
+    allowed: npt.NDArray[np.bool_]   # (K,)
+    costs: FloatArray                # (K,) 0 where not allowed
+    values: FloatArray               # (K,)
+
+
+@dataclass
+class CampaignLedger:
+    """What one replica remembers of a campaign between requests: its spend in the current
+    budget period, how many treatments each unit got (bounded, least recently decided forgotten
+    first) and the recent uplifts the topFraction policy ranks against."""
+
+    units_size: int
+    period: tuple[float, float | None, int] | None = None
+    spent: float = 0.0
+    treatments_per_unit: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    recent_uplift: deque[float] = field(
+        default_factory=lambda: deque(maxlen=TOP_FRACTION_HISTORY))
+
+    def remaining(self, campaign: Campaign, now: float) -> float | None:
+        """What is left of the current period's budget on this replica (``None``: no budget).
+        A new period starts from nothing spent."""
+        budget = campaign.budget
+        if budget is None:
+            return None
+        period = (budget.period_start, budget.period_seconds, budget.period(now))
+        if period != self.period:
+            self.period, self.spent = period, 0.0
+        return budget.amount - self.spent
+
+    def count(self, unit: str) -> int:
+        return self.treatments_per_unit.get(unit, 0)
+
+    def add_treatment(self, unit: str) -> None:
+        if self.units_size <= 0:
+            return
+        counts = self.treatments_per_unit
+        counts[unit] = counts.get(unit, 0) + 1
+        counts.move_to_end(unit)
+        while len(counts) > self.units_size:
+            counts.popitem(last=False)
 
 
 class DecisionEngine:
@@ -67,6 +138,31 @@ class DecisionEngine:
         self.signer = signer if signer is not None else Signer(random_key())
         binning = model.drift_binning
         self.feature_bins: dict[str, FeatureBins] = dict(binning.features) if binning else {}
+        self.ledgers: dict[str, CampaignLedger] = {}
+
+    def bind(self, campaign: Campaign) -> BoundCampaign:
+        """The campaign over this model's treatments; ``ConfigError`` for a treatment the model
+        does not have (by name, key, or the key of the name: ``womens-e-mail`` is
+        ``womens_e_mail``)."""
+        k = len(self.keys)
+        allowed = np.zeros(k, dtype=bool)
+        costs, values = np.zeros(k), np.zeros(k)
+        for name, terms in campaign.treatments.items():
+            try:
+                index = self.model.resolve_treatment(name)
+            except ValueError:
+                try:
+                    index = self.keys.index(treatment_key(name))
+                except ValueError:
+                    raise ConfigError(f"campaigns.{campaign.name}.treatments: the model has no "
+                                      f"treatment {name!r}; it has {list(self.keys)}") from None
+            allowed[index], costs[index], values[index] = True, terms.cost, terms.value
+        return BoundCampaign(campaign, allowed, costs, values)
+
+    def retain_ledgers(self, names: Sequence[str]) -> None:
+        """Forget what this replica remembers of campaigns no longer configured."""
+        for name in set(self.ledgers) - set(names):
+            del self.ledgers[name]
 
     def _allowed(self, treatments: Any) -> npt.NDArray[np.bool_] | None:
         if treatments is None:
@@ -89,7 +185,12 @@ class DecisionEngine:
         return float(raw)
 
     def decide(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
-               parameters: Mapping[str, Any] | None = None) -> DecisionBatch:
+               parameters: Mapping[str, Any] | None = None,
+               campaign: BoundCampaign | None = None, now: float = 0.0) -> DecisionBatch:
+        """Score and decide every row; with ``campaign``, under that campaign at ``now`` (unix
+        seconds)."""
+        if campaign is not None:
+            return self._decide_campaign(columns, unit_ids, parameters or {}, campaign, now)
         params = parameters or {}
         allowed = self._allowed(params.get("treatments"))
         budget = self._budget(params.get("budget"))
@@ -121,3 +222,92 @@ class DecisionEngine:
                 for name, fb in self.feature_bins.items()}
         return DecisionBatch(list(unit_ids), arms, given, chosen, ids, pred.uplift,
                              result.net_value, bins)
+
+    def _decide_campaign(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
+                         params: Mapping[str, Any], bound: BoundCampaign,
+                         now: float) -> DecisionBatch:
+        c = bound.campaign
+        if unit_ids is None:
+            raise RequestError(f"campaign {c.name!r} identifies units by the input "
+                               f"{c.unit_key!r}, which the request does not have",
+                               "bad_unit_id")
+        allowed = bound.allowed
+        requested = self._allowed(params.get("treatments"))
+        if requested is not None:
+            allowed = allowed & requested
+        raw_budget = params.get("budget")
+        request_budget = None if raw_budget is None else self._budget(raw_budget)
+        pred = self.model.score(columns)
+        n = len(pred.uplift)
+        if len(unit_ids) != n:
+            raise RequestError(f"{c.unit_key} has {len(unit_ids)} rows, features {n}",
+                               "row_mismatch")
+        ledger = self.ledgers.setdefault(c.name, CampaignLedger(self.config.unit_cache_size))
+        state = c.state(now)
+        live = state == "active"
+        is_exposed = np.array([live and exposed(u, c.salt, c.exposure_percent)
+                               for u in unit_ids], dtype=bool)
+        is_holdout = np.array([assign(u, c.salt, c.holdout_fraction) == HOLDOUT
+                               for u in unit_ids], dtype=bool)
+        threshold = None
+        if c.policy.type == "topFraction" and c.policy.top_fraction is not None:
+            best = np.where(allowed[None, :], pred.uplift, -np.inf).max(axis=1, initial=-np.inf)
+            ledger.recent_uplift.extend(best[is_exposed & np.isfinite(best)].tolist())
+            recent = list(ledger.recent_uplift) or best[np.isfinite(best)].tolist()
+            threshold = (policy.top_fraction_threshold(recent, c.policy.top_fraction)
+                         if recent else np.inf)
+        rule = policy.choose_rule(pred.uplift, bound.values, bound.costs, allowed,
+                                  c.policy.type, min_uplift=c.policy.min_uplift,
+                                  threshold=threshold)
+        wanted = rule.choice  # the policy's choice before the cap and the budget
+        choice = np.where(is_exposed, wanted, policy.NO_TREATMENT).astype(np.int64)
+        capped = np.zeros(n, dtype=bool)
+        for i, unit in enumerate(unit_ids):
+            if choice[i] != policy.NO_TREATMENT \
+                    and ledger.count(unit) >= c.max_treatments_per_unit:
+                choice[i], capped[i] = policy.NO_TREATMENT, True
+        remaining = ledger.remaining(c, now)
+        if request_budget is not None:
+            remaining = request_budget if remaining is None else min(remaining, request_budget)
+        exhausted = np.zeros(n, dtype=bool)
+        spend = float(bound.costs[choice[(choice >= 0) & ~is_holdout]].sum())
+        if remaining is not None:
+            applied = policy.apply_budget(choice, rule.score, bound.costs, remaining,
+                                          is_exposed & ~is_holdout)
+            choice, exhausted, spend = applied.choice, applied.exhausted, applied.spend
+        ledger.spent += spend
+        keys, issued = self.keys, int(now)
+        arms: list[str] = []
+        given: list[str] = []
+        chosen: list[str] = []
+        ids: list[str] = []
+        campaign_arms: list[str] = []
+        for i, unit in enumerate(unit_ids):
+            why: str
+            if not is_exposed[i]:
+                arm, key = UNEXPOSED, keys[wanted[i]] if wanted[i] >= 0 else NONE
+                why = state if not live else "unexposed"
+            else:
+                arm = HOLDOUT if is_holdout[i] else TREATED
+                key = keys[choice[i]] if choice[i] >= 0 else NONE
+                if key != NONE:
+                    ledger.add_treatment(unit)
+                why = ("holdout" if arm == HOLDOUT else "capped" if capped[i]
+                       else "budget-exhausted" if exhausted[i]
+                       else "not-treated-by-policy" if key == NONE else "treated")
+            decision_id = self.signer.mint(arm, key, self.version, c.name, issued,
+                                           c.attribution_window_seconds)
+            self.units.put(unit, decision_id)
+            arms.append(arm)
+            chosen.append(key)
+            given.append(key if why == "treated" else NONE)
+            ids.append(decision_id)
+            campaign_arms.append(why)
+        # The net value of the policy_treatment column: the policy's own choice outside the
+        # exposure, what is left of it after the cap and the budget inside.
+        net_value = np.where(is_exposed & (choice < 0), 0.0, rule.net_value)
+        bins = {name: fb.bin_index(np.asarray(columns[name]).reshape(-1))
+                for name, fb in self.feature_bins.items()}
+        return DecisionBatch(list(unit_ids), arms, given, chosen, ids, pred.uplift, net_value,
+                             bins, campaign=c.name, campaign_arms=campaign_arms, spend=spend,
+                             issued_at=issued, window_seconds=c.attribution_window_seconds)

@@ -7,6 +7,12 @@ the MAC (HMAC-SHA256 under the deployment's decision key, 128 bits) proves the r
 it. A report for an id that was never issued is refused and creates no metric series, so label
 values come only from decisions: arms, the model's treatment keys, the versions that served.
 
+A decision for a campaign carries three more fields,
+``…~<version>~<campaign>~<issued at, unix seconds>~<attribution window, seconds>``, all under the
+MAC: a report is counted under the campaign that decided, and an outcome that arrives after the
+window that applied to the decision is told apart (late) on any replica, whatever the campaigns
+file says by then. Ids without a campaign keep the four-field form.
+
 Reports are validated whole before anything is counted. A report for a decision this replica
 has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
 not counted again. Reports that give only a unit id are resolved through a bounded in-memory
@@ -26,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from uplift_operator.runtime.assignment import ARMS
+from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 
 NONE = "none"
 _SEP = "~"
@@ -34,7 +40,11 @@ _KEY = re.compile(r"[a-z0-9_]{1,64}")
 _VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _VERSION_BAD = re.compile(r"[^A-Za-z0-9._-]")
 _ID = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})")
-MAX_DECISION_ID = 256   # longer than any id we issue (32 + 1 + 32 + arm + key + version)
+_CAMPAIGN = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SECONDS = re.compile(r"[0-9]{1,12}")
+CAMPAIGN_ARMS = (*ARMS, UNEXPOSED)
+MAX_DECISION_ID = 320   # longer than any id we issue (32 + 1 + 32 + arm + key + version
+                        # + campaign + issued at + window, with separators: ≤ 297)
 MAX_UNIT_ID = 256
 MAX_REPORTS = 10_000    # per body
 KEY_MIN_BYTES = 16
@@ -57,6 +67,21 @@ class Decision:
     arm: str
     treatment: str   # treatment key the policy chose (for holdout: the withheld choice), or none
     version: str
+    campaign: str = ""              # "" when the request named none
+    issued_at: int | None = None    # unix seconds (campaign decisions)
+    window_seconds: int | None = None
+
+    @property
+    def window_closes_at(self) -> int | None:
+        """When the decision's attribution window closes (campaign decisions)."""
+        if self.issued_at is None or self.window_seconds is None:
+            return None
+        return self.issued_at + self.window_seconds
+
+    def late(self, now: float) -> bool:
+        """Whether an outcome reported at ``now`` is past the attribution window."""
+        closes = self.window_closes_at
+        return closes is not None and now > closes
 
 
 def safe_version(version: str) -> str:
@@ -83,9 +108,14 @@ class Signer:
     def _mac(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def mint(self, arm: str, treatment: str, version: str) -> str:
+    def mint(self, arm: str, treatment: str, version: str, campaign: str | None = None,
+             issued_at: int = 0, window_seconds: int = 0) -> str:
+        """A fresh id; with ``campaign``, also when it was issued and its attribution window."""
         nonce = uuid.uuid4().hex
-        rest = _SEP.join((arm, treatment, safe_version(version)))
+        fields = [arm, treatment, safe_version(version)]
+        if campaign is not None:
+            fields += [campaign, str(int(issued_at)), str(int(window_seconds))]
+        rest = _SEP.join(fields)
         return f"{nonce}.{self._mac(nonce + _SEP + rest)}{_SEP}{rest}"
 
     def parse(self, decision_id: str) -> Decision:
@@ -94,9 +124,12 @@ class Signer:
             raise ReportError(f"decision_id is longer than {MAX_DECISION_ID} characters",
                               reason="bad_decision_id")
         parts = decision_id.split(_SEP)
-        head = _ID.fullmatch(parts[0]) if len(parts) == 4 else None
-        if head is None or parts[1] not in ARMS or not _KEY.fullmatch(parts[2]) \
-                or not _VERSION.fullmatch(parts[3]):
+        head = _ID.fullmatch(parts[0]) if len(parts) in (4, 7) else None
+        campaign = len(parts) == 7
+        if head is None or parts[1] not in (CAMPAIGN_ARMS if campaign else ARMS) \
+                or not _KEY.fullmatch(parts[2]) or not _VERSION.fullmatch(parts[3]) \
+                or (campaign and not (_CAMPAIGN.fullmatch(parts[4]) and _SECONDS.fullmatch(
+                    parts[5]) and _SECONDS.fullmatch(parts[6]))):
             raise ReportError(f"malformed decision_id {decision_id[:80]!r}",
                               reason="bad_decision_id")
         nonce, mac = head.groups()
@@ -104,6 +137,9 @@ class Signer:
         if not hmac.compare_digest(mac, expected):
             raise ReportError(f"decision_id {decision_id[:80]!r} was not issued by this "
                               "deployment", reason="unknown_decision")
+        if campaign:
+            return Decision(decision_id, parts[1], parts[2], parts[3], parts[4], int(parts[5]),
+                            int(parts[6]))
         return Decision(decision_id, parts[1], parts[2], parts[3])
 
 

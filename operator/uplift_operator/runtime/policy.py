@@ -4,10 +4,18 @@ For unit i and treatment k the expected net value is ``uplift[i, k] · value −
 gets the treatment with the largest net value when that value is > 0, otherwise none. With a
 budget, candidates are taken greedily by net value (highest first) while their cost still fits;
 a candidate that does not fit is skipped and cheaper ones below it may still be taken.
+
+A campaign (``runtime.campaigns``) names one of three rules (:func:`choose_rule`), with a value
+per treatment, and spends a budget across requests (:func:`apply_budget`): ``costAware`` (the
+rule above), ``upliftThreshold`` (the treatment of largest uplift when that uplift is at least
+``min_uplift``) and ``topFraction`` (the treatment of largest uplift when that uplift is at least
+``threshold``, the quantile of recent uplifts that leaves ``top_fraction`` above it:
+:func:`top_fraction_threshold`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,3 +69,86 @@ def choose(uplift: FloatArray, value: float, costs: FloatArray, *,
     net_value = np.where(treated, best_net, 0.0)
     spend = float(c[choice[treated]].sum())
     return PolicyResult(choice, net_value, spend)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    choice: IntArray       # (n,) treatment index, or NO_TREATMENT
+    net_value: FloatArray  # (n,) uplift × value − cost of the choice (0 when none)
+    score: FloatArray      # (n,) the rule's ranking of the choice (budget order): net value for
+                           # costAware, uplift otherwise; -inf when none
+
+
+def choose_rule(uplift: FloatArray, values: FloatArray, costs: FloatArray,
+                allowed: BoolArray, rule: str, *, min_uplift: float | None = None,
+                threshold: float | None = None) -> RuleResult:
+    """A campaign's choice per row under ``rule`` (costAware, upliftThreshold, topFraction),
+    among the ``allowed`` treatments, with a value and a cost per treatment."""
+    u = np.asarray(uplift, dtype=np.float64)
+    n, k = u.shape
+    if n == 0 or k == 0 or not np.any(allowed):
+        return RuleResult(np.full(n, NO_TREATMENT, dtype=np.int64), np.zeros(n),
+                          np.full(n, -np.inf))
+    net = u * np.asarray(values, dtype=np.float64)[None, :] - np.asarray(costs)[None, :]
+    mask = np.asarray(allowed, dtype=bool)[None, :]
+    rows = np.arange(n)
+    if rule == "costAware":
+        ranked = np.where(mask, net, -np.inf)
+        best = np.argmax(ranked, axis=1).astype(np.int64)
+        score = ranked[rows, best]
+        treat = score > 0
+    elif rule in ("upliftThreshold", "topFraction"):
+        bar = min_uplift if rule == "upliftThreshold" else threshold
+        if bar is None:
+            raise ValueError(f"policy {rule} needs its threshold")
+        ranked = np.where(mask, u, -np.inf)
+        best = np.argmax(ranked, axis=1).astype(np.int64)
+        score = ranked[rows, best]
+        treat = score >= bar
+    else:
+        raise ValueError(f"unknown policy {rule!r}")
+    choice = np.where(treat, best, NO_TREATMENT).astype(np.int64)
+    return RuleResult(choice, np.where(treat, net[rows, best], 0.0),
+                      np.where(treat, score, -np.inf))
+
+
+def top_fraction_threshold(recent: Sequence[float], fraction: float) -> float:
+    """The uplift that ``fraction`` of ``recent`` uplifts reach: treat a unit whose uplift is at
+    least this to treat (about) the top ``fraction``. ``recent`` must not be empty."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    values = np.asarray(recent, dtype=np.float64)
+    return float(np.quantile(values, 1.0 - fraction, method="higher"))
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    choice: IntArray       # (n,) the choice after the budget
+    exhausted: BoolArray   # (n,) rows whose treatment did not fit
+    spend: float           # summed cost of the charged rows that kept a treatment
+
+
+def apply_budget(choice: IntArray, score: FloatArray, costs: FloatArray, remaining: float,
+                 charged: BoolArray) -> BudgetResult:
+    """Rows in order of ``score`` (highest first) keep their treatment while its cost fits what
+    is left of ``remaining``; a ``charged`` row pays for it, an uncharged one (a holdout row:
+    nothing is sent) is judged by the same test and pays nothing, so both arms lose their
+    treatment at the same point. A free treatment always fits."""
+    out = np.array(choice, dtype=np.int64, copy=True)
+    exhausted = np.zeros(len(out), dtype=bool)
+    c = np.asarray(costs, dtype=np.float64)
+    candidates = np.flatnonzero(out != NO_TREATMENT)
+    order = candidates[np.argsort(-np.asarray(score)[candidates], kind="stable")]
+    left = max(remaining, 0.0)
+    slack = 1e-9 * max(1.0, remaining)
+    spend = 0.0
+    for i in order.tolist():
+        cost = float(c[out[i]])
+        if cost <= left + slack:
+            if charged[i]:
+                left -= cost
+                spend += cost
+        else:
+            out[i] = NO_TREATMENT
+            exhausted[i] = True
+    return BudgetResult(out, exhausted, spend)

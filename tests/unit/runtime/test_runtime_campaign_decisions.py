@@ -1,0 +1,307 @@
+"""Deciding for a campaign: exposure, holdout, policies, budget, cap, schedule, late outcomes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from uplift_operator.model.features import FeatureSchema
+from uplift_operator.model.learners import BaseSpec, make_learner
+from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime import policy
+from uplift_operator.runtime.assignment import assign, exposed, exposure_position, unit_position
+from uplift_operator.runtime.campaigns import Budget, Campaign, Policy, TreatmentTerms
+from uplift_operator.runtime.config import ConfigError, RuntimeConfig
+from uplift_operator.runtime.engine import CAMPAIGN_ARMS, DecisionEngine, RequestError
+from uplift_operator.runtime.events import ReportError, Signer
+from uplift_operator.runtime.windows import DueCounts
+
+NOW = 1_772_323_200.0   # 2026-03-01T00:00:00Z
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def model() -> UpliftModel:
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], size=n),
+                          "arm": rng.choice(["ctrl", "Womens E-Mail", "Mens E-Mail"], size=n)})
+    p = (0.1 + 0.3 * ((frame["arm"] == "Womens E-Mail") & (frame["x"] > 0))
+         + 0.1 * (frame["arm"] == "Mens E-Mail"))
+    frame["y"] = (rng.uniform(size=n) < p).astype(int)
+    schema = FeatureSchema.fit(frame, ["x"], ["c"])
+    names = ("Womens E-Mail", "Mens E-Mail")
+    t = encode_treatments(frame["arm"].tolist(), "ctrl", names)
+    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
+        schema.transform(frame), t, frame["y"].to_numpy())
+    return UpliftModel(schema, learner, names, "ctrl")
+
+
+def campaign(**changes: object) -> Campaign:
+    base = Campaign(name="spring-email", generation=1, salt="ns/spring-email",
+                    unit_key="customer_id", holdout_fraction=0.2, exposure_percent=100.0,
+                    treatments={"womens-e-mail": TreatmentTerms(cost=0.01, value=1.0),
+                                "mens-e-mail": TreatmentTerms(cost=0.01, value=1.0)},
+                    attribution_window_seconds=14 * 86400, policy=Policy("costAware"),
+                    max_treatments_per_unit=1_000)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def cols(n: int) -> dict[str, np.ndarray]:
+    return {"x": np.linspace(0.5, 2, n), "c": np.array(["a", "b"] * (n // 2), dtype=object)}
+
+
+def engine(model: UpliftModel) -> DecisionEngine:
+    return DecisionEngine(model, RuntimeConfig(), "7", Signer(b"s" * 16))
+
+
+# --- exposure ---------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(unit=st.text(min_size=1, max_size=40), salt=st.text(min_size=1, max_size=20),
+       low=st.floats(0, 100), high=st.floats(0, 100))
+def test_exposure_is_monotone_in_the_percent(unit: str, salt: str, low: float,
+                                             high: float) -> None:
+    low, high = min(low, high), max(low, high)
+    if exposed(unit, salt, low):
+        assert exposed(unit, salt, high)
+    assert exposed(unit, salt, 100.0)
+    assert not exposed(unit, salt, 0.0)
+
+
+def test_exposure_share_and_independence_from_the_holdout() -> None:
+    units = [f"c{i}" for i in range(20_000)]
+    at5 = {u for u in units if exposed(u, "s", 5)}
+    at25 = {u for u in units if exposed(u, "s", 25)}
+    assert at5 <= at25
+    for share, group in ((0.05, at5), (0.25, at25)):
+        assert abs(len(group) - share * len(units)) < 4 * math.sqrt(len(units) * share)
+    # Independent of the holdout draw under the same salt: ~10 % of the exposed are holdout.
+    holdout = sum(assign(u, "s", 0.1) == "holdout" for u in at25)
+    assert abs(holdout - 0.1 * len(at25)) < 4 * math.sqrt(len(at25) * 0.09)
+    # Pinned: changing the exposure hash would re-draw who is exposed in live campaigns.
+    assert exposure_position("user-42", "spring") == pytest.approx(
+        100 * unit_position("user-42", "spring\x00exposure"))
+
+
+# --- the decision -----------------------------------------------------------------------------
+
+def test_campaign_rows_get_their_arm_and_ids_carry_the_campaign(model: UpliftModel) -> None:
+    e = engine(model)
+    c = campaign(exposure_percent=50.0)
+    units = [f"c{i}" for i in range(400)]
+    batch = e.decide(cols(400), units, {}, e.bind(c), NOW)
+    assert batch.campaign == "spring-email" and batch.campaign_arms is not None
+    assert set(batch.campaign_arms) <= set(CAMPAIGN_ARMS)
+    for unit, arm, why, given_, chosen, did in zip(
+            units, batch.arms, batch.campaign_arms, batch.treatments, batch.policy_treatments,
+            batch.decision_ids, strict=True):
+        if not exposed(unit, c.salt, 50.0):
+            assert (arm, why, given_) == ("unexposed", "unexposed", "none")
+        elif assign(unit, c.salt, 0.2) == "holdout":
+            assert (arm, why, given_) == ("holdout", "holdout", "none")
+        else:
+            assert arm == "treated"
+            assert why == ("treated" if chosen != "none" else "not-treated-by-policy")
+            assert given_ == (chosen if why == "treated" else "none")
+        d = e.signer.parse(did)
+        assert (d.arm, d.treatment, d.campaign, d.issued_at, d.window_seconds) == (
+            arm, chosen, "spring-email", int(NOW), 14 * 86400)
+    assert {"unexposed", "holdout", "treated"} <= set(batch.campaign_arms)
+    # The same units keep their arms at a higher exposure; more of them are exposed.
+    wider = e.decide(cols(400), units, {}, e.bind(replace(c, exposure_percent=75.0)), NOW)
+    for before, after in zip(batch.arms, wider.arms, strict=True):
+        if before != "unexposed":
+            assert after == before
+    assert wider.arms.count("unexposed") < batch.arms.count("unexposed")
+
+
+def test_only_the_campaigns_treatments_with_their_own_economics(model: UpliftModel) -> None:
+    e = engine(model)
+    only_mens = campaign(treatments={"Mens E-Mail": TreatmentTerms(0.0, 1.0)},
+                         holdout_fraction=0.0)
+    batch = e.decide(cols(50), [f"u{i}" for i in range(50)], {}, e.bind(only_mens), NOW)
+    assert set(batch.treatments) <= {"mens_e_mail", "none"}
+    assert "mens_e_mail" in batch.treatments
+    # Worth less than it costs: never sent, the rows say the policy decided.
+    dear = campaign(treatments={"womens_e_mail": TreatmentTerms(cost=5.0, value=1.0)},
+                    holdout_fraction=0.0)
+    batch = e.decide(cols(50), [f"u{i}" for i in range(50)], {}, e.bind(dear), NOW)
+    assert set(batch.campaign_arms or []) == {"not-treated-by-policy"}
+    assert batch.spend == 0
+    with pytest.raises(ConfigError, match="no treatment 'kids-e-mail'"):
+        e.bind(campaign(treatments={"kids-e-mail": TreatmentTerms(0, 1)}))
+
+
+def test_policies_threshold_and_top_fraction(model: UpliftModel) -> None:
+    e = engine(model)
+    n = 1000
+    units = [f"u{i}" for i in range(n)]
+    x = np.linspace(-2, 2, n)
+    columns = {"x": x, "c": np.array(["a", "b"] * (n // 2), dtype=object)}
+    uplift = model.score(columns).uplift
+    threshold = campaign(policy=Policy("upliftThreshold", min_uplift=0.2), holdout_fraction=0.0)
+    batch = e.decide(columns, units, {}, e.bind(threshold), NOW)
+    best = uplift.max(axis=1)
+    assert [t != "none" for t in batch.treatments] == (best >= 0.2).tolist()
+    top = campaign(name="top", policy=Policy("topFraction", top_fraction=0.1),
+                   holdout_fraction=0.0)
+    batch = e.decide(columns, units, {}, e.bind(top), NOW)
+    treated = sum(t != "none" for t in batch.treatments)
+    assert 0.05 * n <= treated <= 0.15 * n
+    assert min(best[[t != "none" for t in batch.treatments]]) >= np.quantile(best, 0.85)
+
+
+def test_budget_stops_treatment_when_spent_and_resumes_next_period(model: UpliftModel) -> None:
+    e = engine(model)
+    c = campaign(treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)},
+                 budget=Budget(amount=30.0, period_start=NOW, period_seconds=DAY))
+    bound = e.bind(c)
+    spent, arms = 0.0, []
+    for r in range(10):
+        batch = e.decide(cols(10), [f"r{r}-{i}" for i in range(10)], {}, bound, NOW + r)
+        spent += batch.spend
+        arms += batch.campaign_arms or []
+        # Only treated rows spend, one unit each.
+        assert batch.spend == sum(t != "none" for t in batch.treatments)
+    assert spent == 30.0                                   # not a cent more on this replica
+    assert "budget-exhausted" in arms and "treated" in arms
+    late = e.decide(cols(10), [f"z{i}" for i in range(10)], {}, bound, NOW + 60)
+    assert late.spend == 0
+    assert {why for why, arm in zip(late.campaign_arms or [], late.arms, strict=True)
+            if arm == "treated"} == {"budget-exhausted"}
+    # The holdout loses its withheld treatment at the same point (the arms stay comparable).
+    assert {p for p, arm in zip(late.policy_treatments, late.arms, strict=True)
+            if arm == "holdout"} <= {"none"}
+    tomorrow = e.decide(cols(10), [f"t{i}" for i in range(10)], {}, bound, NOW + DAY + 1)
+    assert tomorrow.spend > 0
+    assert "budget-exhausted" not in (tomorrow.campaign_arms or [])
+
+
+def test_budget_without_period_and_per_request_budget(model: UpliftModel) -> None:
+    e = engine(model)
+    c = campaign(treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)},
+                 holdout_fraction=0.0, budget=Budget(amount=5.0, period_start=NOW))
+    bound = e.bind(c)
+    assert e.decide(cols(4), list("abcd"), {"budget": 2}, bound, NOW).spend == 2.0
+    assert e.decide(cols(10), list("efghijklmn"), {}, bound, NOW + 1e6).spend == 3.0
+    assert e.decide(cols(10), list("opqrstuvwx"), {}, bound, NOW + 2e6).spend == 0.0
+
+
+def test_treatments_per_unit_are_capped_in_both_arms(model: UpliftModel) -> None:
+    e = engine(model)
+    bound = e.bind(campaign(max_treatments_per_unit=2, holdout_fraction=0.5))
+    units = [f"u{i}" for i in range(40)]
+    rounds = [e.decide(cols(40), units, {}, bound, NOW + r) for r in range(3)]
+    wanted = [t != "none" for t in rounds[0].policy_treatments]
+    assert any(wanted)
+    for i in range(40):
+        if wanted[i]:
+            assert rounds[2].policy_treatments[i] == "none"   # third time: capped
+            assert (rounds[2].campaign_arms or [])[i] == (
+                "holdout" if rounds[2].arms[i] == "holdout" else "capped")
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    ({"active": False}, "inactive"),
+    ({"start": NOW + 10}, "not-started"),
+    ({"end": NOW}, "ended"),
+    ({"exposure_percent": 0.0}, "unexposed"),
+])
+def test_a_campaign_that_may_not_treat_treats_no_one(model: UpliftModel,
+                                                     changes: dict[str, object],
+                                                     why: str) -> None:
+    e = engine(model)
+    batch = e.decide(cols(20), [f"u{i}" for i in range(20)], {}, e.bind(campaign(**changes)),
+                     NOW)
+    assert set(batch.campaign_arms or []) == {why}
+    assert set(batch.arms) == {"unexposed"}
+    assert set(batch.treatments) == {"none"}
+    assert batch.spend == 0
+
+
+def test_a_campaign_needs_unit_ids(model: UpliftModel) -> None:
+    e = engine(model)
+    with pytest.raises(RequestError, match="identifies units by the input 'customer_id'") as info:
+        e.decide(cols(2), None, {}, e.bind(campaign()), NOW)
+    assert info.value.reason == "bad_unit_id"
+
+
+def test_no_campaign_decides_as_before(model: UpliftModel) -> None:
+    e = engine(model)
+    batch = e.decide(cols(10), [f"u{i}" for i in range(10)], {"campaign": "ignored-here"})
+    assert batch.campaign == "" and batch.campaign_arms is None
+    assert len(batch.decision_ids[0].split("~")) == 4   # the ids of before campaigns
+
+
+# --- pure pieces ------------------------------------------------------------------------------
+
+def test_apply_budget_charges_treated_rows_and_judges_holdout_rows_alike() -> None:
+    choice = np.array([0, 0, 0, 0, policy.NO_TREATMENT])
+    score = np.array([4.0, 3.0, 2.0, 1.0, -np.inf])
+    charged = np.array([True, False, True, True, True])
+    r = policy.apply_budget(choice, score, np.array([1.0]), 2.0, charged)
+    # 4.0 pays (1 left), the holdout row at 3.0 fits without paying, 2.0 pays (0 left),
+    # 1.0 does not fit.
+    assert r.choice.tolist() == [0, 0, 0, policy.NO_TREATMENT, policy.NO_TREATMENT]
+    assert r.exhausted.tolist() == [False, False, False, True, False]
+    assert r.spend == 2.0
+    free = policy.apply_budget(np.array([0]), np.array([1.0]), np.array([0.0]), 0.0,
+                               np.array([True]))
+    assert free.choice.tolist() == [0]
+
+
+def test_choose_rule() -> None:
+    uplift = np.array([[0.05, 0.02], [0.01, 0.0], [-0.1, 0.03]])
+    values, costs = np.array([10.0, 15.0]), np.array([0.2, 0.1])
+    both = np.array([True, True])
+    r = policy.choose_rule(uplift, values, costs, both, "costAware")
+    # nets: 0.3 / 0.2 → A; -0.1 / -0.1 → none; -1.2 / 0.35 → B
+    assert r.choice.tolist() == [0, policy.NO_TREATMENT, 1]
+    np.testing.assert_allclose(r.net_value, [0.3, 0.0, 0.35])
+    r = policy.choose_rule(uplift, values, costs, both, "upliftThreshold", min_uplift=0.03)
+    assert r.choice.tolist() == [0, policy.NO_TREATMENT, 1]
+    r = policy.choose_rule(uplift, values, costs, np.array([False, True]), "topFraction",
+                           threshold=0.02)
+    assert r.choice.tolist() == [1, policy.NO_TREATMENT, 1]
+    assert policy.top_fraction_threshold([1.0, 2.0, 3.0, 4.0], 0.25) == 4.0
+    with pytest.raises(ValueError, match="unknown policy"):
+        policy.choose_rule(uplift, values, costs, both, "random")
+
+
+def test_campaign_ids_round_trip_and_resist_forgery() -> None:
+    signer = Signer(b"k" * 32)
+    did = signer.mint("unexposed", "none", "3", "spring-email", 1_772_323_200, 1209600)
+    d = signer.parse(did)
+    assert (d.arm, d.campaign, d.issued_at, d.window_seconds) == (
+        "unexposed", "spring-email", 1_772_323_200, 1209600)
+    assert d.window_closes_at == 1_772_323_200 + 1209600
+    assert not d.late(1_772_323_200 + 1209600) and d.late(1_772_323_200 + 1209601)
+    for forged in (did.replace("~1209600", "~9999999"), did.replace("~spring-email~", "~other~"),
+                   did.replace("~1772323200~", "~1772323201~")):
+        with pytest.raises(ReportError, match="not issued"):
+            signer.parse(forged)
+    for bad in (did.replace("~spring-email~", "~Spring~"), did + "~x",
+                signer.mint("unexposed", "none", "3")):   # no campaign: two arms only
+        with pytest.raises(ReportError, match="malformed"):
+            signer.parse(bad)
+    legacy = signer.parse(signer.mint("treated", "a", "3"))
+    assert (legacy.campaign, legacy.issued_at, legacy.late(1e12)) == ("", None, False)
+
+
+def test_due_counts_fall_due_when_the_window_closes() -> None:
+    due: DueCounts[str] = DueCounts()
+    due.add(100.0, 10, "a")
+    due.add(100.5, 10, "a", 2)
+    due.add(1000.0, 14 * 86400, "b")      # a 1,210 s slot: due by 1,210
+    assert due.pop_due(99.0) == {}
+    assert due.pop_due(101.0) == {"a": 3}
+    assert due.pop_due(1000.0) == {}
+    assert due.pop_due(1210.0) == {"b": 1}
+    assert len(due) == 0
