@@ -79,7 +79,7 @@ class RuntimeTraffic:
             m.request_duration.labels(*labels, "infer")
             for arm in ("holdout", "treated"):
                 for counter in (m.assignments, m.outcomes, m.conversions):
-                    counter.labels(*labels, arm, self.treatment)
+                    counter.labels(*labels, arm, self.treatment, "")  # campaign: none
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):
@@ -105,11 +105,11 @@ class RuntimeTraffic:
         for arm, units, rate in (("holdout", holdout, p.holdout_conversion),
                                  ("treated", n - holdout, p.treated_conversion)):
             if units:
-                m.assignments.labels(*base, arm, self.treatment).inc(units)
+                m.assignments.labels(*base, arm, self.treatment, "").inc(units)
                 converted = sum(rng.random() < rate for _ in range(units))
-                m.outcomes.labels(*base, arm, self.treatment).inc(units)
+                m.outcomes.labels(*base, arm, self.treatment, "").inc(units)
                 if converted:
-                    m.conversions.labels(*base, arm, self.treatment).inc(converted)
+                    m.conversions.labels(*base, arm, self.treatment, "").inc(converted)
         for feature, shape in p.feature_bins.items():
             total = sum(shape)
             for index, weight in enumerate(shape):

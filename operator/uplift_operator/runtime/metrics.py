@@ -10,11 +10,19 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 |---|---|---|
 | ``uplift_request_duration_seconds`` | histogram | ``endpoint`` = infer / deliveries / outcomes |
 | ``uplift_rows_scored_total`` | counter | |
-| ``uplift_assignments_total`` | counter | ``arm``, ``treatment`` |
-| ``uplift_deliveries_total`` | counter | ``arm``, ``treatment``, ``status`` = ok / failed |
-| ``uplift_outcomes_total`` | counter | ``arm``, ``treatment`` |
-| ``uplift_conversions_total`` | counter | ``arm``, ``treatment`` |
-| ``uplift_outcome_value_total`` | counter | ``arm``, ``treatment`` |
+| ``uplift_assignments_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
+| ``uplift_deliveries_total`` | counter | ``arm``, ``treatment``, ``campaign``, ``status`` = ok / failed |
+| ``uplift_outcomes_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
+| ``uplift_conversions_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
+| ``uplift_outcome_value_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
+| ``uplift_late_outcomes_total`` | counter | ``arm``, ``treatment``, ``campaign``: outcomes after the window |
+| ``uplift_outcomes_expected_total`` | counter | ``arm``, ``campaign``: decisions whose window closed |
+| ``uplift_outcomes_received_total`` | counter | ``arm``, ``campaign``: their in-window outcomes |
+| ``uplift_campaign_decisions_total`` | counter | ``campaign``, ``campaign_arm`` |
+| ``uplift_campaign_spend_total`` | counter | ``campaign``: cost of the treatments given |
+| ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
+| ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
+| ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
 | ``uplift_feature_bin_total`` | counter | ``feature``, ``bin`` (index into the reference counts) |
 | ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
@@ -22,6 +30,10 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
 | ``uplift_duplicate_reports_total`` | counter | ``endpoint``: reports acknowledged, not counted again |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
+
+``campaign`` is the campaign a decision was made for, ``""`` for requests that named none; its
+values are the names in the campaigns file (requests naming another are refused), so the label
+is bounded by the Campaigns of the model.
 """
 
 from __future__ import annotations
@@ -39,7 +51,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02
                    0.1, 0.25, 0.5, 1.0, 2.5)
 
 BASE = ("model", "version")
-ARM_T = (*BASE, "arm", "treatment")
+ARM_T = (*BASE, "arm", "treatment", "campaign")
+CAMPAIGN = (*BASE, "campaign")
 
 _lock = threading.Lock()
 _collectors: dict[tuple[int, str], Any] = {}
@@ -110,3 +123,34 @@ class RuntimeMetrics:
                                "counted again).", (*BASE, "endpoint"))
         self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
                          (*BASE, "uri", "learner", "salt", "holdout_fraction"))
+        # Campaigns (docs/runtime.md, "Campaigns").
+        self.late_outcomes = _get(
+            r, Counter, "uplift_late_outcomes_total",
+            "Outcomes reported after the attribution window of their decision (not counted as "
+            "outcomes or conversions).", ARM_T)
+        self.outcomes_expected = _get(
+            r, Counter, "uplift_outcomes_expected",
+            "Campaign decisions (holdout and treated arms) whose attribution window has closed.",
+            (*CAMPAIGN, "arm"))
+        self.outcomes_received = _get(
+            r, Counter, "uplift_outcomes_received",
+            "In-window outcomes of campaign decisions whose attribution window has closed.",
+            (*CAMPAIGN, "arm"))
+        self.campaign_decisions = _get(
+            r, Counter, "uplift_campaign_decisions",
+            "Campaign decisions by what decided them (the response's campaign_arm).",
+            (*CAMPAIGN, "campaign_arm"))
+        self.campaign_spend = _get(
+            r, Counter, "uplift_campaign_spend",
+            "Cost of the treatments this replica decided to send, per campaign.", CAMPAIGN)
+        self.campaign_generation = _get(
+            r, Gauge, "uplift_campaign_generation",
+            "metadata.generation of the Campaign whose settings this replica applies.", CAMPAIGN)
+        self.campaign_exposure = _get(
+            r, Gauge, "uplift_campaign_exposure_percent",
+            "Exposure percent of the campaign this replica applies (0 when it may not treat).",
+            CAMPAIGN)
+        self.campaign_reloads = _get(
+            r, Counter, "uplift_campaigns_reloads",
+            "New versions of the campaigns file: ok, partial (some entries kept their last good "
+            "version), error (the whole file kept the last good version).", (*BASE, "result"))

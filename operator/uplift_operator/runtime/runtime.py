@@ -10,11 +10,16 @@ credentials from ``MLFLOW_TRACKING_URI``/``MLFLOW_TRACKING_USERNAME``/``…_PASS
 or a local path (relative to the settings file). Server settings must have
 ``parallel_workers: 0`` (``MLSERVER_PARALLEL_WORKERS=0``): decisions, reports and metrics then
 share one process. Request/response formats, endpoints and metrics: ``docs/runtime.md``.
+
+Campaigns: with ``UPLIFT_CAMPAIGNS_FILE`` set, a background task polls that file once a second
+(``reloading.FileWatch``) and applies each new version without a restart; a request names its
+campaign in ``parameters.campaign``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -44,14 +49,25 @@ from mlserver.utils import get_model_uri
 
 from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureError
-from uplift_operator.runtime import events
+from uplift_operator.runtime import campaigns, events
+from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, RuntimeConfig
-from uplift_operator.runtime.engine import DecisionBatch, DecisionEngine, RequestError
+from uplift_operator.runtime.engine import (
+    CAMPAIGN_ARMS,
+    BoundCampaign,
+    DecisionBatch,
+    DecisionEngine,
+    RequestError,
+)
 from uplift_operator.runtime.metrics import RuntimeMetrics
+from uplift_operator.runtime.reloading import FileWatch
+from uplift_operator.runtime.windows import DueCounts
 
 log = logging.getLogger("uplift_operator.runtime")
 
 UNIT_ID = "unit_id"
+CAMPAIGNS_FILE_ENV = "UPLIFT_CAMPAIGNS_FILE"
+CAMPAIGNS_POLL_SECONDS = 1.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
 _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
@@ -267,6 +283,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._engine = DecisionEngine(model, config, version, self._signer())
         self._bind_metrics(uri)
         self._warm_up()
+        self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
                  list(model.treatment_keys))
@@ -302,10 +319,125 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                       for name, fb in engine.feature_bins.items()}
         for arm in ("holdout", "treated"):
             for key in (*engine.keys, events.NONE):
-                m.assignments.labels(**base, arm=arm, treatment=key)  # export zeros up front
+                # export zeros up front
+                m.assignments.labels(**base, arm=arm, treatment=key, campaign="")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)
+
+    # --- campaigns ------------------------------------------------------------------------
+
+    def _start_campaigns(self, path: str | None) -> None:
+        """Read the campaigns file (if configured) and keep polling it in the background."""
+        self._campaigns: dict[str, BoundCampaign] | None = None if path is None else {}
+        self._watch = FileWatch(path) if path is not None else None
+        # (expected | received, campaign, arm, version) → count, due when windows close
+        self._due: DueCounts[tuple[str, str, str, str]] = DueCounts()
+        self._ignored_campaign_logged = False
+        self._campaign_tick(time.time())
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CAMPAIGNS_POLL_SECONDS)
+            try:
+                self._campaign_tick(time.time())
+            except Exception:  # never let the poller die: the next tick tries again
+                log.exception("campaigns tick failed")
+
+    async def unload(self) -> bool:
+        ticker = getattr(self, "_ticker", None)
+        if ticker is not None:
+            ticker.cancel()
+        return True
+
+    def _campaign_tick(self, now: float) -> None:
+        """Apply a new version of the campaigns file, refresh the campaign gauges, count the
+        outcomes expected and received of the attribution windows that closed."""
+        if self._watch is not None:
+            change = self._watch.poll()
+            if change is not None:
+                self._apply_campaigns(change.text, change.error)
+        m, base = self._m, self._base
+        for name, bound in (self._campaigns or {}).items():
+            c = bound.campaign
+            m.campaign_generation.labels(**base, campaign=name).set(c.generation)
+            m.campaign_exposure.labels(**base, campaign=name).set(
+                c.exposure_percent if c.state(now) == "active" else 0.0)
+        for (kind, campaign, arm, version), count in self._due.pop_due(now).items():
+            counter = m.outcomes_expected if kind == "expected" else m.outcomes_received
+            counter.labels(model=self.name, version=version, campaign=campaign,
+                           arm=arm).inc(count)
+
+    def _apply_campaigns(self, text: bytes | None, error: str | None) -> None:
+        previous = self._campaigns or {}
+        path = self._watch.path if self._watch is not None else "?"
+        try:
+            if text is None:
+                raise campaigns.CampaignsError(error or "cannot be read")
+            current, rejected = campaigns.apply_document(previous, text, self._engine.bind)
+        except campaigns.CampaignsError as exc:
+            log.error("campaigns file %s: %s; keeping the last good settings of %s", path, exc,
+                      sorted(previous) or "no campaign")
+            self._m.campaign_reloads.labels(**self._base, result="error").inc()
+            return
+        for name, message in sorted(rejected.items()):
+            log.error("campaigns file %s: %s; %s", path, message,
+                      "keeping its last good settings" if name in previous
+                      else "the campaign is not served")
+        self._m.campaign_reloads.labels(**self._base,
+                                        result="partial" if rejected else "ok").inc()
+        for name in set(previous) - set(current):
+            for gauge in (self._m.campaign_generation, self._m.campaign_exposure):
+                with contextlib.suppress(KeyError):  # not exported yet
+                    gauge.remove(self.name, self._engine.version, name)
+        for name in set(current) - set(previous):
+            self._export_campaign_zeros(name)
+        self._campaigns = current
+        self._engine.retain_ledgers(list(current))
+        log.info("campaigns file %s applied: %s", path,
+                 ", ".join(f"{n} (generation {b.campaign.generation}, exposure "
+                           f"{b.campaign.exposure_percent:g} %)"
+                           for n, b in sorted(current.items())) or "no campaign")
+
+    def _export_campaign_zeros(self, name: str) -> None:
+        """A campaign's series at zero from the moment it is configured: a series born inside a
+        PromQL range loses its first increments."""
+        m, base, keys = self._m, self._base, (*self._engine.keys, events.NONE)
+        for arm in (*ARMS, UNEXPOSED):
+            for key in keys:
+                m.assignments.labels(**base, arm=arm, treatment=key, campaign=name)
+        for arm in ARMS:
+            for key in keys:
+                for counter in (m.outcomes, m.conversions, m.late_outcomes):
+                    counter.labels(**base, arm=arm, treatment=key, campaign=name)
+            m.outcomes_expected.labels(**base, campaign=name, arm=arm)
+            m.outcomes_received.labels(**base, campaign=name, arm=arm)
+        for why in CAMPAIGN_ARMS:
+            m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why)
+        m.campaign_spend.labels(**base, campaign=name)
+
+    def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
+        """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no
+        campaigns file is configured: the name is then ignored, as before campaigns)."""
+        name = (params or {}).get("campaign")
+        if name is None:
+            return None
+        if self._campaigns is None:
+            if not self._ignored_campaign_logged:
+                self._ignored_campaign_logged = True
+                log.warning("requests name campaigns (%r) but %s is not set: decided without "
+                            "a campaign", _show(name), CAMPAIGNS_FILE_ENV)
+            return None
+        if not isinstance(name, str):
+            raise RequestError(f"parameters.campaign must be a campaign name, got {_show(name)}")
+        bound = self._campaigns.get(name)
+        if bound is None:
+            known = sorted(self._campaigns)
+            raise RequestError(f"unknown campaign {name[:80]!r}: this model serves "
+                               f"{known[:20] if known else 'no campaign'}",
+                               "unknown_campaign", 404)
+        return bound
 
     def _warm_up(self) -> None:
         schema = self._engine.model.schema
@@ -329,6 +461,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         inputs += [tensor(n, "BYTES") for n in (*schema.categorical, engine.config.unit_key)]
         outputs = [tensor(n, "BYTES") for n in ("unit_id", "decision_id", "arm", "treatment",
                                                 "policy_treatment")]
+        if self._campaigns is not None:  # only in answers to requests that name a campaign
+            outputs.insert(3, tensor("campaign_arm", "BYTES"))
         outputs += [tensor(n, "FP64") for n in ("expected_net_value",
                                                 *(f"uplift_{k}" for k in engine.keys))]
         return MetadataModelResponse(name=self.name, platform="uplift-operator",
@@ -343,11 +477,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         t0 = time.perf_counter()
         try:
             cfg = self._engine.config
-            columns, unit_ids = decode_columns(payload, cfg.unit_key,
+            extra = payload.parameters.model_extra if payload.parameters is not None else None
+            campaign = self._campaign_for(extra)
+            unit_key = campaign.campaign.unit_key if campaign is not None else cfg.unit_key
+            columns, unit_ids = decode_columns(payload, unit_key,
                                                features=self._engine.model.schema.names,
                                                max_rows=cfg.max_rows, max_abs=cfg.max_abs_value)
-            extra = payload.parameters.model_extra if payload.parameters is not None else None
-            batch = self._engine.decide(columns, unit_ids, extra)
+            batch = self._engine.decide(columns, unit_ids, extra, campaign, time.time())
         except FeatureError as exc:
             raise self._reject("infer", exc.reason, str(exc), 400) from None
         except RequestError as exc:
@@ -362,11 +498,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         return response
 
     def _record(self, batch: DecisionBatch) -> None:
-        m, base = self._m, self._base
+        m, base, name = self._m, self._base, batch.campaign
         self._rows.inc(len(batch.arms))
         for (arm, key), count in Counter(zip(batch.arms, batch.policy_treatments,
                                              strict=True)).items():
-            m.assignments.labels(**base, arm=arm, treatment=key).inc(count)
+            m.assignments.labels(**base, arm=arm, treatment=key, campaign=name).inc(count)
+        if batch.campaign_arms is not None:
+            for why, count in Counter(batch.campaign_arms).items():
+                m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why).inc(count)
+            if batch.spend:
+                m.campaign_spend.labels(**base, campaign=name).inc(batch.spend)
+            closes = batch.issued_at + batch.window_seconds
+            for arm, count in Counter(batch.arms).items():
+                if arm in ARMS:  # holdout and treated expect an outcome; unexposed do not
+                    self._due.add(closes, batch.window_seconds,
+                                  ("expected", name, arm, self._engine.version), count)
         for name, idx in batch.bins.items():
             children = self._bins[name]
             for b, count in enumerate(np.bincount(idx, minlength=len(children)).tolist()):
@@ -385,8 +531,15 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                    _output("expected_net_value", batch.net_value.tolist(), "FP64")]
         for j, key in enumerate(self._engine.keys):
             outputs.append(_output(f"uplift_{key}", batch.uplift[:, j].tolist(), "FP64"))
+        parameters = Parameters(content_type="pd")
+        if batch.campaign_arms is not None and self._campaigns is not None:
+            outputs.insert(3, _output("campaign_arm", batch.campaign_arms, "BYTES"))
+            bound = self._campaigns.get(batch.campaign)
+            parameters = Parameters(content_type="pd", campaign=batch.campaign,
+                                    campaign_generation=bound.campaign.generation
+                                    if bound is not None else None)
         return InferenceResponse(model_name=self.name, model_version=self._engine.version,
-                                 parameters=Parameters(content_type="pd"), outputs=outputs)
+                                 parameters=parameters, outputs=outputs)
 
     async def _read_json(self, request: Request, endpoint: str) -> Any:
         """The body as JSON: at most ``max_body_bytes`` (after gzip), standard JSON only."""
@@ -458,7 +611,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 if new:
                     d = r.decision
                     self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
-                                              treatment=d.treatment,
+                                              treatment=d.treatment, campaign=d.campaign,
                                               status="ok" if r.ok else "failed").inc()
             return self._answer("deliveries", len(reports), sum(fresh))
 
@@ -476,27 +629,39 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                                 engine.config.max_outcome_value)
             except events.ReportError as exc:
                 raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
-            m = self._m
+            m, now, late = self._m, time.time(), 0
             fresh = engine.seen.fresh("outcomes", (r.decision.decision_id for r in reports))
             for r, new in zip(reports, fresh, strict=True):
                 if not new:
                     continue
                 d = r.decision
                 labels = {"model": self.name, "version": d.version, "arm": d.arm,
-                          "treatment": d.treatment}
+                          "treatment": d.treatment, "campaign": d.campaign}
+                if d.late(now):  # after its attribution window: not a conversion of it
+                    m.late_outcomes.labels(**labels).inc()
+                    late += 1
+                    continue
                 m.outcomes.labels(**labels).inc()
                 if r.converted:
                     m.conversions.labels(**labels).inc()
                 if r.value:
                     m.outcome_value.labels(**labels).inc(r.value)
-            return self._answer("outcomes", len(reports), sum(fresh))
+                closes = d.window_closes_at
+                if closes is not None and d.window_seconds is not None and d.arm in ARMS:
+                    self._due.add(closes, d.window_seconds,
+                                  ("received", d.campaign, d.arm, d.version))
+            return self._answer("outcomes", len(reports), sum(fresh), late)
 
         return await self._guarded("outcomes", handle)
 
-    def _answer(self, endpoint: str, accepted: int, counted: int) -> dict[str, Any]:
+    def _answer(self, endpoint: str, accepted: int, counted: int, late: int = 0
+                ) -> dict[str, Any]:
         if accepted > counted:
             self._m.duplicates.labels(**self._base, endpoint=endpoint).inc(accepted - counted)
-        return {"accepted": accepted, "counted": counted, "duplicates": accepted - counted}
+        answer = {"accepted": accepted, "counted": counted, "duplicates": accepted - counted}
+        if late:
+            answer["late"] = late  # of the counted: past their attribution window
+        return answer
 
 
 def _no_constant(name: str) -> Any:
