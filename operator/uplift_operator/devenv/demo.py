@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -102,7 +103,20 @@ class DemoStack:
         from uplift_operator.devenv.serving_agent import ServingAgent
         from uplift_operator.devenv.simulator import CustomerSimulator
 
-        self.say("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)")
+        # MLflow (the slowest to start), Prometheus and version 1's training run beside the
+        # control plane: each is its own process or only needs the CPU, none waits for another.
+        self.say("Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager), "
+                 "MLflow tracking server (sqlite) and Prometheus, side by side")
+        mlflow = MlflowServer(self.workdir / "mlflow", timeout=600)
+        self._cleanups.append(("MLflow", mlflow.stop))  # before start: a slow start still stops
+        prometheus = PrometheusServer(workdir=self.workdir / "prometheus")
+        self._cleanups.append(("Prometheus", prometheus.close))
+        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="demo-start")
+        self._cleanups.append(("start-up threads", lambda: pool.shutdown(wait=False)))
+        mlflow_up = pool.submit(mlflow.start)
+        prometheus_up = pool.submit(prometheus.start)
+        trained = pool.submit(demo_models.fit, self.data, scenarios.STABLE_RECIPE)
+
         plane = ControlPlane(self.workdir / "controlplane").start()
         self._cleanups.append(("control plane", plane.stop))
         self.plane, admin = plane, plane.admin_kubeconfig
@@ -114,31 +128,7 @@ class DemoStack:
                  "crd/upliftmodels.uplift.dev", "crd/seldondeployments.machinelearning.seldon.io")
         self._mark("control plane")
 
-        # MLflow and the model while the control plane's CRDs settle: both only need the CPU.
-        self.say("MLflow tracking server (sqlite) and Prometheus")
-        mlflow = MlflowServer(self.workdir / "mlflow", timeout=600)
-        fitted: dict[str, demo_models.Fitted] = {}
-        trainer = threading.Thread(target=lambda: fitted.update(
-            v1=demo_models.fit(self.data, scenarios.STABLE_RECIPE)), daemon=True)
-        trainer.start()
-        self._cleanups.append(("MLflow", mlflow.stop))  # before start: a slow start still stops
-        mlflow.start()
-        self.mlflow = mlflow
-        prometheus = PrometheusServer(workdir=self.workdir / "prometheus")
-        self._cleanups.append(("Prometheus", prometheus.close))
-        prometheus.start()
-        self.prometheus = prometheus
-        self._mark("mlflow+prometheus")
-
-        self.say("Router (Istio + Seldon executor stand-in) and the serving agent "
-                 "(MLServer per predictor)")
-        self.router = WeightedRouter().start()
-        self._cleanups.append(("router", self.router.stop))
-        self.api = kube_config.new_client_from_config(str(admin))  # type: ignore[no-untyped-call]
-        self.agent = ServingAgent(self.api, prometheus, self.router, self.workdir / "serving",
-                                  delays=lambda version: self.delays.get(version, 0.0)).start()
-        self._cleanups.append(("serving agent", self.agent.stop))
-
+        # The operator next: it starts in seconds and waits for MLflow by itself.
         self.say("Operator (under ServiceAccount uplift-system/uplift-operator)")
         liveness, self.metrics_port = process.free_port(), process.free_port()
         self.operator_log = self.workdir / "operator.log"
@@ -151,12 +141,23 @@ class DemoStack:
         self._cleanups.append(("operator", lambda: process.stop(operator, grace=15)))
         self.operator = operator
 
-        trainer.join()
-        if "v1" not in fitted:
-            raise RuntimeError("training version 1 failed; see the messages above")
+        self.mlflow = mlflow_up.result()
+        self.prometheus = prometheus_up.result()
+        self._mark("mlflow+prometheus")
+
+        self.say("Router (Istio + Seldon executor stand-in) and the serving agent "
+                 "(MLServer per predictor)")
+        self.router = WeightedRouter().start()
+        self._cleanups.append(("router", self.router.stop))
+        self.api = kube_config.new_client_from_config(str(admin))  # type: ignore[no-untyped-call]
+        self.agent = ServingAgent(self.api, prometheus, self.router, self.workdir / "serving",
+                                  delays=lambda version: self.delays.get(version, 0.0)).start()
+        self._cleanups.append(("serving agent", self.agent.stop))
+
+        fitted = trained.result()
         self.say(f"Registering version 1 as {scenarios.MODEL}@champion (training cached in "
                  f"{demo_models.cache_dir()})")
-        demo_models.register(fitted["v1"], scenarios.STABLE_RECIPE, self.data, mlflow.url,
+        demo_models.register(fitted, scenarios.STABLE_RECIPE, self.data, mlflow.url,
                              scenarios.MODEL, alias="champion")
         self._mark("model v1")
         process.wait_until(lambda: process.http_ok(f"http://127.0.0.1:{liveness}/healthz"),
@@ -321,7 +322,8 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     MlflowClient(tracking_uri=stack.mlflow.url).set_registered_model_alias(
         scenarios.MODEL, "champion", version)
     weights: list[int] = []
-    decision, reason, gate = "Timeout", f"no decision within {timeout:.0f}s", None
+    decision, reason, gate = "Timeout", "", None
+    last = "no status yet"
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -336,9 +338,12 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
             if found is not None:
                 decision, reason, gate = found
                 break
+            last = _waiting_on(status)
             time.sleep(0.3)
     finally:
         sim.set_population(None)
+        if decision == "Timeout":
+            reason = f"no decision within {timeout:.0f}s; last seen: {last}"
         if scenario.extra_gates:
             stack.apply_upliftmodel()
     expected = decision == scenario.expect and (scenario.expect_gate is None
@@ -346,6 +351,13 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     stack.recorder.mark(f"{decision} v{version}")
     return Outcome(scenario.name, version, decision, reason, gate, time.monotonic() - started,
                    expected, weights)
+
+
+def _waiting_on(status: dict[str, Any]) -> str:
+    """What the operator said it waits for, with every gate that has not passed (for timeouts)."""
+    gates = "; ".join(f"{g.get('name')} {g.get('verdict')}: {g.get('message', '')}"
+                      for g in status.get("gates", []) if g.get("verdict") != "Pass")
+    return f"{status.get('message', '')} [{gates}]" if gates else str(status.get("message", ""))
 
 
 def _decided(status: dict[str, Any], version: str) -> tuple[str, str, str | None] | None:
