@@ -28,8 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("usage: uplift-operator <command> [options]\n\ncommands:")
         for name, (_, help_text) in SUBCOMMANDS.items():
             print(f"  {name:<8} {help_text}")
-        print(f"  {'|'.join(CONTROL_COMMANDS)} NAME [-n NS]\n           manual control of an "
-              "UpliftModel (also `kubectl uplift ...`)")
+        print(f"  {'|'.join(CONTROL_COMMANDS)} [campaign/]NAME [-n NS]\n           manual "
+              "control of an UpliftModel or a Campaign (also `kubectl uplift ...`)")
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command in CONTROL_COMMANDS:

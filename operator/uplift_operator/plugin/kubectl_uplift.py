@@ -6,10 +6,11 @@ the Kubernetes Python client (about a second to import). It imports only the sta
 and ``domain.requests`` (the annotation contract the operator reads), so it starts in a fraction
 of a second and can ship as a single file (``uplift_operator.plugin.bundle``).
 
-Every action is declarative: promote, abort, retry and rollback write a request annotation with
-a fresh token, which the operator acts on once and records in ``status.handledRequests``; pause
-and resume set ``spec.rollout.paused`` (in a GitOps setup, commit that field to Git instead).
-Campaigns have ``status`` only: the operator does not act on Campaign requests yet.
+Every action is declarative and the same for both kinds, whose ramps run on one step machine
+(``domain.steps``): promote, abort, retry and rollback write a request annotation with a fresh
+token, which the operator acts on once and records in ``status.handledRequests``; pause and
+resume set the ramp's ``paused`` field, ``spec.rollout.paused`` of an UpliftModel or
+``spec.exposure.paused`` of a Campaign (in a GitOps setup, commit that field to Git instead).
 """
 
 from __future__ import annotations
@@ -25,22 +26,25 @@ from typing import Any
 
 from uplift_operator.domain import requests as contract
 
-__all__ = ["VERBS", "main", "patch_for", "render_campaign", "render_status"]
+__all__ = ["VERBS", "describe", "main", "patch_for", "render_campaign", "render_status"]
 
-# verb -> one-line help; ``--help`` lists exactly these.
+# verb -> one-line help; ``--help`` lists exactly these. Each works on both kinds.
 VERBS: dict[str, str] = {
-    "status": "summary of an UpliftModel or a Campaign: phase and why, ramp, gates, history",
-    "promote": "UpliftModel: advance the canary one step (--full: promote now)",
-    "abort": "UpliftModel: roll the canary back and keep it off",
-    "retry": "UpliftModel: start the aborted canary again from the first step",
-    "rollback": "UpliftModel: emergency rollback to the stable version, skipping the gates",
-    "pause": "UpliftModel: hold the ramp where it is (sets spec.rollout.paused)",
-    "resume": "UpliftModel: continue the ramp (clears spec.rollout.paused)",
+    "status": "phase and why, ramp, gates, history; a Campaign's exposure, effect, ROI, spend",
+    "promote": "advance the ramp one step (--full: complete the ramp now)",
+    "abort": "roll back and stay there (the canary gets no traffic, or exposure goes to 0%)",
+    "retry": "start an aborted canary or a rolled-back campaign again from the first step",
+    "rollback": "emergency rollback past the gates (canary off or previous stable back; "
+                "exposure 0%)",
+    "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused)",
+    "resume": "continue the ramp (clears that field)",
 }
+# The spec block that holds a kind's ramp (and so its ``paused`` field).
+RAMP_FIELDS = {"upliftmodel": "rollout", "campaign": "exposure"}
 KINDS = {"upliftmodel": "upliftmodels.uplift.dev", "campaign": "campaigns.uplift.dev"}
 _ALIASES = {"upliftmodel": "upliftmodel", "upliftmodels": "upliftmodel", "um": "upliftmodel",
             "upliftmodels.uplift.dev": "upliftmodel", "campaign": "campaign",
-            "campaigns": "campaign", "campaigns.uplift.dev": "campaign"}
+            "campaigns": "campaign", "camp": "campaign", "campaigns.uplift.dev": "campaign"}
 
 
 class PluginError(Exception):
@@ -56,15 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             body = kubectl.get(KINDS[kind], name)
             print(render_status(body) if kind == "upliftmodel" else render_campaign(body))
             return 0
-        if kind != "upliftmodel":
-            raise PluginError(f"{args.verb}: only UpliftModels take manual requests; the operator "
-                              "does not act on Campaign requests yet (use `status`)")
-        body = kubectl.merge_patch(KINDS[kind], name, patch_for(args.verb, args.full))
+        patch = patch_for(args.verb, args.full, kind)
+        body = kubectl.merge_patch(KINDS[kind], name, patch)
     except PluginError as error:
         print(f"kubectl uplift: {error}", file=sys.stderr)
         return 1
     meta = body.get("metadata", {})
-    print(f"upliftmodel {meta.get('namespace', '?')}/{meta.get('name', name)}: {args.verb} requested")
+    print(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}: {describe(patch)}")
     return 0
 
 
@@ -73,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubectl uplift", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Read and steer UpliftModels and Campaigns (uplift.dev).",
-        epilog=f"verbs:\n{verbs}\n\nNAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.")
+        epilog=f"verbs (UpliftModels and Campaigns alike):\n{verbs}\n\n"
+               "NAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.")
     parser.add_argument("verb", choices=list(VERBS), metavar="VERB", help="one of the verbs below")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("-n", "--namespace", default=None,
@@ -81,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
     parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
     parser.add_argument("--full", action="store_true",
-                        help="promote: skip the remaining steps and promote now")
+                        help="promote: skip the remaining steps and complete the ramp now")
     return parser
 
 
@@ -122,10 +125,10 @@ class Kubectl:
         return loaded
 
 
-def patch_for(verb: str, full: bool = False) -> dict[str, Any]:
-    """The merge patch a manual-control verb writes to an UpliftModel."""
+def patch_for(verb: str, full: bool = False, kind: str = "upliftmodel") -> dict[str, Any]:
+    """The merge patch a manual-control verb writes to an UpliftModel or a Campaign."""
     if verb in ("pause", "resume"):
-        return {"spec": {"rollout": {"paused": verb == "pause"}}}
+        return {"spec": {RAMP_FIELDS[kind]: {"paused": verb == "pause"}}}
     token = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     if verb == "promote":
         return {"metadata": {"annotations": {
@@ -133,6 +136,16 @@ def patch_for(verb: str, full: bool = False) -> dict[str, Any]:
     key = {"abort": contract.ABORT_ANNOTATION, "retry": contract.RETRY_ANNOTATION,
            "rollback": contract.EMERGENCY_ROLLBACK_ANNOTATION}[verb]
     return {"metadata": {"annotations": {key: token}}}
+
+
+def describe(patch: dict[str, Any]) -> str:
+    """What a ``patch_for`` patch asks for, in the words of the fields it writes."""
+    annotations = patch.get("metadata", {}).get("annotations", {})
+    if annotations:
+        ((key, value),) = annotations.items()
+        return f"requested ({key}={value}; acted on once, see status.handledRequests)"
+    ((ramp, fields),) = patch["spec"].items()
+    return f"spec.{ramp}.paused set to {str(fields['paused']).lower()}"
 
 
 def render_status(body: dict[str, Any]) -> str:

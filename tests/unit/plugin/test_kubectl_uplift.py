@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,22 +15,28 @@ from uplift_operator.plugin import bundle
 from uplift_operator.plugin import kubectl_uplift as plugin
 
 
+@pytest.mark.parametrize("target", ["upliftmodel", "campaign"])
 @pytest.mark.parametrize(("command", "full", "kind"), [
     ("promote", False, RequestKind.PROMOTE), ("promote", True, RequestKind.PROMOTE_FULL),
     ("abort", False, RequestKind.ABORT), ("retry", False, RequestKind.RETRY),
     ("rollback", False, RequestKind.EMERGENCY_ROLLBACK),
 ])
 def test_requests_are_annotations_the_ramp_reads_with_a_fresh_token(
-        command: str, full: bool, kind: RequestKind) -> None:
-    first = plugin.patch_for(command, full)["metadata"]["annotations"]
-    second = plugin.patch_for(command, full)["metadata"]["annotations"]
-    assert [r.kind for r in parse_requests(first)] == [kind]
+        target: str, command: str, full: bool, kind: RequestKind) -> None:
+    # Both kinds' passes read the same annotations (domain.requests.parse_requests).
+    first = plugin.patch_for(command, full, target)
+    second = plugin.patch_for(command, full, target)
+    assert list(first) == ["metadata"], "a request touches no spec field"
+    annotations = first["metadata"]["annotations"]
+    assert [r.kind for r in parse_requests(annotations)] == [kind]
     assert first != second, "a repeated request carries a new token, so it acts again"
 
 
 @pytest.mark.parametrize(("command", "paused"), [("pause", True), ("resume", False)])
-def test_pause_and_resume_set_the_spec_field(command: str, paused: bool) -> None:
-    assert plugin.patch_for(command, False) == {"spec": {"rollout": {"paused": paused}}}
+@pytest.mark.parametrize(("target", "ramp"), [("upliftmodel", "rollout"), ("campaign", "exposure")])
+def test_pause_and_resume_set_the_ramps_paused_field(
+        command: str, paused: bool, target: str, ramp: str) -> None:
+    assert plugin.patch_for(command, False, target) == {"spec": {ramp: {"paused": paused}}}
 
 
 def test_status_summary_names_gates_and_history() -> None:
@@ -78,9 +86,81 @@ def test_connection_flags_reach_kubectl_in_any_position() -> None:
     assert plugin._target("m") == ("upliftmodel", "m")
 
 
-def test_campaigns_take_no_manual_requests_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert plugin.main(["promote", "campaign/spring", "--kubeconfig", "/nonexistent"]) == 1
-    assert "only UpliftModels take manual requests" in capsys.readouterr().err
+def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a patch -o json."""
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "kubectl"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "print(json.dumps({'metadata': {'namespace': 'growth', 'name': 'spring'}}))\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    return calls
+
+
+def _calls(path: Path) -> list[list[str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _patch_sent(argv: list[str]) -> dict[str, Any]:
+    patch: dict[str, Any] = json.loads(argv[argv.index("-p") + 1])
+    return patch
+
+
+@pytest.mark.parametrize(("argv", "annotation", "value"), [
+    (["promote", "campaign/spring"], "uplift.dev/promote", "step:"),
+    (["promote", "camp/spring", "--full"], "uplift.dev/promote", "full:"),
+    (["abort", "campaign/spring"], "uplift.dev/abort", ""),
+    (["retry", "campaigns/spring"], "uplift.dev/retry", ""),
+    (["rollback", "campaign/spring"], "uplift.dev/emergency-rollback", ""),
+])
+def test_campaign_requests_patch_the_campaign_with_the_users_connection(
+        argv: list[str], annotation: str, value: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch)
+    assert plugin.main([*argv, "-n", "growth", "--context", "prod", "--kubeconfig", "/k"]) == 0
+    (call,) = _calls(calls)
+    assert call[:6] == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth"]
+    assert call[6:10] == ["patch", "campaigns.uplift.dev", "spring", "--type"]
+    assert call[10] == "merge" and call[-2:] == ["-o", "json"]
+    ((key, sent),) = _patch_sent(call)["metadata"]["annotations"].items()
+    assert key == annotation and sent.startswith(value) and len(sent) > len(value)
+    out = capsys.readouterr().out
+    assert out.startswith(f"campaign growth/spring: requested ({annotation}={sent};")
+
+
+@pytest.mark.parametrize(("verb", "paused"), [("pause", True), ("resume", False)])
+def test_campaign_pause_and_resume_patch_spec_exposure_paused(
+        verb: str, paused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch)
+    assert plugin.main([verb, "campaign/spring", "-n", "growth"]) == 0
+    (call,) = _calls(calls)
+    assert call[:5] == ["--namespace", "growth", "patch", "campaigns.uplift.dev", "spring"]
+    assert _patch_sent(call) == {"spec": {"exposure": {"paused": paused}}}
+    assert capsys.readouterr().out == (
+        f"campaign growth/spring: spec.exposure.paused set to {str(paused).lower()}\n")
+
+
+def test_campaign_status_gets_the_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch)
+    assert plugin.main(["status", "campaign/spring", "--context", "prod"]) == 0
+    assert _calls(calls) == [["--context", "prod", "get", "campaigns.uplift.dev", "spring",
+                              "-o", "json"]]
+    assert "Name:      growth/spring" in capsys.readouterr().out
+
+
+def test_a_kubectl_failure_is_reported_with_its_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\necho 'campaigns.uplift.dev \"gone\" not found' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["abort", "campaign/gone"]) == 1
+    assert capsys.readouterr().err == 'kubectl uplift: campaigns.uplift.dev "gone" not found\n'
 
 
 def test_help_lists_only_the_plugin_verbs(capsys: pytest.CaptureFixture[str]) -> None:
