@@ -4,10 +4,16 @@
 #   helm        helm.sh/helm/v3/cmd/helm                  (v3.19.x)
 #   kustomize   sigs.k8s.io/kustomize/kustomize/v5        (v5.8.2)
 #   argocd-lua  ../shared/tools/argocd-lua (Argo CD's own Lua engine; read-only, built from a copy)
+#   controller-gen  sigs.k8s.io/controller-tools/cmd/controller-gen  (v0.23.0), which generates
+#   prometheus-operator-crds  the ServiceMonitor, PodMonitor and PrometheusRule CRDs from the Go API
+#               types of github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring
+#               (v0.95.2), as prometheus-operator generates its own: the chart's monitoring
+#               objects are dry-run against them on the real API server
 #
 # Each binary is cached OUTSIDE the repository and the build is skipped when it exists:
 #   ${UPLIFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator}/tools/<name>-<version-or-hash>/<name>
-# Prints "<name>=<path>" per tool on stdout; progress goes to stderr.
+# Prints "<name>=<path>" per tool on stdout (prometheus-operator-crds: a directory of three CRD
+# files); progress goes to stderr.
 #
 # Env: UPLIFT_CACHE_DIR, XDG_CACHE_HOME, GO (default "go"), GOFLAGS (default "-p=2"),
 #      UPLIFT_SHARED_DIR (default ../shared from the repository), UPLIFT_TOOLS_REBUILD=1.
@@ -19,6 +25,8 @@ cache_root="${UPLIFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator}
 shared="${UPLIFT_SHARED_DIR:-$repo_root/../shared}"
 helm_version="v3.19.5"
 kustomize_version="v5.8.2"
+controller_tools_version="v0.23.0"
+monitoring_api_version="v0.95.2"   # github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring
 export GOFLAGS="${GOFLAGS:--p=2}" GOTOOLCHAIN=local CGO_ENABLED=0
 
 cached() {  # cached NAME DIR: print and succeed when DIR/NAME exists
@@ -68,3 +76,35 @@ if ! cached argocd-lua "$dir"; then
     echo "build-tools: built argocd-lua in $((SECONDS - start))s" >&2
     echo "argocd-lua=$dir/argocd-lua"
 fi
+
+# prometheus-operator's CRDs: controller-gen over the monitoring.coreos.com/v1 Go types, in a
+# throwaway module that requires them. Only the three kinds the chart renders are kept.
+install_module controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen \
+    "$controller_tools_version" "-s -w"
+controller_gen="$cache_root/tools/controller-gen-$controller_tools_version/controller-gen"
+crds_dir="$cache_root/tools/prometheus-operator-crds-$monitoring_api_version-cg-$controller_tools_version"
+crd_kinds=(servicemonitors podmonitors prometheusrules)
+if [[ -f "$crds_dir/monitoring.coreos.com_prometheusrules.yaml" && "${UPLIFT_TOOLS_REBUILD:-0}" != 1 ]]; then
+    echo "build-tools: cached $crds_dir" >&2
+else
+    mkdir -p "$cache_root/tools"
+    crd_tmp="$(mktemp -d "$cache_root/tools/.prometheus-operator-crds.XXXXXX")"
+    start=$SECONDS
+    echo "build-tools: generating prometheus-operator CRDs ($monitoring_api_version)" >&2
+    api="github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring"
+    printf 'module uplift.dev/prometheus-operator-crds\n\ngo 1.26.0\n\nrequire %s %s\n' \
+        "$api" "$monitoring_api_version" > "$crd_tmp/go.mod"
+    printf 'package crds\n\nimport _ "%s/v1"\n' "$api" > "$crd_tmp/crds.go"
+    (cd "$crd_tmp" && GOFLAGS="$GOFLAGS -mod=mod" "$go_cmd" mod tidy >&2 \
+        && GOFLAGS="$GOFLAGS -mod=mod" "$controller_gen" crd:crdVersions=v1 "paths=$api/v1" \
+            "output:crd:dir=$crd_tmp/out" >&2)
+    mkdir -p "$crd_tmp/keep"
+    for kind in "${crd_kinds[@]}"; do
+        cp "$crd_tmp/out/monitoring.coreos.com_$kind.yaml" "$crd_tmp/keep/"
+    done
+    rm -rf "$crds_dir"
+    mv -f "$crd_tmp/keep" "$crds_dir"   # whole directory at once: readers never see a partial set
+    rm -rf "$crd_tmp"
+    echo "build-tools: generated prometheus-operator CRDs in $((SECONDS - start))s" >&2
+fi
+echo "prometheus-operator-crds=$crds_dir"

@@ -2,7 +2,9 @@
 
 A control plane of its own (not the session one, which already has the CRDs, the namespace and the
 RBAC): "fresh" means no namespace, no CRD. Every rendered object goes through the API server
-(server-side dry-run or a real apply), so schema, defaulting and admission judge it.
+(server-side dry-run or a real apply), so schema, defaulting and admission judge it; the chart's
+ServiceMonitor, PodMonitor and PrometheusRule too, against prometheus-operator's CRDs
+(``scripts/build-tools.sh`` generates them from its Go API types, as prometheus-operator does).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from tests.support.kube import Kubectl
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
-# The prometheus-operator CRDs are not in the test cluster; those objects are checked by the
-# contract tests (promtool, schema) instead.
-NOT_SERVED = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+MONITORING = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+MONITORING_ON = ["--set", "serviceMonitor.enabled=true", "--set", "podMonitor.enabled=true",
+                 "--set", "prometheusRule.enabled=true", "--set", "dashboards.enabled=true"]
 
 
 @pytest.fixture(scope="module")
@@ -82,17 +84,51 @@ def render(*args: str, release: str = "dryrun") -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out) if d]
 
 
-@pytest.mark.parametrize("values", [[], NAMESPACED, ["-f", str(ALL_OPTIONS)]],
-                         ids=["default", "namespaced", "all-options"])
-def test_chart_renders_pass_server_side_dry_run(fresh: Kubectl, values: list[str]) -> None:
+@pytest.fixture(scope="module")
+def monitoring_crds(fresh: Kubectl) -> Kubectl:
+    """prometheus-operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs, installed."""
+    crds = tools()["prometheus-operator-crds"]
+    fresh.run("apply", "--server-side", "-f", crds)
+    fresh.run("wait", "--for=condition=Established", "--timeout=60s", "-f", crds)
+    return fresh
+
+
+def _dry_run(kube: Kubectl, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    return kube.run("apply", "--dry-run=server", "-f", "-", check=False,
+                    input="---\n".join(yaml.safe_dump(d) for d in docs))
+
+
+@pytest.mark.parametrize("values", [[], NAMESPACED, MONITORING_ON, ["-f", str(ALL_OPTIONS)]],
+                         ids=["default", "namespaced", "monitoring", "all-options"])
+def test_chart_renders_pass_server_side_dry_run(monitoring_crds: Kubectl,
+                                                values: list[str]) -> None:
+    fresh = monitoring_crds
     shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
     for namespace in ("uplift-system", "team-a", "team-b"):
         fresh.run("create", "namespace", namespace, check=False)
-    docs = [d for d in render(*values) if d["kind"] not in NOT_SERVED]
+    docs = render(*values)
     assert len(docs) >= 7
-    result = fresh.run("apply", "--dry-run=server", "-f", "-",
-                       input="---\n".join(yaml.safe_dump(d) for d in docs))
+    if values in (MONITORING_ON, ["-f", str(ALL_OPTIONS)]):
+        assert {d["kind"] for d in docs} >= MONITORING
+    result = _dry_run(fresh, docs)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.count("(server dry run)") == len(docs)
+
+
+def test_monitoring_objects_are_judged_by_prometheus_operators_schema(
+        monitoring_crds: Kubectl) -> None:
+    # The same dry-run refuses what the real schema refuses: the CRDs validate, they do not just
+    # make the kinds known (an open schema would accept both of these).
+    monitors = [d for d in render(*MONITORING_ON) if d["kind"] in MONITORING]
+    monitor = next(d for d in monitors if d["kind"] == "ServiceMonitor")
+    monitor["spec"]["endpoints"][0]["scheme"] = "ftp"
+    refused = _dry_run(monitoring_crds, [monitor])
+    assert refused.returncode != 0 and "spec.endpoints[0].scheme" in refused.stderr, refused.stderr
+    rule = next(d for d in monitors if d["kind"] == "PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["forr"] = "5m"
+    refused = _dry_run(monitoring_crds, [rule])
+    assert refused.returncode != 0 and 'unknown field "spec.groups[0].rules[0].forr"' in (
+        refused.stderr), refused.stderr
 
 
 def test_helm_install_and_upgrade(fresh: Kubectl) -> None:
