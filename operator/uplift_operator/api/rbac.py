@@ -28,6 +28,9 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
      {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}),
     ("read MLflow credentials named by a resource (get only: no listing of secrets)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
+    ("create each UpliftModel's decision-key Secret (create only: an existing one is never "
+     "updated; the UpliftModel owns it, so the garbage collector deletes it)",
+     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}),
     ("kopf: follow namespaces matching --namespace globs",
      {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}),
     ("kopf: notice CRDs appearing and disappearing",

@@ -49,4 +49,6 @@ def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
 def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
-    memo["uplift_dependencies"].resolver.forget((namespace, name))
+    deps = memo["uplift_dependencies"]
+    deps.resolver.forget((namespace, name))
+    deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)

@@ -10,9 +10,10 @@ container runs as uid 10001, so nothing may need to write there.
 
 Runtime pods get no Kubernetes API access (``automountServiceAccountToken: false``: the runtime
 never calls the API). The runtime signs decision ids with ``UPLIFT_DECISION_KEY`` from the
-UpliftModel's Secret ``<name>-decision-key`` (key ``key``), shared by every replica of every
-predictor so any of them accepts reports for ids another issued; the reference is optional, so
-pods start without the Secret, each signing with its own random key (docs/runtime.md).
+UpliftModel's Secret ``<name>-decision-key`` (key ``key``, ``render.decision_key``), shared by
+every replica of every predictor so any of them accepts reports for ids another issued. The
+operator creates that Secret before it applies the graph, so the reference is not optional: a
+pod never starts signing with a key of its own that the other replicas would refuse.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from uplift_operator.render import naming
+from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["DECISION_KEY", "METRICS_DIR", "SeldonV1Backend", "runtime_env"]
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
-DECISION_KEY = "key"  # the data key in the decision-key Secret (naming.decision_key_secret)
 
 def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
     """Environment of the runtime container: which model to load and how to assign arms.
@@ -99,8 +100,7 @@ class SeldonV1Backend:
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env] + [
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
-                "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY,
-                "optional": True}}}]
+                "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,

@@ -11,8 +11,9 @@
 4. ``_measure``: when an analysis is due, every gate measured (``services.measurements``) and
    judged (``domain.gates``); with MLflow unreachable, held Inconclusive instead;
 5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
-6. ``_apply``: the split, by server-side apply, only when it differs from what is there; then the
-   MLflow tags / alias the decision implies (``_write_back``);
+6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
+   overwritten), then the split, by server-side apply, only when it differs from what is
+   there; then the MLflow tags / alias the decision implies (``_write_back``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec), set by
    ``domain.status`` from what resolving and applying found.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,6 +44,7 @@ from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.status import MAX_MESSAGE
 from uplift_operator.model.keys import treatment_key
+from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import measurements
@@ -52,6 +55,10 @@ from uplift_operator.services.resolution import Resolution, Resolver
 __all__ = ["Dependencies", "Event", "PassResult", "reconcile"]
 
 log = logging.getLogger(__name__)
+
+#: How often a decision-key Secret known to exist is made sure of again (one create, answered
+#: 409): a Secret deleted by hand comes back, with a new key, within this.
+DECISION_KEY_RECHECK = dt.timedelta(minutes=5)
 
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
@@ -71,6 +78,9 @@ class Dependencies:
     runtime_image: str
     default_tracking_uri: str | None
     resolver: Resolver = field(default_factory=Resolver)
+    # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
+    decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
+    new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -97,7 +107,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation), now)
-    applied = _apply(decision.traffic, child, spec, owner, deps)
+    applied = _apply(decision.traffic, child, spec, owner, deps, now)
     if registry is not None:
         _write_back(spec, decision, registry, now)
     status = _status(decision.status, current, resolved, applied, owner, generation, now)
@@ -202,11 +212,15 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
 
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: UpliftModelSpec,
-           owner: Owner, deps: Dependencies) -> status_logic.Applied | None:
-    """Server-side apply the decided graph when what is there differs (a hand edit included)."""
+           owner: Owner, deps: Dependencies, now: dt.datetime) -> status_logic.Applied | None:
+    """Server-side apply the decided graph when what is there differs (a hand edit included),
+    its decision-key Secret first (the pods cannot start without it)."""
     if traffic is None:
         return None
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
+    missing_key = _ensure_decision_key(owner, deps, now)
+    if missing_key is not None:
+        return replace(applied, error=missing_key)
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name),
                                    traffic)
     if child is not None and _contains(child.get("spec") or {}, manifest["spec"]):
@@ -216,6 +230,30 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: Upl
     except KubeError as error:
         return replace(applied, error=str(error))
     return replace(applied, changed=True)
+
+
+def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime) -> str | None:
+    """Create the model's decision-key Secret with a fresh random key unless it exists (an
+    existing one is never overwritten: the pods that serve hold its key). None when it exists;
+    else why not. The key is never logged or put into a message."""
+    known = (owner.namespace, owner.name, owner.uid)
+    checked = deps.decision_keys.get(known)
+    if checked is not None and now - checked < DECISION_KEY_RECHECK:
+        return None
+    manifest = decision_key.decision_key_secret(owner, deps.new_decision_key())
+    try:
+        deps.cluster.create_secret(manifest)
+    except KubeError as error:
+        name = naming.decision_key_secret(owner.name)
+        try:  # e.g. create not granted (an older RBAC): one made by hand serves as well
+            present = decision_key.DECISION_KEY in deps.cluster.secret_values(
+                owner.namespace, name, [decision_key.DECISION_KEY])
+        except KubeError:
+            present = False
+        if not present:
+            return f"decision key Secret {owner.namespace}/{name}: {error}"
+    deps.decision_keys[known] = now
+    return None
 
 
 def _status(decided: UpliftModelStatus, current: UpliftModelStatus,

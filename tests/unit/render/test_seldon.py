@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from uplift_operator.render import decision_key
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
@@ -112,4 +113,19 @@ def test_runtime_pods_get_no_api_token_and_the_shared_decision_key() -> None:
         assert pod["automountServiceAccountToken"] is False
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         assert env["UPLIFT_DECISION_KEY"]["valueFrom"]["secretKeyRef"] == {
-            "name": "hillstrom-uplift-decision-key", "key": "key", "optional": True}
+            "name": "hillstrom-uplift-decision-key", "key": "key"}
+
+
+def test_the_decision_key_secret_is_owned_by_the_model() -> None:
+    secret = decision_key.decision_key_secret(OWNER, "00ff" * 16)
+    assert secret == {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "hillstrom-uplift-decision-key", "namespace": "growth",
+                     "labels": {"app.kubernetes.io/managed-by": "uplift-operator",
+                                "app.kubernetes.io/name": "hillstrom-uplift",
+                                "uplift.dev/model": "hillstrom-uplift"},
+                     "ownerReferences": [{"apiVersion": "uplift.dev/v1alpha1",
+                                          "kind": "UpliftModel", "name": "hillstrom-uplift",
+                                          "uid": OWNER.uid, "controller": True,
+                                          "blockOwnerDeletion": True}]},
+        "type": "Opaque", "stringData": {"key": "00ff" * 16}}

@@ -28,6 +28,8 @@ class FakeCluster:
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     apply_error: KubeError | None = None
     applied: list[Key] = field(default_factory=list)
+    create_secret_error: KubeError | None = None
+    created_secrets: list[dict[str, Any]] = field(default_factory=list)
 
     def put(self, plural: str, body: Mapping[str, Any]) -> None:
         meta = body["metadata"]
@@ -51,6 +53,16 @@ class FakeCluster:
 
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         return self.objects.pop((api_version, plural, namespace, name), None) is not None
+
+    def create_secret(self, manifest: Mapping[str, Any]) -> bool:
+        if self.create_secret_error is not None:
+            raise self.create_secret_error
+        meta = manifest["metadata"]
+        self.created_secrets.append(copy.deepcopy(dict(manifest)))
+        if (meta["namespace"], meta["name"]) in self.secrets:
+            return False
+        self.secrets[(meta["namespace"], meta["name"])] = dict(manifest["stringData"])
+        return True
 
     def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
         secret = self.secrets.get((namespace, name))

@@ -132,6 +132,54 @@ def test_a_hand_edited_child_is_applied_again() -> None:
     assert len(sim.cluster.applied) == applied + 1
 
 
+# -- the decision-key Secret ---------------------------------------------------------------------
+
+KEY_SECRET = (NS, f"{NAME}-decision-key")
+
+
+def test_the_decision_key_secret_is_created_once_before_the_graph_and_owned_by_the_model() -> None:
+    sim = Sim()
+    keys = iter(["k1", "k2", "k3"])
+    sim.deps.new_decision_key = lambda: next(keys)
+    sim.tick()
+    assert sim.cluster.secrets[KEY_SECRET] == {"key": "k1"} and sim.cluster.applied == [SELDON]
+    [created] = sim.cluster.created_secrets
+    assert created["metadata"]["ownerReferences"] == [{
+        "apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel", "name": NAME, "uid": "u-1",
+        "controller": True, "blockOwnerDeletion": True}]
+    env = sim.cluster.objects[SELDON]["spec"]["predictors"][0]["componentSpecs"][0]["spec"][
+        "containers"][0]["env"]
+    assert {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
+        "name": f"{NAME}-decision-key", "key": "key"}}} in env  # not optional
+    for _ in range(5):
+        sim.tick(1)
+    assert len(sim.cluster.created_secrets) == 1  # known to exist: not asked again each pass
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds())
+    assert len(sim.cluster.created_secrets) == 2  # made sure of again ...
+    assert sim.cluster.secrets[KEY_SECRET] == {"key": "k1"}  # ... and never overwritten
+
+
+def test_a_decision_key_made_by_hand_is_kept() -> None:
+    sim = Sim()
+    sim.cluster.secrets[KEY_SECRET] = {"key": "mine"}
+    sim.tick()
+    assert sim.cluster.secrets[KEY_SECRET] == {"key": "mine"} and sim.cluster.applied == [SELDON]
+
+
+def test_without_a_decision_key_the_graph_is_not_applied_and_the_secret_is_named() -> None:
+    sim = Sim()
+    sim.cluster.create_secret_error = KubeError(
+        "create secret shop/uplift-decision-key: 403 secrets is forbidden", 403)
+    result = sim.tick()
+    applied = sim.condition("ServingApplied")
+    assert (applied["status"], applied["reason"]) == ("False", "ApplyFailed")
+    assert applied["message"].startswith("decision key Secret shop/uplift-decision-key: create")
+    assert sim.cluster.applied == [] and "ApplyFailed" in reasons(result)
+    sim.cluster.secrets[KEY_SECRET] = {"key": "by-hand"}  # create still refused: it exists now
+    sim.tick(1)
+    assert sim.cluster.applied == [SELDON]
+
+
 # -- MLflow ---------------------------------------------------------------------------------------
 
 def test_mlflow_down_mid_ramp_holds_inconclusive_without_error_build_up() -> None:
