@@ -202,7 +202,7 @@ TOKEN = "s3cr3t-token-value"
     ({"token": b" \n"}, "Secret 'mlflow' key 'token' is empty"),
     ({"token": b"\xff\xfe"}, "Secret 'mlflow' key 'token' is not UTF-8 text"),
     ({"token": f"{TOKEN}\x00x".encode()}, "Secret 'mlflow' key 'token' contains a control"),
-    ({"user": b"x"}, "Secret 'mlflow' key 'token' does not exist; the Secret has user"),
+    ({"user": b"x"}, "Secret 'mlflow' key 'token' does not exist in the Secret"),
 ])
 def test_credential_problems_name_the_secret_and_key_never_the_value(
         values: dict[str, bytes], expected: str) -> None:
