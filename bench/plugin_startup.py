@@ -3,9 +3,10 @@
     .venv/bin/python bench/plugin_startup.py [--runs 20]
 
 Packs the plugin as its single-file install (``uplift_operator.plugin.bundle``), puts it on PATH
-as ``kubectl-uplift``, starts the real control plane with the CRDs and one UpliftModel, and times
-``kubectl uplift status hillstrom-uplift`` (kubectl's plugin dispatch + Python start + the plugin's
-own ``kubectl get``) ``--runs`` times, plus ``kubectl uplift --help`` (no API call), a bare
+as ``kubectl-uplift``, starts the real control plane with the CRDs and the sample UpliftModel and
+Campaign, and times ``kubectl uplift status hillstrom-uplift`` (kubectl's plugin dispatch + Python
+start + the plugin's own ``kubectl get``) ``--runs`` times, the same for ``status`` and ``pause``
+(a merge patch) of the Campaign, plus ``kubectl uplift --help`` (no API call), a bare
 ``kubectl get`` of the same object for reference, and the import of the plugin against the import
 of ``domain.ramp`` (what the plugin imported before: scipy). ``python3`` on PATH is the real
 interpreter (a pyenv shim alone costs about a second). Wall time depends on the machine's load,
@@ -35,7 +36,7 @@ from tests.support.kube import Kubectl, install_crds  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 from uplift_operator.plugin import bundle  # noqa: E402
 
-SAMPLE = ROOT / "manifests" / "samples" / "upliftmodel.yaml"
+SAMPLES = [ROOT / "manifests" / "samples" / f"{kind}.yaml" for kind in ("upliftmodel", "campaign")]
 
 
 def _time(argv: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
@@ -61,12 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         admin = Kubectl(plane.admin_kubeconfig)
         install_crds(admin)
         admin.run("create", "namespace", "bench")
-        admin.apply(yaml.safe_load(SAMPLE.read_text()), "bench")
+        admin.apply([yaml.safe_load(sample.read_text()) for sample in SAMPLES], "bench")
         env = {**os.environ, "PATH": f"{tmp}:{os.environ['PATH']}",
                "KUBECONFIG": str(plane.admin_kubeconfig)}
         cases = {
             "kubectl uplift status hillstrom-uplift -n bench":
                 ["kubectl", "uplift", "status", "hillstrom-uplift", "-n", "bench"],
+            "kubectl uplift status campaign/spring-email -n bench":
+                ["kubectl", "uplift", "status", "campaign/spring-email", "-n", "bench"],
+            "kubectl uplift pause campaign/spring-email -n bench (a merge patch)":
+                ["kubectl", "uplift", "pause", "campaign/spring-email", "-n", "bench"],
             "kubectl uplift --help": ["kubectl", "uplift", "--help"],
             "kubectl get upliftmodel hillstrom-uplift -n bench -o json (reference)":
                 ["kubectl", "get", "upliftmodel", "hillstrom-uplift", "-n", "bench", "-o", "json"],
