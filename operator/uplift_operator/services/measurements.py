@@ -67,7 +67,11 @@ class GateContext:
         return _range(self.now - self.canary_started_at)
 
     def selector(self, version: str, **extra: str) -> str:
-        labels = {"namespace": self.namespace, "model": self.name, "version": version, **extra}
+        # campaign="": the model's own decisions only. A Campaign's decisions land in the same
+        # version's counts, drawn with its own salt and holdout (docs/runtime.md, "With the
+        # UpliftModel's gates"); series without the label (latency, drift) match it as well.
+        labels = {"namespace": self.namespace, "model": self.name, "version": version,
+                  "campaign": "", **extra}
         return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
 
     def variables(self, version: str) -> dict[str, str]:
