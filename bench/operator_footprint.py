@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| operator installed from | data-plane libraries importable | start → /healthz s "
           f"| RSS after {args.idle:.0f} s idle MB | peak RSS MB |")
     print("|---|---|---|---|---|")
-    print(f"| requirements/operator.lock | {present} | {ready_s:.1f} | {rss / 1024:.0f} "
+    source = str(args.venv) if args.venv else "requirements/operator.lock"
+    print(f"| {source} | {present} | {ready_s:.1f} | {rss / 1024:.0f} "
           f"| {hwm / 1024:.0f} |")
     return 0
 

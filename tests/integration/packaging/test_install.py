@@ -73,6 +73,9 @@ def test_readme_using_it_runs_verbatim_on_a_fresh_cluster(fresh: Kubectl) -> Non
 
 def test_kustomize_build_passes_server_side_dry_run(fresh: Kubectl) -> None:
     shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
+    # A dry-run namespace is never stored, so the namespaced objects need it to exist already
+    # (independent of whether the README test ran first in this module).
+    shell(fresh, "kubectl get namespace uplift-system || kubectl create namespace uplift-system")
     built = subprocess.run([tools()["kustomize"], "build", "manifests/"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout
     fresh.run("apply", "--dry-run=server", "-f", "-", input=built)
