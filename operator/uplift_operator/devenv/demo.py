@@ -33,6 +33,20 @@ STANDIN_SELDON_CRD = ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"
 Say = Callable[[str], None]
 
 
+def _fit_and_warm(data: Path) -> demo_models.Fitted:
+    """Version 1 (cached after the first run), and the imports its registration needs: MLflow's
+    client and the plotting stack cost seconds of CPU that would otherwise be spent after MLflow
+    is up, on the way to the first scored request."""
+    fitted = demo_models.fit(data, scenarios.STABLE_RECIPE)
+    import matplotlib
+
+    matplotlib.use("Agg")  # as the trainer does, before pyplot
+    import matplotlib.pyplot
+    import mlflow.pyfunc  # noqa: F401
+
+    return fitted
+
+
 def _kubectl(kubeconfig: Path, *args: str) -> str:
     result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
                             capture_output=True, text=True, check=False)
@@ -115,7 +129,7 @@ class DemoStack:
         self._cleanups.append(("start-up threads", lambda: pool.shutdown(wait=False)))
         mlflow_up = pool.submit(mlflow.start)
         prometheus_up = pool.submit(prometheus.start)
-        trained = pool.submit(demo_models.fit, self.data, scenarios.STABLE_RECIPE)
+        trained = pool.submit(_fit_and_warm, self.data)
 
         plane = ControlPlane(self.workdir / "controlplane").start()
         self._cleanups.append(("control plane", plane.stop))
