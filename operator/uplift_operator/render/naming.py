@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MANAGED_BY", "Owner", "decision_key_secret", "labels", "owner_reference",
-           "predictor_name"]
+__all__ = ["MANAGED_BY", "Owner", "campaigns_config_map", "decision_key_secret", "labels",
+           "owner_reference", "predictor_name"]
 
 MANAGED_BY = "uplift-operator"
 
@@ -30,6 +30,11 @@ def predictor_name(version: str) -> str:
 def decision_key_secret(name: str) -> str:
     """The Secret holding the key the runtime signs decision ids with (one per UpliftModel)."""
     return f"{name}-decision-key"
+
+
+def campaigns_config_map(name: str) -> str:
+    """The ConfigMap holding the campaigns file of an UpliftModel (``render.campaigns``)."""
+    return f"{name}-campaigns"
 
 
 def labels(owner: Owner) -> dict[str, str]:

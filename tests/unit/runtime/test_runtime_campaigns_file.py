@@ -212,39 +212,22 @@ def test_a_missing_file_is_reported_once_and_picked_up_when_it_appears(tmp_path:
 
 
 def test_the_sample_campaign_maps_one_to_one_onto_an_entry() -> None:
-    """The mapping of docs/runtime.md ("The campaigns file") applied to the sample Campaign
-    gives an entry the runtime accepts with the same values: what the operator will render."""
+    """The operator's renderer (``render.campaigns``, the mapping of docs/runtime.md, "The
+    campaigns file") applied to the sample Campaign gives an entry the runtime accepts with the
+    same values."""
     import yaml
 
     from uplift_operator.api.v1alpha1.campaign import Campaign as CampaignResource
-    from uplift_operator.api.v1alpha1.common import parse_duration
+    from uplift_operator.render import campaigns as rendering
 
     root = Path(__file__).resolve().parents[3]
     raw = yaml.safe_load((root / "manifests" / "samples" / "campaign.yaml").read_text())
     spec = CampaignResource.model_validate(raw).spec
-    econ, exp = spec.economics, spec.experiment
-    assert econ.budget is not None and econ.budget_period is not None
-    assert spec.schedule is not None and spec.schedule.start is not None
-    start = spec.schedule.start.isoformat().replace("+00:00", "Z")
-    entry = {
-        "generation": 1, "salt": exp.salt or f"default/{raw['metadata']['name']}",
-        "unitKey": exp.unit_key, "holdoutFraction": exp.holdout_fraction,
-        "exposurePercent": 0,
-        "treatments": {t.name: {"cost": t.cost_per_treatment if t.cost_per_treatment is not None
-                                else econ.cost_per_treatment,
-                                "value": t.value_per_conversion
-                                if t.value_per_conversion is not None
-                                else econ.value_per_conversion} for t in spec.treatments},
-        "policy": {"type": spec.targeting.policy, "minUplift": spec.targeting.min_uplift,
-                   "topFraction": spec.targeting.top_fraction},
-        "maxTreatmentsPerUnit": spec.targeting.max_treatments_per_unit,
-        "budget": {"amount": econ.budget,
-                   "periodSeconds": parse_duration(econ.budget_period).total_seconds(),
-                   "periodStart": start},
-        "attributionWindowSeconds": int(parse_duration(exp.attribution_window).total_seconds()),
-        "active": True, "start": start, "end": None,
-    }
-    parsed = parse(doc(**{raw["metadata"]["name"]: entry}))
+    rendered = rendering.text([rendering.CampaignEntry(
+        name=raw["metadata"]["name"], namespace="default", generation=1, spec=spec,
+        exposure_percent=25, active=True)])
+    assert rendering.FORMAT == FORMAT
+    parsed = parse(rendered)
     assert parsed.errors == {}
     c = parsed.campaigns["spring-email"]
     assert c.treatments == {"womens-e-mail": TreatmentTerms(0.10, 110.0),
@@ -252,4 +235,6 @@ def test_the_sample_campaign_maps_one_to_one_onto_an_entry() -> None:
     assert (c.salt, c.unit_key, c.holdout_fraction, c.attribution_window_seconds) == (
         "spring-2026", "customer_id", 0.1, 14 * 86400)
     assert c.budget == Budget(5000.0, START, 7 * 86400.0)
-    assert c.start == START and c.policy == Policy("costAware")
+    assert c.start == START and c.end is None and c.policy == Policy("costAware")
+    assert (c.generation, c.exposure_percent, c.active, c.max_treatments_per_unit) == (
+        1, 25.0, True, 1)

@@ -1,0 +1,121 @@
+"""The campaigns file: every Campaign of one UpliftModel as the runtime reads it, in a ConfigMap.
+
+The one mapping from a Campaign to an entry of the campaigns file (docs/runtime.md, "The
+campaigns file"; the runtime's parser is ``runtime.campaigns``, which this module may not
+import: the operator never loads the data plane). One document per UpliftModel, one entry per
+Campaign whose ``spec.modelRef`` names it, in the ConfigMap ``<model>-campaigns`` (key
+``campaigns.json``), owned by the UpliftModel so the garbage collector deletes it with the
+model. ``render.seldon`` mounts it as a directory into every predictor and points
+``UPLIFT_CAMPAIGNS_FILE`` at the key, so the kubelet's update of the volume reaches the runtime.
+
+Pure and deterministic: the same Campaigns give the same text byte for byte (sorted keys), so
+the caller writes the ConfigMap only when the text changed. What the exposure and ``active``
+are is decided by the Campaign pass (``domain.exposure``); this module only writes them down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from uplift_operator.api.v1alpha1.campaign import CampaignSpec
+from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.render import naming
+from uplift_operator.render.naming import Owner
+
+__all__ = ["DATA_KEY", "FILE", "FORMAT", "MOUNT_DIR", "CampaignEntry", "config_map", "document",
+           "entry", "text"]
+
+FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
+DATA_KEY = "campaigns.json"
+MOUNT_DIR = "/etc/uplift/campaigns"  # a directory mount: a subPath mount never sees an update
+FILE = f"{MOUNT_DIR}/{DATA_KEY}"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class CampaignEntry:
+    """One Campaign as the file needs it: identity, spec, and the pass's exposure decision."""
+
+    name: str
+    namespace: str
+    generation: int
+    spec: CampaignSpec
+    exposure_percent: float
+    active: bool
+    created: dt.datetime | None = None  # metadata.creationTimestamp (a budget period's start)
+
+
+def entry(campaign: CampaignEntry) -> dict[str, Any]:
+    """The file's entry for ``campaign`` (the table of docs/runtime.md, field by field)."""
+    spec = campaign.spec
+    econ, experiment, targeting = spec.economics, spec.experiment, spec.targeting
+    schedule_start = spec.schedule.start if spec.schedule is not None else None
+    schedule_end = spec.schedule.end if spec.schedule is not None else None
+    budget: dict[str, Any] | None = None
+    if econ.budget is not None:
+        period = (parse_duration(econ.budget_period).total_seconds()
+                  if econ.budget_period is not None else None)
+        budget = {"amount": econ.budget, "periodSeconds": period,
+                  "periodStart": _time(schedule_start or campaign.created or _EPOCH)}
+    policy: dict[str, Any] = {"type": targeting.policy}
+    if targeting.min_uplift is not None:
+        policy["minUplift"] = targeting.min_uplift
+    if targeting.top_fraction is not None:
+        policy["topFraction"] = targeting.top_fraction
+    return {
+        "generation": campaign.generation,
+        "salt": experiment.salt or f"{campaign.namespace}/{campaign.name}",
+        "unitKey": experiment.unit_key,
+        "holdoutFraction": experiment.holdout_fraction,
+        "exposurePercent": campaign.exposure_percent,
+        "treatments": {t.name: {
+            "cost": t.cost_per_treatment if t.cost_per_treatment is not None
+            else econ.cost_per_treatment,
+            "value": t.value_per_conversion if t.value_per_conversion is not None
+            else econ.value_per_conversion} for t in spec.treatments},
+        "policy": policy,
+        "maxTreatmentsPerUnit": targeting.max_treatments_per_unit,
+        "budget": budget,
+        "attributionWindowSeconds": int(
+            parse_duration(experiment.attribution_window).total_seconds()),
+        "active": campaign.active,
+        "start": _time(schedule_start) if schedule_start is not None else None,
+        "end": _time(schedule_end) if schedule_end is not None else None,
+    }
+
+
+def document(campaigns: Iterable[CampaignEntry]) -> dict[str, Any]:
+    """The whole file: one entry per Campaign, by name."""
+    return {"format": FORMAT, "campaigns": {c.name: entry(c) for c in campaigns}}
+
+
+def text(campaigns: Iterable[CampaignEntry]) -> str:
+    """The file's text: the same Campaigns give the same bytes (sorted, stable order)."""
+    return json.dumps(document(sorted(campaigns, key=lambda c: c.name)), indent=1,
+                      sort_keys=True) + "\n"
+
+
+def config_map(owner: Owner, content: str) -> dict[str, Any]:
+    """The ConfigMap holding the campaigns file of ``owner`` (an UpliftModel)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": naming.campaigns_config_map(owner.name),
+            "namespace": owner.namespace,
+            "labels": naming.labels(owner),
+            "ownerReferences": [naming.owner_reference(owner)],
+        },
+        "data": {DATA_KEY: content},
+    }
+
+
+def _time(time: dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` (a time without an offset is read as UTC, as the API does)."""
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=dt.UTC)
+    return time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
