@@ -32,22 +32,29 @@ from uplift_operator.api.v1alpha1.common import (
     SequentialStateStatus,
 )
 from uplift_operator.domain.measurements import (
+    ArmCounts,
+    BudgetMeasurement,
+    CampaignArms,
     CustomMeasurement,
+    DeliveryRateMeasurement,
     DriftMeasurement,
     ErrorRateMeasurement,
+    IncrementalConversionsMeasurement,
     LatencyMeasurement,
     Measurement,
     MeasurementError,
     NotMeasured,
     OnlineEffectMeasurement,
+    OutcomeCompleteness,
     QiniMeasurement,
+    RoiMeasurement,
     SplitCounts,
     UpliftSanityMeasurement,
     VersionArms,
 )
 from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
 from uplift_operator.stats.drift import psi_bounds
-from uplift_operator.stats.results import ArmStats, Decision, SequentialState
+from uplift_operator.stats.results import ArmStats, Decision, SequentialState, TestResult
 from uplift_operator.stats.sequential import (
     guarded_non_inferiority_test,
     mean_confidence_sequence,
@@ -58,15 +65,19 @@ from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bou
 
 __all__ = [
     "DEFAULT_ABSOLUTE_MARGIN",
+    "DEFAULT_CAMPAIGN_SAMPLES",
+    "DEFAULT_DELIVERY_FLOOR",
     "DEFAULT_EXPECTED_SAMPLES",
     "DEFAULT_PSI_FLOOR",
     "DEFAULT_QINI_FLOOR",
     "DEFAULT_RELATIVE_MARGIN",
     "DEFAULT_SANITY_BAND",
+    "MIN_OUTCOME_COMPLETENESS",
     "OFFLINE_GATE_TYPES",
     "GateAction",
     "GateMemory",
     "GateOutcome",
+    "Suspension",
     "assess",
     "evaluate_gate",
     "is_worse",
@@ -93,6 +104,13 @@ DEFAULT_PSI_FLOOR = 0.1
 DEFAULT_QINI_FLOOR = 0.0
 #: ``upliftSanity`` band when ``min``/``max`` are unset, in training standard deviations.
 DEFAULT_SANITY_BAND = 1.0
+#: ``deliveryRate`` floor when ``min`` is unset (API: "Default: 0.95").
+DEFAULT_DELIVERY_FLOOR = 0.95
+#: Campaign units (treated + holdout) the incremental-effect mixture is tuned to when
+#: ``expectedSamples`` is unset.
+DEFAULT_CAMPAIGN_SAMPLES = 20_000
+#: Outcome completeness (reported / expected) below which the conversion gates hold.
+MIN_OUTCOME_COMPLETENESS = 0.9
 
 MarginType = Literal["absolute", "relative"]
 
@@ -141,6 +159,18 @@ class GateOutcome:
     memory: GateMemory = field(default_factory=dict)
     design_samples: int | None = None
     holds: bool = False  # a sample ratio mismatch: Error that holds the ramp, never counted
+    suspension: Suspension | None = None  # a Fail that suspends (budget), never a rollback
+
+
+@dataclass(frozen=True)
+class Suspension:
+    """A Fail that asks the ramp to stop treating for a while rather than to roll back: the
+    budget of the current period is spent. ``until`` is when the period rolls over (None: the
+    budget covers the whole campaign, so until the spec changes). ``assess`` does not count
+    such a Fail towards ``failureLimit``; the exposure logic withdraws the exposure until then."""
+
+    until: dt.datetime | None
+    reason: str
 
 
 def is_worse(a: GateVerdict, b: GateVerdict) -> bool:
@@ -178,6 +208,7 @@ class _Judged:
     memory: GateMemory | None = None  # None: unchanged
     design_samples: int | None = None
     holds: bool = False
+    suspension: Suspension | None = None
 
 
 _Evaluator = Callable[[GateSpecBase, Any, GateMemory], _Judged]
@@ -222,6 +253,23 @@ def evaluate_gate(gate: GateSpecBase,
     * ``custom``: a threshold on a PromQL scalar (no sampling model): Fail outside [``min``,
       ``max``], Pass inside; ``minSamples`` applies when the adapter reports a sample count.
 
+    Campaign gates (counts of one campaign since the exposure step started, evidence carried
+    across steps as above):
+
+    * ``deliveryRate``: delivered / decided-to-treat with the anytime-valid binomial test:
+      Pass when its lower bound is ≥ ``min`` (default 0.95), Fail when its upper bound is below.
+    * ``incrementalConversions``: the holdout's sample ratio first (as onlineEffect's); then,
+      once the outcomes are in (completeness ≥ 0.9, else hold), treated − holdout conversion
+      rate with a one-sided confidence sequence pair: Pass when Δ > ``min`` (default 0) is
+      shown, Fail when Δ < ``min`` is shown.
+    * ``roi``: the same counts and rule on ROI = (value × incremental conversions − spend) /
+      spend, i.e. on Δ against the break-even Δ = spend per treated unit × (1 + ``min``) /
+      value per conversion (``min`` default 0): Pass when the lower bound is ≥ ``min``, Fail
+      when the upper bound is below.
+    * ``budget``: spend of the current period (counted, not sampled) against the budget: Fail
+      with a ``Suspension`` until the period rolls over once it is reached (never a rollback),
+      Pass below it.
+
     ``None`` (no data) and ``NotMeasured`` (no collector) are Inconclusive, never Pass; a
     ``MeasurementError`` is Error; invalid data (negative
     counts, mismatched bins) is Error. ``memory`` is this gate's memory from its status (None or
@@ -252,7 +300,7 @@ def evaluate_gate(gate: GateSpecBase,
         value=_finite(judged.value), lower=_finite(judged.lower), upper=_finite(judged.upper),
         threshold=_finite(judged.threshold), samples=judged.samples,
         memory=memory if judged.memory is None else dict(judged.memory),
-        design_samples=judged.design_samples, holds=judged.holds)
+        design_samples=judged.design_samples, holds=judged.holds, suspension=judged.suspension)
 
 
 # -- shared rules ------------------------------------------------------------------------------
@@ -705,6 +753,189 @@ def _custom(gate: GateSpecBase, m: CustomMeasurement, _: GateMemory) -> _Judged:
                    threshold=threshold, samples=n)
 
 
+# -- campaign evaluators -----------------------------------------------------------------------
+
+
+def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateMemory) -> _Judged:
+    if m.decided < 0 or m.delivered < 0:
+        raise ValueError(f"need counts ≥ 0, got {m.delivered} delivered of {m.decided}")
+    floor = gate.min if gate.min is not None else DEFAULT_DELIVERY_FLOOR
+    if not 0 < floor < 1:
+        raise ValueError(f"a deliveryRate min must be in (0, 1), got {floor:g}")
+    n = m.decided
+    if n == 0:
+        return _Judged(GateVerdict.INCONCLUSIVE, "no treatment decided yet", threshold=floor,
+                       samples=0)
+    # A report may count a decision taken before the window: never more than decided.
+    delivered = min(m.delivered, n)
+    new_memory = dict(memory)
+    # The undelivered share against the ceiling 1 − min, as errorRate's max: the same exact
+    # Beta-binomial mixture, evidence multiplied across steps.
+    tests = _ceiling_tests("undelivered share", n - delivered, n - delivered, n, 1 - floor,
+                           1 - floor, memory, new_memory, gate.alpha, prefix="undelivered")
+    verdict, why = _rule(tests, gate.alpha)
+    state = new_memory["undeliveredPass"]
+    low, high = 1 - state.upper, 1 - state.lower
+    if verdict is GateVerdict.PASS and n < gate.min_samples:
+        verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} decisions needed"
+    return _Judged(verdict, f"delivered {delivered}/{n} ({delivered / n:.4g}, CS [{low:.4g}, "
+                            f"{high:.4g}]) vs min {floor:.4g}: {why}",
+                   value=delivered / n, lower=low, upper=high, threshold=floor, samples=n,
+                   memory=new_memory)
+
+
+def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
+                   completeness: OutcomeCompleteness | None, memory: GateMemory,
+                   new_memory: dict[str, SequentialState]) -> _Judged | None:
+    """What holds a conversion gate before any verdict: no units, a broken holdout split (an
+    Error that holds, as onlineEffect's), outcomes not in yet, too few units. None: judge."""
+    if not 0 < h < 1:
+        raise ValueError(f"holdout fraction must be in (0, 1), got {h}")
+    for name, arm in (("treated", arms.treated), ("holdout", arms.holdout)):
+        if not 0 <= arm.conversions <= arm.units:
+            raise ValueError(f"{name}: need 0 ≤ conversions ≤ units, got "
+                             f"{arm.conversions}/{arm.units}")
+    t, c = arms.treated, arms.holdout
+    if t.units == 0 or c.units == 0:
+        return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
+                                                 f"{t.units}, holdout {c.units})",
+                       samples=t.units + c.units)
+    mismatch = _srm("srmHoldout", (t.units, c.units), (1 - h, h), "the campaign's holdout",
+                    memory, new_memory)
+    if mismatch is not None:
+        return _Judged(GateVerdict.ERROR, mismatch, samples=t.units + c.units, memory=new_memory,
+                       holds=True)
+    rates = (f"treated {t.conversions}/{t.units}, holdout {c.conversions}/{c.units} "
+             "converted")
+    if completeness is not None:
+        ratio = completeness.ratio
+        late = f", {completeness.late} late outcomes not counted" if completeness.late else ""
+        if ratio is None:
+            return _Judged(GateVerdict.INCONCLUSIVE,
+                           f"{rates}; outcomes incomplete: no attribution window has closed yet"
+                           f"{late}; holding rather than judging partial outcomes",
+                           samples=t.units, memory=new_memory)
+        if ratio < MIN_OUTCOME_COMPLETENESS:
+            return _Judged(GateVerdict.INCONCLUSIVE,
+                           f"{rates}; outcomes incomplete: {completeness.received} of "
+                           f"{completeness.expected} expected outcomes reported ({ratio:.3g} < "
+                           f"{MIN_OUTCOME_COMPLETENESS:g}){late}; holding rather than judging "
+                           "partial outcomes", samples=t.units, memory=new_memory)
+    least = min(t.units, c.units)
+    if least < max(gate.min_samples, 2):
+        return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}; smallest arm has {least} units "
+                                                 f"(minSamples {gate.min_samples})",
+                       samples=t.units, memory=new_memory)
+    return None
+
+
+def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, theta: float,
+                    memory: GateMemory, new_memory: dict[str, SequentialState]) -> TestResult:
+    """Δ = treated − holdout conversion rate against θ, anytime-valid, strata pooled: the
+    guarded test of Δ − θ against 0 (the treated mean shifted by θ; its variance unchanged),
+    so Pass shows Δ > θ and Fail shows Δ < θ, each at α. The mixture is frozen at the first
+    look (τ² = ρ²(N*)·N·V, N* = ``expectedSamples`` or DEFAULT_CAMPAIGN_SAMPLES units), one
+    fixed mixture for the ramp. Bounds and estimate are returned on Δ's scale."""
+    t = ArmStats.proportion(treated.conversions, treated.units)
+    c = ArmStats.proportion(holdout.conversions, holdout.units)
+    previous = memory.get("effect") or SequentialState()
+    tau2 = previous.reference
+    variance = t.variance / t.n + c.variance / c.n
+    if not math.isfinite(tau2) and variance > 0:
+        n_star = float(gate.expected_samples or DEFAULT_CAMPAIGN_SAMPLES)
+        tau2 = mixing_variance(n_star, gate.alpha) * (t.n + c.n) * variance
+        previous = replace(previous, reference=tau2)
+    shifted = ArmStats(t.n, t.mean - theta, t.variance)
+    result, new_memory["effect"] = guarded_non_inferiority_test(
+        c, shifted, margin=0.0, alpha=gate.alpha, tau2=tau2 if math.isfinite(tau2) else None,
+        min_samples=2, state=previous)
+    return replace(result, estimate=result.estimate + theta, lower=result.lower + theta,
+                   upper=result.upper + theta)
+
+
+_VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
+               Decision.CONTINUE: GateVerdict.INCONCLUSIVE}
+
+
+def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasurement,
+                             memory: GateMemory) -> _Judged:
+    new_memory = dict(memory)
+    hold = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness, memory, new_memory)
+    if hold is not None:
+        return hold
+    t, c = m.arms.treated, m.arms.holdout
+    theta = gate.min if gate.min is not None else 0.0
+    result = _effect_against(gate, t, c, theta, memory, new_memory)
+    verdict = _VERDICT_OF[result.decision]
+    state = new_memory["effect"]
+    shown = {GateVerdict.PASS: f"above {theta:.4g} shown (p = {state.p_pass:.3g})",
+             GateVerdict.FAIL: f"below {theta:.4g} shown (p = {state.p_fail:.3g})"}.get(
+        verdict, f"not shown above or below {theta:.4g} yet (p = {state.p_pass:.3g})")
+    return _Judged(verdict, f"treated {t.conversions}/{t.units}, holdout {c.conversions}/"
+                            f"{c.units}: incremental conversion rate {result.estimate:+.4g} in "
+                            f"[{result.lower:+.4g}, {result.upper:+.4g}], {shown}",
+                   value=result.estimate, lower=result.lower, upper=result.upper,
+                   threshold=theta, samples=t.units, memory=new_memory)
+
+
+def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
+    if m.value_per_conversion <= 0 or not math.isfinite(m.value_per_conversion):
+        raise ValueError(f"an ROI needs a value per conversion > 0, got {m.value_per_conversion}")
+    if m.spend < 0 or not math.isfinite(m.spend):
+        raise ValueError(f"spend must be ≥ 0, got {m.spend}")
+    new_memory = dict(memory)
+    hold = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness, memory, new_memory)
+    if hold is not None:
+        return hold
+    t, c = m.arms.treated, m.arms.holdout
+    floor = gate.min if gate.min is not None else 0.0
+    if m.spend == 0:
+        return _Judged(GateVerdict.INCONCLUSIVE, f"nothing spent on {t.units} treated-arm units "
+                                                 "yet: no ROI to judge", threshold=floor,
+                       samples=t.units, memory=new_memory)
+    # ROI = (v·n_T·Δ − spend)/spend = v·Δ/ c̄ − 1 with c̄ = spend per treated-arm unit (known, as
+    # in stats.economics), so ROI ≥ min ⟺ Δ ≥ c̄(1 + min)/v: the same test as the
+    # incremental gate, against the break-even Δ.
+    v, per_unit = m.value_per_conversion, m.spend / t.units
+    theta = per_unit * (1 + floor) / v
+
+    def roi(delta: float) -> float:
+        return v * delta / per_unit - 1
+
+    result = _effect_against(gate, t, c, theta, memory, new_memory)
+    verdict = _VERDICT_OF[result.decision]
+    state = new_memory["effect"]
+    value, low, high = roi(result.estimate), roi(result.lower), roi(result.upper)
+    shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown (p = {state.p_pass:.3g})",
+             GateVerdict.FAIL: f"ROI < {floor:.4g} shown (p = {state.p_fail:.3g})"}.get(
+        verdict, f"not shown above or below {floor:.4g} yet (p = {state.p_pass:.3g})")
+    return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "
+                            f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "
+                            f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "
+                            f"{t.conversions}/{t.units}, holdout {c.conversions}/{c.units}): "
+                            f"{shown}", value=value, lower=low, upper=high, threshold=floor,
+                   samples=t.units, memory=new_memory)
+
+
+def _budget(gate: GateSpecBase, m: BudgetMeasurement, _: GateMemory) -> _Judged:
+    if not (m.budget > 0 and math.isfinite(m.budget)):
+        raise ValueError(f"budget must be > 0, got {m.budget}")
+    if m.spend < 0 or not math.isfinite(m.spend):
+        raise ValueError(f"spend must be ≥ 0, got {m.spend}")
+    # The spend is counted, not sampled (every replica counts what it decided to send), so it
+    # is compared with the budget directly: there is no error rate to control.
+    period = (f"the period {m.period_start.isoformat()} – {m.period_end.isoformat()}"
+              if m.period_end is not None else "the campaign (no budgetPeriod)")
+    spent = f"spent {m.spend:.6g} of {m.budget:.6g} ({m.spend / m.budget:.1%}) in {period}"
+    common: dict[str, Any] = {"value": m.spend, "threshold": m.budget}
+    if m.spend >= m.budget:
+        until = (f"suspended until the period rolls over at {m.period_end.isoformat()}"
+                 if m.period_end is not None else "suspended until the budget is raised")
+        why = f"budget exhausted: {spent}; {until}"
+        return _Judged(GateVerdict.FAIL, why, suspension=Suspension(m.period_end, why), **common)
+    return _Judged(GateVerdict.PASS, f"within budget: {spent}", **common)
+
+
 _EVALUATORS: Mapping[str, tuple[type, _Evaluator]] = {
     "latency": (LatencyMeasurement, _latency),
     "errorRate": (ErrorRateMeasurement, _error_rate),
@@ -713,6 +944,11 @@ _EVALUATORS: Mapping[str, tuple[type, _Evaluator]] = {
     "onlineEffect": (OnlineEffectMeasurement, _online_effect),
     "upliftSanity": (UpliftSanityMeasurement, _uplift_sanity),
     "custom": (CustomMeasurement, _custom),
+    # Campaign gates (drift and custom are shared with the UpliftModel's).
+    "deliveryRate": (DeliveryRateMeasurement, _delivery_rate),
+    "incrementalConversions": (IncrementalConversionsMeasurement, _incremental_conversions),
+    "roi": (RoiMeasurement, _roi),
+    "budget": (BudgetMeasurement, _budget),
 }
 
 
@@ -735,18 +971,22 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
     ``previous`` is this gate's status at the *current step* (None at a fresh step). Fail and
     Inconclusive verdicts are counted; Error counts in a row and any other verdict resets it,
     as Argo Rollouts' MetricResult does — except a sample ratio mismatch, which holds the ramp
-    without counting towards a rollback (it says nothing about the model).
+    without counting towards a rollback (it says nothing about the model), and a Fail with a
+    ``Suspension`` (the budget), which asks for a pause of treatment, not a rollback.
     """
     prev = previous if previous is not None and previous.name == gate.name else None
     verdict = outcome.verdict
     errors = prev.consecutive_errors if prev else 0
     if not outcome.holds:
         errors = errors + 1 if verdict is GateVerdict.ERROR else 0
+    # A suspending Fail (budget spent) stops treating until the period rolls over: not a
+    # rollback, so not counted towards failureLimit.
+    counted_fail = verdict is GateVerdict.FAIL and outcome.suspension is None
     return GateStatus(
         name=gate.name, verdict=verdict, value=outcome.value, lower=outcome.lower,
         upper=outcome.upper, threshold=outcome.threshold, samples=outcome.samples,
         message=_clip(outcome.message), time=outcome.time,
-        failures=(prev.failures if prev else 0) + (verdict is GateVerdict.FAIL),
+        failures=(prev.failures if prev else 0) + counted_fail,
         inconclusives=(prev.inconclusives if prev else 0) + (verdict is GateVerdict.INCONCLUSIVE),
         consecutive_errors=errors, design_samples=outcome.design_samples,
         sequential_state=_state_status(outcome.memory))

@@ -23,26 +23,40 @@ Conventions every adapter follows:
 * NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
   as "no data".
 * Canary = the version being rolled out, stable = the version serving the rest of the traffic.
+
+Campaign gates (``deliveryRate``, ``incrementalConversions``, ``roi``, ``budget``) read the
+runtime's counters of one campaign (``docs/runtime.md`` "What the Campaign gates read"), summed
+over the model's versions and replicas, since the exposure step started (each step is a
+stratum, as for the canary's steps). Conversions are in-window outcomes only: late outcomes are
+the runtime's own counter and never enter ``ArmCounts.conversions``; ``OutcomeCompleteness``
+says whether the outcomes of the decisions are in yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 __all__ = [
     "ArmCounts",
+    "BudgetMeasurement",
+    "CampaignArms",
     "CustomMeasurement",
+    "DeliveryRateMeasurement",
     "DriftMeasurement",
     "ErrorRateMeasurement",
     "FeatureHistogram",
+    "IncrementalConversionsMeasurement",
     "LatencyMeasurement",
     "Measurement",
     "MeasurementError",
     "NotMeasured",
     "OnlineEffectMeasurement",
+    "OutcomeCompleteness",
     "QiniEstimate",
     "QiniMeasurement",
+    "RoiMeasurement",
     "SplitCounts",
     "UpliftSanityMeasurement",
     "VersionArms",
@@ -202,6 +216,79 @@ class CustomMeasurement:
 
 
 @dataclass(frozen=True)
+class DeliveryRateMeasurement:
+    """``deliveryRate`` gate: treatments delivered (sender reported ``status="ok"``) and treatments
+    decided (the campaign's treated-arm rows with a treatment), in the step's window."""
+
+    delivered: int
+    decided: int
+
+
+@dataclass(frozen=True)
+class OutcomeCompleteness:
+    """Outcomes reported in their attribution window over outcomes expected, for the decisions
+    whose window closed in the step's window (``uplift_outcomes_received_total`` /
+    ``uplift_outcomes_expected_total``); ``late`` outcomes arrived after their window and are
+    counted nowhere else. ``expected`` 0: no window has closed yet, so completeness is unknown."""
+
+    expected: int
+    received: int
+    late: int = 0
+
+    @property
+    def ratio(self) -> float | None:
+        return self.received / self.expected if self.expected > 0 else None
+
+
+@dataclass(frozen=True)
+class CampaignArms:
+    """A campaign's exposed units: the treated arm (the policy applied) and the persistent
+    holdout, with their in-window conversions (intention to treat: rows the policy left
+    untreated stay in the treated arm, as holdout rows stay in the holdout)."""
+
+    treated: ArmCounts
+    holdout: ArmCounts
+
+
+@dataclass(frozen=True)
+class IncrementalConversionsMeasurement:
+    """``incrementalConversions`` gate: treated vs holdout conversions of one campaign.
+
+    ``holdout_fraction`` is ``spec.experiment.holdoutFraction``, checked (sample ratio) before
+    the effect; ``completeness`` None when the source exports no completeness counters."""
+
+    arms: CampaignArms
+    holdout_fraction: float
+    completeness: OutcomeCompleteness | None = None
+
+
+@dataclass(frozen=True)
+class RoiMeasurement:
+    """``roi`` gate: the same counts as ``incrementalConversions`` plus the economics.
+
+    ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' weighted
+    by their conversions when they differ); ``spend`` what the treated arm's treatments cost in
+    the step's window (``uplift_campaign_spend_total``, known exactly, not sampled)."""
+
+    arms: CampaignArms
+    holdout_fraction: float
+    value_per_conversion: float
+    spend: float
+    completeness: OutcomeCompleteness | None = None
+
+
+@dataclass(frozen=True)
+class BudgetMeasurement:
+    """``budget`` gate: spend in the current budget period summed over replicas, against
+    ``spec.economics.budget``. ``period_end`` None: the budget covers the whole campaign."""
+
+    spend: float
+    budget: float
+    period_start: datetime
+    period_end: datetime | None = None
+
+
+@dataclass(frozen=True)
 class NotMeasured:
     """Nothing measures this gate yet (no collector for the gate type in this kind): the gate is
     Inconclusive, never Pass, so a ramp cannot advance on no evidence."""
@@ -217,4 +304,8 @@ Measurement = (
     | OnlineEffectMeasurement
     | UpliftSanityMeasurement
     | CustomMeasurement
+    | DeliveryRateMeasurement
+    | IncrementalConversionsMeasurement
+    | RoiMeasurement
+    | BudgetMeasurement
 )

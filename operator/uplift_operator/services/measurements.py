@@ -6,6 +6,11 @@ are taken since the current step started (``increase(...[<seconds since step sta
 the sequential tests need a fixed traffic split within a stratum (the gates carry the evidence
 across steps); the canary's own counts (drift, predicted uplift) since the canary started.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
+
+Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
+(``namespace``, ``model``, ``campaign``) since the exposure step started, summed over versions
+and replicas; the budget's spend since its period started; drift and custom reuse the
+UpliftModel collectors on the stable version the campaign follows.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain import budget, templates
 from uplift_operator.domain import measurements as m
-from uplift_operator.domain import templates
 from uplift_operator.services.ports import MetricSource, Registry
 
-__all__ = ["GateContext", "collect"]
+__all__ = ["CampaignGateContext", "GateContext", "collect", "collect_campaign"]
 
 DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
 REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
@@ -214,7 +221,7 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
         split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
 
 
-def _drift(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
+def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None,
            registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     reference = _canary_reference(ctx, registry, REFERENCE_HISTOGRAMS)
@@ -342,4 +349,206 @@ _COLLECTORS: dict[str, _Collector] = {
     "onlineEffect": _online_effect,
     "upliftSanity": _uplift_sanity,
     "custom": _custom,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaign gates: the runtime's counters of one campaign (docs/runtime.md "What the Campaign
+# gates read"), summed over the model's versions (a campaign follows the stable version; a
+# report counts under the version that decided) and over replicas.
+
+
+@dataclass(frozen=True)
+class CampaignGateContext:
+    """Everything a Campaign gate's collector needs at this analysis.
+
+    ``model`` is the UpliftModel's name, ``stable_version``/``stable_run_id`` the version the
+    campaign follows (its drift reference); ``ramp_started_at`` when the exposure ramp started
+    (drift counts since then, as the canary's since the canary started); ``budget_anchor`` the
+    start of the first budget period (``spec.schedule.start``, else the creation time)."""
+
+    namespace: str
+    name: str
+    model: str
+    spec: CampaignSpec
+    step_started_at: datetime
+    ramp_started_at: datetime
+    now: datetime
+    budget_anchor: datetime
+    stable_version: str | None = None
+    stable_run_id: str | None = None
+    metric_templates: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def window(self) -> str:
+        """Seconds since the step started, as a PromQL range."""
+        return _range(self.now - self.step_started_at)
+
+    def selector(self, *matchers: str) -> str:
+        labels = [f'namespace="{self.namespace}"', f'model="{self.model}"',
+                  f'campaign="{self.name}"', *matchers]
+        return "{" + ", ".join(labels) + "}"
+
+
+def collect_campaign(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
+                     registry: Registry | None) -> Collected:
+    """The measurement for a Campaign ``gate``; never raises for an unreachable source."""
+    collector = _CAMPAIGN_COLLECTORS.get(gate.type)
+    if collector is None:  # a gate type without a collector is never judged on no evidence
+        return m.NotMeasured(f"no collector for {gate.type} gates")
+    try:
+        return collector(gate, ctx, prometheus, registry)
+    except _SourceDownError as error:
+        return m.MeasurementError(str(error))
+    except Exception as error:  # any source failure is the gate's Error, never a crash
+        return m.MeasurementError(f"{type(error).__name__}: {error}")
+
+
+def _increase(ctx: CampaignGateContext, metric: str, *matchers: str, window: str | None = None,
+              by: str = "") -> str:
+    grouping = f" by ({by})" if by else ""
+    return f"sum{grouping}(increase({metric}{ctx.selector(*matchers)}[{window or ctx.window}]))"
+
+
+def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
+                            prometheus: MetricSource | None, registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
+                                     'treatment!="none"'))
+    if decided is None:
+        return None
+    delivered = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
+                                       'status="ok"') + " or vector(0)")
+    return m.DeliveryRateMeasurement(delivered=delivered or 0, decided=decided)
+
+
+def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext) -> m.CampaignArms | None:
+    """Units and in-window conversions per arm. ``uplift_conversions_total`` never holds a late
+    outcome (the runtime counts those in ``uplift_late_outcomes_total`` only), and nothing
+    here adds them."""
+    counts: dict[str, m.ArmCounts] = {}
+    for arm in ("treated", "holdout"):
+        units = _count(prom, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"'))
+        if units is None:
+            return None
+        conversions = _count(prom, _increase(ctx, "uplift_conversions_total", f'arm="{arm}"')
+                             + " or vector(0)")
+        counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
+    return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
+
+
+def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeCompleteness:
+    """Reported / expected outcomes of the decisions whose attribution window closed in the
+    step's window; expected 0 (no series yet) until a window has closed."""
+    def count(metric: str) -> int:
+        return _count(prom, _increase(ctx, metric) + " or vector(0)") or 0
+
+    return m.OutcomeCompleteness(expected=count("uplift_outcomes_expected_total"),
+                                 received=count("uplift_outcomes_received_total"),
+                                 late=count("uplift_late_outcomes_total"))
+
+
+def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
+                          prometheus: MetricSource | None, registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    arms = _campaign_arms(prom, ctx)
+    if arms is None:
+        return None
+    return m.IncrementalConversionsMeasurement(
+        arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
+        completeness=_completeness(prom, ctx))
+
+
+def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext) -> float:
+    """The campaign's value of a conversion: ``economics.valuePerConversion``, or, when its
+    treatments override it with different values, their values weighted by the treated arm's
+    conversions per treatment (the ``treatment`` label)."""
+    economics = ctx.spec.economics
+    values = {t.name: (t.value_per_conversion if t.value_per_conversion is not None
+                       else economics.value_per_conversion) for t in ctx.spec.treatments}
+    if len(set(values.values())) <= 1:
+        return next(iter(values.values()), economics.value_per_conversion)
+    rows = prom.query(_increase(ctx, "uplift_conversions_total", 'arm="treated"',
+                                'treatment!="none"', by="treatment"))
+    weights = {r.labels.get("treatment", ""): r.value for r in rows
+               if not math.isnan(r.value) and r.value > 0}
+    total = sum(weights.values())
+    if total <= 0:
+        return sum(values.values()) / len(values)
+    return float(sum(values.get(k, economics.value_per_conversion) * w
+                     for k, w in weights.items()) / total)
+
+
+def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
+                  registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    arms = _campaign_arms(prom, ctx)
+    if arms is None:
+        return None
+    spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total"))
+    if spend is None or math.isnan(spend):
+        return None
+    return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
+                            value_per_conversion=_value_per_conversion(prom, ctx),
+                            spend=max(spend, 0.0), completeness=_completeness(prom, ctx))
+
+
+def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
+                     registry: Registry | None) -> Collected:
+    economics = ctx.spec.economics
+    if economics.budget is None:
+        return m.MeasurementError("a budget gate needs spec.economics.budget")
+    prom = _prom(prometheus)
+    start, end = budget.current_period(economics.budget_period, ctx.budget_anchor, ctx.now)
+    # The period's spend summed over replicas (each knows only its own).
+    spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
+                                  window=_range(ctx.now - start)))
+    if spend is None or math.isnan(spend):
+        return None
+    return m.BudgetMeasurement(spend=max(spend, 0.0), budget=economics.budget, period_start=start,
+                               period_end=end)
+
+
+def _model_context(ctx: CampaignGateContext) -> GateContext:
+    """The campaign's model as the UpliftModel collectors see it, the stable version in the
+    canary's place (what the campaign's units are scored by), counted since the ramp started."""
+    version = ctx.stable_version or ""
+    return GateContext(
+        namespace=ctx.namespace, name=ctx.model, canary_version=version, stable_version=version,
+        canary_run_id=ctx.stable_run_id, stable_run_id=ctx.stable_run_id,
+        step_started_at=ctx.step_started_at, canary_started_at=ctx.ramp_started_at, now=ctx.now,
+        analysis_interval_s=parse_duration(ctx.spec.exposure.analysis_interval).total_seconds(),
+        holdout_fraction=ctx.spec.experiment.holdout_fraction,
+        metric_templates=ctx.metric_templates, treatments=())
+
+
+def _campaign_drift(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
+                    registry: Registry | None) -> Collected:
+    if ctx.stable_version is None:
+        return None  # nothing serves: no traffic to compare
+    return _drift(gate, _model_context(ctx), prometheus, registry)
+
+
+def _campaign_custom(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
+                     registry: Registry | None) -> Collected:
+    prom = _prom(prometheus)
+    query = gate.query if gate.query is not None else ctx.metric_templates[gate.template_ref or ""]
+    # {{name}} is the Campaign's (as validation fills it), {{version}} the stable version's.
+    version = ctx.stable_version or ""
+    variables = {**_model_context(ctx).variables(version), "name": ctx.name}
+    value = prom.scalar(templates.render(query, variables))
+    if value is None or math.isnan(value):
+        return None
+    return m.CustomMeasurement(value=value)
+
+
+_CampaignCollector = Callable[[CampaignGate, CampaignGateContext, MetricSource | None,
+                               Registry | None], Collected]
+_CAMPAIGN_COLLECTORS: dict[str, _CampaignCollector] = {
+    "deliveryRate": _campaign_delivery_rate,
+    "incrementalConversions": _campaign_incremental,
+    "roi": _campaign_roi,
+    "budget": _campaign_budget,
+    "drift": _campaign_drift,
+    "custom": _campaign_custom,
 }

@@ -12,6 +12,7 @@ from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.domain import gates
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
@@ -401,6 +402,10 @@ def test_a_moved_alias_starts_a_canary_after_the_refresh_interval() -> None:
 # -- one vocabulary of gate types -----------------------------------------------------------------
 
 def test_gate_types_evaluators_and_collectors_agree() -> None:
-    """A gate type the API accepts must have an evaluator and a collector (and nothing more)."""
-    api = set(get_args(ModelGate.model_fields["type"].annotation))
-    assert api == set(gates._EVALUATORS) == set(measurements._COLLECTORS)
+    """A gate type either kind's API accepts must have an evaluator, and a collector for that
+    kind (and nothing more); drift and custom are judged alike for both kinds."""
+    model = set(get_args(ModelGate.model_fields["type"].annotation))
+    campaign = set(get_args(CampaignGate.model_fields["type"].annotation))
+    assert model | campaign == set(gates._EVALUATORS)
+    assert model == set(measurements._COLLECTORS)
+    assert campaign == set(measurements._CAMPAIGN_COLLECTORS)
