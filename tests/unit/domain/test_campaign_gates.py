@@ -1,0 +1,203 @@
+"""Campaign gate judgement with plain values: Pass, Fail, Inconclusive, no data, outcomes not in
+yet, a broken holdout split, the budget's suspension, and evidence carried across steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate
+from uplift_operator.api.v1alpha1.common import GateVerdict
+from uplift_operator.domain import budget, gates
+from uplift_operator.domain.gates import GateAction, assess, evaluate_gate, required_action
+from uplift_operator.domain.measurements import (
+    ArmCounts,
+    BudgetMeasurement,
+    CampaignArms,
+    DeliveryRateMeasurement,
+    IncrementalConversionsMeasurement,
+    Measurement,
+    OutcomeCompleteness,
+    RoiMeasurement,
+)
+
+NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+P, INC, E, F = (GateVerdict.PASS, GateVerdict.INCONCLUSIVE, GateVerdict.ERROR, GateVerdict.FAIL)
+COMPLETE = OutcomeCompleteness(expected=1000, received=990, late=12)
+
+
+def gate(type_: str, **fields: Any) -> CampaignGate:
+    return CampaignGate.model_validate({"name": "g", "type": type_, **fields})
+
+
+def arms(treated: int, treated_conv: int, holdout: int, holdout_conv: int) -> CampaignArms:
+    return CampaignArms(ArmCounts(treated, treated_conv), ArmCounts(holdout, holdout_conv))
+
+
+def incremental(a: CampaignArms, completeness: OutcomeCompleteness | None = COMPLETE,
+                h: float = 0.1) -> IncrementalConversionsMeasurement:
+    return IncrementalConversionsMeasurement(arms=a, holdout_fraction=h, completeness=completeness)
+
+
+def roi(a: CampaignArms, spend: float, value: float = 10.0,
+        completeness: OutcomeCompleteness | None = COMPLETE) -> RoiMeasurement:
+    return RoiMeasurement(arms=a, holdout_fraction=0.1, value_per_conversion=value, spend=spend,
+                          completeness=completeness)
+
+
+# 20,000 treated-arm and 2,000 holdout units, 10 % holdout conversion.
+POSITIVE = arms(18_000, 3_600, 2_000, 200)  # +10 pp
+ZERO = arms(18_000, 1_800, 2_000, 200)
+NEGATIVE = arms(18_000, 900, 2_000, 200)  # −5 pp
+PERIOD_END = NOW + dt.timedelta(days=5)
+
+CASES = [
+    # deliveryRate: delivered / decided against min (default 0.95)
+    (gate("deliveryRate", min=0.95), DeliveryRateMeasurement(delivered=990, decided=1000), P),
+    (gate("deliveryRate", min=0.95), DeliveryRateMeasurement(delivered=500, decided=1000), F),
+    (gate("deliveryRate", min=0.95), DeliveryRateMeasurement(delivered=950, decided=1000), INC),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=985, decided=1000), P),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=0, decided=0), INC),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=60, decided=60), INC),  # minSamples
+    (gate("deliveryRate", min=1.0), DeliveryRateMeasurement(delivered=10, decided=10), E),
+    # incrementalConversions: Pass shows Δ > 0 (or > min), Fail shows Δ < 0 (or < min)
+    (gate("incrementalConversions"), incremental(POSITIVE), P),
+    (gate("incrementalConversions"), incremental(NEGATIVE), F),
+    (gate("incrementalConversions"), incremental(ZERO), INC),
+    (gate("incrementalConversions", min=0.05), incremental(arms(18_000, 2_000, 2_000, 200)), F),
+    (gate("incrementalConversions", min=0.05), incremental(arms(18_000, 2_880, 2_000, 200)), INC),
+    (gate("incrementalConversions", min=0.05), incremental(POSITIVE), P),
+    (gate("incrementalConversions"), incremental(arms(0, 0, 0, 0)), INC),
+    (gate("incrementalConversions", minSamples=5000), incremental(POSITIVE), INC),
+    (gate("incrementalConversions"), incremental(arms(1000, 100, 20, 2), h=0.5), E),  # SRM
+    (gate("incrementalConversions"), incremental(POSITIVE, None), P),  # no completeness counters
+    (gate("incrementalConversions"), incremental(arms(10, 11, 2, 0)), E),  # impossible counts
+    # roi: ROI = (value × n_T × Δ − spend) / spend against min (default 0)
+    (gate("roi"), roi(POSITIVE, spend=0.2 * 18_000), P),  # ROI ≈ 4
+    (gate("roi"), roi(POSITIVE, spend=2.0 * 18_000), F),  # ROI ≈ −0.5
+    (gate("roi"), roi(POSITIVE, spend=1.0 * 18_000), INC),  # break-even: ROI = 0
+    (gate("roi", min=1.0), roi(POSITIVE, spend=0.5 * 18_000), INC),  # ROI ≈ 1
+    (gate("roi"), roi(ZERO, spend=0.2 * 18_000), F),  # no effect, money spent
+    (gate("roi"), roi(POSITIVE, spend=0.0), INC),
+    (gate("roi"), roi(POSITIVE, spend=100, value=0.0), E),
+    # budget: spend of the period against economics.budget
+    (gate("budget"), BudgetMeasurement(spend=4999.0, budget=5000.0, period_start=NOW,
+                                       period_end=PERIOD_END), P),
+    (gate("budget"), BudgetMeasurement(spend=5000.0, budget=5000.0, period_start=NOW,
+                                       period_end=PERIOD_END), F),
+]
+
+
+@pytest.mark.parametrize(("gate_", "measurement", "verdict"), CASES)
+def test_evaluate_campaign_gate(gate_: CampaignGate, measurement: Measurement,
+                                verdict: GateVerdict) -> None:
+    outcome = evaluate_gate(gate_, measurement, None, NOW)
+    assert outcome.verdict is verdict, outcome.message
+
+
+@pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",
+                                   "drift", "custom"])
+def test_no_data_is_inconclusive_never_pass(type_: str) -> None:
+    g = gate(type_, query="x", min=0.5) if type_ == "custom" else gate(type_)
+    assert evaluate_gate(g, None, None, NOW).verdict is INC
+
+
+def test_delivery_rate_reports_the_rate_and_its_bounds() -> None:
+    outcome = evaluate_gate(gate("deliveryRate", min=0.95),
+                            DeliveryRateMeasurement(delivered=990, decided=1000), None, NOW)
+    assert outcome.value == pytest.approx(0.99) and outcome.threshold == 0.95
+    assert outcome.lower is not None and outcome.upper is not None
+    assert 0.95 <= outcome.lower < 0.99 < outcome.upper <= 1
+    # Reports of decisions taken before the window never count above what was decided.
+    clipped = evaluate_gate(gate("deliveryRate"),
+                            DeliveryRateMeasurement(delivered=1010, decided=1000), None, NOW)
+    assert clipped.value == 1.0 and clipped.verdict is P
+
+
+@pytest.mark.parametrize("completeness", [
+    OutcomeCompleteness(expected=1000, received=850),
+    OutcomeCompleteness(expected=0, received=0),
+])
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_incomplete_outcomes_hold(completeness: OutcomeCompleteness, type_: str) -> None:
+    """Partial outcomes shrink Δ towards 0 (ROI towards −1): no verdict until they are in, even
+    on data that would decide."""
+    for data in (POSITIVE, NEGATIVE):
+        m = (incremental(data, completeness) if type_ == "incrementalConversions"
+             else roi(data, 0.2 * 18_000, completeness=completeness))
+        outcome = evaluate_gate(gate(type_), m, None, NOW)
+        assert outcome.verdict is INC
+        assert "outcomes incomplete" in outcome.message and "holding" in outcome.message
+        assert "effect" not in outcome.memory  # the effect test did not look
+
+
+def test_late_outcomes_are_reported_not_counted() -> None:
+    late = OutcomeCompleteness(expected=1000, received=950, late=400)
+    with_late = evaluate_gate(gate("incrementalConversions"), incremental(ZERO, late), None, NOW)
+    without = evaluate_gate(gate("incrementalConversions"), incremental(ZERO, COMPLETE), None, NOW)
+    # The conversions are those handed in: the late count changes nothing in the verdict.
+    assert with_late.verdict is without.verdict is INC
+    assert with_late.value == without.value == pytest.approx(0.0)
+
+
+def test_a_broken_holdout_split_holds_without_counting() -> None:
+    g = gate("incrementalConversions")
+    outcome = evaluate_gate(g, incremental(arms(5000, 1000, 1000, 100)), None, NOW)  # 16.7 %
+    assert outcome.verdict is E and outcome.holds
+    assert "sample ratio mismatch" in outcome.message
+    assert assess(g, None, outcome).consecutive_errors == 0
+
+
+def test_roi_reports_roi_and_its_bounds() -> None:
+    outcome = evaluate_gate(gate("roi"), roi(POSITIVE, spend=0.2 * 18_000), None, NOW)
+    # Δ = 0.1 at 10 per conversion and 0.2 per treated unit: ROI = 10·0.1/0.2 − 1 = 4.
+    assert outcome.value == pytest.approx(4.0)
+    assert outcome.lower is not None and outcome.upper is not None
+    assert 0 < outcome.lower < 4 < outcome.upper
+    assert outcome.threshold == 0.0
+
+
+def test_budget_exhausted_suspends_and_never_rolls_back() -> None:
+    g = gate("budget")
+    m = BudgetMeasurement(spend=5200.0, budget=5000.0, period_start=NOW, period_end=PERIOD_END)
+    outcome = evaluate_gate(g, m, None, NOW)
+    assert outcome.verdict is F
+    assert outcome.suspension is not None and outcome.suspension.until == PERIOD_END
+    assert "suspended until the period rolls over" in outcome.message
+    status = assess(g, None, outcome)
+    assert status.failures == 0 and required_action(g, status) is GateAction.NONE
+    whole = evaluate_gate(g, BudgetMeasurement(spend=6000.0, budget=5000.0, period_start=NOW),
+                          None, NOW)
+    assert whole.suspension is not None and whole.suspension.until is None
+
+
+def test_other_fails_still_count_towards_rollback() -> None:
+    g = gate("deliveryRate", min=0.95)
+    outcome = evaluate_gate(g, DeliveryRateMeasurement(delivered=500, decided=1000), None, NOW)
+    assert outcome.suspension is None
+    assert required_action(g, assess(g, None, outcome)) is GateAction.ROLLBACK
+
+
+def test_incremental_evidence_is_pooled_across_steps() -> None:
+    """Each step's counts start afresh; the evidence of the earlier step is carried, so two
+    half-size steps decide where one alone cannot."""
+    g = gate("incrementalConversions")
+    half = arms(4_500, 630, 500, 50)  # +4 pp on 5,000 units
+    first = evaluate_gate(g, incremental(half), None, NOW)
+    assert first.verdict is INC
+    status = gates.next_step(assess(g, None, first))
+    second = evaluate_gate(g, incremental(half), gates.memory_of(status), NOW)
+    alone = evaluate_gate(g, incremental(half), None, NOW)
+    assert second.verdict is P and alone.verdict is INC
+    # One mixture for the ramp: frozen at the first look.
+    assert second.memory["effect"].reference == first.memory["effect"].reference
+
+
+def test_budget_periods_follow_the_runtime() -> None:
+    anchor = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    assert budget.current_period("7d", anchor, anchor + dt.timedelta(days=9)) == (
+        anchor + dt.timedelta(days=7), anchor + dt.timedelta(days=14))
+    assert budget.current_period("1d", anchor, anchor) == (anchor, anchor + dt.timedelta(days=1))
+    assert budget.current_period(None, anchor, anchor + dt.timedelta(days=90)) == (anchor, None)

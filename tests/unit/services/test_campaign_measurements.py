@@ -1,0 +1,143 @@
+"""Campaign gate collectors against a fake Prometheus: the queries they send (one campaign's
+series, late outcomes never counted as conversions), what they hand the gates, no data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.domain import measurements as m
+from uplift_operator.services.measurements import CampaignGateContext, collect_campaign
+
+SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+STEP = NOW - dt.timedelta(minutes=10)
+ANCHOR = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+SEL = 'namespace="shop", model="hillstrom-uplift", campaign="spring-email"'
+
+
+@dataclass
+class Counters:
+    """PromQL → value by metric name and label matchers; an ``or vector(0)`` query reads 0 where
+    a series is missing, any other query no data (None)."""
+
+    values: dict[tuple[str, str], float] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.asked.append(promql)
+        for (metric, needle), value in self.values.items():
+            if f"{metric}{{" in promql and needle in promql:
+                return value
+        return 0.0 if promql.endswith("or vector(0)") else None
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        return []
+
+
+def context(**changes: Any) -> CampaignGateContext:
+    spec = CampaignSpec.model_validate(yaml.safe_load(SAMPLE.read_text())["spec"])
+    values: dict[str, Any] = {
+        "namespace": "shop", "name": "spring-email", "model": "hillstrom-uplift", "spec": spec,
+        "step_started_at": STEP, "ramp_started_at": STEP - dt.timedelta(hours=1), "now": NOW,
+        "budget_anchor": ANCHOR, "stable_version": "3", "stable_run_id": "run-3", **changes}
+    return CampaignGateContext(**values)
+
+
+def gate(type_: str, **fields: Any) -> CampaignGate:
+    return CampaignGate.model_validate({"name": "g", "type": type_, **fields})
+
+
+ARMS = {
+    ("uplift_assignments_total", 'arm="treated"'): 9000.0,
+    ("uplift_assignments_total", 'arm="holdout"'): 1000.0,
+    ("uplift_conversions_total", 'arm="treated"'): 1500.0,
+    ("uplift_conversions_total", 'arm="holdout"'): 100.0,
+    ("uplift_outcomes_expected_total", ""): 800.0,
+    ("uplift_outcomes_received_total", ""): 780.0,
+    ("uplift_late_outcomes_total", ""): 55.0,
+    ("uplift_campaign_spend_total", ""): 900.0,
+}
+
+
+def test_delivery_rate_reads_deliveries_over_decisions_to_treat() -> None:
+    prom = Counters({("uplift_assignments_total", 'treatment!="none"'): 1000.0,
+                     ("uplift_deliveries_total", 'status="ok"'): 980.0})
+    got = collect_campaign(gate("deliveryRate", min=0.95), context(), prom, None)
+    assert got == m.DeliveryRateMeasurement(delivered=980, decided=1000)
+    assert all(SEL in q and "[600s]" in q for q in prom.asked)
+
+
+def test_incremental_conversions_counts_arms_and_completeness() -> None:
+    prom = Counters(dict(ARMS))
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    assert got == m.IncrementalConversionsMeasurement(
+        arms=m.CampaignArms(m.ArmCounts(9000, 1500), m.ArmCounts(1000, 100)),
+        holdout_fraction=0.1,
+        completeness=m.OutcomeCompleteness(expected=800, received=780, late=55))
+    assert all(SEL in q for q in prom.asked)
+
+
+def test_late_outcomes_never_enter_the_conversions() -> None:
+    prom = Counters(dict(ARMS))
+    collect_campaign(gate("roi"), context(), prom, None)
+    conversions = [q for q in prom.asked if "uplift_conversions_total" in q]
+    assert conversions and not any("late" in q or "outcome_value" in q for q in conversions)
+    # The late counter is read once, for completeness only, and added to nothing.
+    late = [q for q in prom.asked if "uplift_late_outcomes_total" in q]
+    assert len(late) == 1 and "+" not in late[0]
+
+
+def test_roi_adds_the_economics_and_the_spend() -> None:
+    got = collect_campaign(gate("roi"), context(), Counters(dict(ARMS)), None)
+    assert isinstance(got, m.RoiMeasurement)
+    assert got.value_per_conversion == 110.0 and got.spend == 900.0
+
+
+def test_no_completeness_series_yet_reads_as_no_window_closed() -> None:
+    values = {k: v for k, v in ARMS.items() if "outcomes" not in k[0]}
+    got = collect_campaign(gate("incrementalConversions"), context(), Counters(values), None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert got.completeness == m.OutcomeCompleteness(expected=0, received=0, late=0)
+
+
+def test_budget_reads_the_spend_since_the_period_started() -> None:
+    prom = Counters({("uplift_campaign_spend_total", ""): 5100.0})
+    got = collect_campaign(gate("budget"), context(), prom, None)
+    start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)  # 7d periods from 2026-03-01
+    assert got == m.BudgetMeasurement(spend=5100.0, budget=5000.0, period_start=start,
+                                      period_end=start + dt.timedelta(days=7))
+    assert re.search(r"\[(\d+)s\]", prom.asked[0]).group(1) == str(int((NOW - start).total_seconds()))
+
+
+@pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",
+                                   "custom"])
+def test_no_data_is_none(type_: str) -> None:
+    g = gate(type_, query="x", min=1) if type_ == "custom" else gate(type_)
+    assert collect_campaign(g, context(), Counters(), None) is None
+
+
+def test_no_prometheus_is_a_measurement_error() -> None:
+    got = collect_campaign(gate("deliveryRate"), context(), None, None)
+    assert isinstance(got, m.MeasurementError) and "Prometheus" in got.message
+
+
+def test_custom_fills_the_campaign_and_the_stable_version() -> None:
+    prom = Counters({("q", ""): 0.5})
+    got = collect_campaign(gate("custom", query='q{c="{{name}}", v="{{version}}"}', min=0.1),
+                           context(), prom, None)
+    assert got == m.CustomMeasurement(value=0.5)
+    assert prom.asked == ['q{c="spring-email", v="3"}']
+
+
+def test_drift_waits_for_a_stable_version() -> None:
+    assert collect_campaign(gate("drift"), context(stable_version=None), Counters(), None) is None
