@@ -121,11 +121,23 @@ class CampaignGate(GateSpecBase):
 
     type: Literal["deliveryRate", "incrementalConversions", "roi", "budget", "drift",
                   "custom"] = Field(
-        description="deliveryRate (share of treatments delivered), incrementalConversions "
-                    "(treated vs holdout, anytime-valid), roi (lower bound of ROI), budget "
-                    "(spend in the budget period), drift, custom (PromQL with min/max). Until a "
-                    "gate type has a collector its verdict is Inconclusive (\"not measured "
-                    "yet\"), never Pass, so exposure does not grow without evidence.")
+        description="deliveryRate: delivered / decided-to-treat; Pass when its anytime-valid "
+                    "lower bound is >= min (default 0.95), Fail when its upper bound is below "
+                    "min. incrementalConversions: treated minus holdout conversion rate "
+                    "(outcomes within the attribution window; late ones never count) with an "
+                    "anytime-valid confidence sequence; Pass when the lower bound is above min "
+                    "(default 0), Fail when the upper bound is below it. roi: (value per "
+                    "conversion x incremental conversions - spend) / spend from the same "
+                    "counts; Pass when the lower bound is >= min (default 0, break-even), Fail "
+                    "when the upper bound is below min. Both hold (Inconclusive) while fewer "
+                    "than 90 % of the expected outcomes are reported, and stop with an Error "
+                    "while the holdout share departs from holdoutFraction. budget: the current "
+                    "budgetPeriod's spend summed over replicas; Fail once it reaches "
+                    "economics.budget, which suspends the campaign until the period rolls over "
+                    "(never a rollback), else Pass. drift: as the UpliftModel's, on the stable "
+                    "version the campaign follows. custom: PromQL with min/max. alpha is spent "
+                    "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
+                    "does not grow without evidence.")
 
     model_config = ConfigDict(
         json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
