@@ -32,6 +32,7 @@ STABLE_SERVING = "StableServing"
 EXPOSING = "Exposing"  # Campaign: the exposure ramp runs (or completed) as the spec says
 ROLLED_BACK = "RolledBack"  # Campaign: a gate (or a human) set exposure back to 0
 SCHEDULE_ENDED = "ScheduleEnded"  # Campaign: past spec.schedule.end, exposure 0
+SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, exposure 0
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
 # ServingApplied:

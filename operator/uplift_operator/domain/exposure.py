@@ -8,8 +8,11 @@ exposure to 0 and holds it there for that spec generation (until a spec change o
 last step passing completes the ramp, exposure staying at its percent. ``model_observation``
 reads the UpliftModel's status; ``decide`` builds the whole new status, Ready and ModelServing
 conditions included. ``spec.schedule`` bounds it in time (``now`` is passed in): before its
-start exposure stays 0 % and the campaign waits; past its end exposure is withdrawn to 0 % and
-the campaign is Degraded (``ScheduleEnded``), whatever its gates say. No I/O, no clock.
+start exposure stays 0 % and the campaign is Suspended ("starts at …"); past its end exposure
+is withdrawn to 0 %, no analysis runs any more (so the last results stay in status as they
+were) and the campaign is Completed (Ready reason ``ScheduleEnded``), whatever its gates say.
+``treating`` tells the campaigns file (``render.campaigns``) whether the runtime may treat under
+the campaign at all. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["Decision", "ModelObservation", "Observed", "OutsideSchedule", "analysis_due", "decide",
-           "gates_to_measure", "model_observation", "outside_schedule"]
+           "gates_to_measure", "model_observation", "outside_schedule", "treating"]
+
+#: Phases in which the runtime may treat under the campaign (at its status exposure).
+_TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
 
 #: Ready reasons of the model that mean its stable version serves.
 _SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
@@ -95,6 +101,17 @@ def outside_schedule(schedule: Schedule | None, now: dt.datetime) -> OutsideSche
     return None
 
 
+def treating(status: CampaignStatus, deleting: bool = False) -> bool:
+    """The campaigns file's ``active``: whether the runtime may treat under the campaign now.
+
+    False at 0 % exposure and in every phase that means "treat no one" whatever exposure the
+    status still shows: Suspended (before its start), Completed (past its end), Degraded (rolled
+    back, its model Degraded, an invalid spec: nothing is sent on a spec the operator refused),
+    no phase yet; and while the Campaign is being deleted."""
+    return (not deleting and status.exposure_percent > 0
+            and status.phase in _TREATING_PHASES)
+
+
 def _utc(time: dt.datetime | None) -> dt.datetime | None:
     if time is None or time.tzinfo is not None:
         return time
@@ -155,7 +172,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def run(self) -> Decision:
         self.status.model_version = self.model.stable_version if self.model.serving else None
         self.handle_requests()
-        if self.outside is not None:
+        if self.outside is not None and self.outside.ended:
+            self.end_campaign(self.outside.why)
+        elif self.outside is not None:
             self.withdraw(self.outside.why)
         else:
             self.follow_model()
@@ -261,6 +280,18 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), why)
             self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
 
+    def end_campaign(self, why: str) -> None:
+        """Past the schedule's end: exposure to 0 %, the ramp ended, a Normal event and a
+        history entry once (the campaign did what it was scheduled to do)."""
+        s = self.status
+        text = f"campaign completed, {self.exposed()} withdrawn: {why}"
+        if self.active() or s.exposure_percent > 0:
+            s.exposure_percent = 0
+            self.end_ramp()
+        if self.previous.phase not in (Phase.COMPLETED, None):
+            self.record(Reason.CAMPAIGN_COMPLETED, self.subject(), why)
+            self.emit("Normal", Reason.CAMPAIGN_COMPLETED, text)
+
     def follow_model(self) -> None:
         s = self.status
         if not self.model.serving:
@@ -300,12 +331,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""
         s = self.status
         if self.outside is not None and self.outside.ended:
-            return (Phase.DEGRADED, f"exposure 0%: {self.outside.why}: the campaign treats no "
-                                    "one; move the end or delete the campaign", "False",
-                    cond.SCHEDULE_ENDED)
+            return (Phase.COMPLETED, f"exposure 0%: completed, {self.outside.why}; the results "
+                                     "in status are final (move the end to run it again)",
+                    "False", cond.SCHEDULE_ENDED)
         if self.outside is not None:
-            return (Phase.PROGRESSING, f"exposure 0%: waiting, {self.outside.why}", "False",
-                    cond.WAITING)
+            return (Phase.SUSPENDED, f"exposure 0%: starts at {self.outside.at.isoformat()} "
+                                     f"({self.outside.why})", "False", cond.SCHEDULE_PENDING)
         if not self.model.serving:
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING

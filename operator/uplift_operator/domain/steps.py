@@ -95,6 +95,7 @@ class Reason(StrEnum):
     EXPOSURE_STARTED = "ExposureStarted"
     EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
     RAMP_COMPLETED = "RampCompleted"
+    CAMPAIGN_COMPLETED = "CampaignCompleted"
 
 
 #: History actions that end a ramp by rolling it back.

@@ -272,7 +272,7 @@ CONTEXT: list[Case] = [
     _campaign_case("schedule-ended", _set("spec.schedule", {"start": "2025-03-01T00:00:00Z",
                                                              "end": "2025-06-01T00:00:00Z"}),
                    ["spec.schedule.end 2025-06-01T00:00:00+00:00 has passed",
-                    "the campaign treats no one"], event=""),
+                    "the results in status are final"], phase="Completed", event=""),
     _campaign_case("campaign-query-unbalanced", _campaign_gate({**CUSTOM, "query": "sum(spend"}),
                    ["gates[0] (probe).query: PromQL does not parse at column 4"]),
     _campaign_case("campaign-query-empty", _campaign_gate({**CUSTOM, "query": " "}),

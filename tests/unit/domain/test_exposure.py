@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignStatus
+from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignStatus, Schedule
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome
@@ -66,3 +67,34 @@ def test_exposure_invariants(passes: list[dict[str, object]]) -> None:
         again = exposure.decide(SPEC, status, observed, now)
         assert again.events == () and again.status == status
         previous = level
+
+
+@pytest.mark.parametrize(("phase", "percent", "deleting", "active"), [
+    (Phase.PROGRESSING, 5, False, True),
+    (Phase.HEALTHY, 100, False, True),
+    (Phase.PAUSED, 25, False, True),  # a pause holds the exposure, it does not stop treating
+    (Phase.PROGRESSING, 0, False, False),
+    (Phase.SUSPENDED, 0, False, False),
+    (Phase.COMPLETED, 0, False, False),
+    (Phase.DEGRADED, 0, False, False),
+    (Phase.DEGRADED, 25, False, False),  # an invalid spec edit: nothing sent on a refused spec
+    (None, 25, False, False),
+    (Phase.HEALTHY, 100, True, False),  # being deleted
+])
+def test_treating_is_the_files_active(phase: Phase | None, percent: float, deleting: bool,
+                                      active: bool) -> None:
+    status = CampaignStatus(phase=phase, exposure_percent=percent)
+    assert exposure.treating(status, deleting=deleting) is active
+
+
+@pytest.mark.parametrize(("schedule", "now", "expected"), [
+    ({}, T0, None),
+    ({"start": "2026-12-02T00:00:00Z"}, T0, (False, "2026-12-02T00:00:00+00:00")),
+    ({"start": "2026-12-01T00:00:00Z"}, T0, None),  # from its start on, inclusive
+    ({"end": "2026-12-01T00:00:00Z"}, T0, (True, "2026-12-01T00:00:00+00:00")),  # end exclusive
+    ({"start": "2026-11-01T00:00:00", "end": "2026-12-01T00:00:01Z"}, T0, None),  # naive = UTC
+])
+def test_outside_schedule_with_time_passed_in(schedule: dict[str, str], now: dt.datetime,
+                                              expected: tuple[bool, str] | None) -> None:
+    outside = exposure.outside_schedule(Schedule.model_validate(schedule), now)
+    assert (None if outside is None else (outside.ended, outside.at.isoformat())) == expected

@@ -15,6 +15,8 @@ import pytest
 import yaml
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
 
+from uplift_operator.api.v1alpha1.campaign import CampaignStatus
+from uplift_operator.domain import exposure
 from uplift_operator.domain.measurements import CustomMeasurement
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import campaign
@@ -284,43 +286,58 @@ def test_a_pass_on_its_own_output_changes_nothing() -> None:
 
 # -- the schedule ---------------------------------------------------------------------------------
 
-def test_a_schedule_that_ended_before_the_campaign_was_applied_is_degraded_at_zero() -> None:
+def test_a_schedule_that_ended_before_the_campaign_was_applied_is_completed_at_zero() -> None:
     sim = Sim(schedule={"start": "2025-03-01T00:00:00Z", "end": "2025-06-01T00:00:00Z"})
     result = sim.tick()
     s = sim.status
-    assert (s["phase"], s["exposurePercent"], s.get("currentStep")) == ("Degraded", 0, None)
-    assert s["message"].startswith("exposure 0%: spec.schedule.end 2025-06-01T00:00:00+00:00 "
-                                   "has passed (now 2026-12-01T12:00:00+00:00)")
-    assert "move the end or delete the campaign" in s["message"]
+    assert (s["phase"], s["exposurePercent"], s.get("currentStep")) == ("Completed", 0, None)
+    assert s["message"].startswith("exposure 0%: completed, spec.schedule.end "
+                                   "2025-06-01T00:00:00+00:00 has passed (now "
+                                   "2026-12-01T12:00:00+00:00)")
+    assert "the results in status are final" in s["message"]
     ready = sim.condition("Ready")
     assert (ready["status"], ready["reason"]) == ("False", "ScheduleEnded")
     assert sim.condition("InvalidSpec")["status"] == "False"
     assert result.events == () and s.get("history", []) == []
     assert sim.tick(10).events == ()
+    assert not exposure.treating(CampaignStatus.model_validate(s))
 
 
-def test_the_end_of_the_schedule_withdraws_a_running_exposure() -> None:
+def test_the_end_of_the_schedule_withdraws_a_running_exposure_and_keeps_the_results() -> None:
     sim = Sim(schedule={"end": "2026-12-01T12:30:00Z"})
     sim.tick()
     assert sim.status["exposurePercent"] == 5
+    sim.body["status"].update(spend=812.5, treatedUnits=4200, holdoutUnits=470,
+                              roi={"estimate": 1.8, "lower": 0.4, "upper": 3.1,
+                                   "display": "1.8 [0.4, 3.1]"})
+    results = {k: sim.status[k] for k in ("spend", "treatedUnits", "holdoutUnits", "roi")}
     result = sim.tick(30)
-    assert sim.status["exposurePercent"] == 0 and sim.status["phase"] == "Degraded"
-    assert reasons(result) == ["ExposureWithdrawn"] and result.events[0].type == "Warning"
+    assert sim.status["exposurePercent"] == 0 and sim.status["phase"] == "Completed"
+    assert reasons(result) == ["CampaignCompleted"] and result.events[0].type == "Normal"
     assert "spec.schedule.end 2026-12-01T12:30:00+00:00 has passed" in result.events[0].message
+    assert sim.status["history"][-1]["action"] == "CampaignCompleted"
+    assert {k: sim.status[k] for k in results} == results
+    assert sim.tick(60).events == () and sim.status.get("currentStep") is None  # no analysis
+    assert {k: sim.status[k] for k in results} == results
     sim.annotate("uplift.dev/retry", "t1")
     retried = sim.tick(1)
     assert sim.status["exposurePercent"] == 0 and "has passed" in retried.events[0].message
+    sim.body["spec"]["schedule"] = {"end": "2026-12-31T00:00:00Z"}  # a moved end runs it again
+    sim.body["metadata"]["generation"] = 2
+    assert reasons(sim.tick(1)) == ["ExposureStarted"] and sim.status["phase"] == "Progressing"
 
 
-def test_a_schedule_still_to_start_waits_at_zero_then_starts() -> None:
+def test_a_schedule_still_to_start_is_suspended_at_zero_then_starts() -> None:
     sim = Sim(schedule={"start": "2026-12-01T13:00:00Z"})
     assert sim.tick().requeue_after == 3600  # the start is the next thing due
     s = sim.status
-    assert (s["phase"], s["exposurePercent"]) == ("Progressing", 0)
-    assert "waiting, spec.schedule.start 2026-12-01T13:00:00+00:00 is still to come" in s["message"]
-    assert sim.condition("Ready")["reason"] == "Waiting"
+    assert (s["phase"], s["exposurePercent"]) == ("Suspended", 0)
+    assert s["message"].startswith("exposure 0%: starts at 2026-12-01T13:00:00+00:00 ")
+    assert sim.condition("Ready")["reason"] == "SchedulePending"
+    assert not exposure.treating(CampaignStatus.model_validate(s))
     result = sim.tick(60)
     assert sim.status["exposurePercent"] == 5 and reasons(result) == ["ExposureStarted"]
+    assert exposure.treating(CampaignStatus.model_validate(sim.status))
 
 
 # -- the shared invalid-spec path ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 -- Argo CD health of an uplift.dev resource (UpliftModel and Campaign share this logic).
 -- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
--- status.phase is mapped onto them (Paused -> Suspended). No `string` library in Argo CD's VM.
+-- status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed -> Healthy: its
+-- schedule ended and nothing needs fixing). No `string` library in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -29,6 +30,8 @@ if phase == "Healthy" or phase == "Degraded" or phase == "Progressing" or phase 
   hs.status = phase
 elseif phase == "Paused" then
   hs.status = "Suspended"
+elseif phase == "Completed" then
+  hs.status = "Healthy"
 else
   hs.status = "Unknown"
   message = "Unknown phase " .. phase .. ": " .. message

@@ -77,6 +77,11 @@ class Phase(StrEnum):
     HEALTHY = "Healthy"
     DEGRADED = "Degraded"
     PAUSED = "Paused"
+    # Campaigns only. Suspended: waiting for spec.schedule.start, exposure 0 (Argo CD's own
+    # word). Completed: spec.schedule.end has passed, exposure 0, the final results kept in
+    # status; Argo CD reads it as Healthy (argocd/.../health.lua): nothing needs fixing.
+    SUSPENDED = "Suspended"
+    COMPLETED = "Completed"
 
 
 class GateVerdict(StrEnum):
@@ -308,7 +313,9 @@ class StatusBase(ApiModel):
     the manual requests already acted on."""
 
     phase: Phase | None = Field(default=None,
-                                description="Progressing, Healthy, Degraded or Paused.")
+                                description="Progressing, Healthy, Degraded or Paused; a Campaign "
+                                            "also Suspended (before spec.schedule.start) or "
+                                            "Completed (past spec.schedule.end).")
     message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
     observed_generation: int | None = Field(default=None, ge=0,
                                             description="Last metadata.generation processed.")
