@@ -34,7 +34,8 @@ def _loaded_after(statement: str) -> set[str]:
 def test_operator_entry_point_imports_no_data_plane_library() -> None:
     # ``uplift-operator run`` imports handlers.main, which registers these three handler modules.
     loaded = _loaded_after("import uplift_operator.handlers.main\n"
-                           "from uplift_operator.handlers import campaign, lifecycle, upliftmodel")
+                           "from uplift_operator.handlers import campaign, campaigns_file, lifecycle, "
+                           "upliftmodel")
     assert "kopf" in loaded  # the statement really imported the operator
     assert loaded.isdisjoint(DATA_PLANE), sorted(loaded & set(DATA_PLANE))
 
@@ -44,7 +45,8 @@ def test_idle_operator_loads_neither_scipy_nor_the_core_v1_api() -> None:
     # gate evaluation only, and the core/v1 reads do without client.CoreV1Api (≈ 70 MB).
     loaded = _modules_after(
         "import uplift_operator.handlers.main\n"
-        "from uplift_operator.handlers import campaign, lifecycle, readiness, upliftmodel\n"
+        "from uplift_operator.handlers import campaign, campaigns_file, lifecycle, readiness, "
+        "upliftmodel\n"
         "from kubernetes import client\n"
         "from uplift_operator.adapters.kube import KubeCluster\n"
         "KubeCluster(client.ApiClient())")

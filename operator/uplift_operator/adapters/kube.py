@@ -1,5 +1,8 @@
 """Kubernetes I/O for the children the operator owns: server-side apply, get, delete, secrets.
 
+Custom objects go through ``CustomObjectsApi``; core/v1 objects (an UpliftModel's campaigns
+ConfigMap) through the same ``apply``/``get``, by ``apiVersion: v1``.
+
 kopf handles the watched resources and their status patches; this adapter is only for the
 objects the operator *creates* (the serving graph) and the Secrets it reads. Server-side apply
 with one field manager makes the operator's intent explicit and restores a child that was edited
@@ -98,6 +101,13 @@ class KubeCluster:
         """Server-side apply ``manifest`` (force: the operator owns every field it sets)."""
         group, version = _split(manifest["apiVersion"])
         meta = manifest["metadata"]
+        if not group:  # core/v1 (a ConfigMap): the same apply, through the core path
+            return self._core_call(
+                "PATCH", f"/api/{version}/namespaces/{{namespace}}/{plural}/{{name}}",
+                f"apply {plural}/{meta['name']}", namespace=meta["namespace"], name=meta["name"],
+                body=dict(manifest), query=[("fieldManager", self.field_manager),
+                                            ("force", "true")],
+                content_type="application/apply-patch+yaml") or {}
         try:
             result = self._custom.patch_namespaced_custom_object(
                 group, version, meta["namespace"], plural, meta["name"], dict(manifest),
@@ -109,6 +119,10 @@ class KubeCluster:
 
     def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         group, version = _split(api_version)
+        if not group:  # core/v1
+            return self._core_call("GET", f"/api/{version}/namespaces/{{namespace}}/{plural}/"
+                                          "{name}", f"get {plural}/{name}", namespace=namespace,
+                                   name=name, missing_ok=True)
         try:
             result = self._custom.get_namespaced_custom_object(group, version, namespace, plural,
                                                                name)
@@ -117,6 +131,30 @@ class KubeCluster:
                 return None
             raise _error(error, f"get {plural}/{name}") from error
         return cast(dict[str, Any], result)
+
+    def _core_call(self, method: str, path: str, what: str, *, namespace: str, name: str,
+                   body: Mapping[str, Any] | None = None,
+                   query: list[tuple[str, str]] | None = None, content_type: str | None = None,
+                   missing_ok: bool = False) -> dict[str, Any] | None:
+        """A core/v1 call through the ApiClient's own request path (no ``CoreV1Api``: see
+        ``CoreReads``); None for a 404 when ``missing_ok``."""
+        headers = {"Accept": "application/json"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        request = self._api.param_serialize(
+            method=method, resource_path=path, path_params={"namespace": namespace, "name": name},
+            query_params=query or [], header_params=headers,
+            body=dict(body) if body is not None else None, auth_settings=["BearerToken"])
+        try:
+            response = self._api.call_api(*request)
+            response.read()  # type: ignore[no-untyped-call]
+            data = self._api.response_deserialize(response, {"200": "object",
+                                                             "201": "object"}).data
+        except ApiException as error:
+            if missing_ok and error.status == 404:
+                return None
+            raise _error(error, what) from None
+        return cast(dict[str, Any], data)
 
     def merge_patch(self, api_version: str, plural: str, namespace: str, name: str,
                     patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,10 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("create each UpliftModel's decision-key Secret (create only: an existing one is never "
      "updated; the UpliftModel owns it, so the garbage collector deletes it)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}),
+    ("write each UpliftModel's campaigns file (server-side apply of <model>-campaigns, get to "
+     "compare first; no list or watch; the UpliftModel owns it, so the garbage collector deletes "
+     "it)",
+     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}),
     ("kopf: follow namespaces matching --namespace globs",
      {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}),
     ("kopf: notice CRDs appearing and disappearing",

@@ -13,7 +13,13 @@ from uplift_operator import settings
 def main(argv: Sequence[str] | None = None) -> int:
     config = settings.parse_args(sys.argv[1:] if argv is None else argv)
     # Importing registers the handlers with kopf's default registry.
-    from uplift_operator.handlers import campaign, lifecycle, readiness, upliftmodel  # noqa: F401
+    from uplift_operator.handlers import (  # noqa: F401
+        campaign,
+        campaigns_file,
+        lifecycle,
+        readiness,
+        upliftmodel,
+    )
 
     log_format = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
                   "full": kopf.LogFormat.FULL}[config.log_format]

@@ -1,0 +1,142 @@
+"""Carry every Campaign of an UpliftModel to its runtime: the campaigns file, in a ConfigMap.
+
+One pass per UpliftModel (the handler runs it every second from an in-memory index of the
+Campaigns by (namespace, ``spec.modelRef.name``), so no pass lists anything):
+
+1. parse each Campaign's snapshot: its spec (one that does not parse is left out: the runtime
+   then forgets it and refuses its requests, ``404 unknown_campaign``) and its status, whose
+   ``exposurePercent`` the Campaign pass decided;
+2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded, 0 % or being
+   deleted → false);
+3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
+4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content differs
+   from what is there. What was written is remembered per model (namespace, name, uid), so an
+   unchanged pass makes no API call; it is read back at most every ``RECHECK`` so a ConfigMap
+   deleted or edited by hand comes back.
+
+The kubelet then projects the new content into every predictor pod and the runtime reloads it
+within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
+from uplift_operator.domain import exposure
+from uplift_operator.render import campaigns, naming
+from uplift_operator.render.naming import Owner
+from uplift_operator.services.ports import Cluster
+
+__all__ = ["RECHECK", "FileDependencies", "Synced", "entries", "forget", "snapshot", "sync"]
+
+RECHECK = dt.timedelta(minutes=1)
+PLURAL = "configmaps"
+
+
+@dataclass
+class FileDependencies:
+    """The cluster, and what was last written for each model (content, when it was checked)."""
+
+    cluster: Cluster
+    written: dict[tuple[str, str, str], tuple[str, dt.datetime]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Synced:
+    """One pass: whether the ConfigMap was written, why not if it failed, and what it holds."""
+
+    changed: bool
+    error: str | None
+    campaigns: tuple[str, ...]
+    active: tuple[str, ...]
+
+
+def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the index keeps of a Campaign: the fields the file needs, as plain data."""
+    meta = body.get("metadata") or {}
+    return {
+        "metadata": {key: meta.get(key) for key in ("name", "namespace", "generation",
+                                                      "creationTimestamp", "deletionTimestamp")},
+        "spec": _plain(body.get("spec") or {}),
+        "status": {key: _plain(value) for key, value in (body.get("status") or {}).items()
+                   if key in ("phase", "exposurePercent")},
+    }
+
+
+def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEntry]:
+    """The file's entries: each Campaign whose spec parses, with the pass's exposure and
+    whether it may treat now."""
+    out = []
+    for body in snapshots:
+        meta = body["metadata"]
+        try:
+            spec = CampaignSpec.model_validate(body.get("spec") or {})
+        except ValidationError:
+            continue  # the Campaign pass reports it (InvalidSpec); the runtime forgets it
+        try:
+            status = CampaignStatus.model_validate(body.get("status") or {})
+        except ValidationError:  # a status this operator did not write: treat no one
+            status = CampaignStatus()
+        created = meta.get("creationTimestamp")
+        out.append(campaigns.CampaignEntry(
+            name=str(meta["name"]), namespace=str(meta["namespace"]),
+            generation=int(meta.get("generation") or 0), spec=spec,
+            exposure_percent=status.exposure_percent,
+            active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
+            created=dt.datetime.fromisoformat(str(created)) if created else None))
+    return out
+
+
+def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
+         now: dt.datetime) -> Synced:
+    """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns)."""
+    rendered = entries(snapshots)
+    content = campaigns.text(rendered)
+    names = tuple(sorted(e.name for e in rendered))
+    active = tuple(sorted(e.name for e in rendered if e.active))
+    key = (owner.namespace, owner.name, owner.uid)
+    last = deps.written.get(key)
+    if last is not None and last[0] == content and now - last[1] < RECHECK:
+        return Synced(False, None, names, active)
+    manifest = campaigns.config_map(owner, content)
+    try:
+        there = deps.cluster.get("v1", PLURAL, owner.namespace,
+                                 naming.campaigns_config_map(owner.name))
+        changed = there is None or not _holds(there, manifest)
+        if changed:
+            deps.cluster.apply(manifest, PLURAL)
+    except KubeError as error:
+        deps.written.pop(key, None)
+        return Synced(False, str(error), names, active)
+    deps.written[key] = (content, now)
+    return Synced(changed, None, names, active)
+
+
+def forget(owner: Owner, deps: FileDependencies) -> None:
+    """The model is gone (its ConfigMap goes with it, by owner reference)."""
+    deps.written.pop((owner.namespace, owner.name, owner.uid), None)
+
+
+def _holds(there: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
+    """Whether the ConfigMap there has our content and our owner (labels added by others are
+    fine)."""
+    meta = there.get("metadata") or {}
+    owners = meta.get("ownerReferences") or []
+    return ((there.get("data") or {}) == manifest["data"]
+            and manifest["metadata"]["ownerReferences"][0] in owners)
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy as plain dicts and lists (kopf hands out views of its own objects)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

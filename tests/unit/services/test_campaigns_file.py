@@ -1,0 +1,158 @@
+"""services.campaigns_file.sync against the in-memory cluster: the ConfigMap a model's runtime
+reads holds each Campaign's settings and the pass's exposure, written only when it changed."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tests.unit.services.fakes import FakeCluster, FakeMetrics
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render.naming import Owner
+from uplift_operator.runtime import campaigns as runtime_campaigns
+from uplift_operator.services import campaign, campaigns_file
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+NS = "shop"
+OWNER = Owner(name="hillstrom-uplift", namespace=NS, uid="uid-1")
+KEY = ("v1", "configmaps", NS, "hillstrom-uplift-campaigns")
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def campaign_body(name: str = "spring-email", phase: str | None = "Progressing",
+                  percent: float = 5, generation: int = 1, **spec: Any) -> dict[str, Any]:
+    body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+    body["metadata"].update(name=name, namespace=NS, generation=generation,
+                            creationTimestamp="2026-11-30T08:00:00Z")
+    body["spec"].update(spec)
+    body["status"] = {"exposurePercent": percent, **({"phase": phase} if phase else {})}
+    return body
+
+
+def file_of(cluster: FakeCluster) -> dict[str, Any]:
+    return dict(json.loads(cluster.objects[KEY]["data"]["campaigns.json"]))
+
+
+def sync(deps: campaigns_file.FileDependencies, *bodies: dict[str, Any],
+         now: dt.datetime = T0) -> campaigns_file.Synced:
+    return campaigns_file.sync(OWNER, [campaigns_file.snapshot(b) for b in bodies], deps, now)
+
+
+def test_the_config_map_holds_every_campaign_of_the_model_and_is_owned_by_it() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    synced = sync(deps, campaign_body(), campaign_body("later", phase="Suspended", percent=0))
+    assert synced == campaigns_file.Synced(True, None, ("later", "spring-email"),
+                                           ("spring-email",))
+    cm = cluster.objects[KEY]
+    assert cm["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    doc = file_of(cluster)
+    assert doc["campaigns"]["spring-email"]["exposurePercent"] == 5
+    assert doc["campaigns"]["spring-email"]["active"] is True
+    assert doc["campaigns"]["later"]["active"] is False
+    parsed = runtime_campaigns.parse(cm["data"]["campaigns.json"])
+    assert parsed.errors == {} and set(parsed.campaigns) == {"spring-email", "later"}
+
+
+def test_an_unchanged_pass_makes_no_api_call_and_a_change_one_write() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    sync(deps, campaign_body())
+    assert len(cluster.applied) == 1
+    asked: list[tuple[str, ...]] = []
+    original_get = cluster.get
+    cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
+    assert not sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=30)).changed
+    assert asked == [] and len(cluster.applied) == 1
+    # exposure (a new step), then a spec change (the generation moves)
+    assert sync(deps, campaign_body(percent=25)).changed
+    assert file_of(cluster)["campaigns"]["spring-email"]["exposurePercent"] == 25
+    assert sync(deps, campaign_body(percent=25, generation=2,
+                                    experiment={"holdoutFraction": 0.2,
+                                                "unitKey": "customer_id"})).changed
+    entry = file_of(cluster)["campaigns"]["spring-email"]
+    assert (entry["generation"], entry["holdoutFraction"], entry["salt"]) == (
+        2, 0.2, "shop/spring-email")
+    assert len(cluster.applied) == 3
+
+
+def test_a_config_map_deleted_by_hand_comes_back_within_the_recheck() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    sync(deps, campaign_body())
+    del cluster.objects[KEY]
+    assert not sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=10)).changed
+    assert sync(deps, campaign_body(), now=T0 + campaigns_file.RECHECK).changed
+    assert KEY in cluster.objects
+
+
+def test_a_config_map_already_right_is_not_rewritten() -> None:
+    cluster = FakeCluster()
+    sync(campaigns_file.FileDependencies(cluster), campaign_body())
+    fresh = campaigns_file.FileDependencies(cluster)  # an operator restart
+    assert not sync(fresh, campaign_body()).changed and len(cluster.applied) == 1
+
+
+def test_no_campaign_is_an_empty_file_and_a_deleted_one_leaves_it() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    sync(deps)
+    assert file_of(cluster)["campaigns"] == {}
+    sync(deps, campaign_body())
+    sync(deps)
+    assert file_of(cluster)["campaigns"] == {}
+
+
+def test_inactive_states_and_an_unparseable_spec() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    deleting = campaign_body("deleting", phase="Healthy", percent=100)
+    deleting["metadata"]["deletionTimestamp"] = "2026-12-01T11:59:00Z"
+    broken = campaign_body("broken")
+    del broken["spec"]["economics"]
+    synced = sync(deps, campaign_body("done", phase="Completed", percent=0),
+                  campaign_body("rolled-back", phase="Degraded", percent=0),
+                  campaign_body("paused", phase="Paused", percent=25), deleting, broken)
+    assert synced.campaigns == ("deleting", "done", "paused", "rolled-back")
+    assert synced.active == ("paused",)
+
+
+def test_an_api_error_is_reported_and_retried_on_the_next_pass() -> None:
+    cluster = FakeCluster(apply_error=KubeError("apply configmaps/x: 403 forbidden", 403))
+    deps = campaigns_file.FileDependencies(cluster)
+    synced = sync(deps, campaign_body())
+    assert synced.error == "apply configmaps/x: 403 forbidden" and not synced.changed
+    cluster.apply_error = None
+    assert sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=1)).changed
+
+
+def test_the_campaign_pass_decides_what_the_file_says() -> None:
+    """A Campaign pass (model serving) starts the ramp at 5 %: the file says 5 %, active; with
+    its model gone the pass withdraws the exposure and the file follows."""
+    cluster = FakeCluster()
+    model = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    model["metadata"]["namespace"] = NS
+    model["status"] = {"stableVersion": "3", "phase": "Healthy", "conditions": [
+        {"type": "Ready", "status": "True", "reason": "StableServing",
+         "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+    cluster.put("upliftmodels", model)
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
+                                         metric_templates=BUILTIN_TEMPLATES)
+    body = campaign_body(phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+    body["status"] = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    files = campaigns_file.FileDependencies(cluster)
+    sync(files, body)
+    entry = file_of(cluster)["campaigns"]["spring-email"]
+    assert (entry["exposurePercent"], entry["active"]) == (5, True)
+    cluster.objects.pop(("uplift.dev/v1alpha1", "upliftmodels", NS, "hillstrom-uplift"))
+    body["status"] = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    sync(files, body)
+    entry = file_of(cluster)["campaigns"]["spring-email"]
+    assert (entry["exposurePercent"], entry["active"]) == (0, False)
