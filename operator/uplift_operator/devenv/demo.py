@@ -182,7 +182,9 @@ class DemoStack:
         self.apply_upliftmodel()
         self.simulator = CustomerSimulator(
             self.router, scenarios.NAMESPACE, scenarios.MODEL, self.data, rate=self.rate,
-            campaign=scenarios.CAMPAIGN, unit_key=scenarios.UNIT_KEY,
+            # No Campaign is applied here: name none (the runtime now reads the model's campaigns
+            # file, and refuses a campaign the file does not have with a 404).
+            campaign=None, unit_key=scenarios.UNIT_KEY,
             attribution_window=scenarios.ATTRIBUTION_WINDOW,
             mean_delay=scenarios.MEAN_CONVERSION_DELAY).start()
         self._cleanups.append(("customers", self.simulator.stop))

@@ -2,7 +2,9 @@
 
 Customers are Hillstrom rows drawn at random (``rate`` per second) and sent
 through the router as a marketing system would: one V2 request per customer, the customer id as the
-unit key, the campaign named in the request parameters. For every decision it reports, as the
+unit key, and ``parameters.campaign`` when a Campaign is configured (``campaign``; None, the
+default, names none: with a campaigns file mounted the runtime refuses a campaign it does not
+have with a 404). For every decision it reports, as the
 campaign's delivery and analytics systems would:
 
 * a delivery (``ok``) for each treated row that got a treatment, a fraction of a second later;
@@ -93,7 +95,7 @@ class CustomerSimulator:
     """Replays customers through ``router`` for one SeldonDeployment, until stopped."""
 
     def __init__(self, router: WeightedRouter, namespace: str, name: str, data: Path, *,
-                 rate: float = 200.0, campaign: str = "spring-email", unit_key: str = "customer_id",
+                 rate: float = 200.0, campaign: str | None = None, unit_key: str = "customer_id",
                  attribution_window: float = 8.0, mean_delay: float = 2.0,
                  batch_interval: float = 0.25, workers: int = 6, seed: int = 2026) -> None:
         import pandas as pd
@@ -163,6 +165,8 @@ class CustomerSimulator:
                   for name, (datatype, values) in self._columns.items()]
         inputs.append({"name": self.unit_key, "datatype": "BYTES", "shape": [len(rows), 1],
                        "data": [f"c{i}" for i in rows]})
+        if self.campaign is None:
+            return {"inputs": inputs}
         return {"inputs": inputs, "parameters": {"campaign": self.campaign}}
 
     # --- the two loops ------------------------------------------------------------------
