@@ -17,6 +17,13 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   be: ``namespace``, ``seldon_deployment_id``/``deployment_name``, ``predictor_name``,
   ``predictor_version``, ``pod`` (the runtime's own ``model``/``version`` labels come with the
   metrics), plus the router's executor metrics;
+* plays the kubelet for ConfigMap volumes (the UpliftModel's campaigns file): each predictor's
+  ``configMap`` volume mounted as a directory becomes a directory of the process's workdir, laid
+  out and updated as the kubelet does (the keys in a timestamped ``..<time>`` directory, an
+  atomic rename of the ``..data`` link, one link per key), and environment values under the
+  mount path (``UPLIFT_CAMPAIGNS_FILE``) point into it. A predictor whose ConfigMap does not
+  exist yet waits, as a pod does (``Creating``). ConfigMaps are followed with one watch, not
+  polled per predictor: a change is projected into every predictor that mounts it at once;
 * stops the processes of removed predictors and deleted SeldonDeployments.
 
 One process per predictor whatever ``replicas`` says: the point is the real runtime, not scale.
@@ -24,7 +31,9 @@ One process per predictor whatever ``replicas`` says: the point is the real runt
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,14 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
 
-__all__ = ["Predictor", "ServingAgent", "predictor_env"]
+__all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
+           "project"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 
@@ -52,6 +63,53 @@ def predictor_env(predictor: Mapping[str, Any]) -> dict[str, str]:
             if "name" in e and "value" in e}
 
 
+@dataclass(frozen=True)
+class ConfigMapMount:
+    """A ``configMap`` volume the predictor's container mounts as a directory."""
+
+    volume: str
+    config_map: str
+    mount_path: str
+
+
+def config_map_mounts(predictor: Mapping[str, Any]) -> list[ConfigMapMount]:
+    """The predictor's ConfigMap volumes mounted whole (a ``subPath`` mount is never updated by
+    the kubelet, so it is not played here either)."""
+    specs = predictor.get("componentSpecs") or [{}]
+    pod = specs[0].get("spec") or {}
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod.get("volumes") or []
+               if "name" in v and (v.get("configMap") or {}).get("name")}
+    containers = pod.get("containers") or [{}]
+    return [ConfigMapMount(m["name"], volumes[m["name"]], str(m["mountPath"]))
+            for m in containers[0].get("volumeMounts") or []
+            if m.get("name") in volumes and not m.get("subPath")]
+
+
+def project(root: Path, data: Mapping[str, str]) -> None:
+    """Write ``data`` into ``root`` as the kubelet updates a ConfigMap volume: the keys in a new
+    ``..<time>`` directory, then an atomic rename of the ``..data`` link to it; one link per key
+    into ``..data``; the previous version removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    version = root / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{secrets.token_hex(4)}"
+    version.mkdir()
+    for key, value in data.items():
+        (version / key).write_text(value)
+    data_link, staging = root / "..data", root / "..data_tmp"
+    previous = os.readlink(data_link) if data_link.is_symlink() else None
+    if staging.is_symlink():
+        staging.unlink()
+    staging.symlink_to(version.name)
+    os.replace(staging, data_link)
+    for key in data:
+        if not (root / key).is_symlink():
+            (root / key).symlink_to(f"..data/{key}")
+    for link in root.iterdir():
+        if link.is_symlink() and not link.name.startswith("..") and link.name not in data:
+            link.unlink()
+    if previous is not None:
+        shutil.rmtree(root / previous, ignore_errors=True)
+
+
 @dataclass
 class Predictor:
     """One running (or loading, or failed) MLServer process of one predictor."""
@@ -62,6 +120,8 @@ class Predictor:
     version: str
     env: dict[str, str]
     workdir: Path
+    template: dict[str, Any] = field(default_factory=dict)  # env and mounts as rendered
+    mounts: dict[Path, str] = field(default_factory=dict)  # local directory → ConfigMap name
     server: MlserverProcess | None = None
     state: str = "Creating"  # Creating → Available | Failed
     description: str = ""
@@ -102,12 +162,18 @@ class ServingAgent:
                  router: WeightedRouter, workdir: Path, interval: float = 0.5,
                  delays: Callable[[str], float] = lambda version: 0.0) -> None:
         self._api = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
         self.prometheus, self.router, self.workdir = prometheus, router, workdir
         self._interval = interval
         self._delays = delays
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="serving-agent", daemon=True)
+        self._watcher = threading.Thread(target=self._watch_config_maps,
+                                         name="serving-agent-configmaps", daemon=True)
         self._lock = threading.Lock()
+        self._volumes = threading.Lock()  # the watch and the reconcile both project
+        self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+        self._projected: dict[Path, dict[str, str]] = {}
         self.predictors: dict[tuple[str, str, str], Predictor] = {}
         self._targets: tuple[ScrapeTarget, ...] = ()
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
@@ -116,6 +182,7 @@ class ServingAgent:
 
     def start(self) -> ServingAgent:
         self.prometheus.set_targets(self._scrape_targets())
+        self._watcher.start()
         self._thread.start()
         return self
 
@@ -123,6 +190,7 @@ class ServingAgent:
         """Stop polling and every MLServer process."""
         self._stop.set()
         self._thread.join(timeout=10)
+        self._watcher.join(timeout=10)
         with self._lock:
             predictors = list(self.predictors.values())
             self.predictors.clear()
@@ -162,6 +230,54 @@ class ServingAgent:
             self.prometheus.set_targets(targets)
             self._targets = targets
 
+    def _watch_config_maps(self) -> None:
+        """The kubelet's side of ConfigMap volumes: one list, then a watch from its version;
+        every change is projected into the predictors that mount it."""
+        while not self._stop.is_set():
+            try:
+                listing: Any = self._core.list_config_map_for_all_namespaces()
+                with self._volumes:
+                    self.config_maps = {(str(c.metadata.namespace), str(c.metadata.name)):
+                                        dict(c.data or {}) for c in listing.items}
+                self._project_all()
+                stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
+                for event in stream.stream(self._core.list_config_map_for_all_namespaces,
+                                           resource_version=listing.metadata.resource_version,
+                                           timeout_seconds=5):
+                    item: Any = event["object"]
+                    key = (str(item.metadata.namespace), str(item.metadata.name))
+                    if event["type"] == "DELETED":  # a pod keeps what it was given
+                        with self._volumes:
+                            self.config_maps.pop(key, None)
+                    else:
+                        with self._volumes:
+                            self.config_maps[key] = dict(item.data or {})
+                        self._project_all(key)
+                    if self._stop.is_set():
+                        stream.stop()
+            except (ApiException, HTTPError, OSError):
+                self.errors += 1  # the control plane is starting or stopping; list again
+                self._stop.wait(1)
+
+    def _project_all(self, only: tuple[str, str] | None = None) -> None:
+        with self._lock:
+            predictors = list(self.predictors.values())
+        for predictor in predictors:
+            for local, name in predictor.mounts.items():
+                if only is None or only == (predictor.namespace, name):
+                    self._project(predictor.namespace, name, local)
+
+    def _project(self, namespace: str, name: str, local: Path) -> bool:
+        """Project ConfigMap ``name`` into ``local`` if it changed; False when it does not exist."""
+        with self._volumes:
+            data = self.config_maps.get((namespace, name))
+            if data is None:
+                return local in self._projected
+            if self._projected.get(local) != data:
+                project(local, data)
+                self._projected[local] = data
+            return True
+
     def router_routes_without(self, key: tuple[str, str, str]) -> list[Route]:
         return [r for r in self.router.routes(key[0], key[1]) if r.predictor != key[2]]
 
@@ -174,14 +290,26 @@ class ServingAgent:
             key[:2], secrets.token_hex(32)))
         version = str((spec.get("annotations") or {}).get("version")
                       or env.get("MLSERVER_MODEL_VERSION", ""))
+        mounts = config_map_mounts(spec)
+        template = {"env": dict(env), "mounts": mounts}
         current = self.predictors.get(key)
-        if current is not None and current.env == env:
+        if current is not None and current.template == template:
             return
+        ns, name, predictor = key
+        if any((ns, m.config_map) not in self.config_maps for m in mounts):
+            return  # as a pod whose ConfigMap is missing: not started until it exists
         if current is not None:  # a new pod template: replace the process
             current.stop()
-        ns, name, predictor = key
-        fresh = Predictor(ns, name, predictor, version, env,
-                          self.workdir / ns / name / predictor / str(int(time.time() * 1000)))
+        workdir = self.workdir / ns / name / predictor / str(int(time.time() * 1000))
+        local = {m.mount_path: workdir / "volumes" / m.volume for m in mounts}
+        for variable, value in env.items():  # paths under a mount point into its directory
+            for path, directory in local.items():
+                if value == path or value.startswith(path.rstrip("/") + "/"):
+                    env[variable] = str(directory) + value[len(path.rstrip("/")):]
+        fresh = Predictor(ns, name, predictor, version, env, workdir, template=template,
+                          mounts={local[m.mount_path]: m.config_map for m in mounts})
+        for directory, config_map in fresh.mounts.items():
+            self._project(ns, config_map, directory)
         with self._lock:
             self.predictors[key] = fresh
         threading.Thread(target=fresh.launch, name=f"mlserver-{name}-{predictor}",

@@ -14,6 +14,13 @@ UpliftModel's Secret ``<name>-decision-key`` (key ``key``, ``render.decision_key
 every replica of every predictor so any of them accepts reports for ids another issued. The
 operator creates that Secret before it applies the graph, so the reference is not optional: a
 pod never starts signing with a key of its own that the other replicas would refuse.
+
+Every predictor mounts the UpliftModel's campaigns ConfigMap (``render.campaigns``) read-only as
+a directory at ``render.campaigns.MOUNT_DIR`` (never by ``subPath``: a subPath mount is not
+updated when the ConfigMap changes) and reads the file at ``UPLIFT_CAMPAIGNS_FILE``; the runtime
+re-reads it when the kubelet swaps the volume's ``..data`` link, so a Campaign's change reaches
+the serving pods without a restart. The operator writes the ConfigMap for every UpliftModel,
+with no Campaign an empty document, so the reference is not optional either.
 """
 
 from __future__ import annotations
@@ -21,14 +28,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from uplift_operator.render import naming
+from uplift_operator.render import campaigns, naming
 from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["DECISION_KEY", "METRICS_DIR", "SeldonV1Backend", "runtime_env"]
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "METRICS_DIR", "SeldonV1Backend", "runtime_env"]
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
+CAMPAIGNS_VOLUME = "campaigns"
 
 def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
     """Environment of the runtime container: which model to load and how to assign arms.
@@ -96,7 +104,8 @@ class SeldonV1Backend:
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
-            {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR}] + [
+            {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR},
+            {"name": "UPLIFT_CAMPAIGNS_FILE", "value": campaigns.FILE}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env] + [
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
@@ -104,11 +113,15 @@ class SeldonV1Backend:
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
-            "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR}]}
+            "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
+                             {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
+                              "readOnly": True}]}
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
-        pod_spec: dict[str, Any] = {"containers": [container],
-                                    "volumes": [{"name": "mlserver-metrics", "emptyDir": {}}],
+        volumes = [{"name": "mlserver-metrics", "emptyDir": {}},
+                   {"name": CAMPAIGNS_VOLUME, "configMap": {
+                       "name": naming.campaigns_config_map(owner.name)}}]
+        pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
                                     "automountServiceAccountToken": False}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name

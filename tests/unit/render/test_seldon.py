@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from uplift_operator.render import decision_key
+from uplift_operator.render import campaigns, decision_key
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
@@ -129,3 +129,19 @@ def test_the_decision_key_secret_is_owned_by_the_model() -> None:
                                           "uid": OWNER.uid, "controller": True,
                                           "blockOwnerDeletion": True}]},
         "type": "Opaque", "stringData": {"key": "00ff" * 16}}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_predictor_mounts_the_campaigns_config_map_as_a_directory(case: str) -> None:
+    """The kubelet updates a ConfigMap volume only when it is mounted whole (never subPath);
+    UPLIFT_CAMPAIGNS_FILE points at the key inside the mounted directory."""
+    runtime, split = CASES[case]
+    for predictor in BACKEND.render(OWNER, runtime, split)["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["UPLIFT_CAMPAIGNS_FILE"] == f"{campaigns.MOUNT_DIR}/{campaigns.DATA_KEY}"
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == campaigns.MOUNT_DIR]
+        assert "subPath" not in mount and mount["readOnly"] is True
+        assert {"name": mount["name"],
+                "configMap": {"name": "hillstrom-uplift-campaigns"}} in pod["volumes"]

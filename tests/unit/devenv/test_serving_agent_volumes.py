@@ -1,0 +1,49 @@
+"""The serving agent's kubelet part: ConfigMap volumes laid out and swapped as the kubelet does,
+so the runtime's file watch sees every update (docs/dataplane.md, "Campaign settings")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from uplift_operator.devenv.serving_agent import ConfigMapMount, config_map_mounts, project
+from uplift_operator.render.naming import Owner
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+from uplift_operator.runtime.reloading import FileWatch
+
+
+def test_project_swaps_the_data_link_and_the_runtime_watch_sees_each_version(
+        tmp_path: Path) -> None:
+    root = tmp_path / "campaigns"
+    project(root, {"campaigns.json": "one"})
+    watch = FileWatch(root / "campaigns.json")
+    first = watch.poll()
+    assert first is not None and first.text == b"one"
+    assert (root / "..data").is_symlink() and (root / "campaigns.json").is_symlink()
+    assert os.readlink(root / "campaigns.json") == "..data/campaigns.json"
+    project(root, {"campaigns.json": "two!"})
+    second = watch.poll()
+    assert second is not None and second.text == b"two!"
+    versions = [p.name for p in root.iterdir() if p.name.startswith("..") and p.is_dir()
+                and not p.is_symlink()]
+    assert len(versions) == 1  # the previous version is gone, as the kubelet removes it
+    project(root, {"other": "x"})
+    assert not (root / "campaigns.json").exists() and (root / "other").read_text() == "x"
+
+
+def test_the_rendered_predictors_mount_the_campaigns_config_map() -> None:
+    owner = Owner("m", "ns", "uid")
+    runtime = RuntimeSettings(image="i", registered_model="m", tracking_uri="http://mlflow")
+    rendered = SeldonV1Backend().render(owner, runtime, TrafficSplit("1", "2", 10))
+    for predictor in rendered["spec"]["predictors"]:
+        assert config_map_mounts(predictor) == [
+            ConfigMapMount("campaigns", "m-campaigns", "/etc/uplift/campaigns")]
+
+
+def test_a_sub_path_mount_is_not_a_volume_the_kubelet_updates() -> None:
+    predictor = {"componentSpecs": [{"spec": {
+        "volumes": [{"name": "c", "configMap": {"name": "cm"}}],
+        "containers": [{"volumeMounts": [{"name": "c", "mountPath": "/x/f.json",
+                                          "subPath": "f.json"}]}]}}]}
+    assert config_map_mounts(predictor) == []
