@@ -71,11 +71,12 @@ from scipy import stats
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "operator"))
 
+from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus  # noqa: E402
 from uplift_operator.api.v1alpha1.common import GateVerdict  # noqa: E402
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus  # noqa: E402
+from uplift_operator.domain import exposure, ramp  # noqa: E402
 from uplift_operator.domain import gates as gates_mod  # noqa: E402
 from uplift_operator.domain import measurements as ms  # noqa: E402
-from uplift_operator.domain import ramp  # noqa: E402
 from uplift_operator.stats import uplift as um  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
@@ -738,6 +739,259 @@ class QiniRun(Run):
         return self.m
 
 
+# -- Campaign gates (the exposure ramp) -------------------------------------------------------
+#
+# A real CampaignSpec with one gate, exposure 10 % → 25 % → 50 % (pause 3m, analysisInterval
+# 1m), driven through what services/campaign.py calls per pass: exposure.analysis_due →
+# exposure.gates_to_measure → gates.evaluate_gate (memory from status.gates[].sequentialState)
+# → exposure.decide. "Promoted" = the exposure ramp completed (every step passed), "rolled
+# back" = exposure back to 0 %. Exposed units arrive Poisson at the step's percent; counts are
+# since the step started, as the collectors count them; the budget's spend since its period
+# started.
+
+CAMPAIGN_H = 0.1  # holdoutFraction
+CAMPAIGN_BASE = 0.10  # holdout conversion rate
+ROI_VALUE, ROI_COST = 10.0, 0.1  # value per conversion, cost per treated-arm unit: break-even Δ 0.01
+
+
+def n_one_sample(p0: float, p1: float, alpha: float = ALPHA) -> float:
+    """n of the one-sided one-sample binomial z-test of p0 when the truth is p1."""
+    za, zb = stats.norm.ppf(1 - alpha), stats.norm.ppf(POWER)
+    return float(((za * math.sqrt(p0 * (1 - p0)) + zb * math.sqrt(p1 * (1 - p1))) / (p1 - p0)) ** 2)
+
+
+def n_holdout_design(delta: float, distance: float, h: float = CAMPAIGN_H,
+                     alpha: float = ALPHA) -> float:
+    """Exposed units (both arms) of the one-sided fixed-sample test of Δ = treated − holdout at
+    ``distance`` from its threshold, with a share ``h`` of the units in the holdout."""
+    p_t, p_h = CAMPAIGN_BASE + delta, CAMPAIGN_BASE
+    var = p_t * (1 - p_t) / (1 - h) + p_h * (1 - p_h) / h
+    return _z_sum(alpha) ** 2 * var / distance**2
+
+
+class CampaignSim(GateSim):
+    """A Campaign gate: the same Run interface, driven through the exposure ramp."""
+
+    def spec(self, sc: Scenario) -> CampaignSpec:
+        return CampaignSpec.model_validate({
+            "modelRef": {"name": "bench"},
+            "treatments": [{"name": TREATMENT}],
+            "economics": {"valuePerConversion": ROI_VALUE, "costPerTreatment": ROI_COST,
+                          "budget": self.budget_of(sc)},
+            "experiment": {"holdoutFraction": CAMPAIGN_H},
+            "exposure": {"steps": [{"percent": w, "pause": PAUSE} for w in WEIGHTS],
+                         "analysisInterval": "1m", "gates": [self.gate]},
+        })
+
+    def budget_of(self, sc: Scenario) -> float:
+        return 1e12
+
+
+class DeliveryRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario) -> None:
+        self.lam, self.p = sim.per_look(), sc.effect
+        self.percent = 0.0
+        self.decided = self.delivered = 0
+
+    def start_step(self, weight: float) -> None:
+        self.percent = weight
+        self.decided = self.delivered = 0
+
+    def tick(self, rng: np.random.Generator) -> None:
+        n = int(rng.poisson(self.lam * self.percent / 100))
+        self.decided += n
+        self.delivered += int(rng.binomial(n, self.p))
+        self.canary_total += n
+
+    def measure(self) -> ms.Measurement:
+        return ms.DeliveryRateMeasurement(delivered=self.delivered, decided=self.decided)
+
+
+class DeliverySim(CampaignSim):
+    def fixed_n(self, sc: Scenario) -> float:
+        floor = self.gate["min"]
+        return math.nan if sc.effect == floor else n_one_sample(floor, sc.effect)
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return DeliveryRun(self, sc)
+
+
+class ConversionRun(Run):
+    """Treated and holdout units and in-window conversions; ``complete`` the share of expected
+    outcomes reported (late outcomes are the runtime's own counter: never in these counts)."""
+
+    def __init__(self, sim: GateSim, sc: Scenario, roi: bool) -> None:
+        self.lam, self.delta, self.roi = sim.per_look(), sc.effect, roi
+        self.complete = 0.8 if "incomplete" in sc.name else 1.0
+        self.percent = 0.0
+        self.counts = np.zeros(4, dtype=np.int64)  # treated units, conv, holdout units, conv
+
+    def start_step(self, weight: float) -> None:
+        self.percent = weight
+        self.counts[:] = 0
+
+    def tick(self, rng: np.random.Generator) -> None:
+        n = int(rng.poisson(self.lam * self.percent / 100))
+        n_h = int(rng.binomial(n, CAMPAIGN_H))
+        n_t = n - n_h
+        self.counts += (n_t, rng.binomial(n_t, CAMPAIGN_BASE + self.delta), n_h,
+                        rng.binomial(n_h, CAMPAIGN_BASE))
+        self.canary_total += n
+
+    def measure(self) -> ms.Measurement:
+        t, ct, h, ch = (int(x) for x in self.counts)
+        arms = ms.CampaignArms(ms.ArmCounts(t, ct), ms.ArmCounts(h, ch))
+        expected = t + h
+        done = ms.OutcomeCompleteness(expected=expected, received=round(expected * self.complete))
+        if self.roi:
+            return ms.RoiMeasurement(arms=arms, holdout_fraction=CAMPAIGN_H,
+                                     value_per_conversion=ROI_VALUE, spend=ROI_COST * t,
+                                     completeness=done)
+        return ms.IncrementalConversionsMeasurement(arms=arms, holdout_fraction=CAMPAIGN_H,
+                                                    completeness=done)
+
+
+class IncrementalSim(CampaignSim):
+    threshold = 0.0
+
+    def fixed_n(self, sc: Scenario) -> float:
+        distance = abs(sc.effect - self.threshold)
+        return math.nan if distance == 0 or sc.right == "hold" else n_holdout_design(sc.effect, distance)
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return ConversionRun(self, sc, roi=False)
+
+
+class RoiSim(IncrementalSim):
+    threshold = ROI_COST / ROI_VALUE  # ROI = 0 at Δ = cost / value
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return ConversionRun(self, sc, roi=True)
+
+    def notes(self) -> list[str]:
+        return [f"roi truth: value {ROI_VALUE:g} per conversion, cost {ROI_COST:g} per treated-arm "
+                f"unit, holdout conversion {CAMPAIGN_BASE:g}: ROI = {ROI_VALUE:g}·Δ/{ROI_COST:g} − 1, "
+                "0 at Δ = 0.01"]
+
+
+BUDGET_PER_LOOK = 2000.0  # exposed units per look at 100 %
+
+
+class BudgetRun(Run):
+    def __init__(self, sim: GateSim, sc: Scenario, budget: float) -> None:
+        self.budget, self.percent, self.spend = budget, 0.0, 0.0
+
+    def start_step(self, weight: float) -> None:
+        self.percent = weight  # the period's spend: no reset at a step
+
+    def tick(self, rng: np.random.Generator) -> None:
+        n = int(rng.poisson(BUDGET_PER_LOOK * self.percent / 100))
+        self.spend += ROI_COST * int(rng.binomial(n, 1 - CAMPAIGN_H))
+        self.canary_total += n
+
+    def measure(self) -> ms.Measurement:
+        return ms.BudgetMeasurement(spend=self.spend, budget=self.budget, period_start=T0,
+                                    period_end=T0 + dt.timedelta(days=7))
+
+
+class BudgetSim(CampaignSim):
+    def budget_of(self, sc: Scenario) -> float:
+        # The spend of a clean ramp (3 looks at each step) times the scenario's effect.
+        return sc.effect * ROI_COST * (1 - CAMPAIGN_H) * BUDGET_PER_LOOK * PAUSE_LOOKS * sum(WEIGHTS) / 100
+
+    def fixed_n(self, sc: Scenario) -> float:
+        return math.nan
+
+    def per_look(self) -> float:
+        return BUDGET_PER_LOOK
+
+    def floor(self) -> float:
+        return PAUSE_LOOKS * sum(WEIGHTS) / 100 * BUDGET_PER_LOOK
+
+    def cap(self) -> float:
+        return math.inf
+
+    def max_looks(self) -> int:
+        return 30
+
+    def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
+        return BudgetRun(self, sc, self.budget_of(sc))
+
+    def notes(self) -> list[str]:
+        return ["budget: spend 0.1 per treated-arm unit, 2,000 exposed units per look at 100 %; "
+                "'under budget' has 3 × a clean ramp's spend, 'exhausted' 0.3 ×; a budget Fail "
+                "must suspend (hold exposure), never roll back"]
+
+
+def campaign_sims() -> dict[str, GateSim]:
+    return {
+        "deliveryRate": DeliverySim(
+            "deliveryRate", {"name": "delivery", "type": "deliveryRate", "min": 0.95},
+            (Scenario("above (0.98)", "promote", 0.98),
+             Scenario("at the bound (0.95)", "hold", 0.95),
+             Scenario("below (0.90)", "rollback", 0.90),
+             Scenario("50 %", "rollback", 0.50)), "decisions"),
+        "incrementalConversions": IncrementalSim(
+            "incrementalConversions", {"name": "incremental", "type": "incrementalConversions"},
+            (Scenario("positive (+1 pp)", "promote", 0.01),
+             Scenario("zero effect", "hold", 0.0),
+             Scenario("negative (−1 pp)", "rollback", -0.01),
+             Scenario("incomplete outcomes (80 %, +1 pp)", "hold", 0.01)), "exposed units"),
+        "roi": RoiSim(
+            "roi", {"name": "roi", "type": "roi", "min": 0.0},
+            (Scenario("ROI +1", "promote", 0.02),
+             Scenario("at the bound (ROI 0)", "hold", ROI_COST / ROI_VALUE),
+             Scenario("ROI −1 (no effect)", "rollback", 0.0)), "exposed units"),
+        "budget": BudgetSim(
+            "budget", {"name": "budget", "type": "budget"},
+            (Scenario("under budget", "promote", 3.0),
+             Scenario("exhausted mid-ramp", "hold", 0.3)), "exposed units"),
+    }
+
+
+def is_campaign(sim: GateSim) -> bool:
+    return isinstance(sim, CampaignSim)
+
+
+def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
+    """One campaign from its first step to a completed ramp, a rollback or the cap; ``flagged``
+    is a budget suspension (a Fail that must not roll back)."""
+    spec = sim.spec(sc)
+    model = exposure.ModelObservation("bench", True, "1", serving=True, why="serves version 1")
+    now = T0
+    status = exposure.decide(spec, CampaignStatus(), exposure.Observed(model=model, generation=1),
+                             now).status
+    if status.current_step != 0:
+        raise RuntimeError(f"the first decide did not start the exposure: {status.message}")
+    run = sim.new_run(sc, rng)
+    run.start_step(status.exposure_percent)
+    step, suspended, cap, look = status.current_step, False, sim.cap(), 0
+    for look in range(1, sim.max_looks() + 1):
+        now += INTERVAL
+        run.tick(rng)
+        outcomes = None
+        if exposure.analysis_due(spec, status, now):  # as services/campaign.py's pass does
+            previous = {g.name: g for g in status.gates}
+            outcomes = []
+            for g in exposure.gates_to_measure(spec):
+                outcome = gates_mod.evaluate_gate(g, run.measure(),
+                                                  gates_mod.memory_of(previous.get(g.name)), now)
+                suspended = suspended or outcome.suspension is not None
+                outcomes.append(outcome)
+        status = exposure.decide(spec, status, exposure.Observed(
+            model=model, gate_outcomes=outcomes, generation=1), now).status
+        if status.rolled_back_generation is not None:
+            return RunResult(-1, run.canary_total, suspended, look)
+        if status.current_step is None and status.exposure_percent > 0:
+            return RunResult(1, run.canary_total, suspended, look)
+        if status.current_step != step:
+            step = status.current_step
+            run.start_step(status.exposure_percent)
+        if run.canary_total >= cap:
+            break
+    return RunResult(0, math.inf, suspended, look)
+
+
 # ---------------------------------------------------------------------------------------------
 # The table of gates
 
@@ -778,6 +1032,7 @@ def gate_sims() -> dict[str, GateSim]:
             (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 0.8),
              Scenario("2x margin", "rollback", 0.6), Scenario("better", "promote", 1.2)),
             "evaluation rows"),
+        **campaign_sims(),
     }
 
 
@@ -805,6 +1060,8 @@ def spec_of(sim: GateSim, sc: Scenario) -> UpliftModelSpec:
 
 def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
     """One canary from start to promotion, rollback or the cap, one ``decide`` per interval."""
+    if isinstance(sim, CampaignSim):
+        return simulate_campaign(sim, sc, rng)
     spec = spec_of(sim, sc)
     gate = spec.rollout.gates[0]
     cap = sim.cap()
@@ -946,7 +1203,7 @@ class Row:
         return wilson(self.count(1), self.runs)
 
     def false_rollback(self) -> tuple[float, float, float] | None:
-        if self.scenario.right != "promote":
+        if self.scenario.right == "rollback":
             return None
         return wilson(self.count(-1), self.runs)
 
@@ -983,20 +1240,32 @@ def _fmt_n(n: float) -> str:
     return "—" if math.isnan(n) else f"{n:,.0f}"
 
 
-def table(rows: Sequence[Row]) -> str:
-    head = ("| gate | scenario | runs | promoted | rolled back | undecided | false promotion "
-            f"(≤ {TARGET_FALSE_PROMOTION}, upper ≤ {TARGET_FALSE_PROMOTION_UPPER}) | false rollback "
+def table(rows: Sequence[Row], campaign: bool = False) -> str:
+    """The report's table; ``campaign``: the exposure ramp's words (a completed ramp is a pass,
+    a rollback a fail; the last column counts budget suspensions, which must never roll back)."""
+    passed, failed = ("ramp completed", "rolled back") if campaign else ("promoted", "rolled back")
+    wrong_pass, wrong_fail = (("false pass", "false fail") if campaign
+                              else ("false promotion", "false rollback"))
+    last = ("budget: suspended (never rolled back)" if campaign
+            else f"SRM flagged before promotion (≥ {TARGET_SRM})")
+    head = (f"| gate | scenario | runs | {passed} | {failed} | undecided | {wrong_pass} "
+            f"(≤ {TARGET_FALSE_PROMOTION}, upper ≤ {TARGET_FALSE_PROMOTION_UPPER}) | {wrong_fail} "
             f"(≤ {TARGET_FALSE_ROLLBACK}) | power within {POWER_WITHIN:g}×N (≥ {TARGET_POWER} at 2x) | "
             f"fixed-horizon N | ramp floor/N | median/N (≤ {TARGET_MEDIAN}) | p90/N (≤ {TARGET_P90}) | "
-            f"SRM flagged before promotion (≥ {TARGET_SRM}) |")
+            f"{last} |")
     lines = [head, "|" + "---|" * 14]
     for row in rows:
         sc = row.scenario
-        judged = sc.name in ("null", "2x margin", "better")
+        judged = (sc.name in ("null", "2x margin", "better")
+                  or (campaign and sc.right != "hold" and not math.isnan(row.fixed_n)))
         power = row.power()
-        power_ok = (lambda ci: ci[0] >= TARGET_POWER) if sc.name == "2x margin" else None
+        power_ok = ((lambda ci: ci[0] >= TARGET_POWER)
+                    if sc.name == "2x margin" or (campaign and sc.right == "rollback") else None)
         fp_ok = ((lambda ci: ci[0] <= TARGET_FALSE_PROMOTION and ci[2] <= TARGET_FALSE_PROMOTION_UPPER)
-                 if sc.name in ("margin", "2x margin", "SRM") else None)
+                 if sc.right != "promote" else None)
+        extra = (_rate(wilson(sum(r.flagged for r in row.results), row.runs))
+                 if campaign and row.gate == "budget" else _rate(row.srm_flagged(),
+                                                                 lambda ci: ci[0] >= TARGET_SRM))
         lines.append(
             f"| {row.gate} | {sc.name}{' (' + sc.note + ')' if sc.note else ''} | {row.runs} | "
             f"{row.count(1)} | {row.count(-1)} | {row.count(0)} | "
@@ -1006,7 +1275,7 @@ def table(rows: Sequence[Row]) -> str:
             f"{_ratio(row.floor, row.fixed_n, None) if not math.isnan(row.floor) else '—'} | "
             f"{_ratio(row.quantile(0.5), row.fixed_n, TARGET_MEDIAN if judged else None)} | "
             f"{_ratio(row.quantile(0.9), row.fixed_n, TARGET_P90 if judged else None)} | "
-            f"{_rate(row.srm_flagged(), lambda ci: ci[0] >= TARGET_SRM)} |")
+            f"{extra} |")
     return "\n".join(lines)
 
 
@@ -1067,9 +1336,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     chosen = [k.strip() for k in args.scenarios.split(",") if k.strip()]
     rows = run_bench(keys, runs, args.jobs, chosen)
-    report = [f"Gate decisions through evaluate_gate + ramp.decide, {runs} runs per row, steps "
-              f"{' → '.join(f'{w} %' for w in WEIGHTS)} (pause {PAUSE}, a look per 1m), α = {ALPHA}.",
-              "", table(rows), ""]
+    campaign = set(campaign_sims())
+    model_rows = [r for r in rows if r.gate not in campaign]
+    campaign_rows = [r for r in rows if r.gate in campaign]
+    report = [f"Gate decisions through evaluate_gate + ramp.decide / exposure.decide, {runs} runs "
+              f"per row, steps {' → '.join(f'{w} %' for w in WEIGHTS)} (pause {PAUSE}, a look per "
+              f"1m), α = {ALPHA}.", ""]
+    if model_rows:
+        report += ["UpliftModel (canary weight):", "", table(model_rows), ""]
+    if campaign_rows:
+        report += ["Campaign (exposure percent):", "", table(campaign_rows, campaign=True), ""]
     notes = [n for key in keys for n in gate_sims()[key].notes()]
     if "qini" in keys:
         notes.append(f"qini replicates vs stats.uplift: max |difference| {cross_check_qini():.2e}")

@@ -14,7 +14,8 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "gate_decisions.py"
 # qini needs its population grid (seconds of sorting), so it is checked by its cross-check alone.
-ONLINE_GATES = ["errorRate", "onlineEffect", "latency", "drift", "upliftSanity"]
+ONLINE_GATES = ["errorRate", "onlineEffect", "latency", "drift", "upliftSanity", "deliveryRate",
+                "incrementalConversions", "roi", "budget"]
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +65,24 @@ def test_smallest_run_reports_every_scenario_consistently(bench: ModuleType) -> 
             assert math.isfinite(result.samples) == (result.decision != 0)
             assert result.looks >= 1
         assert (row.false_promotion() is None) == (row.scenario.right == "promote")
-        assert (row.false_rollback() is None) == (row.scenario.right != "promote")
+        # A rollback is wrong unless the truth calls for it (at a bound, either decision is).
+        assert (row.false_rollback() is None) == (row.scenario.right == "rollback")
         assert (row.srm_flagged() is None) == (not row.scenario.srm)
         for ci in (row.false_promotion(), row.false_rollback(), row.power(), row.srm_flagged()):
             if ci is not None:
                 assert 0.0 <= ci[1] <= ci[0] <= ci[2] <= 1.0
-    lines = bench.table(rows).splitlines()
-    assert len(lines) == 2 + len(rows)
-    assert all(line.count("|") == lines[0].count("|") for line in lines)
+    for campaign in (False, True):
+        lines = bench.table(rows, campaign=campaign).splitlines()
+        assert len(lines) == 2 + len(rows)
+        assert all(line.count("|") == lines[0].count("|") for line in lines)
+
+
+def test_a_spent_budget_suspends_and_never_rolls_back(bench: ModuleType) -> None:
+    sim = bench.gate_sims()["budget"]
+    exhausted = next(sc for sc in sim.scenarios if sc.name.startswith("exhausted"))
+    for run in range(3):
+        result = bench.simulate(sim, exhausted, bench._seed("budget", exhausted.name, run))
+        assert result.flagged and result.decision == 0
 
 
 def test_runs_are_reproducible_from_their_seed(bench: ModuleType) -> None:
