@@ -1,0 +1,98 @@
+"""The campaigns file against the real control plane and the operator: a Campaign's spec, exposure
+and schedule reach the ``<model>-campaigns`` ConfigMap the predictors mount."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.kube import Kubectl, OperatorProcess
+
+from uplift_operator.runtime import campaigns as runtime_campaigns
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+CAMPAIGN, MODEL = "spring-email", "hillstrom-uplift"
+CONFIG_MAP = f"{MODEL}-campaigns"
+
+
+def _file(admin: Kubectl, namespace: str) -> dict[str, Any] | None:
+    found = admin.run("get", "configmap", CONFIG_MAP, "-n", namespace, "-o", "json",
+                      "--ignore-not-found").stdout.strip()
+    if not found:
+        return None
+    text = json.loads(found)["data"]["campaigns.json"]
+    assert runtime_campaigns.parse(text).errors == {}  # every version is one the runtime takes
+    return dict(json.loads(text))
+
+
+def _entry_when(admin: Kubectl, namespace: str, what: str, **fields: Any) -> dict[str, Any]:
+    def matches() -> bool:
+        doc = _file(admin, namespace)
+        entry = (doc or {}).get("campaigns", {}).get(CAMPAIGN)
+        return entry is not None and all(entry.get(k) == v for k, v in fields.items())
+    admin.wait_for(matches, timeout=60, what=what)
+    doc = _file(admin, namespace)
+    assert doc is not None
+    return dict(doc["campaigns"][CAMPAIGN])
+
+
+def _patch(admin: Kubectl, namespace: str, spec: dict[str, Any]) -> None:
+    admin.run("patch", "campaign", CAMPAIGN, "-n", namespace, "--type=merge", "-p",
+              json.dumps({"spec": spec}))
+
+
+def _phase(admin: Kubectl, namespace: str, phase: str) -> dict[str, Any]:
+    admin.wait_for(lambda: (admin.get("campaign", CAMPAIGN, namespace).get("status") or {})
+                   .get("phase") == phase, timeout=60, what=f"Campaign {phase}")
+    status: dict[str, Any] = admin.get("campaign", CAMPAIGN, namespace)["status"]
+    return status
+
+
+def test_spec_exposure_and_schedule_reach_the_config_map(admin: Kubectl,
+                                                         operator: OperatorProcess,
+                                                         namespace: str) -> None:
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
+    # The model serves, the ramp starts at its first step: the runtime may treat 5 %.
+    entry = _entry_when(admin, namespace, "the first step in the file", exposurePercent=5,
+                        active=True)
+    assert (entry["generation"], entry["holdoutFraction"], entry["salt"]) == (1, 0.1,
+                                                                              "spring-2026")
+    owner = json.loads(admin.run("get", "configmap", CONFIG_MAP, "-n", namespace, "-o",
+                                 "json").stdout)["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("UpliftModel", MODEL, True)
+    written = admin.run("get", "configmap", CONFIG_MAP, "-n", namespace, "-o",
+                        "jsonpath={.metadata.resourceVersion}").stdout
+
+    # A spec change: the new generation and its settings.
+    _patch(admin, namespace, {"experiment": {"holdoutFraction": 0.2}})
+    entry = _entry_when(admin, namespace, "the new spec in the file", generation=2,
+                        holdoutFraction=0.2)
+    assert entry["salt"] == "spring-2026"
+    assert admin.run("get", "configmap", CONFIG_MAP, "-n", namespace, "-o",
+                     "jsonpath={.metadata.resourceVersion}").stdout != written
+
+    # A schedule still to come: Suspended, exposure withdrawn, not active.
+    _patch(admin, namespace, {"schedule": {"start": "2099-01-01T00:00:00Z"}})
+    status = _phase(admin, namespace, "Suspended")
+    assert status["exposurePercent"] == 0
+    assert status["message"].startswith("exposure 0%: starts at 2099-01-01T00:00:00+00:00")
+    entry = _entry_when(admin, namespace, "the suspended campaign in the file", active=False,
+                        start="2099-01-01T00:00:00Z")
+    assert entry["exposurePercent"] == 0
+
+    # A schedule in the past: Completed, nothing treated.
+    _patch(admin, namespace, {"schedule": {"start": "2025-03-01T00:00:00Z",
+                                           "end": "2025-06-01T00:00:00Z"}})
+    status = _phase(admin, namespace, "Completed")
+    assert status["exposurePercent"] == 0 and "the results in status are final" in status["message"]
+    _entry_when(admin, namespace, "the completed campaign in the file", active=False,
+                end="2025-06-01T00:00:00Z")
+
+    # Deleting the Campaign takes it out of the file; the file stays (the model owns it).
+    admin.run("delete", "campaign", CAMPAIGN, "-n", namespace, "--wait=true")
+    admin.wait_for(lambda: (_file(admin, namespace) or {}).get("campaigns") == {}, timeout=60,
+                   what="an empty campaigns file")
