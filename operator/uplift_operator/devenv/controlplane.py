@@ -174,6 +174,7 @@ class ControlPlane:
         self.timings: dict[str, float] = {}
         self._admin_token = ""
         self._operator_token = ""
+        self._etcd_urls: tuple[str, str] | None = None  # client, peer
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -222,6 +223,27 @@ class ControlPlane:
             if self._own_dir and not self.keep:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def restart(self, *, kill: bool = False, down: float = 0.0) -> float:
+        """Stop kube-apiserver and etcd (SIGTERM, or SIGKILL as a crash would with ``kill``),
+        wait ``down`` seconds, and start them again with the same data, ports, certificates and
+        tokens, so every kubeconfig and every client's address stays valid; KCM keeps running
+        and reconnects. Returns how long the API was unreachable (from the stop to /readyz)."""
+        if self._etcd_urls is None or not self.port:
+            raise RuntimeError("restart() needs a started control plane")
+        stopped = time.monotonic()
+        with self._lock:
+            for name in ("kube-apiserver", "etcd"):
+                proc = self._procs.pop(name)
+                if kill:
+                    process.kill(proc)
+                else:
+                    process.stop(proc)
+        time.sleep(down)
+        client_url, peer_url = self._etcd_urls
+        self._start_etcd(client_url, peer_url)
+        self._start_apiserver(client_url, self.port)
+        return time.monotonic() - stopped
+
     def check_alive(self) -> None:
         """Raise if a component has exited."""
         for name, proc in self._procs.items():
@@ -266,9 +288,10 @@ class ControlPlane:
         self._procs[name] = proc
         return proc
 
-    def _start_etcd(self) -> str:
-        client, peer = process.free_port(), process.free_port()
-        client_url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+    def _start_etcd(self, client_url: str | None = None, peer_url: str | None = None) -> str:
+        """Start etcd on free ports, or on the given URLs (a restart: its data dir is kept)."""
+        client_url = client_url or f"http://127.0.0.1:{process.free_port()}"
+        peer_url = peer_url or f"http://127.0.0.1:{process.free_port()}"
         proc = self._launch("etcd", [
             "--name=default",
             f"--data-dir={self.workdir / 'etcd'}",
@@ -282,10 +305,12 @@ class ControlPlane:
         ])
         process.wait_until(lambda: process.http_ok(f"{client_url}/health"), timeout=60,
                            what="etcd", proc=proc, log=self.logdir / "etcd.log")
+        self._etcd_urls = (client_url, peer_url)
         return client_url
 
-    def _start_apiserver(self, etcd_url: str) -> None:
-        self.port = process.free_port()
+    def _start_apiserver(self, etcd_url: str, port: int | None = None) -> None:
+        """Start kube-apiserver on a free port, or on ``port`` (a restart)."""
+        self.port = port or process.free_port()
         self.server = f"https://127.0.0.1:{self.port}"
         args = [
             f"--etcd-servers={etcd_url}",

@@ -77,6 +77,15 @@ def stop(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
         proc.wait(timeout=grace)
 
 
+def kill(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+    """SIGKILL the whole process group at once (a crash, not a shutdown) and reap it."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=timeout)
+
+
 def _tail(log: Path | None, lines: int = 30) -> str:
     if log is None or not log.exists():
         return ""

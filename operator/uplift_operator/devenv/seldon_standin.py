@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 __all__ = ["SeldonStandIn", "seldon_status"]
 
@@ -65,8 +66,10 @@ class SeldonStandIn:
         while not self._stop.wait(self._interval):
             try:
                 self.reconcile_once()
-            except ApiException:
-                continue  # the control plane is starting or stopping; try again next tick
+            except (ApiException, HTTPError):
+                # The control plane is starting, stopping or restarting (a refused connection
+                # is urllib3's, not an ApiException): try again next tick.
+                continue
 
     def reconcile_once(self) -> None:
         listing = cast(dict[str, Any], self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL))

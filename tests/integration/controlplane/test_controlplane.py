@@ -203,6 +203,25 @@ def test_stop_leaves_no_process_behind() -> None:
     cp.stop()  # idempotent
 
 
+def test_restart_keeps_data_addresses_and_credentials() -> None:
+    """kube-apiserver and etcd SIGKILLed and started again: the same server URL, kubeconfigs
+    and tokens work, the stored objects are there; KCM was never restarted."""
+    with ControlPlane() as cp:
+        kubectl(cp.admin_kubeconfig, "create", "configmap", "kept", "--from-literal=a=b")
+        server, before = cp.server, cp.pids
+        outage = cp.restart(kill=True)
+        assert 0 < outage < 120
+        assert cp.server == server
+        assert cp.pids["kube-controller-manager"] == before["kube-controller-manager"]
+        assert all(cp.pids[n] != before[n] and _alive(cp.pids[n]) for n in ("etcd", "kube-apiserver"))
+        assert not _alive(before["etcd"]) and not _alive(before["kube-apiserver"])
+        kept = kubectl(cp.admin_kubeconfig, "get", "configmap", "kept", "-o", "jsonpath={.data.a}")
+        assert kept.stdout == "b"
+        review = json.loads(kubectl(cp.operator_kubeconfig, "auth", "whoami", "-o", "json").stdout)
+        assert review["status"]["userInfo"]["username"] == OPERATOR_USER
+        kubectl(cp.admin_kubeconfig, "create", "configmap", "after", "--from-literal=a=c")
+
+
 def test_starts_without_a_default_route(monkeypatch: pytest.MonkeyPatch) -> None:
     """The advertise-address pitfall: no default route (and no usable interface address)."""
     from uplift_operator.devenv import controlplane
