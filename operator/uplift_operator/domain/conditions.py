@@ -33,6 +33,7 @@ EXPOSING = "Exposing"  # Campaign: the exposure ramp runs (or completed) as the 
 ROLLED_BACK = "RolledBack"  # Campaign: a gate (or a human) set exposure back to 0
 SCHEDULE_ENDED = "ScheduleEnded"  # Campaign: past spec.schedule.end, exposure 0
 SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, exposure 0
+BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, exposure 0
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
 # ServingApplied:

@@ -12,7 +12,10 @@ start exposure stays 0 % and the campaign is Suspended ("starts at …"); past i
 is withdrawn to 0 %, no analysis runs any more (so the last results stay in status as they
 were) and the campaign is Completed (Ready reason ``ScheduleEnded``), whatever its gates say.
 ``treating`` tells the campaigns file (``render.campaigns``) whether the runtime may treat under
-the campaign at all. No I/O, no clock.
+the campaign at all. A budget gate's Fail (``domain.gates.Suspension``: the period's spend
+reached the budget) suspends the ramp instead of rolling it back: exposure 0 %, the step kept,
+phase Suspended (Ready reason ``BudgetExhausted``) until the budget period rolls over
+(``domain.budget``), then the step's exposure again. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -26,15 +29,16 @@ from uplift_operator.api.v1alpha1.campaign import (
     CampaignStatus,
     Schedule,
 )
-from uplift_operator.api.v1alpha1.common import Condition, Phase
+from uplift_operator.api.v1alpha1.common import Condition, GateSpecBase, GateStatus, GateVerdict, Phase
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import steps
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
-__all__ = ["Decision", "ModelObservation", "Observed", "OutsideSchedule", "analysis_due", "decide",
-           "gates_to_measure", "model_observation", "outside_schedule", "treating"]
+__all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
+           "analysis_due", "budget_suspension", "decide", "gates_to_measure", "model_observation",
+           "outside_schedule", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -112,6 +116,43 @@ def treating(status: CampaignStatus, deleting: bool = False) -> bool:
             and status.phase in _TREATING_PHASES)
 
 
+@dataclass(frozen=True)
+class BudgetSuspension:
+    """The budget of the current period is spent: treat no one until ``until`` (None: no
+    ``budgetPeriod``, so until the budget gate passes again, e.g. a raised budget)."""
+
+    gate: str
+    until: dt.datetime | None
+    why: str
+
+
+def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.datetime | None,
+                      now: dt.datetime) -> BudgetSuspension | None:
+    """Whether a budget gate's last verdict suspends the campaign at ``now``.
+
+    A budget gate only fails with a ``Suspension`` (``domain.gates``), and its status keeps
+    when it was measured: the suspension holds while that Fail lies in the budget period of
+    ``now`` (periods from ``anchor``, the schedule's start or the creation time, as the runtime
+    counts them). Once the period rolls over it no longer holds, whatever the gate said."""
+    by_name = {g.name: g for g in status.gates}
+    for gate in spec.exposure.gates:
+        st = by_name.get(gate.name)
+        if gate.type != "budget" or gate.dry_run or st is None or st.verdict is not GateVerdict.FAIL:
+            continue
+        until = None
+        if anchor is not None and spec.economics.budget_period is not None:
+            _, until = budget.current_period(spec.economics.budget_period, anchor, st.time)
+            if until is not None and now >= until:
+                continue  # measured in a period that has rolled over
+        spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
+                 if st.value is not None and st.threshold is not None else st.message)
+        when = (f"the period rolls over at {until.isoformat()}" if until is not None
+                else "the budget gate passes again (no budgetPeriod: raise spec.economics.budget)")
+        return BudgetSuspension(gate.name, until, f"budget exhausted ({spent}, gate {gate.name}); "
+                                                  f"treating no one until {when}")
+    return None
+
+
 def _utc(time: dt.datetime | None) -> dt.datetime | None:
     if time is None or time.tzinfo is not None:
         return time
@@ -120,9 +161,12 @@ def _utc(time: dt.datetime | None) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class Observed(steps.ObservedBase):
-    """What the Campaign pass saw: its model, plus the step machine's observations."""
+    """What the Campaign pass saw: its model, plus the step machine's observations.
+    ``budget_anchor``: where the budget periods start (``spec.schedule.start``, else the
+    Campaign's creation time); None: a spent budget suspends until its gate passes again."""
 
     model: ModelObservation
+    budget_anchor: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +212,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.model = observed.model
         self.generation = observed.generation
         self.outside = outside_schedule(spec.schedule, now)
+        self.budget_anchor = observed.budget_anchor
+        self.suspended: BudgetSuspension | None = None
 
     def run(self) -> Decision:
         self.status.model_version = self.model.stable_version if self.model.serving else None
@@ -180,7 +226,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.follow_model()
         self.apply_analysis()
         self.act_on_gates()
-        self.check_deadline()
+        self.follow_budget()
+        if self.suspended is None:  # a spent budget is no step failing to progress
+            self.check_deadline()
         self.advance()
         return self.finish()
 
@@ -211,6 +259,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def not_serving(self) -> str | None:
         if self.outside is not None:
             return self.outside.why
+        if self.suspended is not None:
+            return self.suspended.why
         return None if self.model.serving else self.model.why
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
@@ -250,6 +300,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def abort(self, request: ManualRequest) -> None:
         self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
+
+    def announce(self, gate: GateSpecBase, st: GateStatus) -> None:
+        # A spent budget is said once, as BudgetExhausted (``follow_budget``), not at each look.
+        if gate.type == "budget" and st.verdict is GateVerdict.FAIL:
+            return
+        super().announce(gate, st)
 
     # -- exposure -----------------------------------------------------------------------------
 
@@ -305,6 +361,31 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
 
+    def follow_budget(self) -> None:
+        """Suspend the exposure while the period's budget is spent (a Warning event and a
+        history entry once), and give the step its exposure back once the period rolls over
+        (the step and its gates' evidence kept, its pause counted again: nothing was rolled back)."""
+        if not self.active():
+            return
+        was = self.previous.phase is Phase.SUSPENDED and self.previous.current_step is not None
+        self.suspended = budget_suspension(self.spec, self.status, self.budget_anchor, self.now)
+        if self.suspended is not None:
+            text = (f"{self.exposed()} at step {self.step_index() + 1} suspended to 0%: "
+                    f"{self.suspended.why}")
+            self.status.exposure_percent = 0
+            if not was:
+                self.record(Reason.BUDGET_EXHAUSTED, self.subject(), self.suspended.why)
+                self.emit("Warning", Reason.BUDGET_EXHAUSTED, text)
+        elif was or self.status.exposure_percent == 0:
+            self.status.exposure_percent = self.step_level(self.step_index())
+            if was:
+                # The step's pause and deadline run again from here: its time at 0 % was not
+                # time at its exposure. Its gates' evidence is kept.
+                self.status.step_started_at = self.now
+                why = "the budget period rolled over"
+                self.record(Reason.BUDGET_RENEWED, self.subject(), why)
+                self.emit("Normal", Reason.BUDGET_RENEWED, f"{self.where()} resumed ({why})")
+
     # -- phase, conditions --------------------------------------------------------------------
 
     def finish(self) -> Decision:
@@ -322,9 +403,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                         events=tuple(self.events), requeue_after=self.requeue(self.schedule_times()))
 
     def schedule_times(self) -> list[dt.datetime]:
-        """The schedule's start and end still to come: a pass is due at each."""
+        """The schedule's start and end, and a suspension's end, still to come: a pass is due
+        at each."""
         schedule = self.spec.schedule
         times = [_utc(schedule.start), _utc(schedule.end)] if schedule is not None else []
+        if self.suspended is not None:
+            times.append(self.suspended.until)
         return [time for time in times if time is not None and time > self.now]
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
@@ -340,6 +424,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if not self.model.serving:
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING
+        if self.active() and self.suspended is not None:
+            resume = self.step_level(self.step_index())
+            return (Phase.SUSPENDED, f"exposure 0%: {self.suspended.why}; then step "
+                                     f"{self.step_index() + 1}/{len(self.steps)} at {resume:g}% "
+                                     "again (never a rollback)", "False", cond.BUDGET_EXHAUSTED)
         if self.active():
             phase, message = self.ramp_phase()
             unmeasured = [g.name for g in s.gates if g.message.startswith("not measured yet")]

@@ -96,6 +96,8 @@ class Reason(StrEnum):
     EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
     RAMP_COMPLETED = "RampCompleted"
     CAMPAIGN_COMPLETED = "CampaignCompleted"
+    BUDGET_EXHAUSTED = "BudgetExhausted"
+    BUDGET_RENEWED = "BudgetRenewed"
 
 
 #: History actions that end a ramp by rolling it back.

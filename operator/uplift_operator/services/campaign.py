@@ -4,14 +4,13 @@
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
    status for whether a stable version serves (``domain.exposure.model_observation``);
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else;
-4. when an analysis is due, measure every exposure gate and judge it with the same
-   ``domain.gates.evaluate_gate`` as the UpliftModel. No Campaign gate type has a collector yet
-   (``_COLLECTORS`` is empty): each is ``NotMeasured``, so Inconclusive, never Pass, and the
-   ramp holds its first step instead of growing exposure on no evidence;
+4. when an analysis is due, measure every exposure gate from the runtime's counters of this
+   campaign (``services.measurements.collect_campaign``) and judge it with the same
+   ``domain.gates.evaluate_gate`` as the UpliftModel; no data is Inconclusive, never Pass;
 5. the exposure ramp decides (``domain.exposure.decide``): the whole new status, conditions
-   included, the exposure percent and the events;
-6. apply: nothing yet. The exposure percent is in status; carrying it, the holdout and the
-   economics to the runtime is the data-plane part of issue #9.
+   included, the exposure percent and the events (a spent budget suspends, never rolls back);
+6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
+   file (``handlers.campaigns_file``) carries them to the runtime.
 
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
@@ -19,21 +18,23 @@ The handler turns the result into one status patch and events. Nothing here slee
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from uplift_operator.api.v1alpha1 import API_VERSION
-from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import exposure, gates, validation
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain.measurements import Measurement, MeasurementError, NotMeasured
+from uplift_operator.domain.measurements import NotMeasured
 from uplift_operator.domain.requests import parse_requests
+from uplift_operator.domain.steps import Reason
+from uplift_operator.services import measurements
 from uplift_operator.services.common import Event, PassResult, invalid_pass
-from uplift_operator.services.ports import Cluster, MetricSource
+from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
 __all__ = ["CampaignDependencies", "reconcile"]
 
@@ -47,6 +48,7 @@ class CampaignDependencies:
     cluster: Cluster
     prometheus: MetricSource | None
     metric_templates: Mapping[str, str]
+    registry: Registry | None = None  # the drift gate's training reference (None: Error)
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,8 @@ class _Model:
     observation: exposure.ModelObservation
 
 
-_Collected = Measurement | MeasurementError | NotMeasured | None
-#: Campaign gate type → collector; the Campaign data plane (issue #9) fills this.
-_COLLECTORS: dict[str, Callable[[CampaignGate, CampaignDependencies], _Collected]] = {}
+#: History actions that start the exposure ramp afresh (drift counts since the latest).
+_RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
 
 
 def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime) -> PassResult:
@@ -76,9 +77,12 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
     if problems:
         return invalid_pass(current, generation, problems, now)
 
-    outcomes = _measure(spec, current, deps, now) if exposure.analysis_due(spec, current, now) else None
+    anchor = _budget_anchor(spec, meta)
+    outcomes = (_measure(spec, current, deps, model.observation, namespace, str(meta["name"]),
+                         anchor, now)
+                if exposure.analysis_due(spec, current, now) else None)
     observed = exposure.Observed(
-        model=model.observation, gate_outcomes=outcomes,
+        model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor,
         requests=parse_requests(meta.get("annotations") or {}), generation=generation)
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
@@ -101,20 +105,42 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies) -> 
     return _Model(treatments, exposure.model_observation(name, status))
 
 
+def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime | None:
+    """Where the budget periods start, as the runtime counts them: ``spec.schedule.start``,
+    else the Campaign's creation time (None for a body that has neither)."""
+    if spec.schedule is not None and spec.schedule.start is not None:
+        start = spec.schedule.start
+        return start if start.tzinfo is not None else start.replace(tzinfo=dt.UTC)
+    created = meta.get("creationTimestamp")
+    if isinstance(created, dt.datetime):
+        return created if created.tzinfo is not None else created.replace(tzinfo=dt.UTC)
+    if created:
+        return dt.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    return None
+
+
 def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependencies,
-             now: dt.datetime) -> list[gates.GateOutcome]:
+             model: exposure.ModelObservation, namespace: str, name: str,
+             anchor: dt.datetime | None, now: dt.datetime) -> list[gates.GateOutcome]:
+    step_started = status.step_started_at or now
+    starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
+    ramp_started = max(starts, default=step_started)
+    ctx = measurements.CampaignGateContext(
+        namespace=namespace, name=name, model=spec.model_ref.name, spec=spec,
+        step_started_at=step_started, ramp_started_at=ramp_started, now=now,
+        budget_anchor=anchor or ramp_started, stable_version=model.stable_version if model.serving else None,
+        metric_templates=deps.metric_templates)
     previous = {g.name: g for g in status.gates}
     outcomes = []
     for gate in exposure.gates_to_measure(spec):
-        collector = _COLLECTORS.get(gate.type)
-        measured: _Collected
-        if collector is None:
-            measured = NotMeasured(f"no collector for {gate.type} gates yet")
+        measured: measurements.Collected
+        if gate.type == "drift" and (deps.registry is None or ctx.stable_run_id is None):
+            # Its training reference is the stable version's MLflow run, which the pass does
+            # not resolve yet: Inconclusive (holds), never an Error that would roll back.
+            measured = NotMeasured("the stable version's training reference is not resolved "
+                                   "for Campaigns yet")
         else:
-            try:
-                measured = collector(gate, deps)
-            except Exception as error:  # a source failure is the gate's Error, never a crash
-                measured = MeasurementError(f"{type(error).__name__}: {error}")
+            measured = measurements.collect_campaign(gate, ctx, deps.prometheus, deps.registry)
         outcomes.append(gates.evaluate_gate(gate, measured,
                                             gates.memory_of(previous.get(gate.name)), now))
     return outcomes

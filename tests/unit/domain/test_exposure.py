@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignStatus, Schedule
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure
-from uplift_operator.domain.gates import GateOutcome
+from uplift_operator.domain.gates import GateOutcome, Suspension
 from uplift_operator.domain.requests import parse_requests
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
@@ -98,3 +98,63 @@ def test_outside_schedule_with_time_passed_in(schedule: dict[str, str], now: dt.
                                               expected: tuple[bool, str] | None) -> None:
     outside = exposure.outside_schedule(Schedule.model_validate(schedule), now)
     assert (None if outside is None else (outside.ended, outside.at.isoformat())) == expected
+
+
+# -- the budget: plain values, time passed in ---------------------------------------------------
+
+BUDGET_SPEC = SPEC.model_copy(update={
+    "exposure": SPEC.exposure.model_copy(update={"gates": [
+        g for g in Campaign.model_validate({
+            "spec": {**yaml.safe_load(SAMPLE.read_text())["spec"],
+                     "exposure": {**yaml.safe_load(SAMPLE.read_text())["spec"]["exposure"],
+                                  "gates": [{"name": "budget", "type": "budget"}]}}}
+        ).spec.exposure.gates]}),
+    "schedule": None})
+ANCHOR = T0  # periods of the sample's 7d from here
+
+
+def _budget_pass(status: CampaignStatus, now: dt.datetime, verdict: GateVerdict | None
+                 ) -> exposure.Decision:
+    outcomes = None
+    if verdict is not None:
+        outcomes = [GateOutcome(name="budget", verdict=verdict, message="m", time=now,
+                                value=5200.0 if verdict is GateVerdict.FAIL else 10.0,
+                                threshold=5000.0,
+                                suspension=(Suspension(None, "spent") if verdict is GateVerdict.FAIL
+                                            else None))]
+    observed = exposure.Observed(model=SERVING, gate_outcomes=outcomes, budget_anchor=ANCHOR,
+                                 generation=1)
+    return exposure.decide(BUDGET_SPEC, status, observed, now)
+
+
+def test_budget_suspension_holds_within_the_period_of_the_fail() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    assert start.exposure_percent == 5
+    fail_at = T0 + dt.timedelta(days=2)
+    suspended = _budget_pass(start, fail_at, GateVerdict.FAIL)
+    s = suspended.status
+    assert (s.phase, s.exposure_percent, s.current_step) == (Phase.SUSPENDED, 0, 0)
+    assert [e.reason.value for e in suspended.events] == ["BudgetExhausted"]
+    got = exposure.budget_suspension(BUDGET_SPEC, s, ANCHOR, fail_at)
+    assert got is not None and got.until == T0 + dt.timedelta(days=7)
+    assert "spent 5200 of budget 5000" in got.why
+    # A pass is due when the period rolls over, at the latest.
+    assert suspended.requeue_after is not None
+    assert fail_at + suspended.requeue_after <= T0 + dt.timedelta(days=7)
+    # Later in the same period, nothing new is said.
+    later = _budget_pass(s, T0 + dt.timedelta(days=6, hours=23), None)
+    assert later.events == () and later.status.exposure_percent == 0
+    # The period rolled over: step 1's 5 % again, without an analysis, nothing rolled back.
+    renewed = _budget_pass(later.status, T0 + dt.timedelta(days=7), None)
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.current_step) == (Phase.PROGRESSING, 5, 0)
+    assert [e.reason.value for e in renewed.events] == ["BudgetRenewed"]
+    assert r.rolled_back_generation is None
+    assert exposure.budget_suspension(BUDGET_SPEC, r, ANCHOR, T0 + dt.timedelta(days=7)) is None
+
+
+def test_without_an_anchor_a_spent_budget_holds_until_its_gate_passes() -> None:
+    status = _budget_pass(CampaignStatus(), T0, None).status
+    status = _budget_pass(status, T0 + dt.timedelta(minutes=5), GateVerdict.FAIL).status
+    got = exposure.budget_suspension(BUDGET_SPEC, status, None, T0 + dt.timedelta(days=30))
+    assert got is not None and got.until is None and "the budget gate passes again" in got.why

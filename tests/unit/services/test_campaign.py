@@ -17,7 +17,6 @@ from tests.unit.services.fakes import FakeCluster, FakeMetrics
 
 from uplift_operator.api.v1alpha1.campaign import CampaignStatus
 from uplift_operator.domain import exposure
-from uplift_operator.domain.measurements import CustomMeasurement
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import campaign
 from uplift_operator.services.common import PassResult
@@ -124,7 +123,7 @@ def test_a_serving_model_starts_the_ramp_at_the_first_step() -> None:
                                              "reason": "StableVersionServing"}
 
 
-def test_gates_without_a_collector_are_inconclusive_and_never_ramp() -> None:
+def test_gates_without_data_are_inconclusive_and_never_ramp() -> None:
     sim = Sim()
     sim.tick()
     result = sim.tick(5)  # the first analysis (interval 5m)
@@ -133,9 +132,12 @@ def test_gates_without_a_collector_are_inconclusive_and_never_ramp() -> None:
         "delivery": "Inconclusive", "incremental": "Inconclusive", "roi": "Inconclusive",
         "drift": "Inconclusive"}
     delivery = next(g for g in s["gates"] if g["name"] == "delivery")
-    assert delivery["message"] == "not measured yet (no collector for deliveryRate gates yet)"
+    assert delivery["message"] == "no data yet"
+    # The collectors asked Prometheus for this campaign's counters.
+    assert any('campaign="spring-email"' in q for q in sim.deps.prometheus.asked)  # type: ignore[union-attr]
+    drift = next(g for g in s["gates"] if g["name"] == "drift")
+    assert "training reference is not resolved" in drift["message"]
     assert reasons(result).count("GateInconclusive") == 4
-    assert "not measured yet (no collector): exposure will not grow" in s["message"]
     for _ in range(30):  # far past the 1h pause: still step 1 at 5 %
         sim.tick(5)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
@@ -171,10 +173,10 @@ def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
 
 # -- the shared engine: failure, manual control, idempotence -----------------------------------
 
-def _with_delivery_collector(monkeypatch: pytest.MonkeyPatch, value: float) -> None:
-    """A custom gate with a stand-in collector: the engine's rollback path, not the data plane."""
-    monkeypatch.setitem(campaign._COLLECTORS, "custom",
-                        lambda gate, deps: CustomMeasurement(value=value, samples=1000))
+def _with_delivery_collector(sim: Sim, value: float) -> Sim:
+    """A custom gate's query answered by the fake Prometheus: the engine's rollback path."""
+    sim.deps.prometheus.values["delivered_share"] = value  # type: ignore[union-attr]
+    return sim
 
 
 def _custom_gate_spec(mode: str = "Automatic") -> dict[str, Any]:
@@ -184,9 +186,8 @@ def _custom_gate_spec(mode: str = "Automatic") -> dict[str, Any]:
     return {"exposure": exposure, "rollback": {"mode": mode}}
 
 
-def test_a_failing_gate_rolls_exposure_back_to_zero(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_delivery_collector(monkeypatch, 0.5)
-    sim = Sim(**_custom_gate_spec())
+def test_a_failing_gate_rolls_exposure_back_to_zero() -> None:
+    sim = _with_delivery_collector(Sim(**_custom_gate_spec()), 0.5)
     sim.tick()
     result = sim.tick(5)
     s = sim.status
@@ -194,7 +195,7 @@ def test_a_failing_gate_rolls_exposure_back_to_zero(monkeypatch: pytest.MonkeyPa
     assert reasons(result) == ["GateFailed", "RolledBack"]
     rolled = result.events[1]
     assert rolled.type == "Warning"
-    assert "gate delivered Fail: value 0.5, threshold 0.95, samples 1000" in rolled.message
+    assert "gate delivered Fail: value 0.5, threshold 0.95" in rolled.message
     assert s["history"][-1]["action"] == "RolledBack" and s["history"][-1]["percent"] == 0
     assert sim.condition("Ready")["reason"] == "RolledBack"
     # Held at 0 % for this generation; a spec change starts again.
@@ -204,9 +205,8 @@ def test_a_failing_gate_rolls_exposure_back_to_zero(monkeypatch: pytest.MonkeyPa
     assert reasons(result) == ["ExposureStarted"] and sim.status["exposurePercent"] == 5
 
 
-def test_manual_mode_holds_exposure_instead(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_delivery_collector(monkeypatch, 0.5)
-    sim = Sim(**_custom_gate_spec("Manual"))
+def test_manual_mode_holds_exposure_instead() -> None:
+    sim = _with_delivery_collector(Sim(**_custom_gate_spec("Manual")), 0.5)
     sim.tick()
     sim.tick(5)
     s = sim.status
@@ -215,9 +215,8 @@ def test_manual_mode_holds_exposure_instead(monkeypatch: pytest.MonkeyPatch) -> 
     assert sim.condition("Ready")["reason"] == "RollbackPending"
 
 
-def test_passing_gates_ramp_to_completion(monkeypatch: pytest.MonkeyPatch) -> None:
-    _with_delivery_collector(monkeypatch, 0.99)
-    sim = Sim(**_custom_gate_spec())
+def test_passing_gates_ramp_to_completion() -> None:
+    sim = _with_delivery_collector(Sim(**_custom_gate_spec()), 0.99)
     sim.tick()
     percents = []
     for _ in range(120):
@@ -373,3 +372,74 @@ def test_retry_never_lowers_a_running_exposure() -> None:
     result = sim.tick(1)
     assert sim.status["exposurePercent"] == 25 and reasons(result) == ["Retry"]
     assert result.events[0].type == "Warning" and "is not rolled back" in result.events[0].message
+
+
+# -- the budget ----------------------------------------------------------------------------------
+
+class _Spend(FakeMetrics):
+    """The period's spend (whatever its window) and nothing else."""
+
+    spend: float | None = None
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.asked.append(promql)
+        return self.spend if "uplift_campaign_spend_total" in promql else None
+
+
+def _budget_sim() -> tuple[Sim, _Spend]:
+    exposure_spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]["exposure"]
+    exposure_spec["gates"] = [{"name": "budget", "type": "budget"}]
+    sim = Sim(exposure=exposure_spec,
+              economics={"valuePerConversion": 110.0, "costPerTreatment": 0.1, "budget": 100,
+                         "budgetPeriod": "1h"},
+              schedule={"start": "2026-12-01T11:30:00Z"})  # periods 11:30, 12:30, 13:30 …
+    spend = _Spend()
+    sim.deps = campaign.CampaignDependencies(cluster=sim.cluster, prometheus=spend,
+                                             metric_templates=BUILTIN_TEMPLATES)
+    return sim, spend
+
+
+def test_a_spent_budget_suspends_then_the_next_period_resumes_the_step() -> None:
+    sim, prom = _budget_sim()
+    sim.tick()  # 12:00, step 1 at 5 %
+    prom.spend = 150.0
+    result = sim.tick(5)  # 12:05, the first analysis
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"], s["currentStep"]) == ("Suspended", 0, 0)
+    assert [(e.type, e.reason) for e in result.events] == [("Warning", "BudgetExhausted")]
+    assert result.events[0].message.startswith("exposure 5% at step 1 suspended to 0%: budget "
+                                               "exhausted (spent 150 of budget 100")
+    assert "rolls over at 2026-12-01T12:30:00+00:00" in s["message"]
+    assert "then step 1/3 at 5% again (never a rollback)" in s["message"]
+    assert sim.condition("Ready")["reason"] == "BudgetExhausted"
+    assert s["history"][-1]["action"] == "BudgetExhausted" and s["history"][-1]["percent"] == 0
+    assert not exposure.treating(CampaignStatus.model_validate(s))  # the campaigns file's active
+    assert result.requeue_after is not None and result.requeue_after <= 25 * 60
+    # Measured again in the same period: still suspended, said once.
+    for _ in range(4):
+        assert sim.tick(5).events == ()  # 12:10 … 12:25
+    assert (sim.status["phase"], sim.status["exposurePercent"]) == ("Suspended", 0)
+    # The period rolls over at 12:30: the step's exposure again, nothing rolled back.
+    prom.spend = 0.0
+    result = sim.tick(6)  # 12:31
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"], s["currentStep"]) == ("Progressing", 5, 0)
+    assert [e.reason for e in result.events if e.reason != "AnalysisPassed"] == ["BudgetRenewed"]
+    assert s.get("rolledBackGeneration") is None
+    assert [h["action"] for h in s["history"]] == ["ExposureStarted", "BudgetExhausted",
+                                                   "BudgetRenewed"]
+    budget_gate = next(g for g in s["gates"] if g["name"] == "budget")
+    assert budget_gate["failures"] == 0  # never counted towards a rollback
+
+
+def test_a_suspended_campaign_never_runs_into_its_progress_deadline() -> None:
+    sim, prom = _budget_sim()
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "30d"})
+    sim.tick()
+    prom.spend = 100.0  # reached exactly: spent
+    sim.tick(5)
+    for _ in range(30):
+        sim.tick(60)  # far past the 1h pause and the 1d deadline
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"]) == ("Suspended", 0)
+    assert "ProgressDeadlineExceeded" not in [h["action"] for h in s["history"]]
