@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,25 +89,34 @@ def install_operator_rbac(kubectl: Kubectl) -> None:
 class OperatorProcess:
     """``uplift-operator run`` as a real process under the operator's own identity."""
 
-    def __init__(self, kubeconfig: Path, logdir: Path, *extra: str) -> None:
+    def __init__(self, kubeconfig: Path, logdir: Path, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.liveness_port = process.free_port()
         self.metrics_port = process.free_port()
         self.log = logdir / f"operator-{self.liveness_port}.log"
         self.extra = extra
+        self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> OperatorProcess:
+    def start(self, wait: bool = True) -> OperatorProcess:
+        """Start the process; with ``wait``, return once its /healthz answers."""
         argv = [sys.executable, "-m", "uplift_operator", "run",
                 "--liveness-port", str(self.liveness_port),
                 "--metrics-port", str(self.metrics_port), "--log-format", "json", *self.extra]
         if not any(a.startswith(("--namespace", "-n", "--all-namespaces", "-A")) for a in self.extra):
             argv.append("--all-namespaces")
-        self.proc = process.start(argv, log=self.log, env={"KUBECONFIG": str(self.kubeconfig)})
+        self.proc = process.start(argv, log=self.log,
+                                  env={"KUBECONFIG": str(self.kubeconfig), **self.env})
+        if wait:
+            self.wait_started()
+        return self
+
+    def wait_started(self, timeout: float = 60) -> None:
+        assert self.proc is not None
         process.wait_until(
             lambda: process.http_ok(f"http://127.0.0.1:{self.liveness_port}/healthz"),
-            timeout=60, what="operator liveness", proc=self.proc, log=self.log)
-        return self
+            timeout=timeout, what="operator liveness", proc=self.proc, log=self.log)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -126,6 +136,34 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def last_pass(self, kind: str, namespace: str, name: str) -> float:
+        """When the last completed pass of that resource began (Unix time, 0 if none yet), from
+        the operator's /metrics."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                      timeout=5).read().decode()
+        series = (f'uplift_operator_last_pass_timestamp_seconds{{kind="{kind}",name="{name}",'
+                  f'namespace="{namespace}"}} ')
+        return next((float(line[len(series):]) for line in text.splitlines()
+                     if line.startswith(series)), 0.0)
+
+    def wait_for_passes(self, kind: str, namespace: str, name: str, after: float,
+                        timeout: float = 30) -> None:
+        """Wait until two passes of that resource began after ``after`` (``time.time()``): the
+        first saw the world after that instant, and its status patch was applied before the
+        second began. The proof a test needs that the operator looked in a quiet window."""
+        first = 0.0
+
+        def passed(since: float) -> bool:
+            nonlocal first
+            first = self.last_pass(kind, namespace, name)
+            return first > since
+
+        process.wait_until(lambda: passed(after), timeout=timeout, interval=0.2,
+                           what=f"a {kind} pass of {namespace}/{name}")
+        began = first
+        process.wait_until(lambda: passed(began), timeout=timeout, interval=0.2,
+                           what=f"a second {kind} pass of {namespace}/{name}")
 
     def wait_for_log(self, text: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

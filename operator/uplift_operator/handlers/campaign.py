@@ -42,7 +42,7 @@ def recheck(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.
 
 def _reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo) -> None:
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
-    with observability.reconciling(KIND):
+    with observability.reconciling(KIND, namespace, name):
         result = service.reconcile(body, _dependencies(memo), now())
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)

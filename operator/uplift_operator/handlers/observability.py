@@ -33,6 +33,10 @@ GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
 GATE_VALUE = Gauge("uplift_operator_gate_value",
                    "Each gate's last measured value and its bounds, as status.gates reports them.",
                    ["namespace", "name", "gate", "bound"], registry=REGISTRY)
+LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
+                  "When the last completed pass of each resource began (Unix time); a value that "
+                  "stops moving means nothing reconciles the resource.",
+                  ["kind", "namespace", "name"], registry=REGISTRY)
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
                     ["namespace", "name", "action"], registry=REGISTRY)
@@ -43,8 +47,10 @@ def serve(port: int) -> None:
 
 
 @contextmanager
-def reconciling(kind: str) -> Iterator[None]:
-    started = time.monotonic()
+def reconciling(kind: str, namespace: str, name: str) -> Iterator[None]:
+    """Count and time one pass; once it completes, record when it began (tests use that to
+    prove a pass ran in a window where nothing was expected to change)."""
+    began, started = time.time(), time.monotonic()
     try:
         yield
     except Exception:
@@ -52,6 +58,7 @@ def reconciling(kind: str) -> Iterator[None]:
         raise
     else:
         RECONCILES.labels(kind, "ok").inc()
+        LAST_PASS.labels(kind, namespace, name).set(began)
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
 
@@ -86,3 +93,5 @@ def forget(kind: str, namespace: str, name: str) -> None:
             PHASE.remove(kind, namespace, name, candidate.value)
     with suppress(KeyError):
         INVALID.remove(kind, namespace, name)
+    with suppress(KeyError):
+        LAST_PASS.remove(kind, namespace, name)

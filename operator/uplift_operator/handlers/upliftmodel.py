@@ -28,21 +28,20 @@ PASS_INTERVAL = 1.0
 def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
               **_: Any) -> None:
     deps = memo["uplift_dependencies"]
-    with observability.reconciling(KIND):
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    with observability.reconciling(KIND, namespace, name):
         result = service.reconcile(body, deps, now())
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        observability.count_decisions(str(body.metadata.namespace), str(body.metadata.name),
-                                      [event.reason for event in result.events])
+        observability.count_decisions(namespace, name, [event.reason for event in result.events])
         write_status(patch, status_logic.status_patch(dict(status), result.status))
         phase = result.status.get("phase")
         if phase:
             observability.observe_phase(
-                KIND, str(body.metadata.namespace), str(body.metadata.name), Phase(phase),
+                KIND, namespace, name, Phase(phase),
                 any(c.get("type") == "InvalidSpec" and c.get("status") == "True"
                     for c in result.status.get("conditions", [])))
-            observability.observe_rollout(str(body.metadata.namespace), str(body.metadata.name),
-                                          result.status)
+            observability.observe_rollout(namespace, name, result.status)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)

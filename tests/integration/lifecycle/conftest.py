@@ -105,6 +105,12 @@ class Bench:
         return self.wait(lambda s: s.get("phase") == "Healthy" and s.get("stableVersion") == stable
                          and not s.get("canaryVersion"), f"Healthy on v{stable}", timeout)
 
+    def wait_for_passes(self, after: float) -> None:
+        """Proof that the operator looked at the UpliftModel since ``after`` (``time.time()``):
+        a pass began after it and completed, status patch included (for a test that waits and
+        then asserts that nothing changed)."""
+        self.operator.wait_for_passes("UpliftModel", self.namespace, NAME, after)
+
     def gate(self, name: str) -> dict[str, Any]:
         return next(g for g in self.status().get("gates", []) if g["name"] == name)
 

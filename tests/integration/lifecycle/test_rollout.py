@@ -160,7 +160,9 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
     assert bench.versions.tags(v_bad, name=bench.model)["uplift.dev/role"] == "rolled-back"
     # The aborted version is not retried by itself (the pass runs every second).
+    quiet = time.time()
     time.sleep(2)
+    bench.wait_for_passes(quiet)
     assert not bench.status().get("canaryVersion")
 
 
@@ -203,7 +205,11 @@ def test_killed_operator_resumes_the_ramp_at_the_same_step(bench: Bench) -> None
     bench.operator.kill()
     time.sleep(3)
     bench.operator.start()
-    time.sleep(6)  # several passes of the restarted operator
+    # Passes of the restarted operator, for a few seconds (it waits out its dead predecessor's
+    # peering entry first: the same priority would pause both).
+    restarted = time.time()
+    time.sleep(4)
+    bench.wait_for_passes(restarted)
     after = bench.status()
     assert after["canaryWeight"] == 30 and after["currentStep"] == before["currentStep"] == 1
     assert after["stepStartedAt"] == before["stepStartedAt"]
@@ -245,9 +251,14 @@ def test_mlflow_unreachable_keeps_serving_and_says_why(bench: Bench, mlflow_serv
     bench.wait_healthy("1")
     bench.apply(model={"registeredModel": bench.model, "alias": "champion",
                        "aliasRefreshInterval": "1s", "trackingUri": "http://127.0.0.1:9/"})
+    applied = time.time()
     time.sleep(4)
+    bench.wait_for_passes(applied)
+    status = bench.status()
+    generation = bench.admin.get("upliftmodel", NAME, bench.namespace)["metadata"]["generation"]
+    assert status["observedGeneration"] == generation, "the passes saw the unreachable URI"
     assert bench.traffic_split() == {"1": 100}, "an unreachable registry never changes serving"
-    assert bench.status()["stableVersion"] == "1"
+    assert status["stableVersion"] == "1"
 
 
 def test_unknown_model_carries_mlflows_message(bench: Bench) -> None:
@@ -353,7 +364,9 @@ def test_mlflow_down_mid_ramp_holds_then_resumes(bench: Bench, mlflow_server: An
                             "ModelResolved=False while MLflow is down", timeout=30)
         condition = next(c for c in status["conditions"] if c["type"] == "ModelResolved")
         assert condition["reason"] == "RegistryUnavailable"
+        quiet = time.time()
         time.sleep(6)  # three analysis intervals, longer than the step's pause
+        bench.wait_for_passes(quiet)
         status = bench.status()
         assert (status["canaryWeight"], status["currentStep"]) == (20, 0), "no promotion"
         assert status["phase"] == "Progressing"
