@@ -48,6 +48,7 @@ def _reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: ko
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(namespace, name, [event.reason for event in result.events])
         write_status(patch, status_logic.status_patch(dict(status), result.status))
+        observability.observe_campaign(namespace, name, result.status)
         phase = result.status.get("phase")
         if phase:
             observability.observe_phase(

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from uplift_operator.api.v1alpha1.common import Phase
 
-__all__ = ["REGISTRY", "count_decisions", "forget", "observe_phase", "observe_rollout",
-           "reconciling", "serve"]
+__all__ = ["REGISTRY", "count_decisions", "forget", "observe_campaign", "observe_phase",
+           "observe_rollout", "reconciling", "serve"]
 
 REGISTRY = CollectorRegistry()
 
@@ -37,6 +37,10 @@ LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
                   ["kind", "namespace", "name"], registry=REGISTRY)
+CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
+    "uplift_operator_campaign_budget_exhausted",
+    "1 while a Campaign is suspended because its budget period's spend reached its budget "
+    "(exposure 0 until the period rolls over), else 0.", ["namespace", "name"], registry=REGISTRY)
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
                     ["namespace", "name", "action"], registry=REGISTRY)
@@ -81,6 +85,14 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
                 GATE_VALUE.labels(namespace, name, gate["name"], bound).set(gate[bound])
 
 
+def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Whether a Campaign's budget is exhausted, as its Ready condition says."""
+    exhausted = status.get("phase") == "Suspended" and any(
+        c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
+        for c in status.get("conditions", []))
+    CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
+
+
 def count_decisions(namespace: str, name: str, actions: list[str]) -> None:
     for action in actions:
         DECISIONS.labels(namespace, name, action).inc()
@@ -93,5 +105,8 @@ def forget(kind: str, namespace: str, name: str) -> None:
             PHASE.remove(kind, namespace, name, candidate.value)
     with suppress(KeyError):
         INVALID.remove(kind, namespace, name)
+    if kind == "Campaign":
+        with suppress(KeyError):
+            CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)
     with suppress(KeyError):
         LAST_PASS.remove(kind, namespace, name)
