@@ -17,6 +17,15 @@ VERDICT_COLOUR = {"Pass": "tab:green", "Inconclusive": "gold", "Error": "tab:pur
 ONLINE_GATE = "online-effect"
 
 
+def judged_samples(samples: Sequence[Any]) -> list[bool]:
+    """Which samples show a canary's gates: those with a canary, and the one right after it
+    ended — the pass that promoted or rolled back cleared canaryVersion in the same status patch
+    that wrote the decisive verdicts, so that sample holds the Fail that rolled it back."""
+    return [bool(s.status.get("canaryVersion"))
+            or (i > 0 and bool(samples[i - 1].status.get("canaryVersion")))
+            for i, s in enumerate(samples)]
+
+
 def write_png(samples: Sequence[Any], marks: Sequence[tuple[float, str]],
               outcomes: Sequence[Any], path: Path) -> Path:
     """Draw the run into ``path`` (PNG) and return it."""
@@ -37,17 +46,18 @@ def write_png(samples: Sequence[Any], marks: Sequence[tuple[float, str]],
     ax_w.set_ylim(-5, 105)
     ax_w.set_title("uplift-operator demo: canary weight, gate verdicts, online effect")
 
+    judged = judged_samples(samples)
     names: list[str] = []
-    for s in samples:
-        if not s.status.get("canaryVersion"):
+    for s, shown in zip(samples, judged, strict=True):
+        if not shown:
             continue
         for g in s.status.get("gates", []):
             if g["name"] not in names:
                 names.append(g["name"])
     for row, name in enumerate(names):
         xs, colours = [], []
-        for s in samples:
-            if not s.status.get("canaryVersion"):
+        for s, shown in zip(samples, judged, strict=True):
+            if not shown:
                 continue
             g = next((g for g in s.status.get("gates", []) if g["name"] == name), None)
             if g is not None:
@@ -61,9 +71,9 @@ def write_png(samples: Sequence[Any], marks: Sequence[tuple[float, str]],
     ax_g.legend(handles=handles, loc="upper left", ncol=4, fontsize=8)
 
     est, lo, hi, bound, te = [], [], [], [], []
-    for s in samples:
+    for s, shown in zip(samples, judged, strict=True):
         g = next((g for g in s.status.get("gates", []) if g["name"] == ONLINE_GATE), None)
-        if g is None or not s.status.get("canaryVersion") or g.get("value") is None:
+        if g is None or not shown or g.get("value") is None:
             continue
         te.append(s.t)
         est.append(float(g["value"]))
@@ -83,8 +93,8 @@ def write_png(samples: Sequence[Any], marks: Sequence[tuple[float, str]],
     for ax in (ax_w, ax_g, ax_e):
         for x, _ in marks:
             ax.axvline(x, color="grey", lw=0.8, ls=":")
-    for x, label in marks:
-        ax_w.text(x, 102, label, rotation=0, fontsize=8, va="bottom")
+    for index, (x, label) in enumerate(marks):  # alternate heights: marks come in close pairs
+        ax_w.text(x, 102 if index % 2 == 0 else 90, label, rotation=0, fontsize=8, va="bottom")
     summary = "; ".join(f"{o.scenario}: {o.decision}" + (f" by {o.gate}" if o.gate else "")
                         for o in outcomes)
     fig.text(0.01, 0.005, summary, fontsize=9)
