@@ -5,7 +5,8 @@ serving agent, the operator under its own RBAC identity), registers version 1 an
 demo's UpliftModel; the simulator replays customers once the first predictor is ready.
 ``Recorder`` samples what the operator reports (UpliftModel status, the SeldonDeployment's
 weights, events) for the live view and the report. ``run_scenario`` plays one scenario of
-``scenarios.SCENARIOS`` and returns what the operator decided.
+``scenarios.SCENARIOS`` and returns what the operator decided: a model scenario on the
+UpliftModel, a campaign scenario on the Campaign ``spring-email`` it applies for the occasion.
 """
 
 from __future__ import annotations
@@ -199,6 +200,41 @@ class DemoStack:
         manifest.write_text(yaml.safe_dump(scenarios.upliftmodel(extra_gates), sort_keys=False))
         _kubectl(self.plane.admin_kubeconfig, "apply", "-f", str(manifest))
 
+    def apply_campaign(self, budget: scenarios.CampaignBudget) -> None:
+        """Apply the demo's Campaign with ``budget``."""
+        import yaml
+
+        manifest = self.workdir / "campaign.yaml"
+        manifest.write_text(yaml.safe_dump(scenarios.campaign(budget), sort_keys=False))
+        _kubectl(self.plane.admin_kubeconfig, "apply", "-f", str(manifest))
+
+    def delete_campaign(self) -> None:
+        _kubectl(self.plane.admin_kubeconfig, "delete", "campaign", scenarios.CAMPAIGN, "-n",
+                 scenarios.NAMESPACE, "--ignore-not-found", "--wait=true")
+
+    def wait_campaign_served(self, timeout: float = 60.0) -> float:
+        """Seconds until a request naming the Campaign is answered (the operator rendered the
+        model's campaigns file, the serving agent projected it, the runtime reloaded it)."""
+        import numpy as np
+        import requests
+
+        started = time.monotonic()
+        sim = self.simulator
+        body = {**sim.body(np.array([0])), "parameters": {"campaign": scenarios.CAMPAIGN}}
+        last = ""
+        while time.monotonic() < started + timeout:
+            self.check_alive()
+            try:
+                response = requests.post(sim.infer_url, json=body, timeout=10)
+                if response.status_code == 200:
+                    return time.monotonic() - started
+                last = f"{response.status_code} {response.text[:200]}"
+            except requests.RequestException as error:
+                last = str(error)
+            time.sleep(0.3)
+        raise TimeoutError(f"no request naming campaign {scenarios.CAMPAIGN} answered within "
+                           f"{timeout:.0f}s; last: {last}")
+
     def wait_first_scored(self, timeout: float = 180.0, tick: Callable[[], None] = lambda: None
                           ) -> float:
         """Release the customers once a predictor serves; seconds from start to a scored row."""
@@ -245,6 +281,13 @@ class DemoStack:
         api = client.CustomObjectsApi(self.api)
         return cast(dict[str, Any], api.get_namespaced_custom_object(
             "uplift.dev", "v1alpha1", scenarios.NAMESPACE, "upliftmodels", scenarios.MODEL))
+
+    def campaign(self) -> dict[str, Any]:
+        from kubernetes import client
+
+        api = client.CustomObjectsApi(self.api)
+        return cast(dict[str, Any], api.get_namespaced_custom_object(
+            "uplift.dev", "v1alpha1", scenarios.NAMESPACE, "campaigns", scenarios.CAMPAIGN))
 
     def seldon_weights(self) -> dict[str, int]:
         from kubernetes import client
@@ -320,6 +363,9 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     """Register the scenario's version, move the alias, wait for the operator's decision."""
     if scenario.needs:
         return Outcome(scenario.name, "-", "Skipped", scenario.needs, None, 0.0, True)
+    if scenario.budget is not None:
+        return _run_campaign(stack, scenario, scenario.budget, say=say, timeout=timeout,
+                             tick=tick)
     started = time.monotonic()
     fitted = demo_models.fit(stack.data, scenario.recipe)
     version = demo_models.register(fitted, scenario.recipe, stack.data, stack.mlflow.url,
@@ -367,6 +413,74 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     stack.recorder.mark(f"{decision} v{version}")
     return Outcome(scenario.name, version, decision, reason, gate, time.monotonic() - started,
                    expected, weights)
+
+
+def _run_campaign(stack: DemoStack, scenario: Scenario, budget: scenarios.CampaignBudget, *,
+                  say: Say, timeout: float, tick: Callable[[], None]) -> Outcome:
+    """Apply the Campaign, name it in every request while the scenario runs, wait for the
+    operator's decision on it (and, for ``until_renewed``, for the next budget period), then
+    stop naming it and delete it. ``weights_seen`` holds the exposure percents seen."""
+    started = time.monotonic()
+    sim = stack.simulator
+    stack.apply_campaign(budget)
+    stack.recorder.mark(f"{scenario.name}: Campaign {scenarios.CAMPAIGN}")
+    say(f"scenario {scenario.name}: {scenario.title}")
+    exposures: list[int] = []
+    decision, reason, gate, version = "Timeout", "", None, "-"
+    last = "no status yet"
+    try:
+        served = stack.wait_campaign_served()
+        say(f"  the runtime serves campaign {scenarios.CAMPAIGN} {served:.1f}s after apply; "
+            "customers now name it")
+        sim.delivery_failure = scenario.delivery_failure
+        sim.campaign = scenarios.CAMPAIGN
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stack.check_alive()
+            tick()
+            status = stack.campaign().get("status") or {}
+            version = str(status.get("modelVersion") or version)
+            percent = round(float(status.get("exposurePercent") or 0))
+            if not exposures or exposures[-1] != percent:
+                exposures.append(percent)
+            found = _campaign_decided(status, scenario.until_renewed)
+            if found is not None:
+                decision, reason, gate = found
+                break
+            last = _waiting_on(status)
+            time.sleep(0.3)
+    finally:
+        sim.campaign = None  # before the Campaign goes: the runtime would refuse its name
+        sim.delivery_failure = 0.0
+        stack.delete_campaign()
+        if decision == "Timeout":
+            reason = f"no decision within {timeout:.0f}s; last seen: {last}"
+    expected = decision == scenario.expect and (scenario.expect_gate is None
+                                                or gate == scenario.expect_gate)
+    stack.recorder.mark(f"{decision} campaign")
+    return Outcome(scenario.name, version, decision, reason, gate, time.monotonic() - started,
+                   expected, exposures)
+
+
+def _campaign_decided(status: dict[str, Any], until_renewed: bool
+                      ) -> tuple[str, str, str | None] | None:
+    """(decision, reason, gate) once the Campaign was rolled back (Degraded, exposure 0) or
+    suspended by its budget (and, with ``until_renewed``, given its exposure back)."""
+    history = status.get("history", [])
+    actions = [h.get("action") for h in history]
+    for record in history:
+        reason = str(record.get("reason", ""))
+        if record.get("action") == "RolledBack" and status.get("phase") == "Degraded":
+            named = re.match(r"gate (\S+) ", reason)
+            return "RolledBack", reason, named.group(1) if named else None
+        if record.get("action") == "BudgetExhausted":
+            named = re.search(r", gate (\S+)\)", reason)
+            gate = named.group(1) if named else None
+            if not until_renewed:
+                return "Suspended", reason, gate
+            if "BudgetRenewed" in actions[actions.index("BudgetExhausted"):]:
+                return "Suspended", f"{reason}; then BudgetRenewed: {status.get('message', '')}", gate
+    return None
 
 
 def _waiting_on(status: dict[str, Any]) -> str:

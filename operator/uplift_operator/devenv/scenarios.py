@@ -1,7 +1,9 @@
 """The demo's scenarios and its UpliftModel, in one table to re-tune.
 
-Each scenario registers a new version of ``hillstrom-uplift``, moves the ``champion`` alias to it
-and lets the operator decide; the simulator's ground truth makes the right decision known in
+Each model scenario registers a new version of ``hillstrom-uplift``, moves the ``champion`` alias
+to it and lets the operator decide; each campaign scenario applies the Campaign ``spring-email``
+on the serving version and has the simulator name it (``parameters.campaign``) while the
+scenario runs, then deletes it. The simulator's ground truth makes the right decision known in
 advance (``expect``). Ramp and gate settings are at demo speed (seconds) and are printed on
 screen. Change numbers here, nowhere else.
 """
@@ -41,6 +43,52 @@ RAMP: dict[str, Any] = {
 }
 
 
+#: The demo Campaign's exposure ramp, at demo speed. deliveryRate's floor is 0.9, so a 50 %
+#: delivery failure is shown in a few dozen treated units; the budget gate reads the spend of
+#: the current ``budgetPeriod``.
+EXPOSURE: dict[str, Any] = {
+    "analysisInterval": "3s",
+    "progressDeadline": "3m",
+    "steps": [{"percent": 20, "pause": "10s"}, {"percent": 50, "pause": "10s"},
+              {"percent": 100, "pause": "10s"}],
+    "gates": [
+        {"name": "delivery", "type": "deliveryRate", "min": 0.9, "minSamples": 50},
+        {"name": "incremental", "type": "incrementalConversions"},
+        {"name": "budget", "type": "budget"},
+    ],
+}
+#: Each e-mail costs 0.25 (a binary fraction: a period's spend adds up to its budget exactly).
+COST_PER_EMAIL = 0.25
+
+
+@dataclass(frozen=True)
+class CampaignBudget:
+    """The campaign's ``economics.budget`` and ``budgetPeriod``."""
+
+    amount: float
+    period: str
+
+
+def campaign(budget: CampaignBudget) -> dict[str, Any]:
+    """The demo's Campaign on the demo model: the sample's shape at demo speed."""
+    return {
+        "apiVersion": "uplift.dev/v1alpha1", "kind": "Campaign",
+        "metadata": {"name": CAMPAIGN, "namespace": NAMESPACE},
+        "spec": {
+            "modelRef": {"name": MODEL},
+            "treatments": [{"name": "womens-e-mail"}, {"name": "mens-e-mail"}],
+            "economics": {"valuePerConversion": 10.0, "costPerTreatment": COST_PER_EMAIL,
+                          "currency": "USD", "budget": budget.amount,
+                          "budgetPeriod": budget.period},
+            "targeting": {"policy": "costAware"},
+            "experiment": {"holdoutFraction": 0.1, "unitKey": UNIT_KEY, "salt": "spring-demo",
+                           "attributionWindow": f"{ATTRIBUTION_WINDOW:g}s"},
+            "exposure": EXPOSURE,
+            "rollback": {"mode": "Automatic"},
+        },
+    }
+
+
 #: Added to the gates for the ``latency`` scenario only: with no slow request on either side
 #: the gate cannot show the canary is no slower, so it would hold every other scenario's ramp.
 LATENCY_GATE: dict[str, Any] = {"name": "latency", "type": "latency",
@@ -78,6 +126,11 @@ class Scenario:
     drift: bool = False               # arriving customers shift while it is the canary
     extra_gates: tuple[dict[str, Any], ...] = ()
     needs: str = ""                   # why it cannot run yet
+    # Campaign scenarios: the Campaign's budget (None: a model scenario), the share of its
+    # deliveries the simulator reports as failed, and whether to wait for the next period.
+    budget: CampaignBudget | None = None
+    delivery_failure: float = 0.0
+    until_renewed: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -93,10 +146,14 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("offline", "the new version was fitted with the women's e-mail and control "
              "swapped: its Qini fails the offline gate before any traffic", "RolledBack", "qini",
              recipe=Recipe(swap_labels="Womens E-Mail")),
-    Scenario("delivery-failure", "deliveries fail for the campaign", "Paused",
-             needs="needs the Campaign lifecycle (#9)"),
-    Scenario("budget", "the campaign's budget runs out", "Paused",
-             needs="needs the Campaign lifecycle (#9)"),
+    Scenario("delivery-failure", "Campaign spring-email: half its e-mails fail to deliver "
+             "(delivery rate 0.5 against min 0.9): exposure back to 0 %, Degraded, by the "
+             "delivery gate", "RolledBack", "delivery", delivery_failure=0.5,
+             budget=CampaignBudget(100_000, "1h")),
+    Scenario("budget", "Campaign spring-email: 5 USD a 30 s period (20 e-mails) runs out in "
+             "seconds: exposure 0 %, Suspended (BudgetExhausted), the step's exposure again "
+             "when the period rolls over", "Suspended", "budget",
+             budget=CampaignBudget(5, "30s"), until_renewed=True),
 )}
 DEFAULT = ("promote", "harm")
 
@@ -116,4 +173,8 @@ def settings_lines() -> list[str]:
             f"gates: {gates} (+ latency in its scenario); drift PSI ≤ 0.25; online effect margin "
             "0.02, holdout 30 %",
             f"customers: {RATE:.0f}/s replayed from Hillstrom; outcomes within "
-            f"{ATTRIBUTION_WINDOW:.0f} s (mean delay {MEAN_CONVERSION_DELAY:.0f} s)"]
+            f"{ATTRIBUTION_WINDOW:.0f} s (mean delay {MEAN_CONVERSION_DELAY:.0f} s)",
+            f"campaign {CAMPAIGN} (its scenarios): exposure "
+            + " → ".join(f"{s['percent']} % for {s['pause']}" for s in EXPOSURE["steps"])
+            + f"; gates {', '.join(g['name'] for g in EXPOSURE['gates'])} (delivery ≥ 0.9); "
+            f"{COST_PER_EMAIL:g} USD an e-mail; attribution window {ATTRIBUTION_WINDOW:g} s"]

@@ -7,7 +7,8 @@ default, names none: with a campaigns file mounted the runtime refuses a campaig
 have with a 404). For every decision it reports, as the
 campaign's delivery and analytics systems would:
 
-* a delivery (``ok``) for each treated row that got a treatment, a fraction of a second later;
+* a delivery for each treated row that got a treatment, a fraction of a second later: ``ok``,
+  or ``failed`` for a ``delivery_failure`` share of them (a campaign whose e-mails bounce);
 * an outcome within the attribution window: a conversion after an exponential delay (capped at
   the window), or ``converted: false`` when the window closes.
 
@@ -109,6 +110,7 @@ class CustomerSimulator:
         self.window, self.mean_delay, self.batch_interval = (attribution_window, mean_delay,
                                                              batch_interval)
         self.multipliers: dict[str, float] = {}
+        self.delivery_failure = 0.0  # share of deliveries reported as failed
         self.population: npt.NDArray[np.int64] = np.arange(len(self.frame))
         self.tally = Tally()
         self._rng = np.random.default_rng(seed)
@@ -210,7 +212,8 @@ class CustomerSimulator:
         arms, given, ids = out["arm"], out["treatment"], out["decision_id"]
         served = out.get("predictor", ["?"] * len(rows))
         for i, row in enumerate(rows.tolist()):
-            version = str(ids[i]).rsplit("~", 1)[-1]
+            # <id>~<arm>~<treatment>~<version>[~<campaign>~<issued>~<window>]
+            version = str(ids[i]).split("~")[3]
             arm, treatment = arms[i], given[i]
             t.rows += 1
             t.by_predictor[served[i]] += 1
@@ -218,7 +221,9 @@ class CustomerSimulator:
             probability = float(self.truth.probability(np.array([row]), treatment)[0])
             if arm == "treated" and treatment != "none":
                 probability = min(1.0, probability * self.multipliers.get(version, 1.0))
-                self._schedule(now + 0.3, "deliveries", {"decision_id": ids[i], "status": "ok"})
+                failed = bool(self._rng.random() < self.delivery_failure)
+                self._schedule(now + 0.3, "deliveries", {"decision_id": ids[i],
+                                                         "status": "failed" if failed else "ok"})
             converted = bool(self._rng.random() < probability)
             if converted:
                 t.conversions[(version, arm)] += 1

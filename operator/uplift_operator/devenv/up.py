@@ -6,8 +6,8 @@ weighted sticky router, and a customer simulator replaying Hillstrom customers w
 ground truth. Then it plays scenarios — a new model version goes out as a canary and the operator
 promotes it or rolls it back on real measurements — in a live view, prints a summary and writes
 a PNG report. Default: ``promote`` then ``harm``; ``--scenario`` picks others
-(``promote``, ``harm``, ``drift``, ``latency``, ``offline``; ``delivery-failure`` and ``budget``
-need the Campaign lifecycle, #9). Ctrl-C stops everything and leaves no process behind.
+(``promote``, ``harm``, ``drift``, ``latency``, ``offline``, and the Campaign's
+``delivery-failure`` and ``budget``). Ctrl-C stops everything and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -119,8 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in names:
                 scenario = scenarios.SCENARIOS[name]
                 live.title = f"scenario {name}: {scenario.title}"
-                live.progress = (scenario.needs or
-                                 f"registering the new version; expect {scenario.expect}"
+                doing = ("applying Campaign spring-email" if scenario.budget is not None
+                         else "registering the new version")
+                live.progress = (scenario.needs or f"{doing}; expect {scenario.expect}"
                                  + (f" by the {scenario.expect_gate} gate"
                                     if scenario.expect_gate else ""))
                 outcome = run_scenario(stack, scenario, say=live.log, tick=tick)
@@ -179,8 +180,9 @@ def _line(o: Any) -> str:
         return f"{o.scenario}: skipped — {o.reason}"
     gate = f" by gate {o.gate}" if o.gate else ""
     steps = " → ".join(f"{w} %" for w in o.weights_seen)
+    level = "exposure" if scenarios.SCENARIOS[o.scenario].budget is not None else "canary"
     return (f"{mark} {o.scenario}: v{o.version} {o.decision}{gate} after {o.seconds:.0f}s"
-            + (f" (canary {steps})" if steps else "") + (f": {o.reason}" if o.reason else ""))
+            + (f" ({level} {steps})" if steps else "") + (f": {o.reason}" if o.reason else ""))
 
 
 def _summary(outcomes: Sequence[Any], stack: Any, report: Path) -> None:
