@@ -1,4 +1,5 @@
-"""The whole loop through real runtimes: the demo's ``promote`` and ``harm`` scenarios.
+"""The whole loop through real runtimes: the demo's ``promote`` and ``harm`` scenarios, then its
+Campaign scenarios ``delivery-failure`` and ``budget`` on the same stack.
 
 Its own stack (``devenv.demo.DemoStack``): a real control plane with Seldon's SeldonDeployment
 CRD, the operator under its own identity, a real MLflow, a real Prometheus, and the serving
@@ -71,4 +72,23 @@ def test_promote_then_harm_through_real_runtimes(stack: DemoStack) -> None:
     assert checked >= 2, f"at least the 30 % and 60 % steps carried traffic: {configs}"
 
     # Every row was answered by a real runtime: the simulator saw no errors.
+    assert stack.simulator.tally.errors == 0, stack.simulator.tally.last_error
+
+
+def test_campaign_delivery_failure_then_budget_through_real_runtimes(stack: DemoStack) -> None:
+    """Issue #9's acceptance through real runtimes: they score requests naming the Campaign and
+    receive its delivery and outcome reports; the operator reads what they counted."""
+    failure = run_scenario(stack, scenarios.SCENARIOS["delivery-failure"], say=lambda _: None,
+                           timeout=60)
+    assert (failure.decision, failure.gate) == ("RolledBack", "delivery"), _why(stack, failure)
+    assert failure.weights_seen[0] in (0, 20) and failure.weights_seen[-1] == 0, failure
+    assert failure.reason.startswith("gate delivery Fail"), failure
+
+    budget = run_scenario(stack, scenarios.SCENARIOS["budget"], say=lambda _: None, timeout=90)
+    assert (budget.decision, budget.gate) == ("Suspended", "budget"), _why(stack, budget)
+    assert "budget exhausted (spent" in budget.reason and "of budget 5," in budget.reason, budget
+    assert "BudgetRenewed" in budget.reason, budget  # the next period gave the step back
+    assert 0 in budget.weights_seen and budget.weights_seen.count(20) >= 2, budget
+
+    # Reports naming the campaign were accepted: no request or report was refused.
     assert stack.simulator.tally.errors == 0, stack.simulator.tally.last_error
