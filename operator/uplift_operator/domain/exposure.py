@@ -15,7 +15,9 @@ were) and the campaign is Completed (Ready reason ``ScheduleEnded``), whatever i
 the campaign at all. A budget gate's Fail (``domain.gates.Suspension``: the period's spend
 reached the budget) suspends the ramp instead of rolling it back: exposure 0 %, the step kept,
 phase Suspended (Ready reason ``BudgetExhausted``) until the budget period rolls over
-(``domain.budget``), then the step's exposure again. No I/O, no clock.
+(``domain.budget``), then the step's exposure again. Each applied analysis copies the
+campaign's results (incremental effect and ROI with bounds, treated units, the period's spend)
+from its gates into status, where they stay once the ramp ends. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from uplift_operator.api.v1alpha1.campaign import (
     CampaignStatus,
     Schedule,
 )
-from uplift_operator.api.v1alpha1.common import Condition, GateSpecBase, GateStatus, GateVerdict, Phase
+from uplift_operator.api.v1alpha1.common import (
+    Condition,
+    EstimateStatus,
+    GateSpecBase,
+    GateStatus,
+    GateVerdict,
+    Phase,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
@@ -153,6 +162,13 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     return None
 
 
+def _estimate(value: float, lower: float | None, upper: float | None) -> EstimateStatus:
+    bounds = (f" [{lower:+.3g}, {upper:+.3g}]" if lower is not None and upper is not None
+              else "")
+    return EstimateStatus(estimate=value, lower=lower, upper=upper,
+                          display=f"{value:+.3g}{bounds}")
+
+
 def _utc(time: dt.datetime | None) -> dt.datetime | None:
     if time is None or time.tzinfo is not None:
         return time
@@ -225,6 +241,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         else:
             self.follow_model()
         self.apply_analysis()
+        self.record_results()
         self.act_on_gates()
         self.follow_budget()
         if self.suspended is None:  # a spent budget is no step failing to progress
@@ -306,6 +323,36 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if gate.type == "budget" and st.verdict is GateVerdict.FAIL:
             return
         super().announce(gate, st)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def record_results(self) -> None:
+        """The campaign's results from the analysis this pass applied: ``incrementalEffect``
+        and ``roi`` with their bounds from the incrementalConversions and roi gates (first of
+        each type that has a value), ``treatedUnits`` from their samples, ``spend`` from a
+        budget gate (the period's spend). Nothing measured this pass: the results stay as they
+        were, so past ``schedule.end`` (no analysis runs) they are final."""
+        s = self.status
+        if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
+            return
+        by_name = {g.name: g for g in s.gates}
+        seen: set[str] = set()
+        for gate in self.spec.exposure.gates:
+            st = by_name.get(gate.name)
+            if st is None or st.value is None or gate.type in seen:
+                continue
+            if gate.type in ("incrementalConversions", "roi"):
+                seen.add(gate.type)
+                estimate = _estimate(st.value, st.lower, st.upper)
+                if gate.type == "roi":
+                    s.roi = estimate
+                else:
+                    s.incremental_effect = estimate
+                if st.samples is not None:
+                    s.treated_units = st.samples
+            elif gate.type == "budget":
+                seen.add(gate.type)
+                s.spend = max(st.value, 0.0)
 
     # -- exposure -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignStatus, Schedule
+from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignStatus, Schedule
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome, Suspension
@@ -158,3 +158,44 @@ def test_without_an_anchor_a_spent_budget_holds_until_its_gate_passes() -> None:
     status = _budget_pass(status, T0 + dt.timedelta(minutes=5), GateVerdict.FAIL).status
     got = exposure.budget_suspension(BUDGET_SPEC, status, None, T0 + dt.timedelta(days=30))
     assert got is not None and got.until is None and "the budget gate passes again" in got.why
+
+
+RESULTS_SPEC = SPEC.model_copy(update={
+    "exposure": SPEC.exposure.model_copy(update={
+        "steps": SPEC.exposure.steps[:1],
+        "gates": [CampaignGate.model_validate(g) for g in (
+            {"name": "lift", "type": "incrementalConversions"}, {"name": "roi", "type": "roi"},
+            {"name": "budget", "type": "budget"})]}),
+    "schedule": Schedule(end=T0 + dt.timedelta(hours=1))})
+
+
+def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
+    def look(status: CampaignStatus, now: dt.datetime, lift: float) -> CampaignStatus:
+        outcomes = [
+            GateOutcome(name="lift", verdict=GateVerdict.INCONCLUSIVE, message="m", time=now,
+                        value=lift, lower=lift - 0.01, upper=lift + 0.01, threshold=0.0,
+                        samples=400),
+            GateOutcome(name="roi", verdict=GateVerdict.INCONCLUSIVE, message="m", time=now,
+                        value=2.5, lower=1.0, upper=4.0, threshold=0.0, samples=400),
+            GateOutcome(name="budget", verdict=GateVerdict.PASS, message="m", time=now,
+                        value=12.5, threshold=5000.0)]
+        observed = exposure.Observed(model=SERVING, gate_outcomes=outcomes, budget_anchor=T0,
+                                     generation=1)
+        return exposure.decide(RESULTS_SPEC, status, observed, now).status
+
+    start = exposure.decide(RESULTS_SPEC, CampaignStatus(), exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1), T0).status
+    assert start.incremental_effect is None and start.roi is None
+    first = look(start, T0 + dt.timedelta(minutes=1), 0.05)
+    assert first.incremental_effect is not None and first.roi is not None
+    assert (first.incremental_effect.estimate, first.incremental_effect.lower) == (0.05, 0.04)
+    assert first.incremental_effect.display == "+0.05 [+0.04, +0.06]"
+    assert (first.roi.estimate, first.roi.lower, first.roi.upper) == (2.5, 1.0, 4.0)
+    assert (first.treated_units, first.spend) == (400, 12.5)
+    second = look(first, T0 + dt.timedelta(minutes=2), 0.07)
+    assert second.incremental_effect is not None and second.incremental_effect.estimate == 0.07
+    # Past the end: Completed, no analysis applies, the results are those of the last one.
+    ended = look(second, T0 + dt.timedelta(hours=2), 0.5)
+    assert ended.phase is Phase.COMPLETED and ended.exposure_percent == 0
+    for field in ("incremental_effect", "roi", "spend", "treated_units"):
+        assert getattr(ended, field) == getattr(second, field), field
