@@ -17,7 +17,9 @@ import yaml
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
-__all__ = ["OperatorConfig", "parse_args"]
+__all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "parse_args"]
+
+MIN_PEERING_LIFETIME = 3
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class OperatorConfig:
     standalone: bool = False
     peering_name: str = "uplift-operator"
     priority: int = 0
+    peering_lifetime: int = 8
     liveness_port: int = 8080
     readiness_port: int = 0
     metrics_port: int = 9090
@@ -60,6 +63,13 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         default=int(_env("PRIORITY") or secrets.randbelow(2**31 - 1) + 1),
                         help="peering priority; the highest live replica acts, the others wait. "
                              "Default: random, because kopf pauses every replica of a tie")
+    parser.add_argument("--peering-lifetime", type=int,
+                        default=int(_env("PEERING_LIFETIME") or OperatorConfig.peering_lifetime),
+                        help="seconds after its last keep-alive that a replica counts as gone, "
+                             "so a standby takes over from a killed or cut-off one. kopf sends "
+                             "keep-alives every lifetime minus 5-10 s (at least 1 s: every 1-3 s "
+                             "at the default), so an acting replica is given up only when its "
+                             "keep-alives stall 5 s or more. Default: 8")
     parser.add_argument("--liveness-port", type=int,
                         default=int(_env("LIVENESS_PORT", "8080") or 0),
                         help="port of the /healthz endpoint (0: off)")
@@ -83,6 +93,9 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     namespaces = args.namespace or [n for n in (_env("NAMESPACES", "") or "").split(",") if n]
     if not namespaces and not args.all_namespaces:
         parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
+    if args.peering_lifetime < MIN_PEERING_LIFETIME:
+        parser.error(f"--peering-lifetime must be at least {MIN_PEERING_LIFETIME} s: below it a "
+                     "replica whose 1 s keep-alive is a moment late is taken for dead")
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
@@ -93,6 +106,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     return OperatorConfig(
         namespaces=tuple(namespaces), all_namespaces=args.all_namespaces,
         standalone=args.standalone, peering_name=args.peering, priority=args.priority,
+        peering_lifetime=args.peering_lifetime,
         liveness_port=args.liveness_port, readiness_port=args.readiness_port,
         metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,

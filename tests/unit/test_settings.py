@@ -44,3 +44,13 @@ def test_a_malformed_templates_file_is_refused(tmp_path: Path) -> None:
     path.write_text("- not a mapping\n")
     with pytest.raises(SystemExit):
         parse_args(["-A", "--metric-templates", str(path)])
+
+
+def test_peering_lifetime_default_environment_and_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_args(["-A"]).peering_lifetime == 8
+    monkeypatch.setenv("UPLIFT_PEERING_LIFETIME", "12")
+    assert parse_args(["-A"]).peering_lifetime == 12
+    assert parse_args(["-A", "--peering-lifetime", "5"]).peering_lifetime == 5
+    with pytest.raises(SystemExit):
+        parse_args(["-A", "--peering-lifetime", "2"])
+

@@ -34,6 +34,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.posting.reporting_component = "uplift-operator"
     settings.posting.reporting_instance = os.environ.get("HOSTNAME") or "uplift-operator"
     settings.peering.mandatory = not config.standalone
+    # kopf's default lifetime (60 s) kept a standby waiting up to a minute after the acting
+    # replica was SIGKILLed (docs/reliability.md, "Kills and failovers"); keep-alives follow it.
+    settings.peering.lifetime = config.peering_lifetime
+    settings.peering.stealth = True  # no debug line per keep-alive (every 1-3 s now)
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 8

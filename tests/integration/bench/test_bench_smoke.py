@@ -23,6 +23,8 @@ SMOKE = {
     # control plane + the operator idling 1 s, from the dev virtualenv (the image's is built
     # from the lock by the bench itself when --venv is not given: minutes on a cold cache)
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),
+    # control plane + MLflow + two operator replicas, one SIGKILL of the acting one
+    "failover": (["--kills", "1"], ["kill 1: reaction"]),
 }
 
 
