@@ -20,6 +20,7 @@ from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 __all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "parse_args"]
 
 MIN_PEERING_LIFETIME = 3
+PATTERN_CHARS = "*?[!,"  # kopf's namespace patterns: globs, negations, lists
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,14 @@ class OperatorConfig:
     prometheus_url: str | None = None
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
+
+    @property
+    def cluster_reads(self) -> bool:
+        """Whether kopf must list and watch cluster-scoped objects: namespaces (to match
+        ``--namespace`` patterns) and CRDs (to notice ours appearing later). Not when every
+        watched namespace is named exactly: then a namespaced install needs Roles only, and the
+        CRDs must exist when the operator starts (a CRD created later needs a restart)."""
+        return self.all_namespaces or any(c in n for n in self.namespaces for c in PATTERN_CHARS)
 
 
 def _env(name: str, default: str | None = None) -> str | None:

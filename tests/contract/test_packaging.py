@@ -79,6 +79,9 @@ def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert "--all-namespaces" in container["args"]
     assert "--peering=uplift-operator" in container["args"]
+    assert {"name": "UPLIFT_PEERING_LIFETIME", "value": "8"} in container["env"]
+    assert {"name": "POD_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
+        container["env"])  # kopf's peering identity: the pod's name
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "readyz"}
     assert by_kind(docs, "PodDisruptionBudget")[0]["spec"] == {
         "maxUnavailable": 1, "selector": by_kind(docs, "Deployment")[0]["spec"]["selector"]}
@@ -90,11 +93,50 @@ def test_namespaced_render_has_a_role_and_a_peering_per_namespace() -> None:
     assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, "Role")) == ["team-a", "team-b"]
     assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, "RoleBinding")) == ["team-a", "team-b"]
     assert not by_kind(docs, "ClusterKopfPeering")
-    cluster_resources = {r for rule in by_kind(docs, "ClusterRole")[0]["rules"] for r in rule["resources"]}
-    assert cluster_resources == {"namespaces", "customresourcedefinitions", "clusterkopfpeerings"}
+    # Roles only: nothing cluster-wide, and no Role grants a cluster-scoped resource.
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    granted = {r for role in by_kind(docs, "Role") for rule in role["rules"] for r in rule["resources"]}
+    assert not granted & {"namespaces", "customresourcedefinitions", "clusterkopfpeerings"}
     args = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
     assert "--all-namespaces" not in args
+
+
+def _secret_reads(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules if "secrets" in r["resources"] and set(r["verbs"]) & {"get", "list", "watch"}]
+
+
+@pytest.mark.parametrize("values", [[], NAMESPACED], ids=["cluster-wide", "namespaced"])
+def test_secret_names_limit_reading_secrets_to_those_names(values: list[str]) -> None:
+    # Without the option: get by any name, never list or watch.
+    for role in by_kind(helm_template(*values), "ClusterRole") + by_kind(helm_template(*values), "Role"):
+        assert [r["verbs"] for r in _secret_reads(role["rules"])] == [["get"]]
+        assert "resourceNames" not in _secret_reads(role["rules"])[0]
+    docs = helm_template(*values, "--set", "rbac.secretNames={mlflow-credentials,mlflow-token}")
+    roles = by_kind(docs, "ClusterRole") + by_kind(docs, "Role")
+    assert roles
+    for role in roles:
+        reads = _secret_reads(role["rules"])
+        assert reads == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+                          "resourceNames": ["mlflow-credentials", "mlflow-token"]}]
+        # Creating the decision-key Secrets cannot be limited by name; it stays create-only.
+        creates = [r for r in role["rules"] if "secrets" in r["resources"] and r not in reads]
+        assert creates == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}]
+
+
+def test_network_policy_is_off_by_default_and_an_example_when_on() -> None:
+    assert not by_kind(helm_template(), "NetworkPolicy")
+    policy = by_kind(helm_template("--set", "networkPolicy.enabled=true"), "NetworkPolicy")[0]
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == by_kind(helm_template(), "Deployment")[0][
+        "spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == [9090]  # metrics only
+    egress_ports = [[p["port"] for p in rule["ports"]] for rule in spec["egress"]]
+    assert egress_ports == [[53, 53], [443, 6443], [5000], [9090]]  # DNS, API server, MLflow, Prometheus
+    closed = by_kind(helm_template("--set", "networkPolicy.enabled=true",
+                                   "--set-json", "networkPolicy.metricsFrom=[]"), "NetworkPolicy")[0]
+    assert closed["spec"]["ingress"] == []
 
 
 def test_all_options_render_carries_every_option() -> None:
@@ -117,6 +159,9 @@ def test_all_options_render_carries_every_option() -> None:
     sa = by_kind(docs, "ServiceAccount")[0]
     assert sa["metadata"]["annotations"] == {
         "iam.gke.io/gcp-service-account": "uplift@example.iam.gserviceaccount.com"}
+    assert {"name": "UPLIFT_PEERING_LIFETIME", "value": "12"} in container["env"]
+    assert by_kind(docs, "NetworkPolicy")[0]["spec"]["egress"][-1]["to"] == [
+        {"ipBlock": {"cidr": "10.20.0.0/16"}}]
     dashboards = [d for d in by_kind(docs, "ConfigMap") if "dashboard" in d["metadata"]["name"]]
     assert len(dashboards) == 3
     assert all(d["metadata"]["labels"]["grafana_dashboard"] == "1" for d in dashboards)

@@ -54,3 +54,13 @@ def test_peering_lifetime_default_environment_and_floor(monkeypatch: pytest.Monk
     with pytest.raises(SystemExit):
         parse_args(["-A", "--peering-lifetime", "2"])
 
+
+@pytest.mark.parametrize(("argv", "cluster_reads"), [
+    (["-A"], True),
+    (["-n", "team-a", "-n", "team-b"], False),  # exact names: Roles suffice
+    (["-n", "team-*"], True),                    # a glob: kopf lists the namespaces
+    (["-n", "team-a", "-n", "!team-b"], True),
+])
+def test_cluster_reads_only_for_all_namespaces_or_patterns(argv: list[str],
+                                                           cluster_reads: bool) -> None:
+    assert parse_args(argv).cluster_reads is cluster_reads

@@ -42,8 +42,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else }}{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}{{ end }}
 {{- end }}
 
-{{/* The RBAC rules, generated from operator/uplift_operator/api/rbac.py into files/. */}}
+{{/* The RBAC rules, generated from operator/uplift_operator/api/rbac.py into files/. With
+secretNames, the one rule that reads Secrets (get) is limited to those names; creating the
+decision-key Secrets stays a rule of its own (RBAC cannot limit a create by name). */}}
 {{- define "uplift-operator.rules" -}}
-{{- $rules := .Files.Get "files/rbac-rules.yaml" | fromYaml }}
-{{- toYaml (get $rules .scope) }}
+{{- $names := .secretNames }}
+{{- $rules := list }}
+{{- range get (.Files.Get "files/rbac-rules.yaml" | fromYaml) .scope }}
+{{- if and $names (eq (toJson .resources) "[\"secrets\"]") (eq (toJson .verbs) "[\"get\"]") }}
+{{- $rules = append $rules (merge (dict "resourceNames" $names) .) }}
+{{- else }}
+{{- $rules = append $rules . }}
+{{- end }}
+{{- end }}
+{{- toYaml $rules }}
 {{- end }}

@@ -54,10 +54,10 @@ def render_rbac() -> str:
 def render_chart_rules() -> str:
     """The chart's rules as data (``files/rbac-rules.yaml``): its RBAC templates pick a scope.
 
-    ``all`` for the cluster-wide mode; ``cluster`` + ``namespaced`` for the namespaced mode.
+    ``all`` for the cluster-wide mode (a ClusterRole); ``namespaced`` for the namespaced mode
+    (a Role in each watched namespace, nothing cluster-wide).
     """
-    scopes = {"all": rbac.RULES, "cluster": rbac.cluster_rules(),
-              "namespaced": rbac.namespaced_rules()}
+    scopes = {"all": rbac.RULES, "namespaced": rbac.namespaced_rules()}
     # A JSON round trip: the scopes share rule lists, which YAML would otherwise write as anchors.
     return HEADER + yaml.safe_dump(json.loads(json.dumps(scopes)), sort_keys=False, width=100)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT", "cluster_rules", "namespaced_rules"]
+__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT", "namespaced_rules"]
 
 OPERATOR_NAMESPACE = "uplift-system"
 SERVICE_ACCOUNT = "uplift-operator"
@@ -26,7 +26,8 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
       "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),
     ("post events that explain every decision",
      {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}),
-    ("read MLflow credentials named by a resource (get only: no listing of secrets)",
+    ("read MLflow credentials named by a resource (get only: no listing of secrets; the chart's "
+     "rbac.secretNames narrows it to those names)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
     ("create each UpliftModel's decision-key Secret (create only: an existing one is never "
      "updated; the UpliftModel owns it, so the garbage collector deletes it)",
@@ -48,26 +49,18 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
 RULES: list[dict[str, Any]] = [rule for _, rule in _RULES]
 REASONS: list[str] = [reason for reason, _ in _RULES]
 
-# Resources that exist outside namespaces: a namespaced install (the chart's
-# watch.allNamespaces=false) grants these through a small ClusterRole and the rest through a Role
-# in each watched namespace.
+# Resources that exist outside namespaces: only the cluster-wide mode needs them. An operator
+# given exact namespace names lists and watches none of them (settings.OperatorConfig.
+# cluster_reads), so a namespaced install (the chart's watch.allNamespaces=false) is a Role in
+# each watched namespace and nothing cluster-wide.
 CLUSTER_SCOPED = frozenset({"namespaces", "customresourcedefinitions", "clusterkopfpeerings"})
 
 
-def _split_rules(cluster: bool) -> list[dict[str, Any]]:
+def namespaced_rules() -> list[dict[str, Any]]:
+    """The rules on namespaced resources: a Role per watched namespace in namespaced mode."""
     out = []
     for rule in RULES:
-        resources = [r for r in rule["resources"] if (r in CLUSTER_SCOPED) == cluster]
+        resources = [r for r in rule["resources"] if r not in CLUSTER_SCOPED]
         if resources:
             out.append({**rule, "resources": resources})
     return out
-
-
-def cluster_rules() -> list[dict[str, Any]]:
-    """The rules on cluster-scoped resources (granted cluster-wide in every mode)."""
-    return _split_rules(cluster=True)
-
-
-def namespaced_rules() -> list[dict[str, Any]]:
-    """The rules on namespaced resources (a Role per watched namespace in namespaced mode)."""
-    return _split_rules(cluster=False)

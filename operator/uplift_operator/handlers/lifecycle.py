@@ -38,6 +38,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # replica was SIGKILLed (docs/reliability.md, "Kills and failovers"); keep-alives follow it.
     settings.peering.lifetime = config.peering_lifetime
     settings.peering.stealth = True  # no debug line per keep-alive (every 1-3 s now)
+    # Namespaces named exactly: no cluster-wide list/watch of namespaces and CRDs, so a
+    # namespaced install runs on Roles alone (docs/install.md, "Namespaced mode").
+    settings.scanning.disabled = not config.cluster_reads
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 8
