@@ -10,7 +10,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize(("verb", "resource", "all_namespaces"), [
     ("list", "secrets", True),
-    ("create", "configmaps", False),
+    ("list", "configmaps", True),  # it gets, creates and patches its own campaigns ConfigMaps only
+    ("delete", "configmaps", False),
     ("list", "pods", True),
     ("delete", "upliftmodels.uplift.dev", False),
     ("create", "upliftmodels.uplift.dev", False),
@@ -35,6 +36,7 @@ def test_listing_secrets_is_refused_by_the_api_server(as_operator: Kubectl, name
     ("watch", "upliftmodels.uplift.dev"), ("patch", "upliftmodels.uplift.dev/status"),
     ("patch", "campaigns.uplift.dev/status"), ("create", "seldondeployments.machinelearning.seldon.io"),
     ("create", "events"), ("get", "secrets"), ("patch", "clusterkopfpeerings.kopf.dev"),
+    ("create", "configmaps"), ("patch", "configmaps"),
 ])
 def test_calls_the_operator_needs_are_allowed(as_operator: Kubectl, namespace: str, verb: str,
                                               resource: str) -> None:
