@@ -1,0 +1,344 @@
+"""The Campaign lifecycle end to end: exposure ramp, gates, rollback, schedule, its UpliftModel.
+
+Against the real control plane, the operator under its own identity, a real MLflow server and a
+real Prometheus scraping the runtime's counters (``tests.support.campaign_traffic``: the
+campaign's decisions at the exposure of its entry in the ``<model>-campaigns`` ConfigMap, as the
+runtime applies it). The UpliftModel is the lifecycle ``bench``'s, serving version 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tests.integration.lifecycle.conftest import BASE_SPEC as BENCH_SPEC
+from tests.integration.lifecycle.conftest import NAME as MODEL
+from tests.integration.lifecycle.conftest import Bench
+from tests.support.campaign_traffic import CampaignProfile, CampaignTraffic, ConfigMapExposure
+from tests.support.traffic import Profile
+
+pytestmark = pytest.mark.integration
+
+CAMPAIGN = "camp"
+
+GATES: dict[str, dict[str, Any]] = {
+    "delivery": {"name": "delivery", "type": "deliveryRate", "min": 0.95, "minSamples": 50},
+    "lift": {"name": "lift", "type": "incrementalConversions", "minSamples": 50,
+             "expectedSamples": 500},
+    "roi": {"name": "roi", "type": "roi", "min": 0.0, "minSamples": 50, "expectedSamples": 500},
+}
+
+BASE_SPEC: dict[str, Any] = {
+    "modelRef": {"name": MODEL},
+    "treatments": [{"name": "womens-e-mail"}],
+    "economics": {"valuePerConversion": 10.0, "costPerTreatment": 0.1},
+    "experiment": {"holdoutFraction": 0.5, "attributionWindow": "1h", "salt": "t"},
+    "exposure": {"analysisInterval": "1s",
+                 "steps": [{"percent": 5, "pause": "2s"}, {"percent": 25, "pause": "2s"},
+                           {"percent": 100, "pause": "1s"}],
+                 "gates": list(GATES.values())},
+}
+
+Status = dict[str, Any]
+
+
+@dataclass
+class CampaignBench:
+    """One test's Campaign on the bench's UpliftModel, its traffic, and ways to look."""
+
+    bench: Bench
+    traffic: CampaignTraffic
+    seen_exposure: list[float] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return self.bench.namespace
+
+    def apply(self, **spec_changes: Any) -> None:
+        spec = copy.deepcopy(BASE_SPEC)
+        spec.update(spec_changes)
+        self.bench.admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "Campaign",
+                                "metadata": {"name": CAMPAIGN, "namespace": self.namespace},
+                                "spec": spec})
+
+    def patch(self, spec: dict[str, Any]) -> None:
+        self.bench.admin.run("patch", "campaign", CAMPAIGN, "-n", self.namespace, "--type=merge",
+                             "-p", json.dumps({"spec": spec}))
+
+    def status(self) -> Status:
+        status: Status = self.bench.admin.get("campaign", CAMPAIGN, self.namespace).get(
+            "status", {})
+        percent = status.get("exposurePercent")
+        if percent is not None and (not self.seen_exposure or self.seen_exposure[-1] != percent):
+            self.seen_exposure.append(percent)
+        return status
+
+    def wait(self, predicate: Callable[[Status], bool], what: str, timeout: float = 60) -> Status:
+        deadline = time.monotonic() + timeout
+        status: Status = {}
+        while time.monotonic() < deadline:
+            status = self.status()
+            if predicate(status):
+                return status
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; campaign status: "
+                             f"{json.dumps(status, indent=1)[:3000]}\noperator log tail:\n"
+                             + "\n".join(self.bench.operator.logs().splitlines()[-15:]))
+
+    def wait_for_passes(self, after: float) -> None:
+        self.bench.operator.wait_for_passes("Campaign", self.namespace, CAMPAIGN, after)
+
+    def gate(self, status: Status, name: str) -> Status:
+        return next(g for g in status.get("gates", []) if g["name"] == name)
+
+    def events(self, reason: str) -> list[dict[str, Any]]:
+        return [e for e in self.bench.events() if e["reason"] == reason
+                and e["involvedObject"].get("kind") == "Campaign"]
+
+
+@pytest.fixture
+def campaign(bench: Bench) -> Iterator[CampaignBench]:
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    api = client.CoreV1Api(kube_config.new_client_from_config(str(bench.admin.kubeconfig)))
+    traffic = CampaignTraffic(bench.traffic.metrics, MODEL, CAMPAIGN,
+                              ConfigMapExposure(api, bench.namespace, MODEL, CAMPAIGN)).start()
+    bench.apply()
+    bench.wait_healthy("1")
+    try:
+        yield CampaignBench(bench, traffic)
+    finally:
+        bench.admin.run("delete", "campaign", CAMPAIGN, "-n", bench.namespace, "--wait=false",
+                        check=False)
+        traffic.stop()
+
+
+def _at(percent: float, step: int) -> Callable[[Status], bool]:
+    return lambda s: s.get("exposurePercent") == percent and s.get("currentStep") == step
+
+
+def _results(status: Status) -> dict[str, Any]:
+    return {k: status.get(k) for k in ("incrementalEffect", "roi", "spend", "treatedUnits",
+                                       "holdoutUnits")}
+
+
+def test_healthy_campaign_ramps_every_step_and_completes_at_end_with_results_frozen(
+        campaign: CampaignBench) -> None:
+    budget_gate = {"name": "budget", "type": "budget"}
+    campaign.traffic.set(CampaignProfile())
+    campaign.apply(economics={**BASE_SPEC["economics"], "budget": 1e6},
+                   exposure={**BASE_SPEC["exposure"],
+                             "gates": [*GATES.values(), budget_gate]})
+    status = campaign.wait(lambda s: s.get("phase") == "Healthy", "the ramp complete", timeout=90)
+    assert status["exposurePercent"] == 100 and status.get("currentStep") is None
+    # Every step, in order, none skipped.
+    assert campaign.seen_exposure in ([0, 5, 25, 100], [5, 25, 100])
+    actions = [h["action"] for h in status["history"]]
+    assert actions == ["ExposureStarted", "StepAdvanced", "StepAdvanced", "RampCompleted"]
+    effect, roi = status["incrementalEffect"], status["roi"]
+    assert effect["lower"] > 0 and effect["lower"] <= effect["estimate"] <= effect["upper"]
+    assert abs(effect["estimate"] - 0.2) < 0.05, "treated 0.30 vs holdout 0.10"
+    assert roi["lower"] > 0 and roi["lower"] <= roi["estimate"] <= roi["upper"]
+    assert status["spend"] > 0 and status["treatedUnits"] > 0
+    assert {"ExposureStarted", "StepAdvanced", "RampCompleted"} <= {
+        e["reason"] for e in campaign.bench.events()}
+
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=3)
+    campaign.patch({"schedule": {"end": end.isoformat().replace("+00:00", "Z")}})
+    done = campaign.wait(lambda s: s.get("phase") == "Completed", "Completed at the end")
+    assert done["exposurePercent"] == 0
+    assert "the results in status are final" in done["message"]
+    assert done["history"][-1]["action"] == "CampaignCompleted"
+    final = _results(done)
+    assert final == _results(status), "the results at the end are the ramp's last analysis"
+    # The decisions stop (exposure 0 in the file); whatever still arrives changes nothing.
+    campaign.traffic.set(treated_conversion=0.0)
+    quiet = time.time()
+    time.sleep(2.5)
+    campaign.wait_for_passes(quiet)
+    later = campaign.status()
+    assert later["phase"] == "Completed" and _results(later) == final
+    assert later["history"] == done["history"]
+
+
+def test_negative_roi_rolls_back_to_zero_with_the_gates_evidence(campaign: CampaignBench) -> None:
+    # 0.2 incremental conversions × 10 per conversion = 2 per treated unit, against 5 spent.
+    campaign.traffic.set(CampaignProfile(cost=5.0))
+    campaign.apply(economics={"valuePerConversion": 10.0, "costPerTreatment": 5.0},
+                   exposure={**BASE_SPEC["exposure"], "gates": [GATES["delivery"], GATES["roi"]]})
+    status = campaign.wait(lambda s: s.get("phase") == "Degraded", "rolled back by roi",
+                           timeout=60)
+    assert status["exposurePercent"] == 0 and status.get("currentStep") is None
+    assert status["rolledBackGeneration"] == 1
+    gate = campaign.gate(status, "roi")
+    assert gate["verdict"] == "Fail" and gate["upper"] < 0 and gate["threshold"] == 0
+    assert abs(gate["value"] - (-0.6)) < 0.15, "ROI = 10 × 0.2 / 5 − 1"
+    assert status["history"][-1]["action"] == "RolledBack"
+    assert "gate roi Fail" in status["history"][-1]["reason"]
+    [event] = campaign.events("RolledBack")
+    assert event["type"] == "Warning"
+    message = event["message"]
+    assert "gate roi Fail" in message and "to 0%" in message
+    for evidence in ("value ", "threshold 0", "samples "):
+        assert evidence in message, (evidence, message)
+    assert status["roi"]["estimate"] == gate["value"]
+    # Rolled back stays rolled back (no restart on the same generation).
+    quiet = time.time()
+    time.sleep(2.5)
+    campaign.wait_for_passes(quiet)
+    assert campaign.status()["exposurePercent"] == 0
+    assert len(campaign.events("RolledBack")) == 1
+
+
+def test_manual_rollback_mode_holds_the_exposure_on_a_failing_gate(
+        campaign: CampaignBench) -> None:
+    campaign.traffic.set(CampaignProfile(cost=5.0))
+    campaign.apply(economics={"valuePerConversion": 10.0, "costPerTreatment": 5.0},
+                   rollback={"mode": "Manual"},
+                   exposure={**BASE_SPEC["exposure"], "gates": [GATES["delivery"], GATES["roi"]]})
+    status = campaign.wait(
+        lambda s: any(g["name"] == "roi" and g["verdict"] == "Fail" for g in s.get("gates", [])),
+        "roi Fail", timeout=60)
+    quiet = time.time()
+    time.sleep(2.5)
+    campaign.wait_for_passes(quiet)
+    status = campaign.status()
+    assert (status["exposurePercent"], status["currentStep"]) == (5, 0), "held, not rolled back"
+    assert status["phase"] != "Degraded" and status.get("rolledBackGeneration") is None
+    assert "rollback.mode is Manual" in status["message"]
+    assert not campaign.events("RolledBack")
+    assert [h["action"] for h in status["history"]] == ["ExposureStarted"]
+
+
+def test_late_outcomes_are_not_counted(campaign: CampaignBench) -> None:
+    # No effect in the window; late conversions on the treated arm would make one of 0.3.
+    campaign.traffic.set(CampaignProfile(holdout_conversion=0.1, treated_conversion=0.1,
+                                         late_treated_conversion=0.3))
+    campaign.apply(exposure={**BASE_SPEC["exposure"], "gates": [GATES["lift"]]})
+    status = campaign.wait(lambda s: any(g["name"] == "lift" and g.get("value") is not None
+                                         and g.get("inconclusives", 0) + g.get("failures", 0) >= 3
+                                         for g in s.get("gates", [])),
+                           "three analyses of the lift gate with values", timeout=60)
+    gate = campaign.gate(status, "lift")
+    assert gate["verdict"] != "Pass"
+    assert abs(gate["value"]) < 0.03, f"late outcomes counted: {gate}"
+    assert (status["exposurePercent"], status["currentStep"]) in ((5, 0), (0, None))
+    assert campaign.traffic.emitted["treated.late"] > 0
+    # Those outcomes are in Prometheus, in their own counter only.
+    late = campaign.bench.traffic.metrics.late_outcomes.labels(
+        model=MODEL, version="1", arm="treated", treatment="womens_e_mail", campaign=CAMPAIGN)
+    assert late._value.get() == campaign.traffic.emitted["treated.late"]
+
+
+def test_no_data_is_inconclusive_and_exposure_never_grows(campaign: CampaignBench) -> None:
+    campaign.apply()  # the campaign's traffic stays at rps 0: nothing is decided
+    status = campaign.wait(
+        lambda s: len(s.get("gates", [])) == len(GATES)
+        and all(g["verdict"] == "Inconclusive" and g.get("inconclusives", 0) >= 3
+                for g in s["gates"]), "every gate Inconclusive three times", timeout=60)
+    assert (status["exposurePercent"], status["currentStep"]) == (5, 0), "no data never passes"
+    assert status["phase"] == "Progressing"
+    assert campaign.seen_exposure in ([0, 5], [5])
+    assert [h["action"] for h in status["history"]] == ["ExposureStarted"]
+
+
+def test_a_rolled_back_model_canary_does_not_disturb_the_campaign(
+        campaign: CampaignBench) -> None:
+    bench = campaign.bench
+    campaign.traffic.set(CampaignProfile())
+    campaign.apply(exposure={**BASE_SPEC["exposure"],
+                             "steps": [{"percent": 5, "pause": "1s"}, {"percent": 25}]})
+    before = campaign.wait(_at(25, 1), "held at the indefinite 25% step", timeout=60)
+    v2 = bench.new_version()
+    bench.traffic.set(v2, Profile(error_rate=0.5))
+    bench.move_alias(v2)
+    model = bench.wait(lambda s: s.get("phase") == "Degraded" and s.get("abortedVersion") == v2,
+                       "the model's canary rolled back", timeout=60)
+    assert model["stableVersion"] == "1"
+    quiet = time.time()
+    time.sleep(1.5)
+    campaign.wait_for_passes(quiet)
+    after = campaign.status()
+    assert (after["exposurePercent"], after["currentStep"]) == (25, 1)
+    assert after["stepStartedAt"] == before["stepStartedAt"]
+    assert after["history"] == before["history"]
+    assert after["modelVersion"] == "1" and after["phase"] == "Progressing"
+    assert 0 not in campaign.seen_exposure[campaign.seen_exposure.index(5):]
+
+
+def _not_serving(status: Status) -> bool:
+    serving = next((c for c in status.get("conditions", []) if c["type"] == "ModelServing"), {})
+    return status.get("exposurePercent") == 0 and serving.get("status") == "False"
+
+
+def test_a_deleted_model_withdraws_the_exposure_with_the_reason(campaign: CampaignBench) -> None:
+    campaign.traffic.set(CampaignProfile())
+    campaign.apply(exposure={**BASE_SPEC["exposure"], "steps": [{"percent": 5}]})
+    campaign.wait(_at(5, 0), "exposed at 5%")
+    campaign.bench.admin.run("delete", "upliftmodel", MODEL, "-n", campaign.namespace)
+    status = campaign.wait(_not_serving, "exposure withdrawn")
+    assert status["phase"] != "Healthy" and f"UpliftModel '{MODEL}' not found" in status["message"]
+    serving = next(c for c in status["conditions"] if c["type"] == "ModelServing")
+    assert serving["reason"] == "ModelNotFound"
+    assert status["history"][-1]["action"] == "ExposureWithdrawn"
+    assert campaign.events("ExposureWithdrawn")
+
+
+def test_a_model_with_nothing_serving_or_degraded_before_serving_exposes_no_one(
+        campaign: CampaignBench) -> None:
+    # A campaign on a model that has never served: not found yet, then resolving nothing.
+    bench = campaign.bench
+    campaign.apply(modelRef={"name": "late"})
+    status = campaign.wait(_not_serving, "no model, no exposure")
+    assert status["phase"] != "Healthy" and "UpliftModel 'late' not found" in status["message"]
+    # The model appears with a spec only the operator can refuse (a gate naming an unknown metric
+    # template): InvalidSpec, Degraded before its first serve.
+    manifest = bench.manifest(rollout={**BENCH_SPEC["rollout"], "gates": [
+        {"name": "x", "type": "custom", "templateRef": "no-such-template", "max": 1}]})
+    manifest["metadata"]["name"] = "late"
+    bench.admin.apply(manifest)
+    bench.admin.wait_for(lambda: (bench.admin.get("upliftmodel", "late", campaign.namespace)
+                                  .get("status") or {}).get("phase") == "Degraded",
+                         timeout=60, what="the model Degraded before serving")
+    status = campaign.wait(lambda s: _not_serving(s) and "has nothing serving" in s.get("message", ""),
+                           "the Degraded model's reason in status")
+    assert status["phase"] == "Degraded", "nothing serving and a Degraded model"
+    serving = next(c for c in status["conditions"] if c["type"] == "ModelServing")
+    assert serving["reason"] == "ModelNotServing"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    quiet = time.time()
+    time.sleep(1.5)
+    campaign.wait_for_passes(quiet)
+    assert campaign.status()["exposurePercent"] == 0
+    assert campaign.seen_exposure == [0]
+    bench.admin.run("delete", "upliftmodel", "late", "-n", campaign.namespace, "--wait=false")
+
+
+def test_killed_operator_resumes_the_campaign_at_the_same_step(campaign: CampaignBench) -> None:
+    campaign.traffic.set(CampaignProfile())
+    campaign.apply(exposure={**BASE_SPEC["exposure"],
+                             "steps": [{"percent": 5, "pause": "1s"}, {"percent": 25},
+                                       {"percent": 100, "pause": "1s"}]})
+    before = campaign.wait(lambda s: _at(25, 1)(s) and all(
+        g["verdict"] == "Pass" for g in s.get("gates", [])), "held at the indefinite 25% step",
+                           timeout=60)
+    operator = campaign.bench.operator
+    operator.kill()
+    time.sleep(3)
+    operator.start()
+    restarted = time.time()
+    time.sleep(4)
+    campaign.wait_for_passes(restarted)
+    after = campaign.status()
+    assert (after["exposurePercent"], after["currentStep"]) == (25, 1)
+    assert after["stepStartedAt"] == before["stepStartedAt"]
+    assert after["history"] == before["history"]
+    assert campaign.seen_exposure in ([0, 5, 25], [5, 25])
