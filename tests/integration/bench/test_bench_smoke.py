@@ -20,6 +20,8 @@ SMOKE = {
                         ["| uplift runtime |", "| stock mlserver-mlflow |"]),
     # control plane + MLflow + Prometheus + operator, one rollback
     "rollback_latency": (["--trials", "1", "--interval", "2"], ["trial 1:"]),
+    # the same stack, one Campaign rolled back by its delivery gate
+    "campaign_rollback_latency": (["--trials", "1", "--interval", "2"], ["c1: status "]),
     # control plane + the operator idling 1 s, from the dev virtualenv (the image's is built
     # from the lock by the bench itself when --venv is not given: minutes on a cold cache)
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),

@@ -274,7 +274,8 @@ def test_a_rolled_back_model_canary_does_not_disturb_the_campaign(
 
 
 def _not_serving(status: Status) -> bool:
-    serving = next((c for c in status.get("conditions", []) if c["type"] == "ModelServing"), {})
+    serving: dict[str, Any] = next(
+        (c for c in status.get("conditions", []) if c["type"] == "ModelServing"), {})
     return status.get("exposurePercent") == 0 and serving.get("status") == "False"
 
 
