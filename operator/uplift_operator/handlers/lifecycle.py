@@ -49,7 +49,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     if config.metrics_port:
         observability.serve(config.metrics_port)
     memo["uplift_dependencies"] = dependencies(config)
-    # Timers run every second (UpliftModel) or minute (Campaign): a routine success of any timer
+    # Timers run every second (UpliftModel and Campaign): a routine success of any timer
     # is not worth a log line; failures and everything else still log.
     logging.getLogger("kopf.objects").addFilter(QuietTimers())
 
