@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
@@ -96,6 +96,10 @@ def _range(elapsed: Any) -> str:
     return f"{max(int(elapsed.total_seconds()), 1)}s"
 
 
+_G = TypeVar("_G", bound=GateSpecBase)
+_C = TypeVar("_C")
+
+
 class _SourceDownError(Exception):
     """A source failed; converted to a MeasurementError at the boundary."""
 
@@ -103,7 +107,13 @@ class _SourceDownError(Exception):
 def collect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
             registry: Registry | None) -> Collected:
     """The measurement for ``gate``; never raises for an unreachable source."""
-    collector = _COLLECTORS.get(gate.type)
+    return _guarded(_COLLECTORS.get(gate.type), gate, ctx, prometheus, registry)
+
+
+def _guarded(collector: Callable[[_G, _C, MetricSource | None, Registry | None], Collected] | None,
+             gate: _G, ctx: _C, prometheus: MetricSource | None,
+             registry: Registry | None) -> Collected:
+    """Run ``collector`` at the boundary where a source failure becomes the gate's Error."""
     if collector is None:  # a gate type without a collector is never judged on no evidence
         return m.NotMeasured(f"no collector for {gate.type} gates")
     try:
@@ -393,15 +403,7 @@ class CampaignGateContext:
 def collect_campaign(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                      registry: Registry | None) -> Collected:
     """The measurement for a Campaign ``gate``; never raises for an unreachable source."""
-    collector = _CAMPAIGN_COLLECTORS.get(gate.type)
-    if collector is None:  # a gate type without a collector is never judged on no evidence
-        return m.NotMeasured(f"no collector for {gate.type} gates")
-    try:
-        return collector(gate, ctx, prometheus, registry)
-    except _SourceDownError as error:
-        return m.MeasurementError(str(error))
-    except Exception as error:  # any source failure is the gate's Error, never a crash
-        return m.MeasurementError(f"{type(error).__name__}: {error}")
+    return _guarded(_CAMPAIGN_COLLECTORS.get(gate.type), gate, ctx, prometheus, registry)
 
 
 def _increase(ctx: CampaignGateContext, metric: str, *matchers: str, window: str | None = None,
