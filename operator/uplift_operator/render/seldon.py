@@ -87,6 +87,9 @@ class SeldonV1Backend:
         """Seldon reports ``state`` Available / Creating / Failed for the whole graph."""
         if child is None:
             return ServingState(ready=False, message="SeldonDeployment not created yet")
+        weights = tuple(sorted(
+            (str(p.get("annotations", {}).get("version", "")), int(p.get("traffic") or 0))
+            for p in child.get("spec", {}).get("predictors", [])))
         status = child.get("status") or {}
         state = status.get("state", "")
         description = status.get("description", "")
@@ -94,12 +97,15 @@ class SeldonV1Backend:
             versions = {p.get("annotations", {}).get("version", "")
                         for p in child.get("spec", {}).get("predictors", [])}
             return ServingState(ready=True, message="SeldonDeployment Available",
-                                ready_versions=frozenset(v for v in versions if v))
+                                ready_versions=frozenset(v for v in versions if v),
+                                weights=weights)
         if state == "Failed":
             return ServingState(ready=False, failed=True,
-                                message=f"SeldonDeployment Failed: {description}".rstrip(": "))
+                                message=f"SeldonDeployment Failed: {description}".rstrip(": "),
+                                weights=weights)
         return ServingState(ready=False,
-                            message=f"SeldonDeployment {state or 'has no status yet'}")
+                            message=f"SeldonDeployment {state or 'has no status yet'}",
+                            weights=weights)
 
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:

@@ -43,6 +43,8 @@ class ServingState:
     message: str
     ready_versions: frozenset[str] = frozenset()
     failed: bool = False
+    #: version → traffic percent the graph declares now (what the router splits by)
+    weights: tuple[tuple[str, int], ...] = ()
 
 
 class ServingBackend(Protocol):

@@ -99,8 +99,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
-    child, ready = _observe(current, owner, deps)
-    outcomes = _measure(spec, current, owner, deps, registry, resolution, now)
+    child, ready, split_as_status = _observe(current, owner, deps)
+    outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
         stable_ready=current.stable_version in ready if current.stable_version else False,
@@ -186,17 +186,29 @@ def _credentials(ref: ModelReference, namespace: str,
 
 
 def _observe(current: UpliftModelStatus, owner: Owner,
-             deps: Dependencies) -> tuple[dict[str, Any] | None, frozenset[str]]:
-    """The serving graph as it is, and which versions in it serve."""
+             deps: Dependencies) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+    """The serving graph as it is, which versions in it serve, and whether it splits traffic
+    as the status says (not after a pass that applied a new step and died before its status
+    patch, nor while someone's hand edit waits to be reverted)."""
     child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                              owner.name)
     split_now = _split_of(current)
     serving = deps.backend.observe(child, split_now) if split_now else None
-    return child, serving.ready_versions if serving and serving.ready else frozenset()
+    ready = serving.ready_versions if serving and serving.ready else frozenset()
+    declared = {v: w for v, w in _describe_weights(split_now).items() if w} if split_now else {}
+    as_status = serving is not None and {v: w for v, w in serving.weights if w} == declared
+    return child, ready, as_status
+
+
+def _describe_weights(split: TrafficSplit) -> dict[str, int]:
+    weights = {split.stable_version: 100 - split.canary_weight}
+    if split.canary_version is not None:
+        weights[split.canary_version] = split.canary_weight
+    return weights
 
 
 def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, deps: Dependencies,
-             registry: Registry | None, resolution: Resolution,
+             registry: Registry | None, resolution: Resolution, split_as_status: bool,
              now: dt.datetime) -> list[gates.GateOutcome] | None:
     """Gate outcomes, only when an analysis is due and every source it needs can be asked."""
     if current.canary_version is None or not ramp.analysis_due(spec, current, now):
@@ -208,7 +220,7 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
             name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
             message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
             for gate in ramp.gates_to_measure(spec, current)]
-    return _analyse(spec, current, owner, deps, registry, now)
+    return _analyse(spec, current, owner, deps, registry, split_as_status, now)
 
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: UpliftModelSpec,
@@ -282,7 +294,8 @@ def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:
 
 
 def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
-             deps: Dependencies, registry: Registry | None, now: dt.datetime) -> list[gates.GateOutcome]:
+             deps: Dependencies, registry: Registry | None, split_as_status: bool,
+             now: dt.datetime) -> list[gates.GateOutcome]:
     assert status.canary_version is not None and status.stable_version is not None
     run_ids: dict[str, str | None] = {}
     for version in (status.canary_version, status.stable_version):
@@ -297,7 +310,9 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         stable_run_id=run_ids[status.stable_version],
         step_started_at=status.step_started_at or now,
         canary_started_at=status.canary_started_at or status.step_started_at or now, now=now,
-        canary_share=status.canary_weight / 100,
+        # The realised split is judged against the step's weight only while the graph declares
+        # that weight; otherwise its counts would be evidence of a mismatch that isn't one.
+        canary_share=status.canary_weight / 100 if split_as_status else None,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,
