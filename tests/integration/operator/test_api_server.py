@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from tests.support.kube import Kubectl
+from tests.support.mutations import DELETE, Mutation, set_path
 
 pytestmark = pytest.mark.integration
 
@@ -17,87 +17,70 @@ SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 MODEL = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
 CAMPAIGN = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
 
-Mutation = Callable[[dict[str, Any]], None]
-
-
-def _set(path: str, value: Any) -> Mutation:
-    def mutate(body: dict[str, Any]) -> None:
-        node = body
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node[part]
-        if value is _DELETE:
-            del node[leaf]
-        else:
-            node[int(leaf) if leaf.isdigit() else leaf] = value
-    return mutate
-
-
-_DELETE = object()
 
 # (kind sample, mutation, substrings the API server's message must contain)
 INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
-    ("no-rollout", MODEL, _set("spec.rollout", _DELETE), ["spec.rollout", "Required value"]),
-    ("version-and-alias", MODEL, _set("spec.model.version", "3"),
+    ("no-rollout", MODEL, set_path("spec.rollout", DELETE), ["spec.rollout", "Required value"]),
+    ("version-and-alias", MODEL, set_path("spec.model.version", "3"),
      ["spec.model", "set exactly one of version or alias"]),
-    ("neither-version-nor-alias", MODEL, _set("spec.model.alias", _DELETE),
+    ("neither-version-nor-alias", MODEL, set_path("spec.model.alias", DELETE),
      ["spec.model", "set exactly one of version or alias"]),
     ("weights-decreasing", MODEL,
-     _set("spec.rollout.steps", [{"weight": 50}, {"weight": 25}]),
+     set_path("spec.rollout.steps", [{"weight": 50}, {"weight": 25}]),
      ["spec.rollout.steps", "strictly increasing"]),
-    ("weights-duplicate", MODEL, _set("spec.rollout.steps", [{"weight": 10}, {"weight": 10}]),
+    ("weights-duplicate", MODEL, set_path("spec.rollout.steps", [{"weight": 10}, {"weight": 10}]),
      ["spec.rollout.steps", "strictly increasing"]),
-    ("weight-zero", MODEL, _set("spec.rollout.steps.0.weight", 0),
+    ("weight-zero", MODEL, set_path("spec.rollout.steps.0.weight", 0),
      ["spec.rollout.steps[0].weight", "greater than 0"]),
-    ("weight-over-100", MODEL, _set("spec.rollout.steps.2.weight", 150),
+    ("weight-over-100", MODEL, set_path("spec.rollout.steps.2.weight", 150),
      ["spec.rollout.steps[2].weight", "less than or equal to 100"]),
-    ("no-gates", MODEL, _set("spec.rollout.gates", []), ["spec.rollout.gates", "at least 1"]),
-    ("holdout-one", MODEL, _set("spec.experiment.holdoutFraction", 1.0),
+    ("no-gates", MODEL, set_path("spec.rollout.gates", []), ["spec.rollout.gates", "at least 1"]),
+    ("holdout-one", MODEL, set_path("spec.experiment.holdoutFraction", 1.0),
      ["spec.experiment.holdoutFraction", "less than 1"]),
-    ("holdout-zero", MODEL, _set("spec.experiment.holdoutFraction", 0),
+    ("holdout-zero", MODEL, set_path("spec.experiment.holdoutFraction", 0),
      ["spec.experiment.holdoutFraction", "greater than 0"]),
-    ("malformed-duration", MODEL, _set("spec.rollout.analysisInterval", "5 minutes"),
+    ("malformed-duration", MODEL, set_path("spec.rollout.analysisInterval", "5 minutes"),
      ["spec.rollout.analysisInterval", "should match"]),
-    ("unknown-gate-type", MODEL, _set("spec.rollout.gates.0.type", "accuracy"),
+    ("unknown-gate-type", MODEL, set_path("spec.rollout.gates.0.type", "accuracy"),
      ["spec.rollout.gates[0].type", "Unsupported value"]),
     ("custom-without-query", MODEL,
-     _set("spec.rollout.gates.0", {"name": "c", "type": "custom", "max": 1}),
+     set_path("spec.rollout.gates.0", {"name": "c", "type": "custom", "max": 1}),
      ["spec.rollout.gates[0]", "a custom gate needs a query or a templateRef"]),
     ("custom-without-threshold", MODEL,
-     _set("spec.rollout.gates.0", {"name": "c", "type": "custom", "query": "up"}),
+     set_path("spec.rollout.gates.0", {"name": "c", "type": "custom", "query": "up"}),
      ["spec.rollout.gates[0]", "need a min or a max"]),
-    ("min-above-max", MODEL, _set("spec.rollout.gates.0.min", 1.0),
+    ("min-above-max", MODEL, set_path("spec.rollout.gates.0.min", 1.0),
      ["spec.rollout.gates[0]", "min must not exceed max"]),
-    ("duplicate-gate-names", MODEL, _set("spec.rollout.gates.1.name", "latency"),
+    ("duplicate-gate-names", MODEL, set_path("spec.rollout.gates.1.name", "latency"),
      ["spec.rollout.gates", "gates[].name must be unique"]),
-    ("duplicate-treatments", MODEL, _set("spec.treatments.1.name", "mens-e-mail"),
+    ("duplicate-treatments", MODEL, set_path("spec.treatments.1.name", "mens-e-mail"),
      ["spec.treatments", "treatments[].name must be unique"]),
-    ("no-treatments", MODEL, _set("spec.treatments", []), ["spec.treatments", "at least 1"]),
-    ("replicas-zero", MODEL, _set("spec.serving.replicas", 0),
+    ("no-treatments", MODEL, set_path("spec.treatments", []), ["spec.treatments", "at least 1"]),
+    ("replicas-zero", MODEL, set_path("spec.serving.replicas", 0),
      ["spec.serving.replicas", "greater than or equal to 1"]),
     ("version-not-a-number", MODEL,
      lambda b: b["spec"].update(model={"registeredModel": "m", "version": "latest"}),
      ["spec.model.version", "should match"]),
     ("half-credentials", MODEL,
-     _set("spec.model.credentials", {"name": "mlflow", "usernameKey": "user"}),
+     set_path("spec.model.credentials", {"name": "mlflow", "usernameKey": "user"}),
      ["spec.model.credentials", "usernameKey and passwordKey must be set together"]),
-    ("categories-on-numeric", MODEL, _set("spec.features.0.categories", ["a"]),
+    ("categories-on-numeric", MODEL, set_path("spec.features.0.categories", ["a"]),
      ["spec.features[0]", "categories are only allowed on categorical features"]),
-    ("negative-cost", CAMPAIGN, _set("spec.economics.costPerTreatment", -0.1),
+    ("negative-cost", CAMPAIGN, set_path("spec.economics.costPerTreatment", -0.1),
      ["spec.economics.costPerTreatment", "greater than or equal to 0"]),
     ("schedule-reversed", CAMPAIGN,
-     _set("spec.schedule", {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}),
+     set_path("spec.schedule", {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}),
      ["spec.schedule", "schedule.end must be after schedule.start"]),
-    ("campaign-holdout-over-one", CAMPAIGN, _set("spec.experiment.holdoutFraction", 1.5),
+    ("campaign-holdout-over-one", CAMPAIGN, set_path("spec.experiment.holdoutFraction", 1.5),
      ["spec.experiment.holdoutFraction", "less than 1"]),
     ("exposure-decreasing", CAMPAIGN,
-     _set("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
+     set_path("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
      ["spec.exposure.steps", "strictly increasing"]),
-    ("threshold-policy-without-min", CAMPAIGN, _set("spec.targeting", {"policy": "upliftThreshold"}),
+    ("threshold-policy-without-min", CAMPAIGN, set_path("spec.targeting", {"policy": "upliftThreshold"}),
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
-    ("campaign-no-gates", CAMPAIGN, _set("spec.exposure.gates", []),
+    ("campaign-no-gates", CAMPAIGN, set_path("spec.exposure.gates", []),
      ["spec.exposure.gates", "at least 1"]),
-    ("bad-currency", CAMPAIGN, _set("spec.economics.currency", "dollars"),
+    ("bad-currency", CAMPAIGN, set_path("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
 ]
 

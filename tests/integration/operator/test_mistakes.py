@@ -19,7 +19,7 @@ import copy
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.kube import Kubectl, OperatorProcess
+from tests.support.mutations import DELETE, Mutation, set_path
 from tests.support.registry import Versions
 
 from uplift_operator.devenv import process
@@ -39,24 +40,6 @@ MODEL = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
 CAMPAIGN = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
 GOOD = "good"  # a valid UpliftModel the campaigns refer to (it serves)
 
-Mutation = Callable[[dict[str, Any]], None]
-
-
-def _set(path: str, value: Any) -> Mutation:
-    def mutate(body: dict[str, Any]) -> None:
-        node = body
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node[part]
-        if value is _DELETE:
-            del node[int(leaf) if leaf.isdigit() else leaf]
-        else:
-            node[int(leaf) if leaf.isdigit() else leaf] = copy.deepcopy(value)
-    return mutate
-
-
-_DELETE = object()
-
 
 def _all(*mutations: Mutation) -> Mutation:
     def mutate(body: dict[str, Any]) -> None:
@@ -66,11 +49,11 @@ def _all(*mutations: Mutation) -> Mutation:
 
 
 def _gate(gate: dict[str, Any], index: int = 0) -> Mutation:
-    return _set(f"spec.rollout.gates.{index}", gate)
+    return set_path(f"spec.rollout.gates.{index}", gate)
 
 
 def _campaign_gate(gate: dict[str, Any]) -> Mutation:
-    return _set("spec.exposure.gates.0", gate)
+    return set_path("spec.exposure.gates.0", gate)
 
 
 def _annotate(key: str, value: str) -> Mutation:
@@ -78,84 +61,84 @@ def _annotate(key: str, value: str) -> Mutation:
 
 
 def _credentials(secret: str, **keys: str) -> Mutation:
-    return _set("spec.model.credentials", {"name": secret, **keys})
+    return set_path("spec.model.credentials", {"name": secret, **keys})
 
 
 # -- schema level: refused by the API server ------------------------------------------------------
 
 # (name, base manifest, mutation, substrings the API server's answer must contain)
 SCHEMA: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
-    ("no-rollout", MODEL, _set("spec.rollout", _DELETE), ["spec.rollout: Required value"]),
-    ("version-and-alias", MODEL, _set("spec.model.version", "3"),
+    ("no-rollout", MODEL, set_path("spec.rollout", DELETE), ["spec.rollout: Required value"]),
+    ("version-and-alias", MODEL, set_path("spec.model.version", "3"),
      ["spec.model", "set exactly one of version or alias"]),
-    ("weights-decreasing", MODEL, _set("spec.rollout.steps", [{"weight": 50}, {"weight": 25}]),
+    ("weights-decreasing", MODEL, set_path("spec.rollout.steps", [{"weight": 50}, {"weight": 25}]),
      ["spec.rollout.steps", "strictly increasing"]),
-    ("weight-percent-string", MODEL, _set("spec.rollout.steps.0.weight", "10%"),
+    ("weight-percent-string", MODEL, set_path("spec.rollout.steps.0.weight", "10%"),
      ["spec.rollout.steps[0].weight", "must be of type integer"]),
-    ("weight-over-100", MODEL, _set("spec.rollout.steps.2.weight", 150),
+    ("weight-over-100", MODEL, set_path("spec.rollout.steps.2.weight", 150),
      ["spec.rollout.steps[2].weight", "less than or equal to 100"]),
-    ("holdout-one", MODEL, _set("spec.experiment.holdoutFraction", 1.0),
+    ("holdout-one", MODEL, set_path("spec.experiment.holdoutFraction", 1.0),
      ["spec.experiment.holdoutFraction", "less than 1"]),
-    ("duration-in-words", MODEL, _set("spec.rollout.analysisInterval", "5 minutes"),
+    ("duration-in-words", MODEL, set_path("spec.rollout.analysisInterval", "5 minutes"),
      ["spec.rollout.analysisInterval", "should match"]),
-    ("unknown-gate-type", MODEL, _set("spec.rollout.gates.0.type", "accuracy"),
+    ("unknown-gate-type", MODEL, set_path("spec.rollout.gates.0.type", "accuracy"),
      ["spec.rollout.gates[0].type", "Unsupported value"]),
     ("custom-without-query", MODEL, _gate({"name": "c", "type": "custom", "max": 1}),
      ["spec.rollout.gates[0]", "a custom gate needs a query or a templateRef"]),
     ("query-and-template", MODEL,
      _gate({"name": "c", "type": "custom", "query": "up", "templateRef": "uplift-latency-p95",
             "max": 1}), ["spec.rollout.gates[0]", "set either query or templateRef, not both"]),
-    ("min-above-max", MODEL, _set("spec.rollout.gates.0.min", 1.0),
+    ("min-above-max", MODEL, set_path("spec.rollout.gates.0.min", 1.0),
      ["spec.rollout.gates[0]", "min must not exceed max"]),
-    ("duplicate-gate-names", MODEL, _set("spec.rollout.gates.1.name", "latency"),
+    ("duplicate-gate-names", MODEL, set_path("spec.rollout.gates.1.name", "latency"),
      ["spec.rollout.gates", "gates[].name must be unique"]),
-    ("duplicate-treatments", MODEL, _set("spec.treatments.1.name", "mens-e-mail"),
+    ("duplicate-treatments", MODEL, set_path("spec.treatments.1.name", "mens-e-mail"),
      ["spec.treatments", "treatments[].name must be unique"]),
-    ("treatment-display-name", MODEL, _set("spec.treatments.0.name", "Mens E-Mail"),
+    ("treatment-display-name", MODEL, set_path("spec.treatments.0.name", "Mens E-Mail"),
      ["spec.treatments[0].name", "should match"]),
-    ("duplicate-features", MODEL, _set("spec.features.1.name", "recency"),
+    ("duplicate-features", MODEL, set_path("spec.features.1.name", "recency"),
      ["spec.features[1]", "Duplicate value"]),
-    ("feature-type-string", MODEL, _set("spec.features.0.type", "string"),
+    ("feature-type-string", MODEL, set_path("spec.features.0.type", "string"),
      ["spec.features[0].type", "Unsupported value"]),
-    ("categories-on-numeric", MODEL, _set("spec.features.0.categories", ["a"]),
+    ("categories-on-numeric", MODEL, set_path("spec.features.0.categories", ["a"]),
      ["spec.features[0]", "categories are only allowed on categorical features"]),
-    ("replicas-zero", MODEL, _set("spec.serving.replicas", 0),
+    ("replicas-zero", MODEL, set_path("spec.serving.replicas", 0),
      ["spec.serving.replicas", "greater than or equal to 1"]),
-    ("version-latest", MODEL, _set("spec.model", {"registeredModel": "m", "version": "latest"}),
+    ("version-latest", MODEL, set_path("spec.model", {"registeredModel": "m", "version": "latest"}),
      ["spec.model.version", "should match"]),
-    ("tracking-uri-without-scheme", MODEL, _set("spec.model.trackingUri", "mlflow:5000"),
+    ("tracking-uri-without-scheme", MODEL, set_path("spec.model.trackingUri", "mlflow:5000"),
      ["spec.model.trackingUri", "should match"]),
     ("half-credentials", MODEL, _credentials("mlflow", usernameKey="user"),
      ["spec.model.credentials", "usernameKey and passwordKey must be set together"]),
-    ("promotion-alias-is-followed", MODEL, _set("spec.model.promotionAlias", "champion"),
+    ("promotion-alias-is-followed", MODEL, set_path("spec.model.promotionAlias", "champion"),
      ["spec.model", "promotionAlias must differ from the alias being followed"]),
-    ("last-step-100-online-effect", MODEL, _set("spec.rollout.steps.2.weight", 100),
+    ("last-step-100-online-effect", MODEL, set_path("spec.rollout.steps.2.weight", 100),
      ["spec.rollout.steps", "a last step at weight 100 leaves the stable version no traffic"]),
-    ("rollout-field-typo", MODEL, _set("spec.rollout.step", [{"weight": 10}]),
+    ("rollout-field-typo", MODEL, set_path("spec.rollout.step", [{"weight": 10}]),
      ['unknown field "spec.rollout.step"']),
-    ("negative-cost", CAMPAIGN, _set("spec.economics.costPerTreatment", -0.1),
+    ("negative-cost", CAMPAIGN, set_path("spec.economics.costPerTreatment", -0.1),
      ["spec.economics.costPerTreatment", "greater than or equal to 0"]),
-    ("zero-budget", CAMPAIGN, _set("spec.economics.budget", 0),
+    ("zero-budget", CAMPAIGN, set_path("spec.economics.budget", 0),
      ["spec.economics.budget", "greater than 0"]),
-    ("currency-in-words", CAMPAIGN, _set("spec.economics.currency", "dollars"),
+    ("currency-in-words", CAMPAIGN, set_path("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
     ("schedule-reversed", CAMPAIGN,
-     _set("spec.schedule", {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}),
+     set_path("spec.schedule", {"start": "2026-12-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"}),
      ["spec.schedule", "schedule.end must be after schedule.start"]),
-    ("schedule-not-a-time", CAMPAIGN, _set("spec.schedule.start", "next monday"),
+    ("schedule-not-a-time", CAMPAIGN, set_path("spec.schedule.start", "next monday"),
      ["spec.schedule.start", "date-time"]),
     ("exposure-decreasing", CAMPAIGN,
-     _set("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
+     set_path("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
      ["spec.exposure.steps", "strictly increasing"]),
-    ("exposure-percent-zero", CAMPAIGN, _set("spec.exposure.steps.0.percent", 0),
+    ("exposure-percent-zero", CAMPAIGN, set_path("spec.exposure.steps.0.percent", 0),
      ["spec.exposure.steps[0].percent", "greater than 0"]),
-    ("threshold-policy-without-min", CAMPAIGN, _set("spec.targeting", {"policy": "upliftThreshold"}),
+    ("threshold-policy-without-min", CAMPAIGN, set_path("spec.targeting", {"policy": "upliftThreshold"}),
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
-    ("unknown-policy", CAMPAIGN, _set("spec.targeting.policy", "greedy"),
+    ("unknown-policy", CAMPAIGN, set_path("spec.targeting.policy", "greedy"),
      ["spec.targeting.policy", "Unsupported value"]),
-    ("attribution-in-words", CAMPAIGN, _set("spec.experiment.attributionWindow", "2 weeks"),
+    ("attribution-in-words", CAMPAIGN, set_path("spec.experiment.attributionWindow", "2 weeks"),
      ["spec.experiment.attributionWindow", "should match"]),
-    ("campaign-without-model", CAMPAIGN, _set("spec.modelRef", _DELETE),
+    ("campaign-without-model", CAMPAIGN, set_path("spec.modelRef", DELETE),
      ["spec.modelRef: Required value"]),
 ]
 
@@ -183,14 +166,14 @@ def _model_case(name: str, mutate: Mutation, says: list[str], **kw: Any) -> Case
 
 
 def _campaign_case(name: str, mutate: Mutation, says: list[str], **kw: Any) -> Case:
-    return Case(name, "Campaign", _all(_set("spec.modelRef.name", GOOD), mutate), says, **kw)
+    return Case(name, "Campaign", _all(set_path("spec.modelRef.name", GOOD), mutate), says, **kw)
 
 
 CUSTOM = {"name": "probe", "type": "custom", "max": 1.0}
 TOKEN = "uplift-mistakes-token-7c1d"
 
 CONTEXT: list[Case] = [
-    _model_case("unknown-template", _set("spec.rollout.gates.0.templateRef", "p95-latency"),
+    _model_case("unknown-template", set_path("spec.rollout.gates.0.templateRef", "p95-latency"),
                 ["gates[0] (latency).templateRef: metric template 'p95-latency' does not exist"]),
     _model_case("query-unbalanced-paren", _gate({**CUSTOM, "query": (
         'sum(rate(uplift_outcomes_total{namespace="{{namespace}}"}[{{interval}}])')}),
@@ -208,32 +191,32 @@ CONTEXT: list[Case] = [
                 ["expected type matrix in call to function 'rate'"]),
     _model_case("query-unknown-function", _gate({**CUSTOM, "query": "rat(up[1m])"}),
                 ["unknown function with name 'rat'"]),
-    _model_case("feature-not-in-model", _set("spec.features.0.name", "shoe_size"),
+    _model_case("feature-not-in-model", set_path("spec.features.0.name", "shoe_size"),
                 ["spec.features[0].name: 'shoe_size' is not an input of version ",
                  " of 'hillstrom-uplift'; its inputs: recency, history"]),
-    _model_case("feature-wrong-type", _set("spec.features.5", {"name": "zip_code",
+    _model_case("feature-wrong-type", set_path("spec.features.5", {"name": "zip_code",
                                                                 "type": "numeric"}),
                 ["spec.features[5].type: 'zip_code' is declared numeric but version ",
                  "takes it as string"]),
-    _model_case("feature-left-out", _set("spec.features.0", _DELETE),
+    _model_case("feature-left-out", set_path("spec.features.0", DELETE),
                 ["spec.features: version ", " of 'hillstrom-uplift' requires recency, which "
                  "spec.features does not declare"]),
-    _model_case("treatment-not-scored", _set("spec.treatments.1.name", "sms"),
+    _model_case("treatment-not-scored", set_path("spec.treatments.1.name", "sms"),
                 ["spec.treatments[1].name: 'sms' (key sms) is not a treatment version ",
                  "scores; it scores: Mens E-Mail (mens_e_mail), Womens E-Mail (womens_e_mail)"]),
-    _model_case("treatment-typo", _set("spec.treatments.0.name", "mens-email"),
+    _model_case("treatment-typo", set_path("spec.treatments.0.name", "mens-email"),
                 ["'mens-email' (key mens_email) is not a treatment"]),
-    _model_case("gate-feature-undeclared", _set("spec.rollout.gates.2.features", ["shoe_size"]),
+    _model_case("gate-feature-undeclared", set_path("spec.rollout.gates.2.features", ["shoe_size"]),
                 ["gates[2] (drift).features: 'shoe_size' is not in spec.features"]),
-    _model_case("gate-treatment-unknown", _set("spec.rollout.gates.3.treatments", ["sms"]),
+    _model_case("gate-treatment-unknown", set_path("spec.rollout.gates.3.treatments", ["sms"]),
                 ["gates[3] (qini).treatments: unknown treatment 'sms'"]),
-    _model_case("relative-margin-150-percent", _set("spec.rollout.gates.1.margin", 1.5),
+    _model_case("relative-margin-150-percent", set_path("spec.rollout.gates.1.margin", 1.5),
                 ["a relative margin must be below 1 (got 1.5)"]),
-    _model_case("pause-shorter-than-interval", _set("spec.rollout.steps.0.pause", "10s"),
+    _model_case("pause-shorter-than-interval", set_path("spec.rollout.steps.0.pause", "10s"),
                 ["spec.rollout.steps[0].pause (10s) is shorter than analysisInterval (30s)"]),
-    _model_case("interval-below-a-second", _set("spec.rollout.analysisInterval", "500ms"),
+    _model_case("interval-below-a-second", set_path("spec.rollout.analysisInterval", "500ms"),
                 ["spec.rollout.analysisInterval must be at least 1s"]),
-    _model_case("alias-refresh-below-a-second", _set("spec.model.aliasRefreshInterval", "100ms"),
+    _model_case("alias-refresh-below-a-second", set_path("spec.model.aliasRefreshInterval", "100ms"),
                 ["spec.model.aliasRefreshInterval must be at least 1s"]),
     _model_case("token-with-newline", _credentials("token-with-newline-creds", tokenKey="token"),
                 ["Secret 'token-with-newline-creds' key 'token' has a trailing newline"],
@@ -251,12 +234,12 @@ CONTEXT: list[Case] = [
     _model_case("credentials-secret-missing", _credentials("not-created", tokenKey="token"),
                 ["RegistryUnavailable: credentials: get secret", "/not-created: 404"],
                 phase="Progressing", event="RegistryUnavailable"),
-    _model_case("registered-model-unknown", _set("spec.model.registeredModel", "hilstrom-uplift"),
+    _model_case("registered-model-unknown", set_path("spec.model.registeredModel", "hilstrom-uplift"),
                 ["ModelNotFound", "hilstrom-uplift"], phase="Progressing", event="ModelNotFound"),
     _model_case("version-not-registered",
-                _all(_set("spec.model.alias", _DELETE), _set("spec.model.version", "99")),
+                _all(set_path("spec.model.alias", DELETE), set_path("spec.model.version", "99")),
                 ["ModelNotFound", "version=99"], phase="Progressing", event="ModelNotFound"),
-    _model_case("alias-not-set", _set("spec.model.alias", "nightly"),
+    _model_case("alias-not-set", set_path("spec.model.alias", "nightly"),
                 ["ModelNotFound", "alias nightly not found"], phase="Progressing",
                 event="ModelNotFound"),
     _model_case("tracking-uri-nobody-there", lambda b: None,  # trackingUri set in _context_body
@@ -265,11 +248,11 @@ CONTEXT: list[Case] = [
     _model_case("promote-true", _annotate("uplift.dev/promote", "true"),
                 ["serves all traffic"], phase="Healthy", deploys=True,
                 event="UnrecognisedRequest"),
-    _campaign_case("treatment-not-in-model", _set("spec.treatments.1.name", "sms"),
+    _campaign_case("treatment-not-in-model", set_path("spec.treatments.1.name", "sms"),
                    ["spec.treatments[1].name: 'sms' is not a treatment of UpliftModel 'good'"]),
-    _campaign_case("budget-below-one-treatment", _set("spec.economics.budget", 0.05),
+    _campaign_case("budget-below-one-treatment", set_path("spec.economics.budget", 0.05),
                    ["spec.economics.budget (0.05) cannot pay for a single treatment"]),
-    _campaign_case("schedule-ended", _set("spec.schedule", {"start": "2025-03-01T00:00:00Z",
+    _campaign_case("schedule-ended", set_path("spec.schedule", {"start": "2025-03-01T00:00:00Z",
                                                              "end": "2025-06-01T00:00:00Z"}),
                    ["spec.schedule.end 2025-06-01T00:00:00+00:00 has passed",
                     "the results in status are final"], phase="Completed", event=""),
@@ -277,9 +260,9 @@ CONTEXT: list[Case] = [
                    ["gates[0] (probe).query: PromQL does not parse at column 4"]),
     _campaign_case("campaign-query-empty", _campaign_gate({**CUSTOM, "query": " "}),
                    ["gates[0] (probe).query is empty"]),
-    _campaign_case("campaign-gate-treatment", _set("spec.exposure.gates.1.treatments", ["sms"]),
+    _campaign_case("campaign-gate-treatment", set_path("spec.exposure.gates.1.treatments", ["sms"]),
                    ["gates[1] (incremental).treatments: unknown treatment 'sms'"]),
-    _campaign_case("campaign-pause-short", _set("spec.exposure.steps.0.pause", "1m"),
+    _campaign_case("campaign-pause-short", set_path("spec.exposure.steps.0.pause", "1m"),
                    ["spec.exposure.steps[0].pause (1m) is shorter than analysisInterval (5m)"]),
     _campaign_case("campaign-relative-margin",
                    _campaign_gate({"name": "roi-margin", "type": "roi", "margin": 2,
@@ -289,11 +272,11 @@ CONTEXT: list[Case] = [
                    _campaign_gate({**CUSTOM, "templateRef": "spend-rate"}),
                    ["templateRef: metric template 'spend-rate' does not exist"]),
     _campaign_case("campaign-interval-below-a-second",
-                   _set("spec.exposure.analysisInterval", "200ms"),
+                   set_path("spec.exposure.analysisInterval", "200ms"),
                    ["spec.exposure.analysisInterval must be at least 1s"]),
-    _campaign_case("model-not-found", _set("spec.modelRef.name", "hillstrom"),
+    _campaign_case("model-not-found", set_path("spec.modelRef.name", "hillstrom"),
                    ["UpliftModel 'hillstrom' not found"], phase="Progressing", event=""),
-    _campaign_case("model-invalid", _set("spec.modelRef.name", "unknown-template"),
+    _campaign_case("model-invalid", set_path("spec.modelRef.name", "unknown-template"),
                    ["UpliftModel 'unknown-template' has nothing serving (Degraded: invalid spec"],
                    event=""),
     _campaign_case("promote-yes", _annotate("uplift.dev/promote", "yes"), ["exposure"],
