@@ -35,8 +35,8 @@ def _why(stack: DemoStack, outcome: object) -> str:
     return f"{outcome}\noperator log (tail):\n" + "\n".join(tail)
 
 
-# Quarantined (non-strict: it runs and reports, it cannot fail CI). It passed 5 of 7 runs on
-# 2026-12-01; in a failing run the 30 % step was held by the traffic-split SRM check (share
+# Quarantined (non-strict: it runs and reports, it cannot fail CI). After the drift fix it passed
+# 4 of 6 runs on 2026-12-01; in a failing run the 30 % step was held by the traffic-split SRM check (share
 # 0.2976 vs 0.3, always-valid p = 0.00023) while every effect gate passed. The check counts
 # rows, but the router is sticky per customer and the simulator draws customers with
 # replacement, so rows are clustered by unit and over-dispersed against the multinomial null:
