@@ -52,7 +52,8 @@ EXPOSURE: dict[str, Any] = {
     "steps": [{"percent": 20, "pause": "10s"}, {"percent": 50, "pause": "10s"},
               {"percent": 100, "pause": "10s"}],
     "gates": [
-        {"name": "delivery", "type": "deliveryRate", "min": 0.9, "minSamples": 50},
+        {"name": "delivery", "type": "deliveryRate", "min": 0.9, "minSamples": 50,
+         "reportDelay": "3s"},
         {"name": "incremental", "type": "incrementalConversions"},
         {"name": "budget", "type": "budget"},
     ],

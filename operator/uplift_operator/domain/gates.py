@@ -757,16 +757,17 @@ def _custom(gate: GateSpecBase, m: CustomMeasurement, _: GateMemory) -> _Judged:
 
 
 def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateMemory) -> _Judged:
-    if m.decided < 0 or m.delivered < 0:
-        raise ValueError(f"need counts ≥ 0, got {m.delivered} delivered of {m.decided}")
+    if m.decided < 0 or m.delivered < 0 or (m.reported or 0) < 0:
+        raise ValueError(f"need counts ≥ 0, got {m.delivered} delivered, {m.reported} reported "
+                         f"of {m.decided}")
     floor = gate.min if gate.min is not None else DEFAULT_DELIVERY_FLOOR
     if not 0 < floor < 1:
         raise ValueError(f"a deliveryRate min must be in (0, 1), got {floor:g}")
-    n = m.decided
+    n = m.trials
     if n == 0:
-        return _Judged(GateVerdict.INCONCLUSIVE, "no treatment decided yet", threshold=floor,
-                       samples=0)
-    # A report may count a decision taken before the window: never more than decided.
+        return _Judged(GateVerdict.INCONCLUSIVE, "no delivery reported and no treatment decided "
+                       "longer than reportDelay ago yet", threshold=floor, samples=0)
+    # A report may count a decision taken before the window: never more than judged.
     delivered = min(m.delivered, n)
     new_memory = dict(memory)
     # The undelivered share against the ceiling 1 − min, as errorRate's max: the same exact

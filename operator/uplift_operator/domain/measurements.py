@@ -217,11 +217,21 @@ class CustomMeasurement:
 
 @dataclass(frozen=True)
 class DeliveryRateMeasurement:
-    """``deliveryRate`` gate: treatments delivered (sender reported ``status="ok"``) and treatments
-    decided (the campaign's treated-arm rows with a treatment), in the step's window."""
+    """``deliveryRate`` gate: treatments delivered (sender reported ``status="ok"``) and the
+    delivery reports received (ok or failed) in the step's window, and treatments decided (the
+    campaign's treated-arm rows with a treatment) in the step's window up to the gate's
+    ``reportDelay`` ago: a decision younger than that may still be reported, so it is neither
+    delivered nor missing yet. ``reported`` None: the source counts no reports."""
 
     delivered: int
     decided: int
+    reported: int | None = None
+
+    @property
+    def trials(self) -> int:
+        """The decisions the rate is judged on: every reported one, and at least every one old
+        enough that a missing report means a missing delivery."""
+        return max(self.decided, self.reported or 0)
 
 
 @dataclass(frozen=True)

@@ -319,8 +319,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                       for name, fb in engine.feature_bins.items()}
         for arm in ("holdout", "treated"):
             for key in (*engine.keys, events.NONE):
-                # export zeros up front
-                m.assignments.labels(**base, arm=arm, treatment=key, campaign="")
+                # Zeros up front: a series born inside a PromQL range loses its first increments.
+                for counter in (m.assignments, m.outcomes, m.conversions):
+                    counter.labels(**base, arm=arm, treatment=key, campaign="")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)
@@ -411,6 +412,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             for key in keys:
                 for counter in (m.outcomes, m.conversions, m.late_outcomes):
                     counter.labels(**base, arm=arm, treatment=key, campaign=name)
+                for status in ("ok", "failed"):
+                    m.deliveries.labels(**base, arm=arm, treatment=key, campaign=name,
+                                        status=status)
             m.outcomes_expected.labels(**base, campaign=name, arm=arm)
             m.outcomes_received.labels(**base, campaign=name, arm=arm)
         for why in CAMPAIGN_ARMS:

@@ -407,21 +407,38 @@ def collect_campaign(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
 
 
 def _increase(ctx: CampaignGateContext, metric: str, *matchers: str, window: str | None = None,
-              by: str = "") -> str:
+              by: str = "", offset: str = "") -> str:
     grouping = f" by ({by})" if by else ""
-    return f"sum{grouping}(increase({metric}{ctx.selector(*matchers)}[{window or ctx.window}]))"
+    shifted = f" offset {offset}" if offset else ""
+    return (f"sum{grouping}(increase({metric}{ctx.selector(*matchers)}"
+            f"[{window or ctx.window}]{shifted}))")
+
+
+#: How long a sender may take to report a delivery when the gate does not say.
+DEFAULT_REPORT_DELAY = parse_duration("5m")
 
 
 def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
                             prometheus: MetricSource | None, registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
-                                     'treatment!="none"'))
-    if decided is None:
-        return None
+    # Reports come after their decision: judging this window's decisions against this
+    # window's reports would read every delivery still in flight as a failure.
+    delay = parse_duration(gate.report_delay) if gate.report_delay else DEFAULT_REPORT_DELAY
+    settled = ctx.now - ctx.step_started_at - delay
+    decided: int | None = 0
+    if settled.total_seconds() >= 1:
+        decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
+                                         'treatment!="none"', window=_range(settled),
+                                         offset=_range(delay)) + " or vector(0)")
+    # The runtime exports both report series at zero with the campaign: none is no data.
     delivered = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
-                                       'status="ok"') + " or vector(0)")
-    return m.DeliveryRateMeasurement(delivered=delivered or 0, decided=decided)
+                                       'status="ok"'))
+    failed = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
+                                    'status="failed"') + " or vector(0)")
+    if decided is None or delivered is None or failed is None:
+        return None
+    return m.DeliveryRateMeasurement(delivered=delivered, decided=decided,
+                                     reported=delivered + failed)
 
 
 def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext) -> m.CampaignArms | None:

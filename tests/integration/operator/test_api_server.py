@@ -80,6 +80,9 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
     ("campaign-no-gates", CAMPAIGN, set_path("spec.exposure.gates", []),
      ["spec.exposure.gates", "at least 1"]),
+    ("report-delay-on-a-budget-gate", CAMPAIGN,
+     set_path("spec.exposure.gates", [{"name": "b", "type": "budget", "reportDelay": "1m"}]),
+     ["spec.exposure.gates[0].reportDelay", "reportDelay applies to deliveryRate gates only"]),
     ("bad-currency", CAMPAIGN, set_path("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
 ]

@@ -62,6 +62,12 @@ CASES = [
     (gate("deliveryRate"), DeliveryRateMeasurement(delivered=0, decided=0), INC),
     (gate("deliveryRate"), DeliveryRateMeasurement(delivered=60, decided=60), INC),  # minSamples
     (gate("deliveryRate", min=1.0), DeliveryRateMeasurement(delivered=10, decided=10), E),
+    # Early in a step most decisions are still in flight: judged on the reports received, a
+    # healthy sender passes and a failing one fails; a silent one fails once decisions are old.
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=495, decided=0, reported=500), P),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=250, decided=0, reported=500), F),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=0, decided=0, reported=0), INC),
+    (gate("deliveryRate"), DeliveryRateMeasurement(delivered=400, decided=1000, reported=400), F),
     # incrementalConversions: Pass shows Δ > 0 (or > min), Fail shows Δ < 0 (or < min)
     (gate("incrementalConversions"), incremental(POSITIVE), P),
     (gate("incrementalConversions"), incremental(NEGATIVE), F),

@@ -69,12 +69,28 @@ ARMS = {
 }
 
 
-def test_delivery_rate_reads_deliveries_over_decisions_to_treat() -> None:
+def test_delivery_rate_reads_reports_and_the_decisions_old_enough_to_be_reported() -> None:
     prom = Counters({("uplift_assignments_total", 'treatment!="none"'): 1000.0,
-                     ("uplift_deliveries_total", 'status="ok"'): 980.0})
-    got = collect_campaign(gate("deliveryRate", min=0.95), context(), prom, None)
-    assert got == m.DeliveryRateMeasurement(delivered=980, decided=1000)
-    assert all(SEL in q and "[600s]" in q for q in prom.asked)
+                     ("uplift_deliveries_total", 'status="ok"'): 980.0,
+                     ("uplift_deliveries_total", 'status="failed"'): 15.0})
+    got = collect_campaign(gate("deliveryRate", min=0.95, reportDelay="2m"), context(), prom,
+                           None)
+    assert got == m.DeliveryRateMeasurement(delivered=980, decided=1000, reported=995)
+    assert all(SEL in q for q in prom.asked)
+    decided = [q for q in prom.asked if "uplift_assignments_total" in q]
+    # Decisions of the step's first 8 minutes: the last 2 may still be reported.
+    assert len(decided) == 1 and "[480s] offset 120s" in decided[0]
+    reports = [q for q in prom.asked if "uplift_deliveries_total" in q]
+    assert len(reports) == 2 and all("[600s]" in q and "offset" not in q for q in reports)
+
+
+def test_delivery_rate_counts_no_decision_missing_before_the_report_delay() -> None:
+    prom = Counters({("uplift_assignments_total", 'treatment!="none"'): 1000.0,
+                     ("uplift_deliveries_total", 'status="ok"'): 40.0})
+    got = collect_campaign(gate("deliveryRate"), context(now=STEP + dt.timedelta(minutes=3)),
+                           prom, None)  # default reportDelay 5m
+    assert got == m.DeliveryRateMeasurement(delivered=40, decided=0, reported=40)
+    assert not any("uplift_assignments_total" in q for q in prom.asked)
 
 
 def test_incremental_conversions_counts_arms_and_completeness() -> None:

@@ -139,8 +139,20 @@ class CampaignGate(GateSpecBase):
                     "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
                     "does not grow without evidence.")
 
+    report_delay: Duration | None = Field(
+        default=None,
+        description="deliveryRate only: how long the sender may take to report a delivery. "
+                    "Decisions younger than this are not yet counted as undelivered (the "
+                    "reports received so far are); older ones without a report are. "
+                    "Default: 5m.")
+
     model_config = ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
+        json_schema_extra={"x-kubernetes-validations": [
+            *gate_rules(["custom"]),
+            {"rule": "!has(self.reportDelay) || self.type == 'deliveryRate'",
+             "message": "reportDelay applies to deliveryRate gates only",
+             "fieldPath": ".reportDelay"},
+        ]})
 
 
 class ExposureSpec(RampSpecBase):
