@@ -52,7 +52,7 @@ from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import Resolution, Resolver
 
-__all__ = ["Dependencies", "Event", "PassResult", "reconcile"]
+__all__ = ["Dependencies", "Event", "PassResult", "reconcile", "version_run"]
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +140,9 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     """The version the spec means now (MLflow, cached by the resolver), and what does not fit
     the context it resolves in: the credentials Secret the spec names, the signature and the
     treatments of that version (problems, each naming the field)."""
-    credentials, problems, unavailable = _credentials(spec.model, owner.namespace, deps)
-    if problems or unavailable is not None:
+    registry, problems, unavailable = _registry(spec.model, owner.namespace, deps)
+    if registry is None:
         return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
-    try:
-        registry = deps.registry_for(spec.model, credentials)
-    except ValueError as error:  # no tracking URI
-        return None, Resolution(None, "RegistryUnavailable", str(error)), []
     resolution = deps.resolver.resolve((owner.namespace, owner.name), spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
         return registry, resolution, []
@@ -158,6 +154,46 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), []
     return registry, resolution, validation.validate_against_model(spec, contract)
+
+
+def _registry(ref: ModelReference, namespace: str,
+              deps: Dependencies) -> tuple[Registry | None, list[str], str | None]:
+    """The registry client for ``ref`` with the credentials Secret it names: (client, problems
+    with the Secret's content, why MLflow cannot be asked: the Secret unreadable, no tracking
+    URI); the client is None unless both are empty."""
+    credentials, problems, unavailable = _credentials(ref, namespace, deps)
+    if problems or unavailable is not None:
+        return None, problems, unavailable
+    try:
+        return deps.registry_for(ref, credentials), [], None
+    except ValueError as error:  # no tracking URI
+        return None, [], str(error)
+
+
+def version_run(model: Mapping[str, Any], version: str,
+                deps: Dependencies) -> tuple[Registry, str] | str:
+    """The registry client and MLflow run id of ``version`` of the UpliftModel ``model`` (its
+    body), read as the model's own pass reads them (the credentials Secret and tracking URI its
+    spec names; the version's facts through the shared resolver, cached once READY): what a
+    Campaign's drift gate takes its training reference from. Else why they cannot be had now
+    (MLflow unreachable, the Secret unreadable or malformed, the version without a run), for
+    the caller to hold on; nothing here raises for a source that failed."""
+    try:
+        spec = UpliftModelSpec.model_validate(model.get("spec") or {})
+    except ValidationError:
+        return f"the spec of UpliftModel {model['metadata']['name']!r} does not parse"
+    registry, problems, unavailable = _registry(spec.model, str(model["metadata"]["namespace"]),
+                                                deps)
+    if registry is None:
+        return unavailable or "; ".join(problems)
+    name = spec.model.registered_model
+    try:
+        run_id = deps.resolver.facts(name, version, registry).run_id
+    except RegistryError as error:
+        return f"reading version {version} of {name} from MLflow: {error}"
+    if run_id is None:
+        return f"version {version} of {name} has no MLflow run"
+    return registry, run_id
 
 
 def _credentials(ref: ModelReference, namespace: str,
