@@ -61,13 +61,14 @@ def _reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: ko
 
 
 def _dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
-    """The Campaign pass's adapters: the UpliftModel's, shared (built once at start-up)."""
+    """The Campaign pass's adapters: the UpliftModel's, shared (built once at start-up), its
+    registry clients and resolver cache included (a drift gate's training reference)."""
     deps = memo.get("campaign_dependencies")
     if deps is None:
         uplift = memo["uplift_dependencies"]
         deps = service.CampaignDependencies(
             cluster=uplift.cluster, prometheus=uplift.prometheus,
-            metric_templates=config_of(memo).metric_templates)
+            metric_templates=config_of(memo).metric_templates, models=uplift)
         memo["campaign_dependencies"] = deps
     assert isinstance(deps, service.CampaignDependencies)
     return deps

@@ -6,7 +6,11 @@
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else;
 4. when an analysis is due, measure every exposure gate from the runtime's counters of this
    campaign (``services.measurements.collect_campaign``) and judge it with the same
-   ``domain.gates.evaluate_gate`` as the UpliftModel; no data is Inconclusive, never Pass;
+   ``domain.gates.evaluate_gate`` as the UpliftModel; no data is Inconclusive, never Pass. A
+   drift gate's training reference is the MLflow run of the stable version the model serves,
+   resolved as the model's own pass does (``services.upliftmodel.version_run``: its
+   credentials, its tracking URI), only when the campaign has a drift gate to measure; MLflow
+   out of reach holds that gate Inconclusive, never an Error towards a rollback;
 5. the exposure ramp decides (``domain.exposure.decide``): the whole new status, conditions
    included, the exposure percent and the events (a spent budget suspends, never rolls back);
 6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
@@ -32,7 +36,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.domain.steps import Reason
-from uplift_operator.services import measurements
+from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
@@ -48,13 +52,16 @@ class CampaignDependencies:
     cluster: Cluster
     prometheus: MetricSource | None
     metric_templates: Mapping[str, str]
-    registry: Registry | None = None  # the drift gate's training reference (None: Error)
+    # The UpliftModels' adapters (registry clients, the resolver's cache): where a drift gate's
+    # training reference is read. None: no MLflow, the drift gate holds Inconclusive.
+    models: upliftmodel.Dependencies | None = None
 
 
 @dataclass(frozen=True)
 class _Model:
     treatments: set[str] | None  # None: the UpliftModel was not found
     observation: exposure.ModelObservation
+    body: Mapping[str, Any] | None = None
 
 
 #: History actions that start the exposure ramp afresh (drift counts since the latest).
@@ -78,8 +85,7 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
         return invalid_pass(current, generation, problems, now)
 
     anchor = _budget_anchor(spec, meta)
-    outcomes = (_measure(spec, current, deps, model.observation, namespace, str(meta["name"]),
-                         anchor, now)
+    outcomes = (_measure(spec, current, deps, model, namespace, str(meta["name"]), anchor, now)
                 if exposure.analysis_due(spec, current, now) else None)
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor,
@@ -102,7 +108,7 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies) -> 
         status = UpliftModelStatus.model_validate(body.get("status") or {})
     except ValidationError:  # a status this operator did not write: trust nothing in it
         status = UpliftModelStatus()
-    return _Model(treatments, exposure.model_observation(name, status))
+    return _Model(treatments, exposure.model_observation(name, status), body)
 
 
 def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime | None:
@@ -120,27 +126,52 @@ def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime |
 
 
 def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependencies,
-             model: exposure.ModelObservation, namespace: str, name: str,
-             anchor: dt.datetime | None, now: dt.datetime) -> list[gates.GateOutcome]:
+             model: _Model, namespace: str, name: str, anchor: dt.datetime | None,
+             now: dt.datetime) -> list[gates.GateOutcome]:
     step_started = status.step_started_at or now
     starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
     ramp_started = max(starts, default=step_started)
+    stable = model.observation.stable_version if model.observation.serving else None
+    to_measure = exposure.gates_to_measure(spec)
+    # The drift gate's reference (one Secret read, MLflow once per READY version): only when
+    # a drift gate is to be measured on a version that serves.
+    registry: Registry | None = None
+    run_id: str | None = None
+    unresolved: str | None = None
+    if stable is not None and any(gate.type == "drift" for gate in to_measure):
+        reference = _stable_run(model, stable, deps)
+        if isinstance(reference, str):
+            unresolved = reference
+        else:
+            registry, run_id = reference
     ctx = measurements.CampaignGateContext(
         namespace=namespace, name=name, model=spec.model_ref.name, spec=spec,
         step_started_at=step_started, ramp_started_at=ramp_started, now=now,
-        budget_anchor=anchor or ramp_started, stable_version=model.stable_version if model.serving else None,
+        budget_anchor=anchor or ramp_started, stable_version=stable, stable_run_id=run_id,
         metric_templates=deps.metric_templates)
     previous = {g.name: g for g in status.gates}
     outcomes = []
-    for gate in exposure.gates_to_measure(spec):
+    for gate in to_measure:
         measured: measurements.Collected
-        if gate.type == "drift" and (deps.registry is None or ctx.stable_run_id is None):
-            # Its training reference is the stable version's MLflow run, which the pass does
-            # not resolve yet: Inconclusive (holds), never an Error that would roll back.
-            measured = NotMeasured("the stable version's training reference is not resolved "
-                                   "for Campaigns yet")
+        if gate.type == "drift" and unresolved is not None:
+            # Without its training reference the gate cannot judge: hold (Inconclusive), as the
+            # UpliftModel's gates hold with MLflow unavailable; never an Error that would roll
+            # the campaign back for an outage.
+            measured = NotMeasured(f"holding: the training reference of version {stable} "
+                                   f"cannot be read: {unresolved}")
         else:
-            measured = measurements.collect_campaign(gate, ctx, deps.prometheus, deps.registry)
+            measured = measurements.collect_campaign(gate, ctx, deps.prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured,
                                             gates.memory_of(previous.get(gate.name)), now))
     return outcomes
+
+
+def _stable_run(model: _Model, version: str,
+                deps: CampaignDependencies) -> tuple[Registry, str] | str:
+    """The registry client and run id of ``version`` of the campaign's UpliftModel, else why
+    not (``services.upliftmodel.version_run``)."""
+    if deps.models is None:
+        return "no MLflow registry configured"
+    if model.body is None:
+        return "the UpliftModel is not found"
+    return upliftmodel.version_run(model.body, version, deps.models)

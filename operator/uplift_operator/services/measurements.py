@@ -10,7 +10,8 @@ Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``do
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
 (``namespace``, ``model``, ``campaign``) since the exposure step started, summed over versions
 and replicas; the budget's spend since its period started; drift and custom reuse the
-UpliftModel collectors on the stable version the campaign follows.
+UpliftModel collectors on the stable version the campaign follows (drift's reference from that
+version's MLflow run; MLflow unreachable is NotMeasured, which holds, never an Error).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
@@ -545,7 +547,12 @@ def _campaign_drift(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Me
                     registry: Registry | None) -> Collected:
     if ctx.stable_version is None:
         return None  # nothing serves: no traffic to compare
-    return _drift(gate, _model_context(ctx), prometheus, registry)
+    try:
+        return _drift(gate, _model_context(ctx), prometheus, registry)
+    except RegistryUnavailable as error:
+        # MLflow out of reach says nothing about the traffic: hold, as the UpliftModel's gates
+        # hold with MLflow unavailable, rather than count Errors towards the campaign's rollback.
+        return m.NotMeasured(f"holding: MLflow unavailable ({error})")
 
 
 def _campaign_custom(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,

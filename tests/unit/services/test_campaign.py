@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.unit.services.fakes import FakeCluster, FakeMetrics
+from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
 
+from uplift_operator.adapters.mlflow_registry import Credentials
+from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.api.v1alpha1.campaign import CampaignStatus
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain import exposure
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.services import campaign
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import campaign, upliftmodel
 from uplift_operator.services.common import PassResult
+from uplift_operator.services.measurements import REFERENCE_HISTOGRAMS
+from uplift_operator.services.ports import Registry
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 NS, MODEL = "shop", "hillstrom-uplift"
@@ -136,7 +144,7 @@ def test_gates_without_data_are_inconclusive_and_never_ramp() -> None:
     # The collectors asked Prometheus for this campaign's counters.
     assert any('campaign="spring-email"' in q for q in sim.deps.prometheus.asked)  # type: ignore[union-attr]
     drift = next(g for g in s["gates"] if g["name"] == "drift")
-    assert "training reference is not resolved" in drift["message"]
+    assert "no MLflow registry configured" in drift["message"]  # a Sim without one
     assert reasons(result).count("GateInconclusive") == 4
     for _ in range(30):  # far past the 1h pause: still step 1 at 5 %
         sim.tick(5)
@@ -169,6 +177,154 @@ def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
     sim.set_model({**pending, "canaryVersion": "4", "phase": "Paused"})
     result = sim.tick(1)
     assert sim.status["exposurePercent"] == 5 and result.events == ()
+
+
+# -- the drift gate's training reference: the stable version's MLflow run --------------------------
+
+REFERENCE = {"features": {"recency": {"counts": [250, 250, 250, 250]}}}
+DRIFTED = (0, 0, 0, 3000)
+UNDRIFTED = (750, 750, 750, 750)
+
+
+@dataclass
+class BinMetrics(FakeMetrics):
+    """The fake Prometheus, answering the drift gate's query with per-bin rows of ``bins``."""
+
+    bins: tuple[int, ...] = ()
+
+    def query(self, promql: str, time: dt.datetime | float | None = None) -> Sequence[Any]:
+        if "uplift_feature_bin_total" not in promql:
+            return super().query(promql, time)
+        self.asked.append(promql)
+        return [Sample({"feature": "recency", "bin": str(i)}, float(n), 0.0)
+                for i, n in enumerate(self.bins)]
+
+
+@dataclass
+class RecordingRegistry(FakeRegistry):
+    """The fake MLflow, recording the runs whose reference artifacts were read."""
+
+    artifact_runs: list[str] = field(default_factory=list)
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        self.artifact_runs.append(run_id)
+        return super().download_artifact_json(run_id, path)
+
+
+class DriftSim(Sim):
+    """A campaign with a drift gate only, its model serving ``stable``, the runs of versions 2
+    and 3 in a fake MLflow (only 3's reference matches ``UNDRIFTED``), the UpliftModels'
+    dependencies given to the Campaign pass as the handler gives them."""
+
+    def __init__(self, bins: tuple[int, ...], stable: str = "3") -> None:
+        exposure_spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]["exposure"]
+        exposure_spec["gates"] = [{"name": "drift", "type": "drift", "minSamples": 50}]
+        super().__init__(exposure=exposure_spec)
+        self.set_model({**SERVING, "stableVersion": stable})
+        self.registry = RecordingRegistry()
+        for version in ("2", "3"):
+            self.registry.add(MODEL, version)
+        self.registry.artifacts[("run-3", REFERENCE_HISTOGRAMS)] = REFERENCE
+        self.registry.artifacts[("run-2", REFERENCE_HISTOGRAMS)] = {
+            "features": {"recency": {"counts": [1, 1, 1, 997]}}}
+        self.registry_for_calls: list[tuple[str, Credentials | None]] = []
+        self.metrics = BinMetrics(bins=bins)
+        models = upliftmodel.Dependencies(
+            cluster=self.cluster, backend=SeldonV1Backend(), registry_for=self._registry_for,
+            prometheus=None, metric_templates=BUILTIN_TEMPLATES, runtime_image="runtime:test",
+            default_tracking_uri="http://mlflow.test")
+        self.deps = replace(self.deps, prometheus=self.metrics, models=models)
+
+    def _registry_for(self, ref: ModelReference, credentials: Credentials | None) -> Registry:
+        self.registry_for_calls.append((ref.registered_model, credentials))
+        return self.registry
+
+    def gate(self) -> dict[str, Any]:
+        return dict(next(g for g in self.status["gates"] if g["name"] == "drift"))
+
+
+@pytest.mark.parametrize("stable", ["3", "2"])
+def test_the_drift_gate_judges_the_served_versions_run_and_drift_rolls_the_campaign_back(
+        stable: str) -> None:
+    # Live mass in the last bin: drift against version 3's reference, none against version 2's.
+    sim = DriftSim(DRIFTED, stable=stable)
+    sim.tick()
+    result = sim.tick(5)
+    assert sim.registry.artifact_runs == [f"run-{stable}"], "the served version's run, only"
+    live = [q for q in sim.metrics.asked if "uplift_feature_bin_total" in q]
+    assert live and all(f'version="{stable}"' in q for q in live)
+    s = sim.status
+    if stable == "2":
+        assert sim.gate()["verdict"] == "Pass" and s["exposurePercent"] == 5
+        return
+    assert sim.gate()["verdict"] == "Fail" and "drift shown" in sim.gate()["message"]
+    assert (s["exposurePercent"], s["phase"], s.get("currentStep")) == (0, "Degraded", None)
+    assert reasons(result) == ["GateFailed", "RolledBack"]
+    assert s["history"][-1]["action"] == "RolledBack"
+    assert "gate drift Fail" in s["history"][-1]["reason"]
+
+
+def test_undrifted_traffic_passes_the_drift_gate_and_the_ramp_goes_on() -> None:
+    sim = DriftSim(UNDRIFTED)
+    sim.tick()
+    for _ in range(12):  # the 5 % step's 1h pause, an analysis every 5m
+        sim.tick(5)
+    assert sim.gate()["verdict"] == "Pass" and "no drift" in sim.gate()["message"]
+    assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (25, 1)
+    # The version's facts are read once (a READY version never changes), its reference at
+    # each analysis.
+    assert set(sim.registry.artifact_runs) == {"run-3"}
+    assert sim.registry.calls == 1 + len(sim.registry.artifact_runs)
+
+
+@pytest.mark.parametrize("analyses_before", [0, 1])
+def test_mlflow_down_holds_the_drift_gate_and_never_rolls_back(analyses_before: int) -> None:
+    # Down from the start (the run id cannot be resolved), or once the run id is known (its
+    # reference cannot be read): Inconclusive with the cause, far past consecutiveErrorLimit (4).
+    sim = DriftSim(UNDRIFTED)
+    sim.tick()
+    for _ in range(analyses_before):
+        sim.tick(5)
+    assert sim.registry.calls == 2 * analyses_before
+    sim.registry.down = True
+    sim.metrics.bins = DRIFTED  # drifted, but with no reference to judge by: held, not judged
+    for _ in range(8):
+        result = sim.tick(5)
+        gate = sim.gate()
+        assert gate["verdict"] == "Inconclusive", gate
+        assert "MLflow" in gate["message"] and "connection refused" in gate["message"]
+        assert "RolledBack" not in reasons(result)
+    s = sim.status
+    assert (s["exposurePercent"], s["currentStep"], s["phase"]) == (5, 0, "Progressing")
+    assert [h["action"] for h in s["history"]] == ["ExposureStarted"]
+    assert not sim.gate().get("consecutiveErrors")
+
+
+def test_the_models_credentials_secret_reaches_the_registry_and_a_missing_one_holds() -> None:
+    sim = DriftSim(DRIFTED)
+    key = ("uplift.dev/v1alpha1", "upliftmodels", NS, MODEL)
+    sim.cluster.objects[key]["spec"]["model"]["credentials"] = {"name": "mlflow",
+                                                                "tokenKey": "token"}
+    sim.tick()
+    sim.tick(5)
+    gate = sim.gate()
+    assert gate["verdict"] == "Inconclusive" and "get secret shop/mlflow: 404" in gate["message"]
+    assert sim.registry.calls == 0 and sim.status["exposurePercent"] == 5
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": "s3cret"}
+    sim.tick(5)
+    assert sim.gate()["verdict"] == "Fail"
+    assert sim.registry_for_calls[-1] == (MODEL, Credentials.bearer("s3cret"))
+
+
+def test_without_a_drift_gate_the_registry_is_never_asked() -> None:
+    sim = DriftSim(DRIFTED)
+    sim.edit_spec(**_custom_gate_spec())
+    sim.metrics.values["delivered_share"] = 0.99
+    sim.tick()
+    for _ in range(3):
+        sim.tick(5)
+    assert {g["name"]: g["verdict"] for g in sim.status["gates"]} == {"delivered": "Pass"}
+    assert sim.registry.calls == 0 and sim.registry_for_calls == []
 
 
 # -- the shared engine: failure, manual control, idempotence -----------------------------------
