@@ -110,6 +110,16 @@ class CampaignLedger:
             self.period, self.spent = period, 0.0
         return budget.amount - self.spent
 
+    def period_spend(self, campaign: Campaign, now: float) -> tuple[float, float] | None:
+        """(spend, start) of the current budget period on this replica, what it enforces;
+        ``None`` without a budget."""
+        budget = campaign.budget
+        if budget is None:
+            return None
+        start, _ = budget.period_bounds(now)
+        current = (budget.period_start, budget.period_seconds, budget.period(now))
+        return (self.spent if current == self.period else 0.0), start
+
     def count(self, unit: str) -> int:
         return self.treatments_per_unit.get(unit, 0)
 

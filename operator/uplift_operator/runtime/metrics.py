@@ -20,6 +20,8 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_outcomes_received_total`` | counter | ``arm``, ``campaign``: their in-window outcomes |
 | ``uplift_campaign_decisions_total`` | counter | ``campaign``, ``campaign_arm`` |
 | ``uplift_campaign_spend_total`` | counter | ``campaign``: cost of the treatments given |
+| ``uplift_campaign_period_spend`` | gauge | ``campaign``: this replica's spend in its budget period |
+| ``uplift_campaign_period_start_seconds`` | gauge | ``campaign``: start of that period (unix seconds) |
 | ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
 | ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
@@ -143,6 +145,16 @@ class RuntimeMetrics:
         self.campaign_spend = _get(
             r, Counter, "uplift_campaign_spend",
             "Cost of the treatments this replica decided to send, per campaign.", CAMPAIGN)
+        # Exact where increase() over a short budget period is not: Prometheus extrapolates a
+        # range's increase past its samples (5 spent read as 7 seconds into a 30 s period).
+        self.campaign_period_spend = _get(
+            r, Gauge, "uplift_campaign_period_spend",
+            "This replica's spend in the campaign's current budget period (what it enforces).",
+            CAMPAIGN)
+        self.campaign_period_start = _get(
+            r, Gauge, "uplift_campaign_period_start_seconds",
+            "Start of the budget period uplift_campaign_period_spend counts (unix seconds).",
+            CAMPAIGN)
         self.campaign_generation = _get(
             r, Gauge, "uplift_campaign_generation",
             "metadata.generation of the Campaign whose settings this replica applies.", CAMPAIGN)

@@ -365,6 +365,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             m.campaign_generation.labels(**base, campaign=name).set(c.generation)
             m.campaign_exposure.labels(**base, campaign=name).set(
                 c.exposure_percent if c.state(now) == "active" else 0.0)
+            self._export_period_spend(name, now)
         for (kind, campaign, arm, version), count in self._due.pop_due(now).items():
             counter = m.outcomes_expected if kind == "expected" else m.outcomes_received
             counter.labels(model=self.name, version=version, campaign=campaign,
@@ -389,7 +390,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._m.campaign_reloads.labels(**self._base,
                                         result="partial" if rejected else "ok").inc()
         for name in set(previous) - set(current):
-            for gauge in (self._m.campaign_generation, self._m.campaign_exposure):
+            for gauge in (self._m.campaign_generation, self._m.campaign_exposure,
+                          self._m.campaign_period_spend, self._m.campaign_period_start):
                 with contextlib.suppress(KeyError):  # not exported yet
                     gauge.remove(self.name, self._engine.version, name)
         for name in set(current) - set(previous):
@@ -400,6 +402,26 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                  ", ".join(f"{n} (generation {b.campaign.generation}, exposure "
                            f"{b.campaign.exposure_percent:g} %)"
                            for n, b in sorted(current.items())) or "no campaign")
+
+    def _export_period_spend(self, name: str, now: float) -> None:
+        """This replica's spend in the campaign's current budget period and its start (none
+        without a budget); a period that rolled over without a decision reads its old start,
+        which the operator's budget gate skips."""
+        bound = (self._campaigns or {}).get(name)
+        ledger = self._engine.ledgers.get(name)
+        m, labels = self._m, {**self._base, "campaign": name}
+        period = (None if bound is None else
+                  ledger.period_spend(bound.campaign, now) if ledger is not None else
+                  (0.0, bound.campaign.budget.period_bounds(now)[0])
+                  if bound.campaign.budget is not None else None)
+        if period is None:
+            for gauge in (m.campaign_period_spend, m.campaign_period_start):
+                with contextlib.suppress(KeyError):  # not exported
+                    gauge.remove(*labels.values())
+            return
+        spend, start = period
+        m.campaign_period_spend.labels(**labels).set(spend)
+        m.campaign_period_start.labels(**labels).set(start)
 
     def _export_campaign_zeros(self, name: str) -> None:
         """A campaign's series at zero from the moment it is configured: a series born inside a
@@ -512,6 +534,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why).inc(count)
             if batch.spend:
                 m.campaign_spend.labels(**base, campaign=name).inc(batch.spend)
+            self._export_period_spend(name, time.time())
             closes = batch.issued_at + batch.window_seconds
             for arm, count in Counter(batch.arms).items():
                 if arm in ARMS:  # holdout and treated expect an outcome; unexposed do not

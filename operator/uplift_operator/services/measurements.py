@@ -521,9 +521,17 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
         return m.MeasurementError("a budget gate needs spec.economics.budget")
     prom = _prom(prometheus)
     start, end = budget.current_period(economics.budget_period, ctx.budget_anchor, ctx.now)
-    # The period's spend summed over replicas (each knows only its own).
-    spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
-                                  window=_range(ctx.now - start)))
+    # The period's spend summed over replicas (each knows, and enforces, only its own): the
+    # replicas' own figures where they export them, skipping a replica whose last scrape is
+    # from the previous period; else the counter's increase, which Prometheus extrapolates
+    # past the samples (over, never under: a budget gate that errs stops early).
+    spend = prom.scalar(
+        f"sum(uplift_campaign_period_spend{ctx.selector()} and "
+        f"uplift_campaign_period_start_seconds{ctx.selector()} > {start.timestamp() - 0.5:.1f})"
+        f" or (0 * sum(uplift_campaign_period_start_seconds{ctx.selector()}))")
+    if spend is None or math.isnan(spend):
+        spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
+                                      window=_range(ctx.now - start)))
     if spend is None or math.isnan(spend):
         return None
     return m.BudgetMeasurement(spend=max(spend, 0.0), budget=economics.budget, period_start=start,

@@ -290,6 +290,11 @@ def test_spend_stops_at_the_budget(server: MlserverProcess, volume: ConfigMapVol
     cols = decide(server, [f"z{j}" for j in range(4)])
     assert set(cols["campaign_arm"]) == {"budget-exhausted"}
     assert metric(server, "uplift_campaign_spend_total", campaign="spring-email") == 5.0
+    # What the replica enforces, for the operator's budget gate: this period's spend, exactly.
+    assert metric(server, "uplift_campaign_period_spend", campaign="spring-email") == 5.0
+    day = 86400
+    assert metric(server, "uplift_campaign_period_start_seconds",
+                  campaign="spring-email") == time.time() // day * day
     assert metric(server, "uplift_campaign_decisions_total", campaign="spring-email",
                   campaign_arm="budget-exhausted") >= 4
     assert label_values(server, "campaign") <= {"", "spring-email", "flash-sale", "autumn-sms"}

@@ -132,7 +132,21 @@ def test_budget_reads_the_spend_since_the_period_started() -> None:
     start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)  # 7d periods from 2026-03-01
     assert got == m.BudgetMeasurement(spend=5100.0, budget=5000.0, period_start=start,
                                       period_end=start + dt.timedelta(days=7))
-    assert re.search(r"\[(\d+)s\]", prom.asked[0]).group(1) == str(int((NOW - start).total_seconds()))
+    # The runtime exports no period gauges here: the counter's increase since the period began.
+    assert "uplift_campaign_period_spend" in prom.asked[0]
+    assert re.search(r"\[(\d+)s\]", prom.asked[-1]).group(1) == str(int((NOW - start).total_seconds()))
+
+
+def test_budget_reads_the_replicas_own_period_spend_where_they_export_it() -> None:
+    prom = Counters({("uplift_campaign_period_spend", ""): 4999.5,
+                     ("uplift_campaign_spend_total", ""): 5100.0})
+    got = collect_campaign(gate("budget"), context(), prom, None)
+    assert isinstance(got, m.BudgetMeasurement) and got.spend == 4999.5
+    start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)
+    # Only replicas whose gauges are of this period count (a stale scrape of the last one not).
+    assert len(prom.asked) == 1
+    assert f"uplift_campaign_period_start_seconds{{{SEL}}} > {start.timestamp() - 0.5:.1f}" \
+        in prom.asked[0]
 
 
 @pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",
