@@ -122,6 +122,18 @@ class Bench:
         return items
 
 
+def recency_reference(bench: Bench) -> tuple[int, ...]:
+    """The training reference's ``recency`` bin counts (every version's, cloned from one run):
+    traffic binned like this shows no drift."""
+    hist = bench.versions.references["reference/feature_histograms.json"]["features"]["recency"]
+    return tuple(int(c) for c in hist["counts"])
+
+
+def drifted_recency(bench: Bench) -> tuple[int, ...]:
+    """Every row in ``recency``'s last bin: drift against the training reference."""
+    return (0,) * (len(recency_reference(bench)) - 1) + (1,)
+
+
 @pytest.fixture
 def bench(admin: Kubectl, operator: OperatorProcess, versions: Versions,
           prometheus: PrometheusServer, namespace: str) -> Iterator[Bench]:

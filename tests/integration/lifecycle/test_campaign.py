@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from tests.integration.lifecycle.conftest import BASE_SPEC as BENCH_SPEC
 from tests.integration.lifecycle.conftest import NAME as MODEL
-from tests.integration.lifecycle.conftest import Bench
+from tests.integration.lifecycle.conftest import Bench, drifted_recency, recency_reference
 from tests.support.campaign_traffic import CampaignProfile, CampaignTraffic, ConfigMapExposure
 from tests.support.traffic import Profile
 
@@ -195,6 +195,37 @@ def test_negative_roi_rolls_back_to_zero_with_the_gates_evidence(campaign: Campa
     campaign.wait_for_passes(quiet)
     assert campaign.status()["exposurePercent"] == 0
     assert len(campaign.events("RolledBack")) == 1
+
+
+def test_drift_from_the_stable_versions_training_reference_rolls_back_and_none_ramps(
+        campaign: CampaignBench) -> None:
+    # The campaign's reference is version 1's MLflow run (the version the model serves); its
+    # live bins are version 1's whole traffic since the ramp started.
+    bench = campaign.bench
+    drift = {"name": "drift", "type": "drift", "features": ["recency"], "minSamples": 50}
+    bench.traffic.set("1", Profile(feature_bins={"recency": drifted_recency(bench)}))
+    campaign.apply(exposure={**BASE_SPEC["exposure"], "gates": [drift]})
+    status = campaign.wait(lambda s: s.get("phase") == "Degraded", "rolled back by drift",
+                           timeout=30)
+    assert status["exposurePercent"] == 0 and status.get("currentStep") is None
+    gate = campaign.gate(status, "drift")
+    assert gate["verdict"] == "Fail" and "drift shown" in gate["message"], gate
+    assert status["history"][-1]["action"] == "RolledBack"
+    assert "gate drift Fail" in status["history"][-1]["reason"]
+    [event] = campaign.events("RolledBack")
+    assert "gate drift Fail" in event["message"]
+
+    # Binned as in training: a spec change starts the ramp afresh (drift counted since then)
+    # and it passes every step. More rows a second, so "no drift" is shown within seconds.
+    bench.traffic.set("1", Profile(rps=1000, feature_bins={"recency": recency_reference(bench)}))
+    time.sleep(1.5)  # the drifted rows scraped before the ramp restarts
+    campaign.patch({"exposure": {"gates": [{**drift, "minSamples": 100}]}})
+    status = campaign.wait(lambda s: s.get("phase") == "Healthy", "the ramp complete",
+                           timeout=30)
+    assert [h["action"] for h in status["history"]][-4:] == [
+        "ExposureStarted", "StepAdvanced", "StepAdvanced", "RampCompleted"]
+    gate = campaign.gate(status, "drift")
+    assert gate["verdict"] == "Pass" and "no drift" in gate["message"], gate
 
 
 def test_manual_rollback_mode_holds_the_exposure_on_a_failing_gate(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.integration.lifecycle.conftest import NAME, Bench
+from tests.integration.lifecycle.conftest import NAME, Bench, drifted_recency, recency_reference
 from tests.support.traffic import Profile
 
 pytestmark = pytest.mark.integration
@@ -67,15 +67,8 @@ def _silent(bench: Bench, version: str) -> None:
     bench.traffic.set(version, Profile(rps=0))
 
 
-def _recency_reference(bench: Bench) -> tuple[int, ...]:
-    hist = bench.versions.references["reference/feature_histograms.json"]["features"]["recency"]
-    return tuple(int(c) for c in hist["counts"])
-
-
 def _drifted(bench: Bench, version: str) -> None:
-    counts = _recency_reference(bench)
-    shifted = (0,) * (len(counts) - 1) + (1,)
-    bench.traffic.set(version, Profile(feature_bins={"recency": shifted}))
+    bench.traffic.set(version, Profile(feature_bins={"recency": drifted_recency(bench)}))
 
 
 def _insane_scores(bench: Bench, version: str) -> None:
@@ -124,7 +117,7 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     case = GATES[gate_type]
     stable_profile = (Profile(rps=300, holdout_fraction=0.5, holdout_conversion=0.1,
                               treated_conversion=0.3) if gate_type == "onlineEffect" else Profile())
-    good_reference = {"recency": _recency_reference(bench)} if gate_type == "drift" else {}
+    good_reference = {"recency": recency_reference(bench)} if gate_type == "drift" else {}
     bench.traffic.set("1", stable_profile, feature_bins=good_reference)
     bench.apply(**{**(case.spec or {}),
                    "rollout": {**_rollout(), "gates": [case.gate]}})
