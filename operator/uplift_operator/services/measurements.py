@@ -430,30 +430,41 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
     decided: int | None = 0
     if settled.total_seconds() >= 1:
         decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
-                                         'treatment!="none"', window=_range(settled),
+                                         _treatments(gate), window=_range(settled),
                                          offset=_range(delay)) + " or vector(0)")
     # The runtime exports both report series at zero with the campaign: none is no data.
     delivered = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
-                                       'status="ok"'))
+                                       'status="ok"', _treatments(gate)))
     failed = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
-                                    'status="failed"') + " or vector(0)")
+                                    'status="failed"', _treatments(gate)) + " or vector(0)")
     if decided is None or delivered is None or failed is None:
         return None
     return m.DeliveryRateMeasurement(delivered=delivered, decided=decided,
                                      reported=delivered + failed)
 
 
-def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext) -> m.CampaignArms | None:
-    """Units and in-window conversions per arm. ``uplift_conversions_total`` never holds a late
-    outcome (the runtime counts those in ``uplift_late_outcomes_total`` only), and nothing
-    here adds them."""
+def _treatments(gate: CampaignGate, default: str = 'treatment!="none"') -> str:
+    """The label matcher of the treatments a gate checks (``gate.treatments``, names the
+    validation checked against the Campaign's), else ``default``."""
+    if not gate.treatments:
+        return default
+    return 'treatment=~"' + "|".join(re.escape(t) for t in gate.treatments) + '"'
+
+
+def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
+                   gate: CampaignGate) -> m.CampaignArms | None:
+    """Units and in-window conversions per arm, of the units the policy gave (treated arm) or
+    would have given (holdout) one of ``gate.treatments`` when the gate names some.
+    ``uplift_conversions_total`` never holds a late outcome (the runtime counts those in
+    ``uplift_late_outcomes_total`` only), and nothing here adds them."""
+    only = [_treatments(gate)] if gate.treatments else []
     counts: dict[str, m.ArmCounts] = {}
     for arm in ("treated", "holdout"):
-        units = _count(prom, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"'))
+        units = _count(prom, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"', *only))
         if units is None:
             return None
-        conversions = _count(prom, _increase(ctx, "uplift_conversions_total", f'arm="{arm}"')
-                             + " or vector(0)")
+        conversions = _count(prom, _increase(ctx, "uplift_conversions_total", f'arm="{arm}"',
+                                             *only) + " or vector(0)")
         counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
@@ -472,7 +483,7 @@ def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeComp
 def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
                           prometheus: MetricSource | None, registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    arms = _campaign_arms(prom, ctx)
+    arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
     return m.IncrementalConversionsMeasurement(
@@ -480,17 +491,34 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
         completeness=_completeness(prom, ctx))
 
 
-def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext) -> float:
+def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
+                     gate: CampaignGate) -> float | None:
+    """The cost of the treatments the gate names given in the step: treated-arm units per
+    treatment × that treatment's cost (the spend counter has no treatment label)."""
+    economics = ctx.spec.economics
+    costs = {t.name: (t.cost_per_treatment if t.cost_per_treatment is not None
+                      else economics.cost_per_treatment) for t in ctx.spec.treatments}
+    rows = prom.query(_increase(ctx, "uplift_assignments_total", 'arm="treated"',
+                                _treatments(gate), by="treatment"))
+    if not rows:
+        return None
+    return float(sum(costs.get(r.labels.get("treatment", ""), economics.cost_per_treatment)
+                     * r.value for r in rows if not math.isnan(r.value)))
+
+
+def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
+                          gate: CampaignGate) -> float:
     """The campaign's value of a conversion: ``economics.valuePerConversion``, or, when its
     treatments override it with different values, their values weighted by the treated arm's
     conversions per treatment (the ``treatment`` label)."""
     economics = ctx.spec.economics
     values = {t.name: (t.value_per_conversion if t.value_per_conversion is not None
-                       else economics.value_per_conversion) for t in ctx.spec.treatments}
+                       else economics.value_per_conversion) for t in ctx.spec.treatments
+              if not gate.treatments or t.name in gate.treatments}
     if len(set(values.values())) <= 1:
         return next(iter(values.values()), economics.value_per_conversion)
     rows = prom.query(_increase(ctx, "uplift_conversions_total", 'arm="treated"',
-                                'treatment!="none"', by="treatment"))
+                                _treatments(gate), by="treatment"))
     weights = {r.labels.get("treatment", ""): r.value for r in rows
                if not math.isnan(r.value) and r.value > 0}
     total = sum(weights.values())
@@ -503,14 +531,15 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext) -> float
 def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                   registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    arms = _campaign_arms(prom, ctx)
+    arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
-    spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total"))
+    spend = (_treatment_spend(prom, ctx, gate) if gate.treatments
+             else prom.scalar(_increase(ctx, "uplift_campaign_spend_total")))
     if spend is None or math.isnan(spend):
         return None
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-                            value_per_conversion=_value_per_conversion(prom, ctx),
+                            value_per_conversion=_value_per_conversion(prom, ctx, gate),
                             spend=max(spend, 0.0), completeness=_completeness(prom, ctx))
 
 

@@ -171,3 +171,49 @@ def test_custom_fills_the_campaign_and_the_stable_version() -> None:
 
 def test_drift_waits_for_a_stable_version() -> None:
     assert collect_campaign(gate("drift"), context(stable_version=None), Counters(), None) is None
+
+
+@dataclass
+class PerTreatment(Counters):
+    """Counters that also answer ``by (treatment)`` queries, one row per treatment."""
+
+    rows: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        for metric, rows in self.rows.items():
+            if f"{metric}{{" in promql:
+                return [Row({"treatment": k}, v) for k, v in rows]
+        return []
+
+
+@dataclass(frozen=True)
+class Row:
+    labels: dict[str, str]
+    value: float
+
+
+def test_a_gate_naming_treatments_counts_only_their_units_on_both_arms() -> None:
+    prom = Counters(dict(ARMS))
+    collect_campaign(gate("incrementalConversions", treatments=["mens-e-mail"]), context(),
+                     prom, None)
+    counted = [q for q in prom.asked if "assignments" in q or "conversions" in q]
+    assert counted and all('treatment=~"mens\\-e\\-mail"' in q for q in counted)
+    assert {'arm="treated"', 'arm="holdout"'} <= {a for q in counted
+                                                   for a in re.findall(r'arm="\w+"', q)}
+
+
+def test_a_delivery_gate_naming_treatments_counts_only_their_decisions_and_reports() -> None:
+    prom = Counters(dict(ARMS))
+    collect_campaign(gate("deliveryRate", treatments=["womens-e-mail"]),
+                     context(), prom, None)
+    assert all('treatment=~"womens\\-e\\-mail"' in q for q in prom.asked)
+
+
+def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -> None:
+    # Sample: womens-e-mail at the campaign's 0.10, mens-e-mail at its own 0.12.
+    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [("mens-e-mail", 1000.0)]})
+    got = collect_campaign(gate("roi", treatments=["mens-e-mail"]), context(), prom, None)
+    assert isinstance(got, m.RoiMeasurement)
+    assert got.spend == pytest.approx(120.0)
+    assert not any("uplift_campaign_spend_total" in q for q in prom.asked)
