@@ -36,8 +36,24 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
     assert set(SMOKE) == INTEGRATION_SMOKE
 
 
-@pytest.mark.parametrize("bench", sorted(SMOKE))
+#: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
+#: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
+HERE = ("serving_latency", "campaign_rollback_latency")
+
+
+def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:
+    from tests.integration.bench.test_bench_smoke_operator import THERE
+
+    assert sorted((*HERE, *THERE)) == sorted(SMOKE)
+
+
+@pytest.mark.parametrize("bench", HERE)
 def test_smallest_configuration_runs(bench: str) -> None:
+    run_smoke(bench)
+
+
+def run_smoke(bench: str) -> None:
+    """Run ``bench`` as the README does, in its smallest configuration; check what it prints."""
     if not HILLSTROM.exists():
         pytest.skip(f"{HILLSTROM} is absent (../shared is not laid out here)")
     args, expected = SMOKE[bench]
