@@ -42,6 +42,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
@@ -183,6 +184,7 @@ class Observed(steps.ObservedBase):
 
     model: ModelObservation
     budget_anchor: dt.datetime | None = None
+    units: CampaignUnits | None = None  # exposed units per arm since the ramp started
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.generation = observed.generation
         self.outside = outside_schedule(spec.schedule, now)
         self.budget_anchor = observed.budget_anchor
+        self.units = observed.units
         self.suspended: BudgetSuspension | None = None
 
     def run(self) -> Decision:
@@ -329,8 +332,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def record_results(self) -> None:
         """The campaign's results from the analysis this pass applied: ``incrementalEffect``
         and ``roi`` with their bounds from the incrementalConversions and roi gates (first of
-        each type that has a value), ``treatedUnits`` from their samples, ``spend`` from a
-        budget gate (the period's spend). Nothing measured this pass: the results stay as they
+        each type that has a value), ``spend`` from a
+        budget gate (the period's spend), ``treatedUnits``/``holdoutUnits`` from the units
+        exposed since the ramp started. Nothing measured this pass: the results stay as they
         were, so past ``schedule.end`` (no analysis runs) they are final."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
@@ -348,11 +352,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     s.roi = estimate
                 else:
                     s.incremental_effect = estimate
-                if st.samples is not None:
-                    s.treated_units = st.samples
             elif gate.type == "budget":
                 seen.add(gate.type)
                 s.spend = max(st.value, 0.0)
+        units = self.units
+        if units is not None:
+            s.treated_units, s.holdout_units = units.treated, units.holdout
 
     # -- exposure -----------------------------------------------------------------------------
 

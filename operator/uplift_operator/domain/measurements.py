@@ -251,6 +251,15 @@ class OutcomeCompleteness:
 
 
 @dataclass(frozen=True)
+class CampaignUnits:
+    """Exposed units of a campaign in each arm since its exposure ramp started (the status's
+    ``treatedUnits`` and ``holdoutUnits``), whatever the gates count."""
+
+    treated: int
+    holdout: int
+
+
+@dataclass(frozen=True)
 class CampaignArms:
     """A campaign's exposed units: the treated arm (the policy applied) and the persistent
     holdout, with their in-window conversions (intention to treat: rows the policy left

@@ -33,7 +33,7 @@ from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import exposure, gates, validation
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain.measurements import NotMeasured
+from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.domain.steps import Reason
 from uplift_operator.services import measurements, upliftmodel
@@ -85,10 +85,11 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
         return invalid_pass(current, generation, problems, now)
 
     anchor = _budget_anchor(spec, meta)
-    outcomes = (_measure(spec, current, deps, model, namespace, str(meta["name"]), anchor, now)
-                if exposure.analysis_due(spec, current, now) else None)
+    outcomes, units = (
+        _measure(spec, current, deps, model, namespace, str(meta["name"]), anchor, now)
+        if exposure.analysis_due(spec, current, now) else (None, None))
     observed = exposure.Observed(
-        model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor,
+        model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         requests=parse_requests(meta.get("annotations") or {}), generation=generation)
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
@@ -127,7 +128,8 @@ def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime |
 
 def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependencies,
              model: _Model, namespace: str, name: str, anchor: dt.datetime | None,
-             now: dt.datetime) -> list[gates.GateOutcome]:
+             now: dt.datetime) -> tuple[list[gates.GateOutcome], CampaignUnits | None]:
+    """The gates' outcomes of this analysis, and the units exposed since the ramp started."""
     step_started = status.step_started_at or now
     starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
     ramp_started = max(starts, default=step_started)
@@ -163,7 +165,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
             measured = measurements.collect_campaign(gate, ctx, deps.prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured,
                                             gates.memory_of(previous.get(gate.name)), now))
-    return outcomes
+    return outcomes, measurements.campaign_units(ctx, deps.prometheus)
 
 
 def _stable_run(model: _Model, version: str,

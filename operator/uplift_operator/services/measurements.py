@@ -402,6 +402,23 @@ class CampaignGateContext:
         return "{" + ", ".join(labels) + "}"
 
 
+def campaign_units(ctx: CampaignGateContext,
+                   prometheus: MetricSource | None) -> m.CampaignUnits | None:
+    """Exposed units per arm since the exposure ramp started; None without data or source."""
+    if prometheus is None:
+        return None
+    window = _range(ctx.now - ctx.ramp_started_at)
+    try:
+        counts = [_count(prometheus, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"',
+                                               window=window))
+                  for arm in ("treated", "holdout")]
+    except Exception:  # an unreachable source: the results stay as they were
+        return None
+    if counts[0] is None or counts[1] is None:
+        return None
+    return m.CampaignUnits(treated=counts[0], holdout=counts[1])
+
+
 def collect_campaign(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                      registry: Registry | None) -> Collected:
     """The measurement for a Campaign ``gate``; never raises for an unreachable source."""

@@ -20,6 +20,7 @@ from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, Campai
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome, Suspension
+from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import parse_requests
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
@@ -169,8 +170,12 @@ RESULTS_SPEC = SPEC.model_copy(update={
     "schedule": Schedule(end=T0 + dt.timedelta(hours=1))})
 
 
+SO_FAR = CampaignUnits(treated=900, holdout=100)
+
+
 def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
-    def look(status: CampaignStatus, now: dt.datetime, lift: float) -> CampaignStatus:
+    def look(status: CampaignStatus, now: dt.datetime, lift: float,
+             units: CampaignUnits | None = SO_FAR) -> CampaignStatus:
         outcomes = [
             GateOutcome(name="lift", verdict=GateVerdict.INCONCLUSIVE, message="m", time=now,
                         value=lift, lower=lift - 0.01, upper=lift + 0.01, threshold=0.0,
@@ -180,7 +185,7 @@ def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
             GateOutcome(name="budget", verdict=GateVerdict.PASS, message="m", time=now,
                         value=12.5, threshold=5000.0)]
         observed = exposure.Observed(model=SERVING, gate_outcomes=outcomes, budget_anchor=T0,
-                                     generation=1)
+                                     generation=1, units=units)
         return exposure.decide(RESULTS_SPEC, status, observed, now).status
 
     start = exposure.decide(RESULTS_SPEC, CampaignStatus(), exposure.Observed(
@@ -191,8 +196,10 @@ def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
     assert (first.incremental_effect.estimate, first.incremental_effect.lower) == (0.05, 0.04)
     assert first.incremental_effect.display == "+0.05 [+0.04, +0.06]"
     assert (first.roi.estimate, first.roi.lower, first.roi.upper) == (2.5, 1.0, 4.0)
-    assert (first.treated_units, first.spend) == (400, 12.5)
-    second = look(first, T0 + dt.timedelta(minutes=2), 0.07)
+    # The units since the ramp started, not the gates' step window (400).
+    assert (first.treated_units, first.holdout_units, first.spend) == (900, 100, 12.5)
+    second = look(first, T0 + dt.timedelta(minutes=2), 0.07, units=None)  # no data: kept
+    assert (second.treated_units, second.holdout_units) == (900, 100)
     assert second.incremental_effect is not None and second.incremental_effect.estimate == 0.07
     # Past the end: Completed, no analysis applies, the results are those of the last one.
     ended = look(second, T0 + dt.timedelta(hours=2), 0.5)
