@@ -207,3 +207,16 @@ def test_budget_periods_follow_the_runtime() -> None:
         anchor + dt.timedelta(days=7), anchor + dt.timedelta(days=14))
     assert budget.current_period("1d", anchor, anchor) == (anchor, anchor + dt.timedelta(days=1))
     assert budget.current_period(None, anchor, anchor + dt.timedelta(days=90)) == (anchor, None)
+
+
+def test_a_small_holdout_that_converted_little_by_chance_is_no_evidence_of_an_effect() -> None:
+    # Both arms at 10 % is the truth a gate must not pass; 4 of 150 holdout units converting
+    # happens (P ≈ 0.2 %). With plug-in variances p̂(1 − p̂) the low holdout rate also shrinks
+    # its variance and this passed (p = 0.0096); at the boundary's pooled rate it does not.
+    small = arms(1350, 135, 150, 4)
+    outcome = evaluate_gate(gate("incrementalConversions", minSamples=100), incremental(small),
+                            None, NOW)
+    assert outcome.verdict is INC, outcome.message
+    # Enough units showing a real +10 pp still pass.
+    assert evaluate_gate(gate("incrementalConversions"), incremental(POSITIVE), None,
+                         NOW).verdict is P
