@@ -49,5 +49,4 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     deps = memo["uplift_dependencies"]
-    deps.resolver.forget((namespace, name))
     deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)

@@ -3,6 +3,11 @@
 A pinned ``version`` is looked up once (versions are immutable); an ``alias`` is re-read every
 ``aliasRefreshInterval``. Failures keep the last known answer and say why, so an unreachable MLflow
 never changes what serves: the caller holds the ramp and reports the condition.
+
+Answers are shared by every resource that asks the same registry with the same identity (a
+``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
+following one alias cost one lookup per refresh interval, and a resource never sees what only
+another Secret may read.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain.validation import ModelContract
 from uplift_operator.services.ports import Registry
 
-__all__ = ["TREATMENTS_TAG", "Resolution", "Resolver", "VersionFacts"]
+__all__ = ["TREATMENTS_TAG", "Resolution", "Resolver", "Scope", "VersionFacts"]
+
+#: Who asks which registry: (tracking URI, namespace of the credentials Secret, its name), the
+#: last two empty without credentials.
+Scope = tuple[str, str, str]
 
 #: The tag (on the version, else on its run) in which the trainer records treatment key → name.
 TREATMENTS_TAG = "uplift.treatments"
@@ -56,26 +65,29 @@ class _Entry:
 
 @dataclass
 class Resolver:
-    """Per-process cache of resolutions, keyed by resource; one per operator."""
+    """Per-process cache of resolutions, shared by scope (``Scope``); one per operator."""
 
-    _aliases: dict[tuple[str, str], _Entry] = field(default_factory=dict)
-    _versions: dict[tuple[str, str], VersionFacts] = field(default_factory=dict)
-    _contracts: dict[tuple[str, str], ModelContract] = field(default_factory=dict)
+    _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
+    _versions: dict[tuple[Scope, str, str], VersionFacts] = field(default_factory=dict)
+    _contracts: dict[tuple[Scope, str, str], ModelContract] = field(default_factory=dict)
 
-    def resolve(self, key: tuple[str, str], ref: ModelReference, registry: Registry,
+    def resolve(self, scope: Scope, ref: ModelReference, registry: Registry,
                 now: dt.datetime) -> Resolution:
-        """Resolve ``ref``; errors become a Resolution carrying the last known version."""
+        """Resolve ``ref``; errors become a Resolution carrying the last known version. An
+        alias read by any resource of the same scope within this resource's refresh interval
+        is not read again."""
+        key = (scope, ref.registered_model, ref.alias or "")
         cached = self._aliases.get(key)
         if ref.alias is not None and cached is not None and (
                 now - cached.fetched_at < parse_duration(ref.alias_refresh_interval)):
             return Resolution(cached.facts)
         try:
             if ref.version is not None:
-                facts = self.facts(ref.registered_model, ref.version, registry)
+                facts = self.facts(scope, ref.registered_model, ref.version, registry)
             else:
                 raw = registry.resolve(ref.registered_model, alias=ref.alias)
                 facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
-                self._versions[(ref.registered_model, facts.version)] = facts
+                self._versions[(scope, ref.registered_model, facts.version)] = facts
                 self._aliases[key] = _Entry(facts, now)
         except errors.RegistryNotFound as error:
             return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
@@ -87,21 +99,22 @@ class Resolver:
                               f"{facts.status}, not READY")
         return Resolution(facts)
 
-    def facts(self, model: str, version: str, registry: Registry) -> VersionFacts:
+    def facts(self, scope: Scope, model: str, version: str, registry: Registry) -> VersionFacts:
         """Facts of a pinned version (cached once READY: a READY version never changes)."""
-        known = self._versions.get((model, version))
+        known = self._versions.get((scope, model, version))
         if known is not None and known.ready:
             return known
         raw = registry.resolve(model, version=version)
         facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
-        self._versions[(model, version)] = facts
+        self._versions[(scope, model, version)] = facts
         return facts
 
-    def contract(self, model: str, facts: VersionFacts, registry: Registry) -> ModelContract:
+    def contract(self, scope: Scope, model: str, facts: VersionFacts,
+                 registry: Registry) -> ModelContract:
         """What version ``facts`` takes (its signature) and scores (the treatments tag of the
         version, else of its run), read once per version: a READY version never changes.
         Parts the registry does not have are None; a registry that cannot be asked raises."""
-        known = self._contracts.get((model, facts.version))
+        known = self._contracts.get((scope, model, facts.version))
         if known is not None:
             return known
         raw = registry.resolve(model, version=facts.version)
@@ -118,11 +131,8 @@ class Resolver:
         inputs, required = _inputs(signature)
         contract = ModelContract(model, facts.version, inputs, required,
                                  _treatments(tags.get(TREATMENTS_TAG)))
-        self._contracts[(model, facts.version)] = contract
+        self._contracts[(scope, model, facts.version)] = contract
         return contract
-
-    def forget(self, key: tuple[str, str]) -> None:
-        self._aliases.pop(key, None)
 
 
 def _inputs(signature: Mapping[str, Any] | None) -> tuple[dict[str, str] | None, frozenset[str]]:

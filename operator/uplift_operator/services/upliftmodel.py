@@ -50,7 +50,7 @@ from uplift_operator.render.serving import RuntimeSettings, ServingBackend, Traf
 from uplift_operator.services import measurements
 from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
-from uplift_operator.services.resolution import Resolution, Resolver
+from uplift_operator.services.resolution import Resolution, Resolver, Scope
 
 __all__ = ["Dependencies", "Event", "PassResult", "reconcile", "version_run"]
 
@@ -143,17 +143,27 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     registry, problems, unavailable = _registry(spec.model, owner.namespace, deps)
     if registry is None:
         return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
-    resolution = deps.resolver.resolve((owner.namespace, owner.name), spec.model, registry, now)
+    scope = registry_scope(spec.model, owner.namespace, deps)
+    resolution = deps.resolver.resolve(scope, spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
         return registry, resolution, []
     try:
-        contract = deps.resolver.contract(spec.model.registered_model, resolution.desired,
-                                          registry)
+        contract = deps.resolver.contract(scope, spec.model.registered_model,
+                                          resolution.desired, registry)
     except RegistryError as error:  # not judged, so not deployed: held as unavailable
         return registry, Resolution(resolution.desired, "RegistryUnavailable",
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), []
     return registry, resolution, validation.validate_against_model(spec, contract)
+
+
+def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:
+    """Whose answers from the registry this resource may share: the same tracking URI asked
+    anonymously, or with the same Secret of the same namespace."""
+    uri = ref.tracking_uri or deps.default_tracking_uri or ""
+    if ref.credentials is None:
+        return (uri, "", "")
+    return (uri, namespace, ref.credentials.name)
 
 
 def _registry(ref: ModelReference, namespace: str,
@@ -188,7 +198,8 @@ def version_run(model: Mapping[str, Any], version: str,
         return unavailable or "; ".join(problems)
     name = spec.model.registered_model
     try:
-        run_id = deps.resolver.facts(name, version, registry).run_id
+        scope = registry_scope(spec.model, str(model["metadata"]["namespace"]), deps)
+        run_id = deps.resolver.facts(scope, name, version, registry).run_id
     except RegistryError as error:
         return f"reading version {version} of {name} from MLflow: {error}"
     if run_id is None:
@@ -336,7 +347,9 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     run_ids: dict[str, str | None] = {}
     for version in (status.canary_version, status.stable_version):
         try:
-            run_ids[version] = (deps.resolver.facts(spec.model.registered_model, version,
+            run_ids[version] = (deps.resolver.facts(registry_scope(spec.model, owner.namespace,
+                                                                   deps),
+                                                    spec.model.registered_model, version,
                                                     registry).run_id if registry else None)
         except RegistryError:
             run_ids[version] = None

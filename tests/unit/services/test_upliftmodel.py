@@ -19,7 +19,7 @@ from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.common import PassResult
-from uplift_operator.services.resolution import Resolver
+from uplift_operator.services.resolution import Resolver, Scope
 
 NS, NAME, REGISTERED = "shop", "uplift", "hillstrom"
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -370,7 +370,7 @@ def test_alias_is_reread_only_every_refresh_interval_and_falls_back_to_last_know
     registry.add(REGISTERED, "2")
     registry.aliases[(REGISTERED, "champion")] = "1"
     ref = ModelReference.model_validate(SPEC["model"])
-    key = (NS, NAME)
+    key = ("http://mlflow", "", "")
     assert resolver.resolve(key, ref, registry, T0).desired.version == "1"  # type: ignore[union-attr]
     registry.aliases[(REGISTERED, "champion")] = "2"
     calls = registry.calls
@@ -387,6 +387,25 @@ def test_alias_is_reread_only_every_refresh_interval_and_falls_back_to_last_know
     registry.aliases.pop((REGISTERED, "champion"))
     gone = resolver.resolve(key, ref, registry, T0 + dt.timedelta(seconds=92))
     assert gone.reason == "ModelNotFound" and gone.desired is not None
+
+
+def test_resources_following_one_alias_share_one_lookup_per_refresh_interval() -> None:
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    ref = ModelReference.model_validate(SPEC["model"])  # refreshed every 30 s
+    anonymous: Scope = ("http://mlflow", "", "")
+    before = registry.calls
+    for i in range(1000):  # a thousand resources, each asking within the interval
+        got = resolver.resolve(anonymous, ref, registry, T0 + dt.timedelta(milliseconds=i))
+        assert got.desired is not None and got.desired.version == "1"
+    assert registry.calls - before == 1
+    # Another identity asks for itself: what one Secret may read is never shared with another.
+    team_b: Scope = ("http://mlflow", "team-b", "mlflow-credentials")
+    resolver.resolve(team_b, ref, registry, T0)
+    assert registry.calls - before == 2
+    resolver.resolve(anonymous, ref, registry, T0 + dt.timedelta(seconds=30))
+    assert registry.calls - before == 3
 
 
 def test_a_moved_alias_starts_a_canary_after_the_refresh_interval() -> None:
