@@ -156,3 +156,41 @@ def test_helm_install_and_upgrade(fresh: Kubectl) -> None:
     assert deployment["spec"]["template"]["metadata"]["labels"]["team"] == "ml"
     assert "deployed" in run("status", "helmtest", "-n", "uplift-helm")
     run("uninstall", "helmtest", "-n", "uplift-helm")
+
+
+def test_two_shards_install_side_by_side_on_disjoint_namespaces(fresh: Kubectl) -> None:
+    """Scale-out beyond one replica (issue #10): one release per set of namespaces, each with
+    its own peering, installed by the real helm into one cluster. helm refuses an object another
+    release owns, so two successful installs show the shards' objects do not collide."""
+    helm = [tools()["helm"], "--kubeconfig", str(fresh.kubeconfig)]
+
+    def run(*args: str) -> str:
+        result = subprocess.run([*helm, *args], cwd=ROOT, capture_output=True, text=True,
+                                timeout=180, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
+    shards = {"shard-a": ["shard-a-1", "shard-a-2"], "shard-b": ["shard-b-1"]}
+    for namespaces in shards.values():
+        for namespace in namespaces:
+            fresh.run("create", "namespace", namespace, check=False)
+    for release, namespaces in shards.items():
+        run("install", release, str(CHART), "-n", "uplift-shards", "--create-namespace",
+            "--set", "watch.allNamespaces=false",
+            "--set", "watch.namespaces={" + ",".join(namespaces) + "}")
+    for release, namespaces in shards.items():
+        deployment = fresh.get("deployment", f"{release}-uplift-operator", "uplift-shards")
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert [a for a in args if a.startswith("--namespace=")] == [
+            f"--namespace={n}" for n in namespaces]
+        assert f"--peering={release}-uplift-operator" in args and "--all-namespaces" not in args
+        for namespace in namespaces:  # its own peering object where it watches, no other's
+            fresh.get("kopfpeering", f"{release}-uplift-operator", namespace)
+        others = [n for r, ns in shards.items() if r != release for n in ns]
+        for namespace in others:
+            missing = fresh.run("get", "kopfpeering", f"{release}-uplift-operator", "-n",
+                                namespace, check=False)
+            assert missing.returncode != 0
+    for release in shards:
+        run("uninstall", release, "-n", "uplift-shards")
