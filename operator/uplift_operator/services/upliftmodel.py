@@ -27,6 +27,7 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -78,6 +79,8 @@ class Dependencies:
     runtime_image: str
     default_tracking_uri: str | None
     resolver: Resolver = field(default_factory=Resolver)
+    # MLflow write-backs done (scope, model, what): not written again by another resource.
+    written_back: dict[tuple[str, ...], str] = field(default_factory=dict)
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
@@ -109,7 +112,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         generation=generation), now)
     applied = _apply(decision.traffic, child, spec, owner, deps, now)
     if registry is not None:
-        _write_back(spec, decision, registry, now)
+        _write_back(spec, decision, registry, registry_scope(spec.model, namespace, deps),
+                    deps.written_back, now)
     status = _status(decision.status, current, resolved, applied, owner, generation, now)
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
@@ -400,38 +404,55 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
 
 
 def _write_back(spec: UpliftModelSpec, decision: ramp.Decision, registry: Registry,
-                now: dt.datetime) -> None:
+                scope: Scope, written: dict[tuple[str, ...], str], now: dt.datetime) -> None:
     """Tag versions with their role, and move the promotion alias, as the decision implies.
 
     Best effort: a failed write is logged and retried by the next decision of the same kind; it
-    never blocks serving.
+    never blocks serving. Deduplicated across resources: a role, alias target or reason that
+    this process last wrote with the same value in this scope is not written again (the first
+    version of a thousand resources following one model costs one write of each, not a
+    thousand); a change of value is always written.
     """
     model = spec.model.registered_model
     stamp = now.isoformat()
     status = decision.status
+
+    def once(what: tuple[str, ...], value: str, write: Callable[[], None]) -> None:
+        key = (*scope, model, *what)
+        if written.get(key) != value:
+            write()
+            written[key] = value  # only once it held: a failed write is tried again
+
     for event in decision.events:
         try:
             if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
                                 ramp.Reason.RETRY) and status.canary_version:
-                _tag(registry, model, status.canary_version, "canary", stamp)
+                _tag(registry, model, status.canary_version, "canary", stamp, once)
             elif event.reason is ramp.Reason.PROMOTED and status.stable_version:
-                _tag(registry, model, status.stable_version, "stable", stamp)
+                _tag(registry, model, status.stable_version, "stable", stamp, once)
                 if status.previous_stable_version:
-                    _tag(registry, model, status.previous_stable_version, "retired", stamp)
-                if spec.model.promotion_alias:
-                    registry.set_alias(model, spec.model.promotion_alias, status.stable_version)
+                    _tag(registry, model, status.previous_stable_version, "retired", stamp, once)
+                alias, version = spec.model.promotion_alias, status.stable_version
+                if alias:
+                    once(("alias", alias), version,
+                         partial(registry.set_alias, model, alias, version))
             elif event.reason in (ramp.Reason.ROLLED_BACK, ramp.Reason.MANUAL_ABORT,
                                   ramp.Reason.EMERGENCY_ROLLBACK) and status.aborted_version:
-                _tag(registry, model, status.aborted_version, "rolled-back", stamp)
-                registry.set_version_tag(model, status.aborted_version, REASON_TAG,
-                                         event.message[:500])
+                aborted, why = status.aborted_version, event.message[:500]
+                _tag(registry, model, aborted, "rolled-back", stamp, once)
+                once(("reason", aborted), why,
+                     partial(registry.set_version_tag, model, aborted, REASON_TAG, why))
         except RegistryError as error:
             log.warning("MLflow write-back for %s failed: %s", model, error)
 
 
-def _tag(registry: Registry, model: str, version: str, role: str, stamp: str) -> None:
-    registry.set_version_tag(model, version, ROLE_TAG, role)
-    registry.set_version_tag(model, version, ROLE_TIME_TAG, stamp)
+def _tag(registry: Registry, model: str, version: str, role: str, stamp: str,
+         once: Callable[[tuple[str, ...], str, Callable[[], None]], None]) -> None:
+    def write() -> None:
+        registry.set_version_tag(model, version, ROLE_TAG, role)
+        registry.set_version_tag(model, version, ROLE_TIME_TAG, stamp)
+
+    once(("role", version), role, write)
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

@@ -229,6 +229,30 @@ def test_write_back_tags_follow_the_decision(probe: float, tags: dict[tuple[str,
         assert sim.status["abortedVersion"] == "2" and sim.weights() == {"1": 100}
 
 
+def test_write_backs_are_not_repeated_by_every_resource_following_the_model() -> None:
+    first, second = Sim(), Sim()
+    second.body["metadata"].update(name="other", uid="u-2")
+    writes: list[tuple[str, ...]] = []
+    registry = first.registry
+    tag, alias = registry.set_version_tag, registry.set_alias
+    registry.set_version_tag = lambda *a: (writes.append(a), tag(*a))[1]  # type: ignore[method-assign]
+    registry.set_alias = lambda *a: (writes.append(a), alias(*a))[1]  # type: ignore[method-assign]
+    # One operator: the same registry, resolver and write-back memory for both resources.
+    second.registry, second.deps = registry, first.deps
+    first.tick()
+    done = list(writes)
+    assert (REGISTERED, "1", "uplift.dev/role", "stable") in done
+    assert (REGISTERED, "production", "1") in done  # the first version, promoted
+    second.tick()
+    assert writes == done  # the same roles and alias again: nothing written
+    # A value that changes is written, whoever changes it: version 2 rolled back by the first.
+    first.with_canary()
+    first.metrics.values[PROBE] = 5.0
+    first.tick(60)
+    assert registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "rolled-back"
+    assert len(writes) > len(done)
+
+
 def test_a_failed_write_back_never_blocks_the_decision() -> None:
     sim = Sim()
     sim.with_canary()
