@@ -3,7 +3,8 @@
 ``POST /seldon/<namespace>/<name>/v2/models/<model>/infer`` (Seldon's ingress path) sends a V2
 request to one of the SeldonDeployment's ready predictors by their ``traffic`` weights, sticky
 per unit: a unit's position in [0, 1) (SHA-256 of ``router\\0<unit id>``, independent of the
-runtime's holdout hash) falls into one predictor's share, canary first, so raising the canary
+runtime's holdout hash, the runtime's own version-split position: a hash-routed split, so every
+row is counted for its version) falls into one predictor's share, canary first, so raising the canary
 weight only moves units from stable to canary and a unit never flips back and forth. Seldon
 routes requests, not rows, so the simulator sends one customer per request; a batch whose units
 fall into different shares is split and merged back in row order. The answer gets one extra
@@ -21,7 +22,6 @@ labels (``deployment_name``, ``predictor_name``, ``predictor_version``, ``servic
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -35,15 +35,15 @@ import requests
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from uplift_operator.devenv import process
+from uplift_operator.runtime import assignment
 
-_SCALE = float(2**64)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
 def unit_position(unit_id: str) -> float:
-    """Where a unit falls in [0, 1) for routing; a different hash from the holdout's."""
-    digest = hashlib.sha256(f"router\x00{unit_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / _SCALE
+    """Where a unit falls in [0, 1) for routing: the runtime's version-split position, so each
+    row reaches the version that owns its unit (``runtime.assignment.version_owner``)."""
+    return assignment.unit_position(unit_id, assignment.VERSION_SALT)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 ``campaigns_by_model`` keeps every Campaign (its spec, generation, phase and exposure) in memory,
 keyed by (namespace, ``spec.modelRef.name``), updated by kopf from the watch it already has, so
 no pass lists Campaigns. ``campaigns_file`` runs per UpliftModel: it renders the file of that
-model's Campaigns and writes the ``<model>-campaigns`` ConfigMap only when its content changed
-(``services.campaigns_file``). Level-based, so a Campaign's spec change, its new exposure or
-phase (written by its own pass), a Campaign moving to another model, deleted, or a model
-recreated all reach the ConfigMap within a second, with no API call when nothing changed.
+model's Campaigns, with the model's version split from its status, and writes the
+``<model>-campaigns`` ConfigMap only when its content changed (``services.campaigns_file``).
+Level-based, so a Campaign's spec change, its new exposure or phase (written by its own pass), a
+Campaign moving to another model, deleted, a model recreated or its canary weight changed all
+reach the ConfigMap within a second, with no API call when nothing changed.
 
 A timer of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
@@ -44,7 +45,8 @@ def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     owner = Owner(name=str(body.metadata.name), namespace=str(body.metadata.namespace),
                   uid=str(body.metadata.uid))
     found = list(index.get((owner.namespace, owner.name), []))
-    synced = service.sync(owner, found, _dependencies(memo), now())
+    synced = service.sync(owner, found, _dependencies(memo), now(),
+                          service.version_split(body.get("status")))
     if synced.error is not None:
         logger.warning("campaigns file of %s/%s not written: %s", owner.namespace, owner.name,
                        synced.error)

@@ -88,14 +88,29 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
     }
 
 
-def document(campaigns: Iterable[CampaignEntry]) -> dict[str, Any]:
-    """The whole file: one entry per Campaign, by name."""
-    return {"format": FORMAT, "campaigns": {c.name: entry(c) for c in campaigns}}
+@dataclass(frozen=True)
+class VersionSplit:
+    """The model's versions and the canary's traffic percent: the runtime counts a row for the
+    version that owns its unit (``runtime.assignment.version_owner``)."""
+
+    stable: str
+    canary: str | None
+    canary_percent: int
 
 
-def text(campaigns: Iterable[CampaignEntry]) -> str:
-    """The file's text: the same Campaigns give the same bytes (sorted, stable order)."""
-    return json.dumps(document(sorted(campaigns, key=lambda c: c.name)), indent=1,
+def document(campaigns: Iterable[CampaignEntry],
+             split: VersionSplit | None = None) -> dict[str, Any]:
+    """The whole file: one entry per Campaign, by name, and the model's version split."""
+    out: dict[str, Any] = {"format": FORMAT, "campaigns": {c.name: entry(c) for c in campaigns}}
+    if split is not None:
+        out["split"] = {"stable": split.stable, "canary": split.canary,
+                        "canaryPercent": split.canary_percent}
+    return out
+
+
+def text(campaigns: Iterable[CampaignEntry], split: VersionSplit | None = None) -> str:
+    """The file's text: the same Campaigns and split give the same bytes (sorted)."""
+    return json.dumps(document(sorted(campaigns, key=lambda c: c.name), split), indent=1,
                       sort_keys=True) + "\n"
 
 

@@ -8,6 +8,13 @@ keeps its arm through a rollout; change it to re-randomise.
 A campaign's exposure uses the same hash under a derived salt (``<salt>\x00exposure``), so it is
 independent of the holdout draw and monotone in the exposure percent: a unit exposed at 5 % has
 a position below 5 and so stays exposed at 25 %.
+
+During a canary each unit belongs to one version (:func:`version_owner`): the canary owns the
+first ``canaryPercent`` of positions under ``VERSION_SALT``, the stable the rest. Seldon splits
+requests, not units, so a unit may be scored by the version that does not own it; that row is
+served as any other but counted apart (:func:`counted_arm`), so the online effect compares units
+of one version with units of the other, each unit on one side only. A router that routes by
+the same position (the dev environment's) makes every row its owner's.
 """
 
 from __future__ import annotations
@@ -47,3 +54,22 @@ def exposed(unit_id: str, salt: str, percent: float) -> bool:
     """Whether the unit is within the first ``percent`` of the campaign's exposure ramp (every
     unit at 100, none at 0)."""
     return percent >= 100.0 or exposure_position(unit_id, salt) < percent
+
+
+#: The salt of the version split's unit positions (the dev environment's router uses it too).
+VERSION_SALT = "router"
+UNATTRIBUTED = "-unattributed"  # suffix of the arm a row is counted under off its owner
+
+
+def version_owner(unit_id: str, stable: str, canary: str | None, canary_percent: float) -> str:
+    """The version that owns the unit while ``canary`` has ``canary_percent`` of the traffic:
+    the canary for positions below it (so a unit owned at 10 % stays owned at 30 %)."""
+    if canary is None or canary_percent <= 0:
+        return stable
+    return canary if unit_position(unit_id, VERSION_SALT) * 100 < canary_percent else stable
+
+
+def counted_arm(arm: str, attributed: bool) -> str:
+    """The arm a row is counted (and its reports labelled) under: its own, or, scored by a version
+    that does not own its unit, ``<arm>-unattributed`` (no gate reads those)."""
+    return arm if attributed else arm + UNATTRIBUTED

@@ -14,7 +14,11 @@ change without a restart. Format (``docs/runtime.md``, "Campaigns")::
         "budget": {"amount": 5000, "periodSeconds": 604800,
                    "periodStart": "2026-03-01T00:00:00Z"},
         "attributionWindowSeconds": 1209600, "active": true,
-        "start": "2026-03-01T00:00:00Z", "end": null}}}
+        "start": "2026-03-01T00:00:00Z", "end": null}},
+     "split": {"stable": "3", "canary": "4", "canaryPercent": 30}}
+
+``split`` (optional) is the model's traffic split as the operator last set it: which version owns
+which units (``assignment.version_owner``); a malformed one is ignored with an error logged.
 
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
@@ -239,6 +243,37 @@ def merge(previous: Mapping[str, T], current: Mapping[str, T],
         if name in previous:
             out[name] = previous[name]
     return out
+
+
+@dataclass(frozen=True)
+class VersionSplit:
+    """The model's versions and the canary's share of the traffic, as the operator last set them
+    (the document's ``split``): which version owns which units (``assignment.version_owner``)."""
+
+    stable: str
+    canary: str | None
+    canary_percent: float
+
+
+def parse_split(text: str | bytes) -> VersionSplit | None:
+    """The document's ``split`` (None when it has none: every row counts for its version).
+    :class:`CampaignsError` when the document or its ``split`` is malformed."""
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise CampaignsError(f"not JSON: {exc}") from None
+    split = raw.get("split") if isinstance(raw, dict) else None
+    if split is None:
+        return None
+    if not isinstance(split, dict):
+        raise CampaignsError(f"split must be an object or null, got {_kind(split)}")
+    r = _Reader(split, "split")
+    canary = split.get("canary")
+    if canary is not None and (not isinstance(canary, str) or not canary.strip()
+                               or len(canary) > MAX_TEXT):
+        raise CampaignsError(f"split.canary must be a version or null, got {_show(canary)}")
+    return VersionSplit(stable=r.text("stable"), canary=canary,
+                        canary_percent=r.number("canaryPercent", lo=0, hi=100))
 
 
 def apply_document(previous: Mapping[str, T], text: str | bytes,

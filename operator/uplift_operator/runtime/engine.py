@@ -29,8 +29,16 @@ from uplift_operator.model.features import FeatureBins, FloatArray
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.model.scoring import UpliftModel
 from uplift_operator.runtime import policy
-from uplift_operator.runtime.assignment import HOLDOUT, TREATED, UNEXPOSED, assign, exposed
-from uplift_operator.runtime.campaigns import Campaign
+from uplift_operator.runtime.assignment import (
+    HOLDOUT,
+    TREATED,
+    UNEXPOSED,
+    assign,
+    counted_arm,
+    exposed,
+    version_owner,
+)
+from uplift_operator.runtime.campaigns import Campaign, VersionSplit
 from uplift_operator.runtime.config import ConfigError, RuntimeConfig
 from uplift_operator.runtime.events import (
     NONE,
@@ -73,6 +81,9 @@ class DecisionBatch:
     spend: float = 0.0            # cost of the treatments given (campaign decisions)
     issued_at: int = 0            # unix seconds (campaign decisions)
     window_seconds: int = 0       # the campaign's attribution window
+    # The arm each row is counted under (metrics, reports): ``arms``, or, for a row scored by a
+    # version that does not own its unit, ``<arm>-unattributed`` (assignment.counted_arm).
+    counted_arms: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,9 +207,11 @@ class DecisionEngine:
 
     def decide(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
                parameters: Mapping[str, Any] | None = None,
-               campaign: BoundCampaign | None = None, now: float = 0.0) -> DecisionBatch:
+               campaign: BoundCampaign | None = None, now: float = 0.0,
+               split: VersionSplit | None = None) -> DecisionBatch:
         """Score and decide every row; with ``campaign``, under that campaign at ``now`` (unix
-        seconds)."""
+        seconds). Without one, ``split`` says which version owns each unit: a row of a unit
+        this version does not own is served alike and counted apart."""
         if campaign is not None:
             return self._decide_campaign(columns, unit_ids, parameters or {}, campaign, now)
         params = parameters or {}
@@ -219,11 +232,15 @@ class DecisionEngine:
         given: list[str] = []
         chosen: list[str] = []
         ids: list[str] = []
+        counted: list[str] = []
         for unit, c in zip(unit_ids, result.choice.tolist(), strict=True):
             arm = assign(unit, cfg.salt, cfg.holdout_fraction)
             key = keys[c] if c >= 0 else NONE
-            decision_id = self.signer.mint(arm, key, self.version)
+            owned = split is None or version_owner(unit, split.stable, split.canary,
+                                                   split.canary_percent) == self.version
+            decision_id = self.signer.mint(counted_arm(arm, owned), key, self.version)
             self.units.put(unit, decision_id)
+            counted.append(counted_arm(arm, owned))
             arms.append(arm)
             chosen.append(key)
             given.append(NONE if arm == HOLDOUT else key)
@@ -231,7 +248,7 @@ class DecisionEngine:
         bins = {name: fb.bin_index(np.asarray(columns[name]).reshape(-1))
                 for name, fb in self.feature_bins.items()}
         return DecisionBatch(list(unit_ids), arms, given, chosen, ids, pred.uplift,
-                             result.net_value, bins)
+                             result.net_value, bins, counted_arms=counted)
 
     def _decide_campaign(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
                          params: Mapping[str, Any], bound: BoundCampaign,

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
+from uplift_operator.runtime.assignment import ARMS, UNATTRIBUTED, UNEXPOSED
 
 NONE = "none"
 _SEP = "~"
@@ -43,6 +43,8 @@ _ID = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})")
 _CAMPAIGN = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _SECONDS = re.compile(r"[0-9]{1,12}")
 CAMPAIGN_ARMS = (*ARMS, UNEXPOSED)
+#: A decision without a campaign: its arm, or that arm scored off the unit's owning version.
+MODEL_ARMS = (*ARMS, *(arm + UNATTRIBUTED for arm in ARMS))
 MAX_DECISION_ID = 320   # longer than any id we issue (32 + 1 + 32 + arm + key + version
                         # + campaign + issued at + window, with separators: ≤ 297)
 MAX_UNIT_ID = 256
@@ -126,7 +128,7 @@ class Signer:
         parts = decision_id.split(_SEP)
         head = _ID.fullmatch(parts[0]) if len(parts) in (4, 7) else None
         campaign = len(parts) == 7
-        if head is None or parts[1] not in (CAMPAIGN_ARMS if campaign else ARMS) \
+        if head is None or parts[1] not in (CAMPAIGN_ARMS if campaign else MODEL_ARMS) \
                 or not _KEY.fullmatch(parts[2]) or not _VERSION.fullmatch(parts[3]) \
                 or (campaign and not (_CAMPAIGN.fullmatch(parts[4]) and _SECONDS.fullmatch(
                     parts[5]) and _SECONDS.fullmatch(parts[6]))):
@@ -283,7 +285,7 @@ def parse_deliveries(body: Any, signer: Signer, cache: UnitCache,
         status = item.get("status", "ok")
         if status not in ("ok", "failed"):
             raise ReportError(f"{where}.status must be 'ok' or 'failed', got {_show(status)}")
-        if decision.arm != "treated" or decision.treatment == NONE:
+        if decision.arm.removesuffix(UNATTRIBUTED) != "treated" or decision.treatment == NONE:
             raise ReportError(f"{where}: decision {decision.decision_id!r} sent no treatment "
                               f"(arm {decision.arm}, treatment {decision.treatment}); nothing "
                               "to deliver", status=409, reason="nothing_delivered")

@@ -331,6 +331,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     def _start_campaigns(self, path: str | None) -> None:
         """Read the campaigns file (if configured) and keep polling it in the background."""
         self._campaigns: dict[str, BoundCampaign] | None = None if path is None else {}
+        self._split: campaigns.VersionSplit | None = None  # the file's version split
         self._watch = FileWatch(path) if path is not None else None
         # (expected | received, campaign, arm, version) → count, due when windows close
         self._due: DueCounts[tuple[str, str, str, str]] = DueCounts()
@@ -377,6 +378,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         try:
             if text is None:
                 raise campaigns.CampaignsError(error or "cannot be read")
+            try:
+                self._split = campaigns.parse_split(text)
+            except campaigns.CampaignsError as exc:
+                log.error("campaigns file %s: %s; keeping the last version split", path, exc)
             current, rejected = campaigns.apply_document(previous, text, self._engine.bind)
         except campaigns.CampaignsError as exc:
             log.error("campaigns file %s: %s; keeping the last good settings of %s", path, exc,
@@ -509,7 +514,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             columns, unit_ids = decode_columns(payload, unit_key,
                                                features=self._engine.model.schema.names,
                                                max_rows=cfg.max_rows, max_abs=cfg.max_abs_value)
-            batch = self._engine.decide(columns, unit_ids, extra, campaign, time.time())
+            batch = self._engine.decide(columns, unit_ids, extra, campaign, time.time(),
+                                        split=self._split)
         except FeatureError as exc:
             raise self._reject("infer", exc.reason, str(exc), 400) from None
         except RequestError as exc:
@@ -526,8 +532,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     def _record(self, batch: DecisionBatch) -> None:
         m, base, name = self._m, self._base, batch.campaign
         self._rows.inc(len(batch.arms))
-        for (arm, key), count in Counter(zip(batch.arms, batch.policy_treatments,
-                                             strict=True)).items():
+        for (arm, key), count in Counter(zip(batch.counted_arms or batch.arms,
+                                             batch.policy_treatments, strict=True)).items():
             m.assignments.labels(**base, arm=arm, treatment=key, campaign=name).inc(count)
         if batch.campaign_arms is not None:
             for why, count in Counter(batch.campaign_arms).items():

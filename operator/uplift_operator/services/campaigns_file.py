@@ -34,7 +34,8 @@ from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services.ports import Cluster
 
-__all__ = ["RECHECK", "FileDependencies", "Synced", "entries", "forget", "snapshot", "sync"]
+__all__ = ["RECHECK", "FileDependencies", "Synced", "entries", "forget", "snapshot", "sync",
+           "version_split"]
 
 RECHECK = dt.timedelta(minutes=1)
 PLURAL = "configmaps"
@@ -94,11 +95,25 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
     return out
 
 
+def version_split(status: Mapping[str, Any] | None) -> campaigns.VersionSplit | None:
+    """The split the model's status declares (stable, canary and its weight); None before a
+    version serves."""
+    status = status or {}
+    stable = status.get("stableVersion")
+    if not stable:
+        return None
+    canary = status.get("canaryVersion")
+    canary = str(canary) if canary and canary != stable else None
+    weight = int(status.get("canaryWeight") or 0) if canary else 0
+    return campaigns.VersionSplit(str(stable), canary, max(0, min(weight, 100)))
+
+
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
-         now: dt.datetime) -> Synced:
-    """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns)."""
+         now: dt.datetime, split: campaigns.VersionSplit | None = None) -> Synced:
+    """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
+    the model's version ``split``."""
     rendered = entries(snapshots)
-    content = campaigns.text(rendered)
+    content = campaigns.text(rendered, split)
     names = tuple(sorted(e.name for e in rendered))
     active = tuple(sorted(e.name for e in rendered if e.active))
     key = (owner.namespace, owner.name, owner.uid)

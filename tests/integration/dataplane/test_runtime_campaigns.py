@@ -298,3 +298,44 @@ def test_spend_stops_at_the_budget(server: MlserverProcess, volume: ConfigMapVol
     assert metric(server, "uplift_campaign_decisions_total", campaign="spring-email",
                   campaign_arm="budget-exhausted") >= 4
     assert label_values(server, "campaign") <= {"", "spring-email", "flash-sale", "autumn-sms"}
+
+
+def test_rows_off_their_units_version_are_counted_apart(server: MlserverProcess,
+                                                        volume: ConfigMapVolume) -> None:
+    """Seldon splits requests, so a unit reaches both versions; with the model's split in the
+    file the runtime (version 3, the canary at 30 %) counts only the units it owns."""
+    from uplift_operator.runtime.assignment import VERSION_SALT, unit_position
+
+    volume.write(json.dumps({"format": FORMAT, "campaigns": {"spring-email": entry()},
+                             "split": {"stable": "2", "canary": "3", "canaryPercent": 30}}))
+    probe = [f"split-probe-{i}" for i in range(50)]
+
+    def unattributed() -> float:
+        return sum(metric(server, "uplift_assignments_total", campaign="", arm=arm)
+                   for arm in ("treated-unattributed", "holdout-unattributed"))
+
+    deadline = time.monotonic() + 10
+    while unattributed() == 0 and time.monotonic() < deadline:
+        decide(server, probe, campaign=None, unit_key="unit_id")
+        time.sleep(0.05)
+    before = {arm: metric(server, "uplift_assignments_total", campaign="", arm=arm)
+              for arm in ("treated", "holdout", "treated-unattributed", "holdout-unattributed")}
+    units = [f"split-{i}" for i in range(600)]
+    cols = decide(server, units, campaign=None, unit_key="unit_id")  # the model's unit key
+    after = {arm: metric(server, "uplift_assignments_total", campaign="", arm=arm)
+             for arm in before}
+    owned = sum(unit_position(u, VERSION_SALT) < 0.3 for u in units)
+    assert after["treated"] + after["holdout"] - before["treated"] - before["holdout"] == owned
+    assert (after["treated-unattributed"] + after["holdout-unattributed"]
+            - before["treated-unattributed"] - before["holdout-unattributed"]) == 600 - owned
+    # Served alike: the response's arms are the plain ones, its treatments given as ever.
+    assert set(cols["arm"]) <= {"treated", "holdout"}
+    # An outcome of a row off its version is counted apart as well.
+    off = next(i for i, u in enumerate(units) if unit_position(u, VERSION_SALT) >= 0.3
+               and cols["arm"][i] == "treated")
+    r = server.post("/uplift/v1/outcomes", {"outcomes": [{"decision_id": cols["decision_id"][off],
+                                                 "converted": True}]})
+    assert r.status_code == 200, r.text
+    assert metric(server, "uplift_conversions_total", campaign="",
+                  arm="treated-unattributed") >= 1
+    volume.publish(**{"spring-email": entry()})  # no split: every row counts for its version

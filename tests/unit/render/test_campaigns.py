@@ -118,3 +118,29 @@ def test_the_config_map_is_owned_by_the_model_and_holds_the_file() -> None:
                                           "blockOwnerDeletion": True}]},
         "data": {"campaigns.json": text}}
     assert campaigns.FILE == "/etc/uplift/campaigns/campaigns.json"
+
+
+def test_the_version_split_reaches_the_runtime_as_it_reads_it() -> None:
+    from uplift_operator.services.campaigns_file import version_split
+
+    status = {"stableVersion": "3", "canaryVersion": "4", "canaryWeight": 30}
+    split = version_split(status)
+    assert split == campaigns.VersionSplit("3", "4", 30)
+    text = campaigns.text([], split)
+    assert runtime_campaigns.parse_split(text) == runtime_campaigns.VersionSplit("3", "4", 30.0)
+    assert runtime_campaigns.parse(text).campaigns == {}  # an older reader ignores it
+    # No canary (or a canary equal to the stable): the stable owns every unit.
+    assert version_split({"stableVersion": "3"}) == campaigns.VersionSplit("3", None, 0)
+    assert version_split({"stableVersion": "3", "canaryVersion": "3",
+                          "canaryWeight": 50}) == campaigns.VersionSplit("3", None, 0)
+    assert version_split({}) is None and runtime_campaigns.parse_split(campaigns.text([])) is None
+
+
+@pytest.mark.parametrize("split", [[], {"canary": "2", "canaryPercent": 10},
+                                   {"stable": "1", "canaryPercent": 101},
+                                   {"stable": "1", "canary": 2, "canaryPercent": 10}])
+def test_a_malformed_split_is_refused_naming_the_field(split: Any) -> None:
+    text = json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {},
+                       "split": split})
+    with pytest.raises(runtime_campaigns.CampaignsError, match="split"):
+        runtime_campaigns.parse_split(text)

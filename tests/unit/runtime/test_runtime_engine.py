@@ -163,3 +163,38 @@ def test_decode_columns_reads_a_configured_unit_key() -> None:
         {"name": "x", "shape": [2], "datatype": "FP64", "data": [1.0, 2.0]}]), "customer_id")
     assert units == ["a", "b"]
     assert list(cols) == ["x"]
+
+
+def test_a_row_off_its_units_version_is_served_alike_and_counted_apart(model: UpliftModel) -> None:
+    from uplift_operator.runtime.assignment import VERSION_SALT, unit_position
+    from uplift_operator.runtime.campaigns import VersionSplit
+    from uplift_operator.runtime.events import parse_deliveries
+
+    signer = Signer(b"s" * 16)
+    canary = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "2", signer)
+    units = [f"u{i}" for i in range(400)]
+    split = VersionSplit(stable="1", canary="2", canary_percent=30)
+    batch = canary.decide(_cols(400), units, split=split)
+    plain = canary.decide(_cols(400), units)
+    # Served alike: the same arms and treatments as without a split.
+    assert (batch.arms, batch.treatments) == (plain.arms, plain.treatments)
+    assert batch.counted_arms is not None
+    owned = [unit_position(u, VERSION_SALT) < 0.3 for u in units]
+    assert 0.2 < sum(owned) / len(units) < 0.4
+    for arm, counted, mine in zip(batch.arms, batch.counted_arms, owned, strict=True):
+        assert counted == (arm if mine else f"{arm}-unattributed")
+    # The decision id carries the counted arm, so its reports are counted apart too, and a
+    # treated row off its version still takes a delivery report.
+    off = next(i for i, (a, m, t) in enumerate(zip(batch.arms, owned, batch.treatments,
+                                                   strict=True))
+               if a == "treated" and not m and t != "none")
+    assert signer.parse(batch.decision_ids[off]).arm == "treated-unattributed"
+    delivered = parse_deliveries({"deliveries": [{"decision_id": batch.decision_ids[off]}]},
+                                 signer, canary.units, canary.keys)
+    assert delivered[0].ok
+    # The stable owns the rest: a unit is counted for one version only.
+    stable = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "1", signer)
+    other = stable.decide(_cols(400), units, split=split)
+    assert other.counted_arms is not None
+    for ours, theirs in zip(batch.counted_arms, other.counted_arms, strict=True):
+        assert ours.endswith("-unattributed") != theirs.endswith("-unattributed")
