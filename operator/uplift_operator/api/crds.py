@@ -126,6 +126,10 @@ CAMPAIGN = CrdDefinition(
                 description="Incremental conversion rate [95% bounds]"),
         _column("ROI", ".status.roi.display", description="Return on investment [95% bounds]"),
         _AGE,
+        _column("Spend", ".status.spend", "number", priority=1,
+                description="Spend in the current budget period"),
+        _column("Remaining", ".status.budgetRemaining", "number", priority=1,
+                description="Budget left in the current period"),
         _column("Message", ".status.message", priority=1),
     ),
 )

@@ -355,6 +355,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             elif gate.type == "budget":
                 seen.add(gate.type)
                 s.spend = max(st.value, 0.0)
+                if st.threshold is not None:
+                    s.budget_remaining = max(st.threshold - s.spend, 0.0)
         units = self.units
         if units is not None:
             s.treated_units, s.holdout_units = units.treated, units.holdout

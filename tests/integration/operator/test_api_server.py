@@ -121,6 +121,8 @@ def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) 
     assert "hillstrom-uplift" in short and "spring-email" in short
     wide = admin.run("get", "um", "-n", namespace, "-o", "wide").stdout.splitlines()[0]
     assert wide.split()[-1] == "MESSAGE"
+    wide = admin.run("get", "camp", "-n", namespace, "-o", "wide").stdout.splitlines()[0]
+    assert wide.split()[-3:] == ["SPEND", "REMAINING", "MESSAGE"]
 
 
 def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:

@@ -198,6 +198,7 @@ def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
     assert (first.roi.estimate, first.roi.lower, first.roi.upper) == (2.5, 1.0, 4.0)
     # The units since the ramp started, not the gates' step window (400).
     assert (first.treated_units, first.holdout_units, first.spend) == (900, 100, 12.5)
+    assert first.budget_remaining == 5000.0 - 12.5
     second = look(first, T0 + dt.timedelta(minutes=2), 0.07, units=None)  # no data: kept
     assert (second.treated_units, second.holdout_units) == (900, 100)
     assert second.incremental_effect is not None and second.incremental_effect.estimate == 0.07

@@ -231,8 +231,16 @@ class CampaignStatus(RampStatus):
     roi: EstimateStatus | None = Field(default=None,
                                        description="Return on investment with bounds.")
     spend: float = Field(default=0, ge=0, description="Spend so far in the budget period.")
-    treated_units: int = Field(default=0, ge=0, description="Units treated so far.")
-    holdout_units: int = Field(default=0, ge=0, description="Units held out so far.")
+    budget_remaining: float | None = Field(
+        default=None, ge=0,
+        description="What is left of the current budget period's budget (absent without a "
+                    "budget gate).")
+    treated_units: int = Field(default=0, ge=0,
+                               description="Exposed units in the treated arm since the exposure "
+                                           "ramp started.")
+    holdout_units: int = Field(default=0, ge=0,
+                               description="Exposed units in the holdout since the exposure ramp "
+                                           "started.")
 
 
 class Campaign(ApiModel):
