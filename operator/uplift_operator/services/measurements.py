@@ -120,6 +120,11 @@ def _guarded(collector: Callable[[_G, _C, MetricSource | None, Registry | None],
         return m.NotMeasured(f"no collector for {gate.type} gates")
     try:
         return collector(gate, ctx, prometheus, registry)
+    except RegistryUnavailable as error:
+        # MLflow out of reach says nothing about the traffic: hold, as a pass whose version
+        # lookup failed does, never an Error counted towards a rollback (the lookup may have
+        # come from the cache a moment before MLflow went away).
+        return m.NotMeasured(f"holding: MLflow unavailable ({error})")
     except _SourceDownError as error:
         return m.MeasurementError(str(error))
     except Exception as error:  # any source failure is the gate's Error, never a crash
@@ -601,12 +606,7 @@ def _campaign_drift(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Me
                     registry: Registry | None) -> Collected:
     if ctx.stable_version is None:
         return None  # nothing serves: no traffic to compare
-    try:
-        return _drift(gate, _model_context(ctx), prometheus, registry)
-    except RegistryUnavailable as error:
-        # MLflow out of reach says nothing about the traffic: hold, as the UpliftModel's gates
-        # hold with MLflow unavailable, rather than count Errors towards the campaign's rollback.
-        return m.NotMeasured(f"holding: MLflow unavailable ({error})")
+    return _drift(gate, _model_context(ctx), prometheus, registry)  # MLflow down: _guarded
 
 
 def _campaign_custom(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
