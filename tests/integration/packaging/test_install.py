@@ -134,14 +134,17 @@ def test_monitoring_objects_are_judged_by_prometheus_operators_schema(
         refused.stderr), refused.stderr
 
 
-def test_helm_install_and_upgrade(fresh: Kubectl) -> None:
-    helm = [tools()["helm"], "--kubeconfig", str(fresh.kubeconfig)]
+def helm(kube: Kubectl, *args: str) -> str:
+    """The real helm against ``kube``'s cluster; its output, or the test fails with it."""
+    result = subprocess.run([tools()["helm"], "--kubeconfig", str(kube.kubeconfig), *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
+
+def test_helm_install_and_upgrade(fresh: Kubectl) -> None:
     def run(*args: str) -> str:
-        result = subprocess.run([*helm, *args], cwd=ROOT, capture_output=True, text=True,
-                                timeout=180, check=False)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
+        return helm(fresh, *args)
 
     # Not "uplift": the README test above already made the plain manifests' uplift-operator objects.
     out = run("install", "helmtest", str(CHART), "-n", "uplift-helm", "--create-namespace")
@@ -162,13 +165,8 @@ def test_two_shards_install_side_by_side_on_disjoint_namespaces(fresh: Kubectl) 
     """Scale-out beyond one replica (issue #10): one release per set of namespaces, each with
     its own peering, installed by the real helm into one cluster. helm refuses an object another
     release owns, so two successful installs show the shards' objects do not collide."""
-    helm = [tools()["helm"], "--kubeconfig", str(fresh.kubeconfig)]
-
     def run(*args: str) -> str:
-        result = subprocess.run([*helm, *args], cwd=ROOT, capture_output=True, text=True,
-                                timeout=180, check=False)
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
+        return helm(fresh, *args)
 
     shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
     shards = {"shard-a": ["shard-a-1", "shard-a-2"], "shard-b": ["shard-b-1"]}
