@@ -7,6 +7,7 @@ Progressing at 0 % exposure, and the level-based timer re-checks it, so it follo
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import kopf
@@ -16,7 +17,7 @@ from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import status as status_logic
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import config_of, now, write_status
+from uplift_operator.handlers.common import config_of, now, write_status, written_status
 from uplift_operator.services import campaign as service
 
 KIND = "Campaign"
@@ -45,12 +46,18 @@ def recheck(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.
 
 def _reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo) -> None:
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    written, uid = written_status(memo, KIND), str(body.metadata.uid)
+    if written.behind(uid, status, time.monotonic()):
+        return  # our last write is not in this body yet: deciding on it would decide twice
     with observability.reconciling(KIND, namespace, name):
         result = service.reconcile(body, _dependencies(memo), now())
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(namespace, name, [event.reason for event in result.events])
-        write_status(patch, status_logic.status_patch(dict(status), result.status))
+        change = status_logic.status_patch(dict(status), result.status)
+        write_status(patch, change)
+        if change:
+            written.wrote(uid, result.status, time.monotonic())
         observability.observe_campaign(namespace, name, result.status)
         phase = result.status.get("phase")
         if phase:
@@ -75,5 +82,6 @@ def _dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def forget(meta: kopf.Meta, **_: Any) -> None:
+def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     observability.forget(KIND, str(meta.get("namespace")), str(meta.get("name")))
+    written_status(memo, KIND).forget(str(meta.get("uid")))

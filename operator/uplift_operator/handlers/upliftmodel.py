@@ -8,6 +8,7 @@ nothing (status is compared before patching), so the cadence costs reads, not wr
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import kopf
@@ -16,7 +17,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import status as status_logic
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import now, write_status
+from uplift_operator.handlers.common import now, write_status, written_status
 from uplift_operator.services import upliftmodel as service
 
 KIND = "UpliftModel"
@@ -29,12 +30,18 @@ def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kop
               **_: Any) -> None:
     deps = memo["uplift_dependencies"]
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    written, uid = written_status(memo, KIND), str(body.metadata.uid)
+    if written.behind(uid, status, time.monotonic()):
+        return  # our last write is not in this body yet: deciding on it would decide twice
     with observability.reconciling(KIND, namespace, name):
         result = service.reconcile(body, deps, now())
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(namespace, name, [event.reason for event in result.events])
-        write_status(patch, status_logic.status_patch(dict(status), result.status))
+        change = status_logic.status_patch(dict(status), result.status)
+        write_status(patch, change)
+        if change:
+            written.wrote(uid, result.status, time.monotonic())
         phase = result.status.get("phase")
         if phase:
             observability.observe_phase(
@@ -50,3 +57,4 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     observability.forget(KIND, namespace, name)
     deps = memo["uplift_dependencies"]
     deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)
+    written_status(memo, KIND).forget(str(meta.get("uid")))
