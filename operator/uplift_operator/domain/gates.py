@@ -855,9 +855,26 @@ def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, 
     guarded test of Δ − θ against 0 (the treated mean shifted by θ; its variance unchanged),
     so Pass shows Δ > θ and Fail shows Δ < θ, each at α. The mixture is frozen at the first
     look (τ² = ρ²(N*)·N·V, N* = ``expectedSamples`` or DEFAULT_CAMPAIGN_SAMPLES units), one
-    fixed mixture for the ramp. Bounds and estimate are returned on Δ's scale."""
-    t, c = _restricted_arms(treated, holdout, theta)
-    previous = memory.get("effect") or SequentialState()
+    fixed mixture for the ramp.
+
+    The decision is the test's with the variances at the boundary (``_restricted_arms``, a score
+    test); the estimate and its confidence sequence, returned on Δ's scale, are those of the
+    same test with the observed (plug-in) variances, which describe Δ where it is rather than
+    where the test puts it (memory ``effect`` and ``effectEstimate``)."""
+    test = _sequential_effect(gate, *_restricted_arms(treated, holdout, theta), theta, memory,
+                              new_memory, "effect")
+    shown = _sequential_effect(gate, ArmStats.proportion(treated.conversions, treated.units),
+                               ArmStats.proportion(holdout.conversions, holdout.units), theta,
+                               memory, new_memory, "effectEstimate")
+    return replace(test, estimate=shown.estimate + theta, lower=shown.lower + theta,
+                   upper=shown.upper + theta)
+
+
+def _sequential_effect(gate: GateSpecBase, t: ArmStats, c: ArmStats, theta: float,
+                       memory: GateMemory, new_memory: dict[str, SequentialState],
+                       key: str) -> TestResult:
+    """One guarded test of Δ − θ on ``t`` (treated) and ``c`` (holdout), its state in ``key``."""
+    previous = memory.get(key) or SequentialState()
     tau2 = previous.reference
     variance = t.variance / t.n + c.variance / c.n
     if not math.isfinite(tau2) and variance > 0:
@@ -865,11 +882,10 @@ def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, 
         tau2 = mixing_variance(n_star, gate.alpha) * (t.n + c.n) * variance
         previous = replace(previous, reference=tau2)
     shifted = ArmStats(t.n, t.mean - theta, t.variance)
-    result, new_memory["effect"] = guarded_non_inferiority_test(
+    result, new_memory[key] = guarded_non_inferiority_test(
         c, shifted, margin=0.0, alpha=gate.alpha, tau2=tau2 if math.isfinite(tau2) else None,
         min_samples=2, state=previous)
-    return replace(result, estimate=result.estimate + theta, lower=result.lower + theta,
-                   upper=result.upper + theta)
+    return result
 
 
 _VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
