@@ -208,9 +208,28 @@ class DemoStack:
         manifest.write_text(yaml.safe_dump(scenarios.campaign(budget), sort_keys=False))
         _kubectl(self.plane.admin_kubeconfig, "apply", "-f", str(manifest))
 
-    def delete_campaign(self) -> None:
+    def delete_campaign(self, timeout: float = 30.0) -> None:
+        """Delete the Campaign and wait until the runtime no longer knows it: a Campaign applied
+        again before that would be "served" by the old entry, and then refused for a moment when
+        the file without it lands."""
+        import numpy as np
+        import requests
+
         _kubectl(self.plane.admin_kubeconfig, "delete", "campaign", scenarios.CAMPAIGN, "-n",
                  scenarios.NAMESPACE, "--ignore-not-found", "--wait=true")
+        body = {**self.simulator.body(np.array([0])),
+                "parameters": {"campaign": scenarios.CAMPAIGN}}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                if requests.post(self.simulator.infer_url, json=body, timeout=10).status_code == 404:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the runtime still serves campaign {scenarios.CAMPAIGN} "
+                           f"{timeout:.0f}s after its deletion")
 
     def wait_campaign_served(self, timeout: float = 60.0) -> float:
         """Seconds until a request naming the Campaign is answered (the operator rendered the
