@@ -55,6 +55,7 @@ from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, Runtim
 from uplift_operator.runtime.engine import (
     CAMPAIGN_ARMS,
     BoundCampaign,
+    CampaignLedger,
     DecisionBatch,
     DecisionEngine,
     RequestError,
@@ -409,16 +410,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                            for n, b in sorted(current.items())) or "no campaign")
 
     def _export_period_spend(self, name: str, now: float) -> None:
-        """This replica's spend in the campaign's current budget period and its start (none
-        without a budget); a period that rolled over without a decision reads its old start,
-        which the operator's budget gate skips."""
+        """This replica's spend in the campaign's current budget period and that period's start
+        (no series without a budget). Refreshed on every decision and every tick, so a period
+        that rolled over reads 0 with its new start within a second."""
         bound = (self._campaigns or {}).get(name)
-        ledger = self._engine.ledgers.get(name)
+        ledger = self._engine.ledgers.get(name) or CampaignLedger(0)  # none yet: nothing spent
+        period = ledger.period_spend(bound.campaign, now) if bound is not None else None
         m, labels = self._m, {**self._base, "campaign": name}
-        period = (None if bound is None else
-                  ledger.period_spend(bound.campaign, now) if ledger is not None else
-                  (0.0, bound.campaign.budget.period_bounds(now)[0])
-                  if bound.campaign.budget is not None else None)
         if period is None:
             for gauge in (m.campaign_period_spend, m.campaign_period_start):
                 with contextlib.suppress(KeyError):  # not exported
