@@ -38,6 +38,7 @@ from tests.support.kube import Kubectl, install_crds, install_operator_rbac  # n
 from tests.support.registry import Versions  # noqa: E402
 from tests.support.replicas import ReplicaPair  # noqa: E402
 
+from uplift_operator.devenv import process  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
 from uplift_operator.devenv.seldon_standin import SeldonStandIn  # noqa: E402
@@ -136,14 +137,11 @@ def _get(custom: kube_client.CustomObjectsApi) -> dict[str, Any]:
         "uplift.dev", "v1alpha1", NS, "upliftmodels", NAME))
 
 
-def _poll(predicate, timeout: float, step: float = 0.05) -> float:  # type: ignore[no-untyped-def]
-    """Poll until true; the instant (``time.time()``) it was first seen true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return time.time()
-        time.sleep(step)
-    raise TimeoutError("condition not reached")
+def _poll(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
+    """The instant (``time.time()``, as the kills are stamped) ``predicate`` was first seen
+    true, polled every 50 ms."""
+    process.wait_until(predicate, timeout=timeout, what="bench condition", interval=0.05)
+    return time.time()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from tests.support.metrics_endpoint import MetricsEndpoint  # noqa: E402
 from tests.support.registry import Versions  # noqa: E402
 
 from uplift_operator.adapters.prometheus import PrometheusClient  # noqa: E402
+from uplift_operator.devenv import process  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget  # noqa: E402
@@ -38,13 +39,9 @@ HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
 NS, NAME = "bench", "um"
 
 
-def _poll(predicate, timeout: float, step: float = 0.05) -> float:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return time.monotonic()
-        time.sleep(step)
-    raise TimeoutError("condition not reached")
+def _poll(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def]
+    """The instant (``time.monotonic()``) ``predicate`` was first seen true, polled every 50 ms."""
+    return process.wait_until(predicate, timeout=timeout, what="bench condition", interval=0.05)
 
 
 def main() -> int:

@@ -24,15 +24,16 @@ def free_port() -> int:
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,
                interval: float = 0.1, proc: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> None:
-    """Poll ``predicate`` until it is true; fail with the process' log tail when it dies or times out."""
+               log: Path | None = None) -> float:
+    """Poll ``predicate`` until it is true and return when (``time.monotonic()``); fail with the
+    process' log tail when it dies or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what}: process exited with {proc.returncode}{_tail(log)}")
         try:
             if predicate():
-                return
+                return time.monotonic()
         except Exception:
             pass
         time.sleep(interval)
