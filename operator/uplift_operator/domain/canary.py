@@ -18,7 +18,7 @@ from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase, p
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import steps
-from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step
+from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step, restart_split_check
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
@@ -55,11 +55,15 @@ class Observed(steps.ObservedBase):
     ``gate_outcomes``: this pass's analysis of ``status.canaryVersion`` (None: none ran; see
     ``analysis_due``). ``requests``: manual requests present (``parse_requests``).
     ``generation``: metadata.generation, for observedGeneration.
+    ``split_as_status``: whether the serving graph splits traffic as the status says; False
+    after an apply that failed, a replica that died between its apply and its status write, or
+    a hand edit — this pass applies the status's split again.
     """
 
     desired_version: str | None
     stable_ready: bool = False
     canary_ready: bool = False
+    split_as_status: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.act_on_gates()
         self.check_deadline()
         self.advance()
+        self.resettle_split()
         return self.finish()
 
     # -- the hooks of the step machine --------------------------------------------------------
@@ -167,7 +172,30 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return "canary just deployed"  # observed before it existed: cannot serve yet
         if not self.seen.canary_ready:
             return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
+        if not self.seen.split_as_status and not _pre_traffic(self.status):
+            return "the serving graph does not split traffic as this step says; applying it again"
         return None
+
+    def judged_since(self) -> dt.datetime | None:
+        s = self.status
+        times = [t for t in (s.step_started_at, s.split_applied_at) if t is not None]
+        return max(times, default=None)
+
+    def resettle_split(self) -> None:
+        """The graph was found not splitting traffic as this step says, and this pass applies
+        the step's split again: the traffic-split check starts over from now (its evidence so
+        far carried), and the step's gates must pass again after it. Traffic served at another
+        split inside the settled window would otherwise read as a sample-ratio mismatch that
+        holds the canary for the rest of its life. A step that started in this pass needs
+        nothing: its split is applied from its start."""
+        s, before = self.status, self.previous
+        if (self.seen.split_as_status or s.canary_version is None or _pre_traffic(s)
+                or s.step_started_at == self.now
+                or (s.canary_version, s.canary_weight, s.current_step)
+                != (before.canary_version, before.canary_weight, before.current_step)):
+            return
+        s.split_applied_at = self.now
+        s.gates = [restart_split_check(g) for g in s.gates]
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
         s = self.status
@@ -256,6 +284,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         # No request reaches the canary before it serves and its offline gates pass.
         s.canary_weight = 0
         s.canary_started_at = self.now
+        s.split_applied_at = None
         s.aborted_version = None  # a new attempt supersedes the old rollback
 
     def remove_canary(self) -> None:
@@ -263,6 +292,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s.canary_version = None
         s.canary_weight = 0
         s.canary_started_at = None
+        s.split_applied_at = None
         self.end_ramp()
 
     def follow_desired_version(self) -> None:

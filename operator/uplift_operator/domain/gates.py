@@ -85,6 +85,7 @@ __all__ = [
     "memory_of",
     "next_step",
     "required_action",
+    "restart_split_check",
     "worst",
 ]
 
@@ -348,6 +349,10 @@ def _srm(key: str, counts: tuple[int, int], shares: tuple[float, float], what: s
             "until the split is fixed")
 
 
+#: The memory key of the traffic-split check (restarted by ``restart_split_check``).
+_TRAFFIC_SRM = "srmTraffic"
+
+
 def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
                  new_memory: dict[str, SequentialState]) -> str | None:
     """The realised split since the step settled against the step's weight (the exact
@@ -355,7 +360,7 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     if split is None or not 0 < split.canary_share < 1:
         return None
     w = split.canary_share
-    return _srm("srmTraffic", (split.stable, split.canary), (1 - w, w),
+    return _srm(_TRAFFIC_SRM, (split.stable, split.canary), (1 - w, w),
                 "the traffic split (stable, canary)", memory, new_memory)
 
 
@@ -1049,6 +1054,19 @@ def next_step(status: GateStatus) -> GateStatus:
                for key, state in memory_of(status).items()}
     return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
                                      "sequential_state": carried})
+
+
+def restart_split_check(status: GateStatus) -> GateStatus:
+    """The status once the traffic split was applied again mid-step: the split check counts
+    afresh from then (its evidence so far carried, as at a new step); every other test goes on
+    counting since the step started, so its state is left as it is."""
+    state = status.sequential_state.get(_TRAFFIC_SRM)
+    if state is None:
+        return status
+    folded = SequentialState.from_dict(state.to_wire()).next_stratum()
+    return status.model_copy(update={"sequential_state": {
+        **status.sequential_state,
+        _TRAFFIC_SRM: SequentialStateStatus.model_validate(folded.to_dict())}})
 
 
 def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:

@@ -251,6 +251,11 @@ class StepPass(ABC, Generic[S]):
         """Whether the ramp is judging its offline gates before any traffic (canary only)."""
         return False
 
+    def judged_since(self) -> dt.datetime | None:
+        """Since when the step's gates must have passed: its start, or later when the level
+        had to be applied again mid-step (canary)."""
+        return self.status.step_started_at
+
     def start_traffic(self) -> None:
         """The offline gates passed: move to the first step's level (canary only)."""
         raise NotImplementedError
@@ -302,7 +307,7 @@ class StepPass(ABC, Generic[S]):
         """Every acting gate's last verdict is Pass and was measured during this step (offline
         gates: passed in the pre-traffic analysis; before traffic, only they count)."""
         s = self.status
-        start = s.step_started_at
+        start = self.judged_since()
         pre_traffic = self.pre_traffic()
         if pre_traffic and not any(g.type in OFFLINE_GATE_TYPES and not g.dry_run
                                    for g in self.ramp.gates):

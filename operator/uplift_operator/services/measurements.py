@@ -57,6 +57,7 @@ class GateContext:
     metric_templates: Mapping[str, str]
     treatments: tuple[tuple[str, str], ...]  # (name in the spec, key in the model's metrics)
     canary_share: float | None = None  # the step's weight / 100, for the traffic-split check
+    split_applied_at: datetime | None = None  # the split applied again mid-step (status field)
 
     @property
     def window(self) -> str:
@@ -65,9 +66,10 @@ class GateContext:
 
     @property
     def settled_window(self) -> str | None:
-        """Since the step's split settled (one analysis interval after the step started), as a
-        PromQL range; None while it has not."""
-        elapsed = (self.now - self.step_started_at).total_seconds() - self.analysis_interval_s
+        """Since the step's split settled (one analysis interval after the step started, or
+        after it was applied again mid-step), as a PromQL range; None while it has not."""
+        applied = max(self.step_started_at, self.split_applied_at or self.step_started_at)
+        elapsed = (self.now - applied).total_seconds() - self.analysis_interval_s
         return f"{int(elapsed)}s" if elapsed >= 1 else None
 
     @property

@@ -109,7 +109,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         stable_ready=current.stable_version in ready if current.stable_version else False,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
-        generation=generation), now)
+        generation=generation, split_as_status=split_as_status), now)
     applied = _apply(decision.traffic, child, spec, owner, deps, now)
     if registry is not None:
         _write_back(spec, decision, registry, registry_scope(spec.model, namespace, deps),
@@ -366,6 +366,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         # The realised split is judged against the step's weight only while the graph declares
         # that weight; otherwise its counts would be evidence of a mismatch that isn't one.
         canary_share=status.canary_weight / 100 if split_as_status else None,
+        split_applied_at=status.split_applied_at,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,

@@ -56,6 +56,7 @@ class Sim:
         self.annotations: dict[str, str] = {}
         self.stable_ready = True
         self.canary_ready = True
+        self.split_as_status = True
         self.log: list[Decision] = []
 
     def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
@@ -65,7 +66,8 @@ class Sim:
             outcomes = [outcome(name, v, self.now) for name, v in verdicts.items()]
         observed = Observed(desired_version=self.desired, stable_ready=self.stable_ready,
                             canary_ready=self.canary_ready, gate_outcomes=outcomes,
-                            requests=ramp.parse_requests(self.annotations), generation=3)
+                            requests=ramp.parse_requests(self.annotations), generation=3,
+                            split_as_status=self.split_as_status)
         decision = decide(self.spec, self.status, observed, self.now)
         assert_idempotent(self.spec, decision, observed, self.now)
         self.status = decision.status
@@ -233,6 +235,42 @@ def test_canary_not_serving_holds_the_step() -> None:
     sim.canary_ready = False
     d = sim.passing(5)
     assert d.status.current_step == 0 and "canary is not serving" in d.status.message
+
+
+def test_a_step_found_at_another_split_is_applied_again_and_judged_afresh() -> None:
+    # A pass advanced the status to step 2 but its apply failed (or a replica died between its
+    # apply and its status write, or someone edited the graph): the graph serves another split.
+    sim = with_canary()
+    evidence = {"srmTraffic": SequentialState(looks=4, log_fail=2.5, carried_log_fail=1.0),
+                "effect": SequentialState(looks=4, log_pass=3.0)}
+    sim.tick(1, outcomes=[GateOutcome(name="latency", verdict=P, message="ok", time=sim.now
+                                      + dt.timedelta(minutes=1), memory=evidence)])
+    sim.split_as_status = False
+    d = sim.tick(4)  # the pause elapsed and the gates passed, but not at this step's split
+    assert d.status.current_step == 0 and d.traffic == TrafficSplit("1", "2", 10)
+    assert "does not split traffic as this step says" in d.status.message
+    assert d.status.split_applied_at == sim.now
+    [latency] = [g for g in d.status.gates if g.name == "latency"]
+    state = latency.sequential_state
+    # The split check counts afresh from the re-apply, its evidence so far carried; the other
+    # tests go on counting since the step started.
+    assert state["srmTraffic"].to_wire().get("carriedLogFail") == 3.5
+    assert "logFail" not in state["srmTraffic"].to_wire()
+    assert state["effect"].to_wire().get("logPass") == 3.0
+    sim.split_as_status = True
+    d = sim.tick(0.5)  # no analysis since the split was applied again: the step holds
+    assert d.status.current_step == 0 and "waiting for an analysis" in d.status.message
+    d = sim.passing(1)
+    assert d.status.current_step == 1 and d.status.canary_weight == 25
+
+
+def test_a_graph_found_at_another_split_before_traffic_changes_nothing() -> None:
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.desired = "2"
+    sim.split_as_status = False
+    d = sim.tick()  # the canary just deployed at weight 0: nothing to re-settle
+    assert d.status.canary_weight == 0 and d.status.split_applied_at is None
 
 
 # -- rollback ------------------------------------------------------------------------------------

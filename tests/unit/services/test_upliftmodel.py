@@ -133,6 +133,40 @@ def test_a_hand_edited_child_is_applied_again() -> None:
     assert len(sim.cluster.applied) == applied + 1
 
 
+def test_a_step_whose_apply_failed_is_applied_again_and_its_split_judged_from_then() -> None:
+    sim = Sim()
+    sim.body["spec"]["rollout"]["gates"] = [{"name": "errors", "type": "errorRate"}]
+    sim.with_canary()
+    sim.body["metadata"]["annotations"] = {"uplift.dev/promote": "step"}
+    sim.cluster.apply_error = KubeError("the server is currently unable to handle the request",
+                                        503)
+    sim.tick(1)  # the status moves to step 2; the graph stays at step 1
+    assert sim.status["canaryWeight"] == 50 and sim.weights() == {"1": 90, "2": 10}
+    sim.cluster.apply_error = None
+    sim.tick(1)
+    applied_again = sim.now
+    assert sim.weights() == {"1": 50, "2": 50}
+    assert sim.status["splitAppliedAt"] == applied_again.isoformat().replace("+00:00", "Z")
+    assert "does not split traffic as this step says" in sim.status["message"]
+    sim.tick(1)
+    assert sim.status["splitAppliedAt"] == applied_again.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(("applied_after_s", "window"), [(None, "90s"), (5, "85s"), (100, None)])
+def test_the_split_is_counted_from_one_interval_after_it_was_last_applied(
+        applied_after_s: int | None, window: str | None) -> None:
+    step = T0
+    ctx = measurements.GateContext(
+        namespace=NS, name=NAME, canary_version="2", stable_version="1", canary_run_id=None,
+        stable_run_id=None, step_started_at=step, canary_started_at=step,
+        now=step + dt.timedelta(seconds=150), analysis_interval_s=60, holdout_fraction=0.1,
+        metric_templates=BUILTIN_TEMPLATES, treatments=(), canary_share=0.5,
+        split_applied_at=(step + dt.timedelta(seconds=applied_after_s)
+                          if applied_after_s is not None else None))
+    assert ctx.settled_window == window
+    assert ctx.window == "150s"  # the gates' own counts still since the step started
+
+
 # -- the decision-key Secret ---------------------------------------------------------------------
 
 KEY_SECRET = (NS, f"{NAME}-decision-key")

@@ -232,6 +232,12 @@ class UpliftModelStatus(RampStatus):
     canary_started_at: dt.datetime | None = Field(
         default=None, description="When the canary version was deployed; its own counts (drift, "
                                   "predicted uplift) are taken since then.")
+    split_applied_at: dt.datetime | None = Field(
+        default=None, description="When the serving graph was last found not splitting traffic as "
+                                  "this step says (an apply that failed, a replica that died "
+                                  "between its apply and its status write, a hand edit) and "
+                                  "applied again; the traffic-split check counts from one "
+                                  "analysis interval after the later of it and stepStartedAt.")
     aborted_version: str | None = Field(
         default=None, max_length=16,
         description="Version rolled back or aborted; not retried until a new version or a retry.")
