@@ -148,10 +148,12 @@ class OperatorProcess:
                      if line.startswith(series)), 0.0)
 
     def wait_for_passes(self, kind: str, namespace: str, name: str, after: float,
-                        timeout: float = 30) -> None:
+                        timeout: float = 30, poke: Callable[[], None] | None = None) -> None:
         """Wait until two passes of that resource began after ``after`` (``time.time()``): the
         first saw the world after that instant, and its status patch was applied before the
-        second began. The proof a test needs that the operator looked in a quiet window."""
+        second began. The proof a test needs that the operator looked in a quiet window.
+        Passes run when something changed or is due; ``poke`` (e.g. an annotation that asks
+        for nothing) makes one run when nothing is due."""
         first = 0.0
 
         def passed(since: float) -> bool:
@@ -159,9 +161,13 @@ class OperatorProcess:
             first = self.last_pass(kind, namespace, name)
             return first > since
 
+        if poke is not None:
+            poke()
         process.wait_until(lambda: passed(after), timeout=timeout, interval=0.2,
                            what=f"a {kind} pass of {namespace}/{name}")
         began = first
+        if poke is not None:
+            poke()
         process.wait_until(lambda: passed(began), timeout=timeout, interval=0.2,
                            what=f"a second {kind} pass of {namespace}/{name}")
 

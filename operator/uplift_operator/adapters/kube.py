@@ -168,6 +168,18 @@ class KubeCluster:
             raise _error(error, f"patch {plural}/{name}") from error
         return cast(dict[str, Any], result)
 
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of the status subresource (a key set to None is removed)."""
+        group, version = _split(api_version)
+        try:
+            result = self._custom.patch_namespaced_custom_object_status(
+                group, version, namespace, plural, name, {"status": dict(patch)},
+                _content_type="application/merge-patch+json")
+        except ApiException as error:
+            raise _error(error, f"patch {plural}/{name}/status") from error
+        return cast(dict[str, Any], result)
+
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""
         group, version = _split(api_version)

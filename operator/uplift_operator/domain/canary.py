@@ -172,8 +172,6 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return "canary just deployed"  # observed before it existed: cannot serve yet
         if not self.seen.canary_ready:
             return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
-        if not self.seen.split_as_status and not _pre_traffic(self.status):
-            return "the serving graph does not split traffic as this step says; applying it again"
         return None
 
     def judged_since(self) -> dt.datetime | None:
@@ -187,7 +185,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         far carried), and the step's gates must pass again after it. Traffic served at another
         split inside the settled window would otherwise read as a sample-ratio mismatch that
         holds the canary for the rest of its life. A step that started in this pass needs
-        nothing: its split is applied from its start."""
+        nothing: its split is applied from its start (a graph found a step ahead — a pass that
+        applied it and died before its status write — is usually this pass's own advance)."""
         s, before = self.status, self.previous
         if (self.seen.split_as_status or s.canary_version is None or _pre_traffic(s)
                 or s.step_started_at == self.now

@@ -1,30 +1,35 @@
-"""The campaigns file of each UpliftModel: an index of Campaigns, a pass per model every second.
+"""The campaigns file of each UpliftModel: an index of Campaigns, a waiting task per model.
 
 ``campaigns_by_model`` keeps every Campaign (its spec, generation, phase and exposure) in memory,
 keyed by (namespace, ``spec.modelRef.name``), updated by kopf from the watch it already has, so
-no pass lists Campaigns. ``campaigns_file`` runs per UpliftModel: it renders the file of that
-model's Campaigns, with the model's version split from its status, and writes the
-``<model>-campaigns`` ConfigMap only when its content changed (``services.campaigns_file``).
-Level-based, so a Campaign's spec change, its new exposure or phase (written by its own pass), a
-Campaign moving to another model, deleted, a model recreated or its canary weight changed all
-reach the ConfigMap within a second, with no API call when nothing changed.
+no pass lists Campaigns. ``campaigns_file`` is one waiting task per UpliftModel
+(``handlers.scheduling``): it renders the file of that model's Campaigns, with the model's
+version split from its status, and writes the ``<model>-campaigns`` ConfigMap only when its
+content changed (``services.campaigns_file``). ``handlers.watches`` wakes it on every event of
+the model and of a Campaign that names it (or named it before), so a Campaign's spec change,
+its new exposure or phase (written by its own pass), a Campaign moving to another model or
+deleted, a model recreated or its canary weight changed reach the ConfigMap at once, with no
+API call when nothing changed; the ConfigMap is read back at each resync
+(``handlers.scheduling.RESYNC_SECONDS``): a hand edit is undone then.
 
-A timer of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
+A task of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.common import now
+from uplift_operator.handlers.scheduling import run_passes
 from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
 
-PASS_INTERVAL = 1.0
+FILE_KIND = "CampaignsFile"
 
 Key = tuple[str, str]  # (namespace, UpliftModel name)
 
@@ -38,21 +43,36 @@ def campaigns_by_model(body: kopf.Body, namespace: str | None, spec: kopf.Spec,
     return {(namespace, str(model)): service.snapshot(body)}
 
 
-@kopf.timer(GROUP, VERSION, "upliftmodels", interval=PASS_INTERVAL, sharp=False)
-def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
-                   **kwargs: Any) -> None:
+@kopf.daemon(GROUP, VERSION, "upliftmodels", cancellation_timeout=5.0)
+async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
+                         **kwargs: Any) -> None:
     index: kopf.Index[Key, dict[str, Any]] = kwargs["campaigns_by_model"]  # kopf passes it
-    owner = Owner(name=str(body.metadata.name), namespace=str(body.metadata.namespace),
-                  uid=str(body.metadata.uid))
-    found = list(index.get((owner.namespace, owner.name), []))
-    synced = service.sync(owner, found, _dependencies(memo), now(),
-                          service.version_split(body.get("status")))
-    if synced.error is not None:
-        logger.warning("campaigns file of %s/%s not written: %s", owner.namespace, owner.name,
-                       synced.error)
-    elif synced.changed:
-        logger.info("campaigns file of %s/%s written: campaigns %s, active %s", owner.namespace,
-                    owner.name, list(synced.campaigns), list(synced.active))
+    meta = body.metadata
+    owner = Owner(name=str(meta.name), namespace=str(meta.namespace), uid=str(meta.uid))
+    loop = asyncio.get_running_loop()
+
+    def write() -> None:
+        found = list(index.get((owner.namespace, owner.name), []))
+        synced = service.sync(owner, found, _dependencies(memo), now(),
+                              service.version_split(body.get("status")))
+        if synced.error is not None:
+            logger.warning("campaigns file of %s/%s not written: %s", owner.namespace,
+                           owner.name, synced.error)
+        elif synced.changed:
+            logger.info("campaigns file of %s/%s written: campaigns %s, active %s",
+                        owner.namespace, owner.name, list(synced.campaigns),
+                        list(synced.active))
+
+    async def one_pass() -> float | None:
+        await loop.run_in_executor(memo["pass_executor"], write)
+        return None  # woken by its Campaigns and its model (handlers.watches)
+
+    await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass)
+
+
+def file_key(namespace: str, model: str) -> tuple[str, str, str]:
+    """The waiting task of a model's campaigns file."""
+    return (FILE_KIND, namespace, model)
 
 
 @kopf.on.delete(GROUP, VERSION, "upliftmodels", optional=True)

@@ -1,23 +1,29 @@
-"""Glue shared by the handlers: reading the config from memo, writing status in one patch."""
+"""Glue shared by the handlers: the config from memo, one pass of a resource written as one
+status patch (``PassRunner``), never on a body older than its own last write (``OwnWrites``)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import kopf
 
+from uplift_operator.adapters.watched import newer
+from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.status import status_patch
+from uplift_operator.handlers import observability
+from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
+from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["WrittenStatus", "config_of", "now", "write_status", "written_status"]
+__all__ = ["OwnWrites", "PassRunner", "config_of", "now", "runner"]
 
-#: How long a pass waits for its own last status write to come back through the watch before
-#: it acts on what it sees anyway (the write failed, or someone else changed the status).
-CATCH_UP_SECONDS = 5.0
+
 
 
 def config_of(memo: kopf.Memo) -> OperatorConfig:
@@ -32,48 +38,92 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def write_status(patch: kopf.Patch, change: dict[str, Any] | None) -> None:
-    """Put the whole status change into kopf's single patch of this pass (nothing if None)."""
-    if change:
-        patch.status.update(change)
+@dataclass
+class OwnWrites:
+    """The object as this process's own last status write left it (the API's answer), per uid,
+    until the watch brings a body at least as new.
+
+    A pass reads the body kopf keeps from the watch; right after the pass's own status write,
+    or while the watch reconnects after an API server restart, that body predates the write,
+    and a pass deciding on it would take the same decision again (a second event and history
+    entry) or step back (the graph applied from an older step). So a pass decides on the newer
+    of the two, by resourceVersion."""
+
+    _bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def newest(self, uid: str, live: Mapping[str, Any]) -> dict[str, Any]:
+        """A private copy of the newer of ``live`` and this process's last write of ``uid``."""
+        own = self._bodies.get(uid)
+        if own is not None and not newer(live, own):
+            return copy.deepcopy(own)
+        self._bodies.pop(uid, None)  # the watch caught up (or someone wrote after us)
+        return copy.deepcopy(dict(live))
+
+    def wrote(self, uid: str, body: Mapping[str, Any]) -> None:
+        self._bodies[uid] = copy.deepcopy(dict(body))
+
+    def forget(self, uid: str) -> None:
+        self._bodies.pop(uid, None)
+
+
+class _StatusWriter(Protocol):
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass
-class WrittenStatus:
-    """The status this process last wrote per object, until the watch brings it back.
+class PassRunner:
+    """Runs one pass of a resource of ``kind``: decide on a snapshot of the live body in the
+    thread pool, emit the events, write what changed of the status in one merge patch."""
 
-    kopf hands a pass the body of its latest watch event; a pass that comes before the event of
-    the previous pass's own patch sees the status before that patch and would take the same
-    decision again (a second event, MLflow write, history entry). So a pass waits until the
-    status it sees holds what was written, or ``CATCH_UP_SECONDS`` have passed."""
+    kind: str
+    plural: str
+    wakeups: Wakeups
+    executor: ThreadPoolExecutor
+    cluster: _StatusWriter
+    signatures: Signatures = field(default_factory=Signatures)
+    own_writes: OwnWrites = field(default_factory=OwnWrites)
 
-    catch_up_seconds: float = CATCH_UP_SECONDS
-    _pending: dict[str, tuple[dict[str, Any], float]] = field(default_factory=dict)
+    async def run_once(self, key: Key, body: kopf.Body,
+                       decide: Callable[[dict[str, Any], dt.datetime], PassResult],
+                       observe: Callable[[str, str, dict[str, Any]], None]) -> float | None:
+        """One pass; when the next is due (seconds, None: nothing due)."""
+        loop = asyncio.get_running_loop()
+        uid = str(body.metadata.uid)
+        snapshot = self.own_writes.newest(uid, body)
+        current = dict(snapshot.get("status") or {})
+        _, namespace, name = key
 
-    def behind(self, uid: str, current: Mapping[str, Any], clock: float) -> bool:
-        """Whether ``current`` (the status in the body) predates this process's last write."""
-        pending = self._pending.get(uid)
-        if pending is None:
-            return False
-        written, at = pending
-        if status_patch(dict(current), written) is None or clock - at >= self.catch_up_seconds:
-            del self._pending[uid]
-            return False
-        return True
+        def work() -> PassResult:
+            with observability.reconciling(self.kind, namespace, name):
+                return decide(snapshot, now())
 
-    def wrote(self, uid: str, status: Mapping[str, Any], clock: float) -> None:
-        self._pending[uid] = (copy.deepcopy(dict(status)), clock)
+        result = await loop.run_in_executor(self.executor, work)
+        for event in result.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        observability.count_decisions(namespace, name, [event.reason for event in result.events])
+        change = status_patch(current, result.status)
+        self.signatures.produced(key, result.status)
+        if change:
+            written = await loop.run_in_executor(self.executor, self.cluster.patch_status,
+                                                 f"{GROUP}/{VERSION}", self.plural, namespace,
+                                                 name, change)
+            self.own_writes.wrote(uid, written)
+        observe(namespace, name, result.status)
+        return result.requeue_after
 
-    def forget(self, uid: str) -> None:
-        self._pending.pop(uid, None)
+    def forget(self, key: Key, uid: str) -> None:
+        self.signatures.forget(key)
+        self.own_writes.forget(uid)
 
 
-def written_status(memo: kopf.Memo, kind: str) -> WrittenStatus:
-    """The process's ``WrittenStatus`` of ``kind`` (one per kind, kept in kopf's memo)."""
-    key = f"written_status_{kind}"
+def runner(memo: kopf.Memo, kind: str, plural: str) -> PassRunner:
+    """The process's ``PassRunner`` of ``kind`` (one per kind, kept in kopf's memo)."""
+    key = f"pass_runner_{kind}"
     found = memo.get(key)
     if found is None:
-        found = WrittenStatus()
+        found = PassRunner(kind, plural, memo["wakeups"], memo["pass_executor"],
+                           memo["uplift_dependencies"].cluster)
         memo[key] = found
-    assert isinstance(found, WrittenStatus)
+    assert isinstance(found, PassRunner)
     return found

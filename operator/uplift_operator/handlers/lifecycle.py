@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -11,14 +12,19 @@ import kopf
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
 from uplift_operator.adapters.prometheus import PrometheusClient
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import config_of
+from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.settings import OperatorConfig
 
 PREFIX = "uplift.dev"
+MODEL_PLURAL = "upliftmodels"
+#: Passes running at once (each mostly waits on the API server, MLflow or Prometheus).
+PASS_WORKERS = 8
 
 
 @kopf.on.startup()
@@ -43,29 +49,45 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.scanning.disabled = not config.cluster_reads
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
-    settings.execution.max_workers = 8
-    # A failing pass retries sooner than kopf's 60 s default; status says why meanwhile.
+    settings.execution.max_workers = 4  # kopf's own sync handlers: indexes, deletions
     settings.execution.default_backoff = 10
     if config.metrics_port:
         observability.serve(config.metrics_port)
-    memo["uplift_dependencies"] = dependencies(config)
-    # Timers run every second (UpliftModel and Campaign): a routine success of any timer
-    # is not worth a log line; failures and everything else still log.
-    logging.getLogger("kopf.objects").addFilter(QuietTimers())
+    objects = WatchedObjects([MODEL_PLURAL, SeldonV1Backend().plural])
+    memo["watched_objects"] = objects
+    memo["uplift_dependencies"] = dependencies(config, objects)
+    # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the
+    # event loop that carries the watches and the waiting tasks (handlers.scheduling).
+    memo["pass_executor"] = ThreadPoolExecutor(max_workers=PASS_WORKERS,
+                                               thread_name_prefix="pass")
+    memo["wakeups"] = Wakeups()
+    # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
+    logging.getLogger("kopf.objects").addFilter(QuietWatchHandlers())
 
 
-class QuietTimers(logging.Filter):
-    """Drops kopf's INFO "Timer '...' succeeded." line, for every kind's timers."""
+class QuietWatchHandlers(logging.Filter):
+    """Drops kopf's INFO "Handler '<watch handler>' succeeded." line, one per watch event."""
+
+    NAMES = ("model_changed", "campaign_changed", "child_changed")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (record.levelno <= logging.INFO and message.startswith("Timer '")
-                    and message.endswith("succeeded."))
+        return not (record.levelno <= logging.INFO and message.endswith("succeeded.")
+                    and any(message == f"Handler '{name}' succeeded." for name in self.NAMES))
 
 
-def dependencies(config: OperatorConfig) -> service.Dependencies:
-    """The adapters the UpliftModel passes use, built once."""
-    cluster = KubeCluster()
+@kopf.on.cleanup()
+def stop_passes(memo: kopf.Memo, **_: Any) -> None:
+    executor = memo.get("pass_executor")
+    if isinstance(executor, ThreadPoolExecutor):
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def dependencies(config: OperatorConfig,
+                 objects: WatchedObjects | None = None) -> service.Dependencies:
+    """The adapters the UpliftModel passes use, built once; reads of the watched kinds
+    (``objects``) come from memory."""
+    cluster = WatchedCluster(KubeCluster(), objects or WatchedObjects([]))
     prometheus = PrometheusClient(config.prometheus_url) if config.prometheus_url else None
 
     def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:

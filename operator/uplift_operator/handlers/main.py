@@ -19,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lifecycle,
         readiness,
         upliftmodel,
+        watches,
     )
 
     log_format = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,

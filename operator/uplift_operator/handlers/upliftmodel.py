@@ -1,54 +1,54 @@
-"""UpliftModel handlers: a level-based pass every second, written as one status patch.
+"""UpliftModel handlers: one waiting task per UpliftModel, a pass when due or woken.
 
-Why a timer and not on.create/on.update: the lifecycle depends on things outside the object
-(MLflow aliases, Prometheus, the serving graph), and one handler kind per object means kopf
-never runs two passes of the same UpliftModel at once. A pass that observes nothing new writes
-nothing (status is compared before patching), so the cadence costs reads, not writes.
+The lifecycle depends on things outside the object (MLflow aliases, Prometheus, the serving
+graph), so the pass is level-based: it observes everything and decides from scratch. It runs
+when something it depends on changes (its spec or annotations, its SeldonDeployment: see
+``handlers.watches``) and when something becomes due (``PassResult.requeue_after``: an
+analysis, a step's end, the deadline, the alias refresh) — never on a fixed cadence
+(``handlers.scheduling``). A pass that observes nothing new writes nothing: its status is one
+merge patch, only of what changed.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
-from uplift_operator.domain import status as status_logic
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import now, write_status, written_status
+from uplift_operator.handlers.common import PassRunner, runner
+from uplift_operator.handlers.scheduling import run_passes
 from uplift_operator.services import upliftmodel as service
+from uplift_operator.services.common import PassResult
 
 KIND = "UpliftModel"
 PLURAL = "upliftmodels"
-PASS_INTERVAL = 1.0
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=PASS_INTERVAL, sharp=False)
-def reconcile(body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
-              **_: Any) -> None:
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    passes: PassRunner = runner(memo, KIND, PLURAL)
+    meta = body.metadata
+    key = (KIND, str(meta.namespace), str(meta.name))
     deps = memo["uplift_dependencies"]
-    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
-    written, uid = written_status(memo, KIND), str(body.metadata.uid)
-    if written.behind(uid, status, time.monotonic()):
-        return  # our last write is not in this body yet: deciding on it would decide twice
-    with observability.reconciling(KIND, namespace, name):
-        result = service.reconcile(body, deps, now())
-        for event in result.events:
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        observability.count_decisions(namespace, name, [event.reason for event in result.events])
-        change = status_logic.status_patch(dict(status), result.status)
-        write_status(patch, change)
-        if change:
-            written.wrote(uid, result.status, time.monotonic())
-        phase = result.status.get("phase")
-        if phase:
-            observability.observe_phase(
-                KIND, namespace, name, Phase(phase),
-                any(c.get("type") == "InvalidSpec" and c.get("status") == "True"
-                    for c in result.status.get("conditions", [])))
-            observability.observe_rollout(namespace, name, result.status)
+
+    def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
+        return service.reconcile(snapshot, deps, now)
+
+    await run_passes(key, passes.wakeups,
+                     lambda: passes.run_once(key, body, decide, _observe))
+
+
+def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
+    phase = status.get("phase")
+    if phase:
+        observability.observe_phase(
+            KIND, namespace, name, Phase(phase),
+            any(c.get("type") == "InvalidSpec" and c.get("status") == "True"
+                for c in status.get("conditions", [])))
+        observability.observe_rollout(namespace, name, status)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
@@ -57,4 +57,4 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     observability.forget(KIND, namespace, name)
     deps = memo["uplift_dependencies"]
     deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)
-    written_status(memo, KIND).forget(str(meta.get("uid")))
+    runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))

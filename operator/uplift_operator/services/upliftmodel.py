@@ -97,8 +97,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if spec is None or problems:
         return invalid_pass(current, generation, problems, now)
     registry, resolution, problems = _resolve(spec, owner, deps, now)
-    if problems:  # the credentials Secret or the resolved version does not fit the spec
-        return invalid_pass(current, generation, problems, now)
+    if problems:  # the credentials Secret or the resolved version does not fit the spec,
+        # which a Secret fixed by hand (not watched) or a new version may change: looked at again
+        return replace(invalid_pass(current, generation, problems, now),
+                       requeue_after=UNRESOLVED_RETRY_SECONDS)
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
@@ -121,10 +123,23 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
     if applied is not None and applied.error is not None:
         events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
-    requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
-    if not resolved.ok and requeue is None:
-        requeue = 10.0  # retry MLflow with the timer's cadence; serving is untouched meanwhile
-    return PassResult(status.to_wire(), tuple(events), requeue)
+    return PassResult(status.to_wire(), tuple(events), _next_pass(spec, decision, resolved))
+
+
+#: How soon a pass whose model reference did not resolve asks MLflow again.
+UNRESOLVED_RETRY_SECONDS = 10.0
+
+
+def _next_pass(spec: UpliftModelSpec, decision: ramp.Decision,
+               resolved: status_logic.Resolved) -> float | None:
+    """When the next pass is due (seconds; None: only when something changes): the ramp's
+    next time, the alias refresh, and a retry of an unresolved reference."""
+    due = [decision.requeue_after.total_seconds()] if decision.requeue_after else []
+    if spec.model.alias is not None:
+        due.append(_seconds(spec.model.alias_refresh_interval))
+    if not resolved.ok:
+        due.append(UNRESOLVED_RETRY_SECONDS)  # serving is untouched meanwhile
+    return min(due, default=None)
 
 
 def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelSpec | None, list[str]]:

@@ -92,7 +92,16 @@ class CampaignBench:
                              + "\n".join(self.bench.operator.logs().splitlines()[-15:]))
 
     def wait_for_passes(self, after: float) -> None:
-        self.bench.operator.wait_for_passes("Campaign", self.namespace, CAMPAIGN, after)
+        """Two Campaign passes after ``after``, each woken by an annotation that asks for
+        nothing (a quiet Campaign has no pass due)."""
+        pokes = iter(range(1, 1000))
+
+        def poke() -> None:
+            self.bench.admin.run("annotate", "--overwrite", "campaign", CAMPAIGN, "-n",
+                                 self.namespace, f"test.uplift.dev/poke={next(pokes)}")
+
+        self.bench.operator.wait_for_passes("Campaign", self.namespace, CAMPAIGN, after,
+                                            poke=poke)
 
     def gate(self, status: Status, name: str) -> Status:
         return next(g for g in status.get("gates", []) if g["name"] == name)

@@ -246,9 +246,8 @@ def test_a_step_found_at_another_split_is_applied_again_and_judged_afresh() -> N
     sim.tick(1, outcomes=[GateOutcome(name="latency", verdict=P, message="ok", time=sim.now
                                       + dt.timedelta(minutes=1), memory=evidence)])
     sim.split_as_status = False
-    d = sim.tick(4)  # the pause elapsed and the gates passed, but not at this step's split
+    d = sim.tick(2)  # inside the step's pause: the step's split is applied again
     assert d.status.current_step == 0 and d.traffic == TrafficSplit("1", "2", 10)
-    assert "does not split traffic as this step says" in d.status.message
     assert d.status.split_applied_at == sim.now
     [latency] = [g for g in d.status.gates if g.name == "latency"]
     state = latency.sequential_state
@@ -258,10 +257,21 @@ def test_a_step_found_at_another_split_is_applied_again_and_judged_afresh() -> N
     assert "logFail" not in state["srmTraffic"].to_wire()
     assert state["effect"].to_wire().get("logPass") == 3.0
     sim.split_as_status = True
-    d = sim.tick(0.5)  # no analysis since the split was applied again: the step holds
+    d = sim.tick(2.5)  # the pause elapsed, but no analysis since the split was applied again
     assert d.status.current_step == 0 and "waiting for an analysis" in d.status.message
     d = sim.passing(1)
     assert d.status.current_step == 1 and d.status.canary_weight == 25
+
+
+def test_a_graph_a_step_ahead_does_not_hold_an_advance_that_is_due() -> None:
+    # The previous pass applied step 2 and died before its status write; this pass, deciding
+    # from the same status, advances too: no step back, nothing to apply again.
+    sim = with_canary()
+    sim.passing(1)
+    sim.split_as_status = False
+    d = sim.tick(4)
+    assert d.status.current_step == 1 and d.traffic == TrafficSplit("1", "2", 25)
+    assert d.status.split_applied_at is None
 
 
 def test_a_graph_found_at_another_split_before_traffic_changes_nothing() -> None:

@@ -1,0 +1,116 @@
+"""Objects the operator watches, read from memory instead of the API server.
+
+``WatchedCluster`` wraps the cluster adapter: ``get`` of a watched kind (the SeldonDeployments
+the operator owns, the UpliftModels a Campaign follows) answers from what the watch events
+(``handlers.watches``) and the operator's own applies last brought, so a pass reads nothing
+from the API server for them. An object the store has not seen yet (before the watch's first
+listing, or absent) is read once from the API server, and remembered. Everything else passes
+through. The store keeps the newest version of each object by resourceVersion, so a watch
+event that arrives after the operator's own apply never replaces its newer answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+__all__ = ["WatchedCluster", "WatchedObjects", "newer"]
+
+ObjectKey = tuple[str, str, str]  # (plural, namespace, name)
+
+
+class _Cluster(Protocol):
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]: ...
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None: ...
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool: ...
+
+    def secret_values(self, namespace: str, name: str,
+                      keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def create_secret(self, manifest: Mapping[str, Any]) -> bool: ...
+
+
+def newer(candidate: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
+    """Whether ``candidate`` is at least as new as ``known`` (resourceVersions are opaque, but
+    etcd's are integers: compared as such when both are; otherwise the later arrival wins)."""
+    if known is None:
+        return True
+    new = str((candidate.get("metadata") or {}).get("resourceVersion", ""))
+    old = str((known.get("metadata") or {}).get("resourceVersion", ""))
+    if new.isdigit() and old.isdigit():
+        return int(new) >= int(old)
+    return True
+
+
+class WatchedObjects:
+    """The latest body of each watched object, fed by watch events and the operator's applies;
+    thread-safe (passes run in a thread pool, events arrive on the event loop)."""
+
+    def __init__(self, plurals: Sequence[str]) -> None:
+        self.plurals = frozenset(plurals)
+        self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, plural: str, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        key = (plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        with self._lock:
+            if newer(body, self._objects.get(key)):
+                self._objects[key] = dict(body)
+
+    def forget(self, plural: str, namespace: str, name: str) -> None:
+        with self._lock:
+            self._objects.pop((plural, namespace, name), None)
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._objects.get((plural, namespace, name))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._objects)
+
+
+class WatchedCluster:
+    """A cluster adapter whose reads of watched kinds come from ``objects``."""
+
+    def __init__(self, cluster: _Cluster, objects: WatchedObjects) -> None:
+        self.cluster = cluster
+        self.objects = objects
+
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+        result = self.cluster.apply(manifest, plural)
+        if plural in self.objects.plurals and result:
+            self.objects.observe(plural, result)  # the next pass sees its own apply
+        return result
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+        if plural not in self.objects.plurals:
+            return self.cluster.get(api_version, plural, namespace, name)
+        known = self.objects.get(plural, namespace, name)
+        if known is not None:
+            return known
+        found = self.cluster.get(api_version, plural, namespace, name)
+        if found is not None:
+            self.objects.observe(plural, found)
+        return found
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
+        gone = self.cluster.delete(api_version, plural, namespace, name)
+        if plural in self.objects.plurals:
+            self.objects.forget(plural, namespace, name)
+        return gone
+
+    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        return self.cluster.secret_values(namespace, name, keys)
+
+    def create_secret(self, manifest: Mapping[str, Any]) -> bool:
+        return self.cluster.create_secret(manifest)
+
+    def __getattr__(self, name: str) -> Any:  # merge_patch, patch_status: as the cluster's
+        return getattr(self.cluster, name)

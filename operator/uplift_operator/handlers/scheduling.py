@@ -1,0 +1,132 @@
+"""Event-driven passes: one waiting task per resource, woken by what it depends on or by time.
+
+Each UpliftModel, Campaign and campaigns file has one kopf daemon (an asyncio task) that runs a
+pass, then sleeps until the pass's next due time (``PassResult.requeue_after``: the next
+analysis, a step's end, the deadline, an alias refresh) or until something it depends on wakes
+it: its own spec or annotations (``Signatures``), its child or its model changed (watch events,
+``handlers.watches``). Nothing is polled at rest: a resource with nothing due sleeps until
+``RESYNC_SECONDS``, the level-based safety net. Passes run in a bounded thread pool, since
+the services are blocking code; one task per resource means two passes of one resource never
+run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Key", "Signatures", "Wakeups",
+           "run_passes"]
+
+logger = logging.getLogger(__name__)
+
+#: (kind, namespace, name): what a waiting task is known by.
+Key = tuple[str, str, str]
+
+#: With nothing due, a pass still runs this often: a safety net for a wake-up that was lost
+#: (a watch event missed while a connection was re-established), as controller-runtime's
+#: SyncPeriod; never the way anything the operator depends on is noticed.
+RESYNC_SECONDS = 600.0
+#: After a pass that raised (e.g. its status write refused while the API server restarts),
+#: the next comes 1 s later, doubling with each failure in a row up to this.
+ERROR_BACKOFF_SECONDS = 30.0
+#: Wake-ups closer together than this are taken by one pass (a burst of watch events).
+COALESCE_SECONDS = 0.05
+
+
+@dataclass
+class Wakeups:
+    """The waiting tasks' wake-up flags by key; ``wake`` is called from the event loop."""
+
+    _flags: dict[Key, asyncio.Event] = field(default_factory=dict)
+
+    def register(self, key: Key) -> asyncio.Event:
+        flag = asyncio.Event()
+        self._flags[key] = flag
+        return flag
+
+    def unregister(self, key: Key, flag: asyncio.Event) -> None:
+        if self._flags.get(key) is flag:
+            del self._flags[key]
+
+    def wake(self, key: Key) -> None:
+        flag = self._flags.get(key)
+        if flag is not None:
+            flag.set()
+
+    def __len__(self) -> int:
+        return len(self._flags)
+
+
+def status_digest(status: Mapping[str, Any] | None) -> str:
+    """A short fingerprint of a status, equal for equal JSON content."""
+    text = json.dumps(status or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass
+class Signatures:
+    """What of a resource its own pass depends on, as last seen: a watch event wakes the pass
+    only when that changed — the spec (generation), annotations (manual requests), deletion,
+    or a status that is not the one this process's last pass produced (edited by someone else).
+    The events of the pass's own status writes wake nothing."""
+
+    _seen: dict[Key, tuple[object, ...]] = field(default_factory=dict)
+    _produced: dict[Key, str] = field(default_factory=dict)
+
+    def changed(self, key: Key, body: Mapping[str, Any]) -> bool:
+        meta = body.get("metadata") or {}
+        digest = status_digest(body.get("status"))
+        ours = self._produced.get(key) == digest
+        signature = (meta.get("generation"), json.dumps(meta.get("annotations") or {},
+                                                        sort_keys=True),
+                     bool(meta.get("deletionTimestamp")), ours or digest)
+        before = self._seen.get(key)
+        self._seen[key] = signature
+        return before != signature
+
+    def produced(self, key: Key, status: Mapping[str, Any]) -> None:
+        """The status the last pass of ``key`` decided (written, or already there)."""
+        self._produced[key] = status_digest(status)
+        seen = self._seen.get(key)
+        if seen is not None:  # the event of this write carries nothing new
+            self._seen[key] = (*seen[:3], True)
+
+    def forget(self, key: Key) -> None:
+        self._seen.pop(key, None)
+        self._produced.pop(key, None)
+
+
+async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitable[float | None]],
+                     *, resync: float = RESYNC_SECONDS) -> None:
+    """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
+    nothing due) or woken, until cancelled (kopf cancels a daemon when its resource goes or
+    the operator stops or is paused by peering)."""
+    flag = wakeups.register(key)
+    failures = 0
+    try:
+        while True:
+            flag.clear()  # a wake-up during the pass runs another one right after it
+            try:
+                delay = await one_pass()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                delay = min(2.0 ** failures, ERROR_BACKOFF_SECONDS)
+                failures += 1
+                logger.warning("pass of %s %s/%s failed (%s in a row); next in %.0f s: %s",
+                               *key, failures, delay, error, exc_info=failures == 1)
+            timeout = resync if delay is None else min(max(delay, 0.0), resync)
+            try:
+                await asyncio.wait_for(flag.wait(), timeout=timeout)
+                await asyncio.sleep(COALESCE_SECONDS)
+            except TimeoutError:
+                pass
+    finally:
+        wakeups.unregister(key, flag)

@@ -1,0 +1,87 @@
+"""Who wakes whom: the watch events the waiting tasks (``handlers.scheduling``) depend on.
+
+kopf already watches UpliftModels and Campaigns; the operator also watches the
+SeldonDeployments it owns. Each event updates the in-memory copy the passes read
+(``adapters.watched``: a pass GETs neither its child nor a Campaign's model) and wakes exactly
+the tasks that depend on it:
+
+* an UpliftModel event: its own pass when its spec, annotations or someone else's status edit
+  came in (never for its own status write), the Campaigns that follow it (its phase, versions
+  and treatments are theirs to react to), and its campaigns file (the version split);
+* a Campaign event: its own pass likewise, and the campaigns file of the model it names — and
+  of the model it named before, when it moved;
+* a SeldonDeployment event: the pass of the UpliftModel that owns it (Seldon reported a
+  predictor Available, someone edited the traffic, it was deleted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from uplift_operator.adapters.watched import WatchedObjects
+from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.handlers.campaigns_file import file_key
+from uplift_operator.handlers.common import runner
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.render.seldon import SeldonV1Backend
+
+MODEL_KIND, MODEL_PLURAL = "UpliftModel", "upliftmodels"
+CAMPAIGN_KIND, CAMPAIGN_PLURAL = "Campaign", "campaigns"
+_CHILD = SeldonV1Backend()
+_CHILD_GROUP, _CHILD_VERSION = _CHILD.api_version.split("/")
+
+
+def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
+             body: kopf.Body) -> tuple[str, str]:
+    meta = body.metadata
+    namespace, name = str(meta.namespace), str(meta.name)
+    if event.get("type") == "DELETED":
+        objects.forget(plural, namespace, name)
+    else:
+        objects.observe(plural, event["object"])
+    return namespace, name
+
+
+@kopf.on.event(GROUP, VERSION, MODEL_PLURAL)
+async def model_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
+                        **kwargs: Any) -> None:
+    namespace, name = _observe(memo["watched_objects"], MODEL_PLURAL, event, body)
+    wakeups: Wakeups = memo["wakeups"]
+    key = (MODEL_KIND, namespace, name)
+    if runner(memo, MODEL_KIND, MODEL_PLURAL).signatures.changed(key, event["object"]):
+        wakeups.wake(key)
+    index: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["campaigns_by_model"]
+    for campaign in index.get((namespace, name), []):
+        wakeups.wake((CAMPAIGN_KIND, namespace, str(campaign["metadata"]["name"])))
+    wakeups.wake(file_key(namespace, name))
+
+
+@kopf.on.event(GROUP, VERSION, CAMPAIGN_PLURAL)
+async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
+                           **_: Any) -> None:
+    meta = body.metadata
+    namespace, name = str(meta.namespace), str(meta.name)
+    wakeups: Wakeups = memo["wakeups"]
+    key = (CAMPAIGN_KIND, namespace, name)
+    if runner(memo, CAMPAIGN_KIND, CAMPAIGN_PLURAL).signatures.changed(key, event["object"]):
+        wakeups.wake(key)
+    models: dict[tuple[str, str], str] = memo.setdefault("campaign_models", {})
+    model = str((body.get("spec") or {}).get("modelRef", {}).get("name", ""))
+    before = models.get((namespace, name))
+    if event.get("type") == "DELETED":
+        models.pop((namespace, name), None)
+    else:
+        models[(namespace, name)] = model
+    for named in {model, before} - {None, ""}:
+        wakeups.wake(file_key(namespace, str(named)))
+
+
+@kopf.on.event(_CHILD_GROUP, _CHILD_VERSION, _CHILD.plural)
+async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
+                        **_: Any) -> None:
+    namespace, _name = _observe(memo["watched_objects"], _CHILD.plural, event, body)
+    for owner in body.metadata.get("ownerReferences") or []:
+        if owner.get("kind") == MODEL_KIND and owner.get("apiVersion") == f"{GROUP}/{VERSION}":
+            memo["wakeups"].wake((MODEL_KIND, namespace, str(owner.get("name"))))

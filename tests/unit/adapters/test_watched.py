@@ -1,0 +1,91 @@
+"""adapters.watched: reads of watched kinds from memory, never older than the operator's apply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
+
+API, PLURAL = "machinelearning.seldon.io/v1", "seldondeployments"
+
+
+class _Api:
+    """The API server: objects by (plural, namespace, name), and every call counted."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.version = 100
+
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
+        self.calls.append("apply")
+        self.version += 1
+        meta = {**manifest["metadata"], "resourceVersion": str(self.version)}
+        body = {**manifest, "metadata": meta}
+        self.objects[(plural, meta["namespace"], meta["name"])] = body
+        return body
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+        self.calls.append(f"get {plural}")
+        return self.objects.get((plural, namespace, name))
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
+        self.calls.append("delete")
+        return self.objects.pop((plural, namespace, name), None) is not None
+
+    def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        self.calls.append("get secrets")
+        return {}
+
+    def create_secret(self, manifest: Mapping[str, Any]) -> bool:
+        return True
+
+
+def _body(name: str, version: int, weight: int) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "SeldonDeployment",
+            "metadata": {"name": name, "namespace": "ns", "resourceVersion": str(version)},
+            "spec": {"predictors": [{"name": "v1", "traffic": weight}]}}
+
+
+def test_a_watched_object_is_read_from_memory_after_one_get() -> None:
+    api = _Api()
+    api.objects[(PLURAL, "ns", "um")] = _body("um", 5, 100)
+    cluster = WatchedCluster(api, WatchedObjects([PLURAL]))
+    for _ in range(3):
+        assert cluster.get(API, PLURAL, "ns", "um") == _body("um", 5, 100)
+    assert api.calls == [f"get {PLURAL}"]
+    cluster.get("v1", "configmaps", "ns", "x")  # a kind not watched: always asked
+    cluster.get("v1", "configmaps", "ns", "x")
+    assert api.calls.count("get configmaps") == 2
+
+
+def test_a_watch_event_replaces_the_body_and_an_older_one_does_not() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    objects.observe(PLURAL, _body("um", 7, 90))
+    objects.observe(PLURAL, _body("um", 6, 100))  # late event of an older version
+    assert cluster.get(API, PLURAL, "ns", "um")["spec"]["predictors"][0]["traffic"] == 90
+    assert api.calls == []
+
+
+def test_the_operators_own_apply_is_seen_by_the_next_read_before_its_event() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    objects.observe(PLURAL, _body("um", 100, 100))
+    cluster.apply(_body("um", 0, 70), PLURAL)  # the API answers with resourceVersion 101
+    objects.observe(PLURAL, _body("um", 100, 100))  # the event of the state before it
+    assert cluster.get(API, PLURAL, "ns", "um")["spec"]["predictors"][0]["traffic"] == 70
+
+
+def test_a_deleted_object_is_asked_for_again() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    objects.observe(PLURAL, _body("um", 3, 100))
+    objects.forget(PLURAL, "ns", "um")  # the DELETED event
+    assert cluster.get(API, PLURAL, "ns", "um") is None
+    assert api.calls == [f"get {PLURAL}"]
