@@ -4,9 +4,10 @@ The lifecycle depends on things outside the object (MLflow aliases, Prometheus, 
 graph), so the pass is level-based: it observes everything and decides from scratch. It runs
 when something it depends on changes (its spec or annotations, its SeldonDeployment: see
 ``handlers.watches``) and when something becomes due (``PassResult.requeue_after``: an
-analysis, a step's end, the deadline, the alias refresh) — never on a fixed cadence
-(``handlers.scheduling``). A pass that observes nothing new writes nothing: its status is one
-merge patch, only of what changed.
+analysis, a step's end, the deadline, the alias refresh; a move of its alias that another
+follower's read found wakes it too) — never on a fixed cadence (``handlers.scheduling``).
+A pass that observes nothing new writes nothing: its status is one merge patch, only of what
+changed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, runner
 from uplift_operator.handlers.scheduling import run_passes
+from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
 
@@ -33,9 +35,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     meta = body.metadata
     key = (KIND, str(meta.namespace), str(meta.name))
     deps = memo["uplift_dependencies"]
+    followers = alias_followers(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
-        return service.reconcile(snapshot, deps, now)
+        result = service.reconcile(snapshot, deps, now)
+        followers.follow(key, service.followed_alias(snapshot, deps))
+        return result
 
     await run_passes(key, passes.wakeups,
                      lambda: passes.run_once(key, body, decide, _observe))
@@ -58,3 +63,6 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     deps = memo["uplift_dependencies"]
     deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)
     runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))
+    followers = memo.get("alias_followers")
+    if followers is not None:
+        followers.forget((KIND, namespace, name))

@@ -11,11 +11,17 @@ the tasks that depend on it:
 * a Campaign event: its own pass likewise, and the campaigns file of the model it names — and
   of the model it named before, when it moved;
 * a SeldonDeployment event: the pass of the UpliftModel that owns it (Seldon reported a
-  predictor Available, someone edited the traffic, it was deleted).
+  predictor Available, someone edited the traffic, it was deleted);
+* an alias that moved in MLflow, as the first follower's read found it (the shared resolver
+  reads it once per refresh interval): the passes of every UpliftModel that follows it
+  (``AliasFollowers``), not each at its own next refresh.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -24,8 +30,9 @@ from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.campaigns_file import file_key
 from uplift_operator.handlers.common import runner
-from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.scheduling import Key, Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services.resolution import AliasKey
 
 MODEL_KIND, MODEL_PLURAL = "UpliftModel", "upliftmodels"
 CAMPAIGN_KIND, CAMPAIGN_PLURAL = "Campaign", "campaigns"
@@ -85,3 +92,48 @@ async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == MODEL_KIND and owner.get("apiVersion") == f"{GROUP}/{VERSION}":
             memo["wakeups"].wake((MODEL_KIND, namespace, str(owner.get("name"))))
+
+
+@dataclass
+class AliasFollowers:
+    """Which UpliftModels follow which alias, as their last pass found (thread-safe: passes run
+    in the pool, the resolver tells of a move from there)."""
+
+    _by_alias: dict[AliasKey, set[Key]] = field(default_factory=dict)
+    _of: dict[Key, AliasKey] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def follow(self, key: Key, alias: AliasKey | None) -> None:
+        with self._lock:
+            before = self._of.pop(key, None)
+            if before is not None:
+                self._by_alias.get(before, set()).discard(key)
+            if alias is not None:
+                self._of[key] = alias
+                self._by_alias.setdefault(alias, set()).add(key)
+
+    def followers(self, alias: AliasKey) -> list[Key]:
+        with self._lock:
+            return sorted(self._by_alias.get(alias, ()))
+
+    def forget(self, key: Key) -> None:
+        self.follow(key, None)
+
+
+def alias_followers(memo: kopf.Memo) -> AliasFollowers:
+    """The process's followers; on first use, the resolver is told to wake them on a move (from
+    the pass thread that read it, onto the event loop that holds the wake-up flags)."""
+    found = memo.get("alias_followers")
+    if found is None:
+        found = AliasFollowers()
+        loop, wakeups = asyncio.get_running_loop(), memo["wakeups"]
+        followers = found
+
+        def moved(alias: AliasKey) -> None:
+            for key in followers.followers(alias):
+                loop.call_soon_threadsafe(wakeups.wake, key)
+
+        memo["uplift_dependencies"].resolver.moved.append(moved)
+        memo["alias_followers"] = found
+    assert isinstance(found, AliasFollowers)
+    return found

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain.validation import ModelContract
 from uplift_operator.services.ports import Registry
 
-__all__ = ["TREATMENTS_TAG", "Resolution", "Resolver", "Scope", "VersionFacts"]
+__all__ = ["TREATMENTS_TAG", "AliasKey", "Resolution", "Resolver", "Scope", "VersionFacts"]
 
 #: Who asks which registry: (tracking URI, namespace of the credentials Secret, its name), the
 #: last two empty without credentials.
@@ -63,10 +63,19 @@ class _Entry:
     fetched_at: dt.datetime
 
 
+#: An alias as the resolver knows it: (scope, registered model, alias).
+AliasKey = tuple[Scope, str, str]
+
+
 @dataclass
 class Resolver:
-    """Per-process cache of resolutions, shared by scope (``Scope``); one per operator."""
+    """Per-process cache of resolutions, shared by scope (``Scope``); one per operator.
 
+    ``moved`` is told of each alias read that found it on another version than the cache held,
+    so that every resource following it can be woken at once (``handlers.watches``), not each
+    at its own next refresh."""
+
+    moved: list[Callable[[AliasKey], None]] = field(default_factory=list)
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
     _versions: dict[tuple[Scope, str, str], VersionFacts] = field(default_factory=dict)
     _contracts: dict[tuple[Scope, str, str], ModelContract] = field(default_factory=dict)
@@ -89,6 +98,9 @@ class Resolver:
                 facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
                 self._versions[(scope, ref.registered_model, facts.version)] = facts
                 self._aliases[key] = _Entry(facts, now)
+                if cached is not None and cached.facts != facts:
+                    for tell in self.moved:
+                        tell(key)
         except errors.RegistryNotFound as error:
             return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
         except errors.RegistryError as error:

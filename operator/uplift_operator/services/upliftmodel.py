@@ -51,7 +51,7 @@ from uplift_operator.render.serving import RuntimeSettings, ServingBackend, Traf
 from uplift_operator.services import measurements
 from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
-from uplift_operator.services.resolution import Resolution, Resolver, Scope
+from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
 
 __all__ = ["Dependencies", "Event", "PassResult", "reconcile", "version_run"]
 
@@ -174,6 +174,19 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), []
     return registry, resolution, validation.validate_against_model(spec, contract)
+
+
+def followed_alias(body: Mapping[str, Any], deps: Dependencies) -> AliasKey | None:
+    """The alias the UpliftModel ``body`` follows, as the shared resolver knows it (None: a
+    pinned version, or a spec that does not parse)."""
+    try:
+        spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return None
+    if spec.model.alias is None:
+        return None
+    scope = registry_scope(spec.model, str(body["metadata"]["namespace"]), deps)
+    return (scope, spec.model.registered_model, spec.model.alias)
 
 
 def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:

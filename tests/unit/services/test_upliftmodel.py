@@ -465,6 +465,36 @@ def test_resources_following_one_alias_share_one_lookup_per_refresh_interval() -
     assert registry.calls - before == 3
 
 
+def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never() -> None:
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.add(REGISTERED, "2")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    told: list[Any] = []
+    resolver.moved.append(told.append)
+    ref = ModelReference.model_validate(SPEC["model"])  # refreshed every 30 s
+    scope: Scope = ("http://mlflow", "", "")
+    resolver.resolve(scope, ref, registry, T0)  # first read: nothing it moved from
+    resolver.resolve(scope, ref, registry, T0 + dt.timedelta(seconds=30))  # the same
+    assert told == []
+    registry.aliases[(REGISTERED, "champion")] = "2"
+    resolver.resolve(scope, ref, registry, T0 + dt.timedelta(seconds=40))  # cached
+    assert told == []
+    resolver.resolve(scope, ref, registry, T0 + dt.timedelta(seconds=60))
+    assert told == [(scope, REGISTERED, "champion")]
+    pinned = ModelReference.model_validate({"registeredModel": REGISTERED, "version": "1"})
+    resolver.resolve(scope, pinned, registry, T0 + dt.timedelta(seconds=90))
+    assert told == [(scope, REGISTERED, "champion")]
+
+
+def test_the_followed_alias_is_named_by_scope_and_a_pinned_version_follows_none() -> None:
+    sim = Sim()
+    assert upliftmodel.followed_alias(sim.body, sim.deps) == (
+        ("http://mlflow.test", "", ""), REGISTERED, "champion")
+    sim.body["spec"]["model"] = {"registeredModel": REGISTERED, "version": "1"}
+    assert upliftmodel.followed_alias(sim.body, sim.deps) is None
+
+
 def test_a_moved_alias_starts_a_canary_after_the_refresh_interval() -> None:
     sim = Sim()
     sim.tick()
