@@ -1,0 +1,711 @@
+"""Scale: N UpliftModels following one alias — apply → all Ready against the raw cost of the
+children, and what the operator costs at rest.
+
+    .venv/bin/python bench/scale.py [--counts 100,1000,10000] [--rest 60] [--timeout 900]
+                                    [--settle 10] [--threads 8] [--json PATH]
+
+One fresh stack per N (the issue's "one run per N": the operator's memory and caches start
+empty each time): the real control plane, a real MLflow, CRDs and the operator's RBAC. Then,
+before the operator or the Seldon stand-in run (nothing else reacts to the objects):
+
+  raw create: a plain kubernetes client (``--threads`` threads, one request per object) creates N
+              SeldonDeployments shaped as the operator renders them (one predictor, the runtime's
+              environment, its volumes) in a scratch namespace; the time until the last create
+              returned. The Secrets and ConfigMaps the operator also creates per UpliftModel are
+              then created the same way ("raw children" adds them). The scratch namespace is
+              deleted and waited for.
+
+Then one model version is trained into MLflow (Hillstrom sample) under the alias ``champion``,
+the Seldon stand-in (which plays Seldon's status updates) and the operator (a separate process
+under its own identity, with peering as installed, no ``--prometheus-url``) start, and:
+
+  apply → all Ready: from the first of N creates of UpliftModels (same thread pool), all
+              following ``bench-model@champion`` with one qini gate (MLflow only, no
+              Prometheus), until one LIST of the namespace shows every one ``status.phase:
+              Healthy`` and a LIST of SeldonDeployments shows every child. One LIST per second
+              (1 s after the previous one returned; N/2000 s from N = 2,000 on, so 5 s at
+              10,000), so the instant is at most that late. On
+              ``--timeout`` it reports how many were Ready and carries on.
+  first-version write cost: the apiserver's own ``apiserver_request_total`` (by verb, resource,
+              subresource) before and after that window, minus the requests the bench and the
+              stand-in made (counted by the bench): status patches, object patches (kopf's
+              finalizer and annotations), events and child creates per resource; the MLflow
+              requests per resource from MLflow's access log; the operator's requests in all from
+              API Priority and Fairness (``apiserver_flowcontrol_dispatched_requests_total``: the
+              operator is the only identity outside the ``exempt`` flow schema).
+  at rest:    after ``--settle`` s, the stand-in stops (nothing changes from here; Seldon at rest
+              writes nothing either) and for ``--rest`` s the bench does nothing but read the
+              apiserver's /metrics, the operator's /metrics and /proc at both ends. Reported per
+              minute: reads (GET + LIST), watch requests (WATCH; kopf re-opens each watch every
+              270 s) and watches open at the end, writes (POST/PUT/PATCH/APPLY/DELETE); reads and
+              writes of kopf's peering object (keep-alives) are shown apart; the control plane's
+              own background (leases, endpoints, endpointslices, non-resource URLs such as
+              discovery) is left out, and the per-identity APF count is the cross-check.
+              MLflow requests per minute from its
+              access log (the devenv server runs uvicorn with its access log on; only the operator
+              talks to MLflow then). Operator CPU: utime + stime of the operator's process tree
+              (/proc/<pid>/stat) over the window, in % of one core; RSS: VmRSS of the tree at the
+              end (and idle, before the first UpliftModel). Passes: count and mean duration of
+              ``uplift_operator_reconcile_duration_seconds{kind="UpliftModel"}``.
+
+The operator runs from a copy of the working tree's ``operator/uplift_operator`` taken when the
+bench starts (every N measures the same code; its hash is in the output).
+
+Prints a markdown table and one JSON line per N (``--json PATH`` writes them too, one per line).
+Targets (issue #10): apply → all Ready ≤ 3× the raw create of the same children at 1,000 and
+10,000; at rest 0 writes, only watches (no periodic GET/LIST per resource), MLflow ≤ 1 request per
+followed alias per refresh interval (1 alias here, ``aliasRefreshInterval`` 1 m by default),
+operator CPU ≤ 5 % of one core and RSS ≤ 250 MB at 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
+
+from kubernetes import client as kube_client  # noqa: E402
+from kubernetes import config as kube_config  # noqa: E402
+from kubernetes.client.exceptions import ApiException  # noqa: E402
+from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac  # noqa: E402
+from tests.support.registry import Versions  # noqa: E402
+
+from uplift_operator.devenv import process  # noqa: E402
+from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
+from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
+from uplift_operator.devenv.seldon_standin import SeldonStandIn  # noqa: E402
+
+HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
+MODEL, ALIAS = "bench-model", "champion"
+NS, SCRATCH = "scale", "scale-raw"
+UPLIFT = ("uplift.dev", "v1alpha1", "upliftmodels")
+SELDON = ("machinelearning.seldon.io", "v1", "seldondeployments")
+READS, WATCH = ("GET", "LIST"), "WATCH"
+WRITES = ("POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION")
+PEERING = ("clusterkopfpeerings", "kopfpeerings")
+# The control plane's own periodic requests (kube-apiserver's lease and endpoints reconcilers);
+# non-resource URLs (discovery, openapi, /metrics) are left out as well.
+BACKGROUND = ("leases", "endpoints", "endpointslices")
+
+Key = tuple[str, str, str]  # verb, resource, subresource
+
+
+# -- counting ----------------------------------------------------------------------------------
+
+class Own:
+    """Requests the bench and the stand-in make, keyed as the apiserver counts them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[Key] = Counter()
+
+    def add(self, key: Key, n: int = 1) -> None:
+        with self._lock:
+            self._counts[key] += n
+
+    def snapshot(self) -> Counter[Key]:
+        with self._lock:
+            return Counter(self._counts)
+
+
+class CountingStandIn(SeldonStandIn):
+    """The stand-in, counting its LISTs and status patches so the bench can subtract them."""
+
+    def __init__(self, api_client: kube_client.ApiClient, own: Own) -> None:
+        super().__init__(api_client)
+        self._own = own
+
+    def reconcile_once(self) -> None:
+        self._own.add(("LIST", "seldondeployments", ""))
+        before = self.updates
+        try:
+            super().reconcile_once()
+        finally:
+            self._own.add(("PATCH", "seldondeployments", "status"), self.updates - before)
+
+
+_LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class ApiMetrics:
+    """One read of kube-apiserver's /metrics: what matters here."""
+
+    requests: Counter[Key] = field(default_factory=Counter)
+    flows: Counter[str] = field(default_factory=Counter)  # dispatched, by flow schema
+    open_watches: Counter[str] = field(default_factory=Counter)  # by resource
+
+    @classmethod
+    def read(cls, api: kube_client.ApiClient) -> ApiMetrics:
+        method, url, headers, _, _ = api.param_serialize("GET", "/metrics",
+                                                         auth_settings=["BearerToken"])
+        response = api.call_api(method, url, headers, _request_timeout=30)
+        response.read()  # type: ignore[no-untyped-call]
+        found = cls()
+        for line in cast(bytes, response.data).decode().splitlines():
+            if line.startswith("apiserver_request_total{"):
+                labels, value = _sample(line)
+                if labels.get("resource"):
+                    found.requests[(labels["verb"], labels["resource"],
+                                    labels.get("subresource", ""))] += int(value)
+            elif line.startswith("apiserver_flowcontrol_dispatched_requests_total{"):
+                labels, value = _sample(line)
+                found.flows[labels.get("flow_schema", "")] += int(value)
+            elif line.startswith("apiserver_longrunning_requests{") and 'verb="WATCH"' in line:
+                labels, value = _sample(line)
+                found.open_watches[labels.get("resource", "")] += int(value)
+        return found
+
+
+def _sample(line: str) -> tuple[dict[str, str], float]:
+    head, _, value = line.rpartition(" ")
+    return dict(_LABELS.findall(head)), float(value)
+
+
+def requests_between(before: ApiMetrics, after: ApiMetrics, own: Counter[Key]) -> Counter[Key]:
+    """Requests made between two reads by anyone but the bench, the stand-in and the control
+    plane's background."""
+    delta: Counter[Key] = Counter()
+    for key, value in after.requests.items():
+        if key[1] in BACKGROUND:
+            continue
+        n = value - before.requests.get(key, 0) - own.get(key, 0)
+        if n:
+            delta[key] = n
+    return delta
+
+
+def operator_flows(before: ApiMetrics, after: ApiMetrics) -> int:
+    """Requests APF dispatched for identities outside ``exempt`` (system:masters: the bench,
+    the stand-in, the controller manager, the apiserver itself): the operator's."""
+    return sum(v - before.flows.get(k, 0) for k, v in after.flows.items() if k != "exempt")
+
+
+def total(counts: Counter[Key], verbs: Iterable[str],
+          keep: Callable[[Key], bool] = lambda _: True) -> int:
+    verbs = tuple(verbs)
+    return sum(v for k, v in counts.items() if k[0] in verbs and keep(k))
+
+
+class MlflowLog:
+    """Requests the MLflow server logged (uvicorn's access log, in ``MlflowServer.log``)."""
+
+    LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) (\S+) HTTP/[\d.]+"')
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def offset(self) -> int:
+        return self.path.stat().st_size
+
+    def since(self, offset: int, until: int | None = None) -> Counter[str]:
+        """``"METHOD /path"`` → count, between two offsets."""
+        with self.path.open("rb") as log:
+            log.seek(offset)
+            text = log.read(None if until is None else until - offset).decode(errors="replace")
+        found: Counter[str] = Counter()
+        for match in self.LINE.finditer(text):
+            found[f"{match[1]} {match[2].split('?')[0]}"] += 1
+        return found
+
+
+class Usage:
+    """CPU and memory of a process and its descendants, from /proc."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def _tree(self) -> list[int]:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat[stat.rfind(")") + 2:].split()[1])
+        tree, frontier = [self.pid], [self.pid]
+        while frontier:
+            children = [p for p, pp in parents.items() if pp in frontier]
+            tree += children
+            frontier = children
+        return tree
+
+    def cpu_seconds(self) -> float:
+        """utime + stime (+ those of reaped children) of the whole tree."""
+        ticks = 0
+        for pid in self._tree():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2:].split()
+            ticks += sum(int(f) for f in fields[11:15])
+        return ticks / self.TICK
+
+    def rss_mb(self) -> float:
+        kb = 0
+        for pid in self._tree():
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            kb += next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+        return kb / 1024
+
+
+def passes(operator: OperatorProcess) -> tuple[float, float]:
+    """(count, total seconds) of the operator's UpliftModel passes so far, from its /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics",
+                                  timeout=10).read().decode()
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            prefix = f'uplift_operator_reconcile_duration_seconds_{part}{{kind="UpliftModel"}} '
+            if line.startswith(prefix):
+                found[part] = float(line[len(prefix):])
+    return found["count"], found["sum"]
+
+
+# -- objects -----------------------------------------------------------------------------------
+
+def name_of(i: int) -> str:
+    return f"um-{i:05d}"
+
+
+def namespace(name: str) -> kube_client.V1Namespace:
+    return kube_client.V1Namespace(metadata=kube_client.V1ObjectMeta(name=name))
+
+
+def upliftmodel(name: str) -> dict[str, Any]:
+    return {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"model": {"registeredModel": MODEL, "alias": ALIAS},
+                     "treatments": [{"name": "womens-e-mail"}],
+                     "rollout": {"steps": [{"weight": 20}, {"weight": 60}],
+                                 "gates": [{"name": "qini", "type": "qini"}]}}}
+
+
+def seldon_deployment(name: str, tracking_uri: str) -> dict[str, Any]:
+    """A SeldonDeployment as the operator renders one (``render.seldon``), without the owner
+    reference (its owner does not exist: the garbage collector would delete it)."""
+    env = {"MLSERVER_MODEL_NAME": name, "MLSERVER_MODEL_VERSION": "1",
+           "MLSERVER_MODEL_URI": f"models:/{MODEL}/1", "MLSERVER_PARALLEL_WORKERS": "0",
+           "MLFLOW_TRACKING_URI": tracking_uri, "UPLIFT_MODEL_VERSION": "1",
+           "UPLIFT_HOLDOUT_FRACTION": "0.1", "UPLIFT_UNIT_KEY": "unit_id",
+           "UPLIFT_SALT": f"{SCRATCH}/{name}", "MLSERVER_METRICS_DIR": "/var/lib/mlserver/metrics",
+           "UPLIFT_CAMPAIGNS_FILE": "/etc/uplift/campaigns/campaigns.json"}
+    container = {
+        "name": name, "image": "ghcr.io/uplift-dev/uplift-runtime:0.1.0",
+        "env": [{"name": k, "value": v} for k, v in env.items()] + [
+            {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
+                "name": f"{name}-decision-key", "key": "key"}}}],
+        "volumeMounts": [{"name": "mlserver-metrics", "mountPath": "/var/lib/mlserver/metrics"},
+                         {"name": "campaigns", "mountPath": "/etc/uplift/campaigns",
+                          "readOnly": True}]}
+    return {
+        "apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
+        "metadata": {"name": name, "namespace": SCRATCH, "labels": {
+            "app.kubernetes.io/managed-by": "uplift-operator", "app.kubernetes.io/name": name,
+            "uplift.dev/model": name}},
+        "spec": {"protocol": "v2", "transport": "rest", "predictors": [{
+            "name": "v1", "annotations": {"version": "1", "uplift.dev/role": "stable"},
+            "labels": {"uplift.dev/version": "1"}, "replicas": 1, "traffic": 100,
+            "componentSpecs": [{"spec": {
+                "containers": [container], "automountServiceAccountToken": False,
+                "volumes": [{"name": "mlserver-metrics", "emptyDir": {}},
+                            {"name": "campaigns", "configMap": {"name": f"{name}-campaigns"}}]}}],
+            "graph": {"name": name, "type": "MODEL", "children": []}}]}}
+
+
+def create_all(calls: list[Callable[[], object]], threads: int,
+               own: Own | None = None, key: Key | None = None) -> tuple[float, int]:
+    """Run the create calls on a thread pool (a failed call is retried twice), each attempt
+    counted in ``own`` under ``key``; (seconds from the first to the last returning, failures)."""
+    def attempt(call: Callable[[], object]) -> bool:
+        for _ in range(3):
+            if own is not None and key is not None:
+                own.add(key)
+            try:
+                call()
+                return True
+            except ApiException as error:
+                if error.status == 409:  # a retry of a create that landed
+                    return True
+            except Exception:  # a dropped connection: try again
+                pass
+        return False
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        failed = sum(not ok for ok in pool.map(attempt, calls))
+    return time.monotonic() - started, failed
+
+
+# -- one N -------------------------------------------------------------------------------------
+
+def api_client(kubeconfig: Path, pool: int) -> kube_client.ApiClient:
+    config = kube_client.Configuration()
+    kube_config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=config)
+    config.connection_pool_maxsize = pool
+    return kube_client.ApiClient(config)
+
+
+def wait_namespace_gone(core: kube_client.CoreV1Api, name: str, timeout: float) -> None:
+    def gone() -> bool:
+        try:
+            core.read_namespace(name)
+        except ApiException as error:
+            return bool(error.status == 404)
+        return False
+    process.wait_until(gone, timeout=timeout, what=f"namespace {name} deleted", interval=1.0)
+
+
+def raw_create(api: kube_client.ApiClient, n: int, threads: int,
+               tracking_uri: str) -> dict[str, Any]:
+    custom, core = kube_client.CustomObjectsApi(api), kube_client.CoreV1Api(api)
+    core.create_namespace(namespace(SCRATCH))
+    names = [name_of(i) for i in range(n)]
+    sdeps: list[Callable[[], object]] = [
+        partial(custom.create_namespaced_custom_object, *SELDON[:2], SCRATCH, SELDON[2],
+                seldon_deployment(m, tracking_uri)) for m in names]
+    seconds, failed = create_all(sdeps, threads)
+    key = base64.b64encode(os.urandom(32)).decode()
+    children: list[Callable[[], object]] = [
+        partial(core.create_namespaced_secret, SCRATCH, kube_client.V1Secret(
+            metadata=kube_client.V1ObjectMeta(name=f"{m}-decision-key"), type="Opaque",
+            data={"key": key})) for m in names]
+    children += [
+        partial(core.create_namespaced_config_map, SCRATCH, kube_client.V1ConfigMap(
+            metadata=kube_client.V1ObjectMeta(name=f"{m}-campaigns"),
+            data={"campaigns.json": '{"campaigns": []}'})) for m in names]
+    others, failed_others = create_all(children, threads)
+    core.delete_namespace(SCRATCH)
+    wait_namespace_gone(core, SCRATCH, timeout=max(300.0, n * 0.2))
+    return {"raw_create_s": round(seconds, 2), "raw_failed": failed,
+            "raw_children_s": round(seconds + others, 2), "raw_children_failed": failed_others}
+
+
+@dataclass
+class Progress:
+    n: int
+    started: float
+    healthy: int = 0
+    children: int = 0
+    phases: Counter[str] = field(default_factory=Counter)
+    shown: float = 0.0
+
+
+def snapshot_operator(dest: Path) -> str:
+    """Copy the working tree's ``uplift_operator`` to ``dest`` (every N runs the same code while
+    the tree may change); the sha256 of its sources, shortened."""
+    source = ROOT / "operator" / "uplift_operator"
+    shutil.copytree(source, dest / "uplift_operator",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    digest = hashlib.sha256()
+    for path in sorted((dest / "uplift_operator").rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(dest)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_one(n: int, args: argparse.Namespace, code: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"n": n}
+    own = Own()
+    with contextlib.ExitStack() as stack:
+        # Each stop registered before its start: a start interrupted (SIGTERM) still stops it.
+        plane, mlflow = ControlPlane(), MlflowServer()
+        logdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="uplift-scale-"))
+        stack.callback(plane.stop)
+        plane.start()
+        stack.callback(mlflow.stop)
+        mlflow.start()
+        admin = Kubectl(plane.admin_kubeconfig)
+        install_crds(admin)
+        install_operator_rbac(admin)
+        api = api_client(plane.admin_kubeconfig, args.threads + 4)
+        custom, core = kube_client.CustomObjectsApi(api), kube_client.CoreV1Api(api)
+
+        row.update(raw_create(api, n, args.threads, mlflow.url))
+        print(f"N={n}: raw create {row['raw_create_s']:.2f} s "
+              f"(+ Secrets and ConfigMaps: {row['raw_children_s']:.2f} s)", flush=True)
+
+        versions = Versions(mlflow.url, MODEL)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
+                contextlib.redirect_stderr(quiet):  # the trainer's report and progress bars
+            versions.set_alias(ALIAS, versions.train(HILLSTROM, sample=4000))
+        mlflow_log = MlflowLog(mlflow.log)
+        core.create_namespace(namespace(NS))
+        baseline = ApiMetrics.read(api)  # watches open before the operator runs
+        standin = CountingStandIn(api_client(plane.admin_kubeconfig, 4), own)
+        operator = OperatorProcess(plane.operator_kubeconfig, Path(logdir),
+                                   "--mlflow-tracking-uri", mlflow.url,
+                                   env={"PYTHONPATH": str(code)})
+        standin.start()
+        stack.callback(standin.stop)
+        stack.callback(operator.stop)
+        operator.start()
+        assert operator.proc is not None
+        usage = Usage(operator.proc.pid)
+        time.sleep(args.settle)
+        row["rss_idle_mb"] = round(usage.rss_mb(), 1)
+        row.update(apply(n, args, api, custom, own, mlflow_log, operator, usage))
+        reached = "" if row["all_ready"] else " (timeout)"
+        print(f"N={n}: Ready {row['ready']} after {row['apply_ready_s']:.1f} s{reached}",
+              flush=True)
+        time.sleep(args.settle)
+        standin.stop()
+        time.sleep(1)
+        row.update(at_rest(n, args, api, custom, baseline, mlflow_log, operator, usage))
+    return row
+
+
+def poll_interval(n: int) -> float:
+    """1 s, longer from 2,000 resources on (5 s at 10,000): a LIST of N bodies every second would
+    load the apiserver the operator is measured against."""
+    return max(1.0, n / 2000)
+
+
+def list_items(custom: kube_client.CustomObjectsApi,
+               resource: tuple[str, str, str]) -> list[dict[str, Any]]:
+    listing = cast(dict[str, Any], custom.list_namespaced_custom_object(
+        resource[0], resource[1], NS, resource[2]))
+    return cast(list[dict[str, Any]], listing.get("items", []))
+
+
+def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
+          custom: kube_client.CustomObjectsApi, own: Own, mlflow_log: MlflowLog,
+          operator: OperatorProcess, usage: Usage) -> dict[str, Any]:
+    before, own_before, log_before = ApiMetrics.read(api), own.snapshot(), mlflow_log.offset()
+    cpu_before, passes_before = usage.cpu_seconds(), passes(operator)
+    started = time.monotonic()
+    creates: list[Callable[[], object]] = [
+        partial(custom.create_namespaced_custom_object, *UPLIFT[:2], NS, UPLIFT[2],
+                upliftmodel(name_of(i))) for i in range(n)]
+    created, failed = create_all(creates, args.threads, own, ("POST", "upliftmodels", ""))
+    progress = Progress(n, started)
+
+    def all_ready() -> bool:
+        own.add(("LIST", "upliftmodels", ""))
+        items = list_items(custom, UPLIFT)
+        progress.phases = Counter((i.get("status") or {}).get("phase", "-") for i in items)
+        progress.healthy = progress.phases.get("Healthy", 0)
+        now = time.monotonic()
+        if now - progress.shown >= 15:
+            progress.shown = now
+            print(f"  N={n}: {now - started:5.0f} s, Healthy {progress.healthy}/{n} "
+                  f"{dict(progress.phases)}", flush=True)
+        if progress.healthy < n:
+            return False
+        own.add(("LIST", "seldondeployments", ""))
+        progress.children = len(list_items(custom, SELDON))
+        return progress.children >= n
+
+    try:
+        ready_at = process.wait_until(all_ready, timeout=args.timeout, what="all Ready",
+                                      interval=poll_interval(n))
+        done = True
+    except TimeoutError:
+        ready_at, done = time.monotonic(), False
+    elapsed = ready_at - started
+    after, own_after, log_after = ApiMetrics.read(api), own.snapshot(), mlflow_log.offset()
+    cpu_after, passes_after = usage.cpu_seconds(), passes(operator)
+    mine = own_after - own_before
+    made = requests_between(before, after, mine)
+    writes = {f"{v} {r}{'/' + s if s else ''}": c for (v, r, s), c in sorted(made.items())
+              if v in WRITES}
+    mlflow_calls = mlflow_log.since(log_before, log_after)
+    mlflow_writes = sum(c for k, c in mlflow_calls.items() if not k.startswith("GET"))
+    count, seconds = (a - b for a, b in zip(passes_after, passes_before, strict=True))
+    return {
+        "all_ready": done, "ready": f"{progress.healthy}/{n}",
+        "phases": dict(progress.phases), "apply_ready_s": round(elapsed, 1),
+        "apply_create_s": round(created, 2), "apply_create_failed": failed,
+        "apply_writes": writes,
+        "status_writes_per_resource": round(
+            made.get(("PATCH", "upliftmodels", "status"), 0) / n, 2),
+        "object_patches_per_resource": round(made.get(("PATCH", "upliftmodels", ""), 0) / n, 2),
+        "events_per_resource": round(total(made, ("POST",), lambda k: k[1] == "events") / n, 2),
+        "api_writes_per_resource": round(total(
+            made, WRITES, lambda k: k[1] not in PEERING) / n, 2),
+        "apf_operator_requests_per_resource": round(operator_flows(before, after) / n, 2),
+        "mlflow_requests_per_resource": round(sum(mlflow_calls.values()) / n, 2),
+        "mlflow_writes_per_resource": round(mlflow_writes / n, 2),
+        "mlflow_apply": dict(mlflow_calls.most_common()),
+        "operator_cpu_apply_pct": round(100 * (cpu_after - cpu_before) / max(elapsed, 1e-9), 1),
+        "rss_after_apply_mb": round(usage.rss_mb(), 1),
+        "passes_apply": int(count),
+        "pass_mean_apply_ms": round(1000 * seconds / count, 1) if count else None,
+    }
+
+
+def at_rest(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
+            custom: kube_client.CustomObjectsApi, baseline: ApiMetrics, mlflow_log: MlflowLog,
+            operator: OperatorProcess, usage: Usage) -> dict[str, Any]:
+    # The window: nothing but these reads at both ends.
+    log_before, before = mlflow_log.offset(), ApiMetrics.read(api)
+    passes_before, cpu_before, t0 = passes(operator), usage.cpu_seconds(), time.monotonic()
+    time.sleep(args.rest)
+    cpu_after, t1 = usage.cpu_seconds(), time.monotonic()
+    after, passes_after, log_after = ApiMetrics.read(api), passes(operator), mlflow_log.offset()
+    rss = usage.rss_mb()
+    # Outside the window again: is everything still Healthy?
+    healthy = sum((i.get("status") or {}).get("phase") == "Healthy"
+                  for i in list_items(custom, UPLIFT))
+    minutes = (t1 - t0) / 60
+    made = requests_between(before, after, Counter())
+    mlflow_calls = mlflow_log.since(log_before, log_after)
+    count, seconds = (a - b for a, b in zip(passes_after, passes_before, strict=True))
+    open_watches = {r: c - baseline.open_watches.get(r, 0)
+                    for r, c in after.open_watches.items()
+                    if c - baseline.open_watches.get(r, 0)}
+
+    def per_min(x: float) -> float:
+        return round(x / minutes, 1)
+
+    return {
+        "rest_s": round(t1 - t0, 1),
+        "reads_per_min": per_min(total(made, READS, lambda k: k[1] not in PEERING)),
+        "peering_reads_per_min": per_min(total(made, READS, lambda k: k[1] in PEERING)),
+        "watches_per_min": per_min(total(made, (WATCH,))),
+        "open_watches": sum(open_watches.values()),
+        "open_watches_by_resource": open_watches,
+        "writes_per_min": per_min(total(made, WRITES, lambda k: k[1] not in PEERING)),
+        "peering_writes_per_min": per_min(total(made, WRITES, lambda k: k[1] in PEERING)),
+        "apf_operator_requests_per_min": per_min(operator_flows(before, after)),
+        "rest_requests": {f"{v} {r}{'/' + s if s else ''}": c
+                          for (v, r, s), c in sorted(made.items())},
+        "mlflow_per_min": per_min(sum(mlflow_calls.values())),
+        "mlflow_rest": dict(mlflow_calls.most_common()),
+        "cpu_rest_pct": round(100 * (cpu_after - cpu_before) / (t1 - t0), 1),
+        "rss_mb": round(rss, 1),
+        "passes_per_resource_per_min": round(count / n / minutes, 2),
+        "pass_mean_rest_ms": round(1000 * seconds / count, 1) if count else None,
+        "healthy_after_rest": f"{healthy}/{n}",
+    }
+
+
+# -- output ------------------------------------------------------------------------------------
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| N | raw create | apply → all Ready | ratio | reads/min at rest "
+             "(+ peering) | watch requests/min (open) | writes/min at rest (+ peering) "
+             "| MLflow req/min "
+             "| operator CPU at rest | operator RSS |", "|---" * 10 + "|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['n']:,} | error: {r['error']} |" + " |" * 8)
+            continue
+        ready = (f"{r['apply_ready_s']:.1f} s" if r["all_ready"]
+                 else f"Ready {r['ready']} after {r['apply_ready_s']:.0f} s")
+        ratio = _ratio(r, "raw_create_s")
+        lines.append(
+            f"| {r['n']:,} | {r['raw_create_s']:.2f} s | {ready} | {ratio} "
+            f"| {r['reads_per_min']:,.0f} (+ {r['peering_reads_per_min']:.0f}) "
+            f"| {r['watches_per_min']:.1f} ({r['open_watches']}) "
+            f"| {r['writes_per_min']:,.0f} (+ {r['peering_writes_per_min']:.0f}) "
+            f"| {r['mlflow_per_min']:.1f} | {r['cpu_rest_pct']:.1f} % "
+            f"| {r['rss_idle_mb']:.0f} MB idle → {r['rss_mb']:.0f} MB |")
+    lines += ["", "| N | raw children (SD + Secret + ConfigMap) | ratio | status writes/res "
+              "| object patches/res | events/res | API writes/res | MLflow req (writes)/res "
+              "| operator CPU during apply | passes/res/min at rest (mean pass) |",
+              "|---" * 10 + "|"]
+    for r in rows:
+        if "error" in r:
+            continue
+        ratio = _ratio(r, "raw_children_s")
+        mean = r["pass_mean_rest_ms"]
+        lines.append(
+            f"| {r['n']:,} | {r['raw_children_s']:.2f} s | {ratio} "
+            f"| {r['status_writes_per_resource']:.2f} | {r['object_patches_per_resource']:.2f} "
+            f"| {r['events_per_resource']:.2f} | {r['api_writes_per_resource']:.2f} "
+            f"| {r['mlflow_requests_per_resource']:.2f} ({r['mlflow_writes_per_resource']:.2f}) "
+            f"| {r['operator_cpu_apply_pct']:.0f} % "
+            f"| {r['passes_per_resource_per_min']:.1f} "
+            f"({'-' if mean is None else f'{mean:.0f} ms'}) |")
+    return "\n".join(lines)
+
+
+def _ratio(row: dict[str, Any], raw: str) -> str:
+    if not row["all_ready"] or not row[raw]:
+        return "—"
+    return f"{row['apply_ready_s'] / row[raw]:.1f}×"
+
+
+def revision() -> str:
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True,
+                              check=False).stdout.strip()
+    dirty = " (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") \
+        else ""
+    return git("rev-parse", "--short", "HEAD") + dirty
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", default="100,1000,10000",
+                        help="comma-separated numbers of UpliftModels, one fresh stack each")
+    parser.add_argument("--rest", type=float, default=60.0, help="at-rest window, seconds")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds to wait for all Ready before reporting how far it got")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds before the idle RSS reading and before the rest window")
+    parser.add_argument("--threads", type=int, default=8, help="creating threads (both creates)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the JSON lines here")
+    args = parser.parse_args()
+    counts = [int(c.replace("_", "")) for c in args.counts.split(",") if c.strip()]
+    # SIGTERM unwinds like Ctrl-C: the operator, MLflow and the control plane are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    rows: list[dict[str, Any]] = []
+    code = Path(tempfile.mkdtemp(prefix="uplift-scale-code-"))
+    try:
+        rev = f"{revision()}, operator sources sha256 {snapshot_operator(code)}"
+        for n in counts:
+            try:
+                row = run_one(n, args, code)
+            except Exception as error:  # report it and go on with the next N
+                row = {"n": n, "error": f"{type(error).__name__}: {str(error)[:300]}"}
+            row["revision"] = rev
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.json:
+                args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    finally:
+        shutil.rmtree(code, ignore_errors=True)
+    print()
+    print(table(rows))
+    print(f"\n{os.cpu_count()} cores, operator at {rev}, rest window {args.rest:.0f} s, "
+          f"alias refresh 1 m (default), --threads {args.threads}. Reads and writes at rest leave "
+          "out kopf's peering (in brackets); 'open': the operator's open watches at the end.")
+    return 0 if all("error" not in r and r.get("all_ready") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
