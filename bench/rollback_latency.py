@@ -1,6 +1,7 @@
 """Rollback latency: from a failing gate's metric being visible in Prometheus to weight 0 in Seldon.
 
     .venv/bin/python bench/rollback_latency.py [--trials 5] [--interval 5]
+        [--background 1000 --ramping 50]
 
 Starts the real stack (control plane, MLflow, Prometheus, the operator under its own identity,
 the Seldon stand-in), registers a model, and per trial: rolls a canary out to its first step,
@@ -8,6 +9,9 @@ flips a custom gate's metric to a failing value, and measures two instants —
 t_visible: the first time Prometheus' HTTP API returns the failing value (polled every 50 ms);
 t_rolled_back: the first time the SeldonDeployment's spec gives the canary no traffic (polled
 every 50 ms). Target (issue 3): t_rolled_back − t_visible ≤ analysis interval + 2 s.
+
+Under load (issue #10): ``--background 1000 --ramping 50`` first makes 1,000 other UpliftModels
+Healthy, 50 of them mid-ramp with a gate analysed every interval, and measures the same.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--interval", type=int, default=5, help="analysisInterval in seconds")
+    parser.add_argument("--background", type=int, default=0,
+                        help="other UpliftModels managed meanwhile (issue #10: 1000)")
+    parser.add_argument("--ramping", type=int, default=0,
+                        help="of which this many are mid-ramp, analysing every interval (50)")
     args = parser.parse_args()
 
     endpoint = MetricsEndpoint().start()
@@ -79,6 +87,8 @@ def main() -> int:
                                           "gates": [{"name": "signal", "type": "custom",
                                                      "query": query, "max": 0.5}]}}})
         client = PrometheusClient(prometheus.url)
+        if args.background:
+            _background(admin, versions, args.background, args.ramping, args.interval)
 
         def split() -> dict[str, int]:
             sdep = json.loads(admin.run("get", "seldondeployments.machinelearning.seldon.io",
@@ -110,6 +120,60 @@ def main() -> int:
           f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s "
           f"(target ≤ {target} s): {'met' if max(latencies) <= target else 'NOT met'}")
     return 0
+
+
+def _background(admin: Kubectl, versions: Versions, count: int, ramping: int,
+                interval: int) -> None:
+    """``count`` UpliftModels in namespace ``background``, all Healthy, then ``ramping`` of them
+    mid-ramp: they follow the alias ``ramp`` of another registered model, moved to a second
+    version, and stay at their first step (a 1 h pause) with a custom gate analysed every
+    ``interval`` (no data: Inconclusive, which holds), the others following ``rest``."""
+    import concurrent.futures
+
+    admin.run("create", "namespace", "background")
+    model = "background-model"
+    first = versions.clone(name=model)
+    versions.set_alias("rest", first, name=model)
+    versions.set_alias("ramp", first, name=model)
+    query = 'max(bench_canary_signal{namespace="{{namespace}}", version="{{version}}"})'
+
+    def create(i: int) -> None:
+        alias = "ramp" if i < ramping else "rest"
+        admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                     "metadata": {"name": f"bg-{i:05d}", "namespace": "background"},
+                     "spec": {"model": {"registeredModel": model, "alias": alias,
+                                        "aliasRefreshInterval": "30s"},
+                              "treatments": [{"name": "womens-e-mail"}],
+                              "rollout": {"analysisInterval": f"{interval}s",
+                                          "steps": [{"weight": 20, "pause": "1h"}],
+                                          "gates": [{"name": "signal", "type": "custom",
+                                                     "query": query, "max": 0.5}]}}})
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(count)))
+
+    def healthy() -> int:
+        listing = json.loads(admin.run("get", "upliftmodels", "-n", "background", "-o",
+                                       "json").stdout)
+        return sum(1 for item in listing["items"]
+                   if (item.get("status") or {}).get("phase") == "Healthy")
+
+    _poll(lambda: healthy() == count, 1800)
+    print(f"{count} background UpliftModels Healthy after {time.monotonic() - started:.0f} s",
+          flush=True)
+    if ramping:
+        versions.set_alias("ramp", versions.clone(name=model), name=model)
+
+        def canaries() -> int:
+            listing = json.loads(admin.run("get", "upliftmodels", "-n", "background", "-o",
+                                           "json").stdout)
+            return sum(1 for item in listing["items"]
+                       if (item.get("status") or {}).get("canaryWeight") == 20)
+
+        _poll(lambda: canaries() == ramping, 600)
+        print(f"{ramping} of them mid-ramp (canary at 20 %, analysed every {interval} s)",
+              flush=True)
 
 
 if __name__ == "__main__":

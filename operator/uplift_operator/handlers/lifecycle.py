@@ -87,7 +87,7 @@ def dependencies(config: OperatorConfig,
                  objects: WatchedObjects | None = None) -> service.Dependencies:
     """The adapters the UpliftModel passes use, built once; reads of the watched kinds
     (``objects``) come from memory."""
-    cluster = WatchedCluster(KubeCluster(), objects or WatchedObjects([]))
+    cluster = WatchedCluster(KubeCluster(), objects if objects is not None else WatchedObjects([]))
     prometheus = PrometheusClient(config.prometheus_url) if config.prometheus_url else None
 
     def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
