@@ -74,6 +74,7 @@ __all__ = [
     "DEFAULT_SANITY_BAND",
     "MIN_OUTCOME_COMPLETENESS",
     "OFFLINE_GATE_TYPES",
+    "SPLIT_RECHECK_FACTOR",
     "GateAction",
     "GateMemory",
     "GateOutcome",
@@ -351,17 +352,50 @@ def _srm(key: str, counts: tuple[int, int], shares: tuple[float, float], what: s
 
 #: The memory key of the traffic-split check (restarted by ``restart_split_check``).
 _TRAFFIC_SRM = "srmTraffic"
+#: The memory key of a re-check after a traffic-split mismatch: ``info`` and ``score`` hold the
+#: stable and canary counts at the mismatch (left out of the step's check from then on),
+#: ``reference`` the requests since that the re-check needs before the hold ends.
+_SPLIT_RECHECK = "srmTrafficRecheck"
+#: After a traffic-split mismatch the check starts afresh on the requests since, and the gate
+#: holds until it has seen this many times the requests the mismatch was shown on without one.
+#: A transient mismatch (a router late with new weights, a replica killed between its apply and
+#: its status write) clears; a lasting one is shown again long before: it was shown on a
+#: quarter of them, and the test's power grows with the requests.
+SPLIT_RECHECK_FACTOR = 4
 
 
 def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
                  new_memory: dict[str, SequentialState]) -> str | None:
     """The realised split since the step settled against the step's weight (the exact
-    sequential SRM test; its evidence multiplies across steps, whose weights differ)."""
+    sequential SRM test; its evidence multiplies across steps, whose weights differ). A
+    mismatch holds, and the check starts afresh on the requests since; the hold ends when the
+    fresh check saw ``SPLIT_RECHECK_FACTOR`` times as many requests without a mismatch."""
     if split is None or not 0 < split.canary_share < 1:
         return None
     w = split.canary_share
-    return _srm(_TRAFFIC_SRM, (split.stable, split.canary), (1 - w, w),
-                "the traffic split (stable, canary)", memory, new_memory)
+    stable, canary = split.stable, split.canary
+    recheck = memory.get(_SPLIT_RECHECK)
+    if recheck is not None and (stable < recheck.info or canary < recheck.score):
+        recheck = None  # the counts started again (a new step, the split applied again)
+    if recheck is not None:
+        stable, canary = stable - round(recheck.info), canary - round(recheck.score)
+    mismatch = _srm(_TRAFFIC_SRM, (stable, canary), (1 - w, w),
+                    "the traffic split (stable, canary)", memory, new_memory)
+    if mismatch is not None:
+        needed = SPLIT_RECHECK_FACTOR * (stable + canary)
+        new_memory[_SPLIT_RECHECK] = SequentialState(info=split.stable, score=split.canary,
+                                                     reference=needed)
+        new_memory[_TRAFFIC_SRM] = SequentialState()
+        return f"{mismatch}; it is checked again on the next {needed} requests"
+    if recheck is None:
+        new_memory.pop(_SPLIT_RECHECK, None)
+        return None
+    # The step's check goes on from the mismatch: the requests before it stay left out.
+    new_memory[_SPLIT_RECHECK] = recheck
+    if stable + canary < recheck.reference:
+        return (f"traffic split checked again after a mismatch: none in {stable + canary} of "
+                f"the {round(recheck.reference)} requests it needs; no verdict until then")
+    return None
 
 
 def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: int,
@@ -1051,7 +1085,7 @@ def next_step(status: GateStatus) -> GateStatus:
     sequential test moved to a new stratum (the traffic split changed): its evidence so far is
     carried, so α is spent once per version rather than once per step."""
     carried = {key: SequentialStateStatus.model_validate(state.next_stratum().to_dict())
-               for key, state in memory_of(status).items()}
+               for key, state in memory_of(status).items() if key != _SPLIT_RECHECK}
     return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
                                      "sequential_state": carried})
 
@@ -1064,9 +1098,10 @@ def restart_split_check(status: GateStatus) -> GateStatus:
     if state is None:
         return status
     folded = SequentialState.from_dict(state.to_wire()).next_stratum()
+    kept = {key: value for key, value in status.sequential_state.items()
+            if key != _SPLIT_RECHECK}  # a re-check's counts belong to the window that ended
     return status.model_copy(update={"sequential_state": {
-        **status.sequential_state,
-        _TRAFFIC_SRM: SequentialStateStatus.model_validate(folded.to_dict())}})
+        **kept, _TRAFFIC_SRM: SequentialStateStatus.model_validate(folded.to_dict())}})
 
 
 def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:

@@ -360,6 +360,49 @@ def test_a_sample_ratio_mismatch_holds_without_counting_towards_rollback() -> No
     assert again.verdict is E
 
 
+def _looks(g: ModelGate, splits: list[tuple[int, int]], share: float = 0.5,
+           memory: Any = None) -> list[GateOutcome]:
+    """errorRate looks on cumulative (stable, canary) counts of one step, memory carried."""
+    out = []
+    for stable, canary in splits:
+        m = ErrorRateMeasurement(0, canary, 0, stable, split=SplitCounts(stable, canary, share))
+        outcome = evaluate_gate(g, m, memory, NOW)
+        memory = outcome.memory
+        out.append(outcome)
+    return out
+
+
+def test_a_transient_split_mismatch_holds_until_a_fresh_check_clears_it() -> None:
+    # 2,000 requests at the old 30 % split counted in a 50 % step (a router late with the new
+    # weights), then the split as weighted.
+    g = gate("errorRate", max=0.01)
+    looks = _looks(g, [(1400, 600), *((1400 + k * 1000, 600 + k * 1000) for k in range(1, 12))])
+    first = looks[0]
+    assert first.verdict is E and first.holds and "checked again on the next 8000" in first.message
+    assert all(o.verdict is E and o.holds for o in looks[1:4])  # 2,000 … 6,000 fresh requests
+    assert "none in 6000 of the 8000" in looks[3].message
+    # 8,000 fresh requests without a mismatch: cleared, and the requests before the mismatch
+    # stay left out of the step's check.
+    assert all(o.verdict is P for o in looks[4:])
+
+
+def test_a_lasting_split_mismatch_is_shown_again_and_keeps_holding() -> None:
+    g = gate("errorRate", max=0.01)
+    looks = _looks(g, [(n * 52 // 100, n * 48 // 100) for n in range(2000, 400_000, 2000)])
+    flagged = [o for o in looks if "sample ratio mismatch" in o.message]
+    assert len(flagged) >= 2  # shown, checked again, shown again
+    assert all(o.verdict is E for o in looks[looks.index(flagged[0]):])
+
+
+def test_a_new_step_or_the_split_applied_again_ends_a_re_check() -> None:
+    g = gate("errorRate", max=0.01)
+    [flagged] = _looks(g, [(1400, 600)])
+    status = assess(g, None, flagged)
+    assert "srmTrafficRecheck" in status.sequential_state
+    assert "srmTrafficRecheck" not in gates.next_step(status).sequential_state
+    assert "srmTrafficRecheck" not in gates.restart_split_check(status).sequential_state
+
+
 def test_online_effect_reports_its_design_size() -> None:
     m = OnlineEffectMeasurement(effect(5000, 0.15), effect(5000, 0.15), 0.1,
                                 split=SplitCounts(5000, 5000, 0.5))
