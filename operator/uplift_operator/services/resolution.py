@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,9 @@ class _Entry:
 
 #: An alias as the resolver knows it: (scope, registered model, alias).
 AliasKey = tuple[Scope, str, str]
+#: A failed alias read answers the passes that waited on it, and those within this after it:
+#: with MLflow down, a thousand followers must not time out one after the other.
+FAILURE_REUSE = dt.timedelta(seconds=5)
 
 
 @dataclass
@@ -77,6 +81,9 @@ class Resolver:
 
     moved: list[Callable[[AliasKey], None]] = field(default_factory=list)
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
+    _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _failed: dict[AliasKey, tuple[dt.datetime, Resolution]] = field(default_factory=dict)
     _versions: dict[tuple[Scope, str, str], VersionFacts] = field(default_factory=dict)
     _contracts: dict[tuple[Scope, str, str], ModelContract] = field(default_factory=dict)
 
@@ -86,10 +93,35 @@ class Resolver:
         alias read by any resource of the same scope within this resource's refresh interval
         is not read again."""
         key = (scope, ref.registered_model, ref.alias or "")
+        if ref.alias is None:
+            return self._resolve(key, ref, registry, now)
+        # One read per alias and refresh interval, however many passes (threads) find it due
+        # at once: the others wait for that read and take its answer.
+        with self._lock:
+            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
+        with alias_lock:
+            return self._resolve(key, ref, registry, now)
+
+    def _resolve(self, key: AliasKey, ref: ModelReference, registry: Registry,
+                 now: dt.datetime) -> Resolution:
         cached = self._aliases.get(key)
         if ref.alias is not None and cached is not None and (
                 now - cached.fetched_at < parse_duration(ref.alias_refresh_interval)):
             return Resolution(cached.facts)
+        failed = self._failed.get(key)
+        if ref.alias is not None and failed is not None and now - failed[0] < FAILURE_REUSE:
+            return failed[1]  # the read just failed: the passes waiting on it take its answer
+        resolution = self._read(key, ref, registry, now)
+        if resolution.reason in ("RegistryUnavailable", "ModelNotFound"):
+            self._failed[key] = (now, resolution)
+        else:
+            self._failed.pop(key, None)
+        return resolution
+
+    def _read(self, key: AliasKey, ref: ModelReference, registry: Registry,
+              now: dt.datetime) -> Resolution:
+        scope = key[0]
+        cached = self._aliases.get(key)
         try:
             if ref.version is not None:
                 facts = self.facts(scope, ref.registered_model, ref.version, registry)

@@ -27,6 +27,8 @@ SMOKE = {
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),
     # control plane + MLflow + two operator replicas, one SIGKILL of the acting one
     "failover": (["--kills", "1"], ["kill 1: reaction"]),
+    # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest
+    "scale": (["--counts", "5", "--rest", "5"], ["| 5 |"]),
 }
 
 

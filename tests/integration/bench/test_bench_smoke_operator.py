@@ -1,5 +1,6 @@
-"""The README benchmarks of the operator's own process (rollback latency, failover, footprint)
-in their smallest configuration; the configurations and the runner are test_bench_smoke.py's."""
+"""The README benchmarks of the operator's own process (rollback latency, failover, footprint,
+scale) in their smallest configuration; the configurations and the runner are
+test_bench_smoke.py's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tests.integration.bench.test_bench_smoke import run_smoke
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-THERE = ("rollback_latency", "failover", "operator_footprint")
+THERE = ("rollback_latency", "failover", "operator_footprint", "scale")
 
 
 @pytest.mark.parametrize("bench", THERE)

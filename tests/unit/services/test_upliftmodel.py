@@ -487,6 +487,39 @@ def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never
     assert told == [(scope, REGISTERED, "champion")]
 
 
+def test_passes_finding_an_alias_due_at_once_share_one_read_and_one_failure() -> None:
+    import threading
+
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    ref = ModelReference.model_validate(SPEC["model"])
+    scope: Scope = ("http://mlflow", "", "")
+    slow = threading.Event()
+    real_resolve = registry.resolve
+
+    def slow_resolve(*args: Any, **kwargs: Any) -> Any:
+        slow.wait(0.2)  # MLflow takes its time: the other passes arrive meanwhile
+        return real_resolve(*args, **kwargs)
+
+    registry.resolve = slow_resolve  # type: ignore[method-assign]
+    before = registry.calls
+    threads = [threading.Thread(target=resolver.resolve, args=(scope, ref, registry, T0))
+               for _ in range(8)]  # the pass pool's 8 threads, all due at once
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert registry.calls - before == 1
+    registry.down = True
+    later = T0 + dt.timedelta(minutes=5)
+    answers = [resolver.resolve(scope, ref, registry, later + dt.timedelta(seconds=i))
+               for i in range(4)]  # MLflow down: one read fails, the next passes reuse it
+    assert [a.reason for a in answers] == ["RegistryUnavailable"] * 4
+    assert all(a.desired is not None and a.desired.version == "1" for a in answers)
+    assert registry.calls - before == 2
+
+
 def test_the_followed_alias_is_named_by_scope_and_a_pinned_version_follows_none() -> None:
     sim = Sim()
     assert upliftmodel.followed_alias(sim.body, sim.deps) == (
