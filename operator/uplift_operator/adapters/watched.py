@@ -13,25 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
+
+from uplift_operator.adapters.kube import KubeCluster
 
 __all__ = ["WatchedCluster", "WatchedObjects", "newer"]
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace, name)
-
-
-class _Cluster(Protocol):
-    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]: ...
-
-    def get(self, api_version: str, plural: str, namespace: str,
-            name: str) -> dict[str, Any] | None: ...
-
-    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool: ...
-
-    def secret_values(self, namespace: str, name: str,
-                      keys: Sequence[str]) -> dict[str, bytes]: ...
-
-    def create_secret(self, manifest: Mapping[str, Any]) -> bool: ...
 
 
 def newer(candidate: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
@@ -78,7 +66,7 @@ class WatchedObjects:
 class WatchedCluster:
     """A cluster adapter whose reads of watched kinds come from ``objects``."""
 
-    def __init__(self, cluster: _Cluster, objects: WatchedObjects) -> None:
+    def __init__(self, cluster: KubeCluster, objects: WatchedObjects) -> None:
         self.cluster = cluster
         self.objects = objects
 
