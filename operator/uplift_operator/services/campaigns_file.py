@@ -1,7 +1,8 @@
 """Carry every Campaign of an UpliftModel to its runtime: the campaigns file, in a ConfigMap.
 
-One pass per UpliftModel (the handler runs it every second from an in-memory index of the
-Campaigns by (namespace, ``spec.modelRef.name``), so no pass lists anything):
+One pass per UpliftModel (the handler runs it whenever the model or one of its Campaigns
+changes, from an in-memory index of the Campaigns by (namespace, ``spec.modelRef.name``), so no
+pass lists anything):
 
 1. parse each Campaign's snapshot: its spec (one that does not parse is left out: the runtime
    then forgets it and refuses its requests, ``404 unknown_campaign``) and its status, whose
@@ -11,8 +12,8 @@ Campaigns by (namespace, ``spec.modelRef.name``), so no pass lists anything):
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content differs
    from what is there. What was written is remembered per model (namespace, name, uid), so an
-   unchanged pass makes no API call; it is read back at most every ``RECHECK`` so a ConfigMap
-   deleted or edited by hand comes back.
+   unchanged pass makes no API call; a pass at least ``RECHECK`` after the last write reads it
+   back (the handler's resync brings one), so a ConfigMap deleted or edited by hand comes back.
 
 The kubelet then projects the new content into every predictor pod and the runtime reloads it
 within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sleeps.
