@@ -58,9 +58,6 @@ class WatchedObjects:
         with self._lock:
             return self._objects.get((plural, namespace, name))
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._objects)
 
 
 class WatchedCluster:
