@@ -404,13 +404,16 @@ class StepPass(ABC, Generic[S]):
     def announce(self, gate: GateSpecBase, st: GateStatus) -> None:
         dry = " (dry run, no action)" if gate.dry_run else ""
         if st.verdict is GateVerdict.FAIL:
+            failures = f"{st.failures} failure{'' if st.failures == 1 else 's'}"
+            limit = against_limit(failures, "failureLimit", gate.failure_limit,
+                                  st.failures > gate.failure_limit)
             self.emit("Warning", Reason.GATE_FAILED,
-                      f"gate {gate.name} failed ({st.failures} of {gate.failure_limit} "
-                      f"tolerated){dry}: {evidence(st)}")
+                      f"gate {gate.name} failed ({limit}){dry}: {evidence(st)}")
         elif st.verdict is GateVerdict.ERROR and st.consecutive_errors == 1:
+            limit = against_limit("1 error in a row", "consecutiveErrorLimit",
+                                  gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
             self.emit("Warning", Reason.GATE_FAILED,
-                      f"gate {gate.name} could not be measured (error 1 of "
-                      f"{gate.consecutive_error_limit} tolerated in a row){dry}: {st.message}")
+                      f"gate {gate.name} could not be measured ({limit}){dry}: {st.message}")
         elif st.verdict is GateVerdict.INCONCLUSIVE and st.inconclusives == 1:
             self.emit("Normal", Reason.GATE_INCONCLUSIVE,
                       f"gate {gate.name} inconclusive, holding {self.where()}{dry}: {st.message}")
@@ -436,8 +439,9 @@ class StepPass(ABC, Generic[S]):
         pauses = [(g, st) for g, st, action in demands if action is GateAction.PAUSE]
         if pauses:
             gate, st = pauses[0]
-            self.pause_reason = (f"gate {gate.name} inconclusive {st.inconclusives} times "
-                                 f"(limit {gate.inconclusive_limit}): {st.message}; annotate "
+            times = f"{st.inconclusives} time{'' if st.inconclusives == 1 else 's'}"
+            limit = against_limit(times, "inconclusiveLimit", gate.inconclusive_limit, True)
+            self.pause_reason = (f"gate {gate.name} inconclusive ({limit}): {st.message}; annotate "
                                  f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}")
 
     def step_could_end(self) -> dt.datetime | None:
@@ -567,6 +571,13 @@ def evidence(status: GateStatus) -> str:
     if status.samples is not None:
         parts.append(f"samples {status.samples}")
     return f"{', '.join(parts) or 'no value'} — {status.message}"
+
+
+def against_limit(count: str, field: str, limit: int, exceeded: bool) -> str:
+    """A counter read against its spec limit in the spec's own words: "1 failure,
+    failureLimit 0 exceeded" once past it (the gate acts, unless dry run), "1 failure,
+    within failureLimit 2" before."""
+    return f"{count}, {field} {limit} exceeded" if exceeded else f"{count}, within {field} {limit}"
 
 
 def clip(text: str, limit: int) -> str:

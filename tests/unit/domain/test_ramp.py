@@ -331,6 +331,46 @@ def test_failure_limit_tolerates_fails_at_a_step() -> None:
     assert d.status.canary_version is None and Reason.ROLLED_BACK in sim.reasons()
 
 
+def gate_failed_messages(decision: Decision) -> list[str]:
+    return [e.message for e in decision.events if e.reason is Reason.GATE_FAILED]
+
+
+def test_a_fail_with_the_default_failure_limit_says_the_limit_was_exceeded() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}]))
+    out = outcome("lat", F, sim.now + dt.timedelta(minutes=1), value=0.31, threshold=0.2,
+                  samples=800)
+    d = sim.tick(1, outcomes=[out])
+    assert gate_failed_messages(d) == [
+        "gate lat failed (1 failure, failureLimit 0 exceeded): value 0.31, threshold 0.2, "
+        "samples 800 — lat said Fail"]
+    assert not any("tolerated" in e.message for e in d.events)
+
+
+def test_fails_within_a_failure_limit_say_so_until_it_is_exceeded() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency", "failureLimit": 1}]))
+    d = sim.tick(1, verdicts={"lat": F})
+    assert gate_failed_messages(d) == [
+        "gate lat failed (1 failure, within failureLimit 1): no value — lat said Fail"]
+    d = sim.tick(1, verdicts={"lat": F})
+    assert gate_failed_messages(d) == [
+        "gate lat failed (2 failures, failureLimit 1 exceeded): no value — lat said Fail"]
+    assert d.status.canary_version is None
+
+
+def test_a_first_error_is_read_against_the_consecutive_error_limit() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}]))
+    d = sim.tick(1, verdicts={"lat": E})
+    assert gate_failed_messages(d) == [
+        "gate lat could not be measured (1 error in a row, within consecutiveErrorLimit 4): "
+        "lat said Error"]
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
+                                        "consecutiveErrorLimit": 0}]))
+    d = sim.tick(1, verdicts={"lat": E})
+    assert gate_failed_messages(d) == [
+        "gate lat could not be measured (1 error in a row, consecutiveErrorLimit 0 exceeded): "
+        "lat said Error"]
+
+
 def test_consecutive_errors_roll_back_past_the_limit() -> None:
     sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
                                         "consecutiveErrorLimit": 2}]))
@@ -387,6 +427,8 @@ def test_inconclusive_beyond_the_limit_pauses_until_promoted() -> None:
     assert d.status.phase is Phase.PROGRESSING
     d = sim.tick(1, verdicts={"lat": INC})
     assert d.status.phase is Phase.PAUSED and Reason.PAUSED in sim.reasons()
+    assert ("paused: gate lat inconclusive (3 times, inconclusiveLimit 2 exceeded): "
+            "lat said Inconclusive;") in d.status.message
     assert ready(d.status) == ("True", "StableServing")
     sim.request(ramp.PROMOTE_ANNOTATION, "step")
     d = sim.tick(1)
