@@ -65,8 +65,12 @@ def _dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
     return deps
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """Drop what this process keeps of a deleted Campaign (on the watch's DELETED event: see
+    ``handlers.upliftmodel.forget``)."""
+    if event.get("type") != "DELETED":
+        return
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))

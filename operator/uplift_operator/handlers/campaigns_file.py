@@ -75,8 +75,11 @@ def file_key(namespace: str, model: str) -> tuple[str, str, str]:
     return (FILE_KIND, namespace, model)
 
 
-@kopf.on.delete(GROUP, VERSION, "upliftmodels", optional=True)
-def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, "upliftmodels")
+def forget_file(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """The model is gone (its DELETED watch event; see ``handlers.upliftmodel.forget``)."""
+    if event.get("type") != "DELETED":
+        return
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
     service.forget(owner, _dependencies(memo))

@@ -56,8 +56,13 @@ def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
         observability.observe_rollout(namespace, name, status)
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """Drop what this process keeps of a deleted UpliftModel. On the watch's DELETED event, not
+    as a kopf on-delete handler: that would make kopf keep a last-handled annotation on every
+    object (one more write per resource) for a handler that writes nothing."""
+    if event.get("type") != "DELETED":
+        return
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     deps = memo["uplift_dependencies"]
