@@ -97,16 +97,16 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
 
 
 def version_split(status: Mapping[str, Any] | None) -> campaigns.VersionSplit | None:
-    """The split the model's status declares (stable, canary and its weight); None before a
-    version serves."""
+    """The split the model's status declares (stable, canary and its weight); None while no
+    canary runs: the one serving version then owns every unit, as the runtime reads a file
+    without a split, so a model's first version costs no second ConfigMap write."""
     status = status or {}
     stable = status.get("stableVersion")
-    if not stable:
-        return None
     canary = status.get("canaryVersion")
-    canary = str(canary) if canary and canary != stable else None
-    weight = int(status.get("canaryWeight") or 0) if canary else 0
-    return campaigns.VersionSplit(str(stable), canary, max(0, min(weight, 100)))
+    if not stable or not canary or canary == stable:
+        return None
+    weight = int(status.get("canaryWeight") or 0)
+    return campaigns.VersionSplit(str(stable), str(canary), max(0, min(weight, 100)))
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,

@@ -129,10 +129,11 @@ def test_the_version_split_reaches_the_runtime_as_it_reads_it() -> None:
     text = campaigns.text([], split)
     assert runtime_campaigns.parse_split(text) == runtime_campaigns.VersionSplit("3", "4", 30.0)
     assert runtime_campaigns.parse(text).campaigns == {}  # an older reader ignores it
-    # No canary (or a canary equal to the stable): the stable owns every unit.
-    assert version_split({"stableVersion": "3"}) == campaigns.VersionSplit("3", None, 0)
+    # No canary (or a canary equal to the stable): no split, the serving version owns every
+    # unit, so the file does not change when a model's first version starts serving.
+    assert version_split({"stableVersion": "3"}) is None
     assert version_split({"stableVersion": "3", "canaryVersion": "3",
-                          "canaryWeight": 50}) == campaigns.VersionSplit("3", None, 0)
+                          "canaryWeight": 50}) is None
     assert version_split({}) is None and runtime_campaigns.parse_split(campaigns.text([])) is None
 
 
