@@ -41,6 +41,24 @@ CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "uplift_operator_campaign_budget_exhausted",
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
     "(exposure 0 until the period rolls over), else 0.", ["namespace", "name"], registry=REGISTRY)
+# A Campaign's results as its status reports them, each with bound = estimate, lower, upper
+# (the gate's confidence bounds; a bound the status lacks has no series).
+CAMPAIGN_ROI = Gauge(
+    "uplift_operator_campaign_roi",
+    "A Campaign's return on investment, (value per conversion x incremental conversions - "
+    "spend) / spend, as status.roi reports it (from its roi gate).",
+    ["namespace", "name", "bound"], registry=REGISTRY)
+CAMPAIGN_INCREMENTAL_EFFECT = Gauge(
+    "uplift_operator_campaign_incremental_effect",
+    "A Campaign's incremental conversion rate, treated minus holdout, as "
+    "status.incrementalEffect reports it (from its incrementalConversions gate).",
+    ["namespace", "name", "bound"], registry=REGISTRY)
+CAMPAIGN_INCREMENTAL_CONVERSIONS = Gauge(
+    "uplift_operator_campaign_incremental_conversions",
+    "A Campaign's incremental conversions since its exposure ramp started: "
+    "status.incrementalEffect x status.treatedUnits.",
+    ["namespace", "name", "bound"], registry=REGISTRY)
+ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
                     ["namespace", "name", "action"], registry=REGISTRY)
@@ -86,11 +104,30 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says."""
+    """Whether a Campaign's budget is exhausted, as its Ready condition says; its ROI,
+    incremental effect and incremental conversions with their bounds, as its status says."""
     exhausted = status.get("phase") == "Suspended" and any(
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
         for c in status.get("conditions", []))
     CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
+    effect = status.get("incrementalEffect")
+    treated = status.get("treatedUnits") or 0
+    _observe_estimate(CAMPAIGN_ROI, namespace, name, status.get("roi"))
+    _observe_estimate(CAMPAIGN_INCREMENTAL_EFFECT, namespace, name, effect)
+    # No treated units counted (yet): no count to scale the rate by, rather than a false 0.
+    _observe_estimate(CAMPAIGN_INCREMENTAL_CONVERSIONS, namespace, name,
+                      effect if treated > 0 else None, scale=treated)
+
+
+def _observe_estimate(gauge: Gauge, namespace: str, name: str, estimate: dict[str, Any] | None,
+                      scale: float = 1) -> None:
+    for bound in ESTIMATE_BOUNDS:
+        value = (estimate or {}).get(bound)
+        if value is None:
+            with suppress(KeyError):
+                gauge.remove(namespace, name, bound)
+        else:
+            gauge.labels(namespace, name, bound).set(value * scale)
 
 
 def count_decisions(namespace: str, name: str, actions: list[str]) -> None:
@@ -108,5 +145,7 @@ def forget(kind: str, namespace: str, name: str) -> None:
     if kind == "Campaign":
         with suppress(KeyError):
             CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)
+        for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
+            _observe_estimate(gauge, namespace, name, None)
     with suppress(KeyError):
         LAST_PASS.remove(kind, namespace, name)

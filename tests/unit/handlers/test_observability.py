@@ -1,4 +1,5 @@
-"""The per-resource last-pass gauge: set when a pass completes, to when it began; dropped on delete."""
+"""The operator's own metrics: the last-pass gauge (set when a pass completes, to when it began),
+a Campaign's results with their bounds; every series dropped on delete."""
 
 from __future__ import annotations
 
@@ -32,3 +33,48 @@ def test_a_failed_pass_records_nothing_and_delete_forgets() -> None:
         pass
     observability.forget("UpliftModel", "ns", "gone-model")
     assert _last_pass("ns", "gone-model") is None
+
+
+def _campaign(metric: str, name: str, bound: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        f"uplift_operator_campaign_{metric}", {"namespace": "ns", "name": name, "bound": bound})
+
+
+def test_a_campaigns_roi_and_incremental_results_are_exported_with_their_bounds() -> None:
+    observability.observe_campaign("ns", "spring", {
+        "phase": "Progressing", "treatedUnits": 2000, "holdoutUnits": 500,
+        "roi": {"estimate": 0.8, "lower": 0.1, "upper": 1.5, "display": "+0.8 [+0.1, +1.5]"},
+        "incrementalEffect": {"estimate": 0.02, "lower": 0.005, "upper": 0.035}})
+    assert [_campaign("roi", "spring", b) for b in ("estimate", "lower", "upper")] == [0.8, 0.1, 1.5]
+    assert [_campaign("incremental_effect", "spring", b)
+            for b in ("estimate", "lower", "upper")] == [0.02, 0.005, 0.035]
+    assert [_campaign("incremental_conversions", "spring", b)
+            for b in ("estimate", "lower", "upper")] == pytest.approx([40, 10, 70])
+
+
+def test_a_campaign_without_results_or_units_has_no_result_series() -> None:
+    observability.observe_campaign("ns", "fresh", {
+        "phase": "Progressing", "roi": {"estimate": -0.2},
+        "incrementalEffect": {"estimate": 0.01, "lower": -0.01, "upper": 0.03}})
+    assert _campaign("roi", "fresh", "estimate") == -0.2
+    assert _campaign("roi", "fresh", "lower") is None  # a bound the status lacks
+    assert _campaign("incremental_effect", "fresh", "estimate") == 0.01
+    # No treated units counted: no conversions rather than a false 0.
+    assert _campaign("incremental_conversions", "fresh", "estimate") is None
+    # Results that leave the status (a new ramp) leave the metrics too.
+    observability.observe_campaign("ns", "fresh", {"phase": "Progressing"})
+    assert _campaign("roi", "fresh", "estimate") is None
+    assert _campaign("incremental_effect", "fresh", "upper") is None
+
+
+def test_a_deleted_campaigns_series_are_forgotten() -> None:
+    observability.observe_campaign("ns", "gone", {
+        "phase": "Completed", "treatedUnits": 10,
+        "roi": {"estimate": 1.0, "lower": 0.5, "upper": 1.5},
+        "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15}})
+    observability.forget("Campaign", "ns", "gone")
+    for metric in ("roi", "incremental_effect", "incremental_conversions"):
+        for bound in ("estimate", "lower", "upper"):
+            assert _campaign(metric, "gone", bound) is None, (metric, bound)
+    assert observability.REGISTRY.get_sample_value(
+        "uplift_operator_campaign_budget_exhausted", {"namespace": "ns", "name": "gone"}) is None
