@@ -93,8 +93,9 @@ def dependencies(config: OperatorConfig,
     def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
         uri = ref.tracking_uri or config.mlflow_tracking_uri
         if not uri:
-            raise ValueError("no MLflow tracking URI: set spec.model.trackingUri or the "
-                             "operator's --mlflow-tracking-uri")
+            raise ValueError("no MLflow tracking URI: set spec.model.trackingUri, or the "
+                             "operator's --mlflow-tracking-uri (env UPLIFT_MLFLOW_TRACKING_URI, "
+                             "Helm value mlflow.trackingUri)")
         return MlflowRegistry(uri, credentials=credentials, timeout=5.0)
 
     return service.Dependencies(

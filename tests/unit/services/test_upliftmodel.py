@@ -188,9 +188,29 @@ def test_the_decision_key_secret_is_created_once_before_the_graph_and_owned_by_t
     for _ in range(5):
         sim.tick(1)
     assert len(sim.cluster.created_secrets) == 1  # known to exist: not asked again each pass
-    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds())
-    assert len(sim.cluster.created_secrets) == 2  # made sure of again ...
+    sim.tick(3600)
+    assert len(sim.cluster.created_secrets) == 1  # a serving graph left as it is: nothing at rest
+    sim.cluster.objects[SELDON]["status"] = {"state": "Creating"}  # e.g. a pod lacks the Secret
+    sim.tick(1, available=False)
+    assert len(sim.cluster.created_secrets) == 2  # made sure of while the graph does not serve,
+    sim.tick(1, available=False)
+    assert len(sim.cluster.created_secrets) == 2  # at most every RECHECK ...
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds(), available=False)
+    assert len(sim.cluster.created_secrets) == 3
     assert sim.cluster.secrets[KEY_SECRET] == {"key": "k1"}  # ... and never overwritten
+
+
+def test_the_decision_key_is_made_sure_of_before_a_changed_graph_is_applied() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    del sim.cluster.secrets[KEY_SECRET]  # deleted by hand
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds())
+    assert KEY_SECRET not in sim.cluster.secrets  # a serving graph, left as it is, needs no key
+    sim.cluster.objects[SELDON]["spec"]["predictors"][0]["traffic"] = 50  # a hand edit
+    sim.tick(1)
+    assert KEY_SECRET in sim.cluster.secrets  # the graph re-applied: its new pods need the key
+    assert sim.weights() == {"1": 100}
 
 
 def test_a_decision_key_made_by_hand_is_kept() -> None:
@@ -348,6 +368,38 @@ def test_the_version_contract_is_read_once_per_version() -> None:
     for _ in range(5):
         sim.tick(1)
     assert sim.registry.calls == calls  # pinned facts and contract cached; alias within 30 s
+
+
+def test_without_a_tracking_uri_the_status_message_and_one_warning_say_why() -> None:
+    """No spec.model.trackingUri and no operator default: the registry factory refuses (a
+    ValueError, as handlers/lifecycle's does); the cause is in status.message, the Ready and
+    ModelResolved conditions and one Warning event, not only "waiting for the model reference
+    to resolve"; nothing is deployed; a trackingUri in the spec then resolves it."""
+    sim = Sim()
+    sim.deps.default_tracking_uri = None
+    why = "no MLflow tracking URI: set spec.model.trackingUri or the operator's default"
+
+    def registry_for(ref: ModelReference, credentials: Any) -> FakeRegistry:
+        if not (ref.tracking_uri or sim.deps.default_tracking_uri):
+            raise ValueError(why)
+        return sim.registry
+
+    sim.deps.registry_for = registry_for
+    results = [sim.tick(10) for _ in range(5)]
+    s = sim.status
+    assert why in s["message"] and "RegistryUnavailable" in s["message"]
+    assert s["message"].startswith("waiting for the model reference to resolve to a version: ")
+    resolved = sim.condition("ModelResolved")
+    assert (resolved["status"], resolved["reason"], resolved["message"]) == (
+        "False", "RegistryUnavailable", why)
+    warnings = [e for r in results for e in r.events if e.type == "Warning"]
+    assert [(e.reason, e.message) for e in warnings] == [("RegistryUnavailable", why)]  # once
+    assert sim.cluster.applied == [] and results[-1].requeue_after == (
+        upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    sim.body["spec"]["model"]["trackingUri"] = "http://mlflow.shop:5000"
+    sim.tick(10)
+    assert sim.condition("ModelResolved")["status"] == "True" and sim.cluster.applied == [SELDON]
+    assert why not in sim.status.get("message", "")
 
 
 def test_mlflow_down_while_reading_a_new_version_holds_it_back() -> None:
