@@ -57,9 +57,11 @@ __all__ = ["Dependencies", "Event", "PassResult", "reconcile", "version_run"]
 
 log = logging.getLogger(__name__)
 
-#: How often a decision-key Secret known to exist is made sure of again (one create, answered
-#: 409): a Secret deleted by hand comes back, with a new key, within this.
-DECISION_KEY_RECHECK = dt.timedelta(minutes=5)
+#: A decision-key Secret known to exist is made sure of again (one create, answered 409) only
+#: while the graph is being changed or does not serve (new pods need the key; a pod stuck on a
+#: Secret deleted by hand keeps the graph from serving), at most this often. A serving graph
+#: left as it is costs nothing at rest.
+DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
 
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
@@ -112,7 +114,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status), now)
-    applied = _apply(decision.traffic, child, spec, owner, deps, now)
+    applied = _apply(decision.traffic, child, ready, spec, owner, deps, now)
     if registry is not None:
         _write_back(spec, decision, registry, registry_scope(spec.model, namespace, deps),
                     deps.written_back, now)
@@ -302,19 +304,22 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
     return _analyse(spec, current, owner, deps, registry, split_as_status, now)
 
 
-def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: UpliftModelSpec,
-           owner: Owner, deps: Dependencies, now: dt.datetime) -> status_logic.Applied | None:
+def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
+           spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
+           now: dt.datetime) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it)."""
     if traffic is None:
         return None
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
-    missing_key = _ensure_decision_key(owner, deps, now)
-    if missing_key is not None:
-        return replace(applied, error=missing_key)
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name),
                                    traffic)
-    if child is not None and _contains(child.get("spec") or {}, manifest["spec"]):
+    unchanged = child is not None and _contains(child.get("spec") or {}, manifest["spec"])
+    missing_key = _ensure_decision_key(
+        owner, deps, now, settled=unchanged and set(_describe_weights(traffic)) <= ready)
+    if missing_key is not None:
+        return replace(applied, error=missing_key)
+    if unchanged:
         return applied
     try:
         deps.cluster.apply(manifest, deps.backend.plural)
@@ -323,13 +328,16 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, spec: Upl
     return replace(applied, changed=True)
 
 
-def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime) -> str | None:
+def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
+                         settled: bool) -> str | None:
     """Create the model's decision-key Secret with a fresh random key unless it exists (an
     existing one is never overwritten: the pods that serve hold its key). None when it exists;
-    else why not. The key is never logged or put into a message."""
+    else why not. Once known to exist, asked again only while the graph is not ``settled``
+    (changing, or not every version serving), every ``DECISION_KEY_RECHECK``. The key is
+    never logged or put into a message."""
     known = (owner.namespace, owner.name, owner.uid)
     checked = deps.decision_keys.get(known)
-    if checked is not None and now - checked < DECISION_KEY_RECHECK:
+    if checked is not None and (settled or now - checked < DECISION_KEY_RECHECK):
         return None
     manifest = decision_key.decision_key_secret(owner, deps.new_decision_key())
     try:
