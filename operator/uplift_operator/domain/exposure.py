@@ -5,7 +5,9 @@ is the percent of eligible units exposed (``spec.exposure.steps[].percent``); th
 when the referenced UpliftModel serves a stable version and is withdrawn (exposure 0, the reason
 in status) when it serves nothing, is not found or is Degraded before serving; a rollback sets
 exposure to 0 and holds it there for that spec generation (until a spec change or a retry); the
-last step passing completes the ramp, exposure staying at its percent. ``model_observation``
+last step passing completes the ramp, exposure staying at its percent. The model promoting a
+new stable version mid-ramp holds the exposure and starts the step over on that version, the
+evidence about the old one's decisions not carried into it (``follow_version``). ``model_observation``
 reads the UpliftModel's status; ``decide`` builds the whole new status, Ready and ModelServing
 conditions included. ``spec.schedule`` bounds it in time (``now`` is passed in): before its
 start exposure stays 0 % and the campaign is Suspended ("starts at …"); past its end exposure
@@ -42,6 +44,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.gates import next_step
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
@@ -52,6 +55,11 @@ __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "Outs
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
+
+#: Gate types whose evidence outlives a new stable version of the model (``follow_version``):
+#: deliveryRate judges the sender, budget the period's spend; the others judge the model's
+#: decisions and start afresh on the new version.
+_CARRIED_GATE_TYPES = frozenset({"deliveryRate", "budget"})
 
 #: Ready reasons of the model that mean its stable version serves.
 _SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
@@ -408,12 +416,49 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.withdraw(self.model.why)
             return
         if self.active() or s.exposure_percent > 0:
+            self.follow_version()
             return  # underway, or complete
         rolled_back = s.rolled_back_generation
         if rolled_back is not None and rolled_back == (self.generation or 0):
             return  # stays at 0 % until a spec change or a retry
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
+
+    def follow_version(self) -> None:
+        """The model promoted a new stable version while the campaign exposes units: the
+        campaign follows it (``status.modelVersion``) and its exposure is held, never withdrawn
+        (units already exposed stay exposed); a history entry and a Normal event say so. A ramp
+        underway starts its step over on the new version, at the same exposure: the step's
+        pause and deadline run again from now, outcomes measured in this pass (on the old
+        step) are dropped, and the evidence of the old version is not mixed into the new one's
+        — the gates that judge what the model's decisions did (incrementalConversions, roi,
+        drift, custom) start afresh, their α spent once per version as an UpliftModel's are;
+        a deliveryRate gate (the sender, not the model) carries its evidence into a new
+        stratum, as at a step change; a budget gate (the period's money) keeps its verdict, so
+        a spent budget stays suspended. A completed ramp keeps its exposure: no gate runs
+        after completion, the model's own canary gates vetted the new version."""
+        old, new = self.previous.model_version, self.status.model_version
+        if old is None or new is None or old == new:
+            return
+        s = self.status
+        model = self.model.name
+        if not self.active():
+            why = (f"UpliftModel {model!r} promoted version {new} (was {old}); the completed "
+                   f"ramp keeps {self.exposed()}")
+        else:
+            types = {g.name: g.type for g in self.spec.exposure.gates}
+            s.gates = [g if types[g.name] == "budget" else next_step(g)
+                       for g in s.gates if types.get(g.name) in _CARRIED_GATE_TYPES]
+            s.step_started_at = self.now
+            self.restarted = True  # this pass's outcomes measured the old version's step
+            afresh = [name for name, type_ in types.items() if type_ not in _CARRIED_GATE_TYPES]
+            why = (f"UpliftModel {model!r} promoted version {new} (was {old}); step "
+                   f"{self.step_index() + 1}/{len(self.steps)} starts over on version {new} "
+                   f"at {self.exposed()}")
+            if afresh:
+                why += f", gates {', '.join(afresh)} measured afresh"
+        self.record(Reason.MODEL_VERSION_CHANGED, new, why)
+        self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
 
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a

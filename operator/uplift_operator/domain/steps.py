@@ -98,6 +98,7 @@ class Reason(StrEnum):
     CAMPAIGN_COMPLETED = "CampaignCompleted"
     BUDGET_EXHAUSTED = "BudgetExhausted"
     BUDGET_RENEWED = "BudgetRenewed"
+    MODEL_VERSION_CHANGED = "ModelVersionChanged"
 
 
 #: History actions that end a ramp by rolling it back.

@@ -22,6 +22,7 @@ from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome, Suspension
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import parse_requests
+from uplift_operator.stats.results import SequentialState
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
 SPEC = Campaign.model_validate(yaml.safe_load(SAMPLE.read_text())).spec
@@ -207,3 +208,114 @@ def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
     assert ended.phase is Phase.COMPLETED and ended.exposure_percent == 0
     for field in ("incremental_effect", "roi", "spend", "treated_units"):
         assert getattr(ended, field) == getattr(second, field), field
+
+
+# -- the model promotes a new stable version mid-ramp --------------------------------------------
+
+PROMOTION_SPEC = SPEC.model_copy(update={
+    "exposure": SPEC.exposure.model_copy(update={"gates": [
+        *SPEC.exposure.gates, CampaignGate.model_validate({"name": "budget", "type": "budget"})]}),
+    "schedule": None})
+TYPES = {g.name: g.type for g in PROMOTION_SPEC.exposure.gates}
+
+
+def _serving(version: str) -> exposure.ModelObservation:
+    return exposure.ModelObservation("m", True, version, serving=True,
+                                     why=f"serves version {version}")
+
+
+def _promotion_pass(status: CampaignStatus, now: dt.datetime, version: str = "3",
+                    analysis: bool = True, spent: bool = False) -> exposure.Decision:
+    """One pass, with an analysis in which every gate passed with evidence in its sequential
+    state (``spent``: the budget gate failed, suspending), or without one."""
+    outcomes = None
+    if analysis:
+        outcomes = [GateOutcome(
+            name=name, message="m", time=now, value=1.0, threshold=0.0, samples=400,
+            verdict=GateVerdict.FAIL if spent and type_ == "budget" else GateVerdict.PASS,
+            suspension=Suspension(None, "spent") if spent and type_ == "budget" else None,
+            memory={"t": SequentialState(looks=2, log_pass=1.5, units=400)})
+            for name, type_ in TYPES.items()]
+    observed = exposure.Observed(model=_serving(version), gate_outcomes=outcomes,
+                                 budget_anchor=T0, generation=1)
+    return exposure.decide(PROMOTION_SPEC, status, observed, now)
+
+
+def _at_step_two() -> tuple[CampaignStatus, dt.datetime]:
+    """Version 3 serving, the ramp at step 2 (25 %) with every gate passed there."""
+    status = _promotion_pass(CampaignStatus(), T0, analysis=False).status
+    now = T0
+    for minutes in (5, 61, 66):
+        now = T0 + dt.timedelta(minutes=minutes)
+        status = _promotion_pass(status, now).status
+    assert (status.exposure_percent, status.current_step, status.model_version) == (25, 1, "3")
+    return status, now
+
+
+def test_a_promotion_holds_the_exposure_and_restarts_the_step_on_the_new_version() -> None:
+    before, now = _at_step_two()
+    now += dt.timedelta(minutes=6)  # an analysis is due: measured on the old version's step
+    decision = _promotion_pass(before, now, version="4")
+    s = decision.status
+    # Followed, the exposure held (never withdrawn), the same step started over from now.
+    assert (s.model_version, s.exposure_percent, s.current_step) == ("4", 25, 1)
+    assert s.phase is Phase.PROGRESSING and exposure.treating(s)
+    assert s.step_started_at == now
+    assert [(e.type, e.reason.value) for e in decision.events] == [
+        ("Normal", "ModelVersionChanged")]
+    entry = s.history[-1]
+    assert (entry.action, entry.version, entry.percent) == ("ModelVersionChanged", "4", 25)
+    assert "promoted version 4 (was 3)" in entry.reason
+    assert "gates incremental, roi, drift measured afresh" in entry.reason
+    # The old version's evidence is not mixed into the new one's: this pass's outcomes (the
+    # old step's) are dropped; the model's gates start afresh; delivery (the sender) carries
+    # its evidence into a new stratum as at a step change; budget (money) keeps its verdict.
+    assert s.last_analysis_at == before.last_analysis_at
+    gates = {g.name: g for g in s.gates}
+    assert set(gates) == {"delivery", "budget"}
+    old = {g.name: g for g in before.gates}
+    assert gates["budget"] == old["budget"]
+    delivery = gates["delivery"].sequential_state["t"]
+    assert (delivery.log_pass or 0.0, delivery.carried_log_pass) == (0.0, 1.5)  # carried
+    # A pass on its own output changes nothing.
+    again = exposure.decide(PROMOTION_SPEC, s, exposure.Observed(
+        model=_serving("4"), budget_anchor=T0, generation=1), now)
+    assert again.events == () and again.status == s
+    # The new version's first analysis fills every gate afresh; the step's 6h pause runs from
+    # the promotion, so it advances only then, never on the old version's evidence.
+    first = _promotion_pass(s, now + dt.timedelta(minutes=5), version="4").status
+    assert {g.name for g in first.gates} == set(TYPES) and first.current_step == 1
+    fresh = next(g for g in first.gates if g.name == "incremental").sequential_state["t"]
+    assert not fresh.carried_log_pass, "no evidence of version 3 in version 4's test"
+    held = _promotion_pass(first, now + dt.timedelta(hours=5, minutes=55), version="4").status
+    assert held.current_step == 1
+    advanced = _promotion_pass(held, now + dt.timedelta(hours=6, minutes=1), version="4").status
+    assert (advanced.current_step, advanced.exposure_percent) == (2, 100)
+
+
+def test_a_promotion_while_the_budget_is_spent_keeps_the_campaign_suspended() -> None:
+    before, now = _at_step_two()
+    now += dt.timedelta(minutes=6)
+    suspended = _promotion_pass(before, now, spent=True).status
+    assert (suspended.phase, suspended.exposure_percent) == (Phase.SUSPENDED, 0)
+    promoted = _promotion_pass(suspended, now + dt.timedelta(minutes=1), version="4",
+                               analysis=False)
+    s = promoted.status
+    assert (s.phase, s.exposure_percent, s.current_step, s.model_version) == (
+        Phase.SUSPENDED, 0, 1, "4")
+    assert [e.reason.value for e in promoted.events] == ["ModelVersionChanged"]
+
+
+def test_a_completed_ramp_follows_the_new_version_at_its_exposure() -> None:
+    status, now = _at_step_two()
+    status = exposure.decide(PROMOTION_SPEC, status, exposure.Observed(
+        model=_serving("3"), budget_anchor=T0, generation=1,
+        requests=parse_requests({"uplift.dev/promote": "full"})), now).status
+    assert (status.phase, status.exposure_percent, status.current_step) == (
+        Phase.HEALTHY, 100, None)
+    promoted = _promotion_pass(status, now + dt.timedelta(minutes=1), version="4",
+                               analysis=False)
+    s = promoted.status
+    assert (s.phase, s.exposure_percent, s.model_version) == (Phase.HEALTHY, 100, "4")
+    assert s.gates == status.gates and s.history[-1].action == "ModelVersionChanged"
+    assert "the completed ramp keeps exposure 100%" in s.history[-1].reason

@@ -179,6 +179,18 @@ def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
     assert sim.status["exposurePercent"] == 5 and result.events == ()
 
 
+def test_a_promotion_of_the_model_holds_the_exposure_and_restarts_the_step() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.set_model({**SERVING, "stableVersion": "4", "message": "version 4 serves all traffic"})
+    result = sim.tick(1)
+    s = sim.status
+    assert (s["exposurePercent"], s["currentStep"], s["modelVersion"]) == (5, 0, "4")
+    assert s["phase"] == "Progressing" and s["stepStartedAt"] == "2026-12-01T12:01:00Z"
+    assert [(e.type, e.reason) for e in result.events] == [("Normal", "ModelVersionChanged")]
+    assert [h["action"] for h in s["history"]] == ["ExposureStarted", "ModelVersionChanged"]
+
+
 # -- the drift gate's training reference: the stable version's MLflow run --------------------------
 
 REFERENCE = {"features": {"recency": {"counts": [250, 250, 250, 250]}}}
