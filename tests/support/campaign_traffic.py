@@ -57,12 +57,25 @@ class CampaignTraffic:
         self.exposure, self.version, self.treatment, self.tick = exposure, version, treatment, tick
         self.profile = CampaignProfile(rps=0)
         self.emitted: dict[str, float] = {}  # totals, by what was counted
+        self.applied: list[float] = []  # each exposure read from the file that differed
         self._carry = _Carry()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="campaign-traffic", daemon=True)
 
     def start(self) -> CampaignTraffic:
+        self._export_zero()
+        self._thread.start()
+        return self
+
+    def follow_version(self, version: str) -> None:
+        """Decide by ``version`` from now on (the model promoted it), its series exported at
+        zero first as the runtime's are."""
+        with self._lock:
+            self.version = version
+            self._export_zero()
+
+    def _export_zero(self) -> None:
         # Every series at zero before the first decision, as the runtime exports them at load:
         # a series born inside a PromQL range loses its first increments.
         for arm in ("treated", "holdout"):
@@ -74,8 +87,6 @@ class CampaignTraffic:
         for status in ("ok", "failed"):
             self.metrics.deliveries.labels(**self._arm("treated"), status=status)
         self.metrics.campaign_spend.labels(**self._base())
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._stop.set()
@@ -99,35 +110,41 @@ class CampaignTraffic:
 
     def _run(self) -> None:
         while not self._stop.wait(self.tick):
-            with self._lock:
-                p = self.profile
             try:
                 percent = self.exposure()
             except Exception:  # the API server restarting: no decisions this tick
                 continue
-            exposed = p.rps * percent / 100 * self.tick
-            if exposed <= 0:
-                continue
-            m = self.metrics
-            for arm, share, rate in (("holdout", p.holdout_fraction, p.holdout_conversion),
-                                     ("treated", 1 - p.holdout_fraction, p.treated_conversion)):
-                units = exposed * share
-                labels = self._arm(arm)
-                self._count(f"{arm}.units", m.assignments.labels(**labels), units)
-                self._count(f"{arm}.outcomes", m.outcomes.labels(**labels), units)
-                self._count(f"{arm}.conversions", m.conversions.labels(**labels), units * rate)
-                self._count(f"{arm}.expected", m.outcomes_expected.labels(**self._base(), arm=arm),
-                            units)
-                self._count(f"{arm}.received", m.outcomes_received.labels(**self._base(), arm=arm),
-                            units)
-            treated = exposed * (1 - p.holdout_fraction)
-            self._count("treated.late", m.late_outcomes.labels(**self._arm("treated")),
-                        treated * p.late_treated_conversion)
-            self._count("delivered", m.deliveries.labels(**self._arm("treated"), status="ok"),
-                        treated * p.delivery_rate)
-            self._count("failed", m.deliveries.labels(**self._arm("treated"), status="failed"),
-                        treated * (1 - p.delivery_rate))
-            self._count("spend", m.campaign_spend.labels(**self._base()), treated * p.cost)
+            if not self.applied or self.applied[-1] != percent:
+                self.applied.append(percent)
+            with self._lock:
+                self._tick(percent)
+
+    def _tick(self, percent: float) -> None:
+        """One tick of decisions at ``percent`` (under the lock)."""
+        p = self.profile
+        exposed = p.rps * percent / 100 * self.tick
+        if exposed <= 0:
+            return
+        m = self.metrics
+        for arm, share, rate in (("holdout", p.holdout_fraction, p.holdout_conversion),
+                                 ("treated", 1 - p.holdout_fraction, p.treated_conversion)):
+            units = exposed * share
+            labels = self._arm(arm)
+            self._count(f"{arm}.units", m.assignments.labels(**labels), units)
+            self._count(f"{arm}.outcomes", m.outcomes.labels(**labels), units)
+            self._count(f"{arm}.conversions", m.conversions.labels(**labels), units * rate)
+            self._count(f"{arm}.expected", m.outcomes_expected.labels(**self._base(), arm=arm),
+                        units)
+            self._count(f"{arm}.received", m.outcomes_received.labels(**self._base(), arm=arm),
+                        units)
+        treated = exposed * (1 - p.holdout_fraction)
+        self._count("treated.late", m.late_outcomes.labels(**self._arm("treated")),
+                    treated * p.late_treated_conversion)
+        self._count("delivered", m.deliveries.labels(**self._arm("treated"), status="ok"),
+                    treated * p.delivery_rate)
+        self._count("failed", m.deliveries.labels(**self._arm("treated"), status="failed"),
+                    treated * (1 - p.delivery_rate))
+        self._count("spend", m.campaign_spend.labels(**self._base()), treated * p.cost)
 
 
 class ConfigMapExposure:

@@ -313,6 +313,68 @@ def test_a_rolled_back_model_canary_does_not_disturb_the_campaign(
     assert 0 not in campaign.seen_exposure[campaign.seen_exposure.index(5):]
 
 
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _carried(gate: Status) -> bool:
+    """Whether any of the gate's sequential tests carries evidence from before its step."""
+    return any(key.startswith("carried") for state in gate.get("sequentialState", {}).values()
+               for key in state)
+
+
+def test_a_model_promotion_mid_ramp_holds_the_exposure_and_restarts_the_step_on_the_new_version(
+        campaign: CampaignBench) -> None:
+    bench = campaign.bench
+    campaign.traffic.set(CampaignProfile())
+    campaign.apply(exposure={**BASE_SPEC["exposure"],
+                             "steps": [{"percent": 5, "pause": "1s"}, {"percent": 25}]})
+    before = campaign.wait(
+        lambda s: _at(25, 1)(s) and len(s.get("gates", [])) == len(GATES)
+        and all(g["verdict"] == "Pass" and _time(g["time"]) > _time(s["stepStartedAt"])
+                for g in s["gates"]), "every gate passed at the indefinite 25% step", timeout=60)
+    assert before["modelVersion"] == "1"
+    assert _carried(campaign.gate(before, "lift")), "the 5% step's evidence carried to 25%"
+
+    # The model ramps a canary of version 2 and promotes it (its own gates pass).
+    v2 = bench.new_version()
+    bench.traffic.set(v2, Profile())
+    bench.move_alias(v2)
+    model = bench.wait_healthy(v2, timeout=90)
+    assert model["previousStableVersion"] == "1"
+    campaign.traffic.follow_version(v2)  # the runtime now decides with version 2's scores
+    status = campaign.wait(lambda s: s.get("modelVersion") == v2, f"modelVersion {v2}")
+
+    # Followed, the exposure held at the same step: never withdrawn, in status or in the file.
+    assert (status["exposurePercent"], status["currentStep"]) == (25, 1)
+    assert status["phase"] == "Progressing"
+    assert 0 not in campaign.seen_exposure[campaign.seen_exposure.index(5):]
+    applied = campaign.traffic.applied
+    assert 0 not in applied[applied.index(5):], applied
+    assert status["history"][:-1] == before["history"]
+    entry = status["history"][-1]
+    assert (entry["action"], entry["version"], entry["percent"]) == ("ModelVersionChanged", v2, 25)
+    assert f"promoted version {v2} (was 1)" in entry["reason"]
+    assert "gates lift, roi measured afresh" in entry["reason"]
+    [event] = campaign.events("ModelVersionChanged")
+    assert event["type"] == "Normal"
+    assert not campaign.events("ExposureWithdrawn") and not campaign.events("RolledBack")
+    # The step starts over on version 2: its clock from the promotion, the model's gates with
+    # none of version 1's evidence; the delivery gate (the sender) keeps its own.
+    restarted = _time(status["stepStartedAt"])
+    assert restarted > _time(before["stepStartedAt"])
+    judged = campaign.wait(
+        lambda s: len(s.get("gates", [])) == len(GATES)
+        and all(g["verdict"] == "Pass" and _time(g["time"]) > restarted for g in s["gates"]),
+        "every gate passed again on version 2", timeout=60)
+    assert (judged["exposurePercent"], judged["currentStep"]) == (25, 1)
+    assert _time(judged["stepStartedAt"]) == restarted
+    lift = campaign.gate(judged, "lift")
+    assert not _carried(lift), f"version 1's evidence in version 2's test: {lift}"
+    assert _carried(campaign.gate(judged, "delivery"))
+    assert [h["action"] for h in judged["history"]][-1] == "ModelVersionChanged"
+
+
 def _not_serving(status: Status) -> bool:
     serving: dict[str, Any] = next(
         (c for c in status.get("conditions", []) if c["type"] == "ModelServing"), {})
