@@ -4,9 +4,10 @@
 serving agent, the operator under its own RBAC identity), registers version 1 and applies the
 demo's UpliftModel; the simulator replays customers once the first predictor is ready.
 ``Recorder`` samples what the operator reports (UpliftModel status, the SeldonDeployment's
-weights, events) for the live view and the report. ``run_scenario`` plays one scenario of
-``scenarios.SCENARIOS`` and returns what the operator decided: a model scenario on the
-UpliftModel, a campaign scenario on the Campaign ``spring-email`` it applies for the occasion.
+weights, the Campaigns, events) for the live view and the report. ``run_scenario`` plays one
+scenario of ``scenarios.SCENARIOS`` and returns what the operator decided: a model scenario on
+the UpliftModel, a campaign scenario on the Campaign ``spring-email`` it applies for the
+occasion.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class Sample:
     rows: int
     errors: int
     outcomes: int
+    # The namespace's Campaigns, each as {"metadata": {"name"}, "spec", "status"}.
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -308,6 +311,16 @@ class DemoStack:
         return cast(dict[str, Any], api.get_namespaced_custom_object(
             "uplift.dev", "v1alpha1", scenarios.NAMESPACE, "campaigns", scenarios.CAMPAIGN))
 
+    def campaigns(self) -> list[dict[str, Any]]:
+        """The demo namespace's Campaigns: name, spec and status (for the view)."""
+        from kubernetes import client
+
+        api = client.CustomObjectsApi(self.api)
+        items = cast(dict[str, Any], api.list_namespaced_custom_object(
+            "uplift.dev", "v1alpha1", scenarios.NAMESPACE, "campaigns")).get("items", [])
+        return [{"metadata": {"name": c["metadata"]["name"]}, "spec": c.get("spec") or {},
+                 "status": c.get("status") or {}} for c in items]
+
     def seldon_weights(self) -> dict[str, int]:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
@@ -371,7 +384,7 @@ class Recorder:
         tally = stack.simulator.tally
         s = Sample(time.monotonic() - stack.started, dict(body.get("status") or {}),
                    stack.seldon_weights(), stack.events(), tally.rows, tally.errors,
-                   tally.outcomes)
+                   tally.outcomes, stack.campaigns())
         self.samples.append(s)
         return s
 

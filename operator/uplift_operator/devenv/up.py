@@ -259,13 +259,9 @@ class _Screen:
         sample = self.stack.recorder.latest()
         if sample is None:
             return
-        s = sample.status
-        gates = " ".join(f"{g['name']}={g.get('verdict', '?')}" for g in s.get("gates", [])
-                         ) if s.get("canaryVersion") else ""
-        line = (f"{s.get('phase', '…')} stable v{s.get('stableVersion', '–')}"
-                + (f" canary v{s['canaryVersion']} {s.get('canaryWeight', 0)}%"
-                   if s.get("canaryVersion") else "")
-                + f" | {gates}")
+        from uplift_operator.devenv.view import plain_line
+
+        line = plain_line(sample)
         if line != self._last_line or now - self._last_change > 15:
             print(f"[{sample.t:5.0f}s] {line} | customers {sample.rows:,}", flush=True)
             self._last_line, self._last_change = line, now
