@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +35,21 @@ STANDIN_SELDON_CRD = ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"
 Say = Callable[[str], None]
 
 
-def _fit_and_warm(data: Path) -> demo_models.Fitted:
+def _fit_and_warm(data: Path, models: demo_models.Preparation) -> demo_models.Fitted:
     """Version 1 (cached after the first run), and the imports its registration needs: MLflow's
     client and the plotting stack cost seconds of CPU that would otherwise be spent after MLflow
-    is up, on the way to the first scored request."""
-    fitted = demo_models.fit(data, scenarios.STABLE_RECIPE)
+    is up, on the way to the first scored request. Then, in the background, the other versions
+    ``models`` expects (a cache hit takes a fraction of a second; a scenario that needs its
+    version before then waits for it rather than training it twice)."""
+    fitted = models.fit(data, scenarios.STABLE_RECIPE)
+    rest = [recipe for recipe in models.items if recipe != scenarios.STABLE_RECIPE]
+    if rest:
+        def prepare() -> None:
+            for recipe in rest:
+                with contextlib.suppress(Exception):  # shown as an error; the scenario retries
+                    models.fit(data, recipe)
+
+        threading.Thread(target=prepare, name="demo-models", daemon=True).start()
     import matplotlib
 
     matplotlib.use("Agg")  # as the trainer does, before pyplot
@@ -90,8 +100,15 @@ class DemoStack:
     """``with DemoStack(workdir, say=print) as stack:`` — everything the demo runs on."""
 
     def __init__(self, workdir: Path, data: Path = HILLSTROM, say: Say = print,
-                 rate: float = scenarios.RATE) -> None:
+                 rate: float = scenarios.RATE,
+                 versions: Sequence[tuple[demo_models.Recipe, str]] = ()) -> None:
+        """``versions``: the scenarios' model versions (recipe, label) to prepare during the
+        start, after version 1 (``scenarios.versions``); otherwise each scenario fits its own."""
         self.workdir, self.data, self.say, self.rate = workdir, data, say, rate
+        self.models = demo_models.Preparation()
+        self.models.expect(scenarios.STABLE_RECIPE, "version 1 (stable)")
+        for recipe, label in versions:
+            self.models.expect(recipe, label)
         self._cleanups: list[tuple[str, Callable[[], None]]] = []
         self.timings: dict[str, float] = {}
         self.delays: dict[str, float] = {}
@@ -133,7 +150,7 @@ class DemoStack:
         self._cleanups.append(("start-up threads", lambda: pool.shutdown(wait=False)))
         mlflow_up = pool.submit(mlflow.start)
         prometheus_up = pool.submit(prometheus.start)
-        trained = pool.submit(_fit_and_warm, self.data)
+        trained = pool.submit(_fit_and_warm, self.data, self.models)
 
         plane = ControlPlane(self.workdir / "controlplane").start()
         self._cleanups.append(("control plane", plane.stop))
@@ -399,7 +416,7 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
         return _run_campaign(stack, scenario, scenario.budget, say=say, timeout=timeout,
                              tick=tick)
     started = time.monotonic()
-    fitted = demo_models.fit(stack.data, scenario.recipe)
+    fitted = stack.models.fit(stack.data, scenario.recipe, f"new version ({scenario.name})")
     version = demo_models.register(fitted, scenario.recipe, stack.data, stack.mlflow.url,
                                    scenarios.MODEL)
     sim = stack.simulator

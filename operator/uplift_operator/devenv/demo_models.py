@@ -17,13 +17,28 @@ import io
 import json
 import os
 import pickle
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 TRAINER_VERSION = "1"
 CACHE_ENV = "UPLIFT_DEMO_CACHE"
+#: What ``fit`` reports, in order, while it trains (a cache hit reports ``CACHED`` only).
+STAGES = ("preparing the data", "fitting", "evaluating (bootstrap Qini)", "reference documents")
+CACHED = "cached"
+#: Before ``fit`` says anything: importing the trainer (seconds on a busy machine), the cache.
+LOADING = "loading the trainer and the cache"
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 def cache_dir() -> Path:
@@ -87,21 +102,31 @@ class Fitted:
 
 
 def fit(data: Path, recipe: Recipe, *, progress: Callable[[str], None] = lambda _: None) -> Fitted:
-    """The fitted version for ``recipe`` from the cache, or trained now and cached."""
+    """The fitted version for ``recipe`` from the cache, or trained now and cached.
+
+    ``progress`` hears ``CACHED`` on a cache hit, else each of ``STAGES`` as it starts. Two
+    callers asking for the same recipe at once train it once: the second waits for the first
+    and reads its pickle."""
+    sha = file_sha256(data)
+    path = cache_dir() / f"{recipe.key(sha)}.pickle"
+    with _lock(path.name):
+        return _fit(data, recipe, sha, path, progress)
+
+
+def _fit(data: Path, recipe: Recipe, sha: str, path: Path,
+         progress: Callable[[str], None]) -> Fitted:
     import pandas as pd
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     from uplift_operator.model import trainer
 
-    sha = file_sha256(data)
-    path = cache_dir() / f"{recipe.key(sha)}.pickle"
     if path.exists():
         with contextlib.suppress(Exception), path.open("rb") as handle:
             cached = pickle.load(handle)
             if isinstance(cached, Fitted):
-                progress(f"cached ({path.name})")
+                progress(CACHED)
                 return cached
-    progress("training")
+    progress(STAGES[0])
     cfg = _config(data, recipe)
     prep = trainer.prepare(pd.read_csv(data), cfg)
     fit_on = prep
@@ -112,8 +137,11 @@ def fit(data: Path, recipe: Recipe, *, progress: Callable[[str], None] = lambda 
         train[cfg.treatment_col] = column.map(lambda arm: swapped.get(arm, arm))
         fit_on = replace(prep, train=train)
     with threadpool_limits(limits=1, user_api="openmp"):
+        progress(STAGES[1])
         model = trainer.fit(fit_on, cfg)
+        progress(STAGES[2])
         evals = trainer.evaluate(model, prep.test, cfg)
+        progress(STAGES[3])
         refs = trainer.reference_documents(model, prep.train, cfg.n_bins)
     fitted = Fitted(model, prep, evals, refs, sha)
     tmp = path.with_suffix(".tmp")
@@ -121,6 +149,74 @@ def fit(data: Path, recipe: Recipe, *, progress: Callable[[str], None] = lambda 
         pickle.dump(fitted, handle)
     tmp.replace(path)
     return fitted
+
+
+@dataclass
+class Preparing:
+    """One model version being made ready, as the progress display shows it."""
+
+    label: str
+    stage: str = "waiting"
+    completed: int = 0              # of ``len(STAGES)``
+    cached: bool = False
+    done: bool = False
+    error: str = ""
+    started: float | None = None    # time.monotonic()
+    finished: float | None = None
+
+    @property
+    def total(self) -> int:
+        return len(STAGES)
+
+    def seconds(self, now: float | None = None) -> float:
+        if self.started is None:
+            return 0.0
+        end = self.finished if self.finished is not None else (now or time.monotonic())
+        return end - self.started
+
+
+@dataclass
+class Preparation:
+    """The demo's model versions and how far each is (for progress bars): ``fit`` through it."""
+
+    items: dict[Recipe, Preparing] = field(default_factory=dict)
+    on_change: Callable[[Preparing], None] = lambda _: None
+
+    def expect(self, recipe: Recipe, label: str) -> Preparing:
+        """List ``recipe`` as ``label`` before it is fitted (shown as waiting)."""
+        return self.items.setdefault(recipe, Preparing(label))
+
+    def fit(self, data: Path, recipe: Recipe, label: str | None = None) -> Fitted:
+        """``fit`` with its progress recorded under ``recipe``."""
+        item = self.expect(recipe, label or f"recipe {recipe.key('')[:8]}")
+        if item.started is None or item.done:
+            item.started, item.finished, item.done = time.monotonic(), None, False
+            item.stage, item.completed, item.cached = LOADING, 0, False
+            self.on_change(item)
+
+        def heard(stage: str) -> None:
+            if item.done and stage == CACHED:
+                return  # fitted by a concurrent call for the same recipe: keep what it said
+            item.stage = stage
+            item.cached = stage == CACHED
+            item.completed = item.total if item.cached else STAGES.index(stage)
+            self.on_change(item)
+
+        try:
+            fitted = fit(data, recipe, progress=heard)
+        except BaseException as error:
+            item.error, item.finished = str(error) or type(error).__name__, time.monotonic()
+            self.on_change(item)
+            raise
+        item.completed, item.done, item.finished = item.total, True, time.monotonic()
+        if not item.cached:
+            item.stage = "trained and cached"
+        self.on_change(item)
+        return fitted
+
+    def pending(self) -> list[Preparing]:
+        """Those not ready yet (waiting or being fitted)."""
+        return [p for p in self.items.values() if not p.done and not p.error]
 
 
 def register(fitted: Fitted, recipe: Recipe, data: Path, tracking_uri: str, model_name: str,

@@ -159,6 +159,18 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 DEFAULT = ("promote", "harm")
 
 
+def versions(names: list[str] | tuple[str, ...]) -> list[tuple[Recipe, str]]:
+    """The new model versions the scenarios ``names`` register, one per distinct recipe, each
+    labelled with the scenarios that use it (the Campaign scenarios register none)."""
+    users: dict[Recipe, list[str]] = {}
+    for name in names:
+        scenario = SCENARIOS[name]
+        if scenario.budget is None and not scenario.needs and name not in users.get(
+                scenario.recipe, []):
+            users.setdefault(scenario.recipe, []).append(name)
+    return [(recipe, f"new version ({', '.join(used)})") for recipe, used in users.items()]
+
+
 def drift_mask(frame: Any) -> Any:
     """Who arrives in the ``drift`` scenario: a shifted population (not the training mix)."""
     return ((frame["recency"] <= 3) & (frame["history"] > 300)

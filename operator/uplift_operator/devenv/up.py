@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -100,12 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from uplift_operator.devenv.demo import DemoStack, Outcome, run_scenario
 
-    stack = DemoStack(workdir, HILLSTROM, say=_say, rate=args.rate)
+    plain = args.plain or not sys.stdout.isatty()
+    stack = DemoStack(workdir, HILLSTROM, say=_say, rate=args.rate,
+                      versions=scenarios.versions(names))
     outcomes: list[Outcome] = []
     code = 0
     try:
-        stack.start()
-        live = _Screen(stack, plain=args.plain or not sys.stdout.isatty())
+        with _preparing(stack, plain):
+            stack.start()
+        live = _Screen(stack, plain=plain)
 
         def tick() -> None:
             if deadline is not None and time.monotonic() > deadline:
@@ -160,6 +163,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     return code
+
+
+@contextlib.contextmanager
+def _preparing(stack: Any, plain: bool) -> Iterator[None]:
+    """While the stack starts: the model versions' progress bars under the start-up lines (a
+    cached version is full at once), or, plain, one line whenever a version changes stage."""
+    if plain:
+        def line(item: Any) -> None:
+            if item.cached and not item.done:
+                return  # its line comes at once, when done
+            _quietly(lambda: print(f"    model {item.label}: "
+                                   + (f"failed: {item.error}" if item.error else item.stage)
+                                   + (f" ({item.seconds():.1f} s)" if item.done else ""),
+                                   flush=True))
+
+        stack.models.on_change = line
+        yield
+        return
+    from rich.live import Live
+
+    from uplift_operator.devenv.view import models_section
+
+    with Live(get_renderable=lambda: models_section(list(stack.models.items.values())),
+              refresh_per_second=4, redirect_stdout=True, redirect_stderr=True,
+              transient=False):
+        yield
 
 
 def _quietly(action: Callable[[], None]) -> None:
@@ -246,7 +275,8 @@ class _Screen:
         from uplift_operator.devenv.view import render
 
         return render(self.stack.recorder.latest(), title=self.title, note=self.note,
-                      progress=self.progress, history=self.history)
+                      progress=self.progress, history=self.history,
+                      models=list(self.stack.models.items.values()))
 
     def refresh(self) -> None:
         if self._live is not None:

@@ -4,14 +4,15 @@ Top: the scenario and the demo-speed settings. Then the UpliftModel (phase, stab
 versions, the traffic split as a bar, the step and how long it has left) and a table of its
 gates (verdict, value, bound, samples and a bar towards the samples a decision needs); each
 Campaign (phase, its model and version, exposure and step, spend against its budget, the
-incremental effect) with its gates in the same table; the customers flowing, and the latest
-events. Every function here is
+incremental effect) with its gates in the same table; the model versions still being trained or
+loaded, as progress bars; the customers flowing, and the latest events. Every function here is
 pure (plain dicts in, rich renderables or text out) so it is easy to test; ``plain_line`` is the
 ``--plain`` fallback's one line.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from uplift_operator.devenv import scenarios
+from uplift_operator.devenv.demo_models import STAGES
 
 VERDICT_STYLE = {"Pass": "bold green", "Fail": "bold red", "Inconclusive": "yellow",
                  "Error": "magenta"}
@@ -187,9 +189,38 @@ def campaign_section(campaign: Mapping[str, Any]) -> RenderableType:
     return Group(grid, gate_table(gates, specs, f"gates of Campaign {name}"))
 
 
+def models_section(items: Sequence[Any], now: float | None = None) -> Table:
+    """The demo's model versions (``demo_models.Preparing``): a bar through the training stages
+    each, full at once for a cached one; what it does now and for how long."""
+    now = time.monotonic() if now is None else now
+    table = Table(title="model versions (trained once, then cached)", expand=True,
+                  title_justify="left", show_header=False)
+    table.add_column("version", no_wrap=True)
+    table.add_column("bar", no_wrap=True)
+    table.add_column("stage", ratio=1)
+    table.add_column("seconds", justify="right", no_wrap=True)
+    for item in items:
+        if item.error:
+            stage = Text(f"failed: {item.error}"[:120], style="bold red")
+        elif item.done:
+            stage = Text(item.stage, style="green")
+        elif item.started is None:
+            stage = Text("waiting", style="dim")
+        elif item.stage in STAGES:
+            stage = Text(f"{item.stage} ({STAGES.index(item.stage) + 1} of {len(STAGES)})",
+                         style="cyan")
+        else:
+            stage = Text(item.stage, style="cyan")
+        table.add_row(item.label, ProgressBar(total=item.total, completed=item.completed,
+                                              width=24),
+                      stage, f"{item.seconds(now):.1f} s" if item.started is not None else "")
+    return table
+
+
 def render(sample: Any, *, title: str, note: str = "", progress: str = "",
-           history: Sequence[str] = ()) -> RenderableType:
-    """One frame: settings, the model, its Campaigns, the customers and the events."""
+           history: Sequence[str] = (), models: Sequence[Any] = ()) -> RenderableType:
+    """One frame: settings, the model, its Campaigns, models still being prepared
+    (``models``: ``demo_models.Preparing``), the customers and the events."""
     status: dict[str, Any] = sample.status if sample is not None else {}
     header = Text(title, style="bold")
     if note:
@@ -201,6 +232,9 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
         model_section(status, sample.weights if sample is not None else {}, progress=progress)]
     for campaign in getattr(sample, "campaigns", None) or []:
         parts += [Text(""), campaign_section(campaign)]
+    pending = [m for m in models if not m.done]
+    if pending:
+        parts.append(models_section(pending))
 
     traffic = Text()
     if sample is not None:

@@ -11,10 +11,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from uplift_operator.devenv import scenarios
+from uplift_operator.devenv.demo_models import LOADING, Preparing
 from uplift_operator.devenv.view import (
     campaign_section,
     gate_table,
     model_section,
+    models_section,
     plain_line,
     render,
     samples_needed,
@@ -184,6 +186,32 @@ def test_the_frame_shows_the_model_and_each_campaign_as_resources() -> None:
     assert "customers scored 12,345" in text and "outcomes reported 678" in text
     assert "RolledBack" in text and "✓ promote: v2 Promoted" in text
     assert "Campaign" not in _text(render(_sample([]), title="scenario promote"))
+
+
+def test_models_being_prepared_show_progress_and_a_cached_one_is_full() -> None:
+    cached = Preparing("version 1 (stable)", stage="cached", completed=4, cached=True, done=True,
+                       started=10.0, finished=10.2)
+    training = Preparing("new version (promote, harm)", stage="fitting", completed=1,
+                         started=10.2)
+    waiting = Preparing("new version (offline)")
+    loading = Preparing("new version (drift)", stage=LOADING, started=19.0)
+    failed = Preparing("new version (x)", error="boom", started=11.0, finished=12.0)
+    table = models_section([cached, training, waiting, failed, loading], now=20.2)
+    bars = [b for b in table.columns[1].cells if isinstance(b, ProgressBar)]
+    assert [(b.total, b.completed) for b in bars] == [(4, 4), (4, 1), (4, 0), (4, 0), (4, 0)]
+    text = _text(table)
+    lines = {label: next(line for line in text.splitlines() if label in line)
+             for label in ("version 1", "promote", "offline", "(x)", "drift")}
+    assert "cached" in lines["version 1"] and "0.2 s" in lines["version 1"]
+    assert "fitting (2 of 4)" in lines["promote"] and "10.0 s" in lines["promote"]
+    assert "waiting" in lines["offline"]
+    assert "failed: boom" in lines["(x)"]
+    assert "loading the trainer and the cache" in lines["drift"] and " of 4" not in lines["drift"]
+
+    # In the live view, only versions not ready yet are shown.
+    frame = _text(render(_sample([]), title="t", models=[cached, training]))
+    assert "new version (promote, harm)" in frame and "version 1 (stable)" not in frame
+    assert "model versions" not in _text(render(_sample([]), title="t", models=[cached]))
 
 
 def test_plain_line_names_the_model_and_the_campaign_state() -> None:

@@ -1,0 +1,104 @@
+"""The demo's model preparation: what its progress bars read, and one training per recipe."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from uplift_operator.devenv import demo_models, scenarios
+from uplift_operator.devenv.demo_models import CACHED, LOADING, STAGES, Preparation, Recipe
+
+
+def test_a_training_run_moves_through_the_stages_and_ends_full(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: list[tuple[str, int, bool]] = []
+
+    def fake_fit(data: Path, recipe: Recipe, *, progress: Any) -> str:
+        for stage in STAGES:
+            progress(stage)
+        return "fitted"
+
+    monkeypatch.setattr(demo_models, "fit", fake_fit)
+    models = Preparation(on_change=lambda p: seen.append((p.stage, p.completed, p.done)))
+    item = models.expect(Recipe(seed=1), "v2")
+    assert models.pending() == [item] and item.started is None
+
+    fitted: Any = models.fit(tmp_path / "data.csv", Recipe(seed=1))
+    assert fitted == "fitted"
+    assert seen == [(LOADING, 0, False), (STAGES[0], 0, False), (STAGES[1], 1, False), (STAGES[2], 2, False),
+                    (STAGES[3], 3, False), ("trained and cached", 4, True)]
+    assert item.done and not item.cached and models.pending() == []
+    assert item.finished is not None and item.seconds() >= 0
+
+
+def test_a_cache_hit_is_full_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def fake_fit(data: Path, recipe: Recipe, *, progress: Any) -> str:
+        progress(CACHED)
+        return "fitted"
+
+    monkeypatch.setattr(demo_models, "fit", fake_fit)
+    models = Preparation()
+    models.fit(tmp_path / "data.csv", Recipe(seed=2), "v1")
+    item = models.items[Recipe(seed=2)]
+    assert (item.label, item.stage, item.completed, item.total, item.cached, item.done) == (
+        "v1", "cached", 4, 4, True, True)
+
+
+def test_a_failed_fit_is_shown_as_failed_and_raises(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    def fake_fit(data: Path, recipe: Recipe, *, progress: Any) -> str:
+        progress(STAGES[0])
+        raise ValueError("no such column")
+
+    monkeypatch.setattr(demo_models, "fit", fake_fit)
+    models = Preparation()
+    with pytest.raises(ValueError, match="no such column"):
+        models.fit(tmp_path / "data.csv", Recipe(seed=3), "v3")
+    item = models.items[Recipe(seed=3)]
+    assert item.error == "no such column" and not item.done and models.pending() == []
+
+
+def test_two_callers_for_one_recipe_train_it_once(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """The background preparation and a scenario asking for the same version at once."""
+    monkeypatch.setenv(demo_models.CACHE_ENV, str(tmp_path / "cache"))
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    trained: list[str] = []
+
+    def fake_inner(data: Path, recipe: Recipe, sha: str, path: Path, progress: Any) -> str:
+        if path.exists():
+            progress(CACHED)
+            return "from cache"
+        progress(STAGES[0])
+        time.sleep(0.3)
+        trained.append(path.name)
+        path.write_text("pickled")
+        return "trained"
+
+    monkeypatch.setattr(demo_models, "_fit", fake_inner)
+    results: list[Any] = []
+
+    def ask() -> None:
+        results.append(demo_models.fit(data, Recipe(seed=4)))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(trained) == 1 and sorted(results) == ["from cache", "trained"]
+
+
+def test_versions_lists_each_recipe_once_with_the_scenarios_using_it() -> None:
+    versions = scenarios.versions(["promote", "harm", "offline", "delivery-failure", "budget",
+                                   "promote"])
+    assert [label for _, label in versions] == ["new version (promote, harm)",
+                                                "new version (offline)"]
+    assert versions[0][0] == scenarios.SCENARIOS["promote"].recipe
+    assert versions[1][0] == scenarios.SCENARIOS["offline"].recipe
+    assert scenarios.versions(["delivery-failure", "budget"]) == []
