@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the whole stack on this machine (control plane, MLflow, Prometheus, operator, real
 # MLServer runtimes behind a weighted router, simulated customers) playing scenarios live:
-# `--scenario promote,harm` (default), drift, latency, offline, all. See docs/demo.md.
+# `--scenario promote,harm` (default), drift, latency, offline, the Campaign's delivery-failure
+# and budget, or all (comma-separated or repeated). See docs/demo.md.
 # Installs what it needs first (same steps as the tests). Extra arguments go to `uplift-operator dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
