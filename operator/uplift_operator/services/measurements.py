@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,7 +31,8 @@ from uplift_operator.domain import budget, templates
 from uplift_operator.domain import measurements as m
 from uplift_operator.services.ports import MetricSource, Registry
 
-__all__ = ["CampaignGateContext", "GateContext", "collect", "collect_campaign"]
+__all__ = ["AnalysisQueries", "CampaignGateContext", "GateContext", "collect", "collect_campaign",
+           "per_analysis"]
 
 DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
 REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
@@ -85,12 +86,46 @@ class GateContext:
                   "campaign": "", **extra}
         return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
 
+    def versions_selector(self, **extra: str) -> str:
+        """``selector`` for both versions at once (``version=~"<stable>|<canary>"``): one query
+        answers for both, ``sum by (version)``."""
+        versions = "|".join(re.escape(v) for v in (self.stable_version, self.canary_version))
+        labels = {"namespace": f'="{self.namespace}"', "model": f'="{self.name}"',
+                  "version": f'=~"{versions}"', "campaign": '=""',
+                  **{k: f'="{v}"' for k, v in extra.items()}}
+        return "{" + ", ".join(f"{k}{v}" for k, v in labels.items()) + "}"
+
     def variables(self, version: str) -> dict[str, str]:
         return {"namespace": self.namespace, "name": self.name, "version": version,
                 "predictor": f"v{version}", "interval": f"{int(self.analysis_interval_s)}s"}
 
 
 Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
+
+
+class AnalysisQueries:
+    """One analysis's Prometheus source: each distinct query is asked once, however many of
+    the analysis's gates read it (errorRate and latency check the same traffic split). Built
+    per analysis, so nothing outlives the instant it was asked at; a failed query is not kept
+    (the next gate asks again, and gets its own Error)."""
+
+    def __init__(self, source: MetricSource) -> None:
+        self._source = source
+        self._answers: dict[tuple[str, Any], Sequence[Any]] = {}
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+        key = (promql, time)
+        if key not in self._answers:
+            self._answers[key] = self._source.query(promql, time)
+        return self._answers[key]
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        return self._source.scalar(promql, time)
+
+
+def per_analysis(source: MetricSource | None) -> MetricSource | None:
+    """``source`` for one analysis (``AnalysisQueries``), None staying None."""
+    return None if source is None else AnalysisQueries(source)
 
 
 def _range(elapsed: Any) -> str:
@@ -161,6 +196,21 @@ def _count(prometheus: MetricSource, promql: str) -> int | None:
     return None if value is None or math.isnan(value) else round(value)
 
 
+def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str, *,
+                 by: tuple[str, ...] = (),
+                 labels: Mapping[str, str] | None = None) -> dict[tuple[str, ...], int]:
+    """``increase(metric[window])`` summed per (version, *by) for both versions in one query
+    (one round trip instead of one per version and label value); a key without data (no
+    series, or NaN) is absent, as the single-version query's empty result was."""
+    rows = prom.query(f"sum by ({', '.join(('version', *by))}) "
+                      f"(increase({metric}{ctx.versions_selector(**(labels or {}))}[{window}]))")
+    out = {}
+    for row in rows:
+        if math.isfinite(row.value):
+            out[tuple(str(row.labels.get(k, "")) for k in ("version", *by))] = round(row.value)
+    return out
+
+
 def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> m.SplitCounts | None:
     """Counts of ``metric`` per version since the step's split settled (see ``settled_window``)."""
     if ctx.canary_share is None:
@@ -168,9 +218,8 @@ def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> 
     window = ctx.settled_window
     counts: list[int | None] = [None, None]
     if window is not None:
-        for i, version in enumerate((ctx.stable_version, ctx.canary_version)):
-            counts[i] = _count(prom, f"sum(increase({metric}{ctx.selector(version, **labels)}"
-                                     f"[{window}]))")
+        found = _per_version(prom, ctx, metric, window, labels=labels)
+        counts = [found.get((ctx.stable_version,)), found.get((ctx.canary_version,))]
     if counts[0] is None or counts[1] is None:
         # One side has too few scrapes in the window yet: a 0 there would read as a broken
         # split. Nothing to check this time.
@@ -225,13 +274,13 @@ def _bucket_query(template: str, ctx: GateContext, version: str) -> str:
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                 registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    errors = "sum(increase(uplift_request_errors_total{sel}[{w}])) or vector(0)"
-    requests = "sum(increase(uplift_request_duration_seconds_count{sel}[{w}]))"
-    counts = {}
-    for role, version in (("canary", ctx.canary_version), ("stable", ctx.stable_version)):
-        sel = ctx.selector(version, endpoint="infer")
-        counts[role] = (_count(prom, errors.format(sel=sel, w=ctx.window)) or 0,
-                        _count(prom, requests.format(sel=sel, w=ctx.window)))
+    infer = {"endpoint": "infer"}
+    errors = _per_version(prom, ctx, "uplift_request_errors_total", ctx.window, labels=infer)
+    requests = _per_version(prom, ctx, "uplift_request_duration_seconds_count", ctx.window,
+                            labels=infer)
+    counts = {role: (errors.get((version,), 0), requests.get((version,)))
+              for role, version in (("canary", ctx.canary_version),
+                                    ("stable", ctx.stable_version))}
     if not counts["canary"][1] or not counts["stable"][1]:
         return None
     return m.ErrorRateMeasurement(
@@ -305,17 +354,17 @@ def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                    registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
+    # Two queries for both versions and arms (units, conversions), not eight.
+    assigned = _per_version(prom, ctx, "uplift_assignments_total", ctx.window, by=("arm",))
+    converted = _per_version(prom, ctx, "uplift_conversions_total", ctx.window, by=("arm",))
 
     def arms(version: str) -> m.VersionArms | None:
         counts: dict[str, m.ArmCounts] = {}
         for arm in ("holdout", "treated"):
-            sel = ctx.selector(version, arm=arm)
-            units = _count(prom, f"sum(increase(uplift_assignments_total{sel}[{ctx.window}]))")
-            conversions = _count(
-                prom, f"sum(increase(uplift_conversions_total{sel}[{ctx.window}])) or vector(0)")
+            units = assigned.get((version, arm))
             if units is None:
                 return None
-            counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
+            counts[arm] = m.ArmCounts(units=units, conversions=converted.get((version, arm), 0))
         return m.VersionArms(holdout=counts["holdout"], treated=counts["treated"])
 
     canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)

@@ -1,0 +1,120 @@
+"""The comparative collectors ask Prometheus once per metric for both versions (``sum by
+(version)``), and one analysis asks each distinct query once, whatever the number of gates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from uplift_operator.adapters.prometheus import Sample
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain import measurements as m
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.services import measurements
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+_QUERY = re.compile(r"^sum by \(([^)]*)\) \(increase\(([a-z_]+)\{([^}]*)\}\[(\d+)s\]\)\)$")
+
+
+@dataclass
+class Series:
+    """A tiny Prometheus: counter increases per label set, answering only the batched shape
+    ``sum by (...) (increase(metric{matchers}[Ns]))`` — anything else fails the test."""
+
+    increases: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        raise AssertionError(f"a scalar query per version: {promql}")
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
+        self.asked.append(promql)
+        found = _QUERY.match(promql)
+        assert found, promql
+        by = [b.strip() for b in found.group(1).split(",")]
+        metric, matchers = found.group(2), _matchers(found.group(3))
+        sums: dict[tuple[str, ...], float] = {}
+        for name, labels, value in self.increases:
+            if name == metric and all(match(labels.get(k, "")) for k, match in matchers.items()):
+                key = tuple(labels.get(b, "") for b in by)
+                sums[key] = sums.get(key, 0.0) + value
+        return [Sample(dict(zip(by, key, strict=True)), value, 0.0)
+                for key, value in sums.items()]
+
+
+def _matchers(text: str) -> Mapping[str, Any]:
+    out = {}
+    for part in re.findall(r'(\w+)(=~|=)"([^"]*)"', text):
+        key, op, value = part
+        out[key] = (re.compile(f"^(?:{value})$").match if op == "=~"
+                    else (lambda v, want=value: v == want))
+    return out
+
+
+def _ctx(share: float | None = 0.5) -> measurements.GateContext:
+    return measurements.GateContext(
+        namespace="shop", name="uplift", canary_version="2", stable_version="1",
+        canary_run_id=None, stable_run_id=None, step_started_at=T0, canary_started_at=T0,
+        now=T0 + dt.timedelta(seconds=300), analysis_interval_s=60, holdout_fraction=0.1,
+        metric_templates=BUILTIN_TEMPLATES, treatments=(), canary_share=share)
+
+
+def _model(version: str, **labels: str) -> dict[str, str]:
+    return {"namespace": "shop", "model": "uplift", "version": version, **labels}
+
+
+def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
+    prom = Series([
+        ("uplift_request_duration_seconds_count", _model("1", endpoint="infer"), 900.0),
+        ("uplift_request_duration_seconds_count", _model("2", endpoint="infer"), 100.0),
+        ("uplift_request_errors_total", _model("2", endpoint="infer"), 3.0),
+        # Another model, a Campaign's own rows and the outcome endpoint are not counted.
+        ("uplift_request_duration_seconds_count",
+         {**_model("2", endpoint="infer"), "model": "other"}, 5000.0),
+        ("uplift_request_errors_total", _model("2", endpoint="infer", campaign="c"), 50.0),
+        ("uplift_request_errors_total", _model("1", endpoint="outcomes"), 7.0),
+    ])
+    gate = ModelGate.model_validate({"name": "errors", "type": "errorRate", "margin": 0.2})
+    measured = measurements.collect(gate, _ctx(), prom, None)
+    assert isinstance(measured, m.ErrorRateMeasurement)
+    assert (measured.canary_errors, measured.canary_requests) == (3, 100)
+    assert (measured.stable_errors, measured.stable_requests) == (0, 900)  # no series: 0 errors
+    assert measured.split == m.SplitCounts(stable=900, canary=100, canary_share=0.5)
+    assert len(prom.asked) == 3  # errors, requests, the split: not one per version
+
+
+def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:
+    rows = [("uplift_assignments_total", _model(v, arm=arm), units)
+            for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
+                                  ("2", "holdout", 10), ("2", "treated", 90))]
+    rows += [("uplift_conversions_total", _model("1", arm="treated"), 45.0),
+             ("uplift_conversions_total", _model("2", arm="treated"), 9.0)]
+    gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})
+    prom = Series(list(rows))
+    measured = measurements.collect(gate, _ctx(share=None), prom, None)
+    assert isinstance(measured, m.OnlineEffectMeasurement)
+    assert measured.stable == m.VersionArms(holdout=m.ArmCounts(100, 0),
+                                            treated=m.ArmCounts(900, 45))
+    assert measured.canary == m.VersionArms(holdout=m.ArmCounts(10, 0),
+                                            treated=m.ArmCounts(90, 9))
+    assert len(prom.asked) == 2
+    # An arm of one version without a series yet: no data, as before the batching.
+    prom = Series([r for r in rows if r[1] != _model("2", arm="holdout")])
+    assert measurements.collect(gate, _ctx(share=None), prom, None) is None
+
+
+def test_one_analysis_asks_each_query_once() -> None:
+    prom = Series([("uplift_request_duration_seconds_count", _model(v, endpoint="infer"), n)
+                   for v, n in (("1", 500.0), ("2", 500.0))])
+    shared = measurements.per_analysis(prom)
+    assert shared is not None and measurements.per_analysis(None) is None
+    gate = ModelGate.model_validate({"name": "errors", "type": "errorRate", "margin": 0.2})
+    for _ in range(3):
+        measured = measurements.collect(gate, _ctx(), shared, None)
+        assert isinstance(measured, m.ErrorRateMeasurement)
+        assert not math.isnan(measured.canary_requests)
+    assert len(prom.asked) == 3  # the first gate's three queries; the others asked nothing
