@@ -153,6 +153,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         metric_templates=deps.metric_templates)
     previous = {g.name: g for g in status.gates}
     outcomes = []
+    prometheus = measurements.per_analysis(deps.prometheus)
     for gate in to_measure:
         measured: measurements.Collected
         if gate.type == "drift" and unresolved is not None:
@@ -162,10 +163,10 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
             measured = NotMeasured(f"holding: the training reference of version {stable} "
                                    f"cannot be read: {unresolved}")
         else:
-            measured = measurements.collect_campaign(gate, ctx, deps.prometheus, registry)
+            measured = measurements.collect_campaign(gate, ctx, prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured,
                                             gates.memory_of(previous.get(gate.name)), now))
-    return outcomes, measurements.campaign_units(ctx, deps.prometheus)
+    return outcomes, measurements.campaign_units(ctx, prometheus)
 
 
 def _stable_run(model: _Model, version: str,
