@@ -100,7 +100,7 @@ class RuntimeTraffic:
             m.request_duration.labels(*base, "infer").observe(p.latency * (0.8 + 0.4 * rng.random()))
         if errors:
             m.errors.labels(*base, "infer", "invalid_input").inc(errors)
-        m.rows_scored.labels(*base).inc(n)
+        m.rows_scored.labels(*base, "").inc(n)
         holdout = sum(rng.random() < p.holdout_fraction for _ in range(n))
         for arm, units, rate in (("holdout", holdout, p.holdout_conversion),
                                  ("treated", n - holdout, p.treated_conversion)):

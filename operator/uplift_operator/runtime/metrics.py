@@ -9,7 +9,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | metric | type | extra labels |
 |---|---|---|
 | ``uplift_request_duration_seconds`` | histogram | ``endpoint`` = infer / deliveries / outcomes |
-| ``uplift_rows_scored_total`` | counter | |
+| ``uplift_rows_scored_total`` | counter | ``campaign`` |
 | ``uplift_assignments_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
 | ``uplift_deliveries_total`` | counter | ``arm``, ``treatment``, ``campaign``, ``status`` = ok / failed |
 | ``uplift_outcomes_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
@@ -30,12 +30,14 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
-| ``uplift_duplicate_reports_total`` | counter | ``endpoint``: reports acknowledged, not counted again |
+| ``uplift_duplicate_reports_total`` | counter | ``endpoint``, ``campaign``: acknowledged, not counted again |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
 
 ``campaign`` is the campaign a decision was made for, ``""`` for requests that named none; its
-values are the names in the campaigns file (requests naming another are refused), so the label
-is bounded by the Campaigns of the model.
+values are the names in the campaigns file (requests naming another are refused; a report's
+comes from its decision id, signed when that name was in the file), so the label is bounded by
+the Campaigns of the model. Request duration and errors, feature bins and predicted uplift have
+no ``campaign``: docs/runtime.md "Metrics" says why.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class RuntimeMetrics:
             "Time spent in the uplift runtime per request (decode, score, decide, encode).",
             (*BASE, "endpoint"), buckets=LATENCY_BUCKETS)
         self.rows_scored = _get(r, Counter, "uplift_rows_scored_total",
-                                "Rows scored by the uplift model.", BASE)
+                                "Rows scored by the uplift model.", CAMPAIGN)
         self.assignments = _get(
             r, Counter, "uplift_assignments_total",
             "Decisions per arm and treatment (for holdout rows: the treatment withheld).", ARM_T)
@@ -122,7 +124,7 @@ class RuntimeMetrics:
                                                                           "reason"))
         self.duplicates = _get(r, Counter, "uplift_duplicate_reports_total",
                                "Reports for a decision already counted (acknowledged, not "
-                               "counted again).", (*BASE, "endpoint"))
+                               "counted again).", (*BASE, "endpoint", "campaign"))
         self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
                          (*BASE, "uri", "learner", "salt", "holdout_fraction"))
         # Campaigns (docs/runtime.md, "Campaigns").

@@ -28,7 +28,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +313,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # Bound children: .labels() costs more than .inc() on the per-request path.
         self._latency = {e: m.request_duration.labels(**base, endpoint=e)
                          for e in ("infer", "deliveries", "outcomes")}
-        self._rows = m.rows_scored.labels(**base)
+        self._rows = {"": m.rows_scored.labels(**base, campaign="")}  # by campaign
         self._uplift_keys = list(engine.keys)
         self._bins = {name: [m.feature_bins.labels(**base, feature=name, bin=str(i))
                              for i in range(fb.n_bins)]
@@ -445,6 +445,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for why in CAMPAIGN_ARMS:
             m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why)
         m.campaign_spend.labels(**base, campaign=name)
+        m.rows_scored.labels(**base, campaign=name)
+        for endpoint in ("deliveries", "outcomes"):
+            m.duplicates.labels(**base, endpoint=endpoint, campaign=name)
 
     def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
         """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no
@@ -529,7 +532,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     def _record(self, batch: DecisionBatch) -> None:
         m, base, name = self._m, self._base, batch.campaign
-        self._rows.inc(len(batch.arms))
+        rows = self._rows.get(name)
+        if rows is None:  # a campaign of the file (a name not in it was refused): bounded
+            rows = self._rows[name] = m.rows_scored.labels(**base, campaign=name)
+        rows.inc(len(batch.arms))
         for (arm, key), count in Counter(zip(batch.counted_arms or batch.arms,
                                              batch.policy_treatments, strict=True)).items():
             m.assignments.labels(**base, arm=arm, treatment=key, campaign=name).inc(count)
@@ -644,7 +650,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
                                               treatment=d.treatment, campaign=d.campaign,
                                               status="ok" if r.ok else "failed").inc()
-            return self._answer("deliveries", len(reports), sum(fresh))
+            return self._answer("deliveries", [r.decision.campaign for r in reports], fresh)
 
         return await self._guarded("deliveries", handle)
 
@@ -681,14 +687,18 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 if closes is not None and d.window_seconds is not None and d.arm in ARMS:
                     self._due.add(closes, d.window_seconds,
                                   ("received", d.campaign, d.arm, d.version))
-            return self._answer("outcomes", len(reports), sum(fresh), late)
+            return self._answer("outcomes", [r.decision.campaign for r in reports], fresh, late)
 
         return await self._guarded("outcomes", handle)
 
-    def _answer(self, endpoint: str, accepted: int, counted: int, late: int = 0
-                ) -> dict[str, Any]:
-        if accepted > counted:
-            self._m.duplicates.labels(**self._base, endpoint=endpoint).inc(accepted - counted)
+    def _answer(self, endpoint: str, campaigns: Sequence[str], fresh: Sequence[bool],
+                late: int = 0) -> dict[str, Any]:
+        """The report's answer; its duplicates counted per campaign of their decision."""
+        accepted, counted = len(fresh), sum(fresh)
+        duplicates = Counter(c for c, new in zip(campaigns, fresh, strict=True) if not new)
+        for campaign, count in duplicates.items():
+            self._m.duplicates.labels(**self._base, endpoint=endpoint,
+                                      campaign=campaign).inc(count)
         answer = {"accepted": accepted, "counted": counted, "duplicates": accepted - counted}
         if late:
             answer["late"] = late  # of the counted: past their attribution window

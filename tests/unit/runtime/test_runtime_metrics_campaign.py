@@ -1,0 +1,156 @@
+"""The ``campaign`` label of rows scored and duplicate reports, through the runtime in-process.
+
+``UpliftRuntime`` is loaded as MLServer loads it (settings, ``load``), with a small model and a
+campaigns file; requests and reports go through its ``predict``/``outcomes`` methods, and the
+counters are read from the process-wide registry the metrics port serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlserver.settings import ModelParameters, ModelSettings
+from mlserver.types import InferenceRequest
+from prometheus_client import REGISTRY
+from starlette.requests import Request
+
+from uplift_operator.model import pyfunc
+from uplift_operator.model.features import FeatureSchema
+from uplift_operator.model.learners import BaseSpec, make_learner
+from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime.runtime import UpliftError, UpliftRuntime
+
+NAME, VERSION, CAMPAIGN = "label-test", "7", "spring-email"
+BASE = {"model": NAME, "version": VERSION}
+
+
+def _train(path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    arms = ("Womens E-Mail", "Mens E-Mail")
+    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["p", "q"], size=n),
+                          "arm": rng.choice(["ctrl", *arms], size=n)})
+    frame["y"] = (rng.uniform(size=n) < 0.1 + 0.2 * (frame["arm"] != "ctrl")).astype(int)
+    schema = FeatureSchema.fit(frame, ["x"], ["c"])
+    t = encode_treatments(frame["arm"].tolist(), "ctrl", arms)
+    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
+        schema.transform(frame), t, frame["y"].to_numpy())
+    pyfunc.save_model(UpliftModel(schema, learner, arms, "ctrl"), path)
+
+
+@dataclass
+class Loaded:
+    runtime: UpliftRuntime
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Any) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    def decide(self, units: list[str], campaign: str | None = None) -> dict[str, list[Any]]:
+        n = len(units)
+        body: dict[str, Any] = {"inputs": [
+            {"name": "x", "datatype": "FP64", "shape": [n], "data": [0.5] * n},
+            {"name": "c", "datatype": "BYTES", "shape": [n], "data": ["p"] * n},
+            {"name": "customer_id" if campaign else "unit_id", "datatype": "BYTES",
+             "shape": [n], "data": units}]}
+        if campaign is not None:
+            body["parameters"] = {"campaign": campaign}
+        response = self.run(self.runtime.predict(InferenceRequest.model_validate(body)))
+        return {o.name: list(o.data.root) for o in response.outputs}
+
+    def report_outcomes(self, decision_ids: list[str]) -> dict[str, Any]:
+        data = json.dumps({"outcomes": [{"decision_id": d, "converted": True}
+                                        for d in decision_ids]}).encode()
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": data, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "headers": [], "path": "/",
+                           "query_string": b""}, receive)
+        answer: dict[str, Any] = self.run(self.runtime.outcomes(request))
+        return answer
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    root = tmp_path_factory.mktemp("runtime")
+    _train(root / "model")
+    campaigns = root / "campaigns.json"
+    campaigns.write_text(json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {
+        CAMPAIGN: {"generation": 1, "salt": "t/spring-email", "unitKey": "customer_id",
+                   "holdoutFraction": 0.2, "exposurePercent": 100,
+                   "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0}},
+                   "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+                   "attributionWindowSeconds": 86400, "active": True}}}))
+    env = {"UPLIFT_CAMPAIGNS_FILE": str(campaigns),
+           "UPLIFT_DECISION_KEY": "label-test-decision-key-0123456789abcdef",
+           "UPLIFT_MODEL_VERSION": VERSION}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    loop = asyncio.new_event_loop()
+    runtime = UpliftRuntime(ModelSettings(name=NAME, implementation=UpliftRuntime,
+                                          parameters=ModelParameters(uri=str(root / "model"))))
+    try:
+        loop.run_until_complete(runtime.load())
+        yield Loaded(runtime, loop)
+    finally:
+        loop.run_until_complete(runtime.unload())
+        loop.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def value(metric: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(metric, {**BASE, **labels})
+
+
+def campaign_values(metric: str) -> set[str]:
+    return {s.labels["campaign"] for family in REGISTRY.collect() for s in family.samples
+            if s.name == metric and s.labels.get("model") == NAME}
+
+
+def test_rows_scored_per_campaign_from_zero(loaded: Loaded) -> None:
+    # Exported at zero once the campaign is configured (a series born inside a range loses
+    # its first increments), before any request.
+    before = value("uplift_rows_scored_total", campaign=CAMPAIGN)
+    assert before is not None
+    plain = value("uplift_rows_scored_total", campaign="") or 0.0
+    loaded.decide(["a1", "a2", "a3"])
+    loaded.decide([f"c{i}" for i in range(4)], CAMPAIGN)
+    assert value("uplift_rows_scored_total", campaign="") == plain + 3
+    assert value("uplift_rows_scored_total", campaign=CAMPAIGN) == before + 4
+    # A name not in the file is refused before scoring: it never becomes a label value.
+    with pytest.raises(UpliftError):
+        loaded.decide(["u"], "no-such-campaign")
+    assert campaign_values("uplift_rows_scored_total") == {"", CAMPAIGN}
+
+
+def test_duplicate_reports_are_counted_under_their_decisions_campaign(loaded: Loaded) -> None:
+    for endpoint in ("deliveries", "outcomes"):
+        assert value("uplift_duplicate_reports_total", endpoint=endpoint,
+                     campaign=CAMPAIGN) is not None
+    in_campaign = loaded.decide([f"d{i}" for i in range(4)], CAMPAIGN)["decision_id"]
+    plain = loaded.decide(["p1", "p2"])["decision_id"]
+    before = {c: value("uplift_duplicate_reports_total", endpoint="outcomes", campaign=c) or 0.0
+              for c in ("", CAMPAIGN)}
+    first = loaded.report_outcomes([*in_campaign, *plain])
+    assert (first["counted"], first["duplicates"]) == (6, 0)
+    again = loaded.report_outcomes([*in_campaign[:3], plain[0]])  # a sender's retry
+    assert (again["accepted"], again["counted"], again["duplicates"]) == (4, 0, 4)
+    assert value("uplift_duplicate_reports_total", endpoint="outcomes",
+                 campaign=CAMPAIGN) == before[CAMPAIGN] + 3
+    assert value("uplift_duplicate_reports_total", endpoint="outcomes",
+                 campaign="") == before[""] + 1
+    assert campaign_values("uplift_duplicate_reports_total") <= {"", CAMPAIGN}
