@@ -21,6 +21,7 @@ INVALID_SPEC = "InvalidSpec"
 MODEL_RESOLVED = "ModelResolved"
 SERVING_APPLIED = "ServingApplied"
 MODEL_SERVING = "ModelServing"  # Campaign: whether its UpliftModel serves a stable version
+REGISTRY_WRITTEN_BACK = "RegistryWrittenBack"  # UpliftModel: MLflow heard of its decisions
 
 # Reasons, by condition. Ready (both kinds):
 INVALID_SPEC_REASON = "InvalidSpec"
@@ -39,6 +40,9 @@ SPEC_VALID = "SpecValid"
 # ServingApplied:
 APPLIED = "Applied"
 APPLY_FAILED = "ApplyFailed"
+# RegistryWrittenBack (present once a write-back has failed):
+WRITTEN_BACK = "WrittenBack"
+WRITE_BACK_FAILED = "WriteBackFailed"
 # ModelServing (Campaign):
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"

@@ -119,6 +119,24 @@ class Applied:
     error: str | None = None
 
 
+def written_back(previous: list[Condition], failure: str | None, generation: int,
+                 now: dt.datetime) -> list[Condition]:
+    """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
+    failing (``failure`` says why; they are retried), True once they went through after that;
+    absent while none ever failed (a pass of a healthy resource writes nothing for it)."""
+    before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
+    if failure is not None:
+        return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
+                                  reason=cond.WRITE_BACK_FAILED, message=_clip(failure),
+                                  now=now, observed_generation=generation)
+    if before is None or before.status == "True":
+        return list(previous)
+    return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="True",
+                              reason=cond.WRITTEN_BACK,
+                              message="every MLflow write-back of its decisions went through",
+                              now=now, observed_generation=generation)
+
+
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,
                     now: dt.datetime) -> list[Condition]:
     """``ServingApplied``: the serving graph is as decided (or why not). Unchanged when nothing

@@ -12,6 +12,8 @@ changed.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
@@ -36,6 +38,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     key = (KIND, str(meta.namespace), str(meta.name))
     deps = memo["uplift_dependencies"]
     followers = alias_followers(memo)
+    _start_write_back(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         result = service.reconcile(snapshot, deps, now)
@@ -44,6 +47,23 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
     await run_passes(key, passes.wakeups,
                      lambda: passes.run_once(key, body, decide, _observe))
+
+
+def _start_write_back(memo: kopf.Memo) -> None:
+    """On first use: the MLflow write-back worker runs, and wakes a resource's pass when its
+    write-back starts or stops failing (its RegistryWrittenBack condition follows at once)."""
+    if memo.get("write_back_started"):
+        return
+    memo["write_back_started"] = True
+    loop, wakeups = asyncio.get_running_loop(), memo["wakeups"]
+    write_back = memo["uplift_dependencies"].write_back
+
+    def changed(owners: Sequence[tuple[str, str, str]]) -> None:
+        for owner in owners:
+            loop.call_soon_threadsafe(wakeups.wake, owner)
+
+    write_back.on_change.append(changed)
+    write_back.start()
 
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@
 5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
 6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
    overwritten), then the split, by server-side apply, only when it differs from what is
-   there; then the MLflow tags / alias the decision implies (``_write_back``);
+   there; then the MLflow tags / alias the decision implies are queued (``_write_backs``,
+   applied off the pass by ``services.writeback``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec), set by
    ``domain.status`` from what resolving and applying found.
 
@@ -27,7 +28,6 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -52,8 +52,12 @@ from uplift_operator.services import measurements
 from uplift_operator.services.common import Event, PassResult, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
+from uplift_operator.services.writeback import Write, WriteBack
 
-__all__ = ["Dependencies", "Event", "PassResult", "reconcile", "version_run"]
+__all__ = ["KIND", "Dependencies", "Event", "PassResult", "reconcile", "version_run"]
+
+#: What the write-back queue knows a resource's writes by (with namespace and name).
+KIND = "UpliftModel"
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +85,8 @@ class Dependencies:
     runtime_image: str
     default_tracking_uri: str | None
     resolver: Resolver = field(default_factory=Resolver)
-    # MLflow write-backs done (scope, model, what): not written again by another resource.
-    written_back: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # MLflow write-backs, applied off the pass by one worker (started by the handlers).
+    write_back: WriteBack = field(default_factory=WriteBack)
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
@@ -116,9 +120,12 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         generation=generation, split_as_status=split_as_status), now)
     applied = _apply(decision.traffic, child, ready, spec, owner, deps, now)
     if registry is not None:
-        _write_back(spec, decision, registry, registry_scope(spec.model, namespace, deps),
-                    deps.written_back, now)
+        deps.write_back.submit((KIND, namespace, name), registry,
+                               registry_scope(spec.model, namespace, deps),
+                               spec.model.registered_model, _write_backs(spec, decision, now))
     status = _status(decision.status, current, resolved, applied, owner, generation, now)
+    status = status.model_copy(update={"conditions": status_logic.written_back(
+        status.conditions, deps.write_back.failure((KIND, namespace, name)), generation, now)})
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
@@ -409,8 +416,9 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments))
     previous = {g.name: g for g in status.gates}
     outcomes = []
+    prometheus = measurements.per_analysis(deps.prometheus)
     for gate in ramp.gates_to_measure(spec, status):
-        measured = measurements.collect(gate, ctx, deps.prometheus, registry)
+        measured = measurements.collect(gate, ctx, prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
                                             now))
     return outcomes
@@ -440,56 +448,50 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
         service_account_name=spec.serving.service_account_name)
 
 
-def _write_back(spec: UpliftModelSpec, decision: ramp.Decision, registry: Registry,
-                scope: Scope, written: dict[tuple[str, ...], str], now: dt.datetime) -> None:
-    """Tag versions with their role, and move the promotion alias, as the decision implies.
-
-    Best effort: a failed write is logged and retried by the next decision of the same kind; it
-    never blocks serving. Deduplicated across resources: a role, alias target or reason that
-    this process last wrote with the same value in this scope is not written again (the first
-    version of a thousand resources following one model costs one write of each, not a
-    thousand); a change of value is always written.
-    """
-    model = spec.model.registered_model
-    stamp = now.isoformat()
-    status = decision.status
-
-    def once(what: tuple[str, ...], value: str, write: Callable[[], None]) -> None:
-        key = (*scope, model, *what)
-        if written.get(key) != value:
-            write()
-            written[key] = value  # only once it held: a failed write is tried again
-
+def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,
+                 now: dt.datetime) -> list[Write]:
+    """The registry writes the decision implies (``services.writeback`` applies them): role
+    tags on the versions, the promotion alias on a promotion, a rollback's reason."""
+    model, status, stamp = spec.model.registered_model, decision.status, now.isoformat()
+    writes: list[Write] = []
     for event in decision.events:
-        try:
-            if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
-                                ramp.Reason.RETRY) and status.canary_version:
-                _tag(registry, model, status.canary_version, "canary", stamp, once)
-            elif event.reason is ramp.Reason.PROMOTED and status.stable_version:
-                _tag(registry, model, status.stable_version, "stable", stamp, once)
-                if status.previous_stable_version:
-                    _tag(registry, model, status.previous_stable_version, "retired", stamp, once)
-                alias, version = spec.model.promotion_alias, status.stable_version
-                if alias:
-                    once(("alias", alias), version,
-                         partial(registry.set_alias, model, alias, version))
-            elif event.reason in (ramp.Reason.ROLLED_BACK, ramp.Reason.MANUAL_ABORT,
-                                  ramp.Reason.EMERGENCY_ROLLBACK) and status.aborted_version:
-                aborted, why = status.aborted_version, event.message[:500]
-                _tag(registry, model, aborted, "rolled-back", stamp, once)
-                once(("reason", aborted), why,
-                     partial(registry.set_version_tag, model, aborted, REASON_TAG, why))
-        except RegistryError as error:
-            log.warning("MLflow write-back for %s failed: %s", model, error)
+        if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
+                            ramp.Reason.RETRY) and status.canary_version:
+            writes.append(_role(model, status.canary_version, "canary", stamp))
+        elif event.reason is ramp.Reason.PROMOTED and status.stable_version:
+            writes.append(_role(model, status.stable_version, "stable", stamp))
+            if status.previous_stable_version:
+                writes.append(_role(model, status.previous_stable_version, "retired", stamp))
+            alias, version = spec.model.promotion_alias, status.stable_version
+            if alias:
+                writes.append(Write(("alias", alias), version,
+                                    _alias_write(model, alias, version)))
+        elif event.reason in (ramp.Reason.ROLLED_BACK, ramp.Reason.MANUAL_ABORT,
+                              ramp.Reason.EMERGENCY_ROLLBACK) and status.aborted_version:
+            aborted, why = status.aborted_version, event.message[:500]
+            writes.append(_role(model, aborted, "rolled-back", stamp))
+            writes.append(Write(("reason", aborted), why,
+                                _tag_write(model, aborted, {REASON_TAG: why})))
+    return writes
 
 
-def _tag(registry: Registry, model: str, version: str, role: str, stamp: str,
-         once: Callable[[tuple[str, ...], str, Callable[[], None]], None]) -> None:
-    def write() -> None:
-        registry.set_version_tag(model, version, ROLE_TAG, role)
-        registry.set_version_tag(model, version, ROLE_TIME_TAG, stamp)
+def _alias_write(model: str, alias: str, version: str) -> Callable[[Registry], None]:
+    def apply(registry: Registry) -> None:
+        registry.set_alias(model, alias, version)
+    return apply
 
-    once(("role", version), role, write)
+
+def _tag_write(model: str, version: str, tags: Mapping[str, str]) -> Callable[[Registry], None]:
+    def apply(registry: Registry) -> None:
+        for key, value in tags.items():
+            registry.set_version_tag(model, version, key, value)
+    return apply
+
+
+def _role(model: str, version: str, role: str, stamp: str) -> Write:
+    """The role tag and its time, as one write (the time means something only with the role)."""
+    return Write(("role", version), role,
+                 _tag_write(model, version, {ROLE_TAG: role, ROLE_TIME_TAG: stamp}))
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

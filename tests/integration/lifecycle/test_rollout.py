@@ -45,9 +45,12 @@ def test_happy_path_ramps_every_step_and_promotes(bench: Bench) -> None:
     assert status["previousStableVersion"] == "1"
     actions = [h["action"] for h in status["history"]]
     assert actions[-4:] == ["CanaryStarted", "TrafficStarted", "StepAdvanced", "Promoted"]
-    assert bench.versions.tags(v2, name=bench.model)["uplift.dev/role"] == "stable"
-    assert bench.versions.tags("1", name=bench.model)["uplift.dev/role"] == "retired"
-    assert bench.versions.alias_target("production", name=bench.model) == v2
+    # MLflow hears of it off the pass (services.writeback): within moments, not in the pass.
+    bench.wait(lambda _: bench.versions.tags(v2, name=bench.model).get("uplift.dev/role")
+               == "stable" and bench.versions.tags("1", name=bench.model).get(
+                   "uplift.dev/role") == "retired"
+               and bench.versions.alias_target("production", name=bench.model) == v2,
+               "the roles and the alias written back to MLflow", timeout=10)
     reasons = {e["reason"] for e in bench.events()}
     assert {"CanaryStarted", "StepAdvanced", "Promoted"} <= reasons
 
@@ -151,7 +154,8 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     assert case.gate["name"] in status["message"]
     rolled_back = [e for e in bench.events() if e["reason"] == "RolledBack"]
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
-    assert bench.versions.tags(v_bad, name=bench.model)["uplift.dev/role"] == "rolled-back"
+    bench.wait(lambda _: bench.versions.tags(v_bad, name=bench.model).get("uplift.dev/role")
+               == "rolled-back", "the rolled-back role written back to MLflow", timeout=10)
     # The aborted version is not retried by itself (the pass runs every second).
     quiet = time.time()
     time.sleep(2)

@@ -18,8 +18,10 @@ from uplift_operator.domain import gates
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import measurements, upliftmodel
+from uplift_operator.services import writeback as upliftmodel_writeback
 from uplift_operator.services.common import PassResult
 from uplift_operator.services.resolution import Resolver, Scope
+from uplift_operator.services.writeback import WriteBack
 
 NS, NAME, REGISTERED = "shop", "uplift", "hillstrom"
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -56,10 +58,12 @@ class Sim:
             "spec": copy.deepcopy(SPEC)}
         self.now = T0
         self.results: list[PassResult] = []
+        self.deps.write_back = WriteBack(clock=lambda: self.now.timestamp())
 
     def tick(self, seconds: float = 0, available: bool = True) -> PassResult:
         self.now += dt.timedelta(seconds=seconds)
         result = upliftmodel.reconcile(copy.deepcopy(self.body), self.deps, self.now)
+        self.deps.write_back.run_due()  # the worker, played after each pass
         self.body["status"] = result.status
         self.results.append(result)
         if available and SELDON in self.cluster.objects:  # Seldon's controller, played
@@ -306,15 +310,26 @@ def test_write_backs_are_not_repeated_by_every_resource_following_the_model() ->
     assert len(writes) > len(done)
 
 
-def test_a_failed_write_back_never_blocks_the_decision() -> None:
+def test_a_failed_write_back_never_blocks_the_decision_and_is_retried_and_shown() -> None:
     sim = Sim()
     sim.with_canary()
+    assert all(c["type"] != "RegistryWrittenBack" for c in sim.status["conditions"])
     sim.metrics.values[PROBE] = 5.0
     sim.registry.writes_fail = True
     result = sim.tick(60)
     assert sim.status.get("canaryVersion") is None and sim.weights() == {"1": 100}
     assert "RolledBack" in reasons(result)
-    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"  # not rewritten
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"  # not yet
+    sim.tick(1)  # the pass the worker's failure wakes
+    failing = sim.condition("RegistryWrittenBack")
+    assert (failing["status"], failing["reason"]) == ("False", "WriteBackFailed")
+    assert "role 2 = 'rolled-back'" in failing["message"]
+    sim.registry.writes_fail = False
+    sim.tick(upliftmodel_writeback.MAX_BACKOFF_SECONDS)  # retried: it goes through now
+    sim.tick(1)
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "rolled-back"
+    assert "gate probe Fail" in sim.registry.tags[(REGISTERED, "2", "uplift.dev/reason")]
+    assert sim.condition("RegistryWrittenBack")["status"] == "True"
 
 
 # -- the version the spec resolves to ------------------------------------------------------------

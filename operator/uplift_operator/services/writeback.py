@@ -1,0 +1,177 @@
+"""MLflow write-back off the pass: the registry writes a decision implies, queued and retried.
+
+A decision (canary started, promoted, rolled back) implies registry writes: role tags on the
+versions, the promotion alias, a rollback's reason. The pass only submits them
+(``WriteBack.submit``); one worker thread applies them, so a slow or unreachable MLflow never
+delays a pass (a rollback's graph is applied, and its status written, before MLflow hears of
+it). The writes are
+
+* **in order per registered model** (a role tag before the alias that follows it): one queue per
+  (registry scope, model); a write that fails holds the writes queued behind it;
+* **deduplicated** across resources: a write of a value this process already wrote, or has
+  queued, is not queued again (the first version of a thousand resources following one model
+  costs one write of each, not a thousand);
+* **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
+  process runs; and **visible**: while a resource's writes fail, ``failure(owner)`` says why
+  (the pass puts it in the ``RegistryWrittenBack`` condition) and the owners are woken
+  (``on_change``) when that starts and when it ends, so the condition follows without polling.
+
+Nothing here is persisted: a write lost to an operator restart is not replayed (the decision
+is in the resource's status and history either way).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from uplift_operator.services.ports import Registry
+
+__all__ = ["MAX_BACKOFF_SECONDS", "Owner", "Write", "WriteBack"]
+
+log = logging.getLogger(__name__)
+
+#: The longest wait between two tries of a failing write.
+MAX_BACKOFF_SECONDS = 300.0
+
+#: Who submitted a write (kind, namespace, name): told when its writes start or stop failing.
+Owner = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One registry write: ``what`` (e.g. ``("role", "2")``) set to ``value`` by ``apply``."""
+
+    what: tuple[str, ...]
+    value: str
+    apply: Callable[[Registry], None]
+
+
+@dataclass
+class _Pending:
+    key: tuple[str, ...]  # (*scope, model, *what)
+    model: str
+    write: Write
+    registry: Registry  # the newest client submitted for it (credentials may have rotated)
+    owners: set[Owner] = field(default_factory=set)
+
+
+class WriteBack:
+    """The write queue of one operator process (see the module's docstring). ``run_due`` does
+    the work (the worker thread calls it; tests call it directly, with their own clock)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Condition()
+        self._queues: dict[tuple[str, ...], deque[_Pending]] = {}
+        self._retry_at: dict[tuple[str, ...], float] = {}
+        self._attempts: dict[tuple[str, ...], int] = {}
+        self._written: dict[tuple[str, ...], str] = {}
+        self._failing: dict[Owner, str] = {}
+        self._thread: threading.Thread | None = None
+        #: Called (from the worker) with the owners whose ``failure`` just changed.
+        self.on_change: list[Callable[[Sequence[Owner]], None]] = []
+
+    def submit(self, owner: Owner, registry: Registry, scope: Sequence[str], model: str,
+               writes: Iterable[Write]) -> None:
+        """Queue ``writes`` of ``model`` in ``scope`` (never blocks on MLflow)."""
+        with self._lock:
+            for write in writes:
+                key = (*scope, model, *write.what)
+                queue = self._queues.setdefault((*scope, model), deque())
+                queued = [p for p in queue if p.key == key]
+                if queued and queued[-1].write.value == write.value:
+                    queued[-1].owners.add(owner)
+                    queued[-1].registry = registry
+                    continue
+                if not queued and self._written.get(key) == write.value:
+                    continue
+                queue.append(_Pending(key, model, write, registry, {owner}))
+            for key in [k for k, q in self._queues.items() if not q]:
+                del self._queues[key]
+            self._lock.notify_all()
+
+    def failure(self, owner: Owner) -> str | None:
+        """Why ``owner``'s write-back is failing now; None when nothing of it fails."""
+        with self._lock:
+            return self._failing.get(owner)
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(len(q) for q in self._queues.values())
+
+    def run_due(self) -> float | None:
+        """Apply every write that is due, each queue in order; the seconds until the next
+        retry is due (None: nothing is pending)."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                head = next(((k, q[0]) for k, q in self._queues.items()
+                             if self._retry_at.get(k, 0.0) <= now), None)
+                if head is None:
+                    return self._next_due(now)
+            queue_key, pending = head
+            try:  # MLflow is asked outside the lock: passes keep submitting meanwhile
+                pending.write.apply(pending.registry)
+                error: Exception | None = None
+            except Exception as failed:  # any failure is retried, never lost or raised
+                error = failed
+            changed = self._settle(queue_key, pending, error)
+            for listener in self.on_change:
+                if changed:
+                    listener(changed)
+
+    def start(self) -> None:
+        """Run ``run_due`` on a daemon thread, waking for new writes and retries."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="mlflow-write-back",
+                                            daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            delay = self.run_due()
+            with self._lock:
+                if self._next_due(self._clock()) != 0.0:  # a write submitted since is due now
+                    self._lock.wait(timeout=delay)
+
+    def _settle(self, queue_key: tuple[str, ...], pending: _Pending,
+                error: Exception | None) -> list[Owner]:
+        """Record the outcome of ``pending``'s try; the owners whose failure changed."""
+        with self._lock:
+            queue = self._queues[queue_key]
+            if error is None:
+                queue.popleft()
+                self._written[pending.key] = pending.write.value
+                self._retry_at.pop(queue_key, None)
+                self._attempts.pop(queue_key, None)
+                if not queue:
+                    del self._queues[queue_key]
+                waiting = {o for q in self._queues.values() for p in q for o in p.owners}
+                recovered = [o for o in pending.owners
+                             if o in self._failing and o not in waiting]
+                for owner in recovered:
+                    del self._failing[owner]
+                return recovered
+            attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
+            delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+            self._retry_at[queue_key] = self._clock() + delay
+            # The same words on every try, so a pass has no new status to write per retry.
+            message = (f"MLflow write-back of {pending.model} "
+                       f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r}) "
+                       f"failing, retried with backoff: {error}")[:500]
+            if attempts == 1:
+                log.warning("%s", message)
+            started = [o for o in pending.owners if o not in self._failing]
+            for owner in pending.owners:
+                self._failing[owner] = message
+            return started
+
+    def _next_due(self, now: float) -> float | None:
+        if not self._queues:
+            return None
+        return max(0.0, min(self._retry_at.get(k, now) for k in self._queues) - now)

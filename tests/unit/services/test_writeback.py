@@ -1,0 +1,102 @@
+"""The MLflow write-back queue: off the pass, in order per model, deduplicated, retried, shown."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from uplift_operator.services.writeback import MAX_BACKOFF_SECONDS, Write, WriteBack
+
+SCOPE = ("http://mlflow", "", "")
+A, B = ("UpliftModel", "ns", "a"), ("UpliftModel", "ns", "b")
+
+
+class Registry:
+    """Records writes; fails while ``down``; blocks while ``gate`` is unset."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, ...]] = []
+        self.down = False
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, *what: str) -> Write:
+        def apply(registry: Any) -> None:
+            assert registry is self
+            self.gate.wait(5)
+            if self.down:
+                raise ConnectionError("mlflow unreachable")
+            self.done.append(what[:2])
+        return Write(what[:2], what[2], apply)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_writes_apply_in_order_once_across_resources() -> None:
+    reg, clock = Registry(), Clock()
+    queue = WriteBack(clock=clock)
+    role, alias = reg.write("role", "2", "stable"), reg.write("alias", "prod", "2")
+    queue.submit(A, reg, SCOPE, "m", [role, alias])  # type: ignore[arg-type]
+    queue.submit(B, reg, SCOPE, "m", [role, alias])  # type: ignore[arg-type]  # the same: queued once
+    assert reg.done == [] and queue.pending() == 2  # submit never writes
+    assert queue.run_due() is None
+    assert reg.done == [("role", "2"), ("alias", "prod")]
+    queue.submit(B, reg, SCOPE, "m", [role])  # type: ignore[arg-type]  # already holds: nothing
+    assert queue.pending() == 0
+    queue.submit(B, reg, SCOPE, "m", [reg.write("role", "2", "retired")])  # type: ignore[arg-type]
+    queue.run_due()
+    assert reg.done[-1] == ("role", "2")  # a new value is written
+    assert queue.failure(A) is None and queue.failure(B) is None
+
+
+def test_a_failing_write_holds_the_model_queue_is_retried_with_backoff_and_is_shown() -> None:
+    reg, clock = Registry(), Clock()
+    queue = WriteBack(clock=clock)
+    told: list[tuple[str, ...]] = []
+    queue.on_change.append(lambda owners: told.extend(owners))
+    reg.down = True
+    queue.submit(A, reg, SCOPE, "m", [reg.write("role", "2", "rolled-back"),  # type: ignore[arg-type]
+                                      reg.write("reason", "2", "gate failed")])
+    queue.submit(B, reg, SCOPE, "other", [reg.write("role", "7", "canary")])  # type: ignore[arg-type]
+    delay = queue.run_due()
+    assert delay == 1.0 and reg.done == []
+    failure = queue.failure(A)
+    assert failure is not None and "role 2 = 'rolled-back'" in failure
+    assert "mlflow unreachable" in failure and told == [A, B]
+    delays = []
+    for _ in range(12):  # backoff doubles up to the cap; the words stay the same
+        clock.now += delay or 0
+        delay = queue.run_due()
+        delays.append(delay)
+        assert queue.failure(A) == failure
+    assert delays[:3] == [2.0, 4.0, 8.0] and max(d or 0 for d in delays) == MAX_BACKOFF_SECONDS
+    assert told == [A, B]  # told once when failing started, not per retry
+    reg.down = False
+    clock.now += MAX_BACKOFF_SECONDS
+    assert queue.run_due() is None
+    assert reg.done == [("role", "2"), ("reason", "2"), ("role", "7")]  # in order per model
+    assert queue.failure(A) is None and queue.failure(B) is None
+    assert sorted(told[2:]) == [A, B]  # and told when it ended
+
+
+def test_the_worker_thread_never_blocks_a_submit_on_a_slow_registry() -> None:
+    reg = Registry()
+    reg.gate.clear()  # MLflow hangs
+    queue = WriteBack()
+    queue.start()
+    queue.submit(A, reg, SCOPE, "m", [reg.write("role", "1", "stable")])  # type: ignore[arg-type]
+    started = time.monotonic()
+    queue.submit(A, reg, SCOPE, "m", [reg.write("role", "2", "canary")])  # type: ignore[arg-type]
+    assert time.monotonic() - started < 0.5 and reg.done == []
+    reg.gate.set()
+    deadline = time.monotonic() + 5
+    while len(reg.done) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reg.done == [("role", "1"), ("role", "2")] and queue.pending() == 0
