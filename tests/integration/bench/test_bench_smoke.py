@@ -29,6 +29,8 @@ SMOKE = {
     "failover": (["--kills", "1"], ["kill 1: reaction"]),
     # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest
     "scale": (["--counts", "5", "--rest", "5"], ["| 5 |"]),
+    # control plane + the samples, the plugin packed as one file, 2 runs of each command
+    "plugin_startup": (["--runs", "2"], ["| `kubectl uplift status hillstrom-uplift"]),
 }
 
 
@@ -40,7 +42,7 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
 
 #: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
 #: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
-HERE = ("serving_latency", "campaign_rollback_latency")
+HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup")
 
 
 def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:
