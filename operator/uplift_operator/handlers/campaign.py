@@ -19,7 +19,7 @@ from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, config_of, runner
-from uplift_operator.handlers.scheduling import run_passes
+from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.services import campaign as service
 from uplift_operator.services.common import PassResult
 
@@ -27,7 +27,7 @@ KIND = "Campaign"
 PLURAL = "campaigns"
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+@waiting_task(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
 async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
@@ -74,3 +74,4 @@ def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> 
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))
+    memo["wakeups"].finish((KIND, namespace, name))

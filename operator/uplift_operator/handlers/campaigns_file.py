@@ -25,7 +25,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.common import now
-from uplift_operator.handlers.scheduling import run_passes
+from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
 
@@ -43,7 +43,7 @@ def campaigns_by_model(body: kopf.Body, namespace: str | None, spec: kopf.Spec,
     return {(namespace, str(model)): service.snapshot(body)}
 
 
-@kopf.daemon(GROUP, VERSION, "upliftmodels", cancellation_timeout=5.0)
+@waiting_task(GROUP, VERSION, "upliftmodels", cancellation_timeout=5.0)
 async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                          **kwargs: Any) -> None:
     index: kopf.Index[Key, dict[str, Any]] = kwargs["campaigns_by_model"]  # kopf passes it
@@ -83,6 +83,7 @@ def forget_file(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
     service.forget(owner, _dependencies(memo))
+    memo["wakeups"].finish(file_key(owner.namespace, owner.name))
 
 
 def _dependencies(memo: kopf.Memo) -> service.FileDependencies:

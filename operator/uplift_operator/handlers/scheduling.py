@@ -13,17 +13,22 @@ run at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Key", "Signatures", "Wakeups",
-           "run_passes"]
+import kopf
+
+__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "Signatures", "Wakeups",
+           "run_passes", "waiting_task"]
 
 logger = logging.getLogger(__name__)
+
+_DaemonFn = TypeVar("_DaemonFn", bound=Callable[..., Any])
 
 #: (kind, namespace, name): what a waiting task is known by.
 Key = tuple[str, str, str]
@@ -39,18 +44,24 @@ ERROR_BACKOFF_SECONDS = 30.0
 COALESCE_SECONDS = 0.05
 
 
+class Flag(asyncio.Event):
+    """A waiting task's wake-up flag; ``finished`` once its resource is gone."""
+
+    finished: bool = False
+
+
 @dataclass
 class Wakeups:
-    """The waiting tasks' wake-up flags by key; ``wake`` is called from the event loop."""
+    """The waiting tasks' wake-up flags by key; called from the event loop."""
 
-    _flags: dict[Key, asyncio.Event] = field(default_factory=dict)
+    _flags: dict[Key, Flag] = field(default_factory=dict)
 
-    def register(self, key: Key) -> asyncio.Event:
-        flag = asyncio.Event()
+    def register(self, key: Key) -> Flag:
+        flag = Flag()
         self._flags[key] = flag
         return flag
 
-    def unregister(self, key: Key, flag: asyncio.Event) -> None:
+    def unregister(self, key: Key, flag: Flag) -> None:
         if self._flags.get(key) is flag:
             del self._flags[key]
 
@@ -59,8 +70,39 @@ class Wakeups:
         if flag is not None:
             flag.set()
 
+    def finish(self, key: Key) -> None:
+        """The resource of ``key`` is gone (its DELETED watch event): its task ends after the
+        pass it may be in. Without kopf's finalizer (``waiting_task``), this is what stops it;
+        a task registered later under the same key (the name re-used) is not affected."""
+        flag = self._flags.get(key)
+        if flag is not None:
+            flag.finished = True
+            flag.set()
+
     def __len__(self) -> int:
         return len(self._flags)
+
+
+def waiting_task(group: str, version: str, plural: str,
+                 **options: Any) -> Callable[[_DaemonFn], _DaemonFn]:
+    """``kopf.daemon``, without the finalizer kopf puts on every object that has a daemon.
+
+    kopf's finalizer exists to stop a daemon before its object goes; ours end on the object's
+    DELETED event (``Wakeups.finish``) and write nothing it would protect. Without it an object
+    costs one write less at creation and one at deletion, and deleting it (or its namespace)
+    never waits for a running operator: with kopf's finalizer, a namespace deleted while the
+    operator is stopped or uninstalled hangs in Terminating (kopf discussion #942). An object
+    still carrying the finalizer from an older version has it removed by kopf on its next
+    event. kopf has no option for this: the handler it registers is replaced by a copy with
+    ``requires_finalizer=False`` (its registry's internals; pinned by a unit test)."""
+    def decorate(fn: _DaemonFn) -> _DaemonFn:
+        kopf.daemon(group, version, plural, **options)(fn)
+        spawning = kopf.get_default_registry()._spawning  # kopf internals: see the docstring
+        spawning._handlers = [
+            dataclasses.replace(h, requires_finalizer=False)
+            if getattr(h, "fn", None) is fn else h for h in spawning._handlers]
+        return fn
+    return decorate
 
 
 def status_digest(status: Mapping[str, Any] | None) -> str:
@@ -105,12 +147,12 @@ class Signatures:
 async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitable[float | None]],
                      *, resync: float = RESYNC_SECONDS) -> None:
     """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
-    nothing due) or woken, until cancelled (kopf cancels a daemon when its resource goes or
-    the operator stops or is paused by peering)."""
+    nothing due) or woken, until its resource is gone (``Wakeups.finish``) or it is cancelled
+    (kopf cancels a daemon when the operator stops or is paused by peering)."""
     flag = wakeups.register(key)
     failures = 0
     try:
-        while True:
+        while not flag.finished:
             flag.clear()  # a wake-up during the pass runs another one right after it
             try:
                 delay = await one_pass()

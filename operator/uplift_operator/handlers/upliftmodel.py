@@ -22,7 +22,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, runner
-from uplift_operator.handlers.scheduling import run_passes
+from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
@@ -31,7 +31,7 @@ KIND = "UpliftModel"
 PLURAL = "upliftmodels"
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+@waiting_task(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
 async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
@@ -88,6 +88,7 @@ def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> 
     deps = memo["uplift_dependencies"]
     deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)
     runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))
+    memo["wakeups"].finish((KIND, namespace, name))
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget((KIND, namespace, name))

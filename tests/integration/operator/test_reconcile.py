@@ -33,6 +33,12 @@ def test_valid_resources_become_ready(admin: Kubectl, operator: OperatorProcess,
     assert body["status"]["observedGeneration"] == body["metadata"]["generation"]
     assert _conditions(body)["InvalidSpec"]["status"] == "False"
     _assert_exposing_first_step(admin, namespace, body["status"]["stableVersion"])
+    # Nothing of kopf's on the objects: no finalizer (a namespace deleted while the operator is
+    # down must not hang), no last-handled annotation (a write per object for nothing).
+    for kind, name in (("upliftmodel", "hillstrom-uplift"), ("campaign", "spring-email")):
+        meta = admin.get(kind, name, namespace)["metadata"]
+        assert not meta.get("finalizers"), meta
+        assert not [a for a in meta.get("annotations") or {} if "last-handled" in a], meta
     assert operator.alive
 
 

@@ -73,3 +73,43 @@ def test_a_failing_pass_backs_off_doubling(monkeypatch: pytest.MonkeyPatch) -> N
     started = asyncio.run(_drive([RuntimeError("API down"), RuntimeError("API down"), None],
                                  wake_at=[], duration=3.5))
     assert started == pytest.approx([0.0, 1.0, 3.0], abs=0.2)  # 1 s, then 2 s
+
+
+def test_a_finished_task_ends_after_its_pass_and_a_new_one_under_the_same_key_runs_on() -> None:
+    async def scenario() -> tuple[list[str], bool]:
+        wakeups, ran = Wakeups(), []
+
+        def one_pass(label: str) -> Any:
+            async def run() -> float | None:
+                ran.append(label)
+                return None
+            return run
+
+        old = asyncio.create_task(run_passes(KEY, wakeups, one_pass("old")))
+        await asyncio.sleep(0.1)
+        wakeups.finish(KEY)  # the DELETED event
+        await asyncio.wait_for(old, timeout=1)  # ends by itself: no finalizer, no cancel
+        new = asyncio.create_task(run_passes(KEY, wakeups, one_pass("new")))  # name re-used
+        await asyncio.sleep(0.1)
+        wakeups.wake(KEY)
+        await asyncio.sleep(0.2)
+        alive = not new.done()
+        new.cancel()
+        return ran, alive
+
+    ran, alive = asyncio.run(scenario())
+    assert ran == ["old", "new", "new"] and alive
+
+
+def test_the_waiting_tasks_put_no_finalizer_on_their_objects() -> None:
+    import kopf
+
+    from uplift_operator.handlers import campaign, campaigns_file, upliftmodel
+
+    ours = {upliftmodel.reconcile, campaign.reconcile, campaigns_file.campaigns_file}
+    handlers = [h for h in kopf.get_default_registry()._spawning.get_all_handlers()
+                if getattr(h, "fn", None) in ours]
+    assert {h.fn for h in handlers} == ours  # registered once each, as daemons
+    assert all(h.requires_finalizer is False for h in handlers)
+    # Nor a changing handler (on-delete and the like) that would bring it, or an annotation.
+    assert not kopf.get_default_registry()._changing.get_all_handlers()
