@@ -8,13 +8,16 @@ gets ``InvalidSpec=True``, ``Ready=False``, phase Degraded and a message naming 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, TypeVar
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from uplift_operator.api.v1alpha1.common import StatusBase
 from uplift_operator.domain import status as status_logic
 
-__all__ = ["Event", "PassResult", "invalid_pass"]
+__all__ = ["Event", "PassResult", "TimedCache", "invalid_pass"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,30 @@ class PassResult:
 
 
 S = TypeVar("S", bound=StatusBase)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass
+class TimedCache(Generic[K, V]):
+    """Values kept for ``ttl`` seconds, shared by the passes (thread-safe; the clock is
+    injectable for tests)."""
+
+    ttl: float
+    clock: Callable[[], float] = time.monotonic
+    _values: dict[K, tuple[V, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._values.get(key)
+            if found is None or self.clock() - found[1] >= self.ttl:
+                return None
+            return found[0]
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._values[key] = (value, self.clock())
 
 
 def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime) -> PassResult:

@@ -49,7 +49,7 @@ from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import measurements
-from uplift_operator.services.common import Event, PassResult, invalid_pass
+from uplift_operator.services.common import Event, PassResult, TimedCache, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
 from uplift_operator.services.writeback import Write, WriteBack
@@ -66,6 +66,11 @@ log = logging.getLogger(__name__)
 #: Secret deleted by hand keeps the graph from serving), at most this often. A serving graph
 #: left as it is costs nothing at rest.
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
+
+#: A credentials Secret read serves every pass naming it (any resource) for this long: a pass
+#: due every analysis interval, times the resources naming one Secret, is not a read each; a
+#: rotated credential is used within this.
+CREDENTIALS_TTL_SECONDS = 30.0
 
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
@@ -87,6 +92,9 @@ class Dependencies:
     resolver: Resolver = field(default_factory=Resolver)
     # MLflow write-backs, applied off the pass by one worker (started by the handlers).
     write_back: WriteBack = field(default_factory=WriteBack)
+    # Credentials Secrets as last read, shared by every resource naming one (CREDENTIALS_TTL).
+    credential_reads: TimedCache[tuple[str, str, tuple[str, ...]], dict[str, bytes]] = field(
+        default_factory=lambda: TimedCache(CREDENTIALS_TTL_SECONDS))
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
@@ -257,13 +265,17 @@ def _credentials(ref: ModelReference, namespace: str,
     if secret is None:
         return None, [], None
     keys = [k for k in (secret.token_key, secret.username_key, secret.password_key) if k]
-    try:
-        values = deps.cluster.secret_values(namespace, secret.name, keys)
-    except KubeError as error:
-        return None, [], f"credentials: {error}"
-    problems = validation.credential_problems(secret.name, keys, values)
-    if problems:
-        return None, problems, None
+    read = (namespace, secret.name, tuple(keys))
+    values = deps.credential_reads.get(read)
+    if values is None:
+        try:
+            values = deps.cluster.secret_values(namespace, secret.name, keys)
+        except KubeError as error:
+            return None, [], f"credentials: {error}"
+        problems = validation.credential_problems(secret.name, keys, values)
+        if problems:
+            return None, problems, None  # not kept: the fix is seen at the next retry
+        deps.credential_reads.put(read, values)
     text = {key: values[key].decode() for key in keys}
     if secret.token_key:
         return Credentials.bearer(text[secret.token_key]), [], None

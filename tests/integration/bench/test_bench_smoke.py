@@ -22,6 +22,8 @@ SMOKE = {
     "rollback_latency": (["--trials", "1", "--interval", "2"], ["trial 1:"]),
     # the same stack, one Campaign rolled back by its delivery gate
     "campaign_rollback_latency": (["--trials", "1", "--interval", "2"], ["c1: status "]),
+    # control plane + MLflow + operator + one runtime process, two exposure changes timed
+    "campaign_propagation": (["--changes", "2"], ["| status → decided (end to end, local) |"]),
     # control plane + the operator idling 1 s, from the dev virtualenv (the image's is built
     # from the lock by the bench itself when --venv is not given: minutes on a cold cache)
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),
@@ -42,7 +44,7 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
 
 #: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
 #: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
-HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup")
+HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup", "campaign_propagation")
 
 
 def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:

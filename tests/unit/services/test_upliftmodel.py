@@ -19,7 +19,7 @@ from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services import writeback as upliftmodel_writeback
-from uplift_operator.services.common import PassResult
+from uplift_operator.services.common import PassResult, TimedCache
 from uplift_operator.services.resolution import Resolver, Scope
 from uplift_operator.services.writeback import WriteBack
 
@@ -484,6 +484,37 @@ def test_clean_credentials_reach_the_registry() -> None:
     seen = _with_credentials(sim, {"token": TOKEN})
     sim.tick()
     assert seen[0].authorization() == f"Bearer {TOKEN}" and sim.cluster.applied == [SELDON]
+
+
+def test_a_credentials_secret_is_read_once_per_ttl_for_every_pass_naming_it() -> None:
+    sim = Sim()
+    clock = [0.0]
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS,
+                                           clock=lambda: clock[0])
+    seen = _with_credentials(sim, {"token": TOKEN})
+    reads: list[str] = []
+    values = sim.cluster.secret_values
+    sim.cluster.secret_values = (  # type: ignore[method-assign]
+        lambda ns, name, keys: (reads.append(name), values(ns, name, keys))[1])
+    for _ in range(5):  # passes due again and again (an analysis every few seconds)
+        sim.tick(1)
+        clock[0] += 1
+    assert reads == ["mlflow"] and len(seen) == 5
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": "rotated"}
+    clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS
+    sim.tick(1)
+    assert reads == ["mlflow", "mlflow"]  # read again: the rotated token is used
+    assert seen[-1].authorization() == "Bearer rotated"
+
+
+def test_a_malformed_secret_is_not_kept_so_its_fix_is_seen_at_once() -> None:
+    sim = Sim()
+    _with_credentials(sim, {"token": f"{TOKEN}\n"})
+    sim.tick()
+    assert sim.status["phase"] == "Degraded"
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": TOKEN}
+    sim.tick(1)
+    assert sim.cluster.applied == [SELDON]
 
 
 # -- alias refresh --------------------------------------------------------------------------------
