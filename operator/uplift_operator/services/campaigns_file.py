@@ -110,9 +110,12 @@ def version_split(status: Mapping[str, Any] | None) -> campaigns.VersionSplit | 
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
-         now: dt.datetime, split: campaigns.VersionSplit | None = None) -> Synced:
+         now: dt.datetime, split: campaigns.VersionSplit | None = None, *,
+         new_model: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
-    the model's version ``split``."""
+    the model's version ``split``. For a ``new_model`` (no status yet) it is applied without
+    reading it first: it cannot be there yet, and a thousand new models would cost a thousand
+    404s (an apply that finds it there changes nothing)."""
     rendered = entries(snapshots)
     content = campaigns.text(rendered, split)
     names = tuple(sorted(e.name for e in rendered))
@@ -123,8 +126,8 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
         return Synced(False, None, names, active)
     manifest = campaigns.config_map(owner, content)
     try:
-        there = deps.cluster.get("v1", PLURAL, owner.namespace,
-                                 naming.campaigns_config_map(owner.name))
+        there = None if new_model else deps.cluster.get(
+            "v1", PLURAL, owner.namespace, naming.campaigns_config_map(owner.name))
         changed = there is None or not _holds(there, manifest)
         if changed:
             deps.cluster.apply(manifest, PLURAL)

@@ -99,6 +99,19 @@ def test_a_config_map_already_right_is_not_rewritten() -> None:
     assert not sync(fresh, campaign_body()).changed and len(cluster.applied) == 1
 
 
+def test_a_new_model_file_is_applied_without_reading_it_first() -> None:
+    cluster = FakeCluster()
+    asked: list[tuple[str, ...]] = []
+    original_get = cluster.get
+    cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
+    deps = campaigns_file.FileDependencies(cluster)
+    assert campaigns_file.sync(OWNER, [], deps, T0, new_model=True).changed
+    assert asked == [] and len(cluster.applied) == 1 and KEY in cluster.objects
+    fresh = campaigns_file.FileDependencies(cluster)  # restarted before the model had a status
+    assert campaigns_file.sync(OWNER, [], fresh, T0, new_model=True).changed
+    assert asked == [] and len(cluster.applied) == 2  # applied again, unread: a no-op there
+
+
 def test_no_campaign_is_an_empty_file_and_a_deleted_one_leaves_it() -> None:
     cluster = FakeCluster()
     deps = campaigns_file.FileDependencies(cluster)
