@@ -189,8 +189,8 @@ class Preparation:
     def fit(self, data: Path, recipe: Recipe, label: str | None = None) -> Fitted:
         """``fit`` with its progress recorded under ``recipe``."""
         item = self.expect(recipe, label or f"recipe {recipe.key('')[:8]}")
-        if item.started is None or item.done:
-            item.started, item.finished, item.done = time.monotonic(), None, False
+        if item.started is None or item.done or item.error:
+            item.started, item.finished, item.done, item.error = time.monotonic(), None, False, ""
             item.stage, item.completed, item.cached = LOADING, 0, False
             self.on_change(item)
 

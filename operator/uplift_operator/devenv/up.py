@@ -168,11 +168,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextlib.contextmanager
 def _preparing(stack: Any, plain: bool) -> Iterator[None]:
     """While the stack starts: the model versions' progress bars under the start-up lines (a
-    cached version is full at once), or, plain, one line whenever a version changes stage."""
+    cached version is full at once), or, plain, a line per training stage, per failure and when
+    a version is first ready."""
     if plain:
+        from uplift_operator.devenv.demo_models import STAGES
+
+        ready: set[str] = set()
+
         def line(item: Any) -> None:
-            if item.cached and not item.done:
-                return  # its line comes at once, when done
+            # Training stages, failures and the first time a version is ready; not the loading
+            # nor the cache hits of a version already shown ready (each scenario fits its own).
+            if not (item.error or item.done or item.stage in STAGES) or (
+                    item.done and item.label in ready):
+                return
+            if item.done:
+                ready.add(item.label)
             _quietly(lambda: print(f"    model {item.label}: "
                                    + (f"failed: {item.error}" if item.error else item.stage)
                                    + (f" ({item.seconds():.1f} s)" if item.done else ""),

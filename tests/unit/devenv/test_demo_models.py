@@ -102,3 +102,54 @@ def test_versions_lists_each_recipe_once_with_the_scenarios_using_it() -> None:
     assert versions[0][0] == scenarios.SCENARIOS["promote"].recipe
     assert versions[1][0] == scenarios.SCENARIOS["offline"].recipe
     assert scenarios.versions(["delivery-failure", "budget"]) == []
+
+
+def test_a_failed_version_asked_again_is_retried_not_shown_failed(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def flaky_fit(data: Path, recipe: Recipe, *, progress: Any) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        progress(STAGES[0])
+        return "fitted"
+
+    monkeypatch.setattr(demo_models, "fit", flaky_fit)
+    models = Preparation()
+    with pytest.raises(OSError, match="disk full"):
+        models.fit(tmp_path / "data.csv", Recipe(seed=5), "v5")
+    models.fit(tmp_path / "data.csv", Recipe(seed=5))
+    item = models.items[Recipe(seed=5)]
+    assert item.done and item.error == "" and item.stage == "trained and cached"
+
+
+def test_plain_start_up_prints_training_stages_and_each_version_ready_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from uplift_operator.devenv import up
+
+    cache = {Recipe(seed=6)}
+
+    def fake_fit(data: Path, recipe: Recipe, *, progress: Any) -> str:
+        if recipe in cache:
+            progress(CACHED)
+        else:
+            for stage in STAGES:
+                progress(stage)
+            cache.add(recipe)
+        return "fitted"
+
+    monkeypatch.setattr(demo_models, "fit", fake_fit)
+    stack = SimpleNamespace(models=Preparation())
+    with up._preparing(stack, plain=True):
+        stack.models.fit(tmp_path / "d.csv", Recipe(seed=6), "version 1 (stable)")
+        stack.models.fit(tmp_path / "d.csv", Recipe(seed=7), "new version (promote, harm)")
+    stack.models.fit(tmp_path / "d.csv", Recipe(seed=7))  # a scenario fits it again: cached
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert [line.rsplit(" (", 1)[0] if line.endswith(" s)") else line for line in lines] == [
+        "model version 1 (stable): cached",
+        *(f"model new version (promote, harm): {stage}" for stage in STAGES),
+        "model new version (promote, harm): trained and cached"]
