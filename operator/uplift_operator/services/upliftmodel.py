@@ -15,8 +15,9 @@
    overwritten), then the split, by server-side apply, only when it differs from what is
    there; then the MLflow tags / alias the decision implies are queued (``_write_backs``,
    applied off the pass by ``services.writeback``);
-7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec), set by
-   ``domain.status`` from what resolving and applying found.
+7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
+   RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
+   write-back queue found.
 
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
@@ -131,9 +132,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         deps.write_back.submit((KIND, namespace, name), registry,
                                registry_scope(spec.model, namespace, deps),
                                spec.model.registered_model, _write_backs(spec, decision, now))
-    status = _status(decision.status, current, resolved, applied, owner, generation, now)
-    status = status.model_copy(update={"conditions": status_logic.written_back(
-        status.conditions, deps.write_back.failure((KIND, namespace, name)), generation, now)})
+    status = _status(decision.status, current, resolved, applied,
+                     deps.write_back.failure((KIND, namespace, name)), owner, generation, now)
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
@@ -375,12 +375,14 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
 
 
 def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
-            resolved: status_logic.Resolved, applied: status_logic.Applied | None, owner: Owner,
-            generation: int, now: dt.datetime) -> UpliftModelStatus:
+            resolved: status_logic.Resolved, applied: status_logic.Applied | None,
+            write_back_failure: str | None, owner: Owner, generation: int,
+            now: dt.datetime) -> UpliftModelStatus:
     """The decided status with the pass's own conditions (domain.status) and facts."""
     conditions = status_logic.spec_valid(decided.conditions, generation, now)
     conditions = status_logic.model_resolved(conditions, resolved, generation, now)
     conditions = status_logic.serving_applied(conditions, applied, generation, now)
+    conditions = status_logic.written_back(conditions, write_back_failure, generation, now)
     update: dict[str, Any] = {"conditions": conditions}
     if resolved.desired is not None:
         update["desired_version"] = resolved.desired
