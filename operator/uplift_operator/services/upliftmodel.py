@@ -120,6 +120,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
     child, ready, split_as_status = _observe(current, owner, deps)
+    if _decided_on_newer(child, meta):
+        return _behind(body)
     outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
@@ -127,7 +129,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status), now)
-    applied = _apply(decision.traffic, child, ready, spec, owner, deps, now)
+    try:
+        applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
+                         decided_on=meta.get("resourceVersion"))
+    except _ChildMovedError:
+        return _behind(body)
     if registry is not None:
         deps.write_back.submit((KIND, namespace, name), registry,
                                registry_scope(spec.model, namespace, deps),
@@ -141,6 +147,36 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if applied is not None and applied.error is not None:
         events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
     return PassResult(status.to_wire(), tuple(events), _next_pass(spec, decision, resolved))
+
+
+#: The UpliftModel resourceVersion the serving graph was decided on, stamped on the child.
+DECIDED_ON = "uplift.dev/decided-on"
+#: How soon a pass that found its body behind the serving graph looks again.
+BEHIND_RETRY_SECONDS = 1.0
+
+
+class _ChildMovedError(Exception):
+    """The serving graph changed since this pass read it (the apply's precondition failed)."""
+
+
+def _decided_on_newer(child: Mapping[str, Any] | None, meta: Mapping[str, Any]) -> bool:
+    """Whether the serving graph was decided on a newer UpliftModel than this pass sees: another
+    replica acted on a later status (the window after an API outage in which two replicas may
+    act), or this process's watch is behind. Deciding on the older body would step the graph
+    back, so the pass decides nothing until its body catches up. resourceVersions are compared
+    as etcd's integers (``adapters.watched.newer``); anything else is not compared."""
+    stamped = str(((child or {}).get("metadata") or {}).get("annotations", {}).get(DECIDED_ON, ""))
+    seen = str(meta.get("resourceVersion", ""))
+    return stamped.isdigit() and seen.isdigit() and int(stamped) > int(seen)
+
+
+def _behind(body: Mapping[str, Any]) -> PassResult:
+    """A pass that decides nothing (its body is behind the serving graph): the status as it is,
+    no event, and a look again shortly."""
+    log.info("UpliftModel %s/%s: the serving graph was decided on a newer body than this pass "
+             "sees; deciding again once the watch catches up", body["metadata"].get("namespace"),
+             body["metadata"].get("name"))
+    return PassResult(dict(body.get("status") or {}), (), BEHIND_RETRY_SECONDS)
 
 
 #: How soon a pass whose model reference did not resolve asks MLflow again.
@@ -324,10 +360,13 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
 
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
-           spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
-           now: dt.datetime) -> status_logic.Applied | None:
+           spec: UpliftModelSpec, owner: Owner, deps: Dependencies, now: dt.datetime, *,
+           decided_on: str | None) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
-    its decision-key Secret first (the pods cannot start without it)."""
+    its decision-key Secret first (the pods cannot start without it). The graph is stamped with
+    the UpliftModel resourceVersion it was decided on (``DECIDED_ON``), and applied only over
+    the version of it this pass read (the apply's resourceVersion precondition): a pass that
+    read an older graph than is there raises ``_ChildMovedError`` and decides again."""
     if traffic is None:
         return None
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
@@ -340,9 +379,17 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         return replace(applied, error=missing_key)
     if unchanged:
         return applied
+    meta = manifest["metadata"]
+    if decided_on:
+        meta["annotations"] = {**meta.get("annotations", {}), DECIDED_ON: str(decided_on)}
+    read = ((child or {}).get("metadata") or {}).get("resourceVersion")
+    if read:
+        meta["resourceVersion"] = str(read)
     try:
         deps.cluster.apply(manifest, deps.backend.plural)
     except KubeError as error:
+        if error.status == 409 and read:
+            raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
     return replace(applied, changed=True)
 

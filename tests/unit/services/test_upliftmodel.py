@@ -170,6 +170,42 @@ def test_the_split_is_counted_from_one_interval_after_it_was_last_applied(
     assert ctx.window == "150s"  # the gates' own counts still since the step started
 
 
+# -- a body behind the serving graph (two replicas acting after an API outage) ----------------------
+
+def test_a_pass_on_a_body_older_than_the_graph_was_decided_on_decides_nothing() -> None:
+    sim = Sim()
+    sim.body["metadata"]["resourceVersion"] = "40"
+    sim.with_canary()
+    stamped = sim.cluster.objects[SELDON]["metadata"]["annotations"][upliftmodel.DECIDED_ON]
+    assert stamped == "40"  # the graph says which body it was decided on
+    before, applied = copy.deepcopy(sim.status), list(sim.cluster.applied)
+    # Another replica stepped the ramp on a newer body (resourceVersion 55) ...
+    sim.cluster.objects[SELDON]["metadata"]["annotations"][upliftmodel.DECIDED_ON] = "55"
+    sim.cluster.objects[SELDON]["spec"]["predictors"][0]["traffic"] = 70  # its next step
+    result = sim.tick(60)  # ... and this pass still sees body 40: an analysis is due, a step
+    assert result.status == before and result.events == ()  # decides nothing, writes nothing
+    assert sim.cluster.applied == applied and result.requeue_after == 1.0
+    sim.body["metadata"]["resourceVersion"] = "56"  # the watch caught up
+    sim.tick(1)
+    assert sim.cluster.applied != applied  # decides again
+
+
+def test_an_apply_over_a_graph_changed_since_it_was_read_decides_again() -> None:
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    sim.cluster.objects[SELDON]["metadata"]["resourceVersion"] = "9"
+    sim.cluster.objects[SELDON]["spec"]["predictors"][0]["traffic"] = 50  # a hand edit to revert
+    sim.cluster.apply_error = KubeError("apply seldondeployments/uplift: 409 Conflict", 409)
+    before = copy.deepcopy(sim.status)
+    result = sim.tick(1)  # the graph moved again between the read and the apply
+    assert result.status == before and "ApplyFailed" not in reasons(result)
+    assert result.requeue_after == 1.0
+    sim.cluster.apply_error = None
+    sim.tick(1)
+    assert sim.weights() == {"1": 100}
+
+
 # -- the decision-key Secret ---------------------------------------------------------------------
 
 KEY_SECRET = (NS, f"{NAME}-decision-key")
