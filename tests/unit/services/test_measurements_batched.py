@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -116,5 +115,5 @@ def test_one_analysis_asks_each_query_once() -> None:
     for _ in range(3):
         measured = measurements.collect(gate, _ctx(), shared, None)
         assert isinstance(measured, m.ErrorRateMeasurement)
-        assert not math.isnan(measured.canary_requests)
+        assert (measured.canary_requests, measured.stable_requests) == (500, 500)
     assert len(prom.asked) == 3  # the first gate's three queries; the others asked nothing
