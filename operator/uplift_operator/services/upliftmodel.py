@@ -13,8 +13,10 @@
 5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
 6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
    overwritten), then the split, by server-side apply, only when it differs from what is
-   there; then the MLflow tags / alias the decision implies are queued (``_write_backs``,
-   applied off the pass by ``services.writeback``);
+   there; a first version whose graph was just created waits a short grace for it to serve
+   before its first status is written (``first_status_wait``); then the MLflow tags / alias
+   the decision implies are queued (``_write_backs``, applied off the pass by
+   ``services.writeback``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
    write-back queue found.
@@ -35,7 +37,7 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
-from uplift_operator.api.v1alpha1.common import GateVerdict, parse_duration
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -55,7 +57,8 @@ from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
 from uplift_operator.services.writeback import Write, WriteBack
 
-__all__ = ["KIND", "Dependencies", "Event", "PassResult", "reconcile", "version_run"]
+__all__ = ["FIRST_STATUS_GRACE", "KIND", "Dependencies", "Event", "PassResult",
+           "first_status_wait", "reconcile", "version_run"]
 
 #: What the write-back queue knows a resource's writes by (with namespace and name).
 KIND = "UpliftModel"
@@ -67,6 +70,12 @@ log = logging.getLogger(__name__)
 #: Secret deleted by hand keeps the graph from serving), at most this often. A serving graph
 #: left as it is costs nothing at rest.
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
+
+#: A first version's first status waits this long after its serving graph was created (its
+#: ``creationTimestamp``) for the graph to serve (``first_status_wait``): a graph that comes up
+#: within it costs one status write (Healthy) instead of two (Progressing, then Healthy); one
+#: that takes longer shows Progressing once it has run out, as before.
+FIRST_STATUS_GRACE = dt.timedelta(seconds=5)
 
 #: A credentials Secret read serves every pass naming it (any resource) for this long: a pass
 #: due every analysis interval, times the resources naming one Secret, is not a read each; a
@@ -99,6 +108,7 @@ class Dependencies:
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
+    first_status_grace: dt.timedelta = FIRST_STATUS_GRACE
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -119,13 +129,14 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
-    child, ready, split_as_status = _observe(current, owner, deps)
+    child, ready, split_as_status = _observe(current, owner, deps, desired)
     if _decided_on_newer(child, meta):
         return _behind(body)
     outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
-        stable_ready=current.stable_version in ready if current.stable_version else False,
+        # Nothing stable yet: the first version, if the pass makes it stable, is the one to serve.
+        stable_ready=(current.stable_version or desired or "") in ready,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status), now)
@@ -134,6 +145,13 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
                          decided_on=meta.get("resourceVersion"))
     except _ChildMovedError:
         return _behind(body)
+    stable = decision.status.stable_version
+    wait = first_status_wait(current, decision.status, stable in ready if stable else False,
+                             child, applied, now, deps.first_status_grace)
+    if wait is not None:  # nothing written, emitted or queued: the next pass decides it again
+        following = _next_pass(spec, decision, resolved)
+        return PassResult(dict(body.get("status") or {}), (),
+                          wait if following is None else min(wait, following))
     if registry is not None:
         deps.write_back.submit((KIND, namespace, name), registry,
                                registry_scope(spec.model, namespace, deps),
@@ -168,6 +186,38 @@ def _decided_on_newer(child: Mapping[str, Any] | None, meta: Mapping[str, Any]) 
     stamped = str(((child or {}).get("metadata") or {}).get("annotations", {}).get(DECIDED_ON, ""))
     seen = str(meta.get("resourceVersion", ""))
     return stamped.isdigit() and seen.isdigit() and int(stamped) > int(seen)
+
+
+def first_status_wait(current: UpliftModelStatus, decided: UpliftModelStatus, stable_ready: bool,
+                      child: Mapping[str, Any] | None, applied: status_logic.Applied | None,
+                      now: dt.datetime, grace: dt.timedelta) -> float | None:
+    """Seconds this pass's status should wait for a first version's serving graph to serve;
+    None: write it now.
+
+    A first version (nothing stable in ``current``, shown as nothing yet or Progressing) whose
+    graph was applied without error and does not serve yet would be written Progressing, then
+    Healthy a moment later. Within ``grace`` of the graph's creation (this pass's own create
+    when ``child``, read before the apply, was absent; else its ``creationTimestamp``) the pass
+    writes, emits and queues nothing and returns the time left: the graph's readiness (a watch
+    event) or the grace's end runs the next pass, which decides again from the same status and
+    writes Healthy, or Progressing once the grace has run out. A graph without a creation time
+    is not waited for."""
+    if (current.stable_version is not None or current.phase not in (None, Phase.PROGRESSING)
+            or decided.stable_version is None or stable_ready
+            or applied is None or applied.error is not None):
+        return None
+    if child is None:
+        created = now
+    else:
+        stamp = str((child.get("metadata") or {}).get("creationTimestamp") or "")
+        try:
+            created = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if created.tzinfo is None:
+            return None
+    left = (created + grace - now).total_seconds()
+    return left if left > 0 else None
 
 
 def _behind(body: Mapping[str, Any]) -> PassResult:
@@ -321,18 +371,22 @@ def _credentials(ref: ModelReference, namespace: str,
     return None, ["spec.model.credentials: set tokenKey, or usernameKey and passwordKey"], None
 
 
-def _observe(current: UpliftModelStatus, owner: Owner,
-             deps: Dependencies) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+def _observe(current: UpliftModelStatus, owner: Owner, deps: Dependencies,
+             desired: str | None = None) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
     """The serving graph as it is, which versions in it serve, and whether it splits traffic
     as the status says (not after a pass that applied a new step and died before its status
-    patch, nor while someone's hand edit waits to be reverted)."""
+    patch, nor while someone's hand edit waits to be reverted). With nothing stable in the
+    status yet, the graph is looked at for the ``desired`` first version: a pass after the one
+    that created it sees it serve before any status was written (``first_status_wait``)."""
     child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                              owner.name)
     split_now = _split_of(current)
-    serving = deps.backend.observe(child, split_now) if split_now else None
+    looked_for = split_now or (TrafficSplit(desired, None, 0) if desired else None)
+    serving = deps.backend.observe(child, looked_for) if looked_for else None
     ready = serving.ready_versions if serving and serving.ready else frozenset()
     declared = {v: w for v, w in _describe_weights(split_now).items() if w} if split_now else {}
-    as_status = serving is not None and {v: w for v, w in serving.weights if w} == declared
+    as_status = (split_now is not None and serving is not None
+                 and {v: w for v, w in serving.weights if w} == declared)
     return child, ready, as_status
 
 
@@ -471,6 +525,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         # that weight; otherwise its counts would be evidence of a mismatch that isn't one.
         canary_share=status.canary_weight / 100 if split_as_status else None,
         split_applied_at=status.split_applied_at,
+        promotes=ramp.on_last_step(spec, status),
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,

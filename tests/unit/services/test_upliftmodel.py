@@ -59,6 +59,8 @@ class Sim:
         self.now = T0
         self.results: list[PassResult] = []
         self.deps.write_back = WriteBack(clock=lambda: self.now.timestamp())
+        # Each tick's first-version status written at once: the grace has its own tests below.
+        self.deps.first_status_grace = dt.timedelta(0)
 
     def tick(self, seconds: float = 0, available: bool = True) -> PassResult:
         self.now += dt.timedelta(seconds=seconds)
@@ -168,6 +170,88 @@ def test_the_split_is_counted_from_one_interval_after_it_was_last_applied(
                           if applied_after_s is not None else None))
     assert ctx.settled_window == window
     assert ctx.window == "150s"  # the gates' own counts still since the step started
+
+
+# -- a first version's first status waits a grace for its graph to serve -----------------------
+
+GRACE = upliftmodel.FIRST_STATUS_GRACE
+
+
+def _created(sim: Sim, at: dt.datetime) -> None:
+    sim.cluster.objects[SELDON].setdefault("metadata", {})["creationTimestamp"] = (
+        at.isoformat().replace("+00:00", "Z"))
+
+
+def test_a_graph_that_serves_within_the_grace_costs_one_status_write_and_one_event() -> None:
+    sim = Sim()
+    sim.deps.first_status_grace = GRACE
+    first = sim.tick(available=False)
+    assert sim.cluster.applied == [SELDON]  # the graph is created at once ...
+    assert first.status == {} and first.events == ()  # ... its status and event wait
+    assert first.requeue_after == GRACE.total_seconds()
+    assert not sim.registry.tags and (REGISTERED, "production") not in sim.registry.aliases
+    _created(sim, T0)
+    woken = sim.tick(1, available=False)  # the graph's own watch event: not serving yet
+    assert woken.status == {} and woken.events == ()
+    assert woken.requeue_after == (GRACE - dt.timedelta(seconds=1)).total_seconds()
+    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    served = sim.tick(1)  # Seldon reported it Available
+    assert served.status["phase"] == "Healthy" and served.status["stableVersion"] == "1"
+    assert reasons(served) == ["Promoted"]
+    assert sim.cluster.applied == [SELDON]
+    history = served.status["history"]
+    assert [h["action"] for h in history] == ["Promoted"]
+    assert sim.registry.aliases[(REGISTERED, "production")] == "1"  # queued with the status
+
+
+def test_a_graph_slower_than_the_grace_shows_progressing_once_it_has_run_out() -> None:
+    sim = Sim()
+    sim.deps.first_status_grace = GRACE
+    sim.tick(available=False)
+    _created(sim, T0)
+    late = sim.tick(GRACE.total_seconds(), available=False)
+    assert late.status["phase"] == "Progressing" and reasons(late) == ["Promoted"]
+    assert sim.condition("Ready")["reason"] == "WaitingForServing"
+    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    healthy = sim.tick(60)
+    assert healthy.status["phase"] == "Healthy" and healthy.events == ()
+
+
+@pytest.mark.parametrize(("current", "decided", "ready", "child", "applied", "seconds", "wait"), [
+    # this pass created the graph: the whole grace
+    ({}, {"stableVersion": "1"}, False, None, "ok", 0, 5.0),
+    # the graph created 2 s before this pass: what is left of it
+    ({}, {"stableVersion": "1"}, False, "T0", "ok", 2, 3.0),
+    # run out: write (Progressing)
+    ({}, {"stableVersion": "1"}, False, "T0", "ok", 5, None),
+    # serving: write (Healthy)
+    ({}, {"stableVersion": "1"}, True, None, "ok", 0, None),
+    # a Progressing status already shown (waiting for the reference to resolve): the same wait
+    ({"phase": "Progressing"}, {"stableVersion": "1"}, False, None, "ok", 0, 5.0),
+    # something else shown (a spec found invalid, now fixed): written at once
+    ({"phase": "Degraded"}, {"stableVersion": "1"}, False, None, "ok", 0, None),
+    # not a first version: a canary start is written at once
+    ({"phase": "Healthy", "stableVersion": "1"}, {"stableVersion": "1", "canaryVersion": "2"},
+     False, "T0", "ok", 0, None),
+    # nothing resolved yet, nothing applied, or the apply failed: written at once
+    ({}, {}, False, None, None, 0, None),
+    ({}, {"stableVersion": "1"}, False, None, "error", 0, None),
+    # a graph without a creation time is not waited for
+    ({}, {"stableVersion": "1"}, False, "", "ok", 1, None),
+])
+def test_first_status_wait(current: dict[str, Any], decided: dict[str, Any], ready: bool,
+                           child: str | None, applied: str | None, seconds: int,
+                           wait: float | None) -> None:
+    from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+    from uplift_operator.domain.status import Applied
+
+    body = None if child is None else {"metadata": (
+        {"creationTimestamp": "2026-12-01T12:00:00Z"} if child == "T0" else {})}
+    done = None if applied is None else Applied("SeldonDeployment uplift", "v1 100%",
+                                                error="refused" if applied == "error" else None)
+    assert upliftmodel.first_status_wait(
+        UpliftModelStatus.model_validate(current), UpliftModelStatus.model_validate(decided),
+        ready, body, done, T0 + dt.timedelta(seconds=seconds), dt.timedelta(seconds=5)) == wait
 
 
 # -- a body behind the serving graph (two replicas acting after an API outage) ----------------------
