@@ -46,9 +46,11 @@ class WatchedObjects:
     def observe(self, plural: str, body: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         key = (plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        # managedFields (often larger than the rest) is read by no pass: not kept.
+        kept = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         with self._lock:
             if newer(body, self._objects.get(key)):
-                self._objects[key] = dict(body)
+                self._objects[key] = kept
 
     def forget(self, plural: str, namespace: str, name: str) -> None:
         with self._lock:

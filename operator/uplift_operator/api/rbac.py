@@ -32,10 +32,14 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("create each UpliftModel's decision-key Secret (create only: an existing one is never "
      "updated; the UpliftModel owns it, so the garbage collector deletes it)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}),
-    ("write each UpliftModel's campaigns file (server-side apply of <model>-campaigns, get to "
-     "compare first; no list or watch; the UpliftModel owns it, so the garbage collector deletes "
-     "it)",
-     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}),
+    ("write each UpliftModel's campaigns file (server-side apply of <model>-campaigns; the "
+     "UpliftModel owns it, so the garbage collector deletes it) and watch those files so a hand "
+     "edit or deletion is undone at once: list and watch only with the label selector "
+     "app.kubernetes.io/managed-by=uplift-operator,uplift.dev/model (RBAC cannot narrow a list "
+     "by label, so the rule allows reading ConfigMaps; the operator asks for its own only), get "
+     "of one not seen by the watch yet",
+     {"apiGroups": [""], "resources": ["configmaps"],
+      "verbs": ["get", "list", "watch", "create", "patch"]}),
     ("kopf: follow namespaces matching --namespace globs",
      {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]}),
     ("kopf: notice CRDs appearing and disappearing",

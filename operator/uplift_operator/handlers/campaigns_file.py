@@ -9,8 +9,10 @@ content changed (``services.campaigns_file``). ``handlers.watches`` wakes it on 
 the model and of a Campaign that names it (or named it before), so a Campaign's spec change,
 its new exposure or phase (written by its own pass), a Campaign moving to another model or
 deleted, a model recreated or its canary weight changed reach the ConfigMap at once, with no
-API call when nothing changed; the ConfigMap is read back at each resync
-(``handlers.scheduling.RESYNC_SECONDS``): a hand edit is undone then.
+API call when nothing changed. The operator also watches its own campaigns ConfigMaps (selected
+by label on the API server: ``CAMPAIGNS_FILE_SELECTOR``, set in ``handlers.lifecycle``): a pass
+compares with them in memory, and a hand edit or deletion wakes the model's task, which undoes
+it at once. Nothing is read back at the resync.
 
 A task of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
@@ -24,12 +26,15 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.handlers.common import now
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
+from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
 
 FILE_KIND = "CampaignsFile"
+#: The label selector of the operator's watch of ConfigMaps, applied by the API server: its own
+#: campaigns files (``render.campaigns.config_map`` labels them), no other ConfigMap.
+CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
 
 Key = tuple[str, str]  # (namespace, UpliftModel name)
 
@@ -54,8 +59,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     def write() -> None:
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
-        synced = service.sync(owner, found, _dependencies(memo), now(),
-                              service.version_split(status), new_model=not status)
+        synced = service.sync(owner, found, _dependencies(memo), service.version_split(status),
+                              new_model=not status)
         if synced.error is not None:
             logger.warning("campaigns file of %s/%s not written: %s", owner.namespace,
                            owner.name, synced.error)

@@ -15,6 +15,7 @@ from uplift_operator.adapters.prometheus import PrometheusClient
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import observability
+from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
 from uplift_operator.handlers.common import config_of
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
@@ -47,13 +48,16 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # Namespaces named exactly: no cluster-wide list/watch of namespaces and CRDs, so a
     # namespaced install runs on Roles alone (docs/install.md, "Namespaced mode").
     settings.scanning.disabled = not config.cluster_reads
+    # The only ConfigMaps the operator watches are its campaigns files, selected by the API
+    # server (a watch of every ConfigMap would bring the whole cluster's).
+    settings.watching.label_selectors["v1", "configmaps"] = CAMPAIGNS_FILE_SELECTOR
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 4  # kopf's own sync handlers: indexes, deletions
     settings.execution.default_backoff = 10
     if config.metrics_port:
         observability.serve(config.metrics_port)
-    objects = WatchedObjects([MODEL_PLURAL, SeldonV1Backend().plural])
+    objects = WatchedObjects([MODEL_PLURAL, SeldonV1Backend().plural, "configmaps"])
     memo["watched_objects"] = objects
     memo["uplift_dependencies"] = dependencies(config, objects)
     # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the
@@ -68,7 +72,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
 class QuietWatchHandlers(logging.Filter):
     """Drops kopf's INFO "Handler '<watch handler>' succeeded." line, one per watch event."""
 
-    NAMES = ("model_changed", "campaign_changed", "child_changed")
+    NAMES = ("model_changed", "campaign_changed", "child_changed", "file_changed")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -12,6 +12,10 @@ the tasks that depend on it:
   of the model it named before, when it moved;
 * a SeldonDeployment event: the pass of the UpliftModel that owns it (Seldon reported a
   predictor Available, someone edited the traffic, it was deleted);
+* an event of one of the operator's campaigns ConfigMaps (the only ConfigMaps it watches: the
+  API server selects them by label, ``handlers.campaigns_file.CAMPAIGNS_FILE_SELECTOR``) that
+  is not the operator's own apply: the campaigns file of its model, which restores a hand edit
+  or a deletion at once;
 * an alias that moved in MLflow, as the first follower's read found it (the shared resolver
   reads it once per refresh interval): the passes of every UpliftModel that follows it
   (``AliasFollowers``), not each at its own next refresh.
@@ -31,6 +35,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.campaigns_file import file_key
 from uplift_operator.handlers.common import runner
 from uplift_operator.handlers.scheduling import Key, Wakeups
+from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services.resolution import AliasKey
 
@@ -38,6 +43,7 @@ MODEL_KIND, MODEL_PLURAL = "UpliftModel", "upliftmodels"
 CAMPAIGN_KIND, CAMPAIGN_PLURAL = "Campaign", "campaigns"
 _CHILD = SeldonV1Backend()
 _CHILD_GROUP, _CHILD_VERSION = _CHILD.api_version.split("/")
+CONFIG_MAP_PLURAL = "configmaps"
 
 
 def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
@@ -92,6 +98,30 @@ async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == MODEL_KIND and owner.get("apiVersion") == f"{GROUP}/{VERSION}":
             memo["wakeups"].wake((MODEL_KIND, namespace, str(owner.get("name"))))
+
+
+@kopf.on.event("v1", CONFIG_MAP_PLURAL,
+               labels={naming.MANAGED_BY_LABEL: naming.MANAGED_BY, naming.MODEL_LABEL: kopf.PRESENT})
+async def file_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
+                       **_: Any) -> None:
+    objects: WatchedObjects = memo["watched_objects"]
+    meta = body.metadata
+    known = objects.get(CONFIG_MAP_PLURAL, str(meta.namespace), str(meta.name))
+    own = (event.get("type") != "DELETED" and known is not None
+           and _version(known) == _version(event["object"]))
+    namespace, _name = _observe(objects, CONFIG_MAP_PLURAL, event, body)
+    if own:  # what the store already holds: the event of the operator's own apply
+        return
+    models = {str(owner.get("name")) for owner in meta.get("ownerReferences") or []
+              if owner.get("kind") == MODEL_KIND
+              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"}
+    models.add(str((meta.get("labels") or {}).get(naming.MODEL_LABEL, "")))
+    for model in models - {""}:
+        memo["wakeups"].wake(file_key(namespace, model))
+
+
+def _version(body: Any) -> str:
+    return str((body.get("metadata") or {}).get("resourceVersion", ""))
 
 
 @dataclass

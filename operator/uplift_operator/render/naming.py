@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MANAGED_BY", "Owner", "campaigns_config_map", "decision_key_secret", "labels",
-           "owner_reference", "predictor_name"]
+__all__ = ["MANAGED_BY", "MANAGED_BY_LABEL", "MODEL_LABEL", "Owner", "campaigns_config_map",
+           "decision_key_secret", "labels", "owner_reference", "predictor_name"]
 
 MANAGED_BY = "uplift-operator"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MODEL_LABEL = "uplift.dev/model"
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ def campaigns_config_map(name: str) -> str:
 
 
 def labels(owner: Owner) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/name": owner.name,
-            "uplift.dev/model": owner.name}
+    return {MANAGED_BY_LABEL: MANAGED_BY, "app.kubernetes.io/name": owner.name,
+            MODEL_LABEL: owner.name}
 
 
 def owner_reference(owner: Owner) -> dict[str, Any]:

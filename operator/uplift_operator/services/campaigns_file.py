@@ -10,10 +10,13 @@ pass lists anything):
 2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded, 0 % or being
    deleted → false);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
-4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content differs
-   from what is there. What was written is remembered per model (namespace, name, uid), so an
-   unchanged pass makes no API call; a pass at least ``RECHECK`` after the last write reads it
-   back (the handler's resync brings one), so a ConfigMap deleted or edited by hand comes back.
+4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
+   its owner, or the labels the operator watches it by) differs from what is there. "What is
+   there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
+   brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
+   API server only when the store has not seen it, e.g. just deleted), so an unchanged pass
+   makes no API call, and a ConfigMap deleted or edited by hand comes back at once: its watch
+   event wakes the model's pass (``handlers.watches``), with no periodic read-back.
 
 The kubelet then projects the new content into every predictor pod and the runtime reloads it
 within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sleeps.
@@ -35,19 +38,19 @@ from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services.ports import Cluster
 
-__all__ = ["RECHECK", "FileDependencies", "Synced", "entries", "forget", "snapshot", "sync",
+__all__ = ["FileDependencies", "Synced", "entries", "forget", "snapshot", "sync",
            "version_split"]
 
-RECHECK = dt.timedelta(minutes=1)
 PLURAL = "configmaps"
 
 
 @dataclass
 class FileDependencies:
-    """The cluster, and what was last written for each model (content, when it was checked)."""
+    """The cluster (its ``get`` of ConfigMaps answered from the watch's store), and the content
+    last written for each model before it had a status (``sync``'s ``new_model``)."""
 
     cluster: Cluster
-    written: dict[tuple[str, str, str], tuple[str, dt.datetime]] = field(default_factory=dict)
+    written: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,19 +113,19 @@ def version_split(status: Mapping[str, Any] | None) -> campaigns.VersionSplit | 
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
-         now: dt.datetime, split: campaigns.VersionSplit | None = None, *,
-         new_model: bool = False) -> Synced:
+         split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
-    the model's version ``split``. For a ``new_model`` (no status yet) it is applied without
-    reading it first: it cannot be there yet, and a thousand new models would cost a thousand
-    404s (an apply that finds it there changes nothing)."""
+    the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
+    (the watch's store: no API call while the store has it). For a ``new_model`` (no status
+    yet) it is applied without being looked up: it cannot be there yet, and a thousand new
+    models would cost a thousand 404s; what was applied then is remembered, so a new model's
+    passes apply it once (an apply that finds it there changes nothing)."""
     rendered = entries(snapshots)
     content = campaigns.text(rendered, split)
     names = tuple(sorted(e.name for e in rendered))
     active = tuple(sorted(e.name for e in rendered if e.active))
     key = (owner.namespace, owner.name, owner.uid)
-    last = deps.written.get(key)
-    if last is not None and last[0] == content and now - last[1] < RECHECK:
+    if new_model and deps.written.get(key) == content:
         return Synced(False, None, names, active)
     manifest = campaigns.config_map(owner, content)
     try:
@@ -134,7 +137,10 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     except KubeError as error:
         deps.written.pop(key, None)
         return Synced(False, str(error), names, active)
-    deps.written[key] = (content, now)
+    if new_model:
+        deps.written[key] = content
+    else:
+        deps.written.pop(key, None)
     return Synced(changed, None, names, active)
 
 
@@ -144,12 +150,14 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
 
 
 def _holds(there: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
-    """Whether the ConfigMap there has our content and our owner (labels added by others are
-    fine)."""
+    """Whether the ConfigMap there has our content, our owner and our labels (the watch selects
+    it by them; labels added by others are fine)."""
     meta = there.get("metadata") or {}
     owners = meta.get("ownerReferences") or []
+    labels = meta.get("labels") or {}
     return ((there.get("data") or {}) == manifest["data"]
-            and manifest["metadata"]["ownerReferences"][0] in owners)
+            and manifest["metadata"]["ownerReferences"][0] in owners
+            and all(labels.get(k) == v for k, v in manifest["metadata"]["labels"].items()))
 
 
 def _plain(value: Any) -> Any:

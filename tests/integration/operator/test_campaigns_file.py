@@ -96,3 +96,19 @@ def test_spec_exposure_and_schedule_reach_the_config_map(admin: Kubectl,
     admin.run("delete", "campaign", CAMPAIGN, "-n", namespace, "--wait=true")
     admin.wait_for(lambda: (_file(admin, namespace) or {}).get("campaigns") == {}, timeout=60,
                    what="an empty campaigns file")
+
+
+def test_a_hand_edit_or_deletion_of_the_file_is_undone_at_once(admin: Kubectl,
+                                                               operator: OperatorProcess,
+                                                               namespace: str) -> None:
+    """The operator watches its own campaigns ConfigMaps (a label-selected watch): an edit or a
+    deletion wakes the model's file at once, not at the 10-minute resync."""
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
+    _entry_when(admin, namespace, "the first step in the file", exposurePercent=5, active=True)
+    doc = _file(admin, namespace)
+    assert doc is not None
+    admin.run("patch", "configmap", CONFIG_MAP, "-n", namespace, "--type=merge", "-p",
+              json.dumps({"data": {"campaigns.json": json.dumps({**doc, "campaigns": {}})}}))
+    _entry_when(admin, namespace, "the edited file restored", exposurePercent=5, active=True)
+    admin.run("delete", "configmap", CONFIG_MAP, "-n", namespace, "--wait=true")
+    _entry_when(admin, namespace, "the deleted file back", exposurePercent=5, active=True)

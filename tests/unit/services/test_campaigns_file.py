@@ -13,6 +13,7 @@ import yaml
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.naming import Owner
 from uplift_operator.runtime import campaigns as runtime_campaigns
@@ -39,9 +40,8 @@ def file_of(cluster: FakeCluster) -> dict[str, Any]:
     return dict(json.loads(cluster.objects[KEY]["data"]["campaigns.json"]))
 
 
-def sync(deps: campaigns_file.FileDependencies, *bodies: dict[str, Any],
-         now: dt.datetime = T0) -> campaigns_file.Synced:
-    return campaigns_file.sync(OWNER, [campaigns_file.snapshot(b) for b in bodies], deps, now)
+def sync(deps: campaigns_file.FileDependencies, *bodies: dict[str, Any]) -> campaigns_file.Synced:
+    return campaigns_file.sync(OWNER, [campaigns_file.snapshot(b) for b in bodies], deps)
 
 
 def test_the_config_map_holds_every_campaign_of_the_model_and_is_owned_by_it() -> None:
@@ -60,16 +60,25 @@ def test_the_config_map_holds_every_campaign_of_the_model_and_is_owned_by_it() -
     assert parsed.errors == {} and set(parsed.campaigns) == {"spring-email", "later"}
 
 
+def _watched(cluster: FakeCluster) -> tuple[WatchedCluster, WatchedObjects, list[str]]:
+    """The cluster as the operator has it: ConfigMaps read from the watch's store, and the
+    API calls that still reach the cluster."""
+    objects = WatchedObjects(["configmaps"])
+    calls: list[str] = []
+    original_get = cluster.get
+    cluster.get = lambda *a: calls.append(f"get {a[1]}") or original_get(*a)  # type: ignore[method-assign]
+    return WatchedCluster(cluster, objects), objects, calls  # type: ignore[arg-type]
+
+
 def test_an_unchanged_pass_makes_no_api_call_and_a_change_one_write() -> None:
     cluster = FakeCluster()
-    deps = campaigns_file.FileDependencies(cluster)
+    watched, _, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
     sync(deps, campaign_body())
     assert len(cluster.applied) == 1
-    asked: list[tuple[str, ...]] = []
-    original_get = cluster.get
-    cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
-    assert not sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=30)).changed
-    assert asked == [] and len(cluster.applied) == 1
+    for _ in range(3):  # woken by anything, or the resync: compared in memory
+        assert not sync(deps, campaign_body()).changed
+    assert calls == ["get configmaps"] and len(cluster.applied) == 1  # the first pass's lookup
     # exposure (a new step), then a spec change (the generation moves)
     assert sync(deps, campaign_body(percent=25)).changed
     assert file_of(cluster)["campaigns"]["spring-email"]["exposurePercent"] == 25
@@ -82,14 +91,33 @@ def test_an_unchanged_pass_makes_no_api_call_and_a_change_one_write() -> None:
     assert len(cluster.applied) == 3
 
 
-def test_a_config_map_deleted_by_hand_comes_back_within_the_recheck() -> None:
+def test_a_config_map_deleted_or_edited_by_hand_comes_back_on_its_watch_event() -> None:
     cluster = FakeCluster()
-    deps = campaigns_file.FileDependencies(cluster)
+    watched, objects, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
     sync(deps, campaign_body())
+    right = copy.deepcopy(cluster.objects[KEY])
+    # kubectl edit: the watch brings the edited body (the handler then wakes the pass)
+    edited = copy.deepcopy(right)
+    edited["data"]["campaigns.json"] = "{}"
+    cluster.objects[KEY] = edited
+    objects.observe("configmaps", edited)
+    assert sync(deps, campaign_body()).changed and cluster.objects[KEY]["data"] == right["data"]
+    # a label the watch selects it by removed: it leaves the watch (DELETED), is read once
+    unlabelled = copy.deepcopy(right)
+    del unlabelled["metadata"]["labels"]["uplift.dev/model"]
+    cluster.objects[KEY] = unlabelled
+    objects.forget("configmaps", NS, "hillstrom-uplift-campaigns")
+    calls.clear()
+    assert sync(deps, campaign_body()).changed and calls == ["get configmaps"]
+    assert cluster.objects[KEY]["metadata"]["labels"]["uplift.dev/model"] == "hillstrom-uplift"
+    # kubectl delete: the DELETED event empties the store, the pass reads once and applies
     del cluster.objects[KEY]
-    assert not sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=10)).changed
-    assert sync(deps, campaign_body(), now=T0 + campaigns_file.RECHECK).changed
-    assert KEY in cluster.objects
+    objects.forget("configmaps", NS, "hillstrom-uplift-campaigns")
+    calls.clear()
+    assert sync(deps, campaign_body()).changed and KEY in cluster.objects
+    assert calls == ["get configmaps"]
+    assert not sync(deps, campaign_body()).changed and calls == ["get configmaps"]
 
 
 def test_a_config_map_already_right_is_not_rewritten() -> None:
@@ -105,10 +133,13 @@ def test_a_new_model_file_is_applied_without_reading_it_first() -> None:
     original_get = cluster.get
     cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
     deps = campaigns_file.FileDependencies(cluster)
-    assert campaigns_file.sync(OWNER, [], deps, T0, new_model=True).changed
+    assert campaigns_file.sync(OWNER, [], deps, new_model=True).changed
     assert asked == [] and len(cluster.applied) == 1 and KEY in cluster.objects
+    # woken again before the model has a status: what was applied is not applied again
+    assert not campaigns_file.sync(OWNER, [], deps, new_model=True).changed
+    assert asked == [] and len(cluster.applied) == 1
     fresh = campaigns_file.FileDependencies(cluster)  # restarted before the model had a status
-    assert campaigns_file.sync(OWNER, [], fresh, T0, new_model=True).changed
+    assert campaigns_file.sync(OWNER, [], fresh, new_model=True).changed
     assert asked == [] and len(cluster.applied) == 2  # applied again, unread: a no-op there
 
 
@@ -142,7 +173,7 @@ def test_an_api_error_is_reported_and_retried_on_the_next_pass() -> None:
     synced = sync(deps, campaign_body())
     assert synced.error == "apply configmaps/x: 403 forbidden" and not synced.changed
     cluster.apply_error = None
-    assert sync(deps, campaign_body(), now=T0 + dt.timedelta(seconds=1)).changed
+    assert sync(deps, campaign_body()).changed
 
 
 def test_the_campaign_pass_decides_what_the_file_says() -> None:
