@@ -145,11 +145,14 @@ def has_field(cls: type, name: str) -> bool:
     return name in {f.name for f in dataclasses.fields(cls)}
 
 
-def split_of(stable: int, canary: int, weight: int) -> Any:
-    """The realised split and the step's weight, as the collectors report it (None when the
-    measurement types have no split yet)."""
+def split_of(stable: int, canary: int, weight: int, promotes: bool = False) -> Any:
+    """The realised split, the step's weight and whether a Pass promotes, as the collectors
+    report them (None when the measurement types have no split yet)."""
     cls = getattr(ms, "SplitCounts", None)
-    return None if cls is None else cls(stable=stable, canary=canary, canary_share=weight / 100)
+    if cls is None:
+        return None
+    extra = {"promotes": promotes} if has_field(cls, "promotes") else {}
+    return cls(stable=stable, canary=canary, canary_share=weight / 100, **extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +174,7 @@ class Run:
     """One simulated canary's data; ``measure`` returns what the collector would hand the gate."""
 
     canary_total: float = 0.0  # canary samples since the canary started
+    promotes: bool = False  # on the ramp's last step (``ramp.on_last_step``), set by simulate
 
     def start_step(self, weight: int) -> None:
         raise NotImplementedError
@@ -251,7 +255,7 @@ class ErrorRateRun(Run):
         ce, cn, se, sn = (int(x) for x in self.counts)
         return make(ms.ErrorRateMeasurement, canary_errors=ce, canary_requests=cn, stable_errors=se,
                     stable_requests=sn, canary_share=self.weight / 100,
-                    split=split_of(sn, cn, self.weight))
+                    split=split_of(sn, cn, self.weight, self.promotes))
 
 
 class ErrorRateSim(GateSim):
@@ -310,7 +314,7 @@ class OnlineEffectRun(Run):
                     canary=ms.VersionArms(holdout=arms[0], treated=arms[1]),
                     stable=ms.VersionArms(holdout=arms[2], treated=arms[3]),
                     holdout_fraction=self.h, canary_share=self.weight / 100,
-                    split=split_of(c[4] + c[6], c[0] + c[2], self.weight))
+                    split=split_of(c[4] + c[6], c[0] + c[2], self.weight, self.promotes))
 
 
 class OnlineEffectSim(GateSim):
@@ -390,7 +394,7 @@ class LatencyRun(Run):
                     stable_requests=sc_[-1], bucket_bounds=(*LAT_BOUNDS, math.inf),
                     canary_buckets=tuple(cc),
                     stable_buckets=tuple(sc_), canary_share=self.weight / 100,
-                    split=split_of(sc_[-1], cc[-1], self.weight))
+                    split=split_of(sc_[-1], cc[-1], self.weight, self.promotes))
 
 
 class LatencySim(GateSim):
@@ -1073,6 +1077,8 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
         raise RuntimeError(f"the first decide did not start the canary: {status.message}")
     run = sim.new_run(sc, rng)
     run.start_step(status.canary_weight)
+    last_step = getattr(ramp, "on_last_step", lambda _spec, _status: False)
+    run.promotes = last_step(spec, status)
     step, flagged = (status.current_step, status.canary_weight), False
     offline = gate.type in getattr(gates_mod, "OFFLINE_GATE_TYPES", ())
     look = 0
@@ -1097,6 +1103,7 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
         if (status.current_step, status.canary_weight) != step:
             step = (status.current_step, status.canary_weight)
             run.start_step(status.canary_weight)
+            run.promotes = last_step(spec, status)
         if run.canary_total >= cap:
             break
     return RunResult(0, math.inf, flagged, look)

@@ -109,6 +109,13 @@ def gates_to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[M
             if g.type not in OFFLINE_GATE_TYPES or g.name not in passed]
 
 
+def on_last_step(spec: UpliftModelSpec, status: UpliftModelStatus) -> bool:
+    """The canary is on the ramp's last step, so its gates' next Pass promotes it (a step index
+    beyond the spec's steps, which lost steps mid-ramp, counts as the last, as the ramp does)."""
+    return (status.canary_version is not None and status.current_step is not None
+            and status.current_step >= len(spec.rollout.steps) - 1)
+
+
 def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One reconcile pass of the canary ramp (see ``domain.ramp.decide``)."""

@@ -60,7 +60,11 @@ from uplift_operator.stats.sequential import (
     mean_confidence_sequence,
     mixing_variance,
 )
-from uplift_operator.stats.srm import DEFAULT_SRM_ALPHA, srm_sequential
+from uplift_operator.stats.srm import (
+    DEFAULT_SRM_ALPHA,
+    split_within_test,
+    srm_sequential,
+)
 from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bounds
 
 __all__ = [
@@ -356,6 +360,8 @@ _TRAFFIC_SRM = "srmTraffic"
 #: stable and canary counts at the mismatch (left out of the step's check from then on),
 #: ``reference`` the requests since that the re-check needs before the hold ends.
 _SPLIT_RECHECK = "srmTrafficRecheck"
+#: The memory key of the test that the split is within tolerance (a Pass needs it).
+_SPLIT_WITHIN = "splitWithin"
 #: After a traffic-split mismatch the check starts afresh on the requests since, and the gate
 #: holds until it has seen this many times the requests the mismatch was shown on without one.
 #: A transient mismatch (a router late with new weights, a replica killed between its apply and
@@ -365,13 +371,22 @@ SPLIT_RECHECK_FACTOR = 4
 
 
 def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
-                 new_memory: dict[str, SequentialState]) -> str | None:
-    """The realised split since the step settled against the step's weight (the exact
-    sequential SRM test; its evidence multiplies across steps, whose weights differ). A
-    mismatch holds, and the check starts afresh on the requests since; the hold ends when the
-    fresh check saw ``SPLIT_RECHECK_FACTOR`` times as many requests without a mismatch."""
+                 new_memory: dict[str, SequentialState]) -> tuple[str | None, _Test | None]:
+    """The realised split since the step settled against the step's weight: the mismatch
+    message (or None) of the exact sequential SRM test, and, on the step whose Pass promotes
+    (``split.promotes``), the test that Pass also needs: the split shown within
+    ``split.tolerance`` of the weight (``spec.rollout.splitTolerance``;
+    ``stats.srm.split_within_test``).
+
+    Both tests run at every analysis and their evidence multiplies across steps, whose weights
+    differ. Without the second, a gate whose own test decides quickly could promote before the
+    SRM test had the requests to see a 52/48 split; with it, the promotion waits for the
+    requests that would have shown one. Earlier steps' Passes only move traffic to the next
+    step, so they do not wait: the evidence they gather counts at the last step. A mismatch
+    holds, and the check starts afresh on the requests since; the hold ends when the fresh
+    check saw ``SPLIT_RECHECK_FACTOR`` times as many requests without a mismatch."""
     if split is None or not 0 < split.canary_share < 1:
-        return None
+        return None, None
     w = split.canary_share
     stable, canary = split.stable, split.canary
     recheck = memory.get(_SPLIT_RECHECK)
@@ -386,16 +401,29 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
         new_memory[_SPLIT_RECHECK] = SequentialState(info=split.stable, score=split.canary,
                                                      reference=needed)
         new_memory[_TRAFFIC_SRM] = SequentialState()
-        return f"{mismatch}; it is checked again on the next {needed} requests"
+        new_memory[_SPLIT_WITHIN] = SequentialState()  # a broken window shows nothing
+        return f"{mismatch}; it is checked again on the next {needed} requests", None
+    within = None
+    if split.tolerance > 0:
+        p_within, new_memory[_SPLIT_WITHIN] = split_within_test(
+            stable, canary, w, tolerance=split.tolerance, state=memory.get(_SPLIT_WITHIN))
+        if split.promotes:
+            within = _Test(f"traffic split within {w * (1 - split.tolerance):.4g}–"
+                           f"{w * (1 + split.tolerance):.4g} ({canary}/{stable + canary})",
+                           p_within, 1.0, can_fail=False)
     if recheck is None:
         new_memory.pop(_SPLIT_RECHECK, None)
-        return None
+        return None, within
     # The step's check goes on from the mismatch: the requests before it stay left out.
     new_memory[_SPLIT_RECHECK] = recheck
     if stable + canary < recheck.reference:
         return (f"traffic split checked again after a mismatch: none in {stable + canary} of "
-                f"the {round(recheck.reference)} requests it needs; no verdict until then")
-    return None
+                f"the {round(recheck.reference)} requests it needs; no verdict until then"), None
+    return None, within
+
+
+def _needed(test: _Test | None) -> list[_Test]:
+    return [] if test is None else [test]
 
 
 def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: int,
@@ -444,7 +472,7 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        value=shown, samples=n)
     bounds, canary = m.bucket_bounds, m.canary_buckets
     new_memory = dict(memory)
-    srm = _traffic_srm(m.split, memory, new_memory)
+    srm, split_within = _traffic_srm(m.split, memory, new_memory)
     if srm is not None:
         return _Judged(GateVerdict.ERROR, srm, value=shown, samples=n, memory=new_memory,
                        holds=True)
@@ -497,7 +525,7 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        f"canary p95 {_s(value)}, but no stable p95 from ≥ {gate.min_samples} "
                        "requests to compare with and no max", value=shown, samples=n,
                        memory=new_memory)
-    verdict, why = _rule(tests, gate.alpha)
+    verdict, why = _rule(tests + _needed(split_within), gate.alpha)
     stable = (f" vs stable {_s(m.stable_p95_seconds)}" if m.stable_p95_seconds is not None
               else "")
     return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
@@ -523,7 +551,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
     rate = m.canary_errors / n
     rates = f"canary {m.canary_errors}/{n} errors"
     new_memory = dict(memory)
-    srm = _traffic_srm(m.split, memory, new_memory)
+    srm, split_within = _traffic_srm(m.split, memory, new_memory)
     if srm is not None:
         return _Judged(GateVerdict.ERROR, srm, value=rate, samples=n, memory=new_memory,
                        holds=True)
@@ -551,7 +579,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
                "error-rate ceiling) to let an error-free canary pass")
         return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: {why}", value=rate, samples=n,
                        memory=new_memory)
-    verdict, why = _rule(tests, gate.alpha)
+    verdict, why = _rule(tests + _needed(split_within), gate.alpha)
     if verdict is GateVerdict.PASS and n < gate.min_samples:
         verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} canary requests needed"
     return _Judged(verdict, f"{rates}: {why}", value=value, lower=lower, upper=upper,
@@ -670,7 +698,8 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     checks = [_srm(f"srm{version.capitalize()}", (arms.treated.units, arms.holdout.units),
                    (1 - h, h), f"the {version}'s holdout", memory, new_memory)
               for version, arms in (("canary", m.canary), ("stable", m.stable))]
-    checks.append(_traffic_srm(m.split, memory, new_memory))
+    traffic, split_within = _traffic_srm(m.split, memory, new_memory)
+    checks.append(traffic)
     mismatch = next((c for c in checks if c is not None), None)
     if mismatch is not None:
         return _Judged(GateVerdict.ERROR, mismatch, samples=canary_units, memory=new_memory,
@@ -698,10 +727,14 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
         n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2, state=previous)
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
+    reason = result.reason
+    if verdict is GateVerdict.PASS and split_within is not None and split_within.p_pass > gate.alpha:
+        verdict = GateVerdict.INCONCLUSIVE
+        reason += f"; not shown yet: {split_within.what} (p = {split_within.p_pass:.3g})"
     design_samples = (gate.expected_samples
                       or _design_samples(design, stable_arm.variance,
                                          m.split.canary_share if m.split else None))
-    return _Judged(verdict, f"{effects}; treated conversion canary − stable: {result.reason}",
+    return _Judged(verdict, f"{effects}; treated conversion canary − stable: {reason}",
                    value=result.estimate, lower=result.lower, upper=result.upper,
                    threshold=-absolute, samples=t_canary.units, memory=new_memory,
                    design_samples=design_samples)

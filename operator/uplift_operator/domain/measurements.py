@@ -78,6 +78,10 @@ class SplitCounts:
     stable: int
     canary: int
     canary_share: float
+    #: A Pass at this analysis promotes the canary (the ramp's last step): it then also needs
+    #: the split shown within ``tolerance`` of the weight (``domain.gates``; 0: it does not).
+    promotes: bool = False
+    tolerance: float = 0.04  # ``spec.rollout.splitTolerance``
 
 
 @dataclass(frozen=True)

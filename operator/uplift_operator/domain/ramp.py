@@ -20,7 +20,14 @@ import datetime as dt
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import canary
-from uplift_operator.domain.canary import Decision, Observed, TrafficSplit, analysis_due, gates_to_measure
+from uplift_operator.domain.canary import (
+    Decision,
+    Observed,
+    TrafficSplit,
+    analysis_due,
+    gates_to_measure,
+    on_last_step,
+)
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
     EMERGENCY_ROLLBACK_ANNOTATION,
@@ -48,6 +55,7 @@ __all__ = [
     "analysis_due",
     "decide",
     "gates_to_measure",
+    "on_last_step",
     "parse_requests",
 ]
 

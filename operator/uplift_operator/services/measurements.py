@@ -59,6 +59,8 @@ class GateContext:
     treatments: tuple[tuple[str, str], ...]  # (name in the spec, key in the model's metrics)
     canary_share: float | None = None  # the step's weight / 100, for the traffic-split check
     split_applied_at: datetime | None = None  # the split applied again mid-step (status field)
+    promotes: bool = False  # a Pass at this step promotes the canary (the ramp's last step)
+    split_tolerance: float = 0.04  # spec.rollout.splitTolerance
 
     @property
     def window(self) -> str:
@@ -220,11 +222,13 @@ def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> 
     if window is not None:
         found = _per_version(prom, ctx, metric, window, labels=labels)
         counts = [found.get((ctx.stable_version,)), found.get((ctx.canary_version,))]
-    if counts[0] is None or counts[1] is None:
+    stable, canary = counts
+    if stable is None or canary is None:
         # One side has too few scrapes in the window yet: a 0 there would read as a broken
         # split. Nothing to check this time.
-        return m.SplitCounts(stable=0, canary=0, canary_share=ctx.canary_share)
-    return m.SplitCounts(stable=counts[0], canary=counts[1], canary_share=ctx.canary_share)
+        stable, canary = 0, 0
+    return m.SplitCounts(stable=stable, canary=canary, canary_share=ctx.canary_share,
+                         promotes=ctx.promotes, tolerance=ctx.split_tolerance)
 
 
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

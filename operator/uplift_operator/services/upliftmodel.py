@@ -525,6 +525,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         # that weight; otherwise its counts would be evidence of a mismatch that isn't one.
         canary_share=status.canary_weight / 100 if split_as_status else None,
         split_applied_at=status.split_applied_at,
+        promotes=ramp.on_last_step(spec, status),
+        split_tolerance=spec.rollout.split_tolerance,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
         metric_templates=deps.metric_templates,

@@ -18,19 +18,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from .counts import DEFAULT_CONCENTRATION, multinomial_test
+from .counts import DEFAULT_CONCENTRATION, log_beta_bf_one_sided, multinomial_test
 from .results import Decision, SequentialState, TestResult
 
 # scipy is imported inside the functions that use it: importing this module (as the idle
 # operator does) must not load scipy (docs/operator.md, "Footprint").
 
-__all__ = ["DEFAULT_SRM_ALPHA", "srm_chisquare", "srm_sequential"]
+__all__ = [
+    "DEFAULT_SPLIT_TOLERANCE",
+    "DEFAULT_SRM_ALPHA",
+    "split_concentration",
+    "split_within_test",
+    "srm_chisquare",
+    "srm_sequential",
+]
 
 #: SRM checks conventionally use a small α: a false alarm halts an experiment.
 DEFAULT_SRM_ALPHA = 0.001
+#: The relative departure of the canary's share from its weight that a split must be shown
+#: within before a gate passes: 0.04 is 52/48 on a 50/50 design, 10.4 % at a 10 % weight.
+DEFAULT_SPLIT_TOLERANCE = 0.04
 
 
 def _validate(counts: Sequence[int], shares: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +145,52 @@ def srm_sequential(
         {"expected_share": float(rho[-1]), "rate_ratio": res.estimate},
     )
     return out, new
+
+
+def _p_of(log_evidence: float) -> float:
+    return 1.0 if log_evidence <= 0 else math.exp(-log_evidence)
+
+
+def split_concentration(share: float, tolerance: float = DEFAULT_SPLIT_TOLERANCE) -> float:
+    """The Beta mixture's concentration k for a split at ``share``: the prior's spread on the
+    share, √(θ(1−θ)/k), equals the departure the split is judged on (θ·tolerance), the scale
+    on which the evidence has to be found (never below the default 100)."""
+    if not 0.0 < share < 1.0 or tolerance <= 0.0:
+        raise ValueError(f"need 0 < share < 1 and tolerance > 0, got {share}, {tolerance}")
+    return max(DEFAULT_CONCENTRATION, (1.0 - share) / (tolerance**2 * share))
+
+
+def split_within_test(
+    stable: int,
+    canary: int,
+    share: float,
+    *,
+    tolerance: float = DEFAULT_SPLIT_TOLERANCE,
+    state: SequentialState | None = None,
+) -> tuple[float, SequentialState]:
+    """Anytime-valid equivalence test of a traffic split: is the canary's share of requests
+    shown within ``share`` × (1 ± ``tolerance``)? Returns the running p-value and the state.
+
+    Two one-sided truncated-Beta mixture tests (``counts.log_beta_bf_one_sided``, k from
+    ``split_concentration``): θ < share·(1 + tolerance) and θ > share·(1 − tolerance). The split
+    is shown within when both reject (an intersection of rejections needs no correction), so
+    the p-value is the larger of the two running p-values. Evidence of earlier strata (other
+    weights, ``SequentialState.next_stratum``) multiplies in, as for every count test. The state
+    keeps the upper edge's evidence in ``log_pass``/``p_pass``, the lower edge's in
+    ``log_fail``/``p_fail``.
+    """
+    if stable < 0 or canary < 0:
+        raise ValueError("counts must be ≥ 0")
+    state = state or SequentialState()
+    if stable + canary == 0:
+        return max(state.p_pass, state.p_fail), state
+    k = split_concentration(share, tolerance)
+    high, low = share * (1.0 + tolerance), share * (1.0 - tolerance)
+    log_below_high = (float(log_beta_bf_one_sided(canary, stable, high, k, greater=False))
+                      if high < 1.0 else math.inf)
+    log_above_low = float(log_beta_bf_one_sided(canary, stable, low, k, greater=True))
+    p_high = min(state.p_pass, _p_of(state.carried_log_pass + log_below_high))
+    p_low = min(state.p_fail, _p_of(state.carried_log_fail + log_above_low))
+    new = replace(state, looks=state.looks + 1, p_pass=p_high, p_fail=p_low,
+                  log_pass=log_below_high, log_fail=log_above_low)
+    return max(p_high, p_low), new

@@ -292,7 +292,7 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
     shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
                                      split=SplitCounts(10000, 10000, 0.5))
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
-    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "effect"}
+    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "splitWithin", "effect"}
 
 
 def test_missing_data_keeps_the_memory() -> None:
@@ -401,6 +401,51 @@ def test_a_new_step_or_the_split_applied_again_ends_a_re_check() -> None:
     assert "srmTrafficRecheck" in status.sequential_state
     assert "srmTrafficRecheck" not in gates.next_step(status).sequential_state
     assert "srmTrafficRecheck" not in gates.restart_split_check(status).sequential_state
+
+
+def test_the_promoting_pass_waits_until_the_split_is_shown_within_tolerance() -> None:
+    g = gate("errorRate", max=0.01)
+    early = ErrorRateMeasurement(0, 1000, 0, 1000, split=SplitCounts(1000, 1000, 0.5))
+    # An earlier step's Pass only moves traffic on: it does not wait for the split.
+    assert evaluate_gate(g, early, None, NOW).verdict is P
+    # The last step's Pass promotes: 2,000 requests cannot show the split within ±4 % yet.
+    last = ErrorRateMeasurement(0, 1000, 0, 1000, split=SplitCounts(1000, 1000, 0.5, True))
+    waiting = evaluate_gate(g, last, None, NOW)
+    assert waiting.verdict is INC and "traffic split within 0.48–0.52" in waiting.message
+    enough = ErrorRateMeasurement(0, 25_000, 0, 25_000,
+                                  split=SplitCounts(25_000, 25_000, 0.5, True))
+    assert evaluate_gate(g, enough, waiting.memory, NOW).verdict is P
+
+
+def test_a_split_tolerance_of_zero_does_not_wait_for_the_split() -> None:
+    g = gate("errorRate", max=0.01)
+    last = ErrorRateMeasurement(0, 1000, 0, 1000,
+                                split=SplitCounts(1000, 1000, 0.5, promotes=True, tolerance=0.0))
+    out = evaluate_gate(g, last, None, NOW)
+    assert out.verdict is P and "splitWithin" not in out.memory
+    # A wider tolerance is shown on fewer requests.
+    wide = ErrorRateMeasurement(0, 1000, 0, 1000,
+                                split=SplitCounts(1000, 1000, 0.5, promotes=True, tolerance=0.2))
+    assert evaluate_gate(g, wide, None, NOW).verdict is P
+
+
+def test_the_split_evidence_of_earlier_steps_counts_at_the_last() -> None:
+    g = gate("errorRate", max=0.01)
+    at_10 = evaluate_gate(g, ErrorRateMeasurement(0, 3000, 0, 27_000,
+                                                  split=SplitCounts(27_000, 3000, 0.1)), None, NOW)
+    assert at_10.verdict is P
+    carried = gates.next_step(assess(g, None, at_10))
+    last = ErrorRateMeasurement(0, 1500, 0, 1500, split=SplitCounts(1500, 1500, 0.5, True))
+    assert evaluate_gate(g, last, None, NOW).verdict is INC  # alone: too few
+    assert evaluate_gate(g, last, gates.memory_of(carried), NOW).verdict is P
+
+
+def test_online_effect_promotes_only_with_the_split_shown() -> None:
+    g = gate("onlineEffect", margin=0.02)
+    m = OnlineEffectMeasurement(effect(50000, 0.15), effect(50000, 0.15), 0.1,
+                                split=SplitCounts(1000, 1000, 0.5, True))
+    out = evaluate_gate(g, m, None, NOW)
+    assert out.verdict is INC and "not shown yet: traffic split" in out.message
 
 
 def test_online_effect_reports_its_design_size() -> None:

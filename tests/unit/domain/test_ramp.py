@@ -759,3 +759,15 @@ def test_a_failing_offline_gate_never_gets_a_request() -> None:
     assert d.status.canary_version is None and d.status.aborted_version == "2"
     assert all(entry.weight == 0 for entry in d.status.history if entry.version == "2")
     assert all(dec.traffic is None or dec.traffic.canary_weight == 0 for dec in sim.log)
+
+
+def test_on_last_step_says_when_the_next_pass_promotes() -> None:
+    spec = make_spec()
+    steps = len(spec.rollout.steps)
+    status = UpliftModelStatus(stable_version="1", canary_version="2", current_step=0)
+    assert steps == 3 and not ramp.on_last_step(spec, status)
+    last = status.model_copy(update={"current_step": steps - 1})
+    assert ramp.on_last_step(spec, last)
+    # Steps removed mid-ramp: an index beyond them is the last step, as the ramp clamps it.
+    assert ramp.on_last_step(spec, status.model_copy(update={"current_step": steps + 2}))
+    assert not ramp.on_last_step(spec, last.model_copy(update={"canary_version": None}))

@@ -54,12 +54,13 @@ def _matchers(text: str) -> Mapping[str, Any]:
     return out
 
 
-def _ctx(share: float | None = 0.5) -> measurements.GateContext:
+def _ctx(share: float | None = 0.5, promotes: bool = False) -> measurements.GateContext:
     return measurements.GateContext(
         namespace="shop", name="uplift", canary_version="2", stable_version="1",
         canary_run_id=None, stable_run_id=None, step_started_at=T0, canary_started_at=T0,
         now=T0 + dt.timedelta(seconds=300), analysis_interval_s=60, holdout_fraction=0.1,
-        metric_templates=BUILTIN_TEMPLATES, treatments=(), canary_share=share)
+        metric_templates=BUILTIN_TEMPLATES, treatments=(), canary_share=share,
+        promotes=promotes)
 
 
 def _model(version: str, **labels: str) -> dict[str, str]:
@@ -84,6 +85,10 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
     assert (measured.stable_errors, measured.stable_requests) == (0, 900)  # no series: 0 errors
     assert measured.split == m.SplitCounts(stable=900, canary=100, canary_share=0.5)
     assert len(prom.asked) == 3  # errors, requests, the split: not one per version
+    # On the last step the split says so: a Pass there promotes, and needs the split shown.
+    last = measurements.collect(gate, _ctx(promotes=True), prom, None)
+    assert isinstance(last, m.ErrorRateMeasurement) and last.split is not None
+    assert last.split.promotes
 
 
 def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:

@@ -17,7 +17,12 @@ from uplift_operator.stats.counts import (
     rate_ratio_test,
 )
 from uplift_operator.stats.results import Decision, SequentialState
-from uplift_operator.stats.srm import srm_chisquare, srm_sequential
+from uplift_operator.stats.srm import (
+    split_concentration,
+    split_within_test,
+    srm_chisquare,
+    srm_sequential,
+)
 
 HILLSTROM_SEGMENTS = [21306, 21387, 21307]  # No E-Mail, Womens, Mens
 
@@ -137,3 +142,49 @@ def test_srm_bounds_bracket_the_observed_share(a: int, b: int) -> None:
     assert one.lower <= one.estimate <= one.upper
     seq, _ = srm_sequential([a, b], [1, 1])
     assert seq.lower <= seq.estimate <= seq.upper
+
+
+# -- split within tolerance (the equivalence a promoting Pass needs) ------------------------------
+
+
+def test_split_within_is_shown_for_a_split_as_weighted_and_not_for_a_52_48() -> None:
+    as_weighted, _ = split_within_test(25_000, 25_000, 0.5)
+    assert as_weighted < 1e-3
+    broken, _ = split_within_test(24_000, 26_000, 0.5)  # 52/48: at the tolerance's edge
+    assert broken > 0.05
+    few, _ = split_within_test(500, 500, 0.5)  # too few requests to show ±4 %
+    assert few > 0.05
+
+
+def test_split_within_carries_evidence_across_weights() -> None:
+    # 10 % then 50 %: the 10 % step's evidence counts at the 50 % step.
+    _, state = split_within_test(27_000, 3_000, 0.1)
+    alone, _ = split_within_test(6_000, 6_000, 0.5)
+    carried, _ = split_within_test(6_000, 6_000, 0.5, state=state.next_stratum())
+    assert carried < alone
+
+
+@pytest.mark.parametrize("share", [0.1, 0.5])
+def test_split_within_rarely_passes_a_split_at_the_edge_under_continuous_looks(share: float) -> None:
+    # The canary gets share × 1.04, the tolerance's edge: "within" may be shown in ≤ α of runs
+    # however often one looks (200 runs, 40 looks each, α = 0.05: ≤ 10 + 3σ).
+    rng = np.random.default_rng(7)
+    shown = 0
+    for _ in range(200):
+        state, stable, canary = None, 0, 0
+        for _ in range(40):
+            n = 5_000
+            c = int(rng.binomial(n, share * 1.04))
+            stable, canary = stable + n - c, canary + c
+            p, state = split_within_test(stable, canary, share, state=state)
+            if p <= 0.05:
+                shown += 1
+                break
+    assert shown <= 19
+
+
+def test_split_concentration_scales_with_the_share() -> None:
+    assert split_concentration(0.5) == pytest.approx(0.5 / (0.04**2 * 0.5))
+    assert split_concentration(0.1) > split_concentration(0.5)
+    with pytest.raises(ValueError, match="share"):
+        split_concentration(1.0)
