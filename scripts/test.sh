@@ -33,4 +33,6 @@ PYTHONPATH=operator .venv/bin/lint-imports --no-cache | tail -n 3
 step "pytest"
 # Two workers (PYTEST_WORKERS=0: none), one test module each so its stack is started once: the
 # integration tests mostly wait on processes, so two share the 2 cores (15 min instead of 24).
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
+# The modules are handed out in tests/conftest.py's order, longest first, so that the last ones
+# to finish are short.
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"

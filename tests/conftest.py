@@ -24,6 +24,20 @@ SHARED = ROOT.parent / "shared"
 HILLSTROM = SHARED / "data" / "hillstrom.csv"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest modules first: those with a ``slow`` test (benchmark smoke runs, the demo, the
+    kills), then the other integration modules, then the rest; each module's tests stay together
+    and in order. ``scripts/test.sh`` hands the modules to its two workers in this order
+    (``--dist loadfile --no-loadscope-reorder``): otherwise xdist hands out the modules with
+    the most tests first, which leaves the long modules of few tests to the end, where one
+    worker can still have minutes of them queued while the other has nothing left."""
+    def rank(item: pytest.Item) -> int:
+        return 0 if item.path in slow else 1 if item.get_closest_marker("integration") else 2
+
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=rank)  # stable: the collection order within a rank
+
+
 @pytest.fixture(scope="session")
 def hillstrom_csv() -> Path:
     if not HILLSTROM.exists():
