@@ -29,8 +29,9 @@ SMOKE = {
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),
     # control plane + MLflow + two operator replicas, one SIGKILL of the acting one
     "failover": (["--kills", "1"], ["kill 1: reaction"]),
-    # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest
-    "scale": (["--counts", "5", "--rest", "5"], ["| 5 |"]),
+    # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest (1 s settling before
+    # the idle reading and before the rest window, instead of 10 s each)
+    "scale": (["--counts", "5", "--rest", "5", "--settle", "1"], ["| 5 |"]),
     # control plane + the samples, the plugin packed as one file, 2 runs of each command
     "plugin_startup": (["--runs", "2"], ["| `kubectl uplift status hillstrom-uplift"]),
 }
