@@ -29,6 +29,9 @@ BASE_SPEC: dict[str, Any] = {
     "rollout": {
         "analysisInterval": "2s",
         "steps": [{"weight": 20, "pause": "4s"}, {"weight": 50, "pause": "4s"}],
+        # These tests are about the ramp's mechanics: a wide split tolerance lets the last step
+        # promote within a look or two. The happy path keeps the default (0.04).
+        "splitTolerance": 0.25,
         # max: an error-free canary can only pass an error-rate ceiling (no errors to compare).
         "gates": [{"name": "errors", "type": "errorRate", "minSamples": 50, "max": 0.05}],
     },
