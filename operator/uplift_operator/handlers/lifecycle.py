@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
+from uplift_operator.adapters import process_memory
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
 from uplift_operator.adapters.prometheus import PrometheusClient
@@ -65,6 +67,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo["pass_executor"] = ThreadPoolExecutor(max_workers=PASS_WORKERS,
                                                thread_name_prefix="pass")
     memo["wakeups"] = Wakeups()
+    memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
     logging.getLogger("kopf.objects").addFilter(QuietWatchHandlers())
 
@@ -82,6 +85,9 @@ class QuietWatchHandlers(logging.Filter):
 
 @kopf.on.cleanup()
 def stop_passes(memo: kopf.Memo, **_: Any) -> None:
+    trimming = memo.get("heap_trim")
+    if isinstance(trimming, threading.Event):
+        trimming.set()
     executor = memo.get("pass_executor")
     if isinstance(executor, ThreadPoolExecutor):
         executor.shutdown(wait=False, cancel_futures=True)
