@@ -36,6 +36,7 @@ __all__ = [
     "log_beta_bf_one_sided",
     "log_dirichlet_bf",
     "multinomial_test",
+    "p_value_of",
     "proportion_bound_test",
     "rate_ratio_test",
 ]
@@ -194,7 +195,7 @@ def multinomial_test(
         )
         return res, state
     log_o = float(log_dirichlet_bf(c, rho, k))
-    p = min(state.p_pass, _p_of(state.carried_log_fail + log_o))
+    p = min(state.p_pass, p_value_of(state.carried_log_fail + log_o))
     lower, upper = state.lower, state.upper
     if c.size == 2:
         lo, hi = _two_arm_cs(int(c[0]), int(c[1]), float(rho[0]), float(rho[1]), alpha, k)
@@ -266,8 +267,8 @@ def rate_ratio_test(
     theta1 = _theta_of_ratio(r1, rho_a, rho_b)
     log_worse = float(log_beta_bf_one_sided(c_b, c_a, theta1, k, greater=True))
     log_better = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=False))
-    p_fail = min(state.p_fail, _p_of(state.carried_log_fail + log_worse))
-    p_pass = min(state.p_pass, _p_of(state.carried_log_pass + log_better))
+    p_fail = min(state.p_fail, p_value_of(state.carried_log_fail + log_worse))
+    p_pass = min(state.p_pass, p_value_of(state.carried_log_pass + log_better))
     target = math.log(1.0 / alpha)
     theta_hat = c_b / (c_a + c_b)
     lo = _invert(
@@ -309,7 +310,7 @@ def rate_ratio_test(
     return res, new
 
 
-def _p_of(log_evidence: float) -> float:
+def p_value_of(log_evidence: float) -> float:
     """Always-valid p-value of one look: 1/E, capped at 1."""
     return 1.0 if log_evidence <= 0 else math.exp(-log_evidence)
 
@@ -343,8 +344,8 @@ def proportion_bound_test(
         return res, state
     log_above = float(log_beta_bf_one_sided(events, trials - events, bound, k, greater=True))
     log_below = float(log_beta_bf_one_sided(events, trials - events, bound, k, greater=False))
-    p_fail = min(state.p_fail, _p_of(state.carried_log_fail + log_above))
-    p_pass = min(state.p_pass, _p_of(state.carried_log_pass + log_below))
+    p_fail = min(state.p_fail, p_value_of(state.carried_log_fail + log_above))
+    p_pass = min(state.p_pass, p_value_of(state.carried_log_pass + log_below))
     target = math.log(1.0 / alpha)
     lo = _invert(lambda t: float(log_beta_bf_one_sided(events, trials - events, t, k, greater=True)),
                  target, rate, below=True)

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .counts import DEFAULT_CONCENTRATION, log_beta_bf_one_sided, multinomial_test
+from .counts import DEFAULT_CONCENTRATION, log_beta_bf_one_sided, multinomial_test, p_value_of
 from .results import Decision, SequentialState, TestResult
 
 # scipy is imported inside the functions that use it: importing this module (as the idle
@@ -147,10 +147,6 @@ def srm_sequential(
     return out, new
 
 
-def _p_of(log_evidence: float) -> float:
-    return 1.0 if log_evidence <= 0 else math.exp(-log_evidence)
-
-
 def split_concentration(share: float, tolerance: float = DEFAULT_SPLIT_TOLERANCE) -> float:
     """The Beta mixture's concentration k for a split at ``share``: the prior's spread on the
     share, √(θ(1−θ)/k), equals the departure the split is judged on (θ·tolerance), the scale
@@ -189,8 +185,8 @@ def split_within_test(
     log_below_high = (float(log_beta_bf_one_sided(canary, stable, high, k, greater=False))
                       if high < 1.0 else math.inf)
     log_above_low = float(log_beta_bf_one_sided(canary, stable, low, k, greater=True))
-    p_high = min(state.p_pass, _p_of(state.carried_log_pass + log_below_high))
-    p_low = min(state.p_fail, _p_of(state.carried_log_fail + log_above_low))
+    p_high = min(state.p_pass, p_value_of(state.carried_log_pass + log_below_high))
+    p_low = min(state.p_fail, p_value_of(state.carried_log_fail + log_above_low))
     new = replace(state, looks=state.looks + 1, p_pass=p_high, p_fail=p_low,
                   log_pass=log_below_high, log_fail=log_above_low)
     return max(p_high, p_low), new
