@@ -1124,17 +1124,19 @@ def next_step(status: GateStatus) -> GateStatus:
 
 
 def restart_split_check(status: GateStatus) -> GateStatus:
-    """The status once the traffic split was applied again mid-step: the split check counts
-    afresh from then (its evidence so far carried, as at a new step); every other test goes on
-    counting since the step started, so its state is left as it is."""
-    state = status.sequential_state.get(_TRAFFIC_SRM)
-    if state is None:
+    """The status once the traffic split was applied again mid-step: the split's tests (the
+    SRM check and the within-tolerance test) count afresh from then, their evidence so far
+    carried, as at a new step; every other test goes on counting since the step started, so its
+    state is left as it is."""
+    folded = {key: SequentialStateStatus.model_validate(
+                  SequentialState.from_dict(state.to_wire()).next_stratum().to_dict())
+              for key, state in status.sequential_state.items()
+              if key in (_TRAFFIC_SRM, _SPLIT_WITHIN)}
+    if not folded:
         return status
-    folded = SequentialState.from_dict(state.to_wire()).next_stratum()
     kept = {key: value for key, value in status.sequential_state.items()
             if key != _SPLIT_RECHECK}  # a re-check's counts belong to the window that ended
-    return status.model_copy(update={"sequential_state": {
-        **kept, _TRAFFIC_SRM: SequentialStateStatus.model_validate(folded.to_dict())}})
+    return status.model_copy(update={"sequential_state": {**kept, **folded}})
 
 
 def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:

@@ -417,6 +417,22 @@ def test_the_promoting_pass_waits_until_the_split_is_shown_within_tolerance() ->
     assert evaluate_gate(g, enough, waiting.memory, NOW).verdict is P
 
 
+def test_the_split_applied_again_folds_both_split_tests_and_keeps_their_evidence() -> None:
+    g = gate("errorRate", max=0.01)
+    first = evaluate_gate(g, ErrorRateMeasurement(0, 1500, 0, 1500,
+                                                  split=SplitCounts(1500, 1500, 0.5, True)),
+                          None, NOW)
+    restarted = gates.restart_split_check(assess(g, None, first))
+    memory = gates.memory_of(restarted)
+    for key in ("srmTraffic", "splitWithin"):
+        assert memory[key].log_pass == 0.0 and memory[key].log_fail == 0.0  # a new stratum
+    assert memory["splitWithin"].carried_log_pass == first.memory["splitWithin"].log_pass
+    # The counts start again from the re-apply; the earlier window's evidence still counts.
+    again = ErrorRateMeasurement(0, 1500, 0, 1500, split=SplitCounts(1500, 1500, 0.5, True))
+    assert evaluate_gate(g, again, None, NOW).verdict is INC
+    assert evaluate_gate(g, again, memory, NOW).verdict is P
+
+
 def test_a_split_tolerance_of_zero_does_not_wait_for_the_split() -> None:
     g = gate("errorRate", max=0.01)
     last = ErrorRateMeasurement(0, 1000, 0, 1000,
