@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import kopf
 
+from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import newer
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.status import status_patch
@@ -105,9 +106,16 @@ class PassRunner:
         change = status_patch(current, result.status)
         self.signatures.produced(key, result.status)
         if change:
-            written = await loop.run_in_executor(self.executor, self.cluster.patch_status,
-                                                 f"{GROUP}/{VERSION}", self.plural, namespace,
-                                                 name, change)
+            try:
+                written = await loop.run_in_executor(self.executor, self.cluster.patch_status,
+                                                     f"{GROUP}/{VERSION}", self.plural,
+                                                     namespace, name, change)
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+                # Deleted while the pass decided: its DELETED event ends the task; nothing
+                # to write, and no failure to report.
+                return None
             self.own_writes.wrote(uid, written)
         observe(namespace, name, result.status)
         return result.requeue_after

@@ -1,0 +1,52 @@
+"""PassRunner: a status write that finds its resource deleted ends the pass quietly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kopf
+import pytest
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services.common import PassResult
+
+
+class Cluster:
+    def __init__(self, status: int) -> None:
+        self.status, self.patches = status, 0
+
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: dict[str, Any]) -> dict[str, Any]:
+        self.patches += 1
+        raise KubeError(f"patch {plural}/{name}/status: {self.status}", self.status)
+
+
+def _run(cluster: Cluster) -> float | None:
+    body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u1"}, "status": {}})
+
+    def decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
+        return PassResult({"phase": "Progressing"}, (), 5.0)
+
+    async def go() -> float | None:
+        with ThreadPoolExecutor(1) as pool:
+            runner = PassRunner("Campaign", "campaigns", Wakeups(), pool, cluster)
+            return await runner.run_once(("Campaign", "ns", "c"), body, decide,
+                                         lambda *_: None)
+
+    return asyncio.run(go())
+
+
+def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure() -> None:
+    cluster = Cluster(404)
+    assert _run(cluster) is None
+    assert cluster.patches == 1
+
+
+def test_any_other_status_write_error_still_fails_the_pass() -> None:
+    with pytest.raises(KubeError, match="500"):
+        _run(Cluster(500))
