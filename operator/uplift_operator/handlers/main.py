@@ -18,6 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         campaigns_file,
         lifecycle,
         readiness,
+        registry_polling,
         upliftmodel,
         watches,
     )

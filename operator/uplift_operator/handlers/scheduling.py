@@ -2,7 +2,7 @@
 
 Each UpliftModel, Campaign and campaigns file has one kopf daemon (an asyncio task) that runs a
 pass, then sleeps until the pass's next due time (``PassResult.requeue_after``: the next
-analysis, a step's end, the deadline, an alias refresh) or until something it depends on wakes
+analysis, a step's end, the deadline) or until something it depends on wakes
 it: its own spec or annotations (``Signatures``), its child or its model changed (watch events,
 ``handlers.watches``). Nothing is polled at rest: a resource with nothing due sleeps until
 ``RESYNC_SECONDS``, the level-based safety net. Passes run in a bounded thread pool, since
@@ -81,6 +81,10 @@ class Wakeups:
 
     def __len__(self) -> int:
         return len(self._flags)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a waiting task of ``key`` runs."""
+        return key in self._flags
 
 
 def waiting_task(group: str, version: str, plural: str,

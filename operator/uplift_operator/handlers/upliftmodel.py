@@ -4,8 +4,8 @@ The lifecycle depends on things outside the object (MLflow aliases, Prometheus, 
 graph), so the pass is level-based: it observes everything and decides from scratch. It runs
 when something it depends on changes (its spec or annotations, its SeldonDeployment: see
 ``handlers.watches``) and when something becomes due (``PassResult.requeue_after``: an
-analysis, a step's end, the deadline, the alias refresh; a move of its alias that another
-follower's read found wakes it too) — never on a fixed cadence (``handlers.scheduling``).
+analysis, a step's end, the deadline; a move of its alias that the shared poller found wakes
+it, ``handlers.registry_polling``) — never on a fixed cadence (``handlers.scheduling``).
 A pass that observes nothing new writes nothing: its status is one merge patch, only of what
 changed.
 """
@@ -20,7 +20,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
-from uplift_operator.handlers import observability
+from uplift_operator.handlers import observability, registry_polling
 from uplift_operator.handlers.common import PassRunner, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
@@ -39,6 +39,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     deps = memo["uplift_dependencies"]
     followers = alias_followers(memo)
     _start_write_back(memo)
+    registry_polling.start(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         result = service.reconcile(snapshot, deps, now)

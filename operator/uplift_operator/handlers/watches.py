@@ -16,15 +16,17 @@ the tasks that depend on it:
   API server selects them by label, ``handlers.campaigns_file.CAMPAIGNS_FILE_SELECTOR``) that
   is not the operator's own apply: the campaigns file of its model, which restores a hand edit
   or a deletion at once;
-* an alias that moved in MLflow, as the first follower's read found it (the shared resolver
-  reads it once per refresh interval): the passes of every UpliftModel that follows it
-  (``AliasFollowers``), not each at its own next refresh.
+* an alias that moved in MLflow (or whose read started or stopped failing), as the shared
+  poller's read found it (``handlers.registry_polling``: one read per followed alias and
+  refresh interval): the passes of every UpliftModel that follows it (``AliasFollowers``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,25 +128,39 @@ def _version(body: Any) -> str:
 
 @dataclass
 class AliasFollowers:
-    """Which UpliftModels follow which alias, as their last pass found (thread-safe: passes run
-    in the pool, the resolver tells of a move from there)."""
+    """Which UpliftModels follow which alias, and how often each wants it re-read, as their
+    last pass found (thread-safe: passes run in the pool, the resolver tells of a move from
+    there)."""
 
-    _by_alias: dict[AliasKey, set[Key]] = field(default_factory=dict)
+    _by_alias: dict[AliasKey, dict[Key, dt.timedelta]] = field(default_factory=dict)
     _of: dict[Key, AliasKey] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def follow(self, key: Key, alias: AliasKey | None) -> None:
+    def follow(self, key: Key, following: tuple[AliasKey, dt.timedelta] | None) -> None:
         with self._lock:
             before = self._of.pop(key, None)
             if before is not None:
-                self._by_alias.get(before, set()).discard(key)
-            if alias is not None:
+                followers = self._by_alias.get(before, {})
+                followers.pop(key, None)
+                if not followers:
+                    self._by_alias.pop(before, None)
+            if following is not None:
+                alias, interval = following
                 self._of[key] = alias
-                self._by_alias.setdefault(alias, set()).add(key)
+                self._by_alias.setdefault(alias, {})[key] = interval
 
     def followers(self, alias: AliasKey) -> list[Key]:
         with self._lock:
             return sorted(self._by_alias.get(alias, ()))
+
+    def intervals(self, live: Callable[[Key], bool] = lambda _: True,
+                  ) -> dict[AliasKey, dt.timedelta]:
+        """Every alias followed by a ``live`` follower, with the shortest refresh interval
+        among them."""
+        with self._lock:
+            followed = {alias: [interval for key, interval in followers.items() if live(key)]
+                        for alias, followers in self._by_alias.items()}
+        return {alias: min(intervals) for alias, intervals in followed.items() if intervals}
 
     def forget(self, key: Key) -> None:
         self.follow(key, None)

@@ -4,6 +4,11 @@ A pinned ``version`` is looked up once (versions are immutable); an ``alias`` is
 ``aliasRefreshInterval``. Failures keep the last known answer and say why, so an unreachable MLflow
 never changes what serves: the caller holds the ramp and reports the condition.
 
+Aliases are re-read by one shared poller (``refresh``, run by ``handlers.registry_polling`` with
+the client the last pass used): a follower's pass takes the cached answer, and a read that finds
+a different answer (the alias moved, or its read started or stopped failing) tells ``moved``,
+which wakes the followers. A follower that is not woken runs no pass for its alias.
+
 Answers are shared by every resource that asks the same registry with the same identity (a
 ``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
 following one alias cost one lookup per refresh interval, and a resource never sees what only
@@ -80,6 +85,8 @@ class Resolver:
     at its own next refresh."""
 
     moved: list[Callable[[AliasKey], None]] = field(default_factory=list)
+    # The client the last pass resolved each alias with: the one the poller reads it with.
+    _clients: dict[AliasKey, Registry] = field(default_factory=dict)
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
     _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,8 +106,35 @@ class Resolver:
         # at once: the others wait for that read and take its answer.
         with self._lock:
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())
+            self._clients[key] = registry
         with alias_lock:
             return self._resolve(key, ref, registry, now)
+
+    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
+        """Re-read the alias ``key`` when it is due (its answer older than ``interval``, a
+        failed read older than ``FAILURE_REUSE``), with the client a pass last resolved it
+        with; whether MLflow was asked. A different answer tells ``moved``."""
+        with self._lock:
+            registry = self._clients.get(key)
+            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
+        if registry is None or self.next_refresh(key, interval) > now:
+            return False
+        _scope, model, alias = key
+        ref = ModelReference.model_validate({"registeredModel": model, "alias": alias,
+                                             "aliasRefreshInterval": _duration(interval)})
+        with alias_lock:
+            if self.next_refresh(key, interval) > now:  # read by a pass meanwhile
+                return False
+            self._resolve(key, ref, registry, now)
+        return True
+
+    def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
+        """When the alias ``key`` is due to be read again (``datetime.min``: never read)."""
+        cached, failed = self._aliases.get(key), self._failed.get(key)
+        due = cached.fetched_at + interval if cached else _NEVER
+        if failed is not None:
+            due = max(due, failed[0] + FAILURE_REUSE)
+        return due
 
     def _resolve(self, key: AliasKey, ref: ModelReference, registry: Registry,
                  now: dt.datetime) -> Resolution:
@@ -112,11 +146,18 @@ class Resolver:
         if ref.alias is not None and failed is not None and now - failed[0] < FAILURE_REUSE:
             return failed[1]  # the read just failed: the passes waiting on it take its answer
         resolution = self._read(key, ref, registry, now)
+        failed_before = key in self._failed
         if resolution.reason in ("RegistryUnavailable", "ModelNotFound"):
             self._failed[key] = (now, resolution)
         else:
             self._failed.pop(key, None)
+        if ref.alias is not None and failed_before != (key in self._failed):
+            self._tell(key)  # its read started or stopped failing: the followers' condition
         return resolution
+
+    def _tell(self, key: AliasKey) -> None:
+        for tell in self.moved:
+            tell(key)
 
     def _read(self, key: AliasKey, ref: ModelReference, registry: Registry,
               now: dt.datetime) -> Resolution:
@@ -131,8 +172,7 @@ class Resolver:
                 self._versions[(scope, ref.registered_model, facts.version)] = facts
                 self._aliases[key] = _Entry(facts, now)
                 if cached is not None and cached.facts != facts:
-                    for tell in self.moved:
-                        tell(key)
+                    self._tell(key)
         except errors.RegistryNotFound as error:
             return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
         except errors.RegistryError as error:
@@ -177,6 +217,14 @@ class Resolver:
                                  _treatments(tags.get(TREATMENTS_TAG)))
         self._contracts[(scope, model, facts.version)] = contract
         return contract
+
+
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _duration(interval: dt.timedelta) -> str:
+    """``interval`` as the API's duration string (whole seconds)."""
+    return f"{max(int(interval.total_seconds()), 1)}s"
 
 
 def _inputs(signature: Mapping[str, Any] | None) -> tuple[dict[str, str] | None, frozenset[str]]:

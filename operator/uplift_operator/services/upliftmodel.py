@@ -149,7 +149,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     wait = first_status_wait(current, decision.status, stable in ready if stable else False,
                              child, applied, now, deps.first_status_grace)
     if wait is not None:  # nothing written, emitted or queued: the next pass decides it again
-        following = _next_pass(spec, decision, resolved)
+        following = _next_pass(decision, resolved)
         return PassResult(dict(body.get("status") or {}), (),
                           wait if following is None else min(wait, following))
     if registry is not None:
@@ -164,7 +164,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
     if applied is not None and applied.error is not None:
         events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
-    return PassResult(status.to_wire(), tuple(events), _next_pass(spec, decision, resolved))
+    return PassResult(status.to_wire(), tuple(events), _next_pass(decision, resolved))
 
 
 #: The UpliftModel resourceVersion the serving graph was decided on, stamped on the child.
@@ -233,13 +233,11 @@ def _behind(body: Mapping[str, Any]) -> PassResult:
 UNRESOLVED_RETRY_SECONDS = 10.0
 
 
-def _next_pass(spec: UpliftModelSpec, decision: ramp.Decision,
-               resolved: status_logic.Resolved) -> float | None:
+def _next_pass(decision: ramp.Decision, resolved: status_logic.Resolved) -> float | None:
     """When the next pass is due (seconds; None: only when something changes): the ramp's
-    next time, the alias refresh, and a retry of an unresolved reference."""
+    next time, and a retry of an unresolved reference. An alias is not re-read here: the shared
+    poller reads it and wakes the pass when it moved (``handlers.registry_polling``)."""
     due = [decision.requeue_after.total_seconds()] if decision.requeue_after else []
-    if spec.model.alias is not None:
-        due.append(_seconds(spec.model.alias_refresh_interval))
     if not resolved.ok:
         due.append(UNRESOLVED_RETRY_SECONDS)  # serving is untouched meanwhile
     return min(due, default=None)
@@ -279,9 +277,10 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     return registry, resolution, validation.validate_against_model(spec, contract)
 
 
-def followed_alias(body: Mapping[str, Any], deps: Dependencies) -> AliasKey | None:
-    """The alias the UpliftModel ``body`` follows, as the shared resolver knows it (None: a
-    pinned version, or a spec that does not parse)."""
+def followed_alias(body: Mapping[str, Any],
+                   deps: Dependencies) -> tuple[AliasKey, dt.timedelta] | None:
+    """The alias the UpliftModel ``body`` follows, as the shared resolver knows it, and how
+    often it wants it re-read (None: a pinned version, or a spec that does not parse)."""
     try:
         spec = UpliftModelSpec.model_validate(body.get("spec") or {})
     except ValidationError:
@@ -289,7 +288,8 @@ def followed_alias(body: Mapping[str, Any], deps: Dependencies) -> AliasKey | No
     if spec.model.alias is None:
         return None
     scope = registry_scope(spec.model, str(body["metadata"]["namespace"]), deps)
-    return (scope, spec.model.registered_model, spec.model.alias)
+    return ((scope, spec.model.registered_model, spec.model.alias),
+            parse_duration(spec.model.alias_refresh_interval))
 
 
 def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:

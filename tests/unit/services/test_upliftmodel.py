@@ -20,7 +20,7 @@ from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services import writeback as upliftmodel_writeback
 from uplift_operator.services.common import PassResult, TimedCache
-from uplift_operator.services.resolution import Resolver, Scope
+from uplift_operator.services.resolution import FAILURE_REUSE, Resolver, Scope
 from uplift_operator.services.writeback import WriteBack
 
 NS, NAME, REGISTERED = "shop", "uplift", "hillstrom"
@@ -705,6 +705,44 @@ def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never
     assert told == [(scope, REGISTERED, "champion")]
 
 
+def test_the_poller_reads_a_due_alias_with_the_last_client_and_tells_what_changed() -> None:
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.add(REGISTERED, "2")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    told: list[Any] = []
+    resolver.moved.append(told.append)
+    ref = ModelReference.model_validate(SPEC["model"])
+    scope: Scope = ("http://mlflow", "", "")
+    key = (scope, REGISTERED, "champion")
+    every = dt.timedelta(seconds=30)
+    assert not resolver.refresh(key, every, T0)  # no pass resolved it yet: no client to ask
+    resolver.resolve(scope, ref, registry, T0)
+    assert resolver.next_refresh(key, every) == T0 + every
+    calls = registry.calls
+    assert not resolver.refresh(key, every, T0 + dt.timedelta(seconds=29))  # not due
+    assert resolver.refresh(key, every, T0 + every) and registry.calls == calls + 1
+    assert told == []  # the same answer: nobody woken
+    registry.aliases[(REGISTERED, "champion")] = "2"
+    assert resolver.refresh(key, every, T0 + 2 * every)
+    assert told == [key]
+    # The followers' passes take the poller's answer from the cache.
+    at = T0 + 2 * every + dt.timedelta(seconds=1)
+    calls = registry.calls
+    answer = resolver.resolve(scope, ref, registry, at)
+    assert answer.desired is not None and answer.desired.version == "2"
+    assert registry.calls == calls
+    # A read that starts failing tells (the followers' condition), is retried after
+    # FAILURE_REUSE, and one that recovers tells again.
+    registry.down = True
+    down_at = T0 + 3 * every
+    assert resolver.refresh(key, every, down_at) and told == [key, key]
+    assert resolver.next_refresh(key, every) == down_at + FAILURE_REUSE
+    assert resolver.refresh(key, every, down_at + FAILURE_REUSE) and told == [key, key]
+    registry.down = False
+    assert resolver.refresh(key, every, down_at + 2 * FAILURE_REUSE) and told == [key] * 3
+
+
 def test_passes_finding_an_alias_due_at_once_share_one_read_and_one_failure() -> None:
     import threading
 
@@ -741,9 +779,19 @@ def test_passes_finding_an_alias_due_at_once_share_one_read_and_one_failure() ->
 def test_the_followed_alias_is_named_by_scope_and_a_pinned_version_follows_none() -> None:
     sim = Sim()
     assert upliftmodel.followed_alias(sim.body, sim.deps) == (
-        ("http://mlflow.test", "", ""), REGISTERED, "champion")
+        (("http://mlflow.test", "", ""), REGISTERED, "champion"), dt.timedelta(seconds=30))
     sim.body["spec"]["model"] = {"registeredModel": REGISTERED, "version": "1"}
     assert upliftmodel.followed_alias(sim.body, sim.deps) is None
+
+
+def test_a_serving_follower_is_due_for_nothing_its_alias_is_the_pollers_to_read() -> None:
+    sim = Sim()
+    first = sim.tick()
+    settled = sim.tick(1)
+    assert sim.status["phase"] == "Healthy" and settled.requeue_after is None, first
+    sim.registry.down = True  # an alias that does not resolve is retried by its followers
+    stale = sim.tick(60)
+    assert stale.requeue_after == upliftmodel.UNRESOLVED_RETRY_SECONDS
 
 
 def test_a_moved_alias_starts_a_canary_after_the_refresh_interval() -> None:
