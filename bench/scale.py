@@ -3,6 +3,7 @@ children, and what the operator costs at rest.
 
     .venv/bin/python bench/scale.py [--counts 100,1000,10000] [--rest 60] [--timeout 900]
                                     [--settle 10] [--threads 8] [--json PATH]
+                                    [--operator-arg=--pass-workers=16 ...]
 
 One fresh stack per N (the issue's "one run per N": the operator's memory and caches start
 empty each time): the real control plane, a real MLflow, CRDs and the operator's RBAC. Then,
@@ -21,11 +22,12 @@ under its own identity, with peering as installed, no ``--prometheus-url``) star
 
   apply → all Ready: from the first of N creates of UpliftModels (same thread pool), all
               following ``bench-model@champion`` with one qini gate (MLflow only, no
-              Prometheus), until one LIST of the namespace shows every one ``status.phase:
-              Healthy`` and a LIST of SeldonDeployments shows every child. One LIST per second
-              (1 s after the previous one returned; N/2000 s from N = 2,000 on, so 5 s at
-              10,000), so the instant is at most that late. On
-              ``--timeout`` it reports how many were Ready and carries on.
+              Prometheus), until a watch of the namespace's UpliftModels (opened before the
+              creates; looked at every 0.2 s) has seen every one ``status.phase: Healthy``, then
+              a LIST of SeldonDeployments shows every child. (The rows before 2026-12-02 were taken
+              with a LIST of all UpliftModels every second instead, which at 1,000 made the API
+              server encode and the bench decode ~2 MB a second.) On ``--timeout`` it reports
+              how many were Ready and carries on.
   first-version write cost: the apiserver's own ``apiserver_request_total`` (by verb, resource,
               subresource) before and after that window, minus the requests the bench and the
               stand-in made (counted by the bench): status patches, object patches (kopf's
@@ -88,9 +90,11 @@ sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
 
 from kubernetes import client as kube_client  # noqa: E402
 from kubernetes import config as kube_config  # noqa: E402
+from kubernetes import watch as kube_watch  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac  # noqa: E402
 from tests.support.registry import Versions  # noqa: E402
+from urllib3.exceptions import HTTPError  # noqa: E402
 
 from uplift_operator.devenv import process  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
@@ -411,6 +415,74 @@ def raw_create(api: kube_client.ApiClient, n: int, threads: int,
             "raw_children_s": round(seconds + others, 2), "raw_children_failed": failed_others}
 
 
+class PhaseWatch:
+    """The phase of every UpliftModel in the namespace, from one watch: a LIST of N bodies every
+    second would load the API server the operator is measured against (at 1,000, ~2 MB a second
+    for the API server to encode and the bench to decode). Its requests count as the bench's."""
+
+    WATCH_SECONDS = 60
+
+    def __init__(self, custom: kube_client.CustomObjectsApi, own: Own) -> None:
+        self._custom, self._own = custom, own
+        self._phases: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="phase-watch", daemon=True)
+
+    def start(self) -> PhaseWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.WATCH_SECONDS + 5)
+
+    def counts(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._phases.values())
+
+    def _run(self) -> None:
+        version: str | None = None
+        while not self._stop.is_set():
+            try:
+                version = self._follow(version) if version else self._list()
+            except (ApiException, HTTPError, ValueError):
+                version = None  # expired or dropped: list again
+                self._stop.wait(0.5)
+
+    def _list(self) -> str:
+        self._own.add(("LIST", "upliftmodels", ""))
+        listing = cast(dict[str, Any], self._custom.list_namespaced_custom_object(
+            UPLIFT[0], UPLIFT[1], NS, UPLIFT[2]))
+        with self._lock:
+            self._phases = {str(i["metadata"]["name"]): _phase(i)
+                            for i in listing.get("items", [])}
+        return str(listing["metadata"]["resourceVersion"])
+
+    def _follow(self, version: str) -> str | None:
+        self._own.add(("WATCH", "upliftmodels", ""))
+        stream = kube_watch.Watch()  # type: ignore[no-untyped-call]  # the client is untyped
+        for event in stream.stream(  # type: ignore[no-untyped-call]
+                self._custom.list_namespaced_custom_object, UPLIFT[0], UPLIFT[1], NS, UPLIFT[2],
+                resource_version=version, timeout_seconds=self.WATCH_SECONDS):
+            body = event.get("object")
+            if event.get("type") == "ERROR" or not isinstance(body, dict):
+                return None
+            name = str(body["metadata"]["name"])
+            with self._lock:
+                if event.get("type") == "DELETED":
+                    self._phases.pop(name, None)
+                else:
+                    self._phases[name] = _phase(body)
+            if self._stop.is_set():
+                stream.stop()  # type: ignore[no-untyped-call]
+        return cast(str | None, stream.resource_version) or version
+
+
+def _phase(body: dict[str, Any]) -> str:
+    return str((body.get("status") or {}).get("phase") or "-")
+
+
 @dataclass
 class Progress:
     n: int
@@ -464,7 +536,7 @@ def run_one(n: int, args: argparse.Namespace, code: Path) -> dict[str, Any]:
         baseline = ApiMetrics.read(api)  # watches open before the operator runs
         standin = CountingStandIn(api_client(plane.admin_kubeconfig, 4), own)
         operator = OperatorProcess(plane.operator_kubeconfig, Path(logdir),
-                                   "--mlflow-tracking-uri", mlflow.url,
+                                   "--mlflow-tracking-uri", mlflow.url, *args.operator_arg,
                                    env={"PYTHONPATH": str(code)})
         standin.start()
         stack.callback(standin.stop)
@@ -485,12 +557,6 @@ def run_one(n: int, args: argparse.Namespace, code: Path) -> dict[str, Any]:
     return row
 
 
-def poll_interval(n: int) -> float:
-    """1 s, longer from 2,000 resources on (5 s at 10,000): a LIST of N bodies every second would
-    load the apiserver the operator is measured against."""
-    return max(1.0, n / 2000)
-
-
 def list_items(custom: kube_client.CustomObjectsApi,
                resource: tuple[str, str, str]) -> list[dict[str, Any]]:
     listing = cast(dict[str, Any], custom.list_namespaced_custom_object(
@@ -503,6 +569,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
           operator: OperatorProcess, usage: Usage) -> dict[str, Any]:
     before, own_before, log_before = ApiMetrics.read(api), own.snapshot(), mlflow_log.offset()
     cpu_before, passes_before = usage.cpu_seconds(), passes(operator)
+    phases = PhaseWatch(custom, own).start()
     started = time.monotonic()
     creates: list[Callable[[], object]] = [
         partial(custom.create_namespaced_custom_object, *UPLIFT[:2], NS, UPLIFT[2],
@@ -511,9 +578,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
     progress = Progress(n, started)
 
     def all_ready() -> bool:
-        own.add(("LIST", "upliftmodels", ""))
-        items = list_items(custom, UPLIFT)
-        progress.phases = Counter((i.get("status") or {}).get("phase", "-") for i in items)
+        progress.phases = phases.counts()
         progress.healthy = progress.phases.get("Healthy", 0)
         now = time.monotonic()
         if now - progress.shown >= 15:
@@ -528,10 +593,11 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
 
     try:
         ready_at = process.wait_until(all_ready, timeout=args.timeout, what="all Ready",
-                                      interval=poll_interval(n))
+                                      interval=0.2)
         done = True
     except TimeoutError:
         ready_at, done = time.monotonic(), False
+    phases.stop()  # before the at-rest window, whose requests are not the bench's
     elapsed = ready_at - started
     after, own_after, log_after = ApiMetrics.read(api), own.snapshot(), mlflow_log.offset()
     cpu_after, passes_after = usage.cpu_seconds(), passes(operator)
@@ -678,6 +744,8 @@ def main() -> int:
                         help="seconds before the idle RSS reading and before the rest window")
     parser.add_argument("--threads", type=int, default=8, help="creating threads (both creates)")
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON lines here")
+    parser.add_argument("--operator-arg", action="append", default=[],
+                        help="passed on to the operator (repeatable), e.g. --operator-arg=--pass-workers=16")
     args = parser.parse_args()
     counts = [int(c.replace("_", "")) for c in args.counts.split(",") if c.strip()]
     # SIGTERM unwinds like Ctrl-C: the operator, MLflow and the control plane are stopped.
@@ -693,6 +761,7 @@ def main() -> int:
             except Exception as error:  # report it and go on with the next N
                 row = {"n": n, "error": f"{type(error).__name__}: {str(error)[:300]}"}
             row["revision"] = rev
+            row["operator_args"] = args.operator_arg
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.json:

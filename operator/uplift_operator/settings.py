@@ -39,6 +39,7 @@ class OperatorConfig:
     mlflow_tracking_uri: str | None = None
     prometheus_url: str | None = None
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
+    pass_workers: int = 8
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
 
     @property
@@ -96,6 +97,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
+    parser.add_argument("--pass-workers", type=int,
+                        default=int(_env("PASS_WORKERS") or OperatorConfig.pass_workers),
+                        help="passes run at once (threads; each mostly waits on the API server, "
+                             "MLflow or Prometheus). Default: 8")
     parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
                         help="YAML file mapping template names to PromQL, added to the built-ins")
     args = parser.parse_args(list(argv))
@@ -105,6 +110,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     if args.peering_lifetime < MIN_PEERING_LIFETIME:
         parser.error(f"--peering-lifetime must be at least {MIN_PEERING_LIFETIME} s: below it a "
                      "replica whose 1 s keep-alive is a moment late is taken for dead")
+    if args.pass_workers < 1:
+        parser.error("--pass-workers must be at least 1")
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
@@ -120,4 +127,5 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
-        runtime_image=args.runtime_image, metric_templates=templates)
+        runtime_image=args.runtime_image, pass_workers=args.pass_workers,
+        metric_templates=templates)

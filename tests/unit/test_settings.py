@@ -55,6 +55,15 @@ def test_peering_lifetime_default_environment_and_floor(monkeypatch: pytest.Monk
         parse_args(["-A", "--peering-lifetime", "2"])
 
 
+def test_pass_workers_default_environment_and_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_args(["-A"]).pass_workers == 8
+    monkeypatch.setenv("UPLIFT_PASS_WORKERS", "24")
+    assert parse_args(["-A"]).pass_workers == 24
+    assert parse_args(["-A", "--pass-workers", "2"]).pass_workers == 2
+    with pytest.raises(SystemExit):
+        parse_args(["-A", "--pass-workers", "0"])
+
+
 @pytest.mark.parametrize(("argv", "cluster_reads"), [
     (["-A"], True),
     (["-n", "team-a", "-n", "team-b"], False),  # exact names: Roles suffice

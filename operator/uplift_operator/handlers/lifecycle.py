@@ -26,8 +26,6 @@ from uplift_operator.settings import OperatorConfig
 
 PREFIX = "uplift.dev"
 MODEL_PLURAL = "upliftmodels"
-#: Passes running at once (each mostly waits on the API server, MLflow or Prometheus).
-PASS_WORKERS = 8
 
 
 @kopf.on.startup()
@@ -64,7 +62,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo["uplift_dependencies"] = dependencies(config, objects)
     # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the
     # event loop that carries the watches and the waiting tasks (handlers.scheduling).
-    memo["pass_executor"] = ThreadPoolExecutor(max_workers=PASS_WORKERS,
+    memo["pass_executor"] = ThreadPoolExecutor(max_workers=config.pass_workers,
                                                thread_name_prefix="pass")
     memo["wakeups"] = Wakeups()
     memo["heap_trim"] = process_memory.start_trimming()
