@@ -111,8 +111,15 @@ class Bench:
     def wait_for_passes(self, after: float) -> None:
         """Proof that the operator looked at the UpliftModel since ``after`` (``time.time()``):
         a pass began after it and completed, status patch included (for a test that waits and
-        then asserts that nothing changed)."""
-        self.operator.wait_for_passes("UpliftModel", self.namespace, NAME, after)
+        then asserts that nothing changed). Each pass is woken by an annotation that asks for
+        nothing: a quiet UpliftModel has no pass due (its alias is the shared poller's)."""
+        pokes = iter(range(1, 1000))
+
+        def poke() -> None:
+            self.admin.run("annotate", "--overwrite", "upliftmodel", NAME, "-n", self.namespace,
+                           f"test.uplift.dev/poke={next(pokes)}")
+
+        self.operator.wait_for_passes("UpliftModel", self.namespace, NAME, after, poke=poke)
 
     def gate(self, name: str) -> dict[str, Any]:
         return next(g for g in self.status().get("gates", []) if g["name"] == name)

@@ -159,7 +159,8 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
     bench.wait(lambda _: bench.versions.tags(v_bad, name=bench.model).get("uplift.dev/role")
                == "rolled-back", "the rolled-back role written back to MLflow", timeout=10)
-    # The aborted version is not retried by itself (the pass runs every second).
+    # The aborted version is not retried by itself (the alias, still on it, is re-read every
+    # second; the passes the test wakes decide the same).
     quiet = time.time()
     time.sleep(2)
     bench.wait_for_passes(quiet)
