@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -33,7 +34,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     config = config_of(memo)
     # Progress and diff-base in annotations under our own prefix: status stays ours alone.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(
         prefix=PREFIX, key="last-handled-configuration")
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.posting.level = logging.INFO
@@ -68,6 +69,24 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
     logging.getLogger("kopf.objects").addFilter(QuietWatchHandlers())
+
+
+class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's diff-base storage, building the same essence without deep-copying the status and
+    the managed fields first, which kopf's ``build`` copies whole and then drops: the essence is
+    built on every watch event of every object (7 % of the operator's CPU at 1,000 new models,
+    ``bench/scale.py`` under py-spy)."""
+
+    KEPT_METADATA = ("labels", "annotations", "ownerReferences")  # what ``build`` reads
+
+    def build(self, *, body: kopf.Body,
+              extra_fields: Iterable[kopf.FieldSpec] | None = None) -> kopf.BodyEssence:
+        if extra_fields:  # fields picked from anywhere (a status field): kopf's own way
+            return super().build(body=body, extra_fields=extra_fields)
+        meta = body.get("metadata") or {}
+        lean = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        lean["metadata"] = {key: meta[key] for key in self.KEPT_METADATA if key in meta}
+        return super().build(body=kopf.Body(cast(kopf.RawBody, lean)))
 
 
 class QuietWatchHandlers(logging.Filter):
