@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,9 +131,11 @@ def _version(body: Any) -> str:
 class AliasFollowers:
     """Which UpliftModels follow which alias, and how often each wants it re-read, as their
     last pass found (thread-safe: passes run in the pool, the resolver tells of a move from
-    there)."""
+    there). The poller asks every second (``intervals``): the answer costs one step per alias,
+    not per follower (the intervals are counted as followers come and go)."""
 
     _by_alias: dict[AliasKey, dict[Key, dt.timedelta]] = field(default_factory=dict)
+    _interval_counts: dict[AliasKey, Counter[dt.timedelta]] = field(default_factory=dict)
     _of: dict[Key, AliasKey] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -140,14 +143,18 @@ class AliasFollowers:
         with self._lock:
             before = self._of.pop(key, None)
             if before is not None:
-                followers = self._by_alias.get(before, {})
-                followers.pop(key, None)
-                if not followers:
-                    self._by_alias.pop(before, None)
+                interval = self._by_alias[before].pop(key)
+                counts = self._interval_counts[before]
+                counts[interval] -= 1
+                if counts[interval] <= 0:
+                    del counts[interval]
+                if not self._by_alias[before]:
+                    del self._by_alias[before], self._interval_counts[before]
             if following is not None:
                 alias, interval = following
                 self._of[key] = alias
                 self._by_alias.setdefault(alias, {})[key] = interval
+                self._interval_counts.setdefault(alias, Counter())[interval] += 1
 
     def followers(self, alias: AliasKey) -> list[Key]:
         with self._lock:
@@ -155,12 +162,11 @@ class AliasFollowers:
 
     def intervals(self, live: Callable[[Key], bool] = lambda _: True,
                   ) -> dict[AliasKey, dt.timedelta]:
-        """Every alias followed by a ``live`` follower, with the shortest refresh interval
-        among them."""
+        """Every alias with a ``live`` follower (the first one found, as a rule), with the
+        shortest refresh interval among its followers."""
         with self._lock:
-            followed = {alias: [interval for key, interval in followers.items() if live(key)]
-                        for alias, followers in self._by_alias.items()}
-        return {alias: min(intervals) for alias, intervals in followed.items() if intervals}
+            return {alias: min(counts) for alias, counts in self._interval_counts.items()
+                    if any(live(key) for key in self._by_alias[alias])}
 
     def forget(self, key: Key) -> None:
         self.follow(key, None)

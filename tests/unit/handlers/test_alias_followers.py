@@ -59,10 +59,14 @@ def test_the_shortest_interval_of_the_live_followers_is_the_aliases() -> None:
     followers.follow(C, (CHALLENGER, dt.timedelta(minutes=5)))
     assert followers.intervals() == {CHAMPION: dt.timedelta(seconds=10),
                                      CHALLENGER: dt.timedelta(minutes=5)}
-    # Only followers whose waiting task runs count (a replica paused by peering reads nothing).
-    assert followers.intervals(lambda key: key == A) == {CHAMPION: dt.timedelta(minutes=1)}
+    # Only aliases with a follower whose waiting task runs (a paused replica reads nothing).
+    assert followers.intervals(lambda key: key == C) == {CHALLENGER: dt.timedelta(minutes=5)}
     followers.forget(C)
-    assert followers.intervals() == {CHAMPION: dt.timedelta(seconds=10)}
+    followers.follow(B, (CHAMPION, dt.timedelta(minutes=1)))  # its spec asks less often now
+    assert followers.intervals() == {CHAMPION: dt.timedelta(minutes=1)}
+    followers.forget(A)
+    followers.forget(B)
+    assert followers.intervals() == {} and followers.followers(CHAMPION) == []
 
 
 def test_one_poller_reads_each_followed_alias_once_per_interval_and_wakes_its_followers() -> None:
