@@ -32,7 +32,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
     key = (KIND, str(meta.namespace), str(meta.name))
-    deps = _dependencies(memo)
+    deps = campaign_dependencies(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         return service.reconcile(snapshot, deps, now)
@@ -51,7 +51,7 @@ def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
                 for c in status.get("conditions", [])))
 
 
-def _dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
+def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
     """The Campaign pass's adapters: the UpliftModel's, shared (built once at start-up), its
     registry clients and resolver cache included (a drift gate's training reference)."""
     deps = memo.get("campaign_dependencies")

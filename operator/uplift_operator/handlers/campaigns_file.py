@@ -59,7 +59,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     def write() -> None:
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
-        synced = service.sync(owner, found, _dependencies(memo), service.version_split(status),
+        synced = service.sync(owner, found, file_dependencies(memo), service.version_split(status),
                               new_model=not status)
         if synced.error is not None:
             logger.warning("campaigns file of %s/%s not written: %s", owner.namespace,
@@ -88,11 +88,11 @@ def forget_file(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any
         return
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
-    service.forget(owner, _dependencies(memo))
+    service.forget(owner, file_dependencies(memo))
     memo["wakeups"].finish(file_key(owner.namespace, owner.name))
 
 
-def _dependencies(memo: kopf.Memo) -> service.FileDependencies:
+def file_dependencies(memo: kopf.Memo) -> service.FileDependencies:
     """Built once from the UpliftModel pass's cluster adapter (handlers.lifecycle)."""
     deps = memo.get("campaigns_file_dependencies")
     if deps is None:

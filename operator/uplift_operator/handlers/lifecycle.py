@@ -17,10 +17,17 @@ from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
 from uplift_operator.adapters.prometheus import PrometheusClient
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
-from uplift_operator.handlers import observability
+from uplift_operator.handlers import (
+    campaign,
+    campaigns_file,
+    observability,
+    registry_polling,
+    upliftmodel,
+)
 from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
-from uplift_operator.handlers.common import config_of
+from uplift_operator.handlers.common import config_of, runner
 from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.settings import OperatorConfig
@@ -69,6 +76,23 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
     logging.getLogger("kopf.objects").addFilter(QuietWatchHandlers())
+
+
+@kopf.on.startup()
+async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
+    """What every resource's handlers share, made once in the operator's memo, after
+    ``configure`` (kopf runs start-up handlers one after another, in this order) and before any
+    resource is seen. kopf hands each object a shallow copy of this memo when it first sees it:
+    anything a handler put into its own memo later would be that object's alone — a poller, a
+    write-back callback, an alias-follower table per UpliftModel (it was, until 2026-12-02:
+    10,000 pollers each looking every second)."""
+    runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
+    runner(memo, campaign.KIND, campaign.PLURAL)
+    alias_followers(memo)
+    upliftmodel.start_write_back(memo)
+    registry_polling.start(memo)
+    campaign.campaign_dependencies(memo)
+    campaigns_file.file_dependencies(memo)
 
 
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):

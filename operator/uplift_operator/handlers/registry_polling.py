@@ -74,7 +74,8 @@ def _read_done(reading: set[AliasKey], alias: AliasKey, done: asyncio.Future[Any
 
 
 def start(memo: kopf.Memo) -> None:
-    """On first use (from a waiting task, on the event loop): the polling task runs."""
+    """Once, at start-up, on the event loop (``handlers.lifecycle.share_process_state``): the
+    polling task runs."""
     if memo.get("alias_polling") is not None:
         return
     deps = memo["uplift_dependencies"]

@@ -20,7 +20,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
-from uplift_operator.handlers import observability, registry_polling
+from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
@@ -38,8 +38,6 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     key = (KIND, str(meta.namespace), str(meta.name))
     deps = memo["uplift_dependencies"]
     followers = alias_followers(memo)
-    _start_write_back(memo)
-    registry_polling.start(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         result = service.reconcile(snapshot, deps, now)
@@ -50,9 +48,10 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
                      lambda: passes.run_once(key, body, decide, _observe))
 
 
-def _start_write_back(memo: kopf.Memo) -> None:
-    """On first use: the MLflow write-back worker runs, and wakes a resource's pass when its
-    write-back starts or stops failing (its RegistryWrittenBack condition follows at once)."""
+def start_write_back(memo: kopf.Memo) -> None:
+    """Once, at start-up (``handlers.lifecycle.share_process_state``): the MLflow write-back
+    worker runs, and wakes a resource's pass when its write-back starts or stops failing (its
+    RegistryWrittenBack condition follows at once)."""
     if memo.get("write_back_started"):
         return
     memo["write_back_started"] = True

@@ -1,17 +1,23 @@
-"""lifecycle.dependencies: the passes' cluster adapter reads the watched kinds from the store the
-watch handlers feed; the registry factory says where a missing tracking URI is set."""
+"""lifecycle: the passes' cluster adapter reads the watched kinds from the store the watch
+handlers feed; the registry factory says where a missing tracking URI is set; what the handlers
+share is made once, before kopf copies the memo per object."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from pathlib import Path
 
+import kopf
 import pytest
 from kubernetes.config import kube_config
 
 from uplift_operator import settings
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
-from uplift_operator.handlers import lifecycle
+from uplift_operator.handlers import campaign, campaigns_file, lifecycle, registry_polling
+from uplift_operator.handlers.common import runner
+from uplift_operator.handlers.watches import alias_followers
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -51,3 +57,35 @@ def test_without_a_tracking_uri_the_registry_factory_says_where_to_set_one(
     pinned = ModelReference.model_validate({"registeredModel": "churn", "alias": "champion",
                                             "trackingUri": "http://mlflow.test:5000"})
     assert deps.registry_for(pinned, None) is not None
+
+
+def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf gives each object a shallow copy of the operator's memo when it first sees it
+    (kopf/_core/reactor/inventory.py): what the handlers share must be in the memo before that,
+    or each object makes its own (it did: a poller per UpliftModel)."""
+    config_file = tmp_path / "kubeconfig"
+    config_file.write_text(KUBECONFIG)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file))
+    config = settings.parse_args(["--all-namespaces", "--metrics-port", "0"])
+
+    async def scenario() -> None:
+        memo = kopf.Memo(config=config)
+        lifecycle.configure(settings=kopf.OperatorSettings(), memo=memo)
+        await lifecycle.share_process_state(memo=memo)
+        tasks_before = len(asyncio.all_tasks())
+        objects = [copy.copy(memo) for _ in range(3)]  # as kopf's inventory does per object
+        for each in objects:
+            assert runner(each, "UpliftModel", "upliftmodels") is memo["pass_runner_UpliftModel"]
+            assert runner(each, "Campaign", "campaigns") is memo["pass_runner_Campaign"]
+            assert alias_followers(each) is memo["alias_followers"]
+            assert campaign.campaign_dependencies(each) is memo["campaign_dependencies"]
+            assert campaigns_file.file_dependencies(each) is memo["campaigns_file_dependencies"]
+            registry_polling.start(each)
+        assert len(asyncio.all_tasks()) == tasks_before  # still the one polling task
+        deps = memo["uplift_dependencies"]
+        assert len(deps.resolver.moved) == 1 and len(deps.write_back.on_change) == 1
+        memo["alias_polling"].cancel()
+        lifecycle.stop_passes(memo=memo)
+
+    asyncio.run(scenario())
