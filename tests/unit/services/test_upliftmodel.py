@@ -683,13 +683,19 @@ def test_resources_following_one_alias_share_one_lookup_per_refresh_interval() -
     assert registry.calls - before == 3
 
 
-def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never() -> None:
+def _told_of_moves() -> tuple[FakeRegistry, Resolver, list[Any]]:
+    """Versions 1 and 2, champion on 1, and the list of aliases the resolver tells moved."""
     registry, resolver = FakeRegistry(), Resolver()
     registry.add(REGISTERED, "1")
     registry.add(REGISTERED, "2")
     registry.aliases[(REGISTERED, "champion")] = "1"
     told: list[Any] = []
     resolver.moved.append(told.append)
+    return registry, resolver, told
+
+
+def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never() -> None:
+    registry, resolver, told = _told_of_moves()
     ref = ModelReference.model_validate(SPEC["model"])  # refreshed every 30 s
     scope: Scope = ("http://mlflow", "", "")
     resolver.resolve(scope, ref, registry, T0)  # first read: nothing it moved from
@@ -706,12 +712,7 @@ def test_a_read_that_finds_the_alias_moved_tells_once_and_a_pinned_version_never
 
 
 def test_the_poller_reads_a_due_alias_with_the_last_client_and_tells_what_changed() -> None:
-    registry, resolver = FakeRegistry(), Resolver()
-    registry.add(REGISTERED, "1")
-    registry.add(REGISTERED, "2")
-    registry.aliases[(REGISTERED, "champion")] = "1"
-    told: list[Any] = []
-    resolver.moved.append(told.append)
+    registry, resolver, told = _told_of_moves()
     ref = ModelReference.model_validate(SPEC["model"])
     scope: Scope = ("http://mlflow", "", "")
     key = (scope, REGISTERED, "champion")
