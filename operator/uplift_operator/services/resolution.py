@@ -111,9 +111,8 @@ class Resolver:
             return self._resolve(key, ref, registry, now)
 
     def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
-        """Re-read the alias ``key`` when it is due (its answer older than ``interval``, a
-        failed read older than ``FAILURE_REUSE``), with the client a pass last resolved it
-        with; whether MLflow was asked. A different answer tells ``moved``."""
+        """Re-read the alias ``key`` when it is due (``next_refresh``), with the client a pass
+        last resolved it with; whether MLflow was asked. A different answer tells ``moved``."""
         with self._lock:
             registry = self._clients.get(key)
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())
@@ -129,11 +128,14 @@ class Resolver:
         return True
 
     def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
-        """When the alias ``key`` is due to be read again (``datetime.min``: never read)."""
+        """When the alias ``key`` is due to be read again (``datetime.min``: never read): its
+        answer ``interval`` old, or a failed read ``interval`` ago — through an MLflow outage
+        the poller keeps its cadence; the followers, held on RegistryUnavailable, retry on
+        their own (``services.upliftmodel.UNRESOLVED_RETRY_SECONDS``) and see the recovery."""
         cached, failed = self._aliases.get(key), self._failed.get(key)
         due = cached.fetched_at + interval if cached else _NEVER
         if failed is not None:
-            due = max(due, failed[0] + FAILURE_REUSE)
+            due = max(due, failed[0] + max(interval, FAILURE_REUSE))
         return due
 
     def _resolve(self, key: AliasKey, ref: ModelReference, registry: Registry,

@@ -733,15 +733,16 @@ def test_the_poller_reads_a_due_alias_with_the_last_client_and_tells_what_change
     answer = resolver.resolve(scope, ref, registry, at)
     assert answer.desired is not None and answer.desired.version == "2"
     assert registry.calls == calls
-    # A read that starts failing tells (the followers' condition), is retried after
-    # FAILURE_REUSE, and one that recovers tells again.
+    # A read that starts failing tells (the followers' condition) and keeps the cadence; one
+    # that recovers tells again.
     registry.down = True
     down_at = T0 + 3 * every
     assert resolver.refresh(key, every, down_at) and told == [key, key]
-    assert resolver.next_refresh(key, every) == down_at + FAILURE_REUSE
-    assert resolver.refresh(key, every, down_at + FAILURE_REUSE) and told == [key, key]
+    assert resolver.next_refresh(key, every) == down_at + every
+    assert not resolver.refresh(key, every, down_at + FAILURE_REUSE)
+    assert resolver.refresh(key, every, down_at + every) and told == [key, key]
     registry.down = False
-    assert resolver.refresh(key, every, down_at + 2 * FAILURE_REUSE) and told == [key] * 3
+    assert resolver.refresh(key, every, down_at + 2 * every) and told == [key] * 3
 
 
 def test_passes_finding_an_alias_due_at_once_share_one_read_and_one_failure() -> None:
