@@ -420,7 +420,8 @@ class PhaseWatch:
     second would load the API server the operator is measured against (at 1,000, ~2 MB a second
     for the API server to encode and the bench to decode). Its requests count as the bench's."""
 
-    WATCH_SECONDS = 60
+    #: Server-side timeout of one watch request: how long ``stop`` may wait for the thread.
+    WATCH_SECONDS = 5
 
     def __init__(self, custom: kube_client.CustomObjectsApi, own: Own) -> None:
         self._custom, self._own = custom, own
