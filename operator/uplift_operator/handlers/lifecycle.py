@@ -98,8 +98,8 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
     """kopf's diff-base storage, building the same essence without deep-copying the status and
     the managed fields first, which kopf's ``build`` copies whole and then drops: the essence is
-    built on every watch event of every object (7 % of the operator's CPU at 1,000 new models,
-    ``bench/scale.py`` under py-spy)."""
+    built on every watch event of every object (11 % of the operator's Python time while 1,000
+    new models were applied: ``bench/scale.py`` under ``py-spy --gil``, docs/operator.md)."""
 
     KEPT_METADATA = ("labels", "annotations", "ownerReferences")  # what ``build`` reads
 
