@@ -425,7 +425,6 @@ class LatencySim(GateSim):
 DRIFT_FEATURES = 7
 DRIFT_BINS = 10
 DRIFT_REFERENCE = 50_000  # training rows behind each reference histogram
-DRIFT_DESIGN = 2_000  # live rows the drift gate is designed for (its default expectedSamples)
 
 
 def _reference_shares() -> list[FloatArray]:
@@ -509,13 +508,19 @@ class DriftSim(GateSim):
             lo, hi = (mid, hi) if power(mid) < POWER else (lo, mid)
         return hi
 
+    def design(self) -> int:
+        """The gate's own design size (its default expectedSamples): the anytime-valid PSI
+        bounds decide near it, ≈ 3 × this χ² N."""
+        return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS,
+                                              ALPHA / DRIFT_FEATURES)
+
     def per_look(self) -> float:
-        # The PSI confidence sequences need far more rows than this χ² N (the gate's default
-        # expectedSamples is 2,000): traffic and cap follow the gate's design size instead.
-        return DRIFT_DESIGN / (WEIGHTS[0] / 100 * LOOKS_TO_N)
+        # Traffic follows the design size, not the χ² N: at the χ² N's rate the first step
+        # alone would outlast MAX_LOOKS.
+        return self.design() / (WEIGHTS[0] / 100 * LOOKS_TO_N)
 
     def cap(self) -> float:
-        return CAP * 2 * DRIFT_DESIGN
+        return CAP * 2 * self.design()
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
         return DriftRun(self, sc, rng)

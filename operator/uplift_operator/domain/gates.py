@@ -53,7 +53,7 @@ from uplift_operator.domain.measurements import (
     VersionArms,
 )
 from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
-from uplift_operator.stats.drift import psi_bounds
+from uplift_operator.stats.drift import pearson_radius, psi_bounds
 from uplift_operator.stats.results import ArmStats, Decision, SequentialState, TestResult
 from uplift_operator.stats.sequential import (
     guarded_non_inferiority_test,
@@ -84,6 +84,7 @@ __all__ = [
     "GateOutcome",
     "Suspension",
     "assess",
+    "drift_design_samples",
     "evaluate_gate",
     "is_worse",
     "margin_of",
@@ -100,7 +101,8 @@ DEFAULT_RELATIVE_MARGIN = 0.2
 DEFAULT_ABSOLUTE_MARGIN = 0.005
 #: Per-arm size the mixture is tuned to when no design can be derived (no base rate yet).
 DEFAULT_EXPECTED_SAMPLES = 5000
-#: Live samples at which drift and upliftSanity bounds are tightest when expectedSamples is unset.
+#: Live samples at which upliftSanity's bounds are tightest when expectedSamples is unset (and
+#: drift's, when no design can be derived).
 DEFAULT_DRIFT_SAMPLES = 2000
 #: Power at the margin that the design sample size (designSamples) is computed for.
 _DESIGN_POWER = 0.8
@@ -596,10 +598,12 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
     bound = gate.max if gate.max is not None else DEFAULT_PSI_FLOOR
     # Family-wise α over features (Bonferroni); each feature's bounds hold at every look.
     level = gate.alpha / len(names)
-    n_star = float(gate.expected_samples or DEFAULT_DRIFT_SAMPLES)
+    bins = max(len(m.features[name].reference) for name in names)
+    design = gate.expected_samples or drift_design_samples(bound, bins, level)
     bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live, alpha=level,
-                               n_star=n_star) for name in names}
+                               n_star=float(design)) for name in names}
     samples = min(sum(m.features[name].live) for name in names)
+    common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound}
     worst_name = max(bounds, key=lambda k: bounds[k][1])
     value, low, high = bounds[worst_name]
     if low > bound:
@@ -607,17 +611,32 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
         also = f" (also {', '.join(others)})" if others else ""
         return _Judged(GateVerdict.FAIL, f"{worst_name}: PSI {value:.4g}, lower bound {low:.4g} "
                                          f"> {bound:.4g}: drift shown{also}", value=value,
-                       lower=low, upper=high, threshold=bound, samples=samples)
+                       lower=low, upper=high, **common)
     widest = max(bounds, key=lambda k: bounds[k][2])
     value, low, high = bounds[widest]
     if high <= bound and samples >= gate.min_samples:
         return _Judged(GateVerdict.PASS, f"no drift in {len(names)} features: every PSI upper "
                                          f"bound ≤ {bound:.4g} (largest {widest} {high:.4g})",
-                       value=value, lower=low, upper=high, threshold=bound, samples=samples)
+                       value=value, lower=low, upper=high, **common)
     return _Judged(GateVerdict.INCONCLUSIVE, f"{widest}: PSI {value:.4g} in [{low:.4g}, "
                                              f"{high:.4g}], bound {bound:.4g}: not shown yet "
                                              f"({samples} live samples)",
-                   value=value, lower=low, upper=high, threshold=bound, samples=samples)
+                   value=value, lower=low, upper=high, **common)
+
+
+def drift_design_samples(bound: float, bins: int, alpha: float) -> int:
+    """Live rows at which a feature without drift is expected to show its PSI below ``bound``.
+
+    With no drift n·PSÎ ≈ χ²_{B−1} (mean B − 1), and the PSI's upper bound is about
+    (√PSÎ + √R)² with n·R the Pearson radius (``stats.drift.pearson_radius``) at its narrowest
+    (n = n*): the n where that reaches ``bound``. The drift gate's mixture is tuned to it unless
+    ``expectedSamples`` is set.
+    """
+    if not bound > 0 or bins < 2:
+        return DEFAULT_DRIFT_SAMPLES
+    dims = bins - 1
+    radius = pearson_radius(1.0, alpha=alpha, dims=dims, n_star=1.0)  # n·R at n = n*
+    return math.ceil((math.sqrt(dims) + math.sqrt(radius)) ** 2 / bound)
 
 
 def _qini(gate: GateSpecBase, m: QiniMeasurement, _: GateMemory) -> _Judged:

@@ -475,6 +475,25 @@ def test_online_effect_reports_its_design_size() -> None:
     assert explicit.design_samples == 1234
 
 
+def test_drift_reports_its_design_size_and_passes_near_it() -> None:
+    rng = np.random.default_rng(5)
+    shares = np.full(10, 0.1)
+    reference = tuple(int(x) for x in rng.multinomial(50_000, shares))
+
+    def measured(rows: int) -> DriftMeasurement:
+        return DriftMeasurement({f"f{i}": FeatureHistogram(
+            reference, tuple(int(x) for x in rng.multinomial(rows, shares))) for i in range(7)})
+
+    out = evaluate_gate(gate("drift"), measured(300), None, NOW)
+    # (√9 + √(n·R at n*))² / 0.1, n·R ≈ 29.6 at α/7 and 9 degrees of freedom: ≈ 713 live rows.
+    assert out.verdict is INC and out.design_samples == gates.drift_design_samples(0.1, 10, 0.05 / 7)
+    assert 650 < (out.design_samples or 0) < 780
+    # Without drift, a few times the design size passes all seven features.
+    assert evaluate_gate(gate("drift"), measured(3 * 713), None, NOW).verdict is P
+    explicit = evaluate_gate(gate("drift", expectedSamples=4000), measured(300), None, NOW)
+    assert explicit.design_samples == 4000
+
+
 # -- order -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("verdicts", "expected"), [

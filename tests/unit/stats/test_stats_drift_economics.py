@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from uplift_operator.stats.drift import ks_binned, psi, psi_threshold, psi_value
+from uplift_operator.stats.drift import (
+    ks_binned,
+    pearson_radius,
+    psi,
+    psi_bounds,
+    psi_threshold,
+    psi_value,
+)
 from uplift_operator.stats.economics import campaign_economics
 from uplift_operator.stats.results import ArmStats, Decision, TestResult
 
@@ -58,6 +65,65 @@ def test_psi_is_symmetric_and_nonnegative(c: list[int]) -> None:
         return
     assert psi_value(c, other) == pytest.approx(psi_value(other, c))
     assert psi_value(c, other) >= 0.0
+
+
+def test_pearson_radius_is_robbins_normal_mixture_boundary() -> None:
+    # n·R = (1 + 1/k)(2 ln(1/α) + d ln(1 + k)), k = n·c/n*, c the radius-minimising ratio at n*.
+    r = pearson_radius(1000, alpha=0.05, dims=9, n_star=1000)
+    c = np.geomspace(0.01, 100.0, 2001)
+    at_design = float(np.min((1 + 1 / c) * (2 * math.log(20) + 9 * np.log1p(c))))
+    assert 1000 * r == pytest.approx(at_design)
+    # Tightest (per row) at the design size; wider before and after.
+    assert 4000 * pearson_radius(4000, alpha=0.05, dims=9, n_star=1000) > at_design
+    assert 250 * pearson_radius(250, alpha=0.05, dims=9, n_star=1000) > at_design
+    assert pearson_radius(0, alpha=0.05, dims=9, n_star=1000) == math.inf
+
+
+def _points_in_set(cur: np.ndarray, radius: float, rng: np.random.Generator,
+                   count: int) -> np.ndarray:
+    """Random share vectors a with Σ(â − a)²/a ≤ radius, many on its boundary."""
+    a_hat = cur / cur.sum()
+    out = []
+    while len(out) < count:
+        step = rng.normal(size=a_hat.size) * np.sqrt(np.maximum(a_hat, 1e-4)) * rng.uniform(0, 2)
+        for scale in np.linspace(1.0, 0.0, 41):  # the farthest point of the ray inside the set
+            a = np.clip(a_hat + scale * math.sqrt(radius) * step, 1e-9, 1.0)
+            if np.sum((a_hat - a) ** 2 / a) <= radius:
+                out.append(a)
+                break
+    return np.array(out)
+
+
+@pytest.mark.parametrize("live", [(5, 90, 300, 80, 25), (0, 40, 120, 30, 10),
+                                  (400, 400, 100, 50, 50), (2000, 3000, 2500, 1500, 1000)])
+def test_psi_bounds_hold_every_psi_in_the_confidence_set(live: tuple[int, ...]) -> None:
+    ref = np.array([1000, 2000, 4000, 2000, 1000])
+    cur = np.array(live, dtype=float)
+    value, lower, upper = psi_bounds(ref, cur, alpha=0.05, n_star=500)
+    radius = pearson_radius(cur.sum(), alpha=0.05, dims=4, n_star=500)
+    points = _points_in_set(cur, radius, np.random.default_rng(7), 3000)
+    e = ref / ref.sum()
+    psis = np.sum((np.maximum(points, 1e-4) - e) * np.log(np.maximum(points, 1e-4) / e), axis=1)
+    assert lower <= value <= upper
+    assert lower <= psis.min() + 1e-9 and psis.max() <= upper * 1.002 + 1e-9
+    # The duality gap is small: the bounds are close to what the set's points reach.
+    assert psis.max() >= 0.8 * upper and psis.min() <= lower + 0.2 * (upper - lower)
+
+
+def test_psi_bounds_tighten_to_the_psi_and_cover_it_under_continuous_looks() -> None:
+    rng = np.random.default_rng(11)
+    ref = np.array([1000, 2000, 4000, 2000, 1000]) * 50
+    truth = np.array([0.05, 0.15, 0.4, 0.25, 0.15])
+    true_psi = psi_value(ref, truth * 1e9)
+    missed = 0
+    for _ in range(100):
+        rows = np.cumsum(rng.multinomial(1, truth, size=4000), axis=0)
+        looks = [psi_bounds(ref, rows[n - 1], alpha=0.05, n_star=1000)
+                 for n in range(100, 4001, 100)]
+        missed += any(not lo <= true_psi <= hi for _, lo, hi in looks)
+    assert missed <= 8  # ≤ α = 5 % of paths, at every one of 40 looks (binomial slack)
+    _, lo, hi = psi_bounds(ref, truth * 1e7, alpha=0.05, n_star=1000)
+    assert lo == pytest.approx(true_psi, abs=2e-3) and hi == pytest.approx(true_psi, abs=2e-3)
 
 
 def test_ks_binned_equals_scipy_on_discrete_data() -> None:
