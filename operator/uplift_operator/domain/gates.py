@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -46,6 +47,7 @@ from uplift_operator.domain.measurements import (
     NotMeasured,
     OnlineEffectMeasurement,
     OutcomeCompleteness,
+    QiniEstimate,
     QiniMeasurement,
     RoiMeasurement,
     SplitCounts,
@@ -690,15 +692,38 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
     _, _, d_high, pairs = paired_difference_bounds(c.replicates, s.replicates, alpha=fail_alpha)
     what = (f"Qini {c.estimate:.4g} vs stable {s.estimate:.4g}: paired difference {diff:+.4g} "
             f"in [{d_low:+.4g}, {d_high:+.4g}] over {pairs} resamples")
+    design = _qini_design_rows(gate, c, s, allowed)
     if d_high < 0:
         return _Judged(GateVerdict.FAIL, f"{name}: {what}: worse than stable", value=diff,
-                       lower=d_low, upper=d_high, threshold=0.0, samples=c.samples)
+                       lower=d_low, upper=d_high, threshold=0.0, samples=c.samples,
+                       design_samples=design)
     verdict = (GateVerdict.PASS if d_low > -allowed and floor_shown
                else GateVerdict.INCONCLUSIVE)
     why = (f"no worse than stable − {allowed:.4g}" if verdict is GateVerdict.PASS else
            f"not shown no worse than stable − {allowed:.4g} and above {floor:.4g}")
+    if verdict is GateVerdict.INCONCLUSIVE and design and c.samples and design > c.samples:
+        # Offline, another look brings no new rows: say what would decide it.
+        why += (f"; the evaluation set has {c.samples} rows, this margin needs ≈ {design} "
+                "(80 % power): evaluate both versions on a larger set or widen the margin")
     return _Judged(verdict, f"{name}: {what}: {why}", value=diff, lower=d_low, upper=d_high,
-                   threshold=-allowed, samples=c.samples)
+                   threshold=-allowed, samples=c.samples, design_samples=design)
+
+
+def _qini_design_rows(gate: GateSpecBase, canary: QiniEstimate, stable: QiniEstimate,
+                      allowed: float) -> int | None:
+    """Evaluation rows at which equal models pass at 80 % power: the paired difference's
+    bootstrap SE shrinks as 1/√rows, so rows·(z₁₋α + z₀.₈)²·SE²/margin². None when the set's
+    size or the margin is unknown (``expectedSamples`` when set)."""
+    if gate.expected_samples:
+        return gate.expected_samples
+    if not canary.samples or not allowed > 0 or not canary.replicates or not stable.replicates:
+        return None
+    pairs = [a - b for a, b in zip(canary.replicates, stable.replicates, strict=False)
+             if math.isfinite(a) and math.isfinite(b)]
+    if len(pairs) < 2:
+        return None
+    se = statistics.stdev(pairs)
+    return math.ceil(canary.samples * (_Z_POWER_SUM(gate.alpha) * se / allowed) ** 2)
 
 
 def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateMemory) -> _Judged:
@@ -1082,8 +1107,9 @@ def _worst_of(judged: list[_Judged]) -> _Judged:
     # Report the worst sub-verdict's evidence, and every sub-message so nothing is hidden.
     pick = max(judged, key=lambda j: _ORDER[j.verdict])
     message = "; ".join(j.message for j in sorted(judged, key=lambda j: -_ORDER[j.verdict]))
+    designs = [j.design_samples for j in judged if j.design_samples is not None]
     return _Judged(pick.verdict, message, pick.value, pick.lower, pick.upper, pick.threshold,
-                   pick.samples)
+                   pick.samples, design_samples=max(designs) if designs else None)
 
 
 # ---------------------------------------------------------------------------------------------

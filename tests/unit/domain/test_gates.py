@@ -475,6 +475,21 @@ def test_online_effect_reports_its_design_size() -> None:
     assert explicit.design_samples == 1234
 
 
+def test_qini_says_how_many_evaluation_rows_its_margin_needs() -> None:
+    noisy = tuple(x + d for x, d in zip(_BASE, replicates(0.0, seed=2, sd=0.02), strict=True))
+    m = QiniMeasurement({"w": qini(0.15, noisy)}, {"w": qini(0.15, _BASE)})
+    out = evaluate_gate(gate("qini"), m, None, NOW)
+    # rows·((z.95 + z.8)·SE/margin)², SE ≈ 0.02, margin 0.2 × 0.15: ≈ 12,808 × 2.75 ≈ 35,000.
+    assert out.verdict is INC and out.design_samples is not None
+    assert 30_000 < out.design_samples < 40_000
+    assert f"this margin needs ≈ {out.design_samples}" in out.message
+    assert "larger set or widen the margin" in out.message
+    # A set already large enough for its margin says nothing of the kind.
+    wide = evaluate_gate(gate("qini", margin=0.5), m, None, NOW)
+    assert wide.design_samples is not None and wide.design_samples < 12_808
+    assert "larger set" not in wide.message
+
+
 def test_drift_reports_its_design_size_and_passes_near_it() -> None:
     rng = np.random.default_rng(5)
     shares = np.full(10, 0.1)
