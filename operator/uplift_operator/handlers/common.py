@@ -102,7 +102,8 @@ class PassRunner:
         result = await loop.run_in_executor(self.executor, work)
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        observability.count_decisions(namespace, name, [event.reason for event in result.events])
+        observability.count_decisions(self.kind, namespace, name,
+                                      [event.reason for event in result.events])
         change = status_patch(current, result.status)
         self.signatures.produced(key, result.status)
         if change:

@@ -61,7 +61,7 @@ CAMPAIGN_INCREMENTAL_CONVERSIONS = Gauge(
 ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
-                    ["namespace", "name", "action"], registry=REGISTRY)
+                    ["kind", "namespace", "name", "action"], registry=REGISTRY)
 
 
 def serve(port: int) -> None:
@@ -91,16 +91,41 @@ def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: b
     INVALID.labels(kind, namespace, name).set(1 if invalid else 0)
 
 
+#: Per resource (namespace, name): the gate names and decision actions it has series for, so a
+#: gate that leaves the spec, or a deleted resource, leaves no ghost series behind.
+_GATE_SERIES: dict[tuple[str, str], set[str]] = {}
+_DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
+_VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
+_GATE_BOUNDS = ("value", "lower", "upper", "threshold")
+
+
 def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
     """Weight and gate verdicts of an UpliftModel, as its status says."""
     CANARY_WEIGHT.labels(namespace, name).set(status.get("canaryWeight", 0))
-    for gate in status.get("gates", []):
-        for verdict in ("Pass", "Inconclusive", "Error", "Fail"):
+    gates = status.get("gates", [])
+    current = {gate["name"] for gate in gates}
+    for gone in _GATE_SERIES.get((namespace, name), set()) - current:
+        _forget_gate(namespace, name, gone)
+    _GATE_SERIES[(namespace, name)] = current
+    for gate in gates:
+        for verdict in _VERDICTS:
             GATE_VERDICT.labels(namespace, name, gate["name"], verdict).set(
                 1 if gate.get("verdict") == verdict else 0)
-        for bound in ("value", "lower", "upper", "threshold"):
+        for bound in _GATE_BOUNDS:
             if gate.get(bound) is not None:
                 GATE_VALUE.labels(namespace, name, gate["name"], bound).set(gate[bound])
+            else:
+                with suppress(KeyError):
+                    GATE_VALUE.remove(namespace, name, gate["name"], bound)
+
+
+def _forget_gate(namespace: str, name: str, gate: str) -> None:
+    for verdict in _VERDICTS:
+        with suppress(KeyError):
+            GATE_VERDICT.remove(namespace, name, gate, verdict)
+    for bound in _GATE_BOUNDS:
+        with suppress(KeyError):
+            GATE_VALUE.remove(namespace, name, gate, bound)
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
@@ -130,9 +155,10 @@ def _observe_estimate(gauge: Gauge, namespace: str, name: str, estimate: dict[st
             gauge.labels(namespace, name, bound).set(value * scale)
 
 
-def count_decisions(namespace: str, name: str, actions: list[str]) -> None:
+def count_decisions(kind: str, namespace: str, name: str, actions: list[str]) -> None:
     for action in actions:
-        DECISIONS.labels(namespace, name, action).inc()
+        DECISIONS.labels(kind, namespace, name, action).inc()
+        _DECISION_SERIES.setdefault((kind, namespace, name), set()).add(action)
 
 
 def forget(kind: str, namespace: str, name: str) -> None:
@@ -149,3 +175,11 @@ def forget(kind: str, namespace: str, name: str) -> None:
             _observe_estimate(gauge, namespace, name, None)
     with suppress(KeyError):
         LAST_PASS.remove(kind, namespace, name)
+    if kind == "UpliftModel":
+        with suppress(KeyError):
+            CANARY_WEIGHT.remove(namespace, name)
+        for gate in _GATE_SERIES.pop((namespace, name), set()):
+            _forget_gate(namespace, name, gate)
+    for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
+        with suppress(KeyError):
+            DECISIONS.remove(kind, namespace, name, action)

@@ -78,3 +78,40 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
             assert _campaign(metric, "gone", bound) is None, (metric, bound)
     assert observability.REGISTRY.get_sample_value(
         "uplift_operator_campaign_budget_exhausted", {"namespace": "ns", "name": "gone"}) is None
+
+
+def _gate(name: str, gate: str, what: str) -> float | None:
+    labels = {"namespace": "ns", "name": name, "gate": gate}
+    if what in ("Pass", "Fail", "Inconclusive", "Error"):
+        return observability.REGISTRY.get_sample_value("uplift_operator_gate_verdict",
+                                                       {**labels, "verdict": what})
+    return observability.REGISTRY.get_sample_value("uplift_operator_gate_value",
+                                                   {**labels, "bound": what})
+
+
+def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
+    status = {"canaryWeight": 25, "gates": [
+        {"name": "errors", "verdict": "Pass", "value": 0.9, "upper": 1.1},
+        {"name": "drift", "verdict": "Inconclusive", "value": 0.02, "upper": 0.3}]}
+    observability.observe_rollout("ns", "m", status)
+    observability.count_decisions("UpliftModel", "ns", "m", ["StepAdvanced"])
+    observability.count_decisions("Campaign", "ns", "m", ["StepAdvanced"])  # same name, other kind
+    assert _gate("m", "errors", "Pass") == 1 and _gate("m", "drift", "upper") == 0.3
+    # A gate that leaves the spec leaves the metrics; a bound the status no longer has, too.
+    observability.observe_rollout("ns", "m", {"canaryWeight": 25, "gates": [
+        {"name": "errors", "verdict": "Pass", "value": 0.95}]})
+    assert _gate("m", "drift", "Inconclusive") is None and _gate("m", "drift", "upper") is None
+    assert _gate("m", "errors", "value") == 0.95 and _gate("m", "errors", "upper") is None
+    observability.forget("UpliftModel", "ns", "m")
+    assert _gate("m", "errors", "Pass") is None and _gate("m", "errors", "value") is None
+    assert observability.REGISTRY.get_sample_value(
+        "uplift_operator_canary_weight", {"namespace": "ns", "name": "m"}) is None
+
+    def decisions(kind: str) -> float | None:
+        return observability.REGISTRY.get_sample_value(
+            "uplift_operator_decisions_total",
+            {"kind": kind, "namespace": "ns", "name": "m", "action": "StepAdvanced"})
+
+    assert decisions("UpliftModel") is None and decisions("Campaign") == 1
+    observability.forget("Campaign", "ns", "m")
+    assert decisions("Campaign") is None
