@@ -492,6 +492,10 @@ class Progress:
     children: int = 0
     phases: Counter[str] = field(default_factory=Counter)
     shown: float = 0.0
+    #: Seconds from the first create until a tenth, and half, of the N were Healthy: whether
+    #: resources become Ready as they go or all together at the end.
+    tenth_s: float | None = None
+    half_s: float | None = None
 
 
 def snapshot_operator(dest: Path) -> str:
@@ -582,6 +586,10 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
         progress.phases = phases.counts()
         progress.healthy = progress.phases.get("Healthy", 0)
         now = time.monotonic()
+        if progress.tenth_s is None and progress.healthy * 10 >= n:
+            progress.tenth_s = round(now - started, 1)
+        if progress.half_s is None and progress.healthy * 2 >= n:
+            progress.half_s = round(now - started, 1)
         if now - progress.shown >= 15:
             progress.shown = now
             print(f"  N={n}: {now - started:5.0f} s, Healthy {progress.healthy}/{n} "
@@ -612,6 +620,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
     return {
         "all_ready": done, "ready": f"{progress.healthy}/{n}",
         "phases": dict(progress.phases), "apply_ready_s": round(elapsed, 1),
+        "tenth_ready_s": progress.tenth_s, "half_ready_s": progress.half_s,
         "apply_create_s": round(created, 2), "apply_create_failed": failed,
         "apply_writes": writes,
         "status_writes_per_resource": round(
@@ -690,6 +699,9 @@ def table(rows: list[dict[str, Any]]) -> str:
             continue
         ready = (f"{r['apply_ready_s']:.1f} s" if r["all_ready"]
                  else f"Ready {r['ready']} after {r['apply_ready_s']:.0f} s")
+        marks = [f"{share} at {r[key]:.0f} s" for share, key in
+                 (("10 %", "tenth_ready_s"), ("50 %", "half_ready_s")) if r.get(key) is not None]
+        ready += f" ({', '.join(marks)})" if marks else ""
         ratio = _ratio(r, "raw_create_s")
         lines.append(
             f"| {r['n']:,} | {r['raw_create_s']:.2f} s | {ready} | {ratio} "
