@@ -7,6 +7,7 @@ import asyncio
 import copy
 import datetime as dt
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +18,6 @@ from uplift_operator.adapters.watched import newer
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.pass_pool import PassPool
 from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
@@ -80,7 +80,7 @@ class PassRunner:
     kind: str
     plural: str
     wakeups: Wakeups
-    executor: PassPool
+    executor: ThreadPoolExecutor
     cluster: _StatusWriter
     signatures: Signatures = field(default_factory=Signatures)
     own_writes: OwnWrites = field(default_factory=OwnWrites)
@@ -99,9 +99,7 @@ class PassRunner:
             with observability.reconciling(self.kind, namespace, name):
                 return decide(snapshot, now())
 
-        # A resource the operator never wrote a status for waits behind finishing work.
-        pool = self.executor if current else self.executor.first_passes
-        result = await loop.run_in_executor(pool, work)
+        result = await loop.run_in_executor(self.executor, work)
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(self.kind, namespace, name,

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
@@ -25,7 +26,6 @@ from uplift_operator.handlers import (
 )
 from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
 from uplift_operator.handlers.common import config_of, runner
-from uplift_operator.handlers.pass_pool import PassPool
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
@@ -70,8 +70,8 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo["uplift_dependencies"] = dependencies(config, objects)
     # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the
     # event loop that carries the watches and the waiting tasks (handlers.scheduling).
-    # A resource's first pass queues behind the work that finishes others (handlers.pass_pool).
-    memo["pass_executor"] = PassPool(config.pass_workers, thread_name_prefix="pass")
+    memo["pass_executor"] = ThreadPoolExecutor(max_workers=config.pass_workers,
+                                               thread_name_prefix="pass")
     memo["wakeups"] = Wakeups()
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
@@ -130,7 +130,7 @@ def stop_passes(memo: kopf.Memo, **_: Any) -> None:
     if isinstance(trimming, threading.Event):
         trimming.set()
     executor = memo.get("pass_executor")
-    if isinstance(executor, PassPool):
+    if isinstance(executor, ThreadPoolExecutor):
         executor.shutdown(wait=False, cancel_futures=True)
 
 
