@@ -575,7 +575,15 @@ class SanitySim(GateSim):
 
 # -- qini (offline) --------------------------------------------------------------------------
 
-QINI_ROWS = 20_000
+QINI_ROWS_DEFAULT = 20_000
+QINI_MARGIN_DEFAULT = 0.2  # the gate's default relative margin
+
+
+def qini_rows() -> int:
+    """Rows per synthetic evaluation set: ``--qini-rows`` (passed to the workers through the
+    environment, so it holds however they are started)."""
+    return int(os.environ.get("GATE_BENCH_QINI_ROWS", QINI_ROWS_DEFAULT))
+
 QINI_BOOT = 200
 QINI_P0, QINI_TAU, QINI_SLOPE = 0.10, 0.04, 0.03  # p(y | control) and the CATE τ(u) = 0.04 + 0.03u
 QINI_STABLE_NOISE = 1.0
@@ -654,9 +662,21 @@ def _population_qini(noise: float, rows: int = 200_000, seed: int = 11) -> float
     return float(um.qini_coefficient(y, t, u + noise * rng.normal(size=rows)))
 
 
+@functools.lru_cache(maxsize=4)
+def _observed_qini(noise: float, rows: int = 1_000_000, seed: int = 13) -> float:
+    """A model's Qini as the gate sees it: on realised (0/1) outcomes, whose perfect ranking
+    (the normalisation) is far better than on expected outcomes: ≈ 0.55 × ``_population_qini``.
+    Ratios between models are the same either way (one normalisation per set)."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=rows)
+    t = (np.arange(rows) % 2).astype(float)
+    y = (rng.random(rows) < QINI_P0 + t * _cate(u)).astype(float)
+    return float(um.qini_coefficient(y, t, u + noise * rng.normal(size=rows)))
+
+
 @functools.lru_cache(maxsize=16)
 def _noise_for(ratio: float) -> float:
-    grid = np.linspace(0.2, 4.0, 39)
+    grid = np.linspace(0.2, 8.0, 79)  # Qini ratios 1.39 (σ 0.2) to 0.17 (σ 8) of σ = 1
     values = np.array([_population_qini(float(s)) for s in grid])
     # Qini falls as the noise grows: interpolate on the reversed grid.
     return float(np.interp(ratio * _population_qini(QINI_STABLE_NOISE), values[::-1], grid[::-1]))
@@ -680,10 +700,11 @@ class QiniSim(GateSim):
         return _noise_for(ratio)
 
     def stable_qini(self) -> float:
-        return _population_qini(QINI_STABLE_NOISE)
+        """The stable's Qini on the gate's scale (its relative margin multiplies this)."""
+        return _observed_qini(QINI_STABLE_NOISE)
 
     def se_difference(self) -> float:
-        """SE of the paired canary − stable Qini difference at QINI_ROWS (a pilot, equal models)."""
+        """SE of the paired canary − stable Qini difference at ``qini_rows()`` (a pilot, equal models)."""
         return _pilot_se(self)
 
     def fixed_n(self, sc: Scenario) -> float:
@@ -691,7 +712,7 @@ class QiniSim(GateSim):
         margin = self.gate.get("margin", 0.2) * abs(q)
         delta = (sc.effect - 1) * q
         d0 = -margin if sc.right != "rollback" else 0.0
-        return QINI_ROWS * (_z_sum() * self.se_difference() / abs(delta - d0)) ** 2
+        return qini_rows() * (_z_sum() * self.se_difference() / abs(delta - d0)) ** 2
 
     def cap(self) -> float:
         return math.inf  # offline: the evaluation set is what it is
@@ -706,7 +727,7 @@ class QiniSim(GateSim):
         return QiniRun(self, sc, rng)
 
     def notes(self) -> list[str]:
-        return [f"qini: synthetic evaluation sets of {QINI_ROWS:,} rows (50 % treated, p = 0.10 + "
+        return [f"qini: synthetic evaluation sets of {qini_rows():,} rows (50 % treated, p = 0.10 + "
                 f"t·τ(u), τ = 0.04 + 0.03u), scores u + σ·noise, {QINI_BOOT} paired bootstrap "
                 "resamples (stats.uplift.bootstrap_replicates' scheme, one seed for both models); "
                 "samples = the evaluation set's rows"]
@@ -714,7 +735,7 @@ class QiniSim(GateSim):
 
 class QiniRun(Run):
     def __init__(self, sim: QiniSim, sc: Scenario, rng: np.random.Generator) -> None:
-        n = QINI_ROWS
+        n = qini_rows()
         u = rng.normal(size=n)
         t = (rng.random(n) < 0.5).astype(float)
         y = (rng.random(n) < QINI_P0 + t * _cate(u)).astype(float)
@@ -1013,6 +1034,7 @@ def _comparative(m: float) -> tuple[Scenario, ...]:
 
 def gate_sims() -> dict[str, GateSim]:
     oe_margin = 0.005
+    qini_margin = float(os.environ.get("GATE_BENCH_QINI_MARGIN", QINI_MARGIN_DEFAULT))
     return {
         "errorRate": ErrorRateSim(
             "errorRate", {"name": "errors", "type": "errorRate", "margin": 0.2,
@@ -1037,9 +1059,10 @@ def gate_sims() -> dict[str, GateSim]:
             (Scenario("null", "promote", 0.0), Scenario("margin", "hold", 1.0),
              Scenario("2x margin", "rollback", 2.0)), "requests"),
         "qini": QiniSim(
-            "qini", {"name": "qini", "type": "qini"},
-            (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 0.8),
-             Scenario("2x margin", "rollback", 0.6), Scenario("better", "promote", 1.2)),
+            "qini", {"name": "qini", "type": "qini", "margin": qini_margin},
+            (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 1 - qini_margin),
+             Scenario("2x margin", "rollback", 1 - 2 * qini_margin),
+             Scenario("better", "promote", 1 + qini_margin)),
             "evaluation rows"),
         **campaign_sims(),
     }
@@ -1339,7 +1362,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-naive", action="store_true", help="skip the peeking z-test baseline")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    parser.add_argument("--qini-rows", type=int, default=QINI_ROWS_DEFAULT,
+                        help="rows per qini evaluation set (the design N of equal models at "
+                             "the default margin is ≈ 143,000)")
+    parser.add_argument("--qini-margin", type=float, default=QINI_MARGIN_DEFAULT,
+                        help="the qini gate's relative margin; the scenarios follow it (canary "
+                             "Qini 1, 1 − m, 1 − 2m, 1 + m × the stable's; m ≤ 0.3)")
     args = parser.parse_args(argv)
+    os.environ["GATE_BENCH_QINI_ROWS"] = str(args.qini_rows)
+    os.environ["GATE_BENCH_QINI_MARGIN"] = str(args.qini_margin)
     runs = 20 if args.quick else args.runs
     keys = [k.strip() for k in args.gates.split(",") if k.strip()]
     unknown = set(keys) - set(gate_sims())
