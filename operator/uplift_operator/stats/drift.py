@@ -12,6 +12,9 @@ Formulas: ``docs/statistics.md`` §5.
 * KS: D = max_b |F_ref(b) − F_cur(b)| at the bin edges, p-value as scipy ``ks_2samp``'s
   asymptotic mode (``kstwo`` at the effective n·m/(n+m)). Binning can only lower D, so the test
   is conservative; at large n it flags differences too small to matter — pair it with PSI.
+* ``psi_bounds`` (the drift gate): anytime-valid bounds on the live distribution's PSI, the
+  smallest and largest PSI over one χ²-shaped confidence set of the live shares
+  (``pearson_radius``), by Lagrangian duality.
 """
 
 from __future__ import annotations
