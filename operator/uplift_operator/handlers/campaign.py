@@ -18,7 +18,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import PassRunner, config_of, runner
+from uplift_operator.handlers.common import PassRunner, config_of, deleted, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.services import campaign as service
 from uplift_operator.services.common import PassResult
@@ -65,12 +65,10 @@ def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
     return deps
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
-def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)
+def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted Campaign (on the watch's DELETED event: see
     ``handlers.upliftmodel.forget``)."""
-    if event.get("type") != "DELETED":
-        return
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))

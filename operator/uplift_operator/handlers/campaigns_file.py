@@ -26,6 +26,7 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.handlers.common import deleted
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
@@ -81,11 +82,9 @@ def file_key(namespace: str, model: str) -> tuple[str, str, str]:
     return (FILE_KIND, namespace, model)
 
 
-@kopf.on.event(GROUP, VERSION, "upliftmodels")
-def forget_file(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, "upliftmodels", when=deleted)
+def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """The model is gone (its DELETED watch event; see ``handlers.upliftmodel.forget``)."""
-    if event.get("type") != "DELETED":
-        return
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
     service.forget(owner, file_dependencies(memo))

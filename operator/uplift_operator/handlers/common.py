@@ -22,7 +22,7 @@ from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["OwnWrites", "PassRunner", "config_of", "now", "runner"]
+__all__ = ["OwnWrites", "PassRunner", "config_of", "deleted", "now", "runner"]
 
 
 
@@ -32,6 +32,12 @@ def config_of(memo: kopf.Memo) -> OperatorConfig:
     if not isinstance(config, OperatorConfig):
         raise kopf.PermanentError("operator started without configuration")
     return config
+
+
+def deleted(**kwargs: Any) -> bool:
+    """kopf ``when=`` filter of an event handler: the watch's DELETED event only. A handler
+    filtered out neither runs nor logs its "succeeded" line, once per watch event."""
+    return kwargs.get("type") == "DELETED"
 
 
 def now() -> dt.datetime:

@@ -21,7 +21,7 @@ import kopf
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import PassRunner, runner
+from uplift_operator.handlers.common import PassRunner, deleted, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
@@ -76,13 +76,11 @@ def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
         observability.observe_rollout(namespace, name, status)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
-def forget(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+@kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)
+def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted UpliftModel. On the watch's DELETED event, not
     as a kopf on-delete handler: that would make kopf keep a last-handled annotation on every
     object (one more write per resource) for a handler that writes nothing."""
-    if event.get("type") != "DELETED":
-        return
     namespace, name = str(meta.get("namespace")), str(meta.get("name"))
     observability.forget(KIND, namespace, name)
     deps = memo["uplift_dependencies"]

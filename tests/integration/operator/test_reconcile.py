@@ -167,6 +167,14 @@ def test_operator_metrics_and_liveness(operator: OperatorProcess, admin: Kubectl
     health = urllib.request.urlopen(
         f"http://127.0.0.1:{operator.liveness_port}/healthz", timeout=5)
     assert health.status == 200
+    # Deleted, its series go (the forget handler runs on the watch's DELETED event only).
+    admin.run("delete", "-n", namespace, "upliftmodel/hillstrom-uplift")
+
+    def series_gone() -> bool:
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return f'name="hillstrom-uplift",namespace="{namespace}"' not in text
+
+    admin.wait_for(series_gone, timeout=30, what="the deleted model's metric series gone")
 
 
 def test_logs_are_structured_json(operator: OperatorProcess) -> None:

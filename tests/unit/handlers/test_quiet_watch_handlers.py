@@ -25,3 +25,19 @@ def test_a_routine_wake_up_is_dropped(name: str) -> None:
 ])
 def test_everything_else_still_logs(level: int, message: str) -> None:
     assert QuietWatchHandlers().filter(_record(level, message))
+
+
+def test_the_forget_handlers_run_only_on_deletion() -> None:
+    """Filtered by kopf (``when=``), they neither run nor log a line per watch event."""
+    import kopf
+
+    from uplift_operator.handlers import campaign, campaigns_file, upliftmodel
+    from uplift_operator.handlers.common import deleted
+
+    assert deleted(type="DELETED", event={"type": "DELETED"})
+    assert not deleted(type="MODIFIED", event={"type": "MODIFIED"})
+    assert not deleted(type=None, event={})  # the initial listing
+    forgetting = {upliftmodel.forget, campaign.forget, campaigns_file.forget_file}
+    registered = [h for h in kopf.get_default_registry()._watching._handlers  # kopf internals
+                  if getattr(h, "fn", None) in forgetting]
+    assert len(registered) == 3 and all(h.when is deleted for h in registered)
