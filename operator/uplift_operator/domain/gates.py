@@ -244,9 +244,11 @@ def evaluate_gate(gate: GateSpecBase,
       below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
       on either side only ``max`` can pass the gate.
     * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
-      live distribution against the training reference, at α split over the features (family-
-      wise over features and looks); Fail when a lower bound exceeds ``max`` (default 0.1),
-      Pass when every upper bound is below it (after ``minSamples`` live samples).
+      live distribution against the training reference (one χ² confidence set of the live
+      shares, ``stats.drift.psi_bounds``), at α split over the features (family-wise over
+      features and looks); Fail when a lower bound exceeds ``max`` (default 0.1), Pass when
+      every upper bound is below it (after ``minSamples`` live samples); the mixture is tuned
+      to ``drift_design_samples`` unless ``expectedSamples`` is set.
     * ``qini``: offline, evaluated before any traffic moves. Per treatment, the paired bootstrap
       of canary − stable Qini on one shared evaluation set: Pass when its lower bound is above
       −margin (relative to the stable's Qini by default) and the canary's lower bound above
