@@ -91,8 +91,9 @@ def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: b
     INVALID.labels(kind, namespace, name).set(1 if invalid else 0)
 
 
-#: Per resource (namespace, name): the gate names and decision actions it has series for, so a
-#: gate that leaves the spec, or a deleted resource, leaves no ghost series behind.
+#: The gate names an UpliftModel (namespace, name) has series for, and the decision actions a
+#: resource (kind, namespace, name) has: a gate that leaves the spec, or a deleted resource,
+#: leaves no ghost series behind.
 _GATE_SERIES: dict[tuple[str, str], set[str]] = {}
 _DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
 _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")

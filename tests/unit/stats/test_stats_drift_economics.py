@@ -110,6 +110,21 @@ def test_psi_bounds_hold_every_psi_in_the_confidence_set(live: tuple[int, ...]) 
     assert psis.max() >= 0.8 * upper and psis.min() <= lower + 0.2 * (upper - lower)
 
 
+def test_psi_bounds_grid_is_within_a_fifth_of_a_percent_of_a_fine_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import uplift_operator.stats.drift as drift
+
+    rng = np.random.default_rng(3)
+    ref = rng.multinomial(50_000, np.full(10, 0.1))
+    tilt = np.exp(0.9 * np.linspace(-1, 1, 10)) / np.exp(0.9 * np.linspace(-1, 1, 10)).sum()
+    cases = [rng.multinomial(n, p) for n in (300, 1000, 4000) for p in (np.full(10, 0.1), tilt)]
+    coarse = np.array([psi_bounds(ref, c, alpha=0.05 / 7)[1:] for c in cases])
+    monkeypatch.setattr(drift, "_GRID", 2049)
+    monkeypatch.setattr(drift, "_LAMBDAS", np.r_[0.0, np.geomspace(1e-3, 1e4, 201)])
+    fine = np.array([psi_bounds(ref, c, alpha=0.05 / 7)[1:] for c in cases])
+    assert np.all(np.abs(coarse - fine) <= 0.002 * fine + 1e-4)
+
+
 def test_psi_bounds_tighten_to_the_psi_and_cover_it_under_continuous_looks() -> None:
     rng = np.random.default_rng(11)
     ref = np.array([1000, 2000, 4000, 2000, 1000]) * 50
