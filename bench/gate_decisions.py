@@ -593,29 +593,37 @@ def _cate(u: FloatArray) -> FloatArray:
     return np.clip(QINI_TAU + QINI_SLOPE * u, -QINI_P0, 1 - QINI_P0)
 
 
-def qini_replicates(y: FloatArray, t: FloatArray, score: FloatArray, weights: FloatArray) -> FloatArray:
+def qini_replicates(y: FloatArray, t: FloatArray, score: FloatArray, weights: FloatArray,
+                    chunk: int = 8) -> FloatArray:
     """``qini_coefficient`` (normalised) on each weighted resample: one row of ``weights`` per
     resample, a row's weight = how often the bootstrap drew it. Equal to
-    ``stats.uplift.bootstrap_replicates(qini_coefficient, …)`` on distinct scores (``cross_check_qini``)."""
+    ``stats.uplift.bootstrap_replicates(qini_coefficient, …)`` on distinct scores (``cross_check_qini``).
+    ``chunk`` resamples at a time: their running sums stay in cache (all 200 at once, at 72,000
+    rows, moved ≈ 1 GB through memory per model and took 9× as long, with the same result)."""
     order = np.argsort(score, kind="mergesort")[::-1]
-    w, ys, ts = weights[:, order], y[order], t[order]
-    n_t = np.cumsum(w * ts, axis=1)
-    n_c = np.cumsum(w * (1 - ts), axis=1)
-    y_t = np.cumsum(w * ys * ts, axis=1)
-    y_c = np.cumsum(w * ys * (1 - ts), axis=1)
-    q = y_t - y_c * np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c != 0)
-    x = n_t + n_c
-    x0 = np.c_[np.zeros(len(w)), x]
-    q0 = np.c_[np.zeros(len(w)), q]
-    area = np.sum(np.diff(x0, axis=1) * (q0[:, 1:] + q0[:, :-1]), axis=1) / 2
-    total, q_end = x[:, -1], q[:, -1]
-    random = total * q_end / 2
-    # The perfect ranking (treated converters, non-converters, control converters): three blocks.
-    a = w @ (ys * ts)
-    b = w @ (1 - ys)
-    c = w @ (ys * (1 - ts))
-    perfect = a * a / 2 + b * a + c * (a + q_end) / 2
-    out: FloatArray = (area - random) / (perfect - random)
+    ys, ts = y[order], t[order]
+    y_treated, y_control = ys * ts, ys * (1 - ts)
+    out = np.empty(len(weights))
+    for lo in range(0, len(weights), chunk):
+        w = weights[lo:lo + chunk][:, order]
+        x = np.cumsum(w, axis=1)
+        n_t = np.cumsum(w * ts, axis=1)
+        n_c = x - n_t
+        y_t = np.cumsum(w * y_treated, axis=1)
+        y_c = np.cumsum(w * y_control, axis=1)
+        q = y_t - y_c * np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c != 0)
+        # The curve is linear over each row's weight: area = Σ wᵢ (qᵢ + qᵢ₋₁) / 2, q₋₁ = 0.
+        before = np.zeros_like(q)
+        before[:, 1:] = q[:, :-1]
+        area = np.einsum("ij,ij->i", w, q + before) / 2
+        total, q_end = x[:, -1], q[:, -1]
+        random = total * q_end / 2
+        # The perfect ranking (treated converters, non-converters, control converters): three
+        # blocks, sized by the running sums' totals.
+        a, c = y_t[:, -1], y_c[:, -1]
+        b = total - a - c
+        perfect = a * a / 2 + b * a + c * (a + q_end) / 2
+        out[lo:lo + chunk] = (area - random) / (perfect - random)
     return out
 
 
