@@ -18,10 +18,11 @@ Design (the same for every gate):
   one gate (the defaults of the API unless the table says otherwise). Version "1" is stable and
   "2" desired, so the first ``decide`` starts the canary. One ``decide`` per interval.
 * Traffic: ``λ`` units per interval (Poisson), split canary/stable at the current weight; the
-  per-gate ``λ`` makes the canary collect the null scenario's fixed-horizon N in ~10 looks at
-  10 %. Counts handed to the gate are cumulative *since the step started* (PromQL
-  ``increase(...[since step start])``), except drift and upliftSanity, which count since the
-  *canary* started (as issue #8 plans).
+  per-gate ``λ`` makes the canary collect the null scenario's fixed-horizon N in 40 looks at
+  10 %; a scenario that should promote (``better``) is paced by its own N instead, since a
+  promotion waits out every pause (``GateSim.per_look``). Counts handed to the gate are
+  cumulative *since the step started* (PromQL ``increase(...[since step start])``), except
+  drift and upliftSanity, which count since the *canary* started (as issue #8 plans).
 * A run ends at promotion, rollback, or when the canary has served ``CAP`` × the largest
   fixed-horizon N of the gate's scenarios (undecided; counted as "no decision", never as right).
 * Scenarios: ``null`` (equal versions), ``margin`` (canary exactly at the margin / bound),
@@ -199,14 +200,22 @@ class GateSim:
     def fixed_n(self, sc: Scenario) -> float:
         raise NotImplementedError
 
-    def per_look(self) -> float:
+    def per_look(self, sc: Scenario) -> float:
         """Total units per interval: the canary collects the null's N in LOOKS_TO_N looks at the
-        first step, so a clean ramp (pauses only) costs well under N (``floor``)."""
-        return self.fixed_n(self.scenarios[0]) / (WEIGHTS[0] / 100 * LOOKS_TO_N)
+        first step, so a clean ramp (pauses only) costs well under N (``floor``: 0.64 × N).
+        A scenario whose right decision is a promotion (``better``) is paced by its *own* N:
+        a promotion waits out every pause, and at the null's rate a canary 2 margins from the
+        boundary (N a quarter of the null's) had a floor of 2.5–2.8 × its N, so its samples to
+        decision measured the pauses, not the gate. Rollbacks wait for no pause, so the other
+        scenarios keep the null's rate (and their rows stay comparable with earlier runs)."""
+        n = self.fixed_n(sc)
+        if sc.right != "promote" or sc.srm or not math.isfinite(n):
+            n = self.fixed_n(self.scenarios[0])
+        return n / (WEIGHTS[0] / 100 * LOOKS_TO_N)
 
-    def floor(self) -> float:
+    def floor(self, sc: Scenario) -> float:
         """Canary samples of the shortest possible promotion: every step ends at its pause."""
-        return PAUSE_LOOKS * sum(WEIGHTS) / 100 * self.per_look()
+        return PAUSE_LOOKS * sum(WEIGHTS) / 100 * self.per_look(sc)
 
     def cap(self) -> float:
         return CAP * max(self.fixed_n(s) for s in self.scenarios)
@@ -235,7 +244,7 @@ ERR_BASE = 0.01
 
 class ErrorRateRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
-        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look(sc)
         self.p_canary = ERR_BASE * sc.effect
         self.weight = 0
         self.counts = np.zeros(4, dtype=np.int64)  # canary errors, requests, stable errors, requests
@@ -283,7 +292,7 @@ OE_HOLDOUT_P, OE_TREATED_P = 0.10, 0.15  # Hillstrom-like visit rates: holdout 1
 
 class OnlineEffectRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
-        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look(sc)
         self.h = sim.experiment_of(sc)["holdoutFraction"]
         # The SRM scenario breaks the canary's holdout split (52/48 on a 50/50 design).
         self.h_canary = self.h * SRM_FACTOR if sc.srm else self.h
@@ -365,7 +374,7 @@ def _histogram_quantile(q: float, cumulative: Sequence[int]) -> float:
 
 class LatencyRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
-        self.sim, self.sc, self.lam = sim, sc, sim.per_look()
+        self.sim, self.sc, self.lam = sim, sc, sim.per_look(sc)
         ratio = 1.0 if sc.srm else sc.effect  # the canary's slow share = ratio × stable's
         scale = math.exp(LAT_SIGMA * (stats.norm.ppf(1 - LAT_SLOW) - stats.norm.ppf(1 - LAT_SLOW * ratio)))
         self.p_canary, self.p_stable = _bucket_probs(scale), _bucket_probs(1.0)
@@ -460,7 +469,7 @@ def _tilted(p: FloatArray, target: float) -> FloatArray:
 
 class DriftRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario, rng: np.random.Generator) -> None:
-        self.lam = sim.per_look()
+        self.lam = sim.per_look(sc)
         self.reference = _reference_shares()
         self.ref_counts = [tuple(int(x) for x in rng.multinomial(DRIFT_REFERENCE, p))
                            for p in self.reference]
@@ -514,7 +523,7 @@ class DriftSim(GateSim):
         return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS,
                                               ALPHA / DRIFT_FEATURES)
 
-    def per_look(self) -> float:
+    def per_look(self, sc: Scenario) -> float:
         # Traffic follows the design size, not the χ² N: at the χ² N's rate the first step
         # alone would outlast MAX_LOOKS.
         return self.design() / (WEIGHTS[0] / 100 * LOOKS_TO_N)
@@ -533,7 +542,7 @@ class SanityRun(Run):
     TRAINING_MEAN, TRAINING_STD = 0.03, 0.02
 
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
-        self.lam, self.sc = sim.per_look(), sc
+        self.lam, self.sc = sim.per_look(sc), sc
         self.mu = self.TRAINING_MEAN + sc.effect * self.TRAINING_STD
         self.weight, self.total, self.n = 0, 0.0, 0
 
@@ -563,7 +572,7 @@ class SanitySim(GateSim):
             return math.nan
         return _z_sum() ** 2 / (abs(sc.effect) - bound) ** 2
 
-    def per_look(self) -> float:
+    def per_look(self, sc: Scenario) -> float:
         return 1000.0  # the null's N is ~6 requests: minSamples (100) and the pauses dominate
 
     def cap(self) -> float:
@@ -725,7 +734,7 @@ class QiniSim(GateSim):
     def cap(self) -> float:
         return math.inf  # offline: the evaluation set is what it is
 
-    def floor(self) -> float:
+    def floor(self, sc: Scenario) -> float:
         return math.nan
 
     def max_looks(self) -> int:
@@ -827,7 +836,7 @@ class CampaignSim(GateSim):
 
 class DeliveryRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
-        self.lam, self.p = sim.per_look(), sc.effect
+        self.lam, self.p = sim.per_look(sc), sc.effect
         self.percent = 0.0
         self.decided = self.delivered = 0
 
@@ -859,7 +868,7 @@ class ConversionRun(Run):
     outcomes reported (late outcomes are the runtime's own counter: never in these counts)."""
 
     def __init__(self, sim: GateSim, sc: Scenario, roi: bool) -> None:
-        self.lam, self.delta, self.roi = sim.per_look(), sc.effect, roi
+        self.lam, self.delta, self.roi = sim.per_look(sc), sc.effect, roi
         self.complete = 0.8 if "incomplete" in sc.name else 1.0
         self.percent = 0.0
         self.counts = np.zeros(4, dtype=np.int64)  # treated units, conv, holdout units, conv
@@ -940,10 +949,10 @@ class BudgetSim(CampaignSim):
     def fixed_n(self, sc: Scenario) -> float:
         return math.nan
 
-    def per_look(self) -> float:
+    def per_look(self, sc: Scenario) -> float:
         return BUDGET_PER_LOOK
 
-    def floor(self) -> float:
+    def floor(self, sc: Scenario) -> float:
         return PAUSE_LOOKS * sum(WEIGHTS) / 100 * BUDGET_PER_LOOK
 
     def cap(self) -> float:
@@ -1177,7 +1186,7 @@ def naive_peeking(key: str, sc: Scenario, runs: int, looks: int = 40) -> tuple[f
     significant, roll back when harm beyond zero is), same traffic and ramp weights, no pauses."""
     sim = gate_sims()[key]
     rng = _seed(key + "/naive", sc.name, 0)
-    lam = sim.per_look()
+    lam = sim.per_look(sc)
     weights = np.repeat(np.array(WEIGHTS) / 100, [5, 5, looks - 10])
     share = weights * (SRM_FACTOR if sc.srm and key == "errorRate" else 1.0)
     z = stats.norm.ppf(1 - ALPHA)
@@ -1355,7 +1364,7 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int,
         for index, sc in enumerate(sim.scenarios):
             if (key, index) not in collected:
                 continue
-            rows.append(Row(key, sc, sim.unit, sim.fixed_n(sc), sim.floor(),
+            rows.append(Row(key, sc, sim.unit, sim.fixed_n(sc), sim.floor(sc),
                             tuple(collected[(key, index)]), cpu[(key, index)]))
     return rows
 
