@@ -259,13 +259,23 @@ def _refine(
     left = math.log(_LAMBDAS[max(best - 1, 1)])
     right = math.log(_LAMBDAS[min(best + 1, _LAMBDAS.size - 1)])
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    for _ in range(20):
-        x1 = right - ratio * (right - left)
-        x2 = left + ratio * (right - left)
-        f1, f2 = sign * bound_at(np.exp(np.array([x1, x2])))
+
+    def at(x: float) -> float:
+        return float(sign * bound_at(np.array([math.exp(x)]))[0])
+
+    # One new point per step: the surviving inner point is the next step's other one.
+    x1, x2 = right - ratio * (right - left), left + ratio * (right - left)
+    f1, f2 = at(x1), at(x2)
+    best_value = min(float(np.min(values)), f1, f2)
+    for _ in range(19):
         if f1 <= f2:
-            right = x2
+            right, x2, f2 = x2, x1, f1
+            x1 = right - ratio * (right - left)
+            f1 = at(x1)
+            best_value = min(best_value, f1)
         else:
-            left = x1
-        values = np.r_[values, f1, f2]
-    return float(sign * np.min(values))
+            left, x1, f1 = x1, x2, f2
+            x2 = left + ratio * (right - left)
+            f2 = at(x2)
+            best_value = min(best_value, f2)
+    return sign * best_value
