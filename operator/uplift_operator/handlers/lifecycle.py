@@ -33,6 +33,8 @@ from uplift_operator.services import upliftmodel as service
 from uplift_operator.settings import OperatorConfig
 
 PREFIX = "uplift.dev"
+#: Events posted at once (kopf's posting workers; each object's in order).
+EVENT_POSTERS = 8
 MODEL_PLURAL = "upliftmodels"
 
 
@@ -48,6 +50,13 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # Events say `From: uplift-operator` (kopf's default is "kopf"), the instance is the pod.
     settings.posting.reporting_component = "uplift-operator"
     settings.posting.reporting_instance = os.environ.get("HOSTNAME") or "uplift-operator"
+    # kopf posts each object's events from a worker of its own, all of them at once, on an
+    # aiohttp pool without a limit: 1,000 first versions opened ~180 TLS connections in one
+    # burst (the API server pays every handshake; bench/scale.py, docs/operator.md "Scale").
+    # A few workers, each leaving as soon as its object has nothing more to post, reuse a
+    # few connections; an object's events still go out in order, by one worker at a time.
+    settings.posting.worker_limit = EVENT_POSTERS
+    settings.posting.idle_timeout = 0.05
     settings.peering.mandatory = not config.standalone
     # kopf's default lifetime (60 s) kept a standby waiting up to a minute after the acting
     # replica was SIGKILLed (docs/reliability.md, "Kills and failovers"); keep-alives follow it.

@@ -89,3 +89,22 @@ def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
         lifecycle.stop_passes(memo=memo)
 
     asyncio.run(scenario())
+
+
+def test_events_are_posted_by_a_few_workers_that_leave_when_their_object_is_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf's default posts every object's events at once on a pool without a limit: 1,000
+    first versions opened ~180 TLS connections to the API server in one burst (bench/scale.py).
+    A few workers reuse a few connections; each must leave soon after its object's last event,
+    or the few would serve ≈ one object per second (kopf's default idle wait)."""
+    config_file = tmp_path / "kubeconfig"
+    config_file.write_text(KUBECONFIG)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file))
+    memo = kopf.Memo(config=settings.parse_args(["--all-namespaces", "--metrics-port", "0"]))
+    operator_settings = kopf.OperatorSettings()
+    assert operator_settings.posting.worker_limit is None  # kopf's default: unbounded
+    lifecycle.configure(settings=operator_settings, memo=memo)
+    posting = operator_settings.posting
+    assert posting.worker_limit is not None and 1 <= posting.worker_limit <= 16
+    assert posting.worker_limit / posting.idle_timeout >= 100  # objects a second, at least
+    lifecycle.stop_passes(memo=memo)
