@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
+from uplift_operator.stats import counts
 from uplift_operator.stats.counts import (
     log_beta_bf_one_sided,
     log_dirichlet_bf,
@@ -188,3 +189,13 @@ def test_split_concentration_scales_with_the_share() -> None:
     assert split_concentration(0.1) > split_concentration(0.5)
     with pytest.raises(ValueError, match="share"):
         split_concentration(1.0)
+
+
+@pytest.mark.parametrize(("c_a", "c_b"),
+                         [(0, 0), (0, 7), (20, 25), (480, 520), (52_000, 48_000)])
+@pytest.mark.parametrize("theta0", [1e-9, 0.02, 0.3, 0.5, 0.97, 1 - 1e-9])
+def test_the_two_arm_scalar_bayes_factor_is_the_dirichlet_one(c_a: int, c_b: int,
+                                                                theta0: float) -> None:
+    scalar = counts._two_arm_log_bf(c_a, c_b, theta0, counts.DEFAULT_CONCENTRATION)
+    vector = counts.log_dirichlet_bf([c_a, c_b], [1.0 - theta0, theta0])
+    assert scalar == pytest.approx(vector, rel=1e-12, abs=1e-9)
