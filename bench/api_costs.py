@@ -36,12 +36,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "operator"), str(ROOT), str(ROOT / "bench")]
+sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
 
-from kubernetes import client as kube_client  # noqa: E402
-from tests.support.kube import Kubectl, install_crds  # noqa: E402
-
-from scale import (  # noqa: E402
+from bench.scale import (  # noqa: E402
     SELDON,
     UPLIFT,
     Usage,
@@ -52,6 +49,9 @@ from scale import (  # noqa: E402
     seldon_deployment,
     upliftmodel,
 )
+from kubernetes import client as kube_client  # noqa: E402
+from tests.support.kube import Kubectl, install_crds  # noqa: E402
+
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 
 APPLY = "application/apply-patch+yaml"

@@ -32,6 +32,8 @@ SMOKE = {
     # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest (1 s settling before
     # the idle reading and before the rest window, instead of 10 s each)
     "scale": (["--counts", "5", "--rest", "5", "--settle", "1"], ["| 5 |"]),
+    # a control plane alone, 5 requests of each kind
+    "api_costs": (["--count", "5", "--threads", "2"], ["| POST Event |"]),
     # control plane + the samples, the plugin packed as one file, 2 runs of each command
     "plugin_startup": (["--runs", "2"], ["| `kubectl uplift status hillstrom-uplift"]),
 }
@@ -45,7 +47,8 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
 
 #: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
 #: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
-HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup", "campaign_propagation")
+HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup", "campaign_propagation",
+        "api_costs")
 
 
 def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:

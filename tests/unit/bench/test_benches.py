@@ -34,7 +34,7 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
 # Need MLServer processes or the control plane: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
                      "operator_footprint", "failover", "scale", "plugin_startup",
-                     "campaign_propagation"}
+                     "campaign_propagation", "api_costs"}
 # Imports a bench makes only inside functions, named explicitly so a missing peer fails here.
 SUBMODULES = ["sklift.models", "sklift.metrics", "causalml.inference.meta", "causalml.metrics",
               "mlserver_mlflow"]
