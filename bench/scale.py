@@ -40,6 +40,8 @@ under its own identity, with peering as installed, no ``--prometheus-url``) star
               apply window, next to the operator's: on a machine whose cores they share, the
               apply cannot take less than (control plane + operator + stand-in CPU) / cores,
               whatever the operator does with its own time.
+  sockets:    the operator's open sockets (/proc/<pid>/fd) before the apply and the most seen
+              at any 0.2 s poll during it: its connections to the API server and MLflow.
   at rest:    after ``--settle`` s, the stand-in stops (nothing changes from here; Seldon at rest
               writes nothing either) and for ``--rest`` s the bench does nothing but read the
               apiserver's /metrics, the operator's /metrics and /proc at both ends. Reported per
@@ -276,6 +278,19 @@ class Usage:
             ticks += sum(int(f) for f in fields[11:15])
         return ticks / self.TICK
 
+    def sockets(self) -> int:
+        """Open sockets of the tree (its connections to the API server, MLflow, its listeners)."""
+        count = 0
+        for pid in self._tree():
+            try:
+                fds = list(Path(f"/proc/{pid}/fd").iterdir())
+            except OSError:
+                continue
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    count += os.readlink(fd).startswith("socket:")
+        return count
+
     def rss_mb(self) -> float:
         kb = 0
         for pid in self._tree():
@@ -505,6 +520,9 @@ class Progress:
     #: resources become Ready as they go or all together at the end.
     tenth_s: float | None = None
     half_s: float | None = None
+    #: The operator's open sockets, most seen while polling (kopf's event posting once opened
+    #: a connection per object in a burst: docs/operator.md "Scale" (9)).
+    sockets: int = 0
 
 
 def snapshot_operator(dest: Path) -> str:
@@ -590,6 +608,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
     before, own_before, log_before = ApiMetrics.read(api), own.snapshot(), mlflow_log.offset()
     cpu_before, passes_before = usage.cpu_seconds(), passes(operator)
     plane_before = plane_cpu()
+    sockets_idle = usage.sockets()
     phases = PhaseWatch(custom, own).start()
     started = time.monotonic()
     creates: list[Callable[[], object]] = [
@@ -599,6 +618,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
     progress = Progress(n, started)
 
     def all_ready() -> bool:
+        progress.sockets = max(progress.sockets, usage.sockets())
         progress.phases = phases.counts()
         progress.healthy = progress.phases.get("Healthy", 0)
         now = time.monotonic()
@@ -655,6 +675,7 @@ def apply(n: int, args: argparse.Namespace, api: kube_client.ApiClient,
         "apply_plane_cpu_s": round(plane_used.total(), 1),
         "apply_plane_cpu_by_component": {k: round(v, 1) for k, v in plane_used.items()},
         "rss_after_apply_mb": round(usage.rss_mb(), 1),
+        "sockets_idle": sockets_idle, "sockets_apply_max": progress.sockets,
         "passes_apply": int(count),
         "pass_mean_apply_ms": round(1000 * seconds / count, 1) if count else None,
     }
@@ -733,8 +754,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines += ["", "| N | raw children (SD + Secret + ConfigMap) | ratio | status writes/res "
               "| object patches/res | events/res | API writes/res | MLflow req (writes)/res "
               "| operator CPU during apply | control plane CPU: raw children → apply "
+              "| operator sockets: idle → most during apply "
               "| passes/res/min at rest (mean pass) |",
-              "|---" * 11 + "|"]
+              "|---" * 12 + "|"]
     for r in rows:
         if "error" in r:
             continue
@@ -747,6 +769,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['mlflow_requests_per_resource']:.2f} ({r['mlflow_writes_per_resource']:.2f}) "
             f"| {r['operator_cpu_apply_pct']:.0f} % ({r['apply_operator_cpu_s']:.0f} s) "
             f"| {r['raw_children_plane_cpu_s']:.0f} s → {r['apply_plane_cpu_s']:.0f} s "
+            f"| {r['sockets_idle']} → {r['sockets_apply_max']} "
             f"| {r['passes_per_resource_per_min']:.1f} "
             f"({'-' if mean is None else f'{mean:.0f} ms'}) |")
     return "\n".join(lines)
