@@ -87,6 +87,7 @@ __all__ = [
     "Suspension",
     "assess",
     "drift_design_samples",
+    "drift_fail_samples",
     "evaluate_gate",
     "is_worse",
     "margin_of",
@@ -247,8 +248,10 @@ def evaluate_gate(gate: GateSpecBase,
       live distribution against the training reference (one χ² confidence set of the live
       shares, ``stats.drift.psi_bounds``), at α split over the features (family-wise over
       features and looks); Fail when a lower bound exceeds ``max`` (default 0.1), Pass when
-      every upper bound is below it (after ``minSamples`` live samples); the mixture is tuned
-      to ``drift_design_samples`` unless ``expectedSamples`` is set.
+      every upper bound is below it (after ``minSamples`` live samples). Unless
+      ``expectedSamples`` is set (then both are tuned to it), the upper bounds' mixture is tuned
+      to ``drift_design_samples`` (where no drift passes) and the lower bounds' to
+      ``drift_fail_samples`` (where drift of twice ``max`` fails).
     * ``qini``: offline, evaluated before any traffic moves. Per treatment, the paired bootstrap
       of canary − stable Qini on one shared evaluation set: Pass when its lower bound is above
       −margin (relative to the stable's Qini by default) and the canary's lower bound above
@@ -604,8 +607,10 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
     level = gate.alpha / len(names)
     bins = max(len(m.features[name].reference) for name in names)
     design = gate.expected_samples or drift_design_samples(bound, bins, level)
+    fail_design = gate.expected_samples or drift_fail_samples(bound, bins, level)
     bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live, alpha=level,
-                               n_star=float(design)) for name in names}
+                               n_star=float(design), n_star_lower=float(fail_design))
+              for name in names}
     samples = min(sum(m.features[name].live) for name in names)
     common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound}
     worst_name = max(bounds, key=lambda k: bounds[k][1])
@@ -641,6 +646,24 @@ def drift_design_samples(bound: float, bins: int, alpha: float) -> int:
     dims = bins - 1
     radius = pearson_radius(1.0, alpha=alpha, dims=dims, n_star=1.0)  # n·R at n = n*
     return math.ceil((math.sqrt(dims) + math.sqrt(radius)) ** 2 / bound)
+
+
+def drift_fail_samples(bound: float, bins: int, alpha: float) -> int:
+    """Live rows at which a feature drifted to twice ``bound`` is expected to show its PSI above
+    ``bound``: the lower bound is about (√PSÎ − √R)² with PSÎ ≈ 2·bound + (B − 1)/n (the
+    estimate's bias) and n·R the Pearson radius at n = n*; the n where that reaches ``bound``.
+    The lower bounds' mixture is tuned to it (each bound holds on its own at α), 2.2–2.4 ×
+    ``drift_design_samples``: shown drift needs more rows than shown absence, and a mixture
+    tuned there narrows the lower bound where it decides (docs/statistics.md §5).
+    """
+    if not bound > 0 or bins < 2:
+        return DEFAULT_DRIFT_SAMPLES
+    dims = bins - 1
+    radius = pearson_radius(1.0, alpha=alpha, dims=dims, n_star=1.0)  # n·R at n = n*
+    n = radius / (bound * (math.sqrt(2.0) - 1.0) ** 2)
+    for _ in range(50):  # fixed point of n = n·R / (√(2·bound + d/n) − √bound)²
+        n = radius / (math.sqrt(2.0 * bound + dims / n) - math.sqrt(bound)) ** 2
+    return math.ceil(n)
 
 
 def _qini(gate: GateSpecBase, m: QiniMeasurement, _: GateMemory) -> _Judged:

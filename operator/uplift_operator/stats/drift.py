@@ -193,6 +193,7 @@ def psi_bounds(
     *,
     alpha: float = 0.05,
     n_star: float = 2000.0,
+    n_star_lower: float | None = None,
     empty_share: float = PSI_EMPTY_SHARE,
 ) -> tuple[float, float, float]:
     """(PSI, lower, upper): anytime-valid confidence bounds on the PSI of the live distribution.
@@ -213,6 +214,13 @@ def psi_bounds(
     (h_b ≤ R). The shares' sum-to-one is dropped (a relaxation: conservative). Shares are floored
     at ``empty_share`` as in ``psi_value``; an empty live bin's interval reaches 0, which keeps
     the upper bound high while few rows are in.
+
+    Each bound uses only its own side of the set, so each may have its own set: the upper
+    bound's mixture is tuned at ``n_star``, the lower bound's at ``n_star_lower`` (default
+    ``n_star``). Each bound then holds at every look with probability ≥ 1 − α on its own — what
+    each of the drift gate's two errors needs (a false pass needs the upper bound wrong, a
+    false fail the lower one) — while the lower bound narrows where drift is meant to be
+    shown, not where its absence is.
     """
     ref, cur = _counts(ref_counts, cur_counts)
     n = float(cur.sum())
@@ -220,8 +228,35 @@ def psi_bounds(
         return math.nan, 0.0, math.inf
     e = np.maximum(ref / ref.sum(), empty_share)[:, None]
     a_hat = (cur / n)[:, None]
-    radius = pearson_radius(n, alpha=alpha, dims=ref.size - 1, n_star=n_star)
-    # Each bin's feasible interval: (â − a)² ≤ R·a.
+    dims = ref.size - 1
+    upper_radius = pearson_radius(n, alpha=alpha, dims=dims, n_star=n_star)
+    g_up, h_up = _bin_terms(a_hat, e, upper_radius, empty_share)
+    if n_star_lower is None or n_star_lower == n_star:
+        lower_radius, g_low, h_low = upper_radius, g_up, h_up
+    else:
+        lower_radius = pearson_radius(n, alpha=alpha, dims=dims, n_star=n_star_lower)
+        g_low, h_low = _bin_terms(a_hat, e, lower_radius, empty_share)
+
+    def upper_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        inner = np.max(g_up[None] - lam[:, None, None] * h_up[None], axis=2)
+        out: npt.NDArray[np.float64] = lam * upper_radius + inner.sum(axis=1)
+        return out
+
+    def lower_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        inner = np.min(g_low[None] + lam[:, None, None] * h_low[None], axis=2)
+        out: npt.NDArray[np.float64] = inner.sum(axis=1) - lam * lower_radius
+        return out
+
+    upper = _refine(upper_at, minimise=True)
+    lower = _refine(lower_at, minimise=False)
+    return psi_value(ref, cur, empty_share=empty_share), max(lower, 0.0), upper
+
+
+def _bin_terms(
+    a_hat: npt.NDArray[np.float64], e: npt.NDArray[np.float64], radius: float, empty_share: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(g, h) on a grid of each bin's feasible interval (â − a)² ≤ R·a: the bin's PSI term and
+    its share of the constraint, one row per bin."""
     reach = np.sqrt(radius * a_hat + radius * radius / 4.0)
     lo = np.clip(a_hat + radius / 2.0 - reach, 0.0, 1.0)
     hi = np.clip(a_hat + radius / 2.0 + reach, 0.0, 1.0)
@@ -230,20 +265,7 @@ def psi_bounds(
     g = (floored - e) * np.log(floored / e)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.where(grid > 0, (a_hat - grid) ** 2 / grid, np.where(a_hat > 0, np.inf, 0.0))
-
-    def upper_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        inner = np.max(g[None] - lam[:, None, None] * h[None], axis=2)
-        out: npt.NDArray[np.float64] = lam * radius + inner.sum(axis=1)
-        return out
-
-    def lower_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        inner = np.min(g[None] + lam[:, None, None] * h[None], axis=2)
-        out: npt.NDArray[np.float64] = inner.sum(axis=1) - lam * radius
-        return out
-
-    upper = _refine(upper_at, minimise=True)
-    lower = _refine(lower_at, minimise=False)
-    return psi_value(ref, cur, empty_share=empty_share), max(lower, 0.0), upper
+    return g, h
 
 
 def _refine(

@@ -509,6 +509,38 @@ def test_drift_reports_its_design_size_and_passes_near_it() -> None:
     assert explicit.design_samples == 4000
 
 
+def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
+    level = 0.05 / 7
+    fail_at = gates.drift_fail_samples(0.1, 10, level)
+    # (√(2·0.1 + 9/n) − √0.1)² · n = n·R at n*: ≈ 1,569 rows, 2.2 × the pass design.
+    assert 1500 < fail_at < 1650 and fail_at > 2 * gates.drift_design_samples(0.1, 10, level)
+    shares = np.full(10, 0.1)
+    lo, hi = 0.0, 3.0  # the tilt along the bins that makes PSI = 0.2
+    for _ in range(60):
+        beta = (lo + hi) / 2
+        drifted = np.exp(beta * np.linspace(-1, 1, 10)) / np.exp(beta * np.linspace(-1, 1, 10)).sum()
+        lo, hi = (beta, hi) if np.sum((drifted - shares) * np.log(drifted / shares)) < 0.2 else (lo, beta)
+    reference = tuple(int(x) for x in np.round(shares * 50_000))
+
+    def measured(rows: int) -> DriftMeasurement:
+        live = tuple(int(x) for x in np.round(drifted * rows))
+        return DriftMeasurement({"f0": FeatureHistogram(reference, live)} | {
+            f"f{i}": FeatureHistogram(reference, tuple(int(x) for x in np.round(shares * rows)))
+            for i in range(1, 7)})
+
+    # At the fail design, drift of twice the bound is about to be shown (lower bound ≈ bound).
+    at_design = evaluate_gate(gate("drift"), measured(fail_at), None, NOW)
+    assert at_design.lower == pytest.approx(0.1, abs=0.01)
+    # A little later it fails; with one mixture for both bounds (tuned at the pass design, as
+    # an explicit expectedSamples of that size does) the same rows are not enough.
+    later = evaluate_gate(gate("drift"), measured(int(1.22 * fail_at)), None, NOW)
+    pass_tuned = gates.drift_design_samples(0.1, 10, level)
+    one_mixture = evaluate_gate(gate("drift", expectedSamples=pass_tuned),
+                                measured(int(1.22 * fail_at)), None, NOW)
+    assert later.verdict is F and "f0: PSI" in later.message
+    assert one_mixture.verdict is INC and (one_mixture.lower or 0) < 0.1 < (later.lower or 0)
+
+
 # -- order -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("verdicts", "expected"), [

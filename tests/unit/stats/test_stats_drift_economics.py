@@ -141,6 +141,25 @@ def test_psi_bounds_tighten_to_the_psi_and_cover_it_under_continuous_looks() -> 
     assert lo == pytest.approx(true_psi, abs=2e-3) and hi == pytest.approx(true_psi, abs=2e-3)
 
 
+def test_psi_lower_bound_tuned_later_is_narrower_there_and_still_covers() -> None:
+    rng = np.random.default_rng(13)
+    ref = np.array([1000, 2000, 4000, 2000, 1000]) * 50
+    truth = np.array([0.02, 0.08, 0.3, 0.3, 0.3])  # drifted: PSI ≈ 0.5
+    true_psi = psi_value(ref, truth * 1e9)
+    # The upper bound is untouched; the lower bound is higher (narrower) past the first n*.
+    late = truth * 3000
+    same = psi_bounds(ref, late, alpha=0.05, n_star=500)
+    split = psi_bounds(ref, late, alpha=0.05, n_star=500, n_star_lower=3000)
+    assert split[2] == same[2] and split[1] > same[1] + 0.005
+    missed = 0
+    for _ in range(100):
+        rows = np.cumsum(rng.multinomial(1, truth, size=4000), axis=0)
+        looks = [psi_bounds(ref, rows[n - 1], alpha=0.05, n_star=500, n_star_lower=3000)
+                 for n in range(100, 4001, 100)]
+        missed += any(lo > true_psi for _, lo, _ in looks)
+    assert missed <= 8  # the lower bound alone still holds at α = 5 %, at every look
+
+
 def test_ks_binned_equals_scipy_on_discrete_data() -> None:
     rng = np.random.default_rng(0)
     a = rng.integers(0, 10, 700)
