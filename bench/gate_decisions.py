@@ -146,13 +146,23 @@ def has_field(cls: type, name: str) -> bool:
     return name in {f.name for f in dataclasses.fields(cls)}
 
 
+def split_tolerance() -> float | None:
+    """``spec.rollout.splitTolerance`` as the collectors report it: ``--split-tolerance``
+    (passed to the workers through the environment); None keeps the API's default."""
+    value = os.environ.get("GATE_BENCH_SPLIT_TOLERANCE", "")
+    return float(value) if value else None
+
+
 def split_of(stable: int, canary: int, weight: int, promotes: bool = False) -> Any:
     """The realised split, the step's weight and whether a Pass promotes, as the collectors
     report them (None when the measurement types have no split yet)."""
     cls = getattr(ms, "SplitCounts", None)
     if cls is None:
         return None
-    extra = {"promotes": promotes} if has_field(cls, "promotes") else {}
+    extra: dict[str, Any] = {"promotes": promotes} if has_field(cls, "promotes") else {}
+    tolerance = split_tolerance()
+    if tolerance is not None:
+        extra["tolerance"] = tolerance
     return cls(stable=stable, canary=canary, canary_share=weight / 100, **extra)
 
 
@@ -1385,8 +1395,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qini-margin", type=float, default=QINI_MARGIN_DEFAULT,
                         help="the qini gate's relative margin; the scenarios follow it (canary "
                              "Qini 1, 1 − m, 1 − 2m, 1 + m × the stable's; m ≤ 0.3)")
+    parser.add_argument("--split-tolerance", type=float, default=None,
+                        help="spec.rollout.splitTolerance (default: the API's, 0.04; 0 turns off "
+                             "the promotion's wait for a split shown within it)")
     args = parser.parse_args(argv)
     os.environ["GATE_BENCH_QINI_ROWS"] = str(args.qini_rows)
+    os.environ["GATE_BENCH_SPLIT_TOLERANCE"] = ("" if args.split_tolerance is None
+                                                else str(args.split_tolerance))
     os.environ["GATE_BENCH_QINI_MARGIN"] = str(args.qini_margin)
     runs = 20 if args.quick else args.runs
     keys = [k.strip() for k in args.gates.split(",") if k.strip()]

@@ -91,3 +91,12 @@ def test_runs_are_reproducible_from_their_seed(bench: ModuleType) -> None:
     first = bench.simulate(sim, scenario, bench._seed("errorRate", scenario.name, 7))
     again = bench.simulate(sim, scenario, bench._seed("errorRate", scenario.name, 7))
     assert first == again
+
+
+def test_split_tolerance_reaches_the_split_the_gates_see(
+        bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATE_BENCH_SPLIT_TOLERANCE", raising=False)
+    default = bench.split_of(900, 100, 10, promotes=True)
+    assert default.tolerance == 0.04 and default.promotes  # the API's default
+    monkeypatch.setenv("GATE_BENCH_SPLIT_TOLERANCE", "0")
+    assert bench.split_of(900, 100, 10).tolerance == 0.0
