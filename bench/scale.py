@@ -12,8 +12,11 @@ before the operator or the Seldon stand-in run (nothing else reacts to the objec
   raw create: a plain kubernetes client (``--threads`` threads, one request per object) creates N
               SeldonDeployments shaped as the operator renders them (one predictor, the runtime's
               environment, its volumes) in a scratch namespace; the time until the last create
-              returned. The Secrets and ConfigMaps the operator also creates per UpliftModel are
-              then created the same way ("raw children" adds them). The scratch namespace is
+              returned. The Secrets the operator also creates per UpliftModel (its decision
+              key) are then created the same way ("raw children" adds them). Until the
+              campaigns file became lazy (docs/operator.md, "Scale", item 11) the operator
+              also made each model's campaigns ConfigMap and the raw children included them;
+              it now writes one only once a Campaign or a canary split needs it. The scratch namespace is
               deleted and waited for.
 
 Then one model version is trained into MLflow (Hillstrom sample) under the alias ``champion``,
@@ -362,7 +365,8 @@ def seldon_deployment(name: str, tracking_uri: str) -> dict[str, Any]:
             "componentSpecs": [{"spec": {
                 "containers": [container], "automountServiceAccountToken": False,
                 "volumes": [{"name": "mlserver-metrics", "emptyDir": {}},
-                            {"name": "campaigns", "configMap": {"name": f"{name}-campaigns"}}]}}],
+                            {"name": "campaigns", "configMap": {"name": f"{name}-campaigns",
+                                                                "optional": True}}]}}],
             "graph": {"name": name, "type": "MODEL", "children": []}}]}}
 
 
@@ -425,10 +429,6 @@ def raw_create(api: kube_client.ApiClient, n: int, threads: int,
         partial(core.create_namespaced_secret, SCRATCH, kube_client.V1Secret(
             metadata=kube_client.V1ObjectMeta(name=f"{m}-decision-key"), type="Opaque",
             data={"key": key})) for m in names]
-    children += [
-        partial(core.create_namespaced_config_map, SCRATCH, kube_client.V1ConfigMap(
-            metadata=kube_client.V1ObjectMeta(name=f"{m}-campaigns"),
-            data={"campaigns.json": '{"campaigns": []}'})) for m in names]
     others, failed_others = create_all(children, threads)
     cpu = plane_cpu() - cpu_before  # by component
     core.delete_namespace(SCRATCH)
@@ -562,7 +562,7 @@ def run_one(n: int, args: argparse.Namespace, code: Path) -> dict[str, Any]:
 
         row.update(raw_create(api, n, args.threads, mlflow.url, plane_cpu))
         print(f"N={n}: raw create {row['raw_create_s']:.2f} s "
-              f"(+ Secrets and ConfigMaps: {row['raw_children_s']:.2f} s)", flush=True)
+              f"(+ Secrets: {row['raw_children_s']:.2f} s)", flush=True)
 
         versions = Versions(mlflow.url, MODEL)
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), \
@@ -751,7 +751,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['writes_per_min']:,.0f} (+ {r['peering_writes_per_min']:.0f}) "
             f"| {r['mlflow_per_min']:.1f} | {r['cpu_rest_pct']:.1f} % "
             f"| {r['rss_idle_mb']:.0f} MB idle → {r['rss_mb']:.0f} MB |")
-    lines += ["", "| N | raw children (SD + Secret + ConfigMap) | ratio | status writes/res "
+    lines += ["", "| N | raw children (SD + Secret) | ratio | status writes/res "
               "| object patches/res | events/res | API writes/res | MLflow req (writes)/res "
               "| operator CPU during apply | control plane CPU: raw children → apply "
               "| operator sockets: idle → most during apply "

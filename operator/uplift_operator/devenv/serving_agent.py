@@ -22,7 +22,9 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   out and updated as the kubelet does (the keys in a timestamped ``..<time>`` directory, an
   atomic rename of the ``..data`` link, one link per key), and environment values under the
   mount path (``UPLIFT_CAMPAIGNS_FILE``) point into it. A predictor whose ConfigMap does not
-  exist yet waits, as a pod does (``Creating``). ConfigMaps are followed with one watch, not
+  exist yet waits, as a pod does (``Creating``), unless the volume is ``optional`` (the
+  operator's campaigns volume): then it starts on an empty directory, filled when the
+  ConfigMap appears. ConfigMaps are followed with one watch, not
   polled per predictor: a change is projected into every predictor that mounts it at once;
 * stops the processes of removed predictors and deleted SeldonDeployments.
 
@@ -70,6 +72,7 @@ class ConfigMapMount:
     volume: str
     config_map: str
     mount_path: str
+    optional: bool = False  # the pod starts without it (an empty directory until it exists)
 
 
 def config_map_mounts(predictor: Mapping[str, Any]) -> list[ConfigMapMount]:
@@ -77,10 +80,11 @@ def config_map_mounts(predictor: Mapping[str, Any]) -> list[ConfigMapMount]:
     the kubelet, so it is not played here either)."""
     specs = predictor.get("componentSpecs") or [{}]
     pod = specs[0].get("spec") or {}
-    volumes = {v["name"]: v["configMap"]["name"] for v in pod.get("volumes") or []
+    volumes = {v["name"]: v["configMap"] for v in pod.get("volumes") or []
                if "name" in v and (v.get("configMap") or {}).get("name")}
     containers = pod.get("containers") or [{}]
-    return [ConfigMapMount(m["name"], volumes[m["name"]], str(m["mountPath"]))
+    return [ConfigMapMount(m["name"], volumes[m["name"]]["name"], str(m["mountPath"]),
+                           optional=bool(volumes[m["name"]].get("optional")))
             for m in containers[0].get("volumeMounts") or []
             if m.get("name") in volumes and not m.get("subPath")]
 
@@ -296,7 +300,7 @@ class ServingAgent:
         if current is not None and current.template == template:
             return
         ns, name, predictor = key
-        if any((ns, m.config_map) not in self.config_maps for m in mounts):
+        if any((ns, m.config_map) not in self.config_maps for m in mounts if not m.optional):
             return  # as a pod whose ConfigMap is missing: not started until it exists
         if current is not None:  # a new pod template: replace the process
             current.stop()
@@ -309,6 +313,7 @@ class ServingAgent:
         fresh = Predictor(ns, name, predictor, version, env, workdir, template=template,
                           mounts={local[m.mount_path]: m.config_map for m in mounts})
         for directory, config_map in fresh.mounts.items():
+            directory.mkdir(parents=True, exist_ok=True)  # an optional one may stay empty
             self._project(ns, config_map, directory)
         with self._lock:
             self.predictors[key] = fresh

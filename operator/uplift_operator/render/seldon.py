@@ -125,8 +125,11 @@ class SeldonV1Backend:
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
         volumes = [{"name": "mlserver-metrics", "emptyDir": {}},
+                   # Optional: the operator writes the ConfigMap only once it has something
+                   # to say (a Campaign, a canary split); until then the directory is empty
+                   # and the runtime reads no campaign and no split.
                    {"name": CAMPAIGNS_VOLUME, "configMap": {
-                       "name": naming.campaigns_config_map(owner.name)}}]
+                       "name": naming.campaigns_config_map(owner.name), "optional": True}}]
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
                                     "automountServiceAccountToken": False}
         if runtime.service_account_name:

@@ -19,14 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 Signature = tuple[int, int, int, int] | str   # (device, inode, mtime ns, size), or why missing
+_MISSING = "is not there"
 
 
 @dataclass(frozen=True)
 class Change:
-    """A new version of the file: its content, or why it cannot be read."""
+    """A new version of the file: its content, or why it cannot be read (``missing``: it is not
+    there at all, as in a ConfigMap volume mounted ``optional`` before the ConfigMap exists)."""
 
     text: bytes | None
     error: str | None = None
+    missing: bool = False
 
 
 class FileWatch:
@@ -41,6 +44,8 @@ class FileWatch:
     def _signature(self) -> Signature:
         try:
             st = self._stat(self.path)
+        except FileNotFoundError:
+            return _MISSING
         except OSError as exc:
             return f"cannot be read: {exc.strerror or exc}"
         return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
@@ -52,7 +57,7 @@ class FileWatch:
             return None
         self._seen = signature
         if isinstance(signature, str):
-            return Change(None, f"{self.path} {signature}")
+            return Change(None, f"{self.path} {signature}", missing=signature == _MISSING)
         try:
             text = self._read(self.path)
         except OSError as exc:

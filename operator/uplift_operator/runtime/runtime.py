@@ -334,6 +334,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._campaigns: dict[str, BoundCampaign] | None = None if path is None else {}
         self._split: campaigns.VersionSplit | None = None  # the file's version split
         self._watch = FileWatch(path) if path is not None else None
+        self._file_seen = False  # a file that vanishes after a version keeps that version
         # (expected | received, campaign, arm, version) → count, due when windows close
         self._due: DueCounts[tuple[str, str, str, str]] = DueCounts()
         self._ignored_campaign_logged = False
@@ -359,7 +360,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         outcomes expected and received of the attribution windows that closed."""
         if self._watch is not None:
             change = self._watch.poll()
-            if change is not None:
+            if change is not None and change.missing and not self._file_seen:
+                # Never there yet: the operator writes it once a Campaign or a canary split
+                # needs it (the volume is optional). No campaign, no split, nothing wrong.
+                log.info("campaigns file %s not there (yet): no campaign, no version split",
+                         self._watch.path)
+            elif change is not None:
+                self._file_seen = True
                 self._apply_campaigns(change.text, change.error)
         m, base = self._m, self._base
         for name, bound in (self._campaigns or {}).items():

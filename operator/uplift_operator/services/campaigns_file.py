@@ -11,7 +11,11 @@ pass lists anything):
    deleted → false);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
-   its owner, or the labels the operator watches it by) differs from what is there. "What is
+   its owner, or the labels the operator watches it by) differs from what is there, and only
+   once it has something to say: a model with no Campaign and no canary split gets none (the
+   predictors mount it ``optional``, and the runtime reads a file that was never there as no
+   campaign and no split), which saves a write, a watch event and a pass per new model. Once
+   written it stays, an empty document after the last Campaign goes. "What is
    there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
    brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
    API server only when the store has not seen it, e.g. just deleted), so an unchanged pass
@@ -116,21 +120,25 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
-    (the watch's store: no API call while the store has it). For a ``new_model`` (no status
-    yet) it is applied without being looked up: it cannot be there yet, and a thousand new
-    models would cost a thousand 404s; what was applied then is remembered, so a new model's
-    passes apply it once (an apply that finds it there changes nothing)."""
+    (the watch's store: no API call while the store has it). Nothing is written while the file
+    would say nothing (no Campaign, no split) and no ConfigMap is there. For a ``new_model`` (no
+    status yet) it is applied without being looked up: it cannot be there yet, and a thousand
+    new models would cost a thousand 404s; what was applied then is remembered, so a new
+    model's passes apply it once (an apply that finds it there changes nothing)."""
     rendered = entries(snapshots)
     content = campaigns.text(rendered, split)
     names = tuple(sorted(e.name for e in rendered))
     active = tuple(sorted(e.name for e in rendered if e.active))
     key = (owner.namespace, owner.name, owner.uid)
-    if new_model and deps.written.get(key) == content:
+    says_nothing = not rendered and split is None
+    if new_model and (says_nothing or deps.written.get(key) == content):
         return Synced(False, None, names, active)
     manifest = campaigns.config_map(owner, content)
     try:
         there = None if new_model else deps.cluster.get(
             "v1", PLURAL, owner.namespace, naming.campaigns_config_map(owner.name))
+        if there is None and says_nothing:
+            return Synced(False, None, names, active)
         changed = there is None or not _holds(there, manifest)
         if changed:
             deps.cluster.apply(manifest, PLURAL)

@@ -339,3 +339,29 @@ def test_rows_off_their_units_version_are_counted_apart(server: MlserverProcess,
     assert metric(server, "uplift_conversions_total", campaign="",
                   arm="treated-unattributed") >= 1
     volume.publish(**{"spring-email": entry()})  # no split: every row counts for its version
+
+
+def test_a_file_never_there_is_no_campaign_until_it_appears(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The operator writes a model's campaigns ConfigMap only once it has something to say; the
+    predictors mount it optional, so the runtime starts on an empty directory. That is no
+    campaign and no split, not an error; the file, once there, applies; once applied, a file
+    that vanishes keeps the last version."""
+    volume = ConfigMapVolume(tmp_path_factory.mktemp("optional-configmap"))
+    model = tmp_path_factory.mktemp("model-optional") / "model"
+    _train(model)
+    env = {"UPLIFT_DECISION_KEY": "campaigns-decision-key-0123456789",
+           "UPLIFT_MODEL_VERSION": "3", "UPLIFT_CAMPAIGNS_FILE": str(volume.path)}
+    with MlserverProcess(str(model), name="optional", env=env,
+                         extra={"holdout_fraction": 0.1}) as srv:
+        plain = decide(srv, ["u1", "u2"], None, unit_key="unit_id")
+        assert set(plain["arm"]) <= {"holdout", "treated"}
+        assert srv.infer(v2(["u1"], "spring-email")).status_code == 404
+        assert metric(srv, "uplift_campaigns_reloads_total", result="error") == 0
+        volume.publish(**{"spring-email": entry(generation=3)})
+        wait_for_generation(srv, 3, ["u1"])
+        assert metric(srv, "uplift_campaigns_reloads_total", result="ok") == 1
+        volume.path.unlink()                    # gone after a version: that version stays
+        time.sleep(2.5)
+        assert decide(srv, ["u1"])["parameters"]["campaign_generation"] == 3
+        assert metric(srv, "uplift_campaigns_reloads_total", result="error") == 1

@@ -112,3 +112,19 @@ def test_a_hand_edit_or_deletion_of_the_file_is_undone_at_once(admin: Kubectl,
     _entry_when(admin, namespace, "the edited file restored", exposurePercent=5, active=True)
     admin.run("delete", "configmap", CONFIG_MAP, "-n", namespace, "--wait=true")
     _entry_when(admin, namespace, "the deleted file back", exposurePercent=5, active=True)
+
+
+def test_a_model_without_campaigns_has_no_file_until_one_names_it(admin: Kubectl,
+                                                                  operator: OperatorProcess,
+                                                                  namespace: str) -> None:
+    """A file with nothing to say is not written (the predictors mount it optional): a first
+    version costs no ConfigMap; the first Campaign that names the model brings it."""
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLES / "upliftmodel.yaml"))
+    admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
+              f"upliftmodel/{MODEL}")
+    assert _file(admin, namespace) is None
+    sd = admin.get("seldondeployment", MODEL, namespace)
+    volumes = sd["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["volumes"]
+    assert {"name": "campaigns", "configMap": {"name": CONFIG_MAP, "optional": True}} in volumes
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLES / "campaign.yaml"))
+    _entry_when(admin, namespace, "the first Campaign's file", exposurePercent=5, active=True)

@@ -38,7 +38,7 @@ def test_the_rendered_predictors_mount_the_campaigns_config_map() -> None:
     rendered = SeldonV1Backend().render(owner, runtime, TrafficSplit("1", "2", 10))
     for predictor in rendered["spec"]["predictors"]:
         assert config_map_mounts(predictor) == [
-            ConfigMapMount("campaigns", "m-campaigns", "/etc/uplift/campaigns")]
+            ConfigMapMount("campaigns", "m-campaigns", "/etc/uplift/campaigns", optional=True)]
 
 
 def test_a_sub_path_mount_is_not_a_volume_the_kubelet_updates() -> None:

@@ -203,12 +203,24 @@ def test_a_missing_file_is_reported_once_and_picked_up_when_it_appears(tmp_path:
     path = tmp_path / "campaigns.json"
     watch = FileWatch(str(path))
     missing = watch.poll()
-    assert missing is not None and missing.text is None
-    assert missing.error is not None and "No such file" in missing.error
+    assert missing is not None and missing.text is None and missing.missing
+    assert missing.error is not None and "is not there" in missing.error
     assert watch.poll() is None                       # reported once, not every second
     path.write_text("{}")
     found = watch.poll()
-    assert found is not None and found.text == b"{}"
+    assert found is not None and found.text == b"{}" and not found.missing
+    path.unlink()
+    gone = watch.poll()
+    assert gone is not None and gone.missing
+
+
+def test_a_file_that_cannot_be_read_is_not_missing(tmp_path: Path) -> None:
+    def denied(path: str) -> os.stat_result:
+        raise PermissionError(13, "Permission denied")
+
+    change = FileWatch(str(tmp_path / "campaigns.json"), stat=denied).poll()
+    assert change is not None and not change.missing
+    assert change.error is not None and "Permission denied" in change.error
 
 
 def test_the_sample_campaign_maps_one_to_one_onto_an_entry() -> None:

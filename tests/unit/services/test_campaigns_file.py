@@ -133,24 +133,44 @@ def test_a_new_model_file_is_applied_without_reading_it_first() -> None:
     original_get = cluster.get
     cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
     deps = campaigns_file.FileDependencies(cluster)
-    assert campaigns_file.sync(OWNER, [], deps, new_model=True).changed
+    snapshots = [campaigns_file.snapshot(campaign_body())]
+    assert campaigns_file.sync(OWNER, snapshots, deps, new_model=True).changed
     assert asked == [] and len(cluster.applied) == 1 and KEY in cluster.objects
     # woken again before the model has a status: what was applied is not applied again
-    assert not campaigns_file.sync(OWNER, [], deps, new_model=True).changed
+    assert not campaigns_file.sync(OWNER, snapshots, deps, new_model=True).changed
     assert asked == [] and len(cluster.applied) == 1
     fresh = campaigns_file.FileDependencies(cluster)  # restarted before the model had a status
-    assert campaigns_file.sync(OWNER, [], fresh, new_model=True).changed
+    assert campaigns_file.sync(OWNER, snapshots, fresh, new_model=True).changed
     assert asked == [] and len(cluster.applied) == 2  # applied again, unread: a no-op there
 
 
-def test_no_campaign_is_an_empty_file_and_a_deleted_one_leaves_it() -> None:
+def test_a_model_with_nothing_to_say_gets_no_config_map() -> None:
+    """No Campaign and no canary split: no ConfigMap, no lookup, no write (the predictors mount
+    it optional; the runtime reads a file never there as no campaign and no split)."""
+    cluster = FakeCluster()
+    watched, _, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    assert campaigns_file.sync(OWNER, [], deps, new_model=True) == campaigns_file.Synced(
+        False, None, (), ())
+    assert calls == [] and cluster.applied == []
+    assert not campaigns_file.sync(OWNER, [], deps).changed  # a status now: looked up, absent
+    assert cluster.applied == [] and KEY not in cluster.objects
+    # a canary's split is something to say: the file is written with it
+    split = campaigns_file.version_split({"stableVersion": "3", "canaryVersion": "4",
+                                          "canaryWeight": 10})
+    assert campaigns_file.sync(OWNER, [], deps, split).changed
+    assert file_of(cluster)["campaigns"] == {} and len(cluster.applied) == 1
+    assert file_of(cluster)["split"] == {"stable": "3", "canary": "4", "canaryPercent": 10}
+
+
+def test_no_campaign_left_is_an_empty_file_kept_in_place() -> None:
     cluster = FakeCluster()
     deps = campaigns_file.FileDependencies(cluster)
     sync(deps)
-    assert file_of(cluster)["campaigns"] == {}
+    assert KEY not in cluster.objects  # nothing to say yet
     sync(deps, campaign_body())
     sync(deps)
-    assert file_of(cluster)["campaigns"] == {}
+    assert file_of(cluster)["campaigns"] == {}  # the runtime sees the Campaign go
 
 
 def test_inactive_states_and_an_unparseable_spec() -> None:
