@@ -13,8 +13,8 @@
 5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
 6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
    overwritten), then the split, by server-side apply, only when it differs from what is
-   there; a first version whose graph was just created waits a short grace for it to serve
-   before its first status is written (``first_status_wait``); then the MLflow tags / alias
+   there; a first version whose graph was just created waits for Seldon's first report on
+   it before its first status is written (``first_status_wait``); then the MLflow tags / alias
    the decision implies are queued (``_write_backs``, applied off the pass by
    ``services.writeback``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
@@ -71,11 +71,13 @@ log = logging.getLogger(__name__)
 #: left as it is costs nothing at rest.
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
 
-#: A first version's first status waits this long after its serving graph was created (its
-#: ``creationTimestamp``) for the graph to serve (``first_status_wait``): a graph that comes up
-#: within it costs one status write (Healthy) instead of two (Progressing, then Healthy); one
-#: that takes longer shows Progressing once it has run out, as before.
-FIRST_STATUS_GRACE = dt.timedelta(seconds=5)
+#: A first version's first status waits for Seldon's first word on its new serving graph (its
+#: status: Creating, Available, Failed), at most this long after the graph was created (its
+#: ``creationTimestamp``; ``first_status_wait``). A graph Seldon reports Available at once costs
+#: one status write (Healthy) instead of two (Progressing, then Healthy); one it reports
+#: Creating shows Progressing at that report. Only a Seldon that says nothing for this long
+#: (a controller down, or far behind) leaves the status unwritten until then.
+FIRST_STATUS_GRACE = dt.timedelta(seconds=30)
 
 #: A credentials Secret read serves every pass naming it (any resource) for this long: a pass
 #: due every analysis interval, times the resources naming one Secret, is not a read each; a
@@ -191,21 +193,25 @@ def _decided_on_newer(child: Mapping[str, Any] | None, meta: Mapping[str, Any]) 
 def first_status_wait(current: UpliftModelStatus, decided: UpliftModelStatus, stable_ready: bool,
                       child: Mapping[str, Any] | None, applied: status_logic.Applied | None,
                       now: dt.datetime, grace: dt.timedelta) -> float | None:
-    """Seconds this pass's status should wait for a first version's serving graph to serve;
-    None: write it now.
+    """Seconds this pass's status should wait for Seldon's first report on a first version's
+    serving graph; None: write it now.
 
     A first version (nothing stable in ``current``, shown as nothing yet or Progressing) whose
     graph was applied without error and does not serve yet would be written Progressing, then
-    Healthy a moment later. Within ``grace`` of the graph's creation (this pass's own create
-    when ``child``, read before the apply, was absent; else its ``creationTimestamp``) the pass
-    writes, emits and queues nothing and returns the time left: the graph's readiness (a watch
-    event) or the grace's end runs the next pass, which decides again from the same status and
-    writes Healthy, or Progressing once the grace has run out. A graph without a creation time
-    is not waited for."""
+    Healthy a moment later. Until Seldon has reported on the graph (``child``, read before the
+    apply, has a ``status.state``), within ``grace`` of its creation (this pass's own create
+    when ``child`` was absent; else its ``creationTimestamp``), the pass writes, emits and
+    queues nothing and returns the time left: Seldon's report (a watch event) or the grace's
+    end runs the next pass, which decides again from the same status and writes Healthy
+    (Available), Progressing (Creating: what Seldon says is worth showing at once), or
+    Progressing once the grace has run out. A graph without a creation time is not waited
+    for."""
     if (current.stable_version is not None or current.phase not in (None, Phase.PROGRESSING)
             or decided.stable_version is None or stable_ready
             or applied is None or applied.error is not None):
         return None
+    if child is not None and ((child.get("status") or {}).get("state")):
+        return None  # Seldon has reported on it (not serving yet): show that now
     if child is None:
         created = now
     else:

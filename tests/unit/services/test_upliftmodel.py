@@ -217,11 +217,28 @@ def test_a_graph_slower_than_the_grace_shows_progressing_once_it_has_run_out() -
     assert healthy.status["phase"] == "Healthy" and healthy.events == ()
 
 
+def test_a_graph_seldon_reports_creating_shows_progressing_at_that_report() -> None:
+    """What Seldon says is shown at once: a graph it reports Creating (real pods: minutes) is
+    Progressing at that report, not at the grace's end; Healthy follows when it serves."""
+    sim = Sim()
+    sim.deps.first_status_grace = GRACE
+    sim.tick(available=False)
+    _created(sim, T0)
+    sim.cluster.objects[SELDON]["status"] = {"state": "Creating"}
+    reported = sim.tick(1, available=False)
+    assert reported.status["phase"] == "Progressing" and reasons(reported) == ["Promoted"]
+    assert sim.condition("Ready")["reason"] == "WaitingForServing"
+    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    assert sim.tick(40).status["phase"] == "Healthy"
+
+
 @pytest.mark.parametrize(("current", "decided", "ready", "child", "applied", "seconds", "wait"), [
     # this pass created the graph: the whole grace
     ({}, {"stableVersion": "1"}, False, None, "ok", 0, 5.0),
-    # the graph created 2 s before this pass: what is left of it
+    # the graph created 2 s before this pass, Seldon silent so far: what is left of it
     ({}, {"stableVersion": "1"}, False, "T0", "ok", 2, 3.0),
+    # Seldon reported it Creating: written at once (Progressing), the grace not waited out
+    ({}, {"stableVersion": "1"}, False, "T0 Creating", "ok", 2, None),
     # run out: write (Progressing)
     ({}, {"stableVersion": "1"}, False, "T0", "ok", 5, None),
     # serving: write (Healthy)
@@ -246,7 +263,9 @@ def test_first_status_wait(current: dict[str, Any], decided: dict[str, Any], rea
     from uplift_operator.domain.status import Applied
 
     body = None if child is None else {"metadata": (
-        {"creationTimestamp": "2026-12-01T12:00:00Z"} if child == "T0" else {})}
+        {"creationTimestamp": "2026-12-01T12:00:00Z"} if child.startswith("T0") else {})}
+    if child and " " in child:
+        body = {**(body or {}), "status": {"state": child.split()[1]}}
     done = None if applied is None else Applied("SeldonDeployment uplift", "v1 100%",
                                                 error="refused" if applied == "error" else None)
     assert upliftmodel.first_status_wait(
