@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
@@ -179,7 +179,8 @@ def main() -> int:
         install_crds(admin)
         install_operator_rbac(admin)
         admin.run("create", "namespace", NS)
-        api_client = kube_config.new_client_from_config(str(plane.admin_kubeconfig))
+        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            str(plane.admin_kubeconfig))
         standin = SeldonStandIn(api_client).start()
         custom = kube_client.CustomObjectsApi(api_client)
         operator = OperatorProcess(plane.operator_kubeconfig, Path(mlflow.workdir),
@@ -196,8 +197,8 @@ def main() -> int:
                                                      "max": 0.05}]}}})
 
         def model_phase() -> str:
-            body = custom.get_namespaced_custom_object("uplift.dev", "v1alpha1", NS,
-                                                       "upliftmodels", MODEL)
+            body = cast(dict[str, Any], custom.get_namespaced_custom_object(
+                "uplift.dev", "v1alpha1", NS, "upliftmodels", MODEL))
             return str((body.get("status") or {}).get("phase"))
 
         process.wait_until(lambda: model_phase() == "Healthy", timeout=120, what="model Healthy")

@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
@@ -119,7 +119,8 @@ def main() -> int:
         install_crds(admin)
         install_operator_rbac(admin)
         admin.run("create", "namespace", NS)
-        api_client = kube_config.new_client_from_config(str(plane.admin_kubeconfig))
+        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            str(plane.admin_kubeconfig))
         standin = SeldonStandIn(api_client).start()
         custom, core = kube_client.CustomObjectsApi(api_client), kube_client.CoreV1Api(api_client)
         operator = OperatorProcess(plane.operator_kubeconfig, Path(mlflow.workdir),
@@ -137,8 +138,8 @@ def main() -> int:
                                                      "max": 0.05}]}}})
 
         def model_phase() -> str:
-            body = custom.get_namespaced_custom_object("uplift.dev", "v1alpha1", NS,
-                                                       "upliftmodels", MODEL)
+            body = cast(dict[str, Any], custom.get_namespaced_custom_object(
+                "uplift.dev", "v1alpha1", NS, "upliftmodels", MODEL))
             return str((body.get("status") or {}).get("phase"))
 
         _poll(lambda: model_phase() == "Healthy", 120)

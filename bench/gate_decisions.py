@@ -63,7 +63,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +81,7 @@ from uplift_operator.domain import measurements as ms  # noqa: E402
 from uplift_operator.stats import uplift as um  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
+_Measured = TypeVar("_Measured")
 Right = Literal["promote", "rollback", "hold"]
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -136,9 +137,9 @@ def n_difference(p_canary: float, p_stable: float, distance: float, alpha: float
     return _z_sum(alpha) ** 2 * var / distance**2
 
 
-def make(cls: type, **values: Any) -> Any:
-    """Build a measurement dataclass with the fields it has (the lead is still adding some)."""
-    names = {f.name for f in dataclasses.fields(cls)}
+def make(cls: type[_Measured], **values: Any) -> _Measured:
+    """Build a measurement dataclass from the values among ``values`` it has fields for."""
+    names = {f.name for f in dataclasses.fields(cast(Any, cls))}
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
@@ -153,17 +154,13 @@ def split_tolerance() -> float | None:
     return float(value) if value else None
 
 
-def split_of(stable: int, canary: int, weight: int, promotes: bool = False) -> Any:
+def split_of(stable: int, canary: int, weight: float, promotes: bool = False) -> ms.SplitCounts:
     """The realised split, the step's weight and whether a Pass promotes, as the collectors
-    report them (None when the measurement types have no split yet)."""
-    cls = getattr(ms, "SplitCounts", None)
-    if cls is None:
-        return None
-    extra: dict[str, Any] = {"promotes": promotes} if has_field(cls, "promotes") else {}
+    report them (``--split-tolerance``: the spec's tolerance, else the API's default)."""
     tolerance = split_tolerance()
-    if tolerance is not None:
-        extra["tolerance"] = tolerance
-    return cls(stable=stable, canary=canary, canary_share=weight / 100, **extra)
+    extra: dict[str, Any] = {} if tolerance is None else {"tolerance": tolerance}
+    return ms.SplitCounts(stable=stable, canary=canary, canary_share=weight / 100,
+                          promotes=promotes, **extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +184,7 @@ class Run:
     canary_total: float = 0.0  # canary samples since the canary started
     promotes: bool = False  # on the ramp's last step (``ramp.on_last_step``), set by simulate
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         raise NotImplementedError
 
     def tick(self, rng: np.random.Generator) -> None:
@@ -243,7 +240,7 @@ class GateSim:
         return []
 
 
-def _share(weight: int, sc: Scenario) -> float:
+def _share(weight: float, sc: Scenario) -> float:
     return min(weight / 100 * (SRM_FACTOR if sc.srm else 1.0), 1.0)
 
 
@@ -256,10 +253,10 @@ class ErrorRateRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
         self.sim, self.sc, self.lam = sim, sc, sim.per_look(sc)
         self.p_canary = ERR_BASE * sc.effect
-        self.weight = 0
+        self.weight = 0.0
         self.counts = np.zeros(4, dtype=np.int64)  # canary errors, requests, stable errors, requests
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         self.weight = weight
         self.counts[:] = 0
 
@@ -307,10 +304,10 @@ class OnlineEffectRun(Run):
         # The SRM scenario breaks the canary's holdout split (52/48 on a 50/50 design).
         self.h_canary = self.h * SRM_FACTOR if sc.srm else self.h
         self.p_canary = OE_TREATED_P + (0.0 if sc.srm else sc.effect)
-        self.weight = 0
+        self.weight = 0.0
         self.counts = np.zeros(8, dtype=np.int64)  # (units, conv) × (c hold, c treat, s hold, s treat)
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         self.weight = weight
         self.counts[:] = 0
 
@@ -341,7 +338,7 @@ class OnlineEffectSim(GateSim):
         delta = 0.0 if sc.srm else sc.effect
         d0 = -self.gate["margin"] if sc.right != "rollback" else 0.0
         treated = n_difference(OE_TREATED_P + delta, OE_TREATED_P, abs(delta - d0))
-        return treated / (1 - self.experiment_of(sc)["holdoutFraction"])  # canary units, all arms
+        return treated / (1 - float(self.experiment_of(sc)["holdoutFraction"]))  # canary units, all arms
 
     def experiment_of(self, sc: Scenario) -> dict[str, Any]:
         return {"holdoutFraction": 0.5} if sc.srm else self.experiment
@@ -388,11 +385,11 @@ class LatencyRun(Run):
         ratio = 1.0 if sc.srm else sc.effect  # the canary's slow share = ratio × stable's
         scale = math.exp(LAT_SIGMA * (stats.norm.ppf(1 - LAT_SLOW) - stats.norm.ppf(1 - LAT_SLOW * ratio)))
         self.p_canary, self.p_stable = _bucket_probs(scale), _bucket_probs(1.0)
-        self.weight = 0
+        self.weight = 0.0
         self.canary = np.zeros(len(LAT_BOUNDS) + 1, dtype=np.int64)
         self.stable = np.zeros(len(LAT_BOUNDS) + 1, dtype=np.int64)
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         self.weight = weight
         self.canary[:] = 0
         self.stable[:] = 0
@@ -474,7 +471,7 @@ def _tilted(p: FloatArray, target: float) -> FloatArray:
         q /= q.sum()
         lo, hi = (beta, hi) if _psi(p, q) < target else (lo, beta)
     q = p * np.exp(lo * g)
-    return q / q.sum()
+    return cast(FloatArray, q / q.sum())
 
 
 class DriftRun(Run):
@@ -485,9 +482,9 @@ class DriftRun(Run):
                            for p in self.reference]
         self.live_p = [_tilted(p, sc.effect) if f == 0 else p for f, p in enumerate(self.reference)]
         self.live = np.zeros((DRIFT_FEATURES, DRIFT_BINS), dtype=np.int64)
-        self.weight = 0
+        self.weight = 0.0
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         self.weight = weight  # live counts run since the canary started: no reset
 
     def tick(self, rng: np.random.Generator) -> None:
@@ -554,9 +551,9 @@ class SanityRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
         self.lam, self.sc = sim.per_look(sc), sc
         self.mu = self.TRAINING_MEAN + sc.effect * self.TRAINING_STD
-        self.weight, self.total, self.n = 0, 0.0, 0
+        self.weight, self.total, self.n = 0.0, 0.0, 0
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         self.weight = weight  # since the canary started: no reset
 
     def tick(self, rng: np.random.Generator) -> None:
@@ -577,7 +574,7 @@ class SanitySim(GateSim):
     def fixed_n(self, sc: Scenario) -> float:
         """Requests for a one-sided z-test of the mean's distance to the band edge (sd = 1 in
         training-std units per request)."""
-        bound = self.gate.get("max", 1.0)
+        bound = float(self.gate.get("max", 1.0))
         if sc.right == "hold":
             return math.nan
         return _z_sum() ** 2 / (abs(sc.effect) - bound) ** 2
@@ -786,7 +783,7 @@ class QiniRun(Run):
                                     stable={TREATMENT: estimate(point[1], rep_s)})
         self.canary_total = float(n)
 
-    def start_step(self, weight: int) -> None:
+    def start_step(self, weight: float) -> None:
         pass
 
     def tick(self, rng: np.random.Generator) -> None:
@@ -1022,7 +1019,8 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
         raise RuntimeError(f"the first decide did not start the exposure: {status.message}")
     run = sim.new_run(sc, rng)
     run.start_step(status.exposure_percent)
-    step, suspended, cap, look = status.current_step, False, sim.cap(), 0
+    step: int | None = status.current_step
+    suspended, cap, look = False, sim.cap(), 0
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)

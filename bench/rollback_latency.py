@@ -68,7 +68,7 @@ def main() -> int:
         install_crds(admin)
         install_operator_rbac(admin)
         admin.run("create", "namespace", NS)
-        standin = SeldonStandIn(kube_config.new_client_from_config(
+        standin = SeldonStandIn(kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
             str(plane.admin_kubeconfig))).start()
         logdir = Path(mlflow.workdir)
         operator = OperatorProcess(plane.operator_kubeconfig, logdir, "--priority", "10",

@@ -133,7 +133,7 @@ def errors(ratio: float, runs: int, seed: int) -> tuple[dict[str, Outcome], IntA
     req_b = np.round(REQ_B * cycle).astype(np.int64)
     ea = rng.binomial(req_a, E_RATE, (runs, HOURS))
     eb = rng.binomial(req_b, E_RATE * ratio, (runs, HOURS))
-    ca, cb = np.cumsum(ea, axis=1), np.cumsum(eb, axis=1)
+    ca, cb = np.cumsum(ea, axis=1).astype(float), np.cumsum(eb, axis=1).astype(float)
     rho_b = REQ_B / (REQ_A + REQ_B)  # fixed traffic split
     r0 = 1 + RATIO_MARGIN
     theta0 = rho_b * r0 / (1 - rho_b + rho_b * r0)
