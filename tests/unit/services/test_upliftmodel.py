@@ -343,6 +343,18 @@ def test_the_decision_key_secret_is_created_once_before_the_graph_and_owned_by_t
     assert sim.cluster.secrets[KEY_SECRET] == {"key": "k1"}  # ... and never overwritten
 
 
+def test_a_graph_seldon_has_not_reported_on_does_not_recheck_the_decision_key() -> None:
+    sim = Sim()
+    sim.tick(available=False)  # created; Seldon says nothing about it (yet, or for long)
+    assert len(sim.cluster.created_secrets) == 1
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds(), available=False)
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds(), available=False)
+    assert len(sim.cluster.created_secrets) == 1  # nothing says a pod waits for the key
+    sim.cluster.objects[SELDON]["status"] = {"state": "Creating"}  # Seldon: not serving
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds(), available=False)
+    assert len(sim.cluster.created_secrets) == 2
+
+
 def test_the_decision_key_is_made_sure_of_before_a_changed_graph_is_applied() -> None:
     sim = Sim()
     sim.tick()
