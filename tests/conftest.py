@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from kubernetes import config as kube_config
@@ -18,6 +19,9 @@ from tests.support.registry import Versions
 from uplift_operator.devenv.mlflow_server import MlflowServer
 from uplift_operator.devenv.prometheus import PrometheusServer
 from uplift_operator.devenv.seldon_standin import SeldonStandIn
+
+if TYPE_CHECKING:
+    from uplift_operator.devenv.controlplane import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -46,7 +50,7 @@ def hillstrom_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
-def controlplane() -> Iterator[object]:
+def controlplane() -> Iterator[ControlPlane]:
     from uplift_operator.devenv.controlplane import ControlPlane
 
     plane = ControlPlane().start()
@@ -57,17 +61,17 @@ def controlplane() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def admin(controlplane: object) -> Kubectl:
-    kubectl = Kubectl(controlplane.admin_kubeconfig)  # type: ignore[attr-defined]
+def admin(controlplane: ControlPlane) -> Kubectl:
+    kubectl = Kubectl(controlplane.admin_kubeconfig)
     install_crds(kubectl)
     install_operator_rbac(kubectl)
     return kubectl
 
 
 @pytest.fixture(scope="session")
-def as_operator(controlplane: object, admin: Kubectl) -> Kubectl:
+def as_operator(controlplane: ControlPlane, admin: Kubectl) -> Kubectl:
     """kubectl under the operator's identity (the ServiceAccount the RBAC binds)."""
-    return Kubectl(controlplane.operator_kubeconfig)  # type: ignore[attr-defined]
+    return Kubectl(controlplane.operator_kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -91,19 +95,20 @@ def versions(mlflow_server: MlflowServer, hillstrom_csv: Path) -> Versions:
 
 
 @pytest.fixture(scope="session")
-def seldon(admin: Kubectl, controlplane: object) -> Iterator[SeldonStandIn]:
+def seldon(admin: Kubectl, controlplane: ControlPlane) -> Iterator[SeldonStandIn]:
     """Plays Seldon's status updates: every new SeldonDeployment generation becomes Available."""
-    api = kube_config.new_client_from_config(str(controlplane.admin_kubeconfig))  # type: ignore[attr-defined]
+    api = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(controlplane.admin_kubeconfig))
     standin = SeldonStandIn(api).start()
     yield standin
     standin.stop()
 
 
 @pytest.fixture(scope="session")
-def operator(controlplane: object, admin: Kubectl, mlflow_server: MlflowServer,
+def operator(controlplane: ControlPlane, admin: Kubectl, mlflow_server: MlflowServer,
              prometheus: PrometheusServer, versions: Versions, seldon: SeldonStandIn,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    proc = OperatorProcess(controlplane.operator_kubeconfig,  # type: ignore[attr-defined]
+    proc = OperatorProcess(controlplane.operator_kubeconfig,
                            tmp_path_factory.mktemp("operator"), "--priority", "1000",
                            "--mlflow-tracking-uri", mlflow_server.url,
                            "--prometheus-url", prometheus.url).start()

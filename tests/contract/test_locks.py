@@ -18,7 +18,7 @@ DATA_PLANE = {"pandas", "pyarrow", "scikit-learn", "mlflow", "mlflow-skinny", "m
 
 def _pins(lock: Path) -> dict[str, str]:
     text = lock.read_text()
-    pins = {canonicalize_name(m[1]): m[2]
+    pins: dict[str, str] = {canonicalize_name(m[1]): m[2]
             for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)", text, re.MULTILINE)}
     assert pins, f"{lock} pins nothing"
     # Every pin carries a hash: the Dockerfile installs with --require-hashes.

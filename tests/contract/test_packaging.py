@@ -198,6 +198,7 @@ def exported_metric_names() -> set[str]:
         for collector in list(registry._collector_to_names):
             assert isinstance(collector, MetricWrapperBase)
             base, kind = collector._name, collector._type
+            assert kind is not None
             suffixes = {"counter": ["_total"], "gauge": [""],
                         "histogram": ["_bucket", "_count", "_sum"]}[kind]
             names |= {base + s for s in suffixes}

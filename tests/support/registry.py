@@ -42,6 +42,7 @@ class Versions:
         latest = max(self.client.search_model_versions(f"name='{self.name}'"),
                      key=lambda v: int(v.version))
         self.base_version = str(latest.version)
+        assert latest.run_id is not None
         run = self.client.get_run(latest.run_id)
         self.base_metrics = dict(run.data.metrics)
         with tempfile.TemporaryDirectory() as tmp:
@@ -61,6 +62,7 @@ class Versions:
         if target != self.name and not self.client.search_registered_models(f"name='{target}'"):
             self.client.create_registered_model(target)
         base = self.client.get_model_version(self.name, self.base_version)
+        assert base.run_id is not None and base.source is not None
         experiment = self.client.get_run(base.run_id).info.experiment_id
         run = self.client.create_run(experiment)
         for key, value in {**self.base_metrics, **(metrics or {})}.items():

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from uplift_operator.adapters.kube import KubeCluster
+from typing import Any, Protocol
 
 __all__ = ["WatchedCluster", "WatchedObjects", "newer"]
 
@@ -62,10 +60,26 @@ class WatchedObjects:
 
 
 
+class _Cluster(Protocol):
+    """What ``WatchedCluster`` calls of the cluster it wraps (``adapters.kube.KubeCluster``)."""
+
+    def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]: ...
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None: ...
+
+    def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool: ...
+
+    def secret_values(self, namespace: str, name: str,
+                      keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def create_secret(self, manifest: Mapping[str, Any]) -> bool: ...
+
+
 class WatchedCluster:
     """A cluster adapter whose reads of watched kinds come from ``objects``."""
 
-    def __init__(self, cluster: KubeCluster, objects: WatchedObjects) -> None:
+    def __init__(self, cluster: _Cluster, objects: WatchedObjects) -> None:
         self.cluster = cluster
         self.objects = objects
 

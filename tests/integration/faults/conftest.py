@@ -72,7 +72,9 @@ def cluster(plane: ControlPlane) -> Kubectl:
 
 @pytest.fixture(scope="module")
 def api(plane: ControlPlane, cluster: Kubectl) -> client.ApiClient:
-    return kube_config.new_client_from_config(str(plane.admin_kubeconfig))
+    api: client.ApiClient = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(plane.admin_kubeconfig))
+    return api
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,7 @@ class SplitRecorder:
                     for item in listing["items"]:
                         self._record(item)
                     version = str(listing["metadata"]["resourceVersion"])
-                stream = watch.Watch()
+                stream: Any = watch.Watch()  # type: ignore[no-untyped-call]  # the client is untyped
                 for event in stream.stream(self.api.list_namespaced_custom_object, *SELDON[:2],
                                            self.namespace, SELDON[2], field_selector=selector,
                                            resource_version=version, timeout_seconds=5):

@@ -11,7 +11,7 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tests.support.kube import Kubectl, OperatorProcess
@@ -131,6 +131,23 @@ class Bench:
             "get", "events", "-n", self.namespace, "-o", "json").stdout)["items"]
         return items
 
+    def posted(self, *reasons: str, kind: str | None = None,
+               timeout: float = 15) -> list[dict[str, Any]]:
+        """The namespace's events once one of each reason (of ``kind``'s objects, if given) is
+        among them. The operator posts events off its passes (``handlers.lifecycle``'s
+        posting workers), so one may land a moment after the status it goes with."""
+        deadline = time.monotonic() + timeout
+        while True:
+            items = self.events()
+            seen = {e["reason"] for e in items
+                    if kind is None or e["involvedObject"].get("kind") == kind}
+            if set(reasons) <= seen:
+                return items
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no event {sorted(set(reasons) - seen)} within {timeout} s;"
+                                     f" events: {sorted(seen)}")
+            time.sleep(0.3)
+
 
 def recency_reference(bench: Bench) -> tuple[int, ...]:
     """The training reference's ``recency`` bin counts (every version's, cloned from one run):
@@ -171,7 +188,8 @@ class _SeldonWeights:
         from kubernetes import client
         from kubernetes import config as kube_config
 
-        self.api = client.CustomObjectsApi(kube_config.new_client_from_config(str(admin.kubeconfig)))
+        self.api = client.CustomObjectsApi(
+            kube_config.new_client_from_config(str(admin.kubeconfig)))  # type: ignore[no-untyped-call]
         self.namespace = namespace
         self.split: dict[str, int] = {}
         self.read_at = 0.0
@@ -180,8 +198,8 @@ class _SeldonWeights:
         if time.monotonic() - self.read_at >= 0.5:
             self.read_at = time.monotonic()
             try:
-                sdep = self.api.get_namespaced_custom_object(
-                    "machinelearning.seldon.io", "v1", self.namespace, "seldondeployments", NAME)
+                sdep = cast(dict[str, Any], self.api.get_namespaced_custom_object(
+                    "machinelearning.seldon.io", "v1", self.namespace, "seldondeployments", NAME))
                 self.split = {p.get("annotations", {}).get("version", ""): int(p.get("traffic", 0))
                               for p in sdep.get("spec", {}).get("predictors", [])}
             except Exception:  # not created yet, or being deleted: keep the last split

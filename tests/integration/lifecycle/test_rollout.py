@@ -54,8 +54,7 @@ def test_happy_path_ramps_every_step_and_promotes(bench: Bench) -> None:
                    "uplift.dev/role") == "retired"
                and bench.versions.alias_target("production", name=bench.model) == v2,
                "the roles and the alias written back to MLflow", timeout=10)
-    reasons = {e["reason"] for e in bench.events()}
-    assert {"CanaryStarted", "StepAdvanced", "Promoted"} <= reasons
+    bench.posted("CanaryStarted", "StepAdvanced", "Promoted")
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,7 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     gate = next(g for g in status["gates"] if g["name"] == case.gate["name"])
     assert gate["verdict"] == "Fail"
     assert case.gate["name"] in status["message"]
-    rolled_back = [e for e in bench.events() if e["reason"] == "RolledBack"]
+    rolled_back = [e for e in bench.posted("RolledBack") if e["reason"] == "RolledBack"]
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
     bench.wait(lambda _: bench.versions.tags(v_bad, name=bench.model).get("uplift.dev/role")
                == "rolled-back", "the rolled-back role written back to MLflow", timeout=10)

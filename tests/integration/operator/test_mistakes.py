@@ -15,6 +15,7 @@ One namespace and one apply for all of them, then one poll loop: no per-case sle
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -36,8 +37,8 @@ from uplift_operator.devenv.seldon_standin import SeldonStandIn
 pytestmark = pytest.mark.integration
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
-MODEL = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
-CAMPAIGN = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+MODEL: dict[str, Any] = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+CAMPAIGN: dict[str, Any] = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
 GOOD = "good"  # a valid UpliftModel the campaigns refer to (it serves)
 
 
@@ -396,7 +397,16 @@ def test_context_mistakes_are_named_and_deploy_nothing(
         f"{c.kind} {c.name}: want {c.phase} {c.says}, got {seen.status(c).get('phase')}: "
         f"{seen.status(c).get('message')}" for c in pending)
 
-    events = json.loads(admin.run("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    events: list[dict[str, Any]] = []
+    expected = {(c.name, c.event) for c in CONTEXT if c.event}
+
+    def all_posted() -> bool:  # events are posted off the passes: a moment after the statuses
+        events[:] = json.loads(admin.run("get", "events", "-n", ns, "-o", "json").stdout)[
+            "items"]
+        return expected <= {(e["involvedObject"]["name"], e["reason"]) for e in events}
+
+    with contextlib.suppress(TimeoutError):  # the per-case assertions below name what is missing
+        admin.wait_for(all_posted, timeout=15, what="every expected event")
     graphs = {i["metadata"]["name"] for i in json.loads(admin.run(
         "get", "seldondeployments.machinelearning.seldon.io", "-n", ns, "-o", "json").stdout)[
         "items"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.support.kube import Kubectl, OperatorProcess
 
+from uplift_operator.devenv.controlplane import ControlPlane
+
 pytestmark = pytest.mark.integration
 
 
@@ -46,10 +48,10 @@ def test_calls_the_operator_needs_are_allowed(as_operator: Kubectl, namespace: s
 
 
 def test_the_replica_with_lower_priority_pauses_and_resumes(
-        controlplane: object, operator: OperatorProcess,
+        controlplane: ControlPlane, operator: OperatorProcess,
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """The session's operator runs at priority 1000; a replica at 2000 takes over, then leaves."""
-    leader = OperatorProcess(controlplane.operator_kubeconfig,  # type: ignore[attr-defined]
+    leader = OperatorProcess(controlplane.operator_kubeconfig,
                              tmp_path_factory.mktemp("peer"), "--priority", "2000")
     try:
         leader.start()

@@ -31,7 +31,7 @@ from uplift_operator.devenv.seldon_standin import SeldonStandIn
 pytestmark = pytest.mark.integration
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
-MODEL = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+MODEL: dict[str, Any] = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
 TOKEN = "leak-canary-3f9a61c2e8d47b05"
 
 

@@ -134,7 +134,8 @@ def test_reading_the_named_secret_is_allowed_in_each_watched_namespace(
 def test_the_operator_runs_on_the_roles_alone(
         plane: ControlPlane, admin: Kubectl, versions: Versions, mlflow_server: MlflowServer,
         tmp_path: Path) -> None:
-    standin = SeldonStandIn(kube_config.new_client_from_config(str(plane.admin_kubeconfig)))
+    standin = SeldonStandIn(
+        kube_config.new_client_from_config(str(plane.admin_kubeconfig)))  # type: ignore[no-untyped-call]
     operator = OperatorProcess(plane.operator_kubeconfig, tmp_path, "--namespace", "team-a",
                                "--namespace", "team-b", "--priority", "3",
                                "--mlflow-tracking-uri", mlflow_server.url)

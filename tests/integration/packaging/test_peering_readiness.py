@@ -16,6 +16,7 @@ import pytest
 from tests.support.kube import Kubectl, OperatorProcess
 
 from uplift_operator.devenv import process
+from uplift_operator.devenv.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +35,9 @@ def warnings(proc: OperatorProcess) -> list[str]:
 
 
 def test_missing_peering_is_a_warning_and_not_ready_until_created(
-        controlplane: object, admin: Kubectl, namespace: str, tmp_path: Path) -> None:
+        controlplane: ControlPlane, admin: Kubectl, namespace: str, tmp_path: Path) -> None:
     port = process.free_port()
-    proc = OperatorProcess(controlplane.operator_kubeconfig, tmp_path,  # type: ignore[attr-defined]
+    proc = OperatorProcess(controlplane.operator_kubeconfig, tmp_path,
                            "--namespace", namespace, "--priority", "7",
                            "--readiness-port", str(port)).start()
     try:

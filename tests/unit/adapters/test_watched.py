@@ -67,7 +67,9 @@ def test_a_watch_event_replaces_the_body_and_an_older_one_does_not() -> None:
     cluster = WatchedCluster(api, objects)
     objects.observe(PLURAL, _body("um", 7, 90))
     objects.observe(PLURAL, _body("um", 6, 100))  # late event of an older version
-    assert cluster.get(API, PLURAL, "ns", "um")["spec"]["predictors"][0]["traffic"] == 90
+    read = cluster.get(API, PLURAL, "ns", "um")
+    assert read is not None
+    assert read["spec"]["predictors"][0]["traffic"] == 90
     assert api.calls == []
 
 
@@ -78,7 +80,9 @@ def test_the_operators_own_apply_is_seen_by_the_next_read_before_its_event() -> 
     objects.observe(PLURAL, _body("um", 100, 100))
     cluster.apply(_body("um", 0, 70), PLURAL)  # the API answers with resourceVersion 101
     objects.observe(PLURAL, _body("um", 100, 100))  # the event of the state before it
-    assert cluster.get(API, PLURAL, "ns", "um")["spec"]["predictors"][0]["traffic"] == 70
+    read = cluster.get(API, PLURAL, "ns", "um")
+    assert read is not None
+    assert read["spec"]["predictors"][0]["traffic"] == 70
 
 
 def test_a_deleted_object_is_asked_for_again() -> None:

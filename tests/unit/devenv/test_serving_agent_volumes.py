@@ -17,7 +17,7 @@ def test_project_swaps_the_data_link_and_the_runtime_watch_sees_each_version(
         tmp_path: Path) -> None:
     root = tmp_path / "campaigns"
     project(root, {"campaigns.json": "one"})
-    watch = FileWatch(root / "campaigns.json")
+    watch = FileWatch(str(root / "campaigns.json"))
     first = watch.poll()
     assert first is not None and first.text == b"one"
     assert (root / "..data").is_symlink() and (root / "campaigns.json").is_symlink()

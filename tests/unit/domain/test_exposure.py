@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 import yaml
@@ -30,6 +31,13 @@ T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 SERVING = exposure.ModelObservation("m", True, "3", serving=True, why="serves version 3")
 GONE = exposure.ModelObservation("m", False, why="UpliftModel 'm' not found")
 
+class _Pass(TypedDict):
+    minutes: int
+    serving: bool
+    verdict: GateVerdict | None
+    request: tuple[str, str] | None
+
+
 _pass = st.fixed_dictionaries({
     "minutes": st.sampled_from([0, 1, 5, 30, 61, 400]),
     "serving": st.booleans(),
@@ -42,18 +50,18 @@ _pass = st.fixed_dictionaries({
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_pass, min_size=1, max_size=25))
-def test_exposure_invariants(passes: list[dict[str, object]]) -> None:
+def test_exposure_invariants(passes: list[_Pass]) -> None:
     status, now, previous = CampaignStatus(), T0, 0.0
     steps = {s.percent for s in SPEC.exposure.steps}
     annotations: dict[str, str] = {}
     for index, p in enumerate(passes):
-        now += dt.timedelta(minutes=float(p["minutes"]))  # type: ignore[arg-type]
+        now += dt.timedelta(minutes=float(p["minutes"]))
         if p["request"] is not None:
-            key, value = p["request"]  # type: ignore[misc]
+            key, value = p["request"]
             annotations[key] = f"{value}-{index}" if key != "uplift.dev/promote" else value
         outcomes = None
         if p["verdict"] is not None and exposure.analysis_due(SPEC, status, now):
-            outcomes = [GateOutcome(name=g.name, verdict=p["verdict"], message="m", time=now)  # type: ignore[arg-type]
+            outcomes = [GateOutcome(name=g.name, verdict=p["verdict"], message="m", time=now)
                         for g in SPEC.exposure.gates]
         observed = exposure.Observed(model=SERVING if p["serving"] else GONE,
                                      gate_outcomes=outcomes, requests=parse_requests(annotations),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -26,6 +28,11 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 """
+# kopf types its decorated handlers as the ActivityFn protocol (every keyword kopf passes); each
+# takes ``**_`` for the rest, and the tests pass the keywords it reads.
+configure = cast(Callable[..., None], lifecycle.configure)
+share_process_state = cast(Callable[..., Coroutine[Any, Any, None]], lifecycle.share_process_state)
+stop_passes = cast(Callable[..., None], lifecycle.stop_passes)
 
 
 def test_an_empty_store_at_start_up_is_the_one_the_passes_read(
@@ -71,8 +78,8 @@ def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
 
     async def scenario() -> None:
         memo = kopf.Memo(config=config)
-        lifecycle.configure(settings=kopf.OperatorSettings(), memo=memo)
-        await lifecycle.share_process_state(memo=memo)
+        configure(settings=kopf.OperatorSettings(), memo=memo)
+        await share_process_state(memo=memo)
         tasks_before = len(asyncio.all_tasks())
         objects = [copy.copy(memo) for _ in range(3)]  # as kopf's inventory does per object
         for each in objects:
@@ -86,7 +93,7 @@ def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
         deps = memo["uplift_dependencies"]
         assert len(deps.resolver.moved) == 1 and len(deps.write_back.on_change) == 1
         memo["alias_polling"].cancel()
-        lifecycle.stop_passes(memo=memo)
+        stop_passes(memo=memo)
 
     asyncio.run(scenario())
 
@@ -103,8 +110,8 @@ def test_events_are_posted_by_a_few_workers_that_leave_when_their_object_is_done
     memo = kopf.Memo(config=settings.parse_args(["--all-namespaces", "--metrics-port", "0"]))
     operator_settings = kopf.OperatorSettings()
     assert operator_settings.posting.worker_limit is None  # kopf's default: unbounded
-    lifecycle.configure(settings=operator_settings, memo=memo)
+    configure(settings=operator_settings, memo=memo)
     posting = operator_settings.posting
     assert posting.worker_limit is not None and 1 <= posting.worker_limit <= 16
     assert posting.worker_limit / posting.idle_timeout >= 100  # objects a second, at least
-    lifecycle.stop_passes(memo=memo)
+    stop_passes(memo=memo)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,7 +22,7 @@ class Cluster:
         self.status, self.patches = status, 0
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
-                     patch: dict[str, Any]) -> dict[str, Any]:
+                     patch: Mapping[str, Any]) -> dict[str, Any]:
         self.patches += 1
         raise KubeError(f"patch {plural}/{name}/status: {self.status}", self.status)
 

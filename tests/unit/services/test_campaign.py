@@ -32,17 +32,18 @@ from uplift_operator.services.ports import Registry
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 NS, MODEL = "shop", "hillstrom-uplift"
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
-SERVING = {"stableVersion": "3", "phase": "Healthy", "message": "version 3 serves all traffic",
-           "conditions": [{"type": "Ready", "status": "True", "reason": "StableServing",
-                           "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
-NOT_SERVING = {"phase": "Progressing",
-               "message": "waiting for the model reference to resolve to a version",
-               "conditions": [{"type": "Ready", "status": "False", "reason": "NoVersion",
-                               "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+SERVING: dict[str, Any] = {
+    "stableVersion": "3", "phase": "Healthy", "message": "version 3 serves all traffic",
+    "conditions": [{"type": "Ready", "status": "True", "reason": "StableServing",
+                    "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+NOT_SERVING: dict[str, Any] = {
+    "phase": "Progressing", "message": "waiting for the model reference to resolve to a version",
+    "conditions": [{"type": "Ready", "status": "False", "reason": "NoVersion",
+                    "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
 
 
 def _model_body(status: dict[str, Any] | None) -> dict[str, Any]:
-    body = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    body: dict[str, Any] = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
     body["metadata"]["namespace"] = NS
     if status is not None:
         body["status"] = status

@@ -134,7 +134,9 @@ def test_budget_reads_the_spend_since_the_period_started() -> None:
                                       period_end=start + dt.timedelta(days=7))
     # The runtime exports no period gauges here: the counter's increase since the period began.
     assert "uplift_campaign_period_spend" in prom.asked[0]
-    assert re.search(r"\[(\d+)s\]", prom.asked[-1]).group(1) == str(int((NOW - start).total_seconds()))
+    window = re.search(r"\[(\d+)s\]", prom.asked[-1])
+    assert window is not None
+    assert window.group(1) == str(int((NOW - start).total_seconds()))
 
 
 def test_budget_reads_the_replicas_own_period_spend_where_they_export_it() -> None:

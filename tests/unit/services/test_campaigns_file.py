@@ -28,7 +28,7 @@ T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 def campaign_body(name: str = "spring-email", phase: str | None = "Progressing",
                   percent: float = 5, generation: int = 1, **spec: Any) -> dict[str, Any]:
-    body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
+    body: dict[str, Any] = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
     body["metadata"].update(name=name, namespace=NS, generation=generation,
                             creationTimestamp="2026-11-30T08:00:00Z")
     body["spec"].update(spec)
@@ -66,8 +66,13 @@ def _watched(cluster: FakeCluster) -> tuple[WatchedCluster, WatchedObjects, list
     objects = WatchedObjects(["configmaps"])
     calls: list[str] = []
     original_get = cluster.get
-    cluster.get = lambda *a: calls.append(f"get {a[1]}") or original_get(*a)  # type: ignore[method-assign]
-    return WatchedCluster(cluster, objects), objects, calls  # type: ignore[arg-type]
+
+    def get(api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        calls.append(f"get {plural}")
+        return original_get(api_version, plural, namespace, name)
+
+    cluster.get = get  # type: ignore[method-assign]
+    return WatchedCluster(cluster, objects), objects, calls
 
 
 def test_an_unchanged_pass_makes_no_api_call_and_a_change_one_write() -> None:
@@ -131,7 +136,12 @@ def test_a_new_model_file_is_applied_without_reading_it_first() -> None:
     cluster = FakeCluster()
     asked: list[tuple[str, ...]] = []
     original_get = cluster.get
-    cluster.get = lambda *a: asked.append(a) or original_get(*a)  # type: ignore[method-assign]
+
+    def get(api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        asked.append((api_version, plural, namespace, name))
+        return original_get(api_version, plural, namespace, name)
+
+    cluster.get = get  # type: ignore[method-assign]
     deps = campaigns_file.FileDependencies(cluster)
     snapshots = [campaigns_file.snapshot(campaign_body())]
     assert campaigns_file.sync(OWNER, snapshots, deps, new_model=True).changed

@@ -92,9 +92,10 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
 
 
 def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:
-    rows = [("uplift_assignments_total", _model(v, arm=arm), units)
-            for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
-                                  ("2", "holdout", 10), ("2", "treated", 90))]
+    rows: list[tuple[str, dict[str, str], float]] = [
+        ("uplift_assignments_total", _model(v, arm=arm), units)
+        for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
+                              ("2", "holdout", 10), ("2", "treated", 90))]
     rows += [("uplift_conversions_total", _model("1", arm="treated"), 45.0),
              ("uplift_conversions_total", _model("2", arm="treated"), 9.0)]
     gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})

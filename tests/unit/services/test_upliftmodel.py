@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, get_args
 
 import pytest
@@ -442,9 +443,18 @@ def test_write_backs_are_not_repeated_by_every_resource_following_the_model() ->
     second.body["metadata"].update(name="other", uid="u-2")
     writes: list[tuple[str, ...]] = []
     registry = first.registry
-    tag, alias = registry.set_version_tag, registry.set_alias
-    registry.set_version_tag = lambda *a: (writes.append(a), tag(*a))[1]  # type: ignore[method-assign]
-    registry.set_alias = lambda *a: (writes.append(a), alias(*a))[1]  # type: ignore[method-assign]
+    tag, set_alias_of = registry.set_version_tag, registry.set_alias
+
+    def set_version_tag(name: str, version: str, key: str, value: str) -> None:
+        writes.append((name, version, key, value))
+        tag(name, version, key, value)
+
+    def set_alias(name: str, alias: str, version: str) -> None:
+        writes.append((name, alias, version))
+        set_alias_of(name, alias, version)
+
+    registry.set_version_tag = set_version_tag  # type: ignore[method-assign]
+    registry.set_alias = set_alias  # type: ignore[method-assign]
     # One operator: the same registry, resolver and write-back memory for both resources.
     second.registry, second.deps = registry, first.deps
     first.tick()
@@ -645,8 +655,12 @@ def test_a_credentials_secret_is_read_once_per_ttl_for_every_pass_naming_it() ->
     seen = _with_credentials(sim, {"token": TOKEN})
     reads: list[str] = []
     values = sim.cluster.secret_values
-    sim.cluster.secret_values = (  # type: ignore[method-assign]
-        lambda ns, name, keys: (reads.append(name), values(ns, name, keys))[1])
+
+    def secret_values(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        reads.append(name)
+        return values(namespace, name, keys)
+
+    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
     for _ in range(5):  # passes due again and again (an analysis every few seconds)
         sim.tick(1)
         clock[0] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_one_sided_beta_bf_equals_quadrature() -> None:
 
     def integrand(th: float) -> float:
         lr = (th / theta0) ** nb * ((1 - th) / (1 - theta0)) ** na
-        return lr * stats.beta.pdf(th, a, b) / mass
+        return float(lr * stats.beta.pdf(th, a, b) / mass)
 
     expected = integrate.quad(integrand, theta0, 1, limit=200, epsrel=1e-10)[0]
     got = math.exp(log_beta_bf_one_sided(nb, na, theta0, k, greater=True))
@@ -75,7 +76,7 @@ def test_one_sided_bfs_average_to_the_two_sided(nb: int, na: int, theta0: float)
 
 
 def test_rate_ratio_decisions() -> None:
-    kw = {"control_exposure": 0.9, "treatment_exposure": 0.1, "margin": 0.2}
+    kw: dict[str, Any] = {"control_exposure": 0.9, "treatment_exposure": 0.1, "margin": 0.2}
     assert rate_ratio_test(100, 30, **kw)[0].decision is Decision.FAIL  # r̂ = 2.7
     assert rate_ratio_test(1000, 80, **kw)[0].decision is Decision.PASS  # r̂ = 0.72
     res, _ = rate_ratio_test(100, 15, **kw)

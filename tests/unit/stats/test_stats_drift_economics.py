@@ -83,7 +83,7 @@ def _points_in_set(cur: np.ndarray, radius: float, rng: np.random.Generator,
                    count: int) -> np.ndarray:
     """Random share vectors a with Σ(â − a)²/a ≤ radius, many on its boundary."""
     a_hat = cur / cur.sum()
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < count:
         step = rng.normal(size=a_hat.size) * np.sqrt(np.maximum(a_hat, 1e-4)) * rng.uniform(0, 2)
         for scale in np.linspace(1.0, 0.0, 41):  # the farthest point of the ray inside the set

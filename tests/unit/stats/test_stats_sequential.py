@@ -33,10 +33,11 @@ def _quad_mixture(delta: float, v: float, tau2: float, theta0: float, half: bool
     def integrand(theta: float) -> float:
         lr = math.exp((-((delta - theta) ** 2) + (delta - theta0) ** 2) / (2 * v))
         prior = stats.norm.pdf(theta, theta0, tau) * (2.0 if half else 1.0)
-        return lr * prior
+        return float(lr * prior)
 
     lo = theta0 if half else theta0 - 12 * tau
-    return integrate.quad(integrand, lo, theta0 + 12 * tau, epsabs=0, epsrel=1e-10, limit=200)[0]
+    return float(integrate.quad(integrand, lo, theta0 + 12 * tau, epsabs=0, epsrel=1e-10,
+                                limit=200)[0])
 
 
 # ---------------------------------------------------------------- known answers

@@ -76,7 +76,7 @@ def test_agrees_with_pinned_sklift(arm: str, model: str) -> None:
     assert upl.qini_coefficient(y, t, s) == pytest.approx(ref["qini_auc_score"], abs=tol)
     assert upl.auuc(y, t, s) == pytest.approx(ref["uplift_auc_score"], abs=tol)
     for strategy in ("overall", "by_group"):
-        assert upl.uplift_at_k(y, t, s, 0.3, strategy) == pytest.approx(  # type: ignore[arg-type]
+        assert upl.uplift_at_k(y, t, s, 0.3, strategy) == pytest.approx(
             ref[f"uplift_at_k_{strategy}"], abs=tol
         )
 
@@ -113,7 +113,7 @@ def test_agrees_with_live_sklift(arm: str, model: str) -> None:
     assert upl.qini_coefficient(y, t, s) == pytest.approx(sk.qini_auc_score(y, s, t), abs=1e-12)
     assert upl.auuc(y, t, s) == pytest.approx(sk.uplift_auc_score(y, s, t), abs=1e-12)
     for strategy in ("overall", "by_group"):
-        assert upl.uplift_at_k(y, t, s, 0.3, strategy) == pytest.approx(  # type: ignore[arg-type]
+        assert upl.uplift_at_k(y, t, s, 0.3, strategy) == pytest.approx(
             sk.uplift_at_k(y, s, t, strategy=strategy, k=0.3), abs=1e-12
         )
     xs, qs = sk.qini_curve(y, s, t)
