@@ -502,33 +502,35 @@ class DriftRun(Run):
 
 class DriftSim(GateSim):
     def fixed_n(self, sc: Scenario) -> float:
-        """Live rows for a fixed-n Pearson χ² test of "PSI ≶ bound" at α/7 (Bonferroni), with
-        PSI/(1/n + 1/m) ~ noncentral χ²₉(PSI/(1/n + 1/m)) (PSI ≈ χ² divergence)."""
+        """Live rows for fixed-n Pearson χ² tests of "PSI ≶ bound" making the gate's decision,
+        with PSI/(1/n + 1/m) ~ noncentral χ²₉(PSI/(1/n + 1/m)) (PSI ≈ χ² divergence): drift
+        shown in the drifted feature at α/7 (Bonferroni), or no drift shown in all seven
+        features, each at α (intersection-union), with power 0.8 for the seven together."""
         bound = self.gate.get("max", 0.1)
-        df, a = DRIFT_BINS - 1, ALPHA / DRIFT_FEATURES
+        df = DRIFT_BINS - 1
         truth = sc.effect
         if sc.right == "hold" or truth == bound:
             return math.nan
+        target = POWER ** (1 / DRIFT_FEATURES) if truth < bound else POWER
 
         def power(n: float) -> float:
             k = 1 / n + 1 / DRIFT_REFERENCE
-            if truth < bound:  # show PSI < bound
-                crit = stats.ncx2.ppf(a, df, bound / k)
+            if truth < bound:  # show PSI < bound, each feature at α
+                crit = stats.ncx2.ppf(ALPHA, df, bound / k)
                 return float(stats.ncx2.cdf(crit, df, truth / k) if truth > 0 else stats.chi2.cdf(crit, df))
-            crit = stats.ncx2.ppf(1 - a, df, bound / k)
+            crit = stats.ncx2.ppf(1 - ALPHA / DRIFT_FEATURES, df, bound / k)
             return float(stats.ncx2.sf(crit, df, truth / k))
 
         lo, hi = 10.0, 1e7
         for _ in range(60):
             mid = math.sqrt(lo * hi)
-            lo, hi = (mid, hi) if power(mid) < POWER else (lo, mid)
+            lo, hi = (mid, hi) if power(mid) < target else (lo, mid)
         return hi
 
     def design(self) -> int:
         """The gate's own design size (its default expectedSamples): the anytime-valid PSI
         bounds decide near it, ≈ 3 × this χ² N."""
-        return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS,
-                                              ALPHA / DRIFT_FEATURES)
+        return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS, ALPHA)
 
     def per_look(self, sc: Scenario) -> float:
         # Traffic follows the design size, not the χ² N: at the χ² N's rate the first step

@@ -246,9 +246,9 @@ def evaluate_gate(gate: GateSpecBase,
       on either side only ``max`` can pass the gate.
     * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
       live distribution against the training reference (one χ² confidence set of the live
-      shares, ``stats.drift.psi_bounds``), at α split over the features (family-wise over
-      features and looks); Fail when a lower bound exceeds ``max`` (default 0.1), Pass when
-      every upper bound is below it (after ``minSamples`` live samples). Unless
+      shares, ``stats.drift.psi_bounds``), each holding over all looks; Fail when a lower bound
+      (at α split over the features) exceeds ``max`` (default 0.1), Pass when every upper bound
+      (each at α: all must hold) is below it (after ``minSamples`` live samples). Unless
       ``expectedSamples`` is set (then both are tuned to it), the upper bounds' mixture is tuned
       to ``drift_design_samples`` (where no drift passes) and the lower bounds' to
       ``drift_fail_samples`` (where drift of twice ``max`` fails).
@@ -603,13 +603,16 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
     if unmeasured:
         return _Judged(GateVerdict.INCONCLUSIVE, f"no histograms for {', '.join(unmeasured)}")
     bound = gate.max if gate.max is not None else DEFAULT_PSI_FLOOR
-    # Family-wise α over features (Bonferroni); each feature's bounds hold at every look.
-    level = gate.alpha / len(names)
+    # As ``_rule``: Fail needs one feature's drift shown, at α split over the features
+    # (Bonferroni); Pass needs every feature's absence of drift shown, each at α (a false pass
+    # needs the drifted feature's own upper bound wrong). Each bound holds at every look.
+    fail_level = gate.alpha / len(names)
     bins = max(len(m.features[name].reference) for name in names)
-    design = gate.expected_samples or drift_design_samples(bound, bins, level)
-    fail_design = gate.expected_samples or drift_fail_samples(bound, bins, level)
-    bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live, alpha=level,
-                               n_star=float(design), n_star_lower=float(fail_design))
+    design = gate.expected_samples or drift_design_samples(bound, bins, gate.alpha)
+    fail_design = gate.expected_samples or drift_fail_samples(bound, bins, fail_level)
+    bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live,
+                               alpha=gate.alpha, alpha_lower=fail_level, n_star=float(design),
+                               n_star_lower=float(fail_design))
               for name in names}
     samples = min(sum(m.features[name].live) for name in names)
     common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound}

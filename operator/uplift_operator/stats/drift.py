@@ -194,6 +194,7 @@ def psi_bounds(
     alpha: float = 0.05,
     n_star: float = 2000.0,
     n_star_lower: float | None = None,
+    alpha_lower: float | None = None,
     empty_share: float = PSI_EMPTY_SHARE,
 ) -> tuple[float, float, float]:
     """(PSI, lower, upper): anytime-valid confidence bounds on the PSI of the live distribution.
@@ -216,11 +217,12 @@ def psi_bounds(
     the upper bound high while few rows are in.
 
     Each bound uses only its own side of the set, so each may have its own set: the upper
-    bound's mixture is tuned at ``n_star``, the lower bound's at ``n_star_lower`` (default
-    ``n_star``). Each bound then holds at every look with probability ≥ 1 − α on its own — what
-    each of the drift gate's two errors needs (a false pass needs the upper bound wrong, a
-    false fail the lower one) — while the lower bound narrows where drift is meant to be
-    shown, not where its absence is.
+    bound's mixture is tuned at ``n_star`` with level ``alpha``, the lower bound's at
+    ``n_star_lower`` with level ``alpha_lower`` (defaults: ``n_star``, ``alpha``). Each bound
+    then holds at every look with probability ≥ 1 − its level on its own — what each of the
+    drift gate's two errors needs (a false pass needs the upper bound wrong, a false fail the
+    lower one) — while the lower bound narrows where drift is meant to be shown, not where its
+    absence is, and at the level its family of features needs.
     """
     ref, cur = _counts(ref_counts, cur_counts)
     n = float(cur.sum())
@@ -231,10 +233,12 @@ def psi_bounds(
     dims = ref.size - 1
     upper_radius = pearson_radius(n, alpha=alpha, dims=dims, n_star=n_star)
     g_up, h_up = _bin_terms(a_hat, e, upper_radius, empty_share)
-    if n_star_lower is None or n_star_lower == n_star:
+    n_star_lower = n_star if n_star_lower is None else n_star_lower
+    alpha_lower = alpha if alpha_lower is None else alpha_lower
+    if n_star_lower == n_star and alpha_lower == alpha:
         lower_radius, g_low, h_low = upper_radius, g_up, h_up
     else:
-        lower_radius = pearson_radius(n, alpha=alpha, dims=dims, n_star=n_star_lower)
+        lower_radius = pearson_radius(n, alpha=alpha_lower, dims=dims, n_star=n_star_lower)
         g_low, h_low = _bin_terms(a_hat, e, lower_radius, empty_share)
 
     def upper_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -33,6 +33,7 @@ from uplift_operator.domain.measurements import (
     UpliftSanityMeasurement,
     VersionArms,
 )
+from uplift_operator.stats.drift import psi_bounds
 from uplift_operator.stats.results import SequentialState
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -500,13 +501,37 @@ def test_drift_reports_its_design_size_and_passes_near_it() -> None:
             reference, tuple(int(x) for x in rng.multinomial(rows, shares))) for i in range(7)})
 
     out = evaluate_gate(gate("drift"), measured(300), None, NOW)
-    # (√9 + √(n·R at n*))² / 0.1, n·R ≈ 29.6 at α/7 and 9 degrees of freedom: ≈ 713 live rows.
-    assert out.verdict is INC and out.design_samples == gates.drift_design_samples(0.1, 10, 0.05 / 7)
-    assert 650 < (out.design_samples or 0) < 780
+    # (√9 + √(n·R at n*))² / 0.1, n·R ≈ 24.7 at α (each feature's pass at α: all must hold) and
+    # 9 degrees of freedom: ≈ 620 live rows.
+    assert out.verdict is INC and out.design_samples == gates.drift_design_samples(0.1, 10, 0.05)
+    assert 580 < (out.design_samples or 0) < 660
     # Without drift, a few times the design size passes all seven features.
-    assert evaluate_gate(gate("drift"), measured(3 * 713), None, NOW).verdict is P
+    assert evaluate_gate(gate("drift"), measured(3 * 620), None, NOW).verdict is P
     explicit = evaluate_gate(gate("drift", expectedSamples=4000), measured(300), None, NOW)
     assert explicit.design_samples == 4000
+
+
+def test_drift_passes_on_each_feature_at_alpha_and_fails_on_alpha_split_over_features() -> None:
+    rng = np.random.default_rng(11)
+    shares = np.full(10, 0.1)
+    reference = tuple(int(x) for x in rng.multinomial(50_000, shares))
+    live = {f"f{i}": tuple(int(x) for x in rng.multinomial(700, shares)) for i in range(7)}
+    out = evaluate_gate(gate("drift"), DriftMeasurement(
+        {name: FeatureHistogram(reference, counts) for name, counts in live.items()}), None, NOW)
+    pass_design = gates.drift_design_samples(0.1, 10, 0.05)
+    fail_design = gates.drift_fail_samples(0.1, 10, 0.05 / 7)
+    each = {name: psi_bounds(reference, counts, alpha=0.05, alpha_lower=0.05 / 7,
+                             n_star=pass_design, n_star_lower=fail_design)
+            for name, counts in live.items()}
+    widest = max(each.values(), key=lambda b: b[2])
+    # Intersection-union: a false pass needs the drifted feature's own upper bound wrong, so
+    # each upper bound is at α; a false fail may come from any feature, so lower ones at α/7.
+    assert out.upper == pytest.approx(widest[2])
+    assert out.lower == pytest.approx(widest[1])
+    at_alpha_over_7 = max(psi_bounds(reference, counts, alpha=0.05 / 7, n_star=pass_design)[2]
+                          for counts in live.values())
+    assert widest[2] < at_alpha_over_7
+    assert (out.verdict is P) is (widest[2] <= 0.1)
 
 
 def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
@@ -534,7 +559,7 @@ def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
     # A little later it fails; with one mixture for both bounds (tuned at the pass design, as
     # an explicit expectedSamples of that size does) the same rows are not enough.
     later = evaluate_gate(gate("drift"), measured(int(1.22 * fail_at)), None, NOW)
-    pass_tuned = gates.drift_design_samples(0.1, 10, level)
+    pass_tuned = gates.drift_design_samples(0.1, 10, 0.05)
     one_mixture = evaluate_gate(gate("drift", expectedSamples=pass_tuned),
                                 measured(int(1.22 * fail_at)), None, NOW)
     assert later.verdict is F and "f0: PSI" in later.message
