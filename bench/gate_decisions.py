@@ -530,7 +530,8 @@ class DriftSim(GateSim):
     def design(self) -> int:
         """The gate's own design size (its default expectedSamples): the anytime-valid PSI
         bounds decide near it, ≈ 3 × this χ² N."""
-        return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS, ALPHA)
+        return gates_mod.drift_design_samples(self.gate.get("max", 0.1), DRIFT_BINS, ALPHA,
+                                              DRIFT_FEATURES)
 
     def per_look(self, sc: Scenario) -> float:
         # Traffic follows the design size, not the χ² N: at the χ² N's rate the first step

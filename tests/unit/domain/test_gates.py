@@ -501,14 +501,24 @@ def test_drift_reports_its_design_size_and_passes_near_it() -> None:
             reference, tuple(int(x) for x in rng.multinomial(rows, shares))) for i in range(7)})
 
     out = evaluate_gate(gate("drift"), measured(300), None, NOW)
-    # (√9 + √(n·R at n*))² / 0.1, n·R ≈ 24.7 at α (each feature's pass at α: all must hold) and
-    # 9 degrees of freedom: ≈ 620 live rows.
-    assert out.verdict is INC and out.design_samples == gates.drift_design_samples(0.1, 10, 0.05)
-    assert 580 < (out.design_samples or 0) < 660
+    # (√q + √(n·R at n*))² / 0.1, n·R ≈ 24.7 at α (each feature's pass at α: all must hold),
+    # q ≈ 14.9 the median of the largest of seven χ²₉: ≈ 760 live rows.
+    design = gates.drift_design_samples(0.1, 10, 0.05, features=7)
+    assert out.verdict is INC and out.design_samples == design
+    assert 720 < design < 800 and gates.drift_design_samples(0.1, 10, 0.05) < design - 100
     # Without drift, a few times the design size passes all seven features.
-    assert evaluate_gate(gate("drift"), measured(3 * 620), None, NOW).verdict is P
+    assert evaluate_gate(gate("drift"), measured(3 * design), None, NOW).verdict is P
     explicit = evaluate_gate(gate("drift", expectedSamples=4000), measured(300), None, NOW)
     assert explicit.design_samples == 4000
+
+
+@pytest.mark.parametrize("dims", [3, 9, 19, 49])
+def test_drift_design_uses_chi2_quantiles_of_the_largest_feature(dims: int) -> None:
+    from scipy import stats
+
+    for features in (1, 7, 30):
+        p = 0.5 ** (1 / features)
+        assert gates._chi2_quantile(p, dims) == pytest.approx(stats.chi2.ppf(p, dims), rel=0.01)
 
 
 def test_drift_passes_on_each_feature_at_alpha_and_fails_on_alpha_split_over_features() -> None:
@@ -518,7 +528,7 @@ def test_drift_passes_on_each_feature_at_alpha_and_fails_on_alpha_split_over_fea
     live = {f"f{i}": tuple(int(x) for x in rng.multinomial(700, shares)) for i in range(7)}
     out = evaluate_gate(gate("drift"), DriftMeasurement(
         {name: FeatureHistogram(reference, counts) for name, counts in live.items()}), None, NOW)
-    pass_design = gates.drift_design_samples(0.1, 10, 0.05)
+    pass_design = gates.drift_design_samples(0.1, 10, 0.05, features=7)
     fail_design = gates.drift_fail_samples(0.1, 10, 0.05 / 7)
     each = {name: psi_bounds(reference, counts, alpha=0.05, alpha_lower=0.05 / 7,
                              n_star=pass_design, n_star_lower=fail_design)
@@ -559,7 +569,7 @@ def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
     # A little later it fails; with one mixture for both bounds (tuned at the pass design, as
     # an explicit expectedSamples of that size does) the same rows are not enough.
     later = evaluate_gate(gate("drift"), measured(int(1.22 * fail_at)), None, NOW)
-    pass_tuned = gates.drift_design_samples(0.1, 10, 0.05)
+    pass_tuned = gates.drift_design_samples(0.1, 10, 0.05, features=7)
     one_mixture = evaluate_gate(gate("drift", expectedSamples=pass_tuned),
                                 measured(int(1.22 * fail_at)), None, NOW)
     assert later.verdict is F and "f0: PSI" in later.message
