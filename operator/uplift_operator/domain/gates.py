@@ -27,6 +27,7 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 from uplift_operator.api.v1alpha1.common import (
+    MAX_STATE_COUNTS,
     GateSpecBase,
     GateStatus,
     GateVerdict,
@@ -40,6 +41,7 @@ from uplift_operator.domain.measurements import (
     DeliveryRateMeasurement,
     DriftMeasurement,
     ErrorRateMeasurement,
+    FeatureHistogram,
     IncrementalConversionsMeasurement,
     LatencyMeasurement,
     Measurement,
@@ -55,7 +57,7 @@ from uplift_operator.domain.measurements import (
     VersionArms,
 )
 from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
-from uplift_operator.stats.drift import pearson_radius, psi_bounds
+from uplift_operator.stats.drift import pearson_radius, psi_bounds, psi_drift_evidence
 from uplift_operator.stats.results import ArmStats, Decision, SequentialState, TestResult
 from uplift_operator.stats.sequential import (
     guarded_non_inferiority_test,
@@ -595,7 +597,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
                    threshold=threshold, samples=n, memory=new_memory)
 
 
-def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
+def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judged:
     names = list(gate.features) if gate.features else sorted(m.features)
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "no feature histograms measured")
@@ -605,35 +607,77 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, _: GateMemory) -> _Judged:
     bound = gate.max if gate.max is not None else DEFAULT_PSI_FLOOR
     # As ``_rule``: Fail needs one feature's drift shown, at α split over the features
     # (Bonferroni); Pass needs every feature's absence of drift shown, each at α (a false pass
-    # needs the drifted feature's own upper bound wrong). Each bound holds at every look.
+    # needs the drifted feature's own upper bound wrong). Each feature's α for Fail is split
+    # again between its betting evidence (most) and its confidence set's lower bound, which
+    # alone can show drift at the first look. Everything holds at every look.
     fail_level = gate.alpha / len(names)
+    bet_level, set_level = (1 - _DRIFT_SET_SHARE) * fail_level, _DRIFT_SET_SHARE * fail_level
     bins = max(len(m.features[name].reference) for name in names)
     design = gate.expected_samples or drift_design_samples(bound, bins, gate.alpha, len(names))
-    fail_design = gate.expected_samples or drift_fail_samples(bound, bins, fail_level)
+    fail_design = gate.expected_samples or drift_fail_samples(bound, bins, set_level)
     bounds = {name: psi_bounds(m.features[name].reference, m.features[name].live,
-                               alpha=gate.alpha, alpha_lower=fail_level, n_star=float(design),
+                               alpha=gate.alpha, alpha_lower=set_level, n_star=float(design),
                                n_star_lower=float(fail_design))
               for name in names}
+    new_memory: dict[str, SequentialState] = {}
+    evidence = {name: _drift_evidence(m.features[name], bound, memory.get(_DRIFT_KEY + name),
+                                      new_memory, _DRIFT_KEY + name)
+                for name in names}
     samples = min(sum(m.features[name].live) for name in names)
-    common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound}
-    worst_name = max(bounds, key=lambda k: bounds[k][1])
-    value, low, high = bounds[worst_name]
-    if low > bound:
-        others = sorted(k for k, b in bounds.items() if b[1] > bound and k != worst_name)
-        also = f" (also {', '.join(others)})" if others else ""
-        return _Judged(GateVerdict.FAIL, f"{worst_name}: PSI {value:.4g}, lower bound {low:.4g} "
-                                         f"> {bound:.4g}: drift shown{also}", value=value,
-                       lower=low, upper=high, **common)
+    common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound,
+                              "memory": new_memory}
+    need = 1.0 / bet_level
+    shown = sorted((k for k in names if bounds[k][1] > bound or evidence[k] >= need),
+                   key=lambda k: (-evidence[k], -bounds[k][1]))
+    if shown:
+        name = shown[0]
+        value, low, high = bounds[name]
+        how = (f"betting evidence {evidence[name]:.3g} ≥ {need:.3g}" if evidence[name] >= need
+               else f"lower bound {low:.4g} > {bound:.4g}")
+        also = f" (also {', '.join(shown[1:])})" if shown[1:] else ""
+        return _Judged(GateVerdict.FAIL, f"{name}: PSI {value:.4g}, {how}: drift shown{also}",
+                       value=value, lower=low, upper=high, **common)
     widest = max(bounds, key=lambda k: bounds[k][2])
     value, low, high = bounds[widest]
     if high <= bound and samples >= gate.min_samples:
         return _Judged(GateVerdict.PASS, f"no drift in {len(names)} features: every PSI upper "
                                          f"bound ≤ {bound:.4g} (largest {widest} {high:.4g})",
                        value=value, lower=low, upper=high, **common)
+    strongest = max(names, key=lambda k: evidence[k])
     return _Judged(GateVerdict.INCONCLUSIVE, f"{widest}: PSI {value:.4g} in [{low:.4g}, "
                                              f"{high:.4g}], bound {bound:.4g}: not shown yet "
-                                             f"({samples} live samples)",
+                                             f"({samples} live samples; drift evidence "
+                                             f"{evidence[strongest]:.3g} of {need:.3g} needed, "
+                                             f"{strongest})",
                    value=value, lower=low, upper=high, **common)
+
+
+#: Memory key prefix of one feature's betting evidence (``stats.drift.psi_drift_evidence``).
+_DRIFT_KEY = "drift:"
+#: Share of a feature's Fail α given to its confidence set's lower bound; the rest goes to the
+#: betting evidence, which shows moderate drift with fewer rows (docs/statistics.md §5) but
+#: cannot bet before it has seen rows.
+_DRIFT_SET_SHARE = 0.1
+
+
+def _drift_evidence(histogram: FeatureHistogram, bound: float, state: SequentialState | None,
+                    new_memory: dict[str, SequentialState], key: str) -> float:
+    """The feature's betting evidence against "PSI ≤ bound" so far (its running maximum), the
+    bet on the rows since the last look added and the counts of this look remembered."""
+    state = state or SequentialState()
+    live = tuple(int(c) for c in histogram.live)
+    kept = len(live) <= MAX_STATE_COUNTS
+    previous = state.counts if len(state.counts) == len(live) else ()
+    step = psi_drift_evidence(histogram.reference, previous, live, bound) if previous else 0.0
+    log_fail = state.log_fail + step
+    total = state.carried_log_fail + log_fail
+    p_fail = min(state.p_fail, math.exp(-total) if total > 0 else 1.0)
+    # Counts read from Prometheus's increase() wobble: a bin that went down keeps its highest
+    # count, so rows already bet on are not bet on again.
+    seen = tuple(max(a, b) for a, b in zip(previous, live, strict=True)) if previous else live
+    new_memory[key] = replace(state, looks=state.looks + 1, log_fail=log_fail, p_fail=p_fail,
+                              counts=seen if kept else ())
+    return 1.0 / p_fail
 
 
 def drift_design_samples(bound: float, bins: int, alpha: float, features: int = 1) -> int:

@@ -105,6 +105,9 @@ class SequentialState:
     units: float = 0.0
     #: A parameter frozen at the first look that needed it (a latency threshold, a design size).
     reference: float = math.nan
+    #: Counts as of the last look, for tests that bet on the rows since (the drift gate's
+    #: live histogram): kept across strata, since those counts run since the canary started.
+    counts: tuple[int, ...] = ()
 
     def next_stratum(self) -> SequentialState:
         """The state to continue with after the traffic split changed (a new ramp step).
@@ -136,6 +139,8 @@ class SequentialState:
             value = getattr(self, attr)
             if value and math.isfinite(value):
                 out[key] = float(value)
+        if self.counts:
+            out["counts"] = list(self.counts)
         return out
 
     @classmethod
@@ -149,6 +154,7 @@ class SequentialState:
             upper=_decode(data.get("upper"), math.inf),
             p_pass=_decode(data.get("pPass"), 1.0),
             p_fail=_decode(data.get("pFail"), 1.0),
+            counts=tuple(int(c) for c in data.get("counts") or ()),
             **evidence,
         )
 

@@ -529,13 +529,14 @@ def test_drift_passes_on_each_feature_at_alpha_and_fails_on_alpha_split_over_fea
     out = evaluate_gate(gate("drift"), DriftMeasurement(
         {name: FeatureHistogram(reference, counts) for name, counts in live.items()}), None, NOW)
     pass_design = gates.drift_design_samples(0.1, 10, 0.05, features=7)
-    fail_design = gates.drift_fail_samples(0.1, 10, 0.05 / 7)
-    each = {name: psi_bounds(reference, counts, alpha=0.05, alpha_lower=0.05 / 7,
+    fail_design = gates.drift_fail_samples(0.1, 10, 0.1 * 0.05 / 7)
+    each = {name: psi_bounds(reference, counts, alpha=0.05, alpha_lower=0.1 * 0.05 / 7,
                              n_star=pass_design, n_star_lower=fail_design)
             for name, counts in live.items()}
     widest = max(each.values(), key=lambda b: b[2])
     # Intersection-union: a false pass needs the drifted feature's own upper bound wrong, so
-    # each upper bound is at α; a false fail may come from any feature, so lower ones at α/7.
+    # each upper bound is at α; a false fail may come from any feature, so lower ones at α/7,
+    # of which the confidence set has a tenth (the betting evidence the rest).
     assert out.upper == pytest.approx(widest[2])
     assert out.lower == pytest.approx(widest[1])
     at_alpha_over_7 = max(psi_bounds(reference, counts, alpha=0.05 / 7, n_star=pass_design)[2]
@@ -545,10 +546,10 @@ def test_drift_passes_on_each_feature_at_alpha_and_fails_on_alpha_split_over_fea
 
 
 def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
-    level = 0.05 / 7
+    level = 0.1 * 0.05 / 7  # the confidence set's share of one feature's Fail α
     fail_at = gates.drift_fail_samples(0.1, 10, level)
-    # (√(2·0.1 + 9/n) − √0.1)² · n = n·R at n*: ≈ 1,569 rows, 2.2 × the pass design.
-    assert 1500 < fail_at < 1650 and fail_at > 2 * gates.drift_design_samples(0.1, 10, level)
+    # (√(2·0.1 + 9/n) − √0.1)² · n = n·R at n*: ≈ 1,940 rows, 2.5 × the pass design.
+    assert 1850 < fail_at < 2050 and fail_at > 2 * gates.drift_design_samples(0.1, 10, level)
     shares = np.full(10, 0.1)
     lo, hi = 0.0, 3.0  # the tilt along the bins that makes PSI = 0.2
     for _ in range(60):
@@ -574,6 +575,36 @@ def test_drift_lower_bounds_are_tuned_where_twice_the_bound_fails() -> None:
                                 measured(int(1.22 * fail_at)), None, NOW)
     assert later.verdict is F and "f0: PSI" in later.message
     assert one_mixture.verdict is INC and (one_mixture.lower or 0) < 0.1 < (later.lower or 0)
+
+
+def test_drift_fails_on_betting_evidence_carried_through_status_before_the_set_shows_it() -> None:
+    rng = np.random.default_rng(21)
+    shares = np.full(10, 0.1)
+    drifted = np.exp(0.9 * np.linspace(-1, 1, 10))
+    drifted /= drifted.sum()  # PSI ≈ 0.28
+    reference = tuple(int(x) for x in np.round(shares * 50_000))
+    live = np.zeros((7, 10), dtype=np.int64)
+    status: GateStatus | None = None
+    outcome = None
+    for look in range(1, 80):
+        for f in range(7):
+            live[f] += rng.multinomial(25, drifted if f == 0 else shares)
+        measured = DriftMeasurement({f"f{f}": FeatureHistogram(
+            reference, tuple(int(x) for x in live[f])) for f in range(7)})
+        outcome = evaluate_gate(gate("drift"), measured, gates.memory_of(status), NOW)
+        status = GateStatus(name="g", verdict=outcome.verdict, message=outcome.message, time=NOW,
+                            sequential_state=gates._state_status(outcome.memory))
+        assert status.sequential_state["drift:f0"].counts == list(live[0])
+        assert status.sequential_state["drift:f3"].looks == look
+        if outcome.verdict is not INC:
+            break
+    assert outcome is not None and outcome.verdict is F
+    assert "f0: PSI" in outcome.message and "betting evidence" in outcome.message
+    # Shown by the evidence while the confidence set's lower bound is still below the bound.
+    assert (outcome.lower or 0) < 0.1 and (outcome.samples or 0) < 1500
+    # The same rows at one look, with no evidence carried: not shown (156 = 1/(0.9 · α/7)).
+    once = evaluate_gate(gate("drift"), measured, None, NOW)
+    assert once.verdict is INC and "drift evidence 1 of 156 needed" in once.message
 
 
 # -- order -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from uplift_operator.stats.drift import (
     pearson_radius,
     psi,
     psi_bounds,
+    psi_drift_evidence,
     psi_threshold,
     psi_value,
 )
@@ -158,6 +159,85 @@ def test_psi_lower_bound_tuned_later_is_narrower_there_and_still_covers() -> Non
                  for n in range(100, 4001, 100)]
         missed += any(lo > true_psi for _, lo, _ in looks)
     assert missed <= 8  # the lower bound alone still holds at α = 5 %, at every look
+
+
+def _drifted_to(ref_shares: np.ndarray, direction: np.ndarray, target: float) -> np.ndarray:
+    """ref_shares exponentially tilted along ``direction`` until PSI = target."""
+    lo, hi = 0.0, 20.0
+    for _ in range(80):
+        beta = (lo + hi) / 2
+        q = ref_shares * np.exp(beta * direction)
+        q /= q.sum()
+        lo, hi = (beta, hi) if psi_value(ref_shares, q) < target else (lo, beta)
+    q = ref_shares * np.exp(lo * direction)
+    return np.asarray(q / q.sum())
+
+
+def _evidence_paths(ref: np.ndarray, truth: np.ndarray, bound: float, paths: int, looks: int,
+                    rows: int, seed: int) -> np.ndarray:
+    """The running maximum of the betting e-process on each path, after each look."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((paths, looks))
+    for i in range(paths):
+        seen, log_e, best = np.zeros(ref.size, dtype=np.int64), 0.0, 0.0
+        for j in range(looks):
+            now = seen + rng.multinomial(rows, truth)
+            log_e += psi_drift_evidence(ref, seen, now, bound)
+            seen, best = now, max(best, log_e)
+            out[i, j] = math.exp(best)
+    return out
+
+
+def test_psi_drift_evidence_bets_nothing_positive_on_average_anywhere_in_the_null() -> None:
+    rng = np.random.default_rng(8)
+    ref = rng.integers(200, 2000, 10) * 10
+    ref[0] = 30  # a rare bin, near the empty-share floor's reach
+    shares = ref / ref.sum()
+    checked = 0
+    for _ in range(40):
+        # Rows so far from some drifted distribution: the bet points wherever they do.
+        seen_from = _drifted_to(shares, rng.normal(size=10), rng.uniform(0.12, 1.0))
+        seen = rng.multinomial(int(rng.integers(50, 3000)), seen_from)
+        # One more row in bin b multiplies the wealth by 1 + λ·(w_b − c): recover λ·(w − c).
+        bet = np.array([math.expm1(psi_drift_evidence(ref, seen, seen + np.eye(10, dtype=int)[b],
+                                                      0.1)) for b in range(10)])
+        if not np.any(bet):
+            continue
+        checked += 1
+        assert bet.min() >= -0.5  # no row can take more than half the wealth
+        # The worst case leans the way the bet does; then random points of the boundary.
+        toward = _drifted_to(shares, bet / np.abs(bet).max(), 0.1)
+        assert float(toward @ bet) <= 1e-12
+        for _ in range(50):  # any live distribution with PSI ≤ 0.1: its mean factor ≤ 1
+            boundary = _drifted_to(shares, rng.normal(size=10) * rng.uniform(0.1, 3), 0.1)
+            inside = boundary + rng.uniform(0, 1) * (shares - boundary)
+            for a in (boundary, inside):
+                assert psi_value(ref, a * 1e12) <= 0.1 + 1e-9
+                assert float(a @ bet) <= 1e-12
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("shape", ["tilt", "bump"])
+def test_psi_drift_evidence_holds_on_the_boundary_of_the_null(shape: str) -> None:
+    ref = np.array([500, 800, 1000, 1200, 1500, 1500, 1200, 1000, 800, 500]) * 10
+    shares = ref / ref.sum()
+    direction = np.linspace(-1, 1, 10) if shape == "tilt" else np.eye(10)[2] * 3
+    truth = _drifted_to(shares, direction, 0.1)  # PSI exactly at the bound: in H0
+    assert psi_value(ref, truth * 1e9) == pytest.approx(0.1, abs=1e-6)
+    evidence = _evidence_paths(ref, truth, 0.1, paths=150, looks=40, rows=25, seed=3)
+    # Ville: P(the e-process ever reaches 1/α) ≤ α; at α = 0.2, 150 paths, 40 looks.
+    assert np.mean(evidence[:, -1] >= 5) <= 0.2
+
+
+def test_psi_drift_evidence_grows_with_drift_beyond_the_bound() -> None:
+    ref = np.full(10, 5000)
+    shares = ref / ref.sum()
+    truth = _drifted_to(shares, np.linspace(-1, 1, 10), 0.3)
+    evidence = _evidence_paths(ref, truth, 0.1, paths=40, looks=40, rows=25, seed=4)
+    assert np.mean(evidence[:, -1] >= 1 / 0.05) >= 0.9  # shown within 1,000 rows
+    # No bet before rows are seen, nor while the rows so far sit inside the null.
+    assert psi_drift_evidence(ref, np.zeros(10), ref // 100, 0.1) == 0.0
+    assert psi_drift_evidence(ref, ref // 100, ref // 50, 0.1) == 0.0
 
 
 def test_ks_binned_equals_scipy_on_discrete_data() -> None:

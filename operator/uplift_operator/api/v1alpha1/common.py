@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "DURATION_PATTERN",
+    "MAX_STATE_COUNTS",
     "ApiModel",
     "Condition",
     "DecisionRecord",
@@ -36,6 +37,9 @@ __all__ = [
     "StatusBase",
     "parse_duration",
 ]
+
+#: Most bins a sequential state keeps counts of (a drift feature with more is not bet on).
+MAX_STATE_COUNTS = 256
 
 # Go-style durations plus days ("14d"), the unit attribution windows are naturally written in.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
@@ -180,6 +184,10 @@ class SequentialStateStatus(ApiModel):
     reference: float | None = Field(
         default=None, description="A parameter frozen at the first look that needed it (a "
                                   "latency threshold in seconds, a design variance).")
+    counts: list[int] | None = Field(
+        default=None, max_length=MAX_STATE_COUNTS,
+        description="Counts as of the last look, for a test that bets on the rows since (the "
+                    "drift gate's live histogram of one feature).")
 
 
 class GateStatus(ApiModel):
