@@ -248,9 +248,11 @@ def evaluate_gate(gate: GateSpecBase,
       on either side only ``max`` can pass the gate.
     * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
       live distribution against the training reference (one χ² confidence set of the live
-      shares, ``stats.drift.psi_bounds``), each holding over all looks; Fail when a lower bound
-      (at α split over the features) exceeds ``max`` (default 0.1), Pass when every upper bound
-      (each at α: all must hold) is below it (after ``minSamples`` live samples). Unless
+      shares, ``stats.drift.psi_bounds``), each holding over all looks. Fail when one feature's
+      drift beyond ``max`` (default 0.1) is shown at α split over the features: by its betting
+      evidence on the rows since each look (``stats.drift.psi_drift_evidence``, 0.9 of that
+      level, counts kept in the memory) or by its lower bound (0.1). Pass when every upper bound
+      (each at α: all must hold) is below ``max`` (after ``minSamples`` live samples). Unless
       ``expectedSamples`` is set (then both are tuned to it), the upper bounds' mixture is tuned
       to ``drift_design_samples`` (where no drift passes) and the lower bounds' to
       ``drift_fail_samples`` (where drift of twice ``max`` fails).
