@@ -81,7 +81,7 @@ class _StatusWriter(Protocol):
 @dataclass
 class PassRunner:
     """Runs one pass of a resource of ``kind``: decide on a snapshot of the live body in the
-    thread pool, emit the events, write what changed of the status in one merge patch."""
+    thread pool, write what changed of the status in one merge patch, then emit the events."""
 
     kind: str
     plural: str
@@ -106,10 +106,6 @@ class PassRunner:
                 return decide(snapshot, now())
 
         result = await loop.run_in_executor(self.executor, work)
-        for event in result.events:
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        observability.count_decisions(self.kind, namespace, name,
-                                      [event.reason for event in result.events])
         change = status_patch(current, result.status)
         self.signatures.produced(key, result.status)
         if change:
@@ -124,6 +120,12 @@ class PassRunner:
                 # to write, and no failure to report.
                 return None
             self.own_writes.wrote(uid, written)
+        # Events only once the status that records the decision is written: a failed write
+        # fails the pass, and the retry decides (and tells) again, once.
+        for event in result.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        observability.count_decisions(self.kind, namespace, name,
+                                      [event.reason for event in result.events])
         observe(namespace, name, result.status)
         return result.requeue_after
 

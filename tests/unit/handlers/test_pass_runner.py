@@ -1,4 +1,5 @@
-"""PassRunner: a status write that finds its resource deleted ends the pass quietly."""
+"""PassRunner: a status write that finds its resource deleted ends the pass quietly; events are
+posted only once the status recording the decision is written."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
-from uplift_operator.services.common import PassResult
+from uplift_operator.services.common import Event, PassResult
 
 
 class Cluster:
@@ -24,14 +25,19 @@ class Cluster:
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
                      patch: Mapping[str, Any]) -> dict[str, Any]:
         self.patches += 1
+        if self.status == 200:
+            return {"metadata": {"name": name, "namespace": namespace, "uid": "u1",
+                                 "resourceVersion": "2"}, "status": dict(patch.get("status") or {})}
         raise KubeError(f"patch {plural}/{name}/status: {self.status}", self.status)
 
 
 def _run(cluster: Cluster) -> float | None:
-    body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u1"}, "status": {}})
+    body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u1",
+                                   "resourceVersion": "1"}, "status": {}})
 
     def decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
-        return PassResult({"phase": "Progressing"}, (), 5.0)
+        return PassResult({"phase": "Progressing"}, (Event("Normal", "Started", "v2 canary"),),
+                          5.0)
 
     async def go() -> float | None:
         with ThreadPoolExecutor(1) as pool:
@@ -51,3 +57,17 @@ def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure() -> None:
 def test_any_other_status_write_error_still_fails_the_pass() -> None:
     with pytest.raises(KubeError, match="500"):
         _run(Cluster(500))
+
+
+@pytest.mark.parametrize(("status", "posted"), [(200, ["Started"]), (404, []), (500, [])])
+def test_events_are_posted_only_after_the_status_is_written(
+        monkeypatch: pytest.MonkeyPatch, status: int, posted: list[str]) -> None:
+    reasons: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda _body, **event: reasons.append(event["reason"]))
+    cluster = Cluster(status)
+    if status == 500:
+        with pytest.raises(KubeError):
+            _run(cluster)
+    else:
+        assert _run(cluster) == (5.0 if status == 200 else None)
+    assert cluster.patches == 1 and reasons == posted
