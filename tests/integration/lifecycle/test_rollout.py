@@ -154,6 +154,10 @@ def test_each_gate_holds_without_data_and_rolls_back_on_bad_data(bench: Bench,
     gate = next(g for g in status["gates"] if g["name"] == case.gate["name"])
     assert gate["verdict"] == "Fail"
     assert case.gate["name"] in status["message"]
+    if gate_type == "drift":
+        # The betting evidence's counts went through the real API server's schema intact.
+        kept = gate["sequentialState"]["drift:recency"]
+        assert len(kept["counts"]) == len(good_reference["recency"]) and sum(kept["counts"]) > 0
     rolled_back = [e for e in bench.posted("RolledBack") if e["reason"] == "RolledBack"]
     assert rolled_back and case.gate["name"] in rolled_back[-1]["message"]
     bench.wait(lambda _: bench.versions.tags(v_bad, name=bench.model).get("uplift.dev/role")
