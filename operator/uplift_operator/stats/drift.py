@@ -341,7 +341,7 @@ def psi_drift_evidence(
     Against the χ² confidence set's lower bound (``psi_bounds``), which pays for every one of
     the B − 1 directions at every look, the bet pays mostly for the one the drift took: a
     10-bin feature drifted to twice the bound, at α/7, was shown at a median 1,290 rows
-    instead of 1,610 (200 paths, a look per 20 rows; docs/gate-bench.md).
+    instead of 1,610 (200 paths, a look per 20 rows; docs/statistics.md §5).
     """
     ref, previous = _counts(ref_counts, previous_counts)
     _, current = _counts(ref_counts, current_counts)
