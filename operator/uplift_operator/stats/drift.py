@@ -311,7 +311,8 @@ def _refine(
 
 
 #: Fraction of the estimated Kelly bet staked (half-Kelly): the plug-in direction and mean are
-#: noisy early on, and a full bet then loses more than it gains (docs/statistics.md §5).
+#: noisy early on, and a full bet then loses more than it gains (``bench/drift_bounds.py``:
+#: 0.4–0.6 within 7 % of each other, 1.0 and 0.25 about 25 % slower; docs/statistics.md §5).
 _BET_SHRINK = 0.5
 #: Largest loss one row may cause, as a fraction of the wealth: keeps every factor ≥ 1/2.
 _BET_FLOOR = 0.5
@@ -323,6 +324,7 @@ def psi_drift_evidence(
     current_counts: npt.ArrayLike,
     bound: float,
     *,
+    stake: float = _BET_SHRINK,
     empty_share: float = PSI_EMPTY_SHARE,
 ) -> float:
     """log of this look's factor of a betting e-process against H0: PSI(live, reference) ≤ bound.
@@ -334,14 +336,14 @@ def psi_drift_evidence(
     in H0 is ≤ 1: the product over rows is a test supermartingale for all of H0 at once, and
     ``bound`` is shown exceeded at level α once the product reaches 1/α (Ville). w, p and λ
     come from ``previous_counts`` only (the rows before this look): p is where the ray from e
-    through the smoothed shares so far crosses the boundary, λ half the plug-in Kelly bet
-    (0 while those shares are inside H0). The rows since are ``current_counts −
+    through the smoothed shares so far crosses the boundary, λ ``stake`` × the plug-in Kelly
+    bet (half by default; 0 while those shares are inside H0). The rows since are ``current_counts −
     previous_counts`` (a bin that went down, as after a counter reset, adds nothing).
 
     Against the χ² confidence set's lower bound (``psi_bounds``), which pays for every one of
     the B − 1 directions at every look, the bet pays mostly for the one the drift took: a
     10-bin feature drifted to twice the bound, at α/7, was shown at a median 1,290 rows
-    instead of 1,610 (200 paths, a look per 20 rows; docs/statistics.md §5).
+    instead of 1,610 (``bench/drift_bounds.py``; docs/statistics.md §5).
     """
     ref, previous = _counts(ref_counts, previous_counts)
     _, current = _counts(ref_counts, current_counts)
@@ -351,16 +353,16 @@ def psi_drift_evidence(
     if new.sum() == 0 or previous.sum() == 0:
         return 0.0
     e = np.maximum(ref / ref.sum(), empty_share)
-    bet = _drift_bet(e, previous, bound, empty_share)
+    bet = _drift_bet(e, previous, bound, empty_share, stake)
     if bet is None:
         return 0.0
-    stake, payoff = bet
-    return float(new @ np.log1p(stake * payoff))
+    lam, payoff = bet
+    return float(new @ np.log1p(lam * payoff))
 
 
 def _drift_bet(
     e: npt.NDArray[np.float64], previous: npt.NDArray[np.float64], bound: float,
-    empty_share: float,
+    empty_share: float, stake_fraction: float,
 ) -> tuple[float, npt.NDArray[np.float64]] | None:
     """(λ, w − c) for the next rows, from the rows so far; None: no bet."""
     shares = (previous + 0.5) / (previous.sum() + 0.5 * previous.size)  # Jeffreys-smoothed
@@ -405,7 +407,7 @@ def _drift_bet(
     gain = float(shares @ payoff)
     if gain <= 0:  # the rows so far sit inside H0: nothing to bet on
         return None
-    stake = _BET_SHRINK * gain / float(shares @ (payoff * payoff))
+    stake = stake_fraction * gain / float(shares @ (payoff * payoff))
     worst = float(payoff.min())
     if worst < 0:
         stake = min(stake, _BET_FLOOR / -worst)

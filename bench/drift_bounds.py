@@ -1,0 +1,160 @@
+"""Drift's statistics alone (no ramp): rows until the drift gate's tests decide.
+
+Usage (from the repo root; fixed seeds, ~3 min on one core)::
+
+    .venv/bin/python bench/drift_bounds.py [--paths 200] [--out FILE.md]
+
+Independent rows, a look every 20 of them, the reference histogram of 50,000 training rows
+taken as known, bound (``max``) 0.1, α = 0.05 (docs/statistics.md §5):
+
+* **Fail** — one 10-bin feature (uniform reference) tilted along its bins to PSI = 0.2 (twice
+  the bound), tested at α/7 as the gate does for seven features: the χ² confidence set's lower
+  bound (``psi_bounds``, its mixture tuned at ``drift_fail_samples``) against the betting
+  e-process (``psi_drift_evidence``) at several stakes (fractions of the plug-in Kelly bet).
+  The same paths for every method. Also the bet at PSI 0.1 (on the bound, must not fail in
+  more than α/7 of paths) and 0.15.
+* **Pass** — seven features without drift (six uniform, one with a 2 % bin): rows until every
+  upper bound is below the bound, at α per feature (intersection-union) and at α/7 (Bonferroni,
+  before ``de129f8``), with the upper bounds' mixture tuned at several points.
+
+Reported: the share of paths decided within 2,000 rows (the gate bench's 3 × N for the fail
+row), the median and the 90th percentile of the rows at decision (∞: not within the cap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "operator"))
+
+from uplift_operator.domain.gates import drift_design_samples, drift_fail_samples  # noqa: E402
+from uplift_operator.stats.drift import psi_bounds, psi_drift_evidence, psi_value  # noqa: E402
+
+FloatArray = npt.NDArray[np.float64]
+ALPHA = 0.05
+FEATURES = 7
+BINS = 10
+BOUND = 0.1
+REFERENCE_ROWS = 50_000
+LOOK = 20  # rows per look
+WITHIN = 2_000  # rows: the gate bench's 3 × N at twice the bound
+
+
+def tilted(shares: FloatArray, target: float) -> FloatArray:
+    """``shares`` exponentially tilted along the bin index until PSI = target."""
+    if target <= 0:
+        return shares
+    g = np.linspace(-1.0, 1.0, shares.size)
+    lo, hi = 0.0, 10.0
+    for _ in range(80):
+        beta = (lo + hi) / 2
+        q = shares * np.exp(beta * g)
+        q /= q.sum()
+        lo, hi = (beta, hi) if psi_value(shares, q * 1e12) < target else (lo, beta)
+    q = shares * np.exp(lo * g)
+    return np.asarray(q / q.sum())
+
+
+def rows_to_fail(method: str, truth: float, seed: int, cap: int) -> float:
+    """Rows until the method shows PSI > BOUND on one drifted feature (∞: not within cap)."""
+    rng = np.random.default_rng(seed)
+    shares = np.full(BINS, 1.0 / BINS)
+    live_shares = tilted(shares, truth)
+    reference = rng.multinomial(REFERENCE_ROWS, shares)
+    level = ALPHA / FEATURES
+    seen = np.zeros(BINS, dtype=np.int64)
+    log_e = 0.0
+    for rows in range(LOOK, cap + 1, LOOK):
+        now = seen + rng.multinomial(LOOK, live_shares)
+        if method == "set":
+            lower = psi_bounds(reference, now, alpha=level,
+                               n_star=float(drift_fail_samples(BOUND, BINS, level)))[1]
+            if lower > BOUND:
+                return rows
+        else:
+            log_e += psi_drift_evidence(reference, seen, now, BOUND, stake=float(method))
+            if log_e >= math.log(1.0 / level):
+                return rows
+        seen = now
+    return math.inf
+
+
+def rows_to_pass(level: float, n_star: float, seed: int, cap: int) -> float:
+    """Rows until every feature's PSI upper bound is below BOUND (no drift anywhere)."""
+    rng = np.random.default_rng(seed)
+    references = [np.full(BINS, 1.0 / BINS)] * (FEATURES - 1)
+    references.append(np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))])
+    counts = [rng.multinomial(REFERENCE_ROWS, p) for p in references]
+    live = np.zeros((FEATURES, BINS), dtype=np.int64)
+    for rows in range(LOOK, cap + 1, LOOK):
+        for f, p in enumerate(references):
+            live[f] += rng.multinomial(LOOK, p)
+        if all(psi_bounds(counts[f], live[f], alpha=level, n_star=n_star)[2] <= BOUND
+               for f in range(FEATURES)):
+            return rows
+    return math.inf
+
+
+def _rows(x: float) -> str:
+    return "∞" if math.isinf(x) else f"{x:,.0f}"
+
+
+def summary(rows: list[float]) -> str:
+    within = sum(r <= WITHIN for r in rows) / len(rows)
+    median = float(np.median(rows))
+    p90 = float(np.quantile(rows, 0.9, method="higher"))
+    return f"{within:.2f} | {_rows(median)} | {_rows(p90)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--paths", type=int, default=200, help="paths per fail row")
+    parser.add_argument("--pass-paths", type=int, default=None,
+                        help="paths per pass row (default: --paths / 3)")
+    parser.add_argument("--stakes", default="0.25,0.5,1.0",
+                        help="fractions of the plug-in Kelly bet to compare (0.5: the gate's)")
+    parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    args = parser.parse_args(argv)
+    pass_paths = args.pass_paths or max(args.paths // 3, 1)
+    lines = [f"Drift's tests alone: a look per {LOOK} rows, bound {BOUND}, α = {ALPHA}, "
+             f"{FEATURES} features; fixed seeds.", "",
+             "| test | truth | paths | decided within 2,000 rows | median rows | p90 rows |",
+             "|---|---|---|---|---|---|"]
+    fail_methods = ["set"] + [s.strip() for s in args.stakes.split(",") if s.strip()]
+    for method in fail_methods:
+        rows = [rows_to_fail(method, 0.2, seed, 6_000) for seed in range(args.paths)]
+        name = ("Fail: χ² set's lower bound at α/7" if method == "set"
+                else f"Fail: betting evidence at α/7, stake {method} × Kelly")
+        lines.append(f"| {name} | PSI 0.2 | {args.paths} | {summary(rows)} |")
+        print(lines[-1], flush=True)
+    for truth in (0.15, 0.1):
+        rows = [rows_to_fail("0.5", truth, seed, 4_000) for seed in range(args.paths)]
+        lines.append(f"| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI {truth} | "
+                     f"{args.paths} | {summary(rows)} |")
+        print(lines[-1], flush=True)
+    designs = [(ALPHA, drift_design_samples(BOUND, BINS, ALPHA, FEATURES), "the gate's"),
+               (ALPHA, drift_design_samples(BOUND, BINS, ALPHA), "one feature's"),
+               (ALPHA / FEATURES, drift_design_samples(BOUND, BINS, ALPHA / FEATURES),
+                "one feature's at α/7, as before de129f8")]
+    for level, n_star, what in designs:
+        rows = [rows_to_pass(level, float(n_star), seed, 4_000) for seed in range(pass_paths)]
+        lines.append(f"| Pass: every upper bound at {'α' if level == ALPHA else 'α/7'}, tuned "
+                     f"at {n_star} rows ({what}) | no drift | {pass_paths} | {summary(rows)} |")
+        print(lines[-1], flush=True)
+    report = "\n".join(lines) + "\n"
+    print()
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
