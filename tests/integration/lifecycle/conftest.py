@@ -198,8 +198,11 @@ class _SeldonWeights:
         if time.monotonic() - self.read_at >= 0.5:
             self.read_at = time.monotonic()
             try:
+                # A bounded read: this runs on the traffic thread, and a read left hanging on
+                # a dead connection would stop all traffic (gates then see no data).
                 sdep = cast(dict[str, Any], self.api.get_namespaced_custom_object(
-                    "machinelearning.seldon.io", "v1", self.namespace, "seldondeployments", NAME))
+                    "machinelearning.seldon.io", "v1", self.namespace, "seldondeployments", NAME,
+                    _request_timeout=5))
                 self.split = {p.get("annotations", {}).get("version", ""): int(p.get("traffic", 0))
                               for p in sdep.get("spec", {}).get("predictors", [])}
             except Exception:  # not created yet, or being deleted: keep the last split
