@@ -32,10 +32,12 @@ import numpy as np
 import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "operator"))
+sys.path[:0] = [str(REPO / "operator"), str(REPO)]
+
+from bench.gate_decisions import tilted  # noqa: E402
 
 from uplift_operator.domain.gates import drift_design_samples, drift_fail_samples  # noqa: E402
-from uplift_operator.stats.drift import psi_bounds, psi_drift_evidence, psi_value  # noqa: E402
+from uplift_operator.stats.drift import psi_bounds, psi_drift_evidence  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
 ALPHA = 0.05
@@ -45,21 +47,6 @@ BOUND = 0.1
 REFERENCE_ROWS = 50_000
 LOOK = 20  # rows per look
 WITHIN = 2_000  # rows: the gate bench's 3 × N at twice the bound
-
-
-def tilted(shares: FloatArray, target: float) -> FloatArray:
-    """``shares`` exponentially tilted along the bin index until PSI = target."""
-    if target <= 0:
-        return shares
-    g = np.linspace(-1.0, 1.0, shares.size)
-    lo, hi = 0.0, 10.0
-    for _ in range(80):
-        beta = (lo + hi) / 2
-        q = shares * np.exp(beta * g)
-        q /= q.sum()
-        lo, hi = (beta, hi) if psi_value(shares, q * 1e12) < target else (lo, beta)
-    q = shares * np.exp(lo * g)
-    return np.asarray(q / q.sum())
 
 
 def rows_to_fail(method: str, truth: float, seed: int, cap: int) -> float:

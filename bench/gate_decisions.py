@@ -459,7 +459,7 @@ def _psi(p: FloatArray, q: FloatArray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def _tilted(p: FloatArray, target: float) -> FloatArray:
+def tilted(p: FloatArray, target: float) -> FloatArray:
     """p exponentially tilted along the bin index until PSI(p, q) = target (a location shift)."""
     if target <= 0:
         return p
@@ -480,7 +480,7 @@ class DriftRun(Run):
         self.reference = _reference_shares()
         self.ref_counts = [tuple(int(x) for x in rng.multinomial(DRIFT_REFERENCE, p))
                            for p in self.reference]
-        self.live_p = [_tilted(p, sc.effect) if f == 0 else p for f, p in enumerate(self.reference)]
+        self.live_p = [tilted(p, sc.effect) if f == 0 else p for f, p in enumerate(self.reference)]
         self.live = np.zeros((DRIFT_FEATURES, DRIFT_BINS), dtype=np.int64)
         self.weight = 0.0
 
