@@ -10,9 +10,11 @@ taken as known, bound (``max``) 0.1, α = 0.05 (docs/statistics.md §5):
 * **Fail** — one 10-bin feature (uniform reference) tilted along its bins to PSI = 0.2 (twice
   the bound), tested at α/7 as the gate does for seven features: the χ² confidence set's lower
   bound (``psi_bounds``, its mixture tuned at ``drift_fail_samples``) against the betting
-  e-process (``psi_drift_evidence``) at several stakes (fractions of the plug-in Kelly bet).
-  The same paths for every method. Also the bet at PSI 0.1 (on the bound, must not fail in
-  more than α/7 of paths) and 0.15.
+  e-process (``psi_drift_evidence``) at several stakes (fractions of the overfit-corrected
+  Kelly bet, 1.0 the gate's). The same paths for every method. Also the gate's bet at PSI 0.1
+  (on the bound, must not fail in more than α/7 of paths) and 0.15, and on two other shapes
+  of drift at PSI 0.2: one bin's share growing (a category), and a reference with a 2 % bin
+  whose rare bin grows.
 * **Pass** — seven features without drift (six uniform, one with a 2 % bin): rows until every
   upper bound is below the bound, at α per feature (intersection-union) and at α/7 (Bonferroni,
   before ``de129f8``), with the upper bounds' mixture tuned at several points.
@@ -49,11 +51,37 @@ LOOK = 20  # rows per look
 WITHIN = 2_000  # rows: the gate bench's 3 × N at twice the bound
 
 
-def rows_to_fail(method: str, truth: float, seed: int, cap: int) -> float:
-    """Rows until the method shows PSI > BOUND on one drifted feature (∞: not within cap)."""
+def grown(p: FloatArray, target: float, bin_: int) -> FloatArray:
+    """p with bin ``bin_``'s share grown (the others shrunk in proportion) to PSI(p, q) = target."""
+    lo, hi = 0.0, 0.99
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        q = p * (1.0 - mid)
+        q[bin_] += mid
+        lo, hi = (mid, hi) if float(np.sum((q - p) * np.log(q / p))) < target else (lo, mid)
+    q = p * (1.0 - lo)
+    q[bin_] += lo
+    return q
+
+
+SHAPES = {
+    "a tilt": lambda truth: (np.full(BINS, 1.0 / BINS), tilted(np.full(BINS, 1.0 / BINS), truth)),
+    "one bin grows": lambda truth: (np.full(BINS, 1.0 / BINS),
+                                    grown(np.full(BINS, 1.0 / BINS), truth, 3)),
+    "its 2 % bin grows": lambda truth: (
+        np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))],
+        grown(np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))], truth, 0)),
+}
+
+
+def rows_to_fail(method: str, truth: float, seed: int, cap: int, shape: str = "a tilt") -> float:
+    """Rows until the method shows PSI > BOUND on one drifted feature (∞: not within cap).
+
+    ``method``: "set" (the χ² set's lower bound), "gate" (the bet at the gate's stake) or a
+    stake, a fraction of the Kelly bet.
+    """
     rng = np.random.default_rng(seed)
-    shares = np.full(BINS, 1.0 / BINS)
-    live_shares = tilted(shares, truth)
+    shares, live_shares = SHAPES[shape](truth)
     reference = rng.multinomial(REFERENCE_ROWS, shares)
     level = ALPHA / FEATURES
     seen = np.zeros(BINS, dtype=np.int64)
@@ -66,7 +94,8 @@ def rows_to_fail(method: str, truth: float, seed: int, cap: int) -> float:
             if lower > BOUND:
                 return rows
         else:
-            log_e += psi_drift_evidence(reference, seen, now, BOUND, stake=float(method))
+            stake = {} if method == "gate" else {"stake": float(method)}
+            log_e += psi_drift_evidence(reference, seen, now, BOUND, **stake)
             if log_e >= math.log(1.0 / level):
                 return rows
         seen = now
@@ -105,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", type=int, default=200, help="paths per fail row")
     parser.add_argument("--pass-paths", type=int, default=None,
                         help="paths per pass row (default: --paths / 3)")
-    parser.add_argument("--stakes", default="0.25,0.5,1.0",
-                        help="fractions of the plug-in Kelly bet to compare (0.5: the gate's)")
+    parser.add_argument("--stakes", default="0.5,0.75",
+                        help="fractions of the Kelly bet to compare with the gate's (1.0)")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args(argv)
     pass_paths = args.pass_paths or max(args.paths // 3, 1)
@@ -114,17 +143,18 @@ def main(argv: list[str] | None = None) -> int:
              f"{FEATURES} features; fixed seeds.", "",
              "| test | truth | paths | decided within 2,000 rows | median rows | p90 rows |",
              "|---|---|---|---|---|---|"]
-    fail_methods = ["set"] + [s.strip() for s in args.stakes.split(",") if s.strip()]
+    gate = "Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly)"
+    fail_methods = ["set", "gate"] + [s.strip() for s in args.stakes.split(",") if s.strip()]
     for method in fail_methods:
         rows = [rows_to_fail(method, 0.2, seed, 6_000) for seed in range(args.paths)]
-        name = ("Fail: χ² set's lower bound at α/7" if method == "set"
-                else f"Fail: betting evidence at α/7, stake {method} × Kelly")
-        lines.append(f"| {name} | PSI 0.2 | {args.paths} | {summary(rows)} |")
+        name = ("Fail: χ² set's lower bound at α/7" if method == "set" else gate
+                if method == "gate" else f"Fail: betting evidence at α/7, stake {method} × Kelly")
+        lines.append(f"| {name} | PSI 0.2, a tilt | {args.paths} | {summary(rows)} |")
         print(lines[-1], flush=True)
-    for truth in (0.15, 0.1):
-        rows = [rows_to_fail("0.5", truth, seed, 4_000) for seed in range(args.paths)]
-        lines.append(f"| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI {truth} | "
-                     f"{args.paths} | {summary(rows)} |")
+    cases = [(0.2, shape) for shape in list(SHAPES)[1:]] + [(0.15, "a tilt"), (0.1, "a tilt")]
+    for truth, shape in cases:
+        rows = [rows_to_fail("gate", truth, seed, 4_000, shape) for seed in range(args.paths)]
+        lines.append(f"| {gate} | PSI {truth}, {shape} | {args.paths} | {summary(rows)} |")
         print(lines[-1], flush=True)
     designs = [(ALPHA, drift_design_samples(BOUND, BINS, ALPHA, FEATURES), "the gate's"),
                (ALPHA, drift_design_samples(BOUND, BINS, ALPHA), "one feature's"),

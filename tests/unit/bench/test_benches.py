@@ -31,7 +31,9 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
     "gate_decisions": (["--quick", "--gates", "errorRate", "--jobs", "1", "--no-naive"], False,
                        ["errorRate"]),
     "drift_bounds": (["--paths", "3", "--stakes", "0.5"], False,
-                     ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2 |"]),
+                     ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2, a tilt |",
+                      "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "
+                      "PSI 0.2, one bin grows |"]),
 }
 # Need MLServer processes or the control plane: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",

@@ -229,6 +229,19 @@ def test_psi_drift_evidence_holds_on_the_boundary_of_the_null(shape: str) -> Non
     assert np.mean(evidence[:, -1] >= 5) <= 0.2
 
 
+def test_psi_drift_evidence_stays_out_while_the_rows_differ_from_the_reference_by_noise() -> None:
+    # 40 rows from the reference itself: their shares sit outside PSI ≤ 0.1 by noise alone
+    # (n·PSI ≈ χ²₉), so a bet sized on the gain those same rows show would be placed in most
+    # looks and lose; corrected for the rows having chosen the bet, it is almost never placed.
+    rng = np.random.default_rng(1)
+    ref = np.full(10, 5000)
+    placed = 0
+    for _ in range(300):
+        seen = rng.multinomial(40, ref / ref.sum())
+        placed += psi_drift_evidence(ref, seen, seen + np.eye(10, dtype=int)[0], 0.1) != 0.0
+    assert placed <= 15
+
+
 def test_psi_drift_evidence_grows_with_drift_beyond_the_bound() -> None:
     ref = np.full(10, 5000)
     shares = ref / ref.sum()
