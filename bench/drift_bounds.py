@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +65,13 @@ def grown(p: FloatArray, target: float, bin_: int) -> FloatArray:
     return q
 
 
-SHAPES = {
-    "a tilt": lambda truth: (np.full(BINS, 1.0 / BINS), tilted(np.full(BINS, 1.0 / BINS), truth)),
-    "one bin grows": lambda truth: (np.full(BINS, 1.0 / BINS),
-                                    grown(np.full(BINS, 1.0 / BINS), truth, 3)),
-    "its 2 % bin grows": lambda truth: (
-        np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))],
-        grown(np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))], truth, 0)),
+UNIFORM = np.full(BINS, 1.0 / BINS)
+RARE_FIRST = np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))]
+#: shape of drift -> (reference shares, live shares at a PSI)
+SHAPES: dict[str, Callable[[float], tuple[FloatArray, FloatArray]]] = {
+    "a tilt": lambda truth: (UNIFORM, tilted(UNIFORM, truth)),
+    "one bin grows": lambda truth: (UNIFORM, grown(UNIFORM, truth, 3)),
+    "its 2 % bin grows": lambda truth: (RARE_FIRST, grown(RARE_FIRST, truth, 0)),
 }
 
 
