@@ -476,6 +476,20 @@ def test_online_effect_reports_its_design_size() -> None:
     assert explicit.design_samples == 1234
 
 
+def test_online_effect_tunes_its_mixture_at_half_its_design_size() -> None:
+    # Treated conversion 17 % against 15 %, margin 1 pp: three margins from the boundary, so
+    # the canary should decide long before the design size (≈ 15,770 canary units). Tuned at
+    # half of it, the mixture is narrower there than one tuned at the design size itself.
+    m = OnlineEffectMeasurement(effect(3000, 0.17), effect(3000, 0.15), 0.1)
+    tuned = evaluate_gate(gate("onlineEffect", margin=0.01), m, None, NOW)
+    assert tuned.design_samples is not None and 14_000 < tuned.design_samples < 17_500
+    at_design = evaluate_gate(
+        gate("onlineEffect", margin=0.01, expectedSamples=tuned.design_samples), m, None, NOW)
+    assert tuned.verdict is P and at_design.verdict is INC
+    assert tuned.lower is not None and at_design.lower is not None
+    assert tuned.lower > at_design.lower
+
+
 def test_qini_says_how_many_evaluation_rows_its_margin_needs() -> None:
     noisy = tuple(x + d for x, d in zip(_BASE, replicates(0.0, seed=2, sd=0.02), strict=True))
     m = QiniMeasurement({"w": qini(0.15, noisy)}, {"w": qini(0.15, _BASE)})

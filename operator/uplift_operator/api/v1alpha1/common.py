@@ -292,7 +292,9 @@ class GateSpecBase(ApiModel):
         default=None, ge=1,
         description="Canary samples at which a decision is expected; tunes the anytime-valid "
                     "test's mixing variance. Default: derived from the margin, the stable's base "
-                    "rate, alpha and 80 % power (shown as status.gates[].designSamples).")
+                    "rate, alpha and 80 % power (shown as status.gates[].designSamples); "
+                    "onlineEffect tunes at half of it, where a canary better than the margin "
+                    "decides.")
     min_samples: int = Field(default=100, ge=0,
                              description="Samples required before the gate may pass. Default: 100.")
     failure_limit: int = Field(default=0, ge=0,
