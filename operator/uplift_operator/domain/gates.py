@@ -621,10 +621,10 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judg
                                alpha=gate.alpha, alpha_lower=set_level, n_star=float(design),
                                n_star_lower=float(fail_design))
               for name in names}
-    new_memory: dict[str, SequentialState] = {}
-    evidence = {name: _drift_evidence(m.features[name], bound, memory.get(_DRIFT_KEY + name),
-                                      new_memory, _DRIFT_KEY + name)
-                for name in names}
+    betting = {name: _drift_evidence(m.features[name], bound, memory.get(_DRIFT_KEY + name))
+               for name in names}
+    evidence = {name: e for name, (e, _) in betting.items()}
+    new_memory = {_DRIFT_KEY + name: state for name, (_, state) in betting.items()}
     samples = min(sum(m.features[name].live) for name in names)
     common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound,
                               "memory": new_memory}
@@ -662,10 +662,11 @@ _DRIFT_KEY = "drift:"
 _DRIFT_SET_SHARE = 0.1
 
 
-def _drift_evidence(histogram: FeatureHistogram, bound: float, state: SequentialState | None,
-                    new_memory: dict[str, SequentialState], key: str) -> float:
+def _drift_evidence(histogram: FeatureHistogram, bound: float,
+                    state: SequentialState | None) -> tuple[float, SequentialState]:
     """The feature's betting evidence against "PSI ≤ bound" so far (its running maximum), the
-    bet on the rows since the last look added and the counts of this look remembered."""
+    bet on the rows since the last look added, and the state to remember (with this look's
+    counts)."""
     state = state or SequentialState()
     live = tuple(int(c) for c in histogram.live)
     kept = len(live) <= MAX_STATE_COUNTS
@@ -677,9 +678,9 @@ def _drift_evidence(histogram: FeatureHistogram, bound: float, state: Sequential
     # Counts read from Prometheus's increase() wobble: a bin that went down keeps its highest
     # count, so rows already bet on are not bet on again.
     seen = tuple(max(a, b) for a, b in zip(previous, live, strict=True)) if previous else live
-    new_memory[key] = replace(state, looks=state.looks + 1, log_fail=log_fail, p_fail=p_fail,
-                              counts=seen if kept else ())
-    return 1.0 / p_fail
+    remembered = replace(state, looks=state.looks + 1, log_fail=log_fail, p_fail=p_fail,
+                         counts=seen if kept else ())
+    return 1.0 / p_fail, remembered
 
 
 def drift_design_samples(bound: float, bins: int, alpha: float, features: int = 1) -> int:
