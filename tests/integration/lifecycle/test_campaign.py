@@ -87,9 +87,19 @@ class CampaignBench:
             if predicate(status):
                 return status
             time.sleep(0.3)
-        raise AssertionError(f"timed out waiting for {what}; campaign status: "
-                             f"{json.dumps(status, indent=1)[:3000]}\noperator log tail:\n"
-                             + "\n".join(self.bench.operator.logs().splitlines()[-15:]))
+        # Each gate's verdict and message first: the whole status (sequential states) is long,
+        # and the gate that held is what a failure needs to say.
+        gates = "\n".join(f"  {g.get('name')}: {g.get('verdict')} (errors in a row "
+                          f"{g.get('consecutiveErrors')}) {g.get('message')}"
+                          for g in status.get("gates", []))
+        rest = {k: v for k, v in status.items() if k != "gates"}
+        logs = self.bench.operator.logs().splitlines()
+        warnings = [line for line in logs if '"severity": "warn' in line
+                    or '"severity": "err' in line]
+        raise AssertionError(f"timed out waiting for {what}; gates:\n{gates}\ncampaign status "
+                             f"without gates: {json.dumps(rest, indent=1)[:2500]}\noperator "
+                             "warnings and errors (last 10):\n" + "\n".join(warnings[-10:])
+                             + "\noperator log tail:\n" + "\n".join(logs[-15:]))
 
     def wait_for_passes(self, after: float) -> None:
         """Two Campaign passes after ``after``, each woken by an annotation that asks for
