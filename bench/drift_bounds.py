@@ -30,6 +30,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -78,29 +79,56 @@ SHAPES: dict[str, Callable[[float], tuple[FloatArray, FloatArray]]] = {
 def rows_to_fail(method: str, truth: float, seed: int, cap: int, shape: str = "a tilt") -> float:
     """Rows until the method shows PSI > BOUND on one drifted feature (∞: not within cap).
 
-    ``method``: "set" (the χ² set's lower bound), "gate" (the bet at the gate's stake) or a
-    stake, a fraction of the Kelly bet.
+    ``method``: "set" (the χ² set's lower bound), "gate" (the bet at the gate's stake), a stake
+    (a fraction of the Kelly bet), or "uncorrected S" (stake S of the Kelly bet on the gain as
+    the shares show it, as before ``bda0ae9``; "uncorrected 0.5" was the gate's).
     """
-    rng = np.random.default_rng(seed)
     shares, live_shares = SHAPES[shape](truth)
+    if method != "set":
+        return bet_rows(shares, live_shares, BOUND, seed, cap, method)
+    rng = np.random.default_rng(seed)
     reference = rng.multinomial(REFERENCE_ROWS, shares)
     level = ALPHA / FEATURES
+    n_star = float(drift_fail_samples(BOUND, BINS, level))
     seen = np.zeros(BINS, dtype=np.int64)
+    for rows in range(LOOK, cap + 1, LOOK):
+        seen = seen + rng.multinomial(LOOK, live_shares)
+        if psi_bounds(reference, seen, alpha=level, n_star=n_star)[1] > BOUND:
+            return rows
+    return math.inf
+
+
+def bet_rows(shares: FloatArray, live_shares: FloatArray, bound: float, seed: int, cap: int,
+             method: str = "gate") -> float:
+    """Rows until the betting evidence at α/7 shows PSI > ``bound`` (∞: not within cap)."""
+    rng = np.random.default_rng(seed)
+    reference = rng.multinomial(REFERENCE_ROWS, shares)
+    kind, _, stake = method.rpartition(" ")
+    options: dict[str, Any] = {} if stake == "gate" else {"stake": float(stake)}
+    if kind == "uncorrected":
+        options["corrected"] = False
+    seen = np.zeros(shares.size, dtype=np.int64)
     log_e = 0.0
     for rows in range(LOOK, cap + 1, LOOK):
         now = seen + rng.multinomial(LOOK, live_shares)
-        if method == "set":
-            lower = psi_bounds(reference, now, alpha=level,
-                               n_star=float(drift_fail_samples(BOUND, BINS, level)))[1]
-            if lower > BOUND:
-                return rows
-        else:
-            stake = {} if method == "gate" else {"stake": float(method)}
-            log_e += psi_drift_evidence(reference, seen, now, BOUND, **stake)
-            if log_e >= math.log(1.0 / level):
-                return rows
+        log_e += psi_drift_evidence(reference, seen, now, bound, **options)
+        if log_e >= math.log(FEATURES / ALPHA):
+            return rows
         seen = now
     return math.inf
+
+
+#: Away from the bench's case: (bins, bound, reference) — "flat" uniform, "skewed" geometric
+#: from 1 to 0.05 — each tilted to twice its bound and to its bound.
+GENERAL = [(5, 0.1, "flat"), (20, 0.1, "flat"), (10, 0.05, "flat"), (10, 0.25, "flat"),
+           (10, 0.1, "skewed"), (30, 0.2, "skewed")]
+
+
+def general_reference(bins: int, kind: str) -> FloatArray:
+    if kind == "flat":
+        return np.full(bins, 1.0 / bins)
+    shares = np.geomspace(1.0, 0.05, bins)
+    return cast(FloatArray, shares / shares.sum())
 
 
 def rows_to_pass(level: float, n_star: float, seed: int, cap: int) -> float:
@@ -137,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="paths per pass row (default: --paths / 3)")
     parser.add_argument("--stakes", default="0.5,0.75",
                         help="fractions of the Kelly bet to compare with the gate's (1.0)")
+    parser.add_argument("--uncorrected-stakes", default="0.5,1.0",
+                        help="the same on the uncorrected gain (0.5: the gate's before bda0ae9)")
+    parser.add_argument("--general", action="store_true",
+                        help="also the gate's bet against the one before bda0ae9 on other bins, "
+                             "bounds and references (≈ 2 more minutes)")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args(argv)
     pass_paths = args.pass_paths or max(args.paths // 3, 1)
@@ -145,11 +178,15 @@ def main(argv: list[str] | None = None) -> int:
              "| test | truth | paths | decided within 2,000 rows | median rows | p90 rows |",
              "|---|---|---|---|---|---|"]
     gate = "Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly)"
-    fail_methods = ["set", "gate"] + [s.strip() for s in args.stakes.split(",") if s.strip()]
+    fail_methods = (["set", "gate"] + [s.strip() for s in args.stakes.split(",") if s.strip()]
+                    + [f"uncorrected {s.strip()}" for s in args.uncorrected_stakes.split(",")
+                       if s.strip()])
     for method in fail_methods:
         rows = [rows_to_fail(method, 0.2, seed, 6_000) for seed in range(args.paths)]
+        kind, _, stake = method.rpartition(" ")
         name = ("Fail: χ² set's lower bound at α/7" if method == "set" else gate
-                if method == "gate" else f"Fail: betting evidence at α/7, stake {method} × Kelly")
+                if method == "gate" else f"Fail: betting evidence at α/7, stake {stake} × Kelly"
+                + (" on the uncorrected gain" if kind else ""))
         lines.append(f"| {name} | PSI 0.2, a tilt | {args.paths} | {summary(rows)} |")
         print(lines[-1], flush=True)
     cases = [(0.2, shape) for shape in list(SHAPES)[1:]] + [(0.15, "a tilt"), (0.1, "a tilt")]
@@ -166,6 +203,23 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| Pass: every upper bound at {'α' if level == ALPHA else 'α/7'}, tuned "
                      f"at {n_star} rows ({what}) | no drift | {pass_paths} | {summary(rows)} |")
         print(lines[-1], flush=True)
+    if args.general:
+        lines += ["", "Away from the bench's case: a tilt to twice the bound (and to the bound), "
+                  "α/7, a look per 20 rows.", "",
+                  "| bins | reference | bound | paths | the gate's bet: median rows | before "
+                  "bda0ae9 (0.5 × uncorrected Kelly) | on the bound: failed within 8,000 rows |",
+                  "|---|---|---|---|---|---|---|"]
+        for bins, bound, kind in GENERAL:
+            shares = general_reference(bins, kind)
+            cells = [[bet_rows(shares, tilted(shares, truth), bound, seed, 8_000, method)
+                      for seed in range(args.paths)]
+                     for truth, method in ((2 * bound, "gate"), (2 * bound, "uncorrected 0.5"),
+                                           (bound, "gate"))]
+            lines.append(f"| {bins} | {kind} | {bound} | {args.paths} | "
+                         f"{_rows(float(np.median(cells[0])))} | "
+                         f"{_rows(float(np.median(cells[1])))} | "
+                         f"{sum(math.isfinite(r) for r in cells[2])} |")
+            print(lines[-1], flush=True)
     report = "\n".join(lines) + "\n"
     print()
     print(report)

@@ -1181,6 +1181,9 @@ def _seed(gate: str, scenario: str, run: int) -> np.random.Generator:
 
 def _task(args: tuple[str, int, int, int]) -> tuple[list[RunResult], float]:
     key, index, start, count = args
+    tuning = os.environ.get("GATE_BENCH_ONLINE_EFFECT_TUNING", "")
+    if tuning:  # --online-effect-tuning: set in each worker, whatever the start method
+        gates_mod._MIXTURE_AT = float(tuning)  # the bench sweeps the operator's default
     started = time.process_time()
     sim = gate_sims()[key]
     sc = sim.scenarios[index]
@@ -1399,7 +1402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split-tolerance", type=float, default=None,
                         help="spec.rollout.splitTolerance (default: the API's, 0.04; 0 turns off "
                              "the promotion's wait for a split shown within it)")
+    parser.add_argument("--online-effect-tuning", type=float, default=None,
+                        help="onlineEffect without expectedSamples: tune its mixture at this "
+                             "share of the fixed-horizon N instead of the operator's (0.5)")
     args = parser.parse_args(argv)
+    os.environ["GATE_BENCH_ONLINE_EFFECT_TUNING"] = ("" if args.online_effect_tuning is None
+                                                     else str(args.online_effect_tuning))
     os.environ["GATE_BENCH_QINI_ROWS"] = str(args.qini_rows)
     os.environ["GATE_BENCH_SPLIT_TOLERANCE"] = ("" if args.split_tolerance is None
                                                 else str(args.split_tolerance))

@@ -325,6 +325,7 @@ def psi_drift_evidence(
     bound: float,
     *,
     stake: float = _BET_STAKE,
+    corrected: bool = True,
     empty_share: float = PSI_EMPTY_SHARE,
 ) -> float:
     """log of this look's factor of a betting e-process against H0: PSI(live, reference) ≤ bound.
@@ -338,8 +339,9 @@ def psi_drift_evidence(
     come from ``previous_counts`` only (the rows before this look): p is where the ray from e
     through the smoothed shares so far crosses the boundary, λ ``stake`` × the Kelly bet
     E[w − c]/E[(w − c)²] on those shares, with E[w − c] corrected for the rows having chosen w
-    themselves (0 while the corrected gain is ≤ 0). The rows since are ``current_counts −
-    previous_counts`` (a bin that went down, as after a counter reset, adds nothing).
+    themselves (0 while the corrected gain is ≤ 0; ``corrected=False``, for comparison, takes
+    the gain as the shares show it). The rows since are ``current_counts − previous_counts`` (a
+    bin that went down, as after a counter reset, adds nothing).
 
     Against the χ² confidence set's lower bound (``psi_bounds``), which pays for every one of
     the B − 1 directions at every look, the bet pays mostly for the one the drift took: a
@@ -354,7 +356,7 @@ def psi_drift_evidence(
     if new.sum() == 0 or previous.sum() == 0:
         return 0.0
     e = np.maximum(ref / ref.sum(), empty_share)
-    bet = _drift_bet(e, previous, bound, empty_share, stake)
+    bet = _drift_bet(e, previous, bound, empty_share, stake, corrected)
     if bet is None:
         return 0.0
     lam, payoff = bet
@@ -363,7 +365,7 @@ def psi_drift_evidence(
 
 def _drift_bet(
     e: npt.NDArray[np.float64], previous: npt.NDArray[np.float64], bound: float,
-    empty_share: float, stake_fraction: float,
+    empty_share: float, stake_fraction: float, corrected: bool = True,
 ) -> tuple[float, npt.NDArray[np.float64]] | None:
     """(λ, w − c) for the next rows, from the rows so far; None: no bet."""
     shares = (previous + 0.5) / (previous.sum() + 0.5 * previous.size)  # Jeffreys-smoothed
@@ -411,7 +413,7 @@ def _drift_bet(
     # shares sum to 1). Without the correction the plug-in Kelly bet overbets while the
     # direction is still noise, and only half of it paid (1,290 rows against 1,100).
     overfit = high * float(np.sum((1.0 / p + e / (p * p)) * shares * (1.0 - shares)))
-    gain = float(shares @ payoff) - overfit / float(previous.sum())
+    gain = float(shares @ payoff) - (overfit / float(previous.sum()) if corrected else 0.0)
     if gain <= 0:  # the rows so far do not show H0 left: nothing to bet on
         return None
     stake = stake_fraction * gain / float(shares @ (payoff * payoff))

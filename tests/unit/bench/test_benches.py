@@ -30,10 +30,12 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                  ["| ours |", "| sklift 0.5.1 |", "| causalml 0.18.0 |"]),
     "gate_decisions": (["--quick", "--gates", "errorRate", "--jobs", "1", "--no-naive"], False,
                        ["errorRate"]),
-    "drift_bounds": (["--paths", "3", "--stakes", "0.5"], False,
+    "drift_bounds": (["--paths", "3", "--stakes", "0.5", "--general"], False,
                      ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2, a tilt |",
                       "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "
-                      "PSI 0.2, one bin grows |"]),
+                      "PSI 0.2, one bin grows |",
+                      "| Fail: betting evidence at α/7, stake 0.5 × Kelly on the uncorrected "
+                      "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |"]),
 }
 # Need MLServer processes or the control plane: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",

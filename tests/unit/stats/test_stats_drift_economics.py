@@ -235,11 +235,14 @@ def test_psi_drift_evidence_stays_out_while_the_rows_differ_from_the_reference_b
     # looks and lose; corrected for the rows having chosen the bet, it is almost never placed.
     rng = np.random.default_rng(1)
     ref = np.full(10, 5000)
-    placed = 0
+    placed = {True: 0, False: 0}
     for _ in range(300):
         seen = rng.multinomial(40, ref / ref.sum())
-        placed += psi_drift_evidence(ref, seen, seen + np.eye(10, dtype=int)[0], 0.1) != 0.0
-    assert placed <= 15
+        for corrected in placed:
+            placed[corrected] += psi_drift_evidence(ref, seen, seen + np.eye(10, dtype=int)[0],
+                                                    0.1, corrected=corrected) != 0.0
+    assert placed[True] <= 15
+    assert placed[False] >= 200  # the gain as those rows show it
 
 
 def test_psi_drift_evidence_grows_with_drift_beyond_the_bound() -> None:
