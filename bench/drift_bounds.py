@@ -1,8 +1,8 @@
 """Drift's statistics alone (no ramp): rows until the drift gate's tests decide.
 
-Usage (from the repo root; fixed seeds, ~3 min on one core)::
+Usage (from the repo root; fixed seeds, one core: about a minute, 2 more with ``--general``)::
 
-    .venv/bin/python bench/drift_bounds.py [--paths 200] [--out FILE.md]
+    .venv/bin/python bench/drift_bounds.py [--paths 200] [--general] [--out FILE.md]
 
 Independent rows, a look every 20 of them, the reference histogram of 50,000 training rows
 taken as known, bound (``max``) 0.1, α = 0.05 (docs/statistics.md §5):
