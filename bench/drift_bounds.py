@@ -125,6 +125,7 @@ GENERAL = [(5, 0.1, "flat"), (20, 0.1, "flat"), (10, 0.05, "flat"), (10, 0.25, "
 
 
 def general_reference(bins: int, kind: str) -> FloatArray:
+    """The reference shares of a ``GENERAL`` case."""
     if kind == "flat":
         return np.full(bins, 1.0 / bins)
     shares = np.geomspace(1.0, 0.05, bins)
@@ -134,8 +135,7 @@ def general_reference(bins: int, kind: str) -> FloatArray:
 def rows_to_pass(level: float, n_star: float, seed: int, cap: int) -> float:
     """Rows until every feature's PSI upper bound is below BOUND (no drift anywhere)."""
     rng = np.random.default_rng(seed)
-    references = [np.full(BINS, 1.0 / BINS)] * (FEATURES - 1)
-    references.append(np.r_[0.02, np.full(BINS - 1, 0.98 / (BINS - 1))])
+    references = [UNIFORM] * (FEATURES - 1) + [RARE_FIRST]
     counts = [rng.multinomial(REFERENCE_ROWS, p) for p in references]
     live = np.zeros((FEATURES, BINS), dtype=np.int64)
     for rows in range(LOOK, cap + 1, LOOK):

@@ -1179,11 +1179,16 @@ def _seed(gate: str, scenario: str, run: int) -> np.random.Generator:
     return np.random.default_rng([zlib.crc32(gate.encode()), zlib.crc32(scenario.encode()), run])
 
 
+#: The operator's own share (``--online-effect-tuning`` unset), kept to restore it.
+_OPERATOR_MIXTURE_AT = gates_mod._MIXTURE_AT
+
+
 def _task(args: tuple[str, int, int, int]) -> tuple[list[RunResult], float]:
     key, index, start, count = args
+    # --online-effect-tuning sweeps the operator's default; set in each worker, whatever the
+    # start method, and back to the operator's when unset (one process may run several).
     tuning = os.environ.get("GATE_BENCH_ONLINE_EFFECT_TUNING", "")
-    if tuning:  # --online-effect-tuning: set in each worker, whatever the start method
-        gates_mod._MIXTURE_AT = float(tuning)  # the bench sweeps the operator's default
+    gates_mod._MIXTURE_AT = float(tuning) if tuning else _OPERATOR_MIXTURE_AT
     started = time.process_time()
     sim = gate_sims()[key]
     sc = sim.scenarios[index]
