@@ -52,6 +52,10 @@ class RuntimeTraffic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
         self._weights: Callable[[], dict[str, int]] | None = None
+        # What a failed test needs to tell "no traffic sent" from "sent but not scraped".
+        self.sent: dict[str, int] = {}
+        self.last_split: dict[str, int] = {}
+        self.tick_errors: list[str] = []
 
     def follow(self, weights: Callable[[], dict[str, int]]) -> None:
         """Scale each version's rate by its weight in ``weights()`` (version → percent), read
@@ -81,19 +85,36 @@ class RuntimeTraffic:
                 for counter in (m.assignments, m.outcomes, m.conversions):
                     counter.labels(*labels, arm, self.treatment, "")  # campaign: none
 
+    def diagnostics(self) -> str:
+        """Rows sent per version, the split the last tick followed, and tick errors."""
+        errors = f"; tick errors (last 3 of {len(self.tick_errors)}): {self.tick_errors[-3:]}" \
+            if self.tick_errors else ""
+        follower = getattr(self._weights, "describe", None)
+        followed = f" ({follower()})" if callable(follower) else ""
+        return (f"traffic sent (rows per version) {self.sent}, split followed "
+                f"{self.last_split}{followed}{errors}")
+
     def _run(self) -> None:
         while not self._stop.wait(self.tick):
-            with self._lock:
-                profiles = dict(self.profiles)
-            split = self._weights() if self._weights is not None else {}
-            for version, profile in profiles.items():
-                share = split.get(version, 0) / 100 if split else 1.0
-                self._emit(version, profile, share)
+            try:
+                self._tick()
+            except Exception as error:  # one bad tick must not stop all traffic
+                self.tick_errors.append(repr(error))
+
+    def _tick(self) -> None:
+        with self._lock:
+            profiles = dict(self.profiles)
+        split = self._weights() if self._weights is not None else {}
+        self.last_split = dict(split)
+        for version, profile in profiles.items():
+            share = split.get(version, 0) / 100 if split else 1.0
+            self._emit(version, profile, share)
 
     def _emit(self, version: str, p: Profile, share: float = 1.0) -> None:
         n = round(p.rps * share * self.tick)
         if n <= 0:
             return
+        self.sent[version] = self.sent.get(version, 0) + n
         m, rng, base = self.metrics, self._rng, (self.model, version)
         errors = sum(rng.random() < p.error_rate for _ in range(n))
         for _ in range(n):

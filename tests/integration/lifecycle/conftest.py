@@ -101,7 +101,7 @@ class Bench:
                 return status
             time.sleep(0.3)
         raise AssertionError(f"timed out waiting for {what}; status: {status}\n"
-                             f"operator log tail:\n" + "\n".join(
+                             f"{self.traffic.diagnostics()}\noperator log tail:\n" + "\n".join(
                                  self.operator.logs().splitlines()[-15:]))
 
     def wait_healthy(self, stable: str, timeout: float = 90) -> dict[str, Any]:
@@ -193,6 +193,12 @@ class _SeldonWeights:
         self.namespace = namespace
         self.split: dict[str, int] = {}
         self.read_at = 0.0
+        self.failed_reads = 0
+        self.last_error = ""
+
+    def describe(self) -> str:
+        return (f"SeldonDeployment reads failed {self.failed_reads}"
+                + (f", last {self.last_error}" if self.last_error else ""))
 
     def __call__(self) -> dict[str, int]:
         if time.monotonic() - self.read_at >= 0.5:
@@ -205,6 +211,7 @@ class _SeldonWeights:
                     _request_timeout=5))
                 self.split = {p.get("annotations", {}).get("version", ""): int(p.get("traffic", 0))
                               for p in sdep.get("spec", {}).get("predictors", [])}
-            except Exception:  # not created yet, or being deleted: keep the last split
-                pass
+            except Exception as error:  # not created yet, or being deleted: keep the last split
+                self.failed_reads += 1
+                self.last_error = repr(error)[:300]
         return self.split
