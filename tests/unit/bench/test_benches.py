@@ -35,7 +35,8 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                       "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "
                       "PSI 0.2, one bin grows |",
                       "| Fail: betting evidence at α/7, stake 0.5 × Kelly on the uncorrected "
-                      "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |"]),
+                      "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |",
+                      "stake 0.5 × Kelly, the truth's direction (no bet can know it) | PSI 0.2"]),
 }
 # Need MLServer processes or the control plane: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
