@@ -8,7 +8,9 @@ labelled with the test's namespace as a Kubernetes scrape would.
 from __future__ import annotations
 
 import copy
+import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -49,6 +51,23 @@ class Bench:
     traffic: RuntimeTraffic
     model: str
     seen_weights: list[int] = field(default_factory=list)
+    prometheus_url: str = ""
+
+    def scrape_health(self) -> str:
+        """Prometheus's view of this bench's runtime target: up or not, and its last error
+        (a timed-out wait must tell "not sent" from "sent but not scraped")."""
+        if not self.prometheus_url:
+            return "prometheus: unknown"
+        try:
+            with urllib.request.urlopen(f"{self.prometheus_url}/api/v1/targets",
+                                        timeout=5) as response:
+                active = json.load(response)["data"]["activeTargets"]
+        except Exception as error:  # diagnostics only: never hide the real failure
+            return f"prometheus targets unreadable: {error!r}"
+        return "prometheus targets: " + "; ".join(
+            f"{t.get('labels', {}).get('namespace')} {t.get('scrapeUrl')} {t.get('health')} "
+            f"last scrape {t.get('lastScrapeDuration')} s error {t.get('lastError')!r}"
+            for t in active)
 
     def manifest(self, **spec_changes: Any) -> dict[str, Any]:
         spec = copy.deepcopy(BASE_SPEC)
@@ -81,8 +100,6 @@ class Bench:
                                 "-n", self.namespace, "-o", "json", check=False)
         if result.returncode != 0:
             return None
-        import json
-
         loaded: dict[str, Any] = json.loads(result.stdout)
         return loaded
 
@@ -101,7 +118,8 @@ class Bench:
                 return status
             time.sleep(0.3)
         raise AssertionError(f"timed out waiting for {what}; status: {status}\n"
-                             f"{self.traffic.diagnostics()}\noperator log tail:\n" + "\n".join(
+                             f"{self.traffic.diagnostics()}\n{self.scrape_health()}\n"
+                             "operator log tail:\n" + "\n".join(
                                  self.operator.logs().splitlines()[-15:]))
 
     def wait_healthy(self, stable: str, timeout: float = 90) -> dict[str, Any]:
@@ -174,7 +192,8 @@ def bench(admin: Kubectl, operator: OperatorProcess, versions: Versions,
     prometheus.set_targets([ScrapeTarget(traffic.endpoint.target, job="runtime",
                                          labels={"namespace": namespace})])
     try:
-        yield Bench(namespace, admin, operator, versions, traffic, model)
+        yield Bench(namespace, admin, operator, versions, traffic, model,
+                    prometheus_url=prometheus.url)
     finally:
         admin.run("delete", "upliftmodel", NAME, "-n", namespace, "--wait=false", check=False)
         traffic.stop()
