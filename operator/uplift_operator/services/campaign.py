@@ -153,7 +153,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         metric_templates=deps.metric_templates)
     previous = {g.name: g for g in status.gates}
     outcomes = []
-    prometheus = measurements.per_analysis(deps.prometheus)
+    prometheus = measurements.per_analysis(deps.prometheus, now)
     for gate in to_measure:
         measured: measurements.Collected
         if gate.type == "drift" and unresolved is not None:

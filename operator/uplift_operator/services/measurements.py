@@ -106,28 +106,41 @@ Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
 
 
 class AnalysisQueries:
-    """One analysis's Prometheus source: each distinct query is asked once, however many of
-    the analysis's gates read it (errorRate and latency check the same traffic split). Built
-    per analysis, so nothing outlives the instant it was asked at; a failed query is not kept
-    (the next gate asks again, and gets its own Error)."""
+    """One analysis's Prometheus source: every query is evaluated at the analysis's instant,
+    and each distinct query is asked once, however many of the analysis's gates read it
+    (errorRate and latency check the same traffic split). Built per analysis, so nothing
+    outlives the instant it was asked at; a failed query is not kept (the next gate asks
+    again, and gets its own Error).
 
-    def __init__(self, source: MetricSource) -> None:
+    The common instant matters: the ranges (``[<seconds since the step started>s]``) are
+    computed from ``at``, and counts that are compared (a holdout's arms, asked in two
+    queries) must come from the same scrapes. Evaluated at Prometheus's own "now", a scrape
+    landing between two queries gave one arm a second more of traffic than the other: at
+    the first look of a step, a few seconds into it, a mismatch the SRM check holds on."""
+
+    def __init__(self, source: MetricSource, at: datetime | None = None) -> None:
         self._source = source
+        self._at = at
         self._answers: dict[tuple[str, Any], Sequence[Any]] = {}
+        self._scalars: dict[tuple[str, Any], float | None] = {}
 
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
-        key = (promql, time)
+        key = (promql, time or self._at)
         if key not in self._answers:
-            self._answers[key] = self._source.query(promql, time)
+            self._answers[key] = self._source.query(promql, key[1])
         return self._answers[key]
 
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
-        return self._source.scalar(promql, time)
+        key = (promql, time or self._at)
+        if key not in self._scalars:
+            self._scalars[key] = self._source.scalar(promql, key[1])
+        return self._scalars[key]
 
 
-def per_analysis(source: MetricSource | None) -> MetricSource | None:
-    """``source`` for one analysis (``AnalysisQueries``), None staying None."""
-    return None if source is None else AnalysisQueries(source)
+def per_analysis(source: MetricSource | None, at: datetime | None = None) -> MetricSource | None:
+    """``source`` for one analysis at instant ``at`` (``AnalysisQueries``), None staying
+    None."""
+    return None if source is None else AnalysisQueries(source, at)
 
 
 def _range(elapsed: Any) -> str:

@@ -542,7 +542,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments))
     previous = {g.name: g for g in status.gates}
     outcomes = []
-    prometheus = measurements.per_analysis(deps.prometheus)
+    prometheus = measurements.per_analysis(deps.prometheus, now)
     for gate in ramp.gates_to_measure(spec, status):
         measured = measurements.collect(gate, ctx, prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),

@@ -26,12 +26,14 @@ class Series:
 
     increases: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    asked_at: list[Any] = field(default_factory=list)
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
         raise AssertionError(f"a scalar query per version: {promql}")
 
     def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
         self.asked.append(promql)
+        self.asked_at.append(time)
         found = _QUERY.match(promql)
         assert found, promql
         by = [b.strip() for b in found.group(1).split(",")]
@@ -123,3 +125,16 @@ def test_one_analysis_asks_each_query_once() -> None:
         assert isinstance(measured, m.ErrorRateMeasurement)
         assert (measured.canary_requests, measured.stable_requests) == (500, 500)
     assert len(prom.asked) == 3  # the first gate's three queries; the others asked nothing
+
+
+def test_one_analysis_asks_every_query_at_its_own_instant() -> None:
+    # Counts compared with each other (a holdout's arms, the two versions) must come from the
+    # same scrapes, and the ranges are computed from the analysis's clock.
+    prom = Series([("uplift_assignments_total", _model(v, arm=arm), 100.0)
+                   for v in ("1", "2") for arm in ("holdout", "treated")])
+    at = T0 + dt.timedelta(minutes=5)
+    shared = measurements.per_analysis(prom, at)
+    for type_ in ("onlineEffect", "errorRate"):
+        gate = ModelGate.model_validate({"name": "g", "type": type_})
+        measurements.collect(gate, _ctx(), shared, None)
+    assert len(prom.asked) >= 3 and set(prom.asked_at) == {at}
