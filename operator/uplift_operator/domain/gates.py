@@ -355,32 +355,79 @@ def _rule(tests: list[_Test], alpha: float) -> tuple[GateVerdict, str]:
 
 def _srm(key: str, counts: tuple[int, int], shares: tuple[float, float], what: str,
          memory: GateMemory, new_memory: dict[str, SequentialState]) -> str | None:
-    """Sequential sample-ratio check, evidence kept for the version's life; the mismatch message,
-    or None. ``counts``/``shares`` are (first arm, second arm)."""
+    """Sequential sample-ratio check, its evidence kept across the analyses (and, carried, the
+    steps); the mismatch message, or None. ``counts``/``shares`` are (first arm, second arm)."""
     result, new_memory[key] = srm_sequential(list(counts), list(shares), alpha=DEFAULT_SRM_ALPHA,
                                              state=memory.get(key))
     if result.decision is not Decision.FAIL:
         return None
     total = max(sum(counts), 1)
     return (f"sample ratio mismatch in {what}: share {counts[1] / total:.4g}, expected "
-            f"{shares[1] / sum(shares):.4g} (always-valid p = {result.p_value:.3g}); no verdict "
-            "until the split is fixed")
+            f"{shares[1] / sum(shares):.4g} (always-valid p = {result.p_value:.3g})")
+
+
+#: After a sample-ratio mismatch the check starts afresh on the units (requests) since, and the
+#: gate holds until it has seen this many times the units the mismatch was shown on without
+#: one. A transient mismatch (a router late with new weights, a replica killed between its
+#: apply and its status write, counts read from different scrapes) clears; a lasting one is
+#: shown again long before: it was shown on a quarter of them, and the test's power grows with
+#: the units. Without it one bad look held the gate for the rest of the step.
+SPLIT_RECHECK_FACTOR = 4
+
+
+def _recheck_key(key: str) -> str:
+    """The memory key of ``key``'s re-check after a mismatch: ``info`` and ``score`` hold the
+    two arms' counts at the mismatch (left out of the step's check from then on),
+    ``reference`` the units since that the re-check needs before the hold ends."""
+    return f"{key}Recheck"
+
+
+@dataclass(frozen=True)
+class _SrmCheck:
+    hold: str | None  # why the gate holds (a mismatch, or its re-check), None: no hold
+    shown: bool  # a mismatch was shown at this analysis
+    counts: tuple[int, int]  # the counts judged: the step's, less those before a mismatch
+
+
+def _srm_rechecked(key: str, counts: tuple[int, int], shares: tuple[float, float], what: str,
+                   memory: GateMemory, new_memory: dict[str, SequentialState]) -> _SrmCheck:
+    """``_srm`` over the step's counts (cumulative since the step started) that holds on a
+    mismatch, then checks afresh on the counts since (``SPLIT_RECHECK_FACTOR``)."""
+    recheck_key = _recheck_key(key)
+    first, second = counts
+    recheck = memory.get(recheck_key)
+    if recheck is not None and (first < recheck.info or second < recheck.score):
+        recheck = None  # the counts started again (a new step, the split applied again)
+    if recheck is not None:
+        first, second = first - round(recheck.info), second - round(recheck.score)
+    mismatch = _srm(key, (first, second), shares, what, memory, new_memory)
+    if mismatch is not None:
+        needed = SPLIT_RECHECK_FACTOR * (first + second)
+        new_memory[recheck_key] = SequentialState(info=counts[0], score=counts[1],
+                                                  reference=needed)
+        new_memory[key] = SequentialState()
+        return _SrmCheck(f"{mismatch}; no verdict until it is checked again on the next "
+                         f"{needed} units", True, (first, second))
+    if recheck is None:
+        new_memory.pop(recheck_key, None)
+        return _SrmCheck(None, False, (first, second))
+    # The step's check goes on from the mismatch: the units before it stay left out.
+    new_memory[recheck_key] = recheck
+    if first + second < recheck.reference:
+        return _SrmCheck(f"{what} checked again after a sample ratio mismatch: none in "
+                         f"{first + second} of the {round(recheck.reference)} units it needs; "
+                         "no verdict until then", False, (first, second))
+    return _SrmCheck(None, False, (first, second))
 
 
 #: The memory key of the traffic-split check (restarted by ``restart_split_check``).
 _TRAFFIC_SRM = "srmTraffic"
-#: The memory key of a re-check after a traffic-split mismatch: ``info`` and ``score`` hold the
-#: stable and canary counts at the mismatch (left out of the step's check from then on),
-#: ``reference`` the requests since that the re-check needs before the hold ends.
-_SPLIT_RECHECK = "srmTrafficRecheck"
 #: The memory key of the test that the split is within tolerance (a Pass needs it).
 _SPLIT_WITHIN = "splitWithin"
-#: After a traffic-split mismatch the check starts afresh on the requests since, and the gate
-#: holds until it has seen this many times the requests the mismatch was shown on without one.
-#: A transient mismatch (a router late with new weights, a replica killed between its apply and
-#: its status write) clears; a lasting one is shown again long before: it was shown on a
-#: quarter of them, and the test's power grows with the requests.
-SPLIT_RECHECK_FACTOR = 4
+#: The memory keys of the sample-ratio checks that may hold on a re-check; each re-check's
+#: counts belong to the step (the split's: to the split's application) that saw the mismatch.
+_RECHECKS = frozenset(_recheck_key(key) for key in
+                      (_TRAFFIC_SRM, "srmHoldout", "srmCanary", "srmStable"))
 
 
 def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
@@ -396,26 +443,17 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     SRM test had the requests to see a 52/48 split; with it, the promotion waits for the
     requests that would have shown one. Earlier steps' Passes only move traffic to the next
     step, so they do not wait: the evidence they gather counts at the last step. A mismatch
-    holds, and the check starts afresh on the requests since; the hold ends when the fresh
-    check saw ``SPLIT_RECHECK_FACTOR`` times as many requests without a mismatch."""
+    holds, and the check starts afresh on the requests since (``_srm_rechecked``)."""
     if split is None or not 0 < split.canary_share < 1:
         return None, None
     w = split.canary_share
-    stable, canary = split.stable, split.canary
-    recheck = memory.get(_SPLIT_RECHECK)
-    if recheck is not None and (stable < recheck.info or canary < recheck.score):
-        recheck = None  # the counts started again (a new step, the split applied again)
-    if recheck is not None:
-        stable, canary = stable - round(recheck.info), canary - round(recheck.score)
-    mismatch = _srm(_TRAFFIC_SRM, (stable, canary), (1 - w, w),
-                    "the traffic split (stable, canary)", memory, new_memory)
-    if mismatch is not None:
-        needed = SPLIT_RECHECK_FACTOR * (stable + canary)
-        new_memory[_SPLIT_RECHECK] = SequentialState(info=split.stable, score=split.canary,
-                                                     reference=needed)
-        new_memory[_TRAFFIC_SRM] = SequentialState()
+    check = _srm_rechecked(_TRAFFIC_SRM, (split.stable, split.canary), (1 - w, w),
+                           "the traffic split (stable, canary)", memory, new_memory)
+    if check.shown:
         new_memory[_SPLIT_WITHIN] = SequentialState()  # a broken window shows nothing
-        return f"{mismatch}; it is checked again on the next {needed} requests", None
+    if check.hold is not None:
+        return check.hold, None
+    stable, canary = check.counts
     within = None
     if split.tolerance > 0:
         p_within, new_memory[_SPLIT_WITHIN] = split_within_test(
@@ -424,14 +462,6 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
             within = _Test(f"traffic split within {w * (1 - split.tolerance):.4g}–"
                            f"{w * (1 + split.tolerance):.4g} ({canary}/{stable + canary})",
                            p_within, 1.0, can_fail=False)
-    if recheck is None:
-        new_memory.pop(_SPLIT_RECHECK, None)
-        return None, within
-    # The step's check goes on from the mismatch: the requests before it stay left out.
-    new_memory[_SPLIT_RECHECK] = recheck
-    if stable + canary < recheck.reference:
-        return (f"traffic split checked again after a mismatch: none in {stable + canary} of "
-                f"the {round(recheck.reference)} requests it needs; no verdict until then"), None
     return None, within
 
 
@@ -824,8 +854,9 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     canary_units = m.canary.holdout.units + m.canary.treated.units
     # SRM first, at every analysis and for the version's whole life: a broken split
     # invalidates every comparison, so it holds the ramp and is never a verdict on the model.
-    checks = [_srm(f"srm{version.capitalize()}", (arms.treated.units, arms.holdout.units),
-                   (1 - h, h), f"the {version}'s holdout", memory, new_memory)
+    checks = [_srm_rechecked(f"srm{version.capitalize()}",
+                             (arms.treated.units, arms.holdout.units), (1 - h, h),
+                             f"the {version}'s holdout", memory, new_memory).hold
               for version, arms in (("canary", m.canary), ("stable", m.stable))]
     traffic, split_within = _traffic_srm(m.split, memory, new_memory)
     checks.append(traffic)
@@ -1011,8 +1042,8 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
         return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
                                                  f"{t.units}, holdout {c.units})",
                        samples=t.units + c.units)
-    mismatch = _srm("srmHoldout", (t.units, c.units), (1 - h, h), "the campaign's holdout",
-                    memory, new_memory)
+    mismatch = _srm_rechecked("srmHoldout", (t.units, c.units), (1 - h, h),
+                              "the campaign's holdout", memory, new_memory).hold
     if mismatch is not None:
         return _Judged(GateVerdict.ERROR, mismatch, samples=t.units + c.units, memory=new_memory,
                        holds=True)
@@ -1257,7 +1288,7 @@ def next_step(status: GateStatus) -> GateStatus:
     sequential test moved to a new stratum (the traffic split changed): its evidence so far is
     carried, so α is spent once per version rather than once per step."""
     carried = {key: SequentialStateStatus.model_validate(state.next_stratum().to_dict())
-               for key, state in memory_of(status).items() if key != _SPLIT_RECHECK}
+               for key, state in memory_of(status).items() if key not in _RECHECKS}
     return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
                                      "sequential_state": carried})
 
@@ -1274,7 +1305,7 @@ def restart_split_check(status: GateStatus) -> GateStatus:
     if not folded:
         return status
     kept = {key: value for key, value in status.sequential_state.items()
-            if key != _SPLIT_RECHECK}  # a re-check's counts belong to the window that ended
+            if key != _recheck_key(_TRAFFIC_SRM)}  # its counts belong to the window that ended
     return status.model_copy(update={"sequential_state": {**kept, **folded}})
 
 

@@ -156,6 +156,27 @@ def test_a_broken_holdout_split_holds_without_counting() -> None:
     assert assess(g, None, outcome).consecutive_errors == 0
 
 
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_one_skewed_look_at_the_holdout_clears_on_a_fresh_check(type_: str) -> None:
+    # The first look of a step read the arms from different scrapes (treated a second ahead);
+    # the step's later, cumulative counts are split as designed.
+    g = gate(type_)
+    looks = [arms(1000, 200, 50, 5)] + [arms(18_000 * k, 3_600 * k, 2_000 * k, 200 * k)
+                                        for k in range(1, 6)]
+    memory, verdicts = None, []
+    for a in looks:
+        m = incremental(a) if type_ == "incrementalConversions" else roi(a, spend=0.2 * a.treated.units)
+        outcome = evaluate_gate(g, m, memory, NOW)
+        memory = outcome.memory
+        verdicts.append(outcome.verdict)
+        if outcome.verdict is E:
+            assert "the campaign's holdout" in outcome.message and outcome.holds
+    # 1,050 units at the mismatch: checked again on the next 4,200, which the first
+    # cumulative look (20,000) has; the step's evidence is judged again from then.
+    assert verdicts[0] is E and E not in verdicts[1:], verdicts
+    assert verdicts[-1] is P
+
+
 def test_roi_reports_roi_and_its_bounds() -> None:
     outcome = evaluate_gate(gate("roi"), roi(POSITIVE, spend=0.2 * 18_000), None, NOW)
     # Δ = 0.1 at 10 per conversion and 0.2 per treated unit: ROI = 10·0.1/0.2 − 1 = 4.

@@ -352,13 +352,58 @@ def test_a_sample_ratio_mismatch_holds_without_counting_towards_rollback() -> No
     m = OnlineEffectMeasurement(effect(10000, 0.15, holdout_share=0.25), effect(10000, 0.15), 0.1)
     out = evaluate_gate(g, m, None, NOW)
     assert out.verdict is E and out.holds
+    assert "the canary's holdout" in out.message and "next 40000 units" in out.message
     status = assess(g, None, out)
     assert status.consecutive_errors == 0
     assert gates.required_action(g, status) is GateAction.NONE
-    # The mismatch is remembered for the version: later looks stay flagged.
-    again = evaluate_gate(g, OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15),
-                                                     0.1), out.memory, NOW)
-    assert again.verdict is E
+
+
+def _holdout_looks(sizes: list[int], shares: list[float]) -> list[GateOutcome]:
+    """onlineEffect looks on cumulative counts of one step: the canary's holdout gets
+    ``shares[i]`` of the units added since look i − 1 (designed: 0.1)."""
+    g = gate("onlineEffect")
+    memory, out = None, []
+    holdout, treated = 0, 0
+    for total, share in zip(sizes, shares, strict=True):
+        added = total - holdout - treated
+        holdout += round(added * share)
+        treated = total - holdout
+        canary = arms(holdout, holdout // 10, treated, treated // 10)
+        outcome = evaluate_gate(g, OnlineEffectMeasurement(canary, effect(total, 0.1), 0.1),
+                                memory, NOW)
+        memory = outcome.memory
+        out.append(outcome)
+    return out
+
+
+def test_one_skewed_look_at_a_holdout_holds_until_a_fresh_check_clears_it() -> None:
+    # The first look read the arms from different scrapes: 2,000 units, a fifth of them in the
+    # 10 % holdout; then the split as designed.
+    looks = _holdout_looks([2000 * k for k in range(1, 12)], [0.2] + [0.1] * 10)
+    assert looks[0].verdict is E and "next 8000 units" in looks[0].message
+    assert all(o.verdict is E and o.holds for o in looks[1:4])
+    assert "the canary's holdout checked again" in looks[3].message
+    assert "none in 6000 of the 8000" in looks[3].message
+    # 8,000 fresh units without a mismatch: judged again, the units before it left out.
+    assert all(o.verdict is not E for o in looks[4:])
+
+
+def test_a_lasting_holdout_mismatch_keeps_holding() -> None:
+    sizes = list(range(2000, 200_000, 2000))
+    looks = _holdout_looks(sizes, [0.12] * len(sizes))  # 12 % where 10 % is designed
+    flagged = [o for o in looks if "sample ratio mismatch" in o.message]
+    assert len(flagged) >= 2  # shown, checked again, shown again
+    assert all(o.verdict is E for o in looks[looks.index(flagged[0]):])
+
+
+def test_a_new_step_ends_a_holdout_re_check_but_not_a_split_re_application() -> None:
+    g = gate("onlineEffect")
+    m = OnlineEffectMeasurement(effect(10000, 0.15, holdout_share=0.25), effect(10000, 0.15), 0.1)
+    status = assess(g, None, evaluate_gate(g, m, None, NOW))
+    assert "srmCanaryRecheck" in status.sequential_state
+    assert "srmCanaryRecheck" not in gates.next_step(status).sequential_state
+    # Re-applying the split restarts the split's counts only: the holdout's go on.
+    assert "srmCanaryRecheck" in gates.restart_split_check(status).sequential_state
 
 
 def _looks(g: ModelGate, splits: list[tuple[int, int]], share: float = 0.5,
