@@ -30,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.support.kube import Kubectl, install_crds, install_operator_rbac
 from tests.support.registry import Versions
 from tests.support.replicas import ReplicaPair
+from tests.support.scrapes import scrape_health
 from tests.support.traffic import Profile, RuntimeTraffic
 
 from uplift_operator.devenv.controlplane import ControlPlane
@@ -182,6 +183,7 @@ class Ramp:
     recorder: SplitRecorder
     stable: str = "1"
     started: dict[str, int] = field(default_factory=dict)  # version -> recorder index
+    prometheus_url: str = ""
 
     def status(self) -> dict[str, Any]:
         """The UpliftModel's status ({} while the API is unreachable)."""
@@ -202,7 +204,9 @@ class Ramp:
                 return status
             time.sleep(0.25)
         tail = "\n".join(logs().splitlines()[-20:]) if logs else ""
-        raise AssertionError(f"timed out waiting for {what}; status: {status}\n{tail}")
+        raise AssertionError(f"timed out waiting for {what}; status: {status}\n"
+                             f"{self.traffic.diagnostics()}\n"
+                             f"{scrape_health(self.prometheus_url)}\n{tail}")
 
     def roll_out(self) -> str:
         """A new version behind the alias: the operator starts its canary."""
@@ -252,7 +256,7 @@ def ramp(cluster: Kubectl, api: client.ApiClient, replicas: ReplicaPair, version
     cluster.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
                    "metadata": {"name": NAME, "namespace": namespace}, "spec": spec})
     bench = Ramp(namespace, cluster, client.CustomObjectsApi(api), versions, model, traffic,
-                 recorder)
+                 recorder, prometheus_url=prometheus.url)
     bench.wait(lambda s: s.get("phase") == "Healthy" and s.get("stableVersion") == "1",
                "Healthy on v1", 120, replicas.logs)
     try:

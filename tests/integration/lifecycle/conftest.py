@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -18,6 +17,7 @@ from typing import Any, cast
 import pytest
 from tests.support.kube import Kubectl, OperatorProcess
 from tests.support.registry import Versions
+from tests.support.scrapes import scrape_health
 from tests.support.traffic import Profile, RuntimeTraffic
 
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
@@ -54,20 +54,8 @@ class Bench:
     prometheus_url: str = ""
 
     def scrape_health(self) -> str:
-        """Prometheus's view of this bench's runtime target: up or not, and its last error
-        (a timed-out wait must tell "not sent" from "sent but not scraped")."""
-        if not self.prometheus_url:
-            return "prometheus: unknown"
-        try:
-            with urllib.request.urlopen(f"{self.prometheus_url}/api/v1/targets",
-                                        timeout=5) as response:
-                active = json.load(response)["data"]["activeTargets"]
-        except Exception as error:  # diagnostics only: never hide the real failure
-            return f"prometheus targets unreadable: {error!r}"
-        return "prometheus targets: " + "; ".join(
-            f"{t.get('labels', {}).get('namespace')} {t.get('scrapeUrl')} {t.get('health')} "
-            f"last scrape {t.get('lastScrapeDuration')} s error {t.get('lastError')!r}"
-            for t in active)
+        """Prometheus's view of this bench's runtime target (``tests.support.scrapes``)."""
+        return scrape_health(self.prometheus_url)
 
     def manifest(self, **spec_changes: Any) -> dict[str, Any]:
         spec = copy.deepcopy(BASE_SPEC)
