@@ -841,6 +841,41 @@ def _qini_design_rows(gate: GateSpecBase, canary: QiniEstimate, stable: QiniEsti
     return math.ceil(canary.samples * (_Z_POWER_SUM(gate.alpha) * se / allowed) ** 2)
 
 
+#: The memory key of the test that the canary's holdout share is within tolerance.
+_HOLDOUT_WITHIN = "holdoutWithin"
+
+
+def _holdout_within(counts: tuple[int, int], h: float, split: SplitCounts | None,
+                    memory: GateMemory, new_memory: dict[str, SequentialState]) -> _Test | None:
+    """On the step whose Pass promotes, the test that Pass also needs: the canary's holdout
+    share (``counts``: treated, holdout units) shown within ``holdout_tolerance`` of
+    ``holdoutFraction``, as the traffic split's (``_traffic_srm``). Without it a canary whose
+    effect test decides on fewer units than the SRM check needs to see a 52/48 holdout could be
+    promoted unflagged (the general gate bench: 24–44 % of runs with rare conversions or wide
+    margins). The evidence runs at every analysis and multiplies across steps."""
+    if split is None or split.tolerance <= 0:
+        return None
+    treated, holdout = counts
+    tolerance = holdout_tolerance(h, split.tolerance)
+    p_within, new_memory[_HOLDOUT_WITHIN] = split_within_test(
+        treated, holdout, h, tolerance=tolerance, state=memory.get(_HOLDOUT_WITHIN))
+    if not split.promotes:
+        return None
+    return _Test(f"the canary's holdout share within {h * (1 - tolerance):.4g}–"
+                 f"{h * (1 + tolerance):.4g} ({holdout}/{treated + holdout})",
+                 p_within, 1.0, can_fail=False)
+
+
+def holdout_tolerance(h: float, split_tolerance: float) -> float:
+    """The holdout share's tolerance, relative to ``h``, that is as easy to show as
+    ``split_tolerance`` on a 50/50 split: the same standardised departure (Cohen's w, the
+    departure over √(h(1 − h))), so ± split_tolerance × √(h(1 − h)) in share: 52/48 on 50/50
+    is 10 ± 1.2 % on a 10 % holdout. Held to 10 ± 0.4 % (the same relative tolerance), a small
+    holdout would need (1 − h)/h times the units (9× at 10 %) and slow every promotion for a
+    departure no larger in the test's terms. Capped so the band stays inside (h/2, (1 + h)/2)."""
+    return min(split_tolerance * math.sqrt((1 - h) / h), 0.5, (1 - h) / (2 * h))
+
+
 def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateMemory) -> _Judged:
     h = m.holdout_fraction
     if not 0 < h < 1:
@@ -852,18 +887,21 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
                 raise ValueError(f"{version}: need 0 ≤ conversions ≤ units, got "
                                  f"{arm.conversions}/{arm.units}")
     canary_units = m.canary.holdout.units + m.canary.treated.units
-    # SRM first, at every analysis and for the version's whole life: a broken split
+    # SRM first, at every analysis, its evidence carried across steps: a broken split
     # invalidates every comparison, so it holds the ramp and is never a verdict on the model.
-    checks = [_srm_rechecked(f"srm{version.capitalize()}",
-                             (arms.treated.units, arms.holdout.units), (1 - h, h),
-                             f"the {version}'s holdout", memory, new_memory).hold
-              for version, arms in (("canary", m.canary), ("stable", m.stable))]
+    holdouts = [_srm_rechecked(f"srm{version.capitalize()}",
+                               (arms.treated.units, arms.holdout.units), (1 - h, h),
+                               f"the {version}'s holdout", memory, new_memory)
+                for version, arms in (("canary", m.canary), ("stable", m.stable))]
     traffic, split_within = _traffic_srm(m.split, memory, new_memory)
-    checks.append(traffic)
+    checks = [check.hold for check in holdouts] + [traffic]
+    if holdouts[0].shown:
+        new_memory[_HOLDOUT_WITHIN] = SequentialState()  # a broken window shows nothing
     mismatch = next((c for c in checks if c is not None), None)
     if mismatch is not None:
         return _Judged(GateVerdict.ERROR, mismatch, samples=canary_units, memory=new_memory,
                        holds=True)
+    holdout_within = _holdout_within(holdouts[0].counts, h, m.split, memory, new_memory)
     t_canary, t_stable = m.canary.treated, m.stable.treated
     least = min(t_canary.units, t_stable.units)
     effects = _effects_text(m)
@@ -888,9 +926,12 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
     reason = result.reason
-    if verdict is GateVerdict.PASS and split_within is not None and split_within.p_pass > gate.alpha:
+    waiting = [t for t in (split_within, holdout_within)
+               if t is not None and t.p_pass > gate.alpha]
+    if verdict is GateVerdict.PASS and waiting:
         verdict = GateVerdict.INCONCLUSIVE
-        reason += f"; not shown yet: {split_within.what} (p = {split_within.p_pass:.3g})"
+        reason += "; not shown yet: " + ", ".join(f"{t.what} (p = {t.p_pass:.3g})"
+                                                  for t in waiting)
     design_samples = (gate.expected_samples
                       or _design_samples(tuned * _MIXTURE_AT, stable_arm.variance,
                                          m.split.canary_share if m.split else None))

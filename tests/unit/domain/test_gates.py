@@ -293,7 +293,8 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
     shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
                                      split=SplitCounts(10000, 10000, 0.5))
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
-    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "splitWithin", "effect"}
+    assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "splitWithin",
+                                "holdoutWithin", "effect"}
 
 
 def test_missing_data_keeps_the_memory() -> None:
@@ -447,6 +448,28 @@ def test_a_new_step_or_the_split_applied_again_ends_a_re_check() -> None:
     assert "srmTrafficRecheck" in status.sequential_state
     assert "srmTrafficRecheck" not in gates.next_step(status).sequential_state
     assert "srmTrafficRecheck" not in gates.restart_split_check(status).sequential_state
+
+
+def test_the_promoting_pass_waits_until_the_canary_holdout_is_shown_within_tolerance() -> None:
+    # A canary three margins better, on 4,000 units a version at a 10 % holdout: its effect is
+    # shown, but an 11.2 % holdout (52/48 on 50/50, standardised) could not be told from 10 %
+    # on them yet.
+    g = gate("onlineEffect", margin=0.01)
+
+    def look(n: int, promotes: bool) -> OnlineEffectMeasurement:
+        return OnlineEffectMeasurement(effect(n, 0.25), effect(n, 0.15), 0.1,
+                                       split=SplitCounts(n, n, 0.5, promotes))
+
+    assert evaluate_gate(g, look(4000, promotes=False), None, NOW).verdict is P
+    waiting = evaluate_gate(g, look(4000, promotes=True), None, NOW)
+    assert waiting.verdict is INC
+    assert "the canary's holdout share within 0.088–0.112 (400/4000)" in waiting.message
+    # Enough units for the share to be shown within 10 ± 1.2 %: promoted.
+    assert evaluate_gate(g, look(400_000, promotes=True), None, NOW).verdict is P
+    # Without the tolerance (splitTolerance 0), no wait.
+    off = OnlineEffectMeasurement(effect(4000, 0.25), effect(4000, 0.15), 0.1,
+                                  split=SplitCounts(4000, 4000, 0.5, True, tolerance=0.0))
+    assert evaluate_gate(g, off, None, NOW).verdict is P
 
 
 def test_the_promoting_pass_waits_until_the_split_is_shown_within_tolerance() -> None:

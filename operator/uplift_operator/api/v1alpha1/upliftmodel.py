@@ -168,10 +168,12 @@ class RolloutSpec(RampSpecBase):
                     "the traffic split (errorRate, latency, onlineEffect) passes on the last "
                     "step only once the split is shown within weight × (1 ± splitTolerance) "
                     "(anytime-valid, at the gate's alpha), so a split the sample-ratio check "
-                    "has not had the requests to flag cannot be promoted. 0.04 is 52/48 on a "
-                    "50/50 step; larger values promote sooner on little traffic; 0 turns the "
-                    "wait off (the sample-ratio check still holds the ramp on a mismatch). "
-                    "Default: 0.04.")
+                    "has not had the requests to flag cannot be promoted; onlineEffect also waits "
+                    "for the canary's holdout share shown within holdoutFraction ± "
+                    "splitTolerance × √(holdoutFraction × (1 − holdoutFraction)), a departure "
+                    "as easy to show. 0.04 is 52/48 on a 50/50 step; larger values promote "
+                    "sooner on little traffic; 0 turns the wait off (the sample-ratio check "
+                    "still holds the ramp on a mismatch). Default: 0.04.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.weight).isSorted() && "
