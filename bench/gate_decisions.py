@@ -86,7 +86,7 @@ Right = Literal["promote", "rollback", "hold"]
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 INTERVAL = dt.timedelta(minutes=1)
-WEIGHTS = (10, 25, 50)
+WEIGHTS: tuple[int, ...] = (10, 25, 50)
 PAUSE = "3m"
 PAUSE_LOOKS = 3
 LOOKS_TO_N = 40  # looks the canary needs at the first step (10 %) to collect the null's N
