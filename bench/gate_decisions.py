@@ -900,12 +900,15 @@ class ConversionRun(Run):
         arms = ms.CampaignArms(ms.ArmCounts(t, ct), ms.ArmCounts(h, ch))
         expected = t + h
         done = ms.OutcomeCompleteness(expected=expected, received=round(expected * self.complete))
+        # ``promotes``: the exposure's last step, whose Pass completes the ramp (set by
+        # simulate_campaign from ``exposure.completes``); older measurements lack the field.
+        last = {"completes": self.promotes} if has_field(ms.RoiMeasurement, "completes") else {}
         if self.roi:
             return ms.RoiMeasurement(arms=arms, holdout_fraction=CAMPAIGN_H,
                                      value_per_conversion=ROI_VALUE, spend=ROI_COST * t,
-                                     completeness=done)
+                                     completeness=done, **last)
         return ms.IncrementalConversionsMeasurement(arms=arms, holdout_fraction=CAMPAIGN_H,
-                                                    completeness=done)
+                                                    completeness=done, **last)
 
 
 class IncrementalSim(CampaignSim):
@@ -1022,6 +1025,8 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
         raise RuntimeError(f"the first decide did not start the exposure: {status.message}")
     run = sim.new_run(sc, rng)
     run.start_step(status.exposure_percent)
+    completes = getattr(exposure, "completes", lambda _spec, _status: False)
+    run.promotes = completes(spec, status)
     step: int | None = status.current_step
     suspended, cap, look = False, sim.cap(), 0
     for look in range(1, sim.max_looks() + 1):
@@ -1045,6 +1050,7 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
         if status.current_step != step:
             step = status.current_step
             run.start_step(status.exposure_percent)
+            run.promotes = completes(spec, status)
         if run.canary_total >= cap:
             break
     return RunResult(0, math.inf, suspended, look)

@@ -50,8 +50,8 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
-           "analysis_due", "budget_suspension", "decide", "gates_to_measure", "model_observation",
-           "outside_schedule", "treating"]
+           "analysis_due", "budget_suspension", "completes", "decide", "gates_to_measure",
+           "model_observation", "outside_schedule", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -210,6 +210,14 @@ def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -
     """Whether the exposure gates should be measured now (a step is underway and an interval
     has passed since the later of its start and the last analysis)."""
     return steps.analysis_due(spec.exposure, status, now, active=status.current_step is not None)
+
+
+def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
+    """Whether a Pass now completes the exposure ramp: the last step, and one with a pause (a
+    step without one ends on a manual promote, which no gate decides)."""
+    steps = spec.exposure.steps
+    return (status.current_step is not None and status.current_step == len(steps) - 1
+            and steps[-1].pause is not None)
 
 
 def gates_to_measure(spec: CampaignSpec) -> list[CampaignGate]:

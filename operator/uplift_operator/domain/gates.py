@@ -65,6 +65,7 @@ from uplift_operator.stats.sequential import (
     mixing_variance,
 )
 from uplift_operator.stats.srm import (
+    DEFAULT_SPLIT_TOLERANCE,
     DEFAULT_SRM_ALPHA,
     split_within_test,
     srm_sequential,
@@ -855,15 +856,24 @@ def _holdout_within(counts: tuple[int, int], h: float, split: SplitCounts | None
     margins). The evidence runs at every analysis and multiplies across steps."""
     if split is None or split.tolerance <= 0:
         return None
+    return _holdout_within_test(counts, h, split.tolerance, split.promotes,
+                                "the canary's holdout", memory, new_memory)
+
+
+def _holdout_within_test(counts: tuple[int, int], h: float, split_tolerance: float,
+                         decides: bool, what: str, memory: GateMemory,
+                         new_memory: dict[str, SequentialState]) -> _Test | None:
+    """The within-tolerance test of a holdout share (``counts``: treated, holdout units), its
+    evidence updated at every analysis; the test a Pass needs when that Pass ``decides`` (it
+    promotes, or completes the exposure ramp), else None."""
     treated, holdout = counts
-    tolerance = holdout_tolerance(h, split.tolerance)
+    tolerance = holdout_tolerance(h, split_tolerance)
     p_within, new_memory[_HOLDOUT_WITHIN] = split_within_test(
         treated, holdout, h, tolerance=tolerance, state=memory.get(_HOLDOUT_WITHIN))
-    if not split.promotes:
+    if not decides:
         return None
-    return _Test(f"the canary's holdout share within {h * (1 - tolerance):.4g}–"
-                 f"{h * (1 + tolerance):.4g} ({holdout}/{treated + holdout})",
-                 p_within, 1.0, can_fail=False)
+    return _Test(f"{what} share within {h * (1 - tolerance):.4g}–{h * (1 + tolerance):.4g} "
+                 f"({holdout}/{treated + holdout})", p_within, 1.0, can_fail=False)
 
 
 def holdout_tolerance(h: float, split_tolerance: float) -> float:
@@ -1083,11 +1093,14 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
         return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
                                                  f"{t.units}, holdout {c.units})",
                        samples=t.units + c.units)
-    mismatch = _srm_rechecked("srmHoldout", (t.units, c.units), (1 - h, h),
-                              "the campaign's holdout", memory, new_memory).hold
-    if mismatch is not None:
-        return _Judged(GateVerdict.ERROR, mismatch, samples=t.units + c.units, memory=new_memory,
-                       holds=True)
+    check = _srm_rechecked("srmHoldout", (t.units, c.units), (1 - h, h),
+                           "the campaign's holdout", memory, new_memory)
+    if check.shown:
+        new_memory[_HOLDOUT_WITHIN] = SequentialState()  # a broken window shows nothing
+    if check.hold is not None:
+        return _Judged(GateVerdict.ERROR, check.hold, samples=t.units + c.units,
+                       memory=new_memory, holds=True)
+    _holdout_within_test(check.counts, h, DEFAULT_SPLIT_TOLERANCE, False, "", memory, new_memory)
     rates = (f"treated {t.conversions}/{t.units}, holdout {c.conversions}/{c.units} "
              "converted")
     if completeness is not None:
@@ -1174,6 +1187,23 @@ _VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}
 
 
+def _completing(verdict: GateVerdict, shown: str, gate: GateSpecBase, completes: bool,
+                new_memory: dict[str, SequentialState]) -> tuple[GateVerdict, str]:
+    """A Pass that completes the exposure ramp also needs the holdout share shown within
+    ``holdout_tolerance`` (``DEFAULT_SPLIT_TOLERANCE`` in standardised terms), as onlineEffect's
+    promoting Pass: else a campaign whose effect is shown on fewer units than the SRM check
+    needs could complete on a 52/48-like holdout unflagged (the general gate bench: 41–63 % of
+    runs on one step or with rare conversions)."""
+    state = new_memory.get(_HOLDOUT_WITHIN)
+    if verdict is not GateVerdict.PASS or not completes or state is None:
+        return verdict, shown
+    p_within = max(state.p_pass, state.p_fail)
+    if p_within <= gate.alpha:
+        return verdict, shown
+    return GateVerdict.INCONCLUSIVE, (f"{shown}; not shown yet: the campaign's holdout share "
+                                      f"within tolerance (p = {p_within:.3g})")
+
+
 def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasurement,
                              memory: GateMemory) -> _Judged:
     new_memory = dict(memory)
@@ -1188,6 +1218,7 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
     shown = {GateVerdict.PASS: f"above {theta:.4g} shown (p = {state.p_pass:.3g})",
              GateVerdict.FAIL: f"below {theta:.4g} shown (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {theta:.4g} yet (p = {state.p_pass:.3g})")
+    verdict, shown = _completing(verdict, shown, gate, m.completes, new_memory)
     return _Judged(verdict, f"treated {t.conversions}/{t.units}, holdout {c.conversions}/"
                             f"{c.units}: incremental conversion rate {result.estimate:+.4g} in "
                             f"[{result.lower:+.4g}, {result.upper:+.4g}], {shown}",
@@ -1226,6 +1257,7 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown (p = {state.p_pass:.3g})",
              GateVerdict.FAIL: f"ROI < {floor:.4g} shown (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {floor:.4g} yet (p = {state.p_pass:.3g})")
+    verdict, shown = _completing(verdict, shown, gate, m.completes, new_memory)
     return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "
                             f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "
                             f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "

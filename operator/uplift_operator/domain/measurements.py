@@ -278,11 +278,14 @@ class IncrementalConversionsMeasurement:
     """``incrementalConversions`` gate: treated vs holdout conversions of one campaign.
 
     ``holdout_fraction`` is ``spec.experiment.holdoutFraction``, checked (sample ratio) before
-    the effect; ``completeness`` None when the source exports no completeness counters."""
+    the effect; ``completeness`` None when the source exports no completeness counters;
+    ``completes``: a Pass at this analysis completes the exposure ramp (its last step, with a
+    pause), so it also needs the holdout share shown within tolerance (``domain.gates``)."""
 
     arms: CampaignArms
     holdout_fraction: float
     completeness: OutcomeCompleteness | None = None
+    completes: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,13 +294,15 @@ class RoiMeasurement:
 
     ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' weighted
     by their conversions when they differ); ``spend`` what the treated arm's treatments cost in
-    the step's window (``uplift_campaign_spend_total``, known exactly, not sampled)."""
+    the step's window (``uplift_campaign_spend_total``, known exactly, not sampled);
+    ``completes`` as ``IncrementalConversionsMeasurement``'s."""
 
     arms: CampaignArms
     holdout_fraction: float
     value_per_conversion: float
     spend: float
     completeness: OutcomeCompleteness | None = None
+    completes: bool = False
 
 
 @dataclass(frozen=True)

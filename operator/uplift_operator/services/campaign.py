@@ -150,7 +150,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         namespace=namespace, name=name, model=spec.model_ref.name, spec=spec,
         step_started_at=step_started, ramp_started_at=ramp_started, now=now,
         budget_anchor=anchor or ramp_started, stable_version=stable, stable_run_id=run_id,
-        metric_templates=deps.metric_templates)
+        metric_templates=deps.metric_templates, completes=exposure.completes(spec, status))
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

@@ -450,7 +450,8 @@ class CampaignGateContext:
     ``model`` is the UpliftModel's name, ``stable_version``/``stable_run_id`` the version the
     campaign follows (its drift reference); ``ramp_started_at`` when the exposure ramp started
     (drift counts since then, as the canary's since the canary started); ``budget_anchor`` the
-    start of the first budget period (``spec.schedule.start``, else the creation time)."""
+    start of the first budget period (``spec.schedule.start``, else the creation time);
+    ``completes``: a Pass now completes the exposure ramp (the last step, with a pause)."""
 
     namespace: str
     name: str
@@ -463,6 +464,7 @@ class CampaignGateContext:
     stable_version: str | None = None
     stable_run_id: str | None = None
     metric_templates: Mapping[str, str] = field(default_factory=dict)
+    completes: bool = False
 
     @property
     def window(self) -> str:
@@ -578,7 +580,7 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
         return None
     return m.IncrementalConversionsMeasurement(
         arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-        completeness=_completeness(prom, ctx))
+        completeness=_completeness(prom, ctx), completes=ctx.completes)
 
 
 def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
@@ -630,7 +632,8 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
         return None
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
                             value_per_conversion=_value_per_conversion(prom, ctx, gate),
-                            spend=max(spend, 0.0), completeness=_completeness(prom, ctx))
+                            spend=max(spend, 0.0), completeness=_completeness(prom, ctx),
+                            completes=ctx.completes)
 
 
 def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,

@@ -177,6 +177,29 @@ def test_one_skewed_look_at_the_holdout_clears_on_a_fresh_check(type_: str) -> N
     assert verdicts[-1] is P
 
 
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_the_pass_that_completes_the_ramp_waits_for_the_holdout_share(type_: str) -> None:
+    # +10 pp on 3,000 units: the effect is shown, but a 11.2 % holdout (52/48 on 50/50,
+    # standardised) could not be told from 10 % on them yet.
+    few = arms(2_700, 540, 300, 30)
+    many = arms(270_000, 54_000, 30_000, 3_000)
+
+    def look(a: CampaignArms, completes: bool) -> Measurement:
+        if type_ == "roi":
+            return RoiMeasurement(arms=a, holdout_fraction=0.1, value_per_conversion=10.0,
+                                  spend=0.2 * a.treated.units, completeness=COMPLETE,
+                                  completes=completes)
+        return IncrementalConversionsMeasurement(arms=a, holdout_fraction=0.1,
+                                                 completeness=COMPLETE, completes=completes)
+
+    g = gate(type_)
+    assert evaluate_gate(g, look(few, False), None, NOW).verdict is P  # an earlier step
+    waiting = evaluate_gate(g, look(few, True), None, NOW)
+    assert waiting.verdict is INC
+    assert "not shown yet: the campaign's holdout share within tolerance" in waiting.message
+    assert evaluate_gate(g, look(many, True), None, NOW).verdict is P
+
+
 def test_roi_reports_roi_and_its_bounds() -> None:
     outcome = evaluate_gate(gate("roi"), roi(POSITIVE, spend=0.2 * 18_000), None, NOW)
     # Δ = 0.1 at 10 per conversion and 0.2 per treated unit: ROI = 10·0.1/0.2 − 1 = 4.

@@ -327,3 +327,16 @@ def test_a_completed_ramp_follows_the_new_version_at_its_exposure() -> None:
     assert (s.phase, s.exposure_percent, s.model_version) == (Phase.HEALTHY, 100, "4")
     assert s.gates == status.gates and s.history[-1].action == "ModelVersionChanged"
     assert "the completed ramp keeps exposure 100%" in s.history[-1].reason
+
+
+def test_only_a_pass_on_the_last_step_with_a_pause_completes_the_ramp() -> None:
+    steps = SPEC.exposure.steps
+    last = len(steps) - 1
+    paused = SPEC.model_copy(update={"exposure": SPEC.exposure.model_copy(update={
+        "steps": [*steps[:-1], steps[-1].model_copy(update={"pause": "1h"})]})})
+    assert not exposure.completes(paused, CampaignStatus())
+    assert not exposure.completes(paused, CampaignStatus(current_step=last - 1))
+    assert exposure.completes(paused, CampaignStatus(current_step=last))
+    # The sample's last step has no pause: it ends on a manual promote, which no gate decides.
+    assert steps[-1].pause is None
+    assert not exposure.completes(SPEC, CampaignStatus(current_step=last))
