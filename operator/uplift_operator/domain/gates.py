@@ -466,6 +466,18 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     return None, within
 
 
+def _waiting_for(verdict: GateVerdict, reason: str, tests: tuple[_Test | None, ...],
+                 alpha: float) -> tuple[GateVerdict, str]:
+    """A Pass that decides (promotes the canary, completes the exposure ramp) also needs
+    ``tests`` (a split or holdout share within tolerance) shown at ``alpha``: until then it is
+    Inconclusive, and says what it waits for."""
+    waiting = [t for t in tests if t is not None and t.p_pass > alpha]
+    if verdict is not GateVerdict.PASS or not waiting:
+        return verdict, reason
+    return GateVerdict.INCONCLUSIVE, reason + "; not shown yet: " + ", ".join(
+        f"{t.what} (p = {t.p_pass:.3g})" for t in waiting)
+
+
 def _needed(test: _Test | None) -> list[_Test]:
     return [] if test is None else [test]
 
@@ -935,13 +947,8 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
         n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2, state=previous)
     verdict = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}[result.decision]
-    reason = result.reason
-    waiting = [t for t in (split_within, holdout_within)
-               if t is not None and t.p_pass > gate.alpha]
-    if verdict is GateVerdict.PASS and waiting:
-        verdict = GateVerdict.INCONCLUSIVE
-        reason += "; not shown yet: " + ", ".join(f"{t.what} (p = {t.p_pass:.3g})"
-                                                  for t in waiting)
+    verdict, reason = _waiting_for(verdict, result.reason, (split_within, holdout_within),
+                                   gate.alpha)
     design_samples = (gate.expected_samples
                       or _design_samples(tuned * _MIXTURE_AT, stable_arm.variance,
                                          m.split.canary_share if m.split else None))
@@ -1078,10 +1085,16 @@ def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateM
 
 
 def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
-                   completeness: OutcomeCompleteness | None, memory: GateMemory,
-                   new_memory: dict[str, SequentialState]) -> _Judged | None:
+                   completeness: OutcomeCompleteness | None, completes: bool,
+                   memory: GateMemory, new_memory: dict[str, SequentialState],
+                   ) -> tuple[_Judged | None, _Test | None]:
     """What holds a conversion gate before any verdict: no units, a broken holdout split (an
-    Error that holds, as onlineEffect's), outcomes not in yet, too few units. None: judge."""
+    Error that holds, as onlineEffect's), outcomes not in yet, too few units (None: judge);
+    and, when a Pass ``completes`` the exposure ramp, the holdout-share test it also needs:
+    else a campaign whose effect is shown on fewer units than the SRM check needs could
+    complete on a 52/48-like holdout unflagged (the general gate bench: 41–63 % of runs on one
+    step or with rare conversions). The share's tolerance is ``DEFAULT_SPLIT_TOLERANCE`` in
+    standardised terms (``holdout_tolerance``): a Campaign has no ``splitTolerance``."""
     if not 0 < h < 1:
         raise ValueError(f"holdout fraction must be in (0, 1), got {h}")
     for name, arm in (("treated", arms.treated), ("holdout", arms.holdout)):
@@ -1092,15 +1105,16 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
     if t.units == 0 or c.units == 0:
         return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
                                                  f"{t.units}, holdout {c.units})",
-                       samples=t.units + c.units)
+                       samples=t.units + c.units), None
     check = _srm_rechecked("srmHoldout", (t.units, c.units), (1 - h, h),
                            "the campaign's holdout", memory, new_memory)
     if check.shown:
         new_memory[_HOLDOUT_WITHIN] = SequentialState()  # a broken window shows nothing
     if check.hold is not None:
         return _Judged(GateVerdict.ERROR, check.hold, samples=t.units + c.units,
-                       memory=new_memory, holds=True)
-    _holdout_within_test(check.counts, h, DEFAULT_SPLIT_TOLERANCE, False, "", memory, new_memory)
+                       memory=new_memory, holds=True), None
+    within = _holdout_within_test(check.counts, h, DEFAULT_SPLIT_TOLERANCE, completes,
+                                  "the campaign's holdout", memory, new_memory)
     rates = (f"treated {t.conversions}/{t.units}, holdout {c.conversions}/{c.units} "
              "converted")
     if completeness is not None:
@@ -1110,19 +1124,19 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
             return _Judged(GateVerdict.INCONCLUSIVE,
                            f"{rates}; outcomes incomplete: no attribution window has closed yet"
                            f"{late}; holding rather than judging partial outcomes",
-                           samples=t.units, memory=new_memory)
+                           samples=t.units, memory=new_memory), within
         if ratio < MIN_OUTCOME_COMPLETENESS:
             return _Judged(GateVerdict.INCONCLUSIVE,
                            f"{rates}; outcomes incomplete: {completeness.received} of "
                            f"{completeness.expected} expected outcomes reported ({ratio:.3g} < "
                            f"{MIN_OUTCOME_COMPLETENESS:g}){late}; holding rather than judging "
-                           "partial outcomes", samples=t.units, memory=new_memory)
+                           "partial outcomes", samples=t.units, memory=new_memory), within
     least = min(t.units, c.units)
     if least < max(gate.min_samples, 2):
         return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}; smallest arm has {least} units "
                                                  f"(minSamples {gate.min_samples})",
-                       samples=t.units, memory=new_memory)
-    return None
+                       samples=t.units, memory=new_memory), within
+    return None, within
 
 
 def _restricted_arms(treated: ArmCounts, holdout: ArmCounts,
@@ -1187,27 +1201,11 @@ _VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}
 
 
-def _completing(verdict: GateVerdict, shown: str, gate: GateSpecBase, completes: bool,
-                new_memory: dict[str, SequentialState]) -> tuple[GateVerdict, str]:
-    """A Pass that completes the exposure ramp also needs the holdout share shown within
-    ``holdout_tolerance`` (``DEFAULT_SPLIT_TOLERANCE`` in standardised terms), as onlineEffect's
-    promoting Pass: else a campaign whose effect is shown on fewer units than the SRM check
-    needs could complete on a 52/48-like holdout unflagged (the general gate bench: 41–63 % of
-    runs on one step or with rare conversions)."""
-    state = new_memory.get(_HOLDOUT_WITHIN)
-    if verdict is not GateVerdict.PASS or not completes or state is None:
-        return verdict, shown
-    p_within = max(state.p_pass, state.p_fail)
-    if p_within <= gate.alpha:
-        return verdict, shown
-    return GateVerdict.INCONCLUSIVE, (f"{shown}; not shown yet: the campaign's holdout share "
-                                      f"within tolerance (p = {p_within:.3g})")
-
-
 def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasurement,
                              memory: GateMemory) -> _Judged:
     new_memory = dict(memory)
-    hold = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness, memory, new_memory)
+    hold, within = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness,
+                                  m.completes, memory, new_memory)
     if hold is not None:
         return hold
     t, c = m.arms.treated, m.arms.holdout
@@ -1218,7 +1216,7 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
     shown = {GateVerdict.PASS: f"above {theta:.4g} shown (p = {state.p_pass:.3g})",
              GateVerdict.FAIL: f"below {theta:.4g} shown (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {theta:.4g} yet (p = {state.p_pass:.3g})")
-    verdict, shown = _completing(verdict, shown, gate, m.completes, new_memory)
+    verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
     return _Judged(verdict, f"treated {t.conversions}/{t.units}, holdout {c.conversions}/"
                             f"{c.units}: incremental conversion rate {result.estimate:+.4g} in "
                             f"[{result.lower:+.4g}, {result.upper:+.4g}], {shown}",
@@ -1232,7 +1230,8 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     if m.spend < 0 or not math.isfinite(m.spend):
         raise ValueError(f"spend must be ≥ 0, got {m.spend}")
     new_memory = dict(memory)
-    hold = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness, memory, new_memory)
+    hold, within = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness,
+                                  m.completes, memory, new_memory)
     if hold is not None:
         return hold
     t, c = m.arms.treated, m.arms.holdout
@@ -1257,7 +1256,7 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown (p = {state.p_pass:.3g})",
              GateVerdict.FAIL: f"ROI < {floor:.4g} shown (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {floor:.4g} yet (p = {state.p_pass:.3g})")
-    verdict, shown = _completing(verdict, shown, gate, m.completes, new_memory)
+    verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
     return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "
                             f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "
                             f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "

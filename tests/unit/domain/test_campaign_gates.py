@@ -196,7 +196,7 @@ def test_the_pass_that_completes_the_ramp_waits_for_the_holdout_share(type_: str
     assert evaluate_gate(g, look(few, False), None, NOW).verdict is P  # an earlier step
     waiting = evaluate_gate(g, look(few, True), None, NOW)
     assert waiting.verdict is INC
-    assert "not shown yet: the campaign's holdout share within tolerance" in waiting.message
+    assert "not shown yet: the campaign's holdout share within 0.088–0.112 (300/3000)" in waiting.message
     assert evaluate_gate(g, look(many, True), None, NOW).verdict is P
 
 
