@@ -96,22 +96,46 @@ def main() -> int:
             return {p["annotations"]["version"]: p["traffic"]
                     for p in sdep.get("spec", {}).get("predictors", [])}
 
+        def diagnose(what: str) -> str:
+            """What the operator and the API server showed when a wait timed out."""
+            body = json.loads(admin.run("get", "upliftmodels", NAME, "-n", NS, "-o", "json",
+                                        check=False).stdout or "{}")
+            log = operator.logs().splitlines()[-40:]
+            return (f"{what}\nsplit: {split()}\nstatus: {json.dumps(body.get('status'))}"
+                    f"\noperator log (last {len(log)} lines):\n" + "\n".join(log))
+
+        def wait(predicate, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+            try:
+                return _poll(predicate, timeout)
+            except TimeoutError:
+                print(diagnose(f"timed out after {timeout:.0f} s: {what}"), flush=True)
+                raise
+
+        def phase() -> str:
+            body = json.loads(admin.run("get", "upliftmodels", NAME, "-n", NS, "-o", "json",
+                                        check=False).stdout or "{}")
+            return str((body.get("status") or {}).get("phase"))
+
+        # The stable serves before the first canary, so that a trial times only its rollback.
+        wait(lambda: phase() == "Healthy", 120, "the stable version Healthy")
         latencies = []
         stable = "1"
         for trial in range(args.trials):
             canary = versions.clone()
             signal.labels(NS, canary).set(0)
             versions.set_alias("champion", canary)
-            _poll(lambda c=canary: split().get(c, 0) > 0, 90)
+            wait(lambda c=canary: split().get(c, 0) > 0, 90, f"canary {canary} given traffic")
             time.sleep(args.interval * 1.5)  # at least one passing analysis at this step
             promql = f'max(bench_canary_signal{{namespace="{NS}", version="{canary}"}})'
             signal.labels(NS, canary).set(1)
-            t_visible = _poll(lambda q=promql: client.scalar(q) == 1.0, 30)
-            t_rolled_back = _poll(lambda c=canary: split().get(c, 0) == 0, 60)
+            t_visible = wait(lambda q=promql: client.scalar(q) == 1.0, 30,
+                             "the failing value visible in Prometheus")
+            t_rolled_back = wait(lambda c=canary: split().get(c, 0) == 0, 60,
+                                 f"canary {canary} rolled back to weight 0")
             latencies.append(t_rolled_back - t_visible)
             print(f"trial {trial + 1}: {latencies[-1]:.2f} s", flush=True)
             versions.set_alias("champion", stable)  # back to stable for the next trial
-            time.sleep(2)
+            wait(lambda: phase() == "Healthy", 60, "Healthy again on the stable version")
         operator.stop()
         standin.stop()
     endpoint.stop()
