@@ -36,7 +36,6 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.domain.measurements import (
     ArmCounts,
     BudgetMeasurement,
-    CampaignArms,
     CustomMeasurement,
     DeliveryRateMeasurement,
     DriftMeasurement,
@@ -48,7 +47,6 @@ from uplift_operator.domain.measurements import (
     MeasurementError,
     NotMeasured,
     OnlineEffectMeasurement,
-    OutcomeCompleteness,
     QiniEstimate,
     QiniMeasurement,
     RoiMeasurement,
@@ -65,7 +63,6 @@ from uplift_operator.stats.sequential import (
     mixing_variance,
 )
 from uplift_operator.stats.srm import (
-    DEFAULT_SPLIT_TOLERANCE,
     DEFAULT_SRM_ALPHA,
     split_within_test,
     srm_sequential,
@@ -1084,8 +1081,7 @@ def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateM
                    memory=new_memory)
 
 
-def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
-                   completeness: OutcomeCompleteness | None, completes: bool,
+def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | RoiMeasurement,
                    memory: GateMemory, new_memory: dict[str, SequentialState],
                    ) -> tuple[_Judged | None, _Test | None]:
     """What holds a conversion gate before any verdict: no units, a broken holdout split (an
@@ -1093,8 +1089,9 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
     and, when a Pass ``completes`` the exposure ramp, the holdout-share test it also needs:
     else a campaign whose effect is shown on fewer units than the SRM check needs could
     complete on a 52/48-like holdout unflagged (the general gate bench: 41–63 % of runs on one
-    step or with rare conversions). The share's tolerance is ``DEFAULT_SPLIT_TOLERANCE`` in
-    standardised terms (``holdout_tolerance``): a Campaign has no ``splitTolerance``."""
+    step or with rare conversions). The share's tolerance is ``spec.exposure.splitTolerance``
+    in standardised terms (``holdout_tolerance``); 0 turns the wait off."""
+    arms, h, completeness = m.arms, m.holdout_fraction, m.completeness
     if not 0 < h < 1:
         raise ValueError(f"holdout fraction must be in (0, 1), got {h}")
     for name, arm in (("treated", arms.treated), ("holdout", arms.holdout)):
@@ -1113,8 +1110,9 @@ def _campaign_hold(gate: GateSpecBase, arms: CampaignArms, h: float,
     if check.hold is not None:
         return _Judged(GateVerdict.ERROR, check.hold, samples=t.units + c.units,
                        memory=new_memory, holds=True), None
-    within = _holdout_within_test(check.counts, h, DEFAULT_SPLIT_TOLERANCE, completes,
-                                  "the campaign's holdout", memory, new_memory)
+    within = (_holdout_within_test(check.counts, h, m.split_tolerance, m.completes,
+                                   "the campaign's holdout", memory, new_memory)
+              if m.split_tolerance > 0 else None)
     rates = (f"treated {t.conversions}/{t.units}, holdout {c.conversions}/{c.units} "
              "converted")
     if completeness is not None:
@@ -1204,8 +1202,7 @@ _VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
 def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasurement,
                              memory: GateMemory) -> _Judged:
     new_memory = dict(memory)
-    hold, within = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness,
-                                  m.completes, memory, new_memory)
+    hold, within = _campaign_hold(gate, m, memory, new_memory)
     if hold is not None:
         return hold
     t, c = m.arms.treated, m.arms.holdout
@@ -1230,8 +1227,7 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     if m.spend < 0 or not math.isfinite(m.spend):
         raise ValueError(f"spend must be ≥ 0, got {m.spend}")
     new_memory = dict(memory)
-    hold, within = _campaign_hold(gate, m.arms, m.holdout_fraction, m.completeness,
-                                  m.completes, memory, new_memory)
+    hold, within = _campaign_hold(gate, m, memory, new_memory)
     if hold is not None:
         return hold
     t, c = m.arms.treated, m.arms.holdout

@@ -280,12 +280,15 @@ class IncrementalConversionsMeasurement:
     ``holdout_fraction`` is ``spec.experiment.holdoutFraction``, checked (sample ratio) before
     the effect; ``completeness`` None when the source exports no completeness counters;
     ``completes``: a Pass at this analysis completes the exposure ramp (its last step, with a
-    pause), so it also needs the holdout share shown within tolerance (``domain.gates``)."""
+    pause), so it also needs the holdout share shown within ``split_tolerance``
+    (``spec.exposure.splitTolerance``, standardised as ``domain.gates.holdout_tolerance``; 0:
+    no wait)."""
 
     arms: CampaignArms
     holdout_fraction: float
     completeness: OutcomeCompleteness | None = None
     completes: bool = False
+    split_tolerance: float = 0.04
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,7 @@ class RoiMeasurement:
     ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' weighted
     by their conversions when they differ); ``spend`` what the treated arm's treatments cost in
     the step's window (``uplift_campaign_spend_total``, known exactly, not sampled);
-    ``completes`` as ``IncrementalConversionsMeasurement``'s."""
+    ``completes`` and ``split_tolerance`` as ``IncrementalConversionsMeasurement``'s."""
 
     arms: CampaignArms
     holdout_fraction: float
@@ -303,6 +306,7 @@ class RoiMeasurement:
     spend: float
     completeness: OutcomeCompleteness | None = None
     completes: bool = False
+    split_tolerance: float = 0.04
 
 
 @dataclass(frozen=True)

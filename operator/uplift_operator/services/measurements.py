@@ -580,7 +580,8 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
         return None
     return m.IncrementalConversionsMeasurement(
         arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-        completeness=_completeness(prom, ctx), completes=ctx.completes)
+        completeness=_completeness(prom, ctx), completes=ctx.completes,
+        split_tolerance=ctx.spec.exposure.split_tolerance)
 
 
 def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
@@ -633,7 +634,8 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
                             value_per_conversion=_value_per_conversion(prom, ctx, gate),
                             spend=max(spend, 0.0), completeness=_completeness(prom, ctx),
-                            completes=ctx.completes)
+                            completes=ctx.completes,
+                            split_tolerance=ctx.spec.exposure.split_tolerance)
 
 
 def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,

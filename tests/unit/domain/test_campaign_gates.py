@@ -200,6 +200,40 @@ def test_the_pass_that_completes_the_ramp_waits_for_the_holdout_share(type_: str
     assert evaluate_gate(g, look(many, True), None, NOW).verdict is P
 
 
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_spec_exposure_split_tolerance_sets_the_holdout_wait(type_: str) -> None:
+    # The same +10 pp on 3,000 units, 300 in a 10 % holdout, on the step that completes.
+    few = arms(2_700, 540, 300, 30)
+
+    def look(tolerance: float) -> Measurement:
+        if type_ == "roi":
+            return RoiMeasurement(arms=few, holdout_fraction=0.1, value_per_conversion=10.0,
+                                  spend=0.2 * few.treated.units, completeness=COMPLETE,
+                                  completes=True, split_tolerance=tolerance)
+        return IncrementalConversionsMeasurement(arms=few, holdout_fraction=0.1,
+                                                 completeness=COMPLETE, completes=True,
+                                                 split_tolerance=tolerance)
+
+    g = gate(type_)
+    assert evaluate_gate(g, look(0.04), None, NOW).verdict is INC
+    # 0 turns the wait off: the effect alone decides, and nothing is kept for a wait.
+    off = evaluate_gate(g, look(0.0), None, NOW)
+    assert off.verdict is P
+    assert "holdoutWithin" not in off.memory
+    # 0.2 standardised is 10 ± 6 % here: 300 of 3,000 show that.
+    wide = evaluate_gate(g, look(0.2), None, NOW)
+    assert wide.verdict is P
+    assert "holdoutWithin" in wide.memory
+
+
+def test_the_campaign_api_defaults_split_tolerance_as_the_upliftmodel() -> None:
+    from uplift_operator.api.v1alpha1.campaign import ExposureSpec
+    from uplift_operator.api.v1alpha1.upliftmodel import RolloutSpec
+
+    assert (ExposureSpec.model_fields["split_tolerance"].default
+            == RolloutSpec.model_fields["split_tolerance"].default == 0.04)
+
+
 def test_roi_reports_roi_and_its_bounds() -> None:
     outcome = evaluate_gate(gate("roi"), roi(POSITIVE, spend=0.2 * 18_000), None, NOW)
     # Δ = 0.1 at 10 per conversion and 0.2 per treated unit: ROI = 10·0.1/0.2 − 1 = 4.

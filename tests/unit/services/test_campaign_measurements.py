@@ -119,6 +119,21 @@ def test_roi_adds_the_economics_and_the_spend() -> None:
     assert got.value_per_conversion == 110.0 and got.spend == 900.0
 
 
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_the_conversion_gates_get_whether_a_pass_completes_and_the_split_tolerance(
+        type_: str) -> None:
+    spec = context().spec
+    spec = spec.model_copy(update={"exposure": spec.exposure.model_copy(
+        update={"split_tolerance": 0.1})})
+    got = collect_campaign(gate(type_), context(spec=spec, completes=True), Counters(dict(ARMS)),
+                           None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement | m.RoiMeasurement)
+    assert got.completes and got.split_tolerance == 0.1
+    default = collect_campaign(gate(type_), context(), Counters(dict(ARMS)), None)
+    assert isinstance(default, m.IncrementalConversionsMeasurement | m.RoiMeasurement)
+    assert not default.completes and default.split_tolerance == 0.04
+
+
 def test_no_completeness_series_yet_reads_as_no_window_closed() -> None:
     values = {k: v for k, v in ARMS.items() if "outcomes" not in k[0]}
     got = collect_campaign(gate("incrementalConversions"), context(), Counters(values), None)
