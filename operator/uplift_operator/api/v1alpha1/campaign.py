@@ -22,6 +22,7 @@ from uplift_operator.api.v1alpha1.common import (
     RampStatus,
     RollbackPolicyBase,
     gate_rules,
+    split_tolerance_field,
 )
 
 __all__ = [
@@ -166,19 +167,18 @@ class ExposureSpec(RampSpecBase):
                                         description="How often gates are evaluated. Default: 5m.")
     gates: list[CampaignGate] = Field(min_length=1, max_length=16,
                                       description="Gates evaluated at every step; at least one.")
-    split_tolerance: float = Field(
-        default=0.04, ge=0.0, le=0.5,
-        description="How far the holdout's realised share of exposed units may be from "
-                    "experiment.holdoutFraction for the ramp to complete: an "
-                    "incrementalConversions or roi gate passes on the last step (when it has a "
-                    "pause) only once the share is shown within holdoutFraction ± "
-                    "splitTolerance × √(holdoutFraction × (1 − holdoutFraction)) (anytime-valid, "
-                    "at the gate's alpha), so a holdout split the sample-ratio check has not had "
-                    "the units to flag cannot complete the ramp. 0.04 is as far as 52/48 from a "
-                    "50/50 split (10 ± 1.2 % on a 10 % holdout); larger values complete sooner "
-                    "on few units; 0 turns the wait off (the sample-ratio check still holds the "
-                    "ramp on a mismatch). Default: 0.04, as UpliftModel "
-                    "spec.rollout.splitTolerance.")
+    split_tolerance: float = split_tolerance_field(
+        "How far the holdout's realised share of exposed units may be from "
+        "experiment.holdoutFraction for the ramp to complete: an "
+        "incrementalConversions or roi gate passes on the last step (when it has a "
+        "pause) only once the share is shown within holdoutFraction ± "
+        "splitTolerance × √(holdoutFraction × (1 − holdoutFraction)) (anytime-valid, "
+        "at the gate's alpha), so a holdout split the sample-ratio check has not had "
+        "the units to flag cannot complete the ramp. 0.04 is as far as 52/48 from a "
+        "50/50 split (10 ± 1.2 % on a 10 % holdout); larger values complete sooner "
+        "on few units; 0 turns the wait off (the sample-ratio check still holds the "
+        "ramp on a mismatch). Default: 0.04, as UpliftModel "
+        "spec.rollout.splitTolerance.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.percent).isSorted() && "

@@ -359,6 +359,13 @@ class RollbackPolicyBase(ApiModel):
                     "Automatic.")
 
 
+def split_tolerance_field(description: str) -> Any:
+    """``splitTolerance`` of either ramp (UpliftModel ``spec.rollout``: the traffic split and the
+    canary's holdout; Campaign ``spec.exposure``: the holdout): one default and one range, each
+    kind's own description. 0.04 is as far as 52/48 from a 50/50 split."""
+    return Field(default=0.04, ge=0.0, le=0.5, description=description)
+
+
 class RampSpecBase(ApiModel):
     """Fields every ramp has (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``); each
     kind adds its steps (weight or percent), its analysis interval and its gates."""

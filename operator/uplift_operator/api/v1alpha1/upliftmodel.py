@@ -24,6 +24,7 @@ from uplift_operator.api.v1alpha1.common import (
     RollbackPolicyBase,
     SecretCredentials,
     gate_rules,
+    split_tolerance_field,
 )
 
 __all__ = [
@@ -161,19 +162,18 @@ class RolloutSpec(RampSpecBase):
         default="1m", description="How often gates are evaluated. Default: 1m.")
     gates: list[ModelGate] = Field(min_length=1, max_length=16,
                                    description="Gates evaluated at every step; at least one.")
-    split_tolerance: float = Field(
-        default=0.04, ge=0.0, le=0.5,
-        description="How far the canary's realised share of requests may be from the last "
-                    "step's weight, relative to it, for the promotion: a gate that measures "
-                    "the traffic split (errorRate, latency, onlineEffect) passes on the last "
-                    "step only once the split is shown within weight × (1 ± splitTolerance) "
-                    "(anytime-valid, at the gate's alpha), so a split the sample-ratio check "
-                    "has not had the requests to flag cannot be promoted; onlineEffect also waits "
-                    "for the canary's holdout share shown within holdoutFraction ± "
-                    "splitTolerance × √(holdoutFraction × (1 − holdoutFraction)), a departure "
-                    "as easy to show. 0.04 is 52/48 on a 50/50 step; larger values promote "
-                    "sooner on little traffic; 0 turns the wait off (the sample-ratio check "
-                    "still holds the ramp on a mismatch). Default: 0.04.")
+    split_tolerance: float = split_tolerance_field(
+        "How far the canary's realised share of requests may be from the last "
+        "step's weight, relative to it, for the promotion: a gate that measures "
+        "the traffic split (errorRate, latency, onlineEffect) passes on the last "
+        "step only once the split is shown within weight × (1 ± splitTolerance) "
+        "(anytime-valid, at the gate's alpha), so a split the sample-ratio check "
+        "has not had the requests to flag cannot be promoted; onlineEffect also waits "
+        "for the canary's holdout share shown within holdoutFraction ± "
+        "splitTolerance × √(holdoutFraction × (1 − holdoutFraction)), a departure "
+        "as easy to show. 0.04 is 52/48 on a 50/50 step; larger values promote "
+        "sooner on little traffic; 0 turns the wait off (the sample-ratio check "
+        "still holds the ramp on a mismatch). Default: 0.04.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.steps.map(s, s.weight).isSorted() && "
