@@ -85,6 +85,10 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.exposure.gates[0].reportDelay", "reportDelay applies to deliveryRate gates only"]),
     ("bad-currency", CAMPAIGN, set_path("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
+    ("split-tolerance-over-half", MODEL, set_path("spec.rollout.splitTolerance", 0.6),
+     ["spec.rollout.splitTolerance", "less than or equal to 0.5"]),
+    ("campaign-split-tolerance-negative", CAMPAIGN, set_path("spec.exposure.splitTolerance", -0.1),
+     ["spec.exposure.splitTolerance", "greater than or equal to 0"]),
 ]
 
 
