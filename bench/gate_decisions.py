@@ -1015,7 +1015,8 @@ def is_campaign(sim: GateSim) -> bool:
 
 def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
     """One campaign from its first step to a completed ramp, a rollback or the cap; ``flagged``
-    is a budget suspension (a Fail that must not roll back)."""
+    is a budget suspension (a Fail that must not roll back) or, in an SRM scenario, an Error
+    verdict (the holdout's sample-ratio check) before the ramp completed."""
     spec = sim.spec(sc)
     model = exposure.ModelObservation("bench", True, "1", serving=True, why="serves version 1")
     now = T0
@@ -1028,7 +1029,7 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
     completes = getattr(exposure, "completes", lambda _spec, _status: False)
     run.promotes = completes(spec, status)
     step: int | None = status.current_step
-    suspended, cap, look = False, sim.cap(), 0
+    suspended, errored, cap, look = False, False, sim.cap(), 0
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)
@@ -1040,20 +1041,22 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
                 outcome = gates_mod.evaluate_gate(g, run.measure(),
                                                   gates_mod.memory_of(previous.get(g.name)), now)
                 suspended = suspended or outcome.suspension is not None
+                errored = errored or (sc.srm and outcome.verdict is GateVerdict.ERROR)
                 outcomes.append(outcome)
         status = exposure.decide(spec, status, exposure.Observed(
             model=model, gate_outcomes=outcomes, generation=1), now).status
+        flagged = suspended or errored
         if status.rolled_back_generation is not None:
-            return RunResult(-1, run.canary_total, suspended, look)
+            return RunResult(-1, run.canary_total, flagged, look)
         if status.current_step is None and status.exposure_percent > 0:
-            return RunResult(1, run.canary_total, suspended, look)
+            return RunResult(1, run.canary_total, flagged, look)
         if status.current_step != step:
             step = status.current_step
             run.start_step(status.exposure_percent)
             run.promotes = completes(spec, status)
         if run.canary_total >= cap:
             break
-    return RunResult(0, math.inf, suspended, look)
+    return RunResult(0, math.inf, suspended or errored, look)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -182,10 +182,10 @@ def report(case: Case, key: str, sc: Scenario, results: Sequence[RunResult]) -> 
     rolled = sum(r.decision == -1 for r in results)
     wrong_promotion = _rate(promoted, n, case.alpha) if sc.right != "promote" else "—"
     wrong_rollback = _rate(rolled, n, case.alpha) if sc.right != "rollback" else "—"
-    # A Campaign run's flag is a budget suspension, not an Error: its SRM rows show the
-    # completed ramps (false promotion) only.
+    # A Campaign SRM run is flagged by an Error (its holdout's sample-ratio check) before the
+    # ramp completed, as a model's before the promotion.
     flagged = (_rate(sum(r.flagged for r in results), n, SRM_TARGET, at_most=False)
-               if sc.srm and key in MODEL_GATES else "—")
+               if sc.srm else "—")
     return (f"| {case.name} | {key} | {sc.name} | {n} | {promoted} | {rolled} | "
             f"{n - promoted - rolled} | {wrong_promotion} | {wrong_rollback} | {flagged} |")
 

@@ -9,6 +9,7 @@ import math
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,32 @@ def test_split_tolerance_reaches_the_split_the_gates_see(
     assert default.tolerance == 0.04 and default.promotes  # the API's default
     monkeypatch.setenv("GATE_BENCH_SPLIT_TOLERANCE", "0")
     assert bench.split_of(900, 100, 10).tolerance == 0.0
+
+
+def test_a_campaign_run_is_flagged_by_its_holdout_check_in_an_srm_scenario(
+        bench: ModuleType) -> None:
+    """A Campaign SRM run's flag is an Error verdict before the ramp completed (a model's is
+    before its promotion); outside an SRM scenario only a budget suspension flags a run."""
+
+    class TwentyPercentHoldout(bench.ConversionRun):  # type: ignore[name-defined,misc]
+        def tick(self, rng: Any) -> None:
+            n = int(rng.poisson(self.lam * self.percent / 100))
+            n_h = int(rng.binomial(n, 0.2))  # on a 10 % design
+            self.counts += (n - n_h, rng.binomial(n - n_h, bench.CAMPAIGN_BASE + self.delta),
+                            n_h, rng.binomial(n_h, bench.CAMPAIGN_BASE))
+            self.canary_total += n
+
+    class Broken(bench.IncrementalSim):  # type: ignore[name-defined,misc]
+        def new_run(self, sc: Any, rng: Any) -> Any:
+            return TwentyPercentHoldout(self, sc, roi=False)
+
+    base = bench.gate_sims()["incrementalConversions"]
+    srm = bench.Scenario("SRM", "hold", 0.02, srm=True)
+    # The traffic is paced by the scenarios' N: the bench's positive one has it.
+    sim = Broken(base.key, base.gate, (base.scenarios[0], srm), base.unit)
+    for run in range(3):
+        result = bench.simulate(sim, srm, bench._seed("incrementalConversions", "SRM", run))
+        assert result.flagged and result.decision == 0
+    same = bench.Scenario("SRM-free", "hold", 0.02)
+    result = bench.simulate(sim, same, bench._seed("incrementalConversions", "SRM", 0))
+    assert not result.flagged
