@@ -289,7 +289,7 @@ def test_sequential_memory_is_carried_between_looks() -> None:
 def test_effect_memory_holds_srm_and_effect_states() -> None:
     m = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1)
     out = evaluate_gate(gate("onlineEffect"), m, None, NOW)
-    assert set(out.memory) == {"srmCanary", "srmStable", "effect"}
+    assert set(out.memory) == {"srmCanary", "srmStable", "effect", "effectFail", "effectEstimate"}
     shared = OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1,
                                      split=SplitCounts(10000, 10000, 0.5))
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
