@@ -294,7 +294,29 @@ def test_effect_memory_holds_srm_and_effect_states() -> None:
                                      split=SplitCounts(10000, 10000, 0.5))
     both = evaluate_gate(gate("onlineEffect"), shared, None, NOW)
     assert set(both.memory) == {"srmCanary", "srmStable", "srmTraffic", "splitWithin",
-                                "holdoutWithin", "effect"}
+                                "holdoutWithin", "effect", "effectFail", "effectEstimate"}
+
+
+def test_online_effect_judges_harm_with_the_variances_at_no_effect() -> None:
+    # A canary that converted little (32 of 2,000, 1.6 %) against a stable at 3 %: with the
+    # plug-in variances p̂(1 − p̂) its small variance would add to its low Δ̂ and show harm;
+    # at Δ = 0 both arms have the pooled rate's variance, and harm is not shown yet.
+    from uplift_operator.stats.results import ArmStats
+    from uplift_operator.stats.sequential import guarded_non_inferiority_test, mixing_variance
+
+    stable, canary = arms(5_556, 167, 50_000, 1_500), arms(222, 7, 2_000, 32)
+    g = gate("onlineEffect", margin=0.001, marginType="absolute")
+    out = evaluate_gate(g, OnlineEffectMeasurement(canary, stable, 0.1), None, NOW)
+    tau2 = out.memory["effect"].reference * mixing_variance(1.0, 0.05)
+    plug_in, _ = guarded_non_inferiority_test(ArmStats.proportion(1_500, 50_000),
+                                              ArmStats.proportion(32, 2_000), margin=0.001,
+                                              tau2=tau2, min_samples=2)
+    assert plug_in.decision.value == "fail"  # what the plug-in variances would have done
+    assert out.verdict is GateVerdict.INCONCLUSIVE
+    assert out.memory["effectFail"].p_fail > 0.05
+    # The estimate and bounds shown are the plug-in ones: Δ where it is.
+    assert out.value == pytest.approx(32 / 2_000 - 0.03)
+    assert out.upper is not None and out.upper < 0
 
 
 def test_missing_data_keeps_the_memory() -> None:
