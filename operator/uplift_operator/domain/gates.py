@@ -58,6 +58,7 @@ from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
 from uplift_operator.stats.drift import pearson_radius, psi_bounds, psi_drift_evidence
 from uplift_operator.stats.results import ArmStats, Decision, SequentialState, TestResult
 from uplift_operator.stats.sequential import (
+    guarded_decision,
     guarded_non_inferiority_test,
     mean_confidence_sequence,
     mixing_variance,
@@ -977,17 +978,9 @@ def _treated_comparison(stable: ArmCounts, canary: ArmCounts, margin: float, alp
         ArmStats.proportion(canary.conversions, canary.units), margin=margin, relative=False,
         alpha=alpha, n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2,
         state=memory.get("effectEstimate") or SequentialState())
-    p_pass, p_fail = new_memory["effect"].p_pass, new_memory["effectFail"].p_fail
-    if p_fail <= alpha:
-        decision, p = Decision.FAIL, p_fail
-        why = f"Δ is worse than 0 (always-valid p = {p_fail:.3g} ≤ α)"
-    elif p_pass <= alpha:
-        decision, p = Decision.PASS, p_pass
-        why = f"Δ is no worse than the margin {-margin:.6g} (always-valid p = {p_pass:.3g} ≤ α)"
-    else:
-        decision, p = Decision.CONTINUE, p_pass
-        why = (f"no conclusion yet: Δ in [{shown.lower:.6g}, {shown.upper:.6g}], margin "
-               f"{-margin:.6g} (p = {p_pass:.3g})")
+    decision, p, why = guarded_decision(new_memory["effect"].p_pass,
+                                        new_memory["effectFail"].p_fail, alpha, -margin,
+                                        shown.lower, shown.upper)
     return replace(shown, decision=decision, p_value=p, reason=f"non-inferiority: {why}")
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "cs_half_width",
     "difference_test",
     "fixed_horizon_n",
+    "guarded_decision",
     "guarded_non_inferiority_test",
     "log_mixture_lr",
     "log_mixture_lr_one_sided",
@@ -424,16 +425,7 @@ def guarded_non_inferiority_test(
     new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
                   p_fail=p_fail, info=1.0 / var_s, score=delta_s / var_s, units=float(n_s))
     theta_pass = -sign * m
-    if p_fail <= alpha:
-        decision, p = Decision.FAIL, p_fail
-        why = f"Δ is worse than 0 (always-valid p = {p_fail:.3g} ≤ α)"
-    elif p_pass <= alpha:
-        decision, p = Decision.PASS, p_pass
-        why = f"Δ is no worse than the margin {theta_pass:.6g} (always-valid p = {p_pass:.3g} ≤ α)"
-    else:
-        decision, p = Decision.CONTINUE, p_pass
-        why = (f"no conclusion yet: Δ in [{lower:.6g}, {upper:.6g}], margin {theta_pass:.6g} "
-               f"(p = {p_pass:.3g})")
+    decision, p, why = guarded_decision(p_pass, p_fail, alpha, theta_pass, lower, upper)
     result = TestResult(
         decision, delta, lower, upper, p, (control.n, treatment.n),
         f"non-inferiority: {why}", log_pass,
@@ -441,6 +433,20 @@ def guarded_non_inferiority_test(
          "units": units},
     )
     return result, new
+
+
+def guarded_decision(p_pass: float, p_fail: float, alpha: float, theta_pass: float,
+                     lower: float, upper: float) -> tuple[Decision, float, str]:
+    """The guarded rule on the running p-values: FAIL when harm is shown (it wins a tie: the
+    stable version is what must be protected), else PASS when non-inferiority is, else CONTINUE;
+    with the p-value that decided and why (``lower``/``upper`` the CS on Δ, for CONTINUE)."""
+    if p_fail <= alpha:
+        return Decision.FAIL, p_fail, f"Δ is worse than 0 (always-valid p = {p_fail:.3g} ≤ α)"
+    if p_pass <= alpha:
+        return (Decision.PASS, p_pass, f"Δ is no worse than the margin {theta_pass:.6g} "
+                                       f"(always-valid p = {p_pass:.3g} ≤ α)")
+    return (Decision.CONTINUE, p_pass, f"no conclusion yet: Δ in [{lower:.6g}, {upper:.6g}], "
+                                       f"margin {theta_pass:.6g} (p = {p_pass:.3g})")
 
 
 def fixed_horizon_n(effect: float, variance: float, *, alpha: float = 0.05,
