@@ -966,11 +966,10 @@ def _treated_comparison(stable: ArmCounts, canary: ArmCounts, margin: float, alp
     conversion were rolled back in 0.064 [0.050, 0.081] of 1,000 runs (bench/gate_general.py,
     rare events). The estimate and its confidence sequence are the plug-in test's (memory
     ``effectEstimate``), which describe Δ where it is."""
-    tests = {}
     for key, theta in (("effect", -margin), ("effectFail", 0.0)):
         canary_arm, stable_arm = _restricted_arms(canary, stable, theta)
         state = previous if key == "effect" else memory.get(key) or SequentialState()
-        tests[key], new_memory[key] = guarded_non_inferiority_test(
+        _, new_memory[key] = guarded_non_inferiority_test(
             stable_arm, canary_arm, margin=margin, relative=False, alpha=alpha,
             n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2, state=state)
     shown, new_memory["effectEstimate"] = guarded_non_inferiority_test(
