@@ -864,7 +864,7 @@ def _holdout_within(counts: tuple[int, int], h: float, split: SplitCounts | None
     effect test decides on fewer units than the SRM check needs to see a 52/48 holdout could be
     promoted unflagged (the general gate bench: 24–44 % of runs with rare conversions or wide
     margins). The evidence runs at every analysis and multiplies across steps."""
-    if split is None or split.tolerance <= 0:
+    if split is None:
         return None
     return _holdout_within_test(counts, h, split.tolerance, split.promotes,
                                 "the canary's holdout", memory, new_memory)
@@ -875,7 +875,10 @@ def _holdout_within_test(counts: tuple[int, int], h: float, split_tolerance: flo
                          new_memory: dict[str, SequentialState]) -> _Test | None:
     """The within-tolerance test of a holdout share (``counts``: treated, holdout units), its
     evidence updated at every analysis; the test a Pass needs when that Pass ``decides`` (it
-    promotes, or completes the exposure ramp), else None."""
+    promotes, or completes the exposure ramp), else None. A tolerance of 0 turns the wait off:
+    no test, no evidence kept."""
+    if split_tolerance <= 0:
+        return None
     treated, holdout = counts
     tolerance = holdout_tolerance(h, split_tolerance)
     p_within, new_memory[_HOLDOUT_WITHIN] = split_within_test(
@@ -1138,9 +1141,8 @@ def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | Ro
     if check.hold is not None:
         return _Judged(GateVerdict.ERROR, check.hold, samples=t.units + c.units,
                        memory=new_memory, holds=True), None
-    within = (_holdout_within_test(check.counts, h, m.split_tolerance, m.completes,
-                                   "the campaign's holdout", memory, new_memory)
-              if m.split_tolerance > 0 else None)
+    within = _holdout_within_test(check.counts, h, m.split_tolerance, m.completes,
+                                  "the campaign's holdout", memory, new_memory)
     rates = (f"treated {t.conversions}/{t.units}, holdout {c.conversions}/{c.units} "
              "converted")
     if completeness is not None:
