@@ -96,12 +96,15 @@ def main() -> int:
             return {p["annotations"]["version"]: p["traffic"]
                     for p in sdep.get("spec", {}).get("predictors", [])}
 
-        def diagnose(what: str) -> str:
-            """What the operator and the API server showed when a wait timed out."""
+        def status() -> dict[str, object]:
             body = json.loads(admin.run("get", "upliftmodels", NAME, "-n", NS, "-o", "json",
                                         check=False).stdout or "{}")
+            return dict(body.get("status") or {})
+
+        def diagnose(what: str) -> str:
+            """What the operator and the API server showed when a wait timed out."""
             log = operator.logs().splitlines()[-40:]
-            return (f"{what}\nsplit: {split()}\nstatus: {json.dumps(body.get('status'))}"
+            return (f"{what}\nsplit: {split()}\nstatus: {json.dumps(status())}"
                     f"\noperator log (last {len(log)} lines):\n" + "\n".join(log))
 
         def wait(predicate, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
@@ -112,9 +115,7 @@ def main() -> int:
                 raise
 
         def phase() -> str:
-            body = json.loads(admin.run("get", "upliftmodels", NAME, "-n", NS, "-o", "json",
-                                        check=False).stdout or "{}")
-            return str((body.get("status") or {}).get("phase"))
+            return str(status().get("phase"))
 
         # The stable serves before the first canary, so that a trial times only its rollback.
         wait(lambda: phase() == "Healthy", 120, "the stable version Healthy")
