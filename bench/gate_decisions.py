@@ -923,6 +923,11 @@ class IncrementalSim(CampaignSim):
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
         return ConversionRun(self, sc, roi=False)
 
+    def notes(self) -> list[str]:
+        tuned = self.gate.get("expectedSamples")
+        return [f"{self.key}: expectedSamples {tuned:,} (the mixture tuned there, not at the "
+                "operator's 20,000)"] if tuned else []
+
 
 class RoiSim(IncrementalSim):
     threshold = ROI_COST / ROI_VALUE  # ROI = 0 at Δ = cost / value
@@ -933,7 +938,7 @@ class RoiSim(IncrementalSim):
     def notes(self) -> list[str]:
         return [f"roi truth: value {ROI_VALUE:g} per conversion, cost {ROI_COST:g} per treated-arm "
                 f"unit, holdout conversion {CAMPAIGN_BASE:g}: ROI = {ROI_VALUE:g}·Δ/{ROI_COST:g} − 1, "
-                "0 at Δ = 0.01"]
+                "0 at Δ = 0.01", *super().notes()]
 
 
 BUDGET_PER_LOOK = 2000.0  # exposed units per look at 100 %
@@ -985,7 +990,16 @@ class BudgetSim(CampaignSim):
                 "must suspend (hold exposure), never roll back"]
 
 
+def campaign_expected_samples() -> dict[str, int]:
+    """``--campaign-expected-samples``: the incremental gates' ``expectedSamples`` (the units
+    their mixture is tuned to; unset, the operator's 20,000), passed to the workers through the
+    environment as the other options are."""
+    value = os.environ.get("GATE_BENCH_CAMPAIGN_EXPECTED_SAMPLES", "")
+    return {"expectedSamples": int(value)} if value else {}
+
+
 def campaign_sims() -> dict[str, GateSim]:
+    tuned = campaign_expected_samples()
     return {
         "deliveryRate": DeliverySim(
             "deliveryRate", {"name": "delivery", "type": "deliveryRate", "min": 0.95},
@@ -994,13 +1008,14 @@ def campaign_sims() -> dict[str, GateSim]:
              Scenario("below (0.90)", "rollback", 0.90),
              Scenario("50 %", "rollback", 0.50)), "decisions"),
         "incrementalConversions": IncrementalSim(
-            "incrementalConversions", {"name": "incremental", "type": "incrementalConversions"},
+            "incrementalConversions", {"name": "incremental", "type": "incrementalConversions",
+                                       **tuned},
             (Scenario("positive (+1 pp)", "promote", 0.01),
              Scenario("zero effect", "hold", 0.0),
              Scenario("negative (−1 pp)", "rollback", -0.01),
              Scenario("incomplete outcomes (80 %, +1 pp)", "hold", 0.01)), "exposed units"),
         "roi": RoiSim(
-            "roi", {"name": "roi", "type": "roi", "min": 0.0},
+            "roi", {"name": "roi", "type": "roi", "min": 0.0, **tuned},
             (Scenario("ROI +1", "promote", 0.02),
              Scenario("at the bound (ROI 0)", "hold", ROI_COST / ROI_VALUE),
              Scenario("ROI −1 (no effect)", "rollback", 0.0)), "exposed units"),
@@ -1421,7 +1436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--online-effect-tuning", type=float, default=None,
                         help="onlineEffect without expectedSamples: tune its mixture at this "
                              "share of the fixed-horizon N instead of the operator's (0.5)")
+    parser.add_argument("--campaign-expected-samples", type=int, default=None,
+                        help="incrementalConversions and roi: expectedSamples, the exposed units "
+                             "their mixture is tuned to (default: unset, the operator's 20,000)")
     args = parser.parse_args(argv)
+    os.environ["GATE_BENCH_CAMPAIGN_EXPECTED_SAMPLES"] = (
+        "" if args.campaign_expected_samples is None else str(args.campaign_expected_samples))
     os.environ["GATE_BENCH_ONLINE_EFFECT_TUNING"] = ("" if args.online_effect_tuning is None
                                                      else str(args.online_effect_tuning))
     os.environ["GATE_BENCH_QINI_ROWS"] = str(args.qini_rows)

@@ -103,6 +103,22 @@ def test_split_tolerance_reaches_the_split_the_gates_see(
     assert bench.split_of(900, 100, 10).tolerance == 0.0
 
 
+def test_campaign_expected_samples_reaches_the_incremental_gates_specs(
+        bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATE_BENCH_CAMPAIGN_EXPECTED_SAMPLES", raising=False)
+    default = bench.gate_sims()
+    assert all(default[k].spec(default[k].scenarios[0]).exposure.gates[0].expected_samples is None
+               for k in ("incrementalConversions", "roi", "deliveryRate"))
+    monkeypatch.setenv("GATE_BENCH_CAMPAIGN_EXPECTED_SAMPLES", "31000")
+    sims = bench.gate_sims()
+    for key in ("incrementalConversions", "roi"):
+        gate = sims[key].spec(sims[key].scenarios[0]).exposure.gates[0]
+        assert gate.expected_samples == 31000, key
+        assert any("expectedSamples 31,000" in note for note in sims[key].notes()), key
+    assert sims["deliveryRate"].spec(sims["deliveryRate"].scenarios[0]).exposure.gates[0] \
+        .expected_samples is None  # its exact Beta-binomial mixture has no such tuning
+
+
 def test_a_campaign_run_is_flagged_by_its_holdout_check_in_an_srm_scenario(
         bench: ModuleType) -> None:
     """A Campaign SRM run's flag is an Error verdict before the ramp completed (a model's is
