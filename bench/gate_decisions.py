@@ -904,7 +904,11 @@ class ConversionRun(Run):
         done = ms.OutcomeCompleteness(expected=expected, received=round(expected * self.complete))
         # ``promotes``: the exposure's last step, whose Pass completes the ramp (set by
         # simulate_campaign from ``exposure.completes``); older measurements lack the field.
-        last = {"completes": self.promotes} if has_field(ms.RoiMeasurement, "completes") else {}
+        last: dict[str, Any] = (
+            {"completes": self.promotes} if has_field(ms.RoiMeasurement, "completes") else {})
+        tolerance = split_tolerance()  # --split-tolerance: spec.exposure.splitTolerance here
+        if tolerance is not None:
+            last["split_tolerance"] = tolerance
         if self.roi:
             return ms.RoiMeasurement(arms=arms, holdout_fraction=CAMPAIGN_H,
                                      value_per_conversion=ROI_VALUE, spend=ROI_COST * t,
@@ -1431,8 +1435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the qini gate's relative margin; the scenarios follow it (canary "
                              "Qini 1, 1 − m, 1 − 2m, 1 + m × the stable's; m ≤ 0.3)")
     parser.add_argument("--split-tolerance", type=float, default=None,
-                        help="spec.rollout.splitTolerance (default: the API's, 0.04; 0 turns off "
-                             "the promotion's wait for a split shown within it)")
+                        help="spec.rollout.splitTolerance, and a Campaign's "
+                             "spec.exposure.splitTolerance (default: the API's, 0.04; 0 turns "
+                             "off the promotion's wait for a split shown within it)")
     parser.add_argument("--online-effect-tuning", type=float, default=None,
                         help="onlineEffect without expectedSamples: tune its mixture at this "
                              "share of the fixed-horizon N instead of the operator's (0.5)")

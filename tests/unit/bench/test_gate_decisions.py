@@ -101,6 +101,13 @@ def test_split_tolerance_reaches_the_split_the_gates_see(
     assert default.tolerance == 0.04 and default.promotes  # the API's default
     monkeypatch.setenv("GATE_BENCH_SPLIT_TOLERANCE", "0")
     assert bench.split_of(900, 100, 10).tolerance == 0.0
+    # A Campaign's holdout-share wait reads it from its measurement.
+    sim = bench.gate_sims()["incrementalConversions"]
+    run = sim.new_run(sim.scenarios[0], None)
+    run.start_step(10.0)
+    assert run.measure().split_tolerance == 0.0
+    monkeypatch.delenv("GATE_BENCH_SPLIT_TOLERANCE")
+    assert run.measure().split_tolerance == 0.04
 
 
 def test_campaign_expected_samples_reaches_the_incremental_gates_specs(
