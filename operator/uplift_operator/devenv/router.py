@@ -11,7 +11,9 @@ fall into different shares is split and merged back in row order. The answer get
 output, ``predictor``, naming who served each row.
 
 ``POST /seldon/<namespace>/<name>/uplift/v1/{deliveries,outcomes}`` forwards reports to the
-predictor whose version made the decision (read from the decision id), else to the stable one.
+predictor whose version made the decision (read from the decision id), else to the stable one: a
+retired version's reports go to the stable predictor, as a Service would send them once the old
+pods are gone.
 
 ``GET /metrics`` exports ``seldon_api_executor_server_requests_seconds`` with Seldon's executor
 labels (``deployment_name``, ``predictor_name``, ``predictor_version``, ``service``, ``method``,
@@ -56,6 +58,13 @@ class Route:
     url: str
     canary: bool = False
     delay: float = 0.0
+
+
+def decision_version(decision_id: str) -> str:
+    """The version that made a decision: the fourth field of ``<id>~<arm>~<treatment>~<version>``
+    (a campaign's decision id carries three more fields after it); "" when there is none."""
+    fields = str(decision_id).split("~")
+    return fields[3] if len(fields) > 3 else ""
 
 
 def choose(routes: Sequence[Route], position: float) -> Route:
@@ -275,8 +284,7 @@ class WeightedRouter:
         by_version = {r.version: r for r in routes}
         groups: dict[str, tuple[Route, list[Any]]] = {}
         for item in items:
-            version = str(item.get("decision_id", "")).rsplit("~", 1)[-1]
-            route = by_version.get(version, stable)
+            route = by_version.get(decision_version(item.get("decision_id", "")), stable)
             groups.setdefault(route.predictor, (route, []))[1].append(item)
         accepted = 0
         for route, group in groups.values():

@@ -12,6 +12,11 @@ campaign's delivery and analytics systems would:
 * an outcome within the attribution window: a conversion after an exponential delay (capped at
   the window), or ``converted: false`` when the window closes.
 
+Reports are delivered at least once, as a production reporter does: a batch the router or the
+runtime refuses (a predictor being retired mid-promotion answers 503) is sent again with back-off,
+up to ``REPORT_ATTEMPTS`` times, before it counts as an error; the runtime acknowledges a report it
+already counted without counting it twice, so a batch half-accepted before the failure is safe.
+
 **Ground truth.** Whether a customer converts (visits, Hillstrom's ``visit``) is drawn from
 ``GroundTruth``: the empirical visit rate of the customer's cell (mens × womens × newbie ×
 recency band) under the e-mail actually sent, or under no e-mail (holdout rows and ``none``
@@ -45,6 +50,8 @@ NUMERIC_FLOAT = ("history",)
 CATEGORICAL = ("zip_code", "channel")
 ARMS = {"No E-Mail": "none", "Mens E-Mail": "mens_e_mail", "Womens E-Mail": "womens_e_mail"}
 PRIOR_WEIGHT = 50.0  # pseudo-observations pulling small cells towards their arm's mean
+REPORT_ATTEMPTS = 4  # sends of a report batch before it counts as an error
+REPORT_BACKOFF = 0.5  # seconds before the first resend; doubled after each failed attempt
 
 
 class GroundTruth:
@@ -84,6 +91,7 @@ class Tally:
     rows: int = 0
     deliveries: int = 0
     outcomes: int = 0
+    retries: int = 0  # report batches sent again after a refusal (not errors: they got through)
     last_error: str = ""
 
     def __post_init__(self) -> None:
@@ -116,7 +124,8 @@ class CustomerSimulator:
         self._rng = np.random.default_rng(seed)
         self._deck: list[int] = []  # the population shuffled; customers are dealt from its end
         self._columns = self._encode_columns()
-        self._queue: list[tuple[float, int, str, dict[str, Any]]] = []
+        # (due, tie-breaker, kind, report, attempts so far)
+        self._queue: list[tuple[float, int, str, dict[str, Any], int]] = []
         self._order = itertools.count()
         self._lock = threading.Lock()
         self._tally_lock = threading.Lock()
@@ -235,7 +244,7 @@ class CustomerSimulator:
             if arm == "treated" and treatment != "none":
                 probability = min(1.0, probability * self.multipliers.get(version, 1.0))
                 failed = bool(self._rng.random() < self.delivery_failure)
-                self._schedule(now + 0.3, "deliveries", {"decision_id": ids[i],
+                self.schedule(now + 0.3, "deliveries", {"decision_id": ids[i],
                                                          "status": "failed" if failed else "ok"})
             converted = bool(self._rng.random() < probability)
             if converted:
@@ -243,40 +252,52 @@ class CustomerSimulator:
                 delay = min(float(self._rng.exponential(self.mean_delay)), self.window)
             else:
                 delay = self.window
-            self._schedule(now + delay, "outcomes", {"decision_id": ids[i],
+            self.schedule(now + delay, "outcomes", {"decision_id": ids[i],
                                                      "converted": converted,
                                                      "value": 1.0 if converted else 0.0})
 
-    def _schedule(self, due: float, kind: str, item: dict[str, Any]) -> None:
+    def schedule(self, due: float, kind: str, item: dict[str, Any], attempts: int = 0) -> None:
         with self._lock:
-            heapq.heappush(self._queue, (due, next(self._order), kind, item))
+            heapq.heappush(self._queue, (due, next(self._order), kind, item, attempts))
 
     def _reports(self) -> None:
         while not self._stop.wait(0.5):
             self.flush(time.monotonic())
 
     def flush(self, now: float) -> None:
-        """Send every report due by ``now``, batched per kind."""
-        due: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        """Send every report due by ``now``, batched per kind and attempt; a refused batch is
+        scheduled again with back-off until ``REPORT_ATTEMPTS`` sends failed."""
+        due: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         with self._lock:
             while self._queue and self._queue[0][0] <= now:
-                _, _, kind, item = heapq.heappop(self._queue)
-                due[kind].append(item)
-        for kind, items in due.items():
-            try:
-                response = self._session.post(self.reports_url[kind], json={kind: items},
-                                              timeout=30)
-                if response.status_code == 200:
+                _, _, kind, item, attempts = heapq.heappop(self._queue)
+                due[(kind, attempts)].append(item)
+        for (kind, attempts), items in due.items():
+            failure = self._post_reports(kind, items)
+            with self._tally_lock:
+                if failure is None:
                     if kind == "deliveries":
                         self.tally.deliveries += len(items)
                     else:
                         self.tally.outcomes += len(items)
+                elif attempts + 1 < REPORT_ATTEMPTS:
+                    self.tally.retries += 1
                 else:
                     self.tally.errors += 1
-                    self.tally.last_error = f"{kind}: {response.status_code} {response.text[:150]}"
-            except requests.RequestException as exc:
-                self.tally.errors += 1
-                self.tally.last_error = f"{kind}: {exc}"[:200]
+                    self.tally.last_error = failure
+            if failure is not None and attempts + 1 < REPORT_ATTEMPTS:
+                for item in items:
+                    self.schedule(now + REPORT_BACKOFF * 2 ** attempts, kind, item, attempts + 1)
+
+    def _post_reports(self, kind: str, items: list[dict[str, Any]]) -> str | None:
+        """Send one batch; None when it was accepted, else why not."""
+        try:
+            response = self._session.post(self.reports_url[kind], json={kind: items}, timeout=30)
+        except requests.RequestException as exc:
+            return f"{kind}: {exc}"[:200]
+        if response.status_code == 200:
+            return None
+        return f"{kind}: {response.status_code} {response.text[:150]}"
 
     def conversion_rates(self) -> Mapping[tuple[str, str], float]:
         """Drawn conversion rate per (version, arm) so far (the ground truth, realised)."""
