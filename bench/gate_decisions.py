@@ -1050,7 +1050,7 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
     completes = getattr(exposure, "completes", lambda _spec, _status: False)
     run.promotes = completes(spec, status)
     step: int | None = status.current_step
-    suspended, errored, cap, look = False, False, sim.cap(), 0
+    suspended, errored, cap, look, first_pass = False, False, sim.cap(), 0, math.inf
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)
@@ -1064,20 +1064,21 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
                 suspended = suspended or outcome.suspension is not None
                 errored = errored or (sc.srm and outcome.verdict is GateVerdict.ERROR)
                 outcomes.append(outcome)
+            first_pass = _first_pass(first_pass, outcomes, run.canary_total)
         status = exposure.decide(spec, status, exposure.Observed(
             model=model, gate_outcomes=outcomes, generation=1), now).status
         flagged = suspended or errored
         if status.rolled_back_generation is not None:
-            return RunResult(-1, run.canary_total, flagged, look)
+            return RunResult(-1, run.canary_total, flagged, look, first_pass)
         if status.current_step is None and status.exposure_percent > 0:
-            return RunResult(1, run.canary_total, flagged, look)
+            return RunResult(1, run.canary_total, flagged, look, first_pass)
         if status.current_step != step:
             step = status.current_step
             run.start_step(status.exposure_percent)
             run.promotes = completes(spec, status)
         if run.canary_total >= cap:
             break
-    return RunResult(0, math.inf, suspended or errored, look)
+    return RunResult(0, math.inf, suspended or errored, look, first_pass)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1136,6 +1137,9 @@ class RunResult:
     samples: float  # canary samples at the decision (inf when undecided)
     flagged: bool  # an Error verdict (the SRM verdict) before any promotion
     looks: int
+    # Canary samples at the first analysis whose every verdict was Pass (inf: none): the gate's
+    # own samples to its evidence, before the ramp's remaining pauses (``first_pass_note``).
+    first_pass: float = math.inf
 
 
 def spec_of(sim: GateSim, sc: Scenario) -> UpliftModelSpec:
@@ -1167,7 +1171,7 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
     run.promotes = last_step(spec, status)
     step, flagged = (status.current_step, status.canary_weight), False
     offline = gate.type in getattr(gates_mod, "OFFLINE_GATE_TYPES", ())
-    look = 0
+    look, first_pass = 0, math.inf
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)
@@ -1180,19 +1184,27 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
                                                   gates_mod.memory_of(previous.get(g.name)), now)
                 flagged = flagged or outcome.verdict is GateVerdict.ERROR
                 outcomes.append(outcome)
+            first_pass = _first_pass(first_pass, outcomes, run.canary_total)
         status = ramp.decide(spec, status, _observed(outcomes), now).status
         if status.stable_version == "2" or (offline and status.canary_weight > 0):
             # An offline gate decides once, before traffic: the traffic starting is its pass.
-            return RunResult(1, run.canary_total, flagged, look)
+            return RunResult(1, run.canary_total, flagged, look, first_pass)
         if status.canary_version is None:
-            return RunResult(-1, run.canary_total, flagged, look)
+            return RunResult(-1, run.canary_total, flagged, look, first_pass)
         if (status.current_step, status.canary_weight) != step:
             step = (status.current_step, status.canary_weight)
             run.start_step(status.canary_weight)
             run.promotes = last_step(spec, status)
         if run.canary_total >= cap:
             break
-    return RunResult(0, math.inf, flagged, look)
+    return RunResult(0, math.inf, flagged, look, first_pass)
+
+
+def _first_pass(first: float, outcomes: Sequence[Any], samples: float) -> float:
+    """``samples`` if this analysis is the first whose every verdict is Pass, else ``first``."""
+    if math.isfinite(first) or not outcomes:
+        return first
+    return samples if all(o.verdict is GateVerdict.PASS for o in outcomes) else first
 
 
 def _to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[Any]:
@@ -1287,8 +1299,9 @@ class Row:
     def count(self, decision: int) -> int:
         return sum(r.decision == decision for r in self.results)
 
-    def quantile(self, q: float) -> float:
-        samples = np.sort([r.samples for r in self.results])
+    def quantile(self, q: float, first_pass: bool = False) -> float:
+        """The ``q`` quantile of samples to decision (or to the first Pass), inf for none."""
+        samples = np.sort([r.first_pass if first_pass else r.samples for r in self.results])
         return float(samples[min(math.ceil(q * len(samples)) - 1, len(samples) - 1)])
 
     def power(self) -> tuple[float, float, float] | None:
@@ -1418,6 +1431,20 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int,
     return rows
 
 
+def first_pass_note(row: Row) -> str | None:
+    """For a row whose right decision is a promotion: the samples at the gate's first Pass
+    against those at the promotion. Every step needs a Pass and then its pause, so a Pass
+    shown at a low step still waits out the later steps' pauses: the difference is the
+    ramp's, not the test's."""
+    if row.scenario.right != "promote" or not math.isfinite(row.fixed_n) or row.fixed_n <= 0:
+        return None
+    n = row.fixed_n
+    return (f"{row.gate} {row.scenario.name}: first Pass at median "
+            f"{row.quantile(0.5, first_pass=True) / n:.2f} × N (p90 "
+            f"{row.quantile(0.9, first_pass=True) / n:.2f}), decided at median "
+            f"{row.quantile(0.5) / n:.2f} × N (p90 {row.quantile(0.9) / n:.2f})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=100, help="runs per (gate, scenario)")
@@ -1482,6 +1509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         p, r = naive_peeking(key, sc, max(runs, 200))
                         notes.append(f"naive peeking z-test, {key} {sc.name}: promoted {p:.3f}, "
                                      f"rolled back {r:.3f}")
+    notes += [note for row in rows if (note := first_pass_note(row)) is not None]
     cpu: dict[str, float] = {}
     for row in rows:
         cpu[row.gate] = cpu.get(row.gate, 0.0) + row.cpu_seconds

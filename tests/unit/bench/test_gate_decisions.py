@@ -65,6 +65,12 @@ def test_smallest_run_reports_every_scenario_consistently(bench: ModuleType) -> 
             # A decision has a finite sample count; an undecided run counts as ∞.
             assert math.isfinite(result.samples) == (result.decision != 0)
             assert result.looks >= 1
+            # A promotion needs every verdict Pass at some analysis, no later than itself.
+            if result.decision == 1 and row.gate != "qini":
+                assert result.first_pass <= result.samples
+        note = bench.first_pass_note(row)
+        assert (note is None) == (row.scenario.right != "promote"
+                                  or not math.isfinite(row.fixed_n))
         assert (row.false_promotion() is None) == (row.scenario.right == "promote")
         # A rollback is wrong unless the truth calls for it (at a bound, either decision is).
         assert (row.false_rollback() is None) == (row.scenario.right == "rollback")
@@ -153,3 +159,16 @@ def test_a_campaign_run_is_flagged_by_its_holdout_check_in_an_srm_scenario(
     same = bench.Scenario("SRM-free", "hold", 0.02)
     result = bench.simulate(sim, same, bench._seed("incrementalConversions", "SRM", 0))
     assert not result.flagged
+
+
+def test_a_pass_at_a_low_step_is_seen_before_the_later_pauses(bench: ModuleType) -> None:
+    """The first Pass is the gate's own samples; the completion adds the later steps' pauses."""
+    sim = bench.gate_sims()["incrementalConversions"]
+    positive = sim.scenarios[0]
+    results = [bench.simulate(sim, positive, bench._seed("incrementalConversions",
+                                                         positive.name, run)) for run in range(3)]
+    completed = [r for r in results if r.decision == 1]
+    assert completed, "a campaign 1 pp better completes its ramp in some of three runs"
+    for result in completed:
+        assert result.first_pass < result.samples
+
