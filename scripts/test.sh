@@ -31,9 +31,10 @@ step "ruff, mypy --strict, import-linter"
 PYTHONPATH=operator .venv/bin/lint-imports --no-cache | tail -n 3
 
 step "pytest"
-# Two workers by default (PYTEST_WORKERS=3 measured below; 0: none), one test module each so its stack is started once:
-# the integration tests mostly wait on processes. On 2 cores, two workers left the CPU 23 % idle
-# (153 % of 200 %, 994 s of pytest at 151755f); three used 166 % and took 822 s. The modules are
-# handed out in tests/conftest.py's order, longest first, so that the last ones to finish are
-# short.
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"
+# Three workers by default (PYTEST_WORKERS=2 for two; 0: none), one test module each so its stack is started
+# once: the integration tests mostly wait on processes. On 2 cores, two workers left the CPU idle
+# (132–153 % of 200 %: 805 s of pytest at f9755bb, 994 s at 151755f on a slower hour); three
+# used 159–166 % and took 687 s at 67b7253 (822 s at ba279e0; a run at 236c249 lost a demo outcome
+# report to a predictor being retired, which the simulator now sends again: bdc3032). The modules are handed out in
+# tests/conftest.py's order, longest first, so that the last ones to finish are short.
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"
