@@ -245,7 +245,7 @@ class CustomerSimulator:
                 probability = min(1.0, probability * self.multipliers.get(version, 1.0))
                 failed = bool(self._rng.random() < self.delivery_failure)
                 self.schedule(now + 0.3, "deliveries", {"decision_id": ids[i],
-                                                         "status": "failed" if failed else "ok"})
+                                                        "status": "failed" if failed else "ok"})
             converted = bool(self._rng.random() < probability)
             if converted:
                 t.conversions[(version, arm)] += 1
@@ -253,10 +253,11 @@ class CustomerSimulator:
             else:
                 delay = self.window
             self.schedule(now + delay, "outcomes", {"decision_id": ids[i],
-                                                     "converted": converted,
-                                                     "value": 1.0 if converted else 0.0})
+                                                    "converted": converted,
+                                                    "value": 1.0 if converted else 0.0})
 
     def schedule(self, due: float, kind: str, item: dict[str, Any], attempts: int = 0) -> None:
+        """Queue one report (``kind``: deliveries or outcomes) to be sent at ``due``."""
         with self._lock:
             heapq.heappush(self._queue, (due, next(self._order), kind, item, attempts))
 
