@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import requests
 
-from uplift_operator.devenv.router import WeightedRouter
+from uplift_operator.devenv.router import WeightedRouter, decision_version
 
 NUMERIC_INT = ("recency", "mens", "womens", "newbie")
 NUMERIC_FLOAT = ("history",)
@@ -235,7 +235,7 @@ class CustomerSimulator:
         served = out.get("predictor", ["?"] * len(rows))
         for i, row in enumerate(rows.tolist()):
             # <id>~<arm>~<treatment>~<version>[~<campaign>~<issued>~<window>]
-            version = str(ids[i]).split("~")[3]
+            version = decision_version(ids[i])
             arm, treatment = arms[i], given[i]
             t.rows += 1
             t.by_predictor[served[i]] += 1
