@@ -295,8 +295,13 @@ class GateSpecBase(ApiModel):
                     "rate, alpha and 80 % power (shown as status.gates[].designSamples); "
                     "onlineEffect tunes at half of it, where a canary better than the margin "
                     "decides.")
-    min_samples: int = Field(default=100, ge=0,
-                             description="Samples required before the gate may pass. Default: 100.")
+    min_samples: int = Field(
+        default=100, ge=0,
+        description="Samples required before the gate may pass, counted in the gate's own "
+                    "window: since the step started for the traffic gates (so each step needs "
+                    "them again, at its own level), since the canary started for drift and "
+                    "upliftSanity, the evaluation set's rows for qini, the samples query's for "
+                    "a custom gate. Default: 100.")
     failure_limit: int = Field(default=0, ge=0,
                                description="Fail verdicts tolerated at one step before rolling "
                                            "back. Default: 0 (the first Fail acts).")
