@@ -169,12 +169,18 @@ class KubeCluster:
         return cast(dict[str, Any], result)
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
-                     patch: Mapping[str, Any]) -> dict[str, Any]:
-        """JSON merge patch of the status subresource (a key set to None is removed)."""
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]:
+        """JSON merge patch of the status subresource (a key set to None is removed). With
+        ``resource_version`` the write is conditional: the API server refuses it with 409 when
+        the object changed since that version (optimistic concurrency)."""
         group, version = _split(api_version)
+        body: dict[str, Any] = {"status": dict(patch)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             result = self._custom.patch_namespaced_custom_object_status(
-                group, version, namespace, plural, name, {"status": dict(patch)},
+                group, version, namespace, plural, name, body,
                 _content_type="application/merge-patch+json")
         except ApiException as error:
             raise _error(error, f"patch {plural}/{name}/status") from error

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import functools
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +24,14 @@ from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["OwnWrites", "PassRunner", "config_of", "deleted", "now", "runner"]
+__all__ = ["CONFLICT_RETRY_SECONDS", "OwnWrites", "PassRunner", "config_of", "deleted", "now",
+           "runner"]
+
+logger = logging.getLogger(__name__)
+
+#: A status write refused because the object changed during the pass (409) is decided again
+#: this soon: long enough for the watch to bring the new object, short enough to go unnoticed.
+CONFLICT_RETRY_SECONDS = 0.5
 
 
 
@@ -75,7 +84,8 @@ class OwnWrites:
 
 class _StatusWriter(Protocol):
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
-                     patch: Mapping[str, Any]) -> dict[str, Any]: ...
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -109,11 +119,20 @@ class PassRunner:
         change = status_patch(current, result.status)
         self.signatures.produced(key, result.status)
         if change:
+            # Written only if the object is still the one decided on: a status decided on a
+            # snapshot that someone changed meanwhile (a spec edit, a request annotation,
+            # another writer) is refused, and the pass decides again on the new object.
+            version = str((snapshot.get("metadata") or {}).get("resourceVersion") or "")
             try:
-                written = await loop.run_in_executor(self.executor, self.cluster.patch_status,
-                                                     f"{GROUP}/{VERSION}", self.plural,
-                                                     namespace, name, change)
+                written = await loop.run_in_executor(
+                    self.executor, functools.partial(
+                        self.cluster.patch_status, f"{GROUP}/{VERSION}", self.plural,
+                        namespace, name, change, resource_version=version or None))
             except KubeError as error:
+                if error.status == 409:
+                    logger.info("%s %s/%s changed while its pass decided; deciding again",
+                                *key)
+                    return CONFLICT_RETRY_SECONDS
                 if error.status != 404:
                     raise
                 # Deleted while the pass decided: its DELETED event ends the task; nothing

@@ -1,5 +1,6 @@
 """PassRunner: a status write that finds its resource deleted ends the pass quietly; events are
-posted only once the status recording the decision is written."""
+posted only once the status recording the decision is written; the write is conditional on the
+resourceVersion decided on, and a conflict decides again soon, telling nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import kopf
 import pytest
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.common import CONFLICT_RETRY_SECONDS, PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.common import Event, PassResult
 
@@ -21,10 +22,13 @@ from uplift_operator.services.common import Event, PassResult
 class Cluster:
     def __init__(self, status: int) -> None:
         self.status, self.patches = status, 0
+        self.preconditions: list[str | None] = []
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
-                     patch: Mapping[str, Any]) -> dict[str, Any]:
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]:
         self.patches += 1
+        self.preconditions.append(resource_version)
         if self.status == 200:
             return {"metadata": {"name": name, "namespace": namespace, "uid": "u1",
                                  "resourceVersion": "2"}, "status": dict(patch.get("status") or {})}
@@ -59,7 +63,8 @@ def test_any_other_status_write_error_still_fails_the_pass() -> None:
         _run(Cluster(500))
 
 
-@pytest.mark.parametrize(("status", "posted"), [(200, ["Started"]), (404, []), (500, [])])
+@pytest.mark.parametrize(("status", "posted"),
+                         [(200, ["Started"]), (404, []), (409, []), (500, [])])
 def test_events_are_posted_only_after_the_status_is_written(
         monkeypatch: pytest.MonkeyPatch, status: int, posted: list[str]) -> None:
     reasons: list[str] = []
@@ -69,5 +74,14 @@ def test_events_are_posted_only_after_the_status_is_written(
         with pytest.raises(KubeError):
             _run(cluster)
     else:
-        assert _run(cluster) == (5.0 if status == 200 else None)
+        expected = {200: 5.0, 404: None, 409: CONFLICT_RETRY_SECONDS}[status]
+        assert _run(cluster) == expected
     assert cluster.patches == 1 and reasons == posted
+
+
+def test_the_status_is_written_only_on_the_resource_version_decided_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kopf, "event", lambda _body, **_event: None)
+    cluster = Cluster(200)
+    _run(cluster)
+    assert cluster.preconditions == ["1"]
