@@ -80,6 +80,7 @@ class Sample:
     outcomes: int
     # The namespace's Campaigns, each as {"metadata": {"name"}, "spec", "status"}.
     campaigns: list[dict[str, Any]] = field(default_factory=list)
+    resent: int = 0  # report batches the simulator sent again after a refusal (not errors)
 
 
 @dataclass
@@ -401,7 +402,7 @@ class Recorder:
         tally = stack.simulator.tally
         s = Sample(time.monotonic() - stack.started, dict(body.get("status") or {}),
                    stack.seldon_weights(), stack.events(), tally.rows, tally.errors,
-                   tally.outcomes, stack.campaigns())
+                   tally.outcomes, stack.campaigns(), resent=tally.retries)
         self.samples.append(s)
         return s
 

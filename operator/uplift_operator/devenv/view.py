@@ -240,6 +240,8 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
     if sample is not None:
         traffic.append(f"customers scored {sample.rows:,}   outcomes reported "
                        f"{sample.outcomes:,}   errors {sample.errors}")
+        if sample.resent:  # a predictor being retired refused a batch; it got through later
+            traffic.append(f"   report batches resent {sample.resent}")
     events = Table(title="latest events", expand=True, title_justify="left", show_header=False)
     events.add_column("time", style="dim", no_wrap=True)
     events.add_column("reason", no_wrap=True)

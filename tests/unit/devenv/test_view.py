@@ -171,9 +171,9 @@ def test_a_campaign_without_status_yet_renders() -> None:
     assert "spend" not in text
 
 
-def _sample(campaigns: list[dict[str, Any]]) -> Any:
+def _sample(campaigns: list[dict[str, Any]], resent: int = 0) -> Any:
     return SimpleNamespace(status=CANARY_STATUS, weights={"1": 70, "2": 30}, rows=12345,
-                           outcomes=678, errors=0, campaigns=campaigns,
+                           outcomes=678, errors=0, resent=resent, campaigns=campaigns,
                            events=[{"type": "Warning", "reason": "RolledBack", "time": "12:00:01",
                                     "message": "gate delivery Fail"}])
 
@@ -186,6 +186,12 @@ def test_the_frame_shows_the_model_and_each_campaign_as_resources() -> None:
     assert "customers scored 12,345" in text and "outcomes reported 678" in text
     assert "RolledBack" in text and "✓ promote: v2 Promoted" in text
     assert "Campaign" not in _text(render(_sample([]), title="scenario promote"))
+    assert "resent" not in text, "nothing resent, nothing said"
+
+
+def test_report_batches_sent_again_are_shown_beside_the_errors() -> None:
+    text = _text(render(_sample([], resent=2), title="scenario promote"))
+    assert "errors 0" in text and "report batches resent 2" in text
 
 
 def test_models_being_prepared_show_progress_and_a_cached_one_is_full() -> None:
