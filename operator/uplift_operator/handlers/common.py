@@ -34,8 +34,6 @@ logger = logging.getLogger(__name__)
 CONFLICT_RETRY_SECONDS = 0.5
 
 
-
-
 def config_of(memo: kopf.Memo) -> OperatorConfig:
     config = memo.get("config")
     if not isinstance(config, OperatorConfig):

@@ -171,4 +171,3 @@ def test_a_pass_at_a_low_step_is_seen_before_the_later_pauses(bench: ModuleType)
     assert completed, "a campaign 1 pp better completes its ramp in some of three runs"
     for result in completed:
         assert result.first_pass < result.samples
-
