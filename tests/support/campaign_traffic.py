@@ -58,6 +58,7 @@ class CampaignTraffic:
         self.profile = CampaignProfile(rps=0)
         self.emitted: dict[str, float] = {}  # totals, by what was counted
         self.applied: list[float] = []  # each exposure read from the file that differed
+        self.tick_errors: list[str] = []
         self._carry = _Carry()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -117,7 +118,21 @@ class CampaignTraffic:
             if not self.applied or self.applied[-1] != percent:
                 self.applied.append(percent)
             with self._lock:
-                self._tick(percent)
+                try:
+                    self._tick(percent)
+                except Exception as error:  # one bad tick must not stop all traffic
+                    self.tick_errors.append(repr(error))
+
+    def diagnostics(self) -> str:
+        """Exposures followed, what was counted, tick errors and the exposure's read error."""
+        with self._lock:
+            counted = {k: round(v) for k, v in sorted(self.emitted.items())}
+            errors = (f"; tick errors (last 3 of {len(self.tick_errors)}): "
+                      f"{self.tick_errors[-3:]}" if self.tick_errors else "")
+        read_error = getattr(self.exposure, "last_error", None)
+        unread = f"; exposure read error: {read_error}" if read_error else ""
+        return (f"campaign traffic: exposures followed {self.applied}, counted {counted}"
+                f"{errors}{unread}")
 
     def _tick(self, percent: float) -> None:
         """One tick of decisions at ``percent`` (under the lock)."""
@@ -155,6 +170,7 @@ class ConfigMapExposure:
         self.api, self.namespace, self.model, self.campaign = api, namespace, model, campaign
         self.read_at = 0.0
         self.percent = 0.0
+        self.last_error = ""  # the last read's failure, for diagnostics
 
     def __call__(self) -> float:
         import time
@@ -168,6 +184,8 @@ class ConfigMapExposure:
                 entry = doc.get("campaigns", {}).get(self.campaign)
                 self.percent = (float(entry.get("exposurePercent", 0))
                                 if entry is not None and entry.get("active", True) else 0.0)
-            except Exception:  # not written yet, or gone with its model
+                self.last_error = ""
+            except Exception as error:  # not written yet, or gone with its model
                 self.percent = 0.0
+                self.last_error = repr(error)[:300]
         return self.percent

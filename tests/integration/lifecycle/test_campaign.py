@@ -96,9 +96,13 @@ class CampaignBench:
         logs = self.bench.operator.logs().splitlines()
         warnings = [line for line in logs if '"severity": "warn' in line
                     or '"severity": "err' in line]
+        # What the campaign's traffic sent, and whether Prometheus scraped it: "no data yet"
+        # is either, and only these tell them apart.
+        sent = f"{self.traffic.diagnostics()}\n{self.bench.scrape_health()}"
         raise AssertionError(f"timed out waiting for {what}; gates:\n{gates}\ncampaign status "
-                             f"without gates: {json.dumps(rest, indent=1)[:2500]}\noperator "
-                             "warnings and errors (last 10):\n" + "\n".join(warnings[-10:])
+                             f"without gates: {json.dumps(rest, indent=1)[:2500]}\n{sent}\n"
+                             "operator warnings and errors (last 10):\n"
+                             + "\n".join(warnings[-10:])
                              + "\noperator log tail:\n" + "\n".join(logs[-15:]))
 
     def wait_for_passes(self, after: float) -> None:
