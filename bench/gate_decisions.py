@@ -43,9 +43,9 @@ Reported per (gate, scenario), each rate with a 95 % Wilson interval:
 
 Targets (issue #8) are printed next to each figure with ✓/✗. For errorRate and onlineEffect a
 naive baseline (a fixed-horizon z-test repeated at every look on all the canary's data) is
-printed for contrast. Samples are "requests" for errorRate/latency, "units" for onlineEffect and
-upliftSanity, "live rows" for drift and "evaluation rows" for qini (offline: decided on a fixed
-evaluation set, so its samples are that set's size).
+printed for contrast. Samples are "requests" for errorRate, latency and upliftSanity, "units"
+for onlineEffect, "live rows" for drift and "evaluation rows" for qini (offline: decided on a
+fixed evaluation set, so its samples are that set's size).
 """
 
 from __future__ import annotations
@@ -548,6 +548,11 @@ class DriftSim(GateSim):
 # -- upliftSanity ----------------------------------------------------------------------------
 
 
+#: upliftSanity's band in the bench, narrower than the API's default (±1 training std, which
+#: ≈ 6 requests decide): ±0.1 needs ≈ 620, so the ratios to N measure the gate's sequence.
+SANITY_BAND_DEFAULT = 0.1
+
+
 class SanityRun(Run):
     TRAINING_MEAN, TRAINING_STD = 0.03, 0.02
 
@@ -575,18 +580,19 @@ class SanityRun(Run):
 
 class SanitySim(GateSim):
     def fixed_n(self, sc: Scenario) -> float:
-        """Requests for a one-sided z-test of the mean's distance to the band edge (sd = 1 in
-        training-std units per request)."""
-        bound = float(self.gate.get("max", 1.0))
+        """Requests (sd = 1 in training-std units per request) of the fixed-n test of each
+        decision: inside the band, two one-sided tests at α (both edges; the operator's
+        ``sanity_design_samples``); outside it, a two-sided z-test at α (either edge)."""
+        low, high = float(self.gate.get("min", -1.0)), float(self.gate.get("max", 1.0))
         if sc.right == "hold":
             return math.nan
-        return _z_sum() ** 2 / (abs(sc.effect) - bound) ** 2
-
-    def per_look(self, sc: Scenario) -> float:
-        return 1000.0  # the null's N is ~6 requests: minSamples (100) and the pauses dominate
+        if sc.right == "promote":
+            return float(gates_mod.sanity_design_samples(low, high, ALPHA))
+        distance = sc.effect - high if sc.effect > high else low - sc.effect
+        return _z_sum(ALPHA / 2) ** 2 / distance ** 2
 
     def cap(self) -> float:
-        return math.inf  # MAX_LOOKS bounds it
+        return CAP * self.fixed_n(self.scenarios[0])
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
         return SanityRun(self, sc)
@@ -1094,6 +1100,7 @@ def _comparative(m: float) -> tuple[Scenario, ...]:
 def gate_sims() -> dict[str, GateSim]:
     oe_margin = 0.005
     qini_margin = float(os.environ.get("GATE_BENCH_QINI_MARGIN", QINI_MARGIN_DEFAULT))
+    sanity_band = float(os.environ.get("GATE_BENCH_SANITY_BAND", SANITY_BAND_DEFAULT))
     return {
         "errorRate": ErrorRateSim(
             "errorRate", {"name": "errors", "type": "errorRate", "margin": 0.2,
@@ -1114,9 +1121,10 @@ def gate_sims() -> dict[str, GateSim]:
              Scenario("margin", "hold", 0.1), Scenario("2x margin", "rollback", 0.2)),
             "live rows"),
         "upliftSanity": SanitySim(
-            "upliftSanity", {"name": "score-sanity", "type": "upliftSanity"},
-            (Scenario("null", "promote", 0.0), Scenario("margin", "hold", 1.0),
-             Scenario("2x margin", "rollback", 2.0)), "requests"),
+            "upliftSanity", {"name": "score-sanity", "type": "upliftSanity",
+                             "min": -sanity_band, "max": sanity_band},
+            (Scenario("null", "promote", 0.0), Scenario("margin", "hold", sanity_band),
+             Scenario("2x margin", "rollback", 2 * sanity_band)), "requests"),
         "qini": QiniSim(
             "qini", {"name": "qini", "type": "qini", "margin": qini_margin},
             (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 1 - qini_margin),
@@ -1461,6 +1469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qini-margin", type=float, default=QINI_MARGIN_DEFAULT,
                         help="the qini gate's relative margin; the scenarios follow it (canary "
                              "Qini 1, 1 − m, 1 − 2m, 1 + m × the stable's; m ≤ 0.3)")
+    parser.add_argument("--sanity-band", type=float, default=SANITY_BAND_DEFAULT,
+                        help="upliftSanity's band [−b, b] in training standard deviations; the "
+                             "scenarios sit at 0, b and 2b (the API's default band, 1, needs "
+                             "≈ 6 requests: minSamples and the pauses would be all it measures)")
     parser.add_argument("--split-tolerance", type=float, default=None,
                         help="spec.rollout.splitTolerance, and a Campaign's "
                              "spec.exposure.splitTolerance (default: the API's, 0.04; 0 turns "
@@ -1480,6 +1492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["GATE_BENCH_SPLIT_TOLERANCE"] = ("" if args.split_tolerance is None
                                                 else str(args.split_tolerance))
     os.environ["GATE_BENCH_QINI_MARGIN"] = str(args.qini_margin)
+    os.environ["GATE_BENCH_SANITY_BAND"] = str(args.sanity_band)
     runs = 20 if args.quick else args.runs
     keys = [k.strip() for k in args.gates.split(",") if k.strip()]
     unknown = set(keys) - set(gate_sims())

@@ -60,7 +60,7 @@ from uplift_operator.stats.results import ArmStats, Decision, SequentialState, T
 from uplift_operator.stats.sequential import (
     guarded_decision,
     guarded_non_inferiority_test,
-    mean_confidence_sequence,
+    mean_one_sided_bounds,
     mixing_variance,
 )
 from uplift_operator.stats.srm import (
@@ -96,6 +96,7 @@ __all__ = [
     "next_step",
     "required_action",
     "restart_split_check",
+    "sanity_design_samples",
     "worst",
 ]
 
@@ -105,8 +106,7 @@ DEFAULT_RELATIVE_MARGIN = 0.2
 DEFAULT_ABSOLUTE_MARGIN = 0.005
 #: Per-arm size the mixture is tuned to when no design can be derived (no base rate yet).
 DEFAULT_EXPECTED_SAMPLES = 5000
-#: Live samples at which upliftSanity's bounds are tightest when expectedSamples is unset (and
-#: drift's, when no design can be derived).
+#: Live rows at which drift's bounds are tightest when no design can be derived.
 DEFAULT_DRIFT_SAMPLES = 2000
 #: Power at the margin that the design sample size (designSamples) is computed for.
 _DESIGN_POWER = 0.8
@@ -266,8 +266,10 @@ def evaluate_gate(gate: GateSpecBase,
       population): the guarded non-inferiority test, absolute margin by default (0.005), the
       mixture tuned to the fixed-horizon design at 80 % power unless ``expectedSamples`` is set.
     * ``upliftSanity``: the canary's mean predicted uplift, in training standard deviations
-      from the training mean, with an anytime-valid confidence sequence: Pass when it lies
-      within [``min``, ``max``] (default [−1, 1]), Fail when it lies outside.
+      from the training mean, with anytime-valid one-sided bounds: Pass when both lie within
+      [``min``, ``max``] (default [−1, 1]; each bound at α, as both must hold), Fail when one
+      lies outside (each at α/2). Tuned to ``sanity_design_samples`` (or ``minSamples``, when
+      larger) unless ``expectedSamples`` is set.
     * ``custom``: a threshold on a PromQL scalar (no sampling model): Fail outside [``min``,
       ``max``], Pass inside; ``minSamples`` applies when the adapter reports a sample count.
 
@@ -1030,32 +1032,69 @@ def _effects_text(m: OnlineEffectMeasurement) -> str:
     return f"incremental effect vs holdout: canary {effect(m.canary)}, stable {effect(m.stable)}"
 
 
+def sanity_design_samples(low: float, high: float, alpha: float) -> int:
+    """Requests at which a canary at the training mean shows it lies within [low, high] (in
+    training standard deviations) with 80 % power, by the fixed-n test the gate's Pass is: one
+    one-sided test per edge at α, both to pass (two one-sided tests, TOST).
+
+    Its power at n is Φ(a√n − z₁₋α) + Φ(b√n − z₁₋α) − 1 with a, b the distances to the edges:
+    (z₁₋α + z₀.₉)²/a² for a symmetric band, → (z₁₋α + z₀.₈)²/a² as the far edge recedes. A band
+    that does not hold the training mean (its canary should fail) takes its half-width.
+    """
+    if not low < high:
+        raise ValueError(f"an upliftSanity band needs min < max, got [{low:g}, {high:g}]")
+    if not low < 0 < high:
+        return math.ceil((_Z_POWER_SUM(alpha) / ((high - low) / 2)) ** 2)
+    normal, z = NormalDist(), NormalDist().inv_cdf(1 - alpha)
+
+    def power(n: float) -> float:
+        root = math.sqrt(n)
+        return normal.cdf(-low * root - z) + normal.cdf(high * root - z) - 1
+
+    # Between the one-sided n of the nearer edge and the symmetric band's: bisect (monotone).
+    nearer = min(-low, high)
+    lo_n = (_Z_POWER_SUM(alpha) / nearer) ** 2
+    hi_n = ((z + normal.inv_cdf(1 - (1 - _DESIGN_POWER) / 2)) / nearer) ** 2
+    for _ in range(60):
+        mid = (lo_n + hi_n) / 2
+        lo_n, hi_n = (mid, hi_n) if power(mid) < _DESIGN_POWER else (lo_n, mid)
+    return math.ceil(hi_n)
+
+
 def _uplift_sanity(gate: GateSpecBase, m: UpliftSanityMeasurement, _: GateMemory) -> _Judged:
     if not (math.isfinite(m.training_std) and m.training_std > 0):
         raise ValueError(f"training std must be > 0, got {m.training_std}")
-    n = m.requests
-    if not math.isfinite(m.canary_mean_uplift) or n <= 0:
-        return _Judged(GateVerdict.INCONCLUSIVE, "no predicted uplift yet", samples=n)
-    sd = m.training_std
-    z = (m.canary_mean_uplift - m.training_mean) / sd
-    lo, hi = mean_confidence_sequence(m.canary_mean_uplift, n, sd, alpha=gate.alpha,
-                                      n_star=float(gate.expected_samples or DEFAULT_DRIFT_SAMPLES))
-    z_lo, z_hi = (lo - m.training_mean) / sd, (hi - m.training_mean) / sd
     low = gate.min if gate.min is not None else -DEFAULT_SANITY_BAND
     high = gate.max if gate.max is not None else DEFAULT_SANITY_BAND
+    design = sanity_design_samples(low, high, gate.alpha)
+    n = m.requests
+    if not math.isfinite(m.canary_mean_uplift) or n <= 0:
+        return _Judged(GateVerdict.INCONCLUSIVE, "no predicted uplift yet", samples=n,
+                       design_samples=design)
+    sd = m.training_std
+    z = (m.canary_mean_uplift - m.training_mean) / sd
+    # Tuned where a canary at the training mean passes, never before minSamples allows it.
+    n_star = float(gate.expected_samples or max(design, gate.min_samples, 1))
+    # Within the band needs both bounds (each at α); outside it needs either (each at α/2).
+    pass_lo, pass_hi = mean_one_sided_bounds(z, n, 1.0, alpha=gate.alpha, n_star=n_star)
+    fail_lo, fail_hi = mean_one_sided_bounds(z, n, 1.0, alpha=gate.alpha / 2, n_star=n_star)
     what = (f"mean predicted uplift {m.canary_mean_uplift:.4g} is {z:+.3g} training std from "
-            f"{m.training_mean:.4g} (CS [{z_lo:+.3g}, {z_hi:+.3g}])")
-    common: dict[str, Any] = {"value": z, "lower": z_lo, "upper": z_hi, "samples": n}
-    if z_hi < low:
-        return _Judged(GateVerdict.FAIL, f"{what}: below {low:.4g}", threshold=low, **common)
-    if z_lo > high:
-        return _Judged(GateVerdict.FAIL, f"{what}: above {high:.4g}", threshold=high, **common)
-    if low <= z_lo and z_hi <= high and n >= gate.min_samples:
+            f"{m.training_mean:.4g}")
+    common: dict[str, Any] = {"value": z, "samples": n, "design_samples": design}
+    if fail_hi < low:
+        return _Judged(GateVerdict.FAIL, f"{what}: below {low:.4g} (upper bound {fail_hi:+.3g} "
+                       f"at α/2)", threshold=low, lower=fail_lo, upper=fail_hi, **common)
+    if fail_lo > high:
+        return _Judged(GateVerdict.FAIL, f"{what}: above {high:.4g} (lower bound {fail_lo:+.3g} "
+                       f"at α/2)", threshold=high, lower=fail_lo, upper=fail_hi, **common)
+    within = f"[{pass_lo:+.3g}, {pass_hi:+.3g}] (each bound at α)"
+    if low <= pass_lo and pass_hi <= high and n >= gate.min_samples:
         nearest = high if z >= 0 else low
-        return _Judged(GateVerdict.PASS, f"{what}: within [{low:.4g}, {high:.4g}]",
-                       threshold=nearest, **common)
-    return _Judged(GateVerdict.INCONCLUSIVE, f"{what}: not shown within [{low:.4g}, "
-                                             f"{high:.4g}] yet", **common)
+        return _Judged(GateVerdict.PASS, f"{what}: {within} within [{low:.4g}, {high:.4g}]",
+                       threshold=nearest, lower=pass_lo, upper=pass_hi, **common)
+    return _Judged(GateVerdict.INCONCLUSIVE, f"{what}: {within} not shown within [{low:.4g}, "
+                                             f"{high:.4g}] yet", lower=pass_lo, upper=pass_hi,
+                   **common)
 
 
 def _custom(gate: GateSpecBase, m: CustomMeasurement, _: GateMemory) -> _Judged:

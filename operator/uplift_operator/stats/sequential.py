@@ -42,7 +42,7 @@ __all__ = [
     "guarded_non_inferiority_test",
     "log_mixture_lr",
     "log_mixture_lr_one_sided",
-    "mean_confidence_sequence",
+    "mean_one_sided_bounds",
     "mixing_variance",
     "non_inferiority_test",
     "one_sided_margin",
@@ -462,15 +462,18 @@ def fixed_horizon_n(effect: float, variance: float, *, alpha: float = 0.05,
     return z * z * 2.0 * variance / (effect * effect)
 
 
-def mean_confidence_sequence(mean: float, n: int, sigma: float, *, alpha: float = 0.05,
-                             n_star: float = 2000.0) -> tuple[float, float]:
-    """Anytime-valid two-sided CS for a mean with known per-unit sd ``sigma`` (normal mixture).
+def mean_one_sided_bounds(mean: float, n: int, sigma: float, *, alpha: float = 0.05,
+                          n_star: float = 2000.0) -> tuple[float, float]:
+    """Anytime-valid lower and upper bounds for a mean with known per-unit sd ``sigma``, each
+    one-sided at level α (half-normal mixtures, ``one_sided_margin``), tightest near ``n_star``.
 
-    Valid simultaneously at every n, so it needs no state between looks.
+    Each bound holds at α on its own, simultaneously at every n, so it needs no state between
+    looks. A claim that needs *both* (the mean lies within a band: an intersection-union test)
+    takes them at α; a claim that needs *either* (the mean lies outside a band) at α/2.
     """
     _check_alpha(alpha)
     if n <= 0 or sigma <= 0:
         return -math.inf, math.inf
     v = sigma * sigma / n
-    half = cs_half_width(v, mixing_variance(n_star, alpha) * n * v, alpha)
-    return mean - half, mean + half
+    u = one_sided_margin(v, mixing_variance(n_star, alpha) * n * v, alpha)
+    return mean - u, mean + u

@@ -16,7 +16,14 @@ import pytest
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import gates
-from uplift_operator.domain.gates import GateAction, GateOutcome, assess, evaluate_gate, worst
+from uplift_operator.domain.gates import (
+    GateAction,
+    GateOutcome,
+    assess,
+    evaluate_gate,
+    sanity_design_samples,
+    worst,
+)
 from uplift_operator.domain.measurements import (
     ArmCounts,
     CustomMeasurement,
@@ -206,6 +213,10 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
      UpliftSanityMeasurement(0.01, 1000, 0.04, 0.03), F, "below -0.5"),
     ("sanity: few requests", gate("upliftSanity"),
      UpliftSanityMeasurement(0.05, 10, 0.04, 0.03), INC, "not shown"),
+    ("sanity: inside a narrow band, past its design size", gate("upliftSanity", min=-0.1, max=0.1),
+     UpliftSanityMeasurement(0.04, 2000, 0.04, 0.03), P, "within [-0.1, 0.1]"),
+    ("sanity: exactly at the band's edge never passes", gate("upliftSanity", min=-0.1, max=0.1),
+     UpliftSanityMeasurement(0.043, 1_000_000, 0.04, 0.03), INC, "not shown"),
     ("sanity: zero training std", gate("upliftSanity"),
      UpliftSanityMeasurement(0.05, 1000, 0.04, 0.0), E, "training std"),
     # custom: min/max on one scalar
@@ -230,6 +241,21 @@ def test_evaluate_gate(gate_: ModelGate, measurement: Measurement, verdict: Gate
     if verdict in (P, F):
         # A decided gate says on what: value and threshold, for kubectl describe.
         assert out.value is not None and out.threshold is not None
+
+
+def test_upliftsanity_designs_for_the_nearer_edge_of_its_band() -> None:
+    # Both edges at once (TOST): (z₀.₉₅ + z₀.₉)² / d² for a symmetric band, 8.57 at d = 1
+    # (the default) and 856.5 at 0.1; → (z₀.₉₅ + z₀.₈)² / d² = 618.3 as the far edge recedes.
+    at_mean = UpliftSanityMeasurement(0.04, 50, 0.04, 0.03)
+    assert evaluate_gate(gate("upliftSanity"), at_mean, None, NOW).design_samples == 9
+    assert sanity_design_samples(-0.1, 0.1, 0.05) == 857
+    narrow = gate("upliftSanity", min=-0.5, max=0.1)
+    assert evaluate_gate(narrow, at_mean, None, NOW).design_samples == 619
+    assert sanity_design_samples(0.5, 1.5, 0.05) == 25  # off the mean: its half-width, 0.5
+    with pytest.raises(ValueError, match="min < max"):
+        sanity_design_samples(0.2, 0.1, 0.05)
+    inverted = evaluate_gate(gate("upliftSanity", min=2.0), at_mean, None, NOW)
+    assert inverted.verdict is E and "min < max" in inverted.message
 
 
 @pytest.mark.parametrize("type_", ["latency", "errorRate", "drift", "qini", "onlineEffect",

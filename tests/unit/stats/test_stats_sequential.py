@@ -17,6 +17,7 @@ from uplift_operator.stats.sequential import (
     difference_test,
     log_mixture_lr,
     log_mixture_lr_one_sided,
+    mean_one_sided_bounds,
     mixing_variance,
     non_inferiority_test,
     one_sided_margin,
@@ -103,6 +104,34 @@ def test_one_sided_margin_inverts_one_sided_test() -> None:
     assert log_mixture_lr_one_sided(u, v, tau2, 0.0) == pytest.approx(math.log(20), abs=1e-9)
     assert log_mixture_lr_one_sided(-u, v, tau2, 0.0, greater=False) == pytest.approx(math.log(20), abs=1e-9)
     assert 0 < u < cs_half_width(v, tau2, ALPHA)  # one-sided bound is tighter
+
+
+def test_mean_bounds_are_the_one_sided_margin_at_the_tuned_mixture() -> None:
+    lo, hi = mean_one_sided_bounds(0.3, 400, 2.0, alpha=ALPHA, n_star=1000)
+    v = 4.0 / 400
+    u = one_sided_margin(v, mixing_variance(1000, ALPHA) * 400 * v, ALPHA)
+    assert (lo, hi) == pytest.approx((0.3 - u, 0.3 + u), abs=1e-12)
+    assert mean_one_sided_bounds(0.3, 0, 2.0) == (-math.inf, math.inf)
+    # Tightest (relative to a fixed-n interval's √(1/n)) near the tuning point.
+    rel = {n: (mean_one_sided_bounds(0.0, n, 1.0, n_star=1000)[1]) * math.sqrt(n)
+           for n in (50, 1000, 20_000)}
+    assert rel[1000] < rel[50] and rel[1000] < rel[20_000]
+
+
+def test_mean_bounds_hold_at_every_look_with_probability_one_minus_alpha() -> None:
+    # 2,000 looks of one request each, 1,000 paths at the true mean: an upper bound that
+    # ever falls below the mean is a miss; the one-sided guarantee allows α of paths.
+    rng = np.random.default_rng(23)
+    n = np.arange(1, 2001)
+    means = np.cumsum(rng.normal(0.0, 1.0, (1000, n.size)), axis=1) / n
+    v = 1.0 / n
+    u = np.array([one_sided_margin(float(x), mixing_variance(300, ALPHA) * k * float(x), ALPHA)
+                  for k, x in zip(n, v, strict=True)])
+    assert mean_one_sided_bounds(0.0, 300, 1.0, n_star=300)[1] == pytest.approx(u[299])
+    missed = ((means + u) < 0).any(axis=1).mean()
+    assert missed <= ALPHA + 0.015
+    # ... and the fixed-n bound, read at every look, misses far more often: the price is real.
+    assert ((means + 1.645 * np.sqrt(v)) < 0).any(axis=1).mean() > 3 * ALPHA
 
 
 def test_vectorised_kernels_match_scalar() -> None:

@@ -291,8 +291,9 @@ class GateSpecBase(ApiModel):
     expected_samples: int | None = Field(
         default=None, ge=1,
         description="Canary samples at which a decision is expected; tunes the anytime-valid "
-                    "test's mixing variance. Default: derived from the margin, the stable's base "
-                    "rate, alpha and 80 % power (shown as status.gates[].designSamples); "
+                    "test's mixing variance. Default: derived from the margin (upliftSanity: its "
+                    "band), the stable's base rate, alpha and 80 % power (shown as "
+                    "status.gates[].designSamples); "
                     "onlineEffect tunes at half of it, where a canary better than the margin "
                     "decides.")
     min_samples: int = Field(
