@@ -21,6 +21,7 @@ from tests.integration.lifecycle.conftest import BASE_SPEC as BENCH_SPEC
 from tests.integration.lifecycle.conftest import NAME as MODEL
 from tests.integration.lifecycle.conftest import Bench, drifted_recency, recency_reference
 from tests.support.campaign_traffic import CampaignProfile, CampaignTraffic, ConfigMapExposure
+from tests.support.scrapes import series_values
 from tests.support.traffic import Profile
 
 pytestmark = pytest.mark.integration
@@ -98,7 +99,13 @@ class CampaignBench:
                     or '"severity": "err' in line]
         # What the campaign's traffic sent, and whether Prometheus scraped it: "no data yet"
         # is either, and only these tell them apart.
-        sent = f"{self.traffic.diagnostics()}\n{self.bench.scrape_health()}"
+        selector = (f'{{namespace="{self.namespace}", model="{MODEL}", '
+                    f'campaign="{CAMPAIGN}"}}')
+        held = series_values(self.bench.prometheus_url, {
+            "units": f"sum by (arm, version) (uplift_assignments_total{selector})",
+            "units in the last 30s": f"sum by (arm) (increase(uplift_assignments_total"
+                                     f"{selector}[30s]))"})
+        sent = f"{self.traffic.diagnostics()}\n{self.bench.scrape_health()}\n{held}"
         raise AssertionError(f"timed out waiting for {what}; gates:\n{gates}\ncampaign status "
                              f"without gates: {json.dumps(rest, indent=1)[:2500]}\n{sent}\n"
                              "operator warnings and errors (last 10):\n"
@@ -430,8 +437,10 @@ def test_a_model_with_nothing_serving_or_degraded_before_serving_exposes_no_one(
     bench.admin.wait_for(lambda: (bench.admin.get("upliftmodel", "late", campaign.namespace)
                                   .get("status") or {}).get("phase") == "Degraded",
                          timeout=60, what="the model Degraded before serving")
-    status = campaign.wait(lambda s: _not_serving(s) and "has nothing serving" in s.get("message", ""),
-                           "the Degraded model's reason in status")
+    # The message names the model's phase: one written while the model was still resolving
+    # ("has nothing serving (Progressing: …)") is not yet the Degraded model's.
+    status = campaign.wait(lambda s: _not_serving(s) and "has nothing serving (Degraded"
+                           in s.get("message", ""), "the Degraded model's reason in status")
     assert status["phase"] == "Degraded", "nothing serving and a Degraded model"
     serving = next(c for c in status["conditions"] if c["type"] == "ModelServing")
     assert serving["reason"] == "ModelNotServing"
