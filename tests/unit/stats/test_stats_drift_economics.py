@@ -126,6 +126,30 @@ def test_psi_bounds_grid_is_within_a_fifth_of_a_percent_of_a_fine_one(
     assert np.all(np.abs(coarse - fine) <= 0.002 * fine + 1e-4)
 
 
+def test_psi_bounds_stop_the_lambda_grid_at_its_first_rise_without_moving_a_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The dual is convex in λ: the grid scanned up to its first rise has the full grid's
+    # minimum. Against the whole grid, every bound of 300 random cases is the same float.
+    import uplift_operator.stats.drift as drift
+
+    rng = np.random.default_rng(17)
+    cases = []
+    for _ in range(300):
+        bins = int(rng.integers(2, 15))
+        ref = rng.multinomial(int(rng.choice([500, 50_000])), rng.dirichlet(np.ones(bins)))
+        cur = rng.multinomial(int(rng.integers(1, 20_000)),
+                              rng.dirichlet(np.ones(bins) * rng.choice([0.5, 5.0, 50.0])))
+        cases.append((ref, cur, float(rng.choice([100.0, 713.0, 5000.0]))))
+
+    def bounds() -> list[tuple[float, float, float]]:
+        return [psi_bounds(ref, cur, alpha=0.05, n_star=n_star, n_star_lower=1500.0,
+                           alpha_lower=0.05 / 70) for ref, cur, n_star in cases]
+
+    scanned = bounds()
+    monkeypatch.setattr(drift, "_grid_values", lambda bound_at, sign: sign * bound_at(drift._LAMBDAS))
+    assert scanned == bounds()
+
+
 def test_psi_bounds_tighten_to_the_psi_and_cover_it_under_continuous_looks() -> None:
     rng = np.random.default_rng(11)
     ref = np.array([1000, 2000, 4000, 2000, 1000]) * 50
