@@ -38,7 +38,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return service.reconcile(snapshot, deps, now)
 
     await run_passes(key, passes.wakeups,
-                     lambda: passes.run_once(key, body, decide, _observe))
+                     lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
 
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
@@ -69,7 +69,11 @@ def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
 def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted Campaign (on the watch's DELETED event: see
     ``handlers.upliftmodel.forget``)."""
-    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    observability.forget(KIND, namespace, name)
-    runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))
-    memo["wakeups"].finish((KIND, namespace, name))
+    namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
+    key = (KIND, namespace, name)
+    # First: whether a Campaign of the same name already runs (created again before this
+    # event was handled), whose name-keyed state must stay.
+    name_free = memo["wakeups"].finish(key, uid)
+    runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
+    if name_free:
+        observability.forget(KIND, namespace, name)

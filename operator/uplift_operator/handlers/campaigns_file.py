@@ -74,7 +74,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         await loop.run_in_executor(memo["pass_executor"], write)
         return None  # woken by its Campaigns and its model (handlers.watches)
 
-    await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass)
+    await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,
+                     uid=owner.uid)
 
 
 def file_key(namespace: str, model: str) -> tuple[str, str, str]:
@@ -88,7 +89,7 @@ def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
     service.forget(owner, file_dependencies(memo))
-    memo["wakeups"].finish(file_key(owner.namespace, owner.name))
+    memo["wakeups"].finish(file_key(owner.namespace, owner.name), owner.uid)
 
 
 def file_dependencies(memo: kopf.Memo) -> service.FileDependencies:

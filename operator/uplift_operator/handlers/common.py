@@ -146,8 +146,11 @@ class PassRunner:
         observe(namespace, name, result.status)
         return result.requeue_after
 
-    def forget(self, key: Key, uid: str) -> None:
-        self.signatures.forget(key)
+    def forget(self, key: Key, uid: str, *, name_free: bool = True) -> None:
+        """Drop what is kept of object ``uid``; of its name too unless another object took it
+        (``name_free``: ``Wakeups.finish``'s answer)."""
+        if name_free:
+            self.signatures.forget(key)
         self.own_writes.forget(uid)
 
 

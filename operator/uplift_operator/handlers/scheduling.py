@@ -52,32 +52,44 @@ class Flag(asyncio.Event):
 
 @dataclass
 class Wakeups:
-    """The waiting tasks' wake-up flags by key; called from the event loop."""
+    """The waiting tasks' wake-up flags by key and object uid; called from the event loop.
 
-    _flags: dict[Key, Flag] = field(default_factory=dict)
+    A key (kind, namespace, name) may have two tasks for a moment: a name deleted and created
+    again. kopf hands each uid's events to its own worker, so the old object's DELETED event
+    may be handled after the new object's task started; finishing by key alone then ended
+    the new task after its first pass and left the old one running."""
 
-    def register(self, key: Key) -> Flag:
+    _flags: dict[Key, dict[str, Flag]] = field(default_factory=dict)
+
+    def register(self, key: Key, uid: str = "") -> Flag:
         flag = Flag()
-        self._flags[key] = flag
+        self._flags.setdefault(key, {})[uid] = flag
         return flag
 
     def unregister(self, key: Key, flag: Flag) -> None:
-        if self._flags.get(key) is flag:
-            del self._flags[key]
+        flags = self._flags.get(key, {})
+        for uid, registered in list(flags.items()):
+            if registered is flag:
+                del flags[uid]
+        if not flags:
+            self._flags.pop(key, None)
 
     def wake(self, key: Key) -> None:
-        flag = self._flags.get(key)
-        if flag is not None:
+        for flag in self._flags.get(key, {}).values():
             flag.set()
 
-    def finish(self, key: Key) -> None:
-        """The resource of ``key`` is gone (its DELETED watch event): its task ends after the
-        pass it may be in. Without kopf's finalizer (``waiting_task``), this is what stops it;
-        a task registered later under the same key (the name re-used) is not affected."""
-        flag = self._flags.get(key)
+    def finish(self, key: Key, uid: str = "") -> bool:
+        """The object ``uid`` of ``key`` is gone (its DELETED watch event): its task ends after
+        the pass it may be in. Without kopf's finalizer (``waiting_task``), this is what stops
+        it; another object's task under the same key (the name re-used) is not affected.
+        Returns whether the key is free of such a task, i.e. whether what is kept by name may
+        be dropped too."""
+        flags = self._flags.get(key, {})
+        flag = flags.get(uid)
         if flag is not None:
             flag.finished = True
             flag.set()
+        return all(other == uid for other in flags)
 
     def __len__(self) -> int:
         return len(self._flags)
@@ -149,11 +161,11 @@ class Signatures:
 
 
 async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitable[float | None]],
-                     *, resync: float = RESYNC_SECONDS) -> None:
+                     *, uid: str = "", resync: float = RESYNC_SECONDS) -> None:
     """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
-    nothing due) or woken, until its resource is gone (``Wakeups.finish``) or it is cancelled
-    (kopf cancels a daemon when the operator stops or is paused by peering)."""
-    flag = wakeups.register(key)
+    nothing due) or woken, until its resource (object ``uid``) is gone (``Wakeups.finish``) or
+    it is cancelled (kopf cancels a daemon when the operator stops or is paused by peering)."""
+    flag = wakeups.register(key, uid)
     failures = 0
     try:
         while not flag.finished:

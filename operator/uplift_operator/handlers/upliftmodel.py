@@ -45,7 +45,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         return result
 
     await run_passes(key, passes.wakeups,
-                     lambda: passes.run_once(key, body, decide, _observe))
+                     lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
 
 
 def start_write_back(memo: kopf.Memo) -> None:
@@ -81,12 +81,17 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted UpliftModel. On the watch's DELETED event, not
     as a kopf on-delete handler: that would make kopf keep a last-handled annotation on every
     object (one more write per resource) for a handler that writes nothing."""
-    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
-    observability.forget(KIND, namespace, name)
+    namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
+    key = (KIND, namespace, name)
+    # First: whether an object of the same name already runs (created again before this
+    # event was handled), whose name-keyed state must stay.
+    name_free = memo["wakeups"].finish(key, uid)
     deps = memo["uplift_dependencies"]
-    deps.decision_keys.pop((namespace, name, str(meta.get("uid"))), None)
-    runner(memo, KIND, PLURAL).forget((KIND, namespace, name), str(meta.get("uid")))
-    memo["wakeups"].finish((KIND, namespace, name))
+    deps.decision_keys.pop((namespace, name, uid), None)
+    runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
+    if not name_free:
+        return
+    observability.forget(KIND, namespace, name)
     followers = memo.get("alias_followers")
     if followers is not None:
-        followers.forget((KIND, namespace, name))
+        followers.forget(key)

@@ -85,3 +85,34 @@ def test_the_status_is_written_only_on_the_resource_version_decided_on(
     cluster = Cluster(200)
     _run(cluster)
     assert cluster.preconditions == ["1"]
+
+
+def test_a_late_deleted_event_of_a_campaign_created_again_keeps_the_new_ones_state() -> None:
+    """The name deleted and created again, the old object's DELETED event handled after the
+    new object's task started: the new task, its phase series and its signature stay."""
+    from uplift_operator.api.v1alpha1.common import Phase
+    from uplift_operator.handlers import campaign, observability
+
+    key = ("Campaign", "ns", "late-c")
+    wakeups = Wakeups()
+    runner = PassRunner("Campaign", "campaigns", wakeups, ThreadPoolExecutor(1), Cluster(200))
+    memo = kopf.Memo(wakeups=wakeups, pass_runner_Campaign=runner)
+    new_flag = wakeups.register(key, "new-uid")
+    runner.signatures.changed(key, {"metadata": {"generation": 1}})
+    observability.observe_phase("Campaign", "ns", "late-c", Phase.PROGRESSING, False)
+
+    def phase_series() -> float | None:
+        return observability.REGISTRY.get_sample_value(
+            "uplift_operator_resource_phase",
+            {"kind": "Campaign", "namespace": "ns", "name": "late-c", "phase": "Progressing"})
+
+    campaign.forget(meta=kopf.Meta({"metadata": {"namespace": "ns", "name": "late-c",
+                                                 "uid": "old-uid"}}), memo=memo)
+    assert not new_flag.finished and key in wakeups
+    assert phase_series() == 1.0
+    assert not runner.signatures.changed(key, {"metadata": {"generation": 1}})  # still seen
+
+    campaign.forget(meta=kopf.Meta({"metadata": {"namespace": "ns", "name": "late-c",
+                                                 "uid": "new-uid"}}), memo=memo)
+    assert new_flag.finished
+    assert phase_series() is None
