@@ -105,7 +105,12 @@ class CampaignBench:
             "units": f"sum by (arm, version) (uplift_assignments_total{selector})",
             "units in the last 30s": f"sum by (arm) (increase(uplift_assignments_total"
                                      f"{selector}[30s]))"})
-        sent = f"{self.traffic.diagnostics()}\n{self.bench.scrape_health()}\n{held}"
+        # Whether passes still run (and see no data) or stopped (a lost waiting task).
+        last = self.bench.operator.last_pass("Campaign", self.namespace, CAMPAIGN)
+        passes = (f"last Campaign pass began {time.time() - last:.1f} s ago" if last
+                  else "no Campaign pass recorded in the operator's /metrics")
+        sent = (f"{self.traffic.diagnostics()}\n{self.bench.scrape_health()}\n{held}\n"
+                f"{passes}")
         raise AssertionError(f"timed out waiting for {what}; gates:\n{gates}\ncampaign status "
                              f"without gates: {json.dumps(rest, indent=1)[:2500]}\n{sent}\n"
                              "operator warnings and errors (last 10):\n"

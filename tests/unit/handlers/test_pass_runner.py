@@ -106,13 +106,14 @@ def test_a_late_deleted_event_of_a_campaign_created_again_keeps_the_new_ones_sta
             "uplift_operator_resource_phase",
             {"kind": "Campaign", "namespace": "ns", "name": "late-c", "phase": "Progressing"})
 
-    campaign.forget(meta=kopf.Meta({"metadata": {"namespace": "ns", "name": "late-c",
-                                                 "uid": "old-uid"}}), memo=memo)
+    forget: Any = campaign.forget  # kopf types the decorated handler as its own callback
+    forget(meta=kopf.Body({"metadata": {"namespace": "ns", "name": "late-c", "uid": "old-uid"}}).meta,
+           memo=memo)
     assert not new_flag.finished and key in wakeups
     assert phase_series() == 1.0
     assert not runner.signatures.changed(key, {"metadata": {"generation": 1}})  # still seen
 
-    campaign.forget(meta=kopf.Meta({"metadata": {"namespace": "ns", "name": "late-c",
-                                                 "uid": "new-uid"}}), memo=memo)
+    forget(meta=kopf.Body({"metadata": {"namespace": "ns", "name": "late-c", "uid": "new-uid"}}).meta,
+           memo=memo)
     assert new_flag.finished
     assert phase_series() is None
