@@ -34,24 +34,21 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from bench.campaign_stack import serve_model  # noqa: E402
 from kubernetes import client as kube_client  # noqa: E402
-from kubernetes import config as kube_config  # noqa: E402
 from kubernetes import watch  # noqa: E402
-from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac  # noqa: E402
-from tests.support.registry import Versions  # noqa: E402
 
 from uplift_operator.devenv import process  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
 from uplift_operator.devenv.mlserver import MlserverProcess  # noqa: E402
-from uplift_operator.devenv.seldon_standin import SeldonStandIn  # noqa: E402
 from uplift_operator.devenv.serving_agent import project  # noqa: E402
 from uplift_operator.model import pyfunc  # noqa: E402
 from uplift_operator.model.features import FeatureSchema  # noqa: E402
@@ -59,7 +56,6 @@ from uplift_operator.model.learners import BaseSpec, make_learner  # noqa: E402
 from uplift_operator.model.scoring import UpliftModel, encode_treatments  # noqa: E402
 from uplift_operator.runtime.assignment import exposed  # noqa: E402
 
-HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
 NS, MODEL, CAMPAIGN, SALT = "bench", "um", "prop", "propagation"
 STEP = 5  # percent per step: 5, 10, … 100, so at most 19 changes
 
@@ -175,33 +171,8 @@ def main() -> int:
     _train(work / "model")
 
     with ControlPlane() as plane, MlflowServer() as mlflow:
-        admin = Kubectl(plane.admin_kubeconfig)
-        install_crds(admin)
-        install_operator_rbac(admin)
-        admin.run("create", "namespace", NS)
-        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            str(plane.admin_kubeconfig))
-        standin = SeldonStandIn(api_client).start()
-        custom = kube_client.CustomObjectsApi(api_client)
-        operator = OperatorProcess(plane.operator_kubeconfig, Path(mlflow.workdir),
-                                   "--priority", "10", "--mlflow-tracking-uri", mlflow.url).start()
-        versions = Versions(mlflow.url, "bench-model")
-        versions.set_alias("champion", versions.train(HILLSTROM, sample=4000))
-        admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
-                     "metadata": {"name": MODEL, "namespace": NS},
-                     "spec": {"model": {"registeredModel": "bench-model", "alias": "champion",
-                                        "aliasRefreshInterval": "1s"},
-                              "treatments": [{"name": "womens-e-mail"}],
-                              "rollout": {"analysisInterval": "5s", "steps": [{"weight": 50}],
-                                          "gates": [{"name": "errors", "type": "errorRate",
-                                                     "max": 0.05}]}}})
-
-        def model_phase() -> str:
-            body = cast(dict[str, Any], custom.get_namespaced_custom_object(
-                "uplift.dev", "v1alpha1", NS, "upliftmodels", MODEL))
-            return str((body.get("status") or {}).get("phase"))
-
-        process.wait_until(lambda: model_phase() == "Healthy", timeout=120, what="model Healthy")
+        served = serve_model(plane, mlflow, NS, MODEL)
+        admin, api_client, custom = served.admin, served.api_client, served.custom
         watches = Watches(api_client, volume).start()
         steps = [{"percent": STEP * (i + 1)} for i in range(changes + 1)]
         admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "Campaign",
@@ -248,8 +219,7 @@ def main() -> int:
                   f"status → decided {row[4]:.3f} s", flush=True)
         watches.stop()
         server.stop()
-        operator.stop()
-        standin.stop()
+        served.stop()
 
     legs = ("promote → status (the pass)", "status → ConfigMap (steps 1–2)",
             "ConfigMap → volume (step 3, local stand-in)", "volume → decided (step 4)",

@@ -22,31 +22,28 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT)]
 
+from bench.campaign_stack import serve_model  # noqa: E402
 from kubernetes import client as kube_client  # noqa: E402
-from kubernetes import config as kube_config  # noqa: E402
 from tests.support.campaign_traffic import (  # noqa: E402
     CampaignProfile,
     CampaignTraffic,
     ConfigMapExposure,
 )
-from tests.support.kube import Kubectl, OperatorProcess, install_crds, install_operator_rbac  # noqa: E402
+from tests.support.kube import Kubectl  # noqa: E402
 from tests.support.metrics_endpoint import MetricsEndpoint  # noqa: E402
-from tests.support.registry import Versions  # noqa: E402
 
 from uplift_operator.adapters.prometheus import PrometheusClient  # noqa: E402
 from uplift_operator.devenv import process  # noqa: E402
 from uplift_operator.devenv.controlplane import ControlPlane  # noqa: E402
 from uplift_operator.devenv.mlflow_server import MlflowServer  # noqa: E402
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget  # noqa: E402
-from uplift_operator.devenv.seldon_standin import SeldonStandIn  # noqa: E402
 from uplift_operator.runtime.metrics import RuntimeMetrics  # noqa: E402
 
-HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
 NS, MODEL = "bench", "um"
 
 
@@ -115,39 +112,13 @@ def main() -> int:
     metrics = RuntimeMetrics(endpoint.registry)
     with ControlPlane() as plane, MlflowServer() as mlflow, PrometheusServer(
             [ScrapeTarget(endpoint.target, job="runtime", labels={"namespace": NS})]) as prometheus:
-        admin = Kubectl(plane.admin_kubeconfig)
-        install_crds(admin)
-        install_operator_rbac(admin)
-        admin.run("create", "namespace", NS)
-        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            str(plane.admin_kubeconfig))
-        standin = SeldonStandIn(api_client).start()
-        custom, core = kube_client.CustomObjectsApi(api_client), kube_client.CoreV1Api(api_client)
-        operator = OperatorProcess(plane.operator_kubeconfig, Path(mlflow.workdir),
-                                   "--priority", "10", "--mlflow-tracking-uri", mlflow.url,
-                                   "--prometheus-url", prometheus.url).start()
-        versions = Versions(mlflow.url, "bench-model")
-        versions.set_alias("champion", versions.train(HILLSTROM, sample=4000))
-        admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
-                     "metadata": {"name": MODEL, "namespace": NS},
-                     "spec": {"model": {"registeredModel": "bench-model", "alias": "champion",
-                                        "aliasRefreshInterval": "1s"},
-                              "treatments": [{"name": "womens-e-mail"}],
-                              "rollout": {"analysisInterval": "5s", "steps": [{"weight": 50}],
-                                          "gates": [{"name": "errors", "type": "errorRate",
-                                                     "max": 0.05}]}}})
-
-        def model_phase() -> str:
-            body = cast(dict[str, Any], custom.get_namespaced_custom_object(
-                "uplift.dev", "v1alpha1", NS, "upliftmodels", MODEL))
-            return str((body.get("status") or {}).get("phase"))
-
-        _poll(lambda: model_phase() == "Healthy", 120)
+        served = serve_model(plane, mlflow, NS, MODEL, "--prometheus-url", prometheus.url)
+        admin, custom = served.admin, served.custom
+        core = kube_client.CoreV1Api(served.api_client)
         prom = PrometheusClient(prometheus.url)
         latencies = [_trial(f"c{trial + 1}", args.interval, metrics, custom, core, admin, prom)
                      for trial in range(args.trials)]
-        operator.stop()
-        standin.stop()
+        served.stop()
     endpoint.stop()
     target = args.interval + 2
     to_status = [s for s, _ in latencies]
