@@ -85,6 +85,9 @@ class _StatusWriter(Protocol):
                      patch: Mapping[str, Any], resource_version: str | None = None,
                      ) -> dict[str, Any]: ...
 
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None: ...
+
 
 @dataclass
 class PassRunner:
@@ -133,8 +136,11 @@ class PassRunner:
                     return CONFLICT_RETRY_SECONDS
                 if error.status != 404:
                     raise
-                # Deleted while the pass decided: its DELETED event ends the task; nothing
-                # to write, and no failure to report.
+                # Deleted while the pass decided: nothing to write, no failure to report.
+                # Normally its DELETED event ends the task; a watch that re-lists after a
+                # gap never sees that event, so a read that confirms it ends it here.
+                if await loop.run_in_executor(self.executor, self._gone, key, uid):
+                    self.wakeups.finish(key, uid)
                 return None
             self.own_writes.wrote(uid, written)
         # Events only once the status that records the decision is written: a failed write
@@ -145,6 +151,16 @@ class PassRunner:
                                       [event.reason for event in result.events])
         observe(namespace, name, result.status)
         return result.requeue_after
+
+    def _gone(self, key: Key, uid: str) -> bool:
+        """Whether a read shows object ``uid`` gone: no object of its name, or another one
+        (a read that fails says nothing)."""
+        _, namespace, name = key
+        try:
+            live = self.cluster.get(f"{GROUP}/{VERSION}", self.plural, namespace, name)
+        except KubeError:
+            return False
+        return live is None or str((live.get("metadata") or {}).get("uid")) != uid
 
     def forget(self, key: Key, uid: str, *, name_free: bool = True) -> None:
         """Drop what is kept of object ``uid``; of its name too unless another object took it

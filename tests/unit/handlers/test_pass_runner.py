@@ -20,9 +20,13 @@ from uplift_operator.services.common import Event, PassResult
 
 
 class Cluster:
-    def __init__(self, status: int) -> None:
-        self.status, self.patches = status, 0
+    def __init__(self, status: int, live: dict[str, Any] | None = None) -> None:
+        self.status, self.patches, self.live = status, 0, live
         self.preconditions: list[str | None] = []
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+        return self.live
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
                      patch: Mapping[str, Any], resource_version: str | None = None,
@@ -35,7 +39,7 @@ class Cluster:
         raise KubeError(f"patch {plural}/{name}/status: {self.status}", self.status)
 
 
-def _run(cluster: Cluster) -> float | None:
+def _run(cluster: Cluster, wakeups: Wakeups | None = None) -> float | None:
     body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u1",
                                    "resourceVersion": "1"}, "status": {}})
 
@@ -45,17 +49,25 @@ def _run(cluster: Cluster) -> float | None:
 
     async def go() -> float | None:
         with ThreadPoolExecutor(1) as pool:
-            runner = PassRunner("Campaign", "campaigns", Wakeups(), pool, cluster)
+            runner = PassRunner("Campaign", "campaigns", wakeups or Wakeups(), pool, cluster)
             return await runner.run_once(("Campaign", "ns", "c"), body, decide,
                                          lambda *_: None)
 
     return asyncio.run(go())
 
 
-def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure() -> None:
-    cluster = Cluster(404)
-    assert _run(cluster) is None
+@pytest.mark.parametrize(("live", "ends"), [
+    (None, True),  # gone: its task ends, even if its DELETED event never comes
+    ({"metadata": {"uid": "u2"}}, True),  # the name re-used by another object
+    ({"metadata": {"uid": "u1"}}, False),  # still there (a 404 that meant something else)
+])
+def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure(
+        live: dict[str, Any] | None, ends: bool) -> None:
+    cluster, wakeups = Cluster(404, live), Wakeups()
+    flag = wakeups.register(("Campaign", "ns", "c"), "u1")
+    assert _run(cluster, wakeups) is None
     assert cluster.patches == 1
+    assert flag.finished is ends
 
 
 def test_any_other_status_write_error_still_fails_the_pass() -> None:
