@@ -50,9 +50,15 @@ class WatchedObjects:
             if newer(body, self._objects.get(key)):
                 self._objects[key] = kept
 
-    def forget(self, plural: str, namespace: str, name: str) -> None:
+    def forget(self, plural: str, namespace: str, name: str, uid: str | None = None) -> None:
+        """Drop the object of that name; with ``uid``, only if it is still that object (a
+        DELETED event handled after the name was created again keeps the new one)."""
+        key = (plural, namespace, name)
         with self._lock:
-            self._objects.pop((plural, namespace, name), None)
+            known = self._objects.get(key)
+            if known is not None and (uid is None or
+                                      str((known.get("metadata") or {}).get("uid")) == uid):
+                del self._objects[key]
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:

@@ -54,7 +54,7 @@ def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
     meta = body.metadata
     namespace, name = str(meta.namespace), str(meta.name)
     if event.get("type") == "DELETED":
-        objects.forget(plural, namespace, name)
+        objects.forget(plural, namespace, name, str(meta.uid))
     else:
         objects.observe(plural, event["object"])
     return namespace, name

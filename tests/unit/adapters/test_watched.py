@@ -93,3 +93,17 @@ def test_a_deleted_object_is_asked_for_again() -> None:
     objects.forget(PLURAL, "ns", "um")  # the DELETED event
     assert cluster.get(API, PLURAL, "ns", "um") is None
     assert api.calls == [f"get {PLURAL}"]
+
+
+def test_a_late_deleted_event_keeps_the_object_that_took_the_name_since() -> None:
+    objects = WatchedObjects([PLURAL])
+
+    def body(uid: str, version: str) -> dict[str, Any]:
+        return {"metadata": {"namespace": "ns", "name": "sd", "uid": uid,
+                             "resourceVersion": version}}
+
+    objects.observe(PLURAL, body("new", "7"))
+    objects.forget(PLURAL, "ns", "sd", "old")  # the old object's DELETED event, handled late
+    assert objects.get(PLURAL, "ns", "sd") == body("new", "7")
+    objects.forget(PLURAL, "ns", "sd", "new")
+    assert objects.get(PLURAL, "ns", "sd") is None
