@@ -4,6 +4,7 @@ writes wake nothing; a failing pass backs off."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -78,15 +79,20 @@ def test_a_failing_pass_backs_off_doubling(monkeypatch: pytest.MonkeyPatch) -> N
     assert 0.95 <= first < 1.6 and 1.95 <= second < 2.8, started
 
 
+def _recording(ran: list[str]) -> Callable[[str], Callable[[], Awaitable[float | None]]]:
+    """A pass factory: each pass appends its label to ``ran`` and has nothing due."""
+    def one_pass(label: str) -> Callable[[], Awaitable[float | None]]:
+        async def run() -> float | None:
+            ran.append(label)
+            return None
+        return run
+    return one_pass
+
+
 def test_a_finished_task_ends_after_its_pass_and_a_new_one_under_the_same_key_runs_on() -> None:
     async def scenario() -> tuple[list[str], bool]:
-        wakeups, ran = Wakeups(), []
-
-        def one_pass(label: str) -> Any:
-            async def run() -> float | None:
-                ran.append(label)
-                return None
-            return run
+        wakeups, ran = Wakeups(), list[str]()
+        one_pass = _recording(ran)
 
         old = asyncio.create_task(run_passes(KEY, wakeups, one_pass("old")))
         await asyncio.sleep(0.1)
@@ -108,13 +114,8 @@ def test_a_deleted_objects_late_event_ends_its_own_task_not_the_new_one_of_its_n
     # kopf handles each uid's events in its own worker: the name can be created again and its
     # task started before the old object's DELETED event is handled.
     async def scenario() -> tuple[list[str], bool, bool, bool]:
-        wakeups, ran = Wakeups(), []
-
-        def one_pass(label: str) -> Any:
-            async def run() -> float | None:
-                ran.append(label)
-                return None
-            return run
+        wakeups, ran = Wakeups(), list[str]()
+        one_pass = _recording(ran)
 
         old = asyncio.create_task(run_passes(KEY, wakeups, one_pass("old"), uid="u1"))
         await asyncio.sleep(0.1)
