@@ -459,6 +459,37 @@ def test_a_model_with_nothing_serving_or_degraded_before_serving_exposes_no_one(
     bench.admin.run("delete", "upliftmodel", "late", "-n", campaign.namespace, "--wait=false")
 
 
+def test_a_campaign_deleted_and_applied_again_at_once_starts_afresh_and_ramps(
+        campaign: CampaignBench) -> None:
+    # A replace (GitOps, or kubectl delete && apply): the new object's task, memory and status
+    # are its own, whatever order the operator sees the two objects' events in.
+    campaign.traffic.set(CampaignProfile())
+    exposure = {**BASE_SPEC["exposure"], "steps": [{"percent": 5, "pause": "1s"},
+                                                   {"percent": 25}]}
+    campaign.apply(exposure=exposure)
+    campaign.wait(_at(25, 1), "the first object at 25%")
+    admin, namespace = campaign.bench.admin, campaign.namespace
+    old_uid = admin.get("campaign", CAMPAIGN, namespace)["metadata"]["uid"]
+    replaced = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    admin.run("delete", "campaign", CAMPAIGN, "-n", namespace, "--wait=false")
+    campaign.apply(exposure=exposure)
+    new = admin.get("campaign", CAMPAIGN, namespace)
+    assert new["metadata"]["uid"] != old_uid
+
+    def started_again(s: Status) -> bool:
+        history = s.get("history") or [{}]
+        started = dt.datetime.fromisoformat(history[0].get("time", "1970-01-01T00:00:00Z"))
+        return _at(25, 1)(s) and started >= replaced
+
+    status = campaign.wait(started_again, "the new object at 25%, on a history of its own")
+    assert [h["action"] for h in status["history"]] == ["ExposureStarted", "StepAdvanced"]
+    assert all(g["verdict"] == "Pass" for g in status["gates"])
+    # Its passes go on: a change of spec is still acted on.
+    campaign.patch({"exposure": {**exposure, "steps": [{"percent": 5, "pause": "1s"},
+                                                       {"percent": 25, "pause": "1s"}]}})
+    campaign.wait(lambda s: s.get("phase") == "Healthy", "the new object's ramp complete")
+
+
 def test_killed_operator_resumes_the_campaign_at_the_same_step(campaign: CampaignBench) -> None:
     campaign.traffic.set(CampaignProfile())
     campaign.apply(exposure={**BASE_SPEC["exposure"],
