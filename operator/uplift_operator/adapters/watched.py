@@ -107,6 +107,19 @@ class WatchedCluster:
             self.objects.observe(plural, found)
         return found
 
+    def read_live(self, api_version: str, plural: str, namespace: str,
+                  name: str) -> dict[str, Any] | None:
+        """Read from the API server even for a watched kind, and update the store with the
+        answer: for when memory is in doubt (a write found no object, so the store may hold
+        one whose DELETED event never came)."""
+        found = self.cluster.get(api_version, plural, namespace, name)
+        if plural in self.objects.plurals:
+            if found is None:
+                self.objects.forget(plural, namespace, name)
+            else:
+                self.objects.observe(plural, found)
+        return found
+
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         gone = self.cluster.delete(api_version, plural, namespace, name)
         if plural in self.objects.plurals:

@@ -85,8 +85,8 @@ class _StatusWriter(Protocol):
                      patch: Mapping[str, Any], resource_version: str | None = None,
                      ) -> dict[str, Any]: ...
 
-    def get(self, api_version: str, plural: str, namespace: str,
-            name: str) -> dict[str, Any] | None: ...
+    def read_live(self, api_version: str, plural: str, namespace: str,
+                  name: str) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -153,11 +153,12 @@ class PassRunner:
         return result.requeue_after
 
     def _gone(self, key: Key, uid: str) -> bool:
-        """Whether a read shows object ``uid`` gone: no object of its name, or another one
-        (a read that fails says nothing)."""
+        """Whether a read from the API server (never the watched store, which would still
+        hold an object whose DELETED event was missed) shows object ``uid`` gone: no object
+        of its name, or another one. A read that fails says nothing."""
         _, namespace, name = key
         try:
-            live = self.cluster.get(f"{GROUP}/{VERSION}", self.plural, namespace, name)
+            live = self.cluster.read_live(f"{GROUP}/{VERSION}", self.plural, namespace, name)
         except KubeError:
             return False
         return live is None or str((live.get("metadata") or {}).get("uid")) != uid

@@ -107,3 +107,16 @@ def test_a_late_deleted_event_keeps_the_object_that_took_the_name_since() -> Non
     assert objects.get(PLURAL, "ns", "sd") == body("new", "7")
     objects.forget(PLURAL, "ns", "sd", "new")
     assert objects.get(PLURAL, "ns", "sd") is None
+
+
+def test_a_live_read_asks_the_api_server_and_drops_what_it_no_longer_has() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    objects.observe(PLURAL, _body("um", 3, 100))  # its DELETED event never came
+    assert cluster.read_live(API, PLURAL, "ns", "um") is None
+    assert api.calls == [f"get {PLURAL}"]
+    assert objects.get(PLURAL, "ns", "um") is None
+    api.objects[(PLURAL, "ns", "um")] = _body("um", 9, 80)
+    assert cluster.read_live(API, PLURAL, "ns", "um") == _body("um", 9, 80)
+    assert objects.get(PLURAL, "ns", "um") == _body("um", 9, 80)

@@ -24,8 +24,8 @@ class Cluster:
         self.status, self.patches, self.live = status, 0, live
         self.preconditions: list[str | None] = []
 
-    def get(self, api_version: str, plural: str, namespace: str,
-            name: str) -> dict[str, Any] | None:
+    def read_live(self, api_version: str, plural: str, namespace: str,
+                  name: str) -> dict[str, Any] | None:
         return self.live
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
