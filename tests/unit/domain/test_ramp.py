@@ -205,6 +205,15 @@ def test_pause_end_advances_on_the_last_analysis_without_a_new_one() -> None:
     assert d.status.current_step == 1
 
 
+def test_the_pause_runs_from_the_steps_start_so_a_late_pass_advances_at_once() -> None:
+    sim = with_canary()
+    for _ in range(7):  # T0+1m … T0+7m: the pause (5m) runs out while the gate is Inconclusive
+        d = sim.tick(1, verdicts={"latency": INC, "shadow": P})
+        assert d.status.current_step == 0
+    d = sim.passing(1)  # the first Pass, past the pause: no second pause after it
+    assert (d.status.current_step, d.status.canary_weight) == (1, 25)
+
+
 def test_a_pass_from_the_previous_step_does_not_count() -> None:
     sim = with_canary()
     sim.passing(5)

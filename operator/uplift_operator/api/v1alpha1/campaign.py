@@ -113,8 +113,11 @@ class ExposureStep(ApiModel):
     """One step of the exposure ramp: the share of eligible units treated, held for a pause."""
 
     percent: float = Field(gt=0, le=100, description="Percent of eligible units exposed.")
-    pause: Duration | None = Field(default=None,
-                                   description="Hold time once gates pass; absent: indefinitely.")
+    pause: Duration | None = Field(
+        default=None,
+        description="Least time the step lasts, counted from its start; gates are analysed "
+                    "meanwhile, and the step advances once the pause has elapsed and an "
+                    "analysis during the step passed. Absent: until promoted by hand.")
 
 
 class CampaignGate(GateSpecBase):

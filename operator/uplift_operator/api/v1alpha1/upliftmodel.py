@@ -133,8 +133,9 @@ class RolloutStep(ApiModel):
     weight: int = Field(gt=0, le=100, description="Percent of traffic to the canary, in (0, 100].")
     pause: Duration | None = Field(
         default=None,
-        description="How long the step lasts once its gates pass. Absent: indefinitely, until "
-                    "promoted by hand.")
+        description="Least time the step lasts, counted from its start; gates are analysed "
+                    "meanwhile, and the step advances once the pause has elapsed and an "
+                    "analysis during the step passed. Absent: until promoted by hand.")
 
 
 class ModelGate(GateSpecBase):
