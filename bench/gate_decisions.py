@@ -441,6 +441,7 @@ class LatencySim(GateSim):
 DRIFT_FEATURES = 7
 DRIFT_BINS = 10
 DRIFT_REFERENCE = 50_000  # training rows behind each reference histogram
+DRIFT_RARE_SHARE = 0.02  # the last feature's rare category
 
 
 def _reference_shares() -> list[FloatArray]:
@@ -448,7 +449,8 @@ def _reference_shares() -> list[FloatArray]:
     out = []
     for f in range(DRIFT_FEATURES):
         if f == DRIFT_FEATURES - 1:
-            p = np.r_[0.02, np.full(DRIFT_BINS - 1, 0.98 / (DRIFT_BINS - 1))]
+            rest = (1 - DRIFT_RARE_SHARE) / (DRIFT_BINS - 1)
+            p = np.r_[DRIFT_RARE_SHARE, np.full(DRIFT_BINS - 1, rest)]
         else:
             p = np.full(DRIFT_BINS, 1.0 / DRIFT_BINS)
         out.append(p)
@@ -876,6 +878,10 @@ class DeliverySim(CampaignSim):
     def fixed_n(self, sc: Scenario) -> float:
         floor = self.gate["min"]
         return math.nan if sc.effect == floor else n_one_sample(floor, sc.effect)
+
+    def cap(self) -> float:
+        # minSamples counts each step's own decisions: a small N must not end the ramp first.
+        return max(super().cap(), 2.0 * len(WEIGHTS) * float(self.gate.get("minSamples", 100)))
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> Run:
         return DeliveryRun(self, sc)
@@ -1441,9 +1447,9 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int,
 
 def first_pass_note(row: Row) -> str | None:
     """For a row whose right decision is a promotion: the samples at the gate's first Pass
-    against those at the promotion. Every step needs a Pass and then its pause, so a Pass
-    shown at a low step still waits out the later steps' pauses: the difference is the
-    ramp's, not the test's."""
+    against those at the promotion. Every step lasts at least its pause (from its start) and
+    needs a Pass of its own, so a Pass shown at a low step still waits out the later steps'
+    pauses: the difference is the ramp's, not the test's."""
     if row.scenario.right != "promote" or not math.isfinite(row.fixed_n) or row.fixed_n <= 0:
         return None
     n = row.fixed_n

@@ -10,11 +10,13 @@ defaults")::
 null's fixed-horizon N in 40 looks at the first step, a 1 % error rate, 10 %/15 % conversion, a
 10 % holdout, the API's margins and α = 0.05. The rules must hold on any design a user writes,
 so this bench runs the scenarios that test validity — equal versions (false rollback), the
-canary exactly at the margin (false promotion), a 52/48 split (flagged before any promotion)
-and, for the Campaign gates, an effect exactly at the bound (false pass) and a positive one
-(false fail) — on each case below, through the same simulators and the same per-analysis entry
-points (``gate_decisions.simulate``: ``evaluate_gate`` with the memory read back from status,
-then ``ramp.decide`` / ``exposure.decide``). Only a case's overrides differ from the bench.
+canary exactly at the margin (false promotion), a 52/48 split (flagged before any promotion),
+for the Campaign gates an effect exactly at the bound (false pass) and a positive one (false
+fail), and for the one-version bound gates (drift, upliftSanity, deliveryRate) a truth inside
+the bound (false rollback) and one exactly at it (either decision is false) — on each case
+below, through the same simulators and the same per-analysis entry points
+(``gate_decisions.simulate``: ``evaluate_gate`` with the memory read back from status, then
+``ramp.decide`` / ``exposure.decide``). Only a case's overrides differ from the bench.
 
 A wrong decision is judged against the case's α: ✓ when its rate is at most α, ✗ otherwise
 (with the 95 % Wilson interval, so a ✗ whose interval holds α is within the noise of the runs).
@@ -42,6 +44,9 @@ from bench.gate_decisions import RunResult, Scenario, wilson  # noqa: E402
 
 MODEL_GATES = ("errorRate", "onlineEffect", "latency")
 CAMPAIGN_GATES = ("incrementalConversions", "roi")
+#: The one-version gates: bounds, not comparisons (no SRM scenario).
+BOUND_GATES = ("drift", "upliftSanity", "deliveryRate")
+EVERY_GATE = MODEL_GATES + CAMPAIGN_GATES + BOUND_GATES
 SRM_TARGET = gd.TARGET_SRM
 # The bench's own, before any case changes them.
 _BENCH_MAX_LOOKS, _BENCH_CAP, _BENCH_LOOKS_TO_N = gd.MAX_LOOKS, gd.CAP, gd.LOOKS_TO_N
@@ -58,9 +63,14 @@ class Case:
     conversion: tuple[float, float] = (gd.OE_HOLDOUT_P, gd.OE_TREATED_P)  # holdout, treated
     campaign_base: float = gd.CAMPAIGN_BASE
     holdout: float = gd.CAMPAIGN_H  # onlineEffect's and the Campaign's holdoutFraction
-    margin_scale: float = 1.0  # × the bench's margins (errorRate/latency 0.2, onlineEffect 0.005)
+    # × the bench's margins and bounds: errorRate/latency 0.2, onlineEffect 0.005, drift's PSI
+    # bound 0.1, upliftSanity's band ±0.1, deliveryRate's shortfall 0.05 (min 0.95)
+    margin_scale: float = 1.0
     alpha: float = gd.ALPHA
-    gates: tuple[str, ...] = MODEL_GATES + CAMPAIGN_GATES
+    drift_features: int = gd.DRIFT_FEATURES
+    drift_bins: int = gd.DRIFT_BINS
+    drift_rare_share: float = gd.DRIFT_RARE_SHARE  # the last feature's rare category
+    gates: tuple[str, ...] = EVERY_GATE
 
     def apply(self) -> None:
         """Set the bench's module constants the simulators read at run time."""
@@ -74,6 +84,8 @@ class Case:
         gd.OE_HOLDOUT_P, gd.OE_TREATED_P = self.conversion
         gd.CAMPAIGN_BASE = self.campaign_base
         gd.CAMPAIGN_H = self.holdout
+        gd.DRIFT_FEATURES, gd.DRIFT_BINS = self.drift_features, self.drift_bins
+        gd.DRIFT_RARE_SHARE = self.drift_rare_share
 
     def overrides(self) -> str:
         default = Case("default")
@@ -89,16 +101,20 @@ CASES = (
     Case("one step 50", weights=(50,)),
     Case("small steps", weights=(1, 5, 20)),
     Case("fast traffic", looks_to_n=5),
-    Case("slow traffic", looks_to_n=100, gates=("errorRate", "onlineEffect")),
+    Case("slow traffic", looks_to_n=100,
+         gates=("errorRate", "onlineEffect", "upliftSanity", "deliveryRate")),
     Case("rare events", error_rate=0.001, conversion=(0.02, 0.03), campaign_base=0.02,
          gates=("errorRate", "onlineEffect", *CAMPAIGN_GATES)),
     Case("common events", error_rate=0.05, conversion=(0.30, 0.40), campaign_base=0.30,
          gates=("errorRate", "onlineEffect", *CAMPAIGN_GATES)),
-    Case("narrow margins", margin_scale=0.5, gates=MODEL_GATES),
-    Case("wide margins", margin_scale=2.5, gates=MODEL_GATES),
+    Case("narrow margins", margin_scale=0.5, gates=MODEL_GATES + BOUND_GATES),
+    Case("wide margins", margin_scale=2.5, gates=MODEL_GATES + BOUND_GATES),
     Case("holdout 0.5", holdout=0.5, gates=("onlineEffect", *CAMPAIGN_GATES)),
     Case("holdout 0.02", holdout=0.02, gates=("onlineEffect", *CAMPAIGN_GATES)),
     Case("α 0.01", alpha=0.01),
+    Case("one feature", drift_features=1, gates=("drift",)),
+    Case("twenty bins", drift_bins=20, gates=("drift",)),
+    Case("rare bin 0.2 %", drift_rare_share=0.002, gates=("drift",)),
 )
 
 
@@ -136,6 +152,7 @@ def sims(case: Case) -> dict[str, gd.GateSim]:
 
     ratio = 0.2 * s
     oe = 0.005 * s
+    psi, band, floor = 0.1 * s, gd.SANITY_BAND_DEFAULT * s, 1 - 0.05 * s
     ratio_gate = {"margin": ratio, "marginType": "relative", "alpha": a}
     return {
         "errorRate": gd.ErrorRateSim("errorRate", {"name": "errors", "type": "errorRate",
@@ -157,6 +174,22 @@ def sims(case: Case) -> dict[str, gd.GateSim]:
             (Scenario("ROI +1", "promote", 0.02),
              Scenario("at the bound (ROI 0)", "hold", gd.ROI_COST / gd.ROI_VALUE),
              Scenario("SRM (ROI +2)", "hold", 0.03, srm=True)), "exposed units"),
+        # The bound gates: no drift / inside the band / above the floor must pass (a rollback
+        # is false); exactly at the bound must do neither more often than α.
+        "drift": gd.DriftSim(
+            "drift", {"name": "drift", "type": "drift", "max": psi, "alpha": a},
+            (Scenario("null", "promote", 0.0), Scenario("at the bound", "hold", psi)),
+            "live rows"),
+        "upliftSanity": gd.SanitySim(
+            "upliftSanity", {"name": "score-sanity", "type": "upliftSanity", "min": -band,
+                             "max": band, "alpha": a},
+            (Scenario("null", "promote", 0.0), Scenario("at the band's edge", "hold", band)),
+            "requests"),
+        "deliveryRate": gd.DeliverySim(
+            "deliveryRate", {"name": "delivery", "type": "deliveryRate", "min": floor,
+                             "alpha": a},
+            (Scenario("above", "promote", floor + 0.6 * (1 - floor)),
+             Scenario("at the bound", "hold", floor)), "decisions"),
     }
 
 

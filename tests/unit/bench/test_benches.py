@@ -31,8 +31,11 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
     "gate_decisions": (["--quick", "--gates", "errorRate", "--jobs", "1", "--no-naive"], False,
                        ["errorRate"]),
     "gate_general": (["--runs", "2", "--jobs", "1", "--cases", "one step 50",
-                      "--gates", "errorRate,roi"], False,
-                     ["| one step 50 | errorRate | margin | 2 |", "| one step 50 | roi |"]),
+                      "--gates", "errorRate,roi,drift,upliftSanity,deliveryRate"], False,
+                     ["| one step 50 | errorRate | margin | 2 |", "| one step 50 | roi |",
+                      "| one step 50 | drift | at the bound | 2 |",
+                      "| one step 50 | upliftSanity | at the band's edge | 2 |",
+                      "| one step 50 | deliveryRate | above | 2 |"]),
     "drift_bounds": (["--paths", "3", "--stakes", "0.5", "--general"], False,
                      ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2, a tilt |",
                       "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "
