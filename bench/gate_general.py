@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -46,7 +47,9 @@ MODEL_GATES = ("errorRate", "onlineEffect", "latency")
 CAMPAIGN_GATES = ("incrementalConversions", "roi")
 #: The one-version gates: bounds, not comparisons (no SRM scenario).
 BOUND_GATES = ("drift", "upliftSanity", "deliveryRate")
-EVERY_GATE = MODEL_GATES + CAMPAIGN_GATES + BOUND_GATES
+ONLINE_GATES = MODEL_GATES + CAMPAIGN_GATES + BOUND_GATES
+#: qini decides offline, before any traffic: only its margin, α and set size matter.
+WITH_QINI = (*ONLINE_GATES, "qini")
 SRM_TARGET = gd.TARGET_SRM
 # The bench's own, before any case changes them.
 _BENCH_MAX_LOOKS, _BENCH_CAP, _BENCH_LOOKS_TO_N = gd.MAX_LOOKS, gd.CAP, gd.LOOKS_TO_N
@@ -70,7 +73,8 @@ class Case:
     drift_features: int = gd.DRIFT_FEATURES
     drift_bins: int = gd.DRIFT_BINS
     drift_rare_share: float = gd.DRIFT_RARE_SHARE  # the last feature's rare category
-    gates: tuple[str, ...] = EVERY_GATE
+    qini_rows: int = gd.QINI_ROWS_DEFAULT  # rows of each offline evaluation set
+    gates: tuple[str, ...] = ONLINE_GATES
 
     def apply(self) -> None:
         """Set the bench's module constants the simulators read at run time."""
@@ -86,6 +90,7 @@ class Case:
         gd.CAMPAIGN_H = self.holdout
         gd.DRIFT_FEATURES, gd.DRIFT_BINS = self.drift_features, self.drift_bins
         gd.DRIFT_RARE_SHARE = self.drift_rare_share
+        os.environ["GATE_BENCH_QINI_ROWS"] = str(self.qini_rows)  # as --qini-rows passes it
 
     def overrides(self) -> str:
         default = Case("default")
@@ -96,7 +101,7 @@ class Case:
 
 
 CASES = (
-    Case("default"),
+    Case("default", gates=WITH_QINI),
     Case("five steps", weights=(5, 10, 20, 40, 80)),
     Case("one step 50", weights=(50,)),
     Case("small steps", weights=(1, 5, 20)),
@@ -107,14 +112,15 @@ CASES = (
          gates=("errorRate", "onlineEffect", *CAMPAIGN_GATES)),
     Case("common events", error_rate=0.05, conversion=(0.30, 0.40), campaign_base=0.30,
          gates=("errorRate", "onlineEffect", *CAMPAIGN_GATES)),
-    Case("narrow margins", margin_scale=0.5, gates=MODEL_GATES + BOUND_GATES),
-    Case("wide margins", margin_scale=2.5, gates=MODEL_GATES + BOUND_GATES),
+    Case("narrow margins", margin_scale=0.5, gates=MODEL_GATES + BOUND_GATES + ("qini",)),
+    Case("wide margins", margin_scale=2.5, gates=MODEL_GATES + BOUND_GATES + ("qini",)),
     Case("holdout 0.5", holdout=0.5, gates=("onlineEffect", *CAMPAIGN_GATES)),
     Case("holdout 0.02", holdout=0.02, gates=("onlineEffect", *CAMPAIGN_GATES)),
-    Case("α 0.01", alpha=0.01),
+    Case("α 0.01", alpha=0.01, gates=WITH_QINI),
     Case("one feature", drift_features=1, gates=("drift",)),
     Case("twenty bins", drift_bins=20, gates=("drift",)),
     Case("rare bin 0.2 %", drift_rare_share=0.002, gates=("drift",)),
+    Case("small evaluation sets", qini_rows=5_000, gates=("qini",)),
 )
 
 
@@ -153,6 +159,7 @@ def sims(case: Case) -> dict[str, gd.GateSim]:
     ratio = 0.2 * s
     oe = 0.005 * s
     psi, band, floor = 0.1 * s, gd.SANITY_BAND_DEFAULT * s, 1 - 0.05 * s
+    qini = gd.QINI_MARGIN_DEFAULT * s
     ratio_gate = {"margin": ratio, "marginType": "relative", "alpha": a}
     return {
         "errorRate": gd.ErrorRateSim("errorRate", {"name": "errors", "type": "errorRate",
@@ -190,6 +197,11 @@ def sims(case: Case) -> dict[str, gd.GateSim]:
                              "alpha": a},
             (Scenario("above", "promote", floor + 0.6 * (1 - floor)),
              Scenario("at the bound", "hold", floor)), "decisions"),
+        # Offline: the paired bootstrap on one evaluation set, decided before any traffic.
+        "qini": gd.QiniSim(
+            "qini", {"name": "qini", "type": "qini", "margin": qini, "alpha": a},
+            (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 1 - qini)),
+            "evaluation rows"),
     }
 
 

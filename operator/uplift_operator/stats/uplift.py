@@ -402,9 +402,9 @@ def paired_difference_bounds(
 ) -> tuple[float, float, float, int]:
     """(mean difference, lower, upper, pairs) of canary − stable over paired replicates.
 
-    ``lower``/``upper`` are the α and 1 − α percentiles: each a one-sided bound at level α
-    (non-inferiority is read off ``lower``, harm off ``upper``). Pairs where either replicate
-    is NaN are dropped; NaN bounds when none remain.
+    ``lower``/``upper`` are the α and 1 − α percentiles (``_percentile_bounds``): each a
+    one-sided bound at level α (non-inferiority is read off ``lower``, harm off ``upper``).
+    Pairs where either replicate is NaN are dropped; NaN bounds when none remain.
     """
     a = np.asarray(canary, dtype=np.float64)
     b = np.asarray(stable, dtype=np.float64)
@@ -415,8 +415,8 @@ def paired_difference_bounds(
     d = (a - b)[np.isfinite(a) & np.isfinite(b)]
     if d.size == 0:
         return math.nan, math.nan, math.nan, 0
-    lower, upper = np.quantile(d, [alpha, 1.0 - alpha])
-    return float(d.mean()), float(lower), float(upper), int(d.size)
+    lower, upper = _percentile_bounds(d, alpha)
+    return float(d.mean()), lower, upper, int(d.size)
 
 
 def one_sided_bounds(replicates: npt.ArrayLike, *, alpha: float = 0.05) -> tuple[float, float]:
@@ -425,5 +425,16 @@ def one_sided_bounds(replicates: npt.ArrayLike, *, alpha: float = 0.05) -> tuple
     r = r[np.isfinite(r)]
     if r.size == 0:
         return math.nan, math.nan
-    lower, upper = np.quantile(r, [alpha, 1.0 - alpha])
+    return _percentile_bounds(r, alpha)
+
+
+def _percentile_bounds(values: npt.NDArray[np.float64], alpha: float) -> tuple[float, float]:
+    """The α and 1 − α percentiles of B replicates, each a one-sided bound at level α.
+
+    The α(B + 1)-th order statistic (Hyndman and Fan's type 6, numpy's ``weibull``): a value
+    exchangeable with the B replicates falls below it with probability α. numpy's default
+    (type 7, the α(B − 1) + 1-th) sits higher: with the 200 replicates a trainer logs, a
+    one-sided bound at α = 0.05 was wrong in 10.95/201 = 5.4 % of cases, at α = 0.01 in 1.5 %.
+    """
+    lower, upper = np.quantile(values, [alpha, 1.0 - alpha], method="weibull")
     return float(lower), float(upper)
