@@ -15,9 +15,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["WatchedCluster", "WatchedObjects", "newer"]
+__all__ = ["WatchedCluster", "WatchedObjects", "newer", "uid_of"]
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace, name)
+
+
+def uid_of(body: Mapping[str, Any]) -> str:
+    """The object's uid, as the operator keys what it keeps of one object."""
+    return str((body.get("metadata") or {}).get("uid"))
 
 
 def newer(candidate: Mapping[str, Any], known: Mapping[str, Any] | None) -> bool:
@@ -56,8 +61,7 @@ class WatchedObjects:
         key = (plural, namespace, name)
         with self._lock:
             known = self._objects.get(key)
-            if known is not None and (uid is None or
-                                      str((known.get("metadata") or {}).get("uid")) == uid):
+            if known is not None and (uid is None or uid_of(known) == uid):
                 del self._objects[key]
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:

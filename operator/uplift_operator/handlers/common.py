@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import kopf
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.watched import newer
+from uplift_operator.adapters.watched import newer, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
@@ -161,7 +161,7 @@ class PassRunner:
             live = self.cluster.read_live(f"{GROUP}/{VERSION}", self.plural, namespace, name)
         except KubeError:
             return False
-        return live is None or str((live.get("metadata") or {}).get("uid")) != uid
+        return live is None or uid_of(live) != uid
 
     def forget(self, key: Key, uid: str, *, name_free: bool = True) -> None:
         """Drop what is kept of object ``uid``; of its name too unless another object took it
