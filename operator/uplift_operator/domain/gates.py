@@ -493,6 +493,20 @@ def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: in
     return _Test(f"{what} ratio < {1 + margin:.4g}", state.p_pass, state.p_fail), result
 
 
+def _ratio_design_samples(base_rate: float, margin: float, alpha: float,
+                          split: SplitCounts | None) -> int | None:
+    """Canary requests at which a fixed-horizon one-sided test of log(canary / stable rate) has
+    80 % power at ``1 + margin``, both rates at ``base_rate`` and the stable taking the rest of
+    the traffic at this split: n = z²·(1 − p)/p·(1 + w/(1 − w))/ln²(1 + m), bench/gate_decisions'
+    fixed-horizon N at w = ½. None without a base rate or a finite margin. The rate-ratio test's
+    Beta mixture needs no tuning, so this is shown (progress), never used to decide."""
+    if not 0 < base_rate < 1 or not 0 < margin < math.inf:
+        return None
+    w = split.canary_share if split is not None and 0 < split.canary_share < 1 else 0.5
+    variance = (1 - base_rate) / base_rate * (1 + w / (1 - w))
+    return math.ceil(variance * (_Z_POWER_SUM(alpha) / math.log1p(margin)) ** 2)
+
+
 def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceiling: float,
                    share: float, memory: GateMemory,
                    new_memory: dict[str, SequentialState], alpha: float,
@@ -534,6 +548,7 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        holds=True)
     tests: list[_Test] = []
     threshold: float | None = None
+    design: int | None = None
     comparable = (m.stable_p95_seconds is not None and m.stable_buckets
                   and m.stable_requests >= gate.min_samples)
     if comparable:
@@ -555,6 +570,9 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
             index_c = index
         stable_slow = m.stable_buckets[-1] - m.stable_buckets[index]
         canary_slow = canary[-1] - canary[index_c]
+        if kind == "relative":  # an absolute margin moves the threshold: no one base rate
+            design = _ratio_design_samples(stable_slow / m.stable_requests, margin, gate.alpha,
+                                           m.split)
         if stable_slow + canary_slow == 0 and (previous is None or previous.looks == 0):
             # A coarse histogram: nothing above the stable's p95 bucket on either side yet, so
             # no ratio to test; the canary passes by showing its p95 within that bucket.
@@ -585,7 +603,7 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
     stable = (f" vs stable {_s(m.stable_p95_seconds)}" if m.stable_p95_seconds is not None
               else "")
     return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
-                   threshold=threshold, samples=n, memory=new_memory)
+                   threshold=threshold, samples=n, memory=new_memory, design_samples=design)
 
 
 def _bucket_at_or_above(bounds: tuple[float, ...], x: float) -> float:
@@ -613,6 +631,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
                        holds=True)
     tests: list[_Test] = []
     value, lower, upper, threshold = rate, None, None, gate.max
+    design: int | None = None
     if m.stable_requests > 0:
         rates += f" vs stable {m.stable_errors}/{m.stable_requests}"
         margin, kind = margin_of(gate)
@@ -627,6 +646,8 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
             tests.append(test)
             value, lower, upper, threshold = (result.estimate, result.lower, result.upper,
                                               1 + margin)
+        design = _ratio_design_samples(m.stable_errors / m.stable_requests, margin, gate.alpha,
+                                       m.split)
     if gate.max is not None:
         tests += _ceiling_tests("canary error rate", m.canary_errors, m.canary_errors, n,
                                 gate.max, gate.max, memory, new_memory, gate.alpha)
@@ -634,12 +655,12 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
         why = ("no errors on either side yet: a ratio needs errors to compare; set max (an "
                "error-rate ceiling) to let an error-free canary pass")
         return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: {why}", value=rate, samples=n,
-                       memory=new_memory)
+                       memory=new_memory, design_samples=design)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
     if verdict is GateVerdict.PASS and n < gate.min_samples:
         verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} canary requests needed"
     return _Judged(verdict, f"{rates}: {why}", value=value, lower=lower, upper=upper,
-                   threshold=threshold, samples=n, memory=new_memory)
+                   threshold=threshold, samples=n, memory=new_memory, design_samples=design)
 
 
 def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judged:

@@ -83,6 +83,11 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
     ("report-delay-on-a-budget-gate", CAMPAIGN,
      set_path("spec.exposure.gates", [{"name": "b", "type": "budget", "reportDelay": "1m"}]),
      ["spec.exposure.gates[0].reportDelay", "reportDelay applies to deliveryRate gates only"]),
+    ("features-on-a-qini-gate", MODEL, set_path("spec.rollout.gates.3.features", ["recency"]),
+     ["spec.rollout.gates[3].features", "features applies to drift gates only"]),
+    ("max-on-a-roi-gate", CAMPAIGN,
+     set_path("spec.exposure.gates", [{"name": "r", "type": "roi", "max": 5}]),
+     ["spec.exposure.gates[0].max", "max applies to drift and custom gates only"]),
     ("bad-currency", CAMPAIGN, set_path("spec.economics.currency", "dollars"),
      ["spec.economics.currency", "should match"]),
     ("split-tolerance-over-half", MODEL, set_path("spec.rollout.splitTolerance", 0.6),
@@ -135,3 +140,54 @@ def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:
     assert "analysisInterval" in rollout and "How often gates are evaluated" in rollout
     holdout = admin.run("explain", "campaign.spec.experiment.holdoutFraction").stdout
     assert "Share of units never treated" in holdout
+
+
+def _gate_rules_dropped(crd: dict[str, Any]) -> dict[str, Any]:
+    """The CRD as it was before the field rules: the gate items' rules without ``fieldPath``
+    (gate_rules) kept, the per-field ones (field_rules) removed."""
+    out = copy.deepcopy(crd)
+    schema = out["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    items = schema["properties"]["spec"]["properties"]["rollout"]["properties"]["gates"]["items"]
+    items["x-kubernetes-validations"] = [r for r in items["x-kubernetes-validations"]
+                                         if "fieldPath" not in r]
+    return out
+
+
+def test_an_object_stored_before_a_field_rule_keeps_the_field_until_a_gate_is_edited(
+        admin: Kubectl, namespace: str) -> None:
+    """docs/lifecycle.md: the API server ratchets CEL rules, so an UpliftModel written while a
+    field was silently ignored stays writable until its gates are edited; then the field must
+    go. Checked on a copy of the generated CRD under a group of its own, so the shared CRD is
+    untouched."""
+    crd = yaml.safe_load((SAMPLES.parents[1] / "crds" / "upliftmodels.uplift.dev.yaml").read_text())
+    crd["metadata"]["name"] = "upliftmodels.ratchet.test"
+    crd["spec"]["group"] = "ratchet.test"
+    crd["spec"]["names"].pop("shortNames", None)
+    crd["spec"]["names"].pop("categories", None)
+    admin.apply(_gate_rules_dropped(crd))
+    try:
+        admin.run("wait", "--for=condition=Established", "crd/upliftmodels.ratchet.test",
+                  "--timeout=60s")
+        body = copy.deepcopy(MODEL)
+        body["apiVersion"] = "ratchet.test/v1alpha1"
+        body["spec"]["rollout"]["gates"][4]["min"] = 0.0  # onlineEffect never reads min
+        admin.wait_for(lambda: admin.apply(body, namespace, check=False).returncode == 0,
+                       what="the old schema to accept min on an onlineEffect gate")
+        admin.apply(crd)  # the rules arrive
+        admin.wait_for(lambda: "applies to qini, upliftSanity and custom gates only" in
+                       admin.run("create", "--dry-run=server", "-n", namespace, "-f", "-",
+                                 input=yaml.safe_dump({**body, "metadata": {"name": "new"}}),
+                                 check=False).stderr, what="the new rules to be served")
+        # Elsewhere in the object: the stored field passes unchanged.
+        body["spec"]["rollout"]["steps"][0]["weight"] = 5
+        admin.apply(body, namespace)
+        # Any gate edited: the rule applies again. gates is an atomic list, so the API server
+        # does not match old and new items up, and every item counts as changed.
+        body["spec"]["rollout"]["gates"][1]["minSamples"] = 200
+        refused = admin.apply(body, namespace, check=False)
+        assert refused.returncode != 0
+        assert "spec.rollout.gates[4].min" in refused.stderr, refused.stderr
+        del body["spec"]["rollout"]["gates"][4]["min"]
+        admin.apply(body, namespace)
+    finally:
+        admin.run("delete", "crd", "upliftmodels.ratchet.test", "--wait=false", check=False)

@@ -592,6 +592,35 @@ def test_online_effect_reports_its_design_size() -> None:
     assert explicit.design_samples == 1234
 
 
+def test_error_rate_reports_the_fixed_horizon_size_of_its_margin() -> None:
+    # 1 % errors on both sides, margin 0.2: z² · 2 · 0.99/0.01 / ln²(1.2) ≈ 36,815 canary
+    # requests at 50 % (bench/gate_decisions.py's N for this design: 36,826 at z rounded).
+    even = ErrorRateMeasurement(100, 10_000, 100, 10_000, split=SplitCounts(10_000, 10_000, 0.5))
+    out = evaluate_gate(gate("errorRate"), even, None, NOW)
+    assert out.design_samples is not None and 36_700 < out.design_samples < 36_900
+    # At 10 % the stable's nine-fold share carries the comparison: (1 + 1/9)/2 of it.
+    tenth = ErrorRateMeasurement(100, 10_000, 900, 90_000, split=SplitCounts(90_000, 10_000, 0.1))
+    at_tenth = evaluate_gate(gate("errorRate"), tenth, None, NOW).design_samples
+    assert at_tenth == pytest.approx(out.design_samples * (1 + 1 / 9) / 2, rel=1e-3)
+    # A wider margin needs fewer; no stable errors, no base rate: nothing to show.
+    wide = evaluate_gate(gate("errorRate", margin=0.5), even, None, NOW).design_samples
+    assert wide is not None and wide < out.design_samples / 4
+    clean = ErrorRateMeasurement(0, 10_000, 0, 10_000, split=SplitCounts(10_000, 10_000, 0.5))
+    assert evaluate_gate(gate("errorRate", max=0.01), clean, None, NOW).design_samples is None
+
+
+def test_latency_reports_the_fixed_horizon_size_of_a_relative_margin() -> None:
+    # Slow = above the stable's p95 bucket (0.1 s): 5 % of the stable's requests.
+    m = lat(FAST, 5_000, FAST, 5_000)
+    out = evaluate_gate(gate("latency"), m, None, NOW)
+    z2 = (1.6449 + 0.8416) ** 2
+    assert out.design_samples == pytest.approx(z2 * 2 * 0.95 / 0.05 / math.log(1.2) ** 2,
+                                               rel=1e-3)
+    # An absolute margin moves the canary's threshold: no single base rate to size it by.
+    absolute = evaluate_gate(gate("latency", margin=0.05, marginType="absolute"), m, None, NOW)
+    assert absolute.design_samples is None
+
+
 def test_online_effect_tunes_its_mixture_at_half_its_design_size() -> None:
     # Treated conversion 17 % against 15 %, margin 1 pp: three margins from the boundary, so
     # the canary should decide long before the design size (≈ 15,770 canary units). Tuned at

@@ -21,6 +21,7 @@ from uplift_operator.api.v1alpha1.common import (
     RampSpecBase,
     RampStatus,
     RollbackPolicyBase,
+    field_rules,
     gate_rules,
     split_tolerance_field,
 )
@@ -120,6 +121,22 @@ class ExposureStep(ApiModel):
                     "analysis during the step passed. Absent: until promoted by hand.")
 
 
+#: The gate types that read each optional gate field; the API server refuses the field on the
+#: others (``field_rules``). A Campaign compares no versions, so it has no margin.
+CAMPAIGN_GATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "margin": (),
+    "marginType": (),
+    "min": ("deliveryRate", "incrementalConversions", "roi", "custom"),
+    "max": ("drift", "custom"),
+    "expectedSamples": ("incrementalConversions", "roi", "drift"),
+    "features": ("drift",),
+    "treatments": ("deliveryRate", "incrementalConversions", "roi"),
+    "query": ("custom",),
+    "templateRef": ("custom",),
+    "reportDelay": ("deliveryRate",),
+}
+
+
 class CampaignGate(GateSpecBase):
     """A gate every exposure step must pass."""
 
@@ -141,7 +158,9 @@ class CampaignGate(GateSpecBase):
                     "(never a rollback), else Pass. drift: as the UpliftModel's, on the stable "
                     "version the campaign follows. custom: PromQL with min/max. alpha is spent "
                     "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
-                    "does not grow without evidence.")
+                    "does not grow without evidence. A field the type does not read (margin "
+                    "and marginType on any Campaign gate; min, max, expectedSamples, features, "
+                    "treatments, query, templateRef, reportDelay elsewhere) is refused.")
 
     report_delay: Duration | None = Field(
         default=None,
@@ -152,11 +171,7 @@ class CampaignGate(GateSpecBase):
 
     model_config = ConfigDict(
         json_schema_extra={"x-kubernetes-validations": [
-            *gate_rules(["custom"]),
-            {"rule": "!has(self.reportDelay) || self.type == 'deliveryRate'",
-             "message": "reportDelay applies to deliveryRate gates only",
-             "fieldPath": ".reportDelay"},
-        ]})
+            *gate_rules(["custom"]), *field_rules(CAMPAIGN_GATE_FIELDS, "Campaign")]})
 
 
 class ExposureSpec(RampSpecBase):

@@ -35,6 +35,7 @@ __all__ = [
     "SecretCredentials",
     "SequentialStateStatus",
     "StatusBase",
+    "field_rules",
     "parse_duration",
 ]
 
@@ -257,6 +258,25 @@ def gate_rules(numeric_types: list[str]) -> list[JsonValue]:
     ]
 
 
+def field_rules(applies: dict[str, tuple[str, ...]], kind: str) -> list[JsonValue]:
+    """CEL rules refusing a gate field its ``type`` never reads, so a setting that would change
+    nothing is an error at apply time rather than a silent no-op.
+
+    ``applies`` maps a field's JSON name to the gate types that read it (the kind's table, kept
+    beside its ``type`` literal; ``tests/unit/domain/test_gate_fields.py`` checks it against the
+    evaluators); an empty tuple refuses the field on every gate of ``kind``."""
+    rules: list[JsonValue] = []
+    for name, types in applies.items():
+        if types:
+            listed = ", ".join(types[:-1]) + (" and " if len(types) > 1 else "") + types[-1]
+            rule = f"!has(self.{name}) || self.type in [{', '.join(repr(t) for t in types)}]"
+            message = f"{name} applies to {listed} gates only"
+        else:
+            rule, message = f"!has(self.{name})", f"{name} applies to no {kind} gate"
+        rules.append({"rule": rule, "message": message, "fieldPath": f".{name}"})
+    return rules
+
+
 class GateSpecBase(ApiModel):
     """Fields every gate has; each kind narrows ``type`` to the gates it supports."""
 
@@ -274,14 +294,16 @@ class GateSpecBase(ApiModel):
     max: float | None = Field(default=None, description="Fail when the value is above this.")
     margin: float | None = Field(
         default=None, ge=0,
-        description="Non-inferiority margin against the stable version: the gate passes only "
+        description="Comparative gates only (UpliftModel latency, errorRate, qini, onlineEffect). "
+                    "Non-inferiority margin against the stable version: the gate passes only "
                     "when the data show, at level alpha, that the canary is no worse than the "
                     "stable by more than this; it fails when they show it worse at all (harm "
                     "beyond zero); otherwise it is Inconclusive. Default: 0.2 for relative "
                     "margins, 0.005 for absolute ones.")
     margin_type: Literal["absolute", "relative"] | None = Field(
         default=None,
-        description="Whether margin is absolute or a fraction of the stable's value. Default: "
+        description="Comparative gates only, as margin. Whether margin is absolute or a fraction "
+                    "of the stable's value. Default: "
                     "relative for latency, errorRate and qini; absolute for onlineEffect.")
     alpha: float = Field(default=0.05, gt=0, le=0.5,
                          description="Error level of statistical gates, spent once per canary "
@@ -290,12 +312,16 @@ class GateSpecBase(ApiModel):
                                      "Default: 0.05.")
     expected_samples: int | None = Field(
         default=None, ge=1,
-        description="Canary samples at which a decision is expected; tunes the anytime-valid "
-                    "test's mixing variance. Default: derived from the margin (upliftSanity: its "
-                    "band), the stable's base rate, alpha and 80 % power (shown as "
-                    "status.gates[].designSamples); "
-                    "onlineEffect tunes at half of it, where a canary better than the margin "
-                    "decides.")
+        description="Samples at which a decision is expected; tunes the anytime-valid test's "
+                    "mixture, which is tightest there (status.gates[].designSamples shows the "
+                    "figure in use). Default, by gate: onlineEffect, the fixed-horizon size its "
+                    "margin, the stable's treated conversion rate, alpha and 80 % power imply, "
+                    "tuned at half of it (where a canary better than the margin decides); "
+                    "upliftSanity, the same for its band; drift, the live rows at which features "
+                    "without drift pass; qini, the evaluation rows its margin needs (shown only: "
+                    "the set is fixed); incrementalConversions and roi, 20000 exposed units. "
+                    "errorRate, latency and deliveryRate use exact Beta mixtures that need no "
+                    "tuning and refuse it.")
     min_samples: int = Field(
         default=100, ge=0,
         description="Samples required before the gate may pass, counted in the gate's own "

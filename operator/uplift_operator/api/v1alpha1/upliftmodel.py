@@ -23,6 +23,7 @@ from uplift_operator.api.v1alpha1.common import (
     ResourceRequirements,
     RollbackPolicyBase,
     SecretCredentials,
+    field_rules,
     gate_rules,
     split_tolerance_field,
 )
@@ -138,18 +139,42 @@ class RolloutStep(ApiModel):
                     "analysis during the step passed. Absent: until promoted by hand.")
 
 
+#: The gate types that read each optional gate field; the API server refuses the field on the
+#: others (``field_rules``), so no setting is silently ignored.
+MODEL_GATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "margin": ("latency", "errorRate", "qini", "onlineEffect"),
+    "marginType": ("latency", "errorRate", "qini", "onlineEffect"),
+    "min": ("qini", "upliftSanity", "custom"),
+    "max": ("latency", "errorRate", "drift", "qini", "upliftSanity", "custom"),
+    "expectedSamples": ("drift", "qini", "onlineEffect", "upliftSanity"),
+    "features": ("drift",),
+    "treatments": ("qini",),
+    "query": ("custom",),
+    "templateRef": ("latency", "custom"),
+}
+
+
 class ModelGate(GateSpecBase):
     """A gate every rollout step must pass."""
 
     type: Literal["latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity",
                   "custom"] = Field(
-        description="latency (p95 from Prometheus), errorRate, drift (PSI/KS of features), qini "
-                    "(offline Qini from MLflow), onlineEffect (incremental conversion against "
-                    "the holdout), upliftSanity (mean predicted uplift vs training), custom "
-                    "(any PromQL with min/max).")
+        description="latency: the canary's p95 (Prometheus histogram; templateRef picks it) "
+                    "against the stable's within margin, and/or against max seconds. errorRate: "
+                    "the canary's error rate against the stable's within margin, and/or against "
+                    "max. drift: every feature's PSI (live vs training histograms) against max "
+                    "(default 0.1). qini: the offline Qini from MLflow, paired against the "
+                    "stable's within margin, above min (default 0) and below max, judged before "
+                    "any traffic moves. onlineEffect: the treated conversion rate under the "
+                    "canary against under the stable, within margin (absolute, default 0.005). "
+                    "upliftSanity: the mean predicted uplift within [min, max] training "
+                    "standard deviations (default [-1, 1]). custom: any PromQL scalar with "
+                    "min/max. A field the type does not read (margin, marginType, min, max, "
+                    "expectedSamples, features, treatments, query, templateRef) is refused.")
 
     model_config = ConfigDict(
-        json_schema_extra={"x-kubernetes-validations": gate_rules(["custom"])})
+        json_schema_extra={"x-kubernetes-validations": [
+            *gate_rules(["custom"]), *field_rules(MODEL_GATE_FIELDS, "UpliftModel")]})
 
 
 class RolloutSpec(RampSpecBase):
