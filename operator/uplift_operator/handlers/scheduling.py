@@ -92,7 +92,8 @@ class Wakeups:
         return all(other == uid for other in flags)
 
     def __len__(self) -> int:
-        return len(self._flags)
+        """Waiting tasks registered (a re-used name may have two for a moment)."""
+        return sum(len(flags) for flags in self._flags.values())
 
     def __contains__(self, key: object) -> bool:
         """Whether a waiting task of ``key`` runs."""

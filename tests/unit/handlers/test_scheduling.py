@@ -113,24 +113,28 @@ def test_a_finished_task_ends_after_its_pass_and_a_new_one_under_the_same_key_ru
 def test_a_deleted_objects_late_event_ends_its_own_task_not_the_new_one_of_its_name() -> None:
     # kopf handles each uid's events in its own worker: the name can be created again and its
     # task started before the old object's DELETED event is handled.
-    async def scenario() -> tuple[list[str], bool, bool, bool]:
-        wakeups, ran = Wakeups(), list[str]()
+    async def scenario() -> tuple[list[str], bool, bool, bool, list[int]]:
+        wakeups, ran, waiting = Wakeups(), list[str](), list[int]()
         one_pass = _recording(ran)
 
         old = asyncio.create_task(run_passes(KEY, wakeups, one_pass("old"), uid="u1"))
         await asyncio.sleep(0.1)
         new = asyncio.create_task(run_passes(KEY, wakeups, one_pass("new"), uid="u2"))
         await asyncio.sleep(0.1)
+        waiting.append(len(wakeups))
         name_free = wakeups.finish(KEY, "u1")  # the old object's DELETED event, late
         await asyncio.wait_for(old, timeout=1)
+        waiting.append(len(wakeups))
         wakeups.wake(KEY)
         await asyncio.sleep(0.2)
         alive = not new.done()
         last_free = wakeups.finish(KEY, "u2")
         await asyncio.wait_for(new, timeout=1)
-        return ran, alive, name_free, last_free
+        waiting.append(len(wakeups))
+        return ran, alive, name_free, last_free, waiting
 
-    ran, alive, name_free, last_free = asyncio.run(scenario())
+    ran, alive, name_free, last_free, waiting = asyncio.run(scenario())
+    assert waiting == [2, 1, 0]  # tasks, not names: one name had two for a moment
     assert ran.count("old") == 1 and ran.count("new") == 2
     assert alive  # woken after the old object's event: it runs on
     assert not name_free and last_free  # the name's state is dropped with its last object
