@@ -787,7 +787,7 @@ class QiniRun(Run):
         fingerprint = f"synthetic-{seed}"
 
         def estimate(value: float, reps: FloatArray) -> Any:
-            lo, hi = np.quantile(reps, [0.025, 0.975])
+            lo, hi = um.one_sided_bounds(reps, alpha=0.025)  # as the trainer logs them
             return make(ms.QiniEstimate, estimate=float(value), lower=float(lo), upper=float(hi),
                         samples=n, replicates=tuple(float(x) for x in reps),
                         evaluation_set=fingerprint)

@@ -195,9 +195,7 @@ def evaluate(model: UpliftModel, test: pd.DataFrame, cfg: TrainConfig,
         q = float(um.qini_coefficient(y, t, s))
         replicates = um.bootstrap_replicates(um.qini_coefficient, y, t, s,
                                              n_resamples=cfg.n_bootstrap, seed=cfg.seed)
-        finite = replicates[np.isfinite(replicates)]
-        lo, hi = ((float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975)))
-                  if finite.size else (math.nan, math.nan))
+        lo, hi = um.one_sided_bounds(replicates, alpha=0.025)  # as bootstrap_ci's 95 %
         if progress:
             progress.done(f"qini={q:.4f} [{lo:.4f}, {hi:.4f}]")
         qx, qv = um.qini_curve(y, t, s)

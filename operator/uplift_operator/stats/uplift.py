@@ -316,7 +316,8 @@ def bootstrap_ci(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(estimate, lower, upper): percentile bootstrap, rows resampled with replacement within arms.
+    """(estimate, lower, upper): percentile bootstrap, rows resampled with replacement within arms;
+    the ends are ``one_sided_bounds`` at (1 − confidence)/2 each.
 
     Predictions stay fixed (no refit variance). Resampling within arms keeps N_t and N_c, so the
     metric's scale (which depends on the arm sizes) is that of the data. Resamples on which the
@@ -327,12 +328,9 @@ def bootstrap_ci(
     ya, ta, sa = _as_inputs(y, treatment, score)
     estimate = float(metric(ya, ta, sa))
     stats = bootstrap_replicates(metric, ya, ta, sa, n_resamples=n_resamples, seed=seed)
-    stats = stats[np.isfinite(stats)]
-    if stats.size == 0:
-        return estimate, float("nan"), float("nan")
-    tail = (1.0 - confidence) / 2.0
-    lower, upper = np.quantile(stats, [tail, 1.0 - tail])
-    return estimate, float(lower), float(upper)
+    # Each end is a one-sided bound at half the level, the order statistic the gates use.
+    lower, upper = one_sided_bounds(stats, alpha=(1.0 - confidence) / 2.0)
+    return estimate, lower, upper
 
 
 def per_treatment(
