@@ -1289,12 +1289,21 @@ _VERDICT_OF = {Decision.PASS: GateVerdict.PASS, Decision.FAIL: GateVerdict.FAIL,
                Decision.CONTINUE: GateVerdict.INCONCLUSIVE}
 
 
+def _campaign_design(gate: GateSpecBase, holdout_fraction: float) -> int:
+    """The treated-arm units (the unit of ``samples``) at which the conversion gates' mixture is
+    tuned: ``expectedSamples`` or DEFAULT_CAMPAIGN_SAMPLES units in both arms, times the
+    treated share. A Campaign states no expected effect, so no fixed-horizon size is derived."""
+    n_star = gate.expected_samples or DEFAULT_CAMPAIGN_SAMPLES
+    return math.ceil(n_star * (1 - holdout_fraction)) if 0 < holdout_fraction < 1 else n_star
+
+
 def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasurement,
                              memory: GateMemory) -> _Judged:
     new_memory = dict(memory)
+    design = _campaign_design(gate, m.holdout_fraction)
     hold, within = _campaign_hold(gate, m, memory, new_memory)
     if hold is not None:
-        return hold
+        return replace(hold, design_samples=design)
     t, c = m.arms.treated, m.arms.holdout
     theta = gate.min if gate.min is not None else 0.0
     result = _effect_against(gate, t, c, theta, memory, new_memory)
@@ -1308,7 +1317,7 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
                             f"{c.units}: incremental conversion rate {result.estimate:+.4g} in "
                             f"[{result.lower:+.4g}, {result.upper:+.4g}], {shown}",
                    value=result.estimate, lower=result.lower, upper=result.upper,
-                   threshold=theta, samples=t.units, memory=new_memory)
+                   threshold=theta, samples=t.units, memory=new_memory, design_samples=design)
 
 
 def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
@@ -1317,15 +1326,16 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     if m.spend < 0 or not math.isfinite(m.spend):
         raise ValueError(f"spend must be ≥ 0, got {m.spend}")
     new_memory = dict(memory)
+    design = _campaign_design(gate, m.holdout_fraction)
     hold, within = _campaign_hold(gate, m, memory, new_memory)
     if hold is not None:
-        return hold
+        return replace(hold, design_samples=design)
     t, c = m.arms.treated, m.arms.holdout
     floor = gate.min if gate.min is not None else 0.0
     if m.spend == 0:
         return _Judged(GateVerdict.INCONCLUSIVE, f"nothing spent on {t.units} treated-arm units "
                                                  "yet: no ROI to judge", threshold=floor,
-                       samples=t.units, memory=new_memory)
+                       samples=t.units, memory=new_memory, design_samples=design)
     # ROI = (v·n_T·Δ − spend)/spend = v·Δ/ c̄ − 1 with c̄ = spend per treated-arm unit (known, as
     # in stats.economics), so ROI ≥ min ⟺ Δ ≥ c̄(1 + min)/v: the same test as the
     # incremental gate, against the break-even Δ.
@@ -1348,7 +1358,7 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
                             f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "
                             f"{t.conversions}/{t.units}, holdout {c.conversions}/{c.units}): "
                             f"{shown}", value=value, lower=low, upper=high, threshold=floor,
-                   samples=t.units, memory=new_memory)
+                   samples=t.units, memory=new_memory, design_samples=design)
 
 
 def _budget(gate: GateSpecBase, m: BudgetMeasurement, _: GateMemory) -> _Judged:

@@ -160,16 +160,18 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_a_gate_is_ed
     go. Checked on a copy of the generated CRD under a group of its own, so the shared CRD is
     untouched."""
     crd = yaml.safe_load((SAMPLES.parents[1] / "crds" / "upliftmodels.uplift.dev.yaml").read_text())
-    crd["metadata"]["name"] = "upliftmodels.ratchet.test"
+    # Names of its own too: kubectl resolves "upliftmodels" across groups, so a second
+    # UpliftModel kind would capture the other tests' (parallel) kubectl calls.
+    crd["metadata"]["name"] = "ratchetmodels.ratchet.test"
     crd["spec"]["group"] = "ratchet.test"
-    crd["spec"]["names"].pop("shortNames", None)
-    crd["spec"]["names"].pop("categories", None)
+    crd["spec"]["names"] = {"kind": "RatchetModel", "listKind": "RatchetModelList",
+                            "plural": "ratchetmodels", "singular": "ratchetmodel"}
     admin.apply(_gate_rules_dropped(crd))
     try:
-        admin.run("wait", "--for=condition=Established", "crd/upliftmodels.ratchet.test",
+        admin.run("wait", "--for=condition=Established", "crd/ratchetmodels.ratchet.test",
                   "--timeout=60s")
         body = copy.deepcopy(MODEL)
-        body["apiVersion"] = "ratchet.test/v1alpha1"
+        body["apiVersion"], body["kind"] = "ratchet.test/v1alpha1", "RatchetModel"
         body["spec"]["rollout"]["gates"][4]["min"] = 0.0  # onlineEffect never reads min
         admin.wait_for(lambda: admin.apply(body, namespace, check=False).returncode == 0,
                        what="the old schema to accept min on an onlineEffect gate")
@@ -190,4 +192,4 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_a_gate_is_ed
         del body["spec"]["rollout"]["gates"][4]["min"]
         admin.apply(body, namespace)
     finally:
-        admin.run("delete", "crd", "upliftmodels.ratchet.test", "--wait=false", check=False)
+        admin.run("delete", "crd", "ratchetmodels.ratchet.test", "--wait=false", check=False)

@@ -298,3 +298,15 @@ def test_a_small_holdout_that_converted_little_by_chance_is_no_evidence_of_an_ef
     # Enough units showing a real +10 pp still pass.
     assert evaluate_gate(gate("incrementalConversions"), incremental(POSITIVE), None,
                          NOW).verdict is P
+
+
+def test_the_conversion_gates_show_where_their_mixture_is_tuned_in_treated_units() -> None:
+    # N* = expectedSamples (default 20,000) counts both arms; samples counts the treated arm.
+    default = evaluate_gate(gate("incrementalConversions"), incremental(ZERO), None, NOW)
+    assert default.design_samples == 18_000 and default.samples == 18_000
+    tuned = evaluate_gate(gate("roi", min=0.0, expectedSamples=5000), roi(ZERO, spend=900.0),
+                          None, NOW)
+    assert tuned.design_samples == 4_500
+    # Held before any verdict (no units yet), the bar still has its end.
+    empty = evaluate_gate(gate("incrementalConversions"), incremental(arms(0, 0, 0, 0)), None, NOW)
+    assert empty.verdict is INC and empty.design_samples == 18_000

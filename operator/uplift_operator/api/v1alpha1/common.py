@@ -208,9 +208,12 @@ class GateStatus(ApiModel):
     consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
     design_samples: int | None = Field(
         default=None, ge=0,
-        description="Samples (canary units or requests, as samples) at which a decision is "
-                    "expected: the fixed-horizon size the margin, the base rate, alpha and 80 % "
-                    "power imply, or expectedSamples when set. Progress is samples/designSamples.")
+        description="Samples (in the unit of samples) at which a decision is expected: the "
+                    "fixed-horizon size the margin (or bound), the base rate, alpha and 80 % "
+                    "power imply, or expectedSamples when set. incrementalConversions and roi "
+                    "state no expected effect: theirs is where their mixture is tuned "
+                    "(expectedSamples, default 20000 units in both arms, as treated-arm units). "
+                    "Progress is samples/designSamples.")
     sequential_state: dict[str, SequentialStateStatus] = Field(
         default_factory=dict,
         description="State of the gate's sequential tests, by test; kept across the ramp's steps "
