@@ -140,6 +140,13 @@ def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:
     assert "analysisInterval" in rollout and "How often gates are evaluated" in rollout
     holdout = admin.run("explain", "campaign.spec.experiment.holdoutFraction").stdout
     assert "Share of units never treated" in holdout
+    # What a gate field does, and where it is refused, said per kind (issue #8, item 1).
+    expected = " ".join(admin.run("explain", "campaign.spec.exposure.gates.expectedSamples")
+                        .stdout.split())
+    assert "incrementalConversions and roi, 20000 exposed units" in expected
+    assert "errorRate, latency and deliveryRate use exact Beta mixtures" in expected
+    margin = " ".join(admin.run("explain", "upliftmodel.spec.rollout.gates.margin").stdout.split())
+    assert "Comparative gates only (UpliftModel latency, errorRate, qini, onlineEffect)" in margin
 
 
 def _gate_rules_dropped(crd: dict[str, Any]) -> dict[str, Any]:
