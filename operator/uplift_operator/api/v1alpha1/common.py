@@ -293,8 +293,17 @@ class GateSpecBase(ApiModel):
         default=None, max_length=4096,
         description="Inline PromQL; {{namespace}}, {{name}}, {{predictor}}, {{version}} and "
                     "{{interval}} are substituted. Custom gates only.")
-    min: float | None = Field(default=None, description="Fail when the value is below this.")
-    max: float | None = Field(default=None, description="Fail when the value is above this.")
+    min: float | None = Field(
+        default=None,
+        description="Lower bound on the gate's value (the types that read it are listed under "
+                    "type). A statistical gate passes once its confidence sequence shows the "
+                    "value at or above it at level alpha and fails once it shows it below; a "
+                    "custom gate compares its value itself.")
+    max: float | None = Field(
+        default=None,
+        description="Upper bound on the gate's value, as min: shown at or below it to pass, "
+                    "shown above it to fail (custom: the value itself; qini's only fails, a "
+                    "Qini shown above it suggesting leakage).")
     margin: float | None = Field(
         default=None, ge=0,
         description="Comparative gates only (UpliftModel latency, errorRate, qini, onlineEffect). "
