@@ -195,8 +195,8 @@ def _common(status: dict[str, Any]) -> list[str]:
         lines.append("Gates:")
         for gate in gates:
             lines.append(
-                f"  {gate['name']:<16} {gate['verdict']:<12} value={_fmt(gate.get('value'))} "
-                f"threshold={_fmt(gate.get('threshold'))} samples={gate.get('samples', '-')}  "
+                f"  {gate['name']:<16} {gate['verdict']:<12} value={_gate_value(gate)} "
+                f"threshold={_fmt(gate.get('threshold'))} samples={_progress(gate)}  "
                 f"{gate.get('message', '')}".rstrip())
     history = status.get("history", [])
     if history:
@@ -209,6 +209,19 @@ def _common(status: dict[str, Any]) -> list[str]:
         lines += [f"  {c['type']:<14} {c['status']:<7} {c['reason']}: {c.get('message', '')}"
                   for c in conditions]
     return lines
+
+
+def _gate_value(gate: dict[str, Any]) -> str:
+    """The value, with its confidence bounds when the gate has them: ``0.031 [0.02, 0.04]``."""
+    if gate.get("lower") is None and gate.get("upper") is None:
+        return _fmt(gate.get("value"))
+    return f"{_fmt(gate.get('value'))} [{_fmt(gate.get('lower'))}, {_fmt(gate.get('upper'))}]"
+
+
+def _progress(gate: dict[str, Any]) -> str:
+    """Samples, and towards what: ``5400/36815`` when the gate states its designSamples."""
+    samples, design = gate.get("samples", "-"), gate.get("designSamples")
+    return f"{samples}/{design}" if design else str(samples)
 
 
 def _estimate(value: Any) -> str:

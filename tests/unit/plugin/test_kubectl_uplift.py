@@ -46,7 +46,10 @@ def test_status_summary_names_gates_and_history() -> None:
         "status": {"phase": "Degraded", "message": "rolled back", "stableVersion": "3",
                    "canaryWeight": 0, "currentStep": 1,
                    "gates": [{"name": "errors", "verdict": "Fail", "value": 0.031,
-                              "threshold": 0.012, "samples": 5400, "message": "too many"}],
+                              "threshold": 0.012, "samples": 5400, "message": "too many"},
+                             {"name": "effect", "verdict": "Inconclusive", "value": -0.002,
+                              "lower": -0.011, "upper": 0.007, "threshold": -0.005,
+                              "samples": 5400, "designSamples": 15770, "message": "not yet"}],
                    "history": [{"time": "t", "action": "RolledBack", "version": "4",
                                 "reason": "gate errors failed", "actor": "operator"}]},
     }
@@ -54,6 +57,9 @@ def test_status_summary_names_gates_and_history() -> None:
     assert "Phase:     Degraded  rolled back" in text
     assert "step 2/2" in text
     assert "errors           Fail         value=0.031 threshold=0.012 samples=5400  too many" in text
+    # Bounds and progress towards the design size, where the gate has them.
+    assert ("effect           Inconclusive value=-0.002 [-0.011, 0.007] threshold=-0.005 "
+            "samples=5400/15770  not yet") in text
     assert "RolledBack" in text and "gate errors failed" in text
 
 
