@@ -160,12 +160,12 @@ def _gate_rules_dropped(crd: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_an_object_stored_before_a_field_rule_keeps_the_field_until_a_gate_is_edited(
+def test_an_object_stored_before_a_field_rule_keeps_the_field_until_its_gate_is_edited(
         admin: Kubectl, namespace: str) -> None:
     """docs/lifecycle.md: the API server ratchets CEL rules, so an UpliftModel written while a
-    field was silently ignored stays writable until its gates are edited; then the field must
-    go. Checked on a copy of the generated CRD under a group of its own, so the shared CRD is
-    untouched."""
+    field was silently ignored stays writable, other gates included, until that gate is edited;
+    then the field must go. Checked on a copy of the generated CRD under a group of its own, so
+    the shared CRD is untouched."""
     crd = yaml.safe_load((SAMPLES.parents[1] / "crds" / "upliftmodels.uplift.dev.yaml").read_text())
     # Names of its own too: kubectl resolves "upliftmodels" across groups, so a second
     # UpliftModel kind would capture the other tests' (parallel) kubectl calls.
@@ -190,9 +190,12 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_a_gate_is_ed
         # Elsewhere in the object: the stored field passes unchanged.
         body["spec"]["rollout"]["steps"][0]["weight"] = 5
         admin.apply(body, namespace)
-        # Any gate edited: the rule applies again. gates is an atomic list, so the API server
-        # does not match old and new items up, and every item counts as changed.
+        # Another gate edited: gates is a list-map keyed by name, so the API server matches
+        # old and new gates up and re-checks only the one that changed.
         body["spec"]["rollout"]["gates"][1]["minSamples"] = 200
+        admin.apply(body, namespace)
+        # The gate itself edited: now the rule applies to it, and the field must go.
+        body["spec"]["rollout"]["gates"][4]["minSamples"] = 2000
         refused = admin.apply(body, namespace, check=False)
         assert refused.returncode != 0
         assert "spec.rollout.gates[4].min" in refused.stderr, refused.stderr

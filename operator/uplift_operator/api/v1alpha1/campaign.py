@@ -183,8 +183,13 @@ class ExposureSpec(RampSpecBase):
                     "the ramp is complete and exposure stays there.")
     analysis_interval: Duration = Field(default="5m",
                                         description="How often gates are evaluated. Default: 5m.")
-    gates: list[CampaignGate] = Field(min_length=1, max_length=16,
-                                      description="Gates evaluated at every step; at least one.")
+    gates: list[CampaignGate] = Field(
+        min_length=1, max_length=16,
+        description="Gates evaluated at every step; at least one, unique by name.",
+        # A list-map keyed by name: server-side apply merges and owns gates one by one, and
+        # the API server's ratcheting matches old and new gates up, so a write re-checks only
+        # the gates it changes (docs/lifecycle.md, "Gates and their defaults").
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
     split_tolerance: float = split_tolerance_field(
         "How far the holdout's realised share of exposed units may be from "
         "experiment.holdoutFraction for the ramp to complete: an "

@@ -186,8 +186,13 @@ class RolloutSpec(RampSpecBase):
                     "canary is promoted.")
     analysis_interval: Duration = Field(
         default="1m", description="How often gates are evaluated. Default: 1m.")
-    gates: list[ModelGate] = Field(min_length=1, max_length=16,
-                                   description="Gates evaluated at every step; at least one.")
+    gates: list[ModelGate] = Field(
+        min_length=1, max_length=16,
+        description="Gates evaluated at every step; at least one, unique by name.",
+        # A list-map keyed by name: server-side apply merges and owns gates one by one, and
+        # the API server's ratcheting matches old and new gates up, so a write re-checks only
+        # the gates it changes (docs/lifecycle.md, "Gates and their defaults").
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
     split_tolerance: float = split_tolerance_field(
         "How far the canary's realised share of requests may be from the last "
         "step's weight, relative to it, for the promotion: a gate that measures "
