@@ -499,7 +499,7 @@ def _ratio_design_samples(base_rate: float, margin: float, alpha: float,
     80 % power at ``1 + margin``, both rates at ``base_rate`` and the stable taking the rest of
     the traffic at this split: n = z²·(1 − p)/p·(1 + w/(1 − w))/ln²(1 + m), bench/gate_decisions'
     fixed-horizon N at w = ½. None without a base rate or a finite margin. The rate-ratio test's
-    Beta mixture needs no tuning, so this is shown (progress), never used to decide."""
+    Beta mixture has a fixed concentration, so this is shown (progress), never used to decide."""
     if not 0 < base_rate < 1 or not 0 < margin < math.inf:
         return None
     w = split.canary_share if split is not None and 0 < split.canary_share < 1 else 0.5

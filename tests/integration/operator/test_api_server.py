@@ -144,7 +144,7 @@ def test_kubectl_explain_shows_descriptions(admin: Kubectl) -> None:
     expected = " ".join(admin.run("explain", "campaign.spec.exposure.gates.expectedSamples")
                         .stdout.split())
     assert "incrementalConversions and roi, 20000 exposed units" in expected
-    assert "errorRate, latency and deliveryRate use exact Beta mixtures" in expected
+    assert "errorRate, latency and deliveryRate use exact Beta mixtures of a fixed" in expected
     margin = " ".join(admin.run("explain", "upliftmodel.spec.rollout.gates.margin").stdout.split())
     assert "Comparative gates only (UpliftModel latency, errorRate, qini, onlineEffect)" in margin
 

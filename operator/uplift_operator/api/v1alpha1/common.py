@@ -332,8 +332,8 @@ class GateSpecBase(ApiModel):
                     "upliftSanity, the same for its band; drift, the live rows at which features "
                     "without drift pass; qini, the evaluation rows its margin needs (shown only: "
                     "the set is fixed); incrementalConversions and roi, 20000 exposed units. "
-                    "errorRate, latency and deliveryRate use exact Beta mixtures that need no "
-                    "tuning and refuse it.")
+                    "errorRate, latency and deliveryRate use exact Beta mixtures of a fixed "
+                    "concentration and refuse it.")
     min_samples: int = Field(
         default=100, ge=0,
         description="Samples required before the gate may pass, counted in the gate's own "
