@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
+    LIST_MAP_BY_NAME,
     ApiModel,
     Duration,
     EstimateStatus,
@@ -186,10 +187,7 @@ class ExposureSpec(RampSpecBase):
     gates: list[CampaignGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
-        # A list-map keyed by name: server-side apply merges and owns gates one by one, and
-        # the API server's ratcheting matches old and new gates up, so a write re-checks only
-        # the gates it changes (docs/lifecycle.md, "Gates and their defaults").
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+        json_schema_extra=LIST_MAP_BY_NAME)
     split_tolerance: float = split_tolerance_field(
         "How far the holdout's realised share of exposed units may be from "
         "experiment.holdoutFraction for the ramp to complete: an "

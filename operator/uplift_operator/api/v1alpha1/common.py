@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "DURATION_PATTERN",
+    "LIST_MAP_BY_NAME",
     "MAX_STATE_COUNTS",
     "ApiModel",
     "Condition",
@@ -244,6 +245,14 @@ class EstimateStatus(ApiModel):
     upper: float | None = Field(default=None, description="Upper confidence bound.")
     display: str = Field(default="", max_length=64,
                          description="Rendered estimate and interval, for kubectl get.")
+
+
+#: A list of named items as a list-map keyed by ``name`` (kubebuilder's +listType=map): the API
+#: server refuses duplicate names natively, server-side apply merges and owns items one by one,
+#: and validation ratcheting matches old and new items by name, so a write re-checks only the
+#: items it changes (docs/lifecycle.md, "Gates and their defaults").
+LIST_MAP_BY_NAME: dict[str, JsonValue] = {"x-kubernetes-list-type": "map",
+                                          "x-kubernetes-list-map-keys": ["name"]}
 
 
 def gate_rules(numeric_types: list[str]) -> list[JsonValue]:

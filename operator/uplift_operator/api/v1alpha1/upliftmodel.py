@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
+    LIST_MAP_BY_NAME,
     ApiModel,
     Duration,
     GateSpecBase,
@@ -189,10 +190,7 @@ class RolloutSpec(RampSpecBase):
     gates: list[ModelGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
-        # A list-map keyed by name: server-side apply merges and owns gates one by one, and
-        # the API server's ratcheting matches old and new gates up, so a write re-checks only
-        # the gates it changes (docs/lifecycle.md, "Gates and their defaults").
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+        json_schema_extra=LIST_MAP_BY_NAME)
     split_tolerance: float = split_tolerance_field(
         "How far the canary's realised share of requests may be from the last "
         "step's weight, relative to it, for the promotion: a gate that measures "
@@ -243,8 +241,7 @@ class UpliftModelSpec(ApiModel):
     features: list[FeatureSpec] | None = Field(
         default=None, max_length=1024,
         description="Feature schema, unique by name; checked against the model signature.",
-        # A list-map makes the API server refuse duplicate names natively, at no CEL cost.
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+        json_schema_extra=LIST_MAP_BY_NAME)
     experiment: ExperimentSpec = Field(
         default_factory=ExperimentSpec, description="The randomized holdout of the online gates.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="How versions are served.")
