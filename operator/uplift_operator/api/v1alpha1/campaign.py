@@ -231,8 +231,9 @@ class CampaignSpec(ApiModel):
     """Desired state of a Campaign."""
 
     model_ref: ModelRef = Field(description="The UpliftModel that scores units.")
-    treatments: list[CampaignTreatment] = Field(min_length=1, max_length=32,
-                                                description="Treatments this campaign sends.")
+    treatments: list[CampaignTreatment] = Field(
+        min_length=1, max_length=32, description="Treatments this campaign sends; unique names.",
+        json_schema_extra=LIST_MAP_BY_NAME)
     economics: Economics = Field(description="Value, cost and budget.")
     targeting: Targeting = Field(default_factory=Targeting, description="Whom to treat.")
     experiment: CampaignExperiment = Field(description="The persistent randomized holdout.")

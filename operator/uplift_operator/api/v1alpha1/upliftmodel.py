@@ -237,7 +237,8 @@ class UpliftModelSpec(ApiModel):
     model: ModelReference = Field(description="The registered MLflow model to serve.")
     treatments: list[Treatment] = Field(
         min_length=1, max_length=32,
-        description="Treatments the model scores against the control; unique names.")
+        description="Treatments the model scores against the control; unique names.",
+        json_schema_extra=LIST_MAP_BY_NAME)
     features: list[FeatureSpec] | None = Field(
         default=None, max_length=1024,
         description="Feature schema, unique by name; checked against the model signature.",
