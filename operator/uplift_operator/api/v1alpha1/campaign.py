@@ -25,6 +25,7 @@ from uplift_operator.api.v1alpha1.common import (
     field_rules,
     gate_rules,
     split_tolerance_field,
+    step_pause_field,
 )
 
 __all__ = [
@@ -115,11 +116,7 @@ class ExposureStep(ApiModel):
     """One step of the exposure ramp: the share of eligible units treated, held for a pause."""
 
     percent: float = Field(gt=0, le=100, description="Percent of eligible units exposed.")
-    pause: Duration | None = Field(
-        default=None,
-        description="Least time the step lasts, counted from its start; gates are analysed "
-                    "meanwhile, and the step advances once the pause has elapsed and an "
-                    "analysis during the step passed. Absent: until promoted by hand.")
+    pause: Duration | None = step_pause_field()
 
 
 #: The gate types that read each optional gate field; the API server refuses the field on the

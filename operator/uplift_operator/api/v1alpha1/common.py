@@ -412,6 +412,15 @@ class RollbackPolicyBase(ApiModel):
                     "Automatic.")
 
 
+def step_pause_field() -> Any:
+    """``steps[].pause`` of either ramp: the same step machine (``domain.steps``) reads both."""
+    return Field(
+        default=None,
+        description="Least time the step lasts, counted from its start; gates are analysed "
+                    "meanwhile, and the step advances once the pause has elapsed and an "
+                    "analysis during the step passed. Absent: until promoted by hand.")
+
+
 def split_tolerance_field(description: str) -> Any:
     """``splitTolerance`` of either ramp (UpliftModel ``spec.rollout``: the traffic split and the
     canary's holdout; Campaign ``spec.exposure``: the holdout): one default and one range, each

@@ -27,6 +27,7 @@ from uplift_operator.api.v1alpha1.common import (
     field_rules,
     gate_rules,
     split_tolerance_field,
+    step_pause_field,
 )
 
 __all__ = [
@@ -133,11 +134,7 @@ class RolloutStep(ApiModel):
     """One step of the canary ramp: a traffic weight held for a pause."""
 
     weight: int = Field(gt=0, le=100, description="Percent of traffic to the canary, in (0, 100].")
-    pause: Duration | None = Field(
-        default=None,
-        description="Least time the step lasts, counted from its start; gates are analysed "
-                    "meanwhile, and the step advances once the pause has elapsed and an "
-                    "analysis during the step passed. Absent: until promoted by hand.")
+    pause: Duration | None = step_pause_field()
 
 
 #: The gate types that read each optional gate field; the API server refuses the field on the
