@@ -37,6 +37,9 @@ SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, ex
 BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, exposure 0
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
+# Events only (no condition): a gate field its type never reads, stored before the API server
+# refused it (domain.validation.ignored_gate_fields).
+IGNORED_FIELD = "IgnoredField"
 # ServingApplied:
 APPLIED = "Applied"
 APPLY_FAILED = "ApplyFailed"

@@ -23,8 +23,9 @@ from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
 from uplift_operator.model.keys import treatment_key
 
-__all__ = ["ModelContract", "credential_problems", "query_variables", "schema_problems",
-           "validate_against_model", "validate_campaign", "validate_upliftmodel"]
+__all__ = ["ModelContract", "credential_problems", "ignored_gate_fields", "query_variables",
+           "schema_problems", "validate_against_model", "validate_campaign",
+           "validate_upliftmodel"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -112,6 +113,15 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
         if gate.margin_type == "relative" and gate.margin is not None and gate.margin >= 1:
             problems.append(f"{where}.margin: a relative margin must be below 1 (got {gate.margin:g})")
     return problems
+
+
+def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
+    """Gate fields the gate's type never reads, each named with why (the API server's own words).
+    Not a problem: the operator ignores them, as it did before the API server refused them; a
+    Warning event names each once per generation so the owner can remove it."""
+    return [f"{where}.gates[{index}] ({gate.name}): {why}; ignored (stored before the API "
+            "server refused it: remove it)"
+            for index, gate in enumerate(gates) for why in gate.ignored_fields()]
 
 
 def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[str]:

@@ -37,7 +37,7 @@ from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.domain.steps import Reason
 from uplift_operator.services import measurements, upliftmodel
-from uplift_operator.services.common import Event, PassResult, invalid_pass
+from uplift_operator.services.common import Event, PassResult, ignored_field_events, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
 __all__ = ["CampaignDependencies", "reconcile"]
@@ -94,7 +94,9 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
-    events = tuple(Event(e.type, e.reason.value, e.message) for e in decision.events)
+    events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
+        spec.exposure.gates, "spec.exposure"))
+              + tuple(Event(e.type, e.reason.value, e.message) for e in decision.events))
     requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
     return PassResult(decision.status.to_wire(), events, requeue)
 

@@ -16,8 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from uplift_operator.api.v1alpha1.common import StatusBase
 from uplift_operator.domain import status as status_logic
+from uplift_operator.domain.conditions import IGNORED_FIELD
 
-__all__ = ["Event", "PassResult", "TimedCache", "invalid_pass"]
+__all__ = ["Event", "PassResult", "TimedCache", "ignored_field_events", "invalid_pass"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class TimedCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._values[key] = (value, self.clock())
+
+
+def ignored_field_events(current: StatusBase, generation: int,
+                         ignored: list[str]) -> tuple[Event, ...]:
+    """One Warning event per ignored gate field (``validation.ignored_gate_fields``), on the
+    first pass of each generation only: the status' observedGeneration says it was seen."""
+    if current.observed_generation == generation:
+        return ()
+    return tuple(Event("Warning", IGNORED_FIELD, message) for message in ignored)
 
 
 def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime) -> PassResult:

@@ -52,7 +52,13 @@ from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import measurements
-from uplift_operator.services.common import Event, PassResult, TimedCache, invalid_pass
+from uplift_operator.services.common import (
+    Event,
+    PassResult,
+    TimedCache,
+    ignored_field_events,
+    invalid_pass,
+)
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
 from uplift_operator.services.writeback import Write, WriteBack
@@ -165,6 +171,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
+    events += ignored_field_events(current, generation, validation.ignored_gate_fields(
+        spec.rollout.gates, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
     if applied is not None and applied.error is not None:
         events.append(Event("Warning", cond.APPLY_FAILED, applied.error))

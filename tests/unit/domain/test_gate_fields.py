@@ -85,3 +85,18 @@ def test_the_rules_refuse_a_field_by_name_and_say_who_reads_it() -> None:
         {"rule": "!has(self.margin)", "message": "margin applies to no Campaign gate",
          "fieldPath": ".margin"},
     ]
+
+
+@pytest.mark.parametrize("gate_class", [ModelGate, CampaignGate])
+def test_a_stored_gate_names_each_ignored_field_in_the_api_servers_words(
+        gate_class: type[GateSpecBase]) -> None:
+    """What the operator says of a field stored before the rules is what the rule says."""
+    said_by_rule = {rule["fieldPath"][1:]: rule["message"]  # type: ignore[index]
+                    for rule in field_rules(gate_class.field_readers, gate_class.kind)}
+    types = gate_class.model_fields["type"].annotation.__args__  # type: ignore[union-attr]
+    for type_ in types:
+        for name, readers in gate_class.field_readers.items():
+            fields = {"name": "g", "type": type_, name: READ_VALUES[name]}
+            gate = gate_class.model_validate(fields)
+            expected = [] if type_ in readers else [said_by_rule[name]]
+            assert gate.ignored_fields() == expected, (type_, name)

@@ -443,6 +443,24 @@ def test_retry_restarts_a_rolled_back_campaign() -> None:
     assert reasons(result) == ["Retry"] and sim.status["exposurePercent"] == 5
 
 
+def test_a_gate_field_stored_before_the_api_refused_it_is_named_once_per_generation() -> None:
+    # The roi gate's margin: only an object written before the field rules can carry one.
+    sim = Sim()
+    roi = next(g for g in sim.body["spec"]["exposure"]["gates"] if g["type"] == "roi")
+    roi["margin"] = 0.1
+    first = sim.tick()
+    ignored = [e for e in first.events if e.reason == "IgnoredField"]
+    assert [e.type for e in ignored] == ["Warning"]
+    assert ignored[0].message.startswith("spec.exposure.gates[2] (roi): margin applies to no "
+                                         "Campaign gate; ignored")
+    assert "IgnoredField" not in reasons(sim.tick(5))  # this generation was seen
+    sim.edit_spec(paused=False)
+    assert "IgnoredField" in reasons(sim.tick(5))  # a new generation: said again
+    del roi["margin"]
+    sim.edit_spec(paused=False)
+    assert "IgnoredField" not in reasons(sim.tick(5))
+
+
 def test_a_pass_on_its_own_output_changes_nothing() -> None:
     sim = Sim()
     for minutes in (0, 5, 5, 60):

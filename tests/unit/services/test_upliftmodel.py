@@ -112,6 +112,18 @@ def test_first_pass_applies_the_serving_graph_once() -> None:
     assert sim.status["phase"] == "Healthy"
 
 
+def test_a_gate_field_stored_before_the_api_refused_it_is_named_once_per_generation() -> None:
+    sim = Sim()
+    sim.body["spec"]["rollout"]["gates"][0]["expectedSamples"] = 5000  # custom never reads it
+    said = [e for e in sim.tick().events if e.reason == "IgnoredField"]
+    assert [(e.type, e.message) for e in said] == [(
+        "Warning", "spec.rollout.gates[0] (probe): expectedSamples applies to drift, qini, "
+                   "onlineEffect and upliftSanity gates only; ignored (stored before the API "
+                   "server refused it: remove it)")]
+    assert sim.weights() == {"1": 100}  # ignored, as before: nothing else changes
+    assert "IgnoredField" not in reasons(sim.tick(1))
+
+
 def test_an_apply_error_sets_serving_applied_false_and_warns() -> None:
     sim = Sim()
     sim.cluster.apply_error = KubeError("seldondeployments is forbidden", 403)

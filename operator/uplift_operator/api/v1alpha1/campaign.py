@@ -138,6 +138,9 @@ CAMPAIGN_GATE_FIELDS: dict[str, tuple[str, ...]] = {
 class CampaignGate(GateSpecBase):
     """A gate every exposure step must pass."""
 
+    field_readers = CAMPAIGN_GATE_FIELDS
+    kind = "Campaign"
+
     type: Literal["deliveryRate", "incrementalConversions", "roi", "budget", "drift",
                   "custom"] = Field(
         description="deliveryRate: delivered / decided-to-treat; Pass when its anytime-valid "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
@@ -279,18 +279,26 @@ def field_rules(applies: dict[str, tuple[str, ...]], kind: str) -> list[JsonValu
     evaluators); an empty tuple refuses the field on every gate of ``kind``."""
     rules: list[JsonValue] = []
     for name, types in applies.items():
-        if types:
-            listed = ", ".join(types[:-1]) + (" and " if len(types) > 1 else "") + types[-1]
-            rule = f"!has(self.{name}) || self.type in [{', '.join(repr(t) for t in types)}]"
-            message = f"{name} applies to {listed} gates only"
-        else:
-            rule, message = f"!has(self.{name})", f"{name} applies to no {kind} gate"
-        rules.append({"rule": rule, "message": message, "fieldPath": f".{name}"})
+        rule = (f"!has(self.{name}) || self.type in [{', '.join(repr(t) for t in types)}]"
+                if types else f"!has(self.{name})")
+        rules.append({"rule": rule, "message": _field_message(name, types, kind),
+                      "fieldPath": f".{name}"})
     return rules
+
+
+def _field_message(name: str, types: tuple[str, ...], kind: str) -> str:
+    if not types:
+        return f"{name} applies to no {kind} gate"
+    listed = ", ".join(types[:-1]) + (" and " if len(types) > 1 else "") + types[-1]
+    return f"{name} applies to {listed} gates only"
 
 
 class GateSpecBase(ApiModel):
     """Fields every gate has; each kind narrows ``type`` to the gates it supports."""
+
+    #: The kind's table of which gate types read each optional field (``field_rules``).
+    field_readers: ClassVar[dict[str, tuple[str, ...]]] = {}
+    kind: ClassVar[str] = ""
 
     name: Name = Field(description="Gate name, unique within the list; shown in status and events.")
     type: str = Field(max_length=63, description="What the gate measures; each kind lists its own.")
@@ -368,6 +376,16 @@ class GateSpecBase(ApiModel):
         description="Per-treatment gates: the treatments to check. Default: all of them.")
     dry_run: bool = Field(default=False,
                           description="Evaluate and report the gate, but never act on it.")
+
+
+    def ignored_fields(self) -> list[str]:
+        """What the API server's field rules say of each field set here that this gate's type
+        never reads: only an object stored before those rules can have one (ratcheting lets it
+        stay until the gate is edited), and the operator ignores it, as it did then."""
+        set_here = {to_camel(name) for name in self.model_fields_set}
+        return [_field_message(name, types, self.kind)
+                for name, types in self.field_readers.items()
+                if name in set_here and self.type not in types]
 
 
 class StatusBase(ApiModel):

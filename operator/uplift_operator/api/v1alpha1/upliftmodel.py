@@ -155,6 +155,9 @@ MODEL_GATE_FIELDS: dict[str, tuple[str, ...]] = {
 class ModelGate(GateSpecBase):
     """A gate every rollout step must pass."""
 
+    field_readers = MODEL_GATE_FIELDS
+    kind = "UpliftModel"
+
     type: Literal["latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity",
                   "custom"] = Field(
         description="latency: the canary's p95 (Prometheus histogram; templateRef picks it) "
