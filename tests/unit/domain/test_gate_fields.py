@@ -11,7 +11,7 @@ The API server's answer to such a field is pinned in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tests.unit.domain import test_campaign_gates, test_gates
@@ -91,8 +91,8 @@ def test_the_rules_refuse_a_field_by_name_and_say_who_reads_it() -> None:
 def test_a_stored_gate_names_each_ignored_field_in_the_api_servers_words(
         gate_class: type[GateSpecBase]) -> None:
     """What the operator says of a field stored before the rules is what the rule says."""
-    said_by_rule = {rule["fieldPath"][1:]: rule["message"]  # type: ignore[index]
-                    for rule in field_rules(gate_class.field_readers, gate_class.kind)}
+    rules = cast(list[dict[str, str]], field_rules(gate_class.field_readers, gate_class.kind))
+    said_by_rule = {rule["fieldPath"][1:]: rule["message"] for rule in rules}
     types = gate_class.model_fields["type"].annotation.__args__  # type: ignore[union-attr]
     for type_ in types:
         for name, readers in gate_class.field_readers.items():
