@@ -50,6 +50,29 @@ def test_vectorised_qini_replicates_equal_the_library(bench: ModuleType) -> None
     assert bench.cross_check_qini() < 1e-9
 
 
+class _NoiseByEffect:
+    """The one thing a ``QiniRun`` asks its sim: the canary's score noise for an effect."""
+
+    def canary_noise(self, effect: float) -> float:
+        return effect
+
+
+def test_qini_fixed_horizon_se_is_the_scenarios_own(bench: ModuleType,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A noisier canary's scores agree less with the stable's: its paired difference, and so
+    its N, is larger than the equal models' (the null's SE understated the 2x row's N)."""
+    monkeypatch.setenv("GATE_BENCH_QINI_ROWS", "2000")
+    monkeypatch.setattr(bench, "QINI_PILOT_RUNS", 2)
+    monkeypatch.setattr(bench, "_PILOT_SE", {})
+    sim = _NoiseByEffect()
+    equal = bench._pilot_se(sim, bench.Scenario("null", "promote", 1.0))
+    worse = bench._pilot_se(sim, bench.Scenario("2x margin", "rollback", 3.0))
+    assert worse > 1.1 * equal
+    monkeypatch.setenv("GATE_BENCH_QINI_ROWS", "8000")  # 4 × the rows: half the SE
+    assert bench._pilot_se(sim, bench.Scenario("null", "promote", 1.0)) == pytest.approx(
+        equal / 2, rel=0.25)
+
+
 @pytest.mark.slow
 def test_smallest_run_reports_every_scenario_consistently(bench: ModuleType) -> None:
     runs = 2
