@@ -429,6 +429,33 @@ _SPLIT_WITHIN = "splitWithin"
 #: counts belong to the step (the split's: to the split's application) that saw the mismatch.
 _RECHECKS = frozenset(_recheck_key(key) for key in
                       (_TRAFFIC_SRM, "srmHoldout", "srmCanary", "srmStable"))
+#: The memory key of the split's counts (``info`` stable, ``score`` canary) at the first
+#: analysis of a step that saw a version scraped late (``SplitCounts.scraped_late``): the
+#: step's split is judged on the counts since. They belong to the step's window, as a
+#: re-check's do.
+_SPLIT_BASELINE = "splitBaseline"
+#: Memory that belongs to one step's counting window: dropped at a new step.
+_WINDOW_BOUND = _RECHECKS | {_SPLIT_BASELINE}
+
+
+def _counted_since_scraped(split: SplitCounts, memory: GateMemory,
+                           new_memory: dict[str, SequentialState]) -> tuple[int, int]:
+    """The split's (stable, canary) counts to judge. A version whose counters were first
+    scraped after the split settled has lost what it served before that scrape (``increase``
+    starts at a series' first sample) while the other version has not: in the demo a canary
+    at a 30 % step, scraped 2 s into its settled window, read a 21 % share, and the SRM check
+    held the gate on a mismatch that was not there. Such a step's split is judged on the
+    counts since the first analysis that saw both versions, as a re-check is, without the
+    hold."""
+    counts = (split.stable, split.canary)
+    if not split.scraped_late:
+        new_memory.pop(_SPLIT_BASELINE, None)
+        return counts
+    base = memory.get(_SPLIT_BASELINE)
+    if base is None or counts[0] < base.info or counts[1] < base.score:
+        base = SequentialState(info=counts[0], score=counts[1])
+    new_memory[_SPLIT_BASELINE] = base
+    return counts[0] - round(base.info), counts[1] - round(base.score)
 
 
 def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
@@ -448,7 +475,8 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     if split is None or not 0 < split.canary_share < 1:
         return None, None
     w = split.canary_share
-    check = _srm_rechecked(_TRAFFIC_SRM, (split.stable, split.canary), (1 - w, w),
+    check = _srm_rechecked(_TRAFFIC_SRM, _counted_since_scraped(split, memory, new_memory),
+                           (1 - w, w),
                            "the traffic split (stable, canary)", memory, new_memory)
     if check.shown:
         new_memory[_SPLIT_WITHIN] = SequentialState()  # a broken window shows nothing
@@ -1456,7 +1484,7 @@ def next_step(status: GateStatus) -> GateStatus:
     sequential test moved to a new stratum (the traffic split changed): its evidence so far is
     carried, so α is spent once per version rather than once per step."""
     carried = {key: SequentialStateStatus.model_validate(state.next_stratum().to_dict())
-               for key, state in memory_of(status).items() if key not in _RECHECKS}
+               for key, state in memory_of(status).items() if key not in _WINDOW_BOUND}
     return status.model_copy(update={"failures": 0, "inconclusives": 0, "consecutive_errors": 0,
                                      "sequential_state": carried})
 
@@ -1473,7 +1501,7 @@ def restart_split_check(status: GateStatus) -> GateStatus:
     if not folded:
         return status
     kept = {key: value for key, value in status.sequential_state.items()
-            if key != _recheck_key(_TRAFFIC_SRM)}  # its counts belong to the window that ended
+            if key not in (_recheck_key(_TRAFFIC_SRM), _SPLIT_BASELINE)}  # the window ended
     return status.model_copy(update={"sequential_state": {**kept, **folded}})
 
 

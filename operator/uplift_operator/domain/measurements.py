@@ -19,7 +19,8 @@ Conventions every adapter follows:
 * ``split`` (comparative gates) holds the versions' counts *after the step's split settled*
   (the step's first analysis interval left out: routers apply new weights with a delay and
   scrapes lag) and the expected canary share (the step's weight / 100); the realised split is
-  checked against it before any verdict.
+  checked against it before any verdict. A version whose counters were first scraped after
+  that (``scraped_late``) is counted from the first analysis that saw it.
 * NaN is allowed where PromQL produces it (``histogram_quantile`` over no requests) and is read
   as "no data".
 * Canary = the version being rolled out, stable = the version serving the rest of the traffic.
@@ -82,6 +83,11 @@ class SplitCounts:
     #: the split shown within ``tolerance`` of the weight (``domain.gates``; 0: it does not).
     promotes: bool = False
     tolerance: float = 0.04  # ``spec.rollout.splitTolerance``
+    #: The roles ("stable", "canary") whose counters had no scraped sample when the split
+    #: settled: their counts miss what they served before their first scrape (PromQL's
+    #: ``increase`` cannot count a series' first sample), so the split is judged on the
+    #: requests from the first analysis that saw them on (``domain.gates``).
+    scraped_late: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -236,12 +236,30 @@ def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> 
         found = _per_version(prom, ctx, metric, window, labels=labels)
         counts = [found.get((ctx.stable_version,)), found.get((ctx.canary_version,))]
     stable, canary = counts
+    late: tuple[str, ...] = ()
     if stable is None or canary is None:
         # One side has too few scrapes in the window yet: a 0 there would read as a broken
         # split. Nothing to check this time.
         stable, canary = 0, 0
+    elif window is not None:
+        late = _scraped_late(prom, ctx, metric, window, labels)
     return m.SplitCounts(stable=stable, canary=canary, canary_share=ctx.canary_share,
-                         promotes=ctx.promotes, tolerance=ctx.split_tolerance)
+                         promotes=ctx.promotes, tolerance=ctx.split_tolerance,
+                         scraped_late=late)
+
+
+def _scraped_late(prom: MetricSource, ctx: GateContext, metric: str, window: str,
+                  labels: Mapping[str, str]) -> tuple[str, ...]:
+    """The roles whose ``metric`` had no sample at the window's start (``offset``: the latest
+    sample at most the lookback before it). Their ``increase`` over the window starts at their
+    first scrape and misses what they served before it: a new canary's target is scraped some
+    seconds after its first traffic (service discovery, the scrape interval)."""
+    rows = prom.query(f"sum by (version) ({metric}{ctx.versions_selector(**labels)} "
+                      f"offset {window})")
+    present = {str(row.labels.get("version", "")) for row in rows if math.isfinite(row.value)}
+    return tuple(role for role, version in (("stable", ctx.stable_version),
+                                            ("canary", ctx.canary_version))
+                 if version not in present)
 
 
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

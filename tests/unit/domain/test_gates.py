@@ -498,6 +498,52 @@ def test_a_new_step_or_the_split_applied_again_ends_a_re_check() -> None:
     assert "srmTrafficRecheck" not in gates.restart_split_check(status).sequential_state
 
 
+def _late_looks(g: ModelGate, splits: list[tuple[int, int]], share: float,
+                late: tuple[str, ...], promotes: bool = False) -> list[GateOutcome]:
+    out, memory = [], None
+    for stable, canary in splits:
+        split = SplitCounts(stable, canary, share, promotes, scraped_late=late)
+        outcome = evaluate_gate(g, ErrorRateMeasurement(0, canary, 0, stable, split=split),
+                                memory, NOW)
+        memory = outcome.memory
+        out.append(outcome)
+    return out
+
+
+def test_a_version_scraped_late_is_judged_on_the_counts_since_it_was_seen() -> None:
+    # The demo's harm step: 30 %, the canary's counters first scraped inside the settled
+    # window, so its first look read 123 of 575 (21 %); then 30 % of every later request.
+    g = gate("errorRate", max=0.01)
+    splits = [(452, 123), *((452 + 700 * k, 123 + 300 * k) for k in range(1, 30))]
+    as_counted = _late_looks(g, splits, 0.3, late=())
+    assert as_counted[0].verdict is E and "sample ratio mismatch" in as_counted[0].message
+    looks = _late_looks(g, splits, 0.3, late=("canary",))
+    assert not any(o.verdict is E for o in looks), [o.message for o in looks]
+    assert looks[-1].verdict is P
+    assert looks[0].memory["splitBaseline"].info == 452
+    assert looks[0].memory["splitBaseline"].score == 123
+    # The counts since are judged: a real mismatch after the first look is still shown.
+    skewed = [(452, 123), *((452 + 800 * k, 123 + 200 * k) for k in range(1, 30))]
+    shown = _late_looks(g, skewed, 0.3, late=("canary",))
+    assert any("sample ratio mismatch" in o.message for o in shown)
+    # The promoting step's Pass waits for the split shown within tolerance on those counts.
+    last = _late_looks(g, splits[:1], 0.3, late=("canary",), promotes=True)
+    assert last[0].verdict is INC and "traffic split within" in last[0].message
+    assert "(0/0)" in last[0].message
+
+
+def test_the_late_scrape_baseline_belongs_to_the_step() -> None:
+    g = gate("errorRate", max=0.01)
+    [look] = _late_looks(g, [(452, 123)], 0.3, late=("canary",))
+    status = assess(g, None, look)
+    assert "splitBaseline" in status.sequential_state
+    assert "splitBaseline" not in gates.next_step(status).sequential_state
+    assert "splitBaseline" not in gates.restart_split_check(status).sequential_state
+    # Counts below the baseline are a new window's: counted from there.
+    [again] = _late_looks(g, [(45, 12)], 0.3, late=("canary",))
+    assert again.memory["splitBaseline"].info == 45
+
+
 def test_the_promoting_pass_waits_until_the_canary_holdout_is_shown_within_tolerance() -> None:
     # A canary three margins better, on 4,000 units a version at a 10 % holdout: its effect is
     # shown, but an 11.2 % holdout (52/48 on 50/50, standardised) could not be told from 10 %

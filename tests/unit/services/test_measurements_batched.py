@@ -17,16 +17,20 @@ from uplift_operator.services import measurements
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 _QUERY = re.compile(r"^sum by \(([^)]*)\) \(increase\(([a-z_]+)\{([^}]*)\}\[(\d+)s\]\)\)$")
+_AT_START = re.compile(r"^sum by \(version\) \(([a-z_]+)\{([^}]*)\} offset (\d+)s\)$")
 
 
 @dataclass
 class Series:
     """A tiny Prometheus: counter increases per label set, answering only the batched shape
-    ``sum by (...) (increase(metric{matchers}[Ns]))`` — anything else fails the test."""
+    ``sum by (...) (increase(metric{matchers}[Ns]))`` and the split's presence check ``sum by
+    (version) (metric{matchers} offset Ns)`` — anything else fails the test. ``late`` series
+    had no sample at the window's start."""
 
     increases: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
     asked_at: list[Any] = field(default_factory=list)
+    late: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
         raise AssertionError(f"a scalar query per version: {promql}")
@@ -34,6 +38,13 @@ class Series:
     def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
         self.asked.append(promql)
         self.asked_at.append(time)
+        at_start = _AT_START.match(promql)
+        if at_start:
+            metric, matchers = at_start.group(1), _matchers(at_start.group(2))
+            versions = {labels["version"] for name, labels, _ in self.increases
+                        if name == metric and (name, labels) not in self.late
+                        and all(match(labels.get(k, "")) for k, match in matchers.items())}
+            return [Sample({"version": v}, 1.0, 0.0) for v in sorted(versions)]
         found = _QUERY.match(promql)
         assert found, promql
         by = [b.strip() for b in found.group(1).split(",")]
@@ -86,7 +97,8 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
     assert (measured.canary_errors, measured.canary_requests) == (3, 100)
     assert (measured.stable_errors, measured.stable_requests) == (0, 900)  # no series: 0 errors
     assert measured.split == m.SplitCounts(stable=900, canary=100, canary_share=0.5)
-    assert len(prom.asked) == 3  # errors, requests, the split: not one per version
+    # errors, requests, the split and its presence at the window's start: not one per version
+    assert len(prom.asked) == 4
     # On the last step the split says so: a Pass there promotes, and needs the split shown.
     last = measurements.collect(gate, _ctx(promotes=True), prom, None)
     assert isinstance(last, m.ErrorRateMeasurement) and last.split is not None
@@ -124,7 +136,7 @@ def test_one_analysis_asks_each_query_once() -> None:
         measured = measurements.collect(gate, _ctx(), shared, None)
         assert isinstance(measured, m.ErrorRateMeasurement)
         assert (measured.canary_requests, measured.stable_requests) == (500, 500)
-    assert len(prom.asked) == 3  # the first gate's three queries; the others asked nothing
+    assert len(prom.asked) == 4  # the first gate's four queries; the others asked nothing
 
 
 def test_one_analysis_asks_every_query_at_its_own_instant() -> None:
@@ -138,3 +150,22 @@ def test_one_analysis_asks_every_query_at_its_own_instant() -> None:
         gate = ModelGate.model_validate({"name": "g", "type": type_})
         measurements.collect(gate, _ctx(), shared, None)
     assert len(prom.asked) >= 3 and set(prom.asked_at) == {at}
+
+
+def test_a_version_first_scraped_inside_the_settled_window_is_named() -> None:
+    """``increase`` misses what a series served before its first scrape: a canary scraped
+    late reads short, and the gate must know (it judges the split on the counts since)."""
+    canary = _model("2", endpoint="infer")
+    rows = [("uplift_request_duration_seconds_count", _model("1", endpoint="infer"), 452.0),
+            ("uplift_request_duration_seconds_count", canary, 123.0)]
+    gate = ModelGate.model_validate({"name": "errors", "type": "errorRate", "margin": 0.2})
+    on_time = measurements.collect(gate, _ctx(share=0.3), Series(list(rows)), None)
+    assert isinstance(on_time, m.ErrorRateMeasurement) and on_time.split is not None
+    assert on_time.split.scraped_late == ()
+    prom = Series(list(rows), late=[("uplift_request_duration_seconds_count", canary)])
+    late = measurements.collect(gate, _ctx(share=0.3), prom, None)
+    assert isinstance(late, m.ErrorRateMeasurement) and late.split is not None
+    assert late.split.scraped_late == ("canary",)
+    assert (late.split.stable, late.split.canary) == (452, 123)
+    # The window is the settled one (the step's first interval left out): 300 s − 60 s.
+    assert any(q.endswith(" offset 240s)") for q in prom.asked)
