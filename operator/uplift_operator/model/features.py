@@ -60,10 +60,15 @@ UPLIFT_BUCKETS: tuple[float, ...] = (
 FeatureKind = Literal["numeric", "categorical"]
 
 
+#: The metric-label codes of ``FeatureError`` (the runtime counts each from zero).
+FeatureErrorReason: TypeAlias = Literal["bad_features", "missing_feature", "wrong_type",
+                                        "row_mismatch"]
+
+
 class FeatureError(ValueError):
     """Input that does not match the feature schema; ``reason`` is a short metric-label code."""
 
-    def __init__(self, message: str, reason: str = "bad_features") -> None:
+    def __init__(self, message: str, reason: FeatureErrorReason = "bad_features") -> None:
         super().__init__(message)
         self.reason = reason
 

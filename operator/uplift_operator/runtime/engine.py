@@ -20,7 +20,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -57,10 +57,17 @@ CAMPAIGN_ARMS = ("treated", "holdout", "unexposed", "not-treated-by-policy", "bu
 TOP_FRACTION_HISTORY = 10_000   # recent uplifts per campaign the topFraction policy ranks against
 
 
+#: The metric-label codes of ``RequestError`` (the runtime counts each from zero).
+RequestErrorReason: TypeAlias = Literal["bad_request", "bad_shape", "bad_unit_id",
+                                        "out_of_range", "row_mismatch", "too_large",
+                                        "unknown_campaign", "unknown_treatment", "wrong_type"]
+
+
 class RequestError(ValueError):
     """A request the runtime rejects; ``reason`` labels the error metric."""
 
-    def __init__(self, message: str, reason: str = "bad_request", status: int = 400) -> None:
+    def __init__(self, message: str, reason: RequestErrorReason = "bad_request",
+                 status: int = 400) -> None:
         super().__init__(message)
         self.reason = reason
         self.status = status

@@ -30,7 +30,7 @@ import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from fastapi import Request
@@ -48,7 +48,7 @@ from mlserver.types import (
 from mlserver.utils import get_model_uri
 
 from uplift_operator.model import pyfunc
-from uplift_operator.model.features import FeatureError
+from uplift_operator.model.features import FeatureError, FeatureErrorReason
 from uplift_operator.runtime import campaigns, events
 from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, RuntimeConfig
@@ -59,10 +59,18 @@ from uplift_operator.runtime.engine import (
     DecisionBatch,
     DecisionEngine,
     RequestError,
+    RequestErrorReason,
 )
 from uplift_operator.runtime.metrics import RuntimeMetrics
 from uplift_operator.runtime.reloading import FileWatch
 from uplift_operator.runtime.windows import DueCounts
+
+#: Every reason an inference request is refused with (``_reject``): each is counted from zero
+#: at startup, since a series born inside a PromQL range loses its first increments, and the
+#: errorRate gate would miss the first errors of a reason the canary alone has (a feature its
+#: clients do not send, an internal error).
+INFER_ERROR_REASONS: tuple[str, ...] = (*get_args(FeatureErrorReason),
+                                        *get_args(RequestErrorReason), "internal")
 
 log = logging.getLogger("uplift_operator.runtime")
 
@@ -323,6 +331,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 # Zeros up front: a series born inside a PromQL range loses its first increments.
                 for counter in (m.assignments, m.outcomes, m.conversions):
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
+        for reason in INFER_ERROR_REASONS:
+            m.errors.labels(**base, endpoint="infer", reason=reason)
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)

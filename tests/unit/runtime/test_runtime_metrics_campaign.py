@@ -27,7 +27,7 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
 from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
-from uplift_operator.runtime.runtime import UpliftError, UpliftRuntime
+from uplift_operator.runtime.runtime import INFER_ERROR_REASONS, UpliftError, UpliftRuntime
 
 NAME, VERSION, CAMPAIGN = "label-test", "7", "spring-email"
 BASE = {"model": NAME, "version": VERSION}
@@ -135,6 +135,22 @@ def test_rows_scored_per_campaign_from_zero(loaded: Loaded) -> None:
     with pytest.raises(UpliftError):
         loaded.decide(["u"], "no-such-campaign")
     assert campaign_values("uplift_rows_scored_total") == {"", CAMPAIGN}
+
+
+def test_every_infer_error_reason_is_counted_from_zero(loaded: Loaded) -> None:
+    # The errorRate gate sums these over a range: a reason first counted inside it would lose
+    # its first errors, and a canary failing in a way the stable does not would read better.
+    for reason in INFER_ERROR_REASONS:
+        assert value("uplift_request_errors_total", endpoint="infer", reason=reason) is not None
+    before = value("uplift_request_errors_total", endpoint="infer", reason="unknown_campaign")
+    with pytest.raises(UpliftError):
+        loaded.decide(["u"], "no-such-campaign")
+    after = value("uplift_request_errors_total", endpoint="infer", reason="unknown_campaign")
+    assert after == (before or 0.0) + 1
+    refused = {s.labels["reason"] for family in REGISTRY.collect() for s in family.samples
+               if s.name == "uplift_request_errors_total" and s.labels.get("model") == NAME
+               and s.labels.get("endpoint") == "infer"}
+    assert refused <= set(INFER_ERROR_REASONS)  # no reason the startup missed
 
 
 def test_duplicate_reports_are_counted_under_their_decisions_campaign(loaded: Loaded) -> None:
