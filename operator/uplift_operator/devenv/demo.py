@@ -502,6 +502,9 @@ def _run_campaign(stack: DemoStack, scenario: Scenario, budget: scenarios.Campai
     finally:
         sim.campaign = None  # before the Campaign goes: the runtime would refuse its name
         sim.delivery_failure = 0.0
+        # Its decisions' reports first: one in flight would count in the next scenario's
+        # Campaign of the same name (a failed delivery there, the delivery gate failing it).
+        sim.drain_deliveries(scenarios.CAMPAIGN)
         stack.delete_campaign()
         if decision == "Timeout":
             reason = f"no decision within {timeout:.0f}s; last seen: {last}"

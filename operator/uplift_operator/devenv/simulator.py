@@ -52,6 +52,13 @@ ARMS = {"No E-Mail": "none", "Mens E-Mail": "mens_e_mail", "Womens E-Mail": "wom
 PRIOR_WEIGHT = 50.0  # pseudo-observations pulling small cells towards their arm's mean
 REPORT_ATTEMPTS = 4  # sends of a report batch before it counts as an error
 REPORT_BACKOFF = 0.5  # seconds before the first resend; doubled after each failed attempt
+FLUSH_INTERVAL = 0.5  # seconds between two sends of the reports that fell due
+
+
+def _campaign_of(decision_id: str) -> str:
+    """The campaign a decision id names (its fifth field), "" for a plain model decision."""
+    fields = str(decision_id).split("~")
+    return fields[4] if len(fields) > 6 else ""
 
 
 class GroundTruth:
@@ -262,7 +269,7 @@ class CustomerSimulator:
             heapq.heappush(self._queue, (due, next(self._order), kind, item, attempts))
 
     def _reports(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(FLUSH_INTERVAL):
             self.flush(time.monotonic())
 
     def flush(self, now: float) -> None:
@@ -289,6 +296,23 @@ class CustomerSimulator:
             if failure is not None and attempts + 1 < REPORT_ATTEMPTS:
                 for item in items:
                     self.schedule(now + REPORT_BACKOFF * 2 ** attempts, kind, item, attempts + 1)
+
+    def drain_deliveries(self, campaign: str, timeout: float = 5.0) -> bool:
+        """Wait until the delivery reports queued for ``campaign``'s decisions were sent (False
+        if ``timeout`` passed first). The runtime counts a report under the campaign its
+        decision id names, so a report still in flight when the Campaign is deleted and one of
+        the same name applied would be counted in the new one's first step (docs/demo.md)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                queued = any(kind == "deliveries" and _campaign_of(item["decision_id"]) == campaign
+                             for _, _, kind, item, _ in self._queue)
+            if not queued:
+                # The last batch may be on its way: one flush period more.
+                time.sleep(FLUSH_INTERVAL + 0.1)
+                return True
+            time.sleep(0.1)
+        return False
 
     def _post_reports(self, kind: str, items: list[dict[str, Any]]) -> str | None:
         """Send one batch; None when it was accepted, else why not."""

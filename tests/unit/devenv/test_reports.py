@@ -130,3 +130,20 @@ def test_a_batch_refused_every_time_becomes_one_error_after_the_last_attempt(
     assert sim.tally.errors == 1 and "503" in sim.tally.last_error
     sim.flush(now + 1000.0)
     assert sim.tally.errors == 1, "given up: not sent again"
+
+
+def test_a_campaigns_queued_deliveries_are_drained_before_it_goes(
+        router: WeightedRouter, predictors: tuple[Predictor, Predictor], customers: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # One in flight when the Campaign is deleted would count in the next Campaign of its name.
+    stable, _ = predictors
+    router.set_routes("ns", "m", [Route("v2", "2", 100, stable.url)])
+    monkeypatch.setattr(simulator_module, "FLUSH_INTERVAL", 0.0)
+    sim = CustomerSimulator(router, "ns", "m", customers)  # not started: flush drives it
+    sim.schedule(0.0, "deliveries", {"decision_id": CAMPAIGN, "status": "failed"})
+    sim.schedule(0.0, "deliveries", {"decision_id": PLAIN, "status": "ok"})
+    assert not sim.drain_deliveries("spring", timeout=0.3)  # nothing sends them yet
+    assert sim.drain_deliveries("other", timeout=0.3)  # none of its own queued
+    sim.flush(1.0)
+    assert sim.drain_deliveries("spring", timeout=0.3)
+    assert sim.tally.deliveries == 2
