@@ -1,7 +1,8 @@
 """Simulated serving traffic, exported with the runtime's own metric definitions.
 
 ``RuntimeTraffic`` plays what the uplift runtime would count for each model version — requests,
-errors, latency, holdout/treated assignments and conversions, feature bins, predicted uplift —
+errors, latency, holdout/treated assignments and conversions (outcomes come at once: each tick's
+decisions are also a closed cohort), feature bins, predicted uplift —
 through ``uplift_operator.runtime.metrics.RuntimeMetrics`` on a registry that a test-controlled
 endpoint serves to a real Prometheus. A background thread adds one tick of traffic per interval,
 following each version's ``Profile``, which a test changes to make a gate pass, fail or go dark.
@@ -84,6 +85,8 @@ class RuntimeTraffic:
             for arm in ("holdout", "treated"):
                 for counter in (m.assignments, m.outcomes, m.conversions):
                     counter.labels(*labels, arm, self.treatment, "")  # campaign: none
+                for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
+                    cohort.labels(*labels, "", arm)
 
     def diagnostics(self) -> str:
         """Rows sent per version, the split the last tick followed, and tick errors."""
@@ -131,6 +134,12 @@ class RuntimeTraffic:
                 m.outcomes.labels(*base, arm, self.treatment, "").inc(units)
                 if converted:
                     m.conversions.labels(*base, arm, self.treatment, "").inc(converted)
+                # Every outcome comes at once, so each decision's attribution window closes
+                # with the tick that decided it (the runtime counts cohorts when it closes).
+                m.outcomes_expected.labels(*base, "", arm).inc(units)
+                m.outcomes_received.labels(*base, "", arm).inc(units)
+                if converted:
+                    m.outcomes_converted.labels(*base, "", arm).inc(converted)
         for feature, shape in p.feature_bins.items():
             total = sum(shape)
             for index, weight in enumerate(shape):

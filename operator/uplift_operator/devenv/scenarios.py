@@ -109,7 +109,10 @@ def upliftmodel(extra_gates: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
             "model": {"registeredModel": MODEL, "alias": "champion", "aliasRefreshInterval": "1s",
                       "promotionAlias": "production"},
             "treatments": [{"name": "mens-e-mail"}, {"name": "womens-e-mail"}],
-            "experiment": {"holdoutFraction": 0.3, "unitKey": UNIT_KEY, "salt": "demo"},
+            # The simulator reports every outcome within the window (a conversion after a
+            # mean 2 s), so the onlineEffect gate compares each step's decisions 8 s after it.
+            "experiment": {"holdoutFraction": 0.3, "unitKey": UNIT_KEY, "salt": "demo",
+                           "attributionWindow": f"{ATTRIBUTION_WINDOW:g}s"},
             "rollout": {**RAMP, "gates": [*RAMP["gates"], *extra_gates]},
             "rollback": {"mode": "Automatic"},
         },

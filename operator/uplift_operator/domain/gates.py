@@ -980,9 +980,10 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     least = min(t_canary.units, t_stable.units)
     effects = _effects_text(m)
     if least < max(gate.min_samples, 2):
-        return _Judged(GateVerdict.INCONCLUSIVE, f"{effects}; smallest treated arm has {least} "
-                                                 f"units (minSamples {gate.min_samples})",
-                       samples=least, memory=new_memory)
+        waiting = m.pending or (f"smallest treated arm has {least} units whose attribution "
+                                f"window closed (minSamples {gate.min_samples})")
+        return _Judged(GateVerdict.INCONCLUSIVE, f"{effects}; {waiting}", samples=least,
+                       memory=new_memory)
     stable_arm = ArmStats.proportion(t_stable.conversions, t_stable.units)
     margin, kind = margin_of(gate)
     absolute = margin * stable_arm.mean if kind == "relative" else margin

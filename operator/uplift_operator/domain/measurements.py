@@ -14,8 +14,10 @@ Conventions every adapter follows:
 * Comparative counts (canary vs stable) are cumulative since ``status.stepStartedAt``: the
   traffic split is fixed within a step, which the count and sequential tests need; the gates
   carry each step's evidence into the next (``SequentialState.next_stratum``), so α is spent
-  once per version. Counts of the canary alone (drift, upliftSanity) are cumulative since the
-  canary started: they do not depend on the split.
+  once per version. ``onlineEffect``'s arms are the step's decisions whose attribution window
+  has closed, with their in-window conversions (counted since the step's start + the
+  window). Counts of the canary alone (drift, upliftSanity) are cumulative since the canary
+  started: they do not depend on the split.
 * ``split`` (comparative gates) holds the versions' counts *after the step's split settled*
   (the step's first analysis interval left out: routers apply new weights with a delay and
   scrapes lag) and the expected canary share (the step's weight / 100); the realised split is
@@ -195,12 +197,20 @@ class OnlineEffectMeasurement:
     version's units in its holdout, checked (sample ratio) before any effect is compared. The
     effect test compares the treated (policy-applied) units of the two versions, both drawn at
     random from the same population; the holdouts give each version's incremental effect.
+
+    The arms count **cohorts**: the step's decisions whose attribution window has closed, with
+    the conversions reported within it (``spec.experiment.attributionWindow``). Counting units
+    when decided and conversions when reported mixed each step's units with the conversions of
+    earlier steps' decisions, made at other weights: equal versions were rolled back in every
+    run once conversions lagged a few analysis intervals (``bench/conversion_lag.py``).
+    ``pending`` says, while no cohort of the step has closed yet, from when one will.
     """
 
     canary: VersionArms
     stable: VersionArms
     holdout_fraction: float
     split: SplitCounts | None = None
+    pending: str = ""
 
 
 @dataclass(frozen=True)

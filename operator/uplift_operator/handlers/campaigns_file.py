@@ -60,8 +60,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     def write() -> None:
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
-        synced = service.sync(owner, found, file_dependencies(memo), service.version_split(status),
-                              new_model=not status)
+        split = service.version_split(status, body.get("spec"))
+        synced = service.sync(owner, found, file_dependencies(memo), split, new_model=not status)
         if synced.error is not None:
             logger.warning("campaigns file of %s/%s not written: %s", owner.namespace,
                            owner.name, synced.error)

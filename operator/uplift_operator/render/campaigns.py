@@ -96,6 +96,9 @@ class VersionSplit:
     stable: str
     canary: str | None
     canary_percent: int
+    #: ``spec.experiment.attributionWindow`` in seconds: the model's own decisions carry it
+    #: while the canary runs, so the runtime counts them as cohorts (the onlineEffect gate).
+    attribution_window_seconds: int = 0
 
 
 def document(campaigns: Iterable[CampaignEntry],
@@ -105,6 +108,8 @@ def document(campaigns: Iterable[CampaignEntry],
     if split is not None:
         out["split"] = {"stable": split.stable, "canary": split.canary,
                         "canaryPercent": split.canary_percent}
+        if split.attribution_window_seconds:
+            out["split"]["attributionWindowSeconds"] = split.attribution_window_seconds
     return out
 
 

@@ -15,10 +15,13 @@ change without a restart. Format (``docs/runtime.md``, "Campaigns")::
                    "periodStart": "2026-03-01T00:00:00Z"},
         "attributionWindowSeconds": 1209600, "active": true,
         "start": "2026-03-01T00:00:00Z", "end": null}},
-     "split": {"stable": "3", "canary": "4", "canaryPercent": 30}}
+     "split": {"stable": "3", "canary": "4", "canaryPercent": 30,
+               "attributionWindowSeconds": 3600}}
 
 ``split`` (optional) is the model's traffic split as the operator last set it: which version owns
-which units (``assignment.version_owner``); a malformed one is ignored with an error logged.
+which units (``assignment.version_owner``), and the model's attribution window, which its own
+decisions carry while a canary runs (the onlineEffect gate's cohorts); a malformed one is
+ignored with an error logged.
 
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
@@ -253,6 +256,9 @@ class VersionSplit:
     stable: str
     canary: str | None
     canary_percent: float
+    #: The UpliftModel's ``spec.experiment.attributionWindow`` in seconds (0: none given): the
+    #: model's own decisions carry it, and are counted as a cohort once it closed on them.
+    attribution_window_seconds: int = 0
 
 
 def parse_split(text: str | bytes) -> VersionSplit | None:
@@ -273,7 +279,9 @@ def parse_split(text: str | bytes) -> VersionSplit | None:
                                or len(canary) > MAX_TEXT):
         raise CampaignsError(f"split.canary must be a version or null, got {_show(canary)}")
     return VersionSplit(stable=r.text("stable"), canary=canary,
-                        canary_percent=r.number("canaryPercent", lo=0, hi=100))
+                        canary_percent=r.number("canaryPercent", lo=0, hi=100),
+                        attribution_window_seconds=r.integer(
+                            "attributionWindowSeconds", lo=0, hi=MAX_WINDOW_SECONDS, default=0))
 
 
 def apply_document(previous: Mapping[str, T], text: str | bytes,

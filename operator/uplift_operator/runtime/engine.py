@@ -86,8 +86,8 @@ class DecisionBatch:
     campaign: str = ""            # the campaign that decided, "" for none
     campaign_arms: list[str] | None = None   # per row, with a campaign (CAMPAIGN_ARMS)
     spend: float = 0.0            # cost of the treatments given (campaign decisions)
-    issued_at: int = 0            # unix seconds (campaign decisions)
-    window_seconds: int = 0       # the campaign's attribution window
+    issued_at: int = 0            # unix seconds
+    window_seconds: int = 0       # the attribution window the ids carry (0: none)
     # The arm each row is counted under (metrics, reports): ``arms``, or, for a row scored by a
     # version that does not own its unit, ``<arm>-unattributed`` (assignment.counted_arm).
     counted_arms: list[str] | None = None
@@ -240,12 +240,18 @@ class DecisionEngine:
         chosen: list[str] = []
         ids: list[str] = []
         counted: list[str] = []
+        # In a canary, the model's decisions carry its attribution window: the runtime counts
+        # them as cohorts when it closes (the onlineEffect gate), their outcomes after it late.
+        window = split.attribution_window_seconds if split is not None else 0
+        issued = int(now)
         for unit, c in zip(unit_ids, result.choice.tolist(), strict=True):
             arm = assign(unit, cfg.salt, cfg.holdout_fraction)
             key = keys[c] if c >= 0 else NONE
             owned = split is None or version_owner(unit, split.stable, split.canary,
                                                    split.canary_percent) == self.version
-            decision_id = self.signer.mint(counted_arm(arm, owned), key, self.version)
+            decision_id = (self.signer.mint(counted_arm(arm, owned), key, self.version, "",
+                                            issued, window) if window
+                           else self.signer.mint(counted_arm(arm, owned), key, self.version))
             self.units.put(unit, decision_id)
             counted.append(counted_arm(arm, owned))
             arms.append(arm)
@@ -255,7 +261,8 @@ class DecisionEngine:
         bins = {name: fb.bin_index(np.asarray(columns[name]).reshape(-1))
                 for name, fb in self.feature_bins.items()}
         return DecisionBatch(list(unit_ids), arms, given, chosen, ids, pred.uplift,
-                             result.net_value, bins, counted_arms=counted)
+                             result.net_value, bins, issued_at=issued, window_seconds=window,
+                             counted_arms=counted)
 
     def _decide_campaign(self, columns: Mapping[str, Any], unit_ids: Sequence[str] | None,
                          params: Mapping[str, Any], bound: BoundCampaign,

@@ -11,7 +11,9 @@ A decision for a campaign carries three more fields,
 ``…~<version>~<campaign>~<issued at, unix seconds>~<attribution window, seconds>``, all under the
 MAC: a report is counted under the campaign that decided, and an outcome that arrives after the
 window that applied to the decision is told apart (late) on any replica, whatever the campaigns
-file says by then. Ids without a campaign keep the four-field form.
+file says by then. The model's own decisions (no campaign) take the same form with an empty
+campaign while the campaigns file's ``split`` gives the model's attribution window (a canary
+runs: the onlineEffect gate counts them as cohorts), and the four-field form otherwise.
 
 Reports are validated whole before anything is counted. A report for a decision this replica
 has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
@@ -70,12 +72,12 @@ class Decision:
     treatment: str   # treatment key the policy chose (for holdout: the withheld choice), or none
     version: str
     campaign: str = ""              # "" when the request named none
-    issued_at: int | None = None    # unix seconds (campaign decisions)
+    issued_at: int | None = None    # unix seconds (campaign decisions; the model's, in a canary)
     window_seconds: int | None = None
 
     @property
     def window_closes_at(self) -> int | None:
-        """When the decision's attribution window closes (campaign decisions)."""
+        """When the decision's attribution window closes (None: it has none)."""
         if self.issued_at is None or self.window_seconds is None:
             return None
         return self.issued_at + self.window_seconds
@@ -112,7 +114,8 @@ class Signer:
 
     def mint(self, arm: str, treatment: str, version: str, campaign: str | None = None,
              issued_at: int = 0, window_seconds: int = 0) -> str:
-        """A fresh id; with ``campaign``, also when it was issued and its attribution window."""
+        """A fresh id; with ``campaign`` (``""``: the model's own decision, with a window), also
+        when it was issued and its attribution window."""
         nonce = uuid.uuid4().hex
         fields = [arm, treatment, safe_version(version)]
         if campaign is not None:
@@ -127,11 +130,13 @@ class Signer:
                               reason="bad_decision_id")
         parts = decision_id.split(_SEP)
         head = _ID.fullmatch(parts[0]) if len(parts) in (4, 7) else None
-        campaign = len(parts) == 7
+        windowed = len(parts) == 7
+        campaign = windowed and parts[4] != ""  # "": the model's own, with a window
         if head is None or parts[1] not in (CAMPAIGN_ARMS if campaign else MODEL_ARMS) \
                 or not _KEY.fullmatch(parts[2]) or not _VERSION.fullmatch(parts[3]) \
-                or (campaign and not (_CAMPAIGN.fullmatch(parts[4]) and _SECONDS.fullmatch(
-                    parts[5]) and _SECONDS.fullmatch(parts[6]))):
+                or (campaign and not _CAMPAIGN.fullmatch(parts[4])) \
+                or (windowed and not (_SECONDS.fullmatch(parts[5])
+                                      and _SECONDS.fullmatch(parts[6]))):
             raise ReportError(f"malformed decision_id {decision_id[:80]!r}",
                               reason="bad_decision_id")
         nonce, mac = head.groups()
@@ -139,7 +144,7 @@ class Signer:
         if not hmac.compare_digest(mac, expected):
             raise ReportError(f"decision_id {decision_id[:80]!r} was not issued by this "
                               "deployment", reason="unknown_decision")
-        if campaign:
+        if windowed:
             return Decision(decision_id, parts[1], parts[2], parts[3], parts[4], int(parts[5]),
                             int(parts[6]))
         return Decision(decision_id, parts[1], parts[2], parts[3])

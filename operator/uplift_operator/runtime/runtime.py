@@ -331,6 +331,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 # Zeros up front: a series born inside a PromQL range loses its first increments.
                 for counter in (m.assignments, m.outcomes, m.conversions):
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
+            for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
+                cohort.labels(**base, arm=arm, campaign="")  # the onlineEffect gate's cohorts
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
@@ -345,7 +347,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._split: campaigns.VersionSplit | None = None  # the file's version split
         self._watch = FileWatch(path) if path is not None else None
         self._file_seen = False  # a file that vanishes after a version keeps that version
-        # (expected | received, campaign, arm, version) → count, due when windows close
+        # (expected | received | converted, campaign, arm, version) → count, due when windows
+        # close
         self._due: DueCounts[tuple[str, str, str, str]] = DueCounts()
         self._ignored_campaign_logged = False
         self._campaign_tick(time.time())
@@ -367,7 +370,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     def _campaign_tick(self, now: float) -> None:
         """Apply a new version of the campaigns file, refresh the campaign gauges, count the
-        outcomes expected and received of the attribution windows that closed."""
+        decisions, outcomes and conversions of the attribution windows that closed."""
         if self._watch is not None:
             change = self._watch.poll()
             if change is not None and change.missing and not self._file_seen:
@@ -385,10 +388,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             m.campaign_exposure.labels(**base, campaign=name).set(
                 c.exposure_percent if c.state(now) == "active" else 0.0)
             self._export_period_spend(name, now)
+        cohorts = {"expected": m.outcomes_expected, "received": m.outcomes_received,
+                   "converted": m.outcomes_converted}
         for (kind, campaign, arm, version), count in self._due.pop_due(now).items():
-            counter = m.outcomes_expected if kind == "expected" else m.outcomes_received
-            counter.labels(model=self.name, version=version, campaign=campaign,
-                           arm=arm).inc(count)
+            cohorts[kind].labels(model=self.name, version=version, campaign=campaign,
+                                 arm=arm).inc(count)
 
     def _apply_campaigns(self, text: bytes | None, error: str | None) -> None:
         previous = self._campaigns or {}
@@ -457,8 +461,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 for status in ("ok", "failed"):
                     m.deliveries.labels(**base, arm=arm, treatment=key, campaign=name,
                                         status=status)
-            m.outcomes_expected.labels(**base, campaign=name, arm=arm)
-            m.outcomes_received.labels(**base, campaign=name, arm=arm)
+            for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
+                cohort.labels(**base, campaign=name, arm=arm)
         for why in CAMPAIGN_ARMS:
             m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why)
         m.campaign_spend.labels(**base, campaign=name)
@@ -562,9 +566,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             if batch.spend:
                 m.campaign_spend.labels(**base, campaign=name).inc(batch.spend)
             self._export_period_spend(name, time.time())
+        if batch.window_seconds:  # a campaign's decisions; the model's own in a canary
             closes = batch.issued_at + batch.window_seconds
-            for arm, count in Counter(batch.arms).items():
-                if arm in ARMS:  # holdout and treated expect an outcome; unexposed do not
+            for arm, count in Counter(batch.counted_arms or batch.arms).items():
+                # Holdout and treated expect an outcome; unexposed and unattributed rows do not
+                # count (no gate reads them).
+                if arm in ARMS:
                     self._due.add(closes, batch.window_seconds,
                                   ("expected", name, arm, self._engine.version), count)
         for name, idx in batch.bins.items():
@@ -702,8 +709,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     m.outcome_value.labels(**labels).inc(r.value)
                 closes = d.window_closes_at
                 if closes is not None and d.window_seconds is not None and d.arm in ARMS:
-                    self._due.add(closes, d.window_seconds,
-                                  ("received", d.campaign, d.arm, d.version))
+                    cohort = (d.campaign, d.arm, d.version)
+                    self._due.add(closes, d.window_seconds, ("received", *cohort))
+                    if r.converted:
+                        self._due.add(closes, d.window_seconds, ("converted", *cohort))
             return self._answer("outcomes", [r.decision.campaign for r in reports], fresh, late)
 
         return await self._guarded("outcomes", handle)

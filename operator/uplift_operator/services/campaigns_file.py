@@ -29,6 +29,7 @@ within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sle
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,13 +38,15 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import exposure
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services.ports import Cluster
 
-__all__ = ["FileDependencies", "Synced", "entries", "forget", "snapshot", "sync",
-           "version_split"]
+__all__ = ["FileDependencies", "Synced", "attribution_window_seconds", "entries", "forget",
+           "snapshot", "sync", "version_split"]
 
 PLURAL = "configmaps"
 
@@ -103,17 +106,29 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
     return out
 
 
-def version_split(status: Mapping[str, Any] | None) -> campaigns.VersionSplit | None:
-    """The split the model's status declares (stable, canary and its weight); None while no
-    canary runs: the one serving version then owns every unit, as the runtime reads a file
-    without a split, so a model's first version costs no second ConfigMap write."""
+def version_split(status: Mapping[str, Any] | None,
+                  spec: Mapping[str, Any] | None = None) -> campaigns.VersionSplit | None:
+    """The split the model's status declares (stable, canary and its weight), with the spec's
+    attribution window; None while no canary runs: the one serving version then owns every
+    unit, as the runtime reads a file without a split, so a model's first version costs no
+    second ConfigMap write (and no gate compares versions then)."""
     status = status or {}
     stable = status.get("stableVersion")
     canary = status.get("canaryVersion")
     if not stable or not canary or canary == stable:
         return None
     weight = int(status.get("canaryWeight") or 0)
-    return campaigns.VersionSplit(str(stable), str(canary), max(0, min(weight, 100)))
+    window = ((spec or {}).get("experiment") or {}).get("attributionWindow")
+    return campaigns.VersionSplit(str(stable), str(canary), max(0, min(weight, 100)),
+                                  attribution_window_seconds(window))
+
+
+def attribution_window_seconds(window: str | None) -> int:
+    """An UpliftModel's ``spec.experiment.attributionWindow`` in whole seconds (at least 1),
+    the field's default for None; the API server has checked its shape. The runtime's cohorts
+    and the onlineEffect collector's range both take it from here."""
+    raw = window or ExperimentSpec.model_fields["attribution_window"].default
+    return max(1, math.ceil(parse_duration(str(raw)).total_seconds()))
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,

@@ -5,6 +5,10 @@ there is no data yet, ``MeasurementError`` when a source could not be asked. Com
 are taken since the current step started (``increase(...[<seconds since step start>s])``), because
 the sequential tests need a fixed traffic split within a stratum (the gates carry the evidence
 across steps); the canary's own counts (drift, predicted uplift) since the canary started.
+onlineEffect reads cohorts: the decisions whose attribution window closed with their in-window
+conversions, which the runtime counts together when the window closes, since the step's start
++ the window (``GateContext.cohort_window``), so its units and conversions are the same
+decisions, all made at the step's weights.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
@@ -20,7 +24,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
@@ -61,6 +65,7 @@ class GateContext:
     split_applied_at: datetime | None = None  # the split applied again mid-step (status field)
     promotes: bool = False  # a Pass at this step promotes the canary (the ramp's last step)
     split_tolerance: float = 0.04  # spec.rollout.splitTolerance
+    attribution_window_s: float = 0.0  # spec.experiment.attributionWindow (onlineEffect)
 
     @property
     def window(self) -> str:
@@ -73,6 +78,15 @@ class GateContext:
         after it was applied again mid-step), as a PromQL range; None while it has not."""
         applied = max(self.step_started_at, self.split_applied_at or self.step_started_at)
         elapsed = (self.now - applied).total_seconds() - self.analysis_interval_s
+        return f"{int(elapsed)}s" if elapsed >= 1 else None
+
+    @property
+    def cohort_window(self) -> str | None:
+        """Since the attribution window closed on the step's first decisions (the step's start
+        + the window), as a PromQL range: the runtime counts a decision and its in-window
+        conversions when its window closes, so this range holds the step's decisions whose
+        window closed, all made at the step's weights. None until it has closed."""
+        elapsed = (self.now - self.step_started_at).total_seconds() - self.attribution_window_s
         return f"{int(elapsed)}s" if elapsed >= 1 else None
 
     @property
@@ -389,14 +403,28 @@ def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                    registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    # Two queries for both versions and arms (units, conversions), not eight.
-    assigned = _per_version(prom, ctx, "uplift_assignments_total", ctx.window, by=("arm",))
-    converted = _per_version(prom, ctx, "uplift_conversions_total", ctx.window, by=("arm",))
+    split = _split(prom, ctx, "uplift_assignments_total")  # when decided: checked at once
+    closes = (ctx.step_started_at + timedelta(seconds=ctx.attribution_window_s)).astimezone(
+        UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    attribution = f"attribution window ({_seconds_text(ctx.attribution_window_s)})"
+
+    def pending(why: str) -> m.OnlineEffectMeasurement:
+        none = m.VersionArms(holdout=m.ArmCounts(0, 0), treated=m.ArmCounts(0, 0))
+        return m.OnlineEffectMeasurement(canary=none, stable=none, split=split, pending=why,
+                                         holdout_fraction=ctx.holdout_fraction)
+
+    window = ctx.cohort_window
+    if window is None:
+        return pending(f"the step's decisions are compared once their {attribution} closes, "
+                       f"from {closes}")
+    # Cohorts (docs/runtime.md "Cohorts"): two queries for both versions and arms, not eight.
+    decided = _per_version(prom, ctx, "uplift_outcomes_expected_total", window, by=("arm",))
+    converted = _per_version(prom, ctx, "uplift_outcomes_converted_total", window, by=("arm",))
 
     def arms(version: str) -> m.VersionArms | None:
         counts: dict[str, m.ArmCounts] = {}
         for arm in ("holdout", "treated"):
-            units = assigned.get((version, arm))
+            units = decided.get((version, arm))
             if units is None:
                 return None
             counts[arm] = m.ArmCounts(units=units, conversions=converted.get((version, arm), 0))
@@ -404,10 +432,20 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
 
     canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)
     if canary is None or stable is None:
-        return None
+        # A range of fewer than two scrapes has no increase yet; a runtime that never got
+        # the window (no campaigns file) stays here, so say which series is missing.
+        return pending(f"no cohort counts yet (uplift_outcomes_expected_total) for the step's "
+                       f"decisions whose {attribution} closed since {closes}")
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
-                                     holdout_fraction=ctx.holdout_fraction,
-                                     split=_split(prom, ctx, "uplift_assignments_total"))
+                                     holdout_fraction=ctx.holdout_fraction, split=split)
+
+
+def _seconds_text(seconds: float) -> str:
+    """``3600`` → ``1h``, ``90`` → ``90s``: the largest unit that divides it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

@@ -51,7 +51,7 @@ from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
-from uplift_operator.services import measurements
+from uplift_operator.services import campaigns_file, measurements
 from uplift_operator.services.common import (
     Event,
     PassResult,
@@ -546,6 +546,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         split_tolerance=spec.rollout.split_tolerance,
         analysis_interval_s=_seconds(spec.rollout.analysis_interval),
         holdout_fraction=spec.experiment.holdout_fraction,
+        attribution_window_s=float(campaigns_file.attribution_window_seconds(
+            spec.experiment.attribution_window)),
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments))
     previous = {g.name: g for g in status.gates}

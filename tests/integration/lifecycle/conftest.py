@@ -27,7 +27,9 @@ NAME = "um"
 BASE_SPEC: dict[str, Any] = {
     "model": {"alias": "champion", "aliasRefreshInterval": "1s", "promotionAlias": "production"},
     "treatments": [{"name": "mens-e-mail"}, {"name": "womens-e-mail"}],
-    "experiment": {"holdoutFraction": 0.1},
+    # Outcomes come with their decisions (tests.support.traffic): the onlineEffect gate need
+    # not wait for the attribution window to close on a step's first decisions.
+    "experiment": {"holdoutFraction": 0.1, "attributionWindow": "1s"},
     "rollout": {
         "analysisInterval": "2s",
         "steps": [{"weight": 20, "pause": "4s"}, {"weight": 50, "pause": "4s"}],

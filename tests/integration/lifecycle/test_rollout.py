@@ -106,7 +106,7 @@ GATES = {
     "onlineEffect": GateCase(
         {"name": "online", "type": "onlineEffect", "margin": 0.005, "minSamples": 100,
          "expectedSamples": 2000}, _silent, _no_effect,
-        spec={"experiment": {"holdoutFraction": 0.5}}),
+        spec={"experiment": {"holdoutFraction": 0.5, "attributionWindow": "1s"}}),
     "upliftSanity": GateCase(
         {"name": "sanity", "type": "upliftSanity", "minSamples": 50}, _silent, _insane_scores),
     "custom": GateCase(

@@ -36,6 +36,9 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                       "| one step 50 | drift | at the bound | 2 |",
                       "| one step 50 | upliftSanity | at the band's edge | 2 |",
                       "| one step 50 | deliveryRate | above | 2 |"]),
+    "conversion_lag": (["--runs", "2", "--jobs", "1", "--lags", "2", "--scenarios", "null"],
+                       False, ["| 2 | 6 | when reported | null | 2 |",
+                               "| 2 | 6 | cohorts | null | 2 |"]),
     "drift_bounds": (["--paths", "3", "--stakes", "0.5", "--general"], False,
                      ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2, a tilt |",
                       "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "

@@ -203,7 +203,11 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
      E, "sample ratio mismatch in the canary"),
     ("effect: arm below minSamples", gate("onlineEffect", minSamples=20000),
      OnlineEffectMeasurement(effect(10000, 0.15), effect(10000, 0.15), 0.1), INC,
-     "smallest treated arm has 9000"),
+     "smallest treated arm has 9000 units whose attribution window closed"),
+    ("effect: the step's cohorts not closed yet", gate("onlineEffect"),
+     OnlineEffectMeasurement(effect(0, 0.15), effect(0, 0.15), 0.1,
+                             pending="compared once their attribution window (1h) closes"),
+     INC, "(1h) closes"),
     # upliftSanity: the mean predicted uplift's confidence sequence within the band
     ("sanity: near training mean", gate("upliftSanity"),
      UpliftSanityMeasurement(0.05, 1000, 0.04, 0.03), P, "within [-1, 1]"),

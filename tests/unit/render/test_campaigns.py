@@ -124,11 +124,21 @@ def test_the_version_split_reaches_the_runtime_as_it_reads_it() -> None:
     from uplift_operator.services.campaigns_file import version_split
 
     status = {"stableVersion": "3", "canaryVersion": "4", "canaryWeight": 30}
-    split = version_split(status)
-    assert split == campaigns.VersionSplit("3", "4", 30)
+    split = version_split(status)  # the attribution window's default: 1h
+    assert split == campaigns.VersionSplit("3", "4", 30, attribution_window_seconds=3600)
     text = campaigns.text([], split)
-    assert runtime_campaigns.parse_split(text) == runtime_campaigns.VersionSplit("3", "4", 30.0)
+    assert runtime_campaigns.parse_split(text) == runtime_campaigns.VersionSplit(
+        "3", "4", 30.0, attribution_window_seconds=3600)
     assert runtime_campaigns.parse(text).campaigns == {}  # an older reader ignores it
+    # The spec's window, rounded up to whole seconds; a file without one (an older operator)
+    # gives the runtime none.
+    spec = {"experiment": {"attributionWindow": "90m"}}
+    assert version_split(status, spec) == campaigns.VersionSplit("3", "4", 30, 5400)
+    assert version_split(status, {"experiment": {"attributionWindow": "1500ms"}}) == \
+        campaigns.VersionSplit("3", "4", 30, 2)
+    older = json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {},
+                        "split": {"stable": "3", "canary": "4", "canaryPercent": 30}})
+    assert runtime_campaigns.parse_split(older) == runtime_campaigns.VersionSplit("3", "4", 30.0)
     # No canary (or a canary equal to the stable): no split, the serving version owns every
     # unit, so the file does not change when a model's first version starts serving.
     assert version_split({"stableVersion": "3"}) is None
@@ -139,7 +149,11 @@ def test_the_version_split_reaches_the_runtime_as_it_reads_it() -> None:
 
 @pytest.mark.parametrize("split", [[], {"canary": "2", "canaryPercent": 10},
                                    {"stable": "1", "canaryPercent": 101},
-                                   {"stable": "1", "canary": 2, "canaryPercent": 10}])
+                                   {"stable": "1", "canary": 2, "canaryPercent": 10},
+                                   {"stable": "1", "canaryPercent": 10,
+                                    "attributionWindowSeconds": -1},
+                                   {"stable": "1", "canaryPercent": 10,
+                                    "attributionWindowSeconds": "1h"}])
 def test_a_malformed_split_is_refused_naming_the_field(split: Any) -> None:
     text = json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {},
                        "split": split})

@@ -295,6 +295,24 @@ def test_campaign_ids_round_trip_and_resist_forgery() -> None:
     assert (legacy.campaign, legacy.issued_at, legacy.late(1e12)) == ("", None, False)
 
 
+def test_the_models_own_ids_carry_the_canarys_window() -> None:
+    """In a canary the model's decisions (no campaign) carry when they were issued and the
+    model's attribution window, so any replica counts their outcomes into the right cohort."""
+    signer = Signer(b"k" * 32)
+    did = signer.mint("treated-unattributed", "a", "3", "", 1_772_323_200, 3600)
+    d = signer.parse(did)
+    assert (d.arm, d.campaign, d.issued_at, d.window_seconds) == (
+        "treated-unattributed", "", 1_772_323_200, 3600)
+    assert not d.late(1_772_323_200 + 3600) and d.late(1_772_323_200 + 3601)
+    with pytest.raises(ReportError, match="not issued"):
+        signer.parse(did.replace("~3600", "~7200"))
+    # The model's arms only: a campaign's "unexposed" needs a campaign.
+    with pytest.raises(ReportError, match="malformed"):
+        signer.parse(signer.mint("unexposed", "none", "3", "", 1_772_323_200, 3600))
+    with pytest.raises(ReportError, match="malformed"):
+        signer.parse(did.replace("~3600", "~1h"))
+
+
 def test_due_counts_fall_due_when_the_window_closes() -> None:
     due: DueCounts[str] = DueCounts()
     due.add(100.0, 10, "a")

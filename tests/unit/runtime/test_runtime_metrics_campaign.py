@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,3 +171,48 @@ def test_duplicate_reports_are_counted_under_their_decisions_campaign(loaded: Lo
     assert value("uplift_duplicate_reports_total", endpoint="outcomes",
                  campaign="") == before[""] + 1
     assert campaign_values("uplift_duplicate_reports_total") <= {"", CAMPAIGN}
+
+
+def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_closed(
+        loaded: Loaded) -> None:
+    """The onlineEffect gate's counts: a decision and its in-window conversion are counted
+    together, when the decision's attribution window closes; not the unit when decided and
+    its conversion when reported (which mixes the conversions of earlier decisions in)."""
+    runtime = loaded.runtime
+    exported = {(arm, kind): value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm)
+                for arm in ("holdout", "treated") for kind in ("expected", "received", "converted")}
+    # Exported at zero from load, as the gate's increase() needs.
+    assert all(v is not None for v in exported.values())
+    cohort = {arm: {kind: exported[(arm, kind)] or 0.0
+                    for kind in ("expected", "received", "converted")}
+              for arm in ("holdout", "treated")}
+    assert runtime._watch is not None
+    path = Path(runtime._watch.path)
+    original = path.read_text()
+    document = json.loads(original)
+    document["split"] = {"stable": VERSION, "canary": None, "canaryPercent": 0,
+                         "attributionWindowSeconds": 5}
+    path.write_text(json.dumps(document))
+    try:
+        runtime._campaign_tick(time.time())  # the canary's split, with the model's window
+        decided = loaded.decide([f"cohort-{i}" for i in range(40)])
+        ids, arms = decided["decision_id"], decided["arm"]
+        assert all(d.split("~")[4] == "" and d.split("~")[6] == "5" for d in ids)
+        assert loaded.report_outcomes(ids[:10])["counted"] == 10
+        runtime._campaign_tick(time.time())  # the window is still open: nothing yet
+        assert all(value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm) == before
+                   for arm, counts in cohort.items() for kind, before in counts.items())
+        runtime._campaign_tick(time.time() + 7)  # closed on every decision of the batch
+        for arm in ("holdout", "treated"):
+            units = arms.count(arm)
+            converted = arms[:10].count(arm)
+            assert value("uplift_outcomes_expected_total", campaign="",
+                         arm=arm) == cohort[arm]["expected"] + units
+            for kind in ("received", "converted"):
+                assert value(f"uplift_outcomes_{kind}_total", campaign="",
+                             arm=arm) == cohort[arm][kind] + converted
+    finally:
+        path.write_text(original)
+        runtime._campaign_tick(time.time())
+    # Without a split (no canary) the model's decisions carry no window, as before.
+    assert len(loaded.decide(["after"])["decision_id"][0].split("~")) == 4

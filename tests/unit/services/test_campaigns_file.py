@@ -170,7 +170,8 @@ def test_a_model_with_nothing_to_say_gets_no_config_map() -> None:
                                           "canaryWeight": 10})
     assert campaigns_file.sync(OWNER, [], deps, split).changed
     assert file_of(cluster)["campaigns"] == {} and len(cluster.applied) == 1
-    assert file_of(cluster)["split"] == {"stable": "3", "canary": "4", "canaryPercent": 10}
+    assert file_of(cluster)["split"] == {"stable": "3", "canary": "4", "canaryPercent": 10,
+                                         "attributionWindowSeconds": 3600}
 
 
 def test_no_campaign_left_is_an_empty_file_kept_in_place() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from uplift_operator.adapters.prometheus import Sample
@@ -106,12 +106,16 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
 
 
 def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:
+    # Cohorts: the decisions whose attribution window closed, and their in-window conversions.
     rows: list[tuple[str, dict[str, str], float]] = [
-        ("uplift_assignments_total", _model(v, arm=arm), units)
+        ("uplift_outcomes_expected_total", _model(v, arm=arm, campaign=""), units)
         for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
                               ("2", "holdout", 10), ("2", "treated", 90))]
-    rows += [("uplift_conversions_total", _model("1", arm="treated"), 45.0),
-             ("uplift_conversions_total", _model("2", arm="treated"), 9.0)]
+    rows += [("uplift_outcomes_converted_total", _model("1", arm="treated", campaign=""), 45.0),
+             ("uplift_outcomes_converted_total", _model("2", arm="treated", campaign=""), 9.0)]
+    # Units when decided and conversions when reported are not what the gate compares.
+    rows += [("uplift_assignments_total", _model("2", arm="treated"), 5000.0),
+             ("uplift_conversions_total", _model("2", arm="treated"), 4000.0)]
     gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})
     prom = Series(list(rows))
     measured = measurements.collect(gate, _ctx(share=None), prom, None)
@@ -120,10 +124,45 @@ def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_ever
                                             treated=m.ArmCounts(900, 45))
     assert measured.canary == m.VersionArms(holdout=m.ArmCounts(10, 0),
                                             treated=m.ArmCounts(90, 9))
-    assert len(prom.asked) == 2
-    # An arm of one version without a series yet: no data, as before the batching.
-    prom = Series([r for r in rows if r[1] != _model("2", arm="holdout")])
-    assert measurements.collect(gate, _ctx(share=None), prom, None) is None
+    assert len(prom.asked) == 2 and not measured.pending
+    # An arm of one version without a series yet: no cohort counted, and the status says so.
+    prom = Series([r for r in rows if r[1] != _model("2", arm="holdout", campaign="")])
+    waiting = measurements.collect(gate, _ctx(share=None), prom, None)
+    assert isinstance(waiting, m.OnlineEffectMeasurement)
+    assert waiting.canary.treated == m.ArmCounts(0, 0)
+    assert waiting.pending == ("no cohort counts yet (uplift_outcomes_expected_total) for the "
+                               "step's decisions whose attribution window (0s) closed since "
+                               "2026-01-01T00:00:00Z")
+
+
+def test_online_effect_counts_the_steps_cohorts_from_when_their_window_closed() -> None:
+    rows = [(metric, _model(v, arm=arm, campaign=""), 50.0)
+            for metric in ("uplift_outcomes_expected_total", "uplift_outcomes_converted_total")
+            for v in ("1", "2") for arm in ("holdout", "treated")]
+    rows += [("uplift_assignments_total", _model(v, arm=arm), 500.0)
+             for v in ("1", "2") for arm in ("holdout", "treated")]
+    gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})
+    # 300 s into the step with a 2-minute window: the cohorts of the step's decisions closed
+    # over the last 180 s; the split of the decisions is checked over the settled 240 s.
+    prom = Series(list(rows))
+    measured = measurements.collect(gate, replace(_ctx(), attribution_window_s=120), prom, None)
+    assert isinstance(measured, m.OnlineEffectMeasurement) and not measured.pending
+    ranges = {re.findall(r"increase\(([a-z_]+)\{", q)[0]: re.findall(r"\[(\d+)s\]", q)[0]
+              for q in prom.asked if q.startswith("sum by") and "increase" in q}
+    assert ranges == {"uplift_outcomes_expected_total": "180",
+                      "uplift_outcomes_converted_total": "180",
+                      "uplift_assignments_total": "240"}
+    assert measured.split == m.SplitCounts(stable=1000, canary=1000, canary_share=0.5)
+    # A window longer than the step so far: no cohort of the step yet. The split is checked
+    # all the same, and the status says from when the step's decisions count.
+    prom = Series(list(rows))
+    waiting = measurements.collect(gate, replace(_ctx(), attribution_window_s=3600), prom, None)
+    assert isinstance(waiting, m.OnlineEffectMeasurement)
+    assert waiting.pending == ("the step's decisions are compared once their attribution window "
+                               "(1h) closes, from 2026-01-01T01:00:00Z")
+    assert waiting.canary == waiting.stable == m.VersionArms(m.ArmCounts(0, 0), m.ArmCounts(0, 0))
+    assert waiting.split == m.SplitCounts(stable=1000, canary=1000, canary_share=0.5)
+    assert not any("outcomes" in q for q in prom.asked)
 
 
 def test_one_analysis_asks_each_query_once() -> None:

@@ -110,6 +110,12 @@ class ExperimentSpec(ApiModel):
         default=None, max_length=128,
         description="Salt of the assignment hash. Default: namespace/name, so assignment is "
                     "stable across versions and restarts.")
+    attribution_window: Duration = Field(
+        default="1h",
+        description="How long after a decision its conversion counts, for the onlineEffect "
+                    "gate: a version's decisions are compared once this window has closed on "
+                    "them, with the conversions reported within it, so each step's evidence "
+                    "starts this long after the step does. Default: 1h.")
 
 
 class ServingSpec(ApiModel):

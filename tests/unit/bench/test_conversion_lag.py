@@ -1,0 +1,73 @@
+"""``bench/conversion_lag.py``'s simulator: what each counting rule hands the onlineEffect gate.
+Its figures are the bench's output (docs/gate-bench.md), never asserted here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from bench import conversion_lag as lag  # noqa: E402
+from bench import gate_decisions as gd  # noqa: E402
+
+from uplift_operator.domain import measurements as ms  # noqa: E402
+
+
+def _run(rule: str, mean_lag: float) -> lag.LaggedRun:
+    sim = gd.gate_sims()["onlineEffect"]
+    null = next(s for s in sim.scenarios if s.name == "null")
+    return lag.LaggedRun(sim, null, mean_lag, rule)
+
+
+def test_delays_are_in_window_and_average_about_the_lag() -> None:
+    probs = lag.delay_probabilities(3.0, 9)
+    assert len(probs) == 10 and probs.sum() == pytest.approx(1.0)
+    assert 2.0 < float(np.dot(np.arange(10), probs)) < 3.0  # truncated: a bit below 3
+    assert lag.delay_probabilities(0.0, 0).tolist() == [1.0]
+
+
+def test_cohorts_count_the_steps_closed_decisions_with_their_own_conversions() -> None:
+    run = _run("cohorts", 3.0)  # window 9 ticks
+    run.start_step(10)
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        run.tick(rng)
+    measured = run.measure()
+    assert isinstance(measured, ms.OnlineEffectMeasurement)
+    start = run.history
+    units = run.units[start:start + 3].sum(axis=0)  # ticks 0–2 of the step have closed
+    conversions = run.cohort[start:start + 3].sum(axis=0)
+    assert measured.canary.treated == ms.ArmCounts(int(units[1]), int(conversions[1]))
+    assert measured.stable.treated == ms.ArmCounts(int(units[3]), int(conversions[3]))
+    # The split is of every decision of the step, when decided.
+    assert measured.split is not None
+    assert measured.split.canary == int(run.units[start:start + 12, :2].sum())
+
+
+def test_counting_when_reported_takes_in_conversions_of_earlier_decisions() -> None:
+    run = _run("when reported", 3.0)
+    run.start_step(10)
+    run.tick(np.random.default_rng(2))
+    measured = run.measure()
+    assert isinstance(measured, ms.OnlineEffectMeasurement)
+    # One tick into the step: the stable's reported conversions are of its decisions before
+    # the canary, at 100 % of the traffic, so its rate reads above its 15 %; the canary's are
+    # only those of its own first decisions that came at once, far below the same 15 %.
+    stable, canary = measured.stable.treated, measured.canary.treated
+    assert stable.conversions / stable.units > gd.OE_TREATED_P / 0.95
+    assert canary.conversions / canary.units < gd.OE_TREATED_P / 2
+
+
+def test_without_lag_both_rules_are_the_instant_bench() -> None:
+    reported, cohorts = _run("when reported", 0.0), _run("cohorts", 0.0)
+    for run in (reported, cohorts):
+        run.start_step(25)
+        rng = np.random.default_rng(3)
+        for _ in range(5):
+            run.tick(rng)
+    assert reported.measure() == cohorts.measure()
