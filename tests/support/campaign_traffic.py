@@ -81,10 +81,10 @@ class CampaignTraffic:
         # a series born inside a PromQL range loses its first increments.
         for arm in ("treated", "holdout"):
             for counter in (self.metrics.assignments, self.metrics.outcomes,
-                            self.metrics.conversions, self.metrics.late_outcomes):
+                            self.metrics.conversions, self.metrics.late_outcomes,
+                            self.metrics.outcomes_expected, self.metrics.outcomes_received,
+                            self.metrics.outcomes_converted):
                 counter.labels(**self._arm(arm))
-            for counter in (self.metrics.outcomes_expected, self.metrics.outcomes_received):
-                counter.labels(**self._base(), arm=arm)
         for status in ("ok", "failed"):
             self.metrics.deliveries.labels(**self._arm("treated"), status=status)
         self.metrics.campaign_spend.labels(**self._base())
@@ -148,10 +148,10 @@ class CampaignTraffic:
             self._count(f"{arm}.units", m.assignments.labels(**labels), units)
             self._count(f"{arm}.outcomes", m.outcomes.labels(**labels), units)
             self._count(f"{arm}.conversions", m.conversions.labels(**labels), units * rate)
-            self._count(f"{arm}.expected", m.outcomes_expected.labels(**self._base(), arm=arm),
-                        units)
-            self._count(f"{arm}.received", m.outcomes_received.labels(**self._base(), arm=arm),
-                        units)
+            # Every outcome comes at once: each tick's decisions are a closed cohort too.
+            self._count(f"{arm}.expected", m.outcomes_expected.labels(**labels), units)
+            self._count(f"{arm}.received", m.outcomes_received.labels(**labels), units)
+            self._count(f"{arm}.converted", m.outcomes_converted.labels(**labels), units * rate)
         treated = exposed * (1 - p.holdout_fraction)
         self._count("treated.late", m.late_outcomes.labels(**self._arm("treated")),
                     treated * p.late_treated_conversion)

@@ -83,10 +83,9 @@ class RuntimeTraffic:
             m, labels = self.metrics, (self.model, version)
             m.request_duration.labels(*labels, "infer")
             for arm in ("holdout", "treated"):
-                for counter in (m.assignments, m.outcomes, m.conversions):
+                for counter in (m.assignments, m.outcomes, m.conversions, m.outcomes_expected,
+                                m.outcomes_received, m.outcomes_converted):
                     counter.labels(*labels, arm, self.treatment, "")  # campaign: none
-                for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
-                    cohort.labels(*labels, "", arm)
 
     def diagnostics(self) -> str:
         """Rows sent per version, the split the last tick followed, and tick errors."""
@@ -136,10 +135,10 @@ class RuntimeTraffic:
                     m.conversions.labels(*base, arm, self.treatment, "").inc(converted)
                 # Every outcome comes at once, so each decision's attribution window closes
                 # with the tick that decided it (the runtime counts cohorts when it closes).
-                m.outcomes_expected.labels(*base, "", arm).inc(units)
-                m.outcomes_received.labels(*base, "", arm).inc(units)
+                m.outcomes_expected.labels(*base, arm, self.treatment, "").inc(units)
+                m.outcomes_received.labels(*base, arm, self.treatment, "").inc(units)
                 if converted:
-                    m.outcomes_converted.labels(*base, "", arm).inc(converted)
+                    m.outcomes_converted.labels(*base, arm, self.treatment, "").inc(converted)
         for feature, shape in p.feature_bins.items():
             total = sum(shape)
             for index, weight in enumerate(shape):

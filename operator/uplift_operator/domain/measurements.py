@@ -30,9 +30,10 @@ Conventions every adapter follows:
 Campaign gates (``deliveryRate``, ``incrementalConversions``, ``roi``, ``budget``) read the
 runtime's counters of one campaign (``docs/runtime.md`` "What the Campaign gates read"), summed
 over the model's versions and replicas, since the exposure step started (each step is a
-stratum, as for the canary's steps). Conversions are in-window outcomes only: late outcomes are
-the runtime's own counter and never enter ``ArmCounts.conversions``; ``OutcomeCompleteness``
-says whether the outcomes of the decisions are in yet.
+stratum, as for the canary's steps). The arms are cohorts: the decisions whose attribution
+window closed in the step's window, with their in-window conversions (late outcomes are the
+runtime's own counter and never enter ``ArmCounts.conversions``); ``OutcomeCompleteness``
+says whether the outcomes of those decisions are in.
 """
 
 from __future__ import annotations
@@ -312,8 +313,9 @@ class RoiMeasurement:
     """``roi`` gate: the same counts as ``incrementalConversions`` plus the economics.
 
     ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' weighted
-    by their conversions when they differ); ``spend`` what the treated arm's treatments cost in
-    the step's window (``uplift_campaign_spend_total``, known exactly, not sampled);
+    by their conversions when they differ); ``spend`` what the arms' treated units cost: the
+    step's spend per treated-arm unit decided (``uplift_campaign_spend_total``, known exactly,
+    not sampled) times the cohorts' treated units;
     ``completes`` and ``split_tolerance`` as ``IncrementalConversionsMeasurement``'s."""
 
     arms: CampaignArms

@@ -16,9 +16,9 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_conversions_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
 | ``uplift_outcome_value_total`` | counter | ``arm``, ``treatment``, ``campaign`` |
 | ``uplift_late_outcomes_total`` | counter | ``arm``, ``treatment``, ``campaign``: outcomes after the window |
-| ``uplift_outcomes_expected_total`` | counter | ``arm``, ``campaign``: decisions whose window closed |
-| ``uplift_outcomes_received_total`` | counter | ``arm``, ``campaign``: their in-window outcomes |
-| ``uplift_outcomes_converted_total`` | counter | ``arm``, ``campaign``: their in-window conversions |
+| ``uplift_outcomes_expected_total`` | counter | ``arm``, ``treatment``, ``campaign``: windows closed |
+| ``uplift_outcomes_received_total`` | counter | ``arm``, ``treatment``, ``campaign``: in-window outcomes |
+| ``uplift_outcomes_converted_total`` | counter | ``arm``, ``treatment``, ``campaign``: their conversions |
 | ``uplift_campaign_decisions_total`` | counter | ``campaign``, ``campaign_arm`` |
 | ``uplift_campaign_spend_total`` | counter | ``campaign``: cost of the treatments given |
 | ``uplift_campaign_period_spend`` | gauge | ``campaign``: this replica's spend in its budget period |
@@ -136,15 +136,13 @@ class RuntimeMetrics:
         self.outcomes_expected = _get(
             r, Counter, "uplift_outcomes_expected",
             "Decisions (holdout and treated arms) whose attribution window has closed: a "
-            "campaign's, and the model's own during a canary.", (*CAMPAIGN, "arm"))
+            "campaign's, and the model's own during a canary.", ARM_T)
         self.outcomes_received = _get(
             r, Counter, "uplift_outcomes_received",
-            "In-window outcomes of the decisions whose attribution window has closed.",
-            (*CAMPAIGN, "arm"))
+            "In-window outcomes of the decisions whose attribution window has closed.", ARM_T)
         self.outcomes_converted = _get(
             r, Counter, "uplift_outcomes_converted",
-            "In-window conversions of the decisions whose attribution window has closed.",
-            (*CAMPAIGN, "arm"))
+            "In-window conversions of the decisions whose attribution window has closed.", ARM_T)
         self.campaign_decisions = _get(
             r, Counter, "uplift_campaign_decisions",
             "Campaign decisions by what decided them (the response's campaign_arm).",

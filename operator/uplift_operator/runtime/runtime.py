@@ -329,10 +329,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for arm in ("holdout", "treated"):
             for key in (*engine.keys, events.NONE):
                 # Zeros up front: a series born inside a PromQL range loses its first increments.
-                for counter in (m.assignments, m.outcomes, m.conversions):
+                for counter in (m.assignments, m.outcomes, m.conversions,
+                                m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
-            for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
-                cohort.labels(**base, arm=arm, campaign="")  # the onlineEffect gate's cohorts
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
@@ -347,9 +346,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._split: campaigns.VersionSplit | None = None  # the file's version split
         self._watch = FileWatch(path) if path is not None else None
         self._file_seen = False  # a file that vanishes after a version keeps that version
-        # (expected | received | converted, campaign, arm, version) → count, due when windows
-        # close
-        self._due: DueCounts[tuple[str, str, str, str]] = DueCounts()
+        # (expected | received | converted, campaign, arm, treatment, version) → count, due
+        # when windows close
+        self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts()
         self._ignored_campaign_logged = False
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
@@ -390,9 +389,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._export_period_spend(name, now)
         cohorts = {"expected": m.outcomes_expected, "received": m.outcomes_received,
                    "converted": m.outcomes_converted}
-        for (kind, campaign, arm, version), count in self._due.pop_due(now).items():
-            cohorts[kind].labels(model=self.name, version=version, campaign=campaign,
-                                 arm=arm).inc(count)
+        for (kind, campaign, arm, treatment, version), count in self._due.pop_due(now).items():
+            cohorts[kind].labels(model=self.name, version=version, campaign=campaign, arm=arm,
+                                 treatment=treatment).inc(count)
 
     def _apply_campaigns(self, text: bytes | None, error: str | None) -> None:
         previous = self._campaigns or {}
@@ -456,13 +455,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 m.assignments.labels(**base, arm=arm, treatment=key, campaign=name)
         for arm in ARMS:
             for key in keys:
-                for counter in (m.outcomes, m.conversions, m.late_outcomes):
+                for counter in (m.outcomes, m.conversions, m.late_outcomes,
+                                m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
                     counter.labels(**base, arm=arm, treatment=key, campaign=name)
                 for status in ("ok", "failed"):
                     m.deliveries.labels(**base, arm=arm, treatment=key, campaign=name,
                                         status=status)
-            for cohort in (m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
-                cohort.labels(**base, campaign=name, arm=arm)
         for why in CAMPAIGN_ARMS:
             m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why)
         m.campaign_spend.labels(**base, campaign=name)
@@ -568,12 +566,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._export_period_spend(name, time.time())
         if batch.window_seconds:  # a campaign's decisions; the model's own in a canary
             closes = batch.issued_at + batch.window_seconds
-            for arm, count in Counter(batch.counted_arms or batch.arms).items():
+            for (arm, key), count in Counter(zip(batch.counted_arms or batch.arms,
+                                                 batch.policy_treatments, strict=True)).items():
                 # Holdout and treated expect an outcome; unexposed and unattributed rows do not
                 # count (no gate reads them).
                 if arm in ARMS:
                     self._due.add(closes, batch.window_seconds,
-                                  ("expected", name, arm, self._engine.version), count)
+                                  ("expected", name, arm, key, self._engine.version), count)
         for name, idx in batch.bins.items():
             children = self._bins[name]
             for b, count in enumerate(np.bincount(idx, minlength=len(children)).tolist()):
@@ -709,7 +708,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     m.outcome_value.labels(**labels).inc(r.value)
                 closes = d.window_closes_at
                 if closes is not None and d.window_seconds is not None and d.arm in ARMS:
-                    cohort = (d.campaign, d.arm, d.version)
+                    cohort = (d.campaign, d.arm, d.treatment, d.version)
                     self._due.add(closes, d.window_seconds, ("received", *cohort))
                     if r.converted:
                         self._due.add(closes, d.window_seconds, ("converted", *cohort))

@@ -601,18 +601,25 @@ def _treatments(gate: CampaignGate, default: str = 'treatment!="none"') -> str:
 
 def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
                    gate: CampaignGate) -> m.CampaignArms | None:
-    """Units and in-window conversions per arm, of the units the policy gave (treated arm) or
-    would have given (holdout) one of ``gate.treatments`` when the gate names some.
-    ``uplift_conversions_total`` never holds a late outcome (the runtime counts those in
-    ``uplift_late_outcomes_total`` only), and nothing here adds them."""
+    """Cohorts per arm: the decisions whose attribution window closed in the step's window
+    (``uplift_outcomes_expected_total``) and their in-window conversions
+    (``uplift_outcomes_converted_total``), which the runtime counts together when the window
+    closes; of the units the policy gave (treated arm) or would have given (holdout) one of
+    ``gate.treatments`` when the gate names some. Counting the step's units when decided and
+    its conversions when reported divided conversions of earlier decisions, made at a smaller
+    exposure, by the step's units: both arms' rates shrank alike, and an effect measured
+    against a bound above zero (``min``, roi's break-even) read below it. Both arms share
+    every exposure, so a cohort decided in an earlier step compares them as well as the
+    step's own (unlike the canary's versions, whose split changes with the step)."""
     only = [_treatments(gate)] if gate.treatments else []
     counts: dict[str, m.ArmCounts] = {}
     for arm in ("treated", "holdout"):
-        units = _count(prom, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"', *only))
+        units = _count(prom, _increase(ctx, "uplift_outcomes_expected_total", f'arm="{arm}"',
+                                       *only))
         if units is None:
             return None
-        conversions = _count(prom, _increase(ctx, "uplift_conversions_total", f'arm="{arm}"',
-                                             *only) + " or vector(0)")
+        conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
+                                             f'arm="{arm}"', *only) + " or vector(0)")
         counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
@@ -666,7 +673,7 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
               if not gate.treatments or t.name in gate.treatments}
     if len(set(values.values())) <= 1:
         return next(iter(values.values()), economics.value_per_conversion)
-    rows = prom.query(_increase(ctx, "uplift_conversions_total", 'arm="treated"',
+    rows = prom.query(_increase(ctx, "uplift_outcomes_converted_total", 'arm="treated"',
                                 _treatments(gate), by="treatment"))
     weights = {r.labels.get("treatment", ""): r.value for r in rows
                if not math.isnan(r.value) and r.value > 0}
@@ -683,14 +690,18 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
     arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
+    # Spend is counted when decided: the step's cost per treated-arm unit, applied to the
+    # cohorts' treated units (the arms are counted when their windows close).
     spend = (_treatment_spend(prom, ctx, gate) if gate.treatments
              else prom.scalar(_increase(ctx, "uplift_campaign_spend_total")))
-    if spend is None or math.isnan(spend):
+    decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
+                                     *([_treatments(gate)] if gate.treatments else [])))
+    if spend is None or math.isnan(spend) or not decided:
         return None
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
                             value_per_conversion=_value_per_conversion(prom, ctx, gate),
-                            spend=max(spend, 0.0), completeness=_completeness(prom, ctx),
-                            completes=ctx.completes,
+                            spend=max(spend, 0.0) / decided * arms.treated.units,
+                            completeness=_completeness(prom, ctx), completes=ctx.completes,
                             split_tolerance=ctx.spec.exposure.split_tolerance)
 
 

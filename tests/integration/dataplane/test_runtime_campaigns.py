@@ -275,6 +275,10 @@ def test_reports_late_outcomes_and_completeness(server: MlserverProcess,
     assert cols["campaign_arm"].count("unexposed") == 0
     assert expected == len(units) + 1
     assert received == len(on_time)
+    # The cohorts' conversions (the Campaign gates' arms): the in-window ones, under the arm
+    # and treatment that decided; the late half counts for neither.
+    assert metric(server, "uplift_outcomes_converted_total", **labels) == len(on_time)
+    assert metric(server, "uplift_outcomes_converted_total", arm="holdout", **labels) == 1
     # The decisions without a campaign stay apart: their outcomes are never late.
     assert metric(server, "uplift_late_outcomes_total", campaign="") == 0
 

@@ -71,3 +71,36 @@ def test_without_lag_both_rules_are_the_instant_bench() -> None:
         for _ in range(5):
             run.tick(rng)
     assert reported.measure() == cohorts.measure()
+
+
+def _campaign_run(rule: str, mean_lag: float) -> lag.LaggedConversionRun:
+    sim = gd.gate_sims()["roi"]
+    bound = next(s for s in sim.scenarios if s.name == "at the bound (ROI 0)")
+    return lag.LaggedConversionRun(sim, bound, True, mean_lag, rule)
+
+
+def test_a_campaigns_cohorts_are_the_decisions_whose_window_closed_in_the_step() -> None:
+    run = _campaign_run("cohorts", 1.0)  # window 3 ticks
+    run.start_step(10)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        run.tick(rng)
+    run.start_step(25)  # the next step: its range holds the windows that close in it
+    for _ in range(4):
+        run.tick(rng)
+    measured = run.measure()
+    assert isinstance(measured, ms.RoiMeasurement)
+    # Ticks 2–5 of the campaign (decided from a window before the step, to a window before
+    # now), each with its own conversions; the spend is theirs, at the step's cost per unit.
+    units, conversions = run.units[2:6].sum(axis=0), run.cohort[2:6].sum(axis=0)
+    assert measured.arms.treated == ms.ArmCounts(int(units[0]), int(conversions[0]))
+    assert measured.arms.holdout == ms.ArmCounts(int(units[1]), int(conversions[1]))
+    assert measured.spend == pytest.approx(gd.ROI_COST * int(units[0]))
+    assert measured.completeness == ms.OutcomeCompleteness(int(units.sum()), int(units.sum()))
+    reported = _campaign_run("when reported", 1.0)
+    reported.start_step(10)
+    for _ in range(2):
+        reported.tick(rng)
+    early = reported.measure()  # no window closed yet: the outcomes are not complete
+    assert isinstance(early, ms.RoiMeasurement) and early.completeness is not None
+    assert early.completeness.expected == 0

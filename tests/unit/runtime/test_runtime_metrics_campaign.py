@@ -179,13 +179,19 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
     together, when the decision's attribution window closes; not the unit when decided and
     its conversion when reported (which mixes the conversions of earlier decisions in)."""
     runtime = loaded.runtime
-    exported = {(arm, kind): value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm)
-                for arm in ("holdout", "treated") for kind in ("expected", "received", "converted")}
-    # Exported at zero from load, as the gate's increase() needs.
-    assert all(v is not None for v in exported.values())
-    cohort = {arm: {kind: exported[(arm, kind)] or 0.0
-                    for kind in ("expected", "received", "converted")}
+    kinds, keys = ("expected", "received", "converted"), ("womens_e_mail", "mens_e_mail", "none")
+    # Exported at zero from load, per arm and treatment, as the gate's increase() needs.
+    assert all(value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm, treatment=key)
+               is not None for kind in kinds for arm in ("holdout", "treated") for key in keys)
+
+    def cohort_count(kind: str, arm: str) -> float:
+        return sum(value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm,
+                         treatment=key) or 0.0 for key in keys)
+
+    cohort = {arm: {kind: cohort_count(kind, arm) for kind in kinds}
               for arm in ("holdout", "treated")}
+    treated_by_key = {key: value("uplift_outcomes_expected_total", campaign="", arm="treated",
+                                 treatment=key) or 0.0 for key in keys}
     assert runtime._watch is not None
     path = Path(runtime._watch.path)
     original = path.read_text()
@@ -200,17 +206,22 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
         assert all(d.split("~")[4] == "" and d.split("~")[6] == "5" for d in ids)
         assert loaded.report_outcomes(ids[:10])["counted"] == 10
         runtime._campaign_tick(time.time())  # the window is still open: nothing yet
-        assert all(value(f"uplift_outcomes_{kind}_total", campaign="", arm=arm) == before
+        assert all(cohort_count(kind, arm) == before
                    for arm, counts in cohort.items() for kind, before in counts.items())
         runtime._campaign_tick(time.time() + 7)  # closed on every decision of the batch
         for arm in ("holdout", "treated"):
             units = arms.count(arm)
             converted = arms[:10].count(arm)
-            assert value("uplift_outcomes_expected_total", campaign="",
-                         arm=arm) == cohort[arm]["expected"] + units
+            assert cohort_count("expected", arm) == cohort[arm]["expected"] + units
             for kind in ("received", "converted"):
-                assert value(f"uplift_outcomes_{kind}_total", campaign="",
-                             arm=arm) == cohort[arm][kind] + converted
+                assert cohort_count(kind, arm) == cohort[arm][kind] + converted
+        # Under the treatment the policy chose, as the assignments are.
+        chosen = decided["policy_treatment"]
+        for key in set(chosen):
+            assert value("uplift_outcomes_expected_total", campaign="", arm="treated",
+                         treatment=key) == pytest.approx(
+                treated_by_key[key] + sum(1 for a, k in zip(arms, chosen, strict=True)
+                                      if a == "treated" and k == key))
     finally:
         path.write_text(original)
         runtime._campaign_tick(time.time())

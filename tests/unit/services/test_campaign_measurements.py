@@ -58,14 +58,21 @@ def gate(type_: str, **fields: Any) -> CampaignGate:
 
 
 ARMS = {
-    ("uplift_assignments_total", 'arm="treated"'): 9000.0,
-    ("uplift_assignments_total", 'arm="holdout"'): 1000.0,
-    ("uplift_conversions_total", 'arm="treated"'): 1500.0,
-    ("uplift_conversions_total", 'arm="holdout"'): 100.0,
-    ("uplift_outcomes_expected_total", ""): 800.0,
-    ("uplift_outcomes_received_total", ""): 780.0,
+    # Cohorts: the decisions whose attribution window closed in the step, their conversions.
+    ("uplift_outcomes_expected_total", 'arm="treated"'): 9000.0,
+    ("uplift_outcomes_expected_total", 'arm="holdout"'): 1000.0,
+    ("uplift_outcomes_converted_total", 'arm="treated"'): 1500.0,
+    ("uplift_outcomes_converted_total", 'arm="holdout"'): 100.0,
+    ("uplift_outcomes_expected_total", ""): 10000.0,
+    ("uplift_outcomes_received_total", ""): 9800.0,
     ("uplift_late_outcomes_total", ""): 55.0,
-    ("uplift_campaign_spend_total", ""): 900.0,
+    # Counted when decided / reported: the step's spend per treated unit (0.1) is what roi
+    # takes from them; the conversions reported in the step are not the arms'.
+    ("uplift_assignments_total", 'arm="treated"'): 4500.0,
+    ("uplift_assignments_total", 'arm="holdout"'): 500.0,
+    ("uplift_conversions_total", 'arm="treated"'): 4000.0,
+    ("uplift_conversions_total", 'arm="holdout"'): 3000.0,
+    ("uplift_campaign_spend_total", ""): 450.0,
 }
 
 
@@ -99,15 +106,16 @@ def test_incremental_conversions_counts_arms_and_completeness() -> None:
     assert got == m.IncrementalConversionsMeasurement(
         arms=m.CampaignArms(m.ArmCounts(9000, 1500), m.ArmCounts(1000, 100)),
         holdout_fraction=0.1,
-        completeness=m.OutcomeCompleteness(expected=800, received=780, late=55))
+        completeness=m.OutcomeCompleteness(expected=10000, received=9800, late=55))
     assert all(SEL in q for q in prom.asked)
 
 
 def test_late_outcomes_never_enter_the_conversions() -> None:
     prom = Counters(dict(ARMS))
     collect_campaign(gate("roi"), context(), prom, None)
-    conversions = [q for q in prom.asked if "uplift_conversions_total" in q]
+    conversions = [q for q in prom.asked if "uplift_outcomes_converted_total" in q]
     assert conversions and not any("late" in q or "outcome_value" in q for q in conversions)
+    assert not any("uplift_conversions_total" in q for q in prom.asked)
     # The late counter is read once, for completeness only, and added to nothing.
     late = [q for q in prom.asked if "uplift_late_outcomes_total" in q]
     assert len(late) == 1 and "+" not in late[0]
@@ -116,7 +124,12 @@ def test_late_outcomes_never_enter_the_conversions() -> None:
 def test_roi_adds_the_economics_and_the_spend() -> None:
     got = collect_campaign(gate("roi"), context(), Counters(dict(ARMS)), None)
     assert isinstance(got, m.RoiMeasurement)
-    assert got.value_per_conversion == 110.0 and got.spend == 900.0
+    # 450 spent on the 4,500 treated units decided in the step: 0.1 each, on the cohorts'
+    # 9,000 (decided at other exposures, their windows closed in the step).
+    assert got.value_per_conversion == 110.0 and got.spend == pytest.approx(900.0)
+    # No decision in the step yet: no cost per unit to apply, no data.
+    quiet = {**ARMS, ("uplift_assignments_total", 'arm="treated"'): 0.0}
+    assert collect_campaign(gate("roi"), context(), Counters(quiet), None) is None
 
 
 @pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
@@ -135,7 +148,8 @@ def test_the_conversion_gates_get_whether_a_pass_completes_and_the_split_toleran
 
 
 def test_no_completeness_series_yet_reads_as_no_window_closed() -> None:
-    values = {k: v for k, v in ARMS.items() if "outcomes" not in k[0]}
+    # The runtime exports the cohorts at zero: no window has closed in the step yet.
+    values = {k: (0.0 if "outcomes" in k[0] else v) for k, v in ARMS.items() if k[1]}
     got = collect_campaign(gate("incrementalConversions"), context(), Counters(values), None)
     assert isinstance(got, m.IncrementalConversionsMeasurement)
     assert got.completeness == m.OutcomeCompleteness(expected=0, received=0, late=0)
@@ -214,8 +228,10 @@ def test_a_gate_naming_treatments_counts_only_their_units_on_both_arms() -> None
     prom = Counters(dict(ARMS))
     collect_campaign(gate("incrementalConversions", treatments=["mens-e-mail"]), context(),
                      prom, None)
-    counted = [q for q in prom.asked if "assignments" in q or "conversions" in q]
+    counted = [q for q in prom.asked if 'arm="' in q]
     assert counted and all('treatment=~"mens\\-e\\-mail"' in q for q in counted)
+    assert {"uplift_outcomes_expected_total", "uplift_outcomes_converted_total"} <= {
+        metric for q in counted for metric in re.findall(r"uplift_\w+", q)}
     assert {'arm="treated"', 'arm="holdout"'} <= {a for q in counted
                                                    for a in re.findall(r'arm="\w+"', q)}
 
@@ -229,8 +245,8 @@ def test_a_delivery_gate_naming_treatments_counts_only_their_decisions_and_repor
 
 def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -> None:
     # Sample: womens-e-mail at the campaign's 0.10, mens-e-mail at its own 0.12.
-    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [("mens-e-mail", 1000.0)]})
+    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [("mens-e-mail", 4500.0)]})
     got = collect_campaign(gate("roi", treatments=["mens-e-mail"]), context(), prom, None)
     assert isinstance(got, m.RoiMeasurement)
-    assert got.spend == pytest.approx(120.0)
+    assert got.spend == pytest.approx(0.12 * 9000)  # its own cost, on the cohorts' units
     assert not any("uplift_campaign_spend_total" in q for q in prom.asked)
