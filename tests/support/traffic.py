@@ -84,7 +84,7 @@ class RuntimeTraffic:
             m.request_duration.labels(*labels, "infer")
             for arm in ("holdout", "treated"):
                 for counter in (m.assignments, m.outcomes, m.conversions, m.outcomes_expected,
-                                m.outcomes_received, m.outcomes_converted):
+                                m.outcomes_received, m.outcomes_converted, m.windowed_decisions):
                     counter.labels(*labels, arm, self.treatment, "")  # campaign: none
 
     def diagnostics(self) -> str:
@@ -135,6 +135,7 @@ class RuntimeTraffic:
                     m.conversions.labels(*base, arm, self.treatment, "").inc(converted)
                 # Every outcome comes at once, so each decision's attribution window closes
                 # with the tick that decided it (the runtime counts cohorts when it closes).
+                m.windowed_decisions.labels(*base, arm, self.treatment, "").inc(units)
                 m.outcomes_expected.labels(*base, arm, self.treatment, "").inc(units)
                 m.outcomes_received.labels(*base, arm, self.treatment, "").inc(units)
                 if converted:

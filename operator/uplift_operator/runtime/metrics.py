@@ -19,6 +19,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_outcomes_expected_total`` | counter | ``arm``, ``treatment``, ``campaign``: windows closed |
 | ``uplift_outcomes_received_total`` | counter | ``arm``, ``treatment``, ``campaign``: in-window outcomes |
 | ``uplift_outcomes_converted_total`` | counter | ``arm``, ``treatment``, ``campaign``: their conversions |
+| ``uplift_windowed_decisions_total`` | counter | ``arm``, ``treatment``, ``campaign``: when decided |
 | ``uplift_campaign_decisions_total`` | counter | ``campaign``, ``campaign_arm`` |
 | ``uplift_campaign_spend_total`` | counter | ``campaign``: cost of the treatments given |
 | ``uplift_campaign_period_spend`` | gauge | ``campaign``: this replica's spend in its budget period |
@@ -143,6 +144,11 @@ class RuntimeMetrics:
         self.outcomes_converted = _get(
             r, Counter, "uplift_outcomes_converted",
             "In-window conversions of the decisions whose attribution window has closed.", ARM_T)
+        self.windowed_decisions = _get(
+            r, Counter, "uplift_windowed_decisions",
+            "Decisions (holdout and treated arms) that carry an attribution window, counted when "
+            "decided: a cohort's units read a window later, which a replica's restart does not "
+            "lose.", ARM_T)
         self.campaign_decisions = _get(
             r, Counter, "uplift_campaign_decisions",
             "Campaign decisions by what decided them (the response's campaign_arm).",

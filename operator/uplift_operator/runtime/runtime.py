@@ -329,7 +329,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for arm in ("holdout", "treated"):
             for key in (*engine.keys, events.NONE):
                 # Zeros up front: a series born inside a PromQL range loses its first increments.
-                for counter in (m.assignments, m.outcomes, m.conversions,
+                for counter in (m.assignments, m.outcomes, m.conversions, m.windowed_decisions,
                                 m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
         for reason in INFER_ERROR_REASONS:
@@ -455,7 +455,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 m.assignments.labels(**base, arm=arm, treatment=key, campaign=name)
         for arm in ARMS:
             for key in keys:
-                for counter in (m.outcomes, m.conversions, m.late_outcomes,
+                for counter in (m.outcomes, m.conversions, m.late_outcomes, m.windowed_decisions,
                                 m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
                     counter.labels(**base, arm=arm, treatment=key, campaign=name)
                 for status in ("ok", "failed"):
@@ -571,6 +571,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 # Holdout and treated expect an outcome; unexposed and unattributed rows do not
                 # count (no gate reads them).
                 if arm in ARMS:
+                    m.windowed_decisions.labels(**base, arm=arm, treatment=key,
+                                                campaign=name).inc(count)
                     self._due.add(closes, batch.window_seconds,
                                   ("expected", name, arm, key, self._engine.version), count)
         for name, idx in batch.bins.items():

@@ -6,9 +6,10 @@ are taken since the current step started (``increase(...[<seconds since step sta
 the sequential tests need a fixed traffic split within a stratum (the gates carry the evidence
 across steps); the canary's own counts (drift, predicted uplift) since the canary started.
 onlineEffect reads cohorts: the decisions whose attribution window closed with their in-window
-conversions, which the runtime counts together when the window closes, since the step's start
-+ the window (``GateContext.cohort_window``), so its units and conversions are the same
-decisions, all made at the step's weights.
+conversions, since the step's start + the window (``GateContext.cohort_window``): conversions
+as the runtime counts them when each window closes, units when decided, a window earlier
+(``offset``), so its units and conversions are the same decisions, all made at the step's
+weights.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
@@ -226,13 +227,16 @@ def _count(prometheus: MetricSource, promql: str) -> int | None:
 
 
 def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str, *,
-                 by: tuple[str, ...] = (),
-                 labels: Mapping[str, str] | None = None) -> dict[tuple[str, ...], int]:
-    """``increase(metric[window])`` summed per (version, *by) for both versions in one query
-    (one round trip instead of one per version and label value); a key without data (no
-    series, or NaN) is absent, as the single-version query's empty result was."""
+                 by: tuple[str, ...] = (), labels: Mapping[str, str] | None = None,
+                 offset: str = "") -> dict[tuple[str, ...], int]:
+    """``increase(metric[window])`` (``offset`` back in time, when given) summed per (version,
+    *by) for both versions in one query (one round trip instead of one per version and label
+    value); a key without data (no series, or NaN) is absent, as the single-version query's
+    empty result was."""
+    shifted = f" offset {offset}" if offset and offset != "0s" else ""
     rows = prom.query(f"sum by ({', '.join(('version', *by))}) "
-                      f"(increase({metric}{ctx.versions_selector(**(labels or {}))}[{window}]))")
+                      f"(increase({metric}{ctx.versions_selector(**(labels or {}))}"
+                      f"[{window}]{shifted}))")
     out = {}
     for row in rows:
         if math.isfinite(row.value):
@@ -417,8 +421,12 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if window is None:
         return pending(f"the step's decisions are compared once their {attribution} closes, "
                        f"from {closes}")
-    # Cohorts (docs/runtime.md "Cohorts"): two queries for both versions and arms, not eight.
-    decided = _per_version(prom, ctx, "uplift_outcomes_expected_total", window, by=("arm",))
+    # Cohorts (docs/runtime.md "Cohorts"), two queries for both versions and arms: the units
+    # when decided, a window earlier (the step's decisions that carry a window, made before
+    # now − the window: a replica's restart does not lose them), and their conversions, which
+    # the runtime counts when each decision's window closes.
+    decided = _per_version(prom, ctx, "uplift_windowed_decisions_total", window, by=("arm",),
+                           offset=f"{int(ctx.attribution_window_s)}s")
     converted = _per_version(prom, ctx, "uplift_outcomes_converted_total", window, by=("arm",))
 
     def arms(version: str) -> m.VersionArms | None:
@@ -434,7 +442,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if canary is None or stable is None:
         # A range of fewer than two scrapes has no increase yet; a runtime that never got
         # the window (no campaigns file) stays here, so say which series is missing.
-        return pending(f"no cohort counts yet (uplift_outcomes_expected_total) for the step's "
+        return pending(f"no cohort counts yet (uplift_windowed_decisions_total) for the step's "
                        f"decisions whose {attribution} closed since {closes}")
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
                                      holdout_fraction=ctx.holdout_fraction, split=split)

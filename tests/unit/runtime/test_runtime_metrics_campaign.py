@@ -192,6 +192,9 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
               for arm in ("holdout", "treated")}
     treated_by_key = {key: value("uplift_outcomes_expected_total", campaign="", arm="treated",
                                  treatment=key) or 0.0 for key in keys}
+    windowed = {arm: sum(value("uplift_windowed_decisions_total", campaign="", arm=arm,
+                               treatment=key) or 0.0 for key in keys)
+                for arm in ("holdout", "treated")}
     assert runtime._watch is not None
     path = Path(runtime._watch.path)
     original = path.read_text()
@@ -204,6 +207,11 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
         decided = loaded.decide([f"cohort-{i}" for i in range(40)])
         ids, arms = decided["decision_id"], decided["arm"]
         assert all(d.split("~")[4] == "" and d.split("~")[6] == "5" for d in ids)
+        # Counted when decided as well, in a counter a restart does not lose pending.
+        for arm in ("holdout", "treated"):
+            assert sum(value("uplift_windowed_decisions_total", campaign="", arm=arm,
+                             treatment=key) or 0.0 for key in keys) == \
+                windowed[arm] + arms.count(arm)
         assert loaded.report_outcomes(ids[:10])["counted"] == 10
         runtime._campaign_tick(time.time())  # the window is still open: nothing yet
         assert all(cohort_count(kind, arm) == before

@@ -16,7 +16,8 @@ from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import measurements
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-_QUERY = re.compile(r"^sum by \(([^)]*)\) \(increase\(([a-z_]+)\{([^}]*)\}\[(\d+)s\]\)\)$")
+_QUERY = re.compile(
+    r"^sum by \(([^)]*)\) \(increase\(([a-z_]+)\{([^}]*)\}\[(\d+)s\](?: offset \d+s)?\)\)$")
 _AT_START = re.compile(r"^sum by \(version\) \(([a-z_]+)\{([^}]*)\} offset (\d+)s\)$")
 
 
@@ -108,7 +109,7 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
 def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:
     # Cohorts: the decisions whose attribution window closed, and their in-window conversions.
     rows: list[tuple[str, dict[str, str], float]] = [
-        ("uplift_outcomes_expected_total", _model(v, arm=arm, campaign=""), units)
+        ("uplift_windowed_decisions_total", _model(v, arm=arm, campaign=""), units)
         for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
                               ("2", "holdout", 10), ("2", "treated", 90))]
     rows += [("uplift_outcomes_converted_total", _model("1", arm="treated", campaign=""), 45.0),
@@ -126,18 +127,19 @@ def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_ever
                                             treated=m.ArmCounts(90, 9))
     assert len(prom.asked) == 2 and not measured.pending
     # An arm of one version without a series yet: no cohort counted, and the status says so.
-    prom = Series([r for r in rows if r[1] != _model("2", arm="holdout", campaign="")])
+    prom = Series([r for r in rows if r[1] != _model("2", arm="holdout", campaign="")
+                   or r[0] != "uplift_windowed_decisions_total"])
     waiting = measurements.collect(gate, _ctx(share=None), prom, None)
     assert isinstance(waiting, m.OnlineEffectMeasurement)
     assert waiting.canary.treated == m.ArmCounts(0, 0)
-    assert waiting.pending == ("no cohort counts yet (uplift_outcomes_expected_total) for the "
+    assert waiting.pending == ("no cohort counts yet (uplift_windowed_decisions_total) for the "
                                "step's decisions whose attribution window (0s) closed since "
                                "2026-01-01T00:00:00Z")
 
 
 def test_online_effect_counts_the_steps_cohorts_from_when_their_window_closed() -> None:
     rows = [(metric, _model(v, arm=arm, campaign=""), 50.0)
-            for metric in ("uplift_outcomes_expected_total", "uplift_outcomes_converted_total")
+            for metric in ("uplift_windowed_decisions_total", "uplift_outcomes_converted_total")
             for v in ("1", "2") for arm in ("holdout", "treated")]
     rows += [("uplift_assignments_total", _model(v, arm=arm), 500.0)
              for v in ("1", "2") for arm in ("holdout", "treated")]
@@ -147,11 +149,13 @@ def test_online_effect_counts_the_steps_cohorts_from_when_their_window_closed() 
     prom = Series(list(rows))
     measured = measurements.collect(gate, replace(_ctx(), attribution_window_s=120), prom, None)
     assert isinstance(measured, m.OnlineEffectMeasurement) and not measured.pending
-    ranges = {re.findall(r"increase\(([a-z_]+)\{", q)[0]: re.findall(r"\[(\d+)s\]", q)[0]
+    ranges = {re.findall(r"increase\(([a-z_]+)\{", q)[0]: re.findall(r"\[(\d+s)\]( offset \d+s)?", q)[0]
               for q in prom.asked if q.startswith("sum by") and "increase" in q}
-    assert ranges == {"uplift_outcomes_expected_total": "180",
-                      "uplift_outcomes_converted_total": "180",
-                      "uplift_assignments_total": "240"}
+    # The units when decided, a window earlier (the step's decisions up to 2 minutes ago); the
+    # conversions of those decisions, counted as their windows closed (the last 180 s).
+    assert ranges == {"uplift_windowed_decisions_total": ("180s", " offset 120s"),
+                      "uplift_outcomes_converted_total": ("180s", ""),
+                      "uplift_assignments_total": ("240s", "")}
     assert measured.split == m.SplitCounts(stable=1000, canary=1000, canary_share=0.5)
     # A window longer than the step so far: no cohort of the step yet. The split is checked
     # all the same, and the status says from when the step's decisions count.
