@@ -84,9 +84,10 @@ class GateContext:
     @property
     def cohort_window(self) -> str | None:
         """Since the attribution window closed on the step's first decisions (the step's start
-        + the window), as a PromQL range: the runtime counts a decision and its in-window
-        conversions when its window closes, so this range holds the step's decisions whose
-        window closed, all made at the step's weights. None until it has closed."""
+        + the window), as a PromQL range: the runtime counts a decision's in-window conversions
+        when its window closes, so this range holds those of the step's decisions whose window
+        closed (their units: the same range a window earlier), all made at the step's weights.
+        None until it has closed."""
         elapsed = (self.now - self.step_started_at).total_seconds() - self.attribution_window_s
         return f"{int(elapsed)}s" if elapsed >= 1 else None
 
@@ -435,7 +436,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
             units = decided.get((version, arm))
             if units is None:
                 return None
-            counts[arm] = m.ArmCounts(units=units, conversions=converted.get((version, arm), 0))
+            counts[arm] = _cohort(units, converted.get((version, arm), 0))
         return m.VersionArms(holdout=counts["holdout"], treated=counts["treated"])
 
     canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)
@@ -446,6 +447,14 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
                        f"decisions whose {attribution} closed since {closes}")
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
                                      holdout_fraction=ctx.holdout_fraction, split=split)
+
+
+def _cohort(units: int, conversions: int) -> m.ArmCounts:
+    """A cohort's arm. Its units and conversions come from different series (replicas scraped
+    at different moments, decisions and their windows' closing a second or a slot apart), so a
+    small arm can read more conversions than units for a look; the gates would call that
+    invalid data (an Error). Capped at the units: the excess is a boundary's, not a sample."""
+    return m.ArmCounts(units=units, conversions=min(max(conversions, 0), units))
 
 
 def _seconds_text(seconds: float) -> str:
@@ -628,7 +637,7 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
             return None
         conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
                                              f'arm="{arm}"', *only) + " or vector(0)")
-        counts[arm] = m.ArmCounts(units=units, conversions=conversions or 0)
+        counts[arm] = _cohort(units, conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
 

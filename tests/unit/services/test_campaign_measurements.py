@@ -250,3 +250,11 @@ def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -
     assert isinstance(got, m.RoiMeasurement)
     assert got.spend == pytest.approx(0.12 * 9000)  # its own cost, on the cohorts' units
     assert not any("uplift_campaign_spend_total" in q for q in prom.asked)
+
+
+def test_a_campaign_cohort_never_reads_more_conversions_than_units() -> None:
+    # Expected and converted are counted on different replicas, scraped apart.
+    prom = Counters({**ARMS, ("uplift_outcomes_converted_total", 'arm="holdout"'): 1001.0})
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert got.arms.holdout == m.ArmCounts(1000, 1000)

@@ -212,3 +212,17 @@ def test_a_version_first_scraped_inside_the_settled_window_is_named() -> None:
     assert (late.split.stable, late.split.canary) == (452, 123)
     # The window is the settled one (the step's first interval left out): 300 s − 60 s.
     assert any(q.endswith(" offset 240s)") for q in prom.asked)
+
+
+def test_a_cohort_never_reads_more_conversions_than_units() -> None:
+    # The units (when decided, a window back) and the conversions (when each window closed)
+    # are two series: at a range's edge a small arm can read one conversion more than units
+    # for a look. The gates would call that invalid data (an Error that counts towards a
+    # rollback), so the collector caps it.
+    rows = [("uplift_windowed_decisions_total", _model(v, arm=arm, campaign=""), 10.0)
+            for v in ("1", "2") for arm in ("holdout", "treated")]
+    rows += [("uplift_outcomes_converted_total", _model("2", arm="holdout", campaign=""), 12.0)]
+    gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})
+    measured = measurements.collect(gate, _ctx(share=None), Series(rows), None)
+    assert isinstance(measured, m.OnlineEffectMeasurement)
+    assert measured.canary.holdout == m.ArmCounts(10, 10)
