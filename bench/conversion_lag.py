@@ -214,16 +214,12 @@ class LaggedIncrementalSim(gd.IncrementalSim):
     rule: str = RULES[-1]
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> gd.Run:
-        return LaggedConversionRun(self, sc, False, self.lag, self.rule)
+        return LaggedConversionRun(self, sc, isinstance(self, gd.RoiSim), self.lag, self.rule)
 
 
 @dataclass
-class LaggedRoiSim(gd.RoiSim):
-    lag: float = 0.0
-    rule: str = RULES[-1]
-
-    def new_run(self, sc: Scenario, rng: np.random.Generator) -> gd.Run:
-        return LaggedConversionRun(self, sc, True, self.lag, self.rule)
+class LaggedRoiSim(LaggedIncrementalSim, gd.RoiSim):
+    """roi's threshold and notes (``RoiSim``), the lagged run (``LaggedIncrementalSim``)."""
 
 
 LAGGED: dict[str, type[LaggedSim] | type[LaggedIncrementalSim] | type[LaggedRoiSim]] = {
