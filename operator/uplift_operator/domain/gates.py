@@ -1204,7 +1204,8 @@ def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateM
 def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | RoiMeasurement,
                    memory: GateMemory, new_memory: dict[str, SequentialState],
                    ) -> tuple[_Judged | None, _Test | None]:
-    """What holds a conversion gate before any verdict: no units, a broken holdout split (an
+    """What holds a conversion gate before any verdict: no cohort of the version's decisions
+    closed yet (``pending``), no units, a broken holdout split (an
     Error that holds, as onlineEffect's), outcomes not in yet, too few units (None: judge);
     and, when a Pass ``completes`` the exposure ramp, the holdout-share test it also needs:
     else a campaign whose effect is shown on fewer units than the SRM check needs could
@@ -1219,6 +1220,8 @@ def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | Ro
             raise ValueError(f"{name}: need 0 ≤ conversions ≤ units, got "
                              f"{arm.conversions}/{arm.units}")
     t, c = arms.treated, arms.holdout
+    if m.pending is not None:
+        return _Judged(GateVerdict.INCONCLUSIVE, m.pending, samples=0), None
     if t.units == 0 or c.units == 0:
         return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
                                                  f"{t.units}, holdout {c.units})",

@@ -299,13 +299,14 @@ class IncrementalConversionsMeasurement:
     ``completes``: a Pass at this analysis completes the exposure ramp (its last step, with a
     pause), so it also needs the holdout share shown within ``split_tolerance``
     (``spec.exposure.splitTolerance``, standardised as ``domain.gates.holdout_tolerance``; 0:
-    no wait)."""
+    no wait); ``pending`` why no cohort can be judged yet (the arms are then empty)."""
 
     arms: CampaignArms
     holdout_fraction: float
     completeness: OutcomeCompleteness | None = None
     completes: bool = False
     split_tolerance: float = 0.04
+    pending: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,7 @@ class RoiMeasurement:
     by their conversions when they differ); ``spend`` what the arms' treated units cost: the
     step's spend per treated-arm unit decided (``uplift_campaign_spend_total``, known exactly,
     not sampled) times the cohorts' treated units;
-    ``completes`` and ``split_tolerance`` as ``IncrementalConversionsMeasurement``'s."""
+    ``completes``, ``split_tolerance`` and ``pending`` as ``IncrementalConversionsMeasurement``'s."""
 
     arms: CampaignArms
     holdout_fraction: float
@@ -325,6 +326,7 @@ class RoiMeasurement:
     completeness: OutcomeCompleteness | None = None
     completes: bool = False
     split_tolerance: float = 0.04
+    pending: str | None = None
 
 
 @dataclass(frozen=True)

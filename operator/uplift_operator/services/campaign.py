@@ -136,6 +136,11 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
     starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
     ramp_started = max(starts, default=step_started)
     stable = model.observation.stable_version if model.observation.serving else None
+    # The conversion gates judge the decisions made on the version followed since the ramp
+    # (re)started: neither a previous ramp's nor the version promoted away from.
+    followed = [e.time for e in status.history
+                if e.action == Reason.MODEL_VERSION_CHANGED.value and e.version == stable]
+    decisions_since = max([ramp_started, *followed])
     to_measure = exposure.gates_to_measure(spec)
     # The drift gate's reference (one Secret read, MLflow once per READY version): only when
     # a drift gate is to be measured on a version that serves.
@@ -152,7 +157,8 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         namespace=namespace, name=name, model=spec.model_ref.name, spec=spec,
         step_started_at=step_started, ramp_started_at=ramp_started, now=now,
         budget_anchor=anchor or ramp_started, stable_version=stable, stable_run_id=run_id,
-        metric_templates=deps.metric_templates, completes=exposure.completes(spec, status))
+        metric_templates=deps.metric_templates, completes=exposure.completes(spec, status),
+        decisions_since=decisions_since)
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

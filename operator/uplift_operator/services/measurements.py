@@ -14,9 +14,11 @@ Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``do
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
 (``namespace``, ``model``, ``campaign``) since the exposure step started, summed over versions
-and replicas; the budget's spend since its period started; drift and custom reuse the
-UpliftModel collectors on the stable version the campaign follows (drift's reference from that
-version's MLflow run; MLflow unreachable is NotMeasured, which holds, never an Error).
+and replicas — the conversion gates' cohorts not before a window after the campaign began
+deciding on the version it follows (``CampaignGateContext.cohort_window``); the budget's
+spend since its period started; drift and custom reuse the UpliftModel collectors on the
+stable version the campaign follows (drift's reference from that version's MLflow run; MLflow
+unreachable is NotMeasured, which holds, never an Error).
 """
 
 from __future__ import annotations
@@ -524,7 +526,11 @@ class CampaignGateContext:
     campaign follows (its drift reference); ``ramp_started_at`` when the exposure ramp started
     (drift counts since then, as the canary's since the canary started); ``budget_anchor`` the
     start of the first budget period (``spec.schedule.start``, else the creation time);
-    ``completes``: a Pass now completes the exposure ramp (the last step, with a pause)."""
+    ``completes``: a Pass now completes the exposure ramp (the last step, with a pause);
+    ``decisions_since`` when the campaign began deciding on ``stable_version`` (the ramp's
+    start, or the model's promotion of that version, whichever is later): the conversion
+    gates judge only cohorts of decisions made since (``cohort_window``). None: every cohort
+    that closed in the step."""
 
     namespace: str
     name: str
@@ -538,11 +544,34 @@ class CampaignGateContext:
     stable_run_id: str | None = None
     metric_templates: Mapping[str, str] = field(default_factory=dict)
     completes: bool = False
+    decisions_since: datetime | None = None
 
     @property
     def window(self) -> str:
         """Seconds since the step started, as a PromQL range."""
         return _range(self.now - self.step_started_at)
+
+    @property
+    def attribution_window_s(self) -> float:
+        return parse_duration(self.spec.experiment.attribution_window).total_seconds()
+
+    @property
+    def cohorts_close_from(self) -> datetime:
+        """From when the step's cohorts count: the step's start, but not before the window
+        closed on the first decisions made on this version (``decisions_since`` + the window).
+        Both arms share every exposure, so within a version a cohort decided in an earlier
+        step compares them as well as the step's own; a cohort decided before the ramp
+        (re)started, or by the version the model promoted away from, is another policy's."""
+        if self.decisions_since is None:
+            return self.step_started_at
+        first = self.decisions_since + timedelta(seconds=self.attribution_window_s)
+        return max(self.step_started_at, first)
+
+    @property
+    def cohort_window(self) -> str | None:
+        """Since ``cohorts_close_from``, as a PromQL range; None until then."""
+        elapsed = (self.now - self.cohorts_close_from).total_seconds()
+        return f"{int(elapsed)}s" if elapsed >= 1 else None
 
     def selector(self, *matchers: str) -> str:
         labels = [f'namespace="{self.namespace}"', f'model="{self.model}"',
@@ -627,16 +656,19 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     exposure, by the step's units: both arms' rates shrank alike, and an effect measured
     against a bound above zero (``min``, roi's break-even) read below it. Both arms share
     every exposure, so a cohort decided in an earlier step compares them as well as the
-    step's own (unlike the canary's versions, whose split changes with the step)."""
+    step's own (unlike the canary's versions, whose split changes with the step) — within the
+    version the campaign follows and since its ramp (re)started (``ctx.cohort_window``)."""
     only = [_treatments(gate)] if gate.treatments else []
+    window = ctx.cohort_window
     counts: dict[str, m.ArmCounts] = {}
     for arm in ("treated", "holdout"):
         units = _count(prom, _increase(ctx, "uplift_outcomes_expected_total", f'arm="{arm}"',
-                                       *only))
+                                       *only, window=window))
         if units is None:
             return None
         conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
-                                             f'arm="{arm}"', *only) + " or vector(0)")
+                                             f'arm="{arm}"', *only, window=window)
+                             + " or vector(0)")
         counts[arm] = _cohort(units, conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
@@ -645,16 +677,39 @@ def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeComp
     """Reported / expected outcomes of the decisions whose attribution window closed in the
     step's window; expected 0 (no series yet) until a window has closed."""
     def count(metric: str) -> int:
-        return _count(prom, _increase(ctx, metric) + " or vector(0)") or 0
+        return _count(prom, _increase(ctx, metric, window=ctx.cohort_window)
+                      + " or vector(0)") or 0
 
     return m.OutcomeCompleteness(expected=count("uplift_outcomes_expected_total"),
                                  received=count("uplift_outcomes_received_total"),
                                  late=count("uplift_late_outcomes_total"))
 
 
+def _cohorts_pending(ctx: CampaignGateContext) -> str | None:
+    """Why the conversion gates have no cohort to judge yet (None once they have): the window
+    has not closed on any decision made on this version since the ramp (re)started."""
+    if ctx.cohort_window is not None:
+        return None
+    since = ctx.decisions_since or ctx.step_started_at
+    closes = ctx.cohorts_close_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (f"the decisions made on version {ctx.stable_version or '(none)'} since "
+            f"{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} are judged once their "
+            f"attribution window ({_seconds_text(ctx.attribution_window_s)}) closes, from "
+            f"{closes}")
+
+
+_NO_COHORT = m.CampaignArms(treated=m.ArmCounts(0, 0), holdout=m.ArmCounts(0, 0))
+
+
 def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
                           prometheus: MetricSource | None, registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
+    pending = _cohorts_pending(ctx)
+    if pending is not None:
+        return m.IncrementalConversionsMeasurement(
+            arms=_NO_COHORT, holdout_fraction=ctx.spec.experiment.holdout_fraction,
+            completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
+            pending=pending)
     arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
@@ -691,7 +746,7 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
     if len(set(values.values())) <= 1:
         return next(iter(values.values()), economics.value_per_conversion)
     rows = prom.query(_increase(ctx, "uplift_outcomes_converted_total", 'arm="treated"',
-                                _treatments(gate), by="treatment"))
+                                _treatments(gate), by="treatment", window=ctx.cohort_window))
     weights = {r.labels.get("treatment", ""): r.value for r in rows
                if not math.isnan(r.value) and r.value > 0}
     total = sum(weights.values())
@@ -704,6 +759,13 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
 def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                   registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
+    pending = _cohorts_pending(ctx)
+    if pending is not None:
+        return m.RoiMeasurement(
+            arms=_NO_COHORT, holdout_fraction=ctx.spec.experiment.holdout_fraction,
+            value_per_conversion=ctx.spec.economics.value_per_conversion, spend=0.0,
+            completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
+            pending=pending)
     arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None

@@ -39,7 +39,9 @@ BASE_SPEC: dict[str, Any] = {
     "modelRef": {"name": MODEL},
     "treatments": [{"name": "womens-e-mail"}],
     "economics": {"valuePerConversion": 10.0, "costPerTreatment": 0.1},
-    "experiment": {"holdoutFraction": 0.5, "attributionWindow": "1h", "salt": "t"},
+    # The simulated traffic closes each decision's window in the tick that decided it: the
+    # conversion gates judge cohorts from a window after the ramp (or a promotion) began.
+    "experiment": {"holdoutFraction": 0.5, "attributionWindow": "1s", "salt": "t"},
     "exposure": {"analysisInterval": "1s",
                  "steps": [{"percent": 5, "pause": "2s"}, {"percent": 25, "pause": "2s"},
                            {"percent": 100, "pause": "1s"}],

@@ -139,6 +139,21 @@ def test_incomplete_outcomes_hold(completeness: OutcomeCompleteness, type_: str)
         assert "effect" not in outcome.memory  # the effect test did not look
 
 
+
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_no_cohort_of_the_version_yet_holds_with_why(type_: str) -> None:
+    why = "the decisions made on version 4 since … are judged once their window closes"
+    empty = arms(0, 0, 0, 0)
+    m = (IncrementalConversionsMeasurement(arms=empty, holdout_fraction=0.1, pending=why)
+         if type_ == "incrementalConversions"
+         else RoiMeasurement(arms=empty, holdout_fraction=0.1, value_per_conversion=10.0,
+                             spend=0.0, pending=why))
+    previous = evaluate_gate(gate(type_), incremental(POSITIVE) if type_ == "incrementalConversions"
+                             else roi(POSITIVE, 0.2 * 18_000), None, NOW).memory
+    outcome = evaluate_gate(gate(type_), m, previous, NOW)
+    assert (outcome.verdict, outcome.message, outcome.samples) == (INC, why, 0)
+    assert outcome.memory == previous  # nothing looked, nothing spent
+
 def test_late_outcomes_are_reported_not_counted() -> None:
     late = OutcomeCompleteness(expected=1000, received=950, late=400)
     with_late = evaluate_gate(gate("incrementalConversions"), incremental(ZERO, late), None, NOW)

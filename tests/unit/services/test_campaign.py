@@ -192,6 +192,44 @@ def test_a_promotion_of_the_model_holds_the_exposure_and_restarts_the_step() -> 
     assert [h["action"] for h in s["history"]] == ["ExposureStarted", "ModelVersionChanged"]
 
 
+
+def test_the_conversion_gates_judge_only_decisions_made_on_the_followed_version() -> None:
+    # Cohorts close a window after their decisions: those closing right after a promotion
+    # were decided by the version promoted away from, those right after the ramp started
+    # by whatever exposure came before it.
+    sim = Sim()
+    sim.body["spec"]["experiment"]["attributionWindow"] = "10m"
+    asked: list[str] = sim.deps.prometheus.asked  # type: ignore[union-attr]
+
+    def incremental() -> str:
+        return str(next(g for g in sim.status["gates"] if g["name"] == "incremental")["message"])
+
+    def cohort_ranges() -> set[str]:
+        found = {q.split("[")[1].split("]")[0] for q in asked
+                 if "uplift_outcomes_expected_total{" in q}
+        asked.clear()
+        return found
+
+    sim.tick()
+    sim.tick(5)
+    assert incremental() == ("the decisions made on version 3 since 2026-12-01T12:00:00Z are "
+                             "judged once their attribution window (10m) closes, from "
+                             "2026-12-01T12:10:00Z")
+    assert cohort_ranges() == set()
+    sim.tick(10)
+    assert cohort_ranges() == {"300s"} and incremental() == "no data yet"
+    sim.set_model({**SERVING, "stableVersion": "4", "message": "version 4 serves all traffic"})
+    sim.tick(1)
+    assert sim.status["history"][-1]["action"] == "ModelVersionChanged"
+    asked.clear()
+    sim.tick(5)
+    assert incremental() == ("the decisions made on version 4 since 2026-12-01T12:16:00Z are "
+                             "judged once their attribution window (10m) closes, from "
+                             "2026-12-01T12:26:00Z")
+    assert cohort_ranges() == set()
+    sim.tick(10)
+    assert cohort_ranges() == {"300s"}
+
 # -- the drift gate's training reference: the stable version's MLflow run --------------------------
 
 REFERENCE = {"features": {"recency": {"counts": [250, 250, 250, 250]}}}

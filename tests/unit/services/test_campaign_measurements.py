@@ -258,3 +258,53 @@ def test_a_campaign_cohort_never_reads_more_conversions_than_units() -> None:
     got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
     assert isinstance(got, m.IncrementalConversionsMeasurement)
     assert got.arms.holdout == m.ArmCounts(1000, 1000)
+
+
+# -- whose decisions the conversion gates judge --------------------------------------------------
+
+def _with_window(window: str) -> CampaignSpec:
+    spec = context().spec
+    return spec.model_copy(update={"experiment": spec.experiment.model_copy(
+        update={"attribution_window": window})})
+
+
+def _ranges(prom: Counters, metric: str) -> list[str]:
+    return [re.findall(r"\[(\d+s)\]", q)[0] for q in prom.asked if f"{metric}{{" in q]
+
+
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_cohorts_of_another_version_or_ramp_are_never_judged(type_: str) -> None:
+    # The model promoted the followed version 5 minutes ago (a 2-minute step restarted then
+    # would read decisions of the version promoted away from, made in the window before).
+    since = NOW - dt.timedelta(minutes=5)
+    prom = Counters(dict(ARMS))
+    got = collect_campaign(gate(type_), context(spec=_with_window("10m"), decisions_since=since,
+                                                step_started_at=since), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement | m.RoiMeasurement)
+    assert got.pending == ("the decisions made on version 3 since 2026-03-10T11:55:00Z are "
+                           "judged once their attribution window (10m) closes, from "
+                           "2026-03-10T12:05:00Z")
+    assert got.arms == m.CampaignArms(m.ArmCounts(0, 0), m.ArmCounts(0, 0))
+    assert not any("outcomes" in q for q in prom.asked)
+
+
+@pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
+def test_cohorts_count_from_a_window_after_the_version_began_or_the_step_whichever_is_later(
+        type_: str) -> None:
+    spec = _with_window("4m")
+    # The ramp started 6 minutes ago, the step 10 minutes ago → cohorts of the last 2 minutes
+    # (their decisions made since the ramp started); the cost per unit from the whole step.
+    prom = Counters(dict(ARMS))
+    got = collect_campaign(gate(type_), context(spec=spec, decisions_since=NOW - dt.timedelta(
+        minutes=6)), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement | m.RoiMeasurement)
+    assert got.pending is None and got.arms.treated == m.ArmCounts(9000, 1500)
+    for metric in ("uplift_outcomes_expected_total", "uplift_outcomes_converted_total",
+                   "uplift_outcomes_received_total", "uplift_late_outcomes_total"):
+        assert set(_ranges(prom, metric)) == {"120s"}, metric
+    assert set(_ranges(prom, "uplift_assignments_total")) <= {"600s"}
+    # Begun on this version long before the step: every cohort that closed in the step.
+    prom = Counters(dict(ARMS))
+    collect_campaign(gate(type_), context(spec=spec, decisions_since=STEP - dt.timedelta(days=1)),
+                     prom, None)
+    assert set(_ranges(prom, "uplift_outcomes_expected_total")) == {"600s"}

@@ -109,7 +109,11 @@ class CampaignExperiment(ApiModel):
         description="Assignment salt; keep it fixed for the campaign's life. Default: "
                     "namespace/name.")
     attribution_window: Duration = Field(
-        default="14d", description="How long after a treatment a conversion counts. Default: 14d.")
+        default="14d",
+        description="How long after a treatment a conversion counts. The conversion gates judge "
+                    "a decision once its window closed, and only decisions made on the model "
+                    "version followed since the ramp started: a ramp's first step, and the step "
+                    "a model promotion restarts, wait one window. Default: 14d.")
 
 
 class ExposureStep(ApiModel):
