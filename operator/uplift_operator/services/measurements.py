@@ -657,15 +657,28 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     against a bound above zero (``min``, roi's break-even) read below it. Both arms share
     every exposure, so a cohort decided in an earlier step compares them as well as the
     step's own (unlike the canary's versions, whose split changes with the step) — within the
-    version the campaign follows and since its ramp (re)started (``ctx.cohort_window``)."""
+    version the campaign follows and since its ramp (re)started (``ctx.cohort_window``).
+
+    The units are the larger of two counts of the same decisions, each of which can only lose
+    some: the closing count, which a replica holds for its own decisions until their windows
+    close (a replica stopped — scaled down, drained, replaced — takes them along while the
+    conversions reported to the others are still counted, so the rates read high: up to
+    1.5 × at 2 replicas), and the windowed decisions counted when decided, read a window
+    earlier (``offset``), which a stop does not lose but which misses what Prometheus no
+    longer keeps (a window plus the range: past the default 15-day retention for a 14-day
+    window and a step over a day) and a new replica's decisions before its first scrape."""
     only = [_treatments(gate)] if gate.treatments else []
     window = ctx.cohort_window
+    shifted = f"{int(ctx.attribution_window_s)}s"
     counts: dict[str, m.ArmCounts] = {}
     for arm in ("treated", "holdout"):
-        units = _count(prom, _increase(ctx, "uplift_outcomes_expected_total", f'arm="{arm}"',
-                                       *only, window=window))
-        if units is None:
+        closed = _count(prom, _increase(ctx, "uplift_outcomes_expected_total", f'arm="{arm}"',
+                                        *only, window=window))
+        decided = _count(prom, _increase(ctx, "uplift_windowed_decisions_total", f'arm="{arm}"',
+                                         *only, window=window, offset=shifted))
+        if closed is None:
             return None
+        units = max(closed, decided or 0)
         conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
                                              f'arm="{arm}"', *only, window=window)
                              + " or vector(0)")

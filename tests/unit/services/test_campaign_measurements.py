@@ -308,3 +308,23 @@ def test_cohorts_count_from_a_window_after_the_version_began_or_the_step_whichev
     collect_campaign(gate(type_), context(spec=spec, decisions_since=STEP - dt.timedelta(days=1)),
                      prom, None)
     assert set(_ranges(prom, "uplift_outcomes_expected_total")) == {"600s"}
+
+
+@pytest.mark.parametrize(("decided", "units"), [
+    (12000.0, 12000),  # a replica stopped with 3,000 treated decisions pending: not lost
+    (8000.0, 9000),  # Prometheus no longer keeps the decisions' start: the closing count
+    (None, 9000),  # nothing kept a window back
+])
+def test_cohort_units_are_the_larger_of_the_closing_count_and_the_decisions_a_window_back(
+        decided: float | None, units: int) -> None:
+    values = dict(ARMS)
+    if decided is not None:
+        values[("uplift_windowed_decisions_total", 'arm="treated"')] = decided
+        values[("uplift_windowed_decisions_total", 'arm="holdout"')] = 1000.0
+    prom = Counters(values)
+    got = collect_campaign(gate("incrementalConversions"), context(spec=_with_window("1h")),
+                           prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert got.arms == m.CampaignArms(m.ArmCounts(units, 1500), m.ArmCounts(1000, 100))
+    windowed = [q for q in prom.asked if "uplift_windowed_decisions_total" in q]
+    assert len(windowed) == 2 and all("[600s] offset 3600s" in q for q in windowed)
