@@ -203,3 +203,30 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_its_gate_is_
         admin.apply(body, namespace)
     finally:
         admin.run("delete", "crd", "ratchetmodels.ratchet.test", "--wait=false", check=False)
+
+
+def test_the_holdout_draw_of_a_campaign_cannot_change_once_created(
+        admin: Kubectl, namespace: str) -> None:
+    """holdoutFraction, unitKey and salt draw the persistent holdout: changed mid-campaign,
+    treated units would move into it; the API server refuses the change (transition rules)."""
+    body = copy.deepcopy(CAMPAIGN)
+    body["metadata"]["name"] = "holdout-draw"
+    del body["spec"]["experiment"]["unitKey"]  # the default, unit_id
+    admin.apply(body, namespace)
+    for key, value in (("holdoutFraction", 0.2), ("unitKey", "customer_id"), ("salt", "other")):
+        changed = copy.deepcopy(body)
+        changed["spec"]["experiment"][key] = value
+        refused = admin.apply(changed, namespace, check=False)
+        assert refused.returncode != 0, f"{key} changed"
+        assert f"spec.experiment.{key}" in refused.stderr, refused.stderr
+        assert "cannot change during the campaign's life" in refused.stderr, refused.stderr
+    unsalted = copy.deepcopy(body)
+    del unsalted["spec"]["experiment"]["salt"]
+    assert admin.apply(unsalted, namespace, check=False).returncode != 0, "salt unset"
+    # Naming the default changes nothing; the rest of the experiment stays editable.
+    body["spec"]["experiment"]["unitKey"] = "unit_id"
+    body["spec"]["experiment"]["attributionWindow"] = "7d"
+    admin.apply(body, namespace)
+    stored = admin.get("campaign", "holdout-draw", namespace)["spec"]["experiment"]
+    assert (stored["holdoutFraction"], stored["salt"], stored["attributionWindow"]) == (
+        0.1, "spring-2026", "7d")

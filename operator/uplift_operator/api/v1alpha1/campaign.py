@@ -97,23 +97,44 @@ class Targeting(ApiModel):
     ]})
 
 
+#: What draws the persistent holdout: changed mid-campaign, units already treated would move
+#: into the holdout (and holdout units out of it) and every cohort in flight would fail the
+#: sample-ratio check, so the API server refuses the change (a transition rule).
+_HOLDOUT_DRAW_IMMUTABLE = ("draws the persistent holdout and cannot change during the "
+                           "campaign's life: create a Campaign under a new name for a new holdout")
+
+
 class CampaignExperiment(ApiModel):
     """The persistent randomized holdout that measures the campaign's incremental effect."""
 
     holdout_fraction: float = Field(gt=0, lt=1,
-                                    description="Share of units never treated, in (0, 1).")
+                                    description="Share of units never treated, in (0, 1). "
+                                                "Immutable.")
     unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
-                          description="Column identifying the unit. Default: unit_id.")
+                          description="Column identifying the unit. Immutable. Default: "
+                                      "unit_id.")
     salt: str | None = Field(
         default=None, max_length=128,
-        description="Assignment salt; keep it fixed for the campaign's life. Default: "
-                    "namespace/name.")
+        description="Assignment salt. Immutable (set or unset alike). Default: namespace/name.")
     attribution_window: Duration = Field(
         default="14d",
         description="How long after a treatment a conversion counts. The conversion gates judge "
                     "a decision once its window closed, and only decisions made on the model "
                     "version followed since the ramp started: a ramp's first step, and the step "
                     "a model promotion restarts, wait one window. Default: 14d.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.holdoutFraction == oldSelf.holdoutFraction",
+         "message": f"holdoutFraction {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".holdoutFraction"},
+        # Absent is the default: unit_id for unitKey; for salt namespace/name, which a rule
+        # here cannot see, so a salt stays set or unset.
+        {"rule": "(has(self.unitKey) ? self.unitKey : 'unit_id') == "
+                 "(has(oldSelf.unitKey) ? oldSelf.unitKey : 'unit_id')",
+         "message": f"unitKey {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".unitKey"},
+        {"rule": "has(self.salt) == has(oldSelf.salt) && (!has(self.salt) || "
+                 "self.salt == oldSelf.salt)",
+         "message": f"salt {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".salt"},
+    ]})
 
 
 class ExposureStep(ApiModel):
