@@ -80,7 +80,8 @@ class CampaignTraffic:
         # Every series at zero before the first decision, as the runtime exports them at load:
         # a series born inside a PromQL range loses its first increments.
         for arm in ("treated", "holdout"):
-            for counter in (self.metrics.assignments, self.metrics.outcomes,
+            for counter in (self.metrics.assignments, self.metrics.windowed_decisions,
+                            self.metrics.outcomes,
                             self.metrics.conversions, self.metrics.late_outcomes,
                             self.metrics.outcomes_expected, self.metrics.outcomes_received,
                             self.metrics.outcomes_converted):
@@ -146,6 +147,7 @@ class CampaignTraffic:
             units = exposed * share
             labels = self._arm(arm)
             self._count(f"{arm}.units", m.assignments.labels(**labels), units)
+            self._count(f"{arm}.windowed", m.windowed_decisions.labels(**labels), units)
             self._count(f"{arm}.outcomes", m.outcomes.labels(**labels), units)
             self._count(f"{arm}.conversions", m.conversions.labels(**labels), units * rate)
             # Every outcome comes at once: each tick's decisions are a closed cohort too.
