@@ -666,23 +666,31 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     1.5 × at 2 replicas), and the windowed decisions counted when decided, read a window
     earlier (``offset``), which a stop does not lose but which misses what Prometheus no
     longer keeps (a window plus the range: past the default 15-day retention for a 14-day
-    window and a step over a day) and a new replica's decisions before its first scrape."""
+    window and a step over a day) and a new replica's decisions before its first scrape. Both
+    arms take the count whose total is larger, so the holdout share is one counter's."""
     only = [_treatments(gate)] if gate.treatments else []
     window = ctx.cohort_window
-    shifted = f"{int(ctx.attribution_window_s)}s"
+    arms = ("treated", "holdout")
+
+    def units(metric: str, offset: str = "") -> list[int | None]:
+        return [_count(prom, _increase(ctx, metric, f'arm="{arm}"', *only, window=window,
+                                       offset=offset)) for arm in arms]
+
+    closed = units("uplift_outcomes_expected_total")
+    decided = units("uplift_windowed_decisions_total", f"{int(ctx.attribution_window_s)}s")
+    closed_n = [n for n in closed if n is not None]
+    decided_n = [n for n in decided if n is not None]
+    if len(closed_n) < len(arms):
+        return None
+    # One source for both arms (the larger in total), so the holdout share is one counter's.
+    larger = (decided_n if len(decided_n) == len(arms) and sum(decided_n) > sum(closed_n)
+              else closed_n)
     counts: dict[str, m.ArmCounts] = {}
-    for arm in ("treated", "holdout"):
-        closed = _count(prom, _increase(ctx, "uplift_outcomes_expected_total", f'arm="{arm}"',
-                                        *only, window=window))
-        decided = _count(prom, _increase(ctx, "uplift_windowed_decisions_total", f'arm="{arm}"',
-                                         *only, window=window, offset=shifted))
-        if closed is None:
-            return None
-        units = max(closed, decided or 0)
+    for arm, n in zip(arms, larger, strict=True):
         conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
                                              f'arm="{arm}"', *only, window=window)
                              + " or vector(0)")
-        counts[arm] = _cohort(units, conversions or 0)
+        counts[arm] = _cohort(n, conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
 

@@ -311,20 +311,24 @@ def test_cohorts_count_from_a_window_after_the_version_began_or_the_step_whichev
 
 
 @pytest.mark.parametrize(("decided", "units"), [
-    (12000.0, 12000),  # a replica stopped with 3,000 treated decisions pending: not lost
-    (8000.0, 9000),  # Prometheus no longer keeps the decisions' start: the closing count
-    (None, 9000),  # nothing kept a window back
+    # A replica stopped with 3,000 treated and 150 holdout decisions pending: not lost.
+    ((12000.0, 1150.0), (12000, 1150)),
+    # Prometheus no longer keeps the decisions' start: the closing count.
+    ((8000.0, 1000.0), (9000, 1000)),
+    # Larger in one arm only, smaller in total: one counter for both arms (the holdout share).
+    ((9500.0, 400.0), (9000, 1000)),
+    (None, (9000, 1000)),  # nothing kept a window back
 ])
 def test_cohort_units_are_the_larger_of_the_closing_count_and_the_decisions_a_window_back(
-        decided: float | None, units: int) -> None:
+        decided: tuple[float, float] | None, units: tuple[int, int]) -> None:
     values = dict(ARMS)
     if decided is not None:
-        values[("uplift_windowed_decisions_total", 'arm="treated"')] = decided
-        values[("uplift_windowed_decisions_total", 'arm="holdout"')] = 1000.0
+        values[("uplift_windowed_decisions_total", 'arm="treated"')] = decided[0]
+        values[("uplift_windowed_decisions_total", 'arm="holdout"')] = decided[1]
     prom = Counters(values)
     got = collect_campaign(gate("incrementalConversions"), context(spec=_with_window("1h")),
                            prom, None)
     assert isinstance(got, m.IncrementalConversionsMeasurement)
-    assert got.arms == m.CampaignArms(m.ArmCounts(units, 1500), m.ArmCounts(1000, 100))
+    assert got.arms == m.CampaignArms(m.ArmCounts(units[0], 1500), m.ArmCounts(units[1], 100))
     windowed = [q for q in prom.asked if "uplift_windowed_decisions_total" in q]
     assert len(windowed) == 2 and all("[600s] offset 3600s" in q for q in windowed)
