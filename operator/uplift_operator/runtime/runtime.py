@@ -699,7 +699,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 d = r.decision
                 labels = {"model": self.name, "version": d.version, "arm": d.arm,
                           "treatment": d.treatment, "campaign": d.campaign}
-                if d.late(now):  # after its attribution window: not a conversion of it
+                # A conversion after the attribution window is not one of the decision's. A
+                # non-conversion is never late: that no conversion came in the window is known
+                # only once it has closed, so a sender reports it then; after the cohort was
+                # counted, it counts towards the cohort's completeness at the next tick.
+                if r.converted and d.late(now):
                     m.late_outcomes.labels(**labels).inc()
                     late += 1
                     continue

@@ -263,9 +263,20 @@ def test_reports_late_outcomes_and_completeness(server: MlserverProcess,
         {"decision_id": ids[u], "converted": True} for u in rest]})
     assert r.json() == {"accepted": len(rest), "counted": len(rest), "duplicates": 0,
                         "late": len(rest)}
+    # That the rest of the holdout did not convert is known only now: on time, and counted
+    # towards the closed cohorts' completeness at the replica's next tick.
+    unconverted = holdout[1:]
+    r = server.post("/uplift/v1/outcomes", {"outcomes": [
+        {"decision_id": ids[u], "converted": False} for u in unconverted]})
+    assert r.json() == {"accepted": len(unconverted), "counted": len(unconverted),
+                        "duplicates": 0}
     labels = {"campaign": "flash-sale"}
+    deadline = time.monotonic() + 5
+    while (metric(server, "uplift_outcomes_received_total", **labels)
+           < len(on_time) + len(unconverted) and time.monotonic() < deadline):
+        time.sleep(0.2)
     assert metric(server, "uplift_conversions_total", **labels) == len(on_time)
-    assert metric(server, "uplift_outcomes_total", **labels) == len(on_time)
+    assert metric(server, "uplift_outcomes_total", **labels) == len(on_time) + len(unconverted)
     assert metric(server, "uplift_outcome_value_total", **labels) == 2.0 * len(on_time)
     assert metric(server, "uplift_late_outcomes_total", **labels) == len(rest)
     expected = metric(server, "uplift_outcomes_expected_total", **labels)
@@ -274,7 +285,7 @@ def test_reports_late_outcomes_and_completeness(server: MlserverProcess,
     # that waited for the file).
     assert cols["campaign_arm"].count("unexposed") == 0
     assert expected == len(units) + 1
-    assert received == len(on_time)
+    assert received == len(on_time) + len(unconverted)
     # The cohorts' conversions (the Campaign gates' arms): the in-window ones, under the arm
     # and treatment that decided; the late half counts for neither.
     assert metric(server, "uplift_outcomes_converted_total", **labels) == len(on_time)

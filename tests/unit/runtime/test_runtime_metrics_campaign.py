@@ -68,8 +68,8 @@ class Loaded:
         response = self.run(self.runtime.predict(InferenceRequest.model_validate(body)))
         return {o.name: list(o.data.root) for o in response.outputs}
 
-    def report_outcomes(self, decision_ids: list[str]) -> dict[str, Any]:
-        data = json.dumps({"outcomes": [{"decision_id": d, "converted": True}
+    def report_outcomes(self, decision_ids: list[str], converted: bool = True) -> dict[str, Any]:
+        data = json.dumps({"outcomes": [{"decision_id": d, "converted": converted}
                                         for d in decision_ids]}).encode()
 
         async def receive() -> dict[str, Any]:
@@ -235,3 +235,48 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
         runtime._campaign_tick(time.time())
     # Without a split (no canary) the model's decisions carry no window, as before.
     assert len(loaded.decide(["after"])["decision_id"][0].split("~")) == 4
+
+
+def test_a_non_conversion_is_never_late_and_completes_its_cohort(
+        loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """That no conversion came within the window is known only once it closed: a sender
+    reporting it then must count towards the cohort's completeness, not as late (which held
+    the Campaign gates on "outcomes incomplete" for every sender that reports them so)."""
+    runtime = loaded.runtime
+    keys = ("womens_e_mail", "mens_e_mail", "none")
+
+    def total(metric: str) -> float:
+        return sum(value(metric, campaign=CAMPAIGN, arm=arm, treatment=key) or 0.0
+                   for arm in ("holdout", "treated") for key in keys)
+
+    assert runtime._watch is not None
+    path = Path(runtime._watch.path)
+    original = path.read_text()
+    document = json.loads(original)
+    document["campaigns"][CAMPAIGN]["attributionWindowSeconds"] = 5
+    document["campaigns"][CAMPAIGN]["generation"] = 2
+    path.write_text(json.dumps(document))
+    try:
+        runtime._campaign_tick(time.time())
+        ids = loaded.decide([f"window-{i}" for i in range(20)], CAMPAIGN)["decision_id"]
+        assert all(d.split("~")[6] == "5" for d in ids)
+        metrics = ("uplift_late_outcomes_total", "uplift_outcomes_total",
+                   "uplift_outcomes_received_total", "uplift_outcomes_converted_total",
+                   "uplift_outcomes_expected_total")
+        before = {metric: total(metric) for metric in metrics}
+        later = time.time() + 10  # every window closed; the cohorts counted
+        runtime._campaign_tick(later)
+        monkeypatch.setattr(time, "time", lambda: later)
+        assert loaded.report_outcomes(ids[:10])["late"] == 10  # conversions after the window
+        answer = loaded.report_outcomes(ids[10:], converted=False)
+        assert answer == {"accepted": 10, "counted": 10, "duplicates": 0}
+        runtime._campaign_tick(later + 1)
+        after = {metric: total(metric) - before[metric] for metric in metrics}
+        assert after == {"uplift_late_outcomes_total": 10, "uplift_outcomes_total": 10,
+                         "uplift_outcomes_received_total": 10,
+                         "uplift_outcomes_converted_total": 0,
+                         "uplift_outcomes_expected_total": 20}
+    finally:
+        monkeypatch.undo()
+        path.write_text(original)
+        runtime._campaign_tick(time.time())
