@@ -411,8 +411,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
                    registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     split = _split(prom, ctx, "uplift_assignments_total")  # when decided: checked at once
-    closes = (ctx.step_started_at + timedelta(seconds=ctx.attribution_window_s)).astimezone(
-        UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    closes = _utc_text(ctx.step_started_at + timedelta(seconds=ctx.attribution_window_s))
     attribution = f"attribution window ({_seconds_text(ctx.attribution_window_s)})"
 
     def pending(why: str) -> m.OnlineEffectMeasurement:
@@ -457,6 +456,10 @@ def _cohort(units: int, conversions: int) -> m.ArmCounts:
     small arm can read more conversions than units for a look; the gates would call that
     invalid data (an Error). Capped at the units: the excess is a boundary's, not a sample."""
     return m.ArmCounts(units=units, conversions=min(max(conversions, 0), units))
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds_text(seconds: float) -> str:
@@ -711,12 +714,10 @@ def _cohorts_pending(ctx: CampaignGateContext) -> str | None:
     has not closed on any decision made on this version since the ramp (re)started."""
     if ctx.cohort_window is not None:
         return None
-    since = ctx.decisions_since or ctx.step_started_at
-    closes = ctx.cohorts_close_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (f"the decisions made on version {ctx.stable_version or '(none)'} since "
-            f"{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} are judged once their "
-            f"attribution window ({_seconds_text(ctx.attribution_window_s)}) closes, from "
-            f"{closes}")
+    since = _utc_text(ctx.decisions_since or ctx.step_started_at)
+    return (f"the decisions made on version {ctx.stable_version or '(none)'} since {since} are "
+            f"judged once their attribution window ({_seconds_text(ctx.attribution_window_s)}) "
+            f"closes, from {_utc_text(ctx.cohorts_close_from)}")
 
 
 _NO_COHORT = m.CampaignArms(treated=m.ArmCounts(0, 0), holdout=m.ArmCounts(0, 0))
