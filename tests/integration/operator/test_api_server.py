@@ -205,15 +205,18 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_its_gate_is_
         admin.run("delete", "crd", "ratchetmodels.ratchet.test", "--wait=false", check=False)
 
 
-def test_the_holdout_draw_of_a_campaign_cannot_change_once_created(
+def test_the_experiment_of_a_campaign_cannot_change_once_created(
         admin: Kubectl, namespace: str) -> None:
-    """holdoutFraction, unitKey and salt draw the persistent holdout: changed mid-campaign,
-    treated units would move into it; the API server refuses the change (transition rules)."""
+    """holdoutFraction, unitKey and salt draw the persistent holdout (changed mid-campaign,
+    treated units would move into it), attributionWindow defines the conversions measured:
+    the API server refuses a change of any (transition rules)."""
     body = copy.deepcopy(CAMPAIGN)
     body["metadata"]["name"] = "holdout-draw"
     del body["spec"]["experiment"]["unitKey"]  # the default, unit_id
+    del body["spec"]["experiment"]["attributionWindow"]  # the default, 14d
     admin.apply(body, namespace)
-    for key, value in (("holdoutFraction", 0.2), ("unitKey", "customer_id"), ("salt", "other")):
+    for key, value in (("holdoutFraction", 0.2), ("unitKey", "customer_id"), ("salt", "other"),
+                       ("attributionWindow", "7d")):
         changed = copy.deepcopy(body)
         changed["spec"]["experiment"][key] = value
         refused = admin.apply(changed, namespace, check=False)
@@ -223,10 +226,10 @@ def test_the_holdout_draw_of_a_campaign_cannot_change_once_created(
     unsalted = copy.deepcopy(body)
     del unsalted["spec"]["experiment"]["salt"]
     assert admin.apply(unsalted, namespace, check=False).returncode != 0, "salt unset"
-    # Naming the default changes nothing; the rest of the experiment stays editable.
-    body["spec"]["experiment"]["unitKey"] = "unit_id"
-    body["spec"]["experiment"]["attributionWindow"] = "7d"
+    # Naming the defaults changes nothing; the rest of the spec stays editable.
+    body["spec"]["experiment"].update(unitKey="unit_id", attributionWindow="14d")
+    body["spec"]["economics"]["costPerTreatment"] = 0.2
     admin.apply(body, namespace)
-    stored = admin.get("campaign", "holdout-draw", namespace)["spec"]["experiment"]
-    assert (stored["holdoutFraction"], stored["salt"], stored["attributionWindow"]) == (
-        0.1, "spring-2026", "7d")
+    stored = admin.get("campaign", "holdout-draw", namespace)["spec"]
+    assert (stored["experiment"]["holdoutFraction"], stored["experiment"]["salt"],
+            stored["economics"]["costPerTreatment"]) == (0.1, "spring-2026", 0.2)

@@ -68,10 +68,11 @@ def test_spec_exposure_and_schedule_reach_the_config_map(admin: Kubectl,
                         "jsonpath={.metadata.resourceVersion}").stdout
 
     # A spec change: the new generation and its settings.
-    # (The holdout's draw cannot change: test_api_server.)
-    _patch(admin, namespace, {"experiment": {"attributionWindow": "7d"}})
-    entry = _entry_when(admin, namespace, "the new spec in the file", generation=2,
-                        attributionWindowSeconds=7 * 86400)
+    # (spec.experiment cannot change: test_api_server.)
+    _patch(admin, namespace, {"economics": {"costPerTreatment": 0.25}})
+    entry = _entry_when(admin, namespace, "the new spec in the file", generation=2)
+    assert {k: t["cost"] for k, t in entry["treatments"].items()} == {
+        "womens-e-mail": 0.25, "mens-e-mail": 0.12}  # its own cost stays
     assert (entry["holdoutFraction"], entry["salt"]) == (0.1, "spring-2026")
     assert admin.run("get", "configmap", CONFIG_MAP, "-n", namespace, "-o",
                      "jsonpath={.metadata.resourceVersion}").stdout != written

@@ -97,11 +97,14 @@ class Targeting(ApiModel):
     ]})
 
 
-#: What draws the persistent holdout: changed mid-campaign, units already treated would move
-#: into the holdout (and holdout units out of it) and every cohort in flight would fail the
-#: sample-ratio check, so the API server refuses the change (a transition rule).
-_HOLDOUT_DRAW_IMMUTABLE = ("draws the persistent holdout and cannot change during the "
-                           "campaign's life: create a Campaign under a new name for a new holdout")
+#: The experiment is set once: changed mid-campaign, the holdout's draw would move units already
+#: treated into the holdout (and every cohort in flight would fail the sample-ratio check), and
+#: the window would mix cohorts of two conversion metrics; the API server refuses the change
+#: (transition rules).
+_IMMUTABLE = ("cannot change during the campaign's life: create a Campaign under a new name "
+              "for a new experiment")
+_HOLDOUT_DRAW_IMMUTABLE = f"draws the persistent holdout and {_IMMUTABLE}"
+_DEFAULT_WINDOW = "14d"
 
 
 class CampaignExperiment(ApiModel):
@@ -117,11 +120,11 @@ class CampaignExperiment(ApiModel):
         default=None, max_length=128,
         description="Assignment salt. Immutable (set or unset alike). Default: namespace/name.")
     attribution_window: Duration = Field(
-        default="14d",
+        default=_DEFAULT_WINDOW,
         description="How long after a treatment a conversion counts. The conversion gates judge "
                     "a decision once its window closed, and only decisions made on the model "
                     "version followed since the ramp started: a ramp's first step, and the step "
-                    "a model promotion restarts, wait one window. Default: 14d.")
+                    "a model promotion restarts, wait one window. Immutable. Default: 14d.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.holdoutFraction == oldSelf.holdoutFraction",
@@ -134,6 +137,11 @@ class CampaignExperiment(ApiModel):
         {"rule": "has(self.salt) == has(oldSelf.salt) && (!has(self.salt) || "
                  "self.salt == oldSelf.salt)",
          "message": f"salt {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".salt"},
+        {"rule": f"(has(self.attributionWindow) ? self.attributionWindow : '{_DEFAULT_WINDOW}') "
+                 f"== (has(oldSelf.attributionWindow) ? oldSelf.attributionWindow : "
+                 f"'{_DEFAULT_WINDOW}')",
+         "message": f"attributionWindow defines the conversions measured and {_IMMUTABLE}",
+         "fieldPath": ".attributionWindow"},
     ]})
 
 
