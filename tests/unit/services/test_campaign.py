@@ -210,25 +210,23 @@ def test_the_conversion_gates_judge_only_decisions_made_on_the_followed_version(
         asked.clear()
         return found
 
+    def waits_a_window_then_judges(version: str, since: str, closes: str) -> None:
+        asked.clear()
+        sim.tick(5)
+        assert incremental() == (f"the decisions made on version {version} since {since} are "
+                                 f"judged once their attribution window (10m) closes, from "
+                                 f"{closes}")
+        assert cohort_ranges() == set()
+        sim.tick(10)  # 5 minutes of cohorts
+        assert cohort_ranges() == {"300s"} and incremental() == "no data yet"
+
     sim.tick()
-    sim.tick(5)
-    assert incremental() == ("the decisions made on version 3 since 2026-12-01T12:00:00Z are "
-                             "judged once their attribution window (10m) closes, from "
-                             "2026-12-01T12:10:00Z")
-    assert cohort_ranges() == set()
-    sim.tick(10)
-    assert cohort_ranges() == {"300s"} and incremental() == "no data yet"
+    waits_a_window_then_judges("3", "2026-12-01T12:00:00Z", "2026-12-01T12:10:00Z")
     sim.set_model({**SERVING, "stableVersion": "4", "message": "version 4 serves all traffic"})
     sim.tick(1)
     assert sim.status["history"][-1]["action"] == "ModelVersionChanged"
-    asked.clear()
-    sim.tick(5)
-    assert incremental() == ("the decisions made on version 4 since 2026-12-01T12:16:00Z are "
-                             "judged once their attribution window (10m) closes, from "
-                             "2026-12-01T12:26:00Z")
-    assert cohort_ranges() == set()
-    sim.tick(10)
-    assert cohort_ranges() == {"300s"}
+    waits_a_window_then_judges("4", "2026-12-01T12:16:00Z", "2026-12-01T12:26:00Z")
+
 
 # -- the drift gate's training reference: the stable version's MLflow run --------------------------
 
