@@ -75,6 +75,9 @@ class CrdDefinition:
                             "spec": properties["spec"],
                             "status": properties["status"],
                         },
+                        # Rules across spec and status (a spec change refused mid-canary).
+                        **{k: v for k, v in spec_schema.items()
+                           if k == "x-kubernetes-validations"},
                     }},
                 }],
             },

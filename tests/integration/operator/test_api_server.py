@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,36 @@ def test_the_experiment_of_a_campaign_cannot_change_once_created(
     stored = admin.get("campaign", "holdout-draw", namespace)["spec"]
     assert (stored["experiment"]["holdoutFraction"], stored["experiment"]["salt"],
             stored["economics"]["costPerTreatment"]) == (0.1, "spring-2026", 0.2)
+
+
+def test_the_experiment_of_an_upliftmodel_cannot_change_while_a_canary_runs(
+        admin: Kubectl, namespace: str) -> None:
+    """A canary's online gates compare the versions under one holdout and attribution window:
+    the API server refuses a change of spec.experiment while status.canaryVersion is set (a
+    rule across spec and status), and takes it between canaries."""
+    name = "experiment-canary"
+    body = copy.deepcopy(MODEL)
+    body["metadata"]["name"] = name
+    admin.apply(body, namespace)
+    body["spec"]["experiment"]["holdoutFraction"] = 0.2
+    admin.apply(body, namespace)  # no canary yet
+
+    def canary(version: str | None) -> None:  # the operator's status write, played here
+        admin.run("patch", "upliftmodel", name, "-n", namespace, "--subresource=status",
+                  "--type=merge", "-p", json.dumps({"status": {"canaryVersion": version}}))
+
+    canary("2")
+    for key, value in (("holdoutFraction", 0.3), ("attributionWindow", "2h")):
+        changed = copy.deepcopy(body)
+        changed["spec"]["experiment"][key] = value
+        refused = admin.apply(changed, namespace, check=False)
+        assert refused.returncode != 0, f"{key} changed mid-canary"
+        assert "spec.experiment" in refused.stderr, refused.stderr
+        assert "cannot change while a canary runs" in refused.stderr, refused.stderr
+    body["spec"]["serving"]["replicas"] = 3  # the rest of the spec stays editable
+    admin.apply(body, namespace)
+    canary(None)  # promoted or rolled back
+    body["spec"]["experiment"]["holdoutFraction"] = 0.3
+    admin.apply(body, namespace)
+    stored = admin.get("upliftmodel", name, namespace)["spec"]
+    assert (stored["experiment"]["holdoutFraction"], stored["serving"]["replicas"]) == (0.3, 3)

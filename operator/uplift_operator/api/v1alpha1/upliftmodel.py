@@ -301,3 +301,17 @@ class UpliftModel(ApiModel):
     kind: Literal["UpliftModel"] = Field(default="UpliftModel", description="UpliftModel")
     spec: UpliftModelSpec = Field(description="Desired state.")
     status: UpliftModelStatus | None = Field(default=None, description="Observed state.")
+
+    # A canary's online gates compare its decisions with the stable's under one holdout draw
+    # and one attribution window: changed mid-canary, the runtimes restart on the new holdout
+    # (units move between arms, the cohorts in flight fail the sample-ratio checks) and the
+    # cohorts mix two windows. Between canaries the experiment may change.
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!has(oldSelf.status) || !has(oldSelf.status.canaryVersion) || "
+                 "has(self.spec.experiment) == has(oldSelf.spec.experiment) && "
+                 "(!has(self.spec.experiment) || self.spec.experiment == oldSelf.spec.experiment)",
+         "message": "spec.experiment cannot change while a canary runs (status.canaryVersion): "
+                    "its online gates compare the versions under one holdout and attribution "
+                    "window; change it once the canary is promoted or rolled back",
+         "fieldPath": ".spec.experiment"},
+    ]})
