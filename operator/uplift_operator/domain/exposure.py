@@ -40,6 +40,7 @@ from uplift_operator.api.v1alpha1.common import (
     GateStatus,
     GateVerdict,
     Phase,
+    parse_duration,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
@@ -50,8 +51,9 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
-           "analysis_due", "budget_suspension", "completes", "decide", "gates_to_measure",
-           "model_observation", "outside_schedule", "treating"]
+           "analysis_due", "budget_suspension", "completes", "decide", "decisions_since",
+           "first_cohort_closes", "gates_to_measure", "model_observation", "outside_schedule",
+           "ramp_started_at", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -60,6 +62,12 @@ _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
 #: deliveryRate judges the sender, budget the period's spend; the others judge the model's
 #: decisions and start afresh on the new version.
 _CARRIED_GATE_TYPES = frozenset({"deliveryRate", "budget"})
+
+#: Gate types that judge cohorts: a decision once its attribution window has closed.
+_COHORT_GATE_TYPES = frozenset({"incrementalConversions", "roi"})
+
+#: History actions that (re)start the exposure ramp at its first step.
+_RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
 
 #: Ready reasons of the model that mean its stable version serves.
 _SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
@@ -220,6 +228,31 @@ def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
             and steps[-1].pause is not None)
 
 
+def ramp_started_at(status: CampaignStatus) -> dt.datetime | None:
+    """When the exposure ramp last (re)started (its history), else the step's start."""
+    starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
+    return max(starts, default=status.step_started_at)
+
+
+def decisions_since(status: CampaignStatus, version: str | None) -> dt.datetime | None:
+    """When the campaign began deciding on ``version``: the later of the ramp's (re)start and
+    the model's promotion of that version. The conversion gates judge only the cohorts of
+    decisions made since; an earlier cohort is a previous ramp's or another version's."""
+    followed = [e.time for e in status.history
+                if e.action == Reason.MODEL_VERSION_CHANGED.value and e.version == version]
+    times = [t for t in (ramp_started_at(status), *followed) if t is not None]
+    return max(times, default=None)
+
+
+def first_cohort_closes(spec: CampaignSpec, status: CampaignStatus) -> dt.datetime | None:
+    """When the attribution window closes on the first decisions the conversion gates may
+    judge (None without a ramp underway)."""
+    since = decisions_since(status, status.model_version)
+    if since is None:
+        return None
+    return since + parse_duration(spec.experiment.attribution_window)
+
+
 def gates_to_measure(spec: CampaignSpec) -> list[CampaignGate]:
     """Every exposure gate, at every analysis (campaigns have no offline gates)."""
     return list(spec.exposure.gates)
@@ -291,6 +324,16 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def where(self) -> str:
         return (f"exposure {self.status.exposure_percent:g}% at step {self.step_index() + 1}/"
                 f"{len(self.steps)}")
+
+    def deadline_counts_from(self) -> dt.datetime | None:
+        """Not before the first cohort its conversion gates may judge has closed: until then
+        they cannot be conclusive (a ramp's first step, and the step a promotion restarts, wait
+        one attribution window), so a step waiting for it is not stuck."""
+        end = super().deadline_counts_from()
+        blocking = any(g.type in _COHORT_GATE_TYPES and not g.dry_run
+                       for g in self.spec.exposure.gates)
+        closes = first_cohort_closes(self.spec, self.status) if blocking else None
+        return max(end, closes) if end is not None and closes is not None else end
 
     def not_serving(self) -> str | None:
         if self.outside is not None:

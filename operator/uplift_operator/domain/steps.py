@@ -452,6 +452,11 @@ class StepPass(ABC, Generic[S]):
         pause = self.steps[self.step_index()].pause
         return start + (parse_duration(pause) if pause is not None else dt.timedelta(0))
 
+    def deadline_counts_from(self) -> dt.datetime | None:
+        """From when ``progressDeadline`` runs: the end of the step's pause, unless a kind's
+        gates cannot be conclusive before a later time."""
+        return self.step_could_end()
+
     def blocked_by(self) -> str | None:
         """Why the step cannot advance on its own now, or None when only time/a human is due."""
         not_serving = self.not_serving()
@@ -468,7 +473,7 @@ class StepPass(ABC, Generic[S]):
         if (not self.active() or deadline is None or self.pause_reason is not None
                 or self.ramp.paused):
             return
-        could_end = self.step_could_end()
+        could_end = self.deadline_counts_from()
         blocked = self.blocked_by()
         if could_end is None or blocked is None or self.now <= could_end + parse_duration(deadline):
             return

@@ -35,7 +35,6 @@ from uplift_operator.domain import exposure, gates, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
-from uplift_operator.domain.steps import Reason
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.common import Event, PassResult, ignored_field_events, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
@@ -62,10 +61,6 @@ class _Model:
     treatments: set[str] | None  # None: the UpliftModel was not found
     observation: exposure.ModelObservation
     body: Mapping[str, Any] | None = None
-
-
-#: History actions that start the exposure ramp afresh (drift counts since the latest).
-_RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
 
 
 def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime) -> PassResult:
@@ -133,14 +128,8 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
              now: dt.datetime) -> tuple[list[gates.GateOutcome], CampaignUnits | None]:
     """The gates' outcomes of this analysis, and the units exposed since the ramp started."""
     step_started = status.step_started_at or now
-    starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
-    ramp_started = max(starts, default=step_started)
+    ramp_started = exposure.ramp_started_at(status) or step_started
     stable = model.observation.stable_version if model.observation.serving else None
-    # The conversion gates judge the decisions made on the version followed since the ramp
-    # (re)started: neither a previous ramp's nor the version promoted away from.
-    followed = [e.time for e in status.history
-                if e.action == Reason.MODEL_VERSION_CHANGED.value and e.version == stable]
-    decisions_since = max([ramp_started, *followed])
     to_measure = exposure.gates_to_measure(spec)
     # The drift gate's reference (one Secret read, MLflow once per READY version): only when
     # a drift gate is to be measured on a version that serves.
@@ -158,7 +147,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         step_started_at=step_started, ramp_started_at=ramp_started, now=now,
         budget_anchor=anchor or ramp_started, stable_version=stable, stable_run_id=run_id,
         metric_templates=deps.metric_templates, completes=exposure.completes(spec, status),
-        decisions_since=decisions_since)
+        decisions_since=exposure.decisions_since(status, stable))
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

@@ -150,11 +150,28 @@ def test_gates_without_data_are_inconclusive_and_never_ramp() -> None:
     for _ in range(30):  # far past the 1h pause: still step 1 at 5 %
         sim.tick(5)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
-    # ... and past progressDeadline (1d) it is Degraded, not rolled back.
+    # Past progressDeadline (1d) after the pause, but the conversion gates cannot be conclusive
+    # before the 14-day attribution window closes on the first decisions: not stuck yet.
+    sim.tick(24 * 60)
+    assert sim.status["phase"] == "Progressing"
+    sim.tick(13 * 24 * 60 + 30)  # the window closed at 14d: the deadline runs from there
+    assert sim.status["phase"] == "Progressing"
+    # ... and a day past it, still nothing conclusive: Degraded, not rolled back.
     sim.tick(24 * 60)
     assert sim.status["phase"] == "Degraded" and sim.status["exposurePercent"] == 5
     assert "ProgressDeadlineExceeded" in sim.status["message"]
 
+
+
+def test_dry_run_conversion_gates_leave_the_deadline_to_the_pause() -> None:
+    sim = Sim()
+    for gate in sim.body["spec"]["exposure"]["gates"]:
+        gate["dryRun"] = gate["type"] in ("incrementalConversions", "roi")
+    sim.tick()
+    sim.tick(5)
+    sim.tick(26 * 60)  # the 1h pause and a day: only the other gates hold the step
+    assert sim.status["phase"] == "Degraded" and sim.status["exposurePercent"] == 5
+    assert "ProgressDeadlineExceeded" in sim.status["message"]
 
 def test_model_stops_serving_mid_ramp_then_serves_again() -> None:
     sim = Sim()
