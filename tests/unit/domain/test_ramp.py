@@ -478,6 +478,21 @@ def test_progress_deadline_degrades_without_rollback() -> None:
     assert d.status.current_step == 1 and d.status.phase is Phase.PROGRESSING
 
 
+def test_progress_deadline_waits_for_the_online_effect_cohorts() -> None:
+    # onlineEffect compares a step's decisions once their attribution window closed: a step
+    # cannot be conclusive before, so the deadline runs from the later of that and the pause.
+    spec = make_spec(progressDeadline="10m", gates=[
+        {"name": "effect", "type": "onlineEffect", "margin": 0.01, "marginType": "absolute"}])
+    spec = spec.model_copy(update={"experiment": spec.experiment.model_copy(
+        update={"attribution_window": "30m"})})
+    sim = with_canary(spec)
+    d = sim.tick(39, verdicts={"effect": INC})  # the window closes at 30m: deadline at 40m
+    assert d.status.phase is Phase.PROGRESSING
+    d = sim.tick(2, verdicts={"effect": INC})
+    assert d.status.phase is Phase.DEGRADED
+    assert d.status.message.startswith("ProgressDeadlineExceeded")
+
+
 def test_deadline_requeue_is_scheduled() -> None:
     sim = with_canary(make_spec(progressDeadline="10m", analysisInterval="30m",
                                 steps=[(10, "30m")]))
