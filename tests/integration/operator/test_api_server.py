@@ -240,30 +240,45 @@ def test_the_experiment_of_an_upliftmodel_cannot_change_while_a_canary_runs(
         admin: Kubectl, namespace: str) -> None:
     """A canary's online gates compare the versions under one holdout and attribution window:
     the API server refuses a change of spec.experiment while status.canaryVersion is set (a
-    rule across spec and status), and takes it between canaries."""
-    name = "experiment-canary"
-    body = copy.deepcopy(MODEL)
-    body["metadata"]["name"] = name
-    admin.apply(body, namespace)
-    body["spec"]["experiment"]["holdoutFraction"] = 0.2
-    admin.apply(body, namespace)  # no canary yet
+    rule across spec and status), and takes it between canaries. On a copy of the generated
+    CRD under a group of its own, which no operator reconciles: the status here is played."""
+    crd = yaml.safe_load((SAMPLES.parents[1] / "crds" / "upliftmodels.uplift.dev.yaml").read_text())
+    resource = "canaryrulemodels.canaryrule.test"
+    crd["metadata"]["name"] = resource
+    crd["spec"]["group"] = "canaryrule.test"
+    crd["spec"]["names"] = {"kind": "CanaryRuleModel", "listKind": "CanaryRuleModelList",
+                            "plural": "canaryrulemodels", "singular": "canaryrulemodel"}
+    admin.apply(crd)
+    try:
+        admin.run("wait", "--for=condition=Established", f"crd/{resource}", "--timeout=60s")
+        name = "experiment-canary"
+        body = copy.deepcopy(MODEL)
+        body["apiVersion"], body["kind"] = "canaryrule.test/v1alpha1", "CanaryRuleModel"
+        body["metadata"]["name"] = name
+        admin.wait_for(lambda: admin.apply(body, namespace, check=False).returncode == 0,
+                       what="the copied CRD to be served")
+        body["spec"]["experiment"]["holdoutFraction"] = 0.2
+        admin.apply(body, namespace)  # no canary yet
 
-    def canary(version: str | None) -> None:  # the operator's status write, played here
-        admin.run("patch", "upliftmodel", name, "-n", namespace, "--subresource=status",
-                  "--type=merge", "-p", json.dumps({"status": {"canaryVersion": version}}))
+        def canary(version: str | None) -> None:  # the operator's status write, played here
+            admin.run("patch", resource, name, "-n", namespace, "--subresource=status",
+                      "--type=merge", "-p", json.dumps({"status": {"canaryVersion": version}}))
 
-    canary("2")
-    for key, value in (("holdoutFraction", 0.3), ("attributionWindow", "2h")):
-        changed = copy.deepcopy(body)
-        changed["spec"]["experiment"][key] = value
-        refused = admin.apply(changed, namespace, check=False)
-        assert refused.returncode != 0, f"{key} changed mid-canary"
-        assert "spec.experiment" in refused.stderr, refused.stderr
-        assert "cannot change while a canary runs" in refused.stderr, refused.stderr
-    body["spec"]["serving"]["replicas"] = 3  # the rest of the spec stays editable
-    admin.apply(body, namespace)
-    canary(None)  # promoted or rolled back
-    body["spec"]["experiment"]["holdoutFraction"] = 0.3
-    admin.apply(body, namespace)
-    stored = admin.get("upliftmodel", name, namespace)["spec"]
-    assert (stored["experiment"]["holdoutFraction"], stored["serving"]["replicas"]) == (0.3, 3)
+        canary("2")
+        for key, value in (("holdoutFraction", 0.3), ("attributionWindow", "2h")):
+            changed = copy.deepcopy(body)
+            changed["spec"]["experiment"][key] = value
+            refused = admin.apply(changed, namespace, check=False)
+            assert refused.returncode != 0, f"{key} changed mid-canary"
+            assert "spec.experiment" in refused.stderr, refused.stderr
+            assert "cannot change while a canary runs" in refused.stderr, refused.stderr
+        body["spec"]["serving"]["replicas"] = 3  # the rest of the spec stays editable
+        admin.apply(body, namespace)
+        canary(None)  # promoted or rolled back
+        body["spec"]["experiment"]["holdoutFraction"] = 0.3
+        admin.apply(body, namespace)
+        stored = admin.get(resource, name, namespace)["spec"]
+        assert (stored["experiment"]["holdoutFraction"], stored["serving"]["replicas"]) == (
+            0.3, 3)
+    finally:
+        admin.run("delete", "crd", resource, "--wait=false", check=False)
