@@ -404,7 +404,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             st = by_name.get(gate.name)
             if st is None or st.value is None or gate.type in seen:
                 continue
-            if gate.type in ("incrementalConversions", "roi"):
+            if gate.type in _COHORT_GATE_TYPES:
                 seen.add(gate.type)
                 estimate = _estimate(st.value, st.lower, st.upper)
                 if gate.type == "roi":
