@@ -19,7 +19,7 @@ Envelope and error types: docs/querying/api.md (see shared anchors §5).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,15 +108,7 @@ class PrometheusClient:
         More than one series is a ``QueryError``: a gate query must aggregate to one.
         ``±Inf`` is returned as is.
         """
-        samples = self.query(promql, time)
-        if not samples:
-            return None
-        if len(samples) > 1:
-            shown = ", ".join(_selector(s.labels) for s in samples[:3])
-            raise QueryError(f"query returned {len(samples)} series, expected one "
-                             f"(aggregate it, e.g. sum(...)): {shown}", error_type="bad_data")
-        value = samples[0].value
-        return None if math.isnan(value) else value
+        return single_value(self.query(promql, time))
 
     def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.url + path
@@ -129,6 +121,19 @@ class PrometheusClient:
         except requests.RequestException as exc:
             raise MetricsUnavailable(f"prometheus at {self.url} is unreachable: {exc}") from exc
         return _envelope(response)
+
+
+def single_value(samples: Sequence[Sample]) -> float | None:
+    """The one value of a query's answer (``PrometheusClient.scalar``): None for no data (no
+    sample, or NaN), a ``QueryError`` for more than one series."""
+    if not samples:
+        return None
+    if len(samples) > 1:
+        shown = ", ".join(_selector(s.labels) for s in samples[:3])
+        raise QueryError(f"query returned {len(samples)} series, expected one "
+                         f"(aggregate it, e.g. sum(...)): {shown}", error_type="bad_data")
+    value = samples[0].value
+    return None if math.isnan(value) else value
 
 
 def _envelope(response: requests.Response) -> dict[str, Any]:

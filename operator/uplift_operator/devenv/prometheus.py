@@ -40,12 +40,13 @@ class PrometheusServer:
 
     def __init__(self, targets: Iterable[ScrapeTarget] = (), *, workdir: Path | None = None,
                  port: int | None = None, scrape_interval: str = "1s",
-                 binary: Path = PROMETHEUS_BINARY) -> None:
+                 binary: Path = PROMETHEUS_BINARY, retention: str = "1d") -> None:
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="uplift-prometheus-"))
         self.port = port or process.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.scrape_interval = scrape_interval
+        self.retention = retention
         self.binary = binary
         self.config_file = self.workdir / "prometheus.yml"
         self.storage = self.workdir / "data"
@@ -71,13 +72,27 @@ class PrometheusServer:
             f"--storage.tsdb.path={self.storage}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=1d",
+            f"--storage.tsdb.retention.time={self.retention}",
             "--log.level=warn",
         ]
         self._proc = process.start(argv, log=self.log, cwd=self.workdir)
         process.wait_until(lambda: process.http_ok(f"{self.url}/-/ready"), timeout=60,
                            what="prometheus", proc=self._proc, log=self.log, interval=0.1)
         return self
+
+    def backfill(self, *openmetrics: Path) -> None:
+        """Write the samples of OpenMetrics files (``# EOF`` last, timestamps in seconds) into
+        the TSDB as blocks (``promtool tsdb create-blocks-from openmetrics``), before
+        ``start()``: history that would take days to scrape. promtool reads a whole file once
+        per two-hour block it writes, so long histories go faster as one file per two hours.
+        Keep ``retention`` longer than their age, or Prometheus deletes them."""
+        if self.running:
+            raise RuntimeError("backfill before start(): a running server would not load the blocks")
+        self.storage.mkdir(parents=True, exist_ok=True)
+        promtool = self.binary.with_name("promtool")
+        for path in openmetrics:
+            subprocess.run([str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+                            str(path), str(self.storage)], check=True, capture_output=True)
 
     def stop(self) -> None:
         """Stop the process; keep the config and the TSDB so ``start()`` resumes on them."""

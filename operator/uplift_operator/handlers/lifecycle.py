@@ -15,6 +15,7 @@ from uplift_operator.adapters import process_memory
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
 from uplift_operator.adapters.prometheus import PrometheusClient
+from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import (
@@ -148,7 +149,9 @@ def dependencies(config: OperatorConfig,
     """The adapters the UpliftModel passes use, built once; reads of the watched kinds
     (``objects``) come from memory."""
     cluster = WatchedCluster(KubeCluster(), objects if objects is not None else WatchedObjects([]))
-    prometheus = PrometheusClient(config.prometheus_url) if config.prometheus_url else None
+    # Long count ranges from kept pieces: one cache for every resource's analyses.
+    prometheus = (PiecewiseIncreases(PrometheusClient(config.prometheus_url))
+                  if config.prometheus_url else None)
 
     def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
         uri = ref.tracking_uri or config.mlflow_tracking_uri

@@ -34,6 +34,8 @@ SMOKE = {
     "scale": (["--counts", "5", "--rest", "5", "--settle", "1"], ["| 5 |"]),
     # a control plane alone, 5 requests of each kind
     "api_costs": (["--count", "5", "--threads", "2"], ["| POST Event |"]),
+    # a real Prometheus backfilled with one day of a drift gate's counters
+    "prometheus_ranges": (["--days", "1"], ["| 24 h | 23 |"]),
     # control plane + the samples, the plugin packed as one file, 2 runs of each command
     "plugin_startup": (["--runs", "2"], ["| `kubectl uplift status hillstrom-uplift"]),
 }
@@ -48,7 +50,7 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
 #: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
 #: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
 HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup", "campaign_propagation",
-        "api_costs")
+        "api_costs", "prometheus_ranges")
 
 
 def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:

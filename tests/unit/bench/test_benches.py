@@ -49,10 +49,10 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                       "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |",
                       "stake 0.5 × Kelly, the truth's direction (no bet can know it) | PSI 0.2"]),
 }
-# Need MLServer processes or the control plane: smoke-run in tests/integration/bench/.
+# Need MLServer processes, the control plane or Prometheus: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
                      "operator_footprint", "failover", "scale", "plugin_startup",
-                     "campaign_propagation", "api_costs"}
+                     "campaign_propagation", "api_costs", "prometheus_ranges"}
 # Imports a bench makes only inside functions, named explicitly so a missing peer fails here.
 SUBMODULES = ["sklift.models", "sklift.metrics", "causalml.inference.meta", "causalml.metrics",
               "mlserver_mlflow"]

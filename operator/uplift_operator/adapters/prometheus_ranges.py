@@ -1,0 +1,165 @@
+"""Long ``increase()`` ranges answered from cached pieces: an analysis on a step's fourteenth day
+reads about as many samples as one on its first.
+
+Role: a ``MetricSource`` in front of ``PrometheusClient``. The gates' counts are cumulative
+since a fixed start (the step's, the ramp's, the canary's, a budget period's, a cohort
+window's), and Prometheus reads every sample in a range: a Campaign's first step lasts at least
+its attribution window (14 days by default), and its drift query over 7 features x 10 bins
+x 2 replicas at a 30 s scrape then reads 5.7 M samples (0.3 s of Prometheus) at every analysis
+of every campaign, against 9,800 (4 ms) through this class (``bench/prometheus_ranges.py``);
+past ``--query.max-samples`` (50 M by default: about 1,240 such series over 14 days)
+Prometheus refuses the whole-range query and the gate holds on an Error.
+
+A count query of the one shape the collectors write,
+``sum [by (labels)] (increase(metric{selector}[<n>s] [offset <m>s])) [or vector(0)]``, whose
+range is at least ``min_range`` long, is answered as the sum of two increases: from the range's
+start to a cut point (the latest multiple of ``piece`` seconds at least ``settle`` before the
+range's end), kept per (query, start) and extended by one piece-long query when the cut point
+moves; and from the cut point to the range's end, asked each time. The cut point is at least
+``settle`` in the past, so no scrape still lands in what was kept. Any other query, and a
+shorter range, goes to Prometheus unchanged.
+
+Exactness: ``increase()`` extrapolates each range's first and last sample to its edges, so at
+each joint the two increases estimate the scrape interval around it from their own rates
+instead of counting it: zero-mean, about one interval's counts' standard deviation per series
+and joint: over 14 days of hourly joints (335) the bench's 70 label sets differ by +2.1 counts
+on average (standard error 2.5) with a standard deviation of 21, on counts near 40,300: a
+tenth of their own Poisson noise. A counter reset exactly at a joint loses what its series counted before its
+first scrape in the next piece, as a series first scraped inside a range always does. Every
+piece is at least ``settle`` long, so each holds two scrapes.
+
+Memory: one entry per (query, start), each one value per label set, least recently used
+dropped first past ``max_values`` values in total. Thread-safe: the handlers call it from worker
+threads; two threads asking the same piece at once both ask Prometheus, and the entry keeps the
+later cut point.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time as clock
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from uplift_operator.adapters.prometheus import Sample, single_value
+
+__all__ = ["CountSource", "PiecewiseIncreases"]
+
+_COUNT_QUERY = re.compile(
+    r"sum(?P<by> by \([\w, ]*\))? ?\(increase\((?P<series>[A-Za-z_:][\w:]*\{[^{}]*\})"
+    r"\[(?P<range>\d+)s\](?: offset (?P<offset>\d+)s)?\)\)(?P<zero> or vector\(0\))?")
+
+#: How far apart two starts may be and still be the same (query, start): the collectors write
+#: whole seconds since a fixed instant, so the start they imply moves by under a second.
+_SAME_START_S = 1.5
+
+_Labels = tuple[tuple[str, str], ...]
+
+
+class CountSource(Protocol):
+    """What ``PiecewiseIncreases`` needs from the client (``PrometheusClient`` is one)."""
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]: ...
+
+
+@dataclass
+class _Kept:
+    """The summed increase of one query from ``start`` to ``until`` (epoch seconds)."""
+
+    start: float
+    until: float
+    totals: dict[_Labels, float]
+
+
+class PiecewiseIncreases:
+    """``PiecewiseIncreases(PrometheusClient(url))``: the client's ``query`` and ``scalar``,
+    long count ranges answered from kept pieces (see the module docstring)."""
+
+    def __init__(self, source: CountSource, *, piece: float = 3600.0, settle: float = 300.0,
+                 min_range: float = 6 * 3600.0, max_values: int = 200_000,
+                 now: Callable[[], float] = clock.time) -> None:
+        if not 0 < settle <= piece <= min_range:
+            raise ValueError("need 0 < settle <= piece <= min_range")
+        self._source = source
+        self.piece = piece
+        self.settle = settle
+        self.min_range = min_range
+        self.max_values = max_values
+        self._now = now
+        self._kept: OrderedDict[tuple[str, str, int], _Kept] = OrderedDict()
+        self._values = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PiecewiseIncreases({self._source!r}, piece={self.piece:g}s)"
+
+    def query(self, promql: str, time: datetime | float | None = None) -> list[Sample]:
+        match = _COUNT_QUERY.fullmatch(promql)
+        if match is None:
+            return list(self._source.query(promql, time))
+        at = (time.timestamp() if isinstance(time, datetime)
+              else float(time) if time is not None else self._now())
+        end = at - int(match["offset"] or 0)
+        start = end - int(match["range"])
+        cut = math.floor((end - self.settle) / self.piece) * self.piece
+        if end - start < self.min_range or cut - start < self.settle:
+            return list(self._source.query(promql, time))
+        by, series = match["by"] or "", match["series"]
+        totals = dict(self._kept_until(by, series, start, cut))
+        for labels, value in self._increase(by, series, cut, end).items():
+            totals[labels] = totals.get(labels, 0.0) + value
+        if not totals and match["zero"]:
+            totals[()] = 0.0
+        return [Sample(labels=dict(labels), value=value, timestamp=at)
+                for labels, value in totals.items()]
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        return single_value(self.query(promql, time))
+
+    def _kept_until(self, by: str, series: str, start: float, cut: float) -> dict[_Labels, float]:
+        """The increase from ``start`` to ``cut``: what is kept, extended to ``cut``."""
+        with self._lock:
+            key, kept = self._find(by, series, start)
+        if kept is not None and kept.until == cut:
+            return kept.totals
+        if kept is None or kept.until > cut:
+            kept = _Kept(start=start, until=start, totals={})
+        totals = dict(kept.totals)
+        for labels, value in self._increase(by, series, kept.until, cut).items():
+            totals[labels] = totals.get(labels, 0.0) + value
+        with self._lock:
+            current = self._kept.get(key)
+            if current is None or current.until <= cut:
+                self._values += len(totals) - (len(current.totals) if current else 0)
+                self._kept[key] = _Kept(start=kept.start, until=cut, totals=totals)
+                self._kept.move_to_end(key)
+                self._drop_oldest()
+        return totals
+
+    def _find(self, by: str, series: str, start: float) -> tuple[tuple[str, str, int], _Kept | None]:
+        nearest = round(start)
+        for second in (nearest, nearest - 1, nearest + 1):
+            kept = self._kept.get((by, series, second))
+            if kept is not None and abs(kept.start - start) <= _SAME_START_S:
+                self._kept.move_to_end((by, series, second))
+                return (by, series, second), kept
+        return (by, series, nearest), None
+
+    def _drop_oldest(self) -> None:
+        while self._values > self.max_values and len(self._kept) > 1:
+            _, dropped = self._kept.popitem(last=False)
+            self._values -= len(dropped.totals)
+
+    def _increase(self, by: str, series: str, start: float, end: float) -> dict[_Labels, float]:
+        """``increase`` of ``series`` over [start, end], summed ``by``, evaluated at ``end``."""
+        milliseconds = round((end - start) * 1000)
+        if milliseconds <= 0:
+            return {}
+        rows = self._source.query(f"sum{by} (increase({series}[{milliseconds}ms]))", end)
+        return {tuple(sorted(row.labels.items())): row.value for row in rows
+                if math.isfinite(row.value)}

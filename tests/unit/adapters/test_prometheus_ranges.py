@@ -1,0 +1,178 @@
+"""``PiecewiseIncreases``: which queries reach Prometheus, and that the pieces add up.
+
+The fake source answers ``sum [by (feature)] (increase(c{...}[R]))`` for counters that grow at
+a constant rate per label set (so any split of a range adds up exactly) and records what it was
+asked. The real Prometheus's extrapolation at the joints is measured in
+``tests/integration/adapters/test_prometheus_ranges.py`` and ``bench/prometheus_ranges.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from uplift_operator.adapters.prometheus import QueryError, Sample
+from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
+
+HOUR = 3600.0
+RATES = {"a": 2.0, "b": 0.5}  # per second, per feature
+SERIES = 'c_total{namespace="ns", campaign="x"}'
+_ASKED = re.compile(r"sum(?P<by> by \(feature\))? ?\(increase\(c_total\{[^}]*\}"
+                    r"\[(?P<amount>\d+)(?P<unit>ms|s)\](?: offset (?P<offset>\d+)s)?\)\)"
+                    r"(?: or vector\(0\))?")
+
+
+class Counters:
+    """Constant-rate counters that exist from ``born`` on; records (range seconds, time)."""
+
+    def __init__(self, born: float = 0.0, rates: dict[str, float] | None = None) -> None:
+        self.born = born
+        self.rates = RATES if rates is None else rates
+        self.asked: list[tuple[str, float | None]] = []
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]:
+        at = time.timestamp() if isinstance(time, datetime) else time
+        self.asked.append((promql, at))
+        match = _ASKED.fullmatch(promql)
+        if match is None:
+            return [Sample(labels={}, value=42.0, timestamp=0.0)]
+        assert at is not None
+        seconds = int(match["amount"]) / (1000 if match["unit"] == "ms" else 1)
+        end = at - int(match["offset"] or 0)
+        covered = max(0.0, end - max(end - seconds, self.born))
+        per_feature = {f: r * covered for f, r in self.rates.items() if covered > 0}
+        if match["by"]:
+            return [Sample(labels={"feature": f}, value=v, timestamp=at)
+                    for f, v in per_feature.items()]
+        return ([Sample(labels={}, value=sum(per_feature.values()), timestamp=at)]
+                if per_feature else [])
+
+    def ranges(self) -> list[float]:
+        """The range of every count query asked, in seconds."""
+        out = []
+        for promql, _ in self.asked:
+            match = _ASKED.fullmatch(promql)
+            assert match is not None
+            out.append(int(match["amount"]) / (1000 if match["unit"] == "ms" else 1))
+        return out
+
+
+def total(at: float, since: float) -> float:
+    return sum(RATES.values()) * (at - since)
+
+
+def test_a_short_range_and_any_other_query_go_to_prometheus_unchanged() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    short = f"sum(increase({SERIES}[3600s]))"
+    other = 'histogram_quantile(0.95, sum by (le) (rate(x{a="b"}[5m])))'
+    assert ranges.scalar(short, 100 * HOUR) == total(100 * HOUR, 99 * HOUR)
+    assert ranges.query(other, 100 * HOUR)[0].value == 42.0
+    assert [q for q, _ in counters.asked] == [short, other]
+
+
+def test_a_long_range_is_the_kept_pieces_plus_the_rest() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    since = 10 * HOUR + 17.0
+    at = since + 20 * HOUR + 1234.0
+    promql = f"sum(increase({SERIES}[{int(at - since)}s]))"
+    assert ranges.scalar(promql, at) == pytest.approx(total(at, since))
+    # Up to the last whole hour at least 5 minutes back, then the rest.
+    assert counters.ranges() == pytest.approx([30 * HOUR - since, at - 30 * HOUR])
+
+    # Five minutes later, in the same hour: only the rest is asked again.
+    counters.asked.clear()
+    later = at + 300
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(later - since)}s]))", later) == (
+        pytest.approx(total(later, since), rel=1e-9))
+    assert counters.ranges() == pytest.approx([later - 30 * HOUR])
+
+    # Two hours on: the kept part is extended by the two hours that closed, then the rest.
+    counters.asked.clear()
+    hours_on = at + 2 * HOUR
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(hours_on - since)}s]))", hours_on) == (
+        pytest.approx(total(hours_on, since), rel=1e-9))
+    assert counters.ranges() == pytest.approx([2 * HOUR, hours_on - 32 * HOUR])
+
+
+def test_the_rest_is_never_shorter_than_the_settling_time() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    at = 40 * HOUR + 60.0  # one minute past the hour: the cut stays an hour earlier
+    ranges.scalar(f"sum(increase({SERIES}[{int(20 * HOUR)}s]))", at)
+    assert counters.ranges()[-1] == pytest.approx(HOUR + 60.0)
+
+
+def test_grouped_counts_are_added_per_label_set_with_the_offset_respected() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    at, window, offset = 500 * HOUR + 99.0, 48 * HOUR, 14 * 24 * HOUR
+    answer = ranges.query(f"sum by (feature) (increase({SERIES}[{int(window)}s] "
+                          f"offset {int(offset)}s))", at)
+    assert {s.labels["feature"]: s.value for s in answer} == pytest.approx(
+        {f: r * window for f, r in RATES.items()})
+    # Both pieces end at or before the range's end, ``offset`` back from the analysis.
+    ends = [when for _, when in counters.asked]
+    assert max(e for e in ends if e is not None) <= at - offset + 1e-6
+
+
+def test_a_series_born_late_joins_the_sum_and_no_data_stays_no_data() -> None:
+    born = 30 * HOUR
+    counters = Counters(born=born)
+    ranges = PiecewiseIncreases(counters)
+    since = 10 * HOUR
+    before = 25 * HOUR
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(before - since)}s]))", before) is None
+    assert ranges.query(f"sum(increase({SERIES}[{int(before - since)}s])) or vector(0)",
+                        before)[0].value == 0.0
+    after = 40 * HOUR
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(after - since)}s]))", after) == (
+        pytest.approx(total(after, born)))
+
+
+def test_the_start_the_whole_seconds_imply_finds_the_kept_part() -> None:
+    """The collectors write ``int(now - start)``: the implied start moves within a second."""
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    since = 3 * HOUR + 0.4
+    for at in (since + 10 * HOUR + 0.9, since + 10 * HOUR + 300.1, since + 10 * HOUR + 600.5):
+        ranges.scalar(f"sum(increase({SERIES}[{int(at - since)}s]))", at)
+    kept_parts = [r for r in counters.ranges() if r > 2 * HOUR]
+    assert len(kept_parts) == 1
+
+
+def test_the_least_recently_used_parts_go_first() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters, max_values=2)
+    at = 100 * HOUR
+    for start_hours in (10, 20, 30):  # three (query, start) parts of one value each
+        ranges.scalar(f"sum(increase({SERIES}[{int(at - start_hours * HOUR)}s]))", at)
+    counters.asked.clear()
+    ranges.scalar(f"sum(increase({SERIES}[{int(at - 30 * HOUR)}s]))", at)
+    assert len(counters.asked) == 1  # kept: only the rest
+    ranges.scalar(f"sum(increase({SERIES}[{int(at - 10 * HOUR)}s]))", at)
+    assert len(counters.asked) == 3  # dropped: the kept part again, then the rest
+
+
+def test_more_than_one_series_for_a_scalar_is_refused() -> None:
+    ranges = PiecewiseIncreases(Counters())
+    with pytest.raises(QueryError, match="expected one"):
+        ranges.scalar(f"sum by (feature) (increase({SERIES}[{int(20 * HOUR)}s]))", 50 * HOUR)
+
+
+def test_a_datetime_instant_is_read_as_its_epoch_seconds() -> None:
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    at = datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC)
+    value = ranges.scalar(f"sum(increase({SERIES}[{int(20 * HOUR)}s]))", at)
+    assert value == pytest.approx(total(at.timestamp(), at.timestamp() - 20 * HOUR))
+    assert len(counters.asked) == 2
+
+
+def test_the_pieces_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="settle <= piece"):
+        PiecewiseIncreases(Counters(), piece=60, settle=300)
