@@ -21,7 +21,7 @@ CAMPAIGN = "spring-email"
 UNIT_KEY = "customer_id"
 RATE = 120.0                 # customers per second (one request each) through the router
 ATTRIBUTION_WINDOW = 8.0     # seconds: outcomes are reported within this
-MEAN_CONVERSION_DELAY = 2.0  # seconds, exponential, capped at the window
+MEAN_CONVERSION_DELAY = 2.0  # seconds, exponential, capped a second before the window closes
 SCENARIO_TIMEOUT = 420.0     # seconds to wait for the operator's decision
 
 STABLE_RECIPE = Recipe(learner="t", base="logistic", sample=16000, seed=42)

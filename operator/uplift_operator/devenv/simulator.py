@@ -9,8 +9,10 @@ campaign's delivery and analytics systems would:
 
 * a delivery for each treated row that got a treatment, a fraction of a second later: ``ok``,
   or ``failed`` for a ``delivery_failure`` share of them (a campaign whose e-mails bounce);
-* an outcome within the attribution window: a conversion after an exponential delay (capped at
-  the window), or ``converted: false`` when the window closes.
+* an outcome within the attribution window: a conversion after an exponential delay (capped
+  ``CONVERSION_SLACK`` before the window closes, so that the send, up to a flush interval later,
+  still lands inside it: a conversion after the window is late, not counted), or
+  ``converted: false`` when the window closes.
 
 Reports are delivered at least once, as a production reporter does: a batch the router or the
 runtime refuses (a predictor being retired mid-promotion answers 503) is sent again with back-off,
@@ -53,6 +55,7 @@ PRIOR_WEIGHT = 50.0  # pseudo-observations pulling small cells towards their arm
 REPORT_ATTEMPTS = 4  # sends of a report batch before it counts as an error
 REPORT_BACKOFF = 0.5  # seconds before the first resend; doubled after each failed attempt
 FLUSH_INTERVAL = 0.5  # seconds between two sends of the reports that fell due
+CONVERSION_SLACK = 2 * FLUSH_INTERVAL  # a conversion is sent at the latest this before the window
 
 
 def _campaign_of(decision_id: str) -> str:
@@ -256,7 +259,8 @@ class CustomerSimulator:
             converted = bool(self._rng.random() < probability)
             if converted:
                 t.conversions[(version, arm)] += 1
-                delay = min(float(self._rng.exponential(self.mean_delay)), self.window)
+                delay = min(float(self._rng.exponential(self.mean_delay)),
+                            max(self.window - CONVERSION_SLACK, 0.0))
             else:
                 delay = self.window
             self.schedule(now + delay, "outcomes", {"decision_id": ids[i],
