@@ -28,7 +28,7 @@ tenth of their own Poisson noise. A counter reset exactly at a joint loses what 
 first scrape in the next piece, as a series first scraped inside a range always does. Every
 piece is at least ``settle`` long, so each holds two scrapes.
 
-Memory: one entry per (query, start), each one value per label set, least recently used
+Memory: one entry per (query, offset, start), each one value per label set, least recently used
 dropped first past ``max_values`` values in total. Thread-safe: the handlers call it from worker
 threads; two threads asking the same piece at once both ask Prometheus, and the entry keeps the
 later cut point.
@@ -59,6 +59,7 @@ _COUNT_QUERY = re.compile(
 _SAME_START_S = 1.5
 
 _Labels = tuple[tuple[str, str], ...]
+_Query = tuple[str, str, int]  # (" by (…)" or "", metric{selector}, offset seconds)
 
 
 class CountSource(Protocol):
@@ -91,7 +92,7 @@ class PiecewiseIncreases:
         self.min_range = min_range
         self.max_values = max_values
         self._now = now
-        self._kept: OrderedDict[tuple[str, str, int], _Kept] = OrderedDict()
+        self._kept: OrderedDict[tuple[_Query, int], _Kept] = OrderedDict()
         self._values = 0
         self._lock = threading.Lock()
 
@@ -110,7 +111,9 @@ class PiecewiseIncreases:
         if end - start < self.min_range or cut - start < self.settle:
             return list(self._source.query(promql, time))
         by, series = match["by"] or "", match["series"]
-        totals = dict(self._kept_until(by, series, start, cut))
+        # Per offset as well: two queries of one series from one start but ends an offset
+        # apart would otherwise take turns discarding each other's kept part.
+        totals = dict(self._kept_until((by, series, int(match["offset"] or 0)), start, cut))
         for labels, value in self._increase(by, series, cut, end).items():
             totals[labels] = totals.get(labels, 0.0) + value
         if not totals and match["zero"]:
@@ -121,10 +124,11 @@ class PiecewiseIncreases:
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
         return single_value(self.query(promql, time))
 
-    def _kept_until(self, by: str, series: str, start: float, cut: float) -> dict[_Labels, float]:
+    def _kept_until(self, query: _Query, start: float, cut: float) -> dict[_Labels, float]:
         """The increase from ``start`` to ``cut``: what is kept, extended to ``cut``."""
+        by, series, _ = query
         with self._lock:
-            key, kept = self._find(by, series, start)
+            key, kept = self._find(query, start)
         if kept is not None and kept.until == cut:
             return kept.totals
         if kept is None or kept.until > cut:
@@ -141,14 +145,14 @@ class PiecewiseIncreases:
                 self._drop_oldest()
         return totals
 
-    def _find(self, by: str, series: str, start: float) -> tuple[tuple[str, str, int], _Kept | None]:
+    def _find(self, query: _Query, start: float) -> tuple[tuple[_Query, int], _Kept | None]:
         nearest = round(start)
         for second in (nearest, nearest - 1, nearest + 1):
-            kept = self._kept.get((by, series, second))
+            kept = self._kept.get((query, second))
             if kept is not None and abs(kept.start - start) <= _SAME_START_S:
-                self._kept.move_to_end((by, series, second))
-                return (by, series, second), kept
-        return (by, series, nearest), None
+                self._kept.move_to_end((query, second))
+                return (query, second), kept
+        return (query, nearest), None
 
     def _drop_oldest(self) -> None:
         while self._values > self.max_values and len(self._kept) > 1:

@@ -176,3 +176,15 @@ def test_a_datetime_instant_is_read_as_its_epoch_seconds() -> None:
 def test_the_pieces_must_be_ordered() -> None:
     with pytest.raises(ValueError, match="settle <= piece"):
         PiecewiseIncreases(Counters(), piece=60, settle=300)
+
+
+def test_one_series_from_one_start_at_two_offsets_keeps_two_parts() -> None:
+    """deliveryRate's decisions ``[w − d] offset d`` and roi's ``[w]`` start at the step's start."""
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    since, delay = 10 * HOUR, 300
+    for at in (since + 20 * HOUR + 400, since + 20 * HOUR + 500):  # cut points an hour apart
+        ranges.scalar(f"sum(increase({SERIES}[{int(at - since)}s]))", at)
+        ranges.scalar(f"sum(increase({SERIES}[{int(at - delay - since)}s] offset {delay}s))", at)
+    kept_parts = [r for r in counters.ranges() if r > 2 * HOUR]
+    assert len(kept_parts) == 2
