@@ -5,11 +5,12 @@ the window closes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
+from uplift_operator.devenv.router import WeightedRouter
 from uplift_operator.devenv.simulator import CONVERSION_SLACK, FLUSH_INTERVAL, CustomerSimulator
 
 HILLSTROM = Path(__file__).resolve().parents[4] / "shared" / "data" / "hillstrom.csv"
@@ -27,7 +28,8 @@ def test_conversions_are_sent_before_the_window_closes_even_when_they_come_late(
     if not HILLSTROM.exists():
         pytest.skip(f"{HILLSTROM} is absent (../shared is not laid out here)")
     window = 8.0
-    simulator = CustomerSimulator(Router(), "ns", "m", HILLSTROM, attribution_window=window,
+    simulator = CustomerSimulator(cast(WeightedRouter, Router()), "ns", "m", HILLSTROM,
+                                  attribution_window=window,
                                   mean_delay=100 * window)  # nearly every delay past the window
     rows = np.arange(3000)
     out: dict[str, Any] = {"arm": ["treated"] * len(rows), "treatment": ["mens"] * len(rows),
