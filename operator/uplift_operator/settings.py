@@ -38,6 +38,7 @@ class OperatorConfig:
     verbose: bool = False
     mlflow_tracking_uri: str | None = None
     prometheus_url: str | None = None
+    prometheus_ingest_delay: int = 300
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     pass_workers: int = 8
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
@@ -95,6 +96,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--verbose", action="store_true", default=_env("VERBOSE", "") == "true")
     parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"))
     parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
+    parser.add_argument("--prometheus-ingest-delay", type=int,
+                        default=int(_env("PROMETHEUS_INGEST_DELAY")
+                                    or OperatorConfig.prometheus_ingest_delay),
+                        help="seconds after a scrape until Prometheus answers with its samples "
+                             "for sure (remote-write backends can lag): the parts of long count "
+                             "ranges the operator keeps end at least this far back. Default: 300")
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
     parser.add_argument("--pass-workers", type=int,
@@ -112,6 +119,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                      "replica whose 1 s keep-alive is a moment late is taken for dead")
     if args.pass_workers < 1:
         parser.error("--pass-workers must be at least 1")
+    if not 1 <= args.prometheus_ingest_delay <= 3600:
+        parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
@@ -127,5 +136,6 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
+        prometheus_ingest_delay=args.prometheus_ingest_delay,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
         metric_templates=templates)

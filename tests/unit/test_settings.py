@@ -64,6 +64,22 @@ def test_pass_workers_default_environment_and_floor(monkeypatch: pytest.MonkeyPa
         parse_args(["-A", "--pass-workers", "0"])
 
 
+def test_prometheus_ingest_delay_reaches_the_kept_count_pieces(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from uplift_operator.handlers.lifecycle import metric_source
+
+    assert parse_args(["-A"]).prometheus_ingest_delay == 300
+    monkeypatch.setenv("UPLIFT_PROMETHEUS_INGEST_DELAY", "900")
+    config = parse_args(["-A", "--prometheus-url", "http://prometheus:9090"])
+    assert config.prometheus_ingest_delay == 900
+    source = metric_source(config)
+    assert source is not None and source.settle == 900
+    assert metric_source(parse_args(["-A"])) is None
+    for bad in ("0", "3601"):
+        with pytest.raises(SystemExit):
+            parse_args(["-A", "--prometheus-ingest-delay", bad])
+
+
 @pytest.mark.parametrize(("argv", "cluster_reads"), [
     (["-A"], True),
     (["-n", "team-a", "-n", "team-b"], False),  # exact names: Roles suffice

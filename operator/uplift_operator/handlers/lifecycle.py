@@ -144,14 +144,21 @@ def stop_passes(memo: kopf.Memo, **_: Any) -> None:
         executor.shutdown(wait=False, cancel_futures=True)
 
 
+def metric_source(config: OperatorConfig) -> PiecewiseIncreases | None:
+    """The Prometheus every gate reads, long count ranges from kept pieces: one cache for
+    every resource's analyses."""
+    if not config.prometheus_url:
+        return None
+    return PiecewiseIncreases(PrometheusClient(config.prometheus_url),
+                              settle=config.prometheus_ingest_delay)
+
+
 def dependencies(config: OperatorConfig,
                  objects: WatchedObjects | None = None) -> service.Dependencies:
     """The adapters the UpliftModel passes use, built once; reads of the watched kinds
     (``objects``) come from memory."""
     cluster = WatchedCluster(KubeCluster(), objects if objects is not None else WatchedObjects([]))
-    # Long count ranges from kept pieces: one cache for every resource's analyses.
-    prometheus = (PiecewiseIncreases(PrometheusClient(config.prometheus_url))
-                  if config.prometheus_url else None)
+    prometheus = metric_source(config)
 
     def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
         uri = ref.tracking_uri or config.mlflow_tracking_uri
