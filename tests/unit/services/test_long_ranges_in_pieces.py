@@ -1,0 +1,81 @@
+"""The Campaign collectors' counts over a step weeks old reach Prometheus in pieces: through the
+operator's source (``PiecewiseIncreases``), a second analysis asks no range longer than the
+rest since the last kept hour. A collector whose count query left the shape the source
+recognises would silently ask its whole range again at every analysis: this names it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from uplift_operator.adapters.prometheus import Sample
+from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.services import measurements
+
+SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
+NOW = dt.datetime(2026, 3, 30, 12, 0, 17, tzinfo=dt.UTC)
+RAMP = NOW - dt.timedelta(days=20, minutes=13)
+STEP = NOW - dt.timedelta(days=16, hours=3)
+_RANGE = re.compile(r"\[(\d+)(ms|s)\]")
+_BY = re.compile(r"^sum by \(([^)]*)\)")
+LABEL_VALUES = {"arm": ("treated", "holdout"), "treatment": ("womens-e-mail",),
+                "version": ("3",)}
+
+
+class Everything:
+    """Answers every query with data (each ``by`` label over a few values), recording the
+    ranges asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, float]] = []
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
+        for amount, unit in _RANGE.findall(promql):
+            self.asked.append((promql, int(amount) / (1000 if unit == "ms" else 1)))
+        grouped = _BY.match(promql)
+        labels: list[dict[str, str]] = [{}]
+        for name in (grouped.group(1).split(", ") if grouped else ()):
+            labels = [{**row, name: value} for row in labels
+                      for value in LABEL_VALUES.get(name, ("x",))]
+        return [Sample(labels=row, value=1000.0, timestamp=0.0) for row in labels]
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.query(promql, time)
+        return 1000.0
+
+
+def context(now: dt.datetime) -> measurements.CampaignGateContext:
+    spec = CampaignSpec.model_validate(yaml.safe_load(SAMPLE.read_text())["spec"])
+    return measurements.CampaignGateContext(
+        namespace="shop", name="spring-email", model="hillstrom-uplift", spec=spec,
+        step_started_at=STEP, ramp_started_at=RAMP, now=now, budget_anchor=RAMP,
+        stable_version="3", stable_run_id="run-3", decisions_since=RAMP)
+
+
+@pytest.mark.parametrize("gate", [
+    {"type": "deliveryRate", "min": 0.95},
+    {"type": "incrementalConversions"},
+    {"type": "roi"},
+    {"type": "budget"},
+])
+def test_a_weeks_old_step_is_asked_in_pieces_from_the_second_analysis(gate: dict[str, Any]) -> None:
+    prometheus = Everything()
+    source = PiecewiseIncreases(prometheus)
+    spec = CampaignGate.model_validate({"name": "g", **gate})
+    for minutes in (0, 5):
+        now = NOW + dt.timedelta(minutes=minutes)
+        prometheus.asked.clear()
+        analysis = measurements.per_analysis(source, now)  # as the Campaign pass asks
+        collected = measurements.collect_campaign(spec, context(now), analysis, None)
+        assert collected is not None and not isinstance(collected, measurements.m.MeasurementError)
+        measurements.campaign_units(context(now), analysis)
+    assert prometheus.asked, "no count query asked"
+    longest = max(prometheus.asked, key=lambda asked: asked[1])
+    assert longest[1] <= source.piece + source.settle, longest[0]
