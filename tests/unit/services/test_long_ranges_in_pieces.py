@@ -1,7 +1,8 @@
-"""The Campaign collectors' counts over a step weeks old reach Prometheus in pieces: through the
+"""The collectors' counts over a step weeks old reach Prometheus in pieces: through the
 operator's source (``PiecewiseIncreases``), a second analysis asks no range longer than the
 rest since the last kept hour. A collector whose count query left the shape the source
-recognises would silently ask its whole range again at every analysis: this names it."""
+recognises would silently ask its whole range again at every analysis: this names it. The
+templates' own queries (``rate(…[{{interval}}])``) are short and not counted here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -17,7 +18,11 @@ import yaml
 from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain.measurements import MeasurementError
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import measurements
+from uplift_operator.services.ports import Registry
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
 NOW = dt.datetime(2026, 3, 30, 12, 0, 17, tzinfo=dt.UTC)
@@ -26,7 +31,8 @@ STEP = NOW - dt.timedelta(days=16, hours=3)
 _RANGE = re.compile(r"\[(\d+)(ms|s)\]")
 _BY = re.compile(r"^sum by \(([^)]*)\)")
 LABEL_VALUES = {"arm": ("treated", "holdout"), "treatment": ("womens-e-mail",),
-                "version": ("3",)}
+                "version": ("3", "4"), "le": ("0.05", "+Inf"), "feature": ("age",),
+                "bin": ("0", "1")}
 
 
 class Everything:
@@ -74,8 +80,51 @@ def test_a_weeks_old_step_is_asked_in_pieces_from_the_second_analysis(gate: dict
         prometheus.asked.clear()
         analysis = measurements.per_analysis(source, now)  # as the Campaign pass asks
         collected = measurements.collect_campaign(spec, context(now), analysis, None)
-        assert collected is not None and not isinstance(collected, measurements.m.MeasurementError)
+        assert collected is not None and not isinstance(collected, MeasurementError)
         measurements.campaign_units(context(now), analysis)
     assert prometheus.asked, "no count query asked"
     longest = max(prometheus.asked, key=lambda asked: asked[1])
+    assert longest[1] <= source.piece + source.settle, longest[0]
+
+
+class References:
+    """The trainer's reference artifacts, as MLflow would hand them over."""
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        if path == measurements.REFERENCE_HISTOGRAMS:
+            return {"features": {"age": {"counts": [500, 500]}}}
+        return {"treatments": {"womens-e-mail": {"mean": 0.01, "std": 0.02}}}
+
+
+def model_context(now: dt.datetime) -> measurements.GateContext:
+    return measurements.GateContext(
+        namespace="shop", name="hillstrom-uplift", canary_version="4", stable_version="3",
+        canary_run_id="run-4", stable_run_id="run-3", step_started_at=STEP, canary_started_at=RAMP,
+        now=now, analysis_interval_s=300, holdout_fraction=0.1,
+        metric_templates=BUILTIN_TEMPLATES, treatments=(), canary_share=0.5,
+        attribution_window_s=14 * 86400)
+
+
+@pytest.mark.parametrize("gate", [
+    {"type": "errorRate", "margin": 0.2},
+    {"type": "latency", "margin": 0.2},
+    {"type": "onlineEffect", "margin": 0.005},
+    {"type": "upliftSanity", "min": -0.1, "max": 0.1},
+    {"type": "drift", "max": 0.1},
+])
+def test_a_weeks_old_canary_step_is_asked_in_pieces_from_the_second_analysis(
+        gate: dict[str, Any]) -> None:
+    prometheus = Everything()
+    source = PiecewiseIncreases(prometheus)
+    spec = ModelGate.model_validate({"name": "g", **gate})
+    for minutes in (0, 5):
+        now = NOW + dt.timedelta(minutes=minutes)
+        prometheus.asked.clear()
+        collected = measurements.collect(spec, model_context(now),
+                                         measurements.per_analysis(source, now),
+                                         cast(Registry, References()))
+        assert collected is not None and not isinstance(collected, MeasurementError)
+    counts = [asked for asked in prometheus.asked if "increase(" in asked[0]]
+    assert counts, "no count query asked"
+    longest = max(counts, key=lambda asked: asked[1])
     assert longest[1] <= source.piece + source.settle, longest[0]
