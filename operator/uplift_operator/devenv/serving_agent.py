@@ -26,7 +26,10 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   operator's campaigns volume): then it starts on an empty directory, filled when the
   ConfigMap appears. ConfigMaps are followed with one watch, not
   polled per predictor: a change is projected into every predictor that mounts it at once;
-* stops the processes of removed predictors and deleted SeldonDeployments.
+* stops the processes of removed predictors and deleted SeldonDeployments, each after the
+  runtime pod's preStop hook would have run (``render.seldon.DRAIN_HOOK``: the pending cohort
+  counts drained, a scrape's wait, ``DRAIN_WAIT_SECONDS`` here where Prometheus scrapes every
+  second).
 
 One process per predictor whatever ``replicas`` says: the point is the real runtime, not scale.
 """
@@ -38,6 +41,7 @@ import secrets
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +59,7 @@ __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "
            "project"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
+DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
 
 
 def predictor_env(predictor: Mapping[str, Any]) -> dict[str, str]:
@@ -153,10 +158,21 @@ class Predictor:
             return
         self.state, self.ready_at = "Available", time.monotonic()
 
-    def stop(self) -> None:
+    def stop(self, drain_wait: float | None = DRAIN_WAIT_SECONDS) -> None:
+        """Stop the process, first draining it as the pod's preStop hook would (not when
+        ``drain_wait`` is None: the whole stack is going away)."""
         self.stopped = True
-        if self.server is not None:
-            self.server.stop()
+        if self.server is None:
+            return
+        if drain_wait is not None and self.state == "Available":
+            try:
+                request = urllib.request.Request(f"{self.server.url}/uplift/v1/drain", data=b"{}",
+                                                 method="POST")
+                urllib.request.urlopen(request, timeout=5).close()
+                time.sleep(drain_wait)
+            except OSError:
+                pass  # gone already: nothing to save, as for a pod
+        self.server.stop()
 
 
 class ServingAgent:
@@ -199,7 +215,7 @@ class ServingAgent:
             predictors = list(self.predictors.values())
             self.predictors.clear()
         for predictor in predictors:
-            predictor.stop()
+            predictor.stop(drain_wait=None)
 
     def _run(self) -> None:
         while not self._stop.is_set():

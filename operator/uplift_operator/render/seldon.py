@@ -15,6 +15,10 @@ every replica of every predictor so any of them accepts reports for ids another 
 operator creates that Secret before it applies the graph, so the reference is not optional: a
 pod never starts signing with a key of its own that the other replicas would refuse.
 
+A stopping runtime pod first runs ``DRAIN_HOOK`` (preStop): the cohort counts the replica holds
+until attribution windows close are counted at once and left 35 s for a scrape, within a
+``GRACE_PERIOD_SECONDS`` grace period (docs/runtime.md, "A replica that stops").
+
 Every predictor mounts the UpliftModel's campaigns ConfigMap (``render.campaigns``) read-only as
 a directory at ``render.campaigns.MOUNT_DIR`` (never by ``subPath``: a subPath mount is not
 updated when the ConfigMap changes) and reads the file at ``UPLIFT_CAMPAIGNS_FILE``; the runtime
@@ -33,7 +37,13 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "METRICS_DIR", "SeldonV1Backend", "runtime_env"]
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "GRACE_PERIOD_SECONDS", "METRICS_DIR",
+           "SeldonV1Backend", "runtime_env"]
+
+#: The runtime container's preStop hook (``runtime.drain``: drain, then 35 s for a scrape).
+DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
+#: The hook's 35 s wait, then MLServer's own shutdown.
+GRACE_PERIOD_SECONDS = 65
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
@@ -124,6 +134,10 @@ class SeldonV1Backend:
                               "readOnly": True}]}
         if runtime.resources:
             container["resources"] = dict(runtime.resources)
+        # A stopping replica counts the cohorts it holds pending (its decisions' expected
+        # count, the conversions reported to it) before they leave with it, then waits for a
+        # scrape: the hook's wait and the runtime's own shutdown fit in the grace period.
+        container["lifecycle"] = {"preStop": {"exec": {"command": list(DRAIN_HOOK)}}}
         volumes = [{"name": "mlserver-metrics", "emptyDir": {}},
                    # Optional: the operator writes the ConfigMap only once it has something
                    # to say (a Campaign, a canary split); until then the directory is empty
@@ -131,7 +145,8 @@ class SeldonV1Backend:
                    {"name": CAMPAIGNS_VOLUME, "configMap": {
                        "name": naming.campaigns_config_map(owner.name), "optional": True}}]
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
-                                    "automountServiceAccountToken": False}
+                                    "automountServiceAccountToken": False,
+                                    "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name
         return {

@@ -79,6 +79,9 @@ CAMPAIGNS_FILE_ENV = "UPLIFT_CAMPAIGNS_FILE"
 CAMPAIGNS_POLL_SECONDS = 1.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
+#: Count every pending cohort count now (the pod's preStop hook, ``runtime.drain``).
+DRAIN_PATH = "/uplift/v1/drain"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
               "INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1),
               "UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**32 - 1),
@@ -387,11 +390,30 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             m.campaign_exposure.labels(**base, campaign=name).set(
                 c.exposure_percent if c.state(now) == "active" else 0.0)
             self._export_period_spend(name, now)
+        self._count_cohorts(self._due.pop_due(now))
+
+    def _count_cohorts(self, due: dict[tuple[str, str, str, str, str], float]) -> dict[str, float]:
+        """Add the cohort counts that fell due to their counters; the totals per kind."""
+        m = self._m
         cohorts = {"expected": m.outcomes_expected, "received": m.outcomes_received,
                    "converted": m.outcomes_converted}
-        for (kind, campaign, arm, treatment, version), count in self._due.pop_due(now).items():
+        totals = dict.fromkeys(cohorts, 0.0)
+        for (kind, campaign, arm, treatment, version), count in due.items():
             cohorts[kind].labels(model=self.name, version=version, campaign=campaign, arm=arm,
                                  treatment=treatment).inc(count)
+            totals[kind] += count
+        return totals
+
+    def drain_cohorts(self) -> dict[str, float]:
+        """Count every cohort count still pending, as if every window had closed: what a
+        stopping replica holds would leave with it (its own decisions' expected count, the
+        conversions reported to it), so its preStop hook counts them early instead, expected
+        with received and converted so that a campaign's cohorts stay whole (docs/runtime.md,
+        "A replica that stops")."""
+        totals = self._count_cohorts(self._due.pop_due(math.inf))
+        log.info("drained the pending cohort counts: %s",
+                 ", ".join(f"{kind} {count:g}" for kind, count in totals.items()))
+        return totals
 
     def _apply_campaigns(self, text: bytes | None, error: str | None) -> None:
         previous = self._campaigns or {}
@@ -678,6 +700,15 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             return self._answer("deliveries", [r.decision.campaign for r in reports], fresh)
 
         return await self._guarded("deliveries", handle)
+
+    @custom_handler(rest_path=DRAIN_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
+    async def drain(self, request: Request) -> dict[str, Any]:
+        """``drain_cohorts`` for the pod's own preStop hook: refused from any other host."""
+        host = request.client.host if request.client is not None else ""
+        if host not in _LOOPBACK:
+            raise UpliftError(f"{DRAIN_PATH} answers the pod's own preStop hook only "
+                              f"(loopback), not {host or 'an unknown client'}", status=403)
+        return {"counted": self.drain_cohorts()}
 
     @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def outcomes(self, request: Request) -> dict[str, Any]:

@@ -7,7 +7,8 @@ that decided), ``uplift_outcomes_received_total`` the in-window outcomes of deci
 window closed (on the replica that received them). Both are held here until then, as counts per
 (label key, due time): a due time is rounded up to a slot of 1/1,000 of the window (≥ 1 s), so a
 14-day window keeps at most ~1,000 slots per key whatever the traffic, and a count lands at most
-0.1 % of the window late. What is pending is lost when the process stops (docs/runtime.md).
+0.1 % of the window late. A stopping replica's preStop hook counts what is pending at once
+(``UpliftRuntime.drain_cohorts``); a process that dies without it loses it (docs/runtime.md).
 """
 
 from __future__ import annotations

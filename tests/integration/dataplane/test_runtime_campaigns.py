@@ -294,6 +294,31 @@ def test_reports_late_outcomes_and_completeness(server: MlserverProcess,
     assert metric(server, "uplift_late_outcomes_total", campaign="") == 0
 
 
+def test_the_prestop_drain_counts_the_pending_cohorts_of_a_stopping_replica(
+        server: MlserverProcess, volume: ConfigMapVolume) -> None:
+    """A day-long window: nothing is due, yet the drain (the pod's preStop hook) counts this
+    replica's expected decisions and the conversions reported to it at once."""
+    volume.publish(**{"spring-email": entry(generation=21, exposurePercent=100),
+                      "long-window": entry(generation=1, salt="it/long", exposurePercent=100,
+                                           attributionWindowSeconds=86400)})
+    wait_for_generation(server, 1, ["w0"], campaign="long-window")
+    units = [f"w{i}" for i in range(40)]
+    cols = decide(server, units, "long-window")
+    converted = cols["decision_id"][:10]
+    r = server.post("/uplift/v1/outcomes", {"outcomes": [
+        {"decision_id": d, "converted": True} for d in converted]})
+    assert r.json()["counted"] == len(converted)
+    labels = {"campaign": "long-window"}
+    time.sleep(1.5)  # a tick: still nothing due
+    assert metric(server, "uplift_outcomes_expected_total", **labels) == 0
+    r = server.post("/uplift/v1/drain", {})
+    assert r.status_code == 200, r.text
+    assert r.json()["counted"]["expected"] >= len(units)
+    assert metric(server, "uplift_outcomes_expected_total", **labels) == len(units) + 1
+    assert metric(server, "uplift_outcomes_received_total", **labels) == len(converted)
+    assert metric(server, "uplift_outcomes_converted_total", **labels) == len(converted)
+
+
 def test_spend_stops_at_the_budget(server: MlserverProcess, volume: ConfigMapVolume) -> None:
     budget = {"amount": 5.0, "periodSeconds": 86400, "periodStart": "2026-01-01T00:00:00Z"}
     volume.publish(**{"spring-email": entry(generation=30, exposurePercent=100,
@@ -312,7 +337,8 @@ def test_spend_stops_at_the_budget(server: MlserverProcess, volume: ConfigMapVol
                   campaign="spring-email") == time.time() // day * day
     assert metric(server, "uplift_campaign_decisions_total", campaign="spring-email",
                   campaign_arm="budget-exhausted") >= 4
-    assert label_values(server, "campaign") <= {"", "spring-email", "flash-sale", "autumn-sms"}
+    assert label_values(server, "campaign") <= {"", "spring-email", "flash-sale", "autumn-sms",
+                                                "long-window"}
 
 
 def test_rows_off_their_units_version_are_counted_apart(server: MlserverProcess,

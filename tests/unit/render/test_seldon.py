@@ -12,6 +12,7 @@ from uplift_operator.render import campaigns, decision_key
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+from uplift_operator.runtime import drain
 
 GOLDEN = Path(__file__).parent / "golden"
 OWNER = Owner(name="hillstrom-uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000001")
@@ -114,6 +115,15 @@ def test_runtime_pods_get_no_api_token_and_the_shared_decision_key() -> None:
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
         assert env["UPLIFT_DECISION_KEY"]["valueFrom"]["secretKeyRef"] == {
             "name": "hillstrom-uplift-decision-key", "key": "key"}
+
+
+def test_a_stopping_runtime_pod_drains_its_pending_cohorts_within_its_grace_period() -> None:
+    for predictor in BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        (container,) = pod["containers"]
+        assert container["lifecycle"]["preStop"]["exec"]["command"] == [
+            "python", "-m", drain.__name__]
+        assert pod["terminationGracePeriodSeconds"] > drain.DEFAULT_WAIT_SECONDS + 20
 
 
 def test_the_decision_key_secret_is_owned_by_the_model() -> None:

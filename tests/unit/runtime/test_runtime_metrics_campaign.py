@@ -280,3 +280,42 @@ def test_a_non_conversion_is_never_late_and_completes_its_cohort(
         monkeypatch.undo()
         path.write_text(original)
         runtime._campaign_tick(time.time())
+
+
+def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -> None:
+    """The preStop hook's drain: the day-long windows of these decisions have not closed, yet
+    their expected count, the outcomes reported to this replica and its conversions are
+    counted together, so nothing it holds leaves with it and the cohort stays whole."""
+    runtime = loaded.runtime
+    keys = ("womens_e_mail", "mens_e_mail", "none")
+    kinds = ("uplift_outcomes_expected_total", "uplift_outcomes_received_total",
+             "uplift_outcomes_converted_total")
+
+    def totals() -> list[float]:
+        return [sum(value(kind, campaign=CAMPAIGN, arm=arm, treatment=key) or 0.0
+                    for arm in ("holdout", "treated") for key in keys) for kind in kinds]
+
+    runtime.drain_cohorts()  # what the module's other tests left pending
+    before = totals()
+    ids = loaded.decide([f"drain-{i}" for i in range(30)], CAMPAIGN)["decision_id"]
+    exposed = [d for d in ids if d.split("~")[1] in ("holdout", "treated")]
+    loaded.report_outcomes(exposed[:8])
+    loaded.report_outcomes(exposed[8:12], converted=False)
+    runtime._campaign_tick(time.time())
+    assert totals() == before  # a day-long window: nothing due yet
+
+    def request(host: str) -> Request:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        return Request({"type": "http", "method": "POST", "headers": [], "path": "/",
+                        "query_string": b"", "client": (host, 40000)}, receive)
+
+    with pytest.raises(UpliftError, match="preStop hook only"):
+        loaded.run(runtime.drain(request("10.1.2.3")))
+    assert totals() == before
+    answer = loaded.run(runtime.drain(request("127.0.0.1")))
+    assert answer["counted"] == {"expected": len(exposed), "received": 12, "converted": 8}
+    assert [a - b for a, b in zip(totals(), before, strict=True)] == [len(exposed), 12, 8]
+    assert loaded.run(runtime.drain(request("127.0.0.1")))["counted"] == {
+        "expected": 0.0, "received": 0.0, "converted": 0.0}
