@@ -154,6 +154,20 @@ def wait_for_generation(server: MlserverProcess, generation: int, units: list[st
     pytest.fail(f"generation {generation} not applied within {timeout} s")
 
 
+def decide_under_a_second_campaign(server: MlserverProcess, volume: ConfigMapVolume, name: str,
+                                   salt: str, window: int, *, spring_generation: int,
+                                   prefix: str, n: int) -> tuple[list[str], dict[str, Any]]:
+    """``spring-email`` at ``spring_generation`` and campaign ``name`` (generation 1, an
+    attribution window of ``window`` s) published and applied (the probe ``<prefix>0`` decided
+    once), then ``n`` units ``<prefix><i>`` decided under ``name``."""
+    volume.publish(**{"spring-email": entry(generation=spring_generation, exposurePercent=100),
+                      name: entry(generation=1, salt=salt, exposurePercent=100,
+                                  attributionWindowSeconds=window)})
+    wait_for_generation(server, 1, [f"{prefix}0"], campaign=name)
+    units = [f"{prefix}{i}" for i in range(n)]
+    return units, decide(server, units, name)
+
+
 def test_a_request_names_its_campaign_and_each_row_says_its_arm(server: MlserverProcess) -> None:
     units = [f"c{i}" for i in range(400)]
     cols = decide(server, units)
@@ -238,12 +252,8 @@ def test_a_malformed_file_keeps_the_last_good_settings(server: MlserverProcess,
 
 def test_reports_late_outcomes_and_completeness(server: MlserverProcess,
                                                 volume: ConfigMapVolume) -> None:
-    volume.publish(**{"spring-email": entry(generation=20, exposurePercent=100),
-                      "flash-sale": entry(generation=1, salt="it/flash", exposurePercent=100,
-                                          attributionWindowSeconds=3)})
-    wait_for_generation(server, 1, ["f0"], campaign="flash-sale")
-    units = [f"f{i}" for i in range(60)]
-    cols = decide(server, units, "flash-sale")
+    units, cols = decide_under_a_second_campaign(server, volume, "flash-sale", "it/flash", 3,
+                                                 spring_generation=20, prefix="f", n=60)
     ids = dict(zip(units, cols["decision_id"], strict=True))
     treated = [u for u, why in zip(units, cols["campaign_arm"], strict=True) if why == "treated"]
     holdout = [u for u, why in zip(units, cols["campaign_arm"], strict=True) if why == "holdout"]
@@ -298,12 +308,8 @@ def test_the_prestop_drain_counts_the_pending_cohorts_of_a_stopping_replica(
         server: MlserverProcess, volume: ConfigMapVolume) -> None:
     """A day-long window: nothing is due, yet the drain (the pod's preStop hook) counts this
     replica's expected decisions and the conversions reported to it at once."""
-    volume.publish(**{"spring-email": entry(generation=21, exposurePercent=100),
-                      "long-window": entry(generation=1, salt="it/long", exposurePercent=100,
-                                           attributionWindowSeconds=86400)})
-    wait_for_generation(server, 1, ["w0"], campaign="long-window")
-    units = [f"w{i}" for i in range(40)]
-    cols = decide(server, units, "long-window")
+    units, cols = decide_under_a_second_campaign(server, volume, "long-window", "it/long", 86400,
+                                                 spring_generation=21, prefix="w", n=40)
     converted = cols["decision_id"][:10]
     r = server.post("/uplift/v1/outcomes", {"outcomes": [
         {"decision_id": d, "converted": True} for d in converted]})
