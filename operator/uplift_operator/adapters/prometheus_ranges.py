@@ -14,19 +14,19 @@ A count query of the one shape the collectors write,
 ``sum [by (labels)] (increase(metric{selector}[<n>s] [offset <m>s])) [or vector(0)]``, whose
 range is at least ``min_range`` long, is answered as the sum of two increases: from the range's
 start to a cut point (the latest multiple of ``piece`` seconds at least ``settle`` before the
-range's end), kept per (query, start) and extended by one piece-long query when the cut point
-moves; and from the cut point to the range's end, asked each time. The cut point is at least
-``settle`` in the past, so no scrape still lands in what was kept. Any other query, and a
-shorter range, goes to Prometheus unchanged.
+range's end), kept per (query, offset, start) and extended by a query of the pieces that
+closed when the cut point moves; and from the cut point to the range's end, asked each time.
+The cut point is at least ``settle`` in the past, so no scrape still lands in what was kept.
+Any other query, and a shorter range, goes to Prometheus unchanged.
 
 Exactness: ``increase()`` extrapolates each range's first and last sample to its edges, so at
 each joint the two increases estimate the scrape interval around it from their own rates
 instead of counting it: zero-mean, about one interval's counts' standard deviation per series
-and joint: over 14 days of hourly joints (335) the bench's 70 label sets differ by +2.1 counts
+and joint. Over 14 days of hourly joints (335) the bench's 70 label sets differ by +2.1 counts
 on average (standard error 2.5) with a standard deviation of 21, on counts near 40,300: a
-tenth of their own Poisson noise. A counter reset exactly at a joint loses what its series counted before its
-first scrape in the next piece, as a series first scraped inside a range always does. Every
-piece is at least ``settle`` long, so each holds two scrapes.
+tenth of their own Poisson noise. A counter reset exactly at a joint loses what its series
+counted before its first scrape in the next piece, as a series first scraped inside a range
+always does. Every piece is at least ``settle`` long, so each holds two scrapes.
 
 Memory: one entry per (query, offset, start), each one value per label set, least recently used
 dropped first past ``max_values`` values in total. Thread-safe: the handlers call it from worker
