@@ -8,8 +8,8 @@ across steps); the canary's own counts (drift, predicted uplift) since the canar
 onlineEffect reads cohorts: the decisions whose attribution window closed with their in-window
 conversions, since the step's start + the window (``GateContext.cohort_window``): conversions
 as the runtime counts them when each window closes, units when decided, a window earlier
-(``offset``), so its units and conversions are the same decisions, all made at the step's
-weights.
+(``offset``), or as counted when their windows close where that count is larger, so its units
+and conversions are the same decisions, all made at the step's weights.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
@@ -423,29 +423,38 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if window is None:
         return pending(f"the step's decisions are compared once their {attribution} closes, "
                        f"from {closes}")
-    # Cohorts (docs/runtime.md "Cohorts"), two queries for both versions and arms: the units
-    # when decided, a window earlier (the step's decisions that carry a window, made before
-    # now − the window: a replica's restart does not lose them), and their conversions, which
-    # the runtime counts when each decision's window closes.
+    # Cohorts (docs/runtime.md "Cohorts"), three queries for both versions and arms: the
+    # units when decided, a window earlier (the step's decisions that carry a window, made
+    # before now − the window: a replica killed mid-window does not lose them); the same
+    # decisions counted when their windows close (a stopping replica's preStop drain counts
+    # them early, with the conversions it holds; a new replica's decisions before its first
+    # scrape are not lost there); and their conversions, counted when each window closes.
     decided = _per_version(prom, ctx, "uplift_windowed_decisions_total", window, by=("arm",),
                            offset=f"{int(ctx.attribution_window_s)}s")
+    closed = _per_version(prom, ctx, "uplift_outcomes_expected_total", window, by=("arm",))
     converted = _per_version(prom, ctx, "uplift_outcomes_converted_total", window, by=("arm",))
 
     def arms(version: str) -> m.VersionArms | None:
-        counts: dict[str, m.ArmCounts] = {}
-        for arm in ("holdout", "treated"):
-            units = decided.get((version, arm))
-            if units is None:
-                return None
-            counts[arm] = _cohort(units, converted.get((version, arm), 0))
-        return m.VersionArms(holdout=counts["holdout"], treated=counts["treated"])
+        # Per version, the count with the larger total over both arms (each can only lose
+        # some), so the version's holdout share is one counter's, as for a Campaign.
+        sources = [[source.get((version, arm)) for arm in ("holdout", "treated")]
+                   for source in (decided, closed)]
+        whole = [[n for n in units if n is not None] for units in sources]
+        complete = [units for units in whole if len(units) == 2]
+        if not complete:
+            return None
+        holdout, treated = max(complete, key=sum)
+        return m.VersionArms(
+            holdout=_cohort(holdout, converted.get((version, "holdout"), 0)),
+            treated=_cohort(treated, converted.get((version, "treated"), 0)))
 
     canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)
     if canary is None or stable is None:
         # A range of fewer than two scrapes has no increase yet; a runtime that never got
         # the window (no campaigns file) stays here, so say which series is missing.
-        return pending(f"no cohort counts yet (uplift_windowed_decisions_total) for the step's "
-                       f"decisions whose {attribution} closed since {closes}")
+        return pending(f"no cohort counts yet (uplift_windowed_decisions_total, "
+                       f"uplift_outcomes_expected_total) for the step's decisions whose "
+                       f"{attribution} closed since {closes}")
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
                                      holdout_fraction=ctx.holdout_fraction, split=split)
 
@@ -664,13 +673,14 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
 
     The units are the larger of two counts of the same decisions, each of which can only lose
     some: the closing count, which a replica holds for its own decisions until their windows
-    close (a replica stopped — scaled down, drained, replaced — takes them along while the
-    conversions reported to the others are still counted, so the rates read high: up to
-    1.5 × at 2 replicas), and the windowed decisions counted when decided, read a window
-    earlier (``offset``), which a stop does not lose but which misses what Prometheus no
-    longer keeps (a window plus the range: past the default 15-day retention for a 14-day
-    window and a step over a day) and a new replica's decisions before its first scrape. Both
-    arms take the count whose total is larger, so the holdout share is one counter's."""
+    close (a stopping replica's preStop hook counts them early; one killed without it — SIGKILL,
+    OOM, a lost node — takes them along while the conversions reported to the others are still
+    counted, so the rates read high: up to 1.5 × at 2 replicas), and the windowed decisions
+    counted when decided, read a window earlier (``offset``), which a stop does not lose but
+    which misses what Prometheus no longer keeps (a window plus the range: past the default
+    15-day retention for a 14-day window and a step over a day) and a new replica's decisions
+    before its first scrape. Both arms take the count whose total is larger, so the holdout
+    share is one counter's."""
     only = [_treatments(gate)] if gate.treatments else []
     window = ctx.cohort_window
     arms = ("treated", "holdout")

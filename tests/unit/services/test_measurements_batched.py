@@ -106,7 +106,7 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
     assert last.split.promotes
 
 
-def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_every_arm() -> None:
+def test_online_effect_reads_versions_and_arms_in_three_queries_and_waits_for_every_arm() -> None:
     # Cohorts: the decisions whose attribution window closed, and their in-window conversions.
     rows: list[tuple[str, dict[str, str], float]] = [
         ("uplift_windowed_decisions_total", _model(v, arm=arm, campaign=""), units)
@@ -125,16 +125,45 @@ def test_online_effect_reads_versions_and_arms_in_two_queries_and_waits_for_ever
                                             treated=m.ArmCounts(900, 45))
     assert measured.canary == m.VersionArms(holdout=m.ArmCounts(10, 0),
                                             treated=m.ArmCounts(90, 9))
-    assert len(prom.asked) == 2 and not measured.pending
+    assert len(prom.asked) == 3 and not measured.pending
     # An arm of one version without a series yet: no cohort counted, and the status says so.
     prom = Series([r for r in rows if r[1] != _model("2", arm="holdout", campaign="")
                    or r[0] != "uplift_windowed_decisions_total"])
     waiting = measurements.collect(gate, _ctx(share=None), prom, None)
     assert isinstance(waiting, m.OnlineEffectMeasurement)
     assert waiting.canary.treated == m.ArmCounts(0, 0)
-    assert waiting.pending == ("no cohort counts yet (uplift_windowed_decisions_total) for the "
-                               "step's decisions whose attribution window (0s) closed since "
-                               "2026-01-01T00:00:00Z")
+    assert waiting.pending == ("no cohort counts yet (uplift_windowed_decisions_total, "
+                               "uplift_outcomes_expected_total) for the step's decisions whose "
+                               "attribution window (0s) closed since 2026-01-01T00:00:00Z")
+
+
+def test_online_effect_units_are_the_larger_count_of_the_same_decisions_per_version() -> None:
+    """The windowed decisions (a window back) miss a new replica's decisions before its first
+    scrape; the closing count, which a stopping replica's preStop drain counts early together
+    with the conversions it held, does not. Per version the count with the larger total over
+    both arms, so the version's holdout share is one counter's."""
+    rows: list[tuple[str, dict[str, str], float]] = [
+        ("uplift_windowed_decisions_total", _model(v, arm=arm, campaign=""), units)
+        for v, arm, units in (("1", "holdout", 100), ("1", "treated", 900),
+                              ("2", "holdout", 10), ("2", "treated", 90))]
+    rows += [("uplift_outcomes_expected_total", _model(v, arm=arm, campaign=""), units)
+             for v, arm, units in (("1", "holdout", 90), ("1", "treated", 880),
+                                   ("2", "holdout", 14), ("2", "treated", 126))]
+    rows += [("uplift_outcomes_converted_total", _model(v, arm="treated", campaign=""), 9.0)
+             for v in ("1", "2")]
+    gate = ModelGate.model_validate({"name": "effect", "type": "onlineEffect"})
+    measured = measurements.collect(gate, _ctx(share=None), Series(rows), None)
+    assert isinstance(measured, m.OnlineEffectMeasurement) and not measured.pending
+    assert measured.stable == m.VersionArms(holdout=m.ArmCounts(100, 0),
+                                            treated=m.ArmCounts(900, 9))
+    assert measured.canary == m.VersionArms(holdout=m.ArmCounts(14, 0),
+                                            treated=m.ArmCounts(126, 9))
+    # Without the windowed decisions of one arm, the closing count alone is whole.
+    partial = Series([r for r in rows if r[0] != "uplift_windowed_decisions_total"
+                      or r[1] != _model("1", arm="holdout", campaign="")])
+    measured = measurements.collect(gate, _ctx(share=None), partial, None)
+    assert isinstance(measured, m.OnlineEffectMeasurement) and not measured.pending
+    assert measured.stable.holdout == m.ArmCounts(90, 0)
 
 
 def test_online_effect_counts_the_steps_cohorts_from_when_their_window_closed() -> None:
@@ -154,6 +183,7 @@ def test_online_effect_counts_the_steps_cohorts_from_when_their_window_closed() 
     # The units when decided, a window earlier (the step's decisions up to 2 minutes ago); the
     # conversions of those decisions, counted as their windows closed (the last 180 s).
     assert ranges == {"uplift_windowed_decisions_total": ("180s", " offset 120s"),
+                      "uplift_outcomes_expected_total": ("180s", ""),
                       "uplift_outcomes_converted_total": ("180s", ""),
                       "uplift_assignments_total": ("240s", "")}
     assert measured.split == m.SplitCounts(stable=1000, canary=1000, canary_share=0.5)
