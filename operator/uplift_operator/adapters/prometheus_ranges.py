@@ -28,6 +28,10 @@ tenth of their own Poisson noise. A counter reset exactly at a joint loses what 
 counted before its first scrape in the next piece, as a series first scraped inside a range
 always does. Every piece is at least ``settle`` long, so each holds two scrapes.
 
+A just-started operator (or a standby taking over) has nothing kept: it asks what closed in
+queries of at most ``longest`` (a day), each within Prometheus's sample limit where the whole
+range might not be, and keeps their sum.
+
 Memory: one entry per (query, offset, start), each one value per label set, least recently used
 dropped first past ``max_values`` values in total. Thread-safe: the handlers call it from worker
 threads; two threads asking the same piece at once both ask Prometheus, and the entry keeps the
@@ -82,14 +86,15 @@ class PiecewiseIncreases:
     long count ranges answered from kept pieces (see the module docstring)."""
 
     def __init__(self, source: CountSource, *, piece: float = 3600.0, settle: float = 300.0,
-                 min_range: float = 6 * 3600.0, max_values: int = 200_000,
-                 now: Callable[[], float] = clock.time) -> None:
-        if not 0 < settle <= piece <= min_range:
-            raise ValueError("need 0 < settle <= piece <= min_range")
+                 min_range: float = 6 * 3600.0, longest: float = 86400.0,
+                 max_values: int = 200_000, now: Callable[[], float] = clock.time) -> None:
+        if not 0 < settle <= piece <= min_range <= longest:
+            raise ValueError("need 0 < settle <= piece <= min_range <= longest")
         self._source = source
         self.piece = piece
         self.settle = settle
         self.min_range = min_range
+        self.longest = longest
         self.max_values = max_values
         self._now = now
         self._kept: OrderedDict[tuple[_Query, int], _Kept] = OrderedDict()
@@ -134,8 +139,15 @@ class PiecewiseIncreases:
         if kept is None or kept.until > cut:
             kept = _Kept(start=start, until=start, totals={})
         totals = dict(kept.totals)
-        for labels, value in self._increase(by, series, kept.until, cut).items():
-            totals[labels] = totals.get(labels, 0.0) + value
+        # What closed since, in queries of at most ``longest`` (on the pieces' grid): the first
+        # analysis after a start asks weeks, which one query could read past --query.max-samples.
+        ends, at = [], kept.until
+        while cut - at > self.longest:
+            at = math.floor((at + self.longest) / self.piece) * self.piece
+            ends.append(at)
+        for begin, end in zip([kept.until, *ends], [*ends, cut], strict=True):
+            for labels, value in self._increase(by, series, begin, end).items():
+                totals[labels] = totals.get(labels, 0.0) + value
         with self._lock:
             current = self._kept.get(key)
             if current is None or current.until <= cut:

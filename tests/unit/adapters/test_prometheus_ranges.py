@@ -155,7 +155,9 @@ def test_the_least_recently_used_parts_go_first() -> None:
     ranges.scalar(f"sum(increase({SERIES}[{int(at - 30 * HOUR)}s]))", at)
     assert len(counters.asked) == 1  # kept: only the rest
     ranges.scalar(f"sum(increase({SERIES}[{int(at - 10 * HOUR)}s]))", at)
-    assert len(counters.asked) == 3  # dropped: the kept part again, then the rest
+    # Dropped: the kept part asked again (89 h in day-long queries), then the rest.
+    assert counters.ranges()[1:] == pytest.approx([24 * HOUR, 24 * HOUR, 24 * HOUR, 17 * HOUR,
+                                                   at - 99 * HOUR])
 
 
 def test_more_than_one_series_for_a_scalar_is_refused() -> None:
@@ -188,3 +190,17 @@ def test_one_series_from_one_start_at_two_offsets_keeps_two_parts() -> None:
         ranges.scalar(f"sum(increase({SERIES}[{int(at - delay - since)}s] offset {delay}s))", at)
     kept_parts = [r for r in counters.ranges() if r > 2 * HOUR]
     assert len(kept_parts) == 2
+
+
+def test_nothing_kept_yet_is_asked_a_day_at_most_at_a_time() -> None:
+    """An operator just started on a 20-day-old step: no single query reads weeks (a model's
+    drift bins could pass Prometheus's sample limit), and the answer is the whole range's."""
+    counters = Counters()
+    ranges = PiecewiseIncreases(counters)
+    since = 7 * HOUR + 13.0
+    at = since + 20 * 24 * HOUR + 2000.0
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(at - since)}s]))", at) == pytest.approx(
+        total(at, since))
+    asked = counters.ranges()
+    assert max(asked) <= 24 * HOUR and len(asked) == 21  # 20 day-long queries and the rest
+    assert sum(asked) == pytest.approx(at - since)
