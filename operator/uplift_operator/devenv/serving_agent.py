@@ -54,6 +54,7 @@ from urllib3.exceptions import HTTPError
 from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
+from uplift_operator.runtime.drain import DRAIN_PATH
 
 __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
            "project"]
@@ -166,7 +167,7 @@ class Predictor:
             return
         if drain_wait is not None and self.state == "Available":
             try:
-                request = urllib.request.Request(f"{self.server.url}/uplift/v1/drain", data=b"{}",
+                request = urllib.request.Request(f"{self.server.url}{DRAIN_PATH}", data=b"{}",
                                                  method="POST")
                 urllib.request.urlopen(request, timeout=5).close()
                 time.sleep(drain_wait)

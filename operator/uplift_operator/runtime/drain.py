@@ -22,6 +22,8 @@ import urllib.request
 from collections.abc import Sequence
 
 DEFAULT_WAIT_SECONDS = 35.0
+#: The runtime's endpoint (``UpliftRuntime.drain``); here, so the hook loads no MLServer.
+DRAIN_PATH = "/uplift/v1/drain"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wait", type=float, default=float(
         os.environ.get("UPLIFT_DRAIN_WAIT_SECONDS") or DEFAULT_WAIT_SECONDS))
     args = parser.parse_args(argv)
-    request = urllib.request.Request(f"http://127.0.0.1:{args.port}/uplift/v1/drain",
+    request = urllib.request.Request(f"http://127.0.0.1:{args.port}{DRAIN_PATH}",
                                      data=b"{}", method="POST",
                                      headers={"Content-Type": "application/json"})
     try:

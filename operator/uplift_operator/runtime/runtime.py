@@ -52,6 +52,7 @@ from uplift_operator.model.features import FeatureError, FeatureErrorReason
 from uplift_operator.runtime import campaigns, events
 from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, RuntimeConfig
+from uplift_operator.runtime.drain import DRAIN_PATH
 from uplift_operator.runtime.engine import (
     CAMPAIGN_ARMS,
     BoundCampaign,
@@ -79,8 +80,6 @@ CAMPAIGNS_FILE_ENV = "UPLIFT_CAMPAIGNS_FILE"
 CAMPAIGNS_POLL_SECONDS = 1.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
-#: Count every pending cohort count now (the pod's preStop hook, ``runtime.drain``).
-DRAIN_PATH = "/uplift/v1/drain"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
               "INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1),
