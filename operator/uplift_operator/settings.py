@@ -39,6 +39,7 @@ class OperatorConfig:
     mlflow_tracking_uri: str | None = None
     prometheus_url: str | None = None
     prometheus_ingest_delay: int = 300
+    prometheus_scrape_interval: int = 30
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     pass_workers: int = 8
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
@@ -102,6 +103,13 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         help="seconds after a scrape until Prometheus answers with its samples "
                              "for sure (remote-write backends can lag): the parts of long count "
                              "ranges the operator keeps end at least this far back. Default: 300")
+    parser.add_argument("--prometheus-scrape-interval", type=int,
+                        default=int(_env("PROMETHEUS_SCRAPE_INTERVAL")
+                                    or OperatorConfig.prometheus_scrape_interval),
+                        help="seconds between Prometheus's scrapes of the runtime pods: a "
+                             "stopping runtime pod waits this plus 5 s after counting what it "
+                             "holds pending, so that a scrape reads it (its grace period is 30 s "
+                             "more). Default: 30")
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
     parser.add_argument("--pass-workers", type=int,
@@ -121,6 +129,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--pass-workers must be at least 1")
     if not 1 <= args.prometheus_ingest_delay <= 3600:
         parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
+    if not 1 <= args.prometheus_scrape_interval <= 300:
+        parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
@@ -137,5 +147,6 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
         prometheus_ingest_delay=args.prometheus_ingest_delay,
+        prometheus_scrape_interval=args.prometheus_scrape_interval,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
         metric_templates=templates)

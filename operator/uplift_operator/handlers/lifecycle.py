@@ -36,6 +36,8 @@ from uplift_operator.settings import OperatorConfig
 PREFIX = "uplift.dev"
 #: Events posted at once (kopf's posting workers; each object's in order).
 EVENT_POSTERS = 8
+#: A stopping runtime pod waits a scrape interval plus this for the scrape after its drain.
+DRAIN_SCRAPE_SLACK = 5
 MODEL_PLURAL = "upliftmodels"
 
 
@@ -171,4 +173,6 @@ def dependencies(config: OperatorConfig,
     return service.Dependencies(
         cluster=cluster, backend=SeldonV1Backend(), registry_for=registry_for,
         prometheus=prometheus, metric_templates=config.metric_templates,
-        runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri)
+        runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri,
+        # The next scrape after the drain, with some slack for its duration.
+        runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK)

@@ -16,8 +16,10 @@ operator creates that Secret before it applies the graph, so the reference is no
 pod never starts signing with a key of its own that the other replicas would refuse.
 
 A stopping runtime pod first runs ``DRAIN_HOOK`` (preStop): the cohort counts the replica holds
-until attribution windows close are counted at once and left 35 s for a scrape, within a
-``GRACE_PERIOD_SECONDS`` grace period (docs/runtime.md, "A replica that stops").
+until attribution windows close are counted at once and left ``RuntimeSettings.
+drain_wait_seconds`` (``UPLIFT_DRAIN_WAIT_SECONDS``; the operator's Prometheus scrape interval
+plus 5 s) for a scrape, within a grace period ``SHUTDOWN_SECONDS`` longer (docs/runtime.md, "A
+replica that stops").
 
 Every predictor mounts the UpliftModel's campaigns ConfigMap (``render.campaigns``) read-only as
 a directory at ``render.campaigns.MOUNT_DIR`` (never by ``subPath``: a subPath mount is not
@@ -37,16 +39,21 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "GRACE_PERIOD_SECONDS", "METRICS_DIR",
-           "SeldonV1Backend", "runtime_env"]
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "METRICS_DIR", "SHUTDOWN_SECONDS",
+           "SeldonV1Backend", "grace_period_seconds", "runtime_env"]
 
-#: The runtime container's preStop hook (``runtime.drain``: drain, then 35 s for a scrape).
+#: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
-#: The hook's 35 s wait, then MLServer's own shutdown.
-GRACE_PERIOD_SECONDS = 65
+#: MLServer's own shutdown after the hook's wait (the grace period covers both).
+SHUTDOWN_SECONDS = 30
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
+
+def grace_period_seconds(runtime: RuntimeSettings) -> int:
+    """The runtime pod's termination grace period: the drain hook's wait, then the shutdown."""
+    return runtime.drain_wait_seconds + SHUTDOWN_SECONDS
+
 
 def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list[dict[str, Any]]:
     """Environment of the runtime container: which model to load and how to assign arms.
@@ -121,7 +128,8 @@ class SeldonV1Backend:
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
             {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR},
-            {"name": "UPLIFT_CAMPAIGNS_FILE", "value": campaigns.FILE}] + [
+            {"name": "UPLIFT_CAMPAIGNS_FILE", "value": campaigns.FILE},
+            {"name": "UPLIFT_DRAIN_WAIT_SECONDS", "value": str(runtime.drain_wait_seconds)}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env] + [
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
@@ -146,7 +154,7 @@ class SeldonV1Backend:
                        "name": naming.campaigns_config_map(owner.name), "optional": True}}]
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
                                     "automountServiceAccountToken": False,
-                                    "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS}
+                                    "terminationGracePeriodSeconds": grace_period_seconds(runtime)}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name
         return {

@@ -33,6 +33,8 @@ class RuntimeSettings:
     # (environment variable, Secret name, key): MLflow credentials for the runtime's loader.
     credential_env: tuple[tuple[str, str, str], ...] = ()
     service_account_name: str | None = None
+    #: How long a stopping replica waits, after counting what it holds pending, for a scrape.
+    drain_wait_seconds: int = 35
 
 
 @dataclass(frozen=True)

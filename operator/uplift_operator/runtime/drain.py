@@ -4,9 +4,10 @@ a scrape to read it.
 ``python -m uplift_operator.runtime.drain [--wait S]`` POSTs ``/uplift/v1/drain`` to the
 runtime in the same pod (``MLSERVER_HTTP_PORT``, default 8080) — every cohort count still
 pending is counted at once (``UpliftRuntime.drain_cohorts``) — then sleeps ``--wait`` seconds
-(default 35, ``UPLIFT_DRAIN_WAIT_SECONDS``) so that a scrape (30 s is common) reads the counters
-before the kubelet sends SIGTERM. ``render.seldon`` sets it as the runtime container's preStop
-hook with a grace period long enough for both. A runtime that does not answer is not waited for:
+(``UPLIFT_DRAIN_WAIT_SECONDS``, which ``render.seldon`` sets to the operator's Prometheus scrape
+interval + 5 s; default 35) so that a scrape reads the counters before the kubelet sends
+SIGTERM. ``render.seldon`` sets it as the runtime container's preStop hook with a grace period
+long enough for both. A runtime that does not answer is not waited for:
 nothing it held can be saved then, and the pod's stop should not be held up.
 """
 

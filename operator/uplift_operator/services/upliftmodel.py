@@ -109,6 +109,8 @@ class Dependencies:
     metric_templates: Mapping[str, str]
     runtime_image: str
     default_tracking_uri: str | None
+    # A stopping runtime replica's wait for a scrape after it counts what it holds pending.
+    runtime_drain_wait: int = 35
     resolver: Resolver = field(default_factory=Resolver)
     # MLflow write-backs, applied off the pass by one worker (started by the handlers).
     write_back: WriteBack = field(default_factory=WriteBack)
@@ -581,7 +583,8 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
         unit_key=spec.experiment.unit_key, salt=spec.experiment.salt or f"{namespace}/{name}",
         treatments=tuple(t.name for t in spec.treatments), resources=resources,
         credential_env=tuple(credential_env),
-        service_account_name=spec.serving.service_account_name)
+        service_account_name=spec.serving.service_account_name,
+        drain_wait_seconds=deps.runtime_drain_wait)
 
 
 def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,

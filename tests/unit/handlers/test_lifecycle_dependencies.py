@@ -115,3 +115,27 @@ def test_events_are_posted_by_a_few_workers_that_leave_when_their_object_is_done
     assert posting.worker_limit is not None and 1 <= posting.worker_limit <= 16
     assert posting.worker_limit / posting.idle_timeout >= 100  # objects a second, at least
     stop_passes(memo=memo)
+
+
+@pytest.mark.parametrize(("argv", "environment", "wait"), [
+    ([], None, 35), (["--prometheus-scrape-interval", "60"], None, 65), ([], "15", 20)])
+def test_the_runtime_pods_drain_wait_is_the_scrape_interval_and_some_slack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], environment: str | None,
+        wait: int) -> None:
+    """A stopping runtime pod waits for the scrape after its drain: a Prometheus that scrapes
+    every 60 s needs more than the 35 s that a 30 s one does."""
+    config_file = tmp_path / "kubeconfig"
+    config_file.write_text(KUBECONFIG)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file))
+    if environment is None:
+        monkeypatch.delenv("UPLIFT_PROMETHEUS_SCRAPE_INTERVAL", raising=False)
+    else:
+        monkeypatch.setenv("UPLIFT_PROMETHEUS_SCRAPE_INTERVAL", environment)
+    deps = lifecycle.dependencies(settings.parse_args(["--all-namespaces", *argv]))
+    assert deps.runtime_drain_wait == wait
+
+
+@pytest.mark.parametrize("bad", ["0", "301"])
+def test_a_scrape_interval_out_of_bounds_is_refused(bad: str) -> None:
+    with pytest.raises(SystemExit):
+        settings.parse_args(["--all-namespaces", "--prometheus-scrape-interval", bad])

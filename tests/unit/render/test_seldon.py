@@ -117,13 +117,20 @@ def test_runtime_pods_get_no_api_token_and_the_shared_decision_key() -> None:
             "name": "hillstrom-uplift-decision-key", "key": "key"}
 
 
-def test_a_stopping_runtime_pod_drains_its_pending_cohorts_within_its_grace_period() -> None:
-    for predictor in BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))["spec"]["predictors"]:
+@pytest.mark.parametrize("wait", [drain.DEFAULT_WAIT_SECONDS, 65])
+def test_a_stopping_runtime_pod_drains_its_pending_cohorts_within_its_grace_period(
+        wait: int) -> None:
+    """The hook waits what the operator was told (its scrape interval + 5 s), and the grace
+    period leaves MLServer its shutdown after that wait."""
+    runtime = RuntimeSettings(**{**RUNTIME.__dict__, "drain_wait_seconds": int(wait)})
+    for predictor in BACKEND.render(OWNER, runtime, TrafficSplit("3", "4", 25))["spec"]["predictors"]:
         pod = predictor["componentSpecs"][0]["spec"]
         (container,) = pod["containers"]
         assert container["lifecycle"]["preStop"]["exec"]["command"] == [
             "python", "-m", drain.__name__]
-        assert pod["terminationGracePeriodSeconds"] > drain.DEFAULT_WAIT_SECONDS + 20
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["UPLIFT_DRAIN_WAIT_SECONDS"] == str(int(wait))
+        assert pod["terminationGracePeriodSeconds"] == wait + 30
 
 
 def test_the_decision_key_secret_is_owned_by_the_model() -> None:
@@ -156,3 +163,14 @@ def test_every_predictor_mounts_the_campaigns_config_map_as_a_directory(case: st
         # optional: the operator writes it once it has something to say (a Campaign, a split)
         assert {"name": mount["name"], "configMap": {"name": "hillstrom-uplift-campaigns",
                                                      "optional": True}} in pod["volumes"]
+
+
+def test_the_drain_waits_defaults_agree() -> None:
+    """The hook's own default (no env), the render's and the operator's (30 s scrapes + 5)."""
+    from uplift_operator.handlers.lifecycle import DRAIN_SCRAPE_SLACK
+    from uplift_operator.services.upliftmodel import Dependencies
+    from uplift_operator.settings import OperatorConfig
+
+    assert drain.DEFAULT_WAIT_SECONDS == RuntimeSettings.drain_wait_seconds \
+        == Dependencies.runtime_drain_wait \
+        == OperatorConfig.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK

@@ -322,6 +322,15 @@ def test_an_apply_over_a_graph_changed_since_it_was_read_decides_again() -> None
     assert sim.weights() == {"1": 100}
 
 
+def test_the_serving_pods_wait_the_operators_drain_wait_before_they_stop() -> None:
+    sim = Sim()
+    sim.deps.runtime_drain_wait = 65
+    sim.tick()
+    pod = sim.cluster.objects[SELDON]["spec"]["predictors"][0]["componentSpecs"][0]["spec"]
+    assert {"name": "UPLIFT_DRAIN_WAIT_SECONDS", "value": "65"} in pod["containers"][0]["env"]
+    assert pod["terminationGracePeriodSeconds"] == 95
+
+
 # -- the decision-key Secret ---------------------------------------------------------------------
 
 KEY_SECRET = (NS, f"{NAME}-decision-key")
