@@ -551,8 +551,14 @@ class StepPass(ABC, Generic[S]):
         if could_end is not None and could_end > self.now:
             times.append(could_end)
         deadline = self.ramp.progress_deadline
-        if could_end is not None and deadline is not None and not self.deadline_exceeded:
-            times.append(could_end + parse_duration(deadline) + MIN_REQUEUE)
+        counts_from = self.deadline_counts_from()
+        if counts_from is not None and deadline is not None and not self.deadline_exceeded:
+            # Only a deadline still to come: one that passed without being exceeded (a step
+            # waiting for a promote, a pause, gates that passed) is checked again at the next
+            # analysis; asked for now, it would requeue the pass every second.
+            due = counts_from + parse_duration(deadline) + MIN_REQUEUE
+            if due > self.now:
+                times.append(due)
         return times
 
     def requeue(self, extra: Sequence[dt.datetime] = ()) -> dt.timedelta | None:

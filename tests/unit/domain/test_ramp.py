@@ -499,6 +499,45 @@ def test_deadline_requeue_is_scheduled() -> None:
     assert sim.log[-1].requeue_after == dt.timedelta(minutes=30)
 
 
+def test_deadline_requeue_counts_from_when_the_gates_can_be_conclusive() -> None:
+    """The deadline's pass is due where the deadline runs from (onlineEffect: once its first
+    cohorts closed), not at the pause's end, which passed long before."""
+    spec = make_spec(progressDeadline="10m", analysisInterval="30m", steps=[(10, "5m")],
+                     gates=[{"name": "effect", "type": "onlineEffect", "margin": 0.01,
+                             "marginType": "absolute"}])
+    spec = spec.model_copy(update={"experiment": spec.experiment.model_copy(
+        update={"attribution_window": "1h"})})
+    sim = with_canary(spec)
+    d = sim.tick(30, verdicts={"effect": INC})
+    assert d.requeue_after == dt.timedelta(minutes=30)  # the next analysis; deadline at 70m
+
+
+@pytest.mark.parametrize("case", ["no pause", "inconclusiveLimit", "paused", "window"])
+def test_a_deadline_that_passed_unexceeded_never_requeues_every_second(case: str) -> None:
+    """A step past its pause + progressDeadline that is not declared stuck (it waits for a
+    promote, is paused, or its gates cannot be conclusive yet) runs its next pass at the next
+    analysis, not every second."""
+    gates: list[dict[str, Any]] | None = None
+    steps: list[tuple[int, str | None]] = [(10, "5m"), (50, "5m")]
+    rollout: dict[str, Any] = {}
+    verdict = P
+    if case == "no pause":
+        steps = [(10, None), (50, "5m")]
+    elif case == "inconclusiveLimit":
+        gates, verdict = [{"name": "latency", "type": "latency", "inconclusiveLimit": 1}], INC
+    elif case == "paused":
+        rollout = {"paused": True}
+    else:
+        gates, verdict = [{"name": "latency", "type": "onlineEffect", "margin": 0.01,
+                           "marginType": "absolute"}], INC
+    sim = with_canary(make_spec(progressDeadline="10m", steps=steps, gates=gates, **rollout))
+    sim.tick(1, verdicts={"latency": verdict})
+    for minutes in (30, 0.5):
+        d = sim.tick(minutes, verdicts={"latency": verdict} if minutes >= 1 else None)
+        assert d.status.phase is not Phase.DEGRADED
+        assert d.requeue_after is not None and d.requeue_after >= dt.timedelta(seconds=30)
+
+
 # -- versions changing under the ramp ------------------------------------------------------------
 
 def test_newer_version_replaces_the_canary_and_restarts() -> None:
