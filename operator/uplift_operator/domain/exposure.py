@@ -135,11 +135,17 @@ def treating(status: CampaignStatus, deleting: bool = False) -> bool:
     """The campaigns file's ``active``: whether the runtime may treat under the campaign now.
 
     False at 0 % exposure and in every phase that means "treat no one" whatever exposure the
-    status still shows: Suspended (before its start), Completed (past its end), Degraded (rolled
-    back, its model Degraded, an invalid spec: nothing is sent on a spec the operator refused),
-    no phase yet; and while the Campaign is being deleted."""
-    return (not deleting and status.exposure_percent > 0
-            and status.phase in _TREATING_PHASES)
+    status still shows: Suspended (before its start, a spent budget), Completed (past its end),
+    Degraded for an invalid spec (nothing is sent on a spec the operator refused; a rollback or
+    a Degraded model leave exposure 0 anyway), no phase yet; and while the Campaign is being
+    deleted. A step past its ``progressDeadline`` is Degraded too, but its ramp still exposes
+    at its step (Ready reason ``Exposing``): it goes on treating there, as the status says."""
+    if deleting or status.exposure_percent <= 0:
+        return False
+    if status.phase is Phase.DEGRADED:
+        ready = cond.find(status.conditions, cond.READY)
+        return ready is not None and ready.reason == cond.EXPOSING
+    return status.phase in _TREATING_PHASES
 
 
 @dataclass(frozen=True)

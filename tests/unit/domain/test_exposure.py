@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignStatus, Schedule
-from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
+from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase
 from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome, Suspension
 from uplift_operator.domain.measurements import CampaignUnits
@@ -95,6 +95,22 @@ def test_treating_is_the_files_active(phase: Phase | None, percent: float, delet
                                       active: bool) -> None:
     status = CampaignStatus(phase=phase, exposure_percent=percent)
     assert exposure.treating(status, deleting=deleting) is active
+
+
+def _ready(reason: str) -> list[Condition]:
+    return [Condition(type="Ready", status="True" if reason == "Exposing" else "False",
+                      reason=reason, message="m", last_transition_time=T0)]
+
+
+@pytest.mark.parametrize(("ready", "active"), [
+    ("Exposing", True),  # ProgressDeadlineExceeded: the step still exposes, not rolled back
+    ("InvalidSpec", False),
+    ("RolledBack", False),
+])
+def test_a_degraded_campaign_treats_only_past_its_deadline(ready: str, active: bool) -> None:
+    status = CampaignStatus(phase=Phase.DEGRADED, exposure_percent=5, current_step=0,
+                            conditions=_ready(ready))
+    assert exposure.treating(status) is active
 
 
 @pytest.mark.parametrize(("schedule", "now", "expected"), [

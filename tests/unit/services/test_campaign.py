@@ -160,6 +160,13 @@ def test_gates_without_data_are_inconclusive_and_never_ramp() -> None:
     sim.tick(24 * 60)
     assert sim.status["phase"] == "Degraded" and sim.status["exposurePercent"] == 5
     assert "ProgressDeadlineExceeded" in sim.status["message"]
+    # The step still exposes 5 %: the campaigns file goes on treating there.
+    assert exposure.treating(CampaignStatus.model_validate(sim.status))
+    # An invalid spec edit on top of it stops the treating (nothing sent on a refused spec).
+    sim.edit_spec(exposure={**sim.body["spec"]["exposure"], "analysisInterval": "500ms"})
+    sim.tick(1)
+    assert sim.status["phase"] == "Degraded" and sim.status["exposurePercent"] == 5
+    assert not exposure.treating(CampaignStatus.model_validate(sim.status))
 
 
 
