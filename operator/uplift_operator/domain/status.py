@@ -10,14 +10,15 @@ set here or in the ramps (``domain.canary``, ``domain.exposure``), with the reas
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from uplift_operator.api.v1alpha1.common import Condition, Phase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Applied", "Observation", "Resolved", "model_resolved", "resolution_warning",
-           "serving_applied", "spec_valid", "status_patch", "validation_outcome"]
+__all__ = ["Applied", "Observation", "Resolved", "apply_retry_seconds", "model_resolved",
+           "resolution_warning", "serving_applied", "spec_valid", "status_patch", "validation_outcome"]
 
 MAX_MESSAGE = 4000
 
@@ -156,6 +157,23 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",
                               reason=cond.APPLIED, message=_clip(message), now=now,
                               observed_generation=generation)
+
+
+#: How soon a failed apply of the serving graph is tried again: the time it has been failing
+#: (so the retries back off, doubling), within these bounds.
+APPLY_RETRY_MIN_SECONDS = 2.0
+APPLY_RETRY_MAX_SECONDS = 60.0
+
+
+def apply_retry_seconds(conditions: Sequence[Condition], now: dt.datetime) -> float | None:
+    """When to apply the serving graph again (None: it was applied). A failed apply leaves the
+    graph behind the status (a rollback written while the canary still takes traffic): it
+    must not wait for a resync or the next analysis."""
+    applied = cond.find(conditions, cond.SERVING_APPLIED)
+    if applied is None or applied.reason != cond.APPLY_FAILED:
+        return None
+    failing = (now - applied.last_transition_time).total_seconds()
+    return min(max(failing, APPLY_RETRY_MIN_SECONDS), APPLY_RETRY_MAX_SECONDS)
 
 
 def status_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:

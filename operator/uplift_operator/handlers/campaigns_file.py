@@ -40,6 +40,10 @@ CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{namin
 Key = tuple[str, str]  # (namespace, UpliftModel name)
 
 
+class FileNotWrittenError(RuntimeError):
+    """The campaigns file's ConfigMap could not be written (the API server said why)."""
+
+
 @kopf.index(GROUP, VERSION, "campaigns")
 def campaigns_by_model(body: kopf.Body, namespace: str | None, spec: kopf.Spec,
                        **_: Any) -> dict[Key, dict[str, Any]]:
@@ -63,9 +67,12 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         split = service.version_split(status, body.get("spec"))
         synced = service.sync(owner, found, file_dependencies(memo), split, new_model=not status)
         if synced.error is not None:
-            logger.warning("campaigns file of %s/%s not written: %s", owner.namespace,
-                           owner.name, synced.error)
-        elif synced.changed:
+            # A failed pass is run again soon, backing off (``run_passes``): the write may be
+            # what stops the pods treating (a rollback to 0 %, a suspension), and nothing else
+            # need change to wake it.
+            raise FileNotWrittenError(f"campaigns file of {owner.namespace}/{owner.name} not "
+                                      f"written: {synced.error}")
+        if synced.changed:
             logger.info("campaigns file of %s/%s written: campaigns %s, active %s",
                         owner.namespace, owner.name, list(synced.campaigns),
                         list(synced.active))

@@ -178,7 +178,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
     if applied is not None and applied.error is not None:
         events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
-    return PassResult(status.to_wire(), tuple(events), _next_pass(decision, resolved))
+    following = _next_pass(decision, resolved)
+    retry = status_logic.apply_retry_seconds(status.conditions, now)
+    if retry is not None:  # the graph is behind the status: try again soon, backing off
+        following = retry if following is None else min(following, retry)
+    return PassResult(status.to_wire(), tuple(events), following)
 
 
 #: The UpliftModel resourceVersion the serving graph was decided on, stamped on the child.

@@ -137,6 +137,25 @@ def test_an_apply_error_sets_serving_applied_false_and_warns() -> None:
     assert sim.condition("ServingApplied")["status"] == "True" and SELDON in sim.cluster.objects
 
 
+def test_a_rollback_whose_apply_failed_is_applied_again_within_seconds_backing_off() -> None:
+    """The status says rolled back while the graph still gives the canary its weight: the pass
+    asks to run again in seconds (not at the next resync), longer while the apply keeps
+    failing, at most a minute."""
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 5.0  # the custom gate's max is 1: Fail, rollback
+    sim.cluster.apply_error = KubeError("the server is currently unable to handle the request",
+                                        503)
+    result = sim.tick(61)
+    assert "canaryVersion" not in sim.status and sim.weights() == {"1": 90, "2": 10}
+    assert result.requeue_after == 2.0
+    waits = [sim.tick(seconds).requeue_after for seconds in (2, 2, 4, 8, 16, 32, 64, 128)]
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
+    sim.cluster.apply_error = None
+    result = sim.tick(1)
+    assert sim.weights() == {"1": 100} and result.requeue_after is None
+
+
 def test_a_hand_edited_child_is_applied_again() -> None:
     sim = Sim()
     sim.with_canary()
