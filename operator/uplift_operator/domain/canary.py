@@ -193,6 +193,13 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
         return None
 
+    def promote_refused(self) -> str | None:
+        if self.seen.canary_ready:
+            return None
+        return (f"canary {self.status.canary_version} does not serve: a promote would move "
+                f"traffic off stable {self.status.stable_version}, which serves, onto it; "
+                "annotate again once it serves")
+
     def judged_since(self) -> dt.datetime | None:
         s = self.status
         times = [t for t in (s.step_started_at, s.split_applied_at) if t is not None]

@@ -252,6 +252,11 @@ class StepPass(ABC, Generic[S]):
         """Whether the ramp is judging its offline gates before any traffic (canary only)."""
         return False
 
+    def promote_refused(self) -> str | None:
+        """Why a manual promote must not be done now (None: it may): a canary that does not
+        serve would be given traffic, or made stable with nothing serving."""
+        return None
+
     def judged_since(self) -> dt.datetime | None:
         """Since when the step's gates must have passed: its start, or later when the level
         had to be applied again mid-step (canary)."""
@@ -364,13 +369,19 @@ class StepPass(ABC, Generic[S]):
         if not self.active():
             self.ignore(request, Reason.MANUAL_PROMOTE, "no ramp to promote")
             return
+        refused = self.promote_refused()
+        if refused is not None:
+            self.ignore(request, Reason.MANUAL_PROMOTE, refused)
+            return
         full = request.kind is RequestKind.PROMOTE_FULL
         self.emit("Normal", Reason.MANUAL_PROMOTE,
                   f"{'full' if full else 'one-step'} promote of {self.where()} ({request.actor})")
-        if full or self.step_index() >= len(self.steps) - 1:
+        if full:
             self.complete(request.actor, "promoted by hand")
-        elif self.pre_traffic():
+        elif self.pre_traffic():  # one step from no traffic is the first step, on any ramp
             self.start_traffic()
+        elif self.step_index() >= len(self.steps) - 1:
+            self.complete(request.actor, "promoted by hand")
         else:
             self.advance_step(request.actor, "promoted by hand")
 

@@ -598,6 +598,36 @@ def test_promote_at_the_last_step_promotes() -> None:
     assert sim.tick(1).status.stable_version == "2"
 
 
+def test_a_one_step_promote_before_any_traffic_starts_the_traffic_on_any_ramp() -> None:
+    """In the pre-traffic analysis the next step is the first one, also on a one-step ramp:
+    the canary is not made stable before it served a request."""
+    sim = with_canary(make_spec(steps=[(50, "5m")], gates=[{"name": "qini", "type": "qini"}]))
+    assert sim.status.canary_weight == 0
+    sim.request(ramp.PROMOTE_ANNOTATION, "step")
+    d = sim.tick(0.1)
+    assert (d.status.stable_version, d.status.canary_version) == ("1", "2")
+    assert d.status.canary_weight == 50
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.TRAFFIC_STARTED]
+
+
+@pytest.mark.parametrize("mode", ["full", "step"])
+def test_a_promote_of_a_canary_that_does_not_serve_is_refused(mode: str) -> None:
+    """Promoting a canary whose pods do not serve would take traffic off the stable version
+    that does: refused with a Warning, the graph as it was; a new token once it serves works."""
+    sim = with_canary(make_spec(steps=[(10, "5m")]))
+    sim.canary_ready = False
+    sim.tick(1)
+    sim.request(ramp.PROMOTE_ANNOTATION, f"{mode}:a")
+    d = sim.tick(0.1)
+    assert (d.status.stable_version, d.status.canary_version) == ("1", "2")
+    assert d.traffic == TrafficSplit("1", "2", 10)
+    assert [(e.type, e.reason) for e in d.events] == [("Warning", Reason.MANUAL_PROMOTE)]
+    assert "does not serve" in d.events[0].message
+    sim.canary_ready = True
+    sim.request(ramp.PROMOTE_ANNOTATION, f"{mode}:b")
+    assert sim.tick(0.1).status.stable_version == "2"
+
+
 def test_requests_without_a_canary_are_recorded_and_ignored() -> None:
     sim = Sim(make_spec())
     sim.tick()
