@@ -17,7 +17,7 @@ comparable; only treated rows spend.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -303,10 +303,16 @@ class DecisionEngine:
         wanted = rule.choice  # the policy's choice before the cap and the budget
         choice = np.where(is_exposed, wanted, policy.NO_TREATMENT).astype(np.int64)
         capped = np.zeros(n, dtype=bool)
-        for i, unit in enumerate(unit_ids):
-            if choice[i] != policy.NO_TREATMENT \
-                    and ledger.count(unit) >= c.max_treatments_per_unit:
+        # A unit may come more than once in a request: its rows take what is left of its cap
+        # in the budget's order (the rule's best first), the ledger counts only after the loop.
+        taken: Counter[str] = Counter()
+        candidates = np.flatnonzero(choice != policy.NO_TREATMENT)
+        for i in candidates[np.argsort(-rule.score[candidates], kind="stable")].tolist():
+            unit = unit_ids[i]
+            if ledger.count(unit) + taken[unit] >= c.max_treatments_per_unit:
                 choice[i], capped[i] = policy.NO_TREATMENT, True
+            else:
+                taken[unit] += 1
         remaining = ledger.remaining(c, now)
         if request_budget is not None:
             remaining = request_budget if remaining is None else min(remaining, request_budget)

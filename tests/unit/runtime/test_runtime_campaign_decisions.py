@@ -208,6 +208,25 @@ def test_treatments_per_unit_are_capped_in_both_arms(model: UpliftModel) -> None
                 "holdout" if rounds[2].arms[i] == "holdout" else "capped")
 
 
+def test_a_unit_repeated_in_one_request_gets_no_more_than_its_cap(model: UpliftModel) -> None:
+    e = engine(model)
+    c = campaign(max_treatments_per_unit=2, holdout_fraction=0.0,
+                 treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)},
+                 policy=Policy("upliftThreshold", min_uplift=-1.0))
+    bound = e.bind(c)
+    batch = e.decide(cols(4), ["alice"] * 4, {}, bound, NOW)
+    assert sorted(batch.campaign_arms or []) == ["capped", "capped", "treated", "treated"]
+    assert batch.spend == 2.0
+    assert e.ledgers[c.name].count("alice") == 2
+    assert e.decide(cols(2), ["alice"] * 2, {}, bound, NOW + 1).campaign_arms == ["capped"] * 2
+    # The budget counts within a request too: rows of one unit spend like any others.
+    budgeted = e.bind(replace(c, name="budgeted", max_treatments_per_unit=10,
+                              budget=Budget(amount=3.0, period_start=NOW)))
+    batch = e.decide(cols(6), ["bob"] * 6, {}, budgeted, NOW)
+    assert batch.spend == 3.0
+    assert sorted(batch.campaign_arms or []) == ["budget-exhausted"] * 3 + ["treated"] * 3
+
+
 @pytest.mark.parametrize(("changes", "why"), [
     ({"active": False}, "inactive"),
     ({"start": NOW + 10}, "not-started"),
