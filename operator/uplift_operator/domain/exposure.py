@@ -16,10 +16,13 @@ were) and the campaign is Completed (Ready reason ``ScheduleEnded``), whatever i
 ``treating`` tells the campaigns file (``render.campaigns``) whether the runtime may treat under
 the campaign at all. A budget gate's Fail (``domain.gates.Suspension``: the period's spend
 reached the budget) suspends the ramp instead of rolling it back: exposure 0 %, the step kept,
-phase Suspended (Ready reason ``BudgetExhausted``) until the budget period rolls over
-(``domain.budget``), then the step's exposure again. Each applied analysis copies the
-campaign's results (incremental effect and ROI with bounds, treated units, the period's spend)
-from its gates into status, where they stay once the ramp ends. No I/O, no clock.
+the exposure it held in ``suspendedExposurePercent``, phase Suspended (Ready reason
+``BudgetExhausted``) until the budget period rolls over (``domain.budget``), then that exposure
+again. The budget gates go on being measured once the ramp completed (the other gates do not:
+the ramp is decided), since they are the only place the replicas' spend is summed; a spent
+budget suspends a completed ramp the same way. Each applied analysis copies the campaign's
+results (incremental effect and ROI with bounds, treated units, the period's spend) from its
+gates into status, where they stay once the ramp ends. No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -45,15 +48,15 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.gates import next_step
+from uplift_operator.domain.gates import assess, next_step
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
-           "analysis_due", "budget_suspension", "completes", "decide", "decisions_since",
-           "first_cohort_closes", "gates_to_measure", "model_observation", "outside_schedule",
-           "ramp_started_at", "treating"]
+           "analysis_due", "budget_suspension", "completed", "completes", "decide",
+           "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
+           "model_observation", "outside_schedule", "ramp_started_at", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -220,10 +223,30 @@ class Decision:
     requeue_after: dt.timedelta | None
 
 
+def exposing(status: CampaignStatus) -> bool:
+    """Whether the campaign has an exposure ramp underway or completed, a spent budget
+    suspending it or not: what a withdrawal, an abort or a retry acts on, and what the model
+    serving again must not restart."""
+    return (status.current_step is not None or status.exposure_percent > 0
+            or status.suspended_exposure_percent is not None)
+
+
+def completed(status: CampaignStatus) -> bool:
+    """Whether the exposure ramp completed and still exposes (or a spent budget suspends it)."""
+    return status.current_step is None and exposing(status)
+
+
+def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
+    return [gate for gate in spec.exposure.gates if gate.type == "budget"]
+
+
 def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
-    """Whether the exposure gates should be measured now (a step is underway and an interval
-    has passed since the later of its start and the last analysis)."""
-    return steps.analysis_due(spec.exposure, status, now, active=status.current_step is not None)
+    """Whether the exposure gates should be measured now (``gates_to_measure``): a step is
+    underway, or the ramp completed and has a budget gate, and an interval has passed since
+    the later of the step's start and the last analysis."""
+    measuring = status.current_step is not None or (completed(status)
+                                                     and bool(_budget_gates(spec)))
+    return steps.analysis_due(spec.exposure, status, now, active=measuring)
 
 
 def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
@@ -259,8 +282,13 @@ def first_cohort_closes(spec: CampaignSpec, status: CampaignStatus) -> dt.dateti
     return since + parse_duration(spec.experiment.attribution_window)
 
 
-def gates_to_measure(spec: CampaignSpec) -> list[CampaignGate]:
-    """Every exposure gate, at every analysis (campaigns have no offline gates)."""
+def gates_to_measure(spec: CampaignSpec,
+                     status: CampaignStatus | None = None) -> list[CampaignGate]:
+    """Every exposure gate while a step is underway (campaigns have no offline gates; no
+    ``status``: as then); once the ramp completed, the budget gates only: nothing is left to
+    decide about the model's effect, but the replicas' spend is summed nowhere else."""
+    if status is not None and status.current_step is None:
+        return _budget_gates(spec)
     return list(spec.exposure.gates)
 
 
@@ -313,10 +341,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return self.status.current_step is not None
 
     def level(self) -> float:
-        return self.status.exposure_percent
+        # Suspended by the budget: the exposure to give back is the ramp's level.
+        held = self.status.suspended_exposure_percent
+        return held if held is not None else self.status.exposure_percent
 
     def set_level(self, value: float) -> None:
-        self.status.exposure_percent = value
+        if self.status.suspended_exposure_percent is not None:
+            self.status.suspended_exposure_percent = value
+        else:
+            self.status.exposure_percent = value
 
     def step_level(self, index: int) -> float:
         return self.spec.exposure.steps[index].percent
@@ -351,6 +384,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
         text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
         self.status.exposure_percent = 0
+        self.status.suspended_exposure_percent = None
         self.end_ramp()
         self.status.rolled_back_generation = self.generation or 0
         self.record(reason, self.subject(), why, actor)
@@ -359,14 +393,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
         # A full promote jumps to the last step's exposure; the ramp is there already otherwise.
         last = self.spec.exposure.steps[-1].percent
-        self.status.exposure_percent = max(self.status.exposure_percent, last)
-        text = f"exposure ramp complete at {self.status.exposure_percent:g}% ({why})"
+        self.set_level(max(self.level(), last))
+        text = f"exposure ramp complete at {self.level():g}% ({why})"
         self.end_ramp()
         self.record(Reason.RAMP_COMPLETED, self.subject(), why, actor)
         self.emit("Normal", Reason.RAMP_COMPLETED, text)
 
     def retry(self, request: ManualRequest) -> None:
-        if self.active() or self.status.exposure_percent > 0:
+        if exposing(self.status):
             # Restarting would lower the exposure of units already treated: exposure only
             # grows along a ramp, or drops to 0 % by a rollback.
             self.ignore(request, Reason.RETRY, f"{self.exposed()} is not rolled back; retry "
@@ -429,11 +463,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     # -- exposure -----------------------------------------------------------------------------
 
     def exposed(self) -> str:
+        held = self.status.suspended_exposure_percent
+        if held is not None and self.status.exposure_percent == 0:
+            return f"exposure {held:g}% (suspended to 0% by the budget)"
         return f"exposure {self.status.exposure_percent:g}%"
 
     def abort_exposure(self, request: ManualRequest, reason: Reason, why: str) -> None:
-        # A completed ramp still exposes units: an abort stops that too.
-        if not self.active() and self.status.exposure_percent == 0:
+        # A completed ramp still exposes units (or will, once its budget renews): an abort
+        # stops that too.
+        if not exposing(self.status):
             self.ignore(request, reason, "nothing is exposed")
             return
         self.roll_back(reason, why, request.actor)
@@ -448,9 +486,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def withdraw(self, why: str) -> None:
         """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event."""
         s = self.status
-        if self.active() or s.exposure_percent > 0:
+        if exposing(s):
             text = f"{self.exposed()} withdrawn: {why}"
             s.exposure_percent = 0
+            s.suspended_exposure_percent = None
             self.end_ramp()
             self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), why)
             self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
@@ -460,8 +499,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         history entry once (the campaign did what it was scheduled to do)."""
         s = self.status
         text = f"campaign completed, {self.exposed()} withdrawn: {why}"
-        if self.active() or s.exposure_percent > 0:
+        if exposing(s):
             s.exposure_percent = 0
+            s.suspended_exposure_percent = None
             self.end_ramp()
         if self.previous.phase not in (Phase.COMPLETED, None):
             self.record(Reason.CAMPAIGN_COMPLETED, self.subject(), why)
@@ -472,9 +512,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if not self.model.serving:
             self.withdraw(self.model.why)
             return
-        if self.active() or s.exposure_percent > 0:
+        if exposing(s):
             self.follow_version()
-            return  # underway, or complete
+            return  # underway, or complete (a spent budget suspending it or not)
         rolled_back = s.rolled_back_generation
         if rolled_back is not None and rolled_back == (self.generation or 0):
             return  # stays at 0 % until a spec change or a retry
@@ -492,8 +532,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         drift, custom) start afresh, their α spent once per version as an UpliftModel's are;
         a deliveryRate gate (the sender, not the model) carries its evidence into a new
         stratum, as at a step change; a budget gate (the period's money) keeps its verdict, so
-        a spent budget stays suspended. A completed ramp keeps its exposure: no gate runs
-        after completion, the model's own canary gates vetted the new version."""
+        a spent budget stays suspended. A completed ramp keeps its exposure: no gate but the
+        budget runs after completion, the model's own canary gates vetted the new version."""
         old, new = self.previous.model_version, self.status.model_version
         if old is None or new is None or old == new:
             return
@@ -519,28 +559,68 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a
-        history entry once), and give the step its exposure back once the period rolls over
-        (the step and its gates' evidence kept, its pause counted again: nothing was rolled back)."""
-        if not self.active():
+        history entry once), keeping the exposure it held in ``suspendedExposurePercent``, and
+        give that exposure back once the suspension lifts: a ramp underway keeps its step and
+        its gates' evidence, its pause counted again (nothing was rolled back); a completed
+        ramp gets its exposure back as it was."""
+        s = self.status
+        if not self.active() and not completed(s):
             return
-        was = self.previous.phase is Phase.SUSPENDED and self.previous.current_step is not None
-        self.suspended = budget_suspension(self.spec, self.status, self.budget_anchor, self.now)
+        held = s.suspended_exposure_percent
+        if held is None and self.active() and s.exposure_percent == 0:
+            # Suspended by an operator that did not keep the exposure: the step's.
+            held = self.step_level(self.step_index())
+        self.suspended = budget_suspension(self.spec, s, self.budget_anchor, self.now)
         if self.suspended is not None:
-            text = (f"{self.exposed()} at step {self.step_index() + 1} suspended to 0%: "
-                    f"{self.suspended.why}")
-            self.status.exposure_percent = 0
-            if not was:
+            if held is None:
+                where = (f"at step {self.step_index() + 1}" if self.active()
+                         else "of the completed ramp")
+                text = f"{self.exposed()} {where} suspended to 0%: {self.suspended.why}"
+                held = s.exposure_percent
+                s.exposure_percent = 0
                 self.record(Reason.BUDGET_EXHAUSTED, self.subject(), self.suspended.why)
                 self.emit("Warning", Reason.BUDGET_EXHAUSTED, text)
-        elif was or self.status.exposure_percent == 0:
-            self.status.exposure_percent = self.step_level(self.step_index())
-            if was:
+            s.suspended_exposure_percent, s.exposure_percent = held, 0
+        elif held is not None:
+            # The exposure held before the suspension, not the step's percent as the spec says
+            # now: exposure grows only on evidence (``advance_step``).
+            s.exposure_percent, s.suspended_exposure_percent = held, None
+            if self.active():
                 # The step's pause and deadline run again from here: its time at 0 % was not
                 # time at its exposure. Its gates' evidence is kept.
-                self.status.step_started_at = self.now
-                why = "the budget period rolled over"
-                self.record(Reason.BUDGET_RENEWED, self.subject(), why)
-                self.emit("Normal", Reason.BUDGET_RENEWED, f"{self.where()} resumed ({why})")
+                s.step_started_at = self.now
+            why = "the budget period rolled over"
+            where = self.where() if self.active() else f"completed ramp at {self.exposed()}"
+            self.record(Reason.BUDGET_RENEWED, self.subject(), why)
+            self.emit("Normal", Reason.BUDGET_RENEWED, f"{where} resumed ({why})")
+
+    def apply_analysis(self) -> None:
+        if self.active() or not completed(self.status):
+            super().apply_analysis()
+            return
+        # A completed ramp: only its budget gates were measured (``gates_to_measure``); the
+        # other gates keep what its last step measured.
+        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+        outcomes = {o.name: o for o in self.observed.gate_outcomes or () if o.name in budget_gates}
+        s = self.status
+        if not outcomes or self.restarted:
+            return
+        latest = max(o.time for o in outcomes.values())
+        if s.last_analysis_at is not None and latest <= s.last_analysis_at:
+            return  # already applied: a pass is idempotent
+        previous = {g.name: g for g in s.gates}
+        updated: list[GateStatus] = []
+        for gate in self.spec.exposure.gates:
+            outcome = outcomes.get(gate.name)
+            if outcome is None:
+                if gate.name in previous:
+                    updated.append(previous[gate.name])
+                continue
+            gate_status = assess(gate, previous.get(gate.name), outcome)
+            updated.append(gate_status)
+            self.announce(gate, gate_status)
+        s.gates = updated
+        s.last_analysis_at = latest
 
     # -- phase, conditions --------------------------------------------------------------------
 
@@ -556,7 +636,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             observed_generation=self.generation)
         self.status.conditions = self.ready(conditions, ready, reason, message)
         return Decision(status=self.status, exposure_percent=self.status.exposure_percent,
-                        events=tuple(self.events), requeue_after=self.requeue(self.schedule_times()))
+                        events=tuple(self.events),
+                        requeue_after=self.requeue([*self.schedule_times(), *self.budget_times()]))
 
     def schedule_times(self) -> list[dt.datetime]:
         """The schedule's start and end, and a suspension's end, still to come: a pass is due
@@ -566,6 +647,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if self.suspended is not None:
             times.append(self.suspended.until)
         return [time for time in times if time is not None and time > self.now]
+
+    def budget_times(self) -> list[dt.datetime]:
+        """A completed ramp's next budget analysis (a ramp underway has its own times)."""
+        s = self.status
+        if self.active() or not completed(s) or not _budget_gates(self.spec):
+            return []
+        base = steps.analysis_base(s)
+        return [self.now if base is None
+                else base + parse_duration(self.spec.exposure.analysis_interval)]
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""
@@ -580,11 +670,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if not self.model.serving:
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING
-        if self.active() and self.suspended is not None:
-            resume = self.step_level(self.step_index())
-            return (Phase.SUSPENDED, f"exposure 0%: {self.suspended.why}; then step "
-                                     f"{self.step_index() + 1}/{len(self.steps)} at {resume:g}% "
-                                     "again (never a rollback)", "False", cond.BUDGET_EXHAUSTED)
+        if self.suspended is not None:
+            resume = self.level()
+            then = (f"step {self.step_index() + 1}/{len(self.steps)} at {resume:g}%"
+                    if self.active() else f"the completed ramp's {resume:g}%")
+            return (Phase.SUSPENDED, f"exposure 0%: {self.suspended.why}; then {then} again "
+                                     "(never a rollback)", "False", cond.BUDGET_EXHAUSTED)
         if self.active():
             phase, message = self.ramp_phase()
             unmeasured = [g.name for g in s.gates if g.message.startswith("not measured yet")]

@@ -4,8 +4,9 @@
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
    status for whether a stable version serves (``domain.exposure.model_observation``);
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else;
-4. when an analysis is due, measure every exposure gate from the runtime's counters of this
-   campaign (``services.measurements.collect_campaign``) and judge it with the same
+4. when an analysis is due, measure the exposure gates (every one while a step is underway,
+   the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
+   runtime's counters of this campaign (``services.measurements.collect_campaign``) and judge it with the same
    ``domain.gates.evaluate_gate`` as the UpliftModel; no data is Inconclusive, never Pass. A
    drift gate's training reference is the MLflow run of the stable version the model serves,
    resolved as the model's own pass does (``services.upliftmodel.version_run``: its
@@ -130,7 +131,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
     step_started = status.step_started_at or now
     ramp_started = exposure.ramp_started_at(status) or step_started
     stable = model.observation.stable_version if model.observation.serving else None
-    to_measure = exposure.gates_to_measure(spec)
+    to_measure = exposure.gates_to_measure(spec, status)
     # The drift gate's reference (one Secret read, MLflow once per READY version): only when
     # a drift gate is to be measured on a version that serves.
     registry: Registry | None = None

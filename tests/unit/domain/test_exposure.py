@@ -179,6 +179,62 @@ def test_budget_suspension_holds_within_the_period_of_the_fail() -> None:
     assert exposure.budget_suspension(BUDGET_SPEC, r, ANCHOR, T0 + dt.timedelta(days=7)) is None
 
 
+def test_a_completed_ramp_keeps_measuring_its_budget_and_suspends_then_resumes() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    done = exposure.decide(BUDGET_SPEC, start, exposure.Observed(
+        model=SERVING, budget_anchor=ANCHOR, generation=1,
+        requests=parse_requests({"uplift.dev/promote": "full"})), T0 + dt.timedelta(hours=1))
+    s = done.status
+    assert (s.phase, s.exposure_percent, s.current_step) == (Phase.HEALTHY, 100, None)
+    # The budget gates alone go on being measured, once an interval: the replicas' spend is
+    # summed nowhere else.
+    assert exposure.analysis_due(BUDGET_SPEC, s, T0 + dt.timedelta(hours=1))
+    assert done.requeue_after is not None and done.requeue_after <= dt.timedelta(minutes=5)
+    assert [g.name for g in exposure.gates_to_measure(PROMOTION_SPEC, s)] == ["budget"]
+    s = _budget_pass(s, T0 + dt.timedelta(days=1), GateVerdict.PASS).status
+    assert (s.phase, s.exposure_percent, s.spend) == (Phase.HEALTHY, 100, 10.0)
+    assert not exposure.analysis_due(BUDGET_SPEC, s, T0 + dt.timedelta(days=1, minutes=4))
+    # Spent in the second period: suspended at 0 %, not treating, the exposure kept aside.
+    fail_at = T0 + dt.timedelta(days=8)
+    suspended = _budget_pass(s, fail_at, GateVerdict.FAIL)
+    s = suspended.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent, s.current_step) == (
+        Phase.SUSPENDED, 0, 100, None)
+    assert [e.reason.value for e in suspended.events] == ["BudgetExhausted"]
+    assert "of the completed ramp suspended to 0%" in suspended.events[0].message
+    assert "then the completed ramp's 100% again" in s.message
+    assert not exposure.treating(s)
+    ready = next(c for c in s.conditions if c.type == "Ready")
+    assert ready.reason == "BudgetExhausted"
+    assert exposure.decide(BUDGET_SPEC, s, exposure.Observed(
+        model=SERVING, budget_anchor=ANCHOR, generation=1), fail_at).status == s
+    # Still measured while suspended (a raised budget lifts it); the model serving it is no
+    # reason to restart the ramp at step 1.
+    later = _budget_pass(s, fail_at + dt.timedelta(hours=1), GateVerdict.FAIL)
+    assert later.events == () and later.status.current_step is None
+    # The period rolls over: the completed ramp's exposure again, nothing restarted.
+    renewed = _budget_pass(later.status, T0 + dt.timedelta(days=14), None)
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.suspended_exposure_percent, r.current_step) == (
+        Phase.HEALTHY, 100, None, None)
+    assert [e.reason.value for e in renewed.events] == ["BudgetRenewed"]
+    assert exposure.treating(r)
+
+
+def test_a_renewed_budget_gives_back_the_exposure_held_not_an_edited_step_percent() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    s = _budget_pass(start, T0 + dt.timedelta(days=2), GateVerdict.FAIL).status
+    assert (s.exposure_percent, s.suspended_exposure_percent) == (0, 5)
+    edited = BUDGET_SPEC.model_copy(update={"exposure": BUDGET_SPEC.exposure.model_copy(
+        update={"steps": [step.model_copy(update={"percent": percent}) for step, percent in
+                          zip(BUDGET_SPEC.exposure.steps, (60, 80, 100), strict=True)]})})
+    renewed = exposure.decide(edited, s, exposure.Observed(
+        model=SERVING, budget_anchor=ANCHOR, generation=2), T0 + dt.timedelta(days=7)).status
+    # Never more exposure without evidence at it: 5 % again, 60 % only by advancing.
+    assert (renewed.phase, renewed.exposure_percent, renewed.current_step) == (
+        Phase.PROGRESSING, 5, 0)
+
+
 def test_without_an_anchor_a_spent_budget_holds_until_its_gate_passes() -> None:
     status = _budget_pass(CampaignStatus(), T0, None).status
     status = _budget_pass(status, T0 + dt.timedelta(minutes=5), GateVerdict.FAIL).status

@@ -690,3 +690,28 @@ def test_a_suspended_campaign_never_runs_into_its_progress_deadline() -> None:
     s = sim.status
     assert (s["phase"], s["exposurePercent"]) == ("Suspended", 0)
     assert "ProgressDeadlineExceeded" not in [h["action"] for h in s["history"]]
+
+
+def test_a_completed_ramp_is_still_suspended_when_its_budget_is_spent() -> None:
+    sim, prom = _budget_sim()
+    sim.tick()  # 12:00, step 1 at 5 %
+    sim.annotate("uplift.dev/promote", "full")
+    sim.tick(1)  # 12:01, complete at 100 %
+    assert (sim.status["phase"], sim.status["exposurePercent"]) == ("Healthy", 100)
+    prom.spend, prom.asked = 150.0, []
+    result = sim.tick(5)  # 12:06: the budget gate, summed over the replicas, is still read
+    s = sim.status
+    assert any("uplift_campaign_spend_total" in q for q in prom.asked)
+    assert (s["phase"], s["exposurePercent"], s["suspendedExposurePercent"]) == (
+        "Suspended", 0, 100)
+    assert "currentStep" not in s
+    assert [(e.type, e.reason) for e in result.events] == [("Warning", "BudgetExhausted")]
+    assert not exposure.treating(CampaignStatus.model_validate(s))  # the campaigns file's active
+    assert result.requeue_after is not None and result.requeue_after <= 5 * 60
+    prom.spend = 0.0
+    for _ in range(5):
+        sim.tick(5)  # 12:11 … 12:31: the period rolled over at 12:30
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"], s.get("currentStep")) == ("Healthy", 100, None)
+    assert "suspendedExposurePercent" not in s
+    assert [h["action"] for h in s["history"]][-2:] == ["BudgetExhausted", "BudgetRenewed"]

@@ -290,6 +290,11 @@ class CampaignStatus(RampStatus):
                     "canary of the model does not disturb the campaign).")
     exposure_percent: float = Field(default=0, ge=0, le=100,
                                     description="Percent of eligible units exposed now.")
+    suspended_exposure_percent: float | None = Field(
+        default=None, ge=0, le=100,
+        description="While a spent budget suspends the campaign (exposurePercent 0): the "
+                    "exposure it held, given back when the suspension lifts (the budget period "
+                    "rolls over, or the budget gate passes again). Absent otherwise.")
     rolled_back_generation: int | None = Field(
         default=None, ge=0,
         description="metadata.generation whose exposure ramp was rolled back: exposure stays 0 "
