@@ -2,13 +2,19 @@
 
 Standard library only, so the operator (metric label names, runtime settings) can use it without
 importing the data plane's numpy/pandas stack through ``model.features``.
+
+A key is at most ``MAX_KEY_LENGTH`` characters: the runtime writes it into decision ids and
+metric labels (``runtime.events``), so a model's keys must fit (:func:`treatment_keys`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["treatment_key"]
+__all__ = ["MAX_KEY_LENGTH", "treatment_key", "treatment_keys"]
+
+MAX_KEY_LENGTH = 64
 
 
 def treatment_key(name: str) -> str:
@@ -17,3 +23,18 @@ def treatment_key(name: str) -> str:
     if not key:
         raise ValueError(f"treatment name {name!r} has no alphanumeric characters")
     return key if not key[0].isdigit() else f"t_{key}"
+
+
+def treatment_keys(names: Iterable[str]) -> tuple[str, ...]:
+    """The keys of a model's treatments; ``ValueError`` unless each is at most
+    ``MAX_KEY_LENGTH`` characters and no two names share one."""
+    keys: dict[str, str] = {}
+    for name in names:
+        key = treatment_key(name)
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValueError(f"treatment {name!r}: its key {key[:40]}… has {len(key)} "
+                             f"characters, at most {MAX_KEY_LENGTH}; shorten the name")
+        if key in keys:
+            raise ValueError(f"treatments {keys[key]!r} and {name!r} have the same key {key!r}")
+        keys[key] = name
+    return tuple(keys)

@@ -38,6 +38,7 @@ from uplift_operator.model.features import (
     treatment_key,
     uplift_distribution,
 )
+from uplift_operator.model.keys import treatment_keys
 from uplift_operator.model.learners import BaseSpec, OutcomeKind, infer_outcome, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
 
@@ -125,6 +126,7 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
     unknown = [t for t in treatments if t not in arms]
     if unknown:
         raise ValueError(f"treatments {unknown} not among {cfg.treatment_col} values {arms}")
+    treatment_keys(treatments)  # the runtime serves no key it cannot put in a decision id
     frame = frame[frame[cfg.treatment_col].astype(str).isin([cfg.control, *treatments])]
     if cfg.sample is not None and cfg.sample < len(frame):
         frame = frame.sample(n=cfg.sample, random_state=cfg.seed)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from uplift_operator.model.features import FeatureBins, FloatArray
-from uplift_operator.model.keys import treatment_key
+from uplift_operator.model.keys import treatment_key, treatment_keys
 from uplift_operator.model.scoring import UpliftModel
 from uplift_operator.runtime import policy
 from uplift_operator.runtime.assignment import (
@@ -159,7 +159,8 @@ class DecisionEngine:
         self.model = model
         self.config = config
         self.version = safe_version(version)
-        self.keys = model.treatment_keys
+        # Refuses keys that a decision id cannot carry: ids it would mint and then refuse.
+        self.keys = treatment_keys(model.treatments)
         self.costs = config.cost_vector(self.keys, model.treatments)
         self.units = UnitCache(config.unit_cache_size)
         self.seen = SeenReports(config.dedup_size)

@@ -34,11 +34,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from uplift_operator.model.keys import MAX_KEY_LENGTH
 from uplift_operator.runtime.assignment import ARMS, UNATTRIBUTED, UNEXPOSED
 
 NONE = "none"
 _SEP = "~"
-_KEY = re.compile(r"[a-z0-9_]{1,64}")
+_KEY = re.compile(rf"[a-z0-9_]{{1,{MAX_KEY_LENGTH}}}")   # a model refuses longer keys (model.keys)
 _VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _VERSION_BAD = re.compile(r"[^A-Za-z0-9._-]")
 _ID = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})")
@@ -47,8 +48,8 @@ _SECONDS = re.compile(r"[0-9]{1,12}")
 CAMPAIGN_ARMS = (*ARMS, UNEXPOSED)
 #: A decision without a campaign: its arm, or that arm scored off the unit's owning version.
 MODEL_ARMS = (*ARMS, *(arm + UNATTRIBUTED for arm in ARMS))
-MAX_DECISION_ID = 320   # longer than any id we issue (32 + 1 + 32 + arm + key + version
-                        # + campaign + issued at + window, with separators: ≤ 297)
+MAX_DECISION_ID = 320   # longer than any id we issue (32 + 1 + 32, then ~ arm 9, key 64,
+                        # version 64, campaign 63, issued at 12, window 12: ≤ 295)
 MAX_UNIT_ID = 256
 MAX_REPORTS = 10_000    # per body
 KEY_MIN_BYTES = 16

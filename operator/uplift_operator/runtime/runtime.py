@@ -291,7 +291,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         threadpool_limits(limits=1, user_api="openmp")
         version = (config.model_version or self.settings.version
                    or await asyncio.to_thread(version_from_uri, uri) or "local")
-        self._engine = DecisionEngine(model, config, version, self._signer())
+        try:
+            self._engine = DecisionEngine(model, config, version, self._signer())
+        except ValueError as exc:  # ConfigError included: a cost for a treatment it lacks
+            raise UpliftError(f"model {uri} cannot be served: {exc}", 500) from None
         self._bind_metrics(uri)
         self._warm_up()
         self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)

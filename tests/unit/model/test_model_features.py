@@ -18,6 +18,7 @@ from uplift_operator.model.features import (
     treatment_key,
     uplift_distribution,
 )
+from uplift_operator.model.keys import MAX_KEY_LENGTH, treatment_keys
 
 
 def test_treatment_key_is_metric_safe() -> None:
@@ -25,6 +26,15 @@ def test_treatment_key_is_metric_safe() -> None:
     assert treatment_key("10% off!") == "t_10_off"
     with pytest.raises(ValueError, match="alphanumeric"):
         treatment_key("--")
+
+
+def test_a_models_keys_fit_a_decision_id_and_are_distinct() -> None:
+    assert treatment_keys(["Mens E-Mail", "10% off!"]) == ("mens_e_mail", "t_10_off")
+    assert treatment_keys(["x" * MAX_KEY_LENGTH]) == ("x" * MAX_KEY_LENGTH,)
+    with pytest.raises(ValueError, match="65 characters, at most 64"):
+        treatment_keys(["Mens E-Mail", "x" * (MAX_KEY_LENGTH + 1)])
+    with pytest.raises(ValueError, match="same key 'mens_e_mail'"):
+        treatment_keys(["Mens E-Mail", "mens e-mail"])
 
 
 def test_schema_transform_one_hot_and_unknown_category(synth: pd.DataFrame) -> None:

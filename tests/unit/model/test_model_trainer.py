@@ -29,6 +29,16 @@ def test_prepare_stratifies_and_validates(hillstrom_csv: Path) -> None:
         prepare(frame, TrainConfig(outcome_col="clicks"))
 
 
+def test_prepare_refuses_treatments_the_runtime_could_not_serve(synth: pd.DataFrame) -> None:
+    cfg = TrainConfig(treatment_col="arm", outcome_col="y", control="ctrl", numeric=("x1",),
+                      categorical=())
+    long_name = "A" * 65
+    with pytest.raises(ValueError, match="at most 64; shorten the name"):
+        prepare(synth.replace({"arm": {"A": long_name}}), cfg)
+    with pytest.raises(ValueError, match="same key 'a'"):
+        prepare(synth.replace({"arm": {"B": "a"}}), cfg)
+
+
 def test_train_cli_logs_contract_and_registers(hillstrom_csv: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:

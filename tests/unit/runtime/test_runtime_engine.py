@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime.config import RuntimeConfig
 from uplift_operator.runtime.engine import DecisionEngine, RequestError
-from uplift_operator.runtime.events import Signer
+from uplift_operator.runtime.events import MAX_DECISION_ID, Signer
 from uplift_operator.runtime.runtime import decode_columns, version_from_uri
 
 
@@ -34,6 +36,22 @@ def model() -> UpliftModel:
 
 def _cols(n: int) -> dict[str, np.ndarray]:
     return {"x": np.linspace(-2, 2, n), "c": np.array(["a", "b"] * (n // 2), dtype=object)}
+
+
+def test_a_model_whose_key_no_decision_id_can_carry_is_refused(model: UpliftModel) -> None:
+    long_name = "Spring newsletter: women's collection, 20 percent discount, free shipping"
+    with pytest.raises(ValueError, match=r"at most 64; shorten the name"):
+        DecisionEngine(replace(model, treatments=(long_name, "B")), RuntimeConfig(), "7",
+                       Signer(b"s" * 16))
+    # The longest key a model may have round-trips in the longest id the runtime issues.
+    signer = Signer(b"s" * 16)
+    engine = DecisionEngine(replace(model, treatments=("k" * 64, "B")), RuntimeConfig(),
+                            "v" * 64, signer)
+    batch = engine.decide(_cols(4), ["u1", "u2", "u3", "u4"])
+    assert {signer.parse(d).treatment for d in batch.decision_ids} <= {"k" * 64, "b", "none"}
+    longest = signer.mint("unexposed", "k" * 64, "v" * 64, "c" * 63, 10**12 - 1, 10**12 - 1)
+    assert len(longest) == 295 <= MAX_DECISION_ID
+    assert signer.parse(longest).campaign == "c" * 63
 
 
 def test_holdout_never_treated_and_same_policy(model: UpliftModel) -> None:
