@@ -8,7 +8,9 @@ exposure to 0 and holds it there for that spec generation (until a spec change o
 last step passing completes the ramp, exposure staying at its percent. The model promoting a
 new stable version mid-ramp holds the exposure and starts the step over on that version, the
 evidence about the old one's decisions not carried into it (``follow_version``). ``model_observation``
-reads the UpliftModel's status; ``decide`` builds the whole new status, Ready and ModelServing
+reads the UpliftModel's status (a stable version still serves while the model's spec is
+invalid, and a campaign already exposing holds through its predictor's rollout);
+``decide`` builds the whole new status, Ready and ModelServing
 conditions included. ``spec.schedule`` bounds it in time (``now`` is passed in): before its
 start exposure stays 0 % and the campaign is Suspended ("starts at …"); past its end exposure
 is withdrawn to 0 %, no analysis runs any more (so the last results stay in status as they
@@ -72,8 +74,10 @@ _COHORT_GATE_TYPES = frozenset({"incrementalConversions", "roi"})
 #: History actions that (re)start the exposure ramp at its first step.
 _RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
 
-#: Ready reasons of the model that mean its stable version serves.
-_SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
+#: Ready reasons of the model that mean its stable version serves: an invalid spec edit
+#: touches nothing that serves (``services.common.invalid_pass`` keeps ``stableVersion``).
+_SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING,
+                              cond.INVALID_SPEC_REASON})
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,31 @@ class ModelObservation:
     why: str = ""
 
 
-def model_observation(name: str, status: UpliftModelStatus | None) -> ModelObservation:
+def model_observation(name: str, status: UpliftModelStatus | None,
+                      exposing: bool = False) -> ModelObservation:
     """Judge whether UpliftModel ``name`` (its status, None when not found) serves a stable
     version the campaign can treat with. Only its Ready condition counts: a canary being rolled
-    back does not disturb the stable version, a model still resolving or waiting for its
-    predictor serves nothing."""
+    back does not disturb the stable version, nor does an invalid spec edit (the model's pass
+    then touches nothing that serves); a model still resolving serves nothing. A stable version
+    whose predictor is not reported ready (``WaitingForServing``: the serving graph rolling
+    out, e.g. for a canary or a promotion) starts no campaign, but a campaign already
+    ``exposing`` (``exposing``) holds through it: withdrawn, it would restart at step 1 and
+    lose its evidence for a rollout that stops no one's treatment."""
     if status is None:
         return ModelObservation(name, found=False, why=f"UpliftModel {name!r} not found")
     ready = cond.find(status.conditions, cond.READY)
-    if status.stable_version is not None and ready is not None and ready.reason in _SERVING_REASONS:
-        return ModelObservation(name, True, status.stable_version, serving=True,
-                                why=f"UpliftModel {name!r} serves version {status.stable_version}")
+    stable = status.stable_version
+    if stable is not None and ready is not None and ready.reason in _SERVING_REASONS:
+        invalid = (" (its spec is invalid; the stable version serves on)"
+                   if ready.reason == cond.INVALID_SPEC_REASON else "")
+        return ModelObservation(name, True, stable, serving=True,
+                                why=f"UpliftModel {name!r} serves version {stable}{invalid}")
+    if (stable is not None and exposing and ready is not None
+            and ready.reason == cond.WAITING_FOR_SERVING):
+        return ModelObservation(
+            name, True, stable, serving=True,
+            why=f"UpliftModel {name!r} serves version {stable} (its predictor is not reported "
+                f"ready: {ready.message}; the exposure is held)")
     phase = status.phase.value if status.phase is not None else "unknown"
     detail = status.message or (ready.message if ready is not None else "no status yet")
     return ModelObservation(

@@ -2,7 +2,8 @@
 
 1. parse the spec; a schema problem is the shared invalid-spec path (``services.common``);
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
-   status for whether a stable version serves (``domain.exposure.model_observation``);
+   status for whether a stable version serves (``domain.exposure.model_observation``, which
+   also reads whether the campaign already exposes);
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else;
 4. when an analysis is due, measure the exposure gates (every one while a step is underway,
    the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
@@ -74,7 +75,7 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
         spec = CampaignSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         return invalid_pass(current, generation, validation.schema_problems(error), now)
-    model = _resolve(spec, namespace, deps)
+    model = _resolve(spec, namespace, deps, current)
     problems = validation.validate_campaign(spec, deps.metric_templates, model.treatments,
                                             namespace=namespace, name=str(meta["name"]))
     if problems:
@@ -97,7 +98,8 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
     return PassResult(decision.status.to_wire(), events, requeue)
 
 
-def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies) -> _Model:
+def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
+             current: CampaignStatus) -> _Model:
     name = spec.model_ref.name
     body = deps.cluster.get(API_VERSION, MODEL_PLURAL, namespace, name)
     if body is None:
@@ -107,7 +109,9 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies) -> 
         status = UpliftModelStatus.model_validate(body.get("status") or {})
     except ValidationError:  # a status this operator did not write: trust nothing in it
         status = UpliftModelStatus()
-    return _Model(treatments, exposure.model_observation(name, status), body)
+    return _Model(treatments,
+                  exposure.model_observation(name, status, exposing=exposure.exposing(current)),
+                  body)
 
 
 def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime | None:

@@ -204,6 +204,54 @@ def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
     assert sim.status["exposurePercent"] == 5 and result.events == ()
 
 
+def _model_ready(reason: str, phase: str, message: str) -> dict[str, Any]:
+    """The model's status once its Ready condition says ``reason`` (stable version 3 kept)."""
+    changed = copy.deepcopy(SERVING)
+    changed["conditions"][0].update(status="False", reason=reason, message=message)
+    return {**changed, "phase": phase, "message": message}
+
+
+def test_an_invalid_spec_of_the_model_leaves_the_campaign_as_it_was() -> None:
+    # The model's pass on an invalid spec keeps stableVersion and touches nothing that serves.
+    sim = Sim()
+    sim.tick()
+    sim.annotate("uplift.dev/promote", "step")
+    sim.tick(1)
+    before = sim.status
+    assert (before["exposurePercent"], before["currentStep"]) == (25, 1)
+    sim.set_model(_model_ready("InvalidSpec", "Degraded", "invalid spec: spec.rollout.steps"))
+    result = sim.tick(1)
+    s = sim.status
+    assert result.events == ()
+    assert (s["exposurePercent"], s["currentStep"], s["phase"]) == (25, 1, "Progressing")
+    assert s["stepStartedAt"] == before["stepStartedAt"] and s["history"] == before["history"]
+    assert sim.condition("ModelServing")["status"] == "True"
+    assert "its spec is invalid" in sim.condition("ModelServing")["message"]
+    sim.set_model(SERVING)  # fixed
+    assert sim.tick(1).events == () and sim.status["currentStep"] == 1
+
+
+def test_a_rollout_of_the_models_graph_holds_a_running_exposure_and_starts_none() -> None:
+    # WaitingForServing: Seldon reports the graph not Available (e.g. a canary being added).
+    waiting = _model_ready("WaitingForServing", "Progressing",
+                           "waiting for stable version 3 to serve")
+    sim = Sim(model_status=waiting)
+    sim.tick()
+    assert (sim.status["exposurePercent"], sim.status.get("currentStep")) == (0, None)
+    sim.set_model(SERVING)
+    sim.tick(1)
+    sim.annotate("uplift.dev/promote", "step")
+    sim.tick(1)
+    before = sim.status
+    sim.set_model(waiting)
+    result = sim.tick(1)
+    s = sim.status
+    assert result.events == ()
+    assert (s["exposurePercent"], s["currentStep"]) == (25, 1)
+    assert s["stepStartedAt"] == before["stepStartedAt"]
+    assert "the exposure is held" in sim.condition("ModelServing")["message"]
+
+
 def test_a_promotion_of_the_model_holds_the_exposure_and_restarts_the_step() -> None:
     sim = Sim()
     sim.tick()
