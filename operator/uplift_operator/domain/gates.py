@@ -170,7 +170,9 @@ class GateOutcome:
     samples: int | None = None
     memory: GateMemory = field(default_factory=dict)
     design_samples: int | None = None
-    holds: bool = False  # a sample ratio mismatch: Error that holds the ramp, never counted
+    # Holds the ramp without a verdict on the model, never counted towards a limit: a sample
+    # ratio mismatch (Error), a source the gate needs unreachable (Inconclusive).
+    holds: bool = False
     suspension: Suspension | None = None  # a Fail that suspends (budget), never a rollback
 
 
@@ -303,7 +305,8 @@ def evaluate_gate(gate: GateSpecBase,
         judged = _Judged(GateVerdict.INCONCLUSIVE, "no data yet")
     elif isinstance(measurement, NotMeasured) or gate.type not in _EVALUATORS:
         why = measurement.why if isinstance(measurement, NotMeasured) else "no evaluator"
-        judged = _Judged(GateVerdict.INCONCLUSIVE, f"not measured yet ({why})")
+        judged = _Judged(GateVerdict.INCONCLUSIVE, f"not measured yet ({why})",
+                         holds=isinstance(measurement, NotMeasured) and measurement.holds)
     else:
         expected, evaluator = _EVALUATORS[gate.type]
         if not isinstance(measurement, expected):
@@ -1447,8 +1450,9 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
 
     ``previous`` is this gate's status at the *current step* (None at a fresh step). Fail and
     Inconclusive verdicts are counted; Error counts in a row and any other verdict resets it,
-    as Argo Rollouts' MetricResult does — except a sample ratio mismatch, which holds the ramp
-    without counting towards a rollback (it says nothing about the model), and a Fail with a
+    as Argo Rollouts' MetricResult does — except an outcome that ``holds`` (a sample ratio
+    mismatch, an unreachable source), which holds the ramp without counting towards a rollback
+    or a pause (it says nothing about the model), and a Fail with a
     ``Suspension`` (the budget), which asks for a pause of treatment, not a rollback.
     """
     prev = previous if previous is not None and previous.name == gate.name else None
@@ -1464,7 +1468,8 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
         upper=outcome.upper, threshold=outcome.threshold, samples=outcome.samples,
         message=_clip(outcome.message), time=outcome.time,
         failures=(prev.failures if prev else 0) + counted_fail,
-        inconclusives=(prev.inconclusives if prev else 0) + (verdict is GateVerdict.INCONCLUSIVE),
+        inconclusives=((prev.inconclusives if prev else 0)
+                       + (verdict is GateVerdict.INCONCLUSIVE and not outcome.holds)),
         consecutive_errors=errors, design_samples=outcome.design_samples,
         sequential_state=_state_status(outcome.memory))
 

@@ -343,9 +343,11 @@ class BudgetMeasurement:
 @dataclass(frozen=True)
 class NotMeasured:
     """Nothing measures this gate yet (no collector for the gate type in this kind): the gate is
-    Inconclusive, never Pass, so a ramp cannot advance on no evidence."""
+    Inconclusive, never Pass, so a ramp cannot advance on no evidence. ``holds``: a source it
+    needs is unreachable for now (MLflow): the ramp holds, not counted towards a pause."""
 
     why: str
+    holds: bool = False
 
 
 Measurement = (

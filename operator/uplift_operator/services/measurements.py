@@ -194,7 +194,7 @@ def _guarded(collector: Callable[[_G, _C, MetricSource | None, Registry | None],
         # MLflow out of reach says nothing about the traffic: hold, as a pass whose version
         # lookup failed does, never an Error counted towards a rollback (the lookup may have
         # come from the cache a moment before MLflow went away).
-        return m.NotMeasured(f"holding: MLflow unavailable ({error})")
+        return m.NotMeasured(f"holding: MLflow unavailable ({error})", holds=True)
     except _SourceDownError as error:
         return m.MeasurementError(str(error))
     except Exception as error:  # any source failure is the gate's Error, never a crash

@@ -427,10 +427,13 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
         return None
     if resolution.reason == "RegistryUnavailable":
         # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
-        # accumulate errors towards a rollback; serving stays exactly as it is.
+        # accumulate errors or inconclusives towards a rollback or a pause, nor lose the
+        # version's evidence so far; serving stays exactly as it is.
+        previous = {g.name: g for g in current.gates}
         return [gates.GateOutcome(
             name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
-            message=f"holding: MLflow unavailable ({resolution.message})"[:1000])
+            message=f"holding: MLflow unavailable ({resolution.message})"[:1000],
+            memory=gates.memory_of(previous.get(gate.name)), holds=True)
             for gate in ramp.gates_to_measure(spec, current)]
     return _analyse(spec, current, owner, deps, registry, split_as_status, now)
 

@@ -33,6 +33,7 @@ from uplift_operator.domain.measurements import (
     LatencyMeasurement,
     Measurement,
     MeasurementError,
+    NotMeasured,
     OnlineEffectMeasurement,
     QiniEstimate,
     QiniMeasurement,
@@ -919,3 +920,20 @@ def test_unbounded_state_is_stored_as_absent_bounds() -> None:
     stored = assess(gate("onlineEffect"), None, out).sequential_state["effect"]
     assert (stored.lower, stored.upper) == (None, None)
     assert gates.memory_of(assess(gate("onlineEffect"), None, out)) == out.memory
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_a_gate_held_by_an_unreachable_source_keeps_its_evidence_and_counts_no_inconclusive(
+        holds: bool) -> None:
+    """MLflow unreachable (``NotMeasured`` that holds) says nothing about the canary: the
+    version's evidence is kept and no inconclusiveLimit moves nearer; a gate nothing measures
+    (no collector) is counted, so a limit still shows it."""
+    g = gate("drift", inconclusiveLimit=1)
+    memory = {"drift": SequentialState(looks=4, log_pass=2.0)}
+    outcome = evaluate_gate(g, NotMeasured("holding: MLflow unavailable", holds=holds), memory,
+                            NOW)
+    assert outcome.verdict is GateVerdict.INCONCLUSIVE and outcome.holds is holds
+    assert outcome.memory == memory
+    status = gates.assess(g, None, outcome)
+    assert status.inconclusives == (0 if holds else 1)
+    assert gates.memory_of(status) == memory

@@ -23,6 +23,7 @@ from uplift_operator.services import writeback as upliftmodel_writeback
 from uplift_operator.services.common import PassResult, TimedCache
 from uplift_operator.services.resolution import FAILURE_REUSE, Resolver, Scope
 from uplift_operator.services.writeback import WriteBack
+from uplift_operator.stats.results import SequentialState
 
 NS, NAME, REGISTERED = "shop", "uplift", "hillstrom"
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -453,6 +454,31 @@ def test_mlflow_down_mid_ramp_holds_inconclusive_without_error_build_up() -> Non
     for _ in range(12):
         sim.tick(30)
     assert sim.status["stableVersion"] == "2"  # back on the ramp, and through it
+
+
+def test_mlflow_down_longer_than_the_inconclusive_limit_neither_pauses_nor_loses_evidence() -> None:
+    """The held looks say nothing about the canary: they count towards no inconclusiveLimit
+    (the ramp would stay Paused after MLflow is back) and keep the version's sequential
+    evidence as it was."""
+    sim = Sim()
+    sim.body["spec"]["rollout"]["gates"][0]["inconclusiveLimit"] = 2
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    sim.tick(61)
+    # A custom gate keeps no tests of its own: give it some evidence to keep.
+    evidence = SequentialState(looks=7, log_pass=1.5)
+    sim.status["gates"][0]["sequentialState"] = {"srmTraffic": evidence.to_dict()}
+    sim.registry.down = True
+    for _ in range(5):
+        sim.tick(61)
+    probe = sim.status["gates"][0]
+    assert probe["verdict"] == "Inconclusive" and probe.get("inconclusives", 0) == 0
+    assert SequentialState.from_dict(probe["sequentialState"]["srmTraffic"]) == evidence
+    assert sim.status["phase"] == "Progressing"
+    sim.registry.down = False
+    for _ in range(12):
+        sim.tick(61)
+    assert sim.status["stableVersion"] == "2"
 
 
 @pytest.mark.parametrize(("probe", "tags"), [
