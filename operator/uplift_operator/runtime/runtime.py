@@ -423,16 +423,17 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         try:
             if text is None:
                 raise campaigns.CampaignsError(error or "cannot be read")
-            try:
-                self._split = campaigns.parse_split(text)
-            except campaigns.CampaignsError as exc:
-                log.error("campaigns file %s: %s; keeping the last version split", path, exc)
             current, rejected = campaigns.apply_document(previous, text, self._engine.bind)
         except campaigns.CampaignsError as exc:
-            log.error("campaigns file %s: %s; keeping the last good settings of %s", path, exc,
-                      sorted(previous) or "no campaign")
+            log.error("campaigns file %s: %s; keeping the last good settings of %s and the "
+                      "last version split", path, exc, sorted(previous) or "no campaign")
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
             return
+        # The split only from a document accepted (a document rejected whole changes nothing).
+        try:
+            self._split = campaigns.parse_split(text)
+        except campaigns.CampaignsError as exc:
+            log.error("campaigns file %s: %s; keeping the last version split", path, exc)
         for name, message in sorted(rejected.items()):
             log.error("campaigns file %s: %s; %s", path, message,
                       "keeping its last good settings" if name in previous

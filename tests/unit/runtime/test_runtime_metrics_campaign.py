@@ -319,3 +319,35 @@ def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -
     assert [a - b for a, b in zip(totals(), before, strict=True)] == [len(exposed), 12, 8]
     assert loaded.run(runtime.drain(request("127.0.0.1")))["counted"] == {
         "expected": 0.0, "received": 0.0, "converted": 0.0}
+
+
+def _rewrite(path: Path, text: str) -> None:
+    """A new version of the file, whatever the file system's time resolution."""
+    path.write_text(text)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
+def test_a_document_rejected_whole_keeps_the_version_split(loaded: Loaded) -> None:
+    runtime = loaded.runtime
+    assert runtime._watch is not None
+    path = Path(runtime._watch.path)
+    original = path.read_text()
+    document = json.loads(original)
+    try:
+        document["split"] = {"stable": VERSION, "canary": None, "canaryPercent": 0}
+        _rewrite(path, json.dumps(document))
+        runtime._campaign_tick(time.time())
+        assert runtime._split is not None and runtime._split.canary is None
+        errors = value("uplift_campaigns_reloads_total", result="error") or 0.0
+        document["split"] = {"stable": VERSION, "canary": "8", "canaryPercent": 100}
+        document["format"] = "uplift-operator/campaigns/v2"
+        _rewrite(path, json.dumps(document))
+        runtime._campaign_tick(time.time())
+        assert value("uplift_campaigns_reloads_total", result="error") == errors + 1
+        assert runtime._split.canary is None   # the rejected document's canary: not applied
+        arms = [d.split("~")[1] for d in loaded.decide(["s1", "s2", "s3"])["decision_id"]]
+        assert not any(arm.endswith("-unattributed") for arm in arms)
+    finally:
+        _rewrite(path, original)
+        runtime._campaign_tick(time.time())
