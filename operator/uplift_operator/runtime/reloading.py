@@ -8,7 +8,8 @@ follows the links; an editor or ``cp`` that rewrites the file in place shows as 
 modification time or size instead. :meth:`FileWatch.poll` compares that signature with the one
 last seen and reads the file only when it differs, so calling it once a second costs one
 ``stat`` (a few µs) when nothing changed. A version that failed to apply is not retried until
-the file changes again: an error is reported once per version of the file.
+the file changes again: an error is reported once per version of the file. A version that could
+not be read is read again at every poll until it is (its error reported once).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class FileWatch:
         self.path = path
         self._stat, self._read = stat, read
         self._seen: Signature | None = None
+        self._unread: Signature | None = None   # a version whose read failed (reported)
 
     def _signature(self) -> Signature:
         try:
@@ -61,7 +63,14 @@ class FileWatch:
         try:
             text = self._read(self.path)
         except OSError as exc:
+            # Not seen: the next poll reads it again (a transient error must not leave the
+            # runtime on the old settings until the file changes again); reported once.
+            self._seen = None
+            if signature == self._unread:
+                return None
+            self._unread = signature
             return Change(None, f"{self.path} cannot be read: {exc.strerror or exc}")
+        self._unread = None
         # Read what the stat saw: a writer that replaced the file in between is read again at
         # the next poll (its signature differs from the one recorded here).
         if self._signature() != signature:

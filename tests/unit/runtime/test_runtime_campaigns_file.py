@@ -250,3 +250,24 @@ def test_the_sample_campaign_maps_one_to_one_onto_an_entry() -> None:
     assert c.start == START and c.end is None and c.policy == Policy("costAware")
     assert (c.generation, c.exposure_percent, c.active, c.max_treatments_per_unit) == (
         1, 25.0, True, 1)
+
+
+def test_a_version_that_could_not_be_read_is_read_again_at_the_next_poll(tmp_path: Path) -> None:
+    path = tmp_path / "campaigns.json"
+    path.write_text("{}")
+    failures = [2]
+
+    def flaky(p: str) -> bytes:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError(5, "Input/output error")
+        return Path(p).read_bytes()
+
+    watch = FileWatch(str(path), read=flaky)
+    failed = watch.poll()
+    assert failed is not None and failed.text is None
+    assert failed.error is not None and "Input/output error" in failed.error
+    assert watch.poll() is None                       # failed again: reported once
+    read = watch.poll()                               # the same version, read at last
+    assert read is not None and read.text == b"{}"
+    assert watch.poll() is None
