@@ -22,7 +22,8 @@ the exposure it held in ``suspendedExposurePercent``, phase Suspended (Ready rea
 ``BudgetExhausted``) until the budget period rolls over (``domain.budget``), then that exposure
 again. The budget gates go on being measured once the ramp completed (the other gates do not:
 the ramp is decided), since they are the only place the replicas' spend is summed; a spent
-budget suspends a completed ramp the same way. Each applied analysis copies the campaign's
+budget suspends a completed ramp the same way, and stays spent through a restart of the ramp
+(``start_exposure`` carries the budget gates' verdicts). Each applied analysis copies the campaign's
 results (incremental effect and ROI with bounds, treated units, the period's spend) from its
 gates into status, where they stay once the ramp ends. No I/O, no clock.
 """
@@ -495,7 +496,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.roll_back(reason, why, request.actor)
 
     def start_exposure(self, reason: Reason, why: str, actor: str) -> None:
+        # The budget gates' verdicts are the period's money, not the ramp's evidence: a spent
+        # budget stays spent through a restart (``follow_budget`` suspends the new step).
+        budget = {gate.name for gate in _budget_gates(self.spec)}
+        spent = [g for g in self.status.gates if g.name in budget]
         self.start_ramp()
+        self.status.gates = spent
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
         self.status.rolled_back_generation = None
         self.record(reason, self.subject(), why, actor)

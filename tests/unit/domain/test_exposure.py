@@ -235,6 +235,26 @@ def test_a_renewed_budget_gives_back_the_exposure_held_not_an_edited_step_percen
         Phase.PROGRESSING, 5, 0)
 
 
+def test_a_spent_budget_stays_spent_through_a_restart_of_the_ramp() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    fail_at = T0 + dt.timedelta(days=2)
+    s = _budget_pass(start, fail_at, GateVerdict.FAIL).status
+    # The model stops serving for a minute: withdrawn, the ramp ended.
+    s = exposure.decide(BUDGET_SPEC, s, exposure.Observed(
+        model=GONE, budget_anchor=ANCHOR, generation=1), fail_at + dt.timedelta(hours=1)).status
+    assert (s.exposure_percent, s.current_step) == (0, None)
+    # It serves again mid-period: the ramp restarts at step 1, but the period's budget is
+    # still spent, so nothing is treated until the period rolls over.
+    restarted = _budget_pass(s, fail_at + dt.timedelta(hours=1, minutes=1), None)
+    r = restarted.status
+    assert (r.phase, r.exposure_percent, r.suspended_exposure_percent, r.current_step) == (
+        Phase.SUSPENDED, 0, 5, 0)
+    assert [e.reason.value for e in restarted.events] == ["ExposureStarted", "BudgetExhausted"]
+    assert not exposure.treating(r)
+    renewed = _budget_pass(r, T0 + dt.timedelta(days=7), None).status
+    assert (renewed.phase, renewed.exposure_percent) == (Phase.PROGRESSING, 5)
+
+
 def test_without_an_anchor_a_spent_budget_holds_until_its_gate_passes() -> None:
     status = _budget_pass(CampaignStatus(), T0, None).status
     status = _budget_pass(status, T0 + dt.timedelta(minutes=5), GateVerdict.FAIL).status
