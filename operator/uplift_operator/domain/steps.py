@@ -387,10 +387,12 @@ class StepPass(ABC, Generic[S]):
 
     def apply_analysis(self) -> None:
         outcomes = self.observed.gate_outcomes
-        if not outcomes or not self.active() or self.restarted:
+        if outcomes is None or not self.active() or self.restarted:
             return
         s = self.status
-        latest = max(o.time for o in outcomes)
+        # An analysis with nothing to measure (every acting gate is offline and passed before
+        # any traffic) is still the step's analysis: without it no step could end.
+        latest = max((o.time for o in outcomes), default=self.now)
         start = s.step_started_at
         if ((s.last_analysis_at is not None and latest <= s.last_analysis_at)
                 or (start is not None and latest <= start)):

@@ -828,6 +828,24 @@ def test_weights_never_go_back_or_skip_within_a_ramp(actions: list[Any]) -> None
 
 # -- offline gates before traffic ------------------------------------------------------------------
 
+def test_a_ramp_whose_only_gates_are_offline_goes_through_its_steps_after_they_passed() -> None:
+    """Once the offline gates passed before traffic, an analysis has nothing to measure (the
+    operator hands in no outcomes): each step still gets its analysis, and ends after its
+    pause, instead of waiting for one forever."""
+    spec = make_spec(gates=[{"name": "qini", "type": "qini"}], progressDeadline="30m")
+    sim = with_canary(spec)
+    d = sim.tick(0.1, verdicts={"qini": P})
+    assert d.status.canary_weight == 10
+    weights = []
+    for _ in range(3):
+        due = ramp.analysis_due(spec, sim.status, sim.now + dt.timedelta(minutes=10))
+        assert due and ramp.gates_to_measure(spec, sim.status) == []
+        d = sim.tick(10, outcomes=[])
+        weights.append(d.status.canary_weight)
+        assert d.requeue_after is None or d.requeue_after >= dt.timedelta(seconds=30)
+    assert weights == [25, 50, 0] and sim.status.stable_version == "2"
+
+
 def _qini_spec() -> UpliftModelSpec:
     return make_spec(gates=[{"name": "qini", "type": "qini"}, {"name": "lat", "type": "latency"}])
 
