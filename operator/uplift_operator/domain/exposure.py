@@ -277,18 +277,31 @@ def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
 
 
 def ramp_started_at(status: CampaignStatus) -> dt.datetime | None:
-    """When the exposure ramp last (re)started (its history), else the step's start."""
+    """When the exposure ramp last (re)started (``status.rampStartedAt``; in a status written
+    before that field, its bounded history), else the step's start."""
+    if status.ramp_started_at is not None:
+        return status.ramp_started_at
     starts = [e.time for e in status.history if e.action in _RAMP_STARTS]
     return max(starts, default=status.step_started_at)
 
 
+def _promoted_in_history(status: CampaignStatus, version: str | None) -> dt.datetime | None:
+    return max((e.time for e in status.history
+                if e.action == Reason.MODEL_VERSION_CHANGED.value and e.version == version),
+               default=None)
+
+
 def decisions_since(status: CampaignStatus, version: str | None) -> dt.datetime | None:
     """When the campaign began deciding on ``version``: the later of the ramp's (re)start and
-    the model's promotion of that version. The conversion gates judge only the cohorts of
-    decisions made since; an earlier cohort is a previous ramp's or another version's."""
-    followed = [e.time for e in status.history
-                if e.action == Reason.MODEL_VERSION_CHANGED.value and e.version == version]
-    times = [t for t in (ramp_started_at(status), *followed) if t is not None]
+    the model's promotion of that version (``status.modelVersionSince``; in a status written
+    before the ramp's start was kept, the history). The conversion gates judge only the
+    cohorts of decisions made since; an earlier cohort is a previous ramp's or another
+    version's."""
+    if status.ramp_started_at is not None:
+        promoted = status.model_version_since if version == status.model_version else None
+    else:
+        promoted = _promoted_in_history(status, version)
+    times = [t for t in (ramp_started_at(status), promoted) if t is not None]
     return max(times, default=None)
 
 
@@ -337,6 +350,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.suspended: BudgetSuspension | None = None
 
     def run(self) -> Decision:
+        self.keep_starts()
         self.status.model_version = self.model.stable_version if self.model.serving else None
         self.handle_requests()
         if self.outside is not None and self.outside.ended:
@@ -481,6 +495,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     # -- exposure -----------------------------------------------------------------------------
 
+    def keep_starts(self) -> None:
+        """A status written before ``rampStartedAt`` and ``modelVersionSince`` were kept: read
+        them from the history once, while it still holds them (it keeps the last
+        ``HISTORY_LIMIT`` entries, and budget renewals fill it)."""
+        s = self.status
+        if s.ramp_started_at is None and exposing(s):
+            s.ramp_started_at = ramp_started_at(s)
+            s.model_version_since = _promoted_in_history(s, s.model_version)
+
     def exposed(self) -> str:
         held = self.status.suspended_exposure_percent
         if held is not None and self.status.exposure_percent == 0:
@@ -502,6 +525,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         spent = [g for g in self.status.gates if g.name in budget]
         self.start_ramp()
         self.status.gates = spent
+        self.status.ramp_started_at, self.status.model_version_since = self.now, None
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
         self.status.rolled_back_generation = None
         self.record(reason, self.subject(), why, actor)
@@ -562,6 +586,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if old is None or new is None or old == new:
             return
         s = self.status
+        s.model_version_since = self.now
         model = self.model.name
         if not self.active():
             why = (f"UpliftModel {model!r} promoted version {new} (was {old}); the completed "

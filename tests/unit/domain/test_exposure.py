@@ -421,6 +421,36 @@ def test_a_completed_ramp_follows_the_new_version_at_its_exposure() -> None:
     assert "the completed ramp keeps exposure 100%" in s.history[-1].reason
 
 
+def test_the_ramps_start_and_the_followed_version_outlive_the_bounded_history() -> None:
+    status, now = _at_step_two()
+    promoted_at = now + dt.timedelta(minutes=1)
+    status = _promotion_pass(status, promoted_at, version="4", analysis=False).status
+    assert (status.ramp_started_at, status.model_version_since) == (T0, promoted_at)
+    # Twelve weekly budget periods, each spent and renewed: two history entries a week push
+    # the ramp's start and the promotion out of the history (it keeps the last 20).
+    for week in range(1, 13):
+        spent_at = T0 + dt.timedelta(days=7 * week - 1)
+        status = _promotion_pass(status, spent_at, version="4", spent=True).status
+        status = _promotion_pass(status, T0 + dt.timedelta(days=7 * week), version="4",
+                                 analysis=False).status
+    actions = [e.action for e in status.history]
+    assert "ExposureStarted" not in actions and "ModelVersionChanged" not in actions
+    assert exposure.ramp_started_at(status) == T0
+    # The conversion gates still judge every decision made on version 4 since its promotion.
+    assert exposure.decisions_since(status, "4") == promoted_at
+
+
+def test_a_status_without_the_ramps_start_reads_it_from_its_history_once() -> None:
+    status, now = _at_step_two()
+    promoted_at = now + dt.timedelta(minutes=1)
+    status = _promotion_pass(status, promoted_at, version="4", analysis=False).status
+    old = status.model_copy(update={"ramp_started_at": None, "model_version_since": None})
+    assert exposure.decisions_since(old, "4") == promoted_at  # from the history
+    kept = _promotion_pass(old, promoted_at + dt.timedelta(minutes=1), version="4",
+                           analysis=False).status
+    assert (kept.ramp_started_at, kept.model_version_since) == (T0, promoted_at)
+
+
 def test_only_a_pass_on_the_last_step_with_a_pause_completes_the_ramp() -> None:
     steps = SPEC.exposure.steps
     last = len(steps) - 1

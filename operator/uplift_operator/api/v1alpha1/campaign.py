@@ -288,6 +288,13 @@ class CampaignStatus(RampStatus):
         default=None, max_length=16,
         description="Stable version of the referenced UpliftModel (the campaign follows it; a "
                     "canary of the model does not disturb the campaign).")
+    model_version_since: dt.datetime | None = Field(
+        default=None,
+        description="When the model promoted modelVersion while the campaign followed it "
+                    "(absent: followed since the exposure ramp started); the conversion gates "
+                    "judge only the decisions made since the later of this and rampStartedAt.")
+    ramp_started_at: dt.datetime | None = Field(
+        default=None, description="When the exposure ramp last (re)started at its first step.")
     exposure_percent: float = Field(default=0, ge=0, le=100,
                                     description="Percent of eligible units exposed now.")
     suspended_exposure_percent: float | None = Field(
