@@ -5,7 +5,9 @@ any replica — of the stable or the canary predictor, before or after a restart
 under the arm, treatment and model version that made the decision, without shared state, and
 the MAC (HMAC-SHA256 under the deployment's decision key, 128 bits) proves the runtime issued
 it. A report for an id that was never issued is refused and creates no metric series, so label
-values come only from decisions: arms, the model's treatment keys, the versions that served.
+values come only from decisions: arms, the treatment keys of the models that served, the
+versions that served. A replica counts a decision of a treatment its own model lacks (a canary's
+new treatment reported to a stable replica): the MAC, not its model, says it was issued.
 
 A decision for a campaign carries three more fields,
 ``…~<version>~<campaign>~<issued at, unix seconds>~<attribution window, seconds>``, all under the
@@ -250,8 +252,7 @@ def _items(body: Any, key: str) -> Sequence[Mapping[str, Any]]:
     return body
 
 
-def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCache,
-             known_treatments: Sequence[str]) -> Decision:
+def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCache) -> Decision:
     decision_id = item.get("decision_id")
     unit_id = item.get("unit_id")
     if decision_id is None:
@@ -275,19 +276,15 @@ def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCac
     if "treatment" in item and item["treatment"] != decision.treatment:
         raise ReportError(f"{where}.treatment {_show(item['treatment'])} does not match the "
                           f"decision's {decision.treatment!r}", reason="unknown_treatment")
-    if decision.treatment != NONE and decision.treatment not in known_treatments:
-        raise ReportError(f"{where}: unknown treatment {decision.treatment!r}; known "
-                          f"{list(known_treatments)}", reason="unknown_treatment")
     return decision
 
 
-def parse_deliveries(body: Any, signer: Signer, cache: UnitCache,
-                     known_treatments: Sequence[str]) -> list[Delivery]:
+def parse_deliveries(body: Any, signer: Signer, cache: UnitCache) -> list[Delivery]:
     """``{"deliveries": [{"decision_id"|"unit_id", "status": "ok"|"failed"}]}`` → deliveries."""
     out = []
     for i, item in enumerate(_items(body, "deliveries")):
         where = f"deliveries[{i}]"
-        decision = _resolve(item, where, signer, cache, known_treatments)
+        decision = _resolve(item, where, signer, cache)
         status = item.get("status", "ok")
         if status not in ("ok", "failed"):
             raise ReportError(f"{where}.status must be 'ok' or 'failed', got {_show(status)}")
@@ -299,14 +296,14 @@ def parse_deliveries(body: Any, signer: Signer, cache: UnitCache,
     return out
 
 
-def parse_outcomes(body: Any, signer: Signer, cache: UnitCache, known_treatments: Sequence[str],
+def parse_outcomes(body: Any, signer: Signer, cache: UnitCache,
                    max_value: float = math.inf) -> list[Outcome]:
     """``{"outcomes": [{"decision_id"|"unit_id", "converted": bool, "value": number}]}``;
     ``value`` finite, in [0, ``max_value``]."""
     out = []
     for i, item in enumerate(_items(body, "outcomes")):
         where = f"outcomes[{i}]"
-        decision = _resolve(item, where, signer, cache, known_treatments)
+        decision = _resolve(item, where, signer, cache)
         converted = item.get("converted", False)
         if not isinstance(converted, bool):
             raise ReportError(f"{where}.converted must be true or false, got {_show(converted)}")

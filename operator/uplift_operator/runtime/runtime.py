@@ -688,7 +688,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             engine = self._engine
             body = await self._read_json(request, "deliveries")
             try:
-                reports = events.parse_deliveries(body, engine.signer, engine.units, engine.keys)
+                reports = events.parse_deliveries(body, engine.signer, engine.units)
             except events.ReportError as exc:
                 raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
             # A retry after a failure is news; the same result twice is not.
@@ -721,7 +721,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             engine = self._engine
             body = await self._read_json(request, "outcomes")
             try:
-                reports = events.parse_outcomes(body, engine.signer, engine.units, engine.keys,
+                reports = events.parse_outcomes(body, engine.signer, engine.units,
                                                 engine.config.max_outcome_value)
             except events.ReportError as exc:
                 raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None

@@ -28,9 +28,11 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
 from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime.events import Signer
 from uplift_operator.runtime.runtime import INFER_ERROR_REASONS, UpliftError, UpliftRuntime
 
 NAME, VERSION, CAMPAIGN = "label-test", "7", "spring-email"
+DECISION_KEY = "label-test-decision-key-0123456789abcdef"
 BASE = {"model": NAME, "version": VERSION}
 
 
@@ -93,7 +95,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
                    "policy": {"type": "upliftThreshold", "minUplift": -1.0},
                    "attributionWindowSeconds": 86400, "active": True}}}))
     env = {"UPLIFT_CAMPAIGNS_FILE": str(campaigns),
-           "UPLIFT_DECISION_KEY": "label-test-decision-key-0123456789abcdef",
+           "UPLIFT_DECISION_KEY": DECISION_KEY,
            "UPLIFT_MODEL_VERSION": VERSION}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
@@ -351,3 +353,15 @@ def test_a_document_rejected_whole_keeps_the_version_split(loaded: Loaded) -> No
     finally:
         _rewrite(path, original)
         runtime._campaign_tick(time.time())
+
+
+def test_a_canarys_decision_of_a_treatment_this_model_lacks_is_counted(loaded: Loaded) -> None:
+    """Seldon sends a report to any replica: a stable replica counts the canary's decision of a
+    treatment only the canary's model has, under the canary's version and that treatment."""
+    canary = Signer(DECISION_KEY.encode())   # the deployment's shared key
+    decision = canary.mint("treated", "sms_push", "8", CAMPAIGN, int(time.time()), 86400)
+    labels = {"model": NAME, "version": "8", "arm": "treated", "treatment": "sms_push",
+              "campaign": CAMPAIGN}
+    answer = loaded.report_outcomes([decision, loaded.decide(["c1"], CAMPAIGN)["decision_id"][0]])
+    assert answer == {"accepted": 2, "counted": 2, "duplicates": 0}
+    assert REGISTRY.get_sample_value("uplift_conversions_total", labels) == 1.0
