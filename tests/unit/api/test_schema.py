@@ -64,3 +64,13 @@ def test_rollout_weights_rule_is_attached_to_the_rollout() -> None:
     rules = [r["rule"] for r in rollout["x-kubernetes-validations"]]
     assert any("isSorted" in r for r in rules)
     assert rollout["properties"]["gates"]["minItems"] == 1
+
+
+def test_a_campaigns_model_ref_cannot_change() -> None:
+    from uplift_operator.api.crds import CAMPAIGN
+
+    model_ref = _schema(CAMPAIGN)["properties"]["spec"]["properties"]["modelRef"]
+    rules = model_ref["x-kubernetes-validations"]
+    assert [(r["rule"], r["fieldPath"]) for r in rules] == [
+        ("self.name == oldSelf.name", ".name")]
+    assert "cannot change during the campaign's life" in rules[0]["message"]

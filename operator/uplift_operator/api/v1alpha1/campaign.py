@@ -46,9 +46,21 @@ __all__ = [
 
 
 class ModelRef(ApiModel):
-    """The UpliftModel (same namespace) whose scores choose whom to treat."""
+    """The UpliftModel (same namespace) whose scores choose whom to treat. Set once: the
+    campaign's ramp, its gates' evidence and the cohorts in flight are that model's decisions
+    (another model's versions are numbered apart, so a switch could not even be told from a
+    promotion); the API server refuses the change (a transition rule)."""
 
-    name: Name = Field(description="Name of an UpliftModel in the Campaign's namespace.")
+    name: Name = Field(description="Name of an UpliftModel in the Campaign's namespace. "
+                                   "Immutable.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.name == oldSelf.name",
+         "message": "modelRef.name cannot change during the campaign's life: its exposure "
+                    "ramp, gates and cohorts judge that model's decisions; create a Campaign "
+                    "under a new name for another UpliftModel",
+         "fieldPath": ".name"},
+    ]})
 
 
 class CampaignTreatment(ApiModel):
