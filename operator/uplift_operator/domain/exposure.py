@@ -638,10 +638,23 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 # The step's pause and deadline run again from here: its time at 0 % was not
                 # time at its exposure. Its gates' evidence is kept.
                 s.step_started_at = self.now
-            why = "the budget period rolled over"
+            why = self.renewed_because()
             where = self.where() if self.active() else f"completed ramp at {self.exposed()}"
             self.record(Reason.BUDGET_RENEWED, self.subject(), why)
             self.emit("Normal", Reason.BUDGET_RENEWED, f"{where} resumed ({why})")
+
+    def renewed_because(self) -> str:
+        """Why a suspension lifted: its period rolled over, or within it the budget gate
+        passes again (a raised budget; replicas restarted, their spend counted from zero)."""
+        if budget_suspension(self.spec, self.previous, self.budget_anchor, self.now) is None:
+            return "the budget period rolled over"
+        budget = {gate.name for gate in _budget_gates(self.spec)}
+        passing = next((g for g in self.status.gates if g.name in budget
+                        and g.verdict is GateVerdict.PASS), None)
+        spent = (f": spent {passing.value:.6g} of budget {passing.threshold:.6g}"
+                 if passing is not None and passing.value is not None
+                 and passing.threshold is not None else "")
+        return f"the budget gate passes again within the period{spent}"
 
     def apply_analysis(self) -> None:
         if self.active() or not completed(self.status):

@@ -175,6 +175,7 @@ def test_budget_suspension_holds_within_the_period_of_the_fail() -> None:
     r = renewed.status
     assert (r.phase, r.exposure_percent, r.current_step) == (Phase.PROGRESSING, 5, 0)
     assert [e.reason.value for e in renewed.events] == ["BudgetRenewed"]
+    assert renewed.events[0].message.endswith("resumed (the budget period rolled over)")
     assert r.rolled_back_generation is None
     assert exposure.budget_suspension(BUDGET_SPEC, r, ANCHOR, T0 + dt.timedelta(days=7)) is None
 
@@ -253,6 +254,19 @@ def test_a_spent_budget_stays_spent_through_a_restart_of_the_ramp() -> None:
     assert not exposure.treating(r)
     renewed = _budget_pass(r, T0 + dt.timedelta(days=7), None).status
     assert (renewed.phase, renewed.exposure_percent) == (Phase.PROGRESSING, 5)
+
+
+def test_a_budget_passing_again_within_its_period_says_so() -> None:
+    # A raised budget, or replicas restarted (their spend counted from zero): no rollover.
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    s = _budget_pass(start, T0 + dt.timedelta(days=2), GateVerdict.FAIL).status
+    resumed = _budget_pass(s, T0 + dt.timedelta(days=2, minutes=5), GateVerdict.PASS)
+    assert resumed.status.exposure_percent == 5
+    renewed = [e for e in resumed.events if e.reason.value == "BudgetRenewed"]
+    assert [e.message for e in renewed] == [
+        "exposure 5% at step 1/3 resumed (the budget gate passes again within the period: "
+        "spent 10 of budget 5000)"]
+    assert resumed.status.history[-1].reason == renewed[0].message.split("(", 1)[1][:-1]
 
 
 def test_without_an_anchor_a_spent_budget_holds_until_its_gate_passes() -> None:
