@@ -132,7 +132,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.seen = observed
 
     def run(self) -> Decision:
-        self.status.desired_version = self.seen.desired_version
+        # Unresolved (MLflow away, an alias gone): the last version it resolved to is kept, so
+        # what was decided on it (a rollback, Degraded) stays as it is; nothing is followed.
+        if self.seen.desired_version is not None:
+            self.status.desired_version = self.seen.desired_version
         self.handle_requests()
         self.follow_desired_version()
         self.apply_analysis()
@@ -322,7 +325,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def follow_desired_version(self) -> None:
         s = self.status
-        desired = s.desired_version
+        desired = self.seen.desired_version
         if desired is None or desired == s.canary_version:
             return
         if s.stable_version is None:
@@ -376,7 +379,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if not self.seen.stable_ready:
             return Phase.PROGRESSING, f"waiting for stable version {s.stable_version} to serve"
         unresolved = ("; the model reference does not resolve now"
-                      if s.desired_version is None else "")
+                      if self.seen.desired_version is None else "")
         return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
 
     def last_rollback_reason(self) -> str:

@@ -319,6 +319,22 @@ def test_failing_gate_rolls_back(type_: str) -> None:
     assert ramp.RETRY_ANNOTATION in d.status.message and d.events == ()
 
 
+def test_a_rolled_back_model_stays_degraded_while_its_reference_does_not_resolve() -> None:
+    """An MLflow blip after a rollback (the reference unresolved for a pass) flips neither the
+    phase nor Ready: the last version it resolved to is still the rolled-back one."""
+    sim = with_canary()
+    sim.tick(1, verdicts={"latency": F})
+    assert sim.status.phase is Phase.DEGRADED
+    before = ready(sim.status)
+    sim.desired = None
+    d = sim.tick(1)
+    assert d.status.phase is Phase.DEGRADED and ready(d.status) == before
+    assert d.status.desired_version == "2" and d.events == ()
+    sim.desired = "2"
+    d = sim.tick(1)
+    assert d.status.phase is Phase.DEGRADED and d.events == ()
+
+
 def test_rollback_from_real_measurements() -> None:
     sim = with_canary(make_spec(gates=[{"name": "p95", "type": "latency"}]))
     bounds = (0.1, 0.2, 0.5, math.inf)

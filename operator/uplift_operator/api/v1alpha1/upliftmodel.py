@@ -275,7 +275,9 @@ class UpliftModelStatus(RampStatus):
                     "rollback.")
     desired_version: str | None = Field(
         default=None, max_length=16,
-        description="Version the spec resolves to now (the alias' target, or spec.model.version).")
+        description="Version the spec resolves to (the alias' target, or spec.model.version); "
+                    "while it does not resolve (MLflow unreachable, the alias gone), the last "
+                    "version it resolved to.")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic to canary.")
     canary_started_at: dt.datetime | None = Field(
         default=None, description="When the canary version was deployed; its own counts (drift, "
