@@ -78,6 +78,13 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics
+    # The runtime counts both in whole seconds of at least 1 (docs/runtime.md, the campaigns
+    # file) and refuses the campaign's entry otherwise.
+    for where, duration in (("spec.economics.budgetPeriod", economics.budget_period),
+                            ("spec.experiment.attributionWindow",
+                             spec.experiment.attribution_window)):
+        if duration is not None and parse_duration(duration).total_seconds() < 1:
+            problems.append(f"{where} must be at least 1s (got {duration})")
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
     if economics.budget is not None and economics.budget < cheapest:

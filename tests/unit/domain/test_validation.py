@@ -88,6 +88,21 @@ def test_campaign_budget_below_one_treatment() -> None:
                         "(cheapest costs 0.12)"]
 
 
+@pytest.mark.parametrize(("section", "field", "value"), [
+    ("economics", "budgetPeriod", "0s"),
+    ("economics", "budgetPeriod", "500ms"),
+    ("experiment", "attributionWindow", "500ms"),
+])
+def test_campaign_periods_under_a_second_are_refused(section: str, field: str,
+                                                     value: str) -> None:
+    # The runtime counts them in whole seconds of at least 1 and would refuse the entry.
+    spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]
+    problems = validation.validate_campaign(
+        _campaign(**{section: {**spec[section], field: value}}).spec, BUILTIN_TEMPLATES,
+        MODEL_TREATMENTS)
+    assert problems == [f"spec.{section}.{field} must be at least 1s (got {value})"]
+
+
 def _with_gate(gate: dict[str, Any]) -> list[str]:
     body = _model().to_wire()
     body["spec"]["rollout"]["gates"].append(gate)
