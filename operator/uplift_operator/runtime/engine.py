@@ -227,6 +227,7 @@ class DecisionEngine:
         budget = self._budget(params.get("budget"))
         pred = self.model.score(columns)  # raises FeatureError on schema problems
         n = len(pred.uplift)
+        remember = unit_ids is not None   # a generated id must not push real units out
         if unit_ids is None:
             # No id: a fresh random one per row, so the arm is random but still recorded.
             unit_ids = [uuid.uuid4().hex for _ in range(n)]
@@ -253,7 +254,8 @@ class DecisionEngine:
             decision_id = (self.signer.mint(counted_arm(arm, owned), key, self.version, "",
                                             issued, window) if window
                            else self.signer.mint(counted_arm(arm, owned), key, self.version))
-            self.units.put(unit, decision_id)
+            if remember:
+                self.units.put("", unit, decision_id)
             counted.append(counted_arm(arm, owned))
             arms.append(arm)
             chosen.append(key)
@@ -345,7 +347,7 @@ class DecisionEngine:
                        else "not-treated-by-policy" if key == NONE else "treated")
             decision_id = self.signer.mint(arm, key, self.version, c.name, issued,
                                            c.attribution_window_seconds)
-            self.units.put(unit, decision_id)
+            self.units.put(c.name, unit, decision_id)
             arms.append(arm)
             chosen.append(key)
             given.append(key if why == "treated" else NONE)

@@ -20,7 +20,10 @@ runs: the onlineEffect gate counts them as cohorts), and the four-field form oth
 Reports are validated whole before anything is counted. A report for a decision this replica
 has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
 not counted again. Reports that give only a unit id are resolved through a bounded in-memory
-cache of each unit's last decision (per replica; unknown units are rejected, not guessed).
+cache of each unit's last decision per campaign (per replica; unknown units are rejected, not
+guessed): a report may name the campaign (``""``: the model's own decisions); without one it
+resolves only a unit known under a single campaign, and a unit known under several is refused
+as ambiguous. A campaign's unit key may be another namespace (a household, not a customer).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import math
 import re
 import secrets
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -154,22 +157,35 @@ class Signer:
 
 
 class UnitCache:
-    """Bounded LRU: unit id → its last decision id."""
+    """Bounded LRU: (campaign, unit id) → the unit's last decision id under that campaign
+    (``""``: the model's own decisions)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: OrderedDict[str, str] = OrderedDict()
+        self._data: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # Entries per campaign: the few names a report without one is looked up under.
+        self._campaigns: Counter[str] = Counter()
 
-    def put(self, unit_id: str, decision_id: str) -> None:
+    def put(self, campaign: str, unit_id: str, decision_id: str) -> None:
         if self.size <= 0:
             return
-        self._data[unit_id] = decision_id
-        self._data.move_to_end(unit_id)
+        key = (campaign, unit_id)
+        if key not in self._data:
+            self._campaigns[campaign] += 1
+        self._data[key] = decision_id
+        self._data.move_to_end(key)
         while len(self._data) > self.size:
-            self._data.popitem(last=False)
+            (gone, _), _ = self._data.popitem(last=False)
+            self._campaigns[gone] -= 1
+            if not self._campaigns[gone]:
+                del self._campaigns[gone]
 
-    def get(self, unit_id: str) -> str | None:
-        return self._data.get(unit_id)
+    def get(self, campaign: str, unit_id: str) -> str | None:
+        return self._data.get((campaign, unit_id))
+
+    def decisions(self, unit_id: str) -> dict[str, str]:
+        """The unit's last decision under each campaign it has one under."""
+        return {c: d for c in self._campaigns if (d := self._data.get((c, unit_id))) is not None}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -260,12 +276,7 @@ def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCac
             raise ReportError(f"{where}: give decision_id or unit_id")
         if (problem := unit_id_problem(unit_id)) is not None:
             raise ReportError(f"{where}.unit_id {problem}")
-        found = cache.get(str(unit_id))
-        if found is None:
-            raise ReportError(f"{where}: no decision known for unit {str(unit_id)[:80]!r} on this "
-                              "replica; report by decision_id", status=404,
-                              reason="unknown_unit")
-        decision_id = found
+        decision_id = _by_unit(item, where, str(unit_id), cache)
     if not isinstance(decision_id, str):
         raise ReportError(f"{where}.decision_id must be a string, got {_show(decision_id)}",
                           reason="bad_decision_id")
@@ -276,7 +287,38 @@ def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCac
     if "treatment" in item and item["treatment"] != decision.treatment:
         raise ReportError(f"{where}.treatment {_show(item['treatment'])} does not match the "
                           f"decision's {decision.treatment!r}", reason="unknown_treatment")
+    if item.get("campaign") is not None and item["campaign"] != decision.campaign:
+        raise ReportError(f"{where}.campaign {_show(item['campaign'])} does not match the "
+                          f"decision's {decision.campaign!r}")
     return decision
+
+
+def _by_unit(item: Mapping[str, Any], where: str, unit: str, cache: UnitCache) -> str:
+    """The unit's last decision under the report's ``campaign``, or under the one campaign the
+    unit is known under on this replica."""
+    campaign = item.get("campaign")
+    shown = unit[:80]
+    if campaign is not None:
+        if not isinstance(campaign, str):
+            raise ReportError(f"{where}.campaign must be a campaign name (\"\": none), got "
+                              f"{_show(campaign)}")
+        found = cache.get(campaign, unit)
+        if found is None:
+            raise ReportError(f"{where}: no decision known for unit {shown!r} under campaign "
+                              f"{campaign[:80]!r} on this replica; report by decision_id",
+                              status=404, reason="unknown_unit")
+        return found
+    known = cache.decisions(unit)
+    if not known:
+        raise ReportError(f"{where}: no decision known for unit {shown!r} on this replica; "
+                          "report by decision_id", status=404, reason="unknown_unit")
+    if len(known) > 1:
+        raise ReportError(f"{where}: unit {shown!r} has decisions under campaigns "
+                          f"{sorted(known)[:10]} on this replica (\"\": none); name one in "
+                          "'campaign' or report by decision_id", status=409,
+                          reason="ambiguous_unit")
+    (found,) = known.values()
+    return found
 
 
 def parse_deliveries(body: Any, signer: Signer, cache: UnitCache) -> list[Delivery]:

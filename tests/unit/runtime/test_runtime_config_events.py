@@ -133,11 +133,11 @@ def test_reports_resolve_by_decision_or_unit() -> None:
     cache = UnitCache(2)
     d1 = _id("treated", "mens_e_mail")
     d2 = _id("holdout", "mens_e_mail")
-    cache.put("u1", d1)
-    cache.put("u2", d2)
-    cache.put("u3", _id("treated", "none"))
+    cache.put("", "u1", d1)
+    cache.put("", "u2", d2)
+    cache.put("", "u3", _id("treated", "none"))
     assert len(cache) == 2
-    assert cache.get("u1") is None  # evicted, oldest first
+    assert cache.get("", "u1") is None  # evicted, oldest first
     outs = parse_outcomes({"outcomes": [{"unit_id": "u2", "converted": True, "value": 2.5},
                                         {"decision_id": d1}]}, SIGNER, cache)
     assert [(o.decision.arm, o.converted, o.value) for o in outs] == [
@@ -156,6 +156,42 @@ def test_a_decision_of_a_treatment_this_replicas_model_lacks_counts() -> None:
     assert [(o.decision.treatment, o.decision.version) for o in outs] == [
         ("sms_push", "8"), ("mens_e_mail", "1")]
     assert parse_deliveries({"decision_id": canary}, SIGNER, UnitCache(1))[0].ok
+
+
+def test_a_unit_report_resolves_under_its_campaign() -> None:
+    """A unit's last decision is kept per campaign (a campaign's unit key may be another
+    namespace): a report names its campaign, or resolves a unit known under one only."""
+    cache = UnitCache(10)
+    email = SIGNER.mint("treated", "mens_e_mail", "1", "email", 1, 86400)
+    sms = SIGNER.mint("unexposed", "mens_e_mail", "1", "sms", 1, 86400)
+    own = _id("holdout", "womens_e_mail")
+    cache.put("email", "42", email)
+    cache.put("sms", "42", sms)          # the same id in the sms campaign: another unit
+    cache.put("", "7", own)
+
+    def resolve(item: dict[str, object]) -> str:
+        return parse_outcomes({"outcomes": [item]}, SIGNER, cache)[0].decision.decision_id
+
+    assert resolve({"unit_id": "42", "campaign": "email"}) == email
+    assert resolve({"unit_id": "42", "campaign": "sms"}) == sms
+    assert resolve({"unit_id": "7"}) == own       # known under one campaign (here none)
+    assert resolve({"unit_id": "7", "campaign": ""}) == own
+    assert parse_deliveries({"unit_id": 42, "campaign": "email"}, SIGNER, cache)[0].ok
+    with pytest.raises(ReportError, match=r"campaigns \['email', 'sms'\]") as info:
+        resolve({"unit_id": "42"})
+    assert (info.value.status, info.value.reason) == (409, "ambiguous_unit")
+    with pytest.raises(ReportError, match="under campaign 'email'") as info:
+        resolve({"unit_id": "7", "campaign": "email"})
+    assert (info.value.status, info.value.reason) == (404, "unknown_unit")
+    with pytest.raises(ReportError, match="does not match the decision's 'email'"):
+        resolve({"decision_id": email, "campaign": "sms"})
+    with pytest.raises(ReportError, match="must be a campaign name"):
+        resolve({"unit_id": "42", "campaign": 3})
+    cache.put("sms", "42", sms)
+    for i in range(9):                   # the email entry is evicted: no longer ambiguous
+        cache.put("", f"n{i}", own)
+    assert resolve({"unit_id": "42"}) == sms
+    assert len(cache) == 10
 
 
 GOOD = _id("treated", "mens_e_mail")

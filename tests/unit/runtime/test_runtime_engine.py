@@ -69,7 +69,7 @@ def test_holdout_never_treated_and_same_policy(model: UpliftModel) -> None:
     # Same units, same arms; the unit cache points at the latest decision.
     again = engine.decide(_cols(400), units)
     assert again.arms == batch.arms
-    assert engine.units.get("u0") == again.decision_ids[0]
+    assert engine.units.get("", "u0") == again.decision_ids[0]
     assert batch.bins["x"].tolist()[:3] == [0, 0, 0]
     assert batch.bins["x"].max() == 3
 
@@ -78,6 +78,7 @@ def test_costs_budget_and_allow_list(model: UpliftModel) -> None:
     cfg = RuntimeConfig(holdout_fraction=0.0, costs={"*": 1.0})
     engine = DecisionEngine(model, cfg, "1")
     assert set(engine.decide(_cols(10), None).treatments) == {"none"}  # never worth a cost of 1
+    assert len(engine.units) == 0   # generated ids are not remembered: none will report them
     engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.0,
                                                  costs={"*": 0.01}), "1")
     only_b = engine.decide(_cols(50), None, {"treatments": ["B"]})

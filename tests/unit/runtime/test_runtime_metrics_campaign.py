@@ -71,8 +71,10 @@ class Loaded:
         return {o.name: list(o.data.root) for o in response.outputs}
 
     def report_outcomes(self, decision_ids: list[str], converted: bool = True) -> dict[str, Any]:
-        data = json.dumps({"outcomes": [{"decision_id": d, "converted": converted}
-                                        for d in decision_ids]}).encode()
+        return self.report([{"decision_id": d, "converted": converted} for d in decision_ids])
+
+    def report(self, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        data = json.dumps({"outcomes": outcomes}).encode()
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": data, "more_body": False}
@@ -365,3 +367,25 @@ def test_a_canarys_decision_of_a_treatment_this_model_lacks_is_counted(loaded: L
     answer = loaded.report_outcomes([decision, loaded.decide(["c1"], CAMPAIGN)["decision_id"][0]])
     assert answer == {"accepted": 2, "counted": 2, "duplicates": 0}
     assert REGISTRY.get_sample_value("uplift_conversions_total", labels) == 1.0
+
+
+def test_a_unit_report_counts_under_the_campaign_that_decided(loaded: Loaded) -> None:
+    """The unit's last decision per campaign: the model's own decision of the same unit (or a
+    campaign's whose unit key is another namespace) does not take the campaign's report."""
+    decided = loaded.decide(["unit-42"], CAMPAIGN)
+    labels = {"arm": decided["arm"][0], "treatment": decided["policy_treatment"][0],
+              "campaign": CAMPAIGN}
+    loaded.decide(["unit-42"])                     # the same id, no campaign
+    loaded.decide(["x"] * 3)                       # and rows of other units
+    with pytest.raises(UpliftError, match="name one in 'campaign'") as info:
+        loaded.report([{"unit_id": "unit-42", "converted": True}])
+    assert info.value.status_code == 409
+    assert value("uplift_request_errors_total", endpoint="outcomes",
+                 reason="ambiguous_unit") == 1.0
+    before = value("uplift_conversions_total", **labels) or 0.0
+    answer = loaded.report([{"unit_id": "unit-42", "campaign": CAMPAIGN, "converted": True}])
+    assert answer["counted"] == 1
+    assert value("uplift_conversions_total", **labels) == before + 1
+    # A unit known under one campaign only resolves without naming it, as before.
+    loaded.decide(["unit-43"], CAMPAIGN)
+    assert loaded.report([{"unit_id": "unit-43", "converted": False}])["counted"] == 1
