@@ -86,6 +86,7 @@ _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
               "UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**32 - 1),
               "UINT64": (0, 2**64 - 1)}
 _FLOAT = frozenset({"FP16", "FP32", "FP64"})
+_INT64_MAX = 2**63 - 1
 _MAX_DIMS = 4           # data nested deeper than a tensor of this rank is refused
 _MAX_STRING = 1024      # characters in one BYTES value (a category)
 _MAX_INPUTS = 1024
@@ -164,7 +165,8 @@ def _integers(name: str, datatype: str, values: list[Any],
         v = _first(values, lambda v: abs(v) > max_abs)
         raise RequestError(f"input {name!r}: {_show(v)} is beyond the plausible bound "
                            f"{max_abs:g}", "out_of_range")
-    return np.asarray(values, dtype=np.int64)
+    # A UINT64 beyond INT64 (only a unit id gets past the bound): unsigned.
+    return np.asarray(values, dtype=np.uint64 if max(values) > _INT64_MAX else np.int64)
 
 
 def _floats(name: str, datatype: str, values: list[Any], max_abs: float) -> np.ndarray[Any, Any]:
@@ -229,7 +231,8 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
     The input named ``unit_key`` (configurable, ``unit_id`` by default) identifies the units.
     Only ``features`` (all inputs when ``None``) and the unit key are decoded; other inputs are
     ignored. Every value is checked against its declared datatype (range, integrality,
-    finiteness, ``max_abs``), every unit id against :func:`events.unit_id_problem`.
+    finiteness, ``max_abs``), every unit id against :func:`events.unit_id_problem` (an id, not
+    a feature: no ``max_abs``, so a 64-bit id such as a Snowflake id is one).
     """
     if len(payload.inputs) > _MAX_INPUTS:
         raise RequestError(f"at most {_MAX_INPUTS} inputs, got {len(payload.inputs)}",
@@ -253,7 +256,7 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
             raise RequestError(f"input {name!r}: between 1 and {max_rows} rows per request, "
                                f"got {len(flat)}", "too_large" if flat else "bad_shape",
                                413 if flat else 400)
-        values = _decode(name, datatype, flat, max_abs)
+        values = _decode(name, datatype, flat, math.inf if name == unit_key else max_abs)
         if name == unit_key:
             units = values.tolist()
             if not (datatype == "BYTES" and all(map(str.strip, units))

@@ -140,6 +140,8 @@ def _one(datatype: str, data: list[object], name: str = "x", shape: list[int] | 
     (_one("BYTES", [""], name="unit_id"), "bad_unit_id", "'unit_id'[0]: a unit id must not be"),
     (_one("BYTES", ["ok", "  "], name="unit_id"), "bad_unit_id", "'unit_id'[1]"),
     (_one("BYTES", ["u" * 300], name="unit_id"), "bad_unit_id", "longer than 256"),
+    (_one("FP64", [2.0**60], name="unit_id"), "bad_unit_id", "a string or an integer, got"),
+    (_one("INT64", [2**63], name="unit_id"), "out_of_range", "outside the INT64 range"),
     (_one("FP64", [[1.0], 2.0]), "bad_shape", "mixes lists and values"),
     (_one("FP64", [[[[[1.0]]]]], shape=[1]), "bad_shape", "nested deeper"),
     (_one("FP64", [1.0], shape=[-1]), "bad_shape", "shape [-1]"),
@@ -169,6 +171,18 @@ def test_decode_accepts_exact_values_and_skips_other_inputs() -> None:
     assert units == ["7", str(2**40)]
     with pytest.raises(RequestError, match="given twice"):
         decode_columns(_request([_one("FP64", [1.0]), _one("FP64", [2.0])]))
+
+
+def test_an_integer_unit_id_is_an_id_not_a_feature() -> None:
+    """64-bit ids (Snowflake ids ~1.5e18) are unit ids: no feature's plausible bound."""
+    snowflake = 1541815603606036480
+    _, units = decode_columns(_request([_one("INT64", [snowflake, -(2**63)], name="unit_id")]))
+    assert units == [str(snowflake), str(-(2**63))]
+    _, units = decode_columns(_request([_one("UINT64", [2**64 - 1], name="customer_id")]),
+                              "customer_id")
+    assert units == [str(2**64 - 1)]
+    with pytest.raises(RequestError, match="plausible bound"):   # a feature still has it
+        decode_columns(_request([_one("INT64", [snowflake], name="k")]))
 
 
 def test_version_from_uri() -> None:
