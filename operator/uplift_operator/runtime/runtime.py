@@ -373,6 +373,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         ticker = getattr(self, "_ticker", None)
         if ticker is not None:
             ticker.cancel()
+        # MLServer may unload (and reload) the model in a process that goes on: what is pending
+        # would leave with this instance, so it is counted now, as a stopping replica's is.
+        if getattr(self, "_due", None) is not None:
+            self.drain_cohorts()
         return True
 
     def _campaign_tick(self, now: float) -> None:

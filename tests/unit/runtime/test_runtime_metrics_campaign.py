@@ -389,3 +389,26 @@ def test_a_unit_report_counts_under_the_campaign_that_decided(loaded: Loaded) ->
     # A unit known under one campaign only resolves without naming it, as before.
     loaded.decide(["unit-43"], CAMPAIGN)
     assert loaded.report([{"unit_id": "unit-43", "converted": False}])["counted"] == 1
+
+
+def test_unloading_counts_the_pending_cohorts(loaded: Loaded, tmp_path: Path) -> None:
+    """MLServer may unload a model in a process that goes on (a reload): the cohort counts this
+    instance holds are counted, as a stopping replica's are, not lost with it."""
+    _train(tmp_path / "model")
+    runtime = UpliftRuntime(ModelSettings(name="unload-test", implementation=UpliftRuntime,
+                                          parameters=ModelParameters(uri=str(tmp_path / "model"))))
+    loaded.run(runtime.load())
+    other = Loaded(runtime, loaded.loop)
+    arms = other.decide([f"unload-{i}" for i in range(20)], CAMPAIGN)["arm"]
+    exposed = sum(arm in ("holdout", "treated") for arm in arms)
+    assert exposed
+
+    def expected() -> float:
+        return sum(REGISTRY.get_sample_value("uplift_outcomes_expected_total", {
+            "model": "unload-test", "version": VERSION, "campaign": CAMPAIGN, "arm": arm,
+            "treatment": key}) or 0.0 for arm in ("holdout", "treated")
+            for key in ("womens_e_mail", "mens_e_mail", "none"))
+
+    assert expected() == 0.0            # day-long windows: nothing due yet
+    assert loaded.run(runtime.unload())
+    assert expected() == exposed
