@@ -453,11 +453,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def abort(self, request: ManualRequest) -> None:
         self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
 
-    def announce(self, gate: GateSpecBase, st: GateStatus) -> None:
+    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
         # A spent budget is said once, as BudgetExhausted (``follow_budget``), not at each look.
         if gate.type == "budget" and st.verdict is GateVerdict.FAIL:
             return
-        super().announce(gate, st)
+        super().announce(gate, st, before)
 
     # -- results ------------------------------------------------------------------------------
 
@@ -680,7 +680,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 continue
             gate_status = assess(gate, previous.get(gate.name), outcome)
             updated.append(gate_status)
-            self.announce(gate, gate_status)
+            self.announce(gate, gate_status, previous.get(gate.name))
         s.gates = updated
         s.last_analysis_at = latest
 

@@ -18,6 +18,8 @@ No I/O and no clock: ``now`` is an argument.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
@@ -97,6 +99,7 @@ __all__ = [
     "required_action",
     "restart_split_check",
     "sanity_design_samples",
+    "settings_digest",
     "worst",
 ]
 
@@ -1444,6 +1447,24 @@ def _worst_of(judged: list[_Judged]) -> _Judged:
 # Counters and actions
 
 
+#: Gate fields that change what is done with a verdict, not what the evidence tests.
+_NOT_TESTED = frozenset({"name", "dry_run", "failure_limit", "inconclusive_limit",
+                         "consecutive_error_limit"})
+
+
+def settings_digest(gate: GateSpecBase) -> str:
+    """A fingerprint of what ``gate`` tests (``GateStatus.settingsDigest``)."""
+    tested = gate.model_dump(mode="json", exclude=set(_NOT_TESTED))
+    text = json.dumps(tested, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
+    """Whether ``status`` was gathered under ``gate``'s settings (a status written before the
+    fingerprint existed is taken to be)."""
+    return status.settings_digest is None or status.settings_digest == settings_digest(gate)
+
+
 def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:
     """The gate's status after ``outcome``: its evidence, updated step counters, and the
     sequential-test memory (``sequentialState``) for the next look.
@@ -1455,7 +1476,8 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
     or a pause (it says nothing about the model), and a Fail with a
     ``Suspension`` (the budget), which asks for a pause of treatment, not a rollback.
     """
-    prev = previous if previous is not None and previous.name == gate.name else None
+    prev = (previous if previous is not None and previous.name == gate.name
+            and _same_settings(gate, previous) else None)
     verdict = outcome.verdict
     errors = prev.consecutive_errors if prev else 0
     if not outcome.holds:
@@ -1471,7 +1493,7 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
         inconclusives=((prev.inconclusives if prev else 0)
                        + (verdict is GateVerdict.INCONCLUSIVE and not outcome.holds)),
         consecutive_errors=errors, design_samples=outcome.design_samples,
-        sequential_state=_state_status(outcome.memory))
+        sequential_state=_state_status(outcome.memory), settings_digest=settings_digest(gate))
 
 
 def required_action(gate: GateSpecBase, status: GateStatus) -> GateAction:
@@ -1514,9 +1536,11 @@ def restart_split_check(status: GateStatus) -> GateStatus:
     return status.model_copy(update={"sequential_state": {**kept, **folded}})
 
 
-def memory_of(status: GateStatus | None) -> dict[str, SequentialState]:
-    """The memory to pass to ``evaluate_gate``, read back from the gate's status."""
-    if status is None:
+def memory_of(status: GateStatus | None,
+              gate: GateSpecBase | None = None) -> dict[str, SequentialState]:
+    """The memory to pass to ``evaluate_gate``, read back from the gate's status; none when it
+    was gathered under other settings than ``gate``'s (given: the operator's passes)."""
+    if status is None or (gate is not None and not _same_settings(gate, status)):
         return {}
     return {key: SequentialState.from_dict(st.to_wire())
             for key, st in status.sequential_state.items()}

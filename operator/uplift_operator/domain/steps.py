@@ -409,13 +409,13 @@ class StepPass(ABC, Generic[S]):
                 continue
             gate_status = assess(gate, previous.get(gate.name), outcome)
             updated.append(gate_status)
-            self.announce(gate, gate_status)
+            self.announce(gate, gate_status, previous.get(gate.name))
         s.gates = updated
         s.last_analysis_at = latest
         if self.gates_passed_at_step() and not was_passing:
             self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
 
-    def announce(self, gate: GateSpecBase, st: GateStatus) -> None:
+    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
         dry = " (dry run, no action)" if gate.dry_run else ""
         if st.verdict is GateVerdict.FAIL:
             failures = f"{st.failures} failure{'' if st.failures == 1 else 's'}"
@@ -428,7 +428,11 @@ class StepPass(ABC, Generic[S]):
                                   gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
             self.emit("Warning", Reason.GATE_FAILED,
                       f"gate {gate.name} could not be measured ({limit}){dry}: {st.message}")
-        elif st.verdict is GateVerdict.INCONCLUSIVE and st.inconclusives == 1:
+        elif st.verdict is GateVerdict.INCONCLUSIVE and (
+                st.inconclusives == 1
+                # held (not counted): said when it starts
+                or (st.inconclusives == 0
+                    and (before is None or before.verdict is not GateVerdict.INCONCLUSIVE))):
             self.emit("Normal", Reason.GATE_INCONCLUSIVE,
                       f"gate {gate.name} inconclusive, holding {self.where()}{dry}: {st.message}")
 

@@ -163,11 +163,11 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
             # UpliftModel's gates hold with MLflow unavailable; never an Error that would roll
             # the campaign back for an outage.
             measured = NotMeasured(f"holding: the training reference of version {stable} "
-                                   f"cannot be read: {unresolved}")
+                                   f"cannot be read: {unresolved}", holds=True)
         else:
             measured = measurements.collect_campaign(gate, ctx, prometheus, registry)
         outcomes.append(gates.evaluate_gate(gate, measured,
-                                            gates.memory_of(previous.get(gate.name)), now))
+                                            gates.memory_of(previous.get(gate.name), gate), now))
     return outcomes, measurements.campaign_units(ctx, prometheus)
 
 

@@ -433,7 +433,7 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
         return [gates.GateOutcome(
             name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
             message=f"holding: MLflow unavailable ({resolution.message})"[:1000],
-            memory=gates.memory_of(previous.get(gate.name)), holds=True)
+            memory=gates.memory_of(previous.get(gate.name), gate), holds=True)
             for gate in ramp.gates_to_measure(spec, current)]
     return _analyse(spec, current, owner, deps, registry, split_as_status, now)
 
@@ -564,8 +564,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     prometheus = measurements.per_analysis(deps.prometheus, now)
     for gate in ramp.gates_to_measure(spec, status):
         measured = measurements.collect(gate, ctx, prometheus, registry)
-        outcomes.append(gates.evaluate_gate(gate, measured, gates.memory_of(previous.get(gate.name)),
-                                            now))
+        outcomes.append(gates.evaluate_gate(
+            gate, measured, gates.memory_of(previous.get(gate.name), gate), now))
     return outcomes
 
 

@@ -937,3 +937,29 @@ def test_a_gate_held_by_an_unreachable_source_keeps_its_evidence_and_counts_no_i
     status = gates.assess(g, None, outcome)
     assert status.inconclusives == (0 if holds else 1)
     assert gates.memory_of(status) == memory
+
+
+def test_a_gate_whose_settings_were_edited_starts_its_evidence_afresh() -> None:
+    """Evidence against a loose margin is no evidence against a tight one: carried over, a
+    canary 1.15 × the stable's error rate passed a 5 % margin on the p-value it earned
+    against 100 %. The limits and dryRun test nothing: editing them keeps the evidence."""
+    loose = gate("errorRate", margin=1.0, marginType="relative")
+    tight = gate("errorRate", margin=0.05, marginType="relative")
+    first = ErrorRateMeasurement(canary_errors=115, canary_requests=10_000, stable_errors=100,
+                                 stable_requests=10_000)
+    status = assess(loose, None, evaluate_gate(loose, first, {}, NOW))
+    assert status.settings_digest == gates.settings_digest(loose)
+    assert gates.memory_of(status, loose) and gates.memory_of(status, tight) == {}
+    later = ErrorRateMeasurement(canary_errors=230, canary_requests=20_000, stable_errors=200,
+                                 stable_requests=20_000)
+    tightened = evaluate_gate(tight, later, gates.memory_of(status, tight),
+                              NOW + dt.timedelta(minutes=1))
+    assert tightened.verdict is not GateVerdict.PASS
+    assert assess(tight, status.model_copy(update={"inconclusives": 3}),
+                  tightened).inconclusives == (tightened.verdict is GateVerdict.INCONCLUSIVE)
+    relimited = gate("errorRate", margin=1.0, marginType="relative", inconclusiveLimit=4,
+                     dryRun=True)
+    assert gates.settings_digest(relimited) == gates.settings_digest(loose)
+    assert gates.memory_of(status, relimited) == gates.memory_of(status)
+    legacy = status.model_copy(update={"settings_digest": None})  # written before the digest
+    assert gates.memory_of(legacy, tight) == gates.memory_of(status)

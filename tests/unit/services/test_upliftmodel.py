@@ -481,6 +481,25 @@ def test_mlflow_down_longer_than_the_inconclusive_limit_neither_pauses_nor_loses
     assert sim.status["stableVersion"] == "2"
 
 
+def test_a_gate_edited_mid_canary_is_judged_afresh_and_one_left_alone_keeps_its_evidence() -> None:
+    sim = Sim()
+    sim.body["spec"]["rollout"]["gates"].append(
+        {"name": "other", "type": "custom", "query": PROBE, "max": 2.0})
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    sim.tick(61)
+    evidence = SequentialState(looks=7, log_pass=1.5)
+    for status in sim.status["gates"]:
+        status["sequentialState"] = {"srmTraffic": evidence.to_dict()}
+    sim.body["spec"]["rollout"]["gates"][0]["max"] = 0.8  # tightened
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(61)
+    edited, untouched = sim.status["gates"]
+    assert edited.get("sequentialState", {}) == {}
+    kept = SequentialState.from_dict(untouched["sequentialState"]["srmTraffic"])
+    assert kept.looks == 7 and kept.log_pass + kept.carried_log_pass == 1.5
+
+
 @pytest.mark.parametrize(("probe", "tags"), [
     (0.5, {("2", "uplift.dev/role"): "stable", ("1", "uplift.dev/role"): "retired"}),
     (5.0, {("2", "uplift.dev/role"): "rolled-back"}),

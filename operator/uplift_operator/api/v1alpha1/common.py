@@ -219,7 +219,13 @@ class GateStatus(ApiModel):
         default_factory=dict,
         description="State of the gate's sequential tests, by test; kept across the ramp's steps "
                     "(evidence is pooled or multiplied, so alpha is spent once per version) and "
-                    "reset when the canary version changes.")
+                    "reset when the canary version changes, or the gate's settings do.")
+    settings_digest: str | None = Field(
+        default=None, max_length=32,
+        description="Fingerprint of the gate settings its evidence was gathered under (every "
+                    "field but name, dryRun and the limits): an edit of them (a tighter margin, "
+                    "another alpha) starts the gate afresh, since evidence against one "
+                    "hypothesis says nothing about another.")
 
 
 class DecisionRecord(ApiModel):
