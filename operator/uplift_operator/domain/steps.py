@@ -290,12 +290,14 @@ class StepPass(ABC, Generic[S]):
         """Step 0 afresh: sequential tests start over (a new version or a new exposure)."""
         self.status.current_step = 0
         self.status.step_started_at = self.now
+        self.status.resumed_at = None
         self.status.gates = []
         self.restarted = True
 
     def end_ramp(self) -> None:
         self.status.current_step = None
         self.status.step_started_at = None
+        self.status.resumed_at = None
         self.restarted = True
 
     def advance_step(self, actor: str = "operator", why: str = "gates passed, pause elapsed") -> None:
@@ -470,9 +472,14 @@ class StepPass(ABC, Generic[S]):
         return start + (parse_duration(pause) if pause is not None else dt.timedelta(0))
 
     def deadline_counts_from(self) -> dt.datetime | None:
-        """From when ``progressDeadline`` runs: the end of the step's pause, unless a kind's
-        gates cannot be conclusive before a later time."""
-        return self.step_could_end()
+        """From when ``progressDeadline`` runs: the end of the step's pause, or the ramp's
+        resume from Paused within the step if later, unless a kind's gates cannot be
+        conclusive before a later time."""
+        end = self.step_could_end()
+        resumed, start = self.status.resumed_at, self.status.step_started_at
+        if end is not None and resumed is not None and start is not None and resumed >= start:
+            return max(end, resumed)
+        return end
 
     def blocked_by(self) -> str | None:
         """Why the step cannot advance on its own now, or None when only time/a human is due."""
@@ -485,7 +492,15 @@ class StepPass(ABC, Generic[S]):
                    if g.verdict is not GateVerdict.PASS]
         return "gates: " + ", ".join(waiting) if waiting else "waiting for an analysis"
 
+    def note_resume(self) -> None:
+        """This pass leaves Paused (nothing holds the ramp any more): remember when, for the
+        deadline."""
+        if (self.active() and self.previous.phase is Phase.PAUSED
+                and self.pause_reason is None and not self.ramp.paused):
+            self.status.resumed_at = self.now
+
     def check_deadline(self) -> None:
+        self.note_resume()
         deadline = self.ramp.progress_deadline
         if (not self.active() or deadline is None or self.pause_reason is not None
                 or self.ramp.paused):

@@ -509,6 +509,24 @@ def test_progress_deadline_waits_for_the_online_effect_cohorts() -> None:
     assert d.status.message.startswith("ProgressDeadlineExceeded")
 
 
+def test_time_spent_paused_does_not_count_against_the_deadline() -> None:
+    """Paused by hand for two hours, a step is not stuck when it resumes: the deadline runs
+    from the resume (status.resumedAt), and still catches a step that stays stuck after it."""
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    sim.tick(1, verdicts={"latency": INC})
+    sim.spec = make_spec(progressDeadline="10m", paused=True)
+    assert sim.tick(1, verdicts={"latency": INC}).status.phase is Phase.PAUSED
+    sim.spec = make_spec(progressDeadline="10m")
+    d = sim.tick(120)
+    assert d.status.phase is Phase.PROGRESSING and d.status.resumed_at == sim.now
+    assert Reason.PROGRESS_DEADLINE_EXCEEDED not in sim.reasons()
+    resumed = sim.now
+    d = sim.tick(9, verdicts={"latency": INC})
+    assert d.status.phase is Phase.PROGRESSING
+    d = sim.tick(2, verdicts={"latency": INC})
+    assert d.status.phase is Phase.DEGRADED and sim.now > resumed + dt.timedelta(minutes=10)
+
+
 def test_deadline_requeue_is_scheduled() -> None:
     sim = with_canary(make_spec(progressDeadline="10m", analysisInterval="30m",
                                 steps=[(10, "30m")]))

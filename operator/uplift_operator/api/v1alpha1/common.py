@@ -473,3 +473,9 @@ class RampStatus(StatusBase):
                                                 description="When the current step began.")
     last_analysis_at: dt.datetime | None = Field(default=None,
                                                  description="When gates were last evaluated.")
+    resumed_at: dt.datetime | None = Field(
+        default=None,
+        description="When the ramp last resumed from Paused (the spec's paused, an "
+                    "inconclusiveLimit, a Manual rollback) within the current step: "
+                    "progressDeadline counts from no earlier, so time spent paused is not "
+                    "time failing to progress.")
