@@ -21,7 +21,7 @@ from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
-from uplift_operator.model.keys import treatment_key
+from uplift_operator.model.keys import treatment_key, treatment_keys
 
 __all__ = ["ModelContract", "credential_problems", "ignored_gate_fields", "query_variables",
            "schema_problems", "validate_against_model", "validate_campaign",
@@ -58,6 +58,10 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
         [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
         problems.append("spec.model.aliasRefreshInterval must be at least 1s")
+    try:  # the runtime refuses to load such a model: say so before anything is deployed
+        treatment_keys(t.name for t in spec.treatments)
+    except ValueError as error:
+        problems.append(f"spec.treatments: {error}")
     return problems
 
 

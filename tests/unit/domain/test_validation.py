@@ -48,6 +48,10 @@ def test_samples_are_valid() -> None:
     ({"rollout.steps.0.pause": "10s"}, "spec.rollout.steps[0].pause (10s) is shorter than"),
     ({"rollout.analysisInterval": "100ms", "rollout.steps.0.pause": "1s"},
      "analysisInterval must be at least 1s"),
+    # The runtime would refuse to load the model: refused before anything is deployed.
+    ({"treatments": [{"name": "a-b"}, {"name": "a--b"}]},
+     "spec.treatments: treatments 'a-b' and 'a--b' have the same key 'a_b'"),
+    ({"treatments": [{"name": "1" + "a" * 62}]}, "has 65 characters, at most 64"),
 ])
 def test_upliftmodel_problems_name_the_field(changes: dict[str, Any], expected: str) -> None:
     problems = validation.validate_upliftmodel(_model(**changes).spec, BUILTIN_TEMPLATES)
