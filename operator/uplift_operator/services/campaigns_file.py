@@ -7,8 +7,8 @@ pass lists anything):
 1. parse each Campaign's snapshot: its spec (one that does not parse is left out: the runtime
    then forgets it and refuses its requests, ``404 unknown_campaign``) and its status, whose
    ``exposurePercent`` the Campaign pass decided;
-2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded, 0 % or being
-   deleted → false);
+2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded — but a step
+   past its progress deadline, which keeps treating —, 0 % or being deleted → false);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
    its owner, or the labels the operator watches it by) differs from what is there, and only
