@@ -234,6 +234,13 @@ def test_the_experiment_of_a_campaign_cannot_change_once_created(
     stored = admin.get("campaign", "holdout-draw", namespace)["spec"]
     assert (stored["experiment"]["holdoutFraction"], stored["experiment"]["salt"],
             stored["economics"]["costPerTreatment"]) == (0.1, "spring-2026", 0.2)
+    # Its model's decisions are what the exposure, the evidence and the spend are about.
+    moved = copy.deepcopy(body)
+    moved["spec"]["modelRef"]["name"] = "another-model"
+    refused = admin.apply(moved, namespace, check=False)
+    assert refused.returncode != 0, "modelRef changed"
+    assert "modelRef.name cannot change during the campaign's life" in refused.stderr, \
+        refused.stderr
 
 
 def test_the_experiment_of_an_upliftmodel_cannot_change_while_a_canary_runs(
