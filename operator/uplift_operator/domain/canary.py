@@ -14,7 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase, parse_duration
+from uplift_operator.api.v1alpha1.common import (
+    Condition,
+    DecisionRecord,
+    GateVerdict,
+    Phase,
+    parse_duration,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import steps
@@ -58,12 +64,15 @@ class Observed(steps.ObservedBase):
     ``split_as_status``: whether the serving graph splits traffic as the status says; False
     after an apply that failed, a replica that died between its apply and its status write, or
     a hand edit — this pass applies the status's split again.
+    ``ready_versions``: every version whose predictor serves (None: only the two flags above
+    are known), for a pass that changes which version is stable (an emergency rollback).
     """
 
     desired_version: str | None
     stable_ready: bool = False
     canary_ready: bool = False
     split_as_status: bool = True
+    ready_versions: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     # -- phase, conditions, traffic, requeue --------------------------------------------------
 
     def finish(self) -> Decision:
+        self.note_restore()
         message = self.set_phase(*self.phase())
         self.status.conditions = self.ready_condition(message)
         until = self.scale_down_until()
@@ -402,15 +412,51 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                                   observed_generation=self.seen.generation)
 
     def scale_down_until(self) -> dt.datetime | None:
-        """Until when a rolled-back canary stays deployed at weight 0, if it still should."""
+        """Until when a rolled-back version stays deployed at weight 0, if it still should: a
+        rolled-back canary, or a stable version an emergency rollback replaced."""
         s = self.status
         if s.canary_version is not None or s.aborted_version in (None, s.stable_version):
             return None
-        entry = self.last_rollback(s.aborted_version)
+        entry = self.last_rollback(s.aborted_version) or self.emergency_restore()
         if entry is None:
             return None
         until = entry.time + parse_duration(self.spec.rollback.scale_down_delay)
         return until if self.now < until else None
+
+    def emergency_restore(self) -> DecisionRecord | None:
+        """The emergency rollback that made the previous stable version stable again, taking
+        over from ``aborted_version`` (its entry names the version restored), if that is the
+        model's last rollback."""
+        s = self.status
+        if s.canary_version is not None or s.aborted_version is None:
+            return None
+        for entry in reversed(s.history):
+            if entry.action in steps.ROLLBACK_ACTIONS:
+                return (entry if entry.action == Reason.EMERGENCY_ROLLBACK.value
+                        and entry.version == s.stable_version else None)
+        return None
+
+    def serves(self, version: str | None) -> bool:
+        """Whether ``version``'s predictor serves (the stable flag when only that is known)."""
+        if self.seen.ready_versions is not None:
+            return version in self.seen.ready_versions
+        return self.seen.stable_ready and version == self.status.stable_version
+
+    def awaiting_restore(self) -> bool:
+        """An emergency rollback's restored version has not served yet (no ``StableRestored``
+        since): the version it replaced keeps the traffic meanwhile."""
+        entry = self.emergency_restore()
+        return entry is not None and not any(
+            e.action == Reason.STABLE_RESTORED.value and e.time >= entry.time
+            for e in self.status.history)
+
+    def note_restore(self) -> None:
+        """The restored version serves: said once, and the replaced one leaves the traffic."""
+        if self.awaiting_restore() and self.serves(self.status.stable_version):
+            s = self.status
+            why = f"stable {s.stable_version} serves again; {s.aborted_version} takes no traffic"
+            self.record(Reason.STABLE_RESTORED, s.stable_version, why)
+            self.emit("Normal", Reason.STABLE_RESTORED, why)
 
     def traffic(self) -> TrafficSplit | None:
         s = self.status
@@ -418,6 +464,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return None
         if s.canary_version is not None:
             return TrafficSplit(s.stable_version, s.canary_version, s.canary_weight)
+        if self.awaiting_restore():
+            # The restored version's predictor is created again (it left at the promotion):
+            # the replaced one keeps the traffic until it serves, or nothing would.
+            return TrafficSplit(s.stable_version, s.aborted_version, 100)
         if self.scale_down_until() is not None:
             return TrafficSplit(s.stable_version, s.aborted_version, 0)
         return TrafficSplit(s.stable_version, None, 0)

@@ -89,6 +89,7 @@ class Reason(StrEnum):
     MANUAL_ABORT = "ManualAbort"
     RETRY = "Retry"
     EMERGENCY_ROLLBACK = "EmergencyRollback"
+    STABLE_RESTORED = "StableRestored"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     UNRECOGNISED_REQUEST = "UnrecognisedRequest"
     # Campaign

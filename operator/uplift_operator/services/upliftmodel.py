@@ -151,7 +151,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         stable_ready=(current.stable_version or desired or "") in ready,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
-        generation=generation, split_as_status=split_as_status), now)
+        generation=generation, split_as_status=split_as_status, ready_versions=ready), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"))
@@ -618,6 +618,16 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,
             writes.append(_role(model, aborted, "rolled-back", stamp))
             writes.append(Write(("reason", aborted), why,
                                 _tag_write(model, aborted, {REASON_TAG: why})))
+            restored = status.stable_version
+            if (event.reason is ramp.Reason.EMERGENCY_ROLLBACK and restored
+                    and status.canary_version is None and status.history
+                    and status.history[-1].version == restored):
+                # The previous stable is stable again: its role, and the promotion alias, back.
+                writes.append(_role(model, restored, "stable", stamp))
+                alias = spec.model.promotion_alias
+                if alias:
+                    writes.append(Write(("alias", alias), restored,
+                                        _alias_write(model, alias, restored)))
     return writes
 
 

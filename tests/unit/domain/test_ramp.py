@@ -57,6 +57,7 @@ class Sim:
         self.stable_ready = True
         self.canary_ready = True
         self.split_as_status = True
+        self.ready_versions: frozenset[str] | None = None  # None: the two flags say it
         self.log: list[Decision] = []
 
     def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
@@ -67,7 +68,8 @@ class Sim:
         observed = Observed(desired_version=self.desired, stable_ready=self.stable_ready,
                             canary_ready=self.canary_ready, gate_outcomes=outcomes,
                             requests=ramp.parse_requests(self.annotations), generation=3,
-                            split_as_status=self.split_as_status)
+                            split_as_status=self.split_as_status,
+                            ready_versions=self.ready_versions)
         decision = decide(self.spec, self.status, observed, self.now)
         assert_idempotent(self.spec, decision, observed, self.now)
         self.status = decision.status
@@ -728,6 +730,34 @@ def test_emergency_rollback_restores_the_previous_stable_at_once() -> None:
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "again")
     d = sim.tick(1)  # no flipping back to the bad version
     assert d.status.stable_version == "1" and d.events[0].type == "Warning"
+
+
+def test_an_emergency_rollback_keeps_the_replaced_stable_serving_until_the_restored_one_does(
+        ) -> None:
+    """The previous stable's predictor left at the promotion: created again, it serves only
+    after its pods start. Until then the replaced version keeps the traffic (weight 100 on
+    it), then it stays at weight 0 for scaleDownDelay, as a rolled-back canary does."""
+    spec = make_spec()
+    spec = spec.model_copy(update={"rollback": spec.rollback.model_copy(
+        update={"scale_down_delay": "10m"})})
+    sim = with_canary(spec)
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    sim.tick(1)
+    sim.ready_versions = frozenset({"2"})
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
+    assert d.traffic == TrafficSplit("1", "2", 100)
+    d = sim.tick(0.5)
+    assert d.traffic == TrafficSplit("1", "2", 100) and d.events == ()
+    sim.ready_versions = frozenset({"1", "2"})
+    d = sim.tick(0.5)
+    assert d.traffic == TrafficSplit("1", "2", 0)
+    assert sim.reasons() == [Reason.STABLE_RESTORED]
+    assert d.status.history[-1].action == "StableRestored"
+    sim.ready_versions = frozenset({"2"})  # the restored one flaps: no traffic back to 2
+    assert sim.tick(0.5).traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(10).traffic == TrafficSplit("1", None, 0)
 
 
 def test_unknown_promote_mode_is_an_unrecognised_request() -> None:

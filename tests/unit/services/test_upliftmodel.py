@@ -523,6 +523,29 @@ def test_write_back_tags_follow_the_decision(probe: float, tags: dict[tuple[str,
         assert sim.status["abortedVersion"] == "2" and sim.weights() == {"1": 100}
 
 
+def test_an_emergency_rollback_of_the_stable_keeps_it_serving_until_the_restored_one_does(
+        ) -> None:
+    """Version 2 was promoted (version 1's predictor left); an emergency rollback creates 1
+    again while 2 keeps the traffic until 1 serves. In MLflow, 1 is stable again and the
+    promotion alias is back on it."""
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(12):
+        sim.tick(30)
+    assert sim.status["stableVersion"] == "2" and sim.weights() == {"2": 100}
+    assert sim.registry.aliases[(REGISTERED, "production")] == "2"
+    sim.body["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
+    sim.tick(1, available=False)  # Seldon: the graph is Creating (1's pods start)
+    assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 0, "2": 100}
+    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.tick(1)
+    assert sim.weights() == {"1": 100}
+    assert sim.registry.tags[(REGISTERED, "1", "uplift.dev/role")] == "stable"
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "rolled-back"
+    assert sim.registry.aliases[(REGISTERED, "production")] == "1"
+
+
 def test_write_backs_are_not_repeated_by_every_resource_following_the_model() -> None:
     first, second = Sim(), Sim()
     second.body["metadata"].update(name="other", uid="u-2")
