@@ -12,7 +12,7 @@ entry (``decide``). No I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from uplift_operator.api.v1alpha1.common import (
     Condition,
@@ -25,10 +25,11 @@ from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec,
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import steps
 from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step, restart_split_check
-from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
 from uplift_operator.domain.steps import Event, Reason
 
-__all__ = ["Decision", "Observed", "TrafficSplit", "analysis_due", "decide", "gates_to_measure"]
+__all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
+           "decide_stopping_requests", "gates_to_measure"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,22 @@ def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
     return _CanaryPass(spec, status, observed, now).run()
 
 
+#: What a pass still does while the spec is invalid: the requests that only take traffic away.
+STOPPING_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK})
+
+
+def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
+                             observed: Observed, now: dt.datetime) -> Decision:
+    """A pass while the spec is invalid (``services`` writes the InvalidSpec condition over
+    it): the ramp is held where it stands — no gate judged, no step, no version followed — but
+    an abort or an emergency rollback is still acted on, so an on-call engineer can take a
+    canary off (or restore the previous stable) without fixing the spec first. Other requests
+    wait for a valid spec (their tokens are not used up)."""
+    stopping = [r for r in observed.requests if r.kind in STOPPING_REQUESTS]
+    held = replace(observed, requests=stopping, gate_outcomes=None)
+    return _CanaryPass(spec, status, held, now).run_stopping_requests()
+
+
 class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     paused_field = "spec.rollout.paused"
 
@@ -139,6 +156,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         super().__init__(spec.rollout, spec.rollback.mode, status, observed, now)
         self.spec = spec
         self.seen = observed
+
+    def run_stopping_requests(self) -> Decision:
+        self.handle_requests()
+        return self.finish()
 
     def run(self) -> Decision:
         # Unresolved (MLflow away, an alias gone): the last version it resolved to is kept, so

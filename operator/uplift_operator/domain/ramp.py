@@ -25,6 +25,7 @@ from uplift_operator.domain.canary import (
     Observed,
     TrafficSplit,
     analysis_due,
+    decide_stopping_requests,
     gates_to_measure,
     on_last_step,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "TrafficSplit",
     "analysis_due",
     "decide",
+    "decide_stopping_requests",
     "gates_to_measure",
     "on_last_step",
     "parse_requests",

@@ -46,6 +46,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
+from uplift_operator.domain.canary import STOPPING_REQUESTS
 from uplift_operator.domain.status import MAX_MESSAGE
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
@@ -132,12 +133,13 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 
     spec, problems = _validate(body, deps)
     if spec is None or problems:
-        return invalid_pass(current, generation, problems, now)
+        return _invalid(body, spec, current, owner, problems, deps, now)
     registry, resolution, problems = _resolve(spec, owner, deps, now)
     if problems:  # the credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at again
-        return replace(invalid_pass(current, generation, problems, now),
-                       requeue_after=UNRESOLVED_RETRY_SECONDS)
+        held = _invalid(body, spec, current, owner, problems, deps, now)
+        return replace(held, requeue_after=min(held.requeue_after or UNRESOLVED_RETRY_SECONDS,
+                                               UNRESOLVED_RETRY_SECONDS))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
@@ -183,6 +185,46 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if retry is not None:  # the graph is behind the status: try again soon, backing off
         following = retry if following is None else min(following, retry)
     return PassResult(status.to_wire(), tuple(events), following)
+
+
+def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: UpliftModelStatus,
+             owner: Owner, problems: list[str], deps: Dependencies,
+             now: dt.datetime) -> PassResult:
+    """A pass on an invalid spec: the ramp held where it stands under the InvalidSpec status,
+    but an abort or an emergency rollback pending is still acted on and applied
+    (``ramp.decide_stopping_requests``): taking traffic off a canary needs no valid gate.
+    Nothing is written back to MLflow then (the registry was not resolved)."""
+    meta = body["metadata"]
+    generation = int(meta.get("generation") or 0)
+    requests = ramp.parse_requests(meta.get("annotations") or {})
+    pending = [r for r in requests if r.kind in STOPPING_REQUESTS
+               and current.handled_requests.get(r.key) != r.token]
+    if spec is None or not pending or current.stable_version is None:
+        return invalid_pass(current, generation, problems, now)
+    child, ready, split_as_status = _observe(current, owner, deps, current.desired_version)
+    if _decided_on_newer(child, meta):
+        return _behind(body)
+    decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
+        desired_version=current.desired_version, stable_ready=current.stable_version in ready,
+        canary_ready=current.canary_version in ready if current.canary_version else False,
+        requests=requests, generation=generation, split_as_status=split_as_status,
+        ready_versions=ready), now)
+    try:
+        applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
+                         decided_on=meta.get("resourceVersion"))
+    except _ChildMovedError:
+        return _behind(body)
+    decided = decision.status.model_copy(update={"conditions": status_logic.serving_applied(
+        decision.status.conditions, applied, generation, now)})
+    held = invalid_pass(decided, generation, problems, now)
+    events = [Event(e.type, e.reason.value, e.message) for e in decision.events]
+    if applied is not None and applied.error is not None:
+        events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
+    following = decision.requeue_after.total_seconds() if decision.requeue_after else None
+    retry = status_logic.apply_retry_seconds(decided.conditions, now)
+    if retry is not None:
+        following = retry if following is None else min(following, retry)
+    return PassResult(held.status, (*events, *held.events), following)
 
 
 #: The UpliftModel resourceVersion the serving graph was decided on, stamped on the child.

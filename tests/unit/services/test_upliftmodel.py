@@ -601,6 +601,32 @@ def test_a_failed_write_back_never_blocks_the_decision_and_is_retried_and_shown(
     assert sim.condition("RegistryWrittenBack")["status"] == "True"
 
 
+@pytest.mark.parametrize("annotation", ["uplift.dev/abort", "uplift.dev/emergency-rollback"])
+def test_an_invalid_spec_mid_canary_holds_it_but_an_abort_still_takes_it_off(
+        annotation: str) -> None:
+    """A spec the operator finds invalid (a templateRef it does not know; the API server took
+    it) holds the canary where it stands, no gate judged; an abort or an emergency rollback is
+    still acted on, and a promote waits for a valid spec."""
+    sim = Sim()
+    sim.with_canary()
+    sim.body["spec"]["rollout"]["gates"].append(
+        {"name": "lat", "type": "custom", "templateRef": "no-such-template", "max": 1})
+    sim.body["metadata"]["generation"] = 2
+    sim.metrics.values[PROBE] = 0.5
+    sim.body["metadata"]["annotations"] = {"uplift.dev/promote": "full"}
+    for _ in range(6):
+        sim.tick(61)
+    assert sim.status["phase"] == "Degraded" and sim.weights() == {"1": 90, "2": 10}
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    assert sim.status.get("handledRequests", {}) == {}
+    sim.body["metadata"]["annotations"] = {annotation: "now"}
+    result = sim.tick(1)
+    assert sim.weights() == {"1": 100} and "canaryVersion" not in sim.status
+    assert sim.status["abortedVersion"] == "2" and sim.condition("InvalidSpec")["status"] == "True"
+    assert sim.status["handledRequests"] == {annotation: "now"}
+    assert reasons(result)[0] in ("ManualAbort", "EmergencyRollback")
+
+
 # -- the version the spec resolves to ------------------------------------------------------------
 
 SIGNATURE = {"inputs": [{"name": "recency", "type": "long", "required": True},
