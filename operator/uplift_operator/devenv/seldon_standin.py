@@ -15,6 +15,8 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from uplift_operator.render.seldon import deployment_names
+
 __all__ = ["SeldonStandIn", "seldon_status"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
@@ -31,8 +33,8 @@ def seldon_status(body: dict[str, Any], state: str = "Available",
         "observedGeneration": body["metadata"].get("generation", 1),
         "replicas": sum(int(p.get("replicas", 1)) for p in predictors),
         "deploymentStatus": {
-            f"{name}-{p['name']}": {
-                "name": f"{name}-{p['name']}", "replicas": int(p.get("replicas", 1)),
+            deployment_names(name, p)[0]: {
+                "name": deployment_names(name, p)[0], "replicas": int(p.get("replicas", 1)),
                 "availableReplicas": int(p.get("replicas", 1)) if ready else 0,
                 "status": state}
             for p in predictors},

@@ -54,6 +54,7 @@ from urllib3.exceptions import HTTPError
 from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
+from uplift_operator.render.seldon import deployment_names
 from uplift_operator.runtime.drain import DRAIN_PATH
 
 __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
@@ -371,11 +372,16 @@ class ServingAgent:
             "state": state,
             "observedGeneration": meta.get("generation", 1),
             "replicas": len(states),
+            # Keyed by the Deployment names Seldon gives (what the operator matches), each
+            # predictor's own state: a stable one serves while a canary's process loads.
             "deploymentStatus": {
-                f"{name}-{p.name}": {"name": f"{name}-{p.name}", "replicas": 1,
-                                     "availableReplicas": 1 if p.state == "Available" else 0,
-                                     "status": p.state}
-                for p in states},
+                deployment: {"name": deployment, "replicas": 1,
+                             "availableReplicas": 1 if p.state == "Available" else 0,
+                             "status": p.state}
+                for spec, p in zip(
+                    [s for s in predictors if (ns, name, s["name"]) in self.predictors],
+                    states, strict=True)
+                for deployment in deployment_names(name, spec)[:1]},
             "address": {"url": f"{self.router.url}/seldon/{ns}/{name}"},
         }
         if description:

@@ -31,6 +31,7 @@ with no Campaign an empty document, so the reference is not optional either.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +41,7 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "METRICS_DIR", "SHUTDOWN_SECONDS",
-           "SeldonV1Backend", "grace_period_seconds", "runtime_env"]
+           "SeldonV1Backend", "deployment_names", "grace_period_seconds", "runtime_env"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -49,6 +50,35 @@ SHUTDOWN_SECONDS = 30
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
+
+def deployment_names(sdep: str, predictor: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names Seldon's controller may give the Deployment of a predictor's first component,
+    by which its ``status.deploymentStatus`` is keyed, its default first (v1.17
+    ``GetDeploymentName``: ``<sdep>-<predictor>-0-<containers>``; past 63 characters
+    ``seldon-<md5>``, or ``<sdep>-<md5>`` with ``DEPLOYMENT_NAME_AS_PREFIX``)."""
+    component = (predictor.get("componentSpecs") or [{}])[0] or {}
+    own = str((component.get("metadata") or {}).get("name") or "")
+    containers = ((component.get("spec") or {}).get("containers") or [])
+    name = f"{sdep}-{predictor.get('name', '')}-0-" + (
+        own or "-".join(str(c.get("name", "")) for c in containers))
+    if len(name) <= 63:
+        return (name,)
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+    return (f"seldon-{digest}", f"{sdep}-{digest}")
+
+
+def _serving_versions(child: Mapping[str, Any]) -> frozenset[str]:
+    """Versions whose Deployment has an available replica (``status.deploymentStatus``)."""
+    deployments = (child.get("status") or {}).get("deploymentStatus") or {}
+    available = {name for name, d in deployments.items()
+                 if isinstance(d, Mapping) and int(d.get("availableReplicas") or 0) > 0}
+    sdep = str(child.get("metadata", {}).get("name", ""))
+    return frozenset(
+        str(p.get("annotations", {}).get("version", ""))
+        for p in child.get("spec", {}).get("predictors", [])
+        if p.get("annotations", {}).get("version")
+        and available.intersection(deployment_names(sdep, p)))
+
 
 def grace_period_seconds(runtime: RuntimeSettings) -> int:
     """The runtime pod's termination grace period: the drain hook's wait, then the shutdown."""
@@ -110,19 +140,20 @@ class SeldonV1Backend:
         status = child.get("status") or {}
         state = status.get("state", "")
         description = status.get("description", "")
+        serving = _serving_versions(child)
         if state == "Available":
             versions = {p.get("annotations", {}).get("version", "")
                         for p in child.get("spec", {}).get("predictors", [])}
             return ServingState(ready=True, message="SeldonDeployment Available",
                                 ready_versions=frozenset(v for v in versions if v),
-                                weights=weights)
+                                weights=weights, serving_versions=serving)
         if state == "Failed":
             return ServingState(ready=False, failed=True,
                                 message=f"SeldonDeployment Failed: {description}".rstrip(": "),
-                                weights=weights)
+                                weights=weights, serving_versions=serving)
         return ServingState(ready=False,
                             message=f"SeldonDeployment {state or 'has no status yet'}",
-                            weights=weights)
+                            weights=weights, serving_versions=serving)
 
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:

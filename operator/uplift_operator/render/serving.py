@@ -47,6 +47,9 @@ class ServingState:
     failed: bool = False
     #: version → traffic percent the graph declares now (what the router splits by)
     weights: tuple[tuple[str, int], ...] = ()
+    #: versions whose pods are available, whatever the whole graph's state: a stable version
+    #: keeps serving while a canary's pods start (the graph is not ready meanwhile)
+    serving_versions: frozenset[str] = frozenset()
 
 
 class ServingBackend(Protocol):

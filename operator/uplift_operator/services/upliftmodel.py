@@ -143,14 +143,14 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
-    child, ready, split_as_status = _observe(current, owner, deps, desired)
+    child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
     if _decided_on_newer(child, meta):
         return _behind(body)
     outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
         # Nothing stable yet: the first version, if the pass makes it stable, is the one to serve.
-        stable_ready=(current.stable_version or desired or "") in ready,
+        stable_ready=(current.stable_version or desired or "") in serves,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status, ready_versions=ready), now)
@@ -201,11 +201,12 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
                and current.handled_requests.get(r.key) != r.token]
     if spec is None or not pending or current.stable_version is None:
         return invalid_pass(current, generation, problems, now)
-    child, ready, split_as_status = _observe(current, owner, deps, current.desired_version)
+    child, ready, serves, split_as_status = _observe(current, owner, deps,
+                                                     current.desired_version)
     if _decided_on_newer(child, meta):
         return _behind(body)
     decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
-        desired_version=current.desired_version, stable_ready=current.stable_version in ready,
+        desired_version=current.desired_version, stable_ready=current.stable_version in serves,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         requests=requests, generation=generation, split_as_status=split_as_status,
         ready_versions=ready), now)
@@ -436,8 +437,11 @@ def _credentials(ref: ModelReference, namespace: str,
 
 
 def _observe(current: UpliftModelStatus, owner: Owner, deps: Dependencies,
-             desired: str | None = None) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
-    """The serving graph as it is, which versions in it serve, and whether it splits traffic
+             desired: str | None = None) -> tuple[dict[str, Any] | None, frozenset[str],
+                                                  frozenset[str], bool]:
+    """The serving graph as it is, which versions in it are ready (the whole graph ready: each
+    may be given traffic), which serve (their pods available, the graph ready or not: a stable
+    version keeps serving while a canary's pods start), and whether it splits traffic
     as the status says (not after a pass that applied a new step and died before its status
     patch, nor while someone's hand edit waits to be reverted). With nothing stable in the
     status yet, the graph is looked at for the ``desired`` first version: a pass after the one
@@ -448,10 +452,11 @@ def _observe(current: UpliftModelStatus, owner: Owner, deps: Dependencies,
     looked_for = split_now or (TrafficSplit(desired, None, 0) if desired else None)
     serving = deps.backend.observe(child, looked_for) if looked_for else None
     ready = serving.ready_versions if serving and serving.ready else frozenset()
+    serves = ready | (serving.serving_versions if serving else frozenset())
     declared = {v: w for v, w in _describe_weights(split_now).items() if w} if split_now else {}
     as_status = (split_now is not None and serving is not None
                  and {v: w for v, w in serving.weights if w} == declared)
-    return child, ready, as_status
+    return child, ready, serves, as_status
 
 
 def _describe_weights(split: TrafficSplit) -> dict[str, int]:

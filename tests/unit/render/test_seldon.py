@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import yaml
 
 from uplift_operator.render import campaigns, decision_key
 from uplift_operator.render.naming import Owner
-from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
 from uplift_operator.runtime import drain
 
@@ -86,6 +87,27 @@ def test_observe_reads_seldon_state(status: dict[str, str], ready: bool, failed:
     assert (state.ready, state.failed, state.message) == (ready, failed, message)
     if ready:
         assert state.ready_versions == {"3", "4"}
+
+
+@pytest.mark.parametrize("owner", [OWNER, Owner(name="a" * 40, namespace="growth", uid="u")])
+def test_a_stable_predictor_serves_while_the_canarys_pods_start(owner: Owner) -> None:
+    """Seldon says Creating for the whole graph while a canary's pods start; its
+    deploymentStatus, keyed by the Deployment names Seldon gives (md5-hashed past 63
+    characters), says the stable's pods are available: the stable serves, only the canary is
+    not ready."""
+    child = BACKEND.render(owner, RUNTIME, TrafficSplit("3", "4", 0))
+    stable, canary = child["spec"]["predictors"]
+    [stable_name] = deployment_names(owner.name, stable)[:1]
+    expected = f"{owner.name}-v3-0-{owner.name}"
+    assert stable_name == (expected if len(expected) <= 63 else
+                           "seldon-" + hashlib.md5(expected.encode()).hexdigest())
+    child["status"] = {"state": "Creating", "deploymentStatus": {
+        stable_name: {"name": stable_name, "replicas": 2, "availableReplicas": 2,
+                      "status": "Available"},
+        deployment_names(owner.name, canary)[0]: {"replicas": 2, "availableReplicas": 0}}}
+    state = BACKEND.observe(child, TrafficSplit("3", "4", 0))
+    assert not state.ready and state.ready_versions == frozenset()
+    assert state.serving_versions == {"3"}
 
 
 def test_observe_without_child() -> None:

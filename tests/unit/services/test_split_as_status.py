@@ -41,6 +41,6 @@ def test_split_as_status(served: dict[str, int], as_status: bool) -> None:
     cluster.put(backend.plural, _child(served))
     deps = SimpleNamespace(cluster=cluster, backend=backend)
     status = UpliftModelStatus(stable_version="1", canary_version="2", canary_weight=30)
-    _, ready, matches = upliftmodel._observe(status, OWNER, deps)  # type: ignore[arg-type]
+    _, ready, _, matches = upliftmodel._observe(status, OWNER, deps)  # type: ignore[arg-type]
     assert matches is as_status
     assert ready == frozenset(served)

@@ -17,7 +17,7 @@ from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.domain import gates
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services import writeback as upliftmodel_writeback
 from uplift_operator.services.common import PassResult, TimedCache
@@ -155,6 +155,30 @@ def test_a_rollback_whose_apply_failed_is_applied_again_within_seconds_backing_o
     sim.cluster.apply_error = None
     result = sim.tick(1)
     assert sim.weights() == {"1": 100} and result.requeue_after is None
+
+
+def test_the_model_stays_ready_while_a_canarys_pods_start() -> None:
+    """Seldon says Creating while the canary's pods start; the stable's own Deployment is
+    available (its deploymentStatus): Ready stays True, the canary gets no traffic yet."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    assert sim.condition("Ready")["status"] == "True"
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(30, available=False)  # the canary's predictor is in the graph now
+    child = sim.cluster.objects[SELDON]
+    stable, canary = child["spec"]["predictors"]
+    child["status"] = {"state": "Creating", "deploymentStatus": {
+        deployment_names(NAME, stable)[0]: {"replicas": 1, "availableReplicas": 1},
+        deployment_names(NAME, canary)[0]: {"replicas": 1, "availableReplicas": 0}}}
+    for _ in range(3):
+        sim.tick(5, available=False)
+        ready = sim.condition("Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "StableServing")
+        assert sim.weights() == {"1": 100, "2": 0}
+    sim.tick(1)  # Seldon reports Available after this pass
+    sim.tick(1)  # the canary serves: its first step starts
+    assert sim.weights() == {"1": 90, "2": 10}
 
 
 def test_a_hand_edited_child_is_applied_again() -> None:
