@@ -247,14 +247,20 @@ def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str,
     return out
 
 
-def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> m.SplitCounts | None:
-    """Counts of ``metric`` per version since the step's split settled (see ``settled_window``)."""
+def _split(prom: MetricSource, ctx: GateContext, metric: str, failed: str | None = None,
+           **labels: str) -> m.SplitCounts | None:
+    """Counts of ``metric`` per version since the step's split settled (see ``settled_window``),
+    plus those of ``failed`` (requests the runtime refused, which ``metric`` does not count):
+    the router split every request, answered or not, so a canary failing most of its requests
+    must read as failing, not as a broken split."""
     if ctx.canary_share is None:
         return None
     window = ctx.settled_window
     counts: list[int | None] = [None, None]
     if window is not None:
         found = _per_version(prom, ctx, metric, window, labels=labels)
+        if failed is not None:
+            found = _added(found, _per_version(prom, ctx, failed, window, labels=labels))
         counts = [found.get((ctx.stable_version,)), found.get((ctx.canary_version,))]
     stable, canary = counts
     late: tuple[str, ...] = ()
@@ -267,6 +273,17 @@ def _split(prom: MetricSource, ctx: GateContext, metric: str, **labels: str) -> 
     return m.SplitCounts(stable=stable, canary=canary, canary_share=ctx.canary_share,
                          promotes=ctx.promotes, tolerance=ctx.split_tolerance,
                          scraped_late=late)
+
+
+def _added(first: Mapping[tuple[str, ...], int],
+           second: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], int]:
+    """Two per-version counts summed; a key either has is there."""
+    return {key: first.get(key, 0) + second.get(key, 0) for key in {*first, *second}}
+
+
+#: The requests the runtime answered (it times a request once it answered it) and those it
+#: refused: every request is in one of them, none in both.
+_ANSWERED, _REFUSED = "uplift_request_duration_seconds_count", "uplift_request_errors_total"
 
 
 def _scraped_late(prom: MetricSource, ctx: GateContext, metric: str, window: str,
@@ -307,7 +324,7 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         stable_p95_seconds=stable if stable_known else None, stable_requests=stable_n,
         bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
         stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
-        split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
+        split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
 
 
 #: The histogram a p95 template reads: ``<name>_bucket{<labels>}[<range>]``.
@@ -331,9 +348,10 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
                 registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     infer = {"endpoint": "infer"}
-    errors = _per_version(prom, ctx, "uplift_request_errors_total", ctx.window, labels=infer)
-    requests = _per_version(prom, ctx, "uplift_request_duration_seconds_count", ctx.window,
-                            labels=infer)
+    errors = _per_version(prom, ctx, _REFUSED, ctx.window, labels=infer)
+    # A refused request is not timed: requests are the answered ones plus the refused ones (a
+    # canary refusing all it gets has errors and no answered request).
+    requests = _added(_per_version(prom, ctx, _ANSWERED, ctx.window, labels=infer), errors)
     counts = {role: (errors.get((version,), 0), requests.get((version,)))
               for role, version in (("canary", ctx.canary_version),
                                     ("stable", ctx.stable_version))}
@@ -342,7 +360,7 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
         stable_errors=counts["stable"][0], stable_requests=counts["stable"][1] or 0,
-        split=_split(prom, ctx, "uplift_request_duration_seconds_count", endpoint="infer"))
+        split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
 
 
 def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None,

@@ -11,6 +11,8 @@ from typing import Any
 
 from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.api.v1alpha1.common import GateVerdict
+from uplift_operator.domain import gates
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import measurements
@@ -84,7 +86,7 @@ def _model(version: str, **labels: str) -> dict[str, str]:
 def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
     prom = Series([
         ("uplift_request_duration_seconds_count", _model("1", endpoint="infer"), 900.0),
-        ("uplift_request_duration_seconds_count", _model("2", endpoint="infer"), 100.0),
+        ("uplift_request_duration_seconds_count", _model("2", endpoint="infer"), 97.0),
         ("uplift_request_errors_total", _model("2", endpoint="infer"), 3.0),
         # Another model, a Campaign's own rows and the outcome endpoint are not counted.
         ("uplift_request_duration_seconds_count",
@@ -98,12 +100,36 @@ def test_error_rate_reads_both_versions_in_one_query_per_metric() -> None:
     assert (measured.canary_errors, measured.canary_requests) == (3, 100)
     assert (measured.stable_errors, measured.stable_requests) == (0, 900)  # no series: 0 errors
     assert measured.split == m.SplitCounts(stable=900, canary=100, canary_share=0.5)
-    # errors, requests, the split and its presence at the window's start: not one per version
-    assert len(prom.asked) == 4
+    # errors, answered requests, the split's two and its presence at the window's start: not
+    # one per version
+    assert len(prom.asked) == 5
     # On the last step the split says so: a Pass there promotes, and needs the split shown.
     last = measurements.collect(gate, _ctx(promotes=True), prom, None)
     assert isinstance(last, m.ErrorRateMeasurement) and last.split is not None
     assert last.split.promotes
+
+
+def test_a_canary_refusing_what_it_gets_is_judged_on_all_its_requests() -> None:
+    """The runtime times only the requests it answered: a canary refusing all of them has no
+    answered request, one refusing most has fewer answered than refused. Its requests are the
+    answered plus the refused, for the rate and for the split, so the gate fails it (not
+    'no data yet', not 'errors > requests', not a sample-ratio mismatch)."""
+    for answered in (0.0, 400.0):
+        rows = [("uplift_request_duration_seconds_count", _model("1", endpoint="infer"), 4990.0),
+                ("uplift_request_errors_total", _model("1", endpoint="infer"), 10.0),
+                ("uplift_request_errors_total", _model("2", endpoint="infer"), 5000.0 - answered)]
+        if answered:
+            rows.append(("uplift_request_duration_seconds_count", _model("2", endpoint="infer"),
+                         answered))
+        gate = ModelGate.model_validate({"name": "errors", "type": "errorRate", "margin": 0.2})
+        measured = measurements.collect(gate, _ctx(), Series(rows), None)
+        assert isinstance(measured, m.ErrorRateMeasurement)
+        assert (measured.canary_errors, measured.canary_requests) == (5000 - answered, 5000)
+        assert (measured.stable_errors, measured.stable_requests) == (10, 5000)
+        assert measured.split is not None
+        assert (measured.split.stable, measured.split.canary) == (5000, 5000)
+        verdict = gates.evaluate_gate(gate, measured, {}, T0).verdict
+        assert verdict is GateVerdict.FAIL, verdict
 
 
 def test_online_effect_reads_versions_and_arms_in_three_queries_and_waits_for_every_arm() -> None:
@@ -209,7 +235,7 @@ def test_one_analysis_asks_each_query_once() -> None:
         measured = measurements.collect(gate, _ctx(), shared, None)
         assert isinstance(measured, m.ErrorRateMeasurement)
         assert (measured.canary_requests, measured.stable_requests) == (500, 500)
-    assert len(prom.asked) == 4  # the first gate's four queries; the others asked nothing
+    assert len(prom.asked) == 5  # the first gate's five queries; the others asked nothing
 
 
 def test_one_analysis_asks_every_query_at_its_own_instant() -> None:
