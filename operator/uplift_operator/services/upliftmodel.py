@@ -130,6 +130,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
     generation = int(meta.get("generation") or 0)
     current = UpliftModelStatus.model_validate(body.get("status") or {})
+    if meta.get("deletionTimestamp"):
+        # Being deleted (a foreground deletion waits for its children): the garbage collector
+        # removes the graph and the Secret; applying them again would fight it.
+        return PassResult(dict(body.get("status") or {}), (), None)
 
     spec, problems = _validate(body, deps)
     if spec is None or problems:

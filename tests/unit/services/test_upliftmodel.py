@@ -181,6 +181,20 @@ def test_the_model_stays_ready_while_a_canarys_pods_start() -> None:
     assert sim.weights() == {"1": 90, "2": 10}
 
 
+def test_a_model_being_deleted_applies_nothing_the_garbage_collector_removes() -> None:
+    """A foreground deletion (Argo CD's prune) deletes the children first: their events wake
+    the model's pass, which must not apply the graph (or anything) again."""
+    sim = Sim()
+    sim.with_canary()
+    applied = len(sim.cluster.applied)
+    sim.body["metadata"]["deletionTimestamp"] = "2026-12-01T12:10:00Z"
+    del sim.cluster.objects[SELDON]  # the garbage collector took it
+    before = copy.deepcopy(sim.status)
+    result = sim.tick(61, available=False)
+    assert SELDON not in sim.cluster.objects and len(sim.cluster.applied) == applied
+    assert result.events == () and result.requeue_after is None and sim.status == before
+
+
 def test_a_hand_edited_child_is_applied_again() -> None:
     sim = Sim()
     sim.with_canary()
