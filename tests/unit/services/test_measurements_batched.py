@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from uplift_operator.adapters.prometheus import Sample
-from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.api.v1alpha1.common import GateVerdict
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import gates
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
