@@ -36,6 +36,7 @@ from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import budget, templates
 from uplift_operator.domain import measurements as m
+from uplift_operator.model.keys import treatment_key
 from uplift_operator.services.ports import MetricSource, Registry
 
 __all__ = ["AnalysisQueries", "CampaignGateContext", "GateContext", "collect", "collect_campaign",
@@ -667,12 +668,27 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
                                      reported=delivered + failed)
 
 
+#: What a treatment key is made of (``model.keys.treatment_key``): nothing a PromQL regex or
+#: string literal would read as anything but itself.
+_KEY = re.compile(r"[a-z0-9_]+")
+
+
+def _key(name: str) -> str:
+    """The ``treatment`` label value the runtime exports for a treatment named ``name`` in the
+    spec: its key (``"mens-e-mail"`` → ``"mens_e_mail"``), never the name."""
+    key = treatment_key(name)
+    if not _KEY.fullmatch(key):  # treatment_key's contract; a label matcher relies on it
+        raise ValueError(f"treatment {name!r}: key {key!r} is not of [a-z0-9_]")
+    return key
+
+
 def _treatments(gate: CampaignGate, default: str = 'treatment!="none"') -> str:
     """The label matcher of the treatments a gate checks (``gate.treatments``, names the
-    validation checked against the Campaign's), else ``default``."""
+    validation checked against the Campaign's, matched by their keys: the runtime labels its
+    series with the key), else ``default``."""
     if not gate.treatments:
         return default
-    return 'treatment=~"' + "|".join(re.escape(t) for t in gate.treatments) + '"'
+    return 'treatment=~"' + "|".join(_key(t) for t in gate.treatments) + '"'
 
 
 def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
@@ -772,10 +788,11 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
 def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
                      gate: CampaignGate) -> float | None:
     """The cost of the treatments the gate names given in the step: treated-arm units per
-    treatment × that treatment's cost (the spend counter has no treatment label)."""
+    treatment × that treatment's cost (the spend counter has no treatment label), by key (the
+    ``treatment`` label)."""
     economics = ctx.spec.economics
-    costs = {t.name: (t.cost_per_treatment if t.cost_per_treatment is not None
-                      else economics.cost_per_treatment) for t in ctx.spec.treatments}
+    costs = {_key(t.name): (t.cost_per_treatment if t.cost_per_treatment is not None
+                            else economics.cost_per_treatment) for t in ctx.spec.treatments}
     rows = prom.query(_increase(ctx, "uplift_assignments_total", 'arm="treated"',
                                 _treatments(gate), by="treatment"))
     if not rows:
@@ -788,10 +805,10 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
                           gate: CampaignGate) -> float:
     """The campaign's value of a conversion: ``economics.valuePerConversion``, or, when its
     treatments override it with different values, their values weighted by the treated arm's
-    conversions per treatment (the ``treatment`` label)."""
+    conversions per treatment (the ``treatment`` label: the treatment's key)."""
     economics = ctx.spec.economics
-    values = {t.name: (t.value_per_conversion if t.value_per_conversion is not None
-                       else economics.value_per_conversion) for t in ctx.spec.treatments
+    values = {_key(t.name): (t.value_per_conversion if t.value_per_conversion is not None
+                             else economics.value_per_conversion) for t in ctx.spec.treatments
               if not gate.treatments or t.name in gate.treatments}
     if len(set(values.values())) <= 1:
         return next(iter(values.values()), economics.value_per_conversion)

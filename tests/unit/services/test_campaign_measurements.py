@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 
@@ -224,12 +225,18 @@ class Row:
     value: float
 
 
+# The runtime labels its series with the treatment's key, never its spec name
+# (``runtime.Runtime._record``: ``treatment=key`` from ``Engine.keys``): "mens-e-mail" is
+# exported as "mens_e_mail".
+MENS, WOMENS = "mens_e_mail", "womens_e_mail"
+
+
 def test_a_gate_naming_treatments_counts_only_their_units_on_both_arms() -> None:
     prom = Counters(dict(ARMS))
     collect_campaign(gate("incrementalConversions", treatments=["mens-e-mail"]), context(),
                      prom, None)
     counted = [q for q in prom.asked if 'arm="' in q]
-    assert counted and all('treatment=~"mens\\-e\\-mail"' in q for q in counted)
+    assert counted and all(f'treatment=~"{MENS}"' in q for q in counted)
     assert {"uplift_outcomes_expected_total", "uplift_outcomes_converted_total"} <= {
         metric for q in counted for metric in re.findall(r"uplift_\w+", q)}
     assert {'arm="treated"', 'arm="holdout"'} <= {a for q in counted
@@ -240,16 +247,45 @@ def test_a_delivery_gate_naming_treatments_counts_only_their_decisions_and_repor
     prom = Counters(dict(ARMS))
     collect_campaign(gate("deliveryRate", treatments=["womens-e-mail"]),
                      context(), prom, None)
-    assert all('treatment=~"womens\\-e\\-mail"' in q for q in prom.asked)
+    assert all(f'treatment=~"{WOMENS}"' in q for q in prom.asked)
+
+
+@pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi"])
+def test_a_gate_naming_treatments_asks_queries_prometheus_accepts(type_: str) -> None:
+    # re.escape("mens-e-mail") wrote "mens\-e\-mail", which Prometheus refuses ("unknown
+    # escape sequence"): every analysis of the gate was an Error.
+    prom = PerTreatment({**ARMS, ("uplift_deliveries_total", 'status="ok"'): 4400.0},
+                        rows={"uplift_assignments_total": [(MENS, 4500.0)]})
+    got = collect_campaign(gate(type_, treatments=["womens-e-mail", "mens-e-mail"]), context(),
+                           prom, None)
+    assert got is not None and not isinstance(got, m.MeasurementError)
+    named = [q for q in prom.asked if "treatment=~" in q]
+    assert named and all(f'treatment=~"{WOMENS}|{MENS}"' in q for q in named)
+    for q in prom.asked:
+        promql_parser.parse(q)
 
 
 def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -> None:
     # Sample: womens-e-mail at the campaign's 0.10, mens-e-mail at its own 0.12.
-    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [("mens-e-mail", 4500.0)]})
+    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [(MENS, 4500.0)]})
     got = collect_campaign(gate("roi", treatments=["mens-e-mail"]), context(), prom, None)
     assert isinstance(got, m.RoiMeasurement)
     assert got.spend == pytest.approx(0.12 * 9000)  # its own cost, on the cohorts' units
     assert not any("uplift_campaign_spend_total" in q for q in prom.asked)
+
+
+def test_roi_weights_the_treatments_own_values_by_their_conversions() -> None:
+    spec = context().spec
+    womens, mens = spec.treatments
+    spec = spec.model_copy(update={"treatments": [
+        womens.model_copy(update={"value_per_conversion": 100.0}),
+        mens.model_copy(update={"value_per_conversion": 200.0})]})
+    prom = PerTreatment(dict(ARMS), rows={
+        "uplift_outcomes_converted_total": [(WOMENS, 1200.0), (MENS, 300.0)]})
+    got = collect_campaign(gate("roi"), context(spec=spec), prom, None)
+    assert isinstance(got, m.RoiMeasurement)
+    # (100 × 1,200 + 200 × 300) / 1,500, not the campaign's 110 for keys it did not know.
+    assert got.value_per_conversion == pytest.approx(120.0)
 
 
 def test_a_campaign_cohort_never_reads_more_conversions_than_units() -> None:
