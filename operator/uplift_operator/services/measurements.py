@@ -13,9 +13,12 @@ and conversions are the same decisions, all made at the step's weights.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
-(``namespace``, ``model``, ``campaign``) since the exposure step started, summed over versions
-and replicas — the conversion gates' cohorts not before a window after the campaign began
-deciding on the version it follows (``CampaignGateContext.cohort_window``); the budget's
+(``namespace``, ``model``, ``campaign``) since the exposure step started, summed over replicas —
+the conversion gates' (incrementalConversions, roi) of the version the campaign follows only
+(``CampaignGateContext.followed``: a canary of the model serves the campaign too), their
+cohorts not before a window after the campaign began deciding on that version
+(``CampaignGateContext.cohort_window``); deliveryRate's and the budget's over every version
+(the sender delivers, and the campaign pays for, what any predictor decided), the budget's
 spend since its period started; drift and custom reuse the UpliftModel collectors on the
 stable version the campaign follows (drift's reference from that version's MLflow run; MLflow
 unreachable is NotMeasured, which holds, never an Error).
@@ -545,8 +548,9 @@ _COLLECTORS: dict[str, _Collector] = {
 
 # ---------------------------------------------------------------------------------------------
 # Campaign gates: the runtime's counters of one campaign (docs/runtime.md "What the Campaign
-# gates read"), summed over the model's versions (a campaign follows the stable version; a
-# report counts under the version that decided) and over replicas.
+# gates read"), summed over replicas; the conversion gates' of the stable version the campaign
+# follows, deliveryRate's and the budget's over every version (a report counts under the
+# version that decided).
 
 
 @dataclass(frozen=True)
@@ -604,6 +608,16 @@ class CampaignGateContext:
         elapsed = (self.now - self.cohorts_close_from).total_seconds()
         return f"{int(elapsed)}s" if elapsed >= 1 else None
 
+    @property
+    def followed(self) -> str:
+        """The matcher of the version the campaign follows (``stable_version``): the conversion
+        gates judge its decisions only. Every predictor of the model serves the campaign, so a
+        canary at w % makes w % of the campaign's decisions, labelled with the canary's version;
+        mixed in, a canary being ramped (or rolled back) would move the campaign's effect and
+        ROI, and a promotion would not start the campaign's evidence afresh on N+1 alone
+        (docs/lifecycle.md, "Its UpliftModel"). Only asked with a stable version."""
+        return f'version="{self.stable_version}"'
+
     def selector(self, *matchers: str) -> str:
         labels = [f'namespace="{self.namespace}"', f'model="{self.model}"',
                   f'campaign="{self.name}"', *matchers]
@@ -648,6 +662,11 @@ DEFAULT_REPORT_DELAY = parse_duration("5m")
 def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
                             prometheus: MetricSource | None, registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
+    # Every version's decisions and reports (no ``version`` matcher): the gate judges the
+    # sender, which delivers every treatment the campaign decided, whichever predictor (the
+    # stable or a canary of the model) decided it; a report counts under the version that
+    # decided, so both sides count the same decisions. Its evidence carries over a promotion
+    # for the same reason (docs/lifecycle.md), and a canary's share adds samples, not bias.
     # Reports come after their decision: judging this window's decisions against this
     # window's reports would read every delivery still in flight as a failure.
     delay = parse_duration(gate.report_delay) if gate.report_delay else DEFAULT_REPORT_DELAY
@@ -715,12 +734,12 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     15-day retention for a 14-day window and a step over a day) and a new replica's decisions
     before its first scrape. Both arms take the count whose total is larger, so the holdout
     share is one counter's."""
-    only = [_treatments(gate)] if gate.treatments else []
+    only = [ctx.followed, *([_treatments(gate)] if gate.treatments else [])]
     window = ctx.cohort_window
     arms = ("treated", "holdout")
 
     def units(metric: str, offset: str = "") -> list[int | None]:
-        return [_count(prom, _increase(ctx, metric, f'arm="{arm}"', *only, window=window,
+        return [_count(prom, _increase(ctx, metric, *only, f'arm="{arm}"', window=window,
                                        offset=offset)) for arm in arms]
 
     closed = units("uplift_outcomes_expected_total")
@@ -734,8 +753,8 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
               else closed_n)
     counts: dict[str, m.ArmCounts] = {}
     for arm, n in zip(arms, larger, strict=True):
-        conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total",
-                                             f'arm="{arm}"', *only, window=window)
+        conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total", *only,
+                                             f'arm="{arm}"', window=window)
                              + " or vector(0)")
         counts[arm] = _cohort(n, conversions or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
@@ -743,9 +762,10 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
 
 def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeCompleteness:
     """Reported / expected outcomes of the decisions whose attribution window closed in the
-    step's window; expected 0 (no series yet) until a window has closed."""
+    step's window (the followed version's, as the cohorts); expected 0 (no series yet) until a
+    window has closed."""
     def count(metric: str) -> int:
-        return _count(prom, _increase(ctx, metric, window=ctx.cohort_window)
+        return _count(prom, _increase(ctx, metric, ctx.followed, window=ctx.cohort_window)
                       + " or vector(0)") or 0
 
     return m.OutcomeCompleteness(expected=count("uplift_outcomes_expected_total"),
@@ -776,6 +796,8 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
             arms=_NO_COHORT, holdout_fraction=ctx.spec.experiment.holdout_fraction,
             completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
             pending=pending)
+    if ctx.stable_version is None:
+        return None  # no version to judge
     arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
@@ -793,7 +815,7 @@ def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
     economics = ctx.spec.economics
     costs = {_key(t.name): (t.cost_per_treatment if t.cost_per_treatment is not None
                             else economics.cost_per_treatment) for t in ctx.spec.treatments}
-    rows = prom.query(_increase(ctx, "uplift_assignments_total", 'arm="treated"',
+    rows = prom.query(_increase(ctx, "uplift_assignments_total", ctx.followed, 'arm="treated"',
                                 _treatments(gate), by="treatment"))
     if not rows:
         return None
@@ -812,8 +834,9 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
               if not gate.treatments or t.name in gate.treatments}
     if len(set(values.values())) <= 1:
         return next(iter(values.values()), economics.value_per_conversion)
-    rows = prom.query(_increase(ctx, "uplift_outcomes_converted_total", 'arm="treated"',
-                                _treatments(gate), by="treatment", window=ctx.cohort_window))
+    rows = prom.query(_increase(ctx, "uplift_outcomes_converted_total", ctx.followed,
+                                'arm="treated"', _treatments(gate), by="treatment",
+                                window=ctx.cohort_window))
     weights = {r.labels.get("treatment", ""): r.value for r in rows
                if not math.isnan(r.value) and r.value > 0}
     total = sum(weights.values())
@@ -833,14 +856,18 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
             value_per_conversion=ctx.spec.economics.value_per_conversion, spend=0.0,
             completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
             pending=pending)
+    if ctx.stable_version is None:
+        return None  # no version to judge
     arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
     # Spend is counted when decided: the step's cost per treated-arm unit, applied to the
-    # cohorts' treated units (the arms are counted when their windows close).
+    # cohorts' treated units (the arms are counted when their windows close); the followed
+    # version's, as its cohorts (a canary's policy may treat at another cost per unit).
     spend = (_treatment_spend(prom, ctx, gate) if gate.treatments
-             else prom.scalar(_increase(ctx, "uplift_campaign_spend_total")))
-    decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
+             else prom.scalar(_increase(ctx, "uplift_campaign_spend_total", ctx.followed)))
+    decided = _count(prom, _increase(ctx, "uplift_assignments_total", ctx.followed,
+                                     'arm="treated"',
                                      *([_treatments(gate)] if gate.treatments else [])))
     if spend is None or math.isnan(spend) or not decided:
         return None
@@ -858,6 +885,8 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
         return m.MeasurementError("a budget gate needs spec.economics.budget")
     prom = _prom(prometheus)
     start, end = budget.current_period(economics.budget_period, ctx.budget_anchor, ctx.now)
+    # Every version's (no ``version`` matcher): money is spent by whichever predictor decided,
+    # a canary of the model as well as the stable version the campaign follows.
     # The period's spend summed over replicas (each knows, and enforces, only its own): the
     # replicas' own figures where they export them, skipping a replica whose last scrape is
     # from the previous period; else the counter's increase, which Prometheus extrapolates

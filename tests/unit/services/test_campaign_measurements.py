@@ -368,3 +368,104 @@ def test_cohort_units_are_the_larger_of_the_closing_count_and_the_decisions_a_wi
     assert got.arms == m.CampaignArms(m.ArmCounts(units[0], 1500), m.ArmCounts(units[1], 100))
     windowed = [q for q in prom.asked if "uplift_windowed_decisions_total" in q]
     assert len(windowed) == 2 and all("[600s] offset 3600s" in q for q in windowed)
+
+
+# -- whose decisions each gate counts: the followed version's, or every version's --------------
+
+_SERIES = re.compile(r"(\w+)\{([^{}]*)\}")
+_MATCHER = re.compile(r'(\w+)(=~|!=|=)"([^"]*)"')
+
+
+@dataclass
+class Series:
+    """Labelled counter increases, answering each query by its selector's matchers (summed,
+    ``by (…)`` grouped), as Prometheus would: a query without a ``version`` matcher sums every
+    version's series."""
+
+    rows: list[tuple[str, dict[str, str], float]]
+    asked: list[str] = field(default_factory=list)
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        found = _SERIES.search(promql)
+        assert found is not None, promql
+        metric, matchers = found.group(1), _MATCHER.findall(found.group(2))
+        grouped = re.match(r"sum by \(([\w, ]*)\)", promql)
+        by = grouped.group(1).split(", ") if grouped else []
+        totals: dict[tuple[str, ...], float] = {}
+        for name, labels, value in self.rows:
+            if name == metric and all(_matches(labels.get(k, ""), op, v) for k, op, v in matchers):
+                key = tuple(labels.get(k, "") for k in by)
+                totals[key] = totals.get(key, 0.0) + value
+        if not totals and promql.endswith("or vector(0)"):
+            totals[()] = 0.0
+        return [Row(dict(zip(by, key, strict=True)), v) for key, v in totals.items()]
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        rows = self.query(promql, time)
+        return rows[0].value if rows else None
+
+
+def _matches(value: str, op: str, wanted: str) -> bool:
+    if op == "=~":
+        return re.fullmatch(wanted, value) is not None
+    return (value == wanted) == (op == "=")
+
+
+def _versions() -> Series:
+    """The campaign's counters on the stable version 3 (the sample's economics: 0.10 a treated
+    unit) and on a canary 4 at 10 % of its decisions whose policy treats at 1.00 a unit and
+    whose holdout converts as much as its treated arm."""
+    rows: list[tuple[str, dict[str, str], float]] = []
+    base = {"namespace": "shop", "model": "hillstrom-uplift", "campaign": "spring-email"}
+
+    def add(metric: str, version: str, value: float, **labels: str) -> None:
+        rows.append((metric, {**base, "version": version, "treatment": WOMENS, **labels}, value))
+
+    for version, (treated, holdout, conv_t, conv_h, spend) in {
+            "3": (9000.0, 1000.0, 1500.0, 100.0, 450.0),
+            "4": (1000.0, 110.0, 100.0, 110.0, 500.0)}.items():
+        for arm, units, conversions in (("treated", treated, conv_t),
+                                        ("holdout", holdout, conv_h)):
+            add("uplift_outcomes_expected_total", version, units, arm=arm)
+            add("uplift_outcomes_received_total", version, units * 0.98, arm=arm)
+            add("uplift_outcomes_converted_total", version, conversions, arm=arm)
+            add("uplift_late_outcomes_total", version, 5.0, arm=arm)
+            add("uplift_assignments_total", version, units / 2, arm=arm)
+        rows.append(("uplift_campaign_spend_total", {**base, "version": version}, spend))
+        add("uplift_deliveries_total", version, treated / 2 * 0.9, arm="treated", status="ok")
+        add("uplift_deliveries_total", version, treated / 2 * 0.1, arm="treated",
+            status="failed")
+    return Series(rows)
+
+
+def test_the_conversion_gates_judge_only_the_followed_versions_decisions() -> None:
+    # A canary of the model serves the campaign too: its decisions (labelled 4) are not the
+    # followed version's (3), whose effect and ROI the gates judge.
+    prom = _versions()
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert got.arms == m.CampaignArms(m.ArmCounts(9000, 1500), m.ArmCounts(1000, 100))
+    assert got.completeness == m.OutcomeCompleteness(expected=10000, received=9800, late=10)
+    roi = collect_campaign(gate("roi"), context(), _versions(), None)
+    assert isinstance(roi, m.RoiMeasurement)
+    assert roi.arms == got.arms
+    assert roi.spend == pytest.approx(0.10 * 9000)  # 450 on 4,500 treated, not 950 on 5,000
+    named = collect_campaign(gate("roi", treatments=["womens-e-mail"]), context(), _versions(),
+                             None)
+    assert isinstance(named, m.RoiMeasurement) and named.spend == pytest.approx(0.10 * 9000)
+
+
+def test_delivery_and_budget_count_every_versions_decisions() -> None:
+    # The sender delivers what any predictor decided; the campaign pays for it all.
+    got = collect_campaign(gate("deliveryRate"), context(), _versions(), None)
+    assert got == m.DeliveryRateMeasurement(delivered=4500, decided=5000, reported=5000)
+    spent = collect_campaign(gate("budget"), context(), _versions(), None)
+    assert isinstance(spent, m.BudgetMeasurement) and spent.spend == pytest.approx(950.0)
+
+
+def test_the_conversion_gates_wait_for_a_followed_version() -> None:
+    for type_ in ("incrementalConversions", "roi"):
+        prom = _versions()
+        assert collect_campaign(gate(type_), context(stable_version=None), prom, None) is None
+        assert not any("version=" in q for q in prom.asked)
