@@ -15,8 +15,6 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.api.v1alpha1.common import Phase
-from uplift_operator.domain import conditions as cond
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, config_of, deleted, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
@@ -43,12 +41,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
     observability.observe_campaign(namespace, name, status)
-    phase = status.get("phase")
-    if phase:
-        observability.observe_phase(
-            KIND, namespace, name, Phase(phase),
-            any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
-                for c in status.get("conditions", [])))
+    observability.observe_status(KIND, namespace, name, status)
 
 
 def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:

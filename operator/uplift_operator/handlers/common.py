@@ -111,6 +111,7 @@ class PassRunner:
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
         _, namespace, name = key
+        observability.started(self.kind, namespace, name)
 
         def work() -> PassResult:
             with observability.reconciling(self.kind, namespace, name):

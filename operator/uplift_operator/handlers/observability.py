@@ -10,9 +10,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
-__all__ = ["REGISTRY", "count_decisions", "forget", "observe_campaign", "observe_phase",
-           "observe_rollout", "reconciling", "serve"]
+__all__ = ["REGISTRY", "count_decisions", "deadline_exceeded", "forget", "observe_campaign",
+           "observe_phase", "observe_rollout", "observe_status", "reconciling", "serve",
+           "started"]
 
 REGISTRY = CollectorRegistry()
 
@@ -62,6 +65,17 @@ ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",
                     "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
                     ["kind", "namespace", "name", "action"], registry=REGISTRY)
+#: The decisions alerts count with ``increase()``: each resource's series of these exist at 0
+#: from its first pass in this process. A counter series born at 1 (created by its first
+#: increment) reads as no increase at all, so a resource's first rollback after an operator
+#: start would alert nobody (``started``).
+ZERO_ACTIONS = tuple(sorted(ROLLBACK_ACTIONS))
+PROGRESS_DEADLINE_EXCEEDED = Gauge(
+    "uplift_operator_progress_deadline_exceeded",
+    "1 while the resource's ramp is stuck past its progressDeadline (status: phase Degraded, "
+    "message ProgressDeadlineExceeded: ...), else 0. A state, not an event: it stays 1 for as "
+    "long as the ramp stays stuck, across operator restarts.",
+    ["kind", "namespace", "name"], registry=REGISTRY)
 
 
 def serve(port: int) -> None:
@@ -89,6 +103,26 @@ def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: b
     for candidate in Phase:
         PHASE.labels(kind, namespace, name, candidate.value).set(1 if candidate == phase else 0)
     INVALID.labels(kind, namespace, name).set(1 if invalid else 0)
+
+
+def deadline_exceeded(status: dict[str, Any]) -> bool:
+    """Whether the status says the ramp is stuck past its progress deadline: Degraded with the
+    ProgressDeadlineExceeded message (``domain.steps``' ``ramp_phase``), as long as it lasts."""
+    return (status.get("phase") == Phase.DEGRADED.value and str(status.get("message") or "")
+            .startswith(f"{Reason.PROGRESS_DEADLINE_EXCEEDED.value}:"))
+
+
+def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """What both kinds' status says: the phase, an invalid spec, a ramp past its deadline
+    (nothing before the status has a phase)."""
+    phase = status.get("phase")
+    if not phase:
+        return
+    observe_phase(kind, namespace, name, Phase(phase),
+                  any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
+                      for c in status.get("conditions", [])))
+    PROGRESS_DEADLINE_EXCEEDED.labels(kind, namespace, name).set(
+        1 if deadline_exceeded(status) else 0)
 
 
 #: The gate names an UpliftModel (namespace, name) has series for, and the decision actions a
@@ -156,6 +190,18 @@ def _observe_estimate(gauge: Gauge, namespace: str, name: str, estimate: dict[st
             gauge.labels(namespace, name, bound).set(value * scale)
 
 
+def started(kind: str, namespace: str, name: str) -> None:
+    """A resource this process reconciles (called before each of its passes; the first call
+    counts): its ``ZERO_ACTIONS`` counters exist at 0 from now, so their first increment is an
+    increase Prometheus sees. Again after ``forget``."""
+    key = (kind, namespace, name)
+    if key in _DECISION_SERIES:
+        return
+    _DECISION_SERIES[key] = set(ZERO_ACTIONS)
+    for action in ZERO_ACTIONS:
+        DECISIONS.labels(kind, namespace, name, action)
+
+
 def count_decisions(kind: str, namespace: str, name: str, actions: list[str]) -> None:
     for action in actions:
         DECISIONS.labels(kind, namespace, name, action).inc()
@@ -169,6 +215,8 @@ def forget(kind: str, namespace: str, name: str) -> None:
             PHASE.remove(kind, namespace, name, candidate.value)
     with suppress(KeyError):
         INVALID.remove(kind, namespace, name)
+    with suppress(KeyError):
+        PROGRESS_DEADLINE_EXCEEDED.remove(kind, namespace, name)
     if kind == "Campaign":
         with suppress(KeyError):
             CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)

@@ -19,7 +19,6 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, deleted, runner
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
@@ -67,12 +66,8 @@ def start_write_back(memo: kopf.Memo) -> None:
 
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
-    phase = status.get("phase")
-    if phase:
-        observability.observe_phase(
-            KIND, namespace, name, Phase(phase),
-            any(c.get("type") == "InvalidSpec" and c.get("status") == "True"
-                for c in status.get("conditions", [])))
+    if status.get("phase"):
+        observability.observe_status(KIND, namespace, name, status)
         observability.observe_rollout(namespace, name, status)
 
 

@@ -4,6 +4,7 @@ a Campaign's results with their bounds; every series dropped on delete."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,92 @@ def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
     assert decisions("UpliftModel") is None and decisions("Campaign") == 1
     observability.forget("Campaign", "ns", "m")
     assert decisions("Campaign") is None
+
+
+def _decisions(kind: str, name: str, action: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_decisions_total",
+        {"kind": kind, "namespace": "ns", "name": name, "action": action})
+
+
+def test_a_resources_rollback_counters_exist_at_zero_from_its_first_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A counter series born at its first increment reads as no increase: the first rollback
+    after an operator start would alert nobody. The rollback actions start at 0 instead."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import kopf
+
+    from uplift_operator.handlers.common import PassRunner
+    from uplift_operator.handlers.scheduling import Wakeups
+    from uplift_operator.services.common import Event, PassResult
+
+    monkeypatch.setattr(kopf, "event", lambda _body, **_event: None)
+    body = kopf.Body({"metadata": {"name": "zero", "namespace": "ns", "uid": "u1"},
+                      "status": {"phase": "Progressing"}})
+    events: list[Event] = []
+
+    async def one_pass() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster=None)  # type: ignore[arg-type]
+            await runner.run_once(("UpliftModel", "ns", "zero"), body,
+                                  lambda *_: PassResult({"phase": "Progressing"}, tuple(events), None),
+                                  lambda *_: None)
+
+    asyncio.run(one_pass())  # nothing decided, nothing written
+    for action in ("RolledBack", "EmergencyRollback", "ManualAbort"):
+        assert _decisions("UpliftModel", "zero", action) == 0, action
+    assert _decisions("UpliftModel", "zero", "StepAdvanced") is None  # only what alerts count
+    events.append(Event("Warning", "RolledBack", "gate errors failed"))
+    asyncio.run(one_pass())
+    assert _decisions("UpliftModel", "zero", "RolledBack") == 1
+    assert _decisions("UpliftModel", "zero", "EmergencyRollback") == 0
+    observability.forget("UpliftModel", "ns", "zero")
+    assert _decisions("UpliftModel", "zero", "RolledBack") is None
+    observability.started("UpliftModel", "ns", "zero")  # the name used again
+    assert _decisions("UpliftModel", "zero", "RolledBack") == 0
+
+
+def _deadline(kind: str, name: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_progress_deadline_exceeded", {"kind": kind, "namespace": "ns", "name": name})
+
+
+def test_a_ramp_past_its_deadline_is_a_state_for_as_long_as_the_status_says_so() -> None:
+    """The decision is counted once per step; the gauge stays 1 on every pass while the status
+    says the ramp is stuck (phase and message as the real ramp writes them), also in a new
+    process, and 0 once it goes on."""
+    from tests.unit.domain.test_ramp import INC, make_spec, with_canary
+
+    from uplift_operator.handlers import upliftmodel
+
+    observe: Any = upliftmodel._observe
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    observe("ns", "stuck", sim.tick(15, verdicts={"latency": INC}).status.to_wire())
+    assert _deadline("UpliftModel", "stuck") == 0
+    observe("ns", "stuck", sim.tick(1, verdicts={"latency": INC}).status.to_wire())
+    assert _deadline("UpliftModel", "stuck") == 1
+    later = sim.tick(60, verdicts={"latency": INC})
+    assert later.events == ()  # no new decision to count
+    observability.forget("UpliftModel", "ns", "stuck")  # as a restarted operator starts
+    observe("ns", "stuck", later.status.to_wire())
+    assert _deadline("UpliftModel", "stuck") == 1
+    observe("ns", "stuck", sim.passing(1).status.to_wire())
+    assert _deadline("UpliftModel", "stuck") == 0
+    # Degraded for another reason (invalid spec, a rollback) is not past the deadline.
+    observe("ns", "stuck", {"phase": "Degraded", "message": "invalid spec: no steps"})
+    assert _deadline("UpliftModel", "stuck") == 0
+    observability.forget("UpliftModel", "ns", "stuck")
+    assert _deadline("UpliftModel", "stuck") is None
+
+
+def test_a_campaigns_ramp_past_its_deadline_is_exported_under_its_kind() -> None:
+    from uplift_operator.handlers import campaign
+
+    observe: Any = campaign._observe
+    observe("ns", "stuck-c", {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step "
+                                                             "2/3 (25%) could not advance"})
+    assert _deadline("Campaign", "stuck-c") == 1 and _deadline("UpliftModel", "stuck-c") is None
+    observability.forget("Campaign", "ns", "stuck-c")
+    assert _deadline("Campaign", "stuck-c") is None
