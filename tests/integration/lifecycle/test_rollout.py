@@ -345,11 +345,14 @@ def test_manual_control_through_the_cli_and_kubectl_plugin(bench: Bench) -> None
     summary = _uplift(bench, "status", via_kubectl=True)
     assert f"Stable:    {v2}" in summary and "Promoted" in summary
 
-    # Emergency rollback: the previous stable serves again at once, skipping any ramp; the alias
-    # still names v2, so the resource stays Degraded until a new version or a retry.
+    # Emergency rollback: the previous stable serves again, skipping any ramp (v2 keeps the
+    # traffic until 1's predictor, created again, serves); the alias still names v2, so the
+    # resource stays Degraded until a new version or a retry.
     _uplift(bench, "rollback", via_kubectl=False)
-    status = bench.wait(lambda s: s.get("stableVersion") == "1", "previous stable restored")
-    assert status["history"][-1]["action"] == "EmergencyRollback"
+    status = bench.wait(lambda s: s.get("stableVersion") == "1" and any(
+        h["action"] == "StableRestored" for h in s.get("history", [])), "previous stable restored")
+    actions = [h["action"] for h in status["history"]]
+    assert actions[-2:] == ["EmergencyRollback", "StableRestored"]
     assert status["abortedVersion"] == v2 and status["phase"] == "Degraded"
     assert bench.traffic_split() == {"1": 100}
 
