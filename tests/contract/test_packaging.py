@@ -124,6 +124,33 @@ def test_secret_names_limit_reading_secrets_to_those_names(values: list[str]) ->
         assert creates == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}]
 
 
+def _grants(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"]
+               for r in rules)
+
+
+def test_every_mode_may_block_the_deletion_of_the_owners_it_names() -> None:
+    """The children's owner references set blockOwnerDeletion; with the
+    OwnerReferencesPermissionEnforcement admission plugin (OpenShift) the API server refuses
+    them unless the writer may update the owner's finalizers."""
+    from uplift_operator.api.crds import CRDS
+    from uplift_operator.render import naming
+
+    reference = naming.owner_reference(naming.Owner(name="m", namespace="ns", uid="u"))
+    assert reference["blockOwnerDeletion"] is True
+    group = reference["apiVersion"].split("/")[0]
+    plural = next(crd.plural for crd in CRDS if crd.kind == reference["kind"])
+    manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
+                      if d and d["kind"] == "ClusterRole"]
+    for roles in (manifest_roles, by_kind(helm_template(), "ClusterRole"),
+                  by_kind(helm_template(*NAMESPACED), "Role")):
+        assert roles
+        for role in roles:
+            assert _grants(role["rules"], group, f"{plural}/finalizers", "update"), role["metadata"]
+            # The subresource only: never the right to write the owners themselves.
+            assert not _grants(role["rules"], group, plural, "update")
+
+
 def test_network_policy_is_off_by_default_and_an_example_when_on() -> None:
     assert not by_kind(helm_template(), "NetworkPolicy")
     policy = by_kind(helm_template("--set", "networkPolicy.enabled=true"), "NetworkPolicy")[0]

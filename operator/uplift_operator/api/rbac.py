@@ -21,6 +21,14 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("write status through the status subresource",
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/status", "campaigns/status"],
       "verbs": ["get", "patch", "update"]}),
+    ("set blockOwnerDeletion on the owner references of an UpliftModel's children (its "
+     "SeldonDeployment, decision-key Secret and campaigns ConfigMap, render.naming."
+     "owner_reference): with the OwnerReferencesPermissionEnforcement admission plugin (on in "
+     "OpenShift) the API server refuses such a reference unless its author may update the "
+     "owner's finalizers (update of this subresource only; the operator puts no finalizer on "
+     "anything)",
+     {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/finalizers"],
+      "verbs": ["update"]}),
     ("own the serving graphs (server-side apply, garbage-collected through owner references)",
      {"apiGroups": ["machinelearning.seldon.io"], "resources": ["seldondeployments"],
       "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),

@@ -47,6 +47,18 @@ def test_calls_the_operator_needs_are_allowed(as_operator: Kubectl, namespace: s
     assert answer.stdout.strip() == "yes"
 
 
+def test_the_operator_may_update_its_owners_finalizers_and_not_the_owners(
+        as_operator: Kubectl, namespace: str) -> None:
+    """blockOwnerDeletion on the children's owner references needs update of the owner's
+    finalizers under OwnerReferencesPermissionEnforcement (OpenShift); that subresource only."""
+    def can(*args: str) -> str:
+        return as_operator.run("auth", "can-i", "update", "upliftmodels.uplift.dev", *args,
+                               "-n", namespace, check=False).stdout.strip()
+
+    assert can("--subresource=finalizers") == "yes"
+    assert can() == "no"
+
+
 def test_the_replica_with_lower_priority_pauses_and_resumes(
         controlplane: ControlPlane, operator: OperatorProcess,
         tmp_path_factory: pytest.TempPathFactory) -> None:
