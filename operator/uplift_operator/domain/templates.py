@@ -17,11 +17,13 @@ _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 KNOWN_VARIABLES = frozenset({"namespace", "name", "predictor", "version", "interval"})
 
 BUILTIN_TEMPLATES: Mapping[str, str] = {
-    # Seldon executor, one series per predictor; labels per integrations.md §1.
+    # Seldon executor, one series per predictor; labels per integrations.md §1. Inference over
+    # REST is service="predictions" (status, metadata, feedback are the others): the latency of
+    # what the model answers, not of a health or metadata call.
     "seldon-latency-p95": (
         'histogram_quantile(0.95, sum by (le) (rate(seldon_api_executor_server_requests_seconds_bucket'
-        '{namespace="{{namespace}}", deployment_name="{{name}}", predictor_name="{{predictor}}"}'
-        "[{{interval}}])))"),
+        '{namespace="{{namespace}}", deployment_name="{{name}}", predictor_name="{{predictor}}", '
+        'service="predictions"}[{{interval}}])))'),
     "seldon-error-rate": (
         'sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
         'deployment_name="{{name}}", predictor_name="{{predictor}}", code!~"2.."}[{{interval}}]))'
@@ -39,10 +41,13 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         'predictor_name="{{predictor}}"}[{{interval}}]) + '
         'rate(model_infer_request_failure_total{namespace="{{namespace}}", '
         'predictor_name="{{predictor}}"}[{{interval}}]))'),
-    # Our runtime's request histogram, labelled by model and version.
+    # Our runtime's request histogram, labelled by model, version and endpoint: inference only
+    # (endpoint="infer"), as the latency gate's split; the delivery and outcome reports a
+    # sender batches are timed on the same histogram (endpoint="deliveries", "outcomes").
     "uplift-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(uplift_request_duration_seconds_bucket"
-        '{namespace="{{namespace}}", model="{{name}}", version="{{version}}"}[{{interval}}])))'),
+        '{namespace="{{namespace}}", model="{{name}}", version="{{version}}", endpoint="infer"}'
+        "[{{interval}}])))"),
 }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import pytest
 
 from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.api.v1alpha1.common import GateVerdict
@@ -282,3 +284,49 @@ def test_a_cohort_never_reads_more_conversions_than_units() -> None:
     measured = measurements.collect(gate, _ctx(share=None), Series(rows), None)
     assert isinstance(measured, m.OnlineEffectMeasurement)
     assert measured.canary.holdout == m.ArmCounts(10, 10)
+
+
+class WithP95(Series):
+    """``Series`` that also answers the latency template's p95 (one scalar per version)."""
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.asked.append(promql)
+        return 0.05
+
+
+def _seldon(version: str, **labels: str) -> dict[str, str]:
+    return {"namespace": "shop", "deployment_name": "uplift", "predictor_name": f"v{version}",
+            **labels}
+
+
+@pytest.mark.parametrize(("template", "inference", "other"), [
+    # The runtime times the sender's report batches on the same histogram.
+    ("uplift-latency-p95", lambda v, le: _model(v, endpoint="infer", le=le),
+     lambda v, le: _model(v, endpoint="outcomes", le=le)),
+    # Seldon's executor: inference over REST is service="predictions"; metadata, status and
+    # feedback calls are timed on the same histogram.
+    ("seldon-latency-p95", lambda v, le: _seldon(v, service="predictions", le=le),
+     lambda v, le: _seldon(v, service="metadata", le=le)),
+])
+def test_latency_judges_inference_requests_only(
+        template: str, inference: Callable[[str, str], dict[str, str]],
+        other: Callable[[str, str], dict[str, str]]) -> None:
+    bucket = ("uplift_request_duration_seconds_bucket" if template.startswith("uplift")
+              else "seldon_api_executor_server_requests_seconds_bucket")
+    rows = [("uplift_request_duration_seconds_count", _model(v, endpoint="infer"), 1000.0)
+            for v in ("1", "2")]
+    for v in ("1", "2"):
+        rows += [(bucket, inference(v, "0.1"), 900.0), (bucket, inference(v, "+Inf"), 1000.0)]
+    # The canary's other requests: 5,000, every one slower than 0.1 s.
+    rows += [(bucket, other("2", "0.1"), 0.0), (bucket, other("2", "+Inf"), 5000.0)]
+    gate = ModelGate.model_validate({"name": "latency", "type": "latency",
+                                     "templateRef": template, "margin": 0.2})
+    prom = WithP95(rows)
+    measured = measurements.collect(gate, _ctx(), prom, None)
+    assert isinstance(measured, m.LatencyMeasurement)
+    assert (measured.canary_requests, measured.stable_requests) == (1000, 1000)
+    assert measured.canary_buckets == measured.stable_buckets == (900, 1000)
+    p95 = [q for q in prom.asked if q.startswith("histogram_quantile")]
+    assert len(p95) == 2
+    assert all(('endpoint="infer"' if template.startswith("uplift") else
+                'service="predictions"') in q for q in p95)
