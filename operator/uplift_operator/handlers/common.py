@@ -105,19 +105,24 @@ class PassRunner:
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
                        observe: Callable[[str, str, dict[str, Any]], None]) -> float | None:
-        """One pass; when the next is due (seconds, None: nothing due)."""
+        """One pass; when the next is due (seconds, None: nothing due). Counted and timed as a
+        whole: a pass whose status write is refused (403, 422, ...) is a failed pass."""
+        _, namespace, name = key
+        observability.started(self.kind, namespace, name)
+        with observability.reconciling(self.kind, namespace, name) as outcome:
+            return await self._run_once(key, body, decide, observe, outcome)
+
+    async def _run_once(self, key: Key, body: kopf.Body,
+                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
+                        observe: Callable[[str, str, dict[str, Any]], None],
+                        outcome: observability.PassOutcome) -> float | None:
         loop = asyncio.get_running_loop()
         uid = str(body.metadata.uid)
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
         _, namespace, name = key
-        observability.started(self.kind, namespace, name)
-
-        def work() -> PassResult:
-            with observability.reconciling(self.kind, namespace, name):
-                return decide(snapshot, now())
-
-        result = await loop.run_in_executor(self.executor, work)
+        # ``now`` when the pass gets a thread, not when it was queued for one.
+        result = await loop.run_in_executor(self.executor, lambda: decide(snapshot, now()))
         change = status_patch(current, result.status)
         self.signatures.produced(key, result.status)
         if change:
@@ -134,12 +139,14 @@ class PassRunner:
                 if error.status == 409:
                     logger.info("%s %s/%s changed while its pass decided; deciding again",
                                 *key)
+                    outcome.result = "conflict"
                     return CONFLICT_RETRY_SECONDS
                 if error.status != 404:
                     raise
                 # Deleted while the pass decided: nothing to write, no failure to report.
                 # Normally its DELETED event ends the task; a watch that re-lists after a
                 # gap never sees that event, so a read that confirms it ends it here.
+                outcome.result = "gone"
                 if await loop.run_in_executor(self.executor, self._gone, key, uid):
                     self.wakeups.finish(key, uid)
                 return None

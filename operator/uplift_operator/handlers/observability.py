@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -13,13 +14,14 @@ from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
-__all__ = ["REGISTRY", "count_decisions", "deadline_exceeded", "forget", "observe_campaign",
-           "observe_phase", "observe_rollout", "observe_status", "reconciling", "serve",
-           "started"]
+__all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
+           "observe_campaign", "observe_phase", "observe_rollout", "observe_status",
+           "reconciling", "serve", "started"]
 
 REGISTRY = CollectorRegistry()
 
-RECONCILES = Counter("uplift_operator_reconciles_total", "Reconcile passes by kind and result.",
+RECONCILES = Counter("uplift_operator_reconciles_total",
+                     "Reconcile passes by kind and result (ok, error, conflict, gone).",
                      ["kind", "result"], registry=REGISTRY)
 RECONCILE_SECONDS = Histogram("uplift_operator_reconcile_duration_seconds",
                               "Time of one reconcile pass.", ["kind"], registry=REGISTRY)
@@ -82,19 +84,31 @@ def serve(port: int) -> None:
     start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
 
 
+@dataclass
+class PassOutcome:
+    """How a pass that raised nothing ended: ``ok`` (its status written, or nothing to write),
+    ``conflict`` (the object changed meanwhile: decided again at once) or ``gone`` (deleted
+    meanwhile). Only an ``ok`` pass counts as completed."""
+
+    result: str = "ok"
+
+
 @contextmanager
-def reconciling(kind: str, namespace: str, name: str) -> Iterator[None]:
-    """Count and time one pass; once it completes, record when it began (tests use that to
-    prove a pass ran in a window where nothing was expected to change)."""
+def reconciling(kind: str, namespace: str, name: str) -> Iterator[PassOutcome]:
+    """Count and time one whole pass (decision, status write, events); once it completes,
+    record when it began (tests use that to prove a pass ran in a window where nothing was
+    expected to change). A pass that raised (a refused status write too) counts as an error."""
     began, started = time.time(), time.monotonic()
+    outcome = PassOutcome()
     try:
-        yield
+        yield outcome
     except Exception:
         RECONCILES.labels(kind, "error").inc()
         raise
     else:
-        RECONCILES.labels(kind, "ok").inc()
-        LAST_PASS.labels(kind, namespace, name).set(began)
+        RECONCILES.labels(kind, outcome.result).inc()
+        if outcome.result == "ok":
+            LAST_PASS.labels(kind, namespace, name).set(began)
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
 

@@ -129,3 +129,41 @@ def test_a_late_deleted_event_of_a_campaign_created_again_keeps_the_new_ones_sta
            memo=memo)
     assert new_flag.finished
     assert phase_series() is None
+
+
+def _passes(result: str) -> float:
+    from uplift_operator.handlers import observability
+
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_reconciles_total", {"kind": "Campaign", "result": result}) or 0.0
+
+
+def _last_pass() -> float | None:
+    from uplift_operator.handlers import observability
+
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_last_pass_timestamp_seconds",
+        {"kind": "Campaign", "namespace": "ns", "name": "c"})
+
+
+@pytest.mark.parametrize(("status", "result"), [
+    (403, "error"), (422, "error"), (500, "error"),  # a refused write fails the pass
+    (409, "conflict"), (404, "gone"), (200, "ok")])
+def test_a_pass_is_counted_by_how_its_status_write_ended(
+        monkeypatch: pytest.MonkeyPatch, status: int, result: str) -> None:
+    """Counted as a whole, not only its decision: a status write refused on every pass (a
+    missing permission, a status the schema rejects) shows as failing passes, which
+    UpliftOperatorReconcileErrors and NotReconciling see, and as no completed pass."""
+    from uplift_operator.handlers import observability
+
+    monkeypatch.setattr(kopf, "event", lambda _body, **_event: None)
+    observability.forget("Campaign", "ns", "c")
+    before = {r: _passes(r) for r in ("ok", "error", "conflict", "gone")}
+    try:
+        _run(Cluster(status))
+    except KubeError:
+        assert result == "error"
+    after = {r: _passes(r) for r in before}
+    assert {r for r in before if after[r] != before[r]} == {result}
+    assert after[result] == before[result] + 1
+    assert (_last_pass() is not None) is (result == "ok")
