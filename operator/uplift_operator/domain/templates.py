@@ -24,11 +24,16 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         'histogram_quantile(0.95, sum by (le) (rate(seldon_api_executor_server_requests_seconds_bucket'
         '{namespace="{{namespace}}", deployment_name="{{name}}", predictor_name="{{predictor}}", '
         'service="predictions"}[{{interval}}])))'),
+    # The executor creates a code's series when it first sees the code: a predictor without an
+    # error yet has no non-2xx series, so the numerator is 0 then, not no data (which would
+    # hold the gate Inconclusive). Inference only, as the latency's.
     "seldon-error-rate": (
-        'sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
-        'deployment_name="{{name}}", predictor_name="{{predictor}}", code!~"2.."}[{{interval}}]))'
+        '(sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
+        'deployment_name="{{name}}", predictor_name="{{predictor}}", service="predictions", '
+        'code!~"2.."}[{{interval}}])) or vector(0))'
         ' / sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
-        'deployment_name="{{name}}", predictor_name="{{predictor}}"}[{{interval}}]))'),
+        'deployment_name="{{name}}", predictor_name="{{predictor}}", service="predictions"}'
+        "[{{interval}}]))"),
     # MLServer's own REST metrics (no version label: scoped by the predictor's pods).
     "mlserver-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"

@@ -67,3 +67,21 @@ def test_latency_templates_read_inference_requests_only(name: str, series: str, 
     counts |= {slow.replace("LE", "0.05"): 0, slow.replace("LE", "0.1"): 0,
                slow.replace("LE", "+Inf"): 540}
     evaluated(name, counts, 0.95 * 0.05, tmp_path)
+
+
+def test_seldon_error_rate_of_a_predictor_without_errors_is_zero(tmp_path: Path) -> None:
+    # Seldon's executor creates a code's series when it first sees the code: a canary with no
+    # error yet has no non-2xx series, and its error rate is 0, not no data.
+    ok = f'seldon_api_executor_server_requests_seconds_count{{{SELDON}, predictor_name="v4", ' \
+         'service="predictions", code="200"}'
+    evaluated("seldon-error-rate", {ok: 60}, 0.0, tmp_path)
+    failed = ok.replace('code="200"', 'code="500"')
+    evaluated("seldon-error-rate", {ok: 45, failed: 15}, 0.25, tmp_path)
+
+
+def test_seldon_error_rate_counts_inference_requests_only(tmp_path: Path) -> None:
+    ok = f'seldon_api_executor_server_requests_seconds_count{{{SELDON}, predictor_name="v4", ' \
+         'service="predictions", code="200"}'
+    refused_metadata = ok.replace('service="predictions"', 'service="metadata"').replace(
+        'code="200"', 'code="404"')
+    evaluated("seldon-error-rate", {ok: 60, refused_metadata: 60}, 0.0, tmp_path)
