@@ -39,13 +39,18 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         "histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"
         '{namespace="{{namespace}}", seldon_deployment_id="{{name}}", '
         'predictor_name="{{predictor}}"}[{{interval}}])))'),
+    # MLServer's inference counters, labelled `model` (MLSERVER_MODEL_NAME, the UpliftModel's
+    # name) and `version` (integrations.md §3): `model` keeps two UpliftModels of a namespace
+    # serving the same version number (the same predictor name) apart. MLServer 1.7.1 creates
+    # the success series at the first success, so a canary failing every request has none:
+    # each sum is 0 where its series does not exist yet (no request at all reads NaN, no data).
     "mlserver-error-rate": (
-        'sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}"}[{{interval}}])) / '
-        'sum(rate(model_infer_request_success_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}"}[{{interval}}]) + '
-        'rate(model_infer_request_failure_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}"}[{{interval}}]))'),
+        '(sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)) / '
+        '((sum(rate(model_infer_request_success_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)) + '
+        '(sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
+        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)))'),
     # Our runtime's request histogram, labelled by model, version and endpoint: inference only
     # (endpoint="infer"), as the latency gate's split; the delivery and outcome reports a
     # sender batches are timed on the same histogram (endpoint="deliveries", "outcomes").

@@ -85,3 +85,22 @@ def test_seldon_error_rate_counts_inference_requests_only(tmp_path: Path) -> Non
     refused_metadata = ok.replace('service="predictions"', 'service="metadata"').replace(
         'code="200"', 'code="404"')
     evaluated("seldon-error-rate", {ok: 60, refused_metadata: 60}, 0.0, tmp_path)
+
+
+def test_mlserver_error_rate_is_one_models(tmp_path: Path) -> None:
+    # Two UpliftModels in one namespace, both serving a version 4 (predictor v4): the other's
+    # failures are not this one's.
+    ours = 'namespace="shop", predictor_name="v4", model="hillstrom-uplift", version="4"'
+    theirs = ours.replace("hillstrom-uplift", "churn-uplift")
+    evaluated("mlserver-error-rate", {
+        f"model_infer_request_success_total{{{ours}}}": 60,
+        f"model_infer_request_failure_total{{{ours}}}": 0,
+        f"model_infer_request_success_total{{{theirs}}}": 0,
+        f"model_infer_request_failure_total{{{theirs}}}": 60}, 0.0, tmp_path)
+
+
+def test_mlserver_error_rate_of_a_canary_failing_every_request_is_one(tmp_path: Path) -> None:
+    # MLServer creates the failure series at a request, the success series at its first success.
+    ours = 'namespace="shop", predictor_name="v4", model="hillstrom-uplift", version="4"'
+    evaluated("mlserver-error-rate", {f"model_infer_request_failure_total{{{ours}}}": 60},
+              1.0, tmp_path)
