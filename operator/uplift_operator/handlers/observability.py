@@ -15,7 +15,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
-           "observe_campaign", "observe_phase", "observe_rollout", "observe_status",
+           "observe_campaign", "observe_gates", "observe_phase", "observe_rollout", "observe_status",
            "reconciling", "serve", "started"]
 
 REGISTRY = CollectorRegistry()
@@ -33,11 +33,12 @@ INVALID = Gauge("uplift_operator_invalid_spec", "1 when the resource's spec is i
 CANARY_WEIGHT = Gauge("uplift_operator_canary_weight", "Percent of traffic on the canary.",
                       ["namespace", "name"], registry=REGISTRY)
 GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
-                     "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail).",
-                     ["namespace", "name", "gate", "verdict"], registry=REGISTRY)
+                     "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail), of an "
+                     "UpliftModel's or a Campaign's gates (kind).",
+                     ["kind", "namespace", "name", "gate", "verdict"], registry=REGISTRY)
 GATE_VALUE = Gauge("uplift_operator_gate_value",
                    "Each gate's last measured value and its bounds, as status.gates reports them.",
-                   ["namespace", "name", "gate", "bound"], registry=REGISTRY)
+                   ["kind", "namespace", "name", "gate", "bound"], registry=REGISTRY)
 LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
@@ -139,10 +140,9 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
         1 if deadline_exceeded(status) else 0)
 
 
-#: The gate names an UpliftModel (namespace, name) has series for, and the decision actions a
-#: resource (kind, namespace, name) has: a gate that leaves the spec, or a deleted resource,
-#: leaves no ghost series behind.
-_GATE_SERIES: dict[tuple[str, str], set[str]] = {}
+#: The gate names and the decision actions a resource (kind, namespace, name) has series for:
+#: a gate that leaves the spec, or a deleted resource, leaves no ghost series behind.
+_GATE_SERIES: dict[tuple[str, str, str], set[str]] = {}
 _DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
 _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
 _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
@@ -151,35 +151,41 @@ _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
     """Weight and gate verdicts of an UpliftModel, as its status says."""
     CANARY_WEIGHT.labels(namespace, name).set(status.get("canaryWeight", 0))
+    observe_gates("UpliftModel", namespace, name, status)
+
+
+def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Each gate's verdict, value and bounds, as ``status.gates`` of either kind says."""
     gates = status.get("gates", [])
     current = {gate["name"] for gate in gates}
-    for gone in _GATE_SERIES.get((namespace, name), set()) - current:
-        _forget_gate(namespace, name, gone)
-    _GATE_SERIES[(namespace, name)] = current
+    for gone in _GATE_SERIES.get((kind, namespace, name), set()) - current:
+        _forget_gate(kind, namespace, name, gone)
+    _GATE_SERIES[(kind, namespace, name)] = current
     for gate in gates:
         for verdict in _VERDICTS:
-            GATE_VERDICT.labels(namespace, name, gate["name"], verdict).set(
+            GATE_VERDICT.labels(kind, namespace, name, gate["name"], verdict).set(
                 1 if gate.get("verdict") == verdict else 0)
         for bound in _GATE_BOUNDS:
             if gate.get(bound) is not None:
-                GATE_VALUE.labels(namespace, name, gate["name"], bound).set(gate[bound])
+                GATE_VALUE.labels(kind, namespace, name, gate["name"], bound).set(gate[bound])
             else:
                 with suppress(KeyError):
-                    GATE_VALUE.remove(namespace, name, gate["name"], bound)
+                    GATE_VALUE.remove(kind, namespace, name, gate["name"], bound)
 
 
-def _forget_gate(namespace: str, name: str, gate: str) -> None:
+def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
     for verdict in _VERDICTS:
         with suppress(KeyError):
-            GATE_VERDICT.remove(namespace, name, gate, verdict)
+            GATE_VERDICT.remove(kind, namespace, name, gate, verdict)
     for bound in _GATE_BOUNDS:
         with suppress(KeyError):
-            GATE_VALUE.remove(namespace, name, gate, bound)
+            GATE_VALUE.remove(kind, namespace, name, gate, bound)
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says; its ROI,
+    """Whether a Campaign's budget is exhausted, as its Ready condition says; its gates, ROI,
     incremental effect and incremental conversions with their bounds, as its status says."""
+    observe_gates("Campaign", namespace, name, status)
     exhausted = status.get("phase") == "Suspended" and any(
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
         for c in status.get("conditions", []))
@@ -241,8 +247,8 @@ def forget(kind: str, namespace: str, name: str) -> None:
     if kind == "UpliftModel":
         with suppress(KeyError):
             CANARY_WEIGHT.remove(namespace, name)
-        for gate in _GATE_SERIES.pop((namespace, name), set()):
-            _forget_gate(namespace, name, gate)
+    for gate in _GATE_SERIES.pop((kind, namespace, name), set()):
+        _forget_gate(kind, namespace, name, gate)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
         with suppress(KeyError):
             DECISIONS.remove(kind, namespace, name, action)

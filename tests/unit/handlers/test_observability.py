@@ -81,8 +81,8 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
         "uplift_operator_campaign_budget_exhausted", {"namespace": "ns", "name": "gone"}) is None
 
 
-def _gate(name: str, gate: str, what: str) -> float | None:
-    labels = {"namespace": "ns", "name": name, "gate": gate}
+def _gate(name: str, gate: str, what: str, kind: str = "UpliftModel") -> float | None:
+    labels = {"kind": kind, "namespace": "ns", "name": name, "gate": gate}
     if what in ("Pass", "Fail", "Inconclusive", "Error"):
         return observability.REGISTRY.get_sample_value("uplift_operator_gate_verdict",
                                                        {**labels, "verdict": what})
@@ -116,6 +116,31 @@ def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
     assert decisions("UpliftModel") is None and decisions("Campaign") == 1
     observability.forget("Campaign", "ns", "m")
     assert decisions("Campaign") is None
+
+
+def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> None:
+    """Campaign gates (budget, roi, drift, ...) reach the same gate metrics, told apart from an
+    UpliftModel of the same name by ``kind``."""
+    from uplift_operator.handlers import campaign
+
+    observe: Any = campaign._observe
+    observability.observe_rollout("ns", "twin", {"canaryWeight": 10, "gates": [
+        {"name": "roi", "verdict": "Pass", "value": 0.4}]})
+    observe("ns", "twin", {"phase": "Progressing", "gates": [
+        {"name": "roi", "verdict": "Error", "message": "no data"},
+        {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]})
+    assert _gate("twin", "roi", "Error", kind="Campaign") == 1
+    assert _gate("twin", "roi", "Pass", kind="Campaign") == 0
+    assert _gate("twin", "roi", "Pass", kind="UpliftModel") == 1
+    assert _gate("twin", "budget", "threshold", kind="Campaign") == 500.0
+    observe("ns", "twin", {"phase": "Progressing", "gates": [{"name": "budget", "verdict": "Pass"}]})
+    assert _gate("twin", "roi", "Error", kind="Campaign") is None
+    assert _gate("twin", "budget", "threshold", kind="Campaign") is None
+    observability.forget("Campaign", "ns", "twin")
+    assert _gate("twin", "budget", "Pass", kind="Campaign") is None
+    assert _gate("twin", "roi", "Pass", kind="UpliftModel") == 1  # the other kind's stay
+    observability.forget("UpliftModel", "ns", "twin")
+    assert _gate("twin", "roi", "Pass", kind="UpliftModel") is None
 
 
 def _decisions(kind: str, name: str, action: str) -> float | None:
