@@ -129,6 +129,10 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
             missing = await asyncio.to_thread(missing_peerings, config, exists, namespaces)
         except ApiException as error:
             logger.warning("cannot check the peering objects: %s %s", error.status, error.reason)
+        except Exception as error:  # e.g. urllib3's MaxRetryError: the API server unreachable
+            # Whatever failed, the checker lives on: a dead checker would freeze /readyz at its
+            # last answer for the rest of the process's life.
+            logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
         else:
             readiness.update(missing)
         await asyncio.sleep(CHECK_SECONDS)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
+
+import pytest
 
 from uplift_operator.handlers import readiness
 from uplift_operator.settings import OperatorConfig
@@ -52,3 +56,46 @@ def test_kopfs_pause_line_becomes_a_warning_and_other_debug_is_dropped() -> None
     assert not quiet.filter(_record(logging.DEBUG, "Starting the watch-stream for upliftmodels."))
     assert readiness._PausedWatchAtWarning(verbose=True).filter(
         _record(logging.DEBUG, "Starting the watch-stream for upliftmodels."))
+
+
+def test_the_checker_outlives_an_unreachable_api_server(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An unreachable API server raises urllib3's MaxRetryError, not an ApiException: the
+    checker logs it and checks again, rather than dying and freezing /readyz."""
+    from kubernetes import client
+
+    def unreachable() -> client.ApiClient:
+        configuration = client.Configuration()
+        configuration.host, configuration.retries = "http://127.0.0.1:1", 0
+        return client.ApiClient(configuration)
+
+    calls: list[int] = []
+    real = readiness.missing_peerings
+
+    def missing_peerings(*args: Any) -> list[str]:
+        calls.append(1)
+        if len(calls) <= 2:
+            return real(*args)  # the real client's call to a closed port
+        return ["ClusterKopfPeering 'ops'"]
+
+    monkeypatch.setattr(readiness, "load_api_client", unreachable)
+    monkeypatch.setattr(readiness, "missing_peerings", missing_peerings)
+    monkeypatch.setattr(readiness, "CHECK_SECONDS", 0.01)
+    state = readiness.Readiness()
+    config = OperatorConfig(all_namespaces=True, peering_name="ops")
+
+    async def run() -> None:
+        task = asyncio.create_task(readiness._check_forever(state, config))
+        try:
+            for _ in range(500):
+                if state.missing or task.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert not task.done(), task.exception()
+        finally:
+            task.cancel()
+
+    with caplog.at_level(logging.WARNING, logger=readiness.__name__):
+        asyncio.run(run())
+    assert state.missing == ["ClusterKopfPeering 'ops'"]
+    assert "cannot check the peering objects: MaxRetryError" in caplog.text
