@@ -16,7 +16,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import PassRunner, config_of, deleted, runner
+from uplift_operator.handlers.common import PassRunner, config_of, deleted, runner, task_ended
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.services import campaign as service
 from uplift_operator.services.common import PassResult
@@ -26,7 +26,8 @@ PLURAL = "campaigns"
 
 
 @waiting_task(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
-async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped | None = None,
+                    **_: Any) -> None:
     passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
     key = (KIND, str(meta.namespace), str(meta.name))
@@ -35,8 +36,11 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         return service.reconcile(snapshot, deps, now)
 
-    await run_passes(key, passes.wakeups,
-                     lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+    try:
+        await run_passes(key, passes.wakeups,
+                         lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+    finally:
+        task_ended(key, passes.wakeups, stopped)
 
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:

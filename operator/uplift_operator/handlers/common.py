@@ -25,7 +25,7 @@ from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
 __all__ = ["CONFLICT_RETRY_SECONDS", "OwnWrites", "PassRunner", "config_of", "deleted", "now",
-           "runner"]
+           "runner", "task_ended"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,23 @@ class PassRunner:
         if name_free:
             self.signatures.forget(key)
         self.own_writes.forget(uid)
+
+
+def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -> None:
+    """The waiting task of ``key`` ended (kopf stopped it: its resource deleted, the operator
+    exiting, or paused by peering because another replica acts). Unless another task of the
+    name runs (re-used), this replica no longer reconciles the resource and exports nothing of
+    it: a paused replica's last phases, gate verdicts and deadline states stayed on its
+    /metrics, and every replica is scraped, so the alerts' ``max by (...)`` kept firing on them
+    after the acting replica had cleared them. A replica paused keeps only when it last
+    reconciled each resource (``uplift_operator_last_pass_timestamp_seconds``), which
+    UpliftOperatorNotReconciling counts, so that every replica paused still pages."""
+    if key in wakeups:
+        return
+    kind, namespace, name = key
+    reason = stopped.reason if stopped is not None else None
+    paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
+    observability.forget(kind, namespace, name, keep_last_pass=paused)
 
 
 def runner(memo: kopf.Memo, kind: str, plural: str) -> PassRunner:

@@ -228,8 +228,10 @@ def count_decisions(kind: str, namespace: str, name: str, actions: list[str]) ->
         _DECISION_SERIES.setdefault((kind, namespace, name), set()).add(action)
 
 
-def forget(kind: str, namespace: str, name: str) -> None:
-    """Drop a deleted resource's series, so dashboards do not show ghosts."""
+def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False) -> None:
+    """Drop the series of a resource this process no longer reconciles (deleted, or its task
+    stopped), so dashboards and alerts see no ghosts; ``keep_last_pass``: all but when its last
+    pass began (a replica paused by peering, ``common.task_ended``)."""
     for candidate in Phase:
         with suppress(KeyError):
             PHASE.remove(kind, namespace, name, candidate.value)
@@ -242,8 +244,9 @@ def forget(kind: str, namespace: str, name: str) -> None:
             CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
             _observe_estimate(gauge, namespace, name, None)
-    with suppress(KeyError):
-        LAST_PASS.remove(kind, namespace, name)
+    if not keep_last_pass:
+        with suppress(KeyError):
+            LAST_PASS.remove(kind, namespace, name)
     if kind == "UpliftModel":
         with suppress(KeyError):
             CANARY_WEIGHT.remove(namespace, name)

@@ -20,7 +20,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import PassRunner, deleted, runner
+from uplift_operator.handlers.common import PassRunner, deleted, runner, task_ended
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
@@ -31,7 +31,8 @@ PLURAL = "upliftmodels"
 
 
 @waiting_task(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
-async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped | None = None,
+                    **_: Any) -> None:
     passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
     key = (KIND, str(meta.namespace), str(meta.name))
@@ -43,8 +44,11 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         followers.follow(key, service.followed_alias(snapshot, deps))
         return result
 
-    await run_passes(key, passes.wakeups,
-                     lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+    try:
+        await run_passes(key, passes.wakeups,
+                         lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+    finally:
+        task_ended(key, passes.wakeups, stopped)
 
 
 def start_write_back(memo: kopf.Memo) -> None:

@@ -1,0 +1,110 @@
+"""A resource's waiting task that ends takes the resource's series off this replica's /metrics:
+a replica paused by kopf's peering (another one acts) must not keep exporting the verdicts and
+phases it last saw, since every replica is scraped and the alerts take the max over them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any, cast
+
+import kopf
+import pytest
+from kopf._cogs.aiokits.aioenums import AsyncFlagWaiter
+from kopf._core.intents.stoppers import DaemonStopper
+
+from uplift_operator.handlers import campaign, observability, upliftmodel
+from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services.common import PassResult
+
+PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
+STATUS = {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step 1/3 (10%) could not "
+                                          "advance", "gates": [{"name": "g", "verdict": "Error"}]}
+
+
+class Cluster:
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": namespace, "uid": "u1",
+                             "resourceVersion": "2"}, "status": dict(patch.get("status") or {})}
+
+    def read_live(self, *_: str) -> dict[str, Any] | None:
+        return None
+
+
+def _series(kind: str) -> dict[str, float | None]:
+    labels = {"kind": kind, "namespace": "ns", "name": "r"}
+    sample = observability.REGISTRY.get_sample_value
+    return {"verdict": sample("uplift_operator_gate_verdict", {**labels, "gate": "g",
+                                                                "verdict": "Error"}),
+            "phase": sample("uplift_operator_resource_phase", {**labels, "phase": "Degraded"}),
+            "deadline": sample("uplift_operator_progress_deadline_exceeded", labels),
+            "rollbacks": sample("uplift_operator_decisions_total", {**labels,
+                                                                    "action": "RolledBack"}),
+            "last_pass": sample("uplift_operator_last_pass_timestamp_seconds", labels)}
+
+
+def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pytest.MonkeyPatch,
+          *, other_task: bool = False) -> dict[str, float | None]:
+    """Run the kind's waiting task for one pass, then stop it as kopf does (its stopper set
+    with ``reason``, then cancelled); the resource's series as the task left them."""
+    module: Any = upliftmodel if kind == "UpliftModel" else campaign
+    monkeypatch.setattr(module.service, "reconcile", lambda *_: PassResult(dict(STATUS), (), None))
+    if kind == "UpliftModel":
+        monkeypatch.setattr(module.service, "followed_alias", lambda *_: None)
+    else:
+        monkeypatch.setattr(module, "campaign_dependencies", lambda _memo: None)
+    key = (kind, "ns", "r")
+    body = kopf.Body(cast(kopf.RawBody, {"metadata": {"name": "r", "namespace": "ns",
+                                                      "uid": "u1", "resourceVersion": "1"}}))
+    stopper = DaemonStopper()
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            wakeups = Wakeups()
+            passes = PassRunner(kind, f"{kind.lower()}s", wakeups, pool, Cluster())
+            memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
+                             uplift_dependencies=SimpleNamespace(
+                                 resolver=SimpleNamespace(moved=[])))
+            if other_task:
+                wakeups.register(key, "u2")  # the name re-used by a new object
+            task = asyncio.create_task(module.reconcile(body=body, memo=memo,
+                                                        stopped=AsyncFlagWaiter(stopper)))
+            for _ in range(300):
+                if _series(kind)["verdict"] is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert _series(kind)["verdict"] == 1 and _series(kind)["last_pass"] is not None
+            stopper.set(reason=reason)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+    series = _series(kind)
+    observability.forget(kind, "ns", "r")
+    return series
+
+
+@pytest.mark.parametrize("kind", ["UpliftModel", "Campaign"])
+def test_a_replica_paused_by_peering_exports_only_when_it_last_reconciled(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    series = _stop(kind, PAUSING, monkeypatch)
+    assert series.pop("last_pass") is not None  # UpliftOperatorNotReconciling counts these
+    assert series == {"verdict": None, "phase": None, "deadline": None, "rollbacks": None}
+
+
+@pytest.mark.parametrize("kind", ["UpliftModel", "Campaign"])
+def test_a_task_stopped_for_good_leaves_nothing(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    series = _stop(kind, kopf.DaemonStoppingReason.OPERATOR_EXITING, monkeypatch)
+    assert set(series.values()) == {None}
+
+
+def test_the_task_of_a_re_used_name_keeps_the_series(monkeypatch: pytest.MonkeyPatch) -> None:
+    series = _stop("UpliftModel", kopf.DaemonStoppingReason.RESOURCE_DELETED, monkeypatch,
+                   other_task=True)
+    assert series["verdict"] == 1 and series["phase"] == 1
