@@ -85,6 +85,9 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
         "active": campaign.active,
         "start": _time(schedule_start) if schedule_start is not None else None,
         "end": _time(schedule_end) if schedule_end is not None else None,
+        # The runtime tells a predecessor's decisions (a Campaign deleted and created again
+        # under the name) by their issue time: their reports are not this Campaign's.
+        "createdAt": _time(campaign.created) if campaign.created is not None else None,
     }
 
 

@@ -119,6 +119,14 @@ class Campaign:
     active: bool = True
     start: float | None = None   # unix seconds
     end: float | None = None
+    #: The Campaign's creation (unix seconds): a decision issued before it was made under an
+    #: earlier Campaign of the same name, deleted since, and its reports are not this one's.
+    created_at: float | None = None
+
+    def predecessor(self, issued_at: int | None) -> bool:
+        """Whether a decision issued at ``issued_at`` was an earlier Campaign's of the name."""
+        return (self.created_at is not None and issued_at is not None
+                and issued_at < math.floor(self.created_at))
 
     def state(self, now: float) -> State:
         """Whether it may treat at ``now``: ``active``, or why not."""
@@ -233,6 +241,7 @@ def parse_campaign(name: str, raw: Any) -> Campaign:
         active=active,
         start=start,
         end=end,
+        created_at=r.time("createdAt", optional=True),
     )
 
 

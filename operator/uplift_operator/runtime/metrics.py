@@ -33,6 +33,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
 | ``uplift_duplicate_reports_total`` | counter | ``endpoint``, ``campaign``: acknowledged, not counted again |
+| ``uplift_predecessor_reports_total`` | counter | ``endpoint``, ``campaign``: a predecessor's, not counted |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
 
 ``campaign`` is the campaign a decision was made for, ``""`` for requests that named none; its
@@ -127,6 +128,11 @@ class RuntimeMetrics:
         self.duplicates = _get(r, Counter, "uplift_duplicate_reports_total",
                                "Reports for a decision already counted (acknowledged, not "
                                "counted again).", (*BASE, "endpoint", "campaign"))
+        self.predecessor_reports = _get(
+            r, Counter, "uplift_predecessor_reports",
+            "Reports for a decision made under an earlier Campaign of the name, deleted and "
+            "created again since (acknowledged, counted nowhere else).",
+            (*BASE, "endpoint", "campaign"))
         self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
                          (*BASE, "uri", "learner", "salt", "holdout_fraction"))
         # Campaigns (docs/runtime.md, "Campaigns").

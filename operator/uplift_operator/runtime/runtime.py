@@ -701,13 +701,18 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             # A retry after a failure is news; the same result twice is not.
             fresh = engine.seen.fresh("deliveries", (f"{r.decision.decision_id}~{r.ok}"
                                                      for r in reports))
+            predecessors = 0
             for r, new in zip(reports, fresh, strict=True):
                 if new:
                     d = r.decision
+                    if self._predecessor("deliveries", d):
+                        predecessors += 1
+                        continue
                     self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
                                               treatment=d.treatment, campaign=d.campaign,
                                               status="ok" if r.ok else "failed").inc()
-            return self._answer("deliveries", [r.decision.campaign for r in reports], fresh)
+            return self._answer("deliveries", [r.decision.campaign for r in reports], fresh,
+                                predecessors=predecessors)
 
         return await self._guarded("deliveries", handle)
 
@@ -732,12 +737,15 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                                 engine.config.max_outcome_value)
             except events.ReportError as exc:
                 raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
-            m, now, late = self._m, time.time(), 0
+            m, now, late, predecessors = self._m, time.time(), 0, 0
             fresh = engine.seen.fresh("outcomes", (r.decision.decision_id for r in reports))
             for r, new in zip(reports, fresh, strict=True):
                 if not new:
                     continue
                 d = r.decision
+                if self._predecessor("outcomes", d):
+                    predecessors += 1
+                    continue
                 labels = {"model": self.name, "version": d.version, "arm": d.arm,
                           "treatment": d.treatment, "campaign": d.campaign}
                 # A conversion after the attribution window is not one of the decision's. A
@@ -759,21 +767,37 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     self._due.add(closes, d.window_seconds, ("received", *cohort))
                     if r.converted:
                         self._due.add(closes, d.window_seconds, ("converted", *cohort))
-            return self._answer("outcomes", [r.decision.campaign for r in reports], fresh, late)
+            return self._answer("outcomes", [r.decision.campaign for r in reports], fresh, late,
+                                predecessors)
 
         return await self._guarded("outcomes", handle)
 
+    def _predecessor(self, endpoint: str, decision: events.Decision) -> bool:
+        """Whether ``decision`` was made under an earlier Campaign of its campaign's name
+        (deleted and created again since): its report is acknowledged and counted in
+        ``uplift_predecessor_reports_total`` only, never as the new Campaign's delivery or
+        outcome (its first step would judge the predecessor's sender and cohorts)."""
+        bound = (self._campaigns or {}).get(decision.campaign) if decision.campaign else None
+        if bound is None or not bound.campaign.predecessor(decision.issued_at):
+            return False
+        self._m.predecessor_reports.labels(**self._base, endpoint=endpoint,
+                                           campaign=decision.campaign).inc()
+        return True
+
     def _answer(self, endpoint: str, campaigns: Sequence[str], fresh: Sequence[bool],
-                late: int = 0) -> dict[str, Any]:
+                late: int = 0, predecessors: int = 0) -> dict[str, Any]:
         """The report's answer; its duplicates counted per campaign of their decision."""
         accepted, counted = len(fresh), sum(fresh)
         duplicates = Counter(c for c, new in zip(campaigns, fresh, strict=True) if not new)
         for campaign, count in duplicates.items():
             self._m.duplicates.labels(**self._base, endpoint=endpoint,
                                       campaign=campaign).inc(count)
-        answer = {"accepted": accepted, "counted": counted, "duplicates": accepted - counted}
+        answer = {"accepted": accepted, "counted": counted - predecessors,
+                  "duplicates": accepted - counted}
         if late:
             answer["late"] = late  # of the counted: past their attribution window
+        if predecessors:
+            answer["predecessor"] = predecessors  # an earlier Campaign's of the name: not counted
         return answer
 
 

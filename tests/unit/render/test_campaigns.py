@@ -52,7 +52,7 @@ def test_the_sample_renders_exactly_the_documented_entry() -> None:
         "policy": {"type": "costAware"}, "maxTreatmentsPerUnit": 1,
         "budget": {"amount": 5000, "periodSeconds": 604800, "periodStart": "2026-03-01T00:00:00Z"},
         "attributionWindowSeconds": 1209600, "active": True,
-        "start": "2026-03-01T00:00:00Z", "end": None}
+        "start": "2026-03-01T00:00:00Z", "end": None, "createdAt": "2026-02-20T09:30:00Z"}
 
 
 @pytest.mark.parametrize(("changes", "field", "expected"), [

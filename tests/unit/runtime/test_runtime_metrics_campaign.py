@@ -8,6 +8,7 @@ counters are read from the process-wide registry the metrics port serves.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import time
@@ -412,3 +413,49 @@ def test_unloading_counts_the_pending_cohorts(loaded: Loaded, tmp_path: Path) ->
     assert expected() == 0.0            # day-long windows: nothing due yet
     assert loaded.run(runtime.unload())
     assert expected() == exposed
+
+
+def test_a_predecessors_reports_are_not_the_recreated_campaigns(loaded: Loaded) -> None:
+    """A Campaign deleted and created again under its name: reports for decisions issued
+    before the new one's creation (``createdAt`` in the file) are acknowledged and counted
+    as a predecessor's only, never as the new Campaign's deliveries or outcomes."""
+    runtime = loaded.runtime
+    assert runtime._watch is not None
+    path = Path(runtime._watch.path)
+    original = path.read_text()
+    document = json.loads(original)
+    created = int(time.time()) - 60
+    signer = Signer(DECISION_KEY.encode())
+    old = signer.mint("treated", "womens_e_mail", VERSION, CAMPAIGN, created - 3600, 86400)
+    try:
+        document["campaigns"][CAMPAIGN]["createdAt"] = dt.datetime.fromtimestamp(
+            created, dt.UTC).isoformat().replace("+00:00", "Z")
+        _rewrite(path, json.dumps(document))
+        runtime._campaign_tick(time.time())
+        new = loaded.decide(["r1"], CAMPAIGN)["decision_id"][0]
+        labels = {"model": NAME, "version": VERSION, "arm": "treated",
+                  "treatment": "womens_e_mail", "campaign": CAMPAIGN}
+        outcomes = REGISTRY.get_sample_value("uplift_outcomes_total", labels) or 0.0
+        answer = loaded.report_outcomes([old, new])
+        assert answer == {"accepted": 2, "counted": 1, "duplicates": 0, "predecessor": 1}
+        arm = new.split("~")[1]
+        expected = outcomes + (1 if arm == "treated" else 0)
+        assert (REGISTRY.get_sample_value("uplift_outcomes_total", labels) or 0.0) == expected
+        assert value("uplift_predecessor_reports_total", endpoint="outcomes",
+                     campaign=CAMPAIGN) == 1.0
+        delivered = REGISTRY.get_sample_value("uplift_deliveries_total",
+                                              {**labels, "status": "ok"}) or 0.0
+        body = json.dumps({"deliveries": [{"decision_id": old, "status": "ok"}]}).encode()
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request({"type": "http", "method": "POST", "headers": [], "path": "/",
+                           "query_string": b""}, receive)
+        answered = loaded.run(runtime.deliveries(request))
+        assert answered == {"accepted": 1, "counted": 0, "duplicates": 0, "predecessor": 1}
+        assert (REGISTRY.get_sample_value("uplift_deliveries_total", {**labels, "status": "ok"})
+                or 0.0) == delivered
+    finally:
+        _rewrite(path, original)
+        runtime._campaign_tick(time.time())
