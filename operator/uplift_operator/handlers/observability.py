@@ -16,7 +16,7 @@ from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout", "observe_status",
-           "reconciling", "serve", "started"]
+           "paused_by_inconclusive_gate", "reconciling", "serve", "started"]
 
 REGISTRY = CollectorRegistry()
 
@@ -39,6 +39,11 @@ GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
 GATE_VALUE = Gauge("uplift_operator_gate_value",
                    "Each gate's last measured value and its bounds, as status.gates reports them.",
                    ["kind", "namespace", "name", "gate", "bound"], registry=REGISTRY)
+GATE_INCONCLUSIVE_PAST_LIMIT = Gauge(
+    "uplift_operator_gate_inconclusive_past_limit",
+    "1 while the resource's ramp is paused because this gate was Inconclusive past its "
+    "inconclusiveLimit (waiting for a promote, retry or abort), else 0; a ramp held by its "
+    "spec's paused field is not.", ["kind", "namespace", "name", "gate"], registry=REGISTRY)
 LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
@@ -165,6 +170,8 @@ def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any]) 
         for verdict in _VERDICTS:
             GATE_VERDICT.labels(kind, namespace, name, gate["name"], verdict).set(
                 1 if gate.get("verdict") == verdict else 0)
+        GATE_INCONCLUSIVE_PAST_LIMIT.labels(kind, namespace, name, gate["name"]).set(
+            1 if paused_by_inconclusive_gate(status, gate["name"]) else 0)
         for bound in _GATE_BOUNDS:
             if gate.get(bound) is not None:
                 GATE_VALUE.labels(kind, namespace, name, gate["name"], bound).set(gate[bound])
@@ -173,7 +180,17 @@ def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any]) 
                     GATE_VALUE.remove(kind, namespace, name, gate["name"], bound)
 
 
+def paused_by_inconclusive_gate(status: dict[str, Any], gate: str) -> bool:
+    """Whether the status says the ramp is paused because ``gate`` was Inconclusive past its
+    inconclusiveLimit (``domain.steps``: "... paused: gate G inconclusive (N times, ...)"), not
+    held by the spec's paused field ("... held by spec.rollout.paused ...")."""
+    return (status.get("phase") == Phase.PAUSED.value
+            and f" paused: gate {gate} inconclusive (" in str(status.get("message") or ""))
+
+
 def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
+    with suppress(KeyError):
+        GATE_INCONCLUSIVE_PAST_LIMIT.remove(kind, namespace, name, gate)
     for verdict in _VERDICTS:
         with suppress(KeyError):
             GATE_VERDICT.remove(kind, namespace, name, gate, verdict)

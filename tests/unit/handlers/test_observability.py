@@ -230,3 +230,40 @@ def test_a_campaigns_ramp_past_its_deadline_is_exported_under_its_kind() -> None
     assert _deadline("Campaign", "stuck-c") == 1 and _deadline("UpliftModel", "stuck-c") is None
     observability.forget("Campaign", "ns", "stuck-c")
     assert _deadline("Campaign", "stuck-c") is None
+
+
+def _past_limit(name: str, gate: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_gate_inconclusive_past_limit",
+        {"kind": "UpliftModel", "namespace": "ns", "name": name, "gate": gate})
+
+
+def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec() -> None:
+    """Both are Paused with an Inconclusive gate; only the pause the gate caused (past its
+    inconclusiveLimit, as the real ramp writes it) counts."""
+    from tests.unit.domain.test_ramp import INC, make_spec, with_canary
+
+    from uplift_operator.api.v1alpha1.common import Phase
+    from uplift_operator.handlers import upliftmodel
+
+    observe: Any = upliftmodel._observe
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency", "inconclusiveLimit": 2},
+                                       {"name": "errs", "type": "errorRate"}]))
+    for _ in range(2):
+        observe("ns", "limit", sim.tick(1, verdicts={"lat": INC, "errs": INC}).status.to_wire())
+        assert _past_limit("limit", "lat") == 0
+    d = sim.tick(1, verdicts={"lat": INC, "errs": INC})
+    assert d.status.phase is Phase.PAUSED
+    observe("ns", "limit", d.status.to_wire())
+    assert _past_limit("limit", "lat") == 1
+    assert _past_limit("limit", "errs") == 0  # inconclusive too, but not what paused the ramp
+
+    held = with_canary(make_spec(paused=True))
+    d = held.tick(1, verdicts={"latency": INC, "shadow": INC})
+    assert d.status.phase is Phase.PAUSED and d.status.gates[0].verdict.value == "Inconclusive"
+    observe("ns", "held", d.status.to_wire())
+    assert _gate("held", "latency", "Inconclusive") == 1
+    assert _past_limit("held", "latency") == 0
+    for name in ("limit", "held"):
+        observability.forget("UpliftModel", "ns", name)
+    assert _past_limit("limit", "lat") is None
