@@ -143,7 +143,12 @@ class Resolver:
         cached = self._aliases.get(key)
         if ref.alias is not None and cached is not None and (
                 now - cached.fetched_at < parse_duration(ref.alias_refresh_interval)):
-            return Resolution(cached.facts)
+            if cached.facts.ready:
+                return Resolution(cached.facts)
+            # Not READY yet (its files may still be uploading): never "Resolved" from the
+            # cache; read again once the passes waiting on this read have taken its answer.
+            if now - cached.fetched_at < FAILURE_REUSE:
+                return _not_ready(cached.facts, ref.registered_model)
         failed = self._failed.get(key)
         if ref.alias is not None and failed is not None and now - failed[0] < FAILURE_REUSE:
             return failed[1]  # the read just failed: the passes waiting on it take its answer
@@ -180,9 +185,7 @@ class Resolver:
         except errors.RegistryError as error:
             return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
         if not facts.ready:
-            return Resolution(facts, "VersionNotReady",
-                              f"version {facts.version} of {ref.registered_model} is "
-                              f"{facts.status}, not READY")
+            return _not_ready(facts, ref.registered_model)
         return Resolution(facts)
 
     def facts(self, scope: Scope, model: str, version: str, registry: Registry) -> VersionFacts:
@@ -217,11 +220,17 @@ class Resolver:
         inputs, required = _inputs(signature)
         contract = ModelContract(model, facts.version, inputs, required,
                                  _treatments(tags.get(TREATMENTS_TAG)))
-        self._contracts[(scope, model, facts.version)] = contract
+        if facts.ready:  # a version still registering may get its files and tags yet
+            self._contracts[(scope, model, facts.version)] = contract
         return contract
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _not_ready(facts: VersionFacts, model: str) -> Resolution:
+    return Resolution(facts, "VersionNotReady",
+                      f"version {facts.version} of {model} is {facts.status}, not READY")
 
 
 def _duration(interval: dt.timedelta) -> str:

@@ -718,6 +718,26 @@ def test_the_version_contract_is_read_once_per_version() -> None:
     assert sim.registry.calls == calls  # pinned facts and contract cached; alias within 30 s
 
 
+def test_a_version_still_registering_is_never_deployed_from_the_cache() -> None:
+    """The alias moves to a version MLflow still registers (its files may be uploading): the
+    first read says VersionNotReady, and so does every pass within the alias's refresh
+    interval (the cache does not turn it into "Resolved"); once READY, its canary starts."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    applied = len(sim.cluster.applied)
+    sim.registry.add(REGISTERED, "2", status="PENDING_REGISTRATION")
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    for seconds in (30, 6, 6, 6):
+        sim.tick(seconds)
+        assert sim.condition("ModelResolved")["reason"] == "VersionNotReady"
+        assert "canaryVersion" not in sim.status and len(sim.cluster.applied) == applied
+    sim.registry.add(REGISTERED, "2")
+    sim.tick(6)
+    sim.tick(1)
+    assert sim.status["canaryVersion"] == "2"
+
+
 def test_without_a_tracking_uri_the_status_message_and_one_warning_say_why() -> None:
     """No spec.model.trackingUri and no operator default: the registry factory refuses (a
     ValueError, as handlers/lifecycle's does); the cause is in status.message, the Ready and
