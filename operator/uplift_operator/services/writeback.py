@@ -7,7 +7,10 @@ delays a pass (a rollback's graph is applied, and its status written, before MLf
 it). The writes are
 
 * **in order per registered model** (a role tag before the alias that follows it): one queue per
-  (registry scope, model); a write that fails holds the writes queued behind it;
+  (registry scope, model); a write that fails holds the writes queued behind it. Every pending
+  write of a queue is applied with the newest client submitted to it (every pass submits its
+  own, even with no write), so credentials rotated in their Secret reach a write that fails
+  with the old ones;
 * **deduplicated** across resources: a write of a value this process already wrote, or has
   queued, is not queued again (the first version of a thousand resources following one model
   costs one write of each, not a thousand);
@@ -56,7 +59,7 @@ class _Pending:
     key: tuple[str, ...]  # (*scope, model, *what)
     model: str
     write: Write
-    registry: Registry  # the newest client submitted for it (credentials may have rotated)
+    registry: Registry  # the newest client submitted to its queue (credentials may rotate)
     owners: set[Owner] = field(default_factory=set)
 
 
@@ -78,15 +81,18 @@ class WriteBack:
 
     def submit(self, owner: Owner, registry: Registry, scope: Sequence[str], model: str,
                writes: Iterable[Write]) -> None:
-        """Queue ``writes`` of ``model`` in ``scope`` (never blocks on MLflow)."""
+        """Queue ``writes`` of ``model`` in ``scope`` (never blocks on MLflow); ``registry``,
+        the client as built from the scope's credentials now, is the one every write pending in
+        that queue is tried with from now on (also when ``writes`` is empty)."""
         with self._lock:
+            for pending in self._queues.get((*scope, model), ()):
+                pending.registry = registry
             for write in writes:
                 key = (*scope, model, *write.what)
                 queue = self._queues.setdefault((*scope, model), deque())
                 queued = [p for p in queue if p.key == key]
                 if queued and queued[-1].write.value == write.value:
                     queued[-1].owners.add(owner)
-                    queued[-1].registry = registry
                     continue
                 if not queued and self._written.get(key) == write.value:
                     continue

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
+from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.services.ports import Registry as RegistryPort
 from uplift_operator.services.writeback import MAX_BACKOFF_SECONDS, Write, WriteBack
 
 SCOPE = ("http://mlflow", "", "")
@@ -37,6 +39,55 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class Mlflow:
+    """One MLflow server: the tags and aliases it holds and the credentials it takes now."""
+
+    def __init__(self, *credentials: str) -> None:
+        self.tags: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        self.valid = set(credentials)
+        self.calls = 0
+
+
+class Client:
+    """A registry client of ``mlflow`` built with the credentials ``cred``."""
+
+    def __init__(self, mlflow: Mlflow, cred: str) -> None:
+        self.mlflow, self.cred = mlflow, cred
+
+    def _ask(self) -> Mlflow:
+        self.mlflow.calls += 1
+        if self.cred not in self.mlflow.valid:
+            raise RegistryUnavailable("MLflow refused the credentials (HTTP 401): bad token",
+                                      status_code=401)
+        return self.mlflow
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._ask().tags[version] = value
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._ask().aliases[alias] = version
+
+
+def client(mlflow: Mlflow, cred: str) -> RegistryPort:
+    return cast(RegistryPort, Client(mlflow, cred))
+
+
+def role(version: str, value: str) -> Write:
+    return Write(("role", version), value,
+                 lambda r: r.set_version_tag("m", version, "uplift.dev/role", value))
+
+
+def alias(name: str, version: str) -> Write:
+    return Write(("alias", name), version, lambda r: r.set_alias("m", name, version))
+
+
+def settle(queue: WriteBack, clock: Clock, tries: int = 40) -> None:
+    """Play the worker for as long as ``tries`` retries take (hours once backed off)."""
+    for _ in range(tries):
+        clock.now += queue.run_due() or 0.0
 
 
 def test_writes_apply_in_order_once_across_resources() -> None:
@@ -100,3 +151,22 @@ def test_the_worker_thread_never_blocks_a_submit_on_a_slow_registry() -> None:
     while len(reg.done) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert reg.done == [("role", "1"), ("role", "2")] and queue.pending() == 0
+
+
+def test_rotated_credentials_reach_the_writes_already_pending_in_their_queue() -> None:
+    mlflow, clock = Mlflow("old"), Clock()
+    queue = WriteBack(clock=clock)
+    secret = ("http://mlflow", "ns", "mlflow-creds")
+    queue.submit(A, client(mlflow, "old"), secret, "m", [role("3", "canary")])
+    mlflow.valid = {"new"}  # the password rotated; the Secret updated in place: the same scope
+    assert queue.run_due() == 1.0 and "HTTP 401" in (queue.failure(A) or "")
+    queue.submit(A, client(mlflow, "new"), secret, "m", [])  # the next pass: no decision
+    clock.now += 1.0
+    assert queue.run_due() is None
+    assert mlflow.tags == {"3": "canary"} and queue.failure(A) is None
+    queue.submit(A, client(mlflow, "new"), secret, "m", [role("3", "rolled-back")])
+    mlflow.valid = {"newer"}
+    queue.run_due()
+    queue.submit(A, client(mlflow, "newer"), secret, "m", [role("2", "stable")])  # a decision
+    settle(queue, clock)
+    assert mlflow.tags == {"3": "rolled-back", "2": "stable"} and queue.pending() == 0
