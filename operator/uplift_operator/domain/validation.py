@@ -44,6 +44,18 @@ def query_variables(namespace: str, name: str, analysis_interval: str) -> dict[s
             "predictor": f"v{_EXAMPLE_VERSION}", "interval": f"{seconds}s"}
 
 
+#: The longest attribution window the runtime takes (``runtime.campaigns.MAX_WINDOW_SECONDS``,
+#: which this layer may not import; a test keeps them equal): ten years.
+MAX_ATTRIBUTION_WINDOW_SECONDS = 10 * 366 * 86400
+
+
+def _window_within_runtime(window: str | None) -> list[str]:
+    if window is None or parse_duration(window).total_seconds() <= MAX_ATTRIBUTION_WINDOW_SECONDS:
+        return []
+    return [f"spec.experiment.attributionWindow must be at most "
+            f"{MAX_ATTRIBUTION_WINDOW_SECONDS // 86400}d, the runtime's bound (got {window})"]
+
+
 def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str], *,
                          namespace: str = "default", name: str = "example") -> list[str]:
     """Problems of an UpliftModel spec; ``namespace``/``name`` fill the gate queries'
@@ -58,6 +70,7 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
         [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
         problems.append("spec.model.aliasRefreshInterval must be at least 1s")
+    problems += _window_within_runtime(spec.experiment.attribution_window)
     try:  # the runtime refuses to load such a model: say so before anything is deployed
         treatment_keys(t.name for t in spec.treatments)
     except ValueError as error:
@@ -89,6 +102,7 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                              spec.experiment.attribution_window)):
         if duration is not None and parse_duration(duration).total_seconds() < 1:
             problems.append(f"{where} must be at least 1s (got {duration})")
+    problems += _window_within_runtime(spec.experiment.attribution_window)
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
     if economics.budget is not None and economics.budget < cheapest:

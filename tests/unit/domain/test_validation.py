@@ -107,6 +107,25 @@ def test_campaign_periods_under_a_second_are_refused(section: str, field: str,
     assert problems == [f"spec.{section}.{field} must be at least 1s (got {value})"]
 
 
+def test_an_attribution_window_beyond_the_runtimes_bound_is_refused() -> None:
+    """The runtime refuses a window over ten years (its entry, or the model's split): both
+    kinds say so in their status instead of the runtime quietly dropping the campaign."""
+    from uplift_operator.runtime.campaigns import MAX_WINDOW_SECONDS
+
+    assert validation.MAX_ATTRIBUTION_WINDOW_SECONDS == MAX_WINDOW_SECONDS
+    spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]
+    too_long = "3661d"
+    campaign = _campaign(experiment={**spec["experiment"], "attributionWindow": too_long}).spec
+    expected = ("spec.experiment.attributionWindow must be at most 3660d, the runtime's bound "
+                f"(got {too_long})")
+    assert validation.validate_campaign(campaign, BUILTIN_TEMPLATES, MODEL_TREATMENTS) == [
+        expected]
+    model = _model(**{"experiment.attributionWindow": too_long}).spec
+    assert expected in validation.validate_upliftmodel(model, BUILTIN_TEMPLATES)
+    fits = _campaign(experiment={**spec["experiment"], "attributionWindow": "3660d"}).spec
+    assert validation.validate_campaign(fits, BUILTIN_TEMPLATES, MODEL_TREATMENTS) == []
+
+
 def _with_gate(gate: dict[str, Any]) -> list[str]:
     body = _model().to_wire()
     body["spec"]["rollout"]["gates"].append(gate)
