@@ -123,8 +123,9 @@ class Applied:
 def written_back(previous: list[Condition], failure: str | None, generation: int,
                  now: dt.datetime) -> list[Condition]:
     """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
-    failing (``failure`` says why; they are retried), True once they went through after that;
-    absent while none ever failed (a pass of a healthy resource writes nothing for it)."""
+    failing (``failure`` says why; they are retried) or after one MLflow refused was dropped
+    (``failure`` names it), True once a later one went through; absent while none ever failed
+    (a pass of a healthy resource writes nothing for it)."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",

@@ -15,9 +15,13 @@ it). The writes are
   queued, is not queued again (the first version of a thousand resources following one model
   costs one write of each, not a thousand);
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
-  process runs; and **visible**: while a resource's writes fail, ``failure(owner)`` says why
-  (the pass puts it in the ``RegistryWrittenBack`` condition) and the owners are woken
-  (``on_change``) when that starts and when it ends, so the condition follows without polling.
+  process runs, unless MLflow refused the write itself (``permanent``: the version or model
+  does not exist, or another 4xx of MLflow's own that is not about credentials, a timeout or
+  throttling): that write is dropped, so it never holds the writes behind it; and
+  **visible**: while a resource's writes fail, ``failure(owner)`` says why (the pass puts it in
+  the ``RegistryWrittenBack`` condition), and once one of them was dropped it says so until a
+  write of the resource submitted after the drop goes through; the owners are woken
+  (``on_change``) when that changes, so the condition follows without polling.
 
 Nothing here is persisted: a write lost to an operator restart is not replayed (the decision
 is in the resource's status and history either way).
@@ -32,14 +36,18 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryRequestError
 from uplift_operator.services.ports import Registry
 
-__all__ = ["MAX_BACKOFF_SECONDS", "Owner", "Write", "WriteBack"]
+__all__ = ["MAX_BACKOFF_SECONDS", "RETRIED_STATUS", "Owner", "Write", "WriteBack", "permanent"]
 
 log = logging.getLogger(__name__)
 
 #: The longest wait between two tries of a failing write.
 MAX_BACKOFF_SECONDS = 300.0
+
+#: MLflow's answers to a write that a retry may change: credentials refused, a timeout, throttling.
+RETRIED_STATUS = frozenset({401, 403, 408, 429})
 
 #: Who submitted a write (kind, namespace, name): told when its writes start or stop failing.
 Owner = tuple[str, str, str]
@@ -61,6 +69,7 @@ class _Pending:
     write: Write
     registry: Registry  # the newest client submitted to its queue (credentials may rotate)
     owners: set[Owner] = field(default_factory=set)
+    seq: int = 0  # the order of submission (a drop is reported until a later write goes through)
 
 
 class WriteBack:
@@ -75,6 +84,8 @@ class WriteBack:
         self._attempts: dict[tuple[str, ...], int] = {}
         self._written: dict[tuple[str, ...], str] = {}
         self._failing: dict[Owner, str] = {}
+        self._dropped: dict[Owner, tuple[int, str]] = {}  # the last seq queued then, and why
+        self._seq = 0
         self._thread: threading.Thread | None = None
         #: Called (from the worker) with the owners whose ``failure`` just changed.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
@@ -96,15 +107,17 @@ class WriteBack:
                     continue
                 if not queued and self._written.get(key) == write.value:
                     continue
-                queue.append(_Pending(key, model, write, registry, {owner}))
+                self._seq += 1
+                queue.append(_Pending(key, model, write, registry, {owner}, self._seq))
             for key in [k for k, q in self._queues.items() if not q]:
                 del self._queues[key]
             self._lock.notify_all()
 
     def failure(self, owner: Owner) -> str | None:
-        """Why ``owner``'s write-back is failing now; None when nothing of it fails."""
+        """Why ``owner``'s write-back is failing now, or which write of it was dropped (until a
+        write of it submitted after the drop goes through); None when nothing of it fails."""
         with self._lock:
-            return self._failing.get(owner)
+            return self._report(owner)
 
     def pending(self) -> int:
         with self._lock:
@@ -124,7 +137,7 @@ class WriteBack:
             try:  # MLflow is asked outside the lock: passes keep submitting meanwhile
                 pending.write.apply(pending.registry)
                 error: Exception | None = None
-            except Exception as failed:  # any failure is retried, never lost or raised
+            except Exception as failed:  # retried unless permanent (then shown); never raised
                 error = failed
             changed = self._settle(queue_key, pending, error)
             for listener in self.on_change:
@@ -147,37 +160,61 @@ class WriteBack:
 
     def _settle(self, queue_key: tuple[str, ...], pending: _Pending,
                 error: Exception | None) -> list[Owner]:
-        """Record the outcome of ``pending``'s try; the owners whose failure changed."""
+        """Record the outcome of ``pending``'s try; the owners whose ``failure`` changed."""
         with self._lock:
+            before = {owner: self._report(owner) for owner in pending.owners}
             queue = self._queues[queue_key]
+            described = (f"MLflow write-back of {pending.model} "
+                         f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r})")
+            if error is not None and not permanent(error):
+                attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
+                delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+                self._retry_at[queue_key] = self._clock() + delay
+                # The same words on every try, so a pass has no new status to write per retry.
+                message = f"{described} failing, retried with backoff: {error}"[:500]
+                if attempts == 1:
+                    log.warning("%s", message)
+                started = [o for o in pending.owners if o not in self._failing]
+                for owner in pending.owners:
+                    self._failing[owner] = message
+                return started  # told when it starts failing, not on every retry
+            queue.popleft()
+            self._retry_at.pop(queue_key, None)
+            self._attempts.pop(queue_key, None)
+            if not queue:
+                del self._queues[queue_key]
             if error is None:
-                queue.popleft()
                 self._written[pending.key] = pending.write.value
-                self._retry_at.pop(queue_key, None)
-                self._attempts.pop(queue_key, None)
-                if not queue:
-                    del self._queues[queue_key]
-                waiting = {o for q in self._queues.values() for p in q for o in p.owners}
-                recovered = [o for o in pending.owners
-                             if o in self._failing and o not in waiting]
-                for owner in recovered:
-                    del self._failing[owner]
-                return recovered
-            attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
-            delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-            self._retry_at[queue_key] = self._clock() + delay
-            # The same words on every try, so a pass has no new status to write per retry.
-            message = (f"MLflow write-back of {pending.model} "
-                       f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r}) "
-                       f"failing, retried with backoff: {error}")[:500]
-            if attempts == 1:
+            else:  # MLflow refused this write for good: drop it, let the rest through
+                message = f"{described} dropped, not retried: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)
-            started = [o for o in pending.owners if o not in self._failing]
+                for owner in pending.owners:
+                    self._dropped[owner] = (self._seq, message)
+            waiting = {o for q in self._queues.values() for p in q for o in p.owners}
             for owner in pending.owners:
-                self._failing[owner] = message
-            return started
+                if owner not in waiting:
+                    self._failing.pop(owner, None)
+                dropped = self._dropped.get(owner)
+                if error is None and dropped is not None and dropped[0] < pending.seq:
+                    del self._dropped[owner]
+            return [owner for owner, was in before.items() if self._report(owner) != was]
+
+    def _report(self, owner: Owner) -> str | None:
+        dropped = self._dropped.get(owner)
+        return self._failing.get(owner) or (dropped[1] if dropped else None)
 
     def _next_due(self, now: float) -> float | None:
         if not self._queues:
             return None
         return max(0.0, min(self._retry_at.get(k, now) for k in self._queues) - now)
+
+
+def permanent(error: Exception) -> bool:
+    """Whether MLflow refused the write itself, so that no retry can make it go through: the
+    model or version does not exist (``RegistryNotFound``), or another request error MLflow
+    answered (``RegistryRequestError``: a 4xx with its error code), unless its status is one
+    that a retry may change (``RETRIED_STATUS``). Anything else is retried: MLflow unreachable,
+    a 5xx, credentials refused, and a 4xx that is not MLflow's own (a proxy, a wrong path: the
+    adapter counts those as ``RegistryUnavailable``)."""
+    return (isinstance(error, (RegistryNotFound, RegistryRequestError))
+            and error.status_code not in RETRIED_STATUS)

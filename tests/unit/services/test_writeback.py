@@ -6,9 +6,15 @@ import threading
 import time
 from typing import Any, cast
 
-from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+import pytest
+
+from uplift_operator.adapters.mlflow_registry import (
+    RegistryNotFound,
+    RegistryRequestError,
+    RegistryUnavailable,
+)
 from uplift_operator.services.ports import Registry as RegistryPort
-from uplift_operator.services.writeback import MAX_BACKOFF_SECONDS, Write, WriteBack
+from uplift_operator.services.writeback import MAX_BACKOFF_SECONDS, Write, WriteBack, permanent
 
 SCOPE = ("http://mlflow", "", "")
 A, B = ("UpliftModel", "ns", "a"), ("UpliftModel", "ns", "b")
@@ -48,6 +54,7 @@ class Mlflow:
         self.tags: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         self.valid = set(credentials)
+        self.refusing: dict[str, Exception] = {}  # by version: how MLflow answers a write of it
         self.calls = 0
 
 
@@ -57,18 +64,20 @@ class Client:
     def __init__(self, mlflow: Mlflow, cred: str) -> None:
         self.mlflow, self.cred = mlflow, cred
 
-    def _ask(self) -> Mlflow:
+    def _ask(self, version: str) -> Mlflow:
         self.mlflow.calls += 1
         if self.cred not in self.mlflow.valid:
             raise RegistryUnavailable("MLflow refused the credentials (HTTP 401): bad token",
                                       status_code=401)
+        if version in self.mlflow.refusing:
+            raise self.mlflow.refusing[version]
         return self.mlflow
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._ask().tags[version] = value
+        self._ask(version).tags[version] = value
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self._ask().aliases[alias] = version
+        self._ask(version).aliases[alias] = version
 
 
 def client(mlflow: Mlflow, cred: str) -> RegistryPort:
@@ -170,3 +179,48 @@ def test_rotated_credentials_reach_the_writes_already_pending_in_their_queue() -
     queue.submit(A, client(mlflow, "newer"), secret, "m", [role("2", "stable")])  # a decision
     settle(queue, clock)
     assert mlflow.tags == {"3": "rolled-back", "2": "stable"} and queue.pending() == 0
+
+
+def test_a_write_mlflow_refuses_for_good_is_dropped_and_shown_and_holds_nothing() -> None:
+    mlflow, clock = Mlflow("token"), Clock()
+    queue = WriteBack(clock=clock)
+    told: list[tuple[str, ...]] = []
+    queue.on_change.append(lambda owners: told.extend(owners))
+    mlflow.refusing["2"] = RegistryNotFound(  # v2 was rolled back, then deleted by someone
+        "Model Version (name=m, version=2) not found", status_code=404,
+        error_code="RESOURCE_DOES_NOT_EXIST")
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("2", "rolled-back")])
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("3", "stable"), alias("prod", "3")])
+    assert queue.run_due() is None and queue.pending() == 0
+    assert mlflow.tags == {"3": "stable"} and mlflow.aliases == {"prod": "3"}  # not held
+    assert mlflow.calls == 3  # tried once: not retried
+    shown = queue.failure(A)
+    assert shown is not None and "role 2 = 'rolled-back'" in shown and "dropped" in shown
+    assert "version=2) not found" in shown and told == [A]
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("4", "canary")])  # next decision
+    assert queue.failure(A) == shown  # until it went through
+    queue.run_due()
+    assert queue.failure(A) is None and told == [A, A]
+
+
+@pytest.mark.parametrize(("error", "dropped"), [
+    (RegistryNotFound("no such version", status_code=404,
+                      error_code="RESOURCE_DOES_NOT_EXIST"), True),
+    (RegistryRequestError("bad version", status_code=400,
+                          error_code="INVALID_PARAMETER_VALUE"), True),
+    (RegistryRequestError("too many requests", status_code=429,
+                          error_code="REQUEST_LIMIT_EXCEEDED"), False),
+    (RegistryRequestError("forbidden", status_code=403, error_code="PERMISSION_DENIED"), False),
+    (RegistryUnavailable("MLflow answered HTTP 503: busy", status_code=503), False),
+    (RegistryUnavailable("MLflow answered HTTP 404: <html>", status_code=404), False),  # a proxy
+    (ConnectionError("reset"), False),
+])
+def test_only_a_refusal_of_mlflow_that_no_retry_changes_drops_a_write(error: Exception,
+                                                                      dropped: bool) -> None:
+    assert permanent(error) is dropped
+    mlflow, clock = Mlflow("token"), Clock()
+    queue = WriteBack(clock=clock)
+    mlflow.refusing["2"] = error
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("2", "stable"), role("3", "x")])
+    queue.run_due()
+    assert (mlflow.tags == {"3": "x"}) is dropped and (queue.pending() == 0) is dropped
