@@ -101,13 +101,21 @@ class Readiness:
         self.missing = missing
 
 
+#: A check's reads give up after this: an API server that accepts and never answers would
+#: otherwise hold the checker (and /readyz's answer) forever.
+REQUEST_TIMEOUT_SECONDS = 10.0
+
+
 def _exists_in(api: client.CustomObjectsApi, name: str) -> Callable[[str | None], bool]:
     def exists(namespace: str | None) -> bool:
+        timeout = REQUEST_TIMEOUT_SECONDS
         try:
             if namespace is None:
-                api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name)
+                api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name,
+                                              _request_timeout=timeout)
             else:
-                api.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", name)
+                api.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", name,
+                                                 _request_timeout=timeout)
         except ApiException as error:
             if error.status == 404:
                 return False

@@ -99,3 +99,29 @@ def test_the_checker_outlives_an_unreachable_api_server(
         asyncio.run(run())
     assert state.missing == ["ClusterKopfPeering 'ops'"]
     assert "cannot check the peering objects: MaxRetryError" in caplog.text
+
+
+def test_a_peering_read_that_never_gets_an_answer_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API server that accepts the connection and never answers: the check's read times out
+    (and the checker goes on, as for any other failure) instead of holding it forever."""
+    import socket
+    import time
+
+    from kubernetes import client
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        configuration = client.Configuration()
+        configuration.host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        configuration.retries = 0
+        monkeypatch.setattr(readiness, "REQUEST_TIMEOUT_SECONDS", 0.3)
+        exists = readiness._exists_in(client.CustomObjectsApi(client.ApiClient(configuration)),
+                                      "ops")
+        started = time.monotonic()
+        with pytest.raises(Exception, match=r"(?i)timed? ?out"):
+            exists(None)
+        assert time.monotonic() - started < 5
+    finally:
+        silent.close()
