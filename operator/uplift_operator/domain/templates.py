@@ -34,11 +34,13 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         ' / sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
         'deployment_name="{{name}}", predictor_name="{{predictor}}", service="predictions"}'
         "[{{interval}}]))"),
-    # MLServer's own REST metrics (no version label: scoped by the predictor's pods).
+    # MLServer's own REST metrics (no version label: scoped by the predictor's pods). `path` is
+    # the route template: inference only (`/v2/models/{model_name}[/versions/…]/infer`), not
+    # the runtime's report routes (/uplift/v1/...) nor health and metadata calls.
     "mlserver-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"
         '{namespace="{{namespace}}", seldon_deployment_id="{{name}}", '
-        'predictor_name="{{predictor}}"}[{{interval}}])))'),
+        'predictor_name="{{predictor}}", path=~"/v2/models/.+/infer"}[{{interval}}])))'),
     # MLServer's inference counters, labelled `model` (MLSERVER_MODEL_NAME, the UpliftModel's
     # name) and `version` (integrations.md §3): `model` keeps two UpliftModels of a namespace
     # serving the same version number (the same predictor name) apart. MLServer 1.7.1 creates

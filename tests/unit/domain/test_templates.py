@@ -57,6 +57,13 @@ SELDON = 'namespace="shop", deployment_name="hillstrom-uplift", predictor_versio
      f'seldon_api_executor_server_requests_seconds_bucket{{{SELDON}, predictor_name="v4", '
      'service="predictions", code="200", le="LE"}',
      'service="metadata"'),
+    # MLServer's REST histogram: path is the route template; the runtime's report routes are
+    # timed on it too.
+    ("mlserver-latency-p95",
+     'rest_server_request_duration_seconds_bucket{namespace="shop", '
+     'seldon_deployment_id="hillstrom-uplift", predictor_name="v4", method="POST", '
+     'path="/v2/models/{model_name}/infer", le="LE"}',
+     'path="/uplift/v1/outcomes"'),
 ])
 def test_latency_templates_read_inference_requests_only(name: str, series: str, other: str,
                                                         tmp_path: Path) -> None:
@@ -64,6 +71,7 @@ def test_latency_templates_read_inference_requests_only(name: str, series: str, 
     # requests, nine times as many: every one slower than 0.1 s (mixed in, the p95 is 0.1 s).
     counts = {series.replace("LE", le): 60 for le in ("0.05", "0.1", "+Inf")}
     slow = series.replace('endpoint="infer"', other).replace('service="predictions"', other)
+    slow = slow.replace('path="/v2/models/{model_name}/infer"', other)
     counts |= {slow.replace("LE", "0.05"): 0, slow.replace("LE", "0.1"): 0,
                slow.replace("LE", "+Inf"): 540}
     evaluated(name, counts, 0.95 * 0.05, tmp_path)
