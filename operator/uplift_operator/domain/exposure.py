@@ -51,7 +51,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.gates import assess, next_step
+from uplift_operator.domain.gates import next_step
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
@@ -670,19 +670,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         latest = max(o.time for o in outcomes.values())
         if s.last_analysis_at is not None and latest <= s.last_analysis_at:
             return  # already applied: a pass is idempotent
-        previous = {g.name: g for g in s.gates}
-        updated: list[GateStatus] = []
-        for gate in self.spec.exposure.gates:
-            outcome = outcomes.get(gate.name)
-            if outcome is None:
-                if gate.name in previous:
-                    updated.append(previous[gate.name])
-                continue
-            gate_status = assess(gate, previous.get(gate.name), outcome)
-            updated.append(gate_status)
-            self.announce(gate, gate_status, previous.get(gate.name))
-        s.gates = updated
-        s.last_analysis_at = latest
+        self.record_outcomes(outcomes, latest)
 
     # -- phase, conditions --------------------------------------------------------------------
 

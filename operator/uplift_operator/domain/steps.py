@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, Literal, Protocol, TypeVar
@@ -400,12 +400,19 @@ class StepPass(ABC, Generic[S]):
         if ((s.last_analysis_at is not None and latest <= s.last_analysis_at)
                 or (start is not None and latest <= start)):
             return  # already applied (a pass is idempotent), or measured before this step
-        by_name = {o.name: o for o in outcomes}
-        previous = {g.name: g for g in s.gates}
         was_passing = self.gates_passed_at_step()
+        self.record_outcomes({o.name: o for o in outcomes}, latest)
+        if self.gates_passed_at_step() and not was_passing:
+            self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
+
+    def record_outcomes(self, outcomes: Mapping[str, GateOutcome], at: dt.datetime) -> None:
+        """Each measured gate's status after its outcome (``assess``), announced; a gate not
+        measured keeps its last; the analysis is the one of ``at``."""
+        s = self.status
+        previous = {g.name: g for g in s.gates}
         updated: list[GateStatus] = []
         for gate in self.ramp.gates:
-            outcome = by_name.get(gate.name)
+            outcome = outcomes.get(gate.name)
             if outcome is None:
                 if gate.name in previous:
                     updated.append(previous[gate.name])
@@ -414,9 +421,7 @@ class StepPass(ABC, Generic[S]):
             updated.append(gate_status)
             self.announce(gate, gate_status, previous.get(gate.name))
         s.gates = updated
-        s.last_analysis_at = latest
-        if self.gates_passed_at_step() and not was_passing:
-            self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
+        s.last_analysis_at = at
 
     def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
         dry = " (dry run, no action)" if gate.dry_run else ""
