@@ -10,7 +10,10 @@ it). The writes are
   (registry scope, model); a write that fails holds the writes queued behind it. Every pending
   write of a queue is applied with the newest client submitted to it (every pass submits its
   own, even with no write), so credentials rotated in their Secret reach a write that fails
-  with the old ones;
+  with the old ones. A resource whose spec names other credentials (another scope, the same
+  tracking URI) takes itself off its writes of the same thing (model, ``what``) still pending
+  in the other scopes' queues as it submits a new one: an old decision, held behind the old
+  credentials, never lands after the newer one;
 * **deduplicated** across resources: a write of a value this process already wrote, or has
   queued, is not queued again (the first version of a thousand resources following one model
   costs one write of each, not a thousand);
@@ -92,13 +95,16 @@ class WriteBack:
 
     def submit(self, owner: Owner, registry: Registry, scope: Sequence[str], model: str,
                writes: Iterable[Write]) -> None:
-        """Queue ``writes`` of ``model`` in ``scope`` (never blocks on MLflow); ``registry``,
-        the client as built from the scope's credentials now, is the one every write pending in
-        that queue is tried with from now on (also when ``writes`` is empty)."""
+        """Queue ``writes`` of ``model`` in ``scope`` (the tracking URI, then whose credentials)
+        (never blocks on MLflow); ``registry``, the client as built from the scope's credentials
+        now, is the one every write pending in that queue is tried with from now on (also when
+        ``writes`` is empty). A write replaces ``owner``'s pending ones of the same ``what``
+        queued for ``model`` in other scopes of the same tracking URI."""
         with self._lock:
             for pending in self._queues.get((*scope, model), ()):
                 pending.registry = registry
             for write in writes:
+                self._supersede(owner, (*scope, model), write.what)
                 key = (*scope, model, *write.what)
                 queue = self._queues.setdefault((*scope, model), deque())
                 queued = [p for p in queue if p.key == key]
@@ -111,6 +117,10 @@ class WriteBack:
                 queue.append(_Pending(key, model, write, registry, {owner}, self._seq))
             for key in [k for k, q in self._queues.items() if not q]:
                 del self._queues[key]
+                self._retry_at.pop(key, None)
+                self._attempts.pop(key, None)
+            if owner in self._failing and owner not in self._waiting():  # its failing one replaced
+                del self._failing[owner]
             self._lock.notify_all()
 
     def failure(self, owner: Owner) -> str | None:
@@ -158,15 +168,37 @@ class WriteBack:
                 if self._next_due(self._clock()) != 0.0:  # a write submitted since is due now
                     self._lock.wait(timeout=delay)
 
+    def _supersede(self, owner: Owner, queue_key: tuple[str, ...], what: tuple[str, ...]) -> None:
+        """Take ``owner`` off its writes of ``what`` pending in the queues of the same model and
+        tracking URI as ``queue_key`` under other credentials: it submits a newer one. A write
+        no one else waits for leaves its queue (the head of which is then due at once)."""
+        for other, queue in self._queues.items():
+            if other == queue_key or (other[0], other[-1]) != (queue_key[0], queue_key[-1]):
+                continue
+            for pending in [p for p in queue if p.write.what == what and owner in p.owners]:
+                pending.owners.discard(owner)
+                if not pending.owners:
+                    if queue[0] is pending:
+                        self._retry_at.pop(other, None)
+                        self._attempts.pop(other, None)
+                    queue.remove(pending)
+
+    def _waiting(self) -> set[Owner]:
+        return {o for q in self._queues.values() for p in q for o in p.owners}
+
     def _settle(self, queue_key: tuple[str, ...], pending: _Pending,
                 error: Exception | None) -> list[Owner]:
         """Record the outcome of ``pending``'s try; the owners whose ``failure`` changed."""
         with self._lock:
             before = {owner: self._report(owner) for owner in pending.owners}
-            queue = self._queues[queue_key]
+            queue = self._queues.get(queue_key)
+            # Else a newer write replaced it while it was tried (``_supersede``): no owner left.
+            current = queue is not None and bool(queue) and queue[0] is pending
             described = (f"MLflow write-back of {pending.model} "
                          f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r})")
             if error is not None and not permanent(error):
+                if not current:
+                    return []
                 attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
                 delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
                 self._retry_at[queue_key] = self._clock() + delay
@@ -178,11 +210,12 @@ class WriteBack:
                 for owner in pending.owners:
                     self._failing[owner] = message
                 return started  # told when it starts failing, not on every retry
-            queue.popleft()
-            self._retry_at.pop(queue_key, None)
-            self._attempts.pop(queue_key, None)
-            if not queue:
-                del self._queues[queue_key]
+            if current and queue is not None:
+                queue.popleft()
+                self._retry_at.pop(queue_key, None)
+                self._attempts.pop(queue_key, None)
+                if not queue:
+                    del self._queues[queue_key]
             if error is None:
                 self._written[pending.key] = pending.write.value
             else:  # MLflow refused this write for good: drop it, let the rest through
@@ -190,7 +223,7 @@ class WriteBack:
                 log.warning("%s", message)
                 for owner in pending.owners:
                     self._dropped[owner] = (self._seq, message)
-            waiting = {o for q in self._queues.values() for p in q for o in p.owners}
+            waiting = self._waiting()
             for owner in pending.owners:
                 if owner not in waiting:
                     self._failing.pop(owner, None)

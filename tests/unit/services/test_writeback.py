@@ -224,3 +224,56 @@ def test_only_a_refusal_of_mlflow_that_no_retry_changes_drops_a_write(error: Exc
     queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("2", "stable"), role("3", "x")])
     queue.run_due()
     assert (mlflow.tags == {"3": "x"}) is dropped and (queue.pending() == 0) is dropped
+
+
+def test_a_resource_moved_to_other_credentials_replaces_its_writes_pending_under_the_old() -> None:
+    mlflow, clock = Mlflow("b"), Clock()  # Secret a's account is disabled
+    queue = WriteBack(clock=clock)
+    secret_a, secret_b = ("http://mlflow", "ns", "secret-a"), ("http://mlflow", "ns", "secret-b")
+    queue.submit(A, client(mlflow, "a"), secret_a, "m", [role("3", "canary"), role("1", "stable")])
+    queue.submit(B, client(mlflow, "a"), secret_a, "m", [role("1", "stable")])  # shares it
+    queue.run_due()
+    assert queue.failure(A) is not None
+    # A's spec now names Secret b, and its canary is rolled back
+    queue.submit(A, client(mlflow, "b"), secret_b, "m", [role("3", "rolled-back")])
+    settle(queue, clock)
+    assert mlflow.tags == {"3": "rolled-back"}
+    assert "role 1 = 'stable'" in (queue.failure(A) or "")  # still pending: not replaced
+    mlflow.valid.add("a")  # Secret a works again: its canary tag does not land after the rollback
+    settle(queue, clock)
+    assert mlflow.tags == {"3": "rolled-back", "1": "stable"} and queue.pending() == 0
+    assert queue.failure(A) is None and queue.failure(B) is None
+
+
+def test_a_failing_write_replaced_by_one_already_written_fails_no_more() -> None:
+    mlflow, clock = Mlflow("b"), Clock()
+    queue = WriteBack(clock=clock)
+    secret_a, secret_b = ("http://mlflow", "ns", "secret-a"), ("http://mlflow", "ns", "secret-b")
+    queue.submit(B, client(mlflow, "b"), secret_b, "m", [role("3", "rolled-back")])
+    queue.submit(A, client(mlflow, "a"), secret_a, "m", [role("3", "canary")])
+    queue.run_due()
+    assert mlflow.tags == {"3": "rolled-back"} and queue.failure(A) is not None
+    queue.submit(A, client(mlflow, "b"), secret_b, "m", [role("3", "rolled-back")])
+    assert queue.pending() == 0 and queue.failure(A) is None  # nothing of it is left to fail
+
+
+@pytest.mark.parametrize("secret_a_works", [False, True])
+def test_a_write_replaced_while_it_is_tried_is_forgotten_whatever_its_outcome(
+        secret_a_works: bool) -> None:
+    mlflow, clock = Mlflow("a", "b") if secret_a_works else Mlflow("b"), Clock()
+    queue = WriteBack(clock=clock)
+    secret_a, secret_b = ("http://mlflow", "ns", "secret-a"), ("http://mlflow", "ns", "secret-b")
+
+    class Racing(Client):  # the pass submits the newer decision while MLflow is being asked
+        def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+            if version == "3":
+                queue.submit(A, client(mlflow, "b"), secret_b, "m", [role("3", "rolled-back")])
+            super().set_version_tag(name, version, key, value)
+
+    racing = cast(RegistryPort, Racing(mlflow, "a"))
+    queue.submit(A, racing, secret_a, "m", [role("3", "canary")])
+    queue.submit(B, racing, secret_a, "m", [role("1", "stable")])
+    queue.run_due()
+    assert mlflow.tags.get("3") == "rolled-back" and queue.failure(A) is None
+    assert (mlflow.tags.get("1") == "stable") is secret_a_works  # B's write still due, kept
+    assert queue.pending() == (0 if secret_a_works else 1)
