@@ -14,9 +14,11 @@ it). The writes are
   tracking URI) takes itself off its writes of the same thing (model, ``what``) still pending
   in the other scopes' queues as it submits a new one: an old decision, held behind the old
   credentials, never lands after the newer one;
-* **deduplicated** across resources: a write of a value this process already wrote, or has
-  queued, is not queued again (the first version of a thousand resources following one model
-  costs one write of each, not a thousand);
+* **deduplicated** across resources: a write of a value this process has queued, or a role
+  tag or reason it already wrote, is not queued again (the first version of a thousand
+  resources following one model costs one write of each, not a thousand). An alias write
+  (``what`` ``("alias", name)``) is queued again even so: someone else (a trainer, a human) may
+  have moved the alias since, and a rollback must move it back;
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
   process runs, unless MLflow refused the write itself (``permanent``: the version or model
   does not exist, or another 4xx of MLflow's own that is not about credentials, a timeout or
@@ -51,6 +53,9 @@ MAX_BACKOFF_SECONDS = 300.0
 
 #: MLflow's answers to a write that a retry may change: credentials refused, a timeout, throttling.
 RETRIED_STATUS = frozenset({401, 403, 408, 429})
+
+#: The writes (by ``what[0]``) that are not skipped for a value this process wrote before.
+ALWAYS_REWRITTEN = frozenset({"alias"})
 
 #: Who submitted a write (kind, namespace, name): told when its writes start or stop failing.
 Owner = tuple[str, str, str]
@@ -111,7 +116,8 @@ class WriteBack:
                 if queued and queued[-1].write.value == write.value:
                     queued[-1].owners.add(owner)
                     continue
-                if not queued and self._written.get(key) == write.value:
+                if (not queued and write.what[0] not in ALWAYS_REWRITTEN
+                        and self._written.get(key) == write.value):
                     continue
                 self._seq += 1
                 queue.append(_Pending(key, model, write, registry, {owner}, self._seq))

@@ -277,3 +277,18 @@ def test_a_write_replaced_while_it_is_tried_is_forgotten_whatever_its_outcome(
     assert mlflow.tags.get("3") == "rolled-back" and queue.failure(A) is None
     assert (mlflow.tags.get("1") == "stable") is secret_a_works  # B's write still due, kept
     assert queue.pending() == (0 if secret_a_works else 1)
+
+
+def test_an_alias_is_moved_back_even_to_a_version_this_process_moved_it_to_before() -> None:
+    mlflow, clock = Mlflow("token"), Clock()
+    queue = WriteBack(clock=clock)
+    token = client(mlflow, "token")
+    queue.submit(A, token, SCOPE, "m", [role("2", "stable"), alias("prod", "2")])  # promoted
+    queue.run_due()
+    mlflow.aliases["prod"] = "5"  # a trainer (or a human) moves the alias
+    calls = mlflow.calls
+    queue.submit(A, token, SCOPE, "m", [role("2", "stable"), alias("prod", "2")])  # restored
+    queue.submit(B, token, SCOPE, "m", [role("2", "stable"), alias("prod", "2")])  # same time
+    queue.run_due()
+    assert mlflow.aliases == {"prod": "2"}
+    assert mlflow.calls == calls + 1  # the role tag it wrote is not written again; queued once
