@@ -394,8 +394,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return {"percent": self.status.exposure_percent}
 
     def where(self) -> str:
-        return (f"exposure {self.status.exposure_percent:g}% at step {self.step_index() + 1}/"
-                f"{len(self.steps)}")
+        # While the budget suspends it, the exposure the step holds (``exposed``), not the 0 %.
+        return f"{self.exposed()} at step {self.step_index() + 1}/{len(self.steps)}"
 
     def deadline_counts_from(self) -> dt.datetime | None:
         """Not before the first cohort its conversion gates may judge has closed: until then
