@@ -14,7 +14,11 @@ __all__ = ["BUILTIN_TEMPLATES", "TemplateError", "render", "source_offset", "var
 
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
-KNOWN_VARIABLES = frozenset({"namespace", "name", "predictor", "version", "interval"})
+#: ``name`` is the gated resource's own name (a Campaign's gates: the Campaign's); ``model`` is
+#: the UpliftModel's, the name its serving graph and runtime metrics carry (the same as ``name``
+#: in an UpliftModel's gates). The built-in templates read ``model``, so a Campaign's custom gate
+#: that names one measures its model's serving graph, not a graph called after the Campaign.
+KNOWN_VARIABLES = frozenset({"namespace", "name", "model", "predictor", "version", "interval"})
 
 BUILTIN_TEMPLATES: Mapping[str, str] = {
     # Seldon executor, one series per predictor; labels per integrations.md §1. Inference over
@@ -22,24 +26,24 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
     # what the model answers, not of a health or metadata call.
     "seldon-latency-p95": (
         'histogram_quantile(0.95, sum by (le) (rate(seldon_api_executor_server_requests_seconds_bucket'
-        '{namespace="{{namespace}}", deployment_name="{{name}}", predictor_name="{{predictor}}", '
+        '{namespace="{{namespace}}", deployment_name="{{model}}", predictor_name="{{predictor}}", '
         'service="predictions"}[{{interval}}])))'),
     # The executor creates a code's series when it first sees the code: a predictor without an
     # error yet has no non-2xx series, so the numerator is 0 then, not no data (which would
     # hold the gate Inconclusive). Inference only, as the latency's.
     "seldon-error-rate": (
         '(sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
-        'deployment_name="{{name}}", predictor_name="{{predictor}}", service="predictions", '
+        'deployment_name="{{model}}", predictor_name="{{predictor}}", service="predictions", '
         'code!~"2.."}[{{interval}}])) or vector(0))'
         ' / sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
-        'deployment_name="{{name}}", predictor_name="{{predictor}}", service="predictions"}'
+        'deployment_name="{{model}}", predictor_name="{{predictor}}", service="predictions"}'
         "[{{interval}}]))"),
     # MLServer's own REST metrics (no version label: scoped by the predictor's pods). `path` is
     # the route template: inference only (`/v2/models/{model_name}[/versions/…]/infer`), not
     # the runtime's report routes (/uplift/v1/...) nor health and metadata calls.
     "mlserver-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"
-        '{namespace="{{namespace}}", seldon_deployment_id="{{name}}", '
+        '{namespace="{{namespace}}", seldon_deployment_id="{{model}}", '
         'predictor_name="{{predictor}}", path=~"/v2/models/.+/infer"}[{{interval}}])))'),
     # MLServer's inference counters, labelled `model` (MLSERVER_MODEL_NAME, the UpliftModel's
     # name) and `version` (integrations.md §3): `model` keeps two UpliftModels of a namespace
@@ -48,17 +52,17 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
     # each sum is 0 where its series does not exist yet (no request at all reads NaN, no data).
     "mlserver-error-rate": (
         '(sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)) / '
+        'predictor_name="{{predictor}}", model="{{model}}"}[{{interval}}])) or vector(0)) / '
         '((sum(rate(model_infer_request_success_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)) + '
+        'predictor_name="{{predictor}}", model="{{model}}"}[{{interval}}])) or vector(0)) + '
         '(sum(rate(model_infer_request_failure_total{namespace="{{namespace}}", '
-        'predictor_name="{{predictor}}", model="{{name}}"}[{{interval}}])) or vector(0)))'),
+        'predictor_name="{{predictor}}", model="{{model}}"}[{{interval}}])) or vector(0)))'),
     # Our runtime's request histogram, labelled by model, version and endpoint: inference only
     # (endpoint="infer"), as the latency gate's split; the delivery and outcome reports a
     # sender batches are timed on the same histogram (endpoint="deliveries", "outcomes").
     "uplift-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(uplift_request_duration_seconds_bucket"
-        '{namespace="{{namespace}}", model="{{name}}", version="{{version}}", endpoint="infer"}'
+        '{namespace="{{namespace}}", model="{{model}}", version="{{version}}", endpoint="infer"}'
         "[{{interval}}])))"),
 }
 

@@ -36,11 +36,14 @@ def schema_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
     return [f"{prefix}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
 
 
-def query_variables(namespace: str, name: str, analysis_interval: str) -> dict[str, str]:
+def query_variables(namespace: str, name: str, analysis_interval: str,
+                    model: str | None = None) -> dict[str, str]:
     """The values a gate query's ``{{variables}}`` take when it is checked: the resource's own,
-    the interval as the collectors render it, and an example version."""
+    its model's (a Campaign's; an UpliftModel is its own), the interval as the collectors
+    render it, and an example version."""
     seconds = int(parse_duration(analysis_interval).total_seconds())
-    return {"namespace": namespace, "name": name, "version": _EXAMPLE_VERSION,
+    return {"namespace": namespace, "name": name, "model": model or name,
+            "version": _EXAMPLE_VERSION,
             "predictor": f"v{_EXAMPLE_VERSION}", "interval": f"{seconds}s"}
 
 
@@ -91,7 +94,8 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                     f"spec.treatments[{index}].name: {name!r} is not a treatment of UpliftModel "
                     f"{spec.model_ref.name!r} (it has: {', '.join(sorted(model_treatments))})")
     problems += _check_gates(spec.exposure.gates, metric_templates, own, None,
-                             query_variables(namespace, name, spec.exposure.analysis_interval))
+                             query_variables(namespace, name, spec.exposure.analysis_interval,
+                                             model=spec.model_ref.name))
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics

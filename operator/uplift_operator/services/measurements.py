@@ -120,8 +120,9 @@ class GateContext:
         return "{" + ", ".join(f"{k}{v}" for k, v in labels.items()) + "}"
 
     def variables(self, version: str) -> dict[str, str]:
-        return {"namespace": self.namespace, "name": self.name, "version": version,
-                "predictor": f"v{version}", "interval": f"{int(self.analysis_interval_s)}s"}
+        return {"namespace": self.namespace, "name": self.name, "model": self.name,
+                "version": version, "predictor": f"v{version}",
+                "interval": f"{int(self.analysis_interval_s)}s"}
 
 
 Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
@@ -928,7 +929,8 @@ def _campaign_custom(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
                      registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     query = gate.query if gate.query is not None else ctx.metric_templates[gate.template_ref or ""]
-    # {{name}} is the Campaign's (as validation fills it), {{version}} the stable version's.
+    # {{name}} is the Campaign's (as validation fills it), {{model}} the UpliftModel's (what the
+    # built-in templates read), {{version}} the stable version's.
     version = ctx.stable_version or ""
     variables = {**_model_context(ctx).variables(version), "name": ctx.name}
     value = prom.scalar(templates.render(query, variables))

@@ -16,8 +16,8 @@ from uplift_operator.domain import promql
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES, render
 
 #: As ``GateContext.variables`` fills them for canary version 4 of UpliftModel hillstrom-uplift.
-VARIABLES = {"namespace": "shop", "name": "hillstrom-uplift", "version": "4", "predictor": "v4",
-             "interval": "5m"}
+VARIABLES = {"namespace": "shop", "name": "hillstrom-uplift", "model": "hillstrom-uplift",
+             "version": "4", "predictor": "v4", "interval": "5m"}
 #: Per minute, over 20 minutes; evaluated at the 10th (rates per second: a sixtieth).
 PER_MINUTE = "0+{}x20"
 

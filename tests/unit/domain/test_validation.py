@@ -64,8 +64,8 @@ def test_custom_query_with_unknown_variable() -> None:
     body["spec"]["rollout"]["gates"].append(gate)
     problems = validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
                                                BUILTIN_TEMPLATES)
-    assert problems == ["gates[6] (custom).query: unknown variables job; known: interval, name, "
-                        "namespace, predictor, version"]
+    assert problems == ["gates[6] (custom).query: unknown variables job; known: interval, model, "
+                        "name, namespace, predictor, version"]
 
 
 def test_configured_template_makes_a_reference_valid() -> None:

@@ -16,6 +16,7 @@ import yaml
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.domain import measurements as m
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services.measurements import CampaignGateContext, collect_campaign
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
@@ -199,6 +200,24 @@ def test_custom_fills_the_campaign_and_the_stable_version() -> None:
                            context(), prom, None)
     assert got == m.CustomMeasurement(value=0.5)
     assert prom.asked == ['q{c="spring-email", v="3"}']
+
+
+def test_custom_with_a_built_in_template_reads_the_models_serving_graph() -> None:
+    """The built-in templates describe the serving graph, which carries the UpliftModel's name:
+    filled with the Campaign's, every query read a graph that does not exist (no data)."""
+    prom = Counters({("model_infer_request_failure_total", 'model="hillstrom-uplift"'): 0.01})
+    got = collect_campaign(gate("custom", templateRef="mlserver-error-rate", max=0.05),
+                           context(metric_templates=BUILTIN_TEMPLATES), prom, None)
+    assert got == m.CustomMeasurement(value=0.01)
+    assert prom.asked and all('model="hillstrom-uplift"' in q and "spring-email" not in q
+                              for q in prom.asked)
+
+
+def test_custom_fills_the_model_for_an_inline_query() -> None:
+    prom = Counters({("q", ""): 0.5})
+    collect_campaign(gate("custom", query='q{m="{{model}}", c="{{name}}"}', min=0.1), context(),
+                     prom, None)
+    assert prom.asked == ['q{m="hillstrom-uplift", c="spring-email"}']
 
 
 def test_drift_waits_for_a_stable_version() -> None:

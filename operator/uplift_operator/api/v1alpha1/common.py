@@ -314,7 +314,8 @@ class GateSpecBase(ApiModel):
                     "configuration). An unknown name makes the resource InvalidSpec.")
     query: str | None = Field(
         default=None, max_length=4096,
-        description="Inline PromQL; {{namespace}}, {{name}}, {{predictor}}, {{version}} and "
+        description="Inline PromQL; {{namespace}}, {{name}} (this resource's), {{model}} (the "
+                    "UpliftModel's: its serving graph's), {{predictor}}, {{version}} and "
                     "{{interval}} are substituted. Custom gates only.")
     min: float | None = Field(
         default=None,
