@@ -120,6 +120,10 @@ class Applied:
     error: str | None = None
 
 
+#: How the write-back names a write MLflow refused for good (``services.writeback``).
+DROPPED_WRITE = "dropped, not retried"
+
+
 def written_back(previous: list[Condition], failure: str | None, generation: int,
                  now: dt.datetime) -> list[Condition]:
     """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
@@ -133,10 +137,13 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
                                   now=now, observed_generation=generation)
     if before is None or before.status == "True":
         return list(previous)
+    message = "every MLflow write-back of its decisions went through"
+    if DROPPED_WRITE in before.message:  # a later write went through; that one never will
+        message = _clip(f"the MLflow write-backs submitted since went through; not written: "
+                        f"{before.message}")
     return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="True",
-                              reason=cond.WRITTEN_BACK,
-                              message="every MLflow write-back of its decisions went through",
-                              now=now, observed_generation=generation)
+                              reason=cond.WRITTEN_BACK, message=message, now=now,
+                              observed_generation=generation)
 
 
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,

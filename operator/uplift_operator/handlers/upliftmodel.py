@@ -91,6 +91,7 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     if not name_free:
         return
     observability.forget(KIND, namespace, name)
+    deps.write_back.forget(key)
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget(key)

@@ -11,9 +11,9 @@ it). The writes are
   write of a queue is applied with the newest client submitted to it (every pass submits its
   own, even with no write), so credentials rotated in their Secret reach a write that fails
   with the old ones. A resource whose spec names other credentials (another scope, the same
-  tracking URI) takes itself off its writes of the same thing (model, ``what``) still pending
-  in the other scopes' queues as it submits a new one: an old decision, held behind the old
-  credentials, never lands after the newer one;
+  tracking URI) takes its writes still pending in the other scopes' queues of the model with
+  it, ahead of what it submits, and drops those of what it submits anew: nothing of it stays
+  behind credentials no one renews, and an old decision never lands after a newer one;
 * **deduplicated** across resources: a write of a value this process has queued, or a role
   tag or reason it already wrote, is not queued again (the first version of a thousand
   resources following one model costs one write of each, not a thousand). An alias write
@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryRequestError
+from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
 __all__ = ["MAX_BACKOFF_SECONDS", "RETRIED_STATUS", "Owner", "Write", "WriteBack", "permanent"]
@@ -103,13 +104,14 @@ class WriteBack:
         """Queue ``writes`` of ``model`` in ``scope`` (the tracking URI, then whose credentials)
         (never blocks on MLflow); ``registry``, the client as built from the scope's credentials
         now, is the one every write pending in that queue is tried with from now on (also when
-        ``writes`` is empty). A write replaces ``owner``'s pending ones of the same ``what``
-        queued for ``model`` in other scopes of the same tracking URI."""
+        ``writes`` is empty). ``owner``'s writes of ``model`` pending in other scopes of the same
+        tracking URI move to this queue first (``_follow``)."""
+        writes = list(writes)
         with self._lock:
+            self._follow(owner, (*scope, model), registry, {w.what for w in writes})
             for pending in self._queues.get((*scope, model), ()):
                 pending.registry = registry
             for write in writes:
-                self._supersede(owner, (*scope, model), write.what)
                 key = (*scope, model, *write.what)
                 queue = self._queues.setdefault((*scope, model), deque())
                 queued = [p for p in queue if p.key == key]
@@ -128,6 +130,16 @@ class WriteBack:
             if owner in self._failing and owner not in self._waiting():  # its failing one replaced
                 del self._failing[owner]
             self._lock.notify_all()
+
+    def forget(self, owner: Owner) -> None:
+        """``owner`` is gone (deleted): nothing is reported for it any more. Its pending writes
+        still land (the decisions were made; the registry keeps their record)."""
+        with self._lock:
+            self._failing.pop(owner, None)
+            self._dropped.pop(owner, None)
+            for queue in self._queues.values():
+                for pending in queue:
+                    pending.owners.discard(owner)
 
     def failure(self, owner: Owner) -> str | None:
         """Why ``owner``'s write-back is failing now, or which write of it was dropped (until a
@@ -174,20 +186,30 @@ class WriteBack:
                 if self._next_due(self._clock()) != 0.0:  # a write submitted since is due now
                     self._lock.wait(timeout=delay)
 
-    def _supersede(self, owner: Owner, queue_key: tuple[str, ...], what: tuple[str, ...]) -> None:
-        """Take ``owner`` off its writes of ``what`` pending in the queues of the same model and
-        tracking URI as ``queue_key`` under other credentials: it submits a newer one. A write
-        no one else waits for leaves its queue (the head of which is then due at once)."""
-        for other, queue in self._queues.items():
+    def _follow(self, owner: Owner, queue_key: tuple[str, ...], registry: Registry,
+                replaced: set[tuple[str, ...]]) -> None:
+        """Move ``owner``'s writes pending in the queues of the same model and tracking URI
+        under other credentials to ``queue_key``'s, in their order, ahead of what it submits
+        now: its spec names other credentials, and the old ones (rotated out, a Secret
+        deleted) may fail them for ever. A write of a ``what`` it submits now is not moved but
+        dropped (an old decision is not written before the newer one). A write others wait for
+        too stays for them as well."""
+        moved: list[_Pending] = []
+        for other, queue in list(self._queues.items()):
             if other == queue_key or (other[0], other[-1]) != (queue_key[0], queue_key[-1]):
                 continue
-            for pending in [p for p in queue if p.write.what == what and owner in p.owners]:
+            for pending in [p for p in queue if owner in p.owners]:
                 pending.owners.discard(owner)
+                if pending.write.what not in replaced:
+                    moved.append(_Pending((*queue_key, *pending.write.what), pending.model,
+                                          pending.write, registry, {owner}, pending.seq))
                 if not pending.owners:
                     if queue[0] is pending:
                         self._retry_at.pop(other, None)
                         self._attempts.pop(other, None)
                     queue.remove(pending)
+        if moved:
+            self._queues.setdefault(queue_key, deque()).extend(sorted(moved, key=lambda p: p.seq))
 
     def _waiting(self) -> set[Owner]:
         return {o for q in self._queues.values() for p in q for o in p.owners}
@@ -198,7 +220,7 @@ class WriteBack:
         with self._lock:
             before = {owner: self._report(owner) for owner in pending.owners}
             queue = self._queues.get(queue_key)
-            # Else a newer write replaced it while it was tried (``_supersede``): no owner left.
+            # Else it moved to another queue while it was tried (``_follow``): no owner left.
             current = queue is not None and bool(queue) and queue[0] is pending
             described = (f"MLflow write-back of {pending.model} "
                          f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r})")
@@ -225,7 +247,7 @@ class WriteBack:
             if error is None:
                 self._written[pending.key] = pending.write.value
             else:  # MLflow refused this write for good: drop it, let the rest through
-                message = f"{described} dropped, not retried: MLflow refused it: {error}"[:500]
+                message = f"{described} {DROPPED_WRITE}: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)
                 for owner in pending.owners:
                     self._dropped[owner] = (self._seq, message)

@@ -48,3 +48,18 @@ def test_status_patch_is_none_when_unchanged_and_removes_stale_keys() -> None:
     assert status.status_patch(current, dict(current)) is None
     assert status.status_patch(current, {"phase": "Degraded", "message": "ok"}) == {
         "phase": "Degraded", "stale": None}
+
+
+def test_registry_written_back_after_a_drop_still_names_what_was_not_written() -> None:
+    dropped = ("MLflow write-back of m (role 9 = 'canary') dropped, not retried: MLflow refused "
+               "it: no version 9")
+    failed = status.written_back([], dropped, 2, T0)
+    assert cond.find(failed, "RegistryWrittenBack").status == "False"  # type: ignore[union-attr]
+    cleared = cond.find(status.written_back(failed, None, 2, T1), "RegistryWrittenBack")
+    assert cleared is not None and cleared.status == "True"
+    assert "not written" in cleared.message and "role 9 = 'canary'" in cleared.message
+    retried = status.written_back([], "MLflow write-back of m (role 2 = 'x') failing, retried", 2,
+                                  T0)
+    went = cond.find(status.written_back(retried, None, 2, T1), "RegistryWrittenBack")
+    assert went is not None and went.message == (
+        "every MLflow write-back of its decisions went through")

@@ -13,10 +13,13 @@ from typing import Any, cast
 import kopf
 import pytest
 
+from uplift_operator.adapters.mlflow_registry import RegistryNotFound
 from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import campaign, upliftmodel, watches
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services.ports import Registry
+from uplift_operator.services.writeback import Write, WriteBack
 
 CASES = {
     "Campaign": ("campaigns", campaign.forget, watches.campaign_changed),
@@ -30,10 +33,16 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     plural, forget, changed = CASES[kind]
     key = (kind, "ns", "gone")
     wakeups = Wakeups()
+    write_back = WriteBack()
+    failing = Write(("role", "1"), "stable", _refused)
+    write_back.submit(key, cast(Registry, None), ("http://mlflow", "", ""), "m", [failing])
+    write_back.run_due()
+    assert write_back.failure(key) is not None
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]),
-                     uplift_dependencies=SimpleNamespace(decision_keys={}))
+                     uplift_dependencies=SimpleNamespace(decision_keys={},
+                                                         write_back=write_back))
     body: dict[str, Any] = {"apiVersion": "uplift.dev/v1alpha1", "kind": kind,
             "metadata": {"namespace": "ns", "name": "gone", "uid": "u1", "generation": 2,
                          "resourceVersion": "7"},
@@ -58,3 +67,9 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
         step()
     assert flag.finished
     assert key not in runner.signatures._seen and key not in runner.signatures._produced
+    if kind == "UpliftModel":  # its MLflow write-back's failure is forgotten with it
+        assert write_back.failure(key) is None
+
+
+def _refused(registry: Any) -> None:
+    raise RegistryNotFound("no such version", status_code=404)

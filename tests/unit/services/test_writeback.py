@@ -237,12 +237,44 @@ def test_a_resource_moved_to_other_credentials_replaces_its_writes_pending_under
     # A's spec now names Secret b, and its canary is rolled back
     queue.submit(A, client(mlflow, "b"), secret_b, "m", [role("3", "rolled-back")])
     settle(queue, clock)
-    assert mlflow.tags == {"3": "rolled-back"}
-    assert "role 1 = 'stable'" in (queue.failure(A) or "")  # still pending: not replaced
+    # A's other pending write went with it (never behind credentials no one renews); its
+    # canary tag was dropped, not written before the rollback's
+    assert mlflow.tags == {"3": "rolled-back", "1": "stable"}
+    assert queue.failure(A) is None
+    assert "role 1 = 'stable'" in (queue.failure(B) or "")  # B's own still waits for Secret a
     mlflow.valid.add("a")  # Secret a works again: its canary tag does not land after the rollback
     settle(queue, clock)
     assert mlflow.tags == {"3": "rolled-back", "1": "stable"} and queue.pending() == 0
     assert queue.failure(A) is None and queue.failure(B) is None
+
+
+def test_a_resource_moved_to_other_credentials_takes_its_pending_writes_along() -> None:
+    mlflow, clock = Mlflow("b"), Clock()  # Secret a was rotated out: no one renews it
+    queue = WriteBack(clock=clock)
+    secret_a, secret_b = ("http://mlflow", "ns", "secret-a"), ("http://mlflow", "ns", "secret-b")
+    queue.submit(A, client(mlflow, "a"), secret_a, "m", [role("3", "canary"), alias("prod", "1")])
+    queue.run_due()
+    assert queue.failure(A) is not None
+    queue.submit(A, client(mlflow, "b"), secret_b, "m", [])  # a pass with no new write
+    settle(queue, clock)
+    assert mlflow.tags == {"3": "canary"} and mlflow.aliases == {"prod": "1"}
+    assert queue.pending() == 0 and queue.failure(A) is None
+
+
+def test_a_forgotten_owner_is_reported_no_more_and_its_writes_still_land() -> None:
+    mlflow, clock = Mlflow("token"), Clock()
+    queue = WriteBack(clock=clock)
+    mlflow.refusing["9"] = RegistryNotFound("no version 9", status_code=404)
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("9", "canary")])
+    queue.submit(B, client(mlflow, "bad"), SCOPE, "m2", [role("1", "stable")])
+    settle(queue, clock, tries=1)
+    assert queue.failure(A) is not None and queue.failure(B) is not None  # dropped; failing
+    queue.forget(A)
+    queue.forget(B)
+    assert queue.failure(A) is None and queue.failure(B) is None
+    mlflow.valid.add("bad")
+    settle(queue, clock)
+    assert mlflow.tags == {"1": "stable"} and queue.pending() == 0
 
 
 def test_a_failing_write_replaced_by_one_already_written_fails_no_more() -> None:
