@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -15,8 +16,8 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
-           "observe_campaign", "observe_gates", "observe_phase", "observe_rollout", "observe_status",
-           "paused_by_inconclusive_gate", "reconciling", "serve", "started"]
+           "last_rollback", "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
+           "observe_status", "paused_by_inconclusive_gate", "reconciling", "serve", "started"]
 
 REGISTRY = CollectorRegistry()
 
@@ -85,6 +86,15 @@ PROGRESS_DEADLINE_EXCEEDED = Gauge(
     "long as the ramp stays stuck, across operator restarts.",
     ["kind", "namespace", "name"], registry=REGISTRY)
 
+#: The decisions the rollback alerts page on (a human's ManualAbort is not an incident).
+ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBACK.value})
+LAST_ROLLBACK = Gauge(
+    "uplift_operator_last_rollback_timestamp_seconds",
+    "When the resource's latest rollback (RolledBack or EmergencyRollback) in status.history "
+    "was decided (Unix time); no series while its history holds none. Read from the status, "
+    "so an operator restart neither loses nor repeats it, unlike a counter born with it.",
+    ["kind", "namespace", "name"], registry=REGISTRY)
+
 
 def serve(port: int) -> None:
     start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
@@ -143,6 +153,25 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
                       for c in status.get("conditions", [])))
     PROGRESS_DEADLINE_EXCEEDED.labels(kind, namespace, name).set(
         1 if deadline_exceeded(status) else 0)
+    rolled_back = last_rollback(status)
+    if rolled_back is None:
+        with suppress(KeyError):
+            LAST_ROLLBACK.remove(kind, namespace, name)
+    else:
+        LAST_ROLLBACK.labels(kind, namespace, name).set(rolled_back)
+
+
+def last_rollback(status: dict[str, Any]) -> float | None:
+    """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history``."""
+    times = [_unix(entry["time"]) for entry in status.get("history") or []
+             if entry.get("action") in ALERTED_ROLLBACKS and entry.get("time")]
+    return max(times, default=None)
+
+
+def _unix(when: dt.datetime | str) -> float:
+    if isinstance(when, str):  # as the API server returns it: RFC 3339, "Z" for UTC
+        when = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    return when.timestamp()
 
 
 #: The gate names and the decision actions a resource (kind, namespace, name) has series for:
@@ -256,6 +285,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         INVALID.remove(kind, namespace, name)
     with suppress(KeyError):
         PROGRESS_DEADLINE_EXCEEDED.remove(kind, namespace, name)
+    with suppress(KeyError):
+        LAST_ROLLBACK.remove(kind, namespace, name)
     if kind == "Campaign":
         with suppress(KeyError):
             CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)

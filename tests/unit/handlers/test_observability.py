@@ -267,3 +267,29 @@ def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec
     for name in ("limit", "held"):
         observability.forget("UpliftModel", "ns", name)
     assert _past_limit("limit", "lat") is None
+
+
+def _last_rollback(kind: str, name: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_last_rollback_timestamp_seconds",
+        {"kind": kind, "namespace": "ns", "name": name})
+
+
+@pytest.mark.parametrize("kind", ["UpliftModel", "Campaign"])
+def test_the_last_rollback_is_read_from_the_status_history(kind: str) -> None:
+    """The rollback alerts read this gauge: set from the status whenever the series is born
+    (a rollback in an operator's first pass too), never from a human's abort."""
+    history: list[dict[str, Any]] = [
+        {"time": "2026-12-01T10:00:00Z", "action": "RolledBack"},
+        {"time": "2026-12-01T11:00:00Z", "action": "StepAdvanced"},
+        {"time": "2026-12-01T12:00:00Z", "action": "ManualAbort"}]
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
+    assert _last_rollback(kind, "rb") == 1796119200.0  # 2026-12-01T10:00:00Z
+    history.append({"time": "2026-12-01T13:00:00+00:00", "action": "EmergencyRollback"})
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
+    assert _last_rollback(kind, "rb") == 1796130000.0
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history[1:3]})
+    assert _last_rollback(kind, "rb") is None  # evicted from the bounded history: no series
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
+    observability.forget(kind, "ns", "rb")
+    assert _last_rollback(kind, "rb") is None
