@@ -50,6 +50,19 @@ SHUTDOWN_SECONDS = 30
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
+TMP_VOLUME = "tmp"
+
+#: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
+#: admits them): the image's own non-root user (uid 10001), no privilege escalation, no
+#: capabilities, the runtime's default seccomp profile, a read-only root filesystem (MLServer's
+#: metrics and temporary files go to emptyDirs).
+RUNTIME_UID = 10001
+POD_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
+    "fsGroup": RUNTIME_UID, "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]}}
 
 def deployment_names(sdep: str, predictor: Mapping[str, Any]) -> tuple[str, ...]:
     """The names Seldon's controller may give the Deployment of a predictor's first component,
@@ -168,7 +181,9 @@ class SeldonV1Backend:
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
+            "securityContext": dict(CONTAINER_SECURITY),
             "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
+                             {"name": TMP_VOLUME, "mountPath": "/tmp"},
                              {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
                               "readOnly": True}]}
         if runtime.resources:
@@ -178,12 +193,16 @@ class SeldonV1Backend:
         # scrape: the hook's wait and the runtime's own shutdown fit in the grace period.
         container["lifecycle"] = {"preStop": {"exec": {"command": list(DRAIN_HOOK)}}}
         volumes = [{"name": "mlserver-metrics", "emptyDir": {}},
+                   # The root filesystem is read-only: MLflow downloads the model's artifacts
+                   # into a temporary directory.
+                   {"name": TMP_VOLUME, "emptyDir": {}},
                    # Optional: the operator writes the ConfigMap only once it has something
                    # to say (a Campaign, a canary split); until then the directory is empty
                    # and the runtime reads no campaign and no split.
                    {"name": CAMPAIGNS_VOLUME, "configMap": {
                        "name": naming.campaigns_config_map(owner.name), "optional": True}}]
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
+                                    "securityContext": dict(POD_SECURITY),
                                     "automountServiceAccountToken": False,
                                     "terminationGracePeriodSeconds": grace_period_seconds(runtime)}
         if runtime.service_account_name:

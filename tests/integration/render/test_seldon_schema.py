@@ -45,3 +45,20 @@ def test_rendered_seldon_deployment_round_trips_unpruned(case: str, admin: Kubec
                        namespace)
     assert stored["spec"] == rendered["spec"]
     assert stored["metadata"]["labels"] == rendered["metadata"]["labels"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rendered_runtime_pods_are_admitted_under_pod_security_restricted(
+        case: str, admin: Kubectl, namespace: str) -> None:
+    """Seldon makes the predictor's pods from its pod spec: a namespace that enforces the Pod
+    Security Standard "restricted" (the real API server's PodSecurity admission) admits them."""
+    runtime, split = CASES[case]
+    rendered = BACKEND.render(OWNER, runtime, split)
+    admin.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
+              "pod-security.kubernetes.io/warn=restricted")
+    for predictor in rendered["spec"]["predictors"]:
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": predictor["name"], "namespace": namespace},
+               "spec": predictor["componentSpecs"][0]["spec"]}
+        answer = admin.run("create", "--dry-run=server", "-f", "-", input=json.dumps(pod))
+        assert "Warning" not in answer.stderr, answer.stderr
