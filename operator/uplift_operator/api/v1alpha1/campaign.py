@@ -80,8 +80,11 @@ class Economics(ApiModel):
     cost_per_treatment: float = Field(ge=0, description="Cost of sending one treatment.")
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Field(
         default="USD", description="ISO 4217 code, for display. Default: USD.")
-    budget: float | None = Field(default=None, gt=0,
-                                 description="Total spend allowed; treatment stops at it.")
+    budget: float | None = Field(
+        default=None, gt=0,
+        description="Spend allowed per budgetPeriod when that is set, else over the whole "
+                    "campaign; once reached, treatment stops (exposure 0 %, phase Suspended) "
+                    "until the period rolls over or the budget is raised.")
     budget_period: Duration | None = Field(
         default=None, description="If set, the budget renews every period (e.g. 1d).")
 

@@ -402,8 +402,10 @@ class StatusBase(ApiModel):
 
     phase: Phase | None = Field(default=None,
                                 description="Progressing, Healthy, Degraded or Paused; a Campaign "
-                                            "also Suspended (before spec.schedule.start) or "
-                                            "Completed (past spec.schedule.end).")
+                                            "also Suspended (before spec.schedule.start, or "
+                                            "while a spent budget suspends it until the "
+                                            "budgetPeriod rolls over) or Completed (past "
+                                            "spec.schedule.end).")
     message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
     observed_generation: int | None = Field(default=None, ge=0,
                                             description="Last metadata.generation processed.")
