@@ -88,10 +88,14 @@ PROGRESS_DEADLINE_EXCEEDED = Gauge(
 
 #: The decisions the rollback alerts page on (a human's ManualAbort is not an incident).
 ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBACK.value})
+#: The history actor of what the spec itself did: a canary withdrawn because the spec points
+#: back at the stable version (a git revert, an alias moved back) is deliberate, not an incident.
+SPEC_ACTOR = "spec"
 LAST_ROLLBACK = Gauge(
     "uplift_operator_last_rollback_timestamp_seconds",
-    "When the resource's latest rollback (RolledBack or EmergencyRollback) in status.history "
-    "was decided (Unix time); no series while its history holds none. Read from the status, "
+    "When the resource's latest rollback (RolledBack or EmergencyRollback, not a canary the "
+    "spec withdrew) in status.history was decided (Unix time); no series while its history "
+    "holds none. Read from the status, "
     "so an operator restart neither loses nor repeats it, unlike a counter born with it.",
     ["kind", "namespace", "name"], registry=REGISTRY)
 
@@ -164,7 +168,8 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
 def last_rollback(status: dict[str, Any]) -> float | None:
     """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history``."""
     times = [_unix(entry["time"]) for entry in status.get("history") or []
-             if entry.get("action") in ALERTED_ROLLBACKS and entry.get("time")]
+             if entry.get("action") in ALERTED_ROLLBACKS and entry.get("time")
+             and entry.get("actor") != SPEC_ACTOR]
     return max(times, default=None)
 
 

@@ -282,13 +282,14 @@ def test_the_last_rollback_is_read_from_the_status_history(kind: str) -> None:
     history: list[dict[str, Any]] = [
         {"time": "2026-12-01T10:00:00Z", "action": "RolledBack"},
         {"time": "2026-12-01T11:00:00Z", "action": "StepAdvanced"},
-        {"time": "2026-12-01T12:00:00Z", "action": "ManualAbort"}]
+        {"time": "2026-12-01T12:00:00Z", "action": "ManualAbort"},
+        {"time": "2026-12-01T12:30:00Z", "action": "RolledBack", "actor": "spec"}]  # a revert
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
     assert _last_rollback(kind, "rb") == 1796119200.0  # 2026-12-01T10:00:00Z
     history.append({"time": "2026-12-01T13:00:00+00:00", "action": "EmergencyRollback"})
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
     assert _last_rollback(kind, "rb") == 1796130000.0
-    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history[1:3]})
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history[1:4]})
     assert _last_rollback(kind, "rb") is None  # evicted from the bounded history: no series
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
     observability.forget(kind, "ns", "rb")
