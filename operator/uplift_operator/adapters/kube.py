@@ -171,7 +171,9 @@ class KubeCluster:
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
                      patch: Mapping[str, Any], resource_version: str | None = None,
                      ) -> dict[str, Any]:
-        """JSON merge patch of the status subresource (a key set to None is removed). With
+        """JSON merge patch (RFC 7386) of the status subresource: an object is merged key by key
+        at any depth, a key set to None is removed at its depth, a list is replaced whole
+        (``domain.status.status_patch`` builds such a patch). With
         ``resource_version`` the write is conditional: the API server refuses it with 409 when
         the object changed since that version (optimistic concurrency)."""
         group, version = _split(api_version)

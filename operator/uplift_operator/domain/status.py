@@ -185,17 +185,45 @@ def apply_retry_seconds(conditions: Sequence[Condition], now: dt.datetime) -> fl
 
 
 def status_patch(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any] | None:
-    """The merge patch turning ``current`` status into ``desired``, or None when equal.
+    """The JSON merge patch (RFC 7386) turning ``current`` status into ``desired``, or None when
+    equal.
 
-    Keys absent from ``desired`` are removed (set to None in the merge patch), so the status
-    stays a function of the last observation rather than an accumulation of old fields.
+    Keys absent from ``desired`` are removed (set to None in the merge patch) at any depth: a
+    nested key that disappeared (``incrementalEffect.lower`` once a look has no bounds; the
+    wire form drops None values) would otherwise stay in the stored status forever, and every
+    pass would find it different and patch again. So the status stays a function of the last
+    observation rather than an accumulation of old fields. Objects are diffed key by key; any
+    other value (lists included) is replaced whole, as a merge patch does.
     """
-    if current == desired:
-        return None
-    patch: dict[str, Any] = {key: value for key, value in desired.items()
-                             if current.get(key) != value}
-    patch.update({key: None for key in current if key not in desired})
+    patch = _merge_diff(current, desired)
+    return patch or None
+
+
+def _merge_diff(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch from ``current`` to ``desired`` (empty when equal). A None in ``desired``
+    means absent, which is what a merge patch makes of it."""
+    patch: dict[str, Any] = {}
+    for key, value in desired.items():
+        if value is None:
+            continue
+        old = current.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            nested = _merge_diff(old, value)
+            if nested:
+                patch[key] = nested
+        elif old != value:
+            # A merge patch merges an object sent for a key that held something else into
+            # nothing (a None in it is dropped), and replaces a list or a scalar whole.
+            patch[key] = _without_none(value)
+    patch.update({key: None for key, value in current.items()
+                  if desired.get(key) is None and value is not None})
     return patch
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _clip(text: str) -> str:

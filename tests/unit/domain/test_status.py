@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from typing import Any
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
@@ -48,6 +50,58 @@ def test_status_patch_is_none_when_unchanged_and_removes_stale_keys() -> None:
     assert status.status_patch(current, dict(current)) is None
     assert status.status_patch(current, {"phase": "Degraded", "message": "ok"}) == {
         "phase": "Degraded", "stale": None}
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386, what the API server does with application/merge-patch+json."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out
+
+
+STORED = {"phase": "Progressing", "exposurePercent": 5,
+          "incrementalEffect": {"estimate": 0.0244, "lower": 0.0107, "upper": 0.0382,
+                                "display": "+0.0244 [+0.0107, +0.0382]"},
+          "gates": [{"name": "inc", "value": 0.0244, "lower": 0.0107}],
+          "roi": {"spend": 3.0, "detail": {"cost": 1.0, "stale": 2.0}}}
+
+
+def test_status_patch_removes_a_nested_key_that_disappeared() -> None:
+    """A bound the new look does not have (to_wire drops None) is nulled in the merge patch,
+    and applying it leaves exactly the desired status: the next pass patches nothing."""
+    desired = {"phase": "Progressing", "exposurePercent": 5.0,
+               "incrementalEffect": {"estimate": 0.0, "display": "+0"},
+               "gates": [{"name": "inc", "value": 0.0}],
+               "roi": {"spend": 3.0, "detail": {"cost": 1.0}}}
+    patch = status.status_patch(STORED, desired)
+    assert patch == {
+        "incrementalEffect": {"estimate": 0.0, "display": "+0", "lower": None, "upper": None},
+        "gates": [{"name": "inc", "value": 0.0}],  # a list is replaced whole
+        "roi": {"detail": {"stale": None}}}
+    stored = _merge(STORED, patch)
+    assert stored == desired
+    assert status.status_patch(stored, desired) is None
+
+
+def test_status_patch_of_an_identical_status_is_empty() -> None:
+    assert status.status_patch(STORED, copy.deepcopy(STORED)) is None
+    # the API server's echo of whole-number floats as integers is no change either
+    assert status.status_patch({"a": {"b": 5}}, {"a": {"b": 5.0}}) is None
+    # a None in desired is an absent key, not a change to send again and again
+    assert status.status_patch({"a": {"b": 1}}, {"a": {"b": 1, "c": None}, "d": None}) is None
+
+
+def test_status_patch_sends_a_new_or_replaced_object_without_nulls() -> None:
+    patch = status.status_patch({"roi": 3, "old": {"x": 1}},
+                                {"roi": {"spend": 1.0, "gone": None}, "new": {"y": None, "z": 2}})
+    assert patch == {"roi": {"spend": 1.0}, "new": {"z": 2}, "old": None}
+    assert _merge({"roi": 3, "old": {"x": 1}}, patch) == {"roi": {"spend": 1.0}, "new": {"z": 2}}
 
 
 def test_registry_written_back_after_a_drop_still_names_what_was_not_written() -> None:

@@ -1,0 +1,55 @@
+"""The status patch against the real API server: what the operator decides is what is stored.
+
+No operator runs here: the test writes the status itself, under the operator's identity, through
+the operator's own ``status_patch`` and ``KubeCluster.patch_status`` (a JSON merge patch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kubernetes import config as kube_config
+from tests.support.kube import Kubectl
+
+from uplift_operator.adapters.kube import KubeCluster
+from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.domain.status import status_patch
+
+pytestmark = pytest.mark.integration
+
+if TYPE_CHECKING:
+    from uplift_operator.devenv.controlplane import ControlPlane
+
+SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
+CAMPAIGN = "spring-email"
+
+
+def _write(cluster: KubeCluster, namespace: str, desired: dict[str, Any]) -> dict[str, Any]:
+    """One pass's write as the PassRunner makes it; the stored status afterwards."""
+    stored = cluster.get(f"{GROUP}/{VERSION}", "campaigns", namespace, CAMPAIGN) or {}
+    patch = status_patch(dict(stored.get("status") or {}), desired)
+    if patch:
+        cluster.patch_status(f"{GROUP}/{VERSION}", "campaigns", namespace, CAMPAIGN, patch)
+    again = cluster.get(f"{GROUP}/{VERSION}", "campaigns", namespace, CAMPAIGN) or {}
+    return dict(again.get("status") or {})
+
+
+def test_a_nested_key_that_disappeared_is_removed_from_the_stored_status(
+        controlplane: ControlPlane, as_operator: Kubectl, admin: Kubectl,
+        namespace: str) -> None:
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLE))
+    cluster = KubeCluster(kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(controlplane.operator_kubeconfig)))
+    ramp = {"phase": "Progressing", "exposurePercent": 5.0,
+            "incrementalEffect": {"estimate": 0.0244, "lower": 0.0107, "upper": 0.0382,
+                                  "display": "+0.0244 [+0.0107, +0.0382]"}}
+    stored = _write(cluster, namespace, ramp)
+    assert stored["incrementalEffect"]["lower"] == 0.0107
+
+    # A new ramp's first look: no conversions yet, so an estimate without bounds.
+    look = {"phase": "Progressing", "exposurePercent": 5.0,
+            "incrementalEffect": {"estimate": 0.0, "display": "+0"}}
+    stored = _write(cluster, namespace, look)
+    assert stored["incrementalEffect"] == {"estimate": 0, "display": "+0"}  # no stale bound
+    assert status_patch(stored, look) is None  # the next identical pass writes nothing
