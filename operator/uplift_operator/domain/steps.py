@@ -425,6 +425,8 @@ class StepPass(ABC, Generic[S]):
 
     def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
         dry = " (dry run, no action)" if gate.dry_run else ""
+        if gate.dry_run and before is not None and before.verdict is st.verdict:
+            return  # a dry-run gate acts on nothing: its verdict is news when it changes
         if st.verdict is GateVerdict.FAIL:
             failures = f"{st.failures} failure{'' if st.failures == 1 else 's'}"
             limit = against_limit(failures, "failureLimit", gate.failure_limit,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
-from uplift_operator.api.v1alpha1.common import GateVerdict, Phase, parse_duration
+from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -47,7 +47,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import STOPPING_REQUESTS
-from uplift_operator.domain.status import MAX_MESSAGE
+from uplift_operator.domain.status import MAX_MESSAGE, Applied
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
@@ -182,13 +182,27 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events += ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.rollout.gates, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
-    if applied is not None and applied.error is not None:
-        events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
+    events += _apply_failed(current.conditions, status.conditions, applied)
     following = _next_pass(decision, resolved)
     retry = status_logic.apply_retry_seconds(status.conditions, now)
     if retry is not None:  # the graph is behind the status: try again soon, backing off
         following = retry if following is None else min(following, retry)
     return PassResult(status.to_wire(), tuple(events), following)
+
+
+def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
+                  applied: Applied | None) -> list[Event]:
+    """A Warning for a refused apply of the serving graph when the refusal is news: the
+    ``ServingApplied`` condition turns False or says something new. A refusal that persists
+    (RBAC, an admission webhook, Seldon's CRD missing) is retried every few seconds, backing
+    off: one event per retry buried ``kubectl describe`` under copies of the same words."""
+    if applied is None or applied.error is None:
+        return []
+    old, new = cond.find(before, cond.SERVING_APPLIED), cond.find(after, cond.SERVING_APPLIED)
+    if (old is not None and new is not None and old.status == new.status
+            and old.message == new.message):
+        return []
+    return [Event("Warning", cond.APPLY_FAILED, applied.error)]
 
 
 def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: UpliftModelStatus,
@@ -223,8 +237,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         decision.status.conditions, applied, generation, now)})
     held = invalid_pass(decided, generation, problems, now)
     events = [Event(e.type, e.reason.value, e.message) for e in decision.events]
-    if applied is not None and applied.error is not None:
-        events.append(Event("Warning", cond.APPLY_FAILED, applied.error))
+    events += _apply_failed(current.conditions, decided.conditions, applied)
     following = decision.requeue_after.total_seconds() if decision.requeue_after else None
     retry = status_logic.apply_retry_seconds(decided.conditions, now)
     if retry is not None:

@@ -228,6 +228,13 @@ def test_dry_run_gate_neither_blocks_nor_rolls_back() -> None:
     d = sim.tick(5, verdicts={"latency": P, "shadow": F})
     assert d.status.current_step == 1 and d.status.canary_version == "2"
     assert any("dry run" in e.message for e in d.events if e.reason is Reason.GATE_FAILED)
+    # Failing on, it acts on nothing: said when its verdict changes, not at every analysis
+    d = sim.tick(5, verdicts={"latency": P, "shadow": F})
+    assert d.status.current_step == 2 and Reason.GATE_FAILED not in [e.reason for e in d.events]
+    sim = with_canary()
+    sim.tick(5, verdicts={"latency": P, "shadow": P})
+    d = sim.tick(5, verdicts={"latency": P, "shadow": F})
+    assert Reason.GATE_FAILED in [e.reason for e in d.events]
 
 
 def test_step_without_pause_waits_for_a_manual_promote() -> None:

@@ -133,6 +133,10 @@ def test_an_apply_error_sets_serving_applied_false_and_warns() -> None:
     assert (applied["status"], applied["reason"]) == ("False", "ApplyFailed")
     assert "forbidden" in applied["message"]
     assert ("Warning", "ApplyFailed") in [(e.type, e.reason) for e in result.events]
+    # Retried every few seconds: the same refusal is said once, a new one again
+    assert all("ApplyFailed" not in reasons(sim.tick(60)) for _ in range(5))
+    sim.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    assert "ApplyFailed" in reasons(sim.tick(60))
     sim.cluster.apply_error = None
     sim.tick(1)
     assert sim.condition("ServingApplied")["status"] == "True" and SELDON in sim.cluster.objects
