@@ -8,6 +8,7 @@ fails the test: these checks must never be skipped silently.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -149,6 +150,127 @@ def test_every_mode_may_block_the_deletion_of_the_owners_it_names() -> None:
             assert _grants(role["rules"], group, f"{plural}/finalizers", "update"), role["metadata"]
             # The subresource only: never the right to write the owners themselves.
             assert not _grants(role["rules"], group, plural, "update")
+
+
+def _policy(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    policies = by_kind(docs, "ValidatingAdmissionPolicy")
+    bindings = by_kind(docs, "ValidatingAdmissionPolicyBinding")
+    assert len(policies) == 1 and len(bindings) == 1, [d["kind"] for d in docs]
+    return policies[0], bindings[0]
+
+
+def test_secrets_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manifests() -> None:
+    """RBAC's create + get on secrets would let the operator's token mint a token for any
+    ServiceAccount; the ValidatingAdmissionPolicy admits only its decision-key Secrets
+    (tests/integration/packaging/test_secrets_policy.py judges it on a real API server)."""
+    manifests = [d for d in yaml.safe_load_all(
+        (ROOT / "manifests" / "secrets-policy.yaml").read_text()) if d]
+    plain_policy, plain_binding = _policy(manifests)
+    for values in ([], NAMESPACED):
+        policy, binding = _policy(helm_template(*values))
+        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        assert binding["spec"] == plain_binding["spec"]
+    assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
+                                     "validationActions": ["Deny"]}
+    spec = plain_policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["secrets"],
+         "operations": ["CREATE", "UPDATE"]}]
+    assert spec["matchConditions"] == [{"name": "by-the-operator", "expression": (
+        'request.userInfo.username == "system:serviceaccount:uplift-system:uplift-operator"')}]
+
+    # Another release, namespace and ServiceAccount: the policy judges that identity.
+    policy, binding = _policy(helm_template("--set", "serviceAccount.name=ops-sa", release="prod"))
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "prod-uplift-operator"
+    assert policy["spec"]["matchConditions"][0]["expression"] == (
+        'request.userInfo.username == "system:serviceaccount:uplift-system:ops-sa"')
+    assert not by_kind(helm_template("--set", "admissionPolicy.enabled=false"),
+                       "ValidatingAdmissionPolicy")
+
+
+def test_secrets_policy_admits_what_the_operator_code_creates() -> None:
+    """The literals the policy's CEL checks are what render.decision_key makes."""
+    from uplift_operator.render import decision_key, naming
+
+    owner = naming.Owner(name="m", namespace="ns", uid="u")
+    secret = decision_key.decision_key_secret(owner, "k")
+    (reference,) = secret["metadata"]["ownerReferences"]
+    suffix = naming.decision_key_secret(owner.name).removeprefix(owner.name)
+    cel = " ".join(v["expression"] for v in _policy(helm_template())[0]["spec"]["validations"])
+    assert f'object.type == "{secret["type"]}"' in cel
+    assert f'.kind == "{reference["kind"]}"' in cel and reference["controller"] is True
+    assert f'.apiVersion.startsWith("{reference["apiVersion"].split("/")[0]}/")' in cel
+    assert f'object.metadata.name == variables.owners[0].name + "{suffix}"' in cel
+    assert list(secret["stringData"]) == [decision_key.DECISION_KEY]
+    assert f'size(object.data) == 1 && "{decision_key.DECISION_KEY}" in object.data' in cel
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    (["--set", "standalone=true"],  # replicas' default is 2
+     "standalone=true runs the operator without peering, so each of the 2 replicas would act on "
+     "every resource at once: set replicas=1 with standalone=true"),
+    (["--set", "standalone=true", "--set", "replicas=3"], "each of the 3 replicas"),
+    (["--set", "watch.allNamespaces=false"],
+     "watch.allNamespaces=false needs watch.namespaces (the exact names to watch"),
+    (["--set", "watch.allNamespaces=false", "--set-json", "watch.namespaces=[]"],
+     "watch.allNamespaces=false needs watch.namespaces"),
+    (["--set", "podDisruptionBudget.minAvailable=0"],
+     "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
+    (["--set", "podDisruptionBudget.minAvailable=0%"],
+     "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
+], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
+        "min-available-0", "min-available-0-percent"])
+def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
+                                                                 message: str) -> None:
+    # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
+    # `fail` as INFO only, so it cannot be the judge).
+    result = run(tools()["helm"], "template", "x", str(CHART), *values)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert message in result.stderr and len(result.stderr) < 500, result.stderr
+
+
+def test_the_working_neighbours_of_those_values_render() -> None:
+    docs = helm_template("--set", "standalone=true", "--set", "replicas=1")
+    container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "--standalone" in container["args"] and not by_kind(docs, "PodDisruptionBudget")
+    assert by_kind(helm_template("--set", "standalone=true", "--set", "replicas=0"), "Deployment")
+    for value, expected in (("1", 1), ("50%", "50%")):
+        pdb = by_kind(helm_template("--set-string" if "%" in value else "--set",
+                                    f"podDisruptionBudget.minAvailable={value}"),
+                      "PodDisruptionBudget")[0]
+        assert pdb["spec"]["minAvailable"] == expected and "maxUnavailable" not in pdb["spec"]
+
+
+def _rules(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [role["rules"] for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role")]
+
+
+def test_rbac_grants_no_verb_the_code_never_uses() -> None:
+    """The operator writes by PATCH (kopf's merge patches, its own merge patches and server-side
+    applies) and POST (the decision-key Secrets; kopf's events): no PUT, so no ``update`` but on
+    the owners' finalizers (blockOwnerDeletion); nothing deletes (the garbage collector follows
+    the owner references); no event is patched."""
+    manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
+                      if d and d["kind"] == "ClusterRole"]
+    rule_sets = [r["rules"] for r in manifest_roles] + _rules(helm_template()) + _rules(
+        helm_template(*NAMESPACED))
+    assert len(rule_sets) == 4
+    for rules in rule_sets:
+        granted = {(res, verb) for rule in rules for res in rule["resources"]
+                   for verb in rule["verbs"]}
+        assert {g for g in granted if g[1] == "update"} == {("upliftmodels/finalizers", "update")}
+        assert not {g for g in granted if g[1] in {"delete", "deletecollection", "*"}}
+        assert {verb for res, verb in granted if res == "events"} == {"create"}
+        assert {verb for res, verb in granted if res == "seldondeployments"} == {
+            "get", "list", "watch", "create", "patch"}
+    # ... and the code: no PUT anywhere (no replace_* of the client either), and no pass
+    # (services/, handlers/) calls the adapters' delete.
+    package = ROOT / "operator" / "uplift_operator"
+    source = "\n".join(p.read_text() for p in package.rglob("*.py") if "devenv" not in p.parts)
+    assert not re.search(r"""method=["']PUT["']|\.replace_(namespaced|cluster)""", source)
+    for path in [*(package / "services").rglob("*.py"), *(package / "handlers").rglob("*.py")]:
+        assert not re.search(r"\.delete\(", path.read_text()), path
 
 
 def test_network_policy_is_off_by_default_and_an_example_when_on() -> None:

@@ -18,9 +18,10 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("watch our resources; patch annotations (kopf progress) and status",
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels", "campaigns"],
       "verbs": ["get", "list", "watch", "patch"]}),
-    ("write status through the status subresource",
+    ("write status through the status subresource (JSON merge patches, kopf's and the "
+     "operator's own: no PUT, so no update)",
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/status", "campaigns/status"],
-      "verbs": ["get", "patch", "update"]}),
+      "verbs": ["get", "patch"]}),
     ("set blockOwnerDeletion on the owner references of an UpliftModel's children (its "
      "SeldonDeployment, decision-key Secret and campaigns ConfigMap, render.naming."
      "owner_reference): with the OwnerReferencesPermissionEnforcement admission plugin (on in "
@@ -29,16 +30,23 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
      "anything)",
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/finalizers"],
       "verbs": ["update"]}),
-    ("own the serving graphs (server-side apply, garbage-collected through owner references)",
+    ("own the serving graphs: server-side apply (patch, and create when the graph does not "
+     "exist yet); the garbage collector deletes them through their owner references, so no "
+     "delete; never a PUT, so no update",
      {"apiGroups": ["machinelearning.seldon.io"], "resources": ["seldondeployments"],
-      "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),
-    ("post events that explain every decision",
-     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}),
+      "verbs": ["get", "list", "watch", "create", "patch"]}),
+    ("post events that explain every decision (kopf.event POSTs each one; nothing patches "
+     "an event)",
+     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}),
     ("read MLflow credentials named by a resource (get only: no listing of secrets; the chart's "
      "rbac.secretNames narrows it to those names)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}),
     ("create each UpliftModel's decision-key Secret (create only: an existing one is never "
-     "updated; the UpliftModel owns it, so the garbage collector deletes it)",
+     "updated; the UpliftModel owns it, so the garbage collector deletes it). RBAC cannot narrow "
+     "a create; with get above it would let the operator's token create a service-account-token "
+     "Secret for any ServiceAccount and read it back, so the ValidatingAdmissionPolicy in "
+     "manifests/secrets-policy.yaml (and the chart's admissionPolicy) admits only the "
+     "decision-key Secrets for this identity (docs/security.md)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}),
     ("write each UpliftModel's campaigns file (server-side apply of <model>-campaigns; the "
      "UpliftModel owns it, so the garbage collector deletes it) and watch those files so a hand "

@@ -3,13 +3,15 @@
 A control plane of this module's own, where the operator's identity (ServiceAccount
 ``uplift-system/uplift-operator``) has only what ``helm template`` renders for a namespaced
 install watching team-a and team-b with ``rbac.secretNames={mlflow-credentials}``: a Role and a
-RoleBinding in each, nothing cluster-wide. Against it:
+RoleBinding in each, nothing cluster-wide but the policy on the Secrets it writes. Against it:
 
 - the operator's own token is refused every cluster-scoped read and every Secret it was not
   given (another name, another namespace, a listing), and allowed the one it was;
-- the real operator runs there on those Roles alone: it reconciles a model whose credentials
-  Secret it may read up to Healthy, and reports the API server's refusal, naming the Secret, for
-  a model that names another one; its log has no permission warning and no traceback;
+- the real operator runs there on those Roles alone (and under the chart's
+  ValidatingAdmissionPolicy on the Secrets it writes): it reconciles a model whose credentials
+  Secret it may read up to Healthy, creating its decision-key Secret, and reports the API
+  server's refusal, naming the Secret, for a model that names another one; its log has no
+  permission warning and no traceback;
 - what it deploys gives the runtime pods no API access (no service account token mounted).
 """
 
@@ -62,8 +64,12 @@ def admin(plane: ControlPlane) -> Kubectl:
     service_accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
     assert [(s["metadata"]["namespace"], s["metadata"]["name"]) for s in service_accounts] == [
         ("uplift-system", "uplift-operator")], "the chart's identity is the control plane's"
+    # Besides the Roles, the one cluster-scoped object: the policy on the Secrets it writes.
+    assert {d["kind"] for d in docs} >= {"ValidatingAdmissionPolicy",
+                                         "ValidatingAdmissionPolicyBinding"}
     for doc in docs:  # as `helm install -n uplift-system` would place them
-        if doc["kind"] not in {"ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"}:
+        if doc["kind"] not in {"ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering",
+                               "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}:
             doc["metadata"].setdefault("namespace", "uplift-system")
     kubectl.apply(docs)
     for namespace in (*WATCHED, "elsewhere", "kube-system"):
@@ -162,6 +168,12 @@ def test_the_operator_runs_on_the_roles_alone(
         assert "token-of" not in json.dumps(status("team-b"))
         assert admin.run("get", "seldondeployments.machinelearning.seldon.io", "um", "-n",
                          "team-b", check=False).returncode != 0, "nothing deployed"
+
+        # Its decision-key Secret, created under the chart's ValidatingAdmissionPolicy.
+        key = admin.get("secret", "um-decision-key", "team-a")
+        assert key["type"] == "Opaque" and list(key["data"]) == ["key"]
+        assert admin.run("get", "validatingadmissionpolicybinding", "uplift-operator",
+                         check=False).returncode == 0
 
         # What the operator deployed gives the runtime pods no API credentials at all.
         graph = admin.get("seldondeployments.machinelearning.seldon.io", "um", "team-a")

@@ -1,0 +1,225 @@
+"""The ValidatingAdmissionPolicy on the operator's Secrets, judged by a real API server.
+
+RBAC gives the operator's identity ``create`` and ``get`` on secrets (its decision keys, the
+credentials it reads). Alone, that lets a stolen operator token mint a token for any
+ServiceAccount: create a ``kubernetes.io/service-account-token`` Secret naming it, read it back
+(docs/security.md). The policy (manifests/secrets-policy.yaml, and the chart's default render)
+admits only what the operator creates. On a control plane of this module's own, with the plain
+manifests' RBAC, once for each source of the policy:
+
+- before it is applied the operator's identity may create a service-account-token Secret (the
+  hole); once applied the API server refuses that with the policy's message, and refuses every
+  other Secret that is not a decision key;
+- the operator's own code (``render.decision_key`` through ``KubeCluster.create_secret``, under
+  the operator's kubeconfig) still creates an UpliftModel's decision-key Secret;
+- nobody else is judged: the administrator still creates a service-account-token Secret.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import config as kube_config
+from tests.contract.test_packaging import CHART, tools
+from tests.support.kube import Kubectl, install_crds
+
+from uplift_operator.adapters.kube import KubeCluster, KubeError
+from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+from uplift_operator.render import decision_key, naming
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+NAMESPACE = "team-a"
+POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+DENIED = ("ValidatingAdmissionPolicy 'uplift-operator' with binding 'uplift-operator' denied "
+          "request: ")
+NOT_OPAQUE = "the uplift-operator ServiceAccount may create only Opaque Secrets (its decision keys)"
+NOT_A_DECISION_KEY = ("the uplift-operator ServiceAccount may create only decision-key Secrets: "
+                      "named <model>-decision-key, with one owner reference, the controller "
+                      "reference to that UpliftModel")
+ONE_KEY = "a decision-key Secret holds one data key, `key`"
+
+
+def policy_docs(source: str) -> list[dict[str, Any]]:
+    if source == "manifests":
+        text = (ROOT / "manifests" / "secrets-policy.yaml").read_text()
+    else:  # the chart's default render, as `helm install uplift -n uplift-system` makes it
+        text = subprocess.run([tools()["helm"], "template", "uplift", str(CHART), "-n",
+                               "uplift-system"], check=True, capture_output=True,
+                              text=True).stdout
+    docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]
+    assert sorted(d["kind"] for d in docs) == sorted(POLICY_KINDS)
+    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    assert f'"{OPERATOR_USER}"' in policy["spec"]["matchConditions"][0]["expression"], (
+        "the policy judges the control plane's operator identity")
+    return docs
+
+
+def _dump(docs: list[dict[str, Any]]) -> str:
+    return "---\n".join(yaml.safe_dump(d) for d in docs)
+
+
+@pytest.fixture(scope="module")
+def plane() -> Iterator[ControlPlane]:
+    with ControlPlane() as cp:
+        yield cp
+
+
+@pytest.fixture(scope="module")
+def admin(plane: ControlPlane) -> Kubectl:
+    """The CRDs and the plain manifests' RBAC: the operator's identity as installed."""
+    kubectl = Kubectl(plane.admin_kubeconfig)
+    install_crds(kubectl)
+    for namespace in ("uplift-system", NAMESPACE):
+        kubectl.run("create", "namespace", namespace)
+    kubectl.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+    # A workload's ServiceAccount a stolen token would like to be (a CI deployer, a CNI, ...).
+    kubectl.run("create", "serviceaccount", "deployer", "-n", NAMESPACE)
+    return kubectl
+
+
+@pytest.fixture(scope="module")
+def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
+    return Kubectl(plane.operator_kubeconfig)
+
+
+@pytest.fixture(scope="module")
+def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
+    """The operator's own adapter, under the operator's own kubeconfig."""
+    api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
+    return KubeCluster(api)
+
+
+def token_secret(name: str, service_account: str = "deployer") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": name, "namespace": NAMESPACE,
+                         "annotations": {"kubernetes.io/service-account.name": service_account}}}
+
+
+def _mint_refused(as_operator: Kubectl) -> bool:
+    """Whether the API server refuses the operator's identity a service-account-token Secret
+    (a server-side dry run: admission judges it, nothing is stored)."""
+    attempt = as_operator.run("create", "--dry-run=server", "-f", "-", check=False,
+                              input=json.dumps(token_secret("probe")))
+    if attempt.returncode == 0:
+        return False
+    assert DENIED + NOT_OPAQUE in attempt.stderr, attempt.stderr
+    return True
+
+
+@pytest.fixture(scope="module", params=["manifests", "chart"])
+def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl) -> Iterator[str]:
+    """The policy from one source, applied and in force; removed (and out of force) afterwards."""
+    source: str = request.param
+    docs = policy_docs(source)
+    assert not _mint_refused(as_operator), "without the policy, RBAC alone allows the mint"
+    admin.apply(docs)
+    admin.wait_for(lambda: _mint_refused(as_operator), timeout=30, what="the policy in force")
+    yield source
+    admin.run("delete", "-f", "-", input=_dump(docs))
+    admin.wait_for(lambda: not _mint_refused(as_operator), timeout=30,
+                   what="the policy out of force")
+
+
+def _model(name: str) -> dict[str, Any]:
+    return {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"model": {"registeredModel": name, "alias": "champion"},
+                     "treatments": [{"name": "womens-e-mail"}],
+                     "rollout": {"steps": [{"weight": 50}],
+                                 "gates": [{"name": "errors", "type": "errorRate",
+                                            "max": 0.05}]}}}
+
+
+def _owner(admin: Kubectl, name: str) -> naming.Owner:
+    """A real UpliftModel (made by the administrator), as the operator reads its identity."""
+    admin.apply(_model(name))
+    meta = admin.get("upliftmodel", name, NAMESPACE)["metadata"]
+    return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def test_the_operator_still_creates_its_decision_key_secret(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    owner = _owner(admin, f"keyed-{policy}")
+    manifest = decision_key.decision_key_secret(owner, "ab" * 32)  # as services.upliftmodel does
+    assert operator_cluster.create_secret(manifest) is True
+    # A second create (the operator's recheck) reaches the API server's conflict, not the policy.
+    assert operator_cluster.create_secret(manifest) is False
+    secret = admin.get("secret", naming.decision_key_secret(owner.name), NAMESPACE)
+    assert secret["type"] == "Opaque"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == owner.uid
+    assert list(secret["data"]) == [decision_key.DECISION_KEY]
+
+
+def test_a_service_account_token_secret_is_refused(
+        policy: str, admin: Kubectl, as_operator: Kubectl, operator_cluster: KubeCluster) -> None:
+    name = f"harmless-looking-{policy}"
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.create_secret(token_secret(name))
+    assert refused.value.status == 403
+    assert DENIED + NOT_OPAQUE in str(refused.value)
+    # kubectl shows the administrator of a refused install the same message.
+    attempt = as_operator.run("create", "-f", "-", check=False,
+                              input=json.dumps(token_secret(name)))
+    assert attempt.returncode != 0
+    assert f'secrets "{name}" is forbidden: {DENIED}{NOT_OPAQUE}' in attempt.stderr, (
+        attempt.stderr)
+    assert admin.run("get", "secret", name, "-n", NAMESPACE, check=False).returncode != 0
+    # Dressed as a decision key (its name, an owner reference to a real UpliftModel), still not.
+    owner = _owner(admin, f"dressed-{policy}")
+    dressed = {**decision_key.decision_key_secret(owner, "ab" * 32),
+               "type": "kubernetes.io/service-account-token"}
+    dressed["metadata"]["annotations"] = {"kubernetes.io/service-account.name": "deployer"}
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.create_secret(dressed)
+    assert refused.value.status == 403 and NOT_OPAQUE in str(refused.value)
+
+
+def _opaque(admin: Kubectl, model: str, change: str) -> dict[str, Any]:
+    manifest = decision_key.decision_key_secret(_owner(admin, model), "ab" * 32)
+    meta = manifest["metadata"]
+    if change == "another name":
+        meta["name"] = "mlflow-credentials"
+    elif change == "no owner":
+        del meta["ownerReferences"]
+    elif change == "another owner kind":
+        meta["ownerReferences"][0]["kind"] = "Campaign"
+    elif change == "not the controller":
+        meta["ownerReferences"][0]["controller"] = False
+    elif change == "two owners":
+        meta["ownerReferences"].append({**meta["ownerReferences"][0], "controller": False,
+                                        "name": "other", "uid": "0" * 8})
+    elif change == "more data":
+        manifest["stringData"]["token"] = "x"
+    return manifest
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("another name", NOT_A_DECISION_KEY),
+    ("no owner", NOT_A_DECISION_KEY),
+    ("another owner kind", NOT_A_DECISION_KEY),
+    ("not the controller", NOT_A_DECISION_KEY),
+    ("two owners", NOT_A_DECISION_KEY),
+    ("more data", ONE_KEY),
+])
+def test_an_opaque_secret_other_than_a_decision_key_is_refused(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
+        message: str) -> None:
+    manifest = _opaque(admin, f"other-{policy}", change)
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.create_secret(manifest)
+    assert refused.value.status == 403
+    assert DENIED + message in str(refused.value), str(refused.value)
+
+
+def test_nobody_else_is_judged(policy: str, admin: Kubectl) -> None:
+    name = f"admins-token-{policy}"
+    admin.run("create", "-f", "-", input=json.dumps(token_secret(name)))
+    admin.run("delete", "secret", name, "-n", NAMESPACE)
