@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,10 +153,16 @@ class Resolver:
         failed = self._failed.get(key)
         if ref.alias is not None and failed is not None and now - failed[0] < FAILURE_REUSE:
             return failed[1]  # the read just failed: the passes waiting on it take its answer
+        began = time.monotonic()
         resolution = self._read(key, ref, registry, now)
         failed_before = key in self._failed
         if resolution.reason in ("RegistryUnavailable", "ModelNotFound"):
-            self._failed[key] = (now, resolution)
+            # Stamped when the read ended, not when its pass began: a read that timed out
+            # after FAILURE_REUSE would otherwise be too old to answer the passes that queued
+            # behind it, and each of them would wait out a timeout of its own in turn (a
+            # black-holed MLflow then held every thread of the pool on this alias's lock).
+            ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
+            self._failed[key] = (ended, resolution)
         else:
             self._failed.pop(key, None)
         if ref.alias is not None and failed_before != (key in self._failed):

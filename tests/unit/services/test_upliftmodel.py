@@ -1020,6 +1020,39 @@ def test_passes_finding_an_alias_due_at_once_share_one_read_and_one_failure() ->
     assert registry.calls - before == 2
 
 
+def test_a_read_that_times_out_answers_the_passes_queued_behind_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A black-holed MLflow: the read times out after longer than FAILURE_REUSE. Stamped when
+    its pass began, its failure was too old for the passes that waited on the alias's lock,
+    and each of them waited out a timeout of its own (every pool thread held by one alias)."""
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add(REGISTERED, "1")
+    registry.aliases[(REGISTERED, "champion")] = "1"
+    ref = ModelReference.model_validate(SPEC["model"])
+    scope: Scope = ("http://mlflow", "", "")
+    resolver.resolve(scope, ref, registry, T0)
+    clock = [1000.0]
+    monkeypatch.setattr("uplift_operator.services.resolution.time.monotonic", lambda: clock[0])
+    real_resolve = registry.resolve
+
+    asked: list[Any] = []
+
+    def timing_out(*args: Any, **kwargs: Any) -> Any:
+        asked.append(args)
+        clock[0] += FAILURE_REUSE.total_seconds() + 3  # the client's timeout
+        raise RegistryUnavailable("MLflow did not answer within 8 s")
+
+    registry.resolve = timing_out  # type: ignore[method-assign]
+    began = T0 + dt.timedelta(minutes=5)
+    first = resolver.resolve(scope, ref, registry, began)
+    assert first.reason == "RegistryUnavailable"
+    queued = [resolver.resolve(scope, ref, registry, began + dt.timedelta(seconds=s))
+              for s in (0, 1, 7)]  # began while the read ran, waited on its lock
+    assert [q.reason for q in queued] == ["RegistryUnavailable"] * 3
+    assert len(asked) == 1  # none of them asked MLflow again
+    registry.resolve = real_resolve  # type: ignore[method-assign]
+
+
 def test_the_followed_alias_is_named_by_scope_and_a_pinned_version_follows_none() -> None:
     sim = Sim()
     assert upliftmodel.followed_alias(sim.body, sim.deps) == (
