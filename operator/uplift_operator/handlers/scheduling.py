@@ -123,9 +123,25 @@ def waiting_task(group: str, version: str, plural: str,
 
 
 def status_digest(status: Mapping[str, Any] | None) -> str:
-    """A short fingerprint of a status, equal for equal JSON content."""
-    text = json.dumps(status or {}, sort_keys=True, separators=(",", ":"), default=str)
+    """A short fingerprint of a status, equal for equal JSON content: equal numbers are equal
+    whatever their type. The API server serves a whole-number float back as an integer (the
+    operator writes ``exposurePercent: 5.0``, the watch brings ``5``: apimachinery's JSON
+    decoding), so a status is fingerprinted with its whole-number floats as integers; otherwise
+    the echo of the pass's own write would read as someone else's edit and wake a pass."""
+    text = json.dumps(_numbers_normalised(status or {}), sort_keys=True, separators=(",", ":"),
+                      default=str)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _numbers_normalised(value: Any) -> Any:
+    """``value`` with every whole-number float (at any depth) as an int: 5.0 → 5, -0.0 → 0."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {key: _numbers_normalised(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers_normalised(item) for item in value]
+    return value
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The status patch against the real API server: what the operator decides is what is stored.
+"""The status patch against the real API server: what the operator decides is what is stored,
+and the echo of its own write is recognised as its own.
 
 No operator runs here: the test writes the status itself, under the operator's identity, through
 the operator's own ``status_patch`` and ``KubeCluster.patch_status`` (a JSON merge patch)."""
@@ -15,6 +16,7 @@ from tests.support.kube import Kubectl
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.status import status_patch
+from uplift_operator.handlers.scheduling import Signatures
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +55,22 @@ def test_a_nested_key_that_disappeared_is_removed_from_the_stored_status(
     stored = _write(cluster, namespace, look)
     assert stored["incrementalEffect"] == {"estimate": 0, "display": "+0"}  # no stale bound
     assert status_patch(stored, look) is None  # the next identical pass writes nothing
+
+
+def test_the_echo_of_an_own_write_with_whole_number_floats_is_recognised(
+        controlplane: ControlPlane, as_operator: Kubectl, admin: Kubectl,
+        namespace: str) -> None:
+    admin.run("apply", "-n", namespace, "-f", str(SAMPLE))
+    cluster = KubeCluster(kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        str(controlplane.operator_kubeconfig)))
+    key = ("Campaign", namespace, CAMPAIGN)
+    signatures = Signatures()
+    signatures.changed(key, cluster.get(f"{GROUP}/{VERSION}", "campaigns", namespace,
+                                        CAMPAIGN) or {})
+    produced = {"phase": "Progressing", "exposurePercent": 5.0, "spend": 0.0,
+                "incrementalEffect": {"estimate": 1.0, "display": "+1"}}
+    _write(cluster, namespace, produced)
+    signatures.produced(key, produced)
+    echo = cluster.get(f"{GROUP}/{VERSION}", "campaigns", namespace, CAMPAIGN) or {}
+    assert repr(echo["status"]["exposurePercent"]) == "5"  # served back as an integer ...
+    assert not signatures.changed(key, echo)  # ... and still taken for our own write

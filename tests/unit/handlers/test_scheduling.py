@@ -32,6 +32,25 @@ def test_own_status_writes_wake_nothing_but_spec_annotations_and_foreign_status_
     assert signatures.changed(KEY, _body(2, {"uplift.dev/abort": "x"}, {}))  # status wiped
 
 
+def test_the_echo_of_an_own_write_with_whole_number_floats_wakes_nothing() -> None:
+    """The API server serves 5.0 back as 5 (apimachinery's JSON decoding): still our write."""
+    signatures = Signatures()
+    assert signatures.changed(KEY, _body(status={"phase": "Progressing"}))
+    produced = {"phase": "Progressing", "exposurePercent": 5.0, "spend": 0.0,
+                "gates": [{"name": "delivery", "threshold": 0.95, "value": 1.0}],
+                "roi": {"estimate": -2.0, "display": "-2"}}
+    signatures.produced(KEY, produced)
+    served = {"phase": "Progressing", "exposurePercent": 5, "spend": 0,
+              "gates": [{"name": "delivery", "threshold": 0.95, "value": 1}],
+              "roi": {"estimate": -2, "display": "-2"}}
+    assert not signatures.changed(KEY, _body(status=served))
+    # a number someone else changed is still a change
+    assert signatures.changed(KEY, _body(status={**served, "exposurePercent": 5.5}))
+    assert scheduling.status_digest({"a": [1.0, {"b": 2.0}]}) == scheduling.status_digest(
+        {"a": [1, {"b": 2}]})
+    assert scheduling.status_digest({"a": 1.5}) != scheduling.status_digest({"a": 1})
+
+
 async def _drive(schedule: list[float | Exception | None], wake_at: list[float],
                  duration: float, resync: float = 100.0) -> list[float]:
     """Run passes returning ``schedule`` (then None) for ``duration`` seconds; the times the
