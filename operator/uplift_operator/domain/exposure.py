@@ -31,6 +31,8 @@ gates into status, where they stay once the ramp ends. No I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.campaign import (
@@ -420,6 +422,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.status.suspended_exposure_percent = None
         self.end_ramp()
         self.status.rolled_back_generation = self.generation or 0
+        self.status.rolled_back_spec = spec_digest(self.spec)
         self.record(reason, self.subject(), why, actor)
         self.emit("Warning", reason, text)
 
@@ -527,7 +530,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.status.gates = spent
         self.status.ramp_started_at, self.status.model_version_since = self.now, None
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
-        self.status.rolled_back_generation = None
+        self.status.rolled_back_generation = self.status.rolled_back_spec = None
         self.record(reason, self.subject(), why, actor)
         self.emit("Normal", reason, f"{self.where()} ({why}; {self.model.why})")
 
@@ -564,8 +567,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.follow_version()
             return  # underway, or complete (a spent budget suspending it or not)
         rolled_back = s.rolled_back_generation
-        if rolled_back is not None and rolled_back == (self.generation or 0):
-            return  # stays at 0 % until a spec change or a retry
+        if rolled_back is not None and (
+                rolled_back == (self.generation or 0)
+                or s.rolled_back_spec == spec_digest(self.spec)):
+            return  # stays at 0 % until a spec change (a pause is none) or a retry
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
 
@@ -748,3 +753,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return cond.set_condition(conditions, type_=cond.READY, status=status, reason=reason,
                                   message=message, now=self.now,
                                   observed_generation=self.generation)
+
+
+def spec_digest(spec: CampaignSpec) -> str:
+    """What a rollback holds the Campaign at 0 % for: its spec but ``exposure.paused`` (a
+    pause or a resume is a control, not a change of what the Campaign does)."""
+    wire = spec.model_dump(mode="json", by_alias=True, exclude={"exposure": {"paused"}})
+    return hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()[:32]

@@ -480,3 +480,31 @@ def test_only_a_pass_on_the_last_step_with_a_pause_completes_the_ramp() -> None:
     # The sample's last step has no pause: it ends on a manual promote, which no gate decides.
     assert steps[-1].pause is None
     assert not exposure.completes(SPEC, CampaignStatus(current_step=last))
+
+
+def test_pausing_a_rolled_back_campaign_does_not_restart_it() -> None:
+    """`kubectl uplift pause` on a Campaign a gate rolled back bumps the generation: the
+    rollback held only for its generation, so the pause restarted the ramp at 5 % (and the
+    resume then ran it unpaused). A real spec change still restarts it."""
+    start = exposure.decide(SPEC, CampaignStatus(), exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1), T0).status
+    assert start.exposure_percent == SPEC.exposure.steps[0].percent
+    rolled = exposure.decide(SPEC, start, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1,
+        requests=parse_requests({"uplift.dev/emergency-rollback": "x"})),
+        T0 + dt.timedelta(minutes=1)).status
+    assert (rolled.exposure_percent, rolled.phase) == (0, Phase.DEGRADED)
+    paused = SPEC.model_copy(update={"exposure": SPEC.exposure.model_copy(
+        update={"paused": True})})
+    for generation, spec in ((2, paused), (3, SPEC)):  # paused, then resumed
+        held = exposure.decide(spec, rolled, exposure.Observed(
+            model=SERVING, budget_anchor=T0, generation=generation),
+            T0 + dt.timedelta(minutes=1 + generation))
+        assert (held.status.exposure_percent, held.status.phase) == (0, Phase.DEGRADED)
+        assert "ExposureStarted" not in [e.reason.value for e in held.events]
+        assert not exposure.treating(held.status)
+    edited = SPEC.model_copy(update={"exposure": SPEC.exposure.model_copy(
+        update={"analysis_interval": "10m"})})
+    restarted = exposure.decide(edited, rolled, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=4), T0 + dt.timedelta(minutes=9))
+    assert restarted.status.exposure_percent == SPEC.exposure.steps[0].percent

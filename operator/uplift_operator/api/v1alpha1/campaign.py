@@ -321,6 +321,11 @@ class CampaignStatus(RampStatus):
         default=None, ge=0,
         description="metadata.generation whose exposure ramp was rolled back: exposure stays 0 "
                     "until the spec changes or a retry is requested.")
+    rolled_back_spec: str | None = Field(
+        default=None, max_length=64,
+        description="Digest of the spec whose exposure ramp was rolled back, all but "
+                    "exposure.paused: pausing or resuming a rolled-back Campaign changes its "
+                    "generation but not what it would do, so it stays at 0.")
     incremental_effect: EstimateStatus | None = Field(
         default=None, description="Incremental conversion rate, treated minus holdout.")
     roi: EstimateStatus | None = Field(default=None,
