@@ -144,8 +144,11 @@ class AliasFollowers:
     _interval_counts: dict[AliasKey, Counter[dt.timedelta]] = field(default_factory=dict)
     _of: dict[Key, AliasKey] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Told (outside the lock) of an alias its last follower left: nothing needs it kept.
+    abandoned: list[Callable[[AliasKey], None]] = field(default_factory=list)
 
     def follow(self, key: Key, following: tuple[AliasKey, dt.timedelta] | None) -> None:
+        left: AliasKey | None = None
         with self._lock:
             before = self._of.pop(key, None)
             if before is not None:
@@ -156,11 +159,17 @@ class AliasFollowers:
                     del counts[interval]
                 if not self._by_alias[before]:
                     del self._by_alias[before], self._interval_counts[before]
+                    left = before
             if following is not None:
                 alias, interval = following
                 self._of[key] = alias
                 self._by_alias.setdefault(alias, {})[key] = interval
                 self._interval_counts.setdefault(alias, Counter())[interval] += 1
+                if left == alias:
+                    left = None
+        if left is not None:
+            for tell in self.abandoned:
+                tell(left)
 
     def followers(self, alias: AliasKey) -> list[Key]:
         with self._lock:
@@ -191,7 +200,9 @@ def alias_followers(memo: kopf.Memo) -> AliasFollowers:
             for key in followers.followers(alias):
                 loop.call_soon_threadsafe(wakeups.wake, key)
 
-        memo["uplift_dependencies"].resolver.moved.append(moved)
+        resolver = memo["uplift_dependencies"].resolver
+        resolver.moved.append(moved)
+        found.abandoned.append(resolver.forget_alias)
         memo["alias_followers"] = found
     assert isinstance(found, AliasFollowers)
     return found

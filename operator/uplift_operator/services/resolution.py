@@ -21,9 +21,11 @@ import datetime as dt
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
@@ -70,6 +72,36 @@ class _Entry:
     fetched_at: dt.datetime
 
 
+#: How many versions' facts and contracts the resolver keeps (a contract is a few kB).
+MAX_VERSIONS_KEPT = 4096
+MAX_CONTRACTS_KEPT = 1024
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Recent(OrderedDict[_K, _V]):
+    """At most ``size`` entries; reading or writing one makes it the most recent."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get(self, key: _K, default: _V | None = None) -> _V | None:  # type: ignore[override]
+        try:  # another pass thread may evict it meanwhile: then it is not known
+            self.move_to_end(key)
+            return super().__getitem__(key)
+        except KeyError:
+            return default
+
+    def __setitem__(self, key: _K, value: _V) -> None:
+        super().__setitem__(key, value)
+        with suppress(KeyError):
+            self.move_to_end(key)
+            while len(self) > self.size:
+                self.popitem(last=False)
+
+
 #: An alias as the resolver knows it: (scope, registered model, alias).
 AliasKey = tuple[Scope, str, str]
 #: A failed alias read answers the passes that waited on it, and those within this after it:
@@ -92,8 +124,29 @@ class Resolver:
     _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _failed: dict[AliasKey, tuple[dt.datetime, Resolution]] = field(default_factory=dict)
-    _versions: dict[tuple[Scope, str, str], VersionFacts] = field(default_factory=dict)
-    _contracts: dict[tuple[Scope, str, str], ModelContract] = field(default_factory=dict)
+    # Per version: bounded, least recently used out (a registry keeps every version it ever
+    # had; the ones resources follow are asked again and stay).
+    _versions: _Recent[tuple[Scope, str, str], VersionFacts] = field(
+        default_factory=lambda: _Recent(MAX_VERSIONS_KEPT))
+    _contracts: _Recent[tuple[Scope, str, str], ModelContract] = field(
+        default_factory=lambda: _Recent(MAX_CONTRACTS_KEPT))
+
+    def forget_client(self, key: AliasKey) -> None:
+        """A pass of a resource following ``key`` could not build a client (its credentials
+        Secret deleted or unreadable): the poller stops reading the alias with the client the
+        last pass left, which carries credentials someone revoked. A pass that builds one
+        again puts it back."""
+        with self._lock:
+            self._clients.pop(key, None)
+
+    def forget_alias(self, key: AliasKey) -> None:
+        """No resource follows ``key`` any more: what is kept of it goes (its answer, its
+        failure, the client and its credentials)."""
+        with self._lock:
+            self._clients.pop(key, None)
+            self._aliases.pop(key, None)
+            self._failed.pop(key, None)
+            self._alias_locks.pop(key, None)
 
     def resolve(self, scope: Scope, ref: ModelReference, registry: Registry,
                 now: dt.datetime) -> Resolution:

@@ -343,9 +343,11 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     the context it resolves in: the credentials Secret the spec names, the signature and the
     treatments of that version (problems, each naming the field)."""
     registry, problems, unavailable = _registry(spec.model, owner.namespace, deps)
-    if registry is None:
-        return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
     scope = registry_scope(spec.model, owner.namespace, deps)
+    if registry is None:
+        if spec.model.alias is not None:  # nor may the poller read it with revoked credentials
+            deps.resolver.forget_client((scope, spec.model.registered_model, spec.model.alias))
+        return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
     resolution = deps.resolver.resolve(scope, spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
         return registry, resolution, []

@@ -130,3 +130,31 @@ def test_an_alias_without_a_running_follower_is_not_read() -> None:
 
     asyncio.run(scenario())
     assert registry.calls == before
+
+
+def test_an_alias_its_last_follower_left_is_forgotten_by_the_resolver() -> None:
+    """A registry's aliases come and go with the resources following them: the resolver
+    keeps an alias's answer, failure and client (with its credentials) only while followed."""
+    registry, resolver = FakeRegistry(), Resolver()
+    registry.add("churn", "1")
+    registry.aliases[("churn", "champion")] = "1"
+    every = dt.timedelta(seconds=30)
+
+    async def scenario() -> None:
+        memo = kopf.Memo(wakeups=Wakeups(), uplift_dependencies=type("D", (), {
+            "resolver": resolver})())
+        followers = alias_followers(memo)
+        ref = ModelReference.model_validate({"registeredModel": "churn", "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        resolver.resolve(CHAMPION[0], ref, registry, T0)
+        followers.follow(A, (CHAMPION, every))
+        followers.follow(B, (CHAMPION, every))
+        followers.forget(A)
+        assert resolver.refresh(CHAMPION, every, T0 + every)  # B still follows it
+        followers.follow(B, (CHAMPION, every))  # its pass again: nothing is dropped
+        assert resolver.next_refresh(CHAMPION, every) == T0 + 2 * every
+        followers.forget(B)
+        assert not resolver.refresh(CHAMPION, every, T0 + 10 * every)  # no client kept
+        assert resolver.next_refresh(CHAMPION, every) == dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    asyncio.run(scenario())

@@ -73,3 +73,63 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
 
 def _refused(registry: Any) -> None:
     raise RegistryNotFound("no such version", status_code=404)
+
+
+def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed() -> None:
+    """Its DELETED event is handled while the pass waits on MLflow: the pass, finishing after
+    ``forget``, followed the alias again (the poller kept its cadence for it) and recorded its
+    decision key; the task's end now drops both."""
+    import time
+
+    from tests.unit.services.fakes import FakeCluster, FakeRegistry
+
+    from uplift_operator.adapters.kube import KubeError
+    from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+    from uplift_operator.handlers.common import runner
+    from uplift_operator.handlers.watches import alias_followers
+    from uplift_operator.render.seldon import SeldonV1Backend
+    from uplift_operator.services import upliftmodel as service
+
+    class Gone(FakeCluster):
+        def patch_status(self, *a: Any, **k: Any) -> dict[str, Any]:
+            raise KubeError("not found", 404)
+
+        def read_live(self, *a: Any, **k: Any) -> None:
+            return None
+
+    class Slow(FakeRegistry):
+        def resolve(self, *a: Any, **k: Any) -> Any:
+            time.sleep(0.2)
+            return super().resolve(*a, **k)
+
+    registry = Slow()
+    registry.add("m", "1")
+    registry.aliases[("m", "champion")] = "1"
+
+    async def scenario() -> tuple[int, int]:
+        deps = service.Dependencies(
+            cluster=Gone(), backend=SeldonV1Backend(), registry_for=lambda ref, c: registry,
+            prometheus=None, metric_templates=BUILTIN_TEMPLATES, runtime_image="r:1",
+            default_tracking_uri="http://mlflow")
+        memo = kopf.Memo(uplift_dependencies=deps, wakeups=Wakeups(),
+                         pass_executor=ThreadPoolExecutor(2))
+        runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
+        followers = alias_followers(memo)
+        raw = {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+               "metadata": {"namespace": "ns", "name": "um", "uid": "u1", "generation": 1,
+                            "resourceVersion": "1", "annotations": {}},
+               "spec": {"model": {"registeredModel": "m", "alias": "champion"},
+                        "treatments": [{"name": "email"}],
+                        "rollout": {"steps": [{"weight": 10}], "gates": [
+                            {"name": "p", "type": "custom", "query": "q", "max": 1}]}}}
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        handler: Any = upliftmodel.reconcile
+        task = asyncio.create_task(handler(body=body, memo=memo))
+        await asyncio.sleep(0.05)  # its first pass waits on MLflow now
+        forget: Any = upliftmodel.forget
+        forget(meta=body.meta, memo=memo)  # its DELETED watch event
+        await asyncio.wait_for(task, timeout=30)
+        return len(followers.followers(
+            (("http://mlflow", "", ""), "m", "champion"))), len(deps.decision_keys)
+
+    assert asyncio.run(scenario()) == (0, 0)

@@ -69,7 +69,8 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             passes = PassRunner(kind, f"{kind.lower()}s", wakeups, pool, Cluster())
             memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
                              uplift_dependencies=SimpleNamespace(
-                                 resolver=SimpleNamespace(moved=[])))
+                                 resolver=SimpleNamespace(moved=[], forget_alias=print),
+                                 decision_keys={}))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object
             task = asyncio.create_task(module.reconcile(body=body, memo=memo,

@@ -837,6 +837,28 @@ def test_a_missing_secret_is_waited_for_and_named() -> None:
     assert sim.cluster.applied == [SELDON]
 
 
+def test_a_deleted_credentials_secret_stops_the_poller_reading_with_the_revoked_client(
+        ) -> None:
+    sim = Sim()
+    clock = [0.0]
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS,
+                                           clock=lambda: clock[0])
+    _with_credentials(sim, {"token": TOKEN})
+    sim.tick()
+    key = (("http://mlflow.test", NS, "mlflow"), REGISTERED, "champion")
+    every = dt.timedelta(seconds=30)
+    assert sim.deps.resolver.refresh(key, every, sim.now + every)  # with the pass's client
+    del sim.cluster.secrets[(NS, "mlflow")]  # deleted: someone revoked the token
+    clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS + 1
+    sim.tick(upliftmodel.CREDENTIALS_TTL_SECONDS + 1)
+    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    assert not sim.deps.resolver.refresh(key, every, sim.now + 10 * every)
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": TOKEN}  # restored: read again
+    clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS + 1
+    sim.tick(upliftmodel.CREDENTIALS_TTL_SECONDS + 1)
+    assert sim.deps.resolver.refresh(key, every, sim.now + 10 * every)
+
+
 def test_clean_credentials_reach_the_registry() -> None:
     sim = Sim()
     seen = _with_credentials(sim, {"token": TOKEN})
