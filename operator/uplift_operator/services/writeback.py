@@ -94,6 +94,9 @@ class WriteBack:
         self._written: dict[tuple[str, ...], str] = {}
         self._failing: dict[Owner, str] = {}
         self._dropped: dict[Owner, tuple[int, str]] = {}  # the last seq queued then, and why
+        # Each owner's pending writes (by identity): what it waits for, found without a scan
+        # of every queue (thousands of models' queues through an MLflow outage).
+        self._of_owner: dict[Owner, dict[int, _Pending]] = {}
         self._seq = 0
         self._thread: threading.Thread | None = None
         #: Called (from the worker) with the owners whose ``failure`` just changed.
@@ -116,18 +119,18 @@ class WriteBack:
                 queue = self._queues.setdefault((*scope, model), deque())
                 queued = [p for p in queue if p.key == key]
                 if queued and queued[-1].write.value == write.value:
-                    queued[-1].owners.add(owner)
+                    self._own(queued[-1], owner)
                     continue
                 if (not queued and write.what[0] not in ALWAYS_REWRITTEN
                         and self._written.get(key) == write.value):
                     continue
                 self._seq += 1
-                queue.append(_Pending(key, model, write, registry, {owner}, self._seq))
-            for key in [k for k, q in self._queues.items() if not q]:
-                del self._queues[key]
-                self._retry_at.pop(key, None)
-                self._attempts.pop(key, None)
-            if owner in self._failing and owner not in self._waiting():  # its failing one replaced
+                pending = _Pending(key, model, write, registry, set(), self._seq)
+                self._own(pending, owner)
+                queue.append(pending)
+            if not self._queues.get((*scope, model), True):
+                self._drop_queue((*scope, model))
+            if owner in self._failing and owner not in self._of_owner:  # its failing one replaced
                 del self._failing[owner]
             self._lock.notify_all()
 
@@ -137,9 +140,8 @@ class WriteBack:
         with self._lock:
             self._failing.pop(owner, None)
             self._dropped.pop(owner, None)
-            for queue in self._queues.values():
-                for pending in queue:
-                    pending.owners.discard(owner)
+            for pending in self._of_owner.pop(owner, {}).values():
+                pending.owners.discard(owner)
 
     def failure(self, owner: Owner) -> str | None:
         """Why ``owner``'s write-back is failing now, or which write of it was dropped (until a
@@ -195,24 +197,43 @@ class WriteBack:
         dropped (an old decision is not written before the newer one). A write others wait for
         too stays for them as well."""
         moved: list[_Pending] = []
-        for other, queue in list(self._queues.items()):
+        for pending in list(self._of_owner.get(owner, {}).values()):
+            other = pending.key[:len(pending.key) - len(pending.write.what)]
             if other == queue_key or (other[0], other[-1]) != (queue_key[0], queue_key[-1]):
                 continue
-            for pending in [p for p in queue if owner in p.owners]:
-                pending.owners.discard(owner)
-                if pending.write.what not in replaced:
-                    moved.append(_Pending((*queue_key, *pending.write.what), pending.model,
-                                          pending.write, registry, {owner}, pending.seq))
-                if not pending.owners:
-                    if queue[0] is pending:
-                        self._retry_at.pop(other, None)
-                        self._attempts.pop(other, None)
-                    queue.remove(pending)
+            self._disown(pending, owner)
+            if pending.write.what not in replaced:
+                moved.append(_Pending((*queue_key, *pending.write.what), pending.model,
+                                      pending.write, registry, set(), pending.seq))
+            queue = self._queues.get(other)
+            if not pending.owners and queue is not None:
+                if queue[0] is pending:
+                    self._retry_at.pop(other, None)
+                    self._attempts.pop(other, None)
+                queue.remove(pending)
+                if not queue:
+                    self._drop_queue(other)
+        for pending in moved:
+            self._own(pending, owner)
         if moved:
             self._queues.setdefault(queue_key, deque()).extend(sorted(moved, key=lambda p: p.seq))
 
-    def _waiting(self) -> set[Owner]:
-        return {o for q in self._queues.values() for p in q for o in p.owners}
+    def _own(self, pending: _Pending, owner: Owner) -> None:
+        pending.owners.add(owner)
+        self._of_owner.setdefault(owner, {})[id(pending)] = pending
+
+    def _disown(self, pending: _Pending, owner: Owner) -> None:
+        pending.owners.discard(owner)
+        waits = self._of_owner.get(owner)
+        if waits is not None:
+            waits.pop(id(pending), None)
+            if not waits:
+                del self._of_owner[owner]
+
+    def _drop_queue(self, queue_key: tuple[str, ...]) -> None:
+        self._queues.pop(queue_key, None)
+        self._retry_at.pop(queue_key, None)
+        self._attempts.pop(queue_key, None)
 
     def _settle(self, queue_key: tuple[str, ...], pending: _Pending,
                 error: Exception | None) -> list[Owner]:
@@ -238,22 +259,24 @@ class WriteBack:
                 for owner in pending.owners:
                     self._failing[owner] = message
                 return started  # told when it starts failing, not on every retry
+            owners = set(pending.owners)
             if current and queue is not None:
                 queue.popleft()
                 self._retry_at.pop(queue_key, None)
                 self._attempts.pop(queue_key, None)
                 if not queue:
                     del self._queues[queue_key]
+                for owner in owners:
+                    self._disown(pending, owner)
             if error is None:
                 self._written[pending.key] = pending.write.value
             else:  # MLflow refused this write for good: drop it, let the rest through
                 message = f"{described} {DROPPED_WRITE}: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)
-                for owner in pending.owners:
+                for owner in owners:
                     self._dropped[owner] = (self._seq, message)
-            waiting = self._waiting()
-            for owner in pending.owners:
-                if owner not in waiting:
+            for owner in owners:
+                if owner not in self._of_owner:
                     self._failing.pop(owner, None)
                 dropped = self._dropped.get(owner)
                 if error is None and dropped is not None and dropped[0] < pending.seq:
