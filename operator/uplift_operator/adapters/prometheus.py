@@ -8,25 +8,39 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   values parsed from Prometheus' strings, so ``NaN`` and ``±Inf`` arrive as floats.
 - ``scalar`` is for gate queries that aggregate to one series: ``None`` means "no data"
   (empty result, or NaN such as 0/0), a third outcome the caller must handle.
-- ``MetricsUnavailable``: Prometheus could not be asked (refused, timeout, 5xx, auth).
+- ``MetricsUnavailable``: Prometheus could not be asked (refused, timeout, 5xx, auth);
+  ``unanswered`` when no HTTP answer came at all (refused, timed out, reset, name not
+  resolved): the server's failure, not one query's.
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
   result does not have the shape asked for; its message is Prometheus' own text.
 
-Synchronous with explicit timeouts: the kopf handlers call it from worker threads.
+Synchronous with explicit timeouts: the kopf handlers call it from the pass pool's threads,
+which every resource shares. A Prometheus that does not answer held one of them for the whole
+timeout per query (10 s); so after a query got no answer within its timeout, every client of
+that URL in the process fails fast (``FailFast``: for ``FAIL_FAST_FOR`` seconds, then while one
+query tries it again, until one is answered): 100 Campaigns due together against a black-holed
+Prometheus cost one timeout, not 100 in a row on eight threads (a pass of any other resource
+waited 493 s behind them). One analysis stops asking at its first unanswered query
+(``services.measurements.AnalysisQueries``).
 Envelope and error types: docs/querying/api.md (see shared anchors §5).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from time import monotonic
+from typing import Any, ClassVar
 
 import requests
 
 DEFAULT_TIMEOUT = 10.0
+#: After a query got no answer within its timeout, queries to that Prometheus fail at once for
+#: this long (seconds), then while one of them tries it again.
+FAIL_FAST_FOR = 5.0
 
 
 class PrometheusError(Exception):
@@ -41,7 +55,14 @@ class PrometheusError(Exception):
 
 
 class MetricsUnavailable(PrometheusError):  # noqa: N818 - named for the condition the caller handles
-    """Prometheus could not answer: connection refused, timeout, 5xx, or rejected credentials."""
+    """Prometheus could not answer: connection refused, timeout, 5xx, or rejected credentials.
+    ``unanswered``: no HTTP answer came at all (refused, timed out, reset, name not resolved),
+    so any other query to the same server would fail alike."""
+
+    def __init__(self, message: str, *, status_code: int | None = None,
+                 error_type: str | None = None, unanswered: bool = False) -> None:
+        super().__init__(message, status_code=status_code, error_type=error_type)
+        self.unanswered = unanswered
 
 
 class QueryError(PrometheusError):
@@ -65,14 +86,71 @@ class BasicAuth:
     password: str = field(repr=False)
 
 
+class FailFast:
+    """A circuit breaker for one Prometheus: after a query got no answer within its timeout, the
+    queries after it fail at once, with that failure, for ``hold`` seconds; then one query
+    tries the server again while the others keep failing fast, and its answer (any HTTP
+    answer, an error status too) closes the breaker. A refused connection, answered in a
+    moment, costs nothing worth saving and leaves it closed: a restarted Prometheus is read at
+    once. ``hold=0`` never fails fast. ``clock`` (monotonic seconds) is injectable for tests.
+
+    ``for_url`` is the process-wide one of a URL, which every client of it shares by default:
+    the pass pool's threads all ask the same Prometheus."""
+
+    _shared: ClassVar[dict[str, FailFast]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, hold: float = FAIL_FAST_FOR,
+                 clock: Callable[[], float] = monotonic) -> None:
+        self.hold = hold
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failure: MetricsUnavailable | None = None
+        self._failed_at = 0.0
+        self._trying = False
+
+    @classmethod
+    def for_url(cls, url: str) -> FailFast:
+        with cls._shared_lock:
+            return cls._shared.setdefault(url, cls())
+
+    def admit(self) -> None:
+        """Return if a query may be sent now; raise the last failure, as a new error saying it
+        was not asked, while it fails fast."""
+        with self._lock:
+            failure = self._failure
+            if failure is None:
+                return
+            if not self._trying and self.clock() - self._failed_at >= self.hold:
+                self._trying = True  # this query tries it; the others fail fast meanwhile
+                return
+        raise MetricsUnavailable(f"not asked, an earlier query got no answer: {failure.message}",
+                                 status_code=failure.status_code, error_type=failure.error_type,
+                                 unanswered=True)
+
+    def settle(self, failure: MetricsUnavailable | None) -> None:
+        """The outcome of an admitted query: a timeout-like failure opens (or keeps open) the
+        breaker from now; None (answered, or failed fast on its own) closes it."""
+        with self._lock:
+            self._trying = False
+            if failure is None or self.hold <= 0:
+                self._failure = None
+            else:
+                self._failure, self._failed_at = failure, self.clock()
+
+
 class PrometheusClient:
-    """Instant queries against one Prometheus (``url`` is the server root, e.g. ``http://prom:9090``)."""
+    """Instant queries against one Prometheus (``url`` is the server root, e.g. ``http://prom:9090``).
+
+    ``fail_fast`` is the URL's process-wide ``FailFast`` unless given."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
                  headers: Mapping[str, str] | None = None, basic_auth: BasicAuth | None = None,
-                 bearer_token: str | None = None, verify: bool | str = True) -> None:
+                 bearer_token: str | None = None, verify: bool | str = True,
+                 fail_fast: FailFast | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.fail_fast = fail_fast if fail_fast is not None else FailFast.for_url(self.url)
         self._headers = {"Accept": "application/json", **dict(headers or {})}
         if bearer_token is not None:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
@@ -112,14 +190,25 @@ class PrometheusClient:
 
     def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.url + path
+        self.fail_fast.admit()
+        slow: MetricsUnavailable | None = None
+        started = self.fail_fast.clock()
         try:
             response = requests.get(url, params=params, headers=self._headers, auth=self._auth,
                                     timeout=self.timeout, verify=self._verify)
         except requests.Timeout as exc:
-            raise MetricsUnavailable(f"prometheus at {self.url} did not answer within "
-                                     f"{self.timeout:g}s: {exc}") from exc
+            slow = MetricsUnavailable(f"prometheus at {self.url} did not answer within "
+                                      f"{self.timeout:g}s: {exc}", unanswered=True)
+            raise slow from exc
         except requests.RequestException as exc:
-            raise MetricsUnavailable(f"prometheus at {self.url} is unreachable: {exc}") from exc
+            error = MetricsUnavailable(f"prometheus at {self.url} is unreachable: {exc}",
+                                       unanswered=True)
+            # A name lookup or a reset that took as long as a timeout holds the thread alike.
+            if self.fail_fast.clock() - started >= self.timeout / 2:
+                slow = error
+            raise error from exc
+        finally:
+            self.fail_fast.settle(slow)
         return _envelope(response)
 
 

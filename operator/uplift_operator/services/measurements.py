@@ -34,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.adapters.prometheus import MetricsUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
@@ -126,14 +127,20 @@ class GateContext:
 
 
 Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
+_A = TypeVar("_A")
 
 
 class AnalysisQueries:
     """One analysis's Prometheus source: every query is evaluated at the analysis's instant,
     and each distinct query is asked once, however many of the analysis's gates read it
     (errorRate and latency check the same traffic split). Built per analysis, so nothing
-    outlives the instant it was asked at; a failed query is not kept (the next gate asks
-    again, and gets its own Error).
+    outlives the instant it was asked at; a query that fails on its own (Prometheus refused
+    it) is not kept (the next gate asks again, and gets its own Error). A query that got no
+    answer at all (``MetricsUnavailable.unanswered``: refused, timed out) is kept for the rest
+    of the analysis: every query after it fails at once with the same error, so each gate
+    that reads Prometheus is an Error, as when each asked, without holding a pass thread for
+    one timeout per query (a Campaign's analysis asked four in a row: 40 s at the client's
+    10 s timeout).
 
     The common instant matters: the ranges (``[<seconds since the step started>s]``) are
     computed from ``at``, and counts that are compared (a holdout's arms, asked in two
@@ -146,18 +153,31 @@ class AnalysisQueries:
         self._at = at
         self._answers: dict[tuple[str, Any], Sequence[Any]] = {}
         self._scalars: dict[tuple[str, Any], float | None] = {}
+        self._unanswered: MetricsUnavailable | None = None
 
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
         key = (promql, time or self._at)
         if key not in self._answers:
-            self._answers[key] = self._source.query(promql, key[1])
+            self._answers[key] = self._ask(self._source.query, promql, key[1])
         return self._answers[key]
 
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
         key = (promql, time or self._at)
         if key not in self._scalars:
-            self._scalars[key] = self._source.scalar(promql, key[1])
+            self._scalars[key] = self._ask(self._source.scalar, promql, key[1])
         return self._scalars[key]
+
+    def _ask(self, ask: Callable[[str, Any], _A], promql: str, time: Any) -> _A:
+        if self._unanswered is not None:
+            down = self._unanswered
+            raise MetricsUnavailable(down.message, status_code=down.status_code,
+                                     error_type=down.error_type, unanswered=True)
+        try:
+            return ask(promql, time)
+        except MetricsUnavailable as error:
+            if error.unanswered:
+                self._unanswered = error
+            raise
 
 
 def per_analysis(source: MetricSource | None, at: datetime | None = None) -> MetricSource | None:

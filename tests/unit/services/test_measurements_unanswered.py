@@ -1,0 +1,151 @@
+"""One analysis against a Prometheus that does not answer: the first unanswered query fails the
+rest of the analysis's queries at once (``AnalysisQueries``), and the gates read exactly what
+they read when each asked and got its own Error: the same verdicts, messages, and errors in a
+row towards ``consecutiveErrorLimit``. A query Prometheus refused on its own is not kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import pytest
+from tests.unit.services import test_campaign as tc
+from tests.unit.services import test_upliftmodel as tu
+from tests.unit.services.fakes import FakeMetrics
+
+from uplift_operator.adapters.prometheus import MetricsUnavailable, QueryError
+from uplift_operator.services import measurements
+
+TIMED_OUT = "prometheus at http://prometheus:9090 did not answer within 10s: Read timed out."
+
+
+class Silent:
+    """Every query fails as a black-holed Prometheus's does; ``unanswered=False`` is the same
+    failure as the services saw it before they told the two apart (each query asked)."""
+
+    def __init__(self, unanswered: bool = True) -> None:
+        self.unanswered = unanswered
+        self.calls = 0
+
+    def _fail(self) -> Any:
+        self.calls += 1
+        raise MetricsUnavailable(TIMED_OUT, unanswered=self.unanswered)
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+        return self._fail()  # type: ignore[no-any-return]
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        return self._fail()  # type: ignore[no-any-return]
+
+
+def _campaign_in_its_cohorts() -> tc.Sim:
+    """The sample Campaign 15 days into its first step: every gate reads Prometheus."""
+    sim = tc.Sim()
+    sim.tick()
+    for _ in range(3):
+        sim.tick(5)
+    sim.now += dt.timedelta(days=15)
+    return sim
+
+
+def _analyses(sim: tc.Sim, source: Silent, passes: int = 2) -> list[dict[str, Any]]:
+    sim = copy.deepcopy(sim)
+    sim.deps = replace(sim.deps, prometheus=source)
+    for _ in range(passes):
+        sim.tick(5)
+    return [dict(g) for g in sim.status["gates"]]
+
+
+def test_a_campaign_analysis_asks_a_silent_prometheus_once() -> None:
+    sim = _campaign_in_its_cohorts()
+    once, each = Silent(), Silent(unanswered=False)
+    gates = _analyses(sim, once)
+    assert gates == _analyses(sim, each)  # verdicts, messages, errors in a row: identical
+    assert each.calls >= 2 * 4  # before: every gate asked, one timeout each (40 s a pass)
+    assert once.calls == 2  # one query per analysis
+    errors = {g["name"]: g for g in gates if g["verdict"] == "Error"}
+    assert set(errors) == {"delivery", "incremental", "roi"}
+    for gate in errors.values():
+        assert gate["consecutiveErrors"] == 2
+        assert gate["message"].endswith(f"MetricsUnavailable: {TIMED_OUT}")
+
+
+def test_an_upliftmodel_canary_analysis_asks_a_silent_prometheus_once() -> None:
+    def analysed(source: Silent) -> list[dict[str, Any]]:
+        sim = tu.Sim()
+        sim.body["spec"]["rollout"]["gates"] = [
+            {"name": "errors", "type": "errorRate", "max": 0.02},
+            {"name": "latency", "type": "latency", "max": 0.2}]
+        sim.with_canary()
+        sim.deps.prometheus = source
+        sim.tick(61)
+        return [dict(g) for g in sim.status["gates"]]
+
+    once, each = Silent(), Silent(unanswered=False)
+    gates = analysed(once)
+    assert gates == analysed(each) and [g["verdict"] for g in gates] == ["Error", "Error"]
+    assert (once.calls, each.calls) == (1, 2)
+
+
+def test_a_query_prometheus_refused_does_not_stop_the_others() -> None:
+    class OneRefused(FakeMetrics):
+        def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+            self.asked.append(promql)
+            if promql == "bad":
+                raise QueryError("parse error: unexpected end of input", status_code=400)
+            if promql == "busy":
+                raise MetricsUnavailable("prometheus answered HTTP 503 (timeout): query timed out",
+                                         status_code=503)
+            return 1.0
+
+    source = OneRefused()
+    shared = measurements.AnalysisQueries(source)
+    for failing, error in (("bad", QueryError), ("busy", MetricsUnavailable)):
+        with pytest.raises(error):
+            shared.scalar(failing)
+        with pytest.raises(error):
+            shared.scalar(failing)  # not kept: asked again
+    assert shared.scalar("good") == 1.0
+    assert source.asked == ["bad", "bad", "busy", "busy", "good"]
+
+
+def test_after_an_unanswered_query_the_rest_of_the_analysis_fails_with_it() -> None:
+    calls: list[str] = []
+
+    class Once:
+        def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+            calls.append(promql)
+            raise MetricsUnavailable(TIMED_OUT, unanswered=True)
+
+        def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+            calls.append(promql)
+            return 1.0
+
+    shared = measurements.AnalysisQueries(Once())
+    with pytest.raises(MetricsUnavailable) as first:
+        shared.query("a")
+    for ask in (shared.query, shared.scalar):
+        with pytest.raises(MetricsUnavailable) as then:
+            ask("b")
+        assert then.value is not first.value  # its own error, the same words
+        assert (then.value.message, then.value.unanswered) == (TIMED_OUT, True)
+    assert calls == ["a"]
+    # The next analysis asks again.
+    assert measurements.AnalysisQueries(Once()).scalar("b") == 1.0
+
+
+def test_the_campaign_units_are_not_asked_after_a_silent_analysis() -> None:
+    """The units exposed (asked after the gates) stay as they were, without two more timeouts."""
+    sim = _campaign_in_its_cohorts()
+    sim.deps = replace(sim.deps, prometheus=FakeMetrics())
+    sim.tick(5)
+    counted = {k: sim.status.get(k) for k in ("treatedUnits", "holdoutUnits")}
+    source = Silent()
+    sim.deps = replace(sim.deps, prometheus=source)
+    sim.tick(5)
+    assert {k: sim.status.get(k) for k in counted} == counted and source.calls == 1
