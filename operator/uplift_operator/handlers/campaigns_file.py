@@ -16,6 +16,12 @@ it at once. Nothing is read back at the resync.
 
 A task of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
+
+A write the API server refuses (RBAC, quota, a webhook) is retried, backing off, and made
+visible: each pass is counted in ``uplift_operator_reconciles_total{kind="CampaignsFile"}``
+(result ``error`` when refused), a Warning ``CampaignsFileNotWritten`` event on the UpliftModel
+says why, once per new error text rather than at every retry, and a Normal
+``CampaignsFileWritten`` event says when the file is written again.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import deleted
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.render import naming
@@ -33,6 +40,9 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
 
 FILE_KIND = "CampaignsFile"
+#: The events on the UpliftModel when its campaigns file is refused, and written again after.
+NOT_WRITTEN = "CampaignsFileNotWritten"
+WRITTEN_AGAIN = "CampaignsFileWritten"
 #: The label selector of the operator's watch of ConfigMaps, applied by the API server: its own
 #: campaigns files (``render.campaigns.config_map`` labels them), no other ConfigMap.
 CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
@@ -41,7 +51,11 @@ Key = tuple[str, str]  # (namespace, UpliftModel name)
 
 
 class FileNotWrittenError(RuntimeError):
-    """The campaigns file's ConfigMap could not be written (the API server said why)."""
+    """The campaigns file's ConfigMap could not be written (the API server said why: ``cause``)."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @kopf.index(GROUP, VERSION, "campaigns")
@@ -61,6 +75,9 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     owner = Owner(name=str(meta.name), namespace=str(meta.namespace), uid=str(meta.uid))
     loop = asyncio.get_running_loop()
 
+    config_map = naming.campaigns_config_map(owner.name)
+    failing: str | None = None  # the error of the last pass, while the writes are refused
+
     def write() -> None:
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
@@ -71,14 +88,32 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             # what stops the pods treating (a rollback to 0 %, a suspension), and nothing else
             # need change to wake it.
             raise FileNotWrittenError(f"campaigns file of {owner.namespace}/{owner.name} not "
-                                      f"written: {synced.error}")
+                                      f"written: {synced.error}", synced.error)
         if synced.changed:
             logger.info("campaigns file of %s/%s written: campaigns %s, active %s",
                         owner.namespace, owner.name, list(synced.campaigns),
                         list(synced.active))
 
     async def one_pass() -> float | None:
-        await loop.run_in_executor(memo["pass_executor"], write)
+        nonlocal failing
+        with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
+                                       last_pass=False):
+            try:
+                await loop.run_in_executor(memo["pass_executor"], write)
+            except FileNotWrittenError as error:
+                # Said once per cause: the retries (1 s .. 30 s) repeat it in the log only.
+                if error.cause != failing:
+                    kopf.event(body, type="Warning", reason=NOT_WRITTEN,
+                               message=f"campaigns file not written to ConfigMap {config_map}"
+                                       f" (the pods keep its previous content, if any); "
+                                       f"retrying: {error.cause}")
+                failing = error.cause
+                raise
+        if failing is not None:
+            kopf.event(body, type="Normal", reason=WRITTEN_AGAIN,
+                       message=f"campaigns file written to ConfigMap {config_map} again, "
+                               f"after: {failing}")
+            failing = None
         return None  # woken by its Campaigns and its model (handlers.watches)
 
     await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,

@@ -22,7 +22,12 @@ __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "f
 REGISTRY = CollectorRegistry()
 
 RECONCILES = Counter("uplift_operator_reconciles_total",
-                     "Reconcile passes by kind and result (ok, error, conflict, gone).",
+                     "Reconcile passes by kind and result (ok, error, conflict, gone). Kind "
+                     "CampaignsFile counts the passes writing each UpliftModel's <model>-campaigns "
+                     "ConfigMap: result error is a write the API server refused (RBAC, quota, a "
+                     "webhook), so the pods may still treat at an old exposure; it is retried "
+                     "with backoff, and a Warning CampaignsFileNotWritten event on the "
+                     "UpliftModel says why.",
                      ["kind", "result"], registry=REGISTRY)
 RECONCILE_SECONDS = Histogram("uplift_operator_reconcile_duration_seconds",
                               "Time of one reconcile pass.", ["kind"], registry=REGISTRY)
@@ -114,10 +119,13 @@ class PassOutcome:
 
 
 @contextmanager
-def reconciling(kind: str, namespace: str, name: str) -> Iterator[PassOutcome]:
+def reconciling(kind: str, namespace: str, name: str, *,
+                last_pass: bool = True) -> Iterator[PassOutcome]:
     """Count and time one whole pass (decision, status write, events); once it completes,
     record when it began (tests use that to prove a pass ran in a window where nothing was
-    expected to change). A pass that raised (a refused status write too) counts as an error."""
+    expected to change). A pass that raised (a refused status write too) counts as an error.
+    ``last_pass=False``: counted and timed only, no per-resource series (a model's campaigns
+    file: ``uplift_operator_last_pass_timestamp_seconds`` is the UpliftModels' and Campaigns')."""
     began, started = time.time(), time.monotonic()
     outcome = PassOutcome()
     try:
@@ -127,7 +135,7 @@ def reconciling(kind: str, namespace: str, name: str) -> Iterator[PassOutcome]:
         raise
     else:
         RECONCILES.labels(kind, outcome.result).inc()
-        if outcome.result == "ok":
+        if outcome.result == "ok" and last_pass:
             LAST_PASS.labels(kind, namespace, name).set(began)
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
