@@ -108,7 +108,9 @@ UPLIFTMODEL = CrdDefinition(
         _column("Stable", ".status.stableVersion", description="Stable model version"),
         _column("Canary", ".status.canaryVersion", description="Canary model version"),
         _column("Weight", ".status.canaryWeight", "integer", description="Canary traffic %"),
-        _column("Step", ".status.currentStep", "integer", description="Ramp step index"),
+        # 0-based, as status.currentStep: named so, since messages and events say "step 1/3".
+        _column("StepIndex", ".status.currentStep", "integer",
+                description="Ramp step index, from 0 (messages and events count steps from 1)"),
         _AGE,
         _column("Message", ".status.message", priority=1),
     ),
