@@ -294,3 +294,19 @@ def test_the_last_rollback_is_read_from_the_status_history(kind: str) -> None:
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
     observability.forget(kind, "ns", "rb")
     assert _last_rollback(kind, "rb") is None
+
+
+def test_a_resource_has_one_phase_series_and_no_created_series() -> None:
+    """At ten thousand resources /metrics carried 16 series each (a 0 per phase not held, a
+    ``_created`` per counter): 18 MB and 1.4 s of CPU per scrape."""
+    from uplift_operator.api.v1alpha1.common import Phase
+
+    observability.observe_phase("UpliftModel", "ns", "one", Phase.PROGRESSING, False)
+    observability.observe_phase("UpliftModel", "ns", "one", Phase.HEALTHY, False)
+    observability.started("UpliftModel", "ns", "one")
+    samples = [s for metric in observability.REGISTRY.collect() for s in metric.samples
+               if s.labels.get("name") == "one"]
+    assert [(s.labels["phase"], s.value) for s in samples
+            if s.name == "uplift_operator_resource_phase"] == [("Healthy", 1.0)]
+    assert not [s for s in samples if s.name.endswith("_created")]
+    observability.forget("UpliftModel", "ns", "one")
