@@ -28,7 +28,7 @@ __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "f
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 
 RECONCILES = Counter("uplift_operator_reconciles_total",
