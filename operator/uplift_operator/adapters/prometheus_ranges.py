@@ -33,9 +33,14 @@ queries of at most ``longest`` (a day), each within Prometheus's sample limit wh
 range might not be, and keeps their sum.
 
 Memory: one entry per (query, offset, start), each one value per label set, least recently used
-dropped first past ``max_values`` values in total. Thread-safe: the handlers call it from worker
-threads; two threads asking the same piece at once both ask Prometheus, and the entry keeps the
-later cut point.
+dropped first past ``max_size``, counting each entry as 1 plus its values (an answer with no
+series is an entry too: counted as 0 values, those were never dropped). Each entry carries its
+selector's text: measured with ``tracemalloc`` (Python 3.11) over the Campaign collectors' own
+query texts, an entry of one value (most counts are a ``sum``) holds 0.8-1.0 KB, one of no
+series 0.6 KB, each further labelled value 0.3 KB; at the default 200,000 that is at most about
+120 MB (200,000 entries of no series; 100,000 of one value: 86 MB; 2,816 of 70 labelled
+values: 66 MB). Thread-safe: the handlers call it from worker threads; two threads asking the
+same piece at once both ask Prometheus, and the entry keeps the later cut point.
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ class CountSource(Protocol):
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class _Kept:
     """The summed increase of one query from ``start`` to ``until`` (epoch seconds)."""
 
@@ -87,7 +92,7 @@ class PiecewiseIncreases:
 
     def __init__(self, source: CountSource, *, piece: float = 3600.0, settle: float = 300.0,
                  min_range: float = 6 * 3600.0, longest: float = 86400.0,
-                 max_values: int = 200_000, now: Callable[[], float] = clock.time) -> None:
+                 max_size: int = 200_000, now: Callable[[], float] = clock.time) -> None:
         if not 0 < settle <= piece <= min_range <= longest:
             raise ValueError("need 0 < settle <= piece <= min_range <= longest")
         self._source = source
@@ -95,10 +100,10 @@ class PiecewiseIncreases:
         self.settle = settle
         self.min_range = min_range
         self.longest = longest
-        self.max_values = max_values
+        self.max_size = max_size
         self._now = now
         self._kept: OrderedDict[tuple[_Query, int], _Kept] = OrderedDict()
-        self._values = 0
+        self._size = 0  # the entries, plus their values
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -151,7 +156,7 @@ class PiecewiseIncreases:
         with self._lock:
             current = self._kept.get(key)
             if current is None or current.until <= cut:
-                self._values += len(totals) - (len(current.totals) if current else 0)
+                self._size += _size(totals) - (_size(current.totals) if current else 0)
                 self._kept[key] = _Kept(start=kept.start, until=cut, totals=totals)
                 self._kept.move_to_end(key)
                 self._drop_oldest()
@@ -167,9 +172,9 @@ class PiecewiseIncreases:
         return (query, nearest), None
 
     def _drop_oldest(self) -> None:
-        while self._values > self.max_values and len(self._kept) > 1:
+        while self._size > self.max_size and len(self._kept) > 1:
             _, dropped = self._kept.popitem(last=False)
-            self._values -= len(dropped.totals)
+            self._size -= _size(dropped.totals)
 
     def _increase(self, by: str, series: str, start: float, end: float) -> dict[_Labels, float]:
         """``increase`` of ``series`` over [start, end], summed ``by``, evaluated at ``end``."""
@@ -179,3 +184,9 @@ class PiecewiseIncreases:
         rows = self._source.query(f"sum{by} (increase({series}[{milliseconds}ms]))", end)
         return {tuple(sorted(row.labels.items())): row.value for row in rows
                 if math.isfinite(row.value)}
+
+
+def _size(totals: dict[_Labels, float]) -> int:
+    """What an entry counts towards ``max_size``: itself (its key, its selector's text) and its
+    values, so entries of no series are dropped as well."""
+    return 1 + len(totals)
