@@ -339,6 +339,7 @@ def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
 
 class _ExposurePass(steps.StepPass[CampaignStatus]):
     paused_field = "spec.exposure.paused"
+    retry_restarts_paused = False  # a Campaign's retry acts on a rollback only
 
     def __init__(self, spec: CampaignSpec, status: CampaignStatus, observed: Observed,
                  now: dt.datetime) -> None:

@@ -188,6 +188,9 @@ class StepPass(ABC, Generic[S]):
     """
 
     paused_field = "spec paused"  # how messages name the kind's ``paused`` field
+    # Whether a retry request restarts a ramp paused on an inconclusive gate (an UpliftModel's
+    # canary does; a Campaign's retry acts on a rollback only), so messages offer only what works.
+    retry_restarts_paused = True
 
     def __init__(self, ramp: RampSpec, rollback_mode: str, status: S, observed: ObservedBase,
                  now: dt.datetime) -> None:
@@ -469,8 +472,11 @@ class StepPass(ABC, Generic[S]):
             gate, st = pauses[0]
             times = f"{st.inconclusives} time{'' if st.inconclusives == 1 else 's'}"
             limit = against_limit(times, "inconclusiveLimit", gate.inconclusive_limit, True)
-            self.pause_reason = (f"gate {gate.name} inconclusive ({limit}): {st.message}; annotate "
-                                 f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}")
+            ways = (f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}"
+                    if self.retry_restarts_paused
+                    else f"{PROMOTE_ANNOTATION} or {ABORT_ANNOTATION}")
+            self.pause_reason = (f"gate {gate.name} inconclusive ({limit}): {st.message}; "
+                                 f"annotate {ways}")
 
     def step_could_end(self) -> dt.datetime | None:
         start = self.status.step_started_at

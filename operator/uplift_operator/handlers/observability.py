@@ -58,7 +58,8 @@ GATE_VALUE = Gauge("uplift_operator_gate_value",
 GATE_INCONCLUSIVE_PAST_LIMIT = Gauge(
     "uplift_operator_gate_inconclusive_past_limit",
     "1 while the resource's ramp is paused because this gate was Inconclusive past its "
-    "inconclusiveLimit (waiting for a promote, retry or abort), else 0; a ramp held by its "
+    "inconclusiveLimit (waiting for a promote or an abort; an UpliftModel also takes a "
+    "retry), else 0; a ramp held by its "
     "spec's paused field is not.", ["kind", "namespace", "name", "gate"], registry=REGISTRY)
 LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "

@@ -508,3 +508,22 @@ def test_pausing_a_rolled_back_campaign_does_not_restart_it() -> None:
     restarted = exposure.decide(edited, rolled, exposure.Observed(
         model=SERVING, budget_anchor=T0, generation=4), T0 + dt.timedelta(minutes=9))
     assert restarted.status.exposure_percent == SPEC.exposure.steps[0].percent
+
+
+def test_a_campaign_paused_on_an_inconclusive_gate_offers_what_it_takes() -> None:
+    """A Campaign's retry acts on a rollback only: its pause message names promote and abort,
+    not the retry an UpliftModel's offers."""
+    spec = SPEC.model_copy(update={"exposure": SPEC.exposure.model_copy(update={"gates": [
+        CampaignGate.model_validate({"name": "lift", "type": "incrementalConversions",
+                                     "inconclusiveLimit": 1})]})})
+    status = exposure.decide(spec, CampaignStatus(), exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1), T0).status
+    for minute in (6, 12, 18):
+        now = T0 + dt.timedelta(minutes=minute)
+        status = exposure.decide(spec, status, exposure.Observed(
+            model=SERVING, budget_anchor=T0, generation=1, gate_outcomes=[
+                GateOutcome(name="lift", verdict=GateVerdict.INCONCLUSIVE, message="m",
+                            time=now)]), now).status
+    assert status.phase is Phase.PAUSED, status.message
+    assert "annotate uplift.dev/promote or uplift.dev/abort" in status.message
+    assert "retry" not in status.message
