@@ -142,7 +142,10 @@ class FailFast:
 class PrometheusClient:
     """Instant queries against one Prometheus (``url`` is the server root, e.g. ``http://prom:9090``).
 
-    ``fail_fast`` is the URL's process-wide ``FailFast`` unless given."""
+    Each thread asks through a ``requests.Session`` of its own (a Session is not shared across
+    threads), so its queries reuse one kept-alive connection instead of opening one per query:
+    a Campaign's analysis asks 16. ``fail_fast`` is the URL's process-wide ``FailFast`` unless
+    given."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
                  headers: Mapping[str, str] | None = None, basic_auth: BasicAuth | None = None,
@@ -156,6 +159,7 @@ class PrometheusClient:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._auth = (basic_auth.username, basic_auth.password) if basic_auth is not None else None
         self._verify = verify
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.url!r}, timeout={self.timeout})"
@@ -194,8 +198,9 @@ class PrometheusClient:
         slow: MetricsUnavailable | None = None
         started = self.fail_fast.clock()
         try:
-            response = requests.get(url, params=params, headers=self._headers, auth=self._auth,
-                                    timeout=self.timeout, verify=self._verify)
+            response = self._session().get(url, params=params, headers=self._headers,
+                                           auth=self._auth, timeout=self.timeout,
+                                           verify=self._verify)
         except requests.Timeout as exc:
             slow = MetricsUnavailable(f"prometheus at {self.url} did not answer within "
                                       f"{self.timeout:g}s: {exc}", unanswered=True)
@@ -210,6 +215,13 @@ class PrometheusClient:
         finally:
             self.fail_fast.settle(slow)
         return _envelope(response)
+
+    def _session(self) -> requests.Session:
+        """This thread's session."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
 
 def single_value(samples: Sequence[Sample]) -> float | None:
