@@ -5,7 +5,8 @@ Role: the registry I/O for UpliftModel reconciliation and its gates. It reports 
 registry holds (a version's status, its run's metrics, the drift reference JSONs the trainer
 logged as *run* artifacts) and never decides whether that is good enough; ``domain`` does.
 It uses ``requests`` rather than the mlflow client so that every call has an explicit
-timeout and every failure maps onto this module's exceptions:
+timeout and every failure maps onto this module's exceptions (a client keeps one connection
+open per thread that uses it; ``services.run_cache`` keeps the clients and the run reads):
 
 - ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx)
   or refused the credentials (401/403, with the server's text).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from typing import Any
 
 import requests
 import yaml
+from urllib3.exceptions import ProtocolError
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
@@ -146,6 +149,10 @@ class MlflowRegistry:
         if authorization is not None:
             self._headers["Authorization"] = authorization
         self._secrets = credentials.secrets() if credentials is not None else ()
+        # One requests.Session per thread (passes run in a pool; requests does not promise a
+        # Session is thread-safe, psf/requests#2766): each keeps its connection to MLflow
+        # open between calls instead of a new TCP (and TLS) handshake per request.
+        self._local = threading.local()
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -273,12 +280,26 @@ class MlflowRegistry:
             raise RegistryRequestError(f"runs/get for {run_id} answered without a run")
         return run
 
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
     def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
         url = self.tracking_uri + path
         try:
-            return requests.request(method, url, params=params, json=json_body, headers=self._headers,
-                                    timeout=self.timeout, verify=self._verify, stream=stream)
+            try:
+                return self._request(method, url, params, json_body, stream)
+            except requests.ConnectionError as exc:
+                # A kept connection the server closed as it was reused (its keep-alive ran out
+                # just then) is dropped without an answer: a read is asked once more, on a new
+                # connection. Not a refused connection nor a timeout: an MLflow that is down
+                # costs one attempt, as before.
+                if method != "GET" or not (exc.args and isinstance(exc.args[0], ProtocolError)):
+                    raise
+                return self._request(method, url, params, json_body, stream)
         except requests.Timeout as exc:
             raise RegistryUnavailable(self._redact(
                 f"MLflow at {self.tracking_uri} did not answer within {self.timeout:g}s: {exc}")
@@ -287,6 +308,12 @@ class MlflowRegistry:
             # ValueError: requests refuses a header value it cannot send (its message quotes it).
             raise RegistryUnavailable(self._redact(
                 f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
+
+    def _request(self, method: str, url: str, params: Mapping[str, str] | None,
+                 json_body: Mapping[str, str] | None, stream: bool) -> requests.Response:
+        return self._session().request(method, url, params=params, json=json_body,
+                                       headers=self._headers, timeout=self.timeout,
+                                       verify=self._verify, stream=stream)
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None,

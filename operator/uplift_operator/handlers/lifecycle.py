@@ -31,6 +31,8 @@ from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
+from uplift_operator.services.ports import Registry
+from uplift_operator.services.run_cache import RegistryClients
 from uplift_operator.settings import OperatorConfig
 
 PREFIX = "uplift.dev"
@@ -161,14 +163,18 @@ def dependencies(config: OperatorConfig,
     (``objects``) come from memory."""
     cluster = WatchedCluster(KubeCluster(), objects if objects is not None else WatchedObjects([]))
     prometheus = metric_source(config)
+    # One client per registry identity (its connections kept), whose immutable run reads (a
+    # gate's metrics and references) every resource shares.
+    clients = RegistryClients(
+        lambda uri, credentials: MlflowRegistry(uri, credentials=credentials, timeout=5.0))
 
-    def registry_for(ref: ModelReference, credentials: Credentials | None) -> MlflowRegistry:
+    def registry_for(ref: ModelReference, credentials: Credentials | None) -> Registry:
         uri = ref.tracking_uri or config.mlflow_tracking_uri
         if not uri:
             raise ValueError("no MLflow tracking URI: set spec.model.trackingUri, or the "
                              "operator's --mlflow-tracking-uri (env UPLIFT_MLFLOW_TRACKING_URI, "
                              "Helm value mlflow.trackingUri)")
-        return MlflowRegistry(uri, credentials=credentials, timeout=5.0)
+        return clients.get(uri, credentials)
 
     return service.Dependencies(
         cluster=cluster, backend=SeldonV1Backend(), registry_for=registry_for,

@@ -195,6 +195,32 @@ def test_reference_json_artifacts_through_the_proxy(registry: MlflowRegistry, re
         registry.download_artifact_json(registered.run_id, "../other-run/artifacts/x.json")
 
 
+def test_a_client_keeps_its_connection_and_run_reads_are_read_once(
+        mlflow_server: str, registered: Registered) -> None:
+    """The real server keeps the connection open: a thread's reads go over one (they opened one
+    each); and behind ``RegistryClients`` (what the operator wires) a run's reference is
+    downloaded once, later reads answered from memory."""
+    from uplift_operator.services.run_cache import RegistryClients
+
+    registry = MlflowRegistry(mlflow_server, timeout=5.0)
+    for _ in range(3):
+        assert registry.run_metrics(registered.run_id)["auuc"] == 0.118
+        assert registry.download_artifact_json(
+            registered.run_id, "reference/feature_histograms.json") == HISTOGRAMS
+    adapter = registry._session().get_adapter(mlflow_server)
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    pools = adapter.poolmanager.pools
+    opened = [(pools[key].num_connections, pools[key].num_requests)
+              for key in pools.keys()]  # noqa: SIM118 - urllib3's container refuses iteration
+    assert opened == [(1, 9)]  # one pool, one connection: run_metrics 1 request, a download 2
+
+    clients = RegistryClients(lambda uri, credentials: MlflowRegistry(uri, timeout=5.0))
+    reads = [clients.get(mlflow_server, None).download_artifact_json(
+        registered.run_id, "reference/feature_histograms.json") for _ in range(3)]
+    assert reads == [HISTOGRAMS] * 3 and reads[0] is reads[2]
+    assert (clients.reads.reads, clients.reads.hits) == (1, 2)
+
+
 def test_tag_and_alias_writes_are_visible_to_the_client(
         registry: MlflowRegistry, client: MlflowClient, registered: Registered) -> None:
     v1, v2 = registered.versions

@@ -1,0 +1,269 @@
+"""MLflow run reads that never change, read once and shared: a gate's evidence from the registry.
+
+A drift or upliftSanity gate reads a reference artifact of the canary's run, a qini gate the
+run metrics and the bootstrap artifact of both versions' runs. Those runs belong to READY
+versions, and what a run logged before its model was registered (the trainer logs every metric
+and reference first, ``model/trainer.py``) does not change; yet every resource read them again
+at every analysis: 100 Campaigns on one model downloaded one reference 100 times an interval,
+1,000 qini followers made ~6,000 MLflow requests a minute.
+
+``RegistryClients`` is the ``registry_for`` the handlers wire in: one client per registry
+*identity* (tracking URI and the credentials themselves, as a digest: two Secrets holding the
+same credentials are one MLflow user; different ones never share a read), kept so that its
+connections are reused, and wrapped in ``CachingRegistry``, which sends ``run_metrics`` and
+``download_artifact_json`` through the one ``RunReads`` of the process. Everything that can
+change — a version and its status (``resolve``; the resolver caches a READY version's facts
+itself), aliases, tags, signatures, writes — goes to MLflow every time.
+
+``RunReads`` is an LRU bounded by entries and by an estimate of the parsed values' size in
+memory (a reference JSON takes 2-5x its text once parsed: ``_footprint``). A read that fails is
+not kept: the passes that waited on it take its error, the next one reads again; MLflow saying
+the run or artifact does not exist is an answer, kept for ``ABSENT_TTL_SECONDS``. The values
+returned are shared by every caller and must not be changed (the run metrics come back
+read-only; the artifacts are parsed JSON, read and never written by ``services.measurements``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from uplift_operator.adapters.mlflow_registry import Credentials, RegistryNotFound
+from uplift_operator.services.ports import Registry
+
+__all__ = ["ABSENT_TTL_SECONDS", "MAX_BYTES", "MAX_CLIENTS", "MAX_ENTRIES", "CachingRegistry",
+           "RegistryClients", "RunReads", "identity"]
+
+#: Entries kept at most: a run's metrics and each artifact read of it are one entry each (a
+#: run with every gate: 4).
+MAX_ENTRIES = 4096
+#: Estimated bytes the kept values take in memory. The trainer's defaults make ~50 KiB a run
+#: (feature histograms ~18 KiB for 10 features, the bootstrap ~20 KiB, metrics and uplift
+#: distribution ~7 KiB each): ~1,300 runs. A value larger than this is served, not kept.
+MAX_BYTES = 64 * 1024 * 1024
+#: How long MLflow saying a run or an artifact does not exist is believed (see ``RunReads``).
+ABSENT_TTL_SECONDS = 600.0
+#: Registry identities whose clients (and their open connections) are kept.
+MAX_CLIENTS = 32
+
+#: Who reads: (tracking URI, digest of the credentials; empty without).
+Identity = tuple[str, str]
+
+T = TypeVar("T")
+
+
+def identity(tracking_uri: str, credentials: Credentials | None) -> Identity:
+    """The registry identity a read is shared by: the same server asked as the same user. The
+    credentials are kept as a digest of the ``Authorization`` header they make, never as such."""
+    header = credentials.authorization() if credentials is not None else None
+    digest = hashlib.sha256(header.encode()).hexdigest() if header else ""
+    return (tracking_uri.rstrip("/"), digest)
+
+
+@dataclass
+class _Flight:
+    """A read in progress; the passes that ask for the same key meanwhile wait for it."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: BaseException | None = None
+    waiting: int = 0  # passes that took this read's answer rather than reading themselves
+
+
+@dataclass(frozen=True)
+class _Absent:
+    """A definite "not there" (``RegistryNotFound``), kept until ``until`` (a clock reading)."""
+
+    error: BaseException
+    until: float
+
+
+@dataclass
+class RunReads:
+    """The process's immutable run reads, LRU-bounded by entries and estimated bytes,
+    thread-safe; one read per key at a time (the others wait for it).
+
+    A read that fails is not kept. MLflow saying the run or artifact does not exist is an
+    answer, not a failure — a run the trainer logged before qini_bootstrap.json existed will
+    never have it — and is kept for ``absent_ttl`` seconds (0: not kept)."""
+
+    max_entries: int = MAX_ENTRIES
+    max_bytes: int = MAX_BYTES
+    absent_ttl: float = ABSENT_TTL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    reads: int = 0  # reads made (misses), for tests and benchmarks
+    hits: int = 0
+    _entries: OrderedDict[Hashable, tuple[Any, int]] = field(default_factory=OrderedDict)
+    _bytes: int = 0
+    _flights: dict[Hashable, _Flight] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(entries, estimated bytes) kept."""
+        with self._lock:
+            return len(self._entries), self._bytes
+
+    def get(self, key: Hashable, read: Callable[[], T]) -> T:
+        """The value kept for ``key``, else ``read()`` (kept when it returns; what it raises
+        is raised, to the passes that waited on it too, and not kept unless it is
+        ``RegistryNotFound``)."""
+        with self._lock:
+            value, found = self._kept(key)
+            if found:
+                self.hits += 1
+                if isinstance(value, _Absent):
+                    raise _copied(value.error)
+                return value  # type: ignore[no-any-return]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+                self.reads += 1
+            else:
+                flight.waiting += 1
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise _copied(flight.error)
+            return flight.value  # type: ignore[no-any-return]
+        try:
+            value = read()
+            # Kept before the flight lands: a pass asking meanwhile finds one or the other.
+            self._keep(key, value)
+        except RegistryNotFound as error:
+            flight.error = error
+            if self.absent_ttl > 0:
+                self._keep(key, _Absent(error, self.clock() + self.absent_ttl))
+            raise
+        except BaseException as error:
+            flight.error = error
+            raise
+        else:
+            flight.value = value
+            return value
+        finally:
+            self._land(key, flight)
+
+    def _kept(self, key: Hashable) -> tuple[Any, bool]:
+        """(value, whether one is kept) for ``key``, marked as just used; under the lock."""
+        kept = self._entries.get(key)
+        if kept is None:
+            return None, False
+        if isinstance(kept[0], _Absent) and kept[0].until <= self.clock():
+            self._bytes -= self._entries.pop(key)[1]
+            return None, False
+        self._entries.move_to_end(key)
+        return kept[0], True
+
+    def _land(self, key: Hashable, flight: _Flight) -> None:
+        with self._lock:
+            del self._flights[key]
+        flight.done.set()
+
+    def _keep(self, key: Hashable, value: Any) -> None:
+        size = _footprint(str(value.error) if isinstance(value, _Absent) else value)
+        if size > self.max_bytes or self.max_entries <= 0:
+            return  # served, not kept: it would push out everything else
+        with self._lock:
+            replaced = self._entries.pop(key, None)
+            self._bytes += size - (replaced[1] if replaced else 0)
+            self._entries[key] = (value, size)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+
+class CachingRegistry:
+    """A registry client whose immutable run reads go through ``reads`` under ``who`` (the
+    ``identity`` it asks as); every other call goes to ``registry``."""
+
+    def __init__(self, registry: Registry, who: Identity, reads: RunReads) -> None:
+        self.registry = registry
+        self.who = who
+        self.reads = reads
+
+    def __repr__(self) -> str:
+        return f"CachingRegistry({self.registry!r})"
+
+    def run_metrics(self, run_id: str) -> Mapping[str, float]:
+        return self.reads.get((self.who, run_id, "metrics", ""),
+                              lambda: MappingProxyType(dict(self.registry.run_metrics(run_id))))
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        return self.reads.get((self.who, run_id, "artifact", path),
+                              lambda: self.registry.download_artifact_json(run_id, path))
+
+    # -- what may change: MLflow every time ----------------------------------------------------
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        return self.registry.resolve(name, version=version, alias=alias)
+
+    def run_tags(self, run_id: str) -> Mapping[str, str]:
+        return self.registry.run_tags(run_id)
+
+    def model_signature(self, name: str, version: str) -> Mapping[str, Any] | None:
+        return self.registry.model_signature(name, version)
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self.registry.set_version_tag(name, version, key, value)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.registry.set_alias(name, alias, version)
+
+
+@dataclass
+class RegistryClients:
+    """One client per registry identity (built by ``build``, kept for its connections: the
+    ``MAX_CLIENTS`` most recently used), each reading runs through the shared ``reads``."""
+
+    build: Callable[[str, Credentials | None], Registry]
+    reads: RunReads = field(default_factory=RunReads)
+    max_clients: int = MAX_CLIENTS
+    _clients: OrderedDict[Identity, CachingRegistry] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, tracking_uri: str, credentials: Credentials | None) -> Registry:
+        who = identity(tracking_uri, credentials)
+        with self._lock:
+            client = self._clients.get(who)
+            if client is None:
+                client = CachingRegistry(self.build(tracking_uri, credentials), who, self.reads)
+                self._clients[who] = client
+                while len(self._clients) > self.max_clients:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(who)
+            return client
+
+
+def _copied(error: BaseException) -> BaseException:
+    """``error`` for another waiting thread to raise (one exception object raised in several
+    threads at once would share, and grow, one traceback)."""
+    try:
+        return copy.copy(error).with_traceback(None)
+    except Exception:  # an exception that cannot be copied: raise it as it is
+        return error
+
+
+def _footprint(value: object) -> int:
+    """Roughly the bytes a parsed JSON value takes (``sys.getsizeof`` of every object in it;
+    small ints and repeated keys counted each time they occur: an overestimate)."""
+    total, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        total += sys.getsizeof(item)
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return total

@@ -1,0 +1,288 @@
+"""services.run_cache: a READY version's run metrics and reference artifacts are read from MLflow
+once per registry identity, whatever number of resources analyse them, and only they are.
+
+Before it, every resource read them at every analysis: 100 Campaigns with a drift gate on one
+model downloaded one reference 100 times a round, a qini follower made 2 ``run_metrics`` calls
+and 2 artifact downloads (6 HTTP requests) per analysis (/tmp/review-scale: the review's
+``gate_reference_reads.py`` and ``qini_reads.py``, which these tests follow)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tests.unit.services import test_campaign as tc
+from tests.unit.services import test_upliftmodel as tu
+from tests.unit.services.fakes import FakeRegistry
+
+from uplift_operator.adapters.mlflow_registry import (
+    Credentials,
+    RegistryNotFound,
+    RegistryUnavailable,
+)
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.services import campaign, upliftmodel
+from uplift_operator.services.measurements import REFERENCE_QINI_BOOTSTRAP
+from uplift_operator.services.ports import Registry
+from uplift_operator.services.run_cache import RegistryClients, RunReads
+
+URI = "http://mlflow.test"
+
+
+@dataclass
+class CountingRegistry(FakeRegistry):
+    """A fake MLflow that counts each read by (method, argument)."""
+
+    asked: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def run_metrics(self, run_id: str) -> Any:
+        self.asked["run_metrics", run_id] += 1
+        return super().run_metrics(run_id)
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        self.asked["artifact", f"{run_id}/{path}"] += 1
+        return super().download_artifact_json(run_id, path)
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        self.asked["resolve", f"{name}/{version or ''}/{alias or ''}"] += 1
+        return super().resolve(name, version=version, alias=alias)
+
+    def run_tags(self, run_id: str) -> Any:
+        self.asked["run_tags", run_id] += 1
+        return super().run_tags(run_id)
+
+    def model_signature(self, name: str, version: str) -> Any:
+        self.asked["model_signature", f"{name}/{version}"] += 1
+        return super().model_signature(name, version)
+
+
+def wired(clients: RegistryClients) -> Any:
+    """``registry_for`` as handlers/lifecycle.py wires it."""
+    def registry_for(ref: ModelReference, credentials: Credentials | None) -> Registry:
+        return clients.get(ref.tracking_uri or URI, credentials)
+    return registry_for
+
+
+# -- N resources, one run ------------------------------------------------------------------------
+
+def test_campaigns_drift_gates_on_one_model_download_its_reference_once() -> None:
+    sim = tc.DriftSim(tc.UNDRIFTED)
+    fake = sim.registry
+    assert sim.deps.models is not None
+    sim.deps.models.registry_for = wired(RegistryClients(lambda uri, credentials: fake))
+    bodies = []
+    for i in range(100):
+        body = copy.deepcopy(sim.body)
+        body["metadata"]["name"] = f"c-{i:03d}"
+        bodies.append(body)
+    now = sim.now
+    for _ in range(3):  # the review's rounds: 100 downloads each
+        for body in bodies:
+            body["status"] = campaign.reconcile(copy.deepcopy(body), sim.deps, now).status
+        now += dt.timedelta(minutes=5)
+    assert fake.artifact_runs == ["run-3"], "one download of the served version's reference"
+    verdicts = {g["verdict"] for b in bodies for g in b["status"]["gates"] if g["name"] == "drift"}
+    assert verdicts == {"Pass"}  # every Campaign judged on it
+
+
+def qini_followers(n: int, registry_for: Any) -> tuple[CountingRegistry, list[dict[str, Any]]]:
+    """``n`` UpliftModels with one qini gate following one alias, three analyses into the canary
+    of version 2 (the review's qini_reads.py); both runs have the trainer's bootstrap."""
+    sim = tu.Sim()
+    sim.registry = fake = CountingRegistry()
+    for version in ("1", "2", "3"):
+        fake.add(tu.REGISTERED, version)
+    fake.aliases[(tu.REGISTERED, "champion")] = "1"
+    sim.deps.registry_for = registry_for(fake)
+    sim.body["spec"]["rollout"]["gates"] = [{"name": "qini", "type": "qini"}]
+    for version in ("1", "2"):
+        fake.metrics[f"run-{version}"] = {"qini.email": 0.05, "qini_lower.email": 0.04,
+                                          "qini_upper.email": 0.06, "n_test.email": 5000}
+        fake.artifacts[(f"run-{version}", REFERENCE_QINI_BOOTSTRAP)] = {
+            "evaluationSet": f"set-{version}",
+            "treatments": {"email": {"estimate": 0.05, "replicates": [0.05] * 200}}}
+    sim.tick()
+    sim.tick(1)
+    fake.aliases[(tu.REGISTERED, "champion")] = "2"
+    sim.tick(30)
+    sim.tick(1)
+    assert sim.status["canaryVersion"] == "2"
+    bodies = []
+    for i in range(n):
+        body = copy.deepcopy(sim.body)
+        body["metadata"]["name"], body["metadata"]["uid"] = f"um-{i:03d}", f"u{i}"
+        bodies.append(body)
+    now = sim.now
+    for _ in range(3):
+        now += dt.timedelta(seconds=61)
+        for body in bodies:
+            body["status"] = upliftmodel.reconcile(copy.deepcopy(body), sim.deps, now).status
+    return fake, bodies
+
+
+def test_qini_followers_read_each_runs_metrics_and_bootstrap_once() -> None:
+    fake, bodies = qini_followers(
+        50, lambda fake: wired(RegistryClients(lambda uri, credentials: fake)))
+    runs = {k: n for k, n in fake.asked.items() if k[0] in ("run_metrics", "artifact")}
+    assert runs == {("run_metrics", "run-1"): 1, ("run_metrics", "run-2"): 1,
+                    ("artifact", f"run-1/{REFERENCE_QINI_BOOTSTRAP}"): 1,
+                    ("artifact", f"run-2/{REFERENCE_QINI_BOOTSTRAP}"): 1}
+    # The same answers as reading MLflow every time (which made 200 + 200 reads a round).
+    uncached, reference = qini_followers(50, lambda fake: lambda ref, credentials: fake)
+    assert uncached.asked["run_metrics", "run-2"] >= 150
+    assert [b["status"] for b in bodies] == [b["status"] for b in reference]
+    gates = [g for b in bodies for g in b["status"]["gates"]]
+    assert gates and all(g["name"] == "qini" and g["value"] == 0.05 for g in gates)
+
+
+# -- what is kept, and for whom ------------------------------------------------------------------
+
+def test_a_failed_read_is_not_kept_and_the_next_one_asks_again() -> None:
+    fake = CountingRegistry(metrics={"run-1": {"qini.email": 0.05}})
+    client = RegistryClients(lambda uri, credentials: fake).get(URI, None)
+    fake.down = True
+    for _ in range(2):
+        with pytest.raises(RegistryUnavailable):
+            client.run_metrics("run-1")
+    fake.down = False
+    assert client.run_metrics("run-1") == {"qini.email": 0.05}
+    assert client.run_metrics("run-1") == {"qini.email": 0.05}
+    assert fake.asked["run_metrics", "run-1"] == 3  # two failures, one read, then kept
+
+
+def test_a_missing_artifact_is_an_answer_kept_for_a_while() -> None:
+    """A run logged before the trainer wrote qini_bootstrap.json never has it: MLflow's "not
+    found" is believed for ``absent_ttl``, then asked again."""
+    clock = [0.0]
+    fake = CountingRegistry()
+    clients = RegistryClients(lambda uri, credentials: fake,
+                              reads=RunReads(absent_ttl=600, clock=lambda: clock[0]))
+    client = clients.get(URI, None)
+    for _ in range(3):
+        with pytest.raises(RegistryNotFound, match="not found"):
+            client.download_artifact_json("run-1", REFERENCE_QINI_BOOTSTRAP)
+    assert fake.asked["artifact", f"run-1/{REFERENCE_QINI_BOOTSTRAP}"] == 1
+    clock[0] = 600.0
+    fake.artifacts[("run-1", REFERENCE_QINI_BOOTSTRAP)] = {"treatments": {}}
+    assert client.download_artifact_json("run-1", REFERENCE_QINI_BOOTSTRAP) == {"treatments": {}}
+    assert fake.asked["artifact", f"run-1/{REFERENCE_QINI_BOOTSTRAP}"] == 2
+
+
+def test_identities_never_share_a_read() -> None:
+    """A read is shared by the same server asked as the same user only: another Secret's
+    credentials, none, or another server read for themselves."""
+    built: dict[tuple[str, str | None], CountingRegistry] = {}
+
+    def build(uri: str, credentials: Credentials | None) -> Registry:
+        who = credentials.authorization() if credentials else None
+        fake = CountingRegistry(metrics={"run-1": {"seen_by": float(len(built))}})
+        built[uri, who] = fake
+        return fake
+
+    clients = RegistryClients(build)
+    askers = [(URI, None), (URI, Credentials.bearer("team-a")), (URI, Credentials.bearer("team-b")),
+              (URI, Credentials.basic("team-a", "pw")), ("http://other.test", None)]
+    answers = [clients.get(uri, credentials).run_metrics("run-1")["seen_by"]
+               for uri, credentials in askers]
+    assert answers == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert all(fake.asked["run_metrics", "run-1"] == 1 for fake in built.values())
+    # Equal credentials (another Secret, or the same one read again) are the same user.
+    same = clients.get(URI + "/", Credentials.bearer("team-a"))
+    assert same is clients.get(URI, Credentials.bearer("team-a"))
+    assert same.run_metrics("run-1")["seen_by"] == 1.0 and len(built) == 5
+
+
+def test_what_may_change_is_asked_every_time() -> None:
+    """Versions (their status, tags and aliases), run tags and signatures go to MLflow; so do
+    the writes."""
+    fake = CountingRegistry()
+    fake.add("m", "1")
+    fake.aliases[("m", "champion")] = "1"
+    client = RegistryClients(lambda uri, credentials: fake).get(URI, None)
+    for _ in range(2):
+        client.resolve("m", alias="champion")
+        client.resolve("m", version="1")
+        client.run_tags("run-1")
+        client.model_signature("m", "1")
+    client.set_version_tag("m", "1", "k", "v")
+    client.set_alias("m", "stable", "1")
+    assert fake.asked == Counter({("resolve", "m//champion"): 2, ("resolve", "m/1/"): 2,
+                                  ("run_tags", "run-1"): 2, ("model_signature", "m/1"): 2})
+    assert fake.tags[("m", "1", "k")] == "v" and fake.aliases[("m", "stable")] == "1"
+
+
+def test_kept_metrics_cannot_be_changed_by_a_caller() -> None:
+    fake = CountingRegistry(metrics={"run-1": {"qini.email": 0.05}})
+    metrics: Any = RegistryClients(lambda uri, credentials: fake).get(URI, None).run_metrics("run-1")
+    with pytest.raises(TypeError):
+        metrics["qini.email"] = 1.0
+
+
+def test_passes_asking_at_once_wait_for_one_read_and_share_its_error() -> None:
+    reads = RunReads()
+    release, started = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow(fails: bool) -> Any:
+        def read() -> Any:
+            calls.append(1)
+            started.set()
+            release.wait(5)
+            if fails:
+                raise RegistryUnavailable("MLflow did not answer")
+            return {"v": 1}
+        return read
+
+    for fails in (True, False):
+        calls.clear()
+        started.clear()
+        release.clear()
+        got: list[Any] = []
+
+        def ask(fails: bool = fails, got: list[Any] = got) -> None:
+            try:
+                got.append(reads.get("key", slow(fails)))
+            except RegistryUnavailable as error:
+                got.append(error)
+
+        leader = threading.Thread(target=ask)
+        leader.start()
+        assert started.wait(5)
+        waiters = [threading.Thread(target=ask) for _ in range(7)]
+        for thread in waiters:
+            thread.start()
+        deadline = time.monotonic() + 5
+        while reads._flights["key"].waiting < 7 and time.monotonic() < deadline:
+            time.sleep(0.001)  # every waiter joined the read in flight
+        release.set()
+        for thread in (leader, *waiters):
+            thread.join(5)
+        assert len(calls) == 1 and len(got) == 8
+        if fails:
+            assert all(isinstance(g, RegistryUnavailable) for g in got)
+            assert reads.size == (0, 0)  # the failure is not kept
+        else:
+            assert all(g == {"v": 1} for g in got)
+            assert reads.size[0] == 1
+
+
+def test_bounded_by_entries_and_by_bytes_least_recently_used_first() -> None:
+    reads = RunReads(max_entries=3, max_bytes=10_000)
+    for key in ("a", "b", "c"):
+        reads.get(key, lambda: [0.5] * 10)
+    reads.get("a", lambda: pytest.fail("kept"))  # a: used last
+    reads.get("d", lambda: [0.5] * 10)
+    assert set(reads._entries) == {"c", "a", "d"}  # b, least recently used, is dropped
+    assert reads.get("big", lambda: [0.5] * 400) == [0.5] * 400  # ~13 KB: served, not kept
+    assert "big" not in reads._entries
+    reads.get("large", lambda: [0.5] * 250)  # ~8 KB
+    assert list(reads._entries) == ["a", "d", "large"]  # c: over the entries
+    reads.get("larger", lambda: [0.5] * 300)  # ~9.7 KB: what no longer fits goes
+    assert list(reads._entries) == ["larger"]
+    assert reads.size == (1, reads._entries["larger"][1]) and reads.size[1] <= 10_000
