@@ -15,6 +15,11 @@ every replica of every predictor so any of them accepts reports for ids another 
 operator creates that Secret before it applies the graph, so the reference is not optional: a
 pod never starts signing with a key of its own that the other replicas would refuse.
 
+With ``RuntimeSettings.report_token`` (the UpliftModel's ``spec.serving.reportCredentials``) the
+runtime takes ``UPLIFT_REPORT_TOKEN`` from that Secret and key and requires it as a bearer token
+on its report endpoints. The operator renders the reference only once it has found the Secret
+and key (``services.upliftmodel``), so a pod never waits on a Secret that is not there.
+
 A stopping runtime pod first runs ``DRAIN_HOOK`` (preStop): the cohort counts the replica holds
 until attribution windows close are counted at once and left ``RuntimeSettings.
 drain_wait_seconds`` (``UPLIFT_DRAIN_WAIT_SECONDS``; the operator's Prometheus scrape interval
@@ -40,8 +45,9 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "METRICS_DIR", "SHUTDOWN_SECONDS",
-           "SeldonV1Backend", "deployment_names", "grace_period_seconds", "runtime_env"]
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "METRICS_DIR", "REPORT_TOKEN_ENV",
+           "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
+           "runtime_env"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -51,6 +57,9 @@ SHUTDOWN_SECONDS = 30
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
 TMP_VOLUME = "tmp"
+#: The runtime's report token (``runtime.config.REPORT_TOKEN_ENV``; not imported: the render
+#: layer loads no runtime).
+REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 
 #: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
 #: admits them): the image's own non-root user (uid 10001), no privilege escalation, no
@@ -168,6 +177,18 @@ class SeldonV1Backend:
                             message=f"SeldonDeployment {state or 'has no status yet'}",
                             weights=weights, serving_versions=serving)
 
+    def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
+        """The report token reference (Secret name, key) the graph gives its runtime containers
+        as rendered (every predictor gets the same; the first one's is read), None without."""
+        predictors = ((child or {}).get("spec") or {}).get("predictors") or [{}]
+        components = predictors[0].get("componentSpecs") or [{}]
+        containers = ((components[0] or {}).get("spec") or {}).get("containers") or [{}]
+        for env in containers[0].get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if env.get("name") == REPORT_TOKEN_ENV and ref.get("name") and ref.get("key"):
+                return str(ref["name"]), str(ref["key"])
+        return None
+
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
@@ -178,6 +199,10 @@ class SeldonV1Backend:
             for name, secret, key in runtime.credential_env] + [
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
+        if runtime.report_token is not None:
+            secret, key = runtime.report_token
+            env.append({"name": REPORT_TOKEN_ENV,
+                        "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,

@@ -32,6 +32,9 @@ class RuntimeSettings:
     resources: Mapping[str, Any] = field(default_factory=dict)
     # (environment variable, Secret name, key): MLflow credentials for the runtime's loader.
     credential_env: tuple[tuple[str, str, str], ...] = ()
+    #: (Secret name, key) of the token report senders present (``UPLIFT_REPORT_TOKEN``); None:
+    #: the report endpoints are open to whoever reaches the pods.
+    report_token: tuple[str, str] | None = None
     service_account_name: str | None = None
     #: How long a stopping replica waits, after counting what it holds pending, for a scrape.
     drain_wait_seconds: int = 35
@@ -63,4 +66,9 @@ class ServingBackend(Protocol):
         ...
 
     def observe(self, child: Mapping[str, Any] | None, split: TrafficSplit) -> ServingState:
+        ...
+
+    def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
+        """The report token reference (Secret name, key) the rendered ``child`` carries: what
+        an invalid spec's pass keeps rendering rather than a reference it could not check."""
         ...

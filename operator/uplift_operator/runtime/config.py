@@ -13,9 +13,10 @@ the default; 0), ``budget`` (cap on one request's summed cost; none), ``unit_cac
 ``max_outcome_value`` (1e6 per outcome), ``max_body_bytes`` (1 MiB per report body) and
 ``dedup_size`` (100000 recently counted reports per kind).
 
-The decision key (``UPLIFT_DECISION_KEY``, or a file named by ``UPLIFT_DECISION_KEY_FILE``) is
-read from the environment only, never from ``parameters.extra`` (a secret has no place in a
-settings file); see :func:`decision_key`.
+The decision key (``UPLIFT_DECISION_KEY``, or a file named by ``UPLIFT_DECISION_KEY_FILE``) and
+the report token (``UPLIFT_REPORT_TOKEN``) are read from the environment only, never from
+``parameters.extra`` (a secret has no place in a settings file); see :func:`decision_key` and
+:func:`report_token`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ _COUNTS = ("unit_cache_size", "max_rows", "max_body_bytes", "dedup_size")
 _BOUNDS = ("max_abs_value", "max_outcome_value")
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 DECISION_KEY_FILE_ENV = "UPLIFT_DECISION_KEY_FILE"
+REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
+REPORT_TOKEN_MIN_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -154,6 +157,26 @@ class RuntimeConfig:
             raise ConfigError(f"{source}: the decision key must have at least 16 bytes, has "
                               f"{len(key)}")
         return key
+
+    @staticmethod
+    def report_token(env: Mapping[str, str]) -> bytes | None:
+        """The bearer token report senders must present (``UPLIFT_REPORT_TOKEN``); ``None``
+        when unset or empty: the report endpoints then answer anyone who reaches them.
+
+        Surrounding whitespace is dropped; what is left must be at least 16 printable ASCII
+        characters (it travels in an HTTP header; a shorter one is guessed online).
+        """
+        raw = env.get(REPORT_TOKEN_ENV)
+        if not raw:
+            return None
+        token = raw.strip()
+        if not token.isascii() or not token.isprintable() or " " in token:
+            raise ConfigError(f"{REPORT_TOKEN_ENV}: the report token must be printable ASCII "
+                              "without spaces")
+        if len(token) < REPORT_TOKEN_MIN_LENGTH:
+            raise ConfigError(f"{REPORT_TOKEN_ENV}: the report token must have at least "
+                              f"{REPORT_TOKEN_MIN_LENGTH} characters, has {len(token)}")
+        return token.encode()
 
     def cost_vector(self, treatment_keys: Sequence[str],
                     names: Sequence[str] = ()) -> npt.NDArray[np.float64]:

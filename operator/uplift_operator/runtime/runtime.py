@@ -11,6 +11,10 @@ or a local path (relative to the settings file). Server settings must have
 ``parallel_workers: 0`` (``MLSERVER_PARALLEL_WORKERS=0``): decisions, reports and metrics then
 share one process. Request/response formats, endpoints and metrics: ``docs/runtime.md``.
 
+Reports: with ``UPLIFT_REPORT_TOKEN`` set, ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes``
+answer only requests with ``Authorization: Bearer <that token>`` (401 otherwise); inference stays
+open (Seldon's executor calls it).
+
 Campaigns: with ``UPLIFT_CAMPAIGNS_FILE`` set, a background task polls that file once a second
 (``reloading.FileWatch``) and applies each new version without a restart; a request names its
 campaign in ``parameters.campaign``.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import math
@@ -51,7 +56,12 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureError, FeatureErrorReason
 from uplift_operator.runtime import campaigns, events
 from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
-from uplift_operator.runtime.config import DECISION_KEY_ENV, ConfigError, RuntimeConfig
+from uplift_operator.runtime.config import (
+    DECISION_KEY_ENV,
+    REPORT_TOKEN_ENV,
+    ConfigError,
+    RuntimeConfig,
+)
 from uplift_operator.runtime.drain import DRAIN_PATH
 from uplift_operator.runtime.engine import (
     CAMPAIGN_ARMS,
@@ -80,6 +90,7 @@ CAMPAIGNS_FILE_ENV = "UPLIFT_CAMPAIGNS_FILE"
 CAMPAIGNS_POLL_SECONDS = 1.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
+REPORT_ENDPOINTS = ("deliveries", "outcomes")
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
               "INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1),
@@ -283,6 +294,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         extra = dict(params.extra or {}) if params is not None else {}
         try:
             config = RuntimeConfig.from_sources(extra, os.environ)
+            self._report_token = RuntimeConfig.report_token(os.environ)
         except ConfigError as exc:
             raise UpliftError(f"runtime configuration: {exc}", 500) from None
         uri = await get_model_uri(self.settings)
@@ -304,6 +316,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
                  list(model.treatment_keys))
+        if self._report_token is None:
+            log.warning("no %s: the report endpoints answer whoever reaches this server; "
+                        "restrict who does (a NetworkPolicy) or set a report token",
+                        REPORT_TOKEN_ENV)
         return True
 
     @staticmethod
@@ -342,6 +358,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
+        if self._report_token is not None:  # a sender without the token shows from its first
+            for endpoint in REPORT_ENDPOINTS:
+                m.errors.labels(**base, endpoint=endpoint, reason="unauthorized")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)
@@ -635,6 +654,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         return InferenceResponse(model_name=self.name, model_version=self._engine.version,
                                  parameters=parameters, outputs=outputs)
 
+    def _authorize(self, request: Request, endpoint: str) -> None:
+        """Refuse (401) a report without the report token, when one is configured; compared in
+        constant time. Checked before the body is read: an unauthenticated body costs nothing."""
+        token = self._report_token
+        if token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint} requires "
+                               "'Authorization: Bearer <report token>' (the UpliftModel's "
+                               "spec.serving.reportCredentials)", 401)
+        if not hmac.compare_digest(given.strip().encode(), token):
+            raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint}: the Bearer "
+                               "token is not this model's report token", 401)
+
     async def _read_json(self, request: Request, endpoint: str) -> Any:
         """The body as JSON: at most ``max_body_bytes`` (after gzip), standard JSON only."""
         limit = self._engine.config.max_body_bytes
@@ -692,6 +726,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         """Count delivery results: ``{"deliveries": [{"decision_id", "status"}]}``."""
 
         async def handle() -> dict[str, Any]:
+            self._authorize(request, "deliveries")
             engine = self._engine
             body = await self._read_json(request, "deliveries")
             try:
@@ -730,6 +765,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         """Count outcomes: ``{"outcomes": [{"decision_id"|"unit_id", "converted", "value"}]}``."""
 
         async def handle() -> dict[str, Any]:
+            self._authorize(request, "outcomes")
             engine = self._engine
             body = await self._read_json(request, "outcomes")
             try:

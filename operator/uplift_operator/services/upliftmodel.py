@@ -5,8 +5,9 @@
    shared invalid-spec path (``services.common``) and changes nothing that serves;
 2. ``_resolve``: the version the spec means (``services.resolution``, MLflow, with the
    credentials Secret the spec names, checked first), and whether the spec fits it (the
-   version's signature and treatments); a misfit takes the invalid-spec path too, so a bad new
-   spec or version never takes down the stable one;
+   version's signature and treatments), and the report token Secret the serving spec names
+   (``_report_token``); a misfit takes the invalid-spec path too, so a bad new spec or version
+   never takes down the stable one;
 3. ``_observe``: the serving graph read back (``render`` backend's ``observe``);
 4. ``_measure``: when an analysis is due, every gate measured (``services.measurements``) and
    judged (``domain.gates``); with MLflow unreachable, held Inconclusive instead;
@@ -139,7 +140,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if spec is None or problems:
         return _invalid(body, spec, current, owner, problems, deps, now)
     registry, resolution, problems = _resolve(spec, owner, deps, now)
-    if problems:  # the credentials Secret or the resolved version does not fit the spec,
+    report_token, report_problems = _report_token(spec, owner.namespace, deps)
+    problems = [*problems, *report_problems]
+    if problems:  # a credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at again
         held = _invalid(body, spec, current, owner, problems, deps, now)
         return replace(held, requeue_after=min(held.requeue_after or UNRESOLVED_RETRY_SECONDS,
@@ -160,7 +163,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         generation=generation, split_as_status=split_as_status, ready_versions=ready), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"))
+                         decided_on=meta.get("resourceVersion"), report_token=report_token)
     except _ChildMovedError:
         return _behind(body)
     stable = decision.status.stable_version
@@ -228,9 +231,14 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         canary_ready=current.canary_version in ready if current.canary_version else False,
         requests=requests, generation=generation, split_as_status=split_as_status,
         ready_versions=ready), now)
+    # The report token as the graph has it unless the spec's checks out: a Secret that is not
+    # there would hold every new pod, the stable's included, in CreateContainerConfigError.
+    report_token, report_problems = _report_token(spec, owner.namespace, deps)
+    if report_problems:
+        report_token = deps.backend.report_token(child)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"))
+                         decided_on=meta.get("resourceVersion"), report_token=report_token)
     except _ChildMovedError:
         return _behind(body)
     decided = decision.status.model_copy(update={"conditions": status_logic.serving_applied(
@@ -506,17 +514,19 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
            spec: UpliftModelSpec, owner: Owner, deps: Dependencies, now: dt.datetime, *,
-           decided_on: str | None) -> status_logic.Applied | None:
+           decided_on: str | None,
+           report_token: tuple[str, str] | None) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
-    its decision-key Secret first (the pods cannot start without it). The graph is stamped with
+    its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
+    report token reference to render, one the pass found (``_report_token``). The graph is stamped with
     the UpliftModel resourceVersion it was decided on (``DECIDED_ON``), and applied only over
     the version of it this pass read (the apply's resourceVersion precondition): a pass that
     read an older graph than is there raises ``_ChildMovedError`` and decides again."""
     if traffic is None:
         return None
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
-    manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name),
-                                   traffic)
+    manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
+                                                   report_token), traffic)
     unchanged = child is not None and _contains(child.get("spec") or {}, manifest["spec"])
     unreported = child is not None and not (child.get("status") or {}).get("state")
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
@@ -635,8 +645,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     return outcomes
 
 
-def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
-             name: str) -> RuntimeSettings:
+def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: str,
+             report_token: tuple[str, str] | None = None) -> RuntimeSettings:
     credentials = spec.model.credentials
     credential_env: list[tuple[str, str, str]] = []
     if credentials is not None:
@@ -657,7 +667,61 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str,
         treatments=tuple(t.name for t in spec.treatments), resources=resources,
         credential_env=tuple(credential_env),
         service_account_name=spec.serving.service_account_name,
-        drain_wait_seconds=deps.runtime_drain_wait)
+        drain_wait_seconds=deps.runtime_drain_wait, report_token=report_token)
+
+
+#: The shortest report token the serving pods accept (``runtime.config``): a bearer token is
+#: guessed online otherwise.
+REPORT_TOKEN_MIN_LENGTH = 16
+
+
+def _report_token(spec: UpliftModelSpec, namespace: str,
+                  deps: Dependencies) -> tuple[tuple[str, str] | None, list[str]]:
+    """The report token reference to render (``spec.serving.reportCredentials``: Secret name,
+    key) once the Secret is found with a usable token under the key, else the problems, each
+    naming the Secret and key, never the value. A Secret that is missing or unreadable is a
+    problem too (InvalidSpec): rendered, it would hold every new serving pod, the stable's
+    included, until it appears. Read through the credentials cache (``CREDENTIALS_TTL_SECONDS``);
+    a problem is not kept, so a fixed Secret is seen at the next retry."""
+    ref = spec.serving.report_credentials
+    if ref is None:
+        return None, []
+    field_ = "spec.serving.reportCredentials"
+    read = (namespace, ref.name, (ref.key,))
+    values = deps.credential_reads.get(read)
+    if values is None:
+        try:
+            values = deps.cluster.secret_values(namespace, ref.name, [ref.key])
+        except KubeError as error:
+            if error.status == 404:
+                return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
+                              f"{namespace!r}"]
+            return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"]
+        problems = _report_token_problems(f"{field_}: Secret {ref.name!r} key {ref.key!r}",
+                                          values.get(ref.key))
+        if problems:
+            return None, problems
+        deps.credential_reads.put(read, values)
+    return (ref.name, ref.key), []
+
+
+def _report_token_problems(where: str, raw: bytes | None) -> list[str]:
+    """What makes ``raw`` unusable as a report token: absent, not printable ASCII (it travels
+    in an HTTP header), whitespace around it (refused rather than stripped, as for the MLflow
+    credentials: senders and the runtime read one value), shorter than the runtime accepts."""
+    if raw is None:
+        return [f"{where} does not exist in the Secret"]
+    if raw != raw.strip():
+        return [f"{where} has whitespace or a trailing newline around the value (as `echo … | "
+                "base64` writes); recreate it without (`echo -n …`, or `kubectl create secret "
+                "generic --from-literal`)"]
+    if not all(0x21 <= b <= 0x7E for b in raw):
+        return [f"{where} holds characters other than printable ASCII (a bearer token travels "
+                "in an HTTP header)"]
+    if len(raw) < REPORT_TOKEN_MIN_LENGTH:
+        return [f"{where} holds {len(raw)} characters; a report token needs at least "
+                f"{REPORT_TOKEN_MIN_LENGTH}"]
+    return []
 
 
 def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from uplift_operator.render import campaigns, decision_key
+from uplift_operator.render import campaigns, decision_key, seldon
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
@@ -33,6 +33,9 @@ CASES = {
                            "resources": {"requests": {"cpu": "500m"}, "limits": {"memory": "1Gi"}},
                            "service_account_name": "uplift-serving"}),
         TrafficSplit("3", "4", 100)),
+    "canary-with-report-token": (
+        RuntimeSettings(**{**RUNTIME.__dict__, "report_token": ("report-senders", "token")}),
+        TrafficSplit("3", "4", 25)),
 }
 
 
@@ -196,3 +199,25 @@ def test_the_drain_waits_defaults_agree() -> None:
     assert drain.DEFAULT_WAIT_SECONDS == RuntimeSettings.drain_wait_seconds \
         == Dependencies.runtime_drain_wait \
         == OperatorConfig.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK
+
+
+def test_the_report_token_comes_from_the_named_secret_on_every_predictor() -> None:
+    """spec.serving.reportCredentials → UPLIFT_REPORT_TOKEN by secretKeyRef on the stable and
+    the canary alike (a report reaches either); none rendered without it, so the endpoints
+    stay as before."""
+    from uplift_operator.runtime.config import REPORT_TOKEN_ENV
+
+    assert REPORT_TOKEN_ENV == seldon.REPORT_TOKEN_ENV
+    runtime = RuntimeSettings(**{**RUNTIME.__dict__, "report_token": ("senders", "bearer")})
+    child = BACKEND.render(OWNER, runtime, TrafficSplit("3", "4", 25))
+    for predictor in child["spec"]["predictors"]:
+        env = {e["name"]: e for e in predictor["componentSpecs"][0]["spec"]["containers"][0]["env"]}
+        assert env[REPORT_TOKEN_ENV] == {"name": REPORT_TOKEN_ENV, "valueFrom": {
+            "secretKeyRef": {"name": "senders", "key": "bearer"}}}
+    assert BACKEND.report_token(child) == ("senders", "bearer")
+    plain = BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))
+    for predictor in plain["spec"]["predictors"]:
+        names = {e["name"] for e in predictor["componentSpecs"][0]["spec"]["containers"][0]["env"]}
+        assert REPORT_TOKEN_ENV not in names
+    assert BACKEND.report_token(plain) is None
+    assert BACKEND.report_token(None) is None

@@ -1113,3 +1113,117 @@ def test_gate_types_evaluators_and_collectors_agree() -> None:
     assert model | campaign == set(gates._EVALUATORS)
     assert model == set(measurements._COLLECTORS)
     assert campaign == set(measurements._CAMPAIGN_COLLECTORS)
+
+
+# -- the report token (spec.serving.reportCredentials) -------------------------------------------
+
+REPORT_TOKEN = "rep-7d1f0c9a4b2e6f3d"
+
+
+def _report_env(sim: Sim) -> list[dict[str, Any]]:
+    """UPLIFT_REPORT_TOKEN as every predictor of the graph renders it (one entry each)."""
+    return [e for p in sim.cluster.objects[SELDON]["spec"]["predictors"]
+            for e in p["componentSpecs"][0]["spec"]["containers"][0]["env"]
+            if e["name"] == "UPLIFT_REPORT_TOKEN"]
+
+
+def test_report_credentials_are_rendered_once_the_secret_and_key_are_found() -> None:
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
+    sim.tick()
+    assert sim.cluster.applied == [SELDON]
+    assert _report_env(sim) == [{"name": "UPLIFT_REPORT_TOKEN", "valueFrom": {"secretKeyRef": {
+        "name": "report-senders", "key": "token"}}}]  # the key's default
+    assert REPORT_TOKEN not in repr(sim.cluster.objects[SELDON])  # a reference, not the value
+
+
+def test_without_report_credentials_no_token_is_rendered() -> None:
+    sim = Sim()
+    sim.tick()
+    assert sim.cluster.applied == [SELDON] and _report_env(sim) == []
+
+
+@pytest.mark.parametrize(("secret", "problem"), [
+    (None, "spec.serving.reportCredentials: Secret 'report-senders' does not exist in namespace "
+           "'shop'"),
+    ({"other": REPORT_TOKEN}, "spec.serving.reportCredentials: Secret 'report-senders' key "
+                              "'bearer' does not exist in the Secret"),
+    ({"bearer": f"{REPORT_TOKEN}\n"}, "key 'bearer' has whitespace or a trailing newline around "
+                                      "the value"),
+    ({"bearer": "short"}, "key 'bearer' holds 5 characters; a report token needs at least 16"),
+    ({"bearer": "tøken-0123456789abcdef"}, "characters other than printable ASCII"),
+])
+def test_a_report_secret_that_is_missing_or_unusable_is_invalid_and_deploys_nothing(
+        secret: dict[str, str] | None, problem: str) -> None:
+    """Rendered, a reference to a missing Secret or key would hold the pods in
+    CreateContainerConfigError: the operator looks first, says what is wrong (never the value)
+    and looks again soon, the Secret being unwatched."""
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders",
+                                                         "key": "bearer"}}
+    if secret is not None:
+        sim.cluster.secrets[(NS, "report-senders")] = secret
+    result = sim.tick()
+    assert sim.status["phase"] == "Degraded" and sim.cluster.applied == []
+    invalid = sim.condition("InvalidSpec")
+    assert invalid["status"] == "True" and problem in invalid["message"]
+    assert reasons(result) == ["InvalidSpec"]
+    assert result.requeue_after == upliftmodel.UNRESOLVED_RETRY_SECONDS
+    assert REPORT_TOKEN not in repr(sim.status) and REPORT_TOKEN not in repr(result.events)
+    sim.cluster.secrets[(NS, "report-senders")] = {"bearer": REPORT_TOKEN}  # fixed by hand
+    sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert sim.cluster.applied == [SELDON] and sim.condition("InvalidSpec")["status"] == "False"
+    assert _report_env(sim)[0]["valueFrom"]["secretKeyRef"] == {"name": "report-senders",
+                                                                "key": "bearer"}
+
+
+def test_a_report_secret_that_cannot_be_read_is_named_with_the_apis_answer() -> None:
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+
+    def forbidden(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        raise KubeError(f"get secret {namespace}/{name}: 403 secrets is forbidden", 403)
+
+    sim.cluster.secret_values = forbidden  # type: ignore[method-assign]
+    sim.tick()
+    assert sim.cluster.applied == []
+    assert ("spec.serving.reportCredentials: Secret 'report-senders' cannot be read: get secret "
+            "shop/report-senders: 403") in sim.condition("InvalidSpec")["message"]
+
+
+def test_a_bad_report_secret_on_a_serving_model_never_takes_the_stable_down() -> None:
+    """A model serving with one report Secret is edited to name one that is not there: the spec
+    is held invalid and the graph stays as it was rendered; an abort still takes the canary
+    off, and the graph it applies keeps the report token the stable was rendered with."""
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
+    sim.with_canary()
+    before = copy.deepcopy(sim.cluster.objects[SELDON]["spec"])
+    applied = len(sim.cluster.applied)
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "not-there-yet"}}
+    sim.body["metadata"]["generation"] = 2
+    for _ in range(3):
+        sim.tick(61)
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    assert "Secret 'not-there-yet' does not exist" in sim.condition("InvalidSpec")["message"]
+    assert sim.cluster.objects[SELDON]["spec"] == before and len(sim.cluster.applied) == applied
+    sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
+    sim.tick(1)
+    assert sim.weights() == {"1": 100} and "canaryVersion" not in sim.status
+    assert [e["valueFrom"]["secretKeyRef"]["name"] for e in _report_env(sim)] == [
+        "report-senders"]
+
+
+def test_removing_report_credentials_renders_the_graph_without_the_token() -> None:
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
+    sim.tick()
+    sim.tick(1)
+    assert len(_report_env(sim)) == 1
+    sim.body["spec"]["serving"] = {}
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(1)
+    assert _report_env(sim) == [] and sim.weights() == {"1": 100}

@@ -35,6 +35,7 @@ __all__ = [
     "FeatureSpec",
     "ModelGate",
     "ModelReference",
+    "ReportCredentials",
     "RollbackPolicy",
     "RolloutSpec",
     "RolloutStep",
@@ -118,6 +119,16 @@ class ExperimentSpec(ApiModel):
                     "starts this long after the step does. Default: 1h.")
 
 
+class ReportCredentials(ApiModel):
+    """The Secret holding the bearer token report senders must present."""
+
+    name: Name = Field(description="Name of a Secret in the UpliftModel's namespace.")
+    key: str = Field(
+        default="token", min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key of the Secret holding the token: at least 16 printable ASCII "
+                    "characters, no whitespace around them. Default: token.")
+
+
 class ServingSpec(ApiModel):
     """How each model version is served."""
 
@@ -134,6 +145,15 @@ class ServingSpec(ApiModel):
                     "image.")
     service_account_name: str | None = Field(
         default=None, max_length=253, description="Service account of the serving pods.")
+    report_credentials: ReportCredentials | None = Field(
+        default=None,
+        description="Secret whose token the runtime's report endpoints (/uplift/v1/deliveries, "
+                    "/uplift/v1/outcomes) require as 'Authorization: Bearer <token>'; the "
+                    "serving pods read it as UPLIFT_REPORT_TOKEN. Inference stays open. The "
+                    "operator checks the Secret and key exist before it renders them (else "
+                    "InvalidSpec, serving left as it was). Default: no token, the report "
+                    "endpoints answer whoever reaches the pods (restrict that with a "
+                    "NetworkPolicy).")
 
 
 class RolloutStep(ApiModel):

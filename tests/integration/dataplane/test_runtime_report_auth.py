@@ -1,0 +1,83 @@
+"""The report endpoints' sender authentication through a real MLServer process.
+
+The runtime is started as the rendered pod starts it with ``spec.serving.reportCredentials``:
+``UPLIFT_REPORT_TOKEN`` in its environment. Inference stays open (Seldon's executor calls it);
+``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer 401 in the runtime's error shape
+without the bearer token and 200 with it, and the refusals are counted on ``/metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+from tests.integration.dataplane.test_runtime_campaigns import _train
+
+from uplift_operator.devenv.mlserver import MlserverProcess
+
+pytestmark = pytest.mark.integration
+
+NAME = "report-auth"
+TOKEN = "it-report-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlserverProcess]:
+    model = tmp_path_factory.mktemp("model") / "model"
+    _train(model)
+    env = {"UPLIFT_DECISION_KEY": "report-auth-decision-key-0123456789",
+           "UPLIFT_MODEL_VERSION": "2", "UPLIFT_REPORT_TOKEN": TOKEN}
+    with MlserverProcess(str(model), name=NAME, env=env) as srv:
+        yield srv
+
+
+def decide(server: MlserverProcess, units: list[str]) -> list[str]:
+    n = len(units)
+    r = server.infer({"inputs": [
+        {"name": "x", "datatype": "FP64", "shape": [n], "data": [0.5] * n},
+        {"name": "c", "datatype": "BYTES", "shape": [n], "data": ["p"] * n},
+        {"name": "unit_id", "datatype": "BYTES", "shape": [n], "data": units}]})
+    assert r.status_code == 200, r.text  # no token: inference stays open
+    ids: list[str] = next(o["data"] for o in r.json()["outputs"] if o["name"] == "decision_id")
+    return ids
+
+
+def post(server: MlserverProcess, path: str, body: Any, token: str | None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return requests.post(f"{server.url}{path}", json=body, headers=headers, timeout=30)
+
+
+def metric(server: MlserverProcess, name: str, **labels: str) -> float:
+    return sum(s.value for family in text_string_to_metric_families(server.metrics_text())
+               for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_reports_answer_401_without_the_token_and_200_with_it(server: MlserverProcess) -> None:
+    ids = decide(server, [f"u-{i}" for i in range(4)])
+    outcomes = {"outcomes": [{"decision_id": d, "converted": True} for d in ids]}
+    # Refused before anything is counted, exported at zero from the start.
+    assert metric(server, "uplift_request_errors_total", endpoint="outcomes",
+                  reason="unauthorized") == 0
+    for token in (None, "not-the-token-0123456789abcdef"):
+        r = post(server, "/uplift/v1/outcomes", outcomes, token)
+        assert r.status_code == 401, r.text
+        assert set(r.json()) == {"error"} and "Bearer" in r.json()["error"]
+        assert TOKEN not in r.text
+    r = post(server, "/uplift/v1/deliveries",
+             {"deliveries": [{"decision_id": ids[0], "status": "ok"}]}, None)
+    assert r.status_code == 401, r.text
+    assert metric(server, "uplift_request_errors_total", endpoint="outcomes",
+                  reason="unauthorized") == 2
+    assert metric(server, "uplift_request_errors_total", endpoint="deliveries",
+                  reason="unauthorized") == 1
+    assert metric(server, "uplift_outcomes_total", model=NAME) == 0
+
+    r = post(server, "/uplift/v1/outcomes", outcomes, TOKEN)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 4, "counted": 4, "duplicates": 0}
+    assert metric(server, "uplift_outcomes_total", model=NAME) == 4
+    assert metric(server, "uplift_conversions_total", model=NAME) == 4
