@@ -1,12 +1,18 @@
 """Objects the operator watches, read from memory instead of the API server.
 
 ``WatchedCluster`` wraps the cluster adapter: ``get`` of a watched kind (the SeldonDeployments
-the operator owns, the UpliftModels a Campaign follows) answers from what the watch events
-(``handlers.watches``) and the operator's own applies last brought, so a pass reads nothing
-from the API server for them. An object the store has not seen yet (before the watch's first
-listing, or absent) is read once from the API server, and remembered. Everything else passes
-through. The store keeps the newest version of each object by resourceVersion, so a watch
-event that arrives after the operator's own apply never replaces its newer answer.
+the operator owns, the UpliftModels a Campaign follows, the operator's own campaigns
+ConfigMaps) answers from what the watch events (``handlers.watches``) and the operator's own
+applies last brought, so a pass reads nothing from the API server for them. An object the store
+has heard nothing of (not listed by its watch yet, just deleted, or never there) is read once
+from the API server, and the answer remembered: the object, or that it is absent. Absence is
+remembered until the object shows up (its watch event or the operator's own apply replace it),
+so a pass that looks for an object that does not exist — the campaigns ConfigMap of a model
+that has no Campaign and no canary, the UpliftModel a Campaign names before it is created —
+asks once, not at every pass; the handlers drop it when the name stops mattering
+(``forget_absent``). Everything else passes through. The store keeps the newest version of
+each object by resourceVersion, so a watch event that arrives after the operator's own apply
+never replaces its newer answer.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class WatchedObjects:
     def __init__(self, plurals: Sequence[str]) -> None:
         self.plurals = frozenset(plurals)
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
+        #: Objects the API server said are not there, and no watch event or apply since.
+        self._absent: set[ObjectKey] = set()
         self._lock = threading.Lock()
 
     def observe(self, plural: str, body: Mapping[str, Any]) -> None:
@@ -52,6 +60,7 @@ class WatchedObjects:
         # managedFields (often larger than the rest) is read by no pass: not kept.
         kept = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         with self._lock:
+            self._absent.discard(key)
             if newer(body, self._objects.get(key)):
                 self._objects[key] = kept
 
@@ -67,6 +76,25 @@ class WatchedObjects:
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
             return self._objects.get((plural, namespace, name))
+
+    def absent(self, plural: str, namespace: str, name: str) -> bool:
+        """Whether the API server said there is no such object, and nothing came since."""
+        with self._lock:
+            return (plural, namespace, name) in self._absent
+
+    def mark_absent(self, plural: str, namespace: str, name: str) -> None:
+        """The API server answered that there is no such object (a read that started before
+        now): remembered, unless an event or apply brought one meanwhile, which is newer."""
+        key = (plural, namespace, name)
+        with self._lock:
+            if key not in self._objects:
+                self._absent.add(key)
+
+    def forget_absent(self, plural: str, namespace: str, name: str) -> None:
+        """Stop remembering that the object is absent (nothing will look for it now: its
+        owner, or whoever named it, is gone); an object the store holds is kept."""
+        with self._lock:
+            self._absent.discard((plural, namespace, name))
 
 
 
@@ -104,10 +132,12 @@ class WatchedCluster:
         if plural not in self.objects.plurals:
             return self.cluster.get(api_version, plural, namespace, name)
         known = self.objects.get(plural, namespace, name)
-        if known is not None:
+        if known is not None or self.objects.absent(plural, namespace, name):
             return known
         found = self.cluster.get(api_version, plural, namespace, name)
-        if found is not None:
+        if found is None:
+            self.objects.mark_absent(plural, namespace, name)
+        else:
             self.objects.observe(plural, found)
         return found
 

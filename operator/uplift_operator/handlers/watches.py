@@ -63,9 +63,13 @@ def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
 @kopf.on.event(GROUP, VERSION, MODEL_PLURAL)
 async def model_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
                         **kwargs: Any) -> None:
-    namespace, name = _observe(memo["watched_objects"], MODEL_PLURAL, event, body)
+    objects: WatchedObjects = memo["watched_objects"]
+    namespace, name = _observe(objects, MODEL_PLURAL, event, body)
     wakeups: Wakeups = memo["wakeups"]
     key = (MODEL_KIND, namespace, name)
+    if event.get("type") == "DELETED":  # nothing looks for its children now
+        objects.forget_absent(_CHILD.plural, namespace, name)
+        objects.forget_absent(CONFIG_MAP_PLURAL, namespace, naming.campaigns_config_map(name))
     # Not on DELETED: the object's ``forget`` ends its task and drops its signature, which this
     # would add back (kopf may run either handler first).
     if (event.get("type") != "DELETED"
@@ -96,6 +100,12 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
         models.pop((namespace, name), None)
     else:
         models[(namespace, name)] = model
+    # The models it looks for no more: that one is absent (``adapters.watched``) need not be
+    # remembered (another Campaign naming it has the API server asked once again).
+    left = {model, before} if event.get("type") == "DELETED" else {before} - {model}
+    objects: WatchedObjects = memo["watched_objects"]
+    for named in left - {None, ""}:
+        objects.forget_absent(MODEL_PLURAL, namespace, str(named))
     for named in {model, before} - {None, ""}:
         wakeups.wake(file_key(namespace, str(named)))
 

@@ -18,9 +18,12 @@ pass lists anything):
    written it stays, an empty document after the last Campaign goes. "What is
    there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
    brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
-   API server only when the store has not seen it, e.g. just deleted), so an unchanged pass
-   makes no API call, and a ConfigMap deleted or edited by hand comes back at once: its watch
-   event wakes the model's pass (``handlers.watches``), with no periodic read-back.
+   API server only when the store has heard nothing of it, e.g. at start or just deleted, and
+   one found absent is remembered so until it shows up), so an unchanged pass makes no API
+   call — that of a model with nothing to say and no ConfigMap neither, which every event of
+   the model and every resync would otherwise have asked the API server about, to a 404 —,
+   and a ConfigMap deleted or edited by hand comes back at once: its watch event wakes the
+   model's pass (``handlers.watches``), with no periodic read-back.
 
 The kubelet then projects the new content into every predictor pod and the runtime reloads it
 within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sleeps.
@@ -135,11 +138,12 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
-    (the watch's store: no API call while the store has it). Nothing is written while the file
-    would say nothing (no Campaign, no split) and no ConfigMap is there. For a ``new_model`` (no
-    status yet) it is applied without being looked up: it cannot be there yet, and a thousand
-    new models would cost a thousand 404s; what was applied then is remembered, so a new
-    model's passes apply it once (an apply that finds it there changes nothing)."""
+    (the watch's store: no API call while the store has it, or knows it absent). Nothing is
+    written while the file would say nothing (no Campaign, no split) and no ConfigMap is
+    there. For a ``new_model`` (no status yet) it is applied without being looked up: it
+    cannot be there yet, and a thousand new models would cost a thousand 404s; what was
+    applied then is remembered, so a new model's passes apply it once (an apply that finds it
+    there changes nothing)."""
     rendered = entries(snapshots)
     content = campaigns.text(rendered, split)
     names = tuple(sorted(e.name for e in rendered))

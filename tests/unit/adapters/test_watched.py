@@ -120,3 +120,55 @@ def test_a_live_read_asks_the_api_server_and_drops_what_it_no_longer_has() -> No
     api.objects[(PLURAL, "ns", "um")] = _body("um", 9, 80)
     assert cluster.read_live(API, PLURAL, "ns", "um") == _body("um", 9, 80)
     assert objects.get(PLURAL, "ns", "um") == _body("um", 9, 80)
+
+
+def test_an_absent_object_is_asked_for_once_until_it_shows_up() -> None:
+    """Nothing heard of it yet (before its watch listed it, after a restart): one read; the
+    404 is remembered, so later passes ask nothing, until an event or the operator's own apply
+    brings the object, or its DELETED event sends the store back to one read."""
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    for _ in range(3):
+        assert cluster.get(API, PLURAL, "ns", "um") is None
+    assert api.calls == [f"get {PLURAL}"] and objects.absent(PLURAL, "ns", "um")
+    objects.observe(PLURAL, _body("um", 4, 100))  # its ADDED event
+    assert cluster.get(API, PLURAL, "ns", "um") == _body("um", 4, 100)
+    assert api.calls == [f"get {PLURAL}"] and not objects.absent(PLURAL, "ns", "um")
+    objects.forget(PLURAL, "ns", "um")  # its DELETED event: read once again, then known absent
+    assert cluster.get(API, PLURAL, "ns", "um") is None
+    assert cluster.get(API, PLURAL, "ns", "um") is None
+    assert api.calls == [f"get {PLURAL}"] * 2
+    cluster.apply(_body("um", 0, 100), PLURAL)  # the operator creates it: no read after
+    assert cluster.get(API, PLURAL, "ns", "um") is not None
+    assert api.calls == [f"get {PLURAL}"] * 2 + ["apply"]
+
+
+def test_a_404_answered_while_an_event_brought_the_object_is_not_remembered() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+
+    def get_racing_its_creation(api_version: str, plural: str, namespace: str,
+                                name: str) -> dict[str, Any] | None:
+        api.calls.append(f"get {plural}")
+        objects.observe(PLURAL, _body("um", 5, 100))  # created, and its event handled, meanwhile
+        return None  # the API server answered before the creation
+
+    api.get = get_racing_its_creation  # type: ignore[method-assign]
+    cluster = WatchedCluster(api, objects)
+    assert cluster.get(API, PLURAL, "ns", "um") is None
+    assert not objects.absent(PLURAL, "ns", "um")
+    assert cluster.get(API, PLURAL, "ns", "um") == _body("um", 5, 100)
+    assert api.calls == [f"get {PLURAL}"]
+
+
+def test_an_absence_nobody_looks_for_is_forgotten() -> None:
+    objects = WatchedObjects([PLURAL])
+    api = _Api()
+    cluster = WatchedCluster(api, objects)
+    assert cluster.get(API, PLURAL, "ns", "um") is None
+    objects.forget_absent(PLURAL, "ns", "um")
+    assert not objects.absent(PLURAL, "ns", "um")
+    objects.observe(PLURAL, _body("kept", 3, 100))
+    objects.forget_absent(PLURAL, "ns", "kept")  # an object the store holds stays
+    assert objects.get(PLURAL, "ns", "kept") == _body("kept", 3, 100)

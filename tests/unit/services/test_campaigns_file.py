@@ -15,6 +15,7 @@ from tests.unit.services.fakes import FakeCluster, FakeMetrics
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render import campaigns
 from uplift_operator.render.naming import Owner
 from uplift_operator.runtime import campaigns as runtime_campaigns
 from uplift_operator.services import campaign, campaigns_file
@@ -172,6 +173,32 @@ def test_a_model_with_nothing_to_say_gets_no_config_map() -> None:
     assert file_of(cluster)["campaigns"] == {} and len(cluster.applied) == 1
     assert file_of(cluster)["split"] == {"stable": "3", "canary": "4", "canaryPercent": 10,
                                          "attributionWindowSeconds": 3600}
+
+
+def test_a_model_without_a_config_map_asks_for_it_once_not_at_every_pass() -> None:
+    """The file is lazy: a model with no Campaign and no canary has no ConfigMap. Its passes
+    (every event of the model, every resync) ask the API server once — nothing heard of it yet:
+    at start, or before the watch listed it — and then know it absent, until the watch or the
+    operator's own apply bring one."""
+    cluster = FakeCluster()
+    watched, objects, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    for _ in range(5):
+        assert campaigns_file.sync(OWNER, [], deps) == campaigns_file.Synced(False, None, (), ())
+    assert calls == ["get configmaps"] and cluster.applied == []
+    # another operator process wrote one meanwhile (a split since gone): its watch event brings
+    # it, the pass compares with it in memory and empties it
+    stale = campaigns.config_map(OWNER, "stale")
+    stale["metadata"]["resourceVersion"] = "7"
+    cluster.objects[KEY] = copy.deepcopy(stale)
+    objects.observe("configmaps", stale)
+    assert campaigns_file.sync(OWNER, [], deps).changed and file_of(cluster)["campaigns"] == {}
+    assert calls == ["get configmaps"]
+    # a restarted operator has heard nothing of the ConfigMaps yet: one read per model again
+    fresh, _, fresh_calls = _watched(FakeCluster())
+    for _ in range(3):
+        assert not campaigns_file.sync(OWNER, [], campaigns_file.FileDependencies(fresh)).changed
+    assert fresh_calls == ["get configmaps"]
 
 
 def test_no_campaign_left_is_an_empty_file_kept_in_place() -> None:
