@@ -1,7 +1,8 @@
 """Operator configuration: command-line options with environment fallbacks.
 
 Every option can be set as ``--flag`` or as ``UPLIFT_<FLAG>`` in the environment (the chart sets
-the environment); ``--namespace`` (repeatable) is ``UPLIFT_NAMESPACES``, comma-separated. The result is one frozen value handed to the handlers through kopf's memo.
+the environment); ``--namespace`` (repeatable) is ``UPLIFT_NAMESPACES``, comma-separated. The
+result is one frozen value handed to the handlers through kopf's memo.
 """
 
 from __future__ import annotations
