@@ -1,8 +1,8 @@
 """The campaigns file of each UpliftModel: an index of Campaigns, a waiting task per model.
 
-``campaigns_by_model`` keeps every Campaign (its spec, generation, phase and exposure) in memory,
-keyed by (namespace, ``spec.modelRef.name``), updated by kopf from the watch it already has, so
-no pass lists Campaigns. ``campaigns_file`` is one waiting task per UpliftModel
+``campaigns_by_model`` keeps every Campaign (its spec, generation, phase, exposure and Ready
+condition) in memory, keyed by (namespace, ``spec.modelRef.name``), updated by kopf from the
+watch it already has, so no pass lists Campaigns. ``campaigns_file`` is one waiting task per UpliftModel
 (``handlers.scheduling``): it renders the file of that model's Campaigns, with the model's
 version split from its status, and writes the ``<model>-campaigns`` ConfigMap only when its
 content changed (``services.campaigns_file``). ``handlers.watches`` wakes it on every event of

@@ -43,6 +43,7 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
@@ -74,14 +75,25 @@ class Synced:
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What the index keeps of a Campaign: the fields the file needs, as plain data."""
+    """What the index keeps of a Campaign: the fields the file needs, as plain data — its
+    phase, exposure and Ready condition (without its message: ``exposure.treating`` reads why
+    a Degraded Campaign is Degraded, a step past its deadline still treating), nothing else of
+    its status, so a status write that changes none of them leaves the snapshot equal."""
     meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    kept: dict[str, Any] = {key: _plain(value) for key, value in status.items()
+                            if key in ("phase", "exposurePercent")}
+    ready = [{key: _plain(value) for key, value in condition.items()
+              if key in ("type", "status", "reason", "lastTransitionTime")}
+             for condition in status.get("conditions") or []
+             if isinstance(condition, Mapping) and condition.get("type") == cond.READY]
+    if ready:
+        kept["conditions"] = ready
     return {
         "metadata": {key: meta.get(key) for key in ("name", "namespace", "generation",
                                                       "creationTimestamp", "deletionTimestamp")},
         "spec": _plain(body.get("spec") or {}),
-        "status": {key: _plain(value) for key, value in (body.get("status") or {}).items()
-                   if key in ("phase", "exposurePercent")},
+        "status": kept,
     }
 
 

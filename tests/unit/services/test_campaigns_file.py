@@ -225,6 +225,31 @@ def test_inactive_states_and_an_unparseable_spec() -> None:
     assert synced.active == ("paused",)
 
 
+def test_a_step_past_its_deadline_keeps_treating_in_the_file() -> None:
+    """Degraded by ProgressDeadlineExceeded keeps the step's exposure (Ready reason Exposing):
+    the runtime goes on treating there, as the status says (``exposure.treating``); the index's
+    snapshot keeps the Ready condition it reads (it kept only phase and exposure, and the file
+    said active: false)."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+
+    def degraded(name: str, reason: str, percent: float) -> dict[str, Any]:
+        body = campaign_body(name, phase="Degraded", percent=percent)
+        body["status"]["conditions"] = [
+            {"type": "Ready", "status": "False", "reason": reason, "message": "a long story",
+             "lastTransitionTime": "2026-12-01T10:00:00Z", "observedGeneration": 1},
+            {"type": "ModelServing", "status": "True", "reason": "StableServing",
+             "lastTransitionTime": "2026-12-01T09:00:00Z"}]
+        return body
+
+    synced = sync(deps, degraded("late", "Exposing", 25), degraded("refused", "InvalidSpec", 0))
+    assert synced.active == ("late",)
+    assert file_of(cluster)["campaigns"]["late"]["active"] is True
+    kept = campaigns_file.snapshot(degraded("late", "Exposing", 25))["status"]
+    assert kept["conditions"] == [{"type": "Ready", "status": "False", "reason": "Exposing",
+                                   "lastTransitionTime": "2026-12-01T10:00:00Z"}]
+
+
 def test_an_api_error_is_reported_and_retried_on_the_next_pass() -> None:
     cluster = FakeCluster(apply_error=KubeError("apply configmaps/x: 403 forbidden", 403))
     deps = campaigns_file.FileDependencies(cluster)
