@@ -19,7 +19,9 @@ runs: the onlineEffect gate counts them as cohorts), and the four-field form oth
 
 Reports are validated whole before anything is counted. A report for a decision this replica
 has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
-not counted again. Reports that give only a unit id are resolved through a bounded in-memory
+not counted again: the first report counted wins (a counter cannot take back what it counted);
+an outcome that says something else than the one counted (another ``converted`` or ``value``) is
+told apart as a conflict. Reports that give only a unit id are resolved through a bounded in-memory
 cache of each unit's last decision per campaign (per replica; unknown units are rejected, not
 guessed): a report may name the campaign (``""``: the model's own decisions); without one it
 resolves only a unit known under a single campaign, and a unit known under several is refused
@@ -33,6 +35,7 @@ import hmac
 import math
 import re
 import secrets
+import struct
 import uuid
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -191,29 +194,46 @@ class UnitCache:
         return len(self._data)
 
 
+#: What a report is to the decisions counted lately: counted now, the same report again, or one
+#: that says something else than the report counted (another ``converted`` or ``value``).
+Seen = Literal["new", "duplicate", "conflict"]
+
+
 class SeenReports:
     """The decisions whose reports of each kind were counted lately: the last ``size`` per kind
-    (first in, first out), each held as a 64-bit digest (~90 bytes an entry: ~9 MB per kind at
-    100,000; that two of them collide is a 1-in-10^9 chance)."""
+    (first in, first out), each held as a 64-bit digest of its decision id with a fingerprint of
+    what the counted report said (~100 bytes an entry, ~130 for an outcome with a value: ~10 MB
+    per kind at 100,000; that two of them collide is a 1-in-10^9 chance)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kinds: dict[str, tuple[deque[int], set[int]]] = {}
+        self._kinds: dict[str, tuple[deque[int], dict[int, int]]] = {}
 
     def fresh(self, kind: Kind, decision_ids: Iterable[str]) -> list[bool]:
         """For each id, whether it is counted now (not seen before, nor earlier in the batch);
         marks them seen."""
-        order, seen = self._kinds.setdefault(kind, (deque(), set()))
-        out = []
-        for decision_id in decision_ids:
+        return [s == "new" for s in self.classify(kind, ((d, 0) for d in decision_ids))]
+
+    def classify(self, kind: Kind, reports: Iterable[tuple[str, int]]) -> list[Seen]:
+        """For each (decision id, fingerprint of what the report says), whether it is counted
+        now (``new``: not seen before, nor earlier in the batch; marked seen with its
+        fingerprint), a ``duplicate`` of the report counted, or a ``conflict`` with it (the
+        same decision, another fingerprint). The first report counted stays the one compared
+        with: a counter cannot take back what it counted."""
+        order, seen = self._kinds.setdefault(kind, (deque(), {}))
+        out: list[Seen] = []
+        for decision_id, fingerprint in reports:
             key = int.from_bytes(hashlib.blake2b(decision_id.encode(), digest_size=8).digest())
-            new = key not in seen
-            out.append(new)
-            if new and self.size > 0:
-                seen.add(key)
+            counted = seen.get(key)
+            if counted is not None:
+                out.append("duplicate" if counted == fingerprint else "conflict")
+                continue
+            out.append("new")
+            if self.size > 0:
+                seen[key] = fingerprint
                 order.append(key)
                 if len(order) > self.size:
-                    seen.discard(order.popleft())
+                    del seen[order.popleft()]
         return out
 
     def __len__(self) -> int:
@@ -231,6 +251,16 @@ class Outcome:
     decision: Decision
     converted: bool
     value: float
+
+    @property
+    def fingerprint(self) -> int:
+        """What the report says, as an integer ``SeenReports`` compares: 0 / 1 for a bare
+        non-conversion / conversion (small integers, shared: no memory per entry), else a
+        64-bit digest of the pair."""
+        if self.value == 0:
+            return int(self.converted)
+        raw = struct.pack("<?d", self.converted, self.value)
+        return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest()) | 2
 
 
 def unit_id_problem(value: Any) -> str | None:

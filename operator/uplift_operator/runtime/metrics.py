@@ -33,6 +33,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
 | ``uplift_duplicate_reports_total`` | counter | ``endpoint``, ``campaign``: acknowledged, not counted again |
+| ``uplift_report_conflicts_total`` | counter | ``endpoint``, ``campaign``: disagree with the counted |
 | ``uplift_predecessor_reports_total`` | counter | ``endpoint``, ``campaign``: a predecessor's, not counted |
 | ``uplift_model_info`` | gauge (=1) | ``uri``, ``learner``, ``salt``, ``holdout_fraction`` |
 
@@ -128,6 +129,11 @@ class RuntimeMetrics:
         self.duplicates = _get(r, Counter, "uplift_duplicate_reports_total",
                                "Reports for a decision already counted (acknowledged, not "
                                "counted again).", (*BASE, "endpoint", "campaign"))
+        self.conflicts = _get(
+            r, Counter, "uplift_report_conflicts_total",
+            "Duplicate reports that say otherwise than the one counted for their decision "
+            "(another converted or value): acknowledged, not counted; the first report stands.",
+            (*BASE, "endpoint", "campaign"))
         self.predecessor_reports = _get(
             r, Counter, "uplift_predecessor_reports",
             "Reports for a decision made under an earlier Campaign of the name, deleted and "

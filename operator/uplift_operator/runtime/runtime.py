@@ -358,6 +358,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     counter.labels(**base, arm=arm, treatment=key, campaign="")
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
+        m.conflicts.labels(**base, endpoint="outcomes", campaign="")
         if self._report_token is not None:  # a sender without the token shows from its first
             for endpoint in REPORT_ENDPOINTS:
                 m.errors.labels(**base, endpoint=endpoint, reason="unauthorized")
@@ -518,6 +519,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         m.rows_scored.labels(**base, campaign=name)
         for endpoint in ("deliveries", "outcomes"):
             m.duplicates.labels(**base, endpoint=endpoint, campaign=name)
+        m.conflicts.labels(**base, endpoint="outcomes", campaign=name)
 
     def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
         """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no
@@ -734,11 +736,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             except events.ReportError as exc:
                 raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
             # A retry after a failure is news; the same result twice is not.
-            fresh = engine.seen.fresh("deliveries", (f"{r.decision.decision_id}~{r.ok}"
-                                                     for r in reports))
+            seen = engine.seen.classify("deliveries", ((f"{r.decision.decision_id}~{r.ok}", 0)
+                                                       for r in reports))
             predecessors = 0
-            for r, new in zip(reports, fresh, strict=True):
-                if new:
+            for r, was in zip(reports, seen, strict=True):
+                if was == "new":
                     d = r.decision
                     if self._predecessor("deliveries", d):
                         predecessors += 1
@@ -746,7 +748,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
                                               treatment=d.treatment, campaign=d.campaign,
                                               status="ok" if r.ok else "failed").inc()
-            return self._answer("deliveries", [r.decision.campaign for r in reports], fresh,
+            return self._answer("deliveries", [r.decision.campaign for r in reports], seen,
                                 predecessors=predecessors)
 
         return await self._guarded("deliveries", handle)
@@ -774,9 +776,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             except events.ReportError as exc:
                 raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
             m, now, late, predecessors = self._m, time.time(), 0, 0
-            fresh = engine.seen.fresh("outcomes", (r.decision.decision_id for r in reports))
-            for r, new in zip(reports, fresh, strict=True):
-                if not new:
+            # First report wins: one that says otherwise later is a conflict, told and counted
+            # apart, never counted instead (a counter cannot take back what it counted).
+            seen = engine.seen.classify("outcomes", ((r.decision.decision_id, r.fingerprint)
+                                                     for r in reports))
+            for r, was in zip(reports, seen, strict=True):
+                if was != "new":
                     continue
                 d = r.decision
                 if self._predecessor("outcomes", d):
@@ -803,7 +808,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     self._due.add(closes, d.window_seconds, ("received", *cohort))
                     if r.converted:
                         self._due.add(closes, d.window_seconds, ("converted", *cohort))
-            return self._answer("outcomes", [r.decision.campaign for r in reports], fresh, late,
+            return self._answer("outcomes", [r.decision.campaign for r in reports], seen, late,
                                 predecessors)
 
         return await self._guarded("outcomes", handle)
@@ -820,16 +825,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                            campaign=decision.campaign).inc()
         return True
 
-    def _answer(self, endpoint: str, campaigns: Sequence[str], fresh: Sequence[bool],
+    def _answer(self, endpoint: str, campaigns: Sequence[str], seen: Sequence[events.Seen],
                 late: int = 0, predecessors: int = 0) -> dict[str, Any]:
-        """The report's answer; its duplicates counted per campaign of their decision."""
-        accepted, counted = len(fresh), sum(fresh)
-        duplicates = Counter(c for c, new in zip(campaigns, fresh, strict=True) if not new)
-        for campaign, count in duplicates.items():
-            self._m.duplicates.labels(**self._base, endpoint=endpoint,
-                                      campaign=campaign).inc(count)
+        """The report's answer; its duplicates counted per campaign of their decision, and of
+        them the conflicts (a report that disagrees with the one counted) apart too."""
+        accepted, counted = len(seen), seen.count("new")
+        duplicates = Counter(c for c, was in zip(campaigns, seen, strict=True) if was != "new")
+        conflicts = Counter(c for c, was in zip(campaigns, seen, strict=True)
+                            if was == "conflict")
+        for counter, counts in ((self._m.duplicates, duplicates), (self._m.conflicts, conflicts)):
+            for campaign, count in counts.items():
+                counter.labels(**self._base, endpoint=endpoint, campaign=campaign).inc(count)
         answer = {"accepted": accepted, "counted": counted - predecessors,
                   "duplicates": accepted - counted}
+        if conflicting := conflicts.total():
+            answer["conflicts"] = conflicting  # of the duplicates: another report was counted
         if late:
             answer["late"] = late  # of the counted: past their attribution window
         if predecessors:

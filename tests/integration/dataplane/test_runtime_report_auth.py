@@ -81,3 +81,18 @@ def test_reports_answer_401_without_the_token_and_200_with_it(server: MlserverPr
     assert r.json() == {"accepted": 4, "counted": 4, "duplicates": 0}
     assert metric(server, "uplift_outcomes_total", model=NAME) == 4
     assert metric(server, "uplift_conversions_total", model=NAME) == 4
+
+
+def test_a_report_that_disagrees_with_the_one_counted_is_a_conflict(
+        server: MlserverProcess) -> None:
+    ids = decide(server, [f"c-{i}" for i in range(3)])
+    r = post(server, "/uplift/v1/outcomes", {"outcomes": [
+        {"decision_id": d, "converted": False} for d in ids]}, TOKEN)
+    assert r.json()["counted"] == 3
+    conversions = metric(server, "uplift_conversions_total", model=NAME)
+    r = post(server, "/uplift/v1/outcomes", {"outcomes": [
+        {"decision_id": d, "converted": True} for d in ids]}, TOKEN)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 3, "counted": 0, "duplicates": 3, "conflicts": 3}
+    assert metric(server, "uplift_report_conflicts_total", endpoint="outcomes") == 3
+    assert metric(server, "uplift_conversions_total", model=NAME) == conversions  # first stands

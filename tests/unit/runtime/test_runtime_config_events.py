@@ -245,3 +245,38 @@ def test_seen_reports_count_each_decision_once_within_the_window() -> None:
     assert seen.fresh("outcomes", ["c", "d", "e"]) == [True, True, True]
     assert len(seen) == 3 + 1                           # bounded per kind
     assert seen.fresh("outcomes", ["a", "e"]) == [True, False]  # a fell out of the window
+
+
+def test_an_outcome_that_disagrees_with_the_one_counted_is_a_conflict_not_a_duplicate() -> None:
+    """First report wins (a counter cannot take back what it counted); a later one for the same
+    decision is a duplicate only when it says the same, else a conflict — compared with the
+    report counted, however many came between."""
+    cache = UnitCache(10)
+    did = SIGNER.mint("treated", "mens_e_mail", "1")
+
+    def fingerprints(*items: dict[str, object]) -> list[tuple[str, int]]:
+        return [(o.decision.decision_id, o.fingerprint) for o in parse_outcomes(
+            {"outcomes": [{"decision_id": did, **item} for item in items]}, SIGNER, cache)]
+
+    seen = SeenReports(3)
+    assert seen.classify("outcomes", fingerprints({"converted": False})) == ["new"]
+    assert seen.classify("outcomes", fingerprints(
+        {"converted": False}, {"converted": False, "value": 0},  # 0 and 0.0 say the same
+        {"converted": True}, {"converted": False, "value": 2.5},
+        {"converted": True, "value": 2.5})) == [
+        "duplicate", "duplicate", "conflict", "conflict", "conflict"]
+    assert seen.classify("outcomes", fingerprints({"converted": False})) == ["duplicate"]
+    other = SIGNER.mint("holdout", "none", "1")
+    # Within one batch too: the first of two disagreeing reports is the one counted.
+    batch = [(other, 7), (other, 7), (other, 8)]
+    assert seen.classify("outcomes", batch) == ["new", "duplicate", "conflict"]
+    assert seen.fresh("outcomes", [other]) == [False]  # fresh(): counted or not, as before
+
+
+def test_a_fingerprint_says_converted_and_value() -> None:
+    did = SIGNER.mint("treated", "mens_e_mail", "1")
+    prints = {(c, v): o.fingerprint for c in (False, True) for v in (0, 1.0, 1e6)
+              for o in parse_outcomes({"outcomes": [{"decision_id": did, "converted": c,
+                                                     "value": v}]}, SIGNER, UnitCache(1))}
+    assert len(set(prints.values())) == len(prints)
+    assert prints[(False, 0)] == 0 and prints[(True, 0)] == 1  # shared small integers

@@ -178,6 +178,60 @@ def test_duplicate_reports_are_counted_under_their_decisions_campaign(loaded: Lo
     assert campaign_values("uplift_duplicate_reports_total") <= {"", CAMPAIGN}
 
 
+def conversions(campaign: str) -> float:
+    return sum(value("uplift_conversions_total", campaign=campaign, arm=arm, treatment=key)
+               or 0.0 for arm in ("holdout", "treated", "unexposed")
+               for key in ("womens_e_mail", "mens_e_mail", "none"))
+
+
+def test_an_outcome_that_disagrees_with_the_one_counted_is_a_conflict(loaded: Loaded) -> None:
+    """First report wins — a counter cannot take back what it counted — but a later report
+    that says otherwise (another converted or value) is no silent duplicate: the answer says
+    ``conflicts`` and ``uplift_report_conflicts_total`` counts it under its decision's
+    campaign, exported at zero from load (a campaign's from when it is configured)."""
+    for campaign in ("", CAMPAIGN):
+        assert value("uplift_report_conflicts_total", endpoint="outcomes",
+                     campaign=campaign) is not None
+    ids = loaded.decide([f"k{i}" for i in range(4)], CAMPAIGN)["decision_id"]
+    plain = loaded.decide(["kp"])["decision_id"]
+    assert loaded.report_outcomes([*ids, *plain], converted=False)["counted"] == 5
+    before = {c: (value("uplift_report_conflicts_total", endpoint="outcomes", campaign=c) or 0.0,
+                  value("uplift_duplicate_reports_total", endpoint="outcomes", campaign=c) or 0.0,
+                  conversions(c)) for c in ("", CAMPAIGN)}
+    answer = loaded.report([
+        *({"decision_id": d, "converted": True} for d in ids[:3]),     # disagree
+        {"decision_id": ids[3], "converted": False},                  # the same again
+        {"decision_id": plain[0], "converted": False, "value": 9.5}])  # another value
+    # Conflicts are duplicates (counted + duplicates = accepted, as senders rely on) that say
+    # so apart.
+    assert answer == {"accepted": 5, "counted": 0, "duplicates": 5, "conflicts": 4}
+    after = {c: (value("uplift_report_conflicts_total", endpoint="outcomes", campaign=c),
+                 value("uplift_duplicate_reports_total", endpoint="outcomes", campaign=c),
+                 conversions(c)) for c in ("", CAMPAIGN)}
+    assert after[CAMPAIGN] == (before[CAMPAIGN][0] + 3, before[CAMPAIGN][1] + 4,
+                               before[CAMPAIGN][2])  # the first report stands
+    assert after[""] == (before[""][0] + 1, before[""][1] + 1, before[""][2])
+    # Still the first one compared with: the same as it is a duplicate, whatever came between.
+    assert loaded.report_outcomes(ids[:1], converted=False) == {
+        "accepted": 1, "counted": 0, "duplicates": 1}
+
+
+def test_the_review_repro_without_a_token_the_pre_emption_is_no_longer_silent(
+        loaded: Loaded) -> None:
+    """/tmp/review-sec (no report token configured): a third party posts ``converted: false``
+    by unit id first; the sender's conversions are not counted (first report wins), but they
+    are answered and counted as conflicts, which an alert can see, not as mere duplicates."""
+    units = [f"cust-{i}" for i in range(5)]
+    ids = loaded.decide(units)["decision_id"]
+    attacker = loaded.report([{"unit_id": u, "converted": False} for u in units])
+    assert attacker == {"accepted": 5, "counted": 5, "duplicates": 0}
+    conflicts = value("uplift_report_conflicts_total", endpoint="outcomes", campaign="") or 0.0
+    legit = loaded.report_outcomes(ids)
+    assert legit == {"accepted": 5, "counted": 0, "duplicates": 5, "conflicts": 5}
+    assert value("uplift_report_conflicts_total", endpoint="outcomes",
+                 campaign="") == conflicts + 5
+
+
 def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_closed(
         loaded: Loaded) -> None:
     """The onlineEffect gate's counts: a decision and its in-window conversion are counted
