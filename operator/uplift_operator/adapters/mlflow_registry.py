@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ from typing import Any
 import requests
 import yaml
 from urllib3.exceptions import ProtocolError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
@@ -325,8 +328,8 @@ class MlflowRegistry:
             body = response.json()
         except ValueError as exc:
             raise RegistryUnavailable(self._redact(
-                f"MLflow at {self.tracking_uri} answered {path} with a non-JSON body: "
-                f"{response.text.strip()[:200]}"), status_code=response.status_code) from exc
+                f"MLflow at {self.tracking_uri} answered {path} with a non-JSON body "
+                f"({_described(response)})"), status_code=response.status_code) from exc
         if not isinstance(body, dict):
             raise RegistryUnavailable(f"MLflow answered {path} with {type(body).__name__}, not an object",
                                       status_code=response.status_code)
@@ -373,12 +376,23 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
             return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {message}",
                                        status_code=status, error_code=code)
         return RegistryRequestError(message, status_code=status, error_code=code)
-    text = redact(response.text.strip())[:500]
+    # Not MLflow's error shape: its body is not quoted (the message lands in the resource's
+    # status, which whoever wrote the spec's trackingUri reads: a URI pointed at another
+    # internal service must not read that service's answers back), only described.
+    text = _described(response)
     if status in (401, 403):
-        return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {text}",
+        return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}; {text})",
                                    status_code=status)
     # 5xx, or a 4xx that is not MLflow's (a proxy, a wrong tracking URI): the registry is not reachable.
-    return RegistryUnavailable(f"MLflow answered HTTP {status}: {text}", status_code=status)
+    return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
+
+
+def _described(response: requests.Response) -> str:
+    """What an answer that is not MLflow's JSON was, without its content (logged at debug)."""
+    log.debug("MLflow answer not in MLflow's shape, HTTP %s: %r", response.status_code,
+              response.text[:500])
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
+    return f"{kind}, {len(response.content)} bytes, not MLflow's API answer"
 
 
 def _version(raw: object) -> ResolvedVersion:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -60,10 +61,36 @@ def test_an_echoing_server_gets_no_credential_into_an_error(
     with pytest.raises(RegistryError) as raised:
         MlflowRegistry(echo, credentials=credentials, timeout=5).resolve("m", version="1")
     text = str(raised.value)
-    assert "***" in text  # the echoed header was there, and is masked
+    # Not MLflow's JSON error shape (the echo's headers break its JSON too): described, never
+    # quoted, so nothing of the answer reaches the status
+    assert "not MLflow's API answer" in text and "you sent" not in text
+    assert "Authorization" not in text and "User-Agent" not in text
     for secret in credentials.secrets():
         assert secret not in text
     assert raised.value.__cause__ is None or TOKEN not in str(raised.value.__cause__)
+
+
+def test_an_answer_that_is_not_mlflows_is_described_not_quoted(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trackingUri pointed at another internal service must not read its answers back
+    through the resource's status (the review's SSRF: a non-JSON 200 was quoted there)."""
+    import requests
+
+    class Answer:
+        status_code = 200
+        headers: ClassVar[dict[str, str]] = {"Content-Type": "text/plain; charset=utf-8"}
+        content = b"INTERNAL-ONLY: role=node-admin"
+        text = content.decode()
+
+        def json(self) -> object:
+            raise ValueError("not JSON")
+
+    monkeypatch.setattr(requests.Session, "request", lambda *a, **k: Answer())
+    with pytest.raises(RegistryError) as raised:
+        MlflowRegistry("http://internal.example", timeout=5).resolve("m", version="1")
+    text = str(raised.value)
+    assert "INTERNAL-ONLY" not in text and "node-admin" not in text
+    assert "text/plain, 30 bytes, not MLflow's API answer" in text
 
 
 def test_a_header_requests_cannot_send_is_not_quoted() -> None:
