@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class OperatorConfig:
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     pass_workers: int = 8
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
+    # Regular expressions an UpliftModel's trackingUri, runtimeImage and serviceAccountName
+    # must match (empty: anything; the operator's own defaults always pass).
+    allowed_tracking_uris: tuple[str, ...] = ()
+    allowed_runtime_images: tuple[str, ...] = ()
+    allowed_service_accounts: tuple[str, ...] = ()
 
     @property
     def cluster_reads(self) -> bool:
@@ -117,6 +123,15 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         default=int(_env("PASS_WORKERS") or OperatorConfig.pass_workers),
                         help="passes run at once (threads; each mostly waits on the API server, "
                              "MLflow or Prometheus). Default: 8")
+    for option, what in (("tracking-uri", "spec.model.trackingUri"),
+                         ("runtime-image", "spec.serving.runtimeImage"),
+                         ("service-account", "spec.serving.serviceAccountName")):
+        env = "ALLOWED_" + option.upper().replace("-", "_") + "S"
+        parser.add_argument(f"--allowed-{option}", action="append", default=None,
+                            metavar="REGEX",
+                            help=f"a regular expression {what} must match, whole (repeatable; "
+                                 "none: anything; the operator's own default always passes). "
+                                 f"Env: UPLIFT_{env}, comma-separated")
     parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
                         help="YAML file mapping template names to PromQL, added to the built-ins")
     args = parser.parse_args(list(argv))
@@ -132,6 +147,16 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
     if not 1 <= args.prometheus_scrape_interval <= 300:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
+    allowed: dict[str, tuple[str, ...]] = {}
+    for option in ("tracking_uri", "runtime_image", "service_account"):
+        given = getattr(args, f"allowed_{option}") or [
+            p for p in (_env(f"ALLOWED_{option.upper()}S", "") or "").split(",") if p]
+        for pattern in given:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                parser.error(f"--allowed-{option.replace('_', '-')} {pattern!r}: {error}")
+        allowed[option] = tuple(given)
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
@@ -150,4 +175,6 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         prometheus_ingest_delay=args.prometheus_ingest_delay,
         prometheus_scrape_interval=args.prometheus_scrape_interval,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
-        metric_templates=templates)
+        metric_templates=templates, allowed_tracking_uris=allowed["tracking_uri"],
+        allowed_runtime_images=allowed["runtime_image"],
+        allowed_service_accounts=allowed["service_account"])

@@ -22,6 +22,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
+from uplift_operator.settings import parse_args
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "uplift-operator"
 HERE = Path(__file__).resolve().parent / "packaging"
@@ -302,6 +304,14 @@ def test_all_options_render_carries_every_option() -> None:
     container = spec["containers"][0]
     assert container["image"].endswith("@sha256:" + "0" * 64)
     assert "--verbose" in container["args"]
+    # The allow-lists reach the operator as it parses them (a pattern with a comma included:
+    # arguments, not a comma-separated variable)
+    config = parse_args([a for a in container["args"][1:]  # the mounted file is not here
+                         if not a.startswith("--metric-templates=")])
+    assert config.allowed_tracking_uris == (r"https://mlflow\.internal(/.*)?",
+                                            r"http://mlflow-[a-z]{1,8}\.mlflow\.svc:5000")
+    assert config.allowed_runtime_images == (r"ghcr\.io/uplift-dev/.*",)
+    assert config.allowed_service_accounts == ("uplift-runtime",)
     assert {"name": "FOO", "value": "bar"} in container["env"]
     kinds = {d["kind"] for d in docs}
     assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds

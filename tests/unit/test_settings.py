@@ -89,3 +89,18 @@ def test_prometheus_ingest_delay_reaches_the_kept_count_pieces(
 def test_cluster_reads_only_for_all_namespaces_or_patterns(argv: list[str],
                                                            cluster_reads: bool) -> None:
     assert parse_args(argv).cluster_reads is cluster_reads
+
+
+def test_allowed_values_come_from_flags_or_the_environment_and_bad_patterns_are_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_args(["-A", "--allowed-tracking-uri", r"https://mlflow\.internal(/.*)?",
+                         "--allowed-tracking-uri", r"http://mlflow\.mlflow\.svc:5000"])
+    assert config.allowed_tracking_uris == (r"https://mlflow\.internal(/.*)?",
+                                            r"http://mlflow\.mlflow\.svc:5000")
+    monkeypatch.setenv("UPLIFT_ALLOWED_RUNTIME_IMAGES", r"ghcr\.io/uplift-dev/.*,registry\.x/.*")
+    monkeypatch.setenv("UPLIFT_ALLOWED_SERVICE_ACCOUNTS", "runtime")
+    config = parse_args(["-A"])
+    assert config.allowed_runtime_images == (r"ghcr\.io/uplift-dev/.*", r"registry\.x/.*")
+    assert config.allowed_service_accounts == ("runtime",) and config.allowed_tracking_uris == ()
+    with pytest.raises(SystemExit):
+        parse_args(["-A", "--allowed-runtime-image", "ghcr.io/[unclosed"])

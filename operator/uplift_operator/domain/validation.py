@@ -10,6 +10,7 @@ to fix. An empty list means valid. No message ever quotes a credential.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["ModelContract", "credential_problems", "ignored_gate_fields", "query_variables",
+__all__ = ["ModelContract", "ServingPolicy", "credential_problems", "ignored_gate_fields", "query_variables",
            "schema_problems", "validate_against_model", "validate_campaign",
            "validate_upliftmodel"]
 
@@ -59,11 +60,43 @@ def _window_within_runtime(window: str | None) -> list[str]:
             f"{MAX_ATTRIBUTION_WINDOW_SECONDS // 86400}d, the runtime's bound (got {window})"]
 
 
+@dataclass(frozen=True)
+class ServingPolicy:
+    """What the operator's administrator lets an UpliftModel's author choose (the operator's
+    ``--allowed-*`` options): whoever may create an UpliftModel otherwise chooses the MLflow
+    server the operator sends a namespace's credentials Secret to, and the image and
+    ServiceAccount of pods the operator creates. Each is a list of regular expressions the
+    whole value must match; empty: anything. The operator's own defaults (its tracking URI and
+    runtime image) are always allowed."""
+
+    tracking_uris: tuple[str, ...] = ()
+    runtime_images: tuple[str, ...] = ()
+    service_accounts: tuple[str, ...] = ()
+    default_tracking_uri: str | None = None
+    default_runtime_image: str | None = None
+
+    def problems(self, spec: UpliftModelSpec) -> list[str]:
+        checks = (
+            ("spec.model.trackingUri", spec.model.tracking_uri, self.tracking_uris,
+             self.default_tracking_uri, "--allowed-tracking-uri"),
+            ("spec.serving.runtimeImage", spec.serving.runtime_image, self.runtime_images,
+             self.default_runtime_image, "--allowed-runtime-image"),
+            ("spec.serving.serviceAccountName", spec.serving.service_account_name,
+             self.service_accounts, None, "--allowed-service-account"))
+        return [f"{where} {value!r} is not allowed by the operator ({option}: "
+                f"{', '.join(allowed)})"
+                for where, value, allowed, default, option in checks
+                if value is not None and allowed and value != default
+                and not any(re.fullmatch(pattern, value) for pattern in allowed)]
+
+
 def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str], *,
-                         namespace: str = "default", name: str = "example") -> list[str]:
+                         namespace: str = "default", name: str = "example",
+                         policy: ServingPolicy = ServingPolicy()) -> list[str]:
     """Problems of an UpliftModel spec; ``namespace``/``name`` fill the gate queries'
-    variables, so each query is parsed as Prometheus will receive it."""
-    problems: list[str] = []
+    variables, so each query is parsed as Prometheus will receive it. ``policy``: what the
+    operator allows (checked before anything is read or rendered for the spec)."""
+    problems: list[str] = policy.problems(spec)
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)

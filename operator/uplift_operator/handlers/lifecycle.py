@@ -18,6 +18,7 @@ from uplift_operator.adapters.prometheus import PrometheusClient
 from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.validation import ServingPolicy
 from uplift_operator.handlers import (
     campaign,
     campaigns_file,
@@ -181,4 +182,10 @@ def dependencies(config: OperatorConfig,
         prometheus=prometheus, metric_templates=config.metric_templates,
         runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri,
         # The next scrape after the drain, with some slack for its duration.
-        runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK)
+        runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK,
+        policy=ServingPolicy(
+            tracking_uris=config.allowed_tracking_uris,
+            runtime_images=config.allowed_runtime_images,
+            service_accounts=config.allowed_service_accounts,
+            default_tracking_uri=config.mlflow_tracking_uri,
+            default_runtime_image=config.runtime_image))

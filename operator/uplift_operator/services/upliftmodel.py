@@ -123,6 +123,8 @@ class Dependencies:
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
     first_status_grace: dt.timedelta = FIRST_STATUS_GRACE
+    # What the operator's administrator allows a spec to choose (``--allowed-*``).
+    policy: validation.ServingPolicy = field(default_factory=validation.ServingPolicy)
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -342,7 +344,7 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
     meta = body["metadata"]
     return spec, validation.validate_upliftmodel(spec, deps.metric_templates,
                                                  namespace=str(meta["namespace"]),
-                                                 name=str(meta["name"]))
+                                                 name=str(meta["name"]), policy=deps.policy)
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,

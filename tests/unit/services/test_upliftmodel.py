@@ -15,7 +15,7 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
-from uplift_operator.domain import gates
+from uplift_operator.domain import gates, validation
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
 from uplift_operator.services import measurements, upliftmodel
@@ -857,6 +857,43 @@ def test_a_deleted_credentials_secret_stops_the_poller_reading_with_the_revoked_
     clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS + 1
     sim.tick(upliftmodel.CREDENTIALS_TTL_SECONDS + 1)
     assert sim.deps.resolver.refresh(key, every, sim.now + 10 * every)
+
+
+def test_what_the_operator_does_not_allow_is_refused_before_any_secret_is_read() -> None:
+    """--allowed-tracking-uri and friends: whoever may create an UpliftModel would otherwise
+    choose where the operator sends a namespace's credentials, and which image and
+    ServiceAccount the pods it creates run with. The stable version keeps serving."""
+    sim = Sim()
+    sim.tick()
+    assert sim.weights() == {"1": 100}
+    sim.deps.policy = validation.ServingPolicy(
+        tracking_uris=(r"http://mlflow\.test",), runtime_images=(r"ghcr\.io/uplift-dev/.*",),
+        service_accounts=("runtime",), default_runtime_image=sim.deps.runtime_image)
+    seen = _with_credentials(sim, {"token": TOKEN})
+    reads: list[str] = []
+    values = sim.cluster.secret_values
+
+    def secret_values(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        reads.append(name)
+        return values(namespace, name, keys)
+
+    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
+    sim.body["spec"]["model"]["trackingUri"] = "http://internal-admin.kube-system:8080"
+    sim.body["spec"]["serving"] = {"runtimeImage": "evil.example/anything:latest",
+                                   "serviceAccountName": "ci-deployer"}
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(1)
+    message = sim.condition("InvalidSpec")["message"]
+    assert "spec.model.trackingUri 'http://internal-admin.kube-system:8080' is not allowed" in message
+    assert "spec.serving.runtimeImage 'evil.example/anything:latest' is not allowed" in message
+    assert "spec.serving.serviceAccountName 'ci-deployer' is not allowed" in message
+    assert reads == [] and seen == []  # the Secret never read, nothing asked of that URI
+    assert sim.weights() == {"1": 100}  # the stable version serves as before
+    sim.body["spec"]["model"].pop("trackingUri")  # back within what is allowed
+    sim.body["spec"]["serving"] = {"serviceAccountName": "runtime"}
+    sim.body["metadata"]["generation"] = 3
+    sim.tick(1)
+    assert sim.condition("InvalidSpec")["status"] == "False" and reads == ["mlflow"]
 
 
 def test_clean_credentials_reach_the_registry() -> None:
