@@ -2,17 +2,19 @@
 
 ``campaigns_by_model`` keeps every Campaign (its spec, generation, phase, exposure and Ready
 condition) in memory, keyed by (namespace, ``spec.modelRef.name``), updated by kopf from the
-watch it already has, so no pass lists Campaigns. ``campaigns_file`` is one waiting task per UpliftModel
-(``handlers.scheduling``): it renders the file of that model's Campaigns, with the model's
-version split from its status, and writes the ``<model>-campaigns`` ConfigMap only when its
-content changed (``services.campaigns_file``). ``handlers.watches`` wakes it on every event of
-the model and of a Campaign that names it (or named it before), so a Campaign's spec change,
-its new exposure or phase (written by its own pass), a Campaign moving to another model or
-deleted, a model recreated or its canary weight changed reach the ConfigMap at once, with no
-API call when nothing changed. The operator also watches its own campaigns ConfigMaps (selected
-by label on the API server: ``CAMPAIGNS_FILE_SELECTOR``, set in ``handlers.lifecycle``): a pass
-compares with them in memory, and a hand edit or deletion wakes the model's task, which undoes
-it at once. Nothing is read back at the resync.
+watch it already has, so no pass lists Campaigns. ``campaigns_file`` is one waiting task per
+UpliftModel (``handlers.scheduling``): it renders the file of that model's Campaigns, with the
+model's version split from its status, and writes the ``<model>-campaigns`` ConfigMap only when
+its content changed (``services.campaigns_file``). ``handlers.watches`` wakes it when what it
+reads changed: a Campaign's snapshot (of a Campaign that names the model, or named it before),
+the model's version split, so a Campaign's spec change, its new exposure or phase (written by
+its own pass), a Campaign moving to another model or deleted, a model recreated or its canary
+weight changed reach the ConfigMap at once, with no API call when nothing changed, and a status
+write that changes none of it (a gate's analysis) runs no pass. The operator also watches its
+own campaigns ConfigMaps (selected by label on the API server: ``CAMPAIGNS_FILE_SELECTOR``, set
+in ``handlers.lifecycle``): a pass compares with them in memory (one that is not there is read
+once, then known absent: ``adapters.watched``), and a hand edit or deletion wakes the model's
+task, which undoes it at once. Nothing is read back at the resync.
 
 A task of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
