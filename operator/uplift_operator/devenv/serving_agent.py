@@ -55,7 +55,7 @@ from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
 from uplift_operator.render.seldon import deployment_names
-from uplift_operator.runtime.drain import DRAIN_PATH
+from uplift_operator.runtime import drain
 
 __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
            "project"]
@@ -167,10 +167,10 @@ class Predictor:
         if self.server is None:
             return
         if drain_wait is not None and self.state == "Available":
-            try:
-                request = urllib.request.Request(f"{self.server.url}{DRAIN_PATH}", data=b"{}",
-                                                 method="POST")
-                urllib.request.urlopen(request, timeout=5).close()
+            try:  # with the token the runtime wrote, as the hook sends it
+                token = drain.read_token(drain.token_file(self.env))
+                urllib.request.urlopen(drain.drain_request(self.server.url, token),
+                                       timeout=5).close()
                 time.sleep(drain_wait)
             except OSError:
                 pass  # gone already: nothing to save, as for a pod
@@ -328,6 +328,8 @@ class ServingAgent:
             for path, directory in local.items():
                 if value == path or value.startswith(path.rstrip("/") + "/"):
                     env[variable] = str(directory) + value[len(path.rstrip("/")):]
+        # The drain token file: the pod's own /tmp there, the process's own workdir here.
+        env[drain.TOKEN_FILE_ENV] = str(workdir / "drain-token")
         fresh = Predictor(ns, name, predictor, version, env, workdir, template=template,
                           mounts={local[m.mount_path]: m.config_map for m in mounts})
         for directory, config_map in fresh.mounts.items():

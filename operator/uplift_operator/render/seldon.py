@@ -24,7 +24,10 @@ A stopping runtime pod first runs ``DRAIN_HOOK`` (preStop): the cohort counts th
 until attribution windows close are counted at once and left ``RuntimeSettings.
 drain_wait_seconds`` (``UPLIFT_DRAIN_WAIT_SECONDS``; the operator's Prometheus scrape interval
 plus 5 s) for a scrape, within a grace period ``SHUTDOWN_SECONDS`` longer (docs/runtime.md, "A
-replica that stops").
+replica that stops"). The runtime answers the hook only with the per-process drain token it
+writes to ``DRAIN_TOKEN_FILE`` (``UPLIFT_DRAIN_TOKEN_FILE``), on the runtime container's own
+``/tmp`` emptyDir: no other container of the pod (a mesh sidecar forwarding from loopback) can
+read it.
 
 Every predictor mounts the UpliftModel's campaigns ConfigMap (``render.campaigns``) read-only as
 a directory at ``render.campaigns.MOUNT_DIR`` (never by ``subPath``: a subPath mount is not
@@ -45,7 +48,8 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "METRICS_DIR", "REPORT_TOKEN_ENV",
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
+           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_ENV",
            "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
            "runtime_env"]
 
@@ -57,6 +61,11 @@ SHUTDOWN_SECONDS = 30
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
 CAMPAIGNS_VOLUME = "campaigns"
 TMP_VOLUME = "tmp"
+TMP_DIR = "/tmp"
+#: The runtime's drain token (``runtime.drain.TOKEN_FILE_ENV``, not imported: the render layer
+#: loads no runtime), on the runtime container's own ``TMP_VOLUME``.
+DRAIN_TOKEN_FILE_ENV = "UPLIFT_DRAIN_TOKEN_FILE"
+DRAIN_TOKEN_FILE = f"{TMP_DIR}/uplift-drain-token"
 #: The runtime's report token (``runtime.config.REPORT_TOKEN_ENV``; not imported: the render
 #: layer loads no runtime).
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
@@ -194,7 +203,8 @@ class SeldonV1Backend:
         env = runtime_env(runtime, owner.name, version) + [
             {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR},
             {"name": "UPLIFT_CAMPAIGNS_FILE", "value": campaigns.FILE},
-            {"name": "UPLIFT_DRAIN_WAIT_SECONDS", "value": str(runtime.drain_wait_seconds)}] + [
+            {"name": "UPLIFT_DRAIN_WAIT_SECONDS", "value": str(runtime.drain_wait_seconds)},
+            {"name": DRAIN_TOKEN_FILE_ENV, "value": DRAIN_TOKEN_FILE}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env] + [
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
@@ -208,7 +218,7 @@ class SeldonV1Backend:
             "name": owner.name, "image": runtime.image, "env": env,
             "securityContext": dict(CONTAINER_SECURITY),
             "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
-                             {"name": TMP_VOLUME, "mountPath": "/tmp"},
+                             {"name": TMP_VOLUME, "mountPath": TMP_DIR},
                              {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
                               "readOnly": True}]}
         if runtime.resources:

@@ -9,22 +9,71 @@ interval + 5 s; default 35) so that a scrape reads the counters before the kubel
 SIGTERM. ``render.seldon`` sets it as the runtime container's preStop hook with a grace period
 long enough for both. A runtime that does not answer is not waited for:
 nothing it held can be saved then, and the pod's stop should not be held up.
+
+The runtime answers the drain only from loopback *and* with its drain token: a random token it
+makes per process at startup and writes (mode 0600) to ``UPLIFT_DRAIN_TOKEN_FILE`` (default
+``<temp dir>/uplift-drain-token``; ``render.seldon`` sets a path on the runtime container's own
+``/tmp`` emptyDir), which the hook reads and sends as ``Authorization: Bearer <token>``. Loopback
+alone is not the pod's own hook: a mesh sidecar (Linkerd; Istio before 1.10) forwards outside
+requests to the application from 127.0.0.1, and the file is in no other container.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 DEFAULT_WAIT_SECONDS = 35.0
 #: The runtime's endpoint (``UpliftRuntime.drain``); here, so the hook loads no MLServer.
 DRAIN_PATH = "/uplift/v1/drain"
+#: Where the runtime writes its drain token and the hook reads it.
+TOKEN_FILE_ENV = "UPLIFT_DRAIN_TOKEN_FILE"
+DEFAULT_TOKEN_FILE = "uplift-drain-token"  # in the temporary directory
+
+
+def token_file(env: Mapping[str, str]) -> Path:
+    """``UPLIFT_DRAIN_TOKEN_FILE``, else ``uplift-drain-token`` in the temporary directory."""
+    return Path(env.get(TOKEN_FILE_ENV) or Path(tempfile.gettempdir()) / DEFAULT_TOKEN_FILE)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def write_token(path: Path, token: str) -> None:
+    """Publish ``token`` at ``path`` for the hook: readable by this user only (0600), written
+    under a fresh name then renamed over ``path`` (a reader never sees half of it; a link
+    planted at ``path`` is replaced, never followed)."""
+    staging = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(token)
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staging.unlink()
+        raise
+
+
+def read_token(path: Path) -> str:
+    return path.read_text().strip()
+
+
+def drain_request(url: str, token: str) -> urllib.request.Request:
+    """The drain POST to the runtime at ``url`` (``http://127.0.0.1:<port>``) with the token."""
+    return urllib.request.Request(f"{url}{DRAIN_PATH}", data=b"{}", method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,10 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                         or 8080))
     parser.add_argument("--wait", type=float, default=float(
         os.environ.get("UPLIFT_DRAIN_WAIT_SECONDS") or DEFAULT_WAIT_SECONDS))
+    parser.add_argument("--token-file", type=Path, default=token_file(os.environ))
     args = parser.parse_args(argv)
-    request = urllib.request.Request(f"http://127.0.0.1:{args.port}{DRAIN_PATH}",
-                                     data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
+    try:
+        token = read_token(args.token_file)
+    except OSError as exc:  # the runtime never started far enough to write it
+        print(f"drain: no drain token at {args.token_file} ({exc.strerror}); nothing to drain",
+              file=sys.stderr)
+        return 0
+    request = drain_request(f"http://127.0.0.1:{args.port}", token)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             answer = json.load(response)

@@ -13,7 +13,9 @@ share one process. Request/response formats, endpoints and metrics: ``docs/runti
 
 Reports: with ``UPLIFT_REPORT_TOKEN`` set, ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes``
 answer only requests with ``Authorization: Bearer <that token>`` (401 otherwise); inference stays
-open (Seldon's executor calls it).
+open (Seldon's executor calls it). ``/uplift/v1/drain`` answers the pod's preStop hook only: from
+loopback, with the per-process token written at load to ``UPLIFT_DRAIN_TOKEN_FILE``
+(``runtime.drain``).
 
 Campaigns: with ``UPLIFT_CAMPAIGNS_FILE`` set, a background task polls that file once a second
 (``reloading.FileWatch``) and applies each new version without a restart; a request names its
@@ -55,6 +57,7 @@ from mlserver.utils import get_model_uri
 from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureError, FeatureErrorReason
 from uplift_operator.runtime import campaigns, events
+from uplift_operator.runtime import drain as drain_hook
 from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 from uplift_operator.runtime.config import (
     DECISION_KEY_ENV,
@@ -92,6 +95,9 @@ DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
 REPORT_ENDPOINTS = ("deliveries", "outcomes")
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+#: This process's drain token (``runtime.drain``): one per process, so a model reloaded in it
+#: keeps the token its file holds.
+_DRAIN_TOKEN = drain_hook.new_token()
 _INT_RANGE = {"INT8": (-(2**7), 2**7 - 1), "INT16": (-(2**15), 2**15 - 1),
               "INT32": (-(2**31), 2**31 - 1), "INT64": (-(2**63), 2**63 - 1),
               "UINT8": (0, 2**8 - 1), "UINT16": (0, 2**16 - 1), "UINT32": (0, 2**32 - 1),
@@ -313,6 +319,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._bind_metrics(uri)
         self._warm_up()
         self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)
+        self._publish_drain_token(drain_hook.token_file(os.environ))
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
                  list(model.treatment_keys))
@@ -321,6 +328,17 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                         "restrict who does (a NetworkPolicy) or set a report token",
                         REPORT_TOKEN_ENV)
         return True
+
+    def _publish_drain_token(self, path: Path) -> None:
+        """Write this process's drain token where the preStop hook reads it. A file that cannot
+        be written leaves the drain refused (logged), not the model unserved."""
+        self._drain_token_file = path
+        try:
+            drain_hook.write_token(path, _DRAIN_TOKEN)
+        except OSError as exc:
+            log.error("cannot write the drain token to %s (%s): the preStop hook cannot drain "
+                      "this replica; set %s to a writable path in an emptyDir of this container",
+                      path, exc.strerror or exc, drain_hook.TOKEN_FILE_ENV)
 
     @staticmethod
     def _signer() -> events.Signer:
@@ -362,6 +380,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if self._report_token is not None:  # a sender without the token shows from its first
             for endpoint in REPORT_ENDPOINTS:
                 m.errors.labels(**base, endpoint=endpoint, reason="unauthorized")
+        m.errors.labels(**base, endpoint="drain", reason="forbidden")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)
@@ -755,11 +774,20 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     @custom_handler(rest_path=DRAIN_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def drain(self, request: Request) -> dict[str, Any]:
-        """``drain_cohorts`` for the pod's own preStop hook: refused from any other host."""
+        """``drain_cohorts`` for the pod's own preStop hook: from loopback, with the drain token
+        this process wrote to its file (``runtime.drain``); refused (403) otherwise. Loopback
+        alone is not the hook: a mesh sidecar forwards outside requests from 127.0.0.1."""
         host = request.client.host if request.client is not None else ""
         if host not in _LOOPBACK:
-            raise UpliftError(f"{DRAIN_PATH} answers the pod's own preStop hook only "
-                              f"(loopback), not {host or 'an unknown client'}", status=403)
+            raise self._reject("drain", "forbidden", f"{DRAIN_PATH} answers the pod's own "
+                               f"preStop hook only (loopback), not {host or 'an unknown client'}",
+                               403)
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), _DRAIN_TOKEN.encode()):
+            raise self._reject("drain", "forbidden", f"{DRAIN_PATH} answers the pod's own "
+                               "preStop hook only, which sends the drain token the runtime "
+                               f"wrote to {self._drain_token_file}", 403)
         return {"counted": self.drain_cohorts()}
 
     @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]

@@ -29,6 +29,7 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
 from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime import drain
 from uplift_operator.runtime.assignment import exposed
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,8 @@ def server(tmp_path_factory: pytest.TempPathFactory,
     model = tmp_path_factory.mktemp("model") / "model"
     _train(model)
     env = {"UPLIFT_DECISION_KEY": "campaigns-decision-key-0123456789",
-           "UPLIFT_MODEL_VERSION": "3", "UPLIFT_CAMPAIGNS_FILE": str(volume.path)}
+           "UPLIFT_MODEL_VERSION": "3", "UPLIFT_CAMPAIGNS_FILE": str(volume.path),
+           drain.TOKEN_FILE_ENV: str(model.parent / "drain-token")}
     with MlserverProcess(str(model), name=NAME, env=env, extra={"holdout_fraction": 0.1}) as srv:
         yield srv
 
@@ -317,7 +319,9 @@ def test_the_prestop_drain_counts_the_pending_cohorts_of_a_stopping_replica(
     labels = {"campaign": "long-window"}
     time.sleep(1.5)  # a tick: still nothing due
     assert metric(server, "uplift_outcomes_expected_total", **labels) == 0
-    r = server.post("/uplift/v1/drain", {})
+    token = drain.read_token(Path(server.env[drain.TOKEN_FILE_ENV]))  # as the hook reads it
+    r = server.session.post(f"{server.url}/uplift/v1/drain", json={}, timeout=30,
+                            headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     assert r.json()["counted"]["expected"] >= len(units)
     assert metric(server, "uplift_outcomes_expected_total", **labels) == len(units) + 1
@@ -398,7 +402,8 @@ def test_a_file_never_there_is_no_campaign_until_it_appears(
     model = tmp_path_factory.mktemp("model-optional") / "model"
     _train(model)
     env = {"UPLIFT_DECISION_KEY": "campaigns-decision-key-0123456789",
-           "UPLIFT_MODEL_VERSION": "3", "UPLIFT_CAMPAIGNS_FILE": str(volume.path)}
+           "UPLIFT_MODEL_VERSION": "3", "UPLIFT_CAMPAIGNS_FILE": str(volume.path),
+           drain.TOKEN_FILE_ENV: str(model.parent / "drain-token")}
     with MlserverProcess(str(model), name="optional", env=env,
                          extra={"holdout_fraction": 0.1}) as srv:
         plain = decide(srv, ["u1", "u2"], None, unit_key="unit_id")

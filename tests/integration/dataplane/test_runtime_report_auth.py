@@ -1,14 +1,20 @@
-"""The report endpoints' sender authentication through a real MLServer process.
+"""The runtime's authenticated endpoints through a real MLServer process.
 
 The runtime is started as the rendered pod starts it with ``spec.serving.reportCredentials``:
-``UPLIFT_REPORT_TOKEN`` in its environment. Inference stays open (Seldon's executor calls it);
-``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer 401 in the runtime's error shape
-without the bearer token and 200 with it, and the refusals are counted on ``/metrics``.
+``UPLIFT_REPORT_TOKEN`` and ``UPLIFT_DRAIN_TOKEN_FILE`` in its environment. Inference stays open
+(Seldon's executor calls it); ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer 401 in
+the runtime's error shape without the bearer token and 200 with it, and the refusals are counted
+on ``/metrics``; ``/uplift/v1/drain`` answers loopback only with the drain token the runtime
+wrote, which the real preStop hook (``python -m uplift_operator.runtime.drain``) reads and sends.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.dataplane.test_runtime_campaigns import _train
 
 from uplift_operator.devenv.mlserver import MlserverProcess
+from uplift_operator.runtime import drain
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlserverProcess
     model = tmp_path_factory.mktemp("model") / "model"
     _train(model)
     env = {"UPLIFT_DECISION_KEY": "report-auth-decision-key-0123456789",
-           "UPLIFT_MODEL_VERSION": "2", "UPLIFT_REPORT_TOKEN": TOKEN}
+           "UPLIFT_MODEL_VERSION": "2", "UPLIFT_REPORT_TOKEN": TOKEN,
+           drain.TOKEN_FILE_ENV: str(model.parent / "drain-token")}
     with MlserverProcess(str(model), name=NAME, env=env) as srv:
         yield srv
 
@@ -96,3 +104,23 @@ def test_a_report_that_disagrees_with_the_one_counted_is_a_conflict(
     assert r.json() == {"accepted": 3, "counted": 0, "duplicates": 3, "conflicts": 3}
     assert metric(server, "uplift_report_conflicts_total", endpoint="outcomes") == 3
     assert metric(server, "uplift_conversions_total", model=NAME) == conversions  # first stands
+
+
+def test_the_drain_answers_the_hook_with_its_token_not_loopback_alone(
+        server: MlserverProcess) -> None:
+    path = Path(server.env[drain.TOKEN_FILE_ENV])
+    assert path.stat().st_mode & 0o777 == 0o600
+    # From loopback without the token, as a mesh sidecar forwarding an outside request presents
+    # itself; then the report token, which is not the drain's.
+    for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+        r = requests.post(f"{server.url}/uplift/v1/drain", json={}, headers=headers, timeout=30)
+        assert r.status_code == 403, r.text
+        assert "drain token" in r.json()["error"]
+    assert metric(server, "uplift_request_errors_total", endpoint="drain",
+                  reason="forbidden") == 2
+    # The pod's preStop hook, as rendered: same environment, reads the file, sends the token.
+    hook = subprocess.run(
+        [sys.executable, "-m", "uplift_operator.runtime.drain", "--wait", "0"],
+        env={**os.environ, **server.env, "MLSERVER_HTTP_PORT": str(server.http_port)},
+        capture_output=True, text=True, timeout=60)
+    assert hook.returncode == 0 and "drain: counted {" in hook.stderr, hook.stderr

@@ -221,3 +221,21 @@ def test_the_report_token_comes_from_the_named_secret_on_every_predictor() -> No
         assert REPORT_TOKEN_ENV not in names
     assert BACKEND.report_token(plain) is None
     assert BACKEND.report_token(None) is None
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_drain_token_file_is_on_the_runtime_containers_own_empty_dir(case: str) -> None:
+    """The hook and the runtime find the file by the same variable; it lies on an emptyDir no
+    other container of the pod mounts (a sidecar forwarding from loopback cannot read it)."""
+    runtime, split = CASES[case]
+    assert seldon.DRAIN_TOKEN_FILE_ENV == drain.TOKEN_FILE_ENV
+    for predictor in BACKEND.render(OWNER, runtime, split)["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        path = env[drain.TOKEN_FILE_ENV]
+        mounts = [m for m in container["volumeMounts"]
+                  if path.startswith(m["mountPath"].rstrip("/") + "/")]
+        assert [m["name"] for m in mounts] == [seldon.TMP_VOLUME]
+        assert not mounts[0].get("readOnly")
+        assert {"name": seldon.TMP_VOLUME, "emptyDir": {}} in pod["volumes"]

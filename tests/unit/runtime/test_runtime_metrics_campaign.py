@@ -29,6 +29,7 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
 from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
+from uplift_operator.runtime import drain
 from uplift_operator.runtime.events import Signer
 from uplift_operator.runtime.runtime import INFER_ERROR_REASONS, UpliftError, UpliftRuntime
 
@@ -99,7 +100,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
                    "attributionWindowSeconds": 86400, "active": True}}}))
     env = {"UPLIFT_CAMPAIGNS_FILE": str(campaigns),
            "UPLIFT_DECISION_KEY": DECISION_KEY,
-           "UPLIFT_MODEL_VERSION": VERSION}
+           "UPLIFT_MODEL_VERSION": VERSION,
+           drain.TOKEN_FILE_ENV: str(root / "drain-token")}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     loop = asyncio.new_event_loop()
@@ -363,16 +365,32 @@ def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -
     runtime._campaign_tick(time.time())
     assert totals() == before  # a day-long window: nothing due yet
 
-    def request(host: str) -> Request:
+    # The hook's token, from the file the runtime wrote at load (the pod's own emptyDir).
+    path = drain.token_file(os.environ)  # as the hook finds it (the fixture's tmp dir)
+    assert path == runtime._drain_token_file and path.stat().st_mode & 0o777 == 0o600
+    token = drain.read_token(path)
+
+    def request(host: str, token: str | None = token) -> Request:
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": b"{}", "more_body": False}
 
-        return Request({"type": "http", "method": "POST", "headers": [], "path": "/",
+        headers = [(b"authorization", f"Bearer {token}".encode())] if token is not None else []
+        return Request({"type": "http", "method": "POST", "headers": headers, "path": "/",
                         "query_string": b"", "client": (host, 40000)}, receive)
 
-    with pytest.raises(UpliftError, match="preStop hook only"):
-        loaded.run(runtime.drain(request("10.1.2.3")))
+    refused = value("uplift_request_errors_total", endpoint="drain", reason="forbidden")
+    assert refused is not None  # exported at zero from load
+    with pytest.raises(UpliftError, match="preStop hook only") as error:
+        loaded.run(runtime.drain(request("10.1.2.3")))  # the token is no pass from elsewhere
+    assert error.value.status_code == 403
+    # From loopback without the token: what a mesh sidecar forwarding from 127.0.0.1 presents.
+    for other in (None, "not-the-drain-token", token[:-1]):
+        with pytest.raises(UpliftError, match="drain token") as error:
+            loaded.run(runtime.drain(request("127.0.0.1", other)))
+        assert error.value.status_code == 403 and token not in str(error.value)
     assert totals() == before
+    assert value("uplift_request_errors_total", endpoint="drain",
+                 reason="forbidden") == refused + 4
     answer = loaded.run(runtime.drain(request("127.0.0.1")))
     assert answer["counted"] == {"expected": len(exposed), "received": 12, "converted": 8}
     assert [a - b for a, b in zip(totals(), before, strict=True)] == [len(exposed), 12, 8]

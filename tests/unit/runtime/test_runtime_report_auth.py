@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY
 from starlette.requests import Request
 from tests.unit.runtime.test_runtime_metrics_campaign import _train
 
+from uplift_operator.runtime import drain
 from uplift_operator.runtime.config import REPORT_TOKEN_ENV, ConfigError, RuntimeConfig
 from uplift_operator.runtime.runtime import UpliftError, UpliftRuntime
 
@@ -77,6 +78,7 @@ class Loaded:
 
 def _load(root: Path, name: str, env: dict[str, str]) -> tuple[UpliftRuntime,
                                                                  asyncio.AbstractEventLoop]:
+    env = {drain.TOKEN_FILE_ENV: str(root / f"{name}-drain-token"), **env}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     loop = asyncio.new_event_loop()
