@@ -329,7 +329,8 @@ class MlflowRegistry:
         except ValueError as exc:
             raise RegistryUnavailable(self._redact(
                 f"MLflow at {self.tracking_uri} answered {path} with a non-JSON body "
-                f"({_described(response)})"), status_code=response.status_code) from exc
+                f"({_described(response, self._redact)})"),
+                status_code=response.status_code) from exc
         if not isinstance(body, dict):
             raise RegistryUnavailable(f"MLflow answered {path} with {type(body).__name__}, not an object",
                                       status_code=response.status_code)
@@ -379,7 +380,7 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     # Not MLflow's error shape: its body is not quoted (the message lands in the resource's
     # status, which whoever wrote the spec's trackingUri reads: a URI pointed at another
     # internal service must not read that service's answers back), only described.
-    text = _described(response)
+    text = _described(response, redact)
     if status in (401, 403):
         return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}; {text})",
                                    status_code=status)
@@ -387,12 +388,13 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
 
 
-def _described(response: requests.Response) -> str:
-    """What an answer that is not MLflow's JSON was, without its content (logged at debug)."""
+def _described(response: requests.Response, redact: Callable[[str], str]) -> str:
+    """What an answer that is not MLflow's JSON was, without its content (logged at debug,
+    redacted: an echoing proxy may quote the credentials)."""
     log.debug("MLflow answer not in MLflow's shape, HTTP %s: %r", response.status_code,
-              response.text[:500])
+              redact(response.text[:500]))
     kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
-    return f"{kind}, {len(response.content)} bytes, not MLflow's API answer"
+    return f"{kind}, {len(response.content)} bytes, not MLflow API JSON, not shown"
 
 
 def _version(raw: object) -> ResolvedVersion:

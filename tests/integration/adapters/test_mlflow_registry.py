@@ -295,7 +295,9 @@ def test_basic_auth_wrong_and_right_credentials(mlflow_auth_server: AuthMlflow, 
         with pytest.raises(RegistryUnavailable, match="HTTP 401") as refused:
             MlflowRegistry(url, credentials=credentials, timeout=timeout).resolve(auth_model, version=1)
         assert refused.value.status_code == 401
-        assert "authenticated" in str(refused.value)        # the server's own text
+        # The auth plugin's HTML page is described, not quoted (docs/security.md)
+        assert "refused the credentials" in str(refused.value)
+        assert "text/html" in str(refused.value) and "<" not in str(refused.value)
 
     admin = MlflowRegistry(url, credentials=Credentials.basic(*AUTH_ADMIN), timeout=timeout)
     assert admin.resolve(auth_model, version=1).version == "1"

@@ -119,7 +119,7 @@ def test_at_least_fifteen_distinct_invalid_cases() -> None:
 def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) -> None:
     admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
     header = admin.run("get", "upliftmodels", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEP", "AGE"]
+    assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEPINDEX", "AGE"]
     header = admin.run("get", "campaigns", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "MODEL", "EXPOSURE", "EFFECT", "ROI", "AGE"]
     both = admin.run("get", "upliftmodels,campaigns", "-n", namespace).stdout

@@ -63,7 +63,7 @@ def test_an_echoing_server_gets_no_credential_into_an_error(
     text = str(raised.value)
     # Not MLflow's JSON error shape (the echo's headers break its JSON too): described, never
     # quoted, so nothing of the answer reaches the status
-    assert "not MLflow's API answer" in text and "you sent" not in text
+    assert "not MLflow API JSON, not shown" in text and "you sent" not in text
     assert "Authorization" not in text and "User-Agent" not in text
     for secret in credentials.secrets():
         assert secret not in text
@@ -90,7 +90,7 @@ def test_an_answer_that_is_not_mlflows_is_described_not_quoted(
         MlflowRegistry("http://internal.example", timeout=5).resolve("m", version="1")
     text = str(raised.value)
     assert "INTERNAL-ONLY" not in text and "node-admin" not in text
-    assert "text/plain, 30 bytes, not MLflow's API answer" in text
+    assert "text/plain, 30 bytes, not MLflow API JSON, not shown" in text
 
 
 def test_a_header_requests_cannot_send_is_not_quoted() -> None:
