@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from mlserver.settings import ModelParameters, ModelSettings
-from mlserver.types import InferenceRequest
 from prometheus_client import REGISTRY
 from starlette.requests import Request
+from tests.unit.runtime.test_runtime_metrics_campaign import Loaded as CampaignLoaded
 from tests.unit.runtime.test_runtime_metrics_campaign import _train
 
 from uplift_operator.runtime import drain
@@ -47,21 +47,8 @@ BEARER = (("Authorization", f"Bearer {TOKEN}"),)
 
 
 @dataclass
-class Loaded:
-    runtime: UpliftRuntime
-    loop: asyncio.AbstractEventLoop
-
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
-
-    def decide(self, units: list[str]) -> dict[str, list[Any]]:
-        n = len(units)
-        body = {"inputs": [
-            {"name": "x", "datatype": "FP64", "shape": [n], "data": [0.5] * n},
-            {"name": "c", "datatype": "BYTES", "shape": [n], "data": ["p"] * n},
-            {"name": "unit_id", "datatype": "BYTES", "shape": [n], "data": units}]}
-        response = self.run(self.runtime.predict(InferenceRequest.model_validate(body)))
-        return {o.name: list(o.data.root) for o in response.outputs}
+class Loaded(CampaignLoaded):
+    """The campaign tests' runtime harness, its reports sent with ``headers``."""
 
     def outcomes(self, outcomes: list[dict[str, Any]],
                  headers: Sequence[tuple[str, str]] = BEARER) -> dict[str, Any]:

@@ -814,6 +814,19 @@ def _with_credentials(sim: Sim, secret: dict[str, str] | None) -> list[Any]:
     return seen
 
 
+def _recording_secret_reads(sim: Sim) -> list[str]:
+    """The names of the Secrets the passes read from now on, in order."""
+    reads: list[str] = []
+    values = sim.cluster.secret_values
+
+    def secret_values(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
+        reads.append(name)
+        return values(namespace, name, keys)
+
+    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
+    return reads
+
+
 def test_a_token_with_a_trailing_newline_is_refused_naming_the_secret_and_key() -> None:
     sim = Sim()
     seen = _with_credentials(sim, {"token": f"{TOKEN}\n"})
@@ -870,14 +883,7 @@ def test_what_the_operator_does_not_allow_is_refused_before_any_secret_is_read()
         tracking_uris=(r"http://mlflow\.test",), runtime_images=(r"ghcr\.io/uplift-dev/.*",),
         service_accounts=("runtime",), default_runtime_image=sim.deps.runtime_image)
     seen = _with_credentials(sim, {"token": TOKEN})
-    reads: list[str] = []
-    values = sim.cluster.secret_values
-
-    def secret_values(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
-        reads.append(name)
-        return values(namespace, name, keys)
-
-    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
+    reads = _recording_secret_reads(sim)
     sim.body["spec"]["model"]["trackingUri"] = "http://internal-admin.kube-system:8080"
     sim.body["spec"]["serving"] = {"runtimeImage": "evil.example/anything:latest",
                                    "serviceAccountName": "ci-deployer"}
@@ -909,14 +915,7 @@ def test_a_credentials_secret_is_read_once_per_ttl_for_every_pass_naming_it() ->
     sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS,
                                            clock=lambda: clock[0])
     seen = _with_credentials(sim, {"token": TOKEN})
-    reads: list[str] = []
-    values = sim.cluster.secret_values
-
-    def secret_values(namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
-        reads.append(name)
-        return values(namespace, name, keys)
-
-    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
+    reads = _recording_secret_reads(sim)
     for _ in range(5):  # passes due again and again (an analysis every few seconds)
         sim.tick(1)
         clock[0] += 1
