@@ -119,7 +119,11 @@ class RuntimeTraffic:
         self.sent[version] = self.sent.get(version, 0) + n
         m, rng, base = self.metrics, self._rng, (self.model, version)
         errors = sum(rng.random() < p.error_rate for _ in range(n))
-        for _ in range(n):
+        # As the runtime: a refused request is counted as an error and not timed, so the
+        # requests a version got are the timed ones plus the refused ones (errorRate's split).
+        # Timing all n as well made an erroring canary's share of requests look 1 + error_rate
+        # times its weight: a sample ratio mismatch that raced its rollback.
+        for _ in range(n - errors):
             m.request_duration.labels(*base, "infer").observe(p.latency * (0.8 + 0.4 * rng.random()))
         if errors:
             m.errors.labels(*base, "infer", "invalid_input").inc(errors)
