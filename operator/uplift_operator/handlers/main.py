@@ -16,12 +16,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from uplift_operator.handlers import (  # noqa: F401
         campaign,
         campaigns_file,
+        kopf_toggles,
         lifecycle,
         readiness,
         registry_polling,
         upliftmodel,
         watches,
     )
+
+    # Before kopf builds its start-up gate: at thousands of Campaigns kopf's own holds every
+    # handler for minutes (the module says why).
+    kopf_toggles.install()
 
     log_format = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
                   "full": kopf.LogFormat.FULL}[config.log_format]
