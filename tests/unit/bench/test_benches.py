@@ -52,7 +52,8 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
 # Need MLServer processes, the control plane or Prometheus: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
                      "operator_footprint", "failover", "scale", "plugin_startup",
-                     "campaign_propagation", "api_costs", "prometheus_ranges"}
+                     "campaign_propagation", "api_costs", "prometheus_ranges",
+                     "kopf_index_startup"}
 # Imports a bench makes only inside functions, named explicitly so a missing peer fails here.
 SUBMODULES = ["sklift.models", "sklift.metrics", "causalml.inference.meta", "causalml.metrics",
               "mlserver_mlflow"]
