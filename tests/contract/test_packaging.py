@@ -72,7 +72,12 @@ def test_names_never_stutter() -> None:
         deployment = by_kind(helm_template(release=release), "Deployment")[0]
         assert deployment["metadata"]["name"] == expected
     docs = helm_template("--set", "fullnameOverride=ops")
-    assert {d["metadata"]["name"] for d in docs if d["kind"] != "Service"} == {"ops"}
+    # The SeldonDeployments policy and its binding share the cluster-scoped namespace of the
+    # Secrets one's: a suffix of their own.
+    policy, binding = _policy(docs, "seldondeployments")
+    assert policy["metadata"]["name"] == binding["metadata"]["name"] == "ops-seldondeployments"
+    assert {d["metadata"]["name"] for d in docs
+            if d["kind"] != "Service" and d not in (policy, binding)} == {"ops"}
 
 
 def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
@@ -154,9 +159,15 @@ def test_every_mode_may_block_the_deletion_of_the_owners_it_names() -> None:
             assert not _grants(role["rules"], group, plural, "update")
 
 
-def _policy(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    policies = by_kind(docs, "ValidatingAdmissionPolicy")
-    bindings = by_kind(docs, "ValidatingAdmissionPolicyBinding")
+def _policy(docs: list[dict[str, Any]],
+            resource: str = "secrets") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The one ValidatingAdmissionPolicy matching ``resource`` and its one binding."""
+    policies = [p for p in by_kind(docs, "ValidatingAdmissionPolicy")
+                if any(resource in rule["resources"]
+                       for rule in p["spec"]["matchConstraints"]["resourceRules"])]
+    names = {p["metadata"]["name"] for p in policies}
+    bindings = [b for b in by_kind(docs, "ValidatingAdmissionPolicyBinding")
+                if b["spec"]["policyName"] in names]
     assert len(policies) == 1 and len(bindings) == 1, [d["kind"] for d in docs]
     return policies[0], bindings[0]
 
@@ -206,6 +217,105 @@ def test_secrets_policy_admits_what_the_operator_code_creates() -> None:
     assert f'object.metadata.name == variables.owners[0].name + "{suffix}"' in cel
     assert list(secret["stringData"]) == [decision_key.DECISION_KEY]
     assert f'size(object.data) == 1 && "{decision_key.DECISION_KEY}" in object.data' in cel
+
+
+def _manifest_policy(name: str, resource: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _policy([d for d in yaml.safe_load_all((ROOT / "manifests" / name).read_text()) if d],
+                   resource)
+
+
+def test_seldondeployments_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manifests(
+) -> None:
+    """RBAC's create + patch on seldondeployments would let the operator's token have Seldon
+    run any image with any privileges; a second ValidatingAdmissionPolicy admits only what
+    render.seldon makes (tests/integration/packaging/test_seldondeployments_policy.py judges it
+    on a real API server). Without allow-lists the chart's is the manifest's."""
+    plain_policy, plain_binding = _manifest_policy("seldondeployments-policy.yaml",
+                                                   "seldondeployments")
+    for values in ([], NAMESPACED):
+        docs = helm_template(*values)
+        assert len(by_kind(docs, "ValidatingAdmissionPolicy")) == 2  # Secrets, SeldonDeployments
+        assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 2
+        policy, binding = _policy(docs, "seldondeployments")
+        assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
+        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        assert binding["spec"] == plain_binding["spec"]
+    assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
+                                     "validationActions": ["Deny"]}
+    spec = plain_policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    # PATCH (server-side apply, merge patches) is admission's UPDATE; DELETE and the status
+    # and scale subresources are not matched. v1alpha2/v1alpha3 requests are judged as v1.
+    assert spec["matchConstraints"] == {"matchPolicy": "Equivalent", "resourceRules": [
+        {"apiGroups": ["machinelearning.seldon.io"], "apiVersions": ["v1"],
+         "resources": ["seldondeployments"], "operations": ["CREATE", "UPDATE"]}]}
+    secrets_policy, _ = _manifest_policy("secrets-policy.yaml", "secrets")
+    assert spec["matchConditions"] == secrets_policy["spec"]["matchConditions"]
+
+    # Another release, namespace and ServiceAccount: the policy judges that identity.
+    docs = helm_template("--set", "serviceAccount.name=ops-sa", release="prod")
+    policy, binding = _policy(docs, "seldondeployments")
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == (
+        "prod-uplift-operator-seldondeployments")
+    assert policy["spec"]["matchConditions"] == _policy(docs)[0]["spec"]["matchConditions"] == [
+        {"name": "by-the-operator", "expression": (
+            'request.userInfo.username == "system:serviceaccount:uplift-system:ops-sa"')}]
+    off = helm_template("--set", "admissionPolicy.enabled=false")
+    assert not by_kind(off, "ValidatingAdmissionPolicy")
+    assert not by_kind(off, "ValidatingAdmissionPolicyBinding")
+
+
+def _cel_regex(expression: str) -> str:
+    """The one regular expression literal an expression passes to ``matches``."""
+    (literal,) = re.findall(r'\.matches\(("(?:[^"\\]|\\.)*")\)', expression)
+    decoded: str = json.loads(literal)  # the chart writes it with toJson: a CEL string too
+    return decoded
+
+
+def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_does() -> None:
+    """allowed.runtimeImages and allowed.serviceAccounts each add one rule, anchored so that it
+    admits exactly what ServingPolicy (re.fullmatch, the operator's runtimeImage always allowed)
+    admits; the shape rules stay the manifest's."""
+    from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
+    from uplift_operator.domain.validation import ServingPolicy
+
+    images = [r"ghcr\.io/uplift-dev/uplift-runtime:.*", r"registry\.example/uplift-(a|b)",
+              "a|b"]
+    accounts = ["uplift-serving", "team-.*"]
+    policy, _ = _policy(helm_template("--set-json", f"allowed.runtimeImages={json.dumps(images)}",
+                                      "--set-json",
+                                      f"allowed.serviceAccounts={json.dumps(accounts)}"),
+                        "seldondeployments")
+    plain, _ = _manifest_policy("seldondeployments-policy.yaml", "seldondeployments")
+    shape = plain["spec"]["validations"]
+    assert policy["spec"]["validations"][:len(shape)] == shape
+    image_rule, account_rule = (v["expression"] for v in policy["spec"]["validations"][len(shape):])
+    default = yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"]
+    assert f'c.?image.orValue("") == {json.dumps(default)} ||' in image_rule
+    assert "variables.containers.all(" in image_rule  # containers, initContainers, ephemeral
+    assert "!has(s.serviceAccountName) ||" in account_rule  # none: the namespace's default
+
+    serving = ServingPolicy(runtime_images=tuple(images), service_accounts=tuple(accounts),
+                            default_runtime_image=default)
+
+    def operator_allows(image: str, account: str) -> bool:
+        spec = UpliftModelSpec.model_validate({
+            "model": {"registeredModel": "m", "alias": "champion"}, "treatments": [{"name": "t"}],
+            "rollout": {"steps": [{"weight": 50}],
+                        "gates": [{"name": "errors", "type": "errorRate", "max": 0.05}]},
+            "serving": {"runtimeImage": image, "serviceAccountName": account}})
+        return not serving.problems(spec)
+
+    image_regex, account_regex = _cel_regex(image_rule), _cel_regex(account_rule)
+    for image in (default, "ghcr.io/uplift-dev/uplift-runtime:0.2.0", "registry.example/uplift-a",
+                  "registry.example/uplift-ab", "registry.example/uplift-b:1", "a", "b", "ab",
+                  "evil.example/ghcr.io/uplift-dev/uplift-runtime:1", "ghcr.io/uplift-dev/x"):
+        policy_allows = image == default or bool(re.search(image_regex, image))
+        assert operator_allows(image, "uplift-serving") == policy_allows, image
+    for account in ("uplift-serving", "team-a", "uplift-serving-2", "my-uplift-serving",
+                    "default", "team-"):
+        assert operator_allows(default, account) == bool(re.search(account_regex, account)), (
+            account)
 
 
 @pytest.mark.parametrize(("values", "message"), [
