@@ -1,0 +1,385 @@
+"""The ValidatingAdmissionPolicy on the operator's SeldonDeployments, judged by a real API server.
+
+RBAC gives the operator's identity ``create`` and ``patch`` on seldondeployments, and cannot say
+what they hold: alone, a stolen operator token has Seldon's controller run pods with any image,
+any privileges and any ServiceAccount of the namespace (docs/security.md). The policy
+(manifests/seldondeployments-policy.yaml, and the chart's render with allow-lists set) admits
+only what ``render.seldon`` makes. On a control plane of this module's own, with Seldon's own
+SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the policy:
+
+- before it is applied the operator's identity may create a privileged SeldonDeployment (the
+  hole); once applied the API server refuses it with the policy's message;
+- the operator's own rendered SeldonDeployment (``SeldonV1Backend.render``, applied by
+  ``KubeCluster.apply`` as the operator applies it, under the operator's kubeconfig) is admitted
+  on create and on update (a canary added, server-side apply), while an update to a forbidden
+  shape, by server-side apply or by merge patch, is refused and changes nothing;
+- each variation the operator never renders is refused, whichever API version it comes through;
+- the chart's allow-lists hold every image and ServiceAccount to ``allowed.*`` as the operator
+  does (whole match; the operator's runtime image always passes); the manifests have none;
+- nobody else is judged: the administrator creates a privileged SeldonDeployment, and Seldon's
+  status writes (another identity, the status subresource) go through. The operator never
+  writes a SeldonDeployment's status (no RBAC for it); kopf only watches them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import config as kube_config
+from tests.contract.test_packaging import CHART, tools
+from tests.support.kube import Kubectl, install_crds
+
+from uplift_operator.adapters.kube import KubeCluster, KubeError
+from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.render import naming
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+from uplift_operator.services.upliftmodel import DECIDED_ON
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+NAMESPACE = "team-a"
+BACKEND = SeldonV1Backend()
+PLURAL = BACKEND.plural
+POLICY = "uplift-operator-seldondeployments"
+POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+DENIED = f"ValidatingAdmissionPolicy '{POLICY}' with binding '{POLICY}' denied request: "
+OWNER = ("the uplift-operator ServiceAccount may create only SeldonDeployments with one owner "
+         "reference, the controller reference to the UpliftModel of the same name")
+GRAPH = ("a SeldonDeployment of the uplift-operator ServiceAccount serves each predictor from its "
+         "componentSpecs alone: one graph node, no children, no explainer, no prepackaged "
+         "server, modelUri, storageInitializerImage, serviceAccountName or envSecretRefName")
+VOLUMES = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount mount only "
+           "emptyDir and configMap volumes (no hostPath, no projected token, no Secret)")
+POD = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount run as rendered: no "
+       "host network, PID or IPC, automountServiceAccountToken false, runAsNonRoot true and not "
+       "uid 0, seccompProfile RuntimeDefault or Localhost, no sysctls or seLinuxOptions")
+CONTAINERS = ("every container of a SeldonDeployment of the uplift-operator ServiceAccount runs "
+              "as rendered: not privileged, allowPrivilegeEscalation false, capabilities drop "
+              "ALL and add none, not as root, no Unconfined seccomp profile, no procMount, "
+              "seLinuxOptions or host ports")
+IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccount is the "
+          "operator's runtime image or matches allowed.runtimeImages")
+ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
+            "ServiceAccount matches allowed.serviceAccounts")
+
+#: The chart's runtimeImage (the operator's default, always allowed) and the allow-lists the
+#: chart's policy is rendered with here.
+DEFAULT_IMAGE: str = yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"]
+ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
+ALLOWED_ACCOUNTS = ["uplift-serving"]
+CANARY_IMAGE = "ghcr.io/uplift-dev/uplift-runtime-canary:0.2.0"
+CANARY = TrafficSplit("3", "4", 25)  # two predictors: every rule sees both
+
+
+def policy_docs(source: str) -> list[dict[str, Any]]:
+    if source == "manifests":
+        text = (ROOT / "manifests" / "seldondeployments-policy.yaml").read_text()
+    else:  # `helm install uplift -n uplift-system` with both allow-lists set
+        text = subprocess.run(
+            [tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
+             "--show-only", "templates/seldondeployments-policy.yaml",
+             "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
+             "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}"],
+            check=True, capture_output=True, text=True).stdout
+    docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]
+    assert sorted(d["kind"] for d in docs) == sorted(POLICY_KINDS)
+    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    assert policy["metadata"]["name"] == POLICY
+    assert f'"{OPERATOR_USER}"' in policy["spec"]["matchConditions"][0]["expression"], (
+        "the policy judges the control plane's operator identity")
+    return docs
+
+
+def _dump(docs: list[dict[str, Any]]) -> str:
+    return "---\n".join(yaml.safe_dump(d) for d in docs)
+
+
+@pytest.fixture(scope="module")
+def plane() -> Iterator[ControlPlane]:
+    with ControlPlane() as cp:
+        yield cp
+
+
+@pytest.fixture(scope="module")
+def admin(plane: ControlPlane) -> Kubectl:
+    """The CRDs (Seldon's own SeldonDeployment CRD) and the plain manifests' RBAC."""
+    kubectl = Kubectl(plane.admin_kubeconfig)
+    install_crds(kubectl)
+    for namespace in ("uplift-system", NAMESPACE):
+        kubectl.run("create", "namespace", namespace)
+    kubectl.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+    return kubectl
+
+
+@pytest.fixture(scope="module")
+def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
+    return Kubectl(plane.operator_kubeconfig)
+
+
+@pytest.fixture(scope="module")
+def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
+    """The operator's own adapter, under the operator's own kubeconfig."""
+    api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
+    return KubeCluster(api)
+
+
+def _owner(admin: Kubectl, name: str) -> naming.Owner:
+    """A real UpliftModel (made by the administrator), as the operator reads its identity."""
+    admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                 "metadata": {"name": name, "namespace": NAMESPACE},
+                 "spec": {"model": {"registeredModel": name, "alias": "champion"},
+                          "treatments": [{"name": "womens-e-mail"}],
+                          "rollout": {"steps": [{"weight": 50}],
+                                      "gates": [{"name": "errors", "type": "errorRate",
+                                                 "max": 0.05}]}}})
+    meta = admin.get("upliftmodel", name, NAMESPACE)["metadata"]
+    return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def _runtime(owner: naming.Owner, **changes: Any) -> RuntimeSettings:
+    """What services.upliftmodel gives the renderer for a model that uses every option."""
+    settings: dict[str, Any] = {
+        "image": DEFAULT_IMAGE, "registered_model": owner.name,
+        "tracking_uri": "http://mlflow.mlflow.svc:5000", "replicas": 2,
+        "salt": f"{owner.namespace}/{owner.name}", "treatments": ("womens-e-mail",),
+        "resources": {"requests": {"cpu": "500m"}, "limits": {"memory": "1Gi"}},
+        "credential_env": (("MLFLOW_TRACKING_TOKEN", "mlflow-credentials", "token"),),
+        "report_token": ("report-senders", "token"), "service_account_name": "uplift-serving"}
+    return RuntimeSettings(**{**settings, **changes})
+
+
+def _render(owner: naming.Owner, split: TrafficSplit = CANARY, **changes: Any) -> dict[str, Any]:
+    return BACKEND.render(owner, _runtime(owner, **changes), split)
+
+
+def _pod(manifest: dict[str, Any], predictor: int = -1) -> dict[str, Any]:
+    spec: dict[str, Any] = manifest["spec"]["predictors"][predictor]["componentSpecs"][0]["spec"]
+    return spec
+
+
+def _container(manifest: dict[str, Any], predictor: int = -1) -> dict[str, Any]:
+    container: dict[str, Any] = _pod(manifest, predictor)["containers"][0]
+    return container
+
+
+def _privileged(manifest: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(manifest)
+    _container(changed)["securityContext"]["privileged"] = True
+    return changed
+
+
+def _privileged_refused(as_operator: Kubectl) -> bool:
+    """Whether the API server refuses the operator's identity a privileged SeldonDeployment
+    (a server-side dry run: admission judges it, nothing is stored)."""
+    owner = naming.Owner(name="probe", namespace=NAMESPACE, uid="00000000-0000-4000-8000-0")
+    attempt = as_operator.run("create", "--dry-run=server", "-f", "-", check=False,
+                              input=json.dumps(_privileged(_render(owner))))
+    if attempt.returncode == 0:
+        return False
+    assert DENIED + CONTAINERS in attempt.stderr, attempt.stderr
+    return True
+
+
+@pytest.fixture(scope="module", params=["manifests", "chart"])
+def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl) -> Iterator[str]:
+    """The policy from one source, applied and in force; removed (and out of force) afterwards."""
+    source: str = request.param
+    docs = policy_docs(source)
+    assert not _privileged_refused(as_operator), "without the policy, RBAC alone allows it"
+    admin.apply(docs)
+    admin.wait_for(lambda: _privileged_refused(as_operator), timeout=30,
+                   what="the policy in force")
+    yield source
+    admin.run("delete", "-f", "-", input=_dump(docs))
+    admin.wait_for(lambda: not _privileged_refused(as_operator), timeout=30,
+                   what="the policy out of force")
+
+
+def _refused(operator_cluster: KubeCluster, manifest: dict[str, Any], message: str) -> None:
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.apply(manifest, PLURAL)
+    assert refused.value.status == 403, str(refused.value)
+    assert DENIED + message in str(refused.value), str(refused.value)
+
+
+def test_the_operators_own_seldondeployment_is_admitted_on_create_and_update(
+        policy: str, admin: Kubectl, as_operator: Kubectl,
+        operator_cluster: KubeCluster) -> None:
+    owner = _owner(admin, f"served-{policy}")
+    # Create: the stable version alone, as the first pass applies it.
+    operator_cluster.apply(_render(owner, TrafficSplit("3")), PLURAL)
+    body = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert body["metadata"]["ownerReferences"][0]["uid"] == owner.uid
+    # Seldon (another identity, the status subresource) reports it; nothing judges that.
+    admin.run("patch", "seldondeployment", owner.name, "-n", NAMESPACE, "--subresource=status",
+              "--type=merge", "-p", json.dumps({"status": seldon_status(body)}))
+    # Update: a canary added, stamped and applied over the version read, as services.upliftmodel
+    # applies it (server-side apply: a PATCH, judged as an UPDATE of the whole new object).
+    read = admin.get("seldondeployment", owner.name, NAMESPACE)
+    manifest = _render(owner, CANARY)
+    manifest["metadata"]["annotations"] = {DECIDED_ON: "12345"}
+    manifest["metadata"]["resourceVersion"] = read["metadata"]["resourceVersion"]
+    operator_cluster.apply(manifest, PLURAL)
+    updated = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert [p["traffic"] for p in updated["spec"]["predictors"]] == [75, 25]
+    assert updated["status"]["state"] == "Available"
+
+    # An update to a forbidden shape changes nothing, by server-side apply or by merge patch.
+    _refused(operator_cluster, _privileged(_render(owner)), CONTAINERS)
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.merge_patch(BACKEND.api_version, PLURAL, NAMESPACE, owner.name, {
+            "spec": {"predictors": [{**updated["spec"]["predictors"][0], "componentSpecs": [
+                {"spec": {**_pod(updated, 0), "hostNetwork": True}}]}]}})
+    assert refused.value.status == 403 and DENIED + POD in str(refused.value)
+    kept = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert kept["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
+    # kubectl shows the administrator the same message.
+    attempt = as_operator.run("apply", "--server-side", "--force-conflicts",
+                              "--field-manager=uplift-operator", "-f", "-", check=False,
+                              input=json.dumps(_privileged(_render(owner))))
+    assert attempt.returncode != 0
+    assert (f'seldondeployments.machinelearning.seldon.io "{owner.name}" is forbidden: '
+            f"{DENIED}{CONTAINERS}") in attempt.stderr, attempt.stderr
+
+
+def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
+    changed = copy.deepcopy(manifest)
+    meta, pod, container = changed["metadata"], _pod(changed), _container(changed)
+    security = container["securityContext"]
+    edits: dict[str, Callable[[], object]] = {
+        "no owner": lambda: meta.pop("ownerReferences"),
+        "owner of another kind": lambda: meta["ownerReferences"][0].update(kind="Campaign"),
+        "owner of another group": lambda: meta["ownerReferences"][0].update(
+            apiVersion="apps/v1"),
+        "not the controller": lambda: meta["ownerReferences"][0].update(controller=False),
+        "two owners": lambda: meta["ownerReferences"].append(
+            {**meta["ownerReferences"][0], "controller": False, "name": "other",
+             "uid": "0" * 8}),
+        "another model's name": lambda: meta.update(name=f"{meta['name']}-x"),
+        "an explainer": lambda: changed["spec"]["predictors"][0].update(explainer={
+            "type": "AnchorTabular", "containerSpec": {"name": "explainer", "image": "x/y"}}),
+        "a child node": lambda: changed["spec"]["predictors"][0]["graph"].update(children=[
+            {"name": "router", "type": "ROUTER", "children": []}]),
+        "a prepackaged server": lambda: changed["spec"]["predictors"][0]["graph"].update(
+            implementation="SKLEARN_SERVER", modelUri="gs://bucket/model"),
+        "a storage initializer image": lambda: changed["spec"]["predictors"][0]["graph"].update(
+            storageInitializerImage="x/y"),
+        "an extra hostPath volume": lambda: pod["volumes"].append(
+            {"name": "host", "hostPath": {"path": "/"}}),
+        "a projected token volume": lambda: pod["volumes"].append(
+            {"name": "token", "projected": {"sources": [
+                {"serviceAccountToken": {"path": "token"}}]}}),
+        "a Secret volume": lambda: pod["volumes"].append(
+            {"name": "creds", "secret": {"secretName": "mlflow-credentials"}}),
+        "host network": lambda: pod.update(hostNetwork=True),
+        "host PID": lambda: pod.update(hostPID=True),
+        "a mounted token": lambda: pod.update(automountServiceAccountToken=True),
+        "the serviceAccount alias": lambda: pod.update(serviceAccount="deployer"),
+        "root allowed": lambda: pod["securityContext"].update(runAsNonRoot=False),
+        "uid 0": lambda: pod["securityContext"].update(runAsUser=0),
+        "no seccomp profile": lambda: pod["securityContext"].pop("seccompProfile"),
+        "a privileged container": lambda: security.update(privileged=True),
+        "privilege escalation": lambda: security.update(allowPrivilegeEscalation=True),
+        "capabilities kept": lambda: security.pop("capabilities"),
+        "a capability added": lambda: security["capabilities"].update(add=["SYS_ADMIN"]),
+        "a container as root": lambda: security.update(runAsUser=0),
+        "an unconfined container": lambda: security.update(
+            seccompProfile={"type": "Unconfined"}),
+        "a host port": lambda: container.update(
+            ports=[{"name": "http", "containerPort": 8080, "hostPort": 80}]),
+        "a privileged init container": lambda: pod.update(initContainers=[
+            {"name": "setup", "image": DEFAULT_IMAGE, "securityContext": {"privileged": True}}]),
+        "through v1alpha2": lambda: (changed.update(
+            apiVersion="machinelearning.seldon.io/v1alpha2"), security.update(privileged=True)),
+    }
+    edits[change]()
+    return changed
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("no owner", OWNER),
+    ("owner of another kind", OWNER),
+    ("owner of another group", OWNER),
+    ("not the controller", OWNER),
+    ("two owners", OWNER),
+    ("another model's name", OWNER),
+    ("an explainer", GRAPH),
+    ("a child node", GRAPH),
+    ("a prepackaged server", GRAPH),
+    ("a storage initializer image", GRAPH),
+    ("an extra hostPath volume", VOLUMES),
+    ("a projected token volume", VOLUMES),
+    ("a Secret volume", VOLUMES),
+    ("host network", POD),
+    ("host PID", POD),
+    ("a mounted token", POD),
+    ("the serviceAccount alias", POD),
+    ("root allowed", POD),
+    ("uid 0", POD),
+    ("no seccomp profile", POD),
+    ("a privileged container", CONTAINERS),
+    ("privilege escalation", CONTAINERS),
+    ("capabilities kept", CONTAINERS),
+    ("a capability added", CONTAINERS),
+    ("a container as root", CONTAINERS),
+    ("an unconfined container", CONTAINERS),
+    ("a host port", CONTAINERS),
+    ("a privileged init container", CONTAINERS),
+    ("through v1alpha2", CONTAINERS),
+])
+def test_what_the_operator_never_renders_is_refused(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
+        message: str) -> None:
+    owner = _owner(admin, f"other-{policy}")
+    _refused(operator_cluster, _change(_render(owner), change), message)
+
+
+def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    owner = _owner(admin, f"listed-{policy}")
+    # Within the lists, and the operator's default image: admitted (a server-side dry run).
+    for manifest in (_render(owner), _render(owner, image=CANARY_IMAGE),
+                     _render(owner, service_account_name=None)):
+        operator_cluster.apply(manifest, PLURAL)
+        stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+        assert _container(stored)["image"] == _container(manifest)["image"]
+    outside = {
+        "an image outside the list": (_render(owner, image="docker.io/library/busybox"), IMAGES),
+        # A whole match, as the operator's: the allowed pattern inside a longer name is not.
+        "an allowed image as a suffix": (_render(owner, image=f"evil.example/{CANARY_IMAGE}"),
+                                         IMAGES),
+        "an init container's image": (_init_container(_render(owner), "busybox"), IMAGES),
+        "a service account outside the list": (_render(owner, service_account_name="deployer"),
+                                               ACCOUNTS),
+    }
+    for what, (manifest, message) in outside.items():
+        if policy == "chart":
+            _refused(operator_cluster, manifest, message)
+        else:  # the plain manifests have no allow-list: the shape alone is judged
+            operator_cluster.apply(manifest, PLURAL)
+            stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+            assert _pod(stored) == _pod(manifest), what
+
+
+def _init_container(manifest: dict[str, Any], image: str) -> dict[str, Any]:
+    changed = copy.deepcopy(manifest)
+    _pod(changed)["initContainers"] = [{**copy.deepcopy(_container(changed)), "name": "setup",
+                                        "image": image}]
+    return changed
+
+
+def test_nobody_else_is_judged(policy: str, admin: Kubectl) -> None:
+    owner = naming.Owner(name=f"admins-{policy}", namespace=NAMESPACE, uid="0" * 8)
+    manifest = _change(_change(_render(owner), "a privileged container"), "no owner")
+    admin.apply(manifest)
+    admin.run("delete", "seldondeployment", owner.name, "-n", NAMESPACE)
