@@ -152,7 +152,7 @@ def test_a_kopf_installed_without_its_sources_is_left_alone(
     def no_source(_: object) -> str:
         raise OSError("could not get source code")
 
-    monkeypatch.setattr(kopf_toggles.inspect, "getsource", no_source)
+    monkeypatch.setattr("uplift_operator.handlers.kopf_toggles.inspect.getsource", no_source)
     assert set(kopf_toggles.source_digests().values()) == {""}
     assert not kopf_toggles.install()
     assert not kopf_toggles.installed()
