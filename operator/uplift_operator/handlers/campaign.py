@@ -50,13 +50,16 @@ def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
 
 def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
     """The Campaign pass's adapters: the UpliftModel's, shared (built once at start-up), its
-    registry clients and resolver cache included (a drift gate's training reference)."""
+    registry clients and resolver cache included (a drift gate's training reference), and
+    which Campaigns the models' campaigns files have no room for."""
     deps = memo.get("campaign_dependencies")
     if deps is None:
         uplift = memo["uplift_dependencies"]
+        files = memo["campaigns_file_dependencies"]  # made first (handlers.lifecycle)
         deps = service.CampaignDependencies(
             cluster=uplift.cluster, prometheus=uplift.prometheus,
-            metric_templates=config_of(memo).metric_templates, models=uplift)
+            metric_templates=config_of(memo).metric_templates, models=uplift,
+            left_out=files.left_out)
         memo["campaign_dependencies"] = deps
     assert isinstance(deps, service.CampaignDependencies)
     return deps

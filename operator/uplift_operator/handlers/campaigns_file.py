@@ -34,7 +34,7 @@ from typing import Any
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.handlers import observability
+from uplift_operator.handlers import campaign, observability
 from uplift_operator.handlers.common import deleted
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.render import naming
@@ -45,6 +45,9 @@ FILE_KIND = "CampaignsFile"
 #: The events on the UpliftModel when its campaigns file is refused, and written again after.
 NOT_WRITTEN = "CampaignsFileNotWritten"
 WRITTEN_AGAIN = "CampaignsFileWritten"
+#: ... when its file has no room for some of its Campaigns, and when it holds all again.
+FILE_FULL = "CampaignsFileFull"
+FILE_FITS = "CampaignsFileFits"
 #: The label selector of the operator's watch of ConfigMaps, applied by the API server: its own
 #: campaigns files (``render.campaigns.config_map`` labels them), no other ConfigMap.
 CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
@@ -79,8 +82,9 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
 
     config_map = naming.campaigns_config_map(owner.name)
     failing: str | None = None  # the error of the last pass, while the writes are refused
+    left_out: tuple[str, ...] = ()  # the Campaigns the file had no room for, at the last pass
 
-    def write() -> None:
+    def write() -> service.Synced:
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
         split = service.version_split(status, body.get("spec"))
@@ -92,16 +96,19 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             raise FileNotWrittenError(f"campaigns file of {owner.namespace}/{owner.name} not "
                                       f"written: {synced.error}", synced.error)
         if synced.changed:
-            logger.info("campaigns file of %s/%s written: campaigns %s, active %s",
-                        owner.namespace, owner.name, list(synced.campaigns),
-                        list(synced.active))
+            logger.info("campaigns file of %s/%s written: %d campaigns (%s), %d active%s",
+                        owner.namespace, owner.name, len(synced.campaigns),
+                        _some(synced.campaigns), len(synced.active),
+                        f", {len(synced.left_out)} left out (no room)" if synced.left_out
+                        else "")
+        return synced
 
     async def one_pass() -> float | None:
-        nonlocal failing
+        nonlocal failing, left_out
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):
             try:
-                await loop.run_in_executor(memo["pass_executor"], write)
+                synced = await loop.run_in_executor(memo["pass_executor"], write)
             except FileNotWrittenError as error:
                 # Said once per cause: the retries (1 s .. 30 s) repeat it in the log only.
                 if error.cause != failing:
@@ -116,10 +123,36 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                        message=f"campaigns file written to ConfigMap {config_map} again, "
                                f"after: {failing}")
             failing = None
+        if synced.left_out != left_out:
+            _tell_left_out(body, memo, owner, config_map, left_out, synced.left_out)
+            left_out = synced.left_out
         return None  # woken by its Campaigns and its model (handlers.watches)
 
     await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,
                      uid=owner.uid)
+
+
+def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: str,
+                   before: tuple[str, ...], now: tuple[str, ...]) -> None:
+    """The file's room changed: an event on the model, and a pass of each Campaign left out or
+    let in (its status says whether it can be delivered: ``services.campaign``)."""
+    if now:
+        kopf.event(body, type="Warning", reason=FILE_FULL,
+                   message=f"campaigns file in ConfigMap {config_map} is full (ConfigMaps hold "
+                           f"at most 1 MiB): {len(now)} Campaign(s) left out, the newest "
+                           f"first, not delivered: {_some(now)}")
+    else:
+        kopf.event(body, type="Normal", reason=FILE_FITS,
+                   message=f"campaigns file in ConfigMap {config_map} holds every Campaign "
+                           f"again")
+    for name in set(before) ^ set(now):
+        memo["wakeups"].wake((campaign.KIND, owner.namespace, name))
+
+
+def _some(names: tuple[str, ...], shown: int = 10) -> str:
+    """Up to ``shown`` names, and how many more (a file of thousands would flood a line)."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def file_key(namespace: str, model: str) -> tuple[str, str, str]:

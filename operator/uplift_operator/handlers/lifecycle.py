@@ -106,8 +106,8 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     alias_followers(memo)
     upliftmodel.start_write_back(memo)
     registry_polling.start(memo)
-    campaign.campaign_dependencies(memo)
     campaigns_file.file_dependencies(memo)
+    campaign.campaign_dependencies(memo)
 
 
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +26,22 @@ from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
-__all__ = ["DATA_KEY", "FILE", "FORMAT", "MOUNT_DIR", "CampaignEntry", "config_map", "document",
-           "entry", "text"]
+__all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "MAX_CAMPAIGNS", "MOUNT_DIR",
+           "CampaignEntry", "Fitted", "config_map", "document", "entry", "fitted", "names_in", "text"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
 MOUNT_DIR = "/etc/uplift/campaigns"  # a directory mount: a subPath mount never sees an update
 FILE = f"{MOUNT_DIR}/{DATA_KEY}"
+#: The API server refuses a ConfigMap whose data exceed 1 MiB (1,048,576 bytes): a file that
+#: grew past it would be refused whole, and with it every later change of every Campaign of the
+#: model, rollbacks included. The file stays within this, which leaves room for the key.
+FILE_BUDGET_BYTES = 1_000_000
+#: The most entries the runtime takes (= runtime.campaigns.MAX_CAMPAIGNS; a test keeps them
+#: equal): it refuses a longer document whole and keeps its last good settings, so one Campaign
+#: too many would stop every change of the others reaching the pods. ~1,500–2,000 entries of the
+#: usual size fill the byte budget first.
+MAX_CAMPAIGNS = 4096
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -120,6 +129,57 @@ def text(campaigns: Iterable[CampaignEntry], split: VersionSplit | None = None) 
     """The file's text: the same Campaigns and split give the same bytes (sorted)."""
     return json.dumps(document(sorted(campaigns, key=lambda c: c.name), split), indent=1,
                       sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The file's text within the budget, and the Campaigns left out of it (sorted names)."""
+
+    text: str
+    left_out: tuple[str, ...]
+
+
+def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None, *,
+           kept: Callable[[], Collection[str]] = frozenset,
+           budget: int | None = None) -> Fitted:
+    """The file's text with as many Campaigns as fit in ``budget`` bytes (the text is ASCII:
+    ``json.dumps`` escapes the rest) and in the runtime's ``MAX_CAMPAIGNS``. All of them when
+    they fit; otherwise first those ``kept`` names (called only then: the Campaigns the file
+    there holds, so one that treats is never pushed out by a newer one), then the others oldest
+    first (creation time, then name), each while it fits."""
+    budget = FILE_BUDGET_BYTES if budget is None else budget
+    whole = text(campaigns, split)
+    if len(whole) <= budget and len(campaigns) <= MAX_CAMPAIGNS:
+        return Fitted(whole, ())
+    held = kept()
+    empty = len(text((), split))
+    ranked = sorted(campaigns, key=lambda c: (c.name not in held, c.created is None,
+                                              _time(c.created or _EPOCH), c.name))
+    chosen: list[CampaignEntry] = []
+    # With indent=1 an entry alone adds "\n  " + entry + "\n " to the empty document, and
+    # each further one ",\n  " + entry: k entries take empty + 1 + Σ (alone − empty − 1).
+    used = empty + 1
+    for campaign in ranked:
+        size = len(text((campaign,), split)) - empty - 1
+        if used + size <= budget and len(chosen) < MAX_CAMPAIGNS:
+            chosen.append(campaign)
+            used += size
+    content = text(chosen, split)
+    while len(content) > budget and chosen:  # the sum is exact; this only guards it
+        chosen.pop()
+        content = text(chosen, split)
+    names = {c.name for c in chosen}
+    return Fitted(content, tuple(sorted(c.name for c in campaigns if c.name not in names)))
+
+
+def names_in(content: str | None) -> frozenset[str]:
+    """The Campaigns a file's text holds (none for text that is not such a file)."""
+    try:
+        document = json.loads(content or "")
+    except ValueError:
+        return frozenset()
+    found = document.get("campaigns") if isinstance(document, dict) else None
+    return frozenset(found) if isinstance(found, dict) else frozenset()
 
 
 def config_map(owner: Owner, content: str) -> dict[str, Any]:

@@ -45,7 +45,7 @@ NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")   # a Kubernetes name (DNS l
 MAX_NAME = 63
 MAX_TEXT = 128            # salt, unit key, treatment names
 MAX_WINDOW_SECONDS = 10 * 366 * 86400
-MAX_CAMPAIGNS = 256
+MAX_CAMPAIGNS = 4096     # = render.campaigns.MAX_CAMPAIGNS: the operator never writes more
 
 PolicyType = Literal["costAware", "upliftThreshold", "topFraction"]
 POLICY_TYPES: tuple[PolicyType, ...] = ("costAware", "upliftThreshold", "topFraction")

@@ -23,8 +23,9 @@ The handler turns the result into one status patch and events. Nothing here slee
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,9 @@ class CampaignDependencies:
     # The UpliftModels' adapters (registry clients, the resolver's cache): where a drift gate's
     # training reference is read. None: no MLflow, the drift gate holds Inconclusive.
     models: upliftmodel.Dependencies | None = None
+    # Why the model's campaigns file has no room for a Campaign (namespace, model, campaign),
+    # None when it has (``services.campaigns_file.FileDependencies.left_out``).
+    left_out: Callable[[str, str, str], str | None] = lambda namespace, model, campaign: None
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,10 @@ def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datet
                                             namespace=namespace, name=str(meta["name"]))
     if problems:
         return invalid_pass(current, generation, problems, now)
+    no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
+    if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
+        model = dataclasses.replace(model, observation=dataclasses.replace(
+            model.observation, serving=False, degraded=False, why=no_room))
 
     anchor = _budget_anchor(spec, meta)
     outcomes, units = (

@@ -9,7 +9,10 @@ pass lists anything):
    ``exposurePercent`` the Campaign pass decided;
 2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded — but a step
    past its progress deadline, which keeps treating —, 0 % or being deleted → false);
-3. render the document (``render.campaigns``; the same Campaigns give the same bytes);
+3. render the document (``render.campaigns``; the same Campaigns give the same bytes), within
+   what a ConfigMap and the runtime take (``render.campaigns.fitted``): when the Campaigns do
+   not all fit, those the file there holds stay, then the oldest; the rest are left out, and
+   ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %);
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
    its owner, or the labels the operator watches it by) differs from what is there, and only
    once it has something to say: a model with no Campaign and no canary split gets none (the
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,21 +60,35 @@ PLURAL = "configmaps"
 
 @dataclass
 class FileDependencies:
-    """The cluster (its ``get`` of ConfigMaps answered from the watch's store), and the content
-    last written for each model before it had a status (``sync``'s ``new_model``)."""
+    """The cluster (its ``get`` of ConfigMaps answered from the watch's store), the content
+    last written for each model before it had a status (``sync``'s ``new_model``), and the
+    Campaigns each model's file had no room for (the Campaign pass reads it: ``left_out``)."""
 
     cluster: Cluster
     written: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    full: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def left_out(self, namespace: str, model: str, campaign: str) -> str | None:
+        """Why ``campaign`` is not in model's file, None when nothing keeps it out."""
+        left = self.full.get((namespace, model), ())
+        if campaign not in left:
+            return None
+        return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
+                f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this "
+                f"Campaign and {len(left) - 1} other(s) are left out, the newest first, until "
+                f"Campaigns of this model are deleted or made smaller")
 
 
 @dataclass(frozen=True)
 class Synced:
-    """One pass: whether the ConfigMap was written, why not if it failed, and what it holds."""
+    """One pass: whether the ConfigMap was written, why not if it failed, what it holds, and
+    the Campaigns it had no room for."""
 
     changed: bool
     error: str | None
     campaigns: tuple[str, ...]
     active: tuple[str, ...]
+    left_out: tuple[str, ...] = ()
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,35 +174,47 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     applied then is remembered, so a new model's passes apply it once (an apply that finds it
     there changes nothing)."""
     rendered = entries(snapshots)
-    content = campaigns.text(rendered, split)
-    names = tuple(sorted(e.name for e in rendered))
-    active = tuple(sorted(e.name for e in rendered if e.active))
     key = (owner.namespace, owner.name, owner.uid)
     says_nothing = not rendered and split is None
-    if new_model and (says_nothing or deps.written.get(key) == content):
-        return Synced(False, None, names, active)
-    manifest = campaigns.config_map(owner, content)
     try:
         there = None if new_model else deps.cluster.get(
             "v1", PLURAL, owner.namespace, naming.campaigns_config_map(owner.name))
-        if there is None and says_nothing:
-            return Synced(False, None, names, active)
-        changed = there is None or not _holds(there, manifest)
+    except KubeError as error:
+        deps.written.pop(key, None)
+        return Synced(False, str(error), (), ())
+    fitted = campaigns.fitted(rendered, split, kept=_held(there))
+    content, left_out = fitted.text, fitted.left_out
+    deps.full[(owner.namespace, owner.name)] = left_out
+    names = tuple(sorted(e.name for e in rendered if e.name not in left_out))
+    active = tuple(sorted(e.name for e in rendered if e.active and e.name not in left_out))
+    if new_model and (says_nothing or deps.written.get(key) == content):
+        return Synced(False, None, names, active, left_out)
+    if there is None and says_nothing:
+        return Synced(False, None, names, active, left_out)
+    manifest = campaigns.config_map(owner, content)
+    changed = there is None or not _holds(there, manifest)
+    try:
         if changed:
             deps.cluster.apply(manifest, PLURAL)
     except KubeError as error:
         deps.written.pop(key, None)
-        return Synced(False, str(error), names, active)
+        return Synced(False, str(error), names, active, left_out)
     if new_model:
         deps.written[key] = content
     else:
         deps.written.pop(key, None)
-    return Synced(changed, None, names, active)
+    return Synced(changed, None, names, active, left_out)
 
 
 def forget(owner: Owner, deps: FileDependencies) -> None:
     """The model is gone (its ConfigMap goes with it, by owner reference)."""
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
+    deps.full.pop((owner.namespace, owner.name), None)
+
+
+def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:
+    """The Campaigns the file there holds, read only when asked (a file that fits never is)."""
+    return lambda: campaigns.names_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
 
 
 def _holds(there: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:

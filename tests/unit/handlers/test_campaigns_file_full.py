@@ -1,0 +1,91 @@
+"""A campaigns file with no room for some Campaigns says so on the model (one Warning event per
+change of who is left out, a Normal one when all fit again) and wakes the pass of each Campaign
+left out or let in, whose status then says whether it can be delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import kopf
+import pytest
+from tests.unit.services.fakes import FakeCluster
+from tests.unit.services.test_campaigns_file import KEY, OWNER, campaign_body
+from tests.unit.services.test_campaigns_file_full import created, one_entry_budget
+
+from uplift_operator.handlers import campaign
+from uplift_operator.handlers import campaigns_file as handler
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.render import campaigns
+from uplift_operator.services import campaigns_file as service
+
+_campaigns_file = cast(Callable[..., Coroutine[Any, Any, None]], handler.campaigns_file)
+Index = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", one_entry_budget())
+    posted: list[tuple[str, str, str]] = []
+
+    def event(obj: Any, *, type: str, reason: str, message: str = "") -> None:
+        assert obj["metadata"]["name"] == OWNER.name  # on the owning UpliftModel
+        posted.append((type, reason, message))
+
+    monkeypatch.setattr(kopf, "event", event)
+    model = kopf.Body(cast(kopf.RawBody, {
+        "metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid},
+        "spec": {}, "status": {"phase": "Healthy", "stableVersion": "1"}}))
+    snapshots = {name: service.snapshot(created(campaign_body(name), day))
+                 for name, day in (("a", 1), ("b", 2), ("c", 3), ("d", 4))}
+    index: Index = {(OWNER.namespace, OWNER.name): [snapshots[n] for n in "abc"]}
+    cluster = FakeCluster()
+    wakeups = Wakeups()
+    woken = {name: wakeups.register((campaign.KIND, OWNER.namespace, name)) for name in "abcd"}
+
+    async def go() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
+                             campaigns_file_dependencies=service.FileDependencies(cluster))
+            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
+            task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
+                                                       campaigns_by_model=index))
+
+            async def until(count: int) -> None:
+                started = time.monotonic()
+                while len(posted) < count:
+                    assert time.monotonic() - started < 10, posted
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
+
+            try:
+                await until(1)
+                assert [n for n, flag in woken.items() if flag.is_set()] == ["c"]
+                for flag in woken.values():
+                    flag.clear()
+                # d comes too: told again, d woken (c is still out, not woken again).
+                index[(OWNER.namespace, OWNER.name)].append(snapshots["d"])
+                wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
+                await until(2)
+                assert [n for n, flag in woken.items() if flag.is_set()] == ["d"]
+                for flag in woken.values():
+                    flag.clear()
+                # a and b go: c and d fit again.
+                index[(OWNER.namespace, OWNER.name)] = [snapshots["c"], snapshots["d"]]
+                wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
+                await until(3)
+                assert sorted(n for n, flag in woken.items() if flag.is_set()) == ["c", "d"]
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+    assert [(t, r) for t, r, _ in posted] == [("Warning", "CampaignsFileFull"),
+                                             ("Warning", "CampaignsFileFull"),
+                                             ("Normal", "CampaignsFileFits")]
+    assert posted[0][2].endswith("1 Campaign(s) left out, the newest first, not delivered: c")
+    assert posted[1][2].endswith("2 Campaign(s) left out, the newest first, not delivered: c, d")
+    assert KEY in cluster.objects

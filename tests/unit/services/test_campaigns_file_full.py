@@ -1,0 +1,141 @@
+"""A model's campaigns file never outgrows its ConfigMap: the API server refuses a ConfigMap whose
+data exceed 1 MiB, and a refused file would also stop every later change of the model's other
+Campaigns, rollbacks included. What does not fit is left out, the newest first and never a
+Campaign the file already holds, and each Campaign left out says so in its status."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+import yaml
+from tests.unit.services.fakes import FakeCluster, FakeMetrics
+from tests.unit.services.test_campaigns_file import (
+    NS,
+    OWNER,
+    SAMPLES,
+    T0,
+    campaign_body,
+    file_of,
+    sync,
+)
+
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render import campaigns
+from uplift_operator.runtime import campaigns as runtime_campaigns
+from uplift_operator.services import campaign, campaigns_file
+
+
+def created(body: dict[str, Any], day: int) -> dict[str, Any]:
+    body["metadata"]["creationTimestamp"] = f"2026-11-{day:02d}T08:00:00Z"
+    return body
+
+
+def one_entry_budget() -> int:
+    """A budget with room for two of the sample's entries, not three."""
+    entries = campaigns_file.entries([campaigns_file.snapshot(campaign_body())])
+    one = len(campaigns.text(entries)) - len(campaigns.text(()))
+    return len(campaigns.text(())) + 2 * (one + 2) + one // 2
+
+
+def test_the_sample_campaigns_fill_the_real_budget_and_the_newest_are_left_out() -> None:
+    # 2,500 of the sample Campaign on one model: 1.16 MB as one file, which the API server
+    # refused (bench run of 2026-12-05: the file stopped at 1,904 Campaigns, every later change
+    # of all 2,500 refused with it).
+    bodies = [created(campaign_body(f"c-{i:05d}"), 1 + i % 28) for i in range(2500)]
+    rendered = campaigns_file.entries([campaigns_file.snapshot(b) for b in bodies])
+    assert len(campaigns.text(rendered)) > 1_048_576
+    fitted = campaigns.fitted(rendered)
+    assert len(fitted.text) <= campaigns.FILE_BUDGET_BYTES
+    held = campaigns.names_in(fitted.text)
+    assert held and fitted.left_out
+    assert held | set(fitted.left_out) == {b["metadata"]["name"] for b in bodies}
+    assert not held & set(fitted.left_out)
+    day = {b["metadata"]["name"]: b["metadata"]["creationTimestamp"] for b in bodies}
+    assert max(day[n] for n in held) <= min(day[n] for n in fitted.left_out)  # oldest kept
+    # Nearly full: no entry left out would still have fitted.
+    assert len(fitted.text) > campaigns.FILE_BUDGET_BYTES - 2 * max(
+        len(campaigns.text([e])) for e in rendered)
+    assert set(runtime_campaigns.parse(fitted.text).campaigns) == held
+
+
+def test_everything_fits_below_the_budget_and_the_file_there_is_not_read() -> None:
+    rendered = campaigns_file.entries([campaigns_file.snapshot(campaign_body())])
+
+    def not_read() -> frozenset[str]:
+        raise AssertionError("the file there was read although everything fits")
+
+    fitted = campaigns.fitted(rendered, kept=not_read)
+    assert fitted == campaigns.Fitted(campaigns.text(rendered), ())
+
+
+def test_the_file_keeps_what_it_holds_then_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", one_entry_budget())
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    b = created(campaign_body("b"), 10)
+    c = created(campaign_body("c"), 12)
+    synced = sync(deps, b, c)
+    assert synced.left_out == () and set(file_of(cluster)["campaigns"]) == {"b", "c"}
+    # "a" is older than both, but the file holds b and c: a Campaign that treats is never
+    # pushed out by one that does not yet.
+    a = created(campaign_body("a"), 1)
+    synced = sync(deps, a, b, c)
+    assert synced.left_out == ("a",)
+    assert synced.campaigns == ("b", "c") and synced.active == ("b", "c")
+    assert set(file_of(cluster)["campaigns"]) == {"b", "c"}
+    assert deps.left_out(NS, OWNER.name, "b") is None
+    why = deps.left_out(NS, OWNER.name, "a")
+    assert why is not None and "is full" in why and "1 MiB" in why
+    assert deps.left_out(NS, "another-model", "a") is None
+    # Of two newcomers the older gets the room that frees up.
+    d = created(campaign_body("d"), 20)
+    synced = sync(deps, a, b, c, d)
+    assert synced.left_out == ("a", "d")
+    synced = sync(deps, a, c, d)  # b deleted
+    assert synced.left_out == ("d",) and set(file_of(cluster)["campaigns"]) == {"a", "c"}
+    synced = sync(deps, a, d)
+    assert synced.left_out == () and deps.left_out(NS, OWNER.name, "d") is None
+    campaigns_file.forget(OWNER, deps)
+    assert (NS, OWNER.name) not in deps.full
+
+
+def test_a_campaign_left_out_waits_at_0_percent_and_says_why() -> None:
+    cluster = FakeCluster()
+    model = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    model["metadata"]["namespace"] = NS
+    model["status"] = {"stableVersion": "3", "phase": "Healthy", "conditions": [
+        {"type": "Ready", "status": "True", "reason": "StableServing",
+         "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+    cluster.put("upliftmodels", model)
+    files = campaigns_file.FileDependencies(cluster)
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
+                                         metric_templates=BUILTIN_TEMPLATES,
+                                         left_out=files.left_out)
+    body = campaign_body(phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+    files.full[(NS, OWNER.name)] = ("spring-email",)
+    status = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    assert status["exposurePercent"] == 0
+    serving = next(c for c in status["conditions"] if c["type"] == "ModelServing")
+    assert serving["status"] == "False" and "campaigns file" in serving["message"]
+    assert "is full" in status["message"]
+    # Room again: the next pass starts the ramp.
+    files.full[(NS, OWNER.name)] = ()
+    body["status"] = status
+    later = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=10)).status
+    assert later["exposurePercent"] == 5
+
+
+def test_no_more_entries_than_the_runtime_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runtime refuses a longer document whole (it keeps its last good settings): the
+    # operator never writes one, whatever the bytes.
+    assert campaigns.MAX_CAMPAIGNS == runtime_campaigns.MAX_CAMPAIGNS
+    monkeypatch.setattr(campaigns, "MAX_CAMPAIGNS", 3)
+    bodies = [created(campaign_body(f"c-{i}"), 1 + i) for i in range(5)]
+    rendered = campaigns_file.entries([campaigns_file.snapshot(b) for b in bodies])
+    fitted = campaigns.fitted(rendered)
+    assert campaigns.names_in(fitted.text) == {"c-0", "c-1", "c-2"}
+    assert fitted.left_out == ("c-3", "c-4")
