@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from uplift_operator.api.v1alpha1.common import (
     MAX_STATE_COUNTS,
+    ApiModel,
     GateSpecBase,
     GateStatus,
     GateVerdict,
@@ -89,10 +90,12 @@ __all__ = [
     "GateOutcome",
     "Suspension",
     "assess",
+    "canonical_json",
     "drift_design_samples",
     "drift_fail_samples",
     "evaluate_gate",
     "is_worse",
+    "legacy_settings_digest",
     "margin_of",
     "memory_of",
     "next_step",
@@ -1452,17 +1455,55 @@ _NOT_TESTED = frozenset({"name", "dry_run", "failure_limit", "inconclusive_limit
                          "consecutive_error_limit"})
 
 
+def canonical_json(spec: ApiModel, exclude: Any = None) -> str:
+    """What the user set in ``spec`` that means something, as one string to fingerprint: its
+    wire (camelCase) form without the fields equal to their defaults, at every depth, and
+    without ``exclude`` (Python names, as ``model_dump``'s). A field set to its default and an
+    unset one mean the same and give the same text; a field a later release adds with a default
+    adds nothing to it, so a release does not change the fingerprints statuses carry. Floats
+    that are whole numbers are written as integers (a ``1`` and a ``1.0`` are one setting)."""
+    wire = spec.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude=exclude)
+    return json.dumps(_whole_floats_as_ints(wire), sort_keys=True, separators=(",", ":"))
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # also -0.0 → 0
+    return value
+
+
 def settings_digest(gate: GateSpecBase) -> str:
-    """A fingerprint of what ``gate`` tests (``GateStatus.settingsDigest``)."""
+    """A fingerprint of what ``gate`` tests (``GateStatus.settingsDigest``): the fields it was
+    given that are tested, defaults left out (``canonical_json``), so only an edit of them
+    changes it, never an operator release."""
+    text = canonical_json(gate, exclude=set(_NOT_TESTED))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def legacy_settings_digest(gate: GateSpecBase) -> str:
+    """``settingsDigest`` as operators before ``canonical_json`` wrote it: every tested field,
+    defaults included (Python names), so any release adding a gate field changed it. Accepted
+    (never written) so that the upgrade that brought ``settings_digest`` keeps the gates'
+    evidence and counters. Delete it (and its use in ``_same_settings``) once upgrades from
+    those operators (0.1.x) are no longer supported: by then ``assess`` has rewritten every
+    gate it analysed; a status still carrying it then (a ramp paused since) starts its gate
+    afresh, as an edit of its settings would."""
     tested = gate.model_dump(mode="json", exclude=set(_NOT_TESTED))
     text = json.dumps(tested, sort_keys=True, separators=(",", ":"))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
-    """Whether ``status`` was gathered under ``gate``'s settings (a status written before the
-    fingerprint existed is taken to be)."""
-    return status.settings_digest is None or status.settings_digest == settings_digest(gate)
+    """Whether ``status`` was gathered under ``gate``'s settings: its digest is ``gate``'s, in
+    the current form or the legacy one (a status written before the fingerprint existed is
+    taken to be)."""
+    stored = status.settings_digest
+    return (stored is None or stored == settings_digest(gate)
+            or stored == legacy_settings_digest(gate))
 
 
 def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:
