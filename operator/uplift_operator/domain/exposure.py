@@ -53,7 +53,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.gates import next_step
+from uplift_operator.domain.gates import canonical_json, next_step
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
@@ -570,7 +570,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         rolled_back = s.rolled_back_generation
         if rolled_back is not None and (
                 rolled_back == (self.generation or 0)
-                or s.rolled_back_spec == spec_digest(self.spec)):
+                or _rolled_back_spec(self.spec, s)):
+            if s.rolled_back_spec is not None and s.rolled_back_spec == legacy_spec_digest(
+                    self.spec):
+                s.rolled_back_spec = spec_digest(self.spec)  # the current form from now on
             return  # stays at 0 % until a spec change (a pause is none) or a retry
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
@@ -758,6 +761,27 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
 def spec_digest(spec: CampaignSpec) -> str:
     """What a rollback holds the Campaign at 0 % for: its spec but ``exposure.paused`` (a
-    pause or a resume is a control, not a change of what the Campaign does)."""
+    pause or a resume is a control, not a change of what the Campaign does), defaults left out
+    (``canonical_json``), so only an edit changes it, never an operator release."""
+    text = canonical_json(spec, exclude={"exposure": {"paused"}})
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def legacy_spec_digest(spec: CampaignSpec) -> str:
+    """``rolledBackSpec`` as operators before ``canonical_json`` wrote it: the whole spec,
+    defaults included, so any release adding a field changed it. Accepted (never written) so
+    that the upgrade that brought ``spec_digest`` keeps a rolled-back Campaign at 0 %; a pass
+    that holds it there rewrites it in the current form (``follow_model``). Delete it (and its
+    uses) once upgrades from those operators (0.1.x) are no longer supported: a Campaign still
+    carrying it then (none the operator passed over since, its model serving) would be held
+    by its generation alone, a pause or resume restarting its ramp."""
     wire = spec.model_dump(mode="json", by_alias=True, exclude={"exposure": {"paused"}})
     return hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _rolled_back_spec(spec: CampaignSpec, status: CampaignStatus) -> bool:
+    """Whether ``status.rolledBackSpec`` is ``spec``'s digest, in the current form or the
+    legacy one."""
+    stored = status.rolled_back_spec
+    return stored is not None and (stored == spec_digest(spec)
+                                   or stored == legacy_spec_digest(spec))
