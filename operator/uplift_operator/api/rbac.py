@@ -32,7 +32,10 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
       "verbs": ["update"]}),
     ("own the serving graphs: server-side apply (patch, and create when the graph does not "
      "exist yet); the garbage collector deletes them through their owner references, so no "
-     "delete; never a PUT, so no update",
+     "delete; never a PUT, so no update. RBAC cannot say what a SeldonDeployment holds, and "
+     "Seldon runs the pods it describes, so the ValidatingAdmissionPolicy in "
+     "manifests/seldondeployments-policy.yaml (and the chart's admissionPolicy) admits only the "
+     "shape render.seldon renders for this identity (docs/security.md)",
      {"apiGroups": ["machinelearning.seldon.io"], "resources": ["seldondeployments"],
       "verbs": ["get", "list", "watch", "create", "patch"]}),
     ("post events that explain every decision (kopf.event POSTs each one; nothing patches "
@@ -45,7 +48,8 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
      "updated; the UpliftModel owns it, so the garbage collector deletes it). RBAC cannot narrow "
      "a create; with get above it would let the operator's token create a service-account-token "
      "Secret for any ServiceAccount and read it back, so the ValidatingAdmissionPolicy in "
-     "manifests/secrets-policy.yaml (and the chart's admissionPolicy) admits only the "
+     "manifests/secrets-policy.yaml (and the chart's admissionPolicy, which also installs "
+     "the one on SeldonDeployments) admits only the "
      "decision-key Secrets for this identity (docs/security.md)",
      {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}),
     ("write each UpliftModel's campaigns file (server-side apply of <model>-campaigns; the "
