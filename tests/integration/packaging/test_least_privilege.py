@@ -3,15 +3,16 @@
 A control plane of this module's own, where the operator's identity (ServiceAccount
 ``uplift-system/uplift-operator``) has only what ``helm template`` renders for a namespaced
 install watching team-a and team-b with ``rbac.secretNames={mlflow-credentials}``: a Role and a
-RoleBinding in each, nothing cluster-wide but the policy on the Secrets it writes. Against it:
+RoleBinding in each, nothing cluster-wide but the two admission policies (and their bindings) on
+what it writes, Secrets and SeldonDeployments. Against it:
 
 - the operator's own token is refused every cluster-scoped read and every Secret it was not
   given (another name, another namespace, a listing), and allowed the one it was;
 - the real operator runs there on those Roles alone (and under the chart's
-  ValidatingAdmissionPolicy on the Secrets it writes): it reconciles a model whose credentials
-  Secret it may read up to Healthy, creating its decision-key Secret, and reports the API
-  server's refusal, naming the Secret, for a model that names another one; its log has no
-  permission warning and no traceback;
+  ValidatingAdmissionPolicies on the Secrets and SeldonDeployments it writes): it reconciles a
+  model whose credentials Secret it may read up to Healthy, creating its decision-key Secret
+  and its SeldonDeployment, and reports the API server's refusal, naming the Secret, for a
+  model that names another one; its log has no permission warning and no traceback;
 - what it deploys gives the runtime pods no API access (no service account token mounted).
 """
 
