@@ -33,8 +33,10 @@ Every predictor mounts the UpliftModel's campaigns ConfigMap (``render.campaigns
 a directory at ``render.campaigns.MOUNT_DIR`` (never by ``subPath``: a subPath mount is not
 updated when the ConfigMap changes) and reads the file at ``UPLIFT_CAMPAIGNS_FILE``; the runtime
 re-reads it when the kubelet swaps the volume's ``..data`` link, so a Campaign's change reaches
-the serving pods without a restart. The operator writes the ConfigMap for every UpliftModel,
-with no Campaign an empty document, so the reference is not optional either.
+the serving pods without a restart. The operator writes the ConfigMap only once the model has
+something to say (a Campaign or a canary's version split: ``services.campaigns_file``), so the
+volume is ``optional``: until then the pods see no file, and the runtime reads no campaign and
+no split.
 """
 
 from __future__ import annotations

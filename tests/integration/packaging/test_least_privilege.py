@@ -65,7 +65,8 @@ def admin(plane: ControlPlane) -> Kubectl:
     service_accounts = [d for d in docs if d["kind"] == "ServiceAccount"]
     assert [(s["metadata"]["namespace"], s["metadata"]["name"]) for s in service_accounts] == [
         ("uplift-system", "uplift-operator")], "the chart's identity is the control plane's"
-    # Besides the Roles, the one cluster-scoped object: the policy on the Secrets it writes.
+    # Besides the Roles, the cluster-scoped objects: the admission policies on the Secrets and
+    # the SeldonDeployments it writes.
     assert {d["kind"] for d in docs} >= {"ValidatingAdmissionPolicy",
                                          "ValidatingAdmissionPolicyBinding"}
     for doc in docs:  # as `helm install -n uplift-system` would place them
