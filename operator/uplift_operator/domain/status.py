@@ -9,16 +9,22 @@ set here or in the ramps (``domain.canary``, ``domain.exposure``), with the reas
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Sequence
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from uplift_operator.api.v1alpha1.common import Condition, Phase
+from pydantic import BaseModel, ValidationError
+
+from uplift_operator.api.v1alpha1.common import Condition, Phase, StatusBase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Applied", "Observation", "Resolved", "apply_retry_seconds", "model_resolved",
-           "resolution_warning", "serving_applied", "spec_valid", "status_patch", "validation_outcome"]
+__all__ = ["STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved", "Unreadable",
+           "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
+           "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
+           "status_patch", "status_readable", "validation_outcome"]
 
 MAX_MESSAGE = 4000
 
@@ -228,3 +234,349 @@ def _without_none(value: Any) -> Any:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+# -- an object of the UpliftModel's names that it does not control ---------------------------------
+
+#: Reason (``ServingApplied`` and ``Ready`` False): an object the UpliftModel would apply or
+#: have its pods read (its SeldonDeployment, its decision-key Secret) exists under its name and
+#: is controlled by someone else, or by no one: nothing is applied and the object is left as it
+#: is (kubebuilder's ``IsControlledBy`` rule).
+SERVING_CONFLICT = "ServingConflict"
+#: Reason (``ServingApplied`` and ``Ready`` False, phase Progressing): such an object is still
+#: controlled by an UpliftModel of the same name deleted before this one was created (another
+#: uid), which the garbage collector is removing; the pass holds and looks again.
+PREDECESSOR_BEING_DELETED = "PredecessorBeingDeleted"
+
+#: How soon a pass held by a predecessor's object looks again: the time it has been held (so
+#: the looks back off, doubling), within these bounds. The garbage collector usually takes
+#: seconds; a SeldonDeployment's DELETED event wakes the pass at once in any case.
+PREDECESSOR_RETRY_MIN_SECONDS = 2.0
+PREDECESSOR_RETRY_MAX_SECONDS = 30.0
+#: How soon a refused pass looks again: deleting someone else's object sends this UpliftModel
+#: no event (the watch wakes a model only for the objects it owns).
+SERVING_CONFLICT_RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An object of the UpliftModel's names that it does not control: ``what`` (e.g.
+    "SeldonDeployment shop/uplift"), its ``controller`` in words (None: it has none),
+    ``predecessor`` when that controller is an UpliftModel of the same name with another uid,
+    ``uid`` the UpliftModel's own (named in the refusal, as the way to hand the object over)."""
+
+    what: str
+    controller: str | None
+    predecessor: bool = False
+    uid: str = ""
+
+    @property
+    def reason(self) -> str:
+        return PREDECESSOR_BEING_DELETED if self.predecessor else SERVING_CONFLICT
+
+    @property
+    def message(self) -> str:
+        if self.predecessor:
+            return _clip(f"waiting for {self.what} to go: it is controlled by {self.controller}, "
+                         "deleted before this UpliftModel of the same name was created, and the "
+                         "garbage collector is removing it; applied once it is gone")
+        owner = f"controller: {self.controller}" if self.controller else "no controller"
+        return _clip(f"{self.what} exists and is not controlled by this UpliftModel ({owner}): "
+                     "nothing applied, and it is left as it is; delete it (the operator creates "
+                     f"its own), or make this UpliftModel (uid {self.uid}) its controller")
+
+
+def serving_conflict(previous: list[Condition], conflict: Conflict, generation: int,
+                     now: dt.datetime) -> Outcome:
+    """Phase, message and conditions of a pass that applies nothing because of ``conflict``:
+    ``ServingApplied`` and ``Ready`` False with its reason; Degraded when refused (a human must
+    act), Progressing while a predecessor's object goes (the garbage collector acts)."""
+    message = conflict.message
+    conditions = cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
+                                    reason=conflict.reason, message=message, now=now,
+                                    observed_generation=generation)
+    conditions = cond.set_condition(conditions, type_=cond.READY, status="False",
+                                    reason=conflict.reason, message=message, now=now,
+                                    observed_generation=generation)
+    phase = Phase.PROGRESSING if conflict.predecessor else Phase.DEGRADED
+    return Outcome(phase, message, conditions)
+
+
+def conflict_retry_seconds(conflict: Conflict, conditions: Sequence[Condition],
+                           now: dt.datetime) -> float:
+    """When a pass that applied nothing because of ``conflict`` looks again (``conditions``: as
+    that pass set them)."""
+    if not conflict.predecessor:
+        return SERVING_CONFLICT_RETRY_SECONDS
+    applied = cond.find(conditions, cond.SERVING_APPLIED)
+    held = (now - applied.last_transition_time).total_seconds() if applied is not None else 0.0
+    return min(max(held, PREDECESSOR_RETRY_MIN_SECONDS), PREDECESSOR_RETRY_MAX_SECONDS)
+
+
+# -- a stored status this release cannot read in full ---------------------------------------------
+
+#: Condition type: whether this release of the operator read the stored status in full. False
+#: (reason ``StatusUnreadable``) names what it could not read and what it did with each part
+#: (``readable``); True again (reason ``StatusRead``) once a pass reads it in full, the message
+#: keeping what was lost; absent while every status was read in full.
+STATUS_READABLE = "StatusReadable"
+STATUS_UNREADABLE = "StatusUnreadable"
+STATUS_READ = "StatusRead"
+
+#: Free text: longer than this release allows, it is shortened rather than dropped.
+_FREE_TEXT = frozenset({"message", "reason", "actor", "display"})
+#: Each repair removes or shortens something, so this bounds only a pathological status; past
+#: it the whole status is dropped.
+_MAX_REPAIRS = 1000
+
+S = TypeVar("S", bound=StatusBase)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """One part of a stored status this release could not read: ``where`` (its path, a gate or
+    condition by name), what was ``done`` with it, ``why`` (the parser's words), ``field``
+    (the top-level field it is in, wire name), ``kept`` when it was kept as it is."""
+
+    where: str
+    done: str
+    why: str
+    field: str
+    kept: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.done} ({self.why})"
+
+
+def readable(model: type[S], raw: Any, *,
+             verbatim: frozenset[str] = frozenset()) -> tuple[S, tuple[Unreadable, ...]]:
+    """The stored status ``raw`` as ``model``, keeping whatever this release can read, and what
+    it could not (empty when all of it parses: the usual case, one ``model_validate``).
+
+    A status written by a newer release (a value of an enum this one does not know, a limit it
+    raised, a number where this one has an integer: Helm never downgrades the CRDs, so after a
+    rollback the API server keeps accepting what the newer release wrote), or edited by hand,
+    must not make every pass fail: that would freeze the resource, manual aborts and emergency
+    rollbacks included. Each part that does not parse is repaired, the smallest first:
+
+    - a gate's ``sequentialState``: dropped, that gate's evidence starts afresh (conservative:
+      it must be gathered again before the gate passes);
+    - anything else of a gate: the gate's entry is dropped (its counters and evidence go
+      together), measured again at the next analysis;
+    - a free text (message, reason, actor) longer than allowed: shortened;
+    - a list longer than allowed: cut (``history`` loses its oldest entries);
+    - a top-level field named in ``verbatim`` (the versions the serving graph is rendered from)
+      whose text breaks only a length limit: kept as it is, and written back so;
+    - a handled request's token that is a number: read as text (dropped, the request it
+      answered would be acted on again);
+    - anything else: the smallest part that can go — an optional field, else the list or map
+      entry that holds it, else the top-level field (its default).
+
+    The caller decides what a dropped top-level field means (``services.upliftmodel`` takes the
+    traffic split from the serving graph, which is the ground truth of what serves)."""
+    if not raw:
+        return model(), ()
+    if not isinstance(raw, Mapping):
+        return model(), (Unreadable("status", "dropped", f"not an object: {_shown(raw)}", ""),)
+    try:
+        return model.model_validate(raw), ()
+    except ValidationError as error:
+        errors = error.errors()
+    data: dict[str, Any] = copy.deepcopy(dict(raw))
+    found: list[Unreadable] = []
+    aside: dict[str, Any] = {}
+    for _ in range(_MAX_REPAIRS):
+        repaired = next((r for r in (_repair(model, data, e, verbatim, aside) for e in errors)
+                         if r is not None), None)
+        if repaired is None:
+            break
+        found.append(repaired)
+        try:
+            status = model.model_validate(data)
+        except ValidationError as error:
+            errors = error.errors()
+            continue
+        update = {_field(model, key)[0]: value for key, value in aside.items()}
+        return (status.model_copy(update=update) if update else status), tuple(found)
+    return model(), (*found, Unreadable("status", "dropped", "beyond repair", ""))
+
+
+def status_readable(previous: Sequence[Condition], unreadable: Sequence[Unreadable],
+                    generation: int, now: dt.datetime) -> list[Condition]:
+    """``StatusReadable`` after a pass read the stored status (``readable``): False naming
+    every part it could not read; True once one reads it in full after that; else as it was."""
+    before = cond.find(previous, STATUS_READABLE)
+    if unreadable:
+        message = _clip("this release of the operator could not read all of the stored status "
+                        "(written by a newer release, or by hand): "
+                        + "; ".join(str(part) for part in unreadable))
+        return cond.set_condition(previous, type_=STATUS_READABLE, status="False",
+                                  reason=STATUS_UNREADABLE, message=message, now=now,
+                                  observed_generation=generation)
+    if before is None or before.status == "True":
+        return list(previous)
+    return cond.set_condition(previous, type_=STATUS_READABLE, status="True", reason=STATUS_READ,
+                              message=_clip(f"read in full since; before: {before.message}"),
+                              now=now, observed_generation=generation)
+
+
+def unreadable_news(previous: Sequence[Condition], after: Sequence[Condition]) -> str | None:
+    """The ``StatusReadable`` message worth a Warning event: False now, and it was not, or it
+    says something new (a part kept as it is is found again at every pass: said once)."""
+    new = cond.find(after, STATUS_READABLE)
+    if new is None or new.status != "False":
+        return None
+    old = cond.find(previous, STATUS_READABLE)
+    if old is not None and old.status == "False" and old.message == new.message:
+        return None
+    return new.message
+
+
+_MISSING = object()
+
+
+def _repair(model: type[BaseModel], data: dict[str, Any], error: Any, verbatim: frozenset[str],
+            aside: dict[str, Any]) -> Unreadable | None:
+    """Repair ``data`` where ``error`` (one of pydantic's) is, as ``readable`` says; None when
+    nothing could be done there."""
+    loc = tuple(error.get("loc") or ())
+    if not loc or _at(data, loc[:1]) is _MISSING:
+        return None
+    kind, top = str(error.get("type")), str(loc[0])
+    why = str(error.get("msg", ""))
+    if "input" in error and not isinstance(error["input"], (dict, list)):
+        why += f": {_shown(error['input'])}"
+    value = _at(data, loc)
+    if len(loc) == 1 and top in verbatim and kind == "string_too_long":
+        aside[top] = data.pop(top)
+        return Unreadable(top, "kept as it is", why, top, kept=True)
+    if top == "gates" and len(loc) >= 2 and isinstance(loc[1], int):
+        within = ".".join(str(p) for p in loc[2:])
+        if len(loc) >= 3 and loc[2] == "sequentialState":
+            where = _where(data, loc[:3])
+            _remove(data, loc[:3])
+            return Unreadable(where, "dropped: the gate's evidence starts afresh",
+                              f"{within}: {why}", top)
+        where = _where(data, loc[:2])
+        _remove(data, loc[:2])
+        return Unreadable(where, "dropped: the gate starts afresh (verdict, counters, "
+                                 "evidence), measured again at the next analysis",
+                          f"{within}: {why}" if within else why, top)
+    limit = int((error.get("ctx") or {}).get("max_length") or 0)
+    if kind == "string_too_long" and loc[-1] in _FREE_TEXT and isinstance(value, str) and limit:
+        _set(data, loc, value[: limit - 1] + "…")
+        return Unreadable(_where(data, loc), "shortened", why, top)
+    if kind == "too_long" and isinstance(value, list) and limit:
+        oldest = loc[-1] == "history"
+        _set(data, loc, value[-limit:] if oldest else value[:limit])
+        return Unreadable(_where(data, loc), f"cut to {limit} entries"
+                          + (" (the oldest dropped)" if oldest else ""), why, top)
+    if (top == "handledRequests" and len(loc) == 2 and isinstance(value, (int, float))
+            and not isinstance(value, bool)):
+        _set(data, loc, str(value))
+        return Unreadable(_where(data, loc), "read as text", why, top)
+    path = _removable(model, loc)
+    if path is None or _at(data, path) is _MISSING:
+        return None
+    where = _where(data, path)
+    _remove(data, path)
+    within = ".".join(str(p) for p in loc[len(path):])
+    return Unreadable(where, "dropped", f"{within}: {why}" if within else why, top)
+
+
+def _removable(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The deepest part of ``loc`` that can go: an optional field of a model, a list entry or a
+    map entry (a required field goes with what holds it)."""
+    annotation: Any = model
+    deepest: tuple[Any, ...] | None = None
+    for i, part in enumerate(loc):
+        annotation = _unwrap(annotation)
+        origin = get_origin(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if not isinstance(part, str) or _field(annotation, part)[1] is None:
+                break
+            _, info = _field(annotation, part)
+            assert info is not None
+            if not info.is_required():
+                deepest = loc[: i + 1]
+            annotation = info.annotation
+        elif origin in (list, tuple) and isinstance(part, int):
+            deepest = loc[: i + 1]
+            annotation = (get_args(annotation) or (Any,))[0]
+        elif origin is dict and isinstance(part, str):
+            deepest = loc[: i + 1]
+            annotation = (get_args(annotation) or (Any, Any))[-1]
+        else:
+            break
+    return deepest
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X`` of ``Annotated[X, …]`` and of ``X | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _field(model: type[BaseModel], key: str) -> tuple[str, Any]:
+    """The Python name and field info of ``model``'s field called ``key`` on the wire."""
+    for name, info in model.model_fields.items():
+        if key in (info.alias, name):
+            return name, info
+    return key, None
+
+
+def _at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        held = (part in data if isinstance(data, dict)
+                else isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))
+        if not held:
+            return _MISSING
+        data = data[part]
+    return data
+
+
+def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
+    _at(data, path[:-1])[path[-1]] = value
+
+
+def _remove(data: Any, path: tuple[Any, ...]) -> None:
+    parent = _at(data, path[:-1])
+    if isinstance(parent, list):
+        del parent[path[-1]]
+    else:
+        parent.pop(path[-1], None)
+
+
+def _where(data: Any, path: tuple[Any, ...]) -> str:
+    """``path`` in words: ``gates[probe].sequentialState``, ``conditions[Ready]``,
+    ``history[3].weight``, ``handledRequests[uplift.dev/abort]``."""
+    text, node, before = "", data, None
+    for part in path:
+        if isinstance(part, int):
+            entry = _at(node, (part,))
+            label = (entry.get("name") or entry.get("type")) if isinstance(entry, dict) else None
+            text += f"[{label if isinstance(label, str) and label else part}]"
+        elif before in _MAPS:
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+        node, before = _at(node, (part,)), part
+    return text
+
+
+#: The status' map fields: their keys are named in brackets.
+_MAPS = frozenset({"handledRequests", "sequentialState"})
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

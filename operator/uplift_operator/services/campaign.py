@@ -70,10 +70,21 @@ class _Model:
 
 
 def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime) -> PassResult:
+    # Read tolerantly: a status this release cannot read in full must not stop every pass
+    # (``services.upliftmodel.read_status``, which names what it could not read).
+    read = upliftmodel.read_status(CampaignStatus, body, now, verbatim=STATUS_VERBATIM)
+    return read.told(_reconcile(body, deps, now, read.status))
+
+
+#: Status fields kept as they are when longer than this release allows (``read_status``).
+STATUS_VERBATIM = frozenset({"modelVersion", "rolledBackSpec"})
+
+
+def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime,
+               current: CampaignStatus) -> PassResult:
     meta = body["metadata"]
     namespace = str(meta["namespace"])
     generation = int(meta.get("generation") or 0)
-    current = CampaignStatus.model_validate(body.get("status") or {})
 
     try:
         spec = CampaignSpec.model_validate(body.get("spec") or {})
@@ -113,10 +124,9 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
     if body is None:
         return _Model(None, exposure.model_observation(name, None))
     treatments = {str(t.get("name", "")) for t in (body.get("spec") or {}).get("treatments", [])}
-    try:
-        status = UpliftModelStatus.model_validate(body.get("status") or {})
-    except ValidationError:  # a status this operator did not write: trust nothing in it
-        status = UpliftModelStatus()
+    # What this release can read of it (its own pass names the rest, and rewrites it).
+    status, _ = status_logic.readable(UpliftModelStatus, body.get("status"),
+                                      verbatim=upliftmodel.VERSION_FIELDS)
     return _Model(treatments,
                   exposure.model_observation(name, status, exposing=exposure.exposing(current)),
                   body)

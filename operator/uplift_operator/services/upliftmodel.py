@@ -1,6 +1,8 @@
 """One reconcile pass of an UpliftModel: validate → resolve → observe → measure → decide → apply
 → status, each a named step below that returns a value, read top to bottom in ``reconcile``.
 
+0. ``read_status``: the stored status, read tolerantly (a part this release cannot read is
+   repaired and named in ``StatusReadable``; the split is taken from the model's own graph);
 1. ``_validate``: parse and validate the spec (``domain.validation``); an invalid spec takes the
    shared invalid-spec path (``services.common``) and changes nothing that serves;
 2. ``_resolve``: the version the spec means (``services.resolution``, MLflow, with the
@@ -8,16 +10,19 @@
    version's signature and treatments), and the report token Secret the serving spec names
    (``_report_token``); a misfit takes the invalid-spec path too, so a bad new spec or version
    never takes down the stable one;
-3. ``_observe``: the serving graph read back (``render`` backend's ``observe``);
+3. ``_observe``: the serving graph read back (``render`` backend's ``observe``); one the model
+   does not control (kubebuilder's ``IsControlledBy``) is never taken over: the pass decides
+   nothing and says why (``_conflicted``: refused, or held while a predecessor's goes);
 4. ``_measure``: when an analysis is due, every gate measured (``services.measurements``) and
    judged (``domain.gates``); with MLflow unreachable, held Inconclusive instead;
 5. the ramp decides (``domain.ramp.decide``): the whole new status, the traffic split, events;
 6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
-   overwritten), then the split, by server-side apply, only when it differs from what is
-   there; a first version whose graph was just created waits for Seldon's first report on
-   it before its first status is written (``first_status_wait``); then the MLflow tags / alias
-   the decision implies are queued (``_write_backs``, applied off the pass by
-   ``services.writeback``);
+   overwritten; one that exists is used only if the model controls it, or already serves
+   with it: ``_decision_key_conflict``), then the split, by server-side apply, only when it
+   differs from what is there; a first version whose graph was just created waits for
+   Seldon's first report on it before its first status is written (``first_status_wait``);
+   then the MLflow tags / alias the decision implies are queued (``_write_backs``, applied
+   off the pass by ``services.writeback``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
    write-back queue found.
@@ -32,13 +37,19 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
-from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase, parse_duration
+from uplift_operator.api.v1alpha1.common import (
+    Condition,
+    GateVerdict,
+    Phase,
+    StatusBase,
+    parse_duration,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ModelReference,
     UpliftModelSpec,
@@ -48,7 +59,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import STOPPING_REQUESTS
-from uplift_operator.domain.status import MAX_MESSAGE, Applied
+from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
@@ -65,8 +76,8 @@ from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
 from uplift_operator.services.writeback import Write, WriteBack
 
-__all__ = ["FIRST_STATUS_GRACE", "KIND", "Dependencies", "Event", "PassResult",
-           "first_status_wait", "reconcile", "version_run"]
+__all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
+           "StatusRead", "first_status_wait", "read_status", "reconcile", "version_run"]
 
 #: What the write-back queue knows a resource's writes by (with namespace and name).
 KIND = "UpliftModel"
@@ -132,27 +143,33 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     namespace, name = str(meta["namespace"]), str(meta["name"])
     owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
     generation = int(meta.get("generation") or 0)
-    current = UpliftModelStatus.model_validate(body.get("status") or {})
     if meta.get("deletionTimestamp"):
         # Being deleted (a foreground deletion waits for its children): the garbage collector
         # removes the graph and the Secret; applying them again would fight it.
         return PassResult(dict(body.get("status") or {}), (), None)
+    read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
+                       repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
+                                                                      now))
+    current = read.status
 
     spec, problems = _validate(body, deps)
     if spec is None or problems:
-        return _invalid(body, spec, current, owner, problems, deps, now)
+        return read.told(_invalid(body, spec, current, owner, problems, deps, now))
     registry, resolution, problems = _resolve(spec, owner, deps, now)
     report_token, report_problems = _report_token(spec, owner.namespace, deps)
     problems = [*problems, *report_problems]
     if problems:  # a credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at again
         held = _invalid(body, spec, current, owner, problems, deps, now)
-        return replace(held, requeue_after=min(held.requeue_after or UNRESOLVED_RETRY_SECONDS,
-                                               UNRESOLVED_RETRY_SECONDS))
+        return read.told(replace(held, requeue_after=min(
+            held.requeue_after or UNRESOLVED_RETRY_SECONDS, UNRESOLVED_RETRY_SECONDS)))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
     child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
+    conflict = _conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
+    if conflict is not None:  # someone else's graph: not taken over, nothing decided
+        return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
         return _behind(body)
     outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
@@ -168,6 +185,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
                          decided_on=meta.get("resourceVersion"), report_token=report_token)
     except _ChildMovedError:
         return _behind(body)
+    except _ConflictError as error:  # its decision-key Secret is someone else's
+        return read.told(_conflicted(current, error.conflict, generation, now))
     stable = decision.status.stable_version
     wait = first_status_wait(current, decision.status, stable in ready if stable else False,
                              child, applied, now, deps.first_status_grace)
@@ -192,7 +211,139 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     retry = status_logic.apply_retry_seconds(status.conditions, now)
     if retry is not None:  # the graph is behind the status: try again soon, backing off
         following = retry if following is None else min(following, retry)
-    return PassResult(status.to_wire(), tuple(events), following)
+    return read.told(PassResult(status.to_wire(), tuple(events), following))
+
+
+#: The status fields naming versions (and the graph) of what serves: text longer than this
+#: release allows (a newer release's) is kept as it is, not dropped (``status.readable``).
+VERSION_FIELDS = frozenset({"stableVersion", "canaryVersion", "previousStableVersion",
+                            "desiredVersion", "abortedVersion", "seldonDeployment"})
+#: How soon a pass that dropped parts of the status it could not read runs again: it finds the
+#: status it wrote read in full, and says so (``StatusReadable`` True).
+UNREADABLE_RECHECK_SECONDS = 1.0
+
+S = TypeVar("S", bound=StatusBase)
+
+
+@dataclass(frozen=True)
+class StatusRead(Generic[S]):
+    """The stored status as this release read it (``read_status``): ``status`` with its
+    ``StatusReadable`` condition, the Warning ``events`` that say what it could not read (when
+    that is news), and whether something was ``dropped``."""
+
+    status: S
+    events: tuple[Event, ...] = ()
+    dropped: bool = False
+
+    def told(self, result: PassResult) -> PassResult:
+        """``result`` (a pass that writes its status) with the events first, and a pass again
+        soon after one that dropped something."""
+        if not self.events and not self.dropped:
+            return result
+        again = result.requeue_after
+        if self.dropped:
+            again = min(again, UNREADABLE_RECHECK_SECONDS) if again is not None else (
+                UNREADABLE_RECHECK_SECONDS)
+        return replace(result, events=(*self.events, *result.events), requeue_after=again)
+
+
+def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
+                verbatim: frozenset[str] = frozenset(),
+                repair: Callable[[S, tuple[Unreadable, ...]],
+                                 tuple[S, tuple[Unreadable, ...]]] | None = None,
+                ) -> StatusRead[S]:
+    """The status of ``body`` as ``model``, read tolerantly (``domain.status.readable``): a
+    status this release cannot read in full (written by a newer release, kept by the API server
+    after a rollback, or edited by hand) no longer makes every pass fail, which froze the
+    resource, its aborts and emergency rollbacks included. What could not be read is named in
+    the ``StatusReadable`` condition and a Warning event (``StatusUnreadable``, once per new
+    finding); ``repair`` may make more of the dropped fields (the UpliftModel takes its split
+    from the serving graph). Both kinds' passes read their status here."""
+    meta = body["metadata"]
+    status, unreadable = status_logic.readable(model, body.get("status"), verbatim=verbatim)
+    if unreadable and repair is not None:
+        status, unreadable = repair(status, unreadable)
+    if unreadable:
+        log.warning("%s/%s: parts of the stored status could not be read: %s",
+                    meta.get("namespace"), meta.get("name"), "; ".join(map(str, unreadable)))
+    conditions = status_logic.status_readable(status.conditions, unreadable,
+                                              int(meta.get("generation") or 0), now)
+    news = status_logic.unreadable_news(status.conditions, conditions)
+    events = (Event("Warning", status_logic.STATUS_UNREADABLE, news),) if news else ()
+    return StatusRead(status.model_copy(update={"conditions": conditions}), events,
+                      any(not part.kept for part in unreadable))
+
+
+#: What the serving graph is rendered from, in the status: when the status' own cannot be read,
+#: the graph's is taken (it is the ground truth of what serves).
+SPLIT_FIELDS = frozenset({"stableVersion", "canaryVersion", "canaryWeight"})
+
+
+def _split_from_graph(status: UpliftModelStatus, unreadable: tuple[Unreadable, ...],
+                      owner: Owner, deps: Dependencies,
+                      now: dt.datetime) -> tuple[UpliftModelStatus, tuple[Unreadable, ...]]:
+    """``status`` with the parts of its traffic split that could not be read taken from the
+    model's own serving graph (its predictors' roles, versions and traffic), so that a pass
+    never takes an unreadable stable version for none (and deploys the spec's version in its
+    place) nor a canary's weight for 0. A canary whose step start was lost starts its step over
+    (its pause and analysis from now: later, never sooner). Each part taken says so."""
+    lost = {part.field for part in unreadable if not part.kept}
+    taken: dict[str, Any] = {}
+    if lost & SPLIT_FIELDS:
+        graph = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
+                                 owner.name)
+        if graph is not None and _conflict(graph, owner, "") is None:
+            taken = _graph_split(graph, status, lost)
+    source = f"taken from {deps.backend.kind} {owner.namespace}/{owner.name}"
+    parts = [replace(part, done=f"dropped; {source}: {taken[part.field]}")
+             if part.field in taken and not part.kept else part for part in unreadable]
+    update = {_STATUS_NAMES[key]: value for key, value in taken.items()}
+    canary = update.get("canary_version", status.canary_version)
+    if canary is not None and update.get("stable_version", status.stable_version) is None:
+        # No graph of its own says what is stable: a canary compared with nothing is no ramp
+        # (its analysis needs both). The spec's version is followed as a first version is.
+        update.update(canary_version=None, canary_weight=0, current_step=None,
+                      step_started_at=None, canary_started_at=None, split_applied_at=None)
+        parts.append(Unreadable(
+            "canaryVersion", f"dropped ({canary}): no stable version to compare it with",
+            "the stable version could not be read, nor taken from a serving graph of this "
+            "model", "canaryVersion"))
+    elif canary is not None and "stepStartedAt" in lost:
+        update["step_started_at"] = now
+        parts = [replace(part, done=f"dropped; the step starts over: {now.isoformat()}")
+                 if part.field == "stepStartedAt" and not part.kept else part for part in parts]
+    if not update:
+        return status, unreadable
+    return status.model_copy(update=update), tuple(parts)
+
+
+_STATUS_NAMES = {"stableVersion": "stable_version", "canaryVersion": "canary_version",
+                 "canaryWeight": "canary_weight"}
+
+
+def _graph_split(graph: Mapping[str, Any], status: UpliftModelStatus,
+                 lost: set[str]) -> dict[str, Any]:
+    """The ``lost`` split fields (wire names) as the serving graph has them, by the predictors'
+    role and version annotations (which ``render`` writes). A predictor of the aborted version
+    (kept at weight 0 after a rollback) is no canary."""
+    roles: dict[str, tuple[str, int]] = {}
+    for predictor in (graph.get("spec") or {}).get("predictors") or []:
+        annotations = predictor.get("annotations") or {}
+        version, role = annotations.get("version"), annotations.get(ROLE_TAG)
+        if version and role in ("stable", "canary"):
+            roles[str(role)] = (str(version), int(predictor.get("traffic") or 0))
+    taken: dict[str, Any] = {}
+    if "stableVersion" in lost and "stable" in roles:
+        taken["stableVersion"] = roles["stable"][0]
+    if ("canaryVersion" in lost and "canary" in roles
+            and roles["canary"][0] != status.aborted_version):
+        taken["canaryVersion"] = roles["canary"][0]
+    canary = taken.get("canaryVersion", status.canary_version)
+    if "canaryWeight" in lost and canary is not None:
+        weights = {version: traffic for version, traffic in roles.values()}
+        if canary in weights:
+            taken["canaryWeight"] = weights[canary]
+    return taken
 
 
 def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
@@ -226,6 +377,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         return invalid_pass(current, generation, problems, now)
     child, ready, serves, split_as_status = _observe(current, owner, deps,
                                                      current.desired_version)
+    if _conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
+        return invalid_pass(current, generation, problems, now)
     if _decided_on_newer(child, meta):
         return _behind(body)
     decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
@@ -243,6 +396,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
                          decided_on=meta.get("resourceVersion"), report_token=report_token)
     except _ChildMovedError:
         return _behind(body)
+    except _ConflictError:  # a predecessor's decision key still there: held, as invalid
+        return invalid_pass(current, generation, problems, now)
     decided = decision.status.model_copy(update={"conditions": status_logic.serving_applied(
         decision.status.conditions, applied, generation, now)})
     held = invalid_pass(decided, generation, problems, now)
@@ -532,7 +687,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     unchanged = child is not None and _contains(child.get("spec") or {}, manifest["spec"])
     unreported = child is not None and not (child.get("status") or {}).get("state")
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
-        unreported or set(_describe_weights(traffic)) <= ready))
+        unreported or set(_describe_weights(traffic)) <= ready), graph=child is not None)
     if missing_key is not None:
         return replace(applied, error=missing_key)
     if unchanged:
@@ -553,21 +708,27 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
 
 
 def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
-                         settled: bool) -> str | None:
+                         settled: bool, graph: bool) -> str | None:
     """Create the model's decision-key Secret with a fresh random key unless it exists (an
     existing one is never overwritten: the pods that serve hold its key). None when it exists;
     else why not. Once known to exist, asked again only while the graph is not ``settled``
     (changing, or reported with a version not serving), every ``DECISION_KEY_RECHECK``. The key is
-    never logged or put into a message."""
+    never logged or put into a message.
+
+    One that exists already is looked at once per process and model (uid) before it counts:
+    one an UpliftModel of the same name deleted before this one still controls holds the pass
+    (the garbage collector deletes it, and the pods would lose their key with it); someone
+    else's, or no one's, refuses it (``_ConflictError``, raised) unless the model's own ``graph``
+    is there already, whose pods hold that key (``_decision_key_conflict``)."""
     known = (owner.namespace, owner.name, owner.uid)
     checked = deps.decision_keys.get(known)
     if checked is not None and (settled or now - checked < DECISION_KEY_RECHECK):
         return None
     manifest = decision_key.decision_key_secret(owner, deps.new_decision_key())
+    name = naming.decision_key_secret(owner.name)
     try:
-        deps.cluster.create_secret(manifest)
+        created = deps.cluster.create_secret(manifest)
     except KubeError as error:
-        name = naming.decision_key_secret(owner.name)
         try:  # e.g. create not granted (an older RBAC): one made by hand serves as well
             present = decision_key.DECISION_KEY in deps.cluster.secret_values(
                 owner.namespace, name, [decision_key.DECISION_KEY])
@@ -575,8 +736,88 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
             present = False
         if not present:
             return f"decision key Secret {owner.namespace}/{name}: {error}"
+        created = False
+    if not created and checked is None:
+        conflict = _decision_key_conflict(owner, deps, name, graph=graph)
+        if conflict is not None:
+            raise _ConflictError(conflict)
     deps.decision_keys[known] = now
     return None
+
+
+def _decision_key_conflict(owner: Owner, deps: Dependencies, name: str, *,
+                           graph: bool) -> Conflict | None:
+    """Why the decision-key Secret ``name`` that exists must not be used, if it must not. A
+    predecessor's (an UpliftModel of the same name, another uid) holds the pass whatever the
+    graph: the garbage collector deletes it. Someone else's, or no one's, is refused for a new
+    model; a model whose own ``graph`` is there keeps it: its pods sign with that key already
+    (users made these Secrets by hand before the operator created them, 63595dc), the operator
+    never writes it, and refusing would stop that model's rollouts and rollbacks. A Secret that
+    cannot be read (``rbac.secretNames`` not naming it) or is gone again cannot be judged: it
+    counts as before, present."""
+    try:
+        secret = deps.cluster.get("v1", "secrets", owner.namespace, name)
+    except KubeError as error:
+        log.info("UpliftModel %s/%s: whose decision-key Secret %s is cannot be read (%s); "
+                 "used as it is", owner.namespace, owner.name, name, error)
+        return None
+    conflict = _conflict(secret, owner, f"Secret {owner.namespace}/{name}")
+    if conflict is None or conflict.predecessor or not graph:
+        return conflict
+    log.info("UpliftModel %s/%s: its graph serves with decision-key Secret %s, which it does "
+             "not control (%s); kept", owner.namespace, owner.name, name,
+             conflict.controller or "no controller")
+    return None
+
+
+class _ConflictError(Exception):
+    """An object of the model's names is not the model's (``Conflict``): nothing is applied."""
+
+    def __init__(self, conflict: Conflict) -> None:
+        super().__init__(conflict.message)
+        self.conflict = conflict
+
+
+def _conflict(obj: Mapping[str, Any] | None, owner: Owner, what: str) -> Conflict | None:
+    """Why ``obj`` (``what``, e.g. "SeldonDeployment shop/uplift") is not this UpliftModel's
+    to write or use (None: absent, or controlled by it: kubebuilder's ``IsControlledBy``, the
+    controller reference's uid). Its controller is named; an UpliftModel of the same name is
+    a predecessor (two cannot exist at once: that one was deleted, and the garbage collector
+    removes what it controlled)."""
+    if obj is None:
+        return None
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    controller = next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True),
+                      None)
+    if controller is not None and str(controller.get("uid")) == owner.uid:
+        return None
+    if controller is None:
+        return Conflict(what, None, uid=owner.uid)
+    kind, name = str(controller.get("kind", "")), str(controller.get("name", ""))
+    group = str(controller.get("apiVersion", "")).rpartition("/")[0]
+    predecessor = (kind == owner.kind and name == owner.name
+                   and group == owner.api_version.rpartition("/")[0])
+    return Conflict(what, f"{kind} {name} (uid {controller.get('uid')})", predecessor,
+                    owner.uid)
+
+
+def _conflicted(current: UpliftModelStatus, conflict: Conflict, generation: int,
+                now: dt.datetime) -> PassResult:
+    """A pass that applies nothing because of ``conflict`` and decides nothing: the status as
+    it was (versions, ramp, gates), with ``ServingApplied`` and ``Ready`` False, the phase and
+    message saying why (``domain.status.serving_conflict``), one event when that is news (a
+    Warning for a refusal, Normal while a predecessor's object goes), and a look again."""
+    outcome = status_logic.serving_conflict(current.conditions, conflict, generation, now)
+    status = current.model_copy(update={"phase": outcome.phase, "message": outcome.message,
+                                        "observed_generation": generation,
+                                        "conditions": outcome.conditions})
+    before = cond.find(current.conditions, cond.SERVING_APPLIED)
+    news = before is None or (before.reason, before.message) != (conflict.reason,
+                                                                 outcome.message)
+    events = (Event("Normal" if conflict.predecessor else "Warning", conflict.reason,
+                    outcome.message),) if news else ()
+    return PassResult(status.to_wire(), events,
+                      status_logic.conflict_retry_seconds(conflict, outcome.conditions, now))
 
 
 def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
