@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import yaml
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
-__all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "parse_args"]
+__all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "parse_args", "seniority_priority"]
 
 MIN_PEERING_LIFETIME = 3
 PATTERN_CHARS = "*?[!,"  # kopf's namespace patterns: globs, negations, lists
@@ -64,6 +65,15 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"UPLIFT_{name}", default)
 
 
+def seniority_priority(started: float) -> int:
+    """A peering priority that falls with the process's start time (``started``, Unix seconds):
+    microseconds before 2^52 µs (year 2112), then 10 random bits, because kopf pauses every
+    replica of a tie. A replica acting is never outranked by one started after it, which would
+    pause it mid-ramp (and pause-then-exit it: ``handlers.common.task_ended``); it stays below
+    2^63, the API server's integers."""
+    return (2**52 - int(started * 1_000_000)) * 1024 + secrets.randbelow(1024)
+
+
 def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser = argparse.ArgumentParser(prog="uplift-operator run",
                                      description="Run the uplift operator.")
@@ -79,9 +89,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
                         help="peering object shared by the replicas (default: uplift-operator)")
     parser.add_argument("--priority", type=int,
-                        default=int(_env("PRIORITY") or secrets.randbelow(2**31 - 1) + 1),
+                        default=int(_env("PRIORITY") or seniority_priority(time.time())),
                         help="peering priority; the highest live replica acts, the others wait. "
-                             "Default: random, because kopf pauses every replica of a tie")
+                             "Default: the earlier started the higher, so a replica that starts "
+                             "(a rolling update, a restart) never pauses the one acting")
     parser.add_argument("--peering-lifetime", type=int,
                         default=int(_env("PEERING_LIFETIME") or OperatorConfig.peering_lifetime),
                         help="seconds after its last keep-alive that a replica counts as gone, "

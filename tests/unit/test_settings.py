@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.settings import parse_args
+from uplift_operator.settings import parse_args, seniority_priority
 
 
 def test_a_scope_is_required() -> None:
@@ -29,6 +29,24 @@ def test_priorities_differ_by_default() -> None:
     # kopf pauses every replica of a tie, so two replicas must not share a default priority.
     priorities = {parse_args(["-A"]).priority for _ in range(5)}
     assert len(priorities) > 1
+
+
+def test_a_replica_started_later_never_outranks_one_started_before() -> None:
+    # Ten random bits break ties only: a microsecond later is always below.
+    for earlier in (0.0, 1_764_936_000.0, 4_000_000_000.0):
+        later = [seniority_priority(earlier + 1e-6) for _ in range(200)]
+        first = [seniority_priority(earlier) for _ in range(200)]
+        assert max(later) < min(first)
+        assert 0 < min(later) and max(first) < 2**63
+
+
+def test_the_default_priority_is_the_start_time_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("uplift_operator.settings.time.time", lambda: 1_764_936_000.0)
+    first = parse_args(["-A"]).priority
+    monkeypatch.setattr("uplift_operator.settings.time.time", lambda: 1_764_936_000.5)
+    assert parse_args(["-A"]).priority < first
+    monkeypatch.setenv("UPLIFT_PRIORITY", "5")
+    assert parse_args(["-A"]).priority == 5
 
 
 def test_metric_templates_file_adds_to_the_builtins(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import copy
 import datetime as dt
 import functools
 import logging
+import os
+import signal
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,8 +26,8 @@ from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["CONFLICT_RETRY_SECONDS", "OwnWrites", "PassRunner", "config_of", "deleted", "now",
-           "runner", "task_ended"]
+__all__ = ["CONFLICT_RETRY_SECONDS", "OwnWrites", "PassRunner", "config_of", "deleted",
+           "exit_to_list_afresh", "now", "runner", "task_ended"]
 
 logger = logging.getLogger(__name__)
 
@@ -187,13 +189,41 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -
     /metrics, and every replica is scraped, so the alerts' ``max by (...)`` kept firing on them
     after the acting replica had cleared them. A replica paused keeps only when it last
     reconciled each resource (``uplift_operator_last_pass_timestamp_seconds``), which
-    UpliftOperatorNotReconciling counts, so that every replica paused still pages."""
+    UpliftOperatorNotReconciling counts, so that every replica paused still pages.
+
+    Paused by peering, a replica that acted exits (``exit_to_list_afresh``)."""
+    reason = stopped.reason if stopped is not None else None
+    paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
+    if paused:
+        exit_to_list_afresh()
     if key in wakeups:
         return
     kind, namespace, name = key
-    reason = stopped.reason if stopped is not None else None
-    paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
     observability.forget(kind, namespace, name, keep_last_pass=paused)
+
+
+_exiting = False
+
+
+def exit_to_list_afresh() -> None:
+    """This replica acted and peering paused it (another replica outranks it, or the peering
+    object is gone): end the process, once, as controller-runtime does when a leader loses its
+    lease. Paused, kopf stops the watches, and on resume it lists again, but what it kept stays:
+    an object deleted meanwhile has no DELETED event to come, so kopf's Campaign index (the
+    campaigns file's source) and the watched store would keep it, and a deleted Campaign would
+    be treated under again. The container's restart lists every kind afresh and joins as the
+    standby (a later start is a lower priority: ``settings.seniority_priority``)."""
+    global _exiting
+    if _exiting:
+        return
+    _exiting = True
+    logger.warning("paused by peering after acting: exiting, so that the restarted process "
+                   "lists every object afresh (objects deleted while paused send no event)")
+    _terminate()
+
+
+def _terminate() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # kopf's own graceful stop
 
 
 def runner(memo: kopf.Memo, kind: str, plural: str) -> PassRunner:

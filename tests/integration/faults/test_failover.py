@@ -17,6 +17,7 @@ import pytest
 from tests.integration.faults.conftest import LIFETIME, Ramp, RampRecord
 from tests.support.replicas import OUTRANKED, RESUMED, ReplicaPair, logged_at, name_of
 
+from uplift_operator.devenv import process
 from uplift_operator.devenv.controlplane import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -26,6 +27,8 @@ SEED = 20261201
 # A kill falls this long (uniformly at random) after the previous failover completed: anywhere
 # in the replicas' 1 s keep-alive cycle and in a step's 2 s pause and analyses.
 KILL_WINDOW = 3.0
+#: What a replica paused after it acted logs before it exits (handlers.common).
+EXITED = "paused by peering after acting: exiting"
 
 
 def test_the_undisturbed_ramp_steps_through_every_weight_once(undisturbed: RampRecord) -> None:
@@ -82,17 +85,25 @@ def test_restart_of_apiserver_and_etcd_mid_ramp_resumes_the_ramp(
     # are the undisturbed ones in order, some perhaps unseen, never another one or a step back.
     assert _in_order_within(record.splits, undisturbed.splits), record.splits
     assert record.splits[-1] == undisturbed.splits[-1]
-    assert all(replica.alive for replica in replicas.replicas()), "an operator died"
+    assert replicas.active is not None and replicas.active.alive, "the acting operator died"
     # The acting replica's keep-alives failed while the API was down; if that outlasted the
-    # lifetime, the standby resumed too, until the next keep-alive outranked it again.
+    # lifetime, the standby resumed too, until the next keep-alive outranked it again. A
+    # replica paused after it acted exits (its restart lists afresh: handlers.common
+    # exit_to_list_afresh); one that stayed paused lives on.
     assert replicas.standby is not None
     resumed = [t for t in logged_at(replicas.standby, RESUMED) if t > restarted_at]
     outranked = [t for t in logged_at(replicas.standby, OUTRANKED) if t > restarted_at]
-    both = (f"the standby acted too for {outranked[0] - resumed[0]:.1f} s" if resumed and outranked
-            else "the standby stayed paused")
+    both = (f"the standby acted too for {outranked[0] - resumed[0]:.1f} s, then exited"
+            if resumed and outranked else "the standby stayed paused")
     print(f"\nkube-apiserver and etcd SIGKILLed and restarted: API unreachable {outage:.1f} s; "
           f"{both}")
     assert len(resumed) == len(outranked), "the standby acted on after the restart"
+    if outranked:
+        process.wait_until(lambda: not replicas.standby.alive, timeout=30,  # type: ignore[union-attr]
+                           what="the outranked standby's exit")
+        assert EXITED in replicas.standby.logs()
+    else:
+        assert replicas.standby.alive, "the standby died"
 
 
 def _in_order_within(seen: list[dict[str, int]], expected: list[dict[str, int]]) -> bool:
