@@ -37,7 +37,7 @@ def test_a_replica_started_later_never_outranks_one_started_before() -> None:
         later = [seniority_priority(earlier + 1e-6) for _ in range(200)]
         first = [seniority_priority(earlier) for _ in range(200)]
         assert max(later) < min(first)
-        assert 0 < min(later) and max(first) < 2**63
+        assert min(later) > 0 and max(first) < 2**63
 
 
 def test_the_default_priority_is_the_start_time_s(monkeypatch: pytest.MonkeyPatch) -> None:

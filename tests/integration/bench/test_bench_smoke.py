@@ -41,6 +41,8 @@ SMOKE = {
     # a control plane and kopf twice (its start-up gate as shipped and replaced), 20 + 20 objects
     "kopf_index_startup": (["--counts", "20", "--stock-max", "20", "--timeout", "120"],
                            ["| 20 | 20 | "]),
+    # control plane + MLflow + the operator, one model and 5 Campaigns (all fit)
+    "campaign_scale": (["--count", "5", "--settle", "2"], ["| 5 | "]),
 }
 
 
@@ -53,7 +55,7 @@ def test_the_integration_smoke_list_matches_the_unit_one() -> None:
 #: Run by this module; the rest by test_bench_smoke_operator.py, so that the parallel test
 #: workers (one module each, ``--dist loadfile``) share the ~4 minutes of stacks.
 HERE = ("serving_latency", "campaign_rollback_latency", "plugin_startup", "campaign_propagation",
-        "api_costs", "prometheus_ranges", "kopf_index_startup")
+        "api_costs", "prometheus_ranges", "kopf_index_startup", "campaign_scale")
 
 
 def test_every_smoke_configuration_runs_in_one_of_the_two_modules() -> None:

@@ -53,7 +53,7 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
                      "operator_footprint", "failover", "scale", "plugin_startup",
                      "campaign_propagation", "api_costs", "prometheus_ranges",
-                     "kopf_index_startup"}
+                     "kopf_index_startup", "campaign_scale"}
 # Imports a bench makes only inside functions, named explicitly so a missing peer fails here.
 SUBMODULES = ["sklift.models", "sklift.metrics", "causalml.inference.meta", "causalml.metrics",
               "mlserver_mlflow"]
