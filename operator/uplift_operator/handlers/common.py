@@ -20,6 +20,7 @@ import kopf
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import newer, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.domain.pruned import pruned_paths
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
@@ -103,6 +104,8 @@ class PassRunner:
     cluster: _StatusWriter
     signatures: Signatures = field(default_factory=Signatures)
     own_writes: OwnWrites = field(default_factory=OwnWrites)
+    #: The status fields pruned that were logged already (once per field and process).
+    pruned_told: set[str] = field(default_factory=set)
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -153,6 +156,7 @@ class PassRunner:
                     self.wakeups.finish(key, uid)
                 return None
             self.own_writes.wrote(uid, written)
+            self._check_kept(change, written)
         # Events only once the status that records the decision is written: a failed write
         # fails the pass, and the retry decides (and tells) again, once.
         for event in result.events:
@@ -161,6 +165,21 @@ class PassRunner:
                                       [event.reason for event in result.events])
         observe(namespace, name, result.status)
         return result.requeue_after
+
+    def _check_kept(self, sent: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:
+        """Count the status fields the API server dropped (an outdated CRD), and say so once
+        per field: the write succeeded, so nothing else would show it."""
+        fields = pruned_paths(sent, (written or {}).get("status"))
+        if not fields:
+            return
+        observability.pruned(self.kind, fields)
+        new = [path for path in fields if path not in self.pruned_told]
+        if new:
+            self.pruned_told.update(new)
+            logger.warning("the API server dropped %s from a %s status write: the installed "
+                           "CRD is older than this operator and prunes what it does not "
+                           "declare; apply this release's CRDs (docs/install.md)",
+                           ", ".join(new), self.kind)
 
     def _gone(self, key: Key, uid: str) -> bool:
         """Whether a read from the API server (never the watched store, which would still

@@ -24,7 +24,8 @@ from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
            "last_rollback", "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
-           "observe_status", "paused_by_inconclusive_gate", "reconciling", "serve", "started"]
+           "observe_status", "paused_by_inconclusive_gate", "pruned", "reconciling", "serve",
+           "started"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -107,6 +108,11 @@ ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBA
 #: The history actor of what the spec itself did: a canary withdrawn because the spec points
 #: back at the stable version (a git revert, an alias moved back) is deliberate, not an incident.
 SPEC_ACTOR = "spec"
+STATUS_FIELDS_PRUNED = Counter(
+    "uplift_operator_status_fields_pruned_total",
+    "Status writes from which the API server dropped a field its CRD does not declare (the "
+    "installed CRD is older than the operator: docs/install.md, upgrading the CRDs), by kind "
+    "and field path.", ["kind", "field"], registry=REGISTRY)
 LAST_ROLLBACK = Gauge(
     "uplift_operator_last_rollback_timestamp_seconds",
     "When the resource's latest rollback (RolledBack or EmergencyRollback, not a canary the "
@@ -332,3 +338,9 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
         with suppress(KeyError):
             DECISIONS.remove(kind, namespace, name, action)
+
+
+def pruned(kind: str, fields: list[str]) -> None:
+    """A status write of ``kind`` lost ``fields`` to the API server's pruning."""
+    for path in fields:
+        STATUS_FIELDS_PRUNED.labels(kind, path).inc()
