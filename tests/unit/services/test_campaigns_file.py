@@ -37,6 +37,16 @@ def campaign_body(name: str = "spring-email", phase: str | None = "Progressing",
     return body
 
 
+def serving_model() -> dict[str, Any]:
+    """The sample UpliftModel, serving version 3 (Ready)."""
+    model: dict[str, Any] = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    model["metadata"]["namespace"] = NS
+    model["status"] = {"stableVersion": "3", "phase": "Healthy", "conditions": [
+        {"type": "Ready", "status": "True", "reason": "StableServing",
+         "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
+    return model
+
+
 def file_of(cluster: FakeCluster) -> dict[str, Any]:
     return dict(json.loads(cluster.objects[KEY]["data"]["campaigns.json"]))
 
@@ -263,12 +273,7 @@ def test_the_campaign_pass_decides_what_the_file_says() -> None:
     """A Campaign pass (model serving) starts the ramp at 5 %: the file says 5 %, active; with
     its model gone the pass withdraws the exposure and the file follows."""
     cluster = FakeCluster()
-    model = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
-    model["metadata"]["namespace"] = NS
-    model["status"] = {"stableVersion": "3", "phase": "Healthy", "conditions": [
-        {"type": "Ready", "status": "True", "reason": "StableServing",
-         "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
-    cluster.put("upliftmodels", model)
+    cluster.put("upliftmodels", serving_model())
     deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
                                          metric_templates=BUILTIN_TEMPLATES)
     body = campaign_body(phase=None, percent=0)

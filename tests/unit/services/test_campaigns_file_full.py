@@ -10,15 +10,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
-import yaml
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
 from tests.unit.services.test_campaigns_file import (
     NS,
     OWNER,
-    SAMPLES,
     T0,
     campaign_body,
     file_of,
+    serving_model,
     sync,
 )
 
@@ -104,12 +103,7 @@ def test_the_file_keeps_what_it_holds_then_the_oldest(monkeypatch: pytest.Monkey
 
 def test_a_campaign_left_out_waits_at_0_percent_and_says_why() -> None:
     cluster = FakeCluster()
-    model = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
-    model["metadata"]["namespace"] = NS
-    model["status"] = {"stableVersion": "3", "phase": "Healthy", "conditions": [
-        {"type": "Ready", "status": "True", "reason": "StableServing",
-         "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
-    cluster.put("upliftmodels", model)
+    cluster.put("upliftmodels", serving_model())
     files = campaigns_file.FileDependencies(cluster)
     deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
                                          metric_templates=BUILTIN_TEMPLATES,
