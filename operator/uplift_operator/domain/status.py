@@ -24,7 +24,8 @@ from uplift_operator.domain import conditions as cond
 __all__ = ["STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved", "Unreadable",
            "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
            "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
-           "status_patch", "status_readable", "validation_outcome"]
+           "status_patch", "status_readable", "validation_outcome", "write_back_failed",
+           "written_back"]
 
 MAX_MESSAGE = 4000
 
@@ -131,17 +132,21 @@ DROPPED_WRITE = "dropped, not retried"
 
 
 def written_back(previous: list[Condition], failure: str | None, generation: int,
-                 now: dt.datetime) -> list[Condition]:
+                 now: dt.datetime, *, pending: bool = False) -> list[Condition]:
     """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
     failing (``failure`` says why; they are retried) or after one MLflow refused was dropped
     (``failure`` names it), True once a later one went through; absent while none ever failed
-    (a pass of a healthy resource writes nothing for it)."""
+    (a pass of a healthy resource writes nothing for it). A False one stays as it is while
+    writes of the resource are ``pending`` (not yet tried, or held behind another's), or while
+    this process does not know what became of them (``pending`` too: an operator restart lost
+    them, and the state they were to write is submitted again): it turns True only once they
+    went through."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
                                   reason=cond.WRITE_BACK_FAILED, message=_clip(failure),
                                   now=now, observed_generation=generation)
-    if before is None or before.status == "True":
+    if before is None or before.status == "True" or pending:
         return list(previous)
     message = "every MLflow write-back of its decisions went through"
     if DROPPED_WRITE in before.message:  # a later write went through; that one never will
@@ -150,6 +155,13 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
     return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="True",
                               reason=cond.WRITTEN_BACK, message=message, now=now,
                               observed_generation=generation)
+
+
+def write_back_failed(conditions: Sequence[Condition]) -> bool:
+    """Whether ``RegistryWrittenBack`` says False: writes of the resource's decisions failed,
+    or were dropped, and no later one went through (as the process that wrote it knew)."""
+    found = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
+    return found is not None and found.status == "False"
 
 
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,

@@ -22,7 +22,9 @@
    differs from what is there; a first version whose graph was just created waits for
    Seldon's first report on it before its first status is written (``first_status_wait``);
    then the MLflow tags / alias the decision implies are queued (``_write_backs``, applied
-   off the pass by ``services.writeback``);
+   off the pass by ``services.writeback``), preceded, on a resource's first pass in a process
+   while its ``RegistryWrittenBack`` says False (the failing writes were lost with the process
+   before), by the registry state its status implies (``_registry_state``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
    write-back queue found.
@@ -45,6 +47,7 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
 from uplift_operator.api.v1alpha1.common import (
     Condition,
+    DecisionRecord,
     GateVerdict,
     Phase,
     StatusBase,
@@ -60,6 +63,7 @@ from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import STOPPING_REQUESTS
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
+from uplift_operator.domain.steps import ROLLBACK_ACTIONS
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
@@ -194,12 +198,22 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         following = _next_pass(decision, resolved)
         return PassResult(dict(body.get("status") or {}), (),
                           wait if following is None else min(wait, following))
+    writer = (KIND, namespace, name)
     if registry is not None:
-        deps.write_back.submit((KIND, namespace, name), registry,
-                               registry_scope(spec.model, namespace, deps),
-                               spec.model.registered_model, _write_backs(spec, decision, now))
+        writes = _write_backs(spec, decision, now)
+        # Its write-backs failed, as the stored condition says, and this process holds none of
+        # them (an operator restart lost them): the state the status implies, again.
+        replay = (not deps.write_back.knows(writer)
+                  and status_logic.write_back_failed(current.conditions))
+        if replay:
+            writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
+                      *writes]
+        deps.write_back.submit(writer, registry, registry_scope(spec.model, namespace, deps),
+                               spec.model.registered_model, writes, tell_when_written=replay)
     status = _status(decision.status, current, resolved, applied,
-                     deps.write_back.failure((KIND, namespace, name)), owner, generation, now)
+                     deps.write_back.failure(writer),
+                     not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
+                     owner, generation, now)
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
@@ -822,13 +836,14 @@ def _conflicted(current: UpliftModelStatus, conflict: Conflict, generation: int,
 
 def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
             resolved: status_logic.Resolved, applied: status_logic.Applied | None,
-            write_back_failure: str | None, owner: Owner, generation: int,
-            now: dt.datetime) -> UpliftModelStatus:
+            write_back_failure: str | None, write_back_pending: bool, owner: Owner,
+            generation: int, now: dt.datetime) -> UpliftModelStatus:
     """The decided status with the pass's own conditions (domain.status) and facts."""
     conditions = status_logic.spec_valid(decided.conditions, generation, now)
     conditions = status_logic.model_resolved(conditions, resolved, generation, now)
     conditions = status_logic.serving_applied(conditions, applied, generation, now)
-    conditions = status_logic.written_back(conditions, write_back_failure, generation, now)
+    conditions = status_logic.written_back(conditions, write_back_failure, generation, now,
+                                           pending=write_back_pending)
     update: dict[str, Any] = {"conditions": conditions}
     if resolved.desired is not None:
         update["desired_version"] = resolved.desired
@@ -1002,6 +1017,60 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,
                     writes.append(Write(("alias", alias), restored,
                                         _alias_write(model, alias, restored)))
     return writes
+
+
+def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
+                    covered: set[tuple[str, ...]], now: dt.datetime) -> list[Write]:
+    """The registry state the decisions recorded in ``status`` imply: what ``_write_backs``
+    wrote for them, as the last write of each tag and alias left it (but what ``covered``, the
+    pass's own writes, sets). Submitted again when an operator restart may have lost them.
+
+    Role tags: the canary ``canary``, the stable ``stable``, the version rolled back or
+    aborted ``rolled-back`` with its reason as the history recorded it, the stable one replaced
+    at the last promotion ``retired`` (a version in two of these fields holds the role the
+    later decision gave it, in that order), each with the time of that decision when the status
+    still says it. The promotion alias, when the spec names one (unset: the operator moves no
+    alias), on the stable version: every decision that changes the stable version (a
+    promotion, the first version, an emergency rollback restoring the previous one) moved it
+    there, and none moves it elsewhere (a canary rolled back leaves it on the stable)."""
+    model, stable = spec.model.registered_model, status.stable_version
+    if stable is None:
+        return []
+    history = status.history
+
+    def newest(actions: frozenset[str], version: str) -> DecisionRecord | None:
+        return next((e for e in reversed(history) if e.action in actions
+                     and e.version == version), None)
+
+    became_stable = newest(frozenset({ramp.Reason.PROMOTED.value,
+                                      ramp.Reason.EMERGENCY_ROLLBACK.value}), stable)
+    aborted, rollback = status.aborted_version, None
+    if aborted is not None:
+        rollback = next((e for e in reversed(history) if e.action in ROLLBACK_ACTIONS), None)
+        if rollback is not None and rollback.version != aborted and not (
+                rollback.action == ramp.Reason.EMERGENCY_ROLLBACK.value
+                and rollback.version == stable):  # a restore's entry names the restored one
+            rollback = None
+    roles: dict[str, tuple[str, dt.datetime | None]] = {}
+    if status.previous_stable_version is not None:
+        promoted = (became_stable.time if became_stable is not None
+                    and became_stable.action == ramp.Reason.PROMOTED.value else None)
+        roles[status.previous_stable_version] = ("retired", promoted)
+    if aborted is not None:
+        roles[aborted] = ("rolled-back", rollback.time if rollback is not None else None)
+    roles[stable] = ("stable", became_stable.time if became_stable is not None else None)
+    if status.canary_version is not None:
+        roles[status.canary_version] = ("canary", status.canary_started_at)
+    writes = [_role(model, version, role, (since or now).isoformat())
+              for version, (role, since) in roles.items()]
+    if aborted is not None and rollback is not None and roles[aborted][0] == "rolled-back":
+        why = rollback.reason[:500]
+        writes.append(Write(("reason", aborted), why,
+                            _tag_write(model, aborted, {REASON_TAG: why})))
+    alias = spec.model.promotion_alias
+    if alias:
+        writes.append(Write(("alias", alias), stable, _alias_write(model, alias, stable)))
+    return [w for w in writes if w.what not in covered]
 
 
 def _alias_write(model: str, alias: str, version: str) -> Callable[[Registry], None]:

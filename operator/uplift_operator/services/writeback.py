@@ -28,8 +28,13 @@ it). The writes are
   write of the resource submitted after the drop goes through; the owners are woken
   (``on_change``) when that changes, so the condition follows without polling.
 
-Nothing here is persisted: a write lost to an operator restart is not replayed (the decision
-is in the resource's status and history either way).
+Nothing here is persisted: the writes pending when the operator stops are lost with it. What
+survives is the resource's ``RegistryWrittenBack`` condition, False while they failed: the first
+pass of such a resource in a new process (``knows`` says it submitted nothing here yet)
+re-submits the registry state its status implies (``services.upliftmodel``), asking to be told
+when it went through (``tell_when_written``), and the condition stays False while any write of
+it is pending (``waiting``) — so it turns True only once MLflow holds that state. A resource
+whose condition is not False costs nothing on a restart.
 """
 
 from __future__ import annotations
@@ -98,19 +103,26 @@ class WriteBack:
         # of every queue (thousands of models' queues through an MLflow outage).
         self._of_owner: dict[Owner, dict[int, _Pending]] = {}
         self._seq = 0
+        # The owners that submitted to this process (their writes' fate is known here), and
+        # those to tell when none of their writes is pending any more, even if none failed.
+        self._known: set[Owner] = set()
+        self._awaiting: set[Owner] = set()
         self._thread: threading.Thread | None = None
         #: Called (from the worker) with the owners whose ``failure`` just changed.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
 
     def submit(self, owner: Owner, registry: Registry, scope: Sequence[str], model: str,
-               writes: Iterable[Write]) -> None:
+               writes: Iterable[Write], *, tell_when_written: bool = False) -> None:
         """Queue ``writes`` of ``model`` in ``scope`` (the tracking URI, then whose credentials)
         (never blocks on MLflow); ``registry``, the client as built from the scope's credentials
         now, is the one every write pending in that queue is tried with from now on (also when
         ``writes`` is empty). ``owner``'s writes of ``model`` pending in other scopes of the same
-        tracking URI move to this queue first (``_follow``)."""
+        tracking URI move to this queue first (``_follow``). With ``tell_when_written``,
+        ``owner`` is told (``on_change``) once none of its writes is pending any more, even
+        when none of them failed (its condition waits for that, ``waiting``)."""
         writes = list(writes)
         with self._lock:
+            self._known.add(owner)
             self._follow(owner, (*scope, model), registry, {w.what for w in writes})
             for pending in self._queues.get((*scope, model), ()):
                 pending.registry = registry
@@ -132,6 +144,10 @@ class WriteBack:
                 self._drop_queue((*scope, model))
             if owner in self._failing and owner not in self._of_owner:  # its failing one replaced
                 del self._failing[owner]
+            if owner not in self._of_owner:  # nothing of it pending: nothing to tell of
+                self._awaiting.discard(owner)
+            elif tell_when_written:
+                self._awaiting.add(owner)
             self._lock.notify_all()
 
     def forget(self, owner: Owner) -> None:
@@ -140,6 +156,8 @@ class WriteBack:
         with self._lock:
             self._failing.pop(owner, None)
             self._dropped.pop(owner, None)
+            self._known.discard(owner)
+            self._awaiting.discard(owner)
             for pending in self._of_owner.pop(owner, {}).values():
                 pending.owners.discard(owner)
 
@@ -148,6 +166,17 @@ class WriteBack:
         write of it submitted after the drop goes through); None when nothing of it fails."""
         with self._lock:
             return self._report(owner)
+
+    def knows(self, owner: Owner) -> bool:
+        """Whether ``owner`` submitted to this process (no: its first pass since the operator
+        started, or since it was forgotten; what an earlier process queued for it is lost)."""
+        with self._lock:
+            return owner in self._known
+
+    def waiting(self, owner: Owner) -> bool:
+        """Whether a write of ``owner`` is pending (queued, failing or not yet tried)."""
+        with self._lock:
+            return owner in self._of_owner
 
     def pending(self) -> int:
         with self._lock:
@@ -275,13 +304,18 @@ class WriteBack:
                 log.warning("%s", message)
                 for owner in owners:
                     self._dropped[owner] = (self._seq, message)
+            done: list[Owner] = []  # nothing of theirs pending any more, and they asked
             for owner in owners:
                 if owner not in self._of_owner:
                     self._failing.pop(owner, None)
+                    if owner in self._awaiting:
+                        self._awaiting.discard(owner)
+                        done.append(owner)
                 dropped = self._dropped.get(owner)
                 if error is None and dropped is not None and dropped[0] < pending.seq:
                     del self._dropped[owner]
-            return [owner for owner, was in before.items() if self._report(owner) != was]
+            return [owner for owner, was in before.items()
+                    if self._report(owner) != was or owner in done]
 
     def _report(self, owner: Owner) -> str | None:
         dropped = self._dropped.get(owner)
