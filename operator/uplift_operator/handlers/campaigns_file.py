@@ -24,16 +24,27 @@ visible: each pass is counted in ``uplift_operator_reconciles_total{kind="Campai
 (result ``error`` when refused), a Warning ``CampaignsFileNotWritten`` event on the UpliftModel
 says why, once per new error text rather than at every retry, and a Normal
 ``CampaignsFileWritten`` event says when the file is written again.
+
+A ``<model>-campaigns`` ConfigMap the model does not control is never written (the rule of the
+UpliftModel pass for its graph and decision key): someone else's, or no one's, is refused the
+same way (one Warning ``CampaignsFileNotWritten`` naming it and its controller, retried backing
+off to every 30 s, ``CampaignsFileWritten`` once it is gone or handed over); a predecessor's
+(an UpliftModel of the same name, deleted, whose ConfigMap the garbage collector is removing)
+holds the file without an error: one Normal ``PredecessorBeingDeleted`` event, a look again
+in 2..30 s, backing off, and at once on its DELETED event. Not in the model's status: this task
+never writes the UpliftModel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.domain import status as status_logic
 from uplift_operator.handlers import campaign, observability
 from uplift_operator.handlers.common import deleted
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
@@ -53,14 +64,17 @@ FILE_FITS = "CampaignsFileFits"
 CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
 
 Key = tuple[str, str]  # (namespace, UpliftModel name)
+_clock = time.monotonic  # how long a predecessor's ConfigMap has held a file
 
 
 class FileNotWrittenError(RuntimeError):
-    """The campaigns file's ConfigMap could not be written (the API server said why: ``cause``)."""
+    """The campaigns file's ConfigMap could not be written (the API server said why: ``cause``),
+    or was not, being someone else's (``refused``: ``cause`` says whose)."""
 
-    def __init__(self, message: str, cause: str) -> None:
+    def __init__(self, message: str, cause: str, *, refused: bool = False) -> None:
         super().__init__(message)
         self.cause = cause
+        self.refused = refused
 
 
 @kopf.index(GROUP, VERSION, "campaigns")
@@ -82,6 +96,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
 
     config_map = naming.campaigns_config_map(owner.name)
     failing: str | None = None  # the error of the last pass, while the writes are refused
+    held_since: float | None = None  # when a predecessor's ConfigMap began to hold the file
     left_out: tuple[str, ...] = ()  # the Campaigns the file had no room for, at the last pass
 
     def write() -> service.Synced:
@@ -94,7 +109,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             # what stops the pods treating (a rollback to 0 %, a suspension), and nothing else
             # need change to wake it.
             raise FileNotWrittenError(f"campaigns file of {owner.namespace}/{owner.name} not "
-                                      f"written: {synced.error}", synced.error)
+                                      f"written: {synced.error}", synced.error,
+                                      refused=synced.conflict is not None)
         if synced.changed:
             logger.info("campaigns file of %s/%s written: %d campaigns (%s), %d active%s",
                         owner.namespace, owner.name, len(synced.campaigns),
@@ -103,21 +119,41 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                         else "")
         return synced
 
+    def held(conflict: status_logic.Conflict, now: float) -> float:
+        """A predecessor's ConfigMap holds the file: said once; looked at again after as long
+        as it has held (2..30 s), and at once when its DELETED event wakes the pass
+        (``handlers.watches``)."""
+        nonlocal held_since
+        if held_since is None:
+            held_since = now
+            logger.info("campaigns file of %s/%s held: %s", owner.namespace, owner.name,
+                        conflict.message)
+            kopf.event(body, type="Normal", reason=conflict.reason,
+                       message=f"campaigns file not written yet: {conflict.message}")
+        return min(max(now - held_since, status_logic.PREDECESSOR_RETRY_MIN_SECONDS),
+                   status_logic.PREDECESSOR_RETRY_MAX_SECONDS)
+
     async def one_pass() -> float | None:
-        nonlocal failing, left_out
+        nonlocal failing, left_out, held_since
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):
             try:
                 synced = await loop.run_in_executor(memo["pass_executor"], write)
             except FileNotWrittenError as error:
+                held_since = None
                 # Said once per cause: the retries (1 s .. 30 s) repeat it in the log only.
                 if error.cause != failing:
                     kopf.event(body, type="Warning", reason=NOT_WRITTEN,
-                               message=f"campaigns file not written to ConfigMap {config_map}"
-                                       f" (the pods keep its previous content, if any); "
-                                       f"retrying: {error.cause}")
+                               message=f"campaigns file not written: {error.cause}"
+                               if error.refused else
+                               f"campaigns file not written to ConfigMap {config_map}"
+                               f" (the pods keep its previous content, if any); "
+                               f"retrying: {error.cause}")
                 failing = error.cause
                 raise
+        if synced.conflict is not None:  # a predecessor's ConfigMap: held, not failing
+            return held(synced.conflict, _clock())
+        held_since = None
         if failing is not None:
             kopf.event(body, type="Normal", reason=WRITTEN_AGAIN,
                        message=f"campaigns file written to ConfigMap {config_map} again, "

@@ -26,7 +26,10 @@ pass lists anything):
    call — that of a model with nothing to say and no ConfigMap neither, which every event of
    the model and every resync would otherwise have asked the API server about, to a 404 —,
    and a ConfigMap deleted or edited by hand comes back at once: its watch event wakes the
-   model's pass (``handlers.watches``), with no periodic read-back.
+   model's pass (``handlers.watches``), with no periodic read-back. A ConfigMap of that name
+   the model does not control is never written (``sync``): a predecessor's (an UpliftModel
+   of the same name, deleted) holds the pass until the garbage collector removes it; anyone
+   else's, or no one's, is refused, and the handler says so.
 
 The kubelet then projects the new content into every predictor pod and the runtime reloads it
 within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sleeps.
@@ -43,11 +46,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.adapters.watched import WatchedCluster
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure
+from uplift_operator.domain.status import Conflict
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services.ports import Cluster
@@ -81,14 +86,17 @@ class FileDependencies:
 
 @dataclass(frozen=True)
 class Synced:
-    """One pass: whether the ConfigMap was written, why not if it failed, what it holds, and
-    the Campaigns it had no room for."""
+    """One pass: whether the ConfigMap was written, why not if it failed, what it holds, the
+    Campaigns it had no room for, and the ``conflict`` that kept it from writing a ConfigMap
+    it does not control (a predecessor's holds it, ``error`` None; anyone else's is refused,
+    ``error`` its message)."""
 
     changed: bool
     error: str | None
     campaigns: tuple[str, ...]
     active: tuple[str, ...]
     left_out: tuple[str, ...] = ()
+    conflict: Conflict | None = None
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,16 +180,39 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     there. For a ``new_model`` (no status yet) it is applied without being looked up: it
     cannot be there yet, and a thousand new models would cost a thousand 404s; what was
     applied then is remembered, so a new model's passes apply it once (an apply that finds it
-    there changes nothing)."""
+    there changes nothing).
+
+    A ConfigMap of that name that this model's uid does not control (kubebuilder's
+    ``IsControlledBy``, as ``services.upliftmodel`` judges its graph and decision key) is never
+    written: its data would be replaced, or it would get a second controller reference (422,
+    for ever). One an UpliftModel of the same name deleted before this one still controls
+    holds the pass (``conflict``, no ``error``: the garbage collector removes it, and its
+    DELETED event wakes the pass); anyone else's, or no one's, is refused (``error`` says
+    whose it is). Judged from the store, confirmed by a read from the API server (the store
+    keeps a ConfigMap without the operator's labels that it read once, whose deletion no watch
+    event tells). A ``new_model`` is judged by what the store holds only (no read; its
+    predecessor's ConfigMap carries the labels the watch selects by): one without the labels
+    that the store has not heard of is not seen before its first apply."""
     rendered = entries(snapshots)
     key = (owner.namespace, owner.name, owner.uid)
     says_nothing = not rendered and split is None
+    name = naming.campaigns_config_map(owner.name)
     try:
-        there = None if new_model else deps.cluster.get(
-            "v1", PLURAL, owner.namespace, naming.campaigns_config_map(owner.name))
+        there = (_stored(deps.cluster, owner.namespace, name) if new_model
+                 else deps.cluster.get("v1", PLURAL, owner.namespace, name))
+        conflict = _conflict(there, owner)
+        if conflict is not None:  # memory in doubt: confirmed by the API server
+            there = _read_live(deps.cluster, owner.namespace, name, there)
+            conflict = _conflict(there, owner)
     except KubeError as error:
         deps.written.pop(key, None)
         return Synced(False, str(error), (), ())
+    if conflict is not None:  # not this model's to write: held (a predecessor's) or refused
+        deps.written.pop(key, None)
+        return Synced(False, None if conflict.predecessor else conflict.message, (), (),
+                      conflict=conflict)
+    if new_model:
+        there = None  # applied unread, as before (``written`` says what it applied)
     fitted = campaigns.fitted(rendered, split, kept=_held(there))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
@@ -215,6 +246,45 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
 def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:
     """The Campaigns the file there holds, read only when asked (a file that fits never is)."""
     return lambda: campaigns.names_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
+
+
+def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:
+    """Why the ConfigMap ``there`` is not this model's to write (None: absent, or its controller
+    reference has the model's uid). Its controller is named; an UpliftModel of the same name
+    (and group) with another uid is a predecessor: two cannot exist at once, so that one was
+    deleted, and the garbage collector removes what it controlled."""
+    if there is None:
+        return None
+    what = f"ConfigMap {owner.namespace}/{naming.campaigns_config_map(owner.name)}"
+    refs = (there.get("metadata") or {}).get("ownerReferences") or []
+    controller = next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True),
+                      None)
+    if controller is None:
+        return Conflict(what, None, uid=owner.uid)
+    if str(controller.get("uid")) == owner.uid:
+        return None
+    kind, name = str(controller.get("kind", "")), str(controller.get("name", ""))
+    group = str(controller.get("apiVersion", "")).rpartition("/")[0]
+    predecessor = (kind == owner.kind and name == owner.name
+                   and group == owner.api_version.rpartition("/")[0])
+    return Conflict(what, f"{kind} {name} (uid {controller.get('uid')})", predecessor,
+                    owner.uid)
+
+
+def _stored(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
+    """What the watch (or an earlier read) brought of the ConfigMap, asking no one."""
+    if isinstance(cluster, WatchedCluster):
+        return cluster.objects.get(PLURAL, namespace, name)
+    return None
+
+
+def _read_live(cluster: Cluster, namespace: str, name: str,
+               there: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ConfigMap as the API server has it now, the store updated with it (a cluster
+    without a store was just read: ``there``)."""
+    if isinstance(cluster, WatchedCluster):
+        return cluster.read_live("v1", PLURAL, namespace, name)
+    return there
 
 
 def _holds(there: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:

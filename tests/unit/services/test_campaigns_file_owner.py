@@ -1,0 +1,167 @@
+"""The campaigns ConfigMap of an UpliftModel is never taken over (kubebuilder's
+``IsControlledBy``, the rule the UpliftModel pass applies to its SeldonDeployment and
+decision-key Secret): a ``<model>-campaigns`` ConfigMap that this model's uid does not control
+is not written. One an UpliftModel of the same name deleted before this one still controls
+(the garbage collector is removing it) holds the file, no error; anyone else's, or no one's, is
+refused: nothing written, the ConfigMap left exactly as it was, an error naming it and its
+controller. Judged from the watched store, confirmed by one read from the API server (the
+store keeps a ConfigMap without the operator's labels that it read once, and no watch event
+says when that one goes)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tests.unit.services.fakes import FakeCluster
+from tests.unit.services.test_campaigns_file import KEY, NS, OWNER, _watched, campaign_body, sync
+
+from uplift_operator.render import campaigns, naming
+from uplift_operator.services import campaigns_file
+
+CM = "hillstrom-uplift-campaigns"
+MODEL_REF = {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel", "name": OWNER.name,
+             "controller": True, "blockOwnerDeletion": True}
+PREDECESSOR = {**MODEL_REF, "uid": "uid-0"}  # the same name, deleted before this one (uid-1)
+OTHER = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "legacy", "uid": "o-1",
+         "controller": True}
+
+
+def foreign(*owners: dict[str, Any], labelled: bool = False,
+            data: str = "theirs") -> dict[str, Any]:
+    """A ConfigMap of the model's campaigns-file name that the operator did not make for it."""
+    meta: dict[str, Any] = {"name": CM, "namespace": NS, "uid": "cm-9", "resourceVersion": "3"}
+    if labelled:  # e.g. made by the operator for a predecessor, or copied with its labels
+        meta["labels"] = naming.labels(OWNER)
+    if owners:
+        meta["ownerReferences"] = list(owners)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+            "data": {campaigns.DATA_KEY: data}}
+
+
+def refusal(controller: str) -> str:
+    return (f"ConfigMap {NS}/{CM} exists and is not controlled by this UpliftModel "
+            f"({controller}): nothing applied, and it is left as it is; delete it (the operator "
+            f"creates its own), or make this UpliftModel (uid {OWNER.uid}) its controller")
+
+
+def test_someone_elses_config_map_is_refused_and_left_as_it_is_until_it_goes() -> None:
+    """It had its data replaced (taken over by the forced apply). Not labelled: the watch
+    never brings it, nor its deletion; each refused pass reads it again, and writes once it is
+    gone."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign())
+    theirs = copy.deepcopy(cluster.objects[KEY])
+    watched, _, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    for _ in range(3):
+        synced = sync(deps, campaign_body())
+        assert synced == campaigns_file.Synced(False, refusal("no controller"), (), (),
+                                               conflict=synced.conflict)
+        assert synced.conflict is not None and not synced.conflict.predecessor
+    assert cluster.applied == [] and cluster.objects[KEY] == theirs
+    assert calls == ["get configmaps"] * 4  # read once, then once per refused pass
+    del cluster.objects[KEY]  # its owner deletes it: no event reaches the operator
+    synced = sync(deps, campaign_body())
+    assert synced.changed and synced.error is None and synced.conflict is None
+    assert cluster.objects[KEY]["metadata"]["ownerReferences"][0]["uid"] == OWNER.uid
+
+
+def test_a_config_map_with_another_controller_is_refused_naming_it() -> None:
+    """Applied, it got a second controller reference, which the API server refuses (422),
+    retried for ever: now one refusal naming its controller."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign(OTHER, labelled=True))
+    theirs = copy.deepcopy(cluster.objects[KEY])
+    synced = sync(campaigns_file.FileDependencies(cluster), campaign_body())
+    assert synced.error == refusal("controller: Deployment legacy (uid o-1)")
+    assert cluster.applied == [] and cluster.objects[KEY] == theirs
+
+
+def test_an_owner_reference_that_is_not_a_controller_does_not_make_it_the_models() -> None:
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign({**MODEL_REF, "uid": OWNER.uid, "controller": False},
+                                      labelled=True))
+    synced = sync(campaigns_file.FileDependencies(cluster), campaign_body())
+    assert synced.error == refusal("no controller") and cluster.applied == []
+
+
+def test_an_upliftmodel_of_the_same_name_in_another_group_is_no_predecessor() -> None:
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign({**PREDECESSOR, "apiVersion": "other.io/v1"}))
+    synced = sync(campaigns_file.FileDependencies(cluster), campaign_body())
+    assert synced.error == refusal("controller: UpliftModel hillstrom-uplift (uid uid-0)")
+    assert synced.conflict is not None and not synced.conflict.predecessor
+
+
+def test_a_model_with_nothing_to_say_does_not_empty_someone_elses_config_map() -> None:
+    """No Campaign left: the file would be an empty document, written over theirs."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign())
+    synced = campaigns_file.sync(OWNER, [], campaigns_file.FileDependencies(cluster))
+    assert synced.error == refusal("no controller") and cluster.applied == []
+    assert cluster.objects[KEY]["data"] == {campaigns.DATA_KEY: "theirs"}
+
+
+def test_a_predecessors_config_map_holds_the_file_until_collected() -> None:
+    """A model deleted and created again under the same name: the garbage collector removes
+    the old model's ConfigMap; meanwhile the new one writes nothing (it would get a second
+    controller reference: 422) and says no error. Its DELETED event empties the store."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign(PREDECESSOR, labelled=True))
+    watched, objects, _ = _watched(cluster)
+    objects.observe("configmaps", cluster.objects[KEY])  # the watch listed it
+    deps = campaigns_file.FileDependencies(watched)
+    synced = sync(deps, campaign_body())
+    assert (synced.changed, synced.error) == (False, None) and cluster.applied == []
+    assert synced.conflict is not None and synced.conflict.predecessor
+    assert synced.conflict.message.startswith(
+        f"waiting for ConfigMap {NS}/{CM} to go: it is controlled by UpliftModel "
+        f"{OWNER.name} (uid uid-0)")
+    del cluster.objects[KEY]  # collected
+    objects.forget("configmaps", NS, CM, "cm-9")
+    synced = sync(deps, campaign_body())
+    assert synced.changed and synced.conflict is None and len(cluster.applied) == 1
+
+
+def test_a_new_model_is_held_by_a_predecessors_config_map_in_the_store_without_a_read() -> None:
+    """A model created again has no status yet: its file is applied unread (``new_model``), but
+    what the watch brought of its name is judged first, from memory."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign(PREDECESSOR, labelled=True))
+    watched, objects, calls = _watched(cluster)
+    objects.observe("configmaps", cluster.objects[KEY])
+    deps = campaigns_file.FileDependencies(watched)
+    snapshots = [campaigns_file.snapshot(campaign_body())]
+    synced = campaigns_file.sync(OWNER, snapshots, deps, new_model=True)
+    assert synced.conflict is not None and synced.conflict.predecessor
+    assert cluster.applied == [] and calls == ["get configmaps"]  # the confirming read only
+    del cluster.objects[KEY]
+    objects.forget("configmaps", NS, CM, "cm-9")
+    calls.clear()
+    assert campaigns_file.sync(OWNER, snapshots, deps, new_model=True).changed
+    assert calls == [] and len(cluster.applied) == 1
+
+
+def test_a_config_map_handed_over_by_hand_is_written_once_the_read_shows_it() -> None:
+    """The store still has it as someone else's (no labels: no watch event), the read from the
+    API server shows it controlled by this model now: written."""
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign())
+    watched, _, _ = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    assert sync(deps, campaign_body()).error == refusal("no controller")
+    cluster.objects[KEY]["metadata"]["ownerReferences"] = [{**MODEL_REF, "uid": OWNER.uid}]
+    synced = sync(deps, campaign_body())
+    assert synced.changed and synced.error is None
+    assert "spring-email" in cluster.objects[KEY]["data"][campaigns.DATA_KEY]
+
+
+def test_the_models_own_config_map_is_written_as_before() -> None:
+    cluster = FakeCluster()
+    cluster.put("configmaps", foreign({**MODEL_REF, "uid": OWNER.uid}, labelled=True))
+    watched, _, calls = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    synced = sync(deps, campaign_body())
+    assert synced.changed and synced.conflict is None and calls == ["get configmaps"]
+    assert not sync(deps, campaign_body()).changed and calls == ["get configmaps"]
