@@ -52,6 +52,7 @@ from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure
+from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.status import Conflict
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
@@ -124,7 +125,8 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEntry]:
     """The file's entries: each Campaign whose spec parses, with the pass's exposure and
-    whether it may treat now."""
+    whether it may treat now, from what of its status this release can read
+    (``domain.status.readable``)."""
     out = []
     for body in snapshots:
         meta = body["metadata"]
@@ -132,10 +134,10 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
             spec = CampaignSpec.model_validate(body.get("spec") or {})
         except ValidationError:
             continue  # the Campaign pass reports it (InvalidSpec); the runtime forgets it
-        try:
-            status = CampaignStatus.model_validate(body.get("status") or {})
-        except ValidationError:  # a status this operator did not write: treat no one
-            status = CampaignStatus()
+        # What this release can read of it (a newer release's, a hand edit): a part it cannot
+        # read counts as its default (exposure 0, no phase, no Ready condition: treat no one);
+        # the Campaign's own pass names it (StatusReadable) and rewrites it.
+        status, _ = status_logic.readable(CampaignStatus, body.get("status"))
         created = meta.get("creationTimestamp")
         out.append(campaigns.CampaignEntry(
             name=str(meta["name"]), namespace=str(meta["namespace"]),

@@ -165,3 +165,42 @@ def test_the_models_own_config_map_is_written_as_before() -> None:
     synced = sync(deps, campaign_body())
     assert synced.changed and synced.conflict is None and calls == ["get configmaps"]
     assert not sync(deps, campaign_body()).changed and calls == ["get configmaps"]
+
+
+# -- a Campaign status this release cannot read in full ----------------------------------------
+
+def _entry(status: dict[str, Any]) -> tuple[float, bool]:
+    body = campaign_body()
+    body["status"] = status
+    (entry,) = campaigns_file.entries([campaigns_file.snapshot(body)])
+    return entry.exposure_percent, entry.active
+
+
+def _ready(reason: str, *, status: str = "False",
+           when: str = "2026-12-01T10:00:00Z") -> dict[str, Any]:
+    return {"type": "Ready", "status": status, "reason": reason, "lastTransitionTime": when}
+
+
+def test_what_parses_of_a_campaign_status_is_kept_in_the_file() -> None:
+    """A part this release cannot read (a newer release's, a hand edit) no longer makes the
+    whole status count as none, which stopped the Campaign treating (exposure 0, inactive)."""
+    long_reason = "Exposing" + "x" * 2000  # longer than a condition's reason may be
+    assert _entry({"phase": "Healthy", "exposurePercent": 25,
+                   "conditions": [_ready(long_reason, status="True")]}) == (25, True)
+    assert _entry({"phase": "Healthy", "exposurePercent": 25,
+                   "conditions": [_ready("Exposing", when="yesterday")]}) == (25, True)
+    # a step past its deadline keeps treating while its Ready condition reads
+    assert _entry({"phase": "Degraded", "exposurePercent": 25,
+                   "conditions": [_ready("Exposing")]}) == (25, True)
+
+
+def test_an_unreadable_part_that_decides_treating_is_read_conservatively() -> None:
+    """What could not be read counts as its default: exposure 0, no phase (treats no one), no
+    Ready condition (a Degraded Campaign does not treat)."""
+    assert _entry({"phase": "Healthy", "exposurePercent": "lots"}) == (0, False)
+    assert _entry({"phase": "Healthy", "exposurePercent": 150}) == (0, False)
+    assert _entry({"phase": "Ramping", "exposurePercent": 25}) == (25, False)
+    assert _entry({"phase": "Degraded", "exposurePercent": 25,
+                   "conditions": [_ready("Exposing", status="Maybe")]}) == (25, False)
+    assert _entry({"phase": "Degraded", "exposurePercent": 25,
+                   "conditions": [_ready("Exposing", when="yesterday")]}) == (25, False)
