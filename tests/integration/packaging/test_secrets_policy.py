@@ -18,26 +18,22 @@ manifests' RBAC, once for each source of the policy:
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from kubernetes import config as kube_config
-from tests.contract.test_packaging import CHART, tools
-from tests.support.kube import Kubectl, install_crds
+from tests.support import policies
+from tests.support.kube import Kubectl
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError
-from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+from uplift_operator.devenv.controlplane import ControlPlane
 from uplift_operator.render import decision_key, naming
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "team-a"
-POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 DENIED = ("ValidatingAdmissionPolicy 'uplift-operator' with binding 'uplift-operator' denied "
           "request: ")
 NOT_OPAQUE = "the uplift-operator ServiceAccount may create only Opaque Secrets (its decision keys)"
@@ -48,22 +44,8 @@ ONE_KEY = "a decision-key Secret holds one data key, `key`"
 
 
 def policy_docs(source: str) -> list[dict[str, Any]]:
-    if source == "manifests":
-        text = (ROOT / "manifests" / "secrets-policy.yaml").read_text()
-    else:  # the chart's default render, as `helm install uplift -n uplift-system` makes it
-        text = subprocess.run([tools()["helm"], "template", "uplift", str(CHART), "-n",
-                               "uplift-system", "--show-only", "templates/secrets-policy.yaml"],
-                              check=True, capture_output=True, text=True).stdout
-    docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]
-    assert sorted(d["kind"] for d in docs) == sorted(POLICY_KINDS)
-    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
-    assert f'"{OPERATOR_USER}"' in policy["spec"]["matchConditions"][0]["expression"], (
-        "the policy judges the control plane's operator identity")
-    return docs
-
-
-def _dump(docs: list[dict[str, Any]]) -> str:
-    return "---\n".join(yaml.safe_dump(d) for d in docs)
+    # The chart's default render, as `helm install uplift -n uplift-system` makes it.
+    return policies.policy_docs(source, "secrets-policy.yaml", "secrets-policy.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +57,7 @@ def plane() -> Iterator[ControlPlane]:
 @pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     """The CRDs and the plain manifests' RBAC: the operator's identity as installed."""
-    kubectl = Kubectl(plane.admin_kubeconfig)
-    install_crds(kubectl)
-    for namespace in ("uplift-system", NAMESPACE):
-        kubectl.run("create", "namespace", namespace)
-    kubectl.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+    kubectl = policies.manifests_rbac(plane, NAMESPACE)
     # A workload's ServiceAccount a stolen token would like to be (a CI deployer, a CNI, ...).
     kubectl.run("create", "serviceaccount", "deployer", "-n", NAMESPACE)
     return kubectl
@@ -92,9 +70,7 @@ def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
 
 @pytest.fixture(scope="module")
 def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
-    """The operator's own adapter, under the operator's own kubeconfig."""
-    api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
-    return KubeCluster(api)
+    return policies.operator_adapter(plane)
 
 
 def token_secret(name: str, service_account: str = "deployer") -> dict[str, Any]:
@@ -123,7 +99,7 @@ def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl)
     admin.apply(docs)
     admin.wait_for(lambda: _mint_refused(as_operator), timeout=30, what="the policy in force")
     yield source
-    admin.run("delete", "-f", "-", input=_dump(docs))
+    admin.run("delete", "-f", "-", input=policies.dump(docs))
     admin.wait_for(lambda: not _mint_refused(as_operator), timeout=30,
                    what="the policy out of force")
 

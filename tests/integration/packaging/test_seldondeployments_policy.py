@@ -25,19 +25,18 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import config as kube_config
-from tests.contract.test_packaging import CHART, tools
-from tests.support.kube import Kubectl, install_crds
+from tests.contract.test_packaging import CHART
+from tests.support import policies
+from tests.support.kube import Kubectl
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError
-from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+from uplift_operator.devenv.controlplane import ControlPlane
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend
@@ -51,7 +50,6 @@ NAMESPACE = "team-a"
 BACKEND = SeldonV1Backend()
 PLURAL = BACKEND.plural
 POLICY = "uplift-operator-seldondeployments"
-POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 DENIED = f"ValidatingAdmissionPolicy '{POLICY}' with binding '{POLICY}' denied request: "
 OWNER = ("the uplift-operator ServiceAccount may create only SeldonDeployments with one owner "
          "reference, the controller reference to the UpliftModel of the same name")
@@ -82,26 +80,11 @@ CANARY = TrafficSplit("3", "4", 25)  # two predictors: every rule sees both
 
 
 def policy_docs(source: str) -> list[dict[str, Any]]:
-    if source == "manifests":
-        text = (ROOT / "manifests" / "seldondeployments-policy.yaml").read_text()
-    else:  # `helm install uplift -n uplift-system` with both allow-lists set
-        text = subprocess.run(
-            [tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
-             "--show-only", "templates/seldondeployments-policy.yaml",
-             "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
-             "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}"],
-            check=True, capture_output=True, text=True).stdout
-    docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]
-    assert sorted(d["kind"] for d in docs) == sorted(POLICY_KINDS)
-    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
-    assert policy["metadata"]["name"] == POLICY
-    assert f'"{OPERATOR_USER}"' in policy["spec"]["matchConditions"][0]["expression"], (
-        "the policy judges the control plane's operator identity")
-    return docs
-
-
-def _dump(docs: list[dict[str, Any]]) -> str:
-    return "---\n".join(yaml.safe_dump(d) for d in docs)
+    # The chart: `helm install uplift -n uplift-system` with both allow-lists set.
+    return policies.policy_docs(
+        source, "seldondeployments-policy.yaml", "seldondeployments-policy.yaml",
+        "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
+        "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}", name=POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +96,7 @@ def plane() -> Iterator[ControlPlane]:
 @pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     """The CRDs (Seldon's own SeldonDeployment CRD) and the plain manifests' RBAC."""
-    kubectl = Kubectl(plane.admin_kubeconfig)
-    install_crds(kubectl)
-    for namespace in ("uplift-system", NAMESPACE):
-        kubectl.run("create", "namespace", namespace)
-    kubectl.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
-    return kubectl
+    return policies.manifests_rbac(plane, NAMESPACE)
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +106,7 @@ def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
 
 @pytest.fixture(scope="module")
 def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
-    """The operator's own adapter, under the operator's own kubeconfig."""
-    api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
-    return KubeCluster(api)
+    return policies.operator_adapter(plane)
 
 
 def _owner(admin: Kubectl, name: str) -> naming.Owner:
@@ -200,7 +176,7 @@ def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl)
     admin.wait_for(lambda: _privileged_refused(as_operator), timeout=30,
                    what="the policy in force")
     yield source
-    admin.run("delete", "-f", "-", input=_dump(docs))
+    admin.run("delete", "-f", "-", input=policies.dump(docs))
     admin.wait_for(lambda: not _privileged_refused(as_operator), timeout=30,
                    what="the policy out of force")
 

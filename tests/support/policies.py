@@ -1,0 +1,62 @@
+"""The operator's ValidatingAdmissionPolicies as the tests install them: rendered from the plain
+manifests or from the chart, on a control plane with the manifests' RBAC."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import config as kube_config
+
+from tests.contract.test_packaging import CHART, tools
+from tests.support.kube import Kubectl, install_crds
+from uplift_operator.adapters.kube import KubeCluster
+from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+
+
+def policy_docs(source: str, manifest: str, template: str, *helm_args: str,
+                name: str | None = None) -> list[dict[str, Any]]:
+    """The policy and its binding from ``manifests/<manifest>`` (``source`` "manifests") or
+    from the chart's ``templates/<template>`` as `helm install uplift -n uplift-system` renders
+    it with ``helm_args``; checked to judge the control plane's operator identity."""
+    if source == "manifests":
+        text = (ROOT / "manifests" / manifest).read_text()
+    else:
+        text = subprocess.run(
+            [tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
+             "--show-only", f"templates/{template}", *helm_args],
+            check=True, capture_output=True, text=True).stdout
+    docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]
+    assert sorted(d["kind"] for d in docs) == sorted(POLICY_KINDS)
+    policy = next(d for d in docs if d["kind"] == "ValidatingAdmissionPolicy")
+    if name is not None:
+        assert policy["metadata"]["name"] == name
+    assert f'"{OPERATOR_USER}"' in policy["spec"]["matchConditions"][0]["expression"], (
+        "the policy judges the control plane's operator identity")
+    return docs
+
+
+def dump(docs: list[dict[str, Any]]) -> str:
+    return "---\n".join(yaml.safe_dump(d) for d in docs)
+
+
+def manifests_rbac(plane: ControlPlane, namespace: str) -> Kubectl:
+    """The CRDs (Seldon's own SeldonDeployment CRD), the namespaces and the plain manifests'
+    RBAC: the operator's identity as installed; an administrator's kubectl."""
+    kubectl = Kubectl(plane.admin_kubeconfig)
+    install_crds(kubectl)
+    for name in ("uplift-system", namespace):
+        kubectl.run("create", "namespace", name)
+    kubectl.run("apply", "-f", str(ROOT / "manifests" / "rbac.yaml"))
+    return kubectl
+
+
+def operator_adapter(plane: ControlPlane) -> KubeCluster:
+    """The operator's own cluster adapter, under the operator's own kubeconfig."""
+    api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
+    return KubeCluster(api)
