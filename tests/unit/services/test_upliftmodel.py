@@ -452,7 +452,12 @@ def test_the_decision_key_is_made_sure_of_before_a_changed_graph_is_applied() ->
     assert sim.weights() == {"1": 100}
 
 
-def test_a_decision_key_made_by_hand_is_kept() -> None:
+def test_a_decision_key_whose_owner_cannot_be_judged_is_used_never_overwritten() -> None:
+    """The fake cluster holds the Secret's data only (``secrets``: its create finds it there),
+    not an object its GET returns, so whose it is cannot be judged (as for a Secret gone again
+    by the time it is read): it counts as present, is used as it is and never overwritten.
+    Whose it is decides otherwise (tests/unit/services/test_serving_conflict.py): made by hand
+    (no controller), a new model refuses it; a model whose own graph is there keeps it."""
     sim = Sim()
     sim.cluster.secrets[KEY_SECRET] = {"key": "mine"}
     sim.tick()
