@@ -56,6 +56,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.status import Conflict
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
+from uplift_operator.services.common import ownership_conflict
 from uplift_operator.services.ports import Cluster
 
 __all__ = ["FileDependencies", "Synced", "attribution_window_seconds", "entries", "forget",
@@ -251,26 +252,9 @@ def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:
 
 
 def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:
-    """Why the ConfigMap ``there`` is not this model's to write (None: absent, or its controller
-    reference has the model's uid). Its controller is named; an UpliftModel of the same name
-    (and group) with another uid is a predecessor: two cannot exist at once, so that one was
-    deleted, and the garbage collector removes what it controlled."""
-    if there is None:
-        return None
-    what = f"ConfigMap {owner.namespace}/{naming.campaigns_config_map(owner.name)}"
-    refs = (there.get("metadata") or {}).get("ownerReferences") or []
-    controller = next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True),
-                      None)
-    if controller is None:
-        return Conflict(what, None, uid=owner.uid)
-    if str(controller.get("uid")) == owner.uid:
-        return None
-    kind, name = str(controller.get("kind", "")), str(controller.get("name", ""))
-    group = str(controller.get("apiVersion", "")).rpartition("/")[0]
-    predecessor = (kind == owner.kind and name == owner.name
-                   and group == owner.api_version.rpartition("/")[0])
-    return Conflict(what, f"{kind} {name} (uid {controller.get('uid')})", predecessor,
-                    owner.uid)
+    """Why the ConfigMap ``there`` is not this model's to write (``ownership_conflict``)."""
+    return ownership_conflict(
+        there, owner, f"ConfigMap {owner.namespace}/{naming.campaigns_config_map(owner.name)}")
 
 
 def _stored(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from uplift_operator.api.v1alpha1.common import StatusBase
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.conditions import IGNORED_FIELD
+from uplift_operator.domain.status import Conflict
+from uplift_operator.render.naming import Owner
 
-__all__ = ["Event", "PassResult", "TimedCache", "ignored_field_events", "invalid_pass"]
+__all__ = ["Event", "PassResult", "TimedCache", "ignored_field_events", "invalid_pass",
+           "ownership_conflict"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,26 @@ def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datet
     events = ((Event("Warning", "InvalidSpec", outcome.message),)
               if current.message != outcome.message else ())
     return PassResult(status.to_wire(), events, None)
+
+
+def ownership_conflict(obj: Mapping[str, Any] | None, owner: Owner, what: str) -> Conflict | None:
+    """Why ``obj`` (``what``, e.g. "SeldonDeployment shop/uplift") is not this UpliftModel's
+    to write or use (None: absent, or controlled by it: kubebuilder's ``IsControlledBy``, the
+    controller reference's uid). Its controller is named; an UpliftModel of the same name (and
+    group) with another uid is a predecessor: two cannot exist at once, so that one was
+    deleted, and the garbage collector removes what it controlled."""
+    if obj is None:
+        return None
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    controller = next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True),
+                      None)
+    if controller is not None and str(controller.get("uid")) == owner.uid:
+        return None
+    if controller is None:
+        return Conflict(what, None, uid=owner.uid)
+    kind, name = str(controller.get("kind", "")), str(controller.get("name", ""))
+    group = str(controller.get("apiVersion", "")).rpartition("/")[0]
+    predecessor = (kind == owner.kind and name == owner.name
+                   and group == owner.api_version.rpartition("/")[0])
+    return Conflict(what, f"{kind} {name} (uid {controller.get('uid')})", predecessor,
+                    owner.uid)

@@ -75,6 +75,7 @@ from uplift_operator.services.common import (
     TimedCache,
     ignored_field_events,
     invalid_pass,
+    ownership_conflict,
 )
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
@@ -171,7 +172,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
     child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
-    conflict = _conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
+    conflict = ownership_conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
     if conflict is not None:  # someone else's graph: not taken over, nothing decided
         return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
@@ -306,7 +307,7 @@ def _split_from_graph(status: UpliftModelStatus, unreadable: tuple[Unreadable, .
     if lost & SPLIT_FIELDS:
         graph = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                                  owner.name)
-        if graph is not None and _conflict(graph, owner, "") is None:
+        if graph is not None and ownership_conflict(graph, owner, "") is None:
             taken = _graph_split(graph, status, lost)
     source = f"taken from {deps.backend.kind} {owner.namespace}/{owner.name}"
     parts = [replace(part, done=f"dropped; {source}: {taken[part.field]}")
@@ -391,7 +392,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         return invalid_pass(current, generation, problems, now)
     child, ready, serves, split_as_status = _observe(current, owner, deps,
                                                      current.desired_version)
-    if _conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
+    if ownership_conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
         return invalid_pass(current, generation, problems, now)
     if _decided_on_newer(child, meta):
         return _behind(body)
@@ -775,7 +776,7 @@ def _decision_key_conflict(owner: Owner, deps: Dependencies, name: str, *,
         log.info("UpliftModel %s/%s: whose decision-key Secret %s is cannot be read (%s); "
                  "used as it is", owner.namespace, owner.name, name, error)
         return None
-    conflict = _conflict(secret, owner, f"Secret {owner.namespace}/{name}")
+    conflict = ownership_conflict(secret, owner, f"Secret {owner.namespace}/{name}")
     if conflict is None or conflict.predecessor or not graph:
         return conflict
     log.info("UpliftModel %s/%s: its graph serves with decision-key Secret %s, which it does "
@@ -790,29 +791,6 @@ class _ConflictError(Exception):
     def __init__(self, conflict: Conflict) -> None:
         super().__init__(conflict.message)
         self.conflict = conflict
-
-
-def _conflict(obj: Mapping[str, Any] | None, owner: Owner, what: str) -> Conflict | None:
-    """Why ``obj`` (``what``, e.g. "SeldonDeployment shop/uplift") is not this UpliftModel's
-    to write or use (None: absent, or controlled by it: kubebuilder's ``IsControlledBy``, the
-    controller reference's uid). Its controller is named; an UpliftModel of the same name is
-    a predecessor (two cannot exist at once: that one was deleted, and the garbage collector
-    removes what it controlled)."""
-    if obj is None:
-        return None
-    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
-    controller = next((r for r in refs if isinstance(r, Mapping) and r.get("controller") is True),
-                      None)
-    if controller is not None and str(controller.get("uid")) == owner.uid:
-        return None
-    if controller is None:
-        return Conflict(what, None, uid=owner.uid)
-    kind, name = str(controller.get("kind", "")), str(controller.get("name", ""))
-    group = str(controller.get("apiVersion", "")).rpartition("/")[0]
-    predecessor = (kind == owner.kind and name == owner.name
-                   and group == owner.api_version.rpartition("/")[0])
-    return Conflict(what, f"{kind} {name} (uid {controller.get('uid')})", predecessor,
-                    owner.uid)
 
 
 def _conflicted(current: UpliftModelStatus, conflict: Conflict, generation: int,
