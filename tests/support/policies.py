@@ -3,7 +3,9 @@ manifests or from the chart, on a control plane with the manifests' RBAC."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,16 @@ def operator_adapter(plane: ControlPlane) -> KubeCluster:
     """The operator's own cluster adapter, under the operator's own kubeconfig."""
     api = kube_config.new_client_from_config(str(plane.operator_kubeconfig))  # type: ignore[no-untyped-call]
     return KubeCluster(api)
+
+
+@contextlib.contextmanager
+def in_force(admin: Kubectl, docs: list[dict[str, Any]],
+             refused: Callable[[], bool]) -> Iterator[None]:
+    """``docs`` applied and in force for the block, removed and out of force after it:
+    ``refused`` (a probe the policy refuses and RBAC alone allows) says which."""
+    assert not refused(), "without the policy, RBAC alone allows the probe"
+    admin.apply(docs)
+    admin.wait_for(refused, timeout=30, what="the policy in force")
+    yield
+    admin.run("delete", "-f", "-", input=dump(docs))
+    admin.wait_for(lambda: not refused(), timeout=30, what="the policy out of force")

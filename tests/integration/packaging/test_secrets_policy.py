@@ -94,14 +94,8 @@ def _mint_refused(as_operator: Kubectl) -> bool:
 def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl) -> Iterator[str]:
     """The policy from one source, applied and in force; removed (and out of force) afterwards."""
     source: str = request.param
-    docs = policy_docs(source)
-    assert not _mint_refused(as_operator), "without the policy, RBAC alone allows the mint"
-    admin.apply(docs)
-    admin.wait_for(lambda: _mint_refused(as_operator), timeout=30, what="the policy in force")
-    yield source
-    admin.run("delete", "-f", "-", input=policies.dump(docs))
-    admin.wait_for(lambda: not _mint_refused(as_operator), timeout=30,
-                   what="the policy out of force")
+    with policies.in_force(admin, policy_docs(source), lambda: _mint_refused(as_operator)):
+        yield source
 
 
 def _model(name: str) -> dict[str, Any]:
