@@ -8,8 +8,8 @@ waiter on every toggle added or dropped, although the set's answer (all dropped 
 once: C Campaigns × W waiting workers wake-ups on the event loop, which also carries the watches
 and the liveness probe. Measured with real kopf on the real control plane
 (``bench/kopf_index_startup.py``, docs/operator.md "Scale"): with 4,000 Campaigns and 4,000
-UpliftModels kopf ran no handler for 139 s after its start, 4.5 s with this module; 1,000 and
-1,000: 4.2 s against 1.1 s.
+UpliftModels kopf ran no handler for 146 s after its start, 6.5 s with this module; 1,000 and
+1,000: 4.2 s against 1.0 s.
 
 ``install`` replaces the set's ``make_toggle``, ``drop_toggle`` and ``drop_toggles`` with
 versions that wake the waiters only when the set's answer flips. Nothing else can change what a
