@@ -22,6 +22,8 @@ MODEL_RESOLVED = "ModelResolved"
 SERVING_APPLIED = "ServingApplied"
 MODEL_SERVING = "ModelServing"  # Campaign: whether its UpliftModel serves a stable version
 REGISTRY_WRITTEN_BACK = "RegistryWrittenBack"  # UpliftModel: MLflow heard of its decisions
+# Campaign: its model's campaigns file carries its settings to the runtime (present once not)
+SETTINGS_DELIVERED = "SettingsDelivered"
 
 # Reasons, by condition. Ready (both kinds):
 INVALID_SPEC_REASON = "InvalidSpec"
@@ -46,6 +48,9 @@ APPLY_FAILED = "ApplyFailed"
 # RegistryWrittenBack (present once a write-back has failed):
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
+# SettingsDelivered (Campaign):
+FILE_WRITTEN = "FileWritten"
+FILE_NOT_WRITTEN = "FileNotWritten"
 # ModelServing (Campaign):
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"

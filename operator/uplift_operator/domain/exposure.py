@@ -61,7 +61,8 @@ from uplift_operator.domain.steps import Event, Reason
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
            "analysis_due", "budget_suspension", "completed", "completes", "decide",
            "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
-           "model_observation", "outside_schedule", "ramp_started_at", "treating"]
+           "model_observation", "outside_schedule", "ramp_started_at", "settings_delivered",
+           "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -785,3 +786,23 @@ def _rolled_back_spec(spec: CampaignSpec, status: CampaignStatus) -> bool:
     stored = status.rolled_back_spec
     return stored is not None and (stored == spec_digest(spec)
                                    or stored == legacy_spec_digest(spec))
+
+
+def settings_delivered(previous: list[Condition], problem: str | None, generation: int,
+                       now: dt.datetime) -> list[Condition]:
+    """``SettingsDelivered``: False while the model's campaigns file cannot be written
+    (``problem`` says why: the runtime keeps its previous settings of the Campaign, so an
+    exposure decided meanwhile, a rollback's 0 % included, has not reached the pods), True once
+    it is written again; absent while it never failed (no condition churn on a healthy pass)."""
+    before = cond.find(previous, cond.SETTINGS_DELIVERED)
+    if problem is not None:
+        return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="False",
+                                  reason=cond.FILE_NOT_WRITTEN,
+                                  message=steps.clip(problem, steps.MESSAGE_MAX), now=now,
+                                  observed_generation=generation)
+    if before is None or before.status == "True":
+        return list(previous)
+    return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="True",
+                              reason=cond.FILE_WRITTEN,
+                              message="the campaigns file carries this Campaign's settings "
+                                      "again", now=now, observed_generation=generation)

@@ -133,7 +133,26 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         return min(max(now - held_since, status_logic.PREDECESSOR_RETRY_MIN_SECONDS),
                    status_logic.PREDECESSOR_RETRY_MAX_SECONDS)
 
+    undelivered: str | None = None  # why the file was not written, as the Campaigns were told
+
+    def tell_campaigns() -> None:
+        """The file's reach changed (written again, or not): each Campaign's pass says so
+        (``SettingsDelivered``)."""
+        nonlocal undelivered
+        now = file_dependencies(memo).undelivered(owner.namespace, owner.name)
+        if now != undelivered:
+            undelivered = now
+            for snapshot in index.get((owner.namespace, owner.name), []):
+                memo["wakeups"].wake((campaign.KIND, owner.namespace,
+                                      str(snapshot["metadata"]["name"])))
+
     async def one_pass() -> float | None:
+        try:
+            return await attempt()
+        finally:
+            tell_campaigns()
+
+    async def attempt() -> float | None:
         nonlocal failing, left_out, held_since
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):

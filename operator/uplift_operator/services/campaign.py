@@ -60,6 +60,9 @@ class CampaignDependencies:
     # Why the model's campaigns file has no room for a Campaign (namespace, model, campaign),
     # None when it has (``services.campaigns_file.FileDependencies.left_out``).
     left_out: Callable[[str, str, str], str | None] = lambda namespace, model, campaign: None
+    # Why the model's campaigns file cannot be written (namespace, model), None when it can
+    # (``services.campaigns_file.FileDependencies.undelivered``).
+    undelivered: Callable[[str, str], str | None] = lambda namespace, model: None
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
+    decision.status.conditions = exposure.settings_delivered(
+        decision.status.conditions, deps.undelivered(namespace, spec.model_ref.name),
+        generation, now)
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
               + tuple(Event(e.type, e.reason.value, e.message) for e in decision.events))

@@ -74,6 +74,17 @@ class FileDependencies:
     cluster: Cluster
     written: dict[tuple[str, str, str], str] = field(default_factory=dict)
     full: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    #: Why each model's file could not be written at its last pass (absent: it was).
+    unwritten: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def undelivered(self, namespace: str, model: str) -> str | None:
+        """Why model's campaigns file does not carry its Campaigns' latest settings, None when
+        it does (as far as its last pass knows)."""
+        cause = self.unwritten.get((namespace, model))
+        if cause is None:
+            return None
+        return (f"the campaigns file of UpliftModel {model!r} cannot be written ({cause}): the "
+                f"runtime keeps its previous settings of this Campaign, if any")
 
     def left_out(self, namespace: str, model: str, campaign: str) -> str | None:
         """Why ``campaign`` is not in model's file, None when nothing keeps it out."""
@@ -176,6 +187,19 @@ def attribution_window_seconds(window: str | None) -> int:
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
+    """``_sync``, and why the file is not written, kept for the Campaign passes
+    (``FileDependencies.undelivered``)."""
+    synced = _sync(owner, snapshots, deps, split, new_model=new_model)
+    cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
+    if cause is None:
+        deps.unwritten.pop((owner.namespace, owner.name), None)
+    else:
+        deps.unwritten[(owner.namespace, owner.name)] = cause
+    return synced
+
+
+def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
+          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
     (the watch's store: no API call while the store has it, or knows it absent). Nothing is
@@ -244,6 +268,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     """The model is gone (its ConfigMap goes with it, by owner reference)."""
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
     deps.full.pop((owner.namespace, owner.name), None)
+    deps.unwritten.pop((owner.namespace, owner.name), None)
 
 
 def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:

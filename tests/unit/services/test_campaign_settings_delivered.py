@@ -1,0 +1,72 @@
+"""A Campaign whose model's campaigns file cannot be written says so in its status
+(``SettingsDelivered`` False, with the cause): the runtime keeps its previous settings, so an
+exposure decided meanwhile — a rollback's 0 % included — has not reached the pods. True again
+once the file is written; absent while it never failed."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+from tests.unit.services.fakes import FakeCluster, FakeMetrics
+from tests.unit.services.test_campaigns_file import (
+    NS,
+    OWNER,
+    T0,
+    campaign_body,
+    serving_model,
+    sync,
+)
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.services import campaign, campaigns_file
+
+REFUSED = "apply configmaps/hillstrom-uplift-campaigns: 403 configmaps is forbidden"
+
+
+def delivered(status: dict[str, Any]) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or []
+                 if c["type"] == "SettingsDelivered"), None)
+
+
+def test_the_file_s_last_pass_says_whether_it_carries_the_campaigns() -> None:
+    cluster = FakeCluster(apply_error=KubeError(REFUSED, 403))
+    files = campaigns_file.FileDependencies(cluster)
+    assert sync(files, campaign_body()).error == REFUSED
+    why = files.undelivered(NS, OWNER.name)
+    assert why is not None and REFUSED in why and "previous settings" in why
+    assert files.undelivered(NS, "another-model") is None
+    cluster.apply_error = None
+    assert sync(files, campaign_body()).changed
+    assert files.undelivered(NS, OWNER.name) is None
+    cluster.apply_error = KubeError(REFUSED, 403)
+    sync(files, campaign_body("changed", percent=25))
+    campaigns_file.forget(OWNER, files)
+    assert files.undelivered(NS, OWNER.name) is None
+
+
+def test_the_campaign_s_status_follows_the_file() -> None:
+    cluster = FakeCluster()
+    cluster.put("upliftmodels", serving_model())
+    files = campaigns_file.FileDependencies(cluster)
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
+                                         metric_templates=BUILTIN_TEMPLATES,
+                                         undelivered=files.undelivered)
+    body = campaign_body(phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+
+    def reconcile(at: dt.datetime) -> dict[str, Any]:
+        body["status"] = campaign.reconcile(copy.deepcopy(body), deps, at).status
+        return dict(body["status"])
+
+    assert delivered(reconcile(T0)) is None  # never failed: no condition
+    files.unwritten[(NS, OWNER.name)] = REFUSED
+    refused = delivered(reconcile(T0 + dt.timedelta(seconds=5)))
+    assert refused is not None and refused["status"] == "False"
+    assert refused["reason"] == "FileNotWritten" and REFUSED in refused["message"]
+    del files.unwritten[(NS, OWNER.name)]
+    again = delivered(reconcile(T0 + dt.timedelta(seconds=10)))
+    assert again is not None and again["status"] == "True" and again["reason"] == "FileWritten"
+    assert reconcile(T0 + dt.timedelta(seconds=15))["conditions"] == body["status"]["conditions"]
