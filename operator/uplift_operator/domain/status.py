@@ -134,13 +134,13 @@ DROPPED_WRITE = "dropped, not retried"
 def written_back(previous: list[Condition], failure: str | None, generation: int,
                  now: dt.datetime, *, pending: bool = False) -> list[Condition]:
     """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
-    failing (``failure`` says why; they are retried) or after one MLflow refused was dropped
-    (``failure`` names it), True once a later one went through; absent while none ever failed
-    (a pass of a healthy resource writes nothing for it). A False one stays as it is while
-    writes of the resource are ``pending`` (not yet tried, or held behind another's), or while
-    this process does not know what became of them (``pending`` too: an operator restart lost
-    them, and the state they were to write is submitted again): it turns True only once they
-    went through."""
+    failing (``failure`` says why; they are retried), or are held behind another resource's
+    failing write of the same model (``failure`` names it), or after one MLflow refused was
+    dropped (``failure`` names it), True once a later one went through; absent while none ever
+    failed (a pass of a healthy resource writes nothing for it). A False one stays as it is while
+    writes of the resource are ``pending`` (not yet tried), or while this process does not know
+    what became of them (``pending`` too: an operator restart lost them, and the state they were
+    to write is submitted again): it turns True only once they went through."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",

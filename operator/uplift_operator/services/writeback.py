@@ -24,9 +24,11 @@ it). The writes are
   does not exist, or another 4xx of MLflow's own that is not about credentials, a timeout or
   throttling): that write is dropped, so it never holds the writes behind it; and
   **visible**: while a resource's writes fail, ``failure(owner)`` says why (the pass puts it in
-  the ``RegistryWrittenBack`` condition), and once one of them was dropped it says so until a
-  write of the resource submitted after the drop goes through; the owners are woken
-  (``on_change``) when that changes, so the condition follows without polling.
+  the ``RegistryWrittenBack`` condition); while they are held behind another resource's
+  failing write of the model (the head of their queue), it names that write and its error,
+  until none of the resource's writes is pending any more; and once one of them was dropped it
+  says so until a write of the resource submitted after the drop goes through. The owners are
+  woken (``on_change``) when that changes, so the condition follows without polling.
 
 Nothing here is persisted: the writes pending when the operator stops are lost with it. What
 survives is the resource's ``RegistryWrittenBack`` condition, False while they failed: the first
@@ -45,6 +47,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryRequestError
 from uplift_operator.domain.status import DROPPED_WRITE
@@ -98,6 +101,10 @@ class WriteBack:
         self._attempts: dict[tuple[str, ...], int] = {}
         self._written: dict[tuple[str, ...], str] = {}
         self._failing: dict[Owner, str] = {}
+        # The queues whose head fails: what it says to the owners of the head and (held) of the
+        # writes behind it; and the owners held behind another's failing write (``_hold``).
+        self._blocked: dict[tuple[str, ...], tuple[str, str]] = {}
+        self._held: dict[Owner, str] = {}
         self._dropped: dict[Owner, tuple[int, str]] = {}  # the last seq queued then, and why
         # Each owner's pending writes (by identity): what it waits for, found without a scan
         # of every queue (thousands of models' queues through an MLflow outage).
@@ -142,8 +149,10 @@ class WriteBack:
                 queue.append(pending)
             if not self._queues.get((*scope, model), True):
                 self._drop_queue((*scope, model))
-            if owner in self._failing and owner not in self._of_owner:  # its failing one replaced
-                del self._failing[owner]
+            if owner not in self._of_owner:  # its failing (or held) ones replaced
+                self._failing.pop(owner, None)
+                self._held.pop(owner, None)
+            self._blocked_now(owner)
             if owner not in self._of_owner:  # nothing of it pending: nothing to tell of
                 self._awaiting.discard(owner)
             elif tell_when_written:
@@ -155,6 +164,7 @@ class WriteBack:
         still land (the decisions were made; the registry keeps their record)."""
         with self._lock:
             self._failing.pop(owner, None)
+            self._held.pop(owner, None)
             self._dropped.pop(owner, None)
             self._known.discard(owner)
             self._awaiting.discard(owner)
@@ -162,8 +172,10 @@ class WriteBack:
                 pending.owners.discard(owner)
 
     def failure(self, owner: Owner) -> str | None:
-        """Why ``owner``'s write-back is failing now, or which write of it was dropped (until a
-        write of it submitted after the drop goes through); None when nothing of it fails."""
+        """Why ``owner``'s write-back is failing now, or behind which other resource's failing
+        write its writes are held (until none of them is pending), or which write of it was
+        dropped (until a write of it submitted after the drop goes through); None when nothing
+        of it fails. O(1): every pass of every resource asks."""
         with self._lock:
             return self._report(owner)
 
@@ -239,6 +251,7 @@ class WriteBack:
                 if queue[0] is pending:
                     self._retry_at.pop(other, None)
                     self._attempts.pop(other, None)
+                    self._blocked.pop(other, None)
                 queue.remove(pending)
                 if not queue:
                     self._drop_queue(other)
@@ -263,6 +276,38 @@ class WriteBack:
         self._queues.pop(queue_key, None)
         self._retry_at.pop(queue_key, None)
         self._attempts.pop(queue_key, None)
+        self._blocked.pop(queue_key, None)
+
+    def _blocked_now(self, owner: Owner) -> None:
+        """At ``owner``'s submit (O(its pending writes)): a write of it in a queue whose head
+        fails is held behind it, or is that head (joined as it failed: failing too)."""
+        for pending in self._of_owner.get(owner, {}).values():
+            queue_key = pending.key[:len(pending.key) - len(pending.write.what)]
+            blocked = self._blocked.get(queue_key)
+            if blocked is None:
+                continue
+            queue = self._queues.get(queue_key)
+            if not queue:
+                continue
+            if queue[0] is pending:
+                self._failing.setdefault(owner, blocked[0])
+            else:
+                self._held[owner] = blocked[1]
+
+    def _hold(self, queue: deque[_Pending], head: _Pending, message: str) -> list[Owner]:
+        """The head of ``queue`` started failing: the owners of the writes behind it (but its
+        own) are held, saying ``message``; those whose ``failure`` changed. O(queue), once per
+        head that fails, not per retry nor per pass."""
+        changed: list[Owner] = []
+        for pending in islice(queue, 1, None):
+            for owner in pending.owners - head.owners:
+                if self._held.get(owner) == message:
+                    continue
+                was = self._report(owner)
+                self._held[owner] = message
+                if self._report(owner) != was:
+                    changed.append(owner)
+        return changed
 
     def _settle(self, queue_key: tuple[str, ...], pending: _Pending,
                 error: Exception | None) -> list[Owner]:
@@ -282,17 +327,26 @@ class WriteBack:
                 self._retry_at[queue_key] = self._clock() + delay
                 # The same words on every try, so a pass has no new status to write per retry.
                 message = f"{described} failing, retried with backoff: {error}"[:500]
+                held: list[Owner] = []
                 if attempts == 1:
                     log.warning("%s", message)
+                    behind = (f"MLflow write-back of {pending.model} held behind another "
+                              f"resource's write ({' '.join(pending.write.what)} = "
+                              f"{pending.write.value[:80]!r}) failing, retried with backoff: "
+                              f"{error}")[:500]
+                    self._blocked[queue_key] = (message, behind)
+                    held = self._hold(queue, pending, behind) if queue is not None else []
                 started = [o for o in pending.owners if o not in self._failing]
                 for owner in pending.owners:
                     self._failing[owner] = message
-                return started  # told when it starts failing, not on every retry
+                # Told when it starts failing (or they are held), not on every retry.
+                return [*started, *held]
             owners = set(pending.owners)
             if current and queue is not None:
                 queue.popleft()
                 self._retry_at.pop(queue_key, None)
                 self._attempts.pop(queue_key, None)
+                self._blocked.pop(queue_key, None)
                 if not queue:
                     del self._queues[queue_key]
                 for owner in owners:
@@ -308,6 +362,7 @@ class WriteBack:
             for owner in owners:
                 if owner not in self._of_owner:
                     self._failing.pop(owner, None)
+                    self._held.pop(owner, None)
                     if owner in self._awaiting:
                         self._awaiting.discard(owner)
                         done.append(owner)
@@ -319,7 +374,8 @@ class WriteBack:
 
     def _report(self, owner: Owner) -> str | None:
         dropped = self._dropped.get(owner)
-        return self._failing.get(owner) or (dropped[1] if dropped else None)
+        return (self._failing.get(owner) or self._held.get(owner)
+                or (dropped[1] if dropped else None))
 
     def _next_due(self, now: float) -> float | None:
         if not self._queues:
