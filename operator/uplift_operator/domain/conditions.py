@@ -55,6 +55,7 @@ FILE_NOT_WRITTEN = "FileNotWritten"
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"
 MODEL_NOT_SERVING = "ModelNotServing"
+CAMPAIGNS_FILE_FULL = "CampaignsFileFull"  # the model serves; its file has no room for this one
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

@@ -98,6 +98,9 @@ class ModelObservation:
     serving: bool = False
     degraded: bool = False
     why: str = ""
+    #: ``ModelServing``'s reason when not serving, if not the model's own (e.g. its campaigns
+    #: file has no room for the Campaign: ``CampaignsFileFull``).
+    reason: str = ""
 
 
 def model_observation(name: str, status: UpliftModelStatus | None,
@@ -691,7 +694,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.status.conditions, type_=cond.MODEL_SERVING,
             status="True" if self.model.serving else "False",
             reason=(cond.MODEL_STABLE_SERVING if self.model.serving
-                    else cond.MODEL_NOT_SERVING if self.model.found else cond.MODEL_NOT_FOUND),
+                    else self.model.reason or (cond.MODEL_NOT_SERVING if self.model.found
+                                               else cond.MODEL_NOT_FOUND)),
             message=steps.clip(self.model.why, steps.MESSAGE_MAX), now=self.now,
             observed_generation=self.generation)
         self.status.conditions = self.ready(conditions, ready, reason, message)

@@ -183,8 +183,14 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             left_out = synced.left_out
         return None  # woken by its Campaigns and its model (handlers.watches)
 
-    await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,
-                     uid=owner.uid)
+    try:
+        await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,
+                         uid=owner.uid)
+    finally:
+        # What a pass still running when the model's DELETED event came wrote back (its
+        # left-out and unwritten causes, by name) must not greet a model created again.
+        if file_key(owner.namespace, owner.name) not in memo["wakeups"]:
+            service.forget(owner, file_dependencies(memo))
 
 
 def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: str,

@@ -26,7 +26,8 @@ from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
-__all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "MAX_CAMPAIGNS", "MOUNT_DIR",
+__all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
+           "MOUNT_DIR",
            "CampaignEntry", "Fitted", "config_map", "document", "entry", "fitted", "names_in", "text"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
@@ -42,6 +43,11 @@ FILE_BUDGET_BYTES = 1_000_000
 #: too many would stop every change of the others reaching the pods. ~1,500–2,000 entries of the
 #: usual size fill the byte budget first.
 MAX_CAMPAIGNS = 4096
+#: What an entry may grow by with no change of its spec (exposure 5.0 → 100.0, active true →
+#: false, one more digit of generation): kept free for each entry when a Campaign joins a file
+#: near its budget, so that the Campaigns it holds growing never push the newest of them out
+#: (withdrawn, it would shrink, fit again, restart its ramp and grow out again).
+GROWTH_BYTES = 16
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -145,11 +151,14 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     """The file's text with as many Campaigns as fit in ``budget`` bytes (the text is ASCII:
     ``json.dumps`` escapes the rest) and in the runtime's ``MAX_CAMPAIGNS``. All of them when
     they fit; otherwise first those ``kept`` names (called only then: the Campaigns the file
-    there holds, so one that treats is never pushed out by a newer one), then the others oldest
-    first (creation time, then name), each while it fits."""
+    there holds, so one that treats is never pushed out by a newer one), each while it fits,
+    then the others oldest first (creation time, then name), each while it fits with
+    ``GROWTH_BYTES`` to spare for every entry: what the held ones may grow by is never given
+    to a newcomer."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
     whole = text(campaigns, split)
-    if len(whole) <= budget and len(campaigns) <= MAX_CAMPAIGNS:
+    if (len(whole) + GROWTH_BYTES * len(campaigns) <= budget
+            and len(campaigns) <= MAX_CAMPAIGNS):
         return Fitted(whole, ())
     held = kept()
     empty = len(text((), split))
@@ -161,7 +170,8 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     used = empty + 1
     for campaign in ranked:
         size = len(text((campaign,), split)) - empty - 1
-        if used + size <= budget and len(chosen) < MAX_CAMPAIGNS:
+        spare = 0 if campaign.name in held else GROWTH_BYTES * (len(chosen) + 1)
+        if used + size + spare <= budget and len(chosen) < MAX_CAMPAIGNS:
             chosen.append(campaign)
             used += size
     content = text(chosen, split)

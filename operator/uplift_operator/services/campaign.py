@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, gates, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
@@ -101,7 +102,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
     if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
         model = dataclasses.replace(model, observation=dataclasses.replace(
-            model.observation, serving=False, degraded=False, why=no_room))
+            model.observation, serving=False, degraded=False, why=no_room,
+            reason=cond.CAMPAIGNS_FILE_FULL))
 
     anchor = _budget_anchor(spec, meta)
     outcomes, units = (
@@ -114,8 +116,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
     decision.status.conditions = exposure.settings_delivered(
-        decision.status.conditions, deps.undelivered(namespace, spec.model_ref.name),
-        generation, now)
+        decision.status.conditions,
+        deps.undelivered(namespace, spec.model_ref.name) or no_room, generation, now)
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
               + tuple(Event(e.type, e.reason.value, e.message) for e in decision.events))

@@ -63,6 +63,9 @@ __all__ = ["FileDependencies", "Synced", "attribution_window_seconds", "entries"
            "snapshot", "sync", "version_split"]
 
 PLURAL = "configmaps"
+#: A stored file within this of its budget is taken as full (``FileDependencies.left_out``
+#: before a file pass): more than a few entries of the usual size.
+NEARLY_FULL_BYTES = 8_000
 
 
 @dataclass
@@ -86,15 +89,32 @@ class FileDependencies:
         return (f"the campaigns file of UpliftModel {model!r} cannot be written ({cause}): the "
                 f"runtime keeps its previous settings of this Campaign, if any")
 
+    #: The Campaigns each stored file holds, by the ConfigMap's resourceVersion (``left_out``
+    #: before the model's first file pass in this process reads a full file once, not per pass).
+    held: dict[tuple[str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
+
     def left_out(self, namespace: str, model: str, campaign: str) -> str | None:
-        """Why ``campaign`` is not in model's file, None when nothing keeps it out."""
-        left = self.full.get((namespace, model), ())
-        if campaign not in left:
-            return None
-        return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
-                f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this "
-                f"Campaign and {len(left) - 1} other(s) are left out, the newest first, until "
-                f"Campaigns of this model are deleted or made smaller")
+        """Why ``campaign`` is not in model's file, None when nothing keeps it out. Before the
+        model's first file pass in this process it is judged from the file there (the watch's
+        store, no API call): a Campaign a nearly full file does not hold is taken as left out,
+        so a restarted operator does not start the ramp of a Campaign the file has no room
+        for, only to withdraw it at the file's first pass."""
+        left = self.full.get((namespace, model))
+        if left is None:
+            return self._left_out_there(namespace, model, campaign)
+        return _full(model) if campaign in left else None
+
+    def _left_out_there(self, namespace: str, model: str, campaign: str) -> str | None:
+        there = _stored(self.cluster, namespace, naming.campaigns_config_map(model))
+        content = ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) or ""
+        if there is None or len(content) < campaigns.FILE_BUDGET_BYTES - NEARLY_FULL_BYTES:
+            return None  # room left: the file pass decides, as for any new Campaign
+        version = str(((there or {}).get("metadata") or {}).get("resourceVersion", ""))
+        cached = self.held.get((namespace, model))
+        if cached is None or cached[0] != version:
+            cached = (version, campaigns.names_in(content))
+            self.held[(namespace, model)] = cached
+        return None if campaign in cached[1] else _full(model)
 
 
 @dataclass(frozen=True)
@@ -269,6 +289,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
     deps.full.pop((owner.namespace, owner.name), None)
     deps.unwritten.pop((owner.namespace, owner.name), None)
+    deps.held.pop((owner.namespace, owner.name), None)
 
 
 def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:
@@ -280,6 +301,16 @@ def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:
     """Why the ConfigMap ``there`` is not this model's to write (``ownership_conflict``)."""
     return ownership_conflict(
         there, owner, f"ConfigMap {owner.namespace}/{naming.campaigns_config_map(owner.name)}")
+
+
+def _full(model: str) -> str:
+    """What a Campaign left out of its model's full file says (the same whoever judged it: no
+    status churn when the first file pass after a start confirms it; the model's event counts
+    them)."""
+    return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
+            f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this Campaign "
+            f"is left out, the newest first, until Campaigns of this model are deleted or made "
+            f"smaller")
 
 
 def _stored(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:

@@ -43,13 +43,14 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
                  for name, day in (("a", 1), ("b", 2), ("c", 3), ("d", 4))}
     index: Index = {(OWNER.namespace, OWNER.name): [snapshots[n] for n in "abc"]}
     cluster = FakeCluster()
+    files = service.FileDependencies(cluster)
     wakeups = Wakeups()
     woken = {name: wakeups.register((campaign.KIND, OWNER.namespace, name)) for name in "abcd"}
 
     async def go() -> None:
         with ThreadPoolExecutor(1) as pool:
             memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
-                             campaigns_file_dependencies=service.FileDependencies(cluster))
+                             campaigns_file_dependencies=files)
             logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
             task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
                                                        campaigns_by_model=index))
@@ -89,3 +90,5 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
     assert posted[0][2].endswith("1 Campaign(s) left out, the newest first, not delivered: c")
     assert posted[1][2].endswith("2 Campaign(s) left out, the newest first, not delivered: c, d")
     assert KEY in cluster.objects
+    # The task ended (the model deleted): nothing of it by name is left for a namesake.
+    assert (OWNER.namespace, OWNER.name) not in files.full
