@@ -210,11 +210,12 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -
     reconciled each resource (``uplift_operator_last_pass_timestamp_seconds``), which
     UpliftOperatorNotReconciling counts, so that every replica paused still pages.
 
-    Paused by peering, a replica that acted exits (``exit_to_list_afresh``)."""
+    Paused by peering for longer than ``PAUSE_EXIT_GRACE_SECONDS``, a replica that acted exits
+    (``exit_to_list_afresh``)."""
     reason = stopped.reason if stopped is not None else None
     paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
     if paused:
-        exit_to_list_afresh()
+        _exit_if_still_paused(wakeups)
     if key in wakeups:
         return
     kind, namespace, name = key
@@ -222,6 +223,29 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -
 
 
 _exiting = False
+_exit_check: asyncio.TimerHandle | None = None
+
+#: A pause this long is another replica acting, not kopf's moment of checking the peering of
+#: a namespace that newly matches a ``--namespace`` pattern (a pause too, but of a second or
+#: less, which must not restart the operator at every new namespace).
+PAUSE_EXIT_GRACE_SECONDS = 10.0
+
+
+def _exit_if_still_paused(wakeups: Wakeups) -> None:
+    """Exit unless the operator resumes within the grace: a resumed operator starts its
+    resources' tasks again (``Wakeups.started`` grows)."""
+    global _exit_check
+    if _exiting or _exit_check is not None:
+        return
+    started = wakeups.started
+
+    def check() -> None:
+        global _exit_check
+        _exit_check = None
+        if wakeups.started == started:
+            exit_to_list_afresh()
+
+    _exit_check = asyncio.get_running_loop().call_later(PAUSE_EXIT_GRACE_SECONDS, check)
 
 
 def exit_to_list_afresh() -> None:

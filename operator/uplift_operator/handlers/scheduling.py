@@ -60,10 +60,13 @@ class Wakeups:
     the new task after its first pass and left the old one running."""
 
     _flags: dict[Key, dict[str, Flag]] = field(default_factory=dict)
+    #: Tasks started in this process (kopf starts them again when a paused operator resumes).
+    started: int = 0
 
     def register(self, key: Key, uid: str = "") -> Flag:
         flag = Flag()
         self._flags.setdefault(key, {})[uid] = flag
+        self.started += 1
         return flag
 
     def unregister(self, key: Key, flag: Flag) -> None:

@@ -13,4 +13,5 @@ def terminations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(common, "_terminate", lambda: calls.append("SIGTERM"))
     monkeypatch.setattr(common, "_exiting", False)
+    monkeypatch.setattr(common, "_exit_check", None)
     return calls
