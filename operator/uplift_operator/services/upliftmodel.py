@@ -278,12 +278,12 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     status, unreadable = status_logic.readable(model, body.get("status"), verbatim=verbatim)
     if unreadable and repair is not None:
         status, unreadable = repair(status, unreadable)
-    if unreadable:
-        log.warning("%s/%s: parts of the stored status could not be read: %s",
-                    meta.get("namespace"), meta.get("name"), "; ".join(map(str, unreadable)))
     conditions = status_logic.status_readable(status.conditions, unreadable,
                                               int(meta.get("generation") or 0), now)
     news = status_logic.unreadable_news(status.conditions, conditions)
+    if news:  # once per new finding, as the event (a part kept as it is is read every pass)
+        log.warning("%s/%s: parts of the stored status could not be read: %s",
+                    meta.get("namespace"), meta.get("name"), "; ".join(map(str, unreadable)))
     events = (Event("Warning", status_logic.STATUS_UNREADABLE, news),) if news else ()
     return StatusRead(status.model_copy(update={"conditions": conditions}), events,
                       any(not part.kept for part in unreadable))
