@@ -65,6 +65,9 @@ CONTAINERS = ("every container of a SeldonDeployment of the uplift-operator Serv
               "as rendered: not privileged, allowPrivilegeEscalation false, capabilities drop "
               "ALL and add none, not as root, no Unconfined seccomp profile, no procMount, "
               "seLinuxOptions or host ports")
+ENV_FROM = ("the containers of a SeldonDeployment of the uplift-operator ServiceAccount take no "
+            "envFrom: the operator renders none, and it would bring every key of a Secret into "
+            "the environment")
 IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccount is the "
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
@@ -267,6 +270,8 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
             seccompProfile={"type": "Unconfined"}),
         "a host port": lambda: container.update(
             ports=[{"name": "http", "containerPort": 8080, "hostPort": 80}]),
+        "envFrom a Secret": lambda: container.update(
+            envFrom=[{"secretRef": {"name": "mlflow-credentials"}}]),
         "a privileged init container": lambda: pod.update(initContainers=[
             {"name": "setup", "image": DEFAULT_IMAGE, "securityContext": {"privileged": True}}]),
         "through v1alpha2": lambda: (changed.update(
@@ -306,6 +311,7 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("a host port", CONTAINERS),
     ("a privileged init container", CONTAINERS),
     ("through v1alpha2", CONTAINERS),
+    ("envFrom a Secret", ENV_FROM),
 ])
 def test_what_the_operator_never_renders_is_refused(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
