@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
 import pytest
+from tests.unit.handlers.test_campaigns_file_refused import running_file_task
 from tests.unit.services.fakes import FakeCluster
 from tests.unit.services.test_campaigns_file import KEY, OWNER, campaign_body
 from tests.unit.services.test_campaigns_file_full import created, one_entry_budget
@@ -48,12 +48,7 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
     woken = {name: wakeups.register((campaign.KIND, OWNER.namespace, name)) for name in "abcd"}
 
     async def go() -> None:
-        with ThreadPoolExecutor(1) as pool:
-            memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
-                             campaigns_file_dependencies=files)
-            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
-            task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
-                                                       campaigns_by_model=index))
+        async with running_file_task(model, index, files, wakeups):
 
             async def until(count: int) -> None:
                 started = time.monotonic()
@@ -62,26 +57,22 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
                     await asyncio.sleep(0.01)
                 await asyncio.sleep(0.05)
 
-            try:
-                await until(1)
-                assert [n for n, flag in woken.items() if flag.is_set()] == ["c"]
-                for flag in woken.values():
-                    flag.clear()
-                # d comes too: told again, d woken (c is still out, not woken again).
-                index[(OWNER.namespace, OWNER.name)].append(snapshots["d"])
-                wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
-                await until(2)
-                assert [n for n, flag in woken.items() if flag.is_set()] == ["d"]
-                for flag in woken.values():
-                    flag.clear()
-                # a and b go: c and d fit again.
-                index[(OWNER.namespace, OWNER.name)] = [snapshots["c"], snapshots["d"]]
-                wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
-                await until(3)
-                assert sorted(n for n, flag in woken.items() if flag.is_set()) == ["c", "d"]
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await until(1)
+            assert [n for n, flag in woken.items() if flag.is_set()] == ["c"]
+            for flag in woken.values():
+                flag.clear()
+            # d comes too: told again, d woken (c is still out, not woken again).
+            index[(OWNER.namespace, OWNER.name)].append(snapshots["d"])
+            wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
+            await until(2)
+            assert [n for n, flag in woken.items() if flag.is_set()] == ["d"]
+            for flag in woken.values():
+                flag.clear()
+            # a and b go: c and d fit again.
+            index[(OWNER.namespace, OWNER.name)] = [snapshots["c"], snapshots["d"]]
+            wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
+            await until(3)
+            assert sorted(n for n, flag in woken.items() if flag.is_set()) == ["c", "d"]
 
     asyncio.run(go())
     assert [(t, r) for t, r, _ in posted] == [("Warning", "CampaignsFileFull"),

@@ -6,8 +6,9 @@ again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -42,6 +43,24 @@ class Refusing(FakeCluster):
         return super().apply(manifest, plural)
 
 
+@contextlib.asynccontextmanager
+async def running_file_task(model: kopf.Body, index: Mapping[Any, Any],
+                            files: service.FileDependencies,
+                            wakeups: Wakeups) -> AsyncIterator[None]:
+    """The model's campaigns-file task running on ``index`` (kopf's Campaign index), its passes
+    in a thread of their own; cancelled when the block ends."""
+    with ThreadPoolExecutor(1) as pool:
+        memo = kopf.Memo(pass_executor=pool, wakeups=wakeups, campaigns_file_dependencies=files)
+        logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
+        task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
+                                                   campaigns_by_model=index))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 def _passes(result: str) -> float:
     return observability.REGISTRY.get_sample_value(
         "uplift_operator_reconciles_total", {"kind": handler.FILE_KIND, "result": result}) or 0.0
@@ -54,21 +73,12 @@ def _run(cluster: Refusing, posted: list[tuple[str, str, str]], until: int) -> N
     index = {(OWNER.namespace, OWNER.name): [service.snapshot(campaign_body())]}
 
     async def go() -> None:
-        with ThreadPoolExecutor(1) as pool:
-            memo = kopf.Memo(pass_executor=pool, wakeups=Wakeups(),
-                             campaigns_file_dependencies=service.FileDependencies(cluster))
-            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
-            task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
-                                                       campaigns_by_model=index))
+        async with running_file_task(model, index, service.FileDependencies(cluster), Wakeups()):
             started = time.monotonic()
-            try:
-                while len(posted) < until or KEY not in cluster.objects:
-                    assert time.monotonic() - started < 20, f"{cluster.attempts}: {posted}"
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(0.1)  # nothing more comes
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            while len(posted) < until or KEY not in cluster.objects:
+                assert time.monotonic() - started < 20, f"{cluster.attempts}: {posted}"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # nothing more comes
 
     asyncio.run(go())
 

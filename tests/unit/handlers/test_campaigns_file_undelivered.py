@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
 import pytest
-from tests.unit.handlers.test_campaigns_file_refused import FORBIDDEN, Refusing
+from tests.unit.handlers.test_campaigns_file_refused import FORBIDDEN, Refusing, running_file_task
 from tests.unit.services.test_campaigns_file import KEY, OWNER, campaign_body
 
 from uplift_operator.adapters.kube import KubeError
@@ -40,27 +39,18 @@ def test_the_campaigns_are_woken_when_the_file_fails_and_when_it_recovers(
     seen: list[str | None] = []
 
     async def go() -> None:
-        with ThreadPoolExecutor(1) as pool:
-            memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
-                             campaigns_file_dependencies=files)
-            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
-            task = asyncio.create_task(_campaigns_file(body=model, memo=memo, logger=logger,
-                                                       campaigns_by_model=index))
+        async with running_file_task(model, index, files, wakeups):
             started = time.monotonic()
-            try:
-                while KEY not in cluster.objects or any(n < 2 for n in woken.values()):
-                    assert time.monotonic() - started < 10, (cluster.attempts, woken, seen)
-                    for name, flag in flags.items():
-                        if flag.is_set():
-                            woken[name] += 1
-                            flag.clear()
-                            seen.append(files.undelivered(OWNER.namespace, OWNER.name))
-                    await asyncio.sleep(0.005)
-                await asyncio.sleep(0.2)
-                assert not any(flag.is_set() for flag in flags.values())  # said once each
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            while KEY not in cluster.objects or any(n < 2 for n in woken.values()):
+                assert time.monotonic() - started < 10, (cluster.attempts, woken, seen)
+                for name, flag in flags.items():
+                    if flag.is_set():
+                        woken[name] += 1
+                        flag.clear()
+                        seen.append(files.undelivered(OWNER.namespace, OWNER.name))
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0.2)
+            assert not any(flag.is_set() for flag in flags.values())  # said once each
 
     asyncio.run(go())
     assert cluster.attempts == 3 and woken == {"a": 2, "b": 2}
