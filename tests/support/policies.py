@@ -4,6 +4,7 @@ manifests or from the chart, on a control plane with the manifests' RBAC."""
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,3 +76,14 @@ def in_force(admin: Kubectl, docs: list[dict[str, Any]],
     yield
     admin.run("delete", "-f", "-", input=dump(docs))
     admin.wait_for(lambda: not refused(), timeout=30, what="the policy out of force")
+
+
+def refused(kubectl: Kubectl, manifest: dict[str, Any], denial: str) -> bool:
+    """Whether the API server refuses ``kubectl``'s identity ``manifest`` (a server-side dry
+    run: admission judges it, nothing is stored); a refusal must be ``denial``."""
+    attempt = kubectl.run("create", "--dry-run=server", "-f", "-", check=False,
+                          input=json.dumps(manifest))
+    if attempt.returncode == 0:
+        return False
+    assert denial in attempt.stderr, attempt.stderr
+    return True

@@ -82,12 +82,7 @@ def token_secret(name: str, service_account: str = "deployer") -> dict[str, Any]
 def _mint_refused(as_operator: Kubectl) -> bool:
     """Whether the API server refuses the operator's identity a service-account-token Secret
     (a server-side dry run: admission judges it, nothing is stored)."""
-    attempt = as_operator.run("create", "--dry-run=server", "-f", "-", check=False,
-                              input=json.dumps(token_secret("probe")))
-    if attempt.returncode == 0:
-        return False
-    assert DENIED + NOT_OPAQUE in attempt.stderr, attempt.stderr
-    return True
+    return policies.refused(as_operator, token_secret("probe"), DENIED + NOT_OPAQUE)
 
 
 @pytest.fixture(scope="module", params=["manifests", "chart"])
