@@ -17,7 +17,10 @@ start to a cut point (the latest multiple of ``piece`` seconds at least ``settle
 range's end), kept per (query, offset, start) and extended by a query of the pieces that
 closed when the cut point moves; and from the cut point to the range's end, asked each time.
 The cut point is at least ``settle`` in the past, so no scrape still lands in what was kept.
-Any other query, and a shorter range, goes to Prometheus unchanged.
+A gauge's ``last_over_time(metric{selector}[<n>s])`` over such a range (the budget gate's
+spend per ledger, whose ended ledgers must still count) is answered the same way, exactly: the
+kept pieces' last value of each series, replaced by the rest's where the series has a sample
+since. Any other query, and a shorter range, goes to Prometheus unchanged.
 
 Exactness: ``increase()`` extrapolates each range's first and last sample to its edges, so at
 each joint the two increases estimate the scrape interval around it from their own rates
@@ -63,12 +66,19 @@ _COUNT_QUERY = re.compile(
     r"sum(?P<by> by \([\w, ]*\))? ?\(increase\((?P<series>[A-Za-z_:][\w:]*\{[^{}]*\})"
     r"\[(?P<range>\d+)s\](?: offset (?P<offset>\d+)s)?\)\)(?P<zero> or vector\(0\))?")
 
+# A gauge's last value over a range, per series (the budget gate's per-ledger spend): the last
+# piece that holds a sample of a series has its last value, so kept pieces merge exactly.
+_LAST_QUERY = re.compile(
+    r"last_over_time\((?P<series>[A-Za-z_:][\w:]*\{[^{}]*\})\[(?P<range>\d+)s\]\)")
+_LAST = "last_over_time"
+
 #: How far apart two starts may be and still be the same (query, start): the collectors write
 #: whole seconds since a fixed instant, so the start they imply moves by under a second.
 _SAME_START_S = 1.5
 
 _Labels = tuple[tuple[str, str], ...]
-_Query = tuple[str, str, int]  # (" by (…)" or "", metric{selector}, offset seconds)
+# (" by (…)" or "" for a count, _LAST for a last value; metric{selector}; offset seconds)
+_Query = tuple[str, str, int]
 
 
 class CountSource(Protocol):
@@ -79,7 +89,8 @@ class CountSource(Protocol):
 
 @dataclass(slots=True)
 class _Kept:
-    """The summed increase of one query from ``start`` to ``until`` (epoch seconds)."""
+    """The summed increase of one query from ``start`` to ``until`` (epoch seconds), or each
+    series' last value there for a ``last_over_time`` query."""
 
     start: float
     until: float
@@ -110,11 +121,15 @@ class PiecewiseIncreases:
         return f"PiecewiseIncreases({self._source!r}, piece={self.piece:g}s)"
 
     def query(self, promql: str, time: datetime | float | None = None) -> list[Sample]:
+        at = (time.timestamp() if isinstance(time, datetime)
+              else float(time) if time is not None else self._now())
+        last = _LAST_QUERY.fullmatch(promql)
+        if last is not None:
+            return self._last_over_time(promql, time, last["series"], at - int(last["range"]),
+                                        at)
         match = _COUNT_QUERY.fullmatch(promql)
         if match is None:
             return list(self._source.query(promql, time))
-        at = (time.timestamp() if isinstance(time, datetime)
-              else float(time) if time is not None else self._now())
         end = at - int(match["offset"] or 0)
         start = end - int(match["range"])
         cut = math.floor((end - self.settle) / self.piece) * self.piece
@@ -134,8 +149,21 @@ class PiecewiseIncreases:
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
         return single_value(self.query(promql, time))
 
+    def _last_over_time(self, promql: str, time: datetime | float | None, series: str,
+                        start: float, end: float) -> list[Sample]:
+        """Each series' last value in [start, end]: the kept pieces' up to the cut point, each
+        replaced by the rest's where the series has a sample since."""
+        cut = math.floor((end - self.settle) / self.piece) * self.piece
+        if end - start < self.min_range or cut - start < self.settle:
+            return list(self._source.query(promql, time))
+        values = dict(self._kept_until((_LAST, series, 0), start, cut))
+        values.update(self._last(series, cut, end))
+        return [Sample(labels=dict(labels), value=value, timestamp=end)
+                for labels, value in values.items()]
+
     def _kept_until(self, query: _Query, start: float, cut: float) -> dict[_Labels, float]:
-        """The increase from ``start`` to ``cut``: what is kept, extended to ``cut``."""
+        """The increase (or the last values) from ``start`` to ``cut``: what is kept, extended
+        to ``cut``."""
         by, series, _ = query
         with self._lock:
             key, kept = self._find(query, start)
@@ -151,6 +179,9 @@ class PiecewiseIncreases:
             at = math.floor((at + self.longest) / self.piece) * self.piece
             ends.append(at)
         for begin, end in zip([kept.until, *ends], [*ends, cut], strict=True):
+            if by == _LAST:  # a later piece's last value replaces an earlier one's
+                totals.update(self._last(series, begin, end))
+                continue
             for labels, value in self._increase(by, series, begin, end).items():
                 totals[labels] = totals.get(labels, 0.0) + value
         with self._lock:
@@ -182,6 +213,16 @@ class PiecewiseIncreases:
         if milliseconds <= 0:
             return {}
         rows = self._source.query(f"sum{by} (increase({series}[{milliseconds}ms]))", end)
+        return {tuple(sorted(row.labels.items())): row.value for row in rows
+                if math.isfinite(row.value)}
+
+
+    def _last(self, series: str, start: float, end: float) -> dict[_Labels, float]:
+        """``last_over_time`` of each series over (start, end], evaluated at ``end``."""
+        milliseconds = round((end - start) * 1000)
+        if milliseconds <= 0:
+            return {}
+        rows = self._source.query(f"last_over_time({series}[{milliseconds}ms])", end)
         return {tuple(sorted(row.labels.items())): row.value for row in rows
                 if math.isfinite(row.value)}
 

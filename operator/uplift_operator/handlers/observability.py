@@ -70,6 +70,11 @@ CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "uplift_operator_campaign_budget_exhausted",
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
     "(exposure 0 until the period rolls over), else 0.", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGN_BUDGET_SPEND = Gauge(
+    "uplift_operator_campaign_budget_spend",
+    "A Campaign's spend in its current budget period summed over its replicas, past ones "
+    "included, as its budget gate last measured it (status.spend); only with a budget gate.",
+    ["namespace", "name"], registry=REGISTRY)
 # A Campaign's results as its status reports them, each with bound = estimate, lower, upper
 # (the gate's confidence bounds; a bound the status lacks has no series).
 CAMPAIGN_ROI = Gauge(
@@ -264,13 +269,19 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says; its gates, ROI,
-    incremental effect and incremental conversions with their bounds, as its status says."""
+    """Whether a Campaign's budget is exhausted, as its Ready condition says; its period's
+    spend, gates, ROI, incremental effect and incremental conversions with their bounds, as its
+    status says."""
     observe_gates("Campaign", namespace, name, status)
     exhausted = status.get("phase") == "Suspended" and any(
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
         for c in status.get("conditions", []))
     CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
+    if status.get("budgetRemaining") is None:  # no budget gate measured: no spend to show
+        with suppress(KeyError):
+            CAMPAIGN_BUDGET_SPEND.remove(namespace, name)
+    else:
+        CAMPAIGN_BUDGET_SPEND.labels(namespace, name).set(status.get("spend") or 0.0)
     effect = status.get("incrementalEffect")
     treated = status.get("treatedUnits") or 0
     _observe_estimate(CAMPAIGN_ROI, namespace, name, status.get("roi"))
@@ -323,8 +334,9 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
     with suppress(KeyError):
         LAST_ROLLBACK.remove(kind, namespace, name)
     if kind == "Campaign":
-        with suppress(KeyError):
-            CAMPAIGN_BUDGET_EXHAUSTED.remove(namespace, name)
+        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND):
+            with suppress(KeyError):
+                series.remove(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
             _observe_estimate(gauge, namespace, name, None)
     if not keep_last_pass:

@@ -111,6 +111,10 @@ class CampaignLedger:
     first) and the recent uplifts the topFraction policy ranks against."""
 
     units_size: int
+    # Names this ledger's spend series: a replica that restarts, reloads its model or sees the
+    # campaign leave and come back starts a new ledger from zero under a new id, so the budget
+    # gate still finds the spend of the ledger it replaced (docs/runtime.md "Budget").
+    ledger_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     period: tuple[float, float | None, int] | None = None
     spent: float = 0.0
     treatments_per_unit: OrderedDict[str, int] = field(default_factory=OrderedDict)
@@ -187,6 +191,13 @@ class DecisionEngine:
                                       f"treatment {name!r}; it has {list(self.keys)}") from None
             allowed[index], costs[index], values[index] = True, terms.cost, terms.value
         return BoundCampaign(campaign, allowed, costs, values)
+
+    def ledger(self, name: str) -> CampaignLedger:
+        """This replica's ledger of campaign ``name``, started empty the first time."""
+        found = self.ledgers.get(name)
+        if found is None:
+            found = self.ledgers[name] = CampaignLedger(self.config.unit_cache_size)
+        return found
 
     def retain_ledgers(self, names: Sequence[str]) -> None:
         """Forget what this replica remembers of campaigns no longer configured."""
@@ -286,7 +297,7 @@ class DecisionEngine:
         if len(unit_ids) != n:
             raise RequestError(f"{c.unit_key} has {len(unit_ids)} rows, features {n}",
                                "row_mismatch")
-        ledger = self.ledgers.setdefault(c.name, CampaignLedger(self.config.unit_cache_size))
+        ledger = self.ledger(c.name)
         state = c.state(now)
         live = state == "active"
         is_exposed = np.array([live and exposed(u, c.salt, c.exposure_percent)

@@ -22,8 +22,8 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_windowed_decisions_total`` | counter | ``arm``, ``treatment``, ``campaign``: when decided |
 | ``uplift_campaign_decisions_total`` | counter | ``campaign``, ``campaign_arm`` |
 | ``uplift_campaign_spend_total`` | counter | ``campaign``: cost of the treatments given |
-| ``uplift_campaign_period_spend`` | gauge | ``campaign``: this replica's spend in its budget period |
-| ``uplift_campaign_period_start_seconds`` | gauge | ``campaign``: start of that period (unix seconds) |
+| ``uplift_campaign_period_spend`` | gauge | ``campaign``, ``ledger``: a ledger's spend in its period |
+| ``uplift_campaign_period_start_seconds`` | gauge | ``campaign``, ``ledger``: that period's start (unix s) |
 | ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
 | ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
@@ -61,6 +61,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02
 BASE = ("model", "version")
 ARM_T = (*BASE, "arm", "treatment", "campaign")
 CAMPAIGN = (*BASE, "campaign")
+LEDGER = (*CAMPAIGN, "ledger")
 
 _lock = threading.Lock()
 _collectors: dict[tuple[int, str], Any] = {}
@@ -170,14 +171,16 @@ class RuntimeMetrics:
             "Cost of the treatments this replica decided to send, per campaign.", CAMPAIGN)
         # Exact where increase() over a short budget period is not: Prometheus extrapolates a
         # range's increase past its samples (5 spent read as 7 seconds into a 30 s period).
+        # ``ledger`` tells a restarted replica's spend from its earlier one's (same pod, same
+        # target): the budget gate sums each ledger's last value in the period.
         self.campaign_period_spend = _get(
             r, Gauge, "uplift_campaign_period_spend",
-            "This replica's spend in the campaign's current budget period (what it enforces).",
-            CAMPAIGN)
+            "This replica's spend in the campaign's current budget period (what it enforces), "
+            "per ledger (a new one on each restart or model load).", LEDGER)
         self.campaign_period_start = _get(
             r, Gauge, "uplift_campaign_period_start_seconds",
             "Start of the budget period uplift_campaign_period_spend counts (unix seconds).",
-            CAMPAIGN)
+            LEDGER)
         self.campaign_generation = _get(
             r, Gauge, "uplift_campaign_generation",
             "metadata.generation of the Campaign whose settings this replica applies.", CAMPAIGN)

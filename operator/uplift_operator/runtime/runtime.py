@@ -69,7 +69,6 @@ from uplift_operator.runtime.drain import DRAIN_PATH
 from uplift_operator.runtime.engine import (
     CAMPAIGN_ARMS,
     BoundCampaign,
-    CampaignLedger,
     DecisionBatch,
     DecisionEngine,
     RequestError,
@@ -397,6 +396,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # when windows close
         self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts()
         self._ignored_campaign_logged = False
+        self._period_ledgers: dict[str, str] = {}  # campaign → ledger id of its spend series
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -416,6 +416,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # would leave with this instance, so it is counted now, as a stopping replica's is.
         if getattr(self, "_due", None) is not None:
             self.drain_cohorts()
+        # Its ledgers leave with it; the next instance counts from zero under new ids.
+        for name in list(getattr(self, "_period_ledgers", {})):
+            self._remove_period_spend(name)
         return True
 
     def _campaign_tick(self, now: float) -> None:
@@ -487,10 +490,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._m.campaign_reloads.labels(**self._base,
                                         result="partial" if rejected else "ok").inc()
         for name in set(previous) - set(current):
-            for gauge in (self._m.campaign_generation, self._m.campaign_exposure,
-                          self._m.campaign_period_spend, self._m.campaign_period_start):
+            for gauge in (self._m.campaign_generation, self._m.campaign_exposure):
                 with contextlib.suppress(KeyError):  # not exported yet
                     gauge.remove(self.name, self._engine.version, name)
+            self._remove_period_spend(name)
         for name in set(current) - set(previous):
             self._export_campaign_zeros(name)
         self._campaigns = current
@@ -502,20 +505,32 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     def _export_period_spend(self, name: str, now: float) -> None:
         """This replica's spend in the campaign's current budget period and that period's start
-        (no series without a budget). Refreshed on every decision and every tick, so a period
-        that rolled over reads 0 with its new start within a second."""
+        (no series without a budget), labelled with the ledger that counts it. Refreshed on
+        every decision and every tick, so a period that rolled over reads 0 with its new start
+        within a second."""
         bound = (self._campaigns or {}).get(name)
-        ledger = self._engine.ledgers.get(name) or CampaignLedger(0)  # none yet: nothing spent
+        ledger = self._engine.ledger(name)
         period = ledger.period_spend(bound.campaign, now) if bound is not None else None
-        m, labels = self._m, {**self._base, "campaign": name}
+        if period is None or self._period_ledgers.get(name) != ledger.ledger_id:
+            self._remove_period_spend(name)
         if period is None:
-            for gauge in (m.campaign_period_spend, m.campaign_period_start):
-                with contextlib.suppress(KeyError):  # not exported
-                    gauge.remove(*labels.values())
             return
         spend, start = period
+        m, labels = self._m, {**self._base, "campaign": name, "ledger": ledger.ledger_id}
         m.campaign_period_spend.labels(**labels).set(spend)
         m.campaign_period_start.labels(**labels).set(start)
+        self._period_ledgers[name] = ledger.ledger_id
+
+    def _remove_period_spend(self, name: str) -> None:
+        """Stop exporting a ledger's period series. Prometheus marks them stale, and the budget
+        gate still reads their last values within the period, so a ledger that is gone (a model
+        reload, the campaign leaving the file) has its spend counted until the period ends."""
+        ledger_id = self._period_ledgers.pop(name, None)
+        if ledger_id is None:
+            return
+        for gauge in (self._m.campaign_period_spend, self._m.campaign_period_start):
+            with contextlib.suppress(KeyError):  # not exported
+                gauge.remove(self.name, self._engine.version, name, ledger_id)
 
     def _export_campaign_zeros(self, name: str) -> None:
         """A campaign's series at zero from the moment it is configured: a series born inside a

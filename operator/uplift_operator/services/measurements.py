@@ -908,14 +908,12 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
     start, end = budget.current_period(economics.budget_period, ctx.budget_anchor, ctx.now)
     # Every version's (no ``version`` matcher): money is spent by whichever predictor decided,
     # a canary of the model as well as the stable version the campaign follows.
-    # The period's spend summed over replicas (each knows, and enforces, only its own): the
-    # replicas' own figures where they export them, skipping a replica whose last scrape is
+    # The period's spend summed over replicas (each knows, and enforces, only its own): each
+    # ledger's last figure in the period, so a replica that restarted (a new ledger, its old
+    # series stale) still counts what it spent before, skipping a ledger whose last scrape is
     # from the previous period; else the counter's increase, which Prometheus extrapolates
     # past the samples (over, never under: a budget gate that errs stops early).
-    spend = prom.scalar(
-        f"sum(uplift_campaign_period_spend{ctx.selector()} and "
-        f"uplift_campaign_period_start_seconds{ctx.selector()} > {start.timestamp() - 0.5:.1f})"
-        f" or (0 * sum(uplift_campaign_period_start_seconds{ctx.selector()}))")
+    spend = _ledgers_spend(prom, ctx, start)
     if spend is None or math.isnan(spend):
         spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
                                       window=_range(ctx.now - start)))
@@ -923,6 +921,27 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
         return None
     return m.BudgetMeasurement(spend=max(spend, 0.0), budget=economics.budget, period_start=start,
                                period_end=end)
+
+
+def _ledgers_spend(prom: MetricSource, ctx: CampaignGateContext,
+                   start: datetime) -> float | None:
+    """Every ledger's last period spend since ``start`` whose period is the one that began
+    there, summed; ``None`` when no ledger exported any (a runtime without the gauges). Two
+    queries joined here rather than one ``and``: the operator's source keeps their long
+    ranges in pieces (``adapters.prometheus_ranges``)."""
+    period = _range(ctx.now - start)
+    spends = prom.query(f"last_over_time(uplift_campaign_period_spend{ctx.selector()}[{period}])")
+    starts = {_series(s.labels): s.value for s in prom.query(
+        f"last_over_time(uplift_campaign_period_start_seconds{ctx.selector()}[{period}])")}
+    if not spends and not starts:
+        return None
+    return math.fsum(s.value for s in spends
+                     if starts.get(_series(s.labels), -math.inf) > start.timestamp() - 0.5
+                     and math.isfinite(s.value))
+
+
+def _series(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
 
 def _model_context(ctx: CampaignGateContext) -> GateContext:

@@ -68,9 +68,26 @@ def test_a_campaign_without_results_or_units_has_no_result_series() -> None:
     assert _campaign("incremental_effect", "fresh", "upper") is None
 
 
+def _spend(name: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_campaign_budget_spend", {"namespace": "ns", "name": name})
+
+
+def test_a_campaigns_budget_spend_is_exported_only_with_a_budget_gate() -> None:
+    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 120.5,
+                                                     "budgetRemaining": 79.5})
+    assert _spend("thrifty") == 120.5
+    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0,
+                                                     "budgetRemaining": 200})
+    assert _spend("thrifty") == 0.0  # a new period: measured at 0, not absent
+    # The budget gate removed from the spec: its status fields go, and the series with them.
+    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0})
+    assert _spend("thrifty") is None
+
+
 def test_a_deleted_campaigns_series_are_forgotten() -> None:
     observability.observe_campaign("ns", "gone", {
-        "phase": "Completed", "treatedUnits": 10,
+        "phase": "Completed", "treatedUnits": 10, "spend": 3.0, "budgetRemaining": 7.0,
         "roi": {"estimate": 1.0, "lower": 0.5, "upper": 1.5},
         "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15}})
     observability.forget("Campaign", "ns", "gone")
@@ -79,6 +96,7 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
             assert _campaign(metric, "gone", bound) is None, (metric, bound)
     assert observability.REGISTRY.get_sample_value(
         "uplift_operator_campaign_budget_exhausted", {"namespace": "ns", "name": "gone"}) is None
+    assert _spend("gone") is None
 
 
 def _gate(name: str, gate: str, what: str, kind: str = "UpliftModel") -> float | None:

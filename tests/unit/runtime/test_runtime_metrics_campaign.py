@@ -531,3 +531,63 @@ def test_a_predecessors_reports_are_not_the_recreated_campaigns(loaded: Loaded) 
     finally:
         _rewrite(path, original)
         runtime._campaign_tick(time.time())
+
+
+def test_each_ledger_exports_its_own_period_spend(loaded: Loaded, tmp_path: Path) -> None:
+    """The period spend is labelled with the ledger that counts it: a campaign that leaves the
+    file and comes back, or a model loaded again, counts from zero under a new ledger, and the
+    old ledger's series is withdrawn (Prometheus keeps its last value: the budget gate sums
+    every ledger's last figure in the period)."""
+    _train(tmp_path / "model")
+    entry = {"generation": 1, "salt": "t/ledger", "unitKey": "customer_id",
+             "holdoutFraction": 0.0, "exposurePercent": 100,
+             "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
+             "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+             "budget": {"amount": 1000.0, "periodSeconds": 86400,
+                        "periodStart": "2026-01-01T00:00:00Z"},
+             "attributionWindowSeconds": 86400, "active": True}
+    with_campaign = json.dumps({"format": "uplift-operator/campaigns/v1",
+                                "campaigns": {CAMPAIGN: entry}})
+    path = tmp_path / "campaigns.json"
+    path.write_text(with_campaign)
+    saved = os.environ["UPLIFT_CAMPAIGNS_FILE"]
+    os.environ["UPLIFT_CAMPAIGNS_FILE"] = str(path)
+    try:
+        runtime = UpliftRuntime(ModelSettings(
+            name="ledger-test", implementation=UpliftRuntime,
+            parameters=ModelParameters(uri=str(tmp_path / "model"))))
+        loaded.run(runtime.load())
+    finally:
+        os.environ["UPLIFT_CAMPAIGNS_FILE"] = saved
+    other = Loaded(runtime, loaded.loop)
+
+    def ledgers(metric: str) -> dict[str, float]:
+        return {s.labels["ledger"]: s.value for family in REGISTRY.collect()
+                for s in family.samples if s.name == metric
+                and s.labels.get("model") == "ledger-test"}
+
+    def spend(units: list[str]) -> float:
+        return float(sum(arm == "treated" for arm in other.decide(units, CAMPAIGN)["arm"]))
+
+    first = spend([f"a-{i}" for i in range(30)])
+    assert first > 0
+    (ledger,) = ledgers("uplift_campaign_period_spend")
+    assert ledgers("uplift_campaign_period_spend") == {ledger: first}
+    assert set(ledgers("uplift_campaign_period_start_seconds")) == {ledger}
+
+    _rewrite(path, json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {}}))
+    runtime._campaign_tick(time.time())
+    assert ledgers("uplift_campaign_period_spend") == {}
+    assert ledgers("uplift_campaign_period_start_seconds") == {}
+
+    _rewrite(path, with_campaign)
+    runtime._campaign_tick(time.time())
+    (again,) = ledgers("uplift_campaign_period_spend")
+    assert again != ledger, "back in the file: a new ledger, from zero"
+    assert ledgers("uplift_campaign_period_spend") == {again: 0.0}
+    second = spend([f"b-{i}" for i in range(30)])
+    assert ledgers("uplift_campaign_period_spend") == {again: second}
+
+    assert loaded.run(runtime.unload())
+    assert ledgers("uplift_campaign_period_spend") == {}
+    assert ledgers("uplift_campaign_period_start_seconds") == {}

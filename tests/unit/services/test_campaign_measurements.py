@@ -14,6 +14,7 @@ import promql_parser
 import pytest
 import yaml
 
+from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
@@ -170,16 +171,48 @@ def test_budget_reads_the_spend_since_the_period_started() -> None:
     assert window.group(1) == str(int((NOW - start).total_seconds()))
 
 
-def test_budget_reads_the_replicas_own_period_spend_where_they_export_it() -> None:
-    prom = Counters({("uplift_campaign_period_spend", ""): 4999.5,
-                     ("uplift_campaign_spend_total", ""): 5100.0})
-    got = collect_campaign(gate("budget"), context(), prom, None)
-    assert isinstance(got, m.BudgetMeasurement) and got.spend == 4999.5
+@dataclass
+class Ledgers:
+    """Each ledger's last period spend and period start, as ``last_over_time`` answers them."""
+
+    spend: dict[str, float]
+    start: dict[str, float]
+    asked: list[str] = field(default_factory=list)
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
+        self.asked.append(promql)
+        values = (self.spend if "uplift_campaign_period_spend{" in promql
+                  else self.start if "uplift_campaign_period_start_seconds{" in promql else {})
+        return [Sample(labels={"pod": "p", "ledger": ledger}, value=value, timestamp=0.0)
+                for ledger, value in values.items()]
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.asked.append(promql)
+        return 5100.0 if "uplift_campaign_spend_total" in promql else None
+
+
+def test_budget_sums_each_ledgers_last_spend_in_the_period() -> None:
     start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)
-    # Only replicas whose gauges are of this period count (a stale scrape of the last one not).
-    assert len(prom.asked) == 1
-    assert f"uplift_campaign_period_start_seconds{{{SEL}}} > {start.timestamp() - 0.5:.1f}" \
-        in prom.asked[0]
+    this, last = start.timestamp(), start.timestamp() - 7 * 86400
+    # r2 restarted: its first ledger is stale but of this period; "old" last reported the
+    # previous period's spend (gone before the rollover was scraped): not counted.
+    prom = Ledgers(spend={"r1": 1200.0, "r2-first": 800.0, "r2": 300.5, "old": 4000.0},
+                   start={"r1": this, "r2-first": this, "r2": this, "old": last})
+    got = collect_campaign(gate("budget"), context(), prom, None)
+    assert isinstance(got, m.BudgetMeasurement) and got.spend == 2300.5
+    assert len(prom.asked) == 2  # the ledgers answered: no counter fallback
+    period = f"[{int((NOW - start).total_seconds())}s]"
+    assert prom.asked == [f"last_over_time(uplift_campaign_period_spend{{{SEL}}}{period})",
+                          f"last_over_time(uplift_campaign_period_start_seconds{{{SEL}}}{period})"]
+    for promql in prom.asked:
+        promql_parser.parse(promql)
+
+
+def test_budget_of_ledgers_all_from_the_previous_period_is_zero() -> None:
+    last = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
+    prom = Ledgers(spend={"r1": 4000.0}, start={"r1": last})
+    got = collect_campaign(gate("budget"), context(), prom, None)
+    assert isinstance(got, m.BudgetMeasurement) and got.spend == 0.0
 
 
 @pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",

@@ -77,7 +77,9 @@ def longest_count_range_of_the_second_analysis(
         prometheus.asked.clear()
         collected = analyse(measurements.per_analysis(source, now), now)
         assert collected is not None and not isinstance(collected, MeasurementError)
-    counts = [asked for asked in prometheus.asked if "increase(" in asked[0]]
+    # Counts, and the budget's last values per ledger (gauges, whose ended ledgers count).
+    counts = [asked for asked in prometheus.asked
+              if "increase(" in asked[0] or "last_over_time(" in asked[0]]
     assert counts, "no count query asked"
     return max(counts, key=lambda asked: asked[1])
 
