@@ -209,20 +209,20 @@ class PiecewiseIncreases:
 
     def _increase(self, by: str, series: str, start: float, end: float) -> dict[_Labels, float]:
         """``increase`` of ``series`` over [start, end], summed ``by``, evaluated at ``end``."""
-        milliseconds = round((end - start) * 1000)
-        if milliseconds <= 0:
-            return {}
-        rows = self._source.query(f"sum{by} (increase({series}[{milliseconds}ms]))", end)
-        return {tuple(sorted(row.labels.items())): row.value for row in rows
-                if math.isfinite(row.value)}
-
+        return self._over(f"sum{by} (increase({{}}))", series, start, end)
 
     def _last(self, series: str, start: float, end: float) -> dict[_Labels, float]:
         """``last_over_time`` of each series over (start, end], evaluated at ``end``."""
+        return self._over("last_over_time({})", series, start, end)
+
+    def _over(self, function: str, series: str, start: float,
+              end: float) -> dict[_Labels, float]:
+        """``function`` (its ``{}`` the range selector) of ``series`` over [start, end],
+        evaluated at ``end``, per label set."""
         milliseconds = round((end - start) * 1000)
         if milliseconds <= 0:
             return {}
-        rows = self._source.query(f"last_over_time({series}[{milliseconds}ms])", end)
+        rows = self._source.query(function.format(f"{series}[{milliseconds}ms]"), end)
         return {tuple(sorted(row.labels.items())): row.value for row in rows
                 if math.isfinite(row.value)}
 

@@ -23,6 +23,7 @@ import yaml
 from tests.integration.adapters.conftest import _require_prometheus
 
 from uplift_operator.adapters.prometheus import PrometheusClient, Sample
+from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.devenv.prometheus import PrometheusServer
 from uplift_operator.domain import measurements as m
@@ -57,9 +58,9 @@ class Ledger:
 
 
 LEDGERS = (
-    # Pod r0 restarts in place 20 minutes into the period: same target, a new ledger.
-    Ledger("r0", "a1", PERIOD - 30, PERIOD + 20 * 60, PERIOD, 0.05, PERIOD),
-    Ledger("r0", "a2", PERIOD + 20 * 60 + 30, ANALYSIS, PERIOD + 20 * 60 + 30, 0.04, PERIOD),
+    # Pod r0 restarts in place 25 minutes into the period: same target, a new ledger.
+    Ledger("r0", "a1", PERIOD - 30, PERIOD + 25 * 60, PERIOD, 0.05, PERIOD),
+    Ledger("r0", "a2", PERIOD + 25 * 60 + 30, ANALYSIS, PERIOD + 25 * 60 + 30, 0.04, PERIOD),
     # Pod r1 lives through the rollover (below: its previous period's figures first).
     Ledger("r1", "b", PERIOD, ANALYSIS, PERIOD, 0.0125, PERIOD),
 )
@@ -96,9 +97,10 @@ def _last_spend(ledger: Ledger) -> float:
 
 @dataclass
 class At:
-    """The real Prometheus, asked at the analysis' instant (its history is backfilled)."""
+    """The real Prometheus (or the operator's source in front of it), asked at the analysis'
+    instant (its history is backfilled)."""
 
-    client: PrometheusClient
+    client: PrometheusClient | PiecewiseIncreases
     time: float
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
@@ -139,7 +141,20 @@ def test_the_spend_of_a_restarted_replica_still_counts_in_its_period(
     expected = sum(_last_spend(ledger) for ledger in LEDGERS)
     assert got.spend == pytest.approx(expected, abs=1e-6), (got.spend, expected)
     # What the live series alone say (the gate before ledgers): the restarted pod's first
-    # ledger, gone 20 minutes ago, would be forgotten.
+    # ledger, gone 15 minutes ago, would be forgotten.
     live = sum(_last_spend(ledger) for ledger in LEDGERS if ledger.last == ANALYSIS)
     assert got.spend - live == pytest.approx(_last_spend(LEDGERS[0]))
     assert got.spend > got.budget, "the period's budget is spent: the gate suspends"
+
+
+def test_kept_pieces_give_each_ledgers_last_spend_exactly(prometheus: PrometheusClient) -> None:
+    """Through the operator's source, whose kept pieces answer long ranges (here scaled down:
+    10-minute pieces past 20 minutes): the same sum as the whole range, at each analysis."""
+    pieces = PiecewiseIncreases(prometheus, piece=600, settle=60, min_range=1200, longest=1800)
+    gate = CampaignGate.model_validate({"name": "budget", "type": "budget"})
+    for at in range(PERIOD + 21 * 60, ANALYSIS + 1, 97):
+        now = dt.datetime.fromtimestamp(at, dt.UTC)
+        whole = collect_campaign(gate, _context(now), At(prometheus, at), None)
+        kept = collect_campaign(gate, _context(now), At(pieces, at), None)
+        assert isinstance(whole, m.BudgetMeasurement) and isinstance(kept, m.BudgetMeasurement)
+        assert kept.spend == pytest.approx(whole.spend, abs=1e-9), at
