@@ -128,6 +128,14 @@ class Campaign:
         return (self.created_at is not None and issued_at is not None
                 and issued_at < math.floor(self.created_at))
 
+    def renews(self, previous: Campaign) -> bool:
+        """Whether this entry is another Campaign than ``previous`` of the same name: deleted
+        and created again since (both know their creation, and it differs). A replica that
+        never saw the name leave the file must not hand the new Campaign the old one's caps,
+        spend or topFraction history."""
+        return (self.created_at is not None and previous.created_at is not None
+                and self.created_at != previous.created_at)
+
     def state(self, now: float) -> State:
         """Whether it may treat at ``now``: ``active``, or why not."""
         if not self.active:

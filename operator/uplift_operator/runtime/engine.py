@@ -204,6 +204,11 @@ class DecisionEngine:
         for name in set(self.ledgers) - set(names):
             del self.ledgers[name]
 
+    def drop_ledger(self, name: str) -> None:
+        """Forget what this replica remembers of campaign ``name`` (a Campaign deleted and
+        created again under its name: its successor starts from nothing, under a new ledger)."""
+        self.ledgers.pop(name, None)
+
     def _allowed(self, treatments: Any) -> npt.NDArray[np.bool_] | None:
         if treatments is None:
             return None

@@ -496,6 +496,16 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._remove_period_spend(name)
         for name in set(current) - set(previous):
             self._export_campaign_zeros(name)
+        for name in set(current) & set(previous):
+            if current[name].campaign.renews(previous[name].campaign):
+                # Deleted and created again under its name (another createdAt): a new
+                # Campaign, whose caps, budget spend and topFraction history start from
+                # nothing under a new ledger; the old ledger's spend series is withdrawn.
+                log.info("campaigns file %s: campaign %s was created again (createdAt "
+                         "changed): its caps, spend and topFraction history start anew",
+                         path, name)
+                self._engine.drop_ledger(name)
+                self._remove_period_spend(name)
         self._campaigns = current
         self._engine.retain_ledgers(list(current))
         log.info("campaigns file %s applied: %s", path,

@@ -591,3 +591,65 @@ def test_each_ledger_exports_its_own_period_spend(loaded: Loaded, tmp_path: Path
     assert loaded.run(runtime.unload())
     assert ledgers("uplift_campaign_period_spend") == {}
     assert ledgers("uplift_campaign_period_start_seconds") == {}
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_a_recreated_campaign_starts_from_a_new_ledger(loaded: Loaded, tmp_path: Path) -> None:
+    """A Campaign deleted and created again under its name while this replica never saw it
+    leave the file (another ``createdAt``, generation 1): the new Campaign's units are not
+    capped by the old one's treatments, its budget is not spent by the old one's spend, and
+    the old ledger's period series is withdrawn for the new one's (review finding 1)."""
+    _train(tmp_path / "model")
+    entry = {"generation": 4, "salt": "t/recreate", "unitKey": "customer_id",
+             "holdoutFraction": 0.0, "exposurePercent": 100, "maxTreatmentsPerUnit": 1,
+             "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
+             "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+             "budget": {"amount": 3.0, "periodStart": "2026-01-01T00:00:00Z"},
+             "attributionWindowSeconds": 86400, "active": True,
+             "createdAt": _iso(time.time() - 7200)}
+    path = tmp_path / "campaigns.json"
+
+    def write(**changes: Any) -> None:
+        _rewrite(path, json.dumps({"format": "uplift-operator/campaigns/v1",
+                                   "campaigns": {CAMPAIGN: {**entry, **changes}}}))
+
+    write()
+    saved = os.environ["UPLIFT_CAMPAIGNS_FILE"]
+    os.environ["UPLIFT_CAMPAIGNS_FILE"] = str(path)
+    try:
+        runtime = UpliftRuntime(ModelSettings(
+            name="recreate-test", implementation=UpliftRuntime,
+            parameters=ModelParameters(uri=str(tmp_path / "model"))))
+        loaded.run(runtime.load())
+    finally:
+        os.environ["UPLIFT_CAMPAIGNS_FILE"] = saved
+    other = Loaded(runtime, loaded.loop)
+
+    def ledgers() -> dict[str, float]:
+        return {s.labels["ledger"]: s.value for family in REGISTRY.collect()
+                for s in family.samples if s.name == "uplift_campaign_period_spend"
+                and s.labels.get("model") == "recreate-test"}
+
+    try:
+        units = ["r-1", "r-2", "r-3"]
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["treated"] * 3
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["capped"] * 3
+        (old,) = ledgers()
+        assert ledgers() == {old: 3.0}
+
+        write(generation=4, salt="t/recreate")   # the same Campaign, a new file version
+        runtime._campaign_tick(time.time())
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["capped"] * 3
+        assert ledgers() == {old: 3.0}
+
+        write(generation=1, createdAt=_iso(time.time() - 60))   # deleted and created again
+        runtime._campaign_tick(time.time())
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["treated"] * 3
+        (new,) = ledgers()
+        assert new != old
+        assert ledgers() == {new: 3.0}
+    finally:
+        assert loaded.run(runtime.unload())
