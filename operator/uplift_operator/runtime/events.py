@@ -314,13 +314,22 @@ def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCac
         decision = signer.parse(decision_id)
     except ReportError as exc:
         raise ReportError(f"{where}.decision_id: {exc}", exc.status, exc.reason) from None
-    if "treatment" in item and item["treatment"] != decision.treatment:
+    if "treatment" in item and item["treatment"] not in (sent(decision), decision.treatment):
         raise ReportError(f"{where}.treatment {_show(item['treatment'])} does not match the "
-                          f"decision's {decision.treatment!r}", reason="unknown_treatment")
+                          f"decision's: its response's treatment {sent(decision)!r} (or its "
+                          f"policy_treatment {decision.treatment!r})",
+                          reason="unknown_treatment")
     if item.get("campaign") is not None and item["campaign"] != decision.campaign:
         raise ReportError(f"{where}.campaign {_show(item['campaign'])} does not match the "
                           f"decision's {decision.campaign!r}")
     return decision
+
+
+def sent(decision: Decision) -> str:
+    """The response's ``treatment`` column for ``decision``: its treatment in the treated arm,
+    ``none`` in any other (the holdout, outside the exposure). The id carries the policy's
+    choice after the cap and the budget, so a treated-arm row they stopped carries ``none``."""
+    return decision.treatment if decision.arm.removesuffix(UNATTRIBUTED) == "treated" else NONE
 
 
 def _by_unit(item: Mapping[str, Any], where: str, unit: str, cache: UnitCache) -> str:

@@ -280,3 +280,36 @@ def test_a_fingerprint_says_converted_and_value() -> None:
                                                      "value": v}]}, SIGNER, UnitCache(1))}
     assert len(set(prints.values())) == len(prints)
     assert prints[(False, 0)] == 0 and prints[(True, 0)] == 1  # shared small integers
+
+
+@pytest.mark.parametrize(("arm", "decided", "echoed"), [
+    ("holdout", "mens_e_mail", "none"),          # the response's treatment: nothing sent
+    ("holdout", "mens_e_mail", "mens_e_mail"),   # its policy_treatment: accepted as before
+    ("unexposed", "mens_e_mail", "none"),
+    ("treated", "mens_e_mail", "mens_e_mail"),
+    ("treated", "none", "none"),
+    ("treated-unattributed", "mens_e_mail", "mens_e_mail"),
+])
+def test_an_outcome_may_echo_the_responses_treatment(arm: str, decided: str,
+                                                     echoed: str) -> None:
+    """A sender that reports the ``treatment`` it was told to send (``none`` for a holdout
+    row) is not refused (review finding 2); the decision's ``policy_treatment`` still is the
+    decision's too."""
+    did = (SIGNER.mint(arm, decided, "1", "spring", 1_700_000_000, 86400)
+           if arm == "unexposed" else _id(arm, decided))   # only a campaign's row is unexposed
+    (outcome,) = parse_outcomes({"outcomes": [{"decision_id": did, "treatment": echoed}]},
+                                SIGNER, UnitCache(1))
+    assert outcome.decision.treatment == decided
+
+
+@pytest.mark.parametrize(("arm", "decided", "echoed"), [
+    ("treated", "mens_e_mail", "none"),          # the treated row was sent mens_e_mail
+    ("treated", "mens_e_mail", "womens_e_mail"),
+    ("holdout", "mens_e_mail", "womens_e_mail"),
+])
+def test_an_outcome_of_another_treatment_is_still_refused(arm: str, decided: str,
+                                                          echoed: str) -> None:
+    with pytest.raises(ReportError, match="does not match") as info:
+        parse_outcomes({"outcomes": [{"decision_id": _id(arm, decided), "treatment": echoed}]},
+                       SIGNER, UnitCache(1))
+    assert info.value.reason == "unknown_treatment"
