@@ -145,6 +145,13 @@ class CampaignLedger:
     def count(self, unit: str) -> int:
         return self.treatments_per_unit.get(unit, 0)
 
+    def touch(self, unit: str) -> None:
+        """A decision of ``unit`` that treated it not (capped, out of budget, the policy's):
+        a unit the ledger counts is now its most recently decided, so a unit at its cap that
+        keeps coming back is not the one forgotten first."""
+        if unit in self.treatments_per_unit:
+            self.treatments_per_unit.move_to_end(unit)
+
     def add_treatment(self, unit: str) -> None:
         if self.units_size <= 0:
             return
@@ -358,6 +365,8 @@ class DecisionEngine:
                 key = keys[choice[i]] if choice[i] >= 0 else NONE
                 if key != NONE:
                     ledger.add_treatment(unit)
+                else:
+                    ledger.touch(unit)
                 why = ("holdout" if arm == HOLDOUT else "capped" if capped[i]
                        else "budget-exhausted" if exhausted[i]
                        else "not-treated-by-policy" if key == NONE else "treated")

@@ -227,6 +227,24 @@ def test_a_unit_repeated_in_one_request_gets_no_more_than_its_cap(model: UpliftM
     assert sorted(batch.campaign_arms or []) == ["budget-exhausted"] * 3 + ["treated"] * 3
 
 
+def test_a_capped_unit_that_comes_back_is_not_forgotten_first(model: UpliftModel) -> None:
+    """The cap's memory forgets the least recently *decided* unit first: a unit at its cap
+    that keeps coming back stays capped, while one not seen since goes (review finding 3)."""
+    e = DecisionEngine(model, RuntimeConfig(unit_cache_size=3), "7", Signer(b"s" * 16))
+    bound = e.bind(campaign(max_treatments_per_unit=1, holdout_fraction=0.0,
+                            policy=Policy("upliftThreshold", min_uplift=-1.0)))
+
+    def decide(unit: str, at: float) -> str:
+        return (e.decide({k: v[:1] for k, v in cols(2).items()},
+                         [unit], {}, bound, NOW + at).campaign_arms or [""])[0]
+
+    assert [decide(u, i) for i, u in enumerate("ABC")] == ["treated"] * 3
+    assert [decide("A", 3 + i) for i in range(3)] == ["capped"] * 3
+    assert decide("D", 6) == "treated"          # the ledger is full: B, decided least lately,
+    assert decide("A", 7) == "capped"           # is forgotten, not A
+    assert decide("B", 8) == "treated"
+
+
 @pytest.mark.parametrize(("changes", "why"), [
     ({"active": False}, "inactive"),
     ({"start": NOW + 10}, "not-started"),
