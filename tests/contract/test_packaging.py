@@ -527,3 +527,105 @@ def test_kustomize_builds_the_same_objects_as_the_plain_manifests() -> None:
     # `kubectl apply -f manifests/` reads *.yaml, *.yml and *.json: no Kustomization among them.
     assert not [f for f in (ROOT / "manifests").iterdir() if f.suffix in (".yaml", ".yml", ".json")
                 for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Kustomization"]
+
+
+def dashboard_targets() -> Iterator[tuple[str, str, str, str]]:
+    """(dashboard file, panel title, expr, legend) of every panel's target."""
+    for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                yield path.name, panel["title"], target["expr"], target.get("legendFormat", "")
+
+
+def panel_expr(board: str, title: str) -> str:
+    [expr] = [e for b, t, e, _ in dashboard_targets() if b == board and t.startswith(title)]
+    return expr
+
+
+def aggregations(node: Any) -> Iterator[Any]:
+    if isinstance(node, promql_parser.AggregateExpr):
+        yield node
+    for attr in dir(node):
+        if attr.startswith("_") or attr in ("parse", "prettify"):
+            continue
+        value = getattr(node, attr)
+        for child in value if isinstance(value, list) else [value]:
+            if hasattr(child, "prettify"):
+                yield from aggregations(child)
+
+
+#: Series whose ratios are one experiment's: each (namespace, model, campaign) has its own salt
+#: and holdout fraction (docs/runtime.md), so its arms are never summed with another's.
+EXPERIMENT_METRICS = {"uplift_conversions_total", "uplift_outcomes_total",
+                      "uplift_outcome_value_total"}
+#: A bin indexes one model version's own training reference (runtime/metrics.py).
+PER_VERSION_METRICS = {"uplift_feature_bin_total"}
+
+
+def test_dashboards_never_merge_namespaces_experiments_or_versions() -> None:
+    """Every aggregation keeps what tells its series apart: a model's name is unique only in
+    its namespace, a ratio of arms is one experiment's, a feature bin one version's; and the
+    legend names every label the panel's series keep."""
+    checked = 0
+    for board, title, expr, legend in dashboard_targets():
+        where = f"{board}: {title}"
+        tree = promql_parser.parse(expr)
+        kept: set[str] = set()
+        for agg in aggregations(tree):
+            assert agg.modifier is not None and agg.modifier.type == promql_parser.AggModifierType.By, (
+                f"{where}: {agg.op} without by (...)")
+            by = set(agg.modifier.labels)
+            names = {s.name for s in selectors(agg)}
+            if by & {"model", "name"}:
+                assert "namespace" in by, f"{where}: by {sorted(by)} merges namespaces"
+            if names & EXPERIMENT_METRICS:
+                assert {"namespace", "model", "campaign"} <= by, f"{where}: pools experiments"
+            if names & PER_VERSION_METRICS:
+                assert {"namespace", "model", "version", "feature"} <= by, f"{where}: pools versions"
+            kept |= by - {"le"}
+            checked += 1
+        for label in kept & {"namespace", "model", "campaign", "version", "name", "kind"}:
+            assert "{{" + label + "}}" in legend, f"{where}: legend {legend!r} lacks {label}"
+    assert checked > 25
+
+
+def test_dashboard_ratios_are_per_experiment_and_per_version(tmp_path: Path) -> None:
+    """The executive incremental rate and the debug bin shares, evaluated by promtool on series
+    where pooling shows: a model's own experiment (holdout 10 %, +2 pp) and a Campaign's (holdout
+    50 %, no effect) pooled read +7.5 pp; a stable version at 90/10 and a canary at 10/90
+    pooled read 50/50. (Rounded: promtool compares floats exactly.)"""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    ns = 'namespace="marketing", model="hillstrom"'
+    arms = {("", "treated"): (90, 18), ("", "holdout"): (10, 1.8),
+            ("spring", "treated"): (50, 2.5), ("spring", "holdout"): (50, 2.5)}
+    series = []
+    for (campaign, arm), (outcomes, conversions) in arms.items():
+        labels = f'{ns}, version="1", arm="{arm}", treatment="t", campaign="{campaign}"'
+        series += [{"series": f"uplift_outcomes_total{{{labels}}}", "values": f"0+{outcomes}x1500"},
+                   {"series": f"uplift_conversions_total{{{labels}}}",
+                    "values": f"0+{conversions}x1500"}]
+    # The same model name in another namespace, with no effect: never merged with the first.
+    for arm in ("treated", "holdout"):
+        labels = f'namespace="sales", model="hillstrom", version="1", arm="{arm}", treatment="t", campaign=""'
+        series += [{"series": f"uplift_outcomes_total{{{labels}}}", "values": "0+100x1500"},
+                   {"series": f"uplift_conversions_total{{{labels}}}", "values": "0+10x1500"}]
+    for version, shares in (("1", (90, 10)), ("2", (10, 90))):
+        for b, share in enumerate(shares):
+            series.append({"series": f'uplift_feature_bin_total{{{ns}, version="{version}", '
+                                     f'feature="recency", bin="{b}"}}', "values": f"0+{share}x1500"})
+    rate = panel_expr("executive.json", "Incremental conversion rate")
+    bins = panel_expr("debug.json", "Feature bin shares")
+    run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series, "promql_expr_test": [
+            {"expr": f"round({rate}, 0.0001)", "eval_time": "1441m", "exp_samples": [
+                {"labels": '{namespace="marketing", model="hillstrom"}', "value": 0.02},  # campaign=""
+                {"labels": '{namespace="marketing", model="hillstrom", campaign="spring"}', "value": 0},
+                {"labels": '{namespace="sales", model="hillstrom"}', "value": 0}]},
+            {"expr": f"round({bins}, 0.0001)", "eval_time": "20m", "exp_samples": [
+                {"labels": f'{{{ns}, version="{v}", feature="recency", bin="{b}"}}', "value": share}
+                for v, shares in (("1", (0.9, 0.1)), ("2", (0.1, 0.9)))
+                for b, share in enumerate(shares)]}]}]}
+    (tmp_path / "dashboards-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "dashboards-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
