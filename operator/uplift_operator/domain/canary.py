@@ -452,7 +452,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if s.canary_version is not None or s.aborted_version is None:
             return None
         for entry in reversed(s.history):
-            if entry.action in steps.ROLLBACK_ACTIONS:
+            if steps.is_rollback(entry):
                 return (entry if entry.action == Reason.EMERGENCY_ROLLBACK.value
                         and entry.version == s.stable_version else None)
         return None

@@ -51,6 +51,7 @@ from uplift_operator.domain.requests import (
 
 __all__ = [
     "HISTORY_LIMIT",
+    "IGNORED_PREFIX",
     "MESSAGE_MAX",
     "Event",
     "ObservedBase",
@@ -61,6 +62,7 @@ __all__ = [
     "analysis_due",
     "clip",
     "evidence",
+    "is_rollback",
 ]
 
 HISTORY_LIMIT = 20
@@ -92,6 +94,7 @@ class Reason(StrEnum):
     STABLE_RESTORED = "StableRestored"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     UNRECOGNISED_REQUEST = "UnrecognisedRequest"
+    REQUEST_IGNORED = "RequestIgnored"  # history only: its event keeps the request's reason
     # Campaign
     EXPOSURE_STARTED = "ExposureStarted"
     EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
@@ -105,6 +108,15 @@ class Reason(StrEnum):
 #: History actions that end a ramp by rolling it back.
 ROLLBACK_ACTIONS = frozenset({Reason.ROLLED_BACK.value, Reason.MANUAL_ABORT.value,
                               Reason.EMERGENCY_ROLLBACK.value})
+#: How the history reason of a request that was ignored begins.
+IGNORED_PREFIX = "ignored: "
+
+
+def is_rollback(entry: DecisionRecord) -> bool:
+    """Whether a history entry records a rollback. A request that was ignored is none: it is
+    recorded as ``RequestIgnored``, but operators before that recorded it under the request's
+    own action (``ManualAbort``, ``EmergencyRollback``), which a status may still hold."""
+    return entry.action in ROLLBACK_ACTIONS and not entry.reason.startswith(IGNORED_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -359,10 +371,16 @@ class StepPass(ABC, Generic[S]):
 
     def refuse(self, request: ManualRequest) -> None:
         """A request annotation with a value that asks for nothing: said once, nothing done."""
-        self.ignore(request, Reason.UNRECOGNISED_REQUEST, request.problem)
+        self.ignore(request, Reason.UNRECOGNISED_REQUEST, request.problem,
+                    recorded_as=Reason.UNRECOGNISED_REQUEST)
 
-    def ignore(self, request: ManualRequest, reason: Reason, why: str) -> None:
-        self.record(reason, None, f"ignored: {why}", request.actor)
+    def ignore(self, request: ManualRequest, reason: Reason, why: str, *,
+               recorded_as: Reason = Reason.REQUEST_IGNORED) -> None:
+        """A request not acted on: a Warning under the request's own reason, and a history
+        entry that is not the request's action (``RequestIgnored``, its actor naming the
+        annotation): an ignored abort or rollback recorded as one would read as the model's
+        last rollback, and end the wait of an emergency rollback for its restored version."""
+        self.record(recorded_as, None, f"{IGNORED_PREFIX}{why}", request.actor)
         self.emit("Warning", reason, f"{request.actor} ignored: {why}")
 
     def abort(self, request: ManualRequest) -> None:
@@ -616,7 +634,7 @@ class StepPass(ABC, Generic[S]):
     def last_rollback(self, subject: str | None = None) -> DecisionRecord | None:
         """The latest rollback in the history (of ``subject`` when given)."""
         for entry in reversed(self.status.history):
-            if entry.action in ROLLBACK_ACTIONS and (subject is None or entry.version == subject):
+            if is_rollback(entry) and (subject is None or entry.version == subject):
                 return entry
         return None
 

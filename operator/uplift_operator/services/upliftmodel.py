@@ -63,7 +63,7 @@ from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import STOPPING_REQUESTS
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
-from uplift_operator.domain.steps import ROLLBACK_ACTIONS
+from uplift_operator.domain.steps import is_rollback
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
@@ -1024,7 +1024,7 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
                                       ramp.Reason.EMERGENCY_ROLLBACK.value}), stable)
     aborted, rollback = status.aborted_version, None
     if aborted is not None:
-        rollback = next((e for e in reversed(history) if e.action in ROLLBACK_ACTIONS), None)
+        rollback = next((e for e in reversed(history) if is_rollback(e)), None)
         if rollback is not None and rollback.version != aborted and not (
                 rollback.action == ramp.Reason.EMERGENCY_ROLLBACK.value
                 and rollback.version == stable):  # a restore's entry names the restored one
