@@ -289,3 +289,43 @@ def test_the_experiment_of_an_upliftmodel_cannot_change_while_a_canary_runs(
             0.3, 3)
     finally:
         admin.run("delete", "crd", resource, "--wait=false", check=False)
+
+
+def test_the_registered_model_of_an_upliftmodel_cannot_change_once_created(
+        admin: Kubectl, namespace: str) -> None:
+    """Another registered model's versions are numbered apart: a switch re-rendered the stable
+    from its version of the same number, in place, with no canary, no gate and no history
+    (review finding 5). The API server refuses it (a transition rule on spec.model), by apply
+    and by patch alike; the rest of spec.model stays editable, trackingUri included (a
+    registry's move)."""
+    body = copy.deepcopy(MODEL)
+    body["metadata"]["name"] = "model-identity"
+    admin.apply(body, namespace)
+    message = "model.registeredModel cannot change during the UpliftModel's life"
+    switched = copy.deepcopy(body)
+    switched["spec"]["model"]["registeredModel"] = "churn"
+    refused = admin.apply(switched, namespace, check=False)
+    assert refused.returncode != 0, "registeredModel changed by apply"
+    assert "spec.model.registeredModel" in refused.stderr, refused.stderr
+    assert message in refused.stderr, refused.stderr
+    assert "create an UpliftModel under a new name" in refused.stderr, refused.stderr
+    refused = admin.run("patch", "upliftmodel", "model-identity", "-n", namespace, "--type=merge",
+                        "-p", json.dumps({"spec": {"model": {"registeredModel": "churn"}}}),
+                        check=False)
+    assert refused.returncode != 0, "registeredModel changed by patch"
+    assert message in refused.stderr, refused.stderr
+    # The version followed, the registry's URL (set, moved, unset) and the rest stay editable.
+    body["spec"]["model"].update(alias="challenger", trackingUri="http://mlflow.old.test")
+    admin.apply(body, namespace)
+    body["spec"]["model"]["trackingUri"] = "https://mlflow.new.test"
+    body["spec"]["serving"]["replicas"] = 2
+    admin.apply(body, namespace)
+    admin.run("patch", "upliftmodel", "model-identity", "-n", namespace, "--type=json", "-p",
+              json.dumps([{"op": "remove", "path": "/spec/model/alias"},
+                          {"op": "add", "path": "/spec/model/version", "value": "3"},
+                          {"op": "remove", "path": "/spec/model/trackingUri"}]))
+    stored = admin.get("upliftmodel", "model-identity", namespace)["spec"]
+    assert stored["model"]["registeredModel"] == MODEL["spec"]["model"]["registeredModel"]
+    assert (stored["model"].get("alias"), stored["model"]["version"],
+            stored["model"].get("trackingUri"), stored["serving"]["replicas"]) == (
+        None, "3", None, 2)

@@ -74,3 +74,22 @@ def test_a_campaigns_model_ref_cannot_change() -> None:
     assert [(r["rule"], r["fieldPath"]) for r in rules] == [
         ("self.name == oldSelf.name", ".name")]
     assert "cannot change during the campaign's life" in rules[0]["message"]
+
+
+def test_an_upliftmodels_registered_model_cannot_change() -> None:
+    """Another registered model's versions are numbered apart: a switch would re-render the
+    stable from its version of the same number, in place (review finding 5). The rule sits on
+    spec.model, written as the Campaign's modelRef rule; trackingUri stays editable (a
+    registry's move), which no transition rule on spec.model holds back."""
+    from uplift_operator.api.crds import UPLIFTMODEL
+
+    model = _schema(UPLIFTMODEL)["properties"]["spec"]["properties"]["model"]
+    transitions = [r for r in model["x-kubernetes-validations"] if "oldSelf" in r["rule"]]
+    assert [(r["rule"], r["fieldPath"]) for r in transitions] == [
+        ("self.registeredModel == oldSelf.registeredModel", ".registeredModel")]
+    message = transitions[0]["message"]
+    assert "model.registeredModel cannot change during the UpliftModel's life" in message
+    assert "create an UpliftModel under a new name for another registered model" in message
+    assert "Immutable" in model["properties"]["registeredModel"]["description"]
+    assert "May change, for a move of the same registry" in (
+        model["properties"]["trackingUri"]["description"])

@@ -48,10 +48,27 @@ __all__ = [
 
 
 class ModelReference(ApiModel):
-    """Which registered MLflow model to serve, by version or by alias."""
+    """Which registered MLflow model to serve, by version or by alias.
 
-    registered_model: str = Field(min_length=1, max_length=256,
-                                  description="Registered model name in the MLflow registry.")
+    The registered model is set once: the status' stable, canary and previous versions, the
+    gates' evidence, the history and the Campaigns that follow this UpliftModel are that model's
+    versions, and another model's are numbered apart, so a switch could not even be told from a
+    new version (the stable predictor would be re-rendered from the other model's version of the
+    same number, in place, with no canary and no gate); the API server refuses the change (a
+    transition rule). ``trackingUri`` stays editable: it says where the registry is, not which
+    model; a URL changes with a registry's move (DNS, TLS, a proxy, a migrated server), an
+    unset one follows the operator's ``--mlflow-tracking-uri``, which no rule here can see, so
+    pinning it would not pin the registry, and would cost the UpliftModel and, their modelRef
+    being immutable, its Campaigns and their holdouts."""
+
+    registered_model: str = Field(
+        min_length=1, max_length=256,
+        description="Registered model name in the MLflow registry. Immutable: the versions in "
+                    "status, the gates' evidence and the history are this model's, and another "
+                    "model's versions are numbered apart (its version of the same number would "
+                    "replace the stable in place, with no canary); to serve another registered "
+                    "model, create an UpliftModel under a new name (and Campaigns that follow "
+                    "it: their modelRef is immutable too), then delete this one.")
     version: Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=16)] | None = Field(
         default=None, description="A model version number. Exclusive with alias.")
     alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = Field(
@@ -62,7 +79,12 @@ class ModelReference(ApiModel):
         default="1m", description="How often an alias is re-read from MLflow. Default: 1m.")
     tracking_uri: str | None = Field(
         default=None, max_length=2048, pattern=r"^https?://",
-        description="MLflow tracking server URL. Default: the operator's configured server.")
+        description="MLflow tracking server URL. Default: the operator's configured server. "
+                    "May change, for a move of the same registry (same registered model, same "
+                    "version numbers, e.g. a new host name): the versions are read there from "
+                    "the next pass, and the serving pods restart to load them from it, with no "
+                    "canary; a server whose registeredModel is another model would swap what "
+                    "serves, so for another model create a new UpliftModel.")
     credentials: SecretCredentials | None = Field(
         default=None, description="Secret with MLflow basic-auth or token credentials.")
     promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = (
@@ -70,6 +92,13 @@ class ModelReference(ApiModel):
               description="Alias to move to a version when it is promoted, e.g. production."))
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "self.registeredModel == oldSelf.registeredModel",
+         "message": "model.registeredModel cannot change during the UpliftModel's life: its "
+                    "versions, gates and history are that model's, and another model's "
+                    "versions are numbered apart (the stable would be swapped in place, with "
+                    "no canary); create an UpliftModel under a new name for another "
+                    "registered model",
+         "fieldPath": ".registeredModel"},
         {"rule": "has(self.version) != has(self.alias)",
          "message": "set exactly one of version or alias"},
         {"rule": "!has(self.promotionAlias) || !has(self.alias) || self.promotionAlias != self.alias",
