@@ -40,7 +40,9 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 ``campaign`` is the campaign a decision was made for, ``""`` for requests that named none; its
 values are the names in the campaigns file (requests naming another are refused; a report's
 comes from its decision id, signed when that name was in the file), so the label is bounded by
-the Campaigns of the model. Request duration and errors, feature bins and predicted uplift have
+the Campaigns of the model: a campaign that left the file has its series removed
+(:meth:`RuntimeMetrics.forget_campaign`) once nothing of it is pending (docs/runtime.md).
+Request duration and errors, feature bins and predicted uplift have
 no ``campaign``: docs/runtime.md "Metrics" says why.
 """
 
@@ -89,6 +91,23 @@ class RuntimeMetrics:
             hist.observe(value)
         self.uplift_positive.labels(model, version, treatment).inc(positive)
         self.uplift_negative.labels(model, version, treatment).inc(negative)
+
+    def forget_campaign(self, model: str, campaign: str) -> int:
+        """Remove every series of ``model`` labelled ``campaign`` (any version), from every
+        collector with a ``campaign`` label; how many were removed."""
+        removed = 0
+        for collector in vars(self).values():
+            names = getattr(collector, "_labelnames", ())
+            if "campaign" not in names or "model" not in names:
+                continue
+            at_model, at_campaign = names.index("model"), names.index("campaign")
+            with collector._lock:
+                doomed = [key for key in collector._metrics
+                          if key[at_model] == model and key[at_campaign] == campaign]
+            for key in doomed:
+                collector.remove(*key)
+            removed += len(doomed)
+        return removed
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = registry if registry is not None else REGISTRY

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -90,6 +91,10 @@ log = logging.getLogger("uplift_operator.runtime")
 UNIT_ID = "unit_id"
 CAMPAIGNS_FILE_ENV = "UPLIFT_CAMPAIGNS_FILE"
 CAMPAIGNS_POLL_SECONDS = 1.0
+#: How long a campaign that left the file keeps its series after the last count pending for
+#: it (its decisions' windows closed, the reports' cohorts counted): several scrapes, so the
+#: last values are read before the series go (docs/runtime.md "Metrics").
+FORGET_AFTER_SECONDS = 600.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
 REPORT_ENDPOINTS = ("deliveries", "outcomes")
@@ -397,6 +402,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts()
         self._ignored_campaign_logged = False
         self._period_ledgers: dict[str, str] = {}  # campaign → ledger id of its spend series
+        # campaign that left the file → when its series may go, if nothing of it is pending
+        self._retired: dict[str, float] = {}
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -441,7 +448,26 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             m.campaign_exposure.labels(**base, campaign=name).set(
                 c.exposure_percent if c.state(now) == "active" else 0.0)
             self._export_period_spend(name, now)
+        self._forget_retired(now)   # first: a count due now is still pending, so it is kept
         self._count_cohorts(self._due.pop_due(now))
+
+    def _forget_retired(self, now: float) -> None:
+        """Remove the series of campaigns that left the file, once their decisions' windows
+        have closed, no cohort count of theirs is pending (it would increment them: a series
+        born again inside a range loses its first increments) and a few scrapes have read
+        their last values. Without this, /metrics grows with every campaign ever configured."""
+        for name, after in list(self._retired.items()):
+            if now < after:
+                continue
+            last = self._due.last_due(functools.partial(_of_campaign, name))
+            if last is not None:   # counted when due: kept a few scrapes past that
+                self._retired[name] = max(last, now) + FORGET_AFTER_SECONDS
+                continue
+            del self._retired[name]
+            self._rows.pop(name, None)
+            removed = self._m.forget_campaign(self.name, name)
+            log.info("campaign %s left the campaigns file and nothing of it is pending: "
+                     "removed its %d series", name, removed)
 
     def _count_cohorts(self, due: dict[tuple[str, str, str, str, str], float]) -> dict[str, float]:
         """Add the cohort counts that fell due to their counters; the totals per kind."""
@@ -494,6 +520,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 with contextlib.suppress(KeyError):  # not exported yet
                     gauge.remove(self.name, self._engine.version, name)
             self._remove_period_spend(name)
+            # Its series go once its last decisions' windows have closed (their reports and
+            # cohorts still count under it) and nothing of it is pending: _forget_retired.
+            self._retired[name] = (time.time() + FORGET_AFTER_SECONDS
+                                   + previous[name].campaign.attribution_window_seconds)
+        for name in current:
+            self._retired.pop(name, None)   # back in the file: its series stay
         for name in set(current) - set(previous):
             self._export_campaign_zeros(name)
         for name in set(current) & set(previous):
@@ -898,6 +930,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if predecessors:
             answer["predecessor"] = predecessors  # an earlier Campaign's of the name: not counted
         return answer
+
+
+def _of_campaign(name: str, key: tuple[str, str, str, str, str]) -> bool:
+    """Whether a pending cohort count's key (kind, campaign, arm, treatment, version) is
+    campaign ``name``'s."""
+    return key[1] == name
 
 
 def _no_constant(name: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 SLOTS_PER_WINDOW = 1000
@@ -47,6 +47,11 @@ class DueCounts(Generic[K]):
             for key, n in self._slots.pop(heapq.heappop(self._heap)).items():
                 out[key] = out.get(key, 0.0) + n
         return out
+
+    def last_due(self, match: Callable[[K], bool]) -> float | None:
+        """When the last count of a key ``match`` accepts falls due (``None``: none pending)."""
+        due = [at for at, slot in self._slots.items() if any(match(key) for key in slot)]
+        return max(due) if due else None
 
     def __len__(self) -> int:
         """Slots pending."""

@@ -31,7 +31,12 @@ from uplift_operator.model.learners import BaseSpec, make_learner
 from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime import drain
 from uplift_operator.runtime.events import Signer
-from uplift_operator.runtime.runtime import INFER_ERROR_REASONS, UpliftError, UpliftRuntime
+from uplift_operator.runtime.runtime import (
+    FORGET_AFTER_SECONDS,
+    INFER_ERROR_REASONS,
+    UpliftError,
+    UpliftRuntime,
+)
 
 NAME, VERSION, CAMPAIGN = "label-test", "7", "spring-email"
 DECISION_KEY = "label-test-decision-key-0123456789abcdef"
@@ -651,5 +656,80 @@ def test_a_recreated_campaign_starts_from_a_new_ledger(loaded: Loaded, tmp_path:
         (new,) = ledgers()
         assert new != old
         assert ledgers() == {new: 3.0}
+    finally:
+        assert loaded.run(runtime.unload())
+
+
+def test_a_campaign_that_left_the_file_has_its_series_removed_once_nothing_is_pending(
+        loaded: Loaded, tmp_path: Path) -> None:
+    """/metrics does not grow with every campaign ever configured (review finding 4): a
+    campaign that left the file keeps its series while its decisions' windows are open and
+    while cohort counts of its are pending (they increment them), then a few scrapes more;
+    then every series labelled with it goes. Back in the file, it is counted from zero."""
+    _train(tmp_path / "model")
+    entry = {"generation": 1, "salt": "t/gone", "unitKey": "customer_id",
+             "holdoutFraction": 0.3, "exposurePercent": 100,
+             "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0}},
+             "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+             "attributionWindowSeconds": 60, "active": True}
+    path = tmp_path / "campaigns.json"
+
+    def write(*names: str) -> None:
+        _rewrite(path, json.dumps({"format": "uplift-operator/campaigns/v1",
+                                   "campaigns": {n: {**entry, "salt": f"t/{n}"}
+                                                 for n in names}}))
+
+    write("gone", "kept")
+    saved = os.environ["UPLIFT_CAMPAIGNS_FILE"]
+    os.environ["UPLIFT_CAMPAIGNS_FILE"] = str(path)
+    try:
+        runtime = UpliftRuntime(ModelSettings(
+            name="forget-test", implementation=UpliftRuntime,
+            parameters=ModelParameters(uri=str(tmp_path / "model"))))
+        loaded.run(runtime.load())
+    finally:
+        os.environ["UPLIFT_CAMPAIGNS_FILE"] = saved
+    other = Loaded(runtime, loaded.loop)
+
+    def series(campaign: str) -> int:
+        return sum(1 for family in REGISTRY.collect() for s in family.samples
+                   if s.labels.get("model") == "forget-test"
+                   and s.labels.get("campaign") == campaign)
+
+    def expected(campaign: str) -> float:
+        return sum(s.value for family in REGISTRY.collect() for s in family.samples
+                   if s.name == "uplift_outcomes_expected_total"
+                   and s.labels.get("model") == "forget-test"
+                   and s.labels.get("campaign") == campaign)
+
+    try:
+        units = [f"g-{i}" for i in range(10)]
+        other.decide(units, "gone")
+        other.decide(units, "kept")
+        kept = series("kept")
+        assert series("gone") == kept > 100
+        t0 = time.time()
+        write("kept")
+        runtime._campaign_tick(t0)
+        assert series("gone") == kept - 2   # its generation and exposure gauges only
+
+        # Past its window and the grace: its decisions' expected counts were still pending,
+        # so they are counted now and the series stay a few scrapes longer.
+        later = t0 + 60 + FORGET_AFTER_SECONDS + 5
+        runtime._campaign_tick(later)
+        assert expected("gone") == 10.0
+        assert series("gone") == kept - 2
+        runtime._campaign_tick(later + FORGET_AFTER_SECONDS - 10)
+        assert series("gone") == kept - 2
+        runtime._campaign_tick(later + FORGET_AFTER_SECONDS + 10)
+        assert series("gone") == 0
+        assert series("kept") == kept
+
+        write("gone", "kept")   # back in the file: from zero, counted again
+        runtime._campaign_tick(later + FORGET_AFTER_SECONDS + 20)
+        other.decide(units[:3], "gone")
+        assert REGISTRY.get_sample_value("uplift_rows_scored_total", {
+            "model": "forget-test", "version": VERSION, "campaign": "gone"}) == 3.0
+        assert series("gone") == kept
     finally:
         assert loaded.run(runtime.unload())
