@@ -17,7 +17,7 @@ comparable; only treated rows spend.
 from __future__ import annotations
 
 import uuid
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -328,26 +328,19 @@ class DecisionEngine:
                                   threshold=threshold)
         wanted = rule.choice  # the policy's choice before the cap and the budget
         choice = np.where(is_exposed, wanted, policy.NO_TREATMENT).astype(np.int64)
-        capped = np.zeros(n, dtype=bool)
-        # A unit may come more than once in a request: its rows take what is left of its cap
-        # in the budget's order (the rule's best first), the ledger counts only after the loop.
-        taken: Counter[str] = Counter()
-        candidates = np.flatnonzero(choice != policy.NO_TREATMENT)
-        for i in candidates[np.argsort(-rule.score[candidates], kind="stable")].tolist():
-            unit = unit_ids[i]
-            if ledger.count(unit) + taken[unit] >= c.max_treatments_per_unit:
-                choice[i], capped[i] = policy.NO_TREATMENT, True
-            else:
-                taken[unit] += 1
         remaining = ledger.remaining(c, now)
         if request_budget is not None:
             remaining = request_budget if remaining is None else min(remaining, request_budget)
-        exhausted = np.zeros(n, dtype=bool)
-        spend = float(bound.costs[choice[(choice >= 0) & ~is_holdout]].sum())
-        if remaining is not None:
-            applied = policy.apply_budget(choice, rule.score, bound.costs, remaining,
-                                          is_exposed & ~is_holdout)
-            choice, exhausted, spend = applied.choice, applied.exhausted, applied.spend
+        # The cap and the budget in one pass, in the rule's order (best first): a row takes one
+        # of its unit's treatments left under the cap only once it also fits the budget, so a
+        # unit repeated in a request whose best row is too dear keeps its slot for a row that
+        # fits; the ledger counts only after the loop.
+        applied = policy.apply_budget(
+            choice, rule.score, bound.costs, remaining, is_exposed & ~is_holdout,
+            units=unit_ids,
+            cap_left=lambda unit: c.max_treatments_per_unit - ledger.count(unit))
+        choice, capped = applied.choice, applied.capped
+        exhausted, spend = applied.exhausted, applied.spend
         ledger.spent += spend
         keys, issued = self.keys, int(now)
         arms: list[str] = []

@@ -15,7 +15,9 @@ rule above), ``upliftThreshold`` (the treatment of largest uplift when that upli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,32 +125,48 @@ def top_fraction_threshold(recent: Sequence[float], fraction: float) -> float:
 
 @dataclass(frozen=True)
 class BudgetResult:
-    choice: IntArray       # (n,) the choice after the budget
-    exhausted: BoolArray   # (n,) rows whose treatment did not fit
+    choice: IntArray       # (n,) the choice after the cap and the budget
+    exhausted: BoolArray   # (n,) rows whose treatment did not fit the budget
     spend: float           # summed cost of the charged rows that kept a treatment
+    capped: BoolArray      # (n,) rows whose unit had no treatment left under its cap
 
 
-def apply_budget(choice: IntArray, score: FloatArray, costs: FloatArray, remaining: float,
-                 charged: BoolArray) -> BudgetResult:
+def apply_budget(choice: IntArray, score: FloatArray, costs: FloatArray, remaining: float | None,
+                 charged: BoolArray, *, units: Sequence[str] | None = None,
+                 cap_left: Callable[[str], int] | None = None) -> BudgetResult:
     """Rows in order of ``score`` (highest first) keep their treatment while its cost fits what
-    is left of ``remaining``; a ``charged`` row pays for it, an uncharged one (a holdout row:
-    nothing is sent) is judged by the same test and pays nothing, so both arms lose their
-    treatment at the same point. A free treatment always fits."""
+    is left of ``remaining`` (``None``: no budget); a ``charged`` row pays for it, an uncharged
+    one (a holdout row: nothing is sent) is judged by the same test and pays nothing, so both
+    arms lose their treatment at the same point. A free treatment always fits.
+
+    With ``units`` and ``cap_left`` (how many treatments each unit may still get), the cap is
+    judged in the same pass, before the budget: a row whose unit has none left is ``capped``,
+    and a row takes one of its unit's only once it also fits the budget, so a unit repeated in
+    a request whose best row does not fit keeps its slot for a row that does."""
     out = np.array(choice, dtype=np.int64, copy=True)
     exhausted = np.zeros(len(out), dtype=bool)
+    capped = np.zeros(len(out), dtype=bool)
     c = np.asarray(costs, dtype=np.float64)
     candidates = np.flatnonzero(out != NO_TREATMENT)
     order = candidates[np.argsort(-np.asarray(score)[candidates], kind="stable")]
-    left = max(remaining, 0.0)
-    slack = 1e-9 * max(1.0, remaining)
+    left = math.inf if remaining is None else max(remaining, 0.0)
+    slack = 0.0 if remaining is None else 1e-9 * max(1.0, remaining)
     spend = 0.0
+    taken: Counter[str] = Counter()
     for i in order.tolist():
+        unit = units[i] if units is not None and cap_left is not None else None
+        if unit is not None and cap_left is not None and taken[unit] >= cap_left(unit):
+            out[i] = NO_TREATMENT
+            capped[i] = True
+            continue
         cost = float(c[out[i]])
         if cost <= left + slack:
             if charged[i]:
                 left -= cost
                 spend += cost
+            if unit is not None:
+                taken[unit] += 1
         else:
             out[i] = NO_TREATMENT
             exhausted[i] = True
-    return BudgetResult(out, exhausted, spend)
+    return BudgetResult(out, exhausted, spend, capped)

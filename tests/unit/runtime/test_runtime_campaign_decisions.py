@@ -245,6 +245,40 @@ def test_a_capped_unit_that_comes_back_is_not_forgotten_first(model: UpliftModel
     assert decide("B", 8) == "treated"
 
 
+def test_a_row_the_budget_stops_does_not_use_up_its_units_cap(model: UpliftModel) -> None:
+    """A unit repeated in one request: its best row does not fit the budget, its other row
+    does; the cap is taken only by a row that also fits, so the unit gets the one that fits
+    (review finding 5), not 'budget-exhausted' and 'capped'."""
+    two = {"x": np.array([1.0, -1.0]), "c": np.array(["a", "a"], dtype=object)}
+    c = campaign(holdout_fraction=0.0, max_treatments_per_unit=1,
+                 treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=100.0),
+                             "mens-e-mail": TreatmentTerms(cost=0.1, value=100.0)},
+                 budget=Budget(amount=0.5, period_start=NOW - 10))
+    e = engine(model)
+    batch = e.decide(two, ["U", "U"], {}, e.bind(c), NOW)
+    assert sorted(batch.campaign_arms or []) == ["budget-exhausted", "treated"]
+    assert sorted(batch.treatments) == ["mens_e_mail", "none"]
+    assert e.ledgers[c.name].spent == pytest.approx(0.1)
+    assert e.ledgers[c.name].count("U") == 1
+
+
+def test_apply_budget_judges_the_cap_and_the_budget_in_one_pass() -> None:
+    choice, score = np.array([0, 1, 1, 1]), np.array([4.0, 3.0, 2.0, 1.0])
+    costs = np.array([1.0, 0.1])
+    left = {"U": 1, "V": 1}
+    r = policy.apply_budget(choice, score, costs, 0.5, np.ones(4, dtype=bool),
+                            units=["U", "U", "U", "V"], cap_left=left.__getitem__)
+    assert r.exhausted.tolist() == [True, False, False, False]
+    assert r.capped.tolist() == [False, False, True, False]
+    assert r.choice.tolist() == [-1, 1, -1, 1]
+    assert r.spend == pytest.approx(0.2)
+    # Without a budget the cap alone, in the same order.
+    r = policy.apply_budget(choice, score, costs, None, np.ones(4, dtype=bool),
+                            units=["U", "U", "U", "V"], cap_left=left.__getitem__)
+    assert r.capped.tolist() == [False, True, True, False]
+    assert r.spend == pytest.approx(1.1)
+
+
 @pytest.mark.parametrize(("changes", "why"), [
     ({"active": False}, "inactive"),
     ({"start": NOW + 10}, "not-started"),
