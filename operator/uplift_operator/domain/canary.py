@@ -156,6 +156,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         super().__init__(spec.rollout, spec.rollback.mode, status, observed, now)
         self.spec = spec
         self.seen = observed
+        self.held_for_restore: str | None = None  # a canary not started: see hold_for_restore
 
     def run_stopping_requests(self) -> Decision:
         self.handle_requests()
@@ -167,6 +168,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if self.seen.desired_version is not None:
             self.status.desired_version = self.seen.desired_version
         self.handle_requests()
+        self.note_restore()  # a restore that ends now holds no canary start in this pass
         self.follow_desired_version()
         self.apply_analysis()
         self.act_on_gates()
@@ -291,6 +293,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.ignore(request, Reason.RETRY, "the spec's version is already stable or "
                                                "does not resolve")
             return
+        if self.awaiting_restore():
+            self.ignore(request, Reason.RETRY, f"{self.restoring()}; annotate again once it "
+                                               "serves")
+            return
         self.start_canary(version)
         self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
         self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
@@ -374,6 +380,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 self.emit("Normal", Reason.ROLLED_BACK, text)
         elif desired == s.aborted_version:
             return  # stays Degraded until a retry or a new version
+        elif self.awaiting_restore():
+            self.hold_for_restore(desired)
         elif s.canary_version is not None:
             old = s.canary_version
             self.start_canary(desired)
@@ -386,6 +394,23 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                         "spec")
             self.emit("Normal", Reason.CANARY_STARTED, f"{self.where()}, stable "
                                                        f"{s.stable_version}")
+
+    def hold_for_restore(self, version: str) -> None:
+        """A new version while an emergency rollback waits for its restored version to serve
+        is not started yet: a canary ends the restore (the graph keeps stable and canary only),
+        and the replaced version, the only one serving, would lose its traffic. It starts once
+        the restored version serves; said once per version (and once more if the restore began
+        in this pass)."""
+        self.held_for_restore = version
+        before = self.previous
+        if before.desired_version != version or before.stable_version != self.status.stable_version:
+            self.emit("Normal", Reason.CANARY_HELD, f"version {version} waits to start as a "
+                                                    f"canary: {self.restoring()}")
+
+    def restoring(self) -> str:
+        s = self.status
+        return (f"an emergency rollback is restoring stable {s.stable_version}, and version "
+                f"{s.aborted_version} keeps the traffic until it serves")
 
     # -- phase, conditions, traffic, requeue --------------------------------------------------
 
@@ -403,6 +428,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return Phase.PROGRESSING, "waiting for the model reference to resolve to a version"
         if s.canary_version is not None:
             return self.ramp_phase()
+        if self.held_for_restore is not None:
+            return Phase.PROGRESSING, (f"version {self.held_for_restore} waits to start as a "
+                                       f"canary: {self.restoring()}")
         if s.aborted_version is not None and s.desired_version == s.aborted_version:
             return Phase.DEGRADED, (f"version {s.aborted_version} was rolled back "
                                     f"({self.last_rollback_reason()}); stable {s.stable_version} "

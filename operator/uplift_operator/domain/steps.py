@@ -79,6 +79,7 @@ class Reason(StrEnum):
     CANARY_STARTED = "CanaryStarted"
     TRAFFIC_STARTED = "TrafficStarted"
     CANARY_REPLACED = "CanaryReplaced"
+    CANARY_HELD = "CanaryHeld"
     STEP_ADVANCED = "StepAdvanced"
     ANALYSIS_PASSED = "AnalysisPassed"
     GATE_FAILED = "GateFailed"

@@ -52,3 +52,33 @@ def test_an_ignored_request_an_older_operator_recorded_as_a_rollback_is_none() -
     sim.status = sim.status.model_copy(update={"history": [*sim.status.history, legacy]})
     d = sim.tick(0.5)
     assert d.traffic == TrafficSplit("1", "2", 100)
+
+
+def test_a_new_version_during_a_restore_waits_for_the_restored_version_to_serve() -> None:
+    sim = restoring()
+    sim.desired = "3"
+    d = sim.tick(0.5)
+    assert d.traffic == TrafficSplit("1", "2", 100)
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert [(e.type, e.reason) for e in d.events] == [("Normal", Reason.CANARY_HELD)]
+    assert d.status.message.startswith("version 3 waits to start as a canary")
+    assert sim.tick(0.5).events == ()  # said once
+    sim.ready_versions = frozenset({"1", "2"})
+    d = sim.tick(0.5)
+    assert sim.reasons() == [Reason.STABLE_RESTORED, Reason.CANARY_STARTED]
+    assert d.traffic == TrafficSplit("1", "3", 0)
+
+
+def test_a_retry_during_a_restore_is_ignored_and_the_replaced_version_keeps_serving() -> None:
+    sim = restoring()
+    sim.request(ramp.RETRY_ANNOTATION, "now")
+    d = sim.tick(0.5)
+    assert d.traffic == TrafficSplit("1", "2", 100) and d.status.canary_version is None
+    assert [(e.type, e.reason) for e in d.events] == [("Warning", Reason.RETRY)]
+    assert "annotate again once it serves" in d.events[0].message
+    assert d.status.history[-1].action == "RequestIgnored"
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.tick(0.5)
+    sim.request(ramp.RETRY_ANNOTATION, "again")
+    d = sim.tick(0.5)
+    assert d.status.canary_version == "2" and sim.reasons() == [Reason.RETRY]
