@@ -344,8 +344,12 @@ class _Reader:
         value = self.raw.get(key)
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
+        try:   # an integer beyond a float's range overflows: not a finite number either
+            finite = (not isinstance(value, bool) and isinstance(value, int | float)
+                      and math.isfinite(float(value)))
+        except OverflowError:
+            finite = False
+        if not finite:
             missing = "is required" if value is None else f"got {_show(value)}"
             raise CampaignsError(f"{self.where}.{key} must be a finite number; {missing}")
         if (value < lo or (lo_open and value == lo) or value > hi

@@ -504,6 +504,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                       "last version split", path, exc, sorted(previous) or "no campaign")
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
             return
+        except Exception:   # a bug in reading it: a bad document still, never a failed load
+            log.exception("campaigns file %s could not be applied; keeping the last good "
+                          "settings of %s and the last version split", path,
+                          sorted(previous) or "no campaign")
+            self._m.campaign_reloads.labels(**self._base, result="error").inc()
+            return
         # The split only from a document accepted (a document rejected whole changes nothing).
         try:
             self._split = campaigns.parse_split(text)
