@@ -289,6 +289,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def retry(self, request: ManualRequest) -> None:
         version = self.status.desired_version
+        if self.status.stable_version is None:
+            # A canary needs a stable to be compared with; the first version is served as
+            # stable without a ramp instead (an annotation left from an earlier object).
+            self.ignore(request, Reason.RETRY, "nothing is stable yet: the first version is "
+                                               "served as stable, with no canary to retry")
+            return
         if version is None or version == self.status.stable_version:
             self.ignore(request, Reason.RETRY, "the spec's version is already stable or "
                                                "does not resolve")

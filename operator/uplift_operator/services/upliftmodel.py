@@ -668,8 +668,11 @@ def _describe_weights(split: TrafficSplit) -> dict[str, int]:
 def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, deps: Dependencies,
              registry: Registry | None, resolution: Resolution, split_as_status: bool,
              now: dt.datetime) -> list[gates.GateOutcome] | None:
-    """Gate outcomes, only when an analysis is due and every source it needs can be asked."""
-    if current.canary_version is None or not ramp.analysis_due(spec, current, now):
+    """Gate outcomes, only when an analysis is due and every source it needs can be asked.
+    A canary with no stable version (a status edited by hand) has nothing to be compared with:
+    it is not analysed."""
+    if (current.canary_version is None or current.stable_version is None
+            or not ramp.analysis_due(spec, current, now)):
         return None
     if resolution.reason == "RegistryUnavailable":
         # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
