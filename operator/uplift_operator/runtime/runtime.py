@@ -400,6 +400,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # (expected | received | converted, campaign, arm, treatment, version) → count, due
         # when windows close
         self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts()
+        self._drained = False   # after the preStop drain: cohort counts are counted at once
         self._ignored_campaign_logged = False
         self._period_ledgers: dict[str, str] = {}  # campaign → ledger id of its spend series
         # campaign that left the file → when its series may go, if nothing of it is pending
@@ -481,12 +482,23 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             totals[kind] += count
         return totals
 
+    def _hold(self, closes: float, window: float, key: tuple[str, str, str, str, str],
+              n: float = 1) -> None:
+        """A cohort count, due when its window closes; after the drain, counted at once: the
+        stopping replica still answers until its endpoints are gone, and what it held then
+        would leave with it (docs/runtime.md "A replica that stops")."""
+        if self._drained:
+            self._count_cohorts({key: n})
+        else:
+            self._due.add(closes, window, key, n)
+
     def drain_cohorts(self) -> dict[str, float]:
         """Count every cohort count still pending, as if every window had closed: what a
         stopping replica holds would leave with it (its own decisions' expected count, the
         conversions reported to it), so its preStop hook counts them early instead, expected
         with received and converted so that a campaign's cohorts stay whole (docs/runtime.md,
         "A replica that stops")."""
+        self._drained = True
         totals = self._count_cohorts(self._due.pop_due(math.inf))
         log.info("drained the pending cohort counts: %s",
                  ", ".join(f"{kind} {count:g}" for kind, count in totals.items()))
@@ -708,8 +720,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 if arm in ARMS:
                     m.windowed_decisions.labels(**base, arm=arm, treatment=key,
                                                 campaign=name).inc(count)
-                    self._due.add(closes, batch.window_seconds,
-                                  ("expected", name, arm, key, self._engine.version), count)
+                    self._hold(closes, batch.window_seconds,
+                               ("expected", name, arm, key, self._engine.version), count)
         for name, idx in batch.bins.items():
             children = self._bins[name]
             for b, count in enumerate(np.bincount(idx, minlength=len(children)).tolist()):
@@ -896,9 +908,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 closes = d.window_closes_at
                 if closes is not None and d.window_seconds is not None and d.arm in ARMS:
                     cohort = (d.campaign, d.arm, d.treatment, d.version)
-                    self._due.add(closes, d.window_seconds, ("received", *cohort))
+                    self._hold(closes, d.window_seconds, ("received", *cohort))
                     if r.converted:
-                        self._due.add(closes, d.window_seconds, ("converted", *cohort))
+                        self._hold(closes, d.window_seconds, ("converted", *cohort))
             return self._answer("outcomes", [r.decision.campaign for r in reports], seen, late,
                                 predecessors)
 

@@ -362,6 +362,7 @@ def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -
                     for arm in ("holdout", "treated") for key in keys) for kind in kinds]
 
     runtime.drain_cohorts()  # what the module's other tests left pending
+    runtime._drained = False   # and this replica goes on (a drain is its last act)
     before = totals()
     ids = loaded.decide([f"drain-{i}" for i in range(30)], CAMPAIGN)["decision_id"]
     exposed = [d for d in ids if d.split("~")[1] in ("holdout", "treated")]
@@ -401,6 +402,17 @@ def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -
     assert [a - b for a, b in zip(totals(), before, strict=True)] == [len(exposed), 12, 8]
     assert loaded.run(runtime.drain(request("127.0.0.1")))["counted"] == {
         "expected": 0.0, "received": 0.0, "converted": 0.0}
+    # The drained replica still answers until its endpoints are gone: what comes now is
+    # counted at once, not held for windows that close after the pod (review finding 7).
+    try:
+        ids = loaded.decide([f"after-drain-{i}" for i in range(10)], CAMPAIGN)["decision_id"]
+        late = sum(i.split("~")[1] in ("holdout", "treated") for i in ids)
+        loaded.report_outcomes(ids[:4])
+        assert [a - b for a, b in zip(totals(), before, strict=True)] == [
+            len(exposed) + late, 12 + 4, 8 + 4]
+        assert len(runtime._due) == 0
+    finally:
+        runtime._drained = False   # the module's other tests go on with this replica
 
 
 def _rewrite(path: Path, text: str) -> None:
