@@ -629,3 +629,75 @@ def test_dashboard_ratios_are_per_experiment_and_per_version(tmp_path: Path) -> 
     (tmp_path / "dashboards-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
     test = run(promtool, "test", "rules", "dashboards-test.yaml", cwd=tmp_path)
     assert test.returncode == 0, test.stdout + test.stderr
+
+
+def operator_selectors_summed(node: Any, under_max: bool = False) -> Iterator[Any]:
+    """The operator's selectors (and ``up``) whose samples are added up or counted: not under a
+    ``max``, where a second scrape of the same series changes nothing."""
+    if isinstance(node, promql_parser.VectorSelector):
+        name = node.name or ""
+        if not under_max and (name == "up" or name.startswith("uplift_operator_")):
+            yield node
+        return
+    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) == "max":
+        under_max = True
+    for attr in dir(node):
+        if attr.startswith("_") or attr in ("parse", "prettify"):
+            continue
+        value = getattr(node, attr)
+        for child in value if isinstance(value, list) else [value]:
+            if hasattr(child, "prettify"):
+                yield from operator_selectors_summed(child, under_max)
+
+
+def test_dashboards_read_the_operators_series_of_one_scrape_job() -> None:
+    """A second scrape of the operator (a ServiceMonitor and a PodMonitor, or the pods' scrape
+    annotations beside either) doubles every series under another job: each panel that sums or
+    counts them reads only the job the chart's alerts read ($operator_job)."""
+    checked = 0
+    for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                for selector in operator_selectors_summed(promql_parser.parse(target["expr"])):
+                    jobs = [m for m in selector.matchers.matchers if m.name == "job"]
+                    assert [(m.op, m.value) for m in jobs] == [
+                        (promql_parser.MatchOp.Equal, "$operator_job")], (
+                        f"{path.name}: {panel['title']}: {selector.name} of any job")
+                    assert variables["operator_job"]["query"] == "__UPLIFT_OPERATOR_JOB__"
+                    checked += 1
+    assert checked >= 6
+
+
+@pytest.mark.parametrize(("values", "job"), [
+    ([], "uplift-operator-metrics"),
+    (["--set", "serviceMonitor.enabled=true"], "uplift-operator-metrics"),
+    (["--set", "podMonitor.enabled=true"], "uplift-system/uplift-operator"),
+    (["--set", "podMonitor.enabled=true", "--set", "podMonitor.namespace=monitoring"],
+     "monitoring/uplift-operator"),
+    (["--set", "podMonitor.enabled=true", "--set", "fullnameOverride=uo"], "uplift-system/uo"),
+    (["--set", "podMonitor.enabled=true", "--set", "serviceMonitor.enabled=true"],
+     "uplift-operator-metrics"),
+    (["--set", "podMonitor.enabled=true", "--set", "prometheusRule.operatorJob=kubernetes-pods"],
+     "kubernetes-pods"),
+], ids=["default", "service-monitor", "pod-monitor", "pod-monitor-elsewhere", "fullname",
+        "both", "set"])
+def test_alerts_and_dashboards_follow_the_job_of_the_scrape_target(values: list[str],
+                                                                   job: str) -> None:
+    """The `job` Prometheus gives the operator's target: the ServiceMonitor's is the Service's
+    name, a PodMonitor's <its namespace>/<its name>. A PodMonitor-only install with the
+    ServiceMonitor's job paged UpliftOperatorDown for ever and silenced every other alert."""
+    docs = helm_template("--set", "prometheusRule.enabled=true", "--set", "dashboards.enabled=true",
+                         *values)
+    rule = by_kind(docs, "PrometheusRule")[0]
+    down = next(r for g in rule["spec"]["groups"] for r in g["rules"]
+                if r["alert"] == "UpliftOperatorDown")
+    assert down["expr"] == f'absent(up{{job="{job}"}} == 1)'
+    boards = [d for d in by_kind(docs, "ConfigMap") if "-dashboard-" in d["metadata"]["name"]]
+    assert len(boards) == 3
+    for board in boards:
+        [text] = board["data"].values()
+        assert "__UPLIFT_OPERATOR_JOB__" not in text
+        variables = {v["name"]: v for v in json.loads(text)["templating"]["list"]}
+        assert variables["operator_job"]["query"] == job, board["metadata"]["name"]

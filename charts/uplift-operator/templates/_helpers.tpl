@@ -25,6 +25,16 @@ name contains the chart name, or is its first word, is not doubled: releases "up
 {{- default (include "uplift-operator.fullname" .) .Values.peering.name }}
 {{- end }}
 
+{{/* The `job` label Prometheus gives the operator's scrape target, which the alerts and the
+dashboards read: prometheusRule.operatorJob when set; else the ServiceMonitor's (the Service's
+name); else, with a PodMonitor alone, the PodMonitor's: "<its namespace>/<its name>". */}}
+{{- define "uplift-operator.operatorJob" -}}
+{{- if .Values.prometheusRule.operatorJob }}{{ .Values.prometheusRule.operatorJob }}
+{{- else if and .Values.podMonitor.enabled (not .Values.serviceMonitor.enabled) }}
+{{- printf "%s/%s" (default .Release.Namespace .Values.podMonitor.namespace) (include "uplift-operator.fullname" .) }}
+{{- else }}{{ include "uplift-operator.fullname" . }}-metrics{{ end }}
+{{- end }}
+
 {{- define "uplift-operator.labels" -}}
 {{ include "uplift-operator.selector" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
