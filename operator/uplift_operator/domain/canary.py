@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from uplift_operator.api.v1alpha1.common import (
     Condition,
     DecisionRecord,
-    GateVerdict,
     Phase,
     parse_duration,
 )
@@ -111,12 +110,13 @@ def analysis_due(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datet
 def gates_to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[ModelGate]:
     """The gates an analysis measures now: before any traffic moves (Argo Rollouts'
     prePromotionAnalysis), only the offline ones; on the ramp, the others, plus any offline
-    gate that has not passed yet (a canary started before its offline gates were judged)."""
+    gate that has not passed yet under its current settings (a canary started before its
+    offline gates were judged, or a gate edited since it passed)."""
     if _pre_traffic(status):
         return [g for g in spec.rollout.gates if g.type in OFFLINE_GATE_TYPES]
-    passed = {g.name for g in status.gates if g.verdict is GateVerdict.PASS}
-    return [g for g in spec.rollout.gates
-            if g.type not in OFFLINE_GATE_TYPES or g.name not in passed]
+    statuses = {g.name: g for g in status.gates}
+    return [g for g in spec.rollout.gates if g.type not in OFFLINE_GATE_TYPES
+            or not steps.passed_as_set(g, statuses.get(g.name))]
 
 
 def on_last_step(spec: UpliftModelSpec, status: UpliftModelStatus) -> bool:

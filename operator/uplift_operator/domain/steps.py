@@ -38,8 +38,10 @@ from uplift_operator.domain.gates import (
     GateAction,
     GateOutcome,
     assess,
+    legacy_settings_digest,
     next_step,
     required_action,
+    settings_digest,
 )
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
@@ -63,6 +65,7 @@ __all__ = [
     "clip",
     "evidence",
     "is_rollback",
+    "passed_as_set",
 ]
 
 HISTORY_LIMIT = 20
@@ -165,6 +168,16 @@ class RampSpec(Protocol):
 
     @property
     def progress_deadline(self) -> str | None: ...
+
+
+def passed_as_set(gate: GateSpecBase, status: GateStatus | None) -> bool:
+    """Whether ``status`` is a Pass of ``gate`` as the spec sets it now: one measured under
+    other settings (its ``settingsDigest``; a gate tightened mid-step) is no Pass of this gate,
+    as ``assess`` and ``memory_of`` already treat it as another gate. A status written before
+    the digest existed, or in its legacy form, counts as measured under these settings."""
+    return (status is not None and status.verdict is GateVerdict.PASS
+            and status.settings_digest in (None, settings_digest(gate),
+                                           legacy_settings_digest(gate)))
 
 
 def analysis_base(status: RampStatus) -> dt.datetime | None:
@@ -329,8 +342,9 @@ class StepPass(ABC, Generic[S]):
         self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
 
     def gates_passed_at_step(self) -> bool:
-        """Every acting gate's last verdict is Pass and was measured during this step (offline
-        gates: passed in the pre-traffic analysis; before traffic, only they count)."""
+        """Every acting gate's last verdict is Pass, under its current settings, and was
+        measured during this step (offline gates: passed in the pre-traffic analysis; before
+        traffic, only they count)."""
         s = self.status
         start = self.judged_since()
         pre_traffic = self.pre_traffic()
@@ -345,7 +359,7 @@ class StepPass(ABC, Generic[S]):
             if gate.dry_run or (pre_traffic and not offline):
                 continue
             st = by_name.get(gate.name)
-            if st is None or st.verdict is not GateVerdict.PASS:
+            if st is None or not passed_as_set(gate, st):
                 return False
             if st.time <= start and not offline:
                 return False
