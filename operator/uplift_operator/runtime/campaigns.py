@@ -344,20 +344,21 @@ class _Reader:
         value = self.raw.get(key)
         if value is None and optional:
             return None
-        try:   # an integer beyond a float's range overflows: not a finite number either
-            finite = (not isinstance(value, bool) and isinstance(value, int | float)
-                      and math.isfinite(float(value)))
-        except OverflowError:
-            finite = False
-        if not finite:
+        number = math.nan
+        if not isinstance(value, bool) and isinstance(value, int | float):
+            try:
+                number = float(value)
+            except OverflowError:   # an integer beyond a float's range: not finite either
+                number = math.inf
+        if not math.isfinite(number):
             missing = "is required" if value is None else f"got {_show(value)}"
             raise CampaignsError(f"{self.where}.{key} must be a finite number; {missing}")
-        if (value < lo or (lo_open and value == lo) or value > hi
-                or (hi_open and value == hi)):
+        if (number < lo or (lo_open and number == lo) or number > hi
+                or (hi_open and number == hi)):
             left, right = "(" if lo_open else "[", ")" if hi_open else "]"
             raise CampaignsError(f"{self.where}.{key} must be in {left}{lo:g}, {hi:g}{right}, "
                                  f"got {value!r}")
-        return float(value)
+        return number
 
     def integer(self, key: str, *, lo: int, hi: int = 2**63 - 1, default: int | None = None
                 ) -> int:
