@@ -701,3 +701,31 @@ def test_alerts_and_dashboards_follow_the_job_of_the_scrape_target(values: list[
         assert "__UPLIFT_OPERATOR_JOB__" not in text
         variables = {v["name"]: v for v in json.loads(text)["templating"]["list"]}
         assert variables["operator_job"]["query"] == job, board["metadata"]["name"]
+
+
+def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
+    """The runbooks' kubectl commands as written, for the documented install (`helm install
+    uplift ... -n uplift-system`, objects named uplift-operator) and the plain manifests."""
+    chart = helm_template()
+    manifests = [d for f in sorted((ROOT / "manifests").glob("*.yaml"))
+                 for d in yaml.safe_load_all(f.read_text()) if d]
+    deployments = [by_kind(chart, "Deployment")[0], by_kind(manifests, "Deployment")[0]]
+    found = 0
+    for runbook in sorted((ROOT / "docs" / "runbooks").glob("*.md")):
+        text = runbook.read_text()
+        for command in re.findall(r"`(kubectl [^`]+)`", text):
+            for name in re.findall(r"\b(?:deploy|deployment)(?:/| )([^\s`]+)", command):
+                found += 1
+                for deployment in deployments:
+                    assert name == deployment["metadata"]["name"], f"{runbook.name}: {command}"
+            for selector in re.findall(r"-l ([^\s`]+)", command):
+                found += 1
+                wanted = dict(kv.split("=", 1) for kv in selector.split(","))
+                for deployment in deployments:
+                    labels = deployment["spec"]["template"]["metadata"]["labels"]
+                    assert wanted.items() <= labels.items(), f"{runbook.name}: {command}"
+            if " -n " in command:
+                assert " -n uplift-system " in command, f"{runbook.name}: {command}"
+                for deployment in deployments:
+                    assert deployment["metadata"]["namespace"] == "uplift-system"
+    assert found >= 5
