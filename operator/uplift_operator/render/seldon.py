@@ -37,6 +37,19 @@ the serving pods without a restart. The operator writes the ConfigMap only once 
 something to say (a Campaign or a canary's version split: ``services.campaigns_file``), so the
 volume is ``optional``: until then the pods see no file, and the runtime reads no campaign and
 no split.
+
+Reading Seldon's status (Seldon Core 1.17.1, ``operator/controllers/seldondeployment_controller.go``
+``Reconcile``/``createDeployments``; docs/dataplane.md, "Reading a SeldonDeployment's status"):
+``state`` is Available only when every Deployment of the spec Seldon last reconciled is ready,
+but nothing says *which* spec that was. Seldon never writes ``status.observedGeneration`` (the
+field is in the CRD only through knative's ``duckv1.Status``), and the operator's own apply
+wakes its next pass before Seldon has reconciled: the status it reads then is the previous
+graph's. So a version is ready only when the status is Available *and* that version's
+predictor has a Deployment with an available replica in ``status.deploymentStatus`` (keyed by
+``deployment_names``): Seldon adds a Deployment's entry only once the Deployment exists
+unchanged, from the Deployment's own status, so a predictor just added has none. An
+``observedGeneration`` is honoured when a status has one (older than ``metadata.generation``:
+nothing in it is ready yet); its absence, Seldon's case, is no reason to wait.
 """
 
 from __future__ import annotations
@@ -53,7 +66,7 @@ from uplift_operator.render.serving import RuntimeSettings, ServingState, Traffi
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
            "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_ENV",
            "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
-           "runtime_env"]
+           "runtime_env", "stale_generation"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -100,17 +113,47 @@ def deployment_names(sdep: str, predictor: Mapping[str, Any]) -> tuple[str, ...]
     return (f"seldon-{digest}", f"{sdep}-{digest}")
 
 
+def _versions(child: Mapping[str, Any]) -> frozenset[str]:
+    """The versions the graph's predictors carry (``annotations.version``)."""
+    return frozenset(str(p.get("annotations", {}).get("version", ""))
+                     for p in (child.get("spec") or {}).get("predictors") or []
+                     if p.get("annotations", {}).get("version"))
+
+
 def _serving_versions(child: Mapping[str, Any]) -> frozenset[str]:
-    """Versions whose Deployment has an available replica (``status.deploymentStatus``)."""
+    """Versions whose Deployment has an available replica (``status.deploymentStatus``).
+
+    Seldon writes an entry as ``{replicas, availableReplicas}`` (both ``omitempty``: a
+    Deployment with none available has no ``availableReplicas``) once the Deployment exists
+    and matches the spec, and drops it once the Deployment is gone."""
     deployments = (child.get("status") or {}).get("deploymentStatus") or {}
     available = {name for name, d in deployments.items()
-                 if isinstance(d, Mapping) and int(d.get("availableReplicas") or 0) > 0}
+                 if isinstance(d, Mapping) and _int(d.get("availableReplicas")) > 0}
     sdep = str(child.get("metadata", {}).get("name", ""))
     return frozenset(
         str(p.get("annotations", {}).get("version", ""))
-        for p in child.get("spec", {}).get("predictors", [])
+        for p in (child.get("spec") or {}).get("predictors") or []
         if p.get("annotations", {}).get("version")
         and available.intersection(deployment_names(sdep, p)))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def stale_generation(child: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(observed, current) when the status says it was written for an older generation of
+    the graph; None when it is this generation's or does not say (Seldon Core 1.17.1 never
+    writes ``observedGeneration``: see the module docstring)."""
+    observed = (child.get("status") or {}).get("observedGeneration")
+    generation = (child.get("metadata") or {}).get("generation")
+    if observed is None or generation is None:
+        return None
+    seen, current = _int(observed), _int(generation)
+    return (seen, current) if seen < current else None
 
 
 def grace_period_seconds(runtime: RuntimeSettings) -> int:
@@ -164,7 +207,11 @@ class SeldonV1Backend:
         }
 
     def observe(self, child: Mapping[str, Any] | None, split: TrafficSplit) -> ServingState:
-        """Seldon reports ``state`` Available / Creating / Failed for the whole graph."""
+        """Seldon reports ``state`` Available / Creating / Failed for the whole graph it last
+        reconciled, and each predictor's Deployment in ``deploymentStatus``: a version is
+        ready only when both say so (an Available written for the graph before this one's
+        apply leaves a predictor just added without a Deployment; see the module docstring).
+        """
         if child is None:
             return ServingState(ready=False, message="SeldonDeployment not created yet")
         weights = tuple(sorted(
@@ -174,11 +221,21 @@ class SeldonV1Backend:
         state = status.get("state", "")
         description = status.get("description", "")
         serving = _serving_versions(child)
+        stale = stale_generation(child)
+        if stale is not None:
+            return ServingState(
+                ready=False, weights=weights, serving_versions=serving,
+                message=f"SeldonDeployment status is for generation {stale[0]}, not {stale[1]} yet")
         if state == "Available":
-            versions = {p.get("annotations", {}).get("version", "")
-                        for p in child.get("spec", {}).get("predictors", [])}
+            versions = _versions(child)
+            if pending := sorted(versions - serving):
+                return ServingState(
+                    ready=False, weights=weights, serving_versions=serving,
+                    message=("SeldonDeployment Available for an earlier graph: no available "
+                             f"Deployment for version{'s' * (len(pending) > 1)} "
+                             f"{', '.join(pending)} yet"))
             return ServingState(ready=True, message="SeldonDeployment Available",
-                                ready_versions=frozenset(v for v in versions if v),
+                                ready_versions=versions,
                                 weights=weights, serving_versions=serving)
         if state == "Failed":
             return ServingState(ready=False, failed=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.render import campaigns, decision_key, seldon
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
@@ -85,7 +86,9 @@ def test_invalid_splits_are_refused(kwargs: dict[str, object], error: str) -> No
 ])
 def test_observe_reads_seldon_state(status: dict[str, str], ready: bool, failed: bool,
                                     message: str) -> None:
-    child = {**BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 10)), "status": status}
+    child = BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 10))
+    # Available as Seldon writes it: each predictor's Deployment available (test_seldon_status).
+    child["status"] = {**seldon_status(child, status["state"]), **status} if status else {}
     state = BACKEND.observe(child, TrafficSplit("3", "4", 10))
     assert (state.ready, state.failed, state.message) == (ready, failed, message)
     if ready:

@@ -17,6 +17,7 @@ from tests.unit.services.fakes import FakeCluster
 from tests.unit.services.test_upliftmodel import KEY_SECRET, NAME, NS, REGISTERED, SELDON, Sim
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.domain import status as status_logic
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.common import PassResult
@@ -33,10 +34,10 @@ def foreign_graph(*owners: dict[str, Any], annotations: dict[str, str] | None = 
                             "annotations": annotations or {}}
     if owners:
         meta["ownerReferences"] = list(owners)
-    return {"apiVersion": SELDON[0], "kind": "SeldonDeployment", "metadata": meta,
-            "spec": {"predictors": [{"name": "theirs", "traffic": 100,
-                                     "annotations": {"version": "9"}}]},
-            "status": {"state": "Available"}}
+    graph = {"apiVersion": SELDON[0], "kind": "SeldonDeployment", "metadata": meta,
+             "spec": {"predictors": [{"name": "theirs", "traffic": 100,
+                                      "annotations": {"version": "9"}}]}}
+    return {**graph, "status": seldon_status(graph)}  # Seldon's, for the graph there
 
 
 def put_secret(cluster: FakeCluster, *owners: dict[str, Any], key: str = "theirs") -> None:

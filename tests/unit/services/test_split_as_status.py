@@ -14,6 +14,7 @@ import pytest
 from tests.unit.services.fakes import FakeCluster
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel
@@ -22,12 +23,12 @@ OWNER = Owner(name="um", namespace="ns", uid="uid-1")
 
 
 def _child(weights: dict[str, int]) -> dict[str, Any]:
-    return {"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
-            "metadata": {"name": "um", "namespace": "ns"},
-            "spec": {"predictors": [{"name": f"v{v}", "traffic": w,
-                                     "annotations": {"version": v}}
-                                    for v, w in weights.items()]},
-            "status": {"state": "Available"}}
+    graph = {"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
+             "metadata": {"name": "um", "namespace": "ns"},
+             "spec": {"predictors": [{"name": f"v{v}", "traffic": w,
+                                      "annotations": {"version": v}}
+                                     for v, w in weights.items()]}}
+    return {**graph, "status": seldon_status(graph)}  # Seldon's, for the graph there
 
 
 @pytest.mark.parametrize(("served", "as_status"), [

@@ -15,6 +15,7 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
+from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.domain import gates, validation
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
@@ -71,8 +72,13 @@ class Sim:
         self.body["status"] = result.status
         self.results.append(result)
         if available and SELDON in self.cluster.objects:  # Seldon's controller, played
-            self.cluster.objects[SELDON]["status"] = {"state": "Available"}
+            self.seldon()
         return result
+
+    def seldon(self, state: str = "Available") -> None:
+        """Seldon's controller, played: the status it writes once it has reconciled the graph
+        there now and its Deployments are in ``state`` (``devenv.seldon_standin``)."""
+        self.cluster.objects[SELDON]["status"] = seldon_status(self.cluster.objects[SELDON], state)
 
     @property
     def status(self) -> dict[str, Any]:
@@ -185,6 +191,53 @@ def test_the_model_stays_ready_while_a_canarys_pods_start() -> None:
     assert sim.weights() == {"1": 90, "2": 10}
 
 
+def test_a_stale_available_gives_a_canary_just_added_no_traffic() -> None:
+    """The pass after the canary's predictor is applied is woken by that apply's own watch
+    event, before Seldon has reconciled it: Seldon's status is still the Available it wrote
+    for the stable alone (no observedGeneration, no Deployment for the canary). The canary gets
+    no traffic until Seldon reports its Deployment available (render.seldon's docstring)."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(30, available=False)  # the canary's predictor is in the graph now
+    assert sim.weights() == {"1": 100, "2": 0}
+    stale = sim.cluster.objects[SELDON]["status"]
+    assert stale["state"] == "Available" and len(stale["deploymentStatus"]) == 1
+    for _ in range(3):
+        result = sim.tick(1, available=False)
+        assert sim.weights() == {"1": 100, "2": 0}
+        assert "TrafficStarted" not in [e.reason for e in result.events]
+        ready = sim.condition("Ready")
+        assert (ready["status"], ready["reason"]) == ("True", "StableServing")
+    sim.seldon()  # Seldon has reconciled the graph: the canary's Deployment is available
+    sim.tick(1)
+    assert sim.weights() == {"1": 90, "2": 10}
+
+
+def test_a_stale_available_does_not_end_an_emergency_restore() -> None:
+    """An emergency rollback adds the restored version's predictor back; the passes woken
+    before Seldon reconciles still read the Available written for the promoted version alone.
+    The restored version has no Deployment yet: the promoted one keeps the traffic."""
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(12):
+        sim.tick(30)
+    assert sim.status["stableVersion"] == "2" and sim.weights() == {"2": 100}
+    sim.body["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
+    sim.tick(1, available=False)
+    assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 0, "2": 100}
+    for _ in range(3):
+        result = sim.tick(1, available=False)
+        assert sim.weights() == {"1": 0, "2": 100}
+        assert "StableRestored" not in [e.reason for e in result.events]
+    sim.seldon()  # Seldon has reconciled the graph: 1's Deployment is available again
+    result = sim.tick(1)
+    assert sim.weights() == {"1": 100}
+    assert "StableRestored" in [e.reason for e in result.events]
+
+
 def test_a_model_being_deleted_applies_nothing_the_garbage_collector_removes() -> None:
     """A foreground deletion (Argo CD's prune) deletes the children first: their events wake
     the model's pass, which must not apply the graph (or anything) again."""
@@ -269,7 +322,7 @@ def test_a_graph_that_serves_within_the_grace_costs_one_status_write_and_one_eve
     woken = sim.tick(1, available=False)  # the graph's own watch event: not serving yet
     assert woken.status == {} and woken.events == ()
     assert woken.requeue_after == (GRACE - dt.timedelta(seconds=1)).total_seconds()
-    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.seldon()
     served = sim.tick(1)  # Seldon reported it Available
     assert served.status["phase"] == "Healthy" and served.status["stableVersion"] == "1"
     assert reasons(served) == ["Promoted"]
@@ -287,7 +340,7 @@ def test_a_graph_slower_than_the_grace_shows_progressing_once_it_has_run_out() -
     late = sim.tick(GRACE.total_seconds(), available=False)
     assert late.status["phase"] == "Progressing" and reasons(late) == ["Promoted"]
     assert sim.condition("Ready")["reason"] == "WaitingForServing"
-    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.seldon()
     healthy = sim.tick(60)
     assert healthy.status["phase"] == "Healthy" and healthy.events == ()
 
@@ -303,7 +356,7 @@ def test_a_graph_seldon_reports_creating_shows_progressing_at_that_report() -> N
     reported = sim.tick(1, available=False)
     assert reported.status["phase"] == "Progressing" and reasons(reported) == ["Promoted"]
     assert sim.condition("Ready")["reason"] == "WaitingForServing"
-    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.seldon()
     assert sim.tick(40).status["phase"] == "Healthy"
 
 
@@ -585,7 +638,7 @@ def test_an_emergency_rollback_of_the_stable_keeps_it_serving_until_the_restored
     sim.body["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
     sim.tick(1, available=False)  # Seldon: the graph is Creating (1's pods start)
     assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 0, "2": 100}
-    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.seldon()
     sim.tick(1)
     assert sim.weights() == {"1": 100}
     assert sim.registry.tags[(REGISTERED, "1", "uplift.dev/role")] == "stable"

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from tests.unit.services.fakes import FakeRegistry
-from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SELDON, SPEC, T0, Sim
+from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SPEC, T0, Sim
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import status as status_logic
@@ -169,7 +169,7 @@ def test_an_emergency_rollback_lost_to_a_restart_moves_the_alias_back_to_the_res
     sim.registry.writes_fail = True
     sim.body["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
     sim.tick(1, available=False)
-    sim.cluster.objects[SELDON]["status"] = {"state": "Available"}
+    sim.seldon()
     sim.tick(1)
     assert sim.status["stableVersion"] == "1" and sim.status["abortedVersion"] == "2"
     assert sim.status.get("previousStableVersion") is None
