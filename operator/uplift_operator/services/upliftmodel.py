@@ -192,6 +192,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's
         return read.told(_conflicted(current, error.conflict, generation, now))
+    decision = replace(decision, status=_split_stamped_once_applied(decision.status, current,
+                                                                    applied, now))
     stable = decision.status.stable_version
     wait = first_status_wait(current, decision.status, stable in ready if stable else False,
                              child, applied, now, deps.first_status_grace)
@@ -834,6 +836,18 @@ def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
     if applied is not None and applied.changed:
         update["seldon_deployment"] = owner.name
     return decided.model_copy(update=update)
+
+
+def _split_stamped_once_applied(decided: UpliftModelStatus, current: UpliftModelStatus,
+                                applied: Applied | None, now: dt.datetime) -> UpliftModelStatus:
+    """``decided`` with ``splitAppliedAt`` as it was when the pass that applies the step's split
+    again (``domain.canary``'s resettle) failed to apply it: nothing was applied, and a refusal
+    retried with a backoff would otherwise rewrite the status at every retry with nothing new.
+    The retry whose apply goes through stamps it."""
+    if (applied is None or applied.error is None or decided.split_applied_at != now
+            or current.split_applied_at == now):
+        return decided
+    return decided.model_copy(update={"split_applied_at": current.split_applied_at})
 
 
 def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:
