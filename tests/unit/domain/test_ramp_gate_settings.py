@@ -28,7 +28,8 @@ def test_a_gate_tightened_mid_step_does_not_promote_on_its_old_pass() -> None:
 
 
 def test_an_offline_gate_edited_since_it_passed_is_measured_again_on_the_ramp() -> None:
-    gates = [{"name": "qini", "type": "qini", "min": 0.0}, {"name": "lat", "type": "latency"}]
+    gates: list[dict[str, Any]] = [{"name": "qini", "type": "qini", "min": 0.0},
+                                   {"name": "lat", "type": "latency"}]
     sim = with_canary(make_spec(gates=gates))
     d = sim.tick(0.1, verdicts={"qini": P})
     assert d.status.canary_weight == 10
