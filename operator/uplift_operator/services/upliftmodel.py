@@ -203,7 +203,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
                           wait if following is None else min(wait, following))
     writer = (KIND, namespace, name)
     if registry is not None:
-        writes = _write_backs(spec, decision, now)
+        writes = _write_backs(spec, decision, now, current.canary_version)
         # Its write-backs failed, as the stored condition says, and this process holds none of
         # them (an operator restart lost them): the state the status implies, again.
         replay = (not deps.write_back.knows(writer)
@@ -977,10 +977,13 @@ def _report_token_problems(where: str, raw: bytes | None) -> list[str]:
     return []
 
 
-def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,
-                 now: dt.datetime) -> list[Write]:
+def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetime,
+                 canary_before: str | None = None) -> list[Write]:
     """The registry writes the decision implies (``services.writeback`` applies them): role
-    tags on the versions, the promotion alias on a promotion, a rollback's reason."""
+    tags on the versions, the promotion alias on a promotion, a rollback's reason. The canary
+    before the pass (``canary_before``) that the decision removed with no role of its own (the
+    spec back at the stable: ``rolled-back`` with the reason; replaced by a newer version:
+    ``retired``) is tagged too, or MLflow would go on calling it the canary."""
     model, status, stamp = spec.model.registered_model, decision.status, now.isoformat()
     writes: list[Write] = []
     for event in decision.events:
@@ -1011,6 +1014,17 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision,
                 if alias:
                     writes.append(Write(("alias", alias), restored,
                                         _alias_write(model, alias, restored)))
+    gone = canary_before
+    if (gone is not None
+            and gone not in (status.canary_version, status.stable_version, status.aborted_version)
+            and ("role", gone) not in {w.what for w in writes}):
+        removal = next((e for e in decision.events if e.reason is ramp.Reason.ROLLED_BACK), None)
+        if removal is not None:
+            why = removal.message[:500]
+            writes.append(_role(model, gone, "rolled-back", stamp))
+            writes.append(Write(("reason", gone), why, _tag_write(model, gone, {REASON_TAG: why})))
+        elif any(e.reason is ramp.Reason.CANARY_REPLACED for e in decision.events):
+            writes.append(_role(model, gone, "retired", stamp))
     return writes
 
 
