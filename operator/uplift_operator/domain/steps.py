@@ -125,11 +125,14 @@ def is_rollback(entry: DecisionRecord) -> bool:
 
 @dataclass(frozen=True)
 class Event:
-    """A Kubernetes Event to emit on the resource."""
+    """A Kubernetes Event to emit on the resource. ``decision``: whether it tells a decision
+    (counted in ``uplift_operator_decisions_total``); a request that was ignored is told under
+    the request's reason, but nothing was decided."""
 
     type: Literal["Normal", "Warning"]
     reason: Reason
     message: str
+    decision: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,8 +309,9 @@ class StepPass(ABC, Generic[S]):
         # Clamped: the spec may have lost steps mid-ramp.
         return min(self.status.current_step or 0, len(self.steps) - 1)
 
-    def emit(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str) -> None:
-        self.events.append(Event(type_, reason, message))
+    def emit(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str, *,
+             decision: bool = True) -> None:
+        self.events.append(Event(type_, reason, message, decision))
 
     def record(self, action: Reason, version: str | None, reason: str,
                actor: str = "operator") -> None:
@@ -396,7 +400,7 @@ class StepPass(ABC, Generic[S]):
         annotation): an ignored abort or rollback recorded as one would read as the model's
         last rollback, and end the wait of an emergency rollback for its restored version."""
         self.record(recorded_as, None, f"{IGNORED_PREFIX}{why}", request.actor)
-        self.emit("Warning", reason, f"{request.actor} ignored: {why}")
+        self.emit("Warning", reason, f"{request.actor} ignored: {why}", decision=False)
 
     def abort(self, request: ManualRequest) -> None:
         if not self.active():

@@ -162,7 +162,7 @@ class PassRunner:
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(self.kind, namespace, name,
-                                      [event.reason for event in result.events])
+                                      [event.reason for event in result.events if event.decision])
         observe(namespace, name, result.status)
         return result.requeue_after
 

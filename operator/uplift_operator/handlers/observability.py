@@ -20,7 +20,7 @@ from prometheus_client import (
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.steps import ROLLBACK_ACTIONS, Reason
+from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
            "last_rollback", "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
@@ -201,10 +201,12 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
 
 
 def last_rollback(status: dict[str, Any]) -> float | None:
-    """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history``."""
+    """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history`` (an ignored
+    request that an older operator recorded under the request's action is none)."""
     times = [_unix(entry["time"]) for entry in status.get("history") or []
              if entry.get("action") in ALERTED_ROLLBACKS and entry.get("time")
-             and entry.get("actor") != SPEC_ACTOR]
+             and entry.get("actor") != SPEC_ACTOR
+             and not str(entry.get("reason") or "").startswith(IGNORED_PREFIX)]
     return max(times, default=None)
 
 

@@ -120,7 +120,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         deps.undelivered(namespace, spec.model_ref.name) or no_room, generation, now)
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
-              + tuple(Event(e.type, e.reason.value, e.message) for e in decision.events))
+              + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events))
     requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
     return PassResult(decision.status.to_wire(), events, requeue)
 

@@ -26,11 +26,13 @@ __all__ = ["Event", "PassResult", "TimedCache", "ignored_field_events", "invalid
 
 @dataclass(frozen=True)
 class Event:
-    """A Kubernetes Event the handler emits on the resource."""
+    """A Kubernetes Event the handler emits on the resource; ``decision``: whether
+    ``uplift_operator_decisions_total`` counts it (an ignored request is told, not decided)."""
 
     type: str
     reason: str
     message: str
+    decision: bool = True
 
 
 @dataclass(frozen=True)

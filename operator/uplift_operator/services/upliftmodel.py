@@ -222,7 +222,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
     events += ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.rollout.gates, "spec.rollout"))
-    events += [Event(e.type, e.reason.value, e.message) for e in decision.events]
+    events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
     following = _next_pass(decision, resolved)
     retry = status_logic.apply_retry_seconds(status.conditions, now)
@@ -418,7 +418,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     decided = decision.status.model_copy(update={"conditions": status_logic.serving_applied(
         decision.status.conditions, applied, generation, now)})
     held = invalid_pass(decided, generation, problems, now)
-    events = [Event(e.type, e.reason.value, e.message) for e in decision.events]
+    events = [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, decided.conditions, applied)
     following = decision.requeue_after.total_seconds() if decision.requeue_after else None
     retry = status_logic.apply_retry_seconds(decided.conditions, now)
@@ -987,6 +987,8 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
     model, status, stamp = spec.model.registered_model, decision.status, now.isoformat()
     writes: list[Write] = []
     for event in decision.events:
+        if not event.decision:  # an ignored request, told under its own reason: no write
+            continue
         if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
                             ramp.Reason.RETRY) and status.canary_version:
             writes.append(_role(model, status.canary_version, "canary", stamp))

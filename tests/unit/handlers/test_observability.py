@@ -197,6 +197,8 @@ def test_a_resources_rollback_counters_exist_at_zero_from_its_first_pass(
         assert _decisions("UpliftModel", "zero", action) == 0, action
     assert _decisions("UpliftModel", "zero", "StepAdvanced") is None  # only what alerts count
     events.append(Event("Warning", "RolledBack", "gate errors failed"))
+    # A request ignored is told under its own reason, and counted as no decision.
+    events.append(Event("Warning", "EmergencyRollback", "t2 ignored: no canary", decision=False))
     asyncio.run(one_pass())
     assert _decisions("UpliftModel", "zero", "RolledBack") == 1
     assert _decisions("UpliftModel", "zero", "EmergencyRollback") == 0
@@ -306,6 +308,12 @@ def test_the_last_rollback_is_read_from_the_status_history(kind: str) -> None:
     assert _last_rollback(kind, "rb") == 1796119200.0  # 2026-12-01T10:00:00Z
     history.append({"time": "2026-12-01T13:00:00+00:00", "action": "EmergencyRollback"})
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history})
+    assert _last_rollback(kind, "rb") == 1796130000.0
+    # A request ignored, as operators before RequestIgnored recorded it: no rollback.
+    ignored = {"time": "2026-12-01T13:30:00Z", "action": "EmergencyRollback",
+               "reason": "ignored: no canary to roll back"}
+    observability.observe_status(kind, "ns", "rb", {"phase": "Healthy",
+                                                    "history": [*history, ignored]})
     assert _last_rollback(kind, "rb") == 1796130000.0
     observability.observe_status(kind, "ns", "rb", {"phase": "Healthy", "history": history[1:4]})
     assert _last_rollback(kind, "rb") is None  # evicted from the bounded history: no series

@@ -30,3 +30,20 @@ def test_a_canary_replaced_by_a_newer_version_is_tagged_retired() -> None:
     assert sim.status["canaryVersion"] == "3"
     assert (_tag(sim, "2", "uplift.dev/role"), _tag(sim, "3", "uplift.dev/role")) == (
         "retired", "canary")
+
+
+def test_an_ignored_abort_during_a_restore_writes_nothing_to_the_registry() -> None:
+    """The rolled-back version's reason stays the rollback's: an abort ignored while the
+    restore waits is told (a Warning under ManualAbort) but decided nothing."""
+    from tests.unit.domain.test_ramp_restore import restoring
+
+    from uplift_operator.domain import ramp
+    from uplift_operator.services.upliftmodel import _write_backs
+
+    sim = restoring()
+    sim.request(ramp.ABORT_ANNOTATION, "t2")
+    decision = sim.tick(0.5)
+    assert [(e.reason, e.decision) for e in decision.events] == [
+        (ramp.Reason.MANUAL_ABORT, False)]
+    assert decision.status.aborted_version == "2"
+    assert _write_backs(sim.spec, decision, sim.now, canary_before=None) == []
