@@ -438,9 +438,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return Phase.PROGRESSING, (f"version {self.held_for_restore} waits to start as a "
                                        f"canary: {self.restoring()}")
         if s.aborted_version is not None and s.desired_version == s.aborted_version:
+            # Until the restored stable serves, the version rolled back still has the traffic.
+            serving = (self.restoring() if self.awaiting_restore()
+                       else f"stable {s.stable_version} serves")
             return Phase.DEGRADED, (f"version {s.aborted_version} was rolled back "
-                                    f"({self.last_rollback_reason()}); stable {s.stable_version} "
-                                    f"serves. Set a new version or annotate {RETRY_ANNOTATION}")
+                                    f"({self.last_rollback_reason()}); {serving}. Set a new "
+                                    f"version or annotate {RETRY_ANNOTATION}")
         if not self.seen.stable_ready:
             return Phase.PROGRESSING, f"waiting for stable version {s.stable_version} to serve"
         unresolved = ("; the model reference does not resolve now"

@@ -24,6 +24,9 @@ def restoring() -> Sim:
     d = sim.tick(1)
     assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
     assert d.traffic == TrafficSplit("1", "2", 100)
+    # What serves, said as it is: 2 keeps the traffic until 1 serves again.
+    assert "version 2 keeps the traffic until it serves" in d.status.message
+    assert "stable 1 serves" not in d.status.message
     return sim
 
 
