@@ -141,20 +141,23 @@ class PassRunner:
                         self.cluster.patch_status, f"{GROUP}/{VERSION}", self.plural,
                         namespace, name, change, resource_version=version or None))
             except KubeError as error:
-                if error.status == 409:
-                    logger.info("%s %s/%s changed while its pass decided; deciding again",
-                                *key)
-                    outcome.result = "conflict"
-                    return CONFLICT_RETRY_SECONDS
-                if error.status != 404:
+                if error.status not in (404, 409):
                     raise
-                # Deleted while the pass decided: nothing to write, no failure to report.
-                # Normally its DELETED event ends the task; a watch that re-lists after a
-                # gap never sees that event, so a read that confirms it ends it here.
-                outcome.result = "gone"
+                # Deleted while the pass decided (404), or deleted and its name taken by a new
+                # object (409: this task's resourceVersion is another object's past): nothing to
+                # write, no failure to report. Normally its DELETED event ends the task; a
+                # watch that re-lists after a gap never sees that event, so a read that confirms
+                # it ends it here (else a 409 would be decided again, and refused, for ever).
                 if await loop.run_in_executor(self.executor, self._gone, key, uid):
+                    outcome.result = "gone"
                     self.wakeups.finish(key, uid)
-                return None
+                    return None
+                if error.status == 404:
+                    outcome.result = "gone"
+                    return None
+                logger.info("%s %s/%s changed while its pass decided; deciding again", *key)
+                outcome.result = "conflict"
+                return CONFLICT_RETRY_SECONDS
             self.own_writes.wrote(uid, written)
             self._check_kept(change, written)
         # Events only once the status that records the decision is written: a failed write

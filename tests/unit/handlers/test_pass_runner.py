@@ -70,6 +70,21 @@ def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure(
     assert flag.finished is ends
 
 
+@pytest.mark.parametrize(("live", "ends"), [
+    (None, True),  # deleted: the precondition's object is gone
+    ({"metadata": {"uid": "u2"}}, True),  # deleted and created again while the watch was away
+    ({"metadata": {"uid": "u1"}}, False),  # changed meanwhile: decided again soon
+])
+def test_a_conflict_on_an_object_that_is_gone_ends_the_task(
+        live: dict[str, Any] | None, ends: bool) -> None:
+    """A task whose object was deleted (and its name re-used) during a watch gap decides on
+    the old body: every write is refused 409, and was retried every 0.5 s for ever."""
+    cluster, wakeups = Cluster(409, live), Wakeups()
+    flag = wakeups.register(("Campaign", "ns", "c"), "u1")
+    assert _run(cluster, wakeups) == (None if ends else CONFLICT_RETRY_SECONDS)
+    assert flag.finished is ends
+
+
 def test_any_other_status_write_error_still_fails_the_pass() -> None:
     with pytest.raises(KubeError, match="500"):
         _run(Cluster(500))
@@ -81,7 +96,7 @@ def test_events_are_posted_only_after_the_status_is_written(
         monkeypatch: pytest.MonkeyPatch, status: int, posted: list[str]) -> None:
     reasons: list[str] = []
     monkeypatch.setattr(kopf, "event", lambda _body, **event: reasons.append(event["reason"]))
-    cluster = Cluster(status)
+    cluster = Cluster(status, {"metadata": {"uid": "u1"}} if status == 409 else None)
     if status == 500:
         with pytest.raises(KubeError):
             _run(cluster)
@@ -160,7 +175,7 @@ def test_a_pass_is_counted_by_how_its_status_write_ended(
     observability.forget("Campaign", "ns", "c")
     before = {r: _passes(r) for r in ("ok", "error", "conflict", "gone")}
     try:
-        _run(Cluster(status))
+        _run(Cluster(status, {"metadata": {"uid": "u1"}} if status == 409 else None))
     except KubeError:
         assert result == "error"
     after = {r: _passes(r) for r in before}
