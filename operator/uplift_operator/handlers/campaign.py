@@ -41,6 +41,9 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
                          lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
     finally:
         task_ended(key, passes.wakeups, stopped)
+        # A pass that ran while the object was deleted recorded its status signature and its
+        # own write after ``forget``: dropped here, or kept for a uid that never comes back.
+        passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
 
 
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:

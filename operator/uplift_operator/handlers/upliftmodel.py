@@ -49,9 +49,11 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
                          lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
     finally:
         task_ended(key, passes.wakeups, stopped)
-        # A pass that ran while the object was deleted recorded after ``forget``: its alias
+        # A pass that ran while the object was deleted recorded after ``forget``: its status
+        # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.
         deps.decision_keys.pop((str(meta.namespace), str(meta.name), str(meta.uid)), None)
+        passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
             followers.forget(key)
 

@@ -129,6 +129,9 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
         forget: Any = upliftmodel.forget
         forget(meta=body.meta, memo=memo)  # its DELETED watch event
         await asyncio.wait_for(task, timeout=30)
+        passes = runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
+        # Nor its status signature, recorded after ``forget`` as well (one per deleted model).
+        assert passes.signatures._produced == {}
         return len(followers.followers(
             (("http://mlflow", "", ""), "m", "champion"))), len(deps.decision_keys)
 
