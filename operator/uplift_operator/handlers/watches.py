@@ -6,16 +6,19 @@ SeldonDeployments it owns. Each event updates the in-memory copy the passes read
 the tasks that depend on it:
 
 * an UpliftModel event: its own pass when its spec, annotations or someone else's status edit
-  came in (never for its own status write), the Campaigns that follow it (its phase, versions
-  and treatments are theirs to react to), and its campaigns file when what the file reads of
-  the model changed (the version split, whether it has a status yet);
+  came in (never for its own status write), the Campaigns that follow it when what they read
+  of it changed (its spec, deletion, and whether and which stable version serves:
+  ``services.campaign.model_inputs``; not at each analysis of its canary), and its campaigns
+  file when what the file reads of the model changed (the version split, whether it has a
+  status yet);
 * a Campaign event: its own pass likewise, and the campaigns file of the model it names — and
   of the model it named before, when it moved — when what the file reads of the Campaign
   changed (its snapshot in the index: spec, generation, phase, exposure, Ready condition,
   deletion), not at each of its status writes (a gate's analysis, a condition's message): a
   file pass renders every Campaign of the model (116 ms of CPU at 1,000 of them);
-* a SeldonDeployment event: the pass of the UpliftModel that owns it (Seldon reported a
-  predictor Available, someone edited the traffic, it was deleted);
+* a SeldonDeployment event that is not the operator's own apply: the pass of the UpliftModel
+  that owns it (Seldon reported a predictor Available, someone edited the traffic, it was
+  deleted);
 * an event of one of the operator's campaigns ConfigMaps (the only ConfigMaps it watches: the
   API server selects them by label, ``handlers.campaigns_file.CAMPAIGNS_FILE_SELECTOR``) that
   is not the operator's own apply: the campaigns file of its model, which restores a hand edit
@@ -44,6 +47,7 @@ from uplift_operator.handlers.common import runner
 from uplift_operator.handlers.scheduling import Key, Wakeups, status_digest
 from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import campaign as campaign_service
 from uplift_operator.services import campaigns_file as service
 from uplift_operator.services.resolution import AliasKey
 
@@ -80,9 +84,15 @@ async def model_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     if (event.get("type") != "DELETED"
             and runner(memo, MODEL_KIND, MODEL_PLURAL).signatures.changed(key, event["object"])):
         wakeups.wake(key)
+    # Its Campaigns when what they read of it changed (kept in kopf's memo of this object):
+    # the model's own status writes at each analysis would wake every one of them for nothing.
     index: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["campaigns_by_model"]
-    for campaign in index.get((namespace, name), []):
-        wakeups.wake((CAMPAIGN_KIND, namespace, str(campaign["metadata"]["name"])))
+    campaigns = list(index.get((namespace, name), []))
+    read = campaign_service.model_inputs(body) if campaigns else None
+    if event.get("type") == "DELETED" or memo.get(_CAMPAIGN_INPUTS) != read:
+        memo[_CAMPAIGN_INPUTS] = read
+        for campaign in campaigns:
+            wakeups.wake((CAMPAIGN_KIND, namespace, str(campaign["metadata"]["name"])))
     # The file's inputs from the model (``handlers.campaigns_file``), kept in kopf's memo of
     # this object: its own status writes (each step, each analysis) leave them as they were.
     inputs = _file_inputs(body)
@@ -92,6 +102,7 @@ async def model_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
 
 
 _FILE_INPUTS = "campaigns_file_inputs"
+_CAMPAIGN_INPUTS = "campaign_inputs"
 
 
 def _file_inputs(body: kopf.Body) -> tuple[Any, ...]:
@@ -140,7 +151,14 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
 @kopf.on.event(_CHILD_GROUP, _CHILD_VERSION, _CHILD.plural)
 async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
                         **_: Any) -> None:
-    namespace, _name = _observe(memo["watched_objects"], _CHILD.plural, event, body)
+    objects: WatchedObjects = memo["watched_objects"]
+    meta = body.metadata
+    known = objects.get(_CHILD.plural, str(meta.namespace), str(meta.name))
+    own = (event.get("type") != "DELETED" and known is not None
+           and _version(known) == _version(event["object"]))
+    namespace, _name = _observe(objects, _CHILD.plural, event, body)
+    if own:  # what the store already holds: the event of the operator's own apply
+        return
     for owner in body.metadata.get("ownerReferences") or []:
         if owner.get("kind") == MODEL_KIND and owner.get("apiVersion") == f"{GROUP}/{VERSION}":
             memo["wakeups"].wake((MODEL_KIND, namespace, str(owner.get("name"))))

@@ -43,7 +43,7 @@ from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.common import Event, PassResult, ignored_field_events, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
-__all__ = ["CampaignDependencies", "reconcile"]
+__all__ = ["CampaignDependencies", "model_inputs", "reconcile"]
 
 MODEL_PLURAL = "upliftmodels"
 
@@ -138,6 +138,21 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
     return _Model(treatments,
                   exposure.model_observation(name, status, exposing=exposure.exposing(current)),
                   body)
+
+
+def model_inputs(model: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a Campaign's pass reads of its UpliftModel (``_resolve``): its spec (treatments,
+    registry, by its generation), whether it is being deleted, and how ``model_observation``
+    judges its status, exposing or not. A model's status write that leaves these as they were
+    (each analysis of its canary: gates, history, message while it serves) changes nothing
+    for its Campaigns, so their passes need not be woken for it."""
+    meta = model.get("metadata") or {}
+    status, _ = status_logic.readable(UpliftModelStatus, model.get("status"),
+                                      verbatim=upliftmodel.VERSION_FIELDS)
+    name = str(meta.get("name", ""))
+    return (meta.get("generation"), bool(meta.get("deletionTimestamp")),
+            exposure.model_observation(name, status, exposing=False),
+            exposure.model_observation(name, status, exposing=True))
 
 
 def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime | None:
