@@ -704,9 +704,11 @@ def test_a_campaign_that_left_the_file_has_its_series_removed_once_nothing_is_pe
     other = Loaded(runtime, loaded.loop)
 
     def series(campaign: str) -> int:
+        # Not the counters' ``_created`` samples: whether they exist depends on what else the
+        # process imported (the operator's metrics turn them off for the whole process).
         return sum(1 for family in REGISTRY.collect() for s in family.samples
                    if s.labels.get("model") == "forget-test"
-                   and s.labels.get("campaign") == campaign)
+                   and s.labels.get("campaign") == campaign and not s.name.endswith("_created"))
 
     def expected(campaign: str) -> float:
         return sum(s.value for family in REGISTRY.collect() for s in family.samples
@@ -719,7 +721,7 @@ def test_a_campaign_that_left_the_file_has_its_series_removed_once_nothing_is_pe
         other.decide(units, "gone")
         other.decide(units, "kept")
         kept = series("kept")
-        assert series("gone") == kept > 100
+        assert series("gone") == kept > 50
         t0 = time.time()
         write("kept")
         runtime._campaign_tick(t0)
