@@ -77,7 +77,16 @@ class OwnWrites:
         return copy.deepcopy(dict(live))
 
     def wrote(self, uid: str, body: Mapping[str, Any]) -> None:
-        self._bodies[uid] = copy.deepcopy(dict(body))
+        # Without managedFields, which no pass reads (as ``adapters.watched`` keeps objects).
+        meta = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+        self._bodies[uid] = copy.deepcopy({**body, "metadata": meta})
+
+    def caught_up(self, uid: str, body: Mapping[str, Any]) -> None:
+        """The watch brought ``body`` of ``uid``: the write it is at least as new as is not
+        kept (at rest the next pass may be a resync away: a copy per resource meanwhile)."""
+        own = self._bodies.get(uid)
+        if own is not None and newer(body, own):
+            del self._bodies[uid]
 
     def forget(self, uid: str) -> None:
         self._bodies.pop(uid, None)

@@ -81,9 +81,11 @@ async def model_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
         objects.forget_absent(CONFIG_MAP_PLURAL, namespace, naming.campaigns_config_map(name))
     # Not on DELETED: the object's ``forget`` ends its task and drops its signature, which this
     # would add back (kopf may run either handler first).
-    if (event.get("type") != "DELETED"
-            and runner(memo, MODEL_KIND, MODEL_PLURAL).signatures.changed(key, event["object"])):
-        wakeups.wake(key)
+    passes = runner(memo, MODEL_KIND, MODEL_PLURAL)
+    if event.get("type") != "DELETED":
+        passes.own_writes.caught_up(str(body.metadata.uid), event["object"])
+        if passes.signatures.changed(key, event["object"]):
+            wakeups.wake(key)
     # Its Campaigns when what they read of it changed (kept in kopf's memo of this object):
     # the model's own status writes at each analysis would wake every one of them for nothing.
     index: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["campaigns_by_model"]
@@ -123,9 +125,11 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
     key = (CAMPAIGN_KIND, namespace, name)
     # Not on DELETED: kopf runs ``campaign.forget`` first, and this would add back the
     # signature it dropped (kept for good: a leak per deleted Campaign).
-    if (event.get("type") != "DELETED"
-            and runner(memo, CAMPAIGN_KIND, CAMPAIGN_PLURAL).signatures.changed(key, event["object"])):
-        wakeups.wake(key)
+    passes = runner(memo, CAMPAIGN_KIND, CAMPAIGN_PLURAL)
+    if event.get("type") != "DELETED":
+        passes.own_writes.caught_up(str(meta.uid), event["object"])
+        if passes.signatures.changed(key, event["object"]):
+            wakeups.wake(key)
     # The model it named and what the file read of it, at its last event (kopf's memo of this
     # object: dropped with it).
     files: dict[tuple[str, str], tuple[str, str]] = memo.setdefault("campaign_files", {})

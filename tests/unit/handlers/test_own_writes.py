@@ -41,3 +41,17 @@ def test_the_answer_is_a_private_copy_and_deleted_objects_are_forgotten() -> Non
     assert writes.newest("u1", _body(10, 10))["status"]["history"] == []
     writes.forget("u1")
     assert writes.newest("u1", _body(10, 10)) == _body(10, 10)
+
+
+def test_the_watch_catching_up_drops_the_kept_write_without_waiting_for_a_pass() -> None:
+    """At rest the next pass may be a resync (10 minutes) away: the copy goes when the watch
+    brings a body at least as new, and it never holds managedFields."""
+    writes = OwnWrites()
+    answer = {**_body(12, 30), "metadata": {"uid": "u1", "resourceVersion": "12",
+                                            "managedFields": [{"manager": "uplift-operator"}]}}
+    writes.wrote("u1", answer)
+    assert "managedFields" not in writes.newest("u1", _body(10, 10))["metadata"]
+    writes.caught_up("u1", _body(11, 10))  # an older event: kept
+    assert writes.newest("u1", _body(10, 10))["status"]["canaryWeight"] == 30
+    writes.caught_up("u1", _body(12, 30))
+    assert writes._bodies == {}

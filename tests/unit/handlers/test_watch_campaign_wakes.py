@@ -100,3 +100,18 @@ def test_the_echo_of_the_operators_own_seldon_apply_wakes_no_model_pass() -> Non
     model.clear()
     event("DELETED", _seldon_deployment("43"))
     assert model.is_set()
+
+
+def test_the_watch_event_of_a_models_own_write_drops_the_kept_copy() -> None:
+    from uplift_operator.handlers.common import runner
+
+    memo = _memo(Wakeups())
+    passes = runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
+    body = _model()
+    passes.own_writes.wrote("m-1", {**body, "metadata": {**body["metadata"],
+                                                          "resourceVersion": "4"}})
+    _model_event("MODIFIED", body, memo)  # resourceVersion 3: the watch is behind
+    assert "m-1" in passes.own_writes._bodies
+    body["metadata"]["resourceVersion"] = "4"
+    _model_event("MODIFIED", body, memo)
+    assert passes.own_writes._bodies == {}
