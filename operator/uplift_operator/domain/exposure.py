@@ -30,6 +30,7 @@ gates into status, where they stay once the ramp ends. No I/O, no clock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -55,14 +56,14 @@ from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.gates import canonical_json, next_step
 from uplift_operator.domain.measurements import CampaignUnits
-from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
            "analysis_due", "budget_suspension", "completed", "completes", "decide",
            "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
            "model_observation", "outside_schedule", "ramp_started_at", "settings_delivered",
-           "treating"]
+           "stop_requests", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -339,6 +340,26 @@ def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
     this spec generation was rolled back or the ramp completed); then the shared analysis,
     gate limits, deadline and advance (``domain.steps``); phase and conditions last."""
     return _ExposurePass(spec, status, observed, now).run()
+
+
+#: The requests acted on while the spec is invalid (``stop_requests``): they only stop.
+_STOP_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK})
+
+
+def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
+                  now: dt.datetime) -> tuple[CampaignStatus, tuple[Event, ...]]:
+    """The abort and emergency-rollback requests of a Campaign whose spec the operator refused
+    (it parsed, but failed validation): a kill switch works whatever the spec says. Each is
+    acted on as ``decide`` would (exposure to 0 %, the rollback held for this spec, recorded,
+    its request marked handled); every other request waits for a valid spec (it is not marked
+    handled). Nothing else of the pass runs: no model, no schedule, no analysis. The caller
+    then sets the invalid spec's phase and conditions on the status returned."""
+    stops = tuple(r for r in observed.requests if r.kind in _STOP_REQUESTS)
+    if not stops:
+        return status, ()
+    run = _ExposurePass(spec, status, dataclasses.replace(observed, requests=stops), now)
+    run.handle_requests()
+    return run.status, tuple(run.events)
 
 
 class _ExposurePass(steps.StepPass[CampaignStatus]):

@@ -27,7 +27,7 @@ from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
 __all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
-           "MOUNT_DIR",
+           "MAX_WINDOW_SECONDS", "MOUNT_DIR",
            "CampaignEntry", "Fitted", "config_map", "document", "entry", "fitted", "names_in", "text"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
@@ -48,6 +48,9 @@ MAX_CAMPAIGNS = 4096
 #: near its budget, so that the Campaigns it holds growing never push the newest of them out
 #: (withdrawn, it would shrink, fit again, restart its ramp and grow out again).
 GROWTH_BYTES = 16
+#: The longest attribution window the runtime takes (= runtime.campaigns.MAX_WINDOW_SECONDS; a
+#: test keeps them equal): an entry never carries a longer one (nor one under 1 s).
+MAX_WINDOW_SECONDS = 10 * 366 * 86400
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -62,17 +65,34 @@ class CampaignEntry:
     exposure_percent: float
     active: bool
     created: dt.datetime | None = None  # metadata.creationTimestamp (a budget period's start)
+    #: The operator refused the spec (Ready reason ``InvalidSpec``): the entry tells the runtime
+    #: to treat no one (exposure 0, inactive), whatever the spec and the status say.
+    refused: bool = False
 
 
 def entry(campaign: CampaignEntry) -> dict[str, Any]:
-    """The file's entry for ``campaign`` (the table of docs/runtime.md, field by field)."""
+    """The file's entry for ``campaign`` (the table of docs/runtime.md, field by field).
+
+    Never one the runtime's parser (``runtime.campaigns.parse_campaign``) rejects, whatever
+    spec the API server let through: a rejected entry keeps the runtime's last good settings
+    of the Campaign, treating at the exposure it had. The operator refuses what the runtime
+    would (durations under 1 s, a window past the runtime's bound), and such a Campaign is
+    ``refused``: its entry treats no one, its durations brought within the runtime's bounds
+    and a policy or schedule the runtime would not read left out, so the runtime takes it and
+    stops treating; its holdout, salt, unit key and window stay, so the reports of decisions
+    made before still count. (A treatment the model lacks is the runtime's to judge: the
+    runtime binds the entry to the model it loaded.)"""
     spec = campaign.spec
+    refused = campaign.refused
     econ, experiment, targeting = spec.economics, spec.experiment, spec.targeting
     schedule_start = spec.schedule.start if spec.schedule is not None else None
     schedule_end = spec.schedule.end if spec.schedule is not None else None
+    if (refused and schedule_start is not None and schedule_end is not None
+            and _utc(schedule_end) <= _utc(schedule_start)):
+        schedule_start = schedule_end = None  # the runtime refuses an end before the start
     budget: dict[str, Any] | None = None
     if econ.budget is not None:
-        period = (parse_duration(econ.budget_period).total_seconds()
+        period = (max(1.0, parse_duration(econ.budget_period).total_seconds())
                   if econ.budget_period is not None else None)
         budget = {"amount": econ.budget, "periodSeconds": period,
                   "periodStart": _time(schedule_start or campaign.created or _EPOCH)}
@@ -81,12 +101,16 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
         policy["minUplift"] = targeting.min_uplift
     if targeting.top_fraction is not None:
         policy["topFraction"] = targeting.top_fraction
+    if refused and ((targeting.policy == "upliftThreshold" and targeting.min_uplift is None)
+                    or (targeting.policy == "topFraction" and targeting.top_fraction is None)):
+        policy = {"type": "costAware"}  # what the runtime reads; the entry treats no one
+    window = parse_duration(experiment.attribution_window).total_seconds()
     return {
         "generation": campaign.generation,
         "salt": experiment.salt or f"{campaign.namespace}/{campaign.name}",
         "unitKey": experiment.unit_key,
         "holdoutFraction": experiment.holdout_fraction,
-        "exposurePercent": campaign.exposure_percent,
+        "exposurePercent": 0 if refused else campaign.exposure_percent,
         "treatments": {t.name: {
             "cost": t.cost_per_treatment if t.cost_per_treatment is not None
             else econ.cost_per_treatment,
@@ -95,9 +119,8 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
         "policy": policy,
         "maxTreatmentsPerUnit": targeting.max_treatments_per_unit,
         "budget": budget,
-        "attributionWindowSeconds": int(
-            parse_duration(experiment.attribution_window).total_seconds()),
-        "active": campaign.active,
+        "attributionWindowSeconds": min(max(1, int(window)), MAX_WINDOW_SECONDS),
+        "active": campaign.active and not refused,
         "start": _time(schedule_start) if schedule_start is not None else None,
         "end": _time(schedule_end) if schedule_end is not None else None,
         # The runtime tells a predecessor's decisions (a Campaign deleted and created again
@@ -205,6 +228,10 @@ def config_map(owner: Owner, content: str) -> dict[str, Any]:
         },
         "data": {DATA_KEY: content},
     }
+
+
+def _utc(time: dt.datetime) -> dt.datetime:
+    return time if time.tzinfo is not None else time.replace(tzinfo=dt.UTC)
 
 
 def _time(time: dt.datetime) -> str:

@@ -4,7 +4,10 @@
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
    status for whether a stable version serves (``domain.exposure.model_observation``, which
    also reads whether the campaign already exposes);
-3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else;
+3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else
+   but the abort and emergency-rollback requests (``domain.exposure.stop_requests``: a kill
+   switch works whatever the spec says; the campaigns file renders the refused Campaign as an
+   inactive entry at 0 %);
 4. when an analysis is due, measure the exposure gates (every one while a step is underway,
    the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
    runtime's counters of this campaign (``services.measurements.collect_campaign``) and judge it with the same
@@ -98,7 +101,15 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     problems = validation.validate_campaign(spec, deps.metric_templates, model.treatments,
                                             namespace=namespace, name=str(meta["name"]))
     if problems:
-        return invalid_pass(current, generation, problems, now)
+        # A kill switch works whatever the spec says: abort and emergency rollback are acted
+        # on (exposure 0 %), the other requests wait for a valid spec.
+        stopped, stop_events = exposure.stop_requests(spec, current, exposure.Observed(
+            model=model.observation, requests=parse_requests(meta.get("annotations") or {}),
+            generation=generation), now)
+        invalid = invalid_pass(stopped, generation, problems, now)
+        return dataclasses.replace(invalid, events=tuple(
+            Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
+            + invalid.events)
     no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
     if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
         model = dataclasses.replace(model, observation=dataclasses.replace(

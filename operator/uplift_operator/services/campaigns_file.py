@@ -158,7 +158,8 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
 def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEntry]:
     """The file's entries: each Campaign whose spec parses, with the pass's exposure and
     whether it may treat now, from what of its status this release can read
-    (``domain.status.readable``)."""
+    (``domain.status.readable``); one whose spec the operator refused (Ready reason
+    ``InvalidSpec``) as an inactive entry at 0 % the runtime takes (``render.campaigns.entry``)."""
     out = []
     for body in snapshots:
         meta = body["metadata"]
@@ -171,12 +172,16 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
         # the Campaign's own pass names it (StatusReadable) and rewrites it.
         status, _ = status_logic.readable(CampaignStatus, body.get("status"))
         created = meta.get("creationTimestamp")
+        ready = cond.find(status.conditions, cond.READY)
         out.append(campaigns.CampaignEntry(
             name=str(meta["name"]), namespace=str(meta["namespace"]),
             generation=int(meta.get("generation") or 0), spec=spec,
             exposure_percent=status.exposure_percent,
             active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
-            created=dt.datetime.fromisoformat(str(created)) if created else None))
+            created=dt.datetime.fromisoformat(str(created)) if created else None,
+            # The operator refused its spec: an entry that treats no one, and that the runtime
+            # takes (one it rejects would keep its last good settings, treating on).
+            refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON))
     return out
 
 

@@ -1,0 +1,91 @@
+"""A Campaign whose spec the operator refuses (it parses; validation fails) while it treats:
+the campaigns file tells the runtime to treat no one in an entry the runtime takes, and the
+kill switches (abort, emergency rollback) are acted on while the spec stays invalid."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from tests.unit.services.test_campaign import Sim, reasons
+
+from uplift_operator.render import campaigns as render
+from uplift_operator.runtime import campaigns as runtime
+from uplift_operator.services import campaigns_file
+
+
+def _treating_at_25() -> Sim:
+    sim = Sim()
+    sim.body["metadata"].update(name="spring-email", creationTimestamp="2026-11-01T00:00:00Z")
+    sim.tick()
+    sim.annotate("uplift.dev/promote", "step")
+    sim.tick(1)
+    assert (sim.status["exposurePercent"], sim.status["phase"]) == (25, "Progressing")
+    return sim
+
+
+def _runtime_view(sim: Sim, previous: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the runtime applies after reading the file the operator renders for ``sim`` now."""
+    text = render.text(campaigns_file.entries([campaigns_file.snapshot(copy.deepcopy(sim.body))]))
+    return runtime.apply_document(previous, text, lambda c: c)
+
+
+@pytest.mark.parametrize("edit", [
+    {"economics": {"budgetPeriod": "500ms"}},
+    {"economics": {"budgetPeriod": "0s"}},
+    {"experiment": {"attributionWindow": "500ms"}},
+])
+def test_a_refused_spec_stops_the_runtime_treating(edit: dict[str, Any]) -> None:
+    sim = _treating_at_25()
+    applied, rejected = _runtime_view(sim, {})
+    assert rejected == {} and applied["spring-email"].active
+    assert applied["spring-email"].exposure_percent == 25
+    for key, changes in edit.items():
+        sim.edit_spec(**{key: {**sim.body["spec"][key], **changes}})
+    sim.tick(1)
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    applied, rejected = _runtime_view(sim, applied)
+    assert rejected == {}  # taken: a rejected entry would keep treating at 25 %
+    now = applied["spring-email"]
+    assert (now.active, now.exposure_percent) == (False, 0)
+    # the holdout stays as it was: reports of earlier decisions still attribute
+    assert (now.salt, now.unit_key, now.holdout_fraction) == ("spring-2026", "customer_id", 0.1)
+
+
+@pytest.mark.parametrize(("annotation", "reason"), [
+    ("uplift.dev/emergency-rollback", "EmergencyRollback"),
+    ("uplift.dev/abort", "ManualAbort"),
+])
+def test_the_kill_switch_works_while_the_spec_is_invalid(annotation: str, reason: str) -> None:
+    sim = _treating_at_25()
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "500ms"})
+    sim.tick(1)
+    sim.annotate(annotation, "t1")
+    sim.annotate("uplift.dev/promote", "full")  # waits for a valid spec
+    result = sim.tick(1)
+    s = sim.status
+    assert s["exposurePercent"] == 0 and s["phase"] == "Degraded"
+    assert s["handledRequests"] == {annotation: "t1", "uplift.dev/promote": "step"}
+    assert s["history"][-1]["action"] == reason
+    assert reason in reasons(result)
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    assert sim.tick(1).events == ()  # once per token
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "7d"})
+    sim.tick(1)
+    # Valid again: the waiting promote finds no ramp (requests come first); the spec changed
+    # since the rollback, so the ramp restarts at step 1, as after any rollback and edit.
+    assert sim.status["handledRequests"]["uplift.dev/promote"] == "full"
+    assert sim.status["history"][-2]["action"] == "RequestIgnored"
+    assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
+
+
+def test_an_unrelated_request_on_an_invalid_spec_is_not_marked_handled() -> None:
+    sim = _treating_at_25()
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "500ms"})
+    sim.annotate("uplift.dev/retry", "t9")
+    sim.tick(1)
+    assert "uplift.dev/retry" not in sim.status["handledRequests"]
+    assert sim.status["exposurePercent"] == 25
+
+
