@@ -8,8 +8,8 @@ exposure to 0 and holds it there for that spec generation (until a spec change o
 last step passing completes the ramp, exposure staying at its percent. The model promoting a
 new stable version mid-ramp holds the exposure and starts the step over on that version, the
 evidence about the old one's decisions not carried into it (``follow_version``). ``model_observation``
-reads the UpliftModel's status (a stable version still serves while the model's spec is
-invalid, and a campaign already exposing holds through its predictor's rollout);
+reads the UpliftModel's status (a campaign already exposing holds through the model's invalid
+spec and through its predictor's rollout; neither starts one);
 ``decide`` builds the whole new status, Ready and ModelServing
 conditions included. ``spec.schedule`` bounds it in time (``now`` is passed in): before its
 start exposure stays 0 % and the campaign is Suspended ("starts at …"); past its end exposure
@@ -79,10 +79,15 @@ _COHORT_GATE_TYPES = frozenset({"incrementalConversions", "roi"})
 #: History actions that (re)start the exposure ramp at its first step.
 _RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
 
-#: Ready reasons of the model that mean its stable version serves: an invalid spec edit
-#: touches nothing that serves (``services.common.invalid_pass`` keeps ``stableVersion``).
-_SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING,
-                              cond.INVALID_SPEC_REASON})
+#: Ready reasons of the model that mean its stable version serves.
+_SERVING_REASONS = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
+
+#: Ready reasons under which a campaign already exposing holds (its stable version serves on),
+#: but none starts: ``WaitingForServing`` (the predictor rolling out), ``InvalidSpec`` (the
+#: model's invalid pass keeps ``stableVersion`` and replaces the Ready reason, so whether that
+#: version ever served cannot be told: a first version still waiting for its predictor, or a
+#: model Degraded before it served, reads the same).
+_HOLDING_REASONS = frozenset({cond.WAITING_FOR_SERVING, cond.INVALID_SPEC_REASON})
 
 
 @dataclass(frozen=True)
@@ -108,27 +113,28 @@ def model_observation(name: str, status: UpliftModelStatus | None,
                       exposing: bool = False) -> ModelObservation:
     """Judge whether UpliftModel ``name`` (its status, None when not found) serves a stable
     version the campaign can treat with. Only its Ready condition counts: a canary being rolled
-    back does not disturb the stable version, nor does an invalid spec edit (the model's pass
-    then touches nothing that serves); a model still resolving serves nothing. A stable version
-    whose predictor is not reported ready (``WaitingForServing``: the serving graph rolling
-    out, e.g. for a canary or a promotion) starts no campaign, but a campaign already
-    ``exposing`` (``exposing``) holds through it: withdrawn, it would restart at step 1 and
-    lose its evidence for a rollout that stops no one's treatment."""
+    back does not disturb the stable version; a model still resolving serves nothing. A stable
+    version whose predictor is not reported ready (``WaitingForServing``: the serving graph
+    rolling out, e.g. for a canary or a promotion), or a model whose spec is invalid (its pass
+    touches nothing that serves, but its Ready reason no longer tells whether its stable
+    version ever served), starts no campaign, but a campaign already ``exposing``
+    (``exposing``) holds through it: withdrawn, it would restart at step 1 and lose its
+    evidence for a rollout or an edit that stops no one's treatment."""
     if status is None:
         return ModelObservation(name, found=False, why=f"UpliftModel {name!r} not found")
     ready = cond.find(status.conditions, cond.READY)
     stable = status.stable_version
     if stable is not None and ready is not None and ready.reason in _SERVING_REASONS:
-        invalid = (" (its spec is invalid; the stable version serves on)"
-                   if ready.reason == cond.INVALID_SPEC_REASON else "")
         return ModelObservation(name, True, stable, serving=True,
-                                why=f"UpliftModel {name!r} serves version {stable}{invalid}")
+                                why=f"UpliftModel {name!r} serves version {stable}")
     if (stable is not None and exposing and ready is not None
-            and ready.reason == cond.WAITING_FOR_SERVING):
+            and ready.reason in _HOLDING_REASONS):
+        held = ("its spec is invalid; the stable version serves on"
+                if ready.reason == cond.INVALID_SPEC_REASON
+                else f"its predictor is not reported ready: {ready.message}")
         return ModelObservation(
             name, True, stable, serving=True,
-            why=f"UpliftModel {name!r} serves version {stable} (its predictor is not reported "
-                f"ready: {ready.message}; the exposure is held)")
+            why=f"UpliftModel {name!r} serves version {stable} ({held}; the exposure is held)")
     phase = status.phase.value if status.phase is not None else "unknown"
     detail = status.message or (ready.message if ready is not None else "no status yet")
     return ModelObservation(
