@@ -132,6 +132,12 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics
+    if economics.budget is None:
+        # Its measure is the period's spend against the budget: without one every analysis
+        # would be an Error, and the Errors a rollback (a budget never rolls back).
+        problems += [f"spec.exposure.gates[{index}] ({gate.name}): a budget gate needs "
+                     "spec.economics.budget" for index, gate in enumerate(spec.exposure.gates)
+                     if gate.type == "budget"]
     # The runtime counts both in whole seconds of at least 1 (docs/runtime.md, the campaigns
     # file) and refuses the campaign's entry otherwise.
     for where, duration in (("spec.economics.budgetPeriod", economics.budget_period),
