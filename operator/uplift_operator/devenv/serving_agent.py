@@ -12,7 +12,7 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   changes reach the router at the next poll without restarting anything;
 * writes the status Seldon's controller would (integrations.md §1): ``state`` Creating while a
   process loads, Available when all are ready, Failed with the log tail when one exits;
-  ``deploymentStatus`` per predictor, ``replicas``, ``address.url``, ``observedGeneration``;
+  ``deploymentStatus`` per predictor, ``replicas``, ``address.url`` (as Seldon 1.17.1 writes them);
 * registers each process as a Prometheus target labelled as a Kubernetes scrape of the pod would
   be: ``namespace``, ``seldon_deployment_id``/``deployment_name``, ``predictor_name``,
   ``predictor_version``, ``pod`` (the runtime's own ``model``/``version`` labels come with the
@@ -370,24 +370,31 @@ class ServingAgent:
             state, description = "Available", ""
         else:
             state, description = "Creating", ""
+        # What Seldon 1.17.1 writes (docs/dataplane.md "Reading a SeldonDeployment's status"):
+        # no observedGeneration; per Deployment, keyed by the names Seldon gives (what the
+        # operator matches), only replicas and availableReplicas, a zero left out. A stable
+        # predictor serves while a canary's process loads.
+        deployments: dict[str, Any] = {
+            deployment: ({"replicas": 1, "availableReplicas": 1} if p.state == "Available"
+                         else {"replicas": 1})
+            for spec, p in zip([s for s in predictors if (ns, name, s["name"]) in self.predictors],
+                               states, strict=True)
+            for deployment in deployment_names(name, spec)[:1]}
+        before = body.get("status") or {}
+        # A merge patch: what Seldon no longer writes is removed (null), not left behind.
+        for gone in set(before.get("deploymentStatus") or {}) - set(deployments):
+            deployments[gone] = None
         status: dict[str, Any] = {
             "state": state,
-            "observedGeneration": meta.get("generation", 1),
             "replicas": len(states),
-            # Keyed by the Deployment names Seldon gives (what the operator matches), each
-            # predictor's own state: a stable one serves while a canary's process loads.
-            "deploymentStatus": {
-                deployment: {"name": deployment, "replicas": 1,
-                             "availableReplicas": 1 if p.state == "Available" else 0,
-                             "status": p.state}
-                for spec, p in zip(
-                    [s for s in predictors if (ns, name, s["name"]) in self.predictors],
-                    states, strict=True)
-                for deployment in deployment_names(name, spec)[:1]},
+            "deploymentStatus": deployments,
             "address": {"url": f"{self.router.url}/seldon/{ns}/{name}"},
         }
         if description:
             status["description"] = description
+        for stale in ("description", "observedGeneration"):
+            if stale not in status and stale in before:
+                status[stale] = None
         if self._written.get((ns, name)) == status and (body.get("status") or {}).get("state"):
             return
         self._api.patch_namespaced_custom_object_status(GROUP, VERSION, ns, PLURAL, name,
