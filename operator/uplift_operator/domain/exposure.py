@@ -158,8 +158,9 @@ def outside_schedule(schedule: Schedule | None, now: dt.datetime) -> OutsideSche
         return None
     end, start = _utc(schedule.end), _utc(schedule.start)
     if end is not None and now >= end:
-        return OutsideSchedule(True, end, f"spec.schedule.end {end.isoformat()} has passed "
-                                          f"(now {now.isoformat()})")
+        # No ``now`` in it: it is the ended campaign's status message, which must not change
+        # at every pass (a status write per resync and per model event, for ever).
+        return OutsideSchedule(True, end, f"spec.schedule.end {end.isoformat()} has passed")
     if start is not None and now < start:
         return OutsideSchedule(False, start, f"spec.schedule.start {start.isoformat()} is still "
                                              "to come")
