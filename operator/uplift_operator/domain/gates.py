@@ -101,6 +101,7 @@ __all__ = [
     "next_step",
     "required_action",
     "restart_split_check",
+    "same_settings",
     "sanity_design_samples",
     "settings_digest",
     "worst",
@@ -1488,7 +1489,7 @@ def legacy_settings_digest(gate: GateSpecBase) -> str:
     """``settingsDigest`` as operators before ``canonical_json`` wrote it: every tested field,
     defaults included (Python names), so any release adding a gate field changed it. Accepted
     (never written) so that the upgrade that brought ``settings_digest`` keeps the gates'
-    evidence and counters. Delete it (and its use in ``_same_settings``) once upgrades from
+    evidence and counters. Delete it (and its use in ``same_settings``) once upgrades from
     those operators (0.1.x) are no longer supported: by then ``assess`` has rewritten every
     gate it analysed; a status still carrying it then (a ramp paused since) starts its gate
     afresh, as an edit of its settings would."""
@@ -1497,7 +1498,7 @@ def legacy_settings_digest(gate: GateSpecBase) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
+def same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
     """Whether ``status`` was gathered under ``gate``'s settings: its digest is ``gate``'s, in
     the current form or the legacy one (a status written before the fingerprint existed is
     taken to be)."""
@@ -1518,7 +1519,7 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
     ``Suspension`` (the budget), which asks for a pause of treatment, not a rollback.
     """
     prev = (previous if previous is not None and previous.name == gate.name
-            and _same_settings(gate, previous) else None)
+            and same_settings(gate, previous) else None)
     verdict = outcome.verdict
     errors = prev.consecutive_errors if prev else 0
     if not outcome.holds:
@@ -1581,7 +1582,7 @@ def memory_of(status: GateStatus | None,
               gate: GateSpecBase | None = None) -> dict[str, SequentialState]:
     """The memory to pass to ``evaluate_gate``, read back from the gate's status; none when it
     was gathered under other settings than ``gate``'s (given: the operator's passes)."""
-    if status is None or (gate is not None and not _same_settings(gate, status)):
+    if status is None or (gate is not None and not same_settings(gate, status)):
         return {}
     return {key: SequentialState.from_dict(st.to_wire())
             for key, st in status.sequential_state.items()}

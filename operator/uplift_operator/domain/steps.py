@@ -38,10 +38,9 @@ from uplift_operator.domain.gates import (
     GateAction,
     GateOutcome,
     assess,
-    legacy_settings_digest,
     next_step,
     required_action,
-    settings_digest,
+    same_settings,
 )
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
@@ -179,8 +178,7 @@ def passed_as_set(gate: GateSpecBase, status: GateStatus | None) -> bool:
     as ``assess`` and ``memory_of`` already treat it as another gate. A status written before
     the digest existed, or in its legacy form, counts as measured under these settings."""
     return (status is not None and status.verdict is GateVerdict.PASS
-            and status.settings_digest in (None, settings_digest(gate),
-                                           legacy_settings_digest(gate)))
+            and same_settings(gate, status))
 
 
 def analysis_base(status: RampStatus) -> dt.datetime | None:
