@@ -25,3 +25,11 @@ def set_path(path: str, value: Any) -> Mutation:
         else:
             node[key] = copy.deepcopy(value)
     return mutate
+
+
+def all_of(*mutations: Mutation) -> Mutation:
+    """A mutation that applies ``mutations`` in order (one invalid spec made of two edits)."""
+    def mutate(body: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(body)
+    return mutate

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.kube import Kubectl
-from tests.support.mutations import DELETE, Mutation, set_path
+from tests.support.mutations import DELETE, Mutation, all_of, set_path
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +81,10 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
     ("campaign-no-gates", CAMPAIGN, set_path("spec.exposure.gates", []),
      ["spec.exposure.gates", "at least 1"]),
+    ("budget-gate-without-a-budget", CAMPAIGN,
+     all_of(set_path("spec.exposure.gates", [{"name": "b", "type": "budget"}]),
+            set_path("spec.economics.budget", DELETE)),
+     ["spec.exposure.gates", "a budget gate needs spec.economics.budget"]),
     ("report-delay-on-a-budget-gate", CAMPAIGN,
      set_path("spec.exposure.gates", [{"name": "b", "type": "budget", "reportDelay": "1m"}]),
      ["spec.exposure.gates[0].reportDelay", "reportDelay applies to deliveryRate gates only"]),

@@ -293,6 +293,10 @@ class CampaignSpec(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
          "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
+        # Without an amount it would measure nothing: an Error at every analysis, then a
+        # rollback (the operator also refuses it, InvalidSpec, for an object stored before).
+        {"rule": "!self.exposure.gates.exists(g, g.type == 'budget') || has(self.economics.budget)",
+         "message": "a budget gate needs spec.economics.budget", "fieldPath": ".exposure.gates"},
     ]})
 
 
