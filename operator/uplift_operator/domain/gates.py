@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
@@ -73,6 +74,8 @@ from uplift_operator.stats.srm import (
 )
 from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bounds
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = [
     "DEFAULT_ABSOLUTE_MARGIN",
     "DEFAULT_CAMPAIGN_SAMPLES",
@@ -91,6 +94,8 @@ __all__ = [
     "Suspension",
     "assess",
     "canonical_json",
+    "defect_message",
+    "defect_outcome",
     "drift_design_samples",
     "drift_fail_samples",
     "evaluate_gate",
@@ -324,6 +329,12 @@ def evaluate_gate(gate: GateSpecBase,
                 judged = evaluator(gate, measurement, memory)
             except ValueError as error:  # the stats reject impossible data; say which
                 judged = _Judged(GateVerdict.ERROR, f"invalid measurement: {error}")
+            except Exception as error:  # a defect in the gate's own arithmetic, not the data
+                # One gate must never crash the pass: the pass also acts on abort and
+                # emergency-rollback requests. The Error counts towards
+                # consecutiveErrorLimit like a failed measurement; the memory is kept as it was.
+                _LOG.exception("gate %s (%s) could not be judged", gate.name, gate.type)
+                judged = _Judged(GateVerdict.ERROR, defect_message(gate, error, "judged"))
     message = f"dry run: {judged.message}" if gate.dry_run else judged.message
     return GateOutcome(
         name=gate.name, verdict=judged.verdict, message=_clip(message), time=now,
@@ -331,6 +342,25 @@ def evaluate_gate(gate: GateSpecBase,
         threshold=_finite(judged.threshold), samples=judged.samples,
         memory=memory if judged.memory is None else dict(judged.memory),
         design_samples=judged.design_samples, holds=judged.holds, suspension=judged.suspension)
+
+
+def defect_message(gate: GateSpecBase, error: BaseException, failed: str) -> str:
+    """What an Error verdict says when ``gate`` could not be ``failed`` (judged, measured) for
+    an unexpected exception: an operator defect, not the data's or a source's fault."""
+    return (f"gate {gate.name} could not be {failed}: internal error {type(error).__name__}: "
+            f"{error} (an operator defect; the operator log has its traceback)")
+
+
+def defect_outcome(gate: GateSpecBase, memory: GateMemory | None, error: BaseException,
+                   now: dt.datetime) -> GateOutcome:
+    """The Error outcome of ``gate`` when measuring it raised unexpectedly (the caller logs the
+    traceback): counted towards ``consecutiveErrorLimit`` as a failed measurement, the gate's
+    evidence so far (``memory``) kept. A pass whose measuring failed still acts on the rest
+    (abort and emergency-rollback requests first)."""
+    message = defect_message(gate, error, "measured")
+    return GateOutcome(name=gate.name, verdict=GateVerdict.ERROR, time=now,
+                       message=_clip(f"dry run: {message}" if gate.dry_run else message),
+                       memory=dict(memory or {}))
 
 
 # -- shared rules ------------------------------------------------------------------------------
@@ -762,6 +792,10 @@ _DRIFT_KEY = "drift:"
 #: betting evidence, which shows moderate drift with fewer rows (docs/statistics.md §5) but
 #: cannot bet before it has seen rows.
 _DRIFT_SET_SHARE = 0.1
+#: The smallest p-value (1 / the largest evidence) a drift feature's betting keeps: the evidence
+#: stays finite however long drift goes on (the e-process's log keeps growing; only its
+#: reported value stops at 1e300).
+_MIN_DRIFT_P = 1e-300
 
 
 def _drift_evidence(histogram: FeatureHistogram, bound: float,
@@ -776,7 +810,11 @@ def _drift_evidence(histogram: FeatureHistogram, bound: float,
     step = psi_drift_evidence(histogram.reference, previous, live, bound) if previous else 0.0
     log_fail = state.log_fail + step
     total = state.carried_log_fail + log_fail
-    p_fail = min(state.p_fail, math.exp(-total) if total > 0 else 1.0)
+    # Floored at _MIN_DRIFT_P: past ~745 the log-evidence's exp(−total) underflows to 0 (after
+    # ~28 minutes of moderate drift at 600 rows a minute, for a gate still measured after its
+    # Fail) and 1/p_fail divided by zero. Evidence is capped at 1e300, far past any 1/α, so no
+    # decision moves.
+    p_fail = max(min(state.p_fail, math.exp(-total) if total > 0 else 1.0), _MIN_DRIFT_P)
     # Counts read from Prometheus's increase() wobble: a bin that went down keeps its highest
     # count, so rows already bet on are not bet on again.
     seen = tuple(max(a, b) for a, b in zip(previous, live, strict=True)) if previous else live

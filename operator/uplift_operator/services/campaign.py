@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,8 @@ from uplift_operator.domain.requests import parse_requests
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.common import Event, PassResult, ignored_field_events, invalid_pass
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CampaignDependencies", "model_inputs", "reconcile"]
 
@@ -117,9 +120,19 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             reason=cond.CAMPAIGNS_FILE_FULL))
 
     anchor = _budget_anchor(spec, meta)
-    outcomes, units = (
-        _measure(spec, current, deps, model, namespace, str(meta["name"]), anchor, now)
-        if exposure.analysis_due(spec, current, now) else (None, None))
+    outcomes: list[gates.GateOutcome] | None = None
+    units: CampaignUnits | None = None
+    if exposure.analysis_due(spec, current, now):
+        try:
+            outcomes, units = _measure(spec, current, deps, model, namespace, str(meta["name"]),
+                                       anchor, now)
+        except Exception as error:  # never lose the pass: it acts on abort/emergency rollback
+            log.exception("measuring the gates of Campaign %s/%s failed", namespace,
+                          meta["name"])
+            previous = {g.name: g for g in current.gates}
+            outcomes = [gates.defect_outcome(gate, gates.memory_of(previous.get(gate.name), gate),
+                                             error, now)
+                        for gate in exposure.gates_to_measure(spec, current)]
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         requests=parse_requests(meta.get("annotations") or {}), generation=generation)

@@ -177,7 +177,12 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
         return _behind(body)
-    outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status, now)
+    try:
+        outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status,
+                            now)
+    except Exception as error:  # never lose the pass: it acts on abort/emergency rollback
+        log.exception("measuring the gates of UpliftModel %s/%s failed", namespace, name)
+        outcomes = _unmeasured(spec, current, error, now)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
         # Nothing stable yet: the first version, if the pass makes it stable, is the one to serve.
@@ -687,6 +692,16 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
             memory=gates.memory_of(previous.get(gate.name), gate), holds=True)
             for gate in ramp.gates_to_measure(spec, current)]
     return _analyse(spec, current, owner, deps, registry, split_as_status, now)
+
+
+def _unmeasured(spec: UpliftModelSpec, current: UpliftModelStatus, error: Exception,
+                now: dt.datetime) -> list[gates.GateOutcome]:
+    """Each gate due an analysis as an Error naming ``error`` (``gates.defect_outcome``) when
+    measuring raised unexpectedly: the ramp still decides, so an abort or an emergency rollback
+    is acted on, and the failure shows in the gates' status instead of as a crashed pass."""
+    previous = {g.name: g for g in current.gates}
+    return [gates.defect_outcome(gate, gates.memory_of(previous.get(gate.name), gate), error, now)
+            for gate in ramp.gates_to_measure(spec, current)]
 
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
