@@ -370,21 +370,33 @@ def defect_outcome(gate: GateSpecBase, memory: GateMemory | None, error: BaseExc
 class _Test:
     """One sequential test's running p-values, for the pass/fail rule of ``_rule``."""
 
-    what: str
+    what: str  # what a Pass shows, e.g. "error-rate ratio < 1.2"
     p_pass: float
     p_fail: float
     can_pass: bool = True  # False: this test may only fail (e.g. the far side of a bound)
     can_fail: bool = True
+    #: What a Fail shows, e.g. "error-rate ratio > 1"; a Fail's message states it, and the pass
+    #: condition too when its boundary differs (``passing_differs``), never the pass condition
+    #: alone (which read as a passing value next to the Fail).
+    fails: str = ""
+    passing_differs: bool = False
+
+
+def _failed(tests: list[_Test], alpha: float) -> _Test | None:
+    """The first test that shows harm at α split over the tests that may fail (Bonferroni)."""
+    failing = [t for t in tests if t.can_fail]
+    return next((t for t in failing if t.p_fail <= alpha / len(failing)), None)
 
 
 def _rule(tests: list[_Test], alpha: float) -> tuple[GateVerdict, str]:
     """The gate semantics: Fail when any test shows harm (at α split over the tests that may
     fail: Bonferroni), Pass when every test that may pass shows acceptability at α (an
     intersection of rejections needs no correction), otherwise Inconclusive."""
-    failing = [t for t in tests if t.can_fail]
-    for t in failing:
-        if t.p_fail <= alpha / len(failing):
-            return GateVerdict.FAIL, f"{t.what}: harm shown (always-valid p = {t.p_fail:.3g})"
+    t = _failed(tests, alpha)
+    if t is not None:
+        needs = f"; passing needs {t.what}" if t.passing_differs else ""
+        return GateVerdict.FAIL, (f"harm shown: {t.fails or t.what} (always-valid p = "
+                                  f"{t.p_fail:.3g}){needs}")
     passing = [t for t in tests if t.can_pass]
     if passing and all(t.p_pass <= alpha for t in passing):
         return GateVerdict.PASS, " and ".join(f"{t.what} shown (p = {t.p_pass:.3g})"
@@ -558,7 +570,8 @@ def _ratio_tests(gate: GateSpecBase, what: str, stable_events: int, stable_n: in
         stable_events, canary_events, control_exposure=stable_n, treatment_exposure=canary_n,
         margin=margin, fail_margin=0.0, alpha=gate.alpha, min_events=1, state=memory.get(key))
     state = new_memory[key]
-    return _Test(f"{what} ratio < {1 + margin:.4g}", state.p_pass, state.p_fail), result
+    return _Test(f"{what} ratio < {1 + margin:.4g}", state.p_pass, state.p_fail,
+                 fails=f"{what} ratio > 1", passing_differs=True), result
 
 
 def _ratio_design_samples(base_rate: float, margin: float, alpha: float,
@@ -588,7 +601,8 @@ def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceilin
                                                    state=memory.get(key))
         st = new_memory[key]
         out.append(_Test(f"{what} ≤ {ceiling:.4g}", st.p_pass, st.p_fail,
-                         can_pass=side == "pass", can_fail=side == "fail"))
+                         can_pass=side == "pass", can_fail=side == "fail",
+                         fails=f"{what} > {ceiling:.4g}"))
     return out
 
 
@@ -615,6 +629,7 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
         return _Judged(GateVerdict.ERROR, srm, value=shown, samples=n, memory=new_memory,
                        holds=True)
     tests: list[_Test] = []
+    ceiling: list[_Test] = []
     threshold: float | None = None
     design: int | None = None
     comparable = (m.stable_p95_seconds is not None and m.stable_buckets
@@ -659,8 +674,9 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
         above = _bucket_at_or_above(bounds, gate.max)
         events_pass = canary[-1] - canary[bounds.index(below[-1])] if below else canary[-1]
         events_fail = canary[-1] - canary[bounds.index(above)]
-        tests += _ceiling_tests("canary p95", events_pass if below else n, events_fail, n,
-                                gate.max, _SLOW_SHARE, memory, new_memory, gate.alpha)
+        ceiling = _ceiling_tests("canary p95", events_pass if below else n, events_fail, n,
+                                 gate.max, _SLOW_SHARE, memory, new_memory, gate.alpha)
+        tests += ceiling
         threshold = gate.max if threshold is None else threshold
     if not tests:
         return _Judged(GateVerdict.INCONCLUSIVE,
@@ -668,6 +684,8 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        "requests to compare with and no max", value=shown, samples=n,
                        memory=new_memory)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
+    if verdict is GateVerdict.FAIL and _failed(tests, gate.alpha) in ceiling:
+        threshold = gate.max  # the bound the Fail showed the p95 above
     stable = (f" vs stable {_s(m.stable_p95_seconds)}" if m.stable_p95_seconds is not None
               else "")
     return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
@@ -700,6 +718,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
     tests: list[_Test] = []
     value, lower, upper, threshold = rate, None, None, gate.max
     design: int | None = None
+    ratio: _Test | None = None
     if m.stable_requests > 0:
         rates += f" vs stable {m.stable_errors}/{m.stable_requests}"
         margin, kind = margin_of(gate)
@@ -712,6 +731,7 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
                                         m.canary_errors, n, margin, "rateRatio", memory,
                                         new_memory)
             tests.append(test)
+            ratio = test
             value, lower, upper, threshold = (result.estimate, result.lower, result.upper,
                                               1 + margin)
         design = _ratio_design_samples(m.stable_errors / m.stable_requests, margin, gate.alpha,
@@ -727,6 +747,14 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
     if verdict is GateVerdict.PASS and n < gate.min_samples:
         verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} canary requests needed"
+    if verdict is GateVerdict.FAIL:
+        # A Fail reports the boundary its test showed the value beyond: the ratio's 1 (not the
+        # pass boundary 1 + margin, which a failing ratio may lie below), or the max ceiling.
+        failed = _failed(tests, gate.alpha)
+        if failed is ratio:
+            threshold = 1.0
+        elif gate.max is not None:
+            value, lower, upper, threshold = rate, None, None, gate.max
     return _Judged(verdict, f"{rates}: {why}", value=value, lower=lower, upper=upper,
                    threshold=threshold, samples=n, memory=new_memory, design_samples=design)
 
@@ -1050,9 +1078,13 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     design_samples = (gate.expected_samples
                       or _design_samples(tuned * _MIXTURE_AT, stable_arm.variance,
                                          m.split.canary_share if m.split else None))
+    threshold = -absolute
+    if verdict is GateVerdict.FAIL:  # harm is Δ < 0: its boundary, not the margin's
+        threshold = 0.0
+        reason += f"; passing needs Δ > {-absolute:.4g}"
     return _Judged(verdict, f"{effects}; treated conversion canary − stable: {reason}",
                    value=result.estimate, lower=result.lower, upper=result.upper,
-                   threshold=-absolute, samples=t_canary.units, memory=new_memory,
+                   threshold=threshold, samples=t_canary.units, memory=new_memory,
                    design_samples=design_samples)
 
 
