@@ -72,12 +72,15 @@ def test_names_never_stutter() -> None:
         deployment = by_kind(helm_template(release=release), "Deployment")[0]
         assert deployment["metadata"]["name"] == expected
     docs = helm_template("--set", "fullnameOverride=ops")
-    # The SeldonDeployments policy and its binding share the cluster-scoped namespace of the
-    # Secrets one's: a suffix of their own.
-    policy, binding = _policy(docs, "seldondeployments")
-    assert policy["metadata"]["name"] == binding["metadata"]["name"] == "ops-seldondeployments"
+    # The SeldonDeployments and ConfigMaps policies and their bindings share the cluster-scoped
+    # namespace of the Secrets one's: a suffix of their own.
+    suffixed = []
+    for resource in ("seldondeployments", "configmaps"):
+        policy, binding = _policy(docs, resource)
+        assert policy["metadata"]["name"] == binding["metadata"]["name"] == f"ops-{resource}"
+        suffixed += [policy, binding]
     assert {d["metadata"]["name"] for d in docs
-            if d["kind"] != "Service" and d not in (policy, binding)} == {"ops"}
+            if d["kind"] != "Service" and d not in suffixed} == {"ops"}
 
 
 def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
@@ -234,8 +237,9 @@ def test_seldondeployments_policy_is_on_by_default_in_every_mode_and_the_same_as
                                                    "seldondeployments")
     for values in ([], NAMESPACED):
         docs = helm_template(*values)
-        assert len(by_kind(docs, "ValidatingAdmissionPolicy")) == 2  # Secrets, SeldonDeployments
-        assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 2
+        # Secrets, SeldonDeployments, ConfigMaps
+        assert len(by_kind(docs, "ValidatingAdmissionPolicy")) == 3
+        assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 3
         policy, binding = _policy(docs, "seldondeployments")
         assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
         assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
@@ -263,6 +267,60 @@ def test_seldondeployments_policy_is_on_by_default_in_every_mode_and_the_same_as
     off = helm_template("--set", "admissionPolicy.enabled=false")
     assert not by_kind(off, "ValidatingAdmissionPolicy")
     assert not by_kind(off, "ValidatingAdmissionPolicyBinding")
+
+
+def test_configmaps_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manifests(
+) -> None:
+    """RBAC's create + patch on configmaps would let the operator's token rewrite any ConfigMap
+    (kube-system/aws-auth, coredns, ...); a third ValidatingAdmissionPolicy admits only its
+    campaigns ConfigMaps (tests/integration/packaging/test_configmaps_policy.py judges it on a
+    real API server)."""
+    plain_policy, plain_binding = _manifest_policy("configmaps-policy.yaml", "configmaps")
+    for values in ([], NAMESPACED):
+        policy, binding = _policy(helm_template(*values), "configmaps")
+        assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
+        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        assert binding["spec"] == plain_binding["spec"]
+    assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
+                                     "validationActions": ["Deny"]}
+    spec = plain_policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"],
+         "operations": ["CREATE", "UPDATE"]}]
+    secrets_policy, _ = _manifest_policy("secrets-policy.yaml", "secrets")
+    assert spec["matchConditions"] == secrets_policy["spec"]["matchConditions"]
+
+    docs = helm_template("--set", "serviceAccount.name=ops-sa", release="prod")
+    policy, binding = _policy(docs, "configmaps")
+    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == (
+        "prod-uplift-operator-configmaps")
+    assert policy["spec"]["matchConditions"] == _policy(docs)[0]["spec"]["matchConditions"]
+    assert not by_kind(helm_template("--set", "admissionPolicy.enabled=false"),
+                       "ValidatingAdmissionPolicy")
+
+
+def test_configmaps_policy_admits_what_the_operator_code_writes() -> None:
+    """The literals the policy's CEL checks are what render.campaigns.config_map makes."""
+    from uplift_operator.render import campaigns, naming
+
+    owner = naming.Owner(name="m", namespace="ns", uid="u")
+    manifest = campaigns.config_map(owner, "{}")
+    (reference,) = manifest["metadata"]["ownerReferences"]
+    suffix = naming.campaigns_config_map(owner.name).removeprefix(owner.name)
+    cel = " ".join(v["expression"]
+                   for v in _policy(helm_template(), "configmaps")[0]["spec"]["validations"])
+    assert f'.kind == "{reference["kind"]}"' in cel and reference["controller"] is True
+    assert f'.apiVersion.startsWith("{reference["apiVersion"].split("/")[0]}/")' in cel
+    assert f'object.metadata.name == variables.owners[0].name + "{suffix}"' in cel
+    labels = manifest["metadata"]["labels"]
+    assert (f'variables.labels[?"{naming.MANAGED_BY_LABEL}"].orValue("") == '
+            f'"{labels[naming.MANAGED_BY_LABEL]}"') in cel
+    assert labels[naming.MODEL_LABEL] == reference["name"]
+    assert (f'variables.labels[?"{naming.MODEL_LABEL}"].orValue("") == '
+            'variables.owners[0].name') in cel
+    assert list(manifest["data"]) == [campaigns.DATA_KEY] and "binaryData" not in manifest
+    assert f'.all(k, k == "{campaigns.DATA_KEY}")' in cel
 
 
 def _cel_regex(expression: str) -> str:
