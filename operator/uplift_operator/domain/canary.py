@@ -66,6 +66,9 @@ class Observed(steps.ObservedBase):
     a hand edit — this pass applies the status's split again.
     ``ready_versions``: every version whose predictor serves (None: only the two flags above
     are known), for a pass that changes which version is stable (an emergency rollback).
+    ``serving_failure``: the serving backend reports the graph failed: which version (stable,
+    canary) does not serve and the backend's own text, e.g. ``canary 2 not serving:
+    SeldonDeployment Failed: …`` (None: no failure reported).
     """
 
     desired_version: str | None
@@ -73,6 +76,7 @@ class Observed(steps.ObservedBase):
     canary_ready: bool = False
     split_as_status: bool = True
     ready_versions: frozenset[str] | None = None
+    serving_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if _pre_traffic(self.status) and (started is None or self.now <= started):
             return "canary just deployed"  # observed before it existed: cannot serve yet
         if not self.seen.canary_ready:
+            if self.seen.serving_failure is not None:  # the backend's why, naming the version
+                return self.seen.serving_failure
             return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
         return None
 

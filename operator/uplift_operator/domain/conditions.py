@@ -24,6 +24,10 @@ MODEL_SERVING = "ModelServing"  # Campaign: whether its UpliftModel serves a sta
 REGISTRY_WRITTEN_BACK = "RegistryWrittenBack"  # UpliftModel: MLflow heard of its decisions
 # Campaign: its model's campaigns file carries its settings to the runtime (present once not)
 SETTINGS_DELIVERED = "SettingsDelivered"
+#: UpliftModel: the serving backend reports its graph failed (SeldonDeployment ``Failed``),
+#: with the backend's description and which version (stable, canary) does not serve. Set
+#: once a failure is first reported; absent on a model that never had one.
+SERVING_FAILED = "ServingFailed"
 
 # Reasons, by condition. Ready (both kinds):
 INVALID_SPEC_REASON = "InvalidSpec"
@@ -49,6 +53,9 @@ APPLY_FAILED = "ApplyFailed"
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
 # SettingsDelivered (Campaign):
+SERVING_BACKEND_FAILED = "ServingBackendFailed"
+SERVING_RECOVERED = "ServingRecovered"
+
 FILE_WRITTEN = "FileWritten"
 FILE_NOT_WRITTEN = "FileNotWritten"
 # ModelServing (Campaign):

@@ -185,6 +185,33 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
                               observed_generation=generation)
 
 
+def serving_failed(previous: list[Condition], failure: str | None, generation: int,
+                   now: dt.datetime) -> list[Condition]:
+    """``ServingFailed``: True with the backend's failure (which version does not serve and
+    the backend's description) while the serving graph reports failed, False once it no longer
+    does; never added to a model whose graph never failed (nothing for a quiet pass to write)."""
+    before = cond.find(previous, cond.SERVING_FAILED)
+    if failure is not None:
+        return cond.set_condition(previous, type_=cond.SERVING_FAILED, status="True",
+                                  reason=cond.SERVING_BACKEND_FAILED, message=_clip(failure),
+                                  now=now, observed_generation=generation)
+    if before is None or before.status == "False":
+        return list(previous)
+    return cond.set_condition(previous, type_=cond.SERVING_FAILED, status="False",
+                              reason=cond.SERVING_RECOVERED,
+                              message="the serving graph no longer reports a failure", now=now,
+                              observed_generation=generation)
+
+
+def serving_failure_news(previous: list[Condition], failure: str | None) -> bool:
+    """Whether ``failure`` is news: a failure the ``ServingFailed`` condition does not already
+    say (a Warning event once per new failure text, not once per pass)."""
+    if failure is None:
+        return False
+    before = cond.find(previous, cond.SERVING_FAILED)
+    return before is None or before.status != "True" or before.message != _clip(failure)
+
+
 #: How soon a failed apply of the serving graph is tried again: the time it has been failing
 #: (so the retries back off, doubling), within these bounds.
 APPLY_RETRY_MIN_SECONDS = 2.0

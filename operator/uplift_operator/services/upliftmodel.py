@@ -172,6 +172,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
     child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
+    failure = _serving_failure(child, current, deps, serves)
     conflict = ownership_conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
     if conflict is not None:  # someone else's graph: not taken over, nothing decided
         return read.told(_conflicted(current, conflict, generation, now))
@@ -189,7 +190,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         stable_ready=(current.stable_version or desired or "") in serves,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
-        generation=generation, split_as_status=split_as_status, ready_versions=ready), now)
+        generation=generation, split_as_status=split_as_status, ready_versions=ready,
+        serving_failure=failure), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"), report_token=report_token)
@@ -222,6 +224,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
                      deps.write_back.failure(writer),
                      not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
                      owner, generation, now)
+    status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
@@ -229,6 +232,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         spec.rollout.gates, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
+    if status_logic.serving_failure_news(current.conditions, failure):
+        assert failure is not None
+        events.append(Event("Warning", cond.SERVING_FAILED, failure[:MAX_MESSAGE]))
     following = _next_pass(decision, resolved)
     retry = status_logic.apply_retry_seconds(status.conditions, now)
     if retry is not None:  # the graph is behind the status: try again soon, backing off
@@ -663,6 +669,24 @@ def _observe(current: UpliftModelStatus, owner: Owner, deps: Dependencies,
     as_status = (split_now is not None and serving is not None
                  and {v: w for v, w in serving.weights if w} == declared)
     return child, ready, serves, as_status
+
+
+def _serving_failure(child: dict[str, Any] | None, current: UpliftModelStatus,
+                     deps: Dependencies, serves: frozenset[str]) -> str | None:
+    """The serving backend's failure of the graph (SeldonDeployment ``Failed`` and its
+    description), naming which version of the status's split does not serve (stable, canary),
+    or None when the backend reports no failure."""
+    split = _split_of(current)
+    if child is None or split is None:
+        return None
+    state = deps.backend.observe(child, split)
+    if not state.failed:
+        return None
+    down = [f"{role} {version}" for role, version in (("stable", split.stable_version),
+                                                       ("canary", split.canary_version))
+            if version is not None and version not in serves]
+    where = " and ".join(down) + " not serving" if down else "every version still serves"
+    return f"{where}: {state.message}"
 
 
 def _describe_weights(split: TrafficSplit) -> dict[str, int]:
