@@ -16,6 +16,9 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
 - each variation the operator never renders is refused, whichever API version it comes through;
 - the chart's allow-lists hold every image and ServiceAccount to ``allowed.*`` as the operator
   does (whole match; the operator's runtime image always passes); the manifests have none;
+- with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` to the
+  model's own decision key and those names (what the operator renders); the manifests do not
+  (docs/security.md says so);
 - nobody else is judged: the administrator creates a privileged SeldonDeployment, and Seldon's
   status writes (another identity, the status subresource) go through. The operator never
   writes a SeldonDeployment's status (no RBAC for it); kopf only watches them.
@@ -72,22 +75,28 @@ IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccou
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
             "ServiceAccount matches allowed.serviceAccounts")
+SECRET_REFS = ("every env secretKeyRef of a SeldonDeployment of the uplift-operator "
+               "ServiceAccount names its own decision key or one of rbac.secretNames")
 
 #: The chart's runtimeImage (the operator's default, always allowed) and the allow-lists the
 #: chart's policy is rendered with here.
 DEFAULT_IMAGE: str = yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"]
 ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
 ALLOWED_ACCOUNTS = ["uplift-serving"]
+#: The Secrets _runtime's model names (its MLflow credentials, its report token).
+SECRET_NAMES = ["mlflow-credentials", "report-senders"]
 CANARY_IMAGE = "ghcr.io/uplift-dev/uplift-runtime-canary:0.2.0"
 CANARY = TrafficSplit("3", "4", 25)  # two predictors: every rule sees both
 
 
 def policy_docs(source: str) -> list[dict[str, Any]]:
-    # The chart: `helm install uplift -n uplift-system` with both allow-lists set.
+    # The chart: `helm install uplift -n uplift-system` with both allow-lists and
+    # rbac.secretNames set.
     return policies.policy_docs(
         source, "seldondeployments-policy.yaml", "seldondeployments-policy.yaml",
         "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
-        "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}", name=POLICY)
+        "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}",
+        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES)}", name=POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -337,6 +346,43 @@ def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
         if policy == "chart":
             _refused(operator_cluster, manifest, message)
         else:  # the plain manifests have no allow-list: the shape alone is judged
+            operator_cluster.apply(manifest, PLURAL)
+            stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+            assert _pod(stored) == _pod(manifest), what
+
+
+def _secret_ref(manifest: dict[str, Any], env: str, secret: str) -> dict[str, Any]:
+    """``manifest`` with its last predictor's ``env`` entry taken from ``secret`` instead."""
+    changed = copy.deepcopy(manifest)
+    entry = next(e for e in _container(changed)["env"] if e["name"] == env)
+    entry["valueFrom"]["secretKeyRef"]["name"] = secret
+    return changed
+
+
+def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_names(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    owner = _owner(admin, f"keyed-{policy}")
+    # What the operator renders: its MLflow credentials and report token (both in
+    # rbac.secretNames, as the operator could read nothing else) and its own decision key.
+    rendered = _render(owner)
+    refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in _container(rendered)["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})}
+    assert refs == {*SECRET_NAMES, naming.decision_key_secret(owner.name)}
+    operator_cluster.apply(rendered, PLURAL)
+    init = _init_container(rendered, DEFAULT_IMAGE)
+    _pod(init)["initContainers"][0]["env"] = [
+        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "payments-db", "key": "password"}}}]
+    outside = {
+        "credentials from another Secret": _render(
+            owner, credential_env=(("MLFLOW_TRACKING_TOKEN", "payments-db", "password"),)),
+        "another model's decision key": _secret_ref(rendered, "UPLIFT_DECISION_KEY",
+                                                    "other-decision-key"),
+        "an init container's secretKeyRef": init,
+    }
+    for what, manifest in outside.items():
+        if policy == "chart":
+            _refused(operator_cluster, manifest, SECRET_REFS)
+        else:  # the plain manifests know no Secret names: any Secret of the namespace passes
             operator_cluster.apply(manifest, PLURAL)
             stored = admin.get("seldondeployment", owner.name, NAMESPACE)
             assert _pod(stored) == _pod(manifest), what
