@@ -24,6 +24,12 @@ __all__ = ["FIELD_MANAGER", "CoreReads", "KubeCluster", "KubeError", "current_na
            "load_api_client"]
 
 FIELD_MANAGER = "uplift-operator"
+#: The metadata-only form of a LIST's answer (``KubeCluster.list_uids``).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+LIST_PAGE_SIZE = 500
+#: A page of a LIST given up after this (connect, read): one that never came would hold the
+#: thread for ever.
+LIST_TIMEOUT_SECONDS = (10.0, 60.0)
 
 
 class KubeError(RuntimeError):
@@ -218,6 +224,40 @@ class KubeCluster:
                 return False
             raise _error(error, f"create secret {meta['namespace']}/{meta['name']}") from None
         return True
+
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
+                  page_size: int = LIST_PAGE_SIZE) -> set[str]:
+        """The uids of every object of ``plural`` in ``namespace`` (None: every namespace),
+        from a LIST of their metadata only (``PartialObjectMetadataList``: no spec, no status),
+        ``page_size`` objects a request. A page that fails fails the whole list (KubeError):
+        a partial answer would show the objects of the pages never read as absent."""
+        group, version = _split(api_version)
+        base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        path = f"{base}/namespaces/{{namespace}}/{plural}" if namespace else f"{base}/{plural}"
+        uids: set[str] = set()
+        token = ""
+        while True:
+            query = [("limit", str(page_size))] + ([("continue", token)] if token else [])
+            request = self._api.param_serialize(
+                method="GET", resource_path=path,
+                path_params={"namespace": namespace} if namespace else {}, query_params=query,
+                # An API server without the metadata-only form answers the whole objects.
+                header_params={"Accept": f"{METADATA_ONLY}, application/json"},
+                auth_settings=["BearerToken"])
+            try:
+                response = self._api.call_api(*request, _request_timeout=LIST_TIMEOUT_SECONDS)
+                response.read()  # type: ignore[no-untyped-call]
+                page = cast(dict[str, Any], self._api.response_deserialize(
+                    response, {"200": "object"}).data)
+            except ApiException as error:
+                raise _error(error, f"list {plural}") from None
+            for item in page.get("items") or []:
+                uid = (item.get("metadata") or {}).get("uid")
+                if uid:
+                    uids.add(str(uid))
+            token = str((page.get("metadata") or {}).get("continue") or "")
+            if not token:
+                return uids
 
     def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
         """The bytes of those of ``keys`` that Secret ``name`` has (the caller judges a missing

@@ -260,20 +260,24 @@ def _exit_if_still_paused(wakeups: Wakeups) -> None:
     _exit_check = asyncio.get_running_loop().call_later(PAUSE_EXIT_GRACE_SECONDS, check)
 
 
-def exit_to_list_afresh() -> None:
+def exit_to_list_afresh(why: str = "paused by peering after acting") -> None:
     """This replica acted and peering paused it (another replica outranks it, or the peering
     object is gone): end the process, once, as controller-runtime does when a leader loses its
     lease. Paused, kopf stops the watches, and on resume it lists again, but what it kept stays:
     an object deleted meanwhile has no DELETED event to come, so kopf's Campaign index (the
     campaigns file's source) and the watched store would keep it, and a deleted Campaign would
     be treated under again. The container's restart lists every kind afresh and joins as the
-    standby (a later start is a lower priority: ``settings.seniority_priority``)."""
+    standby (a later start is a lower priority: ``settings.seniority_priority``).
+
+    The existence audit (``handlers.existence``) exits the same way, ``why`` saying so, when
+    a watch that listed again after a gap (410 Gone, an API server restart) left a deleted
+    object behind."""
     global _exiting
     if _exiting:
         return
     _exiting = True
-    logger.warning("paused by peering after acting: exiting, so that the restarted process "
-                   "lists every object afresh (objects deleted while paused send no event)")
+    logger.warning("%s: exiting, so that the restarted process lists every object afresh "
+                   "(objects deleted meanwhile sent no event)", why)
     _terminate()
 
 

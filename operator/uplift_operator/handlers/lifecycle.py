@@ -22,6 +22,7 @@ from uplift_operator.domain.validation import ServingPolicy
 from uplift_operator.handlers import (
     campaign,
     campaigns_file,
+    existence,
     observability,
     registry_polling,
     upliftmodel,
@@ -108,6 +109,7 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     registry_polling.start(memo)
     campaigns_file.file_dependencies(memo)
     campaign.campaign_dependencies(memo)
+    existence.start(memo)
 
 
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):

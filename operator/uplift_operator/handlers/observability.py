@@ -22,10 +22,10 @@ from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 
-__all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget",
-           "last_rollback", "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
-           "observe_status", "paused_by_inconclusive_gate", "pruned", "reconciling", "serve",
-           "started"]
+__all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget", "ghost",
+           "ghosts_audited", "last_rollback", "observe_campaign", "observe_gates", "observe_phase",
+           "observe_rollout", "observe_status", "paused_by_inconclusive_gate", "pruned",
+           "reconciling", "serve", "started"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -125,6 +125,24 @@ LAST_ROLLBACK = Gauge(
     "holds none. Read from the status, "
     "so an operator restart neither loses nor repeats it, unlike a counter born with it.",
     ["kind", "namespace", "name"], registry=REGISTRY)
+
+GHOSTS = Counter(
+    "uplift_operator_ghosts_total",
+    "Deleted objects this process still reconciled, found by the existence audit (absent from "
+    "two LISTs in a row, their DELETED event never came: a watch listed again after a gap); "
+    "each ends the process so that its restart lists every object afresh. Its series exist at 0 "
+    "while the audit runs; the increment is on /metrics for a scrape before the exit.",
+    ["kind"], registry=REGISTRY)
+
+def ghosts_audited(kinds: list[str]) -> None:
+    """The kinds the existence audit counts ghosts of: their series exist at 0 from its start
+    (a series born at 1 reads as no ``increase()``)."""
+    for kind in kinds:
+        GHOSTS.labels(kind)
+
+
+def ghost(kind: str) -> None:
+    GHOSTS.labels(kind).inc()
 
 
 def serve(port: int) -> None:

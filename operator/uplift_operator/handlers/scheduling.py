@@ -94,6 +94,12 @@ class Wakeups:
             flag.set()
         return all(other == uid for other in flags)
 
+    def tasks(self, kind: str) -> dict[str, Key]:
+        """The running waiting tasks of ``kind``, by object uid (a copy; tasks registered
+        without a uid and tasks finished, ending after their pass, are left out)."""
+        return {uid: key for key, flags in self._flags.items() if key[0] == kind
+                for uid, flag in flags.items() if uid and not flag.finished}
+
     def __len__(self) -> int:
         """Waiting tasks registered (a re-used name may have two for a moment)."""
         return sum(len(flags) for flags in self._flags.values())

@@ -1,0 +1,149 @@
+"""Existence audit: a deleted object whose DELETED event never came ends the process.
+
+kopf lists again after any watch disconnect (410 Gone, an API server restart), but it never
+makes up a DELETED event for an object deleted during the gap, and its indexes drop an entry
+only on DELETED. Such a "ghost" lived on until the process restarted: its waiting task kept
+running, its series kept alerts firing, a ghost UpliftModel's alias kept being polled and, worst,
+a ghost Campaign stayed in ``campaigns_by_model``, so its model's campaigns file kept delivering
+it to the runtime, which kept treating units for a deleted Campaign.
+
+So once per ``AUDIT_SECONDS`` (the resync interval) and kind, one paginated LIST of the kind's
+metadata (``KubeCluster.list_uids``: cluster-wide with ``--all-namespaces``, else one per
+namespace where a task of the kind runs, all within the Roles kopf's watches need) is compared
+with the uids of the waiting tasks (``Wakeups.tasks``). A uid absent from two successful audits
+in a row is a ghost (one is not enough: the LIST is a moment, and what was deleted just then may
+have its DELETED event on the way). Only the tasks registered before a LIST began are compared
+with it (one registered meanwhile may be of an object created after the LIST's moment). A LIST
+that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
+(``uplift_operator_ghosts_total{kind}``), and the process exits (``common.exit_to_list_afresh``)
+once a scrape had the time to see the count: kopf's index cannot be corrected from outside, and
+the restart lists every kind afresh. It costs O(1) requests per interval (one LIST page per
+``LIST_PAGE_SIZE`` objects, per namespace when namespaced), none per resource, and runs in the
+pass pool, never on the event loop. A replica that peering paused has no tasks, so lists nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import kopf
+
+from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.handlers import campaign, observability, upliftmodel
+from uplift_operator.handlers.common import config_of, exit_to_list_afresh
+from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
+
+__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "audit_forever", "start"]
+
+logger = logging.getLogger(__name__)
+
+#: How often each kind is audited: the resync interval (``handlers.scheduling``).
+AUDIT_SECONDS = RESYNC_SECONDS
+#: After finding a ghost, the process exits this much later than a scrape interval: the count
+#: is on /metrics for a scrape first (the restarted process starts it at 0 again).
+EXIT_SLACK_SECONDS = 5.0
+
+
+class _Lister(Protocol):
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None
+                  ) -> set[str]: ...
+
+
+@dataclass
+class ExistenceAudit:
+    """The audit of one kind: what its last successful LIST missed, and the comparison."""
+
+    kind: str
+    plural: str
+    wakeups: Wakeups
+    cluster: _Lister
+    #: One LIST of every namespace (``--all-namespaces``), else one per namespace with a task.
+    all_namespaces: bool
+    #: The tasks (uid → key) the last successful audit did not find.
+    missing: dict[str, Key] = field(default_factory=dict)
+
+    async def run(self, executor: Executor) -> dict[str, Key]:
+        """One audit: the ghosts (uid → key), absent from this LIST and the last successful one.
+        Nothing when this LIST failed (the last one's findings stay for the next)."""
+        tasks = self.wakeups.tasks(self.kind)  # before the LIST begins: see the module
+        if not tasks:  # nothing to compare with (a replica paused): no request
+            self.missing = {}
+            return {}
+        namespaces: Sequence[str | None] = (
+            [None] if self.all_namespaces else sorted({key[1] for key in tasks.values()}))
+        try:
+            listed = await asyncio.get_running_loop().run_in_executor(
+                executor, self._list, namespaces)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # KubeError, the API server unreachable, the pool shut down
+            logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
+                           self.kind, error)
+            return {}
+        return self.compare(tasks, listed)
+
+    def compare(self, tasks: dict[str, Key], listed: set[str]) -> dict[str, Key]:
+        """The ghosts among ``tasks`` (registered before the LIST that found ``listed``)."""
+        running = self.wakeups.tasks(self.kind)  # a task ended meanwhile had its DELETED event
+        missing = {uid: key for uid, key in tasks.items()
+                   if uid not in listed and uid in running}
+        ghosts = {uid: key for uid, key in missing.items() if uid in self.missing}
+        self.missing = missing
+        return ghosts
+
+    def _list(self, namespaces: Sequence[str | None]) -> set[str]:
+        listed: set[str] = set()
+        for namespace in namespaces:
+            listed |= self.cluster.list_uids(f"{GROUP}/{VERSION}", self.plural, namespace)
+        return listed
+
+
+async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
+                        interval: float = AUDIT_SECONDS, exit_delay: float = 0.0,
+                        exit: Callable[[str], None] = exit_to_list_afresh) -> None:
+    """Audit each kind every ``interval``; at the first ghosts, count and log them and exit
+    (``exit_delay`` later: a scrape sees the count)."""
+    observability.ghosts_audited([audit.kind for audit in audits])
+    while True:
+        await asyncio.sleep(interval)
+        for audit in audits:
+            ghosts = await audit.run(executor)
+            if not ghosts:
+                continue
+            for uid, (kind, namespace, name) in sorted(ghosts.items()):
+                observability.ghost(kind)
+                logger.warning("%s %s/%s (uid %s) is gone from the API server (absent from two "
+                               "LISTs %.0f s apart) but its DELETED event never came: a watch "
+                               "listed again after a gap", kind, namespace, name, uid, interval)
+            await asyncio.sleep(exit_delay)
+            exit(f"{len(ghosts)} deleted {audit.kind}(s) still reconciled (no DELETED event "
+                 "after a watch gap)")
+            return
+
+
+def start(memo: kopf.Memo) -> None:
+    """Once, at start-up, on the event loop (``handlers.lifecycle.share_process_state``): the
+    audit task runs."""
+    if memo.get("existence_audit") is not None:
+        return
+    config = config_of(memo)
+    wakeups, cluster = memo["wakeups"], memo["uplift_dependencies"].cluster
+    audits = [ExistenceAudit(kind, plural, wakeups, cluster, config.all_namespaces)
+              for kind, plural in ((upliftmodel.KIND, upliftmodel.PLURAL),
+                                   (campaign.KIND, campaign.PLURAL))]
+    memo["existence_audit"] = asyncio.create_task(audit_forever(
+        audits, memo["pass_executor"],
+        exit_delay=config.prometheus_scrape_interval + EXIT_SLACK_SECONDS),
+        name="existence-audit")
+
+
+@kopf.on.cleanup()
+async def stop(memo: kopf.Memo, **_: Any) -> None:
+    task = memo.get("existence_audit")
+    if isinstance(task, asyncio.Task):
+        task.cancel()

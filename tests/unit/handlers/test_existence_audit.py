@@ -1,0 +1,303 @@
+"""The existence audit (``handlers.existence``): a waiting task whose object is absent from two
+successful LISTs in a row is a ghost (its DELETED event never came: a watch listed again after a
+gap), counted, logged, and the process exits to list afresh. One absence, a failed LIST, or a
+task registered after a LIST began conclude nothing; the LISTs cost one request per interval and
+namespace, none per resource, and a replica without tasks (paused by peering) makes none."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from types import SimpleNamespace
+
+import kopf
+import pytest
+
+from uplift_operator import settings
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.handlers import existence, observability
+from uplift_operator.handlers.existence import ExistenceAudit, audit_forever
+from uplift_operator.handlers.scheduling import Wakeups
+
+
+class FakeCluster:
+    """What the LIST answers: the uids that exist, or a failure; each request recorded."""
+
+    def __init__(self, *uids: str) -> None:
+        self.uids = set(uids)
+        self.fail = False
+        self.requests: list[tuple[str, str | None]] = []
+        #: Run while the LIST is in flight (a task registered meanwhile).
+        self.during: Callable[[], object] | None = None
+
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None) -> set[str]:
+        assert api_version == "uplift.dev/v1alpha1"
+        self.requests.append((plural, namespace))
+        if self.during is not None:
+            self.during()
+        if self.fail:
+            raise KubeError("list campaigns: 503 the server is currently unable to handle the "
+                            "request", 503)
+        return set(self.uids)
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    yield pool
+    pool.shutdown()
+
+
+def _audit(wakeups: Wakeups, cluster: FakeCluster, *, all_namespaces: bool = False
+           ) -> ExistenceAudit:
+    return ExistenceAudit("Campaign", "campaigns", wakeups, cluster, all_namespaces)
+
+
+def _rounds(audit: ExistenceAudit, executor: ThreadPoolExecutor, count: int
+            ) -> list[dict[str, tuple[str, str, str]]]:
+    async def go() -> list[dict[str, tuple[str, str, str]]]:
+        return [await audit.run(executor) for _ in range(count)]
+    return asyncio.run(go())
+
+
+async def _audit_for(audit: ExistenceAudit, executor: ThreadPoolExecutor, cluster: FakeCluster,
+                     *, requests: int) -> None:
+    """Run the audit loop until it made ``requests`` LISTs; it must still run then."""
+    task = asyncio.create_task(audit_forever([audit], executor, interval=0.01))
+    for _ in range(500):
+        if len(cluster.requests) >= requests or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert not task.done(), "the audit loop ended (it exits only after a ghost)"
+    assert len(cluster.requests) >= requests
+    task.cancel()
+
+
+def _ghosts_counted(kind: str = "Campaign") -> float:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_ghosts_total", {"kind": kind}) or 0.0
+
+
+def test_no_ghost_while_every_task_s_object_is_listed(executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    wakeups.register(("Campaign", "ns", "b"), uid="u-b")
+    assert _rounds(_audit(wakeups, FakeCluster("u-a", "u-b", "u-other")), executor, 3) == [{}] * 3
+
+
+def test_one_absence_is_no_ghost(executor: ThreadPoolExecutor) -> None:
+    """Absent from one LIST, listed at the next (or its task ended meanwhile): nothing."""
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster()
+    audit = _audit(wakeups, cluster)
+    assert _rounds(audit, executor, 1) == [{}]
+    assert audit.missing == {"u-a": ("Campaign", "ns", "a")}
+    cluster.uids = {"u-a"}
+    assert _rounds(audit, executor, 1) == [{}]
+    cluster.uids = set()
+    assert _rounds(audit, executor, 1) == [{}]  # absent again: a first absence again
+
+
+def test_absent_from_two_lists_in_a_row_is_a_ghost(executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    wakeups.register(("Campaign", "ns", "b"), uid="u-b")
+    audit = _audit(wakeups, FakeCluster("u-b"))
+    assert _rounds(audit, executor, 2) == [{}, {"u-a": ("Campaign", "ns", "a")}]
+
+
+def test_two_absences_exit_count_and_name_the_ghost(
+        executor: ThreadPoolExecutor, terminations: list[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "team-a", "spring"), uid="u-spring")
+    wakeups.register(("Campaign", "team-a", "summer"), uid="u-summer")
+    cluster = FakeCluster("u-summer")
+    before = _ghosts_counted()
+
+    async def go() -> None:
+        await asyncio.wait_for(audit_forever([_audit(wakeups, cluster)], executor,
+                                             interval=0.01), timeout=5)
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(go())  # returns once it exits
+    assert terminations == ["SIGTERM"]
+    assert _ghosts_counted() == before + 1
+    assert len(cluster.requests) == 2
+    assert "Campaign team-a/spring (uid u-spring) is gone from the API server" in caplog.text
+    assert "deleted Campaign(s) still reconciled (no DELETED event after a watch gap): " \
+           "exiting" in caplog.text
+
+
+def test_every_object_listed_neither_exits_nor_counts(
+        executor: ThreadPoolExecutor, terminations: list[str]) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster("u-a")
+    with suppress(KeyError):  # as in a new process
+        observability.GHOSTS.remove("Campaign")
+
+    asyncio.run(_audit_for(_audit(wakeups, cluster), executor, cluster, requests=5))
+    assert terminations == []
+    # Its series exists, at 0, from the start (one born at 1 reads as no ``increase()``).
+    assert observability.REGISTRY.get_sample_value(
+        "uplift_operator_ghosts_total", {"kind": "Campaign"}) == 0.0
+
+
+def test_a_failed_list_concludes_nothing(executor: ThreadPoolExecutor,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A LIST that failed is no absence: neither a first one nor the second of a ghost."""
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster()
+    cluster.fail = True
+    audit = _audit(wakeups, cluster)
+    with caplog.at_level(logging.WARNING):
+        assert _rounds(audit, executor, 3) == [{}, {}, {}]
+    assert audit.missing == {}
+    assert "existence audit of Campaign: the LIST failed, nothing concluded" in caplog.text
+    cluster.fail = False
+    assert _rounds(audit, executor, 1) == [{}]  # the first successful absence
+    cluster.fail = True
+    assert _rounds(audit, executor, 1) == [{}]  # keeps the absence for the next success
+    cluster.fail = False
+    assert _rounds(audit, executor, 1) == [{"u-a": ("Campaign", "ns", "a")}]
+
+
+def test_a_failed_list_never_exits(executor: ThreadPoolExecutor,
+                                   terminations: list[str]) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster()
+    cluster.fail = True
+
+    asyncio.run(_audit_for(_audit(wakeups, cluster), executor, cluster, requests=4))
+    assert terminations == []
+
+
+def test_a_task_registered_while_the_list_ran_is_not_absent_from_it(
+        executor: ThreadPoolExecutor) -> None:
+    """Its object may have been created after the LIST's moment: only the next LIST says."""
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster("u-a")
+    cluster.during = lambda: wakeups.register(("Campaign", "ns", "new"), uid="u-new")
+    audit = _audit(wakeups, cluster)
+    assert _rounds(audit, executor, 1) == [{}]
+    assert audit.missing == {}
+    cluster.during = None
+    # Absent from the two LISTs after it was registered: a ghost, not before.
+    assert _rounds(audit, executor, 2) == [{}, {"u-new": ("Campaign", "ns", "new")}]
+
+
+def test_a_task_registered_after_an_audit_is_absent_from_the_next_only(
+        executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster("u-a")
+    audit = _audit(wakeups, cluster)
+    assert _rounds(audit, executor, 1) == [{}]
+    wakeups.register(("Campaign", "ns", "late"), uid="u-late")
+    assert _rounds(audit, executor, 1) == [{}]
+    assert _rounds(audit, executor, 1) == [{"u-late": ("Campaign", "ns", "late")}]
+
+
+def test_a_task_that_ended_while_the_list_ran_is_no_ghost(executor: ThreadPoolExecutor) -> None:
+    """Its DELETED event came: ``forget`` finished it (``Wakeups.finish``)."""
+    wakeups = Wakeups()
+    flag = wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    cluster = FakeCluster()
+    audit = _audit(wakeups, cluster)
+    assert _rounds(audit, executor, 1) == [{}]
+    cluster.during = lambda: wakeups.unregister(("Campaign", "ns", "a"), flag)
+    assert _rounds(audit, executor, 1) == [{}]
+
+
+def test_a_name_reused_in_the_gap_leaves_the_old_uid_a_ghost(
+        executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-old")
+    wakeups.register(("Campaign", "ns", "a"), uid="u-new")
+    audit = _audit(wakeups, FakeCluster("u-new"))
+    assert _rounds(audit, executor, 2) == [{}, {"u-old": ("Campaign", "ns", "a")}]
+
+
+def test_one_list_per_namespace_with_tasks_none_per_resource(
+        executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    for index in range(300):
+        wakeups.register(("Campaign", f"team-{index % 3}", f"c{index}"), uid=f"u{index}")
+    wakeups.register(("UpliftModel", "team-9", "m"), uid="u-model")  # another kind's audit
+    cluster = FakeCluster(*(f"u{index}" for index in range(300)))
+    assert _rounds(_audit(wakeups, cluster), executor, 1) == [{}]
+    assert cluster.requests == [("campaigns", "team-0"), ("campaigns", "team-1"),
+                                ("campaigns", "team-2")]
+
+
+def test_all_namespaces_is_one_list(executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    for index in range(300):
+        wakeups.register(("Campaign", f"team-{index % 3}", f"c{index}"), uid=f"u{index}")
+    cluster = FakeCluster(*(f"u{index}" for index in range(300)))
+    assert _rounds(_audit(wakeups, cluster, all_namespaces=True), executor, 1) == [{}]
+    assert cluster.requests == [("campaigns", None)]
+
+
+@pytest.mark.parametrize("all_namespaces", [False, True])
+def test_a_replica_without_tasks_lists_nothing(executor: ThreadPoolExecutor,
+                                               all_namespaces: bool) -> None:
+    """Paused by peering (kopf stopped its tasks), or nothing of the kind exists."""
+    wakeups = Wakeups()
+    wakeups.register(("UpliftModel", "ns", "m"), uid="u-model")
+    cluster = FakeCluster()
+    audit = _audit(wakeups, cluster, all_namespaces=all_namespaces)
+    audit.missing = {"u-a": ("Campaign", "ns", "a")}  # from before the pause
+    assert _rounds(audit, executor, 2) == [{}, {}]
+    assert cluster.requests == []
+    assert audit.missing == {}
+
+
+def test_wakeups_tasks_leave_out_other_kinds_finished_tasks_and_no_uid() -> None:
+    wakeups = Wakeups()
+    wakeups.register(("Campaign", "ns", "a"), uid="u-a")
+    wakeups.register(("Campaign", "ns", "b"), uid="u-b")
+    wakeups.register(("Campaign", "ns", "c"))
+    wakeups.register(("UpliftModel", "ns", "m"), uid="u-m")
+    wakeups.finish(("Campaign", "ns", "b"), "u-b")
+    assert wakeups.tasks("Campaign") == {"u-a": ("Campaign", "ns", "a")}
+
+
+@pytest.mark.parametrize(("args", "all_namespaces"), [(["--namespace", "team-a"], False),
+                                                      (["--all-namespaces"], True)])
+def test_started_once_per_process_for_both_kinds_in_the_operator_s_scope(
+        monkeypatch: pytest.MonkeyPatch, executor: ThreadPoolExecutor, args: list[str],
+        all_namespaces: bool) -> None:
+    started: list[tuple[list[ExistenceAudit], float]] = []
+
+    async def recorded(audits: list[ExistenceAudit], pool: object, *, exit_delay: float,
+                       **_: object) -> None:
+        assert pool is executor
+        started.append((audits, exit_delay))
+
+    monkeypatch.setattr(existence, "audit_forever", recorded)
+    cluster, wakeups = FakeCluster(), Wakeups()
+    memo = kopf.Memo(config=settings.parse_args([*args, "--prometheus-scrape-interval", "15"]),
+                     wakeups=wakeups, pass_executor=executor,
+                     uplift_dependencies=SimpleNamespace(cluster=cluster))
+
+    async def go() -> None:
+        existence.start(memo)
+        existence.start(copy.copy(memo))  # an object's memo copy: still the one task
+        await memo["existence_audit"]
+
+    asyncio.run(go())
+    [(audits, exit_delay)] = started
+    assert [(a.kind, a.plural, a.all_namespaces) for a in audits] == [
+        ("UpliftModel", "upliftmodels", all_namespaces), ("Campaign", "campaigns", all_namespaces)]
+    assert all(a.wakeups is wakeups and a.cluster is cluster for a in audits)
+    assert exit_delay == 15 + existence.EXIT_SLACK_SECONDS
