@@ -534,8 +534,9 @@ def exported_metric_names() -> set[str]:
     return names
 
 
-def selectors(node: Any) -> Iterator[Any]:
-    if isinstance(node, promql_parser.VectorSelector):
+def nodes(node: Any, kind: type[Any]) -> Iterator[Any]:
+    """Every node of a parsed PromQL tree that is a ``kind``, ``node`` included."""
+    if isinstance(node, kind):
         yield node
     for attr in dir(node):
         if attr.startswith("_") or attr in ("parse", "prettify"):
@@ -543,7 +544,11 @@ def selectors(node: Any) -> Iterator[Any]:
         value = getattr(node, attr)
         for child in value if isinstance(value, list) else [value]:
             if hasattr(child, "prettify"):
-                yield from selectors(child)
+                yield from nodes(child, kind)
+
+
+def selectors(node: Any) -> Iterator[Any]:
+    return nodes(node, promql_parser.VectorSelector)
 
 
 def test_dashboards_and_alerts_use_only_exported_metrics() -> None:
@@ -601,15 +606,7 @@ def panel_expr(board: str, title: str) -> str:
 
 
 def aggregations(node: Any) -> Iterator[Any]:
-    if isinstance(node, promql_parser.AggregateExpr):
-        yield node
-    for attr in dir(node):
-        if attr.startswith("_") or attr in ("parse", "prettify"):
-            continue
-        value = getattr(node, attr)
-        for child in value if isinstance(value, list) else [value]:
-            if hasattr(child, "prettify"):
-                yield from aggregations(child)
+    return nodes(node, promql_parser.AggregateExpr)
 
 
 #: Series whose ratios are one experiment's: each (namespace, model, campaign) has its own salt

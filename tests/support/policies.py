@@ -17,6 +17,7 @@ from tests.contract.test_packaging import CHART, tools
 from tests.support.kube import Kubectl, install_crds
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
+from uplift_operator.render import naming
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
@@ -87,3 +88,17 @@ def refused(kubectl: Kubectl, manifest: dict[str, Any], denial: str) -> bool:
         return False
     assert denial in attempt.stderr, attempt.stderr
     return True
+
+
+def model_owner(admin: Kubectl, name: str, namespace: str) -> naming.Owner:
+    """A real UpliftModel ``name`` (made by the administrator), as the operator reads its
+    identity: what the objects it renders are owned by."""
+    admin.apply({"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                 "metadata": {"name": name, "namespace": namespace},
+                 "spec": {"model": {"registeredModel": name, "alias": "champion"},
+                          "treatments": [{"name": "womens-e-mail"}],
+                          "rollout": {"steps": [{"weight": 50}],
+                                      "gates": [{"name": "errors", "type": "errorRate",
+                                                 "max": 0.05}]}}})
+    meta = admin.get("upliftmodel", name, namespace)["metadata"]
+    return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])

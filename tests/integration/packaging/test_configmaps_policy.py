@@ -86,21 +86,8 @@ def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
     return policies.operator_adapter(plane)
 
 
-def _model(name: str) -> dict[str, Any]:
-    return {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"model": {"registeredModel": name, "alias": "champion"},
-                     "treatments": [{"name": "womens-e-mail"}],
-                     "rollout": {"steps": [{"weight": 50}],
-                                 "gates": [{"name": "errors", "type": "errorRate",
-                                            "max": 0.05}]}}}
-
-
 def _owner(admin: Kubectl, name: str) -> naming.Owner:
-    """A real UpliftModel (made by the administrator), as the operator reads its identity."""
-    admin.apply(_model(name))
-    meta = admin.get("upliftmodel", name, NAMESPACE)["metadata"]
-    return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    return policies.model_owner(admin, name, NAMESPACE)
 
 
 def _config_map(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:

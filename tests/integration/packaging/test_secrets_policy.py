@@ -93,21 +93,8 @@ def policy(request: pytest.FixtureRequest, admin: Kubectl, as_operator: Kubectl)
         yield source
 
 
-def _model(name: str) -> dict[str, Any]:
-    return {"apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
-            "metadata": {"name": name, "namespace": NAMESPACE},
-            "spec": {"model": {"registeredModel": name, "alias": "champion"},
-                     "treatments": [{"name": "womens-e-mail"}],
-                     "rollout": {"steps": [{"weight": 50}],
-                                 "gates": [{"name": "errors", "type": "errorRate",
-                                            "max": 0.05}]}}}
-
-
 def _owner(admin: Kubectl, name: str) -> naming.Owner:
-    """A real UpliftModel (made by the administrator), as the operator reads its identity."""
-    admin.apply(_model(name))
-    meta = admin.get("upliftmodel", name, NAMESPACE)["metadata"]
-    return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    return policies.model_owner(admin, name, NAMESPACE)
 
 
 def test_the_operator_still_creates_its_decision_key_secret(
