@@ -702,11 +702,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             super().apply_analysis()
             return
         # A completed ramp: only its budget gates were measured (``gates_to_measure``); the
-        # other gates keep what its last step measured.
+        # other gates keep what its last step measured. A ramp completed in this very pass (a
+        # full promote: ``end_ramp`` marks it restarted) applies its budget outcomes too: the
+        # period's spend is the same whatever the ramp, and a Fail dropped here would leave the
+        # campaign Healthy and treating at 100 % until the next pass.
         budget_gates = {gate.name for gate in _budget_gates(self.spec)}
         outcomes = {o.name: o for o in self.observed.gate_outcomes or () if o.name in budget_gates}
         s = self.status
-        if not outcomes or self.restarted:
+        if not outcomes:
             return
         latest = max(o.time for o in outcomes.values())
         if s.last_analysis_at is not None and latest <= s.last_analysis_at:
