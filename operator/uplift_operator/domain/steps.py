@@ -85,6 +85,9 @@ class Reason(StrEnum):
     STEP_ADVANCED = "StepAdvanced"
     ANALYSIS_PASSED = "AnalysisPassed"
     GATE_FAILED = "GateFailed"
+    #: A gate that could not be measured (an Error verdict): an outage, not a Fail, so it is
+    #: not filed under GateFailed.
+    GATE_ERRORED = "GateErrored"
     GATE_INCONCLUSIVE = "GateInconclusive"
     ROLLED_BACK = "RolledBack"
     PROMOTED = "Promoted"
@@ -474,7 +477,7 @@ class StepPass(ABC, Generic[S]):
         elif st.verdict is GateVerdict.ERROR and st.consecutive_errors == 1:
             limit = against_limit("1 error in a row", "consecutiveErrorLimit",
                                   gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
-            self.emit("Warning", Reason.GATE_FAILED,
+            self.emit("Warning", Reason.GATE_ERRORED,
                       f"gate {gate.name} could not be measured ({limit}){dry}: {st.message}")
         elif st.verdict is GateVerdict.INCONCLUSIVE and (
                 st.inconclusives == 1
@@ -493,7 +496,7 @@ class StepPass(ABC, Generic[S]):
         rollbacks = [(g, st) for g, st, action in demands if action is GateAction.ROLLBACK]
         if rollbacks:
             gate, st = rollbacks[0]
-            why = f"gate {gate.name} {st.verdict.value}: {evidence(st)}"
+            why = f"gate {gate.name} {st.verdict.value}: {evidence(st, tripped(gate, st))}"
             if self.rollback_mode == "Automatic":
                 self.roll_back(Reason.ROLLED_BACK, why)
             else:
@@ -656,14 +659,29 @@ class StepPass(ABC, Generic[S]):
         return None
 
 
-def evidence(status: GateStatus) -> str:
-    """A gate's evidence in one line: value, threshold, bounds, samples, why."""
+def evidence(status: GateStatus, limit: str | None = None) -> str:
+    """A gate's evidence in one line: value, threshold, bounds, samples, the limit it went
+    past (``tripped``, when given: before the message, which may be clipped), why."""
     parts = [f"{label} {value:.4g}" for label, value in
              (("value", status.value), ("threshold", status.threshold), ("lower", status.lower),
               ("upper", status.upper)) if value is not None]
     if status.samples is not None:
         parts.append(f"samples {status.samples}")
-    return f"{', '.join(parts) or 'no value'} — {status.message}"
+    past = f" ({limit})" if limit else ""
+    return f"{', '.join(parts) or 'no value'}{past} — {status.message}"
+
+
+def tripped(gate: GateSpecBase, status: GateStatus) -> str:
+    """The counter that demands the gate's rollback, against its limit: "2 failures,
+    failureLimit 1 exceeded" or "5 errors in a row, consecutiveErrorLimit 4 exceeded"
+    (``required_action``'s order: Fails first)."""
+    if status.failures > gate.failure_limit:
+        n = status.failures
+        return against_limit(f"{n} failure{'' if n == 1 else 's'}", "failureLimit",
+                             gate.failure_limit, True)
+    n = status.consecutive_errors
+    return against_limit(f"{n} error{'' if n == 1 else 's'} in a row", "consecutiveErrorLimit",
+                         gate.consecutive_error_limit, n > gate.consecutive_error_limit)
 
 
 def against_limit(count: str, field: str, limit: int, exceeded: bool) -> str:

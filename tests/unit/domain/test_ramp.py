@@ -391,18 +391,25 @@ def test_fails_within_a_failure_limit_say_so_until_it_is_exceeded() -> None:
     assert d.status.canary_version is None
 
 
+def gate_errored_messages(decision: Decision) -> list[str]:
+    return [e.message for e in decision.events if e.reason is Reason.GATE_ERRORED]
+
+
 def test_a_first_error_is_read_against_the_consecutive_error_limit() -> None:
+    # Filed under GateErrored, not GateFailed: an outage is not a Fail of the model.
     sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}]))
     d = sim.tick(1, verdicts={"lat": E})
-    assert gate_failed_messages(d) == [
+    assert gate_errored_messages(d) == [
         "gate lat could not be measured (1 error in a row, within consecutiveErrorLimit 4): "
         "lat said Error"]
+    assert gate_failed_messages(d) == []
     sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
                                         "consecutiveErrorLimit": 0}]))
     d = sim.tick(1, verdicts={"lat": E})
-    assert gate_failed_messages(d) == [
+    assert gate_errored_messages(d) == [
         "gate lat could not be measured (1 error in a row, consecutiveErrorLimit 0 exceeded): "
         "lat said Error"]
+    assert gate_failed_messages(d) == []
 
 
 def test_consecutive_errors_roll_back_past_the_limit() -> None:
