@@ -107,6 +107,11 @@ class ModelObservation:
     #: ``ModelServing``'s reason when not serving, if not the model's own (e.g. its campaigns
     #: file has no room for the Campaign: ``CampaignsFileFull``).
     reason: str = ""
+    #: Serving only because the campaign exposes (the model's Ready reason is one it holds
+    #: through, ``_HOLDING_REASONS``): what the model is to a campaign that does not. A pass that
+    #: ends the exposure (an abort, a rollback, a withdrawal) judges the model by it, as the next
+    #: pass will: the status is what was observed, not which pass observed it.
+    unheld: ModelObservation | None = None
 
 
 def model_observation(name: str, status: UpliftModelStatus | None,
@@ -134,7 +139,8 @@ def model_observation(name: str, status: UpliftModelStatus | None,
                 else f"its predictor is not reported ready: {ready.message}")
         return ModelObservation(
             name, True, stable, serving=True,
-            why=f"UpliftModel {name!r} serves version {stable} ({held}; the exposure is held)")
+            why=f"UpliftModel {name!r} serves version {stable} ({held}; the exposure is held)",
+            unheld=model_observation(name, status, exposing=False))
     phase = status.phase.value if status.phase is not None else "unknown"
     detail = status.message or (ready.message if ready is not None else "no status yet")
     return ModelObservation(
@@ -600,15 +606,20 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.follow_version()
             return  # underway, or complete (a spent budget suspending it or not)
         rolled_back = s.rolled_back_generation
-        if rolled_back is not None and (
-                rolled_back == (self.generation or 0)
-                or _rolled_back_spec(self.spec, s)):
+        if self.rollback_holds():
             if s.rolled_back_spec is not None and s.rolled_back_spec == legacy_spec_digest(
                     self.spec):
                 s.rolled_back_spec = spec_digest(self.spec)  # the current form from now on
             return  # stays at 0 % until a spec change (a pause is none) or a retry
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
+
+    def rollback_holds(self) -> bool:
+        """Whether a rollback holds the campaign at 0 % for this spec (its generation, or its
+        digest: a pause or a resume is no change), until a retry."""
+        s = self.status
+        return s.rolled_back_generation is not None and (
+            s.rolled_back_generation == (self.generation or 0) or _rolled_back_spec(self.spec, s))
 
     def follow_version(self) -> None:
         """The model promoted a new stable version while the campaign exposes units: the
@@ -719,6 +730,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     # -- phase, conditions --------------------------------------------------------------------
 
     def finish(self) -> Decision:
+        if self.model.unheld is not None and not exposing(self.status):
+            # The model served only while the campaign exposed, and this pass ended that: judged
+            # as the next pass will judge it, so that pass, with nothing new observed, writes
+            # nothing (no Degraded → Progressing, no ModelServing True → False).
+            self.model = self.model.unheld
+            self.status.model_version = self.model.stable_version if self.model.serving else None
         phase, message, ready, reason = self.phase()
         message = self.set_phase(phase, message)
         conditions = cond.set_condition(
@@ -762,7 +779,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if self.outside is not None:
             return (Phase.SUSPENDED, f"exposure 0%: starts at {self.outside.at.isoformat()} "
                                      f"({self.outside.why})", "False", cond.SCHEDULE_PENDING)
-        if not self.model.serving:
+        if not self.model.serving and not (self.rollback_holds() and not exposing(s)):
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING
         if self.suspended is not None:
@@ -781,6 +798,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return (phase, message, ready,
                     cond.ROLLBACK_PENDING if self.rollback_pending else cond.EXPOSING)
         if s.rolled_back_generation is not None:
+            # Whether the model serves or not (then ModelServing says why): the rollback holds
+            # the campaign at 0 % either way, and it is what a human must act on.
             entry = self.last_rollback()
             why = entry.reason if entry is not None else "reason no longer in history"
             return (Phase.DEGRADED, f"exposure 0%: rolled back ({why}). Change the spec or "

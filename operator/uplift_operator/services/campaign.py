@@ -117,7 +117,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
         model = dataclasses.replace(model, observation=dataclasses.replace(
             model.observation, serving=False, degraded=False, why=no_room,
-            reason=cond.CAMPAIGNS_FILE_FULL))
+            reason=cond.CAMPAIGNS_FILE_FULL, unheld=None))
 
     anchor = _budget_anchor(spec, meta)
     outcomes: list[gates.GateOutcome] | None = None
