@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "SecretCredentials",
     "SequentialStateStatus",
     "StatusBase",
+    "StatusPart",
     "field_rules",
     "parse_duration",
 ]
@@ -74,6 +75,21 @@ class ApiModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON-able dict as it goes to the API server (aliases, no unset optionals)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class StatusPart(ApiModel):
+    """Base of the status types that hold times: a time written without an offset (a status
+    edited by hand, e.g. ``stepStartedAt: "2026-12-01T12:00:00"``: ``format: date-time`` does
+    not require one) is read as UTC, as a spec time is. Left naive it could not be compared
+    with the aware times of a pass (a TypeError on every pass: no abort or rollback acted on).
+    Reading only: the schema is unchanged, and the next status write carries the offset."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _time_as_utc(cls, value: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
 
 
 class Phase(StrEnum):
@@ -141,7 +157,7 @@ class ResourceRequirements(ApiModel):
     limits: ResourceList | None = Field(default=None, description="Maximum resources.")
 
 
-class Condition(ApiModel):
+class Condition(StatusPart):
     """A condition shaped like metav1.Condition."""
 
     type: str = Field(max_length=316, description="Condition type, e.g. Ready, InvalidSpec.")
@@ -192,7 +208,7 @@ class SequentialStateStatus(ApiModel):
                     "drift gate's live histogram of one feature).")
 
 
-class GateStatus(ApiModel):
+class GateStatus(StatusPart):
     """The last verdict of one gate and its counters at the current step."""
 
     name: str = Field(max_length=63, description="Gate name, as in the spec.")
@@ -228,7 +244,7 @@ class GateStatus(ApiModel):
                     "hypothesis says nothing about another.")
 
 
-class DecisionRecord(ApiModel):
+class DecisionRecord(StatusPart):
     """One entry of the audit trail: a promotion, rollback, step or manual action, and why."""
 
     time: dt.datetime = Field(description="When the decision was taken.")
@@ -395,7 +411,7 @@ class GateSpecBase(ApiModel):
                 if name in set_here and self.type not in types]
 
 
-class StatusBase(ApiModel):
+class StatusBase(StatusPart):
     """What every kind's status reports, in the same shape (Argo CD, kubectl and dashboards rely
     on it): phase, message, observed generation, conditions, gate verdicts, the audit trail and
     the manual requests already acted on."""
