@@ -13,6 +13,11 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   resolved): the server's failure, not one query's.
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
   result does not have the shape asked for; its message is Prometheus' own text.
+- Messages are short and stable (they reach a gate's status, and a Ready/Degraded message for
+  the rest of a canary's life; a text that changed every pass would rewrite the status every
+  pass): the server and the cause class (``connection refused``, ``did not answer within
+  10s``, ``HTTP 503 (timeout): <Prometheus' error>``). The full detail (the client library's
+  exception, the query, a proxy's body) goes to this module's log only.
 
 Synchronous with explicit timeouts: the kopf handlers call it from the pass pool's threads,
 which every resource shares. A Prometheus that does not answer held one of them for the whole
@@ -27,7 +32,10 @@ Envelope and error types: docs/querying/api.md (see shared anchors §5).
 
 from __future__ import annotations
 
+import errno
+import logging
 import math
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +49,10 @@ DEFAULT_TIMEOUT = 10.0
 #: After a query got no answer within its timeout, queries to that Prometheus fail at once for
 #: this long (seconds), then while one of them tries it again.
 FAIL_FAST_FOR = 5.0
+#: At most this much of Prometheus' own error text goes into a message.
+ERROR_TEXT_MAX = 200
+
+log = logging.getLogger(__name__)
 
 
 class PrometheusError(Exception):
@@ -57,12 +69,15 @@ class PrometheusError(Exception):
 class MetricsUnavailable(PrometheusError):  # noqa: N818 - named for the condition the caller handles
     """Prometheus could not answer: connection refused, timeout, 5xx, or rejected credentials.
     ``unanswered``: no HTTP answer came at all (refused, timed out, reset, name not resolved),
-    so any other query to the same server would fail alike."""
+    so any other query to the same server would fail alike. ``asked`` is False when the query
+    was not sent (``FailFast``): its message is the earlier failure's, word for word."""
 
     def __init__(self, message: str, *, status_code: int | None = None,
-                 error_type: str | None = None, unanswered: bool = False) -> None:
+                 error_type: str | None = None, unanswered: bool = False,
+                 asked: bool = True) -> None:
         super().__init__(message, status_code=status_code, error_type=error_type)
         self.unanswered = unanswered
+        self.asked = asked
 
 
 class QueryError(PrometheusError):
@@ -124,9 +139,10 @@ class FailFast:
             if not self._trying and self.clock() - self._failed_at >= self.hold:
                 self._trying = True  # this query tries it; the others fail fast meanwhile
                 return
-        raise MetricsUnavailable(f"not asked, an earlier query got no answer: {failure.message}",
-                                 status_code=failure.status_code, error_type=failure.error_type,
-                                 unanswered=True)
+        # The same words as the failure: a gate's message must not alternate between "did not
+        # answer" and "not asked" from one pass to the next.
+        raise MetricsUnavailable(failure.message, status_code=failure.status_code,
+                                 error_type=failure.error_type, unanswered=True, asked=False)
 
     def settle(self, failure: MetricsUnavailable | None) -> None:
         """The outcome of an admitted query: a timeout-like failure opens (or keeps open) the
@@ -202,19 +218,28 @@ class PrometheusClient:
                                            auth=self._auth, timeout=self.timeout,
                                            verify=self._verify)
         except requests.Timeout as exc:
+            log.warning("prometheus at %s did not answer within %gs: %s; query: %s",
+                        self.url, self.timeout, exc, params.get("query"))
             slow = MetricsUnavailable(f"prometheus at {self.url} did not answer within "
-                                      f"{self.timeout:g}s: {exc}", unanswered=True)
+                                      f"{self.timeout:g}s", unanswered=True)
             raise slow from exc
         except requests.RequestException as exc:
-            error = MetricsUnavailable(f"prometheus at {self.url} is unreachable: {exc}",
-                                       unanswered=True)
+            log.warning("prometheus at %s is unreachable: %s; query: %s",
+                        self.url, exc, params.get("query"))
+            error = MetricsUnavailable(f"prometheus at {self.url} is unreachable "
+                                       f"({unreachable_cause(exc)})", unanswered=True)
             # A name lookup or a reset that took as long as a timeout holds the thread alike.
             if self.fail_fast.clock() - started >= self.timeout / 2:
                 slow = error
             raise error from exc
         finally:
             self.fail_fast.settle(slow)
-        return _envelope(response)
+        try:
+            return _envelope(response)
+        except PrometheusError as exc:
+            log.warning("prometheus at %s: %s (HTTP %s); query: %s; body: %.2000s", self.url,
+                        exc.message, response.status_code, params.get("query"), response.text)
+            raise
 
     def _session(self) -> requests.Session:
         """This thread's session."""
@@ -222,6 +247,40 @@ class PrometheusClient:
         if session is None:
             session = self._local.session = requests.Session()
         return session
+
+
+def unreachable_cause(exc: BaseException) -> str:
+    """The cause class of a request that got no HTTP answer, in a few stable words: the root
+    ``OSError`` under requests' and urllib3's wrappers (their text holds addresses, the
+    URL-encoded query and object reprs)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, requests.exceptions.SSLError):
+            return "TLS error"
+        if isinstance(error, socket.gaierror):
+            return "name not resolved"
+        if isinstance(error, ConnectionRefusedError) or getattr(error, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused"
+        if isinstance(error, ConnectionResetError):
+            return "connection reset"
+        if isinstance(error, OSError) and error.errno == errno.EHOSTUNREACH:
+            return "no route to host"
+        linked = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+        pending.extend(e for e in linked if isinstance(e, BaseException))
+    text = str(exc)
+    for words, cause in (("Connection refused", "connection refused"),
+                         ("Failed to resolve", "name not resolved"),
+                         ("Name or service not known", "name not resolved"),
+                         ("Connection reset", "connection reset"),
+                         ("Connection aborted", "connection reset")):
+        if words in text:
+            return cause
+    return "connection failed"
 
 
 def single_value(samples: Sequence[Sample]) -> float | None:
@@ -245,13 +304,14 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        text = response.text.strip()[:500]
+        # Not Prometheus' answer (a proxy's page, maybe with a request id): the body to the log.
         if status in (400, 422):
-            raise QueryError(f"prometheus rejected the query (HTTP {status}): {text}", status_code=status)
-        raise MetricsUnavailable(f"prometheus answered HTTP {status} without an API response: {text}",
+            raise QueryError(f"prometheus rejected the query (HTTP {status}, no API response)",
+                             status_code=status)
+        raise MetricsUnavailable(f"prometheus answered HTTP {status} without an API response",
                                  status_code=status)
     error_type = body.get("errorType")
-    error = str(body.get("error") or "")
+    error = _short(str(body.get("error") or ""))
     if status in (400, 422) or (status < 300 and body.get("status") == "error"):
         raise QueryError(error or f"HTTP {status}", status_code=status, error_type=error_type)
     if status >= 300 or body.get("status") != "success":
@@ -262,6 +322,11 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MetricsUnavailable("prometheus answered without data", status_code=status)
     return data
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_TEXT_MAX else text[: ERROR_TEXT_MAX - 1] + "…"
 
 
 def _sample(metric: Mapping[str, str], value: Any) -> Sample:

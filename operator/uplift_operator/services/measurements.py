@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
-from uplift_operator.adapters.prometheus import MetricsUnavailable
+from uplift_operator.adapters.prometheus import MetricsUnavailable, PrometheusError, QueryError
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
@@ -221,6 +221,13 @@ def _guarded(collector: Callable[[_G, _C, MetricSource | None, Registry | None],
         # come from the cache a moment before MLflow went away).
         return m.NotMeasured(f"holding: MLflow unavailable ({error})", holds=True)
     except _SourceDownError as error:
+        return m.MeasurementError(str(error))
+    except QueryError as error:
+        # Prometheus' own words (the adapter keeps them short; the query is in its log).
+        return m.MeasurementError(f"bad query: {error}")
+    except PrometheusError as error:
+        # The adapter's short, stable text: the server and the cause class (refused, timed
+        # out, HTTP 5xx with Prometheus' error); no class name, no client library internals.
         return m.MeasurementError(str(error))
     except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")

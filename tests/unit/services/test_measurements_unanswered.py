@@ -72,7 +72,7 @@ def test_a_campaign_analysis_asks_a_silent_prometheus_once() -> None:
     assert set(errors) == {"delivery", "incremental", "roi"}
     for gate in errors.values():
         assert gate["consecutiveErrors"] == 2
-        assert gate["message"].endswith(f"MetricsUnavailable: {TIMED_OUT}")
+        assert gate["message"].endswith(f"measurement failed: {TIMED_OUT}")
 
 
 def test_an_upliftmodel_canary_analysis_asks_a_silent_prometheus_once() -> None:

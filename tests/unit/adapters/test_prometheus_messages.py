@@ -1,0 +1,100 @@
+"""``PrometheusClient``'s error messages are short and stable: the server and the cause class
+(refused, timed out, HTTP 5xx with Prometheus' own error, a query it refused). They reach a
+gate's status and the Ready/Degraded message; the client library's text (urllib3's pool and
+connection reprs, the URL-encoded query) goes to the log only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from typing import Any
+
+import pytest
+import requests
+
+from uplift_operator.adapters.prometheus import (
+    FailFast,
+    MetricsUnavailable,
+    PrometheusClient,
+    QueryError,
+)
+
+QUERY = 'sum(rate(uplift_requests_total{version="2"}[5m]))'
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # closed again: a connection to it is refused
+
+
+def test_a_refused_connection_says_so_in_a_few_stable_words(
+        caplog: pytest.LogCaptureFixture) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    client = PrometheusClient(url, fail_fast=FailFast(hold=0))
+    messages = []
+    with caplog.at_level(logging.WARNING, logger="uplift_operator.adapters.prometheus"):
+        for promql in (QUERY, QUERY.replace("5m", "6m")):
+            with pytest.raises(MetricsUnavailable) as refused:
+                client.scalar(promql)
+            messages.append(refused.value.message)
+    assert messages == [f"prometheus at {url} is unreachable (connection refused)"] * 2
+    # The detail, and the query as written (not URL-encoded), in the log only.
+    assert QUERY in caplog.text and "Connection refused" in caplog.text
+
+
+def _answering(monkeypatch: pytest.MonkeyPatch, status: int, body: bytes) -> None:
+    def request(_session: requests.Session, method: str, url: str,
+                **_: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code, response._content, response.url = status, body, url
+        return response
+    monkeypatch.setattr(requests.Session, "request", request)
+
+
+def test_a_5xx_gives_prometheus_own_error_and_a_proxy_page_stays_out(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    client = PrometheusClient("http://prometheus.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, 503, json.dumps({"status": "error", "errorType": "timeout",
+                                             "error": "query timed out in expression evaluation"
+                                             }).encode())
+    with pytest.raises(MetricsUnavailable) as busy:
+        client.scalar(QUERY)
+    assert busy.value.message == ("prometheus answered HTTP 503 (timeout): "
+                                  "query timed out in expression evaluation")
+    texts = []
+    for request_id in ("a1", "b2"):
+        _answering(monkeypatch, 502, f"<html>Bad Gateway, request {request_id}</html>".encode())
+        with caplog.at_level(logging.WARNING, logger="uplift_operator.adapters.prometheus"), \
+                pytest.raises(MetricsUnavailable) as proxy:
+            client.scalar(QUERY)
+        texts.append(proxy.value.message)
+    assert texts == ["prometheus answered HTTP 502 without an API response"] * 2
+    assert "request b2" in caplog.text
+
+
+def test_a_long_prometheus_error_is_shortened(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = PrometheusClient("http://prometheus.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, 400, json.dumps({"status": "error", "errorType": "bad_data",
+                                             "error": "parse error:\n" + "x" * 5000}).encode())
+    with pytest.raises(QueryError) as bad:
+        client.scalar(QUERY)
+    assert len(bad.value.message) <= 200 and "\n" not in bad.value.message
+
+
+def test_failing_fast_repeats_the_failure_word_for_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass that hit the breaker and one that timed out must give the gate the same text."""
+    def time_out(*_: Any, **__: Any) -> requests.Response:
+        raise requests.ReadTimeout("HTTPConnectionPool(host='p', port=9090): Read timed out.")
+    monkeypatch.setattr(requests.Session, "request", time_out)
+    client = PrometheusClient("http://prometheus.test:9090", timeout=10,
+                              fail_fast=FailFast(hold=60))
+    with pytest.raises(MetricsUnavailable) as first:
+        client.scalar(QUERY)
+    with pytest.raises(MetricsUnavailable) as fast:
+        client.scalar(QUERY)
+    assert first.value.message == "prometheus at http://prometheus.test:9090 did not answer within 10s"
+    assert (fast.value.message, fast.value.asked, first.value.asked) == (
+        first.value.message, False, True)
