@@ -465,6 +465,15 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         status: cond.ConditionStatus
         if s.stable_version is None:
             status, reason = "False", cond.NO_VERSION
+        elif self.awaiting_restore():
+            # An emergency restore: the stable version the status names starts again (no pods
+            # on the restore's first pass, whose stable_ready was observed of the version it
+            # replaced) while the replaced one keeps the traffic (the message says so). Not
+            # StableServing: that stable version does not serve yet. WaitingForServing, as on
+            # every later pass of the restore (no True → False → True flip): a Campaign already
+            # exposing holds through it, none starts on a version being rolled back
+            # (exposure._HOLDING_REASONS).
+            status, reason = "False", cond.WAITING_FOR_SERVING
         elif not self.seen.stable_ready:
             status, reason = "False", cond.WAITING_FOR_SERVING
         elif self.rollback_pending:
