@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from time import monotonic
 from typing import Any, ClassVar
 
@@ -308,8 +309,8 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
         if status in (400, 422):
             raise QueryError(f"prometheus rejected the query (HTTP {status}, no API response)",
                              status_code=status)
-        raise MetricsUnavailable(f"prometheus answered HTTP {status} without an API response",
-                                 status_code=status)
+        raise MetricsUnavailable(f"prometheus answered HTTP {status} {_phrase(status)} "
+                                 "without an API response", status_code=status)
     error_type = body.get("errorType")
     error = _short(str(body.get("error") or ""))
     if status in (400, 422) or (status < 300 and body.get("status") == "error"):
@@ -322,6 +323,14 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MetricsUnavailable("prometheus answered without data", status_code=status)
     return data
+
+
+def _phrase(status: int) -> str:
+    """The status code's standard phrase ("Unauthorized"): what a proxy's page says, stably."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "(nonstandard status)"
 
 
 def _short(text: str) -> str:

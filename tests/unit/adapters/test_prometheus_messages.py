@@ -71,7 +71,7 @@ def test_a_5xx_gives_prometheus_own_error_and_a_proxy_page_stays_out(
                 pytest.raises(MetricsUnavailable) as proxy:
             client.scalar(QUERY)
         texts.append(proxy.value.message)
-    assert texts == ["prometheus answered HTTP 502 without an API response"] * 2
+    assert texts == ["prometheus answered HTTP 502 Bad Gateway without an API response"] * 2
     assert "request b2" in caplog.text
 
 
