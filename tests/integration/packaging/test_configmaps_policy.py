@@ -59,12 +59,6 @@ def policy_docs(source: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def plane() -> Iterator[ControlPlane]:
-    with ControlPlane() as cp:
-        yield cp
-
-
-@pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     """The CRDs and the plain manifests' RBAC (the operator's identity as installed), and the
     kube-system ConfigMaps a stolen token would like to rewrite."""
@@ -74,16 +68,6 @@ def admin(plane: ControlPlane) -> Kubectl:
         kubectl.apply({"apiVersion": "v1", "kind": "ConfigMap",
                        "metadata": {"name": name, "namespace": "kube-system"}, "data": data})
     return kubectl
-
-
-@pytest.fixture(scope="module")
-def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
-    return Kubectl(plane.operator_kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
-    return policies.operator_adapter(plane)
 
 
 def _owner(admin: Kubectl, name: str) -> naming.Owner:

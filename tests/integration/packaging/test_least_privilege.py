@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WATCHED = ("team-a", "team-b")
 ALLOWED_SECRET = "mlflow-credentials"
-
-
-@pytest.fixture(scope="module")
-def plane() -> Iterator[ControlPlane]:
-    with ControlPlane() as cp:
-        yield cp
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +77,6 @@ def _token_secret(name: str) -> dict[str, Any]:
     token = base64.b64encode(f"token-of-{name}".encode()).decode()
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
             "type": "Opaque", "data": {"token": token}}
-
-
-@pytest.fixture(scope="module")
-def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
-    return Kubectl(plane.operator_kubeconfig)
 
 
 def test_the_install_binds_nothing_cluster_wide(admin: Kubectl) -> None:

@@ -49,28 +49,12 @@ def policy_docs(source: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def plane() -> Iterator[ControlPlane]:
-    with ControlPlane() as cp:
-        yield cp
-
-
-@pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     """The CRDs and the plain manifests' RBAC: the operator's identity as installed."""
     kubectl = policies.manifests_rbac(plane, NAMESPACE)
     # A workload's ServiceAccount a stolen token would like to be (a CI deployer, a CNI, ...).
     kubectl.run("create", "serviceaccount", "deployer", "-n", NAMESPACE)
     return kubectl
-
-
-@pytest.fixture(scope="module")
-def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
-    return Kubectl(plane.operator_kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
-    return policies.operator_adapter(plane)
 
 
 def token_secret(name: str, service_account: str = "deployer") -> dict[str, Any]:

@@ -100,25 +100,9 @@ def policy_docs(source: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def plane() -> Iterator[ControlPlane]:
-    with ControlPlane() as cp:
-        yield cp
-
-
-@pytest.fixture(scope="module")
 def admin(plane: ControlPlane) -> Kubectl:
     """The CRDs (Seldon's own SeldonDeployment CRD) and the plain manifests' RBAC."""
     return policies.manifests_rbac(plane, NAMESPACE)
-
-
-@pytest.fixture(scope="module")
-def as_operator(plane: ControlPlane, admin: Kubectl) -> Kubectl:
-    return Kubectl(plane.operator_kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def operator_cluster(plane: ControlPlane, admin: Kubectl) -> KubeCluster:
-    return policies.operator_adapter(plane)
 
 
 def _owner(admin: Kubectl, name: str) -> naming.Owner:
