@@ -102,3 +102,24 @@ def model_owner(admin: Kubectl, name: str, namespace: str) -> naming.Owner:
                                                  "max": 0.05}]}}})
     meta = admin.get("upliftmodel", name, namespace)["metadata"]
     return naming.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+#: The owner-reference edits every ownership policy refuses (``owner_changed``).
+OWNER_CHANGES = ("no owner", "another owner kind", "not the controller", "two owners")
+
+
+def owner_changed(meta: dict[str, Any], change: str) -> bool:
+    """Apply ``change`` (one of ``OWNER_CHANGES``) to the ownerReferences of ``meta``; whether
+    it was one of them."""
+    if change == "no owner":
+        del meta["ownerReferences"]
+    elif change == "another owner kind":
+        meta["ownerReferences"][0]["kind"] = "Campaign"
+    elif change == "not the controller":
+        meta["ownerReferences"][0]["controller"] = False
+    elif change == "two owners":
+        meta["ownerReferences"].append({**meta["ownerReferences"][0], "controller": False,
+                                        "name": "other", "uid": "0" * 8})
+    else:
+        return False
+    return True

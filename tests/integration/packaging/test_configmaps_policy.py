@@ -148,15 +148,8 @@ def _changed(owner: naming.Owner, change: str) -> dict[str, Any]:
     elif change == "in kube-system":
         meta["namespace"] = "kube-system"
         meta["name"] = "coredns"
-    elif change == "no owner":
-        del meta["ownerReferences"]
-    elif change == "another owner kind":
-        meta["ownerReferences"][0]["kind"] = "Campaign"
-    elif change == "not the controller":
-        meta["ownerReferences"][0]["controller"] = False
-    elif change == "two owners":
-        meta["ownerReferences"].append({**meta["ownerReferences"][0], "controller": False,
-                                        "name": "other", "uid": "0" * 8})
+    elif policies.owner_changed(meta, change):
+        pass
     elif change == "no labels":
         del meta["labels"]
     elif change == "not managed by the operator":

@@ -123,15 +123,8 @@ def _opaque(admin: Kubectl, model: str, change: str) -> dict[str, Any]:
     meta = manifest["metadata"]
     if change == "another name":
         meta["name"] = "mlflow-credentials"
-    elif change == "no owner":
-        del meta["ownerReferences"]
-    elif change == "another owner kind":
-        meta["ownerReferences"][0]["kind"] = "Campaign"
-    elif change == "not the controller":
-        meta["ownerReferences"][0]["controller"] = False
-    elif change == "two owners":
-        meta["ownerReferences"].append({**meta["ownerReferences"][0], "controller": False,
-                                        "name": "other", "uid": "0" * 8})
+    elif policies.owner_changed(meta, change):
+        pass
     elif change == "more data":
         manifest["stringData"]["token"] = "x"
     return manifest
