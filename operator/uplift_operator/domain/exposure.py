@@ -627,7 +627,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         (units already exposed stay exposed); a history entry and a Normal event say so. A ramp
         underway starts its step over on the new version, at the same exposure: the step's
         pause and deadline run again from now, outcomes measured in this pass (on the old
-        step) are dropped, and the evidence of the old version is not mixed into the new one's
+        step) are dropped but for a budget Fail (``apply_analysis``), and the evidence of the old version is not mixed into the new one's
         — the gates that judge what the model's decisions did (incrementalConversions, roi,
         drift, custom) start afresh, their α spent once per version as an UpliftModel's are;
         a deliveryRate gate (the sender, not the model) carries its evidence into a new
@@ -709,16 +709,33 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return f"the budget gate passes again within the period{spent}"
 
     def apply_analysis(self) -> None:
-        if self.active() or not completed(self.status):
+        """The step's analysis (``StepPass.apply_analysis``), then the budget outcomes that
+        outlive the step they were measured on.
+
+        The rule: **a budget Fail takes effect in the pass that measured it, whatever else
+        that pass did to the ramp** — a step promoted by hand, the ramp completed (by hand or
+        on a one-step ramp), the step started over on a new model version. The period's spend
+        is the same whatever the step, and a Fail dropped with the old step's evidence would
+        let the exposure grow (or go on) while the budget is spent, until the next analysis an
+        interval later. So ``follow_budget`` suspends the new step (its exposure kept aside) in
+        this very pass, and a rerun of it changes nothing. Any other outcome measured on the
+        step before is dropped, as the step machine drops it: evidence belongs to its step (a
+        budget Pass dropped only delays a renewal to the next analysis). A completed ramp
+        measures only its budget gates (``gates_to_measure``): all of their outcomes apply,
+        the other gates keeping what the last step measured."""
+        before = self.status.last_analysis_at
+        if self.active():
             super().apply_analysis()
-            return
-        # A completed ramp: only its budget gates were measured (``gates_to_measure``); the
-        # other gates keep what its last step measured. A ramp completed in this very pass (a
-        # full promote: ``end_ramp`` marks it restarted) applies its budget outcomes too: the
-        # period's spend is the same whatever the ramp, and a Fail dropped here would leave the
-        # campaign Healthy and treating at 100 % until the next pass.
+            if self.status.last_analysis_at != before:
+                return  # the step's own analysis, budget gates included
+        if not exposing(self.status):
+            return  # rolled back or withdrawn in this pass: nothing treats to suspend
+        underway = self.active()
         budget_gates = {gate.name for gate in _budget_gates(self.spec)}
-        outcomes = {o.name: o for o in self.observed.gate_outcomes or () if o.name in budget_gates}
+        outcomes = {o.name: o for o in self.observed.gate_outcomes or ()
+                    if o.name in budget_gates
+                    and (not underway or (o.verdict is GateVerdict.FAIL
+                                          and o.suspension is not None))}
         s = self.status
         if not outcomes:
             return

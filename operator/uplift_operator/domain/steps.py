@@ -430,6 +430,12 @@ class StepPass(ABC, Generic[S]):
             self.advance_step(request.actor, "promoted by hand")
 
     def apply_analysis(self) -> None:
+        """This pass's analysis, applied to the gates of the current step. Outcomes measured
+        before the step started — this very pass advanced, completed or restarted the ramp (a
+        promote by hand, a new version) — are not the step's evidence and are dropped here,
+        as is an analysis already applied (a pass is idempotent). A kind applies after this
+        what outlives the step: a Campaign's budget Fail (``domain.exposure``), which must
+        suspend the exposure in the same pass whatever the ramp did."""
         outcomes = self.observed.gate_outcomes
         if outcomes is None or not self.active() or self.restarted:
             return
