@@ -627,13 +627,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         (units already exposed stay exposed); a history entry and a Normal event say so. A ramp
         underway starts its step over on the new version, at the same exposure: the step's
         pause and deadline run again from now, outcomes measured in this pass (on the old
-        step) are dropped but for a budget Fail (``apply_analysis``), and the evidence of the old version is not mixed into the new one's
-        — the gates that judge what the model's decisions did (incrementalConversions, roi,
-        drift, custom) start afresh, their α spent once per version as an UpliftModel's are;
-        a deliveryRate gate (the sender, not the model) carries its evidence into a new
-        stratum, as at a step change; a budget gate (the period's money) keeps its verdict, so
-        a spent budget stays suspended. A completed ramp keeps its exposure: no gate but the
-        budget runs after completion, the model's own canary gates vetted the new version."""
+        step) are dropped but for a budget Fail (``apply_analysis``), and the evidence of the
+        old version is not mixed into the new one's — the gates that judge what the model's
+        decisions did (incrementalConversions, roi, drift, custom) start afresh, their α spent
+        once per version as an UpliftModel's are; a deliveryRate gate (the sender, not the
+        model) carries its evidence into a new stratum, as at a step change; a budget gate (the
+        period's money) keeps its verdict, so a spent budget stays suspended. A completed ramp
+        keeps its exposure: no gate but the budget runs after completion, the model's own
+        canary gates vetted the new version."""
         old, new = self.previous.model_version, self.status.model_version
         if old is None or new is None or old == new:
             return
