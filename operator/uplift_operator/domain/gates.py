@@ -183,7 +183,8 @@ class GateOutcome:
     memory: GateMemory = field(default_factory=dict)
     design_samples: int | None = None
     # Holds the ramp without a verdict on the model, never counted towards a limit: a sample
-    # ratio mismatch (Error), a source the gate needs unreachable (Inconclusive).
+    # ratio mismatch (Error), a source the gate needs unreachable, a Campaign's conversion gate
+    # waiting for the attribution window on its first cohort (Inconclusive).
     holds: bool = False
     suspension: Suspension | None = None  # a Fail that suspends (budget), never a rollback
 
@@ -1285,9 +1286,9 @@ def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | Ro
                    memory: GateMemory, new_memory: dict[str, SequentialState],
                    ) -> tuple[_Judged | None, _Test | None]:
     """What holds a conversion gate before any verdict: no cohort of the version's decisions
-    closed yet (``pending``), no units, a broken holdout split (an
-    Error that holds, as onlineEffect's), outcomes not in yet, too few units (None: judge);
-    and, when a Pass ``completes`` the exposure ramp, the holdout-share test it also needs:
+    closed yet (``pending``: an Inconclusive that ``holds``, not counted), no units, a broken
+    holdout split (an Error that holds, as onlineEffect's), outcomes not in yet, too few units
+    (None: judge); and, when a Pass ``completes`` the exposure ramp, the holdout-share test it also needs:
     else a campaign whose effect is shown on fewer units than the SRM check needs could
     complete on a 52/48-like holdout unflagged (the general gate bench: 41–63 % of runs on one
     step or with rare conversions). The share's tolerance is ``spec.exposure.splitTolerance``
@@ -1301,7 +1302,10 @@ def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | Ro
                              f"{arm.conversions}/{arm.units}")
     t, c = arms.treated, arms.holdout
     if m.pending is not None:
-        return _Judged(GateVerdict.INCONCLUSIVE, m.pending, samples=0), None
+        # Waiting for the window to close on the first cohort: nothing is known yet, about the
+        # model or the campaign. It holds, as an unreachable source does, and counts towards no
+        # inconclusiveLimit: a long window must not pause a campaign for a human for waiting.
+        return _Judged(GateVerdict.INCONCLUSIVE, m.pending, samples=0, holds=True), None
     if t.units == 0 or c.units == 0:
         return _Judged(GateVerdict.INCONCLUSIVE, f"no exposed units in both arms yet (treated "
                                                  f"{t.units}, holdout {c.units})",
@@ -1584,9 +1588,10 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
     ``previous`` is this gate's status at the *current step* (None at a fresh step). Fail and
     Inconclusive verdicts are counted; Error counts in a row and any other verdict resets it,
     as Argo Rollouts' MetricResult does — except an outcome that ``holds`` (a sample ratio
-    mismatch, an unreachable source), which holds the ramp without counting towards a rollback
-    or a pause (it says nothing about the model), and a Fail with a
-    ``Suspension`` (the budget), which asks for a pause of treatment, not a rollback.
+    mismatch, an unreachable source, a conversion gate's first cohort still to close), which
+    holds the ramp without counting towards a rollback or a pause (it says nothing about the
+    model), and a Fail with a ``Suspension`` (the budget), which asks for a pause of
+    treatment, not a rollback.
     """
     prev = (previous if previous is not None and previous.name == gate.name
             and same_settings(gate, previous) else None)

@@ -153,6 +153,11 @@ def test_no_cohort_of_the_version_yet_holds_with_why(type_: str) -> None:
     outcome = evaluate_gate(gate(type_), m, previous, NOW)
     assert (outcome.verdict, outcome.message, outcome.samples) == (INC, why, 0)
     assert outcome.memory == previous  # nothing looked, nothing spent
+    # Waiting is no evidence either way: it holds, counted towards no inconclusiveLimit.
+    g = gate(type_).model_copy(update={"inconclusive_limit": 1})
+    held = assess(g, assess(g, None, outcome), outcome)
+    assert outcome.holds and held.inconclusives == 0
+    assert required_action(g, held) is GateAction.NONE
 
 def test_late_outcomes_are_reported_not_counted() -> None:
     late = OutcomeCompleteness(expected=1000, received=950, late=400)
