@@ -14,9 +14,10 @@ the default; 0), ``budget`` (cap on one request's summed cost; none), ``unit_cac
 ``dedup_size`` (100000 recently counted reports per kind).
 
 The decision key (``UPLIFT_DECISION_KEY``, or a file named by ``UPLIFT_DECISION_KEY_FILE``) and
-the report token (``UPLIFT_REPORT_TOKEN``) are read from the environment only, never from
-``parameters.extra`` (a secret has no place in a settings file); see :func:`decision_key` and
-:func:`report_token`.
+the report tokens (``UPLIFT_REPORT_TOKEN``, or a file named by ``UPLIFT_REPORT_TOKEN_FILE``) are
+read from the environment only, never from ``parameters.extra`` (a secret has no place in a
+settings file); see :func:`decision_key` and :func:`report_tokens` (``runtime.report_tokens``
+re-reads the token file while the runtime runs).
 """
 
 from __future__ import annotations
@@ -39,11 +40,43 @@ _BOUNDS = ("max_abs_value", "max_outcome_value")
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 DECISION_KEY_FILE_ENV = "UPLIFT_DECISION_KEY_FILE"
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
+REPORT_TOKEN_FILE_ENV = "UPLIFT_REPORT_TOKEN_FILE"
 REPORT_TOKEN_MIN_LENGTH = 16
 
 
 class ConfigError(ValueError):
     """A runtime setting that cannot be used."""
+
+
+def report_tokens(raw: bytes, source: str) -> tuple[bytes, ...]:
+    """The bearer tokens ``raw`` lists, one per line, in order: report senders may present any
+    of them (two during a rotation: the new one and the old one). ``source`` names where
+    ``raw`` came from in an error (a variable or a file, never the value).
+
+    Surrounding whitespace of each line is dropped (``echo token | base64`` adds a newline; a
+    CRLF file its carriage returns) and blank lines are skipped; each token left must be at
+    least ``REPORT_TOKEN_MIN_LENGTH`` printable ASCII characters without spaces (it travels in
+    an HTTP header; a shorter one is guessed online), and there must be one at least. An error
+    says which line, never the token nor its length.
+    """
+    several = b"\n" in raw.strip()  # a single token's error needs no line number
+    tokens: list[bytes] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        token = line.strip()
+        if not token:
+            continue
+        where = f"{source}: line {number}" if several else source
+        if not all(0x21 <= byte <= 0x7E for byte in token):
+            raise ConfigError(f"{where}: the report token must be printable ASCII without "
+                              "spaces")
+        if len(token) < REPORT_TOKEN_MIN_LENGTH:
+            raise ConfigError(f"{where}: the report token must have at least "
+                              f"{REPORT_TOKEN_MIN_LENGTH} characters")
+        tokens.append(token)
+    if not tokens:
+        raise ConfigError(f"{source} holds no report token (at least one line of "
+                          f"{REPORT_TOKEN_MIN_LENGTH} printable ASCII characters)")
+    return tuple(tokens)
 
 
 def _number(key: str, raw: Any) -> float:
@@ -157,26 +190,6 @@ class RuntimeConfig:
             raise ConfigError(f"{source}: the decision key must have at least 16 bytes, has "
                               f"{len(key)}")
         return key
-
-    @staticmethod
-    def report_token(env: Mapping[str, str]) -> bytes | None:
-        """The bearer token report senders must present (``UPLIFT_REPORT_TOKEN``); ``None``
-        when unset or empty: the report endpoints then answer anyone who reaches them.
-
-        Surrounding whitespace is dropped; what is left must be at least 16 printable ASCII
-        characters (it travels in an HTTP header; a shorter one is guessed online).
-        """
-        raw = env.get(REPORT_TOKEN_ENV)
-        if not raw:
-            return None
-        token = raw.strip()
-        if not token.isascii() or not token.isprintable() or " " in token:
-            raise ConfigError(f"{REPORT_TOKEN_ENV}: the report token must be printable ASCII "
-                              "without spaces")
-        if len(token) < REPORT_TOKEN_MIN_LENGTH:
-            raise ConfigError(f"{REPORT_TOKEN_ENV}: the report token must have at least "
-                              f"{REPORT_TOKEN_MIN_LENGTH} characters, has {len(token)}")
-        return token.encode()
 
     def cost_vector(self, treatment_keys: Sequence[str],
                     names: Sequence[str] = ()) -> npt.NDArray[np.float64]:

@@ -27,6 +27,8 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
 | ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
+| ``uplift_report_tokens`` | gauge | (none): report tokens accepted now; 0 = endpoints open |
+| ``uplift_report_token_reloads_total`` | counter | ``result`` = ok / error (token file versions) |
 | ``uplift_feature_bin_total`` | counter | ``feature``, ``bin`` (index into the reference counts) |
 | ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
@@ -211,3 +213,12 @@ class RuntimeMetrics:
             r, Counter, "uplift_campaigns_reloads",
             "New versions of the campaigns file: ok, partial (some entries kept their last good "
             "version), error (the whole file kept the last good version).", (*BASE, "result"))
+        # Sender authentication (docs/runtime.md, "Rotating the report token").
+        self.report_tokens = _get(
+            r, Gauge, "uplift_report_tokens",
+            "Report tokens the report endpoints accept now (two during a rotation; 0: no token "
+            "configured, the endpoints answer anyone who reaches them).", BASE)
+        self.report_token_reloads = _get(
+            r, Counter, "uplift_report_token_reloads",
+            "New versions of the report token file: ok (taken), error (missing, unreadable or "
+            "invalid: the last valid tokens kept).", (*BASE, "result"))

@@ -11,11 +11,12 @@ or a local path (relative to the settings file). Server settings must have
 ``parallel_workers: 0`` (``MLSERVER_PARALLEL_WORKERS=0``): decisions, reports and metrics then
 share one process. Request/response formats, endpoints and metrics: ``docs/runtime.md``.
 
-Reports: with ``UPLIFT_REPORT_TOKEN`` set, ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes``
-answer only requests with ``Authorization: Bearer <that token>`` (401 otherwise); inference stays
-open (Seldon's executor calls it). ``/uplift/v1/drain`` answers the pod's preStop hook only: from
-loopback, with the per-process token written at load to ``UPLIFT_DRAIN_TOKEN_FILE``
-(``runtime.drain``).
+Reports: with ``UPLIFT_REPORT_TOKEN_FILE`` (or ``UPLIFT_REPORT_TOKEN``) set,
+``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer only requests with ``Authorization:
+Bearer <one of those tokens>`` (401 otherwise); the file is re-read when it changes, so a rotated
+token needs no restart (``report_tokens``). Inference stays open (Seldon's executor calls it).
+``/uplift/v1/drain`` answers the pod's preStop hook only: from loopback, with the per-process
+token written at load to ``UPLIFT_DRAIN_TOKEN_FILE`` (``runtime.drain``).
 
 Campaigns: with ``UPLIFT_CAMPAIGNS_FILE`` set, a background task polls that file once a second
 (``reloading.FileWatch``) and applies each new version without a restart; a request names its
@@ -63,6 +64,7 @@ from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
 from uplift_operator.runtime.config import (
     DECISION_KEY_ENV,
     REPORT_TOKEN_ENV,
+    REPORT_TOKEN_FILE_ENV,
     ConfigError,
     RuntimeConfig,
 )
@@ -77,6 +79,7 @@ from uplift_operator.runtime.engine import (
 )
 from uplift_operator.runtime.metrics import RuntimeMetrics
 from uplift_operator.runtime.reloading import FileWatch
+from uplift_operator.runtime.report_tokens import ReportTokens
 from uplift_operator.runtime.windows import DueCounts
 
 #: Every reason an inference request is refused with (``_reject``): each is counted from zero
@@ -304,7 +307,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         extra = dict(params.extra or {}) if params is not None else {}
         try:
             config = RuntimeConfig.from_sources(extra, os.environ)
-            self._report_token = RuntimeConfig.report_token(os.environ)
+            self._report_tokens = ReportTokens.from_environment(os.environ, time.monotonic())
         except ConfigError as exc:
             raise UpliftError(f"runtime configuration: {exc}", 500) from None
         uri = await get_model_uri(self.settings)
@@ -327,10 +330,14 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
                  list(model.treatment_keys))
-        if self._report_token is None:
-            log.warning("no %s: the report endpoints answer whoever reaches this server; "
+        if self._report_tokens is None:
+            log.warning("no %s or %s: the report endpoints answer whoever reaches this server; "
                         "restrict who does (a NetworkPolicy) or set a report token",
-                        REPORT_TOKEN_ENV)
+                        REPORT_TOKEN_FILE_ENV, REPORT_TOKEN_ENV)
+        else:
+            log.info("the report endpoints require a bearer token: %d accepted, from %s%s",
+                     len(self._report_tokens.tokens), self._report_tokens.source,
+                     " (re-read when it changes)" if self._report_tokens.watched else "")
         return True
 
     def _publish_drain_token(self, path: Path) -> None:
@@ -381,9 +388,14 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
         m.conflicts.labels(**base, endpoint="outcomes", campaign="")
-        if self._report_token is not None:  # a sender without the token shows from its first
+        tokens = self._report_tokens
+        if tokens is not None:  # a sender without the token shows from its first
             for endpoint in REPORT_ENDPOINTS:
                 m.errors.labels(**base, endpoint=endpoint, reason="unauthorized")
+        m.report_tokens.labels(**base).set(len(tokens.tokens) if tokens is not None else 0)
+        if tokens is not None and tokens.watched:  # an invalid version shows from its first
+            for result in ("ok", "error"):
+                m.report_token_reloads.labels(**base, result=result)
         m.errors.labels(**base, endpoint="drain", reason="forbidden")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
@@ -415,6 +427,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 self._campaign_tick(time.time())
             except Exception:  # never let the poller die: the next tick tries again
                 log.exception("campaigns tick failed")
+            try:  # a new token file shows in the log and metrics without waiting for a report
+                self._refresh_report_tokens(time.monotonic())
+            except Exception:
+                log.exception("report tokens refresh failed")
+
+    def _refresh_report_tokens(self, now: float) -> None:
+        """Take a new version of the report token file, if any (``report_tokens``; at most one
+        look per second, ``now`` monotonic): counted by result, the tokens in force exported."""
+        tokens = self._report_tokens
+        reload = tokens.refresh(now) if tokens is not None else None
+        if tokens is None or reload is None:
+            return
+        self._m.report_token_reloads.labels(**self._base,
+                                            result="ok" if reload.ok else "error").inc()
+        self._m.report_tokens.labels(**self._base).set(len(tokens.tokens))
 
     async def unload(self) -> bool:
         ticker = getattr(self, "_ticker", None)
@@ -751,17 +778,19 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                  parameters=parameters, outputs=outputs)
 
     def _authorize(self, request: Request, endpoint: str) -> None:
-        """Refuse (401) a report without the report token, when one is configured; compared in
-        constant time. Checked before the body is read: an unauthenticated body costs nothing."""
-        token = self._report_token
-        if token is None:
+        """Refuse (401) a report without one of the report tokens, when they are configured
+        (the token file looked at again first, at most once a second); compared in constant
+        time. Checked before the body is read: an unauthenticated body costs nothing."""
+        tokens = self._report_tokens
+        if tokens is None:
             return
+        self._refresh_report_tokens(time.monotonic())
         scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint} requires "
                                "'Authorization: Bearer <report token>' (the UpliftModel's "
                                "spec.serving.reportCredentials)", 401)
-        if not hmac.compare_digest(given.strip().encode(), token):
+        if not tokens.accepts(given.strip().encode()):
             raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint}: the Bearer "
                                "token is not this model's report token", 401)
 

@@ -1,16 +1,20 @@
 """Sender authentication on the report endpoints, through the runtime in-process.
 
-With ``UPLIFT_REPORT_TOKEN`` set (the UpliftModel's ``spec.serving.reportCredentials``), a
-delivery or outcome report counts only with ``Authorization: Bearer <token>``; anything else is a
-401 in the runtime's error shape, counted in ``uplift_request_errors_total{reason="unauthorized"}``
-(exported at zero from load), and changes no other counter. Without it the endpoints stay open.
+With ``UPLIFT_REPORT_TOKEN_FILE`` (the UpliftModel's ``spec.serving.reportCredentials`` as the
+pod mounts it) or ``UPLIFT_REPORT_TOKEN`` set, a delivery or outcome report counts only with
+``Authorization: Bearer <token>``; anything else is a 401 in the runtime's error shape, counted
+in ``uplift_request_errors_total{reason="unauthorized"}`` (exported at zero from load), and
+changes no other counter. Without it the endpoints stay open. The token file rotates without a
+restart (``runtime.report_tokens``; its own tests: ``test_report_tokens``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +27,9 @@ from starlette.requests import Request
 from tests.unit.runtime.test_runtime_metrics_campaign import Loaded as CampaignLoaded
 from tests.unit.runtime.test_runtime_metrics_campaign import _train
 
+from uplift_operator.devenv.serving_agent import project
 from uplift_operator.runtime import drain
-from uplift_operator.runtime.config import REPORT_TOKEN_ENV, ConfigError, RuntimeConfig
+from uplift_operator.runtime.config import REPORT_TOKEN_ENV, REPORT_TOKEN_FILE_ENV
 from uplift_operator.runtime.runtime import UpliftError, UpliftRuntime
 
 NAME, VERSION = "auth-test", "5"
@@ -190,23 +195,115 @@ def test_without_a_token_the_report_endpoints_stay_open(model_dir: Path) -> None
 
 
 @pytest.mark.parametrize(("raw", "error"), [
-    ("short-token", "at least 16 characters, has 11"),
+    ("short-token", "at least 16 characters$"),
     ("a token with spaces in it", "printable ASCII without spaces"),
-    ("tab\tinside-0123456789abcdef", "printable ASCII"),
-    ("non-ascii-tökén-0123456789abcdef", "printable ASCII"),
-    ("   \n", "at least 16 characters, has 0"),
+    ("   \n", "holds no report token"),
 ])
 def test_an_unusable_token_fails_the_load_naming_the_variable_not_the_value(
         raw: str, error: str, model_dir: Path) -> None:
-    with pytest.raises(ConfigError, match=error) as caught:
-        RuntimeConfig.report_token({REPORT_TOKEN_ENV: raw})
-    assert raw.strip() not in str(caught.value) or not raw.strip()
-    with pytest.raises(UpliftError, match=f"{REPORT_TOKEN_ENV}: .*{error}") as failed:
+    """As the token file does at load (``test_report_tokens``): the log says why, never the
+    token nor its length."""
+    with pytest.raises(UpliftError, match=f"{REPORT_TOKEN_ENV}:? .*{error}") as failed:
         _load(model_dir, "auth-test-bad", {REPORT_TOKEN_ENV: raw})
     assert failed.value.status_code == 500
+    assert raw.strip() not in str(failed.value) or not raw.strip()
+    assert "11" not in str(failed.value)
 
 
-def test_the_token_from_the_environment() -> None:
-    assert RuntimeConfig.report_token({}) is None
-    assert RuntimeConfig.report_token({REPORT_TOKEN_ENV: ""}) is None
-    assert RuntimeConfig.report_token({REPORT_TOKEN_ENV: f" {TOKEN}\n"}) == TOKEN.encode()
+def test_an_unusable_token_file_fails_the_load(model_dir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "token"
+    with pytest.raises(UpliftError, match=f"{REPORT_TOKEN_FILE_ENV}: .*is not there") as failed:
+        _load(model_dir, "auth-test-no-file", {REPORT_TOKEN_FILE_ENV: str(missing)})
+    assert failed.value.status_code == 500
+    missing.write_text("short-token\n")
+    with pytest.raises(UpliftError, match="at least 16 characters"):
+        _load(model_dir, "auth-test-short-file", {REPORT_TOKEN_FILE_ENV: str(missing)})
+
+
+NEW_TOKEN = "report-token-new-fedcba9876543210"
+FILE_BASE = {"model": "auth-test-file", "version": VERSION}
+
+
+def test_the_token_file_rotates_without_a_restart(model_dir: Path, tmp_path: Path) -> None:
+    """The rendered pod's form: the Secret's key in a secret volume the kubelet refreshes in
+    place (``project``). The documented rotation — the new token as a second line, senders
+    switched, the old line removed — refuses no sender at any step; an invalid version keeps
+    the tokens in force, counted as an error. Time is passed in: no sleeping."""
+    volume = tmp_path / "report-token"
+    project(volume, {"token": f"{TOKEN}\n"})
+    runtime, loop = _load(model_dir, "auth-test-file", {
+        "UPLIFT_DECISION_KEY": "auth-test-decision-key-0123456789",
+        "UPLIFT_MODEL_VERSION": VERSION, REPORT_TOKEN_FILE_ENV: str(volume / "token")})
+    served = Loaded(runtime, loop)
+    new = (("Authorization", f"Bearer {NEW_TOKEN}"),)
+
+    def sample(metric: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(metric, {**FILE_BASE, **labels})
+
+    units = itertools.count()
+
+    def report(headers: Sequence[tuple[str, str]]) -> int:
+        """The status of an outcome report for a new decision sent with ``headers``."""
+        ids = served.decide([f"r-{next(units)}"])["decision_id"]
+        try:
+            served.outcomes([{"decision_id": ids[0], "converted": False}], headers)
+        except UpliftError as error:
+            return int(error.status_code)
+        return 200
+
+    clock = time.monotonic() + 10  # past the load's look: each refresh below looks again
+    try:
+        assert sample("uplift_report_tokens") == 1
+        assert sample("uplift_report_token_reloads_total", result="ok") == 0
+        assert sample("uplift_report_token_reloads_total", result="error") == 0
+        assert (report(BEARER), report(new)) == (200, 401)
+
+        project(volume, {"token": f"{NEW_TOKEN}\n{TOKEN}\n"})  # 1. the new one added
+        runtime._refresh_report_tokens(clock)
+        assert sample("uplift_report_tokens") == 2
+        assert sample("uplift_report_token_reloads_total", result="ok") == 1
+        assert (report(BEARER), report(new)) == (200, 200)  # 2. senders switch at leisure
+
+        project(volume, {"token": "short-token\n"})  # a bad edit: nothing changes
+        runtime._refresh_report_tokens(clock + 1)
+        assert sample("uplift_report_token_reloads_total", result="error") == 1
+        assert sample("uplift_report_tokens") == 2
+        assert (report(BEARER), report(new)) == (200, 200)
+        assert report(()) == 401  # never fallen open
+        runtime._refresh_report_tokens(clock + 2)  # the same version: counted once
+        assert sample("uplift_report_token_reloads_total", result="error") == 1
+
+        project(volume, {"token": f"{NEW_TOKEN}\n"})  # 3. the old one removed
+        runtime._refresh_report_tokens(clock + 3)
+        assert sample("uplift_report_tokens") == 1
+        assert sample("uplift_report_token_reloads_total", result="ok") == 2
+        assert (report(BEARER), report(new)) == (401, 200)
+    finally:
+        loop.run_until_complete(runtime.unload())
+        loop.close()
+
+
+def test_a_request_looks_at_the_token_file_itself(model_dir: Path, tmp_path: Path) -> None:
+    """Without the background tick (a busy loop): the report's own authorization takes a new
+    version once a second has passed since the last look."""
+    volume = tmp_path / "report-token"
+    project(volume, {"token": TOKEN})
+    runtime, loop = _load(model_dir, "auth-test-request", {
+        "UPLIFT_DECISION_KEY": "auth-test-decision-key-0123456789",
+        "UPLIFT_MODEL_VERSION": VERSION, REPORT_TOKEN_FILE_ENV: str(volume / "token")})
+    served = Loaded(runtime, loop)
+    try:
+        ids = served.decide(["q-1", "q-2"])["decision_id"]
+        project(volume, {"token": NEW_TOKEN})
+        tokens = runtime._report_tokens
+        assert tokens is not None
+        tokens._next_check = 0.0  # as if the second since the load's look had passed
+        answer = served.outcomes([{"decision_id": ids[0], "converted": False}],
+                                 (("Authorization", f"Bearer {NEW_TOKEN}"),))
+        assert answer["counted"] == 1
+        with pytest.raises(UpliftError) as refused:
+            served.outcomes([{"decision_id": ids[1], "converted": False}], BEARER)
+        assert refused.value.status_code == 401
+    finally:
+        loop.run_until_complete(runtime.unload())
+        loop.close()
