@@ -16,9 +16,17 @@ operator creates that Secret before it applies the graph, so the reference is no
 pod never starts signing with a key of its own that the other replicas would refuse.
 
 With ``RuntimeSettings.report_token`` (the UpliftModel's ``spec.serving.reportCredentials``) the
-runtime takes ``UPLIFT_REPORT_TOKEN`` from that Secret and key and requires it as a bearer token
-on its report endpoints. The operator renders the reference only once it has found the Secret
-and key (``services.upliftmodel``), so a pod never waits on a Secret that is not there.
+runtime requires a bearer token from that Secret and key on its report endpoints. The key alone
+is mounted as a ``secret`` volume (``REPORT_TOKEN_VOLUME``, items: that key, read-only, as a
+directory: a ``subPath`` mount is never updated) and the runtime reads the file at
+``UPLIFT_REPORT_TOKEN_FILE``, again whenever the kubelet refreshes it: a token added to or
+removed from the Secret reaches the pods without a restart (``runtime.report_tokens``; the value
+may list several tokens, one per line, for a rotation). Operators before this one rendered
+``UPLIFT_REPORT_TOKEN`` by ``secretKeyRef`` instead, read once at start; ``report_token`` reads
+the reference back from either form, and such a graph is rendered anew (its pods replaced once)
+at the first pass that applies it. The operator renders the reference only once it has found
+the Secret and key (``services.upliftmodel``), so a pod never waits on a Secret that is not
+there.
 
 A stopping runtime pod first runs ``DRAIN_HOOK`` (preStop): the cohort counts the replica holds
 until attribution windows close are counted at once and left ``RuntimeSettings.
@@ -64,7 +72,8 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
-           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_ENV",
+           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
+           "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
            "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
            "runtime_env", "stale_generation"]
 
@@ -81,8 +90,16 @@ TMP_DIR = "/tmp"
 #: loads no runtime), on the runtime container's own ``TMP_VOLUME``.
 DRAIN_TOKEN_FILE_ENV = "UPLIFT_DRAIN_TOKEN_FILE"
 DRAIN_TOKEN_FILE = f"{TMP_DIR}/uplift-drain-token"
-#: The runtime's report token (``runtime.config.REPORT_TOKEN_ENV``; not imported: the render
-#: layer loads no runtime).
+#: The runtime's report token file (``runtime.config.REPORT_TOKEN_FILE_ENV``; not imported: the
+#: render layer loads no runtime), the Secret's key alone in a ``secret`` volume mounted as a
+#: directory of its own.
+REPORT_TOKEN_FILE_ENV = "UPLIFT_REPORT_TOKEN_FILE"
+REPORT_TOKEN_VOLUME = "report-token"
+REPORT_TOKEN_DIR = "/etc/uplift/report-token"
+REPORT_TOKEN_ITEM = "token"  # the file's name in it, whatever the Secret's key (items[].path)
+REPORT_TOKEN_FILE = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_ITEM}"
+#: The token itself by ``secretKeyRef`` (``runtime.config.REPORT_TOKEN_ENV``): what operators
+#: before the token file rendered; read back from such a graph, never rendered now.
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 
 #: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
@@ -247,10 +264,19 @@ class SeldonV1Backend:
 
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the graph gives its runtime containers
-        as rendered (every predictor gets the same; the first one's is read), None without."""
+        as rendered (every predictor gets the same; the first one's is read), None without:
+        the ``REPORT_TOKEN_VOLUME`` secret volume this operator renders, or the
+        ``UPLIFT_REPORT_TOKEN`` secretKeyRef of a graph an earlier operator rendered."""
         predictors = ((child or {}).get("spec") or {}).get("predictors") or [{}]
         components = predictors[0].get("componentSpecs") or [{}]
-        containers = ((components[0] or {}).get("spec") or {}).get("containers") or [{}]
+        pod = (components[0] or {}).get("spec") or {}
+        for volume in pod.get("volumes") or []:
+            secret = volume.get("secret") or {}
+            items = secret.get("items") or [{}]
+            if (volume.get("name") == REPORT_TOKEN_VOLUME and secret.get("secretName")
+                    and items[0].get("key")):
+                return str(secret["secretName"]), str(items[0]["key"])
+        containers = pod.get("containers") or [{}]
         for env in containers[0].get("env") or []:
             ref = (env.get("valueFrom") or {}).get("secretKeyRef") or {}
             if env.get("name") == REPORT_TOKEN_ENV and ref.get("name") and ref.get("key"):
@@ -269,9 +295,7 @@ class SeldonV1Backend:
             {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         if runtime.report_token is not None:
-            secret, key = runtime.report_token
-            env.append({"name": REPORT_TOKEN_ENV,
-                        "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+            env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
@@ -295,6 +319,15 @@ class SeldonV1Backend:
                    # and the runtime reads no campaign and no split.
                    {"name": CAMPAIGNS_VOLUME, "configMap": {
                        "name": naming.campaigns_config_map(owner.name), "optional": True}}]
+        if runtime.report_token is not None:
+            # The one key, re-read by the runtime when the kubelet refreshes it: a rotation
+            # needs no restart. Not optional: the operator found the Secret and key first.
+            secret, key = runtime.report_token
+            container["volumeMounts"].append({"name": REPORT_TOKEN_VOLUME,
+                                              "mountPath": REPORT_TOKEN_DIR, "readOnly": True})
+            volumes.append({"name": REPORT_TOKEN_VOLUME, "secret": {
+                "secretName": secret,
+                "items": [{"key": key, "path": REPORT_TOKEN_ITEM}]}})
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
                                     "securityContext": dict(POD_SECURITY),
                                     "automountServiceAccountToken": False,

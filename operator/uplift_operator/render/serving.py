@@ -32,8 +32,9 @@ class RuntimeSettings:
     resources: Mapping[str, Any] = field(default_factory=dict)
     # (environment variable, Secret name, key): MLflow credentials for the runtime's loader.
     credential_env: tuple[tuple[str, str, str], ...] = ()
-    #: (Secret name, key) of the token report senders present (``UPLIFT_REPORT_TOKEN``); None:
-    #: the report endpoints are open to whoever reaches the pods.
+    #: (Secret name, key) of the token(s) report senders present, mounted for the runtime's
+    #: ``UPLIFT_REPORT_TOKEN_FILE``; None: the report endpoints are open to whoever reaches
+    #: the pods.
     report_token: tuple[str, str] | None = None
     service_account_name: str | None = None
     #: How long a stopping replica waits, after counting what it holds pending, for a scrape.
@@ -70,5 +71,6 @@ class ServingBackend(Protocol):
 
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the rendered ``child`` carries: what
-        an invalid spec's pass keeps rendering rather than a reference it could not check."""
+        an invalid spec's pass keeps rendering rather than a reference it could not check.
+        Whatever form rendered it: a graph from an earlier operator version's is read too."""
         ...

@@ -1,11 +1,15 @@
 """The runtime's authenticated endpoints through a real MLServer process.
 
 The runtime is started as the rendered pod starts it with ``spec.serving.reportCredentials``:
-``UPLIFT_REPORT_TOKEN`` and ``UPLIFT_DRAIN_TOKEN_FILE`` in its environment. Inference stays open
-(Seldon's executor calls it); ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer 401 in
-the runtime's error shape without the bearer token and 200 with it, and the refusals are counted
-on ``/metrics``; ``/uplift/v1/drain`` answers loopback only with the drain token the runtime
-wrote, which the real preStop hook (``python -m uplift_operator.runtime.drain``) reads and sends.
+``UPLIFT_REPORT_TOKEN_FILE`` naming the Secret's key in a secret volume (laid out and updated as
+the kubelet does, ``serving_agent.project``) and ``UPLIFT_DRAIN_TOKEN_FILE`` in its environment.
+Inference stays open (Seldon's executor calls it); ``/uplift/v1/deliveries`` and
+``/uplift/v1/outcomes`` answer 401 in the runtime's error shape without the bearer token and 200
+with it, and the refusals are counted on ``/metrics``; the documented rotation (the new token
+added as a second line, the old one removed) reaches the running process without a restart and
+refuses no sender that holds a listed token, and a bad edit keeps the tokens in force;
+``/uplift/v1/drain`` answers loopback only with the drain token the runtime wrote, which the real
+preStop hook (``python -m uplift_operator.runtime.drain``) reads and sends.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.dataplane.test_runtime_campaigns import _train
 
 from uplift_operator.devenv.mlserver import MlserverProcess
+from uplift_operator.devenv.serving_agent import project
+from uplift_operator.render import seldon
 from uplift_operator.runtime import drain
 
 pytestmark = pytest.mark.integration
@@ -32,13 +39,26 @@ TOKEN = "it-report-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlserverProcess]:
-    model = tmp_path_factory.mktemp("model") / "model"
-    _train(model)
-    env = {"UPLIFT_DECISION_KEY": "report-auth-decision-key-0123456789",
-           "UPLIFT_MODEL_VERSION": "2", "UPLIFT_REPORT_TOKEN": TOKEN,
-           drain.TOKEN_FILE_ENV: str(model.parent / "drain-token")}
-    with MlserverProcess(str(model), name=NAME, env=env) as srv:
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model"
+    _train(path)
+    return path
+
+
+def _env(model: Path, volume: Path, name: str) -> dict[str, str]:
+    """The rendered pod's environment, the token file in ``volume`` (the secret volume's
+    directory, as ``render.seldon`` mounts it)."""
+    item = Path(seldon.REPORT_TOKEN_FILE).relative_to(seldon.REPORT_TOKEN_DIR)
+    return {"UPLIFT_DECISION_KEY": "report-auth-decision-key-0123456789",
+            "UPLIFT_MODEL_VERSION": "2", seldon.REPORT_TOKEN_FILE_ENV: str(volume / item),
+            drain.TOKEN_FILE_ENV: str(model.parent / f"{name}-drain-token")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[MlserverProcess]:
+    volume = tmp_path_factory.mktemp("report-token")
+    project(volume, {"token": TOKEN})
+    with MlserverProcess(str(model), name=NAME, env=_env(model, volume, NAME)) as srv:
         yield srv
 
 
@@ -124,3 +144,55 @@ def test_the_drain_answers_the_hook_with_its_token_not_loopback_alone(
         env={**os.environ, **server.env, "MLSERVER_HTTP_PORT": str(server.http_port)},
         capture_output=True, text=True, timeout=60)
     assert hook.returncode == 0 and "drain: counted {" in hook.stderr, hook.stderr
+
+
+NEW_TOKEN = "it-report-token-new-fedcba987654"
+
+
+def _status_once(server: MlserverProcess, ids: list[str], token: str | None) -> int:
+    return post(server, "/uplift/v1/deliveries",
+                {"deliveries": [{"decision_id": ids[0], "status": "ok"}]}, token).status_code
+
+
+def _until(what: str, done: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Poll ``done`` until it holds: the runtime's background tick takes a new version of the
+    file within a second or so of the kubelet's (here: ``project``'s) swap."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not seen within {timeout} s")
+        time.sleep(0.1)
+
+
+def test_the_token_rotates_without_a_restart_and_a_bad_edit_changes_nothing(
+        tmp_path: Path, model: Path) -> None:
+    volume = tmp_path / "report-token"
+    project(volume, {"token": f"{TOKEN}\n"})
+    name = "report-rotation"
+    with MlserverProcess(str(model), name=name, env=_env(model, volume, name)) as srv:
+        ids = decide(srv, ["rot-1"])
+        assert metric(srv, "uplift_report_tokens", model=name) == 1
+        assert (_status_once(srv, ids, TOKEN), _status_once(srv, ids, NEW_TOKEN)) == (200, 401)
+
+        # 1. The new token added as a second line: both accepted once the file is re-read.
+        project(volume, {"token": f"{NEW_TOKEN}\n{TOKEN}\n"})
+        _until("the new token accepted", lambda: _status_once(srv, ids, NEW_TOKEN) == 200)
+        assert _status_once(srv, ids, TOKEN) == 200
+        assert metric(srv, "uplift_report_tokens", model=name) == 2
+        assert metric(srv, "uplift_report_token_reloads_total", model=name, result="ok") == 1
+
+        # A bad edit: counted once as an error, the two tokens still in force, never open.
+        project(volume, {"token": "short-token\n"})
+        _until("the bad version counted", lambda: metric(
+            srv, "uplift_report_token_reloads_total", model=name, result="error") == 1)
+        assert (_status_once(srv, ids, TOKEN), _status_once(srv, ids, NEW_TOKEN),
+                _status_once(srv, ids, None)) == (200, 200, 401)
+        assert "short-token" not in srv.log.read_text()
+
+        # 2. Senders switched, 3. the old line removed: the old token refused from then on.
+        project(volume, {"token": f"{NEW_TOKEN}\n"})
+        _until("the old token refused", lambda: _status_once(srv, ids, TOKEN) == 401)
+        assert _status_once(srv, ids, NEW_TOKEN) == 200
+        assert metric(srv, "uplift_report_tokens", model=name) == 1
+        assert metric(srv, "uplift_report_token_reloads_total", model=name, result="ok") == 2
+        assert TOKEN not in srv.log.read_text() and NEW_TOKEN not in srv.log.read_text()

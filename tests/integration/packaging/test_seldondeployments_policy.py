@@ -16,9 +16,11 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
 - each variation the operator never renders is refused, whichever API version it comes through;
 - the chart's allow-lists hold every image and ServiceAccount to ``allowed.*`` as the operator
   does (whole match; the operator's runtime image always passes); the manifests have none;
-- with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` to the
-  model's own decision key and those names (what the operator renders); the manifests do not
-  (docs/security.md says so);
+- the one Secret key the operator mounts (the report token, as a ``secret`` volume listing
+  that key) is admitted; a volume of a whole Secret, or of Secrets projected, is refused;
+- with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` and every
+  ``secret`` volume to the model's own decision key and those names (what the operator
+  renders); the manifests do not (docs/security.md says so);
 - nobody else is judged: the administrator creates a privileged SeldonDeployment, and Seldon's
   status writes (another identity, the status subresource) go through. The operator never
   writes a SeldonDeployment's status (no RBAC for it); kopf only watches them.
@@ -60,7 +62,8 @@ GRAPH = ("a SeldonDeployment of the uplift-operator ServiceAccount serves each p
          "componentSpecs alone: one graph node, no children, no explainer, no prepackaged "
          "server, modelUri, storageInitializerImage, serviceAccountName or envSecretRefName")
 VOLUMES = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount mount only "
-           "emptyDir and configMap volumes (no hostPath, no projected token, no Secret)")
+           "emptyDir, configMap and secret volumes, a secret volume only the keys its items "
+           "list (no hostPath, no projected token, no whole Secret)")
 POD = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount run as rendered: no "
        "host network, PID or IPC, automountServiceAccountToken false, runAsNonRoot true and not "
        "uid 0, seccompProfile RuntimeDefault or Localhost, no sysctls or seLinuxOptions")
@@ -75,8 +78,9 @@ IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccou
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
             "ServiceAccount matches allowed.serviceAccounts")
-SECRET_REFS = ("every env secretKeyRef of a SeldonDeployment of the uplift-operator "
-               "ServiceAccount names its own decision key or one of rbac.secretNames")
+SECRET_REFS = ("every env secretKeyRef and secret volume of a SeldonDeployment of the "
+               "uplift-operator ServiceAccount names its own decision key or one of "
+               "rbac.secretNames")
 
 #: The chart's runtimeImage (the operator's default, always allowed) and the allow-lists the
 #: chart's policy is rendered with here.
@@ -240,8 +244,14 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
         "a projected token volume": lambda: pod["volumes"].append(
             {"name": "token", "projected": {"sources": [
                 {"serviceAccountToken": {"path": "token"}}]}}),
-        "a Secret volume": lambda: pod["volumes"].append(
+        "a whole Secret's volume": lambda: pod["volumes"].append(
             {"name": "creds", "secret": {"secretName": "mlflow-credentials"}}),
+        "the report token's volume made whole": lambda: next(
+            v for v in pod["volumes"] if "secret" in v)["secret"].pop("items"),
+        "a projected Secret volume": lambda: pod["volumes"].append(
+            {"name": "creds", "projected": {"sources": [
+                {"secret": {"name": "mlflow-credentials",
+                            "items": [{"key": "token", "path": "token"}]}}]}}),
         "host network": lambda: pod.update(hostNetwork=True),
         "host PID": lambda: pod.update(hostPID=True),
         "a mounted token": lambda: pod.update(automountServiceAccountToken=True),
@@ -282,7 +292,9 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("a storage initializer image", GRAPH),
     ("an extra hostPath volume", VOLUMES),
     ("a projected token volume", VOLUMES),
-    ("a Secret volume", VOLUMES),
+    ("a whole Secret's volume", VOLUMES),
+    ("the report token's volume made whole", VOLUMES),
+    ("a projected Secret volume", VOLUMES),
     ("host network", POD),
     ("host PID", POD),
     ("a mounted token", POD),
@@ -343,15 +355,26 @@ def _secret_ref(manifest: dict[str, Any], env: str, secret: str) -> dict[str, An
     return changed
 
 
+def _secret_volume(manifest: dict[str, Any], secret: str) -> dict[str, Any]:
+    """``manifest`` with its last predictor's report token volume mounting ``secret``'s key."""
+    changed = copy.deepcopy(manifest)
+    next(v for v in _pod(changed)["volumes"] if "secret" in v)["secret"]["secretName"] = secret
+    return changed
+
+
 def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_names(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
     owner = _owner(admin, f"keyed-{policy}")
-    # What the operator renders: its MLflow credentials and report token (both in
-    # rbac.secretNames, as the operator could read nothing else) and its own decision key.
+    # What the operator renders: its MLflow credentials (env) and report token (a volume of its
+    # one key), both in rbac.secretNames as the operator could read nothing else, and its own
+    # decision key (env).
     rendered = _render(owner)
     refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in _container(rendered)["env"]
             if "secretKeyRef" in e.get("valueFrom", {})}
-    assert refs == {*SECRET_NAMES, naming.decision_key_secret(owner.name)}
+    volumes = {v["secret"]["secretName"] for v in _pod(rendered)["volumes"] if "secret" in v}
+    assert refs == {"mlflow-credentials", naming.decision_key_secret(owner.name)}
+    assert volumes == {"report-senders"} and refs | volumes == {
+        *SECRET_NAMES, naming.decision_key_secret(owner.name)}
     operator_cluster.apply(rendered, PLURAL)
     init = _init_container(rendered, DEFAULT_IMAGE)
     _pod(init)["initContainers"][0]["env"] = [
@@ -362,6 +385,10 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
         "another model's decision key": _secret_ref(rendered, "UPLIFT_DECISION_KEY",
                                                     "other-decision-key"),
         "an init container's secretKeyRef": init,
+        "the report token from another Secret": _render(
+            owner, report_token=("payments-db", "password")),
+        "another model's decision key as a volume": _secret_volume(
+            rendered, "other-decision-key"),
     }
     for what, manifest in outside.items():
         if policy == "chart":

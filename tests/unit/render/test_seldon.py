@@ -204,26 +204,61 @@ def test_the_drain_waits_defaults_agree() -> None:
         == OperatorConfig.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK
 
 
-def test_the_report_token_comes_from_the_named_secret_on_every_predictor() -> None:
-    """spec.serving.reportCredentials → UPLIFT_REPORT_TOKEN by secretKeyRef on the stable and
-    the canary alike (a report reaches either); none rendered without it, so the endpoints
-    stay as before."""
-    from uplift_operator.runtime.config import REPORT_TOKEN_ENV
+def test_the_report_token_is_the_named_secrets_key_alone_in_a_volume_on_every_predictor(
+) -> None:
+    """spec.serving.reportCredentials → that Secret's key alone (items) in a secret volume,
+    mounted read-only as a directory (a subPath mount is never updated), and
+    UPLIFT_REPORT_TOKEN_FILE naming the file in it, on the stable and the canary alike (a
+    report reaches either): the runtime re-reads it when the kubelet refreshes the volume, so a
+    rotation needs no restart. The token itself is in no env entry. None rendered without it,
+    so the endpoints stay as before."""
+    from uplift_operator.runtime.config import REPORT_TOKEN_ENV, REPORT_TOKEN_FILE_ENV
 
+    assert REPORT_TOKEN_FILE_ENV == seldon.REPORT_TOKEN_FILE_ENV
     assert REPORT_TOKEN_ENV == seldon.REPORT_TOKEN_ENV
     runtime = RuntimeSettings(**{**RUNTIME.__dict__, "report_token": ("senders", "bearer")})
     child = BACKEND.render(OWNER, runtime, TrafficSplit("3", "4", 25))
     for predictor in child["spec"]["predictors"]:
-        env = {e["name"]: e for e in predictor["componentSpecs"][0]["spec"]["containers"][0]["env"]}
-        assert env[REPORT_TOKEN_ENV] == {"name": REPORT_TOKEN_ENV, "valueFrom": {
-            "secretKeyRef": {"name": "senders", "key": "bearer"}}}
+        pod = predictor["componentSpecs"][0]["spec"]
+        (container,) = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env[REPORT_TOKEN_FILE_ENV] == {"name": REPORT_TOKEN_FILE_ENV,
+                                              "value": "/etc/uplift/report-token/token"}
+        assert REPORT_TOKEN_ENV not in env
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["report-token"] == {"name": "report-token", "secret": {
+            "secretName": "senders", "items": [{"key": "bearer", "path": "token"}]}}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "report-token")
+        assert mount == {"name": "report-token", "mountPath": "/etc/uplift/report-token",
+                         "readOnly": True}
+        assert env[REPORT_TOKEN_FILE_ENV]["value"].startswith(mount["mountPath"] + "/")
+        assert not any("subPath" in m for m in container["volumeMounts"])
     assert BACKEND.report_token(child) == ("senders", "bearer")
     plain = BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))
     for predictor in plain["spec"]["predictors"]:
-        names = {e["name"] for e in predictor["componentSpecs"][0]["spec"]["containers"][0]["env"]}
-        assert REPORT_TOKEN_ENV not in names
+        pod = predictor["componentSpecs"][0]["spec"]
+        names = {e["name"] for e in pod["containers"][0]["env"]}
+        assert not names & {REPORT_TOKEN_ENV, REPORT_TOKEN_FILE_ENV}
+        assert not any("secret" in v for v in pod["volumes"])
     assert BACKEND.report_token(plain) is None
     assert BACKEND.report_token(None) is None
+
+
+def test_the_report_token_reads_back_from_a_graph_an_earlier_operator_rendered() -> None:
+    """Operators before the token file rendered UPLIFT_REPORT_TOKEN by secretKeyRef: an
+    invalid spec's pass on such a graph keeps that reference (now rendered as the volume)."""
+    runtime = RuntimeSettings(**{**RUNTIME.__dict__, "report_token": ("senders", "bearer")})
+    earlier = BACKEND.render(OWNER, RUNTIME, TrafficSplit("3", "4", 25))
+    for predictor in earlier["spec"]["predictors"]:
+        predictor["componentSpecs"][0]["spec"]["containers"][0]["env"].append(
+            {"name": "UPLIFT_REPORT_TOKEN",
+             "valueFrom": {"secretKeyRef": {"name": "senders", "key": "bearer"}}})
+    assert BACKEND.report_token(earlier) == ("senders", "bearer")
+    kept = BACKEND.render(OWNER, RuntimeSettings(**{**RUNTIME.__dict__, "report_token":
+                                                    BACKEND.report_token(earlier)}),
+                          TrafficSplit("3", "4", 25))
+    assert kept == BACKEND.render(OWNER, runtime, TrafficSplit("3", "4", 25))
+    assert kept != earlier  # the pod template changes: the graph re-renders once
 
 
 @pytest.mark.parametrize("case", CASES)

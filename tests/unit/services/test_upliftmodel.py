@@ -1214,11 +1214,12 @@ def test_gate_types_evaluators_and_collectors_agree() -> None:
 REPORT_TOKEN = "rep-7d1f0c9a4b2e6f3d"
 
 
-def _report_env(sim: Sim) -> list[dict[str, Any]]:
-    """UPLIFT_REPORT_TOKEN as every predictor of the graph renders it (one entry each)."""
-    return [e for p in sim.cluster.objects[SELDON]["spec"]["predictors"]
-            for e in p["componentSpecs"][0]["spec"]["containers"][0]["env"]
-            if e["name"] == "UPLIFT_REPORT_TOKEN"]
+def _report_refs(sim: Sim) -> list[tuple[str, str]]:
+    """The report token (Secret, key) every predictor of the graph mounts for the runtime's
+    UPLIFT_REPORT_TOKEN_FILE (one each; render.seldon)."""
+    return [(v["secret"]["secretName"], v["secret"]["items"][0]["key"])
+            for p in sim.cluster.objects[SELDON]["spec"]["predictors"]
+            for v in p["componentSpecs"][0]["spec"]["volumes"] if v["name"] == "report-token"]
 
 
 def test_report_credentials_are_rendered_once_the_secret_and_key_are_found() -> None:
@@ -1227,15 +1228,14 @@ def test_report_credentials_are_rendered_once_the_secret_and_key_are_found() -> 
     sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
     sim.tick()
     assert sim.cluster.applied == [SELDON]
-    assert _report_env(sim) == [{"name": "UPLIFT_REPORT_TOKEN", "valueFrom": {"secretKeyRef": {
-        "name": "report-senders", "key": "token"}}}]  # the key's default
+    assert _report_refs(sim) == [("report-senders", "token")]  # the key's default
     assert REPORT_TOKEN not in repr(sim.cluster.objects[SELDON])  # a reference, not the value
 
 
 def test_without_report_credentials_no_token_is_rendered() -> None:
     sim = Sim()
     sim.tick()
-    assert sim.cluster.applied == [SELDON] and _report_env(sim) == []
+    assert sim.cluster.applied == [SELDON] and _report_refs(sim) == []
 
 
 @pytest.mark.parametrize(("secret", "problem"), [
@@ -1268,8 +1268,7 @@ def test_a_report_secret_that_is_missing_or_unusable_is_invalid_and_deploys_noth
     sim.cluster.secrets[(NS, "report-senders")] = {"bearer": REPORT_TOKEN}  # fixed by hand
     sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
     assert sim.cluster.applied == [SELDON] and sim.condition("InvalidSpec")["status"] == "False"
-    assert _report_env(sim)[0]["valueFrom"]["secretKeyRef"] == {"name": "report-senders",
-                                                                "key": "bearer"}
+    assert _report_refs(sim) == [("report-senders", "bearer")]
 
 
 def test_a_report_secret_that_cannot_be_read_is_named_with_the_apis_answer() -> None:
@@ -1306,8 +1305,36 @@ def test_a_bad_report_secret_on_a_serving_model_never_takes_the_stable_down() ->
     sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
     sim.tick(1)
     assert sim.weights() == {"1": 100} and "canaryVersion" not in sim.status
-    assert [e["valueFrom"]["secretKeyRef"]["name"] for e in _report_env(sim)] == [
-        "report-senders"]
+    assert _report_refs(sim) == [("report-senders", "token")]
+
+
+def test_a_graph_an_earlier_operator_rendered_keeps_its_report_token_on_an_invalid_spec(
+) -> None:
+    """Operators before the token file rendered UPLIFT_REPORT_TOKEN by secretKeyRef. Upgraded
+    onto such a graph with the spec invalid, an abort's apply keeps that reference, now as the
+    mounted token file (the pods are replaced once: the template changed)."""
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
+    sim.with_canary()
+    for predictor in sim.cluster.objects[SELDON]["spec"]["predictors"]:  # the earlier form
+        pod = predictor["componentSpecs"][0]["spec"]
+        pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "report-token"]
+        container = pod["containers"][0]
+        container["volumeMounts"] = [m for m in container["volumeMounts"]
+                                     if m["name"] != "report-token"]
+        container["env"] = [e for e in container["env"]
+                            if e["name"] != "UPLIFT_REPORT_TOKEN_FILE"] + [
+            {"name": "UPLIFT_REPORT_TOKEN", "valueFrom": {"secretKeyRef": {
+                "name": "report-senders", "key": "token"}}}]
+    assert _report_refs(sim) == []
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "not-there-yet"}}
+    sim.body["metadata"]["generation"] = 2
+    sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
+    sim.tick(61)
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    assert sim.weights() == {"1": 100} and "canaryVersion" not in sim.status
+    assert _report_refs(sim) == [("report-senders", "token")]
 
 
 def test_removing_report_credentials_renders_the_graph_without_the_token() -> None:
@@ -1316,8 +1343,8 @@ def test_removing_report_credentials_renders_the_graph_without_the_token() -> No
     sim.cluster.secrets[(NS, "report-senders")] = {"token": REPORT_TOKEN}
     sim.tick()
     sim.tick(1)
-    assert len(_report_env(sim)) == 1
+    assert len(_report_refs(sim)) == 1
     sim.body["spec"]["serving"] = {}
     sim.body["metadata"]["generation"] = 2
     sim.tick(1)
-    assert _report_env(sim) == [] and sim.weights() == {"1": 100}
+    assert _report_refs(sim) == [] and sim.weights() == {"1": 100}
