@@ -178,9 +178,11 @@ class ServingSpec(ApiModel):
         default=None,
         description="Secret whose token the runtime's report endpoints (/uplift/v1/deliveries, "
                     "/uplift/v1/outcomes) require as 'Authorization: Bearer <token>'; the "
-                    "serving pods read it as UPLIFT_REPORT_TOKEN. Inference stays open. The "
-                    "operator checks the Secret and key exist before it renders them (else "
-                    "InvalidSpec, serving left as it was). Default: no token, the report "
+                    "serving pods mount that key alone as a file (UPLIFT_REPORT_TOKEN_FILE) and "
+                    "re-read it when the kubelet refreshes it, so a new value is taken without "
+                    "a restart (docs/runtime.md, 'Rotating the report token'). Inference stays "
+                    "open. The operator checks the Secret and key exist before it renders them "
+                    "(else InvalidSpec, serving left as it was). Default: no token, the report "
                     "endpoints answer whoever reaches the pods (restrict that with a "
                     "NetworkPolicy).")
 
