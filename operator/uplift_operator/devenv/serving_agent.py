@@ -7,7 +7,9 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   ``_VERSION``, ``MLFLOW_TRACKING_URI`` and the ``UPLIFT_*`` settings the operator renders —
   so the model really loads from the MLflow registry (``valueFrom`` variables are skipped:
   there are no Secrets to read locally; the decision key the chart's Secret would hold is one
-  random ``UPLIFT_DECISION_KEY`` per SeldonDeployment);
+  random ``UPLIFT_DECISION_KEY`` per SeldonDeployment; for the same reason a variable whose
+  value is a path under a ``secret`` volume's mount, as the report token file, is skipped too:
+  that runtime runs without a report token, as it did when the token came by ``valueFrom``);
 * routes requests by the predictors' ``traffic`` through :class:`router.WeightedRouter`; weight
   changes reach the router at the next poll without restarting anything;
 * writes the status Seldon's controller would (integrations.md §1): ``state`` Creating while a
@@ -58,18 +60,36 @@ from uplift_operator.render.seldon import deployment_names
 from uplift_operator.runtime import drain
 
 __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
-           "project"]
+           "project", "secret_mount_paths", "under"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
 
 
 def predictor_env(predictor: Mapping[str, Any]) -> dict[str, str]:
-    """Plain ``env`` values of the predictor's first container (what the pod would get)."""
+    """Plain ``env`` values of the predictor's first container (what the pod would get), but
+    those that point into a ``secret`` volume: no Secrets here, as for ``valueFrom``."""
     specs = predictor.get("componentSpecs") or [{}]
     containers = (specs[0].get("spec") or {}).get("containers") or [{}]
+    secret_paths = secret_mount_paths(predictor)
     return {e["name"]: str(e["value"]) for e in containers[0].get("env", [])
-            if "name" in e and "value" in e}
+            if "name" in e and "value" in e
+            and not any(under(str(e["value"]), path) for path in secret_paths)}
+
+
+def secret_mount_paths(predictor: Mapping[str, Any]) -> list[str]:
+    """Where the predictor's first container mounts ``secret`` volumes: not played here."""
+    specs = predictor.get("componentSpecs") or [{}]
+    pod = specs[0].get("spec") or {}
+    secret_volumes = {v["name"] for v in pod.get("volumes") or [] if "name" in v and "secret" in v}
+    containers = pod.get("containers") or [{}]
+    return [str(m["mountPath"]) for m in containers[0].get("volumeMounts") or []
+            if m.get("name") in secret_volumes and m.get("mountPath")]
+
+
+def under(value: str, path: str) -> bool:
+    """Whether ``value`` is ``path`` or a path below it."""
+    return value == path or value.startswith(path.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -326,7 +346,7 @@ class ServingAgent:
         local = {m.mount_path: workdir / "volumes" / m.volume for m in mounts}
         for variable, value in env.items():  # paths under a mount point into its directory
             for path, directory in local.items():
-                if value == path or value.startswith(path.rstrip("/") + "/"):
+                if under(value, path):
                     env[variable] = str(directory) + value[len(path.rstrip("/")):]
         # The drain token file: the pod's own /tmp there, the process's own workdir here.
         env[drain.TOKEN_FILE_ENV] = str(workdir / "drain-token")

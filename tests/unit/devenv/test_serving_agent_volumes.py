@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from uplift_operator.devenv.serving_agent import ConfigMapMount, config_map_mounts, project
+from uplift_operator.devenv.serving_agent import (
+    ConfigMapMount,
+    config_map_mounts,
+    predictor_env,
+    project,
+    secret_mount_paths,
+)
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
@@ -47,3 +53,16 @@ def test_a_sub_path_mount_is_not_a_volume_the_kubelet_updates() -> None:
         "containers": [{"volumeMounts": [{"name": "c", "mountPath": "/x/f.json",
                                           "subPath": "f.json"}]}]}}]}
     assert config_map_mounts(predictor) == []
+
+
+def test_a_report_token_file_in_a_secret_volume_is_not_passed_to_the_local_runtime() -> None:
+    owner = Owner("m", "ns", "uid")
+    runtime = RuntimeSettings(image="i", registered_model="m", tracking_uri="http://mlflow",
+                              report_token=("report-secret", "token"))
+    rendered = SeldonV1Backend().render(owner, runtime, TrafficSplit("1", "2", 10))
+    for predictor in rendered["spec"]["predictors"]:
+        assert secret_mount_paths(predictor)  # the graph mounts the token's Secret
+        env = predictor_env(predictor)
+        # No Secrets here: the runtime starts without a report token, as with ``valueFrom``.
+        assert "UPLIFT_REPORT_TOKEN_FILE" not in env
+        assert env["MLFLOW_TRACKING_URI"] == "http://mlflow"
