@@ -377,6 +377,8 @@ def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed
 
 class _ExposurePass(steps.StepPass[CampaignStatus]):
     paused_field = "spec.exposure.paused"
+    plugin_prefix = "campaign/"
+    abort_does = "exposure goes to 0%"
     retry_restarts_paused = False  # a Campaign's retry acts on a rollback only
 
     def __init__(self, spec: CampaignSpec, status: CampaignStatus, observed: Observed,

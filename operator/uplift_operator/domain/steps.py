@@ -144,11 +144,14 @@ class ObservedBase:
     ``gate_outcomes``: this pass's analysis (None: none ran; see ``analysis_due``).
     ``requests``: manual requests present (``domain.requests.parse_requests``).
     ``generation``: metadata.generation, for observedGeneration.
+    ``name``: metadata.name, for the commands a message tells a human to run (None: unknown,
+    the command then reads ``<name>``).
     """
 
     gate_outcomes: Sequence[GateOutcome] | None = None
     requests: Sequence[ManualRequest] = ()
     generation: int | None = None
+    name: str | None = None
 
 
 class _Step(Protocol):
@@ -218,6 +221,10 @@ class StepPass(ABC, Generic[S]):
     """
 
     paused_field = "spec paused"  # how messages name the kind's ``paused`` field
+    # How ``kubectl uplift`` names the resource before its name ("campaign/" for a Campaign),
+    # and what an abort does, for the messages that tell a human what to do.
+    plugin_prefix = ""
+    abort_does = "the canary's traffic goes back to stable"
     # Whether a retry request restarts a ramp paused on an inconclusive gate (an UpliftModel's
     # canary does; a Campaign's retry acts on a rollback only), so messages offer only what works.
     retry_restarts_paused = True
@@ -574,9 +581,54 @@ class StepPass(ABC, Generic[S]):
                    and r.version == subject and start is not None and r.time >= start
                    for r in self.status.history)
         if not seen:  # once per step, so a re-run adds no duplicate
-            why = f"{self.where()} could not advance for {deadline} past its pause ({blocked})"
+            why = (f"{self.where()} could not advance for {deadline} past its pause ({blocked}); "
+                   f"{self.deadline_next_step()}")
             self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, subject, why)
             self.emit("Warning", Reason.PROGRESS_DEADLINE_EXCEEDED, why)
+
+    def blocking_gates(self) -> list[str]:
+        """The acting gates that keep the step from ending, each as ``gates_passed_at_step``
+        judges it: not passed under their current settings, or not measured during the step
+        (before traffic, the offline gates only; dry-run gates never block)."""
+        start = self.judged_since()
+        pre_traffic = self.pre_traffic()
+        by_name = {g.name: g for g in self.status.gates}
+        blocking = []
+        for gate in self.ramp.gates:
+            offline = gate.type in OFFLINE_GATE_TYPES
+            if gate.dry_run or (pre_traffic and not offline):
+                continue
+            st = by_name.get(gate.name)
+            if (st is None or not passed_as_set(gate, st)
+                    or (not offline and start is not None and st.time <= start)):
+                blocking.append(gate.name)
+        return blocking
+
+    def deadline_next_step(self) -> str:
+        """What on-call can do about a step past its ``progressDeadline``, in the commands the
+        project documents (``kubectl uplift``, or the request annotations it writes;
+        docs/lifecycle.md "Manual control", runbook UpliftProgressDeadlineExceeded): the gates
+        that must pass, else promote when the evidence suffices (not offered when the kind
+        would refuse it) or abort."""
+        target = f"{self.plugin_prefix}{self.observed.name or '<name>'}"
+        abort = (f"abort (`kubectl uplift abort {target}`, or annotate "
+                 f"{ABORT_ANNOTATION}=<token>: {self.abort_does})")
+        refused = self.promote_refused()
+        if refused is not None:
+            return f"next: {abort}, or resolve what refuses a promote now ({refused})"
+        gates = self.blocking_gates()
+        listed = [g.name for g in self.status.gates if g.verdict is not GateVerdict.PASS]
+        if not gates:
+            must = ""
+        elif gates == listed:  # ``blocked_by`` named them already, with their verdicts
+            must = f"{'these gates' if len(gates) > 1 else 'this gate'} must pass at this step, or "
+        else:
+            must = (f"gate{'s' if len(gates) > 1 else ''} {', '.join(gates)} must pass at this "
+                    "step, or ")
+        return (f"next: {must}promote if the evidence suffices (`kubectl uplift promote "
+                f"{target}`, or annotate {PROMOTE_ANNOTATION}=step:<token>; `--full` or "
+                f"full:<token> completes the ramp), or {abort}; runbook "
+                f"UpliftProgressDeadlineExceeded")
 
     def advance(self) -> None:
         if (not self.active() or self.pause_reason is not None or self.ramp.paused
@@ -602,7 +654,8 @@ class StepPass(ABC, Generic[S]):
             return Phase.PAUSED, f"{self.where()} paused: {self.pause_reason}"
         if self.deadline_exceeded:
             return Phase.DEGRADED, (f"ProgressDeadlineExceeded: {self.where()} could not "
-                                    f"advance ({self.blocked_by()})")
+                                    f"advance ({self.blocked_by()}); "
+                                    f"{self.deadline_next_step()}")
         if self.ramp.paused:
             return Phase.PAUSED, (f"{self.where()} held by {self.paused_field}; gates are still "
                                   "evaluated")

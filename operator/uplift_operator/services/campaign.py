@@ -108,7 +108,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         # on (exposure 0 %), the other requests wait for a valid spec.
         stopped, stop_events = exposure.stop_requests(spec, current, exposure.Observed(
             model=model.observation, requests=parse_requests(meta.get("annotations") or {}),
-            generation=generation), now)
+            generation=generation, name=str(meta["name"])), now)
         invalid = invalid_pass(stopped, generation, problems, now)
         return dataclasses.replace(invalid, events=tuple(
             Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
@@ -135,7 +135,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
                         for gate in exposure.gates_to_measure(spec, current)]
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
-        requests=parse_requests(meta.get("annotations") or {}), generation=generation)
+        requests=parse_requests(meta.get("annotations") or {}), generation=generation,
+        name=str(meta["name"]))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
