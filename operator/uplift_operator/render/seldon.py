@@ -191,7 +191,8 @@ def runtime_env(runtime: RuntimeSettings, model_name: str, version: str) -> list
         "MLSERVER_PARALLEL_WORKERS": "0",
         "MLFLOW_TRACKING_URI": runtime.tracking_uri,
         "UPLIFT_MODEL_VERSION": version,
-        "UPLIFT_HOLDOUT_FRACTION": f"{runtime.holdout_fraction:g}",
+        # repr, not :g (six digits): 0.9999999 must not reach the runtime as 1 (every unit held out).
+        "UPLIFT_HOLDOUT_FRACTION": repr(float(runtime.holdout_fraction)),
         "UPLIFT_UNIT_KEY": runtime.unit_key,
         "UPLIFT_SALT": runtime.salt,
     }

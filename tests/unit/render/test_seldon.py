@@ -277,3 +277,12 @@ def test_the_drain_token_file_is_on_the_runtime_containers_own_empty_dir(case: s
         assert [m["name"] for m in mounts] == [seldon.TMP_VOLUME]
         assert not mounts[0].get("readOnly")
         assert {"name": seldon.TMP_VOLUME, "emptyDir": {}} in pod["volumes"]
+
+
+@pytest.mark.parametrize("fraction", [0.9999999, 0.1234567, 1e-07, 0.1, 0.05])
+def test_the_holdout_fraction_reaches_the_runtime_exactly(fraction: float) -> None:
+    runtime = RuntimeSettings(**{**RUNTIME.__dict__, "holdout_fraction": fraction})
+    rendered = BACKEND.render(OWNER, runtime, TrafficSplit("3"))
+    container = rendered["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert float(env["UPLIFT_HOLDOUT_FRACTION"]) == fraction
