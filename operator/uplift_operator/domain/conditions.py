@@ -41,6 +41,8 @@ ROLLED_BACK = "RolledBack"  # Campaign: a gate (or a human) set exposure back to
 SCHEDULE_ENDED = "ScheduleEnded"  # Campaign: past spec.schedule.end, exposure 0
 SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, exposure 0
 BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, exposure 0
+#: Campaign: the version its model serves does not score one of its treatments; exposure held
+TREATMENT_NOT_SERVED = "TreatmentNotServed"
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
 # Events only (no condition): a gate field its type never reads, stored before the API server

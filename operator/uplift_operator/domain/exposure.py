@@ -16,7 +16,12 @@ start exposure stays 0 % and the campaign is Suspended ("starts at …"); past i
 is withdrawn to 0 %, no analysis runs any more (so the last results stay in status as they
 were) and the campaign is Completed (Ready reason ``ScheduleEnded``), whatever its gates say.
 ``treating`` tells the campaigns file (``render.campaigns``) whether the runtime may treat under
-the campaign at all. A budget gate's Fail (``domain.gates.Suspension``: the period's spend
+the campaign at all. A treatment the model's served version does not score
+(``missing_treatments``, from the version's treatments tag: the runtime rejects such an entry,
+keeping its last good settings of the campaign or not serving it) holds the campaign where it
+is — no start, no advance, no promote, nothing withdrawn — with Ready ``TreatmentNotServed``
+naming it, until the model serves a version that scores it or the spec drops it.
+A budget gate's Fail (``domain.gates.Suspension``: the period's spend
 reached the budget) suspends the ramp instead of rolling it back: exposure 0 %, the step kept,
 the exposure it held in ``suspendedExposurePercent``, phase Suspended (Ready reason
 ``BudgetExhausted``) until the budget period rolls over (``domain.budget``), then that exposure
@@ -34,6 +39,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.campaign import (
@@ -58,12 +64,13 @@ from uplift_operator.domain.gates import canonical_json, next_step
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
 from uplift_operator.domain.steps import Event, Reason
+from uplift_operator.model.keys import treatment_key
 
 __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
            "analysis_due", "budget_suspension", "completed", "completes", "decide",
            "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
-           "model_observation", "outside_schedule", "ramp_started_at", "settings_delivered",
-           "stop_requests", "treating"]
+           "missing_treatments", "model_observation", "outside_schedule", "ramp_started_at",
+           "settings_delivered", "stop_requests", "treating"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -148,6 +155,33 @@ def model_observation(name: str, status: UpliftModelStatus | None,
         why=f"UpliftModel {name!r} has nothing serving ({phase}: {detail})")
 
 
+def missing_treatments(spec: CampaignSpec, model: str, version: str,
+                       scored: Mapping[str, str]) -> str | None:
+    """Why the campaign cannot be served as its spec says by ``version`` of UpliftModel
+    ``model``, which scores ``scored`` (treatment key → name, its ``uplift.treatments`` tag),
+    or None when it scores every treatment of the spec. A treatment is matched as the runtime
+    binds it (``runtime.engine.DecisionEngine.bind``): by name, by key, or by the key of its
+    name; the runtime rejects the campaign's entry for any other."""
+    missing = []
+    for index, treatment in enumerate(spec.treatments):
+        try:
+            key = treatment_key(treatment.name)
+        except ValueError:
+            key = ""
+        if (treatment.name not in scored.values() and treatment.name not in scored
+                and key not in scored):
+            missing.append(f"{treatment.name!r} (spec.treatments[{index}])")
+    if not missing:
+        return None
+    what = (f"treatment {missing[0]}" if len(missing) == 1
+            else f"treatments {', '.join(missing)}")
+    scores = ", ".join(f"{name} ({key})" for key, name in sorted(scored.items()))
+    return (f"UpliftModel {model!r} serves version {version}, which does not score {what}; "
+            f"version {version} scores: {scores}. Its replicas reject this Campaign's settings "
+            "(keeping the last they took, or not serving it), so its exposure is held until "
+            "the model serves a version that scores it or spec.treatments drops it")
+
+
 @dataclass(frozen=True)
 class OutsideSchedule:
     """``now`` is outside ``spec.schedule``: before its start (``ended`` False) or past its end."""
@@ -185,8 +219,10 @@ def treating(status: CampaignStatus, deleting: bool = False) -> bool:
     if deleting or status.exposure_percent <= 0:
         return False
     if status.phase is Phase.DEGRADED:
+        # Past its deadline (Exposing), or held for a treatment its model's version lacks:
+        # the entry keeps treating where the runtime takes it, nothing that serves withdrawn.
         ready = cond.find(status.conditions, cond.READY)
-        return ready is not None and ready.reason == cond.EXPOSING
+        return ready is not None and ready.reason in (cond.EXPOSING, cond.TREATMENT_NOT_SERVED)
     return status.phase in _TREATING_PHASES
 
 
@@ -249,6 +285,9 @@ class Observed(steps.ObservedBase):
     model: ModelObservation
     budget_anchor: dt.datetime | None = None
     units: CampaignUnits | None = None  # exposed units per arm since the ramp started
+    #: Why the version the model serves cannot serve the campaign's treatments
+    #: (``missing_treatments``); None: it can, or what it scores is not known.
+    treatment_not_served: str | None = None
 
 
 @dataclass(frozen=True)
@@ -391,6 +430,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.budget_anchor = observed.budget_anchor
         self.units = observed.units
         self.suspended: BudgetSuspension | None = None
+        self.unserved = observed.treatment_not_served if self.model.serving else None
 
     def run(self) -> Decision:
         self.keep_starts()
@@ -455,7 +495,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return self.outside.why
         if self.suspended is not None:
             return self.suspended.why
-        return None if self.model.serving else self.model.why
+        return self.unserved if self.model.serving else self.model.why
+
+    def promote_refused(self) -> str | None:
+        # The replicas reject the campaign's settings: a promote would grow the exposure in
+        # status only, where the runtime does not follow it.
+        return self.unserved
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
         text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
@@ -488,6 +533,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         if not self.model.serving:
             self.ignore(request, Reason.RETRY, self.model.why)
+            return
+        if self.unserved is not None:
+            self.ignore(request, Reason.RETRY, self.unserved)
             return
         self.start_exposure(Reason.RETRY, "exposure ramp restarted at step 1", request.actor)
 
@@ -613,6 +661,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     self.spec):
                 s.rolled_back_spec = spec_digest(self.spec)  # the current form from now on
             return  # stays at 0 % until a spec change (a pause is none) or a retry
+        if self.unserved is not None:
+            return  # waits at 0 % until the served version scores its treatments
         why = "spec changed after a rollback" if rolled_back is not None else "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
 
@@ -758,6 +808,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.status.model_version = self.model.stable_version if self.model.serving else None
         phase, message, ready, reason = self.phase()
         message = self.set_phase(phase, message)
+        before = cond.find(self.previous.conditions, cond.READY)
+        if (reason == cond.TREATMENT_NOT_SERVED and self.unserved is not None
+                and (before is None or before.reason != cond.TREATMENT_NOT_SERVED)):
+            self.emit("Warning", Reason.TREATMENT_NOT_SERVED, self.unserved, decision=False)
         conditions = cond.set_condition(
             self.status.conditions, type_=cond.MODEL_SERVING,
             status="True" if self.model.serving else "False",
@@ -814,9 +868,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             if unmeasured:
                 message += (f"; gates {', '.join(unmeasured)} are not measured yet (no "
                             "collector): exposure will not grow on no evidence")
-            ready: cond.ConditionStatus = "False" if self.rollback_pending else "True"
-            return (phase, message, ready,
-                    cond.ROLLBACK_PENDING if self.rollback_pending else cond.EXPOSING)
+            if self.rollback_pending:
+                return phase, message, "False", cond.ROLLBACK_PENDING
+            if self.unserved is not None:
+                return phase, message, "False", cond.TREATMENT_NOT_SERVED
+            return phase, message, "True", cond.EXPOSING
         if s.rolled_back_generation is not None:
             # Whether the model serves or not (then ModelServing says why): the rollback holds
             # the campaign at 0 % either way, and it is what a human must act on.
@@ -824,6 +880,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             why = entry.reason if entry is not None else "reason no longer in history"
             return (Phase.DEGRADED, f"exposure 0%: rolled back ({why}). Change the spec or "
                                     f"annotate {RETRY_ANNOTATION}", "False", cond.ROLLED_BACK)
+        if self.unserved is not None:
+            if exposing(s):  # completed: the replicas that load that version do not serve it
+                return (Phase.DEGRADED, f"exposure ramp complete at {s.exposure_percent:g}%, "
+                                        f"held: {self.unserved}", "False",
+                        cond.TREATMENT_NOT_SERVED)
+            return (Phase.PROGRESSING, f"exposure 0%: {self.unserved}", "False",
+                    cond.TREATMENT_NOT_SERVED)
         return (Phase.HEALTHY, f"exposure ramp complete: {s.exposure_percent:g}% of eligible "
                                f"units exposed; {self.model.why}", "True", cond.EXPOSING)
 

@@ -109,6 +109,7 @@ class Reason(StrEnum):
     BUDGET_EXHAUSTED = "BudgetExhausted"
     BUDGET_RENEWED = "BudgetRenewed"
     MODEL_VERSION_CHANGED = "ModelVersionChanged"
+    TREATMENT_NOT_SERVED = "TreatmentNotServed"  # a Warning only: nothing is decided
 
 
 #: History actions that end a ramp by rolling it back.

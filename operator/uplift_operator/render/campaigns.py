@@ -80,8 +80,11 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
     ``refused``: its entry treats no one, its durations brought within the runtime's bounds
     and a policy or schedule the runtime would not read left out, so the runtime takes it and
     stops treating; its holdout, salt, unit key and window stay, so the reports of decisions
-    made before still count. (A treatment the model lacks is the runtime's to judge: the
-    runtime binds the entry to the model it loaded.)"""
+    made before still count. (A treatment the model lacks is the runtime's to judge: it binds
+    the entry to the version it loaded and rejects it for a treatment that version lacks,
+    keeping its last good settings of the Campaign, a refused one's included. The Campaign's
+    status says so: ``InvalidSpec`` when the model's spec lacks it, Ready
+    ``TreatmentNotServed`` when only the version that serves does.)"""
     spec = campaign.spec
     refused = campaign.refused
     econ, experiment, targeting = spec.economics, spec.experiment, spec.targeting

@@ -3,7 +3,9 @@
 1. parse the spec; a schema problem is the shared invalid-spec path (``services.common``);
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
    status for whether a stable version serves (``domain.exposure.model_observation``, which
-   also reads whether the campaign already exposes);
+   also reads whether the campaign already exposes), and what that served version scores (its
+   ``uplift.treatments`` tag, through the models' shared resolver: ``_treatment_not_served``),
+   since the runtime rejects a campaign naming a treatment its loaded version lacks;
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else
    but the abort and emergency-rollback requests (``domain.exposure.stop_requests``: a kill
    switch works whatever the spec says; the campaigns file renders the refused Campaign as an
@@ -35,9 +37,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
-from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, gates, validation
 from uplift_operator.domain import status as status_logic
@@ -77,6 +80,7 @@ class _Model:
     treatments: set[str] | None  # None: the UpliftModel was not found
     observation: exposure.ModelObservation
     body: Mapping[str, Any] | None = None
+    status: UpliftModelStatus | None = None  # what this release can read of it
 
 
 def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime) -> PassResult:
@@ -136,7 +140,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         requests=parse_requests(meta.get("annotations") or {}), generation=generation,
-        name=str(meta["name"]))
+        name=str(meta["name"]),
+        treatment_not_served=_treatment_not_served(spec, model, namespace, deps))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
@@ -162,7 +167,63 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
                                       verbatim=upliftmodel.VERSION_FIELDS)
     return _Model(treatments,
                   exposure.model_observation(name, status, exposing=exposure.exposing(current)),
-                  body)
+                  body, status)
+
+
+def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
+                          deps: CampaignDependencies) -> str | None:
+    """Why the version the model serves cannot serve the campaign's treatments
+    (``domain.exposure.missing_treatments``), from what that version scores: its treatments
+    tag, read as the model's own pass reads a version's contract (its credentials and tracking
+    URI, the shared resolver, cached once per READY version, so usually already read by the
+    model's pass). The model's validation checks its spec against the version the spec
+    resolves to, not against an older stable version that still serves (a canary underway, a
+    canary rolled back, the model's spec refused), so only this tells; a version the model's
+    pass validated its spec against (``_validated_against``) is not read again. None when it
+    scores them all, or when that cannot be known (no MLflow, MLflow out of reach, no tag, a
+    version without a run): nothing is held on what is not known, and the pass goes on
+    whatever this check meets."""
+    stable = model.observation.stable_version
+    if (deps.models is None or model.body is None or not model.observation.serving
+            or stable is None or _validated_against(model, stable)):
+        return None
+    try:
+        reference = upliftmodel.version_run(model.body, stable, deps.models)
+        if isinstance(reference, str):
+            return None
+        registry, _ = reference
+        model_spec = UpliftModelSpec.model_validate(model.body.get("spec") or {})
+        scope = upliftmodel.registry_scope(model_spec.model, namespace, deps.models)
+        name = model_spec.model.registered_model
+        facts = deps.models.resolver.facts(scope, name, stable, registry)
+        scored = deps.models.resolver.contract(scope, name, facts, registry).treatments
+    except RegistryError as error:
+        log.debug("what version %s of %s scores is not known: %s", stable, model.observation.name,
+                  error)
+        return None
+    except Exception:  # never lose the pass: it acts on abort and emergency rollback
+        log.exception("reading what version %s of UpliftModel %s/%s scores failed", stable,
+                      namespace, model.observation.name)
+        return None
+    if scored is None:
+        return None
+    return exposure.missing_treatments(spec, model.observation.name, stable, scored)
+
+
+def _validated_against(model: _Model, version: str) -> bool:
+    """Whether the model's own pass already checked its spec's treatments against ``version``
+    (``validation.validate_against_model``): its spec resolves to that version (its
+    ``desiredVersion``) and its last pass, of this generation, found the spec valid. The
+    Campaign's treatments are validated against that spec, so the version scores them: no
+    MLflow read is needed, as for a model at rest."""
+    status = model.status
+    if status is None or model.body is None:
+        return False
+    ready = cond.find(status.conditions, cond.READY)
+    generation = (model.body.get("metadata") or {}).get("generation")
+    return (status.desired_version == version and ready is not None
+            and ready.reason != cond.INVALID_SPEC_REASON
+            and status.observed_generation == generation)
 
 
 def model_inputs(model: Mapping[str, Any]) -> tuple[Any, ...]:

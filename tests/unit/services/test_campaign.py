@@ -33,7 +33,8 @@ SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
 NS, MODEL = "shop", "hillstrom-uplift"
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 SERVING: dict[str, Any] = {
-    "stableVersion": "3", "phase": "Healthy", "message": "version 3 serves all traffic",
+    "stableVersion": "3", "desiredVersion": "3", "phase": "Healthy",
+    "message": "version 3 serves all traffic",
     "conditions": [{"type": "Ready", "status": "True", "reason": "StableServing",
                     "lastTransitionTime": "2026-12-01T00:00:00Z"}]}
 NOT_SERVING: dict[str, Any] = {
@@ -341,7 +342,7 @@ class DriftSim(Sim):
         exposure_spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]["exposure"]
         exposure_spec["gates"] = [{"name": "drift", "type": "drift", "minSamples": 50}]
         super().__init__(exposure=exposure_spec)
-        self.set_model({**SERVING, "stableVersion": stable})
+        self.set_model({**SERVING, "stableVersion": stable, "desiredVersion": stable})
         self.registry = RecordingRegistry()
         for version in ("2", "3"):
             self.registry.add(MODEL, version)
