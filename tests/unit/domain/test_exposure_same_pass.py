@@ -97,3 +97,20 @@ def test_a_budget_pass_measured_before_a_promote_keeps_the_step_s_verdict() -> N
         gate_outcomes=[passed], requests=parse_requests({"uplift.dev/promote": "step:1"})), now)
     assert (d.status.exposure_percent, d.status.current_step) == (25, 1)
     assert d.status.gates == start.gates and d.status.last_analysis_at == start.last_analysis_at
+
+
+def test_a_one_step_ramp_promoted_by_hand_keeps_the_budget_fail_of_its_pass() -> None:
+    # One step, no pause: a promote of one step completes the ramp (as a full one does).
+    one_step = BUDGET_SPEC.model_copy(update={"exposure": BUDGET_SPEC.exposure.model_copy(
+        update={"steps": [BUDGET_SPEC.exposure.steps[-1]]})})
+    start = exposure.decide(one_step, CampaignStatus(), _observed(), T0).status
+    assert (start.current_step, start.exposure_percent) == (0, 100)
+    now = T0 + dt.timedelta(minutes=6)
+    d = exposure.decide(one_step, start, _observed(
+        gate_outcomes=[_spent(now)], requests=parse_requests({"uplift.dev/promote": "step:1"})),
+        now)
+    s = d.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent, s.current_step) == (
+        Phase.SUSPENDED, 0, 100, None)
+    assert [e.reason.value for e in d.events] == ["ManualPromote", "RampCompleted",
+                                                 "BudgetExhausted"]
