@@ -7,11 +7,19 @@ pre-traffic analysis of offline gates at weight 0, promotion (stable := canary),
 rollback to the previous stable, the scale-down delay of a rolled-back canary, the ``Ready``
 condition, and the ``TrafficSplit`` the serving backends render. ``domain.ramp`` is the public
 entry (``decide``). No I/O, no clock.
+
+Two versions may stand rolled back at once, each in its own status field: ``abortedVersion``,
+the canary last rolled back (a gate, an abort, an emergency rollback while a canary ran), and
+``emergencyRolledBackVersion``, the stable version an emergency rollback replaced by the
+previous one. Neither is rolled out again until a retry or a new version; starting a canary
+clears both (the new attempt supersedes them). One field for both let an emergency rollback of
+the stable overwrite the record of a canary rolled back just before, which then rolled out again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 
 from uplift_operator.api.v1alpha1.common import (
@@ -28,7 +36,8 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, Req
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
-           "decide_stopping_requests", "gates_to_measure"]
+           "decide_stopping_requests", "gates_to_measure", "read_legacy_emergency",
+           "restored_by", "rollback_entry", "rolled_back_by"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,69 @@ def on_last_step(spec: UpliftModelSpec, status: UpliftModelStatus) -> bool:
 def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One reconcile pass of the canary ramp (see ``domain.ramp.decide``)."""
-    return _CanaryPass(spec, status, observed, now).run()
+    return _CanaryPass(spec, read_legacy_emergency(status), observed, now).run()
+
+
+def _emergency_reason(bad: str, good: str) -> str:
+    """Why an emergency rollback replaced stable ``bad``: the history entry's reason, in the
+    same words as operators before this one wrote (``_restore_versions`` reads both)."""
+    return f"stable {bad} replaced by previous stable {good} at once"
+
+
+_EMERGENCY_REASON = re.compile(r"stable (\S+) replaced by previous stable (\S+) at once")
+
+
+def _restore_versions(entry: DecisionRecord) -> tuple[str, str] | None:
+    """(replaced, restored) of a history entry of an emergency rollback of the stable; None for
+    any other entry. Its version is the replaced one; operators before
+    ``emergencyRolledBackVersion`` named the restored one: the reason names both."""
+    if entry.action != Reason.EMERGENCY_ROLLBACK.value or not steps.is_rollback(entry):
+        return None
+    match = _EMERGENCY_REASON.fullmatch(entry.reason)
+    if match is None or entry.version not in match.groups():
+        return None
+    return match[1], match[2]
+
+
+def rolled_back_by(entry: DecisionRecord) -> str | None:
+    """The version a history entry rolled back (None: the entry is no rollback)."""
+    if not steps.is_rollback(entry):
+        return None
+    versions = _restore_versions(entry)
+    return versions[0] if versions is not None else entry.version
+
+
+def restored_by(entry: DecisionRecord) -> str | None:
+    """The previous stable version a history entry of an emergency rollback made stable again
+    (None: the entry is no such rollback)."""
+    versions = _restore_versions(entry)
+    return versions[1] if versions is not None else None
+
+
+def rollback_entry(status: UpliftModelStatus, version: str | None) -> DecisionRecord | None:
+    """The history entry of ``version``'s latest rollback (its reason and time), None when it
+    is no longer in the bounded history."""
+    if version is None:
+        return None
+    return next((e for e in reversed(status.history) if rolled_back_by(e) == version), None)
+
+
+def read_legacy_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
+    """``status`` as this operator writes it, when an operator before
+    ``emergencyRolledBackVersion`` wrote it after an emergency rollback of the stable: it put
+    the replaced version in ``abortedVersion`` (a canary rolled back before was lost then). Told
+    from a canary's rollback by that entry, still the model's last rollback: nothing rolls back
+    between an emergency rollback of the stable and the next canary's start."""
+    s = status
+    if (s.emergency_rolled_back_version is not None or s.aborted_version is None
+            or s.canary_version is not None or s.stable_version in (None, s.aborted_version)):
+        return status
+    last = next((e for e in reversed(s.history) if steps.is_rollback(e)), None)
+    if (last is None or last.action != Reason.EMERGENCY_ROLLBACK.value
+            or last.version != s.stable_version or rolled_back_by(last) != s.aborted_version):
+        return status
+    return status.model_copy(update={"emergency_rolled_back_version": s.aborted_version,
+                                     "aborted_version": None})
 
 
 #: What a pass still does while the spec is invalid: the requests that only take traffic away.
@@ -149,7 +220,7 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     wait for a valid spec (their tokens are not used up)."""
     stopping = [r for r in observed.requests if r.kind in STOPPING_REQUESTS]
     held = replace(observed, requests=stopping, gate_outcomes=None)
-    return _CanaryPass(spec, status, held, now).run_stopping_requests()
+    return _CanaryPass(spec, read_legacy_emergency(status), held, now).run_stopping_requests()
 
 
 class _CanaryPass(steps.StepPass[UpliftModelStatus]):
@@ -319,15 +390,19 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if s.canary_version is not None:
             self.roll_back(Reason.EMERGENCY_ROLLBACK, "emergency rollback requested",
                            request.actor)
-        elif s.previous_stable_version is not None:
+        elif s.previous_stable_version is not None and s.stable_version is not None:
             bad, good = s.stable_version, s.previous_stable_version
             s.stable_version = good
-            # The spec still names the bad version: marking it aborted keeps it from re-rolling
-            # out, and forgetting the previous stable keeps a second request from flipping back.
-            s.aborted_version = bad
+            # The spec still names the bad version: recording it keeps it from re-rolling out
+            # (a canary rolled back before stays recorded in abortedVersion), and forgetting the
+            # previous stable keeps a second request from flipping back. The restored version
+            # is asked for by name: a rollback of it as a canary is superseded.
+            s.emergency_rolled_back_version = bad
+            if s.aborted_version == good:
+                s.aborted_version = None
             s.previous_stable_version = None
-            self.record(Reason.EMERGENCY_ROLLBACK, good, f"stable {bad} replaced by previous "
-                                                         f"stable {good} at once", request.actor)
+            self.record(Reason.EMERGENCY_ROLLBACK, good, _emergency_reason(bad, good),
+                        request.actor)
             self.emit("Warning", Reason.EMERGENCY_ROLLBACK,
                       f"emergency rollback: stable {bad} replaced by previous stable {good} at "
                       f"once, skipping any ramp ({request.actor})")
@@ -361,7 +436,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s.canary_weight = 0
         s.canary_started_at = self.now
         s.split_applied_at = None
-        s.aborted_version = None  # a new attempt supersedes the old rollback
+        # A new attempt supersedes the old rollbacks (a restore is over: a canary waits for it).
+        s.aborted_version = None
+        s.emergency_rolled_back_version = None
 
     def remove_canary(self) -> None:
         s = self.status
@@ -390,7 +467,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 self.remove_canary()
                 self.record(Reason.ROLLED_BACK, version, text, "spec")
                 self.emit("Normal", Reason.ROLLED_BACK, text)
-        elif desired == s.aborted_version:
+        elif desired in self.rolled_back():
             return  # stays Degraded until a retry or a new version
         elif self.awaiting_restore():
             self.hold_for_restore(desired)
@@ -422,7 +499,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def restoring(self) -> str:
         s = self.status
         return (f"an emergency rollback is restoring stable {s.stable_version}, and version "
-                f"{s.aborted_version} keeps the traffic until it serves")
+                f"{s.emergency_rolled_back_version} keeps the traffic until it serves")
+
+    def rolled_back(self) -> set[str]:
+        """The versions not rolled out again until a retry or a new version."""
+        s = self.status
+        return {v for v in (s.aborted_version, s.emergency_rolled_back_version) if v is not None}
 
     # -- phase, conditions, traffic, requeue --------------------------------------------------
 
@@ -443,21 +525,23 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if self.held_for_restore is not None:
             return Phase.PROGRESSING, (f"version {self.held_for_restore} waits to start as a "
                                        f"canary: {self.restoring()}")
-        if s.aborted_version is not None and s.desired_version == s.aborted_version:
+        if s.desired_version in self.rolled_back():
             # Until the restored stable serves, the version rolled back still has the traffic.
             serving = (self.restoring() if self.awaiting_restore()
                        else f"stable {s.stable_version} serves")
-            return Phase.DEGRADED, (f"version {s.aborted_version} was rolled back "
-                                    f"({self.last_rollback_reason()}); {serving}. Set a new "
-                                    f"version or annotate {RETRY_ANNOTATION}")
+            return Phase.DEGRADED, (f"version {s.desired_version} was rolled back "
+                                    f"({self.rollback_reason(s.desired_version)}); {serving}. "
+                                    f"Set a new version or annotate {RETRY_ANNOTATION}")
+        if self.awaiting_restore():  # the spec names the restored version: it will serve
+            return Phase.PROGRESSING, self.restoring()
         if not self.seen.stable_ready:
             return Phase.PROGRESSING, f"waiting for stable version {s.stable_version} to serve"
         unresolved = ("; the model reference does not resolve now"
                       if self.seen.desired_version is None else "")
         return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
 
-    def last_rollback_reason(self) -> str:
-        entry = self.last_rollback()
+    def rollback_reason(self, version: str | None) -> str:
+        entry = rollback_entry(self.status, version)
         return entry.reason if entry is not None else "reason no longer in history"
 
     def ready_condition(self, message: str) -> list[Condition]:
@@ -484,13 +568,19 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                                   message=message, now=self.now,
                                   observed_generation=self.seen.generation)
 
+    def kept_deployed(self) -> str | None:
+        """The rolled-back version the graph may keep next to the stable (its one other slot):
+        the stable an emergency rollback replaced, else the canary rolled back (before it)."""
+        s = self.status
+        if s.canary_version is not None:
+            return None
+        kept = s.emergency_rolled_back_version or s.aborted_version
+        return kept if kept != s.stable_version else None
+
     def scale_down_until(self) -> dt.datetime | None:
         """Until when a rolled-back version stays deployed at weight 0, if it still should: a
         rolled-back canary, or a stable version an emergency rollback replaced."""
-        s = self.status
-        if s.canary_version is not None or s.aborted_version in (None, s.stable_version):
-            return None
-        entry = self.last_rollback(s.aborted_version) or self.emergency_restore()
+        entry = rollback_entry(self.status, self.kept_deployed())
         if entry is None:
             return None
         until = entry.time + parse_duration(self.spec.rollback.scale_down_delay)
@@ -498,16 +588,13 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def emergency_restore(self) -> DecisionRecord | None:
         """The emergency rollback that made the previous stable version stable again, taking
-        over from ``aborted_version`` (its entry names the version restored), if that is the
-        model's last rollback."""
+        over from ``emergency_rolled_back_version``, if that is the model's last rollback."""
         s = self.status
-        if s.canary_version is not None or s.aborted_version is None:
+        bad = s.emergency_rolled_back_version
+        if s.canary_version is not None or bad in (None, s.stable_version):
             return None
-        for entry in reversed(s.history):
-            if steps.is_rollback(entry):
-                return (entry if entry.action == Reason.EMERGENCY_ROLLBACK.value
-                        and entry.version == s.stable_version else None)
-        return None
+        last = next((e for e in reversed(s.history) if steps.is_rollback(e)), None)
+        return last if last is not None and rolled_back_by(last) == bad else None
 
     def serves(self, version: str | None) -> bool:
         """Whether ``version``'s predictor serves (the stable flag when only that is known)."""
@@ -527,7 +614,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         """The restored version serves: said once, and the replaced one leaves the traffic."""
         if self.awaiting_restore() and self.serves(self.status.stable_version):
             s = self.status
-            why = f"stable {s.stable_version} serves again; {s.aborted_version} takes no traffic"
+            why = (f"stable {s.stable_version} serves again; {s.emergency_rolled_back_version} "
+                   "takes no traffic")
             self.record(Reason.STABLE_RESTORED, s.stable_version, why)
             self.emit("Normal", Reason.STABLE_RESTORED, why)
 
@@ -540,8 +628,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if self.awaiting_restore():
             # The restored version's predictor is created again (it left at the promotion):
             # the replaced one keeps the traffic until it serves, or nothing would.
-            return TrafficSplit(s.stable_version, s.aborted_version, 100)
+            return TrafficSplit(s.stable_version, s.emergency_rolled_back_version, 100)
         if self.scale_down_until() is not None:
-            return TrafficSplit(s.stable_version, s.aborted_version, 0)
+            return TrafficSplit(s.stable_version, self.kept_deployed(), 0)
         return TrafficSplit(s.stable_version, None, 0)
 

@@ -47,7 +47,6 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
 from uplift_operator.api.v1alpha1.common import (
     Condition,
-    DecisionRecord,
     GateVerdict,
     Phase,
     StatusBase,
@@ -61,9 +60,12 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, validation
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain.canary import STOPPING_REQUESTS
+from uplift_operator.domain.canary import (
+    STOPPING_REQUESTS,
+    restored_by,
+    rollback_entry,
+)
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
-from uplift_operator.domain.steps import is_rollback
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
@@ -245,7 +247,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 #: The status fields naming versions (and the graph) of what serves: text longer than this
 #: release allows (a newer release's) is kept as it is, not dropped (``status.readable``).
 VERSION_FIELDS = frozenset({"stableVersion", "canaryVersion", "previousStableVersion",
-                            "desiredVersion", "abortedVersion", "seldonDeployment"})
+                            "desiredVersion", "abortedVersion", "emergencyRolledBackVersion",
+                            "seldonDeployment"})
 #: How soon a pass that dropped parts of the status it could not read runs again: it finds the
 #: status it wrote read in full, and says so (``StatusReadable`` True).
 UNREADABLE_RECHECK_SECONDS = 1.0
@@ -352,8 +355,9 @@ _STATUS_NAMES = {"stableVersion": "stable_version", "canaryVersion": "canary_ver
 def _graph_split(graph: Mapping[str, Any], status: UpliftModelStatus,
                  lost: set[str]) -> dict[str, Any]:
     """The ``lost`` split fields (wire names) as the serving graph has them, by the predictors'
-    role and version annotations (which ``render`` writes). A predictor of the aborted version
-    (kept at weight 0 after a rollback) is no canary."""
+    role and version annotations (which ``render`` writes). A predictor of a rolled-back
+    version (kept at weight 0 after a rollback, or with the traffic while an emergency
+    rollback's restored version starts) is no canary."""
     roles: dict[str, tuple[str, int]] = {}
     for predictor in (graph.get("spec") or {}).get("predictors") or []:
         annotations = predictor.get("annotations") or {}
@@ -364,7 +368,8 @@ def _graph_split(graph: Mapping[str, Any], status: UpliftModelStatus,
     if "stableVersion" in lost and "stable" in roles:
         taken["stableVersion"] = roles["stable"][0]
     if ("canaryVersion" in lost and "canary" in roles
-            and roles["canary"][0] != status.aborted_version):
+            and roles["canary"][0] not in (status.aborted_version,
+                                           status.emergency_rolled_back_version)):
         taken["canaryVersion"] = roles["canary"][0]
     canary = taken.get("canaryVersion", status.canary_version)
     if "canaryWeight" in lost and canary is not None:
@@ -1040,15 +1045,21 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
                 writes.append(Write(("alias", alias), version,
                                     _alias_write(model, alias, version)))
         elif event.reason in (ramp.Reason.ROLLED_BACK, ramp.Reason.MANUAL_ABORT,
-                              ramp.Reason.EMERGENCY_ROLLBACK) and status.aborted_version:
-            aborted, why = status.aborted_version, event.message[:500]
-            writes.append(_role(model, aborted, "rolled-back", stamp))
-            writes.append(Write(("reason", aborted), why,
-                                _tag_write(model, aborted, {REASON_TAG: why})))
+                              ramp.Reason.EMERGENCY_ROLLBACK):
+            # An emergency rollback sets emergencyRolledBackVersion only when it replaces the
+            # stable (a canary is none then: starting one clears it); any other, abortedVersion.
+            restore = (event.reason is ramp.Reason.EMERGENCY_ROLLBACK
+                       and status.emergency_rolled_back_version is not None)
+            rolled = (status.emergency_rolled_back_version if restore
+                      else status.aborted_version)
+            if rolled is None:
+                continue
+            why = event.message[:500]
+            writes.append(_role(model, rolled, "rolled-back", stamp))
+            writes.append(Write(("reason", rolled), why,
+                                _tag_write(model, rolled, {REASON_TAG: why})))
             restored = status.stable_version
-            if (event.reason is ramp.Reason.EMERGENCY_ROLLBACK and restored
-                    and status.canary_version is None and status.history
-                    and status.history[-1].version == restored):
+            if restore and restored:
                 # The previous stable is stable again: its role, and the promotion alias, back.
                 writes.append(_role(model, restored, "stable", stamp))
                 alias = spec.model.promotion_alias
@@ -1057,7 +1068,8 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
                                         _alias_write(model, alias, restored)))
     gone = canary_before
     if (gone is not None
-            and gone not in (status.canary_version, status.stable_version, status.aborted_version)
+            and gone not in (status.canary_version, status.stable_version, status.aborted_version,
+                             status.emergency_rolled_back_version)
             and ("role", gone) not in {w.what for w in writes}):
         removal = next((e for e in decision.events if e.reason is ramp.Reason.ROLLED_BACK), None)
         if removal is not None:
@@ -1075,48 +1087,41 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     wrote for them, as the last write of each tag and alias left it (but what ``covered``, the
     pass's own writes, sets). Submitted again when an operator restart may have lost them.
 
-    Role tags: the canary ``canary``, the stable ``stable``, the version rolled back or
-    aborted ``rolled-back`` with its reason as the history recorded it, the stable one replaced
-    at the last promotion ``retired`` (a version in two of these fields holds the role the
-    later decision gave it, in that order), each with the time of that decision when the status
-    still says it. The promotion alias, when the spec names one (unset: the operator moves no
-    alias), on the stable version: every decision that changes the stable version (a
-    promotion, the first version, an emergency rollback restoring the previous one) moved it
-    there, and none moves it elsewhere (a canary rolled back leaves it on the stable)."""
+    Role tags: the canary ``canary``, the stable ``stable``, the versions rolled back or
+    aborted (``abortedVersion``, ``emergencyRolledBackVersion``) ``rolled-back`` with the reason
+    their history entry recorded, the stable one replaced at the last promotion ``retired`` (a
+    version in two of these fields holds the role the later decision gave it, in that order),
+    each with the time of that decision when the status still says it. The promotion alias,
+    when the spec names one (unset: the operator moves no alias), on the stable version: every
+    decision that changes the stable version (a promotion, the first version, an emergency
+    rollback restoring the previous one) moved it there, and none moves it elsewhere (a canary
+    rolled back leaves it on the stable)."""
     model, stable = spec.model.registered_model, status.stable_version
     if stable is None:
         return []
-    history = status.history
-
-    def newest(actions: frozenset[str], version: str) -> DecisionRecord | None:
-        return next((e for e in reversed(history) if e.action in actions
-                     and e.version == version), None)
-
-    became_stable = newest(frozenset({ramp.Reason.PROMOTED.value,
-                                      ramp.Reason.EMERGENCY_ROLLBACK.value}), stable)
-    aborted, rollback = status.aborted_version, None
-    if aborted is not None:
-        rollback = next((e for e in reversed(history) if is_rollback(e)), None)
-        if rollback is not None and rollback.version != aborted and not (
-                rollback.action == ramp.Reason.EMERGENCY_ROLLBACK.value
-                and rollback.version == stable):  # a restore's entry names the restored one
-            rollback = None
+    became_stable = next((e for e in reversed(status.history)
+                          if (e.action == ramp.Reason.PROMOTED.value and e.version == stable)
+                          or restored_by(e) == stable), None)
     roles: dict[str, tuple[str, dt.datetime | None]] = {}
     if status.previous_stable_version is not None:
         promoted = (became_stable.time if became_stable is not None
                     and became_stable.action == ramp.Reason.PROMOTED.value else None)
         roles[status.previous_stable_version] = ("retired", promoted)
-    if aborted is not None:
-        roles[aborted] = ("rolled-back", rollback.time if rollback is not None else None)
+    rollbacks = {version: rollback_entry(status, version)
+                 for version in (status.aborted_version, status.emergency_rolled_back_version)
+                 if version is not None}
+    for version, rollback in rollbacks.items():
+        roles[version] = ("rolled-back", rollback.time if rollback is not None else None)
     roles[stable] = ("stable", became_stable.time if became_stable is not None else None)
     if status.canary_version is not None:
         roles[status.canary_version] = ("canary", status.canary_started_at)
     writes = [_role(model, version, role, (since or now).isoformat())
               for version, (role, since) in roles.items()]
-    if aborted is not None and rollback is not None and roles[aborted][0] == "rolled-back":
-        why = rollback.reason[:500]
-        writes.append(Write(("reason", aborted), why,
-                            _tag_write(model, aborted, {REASON_TAG: why})))
+    for version, rollback in rollbacks.items():
+        if rollback is not None and roles[version][0] == "rolled-back":
+            why = rollback.reason[:500]
+            writes.append(Write(("reason", version), why,
+                                _tag_write(model, version, {REASON_TAG: why})))
     alias = spec.model.promotion_alias
     if alias:
         writes.append(Write(("alias", alias), stable, _alias_write(model, alias, stable)))

@@ -739,7 +739,9 @@ def test_emergency_rollback_restores_the_previous_stable_at_once() -> None:
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
     d = sim.tick(1)
     s = d.status
-    assert (s.stable_version, s.canary_version, s.aborted_version) == ("1", None, "2")
+    assert (s.stable_version, s.canary_version, s.emergency_rolled_back_version) == (
+        "1", None, "2")
+    assert s.aborted_version is None  # no canary was rolled back
     assert d.traffic == TrafficSplit("1", None, 0) and s.phase is Phase.DEGRADED
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "again")
     d = sim.tick(1)  # no flipping back to the bad version
@@ -760,7 +762,7 @@ def test_an_emergency_rollback_keeps_the_replaced_stable_serving_until_the_resto
     sim.ready_versions = frozenset({"2"})
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
     d = sim.tick(1)
-    assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
+    assert (d.status.stable_version, d.status.emergency_rolled_back_version) == ("1", "2")
     assert d.traffic == TrafficSplit("1", "2", 100)
     d = sim.tick(0.5)
     assert d.traffic == TrafficSplit("1", "2", 100) and d.events == ()

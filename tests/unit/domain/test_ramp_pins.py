@@ -117,17 +117,17 @@ def test_pre_traffic_analysis_at_the_canary_start_is_not_the_canary_s() -> None:
     assert ramp.analysis_due(make_spec(), status, T0)
 
 
-def test_a_second_emergency_rollback_is_ignored_and_keeps_the_aborted_version() -> None:
+def test_a_second_emergency_rollback_is_ignored_and_keeps_the_rolled_back_version() -> None:
     sim = with_canary()
     sim.request(ramp.PROMOTE_ANNOTATION, "full")
     sim.tick(1)
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
     d = sim.tick(1)
-    assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
+    assert (d.status.stable_version, d.status.emergency_rolled_back_version) == ("1", "2")
     assert d.status.previous_stable_version is None
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "again")
     d = sim.tick(1)
-    assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
+    assert (d.status.stable_version, d.status.emergency_rolled_back_version) == ("1", "2")
     assert [e.reason for e in d.events] == [Reason.EMERGENCY_ROLLBACK]
     assert "ignored" in d.events[0].message
 

@@ -22,7 +22,7 @@ def restoring() -> Sim:
     sim.ready_versions = frozenset({"2"})
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "t1")
     d = sim.tick(1)
-    assert (d.status.stable_version, d.status.aborted_version) == ("1", "2")
+    assert (d.status.stable_version, d.status.emergency_rolled_back_version) == ("1", "2")
     assert d.traffic == TrafficSplit("1", "2", 100)
     # What serves, said as it is: 2 keeps the traffic until 1 serves again.
     assert "version 2 keeps the traffic until it serves" in d.status.message
@@ -62,7 +62,8 @@ def test_a_new_version_during_a_restore_waits_for_the_restored_version_to_serve(
     sim.desired = "3"
     d = sim.tick(0.5)
     assert d.traffic == TrafficSplit("1", "2", 100)
-    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert d.status.canary_version is None
+    assert d.status.emergency_rolled_back_version == "2"
     assert [(e.type, e.reason) for e in d.events] == [("Normal", Reason.CANARY_HELD)]
     assert d.status.message.startswith("version 3 waits to start as a canary")
     assert sim.tick(0.5).events == ()  # said once

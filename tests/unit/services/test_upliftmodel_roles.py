@@ -45,5 +45,5 @@ def test_an_ignored_abort_during_a_restore_writes_nothing_to_the_registry() -> N
     decision = sim.tick(0.5)
     assert [(e.reason, e.decision) for e in decision.events] == [
         (ramp.Reason.MANUAL_ABORT, False)]
-    assert decision.status.aborted_version == "2"
+    assert decision.status.emergency_rolled_back_version == "2"
     assert _write_backs(sim.spec, decision, sim.now, canary_before=None) == []

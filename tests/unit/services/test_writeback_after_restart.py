@@ -171,7 +171,8 @@ def test_an_emergency_rollback_lost_to_a_restart_moves_the_alias_back_to_the_res
     sim.tick(1, available=False)
     sim.seldon()
     sim.tick(1)
-    assert sim.status["stableVersion"] == "1" and sim.status["abortedVersion"] == "2"
+    assert sim.status["stableVersion"] == "1"
+    assert sim.status["emergencyRolledBackVersion"] == "2" and "abortedVersion" not in sim.status
     assert sim.status.get("previousStableVersion") is None
     assert written_back(sim)["status"] == "False"
     assert sim.registry.aliases[PRODUCTION] == "2"

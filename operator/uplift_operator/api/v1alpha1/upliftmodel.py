@@ -341,7 +341,16 @@ class UpliftModelStatus(RampStatus):
                                   "analysis interval after the later of it and stepStartedAt.")
     aborted_version: str | None = Field(
         default=None, max_length=16,
-        description="Version rolled back or aborted; not retried until a new version or a retry.")
+        description="Canary version rolled back or aborted (a gate, an abort, an emergency "
+                    "rollback while a canary ran); not rolled out again until a new version or "
+                    "a retry. Cleared when a canary starts.")
+    emergency_rolled_back_version: str | None = Field(
+        default=None, max_length=16,
+        description="Stable version an emergency rollback replaced by previousStableVersion: it "
+                    "keeps the traffic until the restored version serves, then stays deployed "
+                    "at weight 0 for rollback.scaleDownDelay; not rolled out again until a new "
+                    "version or a retry. Cleared when a canary starts. (Operators before this "
+                    "field put this version in abortedVersion.)")
     seldon_deployment: str | None = Field(default=None, max_length=253,
                                           description="Name of the SeldonDeployment.")
 
