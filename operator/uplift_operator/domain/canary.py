@@ -401,7 +401,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             if s.aborted_version == good:
                 s.aborted_version = None
             s.previous_stable_version = None
-            self.record(Reason.EMERGENCY_ROLLBACK, good, _emergency_reason(bad, good),
+            # Named after the version rolled back, as every rollback entry is.
+            self.record(Reason.EMERGENCY_ROLLBACK, bad, _emergency_reason(bad, good),
                         request.actor)
             self.emit("Warning", Reason.EMERGENCY_ROLLBACK,
                       f"emergency rollback: stable {bad} replaced by previous stable {good} at "

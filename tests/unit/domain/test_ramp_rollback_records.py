@@ -128,6 +128,22 @@ def test_restoring_a_version_aborted_as_a_canary_says_it_is_restoring_not_health
     assert d.status.phase is Phase.HEALTHY and d.traffic == TrafficSplit("1", None, 0)
 
 
+def test_the_emergency_rollback_entry_names_the_version_rolled_back_and_the_one_restored(
+        ) -> None:
+    sim = _promoted()
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
+    d = sim.tick(1)
+    entry = d.status.history[-1]
+    assert (entry.action, entry.version, entry.reason) == (
+        "EmergencyRollback", "2", "stable 2 replaced by previous stable 1 at once")
+    assert entry.actor == "annotation uplift.dev/emergency-rollback=now"
+    assert (canary.rolled_back_by(entry), canary.restored_by(entry)) == ("2", "1")
+    sim.ready_versions = frozenset({"1", "2"})
+    d = sim.tick(1)
+    restored = d.status.history[-1]
+    assert (restored.action, restored.version) == ("StableRestored", "1")
+
+
 def test_scale_down_after_an_emergency_rollback_counts_from_it_not_from_an_older_rollback(
         ) -> None:
     """Version 2 rolled back by a gate, retried and promoted, then rolled back in an

@@ -45,6 +45,9 @@ def test_a_canary_rolled_back_before_an_emergency_rollback_stays_rolled_back() -
             status["emergencyRolledBackVersion"]) == ("1", "3", "2")
     assert status["phase"] == "Degraded" and status["message"].startswith(
         f"version 3 was rolled back ({why}); stable 1 serves")
+    entry = next(e for e in reversed(status["history"]) if e["action"] == "EmergencyRollback")
+    assert (entry["version"], entry["reason"]) == (
+        "2", "stable 2 replaced by previous stable 1 at once")
     assert (role(sim, "1"), role(sim, "2"), role(sim, "3")) == (
         "stable", "rolled-back", "rolled-back")
     assert sim.registry.aliases[PRODUCTION] == "1"
