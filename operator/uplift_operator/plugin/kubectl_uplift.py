@@ -161,7 +161,22 @@ def render_status(body: dict[str, Any]) -> str:
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
         f"Paused:    {spec.get('rollout', {}).get('paused', False)}",
     ]
+    rolled_back = _rolled_back(status)
+    if rolled_back:
+        lines.insert(4, f"Rolled back: {rolled_back}")
     return "\n".join(lines + _common(status))
+
+
+def _rolled_back(status: dict[str, Any]) -> str:
+    """The versions on record as rolled back, each with what it was: ``3 (canary), 2 (stable,
+    emergency rollback)``. An operator before ``emergencyRolledBackVersion`` put the stable an
+    emergency rollback replaced in ``abortedVersion``: it reads as the canary one."""
+    parts = []
+    if status.get("abortedVersion"):
+        parts.append(f"{status['abortedVersion']} (canary)")
+    if status.get("emergencyRolledBackVersion"):
+        parts.append(f"{status['emergencyRolledBackVersion']} (stable, emergency rollback)")
+    return ", ".join(parts)
 
 
 def render_campaign(body: dict[str, Any]) -> str:

@@ -359,6 +359,8 @@ def test_manual_control_through_the_cli_and_kubectl_plugin(bench: Bench) -> None
     assert status["emergencyRolledBackVersion"] == v2 and status["phase"] == "Degraded"
     assert "abortedVersion" not in status  # the retry superseded the abort
     assert bench.traffic_split() == {"1": 100}
+    summary = _uplift(bench, "status", via_kubectl=True)
+    assert f"Rolled back: {v2} (stable, emergency rollback)" in summary
 
 
 def test_mlflow_down_mid_ramp_holds_then_resumes(bench: Bench, mlflow_server: Any) -> None:

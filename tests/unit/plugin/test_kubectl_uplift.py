@@ -63,6 +63,24 @@ def test_status_summary_names_gates_and_history() -> None:
     assert "RolledBack" in text and "gate errors failed" in text
 
 
+def test_status_summary_names_the_versions_rolled_back_and_what_each_was() -> None:
+    body = {
+        "metadata": {"namespace": "growth", "name": "m"},
+        "spec": {"rollout": {"steps": [{"weight": 10}]}},
+        "status": {"phase": "Degraded", "stableVersion": "1", "abortedVersion": "3",
+                   "emergencyRolledBackVersion": "2",
+                   "history": [{"time": "t", "action": "EmergencyRollback", "version": "2",
+                                "reason": "stable 2 replaced by previous stable 1 at once",
+                                "actor": "annotation uplift.dev/emergency-rollback=now"}]},
+    }
+    text = plugin.render_status(body)
+    assert "Rolled back: 3 (canary), 2 (stable, emergency rollback)" in text
+    assert ("EmergencyRollback  v2  stable 2 replaced by previous stable 1 at once "
+            "(annotation uplift.dev/emergency-rollback=now)") in text
+    body["status"] = {"phase": "Healthy", "stableVersion": "1"}
+    assert "Rolled back" not in plugin.render_status(body)
+
+
 def test_campaign_summary_names_exposure_effect_and_spend() -> None:
     body = {
         "metadata": {"namespace": "growth", "name": "spring"},
