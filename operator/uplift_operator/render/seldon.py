@@ -105,14 +105,20 @@ REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 #: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
 #: admits them): the image's own non-root user (uid 10001), no privilege escalation, no
 #: capabilities, the runtime's default seccomp profile, a read-only root filesystem (MLServer's
-#: metrics and temporary files go to emptyDirs).
+#: metrics and temporary files go to emptyDirs). The container carries the user and the seccomp
+#: profile too: Seldon 1.17's controller replaces the pod-level securityContext of every
+#: Deployment it creates with its own (``createDeploymentWithoutEngine``: nil, or only
+#: ``runAsUser`` from its ``DEFAULT_USER_ID``, 8888 in its chart), so only the container's
+#: settings reach the pods.
 RUNTIME_UID = 10001
 POD_SECURITY: dict[str, Any] = {
     "runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
     "fsGroup": RUNTIME_UID, "seccompProfile": {"type": "RuntimeDefault"}}
 CONTAINER_SECURITY: dict[str, Any] = {
     "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]}}
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
+    "seccompProfile": {"type": "RuntimeDefault"}}
 
 def deployment_names(sdep: str, predictor: Mapping[str, Any]) -> tuple[str, ...]:
     """The names Seldon's controller may give the Deployment of a predictor's first component,

@@ -47,18 +47,33 @@ def test_rendered_seldon_deployment_round_trips_unpruned(case: str, admin: Kubec
     assert stored["metadata"]["labels"] == rendered["metadata"]["labels"]
 
 
+#: What Seldon 1.17's controller puts in place of the pod-level securityContext of every
+#: Deployment it creates (``createDeploymentWithoutEngine``): nil without its
+#: ``DEFAULT_USER_ID``, ``runAsUser`` alone with it (8888 in Seldon's chart).
+SELDON_POD_CONTEXTS = {"as rendered": "keep", "Seldon without DEFAULT_USER_ID": None,
+                       "Seldon's chart (DEFAULT_USER_ID 8888)": {"runAsUser": 8888}}
+
+
+@pytest.mark.parametrize("pod_context", SELDON_POD_CONTEXTS)
 @pytest.mark.parametrize("case", CASES)
 def test_rendered_runtime_pods_are_admitted_under_pod_security_restricted(
-        case: str, admin: Kubectl, namespace: str) -> None:
-    """Seldon makes the predictor's pods from its pod spec: a namespace that enforces the Pod
-    Security Standard "restricted" (the real API server's PodSecurity admission) admits them."""
+        case: str, pod_context: str, admin: Kubectl, namespace: str) -> None:
+    """Seldon makes the predictor's pods from its pod spec, its own pod-level securityContext
+    in place of ours: a namespace that enforces the Pod Security Standard "restricted" (the
+    real API server's PodSecurity admission) admits them either way."""
     runtime, split = CASES[case]
     rendered = BACKEND.render(OWNER, runtime, split)
     admin.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted",
               "pod-security.kubernetes.io/warn=restricted")
+    replaced = SELDON_POD_CONTEXTS[pod_context]
     for predictor in rendered["spec"]["predictors"]:
+        spec = copy.deepcopy(predictor["componentSpecs"][0]["spec"])
+        if replaced is None:
+            del spec["securityContext"]
+        elif replaced != "keep":
+            spec["securityContext"] = replaced
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": predictor["name"], "namespace": namespace},
-               "spec": predictor["componentSpecs"][0]["spec"]}
+               "spec": spec}
         answer = admin.run("create", "--dry-run=server", "-f", "-", input=json.dumps(pod))
         assert "Warning" not in answer.stderr, answer.stderr
