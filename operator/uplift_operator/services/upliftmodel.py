@@ -1003,22 +1003,29 @@ def _report_token(spec: UpliftModelSpec, namespace: str,
 
 
 def _report_token_problems(where: str, raw: bytes | None) -> list[str]:
-    """What makes ``raw`` unusable as a report token: absent, not printable ASCII (it travels
-    in an HTTP header), whitespace around it (refused rather than stripped, as for the MLflow
-    credentials: senders and the runtime read one value), shorter than the runtime accepts."""
+    """What makes ``raw`` unusable as the report tokens: absent, or a line that is empty, has
+    whitespace around it (refused rather than stripped, as for the MLflow credentials: senders
+    and the runtime read one value), is not printable ASCII (it travels in an HTTP header) or
+    is shorter than the runtime accepts. One token per line: two during a rotation, the new one
+    and the old one (docs/runtime.md), each checked as one. Never the value nor its length."""
     if raw is None:
         return [f"{where} does not exist in the Secret"]
-    if raw != raw.strip():
-        return [f"{where} has whitespace or a trailing newline around the value (as `echo … | "
-                "base64` writes); recreate it without (`echo -n …`, or `kubectl create secret "
-                "generic --from-literal`)"]
-    if not all(0x21 <= b <= 0x7E for b in raw):
-        return [f"{where} holds characters other than printable ASCII (a bearer token travels "
-                "in an HTTP header)"]
-    if len(raw) < REPORT_TOKEN_MIN_LENGTH:
-        return [f"{where} holds {len(raw)} characters; a report token needs at least "
-                f"{REPORT_TOKEN_MIN_LENGTH}"]
-    return []
+    lines = raw.split(b"\n")
+    problems = []
+    for number, token in enumerate(lines, start=1):
+        at = f"{where} line {number}" if len(lines) > 1 else where
+        if token != token.strip() or not token:
+            problems.append(
+                f"{at} has whitespace or a trailing newline around the value (as `echo … | "
+                "base64` writes), or is empty; recreate it without (`echo -n …`, or `kubectl "
+                "create secret generic --from-literal`), one token per line")
+        elif not all(0x21 <= b <= 0x7E for b in token):
+            problems.append(f"{at} holds characters other than printable ASCII (a bearer token "
+                            "travels in an HTTP header)")
+        elif len(token) < REPORT_TOKEN_MIN_LENGTH:
+            problems.append(f"{at} holds a token shorter than the {REPORT_TOKEN_MIN_LENGTH} "
+                            "characters a report token needs")
+    return problems
 
 
 def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetime,

@@ -1243,10 +1243,12 @@ def test_without_report_credentials_no_token_is_rendered() -> None:
            "'shop'"),
     ({"other": REPORT_TOKEN}, "spec.serving.reportCredentials: Secret 'report-senders' key "
                               "'bearer' does not exist in the Secret"),
-    ({"bearer": f"{REPORT_TOKEN}\n"}, "key 'bearer' has whitespace or a trailing newline around "
-                                      "the value"),
-    ({"bearer": "short"}, "key 'bearer' holds 5 characters; a report token needs at least 16"),
+    ({"bearer": "short"}, "key 'bearer' holds a token shorter than the 16 characters a report "
+                          "token needs"),
     ({"bearer": "tøken-0123456789abcdef"}, "characters other than printable ASCII"),
+    ({"bearer": f"{REPORT_TOKEN}\nshort"}, "key 'bearer' line 2 holds a token shorter than"),
+    ({"bearer": f"{REPORT_TOKEN}\n"}, "key 'bearer' line 2 has whitespace or a trailing newline"),
+    ({"bearer": f"{REPORT_TOKEN}\r\n{REPORT_TOKEN[::-1]}"}, "key 'bearer' line 1 has whitespace"),
 ])
 def test_a_report_secret_that_is_missing_or_unusable_is_invalid_and_deploys_nothing(
         secret: dict[str, str] | None, problem: str) -> None:
@@ -1268,6 +1270,20 @@ def test_a_report_secret_that_is_missing_or_unusable_is_invalid_and_deploys_noth
     sim.cluster.secrets[(NS, "report-senders")] = {"bearer": REPORT_TOKEN}  # fixed by hand
     sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
     assert sim.cluster.applied == [SELDON] and sim.condition("InvalidSpec")["status"] == "False"
+    assert _report_refs(sim) == [("report-senders", "bearer")]
+
+
+def test_two_report_tokens_during_a_rotation_are_rendered_as_one() -> None:
+    """A Secret listing the new and the old token (docs/runtime.md, "Rotating the report
+    token") is valid: the graph keeps serving and the ramp goes on while senders switch."""
+    sim = Sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders",
+                                                         "key": "bearer"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {
+        "bearer": f"{REPORT_TOKEN[::-1]}\n{REPORT_TOKEN}"}
+    sim.tick()
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    assert sim.cluster.applied == [SELDON]
     assert _report_refs(sim) == [("report-senders", "bearer")]
 
 
