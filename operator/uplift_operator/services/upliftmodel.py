@@ -193,7 +193,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status, ready_versions=ready,
-        serving_failure=failure), now)
+        serving_failure=failure, name=name), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"), report_token=report_token)
@@ -418,7 +418,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         desired_version=current.desired_version, stable_ready=current.stable_version in serves,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         requests=requests, generation=generation, split_as_status=split_as_status,
-        ready_versions=ready), now)
+        ready_versions=ready, name=meta.get("name")), now)
     # The report token as the graph has it unless the spec's checks out: a Secret that is not
     # there would hold every new pod, the stable's included, in CreateContainerConfigError.
     report_token, report_problems = _report_token(spec, owner.namespace, deps)

@@ -1364,3 +1364,15 @@ def test_removing_report_credentials_renders_the_graph_without_the_token() -> No
     sim.body["metadata"]["generation"] = 2
     sim.tick(1)
     assert _report_refs(sim) == [] and sim.weights() == {"1": 100}
+
+
+def test_a_canary_past_its_progress_deadline_names_the_model_in_the_commands_it_offers() -> None:
+    sim = Sim()
+    sim.body["spec"]["rollout"]["progressDeadline"] = "3m"
+    sim.with_canary()
+    for _ in range(12):  # the probe gate has no data: Inconclusive past the pause and deadline
+        sim.tick(60)
+    assert sim.status["phase"] == "Degraded"
+    message = sim.status["message"]
+    assert f"`kubectl uplift promote {NAME}`" in message
+    assert f"`kubectl uplift abort {NAME}`" in message and "<name>" not in message
