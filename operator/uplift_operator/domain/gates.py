@@ -183,8 +183,8 @@ class GateOutcome:
     memory: GateMemory = field(default_factory=dict)
     design_samples: int | None = None
     # Holds the ramp without a verdict on the model, never counted towards a limit: a sample
-    # ratio mismatch (Error), a source the gate needs unreachable, a Campaign's conversion gate
-    # waiting for the attribution window on its first cohort (Inconclusive).
+    # ratio mismatch (Error), a source the gate needs unreachable, onlineEffect or a Campaign's
+    # conversion gate waiting for the attribution window on its first cohort (Inconclusive).
     holds: bool = False
     suspension: Suspension | None = None  # a Fail that suspends (budget), never a rollback
 
@@ -1057,10 +1057,14 @@ def _online_effect(gate: GateSpecBase, m: OnlineEffectMeasurement, memory: GateM
     least = min(t_canary.units, t_stable.units)
     effects = _effects_text(m)
     if least < max(gate.min_samples, 2):
-        waiting = m.pending or (f"smallest treated arm has {least} units whose attribution "
-                                f"window closed (minSamples {gate.min_samples})")
+        waiting = m.pending or m.missing or (
+            f"smallest treated arm has {least} units whose attribution window closed "
+            f"(minSamples {gate.min_samples})")
+        # No cohort of the step closed yet (``pending``): nothing is known about the canary,
+        # so it holds as an unreachable source does, counted towards no inconclusiveLimit (a
+        # long attribution window must not pause a canary for a human for waiting).
         return _Judged(GateVerdict.INCONCLUSIVE, f"{effects}; {waiting}", samples=least,
-                       memory=new_memory)
+                       memory=new_memory, holds=bool(m.pending))
     stable_arm = ArmStats.proportion(t_stable.conversions, t_stable.units)
     margin, kind = margin_of(gate)
     absolute = margin * stable_arm.mean if kind == "relative" else margin

@@ -204,7 +204,9 @@ class OnlineEffectMeasurement:
     when decided and conversions when reported mixed each step's units with the conversions of
     earlier steps' decisions, made at other weights: equal versions were rolled back in every
     run once conversions lagged a few analysis intervals (``bench/conversion_lag.py``).
-    ``pending`` says, while no cohort of the step has closed yet, from when one will.
+    ``pending`` says, while no cohort of the step has closed yet, from when one will (a wait
+    with an end: it holds, counted towards no ``inconclusiveLimit``); ``missing`` why there are
+    no cohort counts although the window has closed (which may last: counted as usual).
     """
 
     canary: VersionArms
@@ -212,6 +214,7 @@ class OnlineEffectMeasurement:
     holdout_fraction: float
     split: SplitCounts | None = None
     pending: str = ""
+    missing: str = ""
 
 
 @dataclass(frozen=True)

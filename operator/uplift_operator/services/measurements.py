@@ -464,9 +464,11 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     closes = _utc_text(ctx.step_started_at + timedelta(seconds=ctx.attribution_window_s))
     attribution = f"attribution window ({_seconds_text(ctx.attribution_window_s)})"
 
-    def pending(why: str) -> m.OnlineEffectMeasurement:
+    def pending(why: str, *, ends: bool = True) -> m.OnlineEffectMeasurement:
         none = m.VersionArms(holdout=m.ArmCounts(0, 0), treated=m.ArmCounts(0, 0))
-        return m.OnlineEffectMeasurement(canary=none, stable=none, split=split, pending=why,
+        return m.OnlineEffectMeasurement(canary=none, stable=none, split=split,
+                                         pending=why if ends else "",
+                                         missing="" if ends else why,
                                          holdout_fraction=ctx.holdout_fraction)
 
     window = ctx.cohort_window
@@ -502,9 +504,11 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if canary is None or stable is None:
         # A range of fewer than two scrapes has no increase yet; a runtime that never got
         # the window (no campaigns file) stays here, so say which series is missing.
+        # Not a wait with an end (a model whose traffic all comes through Campaigns stays
+        # here): counted towards inconclusiveLimit as any Inconclusive.
         return pending(f"no cohort counts yet (uplift_windowed_decisions_total, "
                        f"uplift_outcomes_expected_total) for the step's decisions whose "
-                       f"{attribution} closed since {closes}")
+                       f"{attribution} closed since {closes}", ends=False)
     return m.OnlineEffectMeasurement(canary=canary, stable=stable,
                                      holdout_fraction=ctx.holdout_fraction, split=split)
 

@@ -964,3 +964,25 @@ def test_a_gate_whose_settings_were_edited_starts_its_evidence_afresh() -> None:
     assert gates.memory_of(status, relimited) == gates.memory_of(status)
     legacy = status.model_copy(update={"settings_digest": None})  # written before the digest
     assert gates.memory_of(legacy, tight) == gates.memory_of(status)
+
+
+def test_online_effect_waiting_for_its_first_cohort_holds_uncounted() -> None:
+    """Before any cohort of the step has closed nothing is known about the canary: the wait
+    holds the ramp without counting towards inconclusiveLimit (a 1h window with a 1m interval
+    and inconclusiveLimit 3 would otherwise pause the canary for a human after four looks);
+    a real Inconclusive (cohorts closed, too few units) still counts."""
+    g = gate("onlineEffect").model_copy(update={"inconclusive_limit": 1})
+    waiting = evaluate_gate(g, OnlineEffectMeasurement(
+        effect(0, 0.15), effect(0, 0.15), 0.1,
+        pending="compared once their attribution window (1h) closes"), None, NOW)
+    held = assess(g, assess(g, None, waiting), waiting)
+    assert waiting.verdict is INC and waiting.holds and held.inconclusives == 0
+    assert gates.required_action(g, held) is GateAction.NONE
+    gone = evaluate_gate(g, OnlineEffectMeasurement(
+        effect(0, 0.15), effect(0, 0.15), 0.1, missing="no cohort counts yet (…)"), None, NOW)
+    assert gone.verdict is INC and "no cohort counts yet" in gone.message and not gone.holds
+    few = evaluate_gate(g.model_copy(update={"min_samples": 20000}), OnlineEffectMeasurement(
+        effect(10000, 0.15), effect(10000, 0.15), 0.1), None, NOW)
+    counted = assess(g, assess(g, None, few), few)
+    assert few.verdict is INC and not few.holds and counted.inconclusives == 2
+    assert gates.required_action(g, counted) is not GateAction.NONE

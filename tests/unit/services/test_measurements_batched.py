@@ -160,7 +160,9 @@ def test_online_effect_reads_versions_and_arms_in_three_queries_and_waits_for_ev
     waiting = measurements.collect(gate, _ctx(share=None), prom, None)
     assert isinstance(waiting, m.OnlineEffectMeasurement)
     assert waiting.canary.treated == m.ArmCounts(0, 0)
-    assert waiting.pending == ("no cohort counts yet (uplift_windowed_decisions_total, "
+    # The window closed without counts (it may last): said, but not a wait that holds.
+    assert not waiting.pending
+    assert waiting.missing == ("no cohort counts yet (uplift_windowed_decisions_total, "
                                "uplift_outcomes_expected_total) for the step's decisions whose "
                                "attribution window (0s) closed since 2026-01-01T00:00:00Z")
 
