@@ -54,6 +54,7 @@ __all__ = [
     "HISTORY_LIMIT",
     "IGNORED_PREFIX",
     "MESSAGE_MAX",
+    "ROUTINE_ACTIONS",
     "Event",
     "ObservedBase",
     "RampSpec",
@@ -65,6 +66,7 @@ __all__ = [
     "evidence",
     "is_rollback",
     "passed_as_set",
+    "trimmed_history",
 ]
 
 HISTORY_LIMIT = 20
@@ -117,6 +119,25 @@ ROLLBACK_ACTIONS = frozenset({Reason.ROLLED_BACK.value, Reason.MANUAL_ABORT.valu
                               Reason.EMERGENCY_ROLLBACK.value})
 #: How the history reason of a request that was ignored begins.
 IGNORED_PREFIX = "ignored: "
+
+
+#: History actions that record no decision on the ramp: dropped first when the history is full,
+#: so they never push out what the ramp reads back (the last rollback, an emergency rollback
+#: still restoring its stable, a ramp's start).
+ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.BUDGET_RENEWED.value})
+
+
+def trimmed_history(history: list[DecisionRecord]) -> list[DecisionRecord]:
+    """``history`` cut to its last ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
+    requests, budget renewals) dropped before any decision: twenty requests ignored while an
+    emergency rollback waits for its stable must not erase the rollback the wait is read from."""
+    excess = len(history) - HISTORY_LIMIT
+    if excess <= 0:
+        return history
+    routine = [i for i, e in enumerate(history) if e.action in ROUTINE_ACTIONS][:excess]
+    dropped = set(routine)
+    kept = [e for i, e in enumerate(history) if i not in dropped]
+    return kept[-HISTORY_LIMIT:]
 
 
 def is_rollback(entry: DecisionRecord) -> bool:
@@ -327,7 +348,7 @@ class StepPass(ABC, Generic[S]):
         entry = DecisionRecord.model_validate({
             "time": self.now, "action": action.value, "version": version,
             "reason": clip(reason, _RECORD_REASON_MAX), "actor": actor, **self.record_level()})
-        self.status.history = [*self.status.history, entry][-HISTORY_LIMIT:]
+        self.status.history = trimmed_history([*self.status.history, entry])
 
     def start_ramp(self) -> None:
         """Step 0 afresh: sequential tests start over (a new version or a new exposure)."""

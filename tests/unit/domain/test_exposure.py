@@ -444,9 +444,10 @@ def test_the_ramps_start_and_the_followed_version_outlive_the_bounded_history() 
     promoted_at = now + dt.timedelta(minutes=1)
     status = _promotion_pass(status, promoted_at, version="4", analysis=False).status
     assert (status.ramp_started_at, status.model_version_since) == (T0, promoted_at)
-    # Twelve weekly budget periods, each spent and renewed: two history entries a week push
-    # the ramp's start and the promotion out of the history (it keeps the last 20).
-    for week in range(1, 13):
+    # Twenty-four weekly budget periods, each spent and renewed: the BudgetExhausted entries
+    # push the ramp's start and the promotion out of the history (it keeps the last 20,
+    # dropping the routine renewals first).
+    for week in range(1, 25):
         spent_at = T0 + dt.timedelta(days=7 * week - 1)
         status = _promotion_pass(status, spent_at, version="4", spent=True).status
         status = _promotion_pass(status, T0 + dt.timedelta(days=7 * week), version="4",

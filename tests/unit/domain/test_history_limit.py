@@ -1,0 +1,33 @@
+"""The history keeps its last ``HISTORY_LIMIT`` entries, but what the ramp reads back from it
+(the last rollback, an emergency rollback still restoring its stable) is never pushed out by
+routine entries: ignored requests and budget renewals are dropped first."""
+
+from __future__ import annotations
+
+from uplift_operator.domain import ramp
+from uplift_operator.domain.ramp import HISTORY_LIMIT, Reason, TrafficSplit
+
+from .test_ramp_rollback_records import _promoted
+
+
+def test_ignored_requests_during_a_restore_never_move_traffic_to_a_stable_that_does_not_serve(
+        ) -> None:
+    """An emergency rollback of stable 2 restores 1; 2 keeps the traffic until 1 serves. The
+    wait was read from the EmergencyRollback history entry, so requests ignored meanwhile (an
+    abort with no canary, again and again) pushed it out and the traffic went to 1 before it
+    served."""
+    sim = _promoted()
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "stable")
+    d = sim.tick(1)
+    assert d.traffic == TrafficSplit("1", "2", 100)
+    for n in range(HISTORY_LIMIT + 5):
+        sim.request(ramp.ABORT_ANNOTATION, f"again-{n}")
+        d = sim.tick(1)
+        assert d.traffic == TrafficSplit("1", "2", 100), n  # 1 does not serve yet
+    history = d.status.history
+    assert len(history) == HISTORY_LIMIT
+    assert any(e.action == Reason.EMERGENCY_ROLLBACK.value for e in history)
+    assert history[-1].action == Reason.REQUEST_IGNORED.value  # the newest routine ones kept
+    sim.ready_versions = frozenset({"1", "2"})
+    d = sim.tick(1)
+    assert sim.reasons() == [Reason.STABLE_RESTORED]
