@@ -41,7 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 FORMAT = "uplift-operator/campaigns/v1"
-NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")   # a Kubernetes name (DNS label)
+#: A campaign's name: a DNS label, as every decision id under it carries it (``events``: its
+#: grammar, and a length bound report senders store ids within). The operator leaves a Campaign
+#: of another name (one the API server took before its CRD said so) out of the file.
+NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 MAX_NAME = 63
 MAX_TEXT = 128            # salt, unit key, treatment names
 MAX_WINDOW_SECONDS = 10 * 366 * 86400
@@ -235,8 +238,11 @@ def parse_campaign(name: str, raw: Any) -> Campaign:
     return Campaign(
         name=name,
         generation=r.integer("generation", lo=0),
-        salt=r.text("salt"),
-        unit_key=r.text("unitKey"),
+        # Any salt and unit key the API server took: a blank one hashes and names a request
+        # input as well as any (refusing it would leave the Campaign treating on its last
+        # settings, or unserved, while its status says otherwise).
+        salt=r.text("salt", blank=True),
+        unit_key=r.text("unitKey", blank=True),
         holdout_fraction=r.number("holdoutFraction", lo=0, hi=1, hi_open=True),
         exposure_percent=r.number("exposurePercent", lo=0, hi=100),
         treatments=terms,
@@ -332,11 +338,12 @@ class _Reader:
             raise CampaignsError(f"{self.where}.{key} must be {name}; {missing}")
         return value
 
-    def text(self, key: str) -> str:
+    def text(self, key: str, *, blank: bool = False) -> str:
+        """A string of 1 to ``MAX_TEXT`` characters; not only whitespace unless ``blank``."""
         value = self.get(key, str)
-        if not value.strip() or len(value) > MAX_TEXT:
-            raise CampaignsError(f"{self.where}.{key} must have 1 to {MAX_TEXT} characters "
-                                 "(not blank)")
+        if not value or len(value) > MAX_TEXT or (not blank and not value.strip()):
+            raise CampaignsError(f"{self.where}.{key} must have 1 to {MAX_TEXT} characters"
+                                 + ("" if blank else " (not blank)"))
         return value
 
     def number(self, key: str, *, lo: float, hi: float = math.inf, lo_open: bool = False,

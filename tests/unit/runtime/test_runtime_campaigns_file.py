@@ -80,7 +80,8 @@ def test_optional_fields_default_and_unknown_keys_are_ignored() -> None:
     ({"generation": ...}, "campaigns.c.generation must be an integer; is required"),
     ({"generation": -1}, "campaigns.c.generation must be in [0,"),
     ({"generation": True}, "campaigns.c.generation must be an integer; got True"),
-    ({"salt": " "}, "campaigns.c.salt must have 1 to 128 characters"),
+    ({"salt": ""}, "campaigns.c.salt must have 1 to 128 characters"),
+    ({"unitKey": "k" * 129}, "campaigns.c.unitKey must have 1 to 128 characters"),
     ({"unitKey": 7}, "campaigns.c.unitKey must be a string; got 7"),
     ({"holdoutFraction": 1}, "campaigns.c.holdoutFraction must be in [0, 1), got 1"),
     ({"exposurePercent": 101}, "campaigns.c.exposurePercent must be in [0, 100], got 101"),
@@ -161,6 +162,15 @@ def test_apply_document_binds_and_a_bind_error_rejects_that_entry() -> None:
     assert errors == {"a": "the model has no treatment 'kids-e-mail'"}
     with pytest.raises(CampaignsError):
         apply_document({"a": "a@3"}, b"\xff", bind)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", " " * 128])
+def test_a_blank_salt_or_unit_key_is_taken_as_the_api_server_took_it(blank: str) -> None:
+    """It hashes, and names a request input, as well as any: refused, the Campaign would treat
+    on its last settings (or not be served) while its status says it exposes."""
+    parsed = parse(doc(c=with_(salt=blank, unitKey=blank)))
+    assert parsed.errors == {}
+    assert (parsed.campaigns["c"].salt, parsed.campaigns["c"].unit_key) == (blank, blank)
 
 
 def test_budget_periods_and_schedule_state() -> None:
