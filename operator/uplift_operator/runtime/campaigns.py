@@ -26,12 +26,16 @@ ignored with an error logged.
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
 message naming the field, so one bad campaign does not hold back another's change (a rollback
-to exposure 0, say); :func:`merge` keeps the entry's last good version. Unknown keys are
-ignored, so a newer operator may add fields an older runtime does not know.
+to exposure 0, say); :func:`merge` keeps the entry's last good version. An entry naming a
+treatment the loaded model version lacks is rejected the same way while it treats, and taken
+without that treatment while it treats no one (:func:`apply_document`), so a rollback to 0 %
+reaches a replica of any version. Unknown keys are ignored, so a newer operator may add fields
+an older runtime does not know.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -138,6 +142,10 @@ class Campaign:
         spend or topFraction history."""
         return (self.created_at is not None and previous.created_at is not None
                 and self.created_at != previous.created_at)
+
+    def treats_no_one(self) -> bool:
+        """Whether no row is treated under it, whatever the time: inactive, or exposure 0."""
+        return not self.active or self.exposure_percent <= 0
 
     def state(self, now: float) -> State:
         """Whether it may treat at ``now``: ``active``, or why not."""
@@ -308,11 +316,17 @@ def parse_split(text: str | bytes) -> VersionSplit | None:
 
 
 def apply_document(previous: Mapping[str, T], text: str | bytes,
-                   bind: Callable[[Campaign], T]) -> tuple[dict[str, T], dict[str, str]]:
+                   bind: Callable[[Campaign], T],
+                   note: Callable[[str, str], None] = lambda name, message: None,
+                   ) -> tuple[dict[str, T], dict[str, str]]:
     """The campaigns to apply after a new version of the document, and a message per entry that
     was rejected (it keeps its last good version, :func:`merge`). ``bind`` resolves a campaign
-    against the loaded model; a ``ValueError`` from it rejects that entry.
-    :class:`CampaignsError` when the document is unusable as a whole."""
+    against the loaded model; a ``ValueError`` from it rejects that entry, unless the entry
+    treats no one (:meth:`Campaign.treats_no_one`): that one is bound without the treatments
+    ``bind`` refuses (``note`` is told which), so a rollback, an abort or a suspension reaches a
+    replica whose version lacks one of the campaign's treatments. Rejected, it would keep its
+    last good settings there, treating on. :class:`CampaignsError` when the document is
+    unusable as a whole."""
     parsed = parse(text)
     bound: dict[str, T] = {}
     errors = dict(parsed.errors)
@@ -320,8 +334,33 @@ def apply_document(previous: Mapping[str, T], text: str | bytes,
         try:
             bound[name] = bind(campaign)
         except ValueError as exc:
-            errors[name] = str(exc)
+            served = _bind_served(campaign, bind) if campaign.treats_no_one() else None
+            if served is None:
+                errors[name] = str(exc)
+                continue
+            bound[name] = served[0]
+            note(name, f"campaigns.{name} treats no one (inactive or exposure 0): taken without "
+                       f"the treatments {served[1]} this version does not serve ({exc})")
     return merge(previous, bound, errors), errors
+
+
+def _bind_served(campaign: Campaign, bind: Callable[[Campaign], T]
+                 ) -> tuple[T, list[str]] | None:
+    """``campaign`` bound with only the treatments ``bind`` takes, and those it does not; None
+    when ``bind`` refuses even that."""
+    served: dict[str, TreatmentTerms] = {}
+    left_out: list[str] = []
+    for name, terms in campaign.treatments.items():
+        try:
+            bind(dataclasses.replace(campaign, treatments={name: terms}))
+        except ValueError:
+            left_out.append(name)
+        else:
+            served[name] = terms
+    try:
+        return bind(dataclasses.replace(campaign, treatments=served)), left_out
+    except ValueError:
+        return None
 
 
 class _Reader:

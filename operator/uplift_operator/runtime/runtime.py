@@ -537,7 +537,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         try:
             if text is None:
                 raise campaigns.CampaignsError(error or "cannot be read")
-            current, rejected = campaigns.apply_document(previous, text, self._engine.bind)
+            current, rejected = campaigns.apply_document(
+                previous, text, self._engine.bind,
+                note=lambda name, message: log.warning("campaigns file %s: %s", path, message))
         except campaigns.CampaignsError as exc:
             log.error("campaigns file %s: %s; keeping the last good settings of %s and the "
                       "last version split", path, exc, sorted(previous) or "no campaign")

@@ -173,6 +173,42 @@ def test_a_blank_salt_or_unit_key_is_taken_as_the_api_server_took_it(blank: str)
     assert (parsed.campaigns["c"].salt, parsed.campaigns["c"].unit_key) == (blank, blank)
 
 
+def test_an_entry_that_treats_no_one_is_bound_without_the_treatments_the_version_lacks() -> None:
+    """A rollback (exposure 0) or an abort (inactive) of a Campaign naming a treatment the
+    loaded version does not score reaches the replica: taken without that treatment (the
+    ``note`` says which); while it treats, the same entry is rejected as before."""
+    def bind(c: Campaign) -> tuple[str, ...]:
+        if "kids-e-mail" in c.treatments:
+            raise ValueError("the model has no treatment 'kids-e-mail'")
+        return (f"{c.name}@{c.generation}:{c.exposure_percent:g}", *sorted(c.treatments))
+
+    unserved = {**ENTRY["treatments"], "kids-e-mail": {"cost": 0, "value": 1}}
+    notes: list[tuple[str, str]] = []
+    previous: dict[str, tuple[str, ...]] = {"a": ("a@3:25",), "b": ("b@3:25",),
+                                            "c": ("c@3:25",)}
+    applied, errors = apply_document(
+        previous,
+        doc(a=with_(treatments=unserved, generation=4, exposurePercent=0),
+            b=with_(treatments={"kids-e-mail": {"cost": 0, "value": 1}}, generation=4,
+                    active=False),
+            c=with_(treatments=unserved, generation=4, exposurePercent=5)),
+        bind, note=lambda name, message: notes.append((name, message)))
+    assert applied == {"a": ("a@4:0", "mens-e-mail", "womens-e-mail"),
+                       "b": ("b@4:25",),  # inactive: it names no treatment served here
+                       "c": ("c@3:25",)}  # treats: rejected, its last good settings kept
+    assert set(errors) == {"c"}
+    assert [name for name, _ in notes] == ["a", "b"]
+    assert "['kids-e-mail']" in notes[0][1] and "treats no one" in notes[0][1]
+
+
+def test_an_entry_that_treats_no_one_bind_still_refuses_is_rejected() -> None:
+    def bind(c: Campaign) -> str:
+        raise ValueError("nothing binds here")
+
+    applied, errors = apply_document({"a": "kept"}, doc(a=with_(exposurePercent=0)), bind)
+    assert applied == {"a": "kept"} and errors == {"a": "nothing binds here"}
+
+
 def test_budget_periods_and_schedule_state() -> None:
     weekly = Budget(100.0, START, 7 * 86400.0)
     assert [weekly.period(START + d * 86400) for d in (0, 6.99, 7, 15)] == [0, 0, 1, 2]
