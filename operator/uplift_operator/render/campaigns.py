@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+import math
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from uplift_operator.api.v1alpha1.campaign import CampaignSpec
+from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignTreatment, Targeting
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
 __all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
-           "MAX_WINDOW_SECONDS", "MOUNT_DIR",
-           "CampaignEntry", "Fitted", "config_map", "document", "entry", "fitted", "names_in", "text"]
+           "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME",
+           "CampaignEntry", "Fitted", "UnrenderableError", "config_map", "document", "entry", "fitted",
+           "name_problem", "names_in", "text", "unfit"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
@@ -51,7 +54,21 @@ GROWTH_BYTES = 16
 #: The longest attribution window the runtime takes (= runtime.campaigns.MAX_WINDOW_SECONDS; a
 #: test keeps them equal): an entry never carries a longer one (nor one under 1 s).
 MAX_WINDOW_SECONDS = 10 * 366 * 86400
+#: The names the runtime serves a campaign under (= runtime.campaigns.NAME and MAX_NAME; a test
+#: keeps them equal): a DNS label. Every decision id carries its campaign's name, within a
+#: bounded length that report senders store, so the runtime takes neither a longer name nor a
+#: dot; the API server took any DNS subdomain of up to 253 characters for a Campaign stored
+#: before its CRD said otherwise. The file leaves a Campaign of such a name out.
+NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_NAME = 63
+#: The longest salt, unit key or treatment name the runtime takes (= runtime.campaigns.MAX_TEXT).
+MAX_TEXT = 128
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_T = TypeVar("_T")
+
+
+class UnrenderableError(ValueError):
+    """A Campaign's entry cannot be rendered as its spec says; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -70,66 +87,235 @@ class CampaignEntry:
     refused: bool = False
 
 
+def name_problem(name: str) -> str | None:
+    """Why the runtime serves no campaign under ``name`` (None: it does). The file leaves such a
+    Campaign out: an entry under that name would be rejected by every replica."""
+    if len(name) <= MAX_NAME and NAME.fullmatch(name):
+        return None
+    return (f"its name {name!r} is not one the runtime serves a campaign under (a DNS label: "
+            f"[a-z0-9-], a letter or digit first and last, at most {MAX_NAME} characters, as "
+            f"every decision id carries it); create the Campaign again under such a name")
+
+
 def entry(campaign: CampaignEntry) -> dict[str, Any]:
-    """The file's entry for ``campaign`` (the table of docs/runtime.md, field by field).
+    """The file's entry for ``campaign`` (the table of docs/runtime.md, field by field);
+    ``UnrenderableError`` for a Campaign the file leaves out (``unfit`` says why).
 
     Never one the runtime's parser (``runtime.campaigns.parse_campaign``) rejects, whatever
     spec the API server let through: a rejected entry keeps the runtime's last good settings
-    of the Campaign, treating at the exposure it had. The operator refuses what the runtime
-    would (durations under 1 s, a window past the runtime's bound), and such a Campaign is
-    ``refused``: its entry treats no one, its durations brought within the runtime's bounds
-    and a policy or schedule the runtime would not read left out, so the runtime takes it and
-    stops treating; its holdout, salt, unit key and window stay, so the reports of decisions
-    made before still count. (A treatment the model lacks is the runtime's to judge: it binds
-    the entry to the version it loaded and rejects it for a treatment that version lacks,
-    keeping its last good settings of the Campaign, a refused one's included. The Campaign's
-    status says so: ``InvalidSpec`` when the model's spec lacks it, Ready
-    ``TreatmentNotServed`` when only the version that serves does.)"""
+    of the Campaign, treating at the exposure it had, and a rollback to 0 % would not reach
+    the replicas. A Campaign the operator refused (``refused``), and one whose spec holds a
+    value the runtime would reject or that cannot be rendered (a duration past what a
+    ``timedelta`` holds, a policy without its parameter, an end before the start, a time out
+    of range: ``unfit`` names it), is carried as refused: its entry treats no one (exposure 0,
+    inactive), each such value replaced by one the runtime takes (a policy or schedule left
+    out, a budget without its period, the longest window), so the runtime takes it and stops
+    treating; its holdout, salt, unit key and window stay where the runtime takes them, so the
+    reports of decisions made before still count. An error rendering one Campaign is that
+    Campaign's alone: the file renders the others. A Campaign whose name the runtime serves
+    no campaign under (``name_problem``), or whose entry cannot be rendered even refused, is
+    left out. (A treatment the model lacks is the runtime's to judge: it binds the entry to
+    the version it loaded and rejects an entry that treats for a treatment that version
+    lacks, keeping its last good settings of the Campaign; one that treats no one it takes
+    without that treatment, so a rollback reaches every replica. The Campaign's status says
+    so: ``InvalidSpec`` when the model's spec lacks it, Ready ``TreatmentNotServed`` when only
+    the version that serves does.)"""
+    rendered, why = _render(campaign)
+    if rendered is None:
+        raise UnrenderableError(why or "left out")
+    return rendered
+
+
+def unfit(campaign: CampaignEntry) -> str | None:
+    """Why the file does not carry ``campaign`` as its spec and the pass's decision say, None
+    when it does: its name (left out), a value the runtime would reject or that cannot be
+    rendered (carried as refused), an entry that cannot be rendered even refused (left out).
+    A Campaign the operator refused already says so itself: only its name or an entry that
+    cannot be rendered at all count."""
+    return _render(campaign)[1]
+
+
+def _render(campaign: CampaignEntry) -> tuple[dict[str, Any] | None, str | None]:
+    """The entry (None: left out) and why it is not the one the spec and exposure say."""
+    why = name_problem(campaign.name)
+    if why is not None:
+        return None, why
+    cause: str | None = None
+    if not campaign.refused:
+        try:
+            return _checked(_settings(campaign, refused=False)), None
+        except Exception as error:  # this Campaign's alone: carried as refused instead
+            cause = f"its spec cannot be rendered into an entry the runtime takes: {_say(error)}"
+    try:
+        return _checked(_settings(campaign, refused=True)), cause
+    except Exception as error:  # a bug: the others are rendered all the same
+        return None, f"its entry cannot be rendered, not even as refused: {_say(error)}"
+
+
+def _settings(campaign: CampaignEntry, *, refused: bool) -> dict[str, Any]:
+    """The entry's fields. As it is (not ``refused``) a value the runtime would reject raises
+    ``UnrenderableError`` naming the field; refused, each such value is replaced by one the
+    runtime takes."""
+
+    def kept(render: Callable[[], _T], instead: _T) -> _T:
+        if not refused:
+            return render()
+        try:
+            return render()
+        except Exception:  # refused: the entry treats no one, a value the runtime takes
+            return instead
+
     spec = campaign.spec
-    refused = campaign.refused
     econ, experiment, targeting = spec.economics, spec.experiment, spec.targeting
-    schedule_start = spec.schedule.start if spec.schedule is not None else None
-    schedule_end = spec.schedule.end if spec.schedule is not None else None
-    if (refused and schedule_start is not None and schedule_end is not None
-            and _utc(schedule_end) <= _utc(schedule_start)):
-        schedule_start = schedule_end = None  # the runtime refuses an end before the start
+    unscheduled: tuple[str | None, str | None] = (None, None)
+    start, end = kept(lambda: _schedule(spec), unscheduled)
+    created = kept(lambda: _at("metadata.creationTimestamp", campaign.created), None)
+    default_salt = f"{campaign.namespace}/{campaign.name}"
     budget: dict[str, Any] | None = None
-    if econ.budget is not None:
-        period = (max(1.0, parse_duration(econ.budget_period).total_seconds())
-                  if econ.budget_period is not None else None)
-        budget = {"amount": econ.budget, "periodSeconds": period,
-                  "periodStart": _time(schedule_start or campaign.created or _EPOCH)}
-    policy: dict[str, Any] = {"type": targeting.policy}
-    if targeting.min_uplift is not None:
-        policy["minUplift"] = targeting.min_uplift
-    if targeting.top_fraction is not None:
-        policy["topFraction"] = targeting.top_fraction
-    if refused and ((targeting.policy == "upliftThreshold" and targeting.min_uplift is None)
-                    or (targeting.policy == "topFraction" and targeting.top_fraction is None)):
-        policy = {"type": "costAware"}  # what the runtime reads; the entry treats no one
-    window = parse_duration(experiment.attribution_window).total_seconds()
+    amount = econ.budget
+    if amount is not None:
+        budget = kept(lambda: {
+            "amount": _number("spec.economics.budget", amount, lo=0),
+            "periodSeconds": kept(lambda: _period_seconds(econ.budget_period), None),
+            "periodStart": start or created or _time(_EPOCH)}, None)
+
+    def terms(treatment: CampaignTreatment) -> dict[str, float]:
+        cost = treatment.cost_per_treatment
+        value = treatment.value_per_conversion
+        return {"cost": kept(lambda: _number(
+                    "spec.treatments[].costPerTreatment",
+                    econ.cost_per_treatment if cost is None else cost, lo=0), 0.0),
+                "value": kept(lambda: _number(
+                    "spec.treatments[].valuePerConversion",
+                    econ.value_per_conversion if value is None else value, lo=0), 0.0)}
+
     return {
-        "generation": campaign.generation,
-        "salt": experiment.salt or f"{campaign.namespace}/{campaign.name}",
-        "unitKey": experiment.unit_key,
-        "holdoutFraction": experiment.holdout_fraction,
-        "exposurePercent": 0 if refused else campaign.exposure_percent,
-        "treatments": {t.name: {
-            "cost": t.cost_per_treatment if t.cost_per_treatment is not None
-            else econ.cost_per_treatment,
-            "value": t.value_per_conversion if t.value_per_conversion is not None
-            else econ.value_per_conversion} for t in spec.treatments},
-        "policy": policy,
-        "maxTreatmentsPerUnit": targeting.max_treatments_per_unit,
+        "generation": kept(lambda: _count("metadata.generation", campaign.generation, lo=0), 0),
+        "salt": kept(lambda: _string("spec.experiment.salt", experiment.salt or default_salt),
+                     default_salt),
+        "unitKey": kept(lambda: _string("spec.experiment.unitKey", experiment.unit_key),
+                        "unit_id"),
+        "holdoutFraction": kept(lambda: _number("spec.experiment.holdoutFraction",
+                                                experiment.holdout_fraction, lo=0, hi=1,
+                                                hi_open=True), 0.0),
+        "exposurePercent": 0 if refused else _number("status.exposurePercent",
+                                                     campaign.exposure_percent, lo=0, hi=100),
+        "treatments": {t.name: terms(t) for t in spec.treatments},
+        "policy": kept(lambda: _policy(targeting), {"type": "costAware"}),
+        "maxTreatmentsPerUnit": kept(lambda: _count("spec.targeting.maxTreatmentsPerUnit",
+                                                    targeting.max_treatments_per_unit, lo=1,
+                                                    hi=1_000_000), 1),
         "budget": budget,
-        "attributionWindowSeconds": min(max(1, int(window)), MAX_WINDOW_SECONDS),
+        "attributionWindowSeconds": kept(lambda: _window(experiment.attribution_window),
+                                         MAX_WINDOW_SECONDS),
         "active": campaign.active and not refused,
-        "start": _time(schedule_start) if schedule_start is not None else None,
-        "end": _time(schedule_end) if schedule_end is not None else None,
+        "start": start,
+        "end": end,
         # The runtime tells a predecessor's decisions (a Campaign deleted and created again
         # under the name) by their issue time: their reports are not this Campaign's.
-        "createdAt": _time(campaign.created) if campaign.created is not None else None,
+        "createdAt": created,
     }
+
+
+def _checked(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` once known to be JSON the runtime reads (no NaN or infinity, which the
+    runtime refuses with the whole document), and to name a treatment at least."""
+    json.dumps(settings, allow_nan=False)
+    if not settings["treatments"] or not all(0 < len(name) <= MAX_TEXT
+                                             for name in settings["treatments"]):
+        raise UnrenderableError(f"spec.treatments: one at least, each name of 1 to {MAX_TEXT} "
+                                "characters")
+    return settings
+
+
+def _schedule(spec: CampaignSpec) -> tuple[str | None, str | None]:
+    schedule = spec.schedule
+    if schedule is None:
+        return None, None
+    start = _at("spec.schedule.start", schedule.start)
+    end = _at("spec.schedule.end", schedule.end)
+    if (schedule.start is not None and schedule.end is not None
+            and _utc(schedule.end) <= _utc(schedule.start)):
+        raise UnrenderableError("spec.schedule.end must be after spec.schedule.start")
+    return start, end
+
+
+def _policy(targeting: Targeting) -> dict[str, Any]:
+    policy: dict[str, Any] = {"type": targeting.policy}
+    if targeting.min_uplift is not None:
+        policy["minUplift"] = _number("spec.targeting.minUplift", targeting.min_uplift,
+                                      lo=-1, hi=1)
+    if targeting.top_fraction is not None:
+        policy["topFraction"] = _number("spec.targeting.topFraction", targeting.top_fraction,
+                                        lo=0, hi=1, lo_open=True)
+    needs = {"upliftThreshold": "minUplift", "topFraction": "topFraction"}.get(targeting.policy)
+    if needs is not None and needs not in policy:
+        raise UnrenderableError(f"spec.targeting.policy {targeting.policy} needs "
+                                f"spec.targeting.{needs}")
+    return policy
+
+
+def _period_seconds(period: str | None) -> float | None:
+    """A budget period in seconds, at least 1 (the operator refuses a shorter one)."""
+    if period is None:
+        return None
+    return max(1.0, _seconds("spec.economics.budgetPeriod", period))
+
+
+def _window(window: str) -> int:
+    """The attribution window in whole seconds within the runtime's bounds (the operator
+    refuses one outside them)."""
+    seconds = _seconds("spec.experiment.attributionWindow", window)
+    return min(max(1, int(seconds)), MAX_WINDOW_SECONDS)
+
+
+def _seconds(field_name: str, duration: str) -> float:
+    try:
+        return parse_duration(duration).total_seconds()
+    except OverflowError:
+        raise UnrenderableError(f"{field_name} {duration!r} is longer than a duration can be "
+                                "(at most 999,999,999 days)") from None
+    except ValueError as error:
+        raise UnrenderableError(f"{field_name} {duration!r}: {error}") from None
+
+
+def _number(field_name: str, value: float, *, lo: float, hi: float = math.inf,
+            lo_open: bool = False, hi_open: bool = False) -> float:
+    """``value`` where the runtime takes it: finite, within the bounds."""
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or value < lo or value > hi
+            or (lo_open and value == lo) or (hi_open and value == hi)):
+        raise UnrenderableError(f"{field_name} {value!r} is not a number the runtime takes")
+    return value
+
+
+def _count(field_name: str, value: int, *, lo: int, hi: int = 2**63 - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise UnrenderableError(f"{field_name} {value!r} must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def _string(field_name: str, value: str) -> str:
+    if not 0 < len(value) <= MAX_TEXT:
+        raise UnrenderableError(f"{field_name} must have 1 to {MAX_TEXT} characters, has "
+                                f"{len(value)}")
+    return value
+
+
+def _at(field_name: str, time: dt.datetime | None) -> str | None:
+    """``time`` as the runtime reads it, None for None."""
+    if time is None:
+        return None
+    try:
+        return _time(time)
+    except OverflowError:
+        raise UnrenderableError(f"{field_name} {time.isoformat()} is out of range in "
+                                "UTC") from None
+
+
+def _say(error: Exception) -> str:
+    """An error for a status message: its text, and its kind when it is not ``UnrenderableError``."""
+    return str(error) if isinstance(error, UnrenderableError) else f"{type(error).__name__}: {error}"
 
 
 @dataclass(frozen=True)
@@ -147,8 +333,23 @@ class VersionSplit:
 
 def document(campaigns: Iterable[CampaignEntry],
              split: VersionSplit | None = None) -> dict[str, Any]:
-    """The whole file: one entry per Campaign, by name, and the model's version split."""
-    out: dict[str, Any] = {"format": FORMAT, "campaigns": {c.name: entry(c) for c in campaigns}}
+    """The whole file: one entry per Campaign it carries (not one ``entry`` leaves out), by
+    name, and the model's version split."""
+    return _document(_entries(campaigns), split)
+
+
+def text(campaigns: Iterable[CampaignEntry], split: VersionSplit | None = None) -> str:
+    """The file's text: the same Campaigns and split give the same bytes (sorted)."""
+    return _text(_entries(sorted(campaigns, key=lambda c: c.name)), split)
+
+
+def _entries(campaigns: Iterable[CampaignEntry]) -> dict[str, dict[str, Any]]:
+    rendered = {c.name: _render(c)[0] for c in campaigns}
+    return {name: settings for name, settings in rendered.items() if settings is not None}
+
+
+def _document(entries: Mapping[str, dict[str, Any]], split: VersionSplit | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"format": FORMAT, "campaigns": dict(entries)}
     if split is not None:
         out["split"] = {"stable": split.stable, "canary": split.canary,
                         "canaryPercent": split.canary_percent}
@@ -157,18 +358,21 @@ def document(campaigns: Iterable[CampaignEntry],
     return out
 
 
-def text(campaigns: Iterable[CampaignEntry], split: VersionSplit | None = None) -> str:
-    """The file's text: the same Campaigns and split give the same bytes (sorted)."""
-    return json.dumps(document(sorted(campaigns, key=lambda c: c.name), split), indent=1,
-                      sort_keys=True) + "\n"
+def _text(entries: Mapping[str, dict[str, Any]], split: VersionSplit | None) -> str:
+    return json.dumps(_document(entries, split), indent=1, sort_keys=True) + "\n"
 
 
 @dataclass(frozen=True)
 class Fitted:
-    """The file's text within the budget, and the Campaigns left out of it (sorted names)."""
+    """The file's text within the budget; the Campaigns left out of it for want of room
+    (sorted names); why the file does not carry others as their spec says (``unfit``: by
+    name, sorted), and which of those it leaves out (``not_carried``; the rest it carries as
+    refused)."""
 
     text: str
     left_out: tuple[str, ...]
+    unfit: tuple[tuple[str, str], ...] = ()
+    not_carried: tuple[str, ...] = ()
 
 
 def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None, *,
@@ -180,32 +384,44 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     there holds, so one that treats is never pushed out by a newer one), each while it fits,
     then the others oldest first (creation time, then name), each while it fits with
     ``GROWTH_BYTES`` to spare for every entry: what the held ones may grow by is never given
-    to a newcomer."""
+    to a newcomer. Each Campaign is rendered alone (``entry``): one that cannot be rendered as
+    its spec says is carried as refused, or left out, and the others are as they would be
+    without it."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
-    whole = text(campaigns, split)
-    if (len(whole) + GROWTH_BYTES * len(campaigns) <= budget
-            and len(campaigns) <= MAX_CAMPAIGNS):
-        return Fitted(whole, ())
+    entries: dict[str, dict[str, Any]] = {}
+    unfit: dict[str, str] = {}
+    for campaign in sorted(campaigns, key=lambda c: c.name):
+        settings, why = _render(campaign)
+        if settings is not None:
+            entries[campaign.name] = settings
+        if why is not None:
+            unfit[campaign.name] = why
+    not_carried = tuple(sorted({c.name for c in campaigns} - set(entries)))
+    reasons = tuple(sorted(unfit.items()))
+    whole = _text(entries, split)
+    if (len(whole) + GROWTH_BYTES * len(entries) <= budget
+            and len(entries) <= MAX_CAMPAIGNS):
+        return Fitted(whole, (), reasons, not_carried)
     held = kept()
-    empty = len(text((), split))
-    ranked = sorted(campaigns, key=lambda c: (c.name not in held, c.created is None,
-                                              _time(c.created or _EPOCH), c.name))
-    chosen: list[CampaignEntry] = []
+    empty = len(_text({}, split))
+    carried = {c.name: c for c in campaigns if c.name in entries}
+    ranked = sorted(carried.values(), key=lambda c: (c.name not in held, c.created is None,
+                                                     _utc(c.created or _EPOCH), c.name))
+    chosen: dict[str, dict[str, Any]] = {}
     # With indent=1 an entry alone adds "\n  " + entry + "\n " to the empty document, and
     # each further one ",\n  " + entry: k entries take empty + 1 + Σ (alone − empty − 1).
     used = empty + 1
     for campaign in ranked:
-        size = len(text((campaign,), split)) - empty - 1
+        size = len(_text({campaign.name: entries[campaign.name]}, split)) - empty - 1
         spare = 0 if campaign.name in held else GROWTH_BYTES * (len(chosen) + 1)
         if used + size + spare <= budget and len(chosen) < MAX_CAMPAIGNS:
-            chosen.append(campaign)
+            chosen[campaign.name] = entries[campaign.name]
             used += size
-    content = text(chosen, split)
+    content = _text(chosen, split)
     while len(content) > budget and chosen:  # the sum is exact; this only guards it
-        chosen.pop()
-        content = text(chosen, split)
-    names = {c.name for c in chosen}
-    return Fitted(content, tuple(sorted(c.name for c in campaigns if c.name not in names)))
+        chosen.popitem()
+        content = _text(chosen, split)
+    return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried)
 
 
 def names_in(content: str | None) -> frozenset[str]:
