@@ -16,6 +16,13 @@ in ``handlers.lifecycle``): a pass compares with them in memory (one that is not
 once, then known absent: ``adapters.watched``), and a hand edit or deletion wakes the model's
 task, which undoes it at once. Nothing is read back at the resync.
 
+A Campaign the file does not carry as its spec says (its spec holds a value the runtime would
+reject or that cannot be rendered: carried as refused, treating no one; its name is not one
+the runtime serves a campaign under: left out) is said once per change: a Warning
+``CampaignsNotRendered`` event on the UpliftModel naming each and why, a log line, and a pass
+of the Campaign, whose status then says so (``services.campaigns_file.FileDependencies.
+left_out``); a Normal ``CampaignsRendered`` when the file carries them all again.
+
 A task of its own beside the UpliftModel pass (``handlers.upliftmodel``): it never patches the
 UpliftModel, so the two never write the same object.
 
@@ -59,6 +66,10 @@ WRITTEN_AGAIN = "CampaignsFileWritten"
 #: ... when its file has no room for some of its Campaigns, and when it holds all again.
 FILE_FULL = "CampaignsFileFull"
 FILE_FITS = "CampaignsFileFits"
+#: ... when its file does not carry some of its Campaigns as their specs say (carried as
+#: refused, or left out: ``render.campaigns.unfit``), and when it carries all of them again.
+NOT_RENDERED = "CampaignsNotRendered"
+RENDERED = "CampaignsRendered"
 #: The label selector of the operator's watch of ConfigMaps, applied by the API server: its own
 #: campaigns files (``render.campaigns.config_map`` labels them), no other ConfigMap.
 CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
@@ -98,6 +109,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     failing: str | None = None  # the error of the last pass, while the writes are refused
     held_since: float | None = None  # when a predecessor's ConfigMap began to hold the file
     left_out: tuple[str, ...] = ()  # the Campaigns the file had no room for, at the last pass
+    unfit: tuple[tuple[str, str], ...] = ()  # those it did not carry as their spec says, why
 
     def write() -> service.Synced:
         found = list(index.get((owner.namespace, owner.name), []))
@@ -153,7 +165,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             tell_campaigns()
 
     async def attempt() -> float | None:
-        nonlocal failing, left_out, held_since
+        nonlocal failing, left_out, unfit, held_since
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):
             try:
@@ -181,6 +193,9 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         if synced.left_out != left_out:
             _tell_left_out(body, memo, owner, config_map, left_out, synced.left_out)
             left_out = synced.left_out
+        if synced.unfit != unfit:
+            _tell_unfit(body, memo, owner, config_map, unfit, synced.unfit, logger)
+            unfit = synced.unfit
         return None  # woken by its Campaigns and its model (handlers.watches)
 
     try:
@@ -207,6 +222,27 @@ def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: s
                    message=f"campaigns file in ConfigMap {config_map} holds every Campaign "
                            f"again")
     for name in set(before) ^ set(now):
+        memo["wakeups"].wake((campaign.KIND, owner.namespace, name))
+
+
+def _tell_unfit(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: str,
+                before: tuple[tuple[str, str], ...], now: tuple[tuple[str, str], ...],
+                logger: kopf.Logger) -> None:
+    """Which Campaigns the file does not carry as their spec says changed: an event on the
+    model, a log line, and a pass of each Campaign whose lot changed (its status says it)."""
+    if now:
+        logger.warning("campaigns file of %s/%s: %s", owner.namespace, owner.name,
+                       "; ".join(f"Campaign {name}: {why}" for name, why in now))
+        shown = "; ".join(f"{name}: {why}" for name, why in now[:3])
+        more = f"; and {len(now) - 3} more" if len(now) > 3 else ""
+        kopf.event(body, type="Warning", reason=NOT_RENDERED,
+                   message=f"campaigns file in ConfigMap {config_map} does not carry "
+                           f"{len(now)} Campaign(s) as their spec says: {shown}{more}")
+    else:
+        kopf.event(body, type="Normal", reason=RENDERED,
+                   message=f"campaigns file in ConfigMap {config_map} carries every Campaign "
+                           f"as its spec says again")
+    for name in {name for name, _ in set(before) ^ set(now)}:
         memo["wakeups"].wake((campaign.KIND, owner.namespace, name))
 
 

@@ -12,7 +12,13 @@ pass lists anything):
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes), within
    what a ConfigMap and the runtime take (``render.campaigns.fitted``): when the Campaigns do
    not all fit, those the file there holds stay, then the oldest; the rest are left out, and
-   ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %);
+   ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %). Each
+   Campaign is rendered alone, never into an entry the runtime rejects (one it rejected would
+   keep treating there on its last settings, a rollback lost): one whose spec cannot be
+   rendered as it is (a duration past what a ``timedelta`` holds, a value the runtime would
+   reject) is carried as refused, treating no one, and one whose name the runtime serves no
+   campaign under is left out; ``left_out`` tells their Campaign pass that too
+   (``render.campaigns.unfit``), and the others are rendered as they would be without them;
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
    its owner, or the labels the operator watches it by) differs from what is there, and only
    once it has something to say: a model with no Campaign and no canary split gets none (the
@@ -38,6 +44,7 @@ within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sle
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +69,8 @@ from uplift_operator.services.ports import Cluster
 __all__ = ["FileDependencies", "Synced", "attribution_window_seconds", "entries", "forget",
            "snapshot", "sync", "version_split"]
 
+log = logging.getLogger(__name__)
+
 PLURAL = "configmaps"
 #: A stored file within this of its budget is taken as full (``FileDependencies.left_out``
 #: before a file pass): more than a few entries of the usual size.
@@ -72,11 +81,15 @@ NEARLY_FULL_BYTES = 8_000
 class FileDependencies:
     """The cluster (its ``get`` of ConfigMaps answered from the watch's store), the content
     last written for each model before it had a status (``sync``'s ``new_model``), and the
-    Campaigns each model's file had no room for (the Campaign pass reads it: ``left_out``)."""
+    Campaigns each model's file had no room for or does not carry as their spec says (the
+    Campaign pass reads them: ``left_out``)."""
 
     cluster: Cluster
     written: dict[tuple[str, str, str], str] = field(default_factory=dict)
     full: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    #: Why each model's file does not carry some of its Campaigns as their spec says, by name
+    #: (``render.campaigns.unfit``), at its last pass.
+    unfit: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: Why each model's file could not be written at its last pass (absent: it was).
     unwritten: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -94,11 +107,19 @@ class FileDependencies:
     held: dict[tuple[str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
 
     def left_out(self, namespace: str, model: str, campaign: str) -> str | None:
-        """Why ``campaign`` is not in model's file, None when nothing keeps it out. Before the
-        model's first file pass in this process it is judged from the file there (the watch's
-        store, no API call): a Campaign a nearly full file does not hold is taken as left out,
-        so a restarted operator does not start the ramp of a Campaign the file has no room
-        for, only to withdraw it at the file's first pass."""
+        """Why model's file does not carry ``campaign``'s settings, None when nothing keeps
+        them out: no room, a name the runtime serves no campaign under (known before any
+        pass), or a spec the file carries as refused (``render.campaigns.unfit``). Before the
+        model's first file pass in this process room is judged from the file there (the
+        watch's store, no API call): a Campaign a nearly full file does not hold is taken as
+        left out, so a restarted operator does not start the ramp of a Campaign the file has
+        no room for, only to withdraw it at the file's first pass."""
+        unfit = self.unfit.get((namespace, model), {}).get(campaign)
+        if unfit is not None:
+            return unfit
+        name = campaigns.name_problem(campaign)
+        if name is not None:
+            return _not_carried(model, name, carried=False)
         left = self.full.get((namespace, model))
         if left is None:
             return self._left_out_there(namespace, model, campaign)
@@ -122,7 +143,8 @@ class Synced:
     """One pass: whether the ConfigMap was written, why not if it failed, what it holds, the
     Campaigns it had no room for, and the ``conflict`` that kept it from writing a ConfigMap
     it does not control (a predecessor's holds it, ``error`` None; anyone else's is refused,
-    ``error`` its message)."""
+    ``error`` its message); ``unfit``: (name, why) of each Campaign it does not carry as its
+    spec says (left out, or carried as refused), by name."""
 
     changed: bool
     error: str | None
@@ -130,6 +152,7 @@ class Synced:
     active: tuple[str, ...]
     left_out: tuple[str, ...] = ()
     conflict: Conflict | None = None
+    unfit: tuple[tuple[str, str], ...] = ()
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,27 +185,40 @@ def entries(snapshots: Iterable[Mapping[str, Any]]) -> list[campaigns.CampaignEn
     ``InvalidSpec``) as an inactive entry at 0 % the runtime takes (``render.campaigns.entry``)."""
     out = []
     for body in snapshots:
-        meta = body["metadata"]
         try:
-            spec = CampaignSpec.model_validate(body.get("spec") or {})
-        except ValidationError:
-            continue  # the Campaign pass reports it (InvalidSpec); the runtime forgets it
-        # What this release can read of it (a newer release's, a hand edit): a part it cannot
-        # read counts as its default (exposure 0, no phase, no Ready condition: treat no one);
-        # the Campaign's own pass names it (StatusReadable) and rewrites it.
-        status, _ = status_logic.readable(CampaignStatus, body.get("status"))
-        created = meta.get("creationTimestamp")
-        ready = cond.find(status.conditions, cond.READY)
-        out.append(campaigns.CampaignEntry(
-            name=str(meta["name"]), namespace=str(meta["namespace"]),
-            generation=int(meta.get("generation") or 0), spec=spec,
-            exposure_percent=status.exposure_percent,
-            active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
-            created=dt.datetime.fromisoformat(str(created)) if created else None,
-            # The operator refused its spec: an entry that treats no one, and that the runtime
-            # takes (one it rejects would keep its last good settings, treating on).
-            refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON))
+            found = _entry(body)
+        except Exception:  # one Campaign's, never the file's: the runtime forgets it
+            log.exception("Campaign %s/%s left out of its campaigns file",
+                          (body.get("metadata") or {}).get("namespace"),
+                          (body.get("metadata") or {}).get("name"))
+            continue
+        if found is not None:
+            out.append(found)
     return out
+
+
+def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
+    """One Campaign's entry; None when its spec does not parse."""
+    meta = body["metadata"]
+    try:
+        spec = CampaignSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return None  # the Campaign pass reports it (InvalidSpec); the runtime forgets it
+    # What this release can read of it (a newer release's, a hand edit): a part it cannot
+    # read counts as its default (exposure 0, no phase, no Ready condition: treat no one);
+    # the Campaign's own pass names it (StatusReadable) and rewrites it.
+    status, _ = status_logic.readable(CampaignStatus, body.get("status"))
+    created = meta.get("creationTimestamp")
+    ready = cond.find(status.conditions, cond.READY)
+    return campaigns.CampaignEntry(
+        name=str(meta["name"]), namespace=str(meta["namespace"]),
+        generation=int(meta.get("generation") or 0), spec=spec,
+        exposure_percent=status.exposure_percent,
+        active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
+        created=dt.datetime.fromisoformat(str(created)) if created else None,
+        # The operator refused its spec: an entry that treats no one, and that the runtime
+        # takes (one it rejects would keep its last good settings, treating on).
+        refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON)
 
 
 def version_split(status: Mapping[str, Any] | None,
@@ -268,12 +304,17 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     fitted = campaigns.fitted(rendered, split, kept=_held(there))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
-    names = tuple(sorted(e.name for e in rendered if e.name not in left_out))
-    active = tuple(sorted(e.name for e in rendered if e.active and e.name not in left_out))
+    unfit = tuple((name, _not_carried(owner.name, why, carried=name not in fitted.not_carried))
+                  for name, why in fitted.unfit)
+    deps.unfit[(owner.namespace, owner.name)] = dict(unfit)
+    absent = set(left_out) | set(fitted.not_carried)
+    names = tuple(sorted(e.name for e in rendered if e.name not in absent))
+    treats = {e.name for e in rendered if e.active and not e.refused} - absent - dict(unfit).keys()
+    active = tuple(sorted(treats))
     if new_model and (says_nothing or deps.written.get(key) == content):
-        return Synced(False, None, names, active, left_out)
+        return Synced(False, None, names, active, left_out, unfit=unfit)
     if there is None and says_nothing:
-        return Synced(False, None, names, active, left_out)
+        return Synced(False, None, names, active, left_out, unfit=unfit)
     manifest = campaigns.config_map(owner, content)
     changed = there is None or not _holds(there, manifest)
     try:
@@ -281,18 +322,19 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
             deps.cluster.apply(manifest, PLURAL)
     except KubeError as error:
         deps.written.pop(key, None)
-        return Synced(False, str(error), names, active, left_out)
+        return Synced(False, str(error), names, active, left_out, unfit=unfit)
     if new_model:
         deps.written[key] = content
     else:
         deps.written.pop(key, None)
-    return Synced(changed, None, names, active, left_out)
+    return Synced(changed, None, names, active, left_out, unfit=unfit)
 
 
 def forget(owner: Owner, deps: FileDependencies) -> None:
     """The model is gone (its ConfigMap goes with it, by owner reference)."""
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
     deps.full.pop((owner.namespace, owner.name), None)
+    deps.unfit.pop((owner.namespace, owner.name), None)
     deps.unwritten.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
 
@@ -316,6 +358,15 @@ def _full(model: str) -> str:
             f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this Campaign "
             f"is left out, the newest first, until Campaigns of this model are deleted or made "
             f"smaller")
+
+
+def _not_carried(model: str, why: str, *, carried: bool) -> str:
+    """What a Campaign the file does not carry as its spec says reads in its status."""
+    if carried:
+        return (f"the campaigns file of UpliftModel {model!r} carries this Campaign as refused "
+                f"(exposure 0, inactive: no replica treats under it), as {why}")
+    return (f"the campaigns file of UpliftModel {model!r} leaves this Campaign out (no replica "
+            f"serves it: requests naming it are answered 404 unknown_campaign), as {why}")
 
 
 def _stored(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:

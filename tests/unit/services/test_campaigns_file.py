@@ -288,3 +288,73 @@ def test_the_campaign_pass_decides_what_the_file_says() -> None:
     sync(files, body)
     entry = file_of(cluster)["campaigns"]["spring-email"]
     assert (entry["exposurePercent"], entry["active"]) == (0, False)
+
+
+def test_one_campaign_the_file_cannot_render_as_it_is_costs_the_others_nothing() -> None:
+    """A duration the CRD's pattern took that no timedelta holds: that Campaign is carried as
+    refused (treating no one) and its pass is told why; the other's rollback reaches the file."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    good = campaign_body("good", phase="Progressing", percent=25)
+    sync(deps, good)
+    assert file_of(cluster)["campaigns"]["good"]["exposurePercent"] == 25
+    rolled_back = campaign_body("good", phase="Degraded", percent=0)
+    bad = campaign_body("bad", percent=5)
+    bad["spec"]["economics"]["budgetPeriod"] = "1000000000d"
+    synced = sync(deps, rolled_back, bad)
+    assert synced.error is None and synced.changed
+    assert (synced.campaigns, synced.active) == (("bad", "good"), ())
+    taken = runtime_campaigns.parse(cluster.objects[KEY]["data"]["campaigns.json"])
+    assert taken.errors == {}
+    assert (taken.campaigns["good"].exposure_percent, taken.campaigns["good"].active) == (0, False)
+    assert (taken.campaigns["bad"].exposure_percent, taken.campaigns["bad"].active) == (0, False)
+    why = deps.left_out(NS, OWNER.name, "bad")
+    assert why is not None and why.startswith(
+        "the campaigns file of UpliftModel 'hillstrom-uplift' carries this Campaign as refused")
+    assert "spec.economics.budgetPeriod '1000000000d'" in why
+    assert dict(synced.unfit) == {"bad": why}
+    assert deps.left_out(NS, OWNER.name, "good") is None
+    fixed = campaign_body("bad", percent=5)
+    assert sync(deps, rolled_back, fixed).unfit == ()
+    assert deps.left_out(NS, OWNER.name, "bad") is None
+
+
+def test_a_name_the_runtime_serves_no_campaign_under_is_left_out_and_its_status_says_so() -> None:
+    """A dotted name (the API server takes a DNS subdomain for a Campaign): an entry under it
+    every replica would reject, so it is left out, and the file tells its pass so, known
+    before any file pass. Its status says it (through that, or InvalidSpec once the operator
+    validates the name), not Ready Exposing at 5 % with no replica treating."""
+    cluster = FakeCluster()
+    cluster.put("upliftmodels", serving_model())
+    files = campaigns_file.FileDependencies(cluster)
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
+                                         metric_templates=BUILTIN_TEMPLATES,
+                                         left_out=files.left_out)
+    body = campaign_body("spring.email", phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+    told = files.left_out(NS, OWNER.name, "spring.email")
+    assert told is not None and told.startswith(
+        "the campaigns file of UpliftModel 'hillstrom-uplift' leaves this Campaign out")
+    assert "'spring.email' is not one the runtime serves a campaign under" in told
+    assert files.left_out(NS, OWNER.name, "spring-email") is None
+    body["status"] = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    status = body["status"]
+    assert status["exposurePercent"] == 0 and "'spring.email'" in status["message"]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    synced = sync(files, body, campaign_body("fine"))
+    assert synced.campaigns == ("fine",) and [n for n, _ in synced.unfit] == ["spring.email"]
+    assert set(file_of(cluster)["campaigns"]) == {"fine"}
+
+
+def test_a_blank_salt_or_unit_key_reaches_a_runtime_that_takes_it() -> None:
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    body = campaign_body()
+    body["spec"]["experiment"].update(salt=" ", unitKey="\t")
+    synced = sync(deps, body)
+    assert synced.active == ("spring-email",) and synced.unfit == ()
+    taken = runtime_campaigns.parse(cluster.objects[KEY]["data"]["campaigns.json"])
+    assert taken.errors == {}
+    assert (taken.campaigns["spring-email"].salt, taken.campaigns["spring-email"].unit_key,
+            taken.campaigns["spring-email"].exposure_percent) == (" ", "\t", 5)
