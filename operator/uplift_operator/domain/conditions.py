@@ -51,6 +51,12 @@ IGNORED_FIELD = "IgnoredField"
 # ServingApplied:
 APPLIED = "Applied"
 APPLY_FAILED = "ApplyFailed"
+#: (False) a re-render of the graph (the same split, rendered anew: an operator setting or
+#: upgrade, a ``spec.serving`` edit) waits for a slot among the graphs rolling at once
+#: (``services.rolls``); the graph there keeps serving as it is.
+ROLL_QUEUED = "RollQueued"
+#: Events only: a re-rendered graph did not serve within the roll timeout; its slot was freed.
+ROLL_TIMED_OUT = "RollTimedOut"
 # RegistryWrittenBack (present once a write-back has failed):
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"

@@ -119,12 +119,17 @@ def resolution_warning(previous: list[Condition], resolved: Resolved) -> bool:
 @dataclass(frozen=True)
 class Applied:
     """What applying the serving graph did: ``changed`` (it was applied this pass), ``error``
-    (the API server refused it), ``what`` (e.g. "SeldonDeployment x") and ``split`` in words."""
+    (the API server refused it), ``what`` (e.g. "SeldonDeployment x") and ``split`` in words;
+    ``queued``: why a re-render of the graph was not applied yet (it waits for one of the
+    slots of the graphs rolling at once, ``services.rolls``); ``roll_timed_out``: why the
+    model's last re-render stopped counting as rolling (said once, as an event)."""
 
     what: str
     split: str
     changed: bool = False
     error: str | None = None
+    queued: str | None = None
+    roll_timed_out: str | None = None
 
 
 #: How the write-back names a write MLflow refused for good (``services.writeback``).
@@ -166,17 +171,26 @@ def write_back_failed(conditions: Sequence[Condition]) -> bool:
 
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,
                     now: dt.datetime) -> list[Condition]:
-    """``ServingApplied``: the serving graph is as decided (or why not). Unchanged when nothing
-    was applied and the condition already says so, so a quiet pass writes nothing."""
+    """``ServingApplied``: the serving graph is as decided (or why not: refused, or a re-render
+    queued behind the graphs rolling at once while the graph there keeps serving). Unchanged
+    when nothing was applied and the condition already says so, so a quiet pass writes
+    nothing."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.APPLY_FAILED, message=_clip(applied.error),
                                   now=now, observed_generation=generation)
+    if applied.queued is not None:
+        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
+                                  reason=cond.ROLL_QUEUED,
+                                  message=_clip(f"{applied.what} serves {applied.split} as it "
+                                                f"is: {applied.queued}"),
+                                  now=now, observed_generation=generation)
+    before = cond.find(previous, cond.SERVING_APPLIED)
     if applied.changed:
         message = f"{applied.what} applied: {applied.split}"
-    elif cond.find(previous, cond.SERVING_APPLIED) is None:
+    elif before is None or before.reason == cond.ROLL_QUEUED:  # queued, then not needed
         message = f"{applied.what} serves {applied.split}"
     else:
         return list(previous)

@@ -19,8 +19,10 @@
 6. ``_apply``: the decision-key Secret the runtime pods sign with (created once, never
    overwritten; one that exists is used only if the model controls it, or already serves
    with it: ``_decision_key_conflict``), then the split, by server-side apply, only when it
-   differs from what is there; a first version whose graph was just created waits for
-   Seldon's first report on it before its first status is written (``first_status_wait``);
+   differs from what is there (a re-render, the split unchanged, waits for a slot among the
+   graphs rolling at once: ``services.rolls``); a first version whose graph was just created
+   waits for Seldon's first report on it before its first status is written
+   (``first_status_wait``);
    then the MLflow tags / alias the decision implies are queued (``_write_backs``, applied
    off the pass by ``services.writeback``), preceded, on a resource's first pass in a process
    while its ``RegistryWrittenBack`` says False (the failing writes were lost with the process
@@ -81,6 +83,7 @@ from uplift_operator.services.common import (
 )
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
+from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
@@ -143,6 +146,8 @@ class Dependencies:
     first_status_grace: dt.timedelta = FIRST_STATUS_GRACE
     # What the operator's administrator allows a spec to choose (``--allowed-*``).
     policy: validation.ServingPolicy = field(default_factory=validation.ServingPolicy)
+    # The graphs re-rendering at once, process-wide (``--max-concurrent-graph-rolls``).
+    rolls: Rolls = field(default_factory=Rolls)
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -241,6 +246,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     retry = status_logic.apply_retry_seconds(status.conditions, now)
     if retry is not None:  # the graph is behind the status: try again soon, backing off
         following = retry if following is None else min(following, retry)
+    roll = deps.rolls.due((KIND, namespace, name), now)
+    if roll is not None:  # a re-render rolling: looked at when it may be done, or timed out
+        following = roll if following is None else min(following, roll)
     return read.told(PassResult(status.to_wire(), tuple(events), following))
 
 
@@ -384,7 +392,11 @@ def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
     """A Warning for a refused apply of the serving graph when the refusal is news: the
     ``ServingApplied`` condition turns False or says something new. A refusal that persists
     (RBAC, an admission webhook, Seldon's CRD missing) is retried every few seconds, backing
-    off: one event per retry buried ``kubectl describe`` under copies of the same words."""
+    off: one event per retry buried ``kubectl describe`` under copies of the same words. And
+    one for a re-render that did not serve within the roll timeout (``services.rolls``)."""
+    if applied is not None and applied.roll_timed_out is not None:
+        return [Event("Warning", cond.ROLL_TIMED_OUT, applied.roll_timed_out, decision=False),
+                *_apply_failed(before, after, replace(applied, roll_timed_out=None))]
     if applied is None or applied.error is None:
         return []
     old, new = cond.find(before, cond.SERVING_APPLIED), cond.find(after, cond.SERVING_APPLIED)
@@ -742,20 +754,37 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     report token reference to render, one the pass found (``_report_token``). The graph is stamped with
     the UpliftModel resourceVersion it was decided on (``DECIDED_ON``), and applied only over
     the version of it this pass read (the apply's resourceVersion precondition): a pass that
-    read an older graph than is there raises ``_ChildMovedError`` and decides again."""
+    read an older graph than is there raises ``_ChildMovedError`` and decides again.
+
+    A re-render (the graph there already splits the traffic as decided: the same versions and
+    weights; only its rendering differs) waits for a slot among the graphs rolling at once
+    (``deps.rolls``), the graph kept as it is meanwhile (``Applied.queued``); it holds the slot
+    until its graph serves again. Anything that changes the split goes at once, new rendering
+    included: a first graph, a canary's start, a step, a promotion, a rollback, an abort."""
     if traffic is None:
         return None
-    applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic))
+    roller = (KIND, owner.namespace, owner.name)
+    applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
+                                   roll_timed_out=deps.rolls.timed_out(roller, now))
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
                                                    report_token), traffic)
     unchanged = child is not None and _contains(child.get("spec") or {}, manifest["spec"])
     unreported = child is not None and not (child.get("status") or {}).get("state")
+    serving = set(_describe_weights(traffic)) <= ready
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
-        unreported or set(_describe_weights(traffic)) <= ready), graph=child is not None)
+        unreported or serving), graph=child is not None)
     if missing_key is not None:
         return replace(applied, error=missing_key)
-    if unchanged:
+    if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
+        deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving)
         return applied
+    rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
+        _describe_weights(traffic))
+    admitted = deps.rolls.admit(roller, now) if rerender else None
+    if admitted is None:  # the split changes: at once (a re-render waiting goes with it)
+        deps.rolls.unqueue(roller, now)
+    elif not admitted.admitted:
+        return replace(applied, queued=admitted.message)
     meta = manifest["metadata"]
     if decided_on:
         meta["annotations"] = {**meta.get("annotations", {}), DECIDED_ON: str(decided_on)}
@@ -763,12 +792,20 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if read:
         meta["resourceVersion"] = str(read)
     try:
-        deps.cluster.apply(manifest, deps.backend.plural)
+        result = deps.cluster.apply(manifest, deps.backend.plural)
     except KubeError as error:
+        if admitted is not None and admitted.new:  # nothing rolls: the slot is free again
+            deps.rolls.abandon(roller, now)
         if error.status == 409 and read:
             raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
+    deps.rolls.started(roller, now, _resource_version(result))
     return replace(applied, changed=True)
+
+
+def _resource_version(obj: Mapping[str, Any] | None) -> str | None:
+    version = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+    return str(version) if version else None
 
 
 def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,

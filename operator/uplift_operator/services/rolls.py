@@ -1,0 +1,258 @@
+"""How many serving graphs roll their pods at once: a re-render is applied only while fewer than
+``limit`` graphs are rolling, process-wide.
+
+A re-render is an apply of a model's serving graph that keeps the traffic split the graph
+already has (the same versions, the same weights) and changes only how it is rendered: an
+operator setting that goes into every predictor (``runtimeImage``, ``mlflow.trackingUri``,
+``prometheus.scrapeInterval``), an operator release that renders the predictors differently,
+a ``spec.serving`` edit. Seldon rolls every predictor's Deployment of such a graph, so after an
+upgrade every serving pod of every model would be replaced at about the same time. What
+changes the split (a first graph, a canary start, a step, a promotion, a rollback, an abort,
+an emergency rollback) never asks here: it goes at once (``services.upliftmodel._apply``).
+
+The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
+
+* **a slot per rolling graph**: ``admit`` gives one while fewer than ``limit`` are held (0: no
+  limit, the rolls are still counted); the model keeps it from its apply (``started``) until
+  its graph serves again with the new rendering (``settle``: Available, every version of the
+  split ready, and Seldon has reported on the graph since the apply, or said nothing for
+  ``SILENT_SETTLE``), or ``timeout`` passes (a roll that never serves, a model that stopped
+  passing): then the slot is freed, the model is told once (``timed_out``) and counted
+  (``on_timeout``), so a stuck roll cannot hold the fleet;
+* **a queue for the others**: a model refused a slot is queued, in the order it first asked,
+  and keeps its graph as it is (its ``ServingApplied`` says so, ``RollQueued``). When slots
+  free, as many queued models as there are free slots are woken (``on_change``, as the MLflow
+  write-back wakes its owners): no pass polls the API server to find a free slot. A slot
+  freed for a woken model is kept for it until it asks: another model asking meanwhile (its
+  own pass due for something else) is queued behind it. A woken model that does not ask within
+  ``WAKE_ANSWER`` (its spec turned invalid, its pass stuck) leaves the queue, so it cannot hold
+  the slot from the ones behind it; asking later, it is queued anew.
+
+Time is what the passes pass in (``now``): nothing here reads a clock or sleeps. Nothing is
+persisted: an operator that restarts mid-roll does not count the graphs still rolling from
+before (at most ``limit`` of them), and asks again for the re-renders it finds to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_LIMIT", "ROLL_TIMEOUT", "SILENT_SETTLE", "WAKE_ANSWER", "Admission", "Owner",
+           "Rolls"]
+
+#: Graphs that may roll at once by default (``--max-concurrent-graph-rolls``).
+DEFAULT_LIMIT = 5
+#: How long a roll holds its slot at most: past it the graph no longer counts as rolling.
+ROLL_TIMEOUT = dt.timedelta(minutes=10)
+#: How long a queued model woken for a free slot has to ask for it before it leaves the queue.
+WAKE_ANSWER = dt.timedelta(minutes=2)
+#: A re-rendered graph Seldon still reports serving, with no status written since the apply,
+#: counts as rolled this long after the apply: Seldon writes its status only when it changes,
+#: and a re-render that changes no Deployment's pod template (``spec.serving.replicas``) rolls
+#: nothing, so no status comes. Seldon reconciles a changed graph within seconds; one whose
+#: pods roll says Creating first.
+SILENT_SETTLE = dt.timedelta(minutes=1)
+
+#: Who asks for a slot (kind, namespace, name): the key the passes are woken by.
+Owner = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What ``admit`` answered: ``admitted`` (the model holds a slot; ``new``: taken now), else
+    queued, with the graphs ``rolling`` now, the ``limit`` and the models ``waiting``."""
+
+    admitted: bool
+    new: bool
+    rolling: int
+    limit: int
+    waiting: int
+
+    @property
+    def message(self) -> str:
+        """What a queued model's ``ServingApplied`` says (the same words while it waits, so a
+        pass of a waiting model has no new status to write)."""
+        return (f"re-render of the serving graph queued: {self.rolling} graphs rolling "
+                f"(limit {self.limit})")
+
+
+@dataclass
+class _Roll:
+    started: dt.datetime
+    version: str | None = None  # the graph's resourceVersion the apply left (None: unknown)
+
+
+class Rolls:
+    """The graphs rolling in this process and the re-renders waiting (see the module's
+    docstring). Thread-safe: passes run on a pool of threads. Every call costs O(1) but for
+    what it frees or wakes (thousands of models ask on an upgrade's first passes). Listeners
+    are called outside the lock, from the pass that changed something."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT, timeout: dt.timedelta = ROLL_TIMEOUT) -> None:
+        if limit < 0:
+            raise ValueError("the limit of graphs rolling at once is 0 (none) or more")
+        self.limit = limit
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        # In the order they started (an apply moves one to the end): the oldest time out first.
+        self._rolls: dict[Owner, _Roll] = {}
+        # Queued, in the order they first asked; and those woken for a slot freed for them.
+        self._queue: dict[Owner, None] = {}
+        self._woken: dict[Owner, dt.datetime] = {}
+        self._timed_out: dict[Owner, str] = {}
+        #: Called with the owners to wake: queued ones a slot freed for, rolls that timed out.
+        self.on_change: list[Callable[[Sequence[Owner]], None]] = []
+        #: Called once per roll that timed out (the operator counts them).
+        self.on_timeout: list[Callable[[Owner], None]] = []
+
+    def admit(self, owner: Owner, now: dt.datetime) -> Admission:
+        """A slot for ``owner``'s re-render: one it holds, a free one, or none (queued)."""
+        with self._lock:
+            wake, expired = self._expire(now)
+            held = owner in self._rolls
+            woken = self._woken.pop(owner, None) is not None
+            # A slot freed for a woken model is kept for it until it asks.
+            free = self.limit == 0 or len(self._rolls) + len(self._woken) < self.limit
+            if not held and free:
+                self._queue.pop(owner, None)
+                self._rolls[owner] = _Roll(now)
+            elif not held and (woken or owner not in self._queue):  # queued: its place kept
+                self._queue[owner] = None  # the last one
+            wake += self._offer(now)
+            answer = Admission(owner in self._rolls, not held and owner in self._rolls,
+                               len(self._rolls), self.limit, len(self._queue) + len(self._woken))
+        self._tell(wake, expired, owner)
+        return answer
+
+    def started(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
+        """``owner``'s graph was applied (its resourceVersion now: ``version``): a roll it
+        holds a slot for counts from now, done once Seldon has reported on that graph."""
+        with self._lock:
+            if self._rolls.pop(owner, None) is not None:
+                self._rolls[owner] = _Roll(now, version)
+
+    def abandon(self, owner: Owner, now: dt.datetime) -> None:
+        """The apply ``owner`` was admitted for did not go through: nothing rolls."""
+        self._release(owner, now)
+
+    def unqueue(self, owner: Owner, now: dt.datetime) -> None:
+        """``owner`` has no re-render waiting any more (its graph is as decided, or the new
+        rendering went with a change of its split); a slot it holds is kept."""
+        with self._lock:
+            wake, expired = self._expire(now)
+            self._queue.pop(owner, None)
+            self._woken.pop(owner, None)
+            wake += self._offer(now)
+        self._tell(wake, expired, owner)
+
+    def settle(self, owner: Owner, now: dt.datetime, *, version: str | None,
+               serving: bool) -> None:
+        """``owner``'s graph is as decided; ``version``: its resourceVersion as read,
+        ``serving``: Seldon reports it Available with every version of the split ready. A roll
+        it holds is done once it serves and Seldon has reported on the graph since the apply
+        (its resourceVersion moved: the status read right after the apply is the previous
+        graph's), or has said nothing for ``SILENT_SETTLE`` (nothing of it rolled)."""
+        with self._lock:
+            roll = self._rolls.get(owner)
+            done = (roll is not None and serving
+                    and (roll.version is None or version != roll.version
+                         or now - roll.started >= SILENT_SETTLE))
+        if done:
+            self._release(owner, now)
+        else:
+            self.unqueue(owner, now)
+
+    def forget(self, owner: Owner, now: dt.datetime) -> None:
+        """``owner`` is gone (deleted): its slot and its place in the queue are freed."""
+        with self._lock:
+            self._timed_out.pop(owner, None)
+        self._release(owner, now)
+
+    def timed_out(self, owner: Owner, now: dt.datetime) -> str | None:
+        """Why ``owner``'s roll no longer holds a slot, once, when it timed out."""
+        with self._lock:
+            wake, expired = self._expire(now)
+            wake += self._offer(now)
+            told = self._timed_out.pop(owner, None)
+        self._tell(wake, expired, owner)
+        return told
+
+    def due(self, owner: Owner, now: dt.datetime) -> float | None:
+        """Seconds until ``owner``'s pass should look at the roll it holds again (None: it
+        holds none): at ``SILENT_SETTLE`` after the apply (Seldon may write nothing), then at
+        the timeout."""
+        with self._lock:
+            roll = self._rolls.get(owner)
+            if roll is None:
+                return None
+            settle = roll.started + SILENT_SETTLE
+            until = settle if now < settle else roll.started + self.timeout
+            return max(0.0, (until - now).total_seconds())
+
+    def rolling(self) -> int:
+        with self._lock:
+            return len(self._rolls)
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._queue) + len(self._woken)
+
+    def _release(self, owner: Owner, now: dt.datetime) -> None:
+        with self._lock:
+            wake, expired = self._expire(now)
+            self._rolls.pop(owner, None)
+            self._queue.pop(owner, None)
+            self._woken.pop(owner, None)
+            wake += self._offer(now)
+        self._tell(wake, expired, owner)
+
+    def _expire(self, now: dt.datetime) -> tuple[list[Owner], list[Owner]]:
+        """Free the slots of rolls older than the timeout, and drop the woken models that did
+        not ask within ``WAKE_ANSWER`` (under the lock): the owners to wake (each timed out
+        told why) and to count."""
+        for owner in [o for o, woken in self._woken.items() if now - woken >= WAKE_ANSWER]:
+            del self._woken[owner]
+        expired: list[Owner] = []
+        for owner, roll in self._rolls.items():  # the oldest first
+            if now - roll.started < self.timeout:
+                break
+            expired.append(owner)
+        for owner in expired:
+            del self._rolls[owner]
+            self._timed_out[owner] = (
+                f"the serving graph did not serve with its new rendering within "
+                f"{_words(self.timeout)} of its apply: it no longer counts against the limit "
+                f"of {self.limit} graphs rolling at once, and the next queued re-render goes")
+        return list(expired), list(expired)
+
+    def _offer(self, now: dt.datetime) -> list[Owner]:
+        """Wake as many queued models, first asked first, as there are free slots not yet
+        kept for a woken one (under the lock)."""
+        if self.limit == 0:
+            return []
+        wake: list[Owner] = []
+        while self._queue and len(self._rolls) + len(self._woken) < self.limit:
+            owner = next(iter(self._queue))
+            del self._queue[owner]
+            self._woken[owner] = now
+            wake.append(owner)
+        return wake
+
+    def _tell(self, wake: list[Owner], expired: list[Owner], caller: Owner) -> None:
+        """Count the rolls that timed out; wake the owners to wake but ``caller``, whose pass
+        runs now."""
+        for owner in expired:
+            for counted in self.on_timeout:
+                counted(owner)
+        wake = [owner for owner in wake if owner != caller]
+        if wake:
+            for listener in self.on_change:
+                listener(wake)
+
+
+def _words(span: dt.timedelta) -> str:
+    seconds = int(span.total_seconds())
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"

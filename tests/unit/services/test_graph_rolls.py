@@ -1,0 +1,387 @@
+"""A re-render of the serving graphs (an operator upgrade or setting, a ``spec.serving`` edit:
+the same traffic split, rendered anew) rolls at most ``limit`` graphs at once, process-wide
+(``services.rolls``); what changes the split never waits. Passes of several UpliftModels over
+one fake cluster whose resourceVersions move as the API server's do, where "Seldon" reports on
+a graph on request."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import upliftmodel
+from uplift_operator.services.common import PassResult
+from uplift_operator.services.rolls import ROLL_TIMEOUT, SILENT_SETTLE, WAKE_ANSWER, Rolls
+from uplift_operator.services.writeback import WriteBack
+
+NS, REGISTERED = "shop", "hillstrom"
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+PROBE = "probe_value"
+SELDON = ("machinelearning.seldon.io/v1", "seldondeployments", NS)
+
+
+def spec(name: str) -> dict[str, Any]:
+    return {"model": {"registeredModel": REGISTERED, "alias": f"champion-{name}",
+                      "aliasRefreshInterval": "30s"},
+            "treatments": [{"name": "email"}],
+            "rollout": {"analysisInterval": "1m",
+                        "steps": [{"weight": 10, "pause": "2m"}, {"weight": 50, "pause": "2m"}],
+                        "gates": [{"name": "probe", "type": "custom", "query": PROBE,
+                                   "max": 1.0}]}}
+
+
+@dataclass
+class VersionedCluster(FakeCluster):
+    """The fake cluster with the API server's resourceVersion: every write of an object (an
+    apply, a status Seldon writes) moves it, and an apply answers with the object written."""
+
+    version: int = 0
+
+    def apply(self, manifest: Any, plural: str) -> dict[str, Any]:
+        super().apply(manifest, plural)
+        meta = manifest["metadata"]
+        return self.moved((manifest["apiVersion"], plural, meta["namespace"], meta["name"]))
+
+    def moved(self, key: tuple[str, str, str, str]) -> dict[str, Any]:
+        self.version += 1
+        self.objects[key]["metadata"]["resourceVersion"] = str(self.version)
+        return copy.deepcopy(self.objects[key])
+
+
+class Fleet:
+    """UpliftModels of one operator process (one ``Dependencies``, one ``Rolls``), each
+    following its own alias (``champion-<name>`` → version 1)."""
+
+    def __init__(self, names: list[str], limit: int) -> None:
+        self.cluster, self.metrics, self.registry = VersionedCluster(), FakeMetrics(), FakeRegistry()
+        for version in ("1", "2"):
+            self.registry.add(REGISTERED, version)
+        self.rolls = Rolls(limit)
+        self.woken: list[tuple[str, str, str]] = []  # what the handlers would wake, in order
+        self.rolls.on_change.append(self.woken.extend)
+        self.timed_out: list[tuple[str, str, str]] = []
+        self.rolls.on_timeout.append(self.timed_out.append)
+        self.deps = upliftmodel.Dependencies(
+            cluster=self.cluster, backend=SeldonV1Backend(),
+            registry_for=lambda ref, credentials: self.registry, prometheus=self.metrics,
+            metric_templates=BUILTIN_TEMPLATES, runtime_image="runtime:1",
+            default_tracking_uri="http://mlflow.test", rolls=self.rolls)
+        self.now = T0
+        self.deps.write_back = WriteBack(clock=lambda: self.now.timestamp())
+        self.deps.first_status_grace = dt.timedelta(0)
+        self.bodies: dict[str, dict[str, Any]] = {}
+        for name in names:
+            self.registry.aliases[(REGISTERED, f"champion-{name}")] = "1"
+            self.bodies[name] = {
+                "apiVersion": "uplift.dev/v1alpha1", "kind": "UpliftModel",
+                "metadata": {"name": name, "namespace": NS, "uid": f"u-{name}", "generation": 1,
+                             "annotations": {}},
+                "spec": spec(name)}
+
+    def tick(self, name: str, seconds: float = 0) -> PassResult:
+        self.now += dt.timedelta(seconds=seconds)
+        result = upliftmodel.reconcile(copy.deepcopy(self.bodies[name]), self.deps, self.now)
+        self.deps.write_back.run_due()
+        self.bodies[name]["status"] = result.status
+        return result
+
+    def seldon(self, name: str, state: str = "Available") -> None:
+        """Seldon's controller, played: it reconciled the graph there now and writes its
+        status (a write: the graph's resourceVersion moves)."""
+        key = (*SELDON, name)
+        self.cluster.objects[key]["status"] = seldon_status(self.cluster.objects[key], state)
+        self.cluster.moved(key)
+
+    def serving(self, name: str) -> None:
+        """A first graph, served: Seldon reports it, the model's status says Healthy."""
+        self.tick(name)
+        self.seldon(name)
+        self.tick(name, 1)
+        assert self.bodies[name]["status"]["phase"] == "Healthy"
+
+    def images(self, name: str) -> set[str]:
+        child = self.cluster.objects[(*SELDON, name)]
+        return {p["componentSpecs"][0]["spec"]["containers"][0]["image"]
+                for p in child["spec"]["predictors"]}
+
+    def weights(self, name: str) -> dict[str, int]:
+        child = self.cluster.objects[(*SELDON, name)]
+        return {p["annotations"]["version"]: p["traffic"] for p in child["spec"]["predictors"]}
+
+    def condition(self, name: str, type_: str = "ServingApplied") -> dict[str, Any]:
+        return next(c for c in self.bodies[name]["status"]["conditions"] if c["type"] == type_)
+
+
+def key(name: str) -> tuple[str, str, str]:
+    return ("UpliftModel", NS, name)
+
+
+def test_an_upgrade_rolls_at_most_the_limit_of_graphs_at_once_each_next_as_one_serves() -> None:
+    names = ["a", "b", "c", "d", "e"]
+    fleet = Fleet(names, limit=2)
+    for name in names:  # a first graph is never held: all five at once
+        fleet.serving(name)
+    assert fleet.rolls.rolling() == 0
+    fleet.deps.runtime_image = "runtime:2"  # the operator restarted with a new runtime image
+
+    for name in names:  # the upgrade's first passes
+        fleet.tick(name, 1)
+    assert [n for n in names if fleet.images(n) == {"runtime:2"}] == ["a", "b"]
+    for name in ("c", "d", "e"):  # kept as they are, and saying so
+        assert fleet.images(name) == {"runtime:1"} and fleet.weights(name) == {"1": 100}
+        queued = fleet.condition(name)
+        assert (queued["status"], queued["reason"]) == ("False", "RollQueued")
+        assert queued["message"] == (f"SeldonDeployment {name} serves v1 100% as it is: "
+                                     "re-render of the serving graph queued: 2 graphs rolling "
+                                     "(limit 2)")
+        ready = fleet.condition(name, "Ready")
+        assert ready["status"] == "True" and fleet.bodies[name]["status"]["phase"] == "Healthy"
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (2, 3)
+    assert fleet.woken == []
+
+    # The pass woken by its own apply reads the status Seldon wrote for the graph before:
+    # Available, but not about this graph. The slot stays held.
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 2 and fleet.woken == []
+    fleet.seldon("a", "Creating")  # Seldon rolls a's pods
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 2 and fleet.woken == []
+
+    applied_order = ["a", "b"]
+    rolling = {"a", "b"}
+    while rolling:
+        done = sorted(rolling)[0]
+        fleet.seldon(done)  # its new pods serve
+        fleet.tick(done, 1)
+        rolling.discard(done)
+        assert fleet.condition(done)["reason"] == "Applied"
+        woken = [n for (_, _, n) in fleet.woken]
+        fleet.woken.clear()
+        assert len(woken) <= 1
+        for name in woken:  # the handlers wake the next in line, which applies
+            fleet.tick(name, 1)
+            assert fleet.images(name) == {"runtime:2"}
+            assert fleet.condition(name)["reason"] == "Applied"
+            applied_order.append(name)
+            rolling.add(name)
+        assert len(rolling) <= 2 and fleet.rolls.rolling() == len(rolling)
+        on_new = [n for n in names if fleet.images(n) == {"runtime:2"}]
+        assert set(on_new) == set(applied_order)
+    assert applied_order == names  # in the order they first asked
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (0, 0)
+    assert all(fleet.weights(n) == {"1": 100} for n in names)
+
+
+def test_a_canary_start_a_step_and_a_rollback_never_wait_for_a_slot() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)  # holds the one slot
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued" and fleet.images("b") == {"runtime:1"}
+
+    fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
+    started = fleet.tick("b", 30)  # a canary's start changes the versions: at once
+    assert "CanaryStarted" in [e.reason for e in started.events]
+    assert fleet.weights("b") == {"1": 100, "2": 0} and fleet.images("b") == {"runtime:2"}
+    assert fleet.condition("b")["reason"] == "Applied"
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (1, 0)  # its re-render went too
+    fleet.seldon("b")
+    fleet.tick("b", 1)  # the canary serves: its first step's weight, at once
+    assert fleet.weights("b") == {"1": 90, "2": 10}
+
+    fleet.metrics.values[PROBE] = 5.0  # the gate's max is 1: Fail
+    rolled = fleet.tick("b", 61)
+    assert "RolledBack" in [e.reason for e in rolled.events]
+    assert fleet.weights("b").get("2", 0) == 0 and fleet.weights("b")["1"] == 100
+    assert fleet.rolls.rolling() == 1 and fleet.woken == []  # a still rolls, alone
+
+
+def test_an_emergency_rollback_goes_at_once_while_the_fleet_rolls() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
+    fleet.tick("b", 30)
+    fleet.seldon("b")
+    fleet.metrics.values[PROBE] = 0.5
+    for _ in range(12):  # b's canary passes every step: 2 is stable
+        fleet.tick("b", 30)
+        fleet.seldon("b")
+    assert fleet.bodies["b"]["status"]["stableVersion"] == "2" and fleet.weights("b") == {"2": 100}
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    fleet.bodies["b"]["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
+    fleet.tick("b", 1)
+    assert fleet.bodies["b"]["status"]["stableVersion"] == "1"
+    assert fleet.weights("b") == {"1": 0, "2": 100} and fleet.images("b") == {"runtime:2"}
+    assert fleet.rolls.waiting() == 0
+
+
+def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    held = fleet.tick("a", 1)
+    applied_at = fleet.now
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    # The holder looks again once Seldon could have said nothing for long, then at the timeout
+    assert held.requeue_after == SILENT_SETTLE.total_seconds()
+    fleet.seldon("a", "Failed")  # its new pods never start
+    stuck = fleet.tick("a", 60)
+    assert stuck.requeue_after == (applied_at + ROLL_TIMEOUT - fleet.now).total_seconds()
+    assert fleet.rolls.rolling() == 1 and fleet.woken == []
+
+    fleet.now = applied_at + ROLL_TIMEOUT - dt.timedelta(seconds=1)
+    fleet.tick("b")  # b's own pass, due for something else: still not its turn
+    assert fleet.images("b") == {"runtime:1"} and fleet.rolls.rolling() == 1
+
+    timed_out = fleet.tick("a", 1)  # the holder's pass at its deadline
+    told = [e for e in timed_out.events if e.reason == "RollTimedOut"]
+    assert [(e.type, e.decision) for e in told] == [("Warning", False)]
+    assert "did not serve with its new rendering within 10 min" in told[0].message
+    assert fleet.timed_out == [key("a")] and fleet.woken == [key("b")]
+    assert "RollTimedOut" not in [e.reason for e in fleet.tick("a", 1).events]  # said once
+    fleet.tick("b", 1)  # woken: the slot is its
+    assert fleet.images("b") == {"runtime:2"} and fleet.condition("b")["reason"] == "Applied"
+    assert fleet.rolls.rolling() == 1
+
+
+def test_a_re_render_seldon_says_nothing_about_is_done_once_it_served_a_while() -> None:
+    """Seldon writes its status only when it changes: a graph whose re-render changed no
+    Deployment's pod template gets none. Still serving a minute after the apply, it is done."""
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    held = fleet.tick("a", 1)
+    applied_at = fleet.now
+    fleet.tick("b", 1)
+    fleet.now = applied_at + SILENT_SETTLE - dt.timedelta(seconds=1)
+    fleet.tick("a")  # the status there is still the one from before the apply
+    assert fleet.rolls.rolling() == 1 and fleet.woken == []
+    assert held.requeue_after == SILENT_SETTLE.total_seconds()
+    fleet.tick("a", 1)  # the pass it asked for
+    assert fleet.rolls.rolling() == 0 and fleet.woken == [key("b")]
+
+
+def test_a_stuck_roll_is_freed_by_any_pass_after_the_timeout() -> None:
+    """The holder's pass may never come (its spec turned invalid); the next pass that asks for
+    a slot finds the roll timed out, takes the slot, and the holder is woken to be told."""
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)
+    fleet.tick("b", ROLL_TIMEOUT.total_seconds())  # b's resync, past a's deadline
+    assert fleet.images("b") == {"runtime:2"} and fleet.woken == [key("a")]
+    assert "RollTimedOut" in [e.reason for e in fleet.tick("a", 1).events]
+
+
+def test_a_queued_re_render_no_longer_needed_leaves_the_queue_and_says_it_serves() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)
+    assert fleet.rolls.waiting() == 1
+    fleet.bodies["b"]["spec"]["serving"] = {"runtimeImage": "runtime:1"}  # pinned where it is
+    fleet.bodies["b"]["metadata"]["generation"] = 2
+    fleet.tick("b", 1)
+    applied = fleet.condition("b")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert applied["message"] == "SeldonDeployment b serves v1 100%"
+    assert fleet.rolls.waiting() == 0 and fleet.images("b") == {"runtime:1"}
+
+
+def test_a_spec_serving_edit_is_a_re_render_and_waits_too() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)
+    fleet.bodies["b"]["spec"]["serving"] = {"replicas": 3}
+    fleet.bodies["b"]["metadata"]["generation"] = 2
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    child = fleet.cluster.objects[(*SELDON, "b")]
+    assert [p["replicas"] for p in child["spec"]["predictors"]] == [1]
+
+
+def test_a_refused_re_render_frees_its_slot() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
+    fleet.cluster.apply_error = None
+    fleet.tick("b", 1)
+    assert fleet.images("b") == {"runtime:2"} and fleet.rolls.rolling() == 1
+
+
+def test_without_a_limit_every_re_render_goes_at_once_and_is_counted() -> None:
+    names = ["a", "b", "c"]
+    fleet = Fleet(names, limit=0)
+    for name in names:
+        fleet.serving(name)
+    fleet.deps.runtime_image = "runtime:2"
+    for name in names:
+        fleet.tick(name, 1)
+    assert all(fleet.images(n) == {"runtime:2"} for n in names)
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (3, 0)
+
+
+# -- the component alone ---------------------------------------------------------------------------
+
+def test_a_woken_model_that_does_not_ask_leaves_and_the_next_is_woken() -> None:
+    rolls = Rolls(limit=1)
+    woken: list[tuple[str, str, str]] = []
+    rolls.on_change.append(woken.extend)
+    assert rolls.admit(key("a"), T0).admitted
+    for name in ("b", "c"):
+        assert not rolls.admit(key(name), T0).admitted
+    rolls.settle(key("a"), T0, version="2", serving=True)
+    assert woken == [key("b")] and rolls.waiting() == 2
+    # The slot is kept for b: c, asking meanwhile, waits behind it
+    assert not rolls.admit(key("c"), T0 + dt.timedelta(seconds=1)).admitted
+    later = T0 + WAKE_ANSWER
+    assert rolls.admit(key("c"), later).admitted  # b never asked: it left the queue
+    assert rolls.waiting() == 0
+    assert not rolls.admit(key("b"), later).admitted  # asking again: queued anew
+
+
+def test_a_model_that_needs_no_re_render_any_more_passes_its_wake_on() -> None:
+    rolls = Rolls(limit=1)
+    woken: list[tuple[str, str, str]] = []
+    rolls.on_change.append(woken.extend)
+    rolls.admit(key("a"), T0)
+    rolls.admit(key("b"), T0)
+    rolls.admit(key("c"), T0)
+    rolls.forget(key("a"), T0)
+    assert woken == [key("b")]
+    rolls.unqueue(key("b"), T0)  # its graph turned out as decided already
+    assert woken == [key("b"), key("c")]
+
+
+@pytest.mark.parametrize("limit", [-1])
+def test_a_negative_limit_is_refused(limit: int) -> None:
+    with pytest.raises(ValueError, match="0 \\(none\\) or more"):
+        Rolls(limit)
