@@ -45,6 +45,8 @@ class OperatorConfig:
     prometheus_scrape_interval: int = 30
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     pass_workers: int = 8
+    # Serving graphs re-rendered (same split, new rendering) rolling their pods at once; 0: no limit.
+    max_concurrent_graph_rolls: int = 5
     metric_templates: Mapping[str, str] = field(default_factory=lambda: dict(BUILTIN_TEMPLATES))
     # Regular expressions an UpliftModel's trackingUri, runtimeImage and serviceAccountName
     # must match (empty: anything; the operator's own defaults always pass).
@@ -143,6 +145,15 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                             help=f"a regular expression {what} must match, whole (repeatable; "
                                  "none: anything; the operator's own default always passes). "
                                  f"Env: UPLIFT_{env}, comma-separated")
+    parser.add_argument("--max-concurrent-graph-rolls", type=int,
+                        default=int(_env("MAX_CONCURRENT_GRAPH_ROLLS")
+                                    or OperatorConfig.max_concurrent_graph_rolls),
+                        help="serving graphs whose pods roll at once because only their "
+                             "rendering changed (an operator upgrade, --runtime-image, "
+                             "--mlflow-tracking-uri, --prometheus-scrape-interval, a "
+                             "spec.serving edit); the others wait, serving as they are. Traffic "
+                             "changes (canary steps, rollbacks) never wait. 0: no limit. "
+                             "Default: 5")
     parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
                         help="YAML file mapping template names to PromQL, added to the built-ins")
     args = parser.parse_args(list(argv))
@@ -154,6 +165,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                      "replica whose 1 s keep-alive is a moment late is taken for dead")
     if args.pass_workers < 1:
         parser.error("--pass-workers must be at least 1")
+    if args.max_concurrent_graph_rolls < 0:
+        parser.error("--max-concurrent-graph-rolls must be 0 (no limit) or more")
     if not 1 <= args.prometheus_ingest_delay <= 3600:
         parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
     if not 1 <= args.prometheus_scrape_interval <= 300:
@@ -186,6 +199,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         prometheus_ingest_delay=args.prometheus_ingest_delay,
         prometheus_scrape_interval=args.prometheus_scrape_interval,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
+        max_concurrent_graph_rolls=args.max_concurrent_graph_rolls,
         metric_templates=templates, allowed_tracking_uris=allowed["tracking_uri"],
         allowed_runtime_images=allowed["runtime_image"],
         allowed_service_accounts=allowed["service_account"])

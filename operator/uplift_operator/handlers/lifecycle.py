@@ -34,6 +34,7 @@ from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.ports import Registry
+from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.run_cache import RegistryClients
 from uplift_operator.settings import OperatorConfig
 
@@ -106,6 +107,7 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     runner(memo, campaign.KIND, campaign.PLURAL)
     alias_followers(memo)
     upliftmodel.start_write_back(memo)
+    upliftmodel.follow_rolls(memo)
     registry_polling.start(memo)
     campaigns_file.file_dependencies(memo)
     campaign.campaign_dependencies(memo)
@@ -190,4 +192,5 @@ def dependencies(config: OperatorConfig,
             runtime_images=config.allowed_runtime_images,
             service_accounts=config.allowed_service_accounts,
             default_tracking_uri=config.mlflow_tracking_uri,
-            default_runtime_image=config.runtime_image))
+            default_runtime_image=config.runtime_image),
+        rolls=Rolls(config.max_concurrent_graph_rolls))

@@ -21,11 +21,12 @@ from prometheus_client import (
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
+from uplift_operator.services.rolls import Rolls
 
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget", "ghost",
-           "ghosts_audited", "last_rollback", "observe_campaign", "observe_gates", "observe_phase",
-           "observe_rollout", "observe_status", "paused_by_inconclusive_gate", "pruned",
-           "reconciling", "serve", "started"]
+           "ghosts_audited", "graph_roll_timed_out", "last_rollback", "observe_campaign",
+           "observe_gates", "observe_phase", "observe_rollout", "observe_rolls", "observe_status",
+           "paused_by_inconclusive_gate", "pruned", "reconciling", "serve", "started"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -133,6 +134,39 @@ GHOSTS = Counter(
     "each ends the process so that its restart lists every object afresh. Its series exist at 0 "
     "while the audit runs; the increment is on /metrics for a scrape before the exit.",
     ["kind"], registry=REGISTRY)
+
+GRAPH_ROLLS = Gauge(
+    "uplift_operator_graph_rolls",
+    "Serving graphs re-rendered (the same traffic split, a new rendering: an operator upgrade "
+    "or setting, a spec.serving edit) whose pods are rolling now: each holds one of the "
+    "--max-concurrent-graph-rolls slots from its apply until Seldon reports it serving again, "
+    "or the roll timeout.", registry=REGISTRY)
+GRAPH_ROLLS_WAITING = Gauge(
+    "uplift_operator_graph_rolls_waiting",
+    "UpliftModels whose re-render waits for a slot among the graphs rolling at once (their "
+    "ServingApplied False, RollQueued); their graphs keep serving as they are.",
+    registry=REGISTRY)
+GRAPH_ROLL_LIMIT = Gauge(
+    "uplift_operator_graph_roll_limit",
+    "Serving graphs that may re-render at once (--max-concurrent-graph-rolls; 0: no limit).",
+    registry=REGISTRY)
+GRAPH_ROLLS_TIMED_OUT = Counter(
+    "uplift_operator_graph_rolls_timed_out_total",
+    "Re-rendered serving graphs that did not serve again within the roll timeout: their slot "
+    "was freed for the next (a Warning RollTimedOut event on the UpliftModel).",
+    registry=REGISTRY)
+
+
+def observe_rolls(rolls: Rolls) -> None:
+    """The graph roll gauges read ``rolls`` at each scrape (the process has one)."""
+    GRAPH_ROLLS.set_function(rolls.rolling)
+    GRAPH_ROLLS_WAITING.set_function(rolls.waiting)
+    GRAPH_ROLL_LIMIT.set(rolls.limit)
+
+
+def graph_roll_timed_out() -> None:
+    GRAPH_ROLLS_TIMED_OUT.inc()
+
 
 def ghosts_audited(kinds: list[str]) -> None:
     """The kinds the existence audit counts ghosts of: their series exist at 0 from its start

@@ -20,7 +20,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.common import PassRunner, deleted, runner, task_ended
+from uplift_operator.handlers.common import PassRunner, deleted, now, runner, task_ended
 from uplift_operator.handlers.scheduling import run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
@@ -76,6 +76,26 @@ def start_write_back(memo: kopf.Memo) -> None:
     write_back.start()
 
 
+def follow_rolls(memo: kopf.Memo) -> None:
+    """Once, at start-up (``handlers.lifecycle.share_process_state``): a model whose re-render
+    waits for a slot among the graphs rolling at once is woken when one frees for it, and one
+    whose roll timed out is woken to say so (``services.rolls``); the operator's metrics read
+    the rolls."""
+    if memo.get("rolls_followed"):
+        return
+    memo["rolls_followed"] = True
+    loop, wakeups = asyncio.get_running_loop(), memo["wakeups"]
+    rolls = memo["uplift_dependencies"].rolls
+
+    def changed(owners: Sequence[tuple[str, str, str]]) -> None:
+        for owner in owners:
+            loop.call_soon_threadsafe(wakeups.wake, owner)
+
+    rolls.on_change.append(changed)
+    rolls.on_timeout.append(lambda _owner: observability.graph_roll_timed_out())
+    observability.observe_rolls(rolls)
+
+
 def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
     if status.get("phase"):
         observability.observe_status(KIND, namespace, name, status)
@@ -99,6 +119,7 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
         return
     observability.forget(KIND, namespace, name)
     deps.write_back.forget(key)
+    deps.rolls.forget(key, now())
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget(key)

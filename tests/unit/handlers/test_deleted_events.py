@@ -16,9 +16,10 @@ import pytest
 from uplift_operator.adapters.mlflow_registry import RegistryNotFound
 from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import campaign, upliftmodel, watches
-from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.common import PassRunner, now
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.ports import Registry
+from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
 CASES = {
@@ -38,11 +39,15 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     write_back.submit(key, cast(Registry, None), ("http://mlflow", "", ""), "m", [failing])
     write_back.run_due()
     assert write_back.failure(key) is not None
+    # It holds the one slot of the graphs rolling at once; another model's re-render waits.
+    rolls = Rolls(limit=1)
+    at = now()
+    assert rolls.admit(key, at).admitted and not rolls.admit((kind, "ns", "next"), at).admitted
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]),
                      uplift_dependencies=SimpleNamespace(decision_keys={},
-                                                         write_back=write_back))
+                                                         write_back=write_back, rolls=rolls))
     body: dict[str, Any] = {"apiVersion": "uplift.dev/v1alpha1", "kind": kind,
             "metadata": {"namespace": "ns", "name": "gone", "uid": "u1", "generation": 2,
                          "resourceVersion": "7"},
@@ -69,6 +74,9 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     assert key not in runner.signatures._seen and key not in runner.signatures._produced
     if kind == "UpliftModel":  # its MLflow write-back's failure is forgotten with it
         assert write_back.failure(key) is None
+        # and its slot freed: the re-render waiting is the one the slot is kept for now
+        assert (rolls.rolling(), rolls.waiting()) == (0, 1)
+        assert rolls.admit((kind, "ns", "next"), at).admitted
 
 
 def _refused(registry: Any) -> None:

@@ -92,6 +92,7 @@ def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
         assert len(asyncio.all_tasks()) == tasks_before  # still the one polling task
         deps = memo["uplift_dependencies"]
         assert len(deps.resolver.moved) == 1 and len(deps.write_back.on_change) == 1
+        assert len(deps.rolls.on_change) == 1 and len(deps.rolls.on_timeout) == 1
         memo["alias_polling"].cancel()
         stop_passes(memo=memo)
 
@@ -139,3 +140,28 @@ def test_the_runtime_pods_drain_wait_is_the_scrape_interval_and_some_slack(
 def test_a_scrape_interval_out_of_bounds_is_refused(bad: str) -> None:
     with pytest.raises(SystemExit):
         settings.parse_args(["--all-namespaces", "--prometheus-scrape-interval", bad])
+
+
+@pytest.mark.parametrize(("argv", "environment", "limit"), [
+    ([], None, 5), ([], "2", 2), ([], "0", 0), (["--max-concurrent-graph-rolls", "12"], "2", 12)])
+def test_the_limit_of_graphs_rolling_at_once_reaches_the_passes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], environment: str | None,
+        limit: int) -> None:
+    """``UPLIFT_MAX_CONCURRENT_GRAPH_ROLLS`` (the chart's ``maxConcurrentGraphRolls``), or the
+    flag, is the limit of the one ``Rolls`` every UpliftModel pass shares; 0: none."""
+    config_file = tmp_path / "kubeconfig"
+    config_file.write_text(KUBECONFIG)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file))
+    if environment is None:
+        monkeypatch.delenv("UPLIFT_MAX_CONCURRENT_GRAPH_ROLLS", raising=False)
+    else:
+        monkeypatch.setenv("UPLIFT_MAX_CONCURRENT_GRAPH_ROLLS", environment)
+    deps = lifecycle.dependencies(settings.parse_args(["--all-namespaces", *argv]))
+    assert deps.rolls.limit == limit
+
+
+def test_a_negative_limit_of_graphs_rolling_at_once_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLIFT_MAX_CONCURRENT_GRAPH_ROLLS", "-1")
+    with pytest.raises(SystemExit):
+        settings.parse_args(["--all-namespaces"])

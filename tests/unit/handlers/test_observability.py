@@ -336,3 +336,24 @@ def test_a_resource_has_one_phase_series_and_no_created_series() -> None:
             if s.name == "uplift_operator_resource_phase"] == [("Healthy", 1.0)]
     assert not [s for s in samples if s.name.endswith("_created")]
     observability.forget("UpliftModel", "ns", "one")
+
+
+def test_the_graph_roll_gauges_read_the_rolls_at_each_scrape() -> None:
+    import datetime as dt
+
+    from uplift_operator.services.rolls import Rolls
+
+    rolls, at = Rolls(limit=1), dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    observability.observe_rolls(rolls)
+
+    def sample(metric: str) -> float | None:
+        return observability.REGISTRY.get_sample_value(metric)
+
+    assert rolls.admit(("UpliftModel", "ns", "a"), at).admitted
+    assert not rolls.admit(("UpliftModel", "ns", "b"), at).admitted
+    assert sample("uplift_operator_graph_rolls") == 1
+    assert sample("uplift_operator_graph_rolls_waiting") == 1
+    assert sample("uplift_operator_graph_roll_limit") == 1
+    before = sample("uplift_operator_graph_rolls_timed_out_total") or 0.0
+    observability.graph_roll_timed_out()
+    assert sample("uplift_operator_graph_rolls_timed_out_total") == before + 1
