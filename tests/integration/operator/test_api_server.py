@@ -99,6 +99,63 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.rollout.splitTolerance", "less than or equal to 0.5"]),
     ("campaign-split-tolerance-negative", CAMPAIGN, set_path("spec.exposure.splitTolerance", -0.1),
      ["spec.exposure.splitTolerance", "greater than or equal to 0"]),
+    # Durations no pass could add to a time, gate bounds no evaluator can judge, names the
+    # serving graph or the runtime cannot carry (review "odd input" findings 1-4).
+    ("pause-past-the-bound", MODEL, set_path("spec.rollout.steps.0.pause", "1000000000d"),
+     ["spec.rollout.steps[0].pause", "must be at most 36600d (100 years"]),
+    ("scale-down-delay-past-the-bound", MODEL,
+     set_path("spec.rollback", {"scaleDownDelay": "3000000d"}),
+     ["spec.rollback.scaleDownDelay", "must be at most 36600d"]),
+    ("progress-deadline-in-hours-past-the-bound", MODEL,
+     set_path("spec.rollout.progressDeadline", "878401h"),
+     ["spec.rollout.progressDeadline", "must be at most 36600d"]),
+    ("budget-period-past-the-bound", CAMPAIGN,
+     set_path("spec.economics.budgetPeriod", "99999999999h"),
+     ["spec.economics.budgetPeriod", "must be at most 36600d"]),
+    ("report-delay-past-the-bound", CAMPAIGN,
+     set_path("spec.exposure.gates.0.reportDelay", "36601d"),
+     ["spec.exposure.gates[0].reportDelay", "must be at most 36600d"]),
+    ("window-past-the-runtimes-bound", CAMPAIGN,
+     set_path("spec.experiment.attributionWindow", "3661d"),
+     ["spec.experiment.attributionWindow", "must be at most 3660d (10 years, the runtime's"]),
+    ("model-window-past-the-runtimes-bound", MODEL,
+     set_path("spec.experiment.attributionWindow", "87841h"),
+     ["spec.experiment.attributionWindow", "must be at most 3660d"]),
+    ("error-rate-max-zero", MODEL,
+     set_path("spec.rollout.gates.1", {"name": "errors", "type": "errorRate", "max": 0}),
+     ["spec.rollout.gates[1].max", "an errorRate gate's max is a share of requests"]),
+    ("error-rate-max-one", MODEL,
+     set_path("spec.rollout.gates.1", {"name": "errors", "type": "errorRate", "max": 1}),
+     ["spec.rollout.gates[1].max", "above 0 and below 1"]),
+    ("uplift-sanity-empty-band", MODEL,
+     set_path("spec.rollout.gates.5", {"name": "sanity", "type": "upliftSanity", "min": 0.5,
+                                       "max": 0.5}),
+     ["spec.rollout.gates[5]", "an upliftSanity gate's band needs min below max"]),
+    ("uplift-sanity-min-above-the-default-max", MODEL,
+     set_path("spec.rollout.gates.5", {"name": "sanity", "type": "upliftSanity", "min": 2}),
+     ["spec.rollout.gates[5]", "needs min below max (absent: min -1, max 1"]),
+    ("delivery-rate-min-one", CAMPAIGN, set_path("spec.exposure.gates.0.min", 1),
+     ["spec.exposure.gates[0].min", "a deliveryRate gate's min is a share"]),
+    ("delivery-rate-min-zero", CAMPAIGN, set_path("spec.exposure.gates.0.min", 0),
+     ["spec.exposure.gates[0].min", "above 0 and below 1"]),
+    ("roi-worth-nothing", CAMPAIGN, set_path("spec.economics.valuePerConversion", 0),
+     ["spec.economics.valuePerConversion", "a roi gate needs a value per conversion above 0"]),
+    ("roi-treatment-worth-nothing", CAMPAIGN, set_path("spec.treatments.0.valuePerConversion", 0),
+     ["a roi gate needs a value per conversion above 0"]),
+    ("model-name-with-a-dot", MODEL, set_path("metadata.name", "churn.v2"),
+     ["metadata.name must be a DNS-1035 label", "no '.'"]),
+    ("model-name-with-a-leading-digit", MODEL, set_path("metadata.name", "1churn"),
+     ["metadata.name must be a DNS-1035 label", "starting with a letter"]),
+    ("model-name-of-64-characters", MODEL, set_path("metadata.name", "m" * 64),
+     ["metadata.name must be a DNS-1035 label: at most 63 characters"]),
+    ("campaign-name-with-a-dot", CAMPAIGN, set_path("metadata.name", "spring.email"),
+     ["metadata.name must be a DNS label", "the serving runtime knows a campaign by it"]),
+    ("campaign-name-of-64-characters", CAMPAIGN, set_path("metadata.name", "c" * 64),
+     ["metadata.name must be a DNS label: at most 63 characters"]),
+    ("blank-salt", CAMPAIGN, set_path("spec.experiment.salt", "  "),
+     ["spec.experiment.salt", "salt must not be blank"]),
+    ("blank-unit-key", CAMPAIGN, set_path("spec.experiment.unitKey", "\t\u3000"),
+     ["spec.experiment.unitKey", "unitKey must not be blank"]),
 ]
 
 
@@ -118,6 +175,36 @@ def test_invalid_resource_is_refused_naming_the_field(
 
 def test_at_least_fifteen_distinct_invalid_cases() -> None:
     assert len({name for name, *_ in INVALID}) >= 15
+
+
+# What the new bounds still take: each at its bound, or the edge the runtime accepts.
+AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
+    ("pause-of-100-years", MODEL, set_path("spec.rollout.steps.2.pause", "36600d")),
+    ("deadline-of-100-years-in-hours", MODEL, set_path("spec.rollout.progressDeadline", "878400h")),
+    ("window-of-10-years", CAMPAIGN, set_path("spec.experiment.attributionWindow", "3660d")),
+    ("error-rate-max-near-one", MODEL,
+     set_path("spec.rollout.gates.1", {"name": "errors", "type": "errorRate", "max": 0.999})),
+    ("uplift-sanity-band-above-the-mean", MODEL,
+     set_path("spec.rollout.gates.5", {"name": "sanity", "type": "upliftSanity", "min": 0.5})),
+    ("delivery-rate-min-near-one", CAMPAIGN, set_path("spec.exposure.gates.0.min", 0.999)),
+    ("value-zero-without-a-roi-gate", CAMPAIGN, all_of(
+        set_path("spec.economics.valuePerConversion", 0),
+        set_path("spec.exposure.gates", [{"name": "delivery", "type": "deliveryRate"}]))),
+    ("model-name-of-63-characters", MODEL, set_path("metadata.name", "m" * 63)),
+    ("campaign-name-with-a-leading-digit", CAMPAIGN, set_path("metadata.name", "1spring")),
+    ("empty-salt-meaning-the-default", CAMPAIGN, set_path("spec.experiment.salt", "")),
+    ("salt-with-spaces-around-text", CAMPAIGN, set_path("spec.experiment.salt", " spring ")),
+]
+
+
+@pytest.mark.parametrize(("base", "mutate"),
+                         [pytest.param(b, m, id=i) for i, b, m in AT_THE_BOUNDS])
+def test_values_at_the_bounds_are_accepted(admin: Kubectl, namespace: str, base: dict[str, Any],
+                                           mutate: Mutation) -> None:
+    body = copy.deepcopy(base)
+    mutate(body)
+    admin.run("create", "--dry-run=server", "-n", namespace, "-f", "-",
+              input=yaml.safe_dump(body))
 
 
 def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) -> None:
@@ -333,3 +420,73 @@ def test_the_registered_model_of_an_upliftmodel_cannot_change_once_created(
     assert (stored["model"].get("alias"), stored["model"]["version"],
             stored["model"].get("trackingUri"), stored["serving"]["replicas"]) == (
         None, "3", None, 2)
+
+
+def _bound_rules_dropped(node: Any) -> None:
+    """The CRD as it was before the bounds: no Duration rule (they measure with ``findAll``) and
+    no rule on metadata.name (the only ones with ``optionalOldSelf``)."""
+    if isinstance(node, dict):
+        rules = node.get("x-kubernetes-validations")
+        if rules is not None:
+            node["x-kubernetes-validations"] = [r for r in rules if "findAll" not in r["rule"]
+                                                and not r.get("optionalOldSelf")]
+            if not node["x-kubernetes-validations"]:
+                del node["x-kubernetes-validations"]
+        for value in node.values():
+            _bound_rules_dropped(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_rules_dropped(value)
+
+
+def test_an_object_stored_before_the_bounds_keeps_its_status_writes_and_requests(
+        admin: Kubectl, namespace: str) -> None:
+    """docs/reliability.md: an UpliftModel stored with a name and durations the rules now
+    refuse stays writable — the operator's status writes (which re-run root rules), a request
+    annotation, an edit elsewhere (ratcheting; the name rule runs at creation only) — so its
+    InvalidSpec can be written and an abort acted on; a new object so named is refused, and an
+    edit of the field itself must bring it within bounds. On a copy of the generated CRD under
+    a group of its own, so the shared CRD is untouched."""
+    crd = yaml.safe_load((SAMPLES.parents[1] / "crds" / "upliftmodels.uplift.dev.yaml").read_text())
+    resource = "boundmodels.bound.test"
+    crd["metadata"]["name"] = resource
+    crd["spec"]["group"] = "bound.test"
+    crd["spec"]["names"] = {"kind": "BoundModel", "listKind": "BoundModelList",
+                            "plural": "boundmodels", "singular": "boundmodel"}
+    before = copy.deepcopy(crd)
+    _bound_rules_dropped(before)
+    admin.apply(before)
+    try:
+        admin.run("wait", "--for=condition=Established", f"crd/{resource}", "--timeout=60s")
+        body = copy.deepcopy(MODEL)
+        body["apiVersion"], body["kind"] = "bound.test/v1alpha1", "BoundModel"
+        body["metadata"] = {"name": "churn.v2"}
+        body["spec"]["rollout"]["steps"][0]["pause"] = "1000000000d"
+        body["spec"]["rollback"] = {"scaleDownDelay": "3000000d"}
+        admin.wait_for(lambda: admin.apply(body, namespace, check=False).returncode == 0,
+                       what="the old schema to accept the name and the durations")
+        admin.apply(crd)  # the rules arrive
+        other = {**body, "metadata": {"name": "other.v2"}}
+        admin.wait_for(lambda: "metadata.name must be a DNS-1035 label" in admin.run(
+            "create", "--dry-run=server", "-n", namespace, "-f", "-",
+            input=yaml.safe_dump(other), check=False).stderr, what="the new rules to be served")
+        admin.run("patch", resource, "churn.v2", "-n", namespace, "--subresource=status",
+                  "--type=merge", "-p", json.dumps({"status": {"phase": "Degraded"}}))
+        admin.run("annotate", resource, "churn.v2", "-n", namespace, "uplift.dev/abort=now")
+        admin.run("patch", resource, "churn.v2", "-n", namespace, "--type=merge",
+                  "-p", json.dumps({"spec": {"serving": {"replicas": 3}}}))
+        edited = admin.run("patch", resource, "churn.v2", "-n", namespace, "--type=json", "-p",
+                           json.dumps([{"op": "replace", "path": "/spec/rollout/steps/0/pause",
+                                        "value": "2000000000d"}]), check=False)
+        assert edited.returncode != 0
+        assert "spec.rollout.steps[0].pause" in edited.stderr, edited.stderr
+        assert "must be at most 36600d" in edited.stderr, edited.stderr
+        admin.run("patch", resource, "churn.v2", "-n", namespace, "--type=json", "-p",
+                  json.dumps([{"op": "replace", "path": "/spec/rollout/steps/0/pause",
+                               "value": "5m"}]))
+        stored = admin.get(resource, "churn.v2", namespace)
+        assert (stored["status"]["phase"], stored["spec"]["serving"]["replicas"],
+                stored["spec"]["rollout"]["steps"][0]["pause"],
+                stored["spec"]["rollback"]["scaleDownDelay"]) == ("Degraded", 3, "5m", "3000000d")
+    finally:
+        admin.run("delete", "crd", resource, "--wait=false", check=False)

@@ -13,8 +13,11 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
+    AT_MOST,
     LIST_MAP_BY_NAME,
+    WINDOW_BOUND,
     ApiModel,
+    AttributionWindow,
     Duration,
     EstimateStatus,
     GateSpecBase,
@@ -24,11 +27,17 @@ from uplift_operator.api.v1alpha1.common import (
     RollbackPolicyBase,
     field_rules,
     gate_rules,
+    name_rule,
+    not_blank_rule,
     split_tolerance_field,
     step_pause_field,
 )
 
 __all__ = [
+    "CAMPAIGN_NAME",
+    "CAMPAIGN_NAME_PATTERN",
+    "DELIVERY_RATE_MIN",
+    "ROI_VALUE",
     "Campaign",
     "CampaignExperiment",
     "CampaignGate",
@@ -86,7 +95,8 @@ class Economics(ApiModel):
                     "campaign; once reached, treatment stops (exposure 0 %, phase Suspended) "
                     "until the period rolls over or the budget is raised.")
     budget_period: Duration | None = Field(
-        default=None, description="If set, the budget renews every period (e.g. 1d).")
+        default=None,
+        description=f"If set, the budget renews every period (e.g. 1d). {AT_MOST}")
 
 
 class Targeting(ApiModel):
@@ -129,17 +139,22 @@ class CampaignExperiment(ApiModel):
                                     description="Share of units never treated, in (0, 1). "
                                                 "Immutable.")
     unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
-                          description="Column identifying the unit. Immutable. Default: "
-                                      "unit_id.")
+                          description="Column identifying the unit; not blank. Immutable. "
+                                      "Default: unit_id.",
+                          json_schema_extra={"x-kubernetes-validations": [
+                              not_blank_rule("unitKey")]})
     salt: str | None = Field(
         default=None, max_length=128,
-        description="Assignment salt. Immutable (set or unset alike). Default: namespace/name.")
-    attribution_window: Duration = Field(
+        description="Assignment salt; not blank (the runtime refuses one of whitespace only). "
+                    "Immutable (set or unset alike). Default: namespace/name.",
+        json_schema_extra={"x-kubernetes-validations": [not_blank_rule("salt", empty=True)]})
+    attribution_window: AttributionWindow = Field(
         default=_DEFAULT_WINDOW,
         description="How long after a treatment a conversion counts. The conversion gates judge "
                     "a decision once its window closed, and only decisions made on the model "
                     "version followed since the ramp started: a ramp's first step, and the step "
-                    "a model promotion restarts, wait one window. Immutable. Default: 14d.")
+                    "a model promotion restarts, wait one window. Immutable. Default: 14d. "
+                    f"At most {WINDOW_BOUND.text} (10 years, the runtime's bound).")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.holdoutFraction == oldSelf.holdoutFraction",
@@ -166,6 +181,13 @@ class ExposureStep(ApiModel):
     percent: float = Field(gt=0, le=100, description="Percent of eligible units exposed.")
     pause: Duration | None = step_pause_field()
 
+
+#: Why the API server (and ``domain.validation``) refuses a gate setting the evaluator cannot
+#: judge.
+DELIVERY_RATE_MIN = ("a deliveryRate gate's min is a share of the decisions delivered: it must "
+                     "be above 0 and below 1 (at 0 the gate could never fail, at 1 never pass)")
+ROI_VALUE = ("a roi gate needs a value per conversion above 0: spec.economics."
+             "valuePerConversion and every treatment's override (an ROI is measured in it)")
 
 #: The gate types that read each optional gate field; the API server refuses the field on the
 #: others (``field_rules``). A Campaign compares no versions, so it has no margin.
@@ -216,11 +238,16 @@ class CampaignGate(GateSpecBase):
         description="deliveryRate only: how long the sender may take to report a delivery. "
                     "Decisions younger than this are not yet counted as undelivered (the "
                     "reports received so far are); older ones without a report are. "
-                    "Default: 5m.")
+                    f"Default: 5m. {AT_MOST}")
 
+    # A bound the evaluator could never judge (an Error at every analysis, then a rollback);
+    # ``domain.validation`` refuses the same of an object stored before (InvalidSpec).
     model_config = ConfigDict(
         json_schema_extra={"x-kubernetes-validations": [
-            *gate_rules(["custom"]), *field_rules(CAMPAIGN_GATE_FIELDS, "Campaign")]})
+            *gate_rules(["custom"]), *field_rules(CAMPAIGN_GATE_FIELDS, "Campaign"),
+            {"rule": "self.type != 'deliveryRate' || !has(self.min) || "
+                     "self.min > 0.0 && self.min < 1.0",
+             "message": DELIVERY_RATE_MIN, "fieldPath": ".min"}]})
 
 
 class ExposureSpec(RampSpecBase):
@@ -230,8 +257,8 @@ class ExposureSpec(RampSpecBase):
         min_length=1, max_length=20,
         description="Exposure steps with strictly increasing percents; after the last one passes "
                     "the ramp is complete and exposure stays there.")
-    analysis_interval: Duration = Field(default="5m",
-                                        description="How often gates are evaluated. Default: 5m.")
+    analysis_interval: Duration = Field(
+        default="5m", description=f"How often gates are evaluated. Default: 5m. {AT_MOST}")
     gates: list[CampaignGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
@@ -297,6 +324,11 @@ class CampaignSpec(ApiModel):
         # rollback (the operator also refuses it, InvalidSpec, for an object stored before).
         {"rule": "!self.exposure.gates.exists(g, g.type == 'budget') || has(self.economics.budget)",
          "message": "a budget gate needs spec.economics.budget", "fieldPath": ".exposure.gates"},
+        # Likewise an ROI in a currency worth nothing (the operator refuses it too).
+        {"rule": "!self.exposure.gates.exists(g, g.type == 'roi') || "
+                 "self.economics.valuePerConversion > 0.0 && self.treatments.all(t, "
+                 "!has(t.valuePerConversion) || t.valuePerConversion > 0.0)",
+         "message": ROI_VALUE, "fieldPath": ".economics.valuePerConversion"},
     ]})
 
 
@@ -347,6 +379,14 @@ class CampaignStatus(RampStatus):
                                            "started.")
 
 
+#: What the runtime takes as a campaign's name (``runtime.campaigns.NAME``, at most 63
+#: characters: a DNS label; a test keeps them equal), which a Campaign's metadata.name becomes.
+CAMPAIGN_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+CAMPAIGN_NAME = ("metadata.name must be a DNS label: at most 63 characters, lower-case letters, "
+                 "digits and '-', starting and ending with a letter or digit (no '.'): the "
+                 "serving runtime knows a campaign by it")
+
+
 class Campaign(ApiModel):
     """A treatment targeted by an UpliftModel, with a holdout, an exposure ramp and ROI gates."""
 
@@ -355,3 +395,6 @@ class Campaign(ApiModel):
     kind: Literal["Campaign"] = Field(default="Campaign", description="Campaign")
     spec: CampaignSpec = Field(description="Desired state.")
     status: CampaignStatus | None = Field(default=None, description="Observed state.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        name_rule(CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME)]})

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "AT_MOST",
+    "DURATION_BOUND",
     "DURATION_PATTERN",
     "LIST_MAP_BY_NAME",
+    "MAX_ATTRIBUTION_WINDOW_SECONDS",
+    "MAX_DURATION_SECONDS",
     "MAX_STATE_COUNTS",
+    "WINDOW_BOUND",
     "ApiModel",
+    "AttributionWindow",
     "Condition",
     "DecisionRecord",
     "Duration",
+    "DurationBound",
     "EstimateStatus",
     "GateStatus",
     "GateVerdict",
@@ -37,7 +46,12 @@ __all__ = [
     "SequentialStateStatus",
     "StatusBase",
     "StatusPart",
+    "clamp_durations",
+    "duration_seconds",
+    "durations",
     "field_rules",
+    "name_rule",
+    "not_blank_rule",
     "parse_duration",
 ]
 
@@ -49,21 +63,179 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
+#: The longest duration any Duration field takes: a hundred years (of 366 days). The pattern
+#: alone let through values a pass could not add to a time ("3000000d", "1000000000d": an
+#: OverflowError at every pass, no status, no abort acted on); a hundred years keeps every time
+#: the operator computes (a step's start + its pause + the progress deadline) far within
+#: datetime's range, and is longer than anything a rollout or a campaign means.
+MAX_DURATION_SECONDS = 100 * 366 * 86400
+#: The longest attribution window (both kinds): ten years, the runtime's bound
+#: (``runtime.campaigns.MAX_WINDOW_SECONDS``, which the API may not import; a test keeps them
+#: equal).
+MAX_ATTRIBUTION_WINDOW_SECONDS = 10 * 366 * 86400
+
+# A Duration's length in seconds, in CEL (the API server's rules): its parts ("1h", "30m") found
+# as the pattern's, each number times its unit, summed. CEL doubles do not overflow (the longest
+# string the pattern lets through, 32 nines, is about 1e37 seconds), so the sum compares as is.
+_CEL_DURATION_SECONDS = (
+    "self.findAll('[0-9]+([.][0-9]+)?(ms|s|m|h|d)').map(p, double(p.find('[0-9.]+')) * "
+    "(p.endsWith('ms') ? 0.001 : p.endsWith('s') ? 1.0 : p.endsWith('m') ? 60.0 : "
+    "p.endsWith('h') ? 3600.0 : 86400.0)).sum()")
+
+
+@dataclass(frozen=True)
+class DurationBound:
+    """The longest value a Duration type takes, and why; part of the type (``Annotated``), so
+    the CRD's rule (``rule``), ``domain.validation`` (``durations``: an object stored before the
+    rule is InvalidSpec naming the field) and ``clamp_durations`` read the same bound."""
+
+    seconds: int
+    why: str
+
+    @property
+    def text(self) -> str:
+        """The bound as a Duration ("36600d")."""
+        return f"{self.seconds // 86400}d"
+
+    def rule(self) -> JsonValue:
+        return {"rule": f"{_CEL_DURATION_SECONDS} <= {float(self.seconds)!r}",
+                "message": f"must be at most {self.text} ({self.why})"}
+
+
+DURATION_BOUND = DurationBound(MAX_DURATION_SECONDS, "100 years, the longest the operator takes")
+WINDOW_BOUND = DurationBound(MAX_ATTRIBUTION_WINDOW_SECONDS, "10 years, the runtime's bound")
+#: The bound as a field description says it.
+AT_MOST = f"At most {DURATION_BOUND.text} (100 years)."
+
 Duration = Annotated[
     str,
     Field(pattern=DURATION_PATTERN, max_length=32,
-          description="A duration such as 30s, 5m, 1h30m or 14d."),
+          description=f"A duration such as 30s, 5m, 1h30m or 14d. {AT_MOST}",
+          json_schema_extra={"x-kubernetes-validations": [DURATION_BOUND.rule()]}),
+    DURATION_BOUND,
+]
+#: An attribution window: a Duration the runtime bounds closer (``WINDOW_BOUND``).
+AttributionWindow = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, max_length=32,
+          description=f"A duration such as 1h or 14d, at most {WINDOW_BOUND.text} (10 years).",
+          json_schema_extra={"x-kubernetes-validations": [WINDOW_BOUND.rule()]}),
+    WINDOW_BOUND,
 ]
 
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
 
+#: What ``str.strip`` removes (Python's whitespace: the runtime refuses a text of nothing else),
+#: as the ranges of an RE2 character class; a test keeps it equal to ``str.isspace``.
+WHITESPACE_CLASS = (r"\x{9}-\x{d}\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+                    r"\x{2028}-\x{2029}\x{202f}\x{205f}\x{3000}")
 
-def parse_duration(text: str) -> dt.timedelta:
-    """Parse a ``Duration`` string; the schema has already checked its shape."""
+
+def not_blank_rule(what: str, *, empty: bool = False) -> JsonValue:
+    """A CEL rule refusing a string of whitespace only (``empty``: "" stays allowed, where it
+    means the default); ``domain.validation`` refuses the same of an object stored before."""
+    # A character outside the class; its backslashes escaped for a CEL string literal.
+    some_text = "self.matches('[^" + WHITESPACE_CLASS.replace("\\", "\\\\") + "]')"
+    return {"rule": f"self == '' || {some_text}" if empty else some_text,
+            "message": f"{what} must not be blank (whitespace only)"}
+
+
+def name_rule(pattern: str, message: str) -> JsonValue:
+    """A CEL rule at the CRD's root on ``metadata.name`` (the one part of metadata a rule may
+    read), checked when the object is created only (``optionalOldSelf``: the name never
+    changes; an object created before the rule keeps its status writes, which re-run root
+    rules, and is InvalidSpec instead, ``domain.validation``)."""
+    return {"rule": f"oldSelf.hasValue() || self.metadata.name.size() <= 63 && "
+                    f"self.metadata.name.matches('{pattern}')",
+            "optionalOldSelf": True, "message": message}
+
+
+def duration_seconds(text: str) -> float:
+    """A ``Duration``'s length in seconds, however long (``parse_duration`` refuses one longer
+    than ``MAX_DURATION_SECONDS``; this only measures it)."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"malformed duration {text!r}")
-    return dt.timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse a ``Duration`` string; the schema has already checked its shape. A ValueError
+    past ``MAX_DURATION_SECONDS`` (an object stored before the API server refused it):
+    ``domain.validation`` reports such a field first, and ``clamp_durations`` brings a spec
+    within the bound for what still acts on it (an abort, an emergency rollback)."""
+    seconds = duration_seconds(text)
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {text} is longer than {DURATION_BOUND.text} "
+                         f"({DURATION_BOUND.why})")
+    return dt.timedelta(seconds=seconds)
+
+
+def _bound_of(annotation: Any, metadata: Sequence[Any] = ()) -> DurationBound | None:
+    """The ``DurationBound`` a field's type carries (directly, or in an Optional or a list)."""
+    for item in metadata:
+        if isinstance(item, DurationBound):
+            return item
+    if get_origin(annotation) is Annotated:
+        return _bound_of(None, get_args(annotation)[1:])
+    for arg in get_args(annotation):
+        found = _bound_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def durations(model: BaseModel, path: str) -> list[tuple[str, str, DurationBound]]:
+    """Every Duration of ``model`` and its parts, defaults included: (its field path as the
+    wire spells it, e.g. ``spec.rollout.steps[1].pause``, its value, its type's bound)."""
+    found: list[tuple[str, str, DurationBound]] = []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        where = f"{path}.{info.alias or to_camel(name)}"
+        bound = _bound_of(info.annotation, info.metadata)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            at = where if index is None else f"{where}[{index}]"
+            if isinstance(item, BaseModel):
+                found += durations(item, at)
+            elif bound is not None and isinstance(item, str):
+                found.append((at, item, bound))
+    return found
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def clamp_durations(model: M) -> M:
+    """A copy of ``model`` whose every Duration longer than ``parse_duration`` takes is that
+    longest (``MAX_DURATION_SECONDS``): what a spec stored before the API server refused such
+    a value is read as by the steps that still act on it once it is InvalidSpec (an abort, an
+    emergency rollback: a rolled-back canary's scale-down delay, hundreds of years or more, is
+    then a hundred years), and by the checks that go on naming its other problems."""
+    update: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        bound = _bound_of(info.annotation, info.metadata)
+        if isinstance(value, BaseModel):
+            clamped: Any = clamp_durations(value)
+        elif isinstance(value, list):
+            clamped = [clamp_durations(v) if isinstance(v, BaseModel)
+                       else _clamped(v) if bound is not None and isinstance(v, str) else v
+                       for v in value]
+        elif bound is not None and isinstance(value, str):
+            clamped = _clamped(value)
+        else:
+            continue
+        if clamped != value:
+            update[name] = clamped
+    return model.model_copy(update=update) if update else model
+
+
+def _clamped(text: str) -> str:
+    try:
+        return DURATION_BOUND.text if duration_seconds(text) > MAX_DURATION_SECONDS else text
+    except ValueError:
+        return text  # malformed: the schema refuses it, not this
 
 
 class ApiModel(BaseModel):
@@ -461,7 +633,7 @@ def step_pause_field() -> Any:
         default=None,
         description="Least time the step lasts, counted from its start; gates are analysed "
                     "meanwhile, and the step advances once the pause has elapsed and an "
-                    "analysis during the step passed. Absent: until promoted by hand.")
+                    f"analysis during the step passed. Absent: until promoted by hand. {AT_MOST}")
 
 
 def split_tolerance_field(description: str) -> Any:
@@ -480,7 +652,7 @@ class RampSpecBase(ApiModel):
     progress_deadline: Duration | None = Field(
         default=None,
         description="Longest a step may wait for conclusive gates, past its pause, before the "
-                    "resource is marked Degraded (not rolled back). Absent: no deadline.")
+                    f"resource is marked Degraded (not rolled back). Absent: no deadline. {AT_MOST}")
 
 
 class RampStatus(StatusBase):

@@ -14,8 +14,11 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from uplift_operator.api.v1alpha1.common import (
+    AT_MOST,
     LIST_MAP_BY_NAME,
+    WINDOW_BOUND,
     ApiModel,
+    AttributionWindow,
     Duration,
     GateSpecBase,
     Name,
@@ -26,11 +29,16 @@ from uplift_operator.api.v1alpha1.common import (
     SecretCredentials,
     field_rules,
     gate_rules,
+    name_rule,
     split_tolerance_field,
     step_pause_field,
 )
 
 __all__ = [
+    "ERROR_RATE_MAX",
+    "MODEL_NAME",
+    "MODEL_NAME_PATTERN",
+    "UPLIFT_SANITY_BAND",
     "ExperimentSpec",
     "FeatureSpec",
     "ModelGate",
@@ -76,7 +84,8 @@ class ModelReference(ApiModel):
         description="A registry alias (e.g. champion); re-read every aliasRefreshInterval, and a "
                     "moved alias starts a canary. Exclusive with version.")
     alias_refresh_interval: Duration = Field(
-        default="1m", description="How often an alias is re-read from MLflow. Default: 1m.")
+        default="1m",
+        description=f"How often an alias is re-read from MLflow. Default: 1m. {AT_MOST}")
     tracking_uri: str | None = Field(
         default=None, max_length=2048, pattern=r"^https?://",
         description="MLflow tracking server URL. Default: the operator's configured server. "
@@ -140,12 +149,13 @@ class ExperimentSpec(ApiModel):
         default=None, max_length=128,
         description="Salt of the assignment hash. Default: namespace/name, so assignment is "
                     "stable across versions and restarts.")
-    attribution_window: Duration = Field(
+    attribution_window: AttributionWindow = Field(
         default="1h",
         description="How long after a decision its conversion counts, for the onlineEffect "
                     "gate: a version's decisions are compared once this window has closed on "
                     "them, with the conversions reported within it, so each step's evidence "
-                    "starts this long after the step does. Default: 1h.")
+                    "starts this long after the step does. Default: 1h. At most "
+                    f"{WINDOW_BOUND.text} (10 years, the runtime's bound).")
 
 
 class ReportCredentials(ApiModel):
@@ -194,6 +204,12 @@ class RolloutStep(ApiModel):
     pause: Duration | None = step_pause_field()
 
 
+#: Why the API server (and ``domain.validation``) refuses a gate bound the evaluator cannot judge.
+ERROR_RATE_MAX = ("an errorRate gate's max is a share of requests: it must be above 0 and below 1 "
+                  "(at 0 the gate could never pass, at 1 never fail)")
+UPLIFT_SANITY_BAND = ("an upliftSanity gate's band needs min below max (absent: min -1, max 1, "
+                      "in training standard deviations)")
+
 #: The gate types that read each optional gate field; the API server refuses the field on the
 #: others (``field_rules``), so no setting is silently ignored.
 MODEL_GATE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -230,9 +246,19 @@ class ModelGate(GateSpecBase):
                     "min/max. A field the type does not read (margin, marginType, min, max, "
                     "expectedSamples, features, treatments, query, templateRef) is refused.")
 
+    # Bounds the evaluators could never judge (an Error at every analysis, then a rollback);
+    # ``domain.validation`` refuses the same of an object stored before (InvalidSpec).
     model_config = ConfigDict(
         json_schema_extra={"x-kubernetes-validations": [
-            *gate_rules(["custom"]), *field_rules(MODEL_GATE_FIELDS, "UpliftModel")]})
+            *gate_rules(["custom"]), *field_rules(MODEL_GATE_FIELDS, "UpliftModel"),
+            {"rule": "self.type != 'errorRate' || !has(self.max) || "
+                     "self.max > 0.0 && self.max < 1.0",
+             "message": ERROR_RATE_MAX, "fieldPath": ".max"},
+            # [-1, 1]: the default band (``domain.gates.DEFAULT_SANITY_BAND``; a test keeps
+            # them equal).
+            {"rule": "self.type != 'upliftSanity' || "
+                     "(has(self.min) ? self.min : -1.0) < (has(self.max) ? self.max : 1.0)",
+             "message": UPLIFT_SANITY_BAND}]})
 
 
 class RolloutSpec(RampSpecBase):
@@ -243,7 +269,7 @@ class RolloutSpec(RampSpecBase):
         description="Ramp steps with strictly increasing weights; after the last one passes the "
                     "canary is promoted.")
     analysis_interval: Duration = Field(
-        default="1m", description="How often gates are evaluated. Default: 1m.")
+        default="1m", description=f"How often gates are evaluated. Default: 1m. {AT_MOST}")
     gates: list[ModelGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
@@ -285,7 +311,7 @@ class RollbackPolicy(RollbackPolicyBase):
     scale_down_delay: Duration = Field(
         default="0s",
         description="How long a rolled-back canary predictor stays deployed at weight 0, for "
-                    "inspection. Default: 0s.")
+                    f"inspection. Default: 0s. {AT_MOST}")
 
 
 class UpliftModelSpec(ApiModel):
@@ -355,6 +381,15 @@ class UpliftModelStatus(RampStatus):
                                           description="Name of the SeldonDeployment.")
 
 
+#: An UpliftModel's name names its serving graph's container and the Services Seldon derives
+#: from it (DNS-1035 labels: a letter first, no '.') and is a label value (at most 63).
+MODEL_NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
+MODEL_NAME = ("metadata.name must be a DNS-1035 label: at most 63 characters, lower-case "
+              "letters, digits and '-', starting with a letter and ending with a letter or "
+              "digit (no '.'): it names the serving graph's container and Services and is a "
+              "label value")
+
+
 class UpliftModel(ApiModel):
     """An uplift model version from MLflow, served as a Seldon inference graph with canary ramps."""
 
@@ -369,6 +404,7 @@ class UpliftModel(ApiModel):
     # (units move between arms, the cohorts in flight fail the sample-ratio checks) and the
     # cohorts mix two windows. Between canaries the experiment may change.
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        name_rule(MODEL_NAME_PATTERN, MODEL_NAME),
         {"rule": "!has(oldSelf.status) || !has(oldSelf.status.canaryVersion) || "
                  "has(self.spec.experiment) == has(oldSelf.spec.experiment) && "
                  "(!has(self.spec.experiment) || self.spec.experiment == oldSelf.spec.experiment)",
