@@ -3,9 +3,13 @@
 The schema already refuses malformed resources. What is left needs context the API server does
 not have — the operator's metric templates, the referenced UpliftModel, the registered version
 the spec resolves to (``ModelContract``: its signature and treatments), the credentials Secret
-the spec names — or cross-field arithmetic that is clearer here than in CEL. Each function
-returns the list of problems, each one naming the field, so the status message says exactly what
-to fix. An empty list means valid. No message ever quotes a credential.
+the spec names — or cross-field arithmetic that is clearer here than in CEL; and what the API
+server refuses now but an object stored before its rule may hold (a Duration past its bound, a
+gate bound its evaluator cannot judge, a name the serving graph or the runtime cannot carry),
+so such an object is InvalidSpec, its abort still acted on, never an Error or an exception at
+every pass. Each function returns the list of problems, each one naming the field, so the
+status message says exactly what to fix. An empty list means valid. No message ever quotes a
+credential.
 """
 
 from __future__ import annotations
@@ -17,16 +21,38 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from uplift_operator.api.v1alpha1.campaign import CampaignSpec
-from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
-from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
+from uplift_operator.api.v1alpha1.campaign import (
+    CAMPAIGN_NAME,
+    CAMPAIGN_NAME_PATTERN,
+    DELIVERY_RATE_MIN,
+    ROI_VALUE,
+    CampaignSpec,
+)
+from uplift_operator.api.v1alpha1.common import (
+    MAX_ATTRIBUTION_WINDOW_SECONDS,
+    ApiModel,
+    GateSpecBase,
+    clamp_durations,
+    duration_seconds,
+    durations,
+    parse_duration,
+)
+from uplift_operator.api.v1alpha1.upliftmodel import (
+    ERROR_RATE_MAX,
+    MODEL_NAME,
+    MODEL_NAME_PATTERN,
+    UPLIFT_SANITY_BAND,
+    UpliftModelSpec,
+)
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
+from uplift_operator.domain.gates import DEFAULT_SANITY_BAND
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["ModelContract", "ServingPolicy", "credential_problems", "ignored_gate_fields", "query_variables",
-           "schema_problems", "validate_against_model", "validate_campaign",
-           "validate_upliftmodel"]
+__all__ = ["MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
+           "credential_problems", "duration_problems", "gate_bound_problems",
+           "ignored_gate_fields", "query_variables", "schema_problems", "validate_against_model",
+           "validate_campaign", "validate_upliftmodel"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -48,16 +74,21 @@ def query_variables(namespace: str, name: str, analysis_interval: str,
             "predictor": f"v{_EXAMPLE_VERSION}", "interval": f"{seconds}s"}
 
 
-#: The longest attribution window the runtime takes (``runtime.campaigns.MAX_WINDOW_SECONDS``,
-#: which this layer may not import; a test keeps them equal): ten years.
-MAX_ATTRIBUTION_WINDOW_SECONDS = 10 * 366 * 86400
+def duration_problems(spec: ApiModel) -> list[str]:
+    """Every Duration of ``spec`` longer than its type's bound (``api``'s ``DurationBound``, as
+    the CRD's rule: an attribution window 10 years, the runtime's bound, any other 100 years),
+    by field: an object stored before the API server refused it (``parse_duration`` refuses
+    the longest; past some thousands of years no time could be computed from it)."""
+    return [f"{where} must be at most {bound.text} ({bound.why}); got {value}"
+            for where, value, bound in durations(spec, "spec")
+            if duration_seconds(value) > bound.seconds]
 
 
-def _window_within_runtime(window: str | None) -> list[str]:
-    if window is None or parse_duration(window).total_seconds() <= MAX_ATTRIBUTION_WINDOW_SECONDS:
+def _name_problems(name: str, pattern: str, why: str) -> list[str]:
+    """The CRD's rule on metadata.name, for an object created before it (``why`` says it)."""
+    if len(name) <= 63 and re.fullmatch(pattern, name):
         return []
-    return [f"spec.experiment.attributionWindow must be at most "
-            f"{MAX_ATTRIBUTION_WINDOW_SECONDS // 86400}d, the runtime's bound (got {window})"]
+    return [f"{why} (got {name!r}); create it again under such a name"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +127,10 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     """Problems of an UpliftModel spec; ``namespace``/``name`` fill the gate queries'
     variables, so each query is parsed as Prometheus will receive it. ``policy``: what the
     operator allows (checked before anything is read or rendered for the spec)."""
-    problems: list[str] = policy.problems(spec)
+    problems: list[str] = _name_problems(name, MODEL_NAME_PATTERN, MODEL_NAME)
+    problems += policy.problems(spec)
+    problems += duration_problems(spec)
+    spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)
@@ -106,7 +140,6 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
         [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
         problems.append("spec.model.aliasRefreshInterval must be at least 1s")
-    problems += _window_within_runtime(spec.experiment.attribution_window)
     try:  # the runtime refuses to load such a model: say so before anything is deployed
         treatment_keys(t.name for t in spec.treatments)
     except ValueError as error:
@@ -118,14 +151,23 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                       model_treatments: set[str] | None, *, namespace: str = "default",
                       name: str = "example") -> list[str]:
     """``model_treatments`` are the referenced model's treatments, or None when it is not known."""
-    problems: list[str] = []
+    problems: list[str] = _name_problems(name, CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME)
+    problems += duration_problems(spec)
+    spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
+    experiment = spec.experiment
+    # The runtime refuses text of whitespace only (its entry, and so the campaign, refused).
+    problems += [f"spec.experiment.{field}: {field} must not be blank (got {value!r})"
+                 for field, value in (("unitKey", experiment.unit_key),
+                                      ("salt", experiment.salt))
+                 if value and not value.strip()]
     own = {t.name for t in spec.treatments}
     if model_treatments is not None:
-        for index, name in enumerate(t.name for t in spec.treatments):
-            if name not in model_treatments:
+        for index, treatment in enumerate(t.name for t in spec.treatments):
+            if treatment not in model_treatments:
                 problems.append(
-                    f"spec.treatments[{index}].name: {name!r} is not a treatment of UpliftModel "
-                    f"{spec.model_ref.name!r} (it has: {', '.join(sorted(model_treatments))})")
+                    f"spec.treatments[{index}].name: {treatment!r} is not a treatment of "
+                    f"UpliftModel {spec.model_ref.name!r} (it has: "
+                    f"{', '.join(sorted(model_treatments))})")
     problems += _check_gates(spec.exposure.gates, metric_templates, own, None,
                              query_variables(namespace, name, spec.exposure.analysis_interval,
                                              model=spec.model_ref.name))
@@ -145,7 +187,11 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                              spec.experiment.attribution_window)):
         if duration is not None and parse_duration(duration).total_seconds() < 1:
             problems.append(f"{where} must be at least 1s (got {duration})")
-    problems += _window_within_runtime(spec.experiment.attribution_window)
+    if any(gate.type == "roi" for gate in spec.exposure.gates):
+        values = [economics.value_per_conversion, *(
+            t.value_per_conversion for t in spec.treatments if t.value_per_conversion is not None)]
+        if min(values) <= 0:
+            problems.append(f"spec.economics.valuePerConversion: {ROI_VALUE}")
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
     if economics.budget is not None and economics.budget < cheapest:
@@ -180,7 +226,23 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
                     problems.append(f"{where}.features: {name!r} is not in spec.features")
         if gate.margin_type == "relative" and gate.margin is not None and gate.margin >= 1:
             problems.append(f"{where}.margin: a relative margin must be below 1 (got {gate.margin:g})")
+        problems += gate_bound_problems(gate, where)
     return problems
+
+
+def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:
+    """Bounds the gate's evaluator refuses (an Error at every analysis, then a rollback), as the
+    CRD's rules on the gate refuse them: an object stored before is InvalidSpec instead."""
+    if gate.type == "errorRate" and gate.max is not None and not 0 < gate.max < 1:
+        return [f"{where}.max: {ERROR_RATE_MAX} (got {gate.max:g})"]
+    if gate.type == "deliveryRate" and gate.min is not None and not 0 < gate.min < 1:
+        return [f"{where}.min: {DELIVERY_RATE_MIN} (got {gate.min:g})"]
+    if gate.type == "upliftSanity":
+        low = gate.min if gate.min is not None else -DEFAULT_SANITY_BAND
+        high = gate.max if gate.max is not None else DEFAULT_SANITY_BAND
+        if not low < high:
+            return [f"{where}: {UPLIFT_SANITY_BAND} (got [{low:g}, {high:g}])"]
+    return []
 
 
 def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:

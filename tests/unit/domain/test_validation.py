@@ -116,8 +116,8 @@ def test_an_attribution_window_beyond_the_runtimes_bound_is_refused() -> None:
     spec = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())["spec"]
     too_long = "3661d"
     campaign = _campaign(experiment={**spec["experiment"], "attributionWindow": too_long}).spec
-    expected = ("spec.experiment.attributionWindow must be at most 3660d, the runtime's bound "
-                f"(got {too_long})")
+    expected = ("spec.experiment.attributionWindow must be at most 3660d (10 years, the "
+                f"runtime's bound); got {too_long}")
     assert validation.validate_campaign(campaign, BUILTIN_TEMPLATES, MODEL_TREATMENTS) == [
         expected]
     model = _model(**{"experiment.attributionWindow": too_long}).spec
