@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import clamp_durations
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, gates, validation
@@ -47,7 +48,13 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.services import measurements, upliftmodel
-from uplift_operator.services.common import Event, PassResult, ignored_field_events, invalid_pass
+from uplift_operator.services.common import (
+    Event,
+    PassResult,
+    ignored_field_events,
+    invalid_pass,
+    validated,
+)
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
 log = logging.getLogger(__name__)
@@ -105,14 +112,23 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     except ValidationError as error:
         return invalid_pass(current, generation, validation.schema_problems(error), now)
     model = _resolve(spec, namespace, deps, current)
-    problems = validation.validate_campaign(spec, deps.metric_templates, model.treatments,
-                                            namespace=namespace, name=str(meta["name"]))
+    problems = validated(lambda: validation.validate_campaign(
+        spec, deps.metric_templates, model.treatments, namespace=namespace,
+        name=str(meta["name"])), f"Campaign {namespace}/{meta['name']}")
     if problems:
         # A kill switch works whatever the spec says: abort and emergency rollback are acted
-        # on (exposure 0 %), the other requests wait for a valid spec.
-        stopped, stop_events = exposure.stop_requests(spec, current, exposure.Observed(
-            model=model.observation, requests=parse_requests(meta.get("annotations") or {}),
-            generation=generation, name=str(meta["name"])), now)
+        # on (exposure 0 %), the other requests wait for a valid spec; a duration stored
+        # before the API server bounded it is read as the longest one meanwhile.
+        try:
+            stopped, stop_events = exposure.stop_requests(
+                clamp_durations(spec), current, exposure.Observed(
+                    model=model.observation,
+                    requests=parse_requests(meta.get("annotations") or {}),
+                    generation=generation, name=str(meta["name"])), now)
+        except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
+            log.exception("acting on a stop request of Campaign %s/%s failed", namespace,
+                          meta["name"])
+            stopped, stop_events = current, ()
         invalid = invalid_pass(stopped, generation, problems, now)
         return dataclasses.replace(invalid, events=tuple(
             Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)

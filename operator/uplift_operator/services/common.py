@@ -8,6 +8,7 @@ gets ``InvalidSpec=True``, ``Ready=False``, phase Degraded and a message naming 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
@@ -21,7 +22,9 @@ from uplift_operator.domain.status import Conflict
 from uplift_operator.render.naming import Owner
 
 __all__ = ["Event", "PassResult", "TimedCache", "ignored_field_events", "invalid_pass",
-           "ownership_conflict"]
+           "ownership_conflict", "validated"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,19 @@ def ignored_field_events(current: StatusBase, generation: int,
     if current.observed_generation == generation:
         return ()
     return tuple(Event("Warning", IGNORED_FIELD, message) for message in ignored)
+
+
+def validated(check: Callable[[], list[str]], what: str) -> list[str]:
+    """The problems ``check`` finds with a spec; an exception it raises (a value no rule
+    foresaw: an operator defect, logged) is itself the problem, with its message, so the pass
+    takes the invalid-spec path, which writes InvalidSpec and still acts on an abort or an
+    emergency rollback, rather than raising at every pass with no status written (``what``,
+    e.g. "UpliftModel shop/uplift", names the resource in the log)."""
+    try:
+        return check()
+    except Exception as error:
+        log.exception("validating the spec of %s failed", what)
+        return [f"spec: the operator could not validate it ({type(error).__name__}: {error})"]
 
 
 def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime) -> PassResult:

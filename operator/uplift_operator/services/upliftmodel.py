@@ -52,6 +52,7 @@ from uplift_operator.api.v1alpha1.common import (
     GateVerdict,
     Phase,
     StatusBase,
+    clamp_durations,
     parse_duration,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import (
@@ -80,6 +81,7 @@ from uplift_operator.services.common import (
     ignored_field_events,
     invalid_pass,
     ownership_conflict,
+    validated,
 )
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
 from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
@@ -420,17 +422,26 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
                and current.handled_requests.get(r.key) != r.token]
     if spec is None or not pending or current.stable_version is None:
         return invalid_pass(current, generation, problems, now)
+    # A duration stored before the API server bounded it (a scale-down delay of a million
+    # days) read as the longest one: the stop still acts, where its time could not be computed.
+    spec = clamp_durations(spec)
     child, ready, serves, split_as_status = _observe(current, owner, deps,
                                                      current.desired_version)
     if ownership_conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
         return invalid_pass(current, generation, problems, now)
     if _decided_on_newer(child, meta):
         return _behind(body)
-    decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
-        desired_version=current.desired_version, stable_ready=current.stable_version in serves,
-        canary_ready=current.canary_version in ready if current.canary_version else False,
-        requests=requests, generation=generation, split_as_status=split_as_status,
-        ready_versions=ready, name=meta.get("name")), now)
+    try:
+        decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
+            desired_version=current.desired_version,
+            stable_ready=current.stable_version in serves,
+            canary_ready=current.canary_version in ready if current.canary_version else False,
+            requests=requests, generation=generation, split_as_status=split_as_status,
+            ready_versions=ready, name=meta.get("name")), now)
+    except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
+        log.exception("acting on a stop request of UpliftModel %s/%s failed",
+                      owner.namespace, owner.name)
+        return invalid_pass(current, generation, problems, now)
     # The report token as the graph has it unless the spec's checks out: a Secret that is not
     # there would hold every new pod, the stable's included, in CreateContainerConfigError.
     report_token, report_problems = _report_token(spec, owner.namespace, deps)
@@ -541,10 +552,10 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
         spec = UpliftModelSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
         return None, validation.schema_problems(error)
-    meta = body["metadata"]
-    return spec, validation.validate_upliftmodel(spec, deps.metric_templates,
-                                                 namespace=str(meta["namespace"]),
-                                                 name=str(meta["name"]), policy=deps.policy)
+    namespace, name = str(body["metadata"]["namespace"]), str(body["metadata"]["name"])
+    return spec, validated(lambda: validation.validate_upliftmodel(
+        spec, deps.metric_templates, namespace=namespace, name=name, policy=deps.policy),
+        f"{KIND} {namespace}/{name}")
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
@@ -581,9 +592,12 @@ def followed_alias(body: Mapping[str, Any],
         return None
     if spec.model.alias is None:
         return None
+    try:
+        interval = parse_duration(spec.model.alias_refresh_interval)
+    except ValueError:  # longer than any duration (InvalidSpec): nothing resolves it meanwhile
+        return None
     scope = registry_scope(spec.model, str(body["metadata"]["namespace"]), deps)
-    return ((scope, spec.model.registered_model, spec.model.alias),
-            parse_duration(spec.model.alias_refresh_interval))
+    return (scope, spec.model.registered_model, spec.model.alias), interval
 
 
 def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:
