@@ -55,7 +55,7 @@ from pydantic import ValidationError
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
-from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.api.v1alpha1.common import MAX_ATTRIBUTION_WINDOW_SECONDS, duration_seconds
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure
@@ -241,9 +241,12 @@ def version_split(status: Mapping[str, Any] | None,
 def attribution_window_seconds(window: str | None) -> int:
     """An UpliftModel's ``spec.experiment.attributionWindow`` in whole seconds (at least 1),
     the field's default for None; the API server has checked its shape. The runtime's cohorts
-    and the onlineEffect collector's range both take it from here."""
+    and the onlineEffect collector's range both take it from here. One stored before the API
+    server bounded it is read at the bound (the model is InvalidSpec, naming it): longer, the
+    runtime would refuse the whole file, every Campaign of the model with it."""
     raw = window or ExperimentSpec.model_fields["attribution_window"].default
-    return max(1, math.ceil(parse_duration(str(raw)).total_seconds()))
+    seconds = min(duration_seconds(str(raw)), MAX_ATTRIBUTION_WINDOW_SECONDS)
+    return max(1, math.ceil(seconds))
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
 
@@ -358,3 +359,18 @@ def test_a_blank_salt_or_unit_key_reaches_a_runtime_that_takes_it() -> None:
     assert taken.errors == {}
     assert (taken.campaigns["spring-email"].salt, taken.campaigns["spring-email"].unit_key,
             taken.campaigns["spring-email"].exposure_percent) == (" ", "\t", 5)
+
+
+@pytest.mark.parametrize(("window", "seconds"), [
+    (None, 3600), ("30m", 1800), ("4000d", 10 * 366 * 86400), ("1000000000d", 10 * 366 * 86400)])
+def test_the_model_s_attribution_window_in_the_split_never_breaks_the_file(
+        window: str | None, seconds: int) -> None:
+    """A window stored before the API server bounded it (the model is InvalidSpec, naming it)
+    is carried at the runtime's bound: longer, the runtime refuses the whole file, and every
+    Campaign of the model with it; far longer, reading it raised and no file was written."""
+    spec = {"experiment": {"attributionWindow": window}} if window else {}
+    split = campaigns_file.version_split(
+        {"stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10}, spec)
+    assert split is not None and split.attribution_window_seconds == seconds
+    parsed = runtime_campaigns.parse_split(campaigns.text([], split))
+    assert parsed is not None and parsed.attribution_window_seconds == seconds
