@@ -71,6 +71,9 @@ MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"
 MODEL_NOT_SERVING = "ModelNotServing"
 CAMPAIGNS_FILE_FULL = "CampaignsFileFull"  # the model serves; its file has no room for this one
+# The model serves; its file leaves this one out (a name no replica serves a campaign under) or
+# carries it as refused (a spec the runtime could not take as it says).
+CAMPAIGN_NOT_CARRIED = "CampaignNotCarried"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 

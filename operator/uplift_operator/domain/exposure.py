@@ -926,15 +926,17 @@ def _rolled_back_spec(spec: CampaignSpec, status: CampaignStatus) -> bool:
 
 
 def settings_delivered(previous: list[Condition], problem: str | None, generation: int,
-                       now: dt.datetime) -> list[Condition]:
-    """``SettingsDelivered``: False while the model's campaigns file cannot be written
-    (``problem`` says why: the runtime keeps its previous settings of the Campaign, so an
-    exposure decided meanwhile, a rollback's 0 % included, has not reached the pods), True once
-    it is written again; absent while it never failed (no condition churn on a healthy pass)."""
+                       now: dt.datetime, *, reason: str = cond.FILE_NOT_WRITTEN,
+                       ) -> list[Condition]:
+    """``SettingsDelivered``: False while the model's campaigns file cannot be written, or does
+    not carry this Campaign as its spec says (``problem`` says why, ``reason`` which: the
+    runtime keeps its previous settings of the Campaign, so an exposure decided meanwhile, a
+    rollback's 0 % included, has not reached the pods), True once it is written again; absent
+    while it never failed (no condition churn on a healthy pass)."""
     before = cond.find(previous, cond.SETTINGS_DELIVERED)
     if problem is not None:
         return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="False",
-                                  reason=cond.FILE_NOT_WRITTEN,
+                                  reason=reason,
                                   message=steps.clip(problem, steps.MESSAGE_MAX), now=now,
                                   observed_generation=generation)
     if before is None or before.status == "True":

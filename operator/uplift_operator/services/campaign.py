@@ -48,6 +48,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.services import measurements, upliftmodel
+from uplift_operator.services.campaigns_file import NotCarried
 from uplift_operator.services.common import (
     Event,
     PassResult,
@@ -76,7 +77,8 @@ class CampaignDependencies:
     models: upliftmodel.Dependencies | None = None
     # Why the model's campaigns file has no room for a Campaign (namespace, model, campaign),
     # None when it has (``services.campaigns_file.FileDependencies.left_out``).
-    left_out: Callable[[str, str, str], str | None] = lambda namespace, model, campaign: None
+    left_out: Callable[[str, str, str], NotCarried | None] = (
+        lambda namespace, model, campaign: None)
     # Why the model's campaigns file cannot be written (namespace, model), None when it can
     # (``services.campaigns_file.FileDependencies.undelivered``).
     undelivered: Callable[[str, str], str | None] = lambda namespace, model: None
@@ -136,8 +138,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
     if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
         model = dataclasses.replace(model, observation=dataclasses.replace(
-            model.observation, serving=False, degraded=False, why=no_room,
-            reason=cond.CAMPAIGNS_FILE_FULL, unheld=None))
+            model.observation, serving=False, degraded=False, why=no_room.message,
+            reason=no_room.reason, unheld=None))
 
     anchor = _budget_anchor(spec, meta)
     outcomes: list[gates.GateOutcome] | None = None
@@ -161,9 +163,11 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
+    undelivered = deps.undelivered(namespace, spec.model_ref.name)
     decision.status.conditions = exposure.settings_delivered(
         decision.status.conditions,
-        deps.undelivered(namespace, spec.model_ref.name) or no_room, generation, now)
+        undelivered or (no_room.message if no_room is not None else None), generation, now,
+        reason=cond.FILE_NOT_WRITTEN if undelivered or no_room is None else no_room.reason)
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
               + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events))

@@ -66,7 +66,7 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.services.common import ownership_conflict
 from uplift_operator.services.ports import Cluster
 
-__all__ = ["FileDependencies", "Synced", "attribution_window_seconds", "entries", "forget",
+__all__ = ["FileDependencies", "NotCarried", "Synced", "attribution_window_seconds", "entries", "forget",
            "snapshot", "sync", "version_split"]
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class FileDependencies:
     #: before the model's first file pass in this process reads a full file once, not per pass).
     held: dict[tuple[str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
 
-    def left_out(self, namespace: str, model: str, campaign: str) -> str | None:
+    def left_out(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         """Why model's file does not carry ``campaign``'s settings, None when nothing keeps
         them out: no room, a name the runtime serves no campaign under (known before any
         pass), or a spec the file carries as refused (``render.campaigns.unfit``). Before the
@@ -116,16 +116,16 @@ class FileDependencies:
         no room for, only to withdraw it at the file's first pass."""
         unfit = self.unfit.get((namespace, model), {}).get(campaign)
         if unfit is not None:
-            return unfit
+            return NotCarried(cond.CAMPAIGN_NOT_CARRIED, unfit)
         name = campaigns.name_problem(campaign)
         if name is not None:
-            return _not_carried(model, name, carried=False)
+            return NotCarried(cond.CAMPAIGN_NOT_CARRIED, _not_carried(model, name, carried=False))
         left = self.full.get((namespace, model))
         if left is None:
             return self._left_out_there(namespace, model, campaign)
-        return _full(model) if campaign in left else None
+        return NotCarried(cond.CAMPAIGNS_FILE_FULL, _full(model)) if campaign in left else None
 
-    def _left_out_there(self, namespace: str, model: str, campaign: str) -> str | None:
+    def _left_out_there(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         there = _stored(self.cluster, namespace, naming.campaigns_config_map(model))
         content = ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) or ""
         if there is None or len(content) < campaigns.FILE_BUDGET_BYTES - NEARLY_FULL_BYTES:
@@ -135,7 +135,18 @@ class FileDependencies:
         if cached is None or cached[0] != version:
             cached = (version, campaigns.names_in(content))
             self.held[(namespace, model)] = cached
-        return None if campaign in cached[1] else _full(model)
+        return None if campaign in cached[1] else NotCarried(cond.CAMPAIGNS_FILE_FULL,
+                                                             _full(model))
+
+
+@dataclass(frozen=True)
+class NotCarried:
+    """Why a model's campaigns file does not carry a Campaign's settings: ``reason`` for its
+    conditions (``CampaignsFileFull``: no room; ``CampaignNotCarried``: a name no replica
+    serves a campaign under, or a spec carried as refused) and ``message`` in words."""
+
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)

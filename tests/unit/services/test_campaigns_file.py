@@ -309,8 +309,10 @@ def test_one_campaign_the_file_cannot_render_as_it_is_costs_the_others_nothing()
     assert taken.errors == {}
     assert (taken.campaigns["good"].exposure_percent, taken.campaigns["good"].active) == (0, False)
     assert (taken.campaigns["bad"].exposure_percent, taken.campaigns["bad"].active) == (0, False)
-    why = deps.left_out(NS, OWNER.name, "bad")
-    assert why is not None and why.startswith(
+    told = deps.left_out(NS, OWNER.name, "bad")
+    assert told is not None and told.reason == "CampaignNotCarried"
+    why = told.message
+    assert why.startswith(
         "the campaigns file of UpliftModel 'hillstrom-uplift' carries this Campaign as refused")
     assert "spec.economics.budgetPeriod '1000000000d'" in why
     assert dict(synced.unfit) == {"bad": why}
@@ -334,9 +336,10 @@ def test_a_name_the_runtime_serves_no_campaign_under_is_left_out_and_its_status_
     body = campaign_body("spring.email", phase=None, percent=0)
     body["metadata"]["annotations"] = {}
     told = files.left_out(NS, OWNER.name, "spring.email")
-    assert told is not None and told.startswith(
+    assert told is not None and told.reason == "CampaignNotCarried"
+    assert told.message.startswith(
         "the campaigns file of UpliftModel 'hillstrom-uplift' leaves this Campaign out")
-    assert "'spring.email' is not one the runtime serves a campaign under" in told
+    assert "'spring.email' is not one the runtime serves a campaign under" in told.message
     assert files.left_out(NS, OWNER.name, "spring-email") is None
     body["status"] = campaign.reconcile(copy.deepcopy(body), deps, T0).status
     status = body["status"]

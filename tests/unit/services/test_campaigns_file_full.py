@@ -92,7 +92,8 @@ def test_the_file_keeps_what_it_holds_then_the_oldest(monkeypatch: pytest.Monkey
     assert set(file_of(cluster)["campaigns"]) == {"b", "c"}
     assert deps.left_out(NS, OWNER.name, "b") is None
     why = deps.left_out(NS, OWNER.name, "a")
-    assert why is not None and "is full" in why and "1 MiB" in why
+    assert why is not None and why.reason == "CampaignsFileFull"
+    assert "is full" in why.message and "1 MiB" in why.message
     assert deps.left_out(NS, "another-model", "a") is None
     # Of two newcomers the older gets the room that frees up.
     d = created(campaign_body("d"), 20)
@@ -123,12 +124,34 @@ def test_a_campaign_left_out_waits_at_0_percent_and_says_why() -> None:
     assert serving["reason"] == "CampaignsFileFull"  # the model serves: not ModelNotServing
     delivered = next(c for c in status["conditions"] if c["type"] == "SettingsDelivered")
     assert delivered["status"] == "False" and "is full" in delivered["message"]
+    assert delivered["reason"] == "CampaignsFileFull"  # written, without room: not FileNotWritten
     assert "is full" in status["message"]
     # Room again: the next pass starts the ramp.
     files.full[(NS, OWNER.name)] = ()
     body["status"] = status
     later = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=10)).status
     assert later["exposurePercent"] == 5
+
+
+def test_a_campaign_the_file_carries_as_refused_says_so_under_its_own_reason() -> None:
+    """Not a full file, not a file that cannot be written: the file carries this one as
+    refused (its spec as the runtime could not take it), and both conditions say that."""
+    cluster = FakeCluster()
+    cluster.put("upliftmodels", serving_model())
+    files = campaigns_file.FileDependencies(cluster)
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=FakeMetrics(),
+                                         metric_templates=BUILTIN_TEMPLATES,
+                                         left_out=files.left_out)
+    body = campaign_body(phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+    files.unfit[(NS, OWNER.name)] = {"spring-email": "carried as refused, as it cannot be …"}
+    status = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    assert status["exposurePercent"] == 0
+    by_type = {c["type"]: c for c in status["conditions"]}
+    for type_ in ("ModelServing", "SettingsDelivered"):
+        assert by_type[type_]["status"] == "False"
+        assert by_type[type_]["reason"] == "CampaignNotCarried"
+        assert "carried as refused" in by_type[type_]["message"]
 
 
 def test_no_more_entries_than_the_runtime_takes(monkeypatch: pytest.MonkeyPatch) -> None:
