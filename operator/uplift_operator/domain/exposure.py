@@ -264,6 +264,12 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
 
 
 def _estimate(value: float, lower: float | None, upper: float | None) -> EstimateStatus:
+    """A gate's estimate within its bounds. The bounds are a confidence sequence intersected
+    over the looks, so the last look's estimate can fall outside them (0.200 [0.172, 0.187]);
+    it is shown at the nearest bound instead, which is never farther from any value the
+    bounds hold (a projection onto an interval), so it is never a worse estimate."""
+    if lower is not None and upper is not None and lower <= upper:
+        value = min(max(value, lower), upper)
     bounds = (f" [{lower:+.3g}, {upper:+.3g}]" if lower is not None and upper is not None
               else "")
     return EstimateStatus(estimate=value, lower=lower, upper=upper,

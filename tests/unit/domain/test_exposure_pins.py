@@ -173,6 +173,22 @@ def test_the_first_gate_of_a_type_gives_the_result() -> None:
     assert s.incremental_effect is not None and s.incremental_effect.estimate == 0.05
 
 
+def test_an_estimate_past_its_intersected_bounds_is_shown_within_them() -> None:
+    """The bounds are a confidence sequence intersected over the looks; the last look's
+    estimate can lie outside them. Status shows it at the nearest bound, never outside."""
+    start = _pass(RESULTS_SPEC, CampaignStatus(), T0).status
+    at = T0 + dt.timedelta(minutes=1)
+    lift = next(g.name for g in RESULTS_SPEC.exposure.gates
+                if g.type == "incrementalConversions")
+    s = _pass(RESULTS_SPEC, start, at, outcomes=[
+        GateOutcome(name=lift, verdict=P, message="m", time=at, value=0.2000,
+                    lower=0.1718, upper=0.1867)]).status
+    effect = s.incremental_effect
+    assert effect is not None and (effect.lower, effect.estimate, effect.upper) == (
+        0.1718, 0.1867, 0.1867)
+    assert effect.display == "+0.187 [+0.172, +0.187]"
+
+
 # -- the model ---------------------------------------------------------------------------------------
 
 def _model(reason: str) -> UpliftModelStatus:
