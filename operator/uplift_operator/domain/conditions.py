@@ -60,6 +60,7 @@ ROLL_TIMED_OUT = "RollTimedOut"
 # RegistryWrittenBack (present once a write-back has failed):
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
+WRITE_BACK_PENDING = "WriteBackPending"  # Unknown: queued, not yet through (replayed on restart)
 # SettingsDelivered (Campaign):
 SERVING_BACKEND_FAILED = "ServingBackendFailed"
 SERVING_RECOVERED = "ServingRecovered"

@@ -24,7 +24,7 @@ from uplift_operator.domain import conditions as cond
 __all__ = ["STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved", "Unreadable",
            "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
            "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
-           "status_patch", "status_readable", "validation_outcome", "write_back_failed",
+           "status_patch", "status_readable", "validation_outcome", "write_back_unconfirmed",
            "written_back"]
 
 MAX_MESSAGE = 4000
@@ -137,20 +137,30 @@ DROPPED_WRITE = "dropped, not retried"
 
 
 def written_back(previous: list[Condition], failure: str | None, generation: int,
-                 now: dt.datetime, *, pending: bool = False) -> list[Condition]:
+                 now: dt.datetime, *, pending: bool = False,
+                 queued: bool = False) -> list[Condition]:
     """``RegistryWrittenBack``: False while MLflow write-backs of the resource's decisions keep
     failing (``failure`` says why; they are retried), or are held behind another resource's
     failing write of the same model (``failure`` names it), or after one MLflow refused was
-    dropped (``failure`` names it), True once a later one went through; absent while none ever
-    failed (a pass of a healthy resource writes nothing for it). A False one stays as it is while
-    writes of the resource are ``pending`` (not yet tried), or while this process does not know
-    what became of them (``pending`` too: an operator restart lost them, and the state they were
-    to write is submitted again): it turns True only once they went through."""
+    dropped (``failure`` names it); Unknown (``WriteBackPending``) while writes of its decisions
+    are ``queued`` in this process and not yet through, so that an operator stopping before
+    they land leaves a status that says so, and the next process replays them
+    (``write_back_unconfirmed``); True once they went through. Absent while none was ever
+    queued. A False or Unknown one stays as it is while writes of the resource are ``pending``
+    (not yet tried), or while this process does not know what became of them (``pending``
+    too: an operator restart lost them, and the state they were to write is submitted again):
+    it turns True only once they went through."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
                                   reason=cond.WRITE_BACK_FAILED, message=_clip(failure),
                                   now=now, observed_generation=generation)
+    if queued and (before is None or before.status == "True"):
+        return cond.set_condition(
+            previous, type_=cond.REGISTRY_WRITTEN_BACK, status="Unknown",
+            reason=cond.WRITE_BACK_PENDING,
+            message="the MLflow write-backs of its latest decisions are queued, not yet through",
+            now=now, observed_generation=generation)
     if before is None or before.status == "True" or pending:
         return list(previous)
     message = "every MLflow write-back of its decisions went through"
@@ -162,11 +172,12 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
                               observed_generation=generation)
 
 
-def write_back_failed(conditions: Sequence[Condition]) -> bool:
-    """Whether ``RegistryWrittenBack`` says False: writes of the resource's decisions failed,
-    or were dropped, and no later one went through (as the process that wrote it knew)."""
+def write_back_unconfirmed(conditions: Sequence[Condition]) -> bool:
+    """Whether ``RegistryWrittenBack`` says False or Unknown: writes of the resource's
+    decisions failed, were dropped, or were queued and not known to have gone through, as the
+    process that wrote it knew (one that stopped meanwhile lost them)."""
     found = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
-    return found is not None and found.status == "False"
+    return found is not None and found.status != "True"
 
 
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,

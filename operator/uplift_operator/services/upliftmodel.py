@@ -24,8 +24,9 @@
    waits for Seldon's first report on it before its first status is written
    (``first_status_wait``);
    then the MLflow tags / alias the decision implies are queued (``_write_backs``, applied
-   off the pass by ``services.writeback``), preceded, on a resource's first pass in a process
-   while its ``RegistryWrittenBack`` says False (the failing writes were lost with the process
+   off the pass by ``services.writeback``; ``RegistryWrittenBack`` Unknown until they went
+   through), preceded, on a resource's first pass in a process while its
+   ``RegistryWrittenBack`` says False or Unknown (the writes were lost with the process
    before), by the registry state its status implies (``_registry_state``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
@@ -220,19 +221,22 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     writer = (KIND, namespace, name)
     if registry is not None:
         writes = _write_backs(spec, decision, now, current.canary_version)
-        # Its write-backs failed, as the stored condition says, and this process holds none of
-        # them (an operator restart lost them): the state the status implies, again.
+        # Its write-backs failed, or were queued and never known to go through, as the stored
+        # condition says, and this process holds none of them (an operator restart lost
+        # them): the state the status implies, again.
         replay = (not deps.write_back.knows(writer)
-                  and status_logic.write_back_failed(current.conditions))
+                  and status_logic.write_back_unconfirmed(current.conditions))
         if replay:
             writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
                       *writes]
+        # Told when they are through, so the condition they make Unknown turns True at once.
         deps.write_back.submit(writer, registry, registry_scope(spec.model, namespace, deps),
-                               spec.model.registered_model, writes, tell_when_written=replay)
+                               spec.model.registered_model, writes,
+                               tell_when_written=replay or bool(writes))
     status = _status(decision.status, current, resolved, applied,
                      deps.write_back.failure(writer),
                      not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
-                     owner, generation, now)
+                     deps.write_back.waiting(writer), owner, generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
@@ -914,14 +918,15 @@ def _conflicted(current: UpliftModelStatus, conflict: Conflict, generation: int,
 
 def _status(decided: UpliftModelStatus, current: UpliftModelStatus,
             resolved: status_logic.Resolved, applied: status_logic.Applied | None,
-            write_back_failure: str | None, write_back_pending: bool, owner: Owner,
-            generation: int, now: dt.datetime) -> UpliftModelStatus:
+            write_back_failure: str | None, write_back_pending: bool, write_back_queued: bool,
+            owner: Owner, generation: int, now: dt.datetime) -> UpliftModelStatus:
     """The decided status with the pass's own conditions (domain.status) and facts."""
     conditions = status_logic.spec_valid(decided.conditions, generation, now)
     conditions = status_logic.model_resolved(conditions, resolved, generation, now)
     conditions = status_logic.serving_applied(conditions, applied, generation, now)
     conditions = status_logic.written_back(conditions, write_back_failure, generation, now,
-                                           pending=write_back_pending)
+                                           pending=write_back_pending,
+                                           queued=write_back_queued)
     update: dict[str, Any] = {"conditions": conditions}
     if resolved.desired is not None:
         update["desired_version"] = resolved.desired

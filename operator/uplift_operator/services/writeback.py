@@ -31,12 +31,14 @@ it). The writes are
   woken (``on_change``) when that changes, so the condition follows without polling.
 
 Nothing here is persisted: the writes pending when the operator stops are lost with it. What
-survives is the resource's ``RegistryWrittenBack`` condition, False while they failed: the first
-pass of such a resource in a new process (``knows`` says it submitted nothing here yet)
-re-submits the registry state its status implies (``services.upliftmodel``), asking to be told
-when it went through (``tell_when_written``), and the condition stays False while any write of
-it is pending (``waiting``) — so it turns True only once MLflow holds that state. A resource
-whose condition is not False costs nothing on a restart.
+survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
+them until they went through, False while they failed: the first pass of such a resource in a
+new process (``knows`` says it submitted nothing here yet) re-submits the registry state its
+status implies (``services.upliftmodel``), asking to be told when it went through
+(``tell_when_written``, which every pass with writes asks, so Unknown turns True at once), and
+the condition stays as it is while any write of it is pending (``waiting``) — so it turns True
+only once MLflow holds that state. A resource whose condition is True costs nothing on a
+restart.
 """
 
 from __future__ import annotations
