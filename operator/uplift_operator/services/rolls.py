@@ -63,7 +63,8 @@ Owner = tuple[str, str, str]
 @dataclass(frozen=True)
 class Admission:
     """What ``admit`` answered: ``admitted`` (the model holds a slot; ``new``: taken now), else
-    queued, with the graphs ``rolling`` now, the ``limit`` and the models ``waiting``."""
+    queued, with the slots taken now (``rolling``: graphs rolling, and slots kept for queued
+    models woken to take them), the ``limit`` and the models ``waiting``."""
 
     admitted: bool
     new: bool
@@ -122,8 +123,11 @@ class Rolls:
             elif not held and (woken or owner not in self._queue):  # queued: its place kept
                 self._queue[owner] = None  # the last one
             wake += self._offer(now)
+            # The slots taken, kept ones included: a queued model reads the same words at every
+            # pass while it waits (the limit), not a count that dips while a slot is kept.
             answer = Admission(owner in self._rolls, not held and owner in self._rolls,
-                               len(self._rolls), self.limit, len(self._queue) + len(self._woken))
+                               len(self._rolls) + len(self._woken), self.limit,
+                               len(self._queue) + len(self._woken))
         self._tell(wake, expired, owner)
         return answer
 
@@ -172,25 +176,40 @@ class Rolls:
         self._release(owner, now)
 
     def timed_out(self, owner: Owner, now: dt.datetime) -> str | None:
-        """Why ``owner``'s roll no longer holds a slot, once, when it timed out."""
+        """Why ``owner``'s roll no longer holds a slot, when it timed out, until ``said``: a
+        pass that ends early (a graph moved under it, a conflict) says it at the next one."""
         with self._lock:
             wake, expired = self._expire(now)
             wake += self._offer(now)
-            told = self._timed_out.pop(owner, None)
+            told = self._timed_out.get(owner)
         self._tell(wake, expired, owner)
         return told
 
+    def said(self, owner: Owner) -> None:
+        """``owner``'s pass that said its roll timed out is done: said once."""
+        with self._lock:
+            self._timed_out.pop(owner, None)
+
     def due(self, owner: Owner, now: dt.datetime) -> float | None:
-        """Seconds until ``owner``'s pass should look at the roll it holds again (None: it
-        holds none): at ``SILENT_SETTLE`` after the apply (Seldon may write nothing), then at
-        the timeout."""
+        """Seconds until ``owner``'s pass should look again (None: nothing to look at): the
+        roll it holds at ``SILENT_SETTLE`` after the apply (Seldon may write nothing), then at
+        the timeout; the first queued model when a slot may free without anyone's pass to
+        free it (a roll's timeout, a woken model's ``WAKE_ANSWER``: a model that stopped
+        passing, its spec turned invalid, holds a slot until someone looks), so the queue
+        moves in a quiet fleet too. Only the first queued model: one pass, not thousands."""
         with self._lock:
             roll = self._rolls.get(owner)
-            if roll is None:
+            if roll is not None:
+                settle = roll.started + SILENT_SETTLE
+                until = settle if now < settle else roll.started + self.timeout
+                return max(0.0, (until - now).total_seconds())
+            if not self._queue or next(iter(self._queue)) != owner:
                 return None
-            settle = roll.started + SILENT_SETTLE
-            until = settle if now < settle else roll.started + self.timeout
-            return max(0.0, (until - now).total_seconds())
+            frees = [woken + WAKE_ANSWER for woken in self._woken.values()]
+            frees += [r.started + self.timeout for r in list(self._rolls.values())[:1]]
+            if not frees:
+                return None
+            return max(0.0, (min(frees) - now).total_seconds())
 
     def rolling(self) -> int:
         with self._lock:

@@ -255,6 +255,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     roll = deps.rolls.due((KIND, namespace, name), now)
     if roll is not None:  # a re-render rolling: looked at when it may be done, or timed out
         following = roll if following is None else min(following, roll)
+    if applied is not None and applied.roll_timed_out is not None:
+        deps.rolls.said((KIND, namespace, name))  # its event is in this pass's result
     return read.told(PassResult(status.to_wire(), tuple(events), following))
 
 
@@ -467,6 +469,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     retry = status_logic.apply_retry_seconds(decided.conditions, now)
     if retry is not None:
         following = retry if following is None else min(following, retry)
+    if applied is not None and applied.roll_timed_out is not None:
+        deps.rolls.said((KIND, owner.namespace, owner.name))  # its event is in this result
     return PassResult(held.status, (*events, *held.events), following)
 
 

@@ -381,6 +381,47 @@ def test_a_model_that_needs_no_re_render_any_more_passes_its_wake_on() -> None:
     assert woken == [key("b"), key("c")]
 
 
+def test_a_queued_model_reads_the_same_words_while_a_slot_is_kept_for_another() -> None:
+    """Limit 2, a and b rolling, c and d queued: a settles and its slot is kept for c; d's
+    pass reads the slots taken (2 of 2), not a count that dips to 1, so its status does not
+    change (and does not suggest a free slot)."""
+    rolls = Rolls(limit=2)
+    for name in ("a", "b"):
+        assert rolls.admit(key(name), T0).admitted
+    first = {name: rolls.admit(key(name), T0).message for name in ("c", "d")}
+    rolls.settle(key("a"), T0 + SILENT_SETTLE, version="2", serving=True)
+    assert rolls.admit(key("d"), T0 + SILENT_SETTLE).message == first["d"]
+    assert "2 graphs rolling (limit 2)" in first["d"]
+
+
+def test_the_first_queued_model_comes_back_when_a_slot_may_free_without_anyone_s_pass() -> None:
+    """A woken model that never asks (its spec turned invalid) and a roll whose model stopped
+    passing free their slots only when someone looks: the first queued model's pass is due
+    then, so a quiet fleet's queue moves; the others are not (one pass, not thousands)."""
+    rolls = Rolls(limit=1)
+    assert rolls.admit(key("a"), T0).admitted
+    for name in ("b", "c", "d"):
+        assert not rolls.admit(key(name), T0).admitted
+    assert rolls.due(key("b"), T0) == ROLL_TIMEOUT.total_seconds()  # a's roll may time out
+    assert rolls.due(key("c"), T0) is None and rolls.due(key("d"), T0) is None
+    rolls.settle(key("a"), T0 + SILENT_SETTLE, version="2", serving=True)  # b woken
+    # b never asks; c is first in the queue now, due when b's wake lapses.
+    assert rolls.due(key("c"), T0 + SILENT_SETTLE) == WAKE_ANSWER.total_seconds()
+    assert rolls.admit(key("c"), T0 + SILENT_SETTLE + WAKE_ANSWER).admitted
+
+
+def test_a_timed_out_roll_is_said_until_a_pass_says_it() -> None:
+    rolls = Rolls(limit=1)
+    rolls.admit(key("a"), T0)
+    rolls.started(key("a"), T0, "1")
+    late = T0 + ROLL_TIMEOUT
+    why = rolls.timed_out(key("a"), late)
+    assert why is not None and "did not serve with its new rendering" in why
+    assert rolls.timed_out(key("a"), late) == why  # a pass that ended early: said next time
+    rolls.said(key("a"))
+    assert rolls.timed_out(key("a"), late) is None
+
+
 @pytest.mark.parametrize("limit", [-1])
 def test_a_negative_limit_is_refused(limit: int) -> None:
     with pytest.raises(ValueError, match="0 \\(none\\) or more"):
