@@ -24,6 +24,7 @@ from mlserver.settings import ModelParameters, ModelSettings
 from mlserver.types import InferenceRequest
 from prometheus_client import REGISTRY
 from starlette.requests import Request
+from tests.support.runtime_in_process import loaded_runtime
 
 from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
@@ -107,22 +108,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
            "UPLIFT_DECISION_KEY": DECISION_KEY,
            "UPLIFT_MODEL_VERSION": VERSION,
            drain.TOKEN_FILE_ENV: str(root / "drain-token")}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    loop = asyncio.new_event_loop()
-    runtime = UpliftRuntime(ModelSettings(name=NAME, implementation=UpliftRuntime,
-                                          parameters=ModelParameters(uri=str(root / "model"))))
-    try:
-        loop.run_until_complete(runtime.load())
+    with loaded_runtime(NAME, root / "model", env) as (runtime, loop):
         yield Loaded(runtime, loop)
-    finally:
-        loop.run_until_complete(runtime.unload())
-        loop.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def value(metric: str, **labels: str) -> float | None:

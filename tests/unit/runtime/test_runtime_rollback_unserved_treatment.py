@@ -14,7 +14,6 @@ import asyncio
 import copy
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from mlserver.settings import ModelParameters, ModelSettings
 from mlserver.types import InferenceRequest
+from tests.support.runtime_in_process import loaded_runtime
 
 from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureSchema
@@ -78,22 +77,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
            "UPLIFT_DECISION_KEY": "unserved-test-decision-key-0123456789",
            "UPLIFT_MODEL_VERSION": "4",
            drain.TOKEN_FILE_ENV: str(root / "drain-token")}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    loop = asyncio.new_event_loop()
-    runtime = UpliftRuntime(ModelSettings(name="unserved-test", implementation=UpliftRuntime,
-                                          parameters=ModelParameters(uri=str(root / "model"))))
-    try:
-        loop.run_until_complete(runtime.load())
+    with loaded_runtime("unserved-test", root / "model", env) as (runtime, loop):
         yield Loaded(runtime, loop)
-    finally:
-        loop.run_until_complete(runtime.unload())
-        loop.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _decide(loaded: Loaded, n: int = 40) -> dict[str, list[Any]]:
