@@ -131,6 +131,7 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     problems += policy.problems(spec)
     problems += duration_problems(spec)
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
+    problems += _blank_holdout_text(spec.experiment.unit_key, spec.experiment.salt)
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)
@@ -147,6 +148,16 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     return problems
 
 
+def _blank_holdout_text(unit_key: str, salt: str | None) -> list[str]:
+    """The CRDs' not-blank rules on ``spec.experiment`` (``api.v1alpha1.common.not_blank_rule``),
+    for an object stored before them: a unit key of whitespace only names no request column,
+    and a salt of whitespace only is not the default (that is ""): the campaigns' runtime refuses
+    both."""
+    return [f"spec.experiment.{field}: {field} must not be blank (got {value!r})"
+            for field, value in (("unitKey", unit_key), ("salt", salt))
+            if value and not value.strip()]
+
+
 def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                       model_treatments: set[str] | None, *, namespace: str = "default",
                       name: str = "example") -> list[str]:
@@ -154,12 +165,8 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     problems: list[str] = _name_problems(name, CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME)
     problems += duration_problems(spec)
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
-    experiment = spec.experiment
     # The runtime refuses text of whitespace only (its entry, and so the campaign, refused).
-    problems += [f"spec.experiment.{field}: {field} must not be blank (got {value!r})"
-                 for field, value in (("unitKey", experiment.unit_key),
-                                      ("salt", experiment.salt))
-                 if value and not value.strip()]
+    problems += _blank_holdout_text(spec.experiment.unit_key, spec.experiment.salt)
     own = {t.name for t in spec.treatments}
     if model_treatments is not None:
         for index, treatment in enumerate(t.name for t in spec.treatments):

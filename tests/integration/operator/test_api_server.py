@@ -156,6 +156,10 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.experiment.salt", "salt must not be blank"]),
     ("blank-unit-key", CAMPAIGN, set_path("spec.experiment.unitKey", "\t\u3000"),
      ["spec.experiment.unitKey", "unitKey must not be blank"]),
+    ("model-blank-salt", MODEL, set_path("spec.experiment.salt", " "),
+     ["spec.experiment.salt", "salt must not be blank"]),
+    ("model-blank-unit-key", MODEL, set_path("spec.experiment.unitKey", "\u3000"),
+     ["spec.experiment.unitKey", "unitKey must not be blank"]),
 ]
 
 

@@ -359,8 +359,11 @@ def test_the_name_rules_are_the_runtimes_and_a_dns_label() -> None:
     ("salt", " ", False), ("salt", "\t\u3000", False), ("salt", "", True), ("salt", " x ", True),
     ("unitKey", "  ", False), ("unitKey", "\x1c", False), ("unitKey", "\u200b", True),
 ])
-def test_a_campaigns_holdout_text_must_not_be_blank(field: str, value: str, ok: bool) -> None:
-    problems = _campaign_problems(_set(CAMPAIGN_BODY, f"spec.experiment.{field}", value))
+@pytest.mark.parametrize("kind", ["Campaign", "UpliftModel"])
+def test_the_holdout_text_must_not_be_blank(kind: str, field: str, value: str, ok: bool) -> None:
+    problems = (_campaign_problems(_set(CAMPAIGN_BODY, f"spec.experiment.{field}", value))
+                if kind == "Campaign" else
+                _model_problems(_set(MODEL, f"spec.experiment.{field}", value)))
     assert problems == ([] if ok else [f"spec.experiment.{field}: {field} must not be blank "
                                        f"(got {value!r})"])
     blank_for_runtime = not value.strip()  # runtime.campaigns reads text so

@@ -136,6 +136,18 @@ def test_an_upliftmodel_whose_name_cannot_serve_is_invalid_and_deploys_nothing(n
     assert sim.cluster.objects == {}
 
 
+@pytest.mark.parametrize(("field", "value"), [("unitKey", " "), ("salt", "\t")])
+def test_an_upliftmodel_with_blank_holdout_text_is_invalid_and_deploys_nothing(
+        field: str, value: str) -> None:
+    """Before: served, with a unit key naming no request column (every request refused) or a
+    salt of whitespace that is not the default's namespace/name."""
+    sim = Sim()
+    sim.body["spec"].setdefault("experiment", {})[field] = value
+    sim.tick()
+    _invalid_says(sim, f"spec.experiment.{field}: {field} must not be blank", f"(got {value!r})")
+    assert sim.cluster.objects == {}
+
+
 def test_an_exception_while_validating_is_invalid_spec_and_an_abort_still_acts(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Defence in depth: a value no rule foresaw (an operator defect) raising in validation is

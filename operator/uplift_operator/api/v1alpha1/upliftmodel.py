@@ -30,6 +30,7 @@ from uplift_operator.api.v1alpha1.common import (
     field_rules,
     gate_rules,
     name_rule,
+    not_blank_rule,
     split_tolerance_field,
     step_pause_field,
 )
@@ -144,11 +145,15 @@ class ExperimentSpec(ApiModel):
         description="Share of units that never get a treatment, whatever their score. "
                     "Default: 0.1.")
     unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
-                          description="Request column identifying the unit. Default: unit_id.")
+                          description="Request column identifying the unit; not blank. "
+                                      "Default: unit_id.",
+                          json_schema_extra={"x-kubernetes-validations": [
+                              not_blank_rule("unitKey")]})
     salt: str | None = Field(
         default=None, max_length=128,
-        description="Salt of the assignment hash. Default: namespace/name, so assignment is "
-                    "stable across versions and restarts.")
+        description="Salt of the assignment hash; not blank (\"\" is the default). Default: "
+                    "namespace/name, so assignment is stable across versions and restarts.",
+        json_schema_extra={"x-kubernetes-validations": [not_blank_rule("salt", empty=True)]})
     attribution_window: AttributionWindow = Field(
         default="1h",
         description="How long after a decision its conversion counts, for the onlineEffect "
