@@ -37,7 +37,7 @@ from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
            "decide_stopping_requests", "gates_to_measure", "read_legacy_emergency",
-           "restored_by", "rollback_entry", "rolled_back_by"]
+           "read_pruned_emergency", "restored_by", "rollback_entry", "rolled_back_by"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def on_last_step(spec: UpliftModelSpec, status: UpliftModelStatus) -> bool:
 def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One reconcile pass of the canary ramp (see ``domain.ramp.decide``)."""
-    return _CanaryPass(spec, read_legacy_emergency(status), observed, now).run()
+    return _CanaryPass(spec, _read_rolled_back(status), observed, now).run()
 
 
 def _emergency_reason(bad: str, good: str) -> str:
@@ -207,6 +207,39 @@ def read_legacy_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
                                      "aborted_version": None})
 
 
+#: History actions of a canary's start: each clears both rolled-back fields (``start_canary``).
+_CANARY_STARTS = frozenset({Reason.CANARY_STARTED.value, Reason.CANARY_REPLACED.value,
+                            Reason.RETRY.value})
+
+
+def read_pruned_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
+    """``status`` with ``emergencyRolledBackVersion`` read back from the history when the API
+    server dropped it: a CRD older than the field prunes it from every write (docs/install.md
+    "Upgrading the CRDs"), and the replaced stable, still the spec's version, would start
+    again as a canary in the next pass. The field was set when the model's last rollback or
+    canary start is an emergency rollback of the stable that restored the version stable now:
+    only a canary's start clears it, and every start is in the history. Once that entry has
+    left the bounded history nothing is read back."""
+    s = status
+    if (s.emergency_rolled_back_version is not None or s.canary_version is not None
+            or s.stable_version is None):
+        return status
+    last = next((e for e in reversed(s.history)
+                 if steps.is_rollback(e) or e.action in _CANARY_STARTS), None)
+    if last is None or restored_by(last) != s.stable_version:
+        return status
+    bad = rolled_back_by(last)
+    if bad is None or bad == s.stable_version:
+        return status
+    return status.model_copy(update={"emergency_rolled_back_version": bad})
+
+
+def _read_rolled_back(status: UpliftModelStatus) -> UpliftModelStatus:
+    """``status`` with its rolled-back versions where this operator keeps them, whoever wrote
+    it and whatever the installed CRD kept."""
+    return read_pruned_emergency(read_legacy_emergency(status))
+
+
 #: What a pass still does while the spec is invalid: the requests that only take traffic away.
 STOPPING_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK})
 
@@ -220,7 +253,7 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     wait for a valid spec (their tokens are not used up)."""
     stopping = [r for r in observed.requests if r.kind in STOPPING_REQUESTS]
     held = replace(observed, requests=stopping, gate_outcomes=None)
-    return _CanaryPass(spec, read_legacy_emergency(status), held, now).run_stopping_requests()
+    return _CanaryPass(spec, _read_rolled_back(status), held, now).run_stopping_requests()
 
 
 class _CanaryPass(steps.StepPass[UpliftModelStatus]):
