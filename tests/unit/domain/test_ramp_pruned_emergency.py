@@ -49,10 +49,12 @@ def test_a_pruned_emergency_rollback_keeps_the_replaced_stable_out_of_traffic() 
     sim.ready_versions = frozenset({"1", "2"})
     d = _tick_pruned(sim)
     assert sim.reasons() == [Reason.STABLE_RESTORED]
-    assert d.traffic.canary_weight == 0 and d.status.canary_version is None
+    assert d.traffic is not None and d.traffic.canary_weight == 0
+    assert d.status.canary_version is None
     for _ in range(30):
         d = _tick_pruned(sim)
-        assert d.status.canary_version is None and d.traffic.canary_weight == 0
+        assert d.status.canary_version is None and d.traffic is not None
+        assert d.traffic.canary_weight == 0
         assert not {e.reason for e in d.events} & {Reason.CANARY_STARTED, Reason.TRAFFIC_STARTED}
 
 
