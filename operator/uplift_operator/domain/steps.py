@@ -130,7 +130,9 @@ ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.BUDGET_RENEWED
 def trimmed_history(history: list[DecisionRecord]) -> list[DecisionRecord]:
     """``history`` cut to its last ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
     requests, budget renewals) dropped before any decision: twenty requests ignored while an
-    emergency rollback waits for its stable must not erase the rollback the wait is read from."""
+    emergency rollback waits for its stable must not erase the rollback the wait is read from.
+    So a routine entry arriving when every other entry is a decision is the one dropped: its
+    event (``RequestIgnored``, ``BudgetRenewed``) still says it."""
     excess = len(history) - HISTORY_LIMIT
     if excess <= 0:
         return history

@@ -4,9 +4,14 @@ routine entries: ignored requests and budget renewals are dropped first."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from uplift_operator.api.v1alpha1.common import DecisionRecord
 from uplift_operator.domain import ramp
 from uplift_operator.domain.ramp import HISTORY_LIMIT, Reason, TrafficSplit
+from uplift_operator.domain.steps import trimmed_history
 
+from .test_ramp import T0
 from .test_ramp_rollback_records import _promoted
 
 
@@ -31,3 +36,24 @@ def test_ignored_requests_during_a_restore_never_move_traffic_to_a_stable_that_d
     sim.ready_versions = frozenset({"1", "2"})
     d = sim.tick(1)
     assert sim.reasons() == [Reason.STABLE_RESTORED]
+
+
+
+def test_a_routine_entry_arriving_at_a_history_of_decisions_is_the_one_dropped() -> None:
+    """Twenty decisions on record: an ignored request's entry does not push out the oldest
+    decision (which may be what the ramp reads back); its event says it."""
+    def entry(action: Reason, minute: int) -> DecisionRecord:
+        return DecisionRecord.model_validate({
+            "time": T0 + dt.timedelta(minutes=minute), "action": action.value, "version": "2",
+            "reason": f"r{minute}"})
+
+    decisions = [entry(Reason.EMERGENCY_ROLLBACK if m == 0 else Reason.PAUSED, m)
+                 for m in range(HISTORY_LIMIT)]
+    assert trimmed_history([*decisions, entry(Reason.REQUEST_IGNORED, 99)]) == decisions
+    # With a routine entry on record, the oldest routine one goes and the newest is kept.
+    older = [entry(Reason.BUDGET_RENEWED, 0), *decisions[1:]]
+    kept = trimmed_history([*older, entry(Reason.REQUEST_IGNORED, 99)])
+    assert kept == [*decisions[1:], entry(Reason.REQUEST_IGNORED, 99)]
+    # A decision arriving pushes out the oldest entry, whatever it is.
+    assert trimmed_history([*decisions, entry(Reason.PAUSED, 99)]) == [
+        *decisions[1:], entry(Reason.PAUSED, 99)]
