@@ -159,7 +159,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         requests=parse_requests(meta.get("annotations") or {}), generation=generation,
         name=str(meta["name"]),
-        treatment_not_served=_treatment_not_served(spec, model, namespace, deps))
+        treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
@@ -191,7 +191,7 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
 
 
 def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
-                          deps: CampaignDependencies) -> str | None:
+                          deps: CampaignDependencies, current: CampaignStatus) -> str | None:
     """Why the version the model serves cannot serve the campaign's treatments
     (``domain.exposure.missing_treatments``), from what that version scores: its treatments
     tag, read as the model's own pass reads a version's contract (its credentials and tracking
@@ -202,7 +202,9 @@ def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
     pass validated its spec against (``_validated_against``) is not read again. None when it
     scores them all, or when that cannot be known (no MLflow, MLflow out of reach, no tag, a
     version without a run): nothing is held on what is not known, and the pass goes on
-    whatever this check meets."""
+    whatever this check meets. Except a campaign this check held on the same version: MLflow
+    out of reach does not release it (``_still_unserved``), so an outage cannot let it grow and
+    then hold it again, flapping its Ready condition."""
     stable = model.observation.stable_version
     if (deps.models is None or model.body is None or not model.observation.serving
             or stable is None or _validated_against(model, stable)):
@@ -210,7 +212,7 @@ def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
     try:
         reference = upliftmodel.version_run(model.body, stable, deps.models)
         if isinstance(reference, str):
-            return None
+            return _still_unserved(current, model.observation.name, stable, reference)
         registry, _ = reference
         model_spec = UpliftModelSpec.model_validate(model.body.get("spec") or {})
         scope = upliftmodel.registry_scope(model_spec.model, namespace, deps.models)
@@ -220,14 +222,26 @@ def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
     except RegistryError as error:
         log.debug("what version %s of %s scores is not known: %s", stable, model.observation.name,
                   error)
-        return None
-    except Exception:  # never lose the pass: it acts on abort and emergency rollback
+        return _still_unserved(current, model.observation.name, stable, str(error))
+    except Exception as error:  # never lose the pass: it acts on abort and emergency rollback
         log.exception("reading what version %s of UpliftModel %s/%s scores failed", stable,
                       namespace, model.observation.name)
-        return None
+        return _still_unserved(current, model.observation.name, stable, repr(error))
     if scored is None:
         return None
     return exposure.missing_treatments(spec, model.observation.name, stable, scored)
+
+
+def _still_unserved(current: CampaignStatus, model: str, version: str, error: str) -> str | None:
+    """Why a campaign held for a treatment ``version`` did not score stays held while what that
+    version scores cannot be read (None: it was not held so)."""
+    ready = next((c for c in current.conditions if c.type == cond.READY), None)
+    if (ready is None or ready.reason != cond.TREATMENT_NOT_SERVED
+            or current.model_version != version):
+        return None
+    return (f"version {version} of UpliftModel {model!r} did not score every treatment of the "
+            f"campaign when last read, and cannot be read now ({error[:200]}): held until it "
+            "can")
 
 
 def _validated_against(model: _Model, version: str) -> bool:

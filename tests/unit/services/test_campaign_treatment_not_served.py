@@ -176,3 +176,36 @@ def test_what_the_served_version_scores_unknown_changes_nothing() -> None:
     down.registry.down = True
     down.tick()
     assert (down.status["exposurePercent"], down.ready()[1]) == (5, "Exposing")
+
+
+def test_a_held_campaign_stays_held_while_mlflow_is_out_of_reach() -> None:
+    """Before: an operator restarted during an MLflow outage (the resolver's cache cold) found
+    nothing known to be missing and started the ramp, then held it again once MLflow answered:
+    Ready flapped and the Warning was sent again."""
+    sim = TreatmentSim({"3": WOMENS_ONLY, "4": BOTH}, stable="3", desired="4")
+    sim.tick()
+    assert sim.ready()[1] == "TreatmentNotServed" and sim.status["exposurePercent"] == 0
+    assert sim.deps.models is not None
+    restarted = upliftmodel.Dependencies(
+        cluster=sim.cluster, backend=SeldonV1Backend(), registry_for=sim._registry_for,
+        prometheus=None, metric_templates=BUILTIN_TEMPLATES, runtime_image="runtime:test",
+        default_tracking_uri="http://mlflow.test")
+    assert restarted.resolver is not sim.deps.models.resolver  # nothing cached
+    sim.deps = replace(sim.deps, models=restarted)
+    sim.registry.down = True
+    for _ in range(3):
+        result = sim.tick(1)
+        assert sim.status["exposurePercent"] == 0 and not sim.treating()
+        status, reason, message = sim.ready()
+        assert (status, reason) == ("False", "TreatmentNotServed")
+        assert "cannot be read now" in message and "held until it can" in message
+        assert reasons(result) == []  # the Warning was said once, before
+    sim.registry.down = False
+    sim.tick(1)
+    assert sim.ready()[1] == "TreatmentNotServed"
+    assert MISSING.format(version="3") in sim.ready()[2]
+    # Held on another version than the one now served: what is not known holds nothing.
+    sim.registry.down = True
+    sim.serve("5", desired="4")
+    sim.tick(1)
+    assert sim.ready()[1] == "Exposing" and sim.status["exposurePercent"] == 5
