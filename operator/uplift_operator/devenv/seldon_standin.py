@@ -5,6 +5,20 @@ SeldonDeployment generation it has not marked yet becomes ``state: Available`` (
 test asks for), its status shaped as Seldon Core 1.17.1 writes it (``seldon_status``). It only
 writes status; it never touches the spec.
 
+A generation that changes what goes into a Deployment's pod template, or adds a Deployment (a
+first graph, a canary's predictor, a new image or setting, a predictor's annotations: Seldon's
+executor carries the whole predictor but its ``traffic`` and ``replicas`` in
+``ENGINE_PREDICTOR``), is ``Creating`` first, as Seldon's reconcile that updates or creates the
+Deployments writes it (``createDeployments``: ``ready = false`` whenever it updated a pod
+template or created a Deployment; ``pod_templates``, ``rolling_status``): the entries of the
+Deployments it rolls as they were (none for one just created), the entries of removed
+predictors kept (Seldon drops them only once the graph is ready). ``Available`` follows
+``rollout_seconds`` later (0, the default: at once, so tests and benches keep their timing). A
+change of ``traffic`` alone is ``Available`` at once, as with Seldon (no Deployment changes).
+Not played: Seldon ignoring a replicas-only change (it updates a Deployment only when its pod
+template differs, so the old count keeps running), and its ``Available`` between two surge
+batches (``render.seldon`` module docstring, "Mid-rollout").
+
 What Seldon writes, and what it does not (``SeldonIO/seldon-core@v1.17.1``,
 ``operator/controllers/seldondeployment_controller.go`` ``Reconcile``/``createDeployments``/
 ``completeServiceCreation``, ``operator/apis/machinelearning.seldon.io/v1/
@@ -21,7 +35,10 @@ Which generations were marked is therefore kept here, in memory, not in the stat
 from __future__ import annotations
 
 import hashlib
+import heapq
+import json
 import threading
+import time
 from typing import Any, cast
 
 from kubernetes import client, watch
@@ -30,7 +47,7 @@ from urllib3.exceptions import HTTPError
 
 from uplift_operator.render.seldon import deployment_names
 
-__all__ = ["SeldonStandIn", "seldon_status"]
+__all__ = ["SeldonStandIn", "pod_templates", "rolling_status", "seldon_status"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 #: The executor's HTTP port, which ``address.url`` names (Seldon's ``ENGINE_SERVER_PORT``).
@@ -73,6 +90,47 @@ def seldon_status(body: dict[str, Any], state: str = "Available",
     return status
 
 
+def pod_templates(body: dict[str, Any]) -> dict[str, str]:
+    """Each Deployment Seldon makes for the graph (``render.seldon.deployment_names``, the
+    default name) → what of the graph goes into its pod template: Seldon updates a Deployment,
+    and so rolls its pods, only when ``Spec.Template.Spec`` differs (``createDeployments``).
+    That is the predictor (its component's pod spec, and the whole predictor in the executor's
+    ``ENGINE_PREDICTOR`` but for ``traffic`` and ``replicas``, which ``createEngineContainer``
+    zeroes) and the graph's protocol, transport, server type and annotations (the executor's
+    arguments and environment)."""
+    name = body["metadata"]["name"]
+    spec = body.get("spec", {})
+    graph = {k: spec.get(k) for k in ("protocol", "transport", "serverType", "annotations")}
+    templates: dict[str, str] = {}
+    for p in spec.get("predictors", []):
+        predictor = {k: v for k, v in p.items() if k not in ("traffic", "replicas")}
+        templates[deployment_names(name, p)[0]] = json.dumps([graph, predictor], sort_keys=True)
+    return templates
+
+
+def rolling_status(body: dict[str, Any], rolled: set[str] | frozenset[str]) -> dict[str, Any]:
+    """The status Seldon's reconcile that updates (or creates) the Deployments named in
+    ``rolled`` writes for ``body``: ``Creating``; those Deployments' entries as they were (none
+    for one just created: Seldon writes an entry only in a reconcile that finds its Deployment
+    unchanged), the others' as available (``seldon_status``), the entries of removed
+    predictors kept (Seldon removes them only once the graph is ready), ``replicas`` and
+    ``address`` as they were."""
+    before = body.get("status") or {}
+    deployments = dict(before.get("deploymentStatus") or {})
+    for deployment, entry in seldon_status(body)["deploymentStatus"].items():
+        if deployment not in rolled:
+            deployments[deployment] = entry
+    status: dict[str, Any] = {"state": "Creating", "deploymentStatus": deployments}
+    for field in ("replicas", "address"):
+        if field in before:
+            status[field] = before[field]
+    return status
+
+
+#: (namespace, name, uid): one SeldonDeployment, not one recreated under its name.
+_Key = tuple[str, str, str]
+
+
 class SeldonStandIn:
     """Watch SeldonDeployments and mark new generations Available, until stopped.
 
@@ -84,23 +142,42 @@ class SeldonStandIn:
     #: Server-side timeout of one watch request; the next resumes from the last version seen.
     WATCH_SECONDS = 2
 
-    def __init__(self, api_client: client.ApiClient, interval: float = 0.5) -> None:
+    def __init__(self, api_client: client.ApiClient, interval: float = 0.5,
+                 rollout_seconds: float = 0.0) -> None:
         self._api = client.CustomObjectsApi(api_client)
         self._interval = interval
+        #: How long a generation that rolls pods stays Creating before it is Available.
+        self._rollout = rollout_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="seldon-standin", daemon=True)
+        self._finisher = threading.Thread(target=self._finish_due, name="seldon-standin-rollouts",
+                                          daemon=True)
         self.updates = 0
-        #: (namespace, name, uid) → the generation last marked (Seldon writes no
+        #: Serialises the status writes and the state below: one object's writes land in the
+        #: order decided, as Seldon's work queue reconciles one object at a time.
+        self._lock = threading.Condition()
+        #: The generation last marked Available, per SeldonDeployment (Seldon writes no
         #: observedGeneration, so the status cannot say).
-        self._marked: dict[tuple[str, str, str], int] = {}
+        self._marked: dict[_Key, int] = {}
+        #: The pod templates its Deployments have now (``pod_templates``, as last reconciled).
+        self._templates: dict[_Key, dict[str, str]] = {}
+        #: A generation written Creating whose Available is due (``rollout_seconds`` > 0).
+        self._rolling: dict[_Key, int] = {}
+        self._due: list[tuple[float, _Key, int]] = []
 
     def start(self) -> SeldonStandIn:
         self._thread.start()
+        if self._rollout > 0:
+            self._finisher.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        with self._lock:
+            self._lock.notify_all()
+        for thread in (self._thread, self._finisher):
+            if thread.is_alive():
+                thread.join(timeout=5)
 
     def _run(self) -> None:
         version: str | None = None
@@ -141,8 +218,35 @@ class SeldonStandIn:
         meta = body["metadata"]
         key = (str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid")))
         generation = int(meta.get("generation") or 0)
-        if meta.get("deletionTimestamp") or self._marked.get(key) == generation:
+        if meta.get("deletionTimestamp"):
             return
+        with self._lock:
+            if generation in (self._marked.get(key), self._rolling.get(key)):
+                return
+            templates = pod_templates(body)
+            before = self._templates.get(key)
+            if before is None and (body.get("status") or {}).get("state"):
+                before = templates  # reconciled before this stand-in started: nothing known rolls
+            rolled = {d for d, t in templates.items() if (before or {}).get(d) != t}
+            self._rolling.pop(key, None)
+            if rolled:
+                creating = self._write(body, rolling_status(body, rolled))
+                if creating is None:
+                    return
+                self._templates[key] = templates
+                if self._rollout > 0:
+                    self._rolling[key] = generation
+                    heapq.heappush(self._due, (time.monotonic() + self._rollout, key, generation))
+                    self._lock.notify_all()
+                    return
+                body = {**body, "status": creating}  # what the Available replaces
+            if self._write(body, self._available(body)) is not None:
+                self._templates[key] = templates
+                self._marked[key] = generation
+
+    def _available(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The merge patch that makes ``body``'s status what Seldon writes once its
+        Deployments are all available."""
         status = seldon_status(body)
         # Seldon replaces the whole status (an update); a merge patch must name what goes:
         # the Deployments of removed predictors (Seldon deletes them, then their entries, once
@@ -153,12 +257,55 @@ class SeldonStandIn:
         for field in ("description", "observedGeneration"):
             if field in before and field not in status:
                 status[field] = None
+        return status
+
+    def _write(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any] | None:
+        """Patch ``body``'s status (under the lock): the status it has now, None when it is
+        gone."""
+        meta = body["metadata"]
+        before = body.get("status") or {}
+        patch = dict(status)
+        for field in ("description", "observedGeneration"):
+            if field in before and field not in patch:
+                patch[field] = None
         try:
             self._api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status})
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": patch})
         except ApiException as error:
             if error.status != 404:  # deleted meanwhile: nothing to mark
                 raise
-            return
-        self._marked[key] = generation
+            return None
         self.updates += 1
+        return {k: v for k, v in patch.items() if v is not None}
+
+    def _finish_due(self) -> None:
+        """Write Available for each generation whose rollout time has come, unless a later
+        generation came meanwhile (its own writes decide then)."""
+        while not self._stop.is_set():
+            with self._lock:
+                wait = (self._due[0][0] - time.monotonic()) if self._due else self._interval
+                if wait > 0:
+                    self._lock.wait(timeout=min(wait, self._interval))
+                    continue
+                _, key, generation = heapq.heappop(self._due)
+                if self._rolling.get(key) != generation:
+                    continue
+                namespace, name, uid = key
+                try:
+                    body = cast(dict[str, Any], self._api.get_namespaced_custom_object(
+                        GROUP, VERSION, namespace, PLURAL, name))
+                    meta = body["metadata"]
+                    if str(meta.get("uid")) != uid or meta.get("deletionTimestamp"):
+                        self._rolling.pop(key, None)
+                    elif int(meta.get("generation") or 0) == generation:
+                        if self._write(body, self._available(body)) is not None:
+                            self._marked[key] = generation
+                        self._rolling.pop(key, None)
+                except ApiException as error:
+                    if error.status == 404:
+                        self._rolling.pop(key, None)
+                    else:  # the control plane restarting: try again shortly
+                        heapq.heappush(self._due, (time.monotonic() + self._interval, key,
+                                                   generation))
+                except (HTTPError, ValueError):
+                    heapq.heappush(self._due, (time.monotonic() + self._interval, key, generation))

@@ -58,6 +58,22 @@ predictor has a Deployment with an available replica in ``status.deploymentStatu
 unchanged, from the Deployment's own status, so a predictor just added has none. An
 ``observedGeneration`` is honoured when a status has one (older than ``metadata.generation``:
 nothing in it is ready yet); its absence, Seldon's case, is no reason to wait.
+
+Mid-rollout (the same sources; Kubernetes' ``deployment/sync.go`` ``calculateStatus``): Seldon
+counts a Deployment ready when ``readyReplicas > 0`` and ``unavailableReplicas == 0``, and
+nothing more: not ``updatedReplicas``, not the Deployment's ``observedGeneration``.
+``unavailableReplicas`` is what its ReplicaSets *want* less what is available, so between two
+surge batches of a rolling update (the new batch available, the old pods it replaces scaled
+down but not yet gone: Seldon's Deployments have ``maxSurge`` 25 %, ``maxUnavailable`` 0) it is
+0 and Seldon writes ``Available`` with ``{replicas: N + surge, availableReplicas: N + surge}``.
+Every pod counted is available, so a version is still *ready* then (it serves, whichever
+rendering its pods run); but the graph has not finished rolling: ``rolling_deployments`` says
+which Deployment still runs more pods than its predictor wants, or fewer available than it
+runs. Seldon applies a predictor's ``replicas`` to its Deployment only along with a pod-template
+change (``createDeployments`` updates a Deployment only when ``Spec.Template.Spec`` differs; the
+executor's ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas`` and ``traffic``), so a
+replicas-only edit leaves the old count running, with nothing in the status to tell it from a
+surge.
 """
 
 from __future__ import annotations
@@ -75,7 +91,7 @@ __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
            "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
            "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
            "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
-           "runtime_env", "stale_generation"]
+           "rolling_deployments", "runtime_env", "stale_generation"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -158,6 +174,48 @@ def _serving_versions(child: Mapping[str, Any]) -> frozenset[str]:
         for p in (child.get("spec") or {}).get("predictors") or []
         if p.get("annotations", {}).get("version")
         and available.intersection(deployment_names(sdep, p)))
+
+
+def _wanted_replicas(child: Mapping[str, Any], predictor: Mapping[str, Any]) -> int | None:
+    """The pods a predictor's Deployment wants, as Seldon sets it (``createComponents``: the
+    component's ``replicas``, else the predictor's, else the graph's); None when none says."""
+    component = (predictor.get("componentSpecs") or [{}])[0] or {}
+    for value in (component.get("replicas"), predictor.get("replicas"),
+                  (child.get("spec") or {}).get("replicas")):
+        if value is not None:
+            return _int(value)
+    return None
+
+
+def rolling_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The Deployments of the graph whose ``status.deploymentStatus`` numbers show a rollout not
+    finished, each as ``<name>: <why>``, in predictor order; empty when every predictor's
+    Deployment runs as many pods as it wants, all available (see the module docstring,
+    "Mid-rollout"). Judged from Seldon's numbers alone, whatever ``state`` says: Seldon writes
+    ``Available`` between two surge batches. Not judged: a Deployment running fewer pods than
+    wanted with all of them available (Seldon did not apply a replicas-only edit), and whether
+    the Deployment has seen its new template at all (Seldon copies no ``observedGeneration``
+    or ``updatedReplicas``)."""
+    if child is None:
+        return ()
+    deployments = (child.get("status") or {}).get("deploymentStatus") or {}
+    sdep = str((child.get("metadata") or {}).get("name", ""))
+    rolling: list[str] = []
+    for predictor in (child.get("spec") or {}).get("predictors") or []:
+        names = deployment_names(sdep, predictor)
+        found = next((n for n in names if isinstance(deployments.get(n), Mapping)), None)
+        if found is None:
+            rolling.append(f"{names[0]}: no status from Seldon yet")
+            continue
+        entry = deployments[found]
+        replicas, available = _int(entry.get("replicas")), _int(entry.get("availableReplicas"))
+        wanted = _wanted_replicas(child, predictor)
+        if wanted is not None and replicas > wanted:
+            rolling.append(f"{found}: {replicas} pods, {wanted} wanted (old pods not replaced "
+                           "yet)")
+        elif available < replicas or available == 0:
+            rolling.append(f"{found}: {available} of {replicas} pods available")
+    return tuple(rolling)
 
 
 def _int(value: Any) -> int:

@@ -15,7 +15,9 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
 * **a slot per rolling graph**: ``admit`` gives one while fewer than ``limit`` are held (0: no
   limit, the rolls are still counted); the model keeps it from its apply (``started``) until
   its graph serves again with the new rendering (``settle``: Available, every version of the
-  split ready, and Seldon has reported on the graph since the apply, or said nothing for
+  split ready, and Seldon has reported on the graph since the apply with numbers that show
+  every Deployment done rolling (``rolled``: Seldon also writes Available between two surge
+  batches, old pods still there; ``render.seldon.rolling_deployments``), or said nothing for
   ``SILENT_SETTLE``), or ``timeout`` passes (a roll that never serves, a model that stopped
   passing): then the slot is freed, the model is told once (``timed_out``) and counted
   (``on_timeout``), so a stuck roll cannot hold the fleet;
@@ -153,17 +155,23 @@ class Rolls:
         self._tell(wake, expired, owner)
 
     def settle(self, owner: Owner, now: dt.datetime, *, version: str | None,
-               serving: bool) -> None:
+               serving: bool, rolled: bool = True) -> None:
         """``owner``'s graph is as decided; ``version``: its resourceVersion as read,
-        ``serving``: Seldon reports it Available with every version of the split ready. A roll
-        it holds is done once it serves and Seldon has reported on the graph since the apply
-        (its resourceVersion moved: the status read right after the apply is the previous
-        graph's), or has said nothing for ``SILENT_SETTLE`` (nothing of it rolled)."""
+        ``serving``: Seldon reports it Available with every version of the split ready,
+        ``rolled``: the numbers Seldon wrote show every Deployment of it done rolling (as many
+        pods as wanted, all available; ``render.seldon.rolling_deployments`` empty). A roll it
+        holds is done once it serves and Seldon has reported on the graph since the apply (its
+        resourceVersion moved: the status read right after the apply is the previous graph's)
+        with numbers that show it rolled (Seldon writes Available between two surge batches
+        too: the new batch up, the old pods it replaces not gone yet), or once it serves and
+        Seldon has said nothing since the apply for ``SILENT_SETTLE`` (nothing of it rolled: the
+        numbers, if any, are from before the apply, a replicas-only edit Seldon did not apply
+        included)."""
         with self._lock:
             roll = self._rolls.get(owner)
+            reported = roll is not None and (roll.version is None or version != roll.version)
             done = (roll is not None and serving
-                    and (roll.version is None or version != roll.version
-                         or now - roll.started >= SILENT_SETTLE))
+                    and (rolled if reported else now - roll.started >= SILENT_SETTLE))
         if done:
             self._release(owner, now)
         else:

@@ -1,0 +1,175 @@
+"""What Seldon Core 1.17.1 writes while a predictor's Deployment rolls, and how it is read.
+
+Seldon counts a Deployment ready when ``readyReplicas > 0`` and ``unavailableReplicas == 0``
+(``operator/controllers/seldondeployment_controller.go`` ``createDeployments``), and
+Kubernetes' ``unavailableReplicas`` is what the ReplicaSets *want* less what is available
+(``pkg/controller/deployment/sync.go`` ``calculateStatus``). With Seldon's ``maxSurge`` 25 %,
+``maxUnavailable`` 0, a 2-replica predictor's image change therefore reads, write by write:
+
+1. the reconcile that updates the Deployment: ``Creating``, its entry as it was (``{2, 2}``);
+2. the surge pod starting: ``Creating``, ``{3, 2}``;
+3. the surge pod available, one old pod scaled down but not gone: ``Available``, ``{3, 3}``;
+4. the next new pod starting: ``Creating``, ``{2, 2}`` (1 old + 1 new counted, 3 wanted);
+5. the last old pod scaled down, not gone: ``Available``, ``{3, 3}``;
+6. done: ``Available``, ``{2, 2}``.
+
+Writes 3 and 5 are ``Available`` mid-rollout. Every pod counted then is available, so the
+version is *ready* (it serves: ``observe``), but the graph has not finished rolling
+(``rolling_deployments``), which is what a re-render's slot waits for (``services.rolls``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.render.naming import Owner
+from uplift_operator.render.seldon import SeldonV1Backend, deployment_names, rolling_deployments
+from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+
+OWNER = Owner(name="uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000003")
+BACKEND = SeldonV1Backend()
+
+
+def graph(split: TrafficSplit, replicas: int = 2, image: str = "runtime:2") -> dict[str, Any]:
+    runtime = RuntimeSettings(image=image, registered_model="hillstrom",
+                              tracking_uri="http://mlflow:5000", replicas=replicas)
+    child = BACKEND.render(OWNER, runtime, split)
+    child["metadata"]["generation"] = 3
+    return child
+
+
+def written(child: dict[str, Any], state: str,
+            *entries: dict[str, int] | None) -> dict[str, Any]:
+    """``child`` with the status Seldon writes: ``state`` and, per predictor in order, its
+    Deployment's entry (None: none yet), as ``createDeployments`` copies it."""
+    status = seldon_status(child, state)
+    status["deploymentStatus"] = {
+        deployment_names("uplift", p)[0]: entry
+        for p, entry in zip(child["spec"]["predictors"], entries, strict=True) if entry is not None}
+    return {**child, "status": status}
+
+
+def entry(replicas: int, available: int) -> dict[str, int]:
+    """A ``deploymentStatus`` entry as Seldon writes it (``omitempty``: a zero left out)."""
+    return {k: v for k, v in (("replicas", replicas), ("availableReplicas", available)) if v}
+
+
+STABLE = TrafficSplit("3")
+SEQUENCE = [  # (state, the entry, ready, rolling) for writes 1-6 of the module docstring
+    ("Creating", entry(2, 2), False, ()),
+    ("Creating", entry(3, 2), False, ("3 pods, 2 wanted",)),
+    ("Available", entry(3, 3), True, ("3 pods, 2 wanted",)),
+    ("Creating", entry(2, 2), False, ()),
+    ("Available", entry(3, 3), True, ("3 pods, 2 wanted",)),
+    ("Available", entry(2, 2), True, ()),
+]
+
+
+@pytest.mark.parametrize(("state", "numbers", "ready", "rolling"), SEQUENCE,
+                         ids=[f"write-{i + 1}" for i in range(len(SEQUENCE))])
+def test_an_image_change_read_write_by_write(state: str, numbers: dict[str, int], ready: bool,
+                                             rolling: tuple[str, ...]) -> None:
+    child = written(graph(STABLE), state, numbers)
+    serving = BACKEND.observe(child, STABLE)
+    assert serving.ready is ready
+    assert serving.ready_versions == ({"3"} if ready else frozenset())
+    assert serving.serving_versions == {"3"}  # its pods serve throughout (maxUnavailable 0)
+    assert serving.message == f"SeldonDeployment {state}"
+    name = deployment_names("uplift", child["spec"]["predictors"][0])[0]
+    assert [r.removeprefix(f"{name}: ") for r in rolling_deployments(child)] == [
+        f"{r} (old pods not replaced yet)" for r in rolling]
+
+
+def test_mid_surge_available_is_ready_but_not_rolled_and_the_finished_one_is_both() -> None:
+    """The pin: Seldon's ``Available`` with ``{replicas: 3, availableReplicas: 3}`` for a
+    2-replica predictor serves (every pod counted is available) and is still rolling; the
+    same state with ``{2, 2}`` is done."""
+    mid = written(graph(STABLE), "Available", {"replicas": 3, "availableReplicas": 3})
+    done = written(graph(STABLE), "Available", {"replicas": 2, "availableReplicas": 2})
+    assert BACKEND.observe(mid, STABLE).ready and BACKEND.observe(done, STABLE).ready
+    name = deployment_names("uplift", mid["spec"]["predictors"][0])[0]
+    assert rolling_deployments(mid) == (f"{name}: 3 pods, 2 wanted (old pods not replaced yet)",)
+    assert rolling_deployments(done) == ()
+
+
+def test_one_predictor_rolling_holds_the_graph_and_is_named() -> None:
+    split = TrafficSplit("3", "4", 10)
+    child = written(graph(split), "Available", entry(2, 2), entry(3, 3))
+    stable, canary = (deployment_names("uplift", p)[0] for p in child["spec"]["predictors"])
+    assert BACKEND.observe(child, split).ready_versions == {"3", "4"}
+    assert rolling_deployments(child) == (
+        f"{canary}: 3 pods, 2 wanted (old pods not replaced yet)",)
+    assert stable not in rolling_deployments(child)[0]
+
+
+def test_a_predictor_just_added_has_no_entry_yet_and_is_rolling() -> None:
+    """The pass woken by the operator's own apply reads the status Seldon wrote for the graph
+    before: Available, no entry for the canary's Deployment. Not ready, and rolling."""
+    split = TrafficSplit("3", "4", 0)
+    child = written(graph(split), "Available", entry(2, 2), None)
+    canary = deployment_names("uplift", child["spec"]["predictors"][1])[0]
+    assert not BACKEND.observe(child, split).ready
+    assert rolling_deployments(child) == (f"{canary}: no status from Seldon yet",)
+
+
+def test_pods_not_all_available_are_rolling_whatever_the_state_says() -> None:
+    child = written(graph(STABLE), "Available", entry(2, 1))
+    name = deployment_names("uplift", child["spec"]["predictors"][0])[0]
+    assert rolling_deployments(child) == (f"{name}: 1 of 2 pods available",)
+    none = written(graph(STABLE), "Creating", entry(2, 0))
+    assert none["status"]["deploymentStatus"][name] == {"replicas": 2}  # omitempty
+    assert rolling_deployments(none) == (f"{name}: 0 of 2 pods available",)
+
+
+def test_a_replicas_edit_seldon_did_not_apply() -> None:
+    """Seldon updates a Deployment only when its pod template differs, and the executor's
+    ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas``: an edit of ``replicas`` alone
+    leaves the old count running. Fewer pods than wanted, all available, is not rolling; more
+    than wanted reads as a surge would (the roll's silent settle covers it: nothing rolled,
+    Seldon writes nothing; ``test_seldon_rollout_status_rolls``)."""
+    up = written(graph(STABLE, replicas=3), "Available", entry(1, 1))
+    down = written(graph(STABLE, replicas=1), "Available", entry(3, 3))
+    assert rolling_deployments(up) == ()
+    assert rolling_deployments(down) and "3 pods, 1 wanted" in rolling_deployments(down)[0]
+    assert BACKEND.observe(up, STABLE).ready and BACKEND.observe(down, STABLE).ready
+
+
+@pytest.mark.parametrize(("component", "predictor", "top", "wanted"), [
+    (4, 3, 2, 4),        # the component's replicas first (createComponents)
+    (None, 3, 2, 3),     # then the predictor's
+    (None, None, 2, 2),  # then the graph's
+    (None, None, None, None),  # none: the Deployment's own default; no surge judged
+])
+def test_the_pods_wanted_are_taken_as_seldon_sets_them(
+        component: int | None, predictor: int | None, top: int | None,
+        wanted: int | None) -> None:
+    child = graph(STABLE)
+    p = child["spec"]["predictors"][0]
+    p.pop("replicas")
+    for where, value in ((p["componentSpecs"][0], component), (p, predictor),
+                         (child["spec"], top)):
+        if value is not None:
+            where["replicas"] = value
+    child = written(child, "Available", entry(5, 5))
+    if wanted is None:
+        assert rolling_deployments(child) == ()
+    else:
+        assert f"5 pods, {wanted} wanted" in rolling_deployments(child)[0]
+
+
+def test_a_long_graph_name_is_matched_by_either_name_seldon_may_give() -> None:
+    long = Owner(name="u" * 60, namespace="growth", uid=OWNER.uid)
+    runtime = RuntimeSettings(image="runtime:2", registered_model="hillstrom",
+                              tracking_uri="http://mlflow:5000", replicas=2)
+    child = BACKEND.render(long, runtime, STABLE)
+    names = deployment_names(long.name, child["spec"]["predictors"][0])
+    assert len(names) == 2
+    status = seldon_status(child)
+    status["deploymentStatus"] = {names[1]: entry(3, 3)}  # DEPLOYMENT_NAME_AS_PREFIX
+    child["status"] = status
+    assert rolling_deployments(child) == (
+        f"{names[1]}: 3 pods, 2 wanted (old pods not replaced yet)",)
+    assert rolling_deployments(None) == ()
