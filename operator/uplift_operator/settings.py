@@ -3,6 +3,12 @@
 Every option can be set as ``--flag`` or as ``UPLIFT_<FLAG>`` in the environment (the chart sets
 the environment); ``--namespace`` (repeatable) is ``UPLIFT_NAMESPACES``, comma-separated. The
 result is one frozen value handed to the handlers through kopf's memo.
+
+A numeric option's environment value is its argparse default as the text it is (an int only
+when the variable is unset or empty), converted by the option's ``type``: argparse converts a
+text default as it does a flag's value, so ``UPLIFT_PASS_WORKERS=five`` is its usual usage
+error naming the option (``argument --pass-workers: invalid int value: 'five'``, exit status
+2), not a traceback from a conversion before the parser exists.
 """
 
 from __future__ import annotations
@@ -91,26 +97,26 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
                         help="peering object shared by the replicas (default: uplift-operator)")
     parser.add_argument("--priority", type=int,
-                        default=int(_env("PRIORITY") or seniority_priority(time.time())),
+                        default=_env("PRIORITY") or seniority_priority(time.time()),
                         help="peering priority; the highest live replica acts, the others wait. "
                              "Default: the earlier started the higher, so a replica that starts "
                              "(a rolling update, a restart) never pauses the one acting")
     parser.add_argument("--peering-lifetime", type=int,
-                        default=int(_env("PEERING_LIFETIME") or OperatorConfig.peering_lifetime),
+                        default=_env("PEERING_LIFETIME") or OperatorConfig.peering_lifetime,
                         help="seconds after its last keep-alive that a replica counts as gone, "
                              "so a standby takes over from a killed or cut-off one. kopf sends "
                              "keep-alives every lifetime minus 5-10 s (at least 1 s: every 1-3 s "
                              "at the default), so an acting replica is given up only when its "
                              "keep-alives stall 5 s or more. Default: 8")
     parser.add_argument("--liveness-port", type=int,
-                        default=int(_env("LIVENESS_PORT", "8080") or 0),
+                        default=_env("LIVENESS_PORT", "8080") or 0,
                         help="port of the /healthz endpoint (0: off)")
     parser.add_argument("--readiness-port", type=int,
-                        default=int(_env("READINESS_PORT", "0") or 0),
+                        default=_env("READINESS_PORT", "0") or 0,
                         help="port of the /readyz endpoint: 503 while a peering object kopf "
                              "waits for is missing (0: off; the chart and manifests use 8081)")
     parser.add_argument("--metrics-port", type=int,
-                        default=int(_env("METRICS_PORT", "9090") or 0),
+                        default=_env("METRICS_PORT", "9090") or 0,
                         help="port of the Prometheus /metrics endpoint (0: off)")
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
                         default=_env("LOG_FORMAT", "json"))
@@ -118,14 +124,14 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"))
     parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
     parser.add_argument("--prometheus-ingest-delay", type=int,
-                        default=int(_env("PROMETHEUS_INGEST_DELAY")
-                                    or OperatorConfig.prometheus_ingest_delay),
+                        default=_env("PROMETHEUS_INGEST_DELAY")
+                                or OperatorConfig.prometheus_ingest_delay,
                         help="seconds after a scrape until Prometheus answers with its samples "
                              "for sure (remote-write backends can lag): the parts of long count "
                              "ranges the operator keeps end at least this far back. Default: 300")
     parser.add_argument("--prometheus-scrape-interval", type=int,
-                        default=int(_env("PROMETHEUS_SCRAPE_INTERVAL")
-                                    or OperatorConfig.prometheus_scrape_interval),
+                        default=_env("PROMETHEUS_SCRAPE_INTERVAL")
+                                or OperatorConfig.prometheus_scrape_interval,
                         help="seconds between Prometheus's scrapes of the runtime pods: a "
                              "stopping runtime pod waits this plus 5 s after counting what it "
                              "holds pending, so that a scrape reads it (its grace period is 30 s "
@@ -133,7 +139,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
     parser.add_argument("--pass-workers", type=int,
-                        default=int(_env("PASS_WORKERS") or OperatorConfig.pass_workers),
+                        default=_env("PASS_WORKERS") or OperatorConfig.pass_workers,
                         help="passes run at once (threads; each mostly waits on the API server, "
                              "MLflow or Prometheus). Default: 8")
     for option, what in (("tracking-uri", "spec.model.trackingUri"),
@@ -146,8 +152,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                                  "none: anything; the operator's own default always passes). "
                                  f"Env: UPLIFT_{env}, comma-separated")
     parser.add_argument("--max-concurrent-graph-rolls", type=int,
-                        default=int(_env("MAX_CONCURRENT_GRAPH_ROLLS")
-                                    or OperatorConfig.max_concurrent_graph_rolls),
+                        default=_env("MAX_CONCURRENT_GRAPH_ROLLS")
+                                or OperatorConfig.max_concurrent_graph_rolls,
                         help="serving graphs whose pods roll at once because only their "
                              "rendering changed (an operator upgrade, --runtime-image, "
                              "--mlflow-tracking-uri, --prometheus-scrape-interval, a "
