@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from uplift_operator import report_token_format
+
 ENV_PREFIX = "UPLIFT_"
 KEYS = ("holdout_fraction", "salt", "value_per_conversion", "costs", "budget",
         "unit_cache_size", "model_version", "unit_key", "max_rows", "max_abs_value",
@@ -41,7 +43,6 @@ DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 DECISION_KEY_FILE_ENV = "UPLIFT_DECISION_KEY_FILE"
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 REPORT_TOKEN_FILE_ENV = "UPLIFT_REPORT_TOKEN_FILE"
-REPORT_TOKEN_MIN_LENGTH = 16
 
 
 class ConfigError(ValueError):
@@ -49,34 +50,16 @@ class ConfigError(ValueError):
 
 
 def report_tokens(raw: bytes, source: str) -> tuple[bytes, ...]:
-    """The bearer tokens ``raw`` lists, one per line, in order: report senders may present any
-    of them (two during a rotation: the new one and the old one). ``source`` names where
-    ``raw`` came from in an error (a variable or a file, never the value).
-
-    Surrounding whitespace of each line is dropped (``echo token | base64`` adds a newline; a
-    CRLF file its carriage returns) and blank lines are skipped; each token left must be at
-    least ``REPORT_TOKEN_MIN_LENGTH`` printable ASCII characters without spaces (it travels in
-    an HTTP header; a shorter one is guessed online), and there must be one at least. An error
-    says which line, never the token nor its length.
+    """The bearer tokens ``raw`` lists, one per line, in order (``source`` names where it came
+    from in an error, never the value): :func:`uplift_operator.report_token_format.report_tokens`,
+    the rule the operator checks the Secret with too (surrounding whitespace of each line
+    dropped, blank lines skipped, each token at least 16 printable ASCII characters without
+    spaces, one at least), its refusal raised as a :class:`ConfigError`.
     """
-    several = b"\n" in raw.strip()  # a single token's error needs no line number
-    tokens: list[bytes] = []
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        token = line.strip()
-        if not token:
-            continue
-        where = f"{source}: line {number}" if several else source
-        if not all(0x21 <= byte <= 0x7E for byte in token):
-            raise ConfigError(f"{where}: the report token must be printable ASCII without "
-                              "spaces")
-        if len(token) < REPORT_TOKEN_MIN_LENGTH:
-            raise ConfigError(f"{where}: the report token must have at least "
-                              f"{REPORT_TOKEN_MIN_LENGTH} characters")
-        tokens.append(token)
-    if not tokens:
-        raise ConfigError(f"{source} holds no report token (at least one line of "
-                          f"{REPORT_TOKEN_MIN_LENGTH} printable ASCII characters)")
-    return tuple(tokens)
+    try:
+        return report_token_format.report_tokens(raw, source)
+    except report_token_format.ReportTokenError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _number(key: str, raw: Any) -> float:

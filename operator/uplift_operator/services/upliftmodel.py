@@ -46,6 +46,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from uplift_operator import report_token_format
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
 from uplift_operator.api.v1alpha1.common import (
@@ -1027,11 +1028,6 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
         drain_wait_seconds=deps.runtime_drain_wait, report_token=report_token)
 
 
-#: The shortest report token the serving pods accept (``runtime.config``): a bearer token is
-#: guessed online otherwise.
-REPORT_TOKEN_MIN_LENGTH = 16
-
-
 def _report_token(spec: UpliftModelSpec, namespace: str,
                   deps: Dependencies) -> tuple[tuple[str, str] | None, list[str]]:
     """The report token reference to render (``spec.serving.reportCredentials``: Secret name,
@@ -1063,29 +1059,18 @@ def _report_token(spec: UpliftModelSpec, namespace: str,
 
 
 def _report_token_problems(where: str, raw: bytes | None) -> list[str]:
-    """What makes ``raw`` unusable as the report tokens: absent, or a line that is empty, has
-    whitespace around it (refused rather than stripped, as for the MLflow credentials: senders
-    and the runtime read one value), is not printable ASCII (it travels in an HTTP header) or
-    is shorter than the runtime accepts. One token per line: two during a rotation, the new one
-    and the old one (docs/runtime.md), each checked as one. Never the value nor its length."""
+    """What makes ``raw`` unusable as the report tokens: absent, or refused by the rule the
+    serving pods read it with (``report_token_format.report_tokens``: one token per line, two
+    during a rotation, docs/runtime.md; whitespace around a line and blank lines dropped, each
+    token at least 16 printable ASCII characters), in the pods' own words, so a value they
+    accept is never InvalidSpec and one they refuse always is. Never the value nor its length."""
     if raw is None:
         return [f"{where} does not exist in the Secret"]
-    lines = raw.split(b"\n")
-    problems = []
-    for number, token in enumerate(lines, start=1):
-        at = f"{where} line {number}" if len(lines) > 1 else where
-        if token != token.strip() or not token:
-            problems.append(
-                f"{at} has whitespace or a trailing newline around the value (as `echo … | "
-                "base64` writes), or is empty; recreate it without (`echo -n …`, or `kubectl "
-                "create secret generic --from-literal`), one token per line")
-        elif not all(0x21 <= b <= 0x7E for b in token):
-            problems.append(f"{at} holds characters other than printable ASCII (a bearer token "
-                            "travels in an HTTP header)")
-        elif len(token) < REPORT_TOKEN_MIN_LENGTH:
-            problems.append(f"{at} holds a token shorter than the {REPORT_TOKEN_MIN_LENGTH} "
-                            "characters a report token needs")
-    return problems
+    try:
+        report_token_format.report_tokens(raw, where)
+    except report_token_format.ReportTokenError as error:
+        return [str(error)]
+    return []
 
 
 def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetime,
