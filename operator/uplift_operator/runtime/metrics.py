@@ -29,6 +29,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
 | ``uplift_report_tokens`` | gauge | (none): report tokens accepted now; 0 = endpoints open |
 | ``uplift_report_token_reloads_total`` | counter | ``result`` = ok / error (token file versions) |
+| ``uplift_report_token_file_refused`` | gauge | (none): 1 while the token file's current version is refused |
 | ``uplift_feature_bin_total`` | counter | ``feature``, ``bin`` (index into the reference counts) |
 | ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
@@ -222,3 +223,10 @@ class RuntimeMetrics:
             r, Counter, "uplift_report_token_reloads",
             "New versions of the report token file: ok (taken), error (missing, unreadable or "
             "invalid: the last valid tokens kept).", (*BASE, "result"))
+        # A state, not a count: it stays 1 for as long as the bad version is the file's (an
+        # alert on the counter's increase cleared after its window, the Secret still broken).
+        self.report_token_file_refused = _get(
+            r, Gauge, "uplift_report_token_file_refused",
+            "1 while the report token file's current version is refused (missing, unreadable or "
+            "invalid: the last valid tokens kept, senders on a new token refused); 0 since a "
+            "valid version was read.", BASE)

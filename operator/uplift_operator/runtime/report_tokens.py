@@ -13,13 +13,16 @@ tokens are in force):
   changed, and takes each new valid version: a token added to the Secret is accepted, a token
   removed is refused, without a restart.
 
-Either holds one token per line (``config.report_tokens``): during a rotation the new one and
-the old one, each accepted (docs/runtime.md, "Rotating the report token").
+Either holds one token per line (``config.report_tokens``, the rule of
+``uplift_operator.report_token_format`` the operator checks the Secret with too): during a
+rotation the new one and the old one, each accepted (docs/runtime.md, "Rotating the report
+token").
 
 A version of the file that is missing, cannot be read or holds no valid token after the load
 leaves the last valid tokens in force — never no token, which would open the report endpoints
 to anyone — and is reported once (the watch reports each version once): one error log line,
-and ``Reload(ok=False)`` for the runtime's ``uplift_report_token_reloads_total{result="error"}``.
+and ``Reload(ok=False)`` for the runtime's ``uplift_report_token_reloads_total{result="error"}``
+and its ``uplift_report_token_file_refused`` gauge, 1 until a valid version is read.
 At load the same file fails the load instead, as an unusable ``UPLIFT_REPORT_TOKEN`` does.
 """
 

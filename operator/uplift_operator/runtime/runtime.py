@@ -396,6 +396,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if tokens is not None and tokens.watched:  # an invalid version shows from its first
             for result in ("ok", "error"):
                 m.report_token_reloads.labels(**base, result=result)
+            m.report_token_file_refused.labels(**base).set(0)  # the load read a valid one
         m.errors.labels(**base, endpoint="drain", reason="forbidden")
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
@@ -434,13 +435,15 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     def _refresh_report_tokens(self, now: float) -> None:
         """Take a new version of the report token file, if any (``report_tokens``; at most one
-        look per second, ``now`` monotonic): counted by result, the tokens in force exported."""
+        look per second, ``now`` monotonic): counted by result, the tokens in force exported,
+        and whether the file's version now is refused (until a valid one is read)."""
         tokens = self._report_tokens
         reload = tokens.refresh(now) if tokens is not None else None
         if tokens is None or reload is None:
             return
         self._m.report_token_reloads.labels(**self._base,
                                             result="ok" if reload.ok else "error").inc()
+        self._m.report_token_file_refused.labels(**self._base).set(0 if reload.ok else 1)
         self._m.report_tokens.labels(**self._base).set(len(tokens.tokens))
 
     async def unload(self) -> bool:

@@ -256,6 +256,7 @@ def test_the_token_file_rotates_without_a_restart(model_dir: Path, tmp_path: Pat
         assert sample("uplift_report_tokens") == 1
         assert sample("uplift_report_token_reloads_total", result="ok") == 0
         assert sample("uplift_report_token_reloads_total", result="error") == 0
+        assert sample("uplift_report_token_file_refused") == 0
         assert (report(BEARER), report(new)) == (200, 401)
 
         project(volume, {"token": f"{NEW_TOKEN}\n{TOKEN}\n"})  # 1. the new one added
@@ -270,13 +271,20 @@ def test_the_token_file_rotates_without_a_restart(model_dir: Path, tmp_path: Pat
         assert sample("uplift_report_tokens") == 2
         assert (report(BEARER), report(new)) == (200, 200)
         assert report(()) == 401  # never fallen open
-        runtime._refresh_report_tokens(clock + 2)  # the same version: counted once
+        assert sample("uplift_report_token_file_refused") == 1
+        runtime._refresh_report_tokens(clock + 2)  # the same version: counted once, and
         assert sample("uplift_report_token_reloads_total", result="error") == 1
+        assert sample("uplift_report_token_file_refused") == 1  # refused for as long as it is
+        project(volume, {"token": "   \n"})  # another bad version: still refused
+        runtime._refresh_report_tokens(clock + 3)
+        assert sample("uplift_report_token_reloads_total", result="error") == 2
+        assert sample("uplift_report_token_file_refused") == 1
 
         project(volume, {"token": f"{NEW_TOKEN}\n"})  # 3. the old one removed
-        runtime._refresh_report_tokens(clock + 3)
+        runtime._refresh_report_tokens(clock + 4)
         assert sample("uplift_report_tokens") == 1
         assert sample("uplift_report_token_reloads_total", result="ok") == 2
+        assert sample("uplift_report_token_file_refused") == 0  # a valid version read
         assert (report(BEARER), report(new)) == (401, 200)
     finally:
         loop.run_until_complete(runtime.unload())
