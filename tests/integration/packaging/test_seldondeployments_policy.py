@@ -13,6 +13,11 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   ``KubeCluster.apply`` as the operator applies it, under the operator's kubeconfig) is admitted
   on create and on update (a canary added, server-side apply), while an update to a forbidden
   shape, by server-side apply or by merge patch, is refused and changes nothing;
+- every container must carry what the Pod Security Standard "restricted" requires of it in its
+  own securityContext (``runAsNonRoot`` true, no uid 0, a ``RuntimeDefault`` or ``Localhost``
+  seccomp profile, no privilege escalation, every capability dropped): Seldon 1.17.1 replaces
+  the pod-level securityContext, so the pod's settings, present or not, stand in for none of
+  them, and the rendered containers are admitted whatever the pod's;
 - each variation the operator never renders is refused, whichever API version it comes through:
   among them what makes Seldon's executor send data elsewhere (a graph ``endpoint`` or
   ``logger``), what Seldon copies onto the pods and Services (predictor and spec annotations and
@@ -84,13 +89,18 @@ VOLUMES = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount
            "emptyDir, configMap and secret volumes, a secret volume only the keys its items "
            "list (no hostPath, no projected token, no whole Secret)")
 POD = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount run as rendered: no "
-       "host network, PID or IPC, automountServiceAccountToken false, runAsNonRoot true and not "
-       "uid 0, seccompProfile RuntimeDefault or Localhost, no Unconfined AppArmor profile, no "
-       "sysctls or seLinuxOptions")
+       "host network, PID or IPC, automountServiceAccountToken false, and a pod securityContext "
+       "with no runAsNonRoot false, uid 0, Unconfined seccomp or AppArmor profile, sysctls or "
+       "seLinuxOptions")
 CONTAINERS = ("every container of a SeldonDeployment of the uplift-operator ServiceAccount runs "
-              "as rendered: not privileged, allowPrivilegeEscalation false, capabilities drop "
-              "ALL and add none, not as root, no Unconfined seccomp or AppArmor profile, no "
-              "procMount, seLinuxOptions or host ports")
+              "as rendered: not privileged, no capability added, no Unconfined AppArmor "
+              "profile, no procMount, seLinuxOptions or host ports")
+RESTRICTED = ("every container of a SeldonDeployment of the uplift-operator ServiceAccount sets "
+              "in its own securityContext, as rendered, what the Pod Security Standard "
+              '"restricted" requires: allowPrivilegeEscalation false, capabilities drop ALL, '
+              "runAsNonRoot true and no runAsUser 0, seccompProfile type RuntimeDefault or "
+              "Localhost (Seldon replaces the pod's securityContext, so the pod's settings do "
+              "not count)")
 ENV_FROM = ("the containers of a SeldonDeployment of the uplift-operator ServiceAccount take no "
             "envFrom: the operator renders none, and it would bring every key of a Secret into "
             "the environment")
@@ -290,7 +300,8 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
         "the serviceAccount alias": lambda: pod.update(serviceAccount="deployer"),
         "root allowed": lambda: pod["securityContext"].update(runAsNonRoot=False),
         "uid 0": lambda: pod["securityContext"].update(runAsUser=0),
-        "no seccomp profile": lambda: pod["securityContext"].pop("seccompProfile"),
+        "an unconfined pod": lambda: pod["securityContext"].update(
+            seccompProfile={"type": "Unconfined"}),
         "a privileged container": lambda: security.update(privileged=True),
         "privilege escalation": lambda: security.update(allowPrivilegeEscalation=True),
         "capabilities kept": lambda: security.pop("capabilities"),
@@ -419,13 +430,13 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("the serviceAccount alias", POD),
     ("root allowed", POD),
     ("uid 0", POD),
-    ("no seccomp profile", POD),
+    ("an unconfined pod", POD),
     ("a privileged container", CONTAINERS),
-    ("privilege escalation", CONTAINERS),
-    ("capabilities kept", CONTAINERS),
+    ("privilege escalation", RESTRICTED),
+    ("capabilities kept", RESTRICTED),
     ("a capability added", CONTAINERS),
-    ("a container as root", CONTAINERS),
-    ("an unconfined container", CONTAINERS),
+    ("a container as root", RESTRICTED),
+    ("an unconfined container", RESTRICTED),
     ("a host port", CONTAINERS),
     ("a privileged init container", CONTAINERS),
     ("through v1alpha2", CONTAINERS),
@@ -451,6 +462,84 @@ def test_what_the_operator_never_renders_is_refused(
         message: str) -> None:
     owner = _owner(admin, f"other-{policy}")
     _refused(operator_cluster, _change(_render(owner), change), message)
+
+
+#: What Seldon 1.17.1 puts in place of the pod-level securityContext of every Deployment it makes
+#: (``createDeploymentWithoutEngine``: nil without its ``DEFAULT_USER_ID``, ``runAsUser`` alone
+#: with it, 8888 in its chart), and the rendered one, which never reaches the pods.
+POD_CONTEXTS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "the pod's as rendered": lambda pod: None,
+    "no pod securityContext": lambda pod: pod.pop("securityContext"),
+    "runAsUser alone on the pod": lambda pod: pod.update(securityContext={"runAsUser": 8888})}
+#: A container's own securityContext without what the Pod Security Standard "restricted"
+#: requires of it (the pod's would not stand in for it: Seldon replaces the pod's).
+LOOSENED: dict[str, Callable[[dict[str, Any]], object]] = {
+    "no runAsNonRoot": lambda c: c["securityContext"].pop("runAsNonRoot"),
+    "runAsNonRoot false": lambda c: c["securityContext"].update(runAsNonRoot=False),
+    "no user at all (the image's)": lambda c: (c["securityContext"].pop("runAsNonRoot"),
+                                               c["securityContext"].pop("runAsUser")),
+    "runAsUser 0": lambda c: c["securityContext"].update(runAsUser=0),
+    "no seccomp profile": lambda c: c["securityContext"].pop("seccompProfile"),
+    "an Unconfined seccomp profile": lambda c: c["securityContext"].update(
+        seccompProfile={"type": "Unconfined"}),
+    "no allowPrivilegeEscalation": lambda c: c["securityContext"].pop(
+        "allowPrivilegeEscalation"),
+    "no capabilities dropped": lambda c: c["securityContext"].pop("capabilities"),
+    "no securityContext": lambda c: c.pop("securityContext"),
+}
+
+
+def _pod_context(manifest: dict[str, Any], pod_context: str) -> dict[str, Any]:
+    """``manifest`` with its last predictor's pod securityContext as ``pod_context`` says."""
+    changed = copy.deepcopy(manifest)
+    POD_CONTEXTS[pod_context](_pod(changed))
+    return changed
+
+
+@pytest.mark.parametrize("pod_context", POD_CONTEXTS)
+def test_the_runtime_containers_own_security_is_what_is_admitted(
+        policy: str, pod_context: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """Whatever the pod's securityContext (Seldon replaces it), the rendered containers, which
+    carry runAsNonRoot, their user, a seccomp profile, no privilege escalation and every
+    capability dropped themselves, are admitted."""
+    owner = _owner(admin, f"contained-{policy}")
+    rendered = _render(owner)
+    security = _container(rendered)["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    manifest = _pod_context(rendered, pod_context)
+    operator_cluster.apply(manifest, PLURAL)
+    stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert _pod(stored).get("securityContext") == _pod(manifest).get("securityContext")
+    assert _container(stored)["securityContext"] == security
+    operator_cluster.apply(rendered, PLURAL)  # as the operator renders it again
+
+
+@pytest.mark.parametrize("loosened", LOOSENED)
+@pytest.mark.parametrize("pod_context", POD_CONTEXTS)
+def test_a_container_without_its_own_restricted_settings_is_refused(
+        policy: str, pod_context: str, loosened: str, admin: Kubectl,
+        operator_cluster: KubeCluster) -> None:
+    """The pod's runAsNonRoot and seccomp profile (as rendered, absent, or Seldon's runAsUser
+    alone) do not stand in for a container's: Seldon replaces the pod's, so after it such a
+    container would run as its image's user (root, for many) with no seccomp profile. Every
+    container is held to it: the runtime container, a second one and an init container (which
+    is refused by this rule before the rule on the pod's fields)."""
+    owner = _owner(admin, f"loose-{policy}")
+    rendered = _pod_context(_render(owner), pod_context)
+    runtime = copy.deepcopy(rendered)
+    LOOSENED[loosened](_container(runtime))
+    sidecar = _sidecar(rendered, DEFAULT_IMAGE)
+    LOOSENED[loosened](_pod(sidecar)["containers"][-1])
+    init = copy.deepcopy(rendered)
+    _pod(init)["initContainers"] = [
+        {k: copy.deepcopy(v) for k, v in _container(init).items() if k != "lifecycle"}
+        | {"name": "setup"}]
+    LOOSENED[loosened](_pod(init)["initContainers"][0])
+    for manifest in (runtime, sidecar, init):
+        _refused(operator_cluster, manifest, RESTRICTED)
 
 
 def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
