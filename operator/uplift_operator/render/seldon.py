@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from uplift_operator.render import campaigns, naming
@@ -293,7 +294,11 @@ class SeldonV1Backend:
         reconciled, and each predictor's Deployment in ``deploymentStatus``: a version is
         ready only when both say so (an Available written for the graph before this one's
         apply leaves a predictor just added without a Deployment; see the module docstring).
-        """
+        ``rolling``: ``rolling_deployments``, whatever the state."""
+        state = self._observe(child)
+        return replace(state, rolling=rolling_deployments(child)) if child is not None else state
+
+    def _observe(self, child: Mapping[str, Any] | None) -> ServingState:
         if child is None:
             return ServingState(ready=False, message="SeldonDeployment not created yet")
         weights = tuple(sorted(

@@ -54,6 +54,9 @@ class ServingState:
     #: versions whose pods are available, whatever the whole graph's state: a stable version
     #: keeps serving while a canary's pods start (the graph is not ready meanwhile)
     serving_versions: frozenset[str] = frozenset()
+    #: the graph's workloads still rolling their pods, each as ``<name>: <why>`` (a backend
+    #: that cannot tell says none): a re-render's roll is not over while any is
+    rolling: tuple[str, ...] = ()
 
 
 class ServingBackend(Protocol):

@@ -799,7 +799,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if missing_key is not None:
         return replace(applied, error=missing_key)
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
-        deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving)
+        deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
+                          rolled=not deps.backend.observe(child, traffic).rolling)
         return applied
     rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
         _describe_weights(traffic))

@@ -426,3 +426,29 @@ def test_a_timed_out_roll_is_said_until_a_pass_says_it() -> None:
 def test_a_negative_limit_is_refused(limit: int) -> None:
     with pytest.raises(ValueError, match="0 \\(none\\) or more"):
         Rolls(limit)
+
+
+def test_available_between_two_surge_batches_keeps_the_slot_until_the_roll_is_done() -> None:
+    """Seldon 1.17.1 writes Available mid-surge (``render.seldon`` "Mid-rollout"): the new
+    batch up, the old pods it replaces not gone, so its Deployment runs more pods than the
+    predictor wants, all available. Before: that freed the slot and the next graph rolled."""
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)
+    assert fleet.images("a") == {"runtime:2"} and fleet.images("b") == {"runtime:1"}
+    fleet.seldon("a", "Creating")
+    fleet.tick("a", 1)
+    surge = seldon_status(fleet.cluster.objects[(*SELDON, "a")])
+    for entry in surge["deploymentStatus"].values():
+        entry.update(replicas=entry["replicas"] + 1, availableReplicas=entry["replicas"] + 1)
+    fleet.cluster.objects[(*SELDON, "a")]["status"] = surge
+    fleet.cluster.moved((*SELDON, "a"))
+    fleet.tick("a", 1)
+    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"  # it serves meanwhile
+    assert fleet.rolls.rolling() == 1 and fleet.woken == []  # but still rolls: b waits
+    fleet.seldon("a")  # the old pods gone: as many as wanted, all available
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0 and fleet.woken == [key("b")]
