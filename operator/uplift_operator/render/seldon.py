@@ -78,6 +78,7 @@ surge.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -369,7 +370,7 @@ class SeldonV1Backend:
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
-            "securityContext": dict(CONTAINER_SECURITY),
+            "securityContext": copy.deepcopy(CONTAINER_SECURITY),
             "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
                              {"name": TMP_VOLUME, "mountPath": TMP_DIR},
                              {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
@@ -399,7 +400,7 @@ class SeldonV1Backend:
                 "secretName": secret,
                 "items": [{"key": key, "path": REPORT_TOKEN_ITEM}]}})
         pod_spec: dict[str, Any] = {"containers": [container], "volumes": volumes,
-                                    "securityContext": dict(POD_SECURITY),
+                                    "securityContext": copy.deepcopy(POD_SECURITY),
                                     "automountServiceAccountToken": False,
                                     "terminationGracePeriodSeconds": grace_period_seconds(runtime)}
         if runtime.service_account_name:
