@@ -115,6 +115,9 @@ class Rolls:
         """A slot for ``owner``'s re-render: one it holds, a free one, or none (queued)."""
         with self._lock:
             wake, expired = self._expire(now)
+            # Slots the expiry freed go to the queue first, in its order: a model that was not
+            # queued must not take one ahead of those waiting.
+            wake += self._offer(now)
             held = owner in self._rolls
             woken = self._woken.pop(owner, None) is not None
             # A slot freed for a woken model is kept for it until it asks.

@@ -368,6 +368,21 @@ def test_a_woken_model_that_does_not_ask_leaves_and_the_next_is_woken() -> None:
     assert not rolls.admit(key("b"), later).admitted  # asking again: queued anew
 
 
+def test_a_slot_a_timeout_frees_goes_to_the_queue_first_not_to_the_model_asking() -> None:
+    """Before: a model asking for the first time, in the pass that found the only roll timed
+    out, took its slot ahead of the model queued behind that roll."""
+    rolls = Rolls(limit=1)
+    woken: list[tuple[str, str, str]] = []
+    rolls.on_change.append(woken.extend)
+    assert rolls.admit(key("a"), T0).admitted
+    assert not rolls.admit(key("b"), T0 + dt.timedelta(seconds=5)).admitted
+    late = T0 + ROLL_TIMEOUT + dt.timedelta(seconds=1)
+    assert not rolls.admit(key("c"), late).admitted  # queued behind b
+    assert key("b") in woken and rolls.waiting() == 2
+    assert rolls.admit(key("b"), late).admitted  # the slot kept for b
+    assert not rolls.admit(key("c"), late).admitted
+
+
 def test_a_model_that_needs_no_re_render_any_more_passes_its_wake_on() -> None:
     rolls = Rolls(limit=1)
     woken: list[tuple[str, str, str]] = []
