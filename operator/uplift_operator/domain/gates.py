@@ -85,6 +85,7 @@ __all__ = [
     "DEFAULT_QINI_FLOOR",
     "DEFAULT_RELATIVE_MARGIN",
     "DEFAULT_SANITY_BAND",
+    "DRIFT_MEMORY_BUDGET",
     "MIN_OUTCOME_COMPLETENESS",
     "OFFLINE_GATE_TYPES",
     "SPLIT_RECHECK_FACTOR",
@@ -269,7 +270,11 @@ def evaluate_gate(gate: GateSpecBase,
       (each at α: all must hold) is below ``max`` (after ``minSamples`` live samples). Unless
       ``expectedSamples`` is set (then both are tuned to it), the upper bounds' mixture is tuned
       to ``drift_design_samples`` (where no drift passes) and the lower bounds' to
-      ``drift_fail_samples`` (where drift of twice ``max`` fails).
+      ``drift_fail_samples`` (where drift of twice ``max`` fails). Betting needs the feature's
+      counts in the status: only the features whose memory fits in ``DRIFT_MEMORY_BUDGET``
+      (48 KiB of JSON a gate, so 16 drift gates stay well under etcd's 1.5 MiB; taken in the
+      order of ``features``, else by name; at most 256 bins) bet, the others show drift by
+      their lower bound alone (less power, the same α).
     * ``qini``: offline, evaluated before any traffic moves. Per treatment, the paired bootstrap
       of canary − stable Qini on one shared evaluation set: Pass when its lower bound is above
       −margin (relative to the stable's Qini by default) and the canary's lower bound above
@@ -782,10 +787,14 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judg
                                alpha=gate.alpha, alpha_lower=set_level, n_star=float(design),
                                n_star_lower=float(fail_design))
               for name in names}
-    betting = {name: _drift_evidence(m.features[name], bound, memory.get(_DRIFT_KEY + name))
-               for name in names}
-    evidence = {name: e for name, (e, _) in betting.items()}
-    new_memory = {_DRIFT_KEY + name: state for name, (_, state) in betting.items()}
+    # Only the features within the memory budget bet (``_drift_betting``); the others keep no
+    # memory and show drift by their lower bound alone (evidence 1: no bet; power lost, never
+    # validity). A state left by a feature that does not bet is dropped: its test stops.
+    betting = _drift_betting(names, m)
+    bets = {name: _drift_evidence(m.features[name], bound, memory.get(_DRIFT_KEY + name))
+            for name in betting}
+    evidence = {name: bets[name][0] if name in bets else 1.0 for name in names}
+    new_memory = {_DRIFT_KEY + name: state for name, (_, state) in bets.items()}
     samples = min(sum(m.features[name].live) for name in names)
     common: dict[str, Any] = {"samples": samples, "design_samples": design, "threshold": bound,
                               "memory": new_memory}
@@ -807,16 +816,38 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judg
                                          f"bound ≤ {bound:.4g} (largest {widest} {high:.4g})",
                        value=value, lower=low, upper=high, **common)
     strongest = max(names, key=lambda k: evidence[k])
+    unbet = len(names) - len(betting)
+    alone = (f"; {unbet} of {len(names)} features by their bounds alone, past the memory "
+             f"budget or {MAX_STATE_COUNTS} bins" if unbet else "")
     return _Judged(GateVerdict.INCONCLUSIVE, f"{widest}: PSI {value:.4g} in [{low:.4g}, "
                                              f"{high:.4g}], bound {bound:.4g}: not shown yet "
                                              f"({samples} live samples; drift evidence "
                                              f"{evidence[strongest]:.3g} of {need:.3g} needed, "
-                                             f"{strongest})",
+                                             f"{strongest}{alone})",
                    value=value, lower=low, upper=high, **common)
 
 
 #: Memory key prefix of one feature's betting evidence (``stats.drift.psi_drift_evidence``).
 _DRIFT_KEY = "drift:"
+#: etcd's default limit on one stored object (``--max-request-bytes``, 1.5 MiB): a status
+#: patch making the object larger fails, at every pass.
+_ETCD_OBJECT_BYTES = 3 * 2**20 // 2
+#: Most gates a spec lists (both kinds' ``gates``, ``StatusBase.gates``), all of them drift
+#: gates at worst.
+_MAX_GATES = 16
+#: Bytes of JSON one drift gate's memory (``status.gates[].sequentialState``) may take: half of
+#: etcd's object limit shared by 16 drift gates (48 KiB), the other half left for the spec, the
+#: metadata and the rest of the status. Without it one gate on 1024 features of 256 bins
+#: (128-character names) wrote 1.9 MiB, on 1024 features of 10 bins 265 KiB (docs/statistics.md
+#: §8). Changing it changes which features bet (``_drift_betting``).
+DRIFT_MEMORY_BUDGET = _ETCD_OBJECT_BYTES // 2 // _MAX_GATES
+#: Most JSON bytes of one drift feature's state but its key and counts: ``looks`` (10 digits),
+#: ``pPass``, ``pFail``, ``carriedLogFail`` and ``logFail`` (24 characters each, the longest
+#: float), the punctuation (a unit test builds the longest one).
+_DRIFT_STATE_BYTES = 192
+#: Most JSON bytes of one kept count: 11 digits and a comma (fewer than 10^11 rows in one bin
+#: since the canary started: a thousand a second for three years).
+_DRIFT_COUNT_BYTES = 12
 #: Share of a feature's Fail α given to its confidence set's lower bound; the rest goes to the
 #: betting evidence, which shows moderate drift with fewer rows (docs/statistics.md §5) but
 #: cannot bet before it has seen rows.
@@ -827,14 +858,39 @@ _DRIFT_SET_SHARE = 0.1
 _MIN_DRIFT_P = 1e-300
 
 
+def _drift_betting(names: list[str], m: DriftMeasurement) -> frozenset[str]:
+    """The features whose betting evidence the gate keeps, in the gate's order (``features``
+    as listed, else by name): each of at most ``MAX_STATE_COUNTS`` bins whose state, counts
+    included, fits in what is left of ``DRIFT_MEMORY_BUDGET`` (``_drift_state_bytes``, an
+    upper bound). The bins are the version's reference's, so the choice is the same at every
+    look of the gate's evidence (a new version or new settings start it afresh): a feature
+    bets at every look or at none, and one that never bets shows drift by its confidence set's
+    lower bound alone, at the level it has anyway. Dropping a bet loses power, never validity:
+    a look without a bet multiplies the wealth by 1."""
+    left = DRIFT_MEMORY_BUDGET
+    kept = []
+    for name in names:
+        bins = len(m.features[name].reference)
+        cost = _drift_state_bytes(name, bins)
+        if bins <= MAX_STATE_COUNTS and cost <= left:
+            kept.append(name)
+            left -= cost
+    return frozenset(kept)
+
+
+def _drift_state_bytes(name: str, bins: int) -> int:
+    """Most JSON bytes the memory of feature ``name`` with ``bins`` kept counts takes: its key
+    (escaped, at least its UTF-8), the state's fields and the counts at their longest."""
+    return len(json.dumps(_DRIFT_KEY + name)) + _DRIFT_STATE_BYTES + bins * _DRIFT_COUNT_BYTES
+
+
 def _drift_evidence(histogram: FeatureHistogram, bound: float,
                     state: SequentialState | None) -> tuple[float, SequentialState]:
     """The feature's betting evidence against "PSI ≤ bound" so far (its running maximum), the
     bet on the rows since the last look added, and the state to remember (with this look's
-    counts)."""
+    counts; a betting feature has at most ``MAX_STATE_COUNTS`` bins, ``_drift_betting``)."""
     state = state or SequentialState()
     live = tuple(int(c) for c in histogram.live)
-    kept = len(live) <= MAX_STATE_COUNTS
     previous = state.counts if len(state.counts) == len(live) else ()
     step = psi_drift_evidence(histogram.reference, previous, live, bound) if previous else 0.0
     log_fail = state.log_fail + step
@@ -848,7 +904,7 @@ def _drift_evidence(histogram: FeatureHistogram, bound: float,
     # count, so rows already bet on are not bet on again.
     seen = tuple(max(a, b) for a, b in zip(previous, live, strict=True)) if previous else live
     remembered = replace(state, looks=state.looks + 1, log_fail=log_fail, p_fail=p_fail,
-                         counts=seen if kept else ())
+                         counts=seen)
     return 1.0 / p_fail, remembered
 
 
