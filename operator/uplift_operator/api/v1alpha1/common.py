@@ -565,7 +565,10 @@ class GateSpecBase(ApiModel):
                                      "Default: 4.")
     features: list[Annotated[str, Field(max_length=128)]] | None = Field(
         default=None, max_length=256,
-        description="Drift gates: the features to check. Default: every feature of the model.")
+        description="Drift gates: the features to check, in the order that decides which bet "
+                    "on the rows between looks when the gate's status memory is full (the "
+                    "others are judged by their confidence sets alone). Default: every "
+                    "feature of the model, by name.")
     treatments: list[Annotated[str, Field(max_length=63)]] | None = Field(
         default=None, max_length=32,
         description="Per-treatment gates: the treatments to check. Default: all of them.")
