@@ -56,7 +56,7 @@ from urllib3.exceptions import HTTPError
 from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
-from uplift_operator.render.seldon import deployment_names
+from uplift_operator.render.seldon import deployment_names, version_roles
 from uplift_operator.runtime import drain
 
 __all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
@@ -260,7 +260,7 @@ class ServingAgent:
                 key = (ns, name, spec["name"])
                 seen.add(key)
                 self._ensure(key, spec)
-            self._route(ns, name, predictors)
+            self._route(ns, name, predictors, version_roles(body))
             self._write_status(body, predictors)
         for key in [k for k in self.predictors if k not in seen]:
             with self._lock:
@@ -360,7 +360,10 @@ class ServingAgent:
         threading.Thread(target=fresh.launch, name=f"mlserver-{name}-{predictor}",
                          daemon=True).start()
 
-    def _route(self, ns: str, name: str, predictors: list[Mapping[str, Any]]) -> None:
+    def _route(self, ns: str, name: str, predictors: list[Mapping[str, Any]],
+               roles: Mapping[str, str]) -> None:
+        """The router's routes for the graph's predictors; ``roles``: version → role, as the
+        graph says (``render.seldon.version_roles``), the canary's units first."""
         routes = []
         unit_key = "unit_id"
         for spec in predictors:
@@ -368,7 +371,7 @@ class ServingAgent:
             if p is None or p.state != "Available" or p.server is None or spec.get("shadow"):
                 continue
             unit_key = p.env.get("UPLIFT_UNIT_KEY", unit_key)
-            role = (spec.get("annotations") or {}).get("uplift.dev/role", "")
+            role = roles.get(str((spec.get("annotations") or {}).get("version", "")), "")
             routes.append(Route(spec["name"], p.version, int(spec.get("traffic", 0) or 0),
                                 p.server.url, canary=role == "canary",
                                 delay=self._delays(p.version)))

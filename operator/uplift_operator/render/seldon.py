@@ -2,8 +2,10 @@
 
 Contract (integrations.md §1): ``protocol: v2``; non-shadow ``traffic`` sums to 100 (a single
 predictor carries 100); the version goes into the predictor's ``annotations.version``, which is
-where Seldon's executor takes the ``predictor_version`` metric label from; the runtime image runs
-in ``componentSpecs`` under the graph node's name. The runtime runs with
+where Seldon's executor takes the ``predictor_version`` metric label from; which version is
+stable and which the canary goes into the SeldonDeployment's own ``ROLES_ANNOTATION``, never onto
+a predictor (whose annotations reach its pods: a promotion must change only traffic); the
+runtime image runs in ``componentSpecs`` under the graph node's name. The runtime runs with
 ``MLSERVER_PARALLEL_WORKERS=0`` (it keeps decisions and metrics in one process) and MLServer's
 metrics directory on a pod-local emptyDir: the image's working directory belongs to root and the
 container runs as uid 10001, so nothing may need to write there.
@@ -80,6 +82,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -90,10 +93,11 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
-           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
-           "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
-           "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names", "grace_period_seconds",
-           "rolling_deployments", "runtime_env", "stale_generation"]
+           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "PREDICTOR_ROLE_ANNOTATION", "REPORT_TOKEN_DIR",
+           "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
+           "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names",
+           "grace_period_seconds", "rolling_deployments", "runtime_env", "stale_generation",
+           "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -119,6 +123,22 @@ REPORT_TOKEN_FILE = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_ITEM}"
 #: The token itself by ``secretKeyRef`` (``runtime.config.REPORT_TOKEN_ENV``): what operators
 #: before the token file rendered; read back from such a graph, never rendered now.
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
+
+#: Which version is stable and which the canary, said on the SeldonDeployment itself:
+#: ``metadata.annotations[ROLES_ANNOTATION]``, JSON role → version (``{"canary":"4","stable":"3"}``;
+#: ``version_roles`` reads it back). Not on the predictors, where operators before this one put
+#: each version's role (``PREDICTOR_ROLE_ANNOTATION``): Seldon Core 1.17.1 carries a predictor's
+#: annotations into its pods (the executor's ``ENGINE_PREDICTOR`` is the whole predictor but its
+#: ``traffic`` and ``replicas``, ``createEngineContainer``; ``createDeploymentWithoutEngine`` copies
+#: them into the pod template's annotations), so a promotion, changing the canary's role to
+#: stable, changed its pod template and Seldon rolled the promoted version's pods just as they
+#: took all the traffic. The object's own annotations reach no Deployment or pod (Seldon only
+#: reads a few ``seldon.io/`` ones as settings, ``getAnnotation``), and a promotion changes only
+#: traffic. ``annotations.version`` stays on the predictor: the executor labels its metrics
+#: ``predictor_version`` with it, and it never changes for a version's predictor.
+ROLES_ANNOTATION = "uplift.dev/roles"
+PREDICTOR_ROLE_ANNOTATION = "uplift.dev/role"
+ROLES = ("stable", "canary")
 
 #: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
 #: admits them): the image's own non-root user (uid 10001), no privilege escalation, no
@@ -159,6 +179,37 @@ def _versions(child: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(str(p.get("annotations", {}).get("version", ""))
                      for p in (child.get("spec") or {}).get("predictors") or []
                      if p.get("annotations", {}).get("version"))
+
+
+def _roles_annotation(split: TrafficSplit) -> str:
+    roles = {"stable": split.stable_version}
+    if split.canary_version is not None:
+        roles["canary"] = split.canary_version
+    return json.dumps(roles, sort_keys=True, separators=(",", ":"))
+
+
+def version_roles(child: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each version of the graph's predictors that has a role → its role (``stable`` or
+    ``canary``), as the graph was rendered: the object's ``ROLES_ANNOTATION``; on a graph an
+    earlier operator rendered (no such annotation, or one that does not parse as an object),
+    its predictors' ``PREDICTOR_ROLE_ANNOTATION``. A version without a predictor has none."""
+    child = child or {}
+    versions = _versions(child)
+    raw = ((child.get("metadata") or {}).get("annotations") or {}).get(ROLES_ANNOTATION)
+    try:
+        said = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        said = None
+    if isinstance(said, dict):
+        return {version: role for role, version in said.items()
+                if role in ROLES and isinstance(version, str) and version in versions}
+    legacy: dict[str, str] = {}
+    for predictor in (child.get("spec") or {}).get("predictors") or []:
+        annotations = predictor.get("annotations") or {}
+        version, role = annotations.get("version"), annotations.get(PREDICTOR_ROLE_ANNOTATION)
+        if version and role in ROLES:
+            legacy[str(version)] = str(role)
+    return legacy
 
 
 def _serving_versions(child: Mapping[str, Any]) -> frozenset[str]:
@@ -273,10 +324,10 @@ class SeldonV1Backend:
     plural = "seldondeployments"
 
     def render(self, owner: Owner, runtime: RuntimeSettings, split: TrafficSplit) -> dict[str, Any]:
-        predictors = [self._predictor(owner, runtime, split.stable_version, "stable",
+        predictors = [self._predictor(owner, runtime, split.stable_version,
                                       100 - split.canary_weight)]
         if split.canary_version is not None:
-            predictors.append(self._predictor(owner, runtime, split.canary_version, "canary",
+            predictors.append(self._predictor(owner, runtime, split.canary_version,
                                               split.canary_weight))
         return {
             "apiVersion": self.api_version,
@@ -285,6 +336,7 @@ class SeldonV1Backend:
                 "name": owner.name,
                 "namespace": owner.namespace,
                 "labels": naming.labels(owner),
+                "annotations": {ROLES_ANNOTATION: _roles_annotation(split)},
                 "ownerReferences": [naming.owner_reference(owner)],
             },
             "spec": {"protocol": "v2", "transport": "rest", "predictors": predictors},
@@ -354,7 +406,7 @@ class SeldonV1Backend:
                 return str(ref["name"]), str(ref["key"])
         return None
 
-    def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str, role: str,
+    def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
             {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR},
@@ -407,7 +459,8 @@ class SeldonV1Backend:
             pod_spec["serviceAccountName"] = runtime.service_account_name
         return {
             "name": naming.predictor_name(version),
-            "annotations": {"version": version, "uplift.dev/role": role},
+            # No role here (ROLES_ANNOTATION): what a predictor carries reaches its pods.
+            "annotations": {"version": version},
             "labels": {"uplift.dev/version": version},
             "replicas": runtime.replicas,
             "traffic": traffic,

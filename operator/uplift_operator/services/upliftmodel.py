@@ -72,7 +72,7 @@ from uplift_operator.domain.canary import (
 )
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
 from uplift_operator.model.keys import treatment_key
-from uplift_operator.render import decision_key, naming
+from uplift_operator.render import decision_key, naming, seldon
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import campaigns_file, measurements
@@ -331,7 +331,7 @@ def _split_from_graph(status: UpliftModelStatus, unreadable: tuple[Unreadable, .
                       owner: Owner, deps: Dependencies,
                       now: dt.datetime) -> tuple[UpliftModelStatus, tuple[Unreadable, ...]]:
     """``status`` with the parts of its traffic split that could not be read taken from the
-    model's own serving graph (its predictors' roles, versions and traffic), so that a pass
+    model's own serving graph (its versions' roles and their predictors' traffic), so that a pass
     never takes an unreadable stable version for none (and deploys the spec's version in its
     place) nor a canary's weight for 0. A canary whose step start was lost starts its step over
     (its pause and analysis from now: later, never sooner). Each part taken says so."""
@@ -371,16 +371,18 @@ _STATUS_NAMES = {"stableVersion": "stable_version", "canaryVersion": "canary_ver
 
 def _graph_split(graph: Mapping[str, Any], status: UpliftModelStatus,
                  lost: set[str]) -> dict[str, Any]:
-    """The ``lost`` split fields (wire names) as the serving graph has them, by the predictors'
-    role and version annotations (which ``render`` writes). A predictor of a rolled-back
-    version (kept at weight 0 after a rollback, or with the traffic while an emergency
-    rollback's restored version starts) is no canary."""
+    """The ``lost`` split fields (wire names) as the serving graph has them: its versions'
+    roles as rendered (``render.seldon.version_roles``: the graph's own roles annotation, or
+    the predictors' role annotations of a graph an earlier operator rendered) and their
+    predictors' traffic. A predictor of a rolled-back version (kept at weight 0 after a
+    rollback, or with the traffic while an emergency rollback's restored version starts) is
+    no canary."""
+    of = seldon.version_roles(graph)
     roles: dict[str, tuple[str, int]] = {}
     for predictor in (graph.get("spec") or {}).get("predictors") or []:
-        annotations = predictor.get("annotations") or {}
-        version, role = annotations.get("version"), annotations.get(ROLE_TAG)
-        if version and role in ("stable", "canary"):
-            roles[str(role)] = (str(version), int(predictor.get("traffic") or 0))
+        version = str((predictor.get("annotations") or {}).get("version") or "")
+        if version in of:
+            roles[of[version]] = (version, int(predictor.get("traffic") or 0))
     taken: dict[str, Any] = {}
     if "stableVersion" in lost and "stable" in roles:
         taken["stableVersion"] = roles["stable"][0]

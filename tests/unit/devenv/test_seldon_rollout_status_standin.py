@@ -126,15 +126,39 @@ def test_a_canary_added_is_creating_with_only_the_stable_entry() -> None:
     assert set(available["deploymentStatus"]) == {stable_name, canary_name}
 
 
-def test_a_promotion_rolls_the_promoted_pods_and_keeps_the_old_entry_until_available() -> None:
-    """The promoted predictor's ``uplift.dev/role`` annotation changes (canary → stable): it is
-    in the executor's ``ENGINE_PREDICTOR``, so Seldon rolls that Deployment's pods. The
-    removed predictor's entry stays while Creating (Seldon drops it once the graph is ready)."""
+def test_a_promotion_rolls_no_pod_and_is_available_at_once() -> None:
+    """The promoted predictor keeps its pod template: its role (canary → stable) is in the
+    SeldonDeployment's own annotations, which Seldon copies onto no pod, not in the predictor's,
+    which the executor's ``ENGINE_PREDICTOR`` carries. Only the old stable's predictor goes."""
     before = graph(TrafficSplit("1", "2", 100))
     api = FakeApi(before)
     standin = stand_in(api)
     standin.reconcile_once()
     after = graph(TrafficSplit("2"), generation=2)
+    assert pod_templates(before)[names(after)[0]] == pod_templates(after)[names(after)[0]]
+    api.edit(after)
+    standin.reconcile_once()
+    assert [s["state"] for s in api.written] == ["Creating", "Available", "Available"]
+    assert set(api.written[-1]["deploymentStatus"]) == set(names(after))
+
+
+def test_a_predictor_annotation_change_rolls_its_pods() -> None:
+    """What the promotion did while the role was a predictor annotation (operators before the
+    roles annotation): the changed annotation is in ``ENGINE_PREDICTOR``, so Seldon rolls that
+    Deployment's pods; the removed predictor's entry stays while Creating (Seldon drops it
+    once the graph is ready)."""
+    def legacy(child: dict[str, Any], roles: dict[str, str]) -> dict[str, Any]:
+        child = copy.deepcopy(child)
+        del child["metadata"]["annotations"]
+        for p in child["spec"]["predictors"]:
+            p["annotations"]["uplift.dev/role"] = roles[p["annotations"]["version"]]
+        return child
+
+    before = legacy(graph(TrafficSplit("1", "2", 100)), {"1": "stable", "2": "canary"})
+    api = FakeApi(before)
+    standin = stand_in(api)
+    standin.reconcile_once()
+    after = legacy(graph(TrafficSplit("2"), generation=2), {"2": "stable"})
     assert pod_templates(before)[names(after)[0]] != pod_templates(after)[names(after)[0]]
     api.edit(after)
     standin.reconcile_once()
