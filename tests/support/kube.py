@@ -57,6 +57,23 @@ def _dump(manifest: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
     return "---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
 
 
+def wait_established(kubectl: Kubectl, *names: str, timeout: float = 60) -> None:
+    """Wait until the CRDs ``names`` are Established. Polled rather than `kubectl wait`, which
+    errors out ("conditions accessor error: <nil>") instead of waiting when a CRD has no status
+    yet: Seldon's 1.8 MB CRD shows that for a while, and any CRD on a loaded machine."""
+    def established() -> bool:
+        out = kubectl.run("get", "crd", *names, "-o", "json", check=False)
+        if out.returncode != 0:
+            return False
+        loaded = json.loads(out.stdout)  # one name: the object; several: a List
+        crds = loaded.get("items", [loaded]) if loaded.get("kind") == "List" else [loaded]
+        return len(crds) == len(names) and all(
+            any(c.get("type") == "Established" and c.get("status") == "True"
+                for c in (crd.get("status") or {}).get("conditions") or [])
+            for crd in crds)
+    kubectl.wait_for(established, timeout=timeout, what=f"CRDs {', '.join(names)} Established")
+
+
 def install_crds(kubectl: Kubectl) -> None:
     """Apply our CRDs, kopf's peering CRDs and Seldon Core 1.17.1's SeldonDeployment CRD (the
     stand-in without ../shared, see ``devenv.seldon_crd``); wait until they serve."""
@@ -65,15 +82,7 @@ def install_crds(kubectl: Kubectl) -> None:
     names = [yaml.safe_load(p.read_text())["metadata"]["name"]
              for p in sorted((ROOT / "crds").glob("*.uplift.dev.yaml"))]
     names += ["seldondeployments.machinelearning.seldon.io", "clusterkopfpeerings.kopf.dev"]
-
-    # Polled rather than `kubectl wait`: kubectl 1.32 errors out ("conditions accessor error")
-    # instead of waiting when a CRD has no status yet, which Seldon's 1.8 MB CRD shows for a while.
-    def established() -> bool:
-        out = kubectl.run("get", "crd", *names, "-o", "jsonpath={range .items[*]}"
-                          '{.status.conditions[?(@.type=="Established")].status}{" "}{end}',
-                          check=False)
-        return out.returncode == 0 and out.stdout.split() == ["True"] * len(names)
-    kubectl.wait_for(established, timeout=60, what="CRDs Established")
+    wait_established(kubectl, *names)
     # Established can precede discovery (kubernetes#125471): poll discovery as envtest does.
     def discoverable() -> bool:
         out = kubectl.run("api-resources", "--api-group=uplift.dev", "-o", "name", check=False)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.kube import Kubectl
+from tests.support.kube import Kubectl, wait_established
 from tests.support.mutations import DELETE, Mutation, all_of, set_path
 
 pytestmark = pytest.mark.integration
@@ -271,8 +271,7 @@ def test_an_object_stored_before_a_field_rule_keeps_the_field_until_its_gate_is_
                             "plural": "ratchetmodels", "singular": "ratchetmodel"}
     admin.apply(_gate_rules_dropped(crd))
     try:
-        admin.run("wait", "--for=condition=Established", "crd/ratchetmodels.ratchet.test",
-                  "--timeout=60s")
+        wait_established(admin, "ratchetmodels.ratchet.test")
         body = copy.deepcopy(MODEL)
         body["apiVersion"], body["kind"] = "ratchet.test/v1alpha1", "RatchetModel"
         body["spec"]["rollout"]["gates"][4]["min"] = 0.0  # onlineEffect never reads min
@@ -352,7 +351,7 @@ def test_the_experiment_of_an_upliftmodel_cannot_change_while_a_canary_runs(
                             "plural": "canaryrulemodels", "singular": "canaryrulemodel"}
     admin.apply(crd)
     try:
-        admin.run("wait", "--for=condition=Established", f"crd/{resource}", "--timeout=60s")
+        wait_established(admin, resource)
         name = "experiment-canary"
         body = copy.deepcopy(MODEL)
         body["apiVersion"], body["kind"] = "canaryrule.test/v1alpha1", "CanaryRuleModel"
@@ -461,7 +460,7 @@ def test_an_object_stored_before_the_bounds_keeps_its_status_writes_and_requests
     _bound_rules_dropped(before)
     admin.apply(before)
     try:
-        admin.run("wait", "--for=condition=Established", f"crd/{resource}", "--timeout=60s")
+        wait_established(admin, resource)
         body = copy.deepcopy(MODEL)
         body["apiVersion"], body["kind"] = "bound.test/v1alpha1", "BoundModel"
         body["metadata"] = {"name": "churn.v2"}
