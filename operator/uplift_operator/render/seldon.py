@@ -140,8 +140,9 @@ ROLES_ANNOTATION = "uplift.dev/roles"
 PREDICTOR_ROLE_ANNOTATION = "uplift.dev/role"
 ROLES = ("stable", "canary")
 
-#: The runtime pods meet the Pod Security Standard "restricted" (a namespace enforcing it
-#: admits them): the image's own non-root user (uid 10001), no privilege escalation, no
+#: The runtime container meets the Pod Security Standard "restricted" (Seldon's executor
+#: container, which Seldon adds to each pod with only a user, does not: docs/security.md): the
+#: image's own non-root user (uid 10001), no privilege escalation, no
 #: capabilities, the runtime's default seccomp profile, a read-only root filesystem (MLServer's
 #: metrics and temporary files go to emptyDirs). The container carries the user and the seccomp
 #: profile too: Seldon 1.17's controller replaces the pod-level securityContext of every
