@@ -386,6 +386,13 @@ class SeldonV1Backend:
                             message=f"SeldonDeployment {state or 'has no status yet'}",
                             weights=weights, serving_versions=serving)
 
+    def retired_rendering(self, child: Mapping[str, Any]) -> bool:
+        """A predictor carrying ``PREDICTOR_ROLE_ANNOTATION`` (operators before
+        ``ROLES_ANNOTATION``): Seldon carries it into the pods, so the apply that removes it
+        rolls them, better as a throttled re-render than with the next promotion."""
+        return any(PREDICTOR_ROLE_ANNOTATION in (p.get("annotations") or {})
+                   for p in (child.get("spec") or {}).get("predictors") or [])
+
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the graph gives its runtime containers
         as rendered (every predictor gets the same; the first one's is read), None without:

@@ -72,6 +72,12 @@ class ServingBackend(Protocol):
     def observe(self, child: Mapping[str, Any] | None, split: TrafficSplit) -> ServingState:
         ...
 
+    def retired_rendering(self, child: Mapping[str, Any]) -> bool:
+        """Whether ``child`` carries what an earlier operator rendered and this one no longer
+        does, which its pods see (an apply removes it: a re-render, though everything this
+        operator renders is there)."""
+        ...
+
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the rendered ``child`` carries: what
         an invalid spec's pass keeps rendering rather than a reference it could not check.

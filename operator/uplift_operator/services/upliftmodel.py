@@ -793,7 +793,12 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
                                    roll_timed_out=deps.rolls.timed_out(roller, now))
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
                                                    report_token), traffic)
-    unchanged = child is not None and _contains(child.get("spec") or {}, manifest["spec"])
+    # The object's annotations count too (the versions' roles), and what an earlier operator
+    # rendered that reaches the pods: left there, the split change that finally removes it
+    # (a step, a promotion) would roll the pods, unthrottled.
+    unchanged = (child is not None and _contains(child.get("spec") or {}, manifest["spec"])
+                 and _contains(_annotations(child), _annotations(manifest))
+                 and not deps.backend.retired_rendering(child))
     unreported = child is not None and not (child.get("status") or {}).get("state")
     serving = set(_describe_weights(traffic)) <= ready
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
@@ -1200,6 +1205,10 @@ def _role(model: str, version: str, role: str, stamp: str) -> Write:
     """The role tag and its time, as one write (the time means something only with the role)."""
     return Write(("role", version), role,
                  _tag_write(model, version, {ROLE_TAG: role, ROLE_TIME_TAG: stamp}))
+
+
+def _annotations(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((manifest.get("metadata") or {}).get("annotations") or {})
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

@@ -72,16 +72,57 @@ def test_a_lost_split_is_taken_from_the_graphs_roles_annotation() -> None:
     _restored(sim)
 
 
-def test_a_lost_split_is_taken_from_a_graph_an_earlier_operator_rendered() -> None:
-    """Roles on the predictors, none on the object: still read (and the graph is left as it is:
-    it holds everything this operator renders but the roles annotation)."""
-    sim = Sim()
-    sim.with_canary()
+def _rendered_by_an_earlier_operator(sim: Sim) -> dict[str, Any]:
+    """The graph there as operators before ``ROLES_ANNOTATION`` rendered it: roles on the
+    predictors, none on the object."""
     child = sim.cluster.objects[SELDON]
     roles = version_roles(child)
     del child["metadata"]["annotations"][ROLES_ANNOTATION]
     for predictor in child["spec"]["predictors"]:
         predictor["annotations"][PREDICTOR_ROLE_ANNOTATION] = roles[
             predictor["annotations"]["version"]]
+    return child
+
+
+def test_a_lost_split_is_taken_from_a_graph_an_earlier_operator_rendered() -> None:
+    """Roles on the predictors, none on the object: still read, and the graph rendered anew in
+    the same pass (the split it restored unchanged)."""
+    sim = Sim()
+    sim.with_canary()
+    before = version_roles(_rendered_by_an_earlier_operator(sim))
     _lose_the_split(sim)
-    _restored(sim)
+    applied = len(sim.cluster.applied)
+    sim.tick(1)
+    assert (sim.status["stableVersion"], sim.status["canaryVersion"],
+            sim.status["canaryWeight"]) == ("1", "2", 10)
+    assert "stableVersion dropped; taken from SeldonDeployment shop/uplift: 1" in (
+        sim.condition("StatusReadable")["message"])
+    child = sim.cluster.objects[SELDON]
+    assert len(sim.cluster.applied) == applied + 1 and sim.weights() == {"1": 90, "2": 10}
+    assert version_roles(child) == before
+    assert all(PREDICTOR_ROLE_ANNOTATION not in p["annotations"]
+               for p in child["spec"]["predictors"])
+
+
+def test_a_graph_an_earlier_operator_rendered_is_re_rendered_at_once_not_at_the_promotion(
+        ) -> None:
+    """Before: it held everything this operator renders but the roles annotation, so it was
+    left as it was, and the promotion's apply removed the per-predictor roles, which Seldon
+    carries into the pods: the promoted version's pods rolled as they took all the traffic, a
+    roll no slot counted. Now the first pass re-renders it (a throttled roll, once)."""
+    sim = Sim()
+    sim.with_canary()
+    _rendered_by_an_earlier_operator(sim)
+    sim.tick(1)
+    child = copy.deepcopy(sim.cluster.objects[SELDON])
+    assert ROLES_ANNOTATION in child["metadata"]["annotations"]
+    assert all(PREDICTOR_ROLE_ANNOTATION not in p["annotations"]
+               for p in child["spec"]["predictors"])
+    assert sim.weights() == {"1": 90, "2": 10}  # the split as it was
+    seen = {pod_templates(child)[deployment(child, "2")]}
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(12):  # both steps pass: version 2 is promoted
+        sim.tick(30)
+        graph = sim.cluster.objects[SELDON]
+        seen.add(pod_templates(graph)[deployment(graph, "2")])
+    assert sim.status["stableVersion"] == "2" and len(seen) == 1

@@ -262,9 +262,13 @@ def test_a_hand_edited_child_is_applied_again() -> None:
     sim.tick(1)
     assert len(sim.cluster.applied) == applied + 1 and sim.weights() == {"1": 90, "2": 10}
     child = sim.cluster.objects[SELDON]
-    child["metadata"]["annotations"] = {"someone/else": "x"}  # a field we do not own: left alone
+    child["metadata"]["annotations"]["someone/else"] = "x"  # a field we do not own: left alone
     sim.tick(1)
     assert len(sim.cluster.applied) == applied + 1
+    del child["metadata"]["annotations"]["uplift.dev/roles"]  # one we own (the roles): back
+    sim.tick(1)
+    assert len(sim.cluster.applied) == applied + 2
+    assert sim.cluster.objects[SELDON]["metadata"]["annotations"]["uplift.dev/roles"]
 
 
 def test_a_step_whose_apply_failed_is_applied_again_and_its_split_judged_from_then() -> None:
