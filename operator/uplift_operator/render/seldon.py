@@ -246,7 +246,8 @@ def rolling_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
     finished, each as ``<name>: <why>``, in predictor order; empty when every predictor's
     Deployment runs as many pods as it wants, all available (see the module docstring,
     "Mid-rollout"). Judged from Seldon's numbers alone, whatever ``state`` says: Seldon writes
-    ``Available`` between two surge batches. Not judged: a Deployment running fewer pods than
+    ``Available`` between two surge batches. More pods than a surge adds (``_max_surge``) are
+    someone else's scaling, not a roll. Not judged: a Deployment running fewer pods than
     wanted with all of them available (Seldon did not apply a replicas-only edit), and whether
     the Deployment has seen its new template at all (Seldon copies no ``observedGeneration``
     or ``updatedReplicas``)."""
@@ -264,12 +265,19 @@ def rolling_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
         entry = deployments[found]
         replicas, available = _int(entry.get("replicas")), _int(entry.get("availableReplicas"))
         wanted = _wanted_replicas(child, predictor)
-        if wanted is not None and replicas > wanted:
+        if wanted is not None and wanted < replicas <= wanted + _max_surge(wanted):
             rolling.append(f"{found}: {replicas} pods, {wanted} wanted (old pods not replaced "
                            "yet)")
         elif available < replicas or available == 0:
             rolling.append(f"{found}: {available} of {replicas} pods available")
     return tuple(rolling)
+
+
+def _max_surge(wanted: int) -> int:
+    """The pods a rolling update of a Deployment Seldon made runs beyond ``wanted``: its
+    ``maxSurge`` 25 %, rounded up as Kubernetes rounds a surge. More than that is no surge but
+    scaling by someone else (an autoscaler, ``kubectl scale``), which holds no roll."""
+    return -(-wanted // 4)
 
 
 def _int(value: Any) -> int:

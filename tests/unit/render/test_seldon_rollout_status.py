@@ -128,13 +128,27 @@ def test_a_replicas_edit_seldon_did_not_apply() -> None:
     """Seldon updates a Deployment only when its pod template differs, and the executor's
     ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas``: an edit of ``replicas`` alone
     leaves the old count running. Fewer pods than wanted, all available, is not rolling; more
-    than wanted reads as a surge would (the roll's silent settle covers it: nothing rolled,
-    Seldon writes nothing; ``test_seldon_rollout_status_rolls``)."""
+    than wanted, within a surge, reads as a surge would (the roll's silent settle covers it:
+    nothing rolled, Seldon writes nothing; ``test_seldon_rollout_status_rolls``); more than a
+    surge adds is not rolling."""
     up = written(graph(STABLE, replicas=3), "Available", entry(1, 1))
-    down = written(graph(STABLE, replicas=1), "Available", entry(3, 3))
-    assert rolling_deployments(up) == ()
-    assert rolling_deployments(down) and "3 pods, 1 wanted" in rolling_deployments(down)[0]
-    assert BACKEND.observe(up, STABLE).ready and BACKEND.observe(down, STABLE).ready
+    down = written(graph(STABLE, replicas=1), "Available", entry(2, 2))
+    far_down = written(graph(STABLE, replicas=1), "Available", entry(3, 3))
+    assert rolling_deployments(up) == () and rolling_deployments(far_down) == ()
+    assert rolling_deployments(down) and "2 pods, 1 wanted" in rolling_deployments(down)[0]
+    assert all(BACKEND.observe(c, STABLE).ready for c in (up, down, far_down))
+
+
+@pytest.mark.parametrize(("wanted", "running", "rolling"), [
+    (1, 2, True), (2, 3, True), (2, 4, False), (4, 5, True), (4, 6, False), (5, 7, True),
+    (8, 10, True), (8, 11, False), (2, 5, False),
+])
+def test_more_pods_than_a_surge_adds_are_someone_elses_scaling_not_a_roll(
+        wanted: int, running: int, rolling: bool) -> None:
+    """Seldon's Deployments surge by 25 % of the pods wanted, rounded up; an autoscaler or a
+    ``kubectl scale`` past that held every re-render's slot until the roll timeout."""
+    child = written(graph(STABLE, replicas=wanted), "Available", entry(running, running))
+    assert bool(rolling_deployments(child)) is rolling
 
 
 @pytest.mark.parametrize(("component", "predictor", "top", "wanted"), [
@@ -153,11 +167,12 @@ def test_the_pods_wanted_are_taken_as_seldon_sets_them(
                          (child["spec"], top)):
         if value is not None:
             where["replicas"] = value
-    child = written(child, "Available", entry(5, 5))
+    running = (wanted or 4) + 1  # one surge pod
+    child = written(child, "Available", entry(running, running))
     if wanted is None:
         assert rolling_deployments(child) == ()
     else:
-        assert f"5 pods, {wanted} wanted" in rolling_deployments(child)[0]
+        assert f"{running} pods, {wanted} wanted" in rolling_deployments(child)[0]
 
 
 def test_a_long_graph_name_is_matched_by_either_name_seldon_may_give() -> None:
