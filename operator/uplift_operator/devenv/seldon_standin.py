@@ -163,6 +163,9 @@ class SeldonStandIn:
         self._templates: dict[_Key, dict[str, str]] = {}
         #: A generation written Creating whose Available is due (``rollout_seconds`` > 0).
         self._rolling: dict[_Key, int] = {}
+        #: Its Deployments still rolling and when they are done: a later generation that
+        #: changes no pod template (a traffic step) does not cut that rollout short.
+        self._pending: dict[_Key, tuple[frozenset[str], float]] = {}
         self._due: list[tuple[float, _Key, int]] = []
 
     def start(self) -> SeldonStandIn:
@@ -227,16 +230,21 @@ class SeldonStandIn:
             before = self._templates.get(key)
             if before is None and (body.get("status") or {}).get("state"):
                 before = templates  # reconciled before this stand-in started: nothing known rolls
-            rolled = {d for d, t in templates.items() if (before or {}).get(d) != t}
+            fresh = {d for d, t in templates.items() if (before or {}).get(d) != t}
             self._rolling.pop(key, None)
+            pending = self._pending.pop(key, None)
+            rolled = fresh | {d for d in (pending[0] if pending else ()) if d in templates}
             if rolled:
                 creating = self._write(body, rolling_status(body, rolled))
                 if creating is None:
                     return
                 self._templates[key] = templates
                 if self._rollout > 0:
+                    due = (time.monotonic() + self._rollout if fresh or pending is None
+                           else pending[1])
                     self._rolling[key] = generation
-                    heapq.heappush(self._due, (time.monotonic() + self._rollout, key, generation))
+                    self._pending[key] = (frozenset(rolled), due)
+                    heapq.heappush(self._due, (due, key, generation))
                     self._lock.notify_all()
                     return
                 body = {**body, "status": creating}  # what the Available replaces
@@ -278,6 +286,11 @@ class SeldonStandIn:
         self.updates += 1
         return {k: v for k, v in patch.items() if v is not None}
 
+    def _done(self, key: _Key) -> None:
+        """``key``'s rollout is over (written Available, or its object gone)."""
+        self._rolling.pop(key, None)
+        self._pending.pop(key, None)
+
     def _finish_due(self) -> None:
         """Write Available for each generation whose rollout time has come, unless a later
         generation came meanwhile (its own writes decide then)."""
@@ -296,14 +309,14 @@ class SeldonStandIn:
                         GROUP, VERSION, namespace, PLURAL, name))
                     meta = body["metadata"]
                     if str(meta.get("uid")) != uid or meta.get("deletionTimestamp"):
-                        self._rolling.pop(key, None)
+                        self._done(key)
                     elif int(meta.get("generation") or 0) == generation:
                         if self._write(body, self._available(body)) is not None:
                             self._marked[key] = generation
-                        self._rolling.pop(key, None)
+                        self._done(key)
                 except ApiException as error:
                     if error.status == 404:
-                        self._rolling.pop(key, None)
+                        self._done(key)
                     else:  # the control plane restarting: try again shortly
                         heapq.heappush(self._due, (time.monotonic() + self._interval, key,
                                                    generation))

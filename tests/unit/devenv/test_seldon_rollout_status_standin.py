@@ -229,3 +229,24 @@ def test_a_newer_generation_supersedes_a_rollout_under_way() -> None:
     finally:
         standin.stop()
     assert [s["state"] for s in api.written] == ["Creating", "Creating", "Available"]
+
+
+def test_a_traffic_step_during_a_rollout_does_not_cut_it_short() -> None:
+    """Before: a generation that changed no pod template dropped the rollout under way and
+    wrote Available at once, so a canary just added read Available before its pods could."""
+    api = FakeApi(graph(TrafficSplit("1")))
+    standin = stand_in(api, rollout_seconds=0.2)
+    standin.reconcile_once()  # the first graph: Creating, Available due later
+    api.edit(graph(TrafficSplit("1", "2", 10), generation=2))
+    standin.reconcile_once()  # a canary added: Creating
+    api.edit(graph(TrafficSplit("1", "2", 20), generation=3))
+    standin.reconcile_once()  # a step, traffic only: still Creating
+    assert [s["state"] for s in api.written] == ["Creating"] * 3
+    standin._finisher.start()
+    try:
+        deadline = time.monotonic() + 5
+        while api.written[-1]["state"] != "Available" and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        standin.stop()
+    assert [s["state"] for s in api.written] == ["Creating"] * 3 + ["Available"]
