@@ -11,6 +11,8 @@ Layers, outermost first (enforced by import-linter, see ``.importlinter``):
 
 ``model`` (the MLflow uplift flavour and trainer), ``runtime`` (the MLServer runtime) and
 ``devenv`` (local real components for tests and the local run) sit beside the operator.
+``report_token_format`` is a rule both sides read (the report-token Secret's format): the
+standard library only, so the operator and the runtime import the one definition.
 """
 
 __version__ = "0.1.0"
