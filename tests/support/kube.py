@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from uplift_operator.devenv import process
+from uplift_operator.devenv.controlplane import crds_established
 from uplift_operator.devenv.seldon_crd import seldon_crd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,19 +59,10 @@ def _dump(manifest: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
 
 
 def wait_established(kubectl: Kubectl, *names: str, timeout: float = 60) -> None:
-    """Wait until the CRDs ``names`` are Established. Polled rather than `kubectl wait`, which
-    errors out ("conditions accessor error: <nil>") instead of waiting when a CRD has no status
-    yet: Seldon's 1.8 MB CRD shows that for a while, and any CRD on a loaded machine."""
+    """Wait until the CRDs ``names`` are Established (``controlplane.crds_established``)."""
     def established() -> bool:
         out = kubectl.run("get", "crd", *names, "-o", "json", check=False)
-        if out.returncode != 0:
-            return False
-        loaded = json.loads(out.stdout)  # one name: the object; several: a List
-        crds = loaded.get("items", [loaded]) if loaded.get("kind") == "List" else [loaded]
-        return len(crds) == len(names) and all(
-            any(c.get("type") == "Established" and c.get("status") == "True"
-                for c in (crd.get("status") or {}).get("conditions") or [])
-            for crd in crds)
+        return out.returncode == 0 and crds_established(json.loads(out.stdout), len(names))
     kubectl.wait_for(established, timeout=timeout, what=f"CRDs {', '.join(names)} Established")
 
 

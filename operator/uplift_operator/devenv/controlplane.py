@@ -48,7 +48,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from cryptography.hazmat.primitives import serialization
@@ -148,6 +148,18 @@ def advertise_address() -> str | None:
         return None
     addresses = _local_ipv4_addresses()
     return addresses[0] if addresses else FALLBACK_ADVERTISE_ADDRESS
+
+
+def crds_established(listed: dict[str, Any], count: int) -> bool:
+    """Whether ``kubectl get crd <names> -o json`` (one name: the object; several: a List) shows
+    ``count`` CRDs, each Established. What callers poll instead of `kubectl wait
+    --for=condition=Established`, which fails at once ("conditions accessor error: <nil>") on a
+    CRD with no status yet, as a large one (Seldon's, 1.8 MB) has for a moment after its apply."""
+    crds = listed.get("items", []) if listed.get("kind") == "List" else [listed]
+    return len(crds) == count and all(
+        any(c.get("type") == "Established" and c.get("status") == "True"
+            for c in (crd.get("status") or {}).get("conditions") or [])
+        for crd in crds)
 
 
 class ControlPlane:

@@ -13,6 +13,7 @@ occasion.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import subprocess
 import sys
@@ -65,6 +66,19 @@ def _kubectl(kubeconfig: Path, *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
     return result.stdout
+
+
+def _wait_established(kubeconfig: Path, *names: str) -> None:
+    """Wait until the CRDs ``names`` are Established (``controlplane.crds_established``)."""
+    from uplift_operator.devenv.controlplane import crds_established
+
+    def established() -> bool:
+        try:
+            listed = json.loads(_kubectl(kubeconfig, "get", "crd", *names, "-o", "json"))
+        except (RuntimeError, ValueError):
+            return False
+        return crds_established(listed, len(names))
+    process.wait_until(established, timeout=60, what="CRDs Established", interval=0.3)
 
 
 @dataclass
@@ -160,8 +174,8 @@ class DemoStack:
         _kubectl(admin, "apply", "--server-side", "-f", str(ROOT / "crds"), "-f", str(crd))
         for name in ("namespace.yaml", "rbac.yaml", "kopf-peering.yaml"):
             _kubectl(admin, "apply", "-f", str(ROOT / "manifests" / name))
-        _kubectl(admin, "wait", "--for=condition=Established", "--timeout=60s",
-                 "crd/upliftmodels.uplift.dev", "crd/seldondeployments.machinelearning.seldon.io")
+        _wait_established(admin, "upliftmodels.uplift.dev", "campaigns.uplift.dev",
+                          "seldondeployments.machinelearning.seldon.io")
         self._mark("control plane")
 
         # The operator next: it starts in seconds and waits for MLflow by itself.
