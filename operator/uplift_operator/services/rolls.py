@@ -8,7 +8,9 @@ operator setting that goes into every predictor (``runtimeImage``, ``mlflow.trac
 a ``spec.serving`` edit. Seldon rolls every predictor's Deployment of such a graph, so after an
 upgrade every serving pod of every model would be replaced at about the same time. What
 changes the split (a first graph, a canary start, a step, a promotion, a rollback, an abort,
-an emergency rollback) never asks here: it goes at once (``services.upliftmodel._apply``).
+an emergency rollback) never asks here: it goes at once (``services.upliftmodel._apply``);
+one that rolls the pods of versions it keeps too (their rendering changed with it, as on an
+upgrade's first step) is ``counted`` as a roll from then, above the limit if it must be.
 
 The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
 
@@ -142,6 +144,17 @@ class Rolls:
         with self._lock:
             if self._rolls.pop(owner, None) is not None:
                 self._rolls[owner] = _Roll(now, version)
+
+    def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
+        """``owner``'s graph was applied with a change of its split that rolls pods of the
+        versions it keeps too (their rendering changed with it): it went at once, as a split
+        change does, but counts as rolling from now, above the limit if it must, so the
+        re-renders queued wait for it as for any roll."""
+        with self._lock:
+            self._queue.pop(owner, None)
+            self._woken.pop(owner, None)
+            self._rolls.pop(owner, None)
+            self._rolls[owner] = _Roll(now, version)
 
     def abandon(self, owner: Owner, now: dt.datetime) -> None:
         """The apply ``owner`` was admitted for did not go through: nothing rolls."""

@@ -195,7 +195,9 @@ def test_a_canary_start_a_step_and_a_rollback_never_wait_for_a_slot() -> None:
     assert "CanaryStarted" in [e.reason for e in started.events]
     assert fleet.weights("b") == {"1": 100, "2": 0} and fleet.images("b") == {"runtime:2"}
     assert fleet.condition("b")["reason"] == "Applied"
-    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (1, 0)  # its re-render went too
+    # Its re-render went too, rolling version 1's pods: counted, above the limit, so the
+    # re-renders queued behind wait for it as well.
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (2, 0)
     fleet.seldon("b")
     fleet.tick("b", 1)  # the canary serves: its first step's weight, at once
     assert fleet.weights("b") == {"1": 90, "2": 10}
@@ -204,7 +206,45 @@ def test_a_canary_start_a_step_and_a_rollback_never_wait_for_a_slot() -> None:
     rolled = fleet.tick("b", 61)
     assert "RolledBack" in [e.reason for e in rolled.events]
     assert fleet.weights("b").get("2", 0) == 0 and fleet.weights("b")["1"] == 100
+    fleet.seldon("b")  # Seldon reports b's graph after its last apply: b's roll is done
+    fleet.tick("b", 1)
     assert fleet.rolls.rolling() == 1 and fleet.woken == []  # a still rolls, alone
+
+
+def test_a_split_change_that_rolls_kept_versions_counts_and_the_queue_waits_for_it() -> None:
+    """Before: a step or a canary start that also carried a new rendering of the versions it
+    kept rolled their pods uncounted, so the queue admitted the next re-render at once."""
+    fleet = Fleet(["a", "b", "c"], limit=1)
+    for name in ("a", "b", "c"):
+        fleet.serving(name)
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)  # a's re-render holds the one slot
+    fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
+    fleet.tick("b", 30)  # b's canary starts at once, version 1's pods rolling to runtime:2
+    assert fleet.images("b") == {"runtime:2"} and fleet.rolls.rolling() == 2
+    fleet.seldon("a")
+    fleet.tick("a", 1)  # a's roll is done: one still rolls (b), at the limit
+    assert fleet.rolls.rolling() == 1
+    fleet.tick("c", 1)
+    assert fleet.condition("c")["reason"] == "RollQueued" and fleet.images("c") == {"runtime:1"}
+    fleet.seldon("b")
+    fleet.tick("b", 1)  # the canary serves: its step's weight applied, still rolling
+    assert fleet.weights("b") == {"1": 90, "2": 10} and fleet.rolls.rolling() == 1
+    fleet.seldon("b")
+    fleet.tick("b", 1)  # Seldon reports the graph as applied: b's slot frees, c is woken
+    assert fleet.rolls.rolling() == 0 and fleet.woken[-1] == key("c")
+    fleet.tick("c", 1)
+    assert fleet.images("c") == {"runtime:2"}
+
+
+def test_a_step_that_changes_only_the_split_is_not_counted() -> None:
+    fleet = Fleet(["b"], limit=1)
+    fleet.serving("b")
+    fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
+    fleet.tick("b", 30)  # a canary's start: a new predictor, nothing else rolls
+    fleet.seldon("b")
+    fleet.tick("b", 1)
+    assert fleet.weights("b") == {"1": 90, "2": 10} and fleet.rolls.rolling() == 0
 
 
 def test_an_emergency_rollback_goes_at_once_while_the_fleet_rolls() -> None:
