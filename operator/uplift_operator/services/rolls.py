@@ -86,8 +86,13 @@ class Admission:
 
 @dataclass
 class _Roll:
-    started: dt.datetime
-    version: str | None = None  # the graph's resourceVersion the apply left (None: unknown)
+    started: dt.datetime  # the apply it was taken for: the timeout counts from it
+    version: str | None = None  # the graph's resourceVersion the last apply left (None: unknown)
+    applied: dt.datetime | None = None  # the last apply (None: ``started``'s)
+
+    @property
+    def last_apply(self) -> dt.datetime:
+        return self.applied or self.started
 
 
 class Rolls:
@@ -127,23 +132,30 @@ class Rolls:
             if not held and free:
                 self._queue.pop(owner, None)
                 self._rolls[owner] = _Roll(now)
-            elif not held and (woken or owner not in self._queue):  # queued: its place kept
+            elif not held and woken:  # its kept slot taken meanwhile (a counted roll)
+                self._queue = {owner: None, **self._queue}  # first again: its place kept
+            elif not held and owner not in self._queue:  # queued: its place kept
                 self._queue[owner] = None  # the last one
             wake += self._offer(now)
             # The slots taken, kept ones included: a queued model reads the same words at every
             # pass while it waits (the limit), not a count that dips while a slot is kept.
+            # Capped at the limit: counted rolls above it do not change the words either.
+            taken = len(self._rolls) + len(self._woken)
             answer = Admission(owner in self._rolls, not held and owner in self._rolls,
-                               len(self._rolls) + len(self._woken), self.limit,
+                               min(taken, self.limit) if self.limit else taken, self.limit,
                                len(self._queue) + len(self._woken))
         self._tell(wake, expired, owner)
         return answer
 
     def started(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied (its resourceVersion now: ``version``): a roll it
-        holds a slot for counts from now, done once Seldon has reported on that graph."""
+        holds a slot for is done once Seldon has reported on that graph; its timeout still
+        counts from the apply the slot was taken for (a ramp stepping more often than the
+        timeout cannot hold a slot for ever)."""
         with self._lock:
-            if self._rolls.pop(owner, None) is not None:
-                self._rolls[owner] = _Roll(now, version)
+            roll = self._rolls.get(owner)
+            if roll is not None:
+                roll.version, roll.applied = version, now
 
     def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
@@ -153,8 +165,11 @@ class Rolls:
         with self._lock:
             self._queue.pop(owner, None)
             self._woken.pop(owner, None)
-            self._rolls.pop(owner, None)
-            self._rolls[owner] = _Roll(now, version)
+            roll = self._rolls.get(owner)
+            if roll is None:
+                self._rolls[owner] = _Roll(now, version)
+            else:
+                roll.version, roll.applied = version, now
 
     def abandon(self, owner: Owner, now: dt.datetime) -> None:
         """The apply ``owner`` was admitted for did not go through: nothing rolls."""
@@ -179,15 +194,17 @@ class Rolls:
         holds is done once it serves and Seldon has reported on the graph since the apply (its
         resourceVersion moved: the status read right after the apply is the previous graph's)
         with numbers that show it rolled (Seldon writes Available between two surge batches
-        too: the new batch up, the old pods it replaces not gone yet), or once it serves and
-        Seldon has said nothing since the apply for ``SILENT_SETTLE`` (nothing of it rolled: the
-        numbers, if any, are from before the apply, a replicas-only edit Seldon did not apply
-        included)."""
+        too: the new batch up, the old pods it replaces not gone yet), or once it serves, its
+        numbers show nothing rolling and Seldon has said nothing since the last apply for
+        ``SILENT_SETTLE`` (nothing of it rolled: Seldon writes only what changed). Rolled in
+        both cases: a step applied mid-surge, about which Seldon says nothing, does not end the
+        surge. (A replicas-only decrease Seldon did not apply, leaving no more pods than a
+        surge, reads as one: held until the timeout.)"""
         with self._lock:
             roll = self._rolls.get(owner)
             reported = roll is not None and (roll.version is None or version != roll.version)
             done = (roll is not None and serving
-                    and (rolled if reported else now - roll.started >= SILENT_SETTLE))
+                    and rolled and (reported or now - roll.last_apply >= SILENT_SETTLE))
         if done:
             self._release(owner, now)
         else:
@@ -224,7 +241,7 @@ class Rolls:
         with self._lock:
             roll = self._rolls.get(owner)
             if roll is not None:
-                settle = roll.started + SILENT_SETTLE
+                settle = roll.last_apply + SILENT_SETTLE
                 until = settle if now < settle else roll.started + self.timeout
                 return max(0.0, (until - now).total_seconds())
             if not self._queue or next(iter(self._queue)) != owner:
@@ -265,10 +282,12 @@ class Rolls:
             expired.append(owner)
         for owner in expired:
             del self._rolls[owner]
+            limit = (f"against the limit of {self.limit} graphs rolling at once, and the next "
+                     "queued re-render may go" if self.limit else "as rolling")
             self._timed_out[owner] = (
-                f"the serving graph did not serve with its new rendering within "
-                f"{_words(self.timeout)} of its apply: it no longer counts against the limit "
-                f"of {self.limit} graphs rolling at once, and the next queued re-render goes")
+                f"the serving graph did not serve, every version of its split ready and its "
+                f"pods rolled, within {_words(self.timeout)} of the apply that started its "
+                f"roll: it no longer counts {limit}")
         return list(expired), list(expired)
 
     def _offer(self, now: dt.datetime) -> list[Owner]:

@@ -830,21 +830,23 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         if error.status == 409 and read:
             raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
-    if admitted is None and child is not None and _kept_predictors_change(child, manifest):
+    if admitted is None and child is not None and (
+            _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child)):
         deps.rolls.counted(roller, now, _resource_version(result))
     deps.rolls.started(roller, now, _resource_version(result))
     return replace(applied, changed=True)
 
 
 def _kept_predictors_change(child: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
-    """Whether an apply of ``manifest`` over ``child`` changes the rendering of a version both
-    serve (beyond its ``traffic`` and ``replicas``), so that its pods roll."""
-    def by_version(graph: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        return {str((p.get("annotations") or {}).get("version")): {
-                    k: v for k, v in p.items() if k not in ("traffic", "replicas")}
+    """Whether an apply of ``manifest`` over ``child`` changes the rendering of a predictor
+    both have (by name, as its Deployment is named; beyond its ``traffic`` and ``replicas``),
+    so that its pods roll. What only ``child`` carries is the backend's to say
+    (``retired_rendering``)."""
+    def by_name(graph: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        return {str(p.get("name")): {k: v for k, v in p.items() if k not in ("traffic", "replicas")}
                 for p in (graph.get("spec") or {}).get("predictors") or []}
-    before, after = by_version(child), by_version(manifest)
-    return any(not _contains(before[v], after[v]) for v in before.keys() & after.keys())
+    before, after = by_name(child), by_name(manifest)
+    return any(not _contains(before[n], after[n]) for n in before.keys() & after.keys())
 
 
 def _resource_version(obj: Mapping[str, Any] | None) -> str | None:

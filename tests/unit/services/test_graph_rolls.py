@@ -237,6 +237,26 @@ def test_a_split_change_that_rolls_kept_versions_counts_and_the_queue_waits_for_
     assert fleet.images("c") == {"runtime:2"}
 
 
+def test_a_canary_start_that_removes_an_earlier_operators_roles_counts_as_a_roll() -> None:
+    """The per-predictor roles an earlier operator rendered reach the pods; a split change
+    whose apply removes them rolls the kept version's pods: counted, as any such roll."""
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+        child = fleet.cluster.objects[(*SELDON, name)]
+        del child["metadata"]["annotations"]["uplift.dev/roles"]
+        for predictor in child["spec"]["predictors"]:
+            predictor["annotations"]["uplift.dev/role"] = "stable"
+    fleet.tick("a", 1)  # a's re-render (the roles moved) holds the one slot
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued" and fleet.rolls.rolling() == 1
+    fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
+    fleet.tick("b", 30)  # b's canary starts at once, its apply removing v1's role annotation
+    child = fleet.cluster.objects[(*SELDON, "b")]
+    assert all("uplift.dev/role" not in p["annotations"] for p in child["spec"]["predictors"])
+    assert fleet.rolls.rolling() == 2
+
+
 def test_a_step_that_changes_only_the_split_is_not_counted() -> None:
     fleet = Fleet(["b"], limit=1)
     fleet.serving("b")
@@ -293,7 +313,8 @@ def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so()
     timed_out = fleet.tick("a", 1)  # the holder's pass at its deadline
     told = [e for e in timed_out.events if e.reason == "RollTimedOut"]
     assert [(e.type, e.decision) for e in told] == [("Warning", False)]
-    assert "did not serve with its new rendering within 10 min" in told[0].message
+    assert ("did not serve, every version of its split ready and its pods rolled, within 10 min"
+            in told[0].message)
     assert fleet.timed_out == [key("a")] and fleet.woken == [key("b")]
     assert "RollTimedOut" not in [e.reason for e in fleet.tick("a", 1).events]  # said once
     fleet.tick("b", 1)  # woken: the slot is its
@@ -423,6 +444,24 @@ def test_a_slot_a_timeout_frees_goes_to_the_queue_first_not_to_the_model_asking(
     assert not rolls.admit(key("c"), late).admitted
 
 
+def test_a_woken_model_whose_kept_slot_a_counted_roll_took_stays_first_in_line() -> None:
+    """Before: it went to the back of the queue, so counted rolls could starve it."""
+    rolls = Rolls(limit=1)
+    woken: list[tuple[str, str, str]] = []
+    rolls.on_change.append(woken.extend)
+    assert rolls.admit(key("a"), T0).admitted
+    for name in ("c", "d", "e"):
+        assert not rolls.admit(key(name), T0).admitted
+    rolls.settle(key("a"), T0, version="2", serving=True)
+    assert woken == [key("c")]
+    rolls.counted(key("b"), T0, "7")  # b's step rolled its kept version's pods
+    said = rolls.admit(key("c"), T0 + dt.timedelta(seconds=1))
+    assert not said.admitted
+    assert said.message == "re-render of the serving graph queued: 1 graphs rolling (limit 1)"
+    rolls.settle(key("b"), T0 + dt.timedelta(seconds=2), version="8", serving=True)
+    assert woken[-1] == key("c")  # c first again, not d
+
+
 def test_a_model_that_needs_no_re_render_any_more_passes_its_wake_on() -> None:
     rolls = Rolls(limit=1)
     woken: list[tuple[str, str, str]] = []
@@ -471,7 +510,7 @@ def test_a_timed_out_roll_is_said_until_a_pass_says_it() -> None:
     rolls.started(key("a"), T0, "1")
     late = T0 + ROLL_TIMEOUT
     why = rolls.timed_out(key("a"), late)
-    assert why is not None and "did not serve with its new rendering" in why
+    assert why is not None and "did not serve, every version of its split ready" in why
     assert rolls.timed_out(key("a"), late) == why  # a pass that ended early: said next time
     rolls.said(key("a"))
     assert rolls.timed_out(key("a"), late) is None

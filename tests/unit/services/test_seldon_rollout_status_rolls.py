@@ -42,17 +42,33 @@ def test_available_mid_surge_holds_the_slot_and_the_finished_roll_frees_it() -> 
     assert rolls.rolling() == 0 and woken == [B]
 
 
-def test_a_roll_seldon_said_nothing_about_settles_whatever_the_old_numbers_say() -> None:
-    """No status since the apply: nothing rolled (Seldon updates a Deployment only when its
-    pod template differs; a replicas-only edit it did not apply leaves more pods than the
-    predictor now wants, which reads as a surge). The numbers are the ones from before the
-    apply, so the silent settle goes by time alone."""
+def test_a_roll_seldon_said_nothing_about_settles_once_its_numbers_show_no_roll() -> None:
+    """No status since the apply: nothing of it rolled (Seldon updates a Deployment only when
+    its pod template differs, and writes only what changed), so the silent settle goes by time,
+    once the numbers, from before the apply, show nothing rolling either."""
     rolls, woken = rolling_a()
     rolls.settle(A, T0 + SILENT_SETTLE - dt.timedelta(seconds=1), version="10", serving=True,
-                 rolled=False)
+                 rolled=True)
     assert rolls.rolling() == 1
-    rolls.settle(A, T0 + SILENT_SETTLE, version="10", serving=True, rolled=False)
+    rolls.settle(A, T0 + SILENT_SETTLE, version="10", serving=True, rolled=True)
     assert rolls.rolling() == 0 and woken == [B]
+
+
+def test_a_step_applied_mid_surge_does_not_end_the_roll_by_silence() -> None:
+    """Before: the step's apply re-stamped the roll, Seldon wrote nothing about a traffic-only
+    change, and a minute later the silent settle freed the slot with the surge still under
+    way; and each step's apply pushed the timeout back, so a ramp stepping more often than the
+    timeout held its slot for ever."""
+    rolls, woken = rolling_a()
+    rolls.settle(A, T0 + dt.timedelta(seconds=30), version="12", serving=True, rolled=False)
+    rolls.started(A, T0 + dt.timedelta(seconds=40), "13")  # a step: traffic only
+    late = T0 + dt.timedelta(seconds=40) + SILENT_SETTLE
+    rolls.settle(A, late, version="13", serving=True, rolled=False)
+    assert rolls.rolling() == 1 and woken == []
+    for minutes in range(1, 10):  # a step every minute, the surge never ending
+        rolls.started(A, T0 + dt.timedelta(minutes=minutes, seconds=50), str(20 + minutes))
+    rolls.settle(A, T0 + ROLL_TIMEOUT, version="29", serving=True, rolled=False)
+    assert rolls.rolling() == 0 and woken == [B]  # timed out, from the apply that took it
 
 
 def test_a_roll_that_stays_mid_surge_times_out() -> None:
