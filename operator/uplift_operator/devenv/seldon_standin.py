@@ -231,12 +231,14 @@ class SeldonStandIn:
             if before is None and (body.get("status") or {}).get("state"):
                 before = templates  # reconciled before this stand-in started: nothing known rolls
             fresh = {d for d, t in templates.items() if (before or {}).get(d) != t}
-            self._rolling.pop(key, None)
-            pending = self._pending.pop(key, None)
+            # Kept until a write succeeds: a write that fails (the API server restarting) must
+            # not lose the rollout under way, or the next look would write Available at once.
+            pending = self._pending.get(key)
             rolled = fresh | {d for d in (pending[0] if pending else ()) if d in templates}
             if rolled:
                 creating = self._write(body, rolling_status(body, rolled))
                 if creating is None:
+                    self._done(key)
                     return
                 self._templates[key] = templates
                 if self._rollout > 0:
@@ -251,6 +253,7 @@ class SeldonStandIn:
             if self._write(body, self._available(body)) is not None:
                 self._templates[key] = templates
                 self._marked[key] = generation
+            self._done(key)
 
     def _available(self, body: dict[str, Any]) -> dict[str, Any]:
         """The merge patch that makes ``body``'s status what Seldon writes once its

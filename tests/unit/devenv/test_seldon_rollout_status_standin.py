@@ -10,7 +10,9 @@ import copy
 import time
 from typing import Any
 
+import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.devenv.seldon_standin import (
     SeldonStandIn,
@@ -250,3 +252,24 @@ def test_a_traffic_step_during_a_rollout_does_not_cut_it_short() -> None:
     finally:
         standin.stop()
     assert [s["state"] for s in api.written] == ["Creating"] * 3 + ["Available"]
+
+
+def test_a_failed_write_keeps_the_rollout_under_way() -> None:
+    """Before: the pending rollout was dropped before the write; a write that failed (the API
+    server restarting) lost it, and the next look wrote Available at once."""
+    api = FakeApi(graph(TrafficSplit("1")))
+    standin = stand_in(api, rollout_seconds=60)
+    standin.reconcile_once()  # the first graph: Creating, Available due in a minute
+    api.edit(graph(TrafficSplit("1", "2", 10), generation=2))
+    write = api.patch_namespaced_custom_object_status
+
+    def refused(*args: Any) -> None:
+        raise ApiException(status=503, reason="the API server is restarting")
+
+    api.patch_namespaced_custom_object_status = refused  # type: ignore[method-assign]
+    with pytest.raises(ApiException):
+        standin.reconcile_once()
+    api.patch_namespaced_custom_object_status = write  # type: ignore[method-assign]
+    api.edit(graph(TrafficSplit("1", "2", 20), generation=3))  # a step, traffic only
+    standin.reconcile_once()
+    assert [s["state"] for s in api.written] == ["Creating", "Creating"]
