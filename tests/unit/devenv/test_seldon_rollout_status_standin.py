@@ -260,7 +260,9 @@ def test_a_failed_write_keeps_the_rollout_under_way() -> None:
     api = FakeApi(graph(TrafficSplit("1")))
     standin = stand_in(api, rollout_seconds=60)
     standin.reconcile_once()  # the first graph: Creating, Available due in a minute
-    api.edit(graph(TrafficSplit("1", "2", 10), generation=2))
+    api.edit(graph(TrafficSplit("1", "2", 0), generation=2))
+    standin.reconcile_once()  # a canary added: Creating
+    api.edit(graph(TrafficSplit("1", "2", 10), generation=3))  # a step, its write refused
     write = api.patch_namespaced_custom_object_status
 
     def refused(*args: Any) -> None:
@@ -270,6 +272,6 @@ def test_a_failed_write_keeps_the_rollout_under_way() -> None:
     with pytest.raises(ApiException):
         standin.reconcile_once()
     api.patch_namespaced_custom_object_status = write  # type: ignore[method-assign]
-    api.edit(graph(TrafficSplit("1", "2", 20), generation=3))  # a step, traffic only
+    api.edit(graph(TrafficSplit("1", "2", 20), generation=4))  # the next step
     standin.reconcile_once()
-    assert [s["state"] for s in api.written] == ["Creating", "Creating"]
+    assert [s["state"] for s in api.written] == ["Creating"] * 3
