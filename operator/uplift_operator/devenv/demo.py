@@ -78,7 +78,15 @@ def _wait_established(kubeconfig: Path, *names: str) -> None:
         except (RuntimeError, ValueError):
             return False
         return crds_established(listed, len(names))
+
+    def discoverable() -> bool:  # Established can precede discovery (kubernetes#125471)
+        try:
+            served = _kubectl(kubeconfig, "api-resources", "-o", "name").split()
+        except RuntimeError:
+            return False
+        return all(name in served for name in names)
     process.wait_until(established, timeout=60, what="CRDs Established", interval=0.3)
+    process.wait_until(discoverable, timeout=30, what="CRDs in discovery", interval=0.3)
 
 
 @dataclass
@@ -172,10 +180,12 @@ class DemoStack:
         self.plane, admin = plane, plane.admin_kubeconfig
         crd = REAL_SELDON_CRD if REAL_SELDON_CRD.exists() else STANDIN_SELDON_CRD
         _kubectl(admin, "apply", "--server-side", "-f", str(ROOT / "crds"), "-f", str(crd))
+        # Before kopf-peering.yaml, a ClusterKopfPeering: its kind must serve first.
+        _wait_established(admin, "upliftmodels.uplift.dev", "campaigns.uplift.dev",
+                          "seldondeployments.machinelearning.seldon.io",
+                          "clusterkopfpeerings.kopf.dev")
         for name in ("namespace.yaml", "rbac.yaml", "kopf-peering.yaml"):
             _kubectl(admin, "apply", "-f", str(ROOT / "manifests" / name))
-        _wait_established(admin, "upliftmodels.uplift.dev", "campaigns.uplift.dev",
-                          "seldondeployments.machinelearning.seldon.io")
         self._mark("control plane")
 
         # The operator next: it starts in seconds and waits for MLflow by itself.
