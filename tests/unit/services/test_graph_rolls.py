@@ -121,6 +121,16 @@ class Fleet:
         return next(c for c in self.bodies[name]["status"]["conditions"] if c["type"] == type_)
 
 
+def upgraded(names: list[str], limit: int) -> Fleet:
+    """``names`` serving on ``runtime:1``, then the operator restarted with ``runtime:2``:
+    every next pass is a re-render."""
+    fleet = Fleet(names, limit)
+    for name in names:
+        fleet.serving(name)
+    fleet.deps.runtime_image = "runtime:2"
+    return fleet
+
+
 def key(name: str) -> tuple[str, str, str]:
     return ("UpliftModel", NS, name)
 
@@ -182,10 +192,7 @@ def test_an_upgrade_rolls_at_most_the_limit_of_graphs_at_once_each_next_as_one_s
 
 
 def test_a_canary_start_a_step_and_a_rollback_never_wait_for_a_slot() -> None:
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     fleet.tick("a", 1)  # holds the one slot
     fleet.tick("b", 1)
     assert fleet.condition("b")["reason"] == "RollQueued" and fleet.images("b") == {"runtime:1"}
@@ -214,10 +221,7 @@ def test_a_canary_start_a_step_and_a_rollback_never_wait_for_a_slot() -> None:
 def test_a_split_change_that_rolls_kept_versions_counts_and_the_queue_waits_for_it() -> None:
     """Before: a step or a canary start that also carried a new rendering of the versions it
     kept rolled their pods uncounted, so the queue admitted the next re-render at once."""
-    fleet = Fleet(["a", "b", "c"], limit=1)
-    for name in ("a", "b", "c"):
-        fleet.serving(name)
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b", "c"], limit=1)
     fleet.tick("a", 1)  # a's re-render holds the one slot
     fleet.registry.aliases[(REGISTERED, "champion-b")] = "2"
     fleet.tick("b", 30)  # b's canary starts at once, version 1's pods rolling to runtime:2
@@ -291,10 +295,7 @@ def test_an_emergency_rollback_goes_at_once_while_the_fleet_rolls() -> None:
 
 
 def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so() -> None:
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     held = fleet.tick("a", 1)
     applied_at = fleet.now
     fleet.tick("b", 1)
@@ -325,10 +326,7 @@ def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so()
 def test_a_re_render_seldon_says_nothing_about_is_done_once_it_served_a_while() -> None:
     """Seldon writes its status only when it changes: a graph whose re-render changed no
     Deployment's pod template gets none. Still serving a minute after the apply, it is done."""
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     held = fleet.tick("a", 1)
     applied_at = fleet.now
     fleet.tick("b", 1)
@@ -343,10 +341,7 @@ def test_a_re_render_seldon_says_nothing_about_is_done_once_it_served_a_while() 
 def test_a_stuck_roll_is_freed_by_any_pass_after_the_timeout() -> None:
     """The holder's pass may never come (its spec turned invalid); the next pass that asks for
     a slot finds the roll timed out, takes the slot, and the holder is woken to be told."""
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     fleet.tick("a", 1)
     fleet.tick("b", 1)
     fleet.tick("b", ROLL_TIMEOUT.total_seconds())  # b's resync, past a's deadline
@@ -355,10 +350,7 @@ def test_a_stuck_roll_is_freed_by_any_pass_after_the_timeout() -> None:
 
 
 def test_a_queued_re_render_no_longer_needed_leaves_the_queue_and_says_it_serves() -> None:
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     fleet.tick("a", 1)
     fleet.tick("b", 1)
     assert fleet.rolls.waiting() == 1
@@ -372,10 +364,7 @@ def test_a_queued_re_render_no_longer_needed_leaves_the_queue_and_says_it_serves
 
 
 def test_a_spec_serving_edit_is_a_re_render_and_waits_too() -> None:
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     fleet.tick("a", 1)
     fleet.bodies["b"]["spec"]["serving"] = {"replicas": 3}
     fleet.bodies["b"]["metadata"]["generation"] = 2
@@ -386,10 +375,7 @@ def test_a_spec_serving_edit_is_a_re_render_and_waits_too() -> None:
 
 
 def test_a_refused_re_render_frees_its_slot() -> None:
-    fleet = Fleet(["a", "b"], limit=1)
-    fleet.serving("a")
-    fleet.serving("b")
-    fleet.deps.runtime_image = "runtime:2"
+    fleet = upgraded(["a", "b"], limit=1)
     fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
     fleet.tick("a", 1)
     assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
