@@ -161,15 +161,12 @@ class Rolls:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
         versions it keeps too (their rendering changed with it): it went at once, as a split
         change does, but counts as rolling from now, above the limit if it must, so the
-        re-renders queued wait for it as for any roll."""
+        re-renders queued wait for it as for any roll. A slot it holds already is kept (its
+        timeout counts on); ``started`` records the apply either way."""
         with self._lock:
             self._queue.pop(owner, None)
             self._woken.pop(owner, None)
-            roll = self._rolls.get(owner)
-            if roll is None:
-                self._rolls[owner] = _Roll(now, version)
-            else:
-                roll.version, roll.applied = version, now
+            self._rolls.setdefault(owner, _Roll(now, version))
 
     def abandon(self, owner: Owner, now: dt.datetime) -> None:
         """The apply ``owner`` was admitted for did not go through: nothing rolls."""
