@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.contract.test_packaging import ALL_OPTIONS, CHART, NAMESPACED, tools
-from tests.support.kube import Kubectl
+from tests.support.kube import Kubectl, wait_established
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,13 +72,24 @@ def test_readme_using_it_runs_verbatim_on_a_fresh_cluster(fresh: Kubectl) -> Non
 
 
 def test_kustomize_build_passes_server_side_dry_run(fresh: Kubectl) -> None:
-    shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
+    apply_crds(fresh, ROOT / "crds")
     # A dry-run namespace is never stored, so the namespaced objects need it to exist already
     # (independent of whether the README test ran first in this module).
     shell(fresh, "kubectl get namespace uplift-system || kubectl create namespace uplift-system")
     built = subprocess.run([tools()["kustomize"], "build", "manifests/"], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout
     fresh.run("apply", "--dry-run=server", "-f", "-", input=built)
+
+
+def apply_crds(kube: Kubectl, path: Path, server_side: bool = False) -> None:
+    """Apply the CRDs in ``path`` (a file or a directory) and wait until each is Established,
+    polling (``wait_established``): `kubectl wait` fails at once on a CRD whose conditions are
+    still null, as every new one's are for a moment (docs/install.md)."""
+    kube.run("apply", *(["--server-side"] if server_side else []), "-f", str(path))
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    names = [doc["metadata"]["name"] for f in files for doc in yaml.safe_load_all(f.read_text())
+             if doc and doc.get("kind") == "CustomResourceDefinition"]
+    wait_established(kube, *names)
 
 
 def render(*args: str, release: str = "dryrun") -> list[dict[str, Any]]:
@@ -91,8 +102,7 @@ def render(*args: str, release: str = "dryrun") -> list[dict[str, Any]]:
 def monitoring_crds(fresh: Kubectl) -> Kubectl:
     """prometheus-operator's ServiceMonitor, PodMonitor and PrometheusRule CRDs, installed."""
     crds = tools()["prometheus-operator-crds"]
-    fresh.run("apply", "--server-side", "-f", crds)
-    fresh.run("wait", "--for=condition=Established", "--timeout=60s", "-f", crds)
+    apply_crds(fresh, Path(crds), server_side=True)
     return fresh
 
 
@@ -106,7 +116,7 @@ def _dry_run(kube: Kubectl, docs: list[dict[str, Any]]) -> subprocess.CompletedP
 def test_chart_renders_pass_server_side_dry_run(monitoring_crds: Kubectl,
                                                 values: list[str]) -> None:
     fresh = monitoring_crds
-    shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
+    apply_crds(fresh, ROOT / "crds")
     for namespace in ("uplift-system", "team-a", "team-b"):
         fresh.run("create", "namespace", namespace, check=False)
     docs = render(*values)
@@ -168,7 +178,7 @@ def test_two_shards_install_side_by_side_on_disjoint_namespaces(fresh: Kubectl) 
     def run(*args: str) -> str:
         return helm(fresh, *args)
 
-    shell(fresh, "kubectl apply -f crds/ && kubectl wait --for=condition=Established -f crds/")
+    apply_crds(fresh, ROOT / "crds")
     shards = {"shard-a": ["shard-a-1", "shard-a-2"], "shard-b": ["shard-b-1"]}
     for namespaces in shards.values():
         for namespace in namespaces:
