@@ -401,6 +401,16 @@ class SeldonV1Backend:
         return any(PREDICTOR_ROLE_ANNOTATION in (p.get("annotations") or {})
                    for p in (child.get("spec") or {}).get("predictors") or [])
 
+    def rendered_roles(self, child: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+        """Each role in ``version_roles`` → its version and its predictor's ``traffic``."""
+        of = version_roles(child)
+        roles: dict[str, tuple[str, int]] = {}
+        for predictor in (child.get("spec") or {}).get("predictors") or []:
+            version = str((predictor.get("annotations") or {}).get("version") or "")
+            if version in of:
+                roles[of[version]] = (version, int(predictor.get("traffic") or 0))
+        return roles
+
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the graph gives its runtime containers
         as rendered (every predictor gets the same; the first one's is read), None without:

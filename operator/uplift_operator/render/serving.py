@@ -78,6 +78,12 @@ class ServingBackend(Protocol):
         operator renders is there)."""
         ...
 
+    def rendered_roles(self, child: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+        """Each role ``child`` was rendered with (``stable``, ``canary``) → its version and the
+        traffic percent that version's part of the graph has: the split as it serves, read back
+        when the status' own cannot be."""
+        ...
+
     def report_token(self, child: Mapping[str, Any] | None) -> tuple[str, str] | None:
         """The report token reference (Secret name, key) the rendered ``child`` carries: what
         an invalid spec's pass keeps rendering rather than a reference it could not check.

@@ -72,7 +72,7 @@ from uplift_operator.domain.canary import (
 )
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
 from uplift_operator.model.keys import treatment_key
-from uplift_operator.render import decision_key, naming, seldon
+from uplift_operator.render import decision_key, naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
 from uplift_operator.services import campaigns_file, measurements
@@ -341,7 +341,7 @@ def _split_from_graph(status: UpliftModelStatus, unreadable: tuple[Unreadable, .
         graph = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                                  owner.name)
         if graph is not None and ownership_conflict(graph, owner, "") is None:
-            taken = _graph_split(graph, status, lost)
+            taken = _graph_split(deps.backend.rendered_roles(graph), status, lost)
     source = f"taken from {deps.backend.kind} {owner.namespace}/{owner.name}"
     parts = [replace(part, done=f"dropped; {source}: {taken[part.field]}")
              if part.field in taken and not part.kept else part for part in unreadable]
@@ -369,20 +369,12 @@ _STATUS_NAMES = {"stableVersion": "stable_version", "canaryVersion": "canary_ver
                  "canaryWeight": "canary_weight"}
 
 
-def _graph_split(graph: Mapping[str, Any], status: UpliftModelStatus,
+def _graph_split(roles: Mapping[str, tuple[str, int]], status: UpliftModelStatus,
                  lost: set[str]) -> dict[str, Any]:
     """The ``lost`` split fields (wire names) as the serving graph has them: its versions'
-    roles as rendered (``render.seldon.version_roles``: the graph's own roles annotation, or
-    the predictors' role annotations of a graph an earlier operator rendered) and their
-    predictors' traffic. A predictor of a rolled-back version (kept at weight 0 after a
-    rollback, or with the traffic while an emergency rollback's restored version starts) is
-    no canary."""
-    of = seldon.version_roles(graph)
-    roles: dict[str, tuple[str, int]] = {}
-    for predictor in (graph.get("spec") or {}).get("predictors") or []:
-        version = str((predictor.get("annotations") or {}).get("version") or "")
-        if version in of:
-            roles[of[version]] = (version, int(predictor.get("traffic") or 0))
+    ``roles`` as rendered (``ServingBackend.rendered_roles``) and their traffic. A version
+    rolled back (kept at weight 0 after a rollback, or with the traffic while an emergency
+    rollback's restored version starts) is no canary."""
     taken: dict[str, Any] = {}
     if "stableVersion" in lost and "stable" in roles:
         taken["stableVersion"] = roles["stable"][0]
