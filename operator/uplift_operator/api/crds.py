@@ -15,9 +15,18 @@ from pydantic import BaseModel
 from uplift_operator.api import schema
 from uplift_operator.api.v1alpha1 import GROUP, VERSION, Campaign, UpliftModel
 
-__all__ = ["CAMPAIGN", "CRDS", "UPLIFTMODEL", "CrdDefinition"]
+__all__ = ["ARGOCD_KEEP", "CAMPAIGN", "CRDS", "UPLIFTMODEL", "CrdDefinition"]
 
 CATEGORY = "uplift"
+
+#: On every CRD the project ships. Argo CD renders a chart's ``crds/`` (unless ``skipCrds``)
+#: and tracks them as resources of the Application: deleting that Application (its default
+#: ``resources-finalizer.argocd.argoproj.io``), or a CRD dropped from the rendered output with
+#: ``prune: true``, would delete the CRD, and with it every UpliftModel and Campaign of every
+#: namespace, their SeldonDeployments (owner references) and all their status, or every kopf
+#: operator's peering objects. With these options Argo CD leaves the CRD in place; Helm and
+#: kubectl ignore the annotation.
+ARGOCD_KEEP = {"argocd.argoproj.io/sync-options": "Delete=false,Prune=false"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,9 @@ class CrdDefinition:
         return {
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",
-            "metadata": {"name": self.name, "labels": {"app.kubernetes.io/part-of": "uplift-operator"}},
+            "metadata": {"name": self.name,
+                         "labels": {"app.kubernetes.io/part-of": "uplift-operator"},
+                         "annotations": dict(ARGOCD_KEEP)},
             "spec": {
                 "group": GROUP,
                 "scope": "Namespaced",
@@ -150,7 +161,7 @@ def kopf_peering_crds() -> list[dict[str, Any]]:
         crds.append({
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.kopf.dev"},
+            "metadata": {"name": f"{plural}.kopf.dev", "annotations": dict(ARGOCD_KEEP)},
             "spec": {
                 "scope": scope,
                 "group": "kopf.dev",
