@@ -551,11 +551,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def abort(self, request: ManualRequest) -> None:
         self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
 
-    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
+    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None, *,
+                 held: bool = False) -> None:
         # A spent budget is said once, as BudgetExhausted (``follow_budget``), not at each look.
         if gate.type == "budget" and st.verdict is GateVerdict.FAIL:
             return
-        super().announce(gate, st, before)
+        super().announce(gate, st, before, held=held)
 
     # -- results ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ No I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,12 @@ class Reason(StrEnum):
     #: not filed under GateFailed.
     GATE_ERRORED = "GateErrored"
     GATE_INCONCLUSIVE = "GateInconclusive"
+    #: A sample ratio mismatch (the traffic split or a holdout off its design): the experiment
+    #: is broken, not the model; the gate holds the ramp, not counted towards any limit.
+    SAMPLE_RATIO_MISMATCH = "SampleRatioMismatch"
+    #: Any other outcome that holds the ramp without counting (MLflow unreachable, a
+    #: conversion gate waiting for its first cohort's attribution window): said once.
+    GATE_HELD = "GateHeld"
     ROLLED_BACK = "RolledBack"
     PROMOTED = "Promoted"
     PAUSED = "Paused"
@@ -100,6 +107,10 @@ class Reason(StrEnum):
     RETRY = "Retry"
     EMERGENCY_ROLLBACK = "EmergencyRollback"
     STABLE_RESTORED = "StableRestored"
+    #: Told (Warning, then Normal), not decided: the stable version that served stopped serving,
+    #: and serves again (``domain.canary``).
+    STABLE_NOT_SERVING = "StableNotServing"
+    STABLE_SERVING = "StableServing"
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     UNRECOGNISED_REQUEST = "UnrecognisedRequest"
     REQUEST_IGNORED = "RequestIgnored"  # history only: its event keeps the request's reason
@@ -497,15 +508,25 @@ class StepPass(ABC, Generic[S]):
                 continue
             gate_status = assess(gate, previous.get(gate.name), outcome)
             updated.append(gate_status)
-            self.announce(gate, gate_status, previous.get(gate.name))
+            self.announce(gate, gate_status, previous.get(gate.name), held=outcome.holds)
         s.gates = updated
         s.last_analysis_at = at
 
-    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None) -> None:
+    def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None, *,
+                 held: bool = False) -> None:
+        """The event a gate's new status calls for, if any. A counted Error or Inconclusive
+        is said when its counter moved to 1 (the first of a row, of the step): ``assess`` counts
+        it, so a counted outcome that leaves the counter at 1 cannot happen. A ``held`` outcome
+        counts nothing (``assess``), so its counter says nothing about it: it is said when the
+        gate enters the hold or the hold's words change (``_hold_changed``), under its own
+        reason, never as the counted kind it is not."""
         dry = " (dry run, no action)" if gate.dry_run else ""
         if gate.dry_run and before is not None and before.verdict is st.verdict:
             return  # a dry-run gate acts on nothing: its verdict is news when it changes
-        if st.verdict is GateVerdict.FAIL:
+        if held:
+            if _hold_changed(before, st):
+                self.announce_hold(gate, st, dry)
+        elif st.verdict is GateVerdict.FAIL:
             failures = f"{st.failures} failure{'' if st.failures == 1 else 's'}"
             limit = against_limit(failures, "failureLimit", gate.failure_limit,
                                   st.failures > gate.failure_limit)
@@ -516,13 +537,24 @@ class StepPass(ABC, Generic[S]):
                                   gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
             self.emit("Warning", Reason.GATE_ERRORED,
                       f"gate {gate.name} could not be measured ({limit}){dry}: {st.message}")
-        elif st.verdict is GateVerdict.INCONCLUSIVE and (
-                st.inconclusives == 1
-                # held (not counted): said when it starts
-                or (st.inconclusives == 0
-                    and (before is None or before.verdict is not GateVerdict.INCONCLUSIVE))):
+        elif st.verdict is GateVerdict.INCONCLUSIVE and st.inconclusives == 1:
             self.emit("Normal", Reason.GATE_INCONCLUSIVE,
                       f"gate {gate.name} inconclusive, holding {self.where()}{dry}: {st.message}")
+
+    def announce_hold(self, gate: GateSpecBase, st: GateStatus, dry: str) -> None:
+        """A held outcome, said once: a sample ratio mismatch as ``SampleRatioMismatch`` (a
+        Warning: the experiment is broken), anything else as ``GateHeld`` (a Warning for an
+        Error, Normal for a wait), each saying it holds the ramp and which limit it does not
+        count towards."""
+        limit = ("consecutiveErrorLimit" if st.verdict is GateVerdict.ERROR
+                 else "inconclusiveLimit")
+        message = (f"gate {gate.name} {st.verdict.value} holds {self.where()}, not counted "
+                   f"towards {limit}{dry}: {st.message}")
+        if _SRM_WORDS in st.message:
+            self.emit("Warning", Reason.SAMPLE_RATIO_MISMATCH, message)
+        else:
+            self.emit("Warning" if st.verdict is GateVerdict.ERROR else "Normal",
+                      Reason.GATE_HELD, message)
 
     def act_on_gates(self) -> None:
         if not self.active():
@@ -740,6 +772,23 @@ class StepPass(ABC, Generic[S]):
             if is_rollback(entry) and (subject is None or entry.version == subject):
                 return entry
         return None
+
+
+#: The words every sample-ratio hold's message has (``domain.gates``: the mismatch, and the
+#: re-check that follows it), which tell an SRM from the other holds.
+_SRM_WORDS = "sample ratio mismatch"
+#: A number in a message: a held gate's words keep their shape while its numbers move.
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+
+
+def _hold_changed(before: GateStatus | None, status: GateStatus) -> bool:
+    """Whether a held ``status`` is news after ``before``: the gate had no status at the step,
+    another verdict, or a message of another shape (its numbers aside: an SRM's share and
+    p-value, a re-check's units, move at every analysis of one hold). A counted outcome before
+    it has other words, so a hold that follows one is said."""
+    if before is None or before.verdict is not status.verdict:
+        return True
+    return _NUMBER.sub("#", before.message) != _NUMBER.sub("#", status.message)
 
 
 def evidence(status: GateStatus, limit: str | None = None) -> str:

@@ -32,8 +32,10 @@ def test_waiting_for_the_attribution_window_never_pauses_past_inconclusive_limit
             assert "judged once their attribution window (2h) closes" in gate["message"]
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
     # Said once, when the wait began; nothing more while it lasts.
-    said = [e for r in sim.results for e in r.events if e.reason == "GateInconclusive"]
+    said = [e for r in sim.results for e in r.events if e.reason == "GateHeld"]
     assert len(said) == 2
+    assert all("not counted towards inconclusiveLimit" in e.message for e in said)
+    assert not [e for r in sim.results for e in r.events if e.reason == "GateInconclusive"]
     # The window closed: the gates judge the cohorts (here: no data), and those Inconclusives
     # count; past inconclusiveLimit 3 the step is paused for a human, as before.
     for _ in range(6):
