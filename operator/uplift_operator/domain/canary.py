@@ -316,17 +316,20 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         return (f"canary {s.canary_version} at step {self.step_index() + 1}/"
                 f"{len(self.steps)} ({s.canary_weight}%)")
 
-    def deadline_counts_from(self) -> dt.datetime | None:
+    def deadline_counts_from(self) -> steps.DeadlineBasis | None:
         """Not before the attribution window has closed on the step's first decisions when an
         onlineEffect gate judges the step: it compares those cohorts only, so a step waiting
         for them is not stuck (the offline analysis before any traffic has no such wait)."""
-        end = super().deadline_counts_from()
+        basis = super().deadline_counts_from()
         start = self.status.step_started_at
-        if (end is None or start is None or _pre_traffic(self.status)
+        if (basis is None or start is None or _pre_traffic(self.status)
                 or not any(g.type == "onlineEffect" and not g.dry_run
                            for g in self.spec.rollout.gates)):
-            return end
-        return max(end, start + parse_duration(self.spec.experiment.attribution_window))
+            return basis
+        window = self.spec.experiment.attribution_window
+        return basis.later(start + parse_duration(window),
+                           f"the attribution window ({window}) closed on the step's first "
+                           "decisions")
 
     def not_serving(self) -> str | None:
         started = self.status.step_started_at

@@ -486,15 +486,18 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         # While the budget suspends it, the exposure the step holds (``exposed``), not the 0 %.
         return f"{self.exposed()} at step {self.step_index() + 1}/{len(self.steps)}"
 
-    def deadline_counts_from(self) -> dt.datetime | None:
+    def deadline_counts_from(self) -> steps.DeadlineBasis | None:
         """Not before the first cohort its conversion gates may judge has closed: until then
         they cannot be conclusive (a ramp's first step, and the step a promotion restarts, wait
         one attribution window), so a step waiting for it is not stuck."""
-        end = super().deadline_counts_from()
+        basis = super().deadline_counts_from()
         blocking = any(g.type in _COHORT_GATE_TYPES and not g.dry_run
                        for g in self.spec.exposure.gates)
         closes = first_cohort_closes(self.spec, self.status) if blocking else None
-        return max(end, closes) if end is not None and closes is not None else end
+        if basis is None:
+            return None
+        return basis.later(closes, f"its first cohort's attribution window "
+                                   f"({self.spec.experiment.attribution_window}) closed")
 
     def not_serving(self) -> str | None:
         if self.outside is not None:

@@ -56,6 +56,7 @@ __all__ = [
     "IGNORED_PREFIX",
     "MESSAGE_MAX",
     "ROUTINE_ACTIONS",
+    "DeadlineBasis",
     "Event",
     "ObservedBase",
     "RampSpec",
@@ -170,6 +171,21 @@ class Event:
     reason: Reason
     message: str
     decision: bool = True
+
+
+@dataclass(frozen=True)
+class DeadlineBasis:
+    """From when a step's ``progressDeadline`` runs (``at``) and why from then (``why``, the
+    words a ``ProgressDeadlineExceeded`` message gives after "when"): the page's first fact is
+    how long the step has been stuck, and the deadline may have started long after the step's
+    pause ended (a resume, a first cohort's attribution window)."""
+
+    at: dt.datetime
+    why: str
+
+    def later(self, at: dt.datetime | None, why: str) -> DeadlineBasis:
+        """This basis, or ``at`` for ``why`` when it is later."""
+        return DeadlineBasis(at, why) if at is not None and at > self.at else self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -592,15 +608,20 @@ class StepPass(ABC, Generic[S]):
         pause = self.steps[self.step_index()].pause
         return start + (parse_duration(pause) if pause is not None else dt.timedelta(0))
 
-    def deadline_counts_from(self) -> dt.datetime | None:
-        """From when ``progressDeadline`` runs: the end of the step's pause, or the ramp's
-        resume from Paused within the step if later, unless a kind's gates cannot be
-        conclusive before a later time."""
+    def deadline_counts_from(self) -> DeadlineBasis | None:
+        """From when ``progressDeadline`` runs, and why: the end of the step's pause (its start
+        without one), or the ramp's resume from Paused within the step if later, unless a
+        kind's gates cannot be conclusive before a later time (its override)."""
         end = self.step_could_end()
+        if end is None:
+            return None
+        pause = self.steps[self.step_index()].pause
+        basis = DeadlineBasis(end, "the step's pause ended" if pause is not None
+                              and parse_duration(pause) > dt.timedelta(0) else "the step started")
         resumed, start = self.status.resumed_at, self.status.step_started_at
-        if end is not None and resumed is not None and start is not None and resumed >= start:
-            return max(end, resumed)
-        return end
+        if resumed is not None and start is not None and resumed >= start:
+            return basis.later(resumed, "the ramp resumed")
+        return basis
 
     def blocked_by(self) -> str | None:
         """Why the step cannot advance on its own now, or None when only time/a human is due."""
@@ -626,9 +647,9 @@ class StepPass(ABC, Generic[S]):
         if (not self.active() or deadline is None or self.pause_reason is not None
                 or self.ramp.paused):
             return
-        could_end = self.deadline_counts_from()
+        basis = self.deadline_counts_from()
         blocked = self.blocked_by()
-        if could_end is None or blocked is None or self.now <= could_end + parse_duration(deadline):
+        if basis is None or blocked is None or self.now <= basis.at + parse_duration(deadline):
             return
         self.deadline_exceeded = True
         start = self.status.step_started_at
@@ -637,7 +658,8 @@ class StepPass(ABC, Generic[S]):
                    and r.version == subject and start is not None and r.time >= start
                    for r in self.status.history)
         if not seen:  # once per step, so a re-run adds no duplicate
-            why = (f"{self.where()} could not advance for {deadline} past its pause ({blocked}); "
+            why = (f"{self.where()} could not advance for {deadline} since "
+                   f"{basis.at.isoformat()}, when {basis.why} ({blocked}); "
                    f"{self.deadline_next_step()}")
             self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, subject, why)
             self.emit("Warning", Reason.PROGRESS_DEADLINE_EXCEEDED, why)
@@ -755,7 +777,7 @@ class StepPass(ABC, Generic[S]):
             # Only a deadline still to come: one that passed without being exceeded (a step
             # waiting for a promote, a pause, gates that passed) is checked again at the next
             # analysis; asked for now, it would requeue the pass every second.
-            due = counts_from + parse_duration(deadline) + MIN_REQUEUE
+            due = counts_from.at + parse_duration(deadline) + MIN_REQUEUE
             if due > self.now:
                 times.append(due)
         return times

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.domain.test_ramp import INC, make_spec, with_canary
+from tests.unit.domain.test_ramp import INC, Sim, make_spec, with_canary
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import ramp
@@ -38,7 +38,8 @@ def test_the_deadline_names_the_gate_and_the_commands_to_run() -> None:
     expected = (f"(gates: latency Inconclusive); next: this gate must pass at this step, or "
                 f"{PROMOTE.format(target=target)}, or {ABORT.format(target=target)}; runbook "
                 "UpliftProgressDeadlineExceeded")
-    assert event.startswith("canary 2 at step 1/3 (10%) could not advance for 10m past its pause ")
+    assert event.startswith("canary 2 at step 1/3 (10%) could not advance for 10m since "
+                            "2026-11-28T12:05:00+00:00, when the step's pause ended (gates: ")
     assert event.endswith(expected)
     assert phase.startswith("ProgressDeadlineExceeded: ") and phase.endswith(expected)
 
@@ -76,3 +77,43 @@ def test_a_canary_that_does_not_serve_is_offered_no_promote() -> None:
         "refuses a promote now (canary 2 does not serve: a promote would move traffic off "
         "stable 1, which serves, onto it; annotate again once it serves)")
     assert "kubectl uplift promote" not in event.message
+
+
+def _deadline_message(sim: Sim) -> str:
+    (event,) = [e for e in sim.log[-1].events if e.reason is Reason.PROGRESS_DEADLINE_EXCEEDED]
+    assert sim.status.phase is Phase.DEGRADED
+    return event.message
+
+
+def test_a_deadline_that_ran_from_a_resume_says_so() -> None:
+    """Paused two hours within the step: the deadline ran from the resume, not the pause's end
+    (12:05), and the message says from when and why."""
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    sim.tick(1, verdicts={"latency": INC})
+    sim.spec = make_spec(progressDeadline="10m", paused=True)
+    sim.tick(1, verdicts={"latency": INC})
+    sim.spec = make_spec(progressDeadline="10m")
+    sim.tick(120)  # resumed at 14:02
+    sim.tick(11, verdicts={"latency": INC})
+    assert ("could not advance for 10m since 2026-11-28T14:02:00+00:00, when the ramp resumed "
+            "(gates: latency Inconclusive)") in _deadline_message(sim)
+
+
+def test_a_deadline_that_ran_from_the_online_effect_cohorts_says_so() -> None:
+    spec = make_spec(progressDeadline="10m", gates=[
+        {"name": "effect", "type": "onlineEffect", "margin": 0.01, "marginType": "absolute"}])
+    spec = spec.model_copy(update={"experiment": spec.experiment.model_copy(
+        update={"attribution_window": "30m"})})
+    sim = with_canary(spec)
+    sim.tick(41, verdicts={"effect": INC})
+    assert ("could not advance for 10m since 2026-11-28T12:30:00+00:00, when the attribution "
+            "window (30m) closed on the step's first decisions (gates: effect Inconclusive)"
+            ) in _deadline_message(sim)
+
+
+def test_a_deadline_of_a_step_without_a_pause_runs_from_its_start() -> None:
+    sim = with_canary(make_spec(progressDeadline="10m", steps=[(10, None), (50, "5m")],
+                                gates=[{"name": "latency", "type": "latency"}]))
+    sim.tick(11, verdicts={"latency": INC})
+    assert ("could not advance for 10m since 2026-11-28T12:00:00+00:00, when the step started "
+            "(gates: latency Inconclusive)") in _deadline_message(sim)
