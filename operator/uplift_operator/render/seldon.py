@@ -96,8 +96,8 @@ __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
            "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "PREDICTOR_ROLE_ANNOTATION", "REPORT_TOKEN_DIR",
            "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
            "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names",
-           "grace_period_seconds", "rolling_deployments", "runtime_env", "stale_generation",
-           "version_roles"]
+           "grace_period_seconds", "quantities_as_strings", "rolling_deployments", "runtime_env",
+           "stale_generation", "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -299,6 +299,18 @@ def stale_generation(child: Mapping[str, Any]) -> tuple[int, int] | None:
     return (seen, current) if seen < current else None
 
 
+def quantities_as_strings(resources: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The container's ``resources`` with every quantity a string (``2`` → ``"2"``).
+
+    ``spec.serving.resources`` takes integers as well as strings (``cpu: 2`` is an integer in
+    YAML), as a Pod does. Rendered always as strings, ``cpu: 2`` and ``cpu: "2"`` are one graph:
+    a Git edit that only quotes a value, or an object written by another tool, re-renders
+    nothing and rolls no pod.
+    """
+    return {section: {name: str(quantity) for name, quantity in quantities.items()}
+            for section, quantities in resources.items()}
+
+
 def grace_period_seconds(runtime: RuntimeSettings) -> int:
     """The runtime pod's termination grace period: the drain hook's wait, then the shutdown."""
     return runtime.drain_wait_seconds + SHUTDOWN_SECONDS
@@ -454,7 +466,7 @@ class SeldonV1Backend:
                              {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
                               "readOnly": True}]}
         if runtime.resources:
-            container["resources"] = dict(runtime.resources)
+            container["resources"] = quantities_as_strings(runtime.resources)
         # A stopping replica counts the cohorts it holds pending (its decisions' expected
         # count, the conversions reported to it) before they leave with it, then waits for a
         # scrape: the hook's wait and the runtime's own shutdown fit in the grace period.

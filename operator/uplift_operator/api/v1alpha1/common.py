@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -310,16 +311,36 @@ class SecretCredentials(ApiModel):
     ]})
 
 
-Quantity = Annotated[str, Field(
-    max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
-    description="A Kubernetes quantity, e.g. 500m, 1, 512Mi.")]
+#: Kubernetes' quantity grammar (``resource.ParseQuantity``: a decimal number, then a binary
+#: suffix Ki..Ei, a decimal suffix n, u, m, k, M..E, or a decimal exponent e3/E-2), without a
+#: sign: a Pod refuses negative resources.
+QUANTITY_PATTERN = (r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+                    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+
+#: A Kubernetes quantity, int or string as in a Pod's resources: ``cpu: 2`` is an integer in
+#: YAML (and in what Helm's ``toYaml`` emits), and a schema of strings alone refused it. The
+#: CRD says ``x-kubernetes-int-or-string`` (the structural form: no ``type``); the pattern and
+#: length apply to strings only, the minimum to integers only. A fraction must be a string
+#: (``"0.5"`` or ``500m``): an int-or-string field refuses a JSON number that is not an
+#: integer, as every CRD embedding a Pod's resources does, so the model refuses it too.
+#: ``render.seldon`` writes every quantity as a string.
+_QuantityInteger = Annotated[pydantic.StrictInt, Field(ge=0, le=2**63 - 1)]  # an int64
+_QuantityText = Annotated[str, Field(max_length=32, pattern=QUANTITY_PATTERN)]
+Quantity = Annotated[
+    _QuantityInteger | _QuantityText,
+    pydantic.WithJsonSchema({"x-kubernetes-int-or-string": True, "minimum": 0,
+                             "maxLength": 32, "pattern": QUANTITY_PATTERN}),
+    Field(description="A Kubernetes quantity, e.g. 500m, 1, 512Mi.")]
 
 
 class ResourceList(ApiModel):
     """CPU and memory quantities."""
 
-    cpu: Quantity | None = Field(default=None, description="CPU, e.g. 500m or 2.")
-    memory: Quantity | None = Field(default=None, description="Memory, e.g. 512Mi.")
+    cpu: Quantity | None = Field(
+        default=None, description="CPU, an integer or a string, e.g. 2, 500m or \"0.5\": a "
+        "fraction is quoted or written in m (the API server refuses a bare 0.5).")
+    memory: Quantity | None = Field(
+        default=None, description="Memory, an integer (bytes) or a string, e.g. 512Mi or 1e9.")
 
 
 class ResourceRequirements(ApiModel):
