@@ -30,7 +30,10 @@ the ramp is decided), since they are the only place the replicas' spend is summe
 budget suspends a completed ramp the same way, and stays spent through a restart of the ramp
 (``start_exposure`` carries the budget gates' verdicts). Each applied analysis copies the campaign's
 results (incremental effect and ROI with bounds, treated units, the period's spend) from its
-gates into status, where they stay once the ramp ends. No I/O, no clock.
+gates into status, where they stay once the ramp ends; a restart of the ramp (``start_exposure``)
+and a new model version mid-ramp (``follow_version``) clear ``incrementalEffect`` and ``roi``
+until the conversion gates measure again, an attribution window later, rather than show the
+previous ramp's or version's as this one's (the history keeps them). No I/O, no clock.
 """
 
 from __future__ import annotations
@@ -267,8 +270,12 @@ def _estimate(value: float, lower: float | None, upper: float | None) -> Estimat
     """A gate's estimate within its bounds. The bounds are a confidence sequence intersected
     over the looks, so the last look's estimate can fall outside them (0.200 [0.172, 0.187]);
     it is shown at the nearest bound instead, which is never farther from any value the
-    bounds hold (a projection onto an interval), so it is never a worse estimate."""
-    if lower is not None and upper is not None and lower <= upper:
+    bounds hold (a projection onto an interval), so it is never a worse estimate. Bounds that
+    crossed (lower > upper: the looks' intervals share no value, so they hold none) are not
+    shown: the estimate alone is, saying so (the gate's status keeps them)."""
+    if lower is not None and upper is not None and lower > upper:
+        return EstimateStatus(estimate=value, display=f"{value:+.3g} (bounds crossed)")
+    if lower is not None and upper is not None:
         value = min(max(value, lower), upper)
     bounds = (f" [{lower:+.3g}, {upper:+.3g}]" if lower is not None and upper is not None
               else "")
@@ -335,9 +342,11 @@ def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -
 
 def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
     """Whether a Pass now completes the exposure ramp: the last step, and one with a pause (a
-    step without one ends on a manual promote, which no gate decides)."""
+    step without one ends on a manual promote, which no gate decides). A step index past the
+    spec's steps (steps removed mid-ramp) counts as the last, as the step machine completes
+    on it (and as ``canary.on_last_step`` reads an UpliftModel's)."""
     steps = spec.exposure.steps
-    return (status.current_step is not None and status.current_step == len(steps) - 1
+    return (status.current_step is not None and status.current_step >= len(steps) - 1
             and steps[-1].pause is not None)
 
 
@@ -630,8 +639,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.status.ramp_started_at, self.status.model_version_since = self.now, None
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
         self.status.rolled_back_generation = self.status.rolled_back_spec = None
+        # The results of the ramp before (its history keeps the story) are not this ramp's:
+        # shown until its first cohort closes, an attribution window later, they would read
+        # as the new ramp's (a retry showing the ROI that rolled the last one back).
+        self.forget_results()
+        self.status.treated_units = self.status.holdout_units = 0
         self.record(reason, self.subject(), why, actor)
         self.emit("Normal", reason, f"{self.where()} ({why}; {self.model.why})")
+
+    def forget_results(self) -> None:
+        """No ``incrementalEffect`` nor ``roi`` (nor their gauges, which follow the status)
+        until the conversion gates measure the ramp or version now judged."""
+        self.status.incremental_effect = self.status.roi = None
+
 
     def withdraw(self, why: str) -> None:
         """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event."""
@@ -694,9 +714,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         decisions did (incrementalConversions, roi, drift, custom) start afresh, their α spent
         once per version as an UpliftModel's are; a deliveryRate gate (the sender, not the
         model) carries its evidence into a new stratum, as at a step change; a budget gate (the
-        period's money) keeps its verdict, so a spent budget stays suspended. A completed ramp
-        keeps its exposure: no gate but the budget runs after completion, the model's own
-        canary gates vetted the new version."""
+        period's money) keeps its verdict, so a spent budget stays suspended; the campaign's
+        ``incrementalEffect`` and ``roi`` are cleared until measured on the new version. A
+        completed ramp keeps its exposure and its final results: no gate but the budget runs
+        after completion (nothing would replace them), the model's own canary gates vetted the
+        new version."""
         old, new = self.previous.model_version, self.status.model_version
         if old is None or new is None or old == new:
             return
@@ -712,6 +734,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                        for g in s.gates if types.get(g.name) in _CARRIED_GATE_TYPES]
             s.step_started_at = self.now
             self.restarted = True  # this pass's outcomes measured the old version's step
+            self.forget_results()  # the old version's effect, not the new one's
             afresh = [name for name, type_ in types.items() if type_ not in _CARRIED_GATE_TYPES]
             why = (f"UpliftModel {model!r} promoted version {new} (was {old}); step "
                    f"{self.step_index() + 1}/{len(self.steps)} starts over on version {new} "
