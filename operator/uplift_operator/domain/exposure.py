@@ -63,7 +63,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.gates import canonical_json, next_step
+from uplift_operator.domain.gates import canonical_json, next_step, with_outside_settings
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
 from uplift_operator.domain.steps import Event, Reason
@@ -73,7 +73,7 @@ __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "Outs
            "analysis_due", "budget_suspension", "completed", "completes", "decide",
            "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
            "missing_treatments", "model_observation", "outside_schedule", "ramp_started_at",
-           "settings_delivered", "stop_requests", "treating"]
+           "settings_delivered", "stop_requests", "treating", "with_economics"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -348,6 +348,39 @@ def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
     steps = spec.exposure.steps
     return (status.current_step is not None and status.current_step >= len(steps) - 1
             and steps[-1].pause is not None)
+
+
+def with_economics(spec: CampaignSpec) -> CampaignSpec:
+    """``spec`` whose roi gates test the economics they read (``roi_economics``): their
+    break-even Δ is computed from them at each look, while their sequential evidence is a
+    running test of Δ against it, so evidence gathered under other costs or values tests
+    another null (a cost raised mid-step would keep a gate passing on a negative ROI). Bound
+    into their ``settingsDigest`` (``gates.with_outside_settings``), an edit of them starts
+    the gate afresh, as an edit of its own fields does. The Campaign pass reads its spec
+    through this."""
+    gates = spec.exposure.gates
+    if not any(gate.type == "roi" for gate in gates):
+        return spec
+    bound = [with_outside_settings(gate, roi_economics(spec, gate)) if gate.type == "roi"
+             else gate for gate in gates]
+    return spec.model_copy(update={"exposure": spec.exposure.model_copy(update={"gates": bound})})
+
+
+def roi_economics(spec: CampaignSpec, gate: CampaignGate) -> str:
+    """What a roi gate's break-even reads of the spec, as canonical text: the cost of a
+    treatment and the value of a conversion of each treatment it judges (its ``treatments``,
+    else all), the economics' defaults applied as the collector applies them
+    (``services.measurements``); the defaults when it judges none the spec names."""
+    economics = spec.economics
+    judged = {treatment.name: [
+        treatment.cost_per_treatment if treatment.cost_per_treatment is not None
+        else economics.cost_per_treatment,
+        treatment.value_per_conversion if treatment.value_per_conversion is not None
+        else economics.value_per_conversion]
+        for treatment in spec.treatments if not gate.treatments or treatment.name in gate.treatments}
+    if not judged:
+        judged = {"*": [economics.cost_per_treatment, economics.value_per_conversion]}
+    return json.dumps({"costAndValue": judged}, sort_keys=True, separators=(",", ":"))
 
 
 def ramp_started_at(status: CampaignStatus) -> dt.datetime | None:

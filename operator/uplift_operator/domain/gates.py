@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from uplift_operator.api.v1alpha1.common import (
     MAX_STATE_COUNTS,
@@ -110,6 +110,7 @@ __all__ = [
     "same_settings",
     "sanity_design_samples",
     "settings_digest",
+    "with_outside_settings",
     "worst",
 ]
 
@@ -1611,10 +1612,34 @@ def _whole_floats_as_ints(value: Any) -> Any:
     return value
 
 
+G = TypeVar("G", bound=GateSpecBase)
+
+
+def with_outside_settings(gate: G, settings: str) -> G:
+    """A copy of ``gate`` that tests ``settings`` too (canonical text of what it reads outside
+    its own fields: a Campaign's roi gate, the costs and values its break-even is computed
+    from), so its ``settings_digest`` covers them: an edit of them starts its evidence afresh
+    (``memory_of``), its counters zeroed and its Pass no longer one as set (``assess``,
+    ``same_settings``), as an edit of its own fields does."""
+    bound = gate.model_copy()
+    bound._outside_settings = settings
+    return bound
+
+
 def settings_digest(gate: GateSpecBase) -> str:
     """A fingerprint of what ``gate`` tests (``GateStatus.settingsDigest``): the fields it was
     given that are tested, defaults left out (``canonical_json``), so only an edit of them
-    changes it, never an operator release."""
+    changes it, never an operator release; and what it was bound to test outside them
+    (``with_outside_settings``)."""
+    text = canonical_json(gate, exclude=set(_NOT_TESTED))
+    if gate._outside_settings is not None:
+        text += "\n" + gate._outside_settings
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _fields_digest(gate: GateSpecBase) -> str:
+    """``settings_digest`` of the gate's own fields alone: what it was for every gate before a
+    gate could test settings outside them (``with_outside_settings``)."""
     text = canonical_json(gate, exclude=set(_NOT_TESTED))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
@@ -1635,10 +1660,14 @@ def legacy_settings_digest(gate: GateSpecBase) -> str:
 def same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
     """Whether ``status`` was gathered under ``gate``'s settings: its digest is ``gate``'s, in
     the current form or the legacy one (a status written before the fingerprint existed is
-    taken to be)."""
+    taken to be). A gate bound to settings outside its fields also takes the digest of its
+    fields alone, which operators before that binding wrote (the upgrade keeps its evidence;
+    ``assess`` rewrites it bound at the next analysis): delete that once upgrades from them are
+    no longer supported."""
     stored = status.settings_digest
     return (stored is None or stored == settings_digest(gate)
-            or stored == legacy_settings_digest(gate))
+            or stored == legacy_settings_digest(gate)
+            or (gate._outside_settings is not None and stored == _fields_digest(gate)))
 
 
 def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -432,9 +432,11 @@ class GateStatus(StatusPart):
     settings_digest: str | None = Field(
         default=None, max_length=32,
         description="Fingerprint of the gate settings its evidence was gathered under (every "
-                    "field but name, dryRun and the limits): an edit of them (a tighter margin, "
-                    "another alpha) starts the gate afresh, since evidence against one "
-                    "hypothesis says nothing about another.")
+                    "field but name, dryRun and the limits; a Campaign's roi gate also the cost "
+                    "per treatment and value per conversion of the treatments it judges): an "
+                    "edit of them (a tighter margin, another alpha, a higher cost) starts the "
+                    "gate afresh, since evidence against one hypothesis says nothing about "
+                    "another.")
 
 
 class DecisionRecord(StatusPart):
@@ -514,6 +516,11 @@ class GateSpecBase(ApiModel):
     #: The kind's table of which gate types read each optional field (``field_rules``).
     field_readers: ClassVar[dict[str, tuple[str, ...]]] = {}
     kind: ClassVar[str] = ""
+    #: What the gate tests that its own fields do not say (a Campaign's roi gate: the
+    #: campaign's costs and values), as canonical text, bound for a pass by the domain
+    #: (``domain.gates.with_outside_settings``) so that ``settingsDigest`` covers it. Never on
+    #: the wire, never in the schema; None: the gate's fields are all it tests.
+    _outside_settings: str | None = PrivateAttr(default=None)
 
     name: Name = Field(description="Gate name, unique within the list; shown in status and events.")
     type: str = Field(max_length=63, description="What the gate measures; each kind lists its own.")
