@@ -7,6 +7,13 @@ kopf handles the watched resources and their status patches; this adapter is onl
 objects the operator *creates* (the serving graph) and the Secrets it reads. Server-side apply
 with one field manager makes the operator's intent explicit and restores a child that was edited
 or deleted by hand on the next pass.
+
+Every request is bounded (``REQUEST_TIMEOUT_SECONDS``) and its connection kept alive at the TCP
+level: these calls run on the pass pool's threads, and one that never got an answer (an API
+server replica lost without a FIN, a wedged proxy) held its thread for good; eight of them
+stopped every pass, and a SIGTERM waited for the kubelet's SIGKILL. An API server not reached
+(refused, timed out, reset) raises ``KubeError`` with status 0, like any other failed call, so
+the callers' conditions and backoff handle it.
 """
 
 from __future__ import annotations
@@ -14,11 +21,23 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
+import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util.retry import Retry
 
 __all__ = ["FIELD_MANAGER", "CoreReads", "KubeCluster", "KubeError", "current_namespace",
            "load_api_client"]
@@ -27,9 +46,22 @@ FIELD_MANAGER = "uplift-operator"
 #: The metadata-only form of a LIST's answer (``KubeCluster.list_uids``).
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 LIST_PAGE_SIZE = 500
-#: A page of a LIST given up after this (connect, read): one that never came would hold the
-#: thread for ever.
-LIST_TIMEOUT_SECONDS = (10.0, 60.0)
+#: Every request (a LIST's page too) is given up after this (connect, read), in seconds: one
+#: that never came would hold its thread for ever. Connect: a few SYN retransmissions (1, 3,
+#: 7 s) to a Service address. Read (the longest wait for the next bytes, not the whole
+#: answer): the API server's own ``--request-timeout`` (60 s by default), which ends any
+#: non-watch request it has not answered with a 504; waiting as long lets every answer it can
+#: still send arrive: an apply of a large SeldonDeployment through APF queueing and admission
+#: webhooks (each at most 30 s) takes seconds, not a minute, and its answer streams in well
+#: under 60 s between bytes.
+REQUEST_TIMEOUT_SECONDS = (10.0, 60.0)
+#: Retries of one request (urllib3's, before ``KubeError``): as urllib3's default (3 in all;
+#: connection failures and GETs only, never a write that may have reached the server), but a
+#: GET read again at most once after no answer came (a kept connection to a replica just lost:
+#: the second try connects afresh). urllib3's default tried 4 times, 4 read timeouts in a row.
+REQUEST_RETRIES = Retry(total=3, read=1)
+
+log = logging.getLogger(__name__)
 
 
 class KubeError(RuntimeError):
@@ -41,12 +73,22 @@ class KubeError(RuntimeError):
 
 
 def load_api_client() -> client.ApiClient:
-    """In-cluster credentials when running in a Pod, else the KUBECONFIG the operator was given."""
+    """In-cluster credentials when running in a Pod, else the KUBECONFIG the operator was given;
+    connections kept alive at the TCP level (client-go's timings: probed after 30 s idle,
+    dropped after 9 probes 15 s apart), so a kept connection to a peer that vanished without a
+    FIN is found dead instead of being reused, and retries bounded (``REQUEST_RETRIES``)."""
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    return client.ApiClient(configured(client.Configuration.get_default_copy()))
+
+
+def configured(configuration: client.Configuration) -> client.Configuration:
+    """``configuration`` with TCP keep-alive on and ``REQUEST_RETRIES``."""
+    configuration.keep_alive = True
+    configuration.retries = REQUEST_RETRIES
+    return configuration
 
 
 def current_namespace() -> str:
@@ -67,8 +109,10 @@ class CoreReads:
     ``CoreV1Api`` makes, return the same models and raise the same ``ApiException``.
     """
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient,
+                 request_timeout: tuple[float, float] = REQUEST_TIMEOUT_SECONDS) -> None:
         self._api = api
+        self.request_timeout = request_timeout
 
     def read_namespaced_secret(self, name: str, namespace: str) -> client.V1Secret:
         secret: client.V1Secret = self._get("/api/v1/namespaces/{namespace}/secrets/{name}",
@@ -83,7 +127,7 @@ class CoreReads:
         request = self._api.param_serialize(
             method="GET", resource_path=path, path_params=path_params,
             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
-        response = self._api.call_api(*request)
+        response = self._api.call_api(*request, _request_timeout=self.request_timeout)
         response.read()  # type: ignore[no-untyped-call]
         return self._api.response_deserialize(response, {"200": model}).data
 
@@ -94,14 +138,17 @@ def _split(api_version: str) -> tuple[str, str]:
 
 
 class KubeCluster:
-    """Typed-enough access to custom objects and Secrets."""
+    """Typed-enough access to custom objects and Secrets; every call given up after
+    ``request_timeout`` (connect, read), as ``KubeError``."""
 
     def __init__(self, api_client: client.ApiClient | None = None,
-                 field_manager: str = FIELD_MANAGER) -> None:
+                 field_manager: str = FIELD_MANAGER,
+                 request_timeout: tuple[float, float] = REQUEST_TIMEOUT_SECONDS) -> None:
         self._api = api_client or load_api_client()
         self._custom = client.CustomObjectsApi(self._api)
-        self._core = CoreReads(self._api)
+        self._core = CoreReads(self._api, request_timeout)
         self.field_manager = field_manager
+        self.request_timeout = request_timeout
 
     def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
         """Server-side apply ``manifest`` (force: the operator owns every field it sets)."""
@@ -118,9 +165,12 @@ class KubeCluster:
             result = self._custom.patch_namespaced_custom_object(
                 group, version, meta["namespace"], plural, meta["name"], dict(manifest),
                 field_manager=self.field_manager, force=True,
-                _content_type="application/apply-patch+yaml")
+                _content_type="application/apply-patch+yaml",
+                _request_timeout=self.request_timeout)
         except ApiException as error:
             raise _error(error, f"apply {plural}/{meta['name']}") from error
+        except HTTPError as error:
+            raise _unreached(error, f"apply {plural}/{meta['name']}") from None
         return cast(dict[str, Any], result)
 
     def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -130,12 +180,14 @@ class KubeCluster:
                                           "{name}", f"get {plural}/{name}", namespace=namespace,
                                    name=name, missing_ok=True)
         try:
-            result = self._custom.get_namespaced_custom_object(group, version, namespace, plural,
-                                                               name)
+            result = self._custom.get_namespaced_custom_object(
+                group, version, namespace, plural, name, _request_timeout=self.request_timeout)
         except ApiException as error:
             if error.status == 404:
                 return None
             raise _error(error, f"get {plural}/{name}") from error
+        except HTTPError as error:
+            raise _unreached(error, f"get {plural}/{name}") from None
         return cast(dict[str, Any], result)
 
     def _core_call(self, method: str, path: str, what: str, *, namespace: str, name: str,
@@ -152,7 +204,7 @@ class KubeCluster:
             query_params=query or [], header_params=headers,
             body=dict(body) if body is not None else None, auth_settings=["BearerToken"])
         try:
-            response = self._api.call_api(*request)
+            response = self._api.call_api(*request, _request_timeout=self.request_timeout)
             response.read()  # type: ignore[no-untyped-call]
             data = self._api.response_deserialize(response, {"200": "object",
                                                              "201": "object"}).data
@@ -160,6 +212,8 @@ class KubeCluster:
             if missing_ok and error.status == 404:
                 return None
             raise _error(error, what) from None
+        except HTTPError as error:
+            raise _unreached(error, what) from None
         return cast(dict[str, Any], data)
 
     def merge_patch(self, api_version: str, plural: str, namespace: str, name: str,
@@ -169,9 +223,12 @@ class KubeCluster:
         try:
             result = self._custom.patch_namespaced_custom_object(
                 group, version, namespace, plural, name, dict(patch),
-                _content_type="application/merge-patch+json")
+                _content_type="application/merge-patch+json",
+                _request_timeout=self.request_timeout)
         except ApiException as error:
             raise _error(error, f"patch {plural}/{name}") from error
+        except HTTPError as error:
+            raise _unreached(error, f"patch {plural}/{name}") from None
         return cast(dict[str, Any], result)
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
@@ -189,20 +246,26 @@ class KubeCluster:
         try:
             result = self._custom.patch_namespaced_custom_object_status(
                 group, version, namespace, plural, name, body,
-                _content_type="application/merge-patch+json")
+                _content_type="application/merge-patch+json",
+                _request_timeout=self.request_timeout)
         except ApiException as error:
             raise _error(error, f"patch {plural}/{name}/status") from error
+        except HTTPError as error:
+            raise _unreached(error, f"patch {plural}/{name}/status") from None
         return cast(dict[str, Any], result)
 
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""
         group, version = _split(api_version)
         try:
-            self._custom.delete_namespaced_custom_object(group, version, namespace, plural, name)
+            self._custom.delete_namespaced_custom_object(
+                group, version, namespace, plural, name, _request_timeout=self.request_timeout)
         except ApiException as error:
             if error.status == 404:
                 return False
             raise _error(error, f"delete {plural}/{name}") from error
+        except HTTPError as error:
+            raise _unreached(error, f"delete {plural}/{name}") from None
         return True
 
     def create_secret(self, manifest: Mapping[str, Any]) -> bool:
@@ -215,14 +278,17 @@ class KubeCluster:
             path_params={"namespace": meta["namespace"]}, body=dict(manifest),
             header_params={"Accept": "application/json", "Content-Type": "application/json"},
             auth_settings=["BearerToken"])
+        what = f"create secret {meta['namespace']}/{meta['name']}"
         try:
-            response = self._api.call_api(*request)
+            response = self._api.call_api(*request, _request_timeout=self.request_timeout)
             response.read()  # type: ignore[no-untyped-call]
             self._api.response_deserialize(response, {"201": "object", "200": "object"})
         except ApiException as error:
             if error.status == 409:
                 return False
-            raise _error(error, f"create secret {meta['namespace']}/{meta['name']}") from None
+            raise _error(error, what) from None
+        except HTTPError as error:
+            raise _unreached(error, what) from None
         return True
 
     def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
@@ -245,12 +311,14 @@ class KubeCluster:
                 header_params={"Accept": f"{METADATA_ONLY}, application/json"},
                 auth_settings=["BearerToken"])
             try:
-                response = self._api.call_api(*request, _request_timeout=LIST_TIMEOUT_SECONDS)
+                response = self._api.call_api(*request, _request_timeout=self.request_timeout)
                 response.read()  # type: ignore[no-untyped-call]
                 page = cast(dict[str, Any], self._api.response_deserialize(
                     response, {"200": "object"}).data)
             except ApiException as error:
                 raise _error(error, f"list {plural}") from None
+            except HTTPError as error:
+                raise _unreached(error, f"list {plural}") from None
             for item in page.get("items") or []:
                 uid = (item.get("metadata") or {}).get("uid")
                 if uid:
@@ -266,6 +334,8 @@ class KubeCluster:
             secret = self._core.read_namespaced_secret(name, namespace)
         except ApiException as error:
             raise _error(error, f"get secret {namespace}/{name}") from None
+        except HTTPError as error:
+            raise _unreached(error, f"get secret {namespace}/{name}") from None
         data: dict[str, Any] = dict(secret.data or {})
         return {key: base64.b64decode(data[key]) for key in keys if key in data}
 
@@ -275,3 +345,28 @@ def _error(error: ApiException, what: str) -> KubeError:
     with contextlib.suppress(ValueError, AttributeError):
         reason = str(json.loads(error.body or "{}").get("message", reason))
     return KubeError(f"{what}: {error.status} {reason}", int(error.status or 0))
+
+
+def _unreached(error: HTTPError, what: str) -> KubeError:
+    """A call that got no answer from the API server (urllib3's error, after its retries) as a
+    ``KubeError`` of status 0. Its message names the cause class only, in a few stable words:
+    it may reach a condition's message, and urllib3's text holds object addresses that change
+    on every call (a status rewritten every pass). The whole text goes to this module's log."""
+    log.warning("%s: the API server did not answer: %s", what, error)
+    return KubeError(f"{what}: API server not reached ({_cause(error)})", 0)
+
+
+def _cause(error: HTTPError) -> str:
+    reason = error.reason if isinstance(error, MaxRetryError) else error
+    # urllib3 2: NameResolutionError < NewConnectionError < ConnectTimeoutError, in this order.
+    if isinstance(reason, NameResolutionError):
+        return "name not resolved"
+    if isinstance(reason, NewConnectionError):
+        return "connection refused" if "refused" in str(reason) else "connection failed"
+    if isinstance(reason, ConnectTimeoutError):
+        return "connect timed out"
+    if isinstance(reason, (ReadTimeoutError, socket.timeout)):
+        return "no answer in time"
+    if isinstance(reason, ProtocolError):
+        return "connection lost"
+    return "connection failed"
