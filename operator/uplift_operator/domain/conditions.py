@@ -13,7 +13,7 @@ from typing import Literal
 from uplift_operator.api.v1alpha1.common import Condition
 
 __all__ = ["INVALID_SPEC", "MODEL_RESOLVED", "READY", "SERVING_APPLIED", "ConditionStatus", "find",
-           "set_condition"]
+           "restamped", "set_condition"]
 
 # Condition types
 READY = "Ready"
@@ -93,3 +93,18 @@ def set_condition(conditions: Sequence[Condition], *, type_: str, status: Condit
                         last_transition_time=transition, observed_generation=observed_generation)
     others = [c for c in conditions if c.type != type_]
     return sorted([*others, updated], key=lambda c: c.type)
+
+
+def restamped(conditions: Sequence[Condition], type_: str, generation: int) -> list[Condition]:
+    """``conditions`` with ``type_`` stamped as observed at ``generation`` when it says an earlier
+    one (or none), all else as it was (status, reason, message, lastTransitionTime). For the
+    conditions a quiet pass leaves as they are: a pass after a spec edit that finds nothing new
+    still observed the new generation, and metav1.Condition reads an ``observedGeneration``
+    behind ``metadata.generation`` as out of date (``kubectl wait``-style checks, kstatus).
+    One write per spec edit, none on a quiet pass. Absent: nothing to stamp."""
+    before = find(conditions, type_)
+    if before is None or (before.observed_generation is not None
+                          and before.observed_generation >= generation):
+        return list(conditions)
+    updated = before.model_copy(update={"observed_generation": generation})
+    return [updated if c.type == type_ else c for c in conditions]

@@ -998,15 +998,16 @@ def settings_delivered(previous: list[Condition], problem: str | None, generatio
     not carry this Campaign as its spec says (``problem`` says why, ``reason`` which: the
     runtime keeps its previous settings of the Campaign, so an exposure decided meanwhile, a
     rollback's 0 % included, has not reached the pods), True once it is written again; absent
-    while it never failed (no condition churn on a healthy pass)."""
+    while it never failed (no condition churn on a healthy pass). A True one moves to a new
+    generation (a spec edit), once (``cond.restamped``)."""
     before = cond.find(previous, cond.SETTINGS_DELIVERED)
     if problem is not None:
         return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="False",
                                   reason=reason,
                                   message=steps.clip(problem, steps.MESSAGE_MAX), now=now,
                                   observed_generation=generation)
-    if before is None or before.status == "True":
-        return list(previous)
+    if before is None or before.status == "True":  # once at a new generation (a spec edit)
+        return cond.restamped(previous, cond.SETTINGS_DELIVERED, generation)
     return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="True",
                               reason=cond.FILE_WRITTEN,
                               message="the campaigns file carries this Campaign's settings "

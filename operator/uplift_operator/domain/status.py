@@ -149,7 +149,8 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
     queued. A False or Unknown one stays as it is while writes of the resource are ``pending``
     (not yet tried), or while this process does not know what became of them (``pending``
     too: an operator restart lost them, and the state they were to write is submitted again):
-    it turns True only once they went through."""
+    it turns True only once they went through. One left as it is still moves to a new
+    generation (a spec edit), once (``cond.restamped``)."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
@@ -162,7 +163,7 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
             message="the MLflow write-backs of its latest decisions are queued, not yet through",
             now=now, observed_generation=generation)
     if before is None or before.status == "True" or pending:
-        return list(previous)
+        return cond.restamped(previous, cond.REGISTRY_WRITTEN_BACK, generation)
     message = "every MLflow write-back of its decisions went through"
     if DROPPED_WRITE in before.message:  # a later write went through; that one never will
         message = _clip(f"the MLflow write-backs submitted since went through; not written: "
@@ -185,7 +186,9 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     """``ServingApplied``: the serving graph is as decided (or why not: refused, or a re-render
     queued behind the graphs rolling at once while the graph there keeps serving). Unchanged
     when nothing was applied and the condition already says so, so a quiet pass writes
-    nothing."""
+    nothing; but for its ``observedGeneration``, moved to a new generation (a spec edit) once
+    (``cond.restamped``). No graph decided (``applied`` None): as it was, generation included,
+    since nothing was checked against the new spec."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
@@ -204,7 +207,7 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     elif before is None or before.reason == cond.ROLL_QUEUED:  # queued, then not needed
         message = f"{applied.what} serves {applied.split}"
     else:
-        return list(previous)
+        return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",
                               reason=cond.APPLIED, message=_clip(message), now=now,
                               observed_generation=generation)
@@ -214,14 +217,15 @@ def serving_failed(previous: list[Condition], failure: str | None, generation: i
                    now: dt.datetime) -> list[Condition]:
     """``ServingFailed``: True with the backend's failure (which version does not serve and
     the backend's description) while the serving graph reports failed, False once it no longer
-    does; never added to a model whose graph never failed (nothing for a quiet pass to write)."""
+    does; never added to a model whose graph never failed (nothing for a quiet pass to write).
+    A False one moves to a new generation (a spec edit), once (``cond.restamped``)."""
     before = cond.find(previous, cond.SERVING_FAILED)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.SERVING_FAILED, status="True",
                                   reason=cond.SERVING_BACKEND_FAILED, message=_clip(failure),
                                   now=now, observed_generation=generation)
     if before is None or before.status == "False":
-        return list(previous)
+        return cond.restamped(previous, cond.SERVING_FAILED, generation)
     return cond.set_condition(previous, type_=cond.SERVING_FAILED, status="False",
                               reason=cond.SERVING_RECOVERED,
                               message="the serving graph no longer reports a failure", now=now,
@@ -468,7 +472,8 @@ def readable(model: type[S], raw: Any, *,
 def status_readable(previous: Sequence[Condition], unreadable: Sequence[Unreadable],
                     generation: int, now: dt.datetime) -> list[Condition]:
     """``StatusReadable`` after a pass read the stored status (``readable``): False naming
-    every part it could not read; True once one reads it in full after that; else as it was."""
+    every part it could not read; True once one reads it in full after that; else as it was,
+    but for its ``observedGeneration``, moved to a new generation once (``cond.restamped``)."""
     before = cond.find(previous, STATUS_READABLE)
     if unreadable:
         message = _clip("this release of the operator could not read all of the stored status "
@@ -478,7 +483,7 @@ def status_readable(previous: Sequence[Condition], unreadable: Sequence[Unreadab
                                   reason=STATUS_UNREADABLE, message=message, now=now,
                                   observed_generation=generation)
     if before is None or before.status == "True":
-        return list(previous)
+        return cond.restamped(previous, STATUS_READABLE, generation)
     return cond.set_condition(previous, type_=STATUS_READABLE, status="True", reason=STATUS_READ,
                               message=_clip(f"read in full since; before: {before.message}"),
                               now=now, observed_generation=generation)

@@ -33,14 +33,17 @@ def test_a_written_back_condition_that_is_true_stays_as_it_is() -> None:
     dropped = "MLflow write-back of m (role 9) dropped, not retried: no version 9"
     cleared = status.written_back(status.written_back([], dropped, 2, T0), None, 2, T1)
     assert cond.find(cleared, "RegistryWrittenBack").status == "True"  # type: ignore[union-attr]
-    again = status.written_back(cleared, None, 3, T1 + dt.timedelta(minutes=5))
+    again = status.written_back(cleared, None, 2, T1 + dt.timedelta(minutes=5))
     assert again == cleared
+    # A spec edit moves its generation only (tests/unit/domain/test_condition_generation.py).
+    edited = status.written_back(cleared, None, 3, T1 + dt.timedelta(minutes=5))
+    assert edited == [c.model_copy(update={"observed_generation": 3}) for c in cleared]
 
 
 def test_a_quiet_pass_leaves_serving_applied_as_it_is() -> None:
     applied = status.serving_applied([], status.Applied("SeldonDeployment x", "90/10",
                                                         changed=True), 1, T0)
-    quiet = status.serving_applied(applied, status.Applied("SeldonDeployment x", "90/10"), 2, T1)
+    quiet = status.serving_applied(applied, status.Applied("SeldonDeployment x", "90/10"), 1, T1)
     assert quiet == applied
     [c] = quiet
     assert c.message == "SeldonDeployment x applied: 90/10"
