@@ -73,7 +73,8 @@ __all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "Outs
            "analysis_due", "budget_suspension", "completed", "completes", "decide",
            "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
            "missing_treatments", "model_observation", "outside_schedule", "ramp_started_at",
-           "settings_delivered", "stop_requests", "treating", "with_economics"]
+           "refused_consequence", "settings_delivered", "stop_requests", "treating",
+           "with_economics"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -227,6 +228,19 @@ def treating(status: CampaignStatus, deleting: bool = False) -> bool:
         ready = cond.find(status.conditions, cond.READY)
         return ready is not None and ready.reason in (cond.EXPOSING, cond.TREATMENT_NOT_SERVED)
     return status.phase in _TREATING_PHASES
+
+
+def refused_consequence(status: CampaignStatus) -> str | None:
+    """What refusing the spec stops, for a Campaign whose status still shows an exposure (its
+    ramp underway or completed): the campaigns file renders it inactive (``treating``), so the
+    runtime treats no one under it until the spec is fixed; the status keeps that exposure and
+    step, where the ramp resumes then. None when it treated no one anyway (0 %)."""
+    if status.exposure_percent <= 0:
+        return None
+    where = (f" at step {status.current_step + 1}" if status.current_step is not None
+             else " (ramp complete)")
+    return (f"treating no one under this Campaign until its spec is fixed (its campaigns-file "
+            f"entry is inactive; exposure {status.exposure_percent:g}%{where} resumes then)")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else
    but the abort and emergency-rollback requests (``domain.exposure.stop_requests``: a kill
    switch works whatever the spec says; the campaigns file renders the refused Campaign as an
-   inactive entry at 0 %);
+   inactive entry at 0 %, so the runtime treats no one under it until the spec is fixed, which
+   the message, Ready and the InvalidSpec event then say: ``exposure.refused_consequence``;
+   the status keeps the step and exposure the ramp resumes at);
 4. when an analysis is due, measure the exposure gates (every one while a step is underway,
    the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
    runtime's counters of this campaign (``services.measurements.collect_campaign``) and judge it with the same
@@ -131,7 +133,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             log.exception("acting on a stop request of Campaign %s/%s failed", namespace,
                           meta["name"])
             stopped, stop_events = current, ()
-        invalid = invalid_pass(stopped, generation, problems, now)
+        invalid = invalid_pass(stopped, generation, problems, now,
+                               consequence=exposure.refused_consequence(stopped))
         return dataclasses.replace(invalid, events=tuple(
             Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
             + invalid.events)

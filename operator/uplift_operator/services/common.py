@@ -1,12 +1,17 @@
 """What both kinds' passes share: the event and result types, and the one "invalid spec" path.
 
-An invalid spec (schema or semantic problems) changes nothing that serves or exposes: the status
-gets ``InvalidSpec=True``, ``Ready=False``, phase Degraded and a message naming every field
-(``domain.status.validation_outcome``), and one Warning event when the message is new.
+An invalid spec (schema or semantic problems) gets ``InvalidSpec=True``, ``Ready=False``, phase
+Degraded and a message naming every field (``domain.status.validation_outcome``), and one
+Warning event when the message is new; the status keeps the rest (step, exposure). What that
+does to what serves differs by kind: an UpliftModel's pass touches nothing that serves (its
+versions keep serving, a canary held at its weight), while a Campaign's entry in its model's
+campaigns file turns inactive (``domain.exposure.treating``), so the runtime treats no one
+under it until the spec is fixed, which its message and event then say (``consequence``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from uplift_operator.api.v1alpha1.common import StatusBase
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.conditions import IGNORED_FIELD
 from uplift_operator.domain.status import Conflict
@@ -96,10 +102,20 @@ def validated(check: Callable[[], list[str]], what: str) -> list[str]:
         return [f"spec: the operator could not validate it ({type(error).__name__}: {error})"]
 
 
-def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime) -> PassResult:
-    """The result of a pass that found the spec invalid (``problems`` name each field)."""
+def invalid_pass(current: S, generation: int, problems: list[str], now: dt.datetime, *,
+                 consequence: str | None = None) -> PassResult:
+    """The result of a pass that found the spec invalid (``problems`` name each field);
+    ``consequence``: what the refusal stops meanwhile, put first in the message, the Ready
+    condition and the event, where the problems' text cannot clip it."""
     outcome = status_logic.validation_outcome(
         current.conditions, status_logic.Observation(generation, tuple(problems)), now)
+    if consequence is not None:
+        message = f"{consequence}: {outcome.message}"
+        if len(message) > status_logic.MAX_MESSAGE:
+            message = message[: status_logic.MAX_MESSAGE - 1] + "…"
+        outcome = dataclasses.replace(outcome, message=message, conditions=cond.set_condition(
+            outcome.conditions, type_=cond.READY, status="False", reason=cond.INVALID_SPEC_REASON,
+            message=message, now=now, observed_generation=generation))
     status = current.model_copy(update={"phase": outcome.phase, "message": outcome.message,
                                         "observed_generation": generation,
                                         "conditions": outcome.conditions})

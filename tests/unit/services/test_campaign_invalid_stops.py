@@ -89,3 +89,37 @@ def test_an_unrelated_request_on_an_invalid_spec_is_not_marked_handled() -> None
     assert sim.status["exposurePercent"] == 25
 
 
+
+
+def test_the_status_of_a_refused_spec_says_the_runtime_treats_no_one() -> None:
+    sim = _treating_at_25()
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "500ms"})
+    result = sim.tick(1)
+    s = sim.status
+    says = ("treating no one under this Campaign until its spec is fixed (its campaigns-file "
+            "entry is inactive; exposure 25% at step 2 resumes then): invalid spec: "
+            "spec.economics.budgetPeriod")
+    # The exposure the ramp resumes at is kept; what the runtime does meanwhile is said.
+    assert (s["phase"], s["exposurePercent"], s["currentStep"]) == ("Degraded", 25, 1)
+    assert s["message"].startswith(says)
+    assert sim.condition("Ready")["message"] == s["message"]
+    assert sim.condition("Ready")["reason"] == "InvalidSpec"
+    assert [(e.type, e.reason, e.message) for e in result.events] == [
+        ("Warning", "InvalidSpec", s["message"])]
+    assert sim.tick(1).events == ()  # said once
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "7d"})
+    sim.tick(1)
+    fixed = sim.status
+    assert (fixed["phase"], fixed["exposurePercent"], fixed["currentStep"]) == (
+        "Progressing", 25, 1)
+    assert "treating no one" not in fixed["message"]
+
+
+def test_a_refused_spec_at_zero_says_only_what_is_refused() -> None:
+    sim = _treating_at_25()
+    sim.annotate("uplift.dev/abort", "a1")
+    sim.tick(1)
+    assert sim.status["exposurePercent"] == 0
+    sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "500ms"})
+    sim.tick(1)
+    assert sim.status["message"].startswith("invalid spec: spec.economics.budgetPeriod")
