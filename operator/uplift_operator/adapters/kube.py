@@ -65,11 +65,14 @@ log = logging.getLogger(__name__)
 
 
 class KubeError(RuntimeError):
-    """An API call failed; ``status`` is the HTTP status (0 when the server was not reached)."""
+    """An API call failed; ``status`` is the HTTP status (0 when the server was not reached);
+    ``fields``: the field paths the API server's answer names as the causes (a 422's
+    ``details.causes[].field``, e.g. ``status.phase``), empty when it names none."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, fields: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
+        self.fields = fields
 
 
 def load_api_client() -> client.ApiClient:
@@ -342,9 +345,14 @@ class KubeCluster:
 
 def _error(error: ApiException, what: str) -> KubeError:
     reason = str(error.reason or "")
-    with contextlib.suppress(ValueError, AttributeError):
-        reason = str(json.loads(error.body or "{}").get("message", reason))
-    return KubeError(f"{what}: {error.status} {reason}", int(error.status or 0))
+    fields: tuple[str, ...] = ()
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        answer = json.loads(error.body or "{}")
+        reason = str(answer.get("message", reason))
+        causes = (answer.get("details") or {}).get("causes") or []
+        fields = tuple(str(cause["field"]) for cause in causes
+                       if isinstance(cause, dict) and cause.get("field"))
+    return KubeError(f"{what}: {error.status} {reason}", int(error.status or 0), fields)
 
 
 def _unreached(error: HTTPError, what: str) -> KubeError:

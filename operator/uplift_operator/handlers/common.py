@@ -20,7 +20,7 @@ import kopf
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import newer, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.domain.pruned import pruned_paths
+from uplift_operator.domain.pruned import pruned_paths, refused_status_paths
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
@@ -115,6 +115,8 @@ class PassRunner:
     own_writes: OwnWrites = field(default_factory=OwnWrites)
     #: The status fields pruned that were logged already (once per field and process).
     pruned_told: set[str] = field(default_factory=set)
+    #: The status fields a refused write named that were logged already (the same).
+    refused_told: set[str] = field(default_factory=set)
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -150,6 +152,8 @@ class PassRunner:
                         self.cluster.patch_status, f"{GROUP}/{VERSION}", self.plural,
                         namespace, name, change, resource_version=version or None))
             except KubeError as error:
+                if error.status == 422:
+                    self._check_refused(error)
                 if error.status not in (404, 409):
                     raise
                 # Deleted while the pass decided (404), or deleted and its name taken by a new
@@ -192,6 +196,26 @@ class PassRunner:
                            "CRD is older than this operator and prunes what it does not "
                            "declare; apply this release's CRDs (docs/install.md)",
                            ", ".join(new), self.kind)
+
+    def _check_refused(self, error: KubeError) -> None:
+        """Count a status write refused (422) over status fields, and say so once per field.
+
+        An installed CRD of another release refuses what it declares differently (a phase
+        added to the enum since: every write setting it fails) where it prunes what it does not
+        declare. The pass still fails and is retried, but only this names the cause: the
+        status is frozen, and no event follows a write that failed."""
+        fields = refused_status_paths(error.fields)
+        if not fields:
+            return
+        observability.refused(self.kind, fields)
+        new = [path for path in fields if path not in self.refused_told]
+        if new:
+            self.refused_told.update(new)
+            logger.warning("the API server refused a %s status write over %s (%s): the "
+                           "installed CRD does not accept what this operator writes, most "
+                           "likely an older release's; the status stays as it was until this "
+                           "release's CRDs are applied (docs/install.md)",
+                           self.kind, ", ".join(new), error)
 
     def _gone(self, key: Key, uid: str) -> bool:
         """Whether a read from the API server (never the watched store, which would still

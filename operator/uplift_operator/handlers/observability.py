@@ -26,7 +26,7 @@ from uplift_operator.services.rolls import Rolls
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget", "ghost",
            "ghosts_audited", "graph_roll_timed_out", "last_rollback", "observe_campaign",
            "observe_gates", "observe_phase", "observe_rollout", "observe_rolls", "observe_status",
-           "paused_by_inconclusive_gate", "pruned", "reconciling", "serve", "started"]
+           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "serve", "started"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -119,6 +119,12 @@ STATUS_FIELDS_PRUNED = Counter(
     "Status writes from which the API server dropped a field its CRD does not declare (the "
     "installed CRD is older than the operator: docs/install.md, upgrading the CRDs), by kind "
     "and field path.", ["kind", "field"], registry=REGISTRY)
+STATUS_WRITES_REFUSED = Counter(
+    "uplift_operator_status_writes_refused_total",
+    "Status writes the API server refused (422) naming a status field its CRD declares "
+    "otherwise (a phase its enum lacks: the installed CRD and the operator are of different "
+    "releases), by kind and field path. The resource's status stays as it was.",
+    ["kind", "field"], registry=REGISTRY)
 LAST_ROLLBACK = Gauge(
     "uplift_operator_last_rollback_timestamp_seconds",
     "When the resource's latest rollback (RolledBack or EmergencyRollback, not a canary the "
@@ -410,3 +416,9 @@ def pruned(kind: str, fields: list[str]) -> None:
     """A status write of ``kind`` lost ``fields`` to the API server's pruning."""
     for path in fields:
         STATUS_FIELDS_PRUNED.labels(kind, path).inc()
+
+
+def refused(kind: str, fields: list[str]) -> None:
+    """A status write of ``kind`` was refused over ``fields`` (a schema that disagrees)."""
+    for path in fields:
+        STATUS_WRITES_REFUSED.labels(kind, path).inc()
