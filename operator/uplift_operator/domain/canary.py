@@ -37,7 +37,8 @@ from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
            "decide_stopping_requests", "gates_to_measure", "read_legacy_emergency",
-           "read_pruned_emergency", "restored_by", "rollback_entry", "rolled_back_by"]
+           "read_pruned_emergency", "restored_by", "rollback_entry", "rolled_back_by",
+           "says_stable_down", "stable_down_text"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,27 @@ class Decision:
     traffic: TrafficSplit | None
     events: tuple[Event, ...]
     requeue_after: dt.timedelta | None
+
+
+#: How much of the serving backend's failure text the phase message of a stable version that
+#: no longer serves quotes (the ``ServingFailed`` condition has it whole).
+_FAILURE_QUOTED = 1000
+
+
+def stable_down_text(version: str) -> str:
+    """How the phase message (and so ``Ready``'s) begins to say that stable ``version``, which
+    served, does not any more: what ``says_stable_down`` reads back, in the next pass and in the
+    operator's metrics."""
+    return f"stable version {version} does not serve any more"
+
+
+def says_stable_down(stable_version: str | None, ready_reason: str | None,
+                     ready_message: str | None) -> bool:
+    """Whether a status (its ``stableVersion`` and ``Ready`` condition) says that its stable
+    version served and does not any more (``stable_down_text``). A state, not an event: true
+    for as long as the status says so, across operator restarts."""
+    return (stable_version is not None and ready_reason == cond.WAITING_FOR_SERVING
+            and stable_down_text(stable_version) in (ready_message or ""))
 
 
 def _pre_traffic(status: UpliftModelStatus) -> bool:
@@ -549,6 +571,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.note_restore()
         message = self.set_phase(*self.phase())
         self.status.conditions = self.ready_condition(message)
+        self.tell_stable_serving()
         until = self.scale_down_until()
         return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
                         requeue_after=self.requeue([until] if until is not None else []))
@@ -557,25 +580,86 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s = self.status
         if s.stable_version is None:
             return Phase.PROGRESSING, "waiting for the model reference to resolve to a version"
+        down = self.stable_down()
         if s.canary_version is not None:
-            return self.ramp_phase()
+            phase, message = self.ramp_phase()
+            if down is None:
+                return phase, message
+            # Most of the traffic has nothing serving it: Degraded, but a pause (a human's
+            # decision awaited) stays one; the ramp's own words first (ProgressDeadlineExceeded).
+            return (phase if phase is Phase.PAUSED else Phase.DEGRADED,
+                    f"{steps.clip(message, steps.MESSAGE_MAX - len(down) - 2)}; {down}")
         if self.held_for_restore is not None:
             return Phase.PROGRESSING, (f"version {self.held_for_restore} waits to start as a "
                                        f"canary: {self.restoring()}")
         if s.desired_version in self.rolled_back():
             # Until the restored stable serves, the version rolled back still has the traffic.
             serving = (self.restoring() if self.awaiting_restore()
-                       else f"stable {s.stable_version} serves")
+                       else down if down is not None
+                       else f"stable {s.stable_version} serves" if self.seen.stable_ready
+                       else f"waiting for stable version {s.stable_version} to serve")
             return Phase.DEGRADED, (f"version {s.desired_version} was rolled back "
                                     f"({self.rollback_reason(s.desired_version)}); {serving}. "
                                     f"Set a new version or annotate {RETRY_ANNOTATION}")
         if self.awaiting_restore():  # the spec names the restored version: it will serve
             return Phase.PROGRESSING, self.restoring()
+        if down is not None:
+            return Phase.DEGRADED, down
         if not self.seen.stable_ready:
             return Phase.PROGRESSING, f"waiting for stable version {s.stable_version} to serve"
         unresolved = ("; the model reference does not resolve now"
                       if self.seen.desired_version is None else "")
         return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
+
+    def stable_served(self) -> bool:
+        """Whether the stable version has served since it became stable, as the status before
+        this pass says: ``Ready`` said it serves (``StableServing``, or ``RollbackPending``,
+        which is said only while it serves), or already said it no longer does. A version made
+        stable in this pass (a promotion, an emergency rollback) has not yet: it is waited for
+        (Progressing), as a first version that never served is."""
+        before, stable = self.previous, self.status.stable_version
+        if stable is None or before.stable_version != stable:
+            return False
+        ready = cond.find(before.conditions, cond.READY)
+        return ready is not None and (
+            ready.reason in (cond.STABLE_SERVING, cond.ROLLBACK_PENDING)
+            or says_stable_down(stable, ready.reason, ready.message))
+
+    def stable_down(self) -> str | None:
+        """The phase message's words for a stable version that served and does not now: which
+        version, and the serving backend's failure (``ServingFailed``'s text) or, when it
+        reports none, that no replica of its predictor is available (pods crash-looping behind
+        a graph the backend still calls Available or Creating); None while it serves, while it
+        never did, and while an emergency rollback restores it (the version it replaced keeps
+        the traffic). Ready stays ``WaitingForServing``, so a Campaign already exposing holds
+        (``exposure._HOLDING_REASONS``)."""
+        s = self.status
+        if (s.stable_version is None or self.seen.stable_ready or self.awaiting_restore()
+                or not self.stable_served()):
+            return None
+        why = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
+               if self.seen.serving_failure is not None
+               else "no replica of its predictor is available, and the serving backend reports "
+                    "no failure (look at its pods)")
+        return f"{stable_down_text(s.stable_version)}: {why}"
+
+    def tell_stable_serving(self) -> None:
+        """A Warning when the stable version stops serving (it served before), a Normal once it
+        serves again: told on the transition, not on every pass (the ``ServingFailed`` event
+        tells each new failure text). Not decisions: nothing about the ramp changed."""
+        s, before = self.status, self.previous
+        ready = cond.find(s.conditions, cond.READY)
+        was = cond.find(before.conditions, cond.READY)
+        down = ready is not None and says_stable_down(s.stable_version, ready.reason,
+                                                      ready.message)
+        was_down = was is not None and says_stable_down(before.stable_version, was.reason,
+                                                        was.message)
+        if down and not was_down:
+            self.emit("Warning", Reason.STABLE_NOT_SERVING, s.message, decision=False)
+        elif (was_down and not down and self.seen.stable_ready
+              and before.stable_version == s.stable_version):
+            self.emit("Normal", Reason.STABLE_SERVING,
+                      f"stable version {s.stable_version} serves again", decision=False)
 
     def rollback_reason(self, version: str | None) -> str:
         entry = rollback_entry(self.status, version)

@@ -308,8 +308,8 @@ def evaluate_gate(gate: GateSpecBase,
       value per conversion (``min`` default 0): Pass when the lower bound is ≥ ``min``, Fail
       when the upper bound is below.
     * ``budget``: spend of the current period (counted, not sampled) against the budget: Fail
-      with a ``Suspension`` until the period rolls over once it is reached (never a rollback),
-      Pass below it.
+      with a ``Suspension`` until the period rolls over once it is reached or what is left
+      pays for no treatment (never a rollback), Pass below it.
 
     ``None`` (no data) and ``NotMeasured`` (no collector) are Inconclusive, never Pass; a
     ``MeasurementError`` is Error; invalid data (negative
@@ -1543,16 +1543,25 @@ def _budget(gate: GateSpecBase, m: BudgetMeasurement, _: GateMemory) -> _Judged:
         raise ValueError(f"budget must be > 0, got {m.budget}")
     if m.spend < 0 or not math.isfinite(m.spend):
         raise ValueError(f"spend must be ≥ 0, got {m.spend}")
+    if m.cheapest < 0 or not math.isfinite(m.cheapest):
+        raise ValueError(f"the cheapest treatment's cost must be ≥ 0, got {m.cheapest}")
     # The spend is counted, not sampled (every replica counts what it decided to send), so it
     # is compared with the budget directly: there is no error rate to control.
     period = (f"the period {m.period_start.isoformat()} – {m.period_end.isoformat()}"
               if m.period_end is not None else "the campaign (no budgetPeriod)")
     spent = f"spent {m.spend:.6g} of {m.budget:.6g} ({m.spend / m.budget:.1%}) in {period}"
     common: dict[str, Any] = {"value": m.spend, "threshold": m.budget}
-    if m.spend >= m.budget:
+    left = m.budget - m.spend
+    # The runtime's own rule (``runtime.policy.apply_budget``): a treatment is sent while its
+    # cost fits what is left, within the same slack. A replica alone stops just short of the
+    # budget (its last treatment did not fit): exhausted there too, not only at the amount.
+    nothing_fits = m.cheapest > left + 1e-9 * max(1.0, left)
+    if m.spend >= m.budget or nothing_fits:
         until = (f"suspended until the period rolls over at {m.period_end.isoformat()}"
                  if m.period_end is not None else "suspended until the budget is raised")
-        why = f"budget exhausted: {spent}; {until}"
+        short = (f"; the {left:.6g} left pays for no treatment (the cheapest costs "
+                 f"{m.cheapest:.6g})" if m.spend < m.budget else "")
+        why = f"budget exhausted: {spent}{short}; {until}"
         return _Judged(GateVerdict.FAIL, why, suspension=Suspension(m.period_end, why), **common)
     return _Judged(GateVerdict.PASS, f"within budget: {spent}", **common)
 

@@ -335,12 +335,17 @@ class RoiMeasurement:
 @dataclass(frozen=True)
 class BudgetMeasurement:
     """``budget`` gate: spend in the current budget period summed over replicas, against
-    ``spec.economics.budget``. ``period_end`` None: the budget covers the whole campaign."""
+    ``spec.economics.budget``. ``period_end`` None: the budget covers the whole campaign.
+    ``cheapest``: the cost of the campaign's cheapest treatment: a replica treats only while a
+    treatment's cost fits what is left (``runtime.policy.apply_budget``), so one replica stops
+    just short of the budget, once what is left pays for no treatment (0, a free treatment:
+    it always fits, so the spend alone counts)."""
 
     spend: float
     budget: float
     period_start: datetime
     period_end: datetime | None = None
+    cheapest: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -92,12 +92,12 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DRAIN_HOOK", "DRAIN_TOKEN_FILE",
-           "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "PREDICTOR_ROLE_ANNOTATION", "REPORT_TOKEN_DIR",
-           "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME",
-           "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend", "deployment_names",
-           "grace_period_seconds", "quantities_as_strings", "rolling_deployments", "runtime_env",
-           "stale_generation", "version_roles"]
+__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
+           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "PREDICTOR_ROLE_ANNOTATION",
+           "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
+           "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend",
+           "deployment_names", "grace_period_seconds", "quantities_as_strings",
+           "rolling_deployments", "runtime_env", "stale_generation", "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -123,6 +123,8 @@ REPORT_TOKEN_FILE = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_ITEM}"
 #: The token itself by ``secretKeyRef`` (``runtime.config.REPORT_TOKEN_ENV``): what operators
 #: before the token file rendered; read back from such a graph, never rendered now.
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
+#: The runtime's decision key, by ``secretKeyRef`` from the model's decision-key Secret.
+DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 
 #: Which version is stable and which the canary, said on the SeldonDeployment itself:
 #: ``metadata.annotations[ROLES_ANNOTATION]``, JSON role → version (``{"canary":"4","stable":"3"}``;
@@ -444,6 +446,23 @@ class SeldonV1Backend:
                 return str(ref["name"]), str(ref["key"])
         return None
 
+    def credential_env(self, child: Mapping[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
+        """Every ``secretKeyRef`` variable of the first predictor's runtime container (every
+        predictor gets the same) but the two this backend renders of its own (the decision
+        key, ``REPORT_TOKEN_ENV``): what ``RuntimeSettings.credential_env`` rendered, in order,
+        so that rendering it again changes nothing."""
+        predictors = ((child or {}).get("spec") or {}).get("predictors") or [{}]
+        components = predictors[0].get("componentSpecs") or [{}]
+        containers = ((components[0] or {}).get("spec") or {}).get("containers") or [{}]
+        found: list[tuple[str, str, str]] = []
+        for env in containers[0].get("env") or []:
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef") or {}
+            name = str(env.get("name") or "")
+            if name and ref.get("name") and ref.get("key") and name not in (
+                    DECISION_KEY_ENV, REPORT_TOKEN_ENV):
+                found.append((name, str(ref["name"]), str(ref["key"])))
+        return tuple(found)
+
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
@@ -453,7 +472,7 @@ class SeldonV1Backend:
             {"name": DRAIN_TOKEN_FILE_ENV, "value": DRAIN_TOKEN_FILE}] + [
             {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for name, secret, key in runtime.credential_env] + [
-            {"name": "UPLIFT_DECISION_KEY", "valueFrom": {"secretKeyRef": {
+            {"name": DECISION_KEY_ENV, "valueFrom": {"secretKeyRef": {
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         if runtime.report_token is not None:
             env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})

@@ -89,3 +89,11 @@ class ServingBackend(Protocol):
         an invalid spec's pass keeps rendering rather than a reference it could not check.
         Whatever form rendered it: a graph from an earlier operator version's is read too."""
         ...
+
+    def credential_env(self, child: Mapping[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
+        """The MLflow credentials (``RuntimeSettings.credential_env``: variable, Secret name,
+        key) the rendered ``child`` gives its runtime containers, in their order; empty without
+        ``child`` or without any. What a pass keeps rendering while the credentials Secret the
+        spec names cannot be read or does not fit: a reference to it would hold every new
+        serving pod, the stable's included, until it is fixed."""
+        ...

@@ -931,7 +931,15 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
     if spend is None or math.isnan(spend):
         return None
     return m.BudgetMeasurement(spend=max(spend, 0.0), budget=economics.budget, period_start=start,
-                               period_end=end)
+                               period_end=end, cheapest=_cheapest(ctx.spec))
+
+
+def _cheapest(spec: CampaignSpec) -> float:
+    """The cost of the campaign's cheapest treatment, as the campaigns file gives the runtime
+    each one's (its own ``costPerTreatment``, else the economics'): what a replica must have
+    left to treat at all."""
+    return min(spec.economics.cost_per_treatment if t.cost_per_treatment is None
+               else t.cost_per_treatment for t in spec.treatments)
 
 
 def _ledgers_spend(prom: MetricSource, ctx: CampaignGateContext,

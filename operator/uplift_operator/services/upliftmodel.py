@@ -171,7 +171,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     spec, problems = _validate(body, deps)
     if spec is None or problems:
         return read.told(_invalid(body, spec, current, owner, problems, deps, now))
-    registry, resolution, problems = _resolve(spec, owner, deps, now)
+    registry, resolution, problems, credentials_fit = _resolve(spec, owner, deps, now)
     report_token, report_problems = _report_token(spec, owner.namespace, deps)
     problems = [*problems, *report_problems]
     if problems:  # a credentials Secret or the resolved version does not fit the spec,
@@ -189,6 +189,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
         return _behind(body)
+    # The credentials as the graph has them while the spec's Secret cannot be read (waited
+    # for: RegistryUnavailable): rendered, a Secret not there would hold every new pod, the
+    # stable's and a rollback's included, in CreateContainerConfigError.
+    credential_env = (_spec_credential_env(spec) if credentials_fit
+                      else deps.backend.credential_env(child))
     try:
         outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status,
                             now)
@@ -205,7 +210,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         serving_failure=failure, name=name), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"), report_token=report_token)
+                         decided_on=meta.get("resourceVersion"), report_token=report_token,
+                         credential_env=credential_env)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's
@@ -448,9 +454,16 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     report_token, report_problems = _report_token(spec, owner.namespace, deps)
     if report_problems:
         report_token = deps.backend.report_token(child)
+    # The same for the MLflow credentials: the spec's once their Secret is read and fits.
+    _credentials_read, credential_problems, unreadable = _credentials(spec.model,
+                                                                      owner.namespace, deps)
+    credential_env = (deps.backend.credential_env(child)
+                      if credential_problems or unreadable is not None
+                      else _spec_credential_env(spec))
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"), report_token=report_token)
+                         decided_on=meta.get("resourceVersion"), report_token=report_token,
+                         credential_env=credential_env)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
@@ -562,27 +575,30 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
-             now: dt.datetime) -> tuple[Registry | None, Resolution, list[str]]:
-    """The version the spec means now (MLflow, cached by the resolver), and what does not fit
+             now: dt.datetime) -> tuple[Registry | None, Resolution, list[str], bool]:
+    """The version the spec means now (MLflow, cached by the resolver), what does not fit
     the context it resolves in: the credentials Secret the spec names, the signature and the
-    treatments of that version (problems, each naming the field)."""
-    registry, problems, unavailable = _registry(spec.model, owner.namespace, deps)
+    treatments of that version (problems, each naming the field), and whether the credentials
+    the spec names, if any, were read and fit (the pods may be given them)."""
+    registry, problems, unavailable, credentials_fit = _registry(spec.model, owner.namespace,
+                                                                 deps)
     scope = registry_scope(spec.model, owner.namespace, deps)
     if registry is None:
         if spec.model.alias is not None:  # nor may the poller read it with revoked credentials
             deps.resolver.forget_client((scope, spec.model.registered_model, spec.model.alias))
-        return None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems
+        return (None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems,
+                credentials_fit)
     resolution = deps.resolver.resolve(scope, spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
-        return registry, resolution, []
+        return registry, resolution, [], True
     try:
         contract = deps.resolver.contract(scope, spec.model.registered_model,
                                           resolution.desired, registry)
     except RegistryError as error:  # not judged, so not deployed: held as unavailable
         return registry, Resolution(resolution.desired, "RegistryUnavailable",
                                     f"reading what version {resolution.desired.version} takes "
-                                    f"and scores: {error}"), []
-    return registry, resolution, validation.validate_against_model(spec, contract)
+                                    f"and scores: {error}"), [], True
+    return registry, resolution, validation.validate_against_model(spec, contract), True
 
 
 def followed_alias(body: Mapping[str, Any],
@@ -613,17 +629,18 @@ def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> S
 
 
 def _registry(ref: ModelReference, namespace: str,
-              deps: Dependencies) -> tuple[Registry | None, list[str], str | None]:
+              deps: Dependencies) -> tuple[Registry | None, list[str], str | None, bool]:
     """The registry client for ``ref`` with the credentials Secret it names: (client, problems
     with the Secret's content, why MLflow cannot be asked: the Secret unreadable, no tracking
-    URI); the client is None unless both are empty."""
+    URI; whether the credentials, if any, were read and fit); the client is None unless the
+    problems and the why are empty."""
     credentials, problems, unavailable = _credentials(ref, namespace, deps)
     if problems or unavailable is not None:
-        return None, problems, unavailable
+        return None, problems, unavailable, False
     try:
-        return deps.registry_for(ref, credentials), [], None
+        return deps.registry_for(ref, credentials), [], None, True
     except ValueError as error:  # no tracking URI
-        return None, [], str(error)
+        return None, [], str(error), True
 
 
 def version_run(model: Mapping[str, Any], version: str,
@@ -638,8 +655,8 @@ def version_run(model: Mapping[str, Any], version: str,
         spec = UpliftModelSpec.model_validate(model.get("spec") or {})
     except ValidationError:
         return f"the spec of UpliftModel {model['metadata']['name']!r} does not parse"
-    registry, problems, unavailable = _registry(spec.model, str(model["metadata"]["namespace"]),
-                                                deps)
+    registry, problems, unavailable, _fit = _registry(
+        spec.model, str(model["metadata"]["namespace"]), deps)
     if registry is None:
         return unavailable or "; ".join(problems)
     name = spec.model.registered_model
@@ -764,11 +781,13 @@ def _unmeasured(spec: UpliftModelSpec, current: UpliftModelStatus, error: Except
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
            spec: UpliftModelSpec, owner: Owner, deps: Dependencies, now: dt.datetime, *,
-           decided_on: str | None,
-           report_token: tuple[str, str] | None) -> status_logic.Applied | None:
+           decided_on: str | None, report_token: tuple[str, str] | None,
+           credential_env: tuple[tuple[str, str, str], ...]) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
-    report token reference to render, one the pass found (``_report_token``). The graph is stamped with
+    report token reference to render, one the pass found (``_report_token``), and
+    ``credential_env`` the MLflow credentials' (the spec's once read, else the graph's own:
+    ``ServingBackend.credential_env``). The graph is stamped with
     the UpliftModel resourceVersion it was decided on (``DECIDED_ON``), and applied only over
     the version of it this pass read (the apply's resourceVersion precondition): a pass that
     read an older graph than is there raises ``_ChildMovedError`` and decides again.
@@ -784,7 +803,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now))
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
-                                                   report_token), traffic)
+                                                   report_token, credential_env), traffic)
     # The object's annotations count too (the versions' roles), and what an earlier operator
     # rendered that reaches the pods: left there, the split change that finally removes it
     # (a step, a promotion) would roll the pods, unthrottled.
@@ -1018,8 +1037,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     return outcomes
 
 
-def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: str,
-             report_token: tuple[str, str] | None = None) -> RuntimeSettings:
+def _spec_credential_env(spec: UpliftModelSpec) -> tuple[tuple[str, str, str], ...]:
+    """The runtime's MLflow credentials as the spec names them: (variable, Secret, key)."""
     credentials = spec.model.credentials
     credential_env: list[tuple[str, str, str]] = []
     if credentials is not None:
@@ -1030,6 +1049,12 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
                                 credentials.username_key),
                                ("MLFLOW_TRACKING_PASSWORD", credentials.name,
                                 credentials.password_key)]
+    return tuple(credential_env)
+
+
+def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: str,
+             report_token: tuple[str, str] | None,
+             credential_env: tuple[tuple[str, str, str], ...]) -> RuntimeSettings:
     resources = spec.serving.resources.to_wire() if spec.serving.resources else {}
     return RuntimeSettings(
         image=spec.serving.runtime_image or deps.runtime_image,
@@ -1038,7 +1063,7 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
         replicas=spec.serving.replicas, holdout_fraction=spec.experiment.holdout_fraction,
         unit_key=spec.experiment.unit_key, salt=spec.experiment.salt or f"{namespace}/{name}",
         treatments=tuple(t.name for t in spec.treatments), resources=resources,
-        credential_env=tuple(credential_env),
+        credential_env=credential_env,
         service_account_name=spec.serving.service_account_name,
         drain_wait_seconds=deps.runtime_drain_wait, report_token=report_token)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
@@ -22,6 +23,7 @@ from uplift_operator.domain.measurements import (
     OutcomeCompleteness,
     RoiMeasurement,
 )
+from uplift_operator.runtime import policy
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 P, INC, E, F = (GateVerdict.PASS, GateVerdict.INCONCLUSIVE, GateVerdict.ERROR, GateVerdict.FAIL)
@@ -275,6 +277,35 @@ def test_budget_exhausted_suspends_and_never_rolls_back() -> None:
     whole = evaluate_gate(g, BudgetMeasurement(spend=6000.0, budget=5000.0, period_start=NOW),
                           None, NOW)
     assert whole.suspension is not None and whole.suspension.until is None
+
+
+def test_one_replica_stopping_short_of_the_budget_is_exhausted() -> None:
+    """The runtime treats only while a treatment's cost fits what is left, so one replica's
+    spend ends just below the budget (review-campaign finding 4): the gate reads that as spent
+    once what is left pays for no treatment, the runtime's own rule, not only at the amount."""
+    costs, amount, spent = np.array([0.10, 0.12]), 50.0, 0.0
+    for i in range(1000):  # one row a request, the two treatments in turn, one replica
+        kept = policy.apply_budget(np.array([i % 2]), np.array([1.0]), costs, amount - spent,
+                                   np.array([True]))
+        spent += kept.spend
+    assert amount - 0.10 < spent < amount  # nothing fits, yet the amount is not reached
+    g = gate("budget")
+
+    def judged(spend: float, cheapest: float) -> gates.GateOutcome:
+        return evaluate_gate(g, BudgetMeasurement(spend=spend, budget=amount, period_start=NOW,
+                                                  period_end=PERIOD_END, cheapest=cheapest),
+                             None, NOW)
+
+    exhausted = judged(spent, 0.10)
+    assert exhausted.verdict is F and exhausted.suspension is not None
+    assert exhausted.suspension.until == PERIOD_END
+    assert "pays for no treatment (the cheapest costs 0.1)" in exhausted.message
+    # What is left still pays for the cheapest (the runtime treats on): within budget; so with
+    # a free treatment, which always fits.
+    assert judged(amount - 0.10, 0.10).verdict is P
+    assert judged(amount - 0.15, 0.10).verdict is P
+    assert judged(spent, 0.0).verdict is P
+    assert judged(amount, 0.0).verdict is F
 
 
 def test_other_fails_still_count_towards_rollback() -> None:

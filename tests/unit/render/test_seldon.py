@@ -262,6 +262,19 @@ def test_the_report_token_reads_back_from_a_graph_an_earlier_operator_rendered()
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_the_credential_env_reads_back_as_rendered_so_rendering_it_again_changes_nothing(
+        case: str) -> None:
+    """What a pass renders while the spec's credentials Secret cannot be read: the graph's own,
+    in order, without the decision key or a report token (its own Secret references)."""
+    runtime, split = CASES[case]
+    graph = BACKEND.render(OWNER, runtime, split)
+    assert BACKEND.credential_env(graph) == runtime.credential_env
+    again = RuntimeSettings(**{**runtime.__dict__, "credential_env": BACKEND.credential_env(graph)})
+    assert BACKEND.render(OWNER, again, split) == graph
+    assert BACKEND.credential_env(None) == ()
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_the_drain_token_file_is_on_the_runtime_containers_own_empty_dir(case: str) -> None:
     """The hook and the runtime find the file by the same variable; it lies on an emptyDir no
     other container of the pod mounts (a sidecar forwarding from loopback cannot read it)."""

@@ -162,8 +162,9 @@ def test_budget_reads_the_spend_since_the_period_started() -> None:
     prom = Counters({("uplift_campaign_spend_total", ""): 5100.0})
     got = collect_campaign(gate("budget"), context(), prom, None)
     start = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)  # 7d periods from 2026-03-01
+    # The sample's cheapest treatment: womens-e-mail at the economics' 0.10 (mens at 0.12).
     assert got == m.BudgetMeasurement(spend=5100.0, budget=5000.0, period_start=start,
-                                      period_end=start + dt.timedelta(days=7))
+                                      period_end=start + dt.timedelta(days=7), cheapest=0.10)
     # The runtime exports no period gauges here: the counter's increase since the period began.
     assert "uplift_campaign_period_spend" in prom.asked[0]
     window = re.search(r"\[(\d+)s\]", prom.asked[-1])
@@ -213,6 +214,17 @@ def test_budget_of_ledgers_all_from_the_previous_period_is_zero() -> None:
     prom = Ledgers(spend={"r1": 4000.0}, start={"r1": last})
     got = collect_campaign(gate("budget"), context(), prom, None)
     assert isinstance(got, m.BudgetMeasurement) and got.spend == 0.0
+
+
+def test_budget_passes_the_cheapest_treatments_cost_an_override_included() -> None:
+    # What a replica must have left to treat at all (review-campaign finding 4): the cheapest
+    # of each treatment's cost as the campaigns file gives it to the runtime.
+    spec = context().spec
+    cheaper = spec.model_copy(update={"treatments": [
+        spec.treatments[0], spec.treatments[1].model_copy(update={"cost_per_treatment": 0.04})]})
+    prom = Counters({("uplift_campaign_spend_total", ""): 10.0})
+    got = collect_campaign(gate("budget"), context(spec=cheaper), prom, None)
+    assert isinstance(got, m.BudgetMeasurement) and got.cheapest == 0.04
 
 
 @pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",

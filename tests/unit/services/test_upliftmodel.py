@@ -912,6 +912,61 @@ def test_a_missing_secret_is_waited_for_and_named() -> None:
     assert sim.cluster.applied == [SELDON]
 
 
+def _credential_refs(sim: Sim) -> list[list[tuple[str, str, str]]]:
+    """Each predictor's MLflow credential variables as rendered: (variable, Secret, key)."""
+    return [[(e["name"], e["valueFrom"]["secretKeyRef"]["name"],
+              e["valueFrom"]["secretKeyRef"]["key"])
+             for e in p["componentSpecs"][0]["spec"]["containers"][0]["env"]
+             if e["name"].startswith("MLFLOW_TRACKING_") and "valueFrom" in e]
+            for p in sim.cluster.objects[SELDON]["spec"]["predictors"]]
+
+
+def test_a_credentials_secret_not_there_yet_never_reaches_the_serving_graph() -> None:
+    """A serving model's spec is edited to name a credentials Secret GitOps applies later (or
+    misnamed): the pass waits for it (RegistryUnavailable) and renders the credentials the
+    graph has, so the stable's pods are not re-rendered with a reference no new pod could
+    start with; an abort meanwhile takes the canary off with them too. Once the Secret is
+    there, the graph is rendered with it."""
+    sim = Sim()
+    _with_credentials(sim, {"token": TOKEN})
+    sim.with_canary()
+    old = [("MLFLOW_TRACKING_TOKEN", "mlflow", "token")]
+    assert _credential_refs(sim) == [old, old]
+    before = copy.deepcopy(sim.cluster.objects[SELDON]["spec"])
+    applied = len(sim.cluster.applied)
+    sim.body["spec"]["model"]["credentials"] = {"name": "mlflow-v2", "tokenKey": "token"}
+    sim.body["metadata"]["generation"] = 2
+    for _ in range(3):
+        sim.tick(10)
+    resolved = sim.condition("ModelResolved")
+    assert (resolved["reason"], sim.status["phase"]) == ("RegistryUnavailable", "Progressing")
+    assert "get secret shop/mlflow-v2: 404" in resolved["message"]
+    assert sim.cluster.objects[SELDON]["spec"] == before and len(sim.cluster.applied) == applied
+    sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
+    sim.tick(1)
+    assert sim.weights() == {"1": 100} and sim.status["abortedVersion"] == "2"
+    assert _credential_refs(sim) == [old]
+    sim.cluster.secrets[(NS, "mlflow-v2")] = {"token": TOKEN}
+    sim.tick(10)
+    assert _credential_refs(sim) == [[("MLFLOW_TRACKING_TOKEN", "mlflow-v2", "token")]]
+    assert sim.condition("ModelResolved")["status"] == "True"
+
+
+def test_an_abort_on_credentials_that_do_not_fit_keeps_the_graphs_own() -> None:
+    """The credentials Secret names no such key (InvalidSpec): an abort is still applied, with
+    the credentials the graph was rendered with, not a key no new pod could start with."""
+    sim = Sim()
+    _with_credentials(sim, {"token": TOKEN})
+    sim.with_canary()
+    sim.body["spec"]["model"]["credentials"] = {"name": "mlflow", "tokenKey": "renamed"}
+    sim.body["metadata"]["generation"] = 2
+    sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
+    sim.tick(1)
+    assert "key 'renamed'" in sim.condition("InvalidSpec")["message"]
+    assert sim.weights() == {"1": 100} and sim.status["abortedVersion"] == "2"
+    assert _credential_refs(sim) == [[("MLFLOW_TRACKING_TOKEN", "mlflow", "token")]]
+
+
 def test_a_deleted_credentials_secret_stops_the_poller_reading_with_the_revoked_client(
         ) -> None:
     sim = Sim()
