@@ -252,6 +252,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         spec.rollout.gates, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
+    events += _write_back_news(current.conditions, status.conditions)
     if status_logic.serving_failure_news(current.conditions, failure):
         assert failure is not None
         events.append(Event("Warning", cond.SERVING_FAILED, failure[:MAX_MESSAGE]))
@@ -413,6 +414,25 @@ def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
             and old.message == new.message):
         return []
     return [Event("Warning", cond.APPLY_FAILED, applied.error)]
+
+
+def _write_back_news(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:
+    """A Warning when the MLflow write-back of the model's decisions turns failing, or fails
+    in new words (``RegistryWrittenBack`` False: failing and retried, held behind another
+    resource's failing write, or dropped), and a Normal when it is through again (False, then
+    True). Said on the change, not once per pass: the write-back words a failure the same on
+    every retry, and a promotion's ``Promoted`` event alone made the alias and the role tags
+    look moved while MLflow had not heard of them. Not decisions."""
+    old = cond.find(before, cond.REGISTRY_WRITTEN_BACK)
+    new = cond.find(after, cond.REGISTRY_WRITTEN_BACK)
+    if new is None or old == new:
+        return []
+    if new.status == "False" and (old is None or old.status != "False"
+                                  or old.message != new.message):
+        return [Event("Warning", cond.WRITE_BACK_FAILED, new.message, decision=False)]
+    if new.status == "True" and old is not None and old.status == "False":
+        return [Event("Normal", cond.WRITTEN_BACK, new.message, decision=False)]
+    return []
 
 
 def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: UpliftModelStatus,
