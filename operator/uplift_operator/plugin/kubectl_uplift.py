@@ -10,7 +10,14 @@ Every action is declarative and the same for both kinds, whose ramps run on one 
 (``domain.steps``): promote, abort, retry and rollback write a request annotation with a fresh
 token, which the operator acts on once and records in ``status.handledRequests``; pause and
 resume set the ramp's ``paused`` field, ``spec.rollout.paused`` of an UpliftModel or
-``spec.exposure.paused`` of a Campaign (in a GitOps setup, commit that field to Git instead).
+``spec.exposure.paused`` of a Campaign.
+
+That spec field belongs to Git in a GitOps setup: Argo CD's self-heal reverts a ``paused`` that
+Git also declares (an on-call pause silently resumes), and under server-side apply a value Git
+declared once stays owned by ``kubectl-patch`` after Git drops it (the ramp stays paused while
+Git shows nothing). So pause and resume refuse, unless ``--force``, an object carrying a GitOps
+controller's tracking mark (``GITOPS_MARKS``) and say to commit the field to Git. The request
+annotations are not refused: the operator acts on them once, and Git never holds them.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from typing import Any
 
 from uplift_operator.domain import requests as contract
 
-__all__ = ["VERBS", "describe", "main", "patch_for", "render_campaign", "render_status"]
+__all__ = ["GITOPS_MARKS", "VERBS", "describe", "gitops_mark", "main", "patch_for",
+           "render_campaign", "render_status"]
 
 # verb -> one-line help; ``--help`` lists exactly these. Each works on both kinds.
 VERBS: dict[str, str] = {
@@ -36,9 +44,20 @@ VERBS: dict[str, str] = {
     "retry": "start an aborted canary or a rolled-back campaign again from the first step",
     "rollback": "emergency rollback past the gates (canary off or previous stable back; "
                 "exposure 0%)",
-    "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused)",
-    "resume": "continue the ramp (clears that field)",
+    "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused; "
+             "refused on an object applied from Git unless --force)",
+    "resume": "continue the ramp (clears that field; refused the same way)",
 }
+#: (metadata block, key) of the marks a GitOps controller leaves on what it applies from Git:
+#: Argo CD's annotation tracking, its label tracking (the default before Argo CD 3.0; Helm
+#: sets the label too, so a Helm-only object needs ``--force``), Flux's kustomize and Helm
+#: controllers.
+GITOPS_MARKS: tuple[tuple[str, str], ...] = (
+    ("annotations", "argocd.argoproj.io/tracking-id"),
+    ("labels", "app.kubernetes.io/instance"),
+    ("labels", "kustomize.toolkit.fluxcd.io/name"),
+    ("labels", "helm.toolkit.fluxcd.io/name"),
+)
 # The spec block that holds a kind's ramp (and so its ``paused`` field).
 RAMP_FIELDS = {"upliftmodel": "rollout", "campaign": "exposure"}
 KINDS = {"upliftmodel": "upliftmodels.uplift.dev", "campaign": "campaigns.uplift.dev"}
@@ -60,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             body = kubectl.get(KINDS[kind], name)
             print(render_status(body) if kind == "upliftmodel" else render_campaign(body))
             return 0
+        if args.verb in ("pause", "resume") and not args.force:
+            _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, args.verb)
         patch = patch_for(args.verb, args.full, kind)
         body = kubectl.merge_patch(KINDS[kind], name, patch)
     except PluginError as error:
@@ -85,7 +106,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
     parser.add_argument("--full", action="store_true",
                         help="promote: skip the remaining steps and complete the ramp now")
+    parser.add_argument("--force", action="store_true",
+                        help="pause/resume: write the spec field even on an object a GitOps "
+                             "controller applies from Git (which may revert it or keep it)")
     return parser
+
+
+def gitops_mark(body: dict[str, Any]) -> str | None:
+    """The first GitOps tracking mark ``body`` carries (``label app.kubernetes.io/instance``),
+    None when it carries none."""
+    meta = body.get("metadata") or {}
+    for block, key in GITOPS_MARKS:
+        if key in (meta.get(block) or {}):
+            return f"{block[:-1]} {key}"
+    return None
+
+
+def _refuse_if_from_git(body: dict[str, Any], kind: str, verb: str) -> None:
+    mark = gitops_mark(body)
+    if mark is None:
+        return
+    field = f"spec.{RAMP_FIELDS[kind]}.paused"
+    raise PluginError(
+        f"{kind}/{body.get('metadata', {}).get('name', '?')} carries the {mark}: it is applied "
+        f"from Git, which reverts {field} (self-heal) or keeps it after Git drops it "
+        f"(server-side apply). Commit {field}: {str(verb == 'pause').lower()} to Git instead, "
+        f"or pass --force to write it here anyway.")
 
 
 def _target(text: str) -> tuple[str, str]:

@@ -110,15 +110,18 @@ def test_connection_flags_reach_kubectl_in_any_position() -> None:
     assert plugin._target("m") == ("upliftmodel", "m")
 
 
-def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a patch -o json."""
+def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  metadata: dict[str, Any] | None = None) -> Path:
+    """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a get or patch
+    -o json, with an object of ``metadata`` (besides its namespace and name)."""
     calls = tmp_path / "calls.jsonl"
     fake = tmp_path / "kubectl"
+    answer = {"metadata": {"namespace": "growth", "name": "spring", **(metadata or {})}}
     fake.write_text(
         f"#!{sys.executable}\n"
         "import json, sys\n"
         f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "print(json.dumps({'metadata': {'namespace': 'growth', 'name': 'spring'}}))\n")
+        f"print({json.dumps(answer)!r})\n")
     fake.chmod(0o755)
     monkeypatch.setenv("KUBECTL", str(fake))
     return calls
@@ -159,13 +162,57 @@ def test_campaign_requests_patch_the_campaign_with_the_users_connection(
 def test_campaign_pause_and_resume_patch_spec_exposure_paused(
         verb: str, paused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    calls = _fake_kubectl(tmp_path, monkeypatch)
+    calls = _fake_kubectl(tmp_path, monkeypatch, {"labels": {"team": "growth"}})
     assert plugin.main([verb, "campaign/spring", "-n", "growth"]) == 0
-    (call,) = _calls(calls)
+    # Read first: an object applied from Git is refused (below); this one carries no mark.
+    get, call = _calls(calls)
+    assert get == ["--namespace", "growth", "get", "campaigns.uplift.dev", "spring", "-o", "json"]
     assert call[:5] == ["--namespace", "growth", "patch", "campaigns.uplift.dev", "spring"]
     assert _patch_sent(call) == {"spec": {"exposure": {"paused": paused}}}
     assert capsys.readouterr().out == (
         f"campaign growth/spring: spec.exposure.paused set to {str(paused).lower()}\n")
+
+
+@pytest.mark.parametrize(("verb", "target", "field", "value"), [
+    ("pause", "campaign/spring", "spec.exposure.paused", "true"),
+    ("resume", "spring", "spec.rollout.paused", "false"),
+])
+@pytest.mark.parametrize(("metadata", "mark"), [
+    ({"annotations": {"argocd.argoproj.io/tracking-id": "growth:uplift.dev/Campaign:growth/spring"}},
+     "annotation argocd.argoproj.io/tracking-id"),
+    ({"labels": {"app.kubernetes.io/instance": "growth-apps"}}, "label app.kubernetes.io/instance"),
+    ({"labels": {"kustomize.toolkit.fluxcd.io/name": "growth"}},
+     "label kustomize.toolkit.fluxcd.io/name"),
+])
+def test_pause_and_resume_refuse_an_object_applied_from_git(
+        verb: str, target: str, field: str, value: str, metadata: dict[str, Any], mark: str,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Argo CD's self-heal would revert the field, or server-side apply keep it after Git
+    drops it: the user is told to commit it, and nothing is written."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, metadata)
+    assert plugin.main([verb, target, "-n", "growth"]) == 1
+    assert [call[2] for call in _calls(calls)] == ["get"], "no patch was sent"
+    err = capsys.readouterr().err
+    assert mark in err and f"Commit {field}: {value} to Git" in err and "--force" in err
+
+
+def test_force_writes_the_field_on_an_object_applied_from_git(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch,
+                          {"annotations": {"argocd.argoproj.io/tracking-id": "a:b/C:ns/n"}})
+    assert plugin.main(["pause", "campaign/spring", "--force"]) == 0
+    (call,) = _calls(calls)
+    assert call[0] == "patch" and _patch_sent(call) == {"spec": {"exposure": {"paused": True}}}
+
+
+def test_requests_are_not_refused_on_an_object_applied_from_git(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request annotation is acted on once and Git never holds it: nothing to revert."""
+    calls = _fake_kubectl(tmp_path, monkeypatch,
+                          {"annotations": {"argocd.argoproj.io/tracking-id": "a:b/C:ns/n"}})
+    assert plugin.main(["abort", "campaign/spring"]) == 0
+    assert [call[0] for call in _calls(calls)] == ["patch"]
 
 
 def test_campaign_status_gets_the_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
