@@ -15,6 +15,14 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   unknown alias); the message is MLflow's, verbatim.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version).
 
+The clients run on the pass pool's threads, which every resource shares. An MLflow that does not
+answer held one of them for the whole timeout per request: every UpliftModel held on it asked
+again every 10 s on its own alias, and 100 of them made a pass of any other resource (a
+Campaign's rollback) wait ≈ 48 s for a thread. So after a request got no answer within its
+timeout, every client of that tracking URI in the process fails fast (``FailFast``: the
+requests raise ``RegistryUnavailable`` with that failure's message, unsent, for
+``FAIL_FAST_FOR`` seconds, then while one request tries it again, until one is answered).
+
 Credentials come from a Kubernetes Secret read by the caller; this module only turns them
 into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``),
 and never lets them out: every error text (a connection error, a body a proxy answered with,
@@ -37,9 +45,14 @@ import requests
 import yaml
 from urllib3.exceptions import ProtocolError
 
+from uplift_operator import fail_fast
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+#: After a request got no answer within its timeout, requests to that MLflow fail at once for
+#: this long (seconds), then while one of them tries it again.
+FAIL_FAST_FOR = 5.0
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 MAX_MLMODEL_BYTES = 1024 * 1024
 READY = "READY"
@@ -71,6 +84,26 @@ class RegistryNotFound(RegistryError):  # noqa: N818 - named for the condition t
 
 class RegistryRequestError(RegistryError):
     """MLflow rejected the request for another reason (invalid parameter, malformed artifact)."""
+
+
+class FailFast(fail_fast.FailFast[RegistryUnavailable]):
+    """The breaker of one MLflow tracking server (``uplift_operator.fail_fast.FailFast``): after
+    a request got no answer within its timeout (or failed only after half of it), the requests
+    after it raise ``RegistryUnavailable`` at once, unsent, for ``hold`` seconds
+    (``FAIL_FAST_FOR``); then one request tries the server again while the others keep failing
+    fast, and its answer (any HTTP answer: a 401 or a 503 too) closes the breaker. A refused
+    connection leaves it closed: a restarted MLflow is read at once.
+
+    ``for_url`` is the process-wide one of a tracking URI, which every client of it shares
+    whatever its credentials: the pass pool's threads all ask the same server."""
+
+    default_hold = FAIL_FAST_FOR
+
+    def not_asked(self, failure: RegistryUnavailable) -> RegistryUnavailable:
+        # The failure's own words: a condition's message must not alternate between "did not
+        # answer" and "not asked" from one pass to the next.
+        return RegistryUnavailable(failure.message, status_code=failure.status_code,
+                                   error_code=failure.error_code)
 
 
 @dataclass(frozen=True)
@@ -140,12 +173,16 @@ class ResolvedVersion:
 
 
 class MlflowRegistry:
-    """Synchronous client for one MLflow tracking server (``tracking_uri`` is its HTTP root)."""
+    """Synchronous client for one MLflow tracking server (``tracking_uri`` is its HTTP root).
+    ``fail_fast`` is the tracking URI's process-wide ``FailFast`` unless given."""
 
     def __init__(self, tracking_uri: str, *, credentials: Credentials | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, verify: bool | str = True) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, verify: bool | str = True,
+                 fail_fast: FailFast | None = None) -> None:
         self.tracking_uri = tracking_uri.rstrip("/")
         self.timeout = timeout
+        self.fail_fast = (fail_fast if fail_fast is not None
+                          else FailFast.for_url(self.tracking_uri))
         self._verify = verify
         self._headers = {"Accept": "application/json"}
         authorization = credentials.authorization() if credentials is not None else None
@@ -292,6 +329,9 @@ class MlflowRegistry:
     def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
         url = self.tracking_uri + path
+        self.fail_fast.admit()
+        slow: RegistryUnavailable | None = None
+        started = self.fail_fast.clock()
         try:
             try:
                 return self._request(method, url, params, json_body, stream)
@@ -304,13 +344,28 @@ class MlflowRegistry:
                     raise
                 return self._request(method, url, params, json_body, stream)
         except requests.Timeout as exc:
-            raise RegistryUnavailable(self._redact(
-                f"MLflow at {self.tracking_uri} did not answer within {self.timeout:g}s: {exc}")
-            ) from None
+            # Its words are those of every request failing fast after it, any client's of this
+            # tracking URI: no detail of this one (requests' text may hold its URL, the model's
+            # name in it, and object addresses), which goes to the log.
+            log.warning("MLflow at %s did not answer within %gs: %s", self.tracking_uri,
+                        self.timeout, self._redact(str(exc)))
+            slow = RegistryUnavailable(
+                f"MLflow at {self.tracking_uri} did not answer within {self.timeout:g}s")
+            raise slow from None
         except (requests.RequestException, ValueError) as exc:
             # ValueError: requests refuses a header value it cannot send (its message quotes it).
-            raise RegistryUnavailable(self._redact(
-                f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
+            if self.fail_fast.clock() - started < self.timeout / 2:
+                raise RegistryUnavailable(self._redact(
+                    f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
+            # A name lookup or a reset that took as long as a timeout holds the thread alike:
+            # failed fast after, in words of no request's own (as above).
+            log.warning("MLflow at %s is unreachable after %gs or more: %s", self.tracking_uri,
+                        self.timeout / 2, self._redact(str(exc)))
+            slow = RegistryUnavailable(f"MLflow at {self.tracking_uri} is unreachable (no "
+                                       f"answer within {self.timeout / 2:g}s)")
+            raise slow from None
+        finally:
+            self.fail_fast.settle(slow)
 
     def _request(self, method: str, url: str, params: Mapping[str, str] | None,
                  json_body: Mapping[str, str] | None, stream: bool) -> requests.Response:

@@ -37,14 +37,15 @@ import logging
 import math
 import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from time import monotonic
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
+
+from uplift_operator import fail_fast
 
 DEFAULT_TIMEOUT = 10.0
 #: After a query got no answer within its timeout, queries to that Prometheus fail at once for
@@ -102,58 +103,23 @@ class BasicAuth:
     password: str = field(repr=False)
 
 
-class FailFast:
-    """A circuit breaker for one Prometheus: after a query got no answer within its timeout, the
-    queries after it fail at once, with that failure, for ``hold`` seconds; then one query
-    tries the server again while the others keep failing fast, and its answer (any HTTP
-    answer, an error status too) closes the breaker. A refused connection, answered in a
-    moment, costs nothing worth saving and leaves it closed: a restarted Prometheus is read at
-    once. ``hold=0`` never fails fast. ``clock`` (monotonic seconds) is injectable for tests.
+class FailFast(fail_fast.FailFast[MetricsUnavailable]):
+    """The breaker of one Prometheus (``uplift_operator.fail_fast.FailFast``): after a query got
+    no answer within its timeout, the queries after it fail at once, with that failure, for
+    ``hold`` seconds (``FAIL_FAST_FOR``); then one query tries the server again while the others
+    keep failing fast, and its answer (any HTTP answer, an error status too) closes the breaker.
+    A refused connection leaves it closed: a restarted Prometheus is read at once.
 
     ``for_url`` is the process-wide one of a URL, which every client of it shares by default:
     the pass pool's threads all ask the same Prometheus."""
 
-    _shared: ClassVar[dict[str, FailFast]] = {}
-    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
+    default_hold = FAIL_FAST_FOR
 
-    def __init__(self, hold: float = FAIL_FAST_FOR,
-                 clock: Callable[[], float] = monotonic) -> None:
-        self.hold = hold
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._failure: MetricsUnavailable | None = None
-        self._failed_at = 0.0
-        self._trying = False
-
-    @classmethod
-    def for_url(cls, url: str) -> FailFast:
-        with cls._shared_lock:
-            return cls._shared.setdefault(url, cls())
-
-    def admit(self) -> None:
-        """Return if a query may be sent now; raise the last failure, as a new error saying it
-        was not asked, while it fails fast."""
-        with self._lock:
-            failure = self._failure
-            if failure is None:
-                return
-            if not self._trying and self.clock() - self._failed_at >= self.hold:
-                self._trying = True  # this query tries it; the others fail fast meanwhile
-                return
+    def not_asked(self, failure: MetricsUnavailable) -> MetricsUnavailable:
         # The same words as the failure: a gate's message must not alternate between "did not
         # answer" and "not asked" from one pass to the next.
-        raise MetricsUnavailable(failure.message, status_code=failure.status_code,
-                                 error_type=failure.error_type, unanswered=True, asked=False)
-
-    def settle(self, failure: MetricsUnavailable | None) -> None:
-        """The outcome of an admitted query: a timeout-like failure opens (or keeps open) the
-        breaker from now; None (answered, or failed fast on its own) closes it."""
-        with self._lock:
-            self._trying = False
-            if failure is None or self.hold <= 0:
-                self._failure = None
-            else:
-                self._failure, self._failed_at = failure, self.clock()
+        return MetricsUnavailable(failure.message, status_code=failure.status_code,
+                                  error_type=failure.error_type, unanswered=True, asked=False)
 
 
 class PrometheusClient:
