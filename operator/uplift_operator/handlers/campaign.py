@@ -10,6 +10,7 @@ creation wakes it. A pass that observes nothing new writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -38,7 +39,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
 
     try:
         await run_passes(key, passes.wakeups,
-                         lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+                         lambda: passes.run_once(key, body, decide, _observer(body)),
+                         uid=str(meta.uid))
     finally:
         task_ended(key, passes.wakeups, stopped)
         # A pass that ran while the object was deleted recorded its status signature and its
@@ -46,8 +48,16 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
 
 
-def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
-    observability.observe_campaign(namespace, name, status)
+def _observer(body: kopf.Body) -> Callable[[str, str, dict[str, Any]], None]:
+    """The metrics of a pass's status, with the Campaign's spec as it is then (which of its
+    gates are budget gates, still measured once the ramp completed)."""
+    return lambda namespace, name, status: _observe(namespace, name, status,
+                                                    dict(body.get("spec") or {}))
+
+
+def _observe(namespace: str, name: str, status: dict[str, Any], spec: dict[str, Any]) -> None:
+    observability.observe_campaign(namespace, name, status,
+                                   service.measured_gates(spec, status))
     observability.observe_status(KIND, namespace, name, status)
 
 

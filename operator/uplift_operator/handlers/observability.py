@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from prometheus_client import (
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 from uplift_operator.services.rolls import Rolls
 
@@ -108,6 +109,20 @@ PROGRESS_DEADLINE_EXCEEDED = Gauge(
     "message ProgressDeadlineExceeded: ...), else 0. A state, not an event: it stays 1 for as "
     "long as the ramp stays stuck, across operator restarts.",
     ["kind", "namespace", "name"], registry=REGISTRY)
+MODEL_STABLE_NOT_SERVING = Gauge(
+    "uplift_operator_model_stable_not_serving",
+    "1 while an UpliftModel's stable version, which served, does not serve (status: Ready False "
+    "WaitingForServing, message 'stable version N does not serve any more: ...', with the "
+    "serving backend's failure), else 0. Not while a first version waits to serve, nor while "
+    "an emergency rollback restores its stable (the version it replaced serves).",
+    ["namespace", "name"], registry=REGISTRY)
+REGISTRY_WRITE_BACK_FAILING = Gauge(
+    "uplift_operator_registry_write_back_failing",
+    "1 while an UpliftModel's RegistryWrittenBack condition is False: an MLflow write-back of "
+    "its decisions (role tags, the promotion alias, a rollback's reason) keeps failing and is "
+    "retried, waits behind another resource's failing write, or was dropped (MLflow refused it "
+    "for good); else 0 (True, Unknown while queued, or never written back).",
+    ["namespace", "name"], registry=REGISTRY)
 
 #: The decisions the rollback alerts page on (a human's ManualAbort is not an incident).
 ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBACK.value})
@@ -283,14 +298,25 @@ _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
 
 def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Weight and gate verdicts of an UpliftModel, as its status says."""
+    """Weight and gate verdicts of an UpliftModel, whether its stable version stopped serving
+    and whether its MLflow write-back fails, as its status says."""
     CANARY_WEIGHT.labels(namespace, name).set(status.get("canaryWeight", 0))
     observe_gates("UpliftModel", namespace, name, status)
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    ready = conditions.get(cond.READY) or {}
+    MODEL_STABLE_NOT_SERVING.labels(namespace, name).set(1 if says_stable_down(
+        status.get("stableVersion"), ready.get("reason"), ready.get("message")) else 0)
+    written_back = conditions.get(cond.REGISTRY_WRITTEN_BACK) or {}
+    REGISTRY_WRITE_BACK_FAILING.labels(namespace, name).set(
+        1 if written_back.get("status") == "False" else 0)
 
 
-def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Each gate's verdict, value and bounds, as ``status.gates`` of either kind says."""
-    gates = status.get("gates", [])
+def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any],
+                  measured: Collection[str] | None = None) -> None:
+    """Each gate's verdict, value and bounds, as ``status.gates`` of either kind says; with
+    ``measured``, only those of the gates named there (the others' series leave)."""
+    gates = [gate for gate in status.get("gates", [])
+             if measured is None or gate["name"] in measured]
     current = {gate["name"] for gate in gates}
     for gone in _GATE_SERIES.get((kind, namespace, name), set()) - current:
         _forget_gate(kind, namespace, name, gone)
@@ -328,11 +354,15 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
             GATE_VALUE.remove(kind, namespace, name, gate, bound)
 
 
-def observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
+def observe_campaign(namespace: str, name: str, status: dict[str, Any],
+                     measured: Collection[str]) -> None:
     """Whether a Campaign's budget is exhausted, as its Ready condition says; its period's
-    spend, gates, ROI, incremental effect and incremental conversions with their bounds, as its
-    status says."""
-    observe_gates("Campaign", namespace, name, status)
+    spend, ROI, incremental effect and incremental conversions with their bounds, as its status
+    says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``):
+    a verdict its status keeps from an ended ramp, or from the steps of a ramp completed by
+    hand while a gate was in Error, would keep UpliftGateErroring firing with nothing left to
+    measure it again."""
+    observe_gates("Campaign", namespace, name, status, measured)
     exhausted = status.get("phase") == "Suspended" and any(
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
         for c in status.get("conditions", []))
@@ -403,8 +433,9 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         with suppress(KeyError):
             LAST_PASS.remove(kind, namespace, name)
     if kind == "UpliftModel":
-        with suppress(KeyError):
-            CANARY_WEIGHT.remove(namespace, name)
+        for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, REGISTRY_WRITE_BACK_FAILING):
+            with suppress(KeyError):
+                series.remove(namespace, name)
     for gate in _GATE_SERIES.pop((kind, namespace, name), set()):
         _forget_gate(kind, namespace, name, gate)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):

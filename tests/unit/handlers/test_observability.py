@@ -36,13 +36,18 @@ def test_a_failed_pass_records_nothing_and_delete_forgets() -> None:
     assert _last_pass("ns", "gone-model") is None
 
 
+def _observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """A Campaign's results and budget series (none of its gates measured)."""
+    observability.observe_campaign(namespace, name, status, measured=())
+
+
 def _campaign(metric: str, name: str, bound: str) -> float | None:
     return observability.REGISTRY.get_sample_value(
         f"uplift_operator_campaign_{metric}", {"namespace": "ns", "name": name, "bound": bound})
 
 
 def test_a_campaigns_roi_and_incremental_results_are_exported_with_their_bounds() -> None:
-    observability.observe_campaign("ns", "spring", {
+    _observe_campaign("ns", "spring", {
         "phase": "Progressing", "treatedUnits": 2000, "holdoutUnits": 500,
         "roi": {"estimate": 0.8, "lower": 0.1, "upper": 1.5, "display": "+0.8 [+0.1, +1.5]"},
         "incrementalEffect": {"estimate": 0.02, "lower": 0.005, "upper": 0.035}})
@@ -54,7 +59,7 @@ def test_a_campaigns_roi_and_incremental_results_are_exported_with_their_bounds(
 
 
 def test_a_campaign_without_results_or_units_has_no_result_series() -> None:
-    observability.observe_campaign("ns", "fresh", {
+    _observe_campaign("ns", "fresh", {
         "phase": "Progressing", "roi": {"estimate": -0.2},
         "incrementalEffect": {"estimate": 0.01, "lower": -0.01, "upper": 0.03}})
     assert _campaign("roi", "fresh", "estimate") == -0.2
@@ -63,7 +68,7 @@ def test_a_campaign_without_results_or_units_has_no_result_series() -> None:
     # No treated units counted: no conversions rather than a false 0.
     assert _campaign("incremental_conversions", "fresh", "estimate") is None
     # Results that leave the status (a new ramp) leave the metrics too.
-    observability.observe_campaign("ns", "fresh", {"phase": "Progressing"})
+    _observe_campaign("ns", "fresh", {"phase": "Progressing"})
     assert _campaign("roi", "fresh", "estimate") is None
     assert _campaign("incremental_effect", "fresh", "upper") is None
 
@@ -74,19 +79,19 @@ def _spend(name: str) -> float | None:
 
 
 def test_a_campaigns_budget_spend_is_exported_only_with_a_budget_gate() -> None:
-    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 120.5,
+    _observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 120.5,
                                                      "budgetRemaining": 79.5})
     assert _spend("thrifty") == 120.5
-    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0,
+    _observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0,
                                                      "budgetRemaining": 200})
     assert _spend("thrifty") == 0.0  # a new period: measured at 0, not absent
     # The budget gate removed from the spec: its status fields go, and the series with them.
-    observability.observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0})
+    _observe_campaign("ns", "thrifty", {"phase": "Progressing", "spend": 0})
     assert _spend("thrifty") is None
 
 
 def test_a_deleted_campaigns_series_are_forgotten() -> None:
-    observability.observe_campaign("ns", "gone", {
+    _observe_campaign("ns", "gone", {
         "phase": "Completed", "treatedUnits": 10, "spend": 3.0, "budgetRemaining": 7.0,
         "roi": {"estimate": 1.0, "lower": 0.5, "upper": 1.5},
         "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15}})
@@ -136,6 +141,52 @@ def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
     assert decisions("Campaign") is None
 
 
+#: A Campaign with a roi gate and a budget gate (only the budget gate is measured once its ramp
+#: completed).
+CAMPAIGN_SPEC: dict[str, Any] = {
+    "modelRef": {"name": "m"}, "treatments": [{"name": "t"}],
+    "experiment": {"holdoutFraction": 0.1, "unitKey": "u", "salt": "s"},
+    "economics": {"valuePerConversion": 1, "costPerTreatment": 0.1, "budget": 500},
+    "exposure": {"steps": [{"percent": 5, "pause": "1h"}, {"percent": 100}],
+                 "gates": [{"name": "roi", "type": "roi", "min": 0},
+                           {"name": "budget", "type": "budget"}]}}
+
+
+def test_a_campaigns_gates_are_exported_only_while_its_analyses_measure_them() -> None:
+    """A ramp completed by hand while a gate was in Error keeps that verdict in status, and no
+    analysis measures the gate again: its series leave (UpliftGateErroring clears), the budget
+    gate's stay; a ramp ended (rolled back, withdrawn by its schedule) or an invalid spec
+    measures none."""
+    from uplift_operator.handlers import campaign
+
+    observe: Any = campaign._observe
+    gates = [{"name": "roi", "verdict": "Error", "message": "measurement failed: bad query"},
+             {"name": "budget", "verdict": "Error", "message": "measurement failed: timeout"}]
+    observe("ns", "done", {"phase": "Progressing", "currentStep": 1, "exposurePercent": 25,
+                           "gates": gates}, CAMPAIGN_SPEC)
+    assert _gate("done", "roi", "Error", kind="Campaign") == 1
+    assert _gate("done", "budget", "Error", kind="Campaign") == 1
+    completed = {"phase": "Healthy", "exposurePercent": 100, "gates": gates}
+    observe("ns", "done", completed, CAMPAIGN_SPEC)
+    assert _gate("done", "roi", "Error", kind="Campaign") is None
+    assert _gate("done", "budget", "Error", kind="Campaign") == 1  # still measured
+    suspended = {"phase": "Suspended", "exposurePercent": 0, "suspendedExposurePercent": 100,
+                 "gates": gates}
+    observe("ns", "done", suspended, CAMPAIGN_SPEC)  # by its budget: the budget gate measured
+    assert _gate("done", "budget", "Error", kind="Campaign") == 1
+    assert _gate("done", "roi", "Error", kind="Campaign") is None
+    for ended in ({"phase": "Suspended", "exposurePercent": 0, "gates": gates},  # its schedule
+                  {"phase": "Degraded", "exposurePercent": 0, "gates": gates},  # a rollback
+                  {"phase": "Degraded", "currentStep": 1, "exposurePercent": 25, "gates": gates,
+                   "conditions": [{"type": "InvalidSpec", "status": "True"}]}):
+        observe("ns", "done", ended, CAMPAIGN_SPEC)
+        assert _gate("done", "budget", "Error", kind="Campaign") is None, ended
+        assert _gate("done", "roi", "Error", kind="Campaign") is None, ended
+    observe("ns", "done", completed, {"exposure": "not a spec"})  # as refused: nothing measured
+    assert _gate("done", "budget", "Error", kind="Campaign") is None
+    observability.forget("Campaign", "ns", "done")
+
+
 def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> None:
     """Campaign gates (budget, roi, drift, ...) reach the same gate metrics, told apart from an
     UpliftModel of the same name by ``kind``."""
@@ -144,14 +195,16 @@ def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> No
     observe: Any = campaign._observe
     observability.observe_rollout("ns", "twin", {"canaryWeight": 10, "gates": [
         {"name": "roi", "verdict": "Pass", "value": 0.4}]})
-    observe("ns", "twin", {"phase": "Progressing", "gates": [
+    observe("ns", "twin", {"phase": "Progressing", "currentStep": 0, "gates": [
         {"name": "roi", "verdict": "Error", "message": "no data"},
-        {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]})
+        {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]},
+        CAMPAIGN_SPEC)
     assert _gate("twin", "roi", "Error", kind="Campaign") == 1
     assert _gate("twin", "roi", "Pass", kind="Campaign") == 0
     assert _gate("twin", "roi", "Pass", kind="UpliftModel") == 1
     assert _gate("twin", "budget", "threshold", kind="Campaign") == 500.0
-    observe("ns", "twin", {"phase": "Progressing", "gates": [{"name": "budget", "verdict": "Pass"}]})
+    observe("ns", "twin", {"phase": "Progressing", "currentStep": 0,
+                           "gates": [{"name": "budget", "verdict": "Pass"}]}, CAMPAIGN_SPEC)
     assert _gate("twin", "roi", "Error", kind="Campaign") is None
     assert _gate("twin", "budget", "threshold", kind="Campaign") is None
     observability.forget("Campaign", "ns", "twin")
@@ -246,7 +299,8 @@ def test_a_campaigns_ramp_past_its_deadline_is_exported_under_its_kind() -> None
 
     observe: Any = campaign._observe
     observe("ns", "stuck-c", {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step "
-                                                             "2/3 (25%) could not advance"})
+                                                             "2/3 (25%) could not advance"},
+            CAMPAIGN_SPEC)
     assert _deadline("Campaign", "stuck-c") == 1 and _deadline("UpliftModel", "stuck-c") is None
     observability.forget("Campaign", "ns", "stuck-c")
     assert _deadline("Campaign", "stuck-c") is None

@@ -22,7 +22,14 @@ from uplift_operator.services.common import PassResult
 
 PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
 STATUS = {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step 1/3 (10%) could not "
-                                          "advance", "gates": [{"name": "g", "verdict": "Error"}]}
+                                          "advance", "currentStep": 0,
+          "gates": [{"name": "g", "verdict": "Error"}]}
+#: A Campaign's spec with gate g (a Campaign exports the gates its analyses measure).
+CAMPAIGN_SPEC = {"modelRef": {"name": "m"}, "treatments": [{"name": "t"}],
+                 "experiment": {"holdoutFraction": 0.1, "unitKey": "u", "salt": "s"},
+                 "economics": {"valuePerConversion": 1, "costPerTreatment": 0.1},
+                 "exposure": {"steps": [{"percent": 5}],
+                              "gates": [{"name": "g", "type": "deliveryRate", "min": 0.9}]}}
 
 
 class Cluster:
@@ -60,7 +67,8 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
         monkeypatch.setattr(module, "campaign_dependencies", lambda _memo: None)
     key = (kind, "ns", "r")
     body = kopf.Body(cast(kopf.RawBody, {"metadata": {"name": "r", "namespace": "ns",
-                                                      "uid": "u1", "resourceVersion": "1"}}))
+                                                      "uid": "u1", "resourceVersion": "1"},
+                                         "spec": CAMPAIGN_SPEC if kind == "Campaign" else {}}))
     stopper = DaemonStopper()
 
     async def run() -> None:
