@@ -101,9 +101,10 @@ log = logging.getLogger(__name__)
 #: A decision-key Secret known to exist is made sure of again (one create, answered 409) only
 #: while the graph is being changed or Seldon reports it not serving (new pods need the key; a
 #: pod stuck on a Secret deleted by hand keeps the graph from serving), at most this often. A
-#: serving graph left as it is costs nothing at rest, nor does one Seldon has not reported on
-#: yet (nothing says a pod waits for the key; at 10,000 new models such passes made 3,373
-#: creates answered 409).
+#: serving graph left as it is costs nothing at rest, nor on a process's first pass (its pods
+#: hold the key: ``_ensure_decision_key``; at 5,000 models every start made 5,000 creates
+#: answered 409 and 5,000 GETs), nor does one Seldon has not reported on yet (nothing says a
+#: pod waits for the key; at 10,000 new models such passes made 3,373 creates answered 409).
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
 
 #: A first version's first status waits for Seldon's first word on its new serving graph (its
@@ -833,7 +834,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     unreported = child is not None and not (child.get("status") or {}).get("state")
     serving = set(_describe_weights(traffic)) <= ready
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
-        unreported or serving), graph=child is not None)
+        unreported or serving), serves=unchanged and serving, graph=child is not None)
     if missing_key is not None:
         return replace(applied, error=missing_key)
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
@@ -886,12 +887,17 @@ def _resource_version(obj: Mapping[str, Any] | None) -> str | None:
 
 
 def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
-                         settled: bool, graph: bool) -> str | None:
+                         settled: bool, serves: bool, graph: bool) -> str | None:
     """Create the model's decision-key Secret with a fresh random key unless it exists (an
     existing one is never overwritten: the pods that serve hold its key). None when it exists;
     else why not. Once known to exist, asked again only while the graph is not ``settled``
     (changing, or reported with a version not serving), every ``DECISION_KEY_RECHECK``. The key is
     never logged or put into a message.
+
+    A graph that ``serves`` (the model's own, left as it is, Seldon reporting every version of
+    its split available) counts as knowing it, even on a process's first pass: its pods could
+    only start with the Secret there, and a model whose own graph is there keeps the one its
+    pods hold (below). A restart or failover then asks nothing of the settled models.
 
     One that exists already is looked at once per process and model (uid) before it counts:
     one an UpliftModel of the same name deleted before this one still controls holds the pass
@@ -901,6 +907,9 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
     known = (owner.namespace, owner.name, owner.uid)
     checked = deps.decision_keys.get(known)
     if checked is not None and (settled or now - checked < DECISION_KEY_RECHECK):
+        return None
+    if serves:  # (nor can a predecessor's Secret be behind it: the graph would be its too)
+        deps.decision_keys[known] = now
         return None
     manifest = decision_key.decision_key_secret(owner, deps.new_decision_key())
     name = naming.decision_key_secret(owner.name)

@@ -484,6 +484,45 @@ def test_the_decision_key_secret_is_created_once_before_the_graph_and_owned_by_t
     assert sim.cluster.secrets[KEY_SECRET] == {"key": "k1"}  # ... and never overwritten
 
 
+def _recording_secret_requests(sim: Sim) -> list[str]:
+    """The requests for Secrets the passes make from now on: ``create`` and ``get``."""
+    asked: list[str] = []
+    create, get = sim.cluster.create_secret, sim.cluster.get
+
+    def create_secret(manifest: Any) -> bool:
+        asked.append("create")
+        return create(manifest)
+
+    def get_object(api_version: str, plural: str, namespace: str,
+                   name: str) -> dict[str, Any] | None:
+        if plural == "secrets":
+            asked.append("get")
+        return get(api_version, plural, namespace, name)
+
+    sim.cluster.create_secret = create_secret  # type: ignore[method-assign]
+    sim.cluster.get = get_object  # type: ignore[method-assign]
+    return asked
+
+
+def test_a_new_process_asks_nothing_of_a_serving_graphs_decision_key() -> None:
+    """A restart or failover: the first pass of a model whose own graph serves as decided makes
+    no request for its decision-key Secret (its pods hold the key); one whose graph does not
+    serve is made sure of as before (a create answered 409, and a look at whose it is)."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    assert sim.status["phase"] == "Healthy" and len(sim.cluster.created_secrets) == 1
+    asked = _recording_secret_requests(sim)
+    sim.deps.decision_keys.clear()  # what a new process knows
+    sim.tick(1)
+    sim.tick(3600)
+    assert asked == [] and sim.cluster.applied == [SELDON]
+    sim.deps.decision_keys.clear()
+    sim.cluster.objects[SELDON]["status"] = {"state": "Creating"}  # e.g. a pod lacks the key
+    sim.tick(1, available=False)
+    assert asked == ["create", "get"]
+
+
 def test_a_graph_seldon_has_not_reported_on_does_not_recheck_the_decision_key() -> None:
     sim = Sim()
     sim.tick(available=False)  # created; Seldon says nothing about it (yet, or for long)
