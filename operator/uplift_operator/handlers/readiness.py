@@ -2,7 +2,13 @@
 
 kopf pauses every watch until the peering object its replicas share exists (a ClusterKopfPeering
 cluster-wide, a KopfPeering in each namespace when namespaced) and logs that only at debug level,
-while its liveness endpoint keeps answering 200. Here kopf's own pause line is raised to WARNING
+while its liveness endpoint keeps answering 200. Namespaced, one missing KopfPeering pauses the
+whole operator, not its namespace: kopf 1.45 gates every watch of the process on one toggle set
+(``operator_paused``, any toggle on pauses all), and each watched namespace adds a toggle that is
+on from the start and goes off only on an event of that namespace's peering object. A replica
+already running when the object goes keeps its toggle off; the next start pauses every
+namespace (a namespace deleted while still in ``watch.namespaces``, or added there before it
+exists). Here kopf's own pause line is raised to WARNING
 (with kopf's reason, the blockers), and a checker looks the peering objects up so that readiness
 fails, naming what is missing, until they exist. A replica waiting for a higher-priority peer is
 a healthy stand-by and stays ready.
@@ -43,8 +49,8 @@ class _PausedWatchAtWarning(logging.Filter):
         text = record.getMessage()
         if text.startswith("Pausing the watch-stream"):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg, record.args = (f"{text} No resource there is reconciled until this "
-                                       "resolves (see /readyz)."), None
+            record.msg, record.args = (f"{text} No resource of this watch is reconciled until "
+                                       "every blocker resolves (see /readyz)."), None
             return True
         if text.startswith("Resuming the watch-stream"):
             record.levelno, record.levelname = logging.INFO, "INFO"
@@ -82,7 +88,8 @@ class Readiness:
 
     def problems(self) -> list[str]:
         waiting = [] if self.started else ["the operator is starting"]
-        return waiting + [f"{m} does not exist: kopf keeps the watches paused" for m in self.missing]
+        return waiting + [f"{m} does not exist: kopf keeps every watch of the operator paused"
+                          for m in self.missing]
 
     async def handle(self, _: web.Request) -> web.Response:
         problems = self.problems()
@@ -92,10 +99,12 @@ class Readiness:
 
     def update(self, missing: list[str]) -> None:
         for item in sorted(set(missing) - set(self.missing)):
-            logger.warning("%s does not exist: kopf pauses every watch it covers, so nothing is "
-                           "reconciled there. Create it (the chart and manifests/ do, see "
-                           "docs/install.md) or run with --standalone. Readiness is 503 until then.",
-                           item)
+            logger.warning("%s does not exist: kopf pauses every watch of the operator, in "
+                           "every namespace, so nothing is reconciled anywhere (a replica already "
+                           "running when it went keeps going until it restarts). Create it (the "
+                           "chart and manifests/ do, see docs/install.md), remove its namespace "
+                           "from the watched ones, or run with --standalone. Readiness is 503 "
+                           "until then.", item)
         for item in sorted(set(self.missing) - set(missing)):
             logger.info("%s exists now; its watches resume", item)
         self.missing = missing

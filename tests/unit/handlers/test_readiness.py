@@ -36,10 +36,35 @@ def test_readiness_reports_every_problem() -> None:
     assert state.problems() == ["the operator is starting"]
     state.started = True
     state.update(["KopfPeering 'ops' in namespace 'a'"])
-    assert state.problems() == ["KopfPeering 'ops' in namespace 'a' does not exist: kopf keeps the "
-                                "watches paused"]
+    assert state.problems() == ["KopfPeering 'ops' in namespace 'a' does not exist: kopf keeps "
+                                "every watch of the operator paused"]
     state.update([])
     assert state.problems() == []
+
+
+def test_a_missing_peering_is_said_to_pause_the_whole_operator(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=readiness.__name__):
+        readiness.Readiness().update(["KopfPeering 'ops' in namespace 'gone'"])
+    assert "pauses every watch of the operator, in every namespace" in caplog.text
+    assert "remove its namespace from the watched ones" in caplog.text
+
+
+def test_kopf_gates_every_namespace_on_each_namespaces_peering() -> None:
+    """What the words above rest on (kopf 1.45: running.py's one ``operator_paused``
+    ``ToggleSet(any)``; orchestration.py's toggle per namespace, on from the start when peering
+    is mandatory): team-a's peering seen, team-b's never, so team-a's watches stay paused too.
+    Should a kopf upgrade gate each namespace on its own, this fails and the docs must change."""
+    from kopf._cogs.aiokits import aiotoggles
+
+    async def run() -> tuple[bool, list[str]]:
+        operator_paused = aiotoggles.ToggleSet(any)
+        team_a = await operator_paused.make_toggle(True, name="ops@team-a")
+        await operator_paused.make_toggle(True, name="ops@team-b")
+        await team_a.turn_to(False)  # team-a's KopfPeering event: no conflicting peer
+        return operator_paused.is_on(), sorted(t.name for t in operator_paused if t.is_on())
+
+    assert asyncio.run(run()) == (True, ["ops@team-b"])
 
 
 def _record(level: int, message: str) -> logging.LogRecord:
