@@ -21,15 +21,22 @@ the campaign at all. A treatment the model's served version does not score
 keeping its last good settings of the campaign or not serving it) holds the campaign where it
 is — no start, no advance, no promote, nothing withdrawn — with Ready ``TreatmentNotServed``
 naming it, until the model serves a version that scores it or the spec drops it.
-A budget gate's Fail (``domain.gates.Suspension``: the period's spend
-reached the budget) suspends the ramp instead of rolling it back: exposure 0 %, the step kept,
-the exposure it held in ``suspendedExposurePercent``, phase Suspended (Ready reason
-``BudgetExhausted``) until the budget period rolls over (``domain.budget``), then that exposure
-again. The budget gates go on being measured once the ramp completed (the other gates do not:
-the ramp is decided), since they are the only place the replicas' spend is summed; a spent
-budget suspends a completed ramp the same way, and stays spent through a restart of the ramp
-(``start_exposure`` carries the budget gates' verdicts). Each applied analysis copies the campaign's
-results (incremental effect and ROI with bounds, treated units, the period's spend) from its
+A budget is always enforced by a budget gate: ``spec.economics.budget`` without one declared
+implies one (``implied_budget_gate``), which the pass measures, judges and shows like a
+declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: the period's
+spend reached the budget, or what is left pays for no treatment) suspends the ramp instead of
+rolling it back: exposure 0 %, the step kept, the exposure it held in
+``suspendedExposurePercent``, phase Suspended (Ready reason ``BudgetExhausted``) until the
+budget period rolls over (``domain.budget``), then that exposure again; meanwhile only the
+budget gates are measured (nothing is exposed for the others to judge), and the renewal
+starts the step's other gates on a new stratum, as a step change does. The periods count
+from ``status.budgetAnchor``, recorded once when the campaign first exposes
+(``keep_budget_anchor``). The budget gates go on being measured once the ramp completed (the
+other gates do not: the ramp is decided), since they are the only place the replicas' spend
+is summed; a spent budget suspends a completed ramp the same way, and stays spent through a
+restart of the ramp (``start_exposure`` carries the budget gates' verdicts). Each applied
+analysis copies the campaign's results (incremental effect and ROI with bounds, treated units,
+the period's spend) from its
 gates into status, where they stay once the ramp ends; a restart of the ramp (``start_exposure``)
 and a new model version mid-ramp (``follow_version``) clear ``incrementalEffect`` and ``roi``
 until the conversion gates measure again, an attribution window later, rather than show the
@@ -69,10 +76,11 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, Req
 from uplift_operator.domain.steps import Event, Reason
 from uplift_operator.model.keys import treatment_key
 
-__all__ = ["BudgetSuspension", "Decision", "ModelObservation", "Observed", "OutsideSchedule",
-           "analysis_due", "budget_suspension", "completed", "completes", "decide",
-           "decisions_since", "exposing", "first_cohort_closes", "gates_to_measure",
-           "missing_treatments", "model_observation", "outside_schedule", "ramp_started_at",
+__all__ = ["IMPLIED_BUDGET_GATE", "BudgetSuspension", "Decision", "ModelObservation", "Observed",
+           "OutsideSchedule", "analysis_due", "budget_suspension", "completed", "completes",
+           "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
+           "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
+           "outside_schedule", "ramp_started_at",
            "refused_consequence", "settings_delivered", "stop_requests", "treating",
            "with_economics"]
 
@@ -86,6 +94,10 @@ _CARRIED_GATE_TYPES = frozenset({"deliveryRate", "budget"})
 
 #: Gate types that judge cohorts: a decision once its attribution window has closed.
 _COHORT_GATE_TYPES = frozenset({"incrementalConversions", "roi"})
+
+#: The name of the budget gate ``spec.economics.budget`` implies when no budget gate is
+#: declared (``implied_budget_gate``); ``budget-2``, ``budget-3``, ... when a gate has it.
+IMPLIED_BUDGET_GATE = "budget"
 
 #: History actions that (re)start the exposure ramp at its first step.
 _RAMP_STARTS = frozenset({Reason.EXPOSURE_STARTED.value, Reason.RETRY.value})
@@ -260,11 +272,12 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     A budget gate only fails with a ``Suspension`` (``domain.gates``), and its status keeps
     when it was measured: the suspension holds while that Fail lies in the budget period of
     ``now`` (periods from ``anchor``, the schedule's start or the creation time, as the runtime
-    counts them). Once the period rolls over it no longer holds, whatever the gate said."""
+    counts them). Once the period rolls over it no longer holds, whatever the gate said. The
+    budget gate ``spec.economics.budget`` implies counts as a declared one."""
     by_name = {g.name: g for g in status.gates}
-    for gate in spec.exposure.gates:
+    for gate in _budget_gates(spec):
         st = by_name.get(gate.name)
-        if gate.type != "budget" or gate.dry_run or st is None or st.verdict is not GateVerdict.FAIL:
+        if gate.dry_run or st is None or st.verdict is not GateVerdict.FAIL:
             continue
         until = None
         if anchor is not None and spec.economics.budget_period is not None:
@@ -306,8 +319,9 @@ def _utc(time: dt.datetime | None) -> dt.datetime | None:
 @dataclass(frozen=True)
 class Observed(steps.ObservedBase):
     """What the Campaign pass saw: its model, plus the step machine's observations.
-    ``budget_anchor``: where the budget periods start (``spec.schedule.start``, else the
-    Campaign's creation time); None: a spent budget suspends until its gate passes again."""
+    ``budget_anchor``: where the budget periods start (``status.budgetAnchor`` once recorded,
+    which wins over this; else ``spec.schedule.start``, else the Campaign's creation time);
+    None: a spent budget suspends until its gate passes again."""
 
     model: ModelObservation
     budget_anchor: dt.datetime | None = None
@@ -341,16 +355,49 @@ def completed(status: CampaignStatus) -> bool:
     return status.current_step is None and exposing(status)
 
 
+def implied_budget_gate(spec: CampaignSpec) -> CampaignGate | None:
+    """The budget gate enforcing ``spec.economics.budget`` when the spec declares none (None:
+    no budget, or a budget gate declared). Each replica enforces the whole budget on its own:
+    only a budget gate sums their spend and suspends the campaign once it is spent, so a budget
+    is never left without one. Named ``budget`` (``budget-2``, ... when a declared gate has the
+    name), with the defaults of a declared one."""
+    gates = spec.exposure.gates
+    if spec.economics.budget is None or any(gate.type == "budget" for gate in gates):
+        return None
+    taken = {gate.name for gate in gates}
+    name, n = IMPLIED_BUDGET_GATE, 1
+    while name in taken:
+        n += 1
+        name = f"{IMPLIED_BUDGET_GATE}-{n}"
+    return CampaignGate(name=name, type="budget")
+
+
+def enforced(spec: CampaignSpec) -> CampaignSpec:
+    """``spec`` with the budget gate it implies (``implied_budget_gate``) last in
+    ``exposure.gates``: what the ramp measures, judges and shows. The spec itself (what a
+    rollback holds for, what is validated) stays as declared."""
+    implied = implied_budget_gate(spec)
+    if implied is None:
+        return spec
+    gates = [*spec.exposure.gates, implied]
+    return spec.model_copy(update={"exposure": spec.exposure.model_copy(update={"gates": gates})})
+
+
 def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
-    return [gate for gate in spec.exposure.gates if gate.type == "budget"]
+    return [gate for gate in enforced(spec).exposure.gates if gate.type == "budget"]
+
+
+def _suspended(status: CampaignStatus) -> bool:
+    """A spent budget suspends the campaign (its exposure kept aside)."""
+    return status.suspended_exposure_percent is not None
 
 
 def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
     """Whether the exposure gates should be measured now (``gates_to_measure``): a step is
-    underway, or the ramp completed and has a budget gate, and an interval has passed since
-    the later of the step's start and the last analysis."""
-    measuring = status.current_step is not None or (completed(status)
-                                                     and bool(_budget_gates(spec)))
+    underway, or the ramp completed (or a spent budget suspends it) and has a budget gate, and
+    an interval has passed since the later of the step's start and the last analysis."""
+    measuring = (status.current_step is not None and not _suspended(status)) or (
+        exposing(status) and bool(_budget_gates(spec)))
     return steps.analysis_due(spec.exposure, status, now, active=measuring)
 
 
@@ -438,11 +485,14 @@ def first_cohort_closes(spec: CampaignSpec, status: CampaignStatus) -> dt.dateti
 def gates_to_measure(spec: CampaignSpec,
                      status: CampaignStatus | None = None) -> list[CampaignGate]:
     """Every exposure gate while a step is underway (campaigns have no offline gates; no
-    ``status``: as then); once the ramp completed, the budget gates only: nothing is left to
-    decide about the model's effect, but the replicas' spend is summed nowhere else."""
-    if status is not None and status.current_step is None:
+    ``status``: as then), the budget gate ``spec.economics.budget`` implies included; once
+    the ramp completed, or while a spent budget suspends it, the budget gates only: nothing is
+    left to decide about the model's effect, or nothing is exposed for the other gates to
+    judge (at 0 % they could only count Inconclusives towards a pause), but the replicas'
+    spend is summed nowhere else."""
+    if status is not None and (status.current_step is None or _suspended(status)):
         return _budget_gates(spec)
-    return list(spec.exposure.gates)
+    return list(enforced(spec).exposure.gates)
 
 
 def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
@@ -484,12 +534,17 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def __init__(self, spec: CampaignSpec, status: CampaignStatus, observed: Observed,
                  now: dt.datetime) -> None:
+        # The ramp measures, judges and shows the budget gate a budget implies (``enforced``);
+        # a rollback holds for the spec as declared (``declared``: ``spec_digest``).
+        self.declared = spec
+        spec = enforced(spec)
         super().__init__(spec.exposure, spec.rollback.mode, status, observed, now)
         self.spec = spec
         self.model = observed.model
         self.generation = observed.generation
         self.outside = outside_schedule(spec.schedule, now)
-        self.budget_anchor = observed.budget_anchor
+        # Recorded once (``keep_budget_anchor``): a later edit of the schedule moves no period.
+        self.budget_anchor = status.budget_anchor or observed.budget_anchor
         self.units = observed.units
         self.suspended: BudgetSuspension | None = None
         self.unserved = observed.treatment_not_served if self.model.serving else None
@@ -504,6 +559,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.withdraw(self.outside.why)
         else:
             self.follow_model()
+        self.keep_budget_anchor()
         self.apply_analysis()
         self.record_results()
         self.act_on_gates()
@@ -573,7 +629,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.status.suspended_exposure_percent = None
         self.end_ramp()
         self.status.rolled_back_generation = self.generation or 0
-        self.status.rolled_back_spec = spec_digest(self.spec)
+        self.status.rolled_back_spec = spec_digest(self.declared)
         self.record(reason, self.subject(), why, actor)
         self.emit("Warning", reason, text)
 
@@ -625,9 +681,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         each type that has a value), ``spend`` from a
         budget gate (the period's spend), ``treatedUnits``/``holdoutUnits`` from the units
         exposed since the ramp started. Nothing measured this pass: the results stay as they
-        were, so past ``schedule.end`` (no analysis runs) they are final."""
+        were, so past ``schedule.end`` (no analysis runs) they are final, but for a spend whose
+        budget period rolled over while nothing is exposed (``roll_spend_over``)."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
+            self.roll_spend_over()
             return
         by_name = {g.name: g for g in s.gates}
         seen: set[str] = set()
@@ -650,6 +708,37 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         units = self.units
         if units is not None:
             s.treated_units, s.holdout_units = units.treated, units.holdout
+
+    def roll_spend_over(self) -> None:
+        """``spend`` and ``budgetRemaining`` are the current period's: once the period their
+        budget gate measured them in has rolled over while the campaign exposes no one (rolled
+        back, withdrawn, ended, not started: no analysis runs, the runtime treats no one under
+        it), the current period has spent nothing, so 0 and the whole budget left, not a
+        past period's figures. A campaign that exposes measures its budget gates every
+        interval, which replaces them."""
+        s, economics = self.status, self.spec.economics
+        if (exposing(s) or economics.budget is None or economics.budget_period is None
+                or self.budget_anchor is None):
+            return
+        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+        measured = max((g.time for g in s.gates if g.name in budget_gates), default=None)
+        if measured is None:
+            return
+        _, end = budget.current_period(economics.budget_period, self.budget_anchor, measured)
+        if end is not None and self.now >= end:
+            s.spend, s.budget_remaining = 0.0, economics.budget
+
+    def keep_budget_anchor(self) -> None:
+        """Record where the budget periods start (``status.budgetAnchor``) once the campaign
+        has a budget and exposes (or exposed: a ramp started once): from then on the spec's
+        ``schedule.start`` may be edited without moving the periods or refilling the budget —
+        the runtime counts its spend per period from the campaigns file's ``periodStart``,
+        rendered from it. Before that nothing was spent, so it follows the spec."""
+        s = self.status
+        if (s.budget_anchor is None and self.budget_anchor is not None
+                and self.spec.economics.budget is not None
+                and (exposing(s) or s.ramp_started_at is not None)):
+            s.budget_anchor = self.budget_anchor
 
     # -- exposure -----------------------------------------------------------------------------
 
@@ -735,8 +824,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         rolled_back = s.rolled_back_generation
         if self.rollback_holds():
             if s.rolled_back_spec is not None and s.rolled_back_spec == legacy_spec_digest(
-                    self.spec):
-                s.rolled_back_spec = spec_digest(self.spec)  # the current form from now on
+                    self.declared):
+                s.rolled_back_spec = spec_digest(self.declared)  # the current form from now on
             return  # stays at 0 % until a spec change (a pause is none) or a retry
         if self.unserved is not None:
             return  # waits at 0 % until the served version scores its treatments
@@ -748,7 +837,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         digest: a pause or a resume is no change), until a retry."""
         s = self.status
         return s.rolled_back_generation is not None and (
-            s.rolled_back_generation == (self.generation or 0) or _rolled_back_spec(self.spec, s))
+            s.rolled_back_generation == (self.generation or 0)
+            or _rolled_back_spec(self.declared, s))
 
     def follow_version(self) -> None:
         """The model promoted a new stable version while the campaign exposes units: the
@@ -794,9 +884,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a
         history entry once), keeping the exposure it held in ``suspendedExposurePercent``, and
-        give that exposure back once the suspension lifts: a ramp underway keeps its step and
-        its gates' evidence, its pause counted again (nothing was rolled back); a completed
-        ramp gets its exposure back as it was."""
+        give that exposure back once the suspension lifts: a ramp underway keeps its step, its
+        pause counted again (nothing was rolled back), and its gates' evidence moves to a new
+        stratum as at a step change (``next_step``: counters zeroed, each sequential test's
+        evidence carried, so α is not spent again on a count that restarts from the renewal);
+        the budget gates keep theirs (the period's money). A completed ramp gets its exposure
+        back as it was."""
         s = self.status
         if not self.active() and not completed(s):
             return
@@ -821,8 +914,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             s.exposure_percent, s.suspended_exposure_percent = held, None
             if self.active():
                 # The step's pause and deadline run again from here: its time at 0 % was not
-                # time at its exposure. Its gates' evidence is kept.
+                # time at its exposure. Its gates count from here too (``step_started_at``),
+                # so their evidence goes on in a new stratum, as at a step change.
                 s.step_started_at = self.now
+                budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+                s.gates = [g if g.name in budget_gates else next_step(g) for g in s.gates]
             why = self.renewed_because()
             where = self.where() if self.active() else f"completed ramp at {self.exposed()}"
             self.record(Reason.BUDGET_RENEWED, self.subject(), why)

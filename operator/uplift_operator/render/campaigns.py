@@ -82,6 +82,9 @@ class CampaignEntry:
     exposure_percent: float
     active: bool
     created: dt.datetime | None = None  # metadata.creationTimestamp (a budget period's start)
+    #: ``status.budgetAnchor``: where the budget periods start once the Campaign exposed with a
+    #: budget (None: not recorded yet, ``spec.schedule.start`` else ``created``).
+    budget_anchor: dt.datetime | None = None
     #: The operator refused the spec (Ready reason ``InvalidSpec``): the entry tells the runtime
     #: to treat no one (exposure 0, inactive), whatever the spec and the status say.
     refused: bool = False
@@ -170,6 +173,9 @@ def _settings(campaign: CampaignEntry, *, refused: bool) -> dict[str, Any]:
     unscheduled: tuple[str | None, str | None] = (None, None)
     start, end = kept(lambda: _schedule(spec), unscheduled)
     created = kept(lambda: _at("metadata.creationTimestamp", campaign.created), None)
+    # Recorded once in status, so an edit of schedule.start neither restarts the replicas'
+    # period spend nor moves the periods; before that, what the operator's budget gate reads.
+    anchor = kept(lambda: _at("status.budgetAnchor", campaign.budget_anchor), None)
     default_salt = f"{campaign.namespace}/{campaign.name}"
     budget: dict[str, Any] | None = None
     amount = econ.budget
@@ -177,7 +183,7 @@ def _settings(campaign: CampaignEntry, *, refused: bool) -> dict[str, Any]:
         budget = kept(lambda: {
             "amount": _number("spec.economics.budget", amount, lo=0),
             "periodSeconds": kept(lambda: _period_seconds(econ.budget_period), None),
-            "periodStart": start or created or _time(_EPOCH)}, None)
+            "periodStart": anchor or start or created or _time(_EPOCH)}, None)
 
     def terms(treatment: CampaignTreatment) -> dict[str, float]:
         cost = treatment.cost_per_treatment

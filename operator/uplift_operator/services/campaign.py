@@ -146,7 +146,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             model.observation, serving=False, degraded=False, why=no_room.message,
             reason=no_room.reason, unheld=None))
 
-    anchor = _budget_anchor(spec, meta)
+    anchor = _budget_anchor(spec, meta, current)
     outcomes: list[gates.GateOutcome] | None = None
     units: CampaignUnits | None = None
     if exposure.analysis_due(spec, current, now):
@@ -280,9 +280,15 @@ def model_inputs(model: Mapping[str, Any]) -> tuple[Any, ...]:
             exposure.model_observation(name, status, exposing=True))
 
 
-def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any]) -> dt.datetime | None:
-    """Where the budget periods start, as the runtime counts them: ``spec.schedule.start``,
-    else the Campaign's creation time (None for a body that has neither)."""
+def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any],
+                   current: CampaignStatus) -> dt.datetime | None:
+    """Where the budget periods start, as the runtime counts them (the campaigns file's
+    ``periodStart``): ``status.budgetAnchor`` once recorded (``domain.exposure`` records it
+    when the campaign first exposes with a budget, so an edit of the schedule moves nothing),
+    else ``spec.schedule.start``, else the Campaign's creation time (None for a body that has
+    none of them)."""
+    if current.budget_anchor is not None:
+        return current.budget_anchor
     if spec.schedule is not None and spec.schedule.start is not None:
         start = spec.schedule.start
         return start if start.tzinfo is not None else start.replace(tzinfo=dt.UTC)

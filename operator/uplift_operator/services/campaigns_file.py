@@ -168,13 +168,14 @@ class Synced:
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the index keeps of a Campaign: the fields the file needs, as plain data — its
-    phase, exposure and Ready condition (without its message: ``exposure.treating`` reads why
-    a Degraded Campaign is Degraded, a step past its deadline still treating), nothing else of
-    its status, so a status write that changes none of them leaves the snapshot equal."""
+    phase, exposure, budget anchor (the budget's ``periodStart``) and Ready condition (without
+    its message: ``exposure.treating`` reads why a Degraded Campaign is Degraded, a step past
+    its deadline still treating), nothing else of its status, so a status write that changes
+    none of them leaves the snapshot equal."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
     kept: dict[str, Any] = {key: _plain(value) for key, value in status.items()
-                            if key in ("phase", "exposurePercent")}
+                            if key in ("phase", "exposurePercent", "budgetAnchor")}
     ready = [{key: _plain(value) for key, value in condition.items()
               if key in ("type", "status", "reason", "lastTransitionTime")}
              for condition in status.get("conditions") or []
@@ -227,6 +228,7 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
         exposure_percent=status.exposure_percent,
         active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
         created=dt.datetime.fromisoformat(str(created)) if created else None,
+        budget_anchor=status.budget_anchor,
         # The operator refused its spec: an entry that treats no one, and that the runtime
         # takes (one it rejects would keep its last good settings, treating on).
         refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON)

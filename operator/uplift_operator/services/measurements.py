@@ -592,7 +592,8 @@ class CampaignGateContext:
     ``model`` is the UpliftModel's name, ``stable_version``/``stable_run_id`` the version the
     campaign follows (its drift reference); ``ramp_started_at`` when the exposure ramp started
     (drift counts since then, as the canary's since the canary started); ``budget_anchor`` the
-    start of the first budget period (``spec.schedule.start``, else the creation time);
+    start of the first budget period (``status.budgetAnchor``, else ``spec.schedule.start``,
+    else the creation time);
     ``completes``: a Pass now completes the exposure ramp (the last step, with a pause);
     ``decisions_since`` when the campaign began deciding on ``stable_version`` (the ramp's
     start, or the model's promotion of that version, whichever is later): the conversion

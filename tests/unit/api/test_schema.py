@@ -80,6 +80,25 @@ def test_a_campaigns_model_ref_cannot_change() -> None:
     assert "cannot change during the campaign's life" in rules[0]["message"]
 
 
+def test_a_campaigns_budget_period_cannot_change_while_a_budget_runs() -> None:
+    """A new period length starts a new period at once on every replica, forgetting what the
+    current one spent (review-campaign finding 5): the API server refuses the edit while a
+    budget is set before and after, and takes it when either has none (nothing is counted)."""
+    from uplift_operator.api.crds import CAMPAIGN
+
+    economics = _schema(CAMPAIGN)["properties"]["spec"]["properties"]["economics"]
+    transitions = [r for r in economics["x-kubernetes-validations"] if "oldSelf" in r["rule"]]
+    assert [(r["rule"], r["fieldPath"]) for r in transitions] == [(
+        "!has(oldSelf.budget) || !has(self.budget) || "
+        "(has(self.budgetPeriod) ? self.budgetPeriod : '') == "
+        "(has(oldSelf.budgetPeriod) ? oldSelf.budgetPeriod : '')", ".budgetPeriod")]
+    assert transitions[0]["message"].startswith("budgetPeriod cannot change while "
+                                                "spec.economics.budget is set")
+    described = economics["properties"]["budget"]["description"]
+    assert "else one implied (named budget" in described
+    assert "status.budgetAnchor" in economics["properties"]["budgetPeriod"]["description"]
+
+
 def test_an_upliftmodels_registered_model_cannot_change() -> None:
     """Another registered model's versions are numbered apart: a switch would re-render the
     stable from its version of the same number, in place (review finding 5). The rule sits on

@@ -332,7 +332,8 @@ def test_results_follow_each_analysis_and_stay_final_past_the_end() -> None:
 
 PROMOTION_SPEC = SPEC.model_copy(update={
     "exposure": SPEC.exposure.model_copy(update={"gates": [
-        *SPEC.exposure.gates, CampaignGate.model_validate({"name": "budget", "type": "budget"})]}),
+        *(g for g in SPEC.exposure.gates if g.type != "budget"),
+        CampaignGate.model_validate({"name": "budget", "type": "budget"})]}),
     "schedule": None})
 TYPES = {g.name: g.type for g in PROMOTION_SPEC.exposure.gates}
 

@@ -83,6 +83,19 @@ def test_each_field_follows_the_documented_mapping(changes: dict[str, Any], fiel
     assert parsed.errors == {}, parsed.errors
 
 
+def test_a_recorded_budget_anchor_is_the_period_start_whatever_the_schedule_says() -> None:
+    # status.budgetAnchor, once recorded, wins over an edited schedule.start (review-campaign
+    # finding 5): the runtime's ledgers keep their period, so their spend.
+    anchored = campaigns.CampaignEntry(
+        name="spring-email", namespace="growth", generation=4,
+        spec=spec(schedule={"start": "2026-03-10T00:00:00Z"}), exposure_percent=25,
+        active=True, created=CREATED, budget_anchor=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    assert campaigns.entry(anchored)["budget"]["periodStart"] == "2026-03-01T00:00:00Z"
+    assert campaigns.entry(anchored)["start"] == "2026-03-10T00:00:00Z"
+    parsed = runtime_campaigns.parse(campaigns.text([anchored]))
+    assert parsed.errors == {}, parsed.errors
+
+
 @pytest.mark.parametrize(("exposure", "active"), [(0, False), (5, True), (100, True), (25, False)])
 def test_exposure_and_active_are_the_pass_decision_written_down(exposure: float,
                                                                 active: bool) -> None:

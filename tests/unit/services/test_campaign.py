@@ -51,12 +51,28 @@ def _model_body(status: dict[str, Any] | None) -> dict[str, Any]:
     return body
 
 
+@dataclass
+class CampaignMetrics(FakeMetrics):
+    """The fake Prometheus, answering the campaign's spend counter with ``spend``: the runtime
+    exports it from the moment it takes the campaign (0 until it treats), so the sample's budget
+    gate is measured from the first analysis."""
+
+    spend: float | None = 0.0
+
+    def scalar(self, promql: str, time: dt.datetime | float | None = None) -> float | None:
+        if "uplift_campaign_spend_total" not in promql:
+            return super().scalar(promql, time)
+        self.asked.append(promql)
+        return self.spend
+
+
 class Sim:
     """A Campaign and its UpliftModel in a fake cluster; ``tick`` runs one pass."""
 
     def __init__(self, model_status: dict[str, Any] | None = SERVING, **spec_changes: Any) -> None:
         self.cluster = FakeCluster()
-        self.deps = campaign.CampaignDependencies(cluster=self.cluster, prometheus=FakeMetrics(),
+        self.deps = campaign.CampaignDependencies(cluster=self.cluster,
+                                                  prometheus=CampaignMetrics(),
                                                   metric_templates=BUILTIN_TEMPLATES)
         self.set_model(model_status)
         self.body = yaml.safe_load((SAMPLES / "campaign.yaml").read_text())
@@ -138,9 +154,10 @@ def test_gates_without_data_are_inconclusive_and_never_ramp() -> None:
     sim.tick()
     result = sim.tick(5)  # the first analysis (interval 5m)
     s = sim.status
+    # The budget's spend is exported from the start (0): that gate alone has data.
     assert {g["name"]: g["verdict"] for g in s["gates"]} == {
         "delivery": "Inconclusive", "incremental": "Inconclusive", "roi": "Inconclusive",
-        "drift": "Inconclusive"}
+        "drift": "Inconclusive", "budget": "Pass"}
     delivery = next(g for g in s["gates"] if g["name"] == "delivery")
     assert delivery["message"] == "no data yet"
     # The collectors asked Prometheus for this campaign's counters.
@@ -312,7 +329,7 @@ UNDRIFTED = (750, 750, 750, 750)
 
 
 @dataclass
-class BinMetrics(FakeMetrics):
+class BinMetrics(CampaignMetrics):
     """The fake Prometheus, answering the drift gate's query with per-bin rows of ``bins``."""
 
     bins: tuple[int, ...] = ()
@@ -448,7 +465,9 @@ def test_without_a_drift_gate_the_registry_is_never_asked() -> None:
     sim.tick()
     for _ in range(3):
         sim.tick(5)
-    assert {g["name"]: g["verdict"] for g in sim.status["gates"]} == {"delivered": "Pass"}
+    # The sample's budget (5000) without its gate: the implied one is measured too.
+    assert {g["name"]: g["verdict"] for g in sim.status["gates"]} == {"delivered": "Pass",
+                                                                      "budget": "Pass"}
     assert sim.registry.calls == 0 and sim.registry_for_calls == []
 
 

@@ -291,6 +291,37 @@ def test_the_campaign_pass_decides_what_the_file_says() -> None:
     assert (entry["exposurePercent"], entry["active"]) == (0, False)
 
 
+def test_the_budget_period_start_is_recorded_once_and_an_edited_schedule_moves_nothing() -> None:
+    """The first pass that exposes records the anchor (the sample's schedule.start); an edit of
+    schedule.start afterwards (review-campaign finding 5) neither restarts the replicas' period
+    spend (the file's periodStart) nor the budget gate's period (its PromQL range)."""
+    cluster = FakeCluster()
+    cluster.put("upliftmodels", serving_model())
+    prometheus = FakeMetrics()
+    deps = campaign.CampaignDependencies(cluster=cluster, prometheus=prometheus,
+                                         metric_templates=BUILTIN_TEMPLATES)
+    body = campaign_body(phase=None, percent=0)
+    body["metadata"]["annotations"] = {}
+    body["status"] = campaign.reconcile(copy.deepcopy(body), deps, T0).status
+    assert body["status"]["budgetAnchor"] == "2026-03-01T00:00:00Z"
+    files = campaigns_file.FileDependencies(cluster)
+    sync(files, body)
+    assert file_of(cluster)["campaigns"]["spring-email"]["budget"]["periodStart"] == (
+        "2026-03-01T00:00:00Z")
+    body["spec"]["schedule"] = {"start": "2026-03-10T00:00:00Z"}
+    body["metadata"]["generation"] += 1
+    now = T0 + dt.timedelta(minutes=5)  # an analysis is due: the budget gate is measured
+    body["status"] = campaign.reconcile(copy.deepcopy(body), deps, now).status
+    assert body["status"]["budgetAnchor"] == "2026-03-01T00:00:00Z"
+    sync(files, body)
+    assert file_of(cluster)["campaigns"]["spring-email"]["budget"]["periodStart"] == (
+        "2026-03-01T00:00:00Z")
+    # 7d periods from 2026-03-01: the current one began 2026-11-29, not 2026-11-24 (from 03-10).
+    period = int((now - dt.datetime(2026, 11, 29, tzinfo=dt.UTC)).total_seconds())
+    assert any("uplift_campaign_period_spend{" in q and f"[{period}s]" in q
+               for q in prometheus.asked)
+
+
 def test_one_campaign_the_file_cannot_render_as_it_is_costs_the_others_nothing() -> None:
     """A duration the CRD's pattern took that no timedelta holds: that Campaign is carried as
     refused (treating no one) and its pass is told why; the other's rollback reaches the file."""

@@ -69,7 +69,7 @@ def test_a_campaign_analysis_asks_a_silent_prometheus_once() -> None:
     assert each.calls >= 2 * 4  # before: every gate asked, one timeout each (40 s a pass)
     assert once.calls == 2  # one query per analysis
     errors = {g["name"]: g for g in gates if g["verdict"] == "Error"}
-    assert set(errors) == {"delivery", "incremental", "roi"}
+    assert set(errors) == {"delivery", "incremental", "roi", "budget"}
     for gate in errors.values():
         assert gate["consecutiveErrors"] == 2
         assert gate["message"].endswith(f"measurement failed: {TIMED_OUT}")

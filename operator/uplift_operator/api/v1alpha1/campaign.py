@@ -21,6 +21,7 @@ from uplift_operator.api.v1alpha1.common import (
     Duration,
     EstimateStatus,
     GateSpecBase,
+    GateStatus,
     Name,
     RampSpecBase,
     RampStatus,
@@ -34,6 +35,7 @@ from uplift_operator.api.v1alpha1.common import (
 )
 
 __all__ = [
+    "BUDGET_PERIOD_FIXED",
     "CAMPAIGN_NAME",
     "CAMPAIGN_NAME_PATTERN",
     "DELIVERY_RATE_MIN",
@@ -82,6 +84,15 @@ class CampaignTreatment(ApiModel):
         default=None, ge=0, description="Value of one conversion; overrides economics.")
 
 
+#: Why a budget period cannot change while a budget runs: every replica counts its spend per
+#: period, and a new length starts a new period at once, forgetting what the current one spent.
+BUDGET_PERIOD_FIXED = (
+    "budgetPeriod cannot change while spec.economics.budget is set: the replicas count the "
+    "spend per period from status.budgetAnchor, and a new length would start a new period "
+    "now, forgetting what the current one spent. To change it, remove budget (the campaign "
+    "then has none), then set budget and budgetPeriod again: the spend is counted afresh")
+
+
 class Economics(ApiModel):
     """What a conversion is worth and what a treatment costs."""
 
@@ -92,11 +103,26 @@ class Economics(ApiModel):
     budget: float | None = Field(
         default=None, gt=0,
         description="Spend allowed per budgetPeriod when that is set, else over the whole "
-                    "campaign; once reached, treatment stops (exposure 0 %, phase Suspended) "
-                    "until the period rolls over or the budget is raised.")
+                    "campaign, summed over the model's replicas. It is enforced by a budget "
+                    "gate: the one in exposure.gates, else one implied (named budget, or "
+                    "budget-2, budget-3, ... when a gate has that name), measured and shown in "
+                    "status.gates like a declared one. Once the spend reaches it, or what is "
+                    "left pays for no treatment, treatment stops (exposure 0 %, phase "
+                    "Suspended) until the period rolls over or the budget is raised. Periods "
+                    "count from status.budgetAnchor.")
     budget_period: Duration | None = Field(
         default=None,
-        description=f"If set, the budget renews every period (e.g. 1d). {AT_MOST}")
+        description="If set, the budget renews every period (e.g. 1d), counted from "
+                    "status.budgetAnchor. Fixed while budget is set (the API server refuses "
+                    "the change: the current period's spend would be forgotten); remove budget "
+                    f"to change it. {AT_MOST}")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!has(oldSelf.budget) || !has(self.budget) || "
+                 "(has(self.budgetPeriod) ? self.budgetPeriod : '') == "
+                 "(has(oldSelf.budgetPeriod) ? oldSelf.budgetPeriod : '')",
+         "message": BUDGET_PERIOD_FIXED, "fieldPath": ".budgetPeriod"},
+    ]})
 
 
 class Targeting(ApiModel):
@@ -225,8 +251,10 @@ class CampaignGate(GateSpecBase):
                     "than 90 % of the expected outcomes are reported, and stop with an Error "
                     "while the holdout share departs from holdoutFraction. budget: the current "
                     "budgetPeriod's spend summed over replicas; Fail once it reaches "
-                    "economics.budget, which suspends the campaign until the period rolls over "
-                    "(never a rollback), else Pass. drift: as the UpliftModel's, on the stable "
+                    "economics.budget or what is left pays for no treatment (the runtime "
+                    "then treats no one), which suspends the campaign until the period rolls "
+                    "over (never a rollback), else Pass; economics.budget without one implies "
+                    "one (see economics.budget). drift: as the UpliftModel's, on the stable "
                     "version the campaign follows. custom: PromQL with min/max. alpha is spent "
                     "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
                     "does not grow without evidence. A field the type does not read (margin "
@@ -335,6 +363,13 @@ class CampaignSpec(ApiModel):
 class CampaignStatus(RampStatus):
     """Observed state of a Campaign."""
 
+    # One more than a spec lists (exposure.gates, at most 16): the budget gate implied by
+    # spec.economics.budget when none is declared.
+    gates: list[GateStatus] = Field(
+        default_factory=list, max_length=17,
+        description="Last verdict of each gate: those of spec.exposure.gates, and the budget "
+                    "gate that spec.economics.budget implies when none is declared.")
+
     model_version: str | None = Field(
         default=None, max_length=16,
         description="Stable version of the referenced UpliftModel (the campaign follows it; a "
@@ -366,11 +401,23 @@ class CampaignStatus(RampStatus):
         default=None, description="Incremental conversion rate, treated minus holdout.")
     roi: EstimateStatus | None = Field(default=None,
                                        description="Return on investment with bounds.")
-    spend: float = Field(default=0, ge=0, description="Spend so far in the budget period.")
+    spend: float = Field(
+        default=0, ge=0,
+        description="Spend so far in the budget period, summed over replicas (its budget "
+                    "gate's last measure). 0 once a period rolls over while the campaign "
+                    "exposes no one (rolled back, withdrawn, ended): it has spent nothing "
+                    "since.")
     budget_remaining: float | None = Field(
         default=None, ge=0,
-        description="What is left of the current budget period's budget (absent without a "
-                    "budget gate).")
+        description="What is left of the current budget period's budget (absent without "
+                    "spec.economics.budget, or until its budget gate is first measured).")
+    budget_anchor: dt.datetime | None = Field(
+        default=None,
+        description="Where the budget periods start: spec.schedule.start, else "
+                    "metadata.creationTimestamp, as they were when the campaign first "
+                    "exposed units with a budget; recorded once, so a later edit of "
+                    "schedule.start neither refills nor moves the budget. The campaigns file "
+                    "gives it to the runtime as the budget's periodStart.")
     treated_units: int = Field(default=0, ge=0,
                                description="Exposed units in the treated arm since the exposure "
                                            "ramp started.")

@@ -1,0 +1,242 @@
+"""domain.exposure and the budget: a budget is always enforced by a budget gate (one is implied
+when none is declared), a renewal starts the step's other gates on a new stratum and only the
+budget gates are measured while suspended, the periods count from ``status.budgetAnchor``
+recorded once, and a past period's spend is not shown as the current one's. Plain values, time
+passed in; each pass measures what ``gates_to_measure`` names, as the service does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
+from uplift_operator.domain import exposure, gates
+from uplift_operator.domain.gates import GateOutcome, Suspension
+from uplift_operator.domain.measurements import (
+    ArmCounts,
+    CampaignArms,
+    IncrementalConversionsMeasurement,
+    OutcomeCompleteness,
+)
+from uplift_operator.domain.requests import parse_requests
+
+SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
+T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+SERVING = exposure.ModelObservation("m", True, "3", serving=True, why="serves version 3")
+MINUTE = dt.timedelta(minutes=1)
+
+
+def spec_with(gates_: list[dict[str, Any]], **economics: Any) -> CampaignSpec:
+    raw = yaml.safe_load(SAMPLE.read_text())["spec"]
+    raw["schedule"] = None
+    raw["exposure"]["progressDeadline"] = None
+    raw["exposure"]["gates"] = gates_
+    raw["economics"].update(economics)
+    raw["economics"] = {k: v for k, v in raw["economics"].items() if v is not None}
+    return Campaign.model_validate({"spec": raw}).spec
+
+
+def budget_outcome(name: str, now: dt.datetime, spend: float) -> GateOutcome:
+    spent = spend >= 5000
+    return GateOutcome(name=name, verdict=GateVerdict.FAIL if spent else GateVerdict.PASS,
+                       message="m", time=now, value=spend, threshold=5000.0,
+                       suspension=Suspension(None, "spent") if spent else None)
+
+
+Judge = Callable[[CampaignGate, dt.datetime], GateOutcome]
+
+
+def run(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime, judge: Judge,
+        anchor: dt.datetime | None = T0, annotations: dict[str, str] | None = None,
+        ) -> exposure.Decision:
+    """One pass as the service runs it: the gates ``gates_to_measure`` names, when due."""
+    outcomes = None
+    if exposure.analysis_due(spec, status, now):
+        outcomes = [judge(gate, now) for gate in exposure.gates_to_measure(spec, status)]
+    return exposure.decide(spec, status, exposure.Observed(
+        model=SERVING, gate_outcomes=outcomes, budget_anchor=anchor, generation=1,
+        requests=parse_requests(annotations or {})), now)
+
+
+# -- a budget without a budget gate implies one (review-campaign finding 1) --------------------
+
+def test_a_budget_without_a_budget_gate_implies_one_that_suspends() -> None:
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod="7d")
+    implied = exposure.implied_budget_gate(spec)
+    assert implied is not None and (implied.name, implied.type) == ("budget", "budget")
+    assert [g.name for g in spec.exposure.gates] == ["delivery"]  # the spec stays as declared
+    assert [g.name for g in exposure.gates_to_measure(spec)] == ["delivery", "budget"]
+    spend = 0.0
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    # Measured and shown like a declared gate.
+    assert {g.name: g.verdict for g in s.gates} == {"delivery": GateVerdict.PASS,
+                                                    "budget": GateVerdict.PASS}
+    assert (s.spend, s.budget_remaining) == (0.0, 5000.0)
+    spend = 5000.0  # the replicas' spend, summed by that gate
+    suspended = run(spec, s, T0 + 10 * MINUTE, judge)
+    s = suspended.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (Phase.SUSPENDED, 0, 5)
+    assert [e.reason.value for e in suspended.events] == ["BudgetExhausted"]
+    assert not exposure.treating(s)
+
+
+def test_the_implied_gate_takes_a_free_name_and_none_without_a_budget() -> None:
+    taken = spec_with([{"name": "budget", "type": "deliveryRate"},
+                       {"name": "budget-2", "type": "roi"}], budget=5000)
+    implied = exposure.implied_budget_gate(taken)
+    assert implied is not None and implied.name == "budget-3"
+    declared = spec_with([{"name": "money", "type": "budget"}], budget=5000)
+    assert exposure.implied_budget_gate(declared) is None
+    assert exposure.enforced(declared) is declared
+    unbudgeted = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=None,
+                           budgetPeriod=None)
+    assert exposure.implied_budget_gate(unbudgeted) is None
+    assert [g.name for g in exposure.gates_to_measure(unbudgeted)] == ["delivery"]
+
+
+def test_a_rollback_holds_for_the_spec_as_declared_not_with_its_implied_gate() -> None:
+    # rolledBackSpec is the declared spec's digest, as operators before the implied gate wrote
+    # it: a Campaign rolled back before this release stays at 0 % through the upgrade.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000)
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + MINUTE, judge, annotations={"uplift.dev/abort": "t"}).status
+    assert s.rolled_back_spec == exposure.spec_digest(spec)
+    held = run(spec, s.model_copy(update={"rolled_back_generation": 0}), T0 + 2 * MINUTE,
+               judge).status
+    assert (held.exposure_percent, held.current_step) == (0, None)
+
+
+# -- a renewal folds the gates; suspended, only the budget is measured (finding 2) -------------
+
+INCREMENTAL = {"name": "incremental", "type": "incrementalConversions", "inconclusiveLimit": 6}
+
+
+def _null_counts(units: int) -> IncrementalConversionsMeasurement:
+    treated, holdout = units * 9 // 10, units // 10
+    return IncrementalConversionsMeasurement(
+        arms=CampaignArms(ArmCounts(treated, treated // 10), ArmCounts(holdout, holdout // 10)),
+        holdout_fraction=0.1, completeness=OutcomeCompleteness(units, units, 0))
+
+
+def test_a_suspension_measures_only_the_budget_and_its_renewal_starts_a_new_stratum() -> None:
+    spec = spec_with([{"name": "budget", "type": "budget"}, INCREMENTAL], budget=5000,
+                     budgetPeriod="1d")
+    spend, measured = 10.0, []
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        measured.append(gate.name)
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        return gates.evaluate_gate(gate, _null_counts(4000), gates.memory_of(
+            next((g for g in status.gates if g.name == gate.name), None), gate), now)
+
+    status = run(spec, CampaignStatus(), T0, judge).status
+    now = T0 + dt.timedelta(hours=20)
+    status = run(spec, status, now, judge).status  # one look of the incremental gate
+    spend = 6000.0
+    now += 5 * MINUTE
+    status = run(spec, status, now, judge).status
+    assert (status.phase, status.suspended_exposure_percent) == (Phase.SUSPENDED, 5)
+    before = next(g for g in status.gates if g.name == "incremental")
+    measured.clear()
+    while now < T0 + dt.timedelta(hours=23, minutes=55):  # analyses while at 0 %
+        now += 5 * MINUTE
+        status = run(spec, status, now, judge).status
+    # Nothing is exposed for the incremental gate to judge: only the budget is measured, so
+    # no Inconclusive piles up towards inconclusiveLimit at 0 %.
+    assert measured and set(measured) == {"budget"}
+    assert next(g for g in status.gates if g.name == "incremental") == before
+    spend = 0.0
+    renewed = run(spec, status, T0 + dt.timedelta(days=1), judge)
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.current_step) == (Phase.PROGRESSING, 5, 0)
+    assert [e.reason.value for e in renewed.events] == ["BudgetRenewed"]
+    # The counts restart from the renewal (stepStartedAt): the gate's evidence goes on in a new
+    # stratum, its counters zeroed, as at a step change.
+    after = next(g for g in r.gates if g.name == "incremental")
+    assert after == gates.next_step(before)
+    assert before.sequential_state and after.sequential_state != before.sequential_state
+    assert r.step_started_at == T0 + dt.timedelta(days=1)
+    later = run(spec, r, T0 + dt.timedelta(days=1, minutes=5), judge).status
+    assert later.phase is Phase.PROGRESSING, later.message  # not Paused for a human
+
+
+# -- the anchor is recorded once (finding 5) ---------------------------------------------------
+
+def test_the_budget_anchor_is_recorded_when_the_campaign_first_exposes_and_then_kept() -> None:
+    spec = spec_with([{"name": "budget", "type": "budget"}], budget=5000, budgetPeriod="7d")
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        return budget_outcome(gate.name, now, 6000.0)
+
+    gone = exposure.ModelObservation("m", False, why="UpliftModel 'm' not found")
+    waiting = exposure.decide(spec, CampaignStatus(), exposure.Observed(
+        model=gone, budget_anchor=T0, generation=1), T0).status
+    assert waiting.budget_anchor is None  # nothing exposed, nothing spent: it follows the spec
+    s = run(spec, waiting, T0, judge).status
+    assert s.budget_anchor == T0
+    # schedule.start edited (the service derives another anchor from it): the recorded one
+    # counts, so the spent budget is not refilled by a period that starts anew.
+    moved = T0 + dt.timedelta(days=3)
+    s = run(spec, s, T0 + dt.timedelta(days=4), judge, anchor=moved).status
+    assert s.budget_anchor == T0
+    assert s.phase is Phase.SUSPENDED
+    got = exposure.budget_suspension(spec, s, s.budget_anchor, T0 + dt.timedelta(days=4))
+    assert got is not None and got.until == T0 + dt.timedelta(days=7)
+
+
+# -- a past period's spend is not shown as the current one's (review-oncall finding 9) ---------
+
+def test_after_a_rollback_a_rolled_over_period_shows_nothing_spent() -> None:
+    spec = spec_with([{"name": "budget", "type": "budget"}], budget=5000, budgetPeriod="7d")
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        return budget_outcome(gate.name, now, 4950.0)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    assert (s.spend, s.budget_remaining) == (4950.0, 50.0)
+    s = run(spec, s, T0 + 6 * MINUTE, judge, annotations={"uplift.dev/abort": "t"}).status
+    assert (s.exposure_percent, s.current_step) == (0, None)
+    # Within the period the figures are still the period's (nothing was treated since).
+    same = run(spec, s, T0 + dt.timedelta(days=6), judge,
+               annotations={"uplift.dev/abort": "t"}).status
+    assert (same.spend, same.budget_remaining) == (4950.0, 50.0)
+    # The period rolled over while nothing is exposed: nothing spent in this one.
+    rolled = run(spec, same, T0 + dt.timedelta(days=7), judge,
+                 annotations={"uplift.dev/abort": "t"})
+    assert (rolled.status.spend, rolled.status.budget_remaining) == (0.0, 5000.0)
+    assert run(spec, rolled.status, T0 + dt.timedelta(days=8), judge,
+               annotations={"uplift.dev/abort": "t"}).status == rolled.status
+
+
+def test_a_campaign_wide_budget_keeps_its_spend_after_a_rollback() -> None:
+    spec = spec_with([{"name": "budget", "type": "budget"}], budget=5000, budgetPeriod=None)
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        return budget_outcome(gate.name, now, 4950.0)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    s = run(spec, s, T0 + 6 * MINUTE, judge, annotations={"uplift.dev/abort": "t"}).status
+    later = run(spec, s, T0 + dt.timedelta(days=90), judge,
+                annotations={"uplift.dev/abort": "t"}).status
+    assert (later.spend, later.budget_remaining) == (4950.0, 50.0)
