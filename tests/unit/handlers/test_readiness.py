@@ -62,7 +62,7 @@ def test_kopf_gates_every_namespace_on_each_namespaces_peering() -> None:
         team_a = await operator_paused.make_toggle(True, name="ops@team-a")
         await operator_paused.make_toggle(True, name="ops@team-b")
         await team_a.turn_to(False)  # team-a's KopfPeering event: no conflicting peer
-        return operator_paused.is_on(), sorted(t.name for t in operator_paused if t.is_on())
+        return operator_paused.is_on(), sorted(str(t.name) for t in operator_paused if t.is_on())
 
     assert asyncio.run(run()) == (True, ["ops@team-b"])
 
