@@ -89,6 +89,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # event loop that carries the watches and the waiting tasks (handlers.scheduling).
     memo["pass_executor"] = ThreadPoolExecutor(max_workers=config.pass_workers,
                                                thread_name_prefix="pass")
+    # The alias poller's reads of MLflow, on threads of their own: a pass never waits for them.
+    memo["alias_executor"] = ThreadPoolExecutor(max_workers=registry_polling.ALIAS_READERS,
+                                                thread_name_prefix="alias-read")
     memo["wakeups"] = Wakeups()
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
@@ -148,9 +151,10 @@ def stop_passes(memo: kopf.Memo, **_: Any) -> None:
     trimming = memo.get("heap_trim")
     if isinstance(trimming, threading.Event):
         trimming.set()
-    executor = memo.get("pass_executor")
-    if isinstance(executor, ThreadPoolExecutor):
-        executor.shutdown(wait=False, cancel_futures=True)
+    for pool in ("pass_executor", "alias_executor"):
+        executor = memo.get(pool)
+        if isinstance(executor, ThreadPoolExecutor):
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def metric_source(config: OperatorConfig) -> PiecewiseIncreases | None:
