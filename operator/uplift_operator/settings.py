@@ -26,9 +26,17 @@ import yaml
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
-__all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "parse_args", "seniority_priority"]
+__all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "keepalive_gap", "keepalives_per_second",
+           "parse_args", "recommended_peering_lifetime", "seniority_priority"]
 
 MIN_PEERING_LIFETIME = 3
+#: The shortest peering lifetime by default (one peering object: cluster-wide, or a namespace).
+SHORT_PEERING_LIFETIME = 8
+#: kopf's own default, the longest by default: a failover waits up to this long.
+LONG_PEERING_LIFETIME = 60
+#: Keep-alive PATCHes a second, per replica, that the default lifetime allows at rest (three
+#: peering objects at 8 s). Each is also a watch event to every replica.
+KEEPALIVE_BUDGET = 2.0
 PATTERN_CHARS = "*?[!,"  # kopf's namespace patterns: globs, negations, lists
 
 
@@ -69,6 +77,40 @@ class OperatorConfig:
         return self.all_namespaces or any(c in n for n in self.namespaces for c in PATTERN_CHARS)
 
 
+def keepalive_gap(lifetime: int) -> float:
+    """The mean time between two keep-alives of one peering object, at ``lifetime``: kopf
+    1.x's ``keepalive`` waits ``min(lifetime, max(1, lifetime - randint(5, 10)))`` seconds
+    (1.5 s at 8, 52.5 s at 60)."""
+    return sum(min(lifetime, max(1, lifetime - r)) for r in range(5, 11)) / 6
+
+
+def keepalives_per_second(config: OperatorConfig, peerings: int | None = None) -> float:
+    """Keep-alive PATCHes a second one replica sends at rest: one stream per peering object
+    (``peerings``: the ClusterKopfPeering, or a KopfPeering per watched namespace; by default
+    the namespaces named exactly), none standalone."""
+    if config.standalone:
+        return 0.0
+    if peerings is None:
+        peerings = 1 if config.all_namespaces else len(config.namespaces)
+    return peerings / keepalive_gap(config.peering_lifetime)
+
+
+def recommended_peering_lifetime(namespaces: Sequence[str], all_namespaces: bool) -> int:
+    """The default ``--peering-lifetime``: the shortest (fastest failover) whose keep-alives
+    cost at most ``KEEPALIVE_BUDGET`` PATCHes a second per replica, between 8 and 60 s.
+    Cluster-wide there is one peering object (8 s); namespaced, kopf keeps one per watched
+    namespace, each with its own keep-alives: 8 s up to 3 namespaces, 13 s for 10, 33 s for
+    50, 60 s from 105 (then over the budget: ``--all-namespaces`` keeps one object). With a
+    pattern the count is not known before the namespaces are listed: 60 s."""
+    if all_namespaces:
+        return SHORT_PEERING_LIFETIME
+    if any(c in n for n in namespaces for c in PATTERN_CHARS):
+        return LONG_PEERING_LIFETIME
+    return next((lifetime for lifetime in range(SHORT_PEERING_LIFETIME, LONG_PEERING_LIFETIME)
+                 if len(namespaces) / keepalive_gap(lifetime) <= KEEPALIVE_BUDGET),
+                LONG_PEERING_LIFETIME)
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"UPLIFT_{name}", default)
 
@@ -102,12 +144,16 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "Default: the earlier started the higher, so a replica that starts "
                              "(a rolling update, a restart) never pauses the one acting")
     parser.add_argument("--peering-lifetime", type=int,
-                        default=_env("PEERING_LIFETIME") or OperatorConfig.peering_lifetime,
+                        default=_env("PEERING_LIFETIME") or None,
                         help="seconds after its last keep-alive that a replica counts as gone, "
                              "so a standby takes over from a killed or cut-off one. kopf sends "
                              "keep-alives every lifetime minus 5-10 s (at least 1 s: every 1-3 s "
-                             "at the default), so an acting replica is given up only when its "
-                             "keep-alives stall 5 s or more. Default: 8")
+                             "at 8), so an acting replica is given up only when its keep-alives "
+                             "stall 5 s or more; namespaced, it sends them for each watched "
+                             "namespace. Default: 8 cluster-wide and for up to 3 namespaces, "
+                             "then growing with the namespaces so that the keep-alives stay "
+                             f"within {KEEPALIVE_BUDGET:g} a second (13 for 10, 33 for 50), "
+                             f"{LONG_PEERING_LIFETIME} from 105 namespaces or with a pattern")
     parser.add_argument("--liveness-port", type=int,
                         default=_env("LIVENESS_PORT", "8080") or 0,
                         help="port of the /healthz endpoint (0: off)")
@@ -166,6 +212,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     namespaces = args.namespace or [n for n in (_env("NAMESPACES", "") or "").split(",") if n]
     if not namespaces and not args.all_namespaces:
         parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
+    if args.peering_lifetime is None:
+        args.peering_lifetime = recommended_peering_lifetime(namespaces, args.all_namespaces)
     if args.peering_lifetime < MIN_PEERING_LIFETIME:
         parser.error(f"--peering-lifetime must be at least {MIN_PEERING_LIFETIME} s: below it a "
                      "replica whose 1 s keep-alive is a moment late is taken for dead")

@@ -90,7 +90,9 @@ def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert "--all-namespaces" in container["args"]
     assert "--peering=uplift-operator" in container["args"]
-    assert {"name": "UPLIFT_PEERING_LIFETIME", "value": "8"} in container["env"]
+    # The operator's default lifetime for its scope (8 s cluster-wide; longer over many
+    # namespaces, each a KopfPeering to keep alive: settings.recommended_peering_lifetime).
+    assert not [e for e in container["env"] if e["name"] == "UPLIFT_PEERING_LIFETIME"]
     assert {"name": "POD_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
         container["env"])  # kopf's peering identity: the pod's name
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "readyz"}

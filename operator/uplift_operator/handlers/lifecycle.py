@@ -36,7 +36,12 @@ from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.run_cache import RegistryClients
-from uplift_operator.settings import OperatorConfig
+from uplift_operator.settings import (
+    KEEPALIVE_BUDGET,
+    OperatorConfig,
+    keepalives_per_second,
+    recommended_peering_lifetime,
+)
 
 PREFIX = "uplift.dev"
 #: Events posted at once (kopf's posting workers; each object's in order).
@@ -44,6 +49,8 @@ EVENT_POSTERS = 8
 #: A stopping runtime pod waits a scrape interval plus this for the scrape after its drain.
 DRAIN_SCRAPE_SLACK = 5
 MODEL_PLURAL = "upliftmodels"
+
+logger = logging.getLogger(__name__)
 
 
 @kopf.on.startup()
@@ -70,6 +77,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # replica was SIGKILLed (docs/reliability.md, "Kills and failovers"); keep-alives follow it.
     settings.peering.lifetime = config.peering_lifetime
     settings.peering.stealth = True  # no debug line per keep-alive (every 1-3 s now)
+    warn_of_keepalive_cost(config)
     # Namespaces named exactly: no cluster-wide list/watch of namespaces and CRDs, so a
     # namespaced install runs on Roles alone (docs/install.md, "Namespaced mode").
     settings.scanning.disabled = not config.cluster_reads
@@ -115,6 +123,28 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     campaigns_file.file_dependencies(memo)
     campaign.campaign_dependencies(memo)
     existence.start(memo)
+
+
+def warn_of_keepalive_cost(config: OperatorConfig) -> None:
+    """Say so when the peering keep-alives cost more than ``KEEPALIVE_BUDGET`` PATCHes a second
+    at rest: namespaced, kopf keeps a KopfPeering per watched namespace, each with keep-alives
+    every lifetime minus 5-10 s, so a short lifetime given (the chart's, a flag) over many
+    namespaces costs each replica hundreds of requests a second (200 namespaces at 8 s: 133 a
+    second, each a watch event to every replica) through the operator's own API Priority and
+    Fairness flow."""
+    rate = keepalives_per_second(config)
+    if rate <= KEEPALIVE_BUDGET:
+        return
+    advice = recommended_peering_lifetime(config.namespaces, config.all_namespaces)
+    longer = (f"--peering-lifetime {advice} keeps them within {KEEPALIVE_BUDGET:g} a second (a "
+              f"failover then waits up to {advice} s); "
+              if advice > config.peering_lifetime else "")
+    logger.warning(
+        "kopf peering keep-alives: %d watched namespaces, a KopfPeering each, at "
+        "--peering-lifetime %d cost %.1f PATCH requests a second per replica at rest, each a "
+        "watch event to every replica. %s--all-namespaces keeps one ClusterKopfPeering "
+        "(docs/install.md, 'Namespaced mode')", len(config.namespaces),
+        config.peering_lifetime, rate, longer)
 
 
 class LeanDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
