@@ -61,23 +61,56 @@ V = TypeVar("V")
 @dataclass
 class TimedCache(Generic[K, V]):
     """Values kept for ``ttl`` seconds, shared by the passes (thread-safe; the clock is
-    injectable for tests)."""
+    injectable for tests). What expired is dropped, not only ignored: at most once a ``ttl``, a
+    ``get`` or ``put`` sweeps out every entry older than that, so a value no pass asks for any
+    more (the Secret of a namespace since deleted, credentials since revoked) is held for about
+    twice the ttl at most, not for the life of the process."""
 
     ttl: float
     clock: Callable[[], float] = time.monotonic
     _values: dict[K, tuple[V, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _swept_at: float | None = None
 
     def get(self, key: K) -> V | None:
         with self._lock:
+            now = self.clock()
+            self._sweep(now)
             found = self._values.get(key)
-            if found is None or self.clock() - found[1] >= self.ttl:
+            if found is None or now - found[1] >= self.ttl:
                 return None
             return found[0]
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
-            self._values[key] = (value, self.clock())
+            now = self.clock()
+            self._sweep(now)
+            self._values[key] = (value, now)
+
+    def discard(self, key: K, *, older_than: float = 0.0) -> bool:
+        """Drop ``key``'s value if it was put ``older_than`` seconds ago or more (one put since
+        is kept: a caller that keeps failing with a fresh value does not make every use a read
+        again); whether one was dropped."""
+        with self._lock:
+            found = self._values.get(key)
+            if found is None or self.clock() - found[1] < older_than:
+                return False
+            del self._values[key]
+            return True
+
+    def __len__(self) -> int:
+        """Entries held, expired ones not swept out yet included."""
+        with self._lock:
+            return len(self._values)
+
+    def _sweep(self, now: float) -> None:
+        """Every entry past its ttl out, once a ttl (O(entries), so not at every call)."""
+        if self._swept_at is None:
+            self._swept_at = now
+        elif now - self._swept_at >= self.ttl:
+            self._swept_at = now
+            self._values = {key: entry for key, entry in self._values.items()
+                            if now - entry[1] < self.ttl}
 
 
 def ignored_field_events(current: StatusBase, generation: int,

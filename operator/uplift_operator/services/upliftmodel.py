@@ -115,10 +115,21 @@ DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
 #: (a controller down, or far behind) leaves the status unwritten until then.
 FIRST_STATUS_GRACE = dt.timedelta(seconds=30)
 
-#: A credentials Secret read serves every pass naming it (any resource) for this long: a pass
-#: due every analysis interval, times the resources naming one Secret, is not a read each; a
-#: rotated credential is used within this.
-CREDENTIALS_TTL_SECONDS = 30.0
+#: A credentials (or report token) Secret read serves every pass naming it (any resource) for
+#: this long: a pass due every analysis interval, times the resources naming one Secret, is not
+#: a read each. Longer than the resync (``handlers.scheduling.RESYNC_SECONDS``, 600 s) and
+#: shorter than two, so a model at rest reads each Secret at every other resync pass, not at
+#: each (at 30 s, every pass read both: 16 GETs/s at rest for 5,000 models). A credential
+#: rotated while the old one still works is used within this; one MLflow refuses is read again
+#: at once (``CREDENTIALS_REFUSED_REREAD``).
+CREDENTIALS_TTL_SECONDS = 900.0
+
+#: MLflow's answers that refuse the credentials a client was built with (rotated, revoked):
+#: the Secret's read is dropped so that the next pass reads it again, unless it was read less
+#: than ``CREDENTIALS_REFUSED_REREAD`` seconds ago (a Secret that holds refused credentials is
+#: read at most that often, however many resources name it and retry).
+REFUSED_CREDENTIALS_STATUS = frozenset({401, 403})
+CREDENTIALS_REFUSED_REREAD = 30.0
 
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
@@ -659,9 +670,15 @@ def _registry(ref: ModelReference, namespace: str,
     if problems or unavailable is not None:
         return None, problems, unavailable, False
     try:
-        return deps.registry_for(ref, credentials), [], None, True
+        registry = deps.registry_for(ref, credentials)
     except ValueError as error:  # no tracking URI
         return None, [], str(error), True
+    read = _credentials_read(ref, namespace)
+    if read is None:
+        return registry, [], None, True
+    # Refused (rotated, revoked): the Secret is read again by the next pass, not in 15 min.
+    return _RefusalTold(registry, lambda: deps.credential_reads.discard(
+        read, older_than=CREDENTIALS_REFUSED_REREAD)), [], None, True
 
 
 def version_run(model: Mapping[str, Any], version: str,
@@ -691,16 +708,70 @@ def version_run(model: Mapping[str, Any], version: str,
     return registry, run_id
 
 
+_R = TypeVar("_R")
+
+
+class _RefusalTold:
+    """A registry client built with the credentials of a Secret, telling ``refused`` when MLflow
+    refuses them (``REFUSED_CREDENTIALS_STATUS``), whatever asked it: the pass, the alias poller
+    (which reads with the last pass's client), a gate's reads, the write-back worker. The
+    error is raised on as it came."""
+
+    def __init__(self, registry: Registry, refused: Callable[[], object]) -> None:
+        self._registry = registry
+        self._refused = refused
+
+    def _asked(self, call: Callable[[], _R]) -> _R:
+        try:
+            return call()
+        except RegistryError as error:
+            if error.status_code in REFUSED_CREDENTIALS_STATUS:
+                self._refused()
+            raise
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        return self._asked(lambda: self._registry.resolve(name, version=version, alias=alias))
+
+    def run_metrics(self, run_id: str) -> Mapping[str, float]:
+        return self._asked(lambda: self._registry.run_metrics(run_id))
+
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        return self._asked(lambda: self._registry.download_artifact_json(run_id, path))
+
+    def run_tags(self, run_id: str) -> Mapping[str, str]:
+        return self._asked(lambda: self._registry.run_tags(run_id))
+
+    def model_signature(self, name: str, version: str) -> Mapping[str, Any] | None:
+        return self._asked(lambda: self._registry.model_signature(name, version))
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        self._asked(lambda: self._registry.set_version_tag(name, version, key, value))
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self._asked(lambda: self._registry.set_alias(name, alias, version))
+
+
+def _credentials_read(ref: ModelReference,
+                      namespace: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """What the credentials Secret ``ref`` names is read (and cached) by: (namespace, name,
+    keys); None when it names none."""
+    secret = ref.credentials
+    if secret is None:
+        return None
+    keys = (secret.token_key, secret.username_key, secret.password_key)
+    return namespace, secret.name, tuple(k for k in keys if k)
+
+
 def _credentials(ref: ModelReference, namespace: str,
                  deps: Dependencies) -> tuple[Credentials | None, list[str], str | None]:
     """The registry credentials the spec names: (credentials, problems with the Secret's
     content, why the Secret cannot be read). A missing Secret is waited for (GitOps may apply
-    it next); a missing key or a malformed value is a problem naming the Secret and key."""
-    secret = ref.credentials
-    if secret is None:
+    it next); a missing key or a malformed value is a problem naming the Secret and key. A
+    good read is kept ``CREDENTIALS_TTL_SECONDS``, unless MLflow refuses it first."""
+    secret, read = ref.credentials, _credentials_read(ref, namespace)
+    if secret is None or read is None:
         return None, [], None
-    keys = [k for k in (secret.token_key, secret.username_key, secret.password_key) if k]
-    read = (namespace, secret.name, tuple(keys))
+    keys = list(read[2])
     values = deps.credential_reads.get(read)
     if values is None:
         try:

@@ -1083,6 +1083,61 @@ def test_a_credentials_secret_is_read_once_per_ttl_for_every_pass_naming_it() ->
     assert seen[-1].authorization() == "Bearer rotated"
 
 
+class _CheckingRegistry:
+    """The Sim's MLflow asked with ``authorization``: it answers 401 unless that is the token
+    it ``accepts`` now (a rotation done on MLflow's side)."""
+
+    def __init__(self, registry: FakeRegistry, authorization: str, accepts: list[str]) -> None:
+        self._registry, self._authorization, self._accepts = registry, authorization, accepts
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._registry, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._authorization != f"Bearer {self._accepts[0]}":
+                raise RegistryUnavailable("MLflow refused the credentials (HTTP 401): bad token",
+                                          status_code=401)
+            return method(*args, **kwargs)
+        return call
+
+
+def test_a_good_credentials_read_outlasts_the_resync_and_a_refused_one_is_read_again() -> None:
+    """At rest (a pass every resync, 600 s), the Secret is read at every other pass, not at
+    each; MLflow refusing the token (rotated on its side, then in the Secret) drops the read,
+    so the next pass (the RegistryUnavailable retry, 10 s) reads the Secret again and goes on
+    with the new token. A Secret that keeps holding a refused token is read at most every
+    CREDENTIALS_REFUSED_REREAD, however often the passes retry."""
+    sim = Sim()
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS,
+                                           clock=lambda: sim.now.timestamp())
+    _with_credentials(sim, {"token": TOKEN})
+    accepts = [TOKEN]
+    sim.deps.registry_for = lambda ref, credentials: _CheckingRegistry(
+        sim.registry, (credentials.authorization() if credentials else None) or "", accepts)
+    sim.tick()
+    sim.tick(1)
+    assert sim.status["phase"] == "Healthy"
+    reads = _recording_secret_reads(sim)
+    for _ in range(6):  # an hour at rest
+        sim.tick(600)
+    assert reads == ["mlflow"] * 3
+    accepts[0] = "rotated-token-0001"  # MLflow takes the new token only, then the Secret has it
+    sim.cluster.secrets[(NS, "mlflow")] = {"token": "rotated-token-0001"}
+    sim.tick(60)
+    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    assert "HTTP 401" in sim.condition("ModelResolved")["message"]
+    assert reads == ["mlflow"] * 3  # the pass held with the token it had
+    sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert reads == ["mlflow"] * 4 and sim.condition("ModelResolved")["status"] == "True"
+    accepts[0] = "rotated-token-0002"  # rotated on MLflow's side only: refused from now on
+    for _ in range(12):  # two minutes of retries, every 10 s
+        sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    # Refused 30 s or more after its read, read again at the next retry: 3 reads, not one
+    # at each of the 10 retries that asked MLflow (the first two took the alias as read).
+    assert upliftmodel.CREDENTIALS_REFUSED_REREAD == 30.0 and reads == ["mlflow"] * (4 + 3)
+
+
 def test_a_malformed_secret_is_not_kept_so_its_fix_is_seen_at_once() -> None:
     sim = Sim()
     _with_credentials(sim, {"token": f"{TOKEN}\n"})
