@@ -16,7 +16,10 @@ it). The writes are
   behind credentials no one renews, and an old decision never lands after a newer one;
 * **deduplicated** across resources: a write of a value this process has queued, or a role
   tag or reason it already wrote, is not queued again (the first version of a thousand
-  resources following one model costs one write of each, not a thousand). An alias write
+  resources following one model costs one write of each, not a thousand). What was written is
+  remembered for the ``MAX_WRITTEN_KEPT`` writes used last, not for every version ever tagged
+  (which grew for the life of the process, deleted models included): one forgotten costs a
+  write of the same value again, which changes nothing in MLflow. An alias write
   (``what`` ``("alias", name)``) is queued again even so: someone else (a trainer, a human) may
   have moved the alias since, and a rollback must move it back;
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
@@ -46,7 +49,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -55,12 +58,17 @@ from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryR
 from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
-__all__ = ["MAX_BACKOFF_SECONDS", "RETRIED_STATUS", "Owner", "Write", "WriteBack", "permanent"]
+__all__ = ["MAX_BACKOFF_SECONDS", "MAX_WRITTEN_KEPT", "RETRIED_STATUS", "Owner", "Write",
+           "WriteBack", "permanent"]
 
 log = logging.getLogger(__name__)
 
 #: The longest wait between two tries of a failing write.
 MAX_BACKOFF_SECONDS = 300.0
+
+#: Writes remembered as written (their key and value: ~250 B each), the least recently used
+#: forgotten first: enough for every version a few thousand models follow at once.
+MAX_WRITTEN_KEPT = 16_384
 
 #: MLflow's answers to a write that a retry may change: credentials refused, a timeout, throttling.
 RETRIED_STATUS = frozenset({401, 403, 408, 429})
@@ -95,13 +103,15 @@ class WriteBack:
     """The write queue of one operator process (see the module's docstring). ``run_due`` does
     the work (the worker thread calls it; tests call it directly, with their own clock)."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 written_kept: int = MAX_WRITTEN_KEPT) -> None:
         self._clock = clock
+        self._written_kept = written_kept
         self._lock = threading.Condition()
         self._queues: dict[tuple[str, ...], deque[_Pending]] = {}
         self._retry_at: dict[tuple[str, ...], float] = {}
         self._attempts: dict[tuple[str, ...], int] = {}
-        self._written: dict[tuple[str, ...], str] = {}
+        self._written: OrderedDict[tuple[str, ...], str] = OrderedDict()  # least recent first
         self._failing: dict[Owner, str] = {}
         # The queues whose head fails: what it says to the owners of the head and (held) of the
         # writes behind it; and the owners held behind another's failing write (``_hold``).
@@ -144,6 +154,7 @@ class WriteBack:
                     continue
                 if (not queued and write.what[0] not in ALWAYS_REWRITTEN
                         and self._written.get(key) == write.value):
+                    self._written.move_to_end(key)
                     continue
                 self._seq += 1
                 pending = _Pending(key, model, write, registry, set(), self._seq)
@@ -355,6 +366,9 @@ class WriteBack:
                     self._disown(pending, owner)
             if error is None:
                 self._written[pending.key] = pending.write.value
+                self._written.move_to_end(pending.key)
+                while len(self._written) > self._written_kept:
+                    self._written.popitem(last=False)
             else:  # MLflow refused this write for good: drop it, let the rest through
                 message = f"{described} {DROPPED_WRITE}: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)

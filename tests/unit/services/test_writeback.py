@@ -324,3 +324,26 @@ def test_an_alias_is_moved_back_even_to_a_version_this_process_moved_it_to_befor
     queue.run_due()
     assert mlflow.aliases == {"prod": "2"}
     assert mlflow.calls == calls + 1  # the role tag it wrote is not written again; queued once
+
+
+def test_what_was_written_is_remembered_for_the_writes_used_last_only() -> None:
+    """The deduplication's memory is bounded (least recently used out), not every version ever
+    tagged kept for the life of the process: a write forgotten is written again (the same value:
+    nothing changes in MLflow), one used lately is still skipped."""
+    reg, clock = Registry(), Clock()
+    queue = WriteBack(clock=clock, written_kept=3)
+    for version in ("1", "2", "3"):
+        queue.submit(A, reg, SCOPE, "m", [reg.write("role", version, "retired")])  # type: ignore[arg-type]
+    queue.run_due()
+    queue.submit(B, reg, SCOPE, "m", [reg.write("role", "1", "retired")])  # type: ignore[arg-type]
+    assert queue.pending() == 0  # remembered, and now the most recently used
+    queue.submit(A, reg, SCOPE, "m", [reg.write("role", "4", "retired")])  # type: ignore[arg-type]
+    queue.run_due()  # version 2's memory goes: the least recently used
+    for version in ("1", "3", "4"):
+        queue.submit(B, reg, SCOPE, "m", [reg.write("role", version, "retired")])  # type: ignore[arg-type]
+    assert queue.pending() == 0
+    queue.submit(B, reg, SCOPE, "m", [reg.write("role", "2", "retired")])  # type: ignore[arg-type]
+    assert queue.pending() == 1
+    queue.run_due()
+    assert reg.done == [("role", "1"), ("role", "2"), ("role", "3"), ("role", "4"),
+                        ("role", "2")]
