@@ -850,18 +850,22 @@ class CampaignSim(GateSim):
     """A Campaign gate: the same Run interface, driven through the exposure ramp."""
 
     def spec(self, sc: Scenario) -> CampaignSpec:
+        # A budget only for the budget gate's rows: a spec with one and no budget gate implies
+        # one (domain.exposure.implied_budget_gate), which would judge the row's measurement.
+        amount = self.budget_of(sc)
+        budget = {} if amount is None else {"budget": amount}
         return CampaignSpec.model_validate({
             "modelRef": {"name": "bench"},
             "treatments": [{"name": TREATMENT}],
             "economics": {"valuePerConversion": ROI_VALUE, "costPerTreatment": ROI_COST,
-                          "budget": self.budget_of(sc)},
+                          **budget},
             "experiment": {"holdoutFraction": CAMPAIGN_H},
             "exposure": {"steps": [{"percent": w, "pause": PAUSE} for w in WEIGHTS],
                          "analysisInterval": "1m", "gates": [self.gate]},
         })
 
-    def budget_of(self, sc: Scenario) -> float:
-        return 1e12
+    def budget_of(self, sc: Scenario) -> float | None:
+        return None
 
 
 class DeliveryRun(Run):

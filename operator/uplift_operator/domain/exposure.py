@@ -886,10 +886,12 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         history entry once), keeping the exposure it held in ``suspendedExposurePercent``, and
         give that exposure back once the suspension lifts: a ramp underway keeps its step, its
         pause counted again (nothing was rolled back), and its gates' evidence moves to a new
-        stratum as at a step change (``next_step``: counters zeroed, each sequential test's
-        evidence carried, so α is not spent again on a count that restarts from the renewal);
-        the budget gates keep theirs (the period's money). A completed ramp gets its exposure
-        back as it was."""
+        stratum as at a step change (``next_step``: each sequential test's evidence carried, so
+        α is not spent again on a count that restarts from the renewal; the Inconclusives
+        counted towards ``inconclusiveLimit`` start again with the counts, as the pause does),
+        but for their Fails and Errors in a row, which still count towards a rollback (a
+        renewal is no evidence against them); the budget gates keep theirs (the period's
+        money). A completed ramp gets its exposure back as it was."""
         s = self.status
         if not self.active() and not completed(s):
             return
@@ -918,7 +920,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 # so their evidence goes on in a new stratum, as at a step change.
                 s.step_started_at = self.now
                 budget_gates = {gate.name for gate in _budget_gates(self.spec)}
-                s.gates = [g if g.name in budget_gates else next_step(g) for g in s.gates]
+                s.gates = [g if g.name in budget_gates else next_step(g).model_copy(update={
+                    "failures": g.failures, "consecutive_errors": g.consecutive_errors})
+                    for g in s.gates]
+                # What the gates demand, on their counters as they now stand (this pass judged
+                # them before the renewal): a pause for Inconclusives counted before it lifts.
+                self.pause_reason, self.rollback_pending = None, False
+                self.act_on_gates()
             why = self.renewed_because()
             where = self.where() if self.active() else f"completed ramp at {self.exposed()}"
             self.record(Reason.BUDGET_RENEWED, self.subject(), why)

@@ -179,6 +179,62 @@ def test_a_suspension_measures_only_the_budget_and_its_renewal_starts_a_new_stra
     assert later.phase is Phase.PROGRESSING, later.message  # not Paused for a human
 
 
+def test_a_renewal_keeps_a_rollback_a_gate_demands_and_restarts_the_inconclusive_count() -> None:
+    # rollback.mode Manual: a Fail beyond failureLimit holds the step for a human. A renewal is
+    # no evidence against it: the demand stands, Fails kept; Inconclusives start again.
+    spec = spec_with([{"name": "budget", "type": "budget"},
+                      {"name": "delivery", "type": "deliveryRate"},
+                      {**INCREMENTAL, "inconclusiveLimit": 1}], budget=5000, budgetPeriod="1d")
+    spec = spec.model_copy(update={"rollback": spec.rollback.model_copy(update={"mode": "Manual"})})
+    spend, delivery = 10.0, GateVerdict.FAIL
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        verdict = delivery if gate.type == "deliveryRate" else GateVerdict.INCONCLUSIVE
+        return GateOutcome(name=gate.name, verdict=verdict, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    ready = next(c for c in s.conditions if c.type == "Ready")
+    assert (s.phase, ready.reason) == (Phase.PAUSED, "RollbackPending")
+    spend = 6000.0
+    s = run(spec, s, T0 + 10 * MINUTE, judge).status
+    assert s.phase is Phase.SUSPENDED
+    failed = next(g for g in s.gates if g.name == "delivery").failures
+    assert failed >= 1
+    spend = 0.0
+    renewed = run(spec, s, T0 + dt.timedelta(days=1), judge).status
+    by_name = {g.name: g for g in renewed.gates}
+    assert (by_name["delivery"].failures, by_name["incremental"].inconclusives) == (failed, 0)
+    ready = next(c for c in renewed.conditions if c.type == "Ready")
+    assert (renewed.phase, ready.reason, renewed.exposure_percent) == (
+        Phase.PAUSED, "RollbackPending", 5)
+
+
+def test_inconclusives_counted_before_a_renewal_do_not_pause_its_pass() -> None:
+    # A status whose gates counted Inconclusives while suspended (as operators before this one
+    # measured every gate at 0 %): the renewal pass judges them as they now stand, folded.
+    spec = spec_with([{"name": "budget", "type": "budget"}, INCREMENTAL], budget=5000,
+                     budgetPeriod="1d")
+    spend = 6000.0
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.INCONCLUSIVE, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + dt.timedelta(hours=20), judge).status
+    assert s.phase is Phase.SUSPENDED
+    piled = [g.model_copy(update={"inconclusives": 48}) if g.name == "incremental" else g
+             for g in s.gates]
+    s = s.model_copy(update={"gates": piled})
+    spend = 0.0
+    renewed = run(spec, s, T0 + dt.timedelta(days=1), judge).status
+    assert (renewed.phase, renewed.exposure_percent) == (Phase.PROGRESSING, 5), renewed.message
+
+
 # -- the anchor is recorded once (finding 5) ---------------------------------------------------
 
 def test_the_budget_anchor_is_recorded_when_the_campaign_first_exposes_and_then_kept() -> None:
