@@ -788,7 +788,6 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         until the conversion gates measure the ramp or version now judged."""
         self.status.incremental_effect = self.status.roi = None
 
-
     def withdraw(self, why: str) -> None:
         """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event."""
         s = self.status
