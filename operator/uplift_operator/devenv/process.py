@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,13 +14,49 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+#: Where the kernel takes the local ports of outgoing connections (Linux).
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+#: The lowest port ``free_port`` hands out: above the well-known and most registered services.
+LOWEST_PORT = 10_000
+
+
+def ephemeral_range(text: str | None = None) -> tuple[int, int]:
+    """The ephemeral port range (``ip_local_port_range``; Linux's default where unreadable)."""
+    if text is None:
+        try:
+            text = EPHEMERAL_RANGE_FILE.read_text()
+        except OSError:
+            text = ""
+    try:
+        low, high = (int(part) for part in text.split())
+    except ValueError:
+        return 32768, 60999
+    return low, high
+
+
+def free_port(rng: random.Random | None = None) -> int:
+    """A TCP port on 127.0.0.1 that is free right now, outside the ephemeral range: a server
+    started on it minutes later (MLflow binds ~4 s after its start, the API server after its
+    certificates) would otherwise race every outgoing connection on the machine, any of which
+    the kernel may give that port as its local one ("address already in use"). Only another
+    listener choosing the same port could take it; ports are drawn at random to make that
+    unlikely. Falls back to one the kernel picks when no such range is left."""
+    low, _ = ephemeral_range()
+    rng = rng or random.SystemRandom()
+    if low - LOWEST_PORT >= 1000:
+        for _ in range(100):
+            port = rng.randrange(LOWEST_PORT, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,
