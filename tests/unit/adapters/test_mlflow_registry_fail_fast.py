@@ -10,14 +10,14 @@ connections and never answers.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from tests.support.fake_http import Clock, Http, installed
 
 from uplift_operator.adapters.mlflow_registry import (
     FAIL_FAST_FOR,
@@ -34,41 +34,6 @@ VERSION = {"model_version": {"name": "m", "version": "3", "status": "READY", "ru
                              "source": "models:/m-1"}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Http:
-    """What each request does: ``behave(call number)`` raises, or returns (status, body)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls = 0
-        self.behave: Callable[[int], tuple[int, Any]] = lambda _: (200, VERSION)
-
-    def request(self, _session: requests.Session, method: str, url: str,
-                **_: Any) -> requests.Response:
-        self.calls += 1
-        status, body = self.behave(self.calls)
-        response = requests.Response()
-        response.status_code = status
-        response._content = json.dumps(body).encode()
-        response.url = url
-        return response
-
-    def time_out(self, _: int) -> tuple[int, Any]:
-        self.clock.now += TIMEOUT
-        raise requests.ReadTimeout("HTTPConnectionPool(host='mlflow.test', port=5000): Read "
-                                   "timed out. (read timeout=5.0)")
-
-    def refuse(self, _: int) -> tuple[int, Any]:
-        raise requests.ConnectionError("[Errno 111] Connection refused")
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -76,10 +41,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def http(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Http:
-    fake = Http(clock)
-    monkeypatch.setattr(requests.Session, "request",
-                        lambda session, method, url, **kw: fake.request(session, method, url, **kw))
-    return fake
+    return installed(monkeypatch, Http(
+        clock, TIMEOUT, VERSION, timed_out="HTTPConnectionPool(host='mlflow.test', port=5000): "
+                                           "Read timed out. (read timeout=5.0)"))
 
 
 def _registry(clock: Clock, hold: float = FAIL_FAST_FOR) -> MlflowRegistry:

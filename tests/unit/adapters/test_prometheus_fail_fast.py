@@ -8,12 +8,12 @@ call is counted, may move the fake clock forward, and raises or answers as told.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+from tests.support.fake_http import Clock, Http, installed
 
 from uplift_operator.adapters.prometheus import (
     FAIL_FAST_FOR,
@@ -27,40 +27,6 @@ URL = "http://prometheus.test:9090"
 TIMEOUT = 10.0
 ANSWER = {"status": "success", "data": {"resultType": "vector", "result": [
     {"metric": {}, "value": [1.0, "5"]}]}}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Http:
-    """What each request does: ``behave(call number)`` raises, or returns (status, body)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.calls = 0
-        self.behave: Callable[[int], tuple[int, Any]] = lambda _: (200, ANSWER)
-
-    def request(self, _session: requests.Session, method: str, url: str,
-                **_: Any) -> requests.Response:
-        self.calls += 1
-        status, body = self.behave(self.calls)
-        response = requests.Response()
-        response.status_code = status
-        response._content = json.dumps(body).encode()
-        response.url = url
-        return response
-
-    def time_out(self, _: int) -> tuple[int, Any]:
-        self.clock.now += TIMEOUT
-        raise requests.ReadTimeout("Read timed out. (read timeout=10.0)")
-
-    def refuse(self, _: int) -> tuple[int, Any]:
-        raise requests.ConnectionError("[Errno 111] Connection refused")
 
 
 def assert_not_asked(query: Callable[[], Any]) -> None:
@@ -77,10 +43,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def http(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Http:
-    fake = Http(clock)
-    monkeypatch.setattr(requests.Session, "request",
-                        lambda session, method, url, **kw: fake.request(session, method, url, **kw))
-    return fake
+    return installed(monkeypatch, Http(clock, TIMEOUT, ANSWER))
 
 
 def _client(clock: Clock, hold: float = 5.0) -> PrometheusClient:
