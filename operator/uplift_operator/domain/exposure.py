@@ -808,9 +808,18 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             s.exposure_percent = 0
             s.suspended_exposure_percent = None
             self.end_ramp()
-        if self.previous.phase not in (Phase.COMPLETED, None):
+        if self.previous.phase is not None and not self.completed_before():
             self.record(Reason.CAMPAIGN_COMPLETED, self.subject(), why)
             self.emit("Normal", Reason.CAMPAIGN_COMPLETED, text)
+
+    def completed_before(self) -> bool:
+        """Whether the status before the pass already said the campaign completed: its phase,
+        or its Ready reason ``ScheduleEnded`` (set only with Completed), which stays while the
+        published phase is Degraded for settings that did not reach the runtime
+        (``domain.stuck``)."""
+        ready = cond.find(self.previous.conditions, cond.READY)
+        return self.previous.phase is Phase.COMPLETED or (
+            ready is not None and ready.reason == cond.SCHEDULE_ENDED)
 
     def follow_model(self) -> None:
         s = self.status

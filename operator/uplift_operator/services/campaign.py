@@ -23,7 +23,9 @@
 5. the exposure ramp decides (``domain.exposure.decide``): the whole new status, conditions
    included, the exposure percent and the events (a spent budget suspends, never rolls back);
 6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
-   file (``handlers.campaigns_file``) carries them to the runtime.
+   file (``handlers.campaigns_file``) carries them to the runtime, and ``SettingsDelivered``
+   says when it could not; the phase published is Degraded once that has held longer than a
+   grace (``domain.stuck``).
 
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
@@ -45,7 +47,7 @@ from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import clamp_durations
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import exposure, gates, validation
+from uplift_operator.domain import exposure, gates, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
@@ -173,10 +175,19 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         decision.status.conditions,
         undelivered or (no_room.message if no_room is not None else None), generation, now,
         reason=cond.FILE_NOT_WRITTEN if undelivered or no_room is None else no_room.reason)
+    # Degraded while its settings have not reached the runtime for longer than a grace (Argo
+    # CD's health passes the phase through); Ready, the exposure and every decision as decided.
+    published = stuck.campaign_phase(decision.status.phase, decision.status.message,
+                                     decision.status.conditions,
+                                     spec.exposure.progress_deadline, now)
+    decision.status.phase, decision.status.message = published.phase, published.message
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
               + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events))
     requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
+    if published.due is not None:  # a problem's grace ends: the phase turns Degraded then
+        grace_ends = (published.due - now).total_seconds()
+        requeue = grace_ends if requeue is None else min(requeue, grace_ends)
     return PassResult(decision.status.to_wire(), events, requeue)
 
 

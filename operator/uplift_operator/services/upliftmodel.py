@@ -30,7 +30,9 @@
    before), by the registry state its status implies (``_registry_state``);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
-   write-back queue found.
+   write-back queue found, then ServingFailed; the phase published is Degraded while one of
+   them has said for longer than a grace that the spec has not taken effect
+   (``domain.stuck``: a version not found, an apply refused, a graph failed).
 
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
@@ -63,7 +65,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
     UpliftModelStatus,
 )
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import gates, ramp, validation
+from uplift_operator.domain import gates, ramp, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import (
     STOPPING_REQUESTS,
@@ -257,6 +259,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
                      not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
                      deps.write_back.waiting(writer), owner, generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
+    # Degraded while a condition has said for longer than a grace that the spec has not taken
+    # effect (Argo CD's health passes the phase through); Ready and every decision as decided.
+    published = stuck.model_phase(status.phase, status.message, status.conditions,
+                                  spec.rollout.progress_deadline, now)
+    status.phase, status.message = published.phase, published.message
 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
@@ -275,6 +282,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     roll = deps.rolls.due((KIND, namespace, name), now)
     if roll is not None:  # a re-render rolling: looked at when it may be done, or timed out
         following = roll if following is None else min(following, roll)
+    if published.due is not None:  # a problem's grace ends: the phase turns Degraded then
+        grace_ends = (published.due - now).total_seconds()
+        following = grace_ends if following is None else min(following, grace_ends)
     if applied is not None and applied.roll_timed_out is not None:
         deps.rolls.said((KIND, namespace, name))  # its event is in this pass's result
     return read.told(PassResult(status.to_wire(), tuple(events), following))

@@ -624,7 +624,13 @@ class StatusBase(StatusPart):
                                             "also Suspended (before spec.schedule.start, or "
                                             "while a spent budget suspends it until the "
                                             "budgetPeriod rolls over) or Completed (past "
-                                            "spec.schedule.end).")
+                                            "spec.schedule.end). Degraded too (but a Paused "
+                                            "ramp) once a condition has said for 5 minutes, or "
+                                            "progressDeadline when shorter, that the spec has "
+                                            "not taken effect: ServingFailed True, "
+                                            "ServingApplied False (ApplyFailed), ModelResolved "
+                                            "False (ModelNotFound); a Campaign's "
+                                            "SettingsDelivered False.")
     message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
     observed_generation: int | None = Field(default=None, ge=0,
                                             description="Last metadata.generation processed.")
@@ -683,7 +689,9 @@ class RampSpecBase(ApiModel):
     progress_deadline: Duration | None = Field(
         default=None,
         description="Longest a step may wait for conclusive gates, past its pause, before the "
-                    f"resource is marked Degraded (not rolled back). Absent: no deadline. {AT_MOST}")
+                    "resource is marked Degraded (not rolled back). Absent: no deadline. When "
+                    "shorter than 5 minutes, also how long a condition saying the spec has not "
+                    f"taken effect holds before the phase is Degraded (status.phase). {AT_MOST}")
 
 
 class RampStatus(StatusBase):

@@ -1,0 +1,146 @@
+"""Degraded while the spec has not taken effect for longer than a grace, as the operator's own
+conditions say: the published phase of each kind, from the phase its ramp implies.
+
+Why: Argo CD's health check (``argocd/.../health.lua``) passes ``status.phase`` through, and
+the ramps compute the phase from versions, traffic and gates only. A spec naming a version
+MLflow does not have, a serving graph the API server refuses to apply (an admission policy, a
+403), a graph the serving backend reports failed, or a campaigns file that cannot be written
+each set a condition, while the phase stayed Healthy (the stable version serves on) or
+Progressing (a canary or a first version waiting): Argo CD showed Synced and Healthy, or an
+endless Progressing, and a pipeline waiting for Healthy went on. Here such a condition, held
+longer than the grace, makes the phase Degraded, the message naming the condition, its
+reason, since when and why, then what the ramp says (what serves); the phase the ramp implies
+returns at the first pass after the condition clears.
+
+The grace (``grace``) is 5 minutes, or the ramp's ``progressDeadline`` when shorter: long
+enough for what clears by itself (a failed apply is tried again within seconds, backing off to
+a minute: five minutes are at least five tries; a backend reporting Failed for a moment while
+pods roll; an alias moved a moment late), as long as the operator's UpliftModelNotServing alert
+waits, and never longer than the user's own bound on a step that does not advance.
+
+Output only: the phase and message change, nothing else. ``Ready`` (what a Campaign reads of its
+UpliftModel, and what a Campaign's campaigns-file entry reads of the Campaign besides the
+phase), the conditions, the ramp, the traffic and the history are as the pass decided them, so
+no decision changes. The phases left as they are: Degraded (already a human's to act on; its
+own words, e.g. ``ProgressDeadlineExceeded: …``, stay first) and Paused (a human's decision is
+awaited; the ramps read a previous Paused phase for the deadline's resume time and the
+Paused/Resumed events). A Campaign's Suspended and Completed are overridden too: its exposure
+is 0 % then, and a file that was not written means the runtime still treats (the ramps read
+Completed only through ``Ready``'s ``ScheduleEnded``, ``domain.exposure.end_campaign``). Pure:
+the condition's ``lastTransitionTime`` and ``now`` are all it reads of time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from uplift_operator.api.v1alpha1.common import Condition, Phase, parse_duration
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.steps import MESSAGE_MAX, clip
+
+__all__ = ["CAMPAIGN_PROBLEMS", "DEFAULT_GRACE", "MODEL_PROBLEMS", "Problem", "Published",
+           "campaign_phase", "grace", "model_phase"]
+
+#: How long a problem condition may hold before the phase is Degraded (``grace``).
+DEFAULT_GRACE = dt.timedelta(minutes=5)
+
+#: How much of a problem condition's message the phase message quotes (the condition has it
+#: whole), so that the ramp's words after it (what serves) survive the message's bound.
+_QUOTED = 1000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A condition state that says the spec has not taken effect: ``type`` at ``status``, with
+    one of ``reasons`` (empty: any reason)."""
+
+    type: str
+    status: cond.ConditionStatus
+    reasons: frozenset[str] = frozenset()
+
+    def held_by(self, condition: Condition) -> bool:
+        return (condition.type == self.type and condition.status == self.status
+                and (not self.reasons or condition.reason in self.reasons))
+
+
+#: An UpliftModel's, in the order the message names them: the graph the backend reports
+#: failed (a canary's, or a first version's: a stable version that served is already Degraded,
+#: ``StableNotServing``), a graph the API server refused (not ``RollQueued``, which waits for a
+#: slot while the graph serves as it is), and a spec naming a version or alias MLflow does not
+#: have (not ``RegistryUnavailable`` nor ``VersionNotReady``: an outage and an upload, which
+#: clear by themselves and hold the ramp meanwhile).
+MODEL_PROBLEMS = (
+    Problem(cond.SERVING_FAILED, "True"),
+    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED})),
+    Problem(cond.MODEL_RESOLVED, "False", frozenset({cond.MODEL_NOT_FOUND})),
+)
+#: A Campaign's: its settings have not reached the runtime (the campaigns file cannot be
+#: written, has no room for it, or does not carry it as its spec says).
+CAMPAIGN_PROBLEMS = (Problem(cond.SETTINGS_DELIVERED, "False"),)
+
+#: The phases a problem held past the grace turns Degraded, by kind (see the module's note).
+_MODEL_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY})
+_CAMPAIGN_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.SUSPENDED,
+                                  Phase.COMPLETED})
+
+
+@dataclass(frozen=True)
+class Published:
+    """The phase and message to publish, and ``due``: when a problem now held within its grace
+    will have held past it (a pass is due then, or the phase would wait for an unrelated
+    event); None when none is."""
+
+    phase: Phase | None
+    message: str
+    due: dt.datetime | None = None
+
+
+def grace(progress_deadline: str | None) -> dt.timedelta:
+    """How long a problem condition may hold before the phase is Degraded: ``DEFAULT_GRACE``,
+    or the ramp's ``progressDeadline`` when shorter."""
+    if progress_deadline is None:
+        return DEFAULT_GRACE
+    return min(DEFAULT_GRACE, parse_duration(progress_deadline))
+
+
+def model_phase(phase: Phase | None, message: str, conditions: Sequence[Condition],
+                progress_deadline: str | None, now: dt.datetime) -> Published:
+    """An UpliftModel's published phase and message (``MODEL_PROBLEMS``); ``phase`` and
+    ``message`` are what its ramp and pass decided (no phase yet: left so)."""
+    return _published(phase, message, conditions, MODEL_PROBLEMS, _MODEL_OVERRIDDEN,
+                      grace(progress_deadline), now)
+
+
+def campaign_phase(phase: Phase | None, message: str, conditions: Sequence[Condition],
+                   progress_deadline: str | None, now: dt.datetime) -> Published:
+    """A Campaign's published phase and message (``CAMPAIGN_PROBLEMS``); ``phase`` and
+    ``message`` are what its exposure ramp decided."""
+    return _published(phase, message, conditions, CAMPAIGN_PROBLEMS, _CAMPAIGN_OVERRIDDEN,
+                      grace(progress_deadline), now)
+
+
+def _published(phase: Phase | None, message: str, conditions: Sequence[Condition],
+               problems: Sequence[Problem], overridden: frozenset[Phase], allowed: dt.timedelta,
+               now: dt.datetime) -> Published:
+    if phase not in overridden:
+        return Published(phase, message)
+    held = [c for problem in problems for c in conditions if problem.held_by(c)]
+    past = [c for c in held if now - c.last_transition_time >= allowed]
+    due = min((c.last_transition_time + allowed for c in held if c not in past), default=None)
+    if not past:
+        return Published(phase, message, due)
+    said = "; ".join(_named(c, message) for c in past)
+    return Published(Phase.DEGRADED, clip(f"{said}; {message}" if message else said, MESSAGE_MAX),
+                     due)
+
+
+def _named(condition: Condition, message: str) -> str:
+    """The condition in the phase message: type, status, reason, since when, and its message
+    unless the ramp's message already quotes it (an unresolved reference's cause)."""
+    since = condition.last_transition_time.isoformat()
+    said = f"{condition.type} {condition.status} ({condition.reason}) since {since}"
+    if not condition.message or condition.message in message:
+        return said
+    return f"{said}: {clip(condition.message, _QUOTED)}"
