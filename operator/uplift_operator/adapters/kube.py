@@ -55,11 +55,16 @@ LIST_PAGE_SIZE = 500
 #: webhooks (each at most 30 s) takes seconds, not a minute, and its answer streams in well
 #: under 60 s between bytes.
 REQUEST_TIMEOUT_SECONDS = (10.0, 60.0)
-#: Retries of one request (urllib3's, before ``KubeError``): as urllib3's default (3 in all;
-#: connection failures and GETs only, never a write that may have reached the server), but a
-#: GET read again at most once after no answer came (a kept connection to a replica just lost:
-#: the second try connects afresh). urllib3's default tried 4 times, 4 read timeouts in a row.
-REQUEST_RETRIES = Retry(total=3, read=1)
+#: Retries of one request (urllib3's, before ``KubeError``): 3 in all, as urllib3's default;
+#: a connection that failed before the request was sent is tried again whatever the method,
+#: but after the request was sent only a GET (or HEAD) is, at most once after no answer came
+#: (a kept connection to a replica just lost: the second try connects afresh), never a write
+#: that may have reached the server. urllib3's default tried 4 times, 4 read timeouts in a
+#: row, and counted DELETE and PUT as safe to send again: a DELETE whose first try landed was
+#: then answered 404, "already gone", for an object it deleted itself. The same methods are
+#: the only ones urllib3 sends again after a 429/503 with Retry-After (a write is not: the
+#: caller's backoff sends it again).
+REQUEST_RETRIES = Retry(total=3, read=1, allowed_methods=frozenset({"GET", "HEAD"}))
 
 log = logging.getLogger(__name__)
 

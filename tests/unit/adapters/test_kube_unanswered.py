@@ -6,6 +6,7 @@ are cut short so that the tests stay fast."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -78,6 +79,35 @@ def test_a_call_without_an_answer_fails_as_a_kube_error(call: str, silent_port: 
         CALLS[call](_cluster(silent_port))
     assert failed.value.status == 0
     assert str(failed.value).endswith("API server not reached (no answer in time)")
+
+
+#: The requests each call sends to a server that never answers: a read (GET) twice, the second
+#: on a new connection; a write once, DELETE too: its first try may have landed, and a second
+#: would be answered 404, "already gone", for an object the operator deleted itself.
+SENT_UNANSWERED = {"get": 2, "get core/v1": 2, "secret_values": 2, "list_uids": 2,
+                   "apply": 1, "apply core/v1": 1, "merge_patch": 1, "patch_status": 1,
+                   "delete": 1, "create_secret": 1}
+
+
+@HUNG
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_only_a_read_is_sent_again_after_no_answer(call: str) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    accepted: list[socket.socket] = []
+    try:
+        with pytest.raises(KubeError):
+            CALLS[call](_cluster(silent.getsockname()[1]))
+        silent.settimeout(0.2)  # the kernel took every connection into the backlog meanwhile
+        with contextlib.suppress(TimeoutError):
+            while True:
+                accepted.append(silent.accept()[0])
+    finally:
+        for connection in accepted:
+            connection.close()
+        silent.close()
+    assert len(accepted) == SENT_UNANSWERED[call]
 
 
 @pytest.mark.parametrize("call", ["get", "apply", "patch_status", "create_secret",
