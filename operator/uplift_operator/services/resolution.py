@@ -139,6 +139,14 @@ class Resolver:
         with self._lock:
             self._clients.pop(key, None)
 
+    def has_client(self, key: AliasKey) -> bool:
+        """Whether ``refresh`` can read the alias ``key``: a pass left a client for it, and no
+        later pass took it away (``forget_client``). The poller reads no other alias: such an
+        alias stays due, unread, and was the most overdue at every look, ahead of every alias
+        it could read."""
+        with self._lock:
+            return key in self._clients
+
     def forget_alias(self, key: AliasKey) -> None:
         """No resource follows ``key`` any more: what is kept of it goes (its answer, its
         failure, the client and its credentials)."""
@@ -166,7 +174,8 @@ class Resolver:
 
     def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
         """Re-read the alias ``key`` when it is due (``next_refresh``), with the client a pass
-        last resolved it with; whether MLflow was asked. A different answer tells ``moved``."""
+        last resolved it with; whether MLflow was asked (not when no pass left a client:
+        ``has_client``). A different answer tells ``moved``."""
         with self._lock:
             registry = self._clients.get(key)
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,8 +20,8 @@ from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import registry_polling
-from uplift_operator.handlers.registry_polling import due_aliases, poll_aliases
-from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.registry_polling import ALIAS_READERS, due_aliases, poll_aliases
+from uplift_operator.handlers.scheduling import Key, Wakeups
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
 
@@ -55,10 +56,11 @@ class SlowRegistry(FakeRegistry):
                 self.now_reading -= 1
 
 
-def _followed(count: int, registry: FakeRegistry,
-              resolver: Resolver) -> tuple[AliasFollowers, list[AliasKey]]:
+def _followed(count: int, registry: FakeRegistry, resolver: Resolver,
+              followers: AliasFollowers | None = None,
+              ) -> tuple[AliasFollowers, list[AliasKey]]:
     """``count`` aliases, each followed by one model, the first read longest ago."""
-    followers, keys = AliasFollowers(), []
+    followers, keys = followers or AliasFollowers(), []
     for index in range(count):
         name = f"model-{index:02d}"
         registry.add(name, "1")
@@ -139,3 +141,94 @@ def test_the_poller_reads_on_its_own_pool_and_leaves_the_pass_pool_alone() -> No
     asyncio.run(scenario())
     assert registry.calls - before == 6
     assert registry.threads and all(name.startswith("alias-read") for name in registry.threads)
+
+
+class _RecordingResolver(Resolver):
+    """Records every alias the poller hands to ``refresh``: a reader it took."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed: list[AliasKey] = []
+
+    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
+        self.handed.append(key)
+        return super().refresh(key, interval, now)
+
+
+def test_aliases_without_a_client_take_no_reader_and_hold_back_no_other_alias(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Four aliases whose followers' credentials Secret is missing (their pass forgot the
+    client) are never read: they stayed the most overdue and took all four readers at every
+    look, and the healthy aliases were read once, then never again."""
+    registry, resolver = SlowRegistry(latency=0.001), _RecordingResolver()
+    followers, keys = _followed(10, registry, resolver)
+    healthy, client_less = keys[:6], keys[6:]
+    for key in client_less:
+        resolver.forget_client(key)  # as services.upliftmodel does when it cannot build one
+    registry.order.clear()
+    clock = [T0]
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+            task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
+                                                    tick=0.005, clock=lambda: clock[0]))
+            for second in range(1, 121):  # 120 s of the aliases' time, 4 intervals of 30 s
+                clock[0] = T0 + dt.timedelta(seconds=second)
+                await asyncio.sleep(0.02)  # a few looks each
+            task.cancel()
+
+    with caplog.at_level(logging.INFO, logger=registry_polling.__name__):
+        asyncio.run(scenario())
+    assert not set(client_less) & set(resolver.handed)
+    for key in healthy:  # read at 30, 60, 90 and 120 s after their first read
+        assert registry.order.count(key[1]) >= 3, registry.order
+    assert "fall behind" not in caplog.text
+    assert resolver.has_client(healthy[0]) and not resolver.has_client(client_less[0])
+
+
+class _CountedLooks(AliasFollowers):
+    """Counts the poller's looks for due aliases (one a tick)."""
+
+    looks = 0
+
+    def intervals(self, live: Callable[[Key], bool] = lambda _: True,
+                  ) -> dict[AliasKey, dt.timedelta]:
+        self.looks += 1
+        return super().intervals(live)
+
+
+def test_a_reader_that_finishes_takes_the_next_due_alias_before_the_next_look() -> None:
+    """With the default tick (a look a second), 40 due aliases answered in 10 ms are read in
+    a fraction of a second, at most ``ALIAS_READERS`` at once: the readers were handed new
+    aliases only at a look, ``ALIAS_READERS`` reads a second however fast MLflow answered.
+    Each read is stamped with the moment it was handed out, not with its look."""
+    registry, resolver = SlowRegistry(latency=0.01), Resolver()
+    followers = _CountedLooks()
+    _, keys = _followed(40, registry, resolver, followers)
+    ticks = [0]
+
+    def clock() -> dt.datetime:  # a second later at each call
+        ticks[0] += 1
+        return T0 + EVERY + dt.timedelta(seconds=60 + ticks[0])
+
+    before = registry.calls
+
+    async def scenario() -> int:
+        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+            task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
+                                                    clock=clock))
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if registry.calls - before == 40:
+                    break
+            looked = followers.looks
+            task.cancel()
+        return looked
+
+    looked = asyncio.run(scenario())
+    reads = registry.calls - before
+    assert reads == 40
+    assert reads > ALIAS_READERS * looked  # not ALIAS_READERS a look (a second)
+    assert registry.most_at_once <= ALIAS_READERS
+    stamps = {resolver.next_refresh(key, EVERY) - EVERY for key in keys}
+    assert len(stamps) == 40  # each at its own clock() reading, not one per look
