@@ -297,11 +297,17 @@ _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
 _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
 
-def observe_rollout(namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Weight and gate verdicts of an UpliftModel, whether its stable version stopped serving
-    and whether its MLflow write-back fails, as its status says."""
+def observe_rollout(namespace: str, name: str, status: dict[str, Any],
+                    measured: Collection[str]) -> None:
+    """Weight of an UpliftModel's canary, whether its stable version stopped serving and
+    whether its MLflow write-back fails, as its status says; the verdicts of the gates its
+    canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``), not
+    the phase: the alerts on them (UpliftGateErroring, UpliftFeatureDrift) read "measured"
+    from these series alone. A ramp whose spec has not taken effect (``domain.stuck``:
+    Degraded) is still analysed, and its Error must ticket; a verdict its status keeps from
+    an ended canary (rolled back, promoted) must not, with nothing left to measure it again."""
     CANARY_WEIGHT.labels(namespace, name).set(status.get("canaryWeight", 0))
-    observe_gates("UpliftModel", namespace, name, status)
+    observe_gates("UpliftModel", namespace, name, status, measured)
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get(cond.READY) or {}
     MODEL_STABLE_NOT_SERVING.labels(namespace, name).set(1 if says_stable_down(
@@ -358,10 +364,11 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
                      measured: Collection[str]) -> None:
     """Whether a Campaign's budget is exhausted, as its Ready condition says; its period's
     spend, ROI, incremental effect and incremental conversions with their bounds, as its status
-    says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``):
-    a verdict its status keeps from an ended ramp, or from the steps of a ramp completed by
-    hand while a gate was in Error, would keep UpliftGateErroring firing with nothing left to
-    measure it again."""
+    says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``),
+    not the phase (a Campaign whose settings are not delivered is Degraded, ``domain.stuck``,
+    and still analysed): a verdict its status keeps from an ended ramp, or from the steps of a
+    ramp completed by hand while a gate was in Error, would keep UpliftGateErroring firing
+    with nothing left to measure it again."""
     observe_gates("Campaign", namespace, name, status, measured)
     exhausted = status.get("phase") == "Suspended" and any(
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"

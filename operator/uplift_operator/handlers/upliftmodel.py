@@ -13,7 +13,7 @@ changed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import kopf
@@ -46,7 +46,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
 
     try:
         await run_passes(key, passes.wakeups,
-                         lambda: passes.run_once(key, body, decide, _observe), uid=str(meta.uid))
+                         lambda: passes.run_once(key, body, decide, _observer(body)),
+                         uid=str(meta.uid))
     finally:
         task_ended(key, passes.wakeups, stopped)
         # A pass that ran while the object was deleted recorded after ``forget``: its status
@@ -96,10 +97,18 @@ def follow_rolls(memo: kopf.Memo) -> None:
     observability.observe_rolls(rolls)
 
 
-def _observe(namespace: str, name: str, status: dict[str, Any]) -> None:
+def _observer(body: kopf.Body) -> Callable[[str, str, dict[str, Any]], None]:
+    """The metrics of a pass's status, with the UpliftModel's spec as it is then (which of its
+    gates the canary's analyses measure: ``service.measured_gates``)."""
+    return lambda namespace, name, status: _observe(namespace, name, status,
+                                                    dict(body.get("spec") or {}))
+
+
+def _observe(namespace: str, name: str, status: dict[str, Any], spec: dict[str, Any]) -> None:
     if status.get("phase"):
         observability.observe_status(KIND, namespace, name, status)
-        observability.observe_rollout(namespace, name, status)
+        observability.observe_rollout(namespace, name, status,
+                                      service.measured_gates(spec, status))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)

@@ -93,7 +93,8 @@ from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
-           "StatusRead", "first_status_wait", "read_status", "reconcile", "version_run"]
+           "StatusRead", "first_status_wait", "measured_gates", "read_status", "reconcile",
+           "version_run"]
 
 #: What the write-back queue knows a resource's writes by (with namespace and name).
 KIND = "UpliftModel"
@@ -641,6 +642,34 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), [], True
     return registry, resolution, validation.validate_against_model(spec, contract), True
+
+
+def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> frozenset[str]:
+    """The names of the UpliftModel's gates its analyses go on measuring in the state ``status``
+    (wire form) says: while a canary is out beside a stable version (``_measure``), the gates
+    an analysis measures (``domain.canary.gates_to_measure``: the offline ones before traffic,
+    then the others and any offline gate not passed under its current settings); none once
+    the canary is gone (promoted, rolled back, aborted, withdrawn by the spec) nor while the
+    spec is invalid (no gate is judged). What the operator's metrics export a gate's verdict
+    for (``handlers.observability``), whatever the phase says: a ramp whose spec has not
+    taken effect (``domain.stuck``: Degraded) goes on analysing, and a verdict kept in status
+    from an ended canary is history, whose Error tickets nobody."""
+    if any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
+           for c in status.get("conditions") or []):
+        return frozenset()
+    if not status.get("canaryVersion") or not status.get("stableVersion"):
+        return frozenset()
+    try:
+        parsed_spec = UpliftModelSpec.model_validate(spec or {})
+        # Only what decides which gates are measured: not the gates' evidence, nor the history.
+        current = UpliftModelStatus.model_validate({
+            **{key: status[key] for key in ("canaryVersion", "stableVersion", "canaryWeight")
+               if key in status},
+            "gates": [{key: gate[key] for key in ("name", "verdict", "time", "settingsDigest")
+                       if key in gate} for gate in status.get("gates") or []]})
+    except ValidationError:
+        return frozenset()
+    return frozenset(gate.name for gate in ramp.gates_to_measure(parsed_spec, current))
 
 
 def followed_alias(body: Mapping[str, Any],

@@ -4,6 +4,7 @@ a Campaign's results with their bounds; every series dropped on delete."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import pytest
@@ -117,13 +118,13 @@ def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
     status = {"canaryWeight": 25, "gates": [
         {"name": "errors", "verdict": "Pass", "value": 0.9, "upper": 1.1},
         {"name": "drift", "verdict": "Inconclusive", "value": 0.02, "upper": 0.3}]}
-    observability.observe_rollout("ns", "m", status)
+    observability.observe_rollout("ns", "m", status, measured={"errors", "drift"})
     observability.count_decisions("UpliftModel", "ns", "m", ["StepAdvanced"])
     observability.count_decisions("Campaign", "ns", "m", ["StepAdvanced"])  # same name, other kind
     assert _gate("m", "errors", "Pass") == 1 and _gate("m", "drift", "upper") == 0.3
     # A gate that leaves the spec leaves the metrics; a bound the status no longer has, too.
     observability.observe_rollout("ns", "m", {"canaryWeight": 25, "gates": [
-        {"name": "errors", "verdict": "Pass", "value": 0.95}]})
+        {"name": "errors", "verdict": "Pass", "value": 0.95}]}, measured={"errors", "drift"})
     assert _gate("m", "drift", "Inconclusive") is None and _gate("m", "drift", "upper") is None
     assert _gate("m", "errors", "value") == 0.95 and _gate("m", "errors", "upper") is None
     observability.forget("UpliftModel", "ns", "m")
@@ -187,6 +188,61 @@ def test_a_campaigns_gates_are_exported_only_while_its_analyses_measure_them() -
     observability.forget("Campaign", "ns", "done")
 
 
+#: An UpliftModel with an offline gate (qini, judged before traffic) and two online ones.
+MODEL_SPEC: dict[str, Any] = {
+    "model": {"registeredModel": "hillstrom", "alias": "champion"},
+    "treatments": [{"name": "email"}],
+    "rollout": {"steps": [{"weight": 10, "pause": "2m"}, {"weight": 50, "pause": "2m"}],
+                "gates": [{"name": "qini", "type": "qini"},
+                          {"name": "drift", "type": "drift"},
+                          {"name": "latency", "type": "custom", "query": "up", "max": 1.0}]}}
+#: The stuck rule's phase (``domain.stuck``): the canary's serving change refused for 5 minutes.
+STUCK = {"phase": "Degraded", "message": "ServingApplied False (ApplyFailed) since "
+                                         "2024-05-01T10:00:00Z: admission webhook denied"}
+T = "2024-05-01T10:00:00Z"
+
+
+def test_a_models_gates_are_exported_while_its_canary_measures_them_whatever_the_phase() -> None:
+    """The gate alerts read "measured" from the gate series alone: a canary still analysed while
+    the stuck rule publishes Degraded exports its Error and Fail; a canary rolled back or
+    promoted, whose status keeps the last verdicts, exports none; before traffic only the
+    offline gates are measured, on the ramp the others and an offline gate not passed."""
+    from uplift_operator.handlers import upliftmodel
+
+    observe: Any = upliftmodel._observe
+    gates: list[dict[str, Any]] = [{"name": "qini", "verdict": "Pass", "time": T, "value": 0.1},
+                                   {"name": "drift", "verdict": "Fail", "time": T, "value": 0.4},
+                                   {"name": "latency", "verdict": "Error", "time": T,
+                                    "message": "measurement failed: bad query"}]
+    canary = {"stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10, "currentStep": 0}
+    observe("ns", "stuck", {**STUCK, **canary, "gates": gates}, MODEL_SPEC)
+    assert _gate("stuck", "latency", "Error") == 1
+    assert _gate("stuck", "drift", "Fail") == 1
+    assert _gate("stuck", "qini", "Pass") is None  # passed before traffic: not measured again
+    observe("ns", "stuck", {**STUCK, **canary, "phase": "Progressing", "gates": gates},
+            MODEL_SPEC)  # the same canary, its serving change applied: the same series
+    assert _gate("stuck", "latency", "Error") == 1 and _gate("stuck", "drift", "Fail") == 1
+    earlier = [{**gates[0], "settingsDigest": "0" * 16}, *gates[1:]]  # other qini settings
+    observe("ns", "stuck", {**STUCK, **canary, "gates": earlier}, MODEL_SPEC)
+    assert _gate("stuck", "qini", "Pass") == 1  # its Pass no longer counts: measured again
+    pre_traffic = {**canary, "canaryWeight": 0, "phase": "Progressing",
+                   "gates": [{**gates[0], "verdict": "Error"}, gates[2]]}
+    observe("ns", "stuck", pre_traffic, MODEL_SPEC)
+    assert _gate("stuck", "qini", "Error") == 1
+    assert _gate("stuck", "latency", "Error") is None and _gate("stuck", "drift", "Fail") is None
+    for ended in ({"phase": "Degraded", "stableVersion": "1", "gates": gates},  # rolled back
+                  {"phase": "Healthy", "stableVersion": "2", "gates": gates},  # promoted
+                  {**STUCK, **canary, "gates": gates,  # an invalid spec: no gate is judged
+                   "conditions": [{"type": "InvalidSpec", "status": "True"}]},
+                  {**STUCK, "canaryVersion": "2", "canaryWeight": 10, "gates": gates}):  # no stable
+        observe("ns", "stuck", ended, MODEL_SPEC)
+        for gate, verdict in (("qini", "Error"), ("drift", "Fail"), ("latency", "Error")):
+            assert _gate("stuck", gate, verdict) is None, (ended, gate)
+    observe("ns", "stuck", {**STUCK, **canary, "gates": gates}, {"rollout": "not a spec"})
+    assert _gate("stuck", "latency", "Error") is None  # as refused: nothing measured
+    observability.forget("UpliftModel", "ns", "stuck")
+
+
 def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> None:
     """Campaign gates (budget, roi, drift, ...) reach the same gate metrics, told apart from an
     UpliftModel of the same name by ``kind``."""
@@ -194,7 +250,7 @@ def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> No
 
     observe: Any = campaign._observe
     observability.observe_rollout("ns", "twin", {"canaryWeight": 10, "gates": [
-        {"name": "roi", "verdict": "Pass", "value": 0.4}]})
+        {"name": "roi", "verdict": "Pass", "value": 0.4}]}, measured={"roi"})
     observe("ns", "twin", {"phase": "Progressing", "currentStep": 0, "gates": [
         {"name": "roi", "verdict": "Error", "message": "no data"},
         {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]},
@@ -274,8 +330,8 @@ def test_a_ramp_past_its_deadline_is_a_state_for_as_long_as_the_status_says_so()
 
     from uplift_operator.handlers import upliftmodel
 
-    observe: Any = upliftmodel._observe
     sim = with_canary(make_spec(progressDeadline="10m"))
+    observe = partial(upliftmodel._observe, spec=sim.spec.to_wire())
     observe("ns", "stuck", sim.tick(15, verdicts={"latency": INC}).status.to_wire())
     assert _deadline("UpliftModel", "stuck") == 0
     observe("ns", "stuck", sim.tick(1, verdicts={"latency": INC}).status.to_wire())
@@ -320,9 +376,9 @@ def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec
     from uplift_operator.api.v1alpha1.common import Phase
     from uplift_operator.handlers import upliftmodel
 
-    observe: Any = upliftmodel._observe
     sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency", "inconclusiveLimit": 2},
                                        {"name": "errs", "type": "errorRate"}]))
+    observe = partial(upliftmodel._observe, spec=sim.spec.to_wire())
     for _ in range(2):
         observe("ns", "limit", sim.tick(1, verdicts={"lat": INC, "errs": INC}).status.to_wire())
         assert _past_limit("limit", "lat") == 0
@@ -332,10 +388,11 @@ def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec
     assert _past_limit("limit", "lat") == 1
     assert _past_limit("limit", "errs") == 0  # inconclusive too, but not what paused the ramp
 
-    held = with_canary(make_spec(paused=True))
+    held = with_canary(make_spec())  # on the ramp (weight 10), then held by its spec
+    held.spec = make_spec(paused=True)
     d = held.tick(1, verdicts={"latency": INC, "shadow": INC})
     assert d.status.phase is Phase.PAUSED and d.status.gates[0].verdict.value == "Inconclusive"
-    observe("ns", "held", d.status.to_wire())
+    upliftmodel._observe("ns", "held", d.status.to_wire(), held.spec.to_wire())
     assert _gate("held", "latency", "Inconclusive") == 1
     assert _past_limit("held", "latency") == 0
     for name in ("limit", "held"):

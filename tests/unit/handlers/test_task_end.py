@@ -23,8 +23,13 @@ from uplift_operator.services.common import PassResult
 PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
 STATUS = {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step 1/3 (10%) could not "
                                           "advance", "currentStep": 0,
-          "gates": [{"name": "g", "verdict": "Error"}]}
-#: A Campaign's spec with gate g (a Campaign exports the gates its analyses measure).
+          "stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10,
+          "gates": [{"name": "g", "verdict": "Error", "time": "2024-05-01T10:00:00Z"}]}
+#: Each kind's spec with gate g (each kind exports the gates its analyses measure: an
+#: UpliftModel's while its canary is out, a Campaign's while a step is underway).
+MODEL_SPEC = {"model": {"registeredModel": "m", "version": "1"}, "treatments": [{"name": "t"}],
+              "rollout": {"steps": [{"weight": 10}],
+                          "gates": [{"name": "g", "type": "custom", "query": "up", "max": 1}]}}
 CAMPAIGN_SPEC = {"modelRef": {"name": "m"}, "treatments": [{"name": "t"}],
                  "experiment": {"holdoutFraction": 0.1, "unitKey": "u", "salt": "s"},
                  "economics": {"valuePerConversion": 1, "costPerTreatment": 0.1},
@@ -68,7 +73,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
     key = (kind, "ns", "r")
     body = kopf.Body(cast(kopf.RawBody, {"metadata": {"name": "r", "namespace": "ns",
                                                       "uid": "u1", "resourceVersion": "1"},
-                                         "spec": CAMPAIGN_SPEC if kind == "Campaign" else {}}))
+                                         "spec": CAMPAIGN_SPEC if kind == "Campaign" else MODEL_SPEC}))
     stopper = DaemonStopper()
 
     async def run() -> None:
