@@ -27,9 +27,12 @@ declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: 
 spend reached the budget, or what is left pays for no treatment) suspends the ramp instead of
 rolling it back: exposure 0 %, the step kept, the exposure it held in
 ``suspendedExposurePercent``, phase Suspended (Ready reason ``BudgetExhausted``) until the
-budget period rolls over (``domain.budget``), then that exposure again; meanwhile only the
-budget gates are measured (nothing is exposed for the others to judge), and the renewal
-starts the step's other gates on a new stratum, as a step change does. The periods count
+period of its last Fail rolls over (``domain.budget``) or the gate passes again, then that
+exposure again (a gate that cannot tell the spend meanwhile, an Error or an Inconclusive, ends
+nothing: ``budget_suspension``); meanwhile only the budget gates are measured (nothing is
+exposed for the others to judge, so no ``AnalysisPassed`` is said on their verdicts from
+before), and the renewal starts the step's other gates on a new stratum, as a step change
+does. A dry-run budget gate suspends nothing. The periods count
 from ``status.budgetAnchor``, recorded once when the campaign first exposes
 (``keep_budget_anchor``). The budget gates go on being measured once the ramp completed (the
 other gates do not: the ramp is decided), since they are the only place the replicas' spend
@@ -273,24 +276,52 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     when it was measured: the suspension holds while that Fail lies in the budget period of
     ``now`` (periods from ``anchor``, the schedule's start or the creation time, as the runtime
     counts them). Once the period rolls over it no longer holds, whatever the gate said. The
-    budget gate ``spec.economics.budget`` implies counts as a declared one."""
+    budget gate ``spec.economics.budget`` implies counts as a declared one; a dry-run one
+    suspends nothing.
+
+    Once suspended (``suspendedExposurePercent``), only a Pass of the gate or the rollover of
+    the period of its last Fail ends it: a gate that could not tell the spend since (an Error,
+    an Inconclusive: Prometheus down, no data) says nothing about it, so the suspension holds
+    on that Fail, dated by the last ``BudgetExhausted`` entry of the history (``_last_fail``);
+    without a ``budgetPeriod`` (or that entry) only a Pass ends it."""
     by_name = {g.name: g for g in status.gates}
     for gate in _budget_gates(spec):
         st = by_name.get(gate.name)
-        if gate.dry_run or st is None or st.verdict is not GateVerdict.FAIL:
+        if gate.dry_run or st is None or st.verdict is GateVerdict.PASS:
             continue
+        if st.verdict is GateVerdict.FAIL:
+            failed_at: dt.datetime | None = st.time
+            spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
+                     if st.value is not None and st.threshold is not None else st.message)
+        elif _suspended(status):
+            failed_at = _last_fail(status)
+            spent = ((f"last failed at {failed_at.isoformat()}" if failed_at is not None
+                      else "failed before") + f", {st.verdict.value} since: spend not known")
+        else:
+            continue  # not suspended: an Error or an Inconclusive suspends nothing
         until = None
-        if anchor is not None and spec.economics.budget_period is not None:
-            _, until = budget.current_period(spec.economics.budget_period, anchor, st.time)
+        if (anchor is not None and spec.economics.budget_period is not None
+                and failed_at is not None):
+            _, until = budget.current_period(spec.economics.budget_period, anchor, failed_at)
             if until is not None and now >= until:
                 continue  # measured in a period that has rolled over
-        spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
-                 if st.value is not None and st.threshold is not None else st.message)
-        when = (f"the period rolls over at {until.isoformat()}" if until is not None
-                else "the budget gate passes again (no budgetPeriod: raise spec.economics.budget)")
+        if until is not None:
+            when = f"the period rolls over at {until.isoformat()}"
+        elif spec.economics.budget_period is None:
+            when = "the budget gate passes again (no budgetPeriod: raise spec.economics.budget)"
+        else:  # no anchor, or the Fail no longer in history: its period cannot be told
+            when = "the budget gate passes again"
         return BudgetSuspension(gate.name, until, f"budget exhausted ({spent}, gate {gate.name}); "
                                                   f"treating no one until {when}")
     return None
+
+
+def _last_fail(status: CampaignStatus) -> dt.datetime | None:
+    """When the budget Fail that suspended the campaign was applied: its ``BudgetExhausted``
+    history entry, written in the pass that measured it (so in the Fail's period). None once
+    the history no longer holds it."""
+    return next((entry.time for entry in reversed(status.history)
+                 if entry.action == Reason.BUDGET_EXHAUSTED.value), None)
 
 
 def _estimate(value: float, lower: float | None, upper: float | None) -> EstimateStatus:
@@ -596,6 +627,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def where(self) -> str:
         # While the budget suspends it, the exposure the step holds (``exposed``), not the 0 %.
+        # A completed ramp (its budget gates still measured, their holds announced) has no step.
+        if not self.active():
+            return f"the completed ramp at {self.exposed()}"
         return f"{self.exposed()} at step {self.step_index() + 1}/{len(self.steps)}"
 
     def deadline_counts_from(self) -> steps.DeadlineBasis | None:
@@ -892,14 +926,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a
         history entry once), keeping the exposure it held in ``suspendedExposurePercent``, and
-        give that exposure back once the suspension lifts: a ramp underway keeps its step, its
-        pause counted again (nothing was rolled back), and its gates' evidence moves to a new
-        stratum as at a step change (``next_step``: each sequential test's evidence carried, so
-        α is not spent again on a count that restarts from the renewal; the Inconclusives
-        counted towards ``inconclusiveLimit`` start again with the counts, as the pause does),
-        but for their Fails and Errors in a row, which still count towards a rollback (a
-        renewal is no evidence against them); the budget gates keep theirs (the period's
-        money). A completed ramp gets its exposure back as it was."""
+        give that exposure back once the suspension lifts (a Pass of the budget gate, or the
+        rollover of its last Fail's period: ``budget_suspension``): a ramp underway keeps its
+        step, its pause counted again (nothing was rolled back), and its gates' evidence moves
+        to a new stratum as at a step change (``next_step``: each sequential test's evidence
+        carried, so α is not spent again on a count that restarts from the renewal; the
+        Inconclusives counted towards ``inconclusiveLimit`` start again with the counts, as the
+        pause does), but for their Fails and Errors in a row, which still count towards a
+        rollback (a renewal is no evidence against them); the budget gates keep theirs (the
+        period's money). A completed ramp gets its exposure back as it was."""
         s = self.status
         if not self.active() and not completed(s):
             return
@@ -970,7 +1005,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         the other gates keeping what the last step measured."""
         before = self.status.last_analysis_at
         if self.active():
+            said = len(self.events)
             super().apply_analysis()
+            if _suspended(self.status):
+                # Only the budget gates were measured: "every gate passed" would rest on the
+                # other gates' verdicts from before the suspension, which its renewal (this
+                # pass's, if any) stops counting. Said once they pass after it.
+                self.events[said:] = [event for event in self.events[said:]
+                                      if event.reason is not Reason.ANALYSIS_PASSED]
             if self.status.last_analysis_at != before:
                 return  # the step's own analysis, budget gates included
         if not exposing(self.status):
@@ -1056,7 +1098,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                                      "(never a rollback)", "False", cond.BUDGET_EXHAUSTED)
         if self.active():
             phase, message = self.ramp_phase()
-            unmeasured = [g.name for g in s.gates if g.message.startswith("not measured yet")]
+            unmeasured = [g.name for g in s.gates
+                          if g.message.startswith(("not measured yet (no collector",
+                                                   "not measured yet (no evaluator"))]
             if unmeasured:
                 message += (f"; gates {', '.join(unmeasured)} are not measured yet (no "
                             "collector): exposure will not grow on no evidence")

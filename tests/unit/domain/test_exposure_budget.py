@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignSpec, CampaignStatus
@@ -25,6 +26,7 @@ from uplift_operator.domain.measurements import (
     OutcomeCompleteness,
 )
 from uplift_operator.domain.requests import parse_requests
+from uplift_operator.domain.steps import Event
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -296,3 +298,149 @@ def test_a_campaign_wide_budget_keeps_its_spend_after_a_rollback() -> None:
     later = run(spec, s, T0 + dt.timedelta(days=90), judge,
                 annotations={"uplift.dev/abort": "t"}).status
     assert (later.spend, later.budget_remaining) == (4950.0, 50.0)
+
+
+# -- a suspension ends on a Pass or a rollover only (review-domain finding 1) ------------------
+
+def _held_error(name: str, now: dt.datetime) -> GateOutcome:
+    """What the budget collector gives when Prometheus does not answer: an Error that holds."""
+    return GateOutcome(name=name, verdict=GateVerdict.ERROR, message="measurement failed: "
+                       "Prometheus at http://prom:9090: timed out", time=now, holds=True)
+
+
+@pytest.mark.parametrize("unmeasured", [
+    _held_error,
+    # A counted Error, and no data (operators before the budget collector held them).
+    lambda name, now: GateOutcome(name=name, verdict=GateVerdict.ERROR, message="timed out",
+                                  time=now),
+    lambda name, now: GateOutcome(name=name, verdict=GateVerdict.INCONCLUSIVE,
+                                  message="no data yet", time=now),
+])
+def test_a_budget_gate_that_cannot_measure_keeps_the_suspension_until_the_rollover(
+        unmeasured: Callable[[str, dt.datetime], GateOutcome]) -> None:
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod="1d")
+    spend, down = 10.0, False
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return unmeasured(gate.name, now) if down else budget_outcome(gate.name, now, spend)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    spend = 6000.0
+    s = run(spec, s, T0 + 10 * MINUTE, judge).status
+    assert (s.phase, s.suspended_exposure_percent) == (Phase.SUSPENDED, 5)
+    down, now, said = True, T0 + 10 * MINUTE, list[str]()
+    # Prometheus down in the same period (four looks: a counted Error's consecutiveErrorLimit
+    # is the rollback rule's business): no renewal, nothing flaps.
+    for _ in range(4):
+        now += 5 * MINUTE
+        decision = run(spec, s, now, judge)
+        s, said = decision.status, said + [e.reason.value for e in decision.events]
+        assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
+            Phase.SUSPENDED, 0, 5), s.message
+        assert not exposure.treating(s)
+    assert "BudgetRenewed" not in said and said.count("BudgetExhausted") == 0
+    assert said.count("GateHeld") + said.count("GateErrored") + said.count(
+        "GateInconclusive") <= 1  # the outage said once at most, never per look
+    assert "rolls over at 2026-12-02T00:00:00+00:00" in s.message
+    assert "last failed at 2026-12-01T00:10:00+00:00" in s.message
+    # Prometheus back with the budget still spent: nothing said again.
+    down = False
+    back = run(spec, s, now + 5 * MINUTE, judge)
+    assert back.status.phase is Phase.SUSPENDED and back.events == ()
+    # Down again until the period rolls over: the rollover alone ends it, unmeasured.
+    down = True
+    renewed = run(spec, back.status, T0 + dt.timedelta(days=1), judge)
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.suspended_exposure_percent) == (
+        Phase.PROGRESSING, 5, None)
+    assert [h.action for h in r.history].count("BudgetRenewed") == 1
+    assert r.history[-1].reason == "the budget period rolled over"
+
+
+def test_a_budget_gate_that_cannot_measure_keeps_a_campaign_wide_suspension() -> None:
+    # No budgetPeriod: "the suspension lasts until the budget is raised" (the runbook); an
+    # outage is no raise. Only a Pass ends it.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod=None)
+    spend, down = 6000.0, False
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return _held_error(gate.name, now) if down else budget_outcome(gate.name, now, spend)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    assert s.phase is Phase.SUSPENDED
+    down = True
+    for days in range(1, 40, 7):
+        s = run(spec, s, T0 + dt.timedelta(days=days), judge).status
+        assert (s.phase, s.exposure_percent) == (Phase.SUSPENDED, 0), s.message
+    assert "until the budget gate passes again" in s.message
+    # The budget raised (what the gate measures now passes): it ends.
+    down, spend = False, 10.0
+    resumed = run(spec, s, T0 + dt.timedelta(days=40), judge)
+    assert (resumed.status.phase, resumed.status.exposure_percent) == (Phase.PROGRESSING, 5)
+    renewed = [e.message for e in resumed.events if e.reason.value == "BudgetRenewed"]
+    assert renewed and "the budget gate passes again within the period: spent 10" in renewed[0]
+
+
+def test_a_held_budget_outcome_while_suspended_is_announced_once() -> None:
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod="1d")
+    down = False
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return _held_error(gate.name, now) if down else budget_outcome(gate.name, now, 6000)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    down, events = True, list[Event]()
+    for minutes in range(10, 60, 5):
+        decision = run(spec, s, T0 + minutes * MINUTE, judge)
+        s, events = decision.status, events + list(decision.events)
+    assert [(e.type, e.reason.value) for e in events] == [("Warning", "GateHeld")]
+    assert events[0].message.startswith(
+        "gate budget Error holds exposure 5% (suspended to 0% by the budget) at step 1/3, not "
+        "counted towards consecutiveErrorLimit: measurement failed: Prometheus")
+    budget_gate = next(g for g in s.gates if g.name == "budget")
+    assert (budget_gate.verdict, budget_gate.consecutive_errors) == (GateVerdict.ERROR, 0)
+
+
+# -- the renewal pass says no AnalysisPassed (review-domain finding 4) ------------------------
+
+def test_a_renewal_says_no_analysis_passed_on_verdicts_from_before_the_suspension() -> None:
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod="1d")
+    spend = 10.0
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    spend = 6000.0
+    s = run(spec, s, T0 + 15 * MINUTE, judge).status
+    for minutes in range(20, 40, 5):  # suspended: the budget gate alone measured
+        s = run(spec, s, T0 + minutes * MINUTE, judge).status
+    delivery = next(g for g in s.gates if g.name == "delivery")
+    assert delivery.time == T0 + 15 * MINUTE  # its last Pass, from before the suspension
+    spend = 0.0
+    for at in (T0 + dt.timedelta(days=1),  # the period rolled over
+               T0 + 40 * MINUTE):  # within the period, the budget raised (spend below it)
+        renewed = run(spec, s, at, judge)
+        assert [e.reason.value for e in renewed.events] == ["BudgetRenewed"]
+        r = renewed.status
+        assert (r.phase, r.exposure_percent) == (Phase.PROGRESSING, 5)
+        # The next analysis measures every gate again, from the renewal: that one is said.
+        after = run(spec, r, at + 5 * MINUTE, judge)
+        assert [e.reason.value for e in after.events] == ["AnalysisPassed"]
+        assert after.events[0].message == "every gate passed for exposure 5% at step 1/3"
