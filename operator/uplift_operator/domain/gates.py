@@ -312,14 +312,15 @@ def evaluate_gate(gate: GateSpecBase,
       pays for no treatment (never a rollback), Pass below it.
 
     ``None`` (no data) and ``NotMeasured`` (no collector) are Inconclusive, never Pass; a
-    ``MeasurementError`` is Error; invalid data (negative
+    ``MeasurementError`` is Error (one that ``holds`` when it says so); invalid data (negative
     counts, mismatched bins) is Error. ``memory`` is this gate's memory from its status (None or
     {} to start afresh).
     """
     memory = dict(memory or {})
     judged: _Judged
     if isinstance(measurement, MeasurementError):
-        judged = _Judged(GateVerdict.ERROR, f"measurement failed: {measurement.message}")
+        judged = _Judged(GateVerdict.ERROR, f"measurement failed: {measurement.message}",
+                         holds=measurement.holds)
     elif measurement is None:
         judged = _Judged(GateVerdict.INCONCLUSIVE, "no data yet")
     elif isinstance(measurement, NotMeasured) or gate.type not in _EVALUATORS:

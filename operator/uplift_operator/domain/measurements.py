@@ -69,9 +69,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MeasurementError:
-    """The source could not be queried; ``message`` says which source and why (shown in status)."""
+    """The source could not be queried; ``message`` says which source and why (shown in status).
+    ``holds``: the failure says nothing about what the gate judges (a Campaign's budget gate
+    whose Prometheus is down: the spend is the period's money, not the model's doing), so the
+    gate's Error holds the ramp without counting towards ``consecutiveErrorLimit``."""
 
     message: str
+    holds: bool = False
 
 
 @dataclass(frozen=True)

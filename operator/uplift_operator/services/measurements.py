@@ -19,9 +19,10 @@ the conversion gates' (incrementalConversions, roi) of the version the campaign 
 cohorts not before a window after the campaign began deciding on that version
 (``CampaignGateContext.cohort_window``); deliveryRate's and the budget's over every version
 (the sender delivers, and the campaign pays for, what any predictor decided), the budget's
-spend since its period started; drift and custom reuse the UpliftModel collectors on the
-stable version the campaign follows (drift's reference from that version's MLflow run; MLflow
-unreachable is NotMeasured, which holds, never an Error).
+spend since its period started (a spend Prometheus cannot give holds, never an Error counted
+towards a rollback: ``_campaign_budget``); drift and custom reuse the UpliftModel collectors on
+the stable version the campaign follows (drift's reference from that version's MLflow run;
+MLflow unreachable is NotMeasured, which holds, never an Error).
 """
 
 from __future__ import annotations
@@ -913,10 +914,27 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
 
 def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                      registry: Registry | None) -> Collected:
+    """The period's spend summed over replicas. A spend that cannot be read says nothing about
+    the model: Prometheus not configured, out of reach or refusing the query is an Error that
+    holds (``MeasurementError.holds``: shown, alerted on, never counted towards
+    ``consecutiveErrorLimit``, so a budget gate, declared or implied, never rolls a campaign
+    back), and no spend series yet an Inconclusive that holds (not counted towards
+    ``inconclusiveLimit``). A suspension it finds in place stays (``domain.exposure``)."""
     economics = ctx.spec.economics
     if economics.budget is None:
         return m.MeasurementError("a budget gate needs spec.economics.budget")
-    prom = _prom(prometheus)
+    if prometheus is None:
+        return m.MeasurementError("no Prometheus configured (--prometheus-url)", holds=True)
+    try:
+        return _budget_spend(ctx, prometheus, economics.budget)
+    except QueryError as error:
+        return m.MeasurementError(f"bad query: {error}", holds=True)
+    except PrometheusError as error:
+        return m.MeasurementError(str(error), holds=True)
+
+
+def _budget_spend(ctx: CampaignGateContext, prom: MetricSource, amount: float) -> Collected:
+    economics = ctx.spec.economics
     start, end = budget.current_period(economics.budget_period, ctx.budget_anchor, ctx.now)
     # Every version's (no ``version`` matcher): money is spent by whichever predictor decided,
     # a canary of the model as well as the stable version the campaign follows.
@@ -930,8 +948,9 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
         spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
                                       window=_range(ctx.now - start)))
     if spend is None or math.isnan(spend):
-        return None
-    return m.BudgetMeasurement(spend=max(spend, 0.0), budget=economics.budget, period_start=start,
+        return m.NotMeasured("holding: no spend series in Prometheus for this campaign yet",
+                             holds=True)
+    return m.BudgetMeasurement(spend=max(spend, 0.0), budget=amount, period_start=start,
                                period_end=end, cheapest=_cheapest(ctx.spec))
 
 

@@ -14,8 +14,10 @@ import promql_parser
 import pytest
 import yaml
 
-from uplift_operator.adapters.prometheus import Sample
+from uplift_operator.adapters.prometheus import MetricsUnavailable, QueryError, Sample
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.api.v1alpha1.common import GateVerdict
+from uplift_operator.domain import gates
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services.measurements import CampaignGateContext, collect_campaign
@@ -227,11 +229,50 @@ def test_budget_passes_the_cheapest_treatments_cost_an_override_included() -> No
     assert isinstance(got, m.BudgetMeasurement) and got.cheapest == 0.04
 
 
-@pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "budget",
-                                   "custom"])
+@pytest.mark.parametrize("type_", ["deliveryRate", "incrementalConversions", "roi", "custom"])
 def test_no_data_is_none(type_: str) -> None:
     g = gate(type_, query="x", min=1) if type_ == "custom" else gate(type_)
     assert collect_campaign(g, context(), Counters(), None) is None
+
+
+@dataclass
+class _Down(Counters):
+    """A Prometheus that does not answer (``failure``), as the adapter raises it."""
+
+    failure: Exception = field(default_factory=lambda: MetricsUnavailable(
+        "Prometheus at http://prom:9090: timed out", unanswered=True))
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        raise self.failure
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        raise self.failure
+
+
+@pytest.mark.parametrize(("prometheus", "words"), [
+    (Counters(), "not measured yet (holding: no spend series"),
+    (None, "measurement failed: no Prometheus configured"),
+    (_Down(), "measurement failed: Prometheus at http://prom:9090: timed out"),
+    (_Down(failure=QueryError("execution: too many samples")),
+     "measurement failed: bad query: execution: too many samples"),
+])
+def test_a_spend_prometheus_cannot_give_holds_the_budget_gate(
+        prometheus: Counters | None, words: str) -> None:
+    # The period's money, not the model's doing: no evidence against the model, so never an
+    # Error counted towards consecutiveErrorLimit (a rollback), declared gate or implied one.
+    got = collect_campaign(gate("budget"), context(), prometheus, None)
+    assert isinstance(got, (m.NotMeasured, m.MeasurementError)) and got.holds, got
+    judged = gates.evaluate_gate(gate("budget"), got, None, NOW)
+    assert judged.holds and judged.message.startswith(words), judged.message
+    assert judged.verdict is (GateVerdict.INCONCLUSIVE if isinstance(got, m.NotMeasured)
+                              else GateVerdict.ERROR)
+    held = gates.assess(gate("budget"), None, judged)
+    assert (held.consecutive_errors, held.inconclusives) == (0, 0)
+
+
+def test_other_gates_still_count_an_unreachable_prometheus_as_an_error() -> None:
+    got = collect_campaign(gate("deliveryRate"), context(), _Down(), None)
+    assert isinstance(got, m.MeasurementError) and not got.holds
 
 
 def test_no_prometheus_is_a_measurement_error() -> None:

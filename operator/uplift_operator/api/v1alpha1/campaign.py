@@ -108,8 +108,11 @@ class Economics(ApiModel):
                     "budget-2, budget-3, ... when a gate has that name), measured and shown in "
                     "status.gates like a declared one. Once the spend reaches it, or what is "
                     "left pays for no treatment, treatment stops (exposure 0 %, phase "
-                    "Suspended) until the period rolls over or the budget is raised. Periods "
-                    "count from status.budgetAnchor.")
+                    "Suspended) until the period rolls over or the budget is raised (the gate "
+                    "passes again); a spend that cannot be read meanwhile ends nothing. Periods "
+                    "count from status.budgetAnchor. A declared budget gate with dryRun: true "
+                    "enforces nothing: it suspends nothing, and no other is implied (each "
+                    "replica still stops at the budget on its own).")
     budget_period: Duration | None = Field(
         default=None,
         description="If set, the budget renews every period (e.g. 1d), counted from "
@@ -253,7 +256,9 @@ class CampaignGate(GateSpecBase):
                     "budgetPeriod's spend summed over replicas; Fail once it reaches "
                     "economics.budget or what is left pays for no treatment (the runtime "
                     "then treats no one), which suspends the campaign until the period rolls "
-                    "over (never a rollback), else Pass; economics.budget without one implies "
+                    "over (never a rollback), else Pass; a spend Prometheus cannot give (down, "
+                    "not configured, no data) holds, never counted towards a limit, so a budget "
+                    "gate never rolls back; economics.budget without one implies "
                     "one (see economics.budget). drift: as the UpliftModel's, on the stable "
                     "version the campaign follows. custom: PromQL with min/max. alpha is spent "
                     "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
