@@ -126,6 +126,10 @@ def says_stable_down(stable_version: str | None, ready_reason: str | None,
             and stable_down_text(stable_version) in (ready_message or ""))
 
 
+#: ``Ready`` reasons said only while the stable version serves.
+_STABLE_SERVES = frozenset({cond.STABLE_SERVING, cond.ROLLBACK_PENDING})
+
+
 def _pre_traffic(status: UpliftModelStatus) -> bool:
     """A canary is deployed but gets no traffic until it serves and its offline gates pass
     (weight 0; every ramp step has a weight above 0), as Argo Rollouts scales a canary up
@@ -571,6 +575,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.note_restore()
         message = self.set_phase(*self.phase())
         self.status.conditions = self.ready_condition(message)
+        self.note_stable_served()
         self.tell_stable_serving()
         until = self.scale_down_until()
         return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
@@ -613,17 +618,38 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def stable_served(self) -> bool:
         """Whether the stable version has served since it became stable, as the status before
-        this pass says: ``Ready`` said it serves (``StableServing``, or ``RollbackPending``,
-        which is said only while it serves), or already said it no longer does. A version made
-        stable in this pass (a promotion, an emergency rollback) has not yet: it is waited for
-        (Progressing), as a first version that never served is."""
+        this pass says: ``stableServedVersion`` names it (``note_stable_served``), which no
+        pass that replaces ``Ready`` (an invalid spec, a serving conflict) touches. A status
+        without it (an operator before the field wrote it, an older CRD prunes it) is read as
+        that operator's: ``Ready`` said it serves (``StableServing``, or ``RollbackPending``,
+        said only while it serves) or already said it no longer does. Not the history: a status
+        this release wrote without the field (nothing seen serving yet) cannot be told from an
+        older one, and "Ready turned False after the version's promotion" also holds of a Ready
+        that was absent before (a status repaired, a legacy one), so such a version would read
+        as served one pass after it was awaited. A version made stable in this pass (a
+        promotion, an emergency rollback) has not served yet: it is waited for (Progressing),
+        as a first version that never served is."""
         before, stable = self.previous, self.status.stable_version
         if stable is None or before.stable_version != stable:
             return False
+        if before.stable_served_version == stable:
+            return True
         ready = cond.find(before.conditions, cond.READY)
-        return ready is not None and (
-            ready.reason in (cond.STABLE_SERVING, cond.ROLLBACK_PENDING)
-            or says_stable_down(stable, ready.reason, ready.message))
+        return ready is not None and (ready.reason in _STABLE_SERVES
+                                      or says_stable_down(stable, ready.reason, ready.message))
+
+    def note_stable_served(self) -> None:
+        """``stableServedVersion`` after this pass: the stable version once this pass's
+        ``Ready`` says it serves, or once the status before said it had served
+        (``stable_served``: what an older status says is kept from then on); nothing while a
+        first version, or a version made stable in this pass without ``Ready`` saying it serves
+        (an emergency rollback's restore), has not served. Set once per stable version and
+        cleared only when another becomes stable, so it never flips from pass to pass."""
+        s = self.status
+        ready = cond.find(s.conditions, cond.READY)
+        serves = ready is not None and ready.reason in _STABLE_SERVES
+        s.stable_served_version = (s.stable_version if s.stable_version is not None
+                                   and (serves or self.stable_served()) else None)
 
     def stable_down(self) -> str | None:
         """The phase message's words for a stable version that served and does not now: which

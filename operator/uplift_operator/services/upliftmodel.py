@@ -295,7 +295,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 #: release allows (a newer release's) is kept as it is, not dropped (``status.readable``).
 VERSION_FIELDS = frozenset({"stableVersion", "canaryVersion", "previousStableVersion",
                             "desiredVersion", "abortedVersion", "emergencyRolledBackVersion",
-                            "seldonDeployment"})
+                            "stableServedVersion", "seldonDeployment"})
 #: How soon a pass that dropped parts of the status it could not read runs again: it finds the
 #: status it wrote read in full, and says so (``StatusReadable`` True).
 UNREADABLE_RECHECK_SECONDS = 1.0

@@ -5,11 +5,16 @@ waited for (Progressing). Ready stays WaitingForServing, so a Campaign already e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+import pytest
 from tests.unit.domain.test_ramp import Sim, assert_idempotent, make_spec, ready, with_canary
 
 from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, ramp
+from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.ramp import Decision, Observed, decide
 from uplift_operator.domain.steps import Reason
@@ -116,3 +121,128 @@ def test_a_rolled_back_model_no_longer_says_its_stable_serves_when_it_does_not()
     assert "stable 1 serves" not in d.status.message
     assert told(d) == [("Warning", Reason.STABLE_NOT_SERVING, False)]
 
+
+
+# -- "served" kept in the status (stableServedVersion), not in Ready ------------------------------
+
+def _over_ready(sim: Sim, outcome: status_logic.Outcome) -> None:
+    """A pass that decides nothing and writes its own Ready over the status, as
+    ``services.common.invalid_pass`` and ``services.upliftmodel._conflicted`` do."""
+    sim.status = sim.status.model_copy(update={"phase": outcome.phase, "message": outcome.message,
+                                               "conditions": outcome.conditions})
+
+
+def _invalid_spec(sim: Sim) -> None:
+    _over_ready(sim, status_logic.validation_outcome(
+        sim.status.conditions, status_logic.Observation(4, ("spec.serving.replicas: < 1",)),
+        sim.now))
+
+
+def _conflict(sim: Sim) -> None:
+    _over_ready(sim, status_logic.serving_conflict(
+        sim.status.conditions, status_logic.Conflict("SeldonDeployment shop/churn", None,
+                                                     uid="u-1"), 4, sim.now))
+
+
+@pytest.mark.parametrize("replace_ready", [_invalid_spec, _conflict])
+def test_a_stable_down_stays_down_through_a_pass_that_replaced_ready(
+        replace_ready: Callable[[Sim], None]) -> None:
+    sim = Sim(make_spec())
+    assert sim.tick().status.stable_served_version == "1"
+    assert tick(sim, 5, stable_ready=False).status.phase is Phase.DEGRADED
+    sim.now += dt.timedelta(minutes=1)
+    replace_ready(sim)
+    assert not says_stable_down("1", *ready(sim.status)[1:], sim.status.message)
+    d = tick(sim, 5, stable_ready=False)
+    assert d.status.phase is Phase.DEGRADED
+    assert d.status.message.startswith("stable version 1 does not serve any more")
+    assert d.status.stable_served_version == "1"
+    # Ready said something else in between (its own Warning with it): said again, once.
+    assert told(d) == [("Warning", Reason.STABLE_NOT_SERVING, False)]
+    assert told(tick(sim, 5, stable_ready=False)) == []
+    d = tick(sim, 5, stable_ready=True)
+    assert d.status.phase is Phase.HEALTHY and d.status.stable_served_version == "1"
+
+
+def test_the_field_is_set_once_per_stable_version_and_never_flips() -> None:
+    sim = Sim(make_spec())
+    sim.stable_ready = False
+    assert sim.tick().status.stable_served_version is None  # a first version not serving yet
+    seen = []
+    for stable_ready in (True, False, False, True, False, True):
+        status = tick(sim, 5, stable_ready=stable_ready).status
+        seen.append(status.stable_served_version)
+    assert seen == ["1"] * 6
+    # A promotion while the stable serves: the promoted canary served, named at once.
+    sim.stable_ready = True
+    sim.desired = "2"
+    sim.tick(1)
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.stable_served_version) == ("2", "2")
+
+
+def test_an_emergency_rollbacks_restored_version_is_awaited_until_it_serves() -> None:
+    sim = with_canary()
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    sim.tick(1)
+    sim.ready_versions = frozenset({"2"})
+    sim.stable_ready = False
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "t1")
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.stable_served_version) == ("1", None)
+    d = sim.tick(1)  # still restoring: version 1 is waited for, not down
+    assert d.status.stable_served_version is None
+    assert "version 2 keeps the traffic until it serves" in d.status.message
+    assert "does not serve any more" not in d.status.message
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.stable_ready = True
+    d = sim.tick(1)
+    assert sim.reasons() == [Reason.STABLE_RESTORED]
+    assert d.status.stable_served_version == "1"
+
+
+def _as_before_the_field(status: UpliftModelStatus) -> UpliftModelStatus:
+    """``status`` as the release before ``stableServedVersion`` wrote it."""
+    wire = status.to_wire()
+    wire.pop("stableServedVersion", None)
+    return UpliftModelStatus.model_validate(wire)
+
+
+def test_an_upgrade_reads_served_from_ready_and_keeps_it_in_the_field() -> None:
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.status = _as_before_the_field(sim.status)  # Ready StableServing
+    d = tick(sim, 5, stable_ready=False)
+    assert d.status.phase is Phase.DEGRADED and d.status.stable_served_version == "1"
+    _invalid_spec(sim)
+    assert tick(sim, 5, stable_ready=False).status.phase is Phase.DEGRADED
+
+
+def test_a_first_version_stays_awaited_through_a_pass_that_replaced_ready() -> None:
+    sim = Sim(make_spec())
+    tick(sim, 0, stable_ready=False)
+    _invalid_spec(sim)
+    d = tick(sim, 5, stable_ready=False)
+    assert d.status.phase is Phase.PROGRESSING
+    assert d.status.message == "waiting for stable version 1 to serve"
+    assert d.status.stable_served_version is None
+
+
+def test_an_upgrade_of_a_stable_already_down_reads_it_as_awaited_until_it_serves_once() -> None:
+    # Written before the field, by a release that said "waiting" of a stable that stopped: read
+    # as it said (the history cannot tell it from a version never seen serving), Degraded once
+    # it has served and stops again.
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.now += dt.timedelta(minutes=5)
+    before = _as_before_the_field(sim.status)
+    conditions = cond.set_condition(
+        before.conditions, type_=cond.READY, status="False", reason=cond.WAITING_FOR_SERVING,
+        message="waiting for stable version 1 to serve", now=sim.now, observed_generation=3)
+    sim.status = before.model_copy(update={"conditions": conditions})
+    d = tick(sim, 1, stable_ready=False)
+    assert d.status.phase is Phase.PROGRESSING and d.status.stable_served_version is None
+    assert tick(sim, 1, stable_ready=True).status.stable_served_version == "1"
+    _invalid_spec(sim)
+    assert tick(sim, 1, stable_ready=False).status.phase is Phase.DEGRADED

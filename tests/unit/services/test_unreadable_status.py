@@ -138,6 +138,11 @@ def test_a_version_longer_than_this_release_allows_is_kept_and_said_once() -> No
     condition = readable(sim)
     assert condition["status"] == "False" and "stableVersion kept as it is" in condition["message"]
     assert len(warned(result)) == 1
+    # It serves now: stableServedVersion names it, as long, and is read back kept as it is too.
+    assert sim.status["stableServedVersion"] == long
+    result = sim.tick(1)
+    assert "stableServedVersion kept as it is" in readable(sim)["message"]
+    assert len(warned(result)) == 1
     result = sim.tick(1)  # found again at every pass: said once
     assert warned(result) == [] and result.requeue_after is None
     assert sim.status["phase"] == "Healthy"

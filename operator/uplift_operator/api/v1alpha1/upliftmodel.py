@@ -382,6 +382,17 @@ class UpliftModelStatus(RampStatus):
                     "at weight 0 for rollback.scaleDownDelay; not rolled out again until a new "
                     "version or a retry. Cleared when a canary starts. (Operators before this "
                     "field put this version in abortedVersion.)")
+    stable_served_version: str | None = Field(
+        default=None, max_length=16,
+        description="stableVersion once it has been seen serving (Ready StableServing or "
+                    "RollbackPending); absent until then, and again once another version "
+                    "becomes stable, until that one serves. It tells a stable version that no "
+                    "longer serves (Degraded, 'stable version N does not serve any more') from "
+                    "one still awaited (Progressing, 'waiting for stable version N to serve'), "
+                    "across passes that replace Ready (an invalid spec, a serving conflict). "
+                    "Without it (a status written before this field, or pruned by an older CRD) "
+                    "Ready is read: StableServing, RollbackPending, or 'stable version N does "
+                    "not serve any more'.")
     seldon_deployment: str | None = Field(default=None, max_length=253,
                                           description="Name of the SeldonDeployment.")
 
