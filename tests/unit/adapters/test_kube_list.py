@@ -3,14 +3,12 @@ page by page; a page that fails fails the whole list (a partial one would show o
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import urllib3
-from kubernetes import client
 from kubernetes.client.rest import RESTResponse
+from tests.support.fake_kube_api import cluster_answered_by, response
 
 from uplift_operator.adapters.kube import METADATA_ONLY, KubeCluster, KubeError
 
@@ -31,26 +29,17 @@ class _Server:
         limit = int(query["limit"][0])
         start = int(query.get("continue", ["0"])[0])
         if len(self.requests) - 1 == self.fail_page:
-            return _response(410, {"kind": "Status", "message": "The provided continue "
+            return response(410, {"kind": "Status", "message": "The provided continue "
                                    "parameter is too old"})
         items = [{"metadata": {"name": f"n-{uid}", "uid": uid}}
                  for uid in self.uids[start:start + limit]]
         more = start + limit < len(self.uids)
-        return _response(200, {"kind": "PartialObjectMetadataList", "items": items,
+        return response(200, {"kind": "PartialObjectMetadataList", "items": items,
                                "metadata": {"continue": str(start + limit) if more else ""}})
 
 
-def _response(status: int, payload: dict[str, Any]) -> RESTResponse:
-    raw = urllib3.HTTPResponse(body=json.dumps(payload).encode(), status=status,
-                               headers={"content-type": "application/json"},
-                               preload_content=True)
-    return RESTResponse(raw)
-
-
 def _cluster(server: _Server, monkeypatch: pytest.MonkeyPatch) -> KubeCluster:
-    api = client.ApiClient(client.Configuration(host="https://api.test"))
-    monkeypatch.setattr(api, "call_api", server.call_api)
-    return KubeCluster(api)
+    return cluster_answered_by(server.call_api, monkeypatch)
 
 
 def test_every_page_is_read_metadata_only(monkeypatch: pytest.MonkeyPatch) -> None:

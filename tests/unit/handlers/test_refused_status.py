@@ -8,16 +8,14 @@ own answer, so the causes are read where they really are (``details.causes[].fie
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
 import pytest
-import urllib3
-from kubernetes import client
 from kubernetes.client.rest import RESTResponse
+from tests.support.fake_kube_api import cluster_answered_by, response
 
 from uplift_operator.adapters.kube import KubeCluster, KubeError
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
@@ -49,16 +47,11 @@ class _Server:
     def call_api(self, method: str, url: str, header_params: dict[str, str] | None = None,
                  body: Any = None, post_params: Any = None,
                  _request_timeout: Any = None) -> RESTResponse:
-        raw = urllib3.HTTPResponse(body=json.dumps(self.payload).encode(), status=self.status,
-                                   headers={"content-type": "application/json"},
-                                   preload_content=True)
-        return RESTResponse(raw)
+        return response(self.status, self.payload)
 
 
 def _cluster(server: _Server, monkeypatch: pytest.MonkeyPatch) -> KubeCluster:
-    api = client.ApiClient(client.Configuration(host="https://api.test"))
-    monkeypatch.setattr(api, "call_api", server.call_api)
-    return KubeCluster(api)
+    return cluster_answered_by(server.call_api, monkeypatch)
 
 
 def _refused(field: str = "status.phase") -> float:
