@@ -10,7 +10,7 @@ import functools
 import logging
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -101,6 +101,13 @@ class _StatusWriter(Protocol):
                   name: str) -> dict[str, Any] | None: ...
 
 
+def _untold(told: set[str], fields: Sequence[str]) -> list[str]:
+    """``fields`` not in ``told`` yet, added to it: what a once-per-field warning says now."""
+    new = [path for path in fields if path not in told]
+    told.update(new)
+    return new
+
+
 @dataclass
 class PassRunner:
     """Runs one pass of a resource of ``kind``: decide on a snapshot of the live body in the
@@ -189,9 +196,7 @@ class PassRunner:
         if not fields:
             return
         observability.pruned(self.kind, fields)
-        new = [path for path in fields if path not in self.pruned_told]
-        if new:
-            self.pruned_told.update(new)
+        if new := _untold(self.pruned_told, fields):
             logger.warning("the API server dropped %s from a %s status write: the installed "
                            "CRD is older than this operator and prunes what it does not "
                            "declare; apply this release's CRDs (docs/install.md)",
@@ -208,9 +213,7 @@ class PassRunner:
         if not fields:
             return
         observability.refused(self.kind, fields)
-        new = [path for path in fields if path not in self.refused_told]
-        if new:
-            self.refused_told.update(new)
+        if new := _untold(self.refused_told, fields):
             logger.warning("the API server refused a %s status write over %s (%s): the "
                            "installed CRD does not accept what this operator writes, most "
                            "likely an older release's; the status stays as it was until this "
