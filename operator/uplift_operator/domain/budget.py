@@ -6,16 +6,29 @@ The runtime computes the same (``docs/runtime.md`` "Budget"): periods of ``budge
 ``spec.schedule.start`` (else ``metadata.creationTimestamp``),
 ``[anchor + k·period, anchor + (k+1)·period)``; without ``budgetPeriod`` the whole campaign is
 one period. No I/O, no clock.
+
+And the operator's memory of a period's spend (``status.budgetLedgers``, ``merge_ledgers``):
+Prometheus keeps a ledger's series only for its retention, so the spend of a replica that
+restarted long ago in a campaign-wide (or long) period, or of every ledger once Prometheus lost
+its TSDB, would otherwise leave the sum, and the budget open again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+from collections.abc import Mapping
 
+from uplift_operator.api.v1alpha1.campaign import (
+    BUDGET_LEDGERS_KEPT,
+    BUDGET_LEDGERS_MAX,
+    BudgetLedgers,
+)
 from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.domain.measurements import BudgetMeasurement
 
-__all__ = ["current_period"]
+__all__ = ["current_period", "merge_ledgers", "recorded_spend", "remembered"]
 
 
 def current_period(budget_period: str | None, anchor: dt.datetime,
@@ -32,3 +45,63 @@ def current_period(budget_period: str | None, anchor: dt.datetime,
     k = math.floor((now - anchor) / length)
     start = anchor + k * length
     return start, start + length
+
+
+def recorded_spend(record: BudgetLedgers | None, period_start: dt.datetime) -> float:
+    """What ``record`` holds of the period starting at ``period_start`` (0: another period's,
+    or none)."""
+    if record is None or record.period_start != period_start:
+        return 0.0
+    return math.fsum([*record.ledgers.values(), record.carried])
+
+
+def merge_ledgers(record: BudgetLedgers | None, period_start: dt.datetime,
+                  read: Mapping[str, float], *, kept: int = BUDGET_LEDGERS_KEPT,
+                  most: int = BUDGET_LEDGERS_MAX) -> tuple[BudgetLedgers, float]:
+    """The record of the period after a reading of its ledgers (``read``: ledger → its last
+    spend in the period, as Prometheus holds it now), and the spend to judge.
+
+    A ledger's spend in a period only grows (the runtime starts a new ledger, never resets
+    one), so each ledger keeps the larger of its recorded and read figure, and a ledger absent
+    from the reading (its series past Prometheus' retention, or a Prometheus that lost them)
+    keeps its recorded one: the period's spend never goes down for what Prometheus forgot. A
+    record of another period (``period_start`` differs: the period rolled over) is not this
+    one's money: the record starts afresh.
+
+    Bounded: once it holds more than ``kept`` ledgers, those absent from the reading are folded
+    into ``carried`` (their sum, counted as they were). Safe: a folded ledger that Prometheus
+    shows again (a partial answer, an HA pair's other member) is counted twice, once folded and
+    once read, an over-count, which stops treating early, never late (as ``increase()``'s
+    extrapolation does); the sum never drops. A ledger Prometheus holds is never folded: it
+    would be counted again at every pass. Beyond ``most`` ledgers read (the CRD's bound), the
+    smallest are left out of the record: counted, as before this record, while Prometheus holds
+    them. The spend returned is the record's total plus those."""
+    base = (record if record is not None and record.period_start == period_start
+            else BudgetLedgers(period_start=period_start))
+    merged = dict(base.ledgers)
+    for ledger, spend in read.items():
+        if math.isfinite(spend):
+            merged[ledger] = max(merged.get(ledger, 0.0), spend, 0.0)
+    carried = base.carried
+    if len(merged) > kept:
+        gone = [ledger for ledger in merged if ledger not in read]
+        carried = math.fsum([carried, *(merged.pop(ledger) for ledger in gone)])
+    unrecorded = 0.0
+    if len(merged) > most:
+        by_spend = sorted(merged, key=lambda ledger: (-merged[ledger], ledger))
+        unrecorded = math.fsum(merged.pop(ledger) for ledger in by_spend[most:])
+    merged_record = BudgetLedgers(period_start=period_start, ledgers=merged, carried=carried)
+    return merged_record, recorded_spend(merged_record, period_start) + unrecorded
+
+
+def remembered(measured: BudgetMeasurement,
+               record: BudgetLedgers | None) -> tuple[BudgetMeasurement, BudgetLedgers | None]:
+    """A budget gate's reading merged with the record of the period (``merge_ledgers``): the
+    measurement to judge, its spend the merged one, and the record to keep. A reading without
+    ledgers (the counter's increase: a runtime without the period gauges) leaves the record as
+    it is, and its spend is judged at no less than the record holds of the period."""
+    if measured.ledgers is None:
+        floor = recorded_spend(record, measured.period_start)
+        return dataclasses.replace(measured, spend=max(measured.spend, floor)), record
+    merged, spend = merge_ledgers(record, measured.period_start, measured.ledgers)
+    return dataclasses.replace(measured, spend=spend), merged

@@ -37,7 +37,10 @@ from ``status.budgetAnchor``, recorded once when the campaign first exposes
 (``keep_budget_anchor``). The budget gates go on being measured once the ramp completed (the
 other gates do not: the ramp is decided), since they are the only place the replicas' spend
 is summed; a spent budget suspends a completed ramp the same way, and stays spent through a
-restart of the ramp (``start_exposure`` carries the budget gates' verdicts). Each applied
+restart of the ramp (``start_exposure`` carries the budget gates' verdicts). What they read of
+the period's spend per runtime ledger is kept in ``status.budgetLedgers``
+(``remember_spend``), merged with each reading (``domain.budget``), so spend Prometheus no
+longer holds still counts. Each applied
 analysis copies the campaign's results (incremental effect and ROI with bounds, treated units,
 the period's spend) from its
 gates into status, where they stay once the ramp ends; a restart of the ramp (``start_exposure``)
@@ -56,6 +59,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.campaign import (
+    BudgetLedgers,
     CampaignGate,
     CampaignSpec,
     CampaignStatus,
@@ -357,6 +361,9 @@ class Observed(steps.ObservedBase):
     model: ModelObservation
     budget_anchor: dt.datetime | None = None
     units: CampaignUnits | None = None  # exposed units per arm since the ramp started
+    #: The record of the budget period's spend per ledger after this pass' budget gates read
+    #: it (``domain.budget.remembered``), for ``status.budgetLedgers``; None: none was read.
+    budget_ledgers: BudgetLedgers | None = None
     #: Why the version the model serves cannot serve the campaign's treatments
     #: (``missing_treatments``); None: it can, or what it scores is not known.
     treatment_not_served: str | None = None
@@ -577,6 +584,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         # Recorded once (``keep_budget_anchor``): a later edit of the schedule moves no period.
         self.budget_anchor = status.budget_anchor or observed.budget_anchor
         self.units = observed.units
+        self.spend_read = observed.budget_ledgers
         self.suspended: BudgetSuspension | None = None
         self.unserved = observed.treatment_not_served if self.model.serving else None
 
@@ -592,6 +600,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.follow_model()
         self.keep_budget_anchor()
         self.apply_analysis()
+        self.remember_spend()
         self.record_results()
         self.act_on_gates()
         self.follow_budget()
@@ -743,13 +752,21 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if units is not None:
             s.treated_units, s.holdout_units = units.treated, units.holdout
 
+    def remember_spend(self) -> None:
+        """Keep what this pass' budget gates read of the period's spend, per ledger
+        (``status.budgetLedgers``), whatever the ramp did with their outcomes: it is money
+        spent, which the next reading merges with (``domain.budget.merge_ledgers``), in this
+        process or the next, once Prometheus no longer holds it."""
+        if self.spend_read is not None:
+            self.status.budget_ledgers = self.spend_read
+
     def roll_spend_over(self) -> None:
         """``spend`` and ``budgetRemaining`` are the current period's: once the period their
         budget gate measured them in has rolled over while the campaign exposes no one (rolled
         back, withdrawn, ended, not started: no analysis runs, the runtime treats no one under
         it), the current period has spent nothing, so 0 and the whole budget left, not a
-        past period's figures. A campaign that exposes measures its budget gates every
-        interval, which replaces them."""
+        past period's figures (and no ``budgetLedgers`` of a past period). A campaign that
+        exposes measures its budget gates every interval, which replaces them."""
         s, economics = self.status, self.spec.economics
         if (exposing(s) or economics.budget is None or economics.budget_period is None
                 or self.budget_anchor is None):
@@ -761,6 +778,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         _, end = budget.current_period(economics.budget_period, self.budget_anchor, measured)
         if end is not None and self.now >= end:
             s.spend, s.budget_remaining = 0.0, economics.budget
+            now_start, _ = budget.current_period(economics.budget_period, self.budget_anchor,
+                                                 self.now)
+            if s.budget_ledgers is not None and s.budget_ledgers.period_start != now_start:
+                s.budget_ledgers = None  # a past period's, which no reading merges with
 
     def keep_budget_anchor(self) -> None:
         """Record where the budget periods start (``status.budgetAnchor``) once the campaign

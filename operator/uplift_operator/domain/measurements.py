@@ -343,13 +343,17 @@ class BudgetMeasurement:
     ``cheapest``: the cost of the campaign's cheapest treatment: a replica treats only while a
     treatment's cost fits what is left (``runtime.policy.apply_budget``), so one replica stops
     just short of the budget, once what is left pays for no treatment (0, a free treatment:
-    it always fits, so the spend alone counts)."""
+    it always fits, so the spend alone counts). ``ledgers``: the reading it was summed from,
+    each runtime ledger's last spend in the period as Prometheus holds it (None: the spend
+    counter's increase, a runtime without the period gauges); the pass merges it with the
+    status' record of the period (``domain.budget.remembered``) before the gate judges."""
 
     spend: float
     budget: float
     period_start: datetime
     period_end: datetime | None = None
     cheapest: float = 0.0
+    ledgers: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,16 @@ the conversion gates' (incrementalConversions, roi) of the version the campaign 
 cohorts not before a window after the campaign began deciding on that version
 (``CampaignGateContext.cohort_window``); deliveryRate's and the budget's over every version
 (the sender delivers, and the campaign pays for, what any predictor decided), the budget's
-spend since its period started (a spend Prometheus cannot give holds, never an Error counted
-towards a rollback: ``_campaign_budget``); drift and custom reuse the UpliftModel collectors on
+spend since its period started, per runtime ledger (the pass merges it with the ledgers its
+status recorded: ``domain.budget.remembered``; a spend Prometheus cannot give holds, never an
+Error counted towards a rollback: ``_campaign_budget``); drift and custom reuse the UpliftModel collectors on
 the stable version the campaign follows (drift's reference from that version's MLflow run;
 MLflow unreachable is NotMeasured, which holds, never an Error).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -941,17 +943,20 @@ def _budget_spend(ctx: CampaignGateContext, prom: MetricSource, amount: float) -
     # The period's spend summed over replicas (each knows, and enforces, only its own): each
     # ledger's last figure in the period, so a replica that restarted (a new ledger, its old
     # series stale) still counts what it spent before, skipping a ledger whose last scrape is
-    # from the previous period; else the counter's increase, which Prometheus extrapolates
-    # past the samples (over, never under: a budget gate that errs stops early).
-    spend = _ledgers_spend(prom, ctx, start)
-    if spend is None or math.isnan(spend):
+    # from the previous period; the pass merges this reading with the ledgers the status
+    # recorded (``domain.budget.remembered``), so one past Prometheus' retention still counts.
+    # Else the counter's increase, which Prometheus extrapolates past the samples (over, never
+    # under: a budget gate that errs stops early).
+    ledgers = _ledgers_read(prom, ctx, start)
+    spend = math.fsum(ledgers.values()) if ledgers is not None else None
+    if spend is None:
         spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
                                       window=_range(ctx.now - start)))
     if spend is None or math.isnan(spend):
         return m.NotMeasured("holding: no spend series in Prometheus for this campaign yet",
                              holds=True)
     return m.BudgetMeasurement(spend=max(spend, 0.0), budget=amount, period_start=start,
-                               period_end=end, cheapest=_cheapest(ctx.spec))
+                               period_end=end, cheapest=_cheapest(ctx.spec), ledgers=ledgers)
 
 
 def _cheapest(spec: CampaignSpec) -> float:
@@ -962,21 +967,38 @@ def _cheapest(spec: CampaignSpec) -> float:
                else t.cost_per_treatment for t in spec.treatments)
 
 
-def _ledgers_spend(prom: MetricSource, ctx: CampaignGateContext,
-                   start: datetime) -> float | None:
+def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext,
+                  start: datetime) -> dict[str, float] | None:
     """Every ledger's last period spend since ``start`` whose period is the one that began
-    there, summed; ``None`` when no ledger exported any (a runtime without the gauges). Two
-    queries joined here rather than one ``and``: the operator's source keeps their long
-    ranges in pieces (``adapters.prometheus_ranges``)."""
+    there, by ledger (``_ledger_key``); ``None`` when no ledger exported any (a runtime without
+    the gauges), empty when none is of this period. Series of one ledger (scraped by two
+    targets) are summed, as every series was before ledgers were kept apart: over, never
+    under. Two queries joined here rather than one ``and``: the operator's source keeps their
+    long ranges in pieces (``adapters.prometheus_ranges``)."""
     period = _range(ctx.now - start)
     spends = prom.query(f"last_over_time(uplift_campaign_period_spend{ctx.selector()}[{period}])")
     starts = {_series(s.labels): s.value for s in prom.query(
         f"last_over_time(uplift_campaign_period_start_seconds{ctx.selector()}[{period}])")}
     if not spends and not starts:
         return None
-    return math.fsum(s.value for s in spends
-                     if starts.get(_series(s.labels), -math.inf) > start.timestamp() - 0.5
-                     and math.isfinite(s.value))
+    read: dict[str, float] = {}
+    for s in spends:
+        if (starts.get(_series(s.labels), -math.inf) > start.timestamp() - 0.5
+                and math.isfinite(s.value)):
+            key = _ledger_key(s.labels)
+            read[key] = math.fsum([read.get(key, 0.0), max(s.value, 0.0)])
+    return read
+
+
+def _ledger_key(labels: Mapping[str, str]) -> str:
+    """How ``status.budgetLedgers`` names a ledger: its ``ledger`` label (the runtime's random
+    id, new per replica process and campaign entry, so unique across replicas); a series
+    without one (not this runtime's) by a digest of its labels, as short and as stable."""
+    ledger = labels.get("ledger")
+    if ledger and len(ledger) <= 63:
+        return ledger
+    text = "\n".join(f"{k}={v}" for k, v in _series(labels))
+    return "series-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _series(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.campaign import (
+    BudgetLedgers,
+    Campaign,
+    CampaignGate,
+    CampaignSpec,
+    CampaignStatus,
+)
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure, gates
 from uplift_operator.domain.gates import GateOutcome, Suspension
@@ -284,6 +290,31 @@ def test_after_a_rollback_a_rolled_over_period_shows_nothing_spent() -> None:
     assert (rolled.status.spend, rolled.status.budget_remaining) == (0.0, 5000.0)
     assert run(spec, rolled.status, T0 + dt.timedelta(days=8), judge,
                annotations={"uplift.dev/abort": "t"}).status == rolled.status
+
+
+def test_the_spend_record_is_written_as_read_and_dropped_once_its_period_is_past() -> None:
+    spec = spec_with([{"name": "budget", "type": "budget"}], budget=5000, budgetPeriod="7d")
+    s = run(spec, CampaignStatus(), T0, lambda gate, now: budget_outcome(gate.name, now, 10.0))
+    read = BudgetLedgers(period_start=T0, ledgers={"a": 10.0})
+    measured = exposure.decide(spec, s.status, exposure.Observed(
+        model=SERVING, gate_outcomes=[budget_outcome("budget", T0 + 5 * MINUTE, 10.0)],
+        budget_anchor=T0, generation=1, budget_ledgers=read), T0 + 5 * MINUTE).status
+    assert measured.budget_ledgers == read
+    # A pass that read nothing keeps it.
+    assert exposure.decide(spec, measured, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1),
+        T0 + 6 * MINUTE).status.budget_ledgers == read
+    # Rolled back: within the period the record stays (it is this period's money) ...
+    aborted = run(spec, measured, T0 + 7 * MINUTE, lambda gate, now: budget_outcome(
+        gate.name, now, 10.0), annotations={"uplift.dev/abort": "t"}).status
+    assert aborted.exposure_percent == 0 and aborted.budget_ledgers == read
+    same = run(spec, aborted, T0 + dt.timedelta(days=6), lambda gate, now: budget_outcome(
+        gate.name, now, 10.0), annotations={"uplift.dev/abort": "t"}).status
+    assert same.budget_ledgers == read
+    # ... and goes with the period's figures once it rolled over while nothing is exposed.
+    rolled = run(spec, same, T0 + dt.timedelta(days=7), lambda gate, now: budget_outcome(
+        gate.name, now, 10.0), annotations={"uplift.dev/abort": "t"}).status
+    assert rolled.spend == 0.0 and rolled.budget_ledgers is None
 
 
 def test_a_campaign_wide_budget_keeps_its_spend_after_a_rollback() -> None:

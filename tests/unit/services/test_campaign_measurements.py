@@ -211,11 +211,46 @@ def test_budget_sums_each_ledgers_last_spend_in_the_period() -> None:
         promql_parser.parse(promql)
 
 
+def test_budget_hands_the_pass_each_ledgers_spend_keyed_by_its_ledger_label() -> None:
+    # What the pass merges with status.budgetLedgers: by the runtime's ledger id. The same
+    # ledger scraped by two targets is summed (as the series were); a series without the
+    # label (not this runtime's) gets a digest of its labels; the previous period's is left out.
+    this, last = dt.datetime(2026, 3, 8, tzinfo=dt.UTC).timestamp(), 0.0
+
+    @dataclass
+    class Series(Ledgers):
+        def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
+            self.asked.append(promql)
+            spend = "uplift_campaign_period_spend{" in promql
+            rows = [({"pod": "p1", "ledger": "aa11"}, 100.0, this),
+                    ({"pod": "p1", "ledger": "aa11", "job": "other"}, 100.0, this),
+                    ({"pod": "p2", "ledger": "bb22"}, 40.0, this),
+                    ({"pod": "p3"}, 7.0, this),
+                    ({"pod": "p4", "ledger": "cc33"}, 900.0, last)]
+            return [Sample(labels=labels, value=value if spend else start, timestamp=0.0)
+                    for labels, value, start in rows]
+
+    got = collect_campaign(gate("budget"), context(), Series({}, {}), None)
+    assert isinstance(got, m.BudgetMeasurement) and got.ledgers is not None
+    unlabelled = [key for key in got.ledgers if key not in ("aa11", "bb22")]
+    assert len(unlabelled) == 1 and unlabelled[0].startswith("series-")
+    assert dict(got.ledgers) == {"aa11": 200.0, "bb22": 40.0, unlabelled[0]: 7.0}
+    assert got.spend == 247.0
+
+
+def test_budget_without_the_period_gauges_has_no_ledgers() -> None:
+    got = collect_campaign(gate("budget"), context(),
+                           Counters({("uplift_campaign_spend_total", ""): 12.0}), None)
+    assert isinstance(got, m.BudgetMeasurement)
+    assert got.ledgers is None and got.spend == 12.0
+
+
 def test_budget_of_ledgers_all_from_the_previous_period_is_zero() -> None:
     last = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
     prom = Ledgers(spend={"r1": 4000.0}, start={"r1": last})
     got = collect_campaign(gate("budget"), context(), prom, None)
     assert isinstance(got, m.BudgetMeasurement) and got.spend == 0.0
+    assert got.ledgers == {}  # a reading (nothing of this period), not a runtime without them
 
 
 def test_budget_passes_the_cheapest_treatments_cost_an_override_included() -> None:

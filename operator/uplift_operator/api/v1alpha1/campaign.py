@@ -26,6 +26,7 @@ from uplift_operator.api.v1alpha1.common import (
     RampSpecBase,
     RampStatus,
     RollbackPolicyBase,
+    StatusPart,
     field_rules,
     gate_rules,
     name_rule,
@@ -35,11 +36,14 @@ from uplift_operator.api.v1alpha1.common import (
 )
 
 __all__ = [
+    "BUDGET_LEDGERS_KEPT",
+    "BUDGET_LEDGERS_MAX",
     "BUDGET_PERIOD_FIXED",
     "CAMPAIGN_NAME",
     "CAMPAIGN_NAME_PATTERN",
     "DELIVERY_RATE_MIN",
     "ROI_VALUE",
+    "BudgetLedgers",
     "Campaign",
     "CampaignExperiment",
     "CampaignGate",
@@ -365,6 +369,32 @@ class CampaignSpec(ApiModel):
     ]})
 
 
+#: Ledgers ``status.budgetLedgers`` keeps once Prometheus no longer holds them: beyond this
+#: many ledgers in all, those are folded into ``carried`` (``domain.budget.merge_ledgers``).
+BUDGET_LEDGERS_KEPT = 64
+#: At most this many in ``status.budgetLedgers.ledgers`` (the CRD's bound): what Prometheus
+#: holds of one period beyond it is counted while it holds it, not recorded.
+BUDGET_LEDGERS_MAX = 512
+
+
+class BudgetLedgers(StatusPart):
+    """The spend the operator has read per runtime ledger in the current budget period."""
+
+    period_start: dt.datetime = Field(
+        description="Start of the budget period these figures are of; a reading in a later "
+                    "period starts the record afresh.")
+    ledgers: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, max_length=BUDGET_LEDGERS_MAX,
+        description="By runtime ledger (the ledger label of uplift_campaign_period_spend: one "
+                    "per replica process and campaign entry), the highest spend read of it in "
+                    "the period. A ledger no longer in Prometheus keeps its figure here.")
+    carried: float = Field(
+        default=0, ge=0,
+        description="Spend of the ledgers folded out of ledgers to keep the record small "
+                    f"(those no longer in Prometheus, once more than {BUDGET_LEDGERS_KEPT} "
+                    "are kept): counted in the spend as they are.")
+
+
 class CampaignStatus(RampStatus):
     """Observed state of a Campaign."""
 
@@ -423,6 +453,14 @@ class CampaignStatus(RampStatus):
                     "exposed units with a budget; recorded once, so a later edit of "
                     "schedule.start neither refills nor moves the budget. The campaigns file "
                     "gives it to the runtime as the budget's periodStart.")
+    budget_ledgers: BudgetLedgers | None = Field(
+        default=None,
+        description="The operator's memory of the budget period's spend, per runtime ledger as "
+                    "its budget gate read it from Prometheus: the spend it judges is the sum of "
+                    "these figures and what Prometheus holds now, so spend that Prometheus no "
+                    "longer holds (past its retention, a Prometheus replaced) still counts. "
+                    "Reset when a new budget period starts; dropped once a period rolls over "
+                    "while the campaign exposes no one.")
     treated_units: int = Field(default=0, ge=0,
                                description="Exposed units in the treated arm since the exposure "
                                            "ramp started.")
