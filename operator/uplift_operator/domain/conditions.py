@@ -24,6 +24,9 @@ MODEL_SERVING = "ModelServing"  # Campaign: whether its UpliftModel serves a sta
 REGISTRY_WRITTEN_BACK = "RegistryWrittenBack"  # UpliftModel: MLflow heard of its decisions
 # Campaign: its model's campaigns file carries its settings to the runtime (present once not)
 SETTINGS_DELIVERED = "SettingsDelivered"
+#: Campaign: other Campaigns of its UpliftModel draw with the same salt, so they expose and hold
+#: out the same units (``domain.shared_draws``). A warning only; absent on one that never shared.
+HOLDOUT_SHARED = "HoldoutShared"
 #: UpliftModel: the serving backend reports its graph failed (SeldonDeployment ``Failed``),
 #: with the backend's description and which version (stable, canary) does not serve. Set
 #: once a failure is first reported; absent on a model that never had one.
@@ -67,6 +70,9 @@ SERVING_RECOVERED = "ServingRecovered"
 
 FILE_WRITTEN = "FileWritten"
 FILE_NOT_WRITTEN = "FileNotWritten"
+# HoldoutShared (Campaign); also the Warning (shared) and Normal (no longer) events:
+SALT_SHARED = "SaltShared"
+SALT_NOT_SHARED = "SaltNotShared"
 # ModelServing (Campaign):
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"

@@ -27,6 +27,10 @@
    says when it could not; the phase published is Degraded once that has held longer than a
    grace (``domain.stuck``).
 
+Beside the ramp, a warning that never acts: other Campaigns of its model drawing with the same
+salt expose and hold out the same units (``domain.shared_draws``), said by ``HoldoutShared``
+and an event on each change; the handler gives the pass the draws of its model's Campaigns.
+
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
 
@@ -35,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +48,10 @@ from pydantic import ValidationError
 from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
-from uplift_operator.api.v1alpha1.common import clamp_durations
+from uplift_operator.api.v1alpha1.common import Condition, clamp_durations
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import exposure, gates, stuck, validation
+from uplift_operator.domain import exposure, gates, shared_draws, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
@@ -64,7 +68,7 @@ from uplift_operator.services.ports import Cluster, MetricSource, Registry
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CampaignDependencies", "measured_gates", "model_inputs", "reconcile"]
+__all__ = ["CampaignDependencies", "holdout_draw", "measured_gates", "model_inputs", "reconcile"]
 
 MODEL_PLURAL = "upliftmodels"
 
@@ -96,11 +100,14 @@ class _Model:
     status: UpliftModelStatus | None = None  # what this release can read of it
 
 
-def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime) -> PassResult:
+def reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime, *,
+              draws: Sequence[shared_draws.Draw] = ()) -> PassResult:
+    """One pass; ``draws``: those of the other Campaigns of its model that may share its salt
+    (``handlers.campaign`` reads them from what the watch keeps), for ``HoldoutShared``."""
     # Read tolerantly: a status this release cannot read in full must not stop every pass
     # (``services.upliftmodel.read_status``, which names what it could not read).
     read = upliftmodel.read_status(CampaignStatus, body, now, verbatim=STATUS_VERBATIM)
-    return read.told(_reconcile(body, deps, now, read.status))
+    return read.told(_reconcile(body, deps, now, read.status, draws))
 
 
 #: Status fields kept as they are when longer than this release allows (``read_status``).
@@ -108,7 +115,7 @@ STATUS_VERBATIM = frozenset({"modelVersion", "rolledBackSpec"})
 
 
 def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.datetime,
-               current: CampaignStatus) -> PassResult:
+               current: CampaignStatus, draws: Sequence[shared_draws.Draw]) -> PassResult:
     meta = body["metadata"]
     namespace = str(meta["namespace"])
     generation = int(meta.get("generation") or 0)
@@ -175,6 +182,11 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         decision.status.conditions,
         undelivered or (no_room.message if no_room is not None else None), generation, now,
         reason=cond.FILE_NOT_WRITTEN if undelivered or no_room is None else no_room.reason)
+    # A warning, never a hold: the ramp above decided without it.
+    own = shared_draws.draw(namespace, spec.model_ref.name, str(meta["name"]),
+                            spec.experiment.salt)
+    decision.status.conditions = shared_draws.holdout_shared(
+        decision.status.conditions, own, shared_draws.sharing(own, draws), generation, now)
     # Degraded while its settings have not reached the runtime for longer than a grace (Argo
     # CD's health passes the phase through); Ready, the exposure and every decision as decided.
     published = stuck.campaign_phase(decision.status.phase, decision.status.message,
@@ -183,12 +195,46 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     decision.status.phase, decision.status.message = published.phase, published.message
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure"))
-              + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events))
+              + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events)
+              + _shared_draw_news(current.conditions, decision.status.conditions))
     requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None
     if published.due is not None:  # a problem's grace ends: the phase turns Degraded then
         grace_ends = (published.due - now).total_seconds()
         requeue = grace_ends if requeue is None else min(requeue, grace_ends)
     return PassResult(decision.status.to_wire(), events, requeue)
+
+
+def _shared_draw_news(before: Sequence[Condition], after: Sequence[Condition]) -> tuple[Event, ...]:
+    """A Warning ``SaltShared`` when other Campaigns of the model start drawing with this one's
+    salt, or others than before do (the message names them), and a Normal ``SaltNotShared``
+    when none does any more: said on the change, from the condition kept in status, so neither
+    a quiet pass nor a restart says it again. Not decisions."""
+    old = cond.find(before, cond.HOLDOUT_SHARED)
+    new = cond.find(after, cond.HOLDOUT_SHARED)
+    if new is None or (old is not None and old.status == new.status
+                       and old.message == new.message):
+        return ()
+    if new.status == "True":
+        return (Event("Warning", cond.SALT_SHARED, new.message, decision=False),)
+    if old is not None and old.status == "True":
+        return (Event("Normal", cond.SALT_NOT_SHARED, new.message, decision=False),)
+    return ()
+
+
+def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:
+    """The draw of a Campaign as the watch brings it (a body, or its snapshot in
+    ``campaigns_by_model``), read as the campaigns file reads its salt; None without a model or
+    a name. Unparsed: a spec the pass refuses still has its entry, salt and holdout, in the
+    file (``render.campaigns``)."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    model = (spec.get("modelRef") or {}).get("name")
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not model or not name or not namespace:
+        return None
+    salt = (spec.get("experiment") or {}).get("salt")
+    return shared_draws.draw(str(namespace), str(model), str(name),
+                             salt if isinstance(salt, str) else None)
 
 
 def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,

@@ -1,0 +1,106 @@
+"""Campaigns of one UpliftModel that draw the same units: said, never acted on.
+
+The runtime draws a Campaign's exposure and its persistent holdout from the SHA-256 of its salt
+and the unit id's value, nothing else (``runtime.assignment``: ``exposed`` and ``assign`` take
+the unit id and the salt; ``runtime.engine`` passes them the campaign's salt). Two Campaigns of
+one model with the same salt (both copied from the sample, ``salt: spring-2026``) therefore
+expose and hold out the same units (with equal ``holdoutFraction``; the smaller holdout inside
+the larger otherwise), so each reports the joint effect of both as its own incremental
+conversions and ROI, and their sum counts it twice (docs/runtime.md, "Several Campaigns on one
+model are not kept apart").
+
+The salt alone decides, whatever the ``unitKey``: the unit key names the request input that
+holds the unit id, and the draw hashes the id's value, not the input's name. Two Campaigns that
+read the same ids under different inputs (a column renamed, two request formats) draw alike;
+two that read ids of different kinds (customers, households) still draw alike for every id
+value they have in common, so their draws are not independent either. A Campaign's effective
+salt is ``spec.experiment.salt``, else ``<namespace>/<name>`` (``render.campaigns`` writes the
+same into the campaigns file): two defaults never collide (a name is unique in its namespace),
+but a salt set by hand may equal another Campaign's default.
+
+Only the Campaigns of the same model count: another model's runtime serves other requests.
+This is a warning (``HoldoutShared``): nothing holds, pauses or rolls back on it. The fix is a
+distinct salt for one of them, which, the salt being immutable, means a new Campaign (a new
+holdout draw: its results start from nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from uplift_operator.api.v1alpha1.common import Condition
+from uplift_operator.domain import conditions as cond
+
+__all__ = ["Draw", "draw", "effective_salt", "holdout_shared", "sharing"]
+
+#: How many of the Campaigns sharing a salt the condition names (a copied sample could be
+#: hundreds): the rest are counted.
+NAMES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What decides which units a Campaign exposes and holds out: its model and effective
+    salt (its name only tells it apart)."""
+
+    namespace: str
+    model: str
+    name: str
+    salt: str
+
+
+def effective_salt(namespace: str, name: str, salt: str | None) -> str:
+    """The salt the runtime draws with: the spec's, else ``<namespace>/<name>`` (an empty salt
+    is the default, as ``render.campaigns`` reads it)."""
+    return salt or f"{namespace}/{name}"
+
+
+def draw(namespace: str, model: str, name: str, salt: str | None) -> Draw:
+    """The draw of the Campaign ``namespace/name`` of ``model`` whose spec says ``salt``."""
+    return Draw(namespace, model, name, effective_salt(namespace, name, salt))
+
+
+def sharing(campaign: Draw, others: Iterable[Draw]) -> tuple[str, ...]:
+    """The names of the other Campaigns that expose and hold out the same units as
+    ``campaign``: of the same namespace and model, with the same effective salt (sorted, each
+    once; ``campaign`` itself never, should ``others`` hold it)."""
+    return tuple(sorted({other.name for other in others
+                         if other.name != campaign.name and other.namespace == campaign.namespace
+                         and other.model == campaign.model and other.salt == campaign.salt}))
+
+
+def holdout_shared(previous: Sequence[Condition], campaign: Draw, shared_with: Sequence[str],
+                   generation: int, now: dt.datetime) -> list[Condition]:
+    """``previous`` with ``HoldoutShared``: True (reason ``SaltShared``) while ``shared_with``
+    names Campaigns drawing with this one's salt, the message naming them and what it means for
+    the results; False (``SaltNotShared``) once none does any more; absent while none ever did
+    (no condition on the Campaigns that never shared, as ``SettingsDelivered``). The transition
+    time moves only with the status (``cond.set_condition``); a False one is stamped with a new
+    generation once (``cond.restamped``)."""
+    before = cond.find(previous, cond.HOLDOUT_SHARED)
+    if shared_with:
+        return cond.set_condition(previous, type_=cond.HOLDOUT_SHARED, status="True",
+                                  reason=cond.SALT_SHARED,
+                                  message=_shared_message(campaign, shared_with), now=now,
+                                  observed_generation=generation)
+    if before is None or before.status != "True":
+        return cond.restamped(previous, cond.HOLDOUT_SHARED, generation)
+    return cond.set_condition(previous, type_=cond.HOLDOUT_SHARED, status="False",
+                              reason=cond.SALT_NOT_SHARED,
+                              message=f"no other Campaign of UpliftModel {campaign.model} draws "
+                                      f"with salt {campaign.salt!r} any more", now=now,
+                              observed_generation=generation)
+
+
+def _shared_message(campaign: Draw, shared_with: Sequence[str]) -> str:
+    shown = ", ".join(shared_with[:NAMES_SHOWN])
+    more = (f" and {len(shared_with) - NAMES_SHOWN} more" if len(shared_with) > NAMES_SHOWN
+            else "")
+    return (f"Campaign(s) {shown}{more} of UpliftModel {campaign.model} draw with the same salt "
+            f"{campaign.salt!r}: they expose and hold out the same units as this one, so its "
+            "incremental conversions and ROI are the joint effect of all of them, and summed "
+            "across them that effect is counted more than once. Nothing is held for it; to "
+            "measure each apart, give each its own salt (salt is immutable: a new Campaign, "
+            "with a new holdout draw)")
