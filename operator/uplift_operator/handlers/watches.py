@@ -15,7 +15,10 @@ the tasks that depend on it:
   of the model it named before, when it moved — when what the file reads of the Campaign
   changed (its snapshot in the index: spec, generation, phase, exposure, Ready condition,
   deletion), not at each of its status writes (a gate's analysis, a condition's message): a
-  file pass renders every Campaign of the model (116 ms of CPU at 1,000 of them);
+  file pass renders every Campaign of the model (116 ms of CPU at 1,000 of them); and, when it
+  was created, deleted or moved to another model, the other Campaigns of its model (of both
+  models, when it moved) that draw with its salt (``handlers.campaign.SaltBook``), whose
+  ``HoldoutShared`` condition names it;
 * a SeldonDeployment event that is not the operator's own apply: the pass of the UpliftModel
   that owns it (Seldon reported a predictor Available, someone edited the traffic, it was
   deleted);
@@ -42,6 +45,7 @@ import kopf
 
 from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.handlers.campaign import salt_book
 from uplift_operator.handlers.campaigns_file import file_key
 from uplift_operator.handlers.common import runner
 from uplift_operator.handlers.scheduling import Key, Wakeups, status_digest
@@ -150,6 +154,14 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
         objects.forget_absent(MODEL_PLURAL, namespace, str(named))
     for named in ({model, before} if changed else set()) - {None, ""}:
         wakeups.wake(file_key(namespace, str(named)))
+    # The Campaigns drawing with the salt it took or left (of each model, when it moved): no
+    # other change can move a draw (the salt is immutable), and nothing else wakes them.
+    book = salt_book(memo)
+    gone = event.get("type") == "DELETED"
+    for moved in book.place(namespace, name, None if gone else campaign_service.holdout_draw(body)):
+        for other in book.drawing_with(moved):
+            if other.name != name:
+                wakeups.wake((CAMPAIGN_KIND, namespace, other.name))
 
 
 @kopf.on.event(_CHILD_GROUP, _CHILD_VERSION, _CHILD.plural)

@@ -87,6 +87,7 @@ def test_shared_state_is_made_once_and_every_objects_memo_copy_shares_it(
             assert runner(each, "Campaign", "campaigns") is memo["pass_runner_Campaign"]
             assert alias_followers(each) is memo["alias_followers"]
             assert campaign.campaign_dependencies(each) is memo["campaign_dependencies"]
+            assert campaign.salt_book(each) is memo["salt_book"]
             assert campaigns_file.file_dependencies(each) is memo["campaigns_file_dependencies"]
             registry_polling.start(each)
         assert len(asyncio.all_tasks()) == tasks_before  # still the one polling task

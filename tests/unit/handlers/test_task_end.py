@@ -65,7 +65,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
     """Run the kind's waiting task for one pass, then stop it as kopf does (its stopper set
     with ``reason``, then cancelled); the resource's series as the task left them."""
     module: Any = upliftmodel if kind == "UpliftModel" else campaign
-    monkeypatch.setattr(module.service, "reconcile", lambda *_: PassResult(dict(STATUS), (), None))
+    monkeypatch.setattr(module.service, "reconcile", lambda *_, **__: PassResult(dict(STATUS), (), None))
     if kind == "UpliftModel":
         monkeypatch.setattr(module.service, "followed_alias", lambda *_: None)
     else:

@@ -1,0 +1,144 @@
+"""A Campaign created, moved or deleted with another's salt wakes that one's pass (its
+``HoldoutShared`` names it), from the Campaign watch alone: no polling, no LIST, no Campaign
+woken whose draws it does not share, none at a status write. Each pass is given the draws of
+its model's Campaigns with its salt (``handlers.campaign.SaltBook``)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any, cast
+
+import kopf
+import pytest
+from tests.unit.handlers.test_task_end import CAMPAIGN_SPEC, Cluster
+from tests.unit.handlers.test_watch_file_wakes import NS, _memo
+
+from uplift_operator.domain.shared_draws import Draw, draw
+from uplift_operator.handlers import campaign, watches
+from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services import campaign as campaign_service
+from uplift_operator.services.common import PassResult
+
+
+def _body(name: str, model: str = "churn", salt: str | None = "spring-2026",
+          uid: str | None = None) -> dict[str, Any]:
+    experiment: dict[str, Any] = {"holdoutFraction": 0.1}
+    if salt is not None:
+        experiment["salt"] = salt
+    return {"apiVersion": "uplift.dev/v1alpha1", "kind": "Campaign",
+            "metadata": {"namespace": NS, "name": name, "uid": uid or f"uid-{name}",
+                         "generation": 1, "resourceVersion": "1"},
+            "spec": {"modelRef": {"name": model}, "experiment": experiment},
+            "status": {"phase": "Progressing", "exposurePercent": 5}}
+
+
+def _event(kind: str, body: dict[str, Any], memo: kopf.Memo) -> None:
+    body = copy.deepcopy(body)
+    handler: Any = watches.campaign_changed
+    asyncio.run(handler(event={"type": kind, "object": body},
+                        body=kopf.Body(cast(kopf.RawBody, body)), memo=memo,
+                        campaigns_by_model={}))
+
+
+def test_the_book_groups_draws_by_model_and_salt() -> None:
+    book = campaign.SaltBook()
+    spring = draw(NS, "churn", "spring", "s")
+    assert book.place(NS, "spring", spring) == (spring,)
+    assert book.place(NS, "spring", spring) == ()  # where it was: nothing moved
+    summer = draw(NS, "churn", "summer", "s")
+    book.place(NS, "summer", summer)
+    book.place(NS, "autumn", draw(NS, "churn", "autumn", "other"))
+    book.place(NS, "winter", draw(NS, "retention", "winter", "s"))
+    assert set(book.drawing_with(spring)) == {spring, summer}
+    moved = draw(NS, "retention", "summer", "s")
+    assert book.place(NS, "summer", moved) == (summer, moved)
+    assert book.drawing_with(spring) == (spring,)
+    assert book.place(NS, "spring", None) == (spring,)
+    assert book.drawing_with(spring) == ()
+    assert book._members.keys() == {(NS, "retention", "s"), (NS, "churn", "other")}
+
+
+def test_a_campaign_taking_or_leaving_a_salt_wakes_the_others_drawing_with_it() -> None:
+    wakeups = Wakeups()
+    flags = {name: wakeups.register((campaign.KIND, NS, name), f"uid-{name}")
+             for name in ("spring", "summer", "autumn", "winter", "copy", "fall")}
+    memo = _memo(wakeups)
+
+    def woken() -> set[str]:
+        names = {name for name, flag in flags.items() if flag.is_set()}
+        for flag in flags.values():
+            flag.clear()
+        return names
+
+    _event("ADDED", _body("spring"), memo)
+    _event("ADDED", _body("autumn", salt="autumn-2026"), memo)
+    _event("ADDED", _body("winter", model="retention"), memo)
+    assert woken() == {"spring", "autumn", "winter"}  # each its own pass, none another's
+    summer = _body("summer")
+    _event("ADDED", summer, memo)
+    assert woken() == {"summer", "spring"}  # spring now shares its draws with summer
+    summer["status"]["exposurePercent"] = 25  # a status write: no draw moved
+    summer["metadata"]["resourceVersion"] = "2"
+    _event("MODIFIED", summer, memo)
+    assert woken() <= {"summer"}
+    summer["spec"]["modelRef"]["name"] = "retention"  # moved: both models' sharers
+    summer["metadata"].update(generation=2, resourceVersion="3")
+    _event("MODIFIED", summer, memo)
+    assert woken() == {"summer", "spring", "winter"}
+    _event("DELETED", summer, memo)
+    assert woken() == {"winter"}
+    # A salt set to another's default: shared with that one once it exists.
+    _event("ADDED", _body("copy", salt=f"{NS}/fall"), memo)
+    assert woken() == {"copy"}
+    _event("ADDED", _body("fall", salt=None), memo)
+    assert woken() == {"fall", "copy"}
+
+
+def test_each_pass_is_given_the_draws_of_its_model_s_campaigns_with_its_salt(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    given: list[tuple[Draw, ...]] = []
+
+    def reconcile(*_: Any, draws: tuple[Draw, ...] = ()) -> PassResult:
+        given.append(tuple(draws))
+        return PassResult({"phase": "Progressing"}, (), None)
+
+    monkeypatch.setattr(campaign_service, "reconcile", reconcile)
+    monkeypatch.setattr(campaign, "campaign_dependencies", lambda _memo: None)
+    spec = {**CAMPAIGN_SPEC, "modelRef": {"name": "churn"}}
+    body = kopf.Body(cast(kopf.RawBody, {
+        "metadata": {"name": "r", "namespace": "ns", "uid": "u1", "resourceVersion": "1"},
+        "spec": spec}))
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            wakeups = Wakeups()
+            memo = kopf.Memo(wakeups=wakeups, pass_runner_Campaign=PassRunner(
+                "Campaign", "campaigns", wakeups, pool, Cluster()),
+                uplift_dependencies=SimpleNamespace())
+            book = campaign.salt_book(memo)
+            book.place("ns", "r", draw("ns", "churn", "r", "s"))
+            other = draw("ns", "churn", "other", "s")
+            book.place("ns", "other", other)
+            book.place("ns", "apart", draw("ns", "churn", "apart", "t"))
+            task = asyncio.create_task(campaign.reconcile(body=body, memo=memo))
+            for _ in range(300):
+                if given:
+                    break
+                await asyncio.sleep(0.01)
+            book.place("ns", "other", None)  # deleted: the next pass is given none
+            wakeups.wake((campaign.KIND, "ns", "r"))
+            for _ in range(300):
+                if len(given) > 1:
+                    break
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+    assert set(given[0]) == {draw("ns", "churn", "r", "s"), draw("ns", "churn", "other", "s")}
+    assert given[1] == (draw("ns", "churn", "r", "s"),)
