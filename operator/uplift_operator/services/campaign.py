@@ -47,13 +47,14 @@ from pydantic import ValidationError
 
 from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
-from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import Condition, clamp_durations
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, gates, shared_draws, stuck, validation
 from uplift_operator.domain import status as status_logic
-from uplift_operator.domain.measurements import CampaignUnits, NotMeasured
+from uplift_operator.domain.budget import remembered
+from uplift_operator.domain.measurements import BudgetMeasurement, CampaignUnits, NotMeasured
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.campaigns_file import NotCarried
@@ -158,10 +159,11 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     anchor = _budget_anchor(spec, meta, current)
     outcomes: list[gates.GateOutcome] | None = None
     units: CampaignUnits | None = None
+    spend_record: BudgetLedgers | None = None
     if exposure.analysis_due(spec, current, now):
         try:
-            outcomes, units = _measure(spec, current, deps, model, namespace, str(meta["name"]),
-                                       anchor, now)
+            outcomes, units, spend_record = _measure(spec, current, deps, model, namespace,
+                                                     str(meta["name"]), anchor, now)
         except Exception as error:  # never lose the pass: it acts on abort/emergency rollback
             log.exception("measuring the gates of Campaign %s/%s failed", namespace,
                           meta["name"])
@@ -171,8 +173,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
                         for gate in exposure.gates_to_measure(spec, current)]
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
-        requests=parse_requests(meta.get("annotations") or {}), generation=generation,
-        name=str(meta["name"]),
+        budget_ledgers=spend_record, requests=parse_requests(meta.get("annotations") or {}),
+        generation=generation, name=str(meta["name"]),
         treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
@@ -359,8 +361,12 @@ def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any],
 
 def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependencies,
              model: _Model, namespace: str, name: str, anchor: dt.datetime | None,
-             now: dt.datetime) -> tuple[list[gates.GateOutcome], CampaignUnits | None]:
-    """The gates' outcomes of this analysis, and the units exposed since the ramp started."""
+             now: dt.datetime) -> tuple[list[gates.GateOutcome], CampaignUnits | None,
+                                        BudgetLedgers | None]:
+    """The gates' outcomes of this analysis, the units exposed since the ramp started, and the
+    record of the budget period's spend per ledger after this analysis' budget gates read it
+    (``domain.budget.remembered``: what they judge is the reading merged with the record in
+    status, so a ledger Prometheus no longer holds still counts; None: none was read)."""
     step_started = status.step_started_at or now
     ramp_started = exposure.ramp_started_at(status) or step_started
     stable = model.observation.stable_version if model.observation.serving else None
@@ -385,6 +391,7 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)
+    record, read = status.budget_ledgers, False
     for gate in to_measure:
         measured: measurements.Collected
         if gate.type == "drift" and unresolved is not None:
@@ -395,9 +402,13 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
                                    f"cannot be read: {unresolved}", holds=True)
         else:
             measured = measurements.collect_campaign(gate, ctx, prometheus, registry)
+        if isinstance(measured, BudgetMeasurement):
+            measured, record = remembered(measured, record)
+            read = read or measured.ledgers is not None
         outcomes.append(gates.evaluate_gate(gate, measured,
                                             gates.memory_of(previous.get(gate.name), gate), now))
-    return outcomes, measurements.campaign_units(ctx, prometheus)
+    return (outcomes, measurements.campaign_units(ctx, prometheus),
+            record if read else None)
 
 
 def _stable_run(model: _Model, version: str,
