@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping
 
 from uplift_operator.api.v1alpha1.campaign import (
-    BUDGET_LEDGERS_KEPT,
+    BUDGET_LEDGERS_FOLDED_MAX,
     BUDGET_LEDGERS_MAX,
     BudgetLedgers,
 )
@@ -56,8 +56,8 @@ def recorded_spend(record: BudgetLedgers | None, period_start: dt.datetime) -> f
 
 
 def merge_ledgers(record: BudgetLedgers | None, period_start: dt.datetime,
-                  read: Mapping[str, float], *, kept: int = BUDGET_LEDGERS_KEPT,
-                  most: int = BUDGET_LEDGERS_MAX) -> tuple[BudgetLedgers, float]:
+                  read: Mapping[str, float], *, most: int = BUDGET_LEDGERS_MAX,
+                  folded_most: int = BUDGET_LEDGERS_FOLDED_MAX) -> tuple[BudgetLedgers, float]:
     """The record of the period after a reading of its ledgers (``read``: ledger → its last
     spend in the period, as Prometheus holds it now), and the spend to judge.
 
@@ -65,32 +65,44 @@ def merge_ledgers(record: BudgetLedgers | None, period_start: dt.datetime,
     one), so each ledger keeps the larger of its recorded and read figure, and a ledger absent
     from the reading (its series past Prometheus' retention, or a Prometheus that lost them)
     keeps its recorded one: the period's spend never goes down for what Prometheus forgot. A
-    record of another period (``period_start`` differs: the period rolled over) is not this
-    one's money: the record starts afresh.
+    ledger read at 0 (every idle replica exports one) is not recorded: absent means 0, so it
+    takes no room. A record of another period (``period_start`` differs: the period rolled
+    over) is not this one's money: the record starts afresh.
 
-    Bounded: once it holds more than ``kept`` ledgers, those absent from the reading are folded
-    into ``carried`` (their sum, counted as they were). Safe: a folded ledger that Prometheus
-    shows again (a partial answer, an HA pair's other member) is counted twice, once folded and
-    once read, an over-count, which stops treating early, never late (as ``increase()``'s
-    extrapolation does); the sum never drops. A ledger Prometheus holds is never folded: it
-    would be counted again at every pass. Beyond ``most`` ledgers read (the CRD's bound), the
+    Exact up to ``most`` ledgers (the CRD's bound, far past any real period: a ledger is one
+    replica process × one load of the entry). Beyond it, the smallest ledgers absent from the
+    reading are folded into ``carried``, as many as the bound needs, their ids kept in
+    ``folded`` (the newest ``folded_most``): a later reading of a folded ledger is ignored, since
+    it was absent, i.e. ended, and its spend is in ``carried`` already. Without the ids, a
+    ledger that a partial answer (a Thanos querier's, an HA pair's member that lost its data)
+    leaves out now and then would be folded again at each absence, and the spend judged would
+    grow without limit. What remains inexact, past ``most`` ledgers in a period only: a folded
+    ledger that comes back with more spend than folded (a partial answer, not an end) has the
+    difference uncounted; and past ``folded_most`` folded ids, one dropped from ``folded`` that
+    Prometheus shows again is counted twice (an over-count: stops treating early, never late).
+    A ledger Prometheus holds is never folded. Beyond ``most`` ledgers read at once, the
     smallest are left out of the record: counted, as before this record, while Prometheus holds
     them. The spend returned is the record's total plus those."""
     base = (record if record is not None and record.period_start == period_start
             else BudgetLedgers(period_start=period_start))
-    merged = dict(base.ledgers)
+    folded = list(base.folded)
+    ignored = set(folded)
+    merged = {ledger: spend for ledger, spend in base.ledgers.items() if spend > 0}
     for ledger, spend in read.items():
-        if math.isfinite(spend):
-            merged[ledger] = max(merged.get(ledger, 0.0), spend, 0.0)
+        if ledger not in ignored and math.isfinite(spend) and spend > 0:
+            merged[ledger] = max(merged.get(ledger, 0.0), spend)
     carried = base.carried
-    if len(merged) > kept:
-        gone = [ledger for ledger in merged if ledger not in read]
+    if len(merged) > most:
+        gone = sorted((ledger for ledger in merged if ledger not in read),
+                      key=lambda ledger: (merged[ledger], ledger))[:len(merged) - most]
         carried = math.fsum([carried, *(merged.pop(ledger) for ledger in gone)])
+        folded = [*folded, *gone][-folded_most:]
     unrecorded = 0.0
     if len(merged) > most:
         by_spend = sorted(merged, key=lambda ledger: (-merged[ledger], ledger))
         unrecorded = math.fsum(merged.pop(ledger) for ledger in by_spend[most:])
-    merged_record = BudgetLedgers(period_start=period_start, ledgers=merged, carried=carried)
+    merged_record = BudgetLedgers(period_start=period_start, ledgers=merged, carried=carried,
+                                  folded=folded)
     return merged_record, recorded_spend(merged_record, period_start) + unrecorded
 
 

@@ -971,10 +971,12 @@ def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext,
                   start: datetime) -> dict[str, float] | None:
     """Every ledger's last period spend since ``start`` whose period is the one that began
     there, by ledger (``_ledger_key``); ``None`` when no ledger exported any (a runtime without
-    the gauges), empty when none is of this period. Series of one ledger (scraped by two
-    targets) are summed, as every series was before ledgers were kept apart: over, never
-    under. Two queries joined here rather than one ``and``: the operator's source keeps their
-    long ranges in pieces (``adapters.prometheus_ranges``)."""
+    the gauges), empty when none is of this period. Series of one ledger are the same money
+    scraped more than once (two monitors, a job relabelled within the period, a querier that
+    does not deduplicate), so the ledger's spend is their largest; a series without a ledger
+    label is one of its own (``_ledger_key``). Two queries joined here rather than one
+    ``and``: the operator's source keeps their long ranges in pieces
+    (``adapters.prometheus_ranges``)."""
     period = _range(ctx.now - start)
     spends = prom.query(f"last_over_time(uplift_campaign_period_spend{ctx.selector()}[{period}])")
     starts = {_series(s.labels): s.value for s in prom.query(
@@ -986,7 +988,7 @@ def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext,
         if (starts.get(_series(s.labels), -math.inf) > start.timestamp() - 0.5
                 and math.isfinite(s.value)):
             key = _ledger_key(s.labels)
-            read[key] = math.fsum([read.get(key, 0.0), max(s.value, 0.0)])
+            read[key] = max(read.get(key, 0.0), s.value, 0.0)
     return read
 
 

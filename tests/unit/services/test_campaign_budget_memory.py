@@ -83,7 +83,7 @@ def test_a_ledger_gone_from_prometheus_still_counts_after_an_operator_restart() 
     assert _budget_gate(sim)["verdict"] == "Pass" and s["spend"] == 4500.0
     assert s["budgetLedgers"] == {
         "periodStart": _period_start(sim.now).isoformat().replace("+00:00", "Z"),
-        "ledgers": {"r1-first": 3000.0, "r2": 1500.0}, "carried": 0.0}
+        "ledgers": {"r1-first": 3000.0, "r2": 1500.0}, "carried": 0.0, "folded": []}
     # r1 restarted long ago: its first ledger is past Prometheus' retention. Prometheus alone
     # reads 600 + 1600 = 2200, well within the budget of 5000; with the record it is 5200.
     _restart(sim, {"r1": 600.0, "r2": 1600.0})

@@ -213,8 +213,10 @@ def test_budget_sums_each_ledgers_last_spend_in_the_period() -> None:
 
 def test_budget_hands_the_pass_each_ledgers_spend_keyed_by_its_ledger_label() -> None:
     # What the pass merges with status.budgetLedgers: by the runtime's ledger id. The same
-    # ledger scraped by two targets is summed (as the series were); a series without the
-    # label (not this runtime's) gets a digest of its labels; the previous period's is left out.
+    # ledger scraped twice (a second monitor; a job relabelled mid-period, the old series'
+    # last value lower) is one spend, its largest, not their sum; a series without the label
+    # (not this runtime's) gets a digest of its labels, each its own; the previous period's is
+    # left out.
     this, last = dt.datetime(2026, 3, 8, tzinfo=dt.UTC).timestamp(), 0.0
 
     @dataclass
@@ -224,18 +226,23 @@ def test_budget_hands_the_pass_each_ledgers_spend_keyed_by_its_ledger_label() ->
             spend = "uplift_campaign_period_spend{" in promql
             rows = [({"pod": "p1", "ledger": "aa11"}, 100.0, this),
                     ({"pod": "p1", "ledger": "aa11", "job": "other"}, 100.0, this),
-                    ({"pod": "p2", "ledger": "bb22"}, 40.0, this),
+                    ({"pod": "p1", "ledger": "aa11", "job": "renamed"}, 96.0, this),
+                    ({"pod": "p2", "ledger": "bb22", "job": "renamed"}, 40.0, this),
+                    ({"pod": "p2", "ledger": "bb22"}, 38.5, this),
                     ({"pod": "p3"}, 7.0, this),
+                    ({"pod": "p5"}, 2.0, this),
                     ({"pod": "p4", "ledger": "cc33"}, 900.0, last)]
             return [Sample(labels=labels, value=value if spend else start, timestamp=0.0)
                     for labels, value, start in rows]
 
     got = collect_campaign(gate("budget"), context(), Series({}, {}), None)
     assert isinstance(got, m.BudgetMeasurement) and got.ledgers is not None
-    unlabelled = [key for key in got.ledgers if key not in ("aa11", "bb22")]
-    assert len(unlabelled) == 1 and unlabelled[0].startswith("series-")
-    assert dict(got.ledgers) == {"aa11": 200.0, "bb22": 40.0, unlabelled[0]: 7.0}
-    assert got.spend == 247.0
+    unlabelled = {key: spend for key, spend in got.ledgers.items()
+                  if key not in ("aa11", "bb22")}
+    assert all(key.startswith("series-") for key in unlabelled)
+    assert sorted(unlabelled.values()) == [2.0, 7.0]
+    assert dict(got.ledgers) == {"aa11": 100.0, "bb22": 40.0, **unlabelled}
+    assert got.spend == 149.0
 
 
 def test_budget_without_the_period_gauges_has_no_ledgers() -> None:

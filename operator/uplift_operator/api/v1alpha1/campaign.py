@@ -36,7 +36,7 @@ from uplift_operator.api.v1alpha1.common import (
 )
 
 __all__ = [
-    "BUDGET_LEDGERS_KEPT",
+    "BUDGET_LEDGERS_FOLDED_MAX",
     "BUDGET_LEDGERS_MAX",
     "BUDGET_PERIOD_FIXED",
     "CAMPAIGN_NAME",
@@ -369,12 +369,15 @@ class CampaignSpec(ApiModel):
     ]})
 
 
-#: Ledgers ``status.budgetLedgers`` keeps once Prometheus no longer holds them: beyond this
-#: many ledgers in all, those are folded into ``carried`` (``domain.budget.merge_ledgers``).
-BUDGET_LEDGERS_KEPT = 64
-#: At most this many in ``status.budgetLedgers.ledgers`` (the CRD's bound): what Prometheus
-#: holds of one period beyond it is counted while it holds it, not recorded.
+#: At most this many ledgers in ``status.budgetLedgers.ledgers`` (the CRD's bound), all kept
+#: exactly up to it (``domain.budget.merge_ledgers``). A ledger is one replica process × one
+#: load of the campaign's entry (a restart, a reload, the entry re-created) within one budget
+#: period: 512 is far past any real period, and about 15 KB of status (12-character ids).
+#: Beyond it, those Prometheus no longer holds are folded into ``carried``.
 BUDGET_LEDGERS_MAX = 512
+#: At most this many ids in ``status.budgetLedgers.folded`` (the oldest dropped first): about
+#: 8 KB more, so the record stays near 25 KB at worst.
+BUDGET_LEDGERS_FOLDED_MAX = 512
 
 
 class BudgetLedgers(StatusPart):
@@ -387,12 +390,21 @@ class BudgetLedgers(StatusPart):
         default_factory=dict, max_length=BUDGET_LEDGERS_MAX,
         description="By runtime ledger (the ledger label of uplift_campaign_period_spend: one "
                     "per replica process and campaign entry), the highest spend read of it in "
-                    "the period. A ledger no longer in Prometheus keeps its figure here.")
+                    "the period; one read at 0 is not listed (absent counts as 0). A ledger no "
+                    f"longer in Prometheus keeps its figure here, up to {BUDGET_LEDGERS_MAX} "
+                    "ledgers: beyond that, the smallest of those no longer in Prometheus are "
+                    "moved to carried (and, should Prometheus hold more at once, the smallest "
+                    "it holds are counted while it holds them, not listed).")
     carried: float = Field(
         default=0, ge=0,
-        description="Spend of the ledgers folded out of ledgers to keep the record small "
-                    f"(those no longer in Prometheus, once more than {BUDGET_LEDGERS_KEPT} "
-                    "are kept): counted in the spend as they are.")
+        description="Spend of the ledgers moved out of ledgers (the newest named in folded) "
+                    f"once more than {BUDGET_LEDGERS_MAX} were kept, as they were when moved: "
+                    "those no longer in Prometheus then. Counted in the spend; 0 until then.")
+    folded: list[str] = Field(
+        default_factory=list, max_length=BUDGET_LEDGERS_FOLDED_MAX,
+        description="The ledgers whose spend is in carried, oldest first, the newest "
+                    f"{BUDGET_LEDGERS_FOLDED_MAX} of them: a reading of one is ignored, its "
+                    "spend being counted in carried already.")
 
 
 class CampaignStatus(RampStatus):
@@ -456,11 +468,13 @@ class CampaignStatus(RampStatus):
     budget_ledgers: BudgetLedgers | None = Field(
         default=None,
         description="The operator's memory of the budget period's spend, per runtime ledger as "
-                    "its budget gate read it from Prometheus: the spend it judges is the sum of "
-                    "these figures and what Prometheus holds now, so spend that Prometheus no "
-                    "longer holds (past its retention, a Prometheus replaced) still counts. "
-                    "Reset when a new budget period starts; dropped once a period rolls over "
-                    "while the campaign exposes no one.")
+                    "its budget gates read it from Prometheus. The spend it judges is, per "
+                    "ledger, the larger of its figure here and the one Prometheus holds now (a "
+                    "ledger listed here only: its figure here; one named in folded: nothing "
+                    "more), plus carried; so spend that Prometheus no longer holds (past its "
+                    "retention, a Prometheus replaced) still counts. Reset when a new budget period "
+                    "starts; dropped once a period rolls over while the campaign exposes no "
+                    "one.")
     treated_units: int = Field(default=0, ge=0,
                                description="Exposed units in the treated arm since the exposure "
                                            "ramp started.")
