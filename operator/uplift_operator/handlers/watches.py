@@ -156,6 +156,8 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
         wakeups.wake(file_key(namespace, str(named)))
     # The Campaigns drawing with the salt it took or left (of each model, when it moved): no
     # other change can move a draw (the salt is immutable), and nothing else wakes them.
+    # The book is full before the first passes only because nothing above awaits before
+    # ``book.place`` (kopf runs an object's event handler before its daemon): keep it so.
     book = salt_book(memo)
     gone = event.get("type") == "DELETED"
     for moved in book.place(namespace, name, None if gone else campaign_service.holdout_draw(body)):

@@ -29,7 +29,8 @@
 
 Beside the ramp, a warning that never acts: other Campaigns of its model drawing with the same
 salt expose and hold out the same units (``domain.shared_draws``), said by ``HoldoutShared``
-and an event on each change; the handler gives the pass the draws of its model's Campaigns.
+and an event when it turns True or False; the handler gives the pass the draws of its model's
+Campaigns.
 
 The handler turns the result into one status patch and events. Nothing here sleeps.
 """
@@ -207,20 +208,20 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
 
 
 def _shared_draw_news(before: Sequence[Condition], after: Sequence[Condition]) -> tuple[Event, ...]:
-    """A Warning ``SaltShared`` when other Campaigns of the model start drawing with this one's
-    salt, or others than before do (the message names them), and a Normal ``SaltNotShared``
-    when none does any more: said on the change, from the condition kept in status, so neither
-    a quiet pass nor a restart says it again. Not decisions."""
+    """A Warning ``SaltShared`` when the condition turns True (other Campaigns of the model
+    start drawing with this one's salt; the message names them), a Normal ``SaltNotShared``
+    when it turns False (none does any more): said on the turn, from the condition kept in
+    status, so neither a quiet pass nor a restart says it again. Not when only who shares
+    changes (the condition's message follows): n Campaigns with one salt, created one by one,
+    would otherwise post about n²/2 Warnings. Not decisions."""
     old = cond.find(before, cond.HOLDOUT_SHARED)
     new = cond.find(after, cond.HOLDOUT_SHARED)
-    if new is None or (old is not None and old.status == new.status
-                       and old.message == new.message):
+    was = old is not None and old.status == "True"
+    if new is None or (new.status == "True") == was:
         return ()
     if new.status == "True":
         return (Event("Warning", cond.SALT_SHARED, new.message, decision=False),)
-    if old is not None and old.status == "True":
-        return (Event("Normal", cond.SALT_NOT_SHARED, new.message, decision=False),)
-    return ()
+    return (Event("Normal", cond.SALT_NOT_SHARED, new.message, decision=False),)
 
 
 def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:

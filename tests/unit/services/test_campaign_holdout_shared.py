@@ -1,6 +1,7 @@
 """A Campaign that other Campaigns of its model share a salt with says so (``HoldoutShared``
-True, reason ``SaltShared``, naming them) and a Warning ``SaltShared`` event is said once per
-change; a Normal ``SaltNotShared`` once none does any more. It is a warning only: the ramp,
+True, reason ``SaltShared``, naming them) and a Warning ``SaltShared`` event is said when it
+turns True; a Normal ``SaltNotShared`` when it turns False, once none does any more; who shares
+changing is in the condition's message, without an event. It is a warning only: the ramp,
 exposure and phase are what they would be without it."""
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _said(result: PassResult, reason: str) -> list[tuple[str, str]]:
     return [(e.type, e.message) for e in result.events if e.reason == reason]
 
 
-def test_the_same_salt_on_the_same_model_is_said_once_per_change() -> None:
+def test_the_same_salt_on_the_same_model_is_said_when_the_condition_turns() -> None:
     passes = _Passes(_body())
     alone = passes.run(T0, ())
     assert _shared(alone.status) is None and not _said(alone, "SaltShared")
@@ -87,8 +88,12 @@ def test_the_same_salt_on_the_same_model_is_said_once_per_change() -> None:
     assert not _said(again, "SaltShared") and _shared(again.status) == held  # said once
     more = passes.run(T0 + dt.timedelta(seconds=15),
                       (_other("summer-email"), _other("autumn-email")))
-    [(_, message)] = _said(more, "SaltShared")  # others than before: said again
-    assert "autumn-email, summer-email" in message
+    # Others than before: the condition's message names them, no event again.
+    assert not _said(more, "SaltShared")
+    named = _shared(more.status)
+    assert named is not None and named["status"] == "True"
+    assert "autumn-email, summer-email" in named["message"]
+    assert named["lastTransitionTime"] == held["lastTransitionTime"]
 
     apart = passes.run(T0 + dt.timedelta(seconds=20), ())
     released = _shared(apart.status)
@@ -136,3 +141,30 @@ def test_a_body_without_a_model_or_name_has_no_draw() -> None:
     del body["spec"]["modelRef"]
     assert campaign.holdout_draw(body) is None
     assert campaign.holdout_draw({"metadata": {"namespace": NS}, "spec": {}}) is None
+
+
+def test_campaigns_joining_one_by_one_warn_once_not_at_each_join() -> None:
+    """n Campaigns with one salt created one at a time: each Campaign's pass sees the sharers
+    grow at each join; one Warning when it first shares, not one per join (~n²/2 in all), and
+    one Normal when the last other leaves, not one per departure."""
+    passes = _Passes(_body())
+    others: list[Draw] = []
+    warnings = normals = 0
+    at = T0
+    for n in range(12):
+        others.append(_other(f"copy-{n:02d}"))
+        at += dt.timedelta(seconds=5)
+        result = passes.run(at, tuple(others))
+        warnings += len(_said(result, "SaltShared"))
+        message = (_shared(result.status) or {}).get("message", "")
+        assert f"copy-{n:02d}" in message if n < 10 else f"and {n - 9} more" in message
+    while others:
+        others.pop()
+        at += dt.timedelta(seconds=5)
+        result = passes.run(at, tuple(others))
+        normals += len(_said(result, "SaltNotShared"))
+        warnings += len(_said(result, "SaltShared"))
+    assert (warnings, normals) == (1, 1)
+    # Shared again later: said again.
+    again = passes.run(at + dt.timedelta(seconds=5), (_other("copy-00"),))
+    assert [kind for kind, _ in _said(again, "SaltShared")] == ["Warning"]
