@@ -1,5 +1,6 @@
-"""MLflow model-registry adapter over the REST API: resolve versions, read run metrics and
-small reference artifacts, write version tags and aliases.
+"""MLflow model-registry adapter over the REST API: resolve versions, list every registered
+model's aliases (the alias poller's sweep), read run metrics and small reference artifacts,
+write version tags and aliases.
 
 Role: the registry I/O for UpliftModel reconciliation and its gates. It reports what the
 registry holds (a version's status, its run's metrics, the drift reference JSONs the trainer
@@ -53,6 +54,10 @@ DEFAULT_TIMEOUT = 10.0
 #: After a request got no answer within its timeout, requests to that MLflow fail at once for
 #: this long (seconds), then while one of them tries it again.
 FAIL_FAST_FOR = 5.0
+#: Registered models asked for per page of ``registered_aliases``: the most MLflow gives (its
+#: REST handler refuses ``max_results`` over 1,000: ``mlflow/server/handlers.py``
+#: ``_search_registered_models``, MLflow 3.x).
+ALIAS_PAGE_SIZE = 1000
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 MAX_MLMODEL_BYTES = 1024 * 1024
 READY = "READY"
@@ -172,6 +177,17 @@ class ResolvedVersion:
         return rest if rest.startswith("m-") and "/" not in rest else None
 
 
+@dataclass(frozen=True)
+class AliasListing:
+    """Every registered model's aliases as one sweep of the registry listed them: model name →
+    {alias: version}. ``pages``: the requests it took. ``complete`` is False when it stopped
+    after ``max_pages`` with more models to list: ``aliases`` then holds only those listed."""
+
+    aliases: Mapping[str, Mapping[str, str]]
+    pages: int
+    complete: bool = True
+
+
 class MlflowRegistry:
     """Synchronous client for one MLflow tracking server (``tracking_uri`` is its HTTP root).
     ``fail_fast`` is the tracking URI's process-wide ``FailFast`` unless given."""
@@ -222,6 +238,41 @@ class MlflowRegistry:
             version = max((str(v["version"]) for v in latest if isinstance(v, dict)), key=int)
         body = self._call("GET", f"{_API}/model-versions/get", params={"name": name, "version": str(version)})
         return _version(body.get("model_version"))
+
+    def registered_aliases(self, max_pages: int | None = None,
+                           page_size: int = ALIAS_PAGE_SIZE) -> AliasListing:
+        """Every registered model the credentials may read, with its aliases, page by page
+        (``GET registered-models/search``, ``page_size`` models a request: each model comes
+        with its ``aliases``, ``[{alias, version}]``): one sweep answers every alias of the
+        registry in ⌈models / page size⌉ requests. At most ``max_pages`` requests: a registry
+        larger than that is left incomplete (``AliasListing.complete``). Its failures are those
+        of every call (timeouts, the fail-fast breaker, ``RegistryUnavailable`` for a 5xx or
+        refused credentials); a page token MLflow gave before is ``RegistryRequestError``, not
+        a loop."""
+        aliases: dict[str, dict[str, str]] = {}
+        tokens: set[str] = set()
+        token = ""
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            params = {"max_results": str(page_size)}
+            if token:
+                params["page_token"] = token
+            body = self._call("GET", f"{_API}/registered-models/search", params=params)
+            pages += 1
+            for model in body.get("registered_models") or []:
+                if isinstance(model, dict) and model.get("name"):
+                    aliases[str(model["name"])] = {
+                        str(entry["alias"]): str(entry.get("version", ""))
+                        for entry in model.get("aliases") or []
+                        if isinstance(entry, dict) and entry.get("alias")}
+            token = str(body.get("next_page_token") or "")
+            if not token:
+                return AliasListing(aliases, pages)
+            if token in tokens:
+                raise RegistryRequestError("MLflow answered registered-models/search with a "
+                                           "page token it had given before")
+            tokens.add(token)
+        return AliasListing(aliases, pages, complete=False)
 
     def download_uri(self, name: str, version: int | str) -> str:
         """Where the version's model artifacts are stored, in the server's own terms."""

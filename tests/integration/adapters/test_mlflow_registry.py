@@ -244,6 +244,42 @@ def test_tag_and_alias_writes_are_visible_to_the_client(
         registry.set_version_tag(registered.name, 99, "k", "v")
 
 
+def test_the_alias_sweep_lists_every_models_aliases_with_their_versions(
+        registry: MlflowRegistry, client: MlflowClient, mlflow_server: str) -> None:
+    """``registered_aliases`` (the alias poller's sweep) against the real server: its
+    ``registered-models/search`` carries each model's aliases, page after page; a budget stops
+    it incomplete. The server holds other tests' models too: only these two are checked."""
+    api = f"{mlflow_server}/api/2.0/mlflow"
+    names = [f"sweep-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    for name in names:
+        requests.post(f"{api}/registered-models/create", json={"name": name},
+                      timeout=30).raise_for_status()
+        for _ in range(2):
+            requests.post(f"{api}/model-versions/create",
+                          json={"name": name, "source": f"s3://uplift-models/{name}/model"},
+                          timeout=30).raise_for_status()
+    client.set_registered_model_alias(names[0], "champion", "2")
+    client.set_registered_model_alias(names[0], "challenger", "1")
+    client.set_registered_model_alias(names[1], "champion", "1")
+
+    listing = registry.registered_aliases()
+    assert listing.complete and listing.pages >= 1
+    assert listing.aliases[names[0]] == {"champion": "2", "challenger": "1"}
+    assert listing.aliases[names[1]] == {"champion": "1"}
+    models = len(listing.aliases)
+
+    paged = registry.registered_aliases(page_size=1)  # a page per model: the tokens work
+    assert paged.complete and paged.pages >= models and paged.aliases == listing.aliases
+    stopped = registry.registered_aliases(max_pages=1, page_size=1)
+    assert (stopped.complete, stopped.pages, len(stopped.aliases)) == (False, 1, 1)
+
+    client.set_registered_model_alias(names[1], "champion", "2")  # moved: the sweep sees it
+    client.delete_registered_model_alias(names[0], "challenger")  # gone: listed no more
+    again = registry.registered_aliases()
+    assert again.aliases[names[0]] == {"champion": "2"}
+    assert again.aliases[names[1]] == {"champion": "2"}
+
+
 def test_unreachable_registry_is_unavailable() -> None:
     registry = MlflowRegistry(f"http://127.0.0.1:{process.free_port()}", timeout=2.0)
     with pytest.raises(RegistryUnavailable, match="unreachable") as down:
@@ -308,6 +344,8 @@ def test_basic_auth_wrong_and_right_credentials(mlflow_auth_server: AuthMlflow, 
     # default_permission = READ: a plain user reads, but may not move aliases.
     reader = MlflowRegistry(url, credentials=Credentials.basic("reader", READER_PASSWORD), timeout=timeout)
     assert reader.resolve(auth_model, alias="champion").version == "1"
+    # The alias poller's sweep, as the reader: the search the auth plugin filters by permission.
+    assert reader.registered_aliases().aliases[auth_model] == {"champion": "1"}
     with pytest.raises(RegistryUnavailable, match="HTTP 403") as forbidden:
         reader.set_alias(auth_model, "champion", 1)
     assert forbidden.value.status_code == 403
