@@ -1,23 +1,31 @@
-"""Shared registry polling: one MLflow read per followed alias and refresh interval, however many
-UpliftModels follow it, and a pass only for the followers of an alias whose answer changed.
+"""Shared registry polling: each followed alias re-read once per refresh interval, however many
+UpliftModels follow it, by one sweep of its registry when many of that registry's aliases are
+due, and a pass only for the followers of an alias whose answer changed.
 
 The followed aliases are what the followers' last passes found (``handlers.watches.
 AliasFollowers``), each with the shortest ``aliasRefreshInterval`` among its followers. One task
-looks every ``POLL_TICK_SECONDS`` for those due (``Resolver.next_refresh``) and re-reads them
-(``Resolver.refresh``, with the client a follower's pass last used) on a small pool of its own
-(``handlers.lifecycle``, ``ALIAS_READERS`` threads), at most ``ALIAS_READERS`` at a time, the
-most overdue first; a reader that finishes takes the next alias the last look found due at
-once, not at the next look. They went to the pass pool, every due alias at once: at 5,000 aliases
-(83 reads/s at the default 1m) and an MLflow answering in 100-200 ms, a pass of any resource (a
-failing gate's rollback) waited 3 to 80 s for a thread behind them. A poller that falls behind
-now stretches the aliases' refresh interval instead (said once in the log, and when it catches
-up); the passes never wait for it. An alias no follower's pass left a client for (its
-credentials Secret missing or unreadable) is not read, and takes no reader. A read
-that finds another version, or that starts or stops failing, tells the resolver's ``moved``,
-which wakes exactly the followers (``watches.alias_followers``). Followers themselves are due
-for nothing at rest (``services.upliftmodel._next_pass``): with nothing changing, no pass runs.
-Only aliases with a running waiting task (``Wakeups``) are read: a replica that peering paused
-reads nothing.
+looks every ``POLL_TICK_SECONDS`` for those due (``Resolver.next_refresh``) and plans their reads
+(``Resolver.plan``, by ``domain.alias_sweep``): the due aliases of one registry (its tracking URI
+and credentials Secret) go to one sweep of its registered models (``Resolver.sweep``: a request
+per 1,000 models) when that costs fewer requests than reading each; every other alias is re-read
+by itself (``Resolver.refresh``, with the client a follower's pass last used). At 2,000 aliases
+on one MLflow that is 2 requests a round instead of 2,000; a registry of 100,000 models followed
+by a few aliases keeps its per-alias reads. An alias the sweep shows unchanged is refreshed
+there; one it shows moved or missing, or that was failing, is handed back and read by itself
+next, so that the read tells and reports as it always did. The reads and sweeps run on a small
+pool of their own (``handlers.lifecycle``, ``ALIAS_READERS`` threads), at most
+``ALIAS_READERS`` at a time (a sweep takes one), the most overdue first; a reader that finishes
+takes the next read the last look planned at once, not at the next look. They went to the pass
+pool, every due alias at once: at 5,000 aliases (83 reads/s at the default 1m) and an MLflow
+answering in 100-200 ms, a pass of any resource (a failing gate's rollback) waited 3 to 80 s
+for a thread behind them. A poller that falls behind now stretches the aliases' refresh interval
+instead (said once in the log, and when it catches up); the passes never wait for it. An alias
+no follower's pass left a client for (its credentials Secret missing or unreadable) is not read,
+and takes no reader. A read that finds another version, or that starts or stops failing, tells
+the resolver's ``moved``, which wakes exactly the followers (``watches.alias_followers``).
+Followers themselves are due for nothing at rest (``services.upliftmodel._next_pass``): with
+nothing changing, no pass runs. Only aliases with a running waiting task (``Wakeups``) are
+read: a replica that peering paused reads nothing.
 """
 
 from __future__ import annotations
@@ -33,10 +41,11 @@ from typing import Any
 
 import kopf
 
+from uplift_operator.domain.alias_sweep import Sweep
 from uplift_operator.handlers.common import now
 from uplift_operator.handlers.scheduling import Key
 from uplift_operator.handlers.watches import AliasFollowers, alias_followers
-from uplift_operator.services.resolution import AliasKey, Resolver
+from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, Scope
 
 __all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_aliases", "poll_aliases", "start"]
 
@@ -44,12 +53,18 @@ logger = logging.getLogger(__name__)
 
 #: How often due aliases are looked for: a refresh comes up to this late.
 POLL_TICK_SECONDS = 1.0
-#: Alias reads at once (the poller's own threads), each reader taking the next due alias as
-#: soon as its read ends: 80 to 20 reads/s for MLflow answering in 50 to 200 ms, i.e. 4,800 to
-#: 1,200 aliases each read once a minute; past that the refreshes come later. Measured with
-#: the default tick, 2,000 aliases due and a registry answering after a sleep: 78, 40 and 20
-#: reads/s at 50, 100 and 200 ms (a look at 2,000 aliases takes ~3 ms of the event loop).
+#: Alias reads at once (the poller's own threads; a sweep is one), each reader taking the next
+#: planned read as soon as its read ends: 80 to 20 reads/s for MLflow answering in 50 to
+#: 200 ms, i.e. 4,800 to 1,200 aliases each read once a minute without sweeps; past that the
+#: refreshes come later. Measured with the default tick, 2,000 aliases due and a registry
+#: answering after a sleep: 78, 40 and 20 reads/s at 50, 100 and 200 ms (a look and its plan
+#: at 2,000 aliases take ~3 ms of the event loop). A registry swept answers its unchanged
+#: aliases in a request per 1,000 models (docs/operator.md).
 ALIAS_READERS = 4
+
+
+#: What a reader is handed: an alias to read by itself, or a sweep of a registry's aliases.
+_Job = DueAlias | Sweep[Scope, DueAlias]
 
 
 def due_aliases(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
@@ -70,59 +85,96 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
                        clock: Callable[[], dt.datetime] = now,
                        in_flight: int = ALIAS_READERS) -> None:
     """Re-read every due followed alias, each at most once at a time and at most ``in_flight``
-    at once (the most overdue first), until cancelled. The due aliases are looked for every
-    ``tick``; a reader that finishes takes the next alias of the last look at once, not at the
-    next look (one look per tick handed out at most ``in_flight`` reads a tick: 4 a second,
-    however fast MLflow answered). Never more than ``in_flight`` are handed to ``executor``,
-    and each read is stamped with the moment it is handed out: a read queued there would be
-    stamped with the time it was due at, not the moment MLflow answered it."""
+    reads at once (the most overdue first), until cancelled. The due aliases are looked for
+    every ``tick`` and planned (``Resolver.plan``): a registry's due aliases go to one sweep
+    when it costs fewer requests than their reads (one reader; the aliases it hands back are
+    read next, each by itself), the others are each read by itself. A reader that finishes
+    takes the next read of the last look at once, not at the next look (one look per tick
+    handed out at most ``in_flight`` reads a tick: 4 a second, however fast MLflow answered).
+    Never more than ``in_flight`` are handed to ``executor``, and each read is stamped with the
+    moment it is handed out: a read queued there would be stamped with the time it was due at,
+    not the moment MLflow answered it."""
     loop = asyncio.get_running_loop()
-    reading: set[AliasKey] = set()
+    reading: set[AliasKey] = set()  # handed out (alone or in a sweep), not answered yet
+    busy = [0]  # readers in use
+    handed_back: set[AliasKey] = set()  # a sweep found them changed: read each by itself
     finished = asyncio.Event()  # set by a read that ends: a reader is free
-    waiting: list[tuple[AliasKey, dt.timedelta]] = []  # due at the last look, the most overdue last
+    waiting: list[_Job] = []  # planned at the last look, the next one last
     behind = False
     next_look = loop.time()
     while True:
         if loop.time() >= next_look:
             next_look = loop.time() + tick
-            followed = followers.intervals(live)
-            waiting = [(alias, interval)
-                       for alias, interval in due_aliases(followed, resolver, clock())
-                       if alias not in reading]
-            waiting.reverse()
-            room = max(0, in_flight - len(reading))
+            at = clock()
+            due = [(alias, interval)
+                   for alias, interval in due_aliases(followers.intervals(live), resolver, at)
+                   if alias not in reading]
+            handed_back &= {alias for alias, _ in due}
+            plan = resolver.plan(due, at, handed_back)
+            waiting[:] = reversed([*plan.sweeps, *plan.reads])
+            room = max(0, in_flight - busy[0])
             if (len(waiting) > room) != behind:
                 behind = not behind
                 if behind:
                     logger.warning("alias reads fall behind: %d due aliases wait for one of %d "
                                    "readers, so they are read later than their "
                                    "aliasRefreshInterval (a slow MLflow, or more aliases than "
-                                   "the readers can read in an interval)", len(waiting) - room,
+                                   "the readers can read in an interval)",
+                                   sum(_size(job) for job in waiting[:len(waiting) - room]),
                                    in_flight)
                 else:
                     logger.info("alias reads caught up")
         finished.clear()
-        while waiting and len(reading) < in_flight:
-            alias, interval = waiting.pop()
+        while waiting and busy[0] < in_flight:
+            job = waiting.pop()
+            done = partial(_read_done, reading, busy, job, finished)
+            read: asyncio.Future[Any]
             try:
-                read = loop.run_in_executor(executor, resolver.refresh, alias, interval,
-                                            clock())
+                if isinstance(job, Sweep):
+                    read = loop.run_in_executor(executor, resolver.sweep, job, clock())
+                    done = partial(_sweep_done, waiting, handed_back, done)
+                else:
+                    read = loop.run_in_executor(executor, resolver.refresh, *job, clock())
+                    handed_back.discard(job[0])
             except RuntimeError:  # the pool was shut down: the operator is stopping
                 return
-            reading.add(alias)
-            read.add_done_callback(partial(_read_done, reading, alias, finished))
+            busy[0] += 1
+            reading.update(alias for alias, _ in _aliases(job))
+            read.add_done_callback(done)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(finished.wait(), max(0.0, next_look - loop.time()))
 
 
-def _read_done(reading: set[AliasKey], alias: AliasKey, finished: asyncio.Event,
+def _aliases(job: _Job) -> tuple[DueAlias, ...]:
+    return job.aliases if isinstance(job, Sweep) else (job,)
+
+
+def _size(job: _Job) -> int:
+    return len(_aliases(job))
+
+
+def _read_done(reading: set[AliasKey], busy: list[int], job: _Job, finished: asyncio.Event,
                done: asyncio.Future[Any]) -> None:
-    reading.discard(alias)
+    reading.difference_update(alias for alias, _ in _aliases(job))
+    busy[0] -= 1
     finished.set()
     if not done.cancelled() and done.exception() is not None:
         # The resolver turns MLflow's failures into answers; anything else is a bug to see.
-        logger.error("re-reading alias %s of %s failed", alias[2], alias[1],
+        first, _ = _aliases(job)[0]
+        logger.error("re-reading alias %s of %s%s failed", first[2], first[1],
+                     f" and {_size(job) - 1} more in one sweep" if _size(job) > 1 else "",
                      exc_info=done.exception())
+
+
+def _sweep_done(waiting: list[_Job], handed_back: set[AliasKey],
+                then: Callable[[asyncio.Future[Any]], None], done: asyncio.Future[Any]) -> None:
+    """The aliases a sweep hands back (moved, gone, failing, or all of them: the sweep failed)
+    are read next, each by itself, before the next look."""
+    if not done.cancelled() and done.exception() is None:
+        back: list[DueAlias] = done.result()
+        handed_back.update(alias for alias, _ in back)
+        waiting.extend(reversed(back))
+    then(done)
 
 
 def start(memo: kopf.Memo) -> None:

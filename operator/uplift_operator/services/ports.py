@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Cluster", "MetricSource", "Registry"]
+from uplift_operator.adapters.mlflow_registry import AliasListing
+
+__all__ = ["Cluster", "ListsAliases", "MetricSource", "Registry"]
 
 
 class MetricSource(Protocol):
@@ -31,6 +33,14 @@ class Registry(Protocol):
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
 
     def set_alias(self, name: str, alias: str, version: str) -> None: ...
+
+
+@runtime_checkable
+class ListsAliases(Protocol):
+    """A registry client that can list every registered model's aliases at once (a sweep: the
+    alias poller's one read for many aliases, ``services.resolution.Resolver.sweep``)."""
+
+    def registered_aliases(self, max_pages: int | None = None) -> AliasListing: ...
 
 
 class Cluster(Protocol):

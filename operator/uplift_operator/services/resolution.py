@@ -9,6 +9,14 @@ the client the last pass used): a follower's pass takes the cached answer, and a
 a different answer (the alias moved, or its read started or stopped failing) tells ``moved``,
 which wakes the followers. A follower that is not woken runs no pass for its alias.
 
+When many aliases of one registry are due together, one sweep of its registered models
+(``sweep``: every model's aliases, a request per 1,000 models) answers them all: an alias the
+sweep shows on the version the resolver holds is refreshed without a read of its own; one it
+shows elsewhere, or not at all, or that was failing or not READY, is then read by itself
+(``refresh``), which tells ``moved`` and reports the failure or absence exactly as before.
+Whether a sweep pays (costs fewer requests than the reads) is ``plan``'s, by
+``domain.alias_sweep``.
+
 Answers are shared by every resource that asks the same registry with the same identity (a
 ``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
 following one alias cost one lookup per refresh interval, and a resource never sees what only
@@ -22,7 +30,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,10 +38,12 @@ from typing import Any, TypeVar
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.alias_sweep import Round, Sweep, SweepRecord, plan_round, recorded
 from uplift_operator.domain.validation import ModelContract
-from uplift_operator.services.ports import Registry
+from uplift_operator.services.ports import ListsAliases, Registry
 
-__all__ = ["TREATMENTS_TAG", "AliasKey", "Resolution", "Resolver", "Scope", "VersionFacts"]
+__all__ = ["TREATMENTS_TAG", "AliasKey", "DueAlias", "Resolution", "Resolver", "Scope",
+           "VersionFacts"]
 
 #: Who asks which registry: (tracking URI, namespace of the credentials Secret, its name), the
 #: last two empty without credentials.
@@ -104,6 +114,8 @@ class _Recent(OrderedDict[_K, _V]):
 
 #: An alias as the resolver knows it: (scope, registered model, alias).
 AliasKey = tuple[Scope, str, str]
+#: An alias due to be read again, with its refresh interval.
+DueAlias = tuple[AliasKey, dt.timedelta]
 #: A failed alias read answers the passes that waited on it, and those within this after it:
 #: with MLflow down, a thousand followers must not time out one after the other.
 FAILURE_REUSE = dt.timedelta(seconds=5)
@@ -130,6 +142,8 @@ class Resolver:
         default_factory=lambda: _Recent(MAX_VERSIONS_KEPT))
     _contracts: _Recent[tuple[Scope, str, str], ModelContract] = field(
         default_factory=lambda: _Recent(MAX_CONTRACTS_KEPT))
+    # What the last sweep of each scope's registry found out (its size in pages, or a failure).
+    _sweeps: dict[Scope, SweepRecord] = field(default_factory=dict)
 
     def forget_client(self, key: AliasKey) -> None:
         """A pass of a resource following ``key`` could not build a client (its credentials
@@ -189,6 +203,73 @@ class Resolver:
                 return False
             self._resolve(key, ref, registry, now)
         return True
+
+    def plan(self, due: Sequence[DueAlias], at: dt.datetime,
+             read_alone: Collection[AliasKey] = ()) -> Round[Scope, DueAlias]:
+        """How the poller reads the ``due`` aliases (the most overdue first) at ``at``: one
+        sweep per scope where it costs fewer requests than their reads
+        (``domain.alias_sweep.plan_round``), every other alias by itself. An alias in
+        ``read_alone`` (a sweep handed it back), or whose client cannot sweep, is read by
+        itself."""
+        lists: dict[int, bool] = {}  # per client (a few): isinstance of a Protocol is slow
+        with self._lock:
+            clients = [self._clients.get(key) for key, _ in due]
+            records = dict(self._sweeps)
+        for client in clients:
+            if id(client) not in lists:
+                lists[id(client)] = isinstance(client, ListsAliases)
+        sweepable = [(key[0] if lists[id(client)] and key not in read_alone else None,
+                      (key, interval)) for (key, interval), client in zip(due, clients, strict=True)]
+        return plan_round(sweepable, records, at)
+
+    def sweep(self, sweep: Sweep[Scope, DueAlias], now: dt.datetime) -> list[DueAlias]:
+        """Answer the due aliases of ``sweep`` (one scope) with one listing of its registry's
+        aliases, read with the client a pass last left for one of them; the aliases that need
+        a read of their own (``refresh``), the most overdue first. An alias the listing shows
+        on the version held (READY, not failing) is refreshed as a read would (its next refresh
+        moves on) and told nothing: it did not change. One it shows on another version, or
+        not at all (its model or alias deleted), or that was failing or not READY, is handed
+        back: its own read knows how to tell ``moved`` and to report the failure or the
+        absence. A sweep that fails, or stops at its budget, hands every alias back: the
+        reads then report what they find, the way they did without sweeps (a failing
+        listing says nothing of an alias: the credentials may be refused the search and not
+        the alias, and an MLflow that is down opened the breaker, so that their reads fail
+        fast, unsent)."""
+        due = list(sweep.aliases)
+        with self._lock:
+            client = next((self._clients[key] for key, _ in due if key in self._clients), None)
+        if not isinstance(client, ListsAliases):
+            return due
+        try:
+            listing = client.registered_aliases(max_pages=sweep.budget)
+        except errors.RegistryError:
+            with self._lock:
+                self._sweeps[sweep.registry] = SweepRecord(now, failed=True)
+            return due
+        with self._lock:
+            self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now)
+        if not listing.complete:
+            return due
+        return [(key, interval) for key, interval in due
+                if self._needs_read(key, interval, listing.aliases, now)]
+
+    def _needs_read(self, key: AliasKey, interval: dt.timedelta,
+                    listed: Mapping[str, Mapping[str, str]], now: dt.datetime) -> bool:
+        """Whether the alias ``key`` needs a read of its own after a sweep listed ``listed``;
+        if not, it is refreshed."""
+        _scope, model, alias = key
+        with self._lock:
+            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
+            has_client = key in self._clients
+        with alias_lock:
+            if not has_client or self.next_refresh(key, interval) > now:
+                return False  # no client to read it with, or a pass read it meanwhile
+            cached = self._aliases.get(key)
+            if (cached is None or key in self._failed or not cached.facts.ready
+                    or listed.get(model, {}).get(alias) != cached.facts.version):
+                return True
+            self._aliases[key] = _Entry(cached.facts, now)
+            return False
 
     def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
         """When the alias ``key`` is due to be read again (``datetime.min``: never read): its

@@ -36,8 +36,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from uplift_operator.adapters.mlflow_registry import Credentials, RegistryNotFound
-from uplift_operator.services.ports import Registry
+from uplift_operator.adapters.mlflow_registry import (
+    AliasListing,
+    Credentials,
+    RegistryNotFound,
+    RegistryRequestError,
+)
+from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["ABSENT_TTL_SECONDS", "MAX_BYTES", "MAX_CLIENTS", "MAX_ENTRIES", "CachingRegistry",
            "RegistryClients", "RunReads", "identity"]
@@ -209,6 +214,12 @@ class CachingRegistry:
 
     def run_tags(self, run_id: str) -> Mapping[str, str]:
         return self.registry.run_tags(run_id)
+
+    def registered_aliases(self, max_pages: int | None = None) -> AliasListing:
+        """The alias poller's sweep (``ListsAliases``), when the client it wraps can list."""
+        if not isinstance(self.registry, ListsAliases):
+            raise RegistryRequestError(f"{self.registry!r} cannot list registered models")
+        return self.registry.registered_aliases(max_pages)
 
     def model_signature(self, name: str, version: str) -> Mapping[str, Any] | None:
         return self.registry.model_signature(name, version)

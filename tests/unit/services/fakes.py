@@ -14,7 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import (
+    AliasListing,
+    RegistryNotFound,
+    RegistryUnavailable,
+)
 
 Key = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
 
@@ -168,3 +172,36 @@ class FakeRegistry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._check_write()
         self.aliases[(name, alias)] = version
+
+
+@dataclass
+class ListingRegistry(FakeRegistry):
+    """A ``FakeRegistry`` that also lists every registered model's aliases, ``page_size``
+    models a request, as MLflow's ``registered-models/search`` (``ListsAliases``): each page
+    counts in ``calls`` and ``pages_listed``. ``other_models`` more models, without aliases,
+    make the registry larger; ``listing_fails`` fails the listing alone (``down`` fails it
+    too)."""
+
+    page_size: int = 1000
+    other_models: int = 0
+    listing_fails: bool = False
+    pages_listed: int = 0
+
+    def registered_aliases(self, max_pages: int | None = None) -> AliasListing:
+        by_model: dict[str, dict[str, str]] = {name: {} for name, _ in self.versions}
+        for (name, alias), version in self.aliases.items():
+            by_model.setdefault(name, {})[alias] = version
+        names = sorted(by_model) + [f"zz-other-{index}" for index in range(self.other_models)]
+        listed: dict[str, dict[str, str]] = {}
+        pages = 0
+        for start in range(0, max(len(names), 1), self.page_size):
+            if max_pages is not None and pages >= max_pages:
+                return AliasListing(listed, pages, complete=False)
+            self._check()
+            pages += 1
+            self.pages_listed += 1
+            if self.listing_fails:
+                raise RegistryUnavailable("MLflow answered HTTP 503 (fake search refused)")
+            for name in names[start:start + self.page_size]:
+                listed[name] = dict(by_model.get(name, {}))
+        return AliasListing(listed, pages)

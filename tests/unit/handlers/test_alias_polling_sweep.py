@@ -1,0 +1,137 @@
+"""The alias poller sweeps a registry when that asks MLflow fewer requests: 2,000 aliases on
+one server cost 2 requests a round (two pages of 1,000 models) and one read per alias that
+moved, instead of 2,000 reads; a large registry followed by a few aliases keeps its reads; a
+sweep takes one reader and the aliases it hands back are read at once, not at the next look.
+A fake registry counts the requests."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.unit.handlers.test_alias_polling_cap import EVERY, T0, _followed
+from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+
+from uplift_operator.adapters.mlflow_registry import AliasListing
+from uplift_operator.handlers.registry_polling import ALIAS_READERS, poll_aliases
+from uplift_operator.handlers.watches import AliasFollowers
+from uplift_operator.services.resolution import AliasKey, Resolver
+
+
+def _round(followers: AliasFollowers, resolver: Resolver, registry: FakeRegistry,
+           at: dt.datetime, *, tick: float = 0.01, in_flight: int = ALIAS_READERS,
+           settle: float = 0.15) -> int:
+    """Run the poller with its clock at ``at`` until MLflow is asked nothing more for
+    ``settle`` s; the requests it made."""
+    before = registry.calls
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(in_flight) as pool:
+            task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
+                                                    tick=tick, clock=lambda: at,
+                                                    in_flight=in_flight))
+            calls, still = -1, 0.0
+            while still < settle:
+                await asyncio.sleep(0.01)
+                still = still + 0.01 if registry.calls == calls else 0.0
+                calls = registry.calls
+            task.cancel()
+
+    asyncio.run(scenario())
+    return registry.calls - before
+
+
+def _told(resolver: Resolver) -> list[AliasKey]:
+    told: list[AliasKey] = []
+    resolver.moved.append(told.append)
+    return told
+
+
+def test_two_thousand_aliases_on_one_server_cost_two_requests_a_round_not_two_thousand() -> None:
+    plain, resolver = FakeRegistry(), Resolver()
+    followers, _ = _followed(2_000, plain, resolver)
+    assert _round(followers, resolver, plain, T0 + EVERY + dt.timedelta(hours=1)) == 2_000
+
+    registry, resolver = ListingRegistry(page_size=1_000), Resolver()
+    followers, keys = _followed(2_000, registry, resolver)
+    told = _told(resolver)
+    for key in keys[100:110]:
+        registry.add(key[1], "2")
+        registry.aliases[(key[1], "champion")] = "2"
+    first = T0 + EVERY + dt.timedelta(hours=1)
+    assert _round(followers, resolver, registry, first) == 2 + 10  # two pages, ten reads
+    assert registry.pages_listed == 2
+    assert sorted(told) == sorted(keys[100:110])  # exactly the moved aliases' followers
+    assert all(resolver.next_refresh(key, EVERY) > first for key in keys)  # all refreshed
+    # The next round, nothing moved: the two pages only.
+    assert _round(followers, resolver, registry, first + EVERY) == 2
+    assert len(told) == 10
+
+
+def test_a_large_registry_followed_by_a_few_aliases_keeps_its_reads() -> None:
+    """100,000 models: 3 followed aliases are read one by one, never swept (100 pages)."""
+    registry, resolver = ListingRegistry(page_size=1_000, other_models=100_000), Resolver()
+    followers, _ = _followed(3, registry, resolver)
+    assert _round(followers, resolver, registry, T0 + EVERY + dt.timedelta(hours=1)) == 3
+    assert registry.pages_listed == 0
+
+
+def test_a_failing_sweep_falls_back_to_the_reads_in_the_same_round() -> None:
+    registry, resolver = ListingRegistry(listing_fails=True), Resolver()
+    followers, keys = _followed(20, registry, resolver)
+    at = T0 + EVERY + dt.timedelta(hours=1)
+    assert _round(followers, resolver, registry, at) == 1 + 20  # the failed page, the reads
+    assert all(resolver.next_refresh(key, EVERY) > at for key in keys)
+    # Not tried again before SWEEP_RETRY_AFTER: 20 reads.
+    assert _round(followers, resolver, registry, at + EVERY) == 20
+
+
+class _SlowListing(ListingRegistry):
+    """Every request (a read, a page) takes ``latency`` seconds; counts those at once."""
+
+    latency: float = 0.02
+    lock = threading.Lock()
+    now_asking = most_at_once = 0
+
+    def _asking(self, delta: int) -> None:
+        with self.lock:
+            self.now_asking += delta
+            self.most_at_once = max(self.most_at_once, self.now_asking)
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        self._asking(1)
+        try:
+            time.sleep(self.latency)
+            return super().resolve(name, version, alias)
+        finally:
+            self._asking(-1)
+
+    def registered_aliases(self, max_pages: int | None = None) -> AliasListing:
+        self._asking(1)
+        try:
+            time.sleep(self.latency)
+            return super().registered_aliases(max_pages)
+        finally:
+            self._asking(-1)
+
+
+def test_a_sweep_takes_one_reader_and_what_it_hands_back_is_read_before_the_next_look() -> None:
+    registry, resolver = _SlowListing(), Resolver()
+    followers, keys = _followed(30, registry, resolver)
+    told = _told(resolver)
+    for key in keys[:6]:
+        registry.add(key[1], "2")
+        registry.aliases[(key[1], "champion")] = "2"
+    registry.most_at_once = 0
+    started = time.monotonic()
+    # One look only (a tick of 60 s): the six reads come from the sweep's hand-back.
+    requests = _round(followers, resolver, registry, T0 + EVERY + dt.timedelta(hours=1),
+                      tick=60.0, in_flight=2, settle=0.3)
+    assert requests == 1 + 6
+    assert sorted(told) == sorted(keys[:6])
+    assert registry.most_at_once == 2  # the cap holds, the sweep counted as one reader
+    assert time.monotonic() - started < 5.0

@@ -1,0 +1,193 @@
+"""``Resolver.sweep``: one listing of a registry's aliases answers the due aliases that did not
+change (refreshed, no read of their own, nobody told); an alias that moved, went, or was
+failing or not READY is handed back for its own read, which tells and reports as without
+sweeps. ``Resolver.plan`` sweeps only where the client can list and it pays."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.alias_sweep import SWEEP_RETRY_AFTER, Sweep
+from uplift_operator.services.ports import ListsAliases
+from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, Scope
+from uplift_operator.services.run_cache import RegistryClients
+
+SCOPE: Scope = ("http://mlflow", "", "")
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+EVERY = dt.timedelta(seconds=30)
+LATER = T0 + EVERY
+
+
+def _followed(registry: FakeRegistry, resolver: Resolver, count: int) -> list[DueAlias]:
+    """``count`` models, versions 1 and 2, ``champion`` on 1, each resolved once at T0 (as a
+    follower's pass does, leaving its client)."""
+    due: list[DueAlias] = []
+    for index in range(count):
+        name = f"model-{index:02d}"
+        registry.add(name, "1")
+        registry.add(name, "2")
+        registry.aliases[(name, "champion")] = "1"
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        resolver.resolve(SCOPE, ref, registry, T0)
+        due.append(((SCOPE, name, "champion"), EVERY))
+    return due
+
+
+def _told(resolver: Resolver) -> list[AliasKey]:
+    told: list[AliasKey] = []
+    resolver.moved.append(told.append)
+    return told
+
+
+def test_unchanged_aliases_are_refreshed_without_a_read_of_their_own() -> None:
+    registry, resolver = ListingRegistry(page_size=4), Resolver()
+    due = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    calls = registry.calls
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
+    assert back == []
+    assert registry.calls - calls == 3  # ⌈10 models / 4 a page⌉, no alias read
+    assert told == []
+    for key, interval in due:
+        assert resolver.next_refresh(key, interval) == LATER + EVERY  # moved on
+        assert not resolver.refresh(key, interval, LATER)  # not due any more
+    assert registry.calls - calls == 3
+
+
+def test_a_moved_alias_is_handed_back_and_its_read_tells_its_followers() -> None:
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    moved = due[3][0]
+    registry.aliases[(moved[1], "champion")] = "2"
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
+    assert back == [due[3]]
+    assert told == []  # the sweep tells nothing itself
+    assert resolver.next_refresh(moved, EVERY) == T0 + EVERY  # still due
+    calls = registry.calls
+    assert resolver.refresh(moved, EVERY, LATER)
+    assert registry.calls - calls == 1 and told == [moved]
+    ref = ModelReference.model_validate({"registeredModel": moved[1], "alias": "champion",
+                                         "aliasRefreshInterval": "30s"})
+    answer = resolver.resolve(SCOPE, ref, registry, LATER)
+    assert answer.desired is not None and answer.desired.version == "2"
+
+
+def test_a_deleted_alias_or_model_is_handed_back_and_its_read_reports_not_found() -> None:
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    alias_gone, model_gone = due[0][0], due[1][0]
+    del registry.aliases[(alias_gone[1], "champion")]
+    del registry.aliases[(model_gone[1], "champion")]
+    for version in ("1", "2"):
+        del registry.versions[(model_gone[1], version)]
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
+    assert [key for key, _ in back] == [alias_gone, model_gone]
+    for key in (alias_gone, model_gone):
+        assert resolver.refresh(key, EVERY, LATER)
+        ref = ModelReference.model_validate({"registeredModel": key[1], "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        answer = resolver.resolve(SCOPE, ref, registry, LATER)
+        assert answer.reason == "ModelNotFound"
+        assert answer.desired is not None and answer.desired.version == "1"  # the last known
+    assert told == [alias_gone, model_gone]  # started failing: their followers' condition
+
+
+def test_a_failing_or_not_ready_alias_is_handed_back_so_its_read_can_report_the_change() -> None:
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 9)
+    told = _told(resolver)
+    name = "model-99"
+    registry.add(name, "1", status="PENDING_REGISTRATION")
+    registry.aliases[(name, "champion")] = "1"
+    pending = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+    resolver.resolve(SCOPE, pending, registry, T0)
+    failing = due[0][0]
+    registry.down = True
+    assert resolver.refresh(failing, EVERY, T0 + EVERY)  # its read failed: told
+    registry.down = False
+    assert told == [failing]
+    all_due = (*due, ((SCOPE, name, "champion"), EVERY))
+    back = resolver.sweep(Sweep(SCOPE, all_due, budget=9), T0 + 2 * EVERY)
+    assert [key for key, _ in back] == [failing, (SCOPE, name, "champion")]
+    assert resolver.refresh(failing, EVERY, T0 + 2 * EVERY)
+    assert told == [failing, failing]  # its own read tells the recovery
+
+
+def test_a_failing_sweep_hands_every_alias_back_and_is_not_planned_for_a_while() -> None:
+    registry, resolver = ListingRegistry(listing_fails=True), Resolver()
+    due = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    assert [s.registry for s in resolver.plan(due, LATER).sweeps] == [SCOPE]
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
+    assert back == due and told == []  # nothing said of any alias: their reads will
+    assert resolver.next_refresh(due[0][0], EVERY) == LATER  # still due
+    plan = resolver.plan(due, LATER + SWEEP_RETRY_AFTER / 2)
+    assert plan.sweeps == () and list(plan.reads) == due
+    assert len(resolver.plan(due, LATER + SWEEP_RETRY_AFTER).sweeps) == 1
+
+
+def test_a_sweep_of_a_registry_bigger_than_its_budget_stops_and_hands_every_alias_back() -> None:
+    registry, resolver = ListingRegistry(page_size=10, other_models=1_000), Resolver()
+    due = _followed(registry, resolver, 8)
+    calls = registry.calls
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=7), LATER)
+    assert back == due and registry.calls - calls == 7  # never more than the 8 reads
+    # At least 8 pages now: 8 due aliases are read one by one, 9 would be swept.
+    assert resolver.plan(due, LATER).sweeps == ()
+
+
+def test_plan_sweeps_only_aliases_whose_client_can_list_and_not_those_handed_back() -> None:
+    listing, plain, resolver = ListingRegistry(), FakeRegistry(), Resolver()
+    swept = _followed(listing, resolver, 9)
+    other: Scope = ("http://other-mlflow", "", "")
+    alone: list[DueAlias] = []
+    for index in range(8):
+        name = f"other-{index}"
+        plain.add(name, "1")
+        plain.aliases[(name, "champion")] = "1"
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        resolver.resolve(other, ref, plain, T0)
+        alone.append(((other, name, "champion"), EVERY))
+    plan = resolver.plan([*swept, *alone], LATER)
+    assert [(s.registry, s.aliases) for s in plan.sweeps] == [(SCOPE, tuple(swept))]
+    assert list(plan.reads) == alone
+    handed_back = {key for key, _ in swept[:1]}
+    plan = resolver.plan(swept, LATER, handed_back)
+    assert plan.reads == (swept[0],) and plan.sweeps[0].aliases == tuple(swept[1:])
+    plan = resolver.plan(swept, LATER, {key for key, _ in swept[:2]})  # 7 left: below 8
+    assert plan.sweeps == () and list(plan.reads) == swept
+
+
+def test_the_operators_client_sweeps_through_to_mlflow_and_without_a_listing_asks_nothing(
+        ) -> None:
+    """``RegistryClients`` (what the operator wires) passes the sweep to the client it wraps;
+    one that cannot list fails the sweep without a request, and its aliases are read."""
+    listing = ListingRegistry(page_size=2)
+    wrapped = RegistryClients(lambda uri, credentials: listing).get(SCOPE[0], None)
+    listing.aliases[("m", "champion")] = "1"
+    assert isinstance(wrapped, ListsAliases)
+    assert wrapped.registered_aliases().aliases == {"m": {"champion": "1"}}
+
+    plain, resolver = FakeRegistry(), Resolver()
+    client = RegistryClients(lambda uri, credentials: plain).get(SCOPE[0], None)
+    due: list[DueAlias] = []
+    for index in range(8):
+        plain.add(f"m{index}", "1")
+        plain.aliases[(f"m{index}", "champion")] = "1"
+        ref = ModelReference.model_validate({"registeredModel": f"m{index}",
+                                             "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        resolver.resolve(SCOPE, ref, client, T0)
+        due.append(((SCOPE, f"m{index}", "champion"), EVERY))
+    calls = plain.calls
+    assert resolver.sweep(Sweep(SCOPE, tuple(due), budget=7), LATER) == due
+    assert plain.calls == calls
+    assert resolver.plan(due, LATER).sweeps == ()  # held off as a failed sweep
