@@ -4,6 +4,7 @@ children, and what the operator costs at rest.
     .venv/bin/python bench/scale.py [--counts 100,1000,10000] [--rest 60] [--timeout 900]
                                     [--settle 10] [--threads 8] [--json PATH]
                                     [--operator-arg=--pass-workers=16 ...]
+    .venv/bin/python bench/scale.py --alias-polling [--counts 2000,5000] [--latency 0.1]
 
 One fresh stack per N (the issue's "one run per N": the operator's memory and caches start
 empty each time): the real control plane, a real MLflow, CRDs and the operator's RBAC. Then,
@@ -59,6 +60,16 @@ under its own identity, with peering as installed, no ``--prometheus-url``) star
               (/proc/<pid>/stat) over the window, in % of one core; RSS: VmRSS of the tree at the
               end (and idle, before the first UpliftModel). Passes: count and mean duration of
               ``uplift_operator_reconcile_duration_seconds{kind="UpliftModel"}``.
+
+``--alias-polling`` measures only the alias poller (``handlers/registry_polling.py``), in
+process, with no stack: N aliases of N models on one MLflow, each followed once, every one due
+at once (last read 61 s ago, ``aliasRefreshInterval`` 1 m), 10 of them moved, and a fake
+registry answering every request (an alias read, a page of 1,000 models of the sweep) after
+``--latency`` s (the unit tests' ``ListingRegistry``). Per N, read one by one (a client that
+cannot sweep: the poller before the sweep) and swept: the requests MLflow got for the round, the
+seconds until every alias was refreshed (one by one: extrapolated from the aliases refreshed in
+the first 5 s, the readers' steady rate) and so how often each alias is read at 1 m. A few
+seconds.
 
 The operator runs from a copy of the working tree's ``operator/uplift_operator`` taken when the
 bench starts (every N measures the same code; its hash is in the output).
@@ -790,6 +801,86 @@ def revision() -> str:
     return git("rev-parse", "--short", "HEAD") + dirty
 
 
+def alias_polling(n: int, latency: float, sweep: bool, window: float = 5.0,
+                  moved: int = 10) -> dict[str, Any]:
+    """One round of the alias poller over ``n`` due aliases (see the module's doc)."""
+    import asyncio
+    import datetime as dt
+
+    from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+
+    from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+    from uplift_operator.handlers.common import now
+    from uplift_operator.handlers.registry_polling import ALIAS_READERS, poll_aliases
+    from uplift_operator.handlers.watches import AliasFollowers
+    from uplift_operator.services.resolution import Resolver
+
+    asked = [0]
+    lock = threading.Lock()
+
+    def slowly(check: Callable[[], None]) -> None:
+        time.sleep(latency)
+        with lock:
+            asked[0] += 1
+        check()
+
+    class Slow(FakeRegistry):
+        def _check(self) -> None:
+            slowly(super()._check)
+
+    class SlowListing(ListingRegistry):
+        def _check(self) -> None:
+            slowly(super()._check)
+
+    registry: FakeRegistry = SlowListing() if sweep else Slow()
+    resolver, followers = Resolver(), AliasFollowers()
+    every = dt.timedelta(minutes=1)
+    scope = ("http://mlflow", "", "")
+    keys = []
+    for index in range(n):
+        name = f"model-{index:05d}"
+        registry.add(name, "1")
+        registry.add(name, "2")
+        registry.aliases[(name, ALIAS)] = "1"
+        keys.append((scope, name, ALIAS))
+    saved, latency = latency, 0.0
+    read_at = now() - dt.timedelta(seconds=61)
+    for key in keys:  # as the followers' passes did, 61 s ago
+        ref = ModelReference.model_validate({"registeredModel": key[1], "alias": ALIAS,
+                                             "aliasRefreshInterval": "1m"})
+        resolver.resolve(scope, ref, registry, read_at)
+        followers.follow(("UpliftModel", "ns", key[1]), (key, every))
+    latency = saved
+    for key in keys[:moved]:
+        registry.aliases[(key[1], ALIAS)] = "2"
+    asked[0] = 0
+
+    async def round_() -> tuple[float, int]:
+        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+            began = time.monotonic()
+            task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True))
+            refreshed = 0
+            while time.monotonic() - began < window:
+                await asyncio.sleep(0.05)
+                refreshed = sum(resolver.next_refresh(key, every) > read_at + every
+                                for key in keys)
+                if refreshed == n:
+                    break
+            elapsed = time.monotonic() - began
+            task.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+        return elapsed, refreshed
+
+    elapsed, refreshed = asyncio.run(round_())
+    complete = refreshed == n
+    round_s = elapsed if complete else elapsed * n / max(refreshed, 1)
+    return {"aliases": n, "latency_ms": latency * 1000, "mode": "sweep" if sweep else "per alias",
+            "requests_per_round": asked[0] if complete else round(asked[0] * n / max(refreshed, 1)),
+            "round_s": round(round_s, 2), "measured": "whole round" if complete
+            else f"{refreshed} refreshed in {elapsed:.1f} s, extrapolated",
+            "each_alias_read_every_s": round(max(60.0, round_s), 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -804,7 +895,17 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the JSON lines here")
     parser.add_argument("--operator-arg", action="append", default=[],
                         help="passed on to the operator (repeatable), e.g. --operator-arg=--pass-workers=16")
+    parser.add_argument("--alias-polling", action="store_true",
+                        help="only the alias poller, in process: per alias and swept (a few s)")
+    parser.add_argument("--latency", type=float, default=0.1,
+                        help="--alias-polling: seconds MLflow takes per request")
     args = parser.parse_args()
+    if args.alias_polling:
+        for n in [int(c.replace("_", "")) for c in (args.counts if args.counts != "100,1000,10000"
+                                                   else "2000,5000").split(",") if c.strip()]:
+            for sweep in (False, True):
+                print(json.dumps(alias_polling(n, args.latency, sweep)), flush=True)
+        return 0
     counts = [int(c.replace("_", "")) for c in args.counts.split(",") if c.strip()]
     # SIGTERM unwinds like Ctrl-C: the operator, MLflow and the control plane are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
