@@ -54,7 +54,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain import status as status_logic
 from uplift_operator.handlers import campaign, observability
 from uplift_operator.handlers.common import deleted
-from uplift_operator.handlers.scheduling import run_passes, waiting_task
+from uplift_operator.handlers.scheduling import NamedPassError, run_passes, waiting_task
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
@@ -78,7 +78,7 @@ Key = tuple[str, str]  # (namespace, UpliftModel name)
 _clock = time.monotonic  # how long a predecessor's ConfigMap has held a file
 
 
-class FileNotWrittenError(RuntimeError):
+class FileNotWrittenError(NamedPassError):
     """The campaigns file's ConfigMap could not be written (the API server said why: ``cause``),
     or was not, being someone else's (``refused``: ``cause`` says whose)."""
 

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 import kopf
 
-__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "Signatures", "Wakeups",
-           "run_passes", "waiting_task"]
+__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "NamedPassError", "Signatures",
+           "Wakeups", "run_passes", "waiting_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,13 @@ RESYNC_SECONDS = 600.0
 ERROR_BACKOFF_SECONDS = 30.0
 #: Wake-ups closer together than this are taken by one pass (a burst of watch events).
 COALESCE_SECONDS = 0.05
+
+
+class NamedPassError(RuntimeError):
+    """A pass failed for a reason its message names in full (the API server refused a write,
+    and said why): logged without a traceback, which would only show where it was raised. A
+    namespace being deleted refuses every write in it for a while, and each was logged with a
+    stack, as if the operator had a bug."""
 
 
 class Flag(asyncio.Event):
@@ -205,7 +212,8 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
                 delay = min(2.0 ** failures, ERROR_BACKOFF_SECONDS)
                 failures += 1
                 logger.warning("pass of %s %s/%s failed (%s in a row); next in %.0f s: %s",
-                               *key, failures, delay, error, exc_info=failures == 1)
+                               *key, failures, delay, error,
+                               exc_info=failures == 1 and not isinstance(error, NamedPassError))
             timeout = resync if delay is None else min(max(delay, 0.0), resync)
             try:
                 await asyncio.wait_for(flag.wait(), timeout=timeout)

@@ -4,6 +4,7 @@ writes wake nothing; a failing pass backs off."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -171,3 +172,16 @@ def test_the_waiting_tasks_put_no_finalizer_on_their_objects() -> None:
     assert all(h.requires_finalizer is False for h in handlers)
     # Nor a changing handler (on-delete and the like) that would bring it, or an annotation.
     assert not kopf.get_default_registry()._changing.get_all_handlers()
+
+
+def test_a_failure_the_pass_names_is_logged_without_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal the API server explained (a namespace being deleted) is no operator bug: its
+    message is logged, not a stack; anything else still gets its traceback, once."""
+    caplog.set_level(logging.WARNING, logger=scheduling.__name__)
+    refused = scheduling.NamedPassError("apply refused: namespace is being terminated")
+    asyncio.run(_drive([refused, None], wake_at=[], duration=1.3))
+    asyncio.run(_drive([KeyError("bug"), None], wake_at=[], duration=1.3))
+    named, unexpected = [r for r in caplog.records if "failed (1 in a row)" in r.getMessage()]
+    assert "namespace is being terminated" in named.getMessage() and not named.exc_info
+    assert unexpected.exc_info is not None and unexpected.exc_info[0] is KeyError
