@@ -47,6 +47,7 @@ import yaml
 from urllib3.exceptions import ProtocolError
 
 from uplift_operator import fail_fast
+from uplift_operator.domain.alias_sweep import AliasListing
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ FAIL_FAST_FOR = 5.0
 #: REST handler refuses ``max_results`` over 1,000: ``mlflow/server/handlers.py``
 #: ``_search_registered_models``, MLflow 3.x).
 ALIAS_PAGE_SIZE = 1000
+#: How long ``registered_aliases`` waits for one page (seconds): a page of 1,000 models with
+#: their versions, and with basic auth on, MLflow's permission filter refetching until it found
+#: 1,000 the user may read (``mlflow/server/auth``), takes far longer than one alias read.
+LISTING_TIMEOUT = 30.0
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 MAX_MLMODEL_BYTES = 1024 * 1024
 READY = "READY"
@@ -164,6 +169,8 @@ class ResolvedVersion:
     aliases: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     status_message: str = ""
+    #: When MLflow created this version (its ``creation_timestamp``, ms), None if not given.
+    creation_timestamp: int | None = None
 
     @property
     def ready(self) -> bool:
@@ -175,17 +182,6 @@ class ResolvedVersion:
         prefix = "models:/"
         rest = self.source[len(prefix):] if self.source.startswith(prefix) else ""
         return rest if rest.startswith("m-") and "/" not in rest else None
-
-
-@dataclass(frozen=True)
-class AliasListing:
-    """Every registered model's aliases as one sweep of the registry listed them: model name →
-    {alias: version}. ``pages``: the requests it took. ``complete`` is False when it stopped
-    after ``max_pages`` with more models to list: ``aliases`` then holds only those listed."""
-
-    aliases: Mapping[str, Mapping[str, str]]
-    pages: int
-    complete: bool = True
 
 
 class MlflowRegistry:
@@ -241,15 +237,20 @@ class MlflowRegistry:
 
     def registered_aliases(self, max_pages: int | None = None,
                            page_size: int = ALIAS_PAGE_SIZE) -> AliasListing:
-        """Every registered model the credentials may read, with its aliases, page by page
-        (``GET registered-models/search``, ``page_size`` models a request: each model comes
-        with its ``aliases``, ``[{alias, version}]``): one sweep answers every alias of the
-        registry in ⌈models / page size⌉ requests. At most ``max_pages`` requests: a registry
-        larger than that is left incomplete (``AliasListing.complete``). Its failures are those
-        of every call (timeouts, the fail-fast breaker, ``RegistryUnavailable`` for a 5xx or
-        refused credentials); a page token MLflow gave before is ``RegistryRequestError``, not
-        a loop."""
+        """Every registered model the credentials may read, with its aliases and its
+        ``creation_timestamp``, page by page (``GET registered-models/search``, ``page_size``
+        models a request: each model comes with its ``aliases``, ``[{alias, version}]``): one
+        sweep answers every alias of the registry in ⌈models / page size⌉ requests. At most
+        ``max_pages`` requests: a registry larger than that is left incomplete
+        (``AliasListing.complete``). Each page may take ``LISTING_TIMEOUT`` (at least this
+        client's timeout), and the pages neither wait for nor open the tracking URI's
+        fail-fast breaker: a slow listing says nothing of the single reads, which must not
+        fail fast unsent because of it (the alias poller hands the aliases of a failed sweep
+        to them at once). Its failures map as every call's (``RegistryUnavailable`` for a
+        timeout, a 5xx or refused credentials); a page token MLflow gave before is
+        ``RegistryRequestError``, not a loop."""
         aliases: dict[str, dict[str, str]] = {}
+        created: dict[str, int] = {}
         tokens: set[str] = set()
         token = ""
         pages = 0
@@ -257,22 +258,26 @@ class MlflowRegistry:
             params = {"max_results": str(page_size)}
             if token:
                 params["page_token"] = token
-            body = self._call("GET", f"{_API}/registered-models/search", params=params)
+            body = self._call("GET", f"{_API}/registered-models/search", params=params,
+                              timeout=max(LISTING_TIMEOUT, self.timeout), breaker=False)
             pages += 1
             for model in body.get("registered_models") or []:
                 if isinstance(model, dict) and model.get("name"):
+                    stamp = _millis(model.get("creation_timestamp"))
+                    if stamp is not None:
+                        created[str(model["name"])] = stamp
                     aliases[str(model["name"])] = {
                         str(entry["alias"]): str(entry.get("version", ""))
                         for entry in model.get("aliases") or []
                         if isinstance(entry, dict) and entry.get("alias")}
             token = str(body.get("next_page_token") or "")
             if not token:
-                return AliasListing(aliases, pages)
+                return AliasListing(aliases, pages, created=created)
             if token in tokens:
                 raise RegistryRequestError("MLflow answered registered-models/search with a "
                                            "page token it had given before")
             tokens.add(token)
-        return AliasListing(aliases, pages, complete=False)
+        return AliasListing(aliases, pages, complete=False, created=created)
 
     def download_uri(self, name: str, version: int | str) -> str:
         """Where the version's model artifacts are stored, in the server's own terms."""
@@ -378,14 +383,19 @@ class MlflowRegistry:
         return session
 
     def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-              json_body: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
+              json_body: Mapping[str, str] | None = None, stream: bool = False,
+              timeout: float | None = None, breaker: bool = True) -> requests.Response:
+        """One request, waiting ``timeout`` s (this client's unless given); ``breaker=False``:
+        it neither waits for nor settles the tracking URI's fail-fast breaker."""
         url = self.tracking_uri + path
-        self.fail_fast.admit()
+        timeout = self.timeout if timeout is None else timeout
+        if breaker:
+            self.fail_fast.admit()
         slow: RegistryUnavailable | None = None
         started = self.fail_fast.clock()
         try:
             try:
-                return self._request(method, url, params, json_body, stream)
+                return self._request(method, url, params, json_body, stream, timeout)
             except requests.ConnectionError as exc:
                 # A kept connection the server closed as it was reused (its keep-alive ran out
                 # just then) is dropped without an answer: a read is asked once more, on a new
@@ -393,41 +403,45 @@ class MlflowRegistry:
                 # costs one attempt, as before.
                 if method != "GET" or not (exc.args and isinstance(exc.args[0], ProtocolError)):
                     raise
-                return self._request(method, url, params, json_body, stream)
+                return self._request(method, url, params, json_body, stream, timeout)
         except requests.Timeout as exc:
             # Its words are those of every request failing fast after it, any client's of this
             # tracking URI: no detail of this one (requests' text may hold its URL, the model's
             # name in it, and object addresses), which goes to the log.
             log.warning("MLflow at %s did not answer within %gs: %s", self.tracking_uri,
-                        self.timeout, self._redact(str(exc)))
+                        timeout, self._redact(str(exc)))
             slow = RegistryUnavailable(
-                f"MLflow at {self.tracking_uri} did not answer within {self.timeout:g}s")
+                f"MLflow at {self.tracking_uri} did not answer within {timeout:g}s")
             raise slow from None
         except (requests.RequestException, ValueError) as exc:
             # ValueError: requests refuses a header value it cannot send (its message quotes it).
-            if self.fail_fast.clock() - started < self.timeout / 2:
+            if self.fail_fast.clock() - started < timeout / 2:
                 raise RegistryUnavailable(self._redact(
                     f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
             # A name lookup or a reset that took as long as a timeout holds the thread alike:
             # failed fast after, in words of no request's own (as above).
             log.warning("MLflow at %s is unreachable after %gs or more: %s", self.tracking_uri,
-                        self.timeout / 2, self._redact(str(exc)))
+                        timeout / 2, self._redact(str(exc)))
             slow = RegistryUnavailable(f"MLflow at {self.tracking_uri} is unreachable (no "
-                                       f"answer within {self.timeout / 2:g}s)")
+                                       f"answer within {timeout / 2:g}s)")
             raise slow from None
         finally:
-            self.fail_fast.settle(slow)
+            if breaker:
+                self.fail_fast.settle(slow)
 
     def _request(self, method: str, url: str, params: Mapping[str, str] | None,
-                 json_body: Mapping[str, str] | None, stream: bool) -> requests.Response:
+                 json_body: Mapping[str, str] | None, stream: bool,
+                 timeout: float) -> requests.Response:
         return self._session().request(method, url, params=params, json=json_body,
-                                       headers=self._headers, timeout=self.timeout,
+                                       headers=self._headers, timeout=timeout,
                                        verify=self._verify, stream=stream)
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None,
-              unknown_parameter_is_not_found: bool = False) -> dict[str, Any]:
-        response = self._send(method, path, params=params, json_body=json_body)
+              unknown_parameter_is_not_found: bool = False, timeout: float | None = None,
+              breaker: bool = True) -> dict[str, Any]:
+        response = self._send(method, path, params=params, json_body=json_body,
+                              timeout=timeout, breaker=breaker)
         if response.status_code >= 300:
             raise _error(response, unknown_parameter_is_not_found, self._redact)
         try:
@@ -516,7 +530,16 @@ def _version(raw: object) -> ResolvedVersion:
         aliases=tuple(str(a) for a in raw.get("aliases") or []),
         tags=tags,
         status_message=str(raw.get("status_message", "")),
+        creation_timestamp=_millis(raw.get("creation_timestamp")),
     )
+
+
+def _millis(raw: object) -> int | None:
+    """A timestamp MLflow gave (ms, a number or, in proto JSON, a string), None if none."""
+    try:
+        return int(str(raw)) if raw is not None and not isinstance(raw, bool) else None
+    except ValueError:
+        return None
 
 
 def _relative_artifact_path(path: str) -> str:

@@ -1,19 +1,33 @@
 """Whether the due aliases of one registry are read together, by one sweep of its registered
-models, or each by itself: whichever asks MLflow fewer requests.
+models, or each by itself.
 
-Reading an alias by itself costs one request. A sweep (``MlflowRegistry.registered_aliases``)
-costs one request per page of the registry's registered models (1,000 a page), however many
-aliases it answers; an alias whose version it shows unchanged needs nothing more, and an alias
-that moved, went or was failing is then read by itself, as without a sweep. 2,000 aliases on a
-registry of 2,500 models cost 3 requests a round instead of 2,000; a registry of 100,000
-models followed by 30 aliases keeps its 30 reads (a sweep would take 100).
+Reading an alias by itself costs one request, and the poller reads ``readers`` (4) of them at
+once. A sweep (``MlflowRegistry.registered_aliases``) costs one request per page of the
+registry's registered models (1,000 a page), listed one after the other on one reader, however
+many aliases it answers; an alias whose version it shows unchanged needs nothing more, and one
+it cannot vouch for (moved, gone, failing, its model re-created) is then read by itself, as
+without a sweep. A registry is swept when that is no slower than the reads it replaces and asks
+fewer requests: pages × readers ≤ the aliases it can answer, and pages below them; a sweep
+never lists more pages than that allows (its ``budget``), nor ``MAX_SWEEP_PAGES``. 2,000
+aliases on a registry of 2,500 models cost 3 requests a round instead of 2,000; a registry of
+100,000 models followed by 30 aliases keeps its 30 reads.
+
+Aliases the sweep can answer are the caller's to tell (``Resolver.plan`` leaves out those a
+sweep always hands back: failing, not READY, MLflow's built-in ``latest``, or handed back by a
+sweep and found unchanged by their own read): they alone count. When a registry is swept, its
+answerable aliases due within the next ``SWEEP_AHEAD`` of their interval (``early``) are
+answered too and count too: aliases first read at different moments (start-up, new followers)
+would otherwise stay in as many groups, each swept on its own at its own second; after one
+round they share one sweep, and a registry is swept at most about twice per interval.
 
 What a sweep costs is known from the registry's last one (``SweepRecord``). Before any, or once
-that record is old (the registry may have grown or shrunk), a sweep is tried only for at least
-``FIRST_SWEEP_AT`` due aliases. A sweep never costs more requests than the reads it replaces:
-it stops after one page fewer than its due aliases (``Sweep.budget``), and a registry it could
-not list within that is then known to take at least one page more. A sweep that failed is not
-tried again for ``SWEEP_RETRY_AFTER``: its aliases are read one by one meanwhile.
+that record is old (the registry may have grown or shrunk), a sweep is tried from
+``FIRST_SWEEP_AT`` answerable aliases on. A sweep that stops at its budget with more to list
+answered nothing: its pages come on top of the reads (at most budget = answerable / readers
+pages, a quarter more requests that round), and the registry is then known to take at least a
+page more, which rules a sweep out until the aliases grow or the record is forgotten. A sweep
+that failed is not tried again for ``SWEEP_RETRY_AFTER``: its aliases are read one by one
+meanwhile.
 
 Pure: the time is passed in; the registry key and the alias are whatever the caller uses.
 """
@@ -22,14 +36,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["FIRST_SWEEP_AT", "SWEEP_RECORD_KEPT", "SWEEP_RETRY_AFTER", "Round", "Sweep",
-           "SweepRecord", "plan_round", "recorded"]
+__all__ = ["FIRST_SWEEP_AT", "MAX_SWEEP_PAGES", "SWEEP_AHEAD", "SWEEP_RECORD_KEPT",
+           "SWEEP_RETRY_AFTER", "AliasListing", "Round", "Sweep", "SweepRecord", "plan_round",
+           "recorded"]
 
-#: Due aliases of one registry before a sweep of it is tried with no page count known.
+#: Answerable aliases of one registry before a sweep of it is tried with no page count known.
 FIRST_SWEEP_AT = 8
+#: The most pages one sweep lists (1,000 models each): a bigger registry is read alias by alias.
+MAX_SWEEP_PAGES = 50
+#: A sweep also answers the aliases due within this part of their interval, so that aliases
+#: due at different moments come to share one sweep.
+SWEEP_AHEAD = 0.5
 #: How long what a sweep found out about a registry's size is believed.
 SWEEP_RECORD_KEPT = dt.timedelta(hours=1)
 #: After a sweep failed, its registry's aliases are read one by one for this long.
@@ -37,6 +57,20 @@ SWEEP_RETRY_AFTER = dt.timedelta(minutes=5)
 
 R = TypeVar("R", bound=Hashable)
 A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class AliasListing:
+    """Every registered model's aliases as one sweep of the registry listed them: model name →
+    {alias: version}; ``created``: model name → when MLflow created the registered model
+    (its ``creation_timestamp``, ms; absent when it gave none). ``pages``: the requests it
+    took. ``complete`` is False when it stopped after its page budget with more models to list:
+    ``aliases`` then holds only those listed."""
+
+    aliases: Mapping[str, Mapping[str, str]]
+    pages: int
+    complete: bool = True
+    created: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,8 +86,8 @@ class SweepRecord:
 
 @dataclass(frozen=True)
 class Sweep(Generic[R, A]):
-    """One sweep of ``registry`` answering ``aliases`` (the most overdue first), in at most
-    ``budget`` requests: one fewer than reading them one by one."""
+    """One sweep of ``registry`` answering ``aliases`` (its due ones, the most overdue first,
+    then those due soon), in at most ``budget`` requests."""
 
     registry: R
     aliases: tuple[A, ...]
@@ -76,22 +110,35 @@ def recorded(pages: int, complete: bool, at: dt.datetime) -> SweepRecord:
 
 
 def plan_round(due: Sequence[tuple[R | None, A]], records: Mapping[R, SweepRecord],
-               at: dt.datetime, *, first_sweep_at: int = FIRST_SWEEP_AT) -> Round[R, A]:
+               at: dt.datetime, *, early: Sequence[tuple[R, A]] = (), readers: int = 1,
+               first_sweep_at: int = FIRST_SWEEP_AT,
+               max_pages: int = MAX_SWEEP_PAGES) -> Round[R, A]:
     """How to read the ``due`` aliases at ``at``: each comes with its registry, or None when it
-    is to be read by itself whatever its registry's (its client cannot sweep, or a sweep just
-    handed it back as moved). A registry's due aliases go to one sweep when it costs fewer
-    requests than reading them (its last known page count below their number, or, with none
-    known, at least ``first_sweep_at`` of them); every other alias is read by itself."""
+    is to be read by itself whatever its registry's (its client cannot sweep, or a sweep could
+    not answer it). ``early``: aliases a sweep could answer that are due soon (never read
+    here). A registry with a due alias is swept when its answerable aliases (due and early)
+    number at least ``readers`` × its last known page count and more than that count (with
+    none known, at least ``first_sweep_at``), in at most that number / ``readers`` pages
+    (and fewer than that number), never over ``max_pages``; every other due alias is read by
+    itself."""
     grouped: dict[R, list[A]] = {}
     for registry, alias in due:
         if registry is not None:
             grouped.setdefault(registry, []).append(alias)
-    swept = {registry: aliases for registry, aliases in grouped.items()
-             if _sweep_pays(len(aliases), _current(records.get(registry), at), first_sweep_at)}
-    sweeps = tuple(Sweep(registry, tuple(aliases), len(aliases) - 1)
-                   for registry, aliases in swept.items())
+    coming: dict[R, list[A]] = {}
+    for registry, alias in early:
+        if registry in grouped:
+            coming.setdefault(registry, []).append(alias)
+    sweeps: list[Sweep[R, A]] = []
+    for registry, aliases in grouped.items():
+        answerable = [*aliases, *coming.get(registry, ())]
+        budget = min(len(answerable) // max(readers, 1), len(answerable) - 1, max_pages)
+        if _sweep_pays(len(answerable), budget, _current(records.get(registry), at),
+                       first_sweep_at):
+            sweeps.append(Sweep(registry, tuple(answerable), budget))
+    swept = {sweep.registry for sweep in sweeps}
     reads = tuple(alias for registry, alias in due if registry is None or registry not in swept)
-    return Round(sweeps, reads)
+    return Round(tuple(sweeps), reads)
 
 
 def _current(record: SweepRecord | None, at: dt.datetime) -> SweepRecord | None:
@@ -102,7 +149,10 @@ def _current(record: SweepRecord | None, at: dt.datetime) -> SweepRecord | None:
     return record if at - record.at < kept else None
 
 
-def _sweep_pays(due: int, record: SweepRecord | None, first_sweep_at: int) -> bool:
+def _sweep_pays(answerable: int, budget: int, record: SweepRecord | None,
+                first_sweep_at: int) -> bool:
+    if budget < 1:
+        return False
     if record is None:
-        return due >= max(first_sweep_at, 2)
-    return not record.failed and record.pages < due
+        return answerable >= max(first_sweep_at, 2)
+    return not record.failed and record.pages <= budget

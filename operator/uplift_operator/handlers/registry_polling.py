@@ -5,14 +5,18 @@ due, and a pass only for the followers of an alias whose answer changed.
 The followed aliases are what the followers' last passes found (``handlers.watches.
 AliasFollowers``), each with the shortest ``aliasRefreshInterval`` among its followers. One task
 looks every ``POLL_TICK_SECONDS`` for those due (``Resolver.next_refresh``) and plans their reads
-(``Resolver.plan``, by ``domain.alias_sweep``): the due aliases of one registry (its tracking URI
-and credentials Secret) go to one sweep of its registered models (``Resolver.sweep``: a request
-per 1,000 models) when that costs fewer requests than reading each; every other alias is re-read
-by itself (``Resolver.refresh``, with the client a follower's pass last used). At 2,000 aliases
-on one MLflow that is 2 requests a round instead of 2,000; a registry of 100,000 models followed
-by a few aliases keeps its per-alias reads. An alias the sweep shows unchanged is refreshed
-there; one it shows moved or missing, or that was failing, is handed back and read by itself
-next, so that the read tells and reports as it always did. The reads and sweeps run on a small
+(``Resolver.plan``, by ``domain.alias_sweep``): the due aliases of one registry identity (its
+tracking URI and credentials) go to one sweep of its registered models (``Resolver.sweep``: a
+request per 1,000 models, one after the other on one reader) when that is no slower than
+reading each on ``ALIAS_READERS`` readers (pages × readers ≤ the aliases it can answer), and
+the sweep also answers that registry's aliases due within the next half of their interval
+(``early``), so that aliases first read at different moments come to share one sweep after a
+round; every other alias is re-read by itself (``Resolver.refresh``, with the client a
+follower's pass last used). At 2,000 aliases on one MLflow that is 2 requests a round instead
+of 2,000, however staggered their first reads; a registry of 100,000 models followed by a few
+aliases keeps its per-alias reads. An alias the sweep shows unchanged is refreshed there; any
+other is handed back and read by itself next, so that the read tells and reports as it always
+did. The reads and sweeps run on a small
 pool of their own (``handlers.lifecycle``, ``ALIAS_READERS`` threads), at most
 ``ALIAS_READERS`` at a time (a sweep takes one), the most overdue first; a reader that finishes
 takes the next read the last look planned at once, not at the next look. They went to the pass
@@ -34,20 +38,21 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any
 
 import kopf
 
-from uplift_operator.domain.alias_sweep import Sweep
+from uplift_operator.domain.alias_sweep import SWEEP_AHEAD, Sweep
 from uplift_operator.handlers.common import now
 from uplift_operator.handlers.scheduling import Key
 from uplift_operator.handlers.watches import AliasFollowers, alias_followers
-from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, Scope
+from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver
 
-__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_aliases", "poll_aliases", "start"]
+__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_aliases", "due_and_early", "poll_aliases",
+           "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ ALIAS_READERS = 4
 
 
 #: What a reader is handed: an alias to read by itself, or a sweep of a registry's aliases.
-_Job = DueAlias | Sweep[Scope, DueAlias]
+_Job = DueAlias | Sweep[Hashable, DueAlias]
 
 
 def due_aliases(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
@@ -74,10 +79,25 @@ def due_aliases(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
     Secret missing or unreadable: ``Resolver.forget_client``) is never due here: nothing can
     read it, and as the most overdue it took every reader at every look, so that no other
     alias was read again; a follower's pass that builds a client again brings it back."""
-    due = [(resolver.next_refresh(alias, interval), alias, interval)
-           for alias, interval in followed.items()]
-    return [(alias, interval) for when, alias, interval in sorted(due)
-            if when <= at and resolver.has_client(alias)]
+    return due_and_early(followed, resolver, at)[0]
+
+
+def due_and_early(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
+                  at: dt.datetime) -> tuple[list[DueAlias], list[DueAlias]]:
+    """``due_aliases``, and the followed aliases due within the next ``SWEEP_AHEAD`` of their
+    interval (readable likewise, the soonest first): a sweep of their registry answers them
+    too."""
+    due, early = [], []
+    for alias, interval in followed.items():
+        when = resolver.next_refresh(alias, interval)
+        if when <= at:
+            due.append((when, alias, interval))
+        elif when <= at + interval * SWEEP_AHEAD:
+            early.append((when, alias, interval))
+    return ([(alias, interval) for _, alias, interval in sorted(due)
+             if resolver.has_client(alias)],
+            [(alias, interval) for _, alias, interval in sorted(early)
+             if resolver.has_client(alias)])
 
 
 async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: Executor,
@@ -87,9 +107,10 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
     """Re-read every due followed alias, each at most once at a time and at most ``in_flight``
     reads at once (the most overdue first), until cancelled. The due aliases are looked for
     every ``tick`` and planned (``Resolver.plan``): a registry's due aliases go to one sweep
-    when it costs fewer requests than their reads (one reader; the aliases it hands back are
-    read next, each by itself), the others are each read by itself. A reader that finishes
-    takes the next read of the last look at once, not at the next look (one look per tick
+    when it is no slower than their reads on ``in_flight`` readers (one reader; it answers the
+    registry's aliases due within ``SWEEP_AHEAD`` of their interval too; the aliases it hands
+    back are read next, each by itself, early or not), the others are each read by itself. A
+    reader that finishes takes the next read of the last look at once, not at the next look (one look per tick
     handed out at most ``in_flight`` reads a tick: 4 a second, however fast MLflow answered).
     Never more than ``in_flight`` are handed to ``executor``, and each read is stamped with the
     moment it is handed out: a read queued there would be stamped with the time it was due at,
@@ -106,11 +127,11 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
         if loop.time() >= next_look:
             next_look = loop.time() + tick
             at = clock()
-            due = [(alias, interval)
-                   for alias, interval in due_aliases(followers.intervals(live), resolver, at)
-                   if alias not in reading]
-            handed_back &= {alias for alias, _ in due}
-            plan = resolver.plan(due, at, handed_back)
+            due, early = due_and_early(followers.intervals(live), resolver, at)
+            due = [job for job in due if job[0] not in reading]
+            early = [job for job in early if job[0] not in reading]
+            handed_back &= {alias for alias, _ in (*due, *early)}
+            plan = resolver.plan(due, at, handed_back, early=early, readers=in_flight)
             waiting[:] = reversed([*plan.sweeps, *plan.reads])
             room = max(0, in_flight - busy[0])
             if (len(waiting) > room) != behind:
@@ -134,7 +155,10 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
                     read = loop.run_in_executor(executor, resolver.sweep, job, clock())
                     done = partial(_sweep_done, waiting, handed_back, done)
                 else:
-                    read = loop.run_in_executor(executor, resolver.refresh, *job, clock())
+                    # A handed-back alias may have been answered early: read it all the same.
+                    ahead = job[1] * SWEEP_AHEAD if job[0] in handed_back else dt.timedelta(0)
+                    read = loop.run_in_executor(executor, resolver.refresh, *job, clock(),
+                                                ahead)
                     handed_back.discard(job[0])
             except RuntimeError:  # the pool was shut down: the operator is stopping
                 return

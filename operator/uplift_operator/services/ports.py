@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from uplift_operator.adapters.mlflow_registry import AliasListing
+from uplift_operator.domain.alias_sweep import AliasListing
 
 __all__ = ["Cluster", "ListsAliases", "MetricSource", "Registry"]
 

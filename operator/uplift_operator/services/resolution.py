@@ -10,12 +10,13 @@ a different answer (the alias moved, or its read started or stopped failing) tel
 which wakes the followers. A follower that is not woken runs no pass for its alias.
 
 When many aliases of one registry are due together, one sweep of its registered models
-(``sweep``: every model's aliases, a request per 1,000 models) answers them all: an alias the
-sweep shows on the version the resolver holds is refreshed without a read of its own; one it
-shows elsewhere, or not at all, or that was failing or not READY, is then read by itself
-(``refresh``), which tells ``moved`` and reports the failure or absence exactly as before.
-Whether a sweep pays (costs fewer requests than the reads) is ``plan``'s, by
-``domain.alias_sweep``.
+(``sweep``: every model's aliases, a request per 1,000 models) answers them: an alias the sweep
+shows on the version the resolver holds, in a model created before that version, is refreshed
+without a read of its own; any other is then read by itself (``refresh``), which tells
+``moved`` and reports the failure or absence exactly as before. Whether a sweep pays, and which
+aliases it can answer, is ``plan``'s, by ``domain.alias_sweep``. A sweep is shared by every
+alias read with the same client identity (``run_cache.identity``: tracking URI and credentials
+digest), whatever the Secret's name or namespace.
 
 Answers are shared by every resource that asks the same registry with the same identity (a
 ``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
@@ -27,10 +28,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -38,7 +40,16 @@ from typing import Any, TypeVar
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
-from uplift_operator.domain.alias_sweep import Round, Sweep, SweepRecord, plan_round, recorded
+from uplift_operator.domain.alias_sweep import (
+    SWEEP_AHEAD,
+    SWEEP_RECORD_KEPT,
+    AliasListing,
+    Round,
+    Sweep,
+    SweepRecord,
+    plan_round,
+    recorded,
+)
 from uplift_operator.domain.validation import ModelContract
 from uplift_operator.services.ports import ListsAliases, Registry
 
@@ -51,6 +62,12 @@ Scope = tuple[str, str, str]
 
 #: The tag (on the version, else on its run) in which the trainer records treatment key → name.
 TREATMENTS_TAG = "uplift.treatments"
+
+#: MLflow's built-in alias for a model's newest version: answered by every alias read, never
+#: listed with the model's aliases, so never answerable by a sweep.
+BUILT_IN_ALIAS = "latest"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,9 @@ class Resolution:
 class _Entry:
     facts: VersionFacts
     fetched_at: dt.datetime
+    #: When MLflow created the version held (ms, its own clock), None if it did not say: a
+    #: sweep vouches for the alias only in a registered model created before it.
+    created: int | None = None
 
 
 #: How many versions' facts and contracts the resolver keeps (a contract is a few kB).
@@ -142,8 +162,12 @@ class Resolver:
         default_factory=lambda: _Recent(MAX_VERSIONS_KEPT))
     _contracts: _Recent[tuple[Scope, str, str], ModelContract] = field(
         default_factory=lambda: _Recent(MAX_CONTRACTS_KEPT))
-    # What the last sweep of each scope's registry found out (its size in pages, or a failure).
-    _sweeps: dict[Scope, SweepRecord] = field(default_factory=dict)
+    # What the last sweep of each registry identity found out (its size in pages, or a failure).
+    _sweeps: dict[Hashable, SweepRecord] = field(default_factory=dict)
+    # Aliases a sweep handed back, when: while their own read finds nothing changed, a sweep
+    # cannot answer them (not listed as read, a model created at the version's millisecond),
+    # and they are left out of sweeps for SWEEP_RECORD_KEPT.
+    _sweep_misses: dict[AliasKey, dt.datetime] = field(default_factory=dict)
 
     def forget_client(self, key: AliasKey) -> None:
         """A pass of a resource following ``key`` could not build a client (its credentials
@@ -169,6 +193,7 @@ class Resolver:
             self._aliases.pop(key, None)
             self._failed.pop(key, None)
             self._alias_locks.pop(key, None)
+            self._sweep_misses.pop(key, None)
 
     def resolve(self, scope: Scope, ref: ModelReference, registry: Registry,
                 now: dt.datetime) -> Resolution:
@@ -186,63 +211,104 @@ class Resolver:
         with alias_lock:
             return self._resolve(key, ref, registry, now)
 
-    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
-        """Re-read the alias ``key`` when it is due (``next_refresh``), with the client a pass
-        last resolved it with; whether MLflow was asked (not when no pass left a client:
-        ``has_client``). A different answer tells ``moved``."""
+    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime,
+                ahead: dt.timedelta = dt.timedelta(0)) -> bool:
+        """Re-read the alias ``key`` when it is due (``next_refresh``; within ``ahead``: a
+        sweep handed back an alias it answered early), with the client a pass last resolved
+        it with; whether MLflow was asked (not when no pass left a client: ``has_client``). A
+        different answer tells ``moved``."""
         with self._lock:
             registry = self._clients.get(key)
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())
-        if registry is None or self.next_refresh(key, interval) > now:
+        if registry is None or self.next_refresh(key, interval) > now + ahead:
             return False
         _scope, model, alias = key
+        # Read ``ahead`` early: its answer is taken as it stands for that much less.
         ref = ModelReference.model_validate({"registeredModel": model, "alias": alias,
-                                             "aliasRefreshInterval": _duration(interval)})
+                                             "aliasRefreshInterval": _duration(interval - ahead)})
         with alias_lock:
-            if self.next_refresh(key, interval) > now:  # read by a pass meanwhile
+            if self.next_refresh(key, interval) > now + ahead:  # read by a pass meanwhile
                 return False
             self._resolve(key, ref, registry, now)
         return True
 
     def plan(self, due: Sequence[DueAlias], at: dt.datetime,
-             read_alone: Collection[AliasKey] = ()) -> Round[Scope, DueAlias]:
-        """How the poller reads the ``due`` aliases (the most overdue first) at ``at``: one
-        sweep per scope where it costs fewer requests than their reads
-        (``domain.alias_sweep.plan_round``), every other alias by itself. An alias in
-        ``read_alone`` (a sweep handed it back), or whose client cannot sweep, is read by
-        itself."""
+             read_alone: Collection[AliasKey] = (), *, early: Sequence[DueAlias] = (),
+             readers: int = 1) -> Round[Hashable, DueAlias]:
+        """How the poller reads the ``due`` aliases (the most overdue first) at ``at``, with
+        ``readers`` reads at once: one sweep per registry identity where it is no slower than
+        their reads (``domain.alias_sweep.plan_round``), every other alias by itself. Only the
+        aliases a sweep can answer count and go to it (``_answerable``); the others, those in
+        ``read_alone`` (a sweep handed them back) and those whose client cannot sweep are read
+        by themselves. ``early``: aliases due within ``SWEEP_AHEAD`` of their interval, which
+        a sweep of their registry answers too; those in ``read_alone`` are read now."""
         lists: dict[int, bool] = {}  # per client (a few): isinstance of a Protocol is slow
         with self._lock:
-            clients = [self._clients.get(key) for key, _ in due]
+            clients = {key: self._clients.get(key) for key, _ in [*due, *early]}
             records = dict(self._sweeps)
-        for client in clients:
+        for client in clients.values():
             if id(client) not in lists:
                 lists[id(client)] = isinstance(client, ListsAliases)
-        sweepable = [(key[0] if lists[id(client)] and key not in read_alone else None,
-                      (key, interval)) for (key, interval), client in zip(due, clients, strict=True)]
-        return plan_round(sweepable, records, at)
 
-    def sweep(self, sweep: Sweep[Scope, DueAlias], now: dt.datetime) -> list[DueAlias]:
-        """Answer the due aliases of ``sweep`` (one scope) with one listing of its registry's
-        aliases, read with the client a pass last left for one of them; the aliases that need
-        a read of their own (``refresh``), the most overdue first. An alias the listing shows
-        on the version held (READY, not failing) is refreshed as a read would (its next refresh
-        moves on) and told nothing: it did not change. One it shows on another version, or
-        not at all (its model or alias deleted), or that was failing or not READY, is handed
-        back: its own read knows how to tell ``moved`` and to report the failure or the
-        absence. A sweep that fails, or stops at its budget, hands every alias back: the
-        reads then report what they find, the way they did without sweeps (a failing
-        listing says nothing of an alias: the credentials may be refused the search and not
-        the alias, and an MLflow that is down opened the breaker, so that their reads fail
-        fast, unsent)."""
-        due = list(sweep.aliases)
+        def registry(key: AliasKey) -> Hashable | None:
+            client = clients[key]
+            if not lists[id(client)] or key in read_alone or not self._answerable(key, at):
+                return None
+            return _identity(client, key[0])
+
+        sweepable = [(registry(key), (key, interval)) for key, interval in due]
+        coming: list[tuple[Hashable, DueAlias]] = []
+        for key, interval in early:
+            if key in read_alone:
+                continue
+            identity = registry(key)
+            if identity is not None:
+                coming.append((identity, (key, interval)))
+        planned = plan_round(sweepable, records, at, early=coming, readers=readers)
+        handed_back_early = tuple((key, interval) for key, interval in early if key in read_alone)
+        return Round(planned.sweeps, planned.reads + handed_back_early)
+
+    def _answerable(self, key: AliasKey, at: dt.datetime) -> bool:
+        """Whether a sweep can vouch for the alias ``key``: read before, READY, not failing,
+        its version's creation time known, not MLflow's built-in ``latest`` (never listed),
+        and not handed back by a sweep within ``SWEEP_RECORD_KEPT`` with its own read finding
+        nothing changed. A sweep would hand any other back every round: counted, it would make
+        a sweep cost its pages on top of their reads."""
+        if key[2].lower() == BUILT_IN_ALIAS or key in self._failed:
+            return False
+        cached = self._aliases.get(key)
+        if cached is None or not cached.facts.ready or cached.created is None:
+            return False
+        missed = self._sweep_misses.get(key)
+        return missed is None or at - missed >= SWEEP_RECORD_KEPT
+
+    def sweep(self, sweep: Sweep[Hashable, DueAlias], now: dt.datetime) -> list[DueAlias]:
+        """Answer the aliases of ``sweep`` (one registry identity: the same server asked as
+        the same user, so any of their clients lists the same; the first one a pass left is
+        used) with one listing of its registered models' aliases; the aliases that need a read
+        of their own (``refresh``), the most overdue first. An alias the listing shows on the
+        version held is refreshed as a read would (its next refresh moves on) and told
+        nothing: it did not change. Any other is handed back (and remembered: ``_answerable``):
+        its own read knows how to tell ``moved`` and to report a failure or absence. A sweep
+        that fails (any exception: it is logged), or stops at its budget, answers nothing and
+        hands back its due aliases (those answered early are read when due): the reads then
+        report what they find, the way they did without sweeps (a failing listing says
+        nothing of an alias: the credentials may be refused the search and not the alias; the
+        listing never opens the breaker, ``MlflowRegistry.registered_aliases``)."""
+        aliases = list(sweep.aliases)
+        due = [(key, interval) for key, interval in aliases
+               if self.next_refresh(key, interval) <= now]
         with self._lock:
-            client = next((self._clients[key] for key, _ in due if key in self._clients), None)
+            client = next((self._clients[key] for key, _ in aliases if key in self._clients),
+                          None)
         if not isinstance(client, ListsAliases):
             return due
         try:
             listing = client.registered_aliases(max_pages=sweep.budget)
-        except errors.RegistryError:
+        except Exception as error:
+            if not isinstance(error, errors.RegistryError):
+                logger.error("sweeping the aliases of %r failed; they are read one by one",
+                             client, exc_info=error)
             with self._lock:
                 self._sweeps[sweep.registry] = SweepRecord(now, failed=True)
             return due
@@ -250,25 +316,40 @@ class Resolver:
             self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now)
         if not listing.complete:
             return due
-        return [(key, interval) for key, interval in due
-                if self._needs_read(key, interval, listing.aliases, now)]
+        back = [(key, interval) for key, interval in aliases
+                if self._needs_read(key, interval, listing, now)]
+        with self._lock:
+            for key, _ in back:
+                self._sweep_misses[key] = now
+        return back
 
-    def _needs_read(self, key: AliasKey, interval: dt.timedelta,
-                    listed: Mapping[str, Mapping[str, str]], now: dt.datetime) -> bool:
-        """Whether the alias ``key`` needs a read of its own after a sweep listed ``listed``;
-        if not, it is refreshed."""
+    def _needs_read(self, key: AliasKey, interval: dt.timedelta, listing: AliasListing,
+                    now: dt.datetime) -> bool:
+        """Whether the alias ``key`` needs a read of its own after ``listing``; if not, it is
+        refreshed. It does unless the listing shows it on the version held and its registered
+        model was created before that version (both MLflow's own timestamps, so no clock of
+        the operator's is compared with the server's): a version is created in its model, so
+        a model created at or after the version held is another one — deleted and re-created
+        (or renamed away and another created under the name) since the version was read, its
+        version 1 not the one held whatever its number. A model that gives no creation time
+        is read. Not caught: an older model renamed onto the name with the alias on the same
+        version number (its creation time is older)."""
         _scope, model, alias = key
         with self._lock:
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())
             has_client = key in self._clients
         with alias_lock:
-            if not has_client or self.next_refresh(key, interval) > now:
+            if not has_client or (self.next_refresh(key, interval)
+                                  > now + interval * SWEEP_AHEAD):
                 return False  # no client to read it with, or a pass read it meanwhile
             cached = self._aliases.get(key)
+            created = listing.created.get(model)
             if (cached is None or key in self._failed or not cached.facts.ready
-                    or listed.get(model, {}).get(alias) != cached.facts.version):
+                    or listing.aliases.get(model, {}).get(alias) != cached.facts.version
+                    or created is None or cached.created is None
+                    or created >= cached.created):
                 return True
-            self._aliases[key] = _Entry(cached.facts, now)
+            self._aliases[key] = _Entry(cached.facts, now, cached.created)
             return False
 
     def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
@@ -326,8 +407,11 @@ class Resolver:
             else:
                 raw = registry.resolve(ref.registered_model, alias=ref.alias)
                 facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
+                created = _created(raw)
                 self._versions[(scope, ref.registered_model, facts.version)] = facts
-                self._aliases[key] = _Entry(facts, now)
+                self._aliases[key] = _Entry(facts, now, created)
+                if cached is not None and (cached.facts != facts or cached.created != created):
+                    self._sweep_misses.pop(key, None)  # it changed: a sweep can answer it now
                 if cached is not None and cached.facts != facts:
                     self._tell(key)
         except errors.RegistryNotFound as error:
@@ -376,6 +460,20 @@ class Resolver:
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _created(raw: Any) -> int | None:
+    """The version's creation time as MLflow gave it (ms), None if not an int."""
+    stamp = getattr(raw, "creation_timestamp", None)
+    return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+
+
+def _identity(client: object, scope: Scope) -> Hashable:
+    """Whom a sweep is shared by: the client's registry identity (``run_cache.
+    CachingRegistry.who``: tracking URI and credentials digest), else (a client without one)
+    the scope."""
+    who = getattr(client, "who", None)
+    return who if isinstance(who, tuple) else scope
 
 
 def _not_ready(facts: VersionFacts, model: str) -> Resolution:

@@ -37,11 +37,11 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import (
-    AliasListing,
     Credentials,
     RegistryNotFound,
     RegistryRequestError,
 )
+from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["ABSENT_TTL_SECONDS", "MAX_BYTES", "MAX_CLIENTS", "MAX_ENTRIES", "CachingRegistry",

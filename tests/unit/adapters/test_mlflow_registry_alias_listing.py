@@ -1,6 +1,8 @@
-"""``MlflowRegistry.registered_aliases``: every registered model's aliases, page after page of
-``GET registered-models/search`` (the alias poller's sweep), with the credentials, the timeout,
-the breaker and the error mapping of every other call, and a page budget it never exceeds.
+"""``MlflowRegistry.registered_aliases``: every registered model's aliases and creation time,
+page after page of ``GET registered-models/search`` (the alias poller's sweep), with the
+credentials and the error mapping of every other call, a longer timeout, a page budget it never
+exceeds, and never the fail-fast breaker: a slow listing must not make the single reads fail
+fast.
 
 The HTTP layer is faked (``tests.support.fake_http``); each request's URL and keywords are
 recorded.
@@ -16,6 +18,7 @@ from tests.support.fake_http import Clock, Http, installed
 
 from uplift_operator.adapters.mlflow_registry import (
     ALIAS_PAGE_SIZE,
+    LISTING_TIMEOUT,
     Credentials,
     FailFast,
     MlflowRegistry,
@@ -27,11 +30,13 @@ URI = "http://mlflow.test:5000"
 TIMEOUT = 5.0
 PAGES: dict[str, dict[str, Any]] = {
     "": {"registered_models": [
-        {"name": "churn", "aliases": [{"alias": "champion", "version": "3"},
-                                      {"alias": "challenger", "version": "4"}]},
+        {"name": "churn", "creation_timestamp": "1700000000123",
+         "aliases": [{"alias": "champion", "version": "3"},
+                     {"alias": "challenger", "version": "4"}]},
         {"name": "no-alias", "latest_versions": [{"version": "1"}]}],
         "next_page_token": "t1"},
-    "t1": {"registered_models": [{"name": "upsell", "aliases": [{"alias": "champion",
+    "t1": {"registered_models": [{"name": "upsell", "creation_timestamp": 1700000000456,
+                                  "aliases": [{"alias": "champion",
                                                                 "version": "12"}]}],
            "next_page_token": "t2"},
     "t2": {"registered_models": [{"name": "retention", "aliases": []}]},
@@ -87,6 +92,8 @@ def test_every_page_is_read_and_every_models_aliases_listed(clock: Clock,
     assert listing.complete and listing.pages == 3
     assert listing.aliases == {"churn": {"champion": "3", "challenger": "4"}, "no-alias": {},
                                "upsell": {"champion": "12"}, "retention": {}}
+    # As MLflow's proto JSON gives it (int64 as a string) or as a number; none: absent.
+    assert listing.created == {"churn": 1700000000123, "upsell": 1700000000456}
     assert [(method, url) for method, url, _ in http.sent] == [
         ("GET", f"{URI}/api/2.0/mlflow/registered-models/search")] * 3
     assert [kw["params"] for _, _, kw in http.sent] == [
@@ -96,7 +103,7 @@ def test_every_page_is_read_and_every_models_aliases_listed(clock: Clock,
     assert ALIAS_PAGE_SIZE == 1000  # MLflow's REST handler refuses more
     for _, _, kw in http.sent:
         assert kw["headers"]["Authorization"] == "Bearer tok-1"
-        assert kw["timeout"] == TIMEOUT
+        assert kw["timeout"] == LISTING_TIMEOUT == 30.0  # a page is slower than a read
 
 
 def test_basic_credentials_as_every_other_call(clock: Clock, http: _Recorded) -> None:
@@ -120,8 +127,11 @@ def test_a_page_token_given_before_is_an_error_not_a_loop(clock: Clock,
     assert len(http.sent) == 3
 
 
-def test_its_failures_map_and_open_the_breaker_as_every_call(clock: Clock,
-                                                             http: _Recorded) -> None:
+def test_its_failures_map_as_every_calls_and_never_open_the_breaker(clock: Clock,
+                                                                   http: _Recorded) -> None:
+    """A listing that times out (a slow page: basic auth's permission filter may scan the
+    whole registry in one request) fails the sweep alone: the alias reads sent after it are
+    sent, not failed fast by a breaker it opened."""
     registry = _registry(clock)
     http.failing = 403
     with pytest.raises(RegistryUnavailable, match="refused the credentials"):
@@ -130,9 +140,29 @@ def test_its_failures_map_and_open_the_breaker_as_every_call(clock: Clock,
     with pytest.raises(RegistryUnavailable, match="HTTP 503"):
         registry.registered_aliases()
     http.failing, http.timing_out = None, True
-    with pytest.raises(RegistryUnavailable, match="did not answer within 5s"):
+    with pytest.raises(RegistryUnavailable, match="did not answer within 30s"):
         registry.registered_aliases()
     sent = len(http.sent)
+    with pytest.raises(RegistryUnavailable, match="did not answer within 30s"):
+        registry.registered_aliases()  # sent again: no breaker
+    assert len(http.sent) == sent + 1
+    registry.fail_fast.admit()  # closed: a single read is sent
+    sent = len(http.sent)
     with pytest.raises(RegistryUnavailable, match="did not answer within 5s"):
-        registry.registered_aliases()  # failing fast, unsent
-    assert len(http.sent) == sent
+        registry.resolve("churn", alias="champion")
+    assert len(http.sent) == sent + 1
+    with pytest.raises(RegistryUnavailable):  # a single read that timed out opens it
+        registry.fail_fast.admit()
+
+
+def test_an_open_breaker_does_not_stop_a_listing(clock: Clock, http: _Recorded) -> None:
+    registry = _registry(clock)
+    http.timing_out = True
+    with pytest.raises(RegistryUnavailable):
+        registry.resolve("churn", alias="champion")  # opens the breaker
+    http.timing_out = False
+    sent = len(http.sent)
+    assert registry.registered_aliases().complete
+    assert len(http.sent) == sent + 3
+    with pytest.raises(RegistryUnavailable):  # and leaves it as it was
+        registry.fail_fast.admit()

@@ -150,9 +150,10 @@ class _RecordingResolver(Resolver):
         super().__init__()
         self.handed: list[AliasKey] = []
 
-    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime) -> bool:
+    def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime,
+                ahead: dt.timedelta = dt.timedelta(0)) -> bool:
         self.handed.append(key)
-        return super().refresh(key, interval, now)
+        return super().refresh(key, interval, now, ahead)
 
 
 def test_aliases_without_a_client_take_no_reader_and_hold_back_no_other_alias(

@@ -13,10 +13,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.unit.handlers.test_alias_polling_cap import EVERY, T0, _followed
+from tests.unit.handlers.test_alias_polling_cap import EVERY, SCOPE, T0, _followed
 from tests.unit.services.fakes import FakeRegistry, ListingRegistry
 
-from uplift_operator.adapters.mlflow_registry import AliasListing
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.handlers.registry_polling import ALIAS_READERS, poll_aliases
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
@@ -135,3 +136,58 @@ def test_a_sweep_takes_one_reader_and_what_it_hands_back_is_read_before_the_next
     assert sorted(told) == sorted(keys[:6])
     assert registry.most_at_once == 2  # the cap holds, the sweep counted as one reader
     assert time.monotonic() - started < 5.0
+
+
+class _Timed(ListingRegistry):
+    """Records when (on the poller's clock) each request was made."""
+
+    clock: Any = None
+    asked: list[dt.datetime]
+
+    def _check(self) -> None:
+        super()._check()
+        if self.clock is not None:
+            self.asked.append(self.clock())
+
+
+def test_aliases_first_read_at_different_moments_come_to_share_one_sweep() -> None:
+    """2,000 aliases first read over 40 s (start-up passes, new followers), each refreshed
+    every minute: once their groups merged (one round), a minute costs the two pages of one
+    sweep, not a sweep per second's group (80 requests a minute) nor 2,000 reads. The poller
+    runs on a clock 100 times faster than the wall's."""
+    registry, resolver, followers = _Timed(page_size=1_000), Resolver(), AliasFollowers()
+    registry.asked = []
+    every = dt.timedelta(minutes=1)
+    for index in range(2_000):
+        name = f"model-{index:04d}"
+        registry.add(name, "1")
+        registry.aliases[(name, "champion")] = "1"
+        key = (SCOPE, name, "champion")
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "1m"})
+        resolver.resolve(SCOPE, ref, registry, T0 + dt.timedelta(seconds=index * 0.02))
+        followers.follow(("UpliftModel", "ns", name), (key, every))
+    registry.asked.clear()
+    began, start = time.monotonic(), T0 + every
+
+    def clock() -> dt.datetime:
+        return start + dt.timedelta(seconds=(time.monotonic() - began) * 100)
+
+    registry.clock = clock
+    end = start + dt.timedelta(minutes=4)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+            task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
+                                                    tick=0.01, clock=clock))
+            while clock() < end:
+                await asyncio.sleep(0.05)
+            task.cancel()
+
+    asyncio.run(scenario())
+    assert not any(resolver.next_refresh(key, interval) < end - dt.timedelta(seconds=5)
+                   for key, interval in followers.intervals(lambda _: True).items())
+    last_two_minutes = [at for at in registry.asked if at >= end - 2 * every]
+    # One sweep (2 pages) a minute; at most two sweeps an interval as the groups settle.
+    assert len(last_two_minutes) <= 2 * 2 * 2
+    assert 2 <= len([at for at in registry.asked if at >= end - every]) <= 4

@@ -15,10 +15,10 @@ from typing import Any
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import (
-    AliasListing,
     RegistryNotFound,
     RegistryUnavailable,
 )
+from uplift_operator.domain.alias_sweep import AliasListing
 
 Key = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
 
@@ -99,6 +99,7 @@ class FakeVersion:
     status: str = "READY"
     run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    creation_timestamp: int | None = None  # MLflow's, ms
 
     @property
     def ready(self) -> bool:
@@ -120,11 +121,27 @@ class FakeRegistry:
     down: bool = False
     writes_fail: bool = False  # reads answer, tag and alias writes fail (e.g. no permission)
     calls: int = 0
+    #: When each registered model was created (MLflow's ms): set by its first ``add``.
+    model_created: dict[str, int] = field(default_factory=dict)
+    clock_ms: int = 1_700_000_000_000  # MLflow's clock: each model and version created 1 ms on
 
     def add(self, name: str, version: str, run_id: str | None = None,
             status: str = "READY") -> None:
+        if name not in self.model_created:
+            self.clock_ms += 1
+            self.model_created[name] = self.clock_ms
+        self.clock_ms += 1
         self.versions[(name, version)] = FakeVersion(name, version, status,
-                                                     run_id or f"run-{version}")
+                                                     run_id or f"run-{version}",
+                                                     creation_timestamp=self.clock_ms)
+
+    def delete_model(self, name: str) -> None:
+        """The registered model ``name`` deleted, with its versions and aliases."""
+        self.model_created.pop(name, None)
+        for key in [key for key in self.versions if key[0] == name]:
+            del self.versions[key]
+        for key in [key for key in self.aliases if key[0] == name]:
+            del self.aliases[key]
 
     def _check(self) -> None:
         self.calls += 1
@@ -204,4 +221,5 @@ class ListingRegistry(FakeRegistry):
                 raise RegistryUnavailable("MLflow answered HTTP 503 (fake search refused)")
             for name in names[start:start + self.page_size]:
                 listed[name] = dict(by_model.get(name, {}))
-        return AliasListing(listed, pages)
+        created = {name: stamp for name, stamp in self.model_created.items() if name in listed}
+        return AliasListing(listed, pages, created=created)

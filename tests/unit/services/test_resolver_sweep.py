@@ -9,8 +9,15 @@ import datetime as dt
 
 from tests.unit.services.fakes import FakeRegistry, ListingRegistry
 
+from uplift_operator.adapters.mlflow_registry import Credentials
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
-from uplift_operator.domain.alias_sweep import SWEEP_RETRY_AFTER, Sweep
+from uplift_operator.domain.alias_sweep import (
+    SWEEP_AHEAD,
+    SWEEP_RECORD_KEPT,
+    SWEEP_RETRY_AFTER,
+    AliasListing,
+    Sweep,
+)
 from uplift_operator.services.ports import ListsAliases
 from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, Scope
 from uplift_operator.services.run_cache import RegistryClients
@@ -21,20 +28,26 @@ EVERY = dt.timedelta(seconds=30)
 LATER = T0 + EVERY
 
 
-def _followed(registry: FakeRegistry, resolver: Resolver, count: int) -> list[DueAlias]:
-    """``count`` models, versions 1 and 2, ``champion`` on 1, each resolved once at T0 (as a
-    follower's pass does, leaving its client)."""
+def _followed(registry: FakeRegistry, resolver: Resolver, count: int,
+              at: dt.datetime = T0, prefix: str = "model") -> list[DueAlias]:
+    """``count`` models, versions 1 and 2, ``champion`` on 1, each resolved once at ``at`` (as
+    a follower's pass does, leaving its client)."""
     due: list[DueAlias] = []
     for index in range(count):
-        name = f"model-{index:02d}"
+        name = f"{prefix}-{index:02d}"
         registry.add(name, "1")
         registry.add(name, "2")
         registry.aliases[(name, "champion")] = "1"
         ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
                                              "aliasRefreshInterval": "30s"})
-        resolver.resolve(SCOPE, ref, registry, T0)
+        resolver.resolve(SCOPE, ref, registry, at)
         due.append(((SCOPE, name, "champion"), EVERY))
     return due
+
+
+def _ref(key: AliasKey) -> ModelReference:
+    return ModelReference.model_validate({"registeredModel": key[1], "alias": key[2],
+                                          "aliasRefreshInterval": "30s"})
 
 
 def _told(resolver: Resolver) -> list[AliasKey]:
@@ -188,6 +201,150 @@ def test_the_operators_client_sweeps_through_to_mlflow_and_without_a_listing_ask
         resolver.resolve(SCOPE, ref, client, T0)
         due.append(((SCOPE, f"m{index}", "champion"), EVERY))
     calls = plain.calls
-    assert resolver.sweep(Sweep(SCOPE, tuple(due), budget=7), LATER) == due
+    [sweep] = resolver.plan(due, LATER).sweeps
+    assert resolver.sweep(sweep, LATER) == due
     assert plain.calls == calls
     assert resolver.plan(due, LATER).sweeps == ()  # held off as a failed sweep
+
+
+def test_a_deleted_and_recreated_model_on_the_same_version_number_is_read_and_told() -> None:
+    """A pipeline deletes ``model-03``, creates it again, registers version 1 from another run
+    and sets ``champion`` on it: the listing shows champion → 1 as before, but the model was
+    created after the version held, so the alias is read, its followers told, and the new
+    run held (the gates read its metrics)."""
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    recreated = due[3][0]
+    registry.delete_model(recreated[1])
+    registry.add(recreated[1], "1", run_id="new-run")
+    registry.aliases[(recreated[1], "champion")] = "1"
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
+    assert back == [due[3]] and told == []
+    assert resolver.refresh(recreated, EVERY, LATER)
+    assert told == [recreated]
+    answer = resolver.resolve(SCOPE, _ref(recreated), registry, LATER)
+    assert answer.desired is not None and answer.desired.run_id == "new-run"
+    # Held with the new version's creation time: the next sweep answers it again.
+    assert resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER + EVERY) == []
+
+
+def test_a_model_without_a_creation_time_is_never_vouched_for() -> None:
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 9)
+    del registry.model_created[due[0][0][1]]  # MLflow gave none
+    back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=8), LATER)
+    assert back == [due[0]]
+
+
+def test_aliases_a_sweep_cannot_answer_are_left_out_of_it_and_of_its_count() -> None:
+    """MLflow's built-in ``latest`` (never listed), a failing alias, a version not READY and an
+    alias a sweep handed back that its own read found unchanged: each would be handed back
+    every round; they are read by themselves and do not count towards a sweep."""
+    registry, resolver = ListingRegistry(), Resolver()
+    due = _followed(registry, resolver, 8)
+    latest = (SCOPE, "model-00", "latest")
+    registry.aliases[("model-00", "latest")] = "2"  # as MLflow answers it; not listed below
+    resolver.resolve(SCOPE, _ref(latest), registry, T0)
+    registry.add("pending", "1", status="PENDING_REGISTRATION")
+    registry.aliases[("pending", "champion")] = "1"
+    pending = (SCOPE, "pending", "champion")
+    resolver.resolve(SCOPE, _ref(pending), registry, T0)
+    typo = (SCOPE, "model-01", "champoin")
+    resolver.resolve(SCOPE, _ref(typo), registry, T0)  # ModelNotFound: failing
+    others = [(latest, EVERY), (pending, EVERY), (typo, EVERY)]
+    plan = resolver.plan([*due, *others], LATER, readers=1)
+    assert [s.aliases for s in plan.sweeps] == [tuple(due)]
+    assert list(plan.reads) == others
+    # 7 answerable of 11 due: below the first-sweep threshold (8), all read one by one.
+    assert resolver.plan([*due[1:], *others], LATER).sweeps == ()
+
+    # Handed back, and its own read finds it unchanged (the listing did not show it as
+    # read): left out for an hour.
+    hidden = due[0][0]
+    listed = registry.registered_aliases
+    registry.registered_aliases = (  # type: ignore[method-assign]
+        lambda max_pages=None: _without(listed(max_pages), hidden[1]))
+    assert resolver.sweep(plan.sweeps[0], LATER) == [due[0]]
+    del registry.registered_aliases
+    assert resolver.refresh(hidden, EVERY, LATER)
+    plan = resolver.plan(due, LATER + EVERY)
+    assert plan.reads == (due[0],) and plan.sweeps[0].aliases == tuple(due[1:])
+    plan = resolver.plan(due, LATER + SWEEP_RECORD_KEPT)
+    assert plan.reads == () and plan.sweeps[0].aliases == tuple(due)  # tried again
+    # One handed back that did change (moved) counts again at once after its read.
+    moved = due[1][0]
+    registry.aliases[(moved[1], "champion")] = "2"
+    [sweep] = resolver.plan(due, LATER + SWEEP_RECORD_KEPT, readers=1).sweeps
+    assert resolver.sweep(sweep, LATER + SWEEP_RECORD_KEPT) == [due[1]]
+    assert resolver.refresh(moved, EVERY, LATER + SWEEP_RECORD_KEPT)
+    assert due[1] in resolver.plan(due, LATER + SWEEP_RECORD_KEPT + EVERY).sweeps[0].aliases
+
+
+def _without(listing: AliasListing, model: str) -> AliasListing:
+    return AliasListing({name: aliases for name, aliases in listing.aliases.items()
+                         if name != model}, listing.pages, listing.complete, listing.created)
+
+
+def test_a_sweep_that_raises_anything_backs_off_and_hands_its_due_aliases_back() -> None:
+    class Broken(ListingRegistry):
+        def registered_aliases(self, max_pages: int | None = None) -> AliasListing:
+            raise TypeError("'int' object is not iterable")  # a malformed reply
+
+    registry, resolver = Broken(), Resolver()
+    due = _followed(registry, resolver, 10)
+    [sweep] = resolver.plan(due, LATER).sweeps
+    assert resolver.sweep(sweep, LATER) == due
+    assert resolver.plan(due, LATER + dt.timedelta(seconds=1)).sweeps == ()  # backed off
+    assert resolver.refresh(due[0][0], EVERY, LATER)  # read by itself
+
+
+def test_a_sweep_answers_aliases_due_soon_and_hands_back_those_that_moved() -> None:
+    """Aliases first read 10 s apart: at the first group's turn, the second (due within half
+    its interval) is answered too, and both are due together from then on; a moved one of
+    the second group is handed back and read although not due yet."""
+    registry, resolver = ListingRegistry(), Resolver()
+    first = _followed(registry, resolver, 8, T0)
+    second = _followed(registry, resolver, 8, T0 + dt.timedelta(seconds=10), prefix="late")
+    moved = second[2][0]
+    registry.aliases[(moved[1], "champion")] = "2"
+    [sweep] = resolver.plan(first, LATER, early=second, readers=4).sweeps
+    assert sweep.aliases == (*first, *second) and sweep.budget == 4
+    told = _told(resolver)
+    assert resolver.sweep(sweep, LATER) == [second[2]]
+    assert not resolver.refresh(moved, EVERY, LATER)  # not due: a plain refresh skips it
+    assert resolver.refresh(moved, EVERY, LATER, ahead=EVERY * SWEEP_AHEAD)
+    assert told == [moved]
+    for key, interval in (*first, *second):
+        assert resolver.next_refresh(key, interval) == LATER + EVERY  # one group now
+    # A failed sweep hands back only its due aliases: the early ones are read when due.
+    registry, resolver = ListingRegistry(listing_fails=True), Resolver()
+    first = _followed(registry, resolver, 8, T0)
+    second = _followed(registry, resolver, 8, T0 + dt.timedelta(seconds=10), prefix="late")
+    [sweep] = resolver.plan(first, LATER, early=second, readers=4).sweeps
+    assert resolver.sweep(sweep, LATER) == first
+
+
+def test_scopes_with_the_same_credentials_share_one_sweep_and_one_record() -> None:
+    """Two namespaces' Secrets holding the same token are one MLflow user: one sweep answers
+    both; another token is another sweep."""
+    listing = ListingRegistry()
+    clients = RegistryClients(lambda uri, credentials: listing)
+    resolver = Resolver()
+    due: list[DueAlias] = []
+    for namespace, token in (("a", "tok"), ("b", "tok"), ("c", "other")):
+        scope: Scope = ("http://mlflow", namespace, "mlflow-credentials")
+        client = clients.get(scope[0], Credentials.bearer(token))
+        for index in range(8):
+            name = f"{namespace}-{index}"
+            listing.add(name, "1")
+            listing.aliases[(name, "champion")] = "1"
+            key = (scope, name, "champion")
+            resolver.resolve(scope, _ref(key), client, T0)
+            due.append((key, EVERY))
+    plan = resolver.plan(due, LATER, readers=4)
+    assert [len(s.aliases) for s in plan.sweeps] == [16, 8]
+    assert {key[0][1] for key, _ in plan.sweeps[0].aliases} == {"a", "b"}
+    pages = listing.pages_listed
+    assert resolver.sweep(plan.sweeps[0], LATER) == []
+    assert listing.pages_listed == pages + 1
