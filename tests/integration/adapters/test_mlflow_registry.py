@@ -95,8 +95,10 @@ def test_resolve_by_version_alias_and_latest(registry: MlflowRegistry, registere
     by_version = registry.resolve(registered.name, version=v1)
     assert by_version == ResolvedVersion(
         name=registered.name, version=v1, status="READY", run_id=registered.run_id,
-        source=by_version.source, aliases=("champion",), tags={})
+        source=by_version.source, aliases=("champion",), tags={},
+        creation_timestamp=by_version.creation_timestamp)
     assert by_version.ready
+    assert isinstance(by_version.creation_timestamp, int)  # MLflow's, ms: the sweep's rule
     # MLflow 3: the source is the LoggedModel, not runs:/.
     assert by_version.source.startswith("models:/m-")
     assert by_version.logged_model_id == by_version.source.removeprefix("models:/")
@@ -278,6 +280,22 @@ def test_the_alias_sweep_lists_every_models_aliases_with_their_versions(
     again = registry.registered_aliases()
     assert again.aliases[names[0]] == {"champion": "2"}
     assert again.aliases[names[1]] == {"champion": "2"}
+
+    # The sweep's rule for a re-created model, on MLflow's own timestamps: a model is created
+    # before its versions; deleted and created again, it is created after the version held.
+    held = registry.resolve(names[1], alias="champion")
+    assert held.creation_timestamp is not None
+    assert again.created[names[1]] < held.creation_timestamp
+    requests.delete(f"{api}/registered-models/delete", json={"name": names[1]},
+                    timeout=30).raise_for_status()
+    requests.post(f"{api}/registered-models/create", json={"name": names[1]},
+                  timeout=30).raise_for_status()
+    requests.post(f"{api}/model-versions/create",
+                  json={"name": names[1], "source": f"s3://uplift-models/{names[1]}/model"},
+                  timeout=30).raise_for_status()
+    client.set_registered_model_alias(names[1], "champion", "1")
+    recreated = registry.registered_aliases()
+    assert recreated.created[names[1]] >= held.creation_timestamp
 
 
 def test_unreachable_registry_is_unavailable() -> None:
