@@ -855,13 +855,15 @@ def alias_polling(n: int, latency: float, sweep: bool, window: float = 5.0,
         registry.aliases[(key[1], ALIAS)] = "2"
     asked[0] = 0
 
-    async def round_() -> tuple[float, int]:
+    async def round_() -> tuple[float, int, int]:
         with ThreadPoolExecutor(ALIAS_READERS) as pool:
             began = time.monotonic()
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True))
-            refreshed = 0
+            refreshed = requests = 0
             while time.monotonic() - began < window:
                 await asyncio.sleep(0.05)
+                with lock:  # the requests answered by then, as the aliases refreshed
+                    requests = asked[0]
                 refreshed = sum(resolver.next_refresh(key, every) > read_at + every
                                 for key in keys)
                 if refreshed == n:
@@ -869,13 +871,13 @@ def alias_polling(n: int, latency: float, sweep: bool, window: float = 5.0,
             elapsed = time.monotonic() - began
             task.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
-        return elapsed, refreshed
+        return elapsed, refreshed, requests
 
-    elapsed, refreshed = asyncio.run(round_())
+    elapsed, refreshed, requests = asyncio.run(round_())
     complete = refreshed == n
     round_s = elapsed if complete else elapsed * n / max(refreshed, 1)
     return {"aliases": n, "latency_ms": latency * 1000, "mode": "sweep" if sweep else "per alias",
-            "requests_per_round": asked[0] if complete else round(asked[0] * n / max(refreshed, 1)),
+            "requests_per_round": requests if complete else round(requests * n / max(refreshed, 1)),
             "round_s": round(round_s, 2), "measured": "whole round" if complete
             else f"{refreshed} refreshed in {elapsed:.1f} s, extrapolated",
             "each_alias_read_every_s": round(max(60.0, round_s), 1)}
