@@ -13,10 +13,14 @@ When many aliases of one registry are due together, one sweep of its registered 
 (``sweep``: every model's aliases, a request per 1,000 models) answers them: an alias the sweep
 shows on the version the resolver holds, in a model created before that version, is refreshed
 without a read of its own; any other is then read by itself (``refresh``), which tells
-``moved`` and reports the failure or absence exactly as before. Whether a sweep pays, and which
-aliases it can answer, is ``plan``'s, by ``domain.alias_sweep``. A sweep is shared by every
-alias read with the same client identity (``run_cache.identity``: tracking URI and credentials
-digest), whatever the Secret's name or namespace.
+``moved`` and reports the failure or absence exactly as before. A sweep sees version numbers
+only, so it vouches for an alias for at most ``SWEEP_VOUCH_LIMIT`` after the alias's last read
+of its own (``domain.alias_sweep.own_read_due``: 45 to 60 minutes, fixed per alias, so that
+the reads spread); then the alias is read by itself again, which sees a changed run id or
+status. Whether a sweep pays, and which aliases it can answer, is ``plan``'s, by
+``domain.alias_sweep``. A sweep is shared by every alias read with the same client identity
+(``run_cache.identity``: tracking URI and credentials digest), whatever the Secret's name or
+namespace.
 
 Answers are shared by every resource that asks the same registry with the same identity (a
 ``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
@@ -34,7 +38,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from uplift_operator.adapters import mlflow_registry as errors
@@ -43,10 +47,13 @@ from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain.alias_sweep import (
     SWEEP_AHEAD,
     SWEEP_RECORD_KEPT,
+    SWEEP_VOUCH_LIMIT,
     AliasListing,
     Round,
     Sweep,
     SweepRecord,
+    own_read_due,
+    phase_of,
     plan_round,
     recorded,
 )
@@ -96,7 +103,10 @@ class Resolution:
 @dataclass
 class _Entry:
     facts: VersionFacts
+    #: When the answer was last confirmed: by a read of the alias's own or by a sweep.
     fetched_at: dt.datetime
+    #: When the alias was last read by itself: sweeps vouch for it until ``own_read_due``.
+    read_at: dt.datetime
     #: When MLflow created the version held (ms, its own clock), None if it did not say: a
     #: sweep vouches for the alias only in a registered model created before it.
     created: int | None = None
@@ -271,13 +281,15 @@ class Resolver:
     def _answerable(self, key: AliasKey, at: dt.datetime) -> bool:
         """Whether a sweep can vouch for the alias ``key``: read before, READY, not failing,
         its version's creation time known, not MLflow's built-in ``latest`` (never listed),
-        and not handed back by a sweep within ``SWEEP_RECORD_KEPT`` with its own read finding
-        nothing changed. A sweep would hand any other back every round: counted, it would make
-        a sweep cost its pages on top of their reads."""
+        its own read not due (``_vouched``), and not handed back by a sweep within
+        ``SWEEP_RECORD_KEPT`` with its own read finding nothing changed. A sweep would hand
+        any other back every round: counted, it would make a sweep cost its pages on top of
+        their reads."""
         if key[2].lower() == BUILT_IN_ALIAS or key in self._failed:
             return False
         cached = self._aliases.get(key)
-        if cached is None or not cached.facts.ready or cached.created is None:
+        if (cached is None or not cached.facts.ready or cached.created is None
+                or not _vouched(key, cached, at)):
             return False
         missed = self._sweep_misses.get(key)
         return missed is None or at - missed >= SWEEP_RECORD_KEPT
@@ -288,7 +300,8 @@ class Resolver:
         used) with one listing of its registered models' aliases; the aliases that need a read
         of their own (``refresh``), the most overdue first. An alias the listing shows on the
         version held is refreshed as a read would (its next refresh moves on) and told
-        nothing: it did not change. Any other is handed back (and remembered: ``_answerable``):
+        nothing: it did not change. Any other is handed back (and remembered: ``_answerable``; not one
+        handed back only because its own read is due):
         its own read knows how to tell ``moved`` and to report a failure or absence. A sweep
         that fails (any exception: it is logged), or stops at its budget, answers nothing and
         hands back its due aliases (those answered early are read when due): the reads then
@@ -320,7 +333,9 @@ class Resolver:
                 if self._needs_read(key, interval, listing, now)]
         with self._lock:
             for key, _ in back:
-                self._sweep_misses[key] = now
+                cached = self._aliases.get(key)
+                if cached is None or _vouched(key, cached, now):  # not merely its read's turn
+                    self._sweep_misses[key] = now
         return back
 
     def _needs_read(self, key: AliasKey, interval: dt.timedelta, listing: AliasListing,
@@ -332,8 +347,11 @@ class Resolver:
         a model created at or after the version held is another one — deleted and re-created
         (or renamed away and another created under the name) since the version was read, its
         version 1 not the one held whatever its number. A model that gives no creation time
-        is read. Not caught: an older model renamed onto the name with the alias on the same
-        version number (its creation time is older)."""
+        is read. Not seen by a sweep: an older model renamed onto the name with the alias on
+        the same version number (its creation time is older), or the version's run id or
+        status changed under the same number; so an alias whose own read is due
+        (``_vouched``: at most ``SWEEP_VOUCH_LIMIT`` after its last) is read, which sees
+        them."""
         _scope, model, alias = key
         with self._lock:
             alias_lock = self._alias_locks.setdefault(key, threading.Lock())
@@ -345,11 +363,12 @@ class Resolver:
             cached = self._aliases.get(key)
             created = listing.created.get(model)
             if (cached is None or key in self._failed or not cached.facts.ready
+                    or not _vouched(key, cached, now)
                     or listing.aliases.get(model, {}).get(alias) != cached.facts.version
                     or created is None or cached.created is None
                     or created >= cached.created):
                 return True
-            self._aliases[key] = _Entry(cached.facts, now, cached.created)
+            self._aliases[key] = replace(cached, fetched_at=now)
             return False
 
     def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
@@ -409,7 +428,7 @@ class Resolver:
                 facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
                 created = _created(raw)
                 self._versions[(scope, ref.registered_model, facts.version)] = facts
-                self._aliases[key] = _Entry(facts, now, created)
+                self._aliases[key] = _Entry(facts, now, now, created)
                 if cached is not None and (cached.facts != facts or cached.created != created):
                     self._sweep_misses.pop(key, None)  # it changed: a sweep can answer it now
                 if cached is not None and cached.facts != facts:
@@ -466,6 +485,15 @@ def _created(raw: Any) -> int | None:
     """The version's creation time as MLflow gave it (ms), None if not an int."""
     stamp = getattr(raw, "creation_timestamp", None)
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+
+
+def _vouched(key: AliasKey, cached: _Entry, at: dt.datetime) -> bool:
+    """Whether a sweep may still vouch for the alias ``key`` at ``at``: its own read, last at
+    ``cached.read_at``, is not due (``own_read_due``: how long after fixed by its scope,
+    model and alias)."""
+    scope, model, alias = key
+    return at < own_read_due(cached.read_at, phase_of("\n".join((*scope, model, alias))),
+                             SWEEP_VOUCH_LIMIT)
 
 
 def _identity(client: object, scope: Scope) -> Hashable:

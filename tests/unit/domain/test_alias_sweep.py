@@ -12,8 +12,11 @@ from uplift_operator.domain.alias_sweep import (
     MAX_SWEEP_PAGES,
     SWEEP_RECORD_KEPT,
     SWEEP_RETRY_AFTER,
+    SWEEP_VOUCH_LIMIT,
     Sweep,
     SweepRecord,
+    own_read_due,
+    phase_of,
     plan_round,
     recorded,
 )
@@ -121,3 +124,38 @@ def test_registries_are_planned_apart_and_aliases_without_one_are_read_alone_in_
     plan = plan_round(due, records, AT, readers=READERS)
     assert [(s.registry, len(s.aliases), s.budget) for s in plan.sweeps] == [("small", 10, 2)]
     assert plan.reads == ("x0", *(f"b{i}" for i in range(10)), "x1")
+
+
+def test_an_aliases_own_read_comes_due_within_the_limit_and_not_before_three_quarters() -> None:
+    minutes = set()
+    for index in range(200):
+        name = f"model-{index}\nchampion"
+        phase = phase_of(name)
+        assert 0 <= phase < 1 and phase == phase_of(name)  # fixed by the name
+        for read_at in (AT, AT + dt.timedelta(minutes=17, seconds=3)):
+            due = own_read_due(read_at, phase)
+            assert read_at + SWEEP_VOUCH_LIMIT * 3 / 4 <= due <= read_at + SWEEP_VOUCH_LIMIT
+            minutes.add(int((due - read_at) / dt.timedelta(minutes=1)))
+    assert minutes == set(range(45, 60))  # spread over the whole last quarter
+
+
+def _most_in_a_minute(reads: list[dt.datetime]) -> int:
+    per_minute: dict[int, int] = {}
+    for read in reads:
+        minute = int((read - AT) / dt.timedelta(minutes=1))
+        per_minute[minute] = per_minute.get(minute, 0) + 1
+    return max(per_minute.values())
+
+
+def test_own_reads_of_aliases_first_read_in_one_burst_come_due_spread_out() -> None:
+    """5,000 aliases all read in the same second (start-up), then each by itself when due:
+    their reads come over a quarter of an hour, not 5,000 in one minute, and spread further
+    each time."""
+    phases = [phase_of(f"model-{index:04d}\nchampion") for index in range(5_000)]
+    reads = [AT] * len(phases)
+    most = []
+    for _ in range(4):
+        reads = [own_read_due(read, phase) for read, phase in zip(reads, phases, strict=True)]
+        most.append(_most_in_a_minute(reads))
+    assert most[0] <= 2 * 5_000 / 15  # ~333 a minute on average over the quarter hour
+    assert most[3] < most[0] / 2  # four hours on, spread over about an hour

@@ -22,6 +22,10 @@ from uplift_operator.handlers.registry_polling import ALIAS_READERS, poll_aliase
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
 
+#: Every alias of ``_followed`` (up to 2,000, first read a second apart) due, and none read by
+#: itself longer ago than sweeps vouch for it (``own_read_due``: 45 minutes at the least).
+ROUND = T0 + dt.timedelta(minutes=40)
+
 
 def _round(followers: AliasFollowers, resolver: Resolver, registry: FakeRegistry,
            at: dt.datetime, *, tick: float = 0.01, in_flight: int = ALIAS_READERS,
@@ -55,7 +59,7 @@ def _told(resolver: Resolver) -> list[AliasKey]:
 def test_two_thousand_aliases_on_one_server_cost_two_requests_a_round_not_two_thousand() -> None:
     plain, resolver = FakeRegistry(), Resolver()
     followers, _ = _followed(2_000, plain, resolver)
-    assert _round(followers, resolver, plain, T0 + EVERY + dt.timedelta(hours=1)) == 2_000
+    assert _round(followers, resolver, plain, ROUND) == 2_000
 
     registry, resolver = ListingRegistry(page_size=1_000), Resolver()
     followers, keys = _followed(2_000, registry, resolver)
@@ -63,7 +67,7 @@ def test_two_thousand_aliases_on_one_server_cost_two_requests_a_round_not_two_th
     for key in keys[100:110]:
         registry.add(key[1], "2")
         registry.aliases[(key[1], "champion")] = "2"
-    first = T0 + EVERY + dt.timedelta(hours=1)
+    first = ROUND
     assert _round(followers, resolver, registry, first) == 2 + 10  # two pages, ten reads
     assert registry.pages_listed == 2
     assert sorted(told) == sorted(keys[100:110])  # exactly the moved aliases' followers
@@ -77,14 +81,14 @@ def test_a_large_registry_followed_by_a_few_aliases_keeps_its_reads() -> None:
     """100,000 models: 3 followed aliases are read one by one, never swept (100 pages)."""
     registry, resolver = ListingRegistry(page_size=1_000, other_models=100_000), Resolver()
     followers, _ = _followed(3, registry, resolver)
-    assert _round(followers, resolver, registry, T0 + EVERY + dt.timedelta(hours=1)) == 3
+    assert _round(followers, resolver, registry, ROUND) == 3
     assert registry.pages_listed == 0
 
 
 def test_a_failing_sweep_falls_back_to_the_reads_in_the_same_round() -> None:
     registry, resolver = ListingRegistry(listing_fails=True), Resolver()
     followers, keys = _followed(20, registry, resolver)
-    at = T0 + EVERY + dt.timedelta(hours=1)
+    at = ROUND
     assert _round(followers, resolver, registry, at) == 1 + 20  # the failed page, the reads
     assert all(resolver.next_refresh(key, EVERY) > at for key in keys)
     # Not tried again before SWEEP_RETRY_AFTER: 20 reads.
@@ -130,7 +134,7 @@ def test_a_sweep_takes_one_reader_and_what_it_hands_back_is_read_before_the_next
     registry.most_at_once = 0
     started = time.monotonic()
     # One look only (a tick of 60 s): the six reads come from the sweep's hand-back.
-    requests = _round(followers, resolver, registry, T0 + EVERY + dt.timedelta(hours=1),
+    requests = _round(followers, resolver, registry, ROUND,
                       tick=60.0, in_flight=2, settle=0.3)
     assert requests == 1 + 6
     assert sorted(told) == sorted(keys[:6])

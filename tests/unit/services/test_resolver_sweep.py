@@ -6,6 +6,8 @@ sweeps. ``Resolver.plan`` sweeps only where the client can list and it pays."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
+from typing import Any
 
 from tests.unit.services.fakes import FakeRegistry, ListingRegistry
 
@@ -15,11 +17,18 @@ from uplift_operator.domain.alias_sweep import (
     SWEEP_AHEAD,
     SWEEP_RECORD_KEPT,
     SWEEP_RETRY_AFTER,
+    SWEEP_VOUCH_LIMIT,
     AliasListing,
     Sweep,
 )
 from uplift_operator.services.ports import ListsAliases
-from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, Scope
+from uplift_operator.services.resolution import (
+    AliasKey,
+    DueAlias,
+    Resolver,
+    Scope,
+    VersionFacts,
+)
 from uplift_operator.services.run_cache import RegistryClients
 
 SCOPE: Scope = ("http://mlflow", "", "")
@@ -270,6 +279,10 @@ def test_aliases_a_sweep_cannot_answer_are_left_out_of_it_and_of_its_count() -> 
     assert resolver.refresh(hidden, EVERY, LATER)
     plan = resolver.plan(due, LATER + EVERY)
     assert plan.reads == (due[0],) and plan.sweeps[0].aliases == tuple(due[1:])
+    # Their own reads come due within the hour (SWEEP_VOUCH_LIMIT): read by themselves, as
+    # the poller does, they are vouched for again.
+    for key, interval in due:
+        assert resolver.refresh(key, interval, LATER + SWEEP_RECORD_KEPT - EVERY)
     plan = resolver.plan(due, LATER + SWEEP_RECORD_KEPT)
     assert plan.reads == () and plan.sweeps[0].aliases == tuple(due)  # tried again
     # One handed back that did change (moved) counts again at once after its read.
@@ -348,3 +361,96 @@ def test_scopes_with_the_same_credentials_share_one_sweep_and_one_record() -> No
     pages = listing.pages_listed
     assert resolver.sweep(plan.sweeps[0], LATER) == []
     assert listing.pages_listed == pages + 1
+
+
+class _Logged(ListingRegistry):
+    """Records each alias read by itself: (the test's clock, model)."""
+
+    now: dt.datetime = T0
+    reads: list[tuple[dt.datetime, str]]
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        if alias is not None:
+            self.reads.append((self.now, name))
+        return super().resolve(name, version, alias)
+
+
+def _poll(registry: _Logged, resolver: Resolver, followed: list[DueAlias],
+          at: dt.datetime) -> None:
+    """One look of the poller at ``at``: the due aliases planned, swept or read, what a sweep
+    hands back read at once (as ``handlers.registry_polling.poll_aliases``)."""
+    registry.now = at
+    due = [(key, every) for key, every in followed if resolver.next_refresh(key, every) <= at]
+    early = [(key, every) for key, every in followed
+             if at < resolver.next_refresh(key, every) <= at + every * SWEEP_AHEAD]
+    if not due:
+        return
+    plan = resolver.plan(due, at, early=early, readers=4)
+    for sweep in plan.sweeps:
+        for key, every in resolver.sweep(sweep, at):
+            resolver.refresh(key, every, at, every * SWEEP_AHEAD)
+    for key, every in plan.reads:
+        resolver.refresh(key, every, at)
+
+
+def test_an_alias_swept_past_the_vouch_limit_is_read_and_a_changed_run_id_is_told() -> None:
+    """A sweep sees the version number only: the held version's run id changed under it is
+    seen by the alias's own read, which comes within SWEEP_VOUCH_LIMIT of its last; until
+    then the sweeps vouch for it and nobody is told."""
+    registry, resolver = _Logged(page_size=1_000), Resolver()
+    registry.reads = []
+    followed = _followed(registry, resolver, 10)
+    told = _told(resolver)
+    changed = followed[3][0]
+    version = registry.versions[(changed[1], "1")]
+    registry.versions[(changed[1], "1")] = replace(version, run_id="run-rebuilt")
+    registry.reads.clear()
+    at = T0 + EVERY
+    while at <= T0 + SWEEP_VOUCH_LIMIT + 2 * EVERY:
+        _poll(registry, resolver, followed, at)
+        if not told:
+            assert resolver.resolve(SCOPE, _ref(changed), registry, at).desired == VersionFacts(
+                "1", "run-1", True, "READY")  # still vouched for, as the sweep saw it
+        at += EVERY / 3
+    assert told == [changed]  # its own read saw the run id and woke its followers
+    answer = resolver.resolve(SCOPE, _ref(changed), registry, at)
+    assert answer.desired is not None and answer.desired.run_id == "run-rebuilt"
+    # Every alias was swept the while, and read by itself once, within the limit and a round.
+    assert registry.pages_listed >= 100
+    assert sorted(name for _, name in registry.reads) == sorted(key[1] for key, _ in followed)
+    assert all(T0 < read <= T0 + SWEEP_VOUCH_LIMIT + EVERY for read, _ in registry.reads)
+
+
+def test_own_reads_after_the_limit_are_spread_out_not_bunched() -> None:
+    """600 aliases refreshed every minute, first read over 40 s (start-up passes), then swept:
+    each is read by itself 45 to 60 minutes after its last own read (about 40 a minute the
+    first time), never all in the same minute an hour on, nor sooner, nor later."""
+    registry, resolver = _Logged(page_size=1_000), Resolver()
+    registry.reads = []
+    every = dt.timedelta(minutes=1)
+    followed: list[DueAlias] = []
+    for index in range(600):
+        name = f"model-{index:03d}"
+        registry.add(name, "1")
+        registry.aliases[(name, "champion")] = "1"
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "1m"})
+        registry.now = T0 + dt.timedelta(seconds=index / 15)
+        resolver.resolve(SCOPE, ref, registry, registry.now)
+        followed.append(((SCOPE, name, "champion"), every))
+    last = {name: read for read, name in registry.reads}
+    registry.reads.clear()
+    at, end = T0 + every, T0 + 2 * SWEEP_VOUCH_LIMIT + 5 * every
+    while at < end:
+        _poll(registry, resolver, followed, at)
+        at += dt.timedelta(seconds=10)
+    assert registry.pages_listed >= 2 * 60  # swept every round the while
+    per_minute: dict[int, int] = {}
+    for read, _ in registry.reads:
+        minute = int((read - T0) / every)
+        per_minute[minute] = per_minute.get(minute, 0) + 1
+    assert max(per_minute.values()) <= 80  # ~40 a minute at first; not 600 at once
+    for read, name in registry.reads:
+        assert SWEEP_VOUCH_LIMIT * 3 / 4 <= read - last[name] <= SWEEP_VOUCH_LIMIT + 2 * every
+        last[name] = read
+    assert all(end - read < SWEEP_VOUCH_LIMIT + 2 * every for read in last.values())
