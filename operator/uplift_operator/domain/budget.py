@@ -24,6 +24,7 @@ from uplift_operator.api.v1alpha1.campaign import (
     BUDGET_LEDGERS_FOLDED_MAX,
     BUDGET_LEDGERS_MAX,
     BudgetLedgers,
+    FoldedLedger,
 )
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.domain.measurements import BudgetMeasurement
@@ -71,38 +72,52 @@ def merge_ledgers(record: BudgetLedgers | None, period_start: dt.datetime,
 
     Exact up to ``most`` ledgers (the CRD's bound, far past any real period: a ledger is one
     replica process × one load of the entry). Beyond it, the smallest ledgers absent from the
-    reading are folded into ``carried``, as many as the bound needs, their ids kept in
-    ``folded`` (the newest ``folded_most``): a later reading of a folded ledger is ignored, since
-    it was absent, i.e. ended, and its spend is in ``carried`` already. Without the ids, a
-    ledger that a partial answer (a Thanos querier's, an HA pair's member that lost its data)
-    leaves out now and then would be folded again at each absence, and the spend judged would
-    grow without limit. What remains inexact, past ``most`` ledgers in a period only: a folded
-    ledger that comes back with more spend than folded (a partial answer, not an end) has the
-    difference uncounted; and past ``folded_most`` folded ids, one dropped from ``folded`` that
-    Prometheus shows again is counted twice (an over-count: stops treating early, never late).
-    A ledger Prometheus holds is never folded. Beyond ``most`` ledgers read at once, the
-    smallest are left out of the record: counted, as before this record, while Prometheus holds
-    them. The spend returned is the record's total plus those."""
+    reading are folded into ``carried``, as many as the bound needs, each kept in ``folded``
+    with the figure folded (the newest ``folded_most``, oldest first). A later reading of a
+    folded ledger adds to ``carried`` only what it reads above that figure, and raises the
+    figure (the ledger then the newest): a ledger that a partial answer (a Thanos querier's, an
+    HA pair's member that lost its data) leaves out now and then is counted once however often
+    it is left out (without the entries it would be folded again at each absence, and the
+    spend judged would grow without limit), and one folded while still live has its later
+    spend counted: never twice, never lost. ``folded`` is a list, not a map: the API server
+    keeps a list's order (a map's keys come back sorted), so the oldest entry is the one
+    dropped. What remains inexact, past ``folded_most`` folded ledgers in a period only: one
+    dropped from ``folded`` that Prometheus shows again is counted again (an over-count: stops
+    treating early, never late). A ledger Prometheus holds is never folded. Beyond ``most``
+    ledgers read at once, the smallest are left out of the record: counted, as before this
+    record, while Prometheus holds them. The spend returned is the record's total plus
+    those."""
     base = (record if record is not None and record.period_start == period_start
             else BudgetLedgers(period_start=period_start))
-    folded = list(base.folded)
-    ignored = set(folded)
+    folded = {entry.ledger: entry.spend for entry in base.folded}  # oldest first
     merged = {ledger: spend for ledger, spend in base.ledgers.items() if spend > 0}
+    growth: list[float] = []
     for ledger, spend in read.items():
-        if ledger not in ignored and math.isfinite(spend) and spend > 0:
+        if not (math.isfinite(spend) and spend > 0):
+            continue
+        counted = folded.get(ledger)
+        if counted is None:
             merged[ledger] = max(merged.get(ledger, 0.0), spend)
-    carried = base.carried
+        elif spend > counted:  # folded while still live: its growth, counted once
+            growth.append(spend - counted)
+            del folded[ledger]
+            folded[ledger] = spend
+    carried = math.fsum([base.carried, *growth])
     if len(merged) > most:
         gone = sorted((ledger for ledger in merged if ledger not in read),
                       key=lambda ledger: (merged[ledger], ledger))[:len(merged) - most]
-        carried = math.fsum([carried, *(merged.pop(ledger) for ledger in gone)])
-        folded = [*folded, *gone][-folded_most:]
+        for ledger in gone:
+            folded.pop(ledger, None)
+            folded[ledger] = merged.pop(ledger)
+        carried = math.fsum([carried, *(folded[ledger] for ledger in gone)])
+    kept = list(folded.items())[-folded_most:] if folded_most > 0 else []
     unrecorded = 0.0
     if len(merged) > most:
         by_spend = sorted(merged, key=lambda ledger: (-merged[ledger], ledger))
         unrecorded = math.fsum(merged.pop(ledger) for ledger in by_spend[most:])
-    merged_record = BudgetLedgers(period_start=period_start, ledgers=merged, carried=carried,
-                                  folded=folded)
+    merged_record = BudgetLedgers(
+        period_start=period_start, ledgers=merged, carried=carried,
+        folded=[FoldedLedger(ledger=ledger, spend=spend) for ledger, spend in kept])
     return merged_record, recorded_spend(merged_record, period_start) + unrecorded
 
 

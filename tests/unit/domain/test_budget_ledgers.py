@@ -6,10 +6,11 @@ spend judged."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
-from uplift_operator.api.v1alpha1.campaign import BudgetLedgers
+from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, FoldedLedger
 from uplift_operator.domain.budget import merge_ledgers, recorded_spend, remembered
 from uplift_operator.domain.measurements import BudgetMeasurement
 
@@ -20,6 +21,11 @@ NEXT = START + dt.timedelta(days=7)
 def record(ledgers: dict[str, float], carried: float = 0.0,
            start: dt.datetime = START) -> BudgetLedgers:
     return BudgetLedgers(period_start=start, ledgers=ledgers, carried=carried)
+
+
+def folds(*entries: tuple[str, float]) -> list[FoldedLedger]:
+    """``status.budgetLedgers.folded``: (ledger, figure counted in carried), oldest first."""
+    return [FoldedLedger(ledger=ledger, spend=spend) for ledger, spend in entries]
 
 
 @pytest.mark.parametrize(("before", "start", "read", "ledgers", "carried", "spend"), [
@@ -52,16 +58,18 @@ def test_merge(before: BudgetLedgers | None, start: dt.datetime, read: dict[str,
 
 
 def test_over_the_bound_the_smallest_gone_from_prometheus_are_folded_into_carried() -> None:
-    before = BudgetLedgers(period_start=START, carried=2.0, folded=["f"],
+    before = BudgetLedgers(period_start=START, carried=2.0, folded=folds(("f", 2.0)),
                            ledgers={"old0": 1.0, "old1": 1.5, "old2": 1.0, "live": 4.0})
     merged, judged = merge_ledgers(before, START, {"live": 5.0, "new": 0.5}, most=4)
-    # Five ledgers > 4: one absent one is folded (the smallest, then by id), its id kept.
-    assert merged == BudgetLedgers(period_start=START, carried=3.0, folded=["f", "old0"],
+    # Five ledgers > 4: one absent one is folded (the smallest, then by id), with its figure.
+    assert merged == BudgetLedgers(period_start=START, carried=3.0,
+                                   folded=folds(("f", 2.0), ("old0", 1.0)),
                                    ledgers={"old1": 1.5, "old2": 1.0, "live": 5.0, "new": 0.5})
     assert judged == pytest.approx(2.0 + 1.0 + 1.5 + 1.0 + 5.0 + 0.5)
     # Within the bound nothing is folded.
     within, _ = merge_ledgers(before, START, {"live": 5.0}, most=4)
-    assert within.carried == 2.0 and within.folded == ["f"] and len(within.ledgers) == 4
+    assert within.carried == 2.0 and within.folded == folds(("f", 2.0))
+    assert len(within.ledgers) == 4
 
 
 def test_idle_ledgers_never_bring_the_record_to_the_bound() -> None:
@@ -107,13 +115,51 @@ def test_folding_never_lowers_the_sum(passes: int) -> None:
 
 def test_a_folded_ledger_read_again_is_not_counted_again() -> None:
     folded = BudgetLedgers(period_start=START, ledgers={"live": 1.0}, carried=7.0,
-                           folded=["gone"])
+                           folded=folds(("gone", 7.0)))
     merged, judged = merge_ledgers(folded, START, {"live": 1.0, "gone": 7.0}, most=1)
     assert judged == pytest.approx(8.0) and merged == folded
-    # The trade-off: one that comes back with more than was folded (a partial answer, not an
-    # end) has the difference uncounted, past the bound only.
-    _, judged = merge_ledgers(folded, START, {"live": 1.0, "gone": 9.0}, most=1)
-    assert judged == pytest.approx(8.0)
+    merged, judged = merge_ledgers(folded, START, {"live": 1.0, "gone": 6.0}, most=1)
+    assert judged == pytest.approx(8.0) and merged == folded  # a lower reading: nothing
+
+
+def test_a_folded_ledger_that_grew_has_its_growth_counted_once() -> None:
+    # Folded while still live (a partial answer left it out), it comes back with 9 > 7: the
+    # 2 more go to carried and its figure is raised, so the same reading again adds nothing,
+    # and a later growth adds only itself (the budget stopped late without it).
+    folded = BudgetLedgers(period_start=START, ledgers={"live": 1.0}, carried=7.0,
+                           folded=folds(("gone", 7.0)))
+    grown, judged = merge_ledgers(folded, START, {"live": 1.0, "gone": 9.0}, most=1)
+    assert judged == pytest.approx(10.0)
+    assert grown == BudgetLedgers(period_start=START, ledgers={"live": 1.0}, carried=9.0,
+                                  folded=folds(("gone", 9.0)))
+    again, judged = merge_ledgers(grown, START, {"live": 1.0, "gone": 9.0}, most=1)
+    assert judged == pytest.approx(10.0) and again == grown
+    left_out, judged = merge_ledgers(again, START, {"live": 1.5}, most=1)
+    assert judged == pytest.approx(10.5) and left_out.carried == 9.0
+    _, judged = merge_ledgers(left_out, START, {"live": 1.5, "gone": 12.0}, most=1)
+    assert judged == pytest.approx(13.5)
+
+
+def test_a_folded_ledger_that_grew_is_the_newest_and_dropped_last() -> None:
+    # It is evidently still shown now and then: dropped from folded, it would be counted
+    # again in full at its next showing.
+    rec = BudgetLedgers(period_start=START, ledgers={"live": 1.0}, carried=3.0,
+                        folded=folds(("a", 1.0), ("b", 1.0), ("c", 1.0)))
+    rec, _ = merge_ledgers(rec, START, {"live": 1.0, "a": 2.0}, most=2, folded_most=3)
+    assert rec.folded == folds(("b", 1.0), ("c", 1.0), ("a", 2.0)) and rec.carried == 4.0
+    rec, _ = merge_ledgers(rec, START, {"live": 1.0, "d": 1.0}, most=2, folded_most=3)
+    rec, judged = merge_ledgers(rec, START, {"live": 1.0, "e": 1.0}, most=2, folded_most=3)
+    assert rec.folded == folds(("c", 1.0), ("a", 2.0), ("d", 1.0))  # b dropped, not a
+    assert rec.carried == 5.0 and judged == pytest.approx(5.0 + 1.0 + 1.0)
+
+
+def test_folded_order_survives_the_api_servers_json() -> None:
+    # The API server re-encodes a map with its keys sorted; a list keeps its order, so the
+    # oldest entry is still the one dropped after a round trip through the Campaign's status.
+    rec = BudgetLedgers(period_start=START, folded=folds(("z", 1.0), ("a", 2.0)), carried=3.0)
+    wire = json.loads(json.dumps(rec.model_dump(mode="json", by_alias=True), sort_keys=True))
+    assert wire["folded"] == [{"ledger": "z", "spend": 1.0}, {"ledger": "a", "spend": 2.0}]
+    assert BudgetLedgers.model_validate(wire) == rec
 
 
 @pytest.mark.parametrize("passes", [2, 3, 8, 21])
@@ -135,7 +181,7 @@ def test_ledgers_missing_again_and_again_never_grow_the_spend_past_the_true_one(
         assert judged == pytest.approx(true)
         assert rec.carried <= sum(dead.values())
         assert len(rec.ledgers) <= 5
-    assert rec is not None and rec.carried == 10.0 and rec.folded == ["x"]
+    assert rec is not None and rec.carried == 10.0 and rec.folded == folds(("x", 10.0))
 
 
 def test_folded_ids_are_bounded_the_oldest_dropped_first() -> None:
@@ -143,7 +189,7 @@ def test_folded_ids_are_bounded_the_oldest_dropped_first() -> None:
     for n in range(4):  # one ledger more each pass, the one before gone: folded
         rec, _ = merge_ledgers(rec, START, {"live": 1.0, f"e{n}": 1.0}, most=2, folded_most=2)
     assert rec is not None
-    assert rec.folded == ["e1", "e2"] and rec.carried == 3.0
+    assert rec.folded == folds(("e1", 1.0), ("e2", 1.0)) and rec.carried == 3.0
     assert rec.ledgers == {"live": 1.0, "e3": 1.0}
     # Beyond it, an id dropped from folded that Prometheus shows again is counted once more
     # (an over-count, which stops treating early): said in merge_ledgers' docstring.

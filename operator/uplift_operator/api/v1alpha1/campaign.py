@@ -54,6 +54,7 @@ __all__ = [
     "Economics",
     "ExposureSpec",
     "ExposureStep",
+    "FoldedLedger",
     "ModelRef",
     "Schedule",
     "Targeting",
@@ -375,9 +376,19 @@ class CampaignSpec(ApiModel):
 #: period: 512 is far past any real period, and about 15 KB of status (12-character ids).
 #: Beyond it, those Prometheus no longer holds are folded into ``carried``.
 BUDGET_LEDGERS_MAX = 512
-#: At most this many ids in ``status.budgetLedgers.folded`` (the oldest dropped first): about
-#: 8 KB more, so the record stays near 25 KB at worst.
+#: At most this many entries in ``status.budgetLedgers.folded`` (the oldest dropped first):
+#: about 27 KB more (12-character ids, figures at full precision), so the record stays near
+#: 44 KB at worst.
 BUDGET_LEDGERS_FOLDED_MAX = 512
+
+
+class FoldedLedger(StatusPart):
+    """A ledger whose spend is in carried, and the figure it is counted at there."""
+
+    ledger: str = Field(description="The ledger label of uplift_campaign_period_spend.")
+    spend: float = Field(
+        ge=0, description="Its spend counted in carried: its figure when folded, raised by any "
+                          "later reading above it (the growth added to carried).")
 
 
 class BudgetLedgers(StatusPart):
@@ -398,13 +409,18 @@ class BudgetLedgers(StatusPart):
     carried: float = Field(
         default=0, ge=0,
         description="Spend of the ledgers moved out of ledgers (the newest named in folded) "
-                    f"once more than {BUDGET_LEDGERS_MAX} were kept, as they were when moved: "
-                    "those no longer in Prometheus then. Counted in the spend; 0 until then.")
-    folded: list[str] = Field(
+                    f"once more than {BUDGET_LEDGERS_MAX} were kept, as they were when moved "
+                    "(those no longer in Prometheus then), plus what later readings of one "
+                    "named in folded showed above its figure there. Counted in the spend; 0 "
+                    "until then.")
+    folded: list[FoldedLedger] = Field(
         default_factory=list, max_length=BUDGET_LEDGERS_FOLDED_MAX,
-        description="The ledgers whose spend is in carried, oldest first, the newest "
-                    f"{BUDGET_LEDGERS_FOLDED_MAX} of them: a reading of one is ignored, its "
-                    "spend being counted in carried already.")
+        description="The ledgers whose spend is in carried, each with the figure counted "
+                    f"there, oldest first, the newest {BUDGET_LEDGERS_FOLDED_MAX} of them (a list, "
+                    "not a map: the API server keeps a list's order). A reading of one adds "
+                    "to carried only what it reads above that figure, and raises the figure "
+                    "(the ledger then the newest): its spend is counted once, growth "
+                    "included.")
 
 
 class CampaignStatus(RampStatus):
@@ -470,11 +486,11 @@ class CampaignStatus(RampStatus):
         description="The operator's memory of the budget period's spend, per runtime ledger as "
                     "its budget gates read it from Prometheus. The spend it judges is, per "
                     "ledger, the larger of its figure here and the one Prometheus holds now (a "
-                    "ledger listed here only: its figure here; one named in folded: nothing "
-                    "more), plus carried; so spend that Prometheus no longer holds (past its "
-                    "retention, a Prometheus replaced) still counts. Reset when a new budget period "
-                    "starts; dropped once a period rolls over while the campaign exposes no "
-                    "one.")
+                    "ledger listed here only: its figure here; one named in folded: what it "
+                    "reads above its figure there, added to carried), plus carried; so spend "
+                    "that Prometheus no longer holds (past its retention, a Prometheus "
+                    "replaced) still counts. Reset when a new budget period starts; dropped "
+                    "once a period rolls over while the campaign exposes no one.")
     treated_units: int = Field(default=0, ge=0,
                                description="Exposed units in the treated arm since the exposure "
                                            "ramp started.")
