@@ -51,8 +51,7 @@ from uplift_operator.handlers.scheduling import Key
 from uplift_operator.handlers.watches import AliasFollowers, alias_followers
 from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver
 
-__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_aliases", "due_and_early", "poll_aliases",
-           "start"]
+__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_and_early", "poll_aliases", "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,21 +71,15 @@ ALIAS_READERS = 4
 _Job = DueAlias | Sweep[Hashable, DueAlias]
 
 
-def due_aliases(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
-                at: dt.datetime) -> list[tuple[AliasKey, dt.timedelta]]:
-    """The followed aliases whose answer is due to be read again at ``at``, the most overdue
-    first (then by key). An alias the resolver has no client for (its followers' credentials
-    Secret missing or unreadable: ``Resolver.forget_client``) is never due here: nothing can
-    read it, and as the most overdue it took every reader at every look, so that no other
-    alias was read again; a follower's pass that builds a client again brings it back."""
-    return due_and_early(followed, resolver, at)[0]
-
-
 def due_and_early(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
                   at: dt.datetime) -> tuple[list[DueAlias], list[DueAlias]]:
-    """``due_aliases``, and the followed aliases due within the next ``SWEEP_AHEAD`` of their
-    interval (readable likewise, the soonest first): a sweep of their registry answers them
-    too."""
+    """The followed aliases whose answer is due to be read again at ``at``, the most overdue
+    first (then by key), and those due within the next ``SWEEP_AHEAD`` of their interval
+    (readable likewise, the soonest first): a sweep of their registry answers them too. An
+    alias the resolver has no client for (its followers' credentials Secret missing or
+    unreadable: ``Resolver.forget_client``) is in neither: nothing can read it, and as the most
+    overdue it took every reader at every look, so that no other alias was read again; a
+    follower's pass that builds a client again brings it back."""
     due, early = [], []
     for alias, interval in followed.items():
         when = resolver.next_refresh(alias, interval)

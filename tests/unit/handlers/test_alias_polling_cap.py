@@ -20,7 +20,7 @@ from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import registry_polling
-from uplift_operator.handlers.registry_polling import ALIAS_READERS, due_aliases, poll_aliases
+from uplift_operator.handlers.registry_polling import ALIAS_READERS, due_and_early, poll_aliases
 from uplift_operator.handlers.scheduling import Key, Wakeups
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
@@ -80,7 +80,8 @@ def test_the_most_overdue_alias_comes_first() -> None:
     _, keys = _followed(3, registry, resolver)
     followed = {keys[2]: EVERY, keys[0]: EVERY, keys[1]: EVERY}
     at = T0 + EVERY + dt.timedelta(seconds=1.5)  # model-00 and model-01 due, model-02 not
-    assert [alias for alias, _ in due_aliases(followed, resolver, at)] == [keys[0], keys[1]]
+    due, _early = due_and_early(followed, resolver, at)
+    assert [alias for alias, _ in due] == [keys[0], keys[1]]
 
 
 def test_at_most_in_flight_reads_at_once_the_rest_later_none_lost(
