@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import logging
 import threading
 import time
 from typing import Any, cast
@@ -48,6 +49,8 @@ from urllib3.exceptions import HTTPError
 from uplift_operator.render.seldon import deployment_names
 
 __all__ = ["SeldonStandIn", "pod_templates", "rolling_status", "seldon_status"]
+
+logger = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 #: The executor's HTTP port, which ``address.url`` names (Seldon's ``ENGINE_SERVER_PORT``).
@@ -192,6 +195,13 @@ class SeldonStandIn:
             except (ApiException, HTTPError, ValueError):
                 # The control plane is starting, stopping or restarting (a refused connection
                 # is urllib3's, not an ApiException), or the version expired: list again.
+                version = None
+                self._stop.wait(self._interval)
+            except Exception:
+                # Anything else must not end the thread: every graph after it would wait for a
+                # status forever. Seen: the client's Configuration reads os.environ while
+                # pytest rewrites PYTEST_CURRENT_TEST in another thread (KeyError).
+                logger.exception("Seldon stand-in: watch failed; listing again")
                 version = None
                 self._stop.wait(self._interval)
 

@@ -275,3 +275,32 @@ def test_a_failed_write_keeps_the_rollout_under_way() -> None:
     api.edit(graph(TrafficSplit("1", "2", 20), generation=4))  # the next step
     standin.reconcile_once()
     assert [s["state"] for s in api.written] == ["Creating"] * 3
+
+
+def test_an_unexpected_error_in_the_watch_does_not_end_the_stand_in(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch thread lists again after any error: one that ended it (a KeyError from the
+    client reading os.environ while pytest rewrote it) left every later graph without a status."""
+    standin = SeldonStandIn(client.ApiClient(), interval=0.01)
+    lists: list[float] = []
+
+    def reconcile_once() -> str:
+        lists.append(time.monotonic())
+        return "1"
+
+    def follow(version: str) -> str | None:
+        if len(lists) == 1:
+            raise KeyError("PYTEST_CURRENT_TEST")
+        time.sleep(0.01)
+        return version
+
+    monkeypatch.setattr(standin, "reconcile_once", reconcile_once)
+    monkeypatch.setattr(standin, "_follow", follow)
+    standin.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(lists) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(lists) == 2 and standin._thread.is_alive()
+    finally:
+        standin.stop()
