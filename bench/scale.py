@@ -88,6 +88,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -883,6 +884,42 @@ def alias_polling(n: int, latency: float, sweep: bool, window: float = 5.0,
             "each_alias_read_every_s": round(max(60.0, round_s), 1)}
 
 
+def alias_look(n: int, sweep: bool, tries: int = 50) -> dict[str, Any]:
+    """The event loop's share of the poller's look at ``n`` due aliases: finding the due and
+    early ones (``due_and_early``) and planning their reads (``Resolver.plan``), best of
+    ``tries``, on a registry that answers at once (the figure in ``ALIAS_READERS``' comment)."""
+    import datetime as dt
+
+    from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+
+    from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+    from uplift_operator.handlers.common import now
+    from uplift_operator.handlers.registry_polling import ALIAS_READERS, due_and_early
+    from uplift_operator.handlers.watches import AliasFollowers
+    from uplift_operator.services.resolution import Resolver
+
+    registry: FakeRegistry = ListingRegistry() if sweep else FakeRegistry()
+    resolver, followers = Resolver(), AliasFollowers()
+    every, scope = dt.timedelta(minutes=1), ("http://mlflow", "", "")
+    read_at = now() - dt.timedelta(seconds=61)
+    for index in range(n):
+        name = f"model-{index:05d}"
+        registry.add(name, "1")
+        registry.aliases[(name, ALIAS)] = "1"
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": ALIAS,
+                                             "aliasRefreshInterval": "1m"})
+        resolver.resolve(scope, ref, registry, read_at)
+        followers.follow(("UpliftModel", "ns", name), ((scope, name, ALIAS), every))
+    at, best = read_at + every + dt.timedelta(seconds=1), math.inf
+    for _ in range(tries):
+        began = time.perf_counter()
+        due, early = due_and_early(followers.intervals(lambda _: True), resolver, at)
+        resolver.plan(due, at, early=early, readers=ALIAS_READERS)
+        best = min(best, time.perf_counter() - began)
+    return {"aliases": n, "mode": "sweep" if sweep else "per alias", "due": len(due),
+            "look_and_plan_ms": round(best * 1000, 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -907,6 +944,7 @@ def main() -> int:
                                                    else "2000,5000").split(",") if c.strip()]:
             for sweep in (False, True):
                 print(json.dumps(alias_polling(n, args.latency, sweep)), flush=True)
+                print(json.dumps(alias_look(n, sweep)), flush=True)
         return 0
     counts = [int(c.replace("_", "")) for c in args.counts.split(",") if c.strip()]
     # SIGTERM unwinds like Ctrl-C: the operator, MLflow and the control plane are stopped.

@@ -62,7 +62,8 @@ POLL_TICK_SECONDS = 1.0
 #: 200 ms, i.e. 4,800 to 1,200 aliases each read once a minute without sweeps; past that the
 #: refreshes come later. Measured with the default tick, 2,000 aliases due and a registry
 #: answering after a sleep: 78, 40 and 20 reads/s at 50, 100 and 200 ms (a look and its plan
-#: at 2,000 due aliases take ~3.5 ms of the event loop read one by one, ~4.7 ms swept). A
+#: at 2,000 due aliases take 3.7 ms of the event loop read one by one, 4.8 ms swept; 10.9 and
+#: 12.9 ms at 5,000: ``bench/scale.py --alias-polling``, its ``look_and_plan_ms``). A
 #: registry swept answers its unchanged aliases in a request per 1,000 models
 #: (docs/operator.md).
 ALIAS_READERS = 4
