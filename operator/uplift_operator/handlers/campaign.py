@@ -54,7 +54,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     try:
         await run_passes(key, passes.wakeups, one_pass, uid=str(meta.uid))
     finally:
-        task_ended(key, passes.wakeups, stopped)
+        task_ended(key, passes.wakeups, stopped, str(meta.uid))
         # A pass that ran while the object was deleted recorded its status signature and its
         # own write after ``forget``: dropped here, or kept for a uid that never comes back.
         passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)

@@ -239,7 +239,8 @@ class PassRunner:
         self.own_writes.forget(uid)
 
 
-def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -> None:
+def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,
+               uid: str = "") -> None:
     """The waiting task of ``key`` ended (kopf stopped it: its resource deleted, the operator
     exiting, or paused by peering because another replica acts). Unless another task of the
     name runs (re-used), this replica no longer reconciles the resource and exports nothing of
@@ -250,10 +251,13 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None) -
     UpliftOperatorNotReconciling counts, so that every replica paused still pages.
 
     Paused by peering for longer than ``PAUSE_EXIT_GRACE_SECONDS``, a replica that acted exits
-    (``exit_to_list_afresh``)."""
+    (``exit_to_list_afresh``). A shorter pause is remembered per object (``uid``,
+    ``Wakeups.paused_out``): one deleted meanwhile gets no task again and no DELETED event, and
+    the existence audit finds it."""
     reason = stopped.reason if stopped is not None else None
     paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
     if paused:
+        wakeups.paused_out(key, uid)
         _exit_if_still_paused(wakeups)
     if key in wakeups:
         return

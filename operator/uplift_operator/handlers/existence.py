@@ -10,7 +10,10 @@ it to the runtime, which kept treating units for a deleted Campaign.
 So once per ``AUDIT_SECONDS`` (the resync interval) and kind, one paginated LIST of the kind's
 metadata (``KubeCluster.list_uids``: cluster-wide with ``--all-namespaces``, else one per
 namespace where a task of the kind runs, all within the Roles kopf's watches need) is compared
-with the uids of the waiting tasks (``Wakeups.tasks``). A uid absent from two successful audits
+with the uids of the waiting tasks, and of the objects whose task a short peering pause ended and
+that neither got a task again when kopf listed on resume nor a DELETED event (``Wakeups.audited``:
+such an object was deleted during the pause; kopf's Campaign index keeps it as after a watch
+gap). A uid absent from two successful audits
 in a row is a ghost (one is not enough: the LIST is a moment, and what was deleted just then may
 have its DELETED event on the way). Only the tasks registered before a LIST began are compared
 with it (one registered meanwhile may be of an object created after the LIST's moment). A LIST
@@ -19,7 +22,8 @@ that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
 once a scrape had the time to see the count: kopf's index cannot be corrected from outside, and
 the restart lists every kind afresh. It costs O(1) requests per interval (one LIST page per
 ``LIST_PAGE_SIZE`` objects, per namespace when namespaced), none per resource, and runs in the
-pass pool, never on the event loop. A replica that peering paused has no tasks, so lists nothing.
+pass pool, never on the event loop. A stand-by replica (never acted) has nothing to compare, so
+lists nothing; one that acted and stays paused exits anyway (``common.task_ended``).
 """
 
 from __future__ import annotations
@@ -70,8 +74,8 @@ class ExistenceAudit:
     async def run(self, executor: Executor) -> dict[str, Key]:
         """One audit: the ghosts (uid → key), absent from this LIST and the last successful one.
         Nothing when this LIST failed (the last one's findings stay for the next)."""
-        tasks = self.wakeups.tasks(self.kind)  # before the LIST begins: see the module
-        if not tasks:  # nothing to compare with (a replica paused): no request
+        tasks = self.wakeups.audited(self.kind)  # before the LIST begins: see the module
+        if not tasks:  # nothing to compare with (a stand-by replica): no request
             self.missing = {}
             return {}
         namespaces: Sequence[str | None] = (
@@ -89,7 +93,7 @@ class ExistenceAudit:
 
     def compare(self, tasks: dict[str, Key], listed: set[str]) -> dict[str, Key]:
         """The ghosts among ``tasks`` (registered before the LIST that found ``listed``)."""
-        running = self.wakeups.tasks(self.kind)  # a task ended meanwhile had its DELETED event
+        running = self.wakeups.audited(self.kind)  # one gone meanwhile had its DELETED event
         missing = {uid: key for uid, key in tasks.items()
                    if uid not in listed and uid in running}
         ghosts = {uid: key for uid, key in missing.items() if uid in self.missing}

@@ -69,12 +69,25 @@ class Wakeups:
     _flags: dict[Key, dict[str, Flag]] = field(default_factory=dict)
     #: Tasks started in this process (kopf starts them again when a paused operator resumes).
     started: int = 0
+    #: Objects whose task a peering pause ended (uid → key), until their task starts again
+    #: (kopf lists on resume and starts one per object) or their DELETED event comes. One that
+    #: stays was deleted while the replica was paused: no DELETED event comes for it, and kopf's
+    #: Campaign index keeps it. The existence audit (``handlers.existence``) looks for these too.
+    _paused_out: dict[str, Key] = field(default_factory=dict)
 
     def register(self, key: Key, uid: str = "") -> Flag:
         flag = Flag()
         self._flags.setdefault(key, {})[uid] = flag
+        self._paused_out.pop(uid, None)
         self.started += 1
         return flag
+
+    def paused_out(self, key: Key, uid: str) -> None:
+        """A peering pause ended the task of object ``uid`` (after it unregistered): kept until
+        the object's task starts again or its DELETED event comes. Not when a task of that
+        object already runs again (kopf resumed before this task's end was handled)."""
+        if uid and uid not in self._flags.get(key, {}):
+            self._paused_out[uid] = key
 
     def unregister(self, key: Key, flag: Flag) -> None:
         flags = self._flags.get(key, {})
@@ -94,6 +107,7 @@ class Wakeups:
         it; another object's task under the same key (the name re-used) is not affected.
         Returns whether the key is free of such a task, i.e. whether what is kept by name may
         be dropped too."""
+        self._paused_out.pop(uid, None)
         flags = self._flags.get(key, {})
         flag = flags.get(uid)
         if flag is not None:
@@ -106,6 +120,13 @@ class Wakeups:
         without a uid and tasks finished, ending after their pass, are left out)."""
         return {uid: key for key, flags in self._flags.items() if key[0] == kind
                 for uid, flag in flags.items() if uid and not flag.finished}
+
+    def audited(self, kind: str) -> dict[str, Key]:
+        """What the existence audit compares with a LIST of ``kind``: the running tasks, and
+        the objects whose task a peering pause ended and that have neither a task again nor a
+        DELETED event (by object uid; a copy)."""
+        paused = {uid: key for uid, key in self._paused_out.items() if key[0] == kind}
+        return {**paused, **self.tasks(kind)}
 
     def __len__(self) -> int:
         """Waiting tasks registered (a re-used name may have two for a moment)."""

@@ -49,7 +49,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
                          lambda: passes.run_once(key, body, decide, _observer(body)),
                          uid=str(meta.uid))
     finally:
-        task_ended(key, passes.wakeups, stopped)
+        task_ended(key, passes.wakeups, stopped, str(meta.uid))
         # A pass that ran while the object was deleted recorded after ``forget``: its status
         # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.

@@ -262,6 +262,69 @@ def test_a_replica_without_tasks_lists_nothing(executor: ThreadPoolExecutor,
     assert audit.missing == {}
 
 
+def _pause(wakeups: Wakeups, *objects: tuple[tuple[str, str, str], str]) -> None:
+    """kopf's peering pause: every task stops (unregistered, then ``common.task_ended``)."""
+    for key, uid in objects:
+        flags = dict(wakeups._flags.get(key, {}))
+        wakeups.unregister(key, flags[uid])
+        wakeups.paused_out(key, uid)
+
+
+def test_an_object_deleted_during_a_short_pause_is_a_ghost(executor: ThreadPoolExecutor) -> None:
+    """kopf lists on resume and starts a task for each object it finds: b, deleted while the
+    replica was paused, gets neither a task nor a DELETED event, and kopf's Campaign index keeps
+    it. Before, the audit compared running tasks only and never found it."""
+    wakeups = Wakeups()
+    a, b = ("Campaign", "ns", "a"), ("Campaign", "ns", "b")
+    wakeups.register(a, uid="u-a")
+    wakeups.register(b, uid="u-b")
+    _pause(wakeups, (a, "u-a"), (b, "u-b"))
+    wakeups.register(a, uid="u-a")  # resumed: listed again
+    assert wakeups.tasks("Campaign") == {"u-a": a}
+    assert wakeups.audited("Campaign") == {"u-a": a, "u-b": b}
+    cluster = FakeCluster("u-a")
+    assert _rounds(_audit(wakeups, cluster), executor, 2) == [{}, {"u-b": b}]
+    assert cluster.requests == [("campaigns", "ns")] * 2
+
+
+def test_every_object_deleted_during_a_short_pause_is_found_too(
+        executor: ThreadPoolExecutor) -> None:
+    """No task of the kind left after the resume: the audit still lists."""
+    wakeups = Wakeups()
+    b = ("Campaign", "team-b", "b")
+    wakeups.register(b, uid="u-b")
+    _pause(wakeups, (b, "u-b"))
+    cluster = FakeCluster()
+    assert _rounds(_audit(wakeups, cluster), executor, 2) == [{}, {"u-b": b}]
+    assert cluster.requests == [("campaigns", "team-b")] * 2
+
+
+def test_a_paused_object_is_forgotten_by_its_new_task_or_its_deleted_event() -> None:
+    wakeups = Wakeups()
+    a, b, c = ("Campaign", "ns", "a"), ("Campaign", "ns", "b"), ("Campaign", "ns", "c")
+    for key, uid in ((a, "u-a"), (b, "u-b"), (c, "u-c")):
+        wakeups.register(key, uid=uid)
+    _pause(wakeups, (a, "u-a"), (b, "u-b"), (c, "u-c"))
+    wakeups.register(a, uid="u-a")  # listed on resume
+    assert wakeups.finish(b, "u-b")  # its DELETED event came after all
+    wakeups.unregister(a, dict(wakeups._flags[a])["u-a"])  # a's task ends for good
+    assert wakeups.audited("Campaign") == {"u-c": c}
+
+
+def test_a_pause_end_handled_after_the_task_started_again_is_not_kept() -> None:
+    """kopf resumed before the old task's end was handled: the object runs, nothing to audit
+    beyond its task."""
+    wakeups = Wakeups()
+    a = ("Campaign", "ns", "a")
+    old = wakeups.register(a, uid="u-a")
+    wakeups.unregister(a, old)
+    wakeups.register(a, uid="u-a")
+    wakeups.paused_out(a, "u-a")
+    new = dict(wakeups._flags[a])["u-a"]
+    wakeups.unregister(a, new)
+    assert wakeups.audited("Campaign") == {}
+
+
 def test_wakeups_tasks_leave_out_other_kinds_finished_tasks_and_no_uid() -> None:
     wakeups = Wakeups()
     wakeups.register(("Campaign", "ns", "a"), uid="u-a")

@@ -61,9 +61,11 @@ def _series(kind: str) -> dict[str, float | None]:
 
 
 def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pytest.MonkeyPatch,
-          *, other_task: bool = False) -> dict[str, float | None]:
+          *, other_task: bool = False, audited: dict[str, Any] | None = None
+          ) -> dict[str, float | None]:
     """Run the kind's waiting task for one pass, then stop it as kopf does (its stopper set
-    with ``reason``, then cancelled); the resource's series as the task left them."""
+    with ``reason``, then cancelled); the resource's series as the task left them, and in
+    ``audited`` what the existence audit would compare with a LIST afterwards."""
     module: Any = upliftmodel if kind == "UpliftModel" else campaign
     monkeypatch.setattr(module.service, "reconcile", lambda *_, **__: PassResult(dict(STATUS), (), None))
     if kind == "UpliftModel":
@@ -97,6 +99,8 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+            if audited is not None:
+                audited.update(wakeups.audited(kind))
 
     asyncio.run(run())
     series = _series(kind)
@@ -122,3 +126,22 @@ def test_the_task_of_a_re_used_name_keeps_the_series(monkeypatch: pytest.MonkeyP
     series = _stop("UpliftModel", kopf.DaemonStoppingReason.RESOURCE_DELETED, monkeypatch,
                    other_task=True)
     assert series["verdict"] == 1 and series["phase"] == 1
+
+
+@pytest.mark.parametrize("kind", ["UpliftModel", "Campaign"])
+def test_a_task_a_pause_ended_stays_audited_until_its_object_shows_again(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf lists on resume and starts a task per object it finds; one deleted during the pause
+    gets no task and no DELETED event, so the existence audit must still compare it."""
+    audited: dict[str, Any] = {}
+    _stop(kind, PAUSING, monkeypatch, audited=audited)
+    assert audited == {"u1": (kind, "ns", "r")}
+
+
+@pytest.mark.parametrize("reason", [kopf.DaemonStoppingReason.OPERATOR_EXITING,
+                                    kopf.DaemonStoppingReason.RESOURCE_DELETED])
+def test_a_task_ended_otherwise_is_not_audited(reason: kopf.DaemonStoppingReason,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    audited: dict[str, Any] = {}
+    _stop("Campaign", reason, monkeypatch, audited=audited)
+    assert audited == {}
