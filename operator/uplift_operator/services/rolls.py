@@ -33,8 +33,19 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
   the slot from the ones behind it; asking later, it is queued anew.
 
 Time is what the passes pass in (``now``): nothing here reads a clock or sleeps. Nothing is
-persisted: an operator that restarts mid-roll does not count the graphs still rolling from
-before (at most ``limit`` of them), and asks again for the re-renders it finds to do.
+persisted: the graphs still rolling from before a restart (an upgrade is when every graph is
+re-rendered; a failover to the standby replica) are read from the graphs themselves. A model's
+first pass in this process that reads its graph (``found``) counts it as a roll from then when
+Seldon's numbers show it rolling (``render.seldon.rolling_deployments``: pods not replaced yet,
+not all available, a Deployment Seldon has not reported on), whatever rolled it (a re-render, a
+first graph, a canary's start), above the limit if it must, under the rules of any roll
+(``settle``, ``timeout`` from then): the slots given after it wait for it. The process has seen
+every roll it started (``started``, ``counted``), so only a model's first look finds one. The
+passes after a start come in no set order, so a re-render may be admitted before the pass of a
+model whose graph was rolling from before has found it: the graphs rolling at once are at most
+``limit`` + the rolls from before found after slots were given to others (no more than those
+from before: ``limit`` + the split changes ``counted`` above it, as before this counting), and
+at most ``limit`` once each such model has had its first pass and those rolls end.
 """
 
 from __future__ import annotations
@@ -89,6 +100,7 @@ class _Roll:
     started: dt.datetime  # the apply it was taken for: the timeout counts from it
     version: str | None = None  # the graph's resourceVersion the last apply left (None: unknown)
     applied: dt.datetime | None = None  # the last apply (None: ``started``'s)
+    found: bool = False  # rolling from before this process: ``started`` is when it was found
 
     @property
     def last_apply(self) -> dt.datetime:
@@ -113,14 +125,36 @@ class Rolls:
         self._queue: dict[Owner, None] = {}
         self._woken: dict[Owner, dt.datetime] = {}
         self._timed_out: dict[Owner, str] = {}
+        # The models whose graph this process applied or read (``found``): a roll of theirs it
+        # did not start, it would have seen start. Dropped when the model is (``forget``).
+        self._seen: set[Owner] = set()
         #: Called with the owners to wake: queued ones a slot freed for, rolls that timed out.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
         #: Called once per roll that timed out (the operator counts them).
         self.on_timeout: list[Callable[[Owner], None]] = []
 
+    def found(self, owner: Owner, now: dt.datetime, *, version: str | None,
+              rolling: bool) -> None:
+        """``owner``'s pass read its graph (its resourceVersion: ``version``), before asking
+        for anything; ``rolling``: Seldon's numbers show a Deployment of it not done rolling
+        (``render.seldon.rolling_deployments`` not empty). The first time this process hears
+        of ``owner`` (a restart: the roll, if any, is from before it), a rolling graph counts
+        as a roll holding a slot from ``now`` (above the limit if it must: it rolls already),
+        done as any roll is (``settle``: Seldon reports on it past ``version``, serving and
+        rolled) or at ``timeout`` from ``now``; a re-render the model asks for next holds that
+        slot. Later calls change nothing: a roll this process started it counts already."""
+        with self._lock:
+            first = owner not in self._seen
+            self._seen.add(owner)
+            if first and rolling and owner not in self._rolls:
+                self._queue.pop(owner, None)
+                self._woken.pop(owner, None)
+                self._rolls[owner] = _Roll(now, version, found=True)
+
     def admit(self, owner: Owner, now: dt.datetime) -> Admission:
         """A slot for ``owner``'s re-render: one it holds, a free one, or none (queued)."""
         with self._lock:
+            self._seen.add(owner)
             wake, expired = self._expire(now)
             # Slots the expiry freed go to the queue first, in its order: a model that was not
             # queued must not take one ahead of those waiting.
@@ -153,6 +187,7 @@ class Rolls:
         counts from the apply the slot was taken for (a ramp stepping more often than the
         timeout cannot hold a slot for ever)."""
         with self._lock:
+            self._seen.add(owner)
             roll = self._rolls.get(owner)
             if roll is not None:
                 roll.version, roll.applied = version, now
@@ -164,6 +199,7 @@ class Rolls:
         re-renders queued wait for it as for any roll. A slot it holds already is kept (its
         timeout counts on); ``started`` records the apply either way."""
         with self._lock:
+            self._seen.add(owner)
             self._queue.pop(owner, None)
             self._woken.pop(owner, None)
             self._rolls.setdefault(owner, _Roll(now, version))
@@ -211,6 +247,7 @@ class Rolls:
         """``owner`` is gone (deleted): its slot and its place in the queue are freed."""
         with self._lock:
             self._timed_out.pop(owner, None)
+            self._seen.discard(owner)
         self._release(owner, now)
 
     def timed_out(self, owner: Owner, now: dt.datetime) -> str | None:
@@ -278,13 +315,14 @@ class Rolls:
                 break
             expired.append(owner)
         for owner in expired:
-            del self._rolls[owner]
+            since = ("this operator's first look at it, which found it rolling"
+                     if self._rolls.pop(owner).found else "the apply that started its roll")
             limit = (f"against the limit of {self.limit} graphs rolling at once, and the next "
                      "queued re-render may go" if self.limit else "as rolling")
             self._timed_out[owner] = (
                 f"the serving graph did not serve, every version of its split ready and its "
-                f"pods rolled, within {_words(self.timeout)} of the apply that started its "
-                f"roll: it no longer counts {limit}")
+                f"pods rolled, within {_words(self.timeout)} of {since}: it no longer counts "
+                f"{limit}")
         return list(expired), list(expired)
 
     def _offer(self, now: dt.datetime) -> list[Owner]:

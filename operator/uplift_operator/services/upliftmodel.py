@@ -927,10 +927,16 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     weights; only its rendering differs) waits for a slot among the graphs rolling at once
     (``deps.rolls``), the graph kept as it is meanwhile (``Applied.queued``); it holds the slot
     until its graph serves again. Anything that changes the split goes at once, new rendering
-    included: a first graph, a canary's start, a step, a promotion, a rollback, an abort."""
+    included: a first graph, a canary's start, a step, a promotion, a rollback, an abort. A
+    graph this process finds rolling at the model's first pass (a restart mid-roll) counts as
+    a roll from then (``Rolls.found``)."""
     if traffic is None:
         return None
     roller = (KIND, owner.namespace, owner.name)
+    rolling = bool(deps.backend.observe(child, traffic).rolling) if child is not None else False
+    # A graph rolling from before this process (a restart mid-roll) counts, on the model's
+    # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
+    deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now))
     manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
@@ -949,7 +955,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         return replace(applied, error=missing_key)
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
-                          rolled=not deps.backend.observe(child, traffic).rolling)
+                          rolled=not rolling)
         return applied
     rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
         _describe_weights(traffic))
