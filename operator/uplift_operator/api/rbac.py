@@ -65,9 +65,12 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("kopf: notice CRDs appearing and disappearing",
      {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
       "verbs": ["list", "watch"]}),
-    ("kopf peering: replicas agree which one acts",
+    ("kopf peering: replicas agree which one acts. kopf pauses every watch until the peering "
+     "object exists (the ClusterKopfPeering, or a KopfPeering in each watched namespace), so the "
+     "operator creates one it finds missing (handlers/readiness.py; create only: it never "
+     "deletes one)",
      {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings", "kopfpeerings"],
-      "verbs": ["get", "list", "watch", "patch"]}),
+      "verbs": ["get", "list", "watch", "create", "patch"]}),
 ]
 
 RULES: list[dict[str, Any]] = [rule for _, rule in _RULES]

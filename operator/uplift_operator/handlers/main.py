@@ -31,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_format = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.PLAIN,
                   "full": kopf.LogFormat.FULL}[config.log_format]
     kopf.configure(verbose=config.verbose, log_format=log_format)
+    # Before kopf's watches start: the missing peering objects created, the namespaces that
+    # cannot be watched left out, so that none of them pauses all the others (readiness says why).
+    prepared = readiness.prepare_peerings(config)
+    if prepared is None:
+        return 1
+    config = prepared
     liveness = (f"http://0.0.0.0:{config.liveness_port}/healthz"
                 if config.liveness_port else None)
     kopf.run(

@@ -1,4 +1,5 @@
-"""Peering never silent: a paused watch is a WARNING, and ``/readyz`` is 503 while it lasts.
+"""Peering never silent, and healed where it can be: a missing peering object is created; what
+cannot be healed is a WARNING, and ``/readyz`` is 503 while it pauses the operator.
 
 kopf pauses every watch until the peering object its replicas share exists (a ClusterKopfPeering
 cluster-wide, a KopfPeering in each namespace when namespaced) and logs that only at debug level,
@@ -13,6 +14,23 @@ exists). Here kopf's own pause line is raised to WARNING
 fails, naming what is missing, until they exist. A replica waiting for a higher-priority peer is
 a healthy stand-by and stays ready.
 
+Healing, as client-go's leader election creates its Lease when absent. At start, before kopf's
+watches begin (``prepare_peerings``, from ``handlers.main``), the operator looks up the peering
+object of each namespace named exactly (or the ClusterKopfPeering) and creates the missing ones;
+kopf then finds them when its watches start and pauses nothing. A named namespace that does not
+exist (the create's 404 names the namespace, not the object), or where the operator may not even
+read its KopfPeering (403: no Role there, and a namespace's Roles go with it), is left out of
+kopf's set with a WARNING, instead of pausing every other one; the checker reports it without
+failing readiness (nothing there can be reconciled) and says when it exists, since only a restart
+adds it to kopf's set. Later the checker creates a peering object it finds missing and has never
+seen present (a namespace matching a pattern that appears, a create refused at start and allowed
+since): kopf sees its event and lifts the pause. One this process saw present and then finds gone
+is not re-created: this replica's watches do not wait for it (their toggle stays off), the next
+start creates it, and an uninstall that deletes it while its pods stop is not undone. A create
+refused (403: an RBAC without ``create`` on ``kopfpeerings.kopf.dev``, e.g. an older chart) keeps
+the report as before (WARNING, 503), the refusal logged once; another replica creating the same
+object first (409) is success.
+
 A peering object found missing is looked up again at every check (``CHECK_SECONDS``), one found
 present only every ``PRESENT_RECHECK_SECONDS`` (``SeenPresent``): namespaced, there is one per
 watched namespace, and a GET of each every 15 s on both replicas was 27 requests a second at 200
@@ -22,10 +40,13 @@ namespaces, for objects that almost never go.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import enum
 import fnmatch
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -35,9 +56,11 @@ from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.adapters.kube import CoreReads, load_api_client
 from uplift_operator.handlers.common import config_of
-from uplift_operator.settings import OperatorConfig
+from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
-__all__ = ["Readiness", "SeenPresent", "missing_peerings", "surface_paused_watches"]
+__all__ = ["Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent", "StartPlan",
+           "check_peerings", "create_answer", "plan_start", "prepare_peerings", "read_answer",
+           "surface_paused_watches"]
 
 logger = logging.getLogger(__name__)
 CHECK_SECONDS = 15.0
@@ -47,6 +70,8 @@ CHECK_SECONDS = 15.0
 #: delays only the report of its deletion (503 and the WARNING), by up to this long.
 PRESENT_RECHECK_SECONDS = 600.0
 _WATCHING_LOGGER = "kopf._cogs.clients.watching"
+#: The label on a peering object the operator created itself (the chart's carry the release's).
+CREATED_BY_LABEL = {"app.kubernetes.io/created-by": "uplift-operator"}
 
 
 class _PausedWatchAtWarning(logging.Filter):
@@ -75,27 +100,237 @@ def surface_paused_watches(verbose: bool) -> None:
     watching.addFilter(_PausedWatchAtWarning(verbose))
 
 
-def missing_peerings(config: OperatorConfig, exists: Callable[[str | None], bool],
-                     namespaces: Callable[[], Iterable[str]]) -> list[str]:
-    """Where the peering object kopf waits for is absent (``None`` = cluster-wide)."""
+class Peering(enum.Enum):
+    """What the lookup of one peering object (and its creation, when missing) found."""
+
+    PRESENT = "present"  # found, created, or created by another replica first (409)
+    MISSING = "missing"  # absent, not (yet) created
+    NOT_CREATED = "not created"  # absent, and the operator may not create it (403)
+    NO_NAMESPACE = "no namespace"  # its namespace does not exist (the create's 404)
+    NO_ACCESS = "no access"  # the operator may not even read it there (403 on the GET)
+
+
+#: A namespace whose peering object answered this at start is left out of kopf's set: kopf could
+#: not watch it either, and its toggle would pause every other namespace.
+UNWATCHABLE = frozenset({Peering.NO_NAMESPACE, Peering.NO_ACCESS})
+
+
+def read_answer(error: ApiException | None, namespace: str | None) -> Peering:
+    """A GET of the peering object (``error``: None when it answered 200). A 404 is the object's
+    even in a namespace that does not exist (reads are not checked against the namespace). A
+    403 in a namespace: the operator has no Role there, and a namespace's Roles go with it, so
+    that namespace is gone or was never given to the operator. Anything else raises."""
+    if error is None:
+        return Peering.PRESENT
+    if error.status == 404:
+        return Peering.MISSING
+    if error.status == 403 and namespace is not None:
+        return Peering.NO_ACCESS
+    raise error
+
+
+def create_answer(error: ApiException | None) -> Peering:
+    """A create of the peering object (``error``: None when it answered 201). 409: another
+    replica (or the chart) created it first. 403: RBAC without ``create`` (authorization comes
+    before the namespace check, so this says nothing of the namespace). 404 whose details name
+    a namespace: the namespace does not exist (the API server's NamespaceLifecycle admission);
+    another 404 (the CRD missing) raises with anything else."""
+    if error is None or error.status == 409:
+        return Peering.PRESENT
+    if error.status == 403:
+        return Peering.NOT_CREATED
+    if error.status == 404 and _details_kind(error.body) == "namespaces":
+        return Peering.NO_NAMESPACE
+    raise error
+
+
+def _details_kind(body: object) -> str | None:
+    try:
+        details = json.loads(body).get("details") or {}  # type: ignore[arg-type]
+    except (TypeError, ValueError, AttributeError):
+        return None
+    kind = details.get("kind") if isinstance(details, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _describe(name: str, namespace: str | None) -> str:
+    if namespace is None:
+        return f"ClusterKopfPeering {name!r}"
+    return f"KopfPeering {name!r} in namespace {namespace!r}"
+
+
+class PeeringObjects:
+    """The peering objects named ``name`` as the API server answers for them: read, create."""
+
+    def __init__(self, api: client.CustomObjectsApi, name: str) -> None:
+        self.api = api
+        self.name = name
+        self._refusal_logged = False
+
+    def read(self, namespace: str | None) -> Peering:
+        timeout = REQUEST_TIMEOUT_SECONDS
+        try:
+            if namespace is None:
+                self.api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings",
+                                                   self.name, _request_timeout=timeout)
+            else:
+                self.api.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings",
+                                                      self.name, _request_timeout=timeout)
+        except ApiException as error:
+            return read_answer(error, namespace)
+        return Peering.PRESENT
+
+    def create(self, namespace: str | None) -> Peering:
+        kind = "ClusterKopfPeering" if namespace is None else "KopfPeering"
+        metadata: dict[str, Any] = {"name": self.name, "labels": dict(CREATED_BY_LABEL)}
+        body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": metadata}
+        timeout = REQUEST_TIMEOUT_SECONDS
+        try:
+            if namespace is None:
+                self.api.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings",
+                                                      body, _request_timeout=timeout)
+            else:
+                self.api.create_namespaced_custom_object("kopf.dev", "v1", namespace,
+                                                         "kopfpeerings", body,
+                                                         _request_timeout=timeout)
+        except ApiException as error:
+            answer = create_answer(error)
+            if answer is Peering.NOT_CREATED and not self._refusal_logged:
+                self._refusal_logged = True
+                logger.warning("cannot create %s: %s %s. The operator's RBAC lacks create on "
+                               "%s.kopf.dev (a chart or manifests/ older than this operator): "
+                               "it creates no missing peering object, and reports each as "
+                               "before. Said once.", _describe(self.name, namespace),
+                               error.status, error.reason, kind.lower() + "s")
+            return answer
+        logger.info("created %s, which was missing: kopf resumes the watches it paused for it",
+                    _describe(self.name, namespace))
+        return Peering.PRESENT
+
+    def ensure(self, namespace: str | None) -> Peering:
+        """Read it; create it when missing."""
+        found = self.read(namespace)
+        return self.create(namespace) if found is Peering.MISSING else found
+
+
+@dataclasses.dataclass(frozen=True)
+class StartPlan:
+    """kopf's namespace set (``watched``, in the given order, patterns kept) and the named
+    namespaces left out of it (``left_out``)."""
+
+    watched: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+
+def plan_start(namespaces: Sequence[str], found: Mapping[str, Peering]) -> StartPlan:
+    """Which namespaces kopf watches, from what the start-up look at each exact namespace's
+    peering object ``found`` (a namespace not in ``found``: its look failed; kept, as is any
+    pattern). A namespace that does not exist, or where the operator may not read its peering
+    object, is left out: kopf could reconcile nothing there, and its toggle would pause all
+    the others. The caller refuses to start when nothing is left to watch."""
+    left_out = tuple(n for n in namespaces if found.get(n) in UNWATCHABLE)
+    return StartPlan(tuple(n for n in namespaces if n not in left_out), left_out)
+
+
+def _exact(namespaces: Iterable[str]) -> list[str]:
+    return [n for n in namespaces if not any(c in n for c in PATTERN_CHARS)]
+
+
+def prepare_peerings(config: OperatorConfig,
+                     objects: PeeringObjects | None = None) -> OperatorConfig | None:
+    """Before kopf starts: create the missing peering objects and leave out the namespaces that
+    cannot be watched (``plan_start``); the configuration kopf is to run with, or None when no
+    named namespace can be watched (kopf, given none, would watch the whole cluster). A look
+    that fails (the API server unreachable) keeps its namespace: kopf and the checker carry on
+    as without this."""
     if config.standalone:
-        return []
+        return config
+    if objects is None:
+        objects = PeeringObjects(client.CustomObjectsApi(load_api_client()), config.peering_name)
+    keys: list[str | None] = [None] if config.all_namespaces else list(_exact(config.namespaces))
+    found: dict[str, Peering] = {}
+    for key in keys:
+        try:
+            answer = objects.ensure(key)
+        except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
+            logger.warning("cannot look up %s at start: %s: %s",
+                           _describe(config.peering_name, key), type(error).__name__, error)
+            continue
+        if key is not None:
+            found[key] = answer
     if config.all_namespaces:
-        return [] if exists(None) else [f"ClusterKopfPeering {config.peering_name!r}"]
+        return config
+    plan = plan_start(config.namespaces, found)
+    for namespace in plan.left_out:
+        why = ("does not exist" if found[namespace] is Peering.NO_NAMESPACE else
+               "cannot be read by the operator (no Role there: it may not exist)")
+        logger.warning("namespace %r %s: left out of the watched namespaces, so that it does not "
+                       "pause every other one (kopf requires its KopfPeering). Nothing there is "
+                       "reconciled; a restart of the operator watches it once it exists (with "
+                       "the operator's Role).", namespace, why)
+    if not plan.watched:
+        logger.error("none of the namespaces to watch (%s) can be watched: they do not exist, "
+                     "or the operator may not read them. Create them (and the operator's "
+                     "Roles), then start it again.", ", ".join(plan.left_out))
+        return None
+    return dataclasses.replace(config, namespaces=plan.watched, left_out_namespaces=plan.left_out)
+
+
+@dataclasses.dataclass(frozen=True)
+class PeeringReport:
+    """``missing``: peering objects kopf waits for, so every watch of the process is paused;
+    ``notes``: namespaces where nothing is reconciled, which pause nothing."""
+
+    missing: list[str]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering],
+                   namespaces: Callable[[], Iterable[str]],
+                   left_out: Callable[[str], Peering] | None = None) -> PeeringReport:
+    """What ``look`` (``None``: the cluster's) finds of the peering objects kopf waits for,
+    and what ``left_out`` finds of the namespaces left out at start (whether they exist now)."""
+    if config.standalone:
+        return PeeringReport([])
+    name = config.peering_name
+    if config.all_namespaces:
+        found = look(None)
+        return PeeringReport([] if found is Peering.PRESENT else [_describe(name, None)])
     globs = [p for p in config.namespaces if any(c in p for c in "*?[")]
     watched = {n for n in config.namespaces if n not in globs}
     if globs:
         watched |= {n for n in namespaces() if any(fnmatch.fnmatchcase(n, g) for g in globs)}
-    return [f"KopfPeering {config.peering_name!r} in namespace {ns!r}"
-            for ns in sorted(watched) if not exists(ns)]
+    missing: list[str] = []
+    notes: list[str] = []
+    for namespace in sorted(watched):
+        found = look(namespace)
+        if found in (Peering.MISSING, Peering.NOT_CREATED):
+            missing.append(_describe(name, namespace))
+        elif found is Peering.NO_NAMESPACE:
+            notes.append(f"namespace {namespace!r} no longer exists: nothing there to reconcile "
+                         "(the next start leaves it out)")
+        elif found is Peering.NO_ACCESS:
+            notes.append(f"the operator may no longer read namespace {namespace!r} (no Role "
+                         "there: the namespace may be gone): nothing there is reconciled (the "
+                         "next start leaves it out)")
+    for namespace in config.left_out_namespaces:
+        if left_out is not None and left_out(namespace) is Peering.PRESENT:
+            notes.append(f"namespace {namespace!r} exists now, with its KopfPeering, but is not "
+                         "watched (it could not be at start): restart the operator to watch it")
+        else:
+            notes.append(f"namespace {namespace!r} is not watched: it did not exist at start, or "
+                         "the operator may not read it; a restart watches it once it exists")
+    return PeeringReport(missing, notes)
 
 
 class Readiness:
-    """The state behind ``/readyz``: ready once started and while no peering object is missing."""
+    """The state behind ``/readyz``: ready once started and while no peering object is missing;
+    the notes (namespaces not reconciled that pause nothing) are in its answer, never a 503."""
 
     def __init__(self) -> None:
         self.started = False
         self.missing: list[str] = []
+        self.notes: list[str] = []
 
     def problems(self) -> list[str]:
         waiting = [] if self.started else ["the operator is starting"]
@@ -104,21 +339,26 @@ class Readiness:
 
     async def handle(self, _: web.Request) -> web.Response:
         problems = self.problems()
+        notes = "".join(f"note: {n}\n" for n in self.notes)
         if problems:
-            return web.Response(status=503, text="not ready: " + "; ".join(problems) + "\n")
-        return web.Response(text="ok\n")
+            return web.Response(status=503,
+                                text="not ready: " + "; ".join(problems) + "\n" + notes)
+        return web.Response(text="ok\n" + notes)
 
-    def update(self, missing: list[str]) -> None:
+    def update(self, missing: list[str], notes: Sequence[str] = ()) -> None:
         for item in sorted(set(missing) - set(self.missing)):
             logger.warning("%s does not exist: kopf pauses every watch of the operator, in "
                            "every namespace, so nothing is reconciled anywhere (a replica already "
                            "running when it went keeps going until it restarts). Create it (the "
-                           "chart and manifests/ do, see docs/install.md), remove its namespace "
+                           "chart and manifests/ do, see docs/install.md; the operator creates "
+                           "one missing at its start when its RBAC allows), remove its namespace "
                            "from the watched ones, or run with --standalone. Readiness is 503 "
                            "until then.", item)
         for item in sorted(set(self.missing) - set(missing)):
             logger.info("%s exists now; its watches resume", item)
-        self.missing = missing
+        for note in [n for n in notes if n not in self.notes]:
+            logger.warning("%s", note)
+        self.missing, self.notes = missing, list(notes)
 
 
 #: A check's reads give up after this: an API server that accepts and never answers would
@@ -127,60 +367,68 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 class SeenPresent:
-    """``exists`` (the peering object of a namespace, ``None``: the cluster's) asked again for
+    """``read`` (the peering object of a namespace, ``None``: the cluster's) asked again for
     a namespace whose object it found present only after ``recheck`` seconds; one found missing,
-    or never asked, at every call. A lookup that fails remembers nothing (it raises).
-    ``clock`` (monotonic seconds) is injectable for tests."""
+    or never asked, at every call. One found missing that was never seen present is created
+    (``create``): kopf waits for it. One seen present before is not (the module says why). A
+    lookup that fails remembers nothing (it raises). ``clock`` (monotonic seconds) is
+    injectable for tests."""
 
-    def __init__(self, exists: Callable[[str | None], bool], *,
+    def __init__(self, read: Callable[[str | None], Peering],
+                 create: Callable[[str | None], Peering] | None = None, *,
                  recheck: float = PRESENT_RECHECK_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._exists = exists
+        self._read = read
+        self._create = create
         self.recheck = recheck
         self.clock = clock
         self._seen: dict[str | None, float] = {}
+        self._ever_seen: set[str | None] = set()
 
-    def __call__(self, namespace: str | None) -> bool:
+    def __call__(self, namespace: str | None) -> Peering:
         now = self.clock()
         seen = self._seen.get(namespace)
         if seen is not None and now - seen < self.recheck:
-            return True
-        if self._exists(namespace):
+            return Peering.PRESENT
+        found = self._read(namespace)
+        if (found is Peering.MISSING and self._create is not None
+                and namespace not in self._ever_seen):
+            found = self._create(namespace)
+        if found is Peering.PRESENT:
             self._seen[namespace] = now
-            return True
-        self._seen.pop(namespace, None)
-        return False
+            self._ever_seen.add(namespace)
+        else:
+            self._seen.pop(namespace, None)
+        return found
 
 
-def _exists_in(api: client.CustomObjectsApi, name: str) -> Callable[[str | None], bool]:
-    def exists(namespace: str | None) -> bool:
-        timeout = REQUEST_TIMEOUT_SECONDS
-        try:
-            if namespace is None:
-                api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name,
-                                              _request_timeout=timeout)
-            else:
-                api.get_namespaced_custom_object("kopf.dev", "v1", namespace, "kopfpeerings", name,
-                                                 _request_timeout=timeout)
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
-    return exists
+class LeftOut:
+    """The namespaces left out at start, asked by creating their KopfPeering (a read cannot tell
+    a namespace that does not exist) until one succeeds, then no more: only a restart adds the
+    namespace to kopf's set, and its peering object is then ready for it."""
+
+    def __init__(self, create: Callable[[str | None], Peering]) -> None:
+        self._create = create
+        self._present: set[str] = set()
+
+    def __call__(self, namespace: str) -> Peering:
+        if namespace not in self._present and self._create(namespace) is Peering.PRESENT:
+            self._present.add(namespace)
+        return Peering.PRESENT if namespace in self._present else Peering.NO_NAMESPACE
 
 
 async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
     api_client = load_api_client()
     custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
-    exists = SeenPresent(_exists_in(custom, config.peering_name))
+    objects = PeeringObjects(custom, config.peering_name)
+    look, left_out = SeenPresent(objects.read, objects.create), LeftOut(objects.create)
 
     def namespaces() -> list[str]:
         return [str(n.metadata.name) for n in core.list_namespace().items if n.metadata]
 
     while True:
         try:
-            missing = await asyncio.to_thread(missing_peerings, config, exists, namespaces)
+            report = await asyncio.to_thread(check_peerings, config, look, namespaces, left_out)
         except ApiException as error:
             logger.warning("cannot check the peering objects: %s %s", error.status, error.reason)
         except Exception as error:  # e.g. urllib3's MaxRetryError: the API server unreachable
@@ -188,7 +436,7 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
             # last answer for the rest of the process's life.
             logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
         else:
-            readiness.update(missing)
+            readiness.update(report.missing, report.notes)
         await asyncio.sleep(CHECK_SECONDS)
 
 

@@ -11,24 +11,28 @@ import pytest
 from uplift_operator.handlers import readiness
 from uplift_operator.settings import OperatorConfig
 
+PRESENT, MISSING = readiness.Peering.PRESENT, readiness.Peering.MISSING
+
 
 def test_cluster_wide_needs_the_cluster_peering() -> None:
     config = OperatorConfig(all_namespaces=True, peering_name="ops")
-    assert readiness.missing_peerings(config, lambda ns: False, list) == ["ClusterKopfPeering 'ops'"]
-    assert readiness.missing_peerings(config, lambda ns: ns is None, list) == []
+    assert readiness.check_peerings(config, lambda ns: MISSING, list).missing == [
+        "ClusterKopfPeering 'ops'"]
+    assert readiness.check_peerings(config, lambda ns: PRESENT if ns is None else MISSING,
+                                    list).missing == []
 
 
 def test_namespaced_needs_one_per_namespace_including_glob_matches() -> None:
     config = OperatorConfig(namespaces=("team-a", "ml-*"), peering_name="ops")
     present = {"team-a"}
-    missing = readiness.missing_peerings(config, lambda ns: ns in present,
-                                         lambda: ["team-a", "ml-x", "ml-y", "other"])
+    missing = readiness.check_peerings(config, lambda ns: PRESENT if ns in present else MISSING,
+                                       lambda: ["team-a", "ml-x", "ml-y", "other"]).missing
     assert missing == ["KopfPeering 'ops' in namespace 'ml-x'", "KopfPeering 'ops' in namespace 'ml-y'"]
 
 
 def test_standalone_needs_no_peering() -> None:
     config = OperatorConfig(namespaces=("team-a",), standalone=True)
-    assert readiness.missing_peerings(config, lambda ns: False, list) == []
+    assert readiness.check_peerings(config, lambda ns: MISSING, list).missing == []
 
 
 def test_readiness_reports_every_problem() -> None:
@@ -95,16 +99,16 @@ def test_the_checker_outlives_an_unreachable_api_server(
         return client.ApiClient(configuration)
 
     calls: list[int] = []
-    real = readiness.missing_peerings
+    real = readiness.check_peerings
 
-    def missing_peerings(*args: Any) -> list[str]:
+    def check_peerings(*args: Any) -> readiness.PeeringReport:
         calls.append(1)
         if len(calls) <= 2:
             return real(*args)  # the real client's call to a closed port
-        return ["ClusterKopfPeering 'ops'"]
+        return readiness.PeeringReport(["ClusterKopfPeering 'ops'"])
 
     monkeypatch.setattr(readiness, "load_api_client", unreachable)
-    monkeypatch.setattr(readiness, "missing_peerings", missing_peerings)
+    monkeypatch.setattr(readiness, "check_peerings", check_peerings)
     monkeypatch.setattr(readiness, "CHECK_SECONDS", 0.01)
     state = readiness.Readiness()
     config = OperatorConfig(all_namespaces=True, peering_name="ops")
@@ -142,11 +146,11 @@ def test_a_peering_read_that_never_gets_an_answer_gives_up(monkeypatch: pytest.M
         configuration.host = f"http://127.0.0.1:{silent.getsockname()[1]}"
         configuration.retries = 0
         monkeypatch.setattr(readiness, "REQUEST_TIMEOUT_SECONDS", 0.3)
-        exists = readiness._exists_in(client.CustomObjectsApi(client.ApiClient(configuration)),
-                                      "ops")
+        objects = readiness.PeeringObjects(
+            client.CustomObjectsApi(client.ApiClient(configuration)), "ops")
         started = time.monotonic()
         with pytest.raises(Exception, match=r"(?i)timed? ?out"):
-            exists(None)
+            objects.read(None)
         assert time.monotonic() - started < 5
     finally:
         silent.close()
