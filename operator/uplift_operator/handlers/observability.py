@@ -72,6 +72,12 @@ CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "uplift_operator_campaign_budget_exhausted",
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
     "(exposure 0 until the period rolls over), else 0.", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGN_HOLDOUT_SHARED = Gauge(
+    "uplift_operator_campaign_holdout_shared",
+    "1 while a Campaign's holdout draw is shared with other Campaigns of its model (condition "
+    "HoldoutShared True: the same effective salt, so the same units are held out and treated in "
+    "each, and each reports their joint effect as its own), else 0.",
+    ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_BUDGET_SPEND = Gauge(
     "uplift_operator_campaign_budget_spend",
     "A Campaign's spend in its current budget period summed over its replicas, past ones "
@@ -362,7 +368,8 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any],
                      measured: Collection[str]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says; its period's
+    """Whether a Campaign's budget is exhausted, as its Ready condition says, and whether it
+    shares its holdout draw (its HoldoutShared condition); its period's
     spend, ROI, incremental effect and incremental conversions with their bounds, as its status
     says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``),
     not the phase (a Campaign whose settings are not delivered is Degraded, ``domain.stuck``,
@@ -374,6 +381,9 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
         c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
         for c in status.get("conditions", []))
     CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
+    shared = any(c.get("type") == cond.HOLDOUT_SHARED and c.get("status") == "True"
+                 for c in status.get("conditions", []))
+    CAMPAIGN_HOLDOUT_SHARED.labels(namespace, name).set(1 if shared else 0)
     if status.get("budgetRemaining") is None:  # no budget gate measured: no spend to show
         with suppress(KeyError):
             CAMPAIGN_BUDGET_SPEND.remove(namespace, name)
@@ -431,7 +441,7 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
     with suppress(KeyError):
         LAST_ROLLBACK.remove(kind, namespace, name)
     if kind == "Campaign":
-        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND):
+        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED):
             with suppress(KeyError):
                 series.remove(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):

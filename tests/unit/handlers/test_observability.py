@@ -91,8 +91,30 @@ def test_a_campaigns_budget_spend_is_exported_only_with_a_budget_gate() -> None:
     assert _spend("thrifty") is None
 
 
+def _shared(name: str) -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_campaign_holdout_shared", {"namespace": "ns", "name": name})
+
+
+def test_a_campaign_sharing_its_holdout_draw_is_exported_while_its_condition_is_true() -> None:
+    def status(shared: str | None) -> dict[str, Any]:
+        conditions = [{"type": "Ready", "status": "True", "reason": "Progressing"}]
+        if shared is not None:
+            conditions.append({"type": "HoldoutShared", "status": shared,
+                               "reason": "SaltShared" if shared == "True" else "SaltNotShared"})
+        return {"phase": "Progressing", "conditions": conditions}
+
+    _observe_campaign("ns", "twin", status(None))
+    assert _shared("twin") == 0.0  # never shared
+    _observe_campaign("ns", "twin", status("True"))
+    assert _shared("twin") == 1.0
+    _observe_campaign("ns", "twin", status("False"))
+    assert _shared("twin") == 0.0  # alone again
+
+
 def test_a_deleted_campaigns_series_are_forgotten() -> None:
     _observe_campaign("ns", "gone", {
+        "conditions": [{"type": "HoldoutShared", "status": "True", "reason": "SaltShared"}],
         "phase": "Completed", "treatedUnits": 10, "spend": 3.0, "budgetRemaining": 7.0,
         "roi": {"estimate": 1.0, "lower": 0.5, "upper": 1.5},
         "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15}})
@@ -103,6 +125,7 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
     assert observability.REGISTRY.get_sample_value(
         "uplift_operator_campaign_budget_exhausted", {"namespace": "ns", "name": "gone"}) is None
     assert _spend("gone") is None
+    assert _shared("gone") is None
 
 
 def _gate(name: str, gate: str, what: str, kind: str = "UpliftModel") -> float | None:
