@@ -203,7 +203,7 @@ class PeeringObjects:
                                "before. Said once.", _describe(self.name, namespace),
                                error.status, error.reason, kind.lower() + "s")
             return answer
-        logger.info("created %s, which was missing: kopf resumes the watches it paused for it",
+        logger.info("created %s, which was missing: kopf's watches wait for it",
                     _describe(self.name, namespace))
         return Peering.PRESENT
 
