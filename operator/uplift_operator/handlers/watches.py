@@ -21,7 +21,8 @@ the tasks that depend on it:
   ``HoldoutShared`` condition names it;
 * a SeldonDeployment event that is not the operator's own apply: the pass of the UpliftModel
   that owns it (Seldon reported a predictor Available, someone edited the traffic, it was
-  deleted);
+  deleted); the first word of a model in this process (kopf's listing at start) also counts a
+  graph still rolling from before a restart against the roll limit (``Rolls.found``);
 * an event of one of the operator's campaigns ConfigMaps (the only ConfigMaps it watches: the
   API server selects them by label, ``handlers.campaigns_file.CAMPAIGNS_FILE_SELECTOR``) that
   is not the operator's own apply: the campaigns file of its model, which restores a hand edit
@@ -37,7 +38,7 @@ import asyncio
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,10 +48,10 @@ from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.campaign import salt_book
 from uplift_operator.handlers.campaigns_file import file_key
-from uplift_operator.handlers.common import runner
+from uplift_operator.handlers.common import now, runner
 from uplift_operator.handlers.scheduling import Key, Wakeups, status_digest
 from uplift_operator.render import naming
-from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.seldon import SeldonV1Backend, rolling_deployments
 from uplift_operator.services import campaign as campaign_service
 from uplift_operator.services import campaigns_file as service
 from uplift_operator.services.resolution import AliasKey
@@ -177,9 +178,27 @@ async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     namespace, _name = _observe(objects, _CHILD.plural, event, body)
     if own:  # what the store already holds: the event of the operator's own apply
         return
-    for owner in body.metadata.get("ownerReferences") or []:
-        if owner.get("kind") == MODEL_KIND and owner.get("apiVersion") == f"{GROUP}/{VERSION}":
-            memo["wakeups"].wake((MODEL_KIND, namespace, str(owner.get("name"))))
+    models = [str(owner.get("name")) for owner in body.metadata.get("ownerReferences") or []
+              if owner.get("kind") == MODEL_KIND
+              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"]
+    if event.get("type") != "DELETED":
+        _found_rolling(memo, namespace, models, event["object"])
+    for model in models:
+        memo["wakeups"].wake((MODEL_KIND, namespace, model))
+
+
+def _found_rolling(memo: kopf.Memo, namespace: str, models: list[str],
+                   child: Mapping[str, Any]) -> None:
+    """kopf lists every graph when the operator starts, usually before the models' first
+    passes: a graph still rolling from before a restart counts against the roll limit from its
+    event (``Rolls.found``, which acts only on the first word of a model), so that the first
+    passes' re-renders do not take the slots of rolls already under way. The model's pass
+    does the same when it reads the graph first."""
+    rolls = memo["uplift_dependencies"].rolls
+    rolling = bool(rolling_deployments(child))
+    version = str((child.get("metadata") or {}).get("resourceVersion") or "") or None
+    for model in models:
+        rolls.found((MODEL_KIND, namespace, model), now(), version=version, rolling=rolling)
 
 
 @kopf.on.event("v1", CONFIG_MAP_PLURAL,

@@ -35,14 +35,15 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
 Time is what the passes pass in (``now``): nothing here reads a clock or sleeps. Nothing is
 persisted: the graphs still rolling from before a restart (an upgrade is when every graph is
 re-rendered; a failover to the standby replica) are read from the graphs themselves. A model's
-first pass in this process that reads its graph (``found``) counts it as a roll from then when
+first look in this process at its graph (``found``: the graph's watch event, as kopf lists
+every graph at start, or the model's first pass that reads it) counts it as a roll from then when
 Seldon's numbers show it rolling (``render.seldon.rolling_deployments``: pods not replaced yet,
 not all available, a Deployment Seldon has not reported on), whatever rolled it (a re-render, a
 first graph, a canary's start), above the limit if it must, under the rules of any roll
 (``settle``, ``timeout`` from then): the slots given after it wait for it. The process has seen
 every roll it started (``started``, ``counted``), so only a model's first look finds one. The
-passes after a start come in no set order, so a re-render may be admitted before the pass of a
-model whose graph was rolling from before has found it: the graphs rolling at once are at most
+listing's events and the passes after a start come in no set order, so a re-render may be
+admitted before a graph rolling from before was looked at: the graphs rolling at once are at most
 ``limit`` + the rolls from before found after slots were given to others (no more than those
 from before: ``limit`` + the split changes ``counted`` above it, as before this counting), and
 at most ``limit`` once each such model has had its first pass and those rolls end.

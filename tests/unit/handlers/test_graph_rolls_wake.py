@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from types import SimpleNamespace
+from typing import Any, cast
 
 import kopf
 
-from uplift_operator.handlers import observability, upliftmodel
+from uplift_operator.adapters.watched import WatchedObjects
+from uplift_operator.handlers import observability, upliftmodel, watches
 from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.render.seldon import deployment_names
 from uplift_operator.services.rolls import ROLL_TIMEOUT, Rolls
 
 AT = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -39,3 +42,50 @@ def test_a_freed_slot_wakes_the_next_queued_model_and_a_timeout_is_counted() -> 
     assert woken and not told and once  # the holder's pass runs now: not woken again
     assert observability.REGISTRY.get_sample_value(
         "uplift_operator_graph_rolls_timed_out_total") == timed_out + 1
+
+
+def _graph(model: str, *, rolled: bool) -> dict[str, Any]:
+    """A model's SeldonDeployment with one predictor of one pod, as Seldon reports it: done
+    rolling (1 of 1 available), or mid-roll (a surge pod not available yet)."""
+    predictor = {"name": "v4", "replicas": 1, "graph": {"name": "uplift"},
+                 "componentSpecs": [{"spec": {"containers": [{"name": "uplift"}]}}]}
+    name = deployment_names(model, predictor)[0]
+    numbers = ({"replicas": 1, "availableReplicas": 1} if rolled
+               else {"replicas": 2, "availableReplicas": 1})
+    return {"apiVersion": "machinelearning.seldon.io/v1", "kind": "SeldonDeployment",
+            "metadata": {"namespace": "ns", "name": model, "uid": f"sd-{model}",
+                         "resourceVersion": "7",
+                         "ownerReferences": [{"apiVersion": "uplift.dev/v1alpha1",
+                                              "kind": "UpliftModel", "name": model,
+                                              "uid": f"m-{model}", "controller": True}]},
+            "spec": {"predictors": [predictor]},
+            "status": {"state": "Available", "deploymentStatus": {name: numbers}}}
+
+
+def test_a_graph_listed_at_start_still_rolling_holds_a_slot_before_any_first_pass() -> None:
+    """After a restart kopf lists every graph, usually before the models' first passes: a graph
+    still rolling from before counts from its event, so the first re-render to ask waits, where
+    it took the slot before (the rolling model's own first pass came later)."""
+    rolls = Rolls(limit=1)
+    memo = kopf.Memo(wakeups=Wakeups(), watched_objects=WatchedObjects(["seldondeployments"]),
+                     uplift_dependencies=SimpleNamespace(rolls=rolls))
+    handler: Any = watches.child_changed
+    for graph in (_graph("rolling", rolled=False), _graph("settled", rolled=True)):
+        asyncio.run(handler(event={"type": "ADDED", "object": graph},
+                            body=kopf.Body(cast(kopf.RawBody, graph)), memo=memo))
+    assert not rolls.admit(("UpliftModel", "ns", "settled"), AT).admitted
+    assert not rolls.admit(("UpliftModel", "ns", "upgraded"), AT).admitted
+    # The rolling model's own re-render goes in the slot it holds.
+    assert rolls.admit(("UpliftModel", "ns", "rolling"), AT).admitted
+
+
+def test_a_later_event_of_a_graph_this_process_already_knew_counts_nothing() -> None:
+    rolls = Rolls(limit=1)
+    memo = kopf.Memo(wakeups=Wakeups(), watched_objects=WatchedObjects(["seldondeployments"]),
+                     uplift_dependencies=SimpleNamespace(rolls=rolls))
+    rolls.found(("UpliftModel", "ns", "rolling"), AT, version="6", rolling=False)  # its pass
+    handler: Any = watches.child_changed
+    graph = _graph("rolling", rolled=False)
+    asyncio.run(handler(event={"type": "MODIFIED", "object": graph},
+                        body=kopf.Body(cast(kopf.RawBody, graph)), memo=memo))
+    assert rolls.admit(("UpliftModel", "ns", "other"), AT).admitted

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from types import SimpleNamespace
 from typing import Any, cast
 
 import kopf
@@ -16,6 +17,7 @@ from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.domain import conditions as cond
 from uplift_operator.handlers import campaign, upliftmodel, watches
 from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services.rolls import Rolls
 
 READY = {"type": "Ready", "status": "True", "reason": cond.STABLE_SERVING, "message": "",
          "lastTransitionTime": "2026-12-01T00:00:00Z"}
@@ -85,7 +87,8 @@ def test_the_echo_of_the_operators_own_seldon_apply_wakes_no_model_pass() -> Non
     wakeups = Wakeups()
     model = wakeups.register((upliftmodel.KIND, NS, "churn"))
     objects = WatchedObjects(["seldondeployments"])
-    memo = kopf.Memo(watched_objects=objects, wakeups=wakeups)
+    memo = kopf.Memo(watched_objects=objects, wakeups=wakeups,
+                     uplift_dependencies=SimpleNamespace(rolls=Rolls()))
 
     def event(kind: str, body: dict[str, Any]) -> None:
         handler: Any = watches.child_changed
