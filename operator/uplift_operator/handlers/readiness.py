@@ -18,7 +18,8 @@ Healing, as client-go's leader election creates its Lease when absent. At start,
 watches begin (``prepare_peerings``, from ``handlers.main``), the operator looks up the peering
 object of each namespace named exactly (or the ClusterKopfPeering) and creates the missing ones;
 kopf then finds them when its watches start and pauses nothing. A named namespace that does not
-exist (the create's 404 names the namespace, not the object), or where the operator may not even
+exist (the create's 404 names the namespace, not the object) or is being deleted (its 403 says
+so), or where the operator may not even
 read its KopfPeering (403: no Role there, and a namespace's Roles go with it), is left out of
 kopf's set with a WARNING, instead of pausing every other one; the checker reports it without
 failing readiness (nothing there can be reconciled) and says when it exists, since only a restart
@@ -131,26 +132,31 @@ def read_answer(error: ApiException | None, namespace: str | None) -> Peering:
 
 def create_answer(error: ApiException | None) -> Peering:
     """A create of the peering object (``error``: None when it answered 201). 409: another
-    replica (or the chart) created it first. 403: RBAC without ``create`` (authorization comes
-    before the namespace check, so this says nothing of the namespace). 404 whose details name
-    a namespace: the namespace does not exist (the API server's NamespaceLifecycle admission);
-    another 404 (the CRD missing) raises with anything else."""
+    replica (or the chart) created it first. 404 whose details name a namespace: the namespace
+    does not exist; 403 with the cause ``NamespaceTerminating``: it is being deleted (both the
+    API server's NamespaceLifecycle admission). Another 403: RBAC without ``create``
+    (authorization comes before that admission, so this says nothing of the namespace).
+    Another 404 (the CRD missing) raises with anything else."""
     if error is None or error.status == 409:
         return Peering.PRESENT
+    details = _details(error.body)
     if error.status == 403:
-        return Peering.NOT_CREATED
-    if error.status == 404 and _details_kind(error.body) == "namespaces":
+        causes = details.get("causes")
+        terminating = isinstance(causes, list) and any(
+            isinstance(c, dict) and c.get("reason") == "NamespaceTerminating" for c in causes)
+        return Peering.NO_NAMESPACE if terminating else Peering.NOT_CREATED
+    if error.status == 404 and details.get("kind") == "namespaces":
         return Peering.NO_NAMESPACE
     raise error
 
 
-def _details_kind(body: object) -> str | None:
+def _details(body: object) -> dict[str, Any]:
+    """The ``details`` of the API server's Status in an error's body ({} if none)."""
     try:
-        details = json.loads(body).get("details") or {}  # type: ignore[arg-type]
+        details = json.loads(body).get("details")  # type: ignore[arg-type]
     except (TypeError, ValueError, AttributeError):
-        return None
-    kind = details.get("kind") if isinstance(details, dict) else None
-    return kind if isinstance(kind, str) else None
+        return {}
+    return details if isinstance(details, dict) else {}
 
 
 def _describe(name: str, namespace: str | None) -> str:
@@ -287,9 +293,13 @@ class PeeringReport:
 
 def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering],
                    namespaces: Callable[[], Iterable[str]],
-                   left_out: Callable[[str], Peering] | None = None) -> PeeringReport:
+                   left_out: Callable[[str], Peering] | None = None,
+                   seen: Callable[[str], bool] = lambda _: True) -> PeeringReport:
     """What ``look`` (``None``: the cluster's) finds of the peering objects kopf waits for,
-    and what ``left_out`` finds of the namespaces left out at start (whether they exist now)."""
+    and what ``left_out`` finds of the namespaces left out at start (whether they exist now).
+    A watched namespace gone (or no longer readable) pauses nothing once its peering object
+    was ``seen`` (kopf's toggle for it went off then); one never seen still holds every watch
+    of the process paused, and is reported missing."""
     if config.standalone:
         return PeeringReport([])
     name = config.peering_name
@@ -304,7 +314,8 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
     notes: list[str] = []
     for namespace in sorted(watched):
         found = look(namespace)
-        if found in (Peering.MISSING, Peering.NOT_CREATED):
+        if found in (Peering.MISSING, Peering.NOT_CREATED) or (
+                found in UNWATCHABLE and not seen(namespace)):
             missing.append(_describe(name, namespace))
         elif found is Peering.NO_NAMESPACE:
             notes.append(f"namespace {namespace!r} no longer exists: nothing there to reconcile "
@@ -401,6 +412,10 @@ class SeenPresent:
             self._seen.pop(namespace, None)
         return found
 
+    def ever_seen(self, namespace: str | None) -> bool:
+        """Whether this process has seen that peering object present (so kopf's has too)."""
+        return namespace in self._ever_seen
+
 
 class LeftOut:
     """The namespaces left out at start, asked by creating their KopfPeering (a read cannot tell
@@ -428,7 +443,8 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
 
     while True:
         try:
-            report = await asyncio.to_thread(check_peerings, config, look, namespaces, left_out)
+            report = await asyncio.to_thread(check_peerings, config, look, namespaces, left_out,
+                                             look.ever_seen)
         except ApiException as error:
             logger.warning("cannot check the peering objects: %s %s", error.status, error.reason)
         except Exception as error:  # e.g. urllib3's MaxRetryError: the API server unreachable

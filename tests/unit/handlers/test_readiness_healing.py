@@ -53,6 +53,12 @@ def test_a_create_tells_a_missing_namespace_from_a_missing_crd() -> None:
     assert create_answer(api_error(403)) is Peering.NOT_CREATED
     # NamespaceLifecycle's answer: 404, `namespaces "x" not found`, details naming a namespace
     assert create_answer(api_error(404, "namespaces")) is Peering.NO_NAMESPACE
+    terminating = api_error(403, "kopfpeerings")  # NamespaceLifecycle: a namespace being deleted
+    terminating.body = json.dumps({"kind": "Status", "code": 403, "details": {
+        "name": "ops", "kind": "kopfpeerings", "causes": [{
+            "reason": "NamespaceTerminating", "field": "metadata.namespace",
+            "message": "namespace team-a is being terminated"}]}})
+    assert create_answer(terminating) is Peering.NO_NAMESPACE
     for other in (api_error(404), api_error(404, "kopfpeerings"), api_error(500)):
         with pytest.raises(ApiException):  # e.g. kopf's CRDs not installed
             create_answer(other)
@@ -215,7 +221,9 @@ def test_namespaces_that_cannot_be_reconciled_are_notes_not_failures() -> None:
     config = OperatorConfig(namespaces=("deleted", "role-gone"), peering_name="ops",
                             left_out_namespaces=("later",))
     left_out = LeftOut(peerings.create)
-    report = check_peerings(config, SeenPresent(peerings.read, peerings.create), list, left_out)
+    # seen: kopf saw their peering objects before they went, so their toggles are off
+    report = check_peerings(config, SeenPresent(peerings.read, peerings.create), list, left_out,
+                            seen=lambda ns: True)
     assert report.missing == []
     assert report.notes == [
         "namespace 'deleted' no longer exists: nothing there to reconcile (the next start "
@@ -225,7 +233,8 @@ def test_namespaces_that_cannot_be_reconciled_are_notes_not_failures() -> None:
         "namespace 'later' is not watched: it did not exist at start, or the operator may not "
         "read it; a restart watches it once it exists"]
     api.absent_namespaces = frozenset({"deleted"})  # 'later' created: its KopfPeering too
-    report = check_peerings(config, SeenPresent(peerings.read, peerings.create), list, left_out)
+    report = check_peerings(config, SeenPresent(peerings.read, peerings.create), list, left_out,
+                            seen=lambda ns: True)
     assert report.notes[-1] == ("namespace 'later' exists now, with its KopfPeering, but is not "
                                 "watched (it could not be at start): restart the operator to "
                                 "watch it")
@@ -253,3 +262,16 @@ def test_readyz_answers_200_with_the_notes_and_503_for_what_pauses(
     status, text = asyncio.run(answer())
     assert status == 503 and text.startswith("not ready: KopfPeering 'ops' in namespace 'a'")
     assert text.endswith(f"note: {note}\n")
+
+
+def test_a_namespace_gone_before_kopf_saw_its_peering_still_fails_readiness() -> None:
+    """Its toggle never went off: every watch of the process stays paused until a restart
+    (which leaves the namespace out), so it is reported missing, not as a note."""
+    api = FakeApi({"team-a"}, absent_namespaces=frozenset({"gone"}), no_role=frozenset({"closed"}))
+    peerings = objects(api)
+    look = SeenPresent(peerings.read, peerings.create)
+    config = OperatorConfig(namespaces=("team-a", "gone", "closed"), peering_name="ops")
+    report = check_peerings(config, look, list, seen=look.ever_seen)
+    assert report.missing == ["KopfPeering 'ops' in namespace 'closed'",
+                              "KopfPeering 'ops' in namespace 'gone'"]
+    assert report.notes == [] and look.ever_seen("team-a") and not look.ever_seen("gone")
