@@ -44,7 +44,7 @@ from typing import Any
 
 import kopf
 
-from uplift_operator.adapters.watched import WatchedObjects
+from uplift_operator.adapters.watched import WatchedObjects, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers.campaign import salt_book
 from uplift_operator.handlers.campaigns_file import file_key
@@ -178,27 +178,35 @@ async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     namespace, _name = _observe(objects, _CHILD.plural, event, body)
     if own:  # what the store already holds: the event of the operator's own apply
         return
-    models = [str(owner.get("name")) for owner in body.metadata.get("ownerReferences") or []
+    owners = {str(owner.get("name")): str(owner.get("uid"))
+              for owner in body.metadata.get("ownerReferences") or []
               if owner.get("kind") == MODEL_KIND
-              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"]
+              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"}
     if event.get("type") != "DELETED":
-        _found_rolling(memo, namespace, models, event["object"])
-    for model in models:
+        _found_rolling(memo, objects, namespace, owners, event["object"])
+    for model in owners:
         memo["wakeups"].wake((MODEL_KIND, namespace, model))
 
 
-def _found_rolling(memo: kopf.Memo, namespace: str, models: list[str],
-                   child: Mapping[str, Any]) -> None:
+def _found_rolling(memo: kopf.Memo, objects: WatchedObjects, namespace: str,
+                   owners: Mapping[str, str], child: Mapping[str, Any]) -> None:
     """kopf lists every graph when the operator starts, usually before the models' first
     passes: a graph still rolling from before a restart counts against the roll limit from its
     event (``Rolls.found``, which acts only on the first word of a model), so that the first
     passes' re-renders do not take the slots of rolls already under way. The model's pass
-    does the same when it reads the graph first."""
+    does the same when it reads the graph first. Only for a model the watch holds, the very
+    object that owns the graph: the graph of a model deleted (its DELETED handled, ``forget``
+    done) may still report on its pods until the garbage collector removes it, and must not
+    hold a slot then."""
+    if (child.get("metadata") or {}).get("deletionTimestamp"):
+        return
     rolls = memo["uplift_dependencies"].rolls
     rolling = bool(rolling_deployments(child))
     version = str((child.get("metadata") or {}).get("resourceVersion") or "") or None
-    for model in models:
-        rolls.found((MODEL_KIND, namespace, model), now(), version=version, rolling=rolling)
+    for model, uid in owners.items():
+        known = objects.get(MODEL_PLURAL, namespace, model)
+        if known is not None and uid_of(known) == uid:
+            rolls.found((MODEL_KIND, namespace, model), now(), version=version, rolling=rolling)
 
 
 @kopf.on.event("v1", CONFIG_MAP_PLURAL,

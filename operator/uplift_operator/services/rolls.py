@@ -39,9 +39,12 @@ first look in this process at its graph (``found``: the graph's watch event, as 
 every graph at start, or the model's first pass that reads it) counts it as a roll from then when
 Seldon's numbers show it rolling (``render.seldon.rolling_deployments``: pods not replaced yet,
 not all available, a Deployment Seldon has not reported on), whatever rolled it (a re-render, a
-first graph, a canary's start), above the limit if it must, under the rules of any roll
-(``settle``, ``timeout`` from then): the slots given after it wait for it. The process has seen
-every roll it started (``started``, ``counted``), so only a model's first look finds one. The
+first graph, a canary's start; a crash-looping or Pending pod reads the same), above the limit
+if it must, done by ``settle`` as any roll, or at ``timeout`` from then quietly (not this
+process's roll: no ``RollTimedOut``, not counted; whether the graph serves is the model's
+status), unless a re-render of the model's went in its slot: the slots given after it wait
+for it. The process has seen every roll it started (``started``, ``counted``), so only a model's
+first look finds one. The
 listing's events and the passes after a start come in no set order, so a re-render may be
 admitted before a graph rolling from before was looked at: the graphs rolling at once are at most
 ``limit`` + the rolls from before found after slots were given to others (no more than those
@@ -101,7 +104,9 @@ class _Roll:
     started: dt.datetime  # the apply it was taken for: the timeout counts from it
     version: str | None = None  # the graph's resourceVersion the last apply left (None: unknown)
     applied: dt.datetime | None = None  # the last apply (None: ``started``'s)
-    found: bool = False  # rolling from before this process: ``started`` is when it was found
+    # Rolling from before this process, nothing applied to it since: ``started`` is when it was
+    # found, and its timeout frees the slot quietly (no ``RollTimedOut``, not counted).
+    found: bool = False
 
     @property
     def last_apply(self) -> dt.datetime:
@@ -142,8 +147,10 @@ class Rolls:
         of ``owner`` (a restart: the roll, if any, is from before it), a rolling graph counts
         as a roll holding a slot from ``now`` (above the limit if it must: it rolls already),
         done as any roll is (``settle``: Seldon reports on it past ``version``, serving and
-        rolled) or at ``timeout`` from ``now``; a re-render the model asks for next holds that
-        slot. Later calls change nothing: a roll this process started it counts already."""
+        rolled) or at ``timeout`` from ``now``, quietly unless this process applied to it
+        since; a re-render the model asks for next holds that slot. Later calls change
+        nothing: a roll this process started it counts already. Called by the model's pass and
+        by the graph's watch event (``handlers.watches``), whichever comes first."""
         with self._lock:
             first = owner not in self._seen
             self._seen.add(owner)
@@ -192,6 +199,7 @@ class Rolls:
             roll = self._rolls.get(owner)
             if roll is not None:
                 roll.version, roll.applied = version, now
+                roll.found = False  # this process rolls it now: a timeout is told
 
     def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
@@ -315,16 +323,20 @@ class Rolls:
             if now - roll.started < self.timeout:
                 break
             expired.append(owner)
+        told: list[Owner] = []
         for owner in expired:
-            since = ("this operator's first look at it, which found it rolling"
-                     if self._rolls.pop(owner).found else "the apply that started its roll")
+            if self._rolls.pop(owner).found:
+                # Not a roll of this process (a crash-looping or Pending pod reads as rolling
+                # too): its slot frees quietly; whether the graph serves is the model's status.
+                continue
+            told.append(owner)
             limit = (f"against the limit of {self.limit} graphs rolling at once, and the next "
                      "queued re-render may go" if self.limit else "as rolling")
             self._timed_out[owner] = (
                 f"the serving graph did not serve, every version of its split ready and its "
-                f"pods rolled, within {_words(self.timeout)} of {since}: it no longer counts "
-                f"{limit}")
-        return list(expired), list(expired)
+                f"pods rolled, within {_words(self.timeout)} of the apply that started its "
+                f"roll: it no longer counts {limit}")
+        return told, list(told)
 
     def _offer(self, now: dt.datetime) -> list[Owner]:
         """Wake as many queued models, first asked first, as there are free slots not yet

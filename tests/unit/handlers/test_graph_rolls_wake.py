@@ -62,17 +62,31 @@ def _graph(model: str, *, rolled: bool) -> dict[str, Any]:
             "status": {"state": "Available", "deploymentStatus": {name: numbers}}}
 
 
+def _watching(rolls: Rolls, *models: str) -> kopf.Memo:
+    """The memo of a process whose model watch holds ``models`` (their uid ``m-<name>``)."""
+    objects = WatchedObjects(["upliftmodels", "seldondeployments"])
+    for model in models:
+        objects.observe("upliftmodels", {"metadata": {"namespace": "ns", "name": model,
+                                                      "uid": f"m-{model}",
+                                                      "resourceVersion": "1"}})
+    return kopf.Memo(wakeups=Wakeups(), watched_objects=objects,
+                     uplift_dependencies=SimpleNamespace(rolls=rolls))
+
+
+def _events(memo: kopf.Memo, *graphs: dict[str, Any], kind: str = "ADDED") -> None:
+    handler: Any = watches.child_changed
+    for graph in graphs:
+        asyncio.run(handler(event={"type": kind, "object": graph},
+                            body=kopf.Body(cast(kopf.RawBody, graph)), memo=memo))
+
+
 def test_a_graph_listed_at_start_still_rolling_holds_a_slot_before_any_first_pass() -> None:
     """After a restart kopf lists every graph, usually before the models' first passes: a graph
     still rolling from before counts from its event, so the first re-render to ask waits, where
     it took the slot before (the rolling model's own first pass came later)."""
     rolls = Rolls(limit=1)
-    memo = kopf.Memo(wakeups=Wakeups(), watched_objects=WatchedObjects(["seldondeployments"]),
-                     uplift_dependencies=SimpleNamespace(rolls=rolls))
-    handler: Any = watches.child_changed
-    for graph in (_graph("rolling", rolled=False), _graph("settled", rolled=True)):
-        asyncio.run(handler(event={"type": "ADDED", "object": graph},
-                            body=kopf.Body(cast(kopf.RawBody, graph)), memo=memo))
+    memo = _watching(rolls, "rolling", "settled")
+    _events(memo, _graph("rolling", rolled=False), _graph("settled", rolled=True))
     assert not rolls.admit(("UpliftModel", "ns", "settled"), AT).admitted
     assert not rolls.admit(("UpliftModel", "ns", "upgraded"), AT).admitted
     # The rolling model's own re-render goes in the slot it holds.
@@ -81,11 +95,21 @@ def test_a_graph_listed_at_start_still_rolling_holds_a_slot_before_any_first_pas
 
 def test_a_later_event_of_a_graph_this_process_already_knew_counts_nothing() -> None:
     rolls = Rolls(limit=1)
-    memo = kopf.Memo(wakeups=Wakeups(), watched_objects=WatchedObjects(["seldondeployments"]),
-                     uplift_dependencies=SimpleNamespace(rolls=rolls))
+    memo = _watching(rolls, "rolling")
     rolls.found(("UpliftModel", "ns", "rolling"), AT, version="6", rolling=False)  # its pass
-    handler: Any = watches.child_changed
-    graph = _graph("rolling", rolled=False)
-    asyncio.run(handler(event={"type": "MODIFIED", "object": graph},
-                        body=kopf.Body(cast(kopf.RawBody, graph)), memo=memo))
+    _events(memo, _graph("rolling", rolled=False), kind="MODIFIED")
+    assert rolls.admit(("UpliftModel", "ns", "other"), AT).admitted
+
+
+def test_the_graph_of_a_model_the_watch_does_not_hold_counts_nothing() -> None:
+    """A model deleted mid-roll (``forget`` done) whose graph still reports on its pods before
+    the garbage collector removes it, a graph whose owner is another object of the name, or one
+    being deleted: no slot held for a model that will never pass."""
+    rolls = Rolls(limit=1)
+    memo = _watching(rolls, "renamed")
+    reused = _graph("renamed", rolled=False)
+    reused["metadata"]["ownerReferences"][0]["uid"] = "m-old"  # the name's earlier object
+    deleting = _graph("renamed", rolled=False)
+    deleting["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"
+    _events(memo, _graph("gone", rolled=False), reused, deleting)
     assert rolls.admit(("UpliftModel", "ns", "other"), AT).admitted

@@ -132,7 +132,10 @@ def test_a_first_graph_or_a_canary_start_found_rolling_after_a_restart_counts_to
     assert fleet.condition("a")["reason"] == "RollQueued" and fleet.images("a") == {"runtime:1"}
 
 
-def test_a_graph_found_rolling_that_never_serves_frees_its_slot_after_the_timeout_once() -> None:
+def test_a_graph_found_rolling_that_never_serves_frees_its_slot_quietly_after_the_timeout(
+        ) -> None:
+    """Not this process's roll (a crash-looping pod reads as rolling as well): the slot frees,
+    but no RollTimedOut and no count, which say a re-render of the operator's did not serve."""
     fleet = mid_roll(limit=2)
     fleet.seldon("a", "Failed")
     first_look = fleet.now + dt.timedelta(seconds=1)
@@ -143,10 +146,8 @@ def test_a_graph_found_rolling_that_never_serves_frees_its_slot_after_the_timeou
     fleet.tick("c", 1)
     assert fleet.rolls.rolling() == 2 and fleet.images("c") == {"runtime:2"}
     fleet.now = first_look + ROLL_TIMEOUT
-    told = [e for e in fleet.tick("a").events if e.reason == "RollTimedOut"]
-    assert len(told) == 1 and ("within 10 min of this operator's first look at it, which found "
-                               "it rolling" in told[0].message)
-    assert fleet.timed_out == [key("a")] and fleet.rolls.rolling() == 1
+    assert [e for e in fleet.tick("a").events if e.reason == "RollTimedOut"] == []
+    assert fleet.timed_out == [] and fleet.rolls.rolling() == 1
     fleet.tick("a", 1)  # still not serving: not found again, not counted again
     assert fleet.rolls.rolling() == 1
 
@@ -192,3 +193,21 @@ def test_a_found_roll_counts_without_a_limit_too() -> None:
     rolls.found(key("a"), T0, version="1", rolling=True)
     assert rolls.rolling() == 1 and rolls.admit(key("b"), T0).admitted
     assert rolls.rolling() == 2
+
+
+def test_a_found_roll_the_model_re_rendered_into_is_told_when_it_times_out() -> None:
+    """Once this process applied its own re-render in the found slot, the roll is its own: a
+    timeout is told (RollTimedOut) and counted as any roll's; a found roll alone frees quietly."""
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    rolls, counted = Rolls(limit=1), list[tuple[str, str, str]]()
+    rolls.on_timeout.append(counted.append)
+    a, b = ("UpliftModel", "ns", "a"), ("UpliftModel", "ns", "b")
+    rolls.found(a, start, version="5", rolling=True)
+    rolls.found(b, start, version="5", rolling=True)
+    assert rolls.admit(a, start).admitted  # the slot it holds
+    rolls.started(a, start, "6")
+    later = start + ROLL_TIMEOUT
+    assert rolls.timed_out(b, later) is None
+    told = rolls.timed_out(a, later)
+    assert told is not None and "the apply that started its roll" in told
+    assert counted == [a] and rolls.rolling() == 0
