@@ -81,7 +81,7 @@ class ExistenceAudit:
         namespaces: Sequence[str | None] = (
             [None] if self.all_namespaces else sorted({key[1] for key in tasks.values()}))
         try:
-            listed = await asyncio.get_running_loop().run_in_executor(
+            listed, unreadable = await asyncio.get_running_loop().run_in_executor(
                 executor, self._list, namespaces)
         except asyncio.CancelledError:
             raise
@@ -89,7 +89,15 @@ class ExistenceAudit:
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
-        return self.compare(tasks, listed)
+        for namespace in unreadable:
+            # Namespaced with Roles only, a namespace deleted takes its Role with it: 403, not
+            # an empty list. What a pause left there is not compared again (it would be every
+            # interval): the others' audit goes on.
+            logger.warning("existence audit of %s: namespace %r cannot be listed (%s): its "
+                           "objects are not audited", self.kind, namespace, unreadable[namespace])
+            self.wakeups.forget_paused_out(self.kind, namespace)
+        return self.compare({uid: key for uid, key in tasks.items() if key[1] not in unreadable},
+                            listed)
 
     def compare(self, tasks: dict[str, Key], listed: set[str]) -> dict[str, Key]:
         """The ghosts among ``tasks`` (registered before the LIST that found ``listed``)."""
@@ -100,11 +108,20 @@ class ExistenceAudit:
         self.missing = missing
         return ghosts
 
-    def _list(self, namespaces: Sequence[str | None]) -> set[str]:
+    def _list(self, namespaces: Sequence[str | None]) -> tuple[set[str], dict[str, str]]:
+        """The uids listed, and the namespaces that answered 403 or 404 (with the error): one
+        such namespace concludes nothing of itself, but does not blind the audit of the
+        others. Any other failure fails the whole LIST."""
         listed: set[str] = set()
+        unreadable: dict[str, str] = {}
         for namespace in namespaces:
-            listed |= self.cluster.list_uids(f"{GROUP}/{VERSION}", self.plural, namespace)
-        return listed
+            try:
+                listed |= self.cluster.list_uids(f"{GROUP}/{VERSION}", self.plural, namespace)
+            except Exception as error:
+                if namespace is None or getattr(error, "status", None) not in (403, 404):
+                    raise
+                unreadable[namespace] = str(error)
+        return listed, unreadable
 
 
 async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,

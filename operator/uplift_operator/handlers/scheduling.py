@@ -121,6 +121,11 @@ class Wakeups:
         return {uid: key for key, flags in self._flags.items() if key[0] == kind
                 for uid, flag in flags.items() if uid and not flag.finished}
 
+    def forget_paused_out(self, kind: str, namespace: str) -> None:
+        """Stop keeping what a pause ended in ``namespace`` (the audit cannot list it)."""
+        self._paused_out = {uid: key for uid, key in self._paused_out.items()
+                            if key[0] != kind or key[1] != namespace}
+
     def audited(self, kind: str) -> dict[str, Key]:
         """What the existence audit compares with a LIST of ``kind``: the running tasks, and
         the objects whose task a peering pause ended and that have neither a task again nor a

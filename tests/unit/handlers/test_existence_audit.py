@@ -364,3 +364,35 @@ def test_started_once_per_process_for_both_kinds_in_the_operator_s_scope(
         ("UpliftModel", "upliftmodels", all_namespaces), ("Campaign", "campaigns", all_namespaces)]
     assert all(a.wakeups is wakeups and a.cluster is cluster for a in audits)
     assert exit_delay == 15 + existence.EXIT_SLACK_SECONDS
+
+
+class _NamespaceGone(FakeCluster):
+    """Namespaced with Roles only: a namespace deleted took the operator's Role with it."""
+
+    def __init__(self, gone: str, *uids: str) -> None:
+        super().__init__(*uids)
+        self.gone = gone
+
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None) -> set[str]:
+        if namespace == self.gone:
+            self.requests.append((plural, namespace))
+            raise KubeError(f'campaigns is forbidden: User cannot list resource "campaigns" in '
+                            f'the namespace "{namespace}"', 403)
+        return super().list_uids(api_version, plural, namespace)
+
+
+def test_a_namespace_that_cannot_be_listed_does_not_blind_the_audit_of_the_others(
+        executor: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture) -> None:
+    """Before, one 403 failed the whole LIST at every interval: no ghost found anywhere."""
+    wakeups = Wakeups()
+    a, b, old = ("Campaign", "team-a", "a"), ("Campaign", "team-a", "b"), ("Campaign", "gone", "o")
+    for key, uid in ((a, "u-a"), (b, "u-b"), (old, "u-o")):
+        wakeups.register(key, uid=uid)
+    _pause(wakeups, (old, "u-o"))  # the namespace deleted during a short pause
+    cluster = _NamespaceGone("gone", "u-a")
+    with caplog.at_level(logging.WARNING):
+        assert _rounds(_audit(wakeups, cluster), executor, 2) == [{}, {"u-b": b}]
+    assert "namespace 'gone' cannot be listed" in caplog.text
+    # What the pause left there is not listed again at every interval.
+    assert wakeups.audited("Campaign") == {"u-a": a, "u-b": b}
+    assert cluster.requests.count(("campaigns", "gone")) == 1
