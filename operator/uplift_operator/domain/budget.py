@@ -126,9 +126,13 @@ def remembered(measured: BudgetMeasurement,
     """A budget gate's reading merged with the record of the period (``merge_ledgers``): the
     measurement to judge, its spend the merged one, and the record to keep. A reading without
     ledgers (the counter's increase: a runtime without the period gauges) leaves the record as
-    it is, and its spend is judged at no less than the record holds of the period."""
+    it is, and its spend is judged at no less than the record holds of the period. The
+    measurement's ``remembered`` is what the record adds to the reading."""
     if measured.ledgers is None:
         floor = recorded_spend(record, measured.period_start)
-        return dataclasses.replace(measured, spend=max(measured.spend, floor)), record
+        spend = max(measured.spend, floor)
+        return dataclasses.replace(measured, spend=spend,
+                                   remembered=spend - measured.spend), record
     merged, spend = merge_ledgers(record, measured.period_start, measured.ledgers)
-    return dataclasses.replace(measured, spend=spend), merged
+    return dataclasses.replace(measured, spend=spend,
+                               remembered=max(0.0, spend - measured.spend)), merged

@@ -1551,6 +1551,10 @@ def _budget(gate: GateSpecBase, m: BudgetMeasurement, _: GateMemory) -> _Judged:
     period = (f"the period {m.period_start.isoformat()} – {m.period_end.isoformat()}"
               if m.period_end is not None else "the campaign (no budgetPeriod)")
     spent = f"spent {m.spend:.6g} of {m.budget:.6g} ({m.spend / m.budget:.1%}) in {period}"
+    if m.remembered > 1e-9 * max(1.0, m.spend):
+        # More than Prometheus shows now: say where the rest comes from (on-call compares).
+        spent += (f" ({m.remembered:.6g} of it from status.budgetLedgers: spend Prometheus "
+                  f"no longer shows, {m.spend - m.remembered:.6g} as it shows now)")
     common: dict[str, Any] = {"value": m.spend, "threshold": m.budget}
     left = m.budget - m.spend
     # The runtime's own rule (``runtime.policy.apply_budget``): a treatment is sent while its

@@ -346,7 +346,9 @@ class BudgetMeasurement:
     it always fits, so the spend alone counts). ``ledgers``: the reading it was summed from,
     each runtime ledger's last spend in the period as Prometheus holds it (None: the spend
     counter's increase, a runtime without the period gauges); the pass merges it with the
-    status' record of the period (``domain.budget.remembered``) before the gate judges."""
+    status' record of the period (``domain.budget.remembered``) before the gate judges;
+    ``remembered``: how much of ``spend`` the record adds to what Prometheus shows now (the
+    spend of ledgers it no longer holds, or held higher before), said in the gate's message."""
 
     spend: float
     budget: float
@@ -354,6 +356,7 @@ class BudgetMeasurement:
     period_end: datetime | None = None
     cheapest: float = 0.0
     ledgers: Mapping[str, float] | None = None
+    remembered: float = 0.0
 
 
 @dataclass(frozen=True)

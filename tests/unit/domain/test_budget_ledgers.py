@@ -5,13 +5,16 @@ spend judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
 import pytest
 
-from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, FoldedLedger
+from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, CampaignGate, FoldedLedger
+from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.domain.budget import merge_ledgers, recorded_spend, remembered
+from uplift_operator.domain.gates import evaluate_gate
 from uplift_operator.domain.measurements import BudgetMeasurement
 
 START = dt.datetime(2026, 3, 8, tzinfo=dt.UTC)
@@ -212,8 +215,21 @@ def _measured(spend: float, ledgers: dict[str, float] | None) -> BudgetMeasureme
 
 def test_remembered_judges_the_merged_spend_and_returns_the_record() -> None:
     measured, rec = remembered(_measured(4.0, {"b": 4.0}), record({"a": 60.0, "b": 3.0}))
-    assert measured == _measured(64.0, {"b": 4.0})
+    assert measured == dataclasses.replace(_measured(64.0, {"b": 4.0}), remembered=60.0)
     assert rec == record({"a": 60.0, "b": 4.0})
+
+
+def test_the_budget_gate_says_how_much_of_the_spend_prometheus_no_longer_shows() -> None:
+    """On-call compares the message with Prometheus: the record's share is named."""
+    gate = CampaignGate.model_validate({"name": "budget", "type": "budget"})
+    measured, _ = remembered(_measured(40.0, {"b": 40.0}), record({"a": 60.0, "b": 3.0}))
+    outcome = evaluate_gate(gate, measured, None, NEXT - dt.timedelta(days=1))
+    assert outcome.verdict is GateVerdict.FAIL
+    assert ("spent 100 of 100 (100.0%) in the period 2026-03-08T00:00:00+00:00 – "
+            "2026-03-15T00:00:00+00:00 (60 of it from status.budgetLedgers: spend Prometheus "
+            "no longer shows, 40 as it shows now)") in outcome.message
+    plain, _ = remembered(_measured(40.0, {"b": 40.0}), record({"b": 3.0}))
+    assert "budgetLedgers" not in evaluate_gate(gate, plain, None, NEXT).message
 
 
 @pytest.mark.parametrize(("counter", "kept", "judged"), [
@@ -226,4 +242,5 @@ def test_without_ledgers_the_spend_is_never_below_the_record(
         counter: float, kept: BudgetLedgers | None, judged: float) -> None:
     measured, rec = remembered(_measured(counter, None), kept)
     assert measured.spend == judged
+    assert measured.remembered == judged - counter
     assert rec is kept  # no ledgers read: the record is left as it is
