@@ -70,6 +70,9 @@ class OperatorConfig:
     allowed_tracking_uris: tuple[str, ...] = ()
     allowed_runtime_images: tuple[str, ...] = ()
     allowed_service_accounts: tuple[str, ...] = ()
+    # The chart's Helm release (name, namespace): the peering objects the operator creates carry
+    # its adoption metadata, so that Helm takes them into the release (handlers.readiness).
+    helm_release: tuple[str, str] | None = None
 
     @property
     def cluster_reads(self) -> bool:
@@ -211,7 +214,17 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "Default: 5")
     parser.add_argument("--metric-templates", type=Path, default=_env("METRIC_TEMPLATES"),
                         help="YAML file mapping template names to PromQL, added to the built-ins")
+    parser.add_argument("--helm-release", default=_env("HELM_RELEASE"),
+                        help="the Helm release that installed the operator (the chart sets it): "
+                             "a peering object the operator creates carries Helm's adoption "
+                             "metadata for it, so that the release can take it over. "
+                             "Env: UPLIFT_HELM_RELEASE")
+    parser.add_argument("--helm-release-namespace", default=_env("HELM_RELEASE_NAMESPACE"),
+                        help="that release's namespace (with --helm-release). "
+                             "Env: UPLIFT_HELM_RELEASE_NAMESPACE")
     args = parser.parse_args(list(argv))
+    if bool(args.helm_release) != bool(args.helm_release_namespace):
+        parser.error("--helm-release and --helm-release-namespace go together")
     namespaces = args.namespace or [n for n in (_env("NAMESPACES", "") or "").split(",") if n]
     if not namespaces and not args.all_namespaces:
         parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
@@ -259,4 +272,6 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         max_concurrent_graph_rolls=args.max_concurrent_graph_rolls,
         metric_templates=templates, allowed_tracking_uris=allowed["tracking_uri"],
         allowed_runtime_images=allowed["runtime_image"],
-        allowed_service_accounts=allowed["service_account"])
+        allowed_service_accounts=allowed["service_account"],
+        helm_release=((args.helm_release, args.helm_release_namespace)
+                      if args.helm_release else None))

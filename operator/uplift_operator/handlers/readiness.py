@@ -17,20 +17,35 @@ a healthy stand-by and stays ready.
 Healing, as client-go's leader election creates its Lease when absent. At start, before kopf's
 watches begin (``prepare_peerings``, from ``handlers.main``), the operator looks up the peering
 object of each namespace named exactly (or the ClusterKopfPeering) and creates the missing ones;
-kopf then finds them when its watches start and pauses nothing. A named namespace that does not
-exist (the create's 404 names the namespace, not the object) or is being deleted (its 403 says
-so), or where the operator may not even
-read its KopfPeering (403: no Role there, and a namespace's Roles go with it), is left out of
-kopf's set with a WARNING, instead of pausing every other one; the checker reports it without
-failing readiness (nothing there can be reconciled) and says when it exists, since only a restart
-adds it to kopf's set. Later the checker creates a peering object it finds missing and has never
-seen present (a namespace matching a pattern that appears, a create refused at start and allowed
-since): kopf sees its event and lifts the pause. One this process saw present and then finds gone
-is not re-created: this replica's watches do not wait for it (their toggle stays off), the next
-start creates it, and an uninstall that deletes it while its pods stop is not undone. A create
-refused (403: an RBAC without ``create`` on ``kopfpeerings.kopf.dev``, e.g. an older chart) keeps
-the report as before (WARNING, 503), the refusal logged once; another replica creating the same
-object first (409) is success.
+kopf then finds them when its watches start and pauses nothing. These looks stop after
+``PREPARE_DEADLINE_SECONDS`` and at the first failure to reach the API server (they run before
+kopf serves ``/healthz``); what was not looked up is kept as configured. When every namespace
+is named exactly (kopf then lists no namespaces: ``OperatorConfig.cluster_reads``), one that
+does not exist (the create's 404 names the namespace, not the object) or is being deleted (its
+403 says so), or where the operator may not even read its KopfPeering (403: no Role there, and
+a namespace's Roles go with it), is left out of kopf's set with a WARNING, instead of pausing
+every other one; the checker reports it without failing readiness (nothing there can be
+reconciled), creates its KopfPeering when it can read there and finds it missing, and says when
+it exists, since only a restart adds it to kopf's set. With a pattern among them nothing is
+left out: kopf watches the named namespaces that exist and adds one when it is created.
+
+Later the checker creates a peering object it finds missing and has never seen present (a
+namespace matching a pattern that appears, a create refused at start and allowed since): kopf
+sees its event and lifts the pause. Which namespaces it looks at is kopf's own view: the named
+ones when all are exact, else the existing namespaces kopf's matcher matches (globs, ``!``
+negations, comma lists). A namespace that appears without its peering object pauses every watch
+until it exists, and an acting replica paused ``common.PAUSE_EXIT_GRACE_SECONDS`` exits: kopf's
+pause line wakes the checker, so it is created within a second or two, not at the next check.
+One this process saw present and then finds gone, in a namespace that still lives, is not
+re-created: this replica's watches do not wait for it (their toggle stays off), the next start
+creates it, and an uninstall that deletes it while its pods stop is not undone. A namespace
+deleted (gone from the checker's listing, or listed again under another uid) is forgotten:
+kopf makes a new toggle, on, for a namespace of that name that appears, so its peering object is
+created again. A create refused (403: an RBAC without ``create`` on ``kopfpeerings.kopf.dev``,
+e.g. an older chart) keeps the report as before (WARNING, 503), the refusal logged once;
+another replica creating the same object first (409) is success. Installed by the chart, what
+the operator creates carries Helm's adoption metadata for the release (``--helm-release``), so
+that the chart rendering the same object later adopts it rather than failing.
 
 A peering object found missing is looked up again at every check (``CHECK_SECONDS``), one found
 present only every ``PRESENT_RECHECK_SECONDS`` (``SeenPresent``): namespaced, there is one per
@@ -41,9 +56,9 @@ namespaces, for objects that almost never go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
-import fnmatch
 import json
 import logging
 import time
@@ -52,6 +67,7 @@ from typing import Any
 
 import kopf
 from aiohttp import web
+from kopf._cogs.structs.references import NamespaceName, match_namespace
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -59,9 +75,9 @@ from uplift_operator.adapters.kube import CoreReads, load_api_client
 from uplift_operator.handlers.common import config_of
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
-__all__ = ["Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent", "StartPlan",
-           "check_peerings", "create_answer", "plan_start", "prepare_peerings", "read_answer",
-           "surface_paused_watches"]
+__all__ = ["LeftOut", "Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent",
+           "StartPlan", "check_peerings", "create_answer", "kopf_namespaces", "plan_start",
+           "prepare_peerings", "read_answer", "surface_paused_watches"]
 
 logger = logging.getLogger(__name__)
 CHECK_SECONDS = 15.0
@@ -76,11 +92,13 @@ CREATED_BY_LABEL = {"app.kubernetes.io/created-by": "uplift-operator"}
 
 
 class _PausedWatchAtWarning(logging.Filter):
-    """kopf logs "Pausing the watch-stream ..." at debug: raise it to WARNING, drop other debug."""
+    """kopf logs "Pausing the watch-stream ..." at debug: raise it to WARNING, drop other debug.
+    ``on_pause`` is called at each pause line (the readiness checker's wake-up)."""
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, on_pause: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.verbose = verbose
+        self.on_pause = on_pause
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -88,6 +106,9 @@ class _PausedWatchAtWarning(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg, record.args = (f"{text} No resource of this watch is reconciled until "
                                        "every blocker resolves (see /readyz)."), None
+            if self.on_pause is not None:
+                with contextlib.suppress(Exception):  # a loop closing: never break kopf's logging
+                    self.on_pause()
             return True
         if text.startswith("Resuming the watch-stream"):
             record.levelno, record.levelname = logging.INFO, "INFO"
@@ -95,10 +116,10 @@ class _PausedWatchAtWarning(logging.Filter):
         return record.levelno > logging.DEBUG or self.verbose
 
 
-def surface_paused_watches(verbose: bool) -> None:
+def surface_paused_watches(verbose: bool, on_pause: Callable[[], None] | None = None) -> None:
     watching = logging.getLogger(_WATCHING_LOGGER)
     watching.setLevel(logging.DEBUG)
-    watching.addFilter(_PausedWatchAtWarning(verbose))
+    watching.addFilter(_PausedWatchAtWarning(verbose, on_pause))
 
 
 class Peering(enum.Enum):
@@ -165,16 +186,39 @@ def _describe(name: str, namespace: str | None) -> str:
     return f"KopfPeering {name!r} in namespace {namespace!r}"
 
 
-class PeeringObjects:
-    """The peering objects named ``name`` as the API server answers for them: read, create."""
+#: Helm's adoption metadata: an object carrying it for a release is taken into that release by
+#: its next ``helm install/upgrade`` that renders it, where one without it fails the release
+#: ("exists and cannot be imported into the current release: invalid ownership metadata").
+HELM_MANAGED_BY = {"app.kubernetes.io/managed-by": "Helm"}
 
-    def __init__(self, api: client.CustomObjectsApi, name: str) -> None:
+
+def helm_adoption(release: tuple[str, str] | None) -> dict[str, dict[str, str]]:
+    """The labels and annotations that let Helm's ``release`` (name, namespace) adopt an object
+    the operator created ({} without a release: the plain manifests/ install)."""
+    if release is None:
+        return {}
+    name, namespace = release
+    return {"labels": dict(HELM_MANAGED_BY),
+            "annotations": {"meta.helm.sh/release-name": name,
+                            "meta.helm.sh/release-namespace": namespace}}
+
+
+class PeeringObjects:
+    """The peering objects named ``name`` as the API server answers for them: read, create.
+    ``helm_release`` (name, namespace): the chart's release, whose adoption metadata every
+    object created carries, so that the chart rendering the same object later (its
+    ``peering.create`` switched on, or a pod that created it before Helm did) adopts it."""
+
+    def __init__(self, api: client.CustomObjectsApi, name: str,
+                 helm_release: tuple[str, str] | None = None) -> None:
         self.api = api
         self.name = name
+        self.helm_release = helm_release
         self._refusal_logged = False
+        self._left_out_refusal_logged = False
 
-    def read(self, namespace: str | None) -> Peering:
-        timeout = REQUEST_TIMEOUT_SECONDS
+    def read(self, namespace: str | None, timeout: float | None = None) -> Peering:
+        timeout = REQUEST_TIMEOUT_SECONDS if timeout is None else timeout
         try:
             if namespace is None:
                 self.api.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings",
@@ -186,11 +230,19 @@ class PeeringObjects:
             return read_answer(error, namespace)
         return Peering.PRESENT
 
-    def create(self, namespace: str | None) -> Peering:
+    def body(self, namespace: str | None) -> dict[str, Any]:
         kind = "ClusterKopfPeering" if namespace is None else "KopfPeering"
-        metadata: dict[str, Any] = {"name": self.name, "labels": dict(CREATED_BY_LABEL)}
-        body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": metadata}
-        timeout = REQUEST_TIMEOUT_SECONDS
+        adoption = helm_adoption(self.helm_release)
+        metadata: dict[str, Any] = {"name": self.name,
+                                    "labels": {**CREATED_BY_LABEL, **adoption.get("labels", {})}}
+        if "annotations" in adoption:
+            metadata["annotations"] = adoption["annotations"]
+        return {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": metadata}
+
+    def _post(self, namespace: str | None,
+              timeout: float | None) -> tuple[Peering, ApiException | None]:
+        body = self.body(namespace)
+        timeout = REQUEST_TIMEOUT_SECONDS if timeout is None else timeout
         try:
             if namespace is None:
                 self.api.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings",
@@ -200,23 +252,42 @@ class PeeringObjects:
                                                          "kopfpeerings", body,
                                                          _request_timeout=timeout)
         except ApiException as error:
-            answer = create_answer(error)
-            if answer is Peering.NOT_CREATED and not self._refusal_logged:
-                self._refusal_logged = True
-                logger.warning("cannot create %s: %s %s. The operator's RBAC lacks create on "
-                               "%s.kopf.dev (a chart or manifests/ older than this operator): "
-                               "it creates no missing peering object, and reports each as "
-                               "before. Said once.", _describe(self.name, namespace),
-                               error.status, error.reason, kind.lower() + "s")
-            return answer
+            return create_answer(error), error
         logger.info("created %s, which was missing: kopf's watches wait for it",
                     _describe(self.name, namespace))
-        return Peering.PRESENT
+        return Peering.PRESENT, None
 
-    def ensure(self, namespace: str | None) -> Peering:
+    def create(self, namespace: str | None, timeout: float | None = None) -> Peering:
+        """Create the peering object of a namespace kopf watches (or the cluster's)."""
+        answer, error = self._post(namespace, timeout)
+        if error is not None and answer is Peering.NOT_CREATED and not self._refusal_logged:
+            self._refusal_logged = True
+            plural = "clusterkopfpeerings" if namespace is None else "kopfpeerings"
+            logger.warning("cannot create %s: %s %s. The operator's RBAC lacks create on "
+                           "%s.kopf.dev (a chart or manifests/ older than this operator): "
+                           "it creates no missing peering object, and reports each as "
+                           "before. Said once.", _describe(self.name, namespace),
+                           error.status, error.reason, plural)
+        return answer
+
+    def create_left_out(self, namespace: str) -> Peering:
+        """Create the KopfPeering of a namespace left out at start, which the operator could
+        read (404): its own refusal message, said once, apart from ``create``'s."""
+        answer, error = self._post(namespace, None)
+        if (error is not None and answer is Peering.NOT_CREATED
+                and not self._left_out_refusal_logged):
+            self._left_out_refusal_logged = True
+            logger.warning("cannot create %s in a namespace left out at start: %s %s. The "
+                           "operator may read it there but not create it (a Role without "
+                           "create on kopfpeerings.kopf.dev): create it, then restart the "
+                           "operator to watch the namespace. Said once.",
+                           _describe(self.name, namespace), error.status, error.reason)
+        return answer
+
+    def ensure(self, namespace: str | None, timeout: float | None = None) -> Peering:
         """Read it; create it when missing."""
-        found = self.read(namespace)
-        return self.create(namespace) if found is Peering.MISSING else found
+        found = self.read(namespace, timeout)
+        return self.create(namespace, timeout) if found is Peering.MISSING else found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,29 +313,64 @@ def _exact(namespaces: Iterable[str]) -> list[str]:
     return [n for n in namespaces if not any(c in n for c in PATTERN_CHARS)]
 
 
-def prepare_peerings(config: OperatorConfig,
-                     objects: PeeringObjects | None = None) -> OperatorConfig | None:
-    """Before kopf starts: create the missing peering objects and leave out the namespaces that
-    cannot be watched (``plan_start``); the configuration kopf is to run with, or None when no
-    named namespace can be watched (kopf, given none, would watch the whole cluster). A look
-    that fails (the API server unreachable) keeps its namespace: kopf and the checker carry on
-    as without this."""
+#: How long the start-up looks may take in all (seconds). They run before kopf serves
+#: ``/healthz``: the chart's liveness probe (every 20 s, 3 failures) would kill a pod held longer
+#: by a slow API server or many namespaces. What is not looked up by then is kept as configured.
+PREPARE_DEADLINE_SECONDS = 15.0
+
+
+def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = None, *,
+                     deadline: float = PREPARE_DEADLINE_SECONDS,
+                     clock: Callable[[], float] = time.monotonic) -> OperatorConfig | None:
+    """Before kopf starts: create the missing peering objects and, when every namespace is
+    named exactly, leave out those that cannot be watched (``plan_start``); the configuration
+    kopf is to run with, or None when no named namespace can be watched (kopf, given none,
+    would watch the whole cluster).
+
+    With a pattern among the namespaces kopf lists the namespaces and watches those that exist,
+    adding one when it is created (``OperatorConfig.cluster_reads``): a named namespace missing
+    then pauses nothing, and left out it would not be watched when it appears, so nothing is
+    left out; the missing peering objects of the named ones are still created.
+
+    The looks stop at ``deadline`` seconds (each request's timeout cut to what is left) and at
+    the first failure that is not the API server's answer (unreachable, timed out: the next
+    would wait as long). What was not looked up is kept: kopf and the checker carry on as
+    without this."""
     if config.standalone:
         return config
     if objects is None:
-        objects = PeeringObjects(client.CustomObjectsApi(load_api_client()), config.peering_name)
+        objects = PeeringObjects(client.CustomObjectsApi(load_api_client()), config.peering_name,
+                                 config.helm_release)
     keys: list[str | None] = [None] if config.all_namespaces else list(_exact(config.namespaces))
     found: dict[str, Peering] = {}
-    for key in keys:
+    end = clock() + deadline
+
+    def time_left() -> float:
+        return min(REQUEST_TIMEOUT_SECONDS, end - clock())
+
+    for index, key in enumerate(keys):
         try:
-            answer = objects.ensure(key)
-        except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
-            logger.warning("cannot look up %s at start: %s: %s",
-                           _describe(config.peering_name, key), type(error).__name__, error)
+            if time_left() <= 0:
+                raise TimeoutError(f"{deadline:g} s passed")
+            answer = objects.read(key, time_left())
+            if answer is Peering.MISSING:
+                if time_left() <= 0:
+                    raise TimeoutError(f"{deadline:g} s passed")
+                answer = objects.create(key, time_left())
+        except ApiException as error:  # this object's answer: the others may differ
+            logger.warning("cannot look up %s at start: %s %s", _describe(config.peering_name, key),
+                           error.status, error.reason)
             continue
+        except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
+            rest = [k for k in keys[index:] if k is not None]
+            logger.warning("cannot look up %s at start: %s: %s. Not looked up, kept as "
+                           "configured: %s (kopf and the readiness checker carry on).",
+                           _describe(config.peering_name, key), type(error).__name__, error,
+                           ", ".join(rest) or "the ClusterKopfPeering")
+            break
         if key is not None:
             found[key] = answer
-    if config.all_namespaces:
+    if config.all_namespaces or config.cluster_reads:
         return config
     plan = plan_start(config.namespaces, found)
     for namespace in plan.left_out:
@@ -291,25 +397,35 @@ class PeeringReport:
     notes: list[str] = dataclasses.field(default_factory=list)
 
 
+def kopf_namespaces(config: OperatorConfig, listed: Callable[[], Iterable[str]]) -> set[str]:
+    """The namespaces kopf watches, as kopf decides it: every name given when all are exact
+    (kopf then lists no namespaces: ``lifecycle`` turns its scanning off, ``cluster_reads``);
+    with a pattern among them (``settings.PATTERN_CHARS``: globs, ``!`` negations, comma
+    lists), the ``listed`` namespaces that kopf's own matcher matches with one of them, named
+    ones included (kopf watches those only while they exist)."""
+    if not config.cluster_reads:
+        return set(config.namespaces)
+    return {n for n in listed()
+            if any(match_namespace(NamespaceName(n), p) for p in config.namespaces)}
+
+
 def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering],
                    namespaces: Callable[[], Iterable[str]],
                    left_out: Callable[[str], Peering] | None = None,
                    seen: Callable[[str], bool] = lambda _: True) -> PeeringReport:
-    """What ``look`` (``None``: the cluster's) finds of the peering objects kopf waits for,
-    and what ``left_out`` finds of the namespaces left out at start (whether they exist now).
-    A watched namespace gone (or no longer readable) pauses nothing once its peering object
-    was ``seen`` (kopf's toggle for it went off then); one never seen still holds every watch
-    of the process paused, and is reported missing."""
+    """What ``look`` (``None``: the cluster's) finds of the peering objects kopf waits for
+    (``kopf_namespaces``, from the ``namespaces`` that exist), and what ``left_out`` finds of
+    the namespaces left out at start (whether they exist now). A watched namespace gone (or no
+    longer readable) pauses nothing once its peering object was ``seen`` (kopf's toggle for it
+    went off then); one never seen still holds every watch of the process paused, and is
+    reported missing."""
     if config.standalone:
         return PeeringReport([])
     name = config.peering_name
     if config.all_namespaces:
         found = look(None)
         return PeeringReport([] if found is Peering.PRESENT else [_describe(name, None)])
-    globs = [p for p in config.namespaces if any(c in p for c in "*?[")]
-    watched = {n for n in config.namespaces if n not in globs}
-    if globs:
-        watched |= {n for n in namespaces() if any(fnmatch.fnmatchcase(n, g) for g in globs)}
+    watched = kopf_namespaces(config, namespaces)
     missing: list[str] = []
     notes: list[str] = []
     for namespace in sorted(watched):
@@ -325,9 +441,14 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
                          "there: the namespace may be gone): nothing there is reconciled (the "
                          "next start leaves it out)")
     for namespace in config.left_out_namespaces:
-        if left_out is not None and left_out(namespace) is Peering.PRESENT:
+        now = left_out(namespace) if left_out is not None else Peering.NO_NAMESPACE
+        if now is Peering.PRESENT:
             notes.append(f"namespace {namespace!r} exists now, with its KopfPeering, but is not "
                          "watched (it could not be at start): restart the operator to watch it")
+        elif now is Peering.NOT_CREATED:
+            notes.append(f"namespace {namespace!r} exists now but is not watched, and the "
+                         "operator may not create its KopfPeering there (a Role without "
+                         "create): create it, then restart the operator to watch it")
         else:
             notes.append(f"namespace {namespace!r} is not watched: it did not exist at start, or "
                          "the operator may not read it; a restart watches it once it exists")
@@ -381,7 +502,9 @@ class SeenPresent:
     """``read`` (the peering object of a namespace, ``None``: the cluster's) asked again for
     a namespace whose object it found present only after ``recheck`` seconds; one found missing,
     or never asked, at every call. One found missing that was never seen present is created
-    (``create``): kopf waits for it. One seen present before is not (the module says why). A
+    (``create``): kopf waits for it. One seen present before is not (the module says why), as
+    long as its namespace lives: ``keep`` forgets a namespace gone from a listing or found
+    there under another uid (deleted and created again: kopf's toggle for it is new, on). A
     lookup that fails remembers nothing (it raises). ``clock`` (monotonic seconds) is
     injectable for tests."""
 
@@ -395,6 +518,7 @@ class SeenPresent:
         self.clock = clock
         self._seen: dict[str | None, float] = {}
         self._ever_seen: set[str | None] = set()
+        self._listed: dict[str, str] = {}
 
     def __call__(self, namespace: str | None) -> Peering:
         now = self.clock()
@@ -416,30 +540,66 @@ class SeenPresent:
         """Whether this process has seen that peering object present (so kopf's has too)."""
         return namespace in self._ever_seen
 
+    def keep(self, listed: Mapping[str, str]) -> None:
+        """The namespaces that exist (name: uid), as kopf sees them when it lists namespaces
+        (a ``--namespace`` pattern): what was seen of one absent, or of one whose uid changed,
+        is forgotten. kopf drops a deleted namespace's toggle and makes a new one, on, when a
+        namespace of that name appears: its peering object must be seen (or created) again."""
+        for namespace in [n for n in self._ever_seen | set(self._seen) if n is not None]:
+            uid = listed.get(namespace)
+            if uid is None or self._listed.get(namespace, uid) != uid:
+                self._seen.pop(namespace, None)
+                self._ever_seen.discard(namespace)
+        # A namespace is looked at only once listed: this listing has the uid of any seen next.
+        self._listed = dict(listed)
+
 
 class LeftOut:
-    """The namespaces left out at start, asked by creating their KopfPeering (a read cannot tell
-    a namespace that does not exist) until one succeeds, then no more: only a restart adds the
-    namespace to kopf's set, and its peering object is then ready for it."""
+    """The namespaces left out at start, asked by reading their KopfPeering and, when it is
+    missing (404: the operator may read there), creating it, until it is present, then no
+    more: only a restart adds the namespace to kopf's set, and its peering object is then
+    ready for it. A namespace the operator may not read (403: no Role there) is asked nothing
+    more; the create's 404 says the namespace does not exist."""
 
-    def __init__(self, create: Callable[[str | None], Peering]) -> None:
+    def __init__(self, read: Callable[[str | None], Peering],
+                 create: Callable[[str], Peering]) -> None:
+        self._read = read
         self._create = create
         self._present: set[str] = set()
 
     def __call__(self, namespace: str) -> Peering:
-        if namespace not in self._present and self._create(namespace) is Peering.PRESENT:
+        if namespace in self._present:
+            return Peering.PRESENT
+        found = self._read(namespace)
+        if found is Peering.MISSING:
+            found = self._create(namespace)
+        if found is Peering.PRESENT:
             self._present.add(namespace)
-        return Peering.PRESENT if namespace in self._present else Peering.NO_NAMESPACE
+        return found
 
 
-async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
+#: After a wake-up by a paused watch, the checker waits at least this long (seconds) before
+#: its next check, so that a burst of pause lines (one per watch-stream) costs one check.
+WAKE_SPACING_SECONDS = 1.0
+
+
+async def _check_forever(readiness: Readiness, config: OperatorConfig,
+                         wake: asyncio.Event | None = None) -> None:
+    """Check now, then every ``CHECK_SECONDS`` or as soon as ``wake`` is set (kopf paused a
+    watch: a namespace matching a pattern may have appeared without its KopfPeering, which
+    pauses every watch until it exists, and an acting replica paused for
+    ``common.PAUSE_EXIT_GRACE_SECONDS`` exits)."""
     api_client = load_api_client()
     custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
-    objects = PeeringObjects(custom, config.peering_name)
-    look, left_out = SeenPresent(objects.read, objects.create), LeftOut(objects.create)
+    objects = PeeringObjects(custom, config.peering_name, config.helm_release)
+    look = SeenPresent(objects.read, objects.create)
+    left_out = LeftOut(objects.read, objects.create_left_out)
 
     def namespaces() -> list[str]:
-        return [str(n.metadata.name) for n in core.list_namespace().items if n.metadata]
+        listed = {str(n.metadata.name): str(n.metadata.uid)
+                  for n in core.list_namespace().items if n.metadata}
+        look.keep(listed)
+        return list(listed)
 
     while True:
         try:
@@ -453,16 +613,30 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig) -> None:
             logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
         else:
             readiness.update(report.missing, report.notes)
-        await asyncio.sleep(CHECK_SECONDS)
+        if wake is None:
+            await asyncio.sleep(CHECK_SECONDS)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), CHECK_SECONDS)
+        except TimeoutError:
+            continue
+        await asyncio.sleep(WAKE_SPACING_SECONDS)
+        wake.clear()
 
 
 @kopf.on.startup()
 async def start(memo: kopf.Memo, **_: Any) -> None:
     config = config_of(memo)
-    surface_paused_watches(config.verbose)
+    loop, wake = asyncio.get_running_loop(), asyncio.Event()
+
+    def wake_checker() -> None:
+        loop.call_soon_threadsafe(wake.set)
+
+    surface_paused_watches(config.verbose, wake_checker)
     readiness = Readiness()
     memo["uplift_readiness"] = readiness
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(_check_forever(readiness, config))]
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(_check_forever(readiness, config, wake))]
     memo["uplift_readiness_tasks"] = tasks
     if config.readiness_port:
         app = web.Application()
