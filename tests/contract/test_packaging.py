@@ -115,6 +115,42 @@ def test_namespaced_render_has_a_role_and_a_peering_per_namespace() -> None:
     assert "--all-namespaces" not in args
 
 
+def test_the_chart_names_its_release_so_that_helm_adopts_the_peerings_the_operator_creates(
+) -> None:
+    """A peering object a pod creates (one missing, or before Helm creates the chart's: unknown
+    kinds come after the Deployment) must carry the release's ownership metadata, or the
+    release rendering it fails ("invalid ownership metadata"). Whether the chart renders the
+    peering objects or not (switched on later, they are adopted); standalone creates none."""
+    from uplift_operator.handlers.readiness import PeeringObjects
+
+    for values in ([], NAMESPACED, ["--set", "peering.create=false"],
+                   [*NAMESPACED, "--set", "peering.create=false"]):
+        docs = helm_template(*values, release="prod")
+        container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        config = parse_args([a for a in container["args"] if a != "run"]
+                            + ["--helm-release", env["UPLIFT_HELM_RELEASE"],
+                               "--helm-release-namespace", env["UPLIFT_HELM_RELEASE_NAMESPACE"]])
+        assert config.helm_release == ("prod", "uplift-system")
+        namespace = None if config.all_namespaces else config.namespaces[0]
+        created = PeeringObjects(None, config.peering_name,  # type: ignore[arg-type]
+                                 config.helm_release).body(namespace)["metadata"]
+        rendered = by_kind(helm_template(*values, "--set", "peering.create=true",
+                                         release="prod"),
+                           "ClusterKopfPeering" if namespace is None else "KopfPeering")[0]
+        assert created["name"] == rendered["metadata"]["name"]
+        # What Helm checks before it adopts: its label as the chart renders it, the release.
+        assert created["labels"]["app.kubernetes.io/managed-by"] == (
+            rendered["metadata"]["labels"]["app.kubernetes.io/managed-by"])
+        assert created["annotations"] == {"meta.helm.sh/release-name": "prod",
+                                          "meta.helm.sh/release-namespace": "uplift-system"}
+    standalone = helm_template("--set", "standalone=true", "--set", "replicas=1")
+    container = by_kind(standalone, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert not [e for e in container["env"] if e["name"].startswith("UPLIFT_HELM_RELEASE")]
+    manifests = (ROOT / "manifests" / "operator.yaml").read_text()
+    assert "UPLIFT_HELM_RELEASE" not in manifests and "--helm-release" not in manifests
+
+
 def _secret_reads(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rules if "secrets" in r["resources"] and set(r["verbs"]) & {"get", "list", "watch"}]
 
