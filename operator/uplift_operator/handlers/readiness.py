@@ -203,17 +203,36 @@ def helm_adoption(release: tuple[str, str] | None) -> dict[str, dict[str, str]]:
                             "meta.helm.sh/release-namespace": namespace}}
 
 
+#: When this process started (monotonic): a chart's operator creates no peering object before
+#: ``HELM_CREATE_GRACE_SECONDS`` from it (``PeeringObjects``).
+_PROCESS_START = time.monotonic()
+#: Helm 3's first ``install`` checks for existing objects only before it creates anything, then
+#: creates the peering objects (an unknown kind: last, after the Deployment) with a plain create,
+#: which fails the install if a pod created one first. Within this long of its start, a chart's
+#: operator only asks the API server whether the create would succeed (a dry run: the same
+#: answers, the namespace's absence or RBAC's refusal included) and leaves the object to Helm.
+HELM_CREATE_GRACE_SECONDS = 60.0
+
+
 class PeeringObjects:
     """The peering objects named ``name`` as the API server answers for them: read, create.
     ``helm_release`` (name, namespace): the chart's release, whose adoption metadata every
     object created carries, so that the chart rendering the same object later (its
-    ``peering.create`` switched on, or a pod that created it before Helm did) adopts it."""
+    ``peering.create`` switched on) adopts it; with it, a create before ``not_before``
+    (monotonic; ``HELM_CREATE_GRACE_SECONDS`` after the process started) is a dry run, whose
+    success reads as still missing: Helm's install is creating it."""
 
     def __init__(self, api: client.CustomObjectsApi, name: str,
-                 helm_release: tuple[str, str] | None = None) -> None:
+                 helm_release: tuple[str, str] | None = None, *,
+                 not_before: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
         self.name = name
         self.helm_release = helm_release
+        self.not_before = (not_before if not_before is not None
+                           else _PROCESS_START + HELM_CREATE_GRACE_SECONDS
+                           if helm_release is not None else 0.0)
+        self.clock = clock
         self._refusal_logged = False
         self._left_out_refusal_logged = False
 
@@ -243,16 +262,22 @@ class PeeringObjects:
               timeout: float | None) -> tuple[Peering, ApiException | None]:
         body = self.body(namespace)
         timeout = REQUEST_TIMEOUT_SECONDS if timeout is None else timeout
+        dry = self.clock() < self.not_before
+        options: dict[str, Any] = {"_request_timeout": timeout, **({"dry_run": "All"} if dry else {})}
         try:
             if namespace is None:
                 self.api.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings",
-                                                      body, _request_timeout=timeout)
+                                                      body, **options)
             else:
                 self.api.create_namespaced_custom_object("kopf.dev", "v1", namespace,
-                                                         "kopfpeerings", body,
-                                                         _request_timeout=timeout)
+                                                         "kopfpeerings", body, **options)
         except ApiException as error:
             return create_answer(error), error
+        if dry:
+            logger.info("%s is missing: left to the chart's release for now (created from %.0f "
+                        "s after the operator's start if still missing)",
+                        _describe(self.name, namespace), HELM_CREATE_GRACE_SECONDS)
+            return Peering.MISSING, None
         logger.info("created %s, which was missing: kopf's watches wait for it",
                     _describe(self.name, namespace))
         return Peering.PRESENT, None

@@ -207,8 +207,10 @@ def test_the_start_up_looks_stop_at_the_first_connection_error() -> None:
 
 def test_created_objects_carry_helms_adoption_metadata_only_for_a_release() -> None:
     api = FakeApi(set())
-    PeeringObjects(api, "ops", ("uplift", "uplift-system")).create("team-a")  # type: ignore[arg-type]
-    PeeringObjects(api, "ops", ("uplift", "uplift-system")).create(None)  # type: ignore[arg-type]
+    chart = PeeringObjects(api, "ops", ("uplift", "uplift-system"),  # type: ignore[arg-type]
+                           not_before=0.0)  # past the start's grace
+    chart.create("team-a")
+    chart.create(None)
     objects(api).create("team-b")  # manifests/: no release
     metadata = {ns: body["metadata"] for ns, body in api.created}
     for released in ("team-a", None):
@@ -283,3 +285,38 @@ def test_the_checker_checks_again_when_woken(monkeypatch: pytest.MonkeyPatch) ->
             task.cancel()
 
     assert asyncio.run(run()) == 2
+
+
+def test_a_charts_operator_leaves_the_peering_objects_to_helm_at_first() -> None:
+    """Helm 3's first install creates the KopfPeerings after the Deployment with a plain
+    create: one created by the pod first fails the install (already exists). Within the grace a
+    chart's operator only dry-runs the create, which still tells a namespace that does not
+    exist or RBAC without create; after it, a peering still missing is created."""
+    now = [0.0]
+    api = FakeApi({"team-c"}, absent_namespaces=frozenset({"gone"}))
+    chart = PeeringObjects(api, "ops", ("uplift", "uplift-system"),  # type: ignore[arg-type]
+                           clock=lambda: now[0])
+    assert chart.not_before == readiness._PROCESS_START + readiness.HELM_CREATE_GRACE_SECONDS
+    chart.not_before = 60.0
+    assert chart.create("team-a") is Peering.MISSING  # would be created: left to Helm
+    assert chart.create("gone") is Peering.NO_NAMESPACE
+    assert chart.create("team-c") is Peering.PRESENT  # Helm's, 409
+    assert api.created == [] and ("dry-run create", "team-a") in [r[:2] for r in api.requests]
+    now[0] = 60.0
+    assert chart.create("team-a") is Peering.PRESENT
+    assert [ns for ns, _ in api.created] == ["team-a"]
+    # The plain manifests/ install has no Helm to wait for: created at once.
+    assert objects(FakeApi(set())).not_before == 0.0
+
+
+def test_at_a_charts_start_a_missing_namespace_is_still_left_out() -> None:
+    """The dry run answers as the create would: 404 for the namespace."""
+    config = settings.parse_args(["--namespace", "team-a", "--namespace", "gone",
+                                  "--peering", "ops", "--helm-release", "uplift",
+                                  "--helm-release-namespace", "uplift-system"])
+    api = FakeApi(set(), absent_namespaces=frozenset({"gone"}))
+    chart = PeeringObjects(api, "ops", config.helm_release,  # type: ignore[arg-type]
+                           not_before=float("inf"))
+    prepared = prepare_peerings(config, chart)
+    assert prepared is not None and prepared.namespaces == ("team-a",)
+    assert prepared.left_out_namespaces == ("gone",) and api.created == []

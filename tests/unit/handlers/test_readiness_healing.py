@@ -116,8 +116,8 @@ class FakeApi:
         return {}
 
     def _create(self, namespace: str | None, body: dict[str, Any],
-                timeout: float) -> dict[str, Any]:
-        self._request("create", namespace, timeout)
+                timeout: float, dry_run: str | None = None) -> dict[str, Any]:
+        self._request("create" if dry_run is None else "dry-run create", namespace, timeout)
         if namespace in self.unreachable:
             raise OSError("the API server did not answer")
         if not self.may_create or namespace in self.no_role:
@@ -126,21 +126,25 @@ class FakeApi:
             raise api_error(404, "namespaces")
         if namespace in self.present:
             raise api_error(409, "kopfpeerings")
+        if dry_run is not None:
+            assert dry_run == "All"
+            return body  # the API server's answer, nothing persisted
         self.created.append((namespace, body))
         self.present.add(namespace)
         return body
 
     def create_namespaced_custom_object(self, group: str, version: str, namespace: str,
                                         plural: str, body: dict[str, Any],
-                                        _request_timeout: float = 0, **_: Any) -> dict[str, Any]:
+                                        _request_timeout: float = 0, dry_run: str | None = None,
+                                        **_: Any) -> dict[str, Any]:
         assert (group, version, plural) == ("kopf.dev", "v1", "kopfpeerings")
-        return self._create(namespace, body, _request_timeout)
+        return self._create(namespace, body, _request_timeout, dry_run)
 
     def create_cluster_custom_object(self, group: str, version: str, plural: str,
                                      body: dict[str, Any], _request_timeout: float = 0,
-                                     **_: Any) -> dict[str, Any]:
+                                     dry_run: str | None = None, **_: Any) -> dict[str, Any]:
         assert plural == "clusterkopfpeerings"
-        return self._create(None, body, _request_timeout)
+        return self._create(None, body, _request_timeout, dry_run)
 
 
 def objects(api: FakeApi) -> PeeringObjects:
