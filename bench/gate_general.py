@@ -53,6 +53,7 @@ WITH_QINI = (*ONLINE_GATES, "qini")
 SRM_TARGET = gd.TARGET_SRM
 # The bench's own, before any case changes them.
 _BENCH_MAX_LOOKS, _BENCH_CAP, _BENCH_LOOKS_TO_N = gd.MAX_LOOKS, gd.CAP, gd.LOOKS_TO_N
+_BENCH_WEIGHTS = gd.WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,20 @@ class Case:
     drift_bins: int = gd.DRIFT_BINS
     drift_rare_share: float = gd.DRIFT_RARE_SHARE  # the last feature's rare category
     qini_rows: int = gd.QINI_ROWS_DEFAULT  # rows of each offline evaluation set
+    pause_looks: int = gd.PAUSE_LOOKS  # each step's pause, in analysis intervals
     gates: tuple[str, ...] = ONLINE_GATES
 
     def apply(self) -> None:
         """Set the bench's module constants the simulators read at run time."""
         gd.WEIGHTS = self.weights
         gd.LOOKS_TO_N = self.looks_to_n
+        gd.PAUSE_LOOKS, gd.PAUSE = self.pause_looks, f"{self.pause_looks}m"
         # A run ends at the samples cap; the looks' cap must not end a fast ramp first.
         gd.MAX_LOOKS = max(3 * self.looks_to_n, _BENCH_MAX_LOOKS)
-        # Nor the samples' cap: with N in fewer looks, a clean ramp's pauses cost more × N.
-        gd.CAP = _BENCH_CAP * max(1.0, _BENCH_LOOKS_TO_N / self.looks_to_n)
+        # Nor the samples' cap: with N in fewer looks, or more steps (each lasts its pause), a
+        # clean ramp's pauses cost more × N.
+        gd.CAP = (_BENCH_CAP * max(1.0, _BENCH_LOOKS_TO_N / self.looks_to_n)
+                  * max(1.0, sum(self.weights) / sum(_BENCH_WEIGHTS)))
         gd.ERR_BASE = self.error_rate
         gd.OE_HOLDOUT_P, gd.OE_TREATED_P = self.conversion
         gd.CAMPAIGN_BASE = self.campaign_base
@@ -121,6 +126,11 @@ CASES = (
     Case("twenty bins", drift_bins=20, gates=("drift",)),
     Case("rare bin 0.2 %", drift_rare_share=0.002, gates=("drift",)),
     Case("small evaluation sets", qini_rows=5_000, gates=("qini",)),
+    # Session 35: α spent once per version over many steps, a looser α, and long pauses (more
+    # looks per step).
+    Case("ten steps", weights=(2, 4, 6, 8, 10, 15, 20, 30, 40, 50)),
+    Case("α 0.1", alpha=0.1),
+    Case("long pauses", pause_looks=10),
 )
 
 
