@@ -73,6 +73,9 @@ class OperatorConfig:
     # The chart's Helm release (name, namespace): the peering objects the operator creates carry
     # its adoption metadata, so that Helm takes them into the release (handlers.readiness).
     helm_release: tuple[str, str] | None = None
+    # The chart renders the peering objects too (its peering.create): Helm's first install
+    # creates them after the Deployment, so the operator leaves them to it for a while.
+    helm_creates_peerings: bool = False
 
     @property
     def cluster_reads(self) -> bool:
@@ -222,6 +225,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--helm-release-namespace", default=_env("HELM_RELEASE_NAMESPACE"),
                         help="that release's namespace (with --helm-release). "
                              "Env: UPLIFT_HELM_RELEASE_NAMESPACE")
+    parser.add_argument("--helm-creates-peerings", action="store_true",
+                        default=(_env("HELM_CREATES_PEERINGS", "") or "").lower() == "true",
+                        help="the chart renders the peering objects as well (peering.create): "
+                             "for its first 60 s the operator only dry-runs their creation, "
+                             "which Helm's first install does after the Deployment. "
+                             "Env: UPLIFT_HELM_CREATES_PEERINGS=true")
     args = parser.parse_args(list(argv))
     if bool(args.helm_release) != bool(args.helm_release_namespace):
         parser.error("--helm-release and --helm-release-namespace go together")
@@ -274,4 +283,5 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         allowed_runtime_images=allowed["runtime_image"],
         allowed_service_accounts=allowed["service_account"],
         helm_release=((args.helm_release, args.helm_release_namespace)
-                      if args.helm_release else None))
+                      if args.helm_release else None),
+        helm_creates_peerings=args.helm_creates_peerings)

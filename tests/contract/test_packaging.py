@@ -132,6 +132,10 @@ def test_the_chart_names_its_release_so_that_helm_adopts_the_peerings_the_operat
                             + ["--helm-release", env["UPLIFT_HELM_RELEASE"],
                                "--helm-release-namespace", env["UPLIFT_HELM_RELEASE_NAMESPACE"]])
         assert config.helm_release == ("prod", "uplift-system")
+        # Only a chart that renders them makes the operator wait for Helm to create them:
+        # with peering.create=false nothing else creates them, and waiting is an outage.
+        assert (env.get("UPLIFT_HELM_CREATES_PEERINGS") == "true") == (
+            "peering.create=false" not in values)
         namespace = None if config.all_namespaces else config.namespaces[0]
         created = PeeringObjects(None, config.peering_name,  # type: ignore[arg-type]
                                  config.helm_release).body(namespace)["metadata"]

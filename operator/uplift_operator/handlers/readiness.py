@@ -17,7 +17,10 @@ a healthy stand-by and stays ready.
 Healing, as client-go's leader election creates its Lease when absent. At start, before kopf's
 watches begin (``prepare_peerings``, from ``handlers.main``), the operator looks up the peering
 object of each namespace named exactly (or the ClusterKopfPeering) and creates the missing ones;
-kopf then finds them when its watches start and pauses nothing. These looks stop after
+kopf then finds them when its watches start and pauses nothing. Where the chart renders them too
+(``--helm-creates-peerings``), the creates of the first ``HELM_CREATE_GRACE_SECONDS`` are dry
+runs: Helm's first install creates them after the Deployment and fails on one that exists.
+These looks stop after
 ``PREPARE_DEADLINE_SECONDS`` and at the first failure to reach the API server (they run before
 kopf serves ``/healthz``); what was not looked up is kept as configured. When every namespace
 is named exactly (kopf then lists no namespaces: ``OperatorConfig.cluster_reads``), one that
@@ -71,7 +74,7 @@ from kopf._cogs.structs.references import NamespaceName, match_namespace
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from uplift_operator.adapters.kube import CoreReads, load_api_client
+from uplift_operator.adapters.kube import REQUEST_RETRIES, CoreReads, load_api_client
 from uplift_operator.handlers.common import config_of
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
@@ -218,23 +221,24 @@ class PeeringObjects:
     """The peering objects named ``name`` as the API server answers for them: read, create.
     ``helm_release`` (name, namespace): the chart's release, whose adoption metadata every
     object created carries, so that the chart rendering the same object later (its
-    ``peering.create`` switched on) adopts it; with it, a create before ``not_before``
-    (monotonic; ``HELM_CREATE_GRACE_SECONDS`` after the process started) is a dry run, whose
-    success reads as still missing: Helm's install is creating it."""
+    ``peering.create`` switched on) adopts it. ``helm_creates``: the chart renders them too; then
+    a create before ``not_before`` (monotonic; ``HELM_CREATE_GRACE_SECONDS`` after the process
+    started) is a dry run, whose success reads as still missing: Helm's install is creating it."""
 
     def __init__(self, api: client.CustomObjectsApi, name: str,
                  helm_release: tuple[str, str] | None = None, *,
-                 not_before: float | None = None,
+                 helm_creates: bool = False, not_before: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
         self.name = name
         self.helm_release = helm_release
         self.not_before = (not_before if not_before is not None
                            else _PROCESS_START + HELM_CREATE_GRACE_SECONDS
-                           if helm_release is not None else 0.0)
+                           if helm_creates else 0.0)
         self.clock = clock
         self._refusal_logged = False
         self._left_out_refusal_logged = False
+        self._left_to_helm: set[str | None] = set()  # said once each
 
     def read(self, namespace: str | None, timeout: float | None = None) -> Peering:
         timeout = REQUEST_TIMEOUT_SECONDS if timeout is None else timeout
@@ -274,9 +278,11 @@ class PeeringObjects:
         except ApiException as error:
             return create_answer(error), error
         if dry:
-            logger.info("%s is missing: left to the chart's release for now (created from %.0f "
-                        "s after the operator's start if still missing)",
-                        _describe(self.name, namespace), HELM_CREATE_GRACE_SECONDS)
+            if namespace not in self._left_to_helm:
+                self._left_to_helm.add(namespace)
+                logger.info("%s is missing: left to the chart's release for now (created from "
+                            "%.0f s after the operator's start if still missing)",
+                            _describe(self.name, namespace), HELM_CREATE_GRACE_SECONDS)
             return Peering.MISSING, None
         logger.info("created %s, which was missing: kopf's watches wait for it",
                     _describe(self.name, namespace))
@@ -342,6 +348,8 @@ def _exact(namespaces: Iterable[str]) -> list[str]:
 #: ``/healthz``: the chart's liveness probe (every 20 s, 3 failures) would kill a pod held longer
 #: by a slow API server or many namespaces. What is not looked up by then is kept as configured.
 PREPARE_DEADLINE_SECONDS = 15.0
+#: The attempts urllib3 may make of one request (``adapters.kube.REQUEST_RETRIES``: retries + 1).
+_ATTEMPTS = int(REQUEST_RETRIES.total or 0) + 1
 
 
 def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = None, *,
@@ -365,13 +373,16 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
         return config
     if objects is None:
         objects = PeeringObjects(client.CustomObjectsApi(load_api_client()), config.peering_name,
-                                 config.helm_release)
+                                 config.helm_release, helm_creates=config.helm_creates_peerings)
     keys: list[str | None] = [None] if config.all_namespaces else list(_exact(config.namespaces))
     found: dict[str, Peering] = {}
     end = clock() + deadline
 
     def time_left() -> float:
-        return min(REQUEST_TIMEOUT_SECONDS, end - clock())
+        """A request's timeout: what is left, shared among the attempts urllib3 may make of
+        it (``REQUEST_RETRIES``: an unreachable server's connect is tried 4 times, each with
+        the whole timeout), so that one request cannot outlast the deadline."""
+        return min(REQUEST_TIMEOUT_SECONDS, end - clock()) / _ATTEMPTS
 
     for index, key in enumerate(keys):
         try:
@@ -583,8 +594,8 @@ class LeftOut:
     """The namespaces left out at start, asked by reading their KopfPeering and, when it is
     missing (404: the operator may read there), creating it, until it is present, then no
     more: only a restart adds the namespace to kopf's set, and its peering object is then
-    ready for it. A namespace the operator may not read (403: no Role there) is asked nothing
-    more; the create's 404 says the namespace does not exist."""
+    ready for it. A namespace the operator may not read (403: no Role there) gets no create,
+    only the read at each check; the create's 404 says the namespace does not exist."""
 
     def __init__(self, read: Callable[[str | None], Peering],
                  create: Callable[[str], Peering]) -> None:
@@ -616,7 +627,8 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
     ``common.PAUSE_EXIT_GRACE_SECONDS`` exits)."""
     api_client = load_api_client()
     custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
-    objects = PeeringObjects(custom, config.peering_name, config.helm_release)
+    objects = PeeringObjects(custom, config.peering_name, config.helm_release,
+                             helm_creates=config.helm_creates_peerings)
     look = SeenPresent(objects.read, objects.create)
     left_out = LeftOut(objects.read, objects.create_left_out)
 

@@ -165,8 +165,10 @@ def test_a_negation_alone_is_a_pattern_at_start() -> None:
 
 
 def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixture) -> None:
-    """A slow API server (6 s a request): each request's timeout is cut to what is left of the
-    15 s, and what is not looked up by then is kept as configured, not left out."""
+    """A slow API server (6 s a request): each request's timeout is what is left of the 15 s
+    (at most 10 s) shared among the 4 attempts urllib3 may make of it (an unreachable server's
+    connect is retried 3 times, each with the whole timeout), and what is not looked up by then
+    is kept as configured, not left out."""
     api = FakeApi(set())
     now = [0.0]
 
@@ -177,7 +179,7 @@ def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixt
     config = OperatorConfig(namespaces=("a", "b", "c", "d"), peering_name="ops")
     with caplog.at_level(logging.WARNING, logger=readiness.__name__):
         prepared = prepare_peerings(config, objects(api), deadline=15.0, clock=lambda: now[0])
-    assert api.requests == [("get", "a", 10.0), ("create", "a", 9.0), ("get", "b", 3.0)]
+    assert api.requests == [("get", "a", 2.5), ("create", "a", 2.25), ("get", "b", 0.75)]
     assert prepared is not None and prepared.namespaces == ("a", "b", "c", "d")
     assert prepared.left_out_namespaces == ()
     assert "Not looked up, kept as configured: b, c, d" in caplog.text
@@ -295,8 +297,11 @@ def test_a_charts_operator_leaves_the_peering_objects_to_helm_at_first() -> None
     now = [0.0]
     api = FakeApi({"team-c"}, absent_namespaces=frozenset({"gone"}))
     chart = PeeringObjects(api, "ops", ("uplift", "uplift-system"),  # type: ignore[arg-type]
-                           clock=lambda: now[0])
+                           helm_creates=True, clock=lambda: now[0])
     assert chart.not_before == readiness._PROCESS_START + readiness.HELM_CREATE_GRACE_SECONDS
+    # A release whose chart does not render them (peering.create=false): nothing to wait for.
+    assert PeeringObjects(api, "ops", ("uplift", "uplift-system")  # type: ignore[arg-type]
+                          ).not_before == 0.0
     chart.not_before = 60.0
     assert chart.create("team-a") is Peering.MISSING  # would be created: left to Helm
     assert chart.create("gone") is Peering.NO_NAMESPACE
@@ -313,7 +318,9 @@ def test_at_a_charts_start_a_missing_namespace_is_still_left_out() -> None:
     """The dry run answers as the create would: 404 for the namespace."""
     config = settings.parse_args(["--namespace", "team-a", "--namespace", "gone",
                                   "--peering", "ops", "--helm-release", "uplift",
-                                  "--helm-release-namespace", "uplift-system"])
+                                  "--helm-release-namespace", "uplift-system",
+                                  "--helm-creates-peerings"])
+    assert config.helm_creates_peerings
     api = FakeApi(set(), absent_namespaces=frozenset({"gone"}))
     chart = PeeringObjects(api, "ops", config.helm_release,  # type: ignore[arg-type]
                            not_before=float("inf"))
