@@ -75,7 +75,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.adapters.kube import REQUEST_RETRIES, CoreReads, load_api_client
-from uplift_operator.handlers.common import config_of
+from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
 __all__ = ["LeftOut", "Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent",
@@ -427,10 +427,14 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
 @dataclasses.dataclass(frozen=True)
 class PeeringReport:
     """``missing``: peering objects kopf waits for, so every watch of the process is paused;
-    ``notes``: namespaces where nothing is reconciled, which pause nothing."""
+    ``notes``: namespaces where nothing is reconciled, which pause nothing; ``stuck``: named
+    namespaces in kopf's set whose peering object can never come (the namespace does not exist,
+    or the operator may not read there) and was never seen: kopf pauses every watch for good,
+    and only a start that leaves them out (``prepare_peerings``) ends it."""
 
     missing: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
+    stuck: list[str] = dataclasses.field(default_factory=list)
 
 
 def kopf_namespaces(config: OperatorConfig, listed: Callable[[], Iterable[str]]) -> set[str]:
@@ -464,11 +468,14 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
     watched = kopf_namespaces(config, namespaces)
     missing: list[str] = []
     notes: list[str] = []
+    stuck: list[str] = []
     for namespace in sorted(watched):
         found = look(namespace)
         if found in (Peering.MISSING, Peering.NOT_CREATED) or (
                 found in UNWATCHABLE and not seen(namespace)):
             missing.append(_describe(name, namespace))
+            if found in UNWATCHABLE and not config.cluster_reads:
+                stuck.append(namespace)
         elif found is Peering.NO_NAMESPACE:
             notes.append(f"namespace {namespace!r} no longer exists: nothing there to reconcile "
                          "(the next start leaves it out)")
@@ -488,7 +495,7 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
         else:
             notes.append(f"namespace {namespace!r} is not watched: it did not exist at start, or "
                          "the operator may not read it; a restart watches it once it exists")
-    return PeeringReport(missing, notes)
+    return PeeringReport(missing, notes, stuck)
 
 
 class Readiness:
@@ -619,6 +626,22 @@ class LeftOut:
 WAKE_SPACING_SECONDS = 1.0
 
 
+def restart_to_leave_out(stuck: Sequence[str], before: set[str], *,
+                         exit: Callable[[str], None] = exit_to_list_afresh) -> set[str]:
+    """A named namespace kopf watches whose peering object can never come (it does not
+    exist, or the operator may not read there) and was never seen pauses every watch of the
+    process for good: it was not looked up at start (the start-up looks' deadline, the API
+    server unreachable then), or it went before kopf saw its peering object. Found so at two
+    checks in a row (one may be a moment), the process exits, and its restart's start-up looks
+    leave it out. Returns what this check found, for the next."""
+    found = set(stuck)
+    again = sorted(found & before)
+    if again:
+        exit(f"namespace(s) {', '.join(again)} cannot hold a KopfPeering (missing, or not "
+             "readable by the operator) and pause every watch; a restart leaves them out")
+    return found
+
+
 async def _check_forever(readiness: Readiness, config: OperatorConfig,
                          wake: asyncio.Event | None = None) -> None:
     """Check now, then every ``CHECK_SECONDS`` or as soon as ``wake`` is set (kopf paused a
@@ -638,6 +661,7 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
         look.keep(listed)
         return list(listed)
 
+    stuck: set[str] = set()
     while True:
         try:
             report = await asyncio.to_thread(check_peerings, config, look, namespaces, left_out,
@@ -650,6 +674,7 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
             logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
         else:
             readiness.update(report.missing, report.notes)
+            stuck = restart_to_leave_out(report.stuck, stuck)
         if wake is None:
             await asyncio.sleep(CHECK_SECONDS)
             continue

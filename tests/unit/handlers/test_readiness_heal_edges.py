@@ -327,3 +327,32 @@ def test_at_a_charts_start_a_missing_namespace_is_still_left_out() -> None:
     prepared = prepare_peerings(config, chart)
     assert prepared is not None and prepared.namespaces == ("team-a",)
     assert prepared.left_out_namespaces == ("gone",) and api.created == []
+
+
+def test_a_named_namespace_that_can_never_hold_its_peering_is_stuck_only_when_kopf_has_it(
+) -> None:
+    """Exact names: kopf's set is fixed at start, so a never-seen namespace that does not exist
+    (or that the operator may not read) pauses every watch for good. Beside a pattern kopf
+    watches only namespaces that exist; one seen before pauses nothing (its toggle went off)."""
+    exact = OperatorConfig(namespaces=("team-a", "gone", "no-role"), peering_name="ops")
+    answers: dict[str | None, Peering] = {"team-a": Peering.PRESENT, "gone": Peering.NO_NAMESPACE,
+                                          "no-role": Peering.NO_ACCESS}
+    report = check_peerings(exact, answers.__getitem__, list, seen=lambda _: False)
+    assert report.stuck == ["gone", "no-role"] and len(report.missing) == 2
+    assert check_peerings(exact, answers.__getitem__, list, seen=lambda _: True).stuck == []
+    patterned = OperatorConfig(namespaces=("no-role", "team-*"), peering_name="ops")
+    listed = lambda: ["no-role", "team-a"]  # noqa: E731
+    assert check_peerings(patterned, answers.__getitem__, listed,
+                          seen=lambda _: False).stuck == []
+
+
+def test_a_namespace_stuck_at_two_checks_in_a_row_restarts_the_process() -> None:
+    """Not looked up at start (the deadline, the API server unreachable then): the restart's
+    start-up looks leave it out. One check alone may be a moment: nothing."""
+    exits: list[str] = []
+    found = readiness.restart_to_leave_out(["gone"], set(), exit=exits.append)
+    assert exits == [] and found == {"gone"}
+    assert readiness.restart_to_leave_out(["other"], found, exit=exits.append) == {"other"}
+    assert exits == []
+    readiness.restart_to_leave_out(["other", "gone"], {"other"}, exit=exits.append)
+    assert len(exits) == 1 and "namespace(s) other cannot hold a KopfPeering" in exits[0]
