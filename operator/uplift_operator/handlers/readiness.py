@@ -315,11 +315,6 @@ class PeeringObjects:
                            _describe(self.name, namespace), error.status, error.reason)
         return answer
 
-    def ensure(self, namespace: str | None, timeout: float | None = None) -> Peering:
-        """Read it; create it when missing."""
-        found = self.read(namespace, timeout)
-        return self.create(namespace, timeout) if found is Peering.MISSING else found
-
 
 @dataclasses.dataclass(frozen=True)
 class StartPlan:
