@@ -858,6 +858,9 @@ LIMIT_CASES: list[tuple[str, dict[str, Any], list[GateVerdict], list[GateAction]
     ("consecutiveErrorLimit 0: first Error acts", {"consecutiveErrorLimit": 0}, [E], [RB]),
     ("inconclusiveLimit 0 never pauses", {}, [INC] * 10, [N] * 10),
     ("beyond inconclusiveLimit pauses", {"inconclusiveLimit": 2}, [INC, P, INC, INC], [N, N, N, PA]),
+    # As its description says: that many tolerated at one step, one more pauses.
+    ("inconclusiveLimit 3 tolerates 3, the 4th pauses", {"inconclusiveLimit": 3}, [INC] * 4,
+     [N, N, N, PA]),
     ("Fail outranks the pause", {"inconclusiveLimit": 1}, [INC, INC, F], [N, PA, RB]),
     ("dry run never acts", {"dryRun": True, "inconclusiveLimit": 1}, [F, E, INC, INC, F],
      [N, N, N, N, N]),

@@ -586,8 +586,8 @@ class GateSpecBase(ApiModel):
                                            "back. Default: 0 (the first Fail acts).")
     inconclusive_limit: int = Field(
         default=0, ge=0,
-        description="Inconclusive verdicts at one step after which the rollout pauses for a "
-                    "human. Default: 0, never pause: hold the step until the data decides.")
+        description="Inconclusive verdicts tolerated at one step; one more pauses the ramp for "
+                    "a human. Default: 0, never pause: hold the step until the data decides.")
     consecutive_error_limit: int = Field(
         default=4, ge=0, description="Error verdicts in a row tolerated before rolling back. "
                                      "Default: 4.")
