@@ -107,6 +107,10 @@ def _column(name: str, path: str, type_: str = "string", priority: int = 0,
 
 _AGE = _column("Age", ".metadata.creationTimestamp", "date")
 
+#: The level of a Campaign result's bounds (status.incrementalEffect, status.roi).
+_CS_LEVEL = ("the gate's anytime-valid confidence sequence, each bound one-sided at its alpha, "
+             "together 1 - 2 alpha (90 % at the default alpha 0.05)")
+
 UPLIFTMODEL = CrdDefinition(
     model=UpliftModel,
     kind="UpliftModel",
@@ -135,12 +139,17 @@ CAMPAIGN = CrdDefinition(
     short_names=("camp",),
     description=Campaign.__doc__ or "",
     printer_columns=(
-        _column("Phase", ".status.phase", description="Progressing, Healthy, Degraded, Paused"),
+        _column("Phase", ".status.phase",
+                description="Progressing, Healthy, Degraded, Paused, Suspended (before "
+                            "schedule.start, or a spent budget) or Completed (past schedule.end)"),
         _column("Model", ".spec.modelRef.name", description="UpliftModel used for targeting"),
         _column("Exposure", ".status.exposurePercent", "number", description="Exposure %"),
+        # The bounds are the gate's confidence sequence, each side one-sided at the gate's
+        # alpha (domain.gates._sequential_effect): together 1 - 2 alpha, not a fixed 95 %.
         _column("Effect", ".status.incrementalEffect.display",
-                description="Incremental conversion rate [95% bounds]"),
-        _column("ROI", ".status.roi.display", description="Return on investment [95% bounds]"),
+                description=f"Incremental conversion rate [lower, upper]: {_CS_LEVEL}"),
+        _column("ROI", ".status.roi.display",
+                description=f"Return on investment [lower, upper]: {_CS_LEVEL}"),
         _AGE,
         _column("Spend", ".status.spend", "number", priority=1,
                 description="Spend in the current budget period"),

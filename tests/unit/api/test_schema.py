@@ -116,3 +116,33 @@ def test_an_upliftmodels_registered_model_cannot_change() -> None:
     assert "Immutable" in model["properties"]["registeredModel"]["description"]
     assert "May change, for a move of the same registry" in (
         model["properties"]["trackingUri"]["description"])
+
+
+def _column(crd: CrdDefinition, name: str) -> dict[str, Any]:
+    return next(c for c in crd.printer_columns if c["name"] == name)
+
+
+def test_the_phase_column_names_every_phase_the_kind_reaches() -> None:
+    """A Campaign is also Suspended (before its start, a spent budget) and Completed (past
+    its end); an UpliftModel never is (``api.v1alpha1.common.Phase``)."""
+    from uplift_operator.api.crds import CAMPAIGN, UPLIFTMODEL
+    from uplift_operator.api.v1alpha1.common import Phase
+
+    campaign_only = {Phase.SUSPENDED, Phase.COMPLETED}
+    for crd, reached in ((CAMPAIGN, set(Phase)), (UPLIFTMODEL, set(Phase) - campaign_only)):
+        described = _column(crd, "Phase")["description"]
+        named = {phase for phase in Phase if phase.value in described}
+        assert named == reached, (crd.kind, described)
+
+
+def test_the_campaign_result_columns_state_the_level_of_their_bounds() -> None:
+    """status.incrementalEffect and status.roi carry the gate's confidence sequence, each bound
+    one-sided at the gate's alpha (user-set): 1 - 2 alpha together, never a fixed 95 %."""
+    from uplift_operator.api.crds import CAMPAIGN
+
+    for name in ("Effect", "ROI"):
+        described = _column(CAMPAIGN, name)["description"]
+        assert "95" not in described and "1 - 2 alpha" in described, described
+    estimate = _schema(CAMPAIGN)["properties"]["status"]["properties"]["roi"]["properties"]
+    assert "one-sided at the gate's alpha" in estimate["lower"]["description"]
+    assert "1 - 2 alpha" in estimate["lower"]["description"]

@@ -461,9 +461,14 @@ class CampaignStatus(RampStatus):
                     "exposure.paused: pausing or resuming a rolled-back Campaign changes its "
                     "generation but not what it would do, so it stays at 0.")
     incremental_effect: EstimateStatus | None = Field(
-        default=None, description="Incremental conversion rate, treated minus holdout.")
-    roi: EstimateStatus | None = Field(default=None,
-                                       description="Return on investment with bounds.")
+        default=None,
+        description="Incremental conversion rate, treated minus holdout, with its bounds: those "
+                    "of the first incrementalConversions gate that has a value (absent without "
+                    "one).")
+    roi: EstimateStatus | None = Field(
+        default=None,
+        description="Return on investment with its bounds: those of the first roi gate that "
+                    "has a value (absent without one).")
     spend: float = Field(
         default=0, ge=0,
         description="Spend so far in the budget period, summed over replicas (its budget "

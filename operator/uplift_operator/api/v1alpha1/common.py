@@ -457,11 +457,20 @@ class DecisionRecord(StatusPart):
 class EstimateStatus(ApiModel):
     """A point estimate with confidence bounds, and its rendering for printer columns."""
 
-    estimate: float = Field(description="Point estimate.")
-    lower: float | None = Field(default=None, description="Lower confidence bound.")
-    upper: float | None = Field(default=None, description="Upper confidence bound.")
+    estimate: float = Field(description="Point estimate: the nearer bound when the last "
+                                        "look's fell outside the bounds.")
+    lower: float | None = Field(
+        default=None,
+        description="Lower bound of the gate's anytime-valid confidence sequence, one-sided at "
+                    "the gate's alpha; with upper, a 1 - 2 alpha sequence (90 % at the default "
+                    "alpha 0.05).")
+    upper: float | None = Field(default=None,
+                                description="Upper bound, one-sided at the gate's alpha, as "
+                                            "lower.")
     display: str = Field(default="", max_length=64,
-                         description="Rendered estimate and interval, for kubectl get.")
+                         description="Rendered estimate [lower, upper], for kubectl get; the "
+                                     "estimate and \"(bounds crossed)\" when the looks' bounds "
+                                     "crossed (lower and upper then absent).")
 
 
 #: A list of named items as a list-map keyed by ``name`` (kubebuilder's +listType=map): the API
