@@ -36,9 +36,9 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, Req
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
-           "decide_stopping_requests", "gates_to_measure", "read_legacy_emergency",
-           "read_pruned_emergency", "restored_by", "rollback_entry", "rolled_back_by",
-           "says_stable_down", "stable_down_text"]
+           "decide_stopping_requests", "gates_to_measure", "read_canary_of_stable",
+           "read_legacy_emergency", "read_pruned_emergency", "restored_by", "rollback_entry",
+           "rolled_back_by", "says_stable_down", "stable_down_text"]
 
 
 @dataclass(frozen=True)
@@ -260,10 +260,28 @@ def read_pruned_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
     return status.model_copy(update={"emergency_rolled_back_version": bad})
 
 
+def read_canary_of_stable(status: UpliftModelStatus) -> UpliftModelStatus:
+    """``status`` without a canary that names its stable version, dropped with its step, weight
+    and times as a removed canary is (its gates' memory is left, as then). No pass writes one
+    (a canary starts only for a version other than the stable), so it is a hand edit: a graph
+    cannot split traffic between a version and itself (``TrafficSplit``), and every pass
+    raised, an abort or an emergency rollback never acted on. The stable version serves all
+    traffic, as the serving graph already has it (``services`` renders no such canary); the
+    spec's version is followed from there. ``services.upliftmodel.read_status`` names the drop
+    in ``StatusReadable``."""
+    if status.canary_version is None or status.canary_version != status.stable_version:
+        return status
+    return status.model_copy(update={
+        "canary_version": None, "canary_weight": 0, "canary_started_at": None,
+        "split_applied_at": None, "current_step": None, "step_started_at": None,
+        "resumed_at": None})
+
+
 def _read_rolled_back(status: UpliftModelStatus) -> UpliftModelStatus:
     """``status`` with its rolled-back versions where this operator keeps them, whoever wrote
-    it and whatever the installed CRD kept."""
-    return read_pruned_emergency(read_legacy_emergency(status))
+    it and whatever the installed CRD kept; and no canary that names the stable version
+    (``read_canary_of_stable``)."""
+    return read_pruned_emergency(read_legacy_emergency(read_canary_of_stable(status)))
 
 
 #: What a pass still does while the spec is invalid: the requests that only take traffic away.

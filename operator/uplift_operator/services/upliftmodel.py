@@ -69,6 +69,7 @@ from uplift_operator.domain import gates, ramp, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import (
     STOPPING_REQUESTS,
+    read_canary_of_stable,
     restored_by,
     rollback_entry,
 )
@@ -180,7 +181,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return PassResult(dict(body.get("status") or {}), (), None)
     read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
-                                                                      now))
+                                                                      now),
+                       check=_canary_of_stable)
     current = read.status
 
     spec, problems = _validate(body, deps)
@@ -329,6 +331,7 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
                 verbatim: frozenset[str] = frozenset(),
                 repair: Callable[[S, tuple[Unreadable, ...]],
                                  tuple[S, tuple[Unreadable, ...]]] | None = None,
+                check: Callable[[S], tuple[S, tuple[Unreadable, ...]]] | None = None,
                 ) -> StatusRead[S]:
     """The status of ``body`` as ``model``, read tolerantly (``domain.status.readable``): a
     status this release cannot read in full (written by a newer release, kept by the API server
@@ -336,11 +339,16 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     resource, its aborts and emergency rollbacks included. What could not be read is named in
     the ``StatusReadable`` condition and a Warning event (``StatusUnreadable``, once per new
     finding); ``repair`` may make more of the dropped fields (the UpliftModel takes its split
-    from the serving graph). Both kinds' passes read their status here."""
+    from the serving graph), and ``check`` drops what parses but no pass could act on (the
+    UpliftModel's canary that names its stable version), named the same way. Both kinds'
+    passes read their status here."""
     meta = body["metadata"]
     status, unreadable = status_logic.readable(model, body.get("status"), verbatim=verbatim)
     if unreadable and repair is not None:
         status, unreadable = repair(status, unreadable)
+    if check is not None:
+        status, contradictions = check(status)
+        unreadable = (*unreadable, *contradictions)
     conditions = status_logic.status_readable(status.conditions, unreadable,
                                               int(meta.get("generation") or 0), now)
     news = status_logic.unreadable_news(status.conditions, conditions)
@@ -350,6 +358,22 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     events = (Event("Warning", status_logic.STATUS_UNREADABLE, news),) if news else ()
     return StatusRead(status.model_copy(update={"conditions": conditions}), events,
                       any(not part.kept for part in unreadable))
+
+
+def _canary_of_stable(status: UpliftModelStatus) -> tuple[UpliftModelStatus,
+                                                           tuple[Unreadable, ...]]:
+    """``status`` without a canary that names its stable version (a hand edit: no pass writes
+    one), and that drop, for ``StatusReadable``: a version cannot be split against itself, so
+    every pass raised, and an abort or an emergency rollback was never acted on
+    (``domain.canary.read_canary_of_stable``, which the ramp applies too)."""
+    read = read_canary_of_stable(status)
+    if read is status:
+        return status, ()
+    return read, (Unreadable(
+        "canaryVersion", f"dropped ({status.canary_version}), with its weight "
+        f"({status.canary_weight}%) and step: the stable version serves all traffic",
+        f"it names the stable version {status.stable_version}, and no version is its own "
+        "canary", "canaryVersion"),)
 
 
 #: What the serving graph is rendered from, in the status: when the status' own cannot be read,

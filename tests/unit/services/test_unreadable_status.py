@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tests.unit.services import test_campaign
-from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SELDON, Sim
+from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SELDON, Sim, reasons
 
 from uplift_operator.api.v1alpha1.campaign import CampaignStatus
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
@@ -102,6 +102,48 @@ def test_an_unreadable_stable_version_without_a_graph_ends_the_canary_not_the_pa
     assert "canaryVersion" not in sim.status and sim.status["stableVersion"] == "2"
     assert "canaryVersion dropped (2): no stable version to compare it with" in (
         readable(sim)["message"])
+
+
+def test_a_canary_that_names_the_stable_version_is_dropped_and_the_pass_goes_on() -> None:
+    """A hand edit no pass writes: a version split against itself raised in every pass (the
+    handler backed off and retried for good, nothing written, an abort never acted on)."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    status = sim.body["status"]
+    status.update(canaryVersion="1", canaryWeight=10, currentStep=0,
+                  stepStartedAt=status["conditions"][0]["lastTransitionTime"])
+    sim.body["metadata"]["annotations"]["uplift.dev/abort"] = "page-7"
+    result = sim.tick(60)
+    assert "canaryVersion" not in sim.status and sim.status["canaryWeight"] == 0
+    assert "currentStep" not in sim.status and sim.status["phase"] == "Healthy"
+    assert sim.weights() == {"1": 100}
+    condition = readable(sim)
+    assert (condition["status"], condition["reason"]) == ("False", "StatusUnreadable")
+    assert ("canaryVersion dropped (1), with its weight (10%) and step: the stable version "
+            "serves all traffic (it names the stable version 1") in condition["message"]
+    assert warned(result) == [condition["message"]]
+    # The abort was read and answered (no canary to abort), not left pending.
+    assert [(e.reason, "ignored" in e.message) for e in result.events
+            if e.reason == "ManualAbort"] == [("ManualAbort", True)]
+    assert result.requeue_after is not None and result.requeue_after <= 1.0
+    sim.tick(1)
+    assert readable(sim)["status"] == "True"
+
+
+def test_an_emergency_rollback_acts_on_a_canary_edited_to_the_stable_version() -> None:
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(12):  # both steps pass: version 2 is promoted
+        sim.tick(30)
+    assert sim.status["stableVersion"] == "2" and sim.status["previousStableVersion"] == "1"
+    sim.body["status"].update(canaryVersion="2", canaryWeight=50)
+    sim.body["metadata"]["annotations"]["uplift.dev/emergency-rollback"] = "now"
+    result = sim.tick(1)
+    assert "EmergencyRollback" in reasons(result)
+    assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 0, "2": 100}
+    assert "canaryVersion dropped (2)" in readable(sim)["message"]
 
 
 def test_a_canarys_lost_step_start_starts_the_step_over() -> None:
