@@ -27,7 +27,7 @@ import yaml
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
 __all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "keepalive_gap", "keepalives_per_second",
-           "parse_args", "recommended_peering_lifetime", "seniority_priority"]
+           "parse_args", "parse_header", "recommended_peering_lifetime", "seniority_priority"]
 
 MIN_PEERING_LIFETIME = 3
 #: The shortest peering lifetime by default (one peering object: cluster-wide, or a namespace).
@@ -58,6 +58,14 @@ class OperatorConfig:
     verbose: bool = False
     mlflow_tracking_uri: str | None = None
     prometheus_url: str | None = None
+    # How the operator authenticates to Prometheus (docs/install.md, "Prometheus"): credentials
+    # from files only (re-read when they change), never a value in the pod spec; headers such
+    # as Mimir's X-Scope-OrgID (not secret); a CA bundle for its certificate.
+    prometheus_bearer_token_file: Path | None = None
+    prometheus_username_file: Path | None = None
+    prometheus_password_file: Path | None = None
+    prometheus_headers: tuple[tuple[str, str], ...] = ()
+    prometheus_ca_file: Path | None = None
     prometheus_ingest_delay: int = 300
     prometheus_scrape_interval: int = 30
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
@@ -124,6 +132,29 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"UPLIFT_{name}", default)
 
 
+#: An HTTP header name (RFC 9110 ``token``).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Headers a ``--prometheus-header`` may not set: credentials go in files, never in the pod
+#: spec; the others are the client's own.
+_RESERVED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "host",
+                               "content-length", "accept"})
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (``X-Scope-OrgID=team-a``) as a header, or ``ValueError`` saying why not."""
+    name, equals, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not equals or not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{text!r}: expected NAME=VALUE with an HTTP header name")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ValueError(f"{name}: not settable as a header; credentials come from files "
+                         "(--prometheus-bearer-token-file, --prometheus-username-file and "
+                         "--prometheus-password-file)")
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError(f"{name}: a header value cannot hold a line break")
+    return name, value
+
+
 def seniority_priority(started: float) -> int:
     """A peering priority that falls with the process's start time (``started``, Unix seconds):
     microseconds before 2^52 µs (year 2112), then 10 random bits, because kopf pauses every
@@ -177,7 +208,34 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         default=_env("LOG_FORMAT", "json"))
     parser.add_argument("--verbose", action="store_true", default=_env("VERBOSE", "") == "true")
     parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"))
-    parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"))
+    parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"),
+                        help="the Prometheus every gate queries (its root: http://prom:9090, "
+                             "or a Mimir/Thanos query path). Credentials in it "
+                             "(https://user:pw@...) work but sit in the pod spec: prefer the "
+                             "files below. Never shown in a message or log")
+    parser.add_argument("--prometheus-bearer-token-file", type=Path,
+                        default=_env("PROMETHEUS_BEARER_TOKEN_FILE") or None,
+                        help="a file holding the bearer token sent to Prometheus (a mounted "
+                             "Secret key, a projected ServiceAccount token), read again when "
+                             "it changes. Env: UPLIFT_PROMETHEUS_BEARER_TOKEN_FILE")
+    parser.add_argument("--prometheus-username-file", type=Path,
+                        default=_env("PROMETHEUS_USERNAME_FILE") or None,
+                        help="a file holding the basic-auth username (with "
+                             "--prometheus-password-file). Env: UPLIFT_PROMETHEUS_USERNAME_FILE")
+    parser.add_argument("--prometheus-password-file", type=Path,
+                        default=_env("PROMETHEUS_PASSWORD_FILE") or None,
+                        help="a file holding the basic-auth password, read again when it "
+                             "changes. Env: UPLIFT_PROMETHEUS_PASSWORD_FILE")
+    parser.add_argument("--prometheus-header", action="append", default=None,
+                        metavar="NAME=VALUE",
+                        help="a header sent with every query, e.g. X-Scope-OrgID=team-a for "
+                             "a multi-tenant Mimir (repeatable; not for secrets: it is in the "
+                             "pod spec). Env: UPLIFT_PROMETHEUS_HEADERS, comma-separated")
+    parser.add_argument("--prometheus-ca-file", type=Path,
+                        default=_env("PROMETHEUS_CA_FILE") or None,
+                        help="a PEM bundle of the CAs Prometheus' certificate must chain to, "
+                             "instead of the default trust (REQUESTS_CA_BUNDLE, when set, is "
+                             "that default). Env: UPLIFT_PROMETHEUS_CA_FILE")
     parser.add_argument("--prometheus-ingest-delay", type=int,
                         default=_env("PROMETHEUS_INGEST_DELAY")
                                 or OperatorConfig.prometheus_ingest_delay,
@@ -250,6 +308,24 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
     if not 1 <= args.prometheus_scrape_interval <= 300:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
+    if (args.prometheus_username_file is None) != (args.prometheus_password_file is None):
+        parser.error("--prometheus-username-file and --prometheus-password-file go together")
+    if args.prometheus_bearer_token_file is not None and args.prometheus_username_file is not None:
+        parser.error("give either --prometheus-bearer-token-file or the basic-auth files, "
+                     "not both")
+    for option in ("bearer_token_file", "username_file", "password_file", "ca_file"):
+        path = getattr(args, f"prometheus_{option}")
+        if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+            parser.error(f"--prometheus-{option.replace('_', '-')} {path}: "
+                         "not a readable file")
+    headers: dict[str, tuple[str, str]] = {}
+    for text in args.prometheus_header or [
+            h for h in (_env("PROMETHEUS_HEADERS", "") or "").split(",") if h.strip()]:
+        try:
+            name, value = parse_header(text)
+        except ValueError as error:
+            parser.error(f"--prometheus-header {error}")
+        headers[name.lower()] = (name, value)  # the last of one name wins, as a map's
     allowed: dict[str, tuple[str, ...]] = {}
     for option in ("tracking_uri", "runtime_image", "service_account"):
         given = getattr(args, f"allowed_{option}") or [
@@ -275,6 +351,11 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         metrics_port=args.metrics_port,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
+        prometheus_bearer_token_file=args.prometheus_bearer_token_file,
+        prometheus_username_file=args.prometheus_username_file,
+        prometheus_password_file=args.prometheus_password_file,
+        prometheus_headers=tuple(headers.values()),
+        prometheus_ca_file=args.prometheus_ca_file,
         prometheus_ingest_delay=args.prometheus_ingest_delay,
         prometheus_scrape_interval=args.prometheus_scrape_interval,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,

@@ -122,3 +122,49 @@ def test_allowed_values_come_from_flags_or_the_environment_and_bad_patterns_are_
     assert config.allowed_service_accounts == ("runtime",) and config.allowed_tracking_uris == ()
     with pytest.raises(SystemExit):
         parse_args(["-A", "--allowed-runtime-image", "ghcr.io/[unclosed"])
+
+
+def test_prometheus_credentials_are_files_from_flags_or_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("token", "username", "password", "ca.crt"):
+        (tmp_path / name).write_text(name)
+    config = parse_args(["-A", "--prometheus-bearer-token-file", str(tmp_path / "token"),
+                         "--prometheus-ca-file", str(tmp_path / "ca.crt"),
+                         "--prometheus-header", "X-Scope-OrgID=team-a",
+                         "--prometheus-header", "X-Extra = a=b "])
+    assert config.prometheus_bearer_token_file == tmp_path / "token"
+    assert config.prometheus_ca_file == tmp_path / "ca.crt"
+    assert config.prometheus_headers == (("X-Scope-OrgID", "team-a"), ("X-Extra", "a=b"))
+    monkeypatch.setenv("UPLIFT_PROMETHEUS_USERNAME_FILE", str(tmp_path / "username"))
+    monkeypatch.setenv("UPLIFT_PROMETHEUS_PASSWORD_FILE", str(tmp_path / "password"))
+    monkeypatch.setenv("UPLIFT_PROMETHEUS_HEADERS", "X-Scope-OrgID=a|b,x-scope-orgid=c")
+    config = parse_args(["-A"])
+    assert (config.prometheus_username_file, config.prometheus_password_file) == (
+        tmp_path / "username", tmp_path / "password")
+    assert config.prometheus_bearer_token_file is None
+    assert config.prometheus_headers == (("x-scope-orgid", "c"),)  # one name: the last wins
+    monkeypatch.delenv("UPLIFT_PROMETHEUS_HEADERS")
+    assert parse_args(["-A"]).prometheus_headers == ()
+
+    def refused(*argv: str) -> str:
+        with pytest.raises(SystemExit) as exited:
+            parse_args(["-A", *argv])
+        assert exited.value.code == 2
+        return capsys.readouterr().err
+
+    monkeypatch.delenv("UPLIFT_PROMETHEUS_PASSWORD_FILE")
+    assert "--prometheus-username-file and --prometheus-password-file go together" in refused()
+    monkeypatch.delenv("UPLIFT_PROMETHEUS_USERNAME_FILE")
+    assert "not both" in refused(
+        "--prometheus-bearer-token-file", str(tmp_path / "token"),
+        "--prometheus-username-file", str(tmp_path / "username"),
+        "--prometheus-password-file", str(tmp_path / "password"))
+    assert f"--prometheus-bearer-token-file {tmp_path / 'nope'}: not a readable file" in refused(
+        "--prometheus-bearer-token-file", str(tmp_path / "nope"))
+    assert "not a readable file" in refused("--prometheus-ca-file", str(tmp_path))  # a directory
+    # A secret never goes in a header: the pod spec would show it.
+    assert "credentials come from files" in refused("--prometheus-header", "Authorization=Bearer x")
+    assert "expected NAME=VALUE" in refused("--prometheus-header", "X-Scope-OrgID")
+    assert "expected NAME=VALUE" in refused("--prometheus-header", "Bad Name=x")
+    assert "line break" in refused("--prometheus-header", "X-A=b\r\nX-Injected: 1")

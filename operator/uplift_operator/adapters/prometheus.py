@@ -27,20 +27,32 @@ query tries it again, until one is answered): 100 Campaigns due together against
 Prometheus cost one timeout, not 100 in a row on eight threads (a pass of any other resource
 waited 493 s behind them). One analysis stops asking at its first unanswered query
 (``services.measurements.AnalysisQueries``).
+
+Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
+from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
+whenever the file changes, so a rotated token is sent from the next query on without a
+restart; extra headers (Mimir's ``X-Scope-OrgID``); a CA bundle (``verify``). A URL may
+carry ``user:password@``, which requests sends as basic credentials, but no message or log
+line shows it: they name the server by ``shown_url``, the URL without its userinfo, and every
+text quoted from an answer has the credentials in force replaced by ``***``.
 Envelope and error types: docs/querying/api.md (see shared anchors §5).
 """
 
 from __future__ import annotations
 
+import base64
 import errno
 import logging
 import math
+import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -53,6 +65,7 @@ DEFAULT_TIMEOUT = 10.0
 FAIL_FAST_FOR = 5.0
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
+REDACTED = "***"
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +116,97 @@ class BasicAuth:
     password: str = field(repr=False)
 
 
+def shown_url(url: str) -> str:
+    """``url`` without its userinfo (``https://user:pw@prom`` → ``https://prom``): the form
+    every message and log line names the server by. requests sends the userinfo as basic
+    credentials; a message would carry the password into a gate's status, an event and the
+    logs."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    """The password of ``url``'s userinfo, as written and decoded, and the basic-auth header
+    value requests makes of it (an error text may quote any)."""
+    userinfo = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+    username, _, password = userinfo.partition(":")
+    if not password:
+        return ()
+    plain = urllib.parse.unquote(password)
+    header = base64.b64encode(f"{urllib.parse.unquote(username)}:{plain}".encode()).decode()
+    return tuple({password, plain, header})
+
+
+class SecretFile:
+    """A credential kept in a file (a mounted Secret's key, a projected ServiceAccount token),
+    read again when the file changes: a token the kubelet rotates is sent from the next query
+    on. A ``stat`` per query tells (the kubelet swaps a mounted Secret's files by renaming a
+    symlink, which changes the inode; a projected token is rewritten the same way). Surrounding
+    whitespace is dropped (a trailing newline in a Secret written with ``echo``).
+
+    A file that turns unreadable or empty after a good read keeps the last good value in force
+    (logged once per change): a query with the token that was valid a moment ago, rather than
+    none. One never read is a ``MetricsUnavailable`` naming the file (the path only)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._seen: tuple[int, int, int] | None = None
+        self._value: str | None = None
+        self._failure: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SecretFile({str(self.path)!r})"
+
+    def read(self) -> str:
+        """The file's current value."""
+        try:
+            stat = self.path.stat()
+            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError as exc:
+            return self._keep(f"cannot read {self.path}: {exc.strerror or exc}")
+        if seen == self._seen and self._value is not None:
+            return self._value
+        with self._lock:
+            if seen == self._seen and self._value is not None:
+                return self._value
+            try:
+                value = self.path.read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                return self._keep(f"cannot read {self.path}: {reason or exc}")
+            if not value:
+                return self._keep(f"{self.path} is empty")
+            if self._value is not None and value != self._value:
+                log.info("prometheus credentials: %s changed, sending its new value", self.path)
+            self._seen, self._value, self._failure = seen, value, None
+            return value
+
+    def _keep(self, failure: str) -> str:
+        if failure != self._failure:
+            self._failure = failure
+            log.warning("prometheus credentials: %s%s", failure,
+                        "; the last value read stays in force" if self._value else "")
+        if self._value is None:
+            raise MetricsUnavailable(f"prometheus credentials unreadable: {failure}")
+        return self._value
+
+
+#: A bearer token or basic credentials: the value, or what reads its current value.
+TokenSource = str | SecretFile
+BasicAuthSource = BasicAuth | Callable[[], BasicAuth]
+
+
+def basic_auth_files(username: str | os.PathLike[str],
+                     password: str | os.PathLike[str]) -> Callable[[], BasicAuth]:
+    """Basic credentials from two files (a Secret's ``username`` and ``password`` keys), each
+    read again when it changes (``SecretFile``)."""
+    username_file, password_file = SecretFile(username), SecretFile(password)
+    return lambda: BasicAuth(username_file.read(), password_file.read())
+
+
 class FailFast(fail_fast.FailFast[MetricsUnavailable]):
     """The breaker of one Prometheus (``uplift_operator.fail_fast.FailFast``): after a query got
     no answer within its timeout, the queries after it fail at once, with that failure, for
@@ -128,24 +232,52 @@ class PrometheusClient:
     Each thread asks through a ``requests.Session`` of its own (a Session is not shared across
     threads), so its queries reuse one kept-alive connection instead of opening one per query:
     a Campaign's analysis asks 16. ``fail_fast`` is the URL's process-wide ``FailFast`` unless
-    given."""
+    given.
+
+    ``bearer_token`` and ``basic_auth`` are values or what reads them (``SecretFile``,
+    ``basic_auth_files``), asked at each query; ``headers`` go with every query; ``verify`` is
+    requests' (True: the default trust, or ``REQUESTS_CA_BUNDLE`` when set; a path: that CA
+    bundle). ``url`` may hold ``user:password@`` (basic credentials, unless ``basic_auth`` is
+    given); messages and logs name the server by ``shown_url``, without it."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 headers: Mapping[str, str] | None = None, basic_auth: BasicAuth | None = None,
-                 bearer_token: str | None = None, verify: bool | str = True,
+                 headers: Mapping[str, str] | None = None,
+                 basic_auth: BasicAuthSource | None = None,
+                 bearer_token: TokenSource | None = None, verify: bool | str = True,
                  fail_fast: FailFast | None = None) -> None:
+        if bearer_token is not None and basic_auth is not None:
+            raise ValueError("give either a bearer token or basic credentials, not both")
         self.url = url.rstrip("/")
+        self.shown_url = shown_url(self.url)
         self.timeout = timeout
         self.fail_fast = fail_fast if fail_fast is not None else FailFast.for_url(self.url)
         self._headers = {"Accept": "application/json", **dict(headers or {})}
-        if bearer_token is not None:
-            self._headers["Authorization"] = f"Bearer {bearer_token}"
-        self._auth = (basic_auth.username, basic_auth.password) if basic_auth is not None else None
+        self._bearer_token = bearer_token
+        self._basic_auth = basic_auth
         self._verify = verify
         self._local = threading.local()
 
     def __repr__(self) -> str:
-        return f"PrometheusClient({self.url!r}, timeout={self.timeout})"
+        return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
+
+    def _credentials(self) -> tuple[dict[str, str], tuple[str, str] | None, tuple[str, ...]]:
+        """This query's headers and basic credentials, and every text that would give the
+        credentials away (to take out of what is quoted)."""
+        headers = self._headers
+        secrets = _url_secrets(self.url)
+        token = self._bearer_token
+        if token is not None:
+            value = token if isinstance(token, str) else token.read()
+            headers = {**headers, "Authorization": f"Bearer {value}"}
+            secrets += (value,)
+        auth = None
+        if self._basic_auth is not None:
+            basic = (self._basic_auth if isinstance(self._basic_auth, BasicAuth)
+                     else self._basic_auth())
+            auth = (basic.username, basic.password)
+            encoded = base64.b64encode(f"{basic.username}:{basic.password}".encode()).decode()
+            secrets += (basic.password, encoded)
+        return headers, auth, tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
 
     def query(self, promql: str, time: datetime | float | None = None) -> list[Sample]:
         """Evaluate ``promql`` at ``time`` (default: now); one ``Sample`` per series.
@@ -177,23 +309,29 @@ class PrometheusClient:
 
     def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.url + path
+        headers, auth, secrets = self._credentials()
+
+        def redact(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, REDACTED)
+            return text
+
         self.fail_fast.admit()
         slow: MetricsUnavailable | None = None
         started = self.fail_fast.clock()
         try:
-            response = self._session().get(url, params=params, headers=self._headers,
-                                           auth=self._auth, timeout=self.timeout,
-                                           verify=self._verify)
+            response = self._session().get(url, params=params, headers=headers, auth=auth,
+                                           timeout=self.timeout, verify=self._verify)
         except requests.Timeout as exc:
             log.warning("prometheus at %s did not answer within %gs: %s; query: %s",
-                        self.url, self.timeout, exc, params.get("query"))
-            slow = MetricsUnavailable(f"prometheus at {self.url} did not answer within "
+                        self.shown_url, self.timeout, redact(str(exc)), params.get("query"))
+            slow = MetricsUnavailable(f"prometheus at {self.shown_url} did not answer within "
                                       f"{self.timeout:g}s", unanswered=True)
             raise slow from exc
         except requests.RequestException as exc:
             log.warning("prometheus at %s is unreachable: %s; query: %s",
-                        self.url, exc, params.get("query"))
-            error = MetricsUnavailable(f"prometheus at {self.url} is unreachable "
+                        self.shown_url, redact(str(exc)), params.get("query"))
+            error = MetricsUnavailable(f"prometheus at {self.shown_url} is unreachable "
                                        f"({unreachable_cause(exc)})", unanswered=True)
             # A name lookup or a reset that took as long as a timeout holds the thread alike.
             if self.fail_fast.clock() - started >= self.timeout / 2:
@@ -202,10 +340,11 @@ class PrometheusClient:
         finally:
             self.fail_fast.settle(slow)
         try:
-            return _envelope(response)
+            return _envelope(response, redact)
         except PrometheusError as exc:
-            log.warning("prometheus at %s: %s (HTTP %s); query: %s; body: %.2000s", self.url,
-                        exc.message, response.status_code, params.get("query"), response.text)
+            log.warning("prometheus at %s: %s (HTTP %s); query: %s; body: %.2000s",
+                        self.shown_url, exc.message, response.status_code, params.get("query"),
+                        redact(response.text))
             raise
 
     def _session(self) -> requests.Session:
@@ -263,8 +402,10 @@ def single_value(samples: Sequence[Sample]) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _envelope(response: requests.Response) -> dict[str, Any]:
-    """Map an API response to its ``data`` or to the matching exception."""
+def _envelope(response: requests.Response,
+              redact: Callable[[str], str] = lambda text: text) -> dict[str, Any]:
+    """Map an API response to its ``data`` or to the matching exception; ``redact`` takes the
+    credentials out of the error text quoted (a proxy may echo the request's headers)."""
     status = response.status_code
     try:
         body = response.json()
@@ -278,7 +419,7 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
         raise MetricsUnavailable(f"prometheus answered HTTP {status} {_phrase(status)} "
                                  "without an API response", status_code=status)
     error_type = body.get("errorType")
-    error = _short(str(body.get("error") or ""))
+    error = _short(redact(str(body.get("error") or "")))
     if status in (400, 422) or (status < 300 and body.get("status") == "error"):
         raise QueryError(error or f"HTTP {status}", status_code=status, error_type=error_type)
     if status >= 300 or body.get("status") != "success":

@@ -14,7 +14,7 @@ import kopf
 from uplift_operator.adapters import process_memory
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
-from uplift_operator.adapters.prometheus import PrometheusClient
+from uplift_operator.adapters.prometheus import PrometheusClient, SecretFile, basic_auth_files
 from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
@@ -187,13 +187,29 @@ def stop_passes(memo: kopf.Memo, **_: Any) -> None:
             executor.shutdown(wait=False, cancel_futures=True)
 
 
+def prometheus_client(config: OperatorConfig) -> PrometheusClient | None:
+    """The client of ``--prometheus-url``, with the credentials, headers and CA bundle the
+    configuration names (the files are read at each query, when they changed)."""
+    if not config.prometheus_url:
+        return None
+    return PrometheusClient(
+        config.prometheus_url, headers=dict(config.prometheus_headers),
+        bearer_token=(SecretFile(config.prometheus_bearer_token_file)
+                      if config.prometheus_bearer_token_file is not None else None),
+        basic_auth=(basic_auth_files(config.prometheus_username_file,
+                                     config.prometheus_password_file)
+                    if config.prometheus_username_file is not None
+                    and config.prometheus_password_file is not None else None),
+        verify=str(config.prometheus_ca_file) if config.prometheus_ca_file is not None else True)
+
+
 def metric_source(config: OperatorConfig) -> PiecewiseIncreases | None:
     """The Prometheus every gate reads, long count ranges from kept pieces: one cache for
     every resource's analyses."""
-    if not config.prometheus_url:
+    client = prometheus_client(config)
+    if client is None:
         return None
-    return PiecewiseIncreases(PrometheusClient(config.prometheus_url),
-                              settle=config.prometheus_ingest_delay)
+    return PiecewiseIncreases(client, settle=config.prometheus_ingest_delay)
 
 
 def dependencies(config: OperatorConfig,
