@@ -27,6 +27,7 @@ from uplift_operator.api.v1alpha1.campaign import (
     DELIVERY_RATE_MIN,
     ROI_VALUE,
     CampaignSpec,
+    Targeting,
 )
 from uplift_operator.api.v1alpha1.common import (
     MAX_ATTRIBUTION_WINDOW_SECONDS,
@@ -51,8 +52,9 @@ from uplift_operator.model.keys import treatment_key, treatment_keys
 
 __all__ = ["MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
-           "ignored_gate_fields", "query_variables", "schema_problems", "validate_against_model",
-           "validate_campaign", "validate_upliftmodel"]
+           "ignored_gate_fields", "ignored_targeting_fields", "query_variables",
+           "schema_problems", "validate_against_model", "validate_campaign",
+           "validate_upliftmodel"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -259,6 +261,14 @@ def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
     return [f"{where}.gates[{index}] ({gate.name}): {why}; ignored (stored before the API "
             "server refused it: remove it)"
             for index, gate in enumerate(gates) for why in gate.ignored_fields()]
+
+
+def ignored_targeting_fields(targeting: Targeting) -> list[str]:
+    """``spec.targeting`` fields the policy never reads (minUplift outside upliftThreshold,
+    topFraction outside topFraction), as ``ignored_gate_fields``: only an object stored before
+    the API server refused them has one, and the runtime ignores it."""
+    return [f"spec.targeting: {why}; ignored (stored before the API server refused it: remove "
+            "it)" for why in targeting.ignored_fields()]
 
 
 def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[str]:

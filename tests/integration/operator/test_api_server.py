@@ -79,6 +79,11 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.exposure.steps", "strictly increasing"]),
     ("threshold-policy-without-min", CAMPAIGN, set_path("spec.targeting", {"policy": "upliftThreshold"}),
      ["spec.targeting", "policy upliftThreshold needs minUplift"]),
+    ("min-uplift-under-cost-aware", CAMPAIGN,
+     set_path("spec.targeting", {"policy": "costAware", "minUplift": 0.3}),
+     ["spec.targeting.minUplift", "minUplift applies to the upliftThreshold policy only"]),
+    ("top-fraction-without-a-policy", CAMPAIGN, set_path("spec.targeting", {"topFraction": 0.2}),
+     ["spec.targeting.topFraction", "topFraction applies to the topFraction policy only"]),
     ("campaign-no-gates", CAMPAIGN, set_path("spec.exposure.gates", []),
      ["spec.exposure.gates", "at least 1"]),
     ("budget-gate-without-a-budget", CAMPAIGN,
@@ -198,6 +203,8 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("campaign-name-with-a-leading-digit", CAMPAIGN, set_path("metadata.name", "1spring")),
     ("empty-salt-meaning-the-default", CAMPAIGN, set_path("spec.experiment.salt", "")),
     ("salt-with-spaces-around-text", CAMPAIGN, set_path("spec.experiment.salt", " spring ")),
+    # policy absent is costAware: the targeting rules read it guarded (CEL: no such key).
+    ("targeting-without-a-policy", CAMPAIGN, set_path("spec.targeting", {"maxTreatmentsPerUnit": 2})),
 ]
 
 

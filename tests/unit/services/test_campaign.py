@@ -592,6 +592,20 @@ def test_a_gate_field_stored_before_the_api_refused_it_is_named_once_per_generat
     assert "IgnoredField" not in reasons(sim.tick(5))
 
 
+def test_a_targeting_field_its_policy_never_reads_is_named_once_per_generation() -> None:
+    # minUplift under costAware: only an object written before the targeting rules has one;
+    # the runtime ignores it, and the pass runs as without it.
+    sim = Sim(targeting={"policy": "costAware", "minUplift": 0.3})
+    ignored = [e for e in sim.tick().events if e.reason == "IgnoredField"]
+    assert [(e.type, e.message) for e in ignored] == [(
+        "Warning", "spec.targeting: minUplift applies to the upliftThreshold policy only; "
+                   "ignored (stored before the API server refused it: remove it)")]
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    assert "IgnoredField" not in reasons(sim.tick(5))  # this generation was seen
+    sim.edit_spec(targeting={"policy": "costAware"})
+    assert "IgnoredField" not in reasons(sim.tick(5))
+
+
 def test_a_pass_on_its_own_output_changes_nothing() -> None:
     sim = Sim()
     for minutes in (0, 5, 5, 60):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
+from pydantic.alias_generators import to_camel
 
 from uplift_operator.api.v1alpha1.common import (
     AT_MOST,
@@ -43,6 +44,8 @@ __all__ = [
     "CAMPAIGN_NAME_PATTERN",
     "DELIVERY_RATE_MIN",
     "ROI_VALUE",
+    "TARGETING_FIELDS",
+    "TARGETING_IGNORED",
     "BudgetLedgers",
     "Campaign",
     "CampaignExperiment",
@@ -133,6 +136,34 @@ class Economics(ApiModel):
     ]})
 
 
+#: The targeting field each policy needs, the only policy that reads it (``runtime.engine``:
+#: minUplift is the upliftThreshold rule's bar, topFraction sets the topFraction rule's; no
+#: other policy reads either). The API server refuses a field under another policy.
+TARGETING_FIELDS: dict[str, str] = {"minUplift": "upliftThreshold",
+                                    "topFraction": "topFraction"}
+#: ``targeting.policy`` as the rules read it: absent is the default (CEL has no schema
+#: defaults here, and reading an absent field is an error, not a null).
+_POLICY = "(has(self.policy) ? self.policy : 'costAware')"
+#: Why a field another policy never reads is refused (the operator ignores one stored before).
+TARGETING_IGNORED = "{field} applies to the {policy} policy only"
+
+
+def _targeting_rules() -> list[JsonValue]:
+    """Each policy's field is required under it and refused under the others (a setting that
+    would change nothing is an error at apply time rather than a silent no-op). Ratcheting
+    (Kubernetes >= 1.30) keeps an object stored before the refusal writable until its
+    targeting is edited."""
+    rules: list[JsonValue] = []
+    for field, policy in TARGETING_FIELDS.items():
+        rules.append({"rule": f"{_POLICY} != '{policy}' || has(self.{field})",
+                      "message": f"policy {policy} needs {field}"})
+    for field, policy in TARGETING_FIELDS.items():
+        rules.append({"rule": f"!has(self.{field}) || {_POLICY} == '{policy}'",
+                      "message": TARGETING_IGNORED.format(field=field, policy=policy),
+                      "fieldPath": f".{field}"})
+    return rules
+
+
 class Targeting(ApiModel):
     """How model scores become treatment decisions."""
 
@@ -141,19 +172,27 @@ class Targeting(ApiModel):
         description="costAware: treat when uplift x value - cost > 0. upliftThreshold: treat when "
                     "uplift >= minUplift. topFraction: treat the top fraction by uplift. "
                     "Default: costAware.")
-    min_uplift: float | None = Field(default=None, ge=-1, le=1,
-                                     description="Threshold of the upliftThreshold policy.")
-    top_fraction: float | None = Field(default=None, gt=0, le=1,
-                                       description="Fraction treated by the topFraction policy.")
+    min_uplift: float | None = Field(
+        default=None, ge=-1, le=1,
+        description="Threshold of the upliftThreshold policy: required there, refused under "
+                    "the others (which never read it).")
+    top_fraction: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Fraction treated by the topFraction policy: required there, refused under "
+                    "the others (which never read it).")
     max_treatments_per_unit: int = Field(default=1, ge=1, le=32,
                                          description="Treatments one unit may get. Default: 1.")
 
-    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        {"rule": "self.policy != 'upliftThreshold' || has(self.minUplift)",
-         "message": "policy upliftThreshold needs minUplift"},
-        {"rule": "self.policy != 'topFraction' || has(self.topFraction)",
-         "message": "policy topFraction needs topFraction"},
-    ]})
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _targeting_rules()})
+
+    def ignored_fields(self) -> list[str]:
+        """What the API server's rules say of each field set here that the policy never reads:
+        only an object stored before those rules can have one (ratcheting lets it stay until
+        the targeting is edited); the runtime ignores it, as it did then."""
+        set_here = {to_camel(name) for name in self.model_fields_set}
+        return [TARGETING_IGNORED.format(field=field, policy=policy)
+                for field, policy in TARGETING_FIELDS.items()
+                if field in set_here and self.policy != policy]
 
 
 #: The experiment is set once: changed mid-campaign, the holdout's draw would move units already

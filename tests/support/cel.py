@@ -1,0 +1,187 @@
+"""A small evaluator for the subset of CEL our CRDs' x-kubernetes-validations rules use.
+
+No CEL library is a dependency, and the integration tests (a real API server) are slow, so the
+unit tests check a rule's generated text here: literals (strings, numbers, true, false, lists),
+``self`` and field selection, ``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``
+and ``c ? a : b``. Reading an absent field raises ``NoSuchKeyError``, as the API server's CEL does
+("no such key"): a rule that reads an optional field without ``has`` is an error there, which
+a test must see; ``&&`` and ``||`` are commutative over such errors, as in CEL. Anything outside
+the subset raises ``UnsupportedError``, so a rule this cannot read fails its test rather than
+passing it.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["NoSuchKeyError", "UnsupportedError", "evaluate"]
+
+_TOKEN = re.compile(r"\s*(?:\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|[A-Za-z_][A-Za-z0-9_]*"
+                    r"|==|!=|<=|>=|&&|\|\||[!<>?:.,()\[\]])")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge}
+_RELATIONS = (*_COMPARE, "in")
+
+Node = tuple[Any, ...]
+
+
+class NoSuchKeyError(KeyError):
+    """An absent field read without ``has``: the API server's CEL refuses the object."""
+
+
+class UnsupportedError(ValueError):
+    """Syntax outside the subset this evaluator reads."""
+
+
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    at, end = 0, len(text.rstrip())
+    while at < end:
+        found = _TOKEN.match(text, at)
+        if found is None:
+            raise UnsupportedError(f"cannot read {text[at:]!r}")
+        out.append(found.group().strip())
+        at = found.end()
+    return out
+
+
+@dataclass
+class _Parser:
+    tokens: list[str]
+    at: int = field(default=0)
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (expected is not None and token != expected):
+            raise UnsupportedError(f"expected {expected!r}, got {token!r}")
+        self.at += 1
+        return token
+
+    def ternary(self) -> Node:
+        condition = self.logical("||", self.conjunction)
+        if self.peek() != "?":
+            return condition
+        self.take("?")
+        then = self.ternary()
+        self.take(":")
+        return ("?", condition, then, self.ternary())
+
+    def conjunction(self) -> Node:
+        return self.logical("&&", self.relation)
+
+    def logical(self, op: str, operand: Any) -> Node:
+        operands = [operand()]
+        while self.peek() == op:
+            self.take()
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else (op, *operands)
+
+    def relation(self) -> Node:
+        left = self.unary()
+        if self.peek() in _RELATIONS:
+            return (self.take(), left, self.unary())
+        return left
+
+    def unary(self) -> Node:
+        if self.peek() == "!":
+            self.take()
+            return ("!", self.unary())
+        value = self.primary()
+        while self.peek() == ".":
+            self.take()
+            value = (".", value, self.take())
+        return value
+
+    def primary(self) -> Node:
+        token = self.take()
+        if token == "(":
+            value = self.ternary()
+            self.take(")")
+            return value
+        if token == "[":
+            items = []
+            while self.peek() != "]":
+                items.append(self.ternary())
+                if self.peek() == ",":
+                    self.take()
+            self.take("]")
+            return ("list", *items)
+        if token == "has":
+            self.take("(")
+            target = self.unary()
+            self.take(")")
+            if target[0] != ".":
+                raise UnsupportedError("has() takes a field selection")
+            return ("has", target[1], target[2])
+        if token == "self":
+            return ("self",)
+        if token in ("true", "false"):
+            return ("literal", token == "true")
+        if token.startswith("'"):
+            return ("literal", token[1:-1])
+        if re.fullmatch(r"\d+(\.\d+)?", token):
+            return ("literal", float(token) if "." in token else int(token))
+        raise UnsupportedError(f"cannot read {token!r}")
+
+
+def _eval(node: Node, self_value: Mapping[str, Any]) -> Any:
+    kind = node[0]
+    if kind == "literal":
+        return node[1]
+    if kind == "self":
+        return self_value
+    if kind == "list":
+        return [_eval(item, self_value) for item in node[1:]]
+    if kind == ".":
+        parent = _eval(node[1], self_value)
+        if not isinstance(parent, Mapping):
+            raise UnsupportedError(f"field {node[2]!r} of a {type(parent).__name__}")
+        if node[2] not in parent:
+            raise NoSuchKeyError(node[2])
+        return parent[node[2]]
+    if kind == "has":
+        parent = _eval(node[1], self_value)
+        return isinstance(parent, Mapping) and node[2] in parent
+    if kind == "!":
+        return not _bool(_eval(node[1], self_value))
+    if kind in ("||", "&&"):
+        decides = kind == "||"
+        error: NoSuchKeyError | None = None
+        for operand in node[1:]:
+            try:
+                if _bool(_eval(operand, self_value)) is decides:
+                    return decides
+            except NoSuchKeyError as raised:
+                error = raised
+        if error is not None:
+            raise error
+        return not decides
+    if kind == "?":
+        return _eval(node[2] if _bool(_eval(node[1], self_value)) else node[3], self_value)
+    left, right = _eval(node[1], self_value), _eval(node[2], self_value)
+    if kind == "in":
+        return left in right
+    return _COMPARE[kind](left, right)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise UnsupportedError(f"{value!r} is not a bool")
+    return value
+
+
+def evaluate(rule: str, self_value: Mapping[str, Any]) -> bool:
+    """The rule's verdict on ``self_value`` (the object at the rule's place in the schema)."""
+    parser = _Parser(_tokens(rule))
+    tree = parser.ternary()
+    if parser.peek() is not None:
+        raise UnsupportedError(f"unread: {' '.join(parser.tokens[parser.at:])}")
+    return _bool(_eval(tree, self_value))
