@@ -129,7 +129,13 @@ class FeatureSpec(ApiModel):
     name: str = Field(min_length=1, max_length=128, description="Column name.")
     type: Literal["numeric", "categorical", "boolean"] = Field(description="Feature type.")
     categories: list[Annotated[str, Field(max_length=256)]] | None = Field(
-        default=None, max_length=1024, description="Allowed values of a categorical feature.")
+        default=None, max_length=1024,
+        description="Documentation only: the values expected of a categorical feature; nothing "
+                    "checks or enforces them. The operator does not compare them with the "
+                    "categories the model was trained on (those are in the model, not its "
+                    "signature), and the runtime scores any string (the project's models "
+                    "encode one outside their training categories as unseen: all zeros) and "
+                    "counts it in the drift histogram's other bin, whatever this lists.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!has(self.categories) || self.type == 'categorical'",
