@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["BUILTIN_TEMPLATES", "TemplateError", "render", "source_offset", "variables_of"]
+__all__ = ["BUILTIN_TEMPLATES", "DEFAULT_LATENCY_TEMPLATE", "LATENCY_NEEDS_BUCKETS",
+           "TemplateError", "bucket_selector", "render", "source_offset", "variables_of"]
 
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -65,6 +66,29 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         '{namespace="{{namespace}}", model="{{model}}", version="{{version}}", endpoint="infer"}'
         "[{{interval}}])))"),
 }
+
+
+#: The template a latency gate without ``templateRef`` reads: the runtime's own histogram.
+DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
+
+#: The classic histogram a latency template reads: ``<name>_bucket{<labels>}[<range>]``.
+_BUCKET_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*_bucket)\s*(\{[^}]*\})?\s*\[[^\]]+\]")
+
+#: Why a latency template that reads no classic histogram is refused (``domain.validation``).
+LATENCY_NEEDS_BUCKETS = (
+    "a latency gate is judged on the bucket counts of the classic Prometheus histogram its "
+    "template reads, so the template must read one's _bucket series over a range "
+    "(<name>_bucket{...}[{{interval}}]); this one reads none (a native histogram, a recording "
+    "rule: the gate could not count the requests behind its p95)")
+
+
+def bucket_selector(rendered: str) -> str | None:
+    """The ``<name>_bucket{<labels>}`` series a rendered latency template reads over a range
+    (the first one), whose bucket counts the latency gate tests; None when it reads no classic
+    histogram's buckets (a native histogram, a recording rule): such a template is refused
+    (``LATENCY_NEEDS_BUCKETS``), never judged on another histogram than the p95 it shows."""
+    found = _BUCKET_SELECTOR.search(rendered)
+    return None if found is None else found.group(1) + (found.group(2) or "")
 
 
 class TemplateError(ValueError):

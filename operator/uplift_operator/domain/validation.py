@@ -224,6 +224,8 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
             else:
                 problems += _check_query(template, f"{where} template {gate.template_ref!r}",
                                          variables)
+        if gate.type == "latency":
+            problems += _latency_template_problems(gate, metric_templates, where, variables)
         if gate.query is not None:
             problems += _check_query(gate.query, f"{where}.query", variables)
         for name in gate.treatments or []:
@@ -237,6 +239,27 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
             problems.append(f"{where}.margin: a relative margin must be below 1 (got {gate.margin:g})")
         problems += gate_bound_problems(gate, where)
     return problems
+
+
+def _latency_template_problems(gate: GateSpecBase, metric_templates: Mapping[str, str],
+                               where: str, variables: Mapping[str, str]) -> list[str]:
+    """A latency gate tests the bucket counts of the histogram its p95 template reads: a
+    template that reads no classic histogram's ``_bucket`` series (a native histogram, a
+    recording rule) would show its own p95 while the gate decided on another metric. Its
+    ``templateRef``'s, or the default template's (``--metric-templates`` may replace it); a
+    template that does not exist or parse is named by the checks above."""
+    name = gate.template_ref or templating.DEFAULT_LATENCY_TEMPLATE
+    template = metric_templates.get(name)
+    if template is None or _check_variables(template, where):
+        return []
+    try:
+        rendered = templating.render(template, variables)
+    except templating.TemplateError:
+        return []
+    if promql.check(rendered) is not None or templating.bucket_selector(rendered) is not None:
+        return []
+    field = ".templateRef" if gate.template_ref is not None else ""
+    return [f"{where}{field}: template {name!r}: {templating.LATENCY_NEEDS_BUCKETS}"]
 
 
 def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:

@@ -49,7 +49,6 @@ from uplift_operator.services.ports import MetricSource, Registry
 __all__ = ["AnalysisQueries", "CampaignGateContext", "GateContext", "collect", "collect_campaign",
            "per_analysis"]
 
-DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
 REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
 REFERENCE_UPLIFT = "reference/uplift_distribution.json"
 REFERENCE_QINI_BOOTSTRAP = "reference/qini_bootstrap.json"
@@ -338,12 +337,17 @@ def _scraped_late(prom: MetricSource, ctx: GateContext, metric: str, window: str
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
              registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    template = ctx.metric_templates[gate.template_ref or DEFAULT_LATENCY_TEMPLATE]
+    template = ctx.metric_templates[gate.template_ref or templates.DEFAULT_LATENCY_TEMPLATE]
+    queries = {version: _bucket_query(template, ctx, version)
+               for version in (ctx.canary_version, ctx.stable_version)}
+    if any(query is None for query in queries.values()):  # InvalidSpec: never measured so
+        return m.MeasurementError(templates.LATENCY_NEEDS_BUCKETS)
+    buckets = {version: query for version, query in queries.items() if query is not None}
     canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
     stable = prom.scalar(templates.render(template, ctx.variables(ctx.stable_version)))
 
     def histogram(version: str) -> dict[float, int]:
-        rows = prom.query(_bucket_query(template, ctx, version))
+        rows = prom.query(buckets[version])
         return {float(r.labels.get("le", "+Inf")): round(r.value) for r in rows
                 if not math.isnan(r.value)}
 
@@ -362,21 +366,13 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
 
 
-#: The histogram a p95 template reads: ``<name>_bucket{<labels>}[<range>]``.
-_BUCKET_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*_bucket)\s*(\{[^}]*\})?\s*\[[^\]]+\]")
-
-
-def _bucket_query(template: str, ctx: GateContext, version: str) -> str:
+def _bucket_query(template: str, ctx: GateContext, version: str) -> str | None:
     """Bucket counts since the step started from the histogram the gate's p95 template reads
-    (so ``templateRef`` picks what the gate judges, e.g. Seldon's executor latency), or from the
-    runtime's own histogram when the template names none."""
-    rendered = templates.render(template, ctx.variables(version))
-    found = _BUCKET_SELECTOR.search(rendered)
-    if found is None:
-        selector = f"uplift_request_duration_seconds_bucket{ctx.selector(version, endpoint='infer')}"
-    else:
-        selector = found.group(1) + (found.group(2) or "")
-    return f"sum by (le) (increase({selector}[{ctx.window}]))"
+    (so ``templateRef`` picks what the gate judges, e.g. Seldon's executor latency); None when
+    it reads none (``templates.LATENCY_NEEDS_BUCKETS``: validation refuses such a template, so
+    the gate never judges another histogram than the p95 it shows)."""
+    selector = templates.bucket_selector(templates.render(template, ctx.variables(version)))
+    return None if selector is None else f"sum by (le) (increase({selector}[{ctx.window}]))"
 
 
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

@@ -70,8 +70,58 @@ def test_custom_query_with_unknown_variable() -> None:
 
 def test_configured_template_makes_a_reference_valid() -> None:
     spec = _model(**{"rollout.gates.0.templateRef": "team-latency"}).spec
-    templates = {**BUILTIN_TEMPLATES, "team-latency": "histogram_quantile(0.9, x{ns='{{namespace}}'})"}
+    templates = {**BUILTIN_TEMPLATES, "team-latency": (
+        "histogram_quantile(0.9, sum by (le) (rate(x_bucket{ns='{{namespace}}'}[{{interval}}])))")}
     assert validation.validate_upliftmodel(spec, templates) == []
+
+
+#: p95 templates a latency gate cannot judge: they read no classic histogram's bucket counts,
+#: so the gate would show their p95 and decide on another histogram (review finding 3).
+NO_BUCKETS = {
+    "native-p95": ('histogram_quantile(0.95, sum(rate(http_server_duration_seconds{namespace='
+                   '"{{namespace}}", app="{{model}}", version="{{version}}"}[{{interval}}])))'),
+    "recorded-p95": ('job:model_latency_seconds:p95{namespace="{{namespace}}", '
+                     'model="{{model}}", version="{{version}}"}'),
+    # A _bucket series read as an instant vector: no range, so no count since the step began.
+    "instant-buckets": ('histogram_quantile(0.95, sum by (le) (x_bucket{namespace='
+                        '"{{namespace}}"}))'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_BUCKETS))
+def test_a_latency_template_that_reads_no_bucket_series_is_refused(name: str) -> None:
+    spec = _model(**{"rollout.gates.0.templateRef": name}).spec
+    problems = validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES, **NO_BUCKETS})
+    assert problems == [f"gates[0] (latency).templateRef: template {name!r}: "
+                        f"{templates.LATENCY_NEEDS_BUCKETS}"]
+    assert "_bucket series over a range" in problems[0]
+
+
+@pytest.mark.parametrize("name", sorted(NO_BUCKETS))
+def test_a_custom_gate_may_read_any_template(name: str) -> None:
+    gate = {"name": "probe", "type": "custom", "templateRef": name, "max": 1}
+    body = _model().to_wire()
+    body["spec"]["rollout"]["gates"].append(gate)
+    spec = UpliftModel.model_validate(body).spec
+    assert validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES, **NO_BUCKETS}) == []
+
+
+def test_a_default_latency_template_replaced_by_one_without_buckets_is_refused() -> None:
+    """--metric-templates may replace the built-in uplift-latency-p95, which a latency gate
+    without templateRef reads."""
+    body = _model().to_wire()
+    del body["spec"]["rollout"]["gates"][0]["templateRef"]
+    spec = UpliftModel.model_validate(body).spec
+    assert spec.rollout.gates[0].type == "latency" and spec.rollout.gates[0].template_ref is None
+    replaced = {**BUILTIN_TEMPLATES, templates.DEFAULT_LATENCY_TEMPLATE: NO_BUCKETS["native-p95"]}
+    assert validation.validate_upliftmodel(spec, replaced) == [
+        f"gates[0] (latency): template 'uplift-latency-p95': {templates.LATENCY_NEEDS_BUCKETS}"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in BUILTIN_TEMPLATES if "latency" in n))
+def test_every_builtin_latency_template_reads_a_bucket_series(name: str) -> None:
+    spec = _model(**{"rollout.gates.0.templateRef": name}).spec
+    assert validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES) == []
 
 
 def test_campaign_treatment_must_belong_to_the_model() -> None:

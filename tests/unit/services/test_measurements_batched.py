@@ -301,6 +301,24 @@ def _seldon(version: str, **labels: str) -> dict[str, str]:
             **labels}
 
 
+@pytest.mark.parametrize("template", [
+    # A native histogram's p95 and a recording rule: no classic histogram's buckets to count.
+    'histogram_quantile(0.95, sum(rate(http_server_duration_seconds{version="{{version}}"}'
+    '[{{interval}}])))',
+    'job:model_latency_seconds:p95{version="{{version}}"}'])
+def test_latency_never_judges_another_histogram_than_its_template_reads(template: str) -> None:
+    """Before, the runtime's own histogram was judged under the template's p95. Validation
+    refuses such a template (InvalidSpec); measured all the same, it is an Error, nothing asked."""
+    gate = ModelGate.model_validate({"name": "latency", "type": "latency",
+                                     "templateRef": "team-p95", "margin": 0.2})
+    ctx = replace(_ctx(), metric_templates={**BUILTIN_TEMPLATES, "team-p95": template})
+    prom = WithP95([])
+    measured = measurements.collect(gate, ctx, prom, None)
+    assert isinstance(measured, m.MeasurementError)
+    assert "_bucket series over a range" in measured.message
+    assert prom.asked == []
+
+
 @pytest.mark.parametrize(("template", "inference", "other"), [
     # The runtime times the sender's report batches on the same histogram.
     ("uplift-latency-p95", lambda v, le: _model(v, endpoint="infer", le=le),

@@ -536,7 +536,9 @@ class GateSpecBase(ApiModel):
     template_ref: Name | None = Field(
         default=None,
         description="Name of a PromQL metric template (built in, or from the operator's "
-                    "configuration). An unknown name makes the resource InvalidSpec.")
+                    "configuration). An unknown name makes the resource InvalidSpec, as does a "
+                    "latency gate's template that reads no classic histogram's _bucket series "
+                    "over a range (the gate tests its bucket counts).")
     query: str | None = Field(
         default=None, max_length=4096,
         description="Inline PromQL; {{namespace}}, {{name}} (this resource's), {{model}} (the "

@@ -244,8 +244,11 @@ class ModelGate(GateSpecBase):
 
     type: Literal["latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity",
                   "custom"] = Field(
-        description="latency: the canary's p95 (Prometheus histogram; templateRef picks it) "
-                    "against the stable's within margin, and/or against max seconds. errorRate: "
+        description="latency: the canary's p95 against the stable's within margin, and/or "
+                    "against max seconds, judged on the bucket counts of the classic Prometheus "
+                    "histogram its template reads (templateRef, default uplift-latency-p95; a "
+                    "template that reads no <name>_bucket series over a range, e.g. a native "
+                    "histogram or a recording rule, makes the resource InvalidSpec). errorRate: "
                     "the canary's error rate against the stable's within margin, and/or against "
                     "max. drift: every feature's PSI (live vs training histograms) against max "
                     "(default 0.1). qini: the offline Qini from MLflow, paired against the "
