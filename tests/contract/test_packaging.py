@@ -523,8 +523,16 @@ def test_all_options_render_carries_every_option() -> None:
     assert config.allowed_runtime_images == (r"ghcr\.io/uplift-dev/.*",)
     assert config.allowed_service_accounts == ("uplift-runtime",)
     assert {"name": "FOO", "value": "bar"} in container["env"]
+    assert config.prometheus_headers == (("X-Scope-OrgID", "team-a"),)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert {"UPLIFT_PROMETHEUS_BEARER_TOKEN_FILE", "UPLIFT_PROMETHEUS_CA_FILE",
+            "REQUESTS_CA_BUNDLE"} <= env.keys()
+    assert {"name": "scratch", "mountPath": "/scratch"} in container["volumeMounts"]
+    assert {v["name"] for v in spec["volumes"]} == {"metric-templates", "prometheus-token",
+                                                   "prometheus-ca", "ca-bundle", "scratch"}
     kinds = {d["kind"] for d in docs}
     assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
+    assert len(by_kind(docs, "PodMonitor")) == 2  # the operator's and the serving pods'
     sa = by_kind(docs, "ServiceAccount")[0]
     assert sa["metadata"]["annotations"] == {
         "iam.gke.io/gcp-service-account": "uplift@example.iam.gserviceaccount.com"}
