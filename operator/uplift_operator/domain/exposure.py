@@ -287,22 +287,28 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     the period of its last Fail ends it: a gate that could not tell the spend since (an Error,
     an Inconclusive: Prometheus down, no data) says nothing about it, so the suspension holds
     on that Fail, dated by the last ``BudgetExhausted`` entry of the history (``_last_fail``);
-    without a ``budgetPeriod`` (or that entry) only a Pass ends it."""
+    without a ``budgetPeriod`` (or that entry) only a Pass ends it. So does a budget gate not
+    measured yet (no status: renamed, declared or implied under another name while suspended):
+    the period's money is the same whatever the gate is called, so a new name is no renewal.
+    Nothing enforcing the budget any more (``spec.economics.budget`` removed, its budget gates
+    dry-run) ends it."""
     by_name = {g.name: g for g in status.gates}
     for gate in _budget_gates(spec):
         st = by_name.get(gate.name)
-        if gate.dry_run or st is None or st.verdict is GateVerdict.PASS:
+        if gate.dry_run or (st is not None and st.verdict is GateVerdict.PASS):
             continue
-        if st.verdict is GateVerdict.FAIL:
+        if st is not None and st.verdict is GateVerdict.FAIL:
             failed_at: dt.datetime | None = st.time
             spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
                      if st.value is not None and st.threshold is not None else st.message)
         elif _suspended(status):
             failed_at = _last_fail(status)
+            since = ("not measured since" if st is None
+                     else f"{st.verdict.value} since: spend not known")
             spent = ((f"last failed at {failed_at.isoformat()}" if failed_at is not None
-                      else "failed before") + f", {st.verdict.value} since: spend not known")
+                      else "failed before") + f", {since}")
         else:
-            continue  # not suspended: an Error or an Inconclusive suspends nothing
+            continue  # not suspended: a gate not measured yet, an Error or an Inconclusive
         until = None
         if (anchor is not None and spec.economics.budget_period is not None
                 and failed_at is not None):
@@ -589,6 +595,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.unserved = observed.treatment_not_served if self.model.serving else None
 
     def run(self) -> Decision:
+        self.keep_spec_gates()
         self.keep_starts()
         self.status.model_version = self.model.stable_version if self.model.serving else None
         self.handle_requests()
@@ -727,6 +734,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         were, so past ``schedule.end`` (no analysis runs) they are final, but for a spend whose
         budget period rolled over while nothing is exposed (``roll_spend_over``)."""
         s = self.status
+        if self.spec.economics.budget is None:
+            # No budget, no period to show the spend of (a budget removed: its last figures
+            # would stay for good, no budget gate measuring them again). Set again, it is
+            # counted afresh.
+            s.spend, s.budget_remaining, s.budget_ledgers = 0.0, None, None
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
             self.roll_spend_over()
             return
@@ -751,6 +763,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         units = self.units
         if units is not None:
             s.treated_units, s.holdout_units = units.treated, units.holdout
+
+    def keep_spec_gates(self) -> None:
+        """``status.gates`` holds the spec's gates (its implied budget gate included): one the
+        spec no longer has (removed, renamed; the implied budget gate once the budget is
+        removed or a budget gate declared) goes in the pass that reads the edit. Otherwise only
+        an analysis drops it (``record_outcomes``), which a completed ramp without a budget
+        gate never runs: a removed budget's Fail would stay in status for good."""
+        names = {gate.name for gate in self.spec.exposure.gates}
+        self.status.gates = [g for g in self.status.gates if g.name in names]
 
     def remember_spend(self) -> None:
         """Keep what this pass' budget gates read of the period's spend, per ledger
@@ -997,17 +1018,42 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.emit("Normal", Reason.BUDGET_RENEWED, f"{where} resumed ({why})")
 
     def renewed_because(self) -> str:
-        """Why a suspension lifted: its period rolled over, or within it the budget gate
-        passes again (a raised budget; replicas restarted, their spend counted from zero)."""
-        if budget_suspension(self.spec, self.previous, self.budget_anchor, self.now) is None:
+        """Why a suspension lifted, as it happened: nothing enforces a budget any more (the
+        spec's budget removed, or its budget gates made dry-run), the period of its last Fail
+        rolled over (a period boundary passed), or within it a budget gate passes again (a
+        raised budget; replicas restarted, their spend counted from zero)."""
+        budget_gates = _budget_gates(self.spec)
+        if not any(not gate.dry_run for gate in budget_gates):
+            if self.spec.economics.budget is None:
+                return "spec.economics.budget was removed: no budget is enforced"
+            dry = ", ".join(gate.name for gate in budget_gates)
+            return f"the budget gate is dry-run ({dry}): it suspends nothing"
+        if self.period_rolled_over():
             return "the budget period rolled over"
-        budget = {gate.name for gate in _budget_gates(self.spec)}
-        passing = next((g for g in self.status.gates if g.name in budget
+        names = {gate.name for gate in budget_gates}
+        passing = next((g for g in self.status.gates if g.name in names
                         and g.verdict is GateVerdict.PASS), None)
         spent = (f": spent {passing.value:.6g} of budget {passing.threshold:.6g}"
                  if passing is not None and passing.value is not None
                  and passing.threshold is not None else "")
         return f"the budget gate passes again within the period{spent}"
+
+    def period_rolled_over(self) -> bool:
+        """Whether a budget period boundary passed since the last budget Fail before this
+        pass (its gates' Fails, or its ``BudgetExhausted`` history entry, the later)."""
+        period, anchor = self.spec.economics.budget_period, self.budget_anchor
+        if period is None or anchor is None:
+            return False
+        names = {gate.name for gate in _budget_gates(self.spec)}
+        fails = [g.time for g in self.previous.gates
+                 if g.name in names and g.verdict is GateVerdict.FAIL]
+        last = _last_fail(self.previous)
+        if last is not None:
+            fails.append(last)
+        if not fails:
+            return False
+        _, end = budget.current_period(period, anchor, max(fails))
+        return end is not None and self.now >= end
 
     def apply_analysis(self) -> None:
         """The step's analysis (``StepPass.apply_analysis``), then the budget outcomes that

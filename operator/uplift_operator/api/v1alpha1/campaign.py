@@ -470,7 +470,8 @@ class CampaignStatus(RampStatus):
     gates: list[GateStatus] = Field(
         default_factory=list, max_length=17,
         description="Last verdict of each gate: those of spec.exposure.gates, and the budget "
-                    "gate that spec.economics.budget implies when none is declared.")
+                    "gate that spec.economics.budget implies when none is declared (a gate "
+                    "the spec no longer has is dropped).")
 
     model_version: str | None = Field(
         default=None, max_length=16,
@@ -513,7 +514,8 @@ class CampaignStatus(RampStatus):
         description="Spend so far in the budget period, summed over replicas (its budget "
                     "gate's last measure). 0 once a period rolls over while the campaign "
                     "exposes no one (rolled back, withdrawn, ended): it has spent nothing "
-                    "since.")
+                    "since. 0 without spec.economics.budget (removed: counted afresh once "
+                    "set again).")
     budget_remaining: float | None = Field(
         default=None, ge=0,
         description="What is left of the current budget period's budget (absent without "
@@ -534,7 +536,8 @@ class CampaignStatus(RampStatus):
                     "reads above its figure there, added to carried), plus carried; so spend "
                     "that Prometheus no longer holds (past its retention, a Prometheus "
                     "replaced) still counts. Reset when a new budget period starts; dropped "
-                    "once a period rolls over while the campaign exposes no one.")
+                    "once a period rolls over while the campaign exposes no one, and without "
+                    "spec.economics.budget.")
     treated_units: int = Field(default=0, ge=0,
                                description="Exposed units in the treated arm since the exposure "
                                            "ramp started.")
