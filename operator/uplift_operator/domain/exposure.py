@@ -77,7 +77,12 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain.gates import canonical_json, next_step, with_outside_settings
+from uplift_operator.domain.gates import (
+    canonical_json,
+    next_step,
+    settings_digest,
+    with_outside_settings,
+)
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
 from uplift_operator.domain.steps import Event, Reason
@@ -87,9 +92,9 @@ __all__ = ["IMPLIED_BUDGET_GATE", "BudgetSuspension", "Decision", "ModelObservat
            "OutsideSchedule", "analysis_due", "budget_suspension", "completed", "completes",
            "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
-           "outside_schedule", "ramp_started_at",
-           "refused_consequence", "settings_delivered", "stop_requests", "treating",
-           "with_economics"]
+           "outside_schedule", "ramp_started_at", "rebound",
+           "refused_consequence", "settings_delivered", "stop_requests", "targeting_settings",
+           "treating", "with_economics"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -101,6 +106,10 @@ _CARRIED_GATE_TYPES = frozenset({"deliveryRate", "budget"})
 
 #: Gate types that judge cohorts: a decision once its attribution window has closed.
 _COHORT_GATE_TYPES = frozenset({"incrementalConversions", "roi"})
+
+#: Gate types whose null the targeting sets (``with_economics``): they compare the conversions
+#: of the units the runtime treats with the holdout's.
+_TARGETED_GATE_TYPES = _COHORT_GATE_TYPES
 
 #: The name of the budget gate ``spec.economics.budget`` implies when no budget gate is
 #: declared (``implied_budget_gate``); ``budget-2``, ``budget-3``, ... when a gate has it.
@@ -456,19 +465,89 @@ def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
 
 
 def with_economics(spec: CampaignSpec) -> CampaignSpec:
-    """``spec`` whose roi gates test the economics they read (``roi_economics``): their
-    break-even Δ is computed from them at each look, while their sequential evidence is a
-    running test of Δ against it, so evidence gathered under other costs or values tests
-    another null (a cost raised mid-step would keep a gate passing on a negative ROI). Bound
-    into their ``settingsDigest`` (``gates.with_outside_settings``), an edit of them starts
-    the gate afresh, as an edit of its own fields does. The Campaign pass reads its spec
-    through this."""
+    """``spec`` whose conversion gates (incrementalConversions, roi) test what they read
+    outside their own fields, bound into their ``settingsDigest``
+    (``gates.with_outside_settings``), so an edit of it starts the gate afresh (its evidence,
+    its counters, its Pass no longer one as set), as an edit of its own fields does:
+
+    * whom the runtime treats (``targeting_settings``): these gates compare the conversions of
+      the units it treats with the holdout's, so the population they judge is the targeting's,
+      and a Pass shown for a narrow policy (the top 5 %) is no evidence about a wide one (all,
+      five treatments each): evidence gathered under another targeting tests another null;
+    * a roi gate's economics (``roi_economics``): its break-even Δ is computed from them at
+      each look, while its sequential evidence is a running test of Δ against it, so evidence
+      gathered under other costs or values tests another null (a cost raised mid-step would
+      keep a gate passing on a negative ROI).
+
+    The other gates bind nothing: deliveryRate judges the sender, drift the model's inputs,
+    budget the period's money, custom its own query. The Campaign pass reads its spec through
+    this; ``rebound`` keeps the evidence of a status written before targeting was bound."""
     gates = spec.exposure.gates
-    if not any(gate.type == "roi" for gate in gates):
+    if not any(gate.type in _TARGETED_GATE_TYPES for gate in gates):
         return spec
-    bound = [with_outside_settings(gate, roi_economics(spec, gate)) if gate.type == "roi"
-             else gate for gate in gates]
+    targeting = targeting_settings(spec)
+    bound = [with_outside_settings(gate, _outside_settings(spec, gate, targeting))
+             if gate.type in _TARGETED_GATE_TYPES else gate for gate in gates]
     return spec.model_copy(update={"exposure": spec.exposure.model_copy(update={"gates": bound})})
+
+
+def _outside_settings(spec: CampaignSpec, gate: CampaignGate, targeting: str) -> str:
+    if gate.type == "roi":
+        return f"{roi_economics(spec, gate)}\n{targeting}"
+    return targeting
+
+
+def targeting_settings(spec: CampaignSpec) -> str:
+    """Whom the runtime treats under the campaign, and with what, as canonical text
+    (``render.campaigns`` renders it, ``runtime.policy.choose_rule`` applies it): the policy
+    and the threshold it reads (``minUplift`` under upliftThreshold, ``topFraction`` under
+    topFraction: a field another policy never reads is ignored, so its edit changes nothing),
+    ``maxTreatmentsPerUnit``, the treatments it chooses among (``spec.treatments``), and under
+    costAware each one's cost and value, the economics' defaults applied (the net value
+    uplift × value − cost decides whether a unit is treated, and with which). Not the budget
+    (it decides when treatment stops, which suspends the campaign), nor the exposure (a step
+    is a new stratum of the same test: ``next_step``)."""
+    t, economics = spec.targeting, spec.economics
+    policy: dict[str, object] = {"policy": t.policy,
+                                 "maxTreatmentsPerUnit": t.max_treatments_per_unit}
+    if t.policy == "upliftThreshold":
+        policy["minUplift"] = t.min_uplift
+    elif t.policy == "topFraction":
+        policy["topFraction"] = t.top_fraction
+    treatments: object
+    if t.policy == "costAware":
+        treatments = {treatment.name: [
+            treatment.cost_per_treatment if treatment.cost_per_treatment is not None
+            else economics.cost_per_treatment,
+            treatment.value_per_conversion if treatment.value_per_conversion is not None
+            else economics.value_per_conversion] for treatment in spec.treatments}
+    else:
+        treatments = sorted(treatment.name for treatment in spec.treatments)
+    return json.dumps({"targeting": policy, "treatments": treatments}, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def rebound(spec: CampaignSpec, status: CampaignStatus) -> CampaignStatus:
+    """``status`` with each roi gate's ``settingsDigest`` in the form operators wrote before
+    targeting was bound (its fields and its economics only) rewritten in the current one
+    (``spec`` as ``with_economics`` binds it), so an operator upgrade restarts no evidence;
+    ``gates.same_settings`` already takes the fields-only digest an incrementalConversions
+    gate had then. A targeting edit made just before the upgrade cannot be told from none:
+    its evidence is kept, as the fields-only digests were. Delete it once upgrades from those
+    operators are no longer supported."""
+    roi = {gate.name: gate for gate in spec.exposure.gates if gate.type == "roi"}
+    if not roi:
+        return status
+    rewritten = []
+    for st in status.gates:
+        gate = roi.get(st.name)
+        if gate is not None and st.settings_digest is not None and st.settings_digest == (
+                settings_digest(with_outside_settings(gate, roi_economics(spec, gate)))):
+            st = st.model_copy(update={"settings_digest": settings_digest(gate)})
+        rewritten.append(st)
+    if rewritten == status.gates:
+        return status
+    return status.model_copy(update={"gates": rewritten})
 
 
 def roi_economics(spec: CampaignSpec, gate: CampaignGate) -> str:

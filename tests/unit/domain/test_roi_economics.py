@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.unit.domain.test_exposure import SPEC
 
-from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, Targeting
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
 from uplift_operator.domain import exposure, gates
 from uplift_operator.domain.measurements import (
@@ -95,20 +95,29 @@ def test_what_the_roi_gate_does_not_read_keeps_its_evidence() -> None:
     roi = _roi(SPEC)
     for edit in ({"budget": 9000.0}, {"budget_period": "1d"}, {"currency": "EUR"}):
         assert gates.memory_of(passed, _roi(_edited(SPEC, **edit))) == gates.memory_of(passed, roi)
-    # A gate judging one treatment reads that treatment's economics only.
-    one = SPEC.model_copy(update={"exposure": SPEC.exposure.model_copy(update={"gates": [
-        *(g for g in SPEC.exposure.gates if g.type != "roi"),
-        CampaignGate(name="roi", type="roi", treatments=["womens-e-mail"])]})})
+    # A gate judging one treatment reads that treatment's economics only, under a policy
+    # whose choice reads none (topFraction ranks by uplift alone) ...
+    one = SPEC.model_copy(update={
+        "targeting": Targeting(policy="topFraction", top_fraction=0.05),
+        "exposure": SPEC.exposure.model_copy(update={"gates": [
+            *(g for g in SPEC.exposure.gates if g.type != "roi"),
+            CampaignGate(name="roi", type="roi", treatments=["womens-e-mail"])]})})
     other = [SPEC.treatments[0],
              SPEC.treatments[1].model_copy(update={"cost_per_treatment": 3.0})]
     assert (gates.settings_digest(_roi(one))
             == gates.settings_digest(_roi(one.model_copy(update={"treatments": other}))))
     assert (gates.settings_digest(_roi(one))
             != gates.settings_digest(_roi(_edited(one, cost_per_treatment=0.2))))
-    # The other gates are not bound to the economics.
+    # ... while under costAware every treatment's cost decides whom the runtime treats with
+    # the one it judges (tests/unit/domain/test_targeting_evidence.py).
+    aware = one.model_copy(update={"targeting": Targeting(policy="costAware")})
+    assert (gates.settings_digest(_roi(aware))
+            != gates.settings_digest(_roi(aware.model_copy(update={"treatments": other}))))
+    # The gates that judge no conversions are not bound to the economics.
     bound = exposure.with_economics(_edited(SPEC, cost_per_treatment=4.5)).exposure.gates
-    assert [gates.settings_digest(g) for g in bound if g.type != "roi"] == [
-        gates.settings_digest(g) for g in SPEC.exposure.gates if g.type != "roi"]
+    unbound = ("deliveryRate", "drift", "budget", "custom")
+    assert [gates.settings_digest(g) for g in bound if g.type in unbound] == [
+        gates.settings_digest(g) for g in SPEC.exposure.gates if g.type in unbound]
 
 
 def test_a_roi_status_written_before_the_binding_keeps_its_evidence() -> None:

@@ -31,4 +31,9 @@ def test_the_roi_gates_digest_covers_the_economics_and_moves_with_them() -> None
     sim.tick(5)
     second = _digests(sim)
     assert second["roi"] == _expected(sim, "roi") != first["roi"]
-    assert second["incremental"] == first["incremental"]  # reads no economics
+    # The sample targets costAware: the cost decides whom it treats, which the incremental
+    # gate judges (tests/unit/services/test_campaign_targeting_evidence.py); the gates that
+    # judge no conversions read no economics.
+    assert second["incremental"] == _expected(sim, "incremental") != first["incremental"]
+    assert [second[name] for name in ("delivery", "drift", "budget")] == [
+        first[name] for name in ("delivery", "drift", "budget")]

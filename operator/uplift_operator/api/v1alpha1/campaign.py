@@ -387,7 +387,12 @@ class CampaignSpec(ApiModel):
         min_length=1, max_length=32, description="Treatments this campaign sends; unique names.",
         json_schema_extra=LIST_MAP_BY_NAME)
     economics: Economics = Field(description="Value, cost and budget.")
-    targeting: Targeting = Field(default_factory=Targeting, description="Whom to treat.")
+    targeting: Targeting = Field(
+        default_factory=Targeting,
+        description="Whom to treat. The incrementalConversions and roi gates judge the units "
+                    "it treats: an edit of it (policy, the threshold the policy reads, "
+                    "maxTreatmentsPerUnit), of the treatments, or under costAware of their "
+                    "costs and values, starts their evidence afresh mid-step.")
     experiment: CampaignExperiment = Field(description="The persistent randomized holdout.")
     exposure: ExposureSpec = Field(description="The exposure ramp and its gates.")
     rollback: CampaignRollbackPolicy = Field(default_factory=CampaignRollbackPolicy,
