@@ -105,6 +105,12 @@ class Decision:
     requeue_after: dt.timedelta | None
 
 
+#: How long an emergency rollback's restored version may take to serve when the spec sets no
+#: ``progressDeadline``: then the phase is Degraded (``ProgressDeadlineExceeded``) and says how
+#: to withdraw the rollback. Its pods start afresh (the version left the graph at its
+#: promotion), its model is downloaded again: minutes, not ten.
+RESTORE_DEADLINE = "10m"
+
 #: How much of the serving backend's failure text the phase message of a stable version that
 #: no longer serves quotes (the ``ServingFailed`` condition has it whole).
 _FAILURE_QUOTED = 1000
@@ -233,9 +239,10 @@ def read_legacy_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
                                      "aborted_version": None})
 
 
-#: History actions of a canary's start: each clears both rolled-back fields (``start_canary``).
+#: History actions that clear ``emergencyRolledBackVersion``: a canary's start clears both
+#: rolled-back fields (``start_canary``), a restore's withdrawal that one (``withdraw_restore``).
 _CANARY_STARTS = frozenset({Reason.CANARY_STARTED.value, Reason.CANARY_REPLACED.value,
-                            Reason.RETRY.value})
+                            Reason.RETRY.value, Reason.RESTORE_WITHDRAWN.value})
 
 
 def read_pruned_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
@@ -244,8 +251,8 @@ def read_pruned_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
     "Upgrading the CRDs"), and the replaced stable, still the spec's version, would start
     again as a canary in the next pass. The field was set when the model's last rollback or
     canary start is an emergency rollback of the stable that restored the version stable now:
-    only a canary's start clears it, and every start is in the history. Once that entry has
-    left the bounded history nothing is read back."""
+    only a canary's start or a restore's withdrawal clears it, and each is in the history.
+    Once that entry has left the bounded history nothing is read back."""
     s = status
     if (s.emergency_rolled_back_version is not None or s.canary_version is not None
             or s.stable_version is None):
@@ -452,18 +459,38 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.ignore(request, Reason.RETRY, "nothing is stable yet: the first version is "
                                                "served as stable, with no canary to retry")
             return
-        if version is None or version == self.status.stable_version:
+        self.note_restore()  # a restored version that serves now: its restore is over
+        if self.awaiting_restore():
+            self.withdraw_restore(request)
+            if version is None or version == self.status.stable_version:
+                return
+        elif version is None or version == self.status.stable_version:
             self.ignore(request, Reason.RETRY, "the spec's version is already stable or "
                                                "does not resolve")
-            return
-        if self.awaiting_restore():
-            self.ignore(request, Reason.RETRY, f"{self.restoring()}; annotate again once it "
-                                               "serves")
             return
         self.start_canary(version)
         self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
         self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
                                           f"({request.actor})")
+
+    def withdraw_restore(self, request: ManualRequest) -> None:
+        """A retry while an emergency rollback's restored version has not served: the rollback
+        is withdrawn. The replaced version, which kept the traffic, is stable again (and the
+        restored one its previous stable, as before the rollback); the restored one leaves the
+        graph. Nothing that serves is taken down, and the spec's version is followed from there
+        (a new one starts as a canary against it). Without this, a restored version that never
+        serves (its MLflow version deleted, an image that no longer pulls) held the model for
+        good: a new version waited for it, and an abort, a promote and a second rollback had
+        nothing to act on."""
+        s = self.status
+        bad, good = s.emergency_rolled_back_version, s.stable_version
+        s.stable_version = bad
+        s.previous_stable_version = good
+        s.emergency_rolled_back_version = None
+        why = (f"emergency rollback withdrawn: stable {good} has not served; {bad}, which kept "
+               "the traffic, is stable again")
+        self.record(Reason.RESTORE_WITHDRAWN, bad, why, request.actor)
+        self.emit("Normal", Reason.RESTORE_WITHDRAWN, f"{why} ({request.actor})")
 
     def emergency_rollback(self, request: ManualRequest) -> None:
         s = self.status
@@ -487,21 +514,30 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.emit("Warning", Reason.EMERGENCY_ROLLBACK,
                       f"emergency rollback: stable {bad} replaced by previous stable {good} at "
                       f"once, skipping any ramp ({request.actor})")
+        elif self.awaiting_restore():
+            self.ignore(request, Reason.EMERGENCY_ROLLBACK, self.restore_underway())
         else:
             self.ignore(request, Reason.EMERGENCY_ROLLBACK,
                         "no canary and no previous stable version to roll back to")
 
     def abort(self, request: ManualRequest) -> None:
         if self.status.canary_version is None:
-            self.ignore(request, Reason.MANUAL_ABORT, "no canary to abort")
+            self.ignore(request, Reason.MANUAL_ABORT, "no canary to abort"
+                        + (f" ({self.restore_underway()})" if self.awaiting_restore() else ""))
             return
         super().abort(request)
 
     def manual_promote(self, request: ManualRequest) -> None:
         if self.status.canary_version is None:
-            self.ignore(request, Reason.MANUAL_PROMOTE, "no canary to promote")
+            self.ignore(request, Reason.MANUAL_PROMOTE, "no canary to promote"
+                        + (f" ({self.restore_underway()})" if self.awaiting_restore() else ""))
             return
         super().manual_promote(request)
+
+    def restore_underway(self) -> str:
+        """Why a request that needs a canary or a previous stable finds none during a restore,
+        and the one request that acts then."""
+        return f"{self.restoring()}; {self.withdrawal_offer()}"
 
     # -- versions -----------------------------------------------------------------------------
 
@@ -569,8 +605,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         """A new version while an emergency rollback waits for its restored version to serve
         is not started yet: a canary ends the restore (the graph keeps stable and canary only),
         and the replaced version, the only one serving, would lose its traffic. It starts once
-        the restored version serves; said once per version (and once more if the restore began
-        in this pass)."""
+        the restored version serves, or against the replaced version once a retry withdraws
+        the rollback (``withdraw_restore``); said once per version (and once more if the
+        restore began in this pass)."""
         self.held_for_restore = version
         before = self.previous
         if before.desired_version != version or before.stable_version != self.status.stable_version:
@@ -582,6 +619,57 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         return (f"an emergency rollback is restoring stable {s.stable_version}, and version "
                 f"{s.emergency_rolled_back_version} keeps the traffic until it serves")
 
+    def withdrawal_offer(self) -> str:
+        """What a retry does during a restore (``withdraw_restore``), in the words a message
+        offers it: the one action that acts while the restored version has not served."""
+        s = self.status
+        bad, desired = s.emergency_rolled_back_version, s.desired_version
+        then = (f" and version {desired} starts as a canary"
+                if desired is not None and desired != bad else "")
+        target = self.seen.name or "<name>"
+        return (f"to withdraw the rollback, annotate {RETRY_ANNOTATION}=<token> (`kubectl "
+                f"uplift retry {target}`): version {bad}, which serves, is stable again{then}")
+
+    def restore_deadline(self) -> tuple[dt.datetime, str] | None:
+        """When an emergency rollback's restored version that has not served is past its
+        deadline, and that deadline as the spec says it: ``spec.rollout.progressDeadline``
+        from the rollback, ``RESTORE_DEADLINE`` without one. None when no restore awaits."""
+        entry = self.emergency_restore()
+        if entry is None or not self.awaiting_restore():
+            return None
+        bound = self.spec.rollout.progress_deadline or RESTORE_DEADLINE
+        return entry.time + parse_duration(bound), bound
+
+    def restore_overdue(self) -> bool:
+        deadline = self.restore_deadline()
+        return deadline is not None and self.now >= deadline[0]
+
+    def note_restore_overdue(self) -> None:
+        """A Warning ``ProgressDeadlineExceeded`` and its history entry (the restored version's)
+        once, when the restore passes its deadline: the phase says it from then on."""
+        entry = self.emergency_restore()
+        if entry is None or not self.restore_overdue():
+            return
+        s = self.status
+        if any(e.action == Reason.PROGRESS_DEADLINE_EXCEEDED.value and e.version == s.stable_version
+               and e.time >= entry.time for e in s.history):
+            return
+        why = self.restore_overdue_text()
+        self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, s.stable_version, why)
+        self.emit("Warning", Reason.PROGRESS_DEADLINE_EXCEEDED, why)
+
+    def restore_overdue_text(self) -> str:
+        s = self.status
+        entry, deadline = self.emergency_restore(), self.restore_deadline()
+        assert entry is not None and deadline is not None
+        why = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
+               if self.seen.serving_failure is not None
+               else "no replica of its predictor is available")
+        return (f"the emergency rollback's restored stable {s.stable_version} has not served "
+                f"within {deadline[1]} of {entry.time.isoformat()} ({why}); version "
+                f"{s.emergency_rolled_back_version} keeps the traffic; next: "
+                f"{self.withdrawal_offer()}; runbook UpliftProgressDeadlineExceeded")
+
     def rolled_back(self) -> set[str]:
         """The versions not rolled out again until a retry or a new version."""
         s = self.status
@@ -591,13 +679,17 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def finish(self) -> Decision:
         self.note_restore()
+        self.note_restore_overdue()
         message = self.set_phase(*self.phase())
         self.status.conditions = self.ready_condition(message)
         self.note_stable_served()
         self.tell_stable_serving()
         until = self.scale_down_until()
+        restore = self.restore_deadline()
+        due = [t for t in (until, restore[0] if restore is not None else None)
+               if t is not None and t > self.now]
         return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
-                        requeue_after=self.requeue([until] if until is not None else []))
+                        requeue_after=self.requeue(due))
 
     def phase(self) -> tuple[Phase, str]:
         s = self.status
@@ -612,20 +704,15 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             # decision awaited) stays one; the ramp's own words first (ProgressDeadlineExceeded).
             return (phase if phase is Phase.PAUSED else Phase.DEGRADED,
                     f"{steps.clip(message, steps.MESSAGE_MAX - len(down) - 2)}; {down}")
-        if self.held_for_restore is not None:
-            return Phase.PROGRESSING, (f"version {self.held_for_restore} waits to start as a "
-                                       f"canary: {self.restoring()}")
+        if self.awaiting_restore():
+            return self.restore_phase()
         if s.desired_version in self.rolled_back():
-            # Until the restored stable serves, the version rolled back still has the traffic.
-            serving = (self.restoring() if self.awaiting_restore()
-                       else down if down is not None
+            serving = (down if down is not None
                        else f"stable {s.stable_version} serves" if self.seen.stable_ready
                        else f"waiting for stable version {s.stable_version} to serve")
             return Phase.DEGRADED, (f"version {s.desired_version} was rolled back "
                                     f"({self.rollback_reason(s.desired_version)}); {serving}. "
                                     f"Set a new version or annotate {RETRY_ANNOTATION}")
-        if self.awaiting_restore():  # the spec names the restored version: it will serve
-            return Phase.PROGRESSING, self.restoring()
         if down is not None:
             return Phase.DEGRADED, down
         if not self.seen.stable_ready:
@@ -633,6 +720,31 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         unresolved = ("; the model reference does not resolve now"
                       if self.seen.desired_version is None else "")
         return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
+
+    def restore_phase(self) -> tuple[Phase, str]:
+        """The phase while an emergency rollback's restored version has not served (the
+        version it replaced keeps the traffic): Degraded when the spec names the version rolled
+        back, else Progressing (a new version held, or the spec naming the restored version);
+        past the restore's deadline, Degraded with ``ProgressDeadlineExceeded`` first (the
+        alert of that name). Each offers the retry, the one request that acts meanwhile; a new
+        version is not offered: it waits for the restored version (``hold_for_restore``)."""
+        s = self.status
+        rolled_back = self.held_for_restore is None and s.desired_version in self.rolled_back()
+        if self.held_for_restore is not None:
+            what = f"version {self.held_for_restore} waits to start as a canary: "
+        elif rolled_back:
+            what = (f"version {s.desired_version} was rolled back "
+                    f"({self.rollback_reason(s.desired_version)}); ")
+        else:
+            what = ""
+        if self.restore_overdue():
+            return Phase.DEGRADED, (f"{Reason.PROGRESS_DEADLINE_EXCEEDED.value}: {what}"
+                                    f"{self.restore_overdue_text()}")
+        deadline = self.restore_deadline()
+        assert deadline is not None
+        return (Phase.DEGRADED if rolled_back else Phase.PROGRESSING,
+                f"{what}{self.restoring()} (ProgressDeadlineExceeded if it has not by "
+                f"{deadline[0].isoformat()}); {self.withdrawal_offer()}")
 
     def stable_served(self) -> bool:
         """Whether the stable version has served since it became stable, as the status before

@@ -108,6 +108,9 @@ class Reason(StrEnum):
     RETRY = "Retry"
     EMERGENCY_ROLLBACK = "EmergencyRollback"
     STABLE_RESTORED = "StableRestored"
+    #: A retry during an emergency rollback's restore: the replaced version, which kept the
+    #: traffic, is stable again and the restored one leaves (``domain.canary``).
+    RESTORE_WITHDRAWN = "RestoreWithdrawn"
     #: Told (Warning, then Normal), not decided: the stable version that served stopped serving,
     #: and serves again (``domain.canary``).
     STABLE_NOT_SERVING = "StableNotServing"

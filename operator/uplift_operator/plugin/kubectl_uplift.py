@@ -41,7 +41,8 @@ VERBS: dict[str, str] = {
     "status": "phase and why, ramp, gates, history; a Campaign's exposure, effect, ROI, spend",
     "promote": "advance the ramp one step (--full: complete the ramp now)",
     "abort": "roll back and stay there (the canary gets no traffic, or exposure goes to 0%)",
-    "retry": "start an aborted canary or a rolled-back campaign again from the first step",
+    "retry": "start an aborted canary or a rolled-back campaign again from the first step "
+             "(during an emergency rollback's restore: withdraw it)",
     "rollback": "emergency rollback past the gates (canary off or previous stable back; "
                 "exposure 0%)",
     "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused; "

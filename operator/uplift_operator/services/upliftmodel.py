@@ -1297,7 +1297,10 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
         if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
                             ramp.Reason.RETRY) and status.canary_version:
             writes.append(_role(model, status.canary_version, "canary", stamp))
-        elif event.reason is ramp.Reason.PROMOTED and status.stable_version:
+        elif (event.reason in (ramp.Reason.PROMOTED, ramp.Reason.RESTORE_WITHDRAWN)
+              and status.stable_version):
+            # A withdrawn emergency rollback leaves the registry as before it: the replaced
+            # version stable (and the alias on it) again, the restored one retired.
             writes.append(_role(model, status.stable_version, "stable", stamp))
             if status.previous_stable_version:
                 writes.append(_role(model, status.previous_stable_version, "retired", stamp))
@@ -1355,13 +1358,15 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     each with the time of that decision when the status still says it. The promotion alias,
     when the spec names one (unset: the operator moves no alias), on the stable version: every
     decision that changes the stable version (a promotion, the first version, an emergency
-    rollback restoring the previous one) moved it there, and none moves it elsewhere (a canary
-    rolled back leaves it on the stable)."""
+    rollback restoring the previous one, that rollback withdrawn) moved it there, and none moves
+    it elsewhere (a canary rolled back leaves it on the stable)."""
     model, stable = spec.model.registered_model, status.stable_version
     if stable is None:
         return []
     became_stable = next((e for e in reversed(status.history)
-                          if (e.action == ramp.Reason.PROMOTED.value and e.version == stable)
+                          if (e.action in (ramp.Reason.PROMOTED.value,
+                                           ramp.Reason.RESTORE_WITHDRAWN.value)
+                              and e.version == stable)
                           or restored_by(e) == stable), None)
     roles: dict[str, tuple[str, dt.datetime | None]] = {}
     if status.previous_stable_version is not None:

@@ -7,7 +7,8 @@ a small oracle that knows only what happened, not how the status records it:
   stable) is not stable, not the canary and gets no traffic until an explicit new attempt —
   a retry of it, or the spec changed to it from another version. The one exception is the
   stable an emergency rollback replaced: it keeps the traffic it had until the restored
-  version serves, and once it lost it never gets it back;
+  version serves, and once it lost it never gets it back; or until a retry withdraws the
+  rollback before then (``RestoreWithdrawn``): it is stable again, no longer rolled back;
 - traffic moves only onto versions that serve (a version with weight is serving now, or had
   weight in the split before);
 - while the spec names a rolled-back version the model is Degraded, saying that version was
@@ -85,10 +86,11 @@ class Oracle:
                     assert entry.version is not None
                     self.blocked[entry.version] = entry.reason
                     self.since_canary.add(entry.version)
-            elif entry.action == Reason.RETRY.value:
+            elif entry.action in (Reason.RETRY.value, Reason.RESTORE_WITHDRAWN.value):
                 assert entry.version is not None
                 self.blocked.pop(entry.version, None)
                 self.keeps_traffic.discard(entry.version)
+                self.since_canary.discard(entry.version)
             if entry.action in STARTS:
                 self.since_canary = set()
         trail = "\n".join(log)
@@ -113,7 +115,9 @@ class Oracle:
         if (desired in self.blocked and after.stable_version is not None
                 and desired != after.stable_version):
             assert after.phase is Phase.DEGRADED, trail
-            assert after.message.startswith(
+            # Past an emergency restore's deadline, the deadline's words come first.
+            message = after.message.removeprefix("ProgressDeadlineExceeded: ")
+            assert message.startswith(
                 f"version {desired} was rolled back ({self.blocked[desired]})"), trail
 
 

@@ -120,9 +120,9 @@ def test_restoring_a_version_aborted_as_a_canary_says_it_is_restoring_not_health
     assert (s.stable_version, s.aborted_version, s.emergency_rolled_back_version) == (
         "1", None, "2")
     assert d.traffic == TrafficSplit("1", "2", 100)
-    assert (s.phase, s.message) == (
-        Phase.PROGRESSING, "an emergency rollback is restoring stable 1, and version 2 keeps "
-                           "the traffic until it serves")
+    assert s.phase is Phase.PROGRESSING
+    assert s.message.startswith("an emergency rollback is restoring stable 1, and version 2 "
+                                "keeps the traffic until it serves")
     sim.ready_versions = frozenset({"1", "2"})
     d = sim.tick(0.5)
     assert d.status.phase is Phase.HEALTHY and d.traffic == TrafficSplit("1", None, 0)

@@ -389,8 +389,12 @@ class UpliftModelStatus(RampStatus):
         description="Stable version an emergency rollback replaced by previousStableVersion: it "
                     "keeps the traffic until the restored version serves, then stays deployed "
                     "at weight 0 for rollback.scaleDownDelay; not rolled out again until a new "
-                    "version or a retry. Cleared when a canary starts. (Operators before this "
-                    "field put this version in abortedVersion.)")
+                    "version or a retry. A restored version that has not served within "
+                    "spec.rollout.progressDeadline (10m without one) makes the phase Degraded "
+                    "(ProgressDeadlineExceeded); until it serves, a retry (uplift.dev/retry) "
+                    "withdraws the rollback: this version is stable again. Cleared when a "
+                    "canary starts or the rollback is withdrawn. (Operators before this field "
+                    "put this version in abortedVersion.)")
     stable_served_version: str | None = Field(
         default=None, max_length=16,
         description="stableVersion once it has been seen serving (Ready StableServing or "
