@@ -21,6 +21,12 @@ the campaign at all. A treatment the model's served version does not score
 keeping its last good settings of the campaign or not serving it) holds the campaign where it
 is — no start, no advance, no promote, nothing withdrawn — with Ready ``TreatmentNotServed``
 naming it, until the model serves a version that scores it or the spec drops it.
+A campaigns file that cannot be written (``Observed.undelivered``: the runtime keeps its
+previous settings) holds the step the same way — no advance, no completion, no promote —
+while what only stops (a rollback, an abort, a suspension) still acts. When the runtime did
+not treat at the step's exposure until a pass (that file written again, or the spec refused
+by the pass before: ``Observed.spec_was_refused``), the step starts over there
+(``start_step_again``), as at a budget renewal.
 A budget is always enforced by a budget gate: ``spec.economics.budget`` without one declared
 implies one (``implied_budget_gate``), which the pass measures, judges and shows like a
 declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: the period's
@@ -53,6 +59,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
@@ -88,13 +95,14 @@ from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, Req
 from uplift_operator.domain.steps import Event, Reason
 from uplift_operator.model.keys import treatment_key
 
-__all__ = ["IMPLIED_BUDGET_GATE", "BudgetSuspension", "Decision", "ModelObservation", "Observed",
-           "OutsideSchedule", "analysis_due", "budget_suspension", "completed", "completes",
+__all__ = ["IMPLIED_BUDGET_GATE", "NOT_KNOWN_YET", "BudgetSuspension", "Decision",
+           "ModelObservation", "NotKnownYet", "Observed", "OutsideSchedule", "analysis_due",
+           "budget_suspension", "completed", "completes",
            "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
            "outside_schedule", "ramp_started_at", "rebound",
            "refused_consequence", "settings_delivered", "stop_requests", "targeting_settings",
-           "treating", "with_economics"]
+           "treating", "undelivered", "with_economics"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -382,6 +390,16 @@ class Observed(steps.ObservedBase):
     #: Why the version the model serves cannot serve the campaign's treatments
     #: (``missing_treatments``); None: it can, or what it scores is not known.
     treatment_not_served: str | None = None
+    #: Why the model's campaigns file cannot be written (``undelivered``: as its last file pass
+    #: in this process found, else as ``SettingsDelivered`` last said), None: it can. The
+    #: runtime keeps its previous settings of the campaign, so the ramp does not advance on
+    #: them: no step, no completion, no promote; what only stops (a rollback, an abort, a
+    #: suspension) still acts.
+    undelivered: str | None = None
+    #: The pass before refused the spec (``InvalidSpec`` True in status): the campaigns file
+    #: carried the entry inactive at 0 % meanwhile (``treating``), so that time was not time
+    #: at the step (``start_step_again``).
+    spec_was_refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -672,6 +690,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.spend_read = observed.budget_ledgers
         self.suspended: BudgetSuspension | None = None
         self.unserved = observed.treatment_not_served if self.model.serving else None
+        self.undelivered = observed.undelivered
+        self.spec_was_refused = observed.spec_was_refused
 
     def run(self) -> Decision:
         self.keep_spec_gates()
@@ -684,6 +704,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.withdraw(self.outside.why)
         else:
             self.follow_model()
+        self.start_step_again()
         self.keep_budget_anchor()
         self.apply_analysis()
         self.remember_spend()
@@ -745,12 +766,17 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return self.outside.why
         if self.suspended is not None:
             return self.suspended.why
-        return self.unserved if self.model.serving else self.model.why
+        if not self.model.serving:
+            return self.model.why
+        # The replicas reject the campaign's settings, or never get them (its file cannot be
+        # written): a step ended on that time would grow the exposure in status only, on gates
+        # that judged the runtime's previous settings.
+        return self.unserved or self.undelivered
 
     def promote_refused(self) -> str | None:
-        # The replicas reject the campaign's settings: a promote would grow the exposure in
-        # status only, where the runtime does not follow it.
-        return self.unserved
+        # The replicas reject the campaign's settings, or never get them: a promote would grow
+        # the exposure in status only, where the runtime does not follow it.
+        return self.unserved or self.undelivered
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
         text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
@@ -1044,6 +1070,39 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record(Reason.MODEL_VERSION_CHANGED, new, why)
         self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
 
+    def start_step_again(self) -> None:
+        """The ramp is underway but the runtime did not treat at the step's exposure until
+        this pass: the pass before refused the spec (the campaigns file carried the entry
+        inactive, at 0 %), or the model's campaigns file could not be written (the runtime
+        kept its previous settings) and this pass finds it written (``delivered_again``).
+        That time was not time at the step's exposure, so, as at a budget renewal
+        (``follow_budget``), the step's pause and deadline run again from now and its gates
+        count from now: each gate but the budget's moves to a new stratum (``next_step``: its
+        sequential evidence carried, its Inconclusives counted afresh), keeping its Fails and
+        Errors in a row (this is no evidence against them). This pass's outcomes, measured
+        over that time, are dropped as at any step change, but for a budget Fail
+        (``apply_analysis``). Nothing to do when this pass already started the step (a ramp
+        started, a new model version) or the ramp is not underway (completed, ended)."""
+        if not self.active() or self.restarted:
+            return
+        if not (self.spec_was_refused or self.delivered_again()):
+            return
+        s = self.status
+        s.step_started_at = self.now
+        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+        s.gates = [g if g.name in budget_gates else next_step(g).model_copy(update={
+            "failures": g.failures, "consecutive_errors": g.consecutive_errors})
+            for g in s.gates]
+        self.restarted = True  # this pass's outcomes measured the time before
+
+    def delivered_again(self) -> bool:
+        """Whether the model's campaigns file is known written in this pass after
+        ``SettingsDelivered`` said it could not be (``FileNotWritten``). While it is not known
+        yet (``undelivered``: a restart), the stored condition stands, so this is False."""
+        before = cond.find(self.previous.conditions, cond.SETTINGS_DELIVERED)
+        return (self.undelivered is None and before is not None and before.status == "False"
+                and before.reason == cond.FILE_NOT_WRITTEN)
+
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a
         history entry once), keeping the exposure it held in ``suspendedExposurePercent``, and
@@ -1307,15 +1366,44 @@ def _rolled_back_spec(spec: CampaignSpec, status: CampaignStatus) -> bool:
                                    or stored == legacy_spec_digest(spec))
 
 
-def settings_delivered(previous: list[Condition], problem: str | None, generation: int,
-                       now: dt.datetime, *, reason: str = cond.FILE_NOT_WRITTEN,
-                       ) -> list[Condition]:
+class NotKnownYet(enum.Enum):
+    """Whether the model's campaigns file can be written is not known yet: its file pass has
+    not run in this process (an operator restart), and what it found before is in memory only
+    (``services.campaigns_file.FileDependencies.undelivered``)."""
+
+    NOT_KNOWN_YET = "not known yet"
+
+
+#: ``NotKnownYet``'s one value.
+NOT_KNOWN_YET = NotKnownYet.NOT_KNOWN_YET
+
+
+def undelivered(previous: list[Condition], known: str | NotKnownYet | None) -> str | None:
+    """Why the model's campaigns file cannot be written, for the ramp's hold
+    (``Observed.undelivered``): ``known`` once the model's file pass in this process has run;
+    before that, what ``SettingsDelivered`` last said (its message while False for
+    ``FileNotWritten``), so a restart neither releases a held ramp nor holds one that was not."""
+    if not isinstance(known, NotKnownYet):
+        return known
+    before = cond.find(previous, cond.SETTINGS_DELIVERED)
+    if (before is not None and before.status == "False"
+            and before.reason == cond.FILE_NOT_WRITTEN):
+        return before.message
+    return None
+
+
+def settings_delivered(previous: list[Condition], problem: str | NotKnownYet | None,
+                       generation: int, now: dt.datetime, *,
+                       reason: str = cond.FILE_NOT_WRITTEN) -> list[Condition]:
     """``SettingsDelivered``: False while the model's campaigns file cannot be written, or does
     not carry this Campaign as its spec says (``problem`` says why, ``reason`` which: the
     runtime keeps its previous settings of the Campaign, so an exposure decided meanwhile, a
     rollback's 0 % included, has not reached the pods), True once it is written again; absent
     while it never failed (no condition churn on a healthy pass). A True one moves to a new
-    generation (a spec edit), once (``cond.restamped``)."""
+    generation (a spec edit), once (``cond.restamped``). ``NOT_KNOWN_YET`` (the model's file
+    pass has not run in this process) leaves it as it is: a restart is no news of the file."""
+    if isinstance(problem, NotKnownYet):
+        return previous
     before = cond.find(previous, cond.SETTINGS_DELIVERED)
     if problem is not None:
         return cond.set_condition(previous, type_=cond.SETTINGS_DELIVERED, status="False",

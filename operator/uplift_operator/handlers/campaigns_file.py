@@ -52,6 +52,7 @@ import kopf
 
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain import status as status_logic
+from uplift_operator.domain.exposure import NotKnownYet
 from uplift_operator.handlers import campaign, observability
 from uplift_operator.handlers.common import deleted
 from uplift_operator.handlers.scheduling import NamedPassError, run_passes, waiting_task
@@ -145,14 +146,18 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         return min(max(now - held_since, status_logic.PREDECESSOR_RETRY_MIN_SECONDS),
                    status_logic.PREDECESSOR_RETRY_MAX_SECONDS)
 
-    undelivered: str | None = None  # why the file was not written, as the Campaigns were told
+    # Why the file was not written, as the Campaigns were told.
+    undelivered: str | NotKnownYet | None = None
 
     def tell_campaigns() -> None:
-        """The file's reach changed (written again, or not): each Campaign's pass says so
-        (``SettingsDelivered``)."""
+        """The file's reach changed (written again, or not), or a Campaign's pass ran before
+        the model's first file pass in this process, not knowing it (a restart): each
+        Campaign's pass says so (``SettingsDelivered``)."""
         nonlocal undelivered
-        now = file_dependencies(memo).undelivered(owner.namespace, owner.name)
-        if now != undelivered:
+        files = file_dependencies(memo)
+        now = files.undelivered(owner.namespace, owner.name)
+        first = files.first_told(owner.namespace, owner.name)
+        if now != undelivered or first:
             undelivered = now
             for snapshot in index.get((owner.namespace, owner.name), []):
                 memo["wakeups"].wake((campaign.KIND, owner.namespace,

@@ -11,7 +11,9 @@
    switch works whatever the spec says; the campaigns file renders the refused Campaign as an
    inactive entry at 0 %, so the runtime treats no one under it until the spec is fixed, which
    the message, Ready and the InvalidSpec event then say: ``exposure.refused_consequence``;
-   the status keeps the step and exposure the ramp resumes at);
+   the status keeps the step and exposure the ramp resumes at, and the first valid pass
+   after it, told so by ``InvalidSpec`` True in the status it reads, starts that step over:
+   ``Observed.spec_was_refused``);
 4. when an analysis is due, measure the exposure gates (every one while a step is underway,
    the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
    runtime's counters of this campaign (``services.measurements.collect_campaign``) and judge it with the same
@@ -25,7 +27,9 @@
 6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
    file (``handlers.campaigns_file``) carries them to the runtime, and ``SettingsDelivered``
    says when it could not; the phase published is Degraded once that has held longer than a
-   grace (``domain.stuck``).
+   grace (``domain.stuck``). Meanwhile the ramp does not advance (``Observed.undelivered``);
+   before the model's first file pass in this process (a restart) whether it can is not
+   known, and the stored condition stands for it (``exposure.undelivered``).
 
 Beside the ramp, a warning that never acts: other Campaigns of its model drawing with the same
 salt expose and hold out the same units (``domain.shared_draws``), said by ``HoldoutShared``
@@ -89,9 +93,11 @@ class CampaignDependencies:
     # None when it has (``services.campaigns_file.FileDependencies.left_out``).
     left_out: Callable[[str, str, str], NotCarried | None] = (
         lambda namespace, model, campaign: None)
-    # Why the model's campaigns file cannot be written (namespace, model), None when it can
+    # Why the model's campaigns file cannot be written (namespace, model), None when it can,
+    # ``exposure.NOT_KNOWN_YET`` before the model's file pass in this process
     # (``services.campaigns_file.FileDependencies.undelivered``).
-    undelivered: Callable[[str, str], str | None] = lambda namespace, model: None
+    undelivered: Callable[[str, str], str | exposure.NotKnownYet | None] = (
+        lambda namespace, model: None)
 
 
 @dataclass(frozen=True)
@@ -174,19 +180,23 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             outcomes = [gates.defect_outcome(gate, gates.memory_of(previous.get(gate.name), gate),
                                              error, now)
                         for gate in exposure.gates_to_measure(spec, current)]
+    undelivered = _undelivered(deps, namespace, spec.model_ref.name, model)
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         budget_ledgers=spend_record, requests=parse_requests(meta.get("annotations") or {}),
         generation=generation, name=str(meta["name"]),
-        treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current))
+        treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current),
+        undelivered=exposure.undelivered(current.conditions, undelivered),
+        spec_was_refused=_refused(current))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
-    undelivered = deps.undelivered(namespace, spec.model_ref.name)
+    problem: str | exposure.NotKnownYet | None = undelivered
+    reason = cond.FILE_NOT_WRITTEN
+    if not isinstance(undelivered, str) and no_room is not None:  # known, as the file is now
+        problem, reason = no_room.message, no_room.reason
     decision.status.conditions = exposure.settings_delivered(
-        decision.status.conditions,
-        undelivered or (no_room.message if no_room is not None else None), generation, now,
-        reason=cond.FILE_NOT_WRITTEN if undelivered or no_room is None else no_room.reason)
+        decision.status.conditions, problem, generation, now, reason=reason)
     # A warning, never a hold: the ramp above decided without it.
     own = shared_draws.draw(namespace, spec.model_ref.name, str(meta["name"]),
                             spec.experiment.salt)
@@ -208,6 +218,25 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         grace_ends = (published.due - now).total_seconds()
         requeue = grace_ends if requeue is None else min(requeue, grace_ends)
     return PassResult(decision.status.to_wire(), events, requeue)
+
+
+def _undelivered(deps: CampaignDependencies, namespace: str, model: str,
+                 resolved: _Model) -> str | exposure.NotKnownYet | None:
+    """Why the model's campaigns file cannot be written (``CampaignDependencies.undelivered``);
+    None too for a model that is not found, before its file pass in this process: the file
+    goes with it (its owner), and the runtime that read it with its predictors, so nothing is
+    left undelivered (its file pass will not run, to say so)."""
+    found = deps.undelivered(namespace, model)
+    if isinstance(found, exposure.NotKnownYet) and resolved.body is None:
+        return None
+    return found
+
+
+def _refused(status: CampaignStatus) -> bool:
+    """Whether the pass that wrote ``status`` refused the spec (``InvalidSpec`` True: the
+    invalid-spec path, schema or validation), so its campaigns-file entry was inactive."""
+    refused = cond.find(status.conditions, cond.INVALID_SPEC)
+    return refused is not None and refused.status == "True"
 
 
 def _shared_draw_news(before: Sequence[Condition], after: Sequence[Condition]) -> tuple[Event, ...]:

@@ -92,15 +92,38 @@ class FileDependencies:
     unfit: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: Why each model's file could not be written at its last pass (absent: it was).
     unwritten: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: The models whose file pass has run in this process (``undelivered`` knows for them).
+    passed: set[tuple[str, str]] = field(default_factory=set)
+    #: The models a Campaign pass asked ``undelivered`` about before that (``first_told``).
+    asked: set[tuple[str, str]] = field(default_factory=set)
 
-    def undelivered(self, namespace: str, model: str) -> str | None:
+    def undelivered(self, namespace: str, model: str) -> str | exposure.NotKnownYet | None:
         """Why model's campaigns file does not carry its Campaigns' latest settings, None when
-        it does (as far as its last pass knows)."""
-        cause = self.unwritten.get((namespace, model))
+        it does (as far as its last pass knows), ``NOT_KNOWN_YET`` before its first pass in
+        this process: what the passes before a restart found was in memory only, and a
+        Campaign pass then keeps what its status says (``domain.exposure.undelivered``). The
+        model's first pass then wakes those Campaigns (``first_told``)."""
+        key = (namespace, model)
+        if key not in self.passed:
+            self.asked.add(key)
+            if key not in self.passed:  # a first pass ending meanwhile sees it asked
+                return exposure.NOT_KNOWN_YET
+        cause = self.unwritten.get(key)
         if cause is None:
             return None
         return (f"the campaigns file of UpliftModel {model!r} cannot be written ({cause}): the "
                 f"runtime keeps its previous settings of this Campaign, if any")
+
+    def first_told(self, namespace: str, model: str) -> bool:
+        """Whether a Campaign pass asked ``undelivered`` about model before its file pass in
+        this process had run, and is to be told what that pass found (True once): the
+        Campaign kept its stored ``SettingsDelivered`` meanwhile, which nothing else would
+        update before its next pass."""
+        key = (namespace, model)
+        if key not in self.passed or key not in self.asked:
+            return False
+        self.asked.discard(key)
+        return True
 
     #: The Campaigns each stored file holds, by the ConfigMap's resourceVersion (``left_out``
     #: before the model's first file pass in this process reads a full file once, not per pass).
@@ -265,13 +288,14 @@ def attribution_window_seconds(window: str | None) -> int:
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
     """``_sync``, and why the file is not written, kept for the Campaign passes
-    (``FileDependencies.undelivered``)."""
+    (``FileDependencies.undelivered``), which know it from now on (``passed``)."""
     synced = _sync(owner, snapshots, deps, split, new_model=new_model)
     cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
     if cause is None:
         deps.unwritten.pop((owner.namespace, owner.name), None)
     else:
         deps.unwritten[(owner.namespace, owner.name)] = cause
+    deps.passed.add((owner.namespace, owner.name))
     return synced
 
 
@@ -352,6 +376,8 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.full.pop((owner.namespace, owner.name), None)
     deps.unfit.pop((owner.namespace, owner.name), None)
     deps.unwritten.pop((owner.namespace, owner.name), None)
+    deps.passed.discard((owner.namespace, owner.name))
+    deps.asked.discard((owner.namespace, owner.name))
     deps.held.pop((owner.namespace, owner.name), None)
 
 

@@ -20,6 +20,7 @@ from tests.unit.services.test_campaigns_file import (
 )
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.domain import exposure
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import campaign, campaigns_file
 
@@ -34,17 +35,32 @@ def delivered(status: dict[str, Any]) -> dict[str, Any] | None:
 def test_the_file_s_last_pass_says_whether_it_carries_the_campaigns() -> None:
     cluster = FakeCluster(apply_error=KubeError(REFUSED, 403))
     files = campaigns_file.FileDependencies(cluster)
+    # Before the model's first file pass in this process (a restart): not known.
+    assert files.undelivered(NS, OWNER.name) is exposure.NOT_KNOWN_YET
     assert sync(files, campaign_body()).error == REFUSED
     why = files.undelivered(NS, OWNER.name)
-    assert why is not None and REFUSED in why and "previous settings" in why
-    assert files.undelivered(NS, "another-model") is None
+    assert isinstance(why, str) and REFUSED in why and "previous settings" in why
+    assert files.undelivered(NS, "another-model") is exposure.NOT_KNOWN_YET
     cluster.apply_error = None
     assert sync(files, campaign_body()).changed
     assert files.undelivered(NS, OWNER.name) is None
     cluster.apply_error = KubeError(REFUSED, 403)
     sync(files, campaign_body("changed", percent=25))
     campaigns_file.forget(OWNER, files)
-    assert files.undelivered(NS, OWNER.name) is None
+    assert files.undelivered(NS, OWNER.name) is exposure.NOT_KNOWN_YET
+
+
+def test_a_campaign_that_asked_before_the_first_file_pass_is_told_once() -> None:
+    files = campaigns_file.FileDependencies(FakeCluster())
+    assert not files.first_told(NS, OWNER.name)  # nobody asked
+    assert files.undelivered(NS, OWNER.name) is exposure.NOT_KNOWN_YET
+    assert not files.first_told(NS, OWNER.name)  # asked, but no file pass yet
+    sync(files, campaign_body())
+    assert files.first_told(NS, OWNER.name)
+    assert not files.first_told(NS, OWNER.name)  # once
+    assert files.undelivered(NS, OWNER.name) is None  # known now: nothing more to tell
+    sync(files, campaign_body())
+    assert not files.first_told(NS, OWNER.name)
 
 
 def test_the_campaign_s_status_follows_the_file() -> None:
@@ -61,6 +77,7 @@ def test_the_campaign_s_status_follows_the_file() -> None:
         body["status"] = campaign.reconcile(copy.deepcopy(body), deps, at).status
         return dict(body["status"])
 
+    files.passed.add((NS, OWNER.name))  # the model's file pass has run in this process
     assert delivered(reconcile(T0)) is None  # never failed: no condition
     files.unwritten[(NS, OWNER.name)] = REFUSED
     refused = delivered(reconcile(T0 + dt.timedelta(seconds=5)))

@@ -1,0 +1,217 @@
+"""``domain.exposure``: a ramp whose settings the runtime does not treat at.
+
+Two cases, each a table of passes:
+
+- the model's campaigns file cannot be written (``Observed.undelivered``): the runtime keeps its
+  previous settings, so the step neither ends nor is promoted on the gates that judged them,
+  while what only stops (an abort, a rollback, a budget suspension) still acts;
+- the pass before refused the spec (``Observed.spec_was_refused``): the file carried the entry
+  inactive at 0 %.
+
+When either ends, the step starts again (its pause, deadline and gates from then), as a budget
+renewal does: that time was not time at the step's exposure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from tests.unit.domain.test_exposure import SERVING, SPEC, T0
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignStatus
+from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain import exposure
+from uplift_operator.domain.gates import GateOutcome
+from uplift_operator.domain.requests import parse_requests
+
+# Steps 5 % (pause 1h), 25 % (6h), 100 %; progressDeadline 1d; one gate, judged at once.
+ONE_GATE = SPEC.model_copy(update={
+    "schedule": None,
+    "economics": SPEC.economics.model_copy(update={"budget": None, "budget_period": None}),
+    "exposure": SPEC.exposure.model_copy(update={
+        "gates": [CampaignGate(name="delivery", type="deliveryRate")]})})
+CAUSE = ("the campaigns file of UpliftModel 'm' cannot be written (403 forbidden): the runtime "
+         "keeps its previous settings of this Campaign, if any")
+
+
+def _at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def _gate(minutes: float, verdict: GateVerdict = GateVerdict.PASS) -> list[GateOutcome]:
+    return [GateOutcome(name="delivery", verdict=verdict, message="m", time=_at(minutes))]
+
+
+def _decide(status: CampaignStatus, minutes: float, *, gates: list[GateOutcome] | None = None,
+            undelivered: str | None = None, refused: bool = False,
+            requests: dict[str, str] | None = None) -> exposure.Decision:
+    observed = exposure.Observed(model=SERVING, generation=1, gate_outcomes=gates,
+                                 undelivered=undelivered, spec_was_refused=refused,
+                                 requests=parse_requests(requests or {}))
+    return exposure.decide(ONE_GATE, status, observed, _at(minutes))
+
+
+def _delivered(status: CampaignStatus, problem: str | None, minutes: float) -> CampaignStatus:
+    """The status with ``SettingsDelivered`` as the service sets it after ``decide``."""
+    conditions = exposure.settings_delivered(status.conditions, problem, 1, _at(minutes))
+    return status.model_copy(update={"conditions": conditions})
+
+
+def _passed_step_one() -> CampaignStatus:
+    """Step 1 (5 %, pause 1h) started at T0, its gate passed at +5m."""
+    started = _decide(CampaignStatus(), 0).status
+    passed = _decide(started, 5, gates=_gate(5)).status
+    assert (passed.current_step, passed.exposure_percent) == (0, 5)
+    return passed
+
+
+# -- a campaigns file that cannot be written ----------------------------------------------------
+
+def test_the_step_is_held_while_its_settings_cannot_be_delivered() -> None:
+    held = _delivered(_decide(_passed_step_one(), 10, undelivered=CAUSE).status, CAUSE, 10)
+    later = _decide(held, 70, gates=_gate(70), undelivered=CAUSE)  # gates pass, pause elapsed
+    s = later.status
+    assert (s.current_step, s.exposure_percent, s.phase) == (0, 5, Phase.PROGRESSING)
+    assert [e.reason.value for e in later.events] == []
+    assert s.message == f"exposure 5% at step 1/3: waiting ({CAUSE})"
+    # Ready as it was: the campaigns file keeps treating at 5 % (``treating``).
+    assert cond.find(s.conditions, cond.READY) == cond.find(held.conditions, cond.READY)
+    assert exposure.treating(s)
+    # A pass re-run on its own output changes nothing.
+    assert _decide(s, 70, gates=_gate(70), undelivered=CAUSE).status == s
+
+
+@pytest.mark.parametrize(("request_", "acted", "exposure_after"), [
+    ({"uplift.dev/promote": "step"}, "ManualPromote", 5),  # ignored: refused
+    ({"uplift.dev/promote": "full"}, "ManualPromote", 5),
+    ({"uplift.dev/abort": "a"}, "ManualAbort", 0),  # acted on: it only stops
+    ({"uplift.dev/emergency-rollback": "e"}, "EmergencyRollback", 0),
+])
+def test_requests_while_undelivered(request_: dict[str, str], acted: str,
+                                    exposure_after: float) -> None:
+    held = _decide(_passed_step_one(), 10, undelivered=CAUSE, requests=request_)
+    assert held.status.exposure_percent == exposure_after
+    event = held.events[0]
+    assert event.reason.value == acted
+    if exposure_after:
+        assert event.type == "Warning" and not event.decision and CAUSE in event.message
+
+
+def test_a_failing_gate_still_rolls_back_while_undelivered() -> None:
+    failed = _decide(_passed_step_one(), 10, gates=_gate(10, GateVerdict.FAIL),
+                     undelivered=CAUSE).status
+    assert (failed.exposure_percent, failed.current_step, failed.phase) == (0, None,
+                                                                            Phase.DEGRADED)
+
+
+def test_the_step_starts_again_once_delivered() -> None:
+    held = _delivered(_decide(_passed_step_one(), 10, undelivered=CAUSE).status, CAUSE, 10)
+    held = _decide(held, 70, gates=_gate(70), undelivered=CAUSE).status
+    # Written again at +3h, with an analysis that passed: no advance, the step starts again.
+    again = _decide(held, 180, gates=_gate(180))
+    s = again.status
+    assert (s.current_step, s.exposure_percent, s.step_started_at) == (0, 5, _at(180))
+    assert [e.reason.value for e in again.events] == []
+    assert s.message == "exposure 5% at step 1/3: waiting (waiting for an analysis)"
+    s = _delivered(s, None, 180)
+    written = cond.find(s.conditions, cond.SETTINGS_DELIVERED)
+    assert written is not None and written.reason == cond.FILE_WRITTEN
+    # Re-run: nothing more (the condition says True now).
+    assert _decide(s, 180, gates=_gate(180)).status.step_started_at == _at(180)
+    # Its gates pass at the new step, its pause (1h) runs from +3h: not before +4h.
+    s = _decide(s, 185, gates=_gate(185)).status
+    assert (s.current_step, s.exposure_percent) == (0, 5)
+    s = _decide(s, 240, gates=_gate(240)).status
+    assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+def test_a_campaign_never_undelivered_is_not_restarted() -> None:
+    # SettingsDelivered True (written again before), or False for another reason (no room:
+    # the ramp is withdrawn anyway): no restart.
+    for condition in (
+            Condition(type=cond.SETTINGS_DELIVERED, status="True", reason=cond.FILE_WRITTEN,
+                      message="", lastTransitionTime=T0),
+            Condition(type=cond.SETTINGS_DELIVERED, status="False",
+                      reason=cond.CAMPAIGNS_FILE_FULL, message="full", lastTransitionTime=T0)):
+        status = _passed_step_one()
+        status = status.model_copy(update={"conditions": [*status.conditions, condition]})
+        s = _decide(status, 70, gates=_gate(70)).status
+        assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+# -- not known yet (a restart) ------------------------------------------------------------------
+
+def _stored(status: str, reason: str) -> list[Condition]:
+    return [Condition(type=cond.SETTINGS_DELIVERED, status=status, reason=reason,
+                      message="said before", lastTransitionTime=T0)]
+
+
+@pytest.mark.parametrize(("stored", "known", "held"), [
+    ([], "cause now", "cause now"),
+    (_stored("False", cond.FILE_NOT_WRITTEN), None, None),  # known: written
+    (_stored("False", cond.FILE_NOT_WRITTEN), exposure.NOT_KNOWN_YET, "said before"),
+    (_stored("True", cond.FILE_WRITTEN), exposure.NOT_KNOWN_YET, None),
+    (_stored("False", cond.CAMPAIGNS_FILE_FULL), exposure.NOT_KNOWN_YET, None),
+    ([], exposure.NOT_KNOWN_YET, None),
+])
+def test_what_the_ramp_holds_for(stored: list[Condition], known: str | exposure.NotKnownYet | None,
+                                 held: str | None) -> None:
+    assert exposure.undelivered(stored, known) == held
+
+
+@pytest.mark.parametrize("stored", [
+    [], _stored("False", cond.FILE_NOT_WRITTEN), _stored("True", cond.FILE_WRITTEN)])
+def test_settings_delivered_is_kept_while_not_known(stored: list[Condition]) -> None:
+    assert exposure.settings_delivered(stored, exposure.NOT_KNOWN_YET, 2, _at(9)) == stored
+
+
+# -- a spec refused, then fixed ------------------------------------------------------------------
+
+def test_a_fixed_spec_starts_the_step_again() -> None:
+    # Step 1 passed at +5m; the spec refused from +10m to +3h (the service's invalid path
+    # keeps the status; the file carries the entry inactive at 0 %).
+    fixed = _decide(_passed_step_one(), 180, refused=True)
+    s = fixed.status
+    assert (s.current_step, s.exposure_percent, s.step_started_at) == (0, 5, _at(180))
+    assert [e.reason.value for e in fixed.events] == []
+    # Its pause runs again: a pass at +3h05 with its gate passing does not advance.
+    s = _decide(s, 185, gates=_gate(185)).status
+    assert (s.current_step, s.exposure_percent) == (0, 5)
+    s = _decide(s, 241, gates=_gate(241)).status
+    assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+def test_a_fixed_spec_is_no_step_past_its_deadline() -> None:
+    started = _decide(CampaignStatus(), 0).status
+    waiting = _decide(started, 5, gates=_gate(5, GateVerdict.INCONCLUSIVE)).status
+    assert waiting.gates[0].inconclusives == 1
+    # Refused for two days (progressDeadline 1d), fixed with an Inconclusive measured over it.
+    two_days = 2 * 24 * 60
+    fixed = _decide(waiting, two_days, gates=_gate(two_days, GateVerdict.INCONCLUSIVE),
+                    refused=True)
+    s = fixed.status
+    assert [e.reason.value for e in fixed.events] == []
+    assert s.phase is Phase.PROGRESSING and s.step_started_at == _at(two_days)
+    # The outcome measured over the refusal is dropped; the gate counts afresh, its Fails kept.
+    assert (s.gates[0].inconclusives, s.last_analysis_at) == (0, _at(5))
+    # The deadline runs from the step's new pause end: exceeded a day after that, not before.
+    late = _decide(s, two_days + 60 + 24 * 60 + 1, gates=_gate(two_days + 60 + 24 * 60 + 1,
+                                                                 GateVerdict.INCONCLUSIVE))
+    assert "ProgressDeadlineExceeded" in [e.reason.value for e in late.events]
+
+
+def test_a_fixed_spec_keeps_the_gates_fails() -> None:
+    manual = ONE_GATE.model_copy(update={"rollback": ONE_GATE.rollback.model_copy(
+        update={"mode": "Manual"})})
+    observed = exposure.Observed(model=SERVING, generation=1)
+    started = exposure.decide(manual, CampaignStatus(), observed, _at(0)).status
+    failed = exposure.decide(manual, started, exposure.Observed(
+        model=SERVING, generation=1, gate_outcomes=_gate(5, GateVerdict.FAIL)), _at(5)).status
+    assert failed.phase is Phase.PAUSED and failed.gates[0].failures == 1
+    fixed = exposure.decide(manual, failed, exposure.Observed(
+        model=SERVING, generation=1, spec_was_refused=True), _at(180)).status
+    # The rollback a gate demanded still stands.
+    assert fixed.phase is Phase.PAUSED and fixed.gates[0].failures == 1
+    assert fixed.step_started_at == _at(180)
