@@ -66,7 +66,8 @@ class TrafficSplit:
 class Observed(steps.ObservedBase):
     """What the I/O layer saw in this pass.
 
-    ``desired_version``: the version the spec resolves to now (None: unresolved).
+    ``desired_version``: the version the spec resolves to now (None: unresolved; a canary's
+    ramp is held meanwhile: ``_CanaryPass.unresolved``).
     ``stable_ready``/``canary_ready``: whether that predictor serves.
     ``gate_outcomes``: this pass's analysis of ``status.canaryVersion`` (None: none ran; see
     ``analysis_due``). ``requests``: manual requests present (``parse_requests``).
@@ -323,7 +324,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def run(self) -> Decision:
         # Unresolved (MLflow away, an alias gone): the last version it resolved to is kept, so
-        # what was decided on it (a rollback, Degraded) stays as it is; nothing is followed.
+        # what was decided on it (a rollback, Degraded) stays as it is; nothing is followed,
+        # and a canary neither advances nor is promoted (``unresolved``).
         if self.seen.desired_version is not None:
             self.status.desired_version = self.seen.desired_version
         self.handle_requests()
@@ -383,6 +385,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                            "decisions")
 
     def not_serving(self) -> str | None:
+        held = self.unresolved()
+        if held is not None:
+            return held
         started = self.status.step_started_at
         if _pre_traffic(self.status) and (started is None or self.now <= started):
             return "canary just deployed"  # observed before it existed: cannot serve yet
@@ -392,7 +397,24 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
         return None
 
+    def unresolved(self) -> str | None:
+        """Why a canary's ramp is held while the spec's model reference does not resolve (MLflow
+        unreachable, a version or alias it does not have, a version not READY, its MLmodel
+        unreadable, the credentials Secret missing), None while it resolves: the spec may no
+        longer name this canary (a version edited to one that does not exist, an alias deleted
+        or moved to a version still registering), so no step advances and it is not promoted,
+        by its gates or by hand, until the reference resolves again; then the canary goes on,
+        or the version it resolves to replaces it. Its gates are still judged where their
+        sources answer, so a Fail still rolls it back."""
+        if self.seen.desired_version is not None or self.status.canary_version is None:
+            return None
+        return (f"the model reference does not resolve now: no step and no promotion of "
+                f"canary {self.status.canary_version} until it does")
+
     def promote_refused(self) -> str | None:
+        held = self.unresolved()
+        if held is not None:
+            return f"{held}; annotate again once it resolves"
         if self.seen.canary_ready:
             return None
         return (f"canary {self.status.canary_version} does not serve: a promote would move "
