@@ -48,6 +48,21 @@ BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, 
 TREATMENT_NOT_SERVED = "TreatmentNotServed"
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
+# ModelResolved (UpliftModel), False; ``MODEL_NOT_FOUND`` (below) too. Two clear by themselves:
+#: MLflow could not be asked (connection, timeout, 5xx, 401/403): an outage.
+REGISTRY_UNAVAILABLE = "RegistryUnavailable"
+#: The version is PENDING_REGISTRATION: its files may still be uploading.
+VERSION_NOT_READY = "VersionNotReady"
+# The others do not (``domain.stuck``: Degraded after the grace):
+#: The version's MLflow status is final and not READY (FAILED_REGISTRATION, or one this
+#: operator does not know): it never serves.
+VERSION_FAILED = "VersionFailed"
+#: What the version takes and scores (its MLmodel, its treatments tag) cannot be read: MLflow
+#: answered, and refused or sent what is not a model (unparseable, over the size bound).
+INVALID_MODEL = "InvalidModel"
+#: The credentials Secret the spec names cannot be read: the API server answered 404 (not
+#: there) or 403 (the operator may not read it).
+CREDENTIALS_UNREADABLE = "CredentialsUnreadable"
 # Events only (no condition): a gate field its type never reads, stored before the API server
 # refused it (domain.validation.ignored_gate_fields).
 IGNORED_FIELD = "IgnoredField"
@@ -75,7 +90,7 @@ SALT_SHARED = "SaltShared"
 SALT_NOT_SHARED = "SaltNotShared"
 # ModelServing (Campaign):
 MODEL_STABLE_SERVING = "StableVersionServing"
-MODEL_NOT_FOUND = "ModelNotFound"
+MODEL_NOT_FOUND = "ModelNotFound"  # an UpliftModel's ModelResolved too: no such model/version/alias
 MODEL_NOT_SERVING = "ModelNotServing"
 CAMPAIGNS_FILE_FULL = "CampaignsFileFull"  # the model serves; its file has no room for this one
 # The model serves; its file leaves this one out (a name no replica serves a campaign under) or

@@ -3,7 +3,8 @@ conditions say: the published phase of each kind, from the phase its ramp implie
 
 Why: Argo CD's health check (``argocd/.../health.lua``) passes ``status.phase`` through, and
 the ramps compute the phase from versions, traffic and gates only. A spec naming a version
-MLflow does not have, a serving graph the API server refuses to apply (an admission policy, a
+MLflow does not have (or one whose registration failed, whose MLmodel cannot be read, or a
+credentials Secret that is not there), a serving graph the API server refuses to apply (an admission policy, a
 403), a graph the serving backend reports failed, or a campaigns file that cannot be written
 each set a condition, while the phase stayed Healthy (the stable version serves on) or
 Progressing (a canary or a first version waiting): Argo CD showed Synced and Healthy, or an
@@ -40,8 +41,8 @@ from uplift_operator.api.v1alpha1.common import Condition, Phase, parse_duration
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import MESSAGE_MAX, clip
 
-__all__ = ["CAMPAIGN_PROBLEMS", "DEFAULT_GRACE", "MODEL_PROBLEMS", "Problem", "Published",
-           "campaign_phase", "grace", "model_phase"]
+__all__ = ["CAMPAIGN_PROBLEMS", "DEFAULT_GRACE", "MODEL_PROBLEMS", "UNRESOLVED_PROBLEMS", "Problem",
+           "Published", "campaign_phase", "grace", "model_phase"]
 
 #: How long a problem condition may hold before the phase is Degraded (``grace``).
 DEFAULT_GRACE = dt.timedelta(minutes=5)
@@ -65,16 +66,24 @@ class Problem:
                 and (not self.reasons or condition.reason in self.reasons))
 
 
+#: The ``ModelResolved`` reasons that do not clear by themselves: a model, version or alias
+#: MLflow does not have, a version whose registration failed (a final status), a version whose
+#: MLmodel or tags cannot be read as a model, a credentials Secret the API server says is not
+#: there or not readable (GitOps applying it a moment late is within the grace). Not
+#: ``RegistryUnavailable`` nor ``VersionNotReady`` (PENDING_REGISTRATION): an outage and an
+#: upload, which clear by themselves. Each holds a running ramp alike (``domain.canary``).
+UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond.INVALID_MODEL,
+                                 cond.CREDENTIALS_UNREADABLE})
+
 #: An UpliftModel's, in the order the message names them: the graph the backend reports
 #: failed (a canary's, or a first version's: a stable version that served is already Degraded,
 #: ``StableNotServing``), a graph the API server refused (not ``RollQueued``, which waits for a
-#: slot while the graph serves as it is), and a spec naming a version or alias MLflow does not
-#: have (not ``RegistryUnavailable`` nor ``VersionNotReady``: an outage and an upload, which
-#: clear by themselves and hold the ramp meanwhile).
+#: slot while the graph serves as it is), and a model reference that does not resolve for a
+#: reason that does not clear by itself (``UNRESOLVED_PROBLEMS``).
 MODEL_PROBLEMS = (
     Problem(cond.SERVING_FAILED, "True"),
     Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED})),
-    Problem(cond.MODEL_RESOLVED, "False", frozenset({cond.MODEL_NOT_FOUND})),
+    Problem(cond.MODEL_RESOLVED, "False", UNRESOLVED_PROBLEMS),
 )
 #: A Campaign's: its settings have not reached the runtime (the campaigns file cannot be
 #: written, has no room for it, or does not carry it as its spec says).

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.alias_sweep import (
     SWEEP_AHEAD,
     SWEEP_RECORD_KEPT,
@@ -92,7 +93,9 @@ class Resolution:
     """The answer for one pass: the desired version (or None) and, when it failed, why."""
 
     desired: VersionFacts | None
-    reason: str = "Resolved"  # Resolved | RegistryUnavailable | ModelNotFound | VersionNotReady
+    #: Resolved, or a ``ModelResolved`` reason (``domain.conditions``): RegistryUnavailable,
+    #: ModelNotFound, VersionNotReady, VersionFailed, InvalidModel, CredentialsUnreadable.
+    reason: str = "Resolved"
     message: str = ""
 
     @property
@@ -511,9 +514,22 @@ def _identity(client: object, scope: Scope) -> Hashable:
     return who if isinstance(who, tuple) else scope
 
 
+#: The MLflow version status of a registration under way (its files may still be uploading):
+#: the only one that turns READY by itself.
+PENDING_REGISTRATION = "PENDING_REGISTRATION"
+
+
 def _not_ready(facts: VersionFacts, model: str) -> Resolution:
-    return Resolution(facts, "VersionNotReady",
-                      f"version {facts.version} of {model} is {facts.status}, not READY")
+    """A version that is not READY: ``VersionNotReady`` while MLflow still registers it (it
+    clears by itself), ``VersionFailed`` for any other status (FAILED_REGISTRATION is final;
+    a status this operator does not know is not waited for either): the spec must name
+    another version, and the phase turns Degraded after the grace (``domain.stuck``)."""
+    said = f"version {facts.version} of {model} is {facts.status}, not READY"
+    if facts.status == PENDING_REGISTRATION:
+        return Resolution(facts, cond.VERSION_NOT_READY, said)
+    return Resolution(facts, cond.VERSION_FAILED,
+                      f"{said}, and MLflow will not make it READY: point the spec at another "
+                      "version")
 
 
 def _duration(interval: dt.timedelta) -> str:

@@ -50,7 +50,12 @@ from pydantic import ValidationError
 
 from uplift_operator import report_token_format
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.mlflow_registry import Credentials, RegistryError
+from uplift_operator.adapters.mlflow_registry import (
+    Credentials,
+    RegistryError,
+    RegistryNotFound,
+    RegistryUnavailable,
+)
 from uplift_operator.api.v1alpha1.common import (
     Condition,
     GateVerdict,
@@ -60,6 +65,7 @@ from uplift_operator.api.v1alpha1.common import (
     parse_duration,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import (
+    ModelGate,
     ModelReference,
     UpliftModelSpec,
     UpliftModelStatus,
@@ -93,9 +99,9 @@ from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, 
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
-__all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
-           "StatusRead", "first_status_wait", "measured_gates", "read_status", "reconcile",
-           "version_run"]
+__all__ = ["FIRST_STATUS_GRACE", "KIND", "MLFLOW_GATE_TYPES", "VERSION_FIELDS", "Dependencies",
+           "Event", "PassResult", "StatusRead", "Unasked", "first_status_wait", "measured_gates",
+           "read_status", "reconcile", "version_run"]
 
 #: What the write-back queue knows a resource's writes by (with namespace and name).
 KIND = "UpliftModel"
@@ -653,7 +659,8 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     if registry is None:
         if spec.model.alias is not None:  # nor may the poller read it with revoked credentials
             deps.resolver.forget_client((scope, spec.model.registered_model, spec.model.alias))
-        return (None, Resolution(None, "RegistryUnavailable", unavailable or ""), problems,
+        unasked = unavailable or Unasked(cond.REGISTRY_UNAVAILABLE, "")
+        return (None, Resolution(None, unasked.reason, unasked.message), problems,
                 credentials_fit)
     resolution = deps.resolver.resolve(scope, spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
@@ -661,11 +668,24 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
     try:
         contract = deps.resolver.contract(scope, spec.model.registered_model,
                                           resolution.desired, registry)
-    except RegistryError as error:  # not judged, so not deployed: held as unavailable
-        return registry, Resolution(resolution.desired, "RegistryUnavailable",
+    except RegistryError as error:  # not judged, so not deployed
+        return registry, Resolution(resolution.desired, _contract_reason(error),
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), [], True
     return registry, resolution, validation.validate_against_model(spec, contract), True
+
+
+def _contract_reason(error: RegistryError) -> str:
+    """The ``ModelResolved`` reason of a version whose contract could not be read: MLflow out
+    of reach is an outage (``RegistryUnavailable``, waited for); the version gone since it
+    resolved is ``ModelNotFound``; anything else MLflow answered (an MLmodel that does not
+    parse, one over ``MAX_MLMODEL_BYTES``, a request it refused) is the version's own and
+    stays so (``InvalidModel``): each of those turns Degraded after the grace."""
+    if isinstance(error, RegistryUnavailable):
+        return cond.REGISTRY_UNAVAILABLE
+    if isinstance(error, RegistryNotFound):
+        return cond.MODEL_NOT_FOUND
+    return cond.INVALID_MODEL
 
 
 def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> frozenset[str]:
@@ -724,7 +744,7 @@ def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> S
 
 
 def _registry(ref: ModelReference, namespace: str,
-              deps: Dependencies) -> tuple[Registry | None, list[str], str | None, bool]:
+              deps: Dependencies) -> tuple[Registry | None, list[str], Unasked | None, bool]:
     """The registry client for ``ref`` with the credentials Secret it names: (client, problems
     with the Secret's content, why MLflow cannot be asked: the Secret unreadable, no tracking
     URI; whether the credentials, if any, were read and fit); the client is None unless the
@@ -735,7 +755,7 @@ def _registry(ref: ModelReference, namespace: str,
     try:
         registry = deps.registry_for(ref, credentials)
     except ValueError as error:  # no tracking URI
-        return None, [], str(error), True
+        return None, [], Unasked(cond.REGISTRY_UNAVAILABLE, str(error)), True
     read = _credentials_read(ref, namespace)
     if read is None:
         return registry, [], None, True
@@ -759,7 +779,7 @@ def version_run(model: Mapping[str, Any], version: str,
     registry, problems, unavailable, _fit = _registry(
         spec.model, str(model["metadata"]["namespace"]), deps)
     if registry is None:
-        return unavailable or "; ".join(problems)
+        return unavailable.message if unavailable is not None else "; ".join(problems)
     name = spec.model.registered_model
     try:
         scope = registry_scope(spec.model, str(model["metadata"]["namespace"]), deps)
@@ -825,12 +845,28 @@ def _credentials_read(ref: ModelReference,
     return namespace, secret.name, tuple(k for k in keys if k)
 
 
+@dataclass(frozen=True)
+class Unasked:
+    """Why MLflow cannot be asked in this pass: a ``ModelResolved`` reason and its message."""
+
+    reason: str
+    message: str
+
+
+#: The API server's answers to a credentials Secret's read that do not change by themselves:
+#: not there (404) and not readable by the operator (403: its RBAC does not list the name).
+_SECRET_ANSWERED = frozenset({403, 404})
+
+
 def _credentials(ref: ModelReference, namespace: str,
-                 deps: Dependencies) -> tuple[Credentials | None, list[str], str | None]:
+                 deps: Dependencies) -> tuple[Credentials | None, list[str], Unasked | None]:
     """The registry credentials the spec names: (credentials, problems with the Secret's
     content, why the Secret cannot be read). A missing Secret is waited for (GitOps may apply
-    it next); a missing key or a malformed value is a problem naming the Secret and key. A
-    good read is kept ``CREDENTIALS_TTL_SECONDS``, unless MLflow refuses it first."""
+    it next) as ``CredentialsUnreadable``, which ``domain.stuck`` turns Degraded after its
+    grace, as a Secret the operator may not read (403); any other failure to read it (the
+    API server unreachable) as ``RegistryUnavailable``. A missing key or a malformed value is
+    a problem naming the Secret and key. A good read is kept ``CREDENTIALS_TTL_SECONDS``,
+    unless MLflow refuses it first."""
     secret, read = ref.credentials, _credentials_read(ref, namespace)
     if secret is None or read is None:
         return None, [], None
@@ -840,7 +876,9 @@ def _credentials(ref: ModelReference, namespace: str,
         try:
             values = deps.cluster.secret_values(namespace, secret.name, keys)
         except KubeError as error:
-            return None, [], f"credentials: {error}"
+            reason = (cond.CREDENTIALS_UNREADABLE if error.status in _SECRET_ANSWERED
+                      else cond.REGISTRY_UNAVAILABLE)
+            return None, [], Unasked(reason, f"credentials: {error}")
         problems = validation.credential_problems(secret.name, keys, values)
         if problems:
             return None, problems, None  # not kept: the fix is seen at the next retry
@@ -911,17 +949,31 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
     if (current.canary_version is None or current.stable_version is None
             or not ramp.analysis_due(spec, current, now)):
         return None
-    if resolution.reason == "RegistryUnavailable":
-        # Hold, don't judge: with MLflow unreachable no step may advance and no gate may
-        # accumulate errors or inconclusives towards a rollback or a pause, nor lose the
-        # version's evidence so far; serving stays exactly as it is.
-        previous = {g.name: g for g in current.gates}
-        return [gates.GateOutcome(
-            name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now,
-            message=f"holding: MLflow unavailable ({resolution.message})"[:1000],
-            memory=gates.memory_of(previous.get(gate.name), gate), holds=True)
-            for gate in ramp.gates_to_measure(spec, current)]
-    return _analyse(spec, current, owner, deps, registry, split_as_status, now)
+    if registry is not None and resolution.reason != cond.REGISTRY_UNAVAILABLE:
+        return _analyse(spec, current, owner, deps, registry, split_as_status, now)
+    # MLflow cannot be asked (unreachable, or no client: its credentials Secret unreadable).
+    # The gates that read the canary's MLflow run hold, not judged: no error or inconclusive
+    # counted towards a rollback or a pause, the version's evidence kept. The others read
+    # Prometheus only and are judged as ever (a Fail still rolls back); the ramp itself
+    # neither advances nor promotes while the reference does not resolve (domain.canary).
+    due = ramp.gates_to_measure(spec, current)
+    held = [gate for gate in due if gate.type in MLFLOW_GATE_TYPES]
+    previous = {g.name: g for g in current.gates}
+    said = (f"holding: MLflow unavailable ({resolution.message})"
+            if resolution.reason == cond.REGISTRY_UNAVAILABLE
+            else f"holding: MLflow cannot be asked ({resolution.reason}: {resolution.message})")
+    holds = [gates.GateOutcome(
+        name=gate.name, verdict=GateVerdict.INCONCLUSIVE, time=now, message=said[:1000],
+        memory=gates.memory_of(previous.get(gate.name), gate), holds=True) for gate in held]
+    if len(held) == len(due):
+        return holds
+    return [*holds, *_analyse(spec, current, owner, deps, None, split_as_status, now,
+                              [gate for gate in due if gate not in held])]
+
+
+#: The gate types whose measurement reads the canary's MLflow run (its training metrics and
+#: reference artifacts: ``services.measurements``' collectors); the others read Prometheus only.
+MLFLOW_GATE_TYPES = frozenset({"qini", "drift", "upliftSanity"})
 
 
 def _unmeasured(spec: UpliftModelSpec, current: UpliftModelStatus, error: Exception,
@@ -1167,7 +1219,9 @@ def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:
 
 def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
              deps: Dependencies, registry: Registry | None, split_as_status: bool,
-             now: dt.datetime) -> list[gates.GateOutcome]:
+             now: dt.datetime,
+             due: Sequence[ModelGate] | None = None) -> list[gates.GateOutcome]:
+    """Each gate ``due`` (default: every gate the analysis measures now) measured and judged."""
     assert status.canary_version is not None and status.stable_version is not None
     run_ids: dict[str, str | None] = {}
     for version in (status.canary_version, status.stable_version):
@@ -1199,7 +1253,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)
-    for gate in ramp.gates_to_measure(spec, status):
+    for gate in ramp.gates_to_measure(spec, status) if due is None else due:
         measured = measurements.collect(gate, ctx, prometheus, registry)
         outcomes.append(gates.evaluate_gate(
             gate, measured, gates.memory_of(previous.get(gate.name), gate), now))

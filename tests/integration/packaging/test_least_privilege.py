@@ -153,7 +153,7 @@ def test_the_operator_runs_on_the_roles_alone(
                                    for c in status("team-b").get("conditions", [])),
                        timeout=60, what="the model with another Secret unresolved")
         refused = next(c for c in status("team-b")["conditions"] if c["type"] == "ModelResolved")
-        assert refused["reason"] == "RegistryUnavailable"
+        assert refused["reason"] == "CredentialsUnreadable"
         assert "get secret team-b/other-credentials: 403" in refused["message"], refused
         assert "token-of" not in json.dumps(status("team-b"))
         assert admin.run("get", "seldondeployments.machinelearning.seldon.io", "um", "-n",

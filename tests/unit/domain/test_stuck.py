@@ -42,6 +42,36 @@ def test_a_model_problem_is_degraded_only_past_the_grace(problem: Condition, pha
                             f"{T0.isoformat()}: {problem.message}; {SERVES}")
 
 
+@pytest.mark.parametrize(("reason", "message", "stuck_past_grace"), [
+    pytest.param("ModelNotFound", "version 33 of hillstrom not found", True, id="not-found"),
+    pytest.param("VersionFailed", "version 4 of hillstrom is FAILED_REGISTRATION, not READY",
+                 True, id="registration-failed"),
+    pytest.param("InvalidModel", "reading what version 3 takes and scores: the MLmodel of "
+                 "version 3 of hillstrom is not readable", True, id="mlmodel-unreadable"),
+    pytest.param("CredentialsUnreadable", "credentials: get secret shop/creds: 404", True,
+                 id="secret-missing"),
+    pytest.param("VersionNotReady", "version 4 of hillstrom is PENDING_REGISTRATION, not READY",
+                 False, id="uploading"),
+    pytest.param("RegistryUnavailable", "MLflow at http://mlflow is unreachable", False,
+                 id="mlflow-down"),
+])
+@pytest.mark.parametrize("phase", [Phase.HEALTHY, Phase.PROGRESSING])
+def test_an_unresolved_reference_is_degraded_past_the_grace_unless_it_clears_by_itself(
+        reason: str, message: str, stuck_past_grace: bool, phase: Phase) -> None:
+    """A reason that does not clear by itself is a problem (``UNRESOLVED_PROBLEMS``); an
+    outage and an upload are waited for, however long."""
+    unresolved = condition("ModelResolved", "False", reason, message)
+    within = stuck.model_phase(phase, SERVES, [unresolved], None, T0 + dt.timedelta(minutes=4))
+    assert within.phase is phase
+    past = stuck.model_phase(phase, SERVES, [unresolved], None, T0 + dt.timedelta(hours=1))
+    if not stuck_past_grace:
+        assert past == stuck.Published(phase, SERVES)
+        return
+    assert past.phase is Phase.DEGRADED
+    assert past.message.startswith(f"ModelResolved False ({reason}) since {T0.isoformat()}: "
+                                   f"{message}")
+
+
 @pytest.mark.parametrize("healthy", [
     pytest.param(condition("ServingFailed", "False", "ServingRecovered"), id="recovered"),
     pytest.param(condition("ServingApplied", "True", "Applied"), id="applied"),

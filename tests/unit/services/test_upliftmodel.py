@@ -576,6 +576,16 @@ def test_without_a_decision_key_the_graph_is_not_applied_and_the_secret_is_named
 
 # -- MLflow ---------------------------------------------------------------------------------------
 
+@pytest.fixture
+def probe_reads_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The custom probe gate stands in for a gate that reads the canary's MLflow run (drift,
+    qini, upliftSanity: ``MLFLOW_GATE_TYPES``), held while MLflow cannot be asked; a gate
+    that reads Prometheus only is judged then (test_upliftmodel_unresolved.py)."""
+    monkeypatch.setattr(upliftmodel, "MLFLOW_GATE_TYPES",
+                        upliftmodel.MLFLOW_GATE_TYPES | {"custom"})
+
+
+@pytest.mark.usefixtures("probe_reads_mlflow")
 def test_mlflow_down_mid_ramp_holds_inconclusive_without_error_build_up() -> None:
     sim = Sim()
     sim.with_canary()
@@ -599,6 +609,7 @@ def test_mlflow_down_mid_ramp_holds_inconclusive_without_error_build_up() -> Non
     assert sim.status["stableVersion"] == "2"  # back on the ramp, and through it
 
 
+@pytest.mark.usefixtures("probe_reads_mlflow")
 def test_mlflow_down_longer_than_the_inconclusive_limit_neither_pauses_nor_loses_evidence() -> None:
     """The held looks say nothing about the canary: they count towards no inconclusiveLimit
     (the ramp would stay Paused after MLflow is back) and keep the version's sequential
@@ -943,9 +954,9 @@ def test_a_missing_secret_is_waited_for_and_named() -> None:
     _with_credentials(sim, None)
     result = sim.tick()
     resolved = sim.condition("ModelResolved")
-    assert (resolved["status"], resolved["reason"]) == ("False", "RegistryUnavailable")
+    assert (resolved["status"], resolved["reason"]) == ("False", "CredentialsUnreadable")
     assert "credentials: get secret shop/mlflow: 404" in resolved["message"]
-    assert "RegistryUnavailable" in reasons(result) and sim.cluster.applied == []
+    assert "CredentialsUnreadable" in reasons(result) and sim.cluster.applied == []
     sim.cluster.secrets[(NS, "mlflow")] = {"token": TOKEN}
     sim.tick(1)
     assert sim.cluster.applied == [SELDON]
@@ -962,7 +973,7 @@ def _credential_refs(sim: Sim) -> list[list[tuple[str, str, str]]]:
 
 def test_a_credentials_secret_not_there_yet_never_reaches_the_serving_graph() -> None:
     """A serving model's spec is edited to name a credentials Secret GitOps applies later (or
-    misnamed): the pass waits for it (RegistryUnavailable) and renders the credentials the
+    misnamed): the pass waits for it (CredentialsUnreadable) and renders the credentials the
     graph has, so the stable's pods are not re-rendered with a reference no new pod could
     start with; an abort meanwhile takes the canary off with them too. Once the Secret is
     there, the graph is rendered with it."""
@@ -978,7 +989,7 @@ def test_a_credentials_secret_not_there_yet_never_reaches_the_serving_graph() ->
     for _ in range(3):
         sim.tick(10)
     resolved = sim.condition("ModelResolved")
-    assert (resolved["reason"], sim.status["phase"]) == ("RegistryUnavailable", "Progressing")
+    assert (resolved["reason"], sim.status["phase"]) == ("CredentialsUnreadable", "Progressing")
     assert "get secret shop/mlflow-v2: 404" in resolved["message"]
     assert sim.cluster.objects[SELDON]["spec"] == before and len(sim.cluster.applied) == applied
     sim.body["metadata"]["annotations"] = {"uplift.dev/abort": "now"}
@@ -1020,7 +1031,7 @@ def test_a_deleted_credentials_secret_stops_the_poller_reading_with_the_revoked_
     del sim.cluster.secrets[(NS, "mlflow")]  # deleted: someone revoked the token
     clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS + 1
     sim.tick(upliftmodel.CREDENTIALS_TTL_SECONDS + 1)
-    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    assert sim.condition("ModelResolved")["reason"] == "CredentialsUnreadable"
     assert not sim.deps.resolver.refresh(key, every, sim.now + 10 * every)
     sim.cluster.secrets[(NS, "mlflow")] = {"token": TOKEN}  # restored: read again
     clock[0] += upliftmodel.CREDENTIALS_TTL_SECONDS + 1

@@ -640,7 +640,8 @@ class StatusBase(StatusPart):
                                             "progressDeadline when shorter, that the spec has "
                                             "not taken effect: ServingFailed True, "
                                             "ServingApplied False (ApplyFailed), ModelResolved "
-                                            "False (ModelNotFound); a Campaign's "
+                                            "False (ModelNotFound, VersionFailed, InvalidModel, "
+                                            "CredentialsUnreadable); a Campaign's "
                                             "SettingsDelivered False.")
     message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
     observed_generation: int | None = Field(default=None, ge=0,
