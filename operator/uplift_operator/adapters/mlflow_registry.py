@@ -475,6 +475,11 @@ class MlflowRegistry:
             return b"".join(chunks)
 
 
+#: 4xx answers that say "not now" rather than "never" (a rate limit, a request timeout): the
+#: registry is unavailable for a while, never a reason to call the model itself invalid.
+_TRY_AGAIN_LATER = frozenset({408, 429})
+
+
 def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
            redact: Callable[[str], str]) -> RegistryError:
     """Map an MLflow error answer (``{error_code, message}`` or plain text) to an exception;
@@ -487,7 +492,7 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     if isinstance(body, dict) and "error_code" in body:
         code = redact(str(body["error_code"]))
         message = redact(str(body.get("message", "")))
-        if status >= 500:
+        if status >= 500 or status in _TRY_AGAIN_LATER:
             return RegistryUnavailable(f"MLflow answered HTTP {status} {code}: {message}",
                                        status_code=status, error_code=code)
         if code == "RESOURCE_DOES_NOT_EXIST" or (
