@@ -83,8 +83,11 @@ def spec_valid(previous: list[Condition], generation: int, now: dt.datetime) -> 
 
 @dataclass(frozen=True)
 class Resolved:
-    """What resolving the model reference found: ``reason`` is Resolved, RegistryUnavailable,
-    ModelNotFound or VersionNotReady; ``desired`` the version when Resolved."""
+    """What resolving the model reference found: ``reason`` is Resolved, or why not:
+    RegistryUnavailable (waited for), VersionNotReady (PENDING_REGISTRATION: waited for), or
+    one that does not clear by itself (``stuck.UNRESOLVED_PROBLEMS``: ModelNotFound,
+    VersionFailed, InvalidModel, CredentialsUnreadable); ``desired`` the version when
+    Resolved."""
 
     model: str
     reason: str
