@@ -1,5 +1,6 @@
 """Glue shared by the handlers: the config from memo, one pass of a resource written as one
-status patch (``PassRunner``), never on a body older than its own last write (``OwnWrites``)."""
+status patch (``PassRunner``), never on a body older than its own last write (``OwnWrites``),
+and never again for a field the installed CRD prunes (``PrunedFields``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["CONFLICT_RETRY_SECONDS", "OwnWrites", "PassRunner", "config_of", "deleted",
+__all__ = ["CONFLICT_RETRY_SECONDS", "PRUNED_RETRY_SECONDS", "OwnWrites", "PassRunner",
+           "PrunedFields", "config_of", "deleted",
            "exit_to_list_afresh", "now", "runner", "task_ended"]
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ logger = logging.getLogger(__name__)
 #: A status write refused because the object changed during the pass (409) is decided again
 #: this soon: long enough for the watch to bring the new object, short enough to go unnoticed.
 CONFLICT_RETRY_SECONDS = 0.5
+#: A status field the installed CRD pruned is left out of the writes (and of the comparison
+#: that decides whether to write) for this long, then sent again once: a CRD upgraded since
+#: keeps it from then on, an outdated one drops it again for as long.
+PRUNED_RETRY_SECONDS = 600.0
 
 
 def config_of(memo: kopf.Memo) -> OperatorConfig:
@@ -92,6 +98,64 @@ class OwnWrites:
         self._bodies.pop(uid, None)
 
 
+@dataclass
+class PrunedFields:
+    """The status fields the installed CRD of one kind prunes, as this process's writes found
+    (paths as ``domain.pruned.pruned_paths`` says them: ``status.gates[].settingsDigest``).
+
+    A field the API server drops is missing from every status the pass reads back, so a pass
+    comparing its decision with the status would find it changed and write it again at every
+    pass, for ever; and the echo of each write, lacking it, would read as someone else's status
+    edit and wake another pass at once (a write loop at rest). So a pass leaves these fields
+    out of what it compares and writes: the status it expects is the one the server keeps.
+    After ``PRUNED_RETRY_SECONDS`` they are sent again (an operator restart also sends them):
+    a CRD upgraded meanwhile keeps them, an outdated one drops them and they are left out again.
+    Time is passed in."""
+
+    retry_seconds: float = PRUNED_RETRY_SECONDS
+    _paths: set[str] = field(default_factory=set)
+    _retry_at: dt.datetime | None = None
+
+    def expected(self, status: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+        """``status`` as the API server would keep it: without the fields found pruned, until
+        it is time to send them again (then ``status`` whole)."""
+        if self._retry_at is not None and now >= self._retry_at:
+            self._paths.clear()
+            self._retry_at = None
+        kept = dict(status)
+        for path in sorted(self._paths):
+            kept = _without(kept, path.split(".")[1:])
+        return kept
+
+    def found(self, paths: Sequence[str], now: dt.datetime) -> None:
+        """A write lost ``paths`` to pruning: left out until ``retry_seconds`` from ``now``."""
+        if paths:
+            self._paths.update(paths)
+            self._retry_at = now + dt.timedelta(seconds=self.retry_seconds)
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset(self._paths)
+
+
+def _without(value: Mapping[str, Any], segments: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``value`` without the field at ``segments`` (``gates[]`` reaching into every
+    item of the list ``gates``); ``value`` itself when it has no such field."""
+    head, rest = segments[0], segments[1:]
+    key = head.removesuffix("[]")
+    if key not in value:
+        return dict(value)
+    out = dict(value)
+    if not rest:
+        del out[key]
+    elif head.endswith("[]") and isinstance(out[key], list):
+        out[key] = [_without(item, rest) if isinstance(item, Mapping) else item
+                    for item in out[key]]
+    elif isinstance(out[key], Mapping):
+        out[key] = _without(out[key], rest)
+    return out
+
+
 class _StatusWriter(Protocol):
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
                      patch: Mapping[str, Any], resource_version: str | None = None,
@@ -124,6 +188,8 @@ class PassRunner:
     pruned_told: set[str] = field(default_factory=set)
     #: The status fields a refused write named that were logged already (the same).
     refused_told: set[str] = field(default_factory=set)
+    #: The status fields the installed CRD prunes: neither compared nor written for a while.
+    pruned: PrunedFields = field(default_factory=PrunedFields)
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -146,8 +212,11 @@ class PassRunner:
         _, namespace, name = key
         # ``now`` when the pass gets a thread, not when it was queued for one.
         result = await loop.run_in_executor(self.executor, lambda: decide(snapshot, now()))
-        change = status_patch(current, result.status)
-        self.signatures.produced(key, result.status)
+        # What the API server would keep of the decision: a field it prunes is neither written
+        # again at each pass nor, missing from the echo, read as someone else's status edit.
+        expected = self.pruned.expected(result.status, now())
+        change = status_patch(current, expected)
+        self.signatures.produced(key, expected)
         if change:
             # Written only if the object is still the one decided on: a status decided on a
             # snapshot that someone changed meanwhile (a spec edit, a request annotation,
@@ -179,6 +248,9 @@ class PassRunner:
                 outcome.result = "conflict"
                 return CONFLICT_RETRY_SECONDS
             self.own_writes.wrote(uid, written)
+            # The status as kept is this pass's own (a field pruned for the first time, or
+            # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
+            self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
         # Events only once the status that records the decision is written: a failed write
         # fails the pass, and the retry decides (and tells) again, once.
@@ -191,10 +263,12 @@ class PassRunner:
 
     def _check_kept(self, sent: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:
         """Count the status fields the API server dropped (an outdated CRD), and say so once
-        per field: the write succeeded, so nothing else would show it."""
+        per field: the write succeeded, so nothing else would show it. The passes then leave
+        them out for a while (``PrunedFields``)."""
         fields = pruned_paths(sent, (written or {}).get("status"))
         if not fields:
             return
+        self.pruned.found(fields, now())
         observability.pruned(self.kind, fields)
         if new := _untold(self.pruned_told, fields):
             logger.warning("the API server dropped %s from a %s status write: the installed "
