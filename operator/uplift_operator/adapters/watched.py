@@ -1,7 +1,7 @@
 """Objects the operator watches, read from memory instead of the API server.
 
 ``WatchedCluster`` wraps the cluster adapter: ``get`` of a watched kind (the SeldonDeployments
-the operator owns, the UpliftModels a Campaign follows, the operator's own campaigns
+the operator renders, the UpliftModels a Campaign follows, the operator's own campaigns
 ConfigMaps) answers from what the watch events (``handlers.watches``) and the operator's own
 applies last brought, so a pass reads nothing from the API server for them. An object the store
 has heard nothing of (not listed by its watch yet, just deleted, or never there) is read once
@@ -13,6 +13,14 @@ asks once, not at every pass; the handlers drop it when the name stops mattering
 (``forget_absent``). Everything else passes through. The store keeps the newest version of
 each object by resourceVersion, so a watch event that arrives after the operator's own apply
 never replaces its newer answer.
+
+A kind whose watch the API server selects by label (``selectors``: the SeldonDeployments, by
+the operator's ``app.kubernetes.io/managed-by``) keeps only the objects that carry those labels:
+the watch never brings the changes of one that lacks them (someone else's graph of a model's
+name, or the model's own graph whose label was removed by hand), so such an object is read from
+the API server at every ``get`` rather than kept stale. Nor is its absence remembered: one
+created without the labels sends no event that would end that memory, and the pass would take
+its name for free (for the SeldonDeployments, apply over someone else's graph).
 """
 
 from __future__ import annotations
@@ -47,22 +55,38 @@ class WatchedObjects:
     """The latest body of each watched object, fed by watch events and the operator's applies;
     thread-safe (passes run in a thread pool, events arrive on the event loop)."""
 
-    def __init__(self, plurals: Sequence[str]) -> None:
+    def __init__(self, plurals: Sequence[str],
+                 selectors: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.plurals = frozenset(plurals)
+        #: Per plural, the labels (name → value) its watch selects by: only such objects kept.
+        self.selectors = {plural: dict(labels) for plural, labels in (selectors or {}).items()}
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         #: Objects the API server said are not there, and no watch event or apply since.
         self._absent: set[ObjectKey] = set()
         self._lock = threading.Lock()
 
+    def selected(self, plural: str, body: Mapping[str, Any]) -> bool:
+        """Whether the watch of ``plural`` brings ``body``'s changes (it carries the labels the
+        API server selects by), so that the store may keep it."""
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        return all(labels.get(name) == value
+                   for name, value in self.selectors.get(plural, {}).items())
+
     def observe(self, plural: str, body: Mapping[str, Any]) -> None:
+        """Keep ``body`` if it is at least as new as what is kept; one its watch does not
+        select is not kept, and drops an older version kept of it (the labels removed)."""
         meta = body.get("metadata") or {}
         key = (plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        selected = self.selected(plural, body)
         # managedFields (often larger than the rest) is read by no pass: not kept.
         kept = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         with self._lock:
             self._absent.discard(key)
             if newer(body, self._objects.get(key)):
-                self._objects[key] = kept
+                if selected:
+                    self._objects[key] = kept
+                else:
+                    self._objects.pop(key, None)
 
     def forget(self, plural: str, namespace: str, name: str, uid: str | None = None) -> None:
         """Drop the object of that name; with ``uid``, only if it is still that object (a
@@ -84,10 +108,11 @@ class WatchedObjects:
 
     def mark_absent(self, plural: str, namespace: str, name: str) -> None:
         """The API server answered that there is no such object (a read that started before
-        now): remembered, unless an event or apply brought one meanwhile, which is newer."""
+        now): remembered, unless an event or apply brought one meanwhile, which is newer. Not
+        for a kind whose watch is selected by label (see the module)."""
         key = (plural, namespace, name)
         with self._lock:
-            if key not in self._objects:
+            if key not in self._objects and plural not in self.selectors:
                 self._absent.add(key)
 
     def forget_absent(self, plural: str, namespace: str, name: str) -> None:
@@ -138,7 +163,7 @@ class WatchedCluster:
         if found is None:
             self.objects.mark_absent(plural, namespace, name)
         else:
-            self.objects.observe(plural, found)
+            self.objects.observe(plural, found)  # not kept if its watch does not select it
         return found
 
     def read_live(self, api_version: str, plural: str, namespace: str,

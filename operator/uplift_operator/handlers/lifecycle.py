@@ -30,7 +30,7 @@ from uplift_operator.handlers import (
 from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
 from uplift_operator.handlers.common import config_of, runner
 from uplift_operator.handlers.scheduling import Wakeups
-from uplift_operator.handlers.watches import alias_followers
+from uplift_operator.handlers.watches import GRAPH_LABELS, GRAPH_SELECTOR, alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.ports import Registry
@@ -49,6 +49,7 @@ EVENT_POSTERS = 8
 #: A stopping runtime pod waits a scrape interval plus this for the scrape after its drain.
 DRAIN_SCRAPE_SLACK = 5
 MODEL_PLURAL = "upliftmodels"
+_GRAPHS = SeldonV1Backend()
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +85,17 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # The only ConfigMaps the operator watches are its campaigns files, selected by the API
     # server (a watch of every ConfigMap would bring the whole cluster's).
     settings.watching.label_selectors["v1", "configmaps"] = CAMPAIGNS_FILE_SELECTOR
+    # The SeldonDeployments likewise: only the graphs it renders, not every team's plain Seldon
+    # models in the watched namespaces (each was listed, watched and kept in memory).
+    settings.watching.label_selectors[_GRAPHS.api_version, _GRAPHS.plural] = GRAPH_SELECTOR
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 4  # kopf's own sync handlers: indexes, deletions
     settings.execution.default_backoff = 10
     if config.metrics_port:
         observability.serve(config.metrics_port)
-    objects = WatchedObjects([MODEL_PLURAL, SeldonV1Backend().plural, "configmaps"])
+    objects = WatchedObjects([MODEL_PLURAL, _GRAPHS.plural, "configmaps"],
+                             selectors={_GRAPHS.plural: GRAPH_LABELS})
     memo["watched_objects"] = objects
     memo["uplift_dependencies"] = dependencies(config, objects)
     # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the

@@ -1,7 +1,10 @@
 """Who wakes whom: the watch events the waiting tasks (``handlers.scheduling``) depend on.
 
 kopf already watches UpliftModels and Campaigns; the operator also watches the
-SeldonDeployments it owns. Each event updates the in-memory copy the passes read
+SeldonDeployments it renders, and only those: the API server selects them by the label every
+rendered graph carries (``GRAPH_SELECTOR``: ``app.kubernetes.io/managed-by=uplift-operator``),
+so another team's plain Seldon models in the watched namespaces are neither listed, watched
+nor kept in memory. Each event updates the in-memory copy the passes read
 (``adapters.watched``: a pass GETs neither its child nor a Campaign's model) and wakes exactly
 the tasks that depend on it:
 
@@ -21,8 +24,12 @@ the tasks that depend on it:
   ``HoldoutShared`` condition names it;
 * a SeldonDeployment event that is not the operator's own apply: the pass of the UpliftModel
   that owns it (Seldon reported a predictor Available, someone edited the traffic, it was
-  deleted); the first word of a model in this process (kopf's listing at start) also counts a
-  graph still rolling from before a restart against the roll limit (``Rolls.found``);
+  deleted, or its label removed by hand: the selected watch says DELETED then, and the pass
+  that it wakes finds the graph by a read from the API server, unchanged, so nothing is
+  decided of it; ``adapters.watched`` keeps no graph without the label and reads it at each
+  pass until the model's next apply of its graph puts the label back); the first word of a
+  model in this process (kopf's listing at start) also counts a graph still rolling from
+  before a restart against the roll limit (``Rolls.found``);
 * an event of one of the operator's campaigns ConfigMaps (the only ConfigMaps it watches: the
   API server selects them by label, ``handlers.campaigns_file.CAMPAIGNS_FILE_SELECTOR``) that
   is not the operator's own apply: the campaigns file of its model, which restores a hand edit
@@ -61,6 +68,11 @@ CAMPAIGN_KIND, CAMPAIGN_PLURAL = "Campaign", "campaigns"
 _CHILD = SeldonV1Backend()
 _CHILD_GROUP, _CHILD_VERSION = _CHILD.api_version.split("/")
 CONFIG_MAP_PLURAL = "configmaps"
+#: The labels of the serving graphs the operator watches: every graph it renders carries them
+#: (``render.naming.labels``, since the first release), and nothing else is its to read.
+GRAPH_LABELS = {naming.MANAGED_BY_LABEL: naming.MANAGED_BY}
+#: ``GRAPH_LABELS`` as the label selector of the graphs' watch (``handlers.lifecycle``).
+GRAPH_SELECTOR = ",".join(f"{name}={value}" for name, value in GRAPH_LABELS.items())
 
 
 def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
@@ -167,6 +179,9 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
                 wakeups.wake((CAMPAIGN_KIND, namespace, other.name))
 
 
+# Selected by the API server (``GRAPH_SELECTOR``), not by a ``labels=`` filter here: a graph
+# whose label is removed comes as a DELETED event, which must reach this handler (it forgets the
+# graph kept and wakes its model), whichever content the API server puts in it.
 @kopf.on.event(_CHILD_GROUP, _CHILD_VERSION, _CHILD.plural)
 async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
                         **_: Any) -> None:
