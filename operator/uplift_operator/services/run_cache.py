@@ -10,7 +10,9 @@ at every analysis: 100 Campaigns on one model downloaded one reference 100 times
 ``RegistryClients`` is the ``registry_for`` the handlers wire in: one client per registry
 *identity* (tracking URI and the credentials themselves, as a digest: two Secrets holding the
 same credentials are one MLflow user; different ones never share a read), kept so that its
-connections are reused, and wrapped in ``CachingRegistry``, which sends ``run_metrics`` and
+connections are reused — for as long as a pass used it within ``CLIENT_IDLE_SECONDS`` (every
+resource passes at least every 10 minutes, so every identity in use stays), up to
+``MAX_CLIENTS`` — and wrapped in ``CachingRegistry``, which sends ``run_metrics`` and
 ``download_artifact_json`` through the one ``RunReads`` of the process. Everything that can
 change — a version and its status (``resolve``; the resolver caches a READY version's facts
 itself), aliases, tags, signatures, writes — goes to MLflow every time.
@@ -44,8 +46,8 @@ from uplift_operator.adapters.mlflow_registry import (
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
-__all__ = ["ABSENT_TTL_SECONDS", "MAX_BYTES", "MAX_CLIENTS", "MAX_ENTRIES", "CachingRegistry",
-           "RegistryClients", "RunReads", "identity"]
+__all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "MAX_BYTES", "MAX_CLIENTS",
+           "MAX_ENTRIES", "CachingRegistry", "RegistryClients", "RunReads", "identity"]
 
 #: Entries kept at most: a run's metrics and each artifact read of it are one entry each (a
 #: run with every gate: 4).
@@ -56,8 +58,15 @@ MAX_ENTRIES = 4096
 MAX_BYTES = 64 * 1024 * 1024
 #: How long MLflow saying a run or an artifact does not exist is believed (see ``RunReads``).
 ABSENT_TTL_SECONDS = 600.0
-#: Registry identities whose clients (and their open connections) are kept.
-MAX_CLIENTS = 32
+#: Registry identities whose clients (and their open connections) are kept at most, the least
+#: recently used dropped beyond: a safety net far above the identities one cluster uses (a
+#: client per team's Secret). At 32, 40 identities each used in turn built a client at almost
+#: every pass (a new Session and TLS handshake, the alias poller's client replaced).
+MAX_CLIENTS = 256
+#: A client no pass asked for in this long is dropped (its identity's resources are gone, or
+#: their Secret changed): three resyncs (``handlers.scheduling.RESYNC_SECONDS``), so that an
+#: identity in use, even at rest, is never dropped.
+CLIENT_IDLE_SECONDS = 1800.0
 
 #: Who reads: (tracking URI, digest of the credentials; empty without).
 Identity = tuple[str, str]
@@ -233,27 +242,47 @@ class CachingRegistry:
 
 @dataclass
 class RegistryClients:
-    """One client per registry identity (built by ``build``, kept for its connections: the
-    ``MAX_CLIENTS`` most recently used), each reading runs through the shared ``reads``."""
+    """One client per registry identity (built by ``build``, kept for its connections while a
+    pass used it within ``idle_seconds``, at most the ``max_clients`` most recently used), each
+    reading runs through the shared ``reads``. Time is read from ``clock``."""
 
     build: Callable[[str, Credentials | None], Registry]
     reads: RunReads = field(default_factory=RunReads)
     max_clients: int = MAX_CLIENTS
-    _clients: OrderedDict[Identity, CachingRegistry] = field(default_factory=OrderedDict)
+    idle_seconds: float = CLIENT_IDLE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    built: int = 0  # clients built, for tests and benchmarks
+    #: By identity, least recently used first: the client and when a pass last asked for it.
+    _clients: OrderedDict[Identity, tuple[CachingRegistry, float]] = field(
+        default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, tracking_uri: str, credentials: Credentials | None) -> Registry:
         who = identity(tracking_uri, credentials)
         with self._lock:
-            client = self._clients.get(who)
+            now = self.clock()
+            kept = self._clients.pop(who, None)
+            client = kept[0] if kept is not None else None
             if client is None:
                 client = CachingRegistry(self.build(tracking_uri, credentials), who, self.reads)
-                self._clients[who] = client
-                while len(self._clients) > self.max_clients:
-                    self._clients.popitem(last=False)
-            else:
-                self._clients.move_to_end(who)
+                self.built += 1
+            self._clients[who] = (client, now)  # the most recently used, last
+            self._drop_unused(now)
             return client
+
+    def _drop_unused(self, now: float) -> None:
+        """Drop the clients unused for ``idle_seconds``, then the least recently used beyond
+        ``max_clients`` (under the lock; the order is that of use, so the oldest come first)."""
+        while self._clients:
+            _, (_, used) = next(iter(self._clients.items()))
+            if now - used < self.idle_seconds and len(self._clients) <= self.max_clients:
+                return
+            self._clients.popitem(last=False)
+
+    def __len__(self) -> int:
+        """Clients kept."""
+        with self._lock:
+            return len(self._clients)
 
 
 def _copied(error: BaseException) -> BaseException:

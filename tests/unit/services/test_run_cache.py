@@ -27,10 +27,15 @@ from uplift_operator.adapters.mlflow_registry import (
     RegistryUnavailable,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.handlers.scheduling import RESYNC_SECONDS
 from uplift_operator.services import campaign, upliftmodel
 from uplift_operator.services.measurements import REFERENCE_QINI_BOOTSTRAP
 from uplift_operator.services.ports import Registry
-from uplift_operator.services.run_cache import RegistryClients, RunReads
+from uplift_operator.services.run_cache import (
+    CLIENT_IDLE_SECONDS,
+    RegistryClients,
+    RunReads,
+)
 
 URI = "http://mlflow.test"
 
@@ -286,3 +291,42 @@ def test_bounded_by_entries_and_by_bytes_least_recently_used_first() -> None:
     reads.get("larger", lambda: [0.5] * 300)  # ~9.7 KB: what no longer fits goes
     assert list(reads._entries) == ["larger"]
     assert reads.size == (1, reads._entries["larger"][1]) and reads.size[1] <= 10_000
+
+
+def test_forty_identities_in_turn_build_forty_clients() -> None:
+    """The review's ``clients.py``: 40 teams' credentials, each used in turn (their models'
+    passes), built a client at 120 of 120 passes when 32 were kept (a new Session, a TLS
+    handshake, the alias poller's client replaced each time)."""
+    clients = RegistryClients(lambda uri, credentials: CountingRegistry())
+    for _ in range(3):
+        for team in range(40):
+            clients.get(URI, Credentials.bearer(f"team-{team}"))
+    assert clients.built == 40 and len(clients) == 40
+
+
+def test_a_client_unused_for_a_while_is_dropped_and_one_in_use_is_kept() -> None:
+    """Every resource passes at least every resync (10 minutes): an identity in use is asked
+    for within ``CLIENT_IDLE_SECONDS`` and kept; one no pass asks for any more (its resources
+    deleted, its Secret rotated) is dropped with its connections."""
+    clock = [0.0]
+    clients = RegistryClients(lambda uri, credentials: CountingRegistry(),
+                              clock=lambda: clock[0])
+    in_use = clients.get(URI, Credentials.bearer("team-a"))
+    clients.get(URI, Credentials.bearer("rotated-away"))
+    for _ in range(6):  # an hour of resyncs, team-a asked at each
+        clock[0] += RESYNC_SECONDS
+        assert clients.get(URI, Credentials.bearer("team-a")) is in_use
+    assert len(clients) == 1 and clients.built == 2
+    assert CLIENT_IDLE_SECONDS >= 3 * RESYNC_SECONDS
+
+
+def test_beyond_the_bound_the_least_recently_used_client_goes() -> None:
+    clients = RegistryClients(lambda uri, credentials: CountingRegistry(), max_clients=2)
+    first = clients.get(URI, Credentials.bearer("a"))
+    clients.get(URI, Credentials.bearer("b"))
+    assert clients.get(URI, Credentials.bearer("a")) is first  # used again: kept
+    clients.get(URI, Credentials.bearer("c"))  # b, least recently used, goes
+    assert clients.get(URI, Credentials.bearer("a")) is first
+    assert len(clients) == 2 and clients.built == 3
+    clients.get(URI, Credentials.bearer("b"))
+    assert clients.built == 4
