@@ -17,15 +17,19 @@ file says by then. The model's own decisions (no campaign) take the same form wi
 campaign while the campaigns file's ``split`` gives the model's attribution window (a canary
 runs: the onlineEffect gate counts them as cohorts), and the four-field form otherwise.
 
-Reports are validated whole before anything is counted. A report for a decision this replica
-has already counted (within the last ``dedup_size`` reports of that kind) is acknowledged but
-not counted again: the first report counted wins (a counter cannot take back what it counted);
-an outcome that says something else than the one counted (another ``converted`` or ``value``) is
-told apart as a conflict. Reports that give only a unit id are resolved through a bounded in-memory
-cache of each unit's last decision per campaign (per replica; unknown units are rejected, not
-guessed): a report may name the campaign (``""``: the model's own decisions); without one it
-resolves only a unit known under a single campaign, and a unit known under several is refused
-as ambiguous. A campaign's unit key may be another namespace (a household, not a customer).
+Reports are validated whole before anything is counted: each must say what it reports (an
+outcome's ``converted``, a delivery's ``status``: no default) and carry no field its kind does
+not have, so a misspelt field is refused, never read as a non-conversion or a delivery (the first
+report counted wins, so a sender's corrected resend could not undo it). A report for a decision
+this replica has already counted (within the last ``dedup_size`` reports of that kind) is
+acknowledged but not counted again: the first report counted wins (a counter cannot take back
+what it counted); an outcome that says something else than the one counted (another
+``converted`` or ``value``) is told apart as a conflict. Reports that give only a unit id are
+resolved through a bounded in-memory cache of each unit's last decision per campaign (per
+replica; unknown units are rejected, not guessed): a report may name the campaign (``""``: the
+model's own decisions); without one it resolves only a unit known under a single campaign, and
+a unit known under several is refused as ambiguous. A campaign's unit key may be another
+namespace (a household, not a customer).
 """
 
 from __future__ import annotations
@@ -298,6 +302,35 @@ def _items(body: Any, key: str) -> Sequence[Mapping[str, Any]]:
     return body
 
 
+#: The fields a report item may carry, per kind. Any other is refused, naming it: a misspelt
+#: field (``conversion``, ``vaule``, ``state``) was dropped, and the report counted as what it
+#: did not say, for good (the first report of a decision wins, a corrected resend is a conflict).
+_IDENTIFYING = ("decision_id", "unit_id", "campaign", "treatment")
+REPORT_FIELDS: dict[Kind, tuple[str, ...]] = {
+    "deliveries": (*_IDENTIFYING, "status"),
+    "outcomes": (*_IDENTIFYING, "converted", "value"),
+}
+#: The field each kind must give: what the report says (no default stands in for it).
+_REQUIRED: dict[Kind, tuple[str, str]] = {
+    "deliveries": ("status", "'ok' or 'failed'"),
+    "outcomes": ("converted", "true when the unit converted within the decision's attribution "
+                              "window, false once the window closed without a conversion"),
+}
+
+
+def _check_fields(item: Mapping[str, Any], where: str, kind: Kind) -> None:
+    """Refuse an item with a field its kind does not have, or without the field that says what
+    it reports: a ``ReportError`` (400 ``bad_report``) naming the item and the field."""
+    unknown = [key for key in item if key not in REPORT_FIELDS[kind]]
+    if unknown:
+        shown = ", ".join(_show(key) for key in unknown[:5])
+        raise ReportError(f"{where}: unknown field{'s' if len(unknown) > 1 else ''} {shown}; "
+                          f"a report of {kind} has {', '.join(REPORT_FIELDS[kind])}")
+    required, meaning = _REQUIRED[kind]
+    if required not in item:
+        raise ReportError(f"{where}.{required} is required: {meaning}")
+
+
 def _resolve(item: Mapping[str, Any], where: str, signer: Signer, cache: UnitCache) -> Decision:
     decision_id = item.get("decision_id")
     unit_id = item.get("unit_id")
@@ -361,12 +394,14 @@ def _by_unit(item: Mapping[str, Any], where: str, unit: str, cache: UnitCache) -
 
 
 def parse_deliveries(body: Any, signer: Signer, cache: UnitCache) -> list[Delivery]:
-    """``{"deliveries": [{"decision_id"|"unit_id", "status": "ok"|"failed"}]}`` → deliveries."""
+    """``{"deliveries": [{"decision_id"|"unit_id", "status": "ok"|"failed"}]}`` → deliveries;
+    ``status`` required, no field but ``REPORT_FIELDS["deliveries"]``."""
     out = []
     for i, item in enumerate(_items(body, "deliveries")):
         where = f"deliveries[{i}]"
+        _check_fields(item, where, "deliveries")
         decision = _resolve(item, where, signer, cache)
-        status = item.get("status", "ok")
+        status = item["status"]
         if status not in ("ok", "failed"):
             raise ReportError(f"{where}.status must be 'ok' or 'failed', got {_show(status)}")
         if decision.arm.removesuffix(UNATTRIBUTED) != "treated" or decision.treatment == NONE:
@@ -380,12 +415,14 @@ def parse_deliveries(body: Any, signer: Signer, cache: UnitCache) -> list[Delive
 def parse_outcomes(body: Any, signer: Signer, cache: UnitCache,
                    max_value: float = math.inf) -> list[Outcome]:
     """``{"outcomes": [{"decision_id"|"unit_id", "converted": bool, "value": number}]}``;
-    ``value`` finite, in [0, ``max_value``]."""
+    ``converted`` required, ``value`` (0 when not given) finite, in [0, ``max_value``]; no
+    field but ``REPORT_FIELDS["outcomes"]``."""
     out = []
     for i, item in enumerate(_items(body, "outcomes")):
         where = f"outcomes[{i}]"
+        _check_fields(item, where, "outcomes")
         decision = _resolve(item, where, signer, cache)
-        converted = item.get("converted", False)
+        converted = item["converted"]
         if not isinstance(converted, bool):
             raise ReportError(f"{where}.converted must be true or false, got {_show(converted)}")
         raw_value: Any = item.get("value", 0.0)

@@ -201,7 +201,7 @@ def test_bad_requests_get_4xx_with_message(server: MlserverProcess, rows: pd.Dat
 
 
 def test_bad_reports_get_4xx(server: MlserverProcess) -> None:
-    r = server.post("/uplift/v1/outcomes", {"outcomes": [{"unit_id": "never-seen"}]})
+    r = server.post("/uplift/v1/outcomes", {"outcomes": [{"unit_id": "never-seen", "converted": True}]})
     assert r.status_code == 404
     assert "never-seen" in r.json()["error"]
     r = server.post("/uplift/v1/outcomes",
@@ -260,7 +260,7 @@ def test_forged_duplicate_and_overflowing_reports_change_no_counter(
         assert r.status_code == 400, (bad, r.text)
         assert "outcomes[0].decision_id" in r.json()["error"]
     for huge in (1e308, 1e308):
-        r = server.post("/uplift/v1/outcomes", {"decision_id": real, "value": huge})
+        r = server.post("/uplift/v1/outcomes", {"decision_id": real, "converted": True, "value": huge})
         assert r.status_code == 400
         assert "outcomes[0].value" in r.json()["error"]
     r = server.post("/uplift/v1/outcomes", {"outcomes": [{"decision_id": real, "converted": True,

@@ -247,10 +247,12 @@ def report_bodies(draw: st.DrawFn, kind: str, issued: dict[str, list[str]]) -> b
         return draw(RAW | JSON.map(_encode))
     real = st.sampled_from(issued["treated"] if kind == "deliveries" else issued["ids"])
     if draw(st.integers(0, 3)) == 0:  # a well-formed body: the accepting path gets its share
+        # status / converted are required (no default), value optional.
         clean = st.fixed_dictionaries(
-            {"decision_id": real},
-            optional={"status": st.sampled_from(["ok", "failed"])} if kind == "deliveries" else
-            {"converted": st.booleans(), "value": st.floats(0, 1000) | st.integers(0, 1000)})
+            {"decision_id": real, "status": st.sampled_from(["ok", "failed"])}
+            if kind == "deliveries" else {"decision_id": real, "converted": st.booleans()},
+            optional={} if kind == "deliveries" else
+            {"value": st.floats(0, 1000) | st.integers(0, 1000)})
         return _encode({kind: draw(st.lists(clean, min_size=1, max_size=4))})
     ids = real | real.flatmap(_forgeries) | st.text(max_size=40) | JSON
     items = []
@@ -369,7 +371,8 @@ def test_report_body_bounds_keep_the_connection(server: MlserverProcess, client:
     response = client.conn.getresponse()
     assert response.status == 415, response.read()
     response.read()
-    ok = gzip.compress(_encode({"outcomes": [{"decision_id": issued["ids"][-1], "value": 1}]}))
+    ok = gzip.compress(_encode({"outcomes": [{"decision_id": issued["ids"][-1], "converted": True,
+                                            "value": 1}]}))
     client.conn.request("POST", "/uplift/v1/outcomes", body=ok,
                         headers={"content-type": "application/json", "content-encoding": "gzip"})
     response = client.conn.getresponse()

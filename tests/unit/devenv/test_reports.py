@@ -94,7 +94,8 @@ def test_reports_reach_the_version_that_decided_else_the_stable_one(
                                   Route("v2", "2", 30, canary.url, canary=True)])
     retired = CAMPAIGN.replace("~2~", "~0~")
     status, answer = router.handle("/seldon/ns/m/uplift/v1/outcomes", json.dumps(
-        {"outcomes": [{"decision_id": d} for d in (PLAIN, CAMPAIGN, retired)]}).encode())
+        {"outcomes": [{"decision_id": d, "converted": False}
+                      for d in (PLAIN, CAMPAIGN, retired)]}).encode())
     assert (status, answer) == (200, {"accepted": 3})
     assert canary.received == [("outcomes", PLAIN), ("outcomes", CAMPAIGN)]
     assert stable.received == [("outcomes", retired)]

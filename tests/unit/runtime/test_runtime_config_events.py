@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -139,7 +141,8 @@ def test_reports_resolve_by_decision_or_unit() -> None:
     assert len(cache) == 2
     assert cache.get("", "u1") is None  # evicted, oldest first
     outs = parse_outcomes({"outcomes": [{"unit_id": "u2", "converted": True, "value": 2.5},
-                                        {"decision_id": d1}]}, SIGNER, cache)
+                                        {"decision_id": d1, "converted": False}]},
+                          SIGNER, cache)
     assert [(o.decision.arm, o.converted, o.value) for o in outs] == [
         ("holdout", True, 2.5), ("treated", False, 0.0)]
     dels = parse_deliveries({"decision_id": d1, "status": "failed"}, SIGNER, cache)
@@ -151,11 +154,12 @@ def test_a_decision_of_a_treatment_this_replicas_model_lacks_counts() -> None:
     issued it; the label value is bounded by what the models that served issued."""
     canary = _id("treated", "sms_push", "8")
     outs = parse_outcomes({"outcomes": [{"decision_id": canary, "converted": True},
-                                        {"decision_id": _id("holdout", "mens_e_mail")}]},
+                                        {"decision_id": _id("holdout", "mens_e_mail"),
+                                         "converted": False}]},
                           SIGNER, UnitCache(1))
     assert [(o.decision.treatment, o.decision.version) for o in outs] == [
         ("sms_push", "8"), ("mens_e_mail", "1")]
-    assert parse_deliveries({"decision_id": canary}, SIGNER, UnitCache(1))[0].ok
+    assert parse_deliveries({"decision_id": canary, "status": "ok"}, SIGNER, UnitCache(1))[0].ok
 
 
 def test_a_unit_report_resolves_under_its_campaign() -> None:
@@ -170,13 +174,15 @@ def test_a_unit_report_resolves_under_its_campaign() -> None:
     cache.put("", "7", own)
 
     def resolve(item: dict[str, object]) -> str:
-        return parse_outcomes({"outcomes": [item]}, SIGNER, cache)[0].decision.decision_id
+        return parse_outcomes({"outcomes": [{**item, "converted": True}]},
+                              SIGNER, cache)[0].decision.decision_id
 
     assert resolve({"unit_id": "42", "campaign": "email"}) == email
     assert resolve({"unit_id": "42", "campaign": "sms"}) == sms
     assert resolve({"unit_id": "7"}) == own       # known under one campaign (here none)
     assert resolve({"unit_id": "7", "campaign": ""}) == own
-    assert parse_deliveries({"unit_id": 42, "campaign": "email"}, SIGNER, cache)[0].ok
+    assert parse_deliveries({"unit_id": 42, "campaign": "email", "status": "ok"}, SIGNER,
+                            cache)[0].ok
     with pytest.raises(ReportError, match=r"campaigns \['email', 'sms'\]") as info:
         resolve({"unit_id": "42"})
     assert (info.value.status, info.value.reason) == (409, "ambiguous_unit")
@@ -197,30 +203,37 @@ def test_a_unit_report_resolves_under_its_campaign() -> None:
 GOOD = _id("treated", "mens_e_mail")
 
 
+def _outcome(**fields: object) -> dict[str, object]:
+    """A body of one outcome: ``fields`` over a conversion (``converted`` is required)."""
+    return {"outcomes": [{"converted": True, **fields}]}
+
+
 @pytest.mark.parametrize(("body", "status", "reason", "fragment"), [
     ({"outcomes": []}, 400, "bad_report", "at least one report"),
-    ({"outcomes": [{"unit_id": "ghost"}]}, 404, "unknown_unit", "ghost"),
-    ({"outcomes": [{"unit_id": None}]}, 400, "bad_report", "give decision_id or unit_id"),
-    ({"outcomes": [{"unit_id": " \t"}]}, 400, "bad_report", "outcomes[0].unit_id must not be"),
-    ({"outcomes": [{"unit_id": True}]}, 400, "bad_report", "outcomes[0].unit_id must be a"),
-    ({"outcomes": [{"unit_id": "u" * 300}]}, 400, "bad_report", "longer than 256"),
-    ({"outcomes": [{"decision_id": ""}]}, 400, "bad_decision_id", "outcomes[0].decision_id"),
-    ({"outcomes": [{"decision_id": 7}]}, 400, "bad_decision_id", "must be a string"),
-    ({"outcomes": [{"decision_id": "0" * 32 + "." + "0" * 32 + "~treated~mens_e_mail~1"}]},
+    (_outcome(unit_id="ghost"), 404, "unknown_unit", "ghost"),
+    (_outcome(unit_id=None), 400, "bad_report", "give decision_id or unit_id"),
+    (_outcome(unit_id=" \t"), 400, "bad_report", "outcomes[0].unit_id must not be"),
+    (_outcome(unit_id=True), 400, "bad_report", "outcomes[0].unit_id must be a"),
+    (_outcome(unit_id="u" * 300), 400, "bad_report", "longer than 256"),
+    (_outcome(decision_id=""), 400, "bad_decision_id", "outcomes[0].decision_id"),
+    (_outcome(decision_id=7), 400, "bad_decision_id", "must be a string"),
+    (_outcome(decision_id="0" * 32 + "." + "0" * 32 + "~treated~mens_e_mail~1"),
      400, "unknown_decision", "not issued"),
-    ({"outcomes": [{"decision_id": GOOD, "value": -1}]}, 400, "bad_report", "outcomes[0].value"),
-    ({"outcomes": [{"decision_id": GOOD, "value": 1e308}]}, 400, "bad_report", "[0, 1e+06]"),
-    ({"outcomes": [{"decision_id": GOOD, "value": 10**400}]}, 400, "bad_report", "value"),
-    ({"outcomes": [{"decision_id": GOOD, "value": float("nan")}]}, 400, "bad_report", "value"),
-    ({"outcomes": [{"decision_id": GOOD, "value": "3"}]}, 400, "bad_report", "a number"),
-    ({"outcomes": [{"decision_id": GOOD, "value": True}]}, 400, "bad_report", "a number"),
-    ({"outcomes": [{"decision_id": GOOD, "converted": "yes"}]}, 400, "bad_report",
-     "outcomes[0].converted"),
-    ({"outcomes": [{"decision_id": GOOD, "converted": 1}]}, 400, "bad_report", "converted"),
-    ({"outcomes": [{"decision_id": GOOD, "treatment": "womens_e_mail"}]}, 400,
-     "unknown_treatment", "outcomes[0].treatment"),
-    ({"outcomes": [{"decision_id": GOOD}, "x"]}, 400, "bad_report", "outcomes[1] must be"),
-    ({"outcomes": [{"decision_id": GOOD}] * 10_001}, 413, "too_large", "at most 10000"),
+    (_outcome(decision_id=GOOD, value=-1), 400, "bad_report", "outcomes[0].value"),
+    (_outcome(decision_id=GOOD, value=1e308), 400, "bad_report", "[0, 1e+06]"),
+    (_outcome(decision_id=GOOD, value=10**400), 400, "bad_report", "value"),
+    (_outcome(decision_id=GOOD, value=float("nan")), 400, "bad_report", "value"),
+    (_outcome(decision_id=GOOD, value="3"), 400, "bad_report", "a number"),
+    (_outcome(decision_id=GOOD, value=True), 400, "bad_report", "a number"),
+    (_outcome(decision_id=GOOD, converted="yes"), 400, "bad_report", "outcomes[0].converted"),
+    (_outcome(decision_id=GOOD, converted=1), 400, "bad_report", "converted"),
+    (_outcome(decision_id=GOOD, converted=None), 400, "bad_report", "true or false"),
+    (_outcome(decision_id=GOOD, treatment="womens_e_mail"), 400, "unknown_treatment",
+     "outcomes[0].treatment"),
+    ({"outcomes": [{"decision_id": GOOD, "converted": True}, "x"]}, 400, "bad_report",
+     "outcomes[1] must be"),
+    ({"outcomes": [{"decision_id": GOOD, "converted": True}] * 10_001}, 413, "too_large",
+     "at most 10000"),
     ("outcomes", 400, "bad_report", "expected a JSON object"),
 ])
 def test_bad_outcome_reports(body: object, status: int, reason: str, fragment: str) -> None:
@@ -230,10 +243,44 @@ def test_bad_outcome_reports(body: object, status: int, reason: str, fragment: s
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize(("kind", "item", "fragment"), [
+    # The review's t1.py: a misspelt field was dropped and the report counted as what it did
+    # not say (a conversion worth 42 as a non-conversion, a failed delivery as delivered).
+    ("outcomes", {"decision_id": GOOD, "conversion": True, "value": 42.0},
+     "outcomes[0]: unknown field 'conversion'"),
+    ("outcomes", {"decision_id": GOOD}, "outcomes[0].converted is required"),
+    ("outcomes", {"decision_id": GOOD, "value": 3.0}, "outcomes[0].converted is required"),
+    ("outcomes", {"decision_id": GOOD, "converted": True, "vaule": 3.0, "ts": 1},
+     "outcomes[0]: unknown fields 'vaule', 'ts'"),
+    # A delivery posted to the outcomes endpoint read as a non-conversion.
+    ("outcomes", {"decision_id": GOOD, "status": "ok"}, "unknown field 'status'"),
+    ("deliveries", {"decision_id": GOOD, "state": "failed"},
+     "deliveries[0]: unknown field 'state'"),
+    ("deliveries", {"decision_id": GOOD}, "deliveries[0].status is required: 'ok' or 'failed'"),
+    ("deliveries", {"decision_id": GOOD, "status": "ok", "converted": True},
+     "unknown field 'converted'"),
+])
+def test_a_report_must_say_what_it_reports_in_its_own_fields(
+        kind: str, item: dict[str, object], fragment: str) -> None:
+    """``converted`` and ``status`` have no default and a field the kind does not have is
+    refused, naming the item and the field: 400 ``bad_report``, the whole body with it."""
+    parse = parse_outcomes if kind == "outcomes" else parse_deliveries
+    good = {"decision_id": GOOD, **({"converted": True} if kind == "outcomes"
+                                    else {"status": "ok"})}
+    assert len(parse({kind: [good]}, SIGNER, UnitCache(1))) == 1
+    with pytest.raises(ReportError) as info:
+        parse({kind: [item]}, SIGNER, UnitCache(1))
+    assert (info.value.status, info.value.reason) == (400, "bad_report")
+    assert fragment in str(info.value)
+    with pytest.raises(ReportError, match=re.escape(fragment.replace("[0]", "[1]"))):
+        parse({kind: [good, item]}, SIGNER, UnitCache(1))   # a good item does not save it
+
+
 def test_holdout_has_nothing_to_deliver() -> None:
     did = _id("holdout", "mens_e_mail")
     with pytest.raises(ReportError, match="nothing to deliver") as info:
-        parse_deliveries({"deliveries": [{"decision_id": did}]}, SIGNER, UnitCache(1))
+        parse_deliveries({"deliveries": [{"decision_id": did, "status": "ok"}]}, SIGNER,
+                         UnitCache(1))
     assert info.value.status == 409
 
 
@@ -297,8 +344,8 @@ def test_an_outcome_may_echo_the_responses_treatment(arm: str, decided: str,
     decision's too."""
     did = (SIGNER.mint(arm, decided, "1", "spring", 1_700_000_000, 86400)
            if arm == "unexposed" else _id(arm, decided))   # only a campaign's row is unexposed
-    (outcome,) = parse_outcomes({"outcomes": [{"decision_id": did, "treatment": echoed}]},
-                                SIGNER, UnitCache(1))
+    (outcome,) = parse_outcomes({"outcomes": [{"decision_id": did, "treatment": echoed,
+                                               "converted": True}]}, SIGNER, UnitCache(1))
     assert outcome.decision.treatment == decided
 
 
@@ -310,6 +357,6 @@ def test_an_outcome_may_echo_the_responses_treatment(arm: str, decided: str,
 def test_an_outcome_of_another_treatment_is_still_refused(arm: str, decided: str,
                                                           echoed: str) -> None:
     with pytest.raises(ReportError, match="does not match") as info:
-        parse_outcomes({"outcomes": [{"decision_id": _id(arm, decided), "treatment": echoed}]},
-                       SIGNER, UnitCache(1))
+        parse_outcomes({"outcomes": [{"decision_id": _id(arm, decided), "treatment": echoed,
+                                      "converted": True}]}, SIGNER, UnitCache(1))
     assert info.value.reason == "unknown_treatment"

@@ -222,8 +222,8 @@ def test_a_row_off_its_units_version_is_served_alike_and_counted_apart(model: Up
                                                    strict=True))
                if a == "treated" and not m and t != "none")
     assert signer.parse(batch.decision_ids[off]).arm == "treated-unattributed"
-    delivered = parse_deliveries({"deliveries": [{"decision_id": batch.decision_ids[off]}]},
-                                 signer, canary.units)
+    delivered = parse_deliveries({"deliveries": [{"decision_id": batch.decision_ids[off],
+                                                  "status": "ok"}]}, signer, canary.units)
     assert delivered[0].ok
     # The stable owns the rest: a unit is counted for one version only.
     stable = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), "1", signer)

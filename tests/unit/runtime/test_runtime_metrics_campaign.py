@@ -210,6 +210,31 @@ def test_an_outcome_that_disagrees_with_the_one_counted_is_a_conflict(loaded: Lo
         "accepted": 1, "counted": 0, "duplicates": 1}
 
 
+def test_a_misspelt_outcome_is_refused_and_its_corrected_resend_counted(loaded: Loaded) -> None:
+    """The review's t1.py through the endpoint: ``conversion`` for ``converted`` was read as a
+    non-conversion worth 42 and counted, so the corrected resend was a conflict, never counted.
+    Now the whole body is refused (400, naming the item and the field), nothing counted, and
+    the resend is the decision's first report."""
+    ids = loaded.decide(["typo-1", "typo-2"], CAMPAIGN)["decision_id"]
+    before = (conversions(CAMPAIGN), value("uplift_report_conflicts_total", endpoint="outcomes",
+                                           campaign=CAMPAIGN) or 0.0)
+    refused = value("uplift_request_errors_total", endpoint="outcomes", reason="bad_report")
+    for body in ([{"decision_id": ids[0], "converted": True},
+                  {"decision_id": ids[1], "conversion": True, "value": 42.0}],
+                 [{"decision_id": ids[0], "converted": True}, {"decision_id": ids[1]}]):
+        with pytest.raises(UpliftError, match=r"outcomes\[1\]") as error:
+            loaded.report(body)
+        assert error.value.status_code == 400
+    assert value("uplift_request_errors_total", endpoint="outcomes",
+                 reason="bad_report") == (refused or 0.0) + 2
+    assert conversions(CAMPAIGN) == before[0]   # the good item of a refused body neither
+    answer = loaded.report([{"decision_id": d, "converted": True, "value": 42.0} for d in ids])
+    assert answer == {"accepted": 2, "counted": 2, "duplicates": 0}
+    assert conversions(CAMPAIGN) == before[0] + 2
+    assert value("uplift_report_conflicts_total", endpoint="outcomes",
+                 campaign=CAMPAIGN) == before[1]
+
+
 def test_the_review_repro_without_a_token_the_pre_emption_is_no_longer_silent(
         loaded: Loaded) -> None:
     """/tmp/review-sec (no report token configured): a third party posts ``converted: false``

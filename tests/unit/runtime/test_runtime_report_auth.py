@@ -185,7 +185,8 @@ def test_without_a_token_the_report_endpoints_stay_open(model_dir: Path) -> None
     try:
         open_ = Loaded(runtime, loop)
         ids = open_.decide(["o-1"])["decision_id"]
-        assert open_.outcomes([{"decision_id": ids[0]}], headers=())["counted"] == 1
+        assert open_.outcomes([{"decision_id": ids[0], "converted": False}],
+                              headers=())["counted"] == 1
         assert REGISTRY.get_sample_value("uplift_request_errors_total", {
             "model": "auth-test-open", "version": VERSION, "endpoint": "outcomes",
             "reason": "unauthorized"}) is None
