@@ -7,8 +7,10 @@ Each setting has an ``extra`` key and an ``UPLIFT_<KEY>`` variable (full table i
 ``docs/runtime.md``): ``holdout_fraction`` (0.1), ``salt`` ("uplift"), ``value_per_conversion``
 (1.0), ``costs`` (a number for all treatments, or a JSON object treatment → cost with ``"*"`` as
 the default; 0), ``budget`` (cap on one request's summed cost; none), ``unit_cache_size``
-(100000), ``model_version`` (the metrics' ``version`` label; derived from the model URI),
-``unit_key`` (the request input that identifies the unit; "unit_id"), and the input bounds
+(100000 units remembered for unit-only reports), ``cap_ledger_size`` (100000 (campaign, unit)
+treatment counts for ``maxTreatmentsPerUnit``, all campaigns together), ``model_version`` (the
+metrics' ``version`` label; derived from the model URI), ``unit_key`` (the request input that
+identifies the unit; "unit_id"), and the input bounds
 ``max_rows`` (10000 per request), ``max_abs_value`` (1e15 for any numeric feature),
 ``max_outcome_value`` (1e6 per outcome), ``max_body_bytes`` (1 MiB per report body) and
 ``dedup_size`` (100000 recently counted reports per kind).
@@ -35,9 +37,9 @@ from uplift_operator import report_token_format
 
 ENV_PREFIX = "UPLIFT_"
 KEYS = ("holdout_fraction", "salt", "value_per_conversion", "costs", "budget",
-        "unit_cache_size", "model_version", "unit_key", "max_rows", "max_abs_value",
-        "max_outcome_value", "max_body_bytes", "dedup_size")
-_COUNTS = ("unit_cache_size", "max_rows", "max_body_bytes", "dedup_size")
+        "unit_cache_size", "cap_ledger_size", "model_version", "unit_key", "max_rows",
+        "max_abs_value", "max_outcome_value", "max_body_bytes", "dedup_size")
+_COUNTS = ("unit_cache_size", "cap_ledger_size", "max_rows", "max_body_bytes", "dedup_size")
 _BOUNDS = ("max_abs_value", "max_outcome_value")
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 DECISION_KEY_FILE_ENV = "UPLIFT_DECISION_KEY_FILE"
@@ -93,6 +95,9 @@ class RuntimeConfig:
     costs: Mapping[str, float] = field(default_factory=lambda: {"*": 0.0})
     budget: float | None = None
     unit_cache_size: int = 100_000
+    # (campaign, unit) treatment counts of the per-unit cap, every campaign in one LRU (~230 B
+    # each): its own bound, never the unit cache's (0 there turns unit-only reports off only).
+    cap_ledger_size: int = 100_000
     model_version: str | None = None
     unit_key: str = "unit_id"   # request input naming the unit (UpliftModel spec.experiment.unitKey)
     max_rows: int = 10_000
@@ -112,6 +117,10 @@ class RuntimeConfig:
             raise ConfigError("unit_cache_size and dedup_size must be ≥ 0")
         if self.max_rows < 1 or self.max_body_bytes < 1:
             raise ConfigError("max_rows and max_body_bytes must be ≥ 1")
+        if self.cap_ledger_size < 1:
+            raise ConfigError(f"cap_ledger_size must be ≥ 1, got {self.cap_ledger_size}: "
+                              "campaigns' maxTreatmentsPerUnit counts in it, and cannot be "
+                              "turned off")
         if not 0 < self.max_abs_value <= 1e18 or not 0 < self.max_outcome_value <= 1e12:
             raise ConfigError("max_abs_value must be in (0, 1e18], max_outcome_value in "
                               "(0, 1e12]")

@@ -7,18 +7,18 @@ With a campaign (:meth:`DecisionEngine.decide` given a :class:`BoundCampaign`), 
 this order: the campaign's state (inactive, not started, ended: nothing is treated); its
 exposure (``assignment.exposed``: outside it, ``unexposed``); its persistent holdout (salt and
 unit key of the campaign); its policy among its treatments with their own costs and values; its
-cap of treatments per unit; its budget for the current period (:class:`CampaignLedger`, per
-replica). Each row gets a campaign arm saying which of these decided (``CAMPAIGN_ARMS``). The
-cap and the budget bind the holdout the same way as the treated arm (a holdout row loses its
-withheld treatment where a treated row would lose its treatment), so the two arms stay
-comparable; only treated rows spend.
+cap of treatments per unit (:class:`TreatedUnits`, per replica); its budget for the current
+period (:class:`CampaignLedger`, per replica). Each row gets a campaign arm saying which of
+these decided (``CAMPAIGN_ARMS``). The cap and the budget bind the holdout the same way as the
+treated arm (a holdout row loses its withheld treatment where a treated row would lose its
+treatment), so the two arms stay comparable; only treated rows spend.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -107,17 +107,15 @@ class BoundCampaign:
 @dataclass
 class CampaignLedger:
     """What one replica remembers of a campaign between requests: its spend in the current
-    budget period, how many treatments each unit got (bounded, least recently decided forgotten
-    first) and the recent uplifts the topFraction policy ranks against."""
+    budget period and the recent uplifts the topFraction policy ranks against (how many
+    treatments each unit got is :class:`TreatedUnits`', shared by every campaign)."""
 
-    units_size: int
     # Names this ledger's spend series: a replica that restarts, reloads its model or sees the
     # campaign leave and come back starts a new ledger from zero under a new id, so the budget
     # gate still finds the spend of the ledger it replaced (docs/runtime.md "Budget").
     ledger_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     period: tuple[float, float | None, int] | None = None
     spent: float = 0.0
-    treatments_per_unit: OrderedDict[str, int] = field(default_factory=OrderedDict)
     recent_uplift: deque[float] = field(
         default_factory=lambda: deque(maxlen=TOP_FRACTION_HISTORY))
 
@@ -142,24 +140,52 @@ class CampaignLedger:
         current = (budget.period_start, budget.period_seconds, budget.period(now))
         return (self.spent if current == self.period else 0.0), start
 
-    def count(self, unit: str) -> int:
-        return self.treatments_per_unit.get(unit, 0)
 
-    def touch(self, unit: str) -> None:
+class TreatedUnits:
+    """How many treatments each unit got from each campaign on this replica, what
+    ``maxTreatmentsPerUnit`` caps: one LRU of (campaign, unit) for every campaign together,
+    at most ``size`` entries (``cap_ledger_size``) whatever the number of campaigns, the least
+    recently decided forgotten first (a forgotten unit starts again from 0). Its own bound:
+    kept per campaign at the unit cache's size, a file of many campaigns multiplied the memory
+    (4,096 campaigns × 100,000 units), and a unit cache of 0 (no unit-only reports) switched
+    the cap off."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"the cap ledger needs at least one entry, got {size}")
+        self.size = size
+        self._counts: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def count(self, campaign: str, unit: str) -> int:
+        return self._counts.get((campaign, unit), 0)
+
+    def touch(self, campaign: str, unit: str) -> None:
         """A decision of ``unit`` that treated it not (capped, out of budget, the policy's):
         a unit the ledger counts is now its most recently decided, so a unit at its cap that
         keeps coming back is not the one forgotten first."""
-        if unit in self.treatments_per_unit:
-            self.treatments_per_unit.move_to_end(unit)
+        key = (campaign, unit)
+        if key in self._counts:
+            self._counts.move_to_end(key)
 
-    def add_treatment(self, unit: str) -> None:
-        if self.units_size <= 0:
-            return
-        counts = self.treatments_per_unit
-        counts[unit] = counts.get(unit, 0) + 1
-        counts.move_to_end(unit)
-        while len(counts) > self.units_size:
+    def add(self, campaign: str, unit: str) -> None:
+        """One more treatment of ``unit`` by ``campaign``."""
+        key = (campaign, unit)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        counts.move_to_end(key)
+        while len(counts) > self.size:
             counts.popitem(last=False)
+
+    def forget(self, campaigns: Collection[str]) -> None:
+        """Drop every entry of ``campaigns`` (no longer configured, or created again: its
+        successor caps from nothing). A pass over the ledger, on a change of the file only."""
+        gone = set(campaigns)
+        if gone:
+            for key in [key for key in self._counts if key[0] in gone]:
+                del self._counts[key]
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 class DecisionEngine:
@@ -179,6 +205,7 @@ class DecisionEngine:
         binning = model.drift_binning
         self.feature_bins: dict[str, FeatureBins] = dict(binning.features) if binning else {}
         self.ledgers: dict[str, CampaignLedger] = {}
+        self.treated = TreatedUnits(config.cap_ledger_size)
 
     def bind(self, campaign: Campaign) -> BoundCampaign:
         """The campaign over this model's treatments; ``ConfigError`` for a treatment the model
@@ -203,18 +230,21 @@ class DecisionEngine:
         """This replica's ledger of campaign ``name``, started empty the first time."""
         found = self.ledgers.get(name)
         if found is None:
-            found = self.ledgers[name] = CampaignLedger(self.config.unit_cache_size)
+            found = self.ledgers[name] = CampaignLedger()
         return found
 
     def retain_ledgers(self, names: Sequence[str]) -> None:
         """Forget what this replica remembers of campaigns no longer configured."""
-        for name in set(self.ledgers) - set(names):
+        gone = set(self.ledgers) - set(names)
+        for name in gone:
             del self.ledgers[name]
+        self.treated.forget(gone)
 
     def drop_ledger(self, name: str) -> None:
         """Forget what this replica remembers of campaign ``name`` (a Campaign deleted and
         created again under its name: its successor starts from nothing, under a new ledger)."""
         self.ledgers.pop(name, None)
+        self.treated.forget((name,))
 
     def _allowed(self, treatments: Any) -> npt.NDArray[np.bool_] | None:
         if treatments is None:
@@ -338,7 +368,7 @@ class DecisionEngine:
         applied = policy.apply_budget(
             choice, rule.score, bound.costs, remaining, is_exposed & ~is_holdout,
             units=unit_ids,
-            cap_left=lambda unit: c.max_treatments_per_unit - ledger.count(unit))
+            cap_left=lambda unit: c.max_treatments_per_unit - self.treated.count(c.name, unit))
         choice, capped = applied.choice, applied.capped
         exhausted, spend = applied.exhausted, applied.spend
         ledger.spent += spend
@@ -357,9 +387,9 @@ class DecisionEngine:
                 arm = HOLDOUT if is_holdout[i] else TREATED
                 key = keys[choice[i]] if choice[i] >= 0 else NONE
                 if key != NONE:
-                    ledger.add_treatment(unit)
+                    self.treated.add(c.name, unit)
                 else:
-                    ledger.touch(unit)
+                    self.treated.touch(c.name, unit)
                 why = ("holdout" if arm == HOLDOUT else "capped" if capped[i]
                        else "budget-exhausted" if exhausted[i]
                        else "not-treated-by-policy" if key == NONE else "treated")

@@ -18,7 +18,12 @@ from uplift_operator.runtime import policy
 from uplift_operator.runtime.assignment import assign, exposed, exposure_position, unit_position
 from uplift_operator.runtime.campaigns import Budget, Campaign, Policy, TreatmentTerms
 from uplift_operator.runtime.config import ConfigError, RuntimeConfig
-from uplift_operator.runtime.engine import CAMPAIGN_ARMS, DecisionEngine, RequestError
+from uplift_operator.runtime.engine import (
+    CAMPAIGN_ARMS,
+    BoundCampaign,
+    DecisionEngine,
+    RequestError,
+)
 from uplift_operator.runtime.events import ReportError, Signer
 from uplift_operator.runtime.windows import DueCounts
 
@@ -217,7 +222,7 @@ def test_a_unit_repeated_in_one_request_gets_no_more_than_its_cap(model: UpliftM
     batch = e.decide(cols(4), ["alice"] * 4, {}, bound, NOW)
     assert sorted(batch.campaign_arms or []) == ["capped", "capped", "treated", "treated"]
     assert batch.spend == 2.0
-    assert e.ledgers[c.name].count("alice") == 2
+    assert e.treated.count(c.name, "alice") == 2
     assert e.decide(cols(2), ["alice"] * 2, {}, bound, NOW + 1).campaign_arms == ["capped"] * 2
     # The budget counts within a request too: rows of one unit spend like any others.
     budgeted = e.bind(replace(c, name="budgeted", max_treatments_per_unit=10,
@@ -230,7 +235,7 @@ def test_a_unit_repeated_in_one_request_gets_no_more_than_its_cap(model: UpliftM
 def test_a_capped_unit_that_comes_back_is_not_forgotten_first(model: UpliftModel) -> None:
     """The cap's memory forgets the least recently *decided* unit first: a unit at its cap
     that keeps coming back stays capped, while one not seen since goes (review finding 3)."""
-    e = DecisionEngine(model, RuntimeConfig(unit_cache_size=3), "7", Signer(b"s" * 16))
+    e = DecisionEngine(model, RuntimeConfig(cap_ledger_size=3), "7", Signer(b"s" * 16))
     bound = e.bind(campaign(max_treatments_per_unit=1, holdout_fraction=0.0,
                             policy=Policy("upliftThreshold", min_uplift=-1.0)))
 
@@ -243,6 +248,58 @@ def test_a_capped_unit_that_comes_back_is_not_forgotten_first(model: UpliftModel
     assert decide("D", 6) == "treated"          # the ledger is full: B, decided least lately,
     assert decide("A", 7) == "capped"           # is forgotten, not A
     assert decide("B", 8) == "treated"
+
+
+def test_the_cap_holds_without_a_unit_cache(model: UpliftModel) -> None:
+    """The review's cap.py: ``unit_cache_size=0`` (no unit-only reports) switched the per-unit
+    cap off, so maxTreatmentsPerUnit=1 treated the same unit three times. The cap has its own
+    ledger now (``cap_ledger_size``), which cannot be switched off."""
+    e = DecisionEngine(model, RuntimeConfig(unit_cache_size=0), "7", Signer(b"s" * 16))
+    bound = e.bind(campaign(max_treatments_per_unit=1, holdout_fraction=0.0,
+                            policy=Policy("upliftThreshold", min_uplift=-1.0)))
+    one = {k: v[:1] for k, v in cols(2).items()}
+    arms = [(e.decide(one, ["u1"], {}, bound, NOW + i).campaign_arms or [""])[0]
+            for i in range(3)]
+    assert arms == ["treated", "capped", "capped"]
+    assert len(e.units) == 0                    # the unit cache stays off
+    with pytest.raises(ConfigError, match="cap_ledger_size must be ≥ 1"):
+        RuntimeConfig(cap_ledger_size=0)
+    with pytest.raises(ConfigError, match="cap_ledger_size"):
+        RuntimeConfig.from_sources({}, {"UPLIFT_CAP_LEDGER_SIZE": "0"})
+    assert RuntimeConfig.from_sources({"cap_ledger_size": 5},
+                                      {"UPLIFT_CAP_LEDGER_SIZE": "7"}).cap_ledger_size == 7
+
+
+def test_one_cap_ledger_bounds_every_campaign_together(model: UpliftModel) -> None:
+    """Kept per campaign, each of them held up to unit_cache_size units (5 campaigns × 100,000
+    units: 45.7 MB, and a file may carry 4,096). Now one LRU of (campaign, unit) holds at most
+    ``cap_ledger_size`` entries whatever the number of campaigns; a unit is still capped per
+    campaign (the same id under two campaigns counts apart), and a campaign that leaves the
+    file, or is created again, takes its entries with it."""
+    e = DecisionEngine(model, RuntimeConfig(cap_ledger_size=50), "7", Signer(b"s" * 16))
+    one = {k: v[:1] for k, v in cols(2).items()}
+    campaigns = [e.bind(campaign(name=f"c{i}", max_treatments_per_unit=1, holdout_fraction=0.0,
+                                 policy=Policy("upliftThreshold", min_uplift=-1.0)))
+                 for i in range(5)]
+
+    def decide(bound: BoundCampaign, unit: str, at: float) -> str:
+        return (e.decide(one, [unit], {}, bound, NOW + at).campaign_arms or [""])[0]
+
+    assert [decide(b, "shared", 0) for b in campaigns] == ["treated"] * 5  # per campaign
+    assert [decide(b, "shared", 1) for b in campaigns] == ["capped"] * 5
+    for i in range(40):
+        for b in campaigns:
+            decide(b, f"u{i}", 2 + i)
+    assert len(e.treated) == 50                 # not 5 × 41
+    assert decide(campaigns[4], "u39", 50) == "capped"   # the most recent are kept
+    assert decide(campaigns[0], "shared", 51) == "treated"  # the oldest forgotten
+    before = len(e.treated)
+    kept = e.treated.count("c1", "u39")
+    e.drop_ledger("c4")                          # created again: its caps start from nothing
+    assert e.treated.count("c4", "u39") == 0 and e.treated.count("c1", "u39") == kept == 1
+    e.retain_ledgers(["c0", "c1"])               # c2, c3 left the file
+    assert {c for c, _ in e.treated._counts} == {"c0", "c1"}
+    assert len(e.treated) < before
 
 
 def test_a_row_the_budget_stops_does_not_use_up_its_units_cap(model: UpliftModel) -> None:
@@ -259,7 +316,7 @@ def test_a_row_the_budget_stops_does_not_use_up_its_units_cap(model: UpliftModel
     assert sorted(batch.campaign_arms or []) == ["budget-exhausted", "treated"]
     assert sorted(batch.treatments) == ["mens_e_mail", "none"]
     assert e.ledgers[c.name].spent == pytest.approx(0.1)
-    assert e.ledgers[c.name].count("U") == 1
+    assert e.treated.count(c.name, "U") == 1
 
 
 def test_apply_budget_judges_the_cap_and_the_budget_in_one_pass() -> None:
