@@ -35,7 +35,8 @@ __all__ = ["CONFLICT_RETRY_SECONDS", "PRUNED_RETRY_SECONDS", "OwnWrites", "PassR
 logger = logging.getLogger(__name__)
 
 #: A status write refused because the object changed during the pass (409) is decided again
-#: this soon: long enough for the watch to bring the new object, short enough to go unnoticed.
+#: this soon, on the object as a read from the API server found it (``OwnWrites``): the watch
+#: may be reconnecting, and kopf's body then stays the old one for a while.
 CONFLICT_RETRY_SECONDS = 0.5
 #: A status field the installed CRD pruned is left out of the writes (and of the comparison
 #: that decides whether to write) for this long, then sent again once: a CRD upgraded since
@@ -70,7 +71,8 @@ class OwnWrites:
     or while the watch reconnects after an API server restart, that body predates the write,
     and a pass deciding on it would take the same decision again (a second event and history
     entry) or step back (the graph applied from an older step). So a pass decides on the newer
-    of the two, by resourceVersion."""
+    of the two, by resourceVersion. A status write refused 409 (the object changed during the
+    pass) keeps the object as a read from the API server then found it, the same way."""
 
     _bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -237,13 +239,20 @@ class PassRunner:
                 # write, no failure to report. Normally its DELETED event ends the task; a
                 # watch that re-lists after a gap never sees that event, so a read that confirms
                 # it ends it here (else a 409 would be decided again, and refused, for ever).
-                if await loop.run_in_executor(self.executor, self._gone, key, uid):
+                answered, live = await loop.run_in_executor(self.executor, self._read_live, key)
+                if answered and (live is None or uid_of(live) != uid):
                     outcome.result = "gone"
                     self.wakeups.finish(key, uid)
                     return None
                 if error.status == 404:
                     outcome.result = "gone"
                     return None
+                if live is not None:
+                    # The next pass decides on the object as it is now, not on kopf's body,
+                    # which a watch that reconnects leaves behind for a while: else it would
+                    # decide again on the same old body (its Prometheus and MLflow reads
+                    # included), refused again, twice a second until the watch caught up.
+                    self.own_writes.wrote(uid, live)
                 logger.info("%s %s/%s changed while its pass decided; deciding again", *key)
                 outcome.result = "conflict"
                 return CONFLICT_RETRY_SECONDS
@@ -294,16 +303,17 @@ class PassRunner:
                            "release's CRDs are applied (docs/install.md)",
                            self.kind, ", ".join(new), error)
 
-    def _gone(self, key: Key, uid: str) -> bool:
-        """Whether a read from the API server (never the watched store, which would still
-        hold an object whose DELETED event was missed) shows object ``uid`` gone: no object
-        of its name, or another one. A read that fails says nothing."""
+    def _read_live(self, key: Key) -> tuple[bool, dict[str, Any] | None]:
+        """(whether the API server answered, the object of ``key`` it holds), read from it
+        (never the watched store, which would still hold an object whose DELETED event was
+        missed): no object of the name, or another uid, shows the pass's object gone. A read
+        that fails says nothing: (False, None)."""
         _, namespace, name = key
         try:
-            live = self.cluster.read_live(f"{GROUP}/{VERSION}", self.plural, namespace, name)
+            return True, self.cluster.read_live(f"{GROUP}/{VERSION}", self.plural, namespace,
+                                                name)
         except KubeError:
-            return False
-        return live is None or uid_of(live) != uid
+            return False, None
 
     def forget(self, key: Key, uid: str, *, name_free: bool = True) -> None:
         """Drop what is kept of object ``uid``; of its name too unless another object took it
