@@ -383,7 +383,10 @@ def test_mlflow_down_mid_ramp_holds_then_resumes(bench: Bench, mlflow_server: An
         status = bench.status()
         assert (status["canaryWeight"], status["currentStep"]) == (20, 0), "no promotion"
         assert status["phase"] == "Progressing"
-        assert "MLflow unavailable" in status["gates"][0]["message"]
+        # The ramp is held (no step, no promotion); gates that read only Prometheus are
+        # still judged, so a harmful canary could roll back meanwhile (77e936b)
+        assert ("the model reference does not resolve now: no step and no promotion of "
+                f"canary {v2}") in status["message"]
         assert bench.traffic_split() == {"1": 80, v2: 20}, "serving untouched"
     finally:
         mlflow_server.start()
