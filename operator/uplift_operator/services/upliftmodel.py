@@ -1020,9 +1020,12 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     # The object's annotations count too (the versions' roles), and what an earlier operator
     # rendered that reaches the pods: left there, the split change that finally removes it
     # (a step, a promotion) would roll the pods, unthrottled.
-    unchanged = (child is not None and _contains(child.get("spec") or {}, manifest["spec"])
-                 and _contains(_annotations(child), _annotations(manifest))
-                 and not deps.backend.retired_rendering(child))
+    same_rendering = (child is not None and _contains(child.get("spec") or {}, manifest["spec"])
+                      and _contains(_annotations(child), _annotations(manifest))
+                      and not deps.backend.retired_rendering(child))
+    # Its labels too: the watch selects graphs by them (``handlers.watches.GRAPH_SELECTOR``),
+    # so a graph whose labels were edited away sends no more events until they are back.
+    unchanged = same_rendering and _contains(_labels(child or {}), _labels(manifest))
     unreported = child is not None and not (child.get("status") or {}).get("state")
     serving = set(_describe_weights(traffic)) <= ready
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
@@ -1033,6 +1036,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
                           rolled=not rolling)
         return applied
+    if same_rendering:  # only the object's labels differ: nothing reaches the pods
+        return _apply_labels(manifest, child, deps, applied)
     rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
         _describe_weights(traffic))
     admitted = deps.rolls.admit(roller, now) if rerender else None
@@ -1058,6 +1063,23 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
             _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child)):
         deps.rolls.counted(roller, now, _resource_version(result))
     deps.rolls.started(roller, now, _resource_version(result))
+    return replace(applied, changed=True)
+
+
+def _apply_labels(manifest: dict[str, Any], child: Mapping[str, Any] | None, deps: Dependencies,
+                  applied: status_logic.Applied) -> status_logic.Applied:
+    """Apply a graph whose rendering is as decided but whose labels are not (edited away by
+    hand): at once, with no roll slot, since the object's labels do not reach its pods; over
+    the version this pass read, as any apply."""
+    read = ((child or {}).get("metadata") or {}).get("resourceVersion")
+    if read:
+        manifest["metadata"]["resourceVersion"] = str(read)
+    try:
+        deps.cluster.apply(manifest, deps.backend.plural)
+    except KubeError as error:
+        if error.status == 409 and read:
+            raise _ChildMovedError(str(error)) from error
+        return replace(applied, error=str(error))
     return replace(applied, changed=True)
 
 
@@ -1469,6 +1491,10 @@ def _role(model: str, version: str, role: str, stamp: str) -> Write:
 
 def _annotations(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return dict((manifest.get("metadata") or {}).get("annotations") or {})
+
+
+def _labels(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((manifest.get("metadata") or {}).get("labels") or {})
 
 
 def _contains(actual: Any, wanted: Any) -> bool:

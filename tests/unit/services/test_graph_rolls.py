@@ -532,3 +532,30 @@ def test_available_between_two_surge_batches_keeps_the_slot_until_the_roll_is_do
     fleet.seldon("a")  # the old pods gone: as many as wanted, all available
     fleet.tick("a", 1)
     assert fleet.rolls.rolling() == 0 and fleet.woken == [key("b")]
+
+
+def test_labels_edited_away_are_applied_back_at_once_without_a_slot() -> None:
+    """The watch selects graphs by their labels (``handlers.watches.GRAPH_SELECTOR``): a graph
+    whose labels were edited away sends no more events, so the next pass applies them back,
+    at once even with every slot taken (the object's labels do not reach its pods), and takes
+    no slot itself."""
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    fleet.deps.runtime_image = "runtime:2"
+    fleet.tick("a", 1)  # a re-render holds the one slot
+    assert fleet.rolls.rolling() == 1
+    graph = fleet.cluster.objects[(*SELDON, "b")]
+    wanted = dict(graph["metadata"]["labels"])
+    assert wanted.get("app.kubernetes.io/managed-by") == "uplift-operator"
+    fleet.deps.runtime_image = "runtime:1"  # b's rendering as it is: only its labels differ
+    graph["metadata"]["labels"] = {}  # kubectl label ... app.kubernetes.io/managed-by-
+    applied = len(fleet.cluster.applied)
+    fleet.tick("b", 1)
+    assert len(fleet.cluster.applied) == applied + 1
+    assert fleet.cluster.objects[(*SELDON, "b")]["metadata"]["labels"] == wanted
+    assert fleet.images("b") == {"runtime:1"} and fleet.weights("b") == {"1": 100}
+    assert fleet.condition("b")["reason"] == "Applied"
+    assert (fleet.rolls.rolling(), fleet.rolls.waiting()) == (1, 0)
+    fleet.tick("b", 1)  # back as rendered: nothing more to apply
+    assert len(fleet.cluster.applied) == applied + 1
