@@ -112,6 +112,24 @@ class RuntimeMetrics:
             removed += len(doomed)
         return removed
 
+    def forget_version(self, model: str, version: str) -> int:
+        """Remove every series of ``model`` labelled ``version``, from every collector with a
+        ``campaign`` label (the report and cohort counters another version's decisions reach
+        this replica's through); how many were removed. Never for the replica's own version."""
+        removed = 0
+        for collector in vars(self).values():
+            names = getattr(collector, "_labelnames", ())
+            if "campaign" not in names or "model" not in names or "version" not in names:
+                continue
+            at_model, at_version = names.index("model"), names.index("version")
+            with collector._lock:
+                doomed = [key for key in collector._metrics
+                          if key[at_model] == model and key[at_version] == version]
+            for key in doomed:
+                collector.remove(*key)
+            removed += len(doomed)
+        return removed
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = registry if registry is not None else REGISTRY
         self.request_duration = _get(

@@ -418,6 +418,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._period_ledgers: dict[str, str] = {}  # campaign → ledger id of its spend series
         # campaign that left the file → when its series may go, if nothing of it is pending
         self._retired: dict[str, float] = {}
+        # (version, campaign) of another version of the split whose report and cohort series
+        # are exported at zero here (_export_split_zeros); a version that left the split →
+        # when its series may go, as a campaign's
+        self._zeroed: set[tuple[str, str]] = set()
+        self._retired_versions: dict[str, float] = {}
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -496,9 +501,22 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 continue
             del self._retired[name]
             self._rows.pop(name, None)
+            self._zeroed = {(v, c) for v, c in self._zeroed if c != name}
             removed = self._m.forget_campaign(self.name, name)
             log.info("campaign %s left the campaigns file and nothing of it is pending: "
                      "removed its %d series", name, removed)
+        for version, after in list(self._retired_versions.items()):
+            if now < after:
+                continue
+            last = self._due.last_due(functools.partial(_of_version, version))
+            if last is not None:
+                self._retired_versions[version] = max(last, now) + FORGET_AFTER_SECONDS
+                continue
+            del self._retired_versions[version]
+            self._zeroed = {(v, c) for v, c in self._zeroed if v != version}
+            removed = self._m.forget_version(self.name, version)
+            log.info("version %s left the version split and nothing of it is pending: removed "
+                     "its %d report series", version, removed)
 
     def _count_cohorts(self, due: dict[tuple[str, str, str, str, str], float]) -> dict[str, float]:
         """Add the cohort counts that fell due to their counters; the totals per kind."""
@@ -590,6 +608,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 self._remove_period_spend(name)
         self._campaigns = current
         self._engine.retain_ledgers(list(current))
+        self._export_split_zeros(time.time())
         log.info("campaigns file %s applied: %s", path,
                  ", ".join(f"{n} (generation {b.campaign.generation}, exposure "
                            f"{b.campaign.exposure_percent:g} %)"
@@ -646,6 +665,48 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for endpoint in ("deliveries", "outcomes"):
             m.duplicates.labels(**base, endpoint=endpoint, campaign=name)
         m.conflicts.labels(**base, endpoint="outcomes", campaign=name)
+
+    def _export_split_zeros(self, now: float) -> None:
+        """The report and cohort series of the split's other version at zero, for the model's
+        own decisions and every campaign of the file, as this replica's own version has them:
+        reports reach replicas of either version, so a stable replica counts conversions of
+        the canary's decisions (and a canary's, of the stable's campaign decisions), and a
+        series first created by its first count, inside the gates' ranges, would lose that
+        count — per replica, arm and treatment, mostly the canary's (docs/runtime.md
+        "Metrics"). A version that leaves the split keeps its series a window and
+        ``FORGET_AFTER_SECONDS`` more (its decisions' reports still come), then they go once
+        nothing of it is pending (``_forget_retired``): at most the two versions of the split
+        besides the replica's own."""
+        split, own = self._split, self._engine.version
+        others = {events.safe_version(v) for v in
+                  ((split.stable, split.canary) if split is not None else ()) if v} - {own}
+        current = self._campaigns or {}
+        window = max([split.attribution_window_seconds if split is not None else 0,
+                      *(b.campaign.attribution_window_seconds for b in current.values())])
+        for version in {v for v, _ in self._zeroed} - others:
+            self._retired_versions.setdefault(version, now + window + FORGET_AFTER_SECONDS)
+        for version in others:
+            self._retired_versions.pop(version, None)
+        m, keys = self._m, (*self._engine.keys, events.NONE)
+        for version in sorted(others):
+            for campaign in ("", *current):
+                if (version, campaign) in self._zeroed:
+                    continue
+                self._zeroed.add((version, campaign))
+                labels = {"model": self.name, "version": version, "campaign": campaign}
+                # What a report or a closing cohort counts under the deciding version: the
+                # decided and expected counts are the deciding replica's own, never here.
+                families = (m.outcomes, m.conversions, m.outcomes_received,
+                            m.outcomes_converted, *((m.late_outcomes,) if campaign else ()))
+                for arm in ARMS:
+                    for key in keys:
+                        for counter in families:
+                            counter.labels(**labels, arm=arm, treatment=key)
+                if campaign:  # only a campaign's deliveries are read (deliveryRate)
+                    for key in self._engine.keys:
+                        for status in ("ok", "failed"):
+                            m.deliveries.labels(**labels, arm="treated", treatment=key,
+                                                status=status)
 
     def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
         """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no
@@ -988,6 +1049,12 @@ def _of_campaign(name: str, key: tuple[str, str, str, str, str]) -> bool:
     """Whether a pending cohort count's key (kind, campaign, arm, treatment, version) is
     campaign ``name``'s."""
     return key[1] == name
+
+
+def _of_version(version: str, key: tuple[str, str, str, str, str]) -> bool:
+    """Whether a pending cohort count's key (kind, campaign, arm, treatment, version) is of
+    decisions of ``version``."""
+    return key[4] == version
 
 
 def _no_constant(name: str) -> Any:
