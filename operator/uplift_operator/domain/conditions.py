@@ -63,6 +63,9 @@ INVALID_MODEL = "InvalidModel"
 #: The credentials Secret the spec names cannot be read: the API server answered 404 (not
 #: there) or 403 (the operator may not read it).
 CREDENTIALS_UNREADABLE = "CredentialsUnreadable"
+#: Neither the spec (``spec.model.trackingUri``) nor the operator (``--mlflow-tracking-uri``)
+#: names an MLflow: a configuration, not an outage.
+TRACKING_URI_MISSING = "TrackingUriMissing"
 # Events only (no condition): a gate field its type never reads, stored before the API server
 # refused it (domain.validation.ignored_gate_fields).
 IGNORED_FIELD = "IgnoredField"

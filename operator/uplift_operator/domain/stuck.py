@@ -69,11 +69,12 @@ class Problem:
 #: The ``ModelResolved`` reasons that do not clear by themselves: a model, version or alias
 #: MLflow does not have, a version whose registration failed (a final status), a version whose
 #: MLmodel or tags cannot be read as a model, a credentials Secret the API server says is not
-#: there or not readable (GitOps applying it a moment late is within the grace). Not
+#: there or not readable (GitOps applying it a moment late is within the grace), no MLflow
+#: named by the spec or the operator. Not
 #: ``RegistryUnavailable`` nor ``VersionNotReady`` (PENDING_REGISTRATION): an outage and an
 #: upload, which clear by themselves. Each holds a running ramp alike (``domain.canary``).
 UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond.INVALID_MODEL,
-                                 cond.CREDENTIALS_UNREADABLE})
+                                 cond.CREDENTIALS_UNREADABLE, cond.TRACKING_URI_MISSING})
 
 #: An UpliftModel's, in the order the message names them: the graph the backend reports
 #: failed (a canary's, or a first version's: a stable version that served is already Degraded,

@@ -754,8 +754,8 @@ def _registry(ref: ModelReference, namespace: str,
         return None, problems, unavailable, False
     try:
         registry = deps.registry_for(ref, credentials)
-    except ValueError as error:  # no tracking URI
-        return None, [], Unasked(cond.REGISTRY_UNAVAILABLE, str(error)), True
+    except ValueError as error:  # no tracking URI: configuration, never cleared by waiting
+        return None, [], Unasked(cond.TRACKING_URI_MISSING, str(error)), True
     read = _credentials_read(ref, namespace)
     if read is None:
         return registry, [], None, True

@@ -16,7 +16,7 @@ from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.devenv.seldon_standin import seldon_status
-from uplift_operator.domain import gates, validation
+from uplift_operator.domain import gates, stuck, validation
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.seldon import SeldonV1Backend, deployment_names
 from uplift_operator.services import measurements, upliftmodel
@@ -872,15 +872,18 @@ def test_without_a_tracking_uri_the_status_message_and_one_warning_say_why() -> 
     sim.deps.registry_for = registry_for
     results = [sim.tick(10) for _ in range(5)]
     s = sim.status
-    assert why in s["message"] and "RegistryUnavailable" in s["message"]
+    assert why in s["message"] and "TrackingUriMissing" in s["message"]
     assert s["message"].startswith("waiting for the model reference to resolve to a version: ")
     resolved = sim.condition("ModelResolved")
     assert (resolved["status"], resolved["reason"], resolved["message"]) == (
-        "False", "RegistryUnavailable", why)
+        "False", "TrackingUriMissing", why)
     warnings = [e for r in results for e in r.events if e.type == "Warning"]
-    assert [(e.reason, e.message) for e in warnings] == [("RegistryUnavailable", why)]  # once
+    assert [(e.reason, e.message) for e in warnings] == [("TrackingUriMissing", why)]  # once
     assert sim.cluster.applied == [] and results[-1].requeue_after == (
         upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert s["phase"] == "Progressing"
+    sim.tick(stuck.DEFAULT_GRACE.total_seconds())  # a configuration: no wait clears it
+    assert sim.status["phase"] == "Degraded" and "TrackingUriMissing" in sim.status["message"]
     sim.body["spec"]["model"]["trackingUri"] = "http://mlflow.shop:5000"
     sim.tick(10)
     assert sim.condition("ModelResolved")["status"] == "True" and sim.cluster.applied == [SELDON]
