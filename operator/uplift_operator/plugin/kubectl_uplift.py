@@ -59,6 +59,11 @@ GITOPS_MARKS: tuple[tuple[str, str], ...] = (
     ("labels", "kustomize.toolkit.fluxcd.io/name"),
     ("labels", "helm.toolkit.fluxcd.io/name"),
 )
+#: Any label or annotation under Argo CD's own prefix marks an object from Git too: its label
+#: tracking under the key Argo CD's docs suggest (``application.instanceLabelKey:
+#: argocd.argoproj.io/instance``, clear of Helm's label), and the sync options a manifest
+#: carries for Argo CD (``argocd.argoproj.io/sync-wave``, ``…/sync-options``).
+ARGOCD_PREFIX = "argocd.argoproj.io/"
 # The spec block that holds a kind's ramp (and so its ``paused`` field).
 RAMP_FIELDS = {"upliftmodel": "rollout", "campaign": "exposure"}
 KINDS = {"upliftmodel": "upliftmodels.uplift.dev", "campaign": "campaigns.uplift.dev"}
@@ -120,6 +125,10 @@ def gitops_mark(body: dict[str, Any]) -> str | None:
     for block, key in GITOPS_MARKS:
         if key in (meta.get(block) or {}):
             return f"{block[:-1]} {key}"
+    for block in ("annotations", "labels"):
+        for key in sorted(meta.get(block) or {}):
+            if key.startswith(ARGOCD_PREFIX):
+                return f"{block[:-1]} {key}"
     return None
 
 

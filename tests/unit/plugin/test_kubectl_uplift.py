@@ -183,6 +183,12 @@ def test_campaign_pause_and_resume_patch_spec_exposure_paused(
     ({"labels": {"app.kubernetes.io/instance": "growth-apps"}}, "label app.kubernetes.io/instance"),
     ({"labels": {"kustomize.toolkit.fluxcd.io/name": "growth"}},
      "label kustomize.toolkit.fluxcd.io/name"),
+    # Argo CD's label tracking under the key its docs suggest (instanceLabelKey), and a
+    # manifest carrying Argo CD's sync options
+    ({"labels": {"argocd.argoproj.io/instance": "growth-apps"}},
+     "label argocd.argoproj.io/instance"),
+    ({"annotations": {"argocd.argoproj.io/sync-wave": "2"}},
+     "annotation argocd.argoproj.io/sync-wave"),
 ])
 def test_pause_and_resume_refuse_an_object_applied_from_git(
         verb: str, target: str, field: str, value: str, metadata: dict[str, Any], mark: str,
