@@ -1036,15 +1036,18 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
                           rolled=not rolling)
         return applied
-    if same_rendering:  # only the object's labels differ: nothing reaches the pods
-        return _apply_labels(manifest, child, deps, applied)
-    rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
-        _describe_weights(traffic))
-    admitted = deps.rolls.admit(roller, now) if rerender else None
-    if admitted is None:  # the split changes: at once (a re-render waiting goes with it)
-        deps.rolls.unqueue(roller, now)
-    elif not admitted.admitted:
-        return replace(applied, queued=admitted.message)
+    # Only the object's labels differ (edited away by hand): nothing reaches the pods, so at
+    # once and with no roll slot.
+    labels_only = same_rendering
+    admitted = None
+    if not labels_only:
+        rerender = child is not None and dict(deps.backend.observe(child, traffic).weights) == (
+            _describe_weights(traffic))
+        admitted = deps.rolls.admit(roller, now) if rerender else None
+        if admitted is None:  # the split changes: at once (a re-render waiting goes with it)
+            deps.rolls.unqueue(roller, now)
+        elif not admitted.admitted:
+            return replace(applied, queued=admitted.message)
     meta = manifest["metadata"]
     if decided_on:
         meta["annotations"] = {**meta.get("annotations", {}), DECIDED_ON: str(decided_on)}
@@ -1059,27 +1062,12 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         if error.status == 409 and read:
             raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
+    if labels_only:
+        return replace(applied, changed=True)
     if admitted is None and child is not None and (
             _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child)):
         deps.rolls.counted(roller, now, _resource_version(result))
     deps.rolls.started(roller, now, _resource_version(result))
-    return replace(applied, changed=True)
-
-
-def _apply_labels(manifest: dict[str, Any], child: Mapping[str, Any] | None, deps: Dependencies,
-                  applied: status_logic.Applied) -> status_logic.Applied:
-    """Apply a graph whose rendering is as decided but whose labels are not (edited away by
-    hand): at once, with no roll slot, since the object's labels do not reach its pods; over
-    the version this pass read, as any apply."""
-    read = ((child or {}).get("metadata") or {}).get("resourceVersion")
-    if read:
-        manifest["metadata"]["resourceVersion"] = str(read)
-    try:
-        deps.cluster.apply(manifest, deps.backend.plural)
-    except KubeError as error:
-        if error.status == 409 and read:
-            raise _ChildMovedError(str(error)) from error
-        return replace(applied, error=str(error))
     return replace(applied, changed=True)
 
 

@@ -271,6 +271,24 @@ def test_a_hand_edited_child_is_applied_again() -> None:
     assert sim.cluster.objects[SELDON]["metadata"]["annotations"]["uplift.dev/roles"]
 
 
+def test_labels_edited_away_come_back_with_the_decided_on_stamp() -> None:
+    """A label-only re-apply is a forced server-side apply like any other: it carries the
+    decided-on stamp (the guard against a stale replica stepping the graph back), or the apply
+    would take it off the graph until the next split change."""
+    sim = Sim()
+    sim.body["metadata"]["resourceVersion"] = "40"
+    sim.with_canary()
+    graph = sim.cluster.objects[SELDON]
+    assert graph["metadata"]["annotations"][upliftmodel.DECIDED_ON] == "40"
+    graph["metadata"]["labels"] = {}
+    applied = len(sim.cluster.applied)
+    sim.body["metadata"]["resourceVersion"] = "41"
+    sim.tick(1)
+    graph = sim.cluster.objects[SELDON]
+    assert len(sim.cluster.applied) == applied + 1 and graph["metadata"]["labels"]
+    assert graph["metadata"]["annotations"][upliftmodel.DECIDED_ON] == "41"
+
+
 def test_a_step_whose_apply_failed_is_applied_again_and_its_split_judged_from_then() -> None:
     sim = Sim()
     sim.body["spec"]["rollout"]["gates"] = [{"name": "errors", "type": "errorRate"}]
