@@ -256,6 +256,7 @@ class PrometheusClient:
         self._basic_auth = basic_auth
         self._verify = verify
         self._local = threading.local()
+        self._url_secrets = _url_secrets(self.url)  # the URL never changes: worked out once
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
@@ -264,12 +265,12 @@ class PrometheusClient:
         """This query's headers and basic credentials, and every text that would give the
         credentials away (to take out of what is quoted)."""
         headers = self._headers
-        secrets = _url_secrets(self.url)
+        secrets = self._url_secrets
         token = self._bearer_token
         if token is not None:
             value = token if isinstance(token, str) else token.read()
             headers = {**headers, "Authorization": f"Bearer {value}"}
-            secrets += (value,)
+            secrets += (value, f"Bearer {value}")
         auth = None
         if self._basic_auth is not None:
             basic = (self._basic_auth if isinstance(self._basic_auth, BasicAuth)
@@ -277,7 +278,10 @@ class PrometheusClient:
             auth = (basic.username, basic.password)
             encoded = base64.b64encode(f"{basic.username}:{basic.password}".encode()).decode()
             secrets += (basic.password, encoded)
-        return headers, auth, tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        # As given, without the whitespace around them, and as repr() quotes them (requests
+        # quotes a header value it refuses that way: a token file with a line break inside).
+        forms = {form for v in secrets if v for form in (v, v.strip(), repr(v)[1:-1])}
+        return headers, auth, tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
     def query(self, promql: str, time: datetime | float | None = None) -> list[Sample]:
         """Evaluate ``promql`` at ``time`` (default: now); one ``Sample`` per series.

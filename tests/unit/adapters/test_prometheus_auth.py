@@ -191,6 +191,22 @@ def test_an_unreachable_prometheus_is_named_without_the_password(
     assert "s3cret" not in caplog.text and "gate:" not in caplog.text
 
 
+def test_a_token_requests_refuses_to_send_is_not_quoted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A token file with a line break inside: requests refuses the header and quotes its value
+    as repr() writes it (the line break escaped), which the raw value does not match."""
+    token = tmp_path / "token"
+    token.write_text("s3cr3t-part1\nsecond-line-s3cr3t\n")
+    client = PrometheusClient("http://127.0.0.1:1", timeout=2, fail_fast=FailFast(hold=0),
+                              bearer_token=SecretFile(token))
+    with (caplog.at_level(logging.WARNING, logger="uplift_operator.adapters.prometheus"),
+          pytest.raises(MetricsUnavailable) as refused):
+        client.scalar("sum(up)")
+    assert "header value" in caplog.text  # requests' refusal, quoted
+    for text in (caplog.text, str(refused.value)):
+        assert "s3cr3t" not in text
+
+
 def test_a_bearer_token_echoed_by_a_proxy_is_not_quoted(server: Any, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("tok-123456")
     client = PrometheusClient(_url(server), bearer_token=SecretFile(tmp_path / "token"),
