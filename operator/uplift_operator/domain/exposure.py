@@ -66,10 +66,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.campaign import (
+    TARGETING_FIELDS,
     BudgetLedgers,
     CampaignGate,
     CampaignSpec,
     CampaignStatus,
+    CampaignTreatment,
+    Economics,
     Schedule,
 )
 from uplift_operator.api.v1alpha1.common import (
@@ -525,20 +528,16 @@ def targeting_settings(spec: CampaignSpec) -> str:
     uplift × value − cost decides whether a unit is treated, and with which). Not the budget
     (it decides when treatment stops, which suspends the campaign), nor the exposure (a step
     is a new stratum of the same test: ``next_step``)."""
-    t, economics = spec.targeting, spec.economics
+    t = spec.targeting
     policy: dict[str, object] = {"policy": t.policy,
                                  "maxTreatmentsPerUnit": t.max_treatments_per_unit}
-    if t.policy == "upliftThreshold":
-        policy["minUplift"] = t.min_uplift
-    elif t.policy == "topFraction":
-        policy["topFraction"] = t.top_fraction
+    fields = t.model_dump(by_alias=True)
+    policy.update({field: fields[field] for field, reader in TARGETING_FIELDS.items()
+                   if reader == t.policy})
     treatments: object
     if t.policy == "costAware":
-        treatments = {treatment.name: [
-            treatment.cost_per_treatment if treatment.cost_per_treatment is not None
-            else economics.cost_per_treatment,
-            treatment.value_per_conversion if treatment.value_per_conversion is not None
-            else economics.value_per_conversion] for treatment in spec.treatments}
+        treatments = {treatment.name: _cost_and_value(treatment, spec.economics)
+                      for treatment in spec.treatments}
     else:
         treatments = sorted(treatment.name for treatment in spec.treatments)
     return json.dumps({"targeting": policy, "treatments": treatments}, sort_keys=True,
@@ -574,15 +573,22 @@ def roi_economics(spec: CampaignSpec, gate: CampaignGate) -> str:
     else all), the economics' defaults applied as the collector applies them
     (``services.measurements``); the defaults when it judges none the spec names."""
     economics = spec.economics
-    judged = {treatment.name: [
-        treatment.cost_per_treatment if treatment.cost_per_treatment is not None
-        else economics.cost_per_treatment,
-        treatment.value_per_conversion if treatment.value_per_conversion is not None
-        else economics.value_per_conversion]
-        for treatment in spec.treatments if not gate.treatments or treatment.name in gate.treatments}
+    judged = {treatment.name: _cost_and_value(treatment, economics)
+              for treatment in spec.treatments
+              if not gate.treatments or treatment.name in gate.treatments}
     if not judged:
         judged = {"*": [economics.cost_per_treatment, economics.value_per_conversion]}
     return json.dumps({"costAndValue": judged}, sort_keys=True, separators=(",", ":"))
+
+
+def _cost_and_value(treatment: CampaignTreatment, economics: Economics) -> list[float]:
+    """A treatment's cost and the value of one of its conversions, the economics' defaults
+    applied where it names none: one reading for what the costAware targeting weighs
+    (``targeting_settings``) and what a roi gate's break-even reads (``roi_economics``)."""
+    return [treatment.cost_per_treatment if treatment.cost_per_treatment is not None
+            else economics.cost_per_treatment,
+            treatment.value_per_conversion if treatment.value_per_conversion is not None
+            else economics.value_per_conversion]
 
 
 def ramp_started_at(status: CampaignStatus) -> dt.datetime | None:
@@ -1083,9 +1089,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         over that time, are dropped as at any step change, but for a budget Fail
         (``apply_analysis``). Nothing to do when this pass already started the step (a ramp
         started, a new model version) or the ramp is not underway (completed, ended)."""
-        if not self.active() or self.restarted:
+        if not self.active():
             return
-        if not (self.spec_was_refused or self.delivered_again()):
+        if self.spec_was_refused or self.delivered_again():
+            self.restart_step()
+
+    def restart_step(self) -> None:
+        """The step underway starts again at its exposure (``start_step_again``, a budget
+        renewal in ``follow_budget``): its pause and deadline run from now, and each gate but
+        the budget's moves to a new stratum (``next_step``), keeping its Fails and Errors in a
+        row. Once a pass: nothing when this pass already (re)started the ramp or its step
+        (``restarted``: a ramp started, a new model version, a fixed spec or a file written
+        again, then a renewal), which left nothing measured on the stratum since."""
+        if self.restarted:
             return
         s = self.status
         s.step_started_at = self.now
@@ -1141,11 +1157,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 # The step's pause and deadline run again from here: its time at 0 % was not
                 # time at its exposure. Its gates count from here too (``step_started_at``),
                 # so their evidence goes on in a new stratum, as at a step change.
-                s.step_started_at = self.now
-                budget_gates = {gate.name for gate in _budget_gates(self.spec)}
-                s.gates = [g if g.name in budget_gates else next_step(g).model_copy(update={
-                    "failures": g.failures, "consecutive_errors": g.consecutive_errors})
-                    for g in s.gates]
+                self.restart_step()
                 # What the gates demand, on their counters as they now stand (this pass judged
                 # them before the renewal): a pause for Inconclusives counted before it lifts.
                 self.pause_reason, self.rollback_pending = None, False

@@ -475,3 +475,40 @@ def test_a_renewal_says_no_analysis_passed_on_verdicts_from_before_the_suspensio
         after = run(spec, r, at + 5 * MINUTE, judge)
         assert [e.reason.value for e in after.events] == ["AnalysisPassed"]
         assert after.events[0].message == "every gate passed for exposure 5% at step 1/3"
+
+
+def test_a_pass_that_fixes_a_refused_spec_and_lifts_a_suspension_starts_one_stratum() -> None:
+    # The spec refused while suspended, fixed in the pass whose period rolls over: both
+    # ``start_step_again`` and the renewal in ``follow_budget`` start the step again, which
+    # is one restart (``restart_step``, once a pass): each gate but the budget's is the
+    # stratum after the one it had, its Fails kept; the budget gate keeps its verdict.
+    spec = spec_with([{"name": "budget", "type": "budget"}, INCREMENTAL], budget=5000,
+                     budgetPeriod="1d")
+    spend = 10.0
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return budget_outcome(gate.name, now, spend)
+        return gates.evaluate_gate(gate, _null_counts(4000), gates.memory_of(
+            next((g for g in status.gates if g.name == gate.name), None), gate), now)
+
+    status = run(spec, CampaignStatus(), T0, judge).status
+    status = run(spec, status, T0 + dt.timedelta(hours=20), judge).status
+    spend = 6000.0
+    status = run(spec, status, T0 + dt.timedelta(hours=20, minutes=5), judge).status
+    assert (status.phase, status.suspended_exposure_percent) == (Phase.SUSPENDED, 5)
+    before = {g.name: g for g in status.gates}
+    assert before["incremental"].sequential_state
+    renewed_at = T0 + dt.timedelta(days=1)
+    both = exposure.decide(spec, status, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1, spec_was_refused=True), renewed_at)
+    r = both.status
+    assert (r.phase, r.exposure_percent, r.current_step, r.step_started_at) == (
+        Phase.PROGRESSING, 5, 0, renewed_at)
+    assert [e.reason.value for e in both.events] == ["BudgetRenewed"]
+    after = {g.name: g for g in r.gates}
+    assert after["incremental"] == gates.next_step(before["incremental"])
+    assert after["budget"] == before["budget"]
+    # A pass re-run on its own output changes nothing.
+    assert exposure.decide(spec, r, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1), renewed_at).status == r
