@@ -274,6 +274,12 @@ def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:
 
 def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
              current: CampaignStatus) -> _Model:
+    """The Campaign's UpliftModel as its pass judges it. A model being deleted
+    (``deletionTimestamp`` set) serves nothing the campaign can treat with, whatever its status
+    says: a foreground deletion (Argo CD's prune) keeps it, Healthy as its last pass left it
+    (its pass writes nothing then), until the garbage collector has removed its
+    SeldonDeployment and pods, so the exposure is withdrawn now (``ModelNotServing``), as it
+    would be a moment later on ``ModelNotFound``."""
     name = spec.model_ref.name
     body = deps.cluster.get(API_VERSION, MODEL_PLURAL, namespace, name)
     if body is None:
@@ -282,6 +288,10 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
     # What this release can read of it (its own pass names the rest, and rewrites it).
     status, _ = status_logic.readable(UpliftModelStatus, body.get("status"),
                                       verbatim=upliftmodel.VERSION_FIELDS)
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return _Model(treatments, exposure.ModelObservation(
+            name, found=True, stable_version=status.stable_version, serving=False,
+            why=f"UpliftModel {name!r} is being deleted"), body, status)
     return _Model(treatments,
                   exposure.model_observation(name, status, exposing=exposure.exposing(current)),
                   body, status)

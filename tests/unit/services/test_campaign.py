@@ -215,6 +215,28 @@ def test_model_stops_serving_mid_ramp_then_serves_again() -> None:
     assert reasons(result) == ["ExposureStarted"]
 
 
+def test_a_model_being_deleted_withdraws_the_exposure_at_once() -> None:
+    # Argo CD prunes in the foreground: the model keeps its deletionTimestamp, and the Healthy
+    # status its last pass wrote, until its SeldonDeployment and pods are gone.
+    sim = Sim()
+    sim.tick()
+    model = sim.cluster.objects[("uplift.dev/v1alpha1", "upliftmodels", NS, MODEL)]
+    model["metadata"].update(deletionTimestamp="2026-12-01T12:01:00Z",
+                             finalizers=["foregroundDeletion"])
+    result = sim.tick(1)
+    s = sim.status
+    assert (s["phase"], s["exposurePercent"], s.get("currentStep")) == ("Progressing", 0, None)
+    assert s["message"] == "exposure 0%: UpliftModel 'hillstrom-uplift' is being deleted"
+    assert sim.condition("Ready")["status"] == "False"
+    assert sim.condition("ModelServing")["reason"] == "ModelNotServing"
+    assert "modelVersion" not in s
+    assert reasons(result) == ["ExposureWithdrawn"] and "being deleted" in result.events[0].message
+    # Gone a moment later: ModelNotFound, nothing more withdrawn or said.
+    sim.set_model(None, present=False)
+    assert sim.tick(1).events == ()
+    assert sim.condition("ModelServing")["reason"] == "ModelNotFound"
+
+
 def test_a_canary_rollback_of_the_model_does_not_disturb_the_campaign() -> None:
     sim = Sim()
     sim.tick()
