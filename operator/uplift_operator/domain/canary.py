@@ -80,6 +80,8 @@ class Observed(steps.ObservedBase):
     ``serving_failure``: the serving backend reports the graph failed: which version (stable,
     canary) does not serve and the backend's own text, e.g. ``canary 2 not serving:
     SeldonDeployment Failed: …`` (None: no failure reported).
+    ``recorded``: the roles the operator's own registry tags give, read only on a pass with
+    nothing stable in the status (``RecordedRoles``; None: not read, or nothing to go by).
     """
 
     desired_version: str | None
@@ -88,6 +90,27 @@ class Observed(steps.ObservedBase):
     split_as_status: bool = True
     ready_versions: frozenset[str] | None = None
     serving_failure: str | None = None
+    recorded: RecordedRoles | None = None
+
+
+#: The ``uplift.dev/role`` values the operator writes (``services.upliftmodel._write_backs``)
+#: that a status-less pass honours (``RecordedRoles``).
+ROLE_ROLLED_BACK, ROLE_CANARY = "rolled-back", "canary"
+
+
+@dataclass(frozen=True)
+class RecordedRoles:
+    """What the registry's role tags, written by this operator, say of an UpliftModel whose
+    status is gone (deleted and applied again, replaced with ``--force``, restored by Velero
+    without its status): ``desired_role``, the desired version's ``uplift.dev/role``;
+    ``stable``, another ready version tagged ``stable`` that the promotion alias points at;
+    ``reason``, the desired version's ``uplift.dev/reason`` (a rollback's, "" if none). Without
+    them, the version the spec names is a first version and served at once: a version the gates
+    rolled back, or a canary mid-ramp, would take all the traffic."""
+
+    desired_role: str
+    stable: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -593,6 +616,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if desired is None or desired == s.canary_version:
             return
         if s.stable_version is None:
+            if self.recover_recorded_roles(desired):
+                return
             # First version ever: nothing to compare it with, so no ramp.
             s.stable_version = desired
             self.record(Reason.PROMOTED, desired, "first version: serving it as stable, no ramp",
@@ -622,6 +647,43 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                         "spec")
             self.emit("Normal", Reason.CANARY_STARTED, f"{self.where()}, stable "
                                                        f"{s.stable_version}")
+
+    def recover_recorded_roles(self, desired: str) -> bool:
+        """A status-less pass whose desired version the registry tags ``rolled-back`` or
+        ``canary``, while another version is tagged ``stable`` (``Observed.recorded``): the
+        status was lost, not the history. That stable version is stable again; the rolled-back
+        one is held as after its rollback (Degraded until a retry or a new version), the canary
+        starts again from step 1. Whether it did."""
+        recorded = self.seen.recorded
+        if (recorded is None or recorded.stable == desired
+                or recorded.desired_role not in (ROLE_ROLLED_BACK, ROLE_CANARY)):
+            return False
+        s = self.status
+        s.stable_version = recorded.stable
+        tags = (f"the registry tags version {desired} {recorded.desired_role} and version "
+                f"{recorded.stable} stable (the status was lost: the object re-created or "
+                "restored)")
+        # Nothing to write back: the registry already says so (the tags were read from it).
+        self.record(Reason.PROMOTED, recorded.stable, f"{tags}: stable again, no ramp",
+                    "registry")
+        self.emit("Normal", Reason.PROMOTED, f"version {recorded.stable} is stable: {tags}",
+                  decision=False)
+        if recorded.desired_role == ROLE_ROLLED_BACK:
+            s.aborted_version = desired
+            why = recorded.reason or f"tagged {recorded.desired_role} in the registry"
+            self.record(Reason.ROLLED_BACK, desired, why, "registry")
+            self.emit("Warning", Reason.ROLLED_BACK,
+                      f"version {desired} is not served: {tags}; stable {recorded.stable} "
+                      f"serves. Annotate {RETRY_ANNOTATION} to ramp it as a canary again",
+                      decision=False)
+        else:
+            self.start_canary(desired)
+            self.record(Reason.CANARY_STARTED, desired,
+                        f"{tags}: canary restarted at step 1; stable {recorded.stable}",
+                        "registry")
+            self.emit("Normal", Reason.CANARY_STARTED,
+                      f"{self.where()}, stable {recorded.stable} ({tags})")
+        return True
 
     def hold_for_restore(self, version: str) -> None:
         """A new version while an emergency rollback waits for its restored version to serve

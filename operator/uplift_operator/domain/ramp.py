@@ -21,8 +21,11 @@ import datetime as dt
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import canary
 from uplift_operator.domain.canary import (
+    ROLE_CANARY,
+    ROLE_ROLLED_BACK,
     Decision,
     Observed,
+    RecordedRoles,
     TrafficSplit,
     analysis_due,
     decide_stopping_requests,
@@ -46,11 +49,14 @@ __all__ = [
     "HISTORY_LIMIT",
     "PROMOTE_ANNOTATION",
     "RETRY_ANNOTATION",
+    "ROLE_CANARY",
+    "ROLE_ROLLED_BACK",
     "Decision",
     "Event",
     "ManualRequest",
     "Observed",
     "Reason",
+    "RecordedRoles",
     "RequestKind",
     "TrafficSplit",
     "analysis_due",
@@ -68,7 +74,10 @@ def decide(spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
 
     1. pending manual requests (emergency rollback, abort, retry, promote full, promote step),
        each once per token, recorded in ``handledRequests``;
-    2. the desired version: the first version becomes stable at once; a new one starts (or
+    2. the desired version: the first version becomes stable at once, unless the registry's
+       role tags, read when the status is gone (``Observed.recorded``), say it was rolled back
+       or a canary and name another stable (that one is stable again, the desired one held or
+       ramped from step 1: ``RecordedRoles``); a new one starts (or
        replaces) the canary at step 0; back at stable removes the canary; the aborted version
        does nothing until a retry or a newer version;
     3. this pass's gate outcomes (only if measured during the current step and not applied

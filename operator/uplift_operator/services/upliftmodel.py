@@ -223,10 +223,14 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     except Exception as error:  # never lose the pass: it acts on abort/emergency rollback
         log.exception("measuring the gates of UpliftModel %s/%s failed", namespace, name)
         outcomes = _unmeasured(spec, current, error, now)
+    recorded = _recorded_roles(spec, registry, current, desired, owner)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
-        # Nothing stable yet: the first version, if the pass makes it stable, is the one to serve.
-        stable_ready=(current.stable_version or desired or "") in serves,
+        # Nothing stable yet: the version the pass makes stable (the registry's recorded
+        # stable, else the first version) is the one to serve.
+        stable_ready=(current.stable_version or (recorded.stable if recorded else None)
+                      or desired or "") in serves,
+        recorded=recorded,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status, ready_versions=ready,
@@ -673,6 +677,40 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                                     f"reading what version {resolution.desired.version} takes "
                                     f"and scores: {error}"), [], True
     return registry, resolution, validation.validate_against_model(spec, contract), True
+
+
+def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
+                    current: UpliftModelStatus, desired: str | None,
+                    owner: Owner) -> ramp.RecordedRoles | None:
+    """On a pass with nothing stable or ramping in the status (a first version, or an object
+    whose status was lost: deleted and applied again, replaced, restored without status), what
+    the role tags this operator wrote to MLflow say (``ramp.RecordedRoles``): the desired
+    version's role, and the version the promotion alias points at if it is tagged ``stable``
+    and ready. Two reads, on such passes only (every later pass has a stable version). None
+    when the desired version is no rolled-back or canary one, the spec names no promotion
+    alias (the one place the operator keeps the stable's number in MLflow; without it the
+    desired version is served as a first version, as ever), or MLflow does not answer."""
+    if (registry is None or desired is None or current.stable_version is not None
+            or current.canary_version is not None):
+        return None
+    model = spec.model.registered_model
+    try:
+        tags = registry.resolve(model, version=desired).tags
+        role = tags.get(ROLE_TAG)
+        alias = spec.model.promotion_alias
+        if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY) or alias is None:
+            return None
+        stable = registry.resolve(model, alias=alias)
+    except RegistryError as error:
+        log.warning("UpliftModel %s/%s: reading the role tags of %s in MLflow failed (%s): "
+                    "version %s is taken as a first version", owner.namespace, owner.name,
+                    model, error, desired)
+        return None
+    version = str(stable.version)
+    if version == desired or stable.tags.get(ROLE_TAG) != "stable" or not stable.ready:
+        return None
+    return ramp.RecordedRoles(desired_role=str(role), stable=version,
+                              reason=str(tags.get(REASON_TAG, "")))
 
 
 def _contract_reason(error: RegistryError) -> str:

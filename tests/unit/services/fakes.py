@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -157,7 +157,10 @@ class FakeRegistry:
         found = self.versions.get((name, str(version)))
         if found is None:
             raise RegistryNotFound(f"version {version} of {name} not found")
-        return found
+        written = {key: value for (model, number, key), value in self.tags.items()
+                   if (model, number) == (name, found.version)}
+        # The tags written back since it was added are read back with it, as MLflow does.
+        return replace(found, tags={**found.tags, **written}) if written else found
 
     def run_metrics(self, run_id: str) -> Mapping[str, float]:
         self._check()

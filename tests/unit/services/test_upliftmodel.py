@@ -1570,3 +1570,92 @@ def test_a_canary_past_its_progress_deadline_names_the_model_in_the_commands_it_
     message = sim.status["message"]
     assert f"`kubectl uplift promote {NAME}`" in message
     assert f"`kubectl uplift abort {NAME}`" in message and "<name>" not in message
+
+
+# -- an UpliftModel re-created without its status ------------------------------------------------
+
+def _recreated(sim: Sim) -> PassResult:
+    """``kubectl delete`` and ``apply`` of the same model (or a restore without status): a new
+    uid, no status, the graph and the Secret removed by the garbage collector; its first pass."""
+    del sim.cluster.objects[SELDON]
+    sim.cluster.secrets.clear()
+    sim.body["metadata"]["uid"] = "u-2"
+    sim.body.pop("status")
+    return sim.tick(1)
+
+
+def _rolled_back_canary() -> Sim:
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 5.0  # the canary's gate fails (max 1.0)
+    for _ in range(4):
+        sim.tick(61)
+    assert sim.status["abortedVersion"] == "2" and sim.weights() == {"1": 100}
+    return sim
+
+
+def test_a_recreated_model_does_not_serve_the_version_the_registry_says_was_rolled_back() -> None:
+    sim = _rolled_back_canary()
+    tags = dict(sim.registry.tags)
+    first = _recreated(sim)
+    sim.tick(1)
+    assert sim.weights() == {"1": 100}
+    status = sim.status
+    assert (status["stableVersion"], status["abortedVersion"]) == ("1", "2")
+    assert "canaryVersion" not in status
+    assert status["phase"] == "Degraded" and "version 2 was rolled back" in status["message"]
+    warning = next(e for e in first.events if e.reason == "RolledBack")
+    assert warning.type == "Warning" and "uplift.dev/retry" in warning.message
+    assert "tags version 2 rolled-back" in warning.message
+    # The registry is left as it said: the alias on 1, 2 rolled back with its gate's reason.
+    assert sim.registry.aliases[(REGISTERED, "production")] == "1"
+    assert sim.registry.tags == tags
+    # The retry ramps it as after any rollback: a canary from step 1.
+    sim.body["metadata"]["annotations"] = {"uplift.dev/retry": "r1"}
+    sim.metrics.values[PROBE] = 0.5
+    sim.tick(1)
+    sim.tick(1)
+    assert sim.status["canaryVersion"] == "2" and sim.weights() == {"1": 90, "2": 10}
+
+
+def test_a_recreated_model_restarts_the_canary_the_registry_names_from_step_one() -> None:
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(3):
+        sim.tick(61)
+    assert sim.weights() == {"1": 50, "2": 50}
+    first = _recreated(sim)
+    assert "CanaryStarted" in reasons(first)
+    sim.tick(1)
+    status = sim.status
+    assert (status["stableVersion"], status["canaryVersion"]) == ("1", "2")
+    assert sim.weights() == {"1": 90, "2": 10}
+    assert sim.registry.aliases[(REGISTERED, "production")] == "1"
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"
+
+
+def test_a_recreated_model_without_a_promotion_alias_serves_the_version_as_a_first_one() -> None:
+    """Without ``promotionAlias`` the registry keeps no pointer to the stable version the
+    operator could read in one call: the desired version is a first version, as before."""
+    sim = Sim()
+    sim.body["spec"]["model"].pop("promotionAlias")
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 5.0
+    for _ in range(4):
+        sim.tick(61)
+    assert sim.status["abortedVersion"] == "2"
+    _recreated(sim)
+    sim.tick(1)
+    assert sim.status["stableVersion"] == "2" and sim.weights() == {"2": 100}
+
+
+def test_a_first_version_tagged_stable_elsewhere_is_served_at_once() -> None:
+    """A version the registry tags nothing (a genuinely new model) is no recovered one: the
+    promotion alias is not even read."""
+    sim = Sim()
+    sim.registry.aliases[(REGISTERED, "production")] = "3"
+    sim.registry.tags[(REGISTERED, "3", "uplift.dev/role")] = "stable"
+    sim.tick()
+    sim.tick(1)
+    assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 100}
