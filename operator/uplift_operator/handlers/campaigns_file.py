@@ -264,11 +264,17 @@ def file_key(namespace: str, model: str) -> tuple[str, str, str]:
 
 @kopf.on.event(GROUP, VERSION, "upliftmodels", when=deleted)
 def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    """The model is gone (its DELETED watch event; see ``handlers.upliftmodel.forget``)."""
+    """The model is gone (its DELETED watch event; see ``handlers.upliftmodel.forget``). What
+    is kept by name (the file full, Campaigns unfit, unwritten, passed, held) is dropped only
+    when no model of the same name runs: one created again before this event was handled has
+    had its own file pass, whose state must stay (``Wakeups.finish``)."""
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
-    service.forget(owner, file_dependencies(memo))
-    memo["wakeups"].finish(file_key(owner.namespace, owner.name), owner.uid)
+    deps = file_dependencies(memo)
+    if memo["wakeups"].finish(file_key(owner.namespace, owner.name), owner.uid):
+        service.forget(owner, deps)
+    else:  # what is kept of this model by its uid goes all the same
+        deps.written.pop((owner.namespace, owner.name, owner.uid), None)
 
 
 def file_dependencies(memo: kopf.Memo) -> service.FileDependencies:

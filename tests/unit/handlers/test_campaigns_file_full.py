@@ -83,3 +83,41 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
     assert KEY in cluster.objects
     # The task ended (the model deleted): nothing of it by name is left for a namesake.
     assert (OWNER.namespace, OWNER.name) not in files.full
+
+
+def test_a_predecessors_deleted_event_leaves_its_successors_file_state(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model deleted and created again under its name, the predecessor's DELETED event
+    handled after the successor's first file pass: what that pass keeps by name (who is left
+    out, that it passed) is the successor's, and stays; the predecessor's own (by uid) goes."""
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", one_entry_budget())
+    posted: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda obj, **kw: posted.append(kw["reason"]))
+    successor = kopf.Body(cast(kopf.RawBody, {
+        "metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": "uid-2"},
+        "spec": {}, "status": {"phase": "Healthy", "stableVersion": "1"}}))
+    index: Index = {(OWNER.namespace, OWNER.name): [
+        service.snapshot(created(campaign_body(name), day))
+        for name, day in (("a", 1), ("b", 2), ("c", 3))]}
+    files = service.FileDependencies(FakeCluster())
+    files.written[(OWNER.namespace, OWNER.name, OWNER.uid)] = "the predecessor's"
+    wakeups = Wakeups()
+    name = (OWNER.namespace, OWNER.name)
+
+    async def go() -> None:
+        async with running_file_task(successor, index, files, wakeups):
+            started = time.monotonic()
+            while "CampaignsFileFull" not in posted:
+                assert time.monotonic() - started < 10, posted
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            assert files.full[name] == ("c",) and name in files.passed
+            predecessor = kopf.Body(cast(kopf.RawBody, {"metadata": {
+                "name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid}}))
+            forget: Any = handler.forget_file  # kopf's decorator types it as a watching handler
+            forget(meta=predecessor.meta,
+                   memo=kopf.Memo(wakeups=wakeups, campaigns_file_dependencies=files))
+            assert files.full[name] == ("c",) and name in files.passed
+            assert (*name, OWNER.uid) not in files.written
+
+    asyncio.run(go())
