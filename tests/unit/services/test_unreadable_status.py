@@ -99,7 +99,10 @@ def test_an_unreadable_stable_version_without_a_graph_ends_the_canary_not_the_pa
     del sim.cluster.objects[SELDON]  # deleted by hand: nothing to take the split from
     sim.body["status"]["stableVersion"] = ["1"]
     sim.tick(61)  # an analysis is due: it needs a stable version to compare the canary with
-    assert "canaryVersion" not in sim.status and sim.status["stableVersion"] == "2"
+    # Nothing stable left in the status: the registry's role tags (2 canary, the promotion
+    # alias on 1, tagged stable) make 1 stable again and restart canary 2 from step 1.
+    assert (sim.status["stableVersion"], sim.status["canaryVersion"]) == ("1", "2")
+    assert sim.status["canaryWeight"] == 0 and sim.status["currentStep"] == 0
     assert "canaryVersion dropped (2): no stable version to compare it with" in (
         readable(sim)["message"])
 
