@@ -98,33 +98,26 @@ class RuntimeMetrics:
     def forget_campaign(self, model: str, campaign: str) -> int:
         """Remove every series of ``model`` labelled ``campaign`` (any version), from every
         collector with a ``campaign`` label; how many were removed."""
-        removed = 0
-        for collector in vars(self).values():
-            names = getattr(collector, "_labelnames", ())
-            if "campaign" not in names or "model" not in names:
-                continue
-            at_model, at_campaign = names.index("model"), names.index("campaign")
-            with collector._lock:
-                doomed = [key for key in collector._metrics
-                          if key[at_model] == model and key[at_campaign] == campaign]
-            for key in doomed:
-                collector.remove(*key)
-            removed += len(doomed)
-        return removed
+        return self._forget(model, "campaign", campaign)
 
     def forget_version(self, model: str, version: str) -> int:
         """Remove every series of ``model`` labelled ``version``, from every collector with a
         ``campaign`` label (the report and cohort counters another version's decisions reach
         this replica's through); how many were removed. Never for the replica's own version."""
+        return self._forget(model, "version", version)
+
+    def _forget(self, model: str, label: str, value: str) -> int:
+        """Remove the series of ``model`` whose ``label`` is ``value``, from every collector
+        with ``model``, ``campaign`` and that label; how many were removed."""
         removed = 0
         for collector in vars(self).values():
             names = getattr(collector, "_labelnames", ())
-            if "campaign" not in names or "model" not in names or "version" not in names:
+            if not {"model", "campaign", label} <= set(names):
                 continue
-            at_model, at_version = names.index("model"), names.index("version")
+            at_model, at_label = names.index("model"), names.index(label)
             with collector._lock:
                 doomed = [key for key in collector._metrics
-                          if key[at_model] == model and key[at_version] == version]
+                          if key[at_model] == model and key[at_label] == value]
             for key in doomed:
                 collector.remove(*key)
             removed += len(doomed)
