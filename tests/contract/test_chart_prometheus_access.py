@@ -23,6 +23,9 @@ from uplift_operator.settings import parse_args
 #: gives every pod of a SeldonDeployment (``Label_seldon_id``).
 EXECUTOR_CONTAINER = "seldon-container-engine"
 SELDON_ID_LABEL = "seldon-deployment-id"
+#: The labels Seldon's executor gives its server series (executor/api/metric), and ``le``.
+EXECUTOR_EXPORTED = frozenset({"deployment_name", "predictor_name", "predictor_version",
+                               "service", "method", "code", "le"})
 
 
 def _container(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -114,7 +117,7 @@ def test_credentials_that_cannot_work_fail_at_render(values: list[str], message:
 
 def test_the_schema_takes_the_new_values_and_refuses_typos() -> None:
     for typo in ("prometheus.bearerToken.secret=x", "caBundle.configMap=x",
-                 "servingPodMonitor.ports=x"):
+                 "servingPodMonitor.ports=x", "servingPodMonitor.executor.ports=x"):
         result = run(tools()["helm"], "template", "x", str(CHART), "--set", typo)
         assert result.returncode != 0 and "additional properties" in result.stderr, typo
     result = run(tools()["helm"], "template", "x", str(CHART), "--set-json",
@@ -125,7 +128,7 @@ def test_the_schema_takes_the_new_values_and_refuses_typos() -> None:
 # -- the serving pods' PodMonitor ---------------------------------------------------------------
 
 def _relabel(rules: list[dict[str, Any]], meta: dict[str, str]) -> dict[str, str] | None:
-    """Prometheus' relabelling (replace and drop, the actions the chart uses) of one target's
+    """Prometheus' relabelling (replace, drop and keep, the actions the chart uses) of one target's
     labels; None when the target is dropped."""
     labels = dict(meta)
     for rule in rules:
@@ -134,6 +137,9 @@ def _relabel(rules: list[dict[str, Any]], meta: dict[str, str]) -> dict[str, str
         action = rule.get("action", "replace").lower()
         if action == "drop":
             if match:
+                return None
+        elif action == "keep":
+            if not match:
                 return None
         elif action == "replace":
             if match:
@@ -185,8 +191,12 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
                    if d["metadata"]["name"] == "uplift-operator-serving")
     spec = monitor["spec"]
     assert spec["namespaceSelector"] == {"any": True}  # cluster-wide: every namespace watched
-    endpoint, = spec["podMetricsEndpoints"]
+    # Seldon Core 1.17 names a port `metrics` on both containers of a predictor pod, both served
+    # at /prometheus (values.yaml cites the Seldon source): one endpoint per container.
+    endpoint, executor = spec["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"], endpoint["honorLabels"]) == (
+        "metrics", "/prometheus", False)
+    assert (executor["port"], executor["path"], executor["honorLabels"]) == (
         "metrics", "/prometheus", False)
 
     owner = Owner(name="hillstrom-uplift", namespace="growth", uid="u")
@@ -206,9 +216,16 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
         assert {k: target[k] for k in ("namespace", "seldon_deployment_id", "predictor_name")} == {
             "namespace": "growth", "seldon_deployment_id": "hillstrom-uplift",
             "predictor_name": predictor["name"]}, version
-        # Seldon's executor in the same pod: left to Seldon's own scrape.
+        # Seldon's executor in the same pod: the second endpoint's alone, with `namespace` and
+        # no label of its own renamed (it exports deployment_name and predictor_name itself).
         assert _relabel(endpoint["relabelings"],
                         _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER)) is None
+        assert _relabel(executor["relabelings"],
+                        _pod_meta(pod_labels, "growth", runtime_container)) is None
+        executor_target = _relabel(executor["relabelings"],
+                                   _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER))
+        assert executor_target is not None and executor_target["namespace"] == "growth"
+        assert not executor_target.keys() & EXECUTOR_EXPORTED, executor_target
     # A pod the operator did not render (no version label) is not selected.
     assert not _selected(spec["selector"], {SELDON_ID_LABEL: "other", "app": "other"})
 
@@ -220,14 +237,25 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
               "interval": "5m"}
     checked = set()
     for name, template in BUILTIN_TEMPLATES.items():
-        if name.startswith("seldon-"):
-            continue  # the executor's series, labelled by the executor itself
+        # The executor's series carry its own labels; the executor endpoint adds `namespace`.
+        allowed = ({"namespace"} | EXECUTOR_EXPORTED if name.startswith("seldon-")
+                   else scraped | exported)
         for selector in selectors(promql_parser.parse(render(template, values))):
             used = {m.name for m in selector.matchers.matchers}
-            assert used <= scraped | exported, (name, used - scraped - exported)
+            assert used <= allowed, (name, used - allowed)
             assert "namespace" in used, name
             checked.add(name)
-    assert checked == {"mlserver-latency-p95", "mlserver-error-rate", "uplift-latency-p95"}
+    assert checked == {"mlserver-latency-p95", "mlserver-error-rate", "uplift-latency-p95",
+                       "seldon-latency-p95", "seldon-error-rate"}
+
+
+def test_the_serving_pod_monitor_leaves_the_executor_to_your_scrape_when_told() -> None:
+    docs = helm_template("--set", "servingPodMonitor.enabled=true",
+                         "--set", "servingPodMonitor.executor.enabled=false")
+    monitor = next(d for d in by_kind(docs, "PodMonitor")
+                   if d["metadata"]["name"].endswith("-serving"))
+    endpoint, = monitor["spec"]["podMetricsEndpoints"]
+    assert _relabel(endpoint["relabelings"], _pod_meta({}, "n", EXECUTOR_CONTAINER)) is None
 
 
 def test_the_serving_pod_monitor_follows_the_watched_namespaces() -> None:
