@@ -90,7 +90,6 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.gates import (
     canonical_json,
     next_step,
-    settings_digest,
     with_outside_settings,
 )
 from uplift_operator.domain.measurements import CampaignUnits
@@ -103,7 +102,7 @@ __all__ = ["IMPLIED_BUDGET_GATE", "NOT_KNOWN_YET", "BudgetSuspension", "Decision
            "budget_suspension", "completed", "completes",
            "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
-           "outside_schedule", "ramp_started_at", "rebound",
+           "outside_schedule", "ramp_started_at",
            "refused_consequence", "settings_delivered", "stop_requests", "targeting_settings",
            "treating", "undelivered", "with_economics"]
 
@@ -502,7 +501,8 @@ def with_economics(spec: CampaignSpec) -> CampaignSpec:
 
     The other gates bind nothing: deliveryRate judges the sender, drift the model's inputs,
     budget the period's money, custom its own query. The Campaign pass reads its spec through
-    this; ``rebound`` keeps the evidence of a status written before targeting was bound."""
+    this; a status written before the targeting (or a roi gate's economics) was bound keeps
+    its evidence: ``gates.same_settings`` takes the digests of the settings bound before."""
     gates = spec.exposure.gates
     if not any(gate.type in _TARGETED_GATE_TYPES for gate in gates):
         return spec
@@ -513,6 +513,9 @@ def with_economics(spec: CampaignSpec) -> CampaignSpec:
 
 
 def _outside_settings(spec: CampaignSpec, gate: CampaignGate, targeting: str) -> str:
+    """What ``gate`` is bound to, one line per binding in the order releases bound them (a roi
+    gate's economics, then the targeting): ``gates.same_settings`` reads the leading lines as
+    the forms earlier operators wrote, so a new binding goes last."""
     if gate.type == "roi":
         return f"{roi_economics(spec, gate)}\n{targeting}"
     return targeting
@@ -542,29 +545,6 @@ def targeting_settings(spec: CampaignSpec) -> str:
         treatments = sorted(treatment.name for treatment in spec.treatments)
     return json.dumps({"targeting": policy, "treatments": treatments}, sort_keys=True,
                       separators=(",", ":"))
-
-
-def rebound(spec: CampaignSpec, status: CampaignStatus) -> CampaignStatus:
-    """``status`` with each roi gate's ``settingsDigest`` in the form operators wrote before
-    targeting was bound (its fields and its economics only) rewritten in the current one
-    (``spec`` as ``with_economics`` binds it), so an operator upgrade restarts no evidence;
-    ``gates.same_settings`` already takes the fields-only digest an incrementalConversions
-    gate had then. A targeting edit made just before the upgrade cannot be told from none:
-    its evidence is kept, as the fields-only digests were. Delete it once upgrades from those
-    operators are no longer supported."""
-    roi = {gate.name: gate for gate in spec.exposure.gates if gate.type == "roi"}
-    if not roi:
-        return status
-    rewritten = []
-    for st in status.gates:
-        gate = roi.get(st.name)
-        if gate is not None and st.settings_digest is not None and st.settings_digest == (
-                settings_digest(with_outside_settings(gate, roi_economics(spec, gate)))):
-            st = st.model_copy(update={"settings_digest": settings_digest(gate)})
-        rewritten.append(st)
-    if rewritten == status.gates:
-        return status
-    return status.model_copy(update={"gates": rewritten})
 
 
 def roi_economics(spec: CampaignSpec, gate: CampaignGate) -> str:

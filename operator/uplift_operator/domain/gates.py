@@ -1634,7 +1634,10 @@ def with_outside_settings(gate: G, settings: str) -> G:
     its own fields: a Campaign's roi gate, the costs and values its break-even is computed
     from), so its ``settings_digest`` covers them: an edit of them starts its evidence afresh
     (``memory_of``), its counters zeroed and its Pass no longer one as set (``assess``,
-    ``same_settings``), as an edit of its own fields does."""
+    ``same_settings``), as an edit of its own fields does. A release that binds more appends
+    it as a line of its own (``settings`` one line per binding, oldest first, each without a
+    line break), so the forms operators before it wrote are the leading lines
+    (``same_settings`` takes them)."""
     bound = gate.model_copy()
     bound._outside_settings = settings
     return bound
@@ -1645,17 +1648,27 @@ def settings_digest(gate: GateSpecBase) -> str:
     given that are tested, defaults left out (``canonical_json``), so only an edit of them
     changes it, never an operator release; and what it was bound to test outside them
     (``with_outside_settings``)."""
+    return _bound_digest(gate, gate._outside_settings)
+
+
+def _bound_digest(gate: GateSpecBase, outside: str | None) -> str:
+    """The digest of the gate's tested fields and ``outside`` (None: its fields alone)."""
     text = canonical_json(gate, exclude=set(_NOT_TESTED))
-    if gate._outside_settings is not None:
-        text += "\n" + gate._outside_settings
+    if outside is not None:
+        text += "\n" + outside
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def _fields_digest(gate: GateSpecBase) -> str:
-    """``settings_digest`` of the gate's own fields alone: what it was for every gate before a
-    gate could test settings outside them (``with_outside_settings``)."""
-    text = canonical_json(gate, exclude=set(_NOT_TESTED))
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+def _earlier_bound_digests(gate: GateSpecBase) -> list[str]:
+    """``settings_digest`` as operators wrote it before the later of the settings outside the
+    gate's fields were bound: bound to each leading part of them, line by line
+    (``with_outside_settings``), its fields alone first — every gate's form before any binding,
+    then a roi gate's of its fields and economics, written before the targeting was bound.
+    None for a gate bound to nothing."""
+    if gate._outside_settings is None:
+        return []
+    lines = gate._outside_settings.split("\n")
+    return [_bound_digest(gate, "\n".join(lines[:n]) if n else None) for n in range(len(lines))]
 
 
 def legacy_settings_digest(gate: GateSpecBase) -> str:
@@ -1674,14 +1687,18 @@ def legacy_settings_digest(gate: GateSpecBase) -> str:
 def same_settings(gate: GateSpecBase, status: GateStatus) -> bool:
     """Whether ``status`` was gathered under ``gate``'s settings: its digest is ``gate``'s, in
     the current form or the legacy one (a status written before the fingerprint existed is
-    taken to be). A gate bound to settings outside its fields also takes the digest of its
-    fields alone, which operators before that binding wrote (the upgrade keeps its evidence;
-    ``assess`` rewrites it bound at the next analysis): delete that once upgrades from them are
-    no longer supported."""
+    taken to be). A gate bound to settings outside its fields also takes the digests operators
+    wrote before the later of them were bound (``_earlier_bound_digests``: its fields alone,
+    and a roi gate's fields and economics before its targeting), so the upgrade keeps its
+    evidence; ``assess`` rewrites it in the current form at the next analysis. A settings edit
+    made before that analysis within what the older form does not cover (a targeting edit
+    under a digest written before the targeting was bound) cannot be told from none: the
+    evidence is kept. Delete that once upgrades from those operators are no longer
+    supported."""
     stored = status.settings_digest
     return (stored is None or stored == settings_digest(gate)
             or stored == legacy_settings_digest(gate)
-            or (gate._outside_settings is not None and stored == _fields_digest(gate)))
+            or stored in _earlier_bound_digests(gate))
 
 
 def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome) -> GateStatus:

@@ -156,9 +156,9 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
             + invalid.events)
     # Its conversion gates' evidence is kept only under the targeting (and a roi gate's, the
-    # economics) it was gathered under; a status from before targeting was bound keeps it.
+    # economics) it was gathered under; a status from before that binding keeps it
+    # (``gates.same_settings``).
     spec = exposure.with_economics(spec)
-    current = exposure.rebound(spec, current)
     no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
     if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
         model = dataclasses.replace(model, observation=dataclasses.replace(

@@ -4,7 +4,8 @@ the holdout, so whom it treats is part of what they test (``exposure.with_econom
 does (review-campaign finding 5). Before, a step whose gates passed under ``topFraction: 0.05``
 ended on that Pass after an edit to ``topFraction: 1.0, maxTreatmentsPerUnit: 5``: the ramp
 advanced on evidence about another policy. The gates that judge no conversions (deliveryRate,
-drift, budget) keep theirs; an operator upgrade restarts nothing (``exposure.rebound``)."""
+drift, budget) keep theirs; an operator upgrade restarts nothing (``gates.same_settings`` takes
+the digests written before the targeting was bound)."""
 
 from __future__ import annotations
 
@@ -148,18 +149,31 @@ def test_a_roi_status_written_before_targeting_was_bound_keeps_its_evidence() ->
     before = gates.settings_digest(gates.with_outside_settings(
         roi, exposure.roi_economics(SPEC, roi)))
     assert before != gates.settings_digest(roi)
-    status = CampaignStatus(gates=[_stored_roi(SPEC, before)])
-    assert not gates.same_settings(roi, status.gates[0])  # what the upgrade alone would do
-    kept = exposure.rebound(bound, status)
-    assert kept.gates[0].settings_digest == gates.settings_digest(roi)
-    assert gates.same_settings(roi, kept.gates[0])
-    assert gates.memory_of(kept.gates[0], roi) != {}
-    assert exposure.rebound(bound, kept) is kept  # once
-    # A digest of other economics (or of the current form) is left as it is.
-    other = CampaignStatus(gates=[_stored_roi(SPEC, "0123456789abcdef")])
-    assert exposure.rebound(bound, other) is other
-    # The incrementalConversions gate's fields-only digest was always taken
-    # (gates.same_settings): nothing to rewrite.
+    stored = _stored_roi(SPEC, before).model_copy(update={"failures": 1, "inconclusives": 2})
+    # Taken as gathered under these settings: its Pass, its evidence and its counters kept,
+    # with no rewrite of the status at every pass (the old exposure.rebound).
+    assert gates.same_settings(roi, stored) and passed_as_set(roi, stored)
+    assert gates.memory_of(stored, roi) == gates.memory_of(stored) != {}
+    look = GateOutcome(name="roi", verdict=GateVerdict.INCONCLUSIVE, time=T0, message="m",
+                       samples=10)
+    again = gates.assess(roi, stored, look)
+    assert (again.failures, again.inconclusives) == (1, 3)
+    # ... and rewritten in the current form at its next analysis.
+    assert again.settings_digest == gates.settings_digest(roi)
+    # Under other economics that old form is another gate's: afresh, as before the upgrade.
+    costlier = exposure.with_economics(SPEC.model_copy(update={
+        "economics": SPEC.economics.model_copy(update={"cost_per_treatment": 4.5})}))
+    roi_costlier = next(g for g in costlier.exposure.gates if g.type == "roi")
+    assert not gates.same_settings(roi_costlier, stored)
+    assert gates.memory_of(stored, roi_costlier) == {}
+    assert gates.assess(roi_costlier, stored, look).inconclusives == 1
+    # A digest of nothing it was ever bound to is no form of it.
+    assert not gates.same_settings(roi, _stored_roi(SPEC, "0123456789abcdef"))
+    # Only the forms of fewer bindings: a gate that binds nothing takes no other.
+    delivery = next(g for g in bound.exposure.gates if g.type == "deliveryRate")
+    assert not gates.same_settings(delivery, _stored_roi(SPEC, before))
+    # The incrementalConversions gate's fields-only digest, as before; not a roi form.
     incremental = next(g for g in bound.exposure.gates if g.type == "incrementalConversions")
     unbound = next(g for g in SPEC.exposure.gates if g.type == "incrementalConversions")
     assert gates.same_settings(incremental, _stored_roi(SPEC, gates.settings_digest(unbound)))
+    assert not gates.same_settings(incremental, _stored_roi(SPEC, before))

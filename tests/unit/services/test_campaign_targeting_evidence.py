@@ -36,7 +36,7 @@ def test_a_targeting_edit_moves_the_conversion_gates_digests_only() -> None:
         first[name] for name in ("delivery", "drift", "budget")]
 
 
-def test_a_roi_digest_written_before_targeting_was_bound_is_rewritten_not_restarted() -> None:
+def test_a_roi_digest_written_before_targeting_was_bound_keeps_its_evidence() -> None:
     sim = Sim()
     sim.tick()
     sim.tick(5)
@@ -47,7 +47,11 @@ def test_a_roi_digest_written_before_targeting_was_bound_is_rewritten_not_restar
                                                if g.name == "roi"))))
     stored = next(g for g in sim.body["status"]["gates"] if g["name"] == "roi")
     stored.update(settingsDigest=older, inconclusives=2)
-    sim.tick(1)  # no analysis due: only the rewrite
+    sim.tick(1)  # no analysis due: nothing to write, the old form taken as it is
+    kept = next(g for g in sim.status["gates"] if g["name"] == "roi")
+    assert (kept["settingsDigest"], kept["inconclusives"]) == (older, 2)
+    sim.tick(5)  # its next analysis goes on from its counters and evidence, in the new form
     kept = next(g for g in sim.status["gates"] if g["name"] == "roi")
     assert kept["settingsDigest"] == gates.settings_digest(roi)
-    assert kept["inconclusives"] == 2  # its counters kept: no restart
+    # Its counters kept (this look holds for the first cohort, counted nowhere): no restart.
+    assert kept["inconclusives"] == 2
