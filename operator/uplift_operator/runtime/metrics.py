@@ -44,20 +44,32 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 values are the names in the campaigns file (requests naming another are refused; a report's
 comes from its decision id, signed when that name was in the file), so the label is bounded by
 the Campaigns of the model: a campaign that left the file has its series removed
-(:meth:`RuntimeMetrics.forget_campaign`) once nothing of it is pending (docs/runtime.md).
+(:meth:`RuntimeMetrics.forget`) once nothing of it is pending (docs/runtime.md).
 Request duration and errors, feature bins and predicted uplift have
 no ``campaign``: docs/runtime.md "Metrics" says why.
+
+A series first created by its first count is born inside the gates' PromQL ranges, and
+``increase()`` loses that count. So every family with a ``campaign`` label says, where it is
+defined, which of its series a replica exports at zero before any count (``zeros``, per
+:class:`Scope`: the replica's own version or another version of the split, the model's own
+decisions or a campaign's); :meth:`RuntimeMetrics.export_zeros` creates them from that alone,
+so a family cannot be added without saying (``_family`` refuses it), nor left out of them.
 """
 
 from __future__ import annotations
 
+import enum
+import itertools
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeAlias
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from uplift_operator.model.features import UPLIFT_BUCKETS
+from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
+from uplift_operator.runtime.engine import CAMPAIGN_ARMS
+from uplift_operator.runtime.events import NONE
 
 # Single-row scoring takes ~1-5 ms; resolve that range finely, keep a tail up to 2.5 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05,
@@ -67,6 +79,42 @@ BASE = ("model", "version")
 ARM_T = (*BASE, "arm", "treatment", "campaign")
 CAMPAIGN = (*BASE, "campaign")
 LEDGER = (*CAMPAIGN, "ledger")
+
+
+
+class Scope(enum.Enum):
+    """Whose series a replica exports at zero: its own version's, or another version's of the
+    split (a report counts under the version that decided, and reaches replicas of either), for
+    the model's own decisions (``campaign=""``) or for one campaign's."""
+
+    OWN_MODEL = "own version, campaign=''"
+    OWN_CAMPAIGN = "own version, a campaign"
+    OTHER_MODEL = "another version of the split, campaign=''"
+    OTHER_CAMPAIGN = "another version of the split, a campaign"
+
+    @classmethod
+    def of(cls, own: bool, campaign: str) -> Scope:
+        if own:
+            return cls.OWN_CAMPAIGN if campaign else cls.OWN_MODEL
+        return cls.OTHER_CAMPAIGN if campaign else cls.OTHER_MODEL
+
+
+#: Among a label's values in ``Axes``: the treatment keys of the scope (``export_zeros``).
+KEYS = "<treatment keys>"
+#: The values of each label besides ``model``, ``version`` and ``campaign``, in the family's
+#: order: every combination is one series exported at zero.
+Axes: TypeAlias = tuple[tuple[str, tuple[str, ...]], ...]
+#: Per arm of the test × treatment (a policy's choice, or for a holdout row the one withheld)
+#: or ``none``.
+ARM_KEYS: Axes = (("arm", ARMS), ("treatment", (KEYS, NONE)))
+#: A report's or a closing cohort's count (outcomes, conversions, in-window ones): counted by
+#: whichever replica the report reaches, under the version that decided, so at zero for the
+#: split's other versions too.
+REPORTED: Mapping[Scope, Axes] = dict.fromkeys(Scope, ARM_KEYS)
+#: Counted by the deciding replica only, under its own version (decisions, closing counts).
+DECIDED: Mapping[Scope, Axes] = {Scope.OWN_MODEL: ARM_KEYS, Scope.OWN_CAMPAIGN: ARM_KEYS}
+#: No series at zero: set as a state (gauges), or read by no gate.
+NO_ZEROS: Mapping[Scope, Axes] = {}
 
 _lock = threading.Lock()
 _collectors: dict[tuple[int, str], Any] = {}
@@ -95,20 +143,37 @@ class RuntimeMetrics:
         self.uplift_positive.labels(model, version, treatment).inc(positive)
         self.uplift_negative.labels(model, version, treatment).inc(negative)
 
-    def forget_campaign(self, model: str, campaign: str) -> int:
-        """Remove every series of ``model`` labelled ``campaign`` (any version), from every
-        collector with a ``campaign`` label; how many were removed."""
-        return self._forget(model, "campaign", campaign)
+    def zero_label_sets(self, collector: Any, scope: Scope, keys: Sequence[str]
+                        ) -> Iterator[dict[str, str]]:
+        """The labels (besides ``model``, ``version`` and ``campaign``) of each series of
+        ``collector`` exported at zero in ``scope``, ``keys`` standing for ``KEYS``."""
+        axes = self.zeros.get(collector, {}).get(scope)
+        if axes is None:
+            return
+        names = [name for name, _ in axes]
+        values = [[v for value in vs for v in (keys if value == KEYS else (value,))]
+                  for _, vs in axes]
+        for combination in itertools.product(*values):
+            yield dict(zip(names, combination, strict=True))
 
-    def forget_version(self, model: str, version: str) -> int:
-        """Remove every series of ``model`` labelled ``version``, from every collector with a
-        ``campaign`` label (the report and cohort counters another version's decisions reach
-        this replica's through); how many were removed. Never for the replica's own version."""
-        return self._forget(model, "version", version)
+    def export_zeros(self, scope: Scope, model: str, version: str, campaign: str,
+                     keys: Sequence[str]) -> int:
+        """Create at zero the series of every family that says so for ``scope`` (``zeros``),
+        for ``model``, ``version`` and ``campaign``, ``keys`` the treatment keys; how many
+        label sets were asked (an existing series keeps its value)."""
+        asked = 0
+        for collector in self.zeros:
+            for labels in self.zero_label_sets(collector, scope, keys):
+                collector.labels(model=model, version=version, campaign=campaign, **labels)
+                asked += 1
+        return asked
 
-    def _forget(self, model: str, label: str, value: str) -> int:
+    def forget(self, model: str, label: str, value: str) -> int:
         """Remove the series of ``model`` whose ``label`` is ``value``, from every collector
-        with ``model``, ``campaign`` and that label; how many were removed."""
+        with ``model``, ``campaign`` and that label; how many were removed. ``campaign``: a
+        campaign that left the file (any version); ``version``: a version that left the split
+        (the report and cohort counters its decisions reach this replica's through), never
+        the replica's own."""
         removed = 0
         for collector in vars(self).values():
             names = getattr(collector, "_labelnames", ())
@@ -123,25 +188,58 @@ class RuntimeMetrics:
             removed += len(doomed)
         return removed
 
+    def _family(self, kind: type[Any], name: str, doc: str, labels: Sequence[str], *,
+                zeros: Mapping[Scope, Axes] | None = None, **kw: Any) -> Any:
+        """The collector ``name`` of this registry, and which of its series are exported at
+        zero (``zeros``), which a family with a ``campaign`` label must say (``NO_ZEROS`` for
+        none), each scope naming exactly its labels besides model, version and campaign."""
+        collector = _get(self._registry, kind, name, doc, labels, **kw)
+        if "campaign" in labels:
+            if zeros is None:
+                raise ValueError(f"{name} has a campaign label: say which of its series are "
+                                 "exported at zero (zeros=..., NO_ZEROS for none)")
+            rest = [label for label in labels if label not in CAMPAIGN]
+            for scope, axes in zeros.items():
+                if [label for label, _ in axes] != rest:
+                    raise ValueError(f"{name}: its zeros for {scope.name} name "
+                                     f"{[label for label, _ in axes]}, its labels are {rest}")
+            self.zeros[collector] = zeros
+        return collector
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = registry if registry is not None else REGISTRY
+        self._registry = r
+        #: Per family with a ``campaign`` label, its series exported at zero per scope.
+        self.zeros: dict[Any, Mapping[Scope, Axes]] = {}
+        family = self._family
         self.request_duration = _get(
             r, Histogram, "uplift_request_duration_seconds",
             "Time spent in the uplift runtime per request (decode, score, decide, encode).",
             (*BASE, "endpoint"), buckets=LATENCY_BUCKETS)
-        self.rows_scored = _get(r, Counter, "uplift_rows_scored_total",
-                                "Rows scored by the uplift model.", CAMPAIGN)
-        self.assignments = _get(
-            r, Counter, "uplift_assignments_total",
-            "Decisions per arm and treatment (for holdout rows: the treatment withheld).", ARM_T)
-        self.deliveries = _get(r, Counter, "uplift_deliveries_total",
-                               "Reported treatment deliveries by result.", (*ARM_T, "status"))
-        self.outcomes = _get(r, Counter, "uplift_outcomes_total",
-                             "Reported outcomes (converted or not).", ARM_T)
-        self.conversions = _get(r, Counter, "uplift_conversions_total",
-                                "Reported outcomes with converted=true.", ARM_T)
-        self.outcome_value = _get(r, Counter, "uplift_outcome_value_total",
-                                  "Sum of reported outcome values.", ARM_T)
+        self.rows_scored = family(Counter, "uplift_rows_scored_total",
+                                  "Rows scored by the uplift model.", CAMPAIGN,
+                                  zeros={Scope.OWN_MODEL: (), Scope.OWN_CAMPAIGN: ()})
+        self.assignments = family(
+            Counter, "uplift_assignments_total",
+            "Decisions per arm and treatment (for holdout rows: the treatment withheld).", ARM_T,
+            zeros={Scope.OWN_MODEL: ARM_KEYS,
+                   Scope.OWN_CAMPAIGN: (("arm", (*ARMS, UNEXPOSED)), ("treatment", (KEYS, NONE)))})
+        # Only a campaign's are read (deliveryRate, over every version: the other versions' a
+        # report reaches here, of a treated decision with a treatment).
+        self.deliveries = family(
+            Counter, "uplift_deliveries_total", "Reported treatment deliveries by result.",
+            (*ARM_T, "status"),
+            zeros={Scope.OWN_CAMPAIGN: (*ARM_KEYS, ("status", ("ok", "failed"))),
+                   Scope.OTHER_CAMPAIGN: (("arm", ("treated",)), ("treatment", (KEYS,)),
+                                          ("status", ("ok", "failed")))})
+        self.outcomes = family(Counter, "uplift_outcomes_total",
+                               "Reported outcomes (converted or not).", ARM_T, zeros=REPORTED)
+        self.conversions = family(Counter, "uplift_conversions_total",
+                                  "Reported outcomes with converted=true.", ARM_T,
+                                  zeros=REPORTED)
+        # Read by no gate (roi takes the value per conversion from the Campaign's spec).
+        self.outcome_value = family(Counter, "uplift_outcome_value_total",
+                                    "Sum of reported outcome values.", ARM_T, zeros=NO_ZEROS)
         self.feature_bins = _get(
             r, Counter, "uplift_feature_bin_total",
             "Scored rows per feature bin, in the binning of reference/feature_histograms.json.",
@@ -160,67 +258,78 @@ class RuntimeMetrics:
         self.errors = _get(r, Counter, "uplift_request_errors_total",
                            "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
                                                                           "reason"))
-        self.duplicates = _get(r, Counter, "uplift_duplicate_reports_total",
-                               "Reports for a decision already counted (acknowledged, not "
-                               "counted again).", (*BASE, "endpoint", "campaign"))
-        self.conflicts = _get(
-            r, Counter, "uplift_report_conflicts_total",
+        self.duplicates = family(Counter, "uplift_duplicate_reports_total",
+                                 "Reports for a decision already counted (acknowledged, not "
+                                 "counted again).", (*BASE, "endpoint", "campaign"),
+                                 zeros={Scope.OWN_CAMPAIGN: (("endpoint", ("deliveries",
+                                                                           "outcomes")),)})
+        self.conflicts = family(
+            Counter, "uplift_report_conflicts_total",
             "Duplicate reports that say otherwise than the one counted for their decision "
             "(another converted or value): acknowledged, not counted; the first report stands.",
-            (*BASE, "endpoint", "campaign"))
-        self.predecessor_reports = _get(
-            r, Counter, "uplift_predecessor_reports",
+            (*BASE, "endpoint", "campaign"),
+            zeros={Scope.OWN_MODEL: (("endpoint", ("outcomes",)),),
+                   Scope.OWN_CAMPAIGN: (("endpoint", ("outcomes",)),)})
+        self.predecessor_reports = family(
+            Counter, "uplift_predecessor_reports",
             "Reports for a decision made under an earlier Campaign of the name, deleted and "
             "created again since (acknowledged, counted nowhere else).",
-            (*BASE, "endpoint", "campaign"))
+            (*BASE, "endpoint", "campaign"), zeros=NO_ZEROS)
         self.info = _get(r, Gauge, "uplift_model_info", "The loaded uplift model (value 1).",
                          (*BASE, "uri", "learner", "salt", "holdout_fraction"))
         # Campaigns (docs/runtime.md, "Campaigns").
-        self.late_outcomes = _get(
-            r, Counter, "uplift_late_outcomes_total",
+        # A campaign's only (its completeness); the model's own are read by no gate.
+        self.late_outcomes = family(
+            Counter, "uplift_late_outcomes_total",
             "Outcomes reported after the attribution window of their decision (not counted as "
-            "outcomes or conversions).", ARM_T)
-        self.outcomes_expected = _get(
-            r, Counter, "uplift_outcomes_expected",
+            "outcomes or conversions).", ARM_T,
+            zeros={Scope.OWN_CAMPAIGN: ARM_KEYS, Scope.OTHER_CAMPAIGN: ARM_KEYS})
+        self.outcomes_expected = family(
+            Counter, "uplift_outcomes_expected",
             "Decisions (holdout and treated arms) whose attribution window has closed: a "
-            "campaign's, and the model's own during a canary.", ARM_T)
-        self.outcomes_received = _get(
-            r, Counter, "uplift_outcomes_received",
-            "In-window outcomes of the decisions whose attribution window has closed.", ARM_T)
-        self.outcomes_converted = _get(
-            r, Counter, "uplift_outcomes_converted",
-            "In-window conversions of the decisions whose attribution window has closed.", ARM_T)
-        self.windowed_decisions = _get(
-            r, Counter, "uplift_windowed_decisions",
+            "campaign's, and the model's own during a canary.", ARM_T, zeros=DECIDED)
+        self.outcomes_received = family(
+            Counter, "uplift_outcomes_received",
+            "In-window outcomes of the decisions whose attribution window has closed.", ARM_T,
+            zeros=REPORTED)
+        self.outcomes_converted = family(
+            Counter, "uplift_outcomes_converted",
+            "In-window conversions of the decisions whose attribution window has closed.", ARM_T,
+            zeros=REPORTED)
+        self.windowed_decisions = family(
+            Counter, "uplift_windowed_decisions",
             "Decisions (holdout and treated arms) that carry an attribution window, counted when "
             "decided: a cohort's units read a window later, which a replica's restart does not "
-            "lose.", ARM_T)
-        self.campaign_decisions = _get(
-            r, Counter, "uplift_campaign_decisions",
+            "lose.", ARM_T, zeros=DECIDED)
+        self.campaign_decisions = family(
+            Counter, "uplift_campaign_decisions",
             "Campaign decisions by what decided them (the response's campaign_arm).",
-            (*CAMPAIGN, "campaign_arm"))
-        self.campaign_spend = _get(
-            r, Counter, "uplift_campaign_spend",
-            "Cost of the treatments this replica decided to send, per campaign.", CAMPAIGN)
+            (*CAMPAIGN, "campaign_arm"),
+            zeros={Scope.OWN_CAMPAIGN: (("campaign_arm", CAMPAIGN_ARMS),)})
+        self.campaign_spend = family(
+            Counter, "uplift_campaign_spend",
+            "Cost of the treatments this replica decided to send, per campaign.", CAMPAIGN,
+            zeros={Scope.OWN_CAMPAIGN: ()})
         # Exact where increase() over a short budget period is not: Prometheus extrapolates a
         # range's increase past its samples (5 spent read as 7 seconds into a 30 s period).
         # ``ledger`` tells a restarted replica's spend from its earlier one's (same pod, same
         # target): the budget gate sums each ledger's last value in the period.
-        self.campaign_period_spend = _get(
-            r, Gauge, "uplift_campaign_period_spend",
+        self.campaign_period_spend = family(
+            Gauge, "uplift_campaign_period_spend",
             "This replica's spend in the campaign's current budget period (what it enforces), "
-            "per ledger (a new one on each restart or model load).", LEDGER)
-        self.campaign_period_start = _get(
-            r, Gauge, "uplift_campaign_period_start_seconds",
+            "per ledger (a new one on each restart or model load).", LEDGER, zeros=NO_ZEROS)
+        self.campaign_period_start = family(
+            Gauge, "uplift_campaign_period_start_seconds",
             "Start of the budget period uplift_campaign_period_spend counts (unix seconds).",
-            LEDGER)
-        self.campaign_generation = _get(
-            r, Gauge, "uplift_campaign_generation",
-            "metadata.generation of the Campaign whose settings this replica applies.", CAMPAIGN)
-        self.campaign_exposure = _get(
-            r, Gauge, "uplift_campaign_exposure_percent",
+            LEDGER, zeros=NO_ZEROS)
+        self.campaign_generation = family(
+            Gauge, "uplift_campaign_generation",
+            "metadata.generation of the Campaign whose settings this replica applies.", CAMPAIGN,
+            zeros=NO_ZEROS)
+        self.campaign_exposure = family(
+            Gauge, "uplift_campaign_exposure_percent",
             "Exposure percent of the campaign this replica applies (0 when it may not treat).",
-            CAMPAIGN)
+            CAMPAIGN, zeros=NO_ZEROS)
         self.campaign_reloads = _get(
             r, Counter, "uplift_campaigns_reloads",
             "New versions of the campaigns file: ok, partial (some entries kept their last good "

@@ -39,7 +39,7 @@ import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from fastapi import Request
@@ -60,7 +60,7 @@ from uplift_operator.model import pyfunc
 from uplift_operator.model.features import FeatureError, FeatureErrorReason
 from uplift_operator.runtime import campaigns, events
 from uplift_operator.runtime import drain as drain_hook
-from uplift_operator.runtime.assignment import ARMS, UNEXPOSED
+from uplift_operator.runtime.assignment import ARMS
 from uplift_operator.runtime.config import (
     DECISION_KEY_ENV,
     REPORT_TOKEN_ENV,
@@ -70,14 +70,13 @@ from uplift_operator.runtime.config import (
 )
 from uplift_operator.runtime.drain import DRAIN_PATH
 from uplift_operator.runtime.engine import (
-    CAMPAIGN_ARMS,
     BoundCampaign,
     DecisionBatch,
     DecisionEngine,
     RequestError,
     RequestErrorReason,
 )
-from uplift_operator.runtime.metrics import RuntimeMetrics
+from uplift_operator.runtime.metrics import RuntimeMetrics, Scope
 from uplift_operator.runtime.reloading import FileWatch
 from uplift_operator.runtime.report_tokens import ReportTokens
 from uplift_operator.runtime.windows import DueCounts
@@ -379,15 +378,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._bins = {name: [m.feature_bins.labels(**base, feature=name, bin=str(i))
                              for i in range(fb.n_bins)]
                       for name, fb in engine.feature_bins.items()}
-        for arm in ("holdout", "treated"):
-            for key in (*engine.keys, events.NONE):
-                # Zeros up front: a series born inside a PromQL range loses its first increments.
-                for counter in (m.assignments, m.outcomes, m.conversions, m.windowed_decisions,
-                                m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
-                    counter.labels(**base, arm=arm, treatment=key, campaign="")
+        # Zeros up front: a series born inside a PromQL range loses its first increments.
+        self._export_zeros(engine.version, "")
         for reason in INFER_ERROR_REASONS:
             m.errors.labels(**base, endpoint="infer", reason=reason)
-        m.conflicts.labels(**base, endpoint="outcomes", campaign="")
         tokens = self._report_tokens
         if tokens is not None:  # a sender without the token shows from its first
             for endpoint in REPORT_ENDPOINTS:
@@ -416,13 +410,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._drained = False   # after the preStop drain: cohort counts are counted at once
         self._ignored_campaign_logged = False
         self._period_ledgers: dict[str, str] = {}  # campaign → ledger id of its spend series
-        # campaign that left the file → when its series may go, if nothing of it is pending
-        self._retired: dict[str, float] = {}
+        # ("campaign", a campaign that left the file) or ("version", a version that left the
+        # split) → when its series may go, if nothing of it is pending (_forget_retired)
+        self._retired: dict[tuple[RetiredLabel, str], float] = {}
         # (version, campaign) of another version of the split whose report and cohort series
-        # are exported at zero here (_export_split_zeros); a version that left the split →
-        # when its series may go, as a campaign's
+        # are exported at zero here (_export_split_zeros)
         self._zeroed: set[tuple[str, str]] = set()
-        self._retired_versions: dict[str, float] = {}
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -488,35 +481,26 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._count_cohorts(self._due.pop_due(now))
 
     def _forget_retired(self, now: float) -> None:
-        """Remove the series of campaigns that left the file, once their decisions' windows
-        have closed, no cohort count of theirs is pending (it would increment them: a series
-        born again inside a range loses its first increments) and a few scrapes have read
-        their last values. Without this, /metrics grows with every campaign ever configured."""
-        for name, after in list(self._retired.items()):
+        """Remove the series of campaigns that left the file and of versions that left the
+        split, once their decisions' windows have closed, no cohort count of theirs is pending
+        (it would increment them: a series born again inside a range loses its first
+        increments) and a few scrapes have read their last values. Without this, /metrics grows
+        with every campaign ever configured and every version ever in a split."""
+        for (label, value), after in list(self._retired.items()):
             if now < after:
                 continue
-            last = self._due.last_due(functools.partial(_of_campaign, name))
+            last = self._due.last_due(functools.partial(_pending_of, label, value))
             if last is not None:   # counted when due: kept a few scrapes past that
-                self._retired[name] = max(last, now) + FORGET_AFTER_SECONDS
+                self._retired[label, value] = max(last, now) + FORGET_AFTER_SECONDS
                 continue
-            del self._retired[name]
-            self._rows.pop(name, None)
-            self._zeroed = {(v, c) for v, c in self._zeroed if c != name}
-            removed = self._m.forget_campaign(self.name, name)
-            log.info("campaign %s left the campaigns file and nothing of it is pending: "
-                     "removed its %d series", name, removed)
-        for version, after in list(self._retired_versions.items()):
-            if now < after:
-                continue
-            last = self._due.last_due(functools.partial(_of_version, version))
-            if last is not None:
-                self._retired_versions[version] = max(last, now) + FORGET_AFTER_SECONDS
-                continue
-            del self._retired_versions[version]
-            self._zeroed = {(v, c) for v, c in self._zeroed if v != version}
-            removed = self._m.forget_version(self.name, version)
-            log.info("version %s left the version split and nothing of it is pending: removed "
-                     "its %d report series", version, removed)
+            del self._retired[label, value]
+            at = _ZEROED_INDEX[label]
+            self._zeroed = {zeroed for zeroed in self._zeroed if zeroed[at] != value}
+            if label == "campaign":
+                self._rows.pop(value, None)
+            removed = self._m.forget(self.name, label, value)
+            log.info("%s %s left the %s and nothing of it is pending: removed its %d series",
+                     label, value, _RETIRED_FROM[label], removed)
 
     def _count_cohorts(self, due: dict[tuple[str, str, str, str, str], float]) -> dict[str, float]:
         """Add the cohort counts that fell due to their counters; the totals per kind."""
@@ -590,12 +574,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._remove_period_spend(name)
             # Its series go once its last decisions' windows have closed (their reports and
             # cohorts still count under it) and nothing of it is pending: _forget_retired.
-            self._retired[name] = (time.time() + FORGET_AFTER_SECONDS
-                                   + previous[name].campaign.attribution_window_seconds)
+            self._retired["campaign", name] = (
+                time.time() + FORGET_AFTER_SECONDS
+                + previous[name].campaign.attribution_window_seconds)
         for name in current:
-            self._retired.pop(name, None)   # back in the file: its series stay
+            self._retired.pop(("campaign", name), None)   # back in the file: its series stay
         for name in set(current) - set(previous):
-            self._export_campaign_zeros(name)
+            self._export_zeros(self._engine.version, name)
         for name in set(current) & set(previous):
             if current[name].campaign.renews(previous[name].campaign):
                 # Deleted and created again under its name (another createdAt): a new
@@ -643,28 +628,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             with contextlib.suppress(KeyError):  # not exported
                 gauge.remove(self.name, self._engine.version, name, ledger_id)
 
-    def _export_campaign_zeros(self, name: str) -> None:
-        """A campaign's series at zero from the moment it is configured: a series born inside a
-        PromQL range loses its first increments."""
-        m, base, keys = self._m, self._base, (*self._engine.keys, events.NONE)
-        for arm in (*ARMS, UNEXPOSED):
-            for key in keys:
-                m.assignments.labels(**base, arm=arm, treatment=key, campaign=name)
-        for arm in ARMS:
-            for key in keys:
-                for counter in (m.outcomes, m.conversions, m.late_outcomes, m.windowed_decisions,
-                                m.outcomes_expected, m.outcomes_received, m.outcomes_converted):
-                    counter.labels(**base, arm=arm, treatment=key, campaign=name)
-                for status in ("ok", "failed"):
-                    m.deliveries.labels(**base, arm=arm, treatment=key, campaign=name,
-                                        status=status)
-        for why in CAMPAIGN_ARMS:
-            m.campaign_decisions.labels(**base, campaign=name, campaign_arm=why)
-        m.campaign_spend.labels(**base, campaign=name)
-        m.rows_scored.labels(**base, campaign=name)
-        for endpoint in ("deliveries", "outcomes"):
-            m.duplicates.labels(**base, endpoint=endpoint, campaign=name)
-        m.conflicts.labels(**base, endpoint="outcomes", campaign=name)
+    def _export_zeros(self, version: str, campaign: str) -> None:
+        """``version``'s series of ``campaign`` (``""``: the model's own decisions) at zero,
+        those the metric families say for this replica's own version or for another version
+        of the split (``RuntimeMetrics.zeros``): a series born inside a PromQL range loses its
+        first increments. A campaign's own from the moment it is configured."""
+        scope = Scope.of(own=version == self._engine.version, campaign=campaign)
+        self._m.export_zeros(scope, self.name, version, campaign, self._engine.keys)
 
     def _export_split_zeros(self, now: float) -> None:
         """The report and cohort series of the split's other version at zero, for the model's
@@ -684,29 +654,14 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         window = max([split.attribution_window_seconds if split is not None else 0,
                       *(b.campaign.attribution_window_seconds for b in current.values())])
         for version in {v for v, _ in self._zeroed} - others:
-            self._retired_versions.setdefault(version, now + window + FORGET_AFTER_SECONDS)
+            self._retired.setdefault(("version", version), now + window + FORGET_AFTER_SECONDS)
         for version in others:
-            self._retired_versions.pop(version, None)
-        m, keys = self._m, (*self._engine.keys, events.NONE)
+            self._retired.pop(("version", version), None)
         for version in sorted(others):
             for campaign in ("", *current):
-                if (version, campaign) in self._zeroed:
-                    continue
-                self._zeroed.add((version, campaign))
-                labels = {"model": self.name, "version": version, "campaign": campaign}
-                # What a report or a closing cohort counts under the deciding version: the
-                # decided and expected counts are the deciding replica's own, never here.
-                families = (m.outcomes, m.conversions, m.outcomes_received,
-                            m.outcomes_converted, *((m.late_outcomes,) if campaign else ()))
-                for arm in ARMS:
-                    for key in keys:
-                        for counter in families:
-                            counter.labels(**labels, arm=arm, treatment=key)
-                if campaign:  # only a campaign's deliveries are read (deliveryRate)
-                    for key in self._engine.keys:
-                        for status in ("ok", "failed"):
-                            m.deliveries.labels(**labels, arm="treated", treatment=key,
-                                                status=status)
+                if (version, campaign) not in self._zeroed:
+                    self._zeroed.add((version, campaign))
+                    self._export_zeros(version, campaign)
 
     def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
         """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no
@@ -1045,16 +1000,18 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         return answer
 
 
-def _of_campaign(name: str, key: tuple[str, str, str, str, str]) -> bool:
-    """Whether a pending cohort count's key (kind, campaign, arm, treatment, version) is
-    campaign ``name``'s."""
-    return key[1] == name
+#: What retires series: a campaign that left the campaigns file, a version that left the split.
+RetiredLabel = Literal["campaign", "version"]
+_RETIRED_FROM: dict[RetiredLabel, str] = {"campaign": "campaigns file", "version": "version split"}
+#: Where the label is in a pending cohort count's key (kind, campaign, arm, treatment, version)
+#: and in a ``_zeroed`` (version, campaign).
+_PENDING_INDEX: dict[RetiredLabel, int] = {"campaign": 1, "version": 4}
+_ZEROED_INDEX: dict[RetiredLabel, int] = {"campaign": 1, "version": 0}
 
 
-def _of_version(version: str, key: tuple[str, str, str, str, str]) -> bool:
-    """Whether a pending cohort count's key (kind, campaign, arm, treatment, version) is of
-    decisions of ``version``."""
-    return key[4] == version
+def _pending_of(label: RetiredLabel, value: str, key: tuple[str, str, str, str, str]) -> bool:
+    """Whether a pending cohort count's key is of the campaign or version ``value``."""
+    return key[_PENDING_INDEX[label]] == value
 
 
 def _no_constant(name: str) -> Any:
