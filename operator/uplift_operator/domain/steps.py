@@ -535,10 +535,16 @@ class StepPass(ABC, Generic[S]):
                  held: bool = False) -> None:
         """The event a gate's new status calls for, if any. A counted Error or Inconclusive
         is said when its counter moved to 1 (the first of a row, of the step): ``assess`` counts
-        it, so a counted outcome that leaves the counter at 1 cannot happen. A ``held`` outcome
-        counts nothing (``assess``), so its counter says nothing about it: it is said when the
-        gate enters the hold or the hold's words change (``_hold_changed``), under its own
-        reason, never as the counted kind it is not."""
+        it, so a counted outcome that leaves the counter at 1 cannot happen. A Fail is said
+        while it moves the step's failure count towards the rollback (each one up to the one
+        past ``failureLimit``: what the ramp does next changed), and after that only at the
+        first Fail of a row (``_fail_is_news``): with ``rollback.mode: Manual`` the canary is
+        held at its step until a human decides, and a Fail at every analysis meanwhile said
+        nothing new (a Warning every analysis, each counted as a decision). Such a later Fail
+        is told but decides nothing (``decision=False``): the rollback it asks for is pending
+        already. A ``held`` outcome counts nothing (``assess``), so its counter says nothing
+        about it: it is said when the gate enters the hold or the hold's words change
+        (``_hold_changed``), under its own reason, never as the counted kind it is not."""
         dry = " (dry run, no action)" if gate.dry_run else ""
         if gate.dry_run and before is not None and before.verdict is st.verdict:
             return  # a dry-run gate acts on nothing: its verdict is news when it changes
@@ -546,11 +552,15 @@ class StepPass(ABC, Generic[S]):
             if _hold_changed(before, st):
                 self.announce_hold(gate, st, dry)
         elif st.verdict is GateVerdict.FAIL:
+            towards_rollback = st.failures <= gate.failure_limit + 1
+            if not towards_rollback and not _fail_is_news(before):
+                return
             failures = f"{st.failures} failure{'' if st.failures == 1 else 's'}"
             limit = against_limit(failures, "failureLimit", gate.failure_limit,
                                   st.failures > gate.failure_limit)
             self.emit("Warning", Reason.GATE_FAILED,
-                      f"gate {gate.name} failed ({limit}){dry}: {evidence(st)}")
+                      f"gate {gate.name} failed ({limit}){dry}: {evidence(st)}",
+                      decision=towards_rollback)
         elif st.verdict is GateVerdict.ERROR and st.consecutive_errors == 1:
             limit = against_limit("1 error in a row", "consecutiveErrorLimit",
                                   gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
@@ -814,6 +824,13 @@ def _hold_changed(before: GateStatus | None, status: GateStatus) -> bool:
     if before is None or before.verdict is not status.verdict:
         return True
     return _NUMBER.sub("#", before.message) != _NUMBER.sub("#", status.message)
+
+
+def _fail_is_news(before: GateStatus | None) -> bool:
+    """Whether a Fail past the one that tripped ``failureLimit`` begins a row of Fails: the
+    gate had no status at the step, or its last verdict was another (a Pass, an Inconclusive,
+    an Error, a hold between them), so the gate failed again after it had stopped failing."""
+    return before is None or before.verdict is not GateVerdict.FAIL
 
 
 def evidence(status: GateStatus, limit: str | None = None) -> str:
