@@ -42,6 +42,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         result = service.reconcile(snapshot, deps, now)
         followers.follow(key, service.followed_alias(snapshot, deps))
+        deps.resolver.follow_versions(key, service.followed_versions(snapshot, result.status,
+                                                                     deps))
         return result
 
     try:
@@ -57,6 +59,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
             followers.forget(key)
+            deps.resolver.unfollow_versions(key)
 
 
 def start_write_back(memo: kopf.Memo) -> None:
@@ -129,6 +132,7 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     observability.forget(KIND, namespace, name)
     deps.write_back.forget(key)
     deps.rolls.forget(key, now())
+    deps.resolver.unfollow_versions(key)
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget(key)

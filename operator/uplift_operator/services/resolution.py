@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from uplift_operator.adapters import mlflow_registry as errors
 from uplift_operator.api.v1alpha1.common import parse_duration
@@ -62,7 +62,7 @@ from uplift_operator.domain.validation import ModelContract
 from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["TREATMENTS_TAG", "AliasKey", "DueAlias", "Resolution", "Resolver", "Scope",
-           "VersionFacts"]
+           "VersionFacts", "VersionKey"]
 
 #: Who asks which registry: (tracking URI, namespace of the credentials Secret, its name), the
 #: last two empty without credentials.
@@ -116,7 +116,8 @@ class _Entry:
     created: int | None = None
 
 
-#: How many versions' facts and contracts the resolver keeps (a contract is a few kB).
+#: How many versions' facts and contracts the resolver keeps besides those some resource follows
+#: (``Resolver.follow_versions``: kept while followed, however many; a contract is a few kB).
 MAX_VERSIONS_KEPT = 4096
 MAX_CONTRACTS_KEPT = 1024
 
@@ -146,6 +147,72 @@ class _Recent(OrderedDict[_K, _V]):
                 self.popitem(last=False)
 
 
+#: A registered version as the resolver knows it: (scope, registered model, version).
+VersionKey = tuple[Scope, str, str]
+
+
+class _Kept(Generic[_K, _V]):
+    """Entries kept for as long as some follower pins their key (``pin``, ``unpin``), and at
+    most ``size`` others, the least recently used out: a READY version's facts and contract
+    never change, and those of the versions resources follow are asked at every pass. With only
+    the bounded part, more followed versions than it holds (1,024 models' contracts) read in
+    turn missed at every pass: 3-4 MLflow requests per pass per model, and an MLflow blip then
+    held every such model RegistryUnavailable where a cached contract would have served.
+    Memory stays bounded by what is followed plus ``size``. Safe from several pass threads."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._pins: dict[_K, int] = {}
+        self._pinned: dict[_K, _V] = {}
+        self._recent: _Recent[_K, _V] = _Recent(size)
+
+    def get(self, key: _K) -> _V | None:
+        with self._lock:
+            if key in self._pinned:
+                return self._pinned[key]
+            return self._recent.get(key)
+
+    def __setitem__(self, key: _K, value: _V) -> None:
+        with self._lock:
+            if key in self._pins:
+                self._pinned[key] = value
+            else:
+                self._recent[key] = value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pinned) + len(self._recent)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._pinned or key in self._recent
+
+    def clear(self) -> None:
+        """Drop every entry (the pins stay: what is read again for a pinned key is kept)."""
+        with self._lock:
+            self._pinned.clear()
+            self._recent.clear()
+
+    def pin(self, key: _K) -> None:
+        """One more follower of ``key``: its entry (now or once read) is not evicted."""
+        with self._lock:
+            self._pins[key] = self._pins.get(key, 0) + 1
+            if key in self._recent:
+                self._pinned[key] = self._recent.pop(key)
+
+    def unpin(self, key: _K) -> None:
+        """One follower fewer of ``key``: with none left, its entry joins the bounded rest as
+        the most recently used (a version just left is likely asked again soon: a rollback)."""
+        with self._lock:
+            left = self._pins.get(key, 0) - 1
+            if left > 0:
+                self._pins[key] = left
+                return
+            self._pins.pop(key, None)
+            if key in self._pinned:
+                self._recent[key] = self._pinned.pop(key)
+
+
 #: An alias as the resolver knows it: (scope, registered model, alias).
 AliasKey = tuple[Scope, str, str]
 #: An alias due to be read again, with its refresh interval.
@@ -170,12 +237,14 @@ class Resolver:
     _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _failed: dict[AliasKey, tuple[dt.datetime, Resolution]] = field(default_factory=dict)
-    # Per version: bounded, least recently used out (a registry keeps every version it ever
-    # had; the ones resources follow are asked again and stay).
-    _versions: _Recent[tuple[Scope, str, str], VersionFacts] = field(
-        default_factory=lambda: _Recent(MAX_VERSIONS_KEPT))
-    _contracts: _Recent[tuple[Scope, str, str], ModelContract] = field(
-        default_factory=lambda: _Recent(MAX_CONTRACTS_KEPT))
+    # Per version: those resources follow (``follow_versions``) kept while followed, the rest
+    # bounded, least recently used out (a registry keeps every version it ever had).
+    _versions: _Kept[VersionKey, VersionFacts] = field(
+        default_factory=lambda: _Kept(MAX_VERSIONS_KEPT))
+    _contracts: _Kept[VersionKey, ModelContract] = field(
+        default_factory=lambda: _Kept(MAX_CONTRACTS_KEPT))
+    # The versions each follower (a resource) follows now, as last told.
+    _followed: dict[Hashable, frozenset[VersionKey]] = field(default_factory=dict)
     # What the last sweep of each registry identity found out (its size in pages, or a failure).
     _sweeps: dict[Hashable, SweepRecord] = field(default_factory=dict)
     # Aliases a sweep handed back, when: while their own read finds nothing changed, a sweep
@@ -198,6 +267,31 @@ class Resolver:
         it could read."""
         with self._lock:
             return key in self._clients
+
+    def follow_versions(self, follower: Hashable, keys: Collection[VersionKey]) -> None:
+        """``follower`` (a resource) now follows the versions ``keys`` (its stable, canary and
+        desired ones: their facts and contracts are asked at each of its passes), instead of
+        those it was told of before: their facts and contracts are kept for as long as some
+        follower follows them, whatever the bounded rest holds (``_Kept``)."""
+        now_followed = frozenset(keys)
+        with self._lock:
+            before = self._followed.get(follower, frozenset())
+            if now_followed == before:
+                return
+            if now_followed:
+                self._followed[follower] = now_followed
+            else:
+                self._followed.pop(follower, None)
+            for key in now_followed - before:
+                self._versions.pin(key)
+                self._contracts.pin(key)
+            for key in before - now_followed:
+                self._versions.unpin(key)
+                self._contracts.unpin(key)
+
+    def unfollow_versions(self, follower: Hashable) -> None:
+        """``follower`` is gone (deleted): the versions only it followed join the bounded rest."""
+        self.follow_versions(follower, ())
 
     def forget_alias(self, key: AliasKey) -> None:
         """No resource follows ``key`` any more: what is kept of it goes (its answer, its

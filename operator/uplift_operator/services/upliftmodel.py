@@ -95,7 +95,13 @@ from uplift_operator.services.common import (
     validated,
 )
 from uplift_operator.services.ports import Cluster, MetricSource, Registry
-from uplift_operator.services.resolution import AliasKey, Resolution, Resolver, Scope
+from uplift_operator.services.resolution import (
+    AliasKey,
+    Resolution,
+    Resolver,
+    Scope,
+    VersionKey,
+)
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
@@ -770,6 +776,26 @@ def followed_alias(body: Mapping[str, Any],
         return None
     scope = registry_scope(spec.model, str(body["metadata"]["namespace"]), deps)
     return (scope, spec.model.registered_model, spec.model.alias), interval
+
+
+#: The status fields naming the versions whose facts and contract the next passes ask (the
+#: desired one's contract, the stable and canary runs of an analysis, a Campaign's stable).
+FOLLOWED_VERSION_FIELDS = ("stableVersion", "canaryVersion", "desiredVersion")
+
+
+def followed_versions(body: Mapping[str, Any], status: Mapping[str, Any],
+                      deps: Dependencies) -> frozenset[VersionKey]:
+    """The versions the UpliftModel ``body`` follows after a pass that left ``status`` (wire
+    form), as the shared resolver knows them: its stable, canary and desired ones, whose facts
+    and contracts the resolver keeps while followed (``Resolver.follow_versions``). None for a
+    spec that does not parse."""
+    try:
+        spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return frozenset()
+    scope = registry_scope(spec.model, str(body["metadata"]["namespace"]), deps)
+    return frozenset((scope, spec.model.registered_model, str(status[field]))
+                     for field in FOLLOWED_VERSION_FIELDS if status.get(field))
 
 
 def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:

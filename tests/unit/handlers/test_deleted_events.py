@@ -19,6 +19,7 @@ from uplift_operator.handlers import campaign, upliftmodel, watches
 from uplift_operator.handlers.common import PassRunner, now
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.ports import Registry
+from uplift_operator.services.resolution import Resolver
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
@@ -43,11 +44,15 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     rolls = Rolls(limit=1)
     at = now()
     assert rolls.admit(key, at).admitted and not rolls.admit((kind, "ns", "next"), at).admitted
+    # It follows its stable version, whose facts and contract the resolver keeps meanwhile.
+    resolver = Resolver()
+    resolver.follow_versions(key, {(("http://mlflow", "", ""), "m", "1")})
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]),
                      uplift_dependencies=SimpleNamespace(decision_keys={},
-                                                         write_back=write_back, rolls=rolls))
+                                                         write_back=write_back, rolls=rolls,
+                                                         resolver=resolver))
     body: dict[str, Any] = {"apiVersion": "uplift.dev/v1alpha1", "kind": kind,
             "metadata": {"namespace": "ns", "name": "gone", "uid": "u1", "generation": 2,
                          "resourceVersion": "7"},
@@ -77,6 +82,8 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
         # and its slot freed: the re-render waiting is the one the slot is kept for now
         assert (rolls.rolling(), rolls.waiting()) == (0, 1)
         assert rolls.admit((kind, "ns", "next"), at).admitted
+        # and the versions it followed are no longer kept for it
+        assert resolver._followed == {}
 
 
 def _refused(registry: Any) -> None:
@@ -114,7 +121,7 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
     registry.add("m", "1")
     registry.aliases[("m", "champion")] = "1"
 
-    async def scenario() -> tuple[int, int]:
+    async def scenario() -> tuple[int, int, int]:
         deps = service.Dependencies(
             cluster=Gone(), backend=SeldonV1Backend(), registry_for=lambda ref, c: registry,
             prometheus=None, metric_templates=BUILTIN_TEMPLATES, runtime_image="r:1",
@@ -129,7 +136,9 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
                "spec": {"model": {"registeredModel": "m", "alias": "champion"},
                         "treatments": [{"name": "email"}],
                         "rollout": {"steps": [{"weight": 10}], "gates": [
-                            {"name": "p", "type": "custom", "query": "q", "max": 1}]}}}
+                            {"name": "p", "type": "custom", "query": "q", "max": 1}]}},
+               # serving version 1: its pass follows it (the resolver keeps its facts)
+               "status": {"phase": "Healthy", "stableVersion": "1", "desiredVersion": "1"}}
         body = kopf.Body(cast(kopf.RawBody, raw))
         handler: Any = upliftmodel.reconcile
         task = asyncio.create_task(handler(body=body, memo=memo))
@@ -141,6 +150,7 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
         # Nor its status signature, recorded after ``forget`` as well (one per deleted model).
         assert passes.signatures._produced == {}
         return len(followers.followers(
-            (("http://mlflow", "", ""), "m", "champion"))), len(deps.decision_keys)
+            (("http://mlflow", "", ""), "m", "champion"))), len(deps.decision_keys), len(
+            deps.resolver._followed)  # nor the versions its pass followed
 
-    assert asyncio.run(scenario()) == (0, 0)
+    assert asyncio.run(scenario()) == (0, 0, 0)

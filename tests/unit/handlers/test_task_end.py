@@ -19,6 +19,7 @@ from uplift_operator.handlers import campaign, observability, upliftmodel
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.common import PassResult
+from uplift_operator.services.resolution import Resolver
 
 PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
 STATUS = {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step 1/3 (10%) could not "
@@ -70,6 +71,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
     monkeypatch.setattr(module.service, "reconcile", lambda *_, **__: PassResult(dict(STATUS), (), None))
     if kind == "UpliftModel":
         monkeypatch.setattr(module.service, "followed_alias", lambda *_: None)
+        monkeypatch.setattr(module.service, "followed_versions", lambda *_: frozenset())
     else:
         monkeypatch.setattr(module, "campaign_dependencies", lambda _memo: None)
     key = (kind, "ns", "r")
@@ -84,7 +86,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             passes = PassRunner(kind, f"{kind.lower()}s", wakeups, pool, Cluster())
             memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
                              uplift_dependencies=SimpleNamespace(
-                                 resolver=SimpleNamespace(moved=[], forget_alias=print),
+                                 resolver=Resolver(),
                                  decision_keys={}))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object
