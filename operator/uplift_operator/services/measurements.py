@@ -11,6 +11,9 @@ as the runtime counts them when each window closes, units when decided, a window
 (``offset``), or as counted when their windows close where that count is larger, so its units
 and conversions are the same decisions, all made at the step's weights.
 Metric names and labels are the runtime's contract (``runtime/metrics.py``, ``docs/runtime.md``).
+Each collector declares the sources it reads (``Collector.reads``: Prometheus, the MLflow run)
+and is handed those only; what holds while MLflow cannot be asked is derived from that
+(``gate_types_reading``), not listed again elsewhere.
 
 Campaign gates have their own context and table (``collect_campaign``): one campaign's counters
 (``namespace``, ``model``, ``campaign``) since the exposure step started, summed over replicas —
@@ -34,7 +37,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.adapters.prometheus import MetricsUnavailable, PrometheusError, QueryError
@@ -46,8 +50,8 @@ from uplift_operator.domain import measurements as m
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.services.ports import MetricSource, Registry
 
-__all__ = ["AnalysisQueries", "CampaignGateContext", "GateContext", "collect", "collect_campaign",
-           "per_analysis"]
+__all__ = ["AnalysisQueries", "CampaignGateContext", "Collector", "GateContext", "Source",
+           "collect", "collect_campaign", "gate_types_reading", "per_analysis", "sources_read"]
 
 REFERENCE_HISTOGRAMS = "reference/feature_histograms.json"
 REFERENCE_UPLIFT = "reference/uplift_distribution.json"
@@ -203,20 +207,61 @@ class _SourceDownError(Exception):
     """A source failed; converted to a MeasurementError at the boundary."""
 
 
+class Source(StrEnum):
+    """A source a gate's collector reads."""
+
+    PROMETHEUS = "Prometheus"
+    #: The canary's (or a Campaign's stable version's) MLflow run: its metrics and artifacts.
+    MLFLOW = "MLflow"
+
+
+@dataclass(frozen=True)
+class Collector(Generic[_G, _C]):
+    """A gate type's collector (``collect``) and the sources it reads (``reads``): the one
+    place that says what a gate type needs. ``_guarded`` hands it those sources only (the
+    others as None), so a collector that reads a source it does not declare fails at every
+    measurement, not just while that source is down; and the gates held while MLflow cannot
+    be asked (``services.upliftmodel``) are the ones whose collector declares it
+    (``gate_types_reading``), so a new gate type that reads MLflow cannot be left out."""
+
+    collect: Callable[[_G, _C, MetricSource | None, Registry | None], Collected]
+    reads: frozenset[Source]
+
+
+_PROMETHEUS = frozenset({Source.PROMETHEUS})
+_MLFLOW = frozenset({Source.MLFLOW})
+_PROMETHEUS_AND_MLFLOW = frozenset({Source.PROMETHEUS, Source.MLFLOW})
+
+
 def collect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
             registry: Registry | None) -> Collected:
     """The measurement for ``gate``; never raises for an unreachable source."""
     return _guarded(_COLLECTORS.get(gate.type), gate, ctx, prometheus, registry)
 
 
-def _guarded(collector: Callable[[_G, _C, MetricSource | None, Registry | None], Collected] | None,
-             gate: _G, ctx: _C, prometheus: MetricSource | None,
-             registry: Registry | None) -> Collected:
-    """Run ``collector`` at the boundary where a source failure becomes the gate's Error."""
+def sources_read(gate_type: str) -> frozenset[Source]:
+    """What an UpliftModel gate of ``gate_type`` reads, as its collector declares it (nothing
+    for a type without a collector: it is never measured)."""
+    collector = _COLLECTORS.get(gate_type)
+    return collector.reads if collector is not None else frozenset()
+
+
+def gate_types_reading(source: Source) -> frozenset[str]:
+    """The UpliftModel gate types whose collector reads ``source``."""
+    return frozenset(type_ for type_, collector in _COLLECTORS.items()
+                     if source in collector.reads)
+
+
+def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
+             prometheus: MetricSource | None, registry: Registry | None) -> Collected:
+    """Run ``collector`` at the boundary where a source failure becomes the gate's Error,
+    given the sources it declares only."""
     if collector is None:  # a gate type without a collector is never judged on no evidence
         return m.NotMeasured(f"no collector for {gate.type} gates")
     try:
-        return collector(gate, ctx, prometheus, registry)
+        return collector.collect(
+            gate, ctx, prometheus if Source.PROMETHEUS in collector.reads else None,
+            registry if Source.MLFLOW in collector.reads else None)
     except RegistryUnavailable as error:
         # MLflow out of reach says nothing about the traffic: hold, as a pass whose version
         # lookup failed does, never an Error counted towards a rollback (the lookup may have
@@ -565,15 +610,15 @@ def _custom(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     return m.CustomMeasurement(value=value)
 
 
-_Collector = Callable[[ModelGate, GateContext, MetricSource | None, Registry | None], Collected]
-_COLLECTORS: dict[str, _Collector] = {
-    "latency": _latency,
-    "errorRate": _error_rate,
-    "drift": _drift,
-    "qini": _qini,
-    "onlineEffect": _online_effect,
-    "upliftSanity": _uplift_sanity,
-    "custom": _custom,
+#: Each UpliftModel gate type's collector and what it reads (``Collector``).
+_COLLECTORS: dict[str, Collector[ModelGate, GateContext]] = {
+    "latency": Collector(_latency, _PROMETHEUS),
+    "errorRate": Collector(_error_rate, _PROMETHEUS),
+    "drift": Collector(_drift, _PROMETHEUS_AND_MLFLOW),  # its reference histograms
+    "qini": Collector(_qini, _MLFLOW),  # the runs' qini metrics and bootstrap
+    "onlineEffect": Collector(_online_effect, _PROMETHEUS),
+    "upliftSanity": Collector(_uplift_sanity, _PROMETHEUS_AND_MLFLOW),  # its reference uplift
+    "custom": Collector(_custom, _PROMETHEUS),
 }
 
 
@@ -1037,13 +1082,12 @@ def _campaign_custom(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
     return m.CustomMeasurement(value=value)
 
 
-_CampaignCollector = Callable[[CampaignGate, CampaignGateContext, MetricSource | None,
-                               Registry | None], Collected]
-_CAMPAIGN_COLLECTORS: dict[str, _CampaignCollector] = {
-    "deliveryRate": _campaign_delivery_rate,
-    "incrementalConversions": _campaign_incremental,
-    "roi": _campaign_roi,
-    "budget": _campaign_budget,
-    "drift": _campaign_drift,
-    "custom": _campaign_custom,
+#: Each Campaign gate type's collector and what it reads (``Collector``).
+_CAMPAIGN_COLLECTORS: dict[str, Collector[CampaignGate, CampaignGateContext]] = {
+    "deliveryRate": Collector(_campaign_delivery_rate, _PROMETHEUS),
+    "incrementalConversions": Collector(_campaign_incremental, _PROMETHEUS),
+    "roi": Collector(_campaign_roi, _PROMETHEUS),
+    "budget": Collector(_campaign_budget, _PROMETHEUS),
+    "drift": Collector(_campaign_drift, _PROMETHEUS_AND_MLFLOW),  # the stable's reference
+    "custom": Collector(_campaign_custom, _PROMETHEUS),
 }

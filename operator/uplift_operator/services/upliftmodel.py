@@ -105,9 +105,9 @@ from uplift_operator.services.resolution import (
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import Write, WriteBack
 
-__all__ = ["FIRST_STATUS_GRACE", "KIND", "MLFLOW_GATE_TYPES", "VERSION_FIELDS", "Dependencies",
-           "Event", "PassResult", "StatusRead", "Unasked", "first_status_wait", "measured_gates",
-           "read_status", "reconcile", "version_run"]
+__all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
+           "StatusRead", "Unasked", "first_status_wait", "measured_gates", "read_status",
+           "reconcile", "version_run"]
 
 #: What the write-back queue knows a resource's writes by (with namespace and name).
 KIND = "UpliftModel"
@@ -1016,12 +1016,14 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
     if registry is not None and resolution.reason != cond.REGISTRY_UNAVAILABLE:
         return _analyse(spec, current, owner, deps, registry, split_as_status, now)
     # MLflow cannot be asked (unreachable, or no client: its credentials Secret unreadable).
-    # The gates that read the canary's MLflow run hold, not judged: no error or inconclusive
-    # counted towards a rollback or a pause, the version's evidence kept. The others read
-    # Prometheus only and are judged as ever (a Fail still rolls back); the ramp itself
-    # neither advances nor promotes while the reference does not resolve (domain.canary).
+    # The gates that read the canary's MLflow run (their collector declares it:
+    # ``measurements.Collector.reads``) hold, not judged: no error or inconclusive counted
+    # towards a rollback or a pause, the version's evidence kept. The others read Prometheus
+    # only and are judged as ever (a Fail still rolls back); the ramp itself neither advances
+    # nor promotes while the reference does not resolve (domain.canary).
     due = ramp.gates_to_measure(spec, current)
-    held = [gate for gate in due if gate.type in MLFLOW_GATE_TYPES]
+    held = [gate for gate in due if measurements.Source.MLFLOW in measurements.sources_read(
+        gate.type)]
     previous = {g.name: g for g in current.gates}
     said = (f"holding: MLflow unavailable ({resolution.message})"
             if resolution.reason == cond.REGISTRY_UNAVAILABLE
@@ -1033,11 +1035,6 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
         return holds
     return [*holds, *_analyse(spec, current, owner, deps, None, split_as_status, now,
                               [gate for gate in due if gate not in held])]
-
-
-#: The gate types whose measurement reads the canary's MLflow run (its training metrics and
-#: reference artifacts: ``services.measurements``' collectors); the others read Prometheus only.
-MLFLOW_GATE_TYPES = frozenset({"qini", "drift", "upliftSanity"})
 
 
 def _unmeasured(spec: UpliftModelSpec, current: UpliftModelStatus, error: Exception,

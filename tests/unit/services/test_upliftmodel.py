@@ -597,10 +597,11 @@ def test_without_a_decision_key_the_graph_is_not_applied_and_the_secret_is_named
 @pytest.fixture
 def probe_reads_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
     """The custom probe gate stands in for a gate that reads the canary's MLflow run (drift,
-    qini, upliftSanity: ``MLFLOW_GATE_TYPES``), held while MLflow cannot be asked; a gate
-    that reads Prometheus only is judged then (test_upliftmodel_unresolved.py)."""
-    monkeypatch.setattr(upliftmodel, "MLFLOW_GATE_TYPES",
-                        upliftmodel.MLFLOW_GATE_TYPES | {"custom"})
+    qini, upliftSanity: their collectors declare it), held while MLflow cannot be asked; a
+    gate that reads Prometheus only is judged then (test_upliftmodel_unresolved.py)."""
+    custom = measurements._COLLECTORS["custom"]
+    monkeypatch.setitem(measurements._COLLECTORS, "custom", measurements.Collector(
+        custom.collect, custom.reads | {measurements.Source.MLFLOW}))
 
 
 @pytest.mark.usefixtures("probe_reads_mlflow")

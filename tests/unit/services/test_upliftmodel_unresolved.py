@@ -7,12 +7,14 @@ waited for; only the gates that read MLflow hold while it cannot be asked."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any, get_args
 
 import pytest
 from tests.unit.services.fakes import FakeMetrics
+from tests.unit.services.test_campaign_measurements import context as campaign_context
 from tests.unit.services.test_upliftmodel import NS, PROBE, REGISTERED, Sim, reasons
 
 from uplift_operator.adapters.kube import KubeError
@@ -21,9 +23,11 @@ from uplift_operator.adapters.mlflow_registry import (
     RegistryRequestError,
     RegistryUnavailable,
 )
+from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain.measurements import MeasurementError
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.services import measurements, upliftmodel
+from uplift_operator.services import measurements
 
 HELD = "the model reference does not resolve now: no step and no promotion of canary 2"
 TOKEN = "tok-4f1b2c9d"
@@ -257,7 +261,21 @@ GATES: dict[str, dict[str, Any]] = {
 }
 
 
-def test_every_gate_type_is_listed_as_one_that_reads_mlflow_exactly_when_it_does() -> None:
+def _reads_registry(collector: measurements.Collector[Any, Any], gate: Any, ctx: Any) -> bool:
+    """Whether ``collector`` asks the registry, run bare (not through ``_guarded``, which hands
+    it the registry only when it declares it): what it does, not what it says."""
+    touched: list[str] = []
+    with contextlib.suppress(RegistryUnavailable):
+        collector.collect(gate, ctx, FakeMetrics(), _spy_registry(touched))
+    return bool(touched)
+
+
+def test_every_collector_that_reads_mlflow_declares_it_and_its_gates_hold() -> None:
+    """Each UpliftModel collector is run against a registry that records being asked: one
+    that asks it must declare MLflow (``Collector.reads``), and its gate type is then among
+    those ``services.upliftmodel`` holds while MLflow cannot be asked (derived from the
+    declarations: a collector added without declaring it fails here); one that does not ask
+    it is not held. The hold itself, through a pass: every type in one spec."""
     assert set(GATES) == set(get_args(ModelGate.model_fields["type"].annotation))
     now = dt.datetime(2026, 12, 1, 12, 10, tzinfo=dt.UTC)
     ctx = measurements.GateContext(
@@ -266,8 +284,57 @@ def test_every_gate_type_is_listed_as_one_that_reads_mlflow_exactly_when_it_does
             minutes=5), canary_started_at=now - dt.timedelta(minutes=5), now=now,
         analysis_interval_s=60, holdout_fraction=0.1, metric_templates=BUILTIN_TEMPLATES,
         treatments=(("email", "email"),), canary_share=0.1)
-    for type_, fields in GATES.items():
-        touched: list[str] = []
-        gate = ModelGate.model_validate({"name": "g", **fields})
-        measurements.collect(gate, ctx, FakeMetrics(), _spy_registry(touched))
-        assert bool(touched) == (type_ in upliftmodel.MLFLOW_GATE_TYPES), (type_, touched)
+    reading = {type_ for type_, fields in GATES.items()
+               if _reads_registry(measurements._COLLECTORS[type_],
+                                  ModelGate.model_validate({"name": "g", **fields}), ctx)}
+    assert reading == {"qini", "drift", "upliftSanity"}  # the spy sees what they ask
+    assert measurements.gate_types_reading(measurements.Source.MLFLOW) == reading
+    sim = Sim()
+    sim.metrics.values[PROBE] = 0.5
+    sim.with_canary()
+    type_of = {type_.lower(): type_ for type_ in GATES}  # gate names are DNS labels
+    sim.body["spec"]["rollout"]["gates"] = [{"name": name, **GATES[type_]}
+                                            for name, type_ in type_of.items()]
+    sim.body["metadata"]["generation"] = 2
+    sim.registry.down = True
+    run(sim, 2)
+    assert len(sim.status["gates"]) == len(GATES)
+    held = {type_of[g["name"]] for g in sim.status["gates"]
+            if g["message"].startswith("holding: MLflow unavailable")}
+    assert held == reading
+
+
+def test_every_campaign_collector_that_reads_mlflow_declares_it() -> None:
+    """The same for a Campaign's collectors (its drift reads the stable version's run):
+    ``_guarded`` hands the registry only to those that declare it."""
+    ctx = campaign_context()  # the sample Campaign, following stable version 3 (run-3)
+    fields = {"custom": {"query": PROBE, "max": 1.0}, "budget": {}}
+    for type_, collector in measurements._CAMPAIGN_COLLECTORS.items():
+        gate = CampaignGate.model_validate({"name": "g", "type": type_, **fields.get(type_, {})})
+        declared = measurements.Source.MLFLOW in collector.reads
+        assert _reads_registry(collector, gate, ctx) == declared, type_
+    assert {t for t, c in measurements._CAMPAIGN_COLLECTORS.items()
+            if measurements.Source.MLFLOW in c.reads} == {"drift"}
+
+
+def test_a_collector_is_handed_only_the_sources_it_declares(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collector that reads MLflow without declaring it is handed no registry: it cannot
+    measure at all (an Error at every look, caught by any test of its gate), rather than read
+    MLflow unheld and count an Error towards a rollback only while MLflow cannot be asked."""
+    now = dt.datetime(2026, 12, 1, 12, 10, tzinfo=dt.UTC)
+    ctx = measurements.GateContext(
+        namespace=NS, name="uplift", canary_version="2", stable_version="1",
+        canary_run_id="run-2", stable_run_id="run-1", step_started_at=now - dt.timedelta(
+            minutes=5), canary_started_at=now - dt.timedelta(minutes=5), now=now,
+        analysis_interval_s=60, holdout_fraction=0.1, metric_templates=BUILTIN_TEMPLATES,
+        treatments=(("email", "email"),))
+    gate = ModelGate.model_validate({"name": "g", "type": "qini"})
+    qini = measurements._COLLECTORS["qini"]
+    monkeypatch.setitem(measurements._COLLECTORS, "qini", measurements.Collector(
+        qini.collect, frozenset({measurements.Source.PROMETHEUS})))
+    touched: list[str] = []
+    measured = measurements.collect(gate, ctx, FakeMetrics(), _spy_registry(touched))
+    assert touched == [] and isinstance(measured, MeasurementError)
+    assert "no MLflow registry reachable" in measured.message
+    assert "qini" not in measurements.gate_types_reading(measurements.Source.MLFLOW)
