@@ -23,10 +23,12 @@ is — no start, no advance, no promote, nothing withdrawn — with Ready ``Trea
 naming it, until the model serves a version that scores it or the spec drops it.
 A campaigns file that cannot be written (``Observed.undelivered``: the runtime keeps its
 previous settings) holds the step the same way — no advance, no completion, no promote —
-while what only stops (a rollback, an abort, a suspension) still acts. When the runtime did
-not treat at the step's exposure until a pass (that file written again, or the spec refused
-by the pass before: ``Observed.spec_was_refused``), the step starts over there
-(``start_step_again``), as at a budget renewal.
+while what only stops (a rollback, an abort, a suspension) still acts, and its
+``progressDeadline`` does not run (``deadline_held``), as while Paused. When the runtime did
+not treat at the step's exposure until a pass (that file written again, unless it carried the
+campaign's entry all along: ``Observed.carried_since``; or the spec refused by the pass
+before: ``Observed.spec_was_refused``), the step starts over there (``start_step_again``), as
+at a budget renewal; otherwise its deadline runs from the write (``written_again_at``).
 A budget is always enforced by a budget gate: ``spec.economics.budget`` without one declared
 implies one (``implied_budget_gate``), which the pass measures, judges and shows like a
 declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: the period's
@@ -398,6 +400,12 @@ class Observed(steps.ObservedBase):
     #: them: no step, no completion, no promote; what only stops (a rollback, an abort, a
     #: suspension) still acts.
     undelivered: str | None = None
+    #: Since when the model's campaigns file has carried this Campaign's entry as its status
+    #: says, through the model's last failure to write the file and the write that ended it
+    #: (``services.campaigns_file.FileDependencies.carried_since``), None: not known, or it
+    #: did not. Since no later than the hold began, its level was at the pods all along, so
+    #: the step need not start over once the file is written again (``start_step_again``).
+    carried_since: dt.datetime | None = None
     #: The pass before refused the spec (``InvalidSpec`` True in status): the campaigns file
     #: carried the entry inactive at 0 % meanwhile (``treating``), so that time was not time
     #: at the step (``start_step_again``).
@@ -677,6 +685,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.suspended: BudgetSuspension | None = None
         self.unserved = observed.treatment_not_served if self.model.serving else None
         self.undelivered = observed.undelivered
+        self.carried_since = observed.carried_since
         self.spec_was_refused = observed.spec_was_refused
 
     def run(self) -> Decision:
@@ -745,7 +754,27 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if basis is None:
             return None
         return basis.later(closes, f"its first cohort's attribution window "
-                                   f"({self.spec.experiment.attribution_window}) closed")
+                                   f"({self.spec.experiment.attribution_window}) closed").later(
+            self.written_again_at(), "the campaigns file was written again")
+
+    def deadline_held(self) -> bool:
+        """The model's campaigns file cannot be written (``undelivered``): the ramp is held by
+        what is not its own lack of progress, so the deadline does not run, as while Paused;
+        it runs again from when the file is written (``written_again_at``), or from the step
+        started over then (``start_step_again``). The condition ``SettingsDelivered`` False
+        makes the phase Degraded after its grace meanwhile (``domain.stuck``)."""
+        return self.undelivered is not None
+
+    def written_again_at(self) -> dt.datetime | None:
+        """When the model's campaigns file was last written again after it could not be: this
+        pass when it finds it so (``delivered_again``), else when ``SettingsDelivered`` turned
+        True (``FileWritten``) as the status says; None while it never failed."""
+        if self.delivered_again():
+            return self.now
+        before = cond.find(self.previous.conditions, cond.SETTINGS_DELIVERED)
+        if before is not None and before.status == "True" and before.reason == cond.FILE_WRITTEN:
+            return before.last_transition_time
+        return None
 
     def not_serving(self) -> str | None:
         if self.outside is not None:
@@ -1060,8 +1089,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         """The ramp is underway but the runtime did not treat at the step's exposure until
         this pass: the pass before refused the spec (the campaigns file carried the entry
         inactive, at 0 %), or the model's campaigns file could not be written (the runtime
-        kept its previous settings) and this pass finds it written (``delivered_again``).
-        That time was not time at the step's exposure, so, as at a budget renewal
+        kept its previous settings) and this pass finds it written (``delivered_again``),
+        unless the file there carried this Campaign's entry as its status says all along
+        (``carried_all_along``: the failed writes were other Campaigns' changes, or wrote
+        its level again). That time was not time at the step's exposure, so, as at a budget
+        renewal
         (``follow_budget``), the step's pause and deadline run again from now and its gates
         count from now: each gate but the budget's moves to a new stratum (``next_step``: its
         sequential evidence carried, its Inconclusives counted afresh), keeping its Fails and
@@ -1071,7 +1103,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         started, a new model version) or the ramp is not underway (completed, ended)."""
         if not self.active():
             return
-        if self.spec_was_refused or self.delivered_again():
+        if self.spec_was_refused or (self.delivered_again() and not self.carried_all_along()):
             self.restart_step()
 
     def restart_step(self) -> None:
@@ -1098,6 +1130,18 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         before = cond.find(self.previous.conditions, cond.SETTINGS_DELIVERED)
         return (self.undelivered is None and before is not None and before.status == "False"
                 and before.reason == cond.FILE_NOT_WRITTEN)
+
+    def carried_all_along(self) -> bool:
+        """Whether the model's campaigns file carried this Campaign's entry, as its status
+        says, since no later than ``SettingsDelivered`` turned False (``carried_since``): its
+        level reached the pods before the hold began and stayed there, so the step's time
+        and its gates' evidence over the hold were at its exposure. Not known (an operator
+        restart since, a ConfigMap deleted or someone else's meanwhile, its entry changed or
+        written only by the write that ended the failure): False, the step starts over."""
+        before = cond.find(self.previous.conditions, cond.SETTINGS_DELIVERED)
+        return (self.carried_since is not None and before is not None
+                and before.status == "False"
+                and self.carried_since <= before.last_transition_time)
 
     def follow_budget(self) -> None:
         """Suspend the exposure while the period's budget is spent (a Warning event and a

@@ -352,6 +352,13 @@ class StepPass(ABC, Generic[S]):
         serve would be given traffic, or made stable with nothing serving."""
         return None
 
+    def deadline_held(self) -> bool:
+        """Whether ``progressDeadline`` does not run now, besides a pause: the ramp is held by
+        what is not its own lack of progress (a Campaign whose campaigns file cannot be
+        written). As after Paused, it runs again from when the hold ends, which the kind's
+        ``deadline_counts_from`` then names."""
+        return False
+
     def judged_since(self) -> dt.datetime | None:
         """Since when the step's gates must have passed: its start, or later when the level
         had to be applied again mid-step (canary)."""
@@ -496,7 +503,16 @@ class StepPass(ABC, Generic[S]):
         promote by hand, a new version) — are not the step's evidence and are dropped here,
         as is an analysis already applied (a pass is idempotent). A kind applies after this
         what outlives the step: a Campaign's budget Fail (``domain.exposure``), which must
-        suspend the exposure in the same pass whatever the ramp did."""
+        suspend the exposure in the same pass whatever the ramp did.
+
+        ``AnalysisPassed`` is said when this analysis makes every gate pass at the step and
+        nothing else holds it (``not_serving``: a canary held while its model reference does
+        not resolve, MLflow unreachable included, or not serving; a Campaign's exposure
+        withdrawn, suspended or not delivered), as Flagger says no success of a canary it
+        halts and Argo Rollouts' passed analysis is a step completed: "passed" of a step that
+        does not move is read as one that will. The hold is said by its own event and the
+        phase message; a step whose gates passed while held says so in the event of its move
+        (``TrafficStarted``, ``StepAdvanced``, ``Promoted``), with no ``AnalysisPassed``."""
         outcomes = self.observed.gate_outcomes
         if outcomes is None or not self.active() or self.restarted:
             return
@@ -510,7 +526,7 @@ class StepPass(ABC, Generic[S]):
             return  # already applied (a pass is idempotent), or measured before this step
         was_passing = self.gates_passed_at_step()
         self.record_outcomes({o.name: o for o in outcomes}, latest)
-        if self.gates_passed_at_step() and not was_passing:
+        if self.gates_passed_at_step() and not was_passing and self.not_serving() is None:
             self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
 
     def record_outcomes(self, outcomes: Mapping[str, GateOutcome], at: dt.datetime) -> None:
@@ -658,7 +674,7 @@ class StepPass(ABC, Generic[S]):
         self.note_resume()
         deadline = self.ramp.progress_deadline
         if (not self.active() or deadline is None or self.pause_reason is not None
-                or self.ramp.paused):
+                or self.ramp.paused or self.deadline_held()):
             return
         basis = self.deadline_counts_from()
         blocked = self.blocked_by()
@@ -786,7 +802,8 @@ class StepPass(ABC, Generic[S]):
             times.append(could_end)
         deadline = self.ramp.progress_deadline
         counts_from = self.deadline_counts_from()
-        if counts_from is not None and deadline is not None and not self.deadline_exceeded:
+        if (counts_from is not None and deadline is not None and not self.deadline_exceeded
+                and not self.deadline_held()):
             # Only a deadline still to come: one that passed without being exceeded (a step
             # waiting for a promote, a pause, gates that passed) is checked again at the next
             # analysis; asked for now, it would requeue the pass every second.

@@ -55,6 +55,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.exposure import NotKnownYet
 from uplift_operator.handlers import campaign, observability
 from uplift_operator.handlers.common import deleted
+from uplift_operator.handlers.common import now as wall_clock
 from uplift_operator.handlers.scheduling import NamedPassError, run_passes, waiting_task
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
@@ -116,7 +117,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
         split = service.version_split(status, body.get("spec"))
-        synced = service.sync(owner, found, file_dependencies(memo), split, new_model=not status)
+        synced = service.sync(owner, found, file_dependencies(memo), split, new_model=not status,
+                              now=wall_clock())
         if synced.error is not None:
             # A failed pass is run again soon, backing off (``run_passes``): the write may be
             # what stops the pods treating (a rollback to 0 %, a suspension), and nothing else

@@ -27,7 +27,9 @@
 6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
    file (``handlers.campaigns_file``) carries them to the runtime, and ``SettingsDelivered``
    says when it could not; the phase published is Degraded once that has held longer than a
-   grace (``domain.stuck``). Meanwhile the ramp does not advance (``Observed.undelivered``);
+   grace (``domain.stuck``). Meanwhile the ramp does not advance (``Observed.undelivered``)
+   and its deadline does not run; once the file is written its step starts over, unless the
+   file there carried its entry all along (``Observed.carried_since``);
    before the model's first file pass in this process (a restart) whether it can is not
    known, and the stored condition stands for it (``exposure.undelivered``).
 
@@ -98,6 +100,12 @@ class CampaignDependencies:
     # (``services.campaigns_file.FileDependencies.undelivered``).
     undelivered: Callable[[str, str], str | exposure.NotKnownYet | None] = (
         lambda namespace, model: None)
+    # Since when the model's campaigns file has carried a Campaign's entry (namespace, model,
+    # campaign) through its last failure to be written, None when not known or it did not
+    # (``services.campaigns_file.FileDependencies.carried_since``): the step then starts
+    # over once the file is written again.
+    carried_since: Callable[[str, str, str], dt.datetime | None] = (
+        lambda namespace, model, campaign: None)
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         generation=generation, name=str(meta["name"]),
         treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current),
         undelivered=exposure.undelivered(current.conditions, undelivered),
+        carried_since=deps.carried_since(namespace, spec.model_ref.name, str(meta["name"])),
         spec_was_refused=_refused(current))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})

@@ -44,6 +44,7 @@ within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sle
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -96,6 +97,11 @@ class FileDependencies:
     passed: set[tuple[str, str]] = field(default_factory=set)
     #: The models a Campaign pass asked ``undelivered`` about before that (``first_told``).
     asked: set[tuple[str, str]] = field(default_factory=set)
+    #: Through each model's last failure to write its file, from its first failing pass in
+    #: this process to the pass that wrote it again: the Campaigns whose entry the ConfigMap
+    #: there carried, as their status said, at every one of those passes, and since which of
+    #: them (``carried_since``).
+    carried: dict[tuple[str, str], dict[str, dt.datetime]] = field(default_factory=dict)
 
     def undelivered(self, namespace: str, model: str) -> str | exposure.NotKnownYet | None:
         """Why model's campaigns file does not carry its Campaigns' latest settings, None when
@@ -113,6 +119,16 @@ class FileDependencies:
             return None
         return (f"the campaigns file of UpliftModel {model!r} cannot be written ({cause}): the "
                 f"runtime keeps its previous settings of this Campaign, if any")
+
+    def carried_since(self, namespace: str, model: str, campaign: str) -> dt.datetime | None:
+        """Since when model's ConfigMap has carried ``campaign``'s entry as its status says,
+        through the file's last failure to be written and the pass that wrote it again (the
+        Campaign pass compares it with when its hold began: ``domain.exposure``
+        ``carried_all_along``). None when it did not at one of those passes: its entry was
+        among the changes not written, or written only by the pass that ended the failure;
+        the ConfigMap was gone, someone else's, or could not be read; or not known (no
+        failure seen in this process)."""
+        return self.carried.get((namespace, model), {}).get(campaign)
 
     def first_told(self, namespace: str, model: str) -> bool:
         """Whether a Campaign pass asked ``undelivered`` about model before its file pass in
@@ -187,6 +203,11 @@ class Synced:
     left_out: tuple[str, ...] = ()
     conflict: Conflict | None = None
     unfit: tuple[tuple[str, str], ...] = ()
+    #: The Campaigns whose entry, as this pass renders it, the ConfigMap there carried before
+    #: the pass, the same: worked out when the write fails, and when it succeeds while the
+    #: file could not be written (``sync``'s ``carried``); empty otherwise, and when the
+    #: ConfigMap was not read, not there, or not this model's.
+    already_there: frozenset[str] = frozenset()
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,21 +307,34 @@ def attribution_window_seconds(window: str | None) -> int:
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
-         split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
+         split: campaigns.VersionSplit | None = None, *, new_model: bool = False,
+         now: dt.datetime | None = None) -> Synced:
     """``_sync``, and why the file is not written, kept for the Campaign passes
-    (``FileDependencies.undelivered``), which know it from now on (``passed``)."""
-    synced = _sync(owner, snapshots, deps, split, new_model=new_model)
+    (``FileDependencies.undelivered``), which know it from now on (``passed``). While it is
+    not, and at the pass that writes it again, which Campaigns the ConfigMap there went on
+    carrying as their status says, since when (``now``, the pass's time: the wall clock's
+    when not given), for their passes (``FileDependencies.carried_since``)."""
+    key = (owner.namespace, owner.name)
+    failing = key in deps.unwritten
+    synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing)
     cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
+    at = now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    before = deps.carried.get(key, {}) if failing else {}
     if cause is None:
-        deps.unwritten.pop((owner.namespace, owner.name), None)
-    else:
-        deps.unwritten[(owner.namespace, owner.name)] = cause
-    deps.passed.add((owner.namespace, owner.name))
+        if failing:  # written again: only those carried at every failing pass and before this
+            deps.carried[key] = {name: before[name] for name in synced.already_there
+                                 if name in before}
+        deps.unwritten.pop(key, None)
+    else:  # carried since the failure began, or since this pass saw it so
+        deps.carried[key] = {name: before.get(name, at) for name in synced.already_there}
+        deps.unwritten[key] = cause
+    deps.passed.add(key)
     return synced
 
 
 def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
-          split: campaigns.VersionSplit | None = None, *, new_model: bool = False) -> Synced:
+          split: campaigns.VersionSplit | None = None, *, new_model: bool = False,
+          track: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
     (the watch's store: no API call while the store has it, or knows it absent). Nothing is
@@ -320,7 +354,10 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     keeps a ConfigMap without the operator's labels that it read once, whose deletion no watch
     event tells). A ``new_model`` is judged by what the store holds only (no read; its
     predecessor's ConfigMap carries the labels the watch selects by): one without the labels
-    that the store has not heard of is not seen before its first apply."""
+    that the store has not heard of is not seen before its first apply.
+
+    ``already_there`` is worked out when the apply fails, and when it succeeds with ``track``
+    (the file could not be written before): it parses the file there and the new one."""
     rendered = entries(snapshots)
     key = (owner.namespace, owner.name, owner.uid)
     says_nothing = not rendered and split is None
@@ -341,6 +378,7 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
                       conflict=conflict)
     if new_model:
         there = None  # applied unread, as before (``written`` says what it applied)
+    found = there
     fitted = campaigns.fitted(rendered, split, kept=_held(there))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
@@ -362,12 +400,34 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
             deps.cluster.apply(manifest, PLURAL)
     except KubeError as error:
         deps.written.pop(key, None)
-        return Synced(False, str(error), names, active, left_out, unfit=unfit)
+        return Synced(False, str(error), names, active, left_out, unfit=unfit,
+                      already_there=_already_there(content, found))
     if new_model:
         deps.written[key] = content
     else:
         deps.written.pop(key, None)
-    return Synced(changed, None, names, active, left_out, unfit=unfit)
+    return Synced(changed, None, names, active, left_out, unfit=unfit,
+                  already_there=_already_there(content, found) if track else frozenset())
+
+
+def _already_there(content: str, there: Mapping[str, Any] | None) -> frozenset[str]:
+    """The Campaigns whose entry in ``content`` (the file the pass writes) the ConfigMap
+    ``there`` (this model's, as read before the pass; None: not there) carries the same."""
+    if there is None:
+        return frozenset()
+    held = _entries_in((there.get("data") or {}).get(campaigns.DATA_KEY))
+    return frozenset(name for name, entry in _entries_in(content).items()
+                     if held.get(name) == entry)
+
+
+def _entries_in(content: str | None) -> dict[str, Any]:
+    """A file's entries by Campaign name (none for text that is not such a file)."""
+    try:
+        document = json.loads(content or "")
+    except ValueError:
+        return {}
+    found = document.get("campaigns") if isinstance(document, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def forget(owner: Owner, deps: FileDependencies) -> None:
@@ -378,6 +438,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.unwritten.pop((owner.namespace, owner.name), None)
     deps.passed.discard((owner.namespace, owner.name))
     deps.asked.discard((owner.namespace, owner.name))
+    deps.carried.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
 
 

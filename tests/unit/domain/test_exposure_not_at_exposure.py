@@ -46,10 +46,12 @@ def _gate(minutes: float, verdict: GateVerdict = GateVerdict.PASS) -> list[GateO
 
 def _decide(status: CampaignStatus, minutes: float, *, gates: list[GateOutcome] | None = None,
             undelivered: str | None = None, refused: bool = False,
-            requests: dict[str, str] | None = None) -> exposure.Decision:
+            requests: dict[str, str] | None = None,
+            carried_since: dt.datetime | None = None) -> exposure.Decision:
     observed = exposure.Observed(model=SERVING, generation=1, gate_outcomes=gates,
                                  undelivered=undelivered, spec_was_refused=refused,
-                                 requests=parse_requests(requests or {}))
+                                 requests=parse_requests(requests or {}),
+                                 carried_since=carried_since)
     return exposure.decide(ONE_GATE, status, observed, _at(minutes))
 
 
@@ -139,6 +141,99 @@ def test_a_campaign_never_undelivered_is_not_restarted() -> None:
         status = status.model_copy(update={"conditions": [*status.conditions, condition]})
         s = _decide(status, 70, gates=_gate(70)).status
         assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+# -- a file whose failed writes left this Campaign's entry as it was ---------------------------
+
+def _held_from(status: CampaignStatus, minutes: float) -> CampaignStatus:
+    """``status`` after the pass that finds the file unwritable at ``minutes``, with the
+    condition the service then sets (False since then)."""
+    return _delivered(_decide(status, minutes, undelivered=CAUSE).status, CAUSE, minutes)
+
+
+def test_a_step_whose_level_stayed_at_the_pods_is_not_started_over() -> None:
+    # Step 1 passed at +5m; the file unwritable from +10m (the failed writes were other
+    # Campaigns' changes: the ConfigMap carried this one's entry since +8m, all along).
+    held = _decide(_held_from(_passed_step_one(), 10), 70, gates=_gate(70), undelivered=CAUSE)
+    assert (held.status.current_step, held.status.step_started_at) == (0, T0)
+    # Written again at +75m, its gate passing at +75m and its pause (1h) over: the step
+    # ends in that pass, on the time and evidence at its exposure through the hold.
+    again = _decide(held.status, 75, gates=_gate(75), carried_since=_at(8))
+    s = again.status
+    assert (s.current_step, s.exposure_percent, s.step_started_at) == (1, 25, _at(75))
+    assert [e.reason.value for e in again.events] == ["StepAdvanced"]
+
+
+@pytest.mark.parametrize("carried_since", [None, _at(12), _at(75)])
+def test_a_step_whose_level_may_not_have_reached_the_pods_starts_over(
+        carried_since: dt.datetime | None) -> None:
+    # Not known (None: a restart since, the ConfigMap gone or someone else's meanwhile), or
+    # carried only since after the hold began (+12m: its own change was among those not
+    # written) or since the write that ended it (+75m).
+    held = _decide(_held_from(_passed_step_one(), 10), 70, gates=_gate(70), undelivered=CAUSE)
+    again = _decide(held.status, 75, gates=_gate(75), carried_since=carried_since)
+    s = again.status
+    assert (s.current_step, s.exposure_percent, s.step_started_at) == (0, 5, _at(75))
+    assert [e.reason.value for e in again.events] == []
+
+
+# -- progressDeadline while the file cannot be written -------------------------------------------
+
+DAY = 24 * 60
+
+
+def _stuck(minutes: float) -> list[GateOutcome]:
+    return _gate(minutes, GateVerdict.INCONCLUSIVE)
+
+
+@pytest.mark.parametrize("carried", [True, False])
+def test_the_deadline_does_not_run_while_the_file_cannot_be_written(carried: bool) -> None:
+    # Step 1 (pause 1h, progressDeadline 1d) started at T0, its gate Inconclusive; the file
+    # unwritable from +10m for two days: past the deadline (+1d1h) many times over.
+    started = _decide(CampaignStatus(), 0).status
+    s = _held_from(_decide(started, 5, gates=_stuck(5)).status, 10)
+    for minutes in (DAY + 61, 2 * DAY):
+        held = _decide(s, minutes, gates=_stuck(minutes), undelivered=CAUSE)
+        assert "ProgressDeadlineExceeded" not in [e.reason.value for e in held.events]
+        assert held.status.phase is Phase.PROGRESSING
+        assert all(r.action != "ProgressDeadlineExceeded" for r in held.status.history)
+        # No pass asked for at a deadline that does not run.
+        assert held.requeue_after == dt.timedelta(minutes=5)
+        s = held.status
+    # Written again at +2d: neither Degraded nor rolled back for the deadline, in that pass
+    # or the next (carried all along: the step goes on; not: it starts over).
+    written = _decide(s, 2 * DAY + 1, gates=_stuck(2 * DAY + 1),
+                      carried_since=_at(8) if carried else None)
+    s = written.status
+    assert s.phase is Phase.PROGRESSING and s.current_step == 0 and s.exposure_percent == 5
+    assert [e.reason.value for e in written.events] == []
+    assert s.step_started_at == (T0 if carried else _at(2 * DAY + 1))
+    s = _delivered(s, None, 2 * DAY + 1)
+    s = _decide(s, 2 * DAY + 10, gates=_stuck(2 * DAY + 10)).status
+    assert s.phase is Phase.PROGRESSING
+    # Really stuck after it: the deadline runs from the write (carried: the pause was over
+    # long before) or from the new step's pause end, and is exceeded a day later, not before.
+    runs_from = 2 * DAY + 1 + (0 if carried else 60)
+    s = _decide(s, runs_from + DAY - 1, gates=_stuck(runs_from + DAY - 1)).status
+    assert s.phase is Phase.PROGRESSING
+    late = _decide(s, runs_from + DAY + 1, gates=_stuck(runs_from + DAY + 1))
+    exceeded = [e for e in late.events if e.reason.value == "ProgressDeadlineExceeded"]
+    assert len(exceeded) == 1 and late.status.phase is Phase.DEGRADED
+    assert late.status.exposure_percent == 5  # Degraded, never rolled back for it
+    when = ("the campaigns file was written again" if carried
+            else "the step's pause ended")
+    assert f"since {_at(runs_from).isoformat()}, when {when}" in exceeded[0].message
+
+
+def test_a_really_stuck_step_still_hits_its_deadline() -> None:
+    # The same gate, the file always written: exceeded at +1d1h, as ever.
+    started = _decide(CampaignStatus(), 0).status
+    s = _decide(started, 5, gates=_stuck(5)).status
+    s = _decide(s, DAY + 59, gates=_stuck(DAY + 59)).status
+    assert s.phase is Phase.PROGRESSING
+    late = _decide(s, DAY + 61, gates=_stuck(DAY + 61))
+    assert "ProgressDeadlineExceeded" in [e.reason.value for e in late.events]
+    assert late.status.phase is Phase.DEGRADED
 
 
 # -- not known yet (a restart) ------------------------------------------------------------------
