@@ -19,6 +19,10 @@ same into the campaigns file): two defaults never collide (a name is unique in i
 but a salt set by hand may equal another Campaign's default.
 
 Only the Campaigns of the same model count: another model's runtime serves other requests.
+The condition names the others while they are at most ``NAMES_SHOWN``; past that it names
+none and gives no count, so that another Campaign joining (or leaving) a crowd changes nobody
+else's status (``others_told``): n Campaigns with one salt, created one by one, cost about n
+status writes, not n²/2 (each join rewrote every sharer's count).
 This is a warning (``HoldoutShared``): nothing holds, pauses or rolls back on it. The fix is a
 distinct salt for one of them, which, the salt being immutable, means a new Campaign (a new
 holdout draw: its results start from nothing).
@@ -33,10 +37,10 @@ from dataclasses import dataclass
 from uplift_operator.api.v1alpha1.common import Condition
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Draw", "draw", "effective_salt", "holdout_shared", "sharing"]
+__all__ = ["Draw", "draw", "effective_salt", "holdout_shared", "others_told", "sharing"]
 
 #: How many of the Campaigns sharing a salt the condition names (a copied sample could be
-#: hundreds): the rest are counted.
+#: hundreds): with more, it names none and counts none (``_shared_message``).
 NAMES_SHOWN = 10
 
 
@@ -94,11 +98,21 @@ def holdout_shared(previous: Sequence[Condition], campaign: Draw, shared_with: S
                               observed_generation=generation)
 
 
+def others_told(others_before: int, others_after: int) -> bool:
+    """Whether a Campaign whose sharers went from ``others_before`` to ``others_after`` (another
+    Campaign took or left its salt) says anything else in ``HoldoutShared``: its message names
+    them while they are at most ``NAMES_SHOWN`` and turns True or False with the first or the
+    last; among more, one more or fewer changes nothing, and its pass need not be woken."""
+    return min(others_before, others_after) <= NAMES_SHOWN
+
+
 def _shared_message(campaign: Draw, shared_with: Sequence[str]) -> str:
-    shown = ", ".join(shared_with[:NAMES_SHOWN])
-    more = (f" and {len(shared_with) - NAMES_SHOWN} more" if len(shared_with) > NAMES_SHOWN
-            else "")
-    return (f"Campaign(s) {shown}{more} of UpliftModel {campaign.model} draw with the same salt "
+    """Who shares (named while at most ``NAMES_SHOWN``; past that neither named nor counted:
+    the message stays the same while a crowd grows or shrinks) and what it means."""
+    who = (f"Campaign(s) {', '.join(shared_with)}" if len(shared_with) <= NAMES_SHOWN
+           else f"More than {NAMES_SHOWN} other Campaigns (each says so in its own HoldoutShared "
+                "condition)")
+    return (f"{who} of UpliftModel {campaign.model} draw with the same salt "
             f"{campaign.salt!r}: they expose and hold out the same units as this one, so its "
             "incremental conversions and ROI are the joint effect of all of them, and summed "
             "across them that effect is counted more than once. Nothing is held for it; to "

@@ -53,6 +53,7 @@ import kopf
 
 from uplift_operator.adapters.watched import WatchedObjects, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
+from uplift_operator.domain.shared_draws import others_told
 from uplift_operator.handlers.campaign import salt_book
 from uplift_operator.handlers.campaigns_file import file_key
 from uplift_operator.handlers.common import now, runner
@@ -168,13 +169,21 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
     for named in ({model, before} if changed else set()) - {None, ""}:
         wakeups.wake(file_key(namespace, str(named)))
     # The Campaigns drawing with the salt it took or left (of each model, when it moved): no
-    # other change can move a draw (the salt is immutable), and nothing else wakes them.
+    # other change can move a draw (the salt is immutable), and nothing else wakes them. Only
+    # those whose HoldoutShared says something else now (``shared_draws.others_told``): among
+    # more sharers than it names, one joining changes no message, and waking every sharer at
+    # each creation cost n²/2 passes for n Campaigns with one salt.
     # The book is full before the first passes only because nothing above awaits before
     # ``book.place`` (kopf runs an object's event handler before its daemon): keep it so.
     book = salt_book(memo)
     gone = event.get("type") == "DELETED"
     for moved in book.place(namespace, name, None if gone else campaign_service.holdout_draw(body)):
-        for other in book.drawing_with(moved):
+        drawing = book.drawing_with(moved)
+        others = len(drawing) - 1 if moved in drawing else len(drawing)  # joined, left
+        others_before = others - 1 if moved in drawing else others + 1
+        if not others_told(others_before, others):
+            continue
+        for other in drawing:
             if other.name != name:
                 wakeups.wake((CAMPAIGN_KIND, namespace, other.name))
 

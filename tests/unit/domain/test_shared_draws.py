@@ -94,11 +94,36 @@ def test_shared_true_naming_them_then_false_once_none_shares() -> None:
     assert edited.observed_generation == 2 and edited.last_transition_time == later
 
 
-def test_hundreds_sharing_are_counted_not_all_named() -> None:
+def test_up_to_ten_are_named_more_are_neither_named_nor_counted() -> None:
+    """Past ``NAMES_SHOWN`` the message is the same however many share: one more joining a
+    crowd rewrites nobody's status (it was "and N more": every join rewrote every sharer's)."""
+    ten = tuple(f"copy-{n:03d}" for n in range(10))
+    [named] = _shared([], ten, T0)
+    assert all(name in named.message for name in ten) and "More than" not in named.message
+    [crowd] = _shared([], (*ten, "copy-010"), T0)
+    assert "copy-" not in crowd.message and "More than 10 other Campaigns" in crowd.message
+    assert "'spring-2026'" in crowd.message and "churn" in crowd.message
     names = tuple(f"copy-{n:03d}" for n in range(300))
-    [held] = _shared([], names, T0)
-    assert "copy-009" in held.message and "copy-010" not in held.message
-    assert "and 290 more" in held.message
+    assert _shared([crowd], names, T0 + dt.timedelta(hours=1)) == [crowd]
+    assert _shared([crowd], names[150:162], T0 + dt.timedelta(hours=1)) == [crowd]
+
+
+def test_a_sharer_s_message_moves_only_while_it_names_them() -> None:
+    """``others_told``: whether a Campaign whose sharers went from one count to the other says
+    anything else (the watch wakes only those): the first sharer and the last one leaving, every
+    change while at most 10 are named, the crossing to more; never among more."""
+    told = shared_draws.others_told
+    assert told(0, 1) and told(1, 0) and told(1, 2) and told(9, 10) and told(10, 9)
+    assert told(10, 11) and told(11, 10)
+    assert not told(11, 12) and not told(12, 11) and not told(299, 300)
+    for before in range(0, 40):
+        for after in (before - 1, before + 1):
+            if after < 0:
+                continue
+            names = [f"copy-{n:03d}" for n in range(max(before, after))]
+            was = _shared([], tuple(names[:before]), T0)
+            now = _shared(was, tuple(names[:after]), T0 + dt.timedelta(hours=1))
+            assert (now != was) == told(before, after), (before, after)
 
 
 @pytest.mark.parametrize("salt", ["spring-2026", None])

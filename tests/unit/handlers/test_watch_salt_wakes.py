@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any, cast
@@ -142,3 +143,44 @@ def test_each_pass_is_given_the_draws_of_its_model_s_campaigns_with_its_salt(
     asyncio.run(run())
     assert set(given[0]) == {draw("ns", "churn", "r", "s"), draw("ns", "churn", "other", "s")}
     assert given[1] == (draw("ns", "churn", "r", "s"),)
+
+
+def test_campaigns_joining_one_salt_one_by_one_cost_linear_passes_and_writes() -> None:
+    """200 Campaigns of one model with one salt, created one at a time (a copied sample): each
+    creation wakes only the sharers whose ``HoldoutShared`` says something else now (those it
+    names while at most 10 share), and those woken write their status; every sharer whose
+    condition would change is woken. It was every sharer at every creation, and every one's
+    message counted the others ("and N more"): ~n²/2 = 20,000 passes and status writes."""
+    from uplift_operator.domain import shared_draws
+
+    count = 200
+    names = [f"c{index:04d}" for index in range(count)]
+    wakeups = Wakeups()
+    flags = {name: wakeups.register((campaign.KIND, NS, name), f"uid-{name}") for name in names}
+    memo = _memo(wakeups)
+    book = campaign.salt_book(memo)
+    conditions: dict[str, list[Any]] = {}
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    def condition(name: str) -> list[Any]:
+        own = draw(NS, "churn", name, "spring-2026")
+        return shared_draws.holdout_shared(conditions.get(name, []), own, shared_draws.sharing(
+            own, book.drawing_with(own)), 1, at)
+
+    woken_others = writes = 0
+    for name in names:
+        for flag in flags.values():
+            flag.clear()
+        _event("ADDED", _body(name), memo)
+        woken = {other for other, flag in flags.items() if flag.is_set()}
+        assert name in woken  # its own pass
+        woken_others += len(woken) - 1
+        for other in names[:names.index(name) + 1]:  # every Campaign there is now
+            new = condition(other)
+            if new != conditions.get(other, []):
+                assert other in woken, (name, other)  # its status would change: woken
+                writes += 1
+            conditions[other] = new
+    # The first 11 rewrite each other's names (~66), the crossing to "more than 10" once
+    # each (11), then each newcomer its own status once.
+    assert woken_others < 100 and writes < 3 * count
