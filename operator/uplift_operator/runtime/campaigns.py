@@ -35,6 +35,7 @@ an older runtime does not know.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -43,6 +44,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+
+from uplift_operator.model.keys import MAX_KEY_LENGTH, treatment_key
 
 FORMAT = "uplift-operator/campaigns/v1"
 #: A campaign's name: a DNS label, as every decision id under it carries it (``events``: its
@@ -313,6 +316,31 @@ def parse_split(text: str | bytes) -> VersionSplit | None:
                         canary_percent=r.number("canaryPercent", lo=0, hi=100),
                         attribution_window_seconds=r.integer(
                             "attributionWindowSeconds", lo=0, hi=MAX_WINDOW_SECONDS, default=0))
+
+
+def named_treatment_keys(text: str | bytes) -> dict[str, frozenset[str]]:
+    """Per entry of the document, the keys of the treatments it names (``treatment_key`` of
+    each name: the ``treatment`` label a decision under it carries, whichever version's model
+    made it), whether this replica takes the entry or not: a treatment only another version's
+    model has shows here, and nowhere else this replica reads. Names without a key, and what
+    is not an entry with a ``treatments`` object, name none; a document that is not JSON, none
+    at all (:func:`apply_document` says why)."""
+    try:
+        raw = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    entries = raw.get("campaigns") if isinstance(raw, dict) else None
+    named: dict[str, frozenset[str]] = {}
+    for name, entry in (entries.items() if isinstance(entries, dict) else ()):
+        treatments = entry.get("treatments") if isinstance(entry, dict) else None
+        keys = set()
+        for treatment in (treatments if isinstance(treatments, dict) else ()):
+            with contextlib.suppress(ValueError):
+                key = treatment_key(treatment)
+                if len(key) <= MAX_KEY_LENGTH:
+                    keys.add(key)
+        named[name] = frozenset(keys)
+    return named
 
 
 def apply_document(previous: Mapping[str, T], text: str | bytes,

@@ -414,8 +414,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # split) → when its series may go, if nothing of it is pending (_forget_retired)
         self._retired: dict[tuple[RetiredLabel, str], float] = {}
         # (version, campaign) of another version of the split whose report and cohort series
-        # are exported at zero here (_export_split_zeros)
-        self._zeroed: set[tuple[str, str]] = set()
+        # are exported at zero here (_export_split_zeros) → for which treatment keys
+        self._zeroed: dict[tuple[str, str], tuple[str, ...]] = {}
+        # campaign → the treatment keys its entry in the file names (taken here or not)
+        self._named_keys: dict[str, frozenset[str]] = {}
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -495,7 +497,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 continue
             del self._retired[label, value]
             at = _ZEROED_INDEX[label]
-            self._zeroed = {zeroed for zeroed in self._zeroed if zeroed[at] != value}
+            self._zeroed = {zeroed: keys for zeroed, keys in self._zeroed.items()
+                            if zeroed[at] != value}
             if label == "campaign":
                 self._rows.pop(value, None)
             removed = self._m.forget(self.name, label, value)
@@ -557,6 +560,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
             return
         # The split only from a document accepted (a document rejected whole changes nothing).
+        self._named_keys = campaigns.named_treatment_keys(text)
         try:
             self._split = campaigns.parse_split(text)
         except campaigns.CampaignsError as exc:
@@ -628,13 +632,16 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             with contextlib.suppress(KeyError):  # not exported
                 gauge.remove(self.name, self._engine.version, name, ledger_id)
 
-    def _export_zeros(self, version: str, campaign: str) -> None:
+    def _export_zeros(self, version: str, campaign: str,
+                      keys: Sequence[str] | None = None) -> None:
         """``version``'s series of ``campaign`` (``""``: the model's own decisions) at zero,
         those the metric families say for this replica's own version or for another version
-        of the split (``RuntimeMetrics.zeros``): a series born inside a PromQL range loses its
-        first increments. A campaign's own from the moment it is configured."""
+        of the split (``RuntimeMetrics.zeros``), per treatment key of ``keys`` (default: this
+        model's): a series born inside a PromQL range loses its first increments. A
+        campaign's own from the moment it is configured."""
         scope = Scope.of(own=version == self._engine.version, campaign=campaign)
-        self._m.export_zeros(scope, self.name, version, campaign, self._engine.keys)
+        self._m.export_zeros(scope, self.name, version, campaign,
+                             self._engine.keys if keys is None else keys)
 
     def _export_split_zeros(self, now: float) -> None:
         """The report and cohort series of the split's other version at zero, for the model's
@@ -657,11 +664,22 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._retired.setdefault(("version", version), now + window + FORGET_AFTER_SECONDS)
         for version in others:
             self._retired.pop(("version", version), None)
+        # The other version's decisions carry its own model's treatment keys, which no file
+        # here lists; those the campaigns file names are known (a campaign's decisions never
+        # carry another): this model's keys, and each campaign's for its series, every
+        # campaign's for the model's own decisions (a treatment only the other version has
+        # that no campaign names starts at its first count: docs/runtime.md "Metrics"). Every
+        # campaign of the file, taken here or not: one this version rejects (it treats with a
+        # treatment this model lacks) is served by the other, whose reports come here too.
+        own_keys, named = self._engine.keys, self._named_keys
+        every_named = frozenset().union(*named.values())
         for version in sorted(others):
-            for campaign in ("", *current):
-                if (version, campaign) not in self._zeroed:
-                    self._zeroed.add((version, campaign))
-                    self._export_zeros(version, campaign)
+            for campaign in ("", *sorted(set(current) | set(named))):
+                extra = named.get(campaign, frozenset()) if campaign else every_named
+                keys = (*own_keys, *sorted(extra - set(own_keys)))
+                if self._zeroed.get((version, campaign)) != keys:
+                    self._zeroed[version, campaign] = keys
+                    self._export_zeros(version, campaign, keys)
 
     def _campaign_for(self, params: dict[str, Any] | None) -> BoundCampaign | None:
         """The campaign ``parameters.campaign`` names; ``None`` when it names none (or when no

@@ -20,6 +20,7 @@ from uplift_operator.runtime.campaigns import (
     TreatmentTerms,
     apply_document,
     merge,
+    named_treatment_keys,
     parse,
 )
 from uplift_operator.runtime.reloading import FileWatch
@@ -320,3 +321,18 @@ def test_a_version_that_could_not_be_read_is_read_again_at_the_next_poll(tmp_pat
     read = watch.poll()                               # the same version, read at last
     assert read is not None and read.text == b"{}"
     assert watch.poll() is None
+
+
+def test_named_treatment_keys_are_every_entrys_as_the_gates_select_them() -> None:
+    """Every entry's treatment names as keys, an entry this replica would reject included (the
+    other version's decisions carry what it names); a name without a key names none; what is
+    not an entry with a treatments object names none; a document that is not JSON, nothing."""
+    document = json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {
+        "a": {"treatments": {"Kids E-Mail": {}, "womens-e-mail": {}, "--": {}}},
+        "b": {"exposurePercent": 101, "treatments": {"t1": {}}},
+        "c": {"treatments": ["x"]}, "d": "not an entry"}})
+    assert named_treatment_keys(document) == {
+        "a": frozenset({"kids_e_mail", "womens_e_mail"}), "b": frozenset({"t1"}),
+        "c": frozenset(), "d": frozenset()}
+    assert named_treatment_keys(b"\xff") == {}
+    assert named_treatment_keys("[1]") == {}

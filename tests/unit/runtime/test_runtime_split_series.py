@@ -37,6 +37,7 @@ from uplift_operator.runtime.runtime import FORGET_AFTER_SECONDS, UpliftRuntime
 
 NAME, OWN, CANARY = "split-series-test", "7", "8"
 CAMPAIGN, LATER = "spring-email", "summer-sms"
+TREATING = "autumn-kids"   # a campaign no other test publishes
 KEY = "split-series-decision-key-0123456789ab"
 KEYS = ("womens_e_mail", "mens_e_mail", "none")
 WINDOW = 60
@@ -175,6 +176,55 @@ def test_a_campaign_added_during_the_canary_has_the_canarys_series_too(loaded: L
         loaded.publish(_document(CANARY, (CAMPAIGN, LATER)), time.time())
         assert missing(CANARY, LATER) == []
         assert missing(OWN, LATER) == []   # its own, as before
+    finally:
+        loaded.publish(_document(CANARY), time.time())
+
+
+def test_a_treatment_only_the_canary_has_is_at_zero_once_the_file_names_it(
+        loaded: Loaded) -> None:
+    """The canary's model scores kids-e-mail, this replica's (7) does not. The campaign naming
+    it is held at 0 % (the stable does not score it), so this replica takes it without it;
+    a Campaign that treats with it is rejected here. The file names it either way: the
+    canary's series of that key are at zero here before its first report — for each campaign
+    of the file that names it, taken here or not, and for the model's own decisions — and
+    never this replica's own (its decisions cannot carry it). Before, only this model's keys,
+    and only for the campaigns this replica takes."""
+    def kids(version: str, campaign: str, metric: str = "uplift_outcomes_converted_total",
+             **labels: str) -> float | None:
+        return value(metric, version, campaign=campaign, treatment="kids_e_mail",
+                     **({"arm": "treated"} | labels))
+
+    held = {**_entry(), "exposurePercent": 0,
+            "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0},
+                           "kids-e-mail": {"cost": 0.0, "value": 1.0}}}
+    treating = {**held, "exposurePercent": 50}
+    document = json.loads(_document(CANARY))
+    document["campaigns"] = {CAMPAIGN: held, TREATING: treating}
+    runtime, now = loaded.runtime, int(time.time())
+    assert kids(CANARY, "") is None and kids(CANARY, CAMPAIGN) is None
+    try:
+        loaded.publish(json.dumps(document), now)
+        assert CAMPAIGN in (runtime._campaigns or {}) and TREATING not in (runtime._campaigns or {})
+        for campaign in ("", CAMPAIGN):
+            for metric in REPORTED:
+                for arm in ("holdout", "treated"):
+                    assert kids(CANARY, campaign, metric, arm=arm) == 0.0, (campaign, metric)
+        assert kids(CANARY, CAMPAIGN, "uplift_late_outcomes_total") == 0.0
+        for status in ("ok", "failed"):
+            assert kids(CANARY, CAMPAIGN, "uplift_deliveries_total", status=status) == 0.0
+        # Never taken here (it treats with kids-e-mail), served by the canary: its series at
+        # zero for the canary, every key the entry names; none of this replica's own.
+        assert missing(CANARY, TREATING) == []
+        assert kids(CANARY, TREATING, status="ok", metric="uplift_deliveries_total") == 0.0
+        assert value("uplift_outcomes_total", OWN, campaign=TREATING, arm="treated",
+                     treatment="womens_e_mail") is None
+        assert kids(OWN, "") is None and kids(OWN, CAMPAIGN) is None
+        # The canary's first conversion of it, reported here, counts 0 → 1.
+        decision = Signer(KEY.encode()).mint("treated", "kids_e_mail", CANARY, "", now - 30,
+                                             WINDOW)
+        assert loaded.report([{"decision_id": decision, "converted": True}])["counted"] == 1
+        runtime._campaign_tick(now + 31)
+        assert kids(CANARY, "") == 1.0
     finally:
         loaded.publish(_document(CANARY), time.time())
 
