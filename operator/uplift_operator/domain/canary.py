@@ -791,7 +791,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if self.awaiting_restore():
             return self.restore_phase()
         if s.desired_version in self.rolled_back():
+            refused = self.split_refused()
             serving = (down if down is not None
+                       else refused if refused is not None
                        else f"stable {s.stable_version} serves" if self.seen.stable_ready
                        else f"waiting for stable version {s.stable_version} to serve")
             return Phase.DEGRADED, (f"version {s.desired_version} was rolled back "
@@ -804,6 +806,19 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         unresolved = ("; the model reference does not resolve now"
                       if self.seen.desired_version is None else "")
         return Phase.HEALTHY, f"version {s.stable_version} serves all traffic{unresolved}"
+
+    def split_refused(self) -> str | None:
+        """A rolled-back model's words on its serving graph while the last apply of it was
+        refused (``ServingApplied`` False, ``ApplyFailed``, as the last pass recorded it), or
+        None: the split the rollback decided is not in effect, so the rolled-back canary may
+        keep its traffic, and "stable N serves" would say the rollback is done. Words only:
+        the graph is applied again at every pass whatever this says."""
+        applied = cond.find(self.previous.conditions, cond.SERVING_APPLIED)
+        if applied is None or applied.status != "False" or applied.reason != cond.APPLY_FAILED:
+            return None
+        return (f"stable {self.status.stable_version} is to serve all traffic, but the serving "
+                f"graph's last apply was refused (ServingApplied False, {cond.APPLY_FAILED}): "
+                "the canary may still have its traffic")
 
     def restore_phase(self) -> tuple[Phase, str]:
         """The phase while an emergency rollback's restored version has not served (the

@@ -22,13 +22,17 @@ waits, and never longer than the user's own bound on a step that does not advanc
 Output only: the phase and message change, nothing else. ``Ready`` (what a Campaign reads of its
 UpliftModel, and what a Campaign's campaigns-file entry reads of the Campaign besides the
 phase), the conditions, the ramp, the traffic and the history are as the pass decided them, so
-no decision changes. The phases left as they are: Degraded (already a human's to act on; its
-own words, e.g. ``ProgressDeadlineExceeded: …``, stay first) and Paused (a human's decision is
-awaited; the ramps read a previous Paused phase for the deadline's resume time and the
-Paused/Resumed events). A Campaign's Suspended and Completed are overridden too: its exposure
-is 0 % then, and a file that was not written means the runtime still treats (the ramps read
-Completed only through ``Ready``'s ``ScheduleEnded``, ``domain.exposure.end_campaign``). Pure:
-the condition's ``lastTransitionTime`` and ``now`` are all it reads of time.
+no decision changes. A Degraded phase stays Degraded (already a human's to act on), but a
+problem held past the grace is named after its own words, which stay first (e.g.
+``ProgressDeadlineExceeded: …``, which the deadline metric reads): a rollback whose serving
+graph the API server refuses is Degraded by the ramp, and its message, "stable N serves", was
+all there was to read while the rolled-back canary kept its traffic. Paused is left as it is
+(a human's decision is awaited; the ramps read a previous Paused phase for the deadline's
+resume time and the Paused/Resumed events). A Campaign's Suspended and Completed are
+overridden too: its exposure is 0 % then, and a file that was not written means the runtime
+still treats (the ramps read Completed only through ``Ready``'s ``ScheduleEnded``,
+``domain.exposure.end_campaign``). Pure: the condition's ``lastTransitionTime`` and ``now`` are
+all it reads of time.
 """
 
 from __future__ import annotations
@@ -90,10 +94,12 @@ MODEL_PROBLEMS = (
 #: written, has no room for it, or does not carry it as its spec says).
 CAMPAIGN_PROBLEMS = (Problem(cond.SETTINGS_DELIVERED, "False"),)
 
-#: The phases a problem held past the grace turns Degraded, by kind (see the module's note).
+#: The phases a problem held past the grace turns Degraded, by kind (see the module's note);
+#: a Degraded one stays so, the problem named after the ramp's words (``_ALREADY_DEGRADED``).
 _MODEL_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY})
 _CAMPAIGN_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.SUSPENDED,
                                   Phase.COMPLETED})
+_ALREADY_DEGRADED = frozenset({Phase.DEGRADED})
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ def campaign_phase(phase: Phase | None, message: str, conditions: Sequence[Condi
 def _published(phase: Phase | None, message: str, conditions: Sequence[Condition],
                problems: Sequence[Problem], overridden: frozenset[Phase], allowed: dt.timedelta,
                now: dt.datetime) -> Published:
-    if phase not in overridden:
+    if phase not in overridden | _ALREADY_DEGRADED:
         return Published(phase, message)
     held = [c for problem in problems for c in conditions if problem.held_by(c)]
     past = [c for c in held if now - c.last_transition_time >= allowed]
@@ -142,8 +148,15 @@ def _published(phase: Phase | None, message: str, conditions: Sequence[Condition
     if not past:
         return Published(phase, message, due)
     said = "; ".join(_named(c, message) for c in past)
-    return Published(Phase.DEGRADED, clip(f"{said}; {message}" if message else said, MESSAGE_MAX),
-                     due)
+    if not message:
+        return Published(Phase.DEGRADED, clip(said, MESSAGE_MAX), due)
+    if phase in _ALREADY_DEGRADED:
+        # The ramp's words first (what a reader and the deadline metric look for first), then
+        # the problem; the ramp's clipped, up to half the bound, so that the problem is said.
+        room = max(MESSAGE_MAX - len(said) - 2, MESSAGE_MAX // 2)
+        return Published(Phase.DEGRADED, clip(f"{clip(message, room)}; {said}", MESSAGE_MAX),
+                         due)
+    return Published(Phase.DEGRADED, clip(f"{said}; {message}", MESSAGE_MAX), due)
 
 
 def _named(condition: Condition, message: str) -> str:

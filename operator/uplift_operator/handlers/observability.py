@@ -49,7 +49,11 @@ PHASE = Gauge("uplift_operator_resource_phase",
               ["kind", "namespace", "name", "phase"], registry=REGISTRY)
 INVALID = Gauge("uplift_operator_invalid_spec", "1 when the resource's spec is invalid.",
                 ["kind", "namespace", "name"], registry=REGISTRY)
-CANARY_WEIGHT = Gauge("uplift_operator_canary_weight", "Percent of traffic on the canary.",
+CANARY_WEIGHT = Gauge("uplift_operator_canary_weight",
+                      "Percent of traffic on the canary, as the UpliftModel's status decided it "
+                      "(status.canaryWeight): while uplift_operator_serving_apply_failing is 1 "
+                      "the serving graph still carries the split it had (a canary rolled back "
+                      "to 0 may keep its traffic).",
                       ["namespace", "name"], registry=REGISTRY)
 GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
                      "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail), of an "
@@ -122,6 +126,21 @@ MODEL_STABLE_NOT_SERVING = Gauge(
     "serving backend's failure), else 0. Not while a first version waits to serve, nor while "
     "an emergency rollback restores its stable (the version it replaced serves).",
     ["namespace", "name"], registry=REGISTRY)
+SERVING_APPLY_FAILING = Gauge(
+    "uplift_operator_serving_apply_failing",
+    "1 while an UpliftModel's ServingApplied condition is False with reason ApplyFailed: the "
+    "API server refuses the serving graph (SeldonDeployment) its status decided (an admission "
+    "webhook, RBAC, a quota, an invalid object), so the graph keeps the split it had and a "
+    "rollback, promotion or step the status shows is not in effect (retried with backoff); "
+    "else 0 (applied, or a re-render queued for a slot, RollQueued, while the graph serves as "
+    "it is).", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGN_SETTINGS_UNDELIVERED = Gauge(
+    "uplift_operator_campaign_settings_undelivered",
+    "1 while a Campaign's SettingsDelivered condition is False: its model's campaigns file "
+    "cannot be written (FileNotWritten), has no room for it (CampaignsFileFull) or does not "
+    "carry it as its spec says (CampaignNotCarried), so the serving pods keep its previous "
+    "settings and an exposure the status decided (a rollback's 0 % included) is not in "
+    "effect; else 0.", ["namespace", "name"], registry=REGISTRY)
 REGISTRY_WRITE_BACK_FAILING = Gauge(
     "uplift_operator_registry_write_back_failing",
     "1 while an UpliftModel's RegistryWrittenBack condition is False: an MLflow write-back of "
@@ -279,6 +298,11 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
         LAST_ROLLBACK.labels(kind, namespace, name).set(rolled_back)
 
 
+def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition of ``type_`` in a status as the API server returns it (none: empty)."""
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), {})
+
+
 def last_rollback(status: dict[str, Any]) -> float | None:
     """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history`` (an ignored
     request that an older operator recorded under the request's action is none)."""
@@ -305,8 +329,9 @@ _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
 def observe_rollout(namespace: str, name: str, status: dict[str, Any],
                     measured: Collection[str]) -> None:
-    """Weight of an UpliftModel's canary, whether its stable version stopped serving and
-    whether its MLflow write-back fails, as its status says; the verdicts of the gates its
+    """Weight of an UpliftModel's canary, whether its stable version stopped serving, whether
+    the API server refuses its serving graph and whether its MLflow write-back fails, as its
+    status says; the verdicts of the gates its
     canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``), not
     the phase: the alerts on them (UpliftGateErroring, UpliftFeatureDrift) read "measured"
     from these series alone. A ramp whose spec has not taken effect (``domain.stuck``:
@@ -318,6 +343,10 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
     ready = conditions.get(cond.READY) or {}
     MODEL_STABLE_NOT_SERVING.labels(namespace, name).set(1 if says_stable_down(
         status.get("stableVersion"), ready.get("reason"), ready.get("message")) else 0)
+    applied = conditions.get(cond.SERVING_APPLIED) or {}
+    SERVING_APPLY_FAILING.labels(namespace, name).set(
+        1 if applied.get("status") == "False" and applied.get("reason") == cond.APPLY_FAILED
+        else 0)
     written_back = conditions.get(cond.REGISTRY_WRITTEN_BACK) or {}
     REGISTRY_WRITE_BACK_FAILING.labels(namespace, name).set(
         1 if written_back.get("status") == "False" else 0)
@@ -368,8 +397,9 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any],
                      measured: Collection[str]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says, and whether it
-    shares its holdout draw (its HoldoutShared condition); its period's
+    """Whether a Campaign's budget is exhausted, as its Ready condition says, whether it
+    shares its holdout draw (its HoldoutShared condition) and whether its settings have not
+    reached the serving pods (its SettingsDelivered condition False); its period's
     spend, ROI, incremental effect and incremental conversions with their bounds, as its status
     says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``),
     not the phase (a Campaign whose settings are not delivered is Degraded, ``domain.stuck``,
@@ -384,6 +414,8 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
     shared = any(c.get("type") == cond.HOLDOUT_SHARED and c.get("status") == "True"
                  for c in status.get("conditions", []))
     CAMPAIGN_HOLDOUT_SHARED.labels(namespace, name).set(1 if shared else 0)
+    CAMPAIGN_SETTINGS_UNDELIVERED.labels(namespace, name).set(
+        1 if _condition(status, cond.SETTINGS_DELIVERED).get("status") == "False" else 0)
     if status.get("budgetRemaining") is None:  # no budget gate measured: no spend to show
         with suppress(KeyError):
             CAMPAIGN_BUDGET_SPEND.remove(namespace, name)
@@ -441,7 +473,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
     with suppress(KeyError):
         LAST_ROLLBACK.remove(kind, namespace, name)
     if kind == "Campaign":
-        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED):
+        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED,
+                       CAMPAIGN_SETTINGS_UNDELIVERED):
             with suppress(KeyError):
                 series.remove(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
@@ -450,7 +483,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         with suppress(KeyError):
             LAST_PASS.remove(kind, namespace, name)
     if kind == "UpliftModel":
-        for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, REGISTRY_WRITE_BACK_FAILING):
+        for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, SERVING_APPLY_FAILING,
+                       REGISTRY_WRITE_BACK_FAILING):
             with suppress(KeyError):
                 series.remove(namespace, name)
     for gate in _GATE_SERIES.pop((kind, namespace, name), set()):

@@ -1,7 +1,8 @@
 """The published phase (``domain.stuck``): Degraded once a condition saying the spec has not
 taken effect has held past the grace (5 minutes, or a shorter progressDeadline), naming the
 condition, its reason and since when before what the ramp says; the ramp's phase before the
-grace, and again at once when the condition clears; Paused and Degraded as they are."""
+grace, and again at once when the condition clears; Paused as it is; Degraded stays Degraded,
+the condition named after the ramp's own words."""
 
 from __future__ import annotations
 
@@ -90,11 +91,44 @@ def test_other_condition_states_leave_a_model_s_phase_as_the_ramp_says(
         Phase.HEALTHY, SERVES)
 
 
-@pytest.mark.parametrize("phase", [Phase.PAUSED, Phase.DEGRADED, None])
-def test_a_paused_or_degraded_model_is_left_as_it_is(phase: Phase | None) -> None:
-    said = "ProgressDeadlineExceeded: canary 2 at step 1/3 could not advance"
+@pytest.mark.parametrize("phase", [Phase.PAUSED, None])
+def test_a_paused_model_is_left_as_it_is(phase: Phase | None) -> None:
+    said = "canary 2 at step 1/3 (10%) paused: gate lat inconclusive (3 times, ...)"
     published = stuck.model_phase(phase, said, MODEL_CASES, None, T0 + dt.timedelta(hours=1))
     assert published == stuck.Published(phase, said)
+
+
+ROLLED_BACK = ("version 2 was rolled back (gate lat Fail: ...); stable 1 serves. Set a new "
+               "version or annotate uplift.dev/retry")
+DEADLINE = "ProgressDeadlineExceeded: canary 2 at step 1/3 could not advance (gates: lat Fail)"
+
+
+@pytest.mark.parametrize("said", [ROLLED_BACK, DEADLINE], ids=["rolled-back", "deadline"])
+@pytest.mark.parametrize("problem", MODEL_CASES, ids=["serving-failed", "apply-failed",
+                                                     "model-not-found"])
+def test_a_degraded_model_names_a_problem_held_past_the_grace_after_its_own_words(
+        said: str, problem: Condition) -> None:
+    """A rollback whose serving graph the API server refuses: the ramp decided Degraded and
+    "stable 1 serves", and that was all the message said while the canary kept its traffic.
+    The ramp's words stay first (the deadline metric reads the ProgressDeadlineExceeded
+    prefix)."""
+    within = stuck.model_phase(Phase.DEGRADED, said, [problem], None,
+                               T0 + dt.timedelta(minutes=4))
+    assert within == stuck.Published(Phase.DEGRADED, said, T0 + dt.timedelta(minutes=5))
+    past = stuck.model_phase(Phase.DEGRADED, said, [problem], None, T0 + dt.timedelta(hours=1))
+    assert past == stuck.Published(Phase.DEGRADED, (
+        f"{said}; {problem.type} {problem.status} ({problem.reason}) since {T0.isoformat()}: "
+        f"{problem.message}"))
+
+
+def test_a_degraded_model_s_long_words_are_clipped_so_that_the_problem_is_said() -> None:
+    said = "ProgressDeadlineExceeded: " + "x" * 5000
+    published = stuck.model_phase(Phase.DEGRADED, said, [REFUSED], None,
+                                  T0 + dt.timedelta(minutes=5))
+    assert len(published.message) <= 4000
+    assert published.message.startswith("ProgressDeadlineExceeded: xxx")
+    assert published.message.endswith(f"…; ServingApplied False (ApplyFailed) since "
+                                      f"{T0.isoformat()}: {REFUSED.message}")
 
 
 CAMPAIGN_PROBLEM = condition("SettingsDelivered", "False", "FileNotWritten",
@@ -123,11 +157,21 @@ def test_a_campaign_the_file_does_not_carry_is_degraded_past_the_grace(reason: s
     assert published.phase is Phase.DEGRADED and f"({reason})" in published.message
 
 
-@pytest.mark.parametrize("phase", [Phase.PAUSED, Phase.DEGRADED])
-def test_a_paused_or_degraded_campaign_is_left_as_it_is(phase: Phase) -> None:
-    published = stuck.campaign_phase(phase, "held", [CAMPAIGN_PROBLEM], None,
+def test_a_paused_campaign_is_left_as_it_is() -> None:
+    published = stuck.campaign_phase(Phase.PAUSED, "held", [CAMPAIGN_PROBLEM], None,
                                      T0 + dt.timedelta(hours=1))
-    assert published == stuck.Published(phase, "held")
+    assert published == stuck.Published(Phase.PAUSED, "held")
+
+
+def test_a_rolled_back_campaign_whose_settings_are_not_delivered_says_so_after_its_words(
+        ) -> None:
+    """Its 0 % has not reached the pods, which treat at the exposure they had."""
+    said = "exposure 0%: rolled back (gate roi Fail: ...). Change the spec or annotate ..."
+    published = stuck.campaign_phase(Phase.DEGRADED, said, [CAMPAIGN_PROBLEM], None,
+                                     T0 + dt.timedelta(hours=1))
+    assert published.phase is Phase.DEGRADED
+    assert published.message == (f"{said}; SettingsDelivered False (FileNotWritten) since "
+                                 f"{T0.isoformat()}: {CAMPAIGN_PROBLEM.message}")
 
 
 def test_model_problems_do_not_degrade_a_campaign_nor_the_reverse() -> None:
