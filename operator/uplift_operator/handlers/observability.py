@@ -27,7 +27,8 @@ from uplift_operator.services.rolls import Rolls
 __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget", "ghost",
            "ghosts_audited", "graph_roll_timed_out", "last_rollback", "observe_campaign",
            "observe_gates", "observe_phase", "observe_rollout", "observe_rolls", "observe_status",
-           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "serve", "started"]
+           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "rollback_pending",
+           "serve", "started"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -141,6 +142,12 @@ CAMPAIGN_SETTINGS_UNDELIVERED = Gauge(
     "carry it as its spec says (CampaignNotCarried), so the serving pods keep its previous "
     "settings and an exposure the status decided (a rollback's 0 % included) is not in "
     "effect; else 0.", ["namespace", "name"], registry=REGISTRY)
+ROLLBACK_PENDING = Gauge(
+    "uplift_operator_rollback_pending",
+    "1 while a gate demands a rollback that rollback.mode: Manual leaves to a human (status: "
+    "phase Paused, Ready False RollbackPending): the canary keeps its weight (a Campaign its "
+    "exposure) until an abort or a promote, and no progressDeadline runs meanwhile; else 0.",
+    ["kind", "namespace", "name"], registry=REGISTRY)
 REGISTRY_WRITE_BACK_FAILING = Gauge(
     "uplift_operator_registry_write_back_failing",
     "1 while an UpliftModel's RegistryWrittenBack condition is False: an MLflow write-back of "
@@ -290,12 +297,20 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
                       for c in status.get("conditions", [])))
     PROGRESS_DEADLINE_EXCEEDED.labels(kind, namespace, name).set(
         1 if deadline_exceeded(status) else 0)
+    ROLLBACK_PENDING.labels(kind, namespace, name).set(1 if rollback_pending(status) else 0)
     rolled_back = last_rollback(status)
     if rolled_back is None:
         with suppress(KeyError):
             LAST_ROLLBACK.remove(kind, namespace, name)
     else:
         LAST_ROLLBACK.labels(kind, namespace, name).set(rolled_back)
+
+
+def rollback_pending(status: dict[str, Any]) -> bool:
+    """Whether the status says a gate's rollback waits for a human (``rollback.mode: Manual``):
+    ``Ready`` False with reason ``RollbackPending``, as both kinds' ramps write it."""
+    ready = _condition(status, cond.READY)
+    return ready.get("status") == "False" and ready.get("reason") == cond.ROLLBACK_PENDING
 
 
 def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
@@ -472,6 +487,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         PROGRESS_DEADLINE_EXCEEDED.remove(kind, namespace, name)
     with suppress(KeyError):
         LAST_ROLLBACK.remove(kind, namespace, name)
+    with suppress(KeyError):
+        ROLLBACK_PENDING.remove(kind, namespace, name)
     if kind == "Campaign":
         for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED,
                        CAMPAIGN_SETTINGS_UNDELIVERED):
