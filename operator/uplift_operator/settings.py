@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.userinfo import has_userinfo
 
 __all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "keepalive_gap", "keepalives_per_second",
            "parse_args", "parse_header", "recommended_peering_lifetime", "seniority_priority"]
@@ -207,7 +208,11 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
                         default=_env("LOG_FORMAT", "json"))
     parser.add_argument("--verbose", action="store_true", default=_env("VERBOSE", "") == "true")
-    parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"))
+    parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"),
+                        help="the MLflow tracking server of UpliftModels that name none "
+                             "(http:// or https://), without user:password@: it is handed to "
+                             "every serving pod's environment; credentials go in a Secret "
+                             "named by spec.model.credentials. Env: UPLIFT_MLFLOW_TRACKING_URI")
     parser.add_argument("--prometheus-url", default=_env("PROMETHEUS_URL"),
                         help="the Prometheus every gate queries (its root: http://prom:9090, "
                              "or a Mimir/Thanos query path). Credentials in it "
@@ -300,6 +305,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     if args.peering_lifetime < MIN_PEERING_LIFETIME:
         parser.error(f"--peering-lifetime must be at least {MIN_PEERING_LIFETIME} s: below it a "
                      "replica whose 1 s keep-alive is a moment late is taken for dead")
+    if args.mlflow_tracking_uri and has_userinfo(args.mlflow_tracking_uri):
+        # Not quoted: the password would be in the operator's log.
+        parser.error("--mlflow-tracking-uri (Helm value mlflow.trackingUri) must not hold "
+                     "user:password@ (not shown here): it would reach every serving pod's "
+                     "environment and the operator's messages; put the credentials in a Secret "
+                     "named by each UpliftModel's spec.model.credentials")
     if args.pass_workers < 1:
         parser.error("--pass-workers must be at least 1")
     if args.max_concurrent_graph_rolls < 0:

@@ -454,6 +454,19 @@ def test_the_working_neighbours_of_those_values_render() -> None:
         assert pdb["spec"]["minAvailable"] == expected and "maxUnavailable" not in pdb["spec"]
 
 
+def test_mlflow_tracking_uri_refuses_credentials_in_the_url() -> None:
+    """mlflow.trackingUri reaches every serving pod's environment (MLFLOW_TRACKING_URI): the
+    schema refuses user:password@ in it, as the operator does at start."""
+    helm = tools()["helm"]
+    for uri in ("http://reader:s3cret@mlflow:5000", "https://token@mlflow.example/"):
+        result = run(helm, "template", "x", str(CHART), "--set", f"mlflow.trackingUri={uri}")
+        assert result.returncode != 0 and "/mlflow/trackingUri" in result.stderr, uri
+    for uri in ("", "http://mlflow.mlflow.svc:5000", "https://mlflow.example/prefix/@team"):
+        env = by_kind(helm_template("--set", f"mlflow.trackingUri={uri}"), "Deployment")[0][
+            "spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "UPLIFT_MLFLOW_TRACKING_URI", "value": uri} in env, uri
+
+
 def _rules(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [role["rules"] for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role")]
 

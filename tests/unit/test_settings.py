@@ -168,3 +168,29 @@ def test_prometheus_credentials_are_files_from_flags_or_the_environment(
     assert "expected NAME=VALUE" in refused("--prometheus-header", "X-Scope-OrgID")
     assert "expected NAME=VALUE" in refused("--prometheus-header", "Bad Name=x")
     assert "line break" in refused("--prometheus-header", "X-A=b\r\nX-Injected: 1")
+
+
+@pytest.mark.parametrize("uri", ["http://reader:s3cret-pw@mlflow:5000",
+                                 "https://token-only-s3cret-pw@mlflow.example/prefix"])
+def test_a_tracking_uri_with_credentials_fails_at_start_without_showing_them(
+        uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator's tracking URI is every serving pod's MLFLOW_TRACKING_URI and names the
+    server in its messages: user:password@ in it is refused before anything starts, flag or
+    environment, and the usage error (the operator's log) does not quote it."""
+    for argv, env in (([f"--mlflow-tracking-uri={uri}"], None), ([], uri)):
+        if env is not None:
+            monkeypatch.setenv("UPLIFT_MLFLOW_TRACKING_URI", env)
+        with pytest.raises(SystemExit) as exited:
+            parse_args(["-A", *argv])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "--mlflow-tracking-uri (Helm value mlflow.trackingUri) must not hold" in err
+        assert "spec.model.credentials" in err and "s3cret-pw" not in err
+
+
+def test_a_tracking_uri_without_credentials_is_taken_as_given(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UPLIFT_MLFLOW_TRACKING_URI", raising=False)
+    for uri in ("http://mlflow.mlflow.svc:5000", "https://mlflow.example/prefix/@team?a=b@c"):
+        assert parse_args(["-A", "--mlflow-tracking-uri", uri]).mlflow_tracking_uri == uri
+    assert parse_args(["-A"]).mlflow_tracking_uri is None

@@ -27,7 +27,12 @@ requests raise ``RegistryUnavailable`` with that failure's message, unsent, for
 Credentials come from a Kubernetes Secret read by the caller; this module only turns them
 into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``),
 and never lets them out: every error text (a connection error, a body a proxy answered with,
-which may echo the request's headers) has the credentials replaced by ``***``.
+which may echo the request's headers) has the credentials replaced by ``***``. A tracking URI
+with ``user:password@`` in it (which requests sends as basic credentials; the API and the
+operator's settings refuse one, but the client is not the place that relies on it) is treated
+alike: messages, log lines and ``repr`` name the server by ``shown_url``, without its userinfo,
+and the userinfo, its password and the basic header made of them are redacted as a Secret's
+values are (``uplift_operator.userinfo``).
 Endpoints and shapes: shared anchors §4; the REST reference at mlflow.org/docs/latest/api_reference.
 """
 
@@ -48,6 +53,7 @@ from urllib3.exceptions import ProtocolError
 
 from uplift_operator import fail_fast
 from uplift_operator.domain.alias_sweep import AliasListing
+from uplift_operator.userinfo import shown_url, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +192,14 @@ class ResolvedVersion:
 
 class MlflowRegistry:
     """Synchronous client for one MLflow tracking server (``tracking_uri`` is its HTTP root).
-    ``fail_fast`` is the tracking URI's process-wide ``FailFast`` unless given."""
+    ``fail_fast`` is the tracking URI's process-wide ``FailFast`` unless given. Messages and
+    logs name the server by ``shown_url``, the tracking URI without its userinfo."""
 
     def __init__(self, tracking_uri: str, *, credentials: Credentials | None = None,
                  timeout: float = DEFAULT_TIMEOUT, verify: bool | str = True,
                  fail_fast: FailFast | None = None) -> None:
         self.tracking_uri = tracking_uri.rstrip("/")
+        self.shown_url = shown_url(self.tracking_uri)
         self.timeout = timeout
         self.fail_fast = (fail_fast if fail_fast is not None
                           else FailFast.for_url(self.tracking_uri))
@@ -200,7 +208,9 @@ class MlflowRegistry:
         authorization = credentials.authorization() if credentials is not None else None
         if authorization is not None:
             self._headers["Authorization"] = authorization
-        self._secrets = credentials.secrets() if credentials is not None else ()
+        given = credentials.secrets() if credentials is not None else ()
+        self._secrets = tuple(sorted({*given, *url_secrets(self.tracking_uri)},
+                                     key=len, reverse=True))
         # One requests.Session per thread (passes run in a pool; requests does not promise a
         # Session is thread-safe, psf/requests#2766): each keeps its connection to MLflow
         # open between calls instead of a new TCP (and TLS) handshake per request.
@@ -212,7 +222,7 @@ class MlflowRegistry:
         return text
 
     def __repr__(self) -> str:
-        return f"MlflowRegistry({self.tracking_uri!r}, timeout={self.timeout})"
+        return f"MlflowRegistry({self.shown_url!r}, timeout={self.timeout})"
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -313,7 +323,8 @@ class MlflowRegistry:
         uri = self.download_uri(name, version)
         parsed = urllib.parse.urlparse(uri)
         if parsed.scheme != _PROXY_SCHEME:
-            raise RegistryNotFound(f"version {version} of {name} is stored at {uri!r}, which the "
+            raise RegistryNotFound(f"version {version} of {name} is stored at "
+                                   f"{shown_url(uri)!r}, which the "
                                    "operator cannot read (only mlflow-artifacts:/ models)")
         location = f"{parsed.path.strip('/')}/MLmodel"
         raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {},
@@ -408,21 +419,21 @@ class MlflowRegistry:
             # Its words are those of every request failing fast after it, any client's of this
             # tracking URI: no detail of this one (requests' text may hold its URL, the model's
             # name in it, and object addresses), which goes to the log.
-            log.warning("MLflow at %s did not answer within %gs: %s", self.tracking_uri,
+            log.warning("MLflow at %s did not answer within %gs: %s", self.shown_url,
                         timeout, self._redact(str(exc)))
             slow = RegistryUnavailable(
-                f"MLflow at {self.tracking_uri} did not answer within {timeout:g}s")
+                f"MLflow at {self.shown_url} did not answer within {timeout:g}s")
             raise slow from None
         except (requests.RequestException, ValueError) as exc:
             # ValueError: requests refuses a header value it cannot send (its message quotes it).
             if self.fail_fast.clock() - started < timeout / 2:
                 raise RegistryUnavailable(self._redact(
-                    f"MLflow at {self.tracking_uri} is unreachable: {exc}")) from None
+                    f"MLflow at {self.shown_url} is unreachable: {exc}")) from None
             # A name lookup or a reset that took as long as a timeout holds the thread alike:
             # failed fast after, in words of no request's own (as above).
-            log.warning("MLflow at %s is unreachable after %gs or more: %s", self.tracking_uri,
+            log.warning("MLflow at %s is unreachable after %gs or more: %s", self.shown_url,
                         timeout / 2, self._redact(str(exc)))
-            slow = RegistryUnavailable(f"MLflow at {self.tracking_uri} is unreachable (no "
+            slow = RegistryUnavailable(f"MLflow at {self.shown_url} is unreachable (no "
                                        f"answer within {timeout / 2:g}s)")
             raise slow from None
         finally:
@@ -448,7 +459,7 @@ class MlflowRegistry:
             body = response.json()
         except ValueError as exc:
             raise RegistryUnavailable(self._redact(
-                f"MLflow at {self.tracking_uri} answered {path} with a non-JSON body "
+                f"MLflow at {self.shown_url} answered {path} with a non-JSON body "
                 f"({_described(response, self._redact)})"),
                 status_code=response.status_code) from exc
         if not isinstance(body, dict):

@@ -47,7 +47,6 @@ import math
 import os
 import socket
 import threading
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +57,7 @@ from typing import Any
 import requests
 
 from uplift_operator import fail_fast
+from uplift_operator.userinfo import shown_url, url_secrets
 
 DEFAULT_TIMEOUT = 10.0
 #: After a query got no answer within its timeout, queries to that Prometheus fail at once for
@@ -114,29 +114,6 @@ class BasicAuth:
 
     username: str
     password: str = field(repr=False)
-
-
-def shown_url(url: str) -> str:
-    """``url`` without its userinfo (``https://user:pw@prom`` → ``https://prom``): the form
-    every message and log line names the server by. requests sends the userinfo as basic
-    credentials; a message would carry the password into a gate's status, an event and the
-    logs."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _url_secrets(url: str) -> tuple[str, ...]:
-    """The password of ``url``'s userinfo, as written and decoded, and the basic-auth header
-    value requests makes of it (an error text may quote any)."""
-    userinfo = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
-    username, _, password = userinfo.partition(":")
-    if not password:
-        return ()
-    plain = urllib.parse.unquote(password)
-    header = base64.b64encode(f"{urllib.parse.unquote(username)}:{plain}".encode()).decode()
-    return tuple({password, plain, header})
 
 
 class SecretFile:
@@ -256,7 +233,7 @@ class PrometheusClient:
         self._basic_auth = basic_auth
         self._verify = verify
         self._local = threading.local()
-        self._url_secrets = _url_secrets(self.url)  # the URL never changes: worked out once
+        self._url_secrets = url_secrets(self.url)  # the URL never changes: worked out once
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"

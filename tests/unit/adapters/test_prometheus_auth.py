@@ -33,10 +33,10 @@ from uplift_operator.adapters.prometheus import (
     PrometheusClient,
     SecretFile,
     basic_auth_files,
-    shown_url,
 )
 from uplift_operator.handlers.lifecycle import prometheus_client
 from uplift_operator.settings import parse_args
+from uplift_operator.userinfo import shown_url
 
 ANSWER = {"status": "success", "data": {"resultType": "vector", "result": [
     {"metric": {}, "value": [1.0, "5"]}]}}
@@ -174,7 +174,7 @@ def test_credentials_in_the_url_are_sent_but_never_shown(
           pytest.raises(MetricsUnavailable) as refused):
         client.scalar("sum(up)")
     assert refused.value.message == (
-        "prometheus answered HTTP 401 (unauthorized): bad credentials Basic *** (gate:***)")
+        "prometheus answered HTTP 401 (unauthorized): bad credentials Basic *** (***)")
     assert "s3cret" not in caplog.text and echoed.split()[1] not in caplog.text
     assert _url(server) in caplog.text
 

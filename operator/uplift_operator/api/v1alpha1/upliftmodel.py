@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
 
 from uplift_operator.api.v1alpha1.common import (
     AT_MOST,
@@ -39,6 +39,8 @@ __all__ = [
     "ERROR_RATE_MAX",
     "MODEL_NAME",
     "MODEL_NAME_PATTERN",
+    "TRACKING_URI_PATTERN",
+    "TRACKING_URI_RULE",
     "UPLIFT_SANITY_BAND",
     "ExperimentSpec",
     "FeatureSpec",
@@ -54,6 +56,19 @@ __all__ = [
     "UpliftModelSpec",
     "UpliftModelStatus",
 ]
+
+
+#: An http(s) URL whose authority holds no userinfo (``user:password@``): requests would send it
+#: as basic credentials, and the URL is shown in the status, the operator's log and the serving
+#: pods' environment (``MLFLOW_TRACKING_URI``). The authority ends at the first ``/ ? #``, as
+#: ``urllib.parse.urlsplit`` reads it (``uplift_operator.userinfo.has_userinfo``).
+TRACKING_URI_PATTERN = r"^https?://[^@/?#]+([/?#]|$)"
+#: The same refusal, with a message that says where credentials go (a pattern has none).
+TRACKING_URI_RULE: JsonValue = {
+    "rule": "!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@')",
+    "message": "model.trackingUri must not hold credentials (user:password@ before the host): "
+               "the URL is shown in the status, the operator's logs and every serving pod's "
+               "environment; put them in a Secret and name it in model.credentials"}
 
 
 class ModelReference(ApiModel):
@@ -88,8 +103,12 @@ class ModelReference(ApiModel):
         default="1m",
         description=f"How often an alias is re-read from MLflow. Default: 1m. {AT_MOST}")
     tracking_uri: str | None = Field(
-        default=None, max_length=2048, pattern=r"^https?://",
-        description="MLflow tracking server URL. Default: the operator's configured server. "
+        default=None, max_length=2048, pattern=TRACKING_URI_PATTERN,
+        json_schema_extra={"x-kubernetes-validations": [TRACKING_URI_RULE]},
+        description="MLflow tracking server URL (http or https). Default: the operator's "
+                    "configured server. Without user:password@ before the host (refused): "
+                    "the URL is shown in the status, the operator's logs and every serving "
+                    "pod's environment; give the credentials as a Secret in credentials. "
                     "May change, for a move of the same registry (same registered model, same "
                     "version numbers, e.g. a new host name): the versions are read there from "
                     "the next pass, and the serving pods restart to load them from it, with no "
