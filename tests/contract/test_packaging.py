@@ -431,8 +431,15 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
     (["--set", "podDisruptionBudget.minAvailable=0%"],
      "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
+    (["--set", "serviceAccount.create=false"],
+     "serviceAccount.create=false with rbac.create=true needs serviceAccount.name"),
+    (["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=default"],
+     'would be bound to the "default" ServiceAccount of default'),
+    (["--set", "serviceAccount.create=false", *NAMESPACED],
+     "serviceAccount.create=false with rbac.create=true needs serviceAccount.name"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
-        "min-available-0", "min-available-0-percent"])
+        "min-available-0", "min-available-0-percent", "no-service-account",
+        "default-service-account", "no-service-account-namespaced"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -452,6 +459,25 @@ def test_the_working_neighbours_of_those_values_render() -> None:
                                     f"podDisruptionBudget.minAvailable={value}"),
                       "PodDisruptionBudget")[0]
         assert pdb["spec"]["minAvailable"] == expected and "maxUnavailable" not in pdb["spec"]
+
+
+def test_an_existing_service_account_is_bound_and_without_rbac_none_is_needed() -> None:
+    """The neighbours of the refused serviceAccount values: a ServiceAccount of the operator's
+    own is bound by every binding (cluster-wide and per namespace), and with rbac.create=false
+    the chart binds nothing, so running as the namespace's default is the installer's choice."""
+    for extra in ([], NAMESPACED):
+        docs = helm_template("--set", "serviceAccount.create=false",
+                             "--set", "serviceAccount.name=uplift-own", *extra)
+        assert not by_kind(docs, "ServiceAccount")
+        bindings = by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding")
+        assert bindings and all(
+            [s["name"] for s in b["subjects"]] == ["uplift-own"] for b in bindings)
+        pod = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "uplift-own"
+    docs = helm_template("--set", "serviceAccount.create=false", "--set", "rbac.create=false")
+    assert not by_kind(docs, "ClusterRoleBinding") and not by_kind(docs, "RoleBinding")
+    assert by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"][
+        "serviceAccountName"] == "default"
 
 
 def test_mlflow_tracking_uri_refuses_credentials_in_the_url() -> None:
