@@ -48,6 +48,8 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                       "| Fail: betting evidence at α/7, stake 0.5 × Kelly on the uncorrected "
                       "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |",
                       "stake 0.5 × Kelly, the truth's direction (no bet can know it) | PSI 0.2"]),
+    "cap_ledger_memory": (["--entries", "1000", "--churn", "1"], False,
+                          ["| 1,000 | 5 | 18 characters |"]),
 }
 # Need MLServer processes, the control plane or Prometheus: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
