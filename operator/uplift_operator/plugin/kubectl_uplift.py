@@ -18,6 +18,12 @@ declared once stays owned by ``kubectl-patch`` after Git drops it (the ramp stay
 Git shows nothing). So pause and resume refuse, unless ``--force``, an object carrying a GitOps
 controller's tracking mark (``GITOPS_MARKS``) and say to commit the field to Git. The request
 annotations are not refused: the operator acts on them once, and Git never holds them.
+
+What it prints comes from the cluster (status messages quote MLflow's and Prometheus' error
+texts, a registered model's name, an API server's error), so every line goes out through
+``printable``: a C0 or C1 control character other than a line break or a tab is shown as
+``\\xNN``, never sent to the terminal, where an escape sequence could rewrite what the reader
+sees (a status line, the window title) or, on some terminals, answer back as typed input.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from typing import Any
 from uplift_operator.domain import requests as contract
 
 __all__ = ["GITOPS_MARKS", "VERBS", "describe", "gitops_mark", "main", "patch_for",
-           "render_campaign", "render_status"]
+           "printable", "render_campaign", "render_status"]
 
 # verb -> one-line help; ``--help`` lists exactly these. Each works on both kinds.
 VERBS: dict[str, str] = {
@@ -72,6 +78,19 @@ _ALIASES = {"upliftmodel": "upliftmodel", "upliftmodels": "upliftmodel", "um": "
             "campaigns": "campaign", "camp": "campaign", "campaigns.uplift.dev": "campaign"}
 
 
+#: Every C0 and C1 control character but the line break and the tab (which the layout uses),
+#: DEL included, to its visible escape.
+_VISIBLE = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0))
+            if code not in (0x09, 0x0a)}
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character but a line break or a tab as ``\\xNN``: what the
+    plugin prints comes from the cluster, and an escape sequence in it must reach the reader's
+    eyes, not their terminal."""
+    return text.translate(_VISIBLE)
+
+
 class PluginError(Exception):
     """A failure to report on stderr with exit code 1."""
 
@@ -83,17 +102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubectl = Kubectl(args.kubeconfig, args.context, args.namespace)
         if args.verb == "status":
             body = kubectl.get(KINDS[kind], name)
-            print(render_status(body) if kind == "upliftmodel" else render_campaign(body))
+            print(printable(render_status(body) if kind == "upliftmodel"
+                            else render_campaign(body)))
             return 0
         if args.verb in ("pause", "resume") and not args.force:
             _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, args.verb)
         patch = patch_for(args.verb, args.full, kind)
         body = kubectl.merge_patch(KINDS[kind], name, patch)
     except PluginError as error:
-        print(f"kubectl uplift: {error}", file=sys.stderr)
+        print(printable(f"kubectl uplift: {error}"), file=sys.stderr)
         return 1
     meta = body.get("metadata", {})
-    print(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}: {describe(patch)}")
+    print(printable(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}: "
+                    f"{describe(patch)}"))
     return 0
 
 

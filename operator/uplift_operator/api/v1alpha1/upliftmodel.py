@@ -39,6 +39,7 @@ __all__ = [
     "ERROR_RATE_MAX",
     "MODEL_NAME",
     "MODEL_NAME_PATTERN",
+    "REGISTERED_MODEL_PATTERN",
     "TRACKING_URI_PATTERN",
     "TRACKING_URI_RULE",
     "UPLIFT_SANITY_BAND",
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 
+#: A registered model name without C0 or C1 control characters: it is printed in status
+#: messages, events and by ``kubectl uplift status``, where an escape sequence in it would
+#: drive the reader's terminal.
+REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 #: An http(s) URL whose authority holds no userinfo (``user:password@``): requests would send it
 #: as basic credentials, and the URL is shown in the status, the operator's log and the serving
 #: pods' environment (``MLFLOW_TRACKING_URI``). The authority ends at the first ``/ ? #``, as
@@ -86,8 +91,9 @@ class ModelReference(ApiModel):
     being immutable, its Campaigns and their holdouts."""
 
     registered_model: str = Field(
-        min_length=1, max_length=256,
-        description="Registered model name in the MLflow registry. Immutable: the versions in "
+        min_length=1, max_length=256, pattern=REGISTERED_MODEL_PATTERN,
+        description="Registered model name in the MLflow registry, without control characters "
+                    "(it is printed in messages and by kubectl uplift). Immutable: the versions in "
                     "status, the gates' evidence and the history are this model's, and another "
                     "model's versions are numbered apart (its version of the same number would "
                     "replace the stable in place, with no canary); to serve another registered "
