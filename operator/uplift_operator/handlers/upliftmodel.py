@@ -60,6 +60,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
             followers.forget(key)
             deps.resolver.unfollow_versions(key)
+            deps.unresolved.cleared(key)
 
 
 def start_write_back(memo: kopf.Memo) -> None:
@@ -133,6 +134,7 @@ def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     deps.write_back.forget(key)
     deps.rolls.forget(key, now())
     deps.resolver.unfollow_versions(key)
+    deps.unresolved.cleared(key)
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget(key)

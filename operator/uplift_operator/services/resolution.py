@@ -472,8 +472,9 @@ class Resolver:
     def next_refresh(self, key: AliasKey, interval: dt.timedelta) -> dt.datetime:
         """When the alias ``key`` is due to be read again (``datetime.min``: never read): its
         answer ``interval`` old, or a failed read ``interval`` ago — through an MLflow outage
-        the poller keeps its cadence; the followers, held on RegistryUnavailable, retry on
-        their own (``services.upliftmodel.UNRESOLVED_RETRY_SECONDS``) and see the recovery."""
+        the poller keeps its cadence, and the read that stops failing wakes the followers
+        (``_tell``); held on RegistryUnavailable meanwhile, they retry on their own too,
+        backing off (``services.upliftmodel._unresolved_retry``)."""
         cached, failed = self._aliases.get(key), self._failed.get(key)
         due = cached.fetched_at + interval if cached else _NEVER
         if failed is not None:

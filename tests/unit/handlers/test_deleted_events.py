@@ -18,6 +18,7 @@ from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import campaign, upliftmodel, watches
 from uplift_operator.handlers.common import PassRunner, now
 from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.services.failing import FailingSince
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.resolution import Resolver
 from uplift_operator.services.rolls import Rolls
@@ -47,12 +48,16 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     # It follows its stable version, whose facts and contract the resolver keeps meanwhile.
     resolver = Resolver()
     resolver.follow_versions(key, {(("http://mlflow", "", ""), "m", "1")})
+    # Its reference has not resolved for a while: its retries back off from then.
+    unresolved = FailingSince()
+    unresolved.failing(key, "RegistryUnavailable", at)
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]),
                      uplift_dependencies=SimpleNamespace(decision_keys={},
                                                          write_back=write_back, rolls=rolls,
-                                                         resolver=resolver))
+                                                         resolver=resolver,
+                                                         unresolved=unresolved))
     body: dict[str, Any] = {"apiVersion": "uplift.dev/v1alpha1", "kind": kind,
             "metadata": {"namespace": "ns", "name": "gone", "uid": "u1", "generation": 2,
                          "resourceVersion": "7"},
@@ -84,6 +89,7 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
         assert rolls.admit((kind, "ns", "next"), at).admitted
         # and the versions it followed are no longer kept for it
         assert resolver._followed == {}
+        assert len(unresolved) == 0  # nor since when its reference did not resolve
 
 
 def _refused(registry: Any) -> None:

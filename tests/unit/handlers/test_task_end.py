@@ -19,6 +19,7 @@ from uplift_operator.handlers import campaign, observability, upliftmodel
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.common import PassResult
+from uplift_operator.services.failing import FailingSince
 from uplift_operator.services.resolution import Resolver
 
 PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
@@ -86,7 +87,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             passes = PassRunner(kind, f"{kind.lower()}s", wakeups, pool, Cluster())
             memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
                              uplift_dependencies=SimpleNamespace(
-                                 resolver=Resolver(),
+                                 resolver=Resolver(), unresolved=FailingSince(),
                                  decision_keys={}))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object

@@ -898,8 +898,8 @@ def test_without_a_tracking_uri_the_status_message_and_one_warning_say_why() -> 
         "False", "TrackingUriMissing", why)
     warnings = [e for r in results for e in r.events if e.type == "Warning"]
     assert [(e.reason, e.message) for e in warnings] == [("TrackingUriMissing", why)]  # once
-    assert sim.cluster.applied == [] and results[-1].requeue_after == (
-        upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert sim.cluster.applied == [] and results[0].requeue_after == (
+        upliftmodel.UNRESOLVED_RETRY_SECONDS)  # then backing off (test_..._unresolved_backoff)
     assert s["phase"] == "Progressing"
     sim.tick(stuck.DEFAULT_GRACE.total_seconds())  # a configuration: no wait clears it
     assert sim.status["phase"] == "Degraded" and "TrackingUriMissing" in sim.status["message"]
