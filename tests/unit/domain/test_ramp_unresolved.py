@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from tests.unit.domain.test_ramp import F, P, Sim, make_spec, with_canary
 
-from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain.ramp import Reason
 
 HELD = "the model reference does not resolve now: no step and no promotion of canary 2"
@@ -115,3 +115,33 @@ def test_a_held_step_past_its_progress_deadline_says_the_reference_holds_it() ->
     s = sim.status
     assert s.phase is Phase.DEGRADED and s.message.startswith("ProgressDeadlineExceeded")
     assert HELD in s.message and s.current_step == 0
+
+
+@pytest.mark.parametrize("make", [pre_traffic, with_canary], ids=["pre-traffic", "mid-ramp"])
+@pytest.mark.parametrize("desired", [None, "2"], ids=["unresolved", "resolves-to-canary"])
+def test_analysis_passed_is_not_said_of_a_held_canary(make: Callable[[], Sim],
+                                                       desired: str | None) -> None:
+    """Every gate due passes while the reference does not resolve: no ``AnalysisPassed`` (the
+    step does not move; on-call would read it as advancing), though the gates show their Pass
+    and the message the hold. Resolved, the same analysis says it."""
+    sim = make()
+    sim.desired = desired
+    sim.passing(1)
+    s = sim.status
+    assert s.gates and all(g.verdict is GateVerdict.PASS for g in s.gates)
+    assert (Reason.ANALYSIS_PASSED in sim.reasons()) == (desired is not None)
+    assert (HELD in s.message) == (desired is None)
+
+
+def test_a_step_whose_gates_passed_while_held_says_so_when_it_moves() -> None:
+    """The hold lifts with the step's gates passed already: nothing more is said until the
+    step's pause ends, and its ``StepAdvanced`` says the gates passed; no ``AnalysisPassed``
+    for that step, after or during the hold."""
+    sim = with_canary()
+    sim.desired = None
+    said = [sim.passing(1)]
+    sim.desired = "2"
+    said += [sim.passing(1) for _ in range(4)]  # the step's 5m pause ends at the last
+    events = [e for d in said for e in d.events]
+    assert [e.reason for e in events] == [Reason.STEP_ADVANCED]
+    assert "gates passed" in events[0].message and sim.status.current_step == 1

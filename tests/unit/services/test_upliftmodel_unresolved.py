@@ -245,6 +245,27 @@ def test_mlflow_down_holds_the_gates_that_read_it_and_judges_the_others() -> Non
     assert "RolledBack" in said and split(sim) == ("1", None, 0, None)
 
 
+@pytest.mark.parametrize("down", [True, False], ids=["mlflow-down", "mlflow-up"])
+def test_a_canary_held_by_an_unreachable_mlflow_says_no_analysis_passed(down: bool) -> None:
+    """MLflow unreachable holds the canary (its reference does not resolve) while its
+    Prometheus-only probe is judged and passes: no ``AnalysisPassed`` event while held, so
+    on-call does not read a step that cannot move as passing; MLflow up, the same analysis
+    says it. Back up, the ramp goes on and is promoted."""
+    sim = Sim()
+    sim.metrics.values[PROBE] = 0.5
+    sim.with_canary()
+    sim.registry.down = down
+    said = run(sim, 1)
+    assert sim.status["gates"][0]["verdict"] == "Pass"
+    assert ("AnalysisPassed" in said) == (not down)
+    assert (HELD in sim.status["message"]) == down
+    if down:  # past the step's pause: held, and still nothing said of its Pass
+        said = run(sim, 3)
+        assert "AnalysisPassed" not in said and split(sim) == ("1", "2", 10, 0)
+        sim.registry.down = False
+    assert "Promoted" in run(sim, 6) and split(sim) == ("2", None, 0, None)
+
+
 def _spy_registry(touched: list[str]) -> Any:
     class Spy:
         def __getattr__(self, name: str) -> Callable[..., Any]:
