@@ -144,7 +144,11 @@ def _published(phase: Phase | None, message: str, conditions: Sequence[Condition
         return Published(phase, message)
     held = [c for problem in problems for c in conditions if problem.held_by(c)]
     past = [c for c in held if now - c.last_transition_time >= allowed]
-    due = min((c.last_transition_time + allowed for c in held if c not in past), default=None)
+    # No pass asked for a Degraded phase's grace: its phase stays, only its words grow, which
+    # the next pass says (a refused apply is retried within a minute); the passes and their
+    # times are as the ramp and the serving side ask, as before.
+    due = None if phase in _ALREADY_DEGRADED else min(
+        (c.last_transition_time + allowed for c in held if c not in past), default=None)
     if not past:
         return Published(phase, message, due)
     said = "; ".join(_named(c, message) for c in past)
