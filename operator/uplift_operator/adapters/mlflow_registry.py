@@ -367,7 +367,10 @@ class MlflowRegistry:
                    json_body={"name": name, "version": str(version), "key": key, "value": value})
 
     def delete_version_tag(self, name: str, version: int | str, key: str) -> None:
-        """Remove a tag; removing an absent tag succeeds (MLflow answers 200)."""
+        """Remove a tag. A tag that is not there is removed already: MLflow answers 200 (its
+        server's ``_delete_model_version_tag`` → ``SqlAlchemyStore.delete_model_version_tag``
+        deletes only a tag it found, the file store likewise, MLflow 3.x); a version that does
+        not exist is ``RegistryNotFound`` (``RESOURCE_DOES_NOT_EXIST``)."""
         self._call("DELETE", f"{_API}/model-versions/delete-tag",
                    json_body={"name": name, "version": str(version), "key": key})
 

@@ -82,6 +82,12 @@ ROLL_TIMED_OUT = "RollTimedOut"
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
 WRITE_BACK_PENDING = "WriteBackPending"  # Unknown: queued, not yet through (replayed on restart)
+#: (False) an older UpliftModel moves the same promotion alias (tracking URI, registered model,
+#: ``promotionAlias``): this one's alias moves and role and reason tags are withheld; also the
+#: Warning event when that starts (or names another model), and ``..._NOT_SHARED`` the Normal
+#: one when it ends (``services.writeback.AliasClaims``).
+PROMOTION_ALIAS_SHARED = "PromotionAliasShared"
+PROMOTION_ALIAS_NOT_SHARED = "PromotionAliasNotShared"
 # SettingsDelivered (Campaign):
 SERVING_BACKEND_FAILED = "ServingBackendFailed"
 SERVING_RECOVERED = "ServingRecovered"

@@ -123,6 +123,7 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     runner(memo, campaign.KIND, campaign.PLURAL)
     alias_followers(memo)
     upliftmodel.start_write_back(memo)
+    upliftmodel.follow_alias_claims(memo)
     upliftmodel.follow_rolls(memo)
     registry_polling.start(memo)
     campaigns_file.file_dependencies(memo)

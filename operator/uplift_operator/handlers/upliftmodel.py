@@ -8,6 +8,13 @@ analysis, a step's end, the deadline; a move of its alias that the shared poller
 it, ``handlers.registry_polling``) — never on a fixed cadence (``handlers.scheduling``).
 A pass that observes nothing new writes nothing: its status is one merge patch, only of what
 changed.
+
+Every UpliftModel's event also says which promotion alias it moves (``promotion_alias_claims``,
+a kopf index: kopf runs no other handler until the objects listed at start are indexed, so the
+first passes already know every claimant): of two that move one alias, the younger's MLflow
+writes are withheld (``services.writeback.AliasClaims``), and a model whose standing changed is
+woken. A deleted UpliftModel's canary is tagged ``retired`` at its DELETED event (``forget``):
+there is no finalizer, so it is the last word the operator has of it.
 """
 
 from __future__ import annotations
@@ -63,6 +70,42 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             deps.unresolved.cleared(key)
 
 
+@kopf.index(GROUP, VERSION, PLURAL)
+async def promotion_alias_claims(body: kopf.Body, memo: kopf.Memo,
+                                 **_: Any) -> dict[tuple[str, str, str], str]:
+    """At every event of every UpliftModel, the promotion alias it moves claimed in
+    ``AliasClaims``, which wakes the models whose standing that changed
+    (``follow_alias_claims``). A claim ends at the DELETED event (``forget``), not at the
+    deletion's start: the model's canary is retired then, before a younger model's registry
+    state is submitted. A kopf index for kopf's start-up gate: every listed object is claimed
+    before any pass runs, so a younger model's first pass after a restart does not write
+    before the older one is known. kopf's own copy (target → name) is not read. On the event
+    loop, not kopf's thread pool: a few dictionary operations per event."""
+    meta = body.metadata
+    deps = memo["uplift_dependencies"]
+    target = service.promotion_alias_target(body, deps.default_tracking_uri)
+    namespace, name = str(meta.namespace), str(meta.name)
+    deps.alias_claims.claim((KIND, namespace, name), str(meta.uid),
+                            str(meta.get("creationTimestamp") or ""), target)
+    return {target: f"{namespace}/{name}"} if target is not None else {}
+
+
+def follow_alias_claims(memo: kopf.Memo) -> None:
+    """Once, at start-up (``handlers.lifecycle.share_process_state``): a model whose promotion
+    alias another, older model starts or stops moving is woken, so that its status says so and,
+    freed, it submits its registry state again."""
+    if memo.get("alias_claims_followed"):
+        return
+    memo["alias_claims_followed"] = True
+    loop, wakeups = asyncio.get_running_loop(), memo["wakeups"]
+
+    def changed(owners: Sequence[tuple[str, str, str]]) -> None:
+        for owner in owners:
+            loop.call_soon_threadsafe(wakeups.wake, owner)
+
+    memo["uplift_dependencies"].alias_claims.on_change.append(changed)
+
+
 def start_write_back(memo: kopf.Memo) -> None:
     """Once, at start-up (``handlers.lifecycle.share_process_state``): the MLflow write-back
     worker runs, and wakes a resource's pass when its write-back starts or stops failing (its
@@ -116,16 +159,26 @@ def _observe(namespace: str, name: str, status: dict[str, Any], spec: dict[str, 
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)
-def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted UpliftModel. On the watch's DELETED event, not
     as a kopf on-delete handler: that would make kopf keep a last-handled annotation on every
-    object (one more write per resource) for a handler that writes nothing."""
+    object (one more write per resource) for a handler that writes nothing.
+
+    Its canary, if the object as last seen had one, is tagged ``retired`` in MLflow first
+    (``service.retire_deleted_canary``: queued, best-effort, never in the way) — unless an
+    object of the same name already runs (that one's pass reads and writes the roles now) or
+    an older UpliftModel moves the same promotion alias (this one's writes were withheld).
+    Then its promotion alias claim ends, which wakes a younger model of that alias: its
+    registry state is submitted after the retirement."""
     namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
     key = (KIND, namespace, name)
     # First: whether an object of the same name already runs (created again before this
     # event was handled), whose name-keyed state must stay.
     name_free = memo["wakeups"].finish(key, uid)
     deps = memo["uplift_dependencies"]
+    if name_free and deps.alias_claims.holder(key) is None:
+        service.retire_deleted_canary(body, deps, now())
+    deps.alias_claims.release(key, uid)
     deps.decision_keys.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
     if not name_free:

@@ -32,6 +32,9 @@ class Registry(Protocol):
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
 
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        """Remove a version's tag; one that is not there is removed already (no error)."""
+
     def set_alias(self, name: str, alias: str, version: str) -> None: ...
 
 

@@ -236,6 +236,9 @@ class CachingRegistry:
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self.registry.set_version_tag(name, version, key, value)
 
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        self.registry.delete_version_tag(name, version, key)
+
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.registry.set_alias(name, alias, version)
 

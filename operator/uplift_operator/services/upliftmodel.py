@@ -27,7 +27,10 @@
    off the pass by ``services.writeback``; ``RegistryWrittenBack`` Unknown until they went
    through), preceded, on a resource's first pass in a process while its
    ``RegistryWrittenBack`` says False or Unknown (the writes were lost with the process
-   before), by the registry state its status implies (``_registry_state``);
+   before), by the registry state its status implies (``_registry_state``); all of them
+   withheld while an older UpliftModel moves the same promotion alias
+   (``services.writeback.AliasClaims``: ``RegistryWrittenBack`` False, ``PromotionAliasShared``),
+   and that state submitted again once the alias is the model's alone;
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
    write-back queue found, then ServingFailed; the phase published is Degraded while one of
@@ -105,7 +108,7 @@ from uplift_operator.services.resolution import (
     VersionKey,
 )
 from uplift_operator.services.rolls import Rolls
-from uplift_operator.services.writeback import Write, WriteBack
+from uplift_operator.services.writeback import AliasClaims, AliasTarget, Write, WriteBack
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
            "StatusRead", "Unasked", "first_status_wait", "measured_gates", "read_status",
@@ -152,6 +155,9 @@ CREDENTIALS_REFUSED_REREAD = 30.0
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
 REASON_TAG = "uplift.dev/reason"
+#: How the reason of a canary ``retired`` by its UpliftModel's deletion starts
+#: (``retire_deleted_canary``): a status-less pass ramps such a version as a canary again.
+DELETED_MID_RAMP = "its UpliftModel was deleted mid-ramp"
 
 
 @dataclass
@@ -174,6 +180,8 @@ class Dependencies:
     # Since when each model's reference has not resolved, for the reason it has now: what its
     # retries back off from (``_unresolved_retry``).
     unresolved: FailingSince = field(default_factory=FailingSince)
+    # Who moves which promotion alias (fed by the watch): the younger ones' writes withheld.
+    alias_claims: AliasClaims = field(default_factory=AliasClaims)
     # Credentials Secrets as last read, shared by every resource naming one (CREDENTIALS_TTL).
     credential_reads: TimedCache[tuple[str, str, tuple[str, ...]], dict[str, bytes]] = field(
         default_factory=lambda: TimedCache(CREDENTIALS_TTL_SECONDS))
@@ -269,13 +277,20 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return PassResult(dict(body.get("status") or {}), (),
                           wait if following is None else min(wait, following))
     writer = (KIND, namespace, name)
+    # An older UpliftModel moves the same promotion alias: its decisions are the ones the
+    # registry holds; this one's are withheld (serving is not affected), and its registry state
+    # submitted again once the alias is its alone (``_alias_freed``).
+    shared_with = deps.alias_claims.holder(writer)
+    freed = shared_with is None and _alias_freed(current.conditions)
     if registry is not None:
-        writes = _write_backs(spec, decision, now, current.canary_version)
+        writes = (_write_backs(spec, decision, now, current.canary_version)
+                  if shared_with is None else [])
         # Its write-backs failed, or were queued and never known to go through, as the stored
         # condition says, and this process holds none of them (an operator restart lost
         # them): the state the status implies, again.
-        replay = (not deps.write_back.knows(writer)
-                  and status_logic.write_back_unconfirmed(current.conditions))
+        replay = shared_with is None and (freed or (
+            not deps.write_back.knows(writer)
+            and status_logic.write_back_unconfirmed(current.conditions)))
         if replay:
             writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
                       *writes]
@@ -283,10 +298,14 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         deps.write_back.submit(writer, registry, registry_scope(spec.model, namespace, deps),
                                spec.model.registered_model, writes,
                                tell_when_written=replay or bool(writes))
+    else:
+        freed = False  # owed still: the stored condition says so until a pass can submit it
     status = _status(decision.status, current, resolved, applied,
                      deps.write_back.failure(writer),
                      not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
                      deps.write_back.waiting(writer), owner, generation, now)
+    status.conditions = _alias_shared(status.conditions, current.conditions, spec, shared_with,
+                                      freed, deps.write_back.waiting(writer), generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
     # Degraded while a condition has said for longer than a grace that the spec has not taken
     # effect (Argo CD's health passes the phase through); Ready and every decision as decided.
@@ -495,11 +514,26 @@ def _write_back_news(before: Sequence[Condition], after: Sequence[Condition]) ->
     resource's failing write, or dropped), and a Normal when it is through again (False, then
     True). Said on the change, not once per pass: the write-back words a failure the same on
     every retry, and a promotion's ``Promoted`` event alone made the alias and the role tags
-    look moved while MLflow had not heard of them. Not decisions."""
+    look moved while MLflow had not heard of them. Not decisions. Withheld because an older
+    UpliftModel moves the same promotion alias (``PromotionAliasShared``): a Warning under
+    that reason when it starts or names another model, a Normal ``PromotionAliasNotShared``
+    when it ends."""
     old = cond.find(before, cond.REGISTRY_WRITTEN_BACK)
     new = cond.find(after, cond.REGISTRY_WRITTEN_BACK)
     if new is None or old == new:
         return []
+    was_shared = old is not None and old.reason == cond.PROMOTION_ALIAS_SHARED
+    if new.reason == cond.PROMOTION_ALIAS_SHARED:
+        if was_shared and old is not None and old.message == new.message:
+            return []
+        return [Event("Warning", cond.PROMOTION_ALIAS_SHARED, new.message, decision=False)]
+    if was_shared:
+        told = [Event("Normal", cond.PROMOTION_ALIAS_NOT_SHARED,
+                      f"no older UpliftModel moves its promotionAlias any more: its MLflow "
+                      f"write-back resumes ({new.message})"[:MAX_MESSAGE], decision=False)]
+        if new.status == "False":
+            told.append(Event("Warning", cond.WRITE_BACK_FAILED, new.message, decision=False))
+        return told
     if new.status == "False" and (old is None or old.status != "False"
                                   or old.message != new.message):
         return [Event("Warning", cond.WRITE_BACK_FAILED, new.message, decision=False)]
@@ -725,8 +759,11 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     whose status was lost: deleted and applied again, replaced, restored without status), what
     the role tags this operator wrote to MLflow say (``ramp.RecordedRoles``): the desired
     version's role, and the version the promotion alias points at if it is tagged ``stable``
-    and ready. Two reads, on such passes only (every later pass has a stable version). None
-    when the desired version is no rolled-back or canary one, the spec names no promotion
+    and ready. Two reads, on such passes only (every later pass has a stable version). A
+    version ``retired`` by its UpliftModel's deletion mid-ramp (its reason starts with
+    ``DELETED_MID_RAMP``: ``retire_deleted_canary``) counts as the ``canary`` it was: the
+    object deleted and applied again ramps it from step 1, as before that retirement existed.
+    None when the desired version is no rolled-back or canary one, the spec names no promotion
     alias (the one place the operator keeps the stable's number in MLflow; without it the
     desired version is served as a first version, as ever), or MLflow does not answer."""
     if (registry is None or desired is None or current.stable_version is not None
@@ -736,6 +773,8 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     try:
         tags = registry.resolve(model, version=desired).tags
         role = tags.get(ROLE_TAG)
+        if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(DELETED_MID_RAMP):
+            role = ramp.ROLE_CANARY
         alias = spec.model.promotion_alias
         if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY) or alias is None:
             return None
@@ -926,6 +965,9 @@ class _RefusalTold:
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._asked(lambda: self._registry.set_version_tag(name, version, key, value))
+
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        self._asked(lambda: self._registry.delete_version_tag(name, version, key))
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._asked(lambda: self._registry.set_alias(name, alias, version))
@@ -1446,7 +1488,9 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
     tags on the versions, the promotion alias on a promotion, a rollback's reason. The canary
     before the pass (``canary_before``) that the decision removed with no role of its own (the
     spec back at the stable: ``rolled-back`` with the reason; replaced by a newer version:
-    ``retired``) is tagged too, or MLflow would go on calling it the canary."""
+    ``retired``) is tagged too, or MLflow would go on calling it the canary. A version made
+    ``canary`` or ``stable`` loses its ``uplift.dev/reason`` (``_role``): a version rolled back,
+    then retried and promoted, would otherwise keep its old rollback's reason."""
     model, status, stamp = spec.model.registered_model, decision.status, now.isoformat()
     writes: list[Write] = []
     for event in decision.events:
@@ -1454,14 +1498,14 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
             continue
         if event.reason in (ramp.Reason.CANARY_STARTED, ramp.Reason.CANARY_REPLACED,
                             ramp.Reason.RETRY) and status.canary_version:
-            writes.append(_role(model, status.canary_version, "canary", stamp))
+            writes += _role(model, status.canary_version, "canary", stamp)
         elif (event.reason in (ramp.Reason.PROMOTED, ramp.Reason.RESTORE_WITHDRAWN)
               and status.stable_version):
             # A withdrawn emergency rollback leaves the registry as before it: the replaced
             # version stable (and the alias on it) again, the restored one retired.
-            writes.append(_role(model, status.stable_version, "stable", stamp))
+            writes += _role(model, status.stable_version, "stable", stamp)
             if status.previous_stable_version:
-                writes.append(_role(model, status.previous_stable_version, "retired", stamp))
+                writes += _role(model, status.previous_stable_version, "retired", stamp)
             alias, version = spec.model.promotion_alias, status.stable_version
             if alias:
                 writes.append(Write(("alias", alias), version,
@@ -1476,14 +1520,12 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
                       else status.aborted_version)
             if rolled is None:
                 continue
-            why = event.message[:500]
-            writes.append(_role(model, rolled, "rolled-back", stamp))
-            writes.append(Write(("reason", rolled), why,
-                                _tag_write(model, rolled, {REASON_TAG: why})))
+            writes += [*_role(model, rolled, "rolled-back", stamp),
+                       _reason(model, rolled, event.message)]
             restored = status.stable_version
             if restore and restored:
                 # The previous stable is stable again: its role, and the promotion alias, back.
-                writes.append(_role(model, restored, "stable", stamp))
+                writes += _role(model, restored, "stable", stamp)
                 alias = spec.model.promotion_alias
                 if alias:
                     writes.append(Write(("alias", alias), restored,
@@ -1495,11 +1537,10 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
             and ("role", gone) not in {w.what for w in writes}):
         removal = next((e for e in decision.events if e.reason is ramp.Reason.ROLLED_BACK), None)
         if removal is not None:
-            why = removal.message[:500]
-            writes.append(_role(model, gone, "rolled-back", stamp))
-            writes.append(Write(("reason", gone), why, _tag_write(model, gone, {REASON_TAG: why})))
+            writes += [*_role(model, gone, "rolled-back", stamp),
+                       _reason(model, gone, removal.message)]
         elif any(e.reason is ramp.Reason.CANARY_REPLACED for e in decision.events):
-            writes.append(_role(model, gone, "retired", stamp))
+            writes += _role(model, gone, "retired", stamp)
     return writes
 
 
@@ -1509,7 +1550,8 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     wrote for them, as the last write of each tag and alias left it (but what ``covered``, the
     pass's own writes, sets). Submitted again when an operator restart may have lost them.
 
-    Role tags: the canary ``canary``, the stable ``stable``, the versions rolled back or
+    Role tags: the canary ``canary``, the stable ``stable`` (neither with a reason: removed,
+    as their role's write does), the versions rolled back or
     aborted (``abortedVersion``, ``emergencyRolledBackVersion``) ``rolled-back`` with the reason
     their history entry recorded, the stable one replaced at the last promotion ``retired`` (a
     version in two of these fields holds the role the later decision gave it, in that order),
@@ -1539,17 +1581,116 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     roles[stable] = ("stable", became_stable.time if became_stable is not None else None)
     if status.canary_version is not None:
         roles[status.canary_version] = ("canary", status.canary_started_at)
-    writes = [_role(model, version, role, (since or now).isoformat())
-              for version, (role, since) in roles.items()]
+    writes = [write for version, (role, since) in roles.items()
+              for write in _role(model, version, role, (since or now).isoformat())]
     for version, rollback in rollbacks.items():
         if rollback is not None and roles[version][0] == "rolled-back":
-            why = rollback.reason[:500]
-            writes.append(Write(("reason", version), why,
-                                _tag_write(model, version, {REASON_TAG: why})))
+            writes.append(_reason(model, version, rollback.reason))
     alias = spec.model.promotion_alias
     if alias:
         writes.append(Write(("alias", alias), stable, _alias_write(model, alias, stable)))
     return [w for w in writes if w.what not in covered]
+
+
+def retire_deleted_canary(body: Mapping[str, Any], deps: Dependencies,
+                          now: dt.datetime) -> bool:
+    """At a deleted UpliftModel's DELETED event (``handlers.upliftmodel.forget``, with the
+    object as last seen): its canary, if it had one, tagged ``retired`` in MLflow, with a
+    reason starting ``DELETED_MID_RAMP`` (a status-less pass of an UpliftModel applied again
+    ramps it as a canary: ``_recorded_roles``), or MLflow would call it the canary for ever.
+    The promotion alias is not moved, nor the stable's tags. Best-effort: queued on the
+    write-back (never waits for MLflow); the client is built from the credentials Secret as
+    the spec names it, and when that cannot be read (deleted with the namespace), nothing is
+    written and a line logged. Never raises: deletion never waits for the registry. Whether
+    the write was queued."""
+    meta = body.get("metadata") or {}
+    namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+    try:
+        canary = (body.get("status") or {}).get("canaryVersion")
+        if not canary:
+            return False
+        spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+        registry, problems, unavailable, _ = _registry(spec.model, namespace, deps)
+        if registry is None:
+            why = "; ".join(problems) or (unavailable.message if unavailable else "")
+            log.warning("UpliftModel %s/%s deleted: its canary, version %s of %s, stays tagged "
+                        "canary in MLflow: %s", namespace, name, canary,
+                        spec.model.registered_model, why)
+            return False
+        version, model = str(canary), spec.model.registered_model
+        why = (f"{DELETED_MID_RAMP}: UpliftModel {namespace}/{name} was deleted while version "
+               f"{version} was its canary (the ramp did not finish)")
+        deps.write_back.submit((KIND, namespace, name), registry,
+                               registry_scope(spec.model, namespace, deps), model,
+                               [*_role(model, version, "retired", now.isoformat()),
+                                _reason(model, version, why)])
+        return True
+    except Exception:  # never in deletion's way
+        log.exception("UpliftModel %s/%s deleted: retiring its canary in MLflow failed",
+                      namespace, name)
+        return False
+
+
+def promotion_alias_target(body: Mapping[str, Any],
+                           default_tracking_uri: str | None) -> AliasTarget | None:
+    """The promotion alias the UpliftModel ``body`` moves, as ``AliasClaims`` knows it
+    (tracking URI without a trailing slash, registered model, ``promotionAlias``), read from
+    the raw spec at every watch event of every model (no validation: cheap); None without
+    one. One registry under two URLs (another host name) is two targets: not told apart."""
+    model = (body.get("spec") or {}).get("model") or {}
+    if not isinstance(model, Mapping):
+        return None
+    alias, registered = model.get("promotionAlias"), model.get("registeredModel")
+    if not alias or not registered:
+        return None
+    uri = str(model.get("trackingUri") or default_tracking_uri or "").rstrip("/")
+    return uri, str(registered), str(alias)
+
+
+def _alias_freed(conditions: Sequence[Condition]) -> bool:
+    """Whether the stored status says the model's writes were withheld (another UpliftModel
+    moved its promotion alias): the registry state its status implies is owed."""
+    found = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
+    return found is not None and found.reason == cond.PROMOTION_ALIAS_SHARED
+
+
+def _alias_shared(conditions: list[Condition], stored: Sequence[Condition],
+                  spec: UpliftModelSpec, shared_with: tuple[str, str, str] | None, freed: bool,
+                  waiting: bool, generation: int, now: dt.datetime) -> list[Condition]:
+    """``RegistryWrittenBack`` as the sharing of the promotion alias makes it: False
+    (``PromotionAliasShared``, naming the older UpliftModel) while its writes are withheld;
+    once they are not (``freed``: the registry state submitted again this pass), Unknown while
+    that is queued; as stored while it could not be submitted (MLflow not asked this pass: it
+    is owed still); otherwise as the write-back queue made it (``conditions``)."""
+    ref = spec.model
+    if shared_with is not None:
+        _, other_namespace, other_name = shared_with
+        message = (f"UpliftModel {other_namespace}/{other_name}, created earlier, moves the same "
+                   f"promotionAlias {ref.promotion_alias} of registered model "
+                   f"{ref.registered_model} at the same tracking URI: its decisions are the ones "
+                   f"written to MLflow; this one's alias moves and uplift.dev/role and "
+                   f"uplift.dev/reason tags are withheld (serving is not affected) until the "
+                   f"alias is this one's alone (give it another promotionAlias, or delete one)")
+        return cond.set_condition(conditions, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
+                                  reason=cond.PROMOTION_ALIAS_SHARED, message=message[:MAX_MESSAGE],
+                                  now=now, observed_generation=generation)
+    if not _alias_freed(stored):
+        return conditions
+    if not freed:  # not submitted this pass: the stored condition keeps it owed
+        kept = cond.find(stored, cond.REGISTRY_WRITTEN_BACK)
+        assert kept is not None
+        return cond.set_condition(conditions, type_=kept.type, status=kept.status,
+                                  reason=kept.reason, message=kept.message, now=now,
+                                  observed_generation=generation)
+    now_says = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
+    if waiting and (now_says is None or now_says.reason != cond.WRITE_BACK_FAILED):
+        return cond.set_condition(
+            conditions, type_=cond.REGISTRY_WRITTEN_BACK, status="Unknown",
+            reason=cond.WRITE_BACK_PENDING,
+            message=f"no older UpliftModel moves promotionAlias {ref.promotion_alias} any more: "
+                    f"the registry state its status implies is submitted again, not yet through",
+            now=now, observed_generation=generation)
+    return conditions
 
 
 def _alias_write(model: str, alias: str, version: str) -> Callable[[Registry], None]:
@@ -1565,10 +1706,33 @@ def _tag_write(model: str, version: str, tags: Mapping[str, str]) -> Callable[[R
     return apply
 
 
-def _role(model: str, version: str, role: str, stamp: str) -> Write:
-    """The role tag and its time, as one write (the time means something only with the role)."""
-    return Write(("role", version), role,
-                 _tag_write(model, version, {ROLE_TAG: role, ROLE_TIME_TAG: stamp}))
+#: The roles that say nothing went wrong with the version: a reason it kept from an earlier
+#: rollback (or retirement by deletion) is removed with the role's write.
+_REASONLESS_ROLES = frozenset({"canary", "stable"})
+
+
+def _role(model: str, version: str, role: str, stamp: str) -> list[Write]:
+    """The role tag and its time, as one write (the time means something only with the role);
+    for a canary or stable role, the version's reason tag removed after it (its own write,
+    ``("reason", version)`` set to "", so that a later rollback's reason, even in the same
+    words, is written again, and a thousand resources' removals cost one request)."""
+    role_write = Write(("role", version), role,
+                       _tag_write(model, version, {ROLE_TAG: role, ROLE_TIME_TAG: stamp}))
+    if role not in _REASONLESS_ROLES:
+        return [role_write]
+    return [role_write, Write(("reason", version), "", _tag_delete(model, version, REASON_TAG))]
+
+
+def _reason(model: str, version: str, why: str) -> Write:
+    """The version's ``uplift.dev/reason`` (a rollback's, a retirement by deletion's)."""
+    why = why[:500]
+    return Write(("reason", version), why, _tag_write(model, version, {REASON_TAG: why}))
+
+
+def _tag_delete(model: str, version: str, key: str) -> Callable[[Registry], None]:
+    def apply(registry: Registry) -> None:
+        registry.delete_version_tag(model, version, key)
+    return apply
 
 
 def _annotations(manifest: Mapping[str, Any]) -> dict[str, Any]:

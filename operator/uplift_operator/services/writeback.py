@@ -33,6 +33,13 @@ it). The writes are
   says so until a write of the resource submitted after the drop goes through. The owners are
   woken (``on_change``) when that changes, so the condition follows without polling.
 
+Two resources that move one promotion alias (the same tracking URI, registered model and
+``promotionAlias``, in any namespaces) would each move it to their own stable version and tag
+the versions as their own decisions say, the last write winning, again after every restart.
+``AliasClaims`` keeps, in memory, who claims which alias (fed by the watch of every
+UpliftModel, ``handlers.upliftmodel``): the oldest claimant writes, the others' alias moves and
+role and reason tags are withheld (``holder``) until the alias is theirs alone.
+
 Nothing here is persisted: the writes pending when the operator stops are lost with it. What
 survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
 them until they went through, False while they failed: the first pass of such a resource in a
@@ -58,8 +65,8 @@ from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryR
 from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
-__all__ = ["MAX_BACKOFF_SECONDS", "MAX_WRITTEN_KEPT", "RETRIED_STATUS", "Owner", "Write",
-           "WriteBack", "permanent"]
+__all__ = ["MAX_BACKOFF_SECONDS", "MAX_WRITTEN_KEPT", "RETRIED_STATUS", "AliasClaims",
+           "AliasTarget", "Owner", "Write", "WriteBack", "permanent"]
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +87,14 @@ ALWAYS_REWRITTEN = frozenset({"alias"})
 Owner = tuple[str, str, str]
 
 
+#: A promotion alias as the registry knows it: (tracking URI, registered model, alias).
+AliasTarget = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class Write:
-    """One registry write: ``what`` (e.g. ``("role", "2")``) set to ``value`` by ``apply``."""
+    """One registry write: ``what`` (e.g. ``("role", "2")``) set to ``value`` by ``apply`` (a
+    tag removed: ``value`` "", what the write is deduplicated by)."""
 
     what: tuple[str, ...]
     value: str
@@ -397,6 +409,117 @@ class WriteBack:
         if not self._queues:
             return None
         return max(0.0, min(self._retry_at.get(k, now) for k in self._queues) - now)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    uid: str
+    created: str  # metadata.creationTimestamp (RFC 3339 in UTC: sorts as text, oldest first)
+    target: AliasTarget
+
+
+class AliasClaims:
+    """Which resources move which promotion alias, and which of them may (thread-safe: the
+    watch's events claim on the event loop, the passes ask from the pass pool).
+
+    The oldest claimant of an alias (by ``creationTimestamp``, then namespace and name) holds
+    it; ``holder`` names it to every other one, whose registry writes are withheld. A resource
+    claims at each event of its object (``claim``: its target, or None once it has no
+    ``promotionAlias`` or is being deleted) and is released at its DELETED event
+    (``release``). A name created again is one claimant: the object created later replaces the
+    earlier (a DELETED event handled after the new object's first events releases nothing).
+    ``on_change`` is told, outside the lock, of the resources whose holder changed (one that
+    started or stopped being withheld, or is withheld by another one now), so that their pass
+    says so, and a resource no longer withheld submits its registry state again at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._of: dict[Owner, _Claim] = {}
+        self._by_target: dict[AliasTarget, set[Owner]] = {}
+        #: Called with the resources whose ``holder`` just changed.
+        self.on_change: list[Callable[[Sequence[Owner]], None]] = []
+
+    def claim(self, owner: Owner, uid: str, created: str, target: AliasTarget | None) -> None:
+        """``owner`` (object ``uid``, created at ``created``) moves ``target`` (None: none)."""
+        with self._lock:
+            known = self._of.get(owner)
+            if known is not None and known.uid != uid and created < known.created:
+                return  # an event of the object its name's newer object replaced
+            if known == (_Claim(uid, created, target) if target is not None else None):
+                return  # as it was (every status write of every resource comes here)
+            touched = {t for t in (known.target if known else None, target) if t is not None}
+            before = self._holders(touched)
+            self._unclaim(owner)
+            if target is not None:
+                self._of[owner] = _Claim(uid, created, target)
+                self._by_target.setdefault(target, set()).add(owner)
+            changed = self._changed(before, self._holders(touched))
+        self._tell(changed)
+
+    def release(self, owner: Owner, uid: str) -> None:
+        """Object ``uid`` of ``owner`` is gone: its claim ends (not one of a newer object of
+        the same name)."""
+        with self._lock:
+            known = self._of.get(owner)
+            if known is None or known.uid != uid:
+                return
+            before = self._holders({known.target})
+            self._unclaim(owner)
+            changed = self._changed(before, self._holders({known.target}))
+        self._tell(changed)
+
+    def holder(self, owner: Owner) -> Owner | None:
+        """The older resource that moves ``owner``'s promotion alias, whose decisions are the
+        ones written (None: ``owner`` holds it, or claims none)."""
+        with self._lock:
+            known = self._of.get(owner)
+            if known is None:
+                return None
+            first = self._first(known.target)
+            return None if first == owner else first
+
+    def target(self, owner: Owner) -> AliasTarget | None:
+        """The promotion alias ``owner`` claims (None: none)."""
+        with self._lock:
+            known = self._of.get(owner)
+            return known.target if known is not None else None
+
+    def _first(self, target: AliasTarget) -> Owner | None:
+        claimants = self._by_target.get(target)
+        if not claimants:
+            return None
+        return min(claimants, key=lambda o: (self._of[o].created, o[1], o[2]))
+
+    def _holders(self, targets: set[AliasTarget]) -> dict[Owner, Owner | None]:
+        """Each claimant of ``targets`` and its holder (None: itself)."""
+        found: dict[Owner, Owner | None] = {}
+        for target in targets:
+            first = self._first(target)
+            for owner in self._by_target.get(target, ()):
+                found[owner] = None if owner == first else first
+        return found
+
+    @staticmethod
+    def _changed(before: dict[Owner, Owner | None],
+                 after: dict[Owner, Owner | None]) -> list[Owner]:
+        """The claimants whose holder changed (one that claims no more is not told: its spec
+        edit or its deletion is news to its pass already)."""
+        return sorted(owner for owner, holder in after.items() if before.get(owner) != holder)
+
+    def _unclaim(self, owner: Owner) -> None:
+        known = self._of.pop(owner, None)
+        if known is None:
+            return
+        claimants = self._by_target.get(known.target)
+        if claimants is not None:
+            claimants.discard(owner)
+            if not claimants:
+                del self._by_target[known.target]
+
+    def _tell(self, changed: Sequence[Owner]) -> None:
+        if changed:
+            for listener in self.on_change:
+                listener(changed)
 
 
 def permanent(error: Exception) -> bool:

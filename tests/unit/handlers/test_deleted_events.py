@@ -22,7 +22,7 @@ from uplift_operator.services.failing import FailingSince
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.resolution import Resolver
 from uplift_operator.services.rolls import Rolls
-from uplift_operator.services.writeback import Write, WriteBack
+from uplift_operator.services.writeback import AliasClaims, Write, WriteBack
 
 CASES = {
     "Campaign": ("campaigns", campaign.forget, watches.campaign_changed),
@@ -56,6 +56,7 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
                      watched_objects=WatchedObjects([plural]),
                      uplift_dependencies=SimpleNamespace(decision_keys={},
                                                          write_back=write_back, rolls=rolls,
+                                                         alias_claims=AliasClaims(),
                                                          resolver=resolver,
                                                          unresolved=unresolved))
     body: dict[str, Any] = {"apiVersion": "uplift.dev/v1alpha1", "kind": kind,
@@ -68,7 +69,8 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
 
     def run_forget() -> None:
         handler: Any = forget
-        handler(meta=kopf.Body(cast(kopf.RawBody, body)).meta, memo=memo)
+        seen = kopf.Body(cast(kopf.RawBody, body))
+        handler(meta=seen.meta, body=seen, memo=memo)
 
     def run_changed() -> None:
         handler: Any = changed
@@ -150,7 +152,7 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
         task = asyncio.create_task(handler(body=body, memo=memo))
         await asyncio.sleep(0.05)  # its first pass waits on MLflow now
         forget: Any = upliftmodel.forget
-        forget(meta=body.meta, memo=memo)  # its DELETED watch event
+        forget(meta=body.meta, body=body, memo=memo)  # its DELETED watch event
         await asyncio.wait_for(task, timeout=30)
         passes = runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
         # Nor its status signature, recorded after ``forget`` as well (one per deleted model).

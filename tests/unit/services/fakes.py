@@ -189,6 +189,11 @@ class FakeRegistry:
         self._check_write()
         self.tags[(name, version, key)] = value
 
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        """As MLflow: a tag that is not there is removed already (no error)."""
+        self._check_write()
+        self.tags.pop((name, version, key), None)
+
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._check_write()
         self.aliases[(name, alias)] = version

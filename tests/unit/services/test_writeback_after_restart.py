@@ -286,7 +286,8 @@ def test_a_version_in_two_fields_holds_the_role_the_later_decision_gave_it() -> 
     for write in writes:
         write.apply(registry)
     assert [(w.what, w.value) for w in writes] == [
-        (("role", "1"), "canary"), (("role", "2"), "stable"), (("alias", "prod"), "2")]
+        (("role", "1"), "canary"), (("reason", "1"), ""), (("role", "2"), "stable"),
+        (("reason", "2"), ""), (("alias", "prod"), "2")]  # "": the reason removed
     assert registry.tags[(REGISTERED, "1", SINCE)] == t2.isoformat()
     assert registry.tags[(REGISTERED, "2", SINCE)] == t1.isoformat()
     covered = upliftmodel._registry_state(spec, status, {("alias", "prod")}, T0)

@@ -124,7 +124,15 @@ class ModelReference(ApiModel):
         default=None, description="Secret with MLflow basic-auth or token credentials.")
     promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = (
         Field(default=None,
-              description="Alias to move to a version when it is promoted, e.g. production."))
+              description="Alias to move to a version when it is promoted, e.g. production. One "
+                          "UpliftModel per alias: of two that name the same promotionAlias of "
+                          "the same registeredModel at the same tracking URI (in any "
+                          "namespaces), the one created first moves it and writes the "
+                          "uplift.dev/role and uplift.dev/reason tags; the other still serves "
+                          "its own versions, but its alias moves and tags are withheld "
+                          "(RegistryWrittenBack False, reason PromotionAliasShared, naming the "
+                          "first) until the alias is its alone, when its registry state is "
+                          "written."))
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.registeredModel == oldSelf.registeredModel",
