@@ -45,8 +45,9 @@ PATTERN_CHARS = "*?[!,"  # kopf's namespace patterns: globs, negations, lists
 class OperatorConfig:
     namespaces: tuple[str, ...] = ()
     all_namespaces: bool = False
-    # Namespaces named exactly that were left out of kopf's set at start: they did not exist,
-    # or the operator could not read its KopfPeering there (handlers.readiness.plan_start).
+    # Namespaces left out of kopf's set at start: they did not exist, or the operator could not
+    # read its KopfPeering there (handlers.readiness.plan_start; with a pattern, only the latter,
+    # negated in the patterns: plan_patterned_start).
     left_out_namespaces: tuple[str, ...] = ()
     standalone: bool = False
     peering_name: str = "uplift-operator"

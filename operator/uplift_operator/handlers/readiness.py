@@ -29,8 +29,13 @@ does not exist (the create's 404 names the namespace, not the object) or is bein
 a namespace's Roles go with it), is left out of kopf's set with a WARNING, instead of pausing
 every other one; the checker reports it without failing readiness (nothing there can be
 reconciled), creates its KopfPeering when it can read there and finds it missing, and says when
-it exists, since only a restart adds it to kopf's set. With a pattern among them nothing is
-left out: kopf watches the named namespaces that exist and adds one when it is created.
+it exists, since only a restart adds it to kopf's set. With a pattern among them the operator
+lists the namespaces, looks up (and creates) the KopfPeering of each that kopf will watch, and
+leaves out one where it may not read, by appending its negation to each pattern matching it
+(kopf's watch of a KopfPeering answered 403 gives up and its toggle stays on); a named one
+that does not exist is kept: kopf watches it once it is created. One that appears later,
+matching a pattern, where the operator may not read, restarts the process
+(``restart_to_leave_out``), whose start leaves it out.
 
 Later the checker creates a peering object it finds missing and has never seen present (a
 namespace matching a pattern that appears, a create refused at start and allowed since): kopf
@@ -79,8 +84,9 @@ from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
 __all__ = ["LeftOut", "Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent",
-           "StartPlan", "check_peerings", "create_answer", "kopf_namespaces", "plan_start",
-           "prepare_peerings", "read_answer", "surface_paused_watches"]
+           "StartPlan", "check_peerings", "create_answer", "exclude_namespaces", "kopf_namespaces",
+           "plan_patterned_start", "plan_start", "prepare_peerings", "read_answer",
+           "surface_paused_watches"]
 
 logger = logging.getLogger(__name__)
 CHECK_SECONDS = 15.0
@@ -335,8 +341,51 @@ def plan_start(namespaces: Sequence[str], found: Mapping[str, Peering]) -> Start
     return StartPlan(tuple(n for n in namespaces if n not in left_out), left_out)
 
 
+def plan_patterned_start(patterns: Sequence[str], watched: Iterable[str],
+                         found: Mapping[str, Peering]) -> StartPlan:
+    """``plan_start`` with a pattern among the namespaces: kopf lists the namespaces and
+    watches those that exist and match (``watched``, ``kopf_namespaces``). One of those where
+    the operator may not read its peering object (no Role there) is left out, as a named one
+    is when all are exact: its toggle would pause every watch for good, since the event of its
+    peering object that turns the toggle off never comes to a watch answered 403. Left out,
+    it leaves kopf's patterns (``exclude_namespaces``). One that does not exist is not left
+    out: kopf does not watch it, and watches it once it is created."""
+    watched = set(watched)
+    left_out = tuple(sorted(n for n in watched if found.get(n) is Peering.NO_ACCESS))
+    return StartPlan(exclude_namespaces(patterns, left_out), left_out)
+
+
+def exclude_namespaces(patterns: Sequence[str], excluded: Iterable[str]) -> tuple[str, ...]:
+    """kopf's namespace ``patterns`` matching none of the ``excluded`` namespaces and every
+    namespace they matched else: a name given exactly among them is dropped, and each pattern
+    that matches one gets its negation appended (``team-*`` becomes ``team-*,!team-x``). kopf
+    watches a namespace that any one pattern matches, so a ``!team-x`` of its own would match
+    every other namespace; appended last, it un-matches ``team-x`` whatever the globs before
+    it did (kopf's ``match_namespace`` reads them left to right), and only ``team-x``: a
+    namespace's name holds no glob character."""
+    excluded = sorted(set(excluded))
+    kept: list[str] = []
+    for pattern in patterns:
+        if pattern in excluded:
+            continue
+        negations = [f"!{n}" for n in excluded if match_namespace(NamespaceName(n), pattern)]
+        kept.append(",".join([pattern, *negations]))
+    return tuple(kept)
+
+
 def _exact(namespaces: Iterable[str]) -> list[str]:
     return [n for n in namespaces if not any(c in n for c in PATTERN_CHARS)]
+
+
+def _namespace_lister(api_client: client.ApiClient) -> Callable[[float], list[str]]:
+    """The names of the namespaces that exist, each listing given ``timeout`` seconds."""
+    core = CoreReads(api_client)
+
+    def listed(timeout: float) -> list[str]:
+        core.request_timeout = (timeout, timeout)
+        return [str(n.metadata.name) for n in core.list_namespace().items if n.metadata]
+
+    return listed
 
 
 #: How long the start-up looks may take in all (seconds). They run before kopf serves
@@ -348,28 +397,42 @@ _ATTEMPTS = int(REQUEST_RETRIES.total or 0) + 1
 
 
 def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = None, *,
+                     listed: Callable[[float], Iterable[str]] | None = None,
                      deadline: float = PREPARE_DEADLINE_SECONDS,
                      clock: Callable[[], float] = time.monotonic) -> OperatorConfig | None:
-    """Before kopf starts: create the missing peering objects and, when every namespace is
-    named exactly, leave out those that cannot be watched (``plan_start``); the configuration
-    kopf is to run with, or None when no named namespace can be watched (kopf, given none,
-    would watch the whole cluster).
+    """Before kopf starts: create the missing peering objects and leave out of kopf's set the
+    namespaces that cannot be watched; the configuration kopf is to run with, or None when no
+    named namespace can be watched (kopf, given none, would watch the whole cluster).
 
-    With a pattern among the namespaces kopf lists the namespaces and watches those that exist,
-    adding one when it is created (``OperatorConfig.cluster_reads``): a named namespace missing
-    then pauses nothing, and left out it would not be watched when it appears, so nothing is
-    left out; the missing peering objects of the named ones are still created.
+    When every namespace is named exactly, one that does not exist or where the operator may
+    not read its peering object is left out (``plan_start``). With a pattern among them kopf
+    lists the namespaces (``listed``, each listing given a timeout; by default the API
+    server's) and watches those that exist and match, adding one when it is created: the
+    peering objects of those and of the named ones are looked up, the missing ones created,
+    and one kopf would watch where the operator may not read is left out
+    (``plan_patterned_start``). A named one that does not exist pauses nothing then, and left
+    out it would not be watched when it appears: it is kept. Namespaces that cannot be listed
+    (403: no ClusterRole to list them, kopf then watches the named ones only) leave the named
+    ones looked up, and nothing left out.
 
     The looks stop at ``deadline`` seconds (each request's timeout cut to what is left) and at
     the first failure that is not the API server's answer (unreachable, timed out: the next
     would wait as long). What was not looked up is kept: kopf and the checker carry on as
-    without this."""
+    without this (the checker restarts the process for a namespace it finds that pauses every
+    watch for good: ``restart_to_leave_out``)."""
     if config.standalone:
         return config
-    if objects is None:
-        objects = PeeringObjects(client.CustomObjectsApi(load_api_client()), config.peering_name,
-                                 config.helm_release, helm_creates=config.helm_creates_peerings)
+    patterned = config.cluster_reads and not config.all_namespaces
+    if objects is None or (listed is None and patterned):
+        api_client = load_api_client()
+        if objects is None:
+            objects = PeeringObjects(client.CustomObjectsApi(api_client), config.peering_name,
+                                     config.helm_release,
+                                     helm_creates=config.helm_creates_peerings)
+        if listed is None and patterned:
+            listed = _namespace_lister(api_client)
     keys: list[str | None] = [None] if config.all_namespaces else list(_exact(config.namespaces))
+    watched: set[str] = set()
     found: dict[str, Peering] = {}
     end = clock() + deadline
 
@@ -379,7 +442,20 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
         the whole timeout), so that one request cannot outlast the deadline."""
         return min(REQUEST_TIMEOUT_SECONDS, end - clock()) / _ATTEMPTS
 
-    for index, key in enumerate(keys):
+    unreachable = False
+    if patterned and listed is not None:
+        try:
+            watched = kopf_namespaces(config, lambda: listed(time_left()))
+        except ApiException as error:  # e.g. 403: kopf falls back to the named ones too
+            logger.warning("cannot list the namespaces at start: %s %s. Only the namespaces "
+                           "named exactly are looked up.", error.status, error.reason)
+        except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
+            logger.warning("cannot list the namespaces at start: %s: %s. Nothing looked up, "
+                           "kept as configured (kopf and the readiness checker carry on).",
+                           type(error).__name__, error)
+            unreachable = True
+        keys += sorted(watched - set(keys))
+    for index, key in enumerate([] if unreachable else keys):
         try:
             if time_left() <= 0:
                 raise TimeoutError(f"{deadline:g} s passed")
@@ -401,9 +477,10 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
             break
         if key is not None:
             found[key] = answer
-    if config.all_namespaces or config.cluster_reads:
+    if config.all_namespaces:
         return config
-    plan = plan_start(config.namespaces, found)
+    plan = (plan_patterned_start(config.namespaces, watched, found) if patterned
+            else plan_start(config.namespaces, found))
     for namespace in plan.left_out:
         why = ("does not exist" if found[namespace] is Peering.NO_NAMESPACE else
                "cannot be read by the operator (no Role there: it may not exist)")
@@ -422,10 +499,13 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
 @dataclasses.dataclass(frozen=True)
 class PeeringReport:
     """``missing``: peering objects kopf waits for, so every watch of the process is paused;
-    ``notes``: namespaces where nothing is reconciled, which pause nothing; ``stuck``: named
-    namespaces in kopf's set whose peering object can never come (the namespace does not exist,
-    or the operator may not read there) and was never seen: kopf pauses every watch for good,
-    and only a start that leaves them out (``prepare_peerings``) ends it."""
+    ``notes``: namespaces where nothing is reconciled, which pause nothing; ``stuck``:
+    namespaces in kopf's set whose peering object can never come and was never seen: kopf
+    pauses every watch for good, and only a start that leaves them out (``prepare_peerings``)
+    ends it. Those are the namespaces where the operator may not read (no Role there: kopf's
+    watch of the peering object is answered 403, and gives up), named or matching a pattern,
+    and, when all are named exactly, those that do not exist (with a pattern kopf watches only
+    the namespaces that exist, and drops one deleted)."""
 
     missing: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
@@ -453,7 +533,7 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
     the namespaces left out at start (whether they exist now). A watched namespace gone (or no
     longer readable) pauses nothing once its peering object was ``seen`` (kopf's toggle for it
     went off then); one never seen still holds every watch of the process paused, and is
-    reported missing."""
+    reported missing, and ``stuck`` when that lasts for good (``PeeringReport``)."""
     if config.standalone:
         return PeeringReport([])
     name = config.peering_name
@@ -469,7 +549,8 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
         if found in (Peering.MISSING, Peering.NOT_CREATED) or (
                 found in UNWATCHABLE and not seen(namespace)):
             missing.append(_describe(name, namespace))
-            if found in UNWATCHABLE and not config.cluster_reads:
+            if found is Peering.NO_ACCESS or (found is Peering.NO_NAMESPACE
+                                              and not config.cluster_reads):
                 stuck.append(namespace)
         elif found is Peering.NO_NAMESPACE:
             notes.append(f"namespace {namespace!r} no longer exists: nothing there to reconcile "
@@ -623,12 +704,13 @@ WAKE_SPACING_SECONDS = 1.0
 
 def restart_to_leave_out(stuck: Sequence[str], before: set[str], *,
                          exit: Callable[[str], None] = exit_to_list_afresh) -> set[str]:
-    """A named namespace kopf watches whose peering object can never come (it does not
-    exist, or the operator may not read there) and was never seen pauses every watch of the
-    process for good: it was not looked up at start (the start-up looks' deadline, the API
-    server unreachable then), or it went before kopf saw its peering object. Found so at two
-    checks in a row (one may be a moment), the process exits, and its restart's start-up looks
-    leave it out. Returns what this check found, for the next."""
+    """A namespace kopf watches whose peering object can never come and was never seen
+    (``PeeringReport.stuck``) pauses every watch of the process for good: it was not looked up
+    at start (the start-up looks' deadline, the API server unreachable then), it went (or its
+    Role did) before kopf saw its peering object, or it appeared matching a pattern without
+    the operator's Role. Found so at two checks in a row (one may be a moment: a Role applied
+    just after its namespace), the process exits, and its restart's start-up looks leave it
+    out. Returns what this check found, for the next."""
     found = set(stuck)
     again = sorted(found & before)
     if again:

@@ -157,11 +157,12 @@ def test_the_watched_namespaces_are_kopfs_own_view(patterns: tuple[str, ...], li
 
 
 def test_a_negation_alone_is_a_pattern_at_start() -> None:
-    """'!kube-system' is no namespace's name: nothing is looked up or created for it."""
+    """'!kube-system' is no namespace's name: nothing is looked up or created for it, only for
+    the namespaces kopf will watch, which it matches."""
     api = FakeApi(set())
     config = OperatorConfig(namespaces=("!kube-system",), peering_name="ops")
-    assert prepare_peerings(config, objects(api)) == config
-    assert api.requests == []
+    assert prepare_peerings(config, objects(api), listed=lambda _: ["kube-system", "ml"]) == config
+    assert [(verb, ns) for verb, ns, _ in api.requests] == [("get", "ml"), ("create", "ml")]
 
 
 def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixture) -> None:
@@ -329,21 +330,26 @@ def test_at_a_charts_start_a_missing_namespace_is_still_left_out() -> None:
     assert prepared.left_out_namespaces == ("gone",) and api.created == []
 
 
-def test_a_named_namespace_that_can_never_hold_its_peering_is_stuck_only_when_kopf_has_it(
+def test_a_namespace_that_can_never_hold_its_peering_is_stuck_only_when_kopf_has_it(
 ) -> None:
     """Exact names: kopf's set is fixed at start, so a never-seen namespace that does not exist
     (or that the operator may not read) pauses every watch for good. Beside a pattern kopf
-    watches only namespaces that exist; one seen before pauses nothing (its toggle went off)."""
+    watches only namespaces that exist and drops one deleted, but one where the operator may
+    not read (named or matched) pauses every watch for good too. One seen before pauses
+    nothing (its toggle went off)."""
     exact = OperatorConfig(namespaces=("team-a", "gone", "no-role"), peering_name="ops")
     answers: dict[str | None, Peering] = {"team-a": Peering.PRESENT, "gone": Peering.NO_NAMESPACE,
-                                          "no-role": Peering.NO_ACCESS}
+                                          "no-role": Peering.NO_ACCESS,
+                                          "team-b": Peering.NO_ACCESS}
     report = check_peerings(exact, answers.__getitem__, list, seen=lambda _: False)
     assert report.stuck == ["gone", "no-role"] and len(report.missing) == 2
     assert check_peerings(exact, answers.__getitem__, list, seen=lambda _: True).stuck == []
-    patterned = OperatorConfig(namespaces=("no-role", "team-*"), peering_name="ops")
-    listed = lambda: ["no-role", "team-a"]  # noqa: E731
+    patterned = OperatorConfig(namespaces=("no-role", "gone", "team-*"), peering_name="ops")
+    listed = lambda: ["gone", "no-role", "team-a", "team-b"]  # noqa: E731
+    report = check_peerings(patterned, answers.__getitem__, listed, seen=lambda _: False)
+    assert report.stuck == ["no-role", "team-b"] and len(report.missing) == 3
     assert check_peerings(patterned, answers.__getitem__, listed,
-                          seen=lambda _: False).stuck == []
+                          seen=lambda _: True).stuck == []
 
 
 def test_a_namespace_stuck_at_two_checks_in_a_row_restarts_the_process() -> None:

@@ -5,6 +5,7 @@ operator does given the API server's answers to its lookups and creates."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -188,14 +189,20 @@ def test_nothing_left_to_watch_refuses_to_start(caplog: pytest.LogCaptureFixture
     assert "none of the namespaces to watch (a, b) can be watched" in caplog.text
 
 
-def test_with_a_pattern_named_namespaces_are_never_left_out() -> None:
+def test_with_a_pattern_a_named_namespace_that_does_not_exist_is_kept() -> None:
     """kopf then lists the namespaces and watches 'a' once it is created: a missing 'a' pauses
     nothing, and left out of kopf's set it would never be watched until a restart. Its
-    KopfPeering, and the others missing, are still created."""
+    KopfPeering, and the others missing, are still created. 'closed' exists without the
+    operator's Role: left out as when all are named exactly (it pauses every watch else)."""
     api = FakeApi(set(), absent_namespaces=frozenset({"a"}), no_role=frozenset({"closed"}))
-    for patterns in (("ml-*",), ("!kube-system",), ("team-*,!team-x",)):
+    listing = ["b", "closed", "kube-system"]
+    for patterns, kept in ((("ml-*",), ("ml-*",)),
+                           (("!kube-system",), ("!kube-system,!closed",)),
+                           (("team-*,!team-x",), ("team-*,!team-x",))):
         config = OperatorConfig(namespaces=("a", "b", "closed", *patterns), peering_name="ops")
-        assert prepare_peerings(config, objects(api)) == config
+        prepared = prepare_peerings(config, objects(api), listed=lambda _: listing)
+        assert prepared == dataclasses.replace(config, namespaces=("a", "b", *kept),
+                                               left_out_namespaces=("closed",))
     assert [ns for ns, _ in api.created] == ["b"]
 
 
