@@ -47,7 +47,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 )
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
-from uplift_operator.domain.gates import DEFAULT_SANITY_BAND
+from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
 __all__ = ["MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
@@ -235,7 +235,9 @@ def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, s
             for name in gate.features or []:
                 if name not in features:
                     problems.append(f"{where}.features: {name!r} is not in spec.features")
-        if gate.margin_type == "relative" and gate.margin is not None and gate.margin >= 1:
+        # The type the gate is judged with, its default included (relative for latency,
+        # errorRate and qini): a margin of 1 or more left without marginType is as relative.
+        if gate.margin is not None and margin_of(gate)[1] == "relative" and gate.margin >= 1:
             problems.append(f"{where}.margin: a relative margin must be below 1 (got {gate.margin:g})")
         problems += gate_bound_problems(gate, where)
     return problems

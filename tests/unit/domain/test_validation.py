@@ -58,6 +58,31 @@ def test_upliftmodel_problems_name_the_field(changes: dict[str, Any], expected: 
     assert any(expected in p for p in problems), problems
 
 
+@pytest.mark.parametrize(("index", "name"), [(0, "latency"), (1, "errors"), (3, "qini")])
+def test_relative_margin_of_one_or_more_is_refused_when_margin_type_is_left_out(
+        index: int, name: str) -> None:
+    """latency, errorRate and qini are judged with a relative margin when marginType is left
+    out (gates.margin_of): a margin of 1 or more is refused as when relative is written."""
+    body = _model().to_wire()
+    gate = body["spec"]["rollout"]["gates"][index]
+    gate.pop("marginType", None)
+    gate["margin"] = 1.5
+    problems = validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
+                                               BUILTIN_TEMPLATES)
+    assert problems == [f"gates[{index}] ({name}).margin: a relative margin must be below 1 "
+                        "(got 1.5)"]
+
+
+def test_margin_of_one_or_more_is_allowed_when_absolute() -> None:
+    """An absolute margin has no bound of 1: onlineEffect's default type, or written."""
+    body = _model().to_wire()
+    gates = body["spec"]["rollout"]["gates"]
+    gates[4]["margin"] = 1.5  # onlineEffect, marginType left out: absolute
+    gates[1].update(margin=1.5, marginType="absolute")
+    assert validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
+                                           BUILTIN_TEMPLATES) == []
+
+
 def test_custom_query_with_unknown_variable() -> None:
     gate = {"name": "custom", "type": "custom", "query": "up{job='{{job}}'}", "max": 1}
     body = _model().to_wire()
