@@ -1,8 +1,12 @@
 """Operator configuration: command-line options with environment fallbacks.
 
 Every option can be set as ``--flag`` or as ``UPLIFT_<FLAG>`` in the environment (the chart sets
-the environment); ``--namespace`` (repeatable) is ``UPLIFT_NAMESPACES``, comma-separated. The
-result is one frozen value handed to the handlers through kopf's memo.
+the environment), except the repeatable ones, whose variable is the plural, comma-separated:
+``UPLIFT_NAMESPACES``, ``UPLIFT_PROMETHEUS_HEADERS``, ``UPLIFT_ALLOWED_TRACKING_URIS``,
+``UPLIFT_ALLOWED_RUNTIME_IMAGES`` and ``UPLIFT_ALLOWED_SERVICE_ACCOUNTS``. Their singular names
+(``UPLIFT_ALLOWED_TRACKING_URI``, what the ``UPLIFT_<FLAG>`` rule gives) are read as well, so
+that an allow-list set by one is not silently off; both set to different lists is refused at
+start (``_env_list``). The result is one frozen value handed to the handlers through kopf's memo.
 
 A numeric option's environment value is its argparse default as the text it is (an int only
 when the variable is unset or empty), converted by the option's ``type``: argparse converts a
@@ -134,6 +138,21 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"UPLIFT_{name}", default)
 
 
+def _env_list(plural: str, singular: str) -> list[str]:
+    """A repeatable option's environment value: ``UPLIFT_<plural>`` or ``UPLIFT_<singular>``,
+    comma-separated, empty items dropped. The plural is the documented name (the chart and
+    existing installs set it); the singular is what the ``UPLIFT_<OPTION>`` rule gives the
+    flag, and was silently ignored, which left an ``--allowed-*`` allow-list off. Both set to
+    different lists is a ``ValueError`` naming both (values not quoted): which one was meant
+    cannot be known, and taking either could drop a pattern or a tenant header."""
+    lists = {name: [item for item in (_env(name, "") or "").split(",") if item]
+             for name in (plural, singular)}
+    if lists[plural] and lists[singular] and lists[plural] != lists[singular]:
+        raise ValueError(f"UPLIFT_{plural} and UPLIFT_{singular} are both set, to different "
+                         f"values: set one (UPLIFT_{plural}, comma-separated)")
+    return lists[plural] or lists[singular]
+
+
 #: An HTTP header name (RFC 9110 ``token``).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 #: Headers a ``--prometheus-header`` may not set: credentials go in files, never in the pod
@@ -172,7 +191,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", action="append", default=None,
                        help="watch this namespace (repeatable; globs allowed). "
-                            "Env: UPLIFT_NAMESPACES, comma-separated")
+                            "Env: UPLIFT_NAMESPACES (or UPLIFT_NAMESPACE), comma-separated")
     scope.add_argument("-A", "--all-namespaces", action="store_true",
                        default=_env("ALL_NAMESPACES", "") == "true", help="watch every namespace")
     parser.add_argument("--standalone", action="store_true",
@@ -236,7 +255,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         metavar="NAME=VALUE",
                         help="a header sent with every query, e.g. X-Scope-OrgID=team-a for "
                              "a multi-tenant Mimir (repeatable; not for secrets: it is in the "
-                             "pod spec). Env: UPLIFT_PROMETHEUS_HEADERS, comma-separated")
+                             "pod spec). Env: UPLIFT_PROMETHEUS_HEADERS (or "
+                             "UPLIFT_PROMETHEUS_HEADER), comma-separated")
     parser.add_argument("--prometheus-ca-file", type=Path,
                         default=_env("PROMETHEUS_CA_FILE") or None,
                         help="a PEM bundle of the CAs Prometheus' certificate must chain to, "
@@ -264,12 +284,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     for option, what in (("tracking-uri", "spec.model.trackingUri"),
                          ("runtime-image", "spec.serving.runtimeImage"),
                          ("service-account", "spec.serving.serviceAccountName")):
-        env = "ALLOWED_" + option.upper().replace("-", "_") + "S"
+        env = "ALLOWED_" + option.upper().replace("-", "_")
         parser.add_argument(f"--allowed-{option}", action="append", default=None,
                             metavar="REGEX",
                             help=f"a regular expression {what} must match, whole (repeatable; "
                                  "none: anything; the operator's own default always passes). "
-                                 f"Env: UPLIFT_{env}, comma-separated")
+                                 f"Env: UPLIFT_{env}S (or UPLIFT_{env}), comma-separated")
     parser.add_argument("--max-concurrent-graph-rolls", type=int,
                         default=_env("MAX_CONCURRENT_GRAPH_ROLLS")
                                 or OperatorConfig.max_concurrent_graph_rolls,
@@ -298,7 +318,13 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     args = parser.parse_args(list(argv))
     if bool(args.helm_release) != bool(args.helm_release_namespace):
         parser.error("--helm-release and --helm-release-namespace go together")
-    namespaces = args.namespace or [n for n in (_env("NAMESPACES", "") or "").split(",") if n]
+    try:
+        env_lists = {option: _env_list(f"{option}S", option) for option in (
+            "NAMESPACE", "PROMETHEUS_HEADER", "ALLOWED_TRACKING_URI", "ALLOWED_RUNTIME_IMAGE",
+            "ALLOWED_SERVICE_ACCOUNT")}
+    except ValueError as error:
+        parser.error(str(error))
+    namespaces = args.namespace or env_lists["NAMESPACE"]
     if not namespaces and not args.all_namespaces:
         parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
     if args.peering_lifetime is None:
@@ -331,8 +357,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
             parser.error(f"--prometheus-{option.replace('_', '-')} {path}: "
                          "not a readable file")
     headers: dict[str, tuple[str, str]] = {}
-    for text in args.prometheus_header or [
-            h for h in (_env("PROMETHEUS_HEADERS", "") or "").split(",") if h.strip()]:
+    for text in args.prometheus_header or [h for h in env_lists["PROMETHEUS_HEADER"]
+                                           if h.strip()]:
         try:
             name, value = parse_header(text)
         except ValueError as error:
@@ -340,8 +366,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         headers[name.lower()] = (name, value)  # the last of one name wins, as a map's
     allowed: dict[str, tuple[str, ...]] = {}
     for option in ("tracking_uri", "runtime_image", "service_account"):
-        given = getattr(args, f"allowed_{option}") or [
-            p for p in (_env(f"ALLOWED_{option.upper()}S", "") or "").split(",") if p]
+        given = getattr(args, f"allowed_{option}") or env_lists[f"ALLOWED_{option.upper()}"]
         for pattern in given:
             try:
                 re.compile(pattern)

@@ -124,6 +124,53 @@ def test_allowed_values_come_from_flags_or_the_environment_and_bad_patterns_are_
         parse_args(["-A", "--allowed-runtime-image", "ghcr.io/[unclosed"])
 
 
+#: A repeatable option's singular variable (what UPLIFT_<OPTION> gives), its plural (the
+#: documented name), the value both take and what it configures. The singular was ignored:
+#: an allow-list set by it was silently off.
+REPEATABLE = [
+    ("UPLIFT_ALLOWED_TRACKING_URI", "UPLIFT_ALLOWED_TRACKING_URIS", r"https://mlflow\.internal,x",
+     "allowed_tracking_uris", (r"https://mlflow\.internal", "x")),
+    ("UPLIFT_ALLOWED_RUNTIME_IMAGE", "UPLIFT_ALLOWED_RUNTIME_IMAGES", r"ghcr\.io/uplift-dev/.*",
+     "allowed_runtime_images", (r"ghcr\.io/uplift-dev/.*",)),
+    ("UPLIFT_ALLOWED_SERVICE_ACCOUNT", "UPLIFT_ALLOWED_SERVICE_ACCOUNTS", "runtime,scorer",
+     "allowed_service_accounts", ("runtime", "scorer")),
+    ("UPLIFT_PROMETHEUS_HEADER", "UPLIFT_PROMETHEUS_HEADERS", "X-Scope-OrgID=team-a",
+     "prometheus_headers", (("X-Scope-OrgID", "team-a"),)),
+]
+
+
+@pytest.mark.parametrize(("singular", "plural", "value", "field", "expected"), REPEATABLE)
+def test_a_repeatable_option_is_read_from_its_singular_variable_as_from_its_plural(
+        monkeypatch: pytest.MonkeyPatch, singular: str, plural: str, value: str, field: str,
+        expected: tuple[object, ...]) -> None:
+    monkeypatch.setenv(singular, value)
+    assert getattr(parse_args(["-A"]), field) == expected
+    monkeypatch.setenv(plural, value)  # both, the same list: taken
+    assert getattr(parse_args(["-A"]), field) == expected
+    monkeypatch.delenv(singular)
+    assert getattr(parse_args(["-A"]), field) == expected
+
+
+def test_namespaces_are_read_from_uplift_namespace_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLIFT_NAMESPACE", "growth,ml")
+    assert parse_args([]).namespaces == ("growth", "ml")
+    assert parse_args(["-n", "a"]).namespaces == ("a",)  # a flag wins, as over the plural
+
+
+@pytest.mark.parametrize(("singular", "plural", "value", "field", "expected"), REPEATABLE)
+def test_a_repeatable_option_set_to_two_lists_is_refused_at_start(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], singular: str,
+        plural: str, value: str, field: str, expected: tuple[object, ...]) -> None:
+    monkeypatch.setenv(singular, value)
+    monkeypatch.setenv(plural, "Other=1")
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["-A"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"{plural} and {singular} are both set, to different values: set one ({plural}" in error
+    assert value not in error and "Other=1" not in error
+
+
 def test_prometheus_credentials_are_files_from_flags_or_the_environment(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
