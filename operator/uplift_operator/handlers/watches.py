@@ -178,8 +178,10 @@ async def campaign_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
     book = salt_book(memo)
     gone = event.get("type") == "DELETED"
     for moved in book.place(namespace, name, None if gone else campaign_service.holdout_draw(body)):
-        drawing = book.drawing_with(moved)
-        others = len(drawing) - 1 if moved in drawing else len(drawing)  # joined, left
+        drawing = book.drawing_with(moved)  # as it is now: the mover in it if it joined
+        # Each sharer but the mover now draws with every other one of ``drawing``; it had one
+        # fewer before a join, one more (the mover) before a leave.
+        others = len(drawing) - 1
         others_before = others - 1 if moved in drawing else others + 1
         if not others_told(others_before, others):
             continue

@@ -184,3 +184,48 @@ def test_campaigns_joining_one_salt_one_by_one_cost_linear_passes_and_writes() -
     # The first 11 rewrite each other's names (~66), the crossing to "more than 10" once
     # each (11), then each newcomer its own status once.
     assert woken_others < 100 and writes < 3 * count
+
+
+@pytest.mark.parametrize(("sharers", "leaving"), [
+    (12, "deleted"), (12, "moved"), (2, "deleted"), (2, "moved"), (13, "deleted"),
+    (11, "deleted")])
+def test_a_campaign_leaving_a_salt_wakes_exactly_the_sharers_whose_condition_changes(
+        sharers: int, leaving: str) -> None:
+    """One of ``sharers`` Campaigns with one salt leaves it (deleted, or its modelRef changed
+    to another model): the sharers left are woken when, and only when, their
+    ``HoldoutShared`` says something else now. Of 12, the 11 left go from "more than 10" to
+    naming the 10 others (they were not woken: the leave was counted as one sharer too
+    many); of 2, the one left turns False; of 13, the 12 left still say "more than 10"."""
+    from uplift_operator.domain import shared_draws
+
+    names = [f"c{index:02d}" for index in range(sharers)]
+    wakeups = Wakeups()
+    flags = {name: wakeups.register((campaign.KIND, NS, name), f"uid-{name}") for name in names}
+    memo = _memo(wakeups)
+    book = campaign.salt_book(memo)
+    at = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    conditions: dict[str, list[Any]] = {}
+
+    def condition(name: str) -> list[Any]:
+        own = draw(NS, "churn", name, "spring-2026")
+        return shared_draws.holdout_shared(conditions.get(name, []), own, shared_draws.sharing(
+            own, book.drawing_with(own)), 1, at)
+
+    for name in names:
+        _event("ADDED", _body(name), memo)
+    for name in names:
+        conditions[name] = condition(name)
+    for flag in flags.values():
+        flag.clear()
+    leaver, staying = names[-1], names[:-1]
+    body = _body(leaver)
+    if leaving == "deleted":
+        _event("DELETED", body, memo)
+    else:
+        body["spec"]["modelRef"]["name"] = "retention"
+        body["metadata"].update(generation=2, resourceVersion="2")
+        _event("MODIFIED", body, memo)
+    woken = {name for name in staying if flags[name].is_set()}
+    changed = {name for name in staying if condition(name) != conditions[name]}
+    assert woken == changed
+    assert changed == (set() if sharers == 13 else set(staying))
