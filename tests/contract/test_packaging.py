@@ -437,9 +437,16 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      'would be bound to the "default" ServiceAccount of default'),
     (["--set", "serviceAccount.create=false", *NAMESPACED],
      "serviceAccount.create=false with rbac.create=true needs serviceAccount.name"),
+    (["--set", "serviceAccount.name=default"],  # create=true (the default): made or taken over
+     'serviceAccount.name=default with rbac.create=true: the chart would create (or take over) '
+     'the "default" ServiceAccount of default'),
+    (["--set", "serviceAccount.create=true", "--set", "serviceAccount.name=default",
+      *NAMESPACED],
+     "serviceAccount.name=default with rbac.create=true"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
-        "default-service-account", "no-service-account-namespaced"])
+        "default-service-account", "no-service-account-namespaced",
+        "created-default-service-account", "created-default-service-account-namespaced"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -478,6 +485,10 @@ def test_an_existing_service_account_is_bound_and_without_rbac_none_is_needed() 
     assert not by_kind(docs, "ClusterRoleBinding") and not by_kind(docs, "RoleBinding")
     assert by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"][
         "serviceAccountName"] == "default"
+    docs = helm_template("--set", "serviceAccount.name=uplift-made")  # create=true: made, bound
+    assert [a["metadata"]["name"] for a in by_kind(docs, "ServiceAccount")] == ["uplift-made"]
+    assert all([s["name"] for s in b["subjects"]] == ["uplift-made"]
+               for b in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"))
 
 
 def test_mlflow_tracking_uri_refuses_credentials_in_the_url() -> None:
