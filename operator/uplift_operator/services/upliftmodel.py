@@ -212,6 +212,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
 
     spec, problems = _validate(body, deps)
     if spec is None or problems:
+        # Held until its spec is edited, not retried: the unresolved retries' back-off starts
+        # over after it (else the first retry of a reference still failing for the same
+        # reason would wait as long as it had failed before the detour, up to the cap).
+        deps.unresolved.cleared(_model_key(owner))
         return read.told(_invalid(body, spec, current, owner, problems, deps, now))
     registry, resolution, problems, credentials_fit = _resolve(spec, owner, deps, now)
     report_token, report_problems = _report_token(spec, owner.namespace, deps)

@@ -111,3 +111,27 @@ def test_failing_since_starts_over_on_a_new_reason_and_once_cleared() -> None:
     assert len(failing) == 0
     assert failing.failing(key, "ModelNotFound", later + dt.timedelta(1)) == (
         later + dt.timedelta(1))
+
+
+def test_an_invalid_spec_detour_starts_the_backoff_over() -> None:
+    """An invalid spec holds the model until it is edited (no retries): once fixed, a
+    reference still failing for the same reason retries after 10 s again, not after as long as
+    it failed before the detour (the cap)."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    sim.registry.down = True
+    delays = _retries(sim, 60, 7)
+    assert delays[-1] >= CAP
+    sim.body["spec"]["rollout"]["gates"].append(
+        {"name": "lat", "type": "custom", "templateRef": "no-such-template", "max": 1})
+    sim.body["metadata"]["generation"] = 2
+    held = sim.tick(delays[-1])
+    assert sim.condition("InvalidSpec")["status"] == "True" and held.requeue_after is None
+    assert len(sim.deps.unresolved) == 0
+    sim.body["spec"]["rollout"]["gates"].pop()
+    sim.body["metadata"]["generation"] = 3
+    result = sim.tick(30)
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    assert result.requeue_after == FIRST
