@@ -812,7 +812,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         refused (``ServingApplied`` False, ``ApplyFailed``, as the last pass recorded it), or
         None: the split the rollback decided is not in effect, so the rolled-back canary may
         keep its traffic, and "stable N serves" would say the rollback is done. Words only:
-        the graph is applied again at every pass whatever this says."""
+        the graph is applied again at every pass whatever this says. Decided before this
+        pass's apply, so a pass whose apply goes through still says it was refused: the
+        service asks for the next pass at once (``services.upliftmodel._apply_went_through``),
+        which says the stable serves."""
         applied = cond.find(self.previous.conditions, cond.SERVING_APPLIED)
         if applied is None or applied.status != "False" or applied.reason != cond.APPLY_FAILED:
             return None

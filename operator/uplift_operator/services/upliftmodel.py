@@ -331,6 +331,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     reapply = status_logic.apply_retry_seconds(status.conditions, now)
     if reapply is not None:  # the graph is behind the status: try again soon, backing off
         following = reapply if following is None else min(following, reapply)
+    if _apply_went_through(current.conditions, status.conditions):
+        following = 0.0  # this pass's words read the refusal: decided again, said at once
     roll = deps.rolls.due((KIND, namespace, name), now)
     if roll is not None:  # a re-render rolling: looked at when it may be done, or timed out
         following = roll if following is None else min(following, roll)
@@ -510,6 +512,18 @@ def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
             and old.message == new.message):
         return []
     return [Event("Warning", cond.APPLY_FAILED, applied.error)]
+
+
+def _apply_went_through(before: Sequence[Condition], after: Sequence[Condition]) -> bool:
+    """Whether this pass applied the serving graph after the last pass's apply was refused
+    (``ServingApplied`` False, ``ApplyFailed``, now True). The ramp decides before the graph is
+    applied, so its words read the refusal as the last pass recorded it (a rolled-back
+    model's "the serving graph's last apply was refused": ``canary._CanaryPass.split_refused``):
+    one more pass at once says what is in effect, rather than the next analysis, a resync or
+    nothing at all."""
+    old, new = cond.find(before, cond.SERVING_APPLIED), cond.find(after, cond.SERVING_APPLIED)
+    return (old is not None and old.status == "False" and old.reason == cond.APPLY_FAILED
+            and new is not None and new.status == "True")
 
 
 def _write_back_news(before: Sequence[Condition], after: Sequence[Condition]) -> list[Event]:

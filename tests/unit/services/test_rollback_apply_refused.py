@@ -83,3 +83,22 @@ def test_a_rollback_applied_at_once_still_says_the_stable_serves() -> None:
     _observe(sim)
     assert _gauge("uplift_operator_serving_apply_failing") == 0
     observability.forget("UpliftModel", NS, NAME)
+
+
+def test_the_pass_whose_apply_goes_through_asks_for_another_that_says_so() -> None:
+    """The ramp's words are decided before the graph is applied: the pass whose apply goes
+    through still reads the refusal the last pass recorded, and asks for the next pass at once,
+    whose words say the stable serves (not at the next analysis, or never once at rest)."""
+    sim = _refused_rollback()
+    sim.tick(10)
+    for _ in range(6):
+        sim.tick(60)
+    sim.cluster.apply_error = None
+    through = sim.tick(60)
+    assert sim.weights() == {"1": 100}
+    assert sim.condition("ServingApplied")["status"] == "True"
+    assert through.requeue_after == 0
+    again = sim.tick(0)
+    assert "; stable 1 serves. " in sim.status["message"]
+    assert "refused" not in sim.status["message"]
+    assert again.requeue_after is None  # at rest: one more pass, not a loop
