@@ -394,6 +394,7 @@ class StepPass(ABC, Generic[S]):
         self.status.current_step = 0
         self.status.step_started_at = self.now
         self.status.resumed_at = None
+        self.status.passed_while_held_at = None
         self.status.gates = []
         self.restarted = True
 
@@ -401,6 +402,7 @@ class StepPass(ABC, Generic[S]):
         self.status.current_step = None
         self.status.step_started_at = None
         self.status.resumed_at = None
+        self.status.passed_while_held_at = None
         self.restarted = True
 
     def advance_step(self, actor: str = "operator", why: str = "gates passed, pause elapsed") -> None:
@@ -409,6 +411,7 @@ class StepPass(ABC, Generic[S]):
         # Never backwards, even if the spec's levels were edited mid-ramp.
         self.set_level(max(self.level(), self.step_level(index)))
         self.status.step_started_at = self.now
+        self.status.passed_while_held_at = None
         # The level changed: each test starts a new stratum, its evidence so far carried.
         self.status.gates = [next_step(g) for g in self.status.gates]
         self.record(Reason.STEP_ADVANCED, self.subject(), why, actor)
@@ -505,17 +508,27 @@ class StepPass(ABC, Generic[S]):
         what outlives the step: a Campaign's budget Fail (``domain.exposure``), which must
         suspend the exposure in the same pass whatever the ramp did.
 
-        ``AnalysisPassed`` is said when this analysis makes every gate pass at the step and
-        nothing else holds it (``not_serving``: a canary held while its model reference does
-        not resolve, MLflow unreachable included, or not serving; a Campaign's exposure
-        withdrawn, suspended or not delivered), as Flagger says no success of a canary it
-        halts and Argo Rollouts' passed analysis is a step completed: "passed" of a step that
-        does not move is read as one that will. The hold is said by its own event and the
-        phase message; a step whose gates passed while held says so in the event of its move
-        (``TrafficStarted``, ``StepAdvanced``, ``Promoted``), with no ``AnalysisPassed``."""
+        ``AnalysisPassed`` is said once of a step whose gates pass, at the first pass where
+        they pass and nothing else holds the step (``not_serving``: a canary held while its
+        model reference does not resolve, MLflow unreachable included, or not serving; a
+        Campaign's exposure withdrawn, suspended or not delivered), as Flagger says no success
+        of a canary it halts and Argo Rollouts' passed analysis is a step completed: "passed"
+        of a step that does not move is read as one that will. An analysis that makes them
+        pass while held says nothing then (the hold is said by its own event and the phase
+        message) and leaves ``passedWhileHeldAt``; the pass where the hold lifts with them
+        still passing says it (``tell_passed_after_hold``), whether or not the step then moves
+        (a step without a pause waits for a promote: nothing else would say it)."""
         outcomes = self.observed.gate_outcomes
-        if outcomes is None or not self.active() or self.restarted:
+        if not self.active() or self.restarted:
             return
+        if outcomes is not None:
+            self.apply_outcomes(outcomes)
+        self.tell_passed_after_hold()
+
+    def apply_outcomes(self, outcomes: Sequence[GateOutcome]) -> None:
+        """``apply_analysis``'s outcomes on the step's gates, unless measured before the step
+        or applied already; ``AnalysisPassed`` when they make every gate pass and nothing
+        holds the step, else ``passedWhileHeldAt`` when they make them pass while held."""
         s = self.status
         # An analysis with nothing to measure (every acting gate is offline and passed before
         # any traffic) is still the step's analysis: without it no step could end.
@@ -526,8 +539,28 @@ class StepPass(ABC, Generic[S]):
             return  # already applied (a pass is idempotent), or measured before this step
         was_passing = self.gates_passed_at_step()
         self.record_outcomes({o.name: o for o in outcomes}, latest)
-        if self.gates_passed_at_step() and not was_passing and self.not_serving() is None:
-            self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
+        if self.gates_passed_at_step() and not was_passing:
+            if self.not_serving() is None:
+                self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
+            else:
+                s.passed_while_held_at = latest
+
+    def tell_passed_after_hold(self) -> None:
+        """``AnalysisPassed`` for a step whose gates passed while it was held
+        (``passedWhileHeldAt``), in the first pass where nothing holds it and they still pass
+        at this step; the mark is dropped then, and as soon as they no longer pass or the step
+        is another (started, restarted or its split applied again since: ``judged_since``)."""
+        s = self.status
+        held_at, since = s.passed_while_held_at, self.judged_since()
+        if held_at is None:
+            return
+        if since is None or held_at <= since or not self.gates_passed_at_step():
+            s.passed_while_held_at = None
+            return
+        if self.not_serving() is not None:
+            return  # still held
+        s.passed_while_held_at = None
+        self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
 
     def record_outcomes(self, outcomes: Mapping[str, GateOutcome], at: dt.datetime) -> None:
         """Each measured gate's status after its outcome (``assess``), announced; a gate not

@@ -177,6 +177,71 @@ def test_a_step_whose_level_may_not_have_reached_the_pods_starts_over(
     assert [e.reason.value for e in again.events] == []
 
 
+def _at_last_step() -> tuple[CampaignStatus, float]:
+    """The ramp walked to its last step (100 %, no pause: it ends on a promote), its gate
+    Inconclusive there; the minute of the next pass."""
+    s, minutes = _decide(CampaignStatus(), 0).status, 5.0
+    while s.current_step != 2:
+        s = _decide(s, minutes, gates=_gate(minutes)).status
+        minutes += 30
+    s = _decide(s, minutes, gates=_stuck(minutes)).status
+    assert (s.current_step, s.exposure_percent, s.gates[0].verdict) == (
+        2, 100, GateVerdict.INCONCLUSIVE)
+    return s, minutes + 5
+
+
+def _reasons(decision: exposure.Decision) -> list[str]:
+    return [e.reason.value for e in decision.events]
+
+
+def test_a_no_pause_step_says_analysis_passed_once_when_its_gates_pass() -> None:
+    s, minutes = _at_last_step()
+    passed = _decide(s, minutes, gates=_gate(minutes))
+    assert _reasons(passed) == ["AnalysisPassed"]
+    s = passed.status
+    for later in (minutes + 5, minutes + 10):
+        d = _decide(s, later, gates=_gate(later))
+        assert _reasons(d) == [] and "annotate uplift.dev/promote=step" in d.status.message
+        s = d.status
+
+
+def test_a_no_pause_step_whose_gates_passed_while_undelivered_says_so_once_written() -> None:
+    """Its gates pass while the campaigns file cannot be written (no ``AnalysisPassed`` then:
+    the step cannot move); the pass that finds it written again (its entry carried all
+    along, so the step goes on) says it, once. The step waits for a promote: nothing else
+    would tell on-call its gates passed."""
+    s, minutes = _at_last_step()
+    s = _held_from(s, minutes)
+    held = _decide(s, minutes + 5, gates=_gate(minutes + 5), undelivered=CAUSE)
+    assert _reasons(held) == [] and held.status.gates[0].verdict is GateVerdict.PASS
+    assert held.status.passed_while_held_at == _at(minutes + 5)
+    written = _decide(held.status, minutes + 10, carried_since=_at(minutes - 10))
+    assert _reasons(written) == ["AnalysisPassed"]
+    assert "every gate passed for exposure 100% at step 3/3" in written.events[0].message
+    assert written.status.passed_while_held_at is None
+    assert "annotate uplift.dev/promote=step" in written.status.message
+    s = _delivered(written.status, None, minutes + 10)
+    for later in (minutes + 15, minutes + 20, minutes + 25):
+        d = _decide(s, later, gates=_gate(later))
+        assert _reasons(d) == []
+        s = d.status
+
+
+def test_a_step_started_over_when_written_says_nothing_of_the_gates_before() -> None:
+    """Not carried all along: the step starts over at the write, its gates to pass again at
+    it; what passed during the hold is not told."""
+    s, minutes = _at_last_step()
+    held = _decide(_held_from(s, minutes), minutes + 5, gates=_gate(minutes + 5),
+                   undelivered=CAUSE)
+    written = _decide(held.status, minutes + 10)
+    assert _reasons(written) == [] and written.status.step_started_at == _at(minutes + 10)
+    s = _delivered(written.status, None, minutes + 10)
+    later = _decide(s, minutes + 15)
+    assert _reasons(later) == [] and later.status.passed_while_held_at is None
+    assert _reasons(_decide(later.status, minutes + 20, gates=_gate(minutes + 20))) == [
+        "AnalysisPassed"]
+
+
 # -- progressDeadline while the file cannot be written -------------------------------------------
 
 DAY = 24 * 60

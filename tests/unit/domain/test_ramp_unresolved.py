@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from tests.unit.domain.test_ramp import F, P, Sim, make_spec, with_canary
+from tests.unit.domain.test_ramp import INC, F, P, Sim, make_spec, with_canary
 
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain.ramp import Reason
@@ -133,15 +133,66 @@ def test_analysis_passed_is_not_said_of_a_held_canary(make: Callable[[], Sim],
     assert (HELD in s.message) == (desired is None)
 
 
-def test_a_step_whose_gates_passed_while_held_says_so_when_it_moves() -> None:
-    """The hold lifts with the step's gates passed already: nothing more is said until the
-    step's pause ends, and its ``StepAdvanced`` says the gates passed; no ``AnalysisPassed``
-    for that step, after or during the hold."""
+def test_a_step_whose_gates_passed_while_held_says_so_when_the_hold_lifts() -> None:
+    """The hold lifts with the step's gates passed already: ``AnalysisPassed`` once, in the
+    pass where it lifts (none during the hold), then the step's ``StepAdvanced`` when its
+    pause ends, naming the gates too."""
     sim = with_canary()
     sim.desired = None
     said = [sim.passing(1)]
+    assert sim.status.passed_while_held_at == sim.now
     sim.desired = "2"
     said += [sim.passing(1) for _ in range(4)]  # the step's 5m pause ends at the last
+    assert [e.reason for e in said[1].events] == [Reason.ANALYSIS_PASSED]
     events = [e for d in said for e in d.events]
-    assert [e.reason for e in events] == [Reason.STEP_ADVANCED]
-    assert "gates passed" in events[0].message and sim.status.current_step == 1
+    assert [e.reason for e in events] == [Reason.ANALYSIS_PASSED, Reason.STEP_ADVANCED]
+    assert "gates passed" in events[1].message and sim.status.current_step == 1
+    assert sim.status.passed_while_held_at is None
+
+
+@pytest.mark.parametrize("analysis_at_lift", [False, True], ids=["no-analysis", "analysis"])
+def test_a_no_pause_step_whose_gates_passed_while_held_says_so_once_the_hold_lifts(
+        analysis_at_lift: bool) -> None:
+    """A step without a pause waits for a promote: its gates pass while the model reference
+    does not resolve (no ``AnalysisPassed`` then), and the pass where it resolves again says
+    it, once, whether or not that pass runs an analysis; nothing moves the step, so nothing
+    else would say it. Not said again at later analyses, nor after another hold."""
+    sim = with_canary(make_spec(steps=[(10, None), (50, "5m")]))
+    sim.desired = None
+    held = [sim.passing(1), sim.passing(1)]
+    assert all(Reason.ANALYSIS_PASSED not in sim.reasons(d) for d in held)
+    sim.desired = "2"
+    lifted = sim.passing(0.5) if analysis_at_lift else sim.tick(0.5)
+    assert sim.reasons(lifted) == [Reason.ANALYSIS_PASSED]
+    assert "every gate passed for canary 2 at step 1/2" in lifted.events[0].message
+    later = [sim.passing(1) for _ in range(3)]
+    sim.desired = None
+    later += [sim.passing(1)]
+    sim.desired = "2"
+    later += [sim.passing(1), sim.tick(0.5)]
+    assert all(not d.events for d in later)
+    assert sim.status.current_step == 0 and "no pause" in sim.status.message
+
+
+def test_gates_that_stop_passing_during_the_hold_say_nothing_when_it_lifts() -> None:
+    """Passed while held, then a gate Inconclusive before the hold lifts: nothing to tell at
+    the lift (the mark is dropped); the next analysis that makes them pass, unheld, says it."""
+    sim = with_canary(make_spec(steps=[(10, None), (50, "5m")]))
+    sim.desired = None
+    sim.passing(1)
+    sim.tick(1, verdicts={"latency": INC, "shadow": P})
+    assert sim.status.passed_while_held_at is None
+    sim.desired = "2"
+    assert Reason.ANALYSIS_PASSED not in sim.reasons(sim.tick(0.5))
+    assert sim.reasons(sim.passing(1)) == [Reason.ANALYSIS_PASSED]
+
+
+def test_gates_passed_before_the_hold_are_not_said_again_when_it_lifts() -> None:
+    """Said when they passed, unheld; a hold and its lift with the gates still passing say
+    nothing more of the step."""
+    sim = with_canary(make_spec(steps=[(10, None), (50, "5m")]))
+    assert sim.reasons(sim.passing(1)) == [Reason.ANALYSIS_PASSED]
+    sim.desired = None
+    sim.passing(1)
+    sim.desired = "2"
+    assert not sim.tick(0.5).events and not sim.passing(1).events

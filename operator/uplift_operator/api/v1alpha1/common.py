@@ -721,3 +721,11 @@ class RampStatus(StatusBase):
                     "inconclusiveLimit, a Manual rollback) within the current step: "
                     "progressDeadline counts from no earlier, so time spent paused is not "
                     "time failing to progress.")
+    passed_while_held_at: dt.datetime | None = Field(
+        default=None,
+        description="When an analysis made every gate of the current step pass while something "
+                    "else held the step (an UpliftModel's model reference not resolving or its "
+                    "canary not serving; a Campaign's settings not served or its campaigns "
+                    "file not written), so no AnalysisPassed event was said then: it is said "
+                    "once the hold lifts with the gates still passing, and this is cleared "
+                    "then, or when they stop passing or the step changes.")
