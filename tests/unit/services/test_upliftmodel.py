@@ -164,7 +164,9 @@ def test_a_rollback_whose_apply_failed_is_applied_again_within_seconds_backing_o
     assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0]
     sim.cluster.apply_error = None
     result = sim.tick(1)
-    assert sim.weights() == {"1": 100} and result.requeue_after is None
+    # applied: one more pass at once, to say so (its words read the refusal), then at rest
+    assert sim.weights() == {"1": 100} and result.requeue_after == 0
+    assert sim.tick(0).requeue_after is None
 
 
 def test_the_model_stays_ready_while_a_canarys_pods_start() -> None:
