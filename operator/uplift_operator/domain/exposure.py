@@ -24,7 +24,8 @@ naming it, until the model serves a version that scores it or the spec drops it.
 A campaigns file that cannot be written (``Observed.undelivered``: the runtime keeps its
 previous settings) holds the step the same way — no advance, no completion, no promote —
 while what only stops (a rollback, an abort, a suspension) still acts, and its
-``progressDeadline`` does not run (``deadline_held``), as while Paused. When the runtime did
+``progressDeadline`` does not run (``deadline_held``), as while Paused, unless the step was
+past it already (said before the hold: it stays exceeded). When the runtime did
 not treat at the step's exposure until a pass (that file written again, unless it carried the
 campaign's entry all along: ``Observed.carried_since``; or the spec refused by the pass
 before: ``Observed.spec_was_refused``), the step starts over there (``start_step_again``), as
@@ -746,7 +747,17 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def deadline_counts_from(self) -> steps.DeadlineBasis | None:
         """Not before the first cohort its conversion gates may judge has closed: until then
         they cannot be conclusive (a ramp's first step, and the step a promotion restarts, wait
-        one attribution window), so a step waiting for it is not stuck."""
+        one attribution window), so a step waiting for it is not stuck. Nor before its
+        campaigns file was written again after it could not be (``written_again_at``), unless
+        the step was past its deadline before that (``deadline_held``)."""
+        basis = self.own_deadline_basis()
+        if basis is None or self.deadline_said_since(basis.at):
+            return basis  # past it before any hold of the file: no hold forgives that
+        return basis.later(self.written_again_at(), "the campaigns file was written again")
+
+    def own_deadline_basis(self) -> steps.DeadlineBasis | None:
+        """The deadline's basis without the campaigns file's holds: the step machine's, or
+        when the first cohort its conversion gates may judge closed, if later."""
         basis = super().deadline_counts_from()
         blocking = any(g.type in _COHORT_GATE_TYPES and not g.dry_run
                        for g in self.spec.exposure.gates)
@@ -754,16 +765,26 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if basis is None:
             return None
         return basis.later(closes, f"its first cohort's attribution window "
-                                   f"({self.spec.experiment.attribution_window}) closed").later(
-            self.written_again_at(), "the campaigns file was written again")
+                                   f"({self.spec.experiment.attribution_window}) closed")
 
     def deadline_held(self) -> bool:
         """The model's campaigns file cannot be written (``undelivered``): the ramp is held by
         what is not its own lack of progress, so the deadline does not run, as while Paused;
         it runs again from when the file is written (``written_again_at``), or from the step
         started over then (``start_step_again``). The condition ``SettingsDelivered`` False
-        makes the phase Degraded after its grace meanwhile (``domain.stuck``)."""
-        return self.undelivered is not None
+        makes the phase Degraded after its grace meanwhile (``domain.stuck``).
+
+        A hold forgives time only to a step not yet past its deadline: one whose
+        ``ProgressDeadlineExceeded`` was said (recorded) since its own basis
+        (``own_deadline_basis``) before the file failed stays exceeded through the hold and
+        after the write — Degraded, its message naming the file as what blocks, no second
+        event — until the step moves, starts over (a write that restarts it:
+        ``start_step_again``) or resumes from Paused. A failure of a minute must not clear a
+        page that stood for hours, nor give the step a whole deadline more."""
+        if self.undelivered is None:
+            return False
+        basis = self.own_deadline_basis()
+        return basis is None or not self.deadline_said_since(basis.at)
 
     def written_again_at(self) -> dt.datetime | None:
         """When the model's campaigns file was last written again after it could not be: this

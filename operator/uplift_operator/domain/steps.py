@@ -714,17 +714,23 @@ class StepPass(ABC, Generic[S]):
         if basis is None or blocked is None or self.now <= basis.at + parse_duration(deadline):
             return
         self.deadline_exceeded = True
-        start = self.status.step_started_at
-        subject = self.subject()
-        seen = any(r.action == Reason.PROGRESS_DEADLINE_EXCEEDED.value
-                   and r.version == subject and start is not None and r.time >= start
-                   for r in self.status.history)
-        if not seen:  # once per step, so a re-run adds no duplicate
+        # Once per deadline, so a re-run adds no duplicate: a deadline that runs again from a
+        # later time (a resume, a campaigns file written again) and is exceeded again is a new
+        # one, said and recorded.
+        if not self.deadline_said_since(basis.at):
             why = (f"{self.where()} could not advance for {deadline} since "
                    f"{basis.at.isoformat()}, when {basis.why} ({blocked}); "
                    f"{self.deadline_next_step()}")
-            self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, subject, why)
+            self.record(Reason.PROGRESS_DEADLINE_EXCEEDED, self.subject(), why)
             self.emit("Warning", Reason.PROGRESS_DEADLINE_EXCEEDED, why)
+
+    def deadline_said_since(self, at: dt.datetime) -> bool:
+        """Whether the history records a ``ProgressDeadlineExceeded`` of the version the ramp
+        concerns at or after ``at``: the deadline that runs from ``at`` (no earlier than the
+        step's start) was said exceeded."""
+        subject = self.subject()
+        return any(r.action == Reason.PROGRESS_DEADLINE_EXCEEDED.value
+                   and r.version == subject and r.time >= at for r in self.status.history)
 
     def blocking_gates(self) -> list[str]:
         """The acting gates that keep the step from ending, each as ``gates_passed_at_step``

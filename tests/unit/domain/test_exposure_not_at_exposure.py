@@ -290,6 +290,62 @@ def test_the_deadline_does_not_run_while_the_file_cannot_be_written(carried: boo
     assert f"since {_at(runs_from).isoformat()}, when {when}" in exceeded[0].message
 
 
+def _exceeded() -> CampaignStatus:
+    """Step 1 (pause 1h, progressDeadline 1d) stuck since T0, past its deadline at +1d1h:
+    Degraded, said and recorded once."""
+    started = _decide(CampaignStatus(), 0).status
+    s = _decide(started, 5, gates=_stuck(5)).status
+    late = _decide(s, DAY + 61, gates=_stuck(DAY + 61))
+    assert late.status.phase is Phase.DEGRADED
+    assert [e.reason.value for e in late.events] == ["ProgressDeadlineExceeded"]
+    return late.status
+
+
+def _deadline_records(status: CampaignStatus) -> list[dt.datetime]:
+    return [r.time for r in status.history if r.action == "ProgressDeadlineExceeded"]
+
+
+def test_a_step_past_its_deadline_stays_past_it_through_a_file_failure() -> None:
+    """Already past its deadline when its campaigns file fails for a minute (its entry carried
+    all along): the hold forgives none of that. Degraded through the hold and after the
+    write, its message naming the file while it blocks; no second event or record, in the
+    write's pass, the next, or a day after (a brief failure cleared the page and gave the step
+    a whole deadline more, and its second exceedance was never said)."""
+    s = _held_from(_exceeded(), DAY + 70)
+    held = _decide(s, DAY + 75, gates=_stuck(DAY + 75), undelivered=CAUSE)
+    assert held.status.phase is Phase.DEGRADED and not held.events
+    assert held.status.message.startswith("ProgressDeadlineExceeded") and CAUSE in held.status.message
+    written = _decide(held.status, DAY + 76, gates=_stuck(DAY + 76), carried_since=_at(8))
+    assert written.status.step_started_at == T0  # carried all along: the step goes on
+    assert written.status.phase is Phase.DEGRADED and not written.events
+    s = _delivered(written.status, None, DAY + 76)
+    for minutes in (DAY + 80, 2 * DAY + 80):
+        d = _decide(s, minutes, gates=_stuck(minutes))
+        assert d.status.phase is Phase.DEGRADED and not d.events
+        s = d.status
+    assert _deadline_records(s) == [_at(DAY + 61)]
+    # Its gate passes, its pause long over: the step moves on as ever.
+    moved = _decide(s, 2 * DAY + 85, gates=_gate(2 * DAY + 85))
+    assert (moved.status.current_step, moved.status.phase) == (1, Phase.PROGRESSING)
+
+
+def test_a_step_past_its_deadline_started_over_by_the_write_has_a_new_deadline() -> None:
+    """Not carried all along: the write starts the step over, and its deadline with it (its
+    gates count afresh); stuck a deadline after the new pause, said and recorded again."""
+    held = _decide(_held_from(_exceeded(), DAY + 70), DAY + 75, gates=_stuck(DAY + 75),
+                   undelivered=CAUSE)
+    written = _decide(held.status, DAY + 76, gates=_stuck(DAY + 76))
+    assert written.status.step_started_at == _at(DAY + 76)
+    assert written.status.phase is Phase.PROGRESSING and not written.events
+    s = _delivered(written.status, None, DAY + 76)
+    runs_from = DAY + 76 + 60
+    s = _decide(s, runs_from + DAY - 1, gates=_stuck(runs_from + DAY - 1)).status
+    assert s.phase is Phase.PROGRESSING
+    late = _decide(s, runs_from + DAY + 1, gates=_stuck(runs_from + DAY + 1))
+    assert [e.reason.value for e in late.events] == ["ProgressDeadlineExceeded"]
+    assert _deadline_records(late.status) == [_at(DAY + 61), _at(runs_from + DAY + 1)]
+
+
 def test_a_really_stuck_step_still_hits_its_deadline() -> None:
     # The same gate, the file always written: exceeded at +1d1h, as ever.
     started = _decide(CampaignStatus(), 0).status

@@ -543,6 +543,30 @@ def test_time_spent_paused_does_not_count_against_the_deadline() -> None:
     assert d.status.phase is Phase.DEGRADED and sim.now > resumed + dt.timedelta(minutes=10)
 
 
+def test_a_step_stuck_again_after_a_resume_is_said_exceeded_again() -> None:
+    """Exceeded, paused by hand and resumed: the deadline runs again from the resume, and a
+    step still stuck a deadline after it is a new exceedance, said and recorded once (the
+    once-per-step check compared with the step's start, so it said nothing the second time)."""
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    sim.tick(1, verdicts={"latency": INC})
+    d = sim.tick(15, verdicts={"latency": INC})
+    assert d.status.phase is Phase.DEGRADED and sim.reasons() == [Reason.PROGRESS_DEADLINE_EXCEEDED]
+    sim.spec = make_spec(progressDeadline="10m", paused=True)
+    assert sim.tick(1, verdicts={"latency": INC}).status.phase is Phase.PAUSED
+    sim.spec = make_spec(progressDeadline="10m")
+    d = sim.tick(1)
+    resumed = sim.now
+    assert d.status.phase is Phase.PROGRESSING and d.status.resumed_at == resumed
+    d = sim.tick(9, verdicts={"latency": INC})
+    assert d.status.phase is Phase.PROGRESSING
+    said = [sim.tick(2, verdicts={"latency": INC}), sim.tick(1, verdicts={"latency": INC})]
+    assert said[0].status.phase is Phase.DEGRADED
+    assert [e.reason for d in said for e in d.events] == [Reason.PROGRESS_DEADLINE_EXCEEDED]
+    assert f"since {resumed.isoformat()}, when the ramp resumed" in said[0].events[0].message
+    records = [r for r in said[-1].status.history if r.action == "ProgressDeadlineExceeded"]
+    assert len(records) == 2 and records[-1].time == sim.now - dt.timedelta(minutes=1)
+
+
 def test_deadline_requeue_is_scheduled() -> None:
     sim = with_canary(make_spec(progressDeadline="10m", analysisInterval="30m",
                                 steps=[(10, "30m")]))
