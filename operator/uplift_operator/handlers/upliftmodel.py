@@ -77,23 +77,26 @@ async def promotion_alias_claims(body: kopf.Body, memo: kopf.Memo,
     ``AliasClaims``, which wakes the models whose standing that changed
     (``follow_alias_claims``). A claim ends at the DELETED event (``forget``), not at the
     deletion's start: the model's canary is retired then, before a younger model's registry
-    state is submitted. A kopf index for kopf's start-up gate: every listed object is claimed
-    before any pass runs, so a younger model's first pass after a restart does not write
-    before the older one is known. kopf's own copy (target → name) is not read. On the event
-    loop, not kopf's thread pool: a few dictionary operations per event."""
+    state is submitted; a holder's, for others, ``RECREATE_GRACE`` later, so that an object of
+    its name created again holds the alias still. A kopf index for kopf's start-up gate: every
+    listed object is claimed before any pass runs, so a younger model's first pass after a
+    restart does not write before the older one is known. kopf's own copy (target → name) is
+    not read. On the event loop, not kopf's thread pool: a few dictionary operations per
+    event."""
     meta = body.metadata
     deps = memo["uplift_dependencies"]
     target = service.promotion_alias_target(body, deps.default_tracking_uri)
     namespace, name = str(meta.namespace), str(meta.name)
     deps.alias_claims.claim((KIND, namespace, name), str(meta.uid),
-                            str(meta.get("creationTimestamp") or ""), target)
+                            str(meta.get("creationTimestamp") or ""), target, now())
     return {target: f"{namespace}/{name}"} if target is not None else {}
 
 
 def follow_alias_claims(memo: kopf.Memo) -> None:
     """Once, at start-up (``handlers.lifecycle.share_process_state``): a model whose promotion
-    alias another, older model starts or stops moving is woken, so that its status says so and,
-    freed, it submits its registry state again."""
+    alias another, older model starts or stops moving (or was deleted, or created again) is
+    woken, so that its status says so and, freed, it submits its registry state again; and one
+    whose edit made it the holder of an alias, which submits its registry state for it."""
     if memo.get("alias_claims_followed"):
         return
     memo["alias_claims_followed"] = True
@@ -169,16 +172,18 @@ def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     object of the same name already runs (that one's pass reads and writes the roles now) or
     an older UpliftModel moves the same promotion alias (this one's writes were withheld).
     Then its promotion alias claim ends, which wakes a younger model of that alias: its
-    registry state is submitted after the retirement."""
+    registry state is submitted after the retirement, and, if this one held the alias,
+    ``RECREATE_GRACE`` later (unless an object of this name is created meanwhile: it holds the
+    alias as this one did; ``services.writeback.AliasClaims``)."""
     namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
     key = (KIND, namespace, name)
     # First: whether an object of the same name already runs (created again before this
     # event was handled), whose name-keyed state must stay.
     name_free = memo["wakeups"].finish(key, uid)
     deps = memo["uplift_dependencies"]
-    if name_free and deps.alias_claims.holder(key) is None:
+    if name_free and deps.alias_claims.holder(key, now()) is None:
         service.retire_deleted_canary(body, deps, now())
-    deps.alias_claims.release(key, uid)
+    deps.alias_claims.release(key, uid, now())
     deps.decision_keys.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
     if not name_free:

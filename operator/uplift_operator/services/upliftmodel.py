@@ -30,7 +30,8 @@
    before), by the registry state its status implies (``_registry_state``); all of them
    withheld while an older UpliftModel moves the same promotion alias
    (``services.writeback.AliasClaims``: ``RegistryWrittenBack`` False, ``PromotionAliasShared``),
-   and that state submitted again once the alias is the model's alone;
+   and that state submitted again once the alias is the model's alone, or once an edit of its
+   own made it the holder of an alias (a younger model may have moved it);
 7. ``_status``: the pass's own conditions (ModelResolved, ServingApplied, InvalidSpec,
    RegistryWrittenBack), set by ``domain.status`` from what resolving, applying and the
    write-back queue found, then ServingFailed; the phase published is Degraded while one of
@@ -108,7 +109,13 @@ from uplift_operator.services.resolution import (
     VersionKey,
 )
 from uplift_operator.services.rolls import Rolls
-from uplift_operator.services.writeback import AliasClaims, AliasTarget, Write, WriteBack
+from uplift_operator.services.writeback import (
+    AliasClaims,
+    AliasTarget,
+    Holding,
+    Write,
+    WriteBack,
+)
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
            "StatusRead", "Unasked", "first_status_wait", "measured_gates", "read_status",
@@ -283,16 +290,20 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     writer = (KIND, namespace, name)
     # An older UpliftModel moves the same promotion alias: its decisions are the ones the
     # registry holds; this one's are withheld (serving is not affected), and its registry state
-    # submitted again once the alias is its alone (``_alias_freed``).
-    shared_with = deps.alias_claims.holder(writer)
+    # submitted again once the alias is its alone (``_alias_freed``). One that became the
+    # holder of an alias by an edit of its own (a younger one may have moved it) submits it too.
+    holding = deps.alias_claims.holding(writer, now)
+    shared_with = holding.owner if holding is not None else None
     freed = shared_with is None and _alias_freed(current.conditions)
+    target = promotion_alias_target(body, deps.default_tracking_uri)
+    became_holder = shared_with is None and deps.alias_claims.became_holder(writer, target)
     if registry is not None:
         writes = (_write_backs(spec, decision, now, current.canary_version)
                   if shared_with is None else [])
         # Its write-backs failed, or were queued and never known to go through, as the stored
         # condition says, and this process holds none of them (an operator restart lost
         # them): the state the status implies, again.
-        replay = shared_with is None and (freed or (
+        replay = shared_with is None and (freed or became_holder or (
             not deps.write_back.knows(writer)
             and status_logic.write_back_unconfirmed(current.conditions)))
         if replay:
@@ -302,13 +313,15 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         deps.write_back.submit(writer, registry, registry_scope(spec.model, namespace, deps),
                                spec.model.registered_model, writes,
                                tell_when_written=replay or bool(writes))
+        if became_holder:
+            deps.alias_claims.wrote_as_holder(writer, target)
     else:
         freed = False  # owed still: the stored condition says so until a pass can submit it
     status = _status(decision.status, current, resolved, applied,
                      deps.write_back.failure(writer),
                      not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
                      deps.write_back.waiting(writer), owner, generation, now)
-    status.conditions = _alias_shared(status.conditions, current.conditions, spec, shared_with,
+    status.conditions = _alias_shared(status.conditions, current.conditions, spec, holding,
                                       freed, deps.write_back.waiting(writer), generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
     # Degraded while a condition has said for longer than a grace that the spec has not taken
@@ -336,6 +349,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     roll = deps.rolls.due((KIND, namespace, name), now)
     if roll is not None:  # a re-render rolling: looked at when it may be done, or timed out
         following = roll if following is None else min(following, roll)
+    if holding is not None and holding.gone_until is not None:  # the alias is its then
+        grace_ends = max(0.0, (holding.gone_until - now).total_seconds())
+        following = grace_ends if following is None else min(following, grace_ends)
     if published.due is not None:  # a problem's grace ends: the phase turns Degraded then
         grace_ends = (published.due - now).total_seconds()
         following = grace_ends if following is None else min(following, grace_ends)
@@ -1673,22 +1689,34 @@ def _alias_freed(conditions: Sequence[Condition]) -> bool:
 
 
 def _alias_shared(conditions: list[Condition], stored: Sequence[Condition],
-                  spec: UpliftModelSpec, shared_with: tuple[str, str, str] | None, freed: bool,
+                  spec: UpliftModelSpec, holding: Holding | None, freed: bool,
                   waiting: bool, generation: int, now: dt.datetime) -> list[Condition]:
     """``RegistryWrittenBack`` as the sharing of the promotion alias makes it: False
-    (``PromotionAliasShared``, naming the older UpliftModel) while its writes are withheld;
+    (``PromotionAliasShared``, naming the older UpliftModel, and, if it was deleted, until when
+    the alias stays its in case it is created again) while its writes are withheld;
     once they are not (``freed``: the registry state submitted again this pass), Unknown while
     that is queued; as stored while it could not be submitted (MLflow not asked this pass: it
     is owed still); otherwise as the write-back queue made it (``conditions``)."""
     ref = spec.model
-    if shared_with is not None:
-        _, other_namespace, other_name = shared_with
-        message = (f"UpliftModel {other_namespace}/{other_name}, created earlier, moves the same "
-                   f"promotionAlias {ref.promotion_alias} of registered model "
-                   f"{ref.registered_model} at the same tracking URI: its decisions are the ones "
-                   f"written to MLflow; this one's alias moves and uplift.dev/role and "
-                   f"uplift.dev/reason tags are withheld (serving is not affected) until the "
-                   f"alias is this one's alone (give it another promotionAlias, or delete one)")
+    if holding is not None:
+        _, other_namespace, other_name = holding.owner
+        if holding.gone_until is None:
+            message = (f"UpliftModel {other_namespace}/{other_name}, created earlier, moves the "
+                       f"same promotionAlias {ref.promotion_alias} of registered model "
+                       f"{ref.registered_model} at the same tracking URI: its decisions are the "
+                       f"ones written to MLflow; this one's alias moves and uplift.dev/role and "
+                       f"uplift.dev/reason tags are withheld (serving is not affected) until the "
+                       f"alias is this one's alone (give it another promotionAlias, or delete "
+                       f"one)")
+        else:
+            until = holding.gone_until.isoformat(timespec="seconds")
+            message = (f"UpliftModel {other_namespace}/{other_name}, created earlier, moved the "
+                       f"same promotionAlias {ref.promotion_alias} of registered model "
+                       f"{ref.registered_model} at the same tracking URI and was deleted: the "
+                       f"alias stays its until {until}, in case it is created again (a "
+                       f"replace, a re-install); this one's alias moves and uplift.dev/role and "
+                       f"uplift.dev/reason tags are withheld until then (serving is not "
+                       f"affected)")
         return cond.set_condition(conditions, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
                                   reason=cond.PROMOTION_ALIAS_SHARED, message=message[:MAX_MESSAGE],
                                   now=now, observed_generation=generation)

@@ -53,6 +53,7 @@ restart.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -65,8 +66,19 @@ from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryR
 from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
-__all__ = ["MAX_BACKOFF_SECONDS", "MAX_WRITTEN_KEPT", "RETRIED_STATUS", "AliasClaims",
-           "AliasTarget", "Owner", "Write", "WriteBack", "permanent"]
+__all__ = [
+    "MAX_BACKOFF_SECONDS",
+    "MAX_WRITTEN_KEPT",
+    "RECREATE_GRACE",
+    "RETRIED_STATUS",
+    "AliasClaims",
+    "AliasTarget",
+    "Holding",
+    "Owner",
+    "Write",
+    "WriteBack",
+    "permanent",
+]
 
 log = logging.getLogger(__name__)
 
@@ -411,11 +423,34 @@ class WriteBack:
         return max(0.0, min(self._retry_at.get(k, now) for k in self._queues) - now)
 
 
+#: How long the seniority of a promotion alias's holder outlives its object (``AliasClaims``):
+#: an object of its namespace and name created within it (``kubectl replace --force``, Argo
+#: CD's replace, a Helm uninstall and install) holds the alias as the deleted one did, and the
+#: younger claimants stay withheld meanwhile. Two minutes covers a delete and create by hand
+#: or by a tool, and is all a real deletion delays the next claimant's writes.
+RECREATE_GRACE = dt.timedelta(minutes=2)
+
+
 @dataclass(frozen=True)
 class _Claim:
     uid: str
     created: str  # metadata.creationTimestamp (RFC 3339 in UTC: sorts as text, oldest first)
-    target: AliasTarget
+    #: The creation time it ranks by: its own, or that of the object of its name it replaced.
+    seniority: str
+    target: AliasTarget | None  # None: it moves no promotion alias
+    #: Its object was deleted while it held the alias for others too: its seniority kept
+    #: until then for an object of its name (``RECREATE_GRACE``).
+    gone_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """The resource that holds the promotion alias a withheld one claims."""
+
+    owner: Owner
+    #: Its object was deleted: the alias stays its until then, in case an object of its name is
+    #: created again, and is the next claimant's after (None: it runs).
+    gone_until: dt.datetime | None = None
 
 
 class AliasClaims:
@@ -423,92 +458,182 @@ class AliasClaims:
     watch's events claim on the event loop, the passes ask from the pass pool).
 
     The oldest claimant of an alias (by ``creationTimestamp``, then namespace and name) holds
-    it; ``holder`` names it to every other one, whose registry writes are withheld. A resource
-    claims at each event of its object (``claim``: its target, or None once it has no
-    ``promotionAlias`` or is being deleted) and is released at its DELETED event
-    (``release``). A name created again is one claimant: the object created later replaces the
-    earlier (a DELETED event handled after the new object's first events releases nothing).
-    ``on_change`` is told, outside the lock, of the resources whose holder changed (one that
-    started or stopped being withheld, or is withheld by another one now), so that their pass
-    says so, and a resource no longer withheld submits its registry state again at once."""
+    it; ``holding`` names it to every other one, whose registry writes are withheld. A resource
+    claims at each event of its object (``claim``: its target, or None while it has no
+    ``promotionAlias``; an object being deleted still claims, as it has no finalizer and its
+    DELETED event follows at once) and its claim ends at its DELETED event (``release``).
+
+    A name is one claimant across its objects, so that re-creating the holder does not hand
+    the alias to a younger claimant, which would move it at once and keep it, the new object
+    being the youngest for ever: an object of the name created while the earlier one's claim
+    stands (its DELETED event not handled yet), or within ``RECREATE_GRACE`` after it ended,
+    ranks by the earlier one's creation time. The holder's claim, if others claim the alias
+    too, outlives its DELETED event by that grace (``Holding.gone_until``: the younger ones
+    are still withheld, and their passes come back when it ends). A late event of the earlier
+    object claims nothing.
+
+    ``on_change`` is told, outside the lock, of the resources whose holding changed (one that
+    started or stopped being withheld, or is withheld by another one now, or by one whose
+    object was deleted or created again), so that their pass says so, and a resource no longer
+    withheld submits its registry state again at once; and of one that became the holder of an
+    alias it did not hold before (its ``promotionAlias`` or tracking URI edited, an alias
+    added), which submits its registry state for it (``became_holder``, ``wrote_as_holder``),
+    as the younger one withheld from now on may have moved it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._of: dict[Owner, _Claim] = {}
         self._by_target: dict[AliasTarget, set[Owner]] = {}
-        #: Called with the resources whose ``holder`` just changed.
+        self._gone: dict[Owner, dt.datetime] = {}  # the claims outliving their object
+        self._became: dict[Owner, AliasTarget] = {}  # holders owing their registry state
+        #: Called with the resources whose ``holding`` just changed, or that became holders.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
 
-    def claim(self, owner: Owner, uid: str, created: str, target: AliasTarget | None) -> None:
+    def claim(self, owner: Owner, uid: str, created: str, target: AliasTarget | None,
+              now: dt.datetime) -> None:
         """``owner`` (object ``uid``, created at ``created``) moves ``target`` (None: none)."""
         with self._lock:
+            self._end_grace(now)
             known = self._of.get(owner)
             if known is not None and known.uid != uid and created < known.created:
                 return  # an event of the object its name's newer object replaced
-            if known == (_Claim(uid, created, target) if target is not None else None):
+            if known is not None and known.uid == uid and known.gone_until is not None:
+                return  # a late event of the deleted object
+            seniority = (min(known.seniority, created)
+                         if known is not None and known.uid != uid else created)
+            claim = _Claim(uid, created, seniority, target)
+            if known == claim:
                 return  # as it was (every status write of every resource comes here)
             touched = {t for t in (known.target if known else None, target) if t is not None}
-            before = self._holders(touched)
+            before = self._holdings(touched, now)
             self._unclaim(owner)
+            self._of[owner] = claim
             if target is not None:
-                self._of[owner] = _Claim(uid, created, target)
                 self._by_target.setdefault(target, set()).add(owner)
-            changed = self._changed(before, self._holders(touched))
-        self._tell(changed)
+            after = self._holdings(touched, now)
+            changed = set(self._changed(before, after))
+            if (target is not None and owner in after and after[owner] is None
+                    and known is not None and known.uid == uid and known.target != target):
+                self._became[owner] = target  # its edit made it the holder of this alias
+                changed.add(owner)
+            self._forget_became(now)
+        self._tell(sorted(changed))
 
-    def release(self, owner: Owner, uid: str) -> None:
+    def release(self, owner: Owner, uid: str, now: dt.datetime) -> None:
         """Object ``uid`` of ``owner`` is gone: its claim ends (not one of a newer object of
-        the same name)."""
+        the same name), after ``RECREATE_GRACE`` if it held an alias others claim too."""
         with self._lock:
+            self._end_grace(now)
             known = self._of.get(owner)
-            if known is None or known.uid != uid:
+            if known is None or known.uid != uid or known.gone_until is not None:
                 return
-            before = self._holders({known.target})
-            self._unclaim(owner)
-            changed = self._changed(before, self._holders({known.target}))
+            self._became.pop(owner, None)
+            if known.target is None:
+                del self._of[owner]
+                return
+            touched = {known.target}
+            before = self._holdings(touched, now)
+            if before.get(owner, False) is None and len(before) > 1:  # held it, for others
+                until = now + RECREATE_GRACE
+                self._of[owner] = _Claim(known.uid, known.created, known.seniority,
+                                         known.target, until)
+                self._gone[owner] = until
+            else:
+                self._unclaim(owner)
+            changed = self._changed(before, self._holdings(touched, now))
         self._tell(changed)
 
-    def holder(self, owner: Owner) -> Owner | None:
+    def holding(self, owner: Owner, now: dt.datetime) -> Holding | None:
         """The older resource that moves ``owner``'s promotion alias, whose decisions are the
         ones written (None: ``owner`` holds it, or claims none)."""
         with self._lock:
             known = self._of.get(owner)
-            if known is None:
+            if known is None or known.target is None or known.gone_until is not None:
                 return None
-            first = self._first(known.target)
-            return None if first == owner else first
+            first = self._first(known.target, now)
+            if first is None or first == owner:
+                return None
+            return Holding(first, self._of[first].gone_until)
+
+    def holder(self, owner: Owner, now: dt.datetime) -> Owner | None:
+        """``holding``'s resource alone."""
+        found = self.holding(owner, now)
+        return found.owner if found is not None else None
 
     def target(self, owner: Owner) -> AliasTarget | None:
-        """The promotion alias ``owner`` claims (None: none)."""
+        """The promotion alias ``owner`` claims (None: none, or its object is gone)."""
         with self._lock:
             known = self._of.get(owner)
-            return known.target if known is not None else None
+            return known.target if known is not None and known.gone_until is None else None
 
-    def _first(self, target: AliasTarget) -> Owner | None:
-        claimants = self._by_target.get(target)
+    def became_holder(self, owner: Owner, target: AliasTarget | None) -> bool:
+        """Whether ``owner`` became the holder of ``target`` by an edit of its own and has not
+        submitted its registry state for it since (``wrote_as_holder``)."""
+        with self._lock:
+            return target is not None and self._became.get(owner) == target
+
+    def wrote_as_holder(self, owner: Owner, target: AliasTarget | None) -> None:
+        """``owner``'s registry state for ``target`` was submitted."""
+        with self._lock:
+            if target is not None and self._became.get(owner) == target:
+                del self._became[owner]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._of)
+
+    def _first(self, target: AliasTarget, now: dt.datetime) -> Owner | None:
+        claimants = [o for o in self._by_target.get(target, ()) if self._standing(o, now)]
         if not claimants:
             return None
-        return min(claimants, key=lambda o: (self._of[o].created, o[1], o[2]))
+        return min(claimants, key=lambda o: (self._of[o].seniority, o[1], o[2]))
 
-    def _holders(self, targets: set[AliasTarget]) -> dict[Owner, Owner | None]:
-        """Each claimant of ``targets`` and its holder (None: itself)."""
-        found: dict[Owner, Owner | None] = {}
+    def _standing(self, owner: Owner, now: dt.datetime) -> bool:
+        until = self._of[owner].gone_until
+        return until is None or until > now
+
+    def _holdings(self, targets: set[AliasTarget],
+                  now: dt.datetime) -> dict[Owner, Holding | None]:
+        """Each running claimant of ``targets`` and what holds its alias (None: itself)."""
+        found: dict[Owner, Holding | None] = {}
         for target in targets:
-            first = self._first(target)
+            first = self._first(target, now)
             for owner in self._by_target.get(target, ()):
-                found[owner] = None if owner == first else first
+                if self._of[owner].gone_until is not None:
+                    continue
+                found[owner] = (None if owner == first or first is None
+                                else Holding(first, self._of[first].gone_until))
         return found
 
     @staticmethod
-    def _changed(before: dict[Owner, Owner | None],
-                 after: dict[Owner, Owner | None]) -> list[Owner]:
-        """The claimants whose holder changed (one that claims no more is not told: its spec
+    def _changed(before: dict[Owner, Holding | None],
+                 after: dict[Owner, Holding | None]) -> list[Owner]:
+        """The claimants whose holding changed (one that claims no more is not told: its spec
         edit or its deletion is news to its pass already)."""
-        return sorted(owner for owner, holder in after.items() if before.get(owner) != holder)
+        return sorted(owner for owner, holding in after.items()
+                      if before.get(owner) != holding)
+
+    def _end_grace(self, now: dt.datetime) -> None:
+        """Claims whose grace ended are dropped. Who they withheld is not told here: their
+        passes asked to come back then (``Holding.gone_until``)."""
+        for owner, until in list(self._gone.items()):
+            if until <= now:
+                del self._gone[owner]
+                self._unclaim(owner)
+
+    def _forget_became(self, now: dt.datetime) -> None:
+        """A holder owing its registry state that is withheld now, or claims another alias,
+        owes it no more (it is owed again, by its status, once freed)."""
+        for owner, target in list(self._became.items()):
+            known = self._of.get(owner)
+            if (known is None or known.target != target
+                    or self._first(target, now) != owner):
+                del self._became[owner]
 
     def _unclaim(self, owner: Owner) -> None:
         known = self._of.pop(owner, None)
-        if known is None:
+        self._gone.pop(owner, None)
+        if known is None or known.target is None:
             return
         claimants = self._by_target.get(known.target)
         if claimants is not None:

@@ -12,7 +12,7 @@ import kopf
 from tests.unit.services.test_upliftmodel import NAME, NS, REGISTERED, SELDON, Sim, reasons
 
 from uplift_operator.handlers import upliftmodel
-from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.common import PassRunner, now
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services import upliftmodel as service
 
@@ -74,8 +74,8 @@ def test_a_model_whose_writes_were_withheld_retires_nothing() -> None:
     sim.with_canary()
     older = ("UpliftModel", "elsewhere", "first")
     target = service.promotion_alias_target(sim.body, sim.deps.default_tracking_uri)
-    sim.deps.alias_claims.claim(older, "u-0", "2026-01-01T00:00:00Z", target)
-    sim.deps.alias_claims.claim(KEY, "u-1", "2026-06-01T00:00:00Z", target)
+    sim.deps.alias_claims.claim(older, "u-0", "2026-01-01T00:00:00Z", target, sim.now)
+    sim.deps.alias_claims.claim(KEY, "u-1", "2026-06-01T00:00:00Z", target, sim.now)
     deleted(sim)
     assert tag(sim, "2", ROLE) == "canary"
     assert sim.deps.alias_claims.target(KEY) is None  # its claim ended
@@ -150,7 +150,8 @@ def test_the_index_claims_each_event_and_a_freed_model_is_woken() -> None:
         await index(body=younger, memo=memo)
         await asyncio.sleep(0)
         flag.clear()
-        withheld = sim.deps.alias_claims.holder(younger_key) == ("UpliftModel", "a", "older")
+        withheld = sim.deps.alias_claims.holder(younger_key, now()) == (
+            "UpliftModel", "a", "older")
         forget: Any = upliftmodel.forget
         forget(meta=older.meta, body=older, memo=memo)
         await asyncio.sleep(0)

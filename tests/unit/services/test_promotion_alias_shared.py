@@ -15,7 +15,7 @@ from tests.unit.services.test_upliftmodel import REGISTERED, SELDON, SPEC, Sim
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.common import PassResult
-from uplift_operator.services.writeback import AliasClaims, WriteBack
+from uplift_operator.services.writeback import RECREATE_GRACE, AliasClaims, Holding, WriteBack
 
 ROLE = "uplift.dev/role"
 PRODUCTION = (REGISTERED, "production")
@@ -48,7 +48,17 @@ class Named(Sim):
         meta = self.body["metadata"]
         self.deps.alias_claims.claim(self.key, meta["uid"], meta["creationTimestamp"],
                                      upliftmodel.promotion_alias_target(
-                                         self.body, self.deps.default_tracking_uri))
+                                         self.body, self.deps.default_tracking_uri), self.now)
+
+    def deleted(self) -> None:
+        """What its DELETED event does (``handlers.upliftmodel.forget``)."""
+        self.deps.alias_claims.release(self.key, self.body["metadata"]["uid"], self.now)
+
+    def created_again(self, uid: str, created: str) -> None:
+        """A new object of its name (``kubectl replace --force``, a re-install): status-less."""
+        self.body["metadata"].update(uid=uid, creationTimestamp=created, generation=1)
+        self.body.pop("status", None)
+        self.claim()
 
     def served(self) -> dict[str, int]:
         graph = self.cluster.objects[self.graph]
@@ -98,7 +108,10 @@ def test_the_younger_model_serves_but_writes_nothing_and_says_whose_alias_it_is(
     assert "PromotionAliasShared" not in str(older.status.get("conditions"))
 
 
-def test_the_older_one_deleted_the_younger_writes_its_registry_state_at_once() -> None:
+def test_the_older_one_deleted_the_younger_writes_its_registry_state_once_the_grace_ends(
+) -> None:
+    """A real deletion: the younger one is woken, says until when the alias stays the deleted
+    one's (``RECREATE_GRACE``), asks for its pass then, and writes its registry state at it."""
     older, younger = pair()
     woken: list[tuple[str, str, str]] = []
     older.deps.alias_claims.on_change.append(woken.extend)
@@ -106,11 +119,21 @@ def test_the_older_one_deleted_the_younger_writes_its_registry_state_at_once() -
     older.tick(1)
     younger.tick()
     younger.tick(1)
-    older.deps.alias_claims.release(older.key, "uid-shop-wrong")  # another object's: nothing
-    assert woken == [] and older.deps.alias_claims.holder(younger.key) == older.key
-    older.deps.alias_claims.release(older.key, "uid-uplift")  # its DELETED event
+    claims = older.deps.alias_claims
+    claims.release(older.key, "uid-shop-wrong", older.now)  # another object's: nothing
+    assert woken == [] and claims.holder(younger.key, younger.now) == older.key
+    older.deleted()
     assert woken == [younger.key]
-    freed = younger.tick(1)
+    held = younger.tick(1)
+    grace = RECREATE_GRACE.total_seconds()
+    assert held.requeue_after == grace - 1
+    assert older.registry.aliases[PRODUCTION] == "1"
+    assert written_back(younger)["reason"] == "PromotionAliasShared"
+    assert "shop/uplift" in written_back(younger)["message"]
+    assert "was deleted: the alias stays its until 2026-12-01T12:02:01+00:00" in written_back(
+        younger)["message"]
+    assert reasons(held) == [("Warning", "PromotionAliasShared")]  # new words
+    freed = younger.tick(held.requeue_after)
     assert older.registry.aliases[PRODUCTION] == "3"
     assert older.registry.tags[(REGISTERED, "3", ROLE)] == "stable"
     assert reasons(freed) == [("Normal", "PromotionAliasNotShared")]
@@ -151,9 +174,9 @@ def test_freed_while_mlflow_cannot_be_asked_the_state_stays_owed_until_it_can() 
     older.tick()
     younger.tick()
     younger.tick(1)
-    older.deps.alias_claims.release(older.key, "uid-uplift")
+    older.deleted()
     younger.body["spec"]["model"]["credentials"] = {"name": "mlflow", "tokenKey": "token"}
-    younger.tick(1)
+    younger.tick(RECREATE_GRACE.total_seconds())
     younger.tick(1)
     assert written_back(younger)["reason"] == "PromotionAliasShared"
     assert older.registry.aliases[PRODUCTION] == "1"
@@ -166,9 +189,9 @@ def test_freed_while_mlflow_refuses_the_writes_say_so_and_go_through_later() -> 
     older, younger = pair()
     older.tick()
     younger.tick()
-    older.deps.alias_claims.release(older.key, "uid-uplift")
+    older.deleted()
     older.registry.writes_fail = True
-    younger.tick(1)
+    younger.tick(RECREATE_GRACE.total_seconds())
     assert written_back(younger)["reason"] == "WriteBackPending"
     failing = younger.tick(1)  # the pass the worker's word wakes
     assert written_back(younger)["reason"] == "WriteBackFailed"
@@ -178,45 +201,216 @@ def test_freed_while_mlflow_refuses_the_writes_say_so_and_go_through_later() -> 
     assert older.registry.aliases[PRODUCTION] == "3"
 
 
+def test_an_older_model_edited_to_move_the_alias_becomes_its_holder_and_writes_it() -> None:
+    """The younger one moved ``production`` alone; the older one's promotionAlias is edited to
+    it: the older one holds it now and writes the registry state its status implies at once
+    (before, it held it and wrote nothing: the alias stayed on the younger one's version)."""
+    older, younger = pair()
+    older.body["spec"]["model"]["promotionAlias"] = "staging"
+    older.claim()
+    older.tick()
+    older.tick(1)
+    younger.tick()
+    younger.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "3"
+    claims = older.deps.alias_claims
+    woken: list[tuple[str, str, str]] = []
+    claims.on_change.append(woken.extend)
+    older.body["spec"]["model"]["promotionAlias"] = "production"
+    older.body["metadata"]["generation"] = 2
+    older.claim()
+    assert woken == [older.key, younger.key]  # the new holder too, to write
+    took = older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1"
+    assert older.registry.tags[(REGISTERED, "1", ROLE)] == "stable"
+    assert written_back(older)["status"] == "Unknown"  # asked to be told when through
+    older.tick(1)  # the pass the write-back's word wakes
+    assert written_back(older)["status"] == "True"
+    assert not claims.became_holder(older.key, TARGET)  # submitted: owed no more
+    assert not [r for r in reasons(took) if "PromotionAlias" in r[1]]
+    younger.tick(1)
+    assert written_back(younger)["reason"] == "PromotionAliasShared"
+    assert older.registry.aliases[PRODUCTION] == "1"
+
+
+def test_an_edit_that_makes_a_holder_writes_once_mlflow_can_be_asked() -> None:
+    """The new holder's credentials Secret unreadable at its first pass: the state stays owed
+    until a pass can submit it."""
+    older, younger = pair()
+    older.body["spec"]["model"]["promotionAlias"] = "staging"
+    older.claim()
+    older.tick()
+    younger.tick()
+    younger.tick(1)
+    older.body["spec"]["model"].update(promotionAlias="production",
+                                       credentials={"name": "mlflow", "tokenKey": "token"})
+    older.body["metadata"]["generation"] = 2
+    older.claim()
+    older.tick(1)
+    older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "3"
+    assert older.deps.alias_claims.became_holder(older.key, TARGET)
+    older.cluster.secrets[("shop", "mlflow")] = {"token": "t" * 20}
+    older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1"
+
+
+def test_the_holder_created_again_keeps_the_alias_and_the_younger_never_moves_it() -> None:
+    """``kubectl replace --force``, Argo CD's replace, a Helm re-install: the holder's DELETED
+    event, then an object of its name, created later than the younger one. The new object holds
+    the alias as the deleted one did (before, the younger one moved it to its version at the
+    DELETED event and kept it, the new object being the younger for ever)."""
+    older, younger = pair()
+    older.tick()
+    older.tick(1)
+    younger.tick()
+    younger.tick(1)
+    older.deleted()
+    waiting = younger.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1"
+    assert waiting.requeue_after is not None and waiting.requeue_after > 60
+    del older.cluster.objects[older.graph]  # the garbage collector's
+    older.cluster.secrets.clear()
+    older.now += dt.timedelta(seconds=20)
+    older.created_again("uid-uplift-2", "2026-12-01T12:00:21Z")
+    assert older.deps.alias_claims.holder(younger.key, older.now) == older.key
+    older.tick()
+    older.tick(1)
+    again = younger.tick(20)
+    assert "created earlier, moves the same" in written_back(younger)["message"]
+    assert again.requeue_after is None  # no grace to wait for: withheld for good
+    younger.tick(RECREATE_GRACE.total_seconds())
+    older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1"
+    assert older.status["stableVersion"] == "1" and written_back(older)["status"] == "True"
+    assert written_back(younger)["reason"] == "PromotionAliasShared"
+    assert older.deps.alias_claims.holder(older.key, older.now) is None
+
+
 # -- AliasClaims ------------------------------------------------------------------------------
 
 A, B, C = ("UpliftModel", "a", "m"), ("UpliftModel", "b", "m"), ("UpliftModel", "c", "m")
+T = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+OTHER = ("http://mlflow.test", REGISTERED, "other")
 
 
 def test_the_oldest_claimant_holds_then_namespace_and_name_break_a_tie() -> None:
     claims = AliasClaims()
-    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET)
-    claims.claim(C, "uc", "2026-01-01T00:00:00Z", TARGET)
-    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET)
-    assert (claims.holder(A), claims.holder(B), claims.holder(C)) == (None, A, A)
-    claims.claim(A, "ua", "2026-01-01T00:00:00Z", None)  # its promotionAlias removed
-    assert (claims.holder(A), claims.holder(B), claims.holder(C)) == (None, C, None)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(C, "uc", "2026-01-01T00:00:00Z", TARGET, T)
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)
+    assert (claims.holder(A, T), claims.holder(B, T), claims.holder(C, T)) == (None, A, A)
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", None, T)  # its promotionAlias removed
+    assert (claims.holder(A, T), claims.holder(B, T), claims.holder(C, T)) == (None, C, None)
 
 
 def test_only_the_claimants_whose_holder_changed_are_told_and_a_status_write_tells_none() -> None:
     claims = AliasClaims()
     told: list[list[tuple[str, str, str]]] = []
     claims.on_change.append(lambda owners: told.append(list(owners)))
-    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET)
-    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET)
-    claims.claim(C, "uc", "2026-01-03T00:00:00Z", ("http://mlflow.test", REGISTERED, "other"))
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", OTHER, T)
     assert told == [[B]]
-    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET)  # its status written: as it was
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)  # its status written: as it was
     assert told == [[B]]
-    claims.claim(A, "ua", "2026-01-01T00:00:00Z", ("http://mlflow.test", REGISTERED, "other"))
-    assert told == [[B], [B, C]]  # B holds its alias now, C is withheld by A
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", OTHER, T)
+    # B holds its alias now, C is withheld by A, and A holds an alias it did not hold
+    assert told == [[B], [A, B, C]]
 
 
-def test_a_name_created_again_is_one_claimant_the_newer_object() -> None:
+def test_an_edit_that_makes_a_model_the_holder_of_an_alias_owes_its_registry_state() -> None:
+    """Its promotionAlias (or tracking URI) edited, or one added: the younger one it withholds
+    from now on may have moved the alias, so the new holder submits its state for it, once."""
     claims = AliasClaims()
-    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET)
-    claims.claim(A, "old", "2026-01-01T00:00:00Z", TARGET)
-    claims.claim(A, "new", "2026-01-03T00:00:00Z", TARGET)  # replace --force
-    assert claims.holder(A) == B
-    claims.claim(A, "old", "2026-01-01T00:00:00Z", TARGET)  # a late event of the old one
-    assert claims.holder(A) == B
-    claims.release(A, "old")  # the old one's DELETED, handled late: releases nothing
-    assert claims.target(A) == TARGET and claims.holder(A) == B
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", None, T)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", OTHER, T)
+    # first seen (a start-up, a new object): nothing owed; its status says what is
+    assert not [o for o in (A, B, C) if claims.became_holder(o, claims.target(o))]
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)  # the alias added
+    assert claims.became_holder(A, TARGET) and not claims.became_holder(A, OTHER)
+    claims.wrote_as_holder(A, OTHER)  # a pass of the spec before the edit: still owed
+    assert claims.became_holder(A, TARGET)
+    claims.wrote_as_holder(A, TARGET)
+    assert not claims.became_holder(A, TARGET)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", OTHER, T)  # moves to C's alias, older
+    assert claims.became_holder(B, OTHER) and claims.holder(C, T) == B
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", TARGET, T)  # withheld by A: owes nothing
+    assert not claims.became_holder(C, TARGET)
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", OTHER, T)  # A takes OTHER from B, owed
+    assert claims.became_holder(A, OTHER)
+    assert not claims.became_holder(B, OTHER)  # displaced before its pass: owes nothing
+    assert claims.holder(C, T) is None and not claims.became_holder(C, TARGET)  # freed: its
+    # status (PromotionAliasShared) says its state is owed
+    claims.release(A, "ua", T)
+    assert not claims.became_holder(A, OTHER)
+
+
+def test_a_name_created_again_keeps_its_seniority_the_newer_object_claims() -> None:
+    """``kubectl replace --force``: the new object's events may come before the old one's
+    DELETED; it holds the alias as the old one did, and the old one's late events change
+    nothing."""
+    claims = AliasClaims()
+    told: list[list[tuple[str, str, str]]] = []
+    claims.on_change.append(lambda owners: told.append(list(owners)))
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(A, "old", "2026-01-01T00:00:00Z", TARGET, T)
+    claims.claim(A, "new", "2026-01-03T00:00:00Z", TARGET, T)  # replace --force
+    assert claims.holder(A, T) is None and claims.holder(B, T) == A
+    claims.claim(A, "old", "2026-01-01T00:00:00Z", TARGET, T)  # a late event of the old one
+    claims.release(A, "old", T)  # the old one's DELETED, handled late: releases nothing
+    assert claims.target(A) == TARGET and claims.holder(B, T) == A
+    assert told == [[B]]  # withheld by A, once
+    claims.release(A, "new", T)
+    assert claims.holding(B, T) == Holding(A, T + RECREATE_GRACE)
+
+
+def test_the_holder_deleted_keeps_the_alias_for_the_grace_and_an_object_of_its_name_holds_it(
+) -> None:
+    claims = AliasClaims()
+    told: list[list[tuple[str, str, str]]] = []
+    claims.on_change.append(lambda owners: told.append(list(owners)))
+    claims.claim(A, "a1", "2026-01-01T00:00:00Z", TARGET, T)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", TARGET, T)
+    told.clear()
+    claims.release(A, "a1", T)  # its DELETED event
+    until = T + RECREATE_GRACE
+    assert told == [[B, C]]  # told it is gone, and until when the alias stays its
+    assert claims.holding(B, T) == claims.holding(C, T) == Holding(A, until)
+    assert claims.target(A) is None and claims.holder(A, T) is None
+    later = T + RECREATE_GRACE / 2
+    claims.claim(A, "a1", "2026-01-01T00:00:00Z", TARGET, later)  # a late event: nothing
+    assert claims.holding(B, later) == Holding(A, until)
+    claims.claim(A, "a2", "2026-06-01T00:00:00Z", TARGET, later)  # created again in time
+    assert told[-1] == [B, C]
+    assert claims.holding(B, later) == claims.holding(C, later) == Holding(A)
+    assert claims.holder(A, later) is None
+    assert claims.holding(B, until + RECREATE_GRACE) == Holding(A)  # for good
+    # deleted for good: B holds the alias once the grace ends, and C is withheld by B
+    claims.release(A, "a2", later)
+    assert claims.holding(B, later + RECREATE_GRACE - dt.timedelta(seconds=1)) == Holding(
+        A, later + RECREATE_GRACE)
+    end = later + RECREATE_GRACE
+    assert claims.holding(B, end) is None and claims.holding(C, end) == Holding(B)
+    assert not claims.became_holder(B, TARGET)  # freed: its status says what is owed
+    claims.claim(A, "a3", "2026-07-01T00:00:00Z", TARGET, end)  # created again too late
+    assert claims.holder(A, end) == B and len(claims) == 3
+
+
+def test_a_deleted_claimant_that_did_not_hold_or_held_alone_leaves_nothing() -> None:
+    claims = AliasClaims()
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)
+    claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", OTHER, T)
+    claims.claim(("UpliftModel", "d", "m"), "ud", "2026-01-03T00:00:00Z", None, T)
+    claims.release(B, "ub", T)  # withheld: its claim ends at once
+    claims.release(C, "uc", T)  # alone: nothing to keep it for
+    claims.release(("UpliftModel", "d", "m"), "ud", T)
+    assert len(claims) == 1
+    claims.claim(B, "ub2", "2026-02-01T00:00:00Z", TARGET, T)
+    assert claims.holder(B, T) == A
 
 
 def test_the_target_is_read_from_the_raw_spec() -> None:

@@ -132,7 +132,11 @@ class ModelReference(ApiModel):
                           "its own versions, but its alias moves and tags are withheld "
                           "(RegistryWrittenBack False, reason PromotionAliasShared, naming the "
                           "first) until the alias is its alone, when its registry state is "
-                          "written."))
+                          "written. A namespace/name keeps its place when created again: an "
+                          "object created under the first one's name within 2 minutes of its "
+                          "deletion (kubectl replace --force, a re-install) moves the alias as "
+                          "it did, and the other one's writes wait for those 2 minutes after a "
+                          "deletion."))
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.registeredModel == oldSelf.registeredModel",
