@@ -153,7 +153,9 @@ REGISTRY_WRITE_BACK_FAILING = Gauge(
     "1 while an UpliftModel's RegistryWrittenBack condition is False: an MLflow write-back of "
     "its decisions (role tags, the promotion alias, a rollback's reason) keeps failing and is "
     "retried, waits behind another resource's failing write, or was dropped (MLflow refused it "
-    "for good); else 0 (True, Unknown while queued, or never written back).",
+    "for good); or they are withheld on purpose, not retried, while an older UpliftModel moves "
+    "the same promotion alias (reason PromotionAliasShared: one of them needs another "
+    "promotionAlias); else 0 (True, Unknown while queued, or never written back).",
     ["namespace", "name"], registry=REGISTRY)
 
 #: The decisions the rollback alerts page on (a human's ManualAbort is not an incident).
