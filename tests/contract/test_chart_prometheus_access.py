@@ -11,12 +11,15 @@ from typing import Any
 
 import promql_parser
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.contract.test_packaging import CHART, by_kind, helm_template, run, selectors, tools
 
-from uplift_operator.domain.templates import BUILTIN_TEMPLATES, render
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES, DEFAULT_LATENCY_TEMPLATE, render
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+from uplift_operator.runtime.metrics import RuntimeMetrics
 from uplift_operator.settings import parse_args
 
 #: Seldon Core 1.x's own container in each predictor pod (the executor) and the label it
@@ -26,6 +29,9 @@ SELDON_ID_LABEL = "seldon-deployment-id"
 #: The labels Seldon's executor gives its server series (executor/api/metric), and ``le``.
 EXECUTOR_EXPORTED = frozenset({"deployment_name", "predictor_name", "predictor_version",
                                "service", "method", "code", "le"})
+#: The labels of the runtime's and MLServer's series that the built-in templates and the gates'
+#: own queries select by, exported by the series themselves (the scrape must not rename them).
+RUNTIME_SELECTED = frozenset({"model", "version", "endpoint", "path", "campaign", "le"})
 
 
 def _container(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -128,13 +134,17 @@ def test_the_schema_takes_the_new_values_and_refuses_typos() -> None:
 # -- the serving pods' PodMonitor ---------------------------------------------------------------
 
 def _relabel(rules: list[dict[str, Any]], meta: dict[str, str]) -> dict[str, str] | None:
-    """Prometheus' relabelling (replace, drop and keep, the actions the chart uses) of one target's
-    labels; None when the target is dropped."""
+    """Prometheus' relabelling (replace, drop, keep and labeldrop, the actions the chart and
+    prometheus-operator use) of one target's labels; None when the target is dropped."""
     labels = dict(meta)
     for rule in rules:
-        value = rule.get("separator", ";").join(labels.get(n, "") for n in rule["sourceLabels"])
-        match = re.fullmatch(rule.get("regex", "(.*)"), value)
         action = rule.get("action", "replace").lower()
+        if action == "labeldrop":
+            labels = {k: v for k, v in labels.items() if not re.fullmatch(rule["regex"], k)}
+            continue
+        value = rule.get("separator", ";").join(
+            labels.get(n, "") for n in rule.get("sourceLabels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
         if action == "drop":
             if match:
                 return None
@@ -147,7 +157,51 @@ def _relabel(rules: list[dict[str, Any]], meta: dict[str, str]) -> dict[str, str
                 labels[rule["targetLabel"]] = replacement
         else:
             raise AssertionError(f"relabel action {action} not emulated")
+    # Prometheus' own default after relabelling: a target without `instance` gets its address.
+    labels.setdefault("instance", labels.get("__address__", ""))
     return {k: v for k, v in labels.items() if not k.startswith("__")}
+
+
+def _target(monitor: dict[str, Any], index: int, meta: dict[str, str]) -> dict[str, str] | None:
+    """The labels one of a PodMonitor's endpoints gives a target, as Prometheus ends up with
+    them: prometheus-operator's own relabelling of a PodMonitor endpoint first (its
+    pkg/prometheus/promcfg.go, generatePodMonitorConfig: `namespace`, `container` and `pod` from
+    the pod, `job` = <namespace>/<name>, `endpoint` = the port's name), then the endpoint's
+    `relabelings`, which it appends after its own. The port filter (keep the port named
+    `port`) is left out: every meta given here is of that port."""
+    endpoint = monitor["spec"]["podMetricsEndpoints"][index]
+    operator_rules: list[dict[str, Any]] = [
+        {"sourceLabels": ["__meta_kubernetes_namespace"], "targetLabel": "namespace"},
+        {"sourceLabels": ["__meta_kubernetes_pod_container_name"], "targetLabel": "container"},
+        {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"},
+        {"sourceLabels": [], "targetLabel": "job", "replacement":
+            f"{monitor['metadata']['namespace']}/{monitor['metadata']['name']}"},
+        {"sourceLabels": [], "targetLabel": "endpoint", "replacement": endpoint["port"]}]
+    return _relabel(operator_rules + endpoint.get("relabelings", []), meta)
+
+
+def _stored(target: dict[str, str], exported: dict[str, str], honor_labels: bool) -> dict[str, str]:
+    """A scraped series' labels as Prometheus stores them (`honor_labels`): with false, a label
+    the target has too is kept as `exported_<name>` and the target's wins; with true, the
+    series' own wins."""
+    if honor_labels:
+        return {**target, **exported}
+    return {**{("exported_" + k if k in target else k): v for k, v in exported.items()},
+            **target}
+
+
+def _matches(selector: Any, labels: dict[str, str]) -> bool:
+    """Whether a PromQL vector selector (promql_parser) selects a series of these labels."""
+    if selector.name and labels.get("__name__") != selector.name:
+        return False
+    for matcher in selector.matchers.matchers:
+        value, op = labels.get(matcher.name, ""), str(matcher.op).rsplit(".", 1)[-1]
+        found = {"Equal": value == matcher.value, "NotEqual": value != matcher.value,
+                 "Re": re.fullmatch(matcher.value, value) is not None,
+                 "NotRe": re.fullmatch(matcher.value, value) is None}[op]
+        if not found:
+            return False
+    return True
 
 
 def _expand(replacement: str, match: re.Match[str]) -> str:
@@ -161,7 +215,8 @@ def _pod_meta(pod_labels: dict[str, str], namespace: str, container: str) -> dic
     """The discovery labels Prometheus gives a pod's container port (role: pod)."""
     meta = {"__meta_kubernetes_namespace": namespace,
             "__meta_kubernetes_pod_name": "hillstrom-uplift-v4-0-abc",
-            "__meta_kubernetes_pod_container_name": container}
+            "__meta_kubernetes_pod_container_name": container,
+            "__address__": "10.0.0.7:8000" if container == EXECUTOR_CONTAINER else "10.0.0.7:6000"}
     for name, value in pod_labels.items():
         meta["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", name)] = value
     return meta
@@ -209,21 +264,20 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
         pod_labels = {**predictor["labels"], SELDON_ID_LABEL: graph["metadata"]["name"]}
         assert _selected(spec["selector"], pod_labels), predictor["labels"]
         runtime_container = predictor["componentSpecs"][0]["spec"]["containers"][0]["name"]
-        target = _relabel(endpoint["relabelings"],
-                          _pod_meta(pod_labels, "growth", runtime_container))
+        target = _target(monitor, 0, _pod_meta(pod_labels, "growth", runtime_container))
         assert target is not None
         version = predictor["annotations"]["version"]
         assert {k: target[k] for k in ("namespace", "seldon_deployment_id", "predictor_name")} == {
             "namespace": "growth", "seldon_deployment_id": "hillstrom-uplift",
             "predictor_name": predictor["name"]}, version
+        # No label the runtime or MLServer exports and a template selects by is the target's
+        # too: with honorLabels false it would be renamed exported_<name>.
+        assert not target.keys() & RUNTIME_SELECTED, target
         # Seldon's executor in the same pod: the second endpoint's alone, with `namespace` and
         # no label of its own renamed (it exports deployment_name and predictor_name itself).
-        assert _relabel(endpoint["relabelings"],
-                        _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER)) is None
-        assert _relabel(executor["relabelings"],
-                        _pod_meta(pod_labels, "growth", runtime_container)) is None
-        executor_target = _relabel(executor["relabelings"],
-                                   _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER))
+        assert _target(monitor, 0, _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER)) is None
+        assert _target(monitor, 1, _pod_meta(pod_labels, "growth", runtime_container)) is None
+        executor_target = _target(monitor, 1, _pod_meta(pod_labels, "growth", EXECUTOR_CONTAINER))
         assert executor_target is not None and executor_target["namespace"] == "growth"
         assert not executor_target.keys() & EXECUTOR_EXPORTED, executor_target
     # A pod the operator did not render (no version label) is not selected.
@@ -232,7 +286,7 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
     # The labels the built-in templates of the runtime's and MLServer's series select by, other
     # than those the series carry themselves: all come from this scrape.
     scraped = {"namespace", "seldon_deployment_id", "predictor_name"}
-    exported = {"model", "version", "endpoint", "path", "campaign", "le"}
+    exported = RUNTIME_SELECTED
     values = {"namespace": "n", "name": "m", "model": "m", "predictor": "v4", "version": "4",
               "interval": "5m"}
     checked = set()
@@ -247,6 +301,45 @@ def test_the_serving_pod_monitor_selects_the_rendered_pods_and_yields_the_gates_
             checked.add(name)
     assert checked == {"mlserver-latency-p95", "mlserver-error-rate", "uplift-latency-p95",
                        "seldon-latency-p95", "seldon-error-rate"}
+
+
+def test_the_runtimes_series_keep_their_own_labels_through_the_serving_pod_monitor() -> None:
+    """The runtime's series, as its registry exposes them, scraped by the runtime endpoint: the
+    default latency template, and the errorRate and split queries' ``endpoint="infer"``, select
+    them as Prometheus stores them (prometheus-operator's `endpoint` target label, with
+    honorLabels false, would make the runtime's own `exported_endpoint`)."""
+    docs = helm_template("--set", "servingPodMonitor.enabled=true")
+    monitor = next(d for d in by_kind(docs, "PodMonitor")
+                   if d["metadata"]["name"] == "uplift-operator-serving")
+    honor_labels = monitor["spec"]["podMetricsEndpoints"][0]["honorLabels"]
+    target = _target(monitor, 0, _pod_meta({"uplift.dev/version": "4",
+                                            SELDON_ID_LABEL: "hillstrom-uplift"},
+                                           "growth", "hillstrom-uplift"))
+    assert target is not None
+
+    registry = CollectorRegistry()
+    metrics = RuntimeMetrics(registry)
+    metrics.request_duration.labels("hillstrom-uplift", "4", "infer").observe(0.01)
+    metrics.errors.labels("hillstrom-uplift", "4", "infer", "bad_request").inc()
+    stored = [_stored(target, {"__name__": sample.name, **sample.labels}, honor_labels)
+              for family in text_string_to_metric_families(generate_latest(registry).decode())
+              for sample in family.samples]
+    # Every label any of the runtime's series has is stored under its own name.
+    runtime_labels = {name for collector in vars(metrics).values()
+                      for name in getattr(collector, "_labelnames", ())}
+    assert "endpoint" in runtime_labels
+    assert not {k for labels in stored for k in labels if k.startswith("exported_")}, target
+    assert not runtime_labels & target.keys(), target
+
+    values = {"namespace": "growth", "name": "hillstrom-uplift", "model": "hillstrom-uplift",
+              "predictor": "v4", "version": "4", "interval": "5m"}
+    latency = list(selectors(promql_parser.parse(
+        render(BUILTIN_TEMPLATES[DEFAULT_LATENCY_TEMPLATE], values))))
+    errors = list(selectors(promql_parser.parse(
+        'uplift_request_errors_total{namespace="growth", model="hillstrom-uplift", '
+        'version="4", endpoint="infer"}')))
+    for selector in latency + errors:
+        assert [labels for labels in stored if _matches(selector, labels)], selector
 
 
 def test_the_serving_pod_monitor_leaves_the_executor_to_your_scrape_when_told() -> None:
