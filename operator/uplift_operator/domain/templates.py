@@ -71,8 +71,17 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
 #: The template a latency gate without ``templateRef`` reads: the runtime's own histogram.
 DEFAULT_LATENCY_TEMPLATE = "uplift-latency-p95"
 
-#: The classic histogram a latency template reads: ``<name>_bucket{<labels>}[<range>]``.
-_BUCKET_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*_bucket)\s*(\{[^}]*\})?\s*\[[^\]]+\]")
+#: A PromQL string literal: double- or single-quoted with backslash escapes, or a raw backtick
+#: one. A label value may hold any character, ``}`` included (MLServer's ``path`` is the route
+#: template, ``/v2/models/{model_name}/infer``; a regex may say ``[0-9]{2,3}``).
+_STRING = r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`"""
+#: The classic histogram a latency template reads: ``<name>_bucket{<labels>}[<range>]``, its
+#: label matchers' quoted values skipped whole. String literals and comments outside a selector
+#: are matched (``skip``) so that a ``_bucket`` inside one is never taken for a selector.
+_BUCKET_SELECTOR = re.compile(
+    r"(?P<skip>" + _STRING + r"|#[^\n]*)"
+    + r"|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*_bucket)\s*"
+    + r"(?P<labels>\{(?:[^}\"'`]|" + _STRING + r")*\})?\s*\[[^\]]+\]")
 
 #: Why a latency template that reads no classic histogram is refused (``domain.validation``).
 LATENCY_NEEDS_BUCKETS = (
@@ -87,8 +96,10 @@ def bucket_selector(rendered: str) -> str | None:
     (the first one), whose bucket counts the latency gate tests; None when it reads no classic
     histogram's buckets (a native histogram, a recording rule): such a template is refused
     (``LATENCY_NEEDS_BUCKETS``), never judged on another histogram than the p95 it shows."""
-    found = _BUCKET_SELECTOR.search(rendered)
-    return None if found is None else found.group(1) + (found.group(2) or "")
+    for found in _BUCKET_SELECTOR.finditer(rendered):
+        if found.group("name") is not None:
+            return found.group("name") + (found.group("labels") or "")
+    return None
 
 
 class TemplateError(ValueError):
