@@ -7,17 +7,48 @@ written to Prometheus' grammar, types and function signatures included). It says
 but not *where*; ``_locate`` finds where from the message and a small scan of the text
 (delimiters, string literals, the quoted token), else as the first token after the longest
 prefix that parses. Pure: no I/O.
+
+Which Prometheus: the parser's function table follows Prometheus' current one (3.x, its
+experimental functions included), so it refused 2.x's ``holt_winters``, which 3.0 renamed
+``double_exponential_smoothing``: a gate a Prometheus 2 answers could never be written. The
+check cannot know the server's version, and a query it passes that the server refuses still
+ends as the gate's Error with Prometheus' own words, while one it refuses can never run; so it
+accepts the union: ``holt_winters`` is registered as an extra function
+(``PROMETHEUS_2_FUNCTIONS``). docs/operator.md, "What the operator refuses".
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from dataclasses import dataclass
 
 import promql_parser
 
-__all__ = ["SyntaxProblem", "check", "position"]
+__all__ = ["PROMETHEUS_2_FUNCTIONS", "SyntaxProblem", "check", "position"]
+
+#: Functions of Prometheus 2.x that 3.x dropped and the bundled parser does not know, with 2.x's
+#: signature: ``holt_winters(range-vector, sf scalar, tf scalar)`` (3.0 renamed it
+#: ``double_exponential_smoothing``, which 2.x refuses and the parser knows).
+PROMETHEUS_2_FUNCTIONS = (
+    promql_parser.Function("holt_winters", [promql_parser.ValueType.Matrix,
+                                            promql_parser.ValueType.Scalar,
+                                            promql_parser.ValueType.Scalar],
+                           promql_parser.ValueType.Vector),
+)
+
+
+def _register_prometheus_2_functions() -> None:
+    """Make the parser accept ``PROMETHEUS_2_FUNCTIONS`` (process-wide; this module is the only
+    one of the operator that parses PromQL). A parser whose own table has one again refuses
+    the registration: it knows the function already."""
+    for function in PROMETHEUS_2_FUNCTIONS:
+        with contextlib.suppress(ValueError):
+            promql_parser.register_extra_functions([function])
+
+
+_register_prometheus_2_functions()
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _OPENER_NAMES = {"(": "parenthesis", "[": "bracket", "{": "brace"}
