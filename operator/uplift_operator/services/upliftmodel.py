@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,7 @@ from uplift_operator.api.v1alpha1.common import (
     parse_duration,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import (
+    TRACKING_URI_RULE,
     ModelGate,
     ModelReference,
     UpliftModelSpec,
@@ -116,6 +118,7 @@ from uplift_operator.services.writeback import (
     Write,
     WriteBack,
 )
+from uplift_operator.userinfo import has_userinfo, shown_url
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
            "StatusRead", "Unasked", "first_status_wait", "measured_gates", "read_status",
@@ -747,15 +750,94 @@ def _next_pass(decision: ramp.Decision, retry: float | None) -> float | None:
 
 
 def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelSpec | None, list[str]]:
-    """The typed spec and what is wrong with it (schema, then what only the operator knows)."""
+    """The typed spec and what is wrong with it (schema, then what only the operator knows).
+    A spec whose only schema errors are string patterns an earlier release did not have, on a
+    value the API server kept (``_stored_before_patterns``), is typed all the same, with those
+    problems: its pass holds it as InvalidSpec and still acts on an abort or an emergency
+    rollback, as the other checks' problems do."""
+    raw = body.get("spec") or {}
     try:
-        spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+        spec = UpliftModelSpec.model_validate(raw)
     except ValidationError as error:
-        return None, validation.schema_problems(error)
+        stored = _stored_before_patterns(raw, error)
+        if stored is None:
+            return None, validation.schema_problems(error)
+        checked, spec, refused = stored
+    else:
+        checked, refused = spec, []
     namespace, name = str(body["metadata"]["namespace"]), str(body["metadata"]["name"])
-    return spec, validated(lambda: validation.validate_upliftmodel(
-        spec, deps.metric_templates, namespace=namespace, name=name, policy=deps.policy),
-        f"{KIND} {namespace}/{name}")
+    return spec, [*refused, *validated(lambda: validation.validate_upliftmodel(
+        checked, deps.metric_templates, namespace=namespace, name=name, policy=deps.policy),
+        f"{KIND} {namespace}/{name}")]
+
+
+def _tracking_uri_stand_in(value: str) -> tuple[str | None, str]:
+    """A tracking URI with userinfo (refused since the CRD's rule on it): the URL without it,
+    and the problem, which never quotes the URL (it holds the credentials)."""
+    return (shown_url(value) if has_userinfo(value) else None,
+            f"spec.{_TRACKING_URI_REFUSED}")
+
+
+def _registered_model_stand_in(value: str) -> tuple[str | None, str]:
+    """A registered model name with control characters (refused since the CRD's pattern on
+    it): the name with each replaced, and the problem, which does not quote the name (it would
+    drive the reader's terminal)."""
+    return (re.sub(CONTROL_CHARACTER, "?", value),
+            "spec.model.registeredModel: must not hold control characters (it is printed in "
+            "status messages, events and by kubectl uplift); the name is immutable, so create "
+            "an UpliftModel under a new name for a registered model without them, then delete "
+            "this one")
+
+
+#: The fields of ``spec.model`` whose string pattern this release added or narrowed, each with
+#: the stand-in the rest of the spec is checked with and the problem it is. An object stored
+#: before keeps its value (the API server does not check an unchanged value again), and its
+#: serving pods were rendered from it: the pass holds it as InvalidSpec, and renders the value
+#: as stored, so that an abort or an emergency rollback acts and the stable serves as it did.
+_PATTERNS_ADDED: dict[str, tuple[str, Callable[[str], tuple[str | None, str]]]] = {
+    "trackingUri": ("tracking_uri", _tracking_uri_stand_in),
+    "registeredModel": ("registered_model", _registered_model_stand_in),
+}
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: What the CRD's rule says of a tracking URI with userinfo ("model.trackingUri must not hold
+#: credentials ... name it in model.credentials").
+_TRACKING_URI_REFUSED = str(TRACKING_URI_RULE["message"]) if isinstance(TRACKING_URI_RULE,
+                                                                        dict) else ""
+
+
+def _stored_before_patterns(raw: Mapping[str, Any], error: ValidationError) -> tuple[
+        UpliftModelSpec, UpliftModelSpec, list[str]] | None:
+    """When ``error``'s only refusals are patterns of ``_PATTERNS_ADDED`` on values an earlier
+    release stored: the spec checked with their stand-ins (what the operator's checks read: no
+    check quotes the stored value), the same spec with the stored values (what is rendered),
+    and the problems. None for any other schema error (the spec is not typed: as before)."""
+    model = raw.get("model")
+    if not isinstance(model, Mapping):
+        return None
+    stand_ins: dict[str, Any] = dict(model)
+    stored: dict[str, str] = {}
+    problems: list[str] = []
+    for refusal in error.errors(include_input=False):
+        where = tuple(refusal["loc"])
+        added = (_PATTERNS_ADDED.get(str(where[1])) if len(where) == 2 and where[0] == "model"
+                 else None)
+        value = model.get(str(where[1])) if added is not None else None
+        if (added is None or refusal["type"] != "string_pattern_mismatch"
+                or not isinstance(value, str)):
+            return None
+        field_name, stand_in_for = added
+        stand_in, problem = stand_in_for(value)
+        if stand_in is None:
+            return None
+        stand_ins[str(where[1])] = stand_in
+        stored[field_name] = value
+        problems.append(problem)
+    try:
+        checked = UpliftModelSpec.model_validate({**raw, "model": stand_ins})
+    except ValidationError:
+        return None
+    served = checked.model_copy(update={"model": checked.model.model_copy(update=stored)})
+    return checked, served, problems
 
 
 def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
