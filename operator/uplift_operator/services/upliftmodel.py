@@ -1725,7 +1725,13 @@ def retire_deleted_canary(body: Mapping[str, Any], deps: Dependencies,
         canary = (body.get("status") or {}).get("canaryVersion")
         if not canary:
             return False
-        spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+        try:
+            spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+        except ValidationError as error:  # its fields only: an input may hold a password
+            log.warning("UpliftModel %s/%s deleted: its canary, version %s, stays tagged canary "
+                        "in MLflow: its spec does not parse: %s", namespace, name, canary,
+                        "; ".join(validation.schema_problems(error)))
+            return False
         registry, problems, unavailable, _ = _registry(spec.model, namespace, deps)
         if registry is None:
             why = "; ".join(problems) or (unavailable.message if unavailable else "")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from tests.unit.services.test_upliftmodel import SELDON, Sim, reasons
 
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.services import upliftmodel
 
 SECRET = "s3cr3t-pw"
@@ -106,3 +109,26 @@ def test_a_tracking_uri_refused_for_another_reason_leaves_the_spec_untyped() -> 
     spec["model"]["trackingUri"] = "ftp://mlflow"
     typed, _problems = upliftmodel._validate({**sim.body, "spec": spec}, sim.deps)
     assert typed is None
+
+
+def test_deleting_a_model_stored_with_userinfo_logs_no_password(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Its canary is not retired (the spec does not parse); the line that says so names the
+    field, not the value pydantic's error text would quote."""
+    sim = _canary_stored_with_userinfo()
+    with caplog.at_level(logging.DEBUG):
+        assert not upliftmodel.retire_deleted_canary(sim.body, sim.deps, sim.now)
+    said = caplog.text
+    assert "spec.model.trackingUri" in said and "stays tagged canary" in said
+    assert SECRET not in said and "alice" not in said
+
+
+def test_an_api_validation_error_text_holds_no_input() -> None:
+    """Any ValidationError of an API type that reaches a log or a status message as text
+    (``validated``, ``log.exception``) leaves the values out; ``errors()`` keeps them."""
+    spec = copy.deepcopy(Sim().body["spec"])
+    spec["model"]["trackingUri"] = WITH_USERINFO
+    with pytest.raises(ValidationError) as raised:
+        UpliftModelSpec.model_validate(spec)
+    assert SECRET not in str(raised.value) and SECRET not in repr(raised.value)
+    assert raised.value.errors()[0]["input"] == WITH_USERINFO

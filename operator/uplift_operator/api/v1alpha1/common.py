@@ -240,10 +240,13 @@ def _clamped(text: str) -> str:
 
 
 class ApiModel(BaseModel):
-    """Base of every API type: camelCase on the wire, snake_case in Python."""
+    """Base of every API type: camelCase on the wire, snake_case in Python. A validation
+    error's text leaves the values out (``hide_input_in_errors``): a spec's value may be a
+    credential (a ``trackingUri`` stored with ``user:password@``), and such a text reaches logs
+    and status messages; ``errors()`` still holds them for the code that repairs a status."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore",
-                              use_enum_values=False)
+                              use_enum_values=False, hide_input_in_errors=True)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-able dict as it goes to the API server (aliases, no unset optionals)."""
