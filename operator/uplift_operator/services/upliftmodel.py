@@ -294,7 +294,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     # An older UpliftModel moves the same promotion alias: its decisions are the ones the
     # registry holds; this one's are withheld (serving is not affected), and its registry state
     # submitted again once the alias is its alone (``_alias_freed``). One that became the
-    # holder of an alias by an edit of its own (a younger one may have moved it) submits it too.
+    # holder of an alias by an edit of its own, or holds one a second resource claims from now
+    # on (a younger one may have moved it: an earlier release let both) submits it too.
     holding = deps.alias_claims.holding(writer, now)
     shared_with = holding.owner if holding is not None else None
     freed = shared_with is None and _alias_freed(current.conditions)

@@ -477,8 +477,11 @@ class AliasClaims:
     object was deleted or created again), so that their pass says so, and a resource no longer
     withheld submits its registry state again at once; and of one that became the holder of an
     alias it did not hold before (its ``promotionAlias`` or tracking URI edited, an alias
-    added), which submits its registry state for it (``became_holder``, ``wrote_as_holder``),
-    as the younger one withheld from now on may have moved it."""
+    added), or holds an alias that two or more resources claim from now on, as this process
+    sees them (at start-up, the second claimant's first event), which submits its registry
+    state for it (``became_holder``, ``wrote_as_holder``): the younger one withheld from now
+    on may have moved it (an earlier release let each one move it; a process that did not see
+    both)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -506,6 +509,7 @@ class AliasClaims:
                 return  # as it was (every status write of every resource comes here)
             touched = {t for t in (known.target if known else None, target) if t is not None}
             before = self._holdings(touched, now)
+            shared_before = self._shared(touched, now)
             self._unclaim(owner)
             self._of[owner] = claim
             if target is not None:
@@ -516,6 +520,15 @@ class AliasClaims:
                     and known is not None and known.uid == uid and known.target != target):
                 self._became[owner] = target  # its edit made it the holder of this alias
                 changed.add(owner)
+            for shared in self._shared(touched, now) - shared_before:
+                # Claimed by two or more now, as this process sees it (at start-up, the
+                # second claimant's first event): a younger one may have moved the alias
+                # before (an earlier release moved it for each; a process that did not see
+                # both), so its holder writes its registry state for it once.
+                holder = self._first(shared, now)
+                if holder is not None and self._of[holder].gone_until is None:
+                    self._became[holder] = shared
+                    changed.add(holder)
             self._forget_became(now)
         self._tell(sorted(changed))
 
@@ -567,8 +580,9 @@ class AliasClaims:
             return known.target if known is not None and known.gone_until is None else None
 
     def became_holder(self, owner: Owner, target: AliasTarget | None) -> bool:
-        """Whether ``owner`` became the holder of ``target`` by an edit of its own and has not
-        submitted its registry state for it since (``wrote_as_holder``)."""
+        """Whether ``owner`` became the holder of ``target`` by an edit of its own, or holds it
+        since a second resource claimed it, and has not submitted its registry state for it
+        since (``wrote_as_holder``)."""
         with self._lock:
             return target is not None and self._became.get(owner) == target
 
@@ -587,6 +601,11 @@ class AliasClaims:
         if not claimants:
             return None
         return min(claimants, key=lambda o: (self._of[o].seniority, o[1], o[2]))
+
+    def _shared(self, targets: set[AliasTarget], now: dt.datetime) -> set[AliasTarget]:
+        """Those of ``targets`` that two or more standing resources claim."""
+        return {t for t in targets
+                if sum(self._standing(o, now) for o in self._by_target.get(t, ())) > 1}
 
     def _standing(self, owner: Owner, now: dt.datetime) -> bool:
         until = self._of[owner].gone_until

@@ -10,6 +10,7 @@ import copy
 import datetime as dt
 from typing import Any
 
+import pytest
 from tests.unit.services.test_upliftmodel import REGISTERED, SELDON, SPEC, Sim
 
 from uplift_operator.devenv.seldon_standin import seldon_status
@@ -201,6 +202,44 @@ def test_freed_while_mlflow_refuses_the_writes_say_so_and_go_through_later() -> 
     assert older.registry.aliases[PRODUCTION] == "3"
 
 
+@pytest.mark.parametrize("younger_first", [False, True])
+def test_after_a_restart_the_holder_of_a_shared_alias_puts_its_state_back_once(
+        younger_first: bool) -> None:
+    """An earlier release let both move ``production``, and the younger one moved it last (to
+    its version 3). After the upgrade (a new process: no claims, no write-back queue) the older
+    one holds it, its RegistryWrittenBack still True: its first pass writes its registry state
+    again, so MLflow holds the decisions the younger one's PromotionAliasShared names (before,
+    the alias stayed on 3 for good). Once: a later move by hand is not undone."""
+    older, younger = pair()
+    older.tick()
+    older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1" and written_back(older)["status"] == "True"
+    # MLflow as the earlier release left it: the younger one moved the alias last
+    older.registry.aliases[PRODUCTION] = "3"
+    older.registry.tags[(REGISTERED, "3", ROLE)] = "stable"
+    older.registry.tags[(REGISTERED, "1", ROLE)] = "retired"
+    claims = AliasClaims()  # the operator restarted
+    queue = WriteBack(clock=lambda: max(older.now, younger.now).timestamp())
+    older.deps.alias_claims = younger.deps.alias_claims = claims
+    older.deps.write_back = younger.deps.write_back = queue
+    woken: list[tuple[str, str, str]] = []
+    claims.on_change.append(woken.extend)
+    for sim in ((younger, older) if younger_first else (older, younger)):
+        sim.claim()
+    assert older.key in woken
+    older.tick(1)
+    assert older.registry.aliases[PRODUCTION] == "1"
+    assert older.registry.tags[(REGISTERED, "1", ROLE)] == "stable"
+    older.tick(1)
+    assert written_back(older)["status"] == "True"
+    assert not claims.became_holder(older.key, TARGET)
+    younger.tick(1)
+    assert written_back(younger)["reason"] == "PromotionAliasShared"
+    older.registry.aliases[PRODUCTION] = "2"  # moved by hand since
+    older.tick(61)
+    assert older.registry.aliases[PRODUCTION] == "2"
+
+
 def test_an_older_model_edited_to_move_the_alias_becomes_its_holder_and_writes_it() -> None:
     """The younger one moved ``production`` alone; the older one's promotionAlias is edited to
     it: the older one holds it now and writes the registry state its status implies at once
@@ -311,12 +350,12 @@ def test_only_the_claimants_whose_holder_changed_are_told_and_a_status_write_tel
     claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)
     claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)
     claims.claim(C, "uc", "2026-01-03T00:00:00Z", OTHER, T)
-    assert told == [[B]]
+    assert told == [[A, B]]  # B withheld, A owing its registry state (shared from now)
     claims.claim(B, "ub", "2026-01-02T00:00:00Z", TARGET, T)  # its status written: as it was
-    assert told == [[B]]
+    assert told == [[A, B]]
     claims.claim(A, "ua", "2026-01-01T00:00:00Z", OTHER, T)
     # B holds its alias now, C is withheld by A, and A holds an alias it did not hold
-    assert told == [[B], [A, B, C]]
+    assert told == [[A, B], [A, B, C]]
 
 
 def test_an_edit_that_makes_a_model_the_holder_of_an_alias_owes_its_registry_state() -> None:
@@ -347,6 +386,28 @@ def test_an_edit_that_makes_a_model_the_holder_of_an_alias_owes_its_registry_sta
     assert not claims.became_holder(A, OTHER)
 
 
+@pytest.mark.parametrize("younger_first", [False, True])
+def test_an_alias_first_seen_claimed_by_two_makes_its_holder_owe_its_registry_state(
+        younger_first: bool) -> None:
+    """At start-up (or when a second resource claims it): the younger one may have moved the
+    alias before (an earlier release let each one move it), so the holder submits its state
+    for it, once; a third claimant owes the holder nothing more."""
+    claims = AliasClaims()
+    told: list[list[tuple[str, str, str]]] = []
+    claims.on_change.append(lambda owners: told.append(list(owners)))
+    order = [(B, "ub", "2026-01-02T00:00:00Z"), (A, "ua", "2026-01-01T00:00:00Z")]
+    for owner, uid, created in (order if younger_first else order[::-1]):
+        claims.claim(owner, uid, created, TARGET, T)
+    assert claims.became_holder(A, TARGET) and not claims.became_holder(B, TARGET)
+    assert A in told[-1]
+    claims.wrote_as_holder(A, TARGET)
+    told.clear()
+    claims.claim(C, "uc", "2026-01-03T00:00:00Z", TARGET, T)  # shared already
+    assert not claims.became_holder(A, TARGET) and told == [[C]]
+    claims.claim(A, "ua", "2026-01-01T00:00:00Z", TARGET, T)  # a status write: as it was
+    assert not claims.became_holder(A, TARGET)
+
+
 def test_a_name_created_again_keeps_its_seniority_the_newer_object_claims() -> None:
     """``kubectl replace --force``: the new object's events may come before the old one's
     DELETED; it holds the alias as the old one did, and the old one's late events change
@@ -361,7 +422,7 @@ def test_a_name_created_again_keeps_its_seniority_the_newer_object_claims() -> N
     claims.claim(A, "old", "2026-01-01T00:00:00Z", TARGET, T)  # a late event of the old one
     claims.release(A, "old", T)  # the old one's DELETED, handled late: releases nothing
     assert claims.target(A) == TARGET and claims.holder(B, T) == A
-    assert told == [[B]]  # withheld by A, once
+    assert told == [[A, B]]  # B withheld by A, once; A owing its registry state, once
     claims.release(A, "new", T)
     assert claims.holding(B, T) == Holding(A, T + RECREATE_GRACE)
 
