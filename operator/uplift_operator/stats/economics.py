@@ -1,15 +1,18 @@
 """Campaign economics: what the measured uplift is worth, with confidence bounds.
 
-Role: the Campaign report (and a budget gate) turns a treated-vs-holdout comparison into
-incremental conversions, incremental value, ROI and cost per incremental action.
-Neighbours: ``uplift`` (which units to target), ``sequential`` (the anytime-valid interval used
-when the report is refreshed while the campaign runs). Formulas: ``docs/statistics.md`` §6.
+Role: a reference calculation that turns a treated-vs-holdout comparison into incremental
+conversions, incremental value, ROI and cost per incremental action, for analyses outside the
+operator. No operator code calls it: the Campaign's ``roi`` gate and ``status.roi`` come from
+``domain.gates`` (ROI as a monotone transform of the lift, on the sequential test), the budget
+from the runtime's spend counters. Neighbours: ``uplift`` (which units to target),
+``sequential`` (the anytime-valid interval used with ``n_star``, valid however often the
+figures are refreshed). Formulas: ``docs/statistics.md`` §6.
 
 With treated arm T (n_T units) and holdout C, Δ = ȳ_T − ȳ_C and P = the treated population
 (``population``, default n_T):
 
 * incremental conversions = P·Δ, bounds P·(Δ ∓ h), h = z_{1−α/2}·√V (Wald) or the mSPRT CS
-  half-width when ``n_star`` is given (valid however often the report is refreshed);
+  half-width when ``n_star`` is given (valid however often it is recomputed);
 * incremental value = P·(v̄_T − v̄_C) from per-unit value summaries, or
   ``value_per_conversion`` × incremental conversions;
 * cost = ``cost_per_treated``·P + ``fixed_cost`` (known, no sampling error);
