@@ -34,7 +34,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from uplift_operator.domain import requests as contract
@@ -257,38 +257,72 @@ def _rolled_back(status: dict[str, Any]) -> str:
 
 
 def render_campaign(body: dict[str, Any]) -> str:
-    """A human summary of a Campaign's status: exposure, effect, ROI, spend against the budget."""
+    """A human summary of a Campaign's status: exposure (and what a spent budget suspends),
+    effect, ROI, spend against the budget and what is left of it. Money is shown to the cent
+    (``_money``): a significant-digit format rounds 4,999.60 of 5,000 up to the whole budget."""
     meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
     steps = spec.get("exposure", {}).get("steps", [])
     step = status.get("currentStep")
     economics = spec.get("economics", {})
     budget, currency = economics.get("budget"), economics.get("currency", "")
+    unit = f" {currency}".rstrip()
+    suspended = status.get("suspendedExposurePercent")
+    remaining = status.get("budgetRemaining")
+    if budget is None:
+        spend = f"{_money(status.get('spend', 0))}{unit} (no budget)"
+    else:
+        spend = (f"{_money(status.get('spend', 0))} of {_money(budget)}{unit}"
+                 + (f", {_money(remaining)} left" if remaining is not None else "")
+                 + (f" per {economics['budgetPeriod']}" if economics.get("budgetPeriod")
+                    else ""))
     lines = [
         f"Name:      {meta['namespace']}/{meta['name']}",
         f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
         f"Model:     {spec.get('modelRef', {}).get('name', '-')} "
         f"v{status.get('modelVersion') or '-'}",
         f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%"
-        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
+        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else "")
+        + (f"  (suspended by the budget: {_fmt(suspended)}% given back when it renews)"
+           if suspended is not None else ""),
         f"Effect:    {_estimate(status.get('incrementalEffect'))}",
         f"ROI:       {_estimate(status.get('roi'))}",
-        f"Spend:     {_fmt(status.get('spend', 0))}"
-        + (f" of {_fmt(budget)}" if budget is not None else "") + f" {currency}".rstrip(),
+        f"Spend:     {spend}",
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
         f"Paused:    {spec.get('exposure', {}).get('paused', False)}",
     ]
-    return "\n".join(lines + _common(status))
+    return "\n".join(lines + _common(status, money=_budget_gate_names(spec)))
 
 
-def _common(status: dict[str, Any]) -> list[str]:
+def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
+    """The Campaign's budget gates, whose value and threshold are money: those declared, else
+    the one ``spec.economics.budget`` implies, named as the operator names it (``budget``, or
+    ``budget-2``, ... when a declared gate has the name: ``domain.exposure``, which this
+    light plugin does not import)."""
+    gates = [g for g in spec.get("exposure", {}).get("gates", []) if isinstance(g, dict)]
+    declared = {str(g.get("name")) for g in gates if g.get("type") == "budget"}
+    if declared or spec.get("economics", {}).get("budget") is None:
+        return declared
+    taken = {str(g.get("name")) for g in gates}
+    name, n = "budget", 1
+    while name in taken:
+        n += 1
+        name = f"budget-{n}"
+    return {name}
+
+
+def _common(status: dict[str, Any], money: set[str] | frozenset[str] = frozenset()
+            ) -> list[str]:
+    """Gates, history and conditions; the gates named in ``money`` (a Campaign's budget gates:
+    spend against the budget) with their value and threshold to the cent."""
     lines: list[str] = []
     gates = status.get("gates", [])
     if gates:
         lines.append("Gates:")
         for gate in gates:
+            number = _money if gate.get("name") in money else _fmt
             lines.append(
-                f"  {gate['name']:<16} {gate['verdict']:<12} value={_gate_value(gate)} "
-                f"threshold={_fmt(gate.get('threshold'))} samples={_progress(gate)}  "
+                f"  {gate['name']:<16} {gate['verdict']:<12} value={_gate_value(gate, number)} "
+                f"threshold={number(gate.get('threshold'))} samples={_progress(gate)}  "
                 f"{gate.get('message', '')}".rstrip())
     history = status.get("history", [])
     if history:
@@ -303,11 +337,12 @@ def _common(status: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _gate_value(gate: dict[str, Any]) -> str:
+def _gate_value(gate: dict[str, Any], number: Callable[[Any], str] | None = None) -> str:
     """The value, with its confidence bounds when the gate has them: ``0.031 [0.02, 0.04]``."""
+    show = number or _fmt
     if gate.get("lower") is None and gate.get("upper") is None:
-        return _fmt(gate.get("value"))
-    return f"{_fmt(gate.get('value'))} [{_fmt(gate.get('lower'))}, {_fmt(gate.get('upper'))}]"
+        return show(gate.get("value"))
+    return f"{show(gate.get('value'))} [{show(gate.get('lower'))}, {show(gate.get('upper'))}]"
 
 
 def _progress(gate: dict[str, Any]) -> str:
@@ -324,6 +359,15 @@ def _estimate(value: Any) -> str:
 
 def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _money(value: Any) -> str:
+    """An amount to the cent with thousands separators (``12,345.67``), whatever its size."""
+    if value is None:
+        return "-"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:,.2f}"
+    return str(value)
 
 
 if __name__ == "__main__":

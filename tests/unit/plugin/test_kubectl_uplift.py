@@ -97,8 +97,73 @@ def test_campaign_summary_names_exposure_effect_and_spend() -> None:
     assert "Model:     hillstrom-uplift v3" in text
     assert "Exposure:  50%  step 2/3" in text
     assert "Effect:    +1.2 pp [0.4, 2.0]" in text and "ROI:       -" in text
-    assert "Spend:     1234 of 5000 EUR" in text
+    assert "Spend:     1,234.50 of 5,000.00 EUR\n" in text
     assert "treated 900, holdout 100" in text
+
+
+def _campaign(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": "shop", "name": "spring-email"},
+            "spec": {"modelRef": {"name": "m"}, "exposure": {"steps": [{"percent": 25}]},
+                     **spec},
+            "status": {"phase": "Progressing", **status}}
+
+
+def _line(text: str, head: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(head))
+
+
+@pytest.mark.parametrize(("spend", "budget", "remaining", "shown"), [
+    # Significant digits rounded 4999.6 of 5000 up to the whole budget, with 0.40 left.
+    (4999.6, 5000, 0.4, "Spend:     4,999.60 of 5,000.00 USD, 0.40 left per 7d"),
+    # And a five-digit spend to 1.235e+04.
+    (12345.67, 50000, 37654.33, "Spend:     12,345.67 of 50,000.00 USD, 37,654.33 left per 7d"),
+    (49990.0, 50000.0, 10.0, "Spend:     49,990.00 of 50,000.00 USD, 10.00 left per 7d"),
+    (0, 5000, None, "Spend:     0.00 of 5,000.00 USD per 7d"),  # not measured yet
+])
+def test_campaign_spend_is_shown_to_the_cent_with_what_is_left(
+        spend: float, budget: float, remaining: float | None, shown: str) -> None:
+    status: dict[str, Any] = {"spend": spend}
+    if remaining is not None:
+        status["budgetRemaining"] = remaining
+    text = plugin.render_campaign(_campaign(
+        {"economics": {"budget": budget, "budgetPeriod": "7d", "currency": "USD"}}, status))
+    assert _line(text, "Spend:") == shown
+
+
+def test_campaign_without_a_budget_says_so() -> None:
+    text = plugin.render_campaign(_campaign({"economics": {"currency": "USD"}}, {"spend": 0}))
+    assert _line(text, "Spend:") == "Spend:     0.00 USD (no budget)"
+
+
+def test_a_suspended_campaign_shows_the_exposure_its_budget_holds_back() -> None:
+    text = plugin.render_campaign(_campaign(
+        {"economics": {"budget": 5000, "currency": "USD"}},
+        {"phase": "Suspended", "exposurePercent": 0, "currentStep": 0,
+         "suspendedExposurePercent": 25.0, "spend": 5000.0, "budgetRemaining": 0.0}))
+    assert _line(text, "Exposure:") == (
+        "Exposure:  0%  step 1/1  (suspended by the budget: 25% given back when it renews)")
+    assert _line(text, "Spend:") == "Spend:     5,000.00 of 5,000.00 USD, 0.00 left"
+    running = plugin.render_campaign(_campaign(
+        {"economics": {"budget": 5000}}, {"exposurePercent": 25.0, "currentStep": 0}))
+    assert _line(running, "Exposure:") == "Exposure:  25%  step 1/1"
+
+
+@pytest.mark.parametrize(("gates", "name"), [
+    ([], "budget"),                                    # implied
+    ([{"name": "budget", "type": "roi"}], "budget-2"),  # implied, its name taken
+    ([{"name": "money", "type": "budget"}], "money"),   # declared
+])
+def test_a_budget_gate_shows_spend_and_budget_to_the_cent(
+        gates: list[dict[str, Any]], name: str) -> None:
+    status = {"gates": [
+        {"name": name, "verdict": "Pass", "value": 12345.67, "threshold": 50000.0,
+         "message": "within budget", "time": "2026-03-02T00:00:00Z"},
+        {"name": "other", "verdict": "Pass", "value": 12345.67, "threshold": 0.95,
+         "time": "2026-03-02T00:00:00Z"}]}
+    text = plugin.render_campaign(_campaign(
+        {"economics": {"budget": 50000}, "exposure": {"steps": [], "gates": gates}}, status))
+    assert f"  {name:<16} Pass         value=12,345.67 threshold=50,000.00 " in text
+    assert "  other            Pass         value=1.235e+04 threshold=0.95 " in text
 
 
 def test_connection_flags_reach_kubectl_in_any_position() -> None:
