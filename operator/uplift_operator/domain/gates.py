@@ -546,12 +546,27 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     within = None
     if split.tolerance > 0:
         p_within, new_memory[_SPLIT_WITHIN] = split_within_test(
-            stable, canary, w, tolerance=split.tolerance, state=memory.get(_SPLIT_WITHIN))
+            stable, canary, w, tolerance=split.tolerance,
+            state=_within_state(memory.get(_SPLIT_WITHIN), split.tolerance))
         if split.promotes:
             within = _Test(f"traffic split within {w * (1 - split.tolerance):.4g}–"
                            f"{w * (1 + split.tolerance):.4g} ({canary}/{stable + canary})",
                            p_within, 1.0, can_fail=False)
     return None, within
+
+
+def _within_state(state: SequentialState | None, tolerance: float) -> SequentialState:
+    """The within-tolerance test's state to go on from, its tolerance in ``reference``: afresh
+    when the evidence was gathered against another tolerance (``spec.rollout.splitTolerance``
+    or ``spec.exposure.splitTolerance`` edited; neither is in a gate's settings digest). Its
+    p-value is a running minimum against the bounds of the tolerance it was computed for, so
+    evidence that a 47 % share is within 37.5–62.5 % would otherwise go on showing it within
+    48–52 % once the tolerance is tightened. A state written before the tolerance was kept
+    (``reference`` NaN) is taken to be against the current one, so the upgrade keeps it."""
+    if state is None or (math.isfinite(state.reference)
+                         and not math.isclose(state.reference, tolerance, rel_tol=1e-9)):
+        return SequentialState(reference=tolerance)
+    return replace(state, reference=tolerance)
 
 
 def _waiting_for(verdict: GateVerdict, reason: str, tests: tuple[_Test | None, ...],
@@ -1068,7 +1083,8 @@ def _holdout_within_test(counts: tuple[int, int], h: float, split_tolerance: flo
     treated, holdout = counts
     tolerance = holdout_tolerance(h, split_tolerance)
     p_within, new_memory[_HOLDOUT_WITHIN] = split_within_test(
-        treated, holdout, h, tolerance=tolerance, state=memory.get(_HOLDOUT_WITHIN))
+        treated, holdout, h, tolerance=tolerance,
+        state=_within_state(memory.get(_HOLDOUT_WITHIN), tolerance))
     if not decides:
         return None
     return _Test(f"{what} share within {h * (1 - tolerance):.4g}–{h * (1 + tolerance):.4g} "
