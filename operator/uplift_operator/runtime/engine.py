@@ -112,8 +112,10 @@ class CampaignLedger:
 
     # Names this ledger's spend series: a replica that restarts, reloads its model or sees the
     # campaign leave and come back starts a new ledger from zero under a new id, so the budget
-    # gate still finds the spend of the ledger it replaced (docs/runtime.md "Budget").
+    # gate still finds the spend of the ledger it replaced (docs/runtime.md "Budget"). So does a
+    # campaign whose entry loses its budget: set again, its spend is counted afresh.
     ledger_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: The budget period counted (period start, length, index); None: none (no budget).
     period: tuple[float, float | None, int] | None = None
     spent: float = 0.0
     recent_uplift: deque[float] = field(
@@ -121,24 +123,44 @@ class CampaignLedger:
 
     def remaining(self, campaign: Campaign, now: float) -> float | None:
         """What is left of the current period's budget on this replica (``None``: no budget).
-        A new period starts from nothing spent."""
+        A new period starts from nothing spent; so does a budget set again after the entry had
+        none (``_without_budget``)."""
         budget = campaign.budget
         if budget is None:
+            self._without_budget()
             return None
         period = (budget.period_start, budget.period_seconds, budget.period(now))
         if period != self.period:
             self.period, self.spent = period, 0.0
         return budget.amount - self.spent
 
+    def add(self, spend: float) -> None:
+        """The cost of treatments given, counted against the period :meth:`remaining` just
+        found; without a budget there is none, and nothing is counted (the campaign's spend
+        counter, ``uplift_campaign_spend_total``, counts it all the same)."""
+        if self.period is not None:
+            self.spent += spend
+
     def period_spend(self, campaign: Campaign, now: float) -> tuple[float, float] | None:
         """(spend, start) of the current budget period on this replica, what it enforces;
         ``None`` without a budget."""
         budget = campaign.budget
         if budget is None:
+            self._without_budget()
             return None
         start, _ = budget.period_bounds(now)
         current = (budget.period_start, budget.period_seconds, budget.period(now))
         return (self.spent if current == self.period else 0.0), start
+
+    def _without_budget(self) -> None:
+        """The entry has no budget (removed from the Campaign): the ledger forgets its period
+        and its spend, and takes a new id, so a budget set again starts from nothing under a
+        new series (docs/lifecycle.md: removing ``budget``, then setting it again, counts the
+        spend afresh), whatever its period. Before, the spend went on being added while there
+        was no budget, and a budget set again with the same period found it all still spent."""
+        if self.period is not None or self.spent:
+            self.ledger_id = uuid.uuid4().hex[:12]
+            self.period, self.spent = None, 0.0
 
 
 class TreatedUnits:
@@ -371,7 +393,7 @@ class DecisionEngine:
             cap_left=lambda unit: c.max_treatments_per_unit - self.treated.count(c.name, unit))
         choice, capped = applied.choice, applied.capped
         exhausted, spend = applied.exhausted, applied.spend
-        ledger.spent += spend
+        ledger.add(spend)
         keys, issued = self.keys, int(now)
         arms: list[str] = []
         given: list[str] = []

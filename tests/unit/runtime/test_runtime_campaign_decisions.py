@@ -189,6 +189,39 @@ def test_budget_stops_treatment_when_spent_and_resumes_next_period(model: Uplift
     assert "budget-exhausted" not in (tomorrow.campaign_arms or [])
 
 
+@pytest.mark.parametrize("period_again", [DAY, 7 * DAY, None])
+def test_a_budget_removed_and_set_again_counts_afresh(model: UpliftModel,
+                                                       period_again: float | None) -> None:
+    """docs/lifecycle.md: removing ``budget``, then setting it again (how its period changes),
+    counts the spend afresh. Before, the ledger went on adding the spend while the entry had no
+    budget and kept its period, so the same budget set again within the period found it spent
+    (the review's 5000 → 200 → -500), and its series went on under the same ledger."""
+    e = engine(model)
+    terms = {"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)}
+    budgeted = campaign(treatments=terms, holdout_fraction=0.0,
+                        budget=Budget(amount=30.0, period_start=NOW, period_seconds=DAY))
+    spent = sum(e.decide(cols(10), [f"a{r}-{i}" for i in range(10)], {}, e.bind(budgeted),
+                         NOW + 3600 + r).spend for r in range(4))
+    assert spent == 30.0
+    ledger = e.ledger(budgeted.name)
+    first_id = ledger.ledger_id
+    assert ledger.period_spend(budgeted, NOW + 3700) == (30.0, NOW)
+
+    unbudgeted = replace(budgeted, budget=None)
+    free = e.decide(cols(10), [f"b{i}" for i in range(10)], {}, e.bind(unbudgeted), NOW + 7200)
+    assert free.spend > 0                   # treated without a budget: counted nowhere
+    assert ledger.period_spend(unbudgeted, NOW + 7200) is None
+    assert (ledger.period, ledger.spent) == (None, 0.0)
+    assert ledger.ledger_id != first_id     # a new series for the budget set again
+
+    again = replace(budgeted, budget=Budget(amount=30.0, period_start=NOW,
+                                            period_seconds=period_again))
+    assert ledger.remaining(again, NOW + 10_800) == 30.0
+    batch = e.decide(cols(10), [f"c{i}" for i in range(10)], {}, e.bind(again), NOW + 10_800)
+    assert batch.spend == 10.0 and "budget-exhausted" not in (batch.campaign_arms or [])
+    assert ledger.period_spend(again, NOW + 10_800) == (10.0, NOW)
+
+
 def test_budget_without_period_and_per_request_budget(model: UpliftModel) -> None:
     e = engine(model)
     c = campaign(treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)},

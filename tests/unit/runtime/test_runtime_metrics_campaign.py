@@ -622,6 +622,70 @@ def test_each_ledger_exports_its_own_period_spend(loaded: Loaded, tmp_path: Path
     assert ledgers("uplift_campaign_period_start_seconds") == {}
 
 
+def test_a_budget_removed_and_set_again_counts_under_a_new_ledger(loaded: Loaded,
+                                                                  tmp_path: Path) -> None:
+    """The campaign stays in the file but its entry loses its budget (how a Campaign's
+    budgetPeriod is changed): the period series go, the replica counts nothing while there is
+    no budget, and the budget set again (the same period here) is counted from zero under a new
+    ledger. Before, the ledger kept adding while there was none and came back under its id
+    with the old period's spend and the spend made meanwhile (review finding r4)."""
+    _train(tmp_path / "model")
+    entry = {"generation": 1, "salt": "t/readded", "unitKey": "customer_id",
+             "holdoutFraction": 0.0, "exposurePercent": 100,
+             "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
+             "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+             "budget": {"amount": 1000.0, "periodSeconds": 7 * 86400,
+                        "periodStart": "2026-01-01T00:00:00Z"},
+             "attributionWindowSeconds": 86400, "active": True}
+    path = tmp_path / "campaigns.json"
+
+    def write(**changes: Any) -> None:
+        _rewrite(path, json.dumps({"format": "uplift-operator/campaigns/v1",
+                                   "campaigns": {CAMPAIGN: {**entry, **changes}}}))
+
+    write()
+    saved = os.environ["UPLIFT_CAMPAIGNS_FILE"]
+    os.environ["UPLIFT_CAMPAIGNS_FILE"] = str(path)
+    try:
+        runtime = UpliftRuntime(ModelSettings(
+            name="readded-test", implementation=UpliftRuntime,
+            parameters=ModelParameters(uri=str(tmp_path / "model"))))
+        loaded.run(runtime.load())
+    finally:
+        os.environ["UPLIFT_CAMPAIGNS_FILE"] = saved
+    other = Loaded(runtime, loaded.loop)
+
+    def ledgers() -> dict[str, float]:
+        return {s.labels["ledger"]: s.value for family in REGISTRY.collect()
+                for s in family.samples if s.name == "uplift_campaign_period_spend"
+                and s.labels.get("model") == "readded-test"}
+
+    def spend(units: list[str]) -> float:
+        return float(sum(arm == "treated" for arm in other.decide(units, CAMPAIGN)["arm"]))
+
+    try:
+        first = spend([f"a-{i}" for i in range(30)])
+        (old,) = ledgers()
+        assert first > 0 and ledgers() == {old: first}
+
+        write(budget=None)
+        runtime._campaign_tick(time.time())
+        assert ledgers() == {}
+        assert spend([f"b-{i}" for i in range(30)]) > 0   # treated, under no budget
+        runtime._campaign_tick(time.time())
+        assert ledgers() == {}
+
+        write()
+        runtime._campaign_tick(time.time())
+        (new,) = ledgers()
+        assert new != old, "set again: a new ledger"
+        assert ledgers() == {new: 0.0}
+        second = spend([f"c-{i}" for i in range(30)])
+        assert ledgers() == {new: second}
+    finally:
+        assert loaded.run(runtime.unload())
+
+
 def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
 
