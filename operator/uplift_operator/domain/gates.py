@@ -256,9 +256,14 @@ def evaluate_gate(gate: GateSpecBase,
     ``memory`` for the version's whole life (carried across steps), so α is spent once.
 
     * ``latency``: the share of slow requests, from the latency histogram. Against the stable:
-      slow = above the stable's p95 (frozen at the first look); Pass shows the canary's slow
-      share below (1 + margin) × the stable's, Fail shows it above the stable's. ``max``: Pass
-      shows fewer than 5 % of canary requests above ``max`` (p95 ≤ max), Fail shows more.
+      slow = above the stable's p95 (frozen at the first look; later looks need only the
+      stable's bucket counts, not its p95); Pass shows the canary's slow share below
+      (1 + margin) × the stable's, Fail shows it above the stable's. An absolute margin (in
+      seconds): Pass shows the canary's share above the bucket at or above the stable's
+      p95 + margin below the stable's slow share, Fail as a relative one's; a threshold past
+      the largest finite bucket (or a stable p95 past it) leaves the comparison Inconclusive.
+      ``max``: Pass shows fewer than 5 % of canary requests above ``max`` (p95 ≤ max), Fail
+      shows more.
     * ``errorRate``: Pass shows the canary's error rate below (1 + margin) × the stable's (and
       below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
       on either side only ``max`` can pass the gate.
@@ -634,6 +639,10 @@ def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceilin
 
 #: The latency gate judges p95: a request above the bound counts as slow, at most 5 % may be.
 _SLOW_SHARE = 0.05
+#: The latency comparison's memory: slow-share ratio at the stable's frozen p95 (its
+#: ``reference``); with an absolute margin, its Fail side only, and the Pass side's at the
+#: stable's p95 + margin in ``_SLOW_MARGIN``.
+_SLOW_RATIO, _SLOW_MARGIN = "slowRatio", "slowRatioMargin"
 
 
 def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _Judged:
@@ -655,13 +664,16 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
     ceiling: list[_Test] = []
     threshold: float | None = None
     design: int | None = None
-    comparable = (m.stable_p95_seconds is not None and m.stable_buckets
-                  and m.stable_requests >= gate.min_samples)
+    unmeasurable: str | None = None  # why the comparison with the stable can never pass
+    previous = memory.get(_SLOW_RATIO)
+    frozen = previous.reference if previous is not None else math.nan
+    # Once frozen, the slow threshold needs no p95 of the stable's: the comparison reads the
+    # bucket counts since the step started, which a quiet last interval (its p95 NaN) leaves.
+    comparable = (bool(m.stable_buckets) and m.stable_requests >= gate.min_samples
+                  and (math.isfinite(frozen) or m.stable_p95_seconds is not None))
     if comparable:
         # Slow = above the stable's p95, frozen at the version's first comparable look so the
         # counts of later looks and steps measure one fixed event.
-        previous = memory.get("slowRatio")
-        frozen = previous.reference if previous is not None else math.nan
         if not math.isfinite(frozen):
             frozen = _bucket_at_or_above(bounds, m.stable_p95_seconds or 0.0)
         index = bounds.index(frozen) if frozen in bounds else len(bounds) - 1
@@ -669,29 +681,41 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
         if not math.isfinite(state.reference):
             state = replace(state, reference=frozen)
         margin, kind = margin_of(gate)
-        if kind == "absolute":  # seconds on top of the stable p95: a later slow threshold
-            frozen_canary = _bucket_at_or_above(bounds, frozen + margin)
-            margin, index_c = 0.0, bounds.index(frozen_canary)
-        else:
-            index_c = index
         stable_slow = m.stable_buckets[-1] - m.stable_buckets[index]
-        canary_slow = canary[-1] - canary[index_c]
+        canary_slow = canary[-1] - canary[index]
         if kind == "relative":  # an absolute margin moves the threshold: no one base rate
             design = _ratio_design_samples(stable_slow / m.stable_requests, margin, gate.alpha,
                                            m.split)
-        if stable_slow + canary_slow == 0 and (previous is None or previous.looks == 0):
+        if not math.isfinite(frozen):
+            unmeasurable = (f"the stable's p95 ({_s(m.stable_p95_seconds)}) is above the "
+                            f"histogram's largest finite bucket ({_top_bucket(bounds)}): no "
+                            "request can be counted as slower than it")
+        elif stable_slow + canary_slow == 0 and (previous is None or previous.looks == 0):
             # A coarse histogram: nothing above the stable's p95 bucket on either side yet, so
             # no ratio to test; the canary passes by showing its p95 within that bucket.
-            new_memory["slowRatio"] = state
+            new_memory[_SLOW_RATIO] = state
             tests += _ceiling_tests(f"canary p95 within the stable's ({frozen:.4g}s)", 0, 0, n,
                                     frozen, _SLOW_SHARE, memory, new_memory, gate.alpha,
                                     prefix="withinStable")[:1]
         else:
             test, _ = _ratio_tests(
                 gate, f"requests slower than {frozen:.4g}s", stable_slow, m.stable_requests,
-                canary_slow, n, margin, "slowRatio", {**memory, "slowRatio": state}, new_memory)
-            tests.append(test)
-        threshold = frozen
+                canary_slow, n, margin if kind == "relative" else 0.0, _SLOW_RATIO,
+                {**memory, _SLOW_RATIO: state}, new_memory)
+            if kind == "relative":
+                tests.append(test)
+            else:
+                # Fail shows harm beyond zero, as a relative margin's: the canary's share above
+                # the stable's own threshold above the stable's. Pass shows the canary's share
+                # above the stable's p95 + margin (at a bucket) below the stable's share above
+                # its p95, i.e. the canary's p95 within the margin.
+                tests.append(replace(test, can_pass=False, passing_differs=False))
+                passing, unmeasurable = _latency_within_absolute(
+                    gate, m, frozen, margin, stable_slow, memory, new_memory)
+                tests += _needed(passing)
+                if passing is not None:
+                    threshold = _bucket_at_or_above(bounds, frozen + margin)
+        threshold = frozen if threshold is None else threshold
     if gate.max is not None:
         below = [b for b in bounds if b <= gate.max]
         above = _bucket_at_or_above(bounds, gate.max)
@@ -701,18 +725,76 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                                  gate.max, _SLOW_SHARE, memory, new_memory, gate.alpha)
         tests += ceiling
         threshold = gate.max if threshold is None else threshold
-    if not tests:
+    if not tests and unmeasurable is None:
         return _Judged(GateVerdict.INCONCLUSIVE,
-                       f"canary p95 {_s(value)}, but no stable p95 from ≥ {gate.min_samples} "
-                       "requests to compare with and no max", value=shown, samples=n,
-                       memory=new_memory)
+                       f"canary p95 {_s(value)}, but {_no_stable(gate, m)} to compare with and "
+                       "no max", value=shown, samples=n, memory=new_memory)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
-    if verdict is GateVerdict.FAIL and _failed(tests, gate.alpha) in ceiling:
+    failed = _failed(tests, gate.alpha) if verdict is GateVerdict.FAIL else None
+    if failed is not None and failed in ceiling:
         threshold = gate.max  # the bound the Fail showed the p95 above
-    stable = (f" vs stable {_s(m.stable_p95_seconds)}" if m.stable_p95_seconds is not None
-              else "")
+    elif failed is not None:
+        threshold = frozen  # the harm shown is above the stable's own threshold
+    elif unmeasurable is not None:
+        # Whatever the other tests show, the comparison the gate asks for can never pass.
+        verdict = GateVerdict.INCONCLUSIVE
+        why = f"{unmeasurable}, so the comparison with the stable cannot pass"
+        for t in tests:
+            if t.can_fail and t not in ceiling:
+                why += f"; harm ({t.fails}) not shown yet (p = {t.p_fail:.3g})"
+    if m.stable_p95_seconds is not None:
+        stable = f" vs stable {_s(m.stable_p95_seconds)}"
+    elif comparable:
+        stable = f" (stable's p95 not measured this interval; its threshold {_s(frozen)} kept)"
+    else:
+        stable = ""
     return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
                    threshold=threshold, samples=n, memory=new_memory, design_samples=design)
+
+
+def _latency_within_absolute(gate: GateSpecBase, m: LatencyMeasurement, frozen: float,
+                             margin: float, stable_slow: int, memory: GateMemory,
+                             new_memory: dict[str, SequentialState]
+                             ) -> tuple[_Test | None, str | None]:
+    """An absolute latency margin's Pass side: the canary's share of requests above the bucket
+    at or above the stable's p95 + ``margin`` shown below the stable's share above its p95
+    (``frozen``), a rate-ratio test's pass side (its Fail side is the harm test's). None and
+    why when that bucket is +Inf: no request can be counted above it, so the canary's slow
+    count would be 0 by construction and any canary would pass."""
+    bounds, canary = m.bucket_bounds, m.canary_buckets
+    at = _bucket_at_or_above(bounds, frozen + margin)
+    if not math.isfinite(at):
+        return None, (f"the canary's slow threshold, the stable's p95 {frozen:.4g}s + margin "
+                      f"{margin:.4g}s = {frozen + margin:.4g}s, is above the histogram's largest "
+                      f"finite bucket ({_top_bucket(bounds)}): no canary request can be counted "
+                      "as slower than it (add a bucket at or above it to the histogram, or use "
+                      "a relative margin)")
+    canary_slow = canary[-1] - canary[bounds.index(at)]
+    _, new_memory[_SLOW_MARGIN] = rate_ratio_test(
+        stable_slow, canary_slow, control_exposure=m.stable_requests,
+        treatment_exposure=m.canary_requests, margin=0.0, alpha=gate.alpha, min_events=1,
+        state=memory.get(_SLOW_MARGIN))
+    state = new_memory[_SLOW_MARGIN]
+    return _Test(f"canary requests slower than {at:.4g}s (the stable's p95 {frozen:.4g}s + "
+                 f"margin {margin:.4g}s, at a bucket) fewer than the stable's slower than "
+                 f"{frozen:.4g}s", state.p_pass, state.p_fail, can_fail=False), None
+
+
+def _top_bucket(bounds: tuple[float, ...]) -> str:
+    finite = [b for b in bounds if math.isfinite(b)]
+    return f"{finite[-1]:.4g}s of le {', '.join(f'{b:.4g}' for b in finite)}" if finite else (
+        "the histogram has none")
+
+
+def _no_stable(gate: GateSpecBase, m: LatencyMeasurement) -> str:
+    """Why the canary has no stable to compare with."""
+    if not m.stable_buckets or m.stable_requests == 0:
+        return "no stable p95 (no stable requests)"
+    if m.stable_requests < gate.min_samples:
+        return (f"no stable p95 from ≥ {gate.min_samples} requests (only "
+                f"{m.stable_requests})")
+    return (f"no stable p95 yet ({m.stable_requests} stable requests; none in the last "
+            "interval)")
 
 
 def _bucket_at_or_above(bounds: tuple[float, ...], x: float) -> float:
