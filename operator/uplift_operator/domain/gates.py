@@ -266,7 +266,9 @@ def evaluate_gate(gate: GateSpecBase,
       shows more.
     * ``errorRate``: Pass shows the canary's error rate below (1 + margin) × the stable's (and
       below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
-      on either side only ``max`` can pass the gate.
+      on either side only ``max`` can pass the gate, as with no stable requests (a step at
+      weight 100). An absolute margin is converted with the stable's error rate: while that is
+      0 only the Fail side of the comparison runs.
     * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
       live distribution against the training reference (one χ² confidence set of the live
       shares, ``stats.drift.psi_bounds``), each holding over all looks. Fail when one feature's
@@ -824,21 +826,30 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
     value, lower, upper, threshold = rate, None, None, gate.max
     design: int | None = None
     ratio: _Test | None = None
+    unconverted: str | None = None  # why the ratio's Pass side is left out
     if m.stable_requests > 0:
         rates += f" vs stable {m.stable_errors}/{m.stable_requests}"
         margin, kind = margin_of(gate)
         if kind == "absolute":
             # The rate-ratio test has a relative null; convert with the stable rate (plug-in).
             stable_rate = m.stable_errors / m.stable_requests
+            if stable_rate == 0:
+                unconverted = ("the comparison with the stable tests harm only until the "
+                               f"stable has errors (the absolute margin {margin:.4g} is "
+                               "converted to a rate ratio with the stable's error rate)")
             margin = margin / stable_rate if stable_rate > 0 else math.inf
-        if math.isfinite(margin) and m.stable_errors + m.canary_errors > 0:
+        if m.stable_errors + m.canary_errors > 0:
+            # Fail (harm beyond zero: ratio > 1) does not depend on the margin, so it is tested
+            # even when the margin cannot be converted; only the Pass side is left out then.
             test, result = _ratio_tests(gate, "error-rate", m.stable_errors, m.stable_requests,
-                                        m.canary_errors, n, margin, "rateRatio", memory,
-                                        new_memory)
+                                        m.canary_errors, n, margin if math.isfinite(margin)
+                                        else 0.0, "rateRatio", memory, new_memory)
+            if unconverted is not None:
+                test = replace(test, can_pass=False, passing_differs=False)
             tests.append(test)
             ratio = test
             value, lower, upper, threshold = (result.estimate, result.lower, result.upper,
-                                              1 + margin)
+                                              1 + margin if unconverted is None else 1.0)
         design = _ratio_design_samples(m.stable_errors / m.stable_requests, margin, gate.alpha,
                                        m.split)
     if gate.max is not None:
@@ -846,10 +857,17 @@ def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory)
                                 gate.max, gate.max, memory, new_memory, gate.alpha)
     if not tests:
         why = ("no errors on either side yet: a ratio needs errors to compare; set max (an "
-               "error-rate ceiling) to let an error-free canary pass")
+               "error-rate ceiling) to let an error-free canary pass" if m.stable_requests else
+               "no stable requests to compare with; set max (an error-rate ceiling) to let the "
+               "canary pass without them")
         return _Judged(GateVerdict.INCONCLUSIVE, f"{rates}: {why}", value=rate, samples=n,
                        memory=new_memory, design_samples=design)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
+    if unconverted is not None and ratio is not None and verdict is not GateVerdict.FAIL:
+        shown = f"{unconverted}: harm ({ratio.fails}) not shown yet (p = {ratio.p_fail:.3g})"
+        why = shown if gate.max is None else f"{why}; {shown}"
+        if gate.max is not None:  # only max can pass: its value and bound are the ones to read
+            value, lower, upper, threshold = rate, None, None, gate.max
     if verdict is GateVerdict.PASS and n < gate.min_samples:
         verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} canary requests needed"
     if verdict is GateVerdict.FAIL:

@@ -431,7 +431,12 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
     counts = {role: (errors.get((version,), 0), requests.get((version,)))
               for role, version in (("canary", ctx.canary_version),
                                     ("stable", ctx.stable_version))}
-    if not counts["canary"][1] or not counts["stable"][1]:
+    if not counts["canary"][1]:
+        return None
+    if not counts["stable"][1] and (ctx.canary_share is None or ctx.canary_share < 1):
+        # A step that gives the stable traffic: no stable count is data not in yet (a scrape
+        # to come), not a comparison to leave out. At weight 100 the stable serves nothing, and
+        # the gate judges the canary on its own (``max``: the CRD's rule for such a step).
         return None
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,
