@@ -463,6 +463,27 @@ class SeldonV1Backend:
                 found.append((name, str(ref["name"]), str(ref["key"])))
         return tuple(found)
 
+    def runtime_settings(self, child: Mapping[str, Any] | None,
+                         fallback: RuntimeSettings) -> RuntimeSettings | None:
+        """The ``RuntimeSettings`` the graph ``child`` was rendered with, read back from its
+        stable version's predictor (``version_roles``; else its first): the image, the
+        ServiceAccount, the MLflow tracking URI and registered model, the credentials and
+        report token references, replicas, resources and the holdout's settings, so that
+        rendering a split from them changes nothing but the traffic (and renders a new
+        version's predictor as the others are). What a predictor does not carry (an earlier
+        operator's rendering) is taken from ``fallback``; None without a predictor to read (no
+        graph, or none of its predictors has a runtime container)."""
+        predictors = [p for p in ((child or {}).get("spec") or {}).get("predictors") or []
+                      if isinstance(p, Mapping)]
+        stable = next((v for v, role in version_roles(child).items() if role == "stable"), None)
+        predictors.sort(key=lambda p: (p.get("annotations") or {}).get("version") != stable)
+        for predictor in predictors:
+            pod = _pod_spec(predictor)
+            containers = pod.get("containers") or []
+            if containers and isinstance(containers[0], Mapping) and containers[0].get("image"):
+                return _read_back(predictor, pod, containers[0], fallback)
+        return None
+
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
@@ -524,3 +545,45 @@ class SeldonV1Backend:
             "componentSpecs": [{"spec": pod_spec}],
             "graph": {"name": owner.name, "type": "MODEL", "children": []},
         }
+
+
+def _pod_spec(predictor: Mapping[str, Any]) -> Mapping[str, Any]:
+    components = predictor.get("componentSpecs") or [{}]
+    pod = (components[0] or {}).get("spec") if isinstance(components[0], Mapping) else None
+    return pod if isinstance(pod, Mapping) else {}
+
+
+def _read_back(predictor: Mapping[str, Any], pod: Mapping[str, Any],
+               container: Mapping[str, Any], fallback: RuntimeSettings) -> RuntimeSettings:
+    """``SeldonV1Backend.runtime_settings`` of one predictor (its pod and runtime container)."""
+    env = {str(e.get("name")): e["value"] for e in container.get("env") or []
+           if isinstance(e, Mapping) and isinstance(e.get("value"), str)}
+    model = env.get("MLSERVER_MODEL_URI", "")
+    registered = (model.removeprefix("models:/").rpartition("/")[0]
+                  if model.startswith("models:/") else "")
+    # The same predictor's references, as the backend reads them off a whole graph.
+    alone = {"spec": {"predictors": [predictor]}}
+    backend = SeldonV1Backend()
+
+    def number(name: str, kind: type[float] | type[int], default: float) -> Any:
+        try:
+            return kind(env[name])
+        except (KeyError, ValueError):
+            return default
+
+    replicas = predictor.get("replicas")
+    resources = container.get("resources")
+    account = pod.get("serviceAccountName")
+    return replace(
+        fallback, image=str(container["image"]),
+        registered_model=registered or fallback.registered_model,
+        tracking_uri=env.get("MLFLOW_TRACKING_URI", fallback.tracking_uri),
+        replicas=replicas if isinstance(replicas, int) else fallback.replicas,
+        holdout_fraction=number("UPLIFT_HOLDOUT_FRACTION", float, fallback.holdout_fraction),
+        unit_key=env.get("UPLIFT_UNIT_KEY", fallback.unit_key),
+        salt=env.get("UPLIFT_SALT", fallback.salt),
+        resources=dict(resources) if isinstance(resources, Mapping) else {},
+        credential_env=backend.credential_env(alone), report_token=backend.report_token(alone),
+        service_account_name=str(account) if account else None,
+        drain_wait_seconds=number("UPLIFT_DRAIN_WAIT_SECONDS", int,
+                                  fallback.drain_wait_seconds))

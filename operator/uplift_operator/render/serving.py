@@ -97,3 +97,11 @@ class ServingBackend(Protocol):
         spec names cannot be read or does not fit: a reference to it would hold every new
         serving pod, the stable's included, until it is fixed."""
         ...
+
+    def runtime_settings(self, child: Mapping[str, Any] | None,
+                         fallback: RuntimeSettings) -> RuntimeSettings | None:
+        """The runtime settings the rendered ``child`` carries (what it does not say taken
+        from ``fallback``), None when it has none to read (absent): what a pass under an
+        invalid spec renders its split from, so that the split moves and nothing else (a
+        refused image, ServiceAccount or tracking URI never reaches a pod)."""
+        ...
