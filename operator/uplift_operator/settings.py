@@ -13,6 +13,13 @@ when the variable is unset or empty), converted by the option's ``type``: argpar
 text default as it does a flag's value, so ``UPLIFT_PASS_WORKERS=five`` is its usual usage
 error naming the option (``argument --pass-workers: invalid int value: 'five'``, exit status
 2), not a traceback from a conversion before the parser exists.
+
+A switch's variable (``UPLIFT_ALL_NAMESPACES``, ``UPLIFT_STANDALONE``, ``UPLIFT_VERBOSE``,
+``UPLIFT_HELM_CREATES_PEERINGS``) is ``true`` or ``false`` in any case, empty or unset being
+off; anything else is a usage error naming it (exit status 2), not read as off. A flag given
+wins over the variable, the namespace scope included: ``--namespace`` clears an
+``UPLIFT_ALL_NAMESPACES=true`` and ``--all-namespaces`` an ``UPLIFT_NAMESPACES``; the two set
+in the environment without a flag are refused (kopf takes one scope, not both).
 """
 
 from __future__ import annotations
@@ -123,7 +130,7 @@ def recommended_peering_lifetime(namespaces: Sequence[str], all_namespaces: bool
     cost at most ``KEEPALIVE_BUDGET`` PATCHes a second per replica, between 8 and 60 s.
     Cluster-wide there is one peering object (8 s); namespaced, kopf keeps one per watched
     namespace, each with its own keep-alives: 8 s up to 3 namespaces, 13 s for 10, 33 s for
-    50, 60 s from 105 (then over the budget: ``--all-namespaces`` keeps one object). With a
+    50, 60 s from 104 (over the budget from 106: ``--all-namespaces`` keeps one object). With a
     pattern the count is not known before the namespaces are listed: 60 s."""
     if all_namespaces:
         return SHORT_PEERING_LIFETIME
@@ -136,6 +143,16 @@ def recommended_peering_lifetime(namespaces: Sequence[str], all_namespaces: bool
 
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"UPLIFT_{name}", default)
+
+
+def _env_switch(name: str) -> bool:
+    """A switch's environment value: ``true`` or ``false`` in any case (surrounding blanks
+    ignored), unset or empty being off; anything else is a ``ValueError`` naming the variable,
+    so that ``UPLIFT_VERBOSE=1`` is not silently off."""
+    text = (_env(name, "") or "").strip()
+    if text.lower() not in ("", "true", "false"):
+        raise ValueError(f"UPLIFT_{name}: expected true or false, not {text[:20]!r}")
+    return text.lower() == "true"
 
 
 def _env_list(plural: str, singular: str) -> list[str]:
@@ -191,12 +208,16 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument("-n", "--namespace", action="append", default=None,
                        help="watch this namespace (repeatable; globs allowed). "
-                            "Env: UPLIFT_NAMESPACES (or UPLIFT_NAMESPACE), comma-separated")
-    scope.add_argument("-A", "--all-namespaces", action="store_true",
-                       default=_env("ALL_NAMESPACES", "") == "true", help="watch every namespace")
-    parser.add_argument("--standalone", action="store_true",
-                        default=_env("STANDALONE", "") == "true",
-                        help="no peering: only for a single replica you are sure of")
+                            "Env: UPLIFT_NAMESPACES (or UPLIFT_NAMESPACE), comma-separated; "
+                            "the flag wins over UPLIFT_ALL_NAMESPACES")
+    # None unless given: the environment's scope is settled after parsing (a flag wins).
+    scope.add_argument("-A", "--all-namespaces", action="store_true", default=None,
+                       help="watch every namespace. Env: UPLIFT_ALL_NAMESPACES=true; the flag "
+                            "wins over UPLIFT_NAMESPACES")
+    # The switches are None unless given, then read from the environment (_env_switch).
+    parser.add_argument("--standalone", action="store_true", default=None,
+                        help="no peering: only for a single replica you are sure of. "
+                             "Env: UPLIFT_STANDALONE=true")
     parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
                         help="peering object shared by the replicas (default: uplift-operator)")
     parser.add_argument("--priority", type=int,
@@ -214,7 +235,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "namespace. Default: 8 cluster-wide and for up to 3 namespaces, "
                              "then growing with the namespaces so that the keep-alives stay "
                              f"within {KEEPALIVE_BUDGET:g} a second (13 for 10, 33 for 50), "
-                             f"{LONG_PEERING_LIFETIME} from 105 namespaces or with a pattern")
+                             f"{LONG_PEERING_LIFETIME} from 104 namespaces or with a pattern")
     parser.add_argument("--liveness-port", type=int,
                         default=_env("LIVENESS_PORT", "8080") or 0,
                         help="port of the /healthz endpoint (0: off)")
@@ -227,7 +248,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         help="port of the Prometheus /metrics endpoint (0: off)")
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
                         default=_env("LOG_FORMAT", "json"))
-    parser.add_argument("--verbose", action="store_true", default=_env("VERBOSE", "") == "true")
+    parser.add_argument("--verbose", action="store_true", default=None,
+                        help="debug logging. Env: UPLIFT_VERBOSE=true")
     parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"),
                         help="the MLflow tracking server of UpliftModels that name none "
                              "(http:// or https://), without user:password@: it is handed to "
@@ -310,12 +332,22 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         help="that release's namespace (with --helm-release). "
                              "Env: UPLIFT_HELM_RELEASE_NAMESPACE")
     parser.add_argument("--helm-creates-peerings", action="store_true",
-                        default=(_env("HELM_CREATES_PEERINGS", "") or "").lower() == "true",
+                        default=None,
                         help="the chart renders the peering objects as well (peering.create): "
                              "for its first 60 s the operator only dry-runs their creation, "
                              "which Helm's first install does after the Deployment. "
                              "Env: UPLIFT_HELM_CREATES_PEERINGS=true")
     args = parser.parse_args(list(argv))
+    try:
+        # A switch given wins: its variable is not read, so not even an invalid one is an error.
+        for switch in ("standalone", "verbose", "helm_creates_peerings"):
+            if getattr(args, switch) is None:
+                setattr(args, switch, _env_switch(switch.upper()))
+        # The scope: a flag's (argparse refuses both flags) wins over either variable.
+        env_all_namespaces = (not args.namespace and args.all_namespaces is None
+                              and _env_switch("ALL_NAMESPACES"))
+    except ValueError as error:
+        parser.error(str(error))
     if bool(args.helm_release) != bool(args.helm_release_namespace):
         parser.error("--helm-release and --helm-release-namespace go together")
     try:
@@ -324,11 +356,20 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
             "ALLOWED_SERVICE_ACCOUNT")}
     except ValueError as error:
         parser.error(str(error))
-    namespaces = args.namespace or env_lists["NAMESPACE"]
-    if not namespaces and not args.all_namespaces:
+    # One scope: a flag's, else the environment's, which may not hold both either (kopf
+    # refuses to be cluster-wide and namespaced at once).
+    namespaces: list[str] = args.namespace or []
+    all_namespaces = bool(args.all_namespaces)
+    if not namespaces and not all_namespaces:
+        namespaces, all_namespaces = env_lists["NAMESPACE"], env_all_namespaces
+        if namespaces and all_namespaces:
+            parser.error("UPLIFT_ALL_NAMESPACES=true and UPLIFT_NAMESPACES (or "
+                         "UPLIFT_NAMESPACE) are both set: set one, or give --all-namespaces or "
+                         "--namespace, which wins over both")
+    if not namespaces and not all_namespaces:
         parser.error("choose --namespace NAME (repeatable) or --all-namespaces")
     if args.peering_lifetime is None:
-        args.peering_lifetime = recommended_peering_lifetime(namespaces, args.all_namespaces)
+        args.peering_lifetime = recommended_peering_lifetime(namespaces, all_namespaces)
     if args.peering_lifetime < MIN_PEERING_LIFETIME:
         parser.error(f"--peering-lifetime must be at least {MIN_PEERING_LIFETIME} s: below it a "
                      "replica whose 1 s keep-alive is a moment late is taken for dead")
@@ -381,7 +422,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
             parser.error(f"{args.metric_templates}: expected a mapping of name: PromQL")
         templates.update(loaded)
     return OperatorConfig(
-        namespaces=tuple(namespaces), all_namespaces=args.all_namespaces,
+        namespaces=tuple(namespaces), all_namespaces=all_namespaces,
         standalone=args.standalone, peering_name=args.peering, priority=args.priority,
         peering_lifetime=args.peering_lifetime,
         liveness_port=args.liveness_port, readiness_port=args.readiness_port,

@@ -36,7 +36,7 @@ def test_the_gap_is_kopfs() -> None:
 
 
 @pytest.mark.parametrize(("count", "lifetime"), [(1, 8), (3, 8), (4, 9), (10, 13), (50, 33),
-                                                 (105, 60), (500, 60)])
+                                                 (103, 59), (104, 60), (105, 60), (500, 60)])
 def test_namespaced_the_default_grows_with_the_namespaces(count: int, lifetime: int) -> None:
     config = parse_args(_flags(count))
     assert config.peering_lifetime == lifetime
