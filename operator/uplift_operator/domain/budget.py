@@ -10,7 +10,8 @@ one period. No I/O, no clock.
 And the operator's memory of a period's spend (``status.budgetLedgers``, ``merge_ledgers``):
 Prometheus keeps a ledger's series only for its retention, so the spend of a replica that
 restarted long ago in a campaign-wide (or long) period, or of every ledger once Prometheus lost
-its TSDB, would otherwise leave the sum, and the budget open again.
+its TSDB, would otherwise leave the sum, and the budget open again. A budget removed and set
+again counts from when it was set again (``counted_from``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from uplift_operator.api.v1alpha1.campaign import (
 from uplift_operator.api.v1alpha1.common import parse_duration
 from uplift_operator.domain.measurements import BudgetMeasurement
 
-__all__ = ["current_period", "merge_ledgers", "recorded_spend", "remembered"]
+__all__ = ["counted_from", "current_period", "merge_ledgers", "recorded_spend", "remembered"]
 
 
 def current_period(budget_period: str | None, anchor: dt.datetime,
@@ -46,6 +47,21 @@ def current_period(budget_period: str | None, anchor: dt.datetime,
     k = math.floor((now - anchor) / length)
     start = anchor + k * length
     return start, start + length
+
+
+def counted_from(period_start: dt.datetime, since: dt.datetime | None) -> dt.datetime:
+    """From when the budget gates read the current period's spend: the period's start, or
+    ``since`` when later (``status.budgetSince``: when the budget was set, recorded with
+    ``status.budgetAnchor``). A budget removed and set again within a period is counted afresh:
+    the removed budget's ledgers ended when the replicas applied its removal, before it was set
+    again, and Prometheus' last values of them (kept for the rest of the period) are left out,
+    whatever the new budget's period (a longer one starts before the old one did, so their
+    period start alone would not tell them apart)."""
+    if since is None:
+        return period_start
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return max(period_start, since)
 
 
 def recorded_spend(record: BudgetLedgers | None, period_start: dt.datetime) -> float:

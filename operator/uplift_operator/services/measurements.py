@@ -642,7 +642,9 @@ class CampaignGateContext:
     campaign follows (its drift reference); ``ramp_started_at`` when the exposure ramp started
     (drift counts since then, as the canary's since the canary started); ``budget_anchor`` the
     start of the first budget period (``status.budgetAnchor``, else ``spec.schedule.start``,
-    else the creation time);
+    else the creation time); ``budget_since`` when the budget was set (``status.budgetSince``;
+    None: it counts from the period's start), from which its gates read the spend
+    (``domain.budget.counted_from``);
     ``completes``: a Pass now completes the exposure ramp (the last step, with a pause);
     ``decisions_since`` when the campaign began deciding on ``stable_version`` (the ramp's
     start, or the model's promotion of that version, whichever is later): the conversion
@@ -662,6 +664,7 @@ class CampaignGateContext:
     metric_templates: Mapping[str, str] = field(default_factory=dict)
     completes: bool = False
     decisions_since: datetime | None = None
+    budget_since: datetime | None = None
 
     @property
     def window(self) -> str:
@@ -992,12 +995,15 @@ def _budget_spend(ctx: CampaignGateContext, prom: MetricSource, amount: float) -
     # from the previous period; the pass merges this reading with the ledgers the status
     # recorded (``domain.budget.remembered``), so one past Prometheus' retention still counts.
     # Else the counter's increase, which Prometheus extrapolates past the samples (over, never
-    # under: a budget gate that errs stops early).
-    ledgers = _ledgers_read(prom, ctx, start)
+    # under: a budget gate that errs stops early). Both from when the budget was set, when
+    # later than the period's start (``budget.counted_from``): a budget removed and set again
+    # does not count the ledgers of the one removed.
+    since = budget.counted_from(start, ctx.budget_since)
+    ledgers = _ledgers_read(prom, ctx, start, since)
     spend = math.fsum(ledgers.values()) if ledgers is not None else None
     if spend is None:
         spend = prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
-                                      window=_range(ctx.now - start)))
+                                      window=_range(ctx.now - since)))
     if spend is None or math.isnan(spend):
         return m.NotMeasured("holding: no spend series in Prometheus for this campaign yet",
                              holds=True)
@@ -1013,17 +1019,18 @@ def _cheapest(spec: CampaignSpec) -> float:
                else t.cost_per_treatment for t in spec.treatments)
 
 
-def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext,
-                  start: datetime) -> dict[str, float] | None:
-    """Every ledger's last period spend since ``start`` whose period is the one that began
-    there, by ledger (``_ledger_key``); ``None`` when no ledger exported any (a runtime without
-    the gauges), empty when none is of this period. Series of one ledger are the same money
+def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext, start: datetime,
+                  since: datetime | None = None) -> dict[str, float] | None:
+    """Every ledger's last period spend since ``since`` (default ``start``: a ledger whose
+    series ended before it is left out) whose period is the one that began at ``start``, by
+    ledger (``_ledger_key``); ``None`` when no ledger exported any (a runtime without the
+    gauges), empty when none is of this period. Series of one ledger are the same money
     scraped more than once (two monitors, a job relabelled within the period, a querier that
     does not deduplicate), so the ledger's spend is their largest; a series without a ledger
     label is one of its own (``_ledger_key``). Two queries joined here rather than one
     ``and``: the operator's source keeps their long ranges in pieces
     (``adapters.prometheus_ranges``)."""
-    period = _range(ctx.now - start)
+    period = _range(ctx.now - (start if since is None else since))
     spends = prom.query(f"last_over_time(uplift_campaign_period_spend{ctx.selector()}[{period}])")
     starts = {_series(s.labels): s.value for s in prom.query(
         f"last_over_time(uplift_campaign_period_start_seconds{ctx.selector()}[{period}])")}
