@@ -322,13 +322,28 @@ STOPPING_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK
 def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
                              observed: Observed, now: dt.datetime) -> Decision:
     """A pass while the spec is invalid (``services`` writes the InvalidSpec condition over
-    it): the ramp is held where it stands — no gate judged, no step, no version followed — but
-    an abort or an emergency rollback is still acted on, so an on-call engineer can take a
-    canary off (or restore the previous stable) without fixing the spec first. Other requests
-    wait for a valid spec (their tokens are not used up)."""
+    it), every such pass: the ramp is held where it stands — no gate judged, no step, no
+    version followed — but an abort or an emergency rollback is still acted on, so an on-call
+    engineer can take a canary off (or restore the previous stable) without fixing the spec
+    first. Other requests wait for a valid spec (their tokens are not used up). What serving
+    does on its own goes on as in a valid pass: an emergency rollback's restore ends once the
+    restored version serves (``StableRestored``) or passes its deadline
+    (``ProgressDeadlineExceeded``), a rolled-back version leaves the graph after the scale-down
+    delay; ``traffic`` is the split the status says, applied again over a hand edit. Its
+    ``requeue_after`` is when those are due, never an analysis (none runs). The events told by
+    comparing this pass's phase and ``Ready`` with the stored ones (``Paused``, ``Resumed``,
+    ``StableNotServing``, ``StableServing``) are not: the stored ones are the InvalidSpec ones,
+    so they would be told again at every pass."""
     stopping = [r for r in observed.requests if r.kind in STOPPING_REQUESTS]
     held = replace(observed, requests=stopping, gate_outcomes=None)
     return _CanaryPass(spec, _read_rolled_back(status), held, now).run_stopping_requests()
+
+
+#: The events ``set_phase`` and ``tell_stable_serving`` tell on a change of the phase or of
+#: ``Ready`` from the stored status: under an invalid spec that is InvalidSpec's
+#: (``decide_stopping_requests``).
+_TOLD_AGAINST_STORED_READY = frozenset({Reason.PAUSED, Reason.RESUMED, Reason.STABLE_NOT_SERVING,
+                                        Reason.STABLE_SERVING})
 
 
 class _CanaryPass(steps.StepPass[UpliftModelStatus]):
@@ -343,7 +358,11 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def run_stopping_requests(self) -> Decision:
         self.handle_requests()
-        return self.finish()
+        decision = self.finish()
+        due = self.serving_times()
+        return replace(decision, events=tuple(
+            e for e in decision.events if e.reason not in _TOLD_AGAINST_STORED_READY),
+            requeue_after=max(min(due) - self.now, steps.MIN_REQUEUE) if due else None)
 
     def run(self) -> Decision:
         # Unresolved (MLflow away, an alias gone): the last version it resolved to is kept, so
@@ -768,12 +787,16 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.status.conditions = self.ready_condition(message)
         self.note_stable_served()
         self.tell_stable_serving()
+        return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
+                        requeue_after=self.requeue(self.serving_times()))
+
+    def serving_times(self) -> list[dt.datetime]:
+        """When the graph changes without a decision: a rolled-back version's scale-down, an
+        emergency rollback's restore deadline."""
         until = self.scale_down_until()
         restore = self.restore_deadline()
-        due = [t for t in (until, restore[0] if restore is not None else None)
-               if t is not None and t > self.now]
-        return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
-                        requeue_after=self.requeue(due))
+        return [t for t in (until, restore[0] if restore is not None else None)
+                if t is not None and t > self.now]
 
     def phase(self) -> tuple[Phase, str]:
         s = self.status
@@ -850,8 +873,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def stable_served(self) -> bool:
         """Whether the stable version has served since it became stable, as the status before
-        this pass says: ``stableServedVersion`` names it (``note_stable_served``), which no
-        pass that replaces ``Ready`` (an invalid spec, a serving conflict) touches. A status
+        this pass says: ``stableServedVersion`` names it (``note_stable_served``), which a
+        pass that replaces ``Ready`` does not lose (a serving conflict leaves it as it is, an
+        invalid spec's pass sets it from the ramp's own ``Ready``). A status
         without it (an operator before the field wrote it, an older CRD prunes it) is read as
         that operator's: ``Ready`` said it serves (``StableServing``, or ``RollbackPending``,
         said only while it serves) or already said it no longer does. Not the history: a status

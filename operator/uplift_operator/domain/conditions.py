@@ -82,6 +82,10 @@ ROLL_TIMED_OUT = "RollTimedOut"
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
 WRITE_BACK_PENDING = "WriteBackPending"  # Unknown: queued, not yet through (replayed on restart)
+#: (Unknown) an abort or an emergency rollback was acted on while the spec was invalid, when
+#: MLflow is not asked (its tracking URI may be the one refused): the registry state its
+#: status implies is submitted at the first pass with a valid spec.
+WRITE_BACK_OWED = "WriteBackOwed"
 #: (False) an older UpliftModel moves the same promotion alias (tracking URI, registered model,
 #: ``promotionAlias``): this one's alias moves and role and reason tags are withheld; also the
 #: Warning event when that starts (or names another model), and ``..._NOT_SHARED`` the Normal

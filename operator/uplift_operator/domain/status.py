@@ -153,19 +153,22 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
     (not yet tried), or while this process does not know what became of them (``pending``
     too: an operator restart lost them, and the state they were to write is submitted again):
     it turns True only once they went through. One left as it is still moves to a new
-    generation (a spec edit), once (``cond.restamped``)."""
+    generation (a spec edit), once (``cond.restamped``). Owed (``WriteBackOwed``: decisions
+    taken while the spec was invalid, ``write_back_owed``) it stays until the pass that
+    submits the registry state, whose writes make it ``WriteBackPending``."""
     before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
     if failure is not None:
         return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
                                   reason=cond.WRITE_BACK_FAILED, message=_clip(failure),
                                   now=now, observed_generation=generation)
-    if queued and (before is None or before.status == "True"):
+    owed = before is not None and before.reason == cond.WRITE_BACK_OWED
+    if queued and (before is None or before.status == "True" or owed):
         return cond.set_condition(
             previous, type_=cond.REGISTRY_WRITTEN_BACK, status="Unknown",
             reason=cond.WRITE_BACK_PENDING,
             message="the MLflow write-backs of its latest decisions are queued, not yet through",
             now=now, observed_generation=generation)
-    if before is None or before.status == "True" or pending:
+    if before is None or before.status == "True" or pending or owed:
         return cond.restamped(previous, cond.REGISTRY_WRITTEN_BACK, generation)
     message = "every MLflow write-back of its decisions went through"
     if DROPPED_WRITE in before.message:  # a later write went through; that one never will
@@ -174,6 +177,33 @@ def written_back(previous: list[Condition], failure: str | None, generation: int
     return cond.set_condition(previous, type_=cond.REGISTRY_WRITTEN_BACK, status="True",
                               reason=cond.WRITTEN_BACK, message=message, now=now,
                               observed_generation=generation)
+
+
+def write_back_owed(conditions: Sequence[Condition], previous: Sequence[Condition],
+                    generation: int, now: dt.datetime) -> list[Condition]:
+    """``conditions`` with ``RegistryWrittenBack`` Unknown (``WriteBackOwed``): a pass acted on
+    an abort or an emergency rollback while the spec was invalid and asked MLflow nothing (the
+    tracking URI may be the refused one). The first pass with a valid spec submits the
+    registry state the status implies (``owes_registry_state``), whatever this process
+    submitted before. One withheld because another UpliftModel moves the promotion alias
+    (``PromotionAliasShared``) is owed already, and says why: left as it is."""
+    before = cond.find(previous, cond.REGISTRY_WRITTEN_BACK)
+    if before is not None and before.reason == cond.PROMOTION_ALIAS_SHARED:
+        return list(conditions)
+    return cond.set_condition(
+        conditions, type_=cond.REGISTRY_WRITTEN_BACK, status="Unknown",
+        reason=cond.WRITE_BACK_OWED,
+        message="a decision taken while the spec is invalid (an abort, an emergency rollback) "
+                "is not written to MLflow yet: the registry state the status implies is "
+                "submitted at the first pass with a valid spec",
+        now=now, observed_generation=generation)
+
+
+def owes_registry_state(conditions: Sequence[Condition]) -> bool:
+    """Whether the stored ``RegistryWrittenBack`` says a decision taken while the spec was
+    invalid is not written to MLflow yet (``write_back_owed``)."""
+    found = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
+    return found is not None and found.reason == cond.WRITE_BACK_OWED
 
 
 def write_back_unconfirmed(conditions: Sequence[Condition]) -> bool:

@@ -109,6 +109,23 @@ class ServingPolicy:
     default_runtime_image: str | None = None
 
     def problems(self, spec: UpliftModelSpec) -> list[str]:
+        return [f"{where} {value!r} is not allowed by the operator ({option}: "
+                f"{', '.join(allowed)})" for where, value, allowed, option in self._refused(spec)]
+
+    def within(self, spec: UpliftModelSpec) -> UpliftModelSpec:
+        """``spec`` with each value the policy refuses unset (the operator's default then: its
+        tracking URI, its runtime image, the namespace's default ServiceAccount)."""
+        refused = {where for where, *_ in self._refused(spec)}
+        model = {"tracking_uri": None} if "spec.model.trackingUri" in refused else {}
+        serving = {key: None for where, key in (
+            ("spec.serving.runtimeImage", "runtime_image"),
+            ("spec.serving.serviceAccountName", "service_account_name")) if where in refused}
+        if not model and not serving:
+            return spec
+        return spec.model_copy(update={"model": spec.model.model_copy(update=model),
+                                       "serving": spec.serving.model_copy(update=serving)})
+
+    def _refused(self, spec: UpliftModelSpec) -> list[tuple[str, str, tuple[str, ...], str]]:
         checks = (
             ("spec.model.trackingUri", spec.model.tracking_uri, self.tracking_uris,
              self.default_tracking_uri, "--allowed-tracking-uri"),
@@ -116,8 +133,7 @@ class ServingPolicy:
              self.default_runtime_image, "--allowed-runtime-image"),
             ("spec.serving.serviceAccountName", spec.serving.service_account_name,
              self.service_accounts, None, "--allowed-service-account"))
-        return [f"{where} {value!r} is not allowed by the operator ({option}: "
-                f"{', '.join(allowed)})"
+        return [(where, value, allowed, option)
                 for where, value, allowed, default, option in checks
                 if value is not None and allowed and value != default
                 and not any(re.fullmatch(pattern, value) for pattern in allowed)]

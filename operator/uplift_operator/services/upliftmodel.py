@@ -4,7 +4,10 @@
 0. ``read_status``: the stored status, read tolerantly (a part this release cannot read is
    repaired and named in ``StatusReadable``; the split is taken from the model's own graph);
 1. ``_validate``: parse and validate the spec (``domain.validation``); an invalid spec takes the
-   shared invalid-spec path (``services.common``) and changes nothing that serves;
+   shared invalid-spec path (``services.common``) with the ramp held (``_invalid``): an abort,
+   an emergency rollback, a restore's end or a hand edit moves the traffic the status says,
+   rendered from the graph's own settings, never from the refused spec, and MLflow is not
+   asked (the decisions are owed until a valid pass);
 2. ``_resolve``: the version the spec means (``services.resolution``, MLflow, with the
    credentials Secret the spec names, checked first), and whether the spec fits it (the
    version's signature and treatments), and the report token Secret the serving spec names
@@ -307,9 +310,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         # Its write-backs failed, or were queued and never known to go through, as the stored
         # condition says, and this process holds none of them (an operator restart lost
         # them): the state the status implies, again.
-        replay = shared_with is None and (freed or became_holder or (
-            not deps.write_back.knows(writer)
-            and status_logic.write_back_unconfirmed(current.conditions)))
+        # Decisions taken while the spec was invalid (MLflow not asked) are owed too.
+        replay = shared_with is None and (
+            freed or became_holder or status_logic.owes_registry_state(current.conditions) or (
+                not deps.write_back.knows(writer)
+                and status_logic.write_back_unconfirmed(current.conditions)))
         if replay:
             writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
                       *writes]
@@ -583,16 +588,27 @@ def _write_back_news(before: Sequence[Condition], after: Sequence[Condition]) ->
 def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: UpliftModelStatus,
              owner: Owner, problems: list[str], deps: Dependencies,
              now: dt.datetime) -> PassResult:
-    """A pass on an invalid spec: the ramp held where it stands under the InvalidSpec status,
-    but an abort or an emergency rollback pending is still acted on and applied
-    (``ramp.decide_stopping_requests``): taking traffic off a canary needs no valid gate.
-    Nothing is written back to MLflow then (the registry was not resolved)."""
+    """A pass on an invalid spec: the ramp held where it stands under the InvalidSpec status
+    (``ramp.decide_stopping_requests``, every such pass): an abort or an emergency rollback
+    pending is still acted on (taking traffic off a canary needs no valid gate), an emergency
+    rollback's restore still ends (or passes its deadline), a rolled-back version still leaves
+    after its scale-down delay, and the split the status says is applied again over a hand
+    edit or a deleted graph. Only the traffic moves: the graph is rendered from the settings
+    it has (``_held_runtime``), never from the refused spec. Nothing is written back to MLflow
+    (its tracking URI may be the one refused): a decision taken makes ``RegistryWrittenBack``
+    owe the registry state, submitted at the first pass with a valid spec. A spec that does
+    not parse acts on nothing (no rollout, no delay is known): its message says so of a stop
+    request pending."""
     meta = body["metadata"]
     generation = int(meta.get("generation") or 0)
     requests = ramp.parse_requests(meta.get("annotations") or {})
-    pending = [r for r in requests if r.kind in STOPPING_REQUESTS
-               and current.handled_requests.get(r.key) != r.token]
-    if spec is None or not pending or current.stable_version is None:
+    if spec is None:
+        pending = [r for r in requests if r.kind in STOPPING_REQUESTS
+                   and current.handled_requests.get(r.key) != r.token]
+        return invalid_pass(current, generation, problems, now, consequence=(
+            f"{', '.join(r.key for r in pending)} not acted on: the spec does not parse"
+            if pending and current.stable_version is not None else None))
+    if current.stable_version is None:  # nothing serves: nothing to stop or to hold
         return invalid_pass(current, generation, problems, now)
     # A duration stored before the API server bounded it (a scale-down delay of a million
     # days) read as the longest one: the stop still acts, where its time could not be computed.
@@ -609,32 +625,37 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             stable_ready=current.stable_version in serves,
             canary_ready=current.canary_version in ready if current.canary_version else False,
             requests=requests, generation=generation, split_as_status=split_as_status,
-            ready_versions=ready, name=meta.get("name")), now)
+            ready_versions=ready, serving_failure=_serving_failure(child, current, deps, serves),
+            name=meta.get("name")), now)
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("acting on a stop request of UpliftModel %s/%s failed",
                       owner.namespace, owner.name)
         return invalid_pass(current, generation, problems, now)
-    # The report token as the graph has it unless the spec's checks out: a Secret that is not
-    # there would hold every new pod, the stable's included, in CreateContainerConfigError.
-    report_token, report_problems = _report_token(spec, owner.namespace, deps)
-    if report_problems:
-        report_token = deps.backend.report_token(child)
-    # The same for the MLflow credentials: the spec's once their Secret is read and fits.
-    _credentials_read, credential_problems, unreadable = _credentials(spec.model,
-                                                                      owner.namespace, deps)
-    credential_env = (deps.backend.credential_env(child)
-                      if credential_problems or unreadable is not None
-                      else _spec_credential_env(spec))
+    runtime = _held_runtime(spec, child, owner, deps)
     try:
-        applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"), report_token=report_token,
-                         credential_env=credential_env)
+        if isinstance(runtime, str):  # no graph, and none is created: said as a refusal
+            applied: status_logic.Applied | None = status_logic.Applied(
+                f"{deps.backend.kind} {owner.name}",
+                _describe(decision.traffic) if decision.traffic else "", error=runtime)
+        else:
+            applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
+                             decided_on=meta.get("resourceVersion"), runtime=runtime)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
         return invalid_pass(current, generation, problems, now)
-    decided = decision.status.model_copy(update={"conditions": status_logic.serving_applied(
-        decision.status.conditions, applied, generation, now)})
+    conditions = status_logic.serving_applied(decision.status.conditions, applied, generation,
+                                              now)
+    if _registry_roles(decision.status) != _registry_roles(current):
+        conditions = status_logic.write_back_owed(conditions, current.conditions, generation,
+                                                  now)
+    # Ready, the phase and the message as stored: the InvalidSpec ones are set over them (the
+    # ramp's own would move Ready's lastTransitionTime and tell InvalidSpec again).
+    stored_ready = cond.find(current.conditions, cond.READY)
+    conditions = [c for c in conditions if c.type != cond.READY] + (
+        [stored_ready] if stored_ready is not None else [])
+    decided = decision.status.model_copy(update={
+        "conditions": conditions, "phase": current.phase, "message": current.message})
     held = invalid_pass(decided, generation, problems, now)
     events = [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, decided.conditions, applied)
@@ -642,9 +663,48 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     retry = status_logic.apply_retry_seconds(decided.conditions, now)
     if retry is not None:
         following = retry if following is None else min(following, retry)
+    roll = deps.rolls.due((KIND, owner.namespace, owner.name), now)
+    if roll is not None:  # a re-render rolling (an earlier operator's graph): looked at again
+        following = roll if following is None else min(following, roll)
     if applied is not None and applied.roll_timed_out is not None:
         deps.rolls.said((KIND, owner.namespace, owner.name))  # its event is in this result
     return PassResult(held.status, (*events, *held.events), following)
+
+
+def _registry_roles(status: UpliftModelStatus) -> tuple[str | None, ...]:
+    """The status fields the registry state is written from (``_registry_state``)."""
+    return (status.stable_version, status.canary_version, status.previous_stable_version,
+            status.aborted_version, status.emergency_rolled_back_version)
+
+
+def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner: Owner,
+                  deps: Dependencies) -> RuntimeSettings | str:
+    """What the graph is rendered from while the spec is invalid: the settings the graph
+    there was rendered with (``ServingBackend.runtime_settings``: its image, ServiceAccount,
+    tracking URI, credentials and report token references, replicas, resources, holdout), so
+    that only the traffic moves. A refused spec's image, ServiceAccount or tracking URI never
+    reaches a pod, and nothing the spec changed rolls the stable's pods.
+
+    Without a graph to read (deleted by hand), the spec's, but for what the operator's policy
+    refuses (its defaults then: ``ServingPolicy.within``), the MLflow credentials when their
+    Secret is read and fits (else none), and the report token when it checks out; a report
+    token the spec asks for that does not check out is why the graph is not created (str: its
+    endpoints would be open), retried as a refused apply is."""
+    allowed = deps.policy.within(spec)
+    found = deps.backend.runtime_settings(child, _runtime(allowed, deps, owner.namespace,
+                                                          owner.name, None, ()))
+    if found is not None:
+        return found
+    report_token, report_problems = _report_token(allowed, owner.namespace, deps)
+    if report_problems:
+        return (f"{deps.backend.kind} {owner.namespace}/{owner.name} is not there and is not "
+                f"created while the spec is invalid: {'; '.join(report_problems)}")
+    _read, credential_problems, unreadable = _credentials(allowed.model,
+                                                          owner.namespace, deps)
+    credential_env = (() if credential_problems or unreadable is not None
+                      else _spec_credential_env(allowed))
+    fallback = _runtime(allowed, deps, owner.namespace, owner.name, None, credential_env)
+    return replace(fallback, report_token=report_token)
 
 
 #: The UpliftModel resourceVersion the serving graph was decided on, stamped on the child.
@@ -1241,13 +1301,15 @@ def _unmeasured(spec: UpliftModelSpec, current: UpliftModelStatus, error: Except
 
 def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: frozenset[str],
            spec: UpliftModelSpec, owner: Owner, deps: Dependencies, now: dt.datetime, *,
-           decided_on: str | None, report_token: tuple[str, str] | None,
-           credential_env: tuple[tuple[str, str, str], ...]) -> status_logic.Applied | None:
+           decided_on: str | None, report_token: tuple[str, str] | None = None,
+           credential_env: tuple[tuple[str, str, str], ...] = (),
+           runtime: RuntimeSettings | None = None) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
     report token reference to render, one the pass found (``_report_token``), and
     ``credential_env`` the MLflow credentials' (the spec's once read, else the graph's own:
-    ``ServingBackend.credential_env``). The graph is stamped with
+    ``ServingBackend.credential_env``); ``runtime``, when given, is rendered instead of the
+    spec's (an invalid spec's pass: ``_held_runtime``). The graph is stamped with
     the UpliftModel resourceVersion it was decided on (``DECIDED_ON``), and applied only over
     the version of it this pass read (the apply's resourceVersion precondition): a pass that
     read an older graph than is there raises ``_ChildMovedError`` and decides again.
@@ -1268,8 +1330,9 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now))
-    manifest = deps.backend.render(owner, _runtime(spec, deps, owner.namespace, owner.name,
-                                                   report_token, credential_env), traffic)
+    if runtime is None:
+        runtime = _runtime(spec, deps, owner.namespace, owner.name, report_token, credential_env)
+    manifest = deps.backend.render(owner, runtime, traffic)
     # The object's annotations count too (the versions' roles), and what an earlier operator
     # rendered that reaches the pods: left there, the split change that finally removes it
     # (a step, a promotion) would roll the pods, unthrottled.
