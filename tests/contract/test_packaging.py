@@ -100,6 +100,33 @@ def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
         "maxUnavailable": 1, "selector": by_kind(docs, "Deployment")[0]["spec"]["selector"]}
 
 
+def _bytes(quantity: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * {"Mi": 2**20, "Gi": 2**30}[unit]
+
+
+def test_the_manifests_run_the_operator_as_the_chart_does() -> None:
+    """Probe timings, resources and security contexts of manifests/operator.yaml are the chart's
+    defaults (a probe's timeout defaults to 1 s without one: a replica answering /healthz a bit
+    late under load would be restarted by the manifests only)."""
+    chart = by_kind(helm_template(), "Deployment")[0]
+    [plain] = [d for d in yaml.safe_load_all((ROOT / "manifests" / "operator.yaml").read_text())
+               if d and d["kind"] == "Deployment"]
+    assert chart["spec"]["replicas"] == plain["spec"]["replicas"]
+    pods = chart["spec"]["template"]["spec"], plain["spec"]["template"]["spec"]
+    assert pods[0]["securityContext"] == pods[1]["securityContext"]
+    (ours,), (theirs,) = (pod["containers"] for pod in pods)
+    for key in ("livenessProbe", "readinessProbe", "resources", "securityContext", "ports"):
+        assert ours[key] == theirs[key], key
+    assert theirs["livenessProbe"]["timeoutSeconds"] == theirs["readinessProbe"][
+        "timeoutSeconds"] == 5
+    # The memory limit covers what docs/operator.md ("Scale") measured at rest for 10,000
+    # UpliftModels, 963 MB to 1.24 GB: a replica killed for memory at its start-up peak would
+    # restart into the same peak, and its standby after it (docs/install.md, "Sizing the
+    # operator's memory").
+    assert _bytes(theirs["resources"]["limits"]["memory"]) > 1.24e9
+
+
 def test_namespaced_render_has_a_role_and_a_peering_per_namespace() -> None:
     docs = helm_template(*NAMESPACED)
     assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, "KopfPeering")) == ["team-a", "team-b"]
