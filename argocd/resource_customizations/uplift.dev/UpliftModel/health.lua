@@ -1,7 +1,10 @@
 -- Argo CD health of an uplift.dev resource (UpliftModel and Campaign share this logic).
 -- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
 -- status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed -> Healthy: its
--- schedule ended and nothing needs fixing). No `string` library in Argo CD's VM.
+-- schedule ended and nothing needs fixing). A ramp held because a gate demands a rollback that
+-- rollback.mode Manual leaves to a human (phase Paused, Ready False RollbackPending) is Degraded:
+-- something failed and waits for someone, unlike a pause a human asked for. No `string` library
+-- in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -20,6 +23,13 @@ if obj.status.conditions ~= nil then
     if condition.type == "InvalidSpec" and condition.status == "True" then
       hs.status = "Degraded"
       hs.message = condition.message
+      return hs
+    end
+  end
+  for _, condition in ipairs(obj.status.conditions) do
+    if condition.type == "Ready" and condition.status == "False" and condition.reason == "RollbackPending" then
+      hs.status = "Degraded"
+      hs.message = condition.message or obj.status.message or "RollbackPending"
       return hs
     end
   end
