@@ -29,6 +29,8 @@ CHART = ROOT / "charts" / "uplift-operator"
 HERE = Path(__file__).resolve().parent / "packaging"
 ALL_OPTIONS = HERE / "values-all-options.yaml"
 NAMESPACED = ["--set", "watch.allNamespaces=false", "--set", "watch.namespaces={team-a,team-b}"]
+#: The chart's ServiceAccount for `helm install uplift -n uplift-system`, the manifests' one.
+OPERATOR_IDENTITY = "system:serviceaccount:uplift-system:uplift-operator"
 
 
 @cache
@@ -244,6 +246,41 @@ def _policy(docs: list[dict[str, Any]],
     return policies[0], bindings[0]
 
 
+#: The manifests' identity: the ServiceAccount uplift-operator of any namespace, so that a
+#: kustomize overlay moving it (``namespace:``) keeps it judged. The chart names its exact one.
+MANIFESTS_BY_THE_OPERATOR = [{"name": "by-the-operator", "expression": (
+    'request.userInfo.username.startsWith("system:serviceaccount:") && '
+    'request.userInfo.username.endsWith(":uplift-operator")')}]
+
+
+def _judges(conditions: list[dict[str, Any]], username: str) -> bool:
+    """Whether the policy's matchConditions select a request by ``username``: the two forms
+    the chart and the manifests write, read as CEL reads them (any other form fails here)."""
+    [condition] = conditions
+    expression = condition["expression"]
+    exact = re.fullmatch(r'request\.userInfo\.username == "([^"\\]*)"', expression)
+    if exact:
+        return username == exact.group(1)
+    parts = re.fullmatch(r'request\.userInfo\.username\.startsWith\("([^"\\]*)"\) && '
+                         r'request\.userInfo\.username\.endsWith\("([^"\\]*)"\)', expression)
+    assert parts, expression
+    return username.startswith(parts.group(1)) and username.endswith(parts.group(2))
+
+
+def _without_identity(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "matchConditions"}
+
+
+def _same_policy_as_the_manifests(policy: dict[str, Any], plain: dict[str, Any],
+                                  user: str = OPERATOR_IDENTITY) -> None:
+    """The chart's policy is the manifests' but for the identity: the release's exact one."""
+    assert _without_identity(policy["spec"]) == _without_identity(plain["spec"])
+    assert plain["spec"]["matchConditions"] == MANIFESTS_BY_THE_OPERATOR
+    assert policy["spec"]["matchConditions"] == [
+        {"name": "by-the-operator", "expression": f'request.userInfo.username == "{user}"'}]
+    assert _judges(plain["spec"]["matchConditions"], user)
+
+
 def test_secrets_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manifests() -> None:
     """RBAC's create + get on secrets would let the operator's token mint a token for any
     ServiceAccount; the ValidatingAdmissionPolicy admits only its decision-key Secrets
@@ -253,7 +290,7 @@ def test_secrets_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manif
     plain_policy, plain_binding = _policy(manifests)
     for values in ([], NAMESPACED):
         policy, binding = _policy(helm_template(*values))
-        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        _same_policy_as_the_manifests(policy, plain_policy)  # release "uplift" in uplift-system
         assert binding["spec"] == plain_binding["spec"]
     assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
                                      "validationActions": ["Deny"]}
@@ -262,8 +299,14 @@ def test_secrets_policy_is_on_by_default_in_every_mode_and_the_same_as_the_manif
     assert spec["matchConstraints"]["resourceRules"] == [
         {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["secrets"],
          "operations": ["CREATE", "UPDATE"]}]
-    assert spec["matchConditions"] == [{"name": "by-the-operator", "expression": (
-        'request.userInfo.username == "system:serviceaccount:uplift-system:uplift-operator"')}]
+    # The operator's ServiceAccount, in uplift-system or wherever an overlay puts it; nobody else.
+    for user in (OPERATOR_IDENTITY, "system:serviceaccount:ml-platform:uplift-operator"):
+        assert _judges(spec["matchConditions"], user), user
+    for user in ("system:serviceaccount:uplift-system:deployer", "uplift-operator",
+                 "system:serviceaccount:uplift-system:uplift-operator-2",
+                 "system:serviceaccount:uplift-system:not-uplift-operator",
+                 "system:admin", "system:serviceaccount:kube-system:generic-garbage-collector"):
+        assert not _judges(spec["matchConditions"], user), user
 
     # Another release, namespace and ServiceAccount: the policy judges that identity.
     policy, binding = _policy(helm_template("--set", "serviceAccount.name=ops-sa", release="prod"))
@@ -311,7 +354,7 @@ def test_seldondeployments_policy_is_on_by_default_in_every_mode_and_the_same_as
         assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 3
         policy, binding = _policy(docs, "seldondeployments")
         assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
-        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        _same_policy_as_the_manifests(policy, plain_policy)  # release "uplift" in uplift-system
         assert binding["spec"] == plain_binding["spec"]
     assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
                                      "validationActions": ["Deny"]}
@@ -348,7 +391,7 @@ def test_configmaps_policy_is_on_by_default_in_every_mode_and_the_same_as_the_ma
     for values in ([], NAMESPACED):
         policy, binding = _policy(helm_template(*values), "configmaps")
         assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
-        assert policy["spec"] == plain_policy["spec"]  # release "uplift" in uplift-system
+        _same_policy_as_the_manifests(policy, plain_policy)  # release "uplift" in uplift-system
         assert binding["spec"] == plain_binding["spec"]
     assert plain_binding["spec"] == {"policyName": plain_policy["metadata"]["name"],
                                      "validationActions": ["Deny"]}
@@ -718,6 +761,34 @@ def test_kustomize_builds_the_same_objects_as_the_plain_manifests() -> None:
     # `kubectl apply -f manifests/` reads *.yaml, *.yml and *.json: no Kustomization among them.
     assert not [f for f in (ROOT / "manifests").iterdir() if f.suffix in (".yaml", ".yml", ".json")
                 for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "Kustomization"]
+
+
+def test_a_kustomize_namespace_overlay_keeps_the_admission_policies_judging_the_operator(
+        tmp_path: Path) -> None:
+    """The idiomatic re-home, ``namespace:`` in an overlay over manifests/, moves the
+    ServiceAccount, its binding and the Deployment; the three policies must still judge that
+    ServiceAccount, or they protect nothing (RBAC's create on secrets and create + patch on
+    seldondeployments and configmaps, docs/security.md) and nothing says so."""
+    shutil.copytree(ROOT / "manifests", tmp_path / "base")
+    (tmp_path / "kustomization.yaml").write_text("resources: [base]\nnamespace: ml-platform\n")
+    result = run(tools()["kustomize"], "build", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    [account] = by_kind(docs, "ServiceAccount")
+    [binding] = by_kind(docs, "ClusterRoleBinding")
+    [deployment] = by_kind(docs, "Deployment")
+    assert account["metadata"]["namespace"] == "ml-platform"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": "ml-platform"}]
+    assert deployment["metadata"]["namespace"] == "ml-platform"
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == (
+        account["metadata"]["name"])
+    user = f"system:serviceaccount:ml-platform:{account['metadata']['name']}"
+    for resource in ("secrets", "seldondeployments", "configmaps"):
+        policy, _ = _policy(docs, resource)
+        assert _judges(policy["spec"]["matchConditions"], user), resource
+        assert not _judges(policy["spec"]["matchConditions"],
+                           "system:serviceaccount:ml-platform:default"), resource
 
 
 def dashboard_targets() -> Iterator[tuple[str, str, str, str]]:
