@@ -513,10 +513,15 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
     (["--set", "serviceAccount.create=true", "--set", "serviceAccount.name=default",
       *NAMESPACED],
      "serviceAccount.name=default with rbac.create=true"),
+    (["--set-json", 'extraArgs=["--peering=other"]'],
+     "extraArgs: --peering is set by the chart from peering.name"),
+    (["--set-json", 'extraArgs=["--peering", "other"]'],
+     "extraArgs: --peering is set by the chart from peering.name"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
-        "created-default-service-account", "created-default-service-account-namespaced"])
+        "created-default-service-account", "created-default-service-account-namespaced",
+        "peering-in-extra-args", "peering-in-extra-args-apart"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -603,6 +608,54 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
     assert not re.search(r"""method=["']PUT["']|\.replace_(namespaced|cluster)""", source)
     for path in [*(package / "services").rglob("*.py"), *(package / "handlers").rglob("*.py")]:
         assert not re.search(r"\.delete\(", path.read_text()), path
+
+
+def _peering_rules(rules: list[dict[str, Any]]) -> dict[tuple[str, str], list[str] | None]:
+    """(resource, verb) on kopf.dev -> the resourceNames it is granted on (None: every name)."""
+    out: dict[tuple[str, str], list[str] | None] = {}
+    for rule in rules:
+        if rule["apiGroups"] == ["kopf.dev"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    assert (resource, verb) not in out, (resource, verb)  # one rule each
+                    out[(resource, verb)] = rule.get("resourceNames")
+    return out
+
+
+def test_peering_objects_are_patched_and_read_by_name_only_the_operators_own() -> None:
+    """Other kopf operators of the cluster share the peering kinds: a stolen token must not
+    rewrite their peering objects (or stop their failover). kopf patches its own by name
+    (engines/peering.py: touch, clean) and the readiness checker reads it by name, so get and
+    patch carry resourceNames: the default name (manifests/, the operator's --peering default),
+    the chart's peering name. kopf's observer lists and watches the whole kind, and a create
+    cannot be narrowed by name: those stay unnamed."""
+    from uplift_operator.api import rbac
+
+    assert parse_args(["--all-namespaces"]).peering_name == rbac.PEERING_NAME
+    manifests = yaml.safe_load((ROOT / "manifests" / "kopf-peering.yaml").read_text())
+    assert manifests["metadata"]["name"] == rbac.PEERING_NAME
+    manifest_role = next(d for d in yaml.safe_load_all(
+        (ROOT / "manifests" / "rbac.yaml").read_text()) if d and d["kind"] == "ClusterRole")
+    for rules, kinds, name in [
+            (manifest_role["rules"], ["clusterkopfpeerings", "kopfpeerings"], "uplift-operator"),
+            *((r, ["clusterkopfpeerings", "kopfpeerings"], "uplift-operator")
+              for r in _rules(helm_template())),
+            *((r, ["kopfpeerings"], "uplift-operator") for r in _rules(helm_template(*NAMESPACED))),
+            *((r, ["clusterkopfpeerings", "kopfpeerings"], "prod-uplift-operator")
+              for r in _rules(helm_template(release="prod"))),
+            *((r, ["kopfpeerings"], "shared-peering")
+              for r in _rules(helm_template(*NAMESPACED, "--set", "peering.name=shared-peering",
+                                            release="prod")))]:
+        assert _peering_rules(rules) == {
+            **{(kind, verb): None for kind in kinds for verb in ("list", "watch", "create")},
+            **{(kind, verb): [name] for kind in kinds for verb in ("get", "patch")}}, name
+    # The name the Deployment runs with is the one granted.
+    for values, release in (([], "prod"), ([*NAMESPACED, "--set", "peering.name=x"], "uplift")):
+        docs = helm_template(*values, release=release)
+        args = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        peering = parse_args([a for a in args if a != "run"]).peering_name
+        assert {tuple(names) for names in _peering_rules(_rules(docs)[0]).values() if names} == {
+            (peering,)}
 
 
 def test_network_policy_is_off_by_default_and_an_example_when_on() -> None:

@@ -54,13 +54,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The RBAC rules, generated from operator/uplift_operator/api/rbac.py into files/. With
 secretNames, the one rule that reads Secrets (get) is limited to those names; creating the
-decision-key Secrets stays a rule of its own (RBAC cannot limit a create by name). */}}
+decision-key Secrets stays a rule of its own (RBAC cannot limit a create by name). The rule on the
+operator's own peering object (get, patch; generated for the default name) names this release's
+peering name (peeringName). */}}
 {{- define "uplift-operator.rules" -}}
 {{- $names := .secretNames }}
+{{- $peering := .peeringName }}
 {{- $rules := list }}
 {{- range get (.Files.Get "files/rbac-rules.yaml" | fromYaml) .scope }}
 {{- if and $names (eq (toJson .resources) "[\"secrets\"]") (eq (toJson .verbs) "[\"get\"]") }}
 {{- $rules = append $rules (merge (dict "resourceNames" $names) .) }}
+{{- else if and (eq (toJson .apiGroups) "[\"kopf.dev\"]") (hasKey . "resourceNames") }}
+{{- $rules = append $rules (merge (dict "resourceNames" (list $peering)) .) }}
 {{- else }}
 {{- $rules = append $rules . }}
 {{- end }}

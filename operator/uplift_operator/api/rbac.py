@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OPERATOR_NAMESPACE", "RULES", "SERVICE_ACCOUNT", "namespaced_rules"]
+__all__ = ["OPERATOR_NAMESPACE", "PEERING_NAME", "RULES", "SERVICE_ACCOUNT", "namespaced_rules"]
 
 OPERATOR_NAMESPACE = "uplift-system"
 SERVICE_ACCOUNT = "uplift-operator"
+#: The peering objects' name the operator uses by default (``--peering``, settings.parse_args) and
+#: the plain manifests create (manifests/kopf-peering.yaml): get and patch are granted on it alone.
+PEERING_NAME = "uplift-operator"
 
 _RULES: list[tuple[str, dict[str, Any]]] = [
     ("watch our resources; patch annotations (kopf progress) and status",
@@ -65,12 +68,21 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
     ("kopf: notice CRDs appearing and disappearing",
      {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
       "verbs": ["list", "watch"]}),
-    ("kopf peering: replicas agree which one acts. kopf pauses every watch until the peering "
-     "object exists (the ClusterKopfPeering, or a KopfPeering in each watched namespace), so the "
-     "operator creates one it finds missing (handlers/readiness.py; create only: it never "
-     "deletes one)",
+    ("kopf peering: replicas agree which one acts. kopf watches the whole kind (its peering "
+     "observer lists and watches without a selector, and picks its own object out by name: RBAC's "
+     "resourceNames cannot narrow that), and pauses every watch until the peering object exists "
+     "(the ClusterKopfPeering, or a KopfPeering in each watched namespace), so the operator "
+     "creates one it finds missing (handlers/readiness.py; a create cannot be narrowed by name; "
+     "it never deletes one)",
      {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings", "kopfpeerings"],
-      "verbs": ["get", "list", "watch", "create", "patch"]}),
+      "verbs": ["list", "watch", "create"]}),
+    ("kopf peering, the operator's own peering object only (other kopf operators of the cluster "
+     "share these kinds): get (handlers/readiness.py looks it up by name) and patch (kopf's "
+     "keep-alives, and its removal of dead peers, merge-patch it by name: kopf/_core/engines/"
+     "peering.py touch and clean). Its name is --peering: PEERING_NAME here and in manifests/, "
+     "the chart's peering name in its rules",
+     {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings", "kopfpeerings"],
+      "verbs": ["get", "patch"], "resourceNames": [PEERING_NAME]}),
 ]
 
 RULES: list[dict[str, Any]] = [rule for _, rule in _RULES]

@@ -20,6 +20,10 @@ pytestmark = pytest.mark.integration
     ("create", "upliftmodels.uplift.dev", False),
     ("delete", "namespaces", False),
     ("create", "customresourcedefinitions.apiextensions.k8s.io", False),
+    # other kopf operators' peering objects: get and patch name the operator's own only
+    ("patch", "clusterkopfpeerings.kopf.dev/another-operator", False),
+    ("get", "kopfpeerings.kopf.dev/another-operator", False),
+    ("patch", "clusterkopfpeerings.kopf.dev", False),
 ])
 def test_calls_outside_the_rules_are_forbidden(as_operator: Kubectl, namespace: str, verb: str,
                                                resource: str, all_namespaces: bool) -> None:
@@ -38,7 +42,10 @@ def test_listing_secrets_is_refused_by_the_api_server(as_operator: Kubectl, name
 @pytest.mark.parametrize(("verb", "resource"), [
     ("watch", "upliftmodels.uplift.dev"), ("patch", "upliftmodels.uplift.dev/status"),
     ("patch", "campaigns.uplift.dev/status"), ("create", "seldondeployments.machinelearning.seldon.io"),
-    ("create", "events"), ("get", "secrets"), ("patch", "clusterkopfpeerings.kopf.dev"),
+    ("create", "events"), ("get", "secrets"),
+    ("patch", "clusterkopfpeerings.kopf.dev/uplift-operator"),
+    ("get", "kopfpeerings.kopf.dev/uplift-operator"), ("watch", "clusterkopfpeerings.kopf.dev"),
+    ("create", "kopfpeerings.kopf.dev"),
     ("create", "configmaps"), ("patch", "configmaps"), ("watch", "configmaps"),
 ])
 def test_calls_the_operator_needs_are_allowed(as_operator: Kubectl, namespace: str, verb: str,

@@ -98,6 +98,9 @@ def test_the_install_binds_nothing_cluster_wide(admin: Kubectl) -> None:
     ("create", "seldondeployments.machinelearning.seldon.io", ["-n", "elsewhere"]),
     ("list", "secrets", ["-n", "team-a"]),
     ("watch", "secrets", ["-n", "team-a"]),
+    # another kopf operator's peering object in a watched namespace
+    ("patch", "kopfpeerings.kopf.dev/another-operator", ["-n", "team-a"]),
+    ("get", "kopfpeerings.kopf.dev/another-operator", ["-n", "team-a"]),
 ])
 def test_outside_the_watched_namespaces_nothing_is_allowed(
         as_operator: Kubectl, verb: str, resource: str, scope: list[str]) -> None:
@@ -116,6 +119,20 @@ def test_reading_another_secret_is_forbidden(as_operator: Kubectl, namespace: st
     assert refused.returncode != 0
     assert (f'secrets "{name}" is forbidden: User "{OPERATOR_USER}" cannot get resource "secrets"'
             f' in API group "" in the namespace "{namespace}"') in refused.stderr, refused.stderr
+
+
+def test_only_its_own_peering_object_may_be_read_and_patched(as_operator: Kubectl) -> None:
+    """kopf patches its peering object by name; list, watch and create stay unnamed."""
+    for namespace in WATCHED:
+        def can(verb: str, resource: str, namespace: str = namespace) -> str:
+            return as_operator.run("auth", "can-i", verb, resource, "-n", namespace,
+                                   check=False).stdout.strip()
+
+        for verb in ("get", "patch"):
+            assert can(verb, "kopfpeerings.kopf.dev/uplift-operator") == "yes"
+            assert can(verb, "kopfpeerings.kopf.dev/another-operator") == "no"
+        for verb in ("list", "watch", "create"):
+            assert can(verb, "kopfpeerings.kopf.dev") == "yes"
 
 
 def test_reading_the_named_secret_is_allowed_in_each_watched_namespace(
