@@ -13,7 +13,15 @@ import promql_parser
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.contract.test_packaging import CHART, by_kind, helm_template, run, selectors, tools
+from tests.contract.test_packaging import (
+    CHART,
+    KUBE_VERSION,
+    by_kind,
+    helm_template,
+    run,
+    selectors,
+    tools,
+)
 
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES, DEFAULT_LATENCY_TEMPLATE, render
 from uplift_operator.render.naming import Owner
@@ -116,7 +124,8 @@ def test_a_ca_bundle_is_requests_default_trust_for_mlflow_and_prometheus() -> No
      "prometheus.headers.authorization: not a header the chart may set"),
 ], ids=["token-and-basic", "token-secret-and-file", "authorization-header"])
 def test_credentials_that_cannot_work_fail_at_render(values: list[str], message: str) -> None:
-    result = run(tools()["helm"], "template", "x", str(CHART), *values)
+    result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                 *values)
     assert result.returncode != 0 and message in result.stderr and len(result.stderr) < 500, (
         result.stderr)
 
@@ -124,9 +133,11 @@ def test_credentials_that_cannot_work_fail_at_render(values: list[str], message:
 def test_the_schema_takes_the_new_values_and_refuses_typos() -> None:
     for typo in ("prometheus.bearerToken.secret=x", "caBundle.configMap=x",
                  "servingPodMonitor.ports=x", "servingPodMonitor.executor.ports=x"):
-        result = run(tools()["helm"], "template", "x", str(CHART), "--set", typo)
+        result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                     "--set", typo)
         assert result.returncode != 0 and "additional properties" in result.stderr, typo
-    result = run(tools()["helm"], "template", "x", str(CHART), "--set-json",
+    result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                 "--set-json",
                  'prometheus.headers={"X-A": "line\\nbreak"}')
     assert result.returncode != 0
 

@@ -29,6 +29,10 @@ CHART = ROOT / "charts" / "uplift-operator"
 HERE = Path(__file__).resolve().parent / "packaging"
 ALL_OPTIONS = HERE / "values-all-options.yaml"
 NAMESPACED = ["--set", "watch.allNamespaces=false", "--set", "watch.namespaces={team-a,team-b}"]
+#: What `helm template` renders for: the oldest Kubernetes the chart takes (Chart.yaml
+#: kubeVersion). Without it Helm checks kubeVersion against its built-in default, v1.20 in a
+#: helm built by `go install` (scripts/build-tools.sh; a release build says its client-go's).
+KUBE_VERSION = "v1.30.0"
 #: The chart's ServiceAccount for `helm install uplift -n uplift-system`, the manifests' one.
 OPERATOR_IDENTITY = "system:serviceaccount:uplift-system:uplift-operator"
 
@@ -45,7 +49,8 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def helm_template(*args: str, release: str = "uplift") -> list[dict[str, Any]]:
-    result = run(tools()["helm"], "template", release, str(CHART), "-n", "uplift-system", *args)
+    result = run(tools()["helm"], "template", release, str(CHART), "-n", "uplift-system",
+                 "--kube-version", KUBE_VERSION, *args)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
@@ -60,11 +65,29 @@ def test_helm_lint_strict() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_chart_refuses_a_cluster_older_than_its_crds_and_policies_need() -> None:
+    """The CRDs' optionalOldSelf (on by default from 1.30) and admissionregistration.k8s.io/v1
+    (GA in 1.30): Helm refuses an older cluster before it creates anything; a vendor's
+    pre-release suffix (``-gke.N``, ``-eks-...``) of 1.30 or later passes."""
+    helm = tools()["helm"]
+    crds = "".join(p.read_text() for p in (CHART / "crds").glob("*.uplift.dev.yaml"))
+    assert "optionalOldSelf: true" in crds
+    old = run(helm, "template", "x", str(CHART), "--kube-version", "v1.29.9")
+    assert old.returncode != 0
+    assert "chart requires kubeVersion: >=1.30.0-0 which is incompatible with Kubernetes v1.29.9" in (
+        old.stderr)
+    for version in (KUBE_VERSION, "v1.30.4-gke.1000", "v1.31.2-eks-7f9249a", "v1.37.2"):
+        result = run(helm, "template", "x", str(CHART), "--kube-version", version)
+        assert result.returncode == 0, (version, result.stderr)
+
+
 def test_schema_refuses_unknown_keys_and_wrong_types_with_a_short_message() -> None:
     helm = tools()["helm"]
-    typo = run(helm, "template", "x", str(CHART), "--set", "replicaz=2")
+    typo = run(helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+               "--set", "replicaz=2")
     assert typo.returncode != 0 and "additional properties 'replicaz' not allowed" in typo.stderr
-    wrong = run(helm, "template", "x", str(CHART), "--set", "replicas=two")
+    wrong = run(helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                "--set", "replicas=two")
     assert wrong.returncode != 0 and "/replicas" in wrong.stderr and len(wrong.stderr) < 400
 
 
@@ -517,16 +540,19 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "extraArgs: --peering is set by the chart from peering.name"),
     (["--set-json", 'extraArgs=["--peering", "other"]'],
      "extraArgs: --peering is set by the chart from peering.name"),
+    (["--set-json", 'watch.namespaces=["team-a","team-a"]', "--set", "watch.allNamespaces=false"],
+     "/watch/namespaces"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
         "created-default-service-account", "created-default-service-account-namespaced",
-        "peering-in-extra-args", "peering-in-extra-args-apart"])
+        "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
     # `fail` as INFO only, so it cannot be the judge).
-    result = run(tools()["helm"], "template", "x", str(CHART), *values)
+    result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                 *values)
     assert result.returncode != 0, result.stdout[-2000:]
     assert message in result.stderr and len(result.stderr) < 500, result.stderr
 
@@ -571,7 +597,8 @@ def test_mlflow_tracking_uri_refuses_credentials_in_the_url() -> None:
     schema refuses user:password@ in it, as the operator does at start."""
     helm = tools()["helm"]
     for uri in ("http://reader:s3cret@mlflow:5000", "https://token@mlflow.example/"):
-        result = run(helm, "template", "x", str(CHART), "--set", f"mlflow.trackingUri={uri}")
+        result = run(helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                     "--set", f"mlflow.trackingUri={uri}")
         assert result.returncode != 0 and "/mlflow/trackingUri" in result.stderr, uri
     for uri in ("", "http://mlflow.mlflow.svc:5000", "https://mlflow.example/prefix/@team"):
         env = by_kind(helm_template("--set", f"mlflow.trackingUri={uri}"), "Deployment")[0][

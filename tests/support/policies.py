@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from kubernetes import config as kube_config
 
-from tests.contract.test_packaging import CHART, tools
+from tests.contract.test_packaging import CHART, KUBE_VERSION, tools
 from tests.support.kube import Kubectl, install_crds
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.devenv.controlplane import OPERATOR_USER, ControlPlane
@@ -33,6 +33,7 @@ def policy_docs(source: str, manifest: str, template: str, *helm_args: str,
     else:
         text = subprocess.run(
             [tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
+             "--kube-version", KUBE_VERSION,
              "--show-only", f"templates/{template}", *helm_args],
             check=True, capture_output=True, text=True).stdout
     docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in POLICY_KINDS]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.contract.test_packaging import ALL_OPTIONS, CHART, NAMESPACED, tools
+from tests.contract.test_packaging import ALL_OPTIONS, CHART, KUBE_VERSION, NAMESPACED, tools
 from tests.support.kube import Kubectl, wait_established
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -94,7 +94,8 @@ def apply_crds(kube: Kubectl, path: Path, server_side: bool = False) -> None:
 
 def render(*args: str, release: str = "dryrun") -> list[dict[str, Any]]:
     out = subprocess.run([tools()["helm"], "template", release, str(CHART), "-n", "uplift-system",
-                          *args], check=True, capture_output=True, text=True).stdout
+                          "--kube-version", KUBE_VERSION, *args],
+                         check=True, capture_output=True, text=True).stdout
     return [d for d in yaml.safe_load_all(out) if d]
 
 

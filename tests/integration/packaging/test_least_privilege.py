@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import config as kube_config
-from tests.contract.test_packaging import CHART, tools
+from tests.contract.test_packaging import CHART, KUBE_VERSION, tools
 from tests.support.kube import Kubectl, OperatorProcess, install_crds
 from tests.support.registry import Versions
 
@@ -51,6 +51,7 @@ def admin(plane: ControlPlane) -> Kubectl:
         kubectl.run("create", "namespace", namespace)
     rendered = subprocess.run(
         [tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
+         "--kube-version", KUBE_VERSION,
          "--set", "watch.allNamespaces=false", "--set", f"watch.namespaces={{{','.join(WATCHED)}}}",
          "--set", f"rbac.secretNames={{{ALLOWED_SECRET}}}"],
         check=True, capture_output=True, text=True).stdout
