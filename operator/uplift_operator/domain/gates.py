@@ -72,7 +72,11 @@ from uplift_operator.stats.srm import (
     split_within_test,
     srm_sequential,
 )
-from uplift_operator.stats.uplift import one_sided_bounds, paired_difference_bounds
+from uplift_operator.stats.uplift import (
+    one_sided_bounds,
+    paired_difference_bounds,
+    percentile_replicates_needed,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -287,7 +291,9 @@ def evaluate_gate(gate: GateSpecBase,
       of canary − stable Qini on one shared evaluation set: Pass when its lower bound is above
       −margin (relative to the stable's Qini by default) and the canary's lower bound above
       ``min`` (default 0: a random ranking); Fail when the canary is shown worse than stable, or
-      below ``min``; a ``max`` catches leakage-grade scores.
+      below ``min`` (at α over the treatments); a ``max`` catches leakage-grade scores. A level
+      the logged replicates are too few for (α(B + 1) < 1) shows nothing, and the message says
+      how many it needs.
     * ``onlineEffect``: sample-ratio checks first (each version's holdout share, the traffic
       split; α = 0.001, kept for the version's life; a mismatch is an Error that holds the ramp).
       Then the treated units' conversion under canary vs under stable (both randomised from one
@@ -1073,7 +1079,29 @@ def _qini(gate: GateSpecBase, m: QiniMeasurement, _: GateMemory) -> _Judged:
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "the canary's run logged no Qini")
     # Per treatment: pass needs every one shown (no correction); fail needs one at α/T.
-    return _worst_of([_qini_one(gate, name, m, gate.alpha / len(names)) for name in names])
+    fail_alpha = gate.alpha / len(names)
+    judged = _worst_of([_qini_one(gate, name, m, fail_alpha) for name in names])
+    short = _too_few_replicates(_qini_replicates(names, m), gate.alpha, fail_alpha)
+    # First, so that the message's clipping (many treatments) keeps it.
+    return replace(judged, message=f"{short}; {judged.message}") if short else judged
+
+
+def _qini_replicates(names: list[str], m: QiniMeasurement) -> int | None:
+    """The fewest replicates a bound of the treatments ``names`` is read off: the finite
+    canary − stable pairs where the two share an evaluation set, else the canary's finite
+    replicates; None when no treatment logged any."""
+    counts = []
+    for name in names:
+        c, s = m.canary.get(name), m.stable.get(name)
+        if c is None or not c.replicates:
+            continue
+        if (s is not None and s.replicates and c.evaluation_set is not None
+                and c.evaluation_set == s.evaluation_set):
+            counts.append(sum(math.isfinite(a) and math.isfinite(b)
+                              for a, b in zip(c.replicates, s.replicates, strict=False)))
+        else:
+            counts.append(sum(math.isfinite(a) for a in c.replicates))
+    return min(counts) if counts else None
 
 
 def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: float) -> _Judged:
@@ -1094,8 +1122,8 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
                                                 "replicates (reference/qini_bootstrap.json); "
                                                 "retrain it with this operator's trainer")
     floor = gate.min if gate.min is not None else DEFAULT_QINI_FLOOR
-    low, _ = one_sided_bounds(c.replicates, alpha=gate.alpha)
-    _, high = one_sided_bounds(c.replicates, alpha=fail_alpha)
+    low, _ = one_sided_bounds(c.replicates, alpha=gate.alpha, exact=True)
+    _, high = one_sided_bounds(c.replicates, alpha=fail_alpha, exact=True)
     if high < floor:
         return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, upper bound {high:.4g} < "
                                         f"{floor:.4g}: no better than a random ranking",
@@ -1115,8 +1143,10 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
                       low, high)
     margin, kind = margin_of(gate)
     allowed = margin * abs(s.estimate) if kind == "relative" else margin
-    diff, d_low, _, _ = paired_difference_bounds(c.replicates, s.replicates, alpha=gate.alpha)
-    _, _, d_high, pairs = paired_difference_bounds(c.replicates, s.replicates, alpha=fail_alpha)
+    diff, d_low, _, _ = paired_difference_bounds(c.replicates, s.replicates, alpha=gate.alpha,
+                                                 exact=True)
+    _, _, d_high, pairs = paired_difference_bounds(c.replicates, s.replicates, alpha=fail_alpha,
+                                                   exact=True)
     what = (f"Qini {c.estimate:.4g} vs stable {s.estimate:.4g}: paired difference {diff:+.4g} "
             f"in [{d_low:+.4g}, {d_high:+.4g}] over {pairs} resamples")
     design = _qini_design_rows(gate, c, s, allowed)
@@ -1134,6 +1164,26 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
                 "(80 % power): evaluate both versions on a larger set or widen the margin")
     return _Judged(verdict, f"{name}: {what}: {why}", value=diff, lower=d_low, upper=d_high,
                    threshold=-allowed, samples=c.samples, design_samples=design)
+
+
+def _too_few_replicates(replicates: int | None, alpha: float, fail_alpha: float) -> str:
+    """What the qini gate cannot show from ``replicates`` bootstrap replicates ("" when
+    nothing): a percentile bound at level α needs α(B + 1) ≥ 1
+    (``stats.uplift.percentile_replicates_needed``), else it is unbounded. The Fail level is
+    α over the treatments judged: the trainer's 200 replicates give it for up to 10 treatments
+    at α = 0.05; past that harm cannot be shown, only no Pass."""
+    need_pass = percentile_replicates_needed(alpha)
+    need_fail = percentile_replicates_needed(fail_alpha)
+    if replicates is None or replicates >= need_fail:
+        return ""
+    retrain = "retrain both versions with more bootstrap resamples (the trainer's --n-bootstrap)"
+    if replicates < need_pass:
+        return (f"{replicates} bootstrap replicates show nothing at alpha {alpha:.3g} (a "
+                f"percentile bound at it needs ≥ {need_pass}, at the Fail level {fail_alpha:.3g} "
+                f"≥ {need_fail}): {retrain}")
+    return (f"harm cannot be shown at the Fail level {fail_alpha:.3g} (alpha over the "
+            f"treatments judged) from {replicates} bootstrap replicates, it needs ≥ "
+            f"{need_fail}: {retrain}")
 
 
 def _qini_design_rows(gate: GateSpecBase, canary: QiniEstimate, stable: QiniEstimate,
