@@ -43,6 +43,8 @@ EXPOSING = "Exposing"  # Campaign: the exposure ramp runs (or completed) as the 
 ROLLED_BACK = "RolledBack"  # Campaign: a gate (or a human) set exposure back to 0
 SCHEDULE_ENDED = "ScheduleEnded"  # Campaign: past spec.schedule.end, exposure 0
 SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, exposure 0
+#: Campaign: spec.exposure.paused holds it at 0 %, its ramp not started (the model serves)
+EXPOSURE_PAUSED = "Paused"
 BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, exposure 0
 #: Campaign: the version its model serves does not score one of its treatments; exposure held
 TREATMENT_NOT_SERVED = "TreatmentNotServed"

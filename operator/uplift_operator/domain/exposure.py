@@ -4,7 +4,11 @@ Role: on top of the shared step machine (``domain.steps``), what only a campaign
 is the percent of eligible units exposed (``spec.exposure.steps[].percent``); the ramp starts
 when the referenced UpliftModel serves a stable version and is withdrawn (exposure 0, the reason
 in status) when it serves nothing, is not found or is Degraded before serving; a rollback sets
-exposure to 0 and holds it there for that spec generation (until a spec change or a retry); the
+exposure to 0 and holds it there for that spec generation (until a spec change or a retry), an
+abort or emergency rollback of a campaign already at 0 % for a reason that clears by itself (its
+model not serving, the schedule's start to come, a ramp not started) included, so it does not
+start by itself later (``abort_exposure``); ``spec.exposure.paused`` holds a campaign that
+exposes no one at 0 % (Paused, Ready reason ``Paused``), its ramp starting on the resume; the
 last step passing completes the ramp, exposure staying at its percent. The model promoting a
 new stable version mid-ramp holds the exposure and starts the step over on that version, the
 evidence about the old one's decisions not carried into it (``follow_version``). ``model_observation``
@@ -634,10 +638,11 @@ def gates_to_measure(spec: CampaignSpec,
 def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
            now: dt.datetime) -> Decision:
     """One pass of the exposure ramp, in this order: manual requests (abort and emergency
-    rollback set exposure to 0, retry restarts a rolled-back campaign at step 1, promote
-    advances or completes); the schedule (outside it, exposure is withdrawn and nothing
-    starts); the model (nothing serving withdraws the exposure; serving starts the ramp unless
-    this spec generation was rolled back or the ramp completed); then the shared analysis,
+    rollback set exposure to 0 and hold it there for this spec, even from 0 %; retry restarts
+    a rolled-back campaign at step 1, promote advances or completes); the schedule (outside
+    it, exposure is withdrawn and nothing starts); the model (nothing serving withdraws the
+    exposure; serving starts the ramp unless this spec generation was rolled back, the spec
+    is paused or the ramp completed); then the shared analysis,
     gate limits, deadline and advance (``domain.steps``); phase and conditions last."""
     return _ExposurePass(spec, status, observed, now).run()
 
@@ -815,7 +820,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return self.unserved or self.undelivered
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:
-        text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
+        if exposing(self.status):
+            text = f"rolled back {self.where() if self.active() else self.exposed()} to 0%: {why}"
+        else:
+            # An abort or emergency rollback before anything was exposed (``abort_exposure``):
+            # held at 0 % all the same, so the ramp does not start when what kept it at 0 %
+            # clears (the model serving again, the schedule's start, a resume).
+            why = f"{why} at 0% ({self.at_zero_because()})"
+            text = f"held at 0% until a spec change or {RETRY_ANNOTATION}: {why}"
         self.status.exposure_percent = 0
         self.status.suspended_exposure_percent = None
         self.end_ramp()
@@ -848,6 +860,21 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         if self.unserved is not None:
             self.ignore(request, Reason.RETRY, self.unserved)
+            return
+        if self.ramp.paused:
+            # A paused ramp is held where it is, here at 0 %: the rollback is withdrawn, and
+            # the ramp starts at step 1 on the resume (``follow_model``).
+            if not self.rollback_holds():
+                self.ignore(request, Reason.RETRY, f"nothing is rolled back; {self.paused_field} "
+                                                   "holds the campaign at 0%: resume it to start "
+                                                   "its ramp")
+                return
+            s = self.status
+            s.rolled_back_generation = s.rolled_back_spec = None
+            why = (f"rollback withdrawn; {self.paused_field} holds the campaign at 0%: its ramp "
+                   "starts at step 1 once it is resumed")
+            self.record(Reason.RETRY, self.subject(), why, request.actor)
+            self.emit("Normal", Reason.RETRY, f"{why} ({self.model.why})")
             return
         self.start_exposure(Reason.RETRY, "exposure ramp restarted at step 1", request.actor)
 
@@ -975,12 +1002,38 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return f"exposure {self.status.exposure_percent:g}%"
 
     def abort_exposure(self, request: ManualRequest, reason: Reason, why: str) -> None:
-        # A completed ramp still exposes units (or will, once its budget renews): an abort
-        # stops that too.
-        if not exposing(self.status):
-            self.ignore(request, reason, "nothing is exposed")
+        """Exposure to 0 %, held there for this spec until a spec change or a retry: a ramp
+        underway, or a completed one (it still exposes units, or will once its budget renews).
+        At 0 % for what clears by itself (its model not serving, the schedule's start to come,
+        a pause, a ramp not started yet) the rollback is recorded and held all the same, so
+        the campaign does not start by itself later; ignored only past the schedule's end
+        (nothing is to start: moving the end is a spec change) and when a rollback already
+        holds it."""
+        if exposing(self.status):
+            self.roll_back(reason, why, request.actor)
+            return
+        if self.outside is not None and self.outside.ended:
+            self.ignore(request, reason, f"nothing is exposed: {self.outside.why}")
+            return
+        if self.rollback_holds():
+            entry = self.last_rollback()
+            before = f" ({entry.reason})" if entry is not None else ""
+            self.ignore(request, reason, f"nothing is exposed: rolled back already{before}; "
+                                         f"a spec change or {RETRY_ANNOTATION} restarts it")
             return
         self.roll_back(reason, why, request.actor)
+
+    def at_zero_because(self) -> str:
+        """Why nothing is exposed, for a rollback of a campaign at 0 % (``roll_back``)."""
+        if self.outside is not None:
+            return self.outside.why
+        if not self.model.serving:
+            return self.model.why
+        if self.unserved is not None:
+            return "its model's version does not score its treatments"
+        if self.ramp.paused:
+            return f"held by {self.paused_field}"
+        return "its ramp had not started"
 
     def start_exposure(self, reason: Reason, why: str, actor: str) -> None:
         # The budget gates' verdicts are the period's money, not the ramp's evidence: a spent
@@ -1054,7 +1107,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return  # stays at 0 % until a spec change (a pause is none) or a retry
         if self.unserved is not None:
             return  # waits at 0 % until the served version scores its treatments
-        why = "spec changed after a rollback" if rolled_back is not None else "model serves"
+        if self.ramp.paused:
+            return  # held where it is, at 0 %, until resumed (``phase`` says so)
+        if rolled_back is not None:
+            why = "spec changed after a rollback"
+        elif self.previous.phase is Phase.PAUSED:
+            why = f"{self.paused_field} set to false"
+        else:
+            why = "model serves"
         self.start_exposure(Reason.EXPOSURE_STARTED, why, "spec")
 
     def rollback_holds(self) -> bool:
@@ -1346,10 +1406,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return (Phase.COMPLETED, f"exposure 0%: completed, {self.outside.why}; the results "
                                      "in status are final (move the end to run it again)",
                     "False", cond.SCHEDULE_ENDED)
-        if self.outside is not None:
+        held = self.rollback_holds() and not exposing(s)
+        if self.outside is not None and not held:
+            paused = (f"; {self.paused_field} holds it at 0% until it is resumed"
+                      if self.ramp.paused else "")
             return (Phase.SUSPENDED, f"exposure 0%: starts at {self.outside.at.isoformat()} "
-                                     f"({self.outside.why})", "False", cond.SCHEDULE_PENDING)
-        if not self.model.serving and not (self.rollback_holds() and not exposing(s)):
+                                     f"({self.outside.why}){paused}", "False",
+                    cond.SCHEDULE_PENDING)
+        if not self.model.serving and not held:
             phase = Phase.DEGRADED if self.model.degraded else Phase.PROGRESSING
             return phase, f"exposure 0%: {self.model.why}", "False", cond.WAITING
         if self.suspended is not None:
@@ -1371,13 +1435,17 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             if self.unserved is not None:
                 return phase, message, "False", cond.TREATMENT_NOT_SERVED
             return phase, message, "True", cond.EXPOSING
-        if s.rolled_back_generation is not None:
-            # Whether the model serves or not (then ModelServing says why): the rollback holds
-            # the campaign at 0 % either way, and it is what a human must act on.
+        if held:
+            # Whether the model serves or not (then ModelServing says why), before the
+            # schedule's start or not: the rollback holds the campaign at 0 % either way, and
+            # it is what a human must act on. A retry is acted on once the ramp can start.
             entry = self.last_rollback()
             why = entry.reason if entry is not None else "reason no longer in history"
+            when = (f" once spec.schedule.start {self.outside.at.isoformat()} has come"
+                    if self.outside is not None else "")
             return (Phase.DEGRADED, f"exposure 0%: rolled back ({why}). Change the spec or "
-                                    f"annotate {RETRY_ANNOTATION}", "False", cond.ROLLED_BACK)
+                                    f"annotate {RETRY_ANNOTATION}{when}", "False",
+                    cond.ROLLED_BACK)
         if self.unserved is not None:
             if exposing(s):  # completed: the replicas that load that version do not serve it
                 return (Phase.DEGRADED, f"exposure ramp complete at {s.exposure_percent:g}%, "
@@ -1385,6 +1453,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                         cond.TREATMENT_NOT_SERVED)
             return (Phase.PROGRESSING, f"exposure 0%: {self.unserved}", "False",
                     cond.TREATMENT_NOT_SERVED)
+        if not exposing(s) and self.ramp.paused:  # the model serves, nothing else holds it
+            return (Phase.PAUSED, f"exposure 0%: held by {self.paused_field}; its ramp starts "
+                                  f"at step 1 once it is resumed ({self.model.why})", "False",
+                    cond.EXPOSURE_PAUSED)
         return (Phase.HEALTHY, f"exposure ramp complete: {s.exposure_percent:g}% of eligible "
                                f"units exposed; {self.model.why}", "True", cond.EXPOSING)
 
@@ -1451,14 +1523,22 @@ def undelivered(previous: list[Condition], known: str | NotKnownYet | None) -> s
 
 def settings_delivered(previous: list[Condition], problem: str | NotKnownYet | None,
                        generation: int, now: dt.datetime, *,
-                       reason: str = cond.FILE_NOT_WRITTEN) -> list[Condition]:
+                       reason: str = cond.FILE_NOT_WRITTEN,
+                       model_found: bool = True) -> list[Condition]:
     """``SettingsDelivered``: False while the model's campaigns file cannot be written, or does
     not carry this Campaign as its spec says (``problem`` says why, ``reason`` which: the
     runtime keeps its previous settings of the Campaign, so an exposure decided meanwhile, a
     rollback's 0 % included, has not reached the pods), True once it is written again; absent
     while it never failed (no condition churn on a healthy pass). A True one moves to a new
     generation (a spec edit), once (``cond.restamped``). ``NOT_KNOWN_YET`` (the model's file
-    pass has not run in this process) leaves it as it is: a restart is no news of the file."""
+    pass has not run in this process) leaves it as it is: a restart is no news of the file.
+    Absent while the model is not found (``model_found`` False: deleted, or not applied yet),
+    whatever it said before: the file goes with its model (its owner), and the runtime that
+    read it with its predictors, so there is nothing to deliver to, and nothing was delivered
+    (``ModelServing`` says ``ModelNotFound``); once the model is back it is said as for a file
+    that never failed."""
+    if not model_found:
+        return [c for c in previous if c.type != cond.SETTINGS_DELIVERED]
     if isinstance(problem, NotKnownYet):
         return previous
     before = cond.find(previous, cond.SETTINGS_DELIVERED)

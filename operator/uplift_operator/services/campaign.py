@@ -205,7 +205,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     if not isinstance(undelivered, str) and no_room is not None:  # known, as the file is now
         problem, reason = no_room.message, no_room.reason
     decision.status.conditions = exposure.settings_delivered(
-        decision.status.conditions, problem, generation, now, reason=reason)
+        decision.status.conditions, problem, generation, now, reason=reason,
+        model_found=model.body is not None)
     # A warning, never a hold: the ramp above decided without it.
     own = shared_draws.draw(namespace, spec.model_ref.name, str(meta["name"]),
                             spec.experiment.salt)
@@ -232,13 +233,13 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
 def _undelivered(deps: CampaignDependencies, namespace: str, model: str,
                  resolved: _Model) -> str | exposure.NotKnownYet | None:
     """Why the model's campaigns file cannot be written (``CampaignDependencies.undelivered``);
-    None too for a model that is not found, before its file pass in this process: the file
-    goes with it (its owner), and the runtime that read it with its predictors, so nothing is
-    left undelivered (its file pass will not run, to say so)."""
-    found = deps.undelivered(namespace, model)
-    if isinstance(found, exposure.NotKnownYet) and resolved.body is None:
+    None for a model that is not found, whatever its last file pass in this process found: the
+    file goes with it (its owner), and the runtime that read it with its predictors, so nothing
+    is left undelivered (its file pass will not run, to say so; ``SettingsDelivered`` is
+    dropped: ``exposure.settings_delivered``)."""
+    if resolved.body is None:
         return None
-    return found
+    return deps.undelivered(namespace, model)
 
 
 def _refused(status: CampaignStatus) -> bool:

@@ -1,7 +1,8 @@
 """A Campaign whose model's campaigns file cannot be written says so in its status
 (``SettingsDelivered`` False, with the cause): the runtime keeps its previous settings, so an
 exposure decided meanwhile — a rollback's 0 % included — has not reached the pods. True again
-once the file is written; absent while it never failed."""
+once the file is written; absent while it never failed, and while its model is not found
+(no file to deliver to)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import copy
 import datetime as dt
 from typing import Any
 
+import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
+from tests.unit.services.test_campaign import Sim
 from tests.unit.services.test_campaigns_file import (
     NS,
     OWNER,
@@ -87,3 +90,41 @@ def test_the_campaign_s_status_follows_the_file() -> None:
     again = delivered(reconcile(T0 + dt.timedelta(seconds=10)))
     assert again is not None and again["status"] == "True" and again["reason"] == "FileWritten"
     assert reconcile(T0 + dt.timedelta(seconds=15))["conditions"] == body["status"]["conditions"]
+
+
+
+@pytest.mark.parametrize("cause", ["full", "unwritten, remembered", "unwritten, forgotten"])
+def test_a_deleted_model_leaves_nothing_delivered_nor_undelivered(cause: str) -> None:
+    """The campaigns file goes with its model: once the model is not found, ``SettingsDelivered``
+    claims nothing (not True: no file carries the Campaign; not False: nothing is owed), whatever
+    the file's last pass found (still in memory, or forgotten with the model) and whatever the
+    condition said; ``ModelServing`` says why."""
+    sim = Sim()
+    gone = False
+
+    def left_out(namespace: str, model: str, name: str) -> campaigns_file.NotCarried | None:
+        if gone or cause != "full":
+            return None
+        return campaigns_file.NotCarried("CampaignsFileFull", "the campaigns file is full")
+
+    def undelivered(namespace: str, model: str) -> str | exposure.NotKnownYet | None:
+        if cause == "full":
+            return None
+        if gone and cause.endswith("forgotten"):
+            return exposure.NOT_KNOWN_YET
+        return REFUSED
+
+    sim.deps = campaign.CampaignDependencies(
+        cluster=sim.cluster, prometheus=sim.deps.prometheus,
+        metric_templates=BUILTIN_TEMPLATES, left_out=left_out, undelivered=undelivered)
+    sim.tick()
+    before = delivered(sim.status)
+    assert before is not None and before["status"] == "False"
+    sim.set_model(None, present=False)
+    gone = True
+    sim.tick(1)
+    assert delivered(sim.status) is None
+    assert sim.condition("ModelServing")["reason"] == "ModelNotFound"
+    assert sim.status["phase"] == "Progressing" and sim.status["exposurePercent"] == 0
+    sim.tick(1)
+    assert delivered(sim.status) is None
