@@ -25,8 +25,10 @@ timeout per query (10 s); so after a query got no answer within its timeout, eve
 that URL in the process fails fast (``FailFast``: for ``FAIL_FAST_FOR`` seconds, then while one
 query tries it again, until one is answered): 100 Campaigns due together against a black-holed
 Prometheus cost one timeout, not 100 in a row on eight threads (a pass of any other resource
-waited 493 s behind them). One analysis stops asking at its first unanswered query
-(``services.measurements.AnalysisQueries``).
+waited 493 s behind them). Prometheus itself is given ``EVALUATION_SHARE`` of the timeout to
+evaluate a query, so that a query too heavy for it is answered (503, its timeout error: that
+query's failure, not the server's) before the client stops waiting. One analysis stops asking
+at its first unanswered query (``services.measurements.AnalysisQueries``).
 
 Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
 from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
@@ -63,6 +65,12 @@ DEFAULT_TIMEOUT = 10.0
 #: After a query got no answer within its timeout, queries to that Prometheus fail at once for
 #: this long (seconds), then while one of them tries it again.
 FAIL_FAST_FOR = 5.0
+#: The share of the client's timeout Prometheus is given to evaluate a query (its ``timeout``
+#: parameter). Less than the whole, so that a query too heavy for it comes back answered (HTTP
+#: 503, errorType "timeout": that query's failure) before the client stops waiting; were both
+#: the same, the client gave up just before that answer came, took the heavy query for a
+#: Prometheus that does not answer, and failed every other resource's queries fast.
+EVALUATION_SHARE = 0.8
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
 REDACTED = "***"
@@ -238,6 +246,13 @@ class PrometheusClient:
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
 
+    @property
+    def evaluation_timeout(self) -> float:
+        """What Prometheus is given to evaluate a query (``EVALUATION_SHARE`` of ``timeout``, to
+        the millisecond): a query too heavy for it is answered with its timeout error while the
+        client still waits, so only a Prometheus that does not answer at all opens the breaker."""
+        return round(self.timeout * EVALUATION_SHARE, 3)
+
     def _credentials(self) -> tuple[dict[str, str], tuple[str, str] | None, tuple[str, ...]]:
         """This query's headers and basic credentials, and every text that would give the
         credentials away (to take out of what is quoted)."""
@@ -267,7 +282,7 @@ class PrometheusClient:
         a ``QueryError`` (gate queries must be instant vectors or scalars).
         """
         # Prometheus reads a bare number as seconds (a "0.5s" duration string would be rejected).
-        params: dict[str, str] = {"query": promql, "timeout": f"{self.timeout:g}"}
+        params: dict[str, str] = {"query": promql, "timeout": f"{self.evaluation_timeout:g}"}
         if time is not None:
             params["time"] = f"{time.timestamp() if isinstance(time, datetime) else time:.3f}"
         data = self._get("/api/v1/query", params)
