@@ -15,12 +15,16 @@ each object by resourceVersion, so a watch event that arrives after the operator
 never replaces its newer answer.
 
 A kind whose watch the API server selects by label (``selectors``: the SeldonDeployments, by
-the operator's ``app.kubernetes.io/managed-by``) keeps only the objects that carry those labels:
-the watch never brings the changes of one that lacks them (someone else's graph of a model's
-name, or the model's own graph whose label was removed by hand), so such an object is read from
-the API server at every ``get`` rather than kept stale. Nor is its absence remembered: one
-created without the labels sends no event that would end that memory, and the pass would take
-its name for free (for the SeldonDeployments, apply over someone else's graph).
+the operator's ``app.kubernetes.io/managed-by``; the campaigns ConfigMaps, by that label and
+``uplift.dev/model``) keeps only the objects that carry those labels: the watch never brings the
+changes of one that lacks them (someone else's graph or ConfigMap of a model's name, or the
+model's own whose label was removed by hand), so such an object is read from the API server at
+every ``get`` rather than kept stale. Nor is its absence remembered: one created without the
+labels sends no event that would end that memory, and the pass would take its name for free
+(apply over someone else's graph or ConfigMap) — unless the kind is named in ``absence_kept``:
+its passes then use a remembered absence only to write nothing, and read the object from the
+API server (``WatchedCluster.read_live``) before they write over one (the campaigns ConfigMaps,
+``services.campaigns_file``: most models have none, and each file pass would otherwise ask).
 """
 
 from __future__ import annotations
@@ -29,9 +33,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["WatchedCluster", "WatchedObjects", "newer", "uid_of"]
+__all__ = ["WatchedCluster", "WatchedObjects", "label_selector", "newer", "uid_of"]
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace, name)
+#: Labels a watch selects by: name → value, or None for "the label is there, any value".
+Labels = Mapping[str, str | None]
+
+
+def label_selector(labels: Labels) -> str:
+    """``labels`` as the API server's label selector (``name=value``, or ``name`` for one that
+    need only be there), as a watch or a LIST of the kind asks for it."""
+    return ",".join(name if value is None else f"{name}={value}"
+                    for name, value in labels.items())
 
 
 def uid_of(body: Mapping[str, Any]) -> str:
@@ -55,11 +68,14 @@ class WatchedObjects:
     """The latest body of each watched object, fed by watch events and the operator's applies;
     thread-safe (passes run in a thread pool, events arrive on the event loop)."""
 
-    def __init__(self, plurals: Sequence[str],
-                 selectors: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(self, plurals: Sequence[str], selectors: Mapping[str, Labels] | None = None,
+                 absence_kept: Sequence[str] = ()) -> None:
         self.plurals = frozenset(plurals)
-        #: Per plural, the labels (name → value) its watch selects by: only such objects kept.
+        #: Per plural, the labels (name → value, None: any value) its watch selects by: only
+        #: such objects kept.
         self.selectors = {plural: dict(labels) for plural, labels in (selectors or {}).items()}
+        #: Label-selected plurals whose absence is remembered all the same (see the module).
+        self.absence_kept = frozenset(absence_kept)
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         #: Objects the API server said are not there, and no watch event or apply since.
         self._absent: set[ObjectKey] = set()
@@ -69,7 +85,7 @@ class WatchedObjects:
         """Whether the watch of ``plural`` brings ``body``'s changes (it carries the labels the
         API server selects by), so that the store may keep it."""
         labels = (body.get("metadata") or {}).get("labels") or {}
-        return all(labels.get(name) == value
+        return all(name in labels if value is None else labels.get(name) == value
                    for name, value in self.selectors.get(plural, {}).items())
 
     def observe(self, plural: str, body: Mapping[str, Any]) -> None:
@@ -109,10 +125,12 @@ class WatchedObjects:
     def mark_absent(self, plural: str, namespace: str, name: str) -> None:
         """The API server answered that there is no such object (a read that started before
         now): remembered, unless an event or apply brought one meanwhile, which is newer. Not
-        for a kind whose watch is selected by label (see the module)."""
+        for a kind whose watch is selected by label, unless it is named in ``absence_kept``
+        (see the module)."""
         key = (plural, namespace, name)
         with self._lock:
-            if key not in self._objects and plural not in self.selectors:
+            if key not in self._objects and (plural not in self.selectors
+                                             or plural in self.absence_kept):
                 self._absent.add(key)
 
     def forget_absent(self, plural: str, namespace: str, name: str) -> None:
@@ -120,7 +138,6 @@ class WatchedObjects:
         owner, or whoever named it, is gone); an object the store holds is kept."""
         with self._lock:
             self._absent.discard((plural, namespace, name))
-
 
 
 class _Cluster(Protocol):

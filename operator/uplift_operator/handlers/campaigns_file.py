@@ -13,8 +13,9 @@ weight changed reach the ConfigMap at once, with no API call when nothing change
 write that changes none of it (a gate's analysis) runs no pass. The operator also watches its
 own campaigns ConfigMaps (selected by label on the API server: ``CAMPAIGNS_FILE_SELECTOR``, set
 in ``handlers.lifecycle``): a pass compares with them in memory (one that is not there is read
-once, then known absent: ``adapters.watched``), and a hand edit or deletion wakes the model's
-task, which undoes it at once. Nothing is read back at the resync.
+once, then known absent: ``adapters.watched``; read again before the pass writes over that
+absence), and a hand edit or deletion wakes the model's task, which undoes it at once. Nothing
+is read back at the resync.
 
 A Campaign the file does not carry as its spec says (its spec holds a value the runtime would
 reject or that cannot be rendered: carried as refused, treating no one; its name is not one
@@ -50,6 +51,7 @@ from typing import Any
 
 import kopf
 
+from uplift_operator.adapters.watched import label_selector
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.exposure import NotKnownYet
@@ -72,9 +74,14 @@ FILE_FITS = "CampaignsFileFits"
 #: refused, or left out: ``render.campaigns.unfit``), and when it carries all of them again.
 NOT_RENDERED = "CampaignsNotRendered"
 RENDERED = "CampaignsRendered"
-#: The label selector of the operator's watch of ConfigMaps, applied by the API server: its own
-#: campaigns files (``render.campaigns.config_map`` labels them), no other ConfigMap.
-CAMPAIGNS_FILE_SELECTOR = f"{naming.MANAGED_BY_LABEL}={naming.MANAGED_BY},{naming.MODEL_LABEL}"
+#: The labels of the operator's campaigns files (``render.campaigns.config_map`` labels them;
+#: None: any value), which its watch of ConfigMaps selects by, and the store keeps
+#: (``adapters.watched``, ``handlers.lifecycle``).
+CAMPAIGNS_FILE_LABELS: dict[str, str | None] = {naming.MANAGED_BY_LABEL: naming.MANAGED_BY,
+                                                naming.MODEL_LABEL: None}
+#: ``CAMPAIGNS_FILE_LABELS`` as the label selector of that watch, applied by the API server: its
+#: own campaigns files, no other ConfigMap.
+CAMPAIGNS_FILE_SELECTOR = label_selector(CAMPAIGNS_FILE_LABELS)
 
 Key = tuple[str, str]  # (namespace, UpliftModel name)
 _clock = time.monotonic  # how long a predecessor's ConfigMap has held a file

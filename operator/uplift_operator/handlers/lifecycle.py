@@ -27,7 +27,7 @@ from uplift_operator.handlers import (
     registry_polling,
     upliftmodel,
 )
-from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
+from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_LABELS, CAMPAIGNS_FILE_SELECTOR
 from uplift_operator.handlers.common import config_of, runner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.handlers.watches import GRAPH_LABELS, GRAPH_SELECTOR, alias_followers
@@ -94,8 +94,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.execution.default_backoff = 10
     if config.metrics_port:
         observability.serve(config.metrics_port)
-    objects = WatchedObjects([MODEL_PLURAL, _GRAPHS.plural, "configmaps"],
-                             selectors={_GRAPHS.plural: GRAPH_LABELS})
+    objects = watched_objects()
     memo["watched_objects"] = objects
     memo["uplift_dependencies"] = dependencies(config, objects)
     # The passes (blocking I/O: the API server, MLflow, Prometheus) run here, never on the
@@ -129,6 +128,19 @@ async def share_process_state(memo: kopf.Memo, **_: Any) -> None:
     campaigns_file.file_dependencies(memo)
     campaign.campaign_dependencies(memo)
     existence.start(memo)
+
+
+def watched_objects() -> WatchedObjects:
+    """The store of the watched kinds the passes read from memory (``adapters.watched``): the
+    UpliftModels, and the children watched by label, kept by the labels their watches select
+    (``GRAPH_LABELS``, ``CAMPAIGNS_FILE_LABELS``: what the watch keeps fresh). A campaigns
+    ConfigMap's absence is remembered all the same (most models have none, and each file pass
+    would ask), and read again before a file pass writes over it
+    (``services.campaigns_file``)."""
+    return WatchedObjects([MODEL_PLURAL, _GRAPHS.plural, "configmaps"],
+                          selectors={_GRAPHS.plural: GRAPH_LABELS,
+                                     "configmaps": CAMPAIGNS_FILE_LABELS},
+                          absence_kept=["configmaps"])
 
 
 def warn_of_keepalive_cost(config: OperatorConfig) -> None:

@@ -28,11 +28,12 @@ pass lists anything):
    there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
    brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
    API server only when the store has heard nothing of it, e.g. at start or just deleted, and
-   one found absent is remembered so until it shows up), so an unchanged pass makes no API
-   call — that of a model with nothing to say and no ConfigMap neither, which every event of
-   the model and every resync would otherwise have asked the API server about, to a 404 —,
-   and a ConfigMap deleted or edited by hand comes back at once: its watch event wakes the
-   model's pass (``handlers.watches``), with no periodic read-back. A ConfigMap of that name
+   one found absent is remembered so until it shows up, but read again before the first write
+   over that absence), so an unchanged pass makes no API call — that of a model with nothing
+   to say and no ConfigMap neither, which every event of the model and every resync would
+   otherwise have asked the API server about, to a 404 —, and a ConfigMap deleted or edited by
+   hand comes back at once: its watch event wakes the model's pass (``handlers.watches``), with
+   no periodic read-back. A ConfigMap of that name
    the model does not control is never written (``sync``): a predecessor's (an UpliftModel
    of the same name, deleted) holds the pass until the garbage collector removes it; anyone
    else's, or no one's, is refused, and the handler says so.
@@ -351,9 +352,11 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     holds the pass (``conflict``, no ``error``: the garbage collector removes it, and its
     DELETED event wakes the pass); anyone else's, or no one's, is refused (``error`` says
     whose it is). Judged from the store, confirmed by a read from the API server (the store
-    keeps a ConfigMap without the operator's labels that it read once, whose deletion no watch
-    event tells). A ``new_model`` is judged by what the store holds only (no read; its
-    predecessor's ConfigMap carries the labels the watch selects by): one without the labels
+    may hold a conflicting ConfigMap that is gone since). An absence the store remembers (a 404,
+    and no event since) is confirmed the same way before anything is written over it: a
+    ConfigMap made since without the operator's labels sends the watch no event, and the forced
+    apply would take it over. A ``new_model`` is judged by what the store holds only (no read;
+    its predecessor's ConfigMap carries the labels the watch selects by): one without the labels
     that the store has not heard of is not seen before its first apply.
 
     ``already_there`` is worked out when the apply fails, and when it succeeds with ``track``
@@ -363,10 +366,21 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     says_nothing = not rendered and split is None
     name = naming.campaigns_config_map(owner.name)
     try:
+        # An absence the store remembers (before this pass's ``get``, which answers it from
+        # memory rather than from the API server).
+        remembered = not new_model and _known_absent(deps.cluster, owner.namespace, name)
         there = (_stored(deps.cluster, owner.namespace, name) if new_model
                  else deps.cluster.get("v1", PLURAL, owner.namespace, name))
+        # Read from the API server just now, not from memory: a ConfigMap the store does not
+        # keep (without the labels the watch selects by), or a cluster without a store.
+        live = there is not None and _stored(deps.cluster, owner.namespace, name) is None
+        if there is None and remembered and not says_nothing:
+            # About to write over an absence the store remembers: one made since without the
+            # labels the watch selects by (someone else's) sent no event, and the forced apply
+            # would take it over. Confirmed by the API server first (once: the apply is kept).
+            there, live = _read_live(deps.cluster, owner.namespace, name, there), True
         conflict = _conflict(there, owner)
-        if conflict is not None:  # memory in doubt: confirmed by the API server
+        if conflict is not None and not live:  # memory in doubt: confirmed by the API server
             there = _read_live(deps.cluster, owner.namespace, name, there)
             conflict = _conflict(there, owner)
     except KubeError as error:
@@ -477,6 +491,12 @@ def _stored(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | Non
     if isinstance(cluster, WatchedCluster):
         return cluster.objects.get(PLURAL, namespace, name)
     return None
+
+
+def _known_absent(cluster: Cluster, namespace: str, name: str) -> bool:
+    """Whether the store answered the ConfigMap's absence from memory (``adapters.watched``:
+    a 404 remembered until an event or apply brings it), not from a read just made."""
+    return isinstance(cluster, WatchedCluster) and cluster.objects.absent(PLURAL, namespace, name)
 
 
 def _read_live(cluster: Cluster, namespace: str, name: str,

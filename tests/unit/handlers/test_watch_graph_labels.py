@@ -18,7 +18,7 @@ import pytest
 from kubernetes.config import kube_config
 
 from uplift_operator import settings
-from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects, label_selector
 from uplift_operator.handlers import lifecycle, watches
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.render import naming
@@ -54,7 +54,16 @@ def test_the_graphs_watch_is_selected_by_the_label_every_rendered_graph_carries(
     rendered = {"metadata": {"labels": naming.labels(Owner("m", "ns", "u1"))}}  # as rendered
     assert objects.selected(PLURAL, rendered)
     assert not objects.selected(PLURAL, {"metadata": {"labels": {"team": "fraud"}}})
-    assert objects.selected("configmaps", {"metadata": {}})  # selected by its own rules
+    # The campaigns ConfigMaps likewise, by the labels their watch selects by: a team's own
+    # ConfigMap of a model's file name is not kept (nor its absence taken for good: the file
+    # pass reads again before it writes over one, services.campaigns_file).
+    files = kopf.Resource("", "v1", "configmaps")
+    [selector] = selectors.collect(files)
+    assert selector == label_selector(objects.selectors["configmaps"])
+    assert objects.selected("configmaps", {"metadata": {"labels": naming.labels(
+        Owner("m", "ns", "u1"))}})
+    assert not objects.selected("configmaps", {"metadata": {}})
+    assert objects.absence_kept == {"configmaps"}
     stop_passes(memo=memo)
 
 

@@ -5,8 +5,8 @@ is not written. One an UpliftModel of the same name deleted before this one stil
 (the garbage collector is removing it) holds the file, no error; anyone else's, or no one's, is
 refused: nothing written, the ConfigMap left exactly as it was, an error naming it and its
 controller. Judged from the watched store, confirmed by one read from the API server (the
-store keeps a ConfigMap without the operator's labels that it read once, and no watch event
-says when that one goes)."""
+store may hold a ConfigMap that is gone since), and before anything is written over an absence
+the store remembers (one made since without the operator's labels sends the watch no event)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from typing import Any
 from tests.unit.services.fakes import FakeCluster
 from tests.unit.services.test_campaigns_file import KEY, NS, OWNER, _watched, campaign_body, sync
 
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
+from uplift_operator.handlers import lifecycle
 from uplift_operator.render import campaigns, naming
 from uplift_operator.services import campaigns_file
 
@@ -165,6 +167,60 @@ def test_the_models_own_config_map_is_written_as_before() -> None:
     synced = sync(deps, campaign_body())
     assert synced.changed and synced.conflict is None and calls == ["get configmaps"]
     assert not sync(deps, campaign_body()).changed and calls == ["get configmaps"]
+
+
+# -- an absence remembered ---------------------------------------------------------------------
+
+def _as_operated(cluster: FakeCluster) -> tuple[WatchedCluster, WatchedObjects, list[str]]:
+    """The cluster adapter over the store exactly as the operator builds it
+    (``handlers.lifecycle.watched_objects``), and the reads that reach the API server."""
+    objects = lifecycle.watched_objects()
+    calls: list[str] = []
+    original_get = cluster.get
+
+    def get(api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        calls.append(f"get {plural}")
+        return original_get(api_version, plural, namespace, name)
+
+    cluster.get = get  # type: ignore[method-assign]
+    return WatchedCluster(cluster, objects), objects, calls
+
+
+def test_a_config_map_made_since_its_absence_was_remembered_is_not_taken_over() -> None:
+    """The model had nothing to say (no Campaign, no canary): its ConfigMap's 404 is remembered
+    (each such pass would ask again). A team then makes their own ``<model>-campaigns`` without
+    the operator's labels: the label-selected watch sends no event. A Campaign for the model
+    appears: the forced apply took their ConfigMap over (its data replaced, the model as its
+    controller, so the garbage collector deleted it with the model). Now the absence is read
+    again before anything is written over it: refused, left as it is."""
+    cluster = FakeCluster()
+    watched, objects, calls = _as_operated(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    assert campaigns_file.sync(OWNER, [], deps) == campaigns_file.Synced(False, None, (), ())
+    for _ in range(3):  # nothing to say: known absent, asked once
+        campaigns_file.sync(OWNER, [], deps)
+    assert objects.absent("configmaps", NS, CM) and calls == ["get configmaps"]
+    cluster.put("configmaps", foreign(data="theirs"))  # no event reaches the operator
+    theirs = copy.deepcopy(cluster.objects[KEY])
+    synced = sync(deps, campaign_body())
+    assert synced.error == refusal("no controller")
+    assert synced.conflict is not None and not synced.conflict.predecessor
+    assert cluster.applied == [] and cluster.objects[KEY] == theirs
+    assert calls == ["get configmaps"] * 2  # the remembered 404, then the one confirming read
+
+
+def test_a_remembered_absence_confirmed_is_written_once_and_read_no_more() -> None:
+    """Still absent: one read before the first write, none after (the apply is kept)."""
+    cluster = FakeCluster()
+    watched, _, calls = _as_operated(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    campaigns_file.sync(OWNER, [], deps)
+    synced = sync(deps, campaign_body())
+    assert synced.changed and synced.error is None and cluster.applied == [KEY]
+    assert calls == ["get configmaps"] * 2
+    assert sync(deps, campaign_body(percent=25)).changed and len(cluster.applied) == 2
+    assert not sync(deps, campaign_body(percent=25)).changed
+    assert calls == ["get configmaps"] * 2
 
 
 # -- a Campaign status this release cannot read in full ----------------------------------------
