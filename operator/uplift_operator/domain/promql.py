@@ -6,7 +6,8 @@ Error at the first canary. The grammar is promql-parser's (the Rust parser Grept
 written to Prometheus' grammar, types and function signatures included). It says *what* is wrong
 but not *where*; ``_locate`` finds where from the message and a small scan of the text
 (delimiters, string literals, the quoted token), else as the first token after the longest
-prefix that parses. Pure: no I/O.
+prefix that parses (as long as ``PREFIX_CHARACTERS`` of prefixes parsed lasts; else the first
+token). Pure: no I/O.
 
 Which Prometheus: the parser's function table follows Prometheus' current one (3.x, its
 experimental functions included), so it refused 2.x's ``holt_winters``, which 3.0 renamed
@@ -52,6 +53,10 @@ _register_prometheus_2_functions()
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _OPENER_NAMES = {"(": "parenthesis", "[": "bracket", "{": "brace"}
+#: At most this many characters of prefixes are parsed to find where a query stops parsing
+#: when the parser's message does not tell (``_after_longest_valid_prefix``): 8 prefixes of a
+#: 4 KB query, every token end of one of up to 128 tokens and 255 characters.
+PREFIX_CHARACTERS = 32_768
 _TOKEN = re.compile(r"[A-Za-z0-9_:.]+|==|!=|=~|!~|<=|>=|\S")
 _QUOTED = re.compile(r"'([^']+)'")
 
@@ -181,9 +186,19 @@ def _find_token(query: str, token: str, code: list[bool], inside_brackets: bool)
 
 
 def _after_longest_valid_prefix(query: str) -> int:
-    """The first token after the longest prefix (cut at a token end) that parses."""
+    """The first token after the longest prefix (cut at a token end) that parses, trying the
+    longest first until ``PREFIX_CHARACTERS`` characters of prefixes have been parsed; else the
+    first token. Each try parses the whole prefix again, so trying every one cost a quadratic
+    time (1.4 s of CPU for an invalid 4 KB query, every time its resource was validated); and
+    whether a prefix parses is not monotone (``sum(`` does not, ``sum(x)`` does), so no
+    bisection finds the longest. A query of up to 255 characters is still searched whole."""
     tokens = list(_TOKEN.finditer(query))
+    budget = PREFIX_CHARACTERS
     for index in range(len(tokens) - 1, -1, -1):
-        if _parse_error(query[:tokens[index].end()]) is None:
+        end = tokens[index].end()
+        if end > budget:
+            break
+        budget -= end
+        if _parse_error(query[:end]) is None:
             return tokens[index + 1].start() if index + 1 < len(tokens) else len(query)
     return tokens[0].start() if tokens else 0
