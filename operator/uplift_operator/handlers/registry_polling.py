@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Coroutine, Hashable, Mapping
 from concurrent.futures import Executor
 from functools import partial
 from typing import Any
@@ -67,6 +67,8 @@ POLL_TICK_SECONDS = 1.0
 #: registry swept answers its unchanged aliases in a request per 1,000 models
 #: (docs/operator.md).
 ALIAS_READERS = 4
+#: After the polling task raised, it is started again after this long (seconds).
+RESTART_AFTER_SECONDS = 5.0
 
 
 #: What a reader is handed: an alias to read by itself, or a sweep of a registry's aliases.
@@ -196,15 +198,31 @@ def _sweep_done(waiting: list[_Job], handed_back: set[AliasKey],
     then(done)
 
 
-def start(memo: kopf.Memo) -> None:
+def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> None:
     """Once, at start-up, on the event loop (``handlers.lifecycle.share_process_state``): the
     polling task runs, its reads on the alias readers' pool (``handlers.lifecycle.configure``)."""
     if memo.get("alias_polling") is not None:
         return
     deps = memo["uplift_dependencies"]
-    memo["alias_polling"] = asyncio.create_task(poll_aliases(
-        alias_followers(memo), deps.resolver, memo["alias_executor"],
-        memo["wakeups"].__contains__), name="alias-polling")
+    memo["alias_polling"] = asyncio.create_task(_supervised(
+        lambda: poll_aliases(alias_followers(memo), deps.resolver, memo["alias_executor"],
+                             memo["wakeups"].__contains__),
+        restart_after), name="alias-polling")
+
+
+async def _supervised(polling: Callable[[], Coroutine[Any, Any, None]],
+                      restart_after: float) -> None:
+    """Run ``polling`` until it returns (its pool shut down) or is cancelled (``stop``); one
+    that raises is logged and started again after ``restart_after`` seconds. Unsupervised, an
+    unexpected exception ended alias polling, silently, for the rest of the process's life:
+    no follower of an alias saw it move again until a restart."""
+    while True:
+        try:
+            await polling()
+            return
+        except Exception:
+            logger.exception("alias polling failed; it starts again in %gs", restart_after)
+        await asyncio.sleep(restart_after)
 
 
 @kopf.on.cleanup()
