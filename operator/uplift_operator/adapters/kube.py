@@ -300,18 +300,21 @@ class KubeCluster:
         return True
 
     def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
-                  page_size: int = LIST_PAGE_SIZE) -> set[str]:
-        """The uids of every object of ``plural`` in ``namespace`` (None: every namespace),
-        from a LIST of their metadata only (``PartialObjectMetadataList``: no spec, no status),
-        ``page_size`` objects a request. A page that fails fails the whole list (KubeError):
-        a partial answer would show the objects of the pages never read as absent."""
+                  label_selector: str = "", page_size: int = LIST_PAGE_SIZE) -> set[str]:
+        """The uids of every object of ``plural`` in ``namespace`` (None: every namespace) that
+        ``label_selector`` selects (empty: all), from a LIST of their metadata only
+        (``PartialObjectMetadataList``: no spec, no status), ``page_size`` objects a request. A
+        page that fails fails the whole list (KubeError): a partial answer would show the
+        objects of the pages never read as absent."""
         group, version = _split(api_version)
         base = f"/apis/{group}/{version}" if group else f"/api/{version}"
         path = f"{base}/namespaces/{{namespace}}/{plural}" if namespace else f"{base}/{plural}"
         uids: set[str] = set()
         token = ""
         while True:
-            query = [("limit", str(page_size))] + ([("continue", token)] if token else [])
+            query = ([("limit", str(page_size))]
+                     + ([("labelSelector", label_selector)] if label_selector else [])
+                     + ([("continue", token)] if token else []))
             request = self._api.param_serialize(
                 method="GET", resource_path=path,
                 path_params={"namespace": namespace} if namespace else {}, query_params=query,

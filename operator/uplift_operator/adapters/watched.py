@@ -25,6 +25,12 @@ labels sends no event that would end that memory, and the pass would take its na
 its passes then use a remembered absence only to write nothing, and read the object from the
 API server (``WatchedCluster.read_live``) before they write over one (the campaigns ConfigMaps,
 ``services.campaigns_file``: most models have none, and each file pass would otherwise ask).
+
+kopf lists a kind again after its watch broke (410 Gone, an API server restart) but sends no
+DELETED event for an object deleted in the gap, so the store would keep it for good, and a
+pass would find its child unchanged and apply nothing. The existence audit
+(``handlers.existence``) lists each label-selected kind's metadata once per resync interval and
+drops what the store kept that the API server no longer has (``kept``, ``forget`` by uid).
 """
 
 from __future__ import annotations
@@ -116,6 +122,15 @@ class WatchedObjects:
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
             return self._objects.get((plural, namespace, name))
+
+    def kept(self, plural: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """What the store keeps of ``plural`` now, by uid: (namespace, name, body); a copy of
+        the index (the bodies are the store's, not to be changed). A body without a uid (none
+        the API server answered) is left out: nothing could be compared with it."""
+        with self._lock:
+            return {uid_of(body): (namespace, name, body)
+                    for (kind, namespace, name), body in self._objects.items()
+                    if kind == plural and (body.get("metadata") or {}).get("uid")}
 
     def absent(self, plural: str, namespace: str, name: str) -> bool:
         """Whether the API server said there is no such object, and nothing came since."""

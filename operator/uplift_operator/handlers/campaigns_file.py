@@ -15,7 +15,8 @@ own campaigns ConfigMaps (selected by label on the API server: ``CAMPAIGNS_FILE_
 in ``handlers.lifecycle``): a pass compares with them in memory (one that is not there is read
 once, then known absent: ``adapters.watched``; read again before the pass writes over that
 absence), and a hand edit or deletion wakes the model's task, which undoes it at once. Nothing
-is read back at the resync.
+is read back at the resync; one deleted while the watch was away is found by the existence
+audit (``handlers.existence``), which wakes the task.
 
 A Campaign the file does not carry as its spec says (its spec holds a value the runtime would
 reject or that cannot be rendered: carried as refused, treating no one; its name is not one

@@ -24,25 +24,41 @@ the restart lists every kind afresh. It costs O(1) requests per interval (one LI
 ``LIST_PAGE_SIZE`` objects, per namespace when namespaced), none per resource, and runs in the
 pass pool, never on the event loop. A stand-by replica (never acted) has nothing to compare, so
 lists nothing; one that acted and stays paused exits anyway (``common.task_ended``).
+
+The children the operator watches by label and keeps in memory (``adapters.watched``: the
+SeldonDeployments it renders, its campaigns ConfigMaps) have the same gap: one deleted while
+their watch was away stayed in the store, so its model's passes (the resync included) found it
+there unchanged and applied nothing: the stable version not served, the Campaigns not
+delivered, and the status still Healthy. So at the same interval, each such kind is listed too
+(``WatchedAudit``: one metadata LIST per kind with the label selector its watch uses, cluster-wide
+or per namespace where the store keeps one; none when it keeps none), and what the store kept
+since before the LIST began that the LIST does not have is dropped (``WatchedObjects.forget``,
+by uid: a name taken again since is kept) and its readers woken (its model's pass, its model's
+campaigns file), whose next pass reads it from the API server and applies it again. The store,
+unlike kopf's index, can be corrected from here: no exit, and one LIST is enough (an object
+dropped while its DELETED event was on the way is dropped twice, and a read at the next pass
+answers for it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import kopf
 
+from uplift_operator.adapters.watched import WatchedObjects, label_selector
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.handlers import campaign, observability, upliftmodel
+from uplift_operator.handlers import campaign, observability, upliftmodel, watches
 from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
+from uplift_operator.render.seldon import SeldonV1Backend
 
-__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "audit_forever", "start"]
+__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit", "audit_forever", "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +67,17 @@ AUDIT_SECONDS = RESYNC_SECONDS
 #: After finding a ghost, the process exits this much later than a scrape interval: the count
 #: is on /metrics for a scrape first (the restarted process starts it at 0 again).
 EXIT_SLACK_SECONDS = 5.0
+_GRAPHS = SeldonV1Backend()
 
 
 class _Lister(Protocol):
     def list_uids(self, api_version: str, plural: str, namespace: str | None = None
                   ) -> set[str]: ...
+
+
+class _SelectingLister(Protocol):
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
+                  label_selector: str = "") -> set[str]: ...
 
 
 @dataclass
@@ -109,29 +131,99 @@ class ExistenceAudit:
         return ghosts
 
     def _list(self, namespaces: Sequence[str | None]) -> tuple[set[str], dict[str, str]]:
-        """The uids listed, and the namespaces that answered 403 or 404 (with the error): one
-        such namespace concludes nothing of itself, but does not blind the audit of the
-        others. Any other failure fails the whole LIST."""
-        listed: set[str] = set()
-        unreadable: dict[str, str] = {}
-        for namespace in namespaces:
-            try:
-                listed |= self.cluster.list_uids(f"{GROUP}/{VERSION}", self.plural, namespace)
-            except Exception as error:
-                if namespace is None or getattr(error, "status", None) not in (403, 404):
-                    raise
-                unreadable[namespace] = str(error)
-        return listed, unreadable
+        return _list_each(lambda namespace: self.cluster.list_uids(
+            f"{GROUP}/{VERSION}", self.plural, namespace), namespaces)
+
+
+def _list_each(list_uids: Callable[[str | None], set[str]], namespaces: Sequence[str | None]
+               ) -> tuple[set[str], dict[str, str]]:
+    """The uids listed, and the namespaces that answered 403 or 404 (with the error): one such
+    namespace concludes nothing of itself, but does not blind the audit of the others. Any
+    other failure fails the whole LIST."""
+    listed: set[str] = set()
+    unreadable: dict[str, str] = {}
+    for namespace in namespaces:
+        try:
+            listed |= list_uids(namespace)
+        except Exception as error:
+            if namespace is None or getattr(error, "status", None) not in (403, 404):
+                raise
+            unreadable[namespace] = str(error)
+    return listed, unreadable
+
+
+@dataclass
+class WatchedAudit:
+    """The audit of one kind the operator watches by label and keeps in memory: what the store
+    kept before a LIST began and the LIST (with the watch's label selector) does not have is
+    a ghost, dropped from the store, and its readers woken (see the module)."""
+
+    kind: str
+    api_version: str
+    plural: str
+    objects: WatchedObjects
+    cluster: _SelectingLister
+    #: One LIST of every namespace (``--all-namespaces``), else one per namespace kept.
+    all_namespaces: bool
+    #: The waiting tasks that read an object of the kind (from its body).
+    readers: Callable[[Mapping[str, Any]], Iterable[Key]]
+    wakeups: Wakeups
+
+    async def run(self, executor: Executor) -> dict[str, tuple[str, str]]:
+        """One audit: the ghosts dropped (uid → (namespace, name)); none when the LIST failed."""
+        kept = self.objects.kept(self.plural)  # before the LIST begins: see the module
+        if not kept:  # nothing to compare with: no request
+            return {}
+        namespaces: Sequence[str | None] = (
+            [None] if self.all_namespaces else sorted({namespace for namespace, _, _
+                                                       in kept.values()}))
+        selector = label_selector(self.objects.selectors.get(self.plural, {}))
+        try:
+            listed, unreadable = await asyncio.get_running_loop().run_in_executor(
+                executor, _list_each, lambda namespace: self.cluster.list_uids(
+                    self.api_version, self.plural, namespace, label_selector=selector),
+                namespaces)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # KubeError, the API server unreachable, the pool shut down
+            logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
+                           self.kind, error)
+            return {}
+        for namespace in unreadable:
+            logger.warning("existence audit of %s: namespace %r cannot be listed (%s): what the "
+                           "operator keeps of it there is not audited", self.kind, namespace,
+                           unreadable[namespace])
+        ghosts: dict[str, tuple[str, str]] = {}
+        for uid, (namespace, name, body) in sorted(kept.items()):
+            if uid in listed or namespace in unreadable:
+                continue
+            ghosts[uid] = (namespace, name)
+            self.objects.forget(self.plural, namespace, name, uid)  # not a name taken again
+            readers = sorted(self.readers(body))
+            woken = ", ".join(f"{kind} {space}/{reader}" for kind, space, reader in readers)
+            logger.warning("%s %s/%s (uid %s) is gone from the API server but was still kept in "
+                           "memory (its DELETED event never came: a watch listed again after a "
+                           "gap): forgotten, %s", self.kind, namespace, name, uid,
+                           f"and the pass of {woken} woken to apply it again" if woken
+                           else "and nothing reads it")
+            for key in readers:
+                self.wakeups.wake(key)
+        return ghosts
 
 
 async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                         interval: float = AUDIT_SECONDS, exit_delay: float = 0.0,
-                        exit: Callable[[str], None] = exit_to_list_afresh) -> None:
-    """Audit each kind every ``interval``; at the first ghosts, count and log them and exit
-    (``exit_delay`` later: a scrape sees the count)."""
+                        exit: Callable[[str], None] = exit_to_list_afresh,
+                        children: Sequence[WatchedAudit] = ()) -> None:
+    """Audit each kind every ``interval``: the ``children`` kept in memory first (their ghosts
+    dropped and their readers woken), then the kinds with waiting tasks, at whose first ghosts
+    the process counts and logs them and exits (``exit_delay`` later: a scrape sees the
+    count)."""
     observability.ghosts_audited([audit.kind for audit in audits])
     while True:
         await asyncio.sleep(interval)
+        for child in children:
+            await child.run(executor)
         for audit in audits:
             ghosts = await audit.run(executor)
             if not ghosts:
@@ -157,9 +249,14 @@ def start(memo: kopf.Memo) -> None:
     audits = [ExistenceAudit(kind, plural, wakeups, cluster, config.all_namespaces)
               for kind, plural in ((upliftmodel.KIND, upliftmodel.PLURAL),
                                    (campaign.KIND, campaign.PLURAL))]
+    children = [WatchedAudit(kind, api_version, plural, memo["watched_objects"], cluster,
+                             config.all_namespaces, readers, wakeups)
+                for kind, api_version, plural, readers in (
+                    (_GRAPHS.kind, _GRAPHS.api_version, _GRAPHS.plural, watches.graph_readers),
+                    ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
     memo["existence_audit"] = asyncio.create_task(audit_forever(
         audits, memo["pass_executor"],
-        exit_delay=config.prometheus_scrape_interval + EXIT_SLACK_SECONDS),
+        exit_delay=config.prometheus_scrape_interval + EXIT_SLACK_SECONDS, children=children),
         name="existence-audit")
 
 

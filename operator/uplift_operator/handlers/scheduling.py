@@ -5,9 +5,10 @@ pass, then sleeps until the pass's next due time (``PassResult.requeue_after``: 
 analysis, a step's end, the deadline) or until something it depends on wakes
 it: its own spec or annotations (``Signatures``), its child or its model changed (watch events,
 ``handlers.watches``). Nothing is polled at rest: a resource with nothing due sleeps until
-``RESYNC_SECONDS``, the level-based safety net. Passes run in a bounded thread pool, since
-the services are blocking code; one task per resource means two passes of one resource never
-run at once.
+``RESYNC_SECONDS``, when its pass runs again (what it reads of the watched kinds still comes
+from memory: a deletion the watch missed is the existence audit's to find,
+``handlers.existence``). Passes run in a bounded thread pool, since the services are blocking
+code; one task per resource means two passes of one resource never run at once.
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ _DaemonFn = TypeVar("_DaemonFn", bound=Callable[..., Any])
 #: (kind, namespace, name): what a waiting task is known by.
 Key = tuple[str, str, str]
 
-#: With nothing due, a pass still runs this often: a safety net for a wake-up that was lost
-#: (a watch event missed while a connection was re-established), as controller-runtime's
-#: SyncPeriod; never the way anything the operator depends on is noticed.
+#: With nothing due, a pass still runs this often, as controller-runtime's SyncPeriod: for a
+#: wake-up that was lost, and for what the pass reads from outside memory (MLflow, Prometheus,
+#: its own status); never the way anything the operator depends on is noticed. It is no safety
+#: net for a watched child deleted while its watch was away (kopf lists again after a gap but
+#: sends no DELETED event for it): the pass reads its SeldonDeployment and campaigns ConfigMap
+#: from the watch's store (``adapters.watched``), which still holds the deleted one, so nothing
+#: is applied. The existence audit (``handlers.existence``, at this same interval) lists those
+#: kinds, drops such ghosts from the store and wakes the passes that read them.
 RESYNC_SECONDS = 600.0
 #: After a pass that raised (e.g. its status write refused while the API server restarts),
 #: the next comes 1 s later, doubling with each failure in a row up to this.

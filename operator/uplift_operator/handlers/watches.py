@@ -204,14 +204,34 @@ async def child_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     namespace, _name = _observe(objects, _CHILD.plural, event, body)
     if own:  # what the store already holds: the event of the operator's own apply
         return
-    owners = {str(owner.get("name")): str(owner.get("uid"))
-              for owner in body.metadata.get("ownerReferences") or []
-              if owner.get("kind") == MODEL_KIND
-              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"}
     if event.get("type") != "DELETED":
-        _found_rolling(memo, objects, namespace, owners, event["object"])
-    for model in owners:
-        memo["wakeups"].wake((MODEL_KIND, namespace, model))
+        _found_rolling(memo, objects, namespace, _model_owners(body), event["object"])
+    for key in graph_readers(body):
+        memo["wakeups"].wake(key)
+
+
+def _model_owners(body: Mapping[str, Any]) -> dict[str, str]:
+    """The UpliftModels (name → uid) among an object's owner references."""
+    return {str(owner.get("name")): str(owner.get("uid"))
+            for owner in (body.get("metadata") or {}).get("ownerReferences") or []
+            if owner.get("kind") == MODEL_KIND
+            and owner.get("apiVersion") == f"{GROUP}/{VERSION}"}
+
+
+def graph_readers(body: Mapping[str, Any]) -> set[Key]:
+    """The waiting tasks that read a serving graph: the passes of the UpliftModels owning it."""
+    namespace = str((body.get("metadata") or {}).get("namespace"))
+    return {(MODEL_KIND, namespace, model) for model in _model_owners(body)}
+
+
+def file_readers(body: Mapping[str, Any]) -> set[Key]:
+    """The waiting tasks that read a campaigns ConfigMap: the campaigns files of the
+    UpliftModels owning it, or that it is labelled with."""
+    meta = body.get("metadata") or {}
+    namespace = str(meta.get("namespace"))
+    models = set(_model_owners(body)) | {str((meta.get("labels") or {}).get(naming.MODEL_LABEL,
+                                                                           ""))}
+    return {file_key(namespace, model) for model in models - {""}}
 
 
 def _found_rolling(memo: kopf.Memo, objects: WatchedObjects, namespace: str,
@@ -244,15 +264,11 @@ async def file_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo,
     known = objects.get(CONFIG_MAP_PLURAL, str(meta.namespace), str(meta.name))
     own = (event.get("type") != "DELETED" and known is not None
            and _version(known) == _version(event["object"]))
-    namespace, _name = _observe(objects, CONFIG_MAP_PLURAL, event, body)
+    _observe(objects, CONFIG_MAP_PLURAL, event, body)
     if own:  # what the store already holds: the event of the operator's own apply
         return
-    models = {str(owner.get("name")) for owner in meta.get("ownerReferences") or []
-              if owner.get("kind") == MODEL_KIND
-              and owner.get("apiVersion") == f"{GROUP}/{VERSION}"}
-    models.add(str((meta.get("labels") or {}).get(naming.MODEL_LABEL, "")))
-    for model in models - {""}:
-        memo["wakeups"].wake(file_key(namespace, model))
+    for key in file_readers(body):
+        memo["wakeups"].wake(key)
 
 
 def _version(body: Any) -> str:

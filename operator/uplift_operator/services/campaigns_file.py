@@ -33,7 +33,9 @@ pass lists anything):
    to say and no ConfigMap neither, which every event of the model and every resync would
    otherwise have asked the API server about, to a 404 —, and a ConfigMap deleted or edited by
    hand comes back at once: its watch event wakes the model's pass (``handlers.watches``), with
-   no periodic read-back. A ConfigMap of that name
+   no periodic read-back; one deleted while the watch was away (no DELETED event after kopf
+   lists again) is dropped from the store by the existence audit (``handlers.existence``),
+   which wakes the pass. A ConfigMap of that name
    the model does not control is never written (``sync``): a predecessor's (an UpliftModel
    of the same name, deleted) holds the pass until the garbage collector removes it; anyone
    else's, or no one's, is refused, and the handler says so.

@@ -46,6 +46,7 @@ The handler turns the result into one status patch and events. Nothing here slee
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -64,6 +65,7 @@ from uplift_operator.adapters.mlflow_registry import (
     RegistryNotFound,
     RegistryUnavailable,
 )
+from uplift_operator.adapters.watched import WatchedCluster
 from uplift_operator.api.v1alpha1.common import (
     Condition,
     GateVerdict,
@@ -1376,6 +1378,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         if admitted is not None and admitted.new:  # nothing rolls: the slot is free again
             deps.rolls.abandon(roller, now)
         if error.status == 409 and read:
+            _read_child_again(owner, deps)
             raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
     if labels_only:
@@ -1385,6 +1388,20 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         deps.rolls.counted(roller, now, _resource_version(result))
     deps.rolls.started(roller, now, _resource_version(result))
     return replace(applied, changed=True)
+
+
+def _read_child_again(owner: Owner, deps: Dependencies) -> None:
+    """The apply over the graph this pass read was refused (409): what the watch's store holds
+    of it is read again from the API server (one GET), so that the next pass decides on the
+    graph there. A graph deleted while the watch was away stays in the store until the existence
+    audit finds it (no DELETED event comes): should the API server refuse an apply carrying its
+    resourceVersion (whether such an apply creates the object or is refused differs between
+    kinds and releases), each pass would otherwise apply over it again, a second apart, until
+    then. A failed read changes nothing (the next 409 reads again)."""
+    if isinstance(deps.cluster, WatchedCluster):
+        with contextlib.suppress(KubeError):
+            deps.cluster.read_live(deps.backend.api_version, deps.backend.plural,
+                                   owner.namespace, owner.name)
 
 
 def _kept_predictors_change(child: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:

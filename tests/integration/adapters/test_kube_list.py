@@ -1,6 +1,6 @@
 """``KubeCluster.list_uids`` (the existence audit's LIST, ``handlers.existence``) against the real
 API server, as the operator's identity: the metadata-only answer of a custom resource parses,
-every page is read, and a deleted object is absent at once."""
+every page is read, a deleted object is absent at once, and a label selector selects."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.support.kube import Kubectl
 
 from uplift_operator.adapters.kube import KubeCluster
 from uplift_operator.devenv.controlplane import ControlPlane
+from uplift_operator.handlers.campaigns_file import CAMPAIGNS_FILE_SELECTOR
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,24 @@ def test_the_campaigns_uids_page_by_page_and_a_deleted_one_absent(
     admin.run("delete", "campaign", "c0", "-n", namespace, "--wait=true")
     remaining = cluster.list_uids(API, "campaigns", namespace, page_size=2)
     assert len(remaining) == 4 and remaining < uids
+
+
+def test_a_label_selected_list_has_the_campaigns_files_only(
+        controlplane: ControlPlane, admin: Kubectl, namespace: str) -> None:
+    """The audit of the children kept in memory lists with its watch's selector: the operator's
+    campaigns ConfigMaps, not a team's own ConfigMap (of a model's file name or any other)."""
+    def config_map(name: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}
+
+    ours = {"app.kubernetes.io/managed-by": "uplift-operator", "uplift.dev/model": "m"}
+    admin.apply([config_map("m-campaigns", ours),
+                 config_map("n-campaigns", {}),  # a team's own, under a model's file name
+                 config_map("half", {"app.kubernetes.io/managed-by": "uplift-operator"})],
+                namespace)
+    uid = admin.get("configmap", "m-campaigns", namespace)["metadata"]["uid"]
+    cluster = KubeCluster(config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(controlplane.operator_kubeconfig)))
+    assert cluster.list_uids("v1", "configmaps", namespace,
+                             label_selector=CAMPAIGNS_FILE_SELECTOR) == {uid}
+    assert uid in cluster.list_uids("v1", "configmaps", label_selector=CAMPAIGNS_FILE_SELECTOR)

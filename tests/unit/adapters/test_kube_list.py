@@ -68,3 +68,17 @@ def test_a_page_that_fails_fails_the_whole_list(monkeypatch: pytest.MonkeyPatch)
                                                 page_size=3)
     assert failed.value.status == 410
     assert "continue parameter is too old" in str(failed.value)
+
+
+def test_a_label_selector_goes_with_every_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watched children's audit lists only what their watch selects (one LIST per kind:
+    the campaigns ConfigMaps, not every ConfigMap of the cluster), on every page alike."""
+    server = _Server([f"u{index}" for index in range(4)])
+    selector = "app.kubernetes.io/managed-by=uplift-operator,uplift.dev/model"
+    assert _cluster(server, monkeypatch).list_uids(
+        "v1", "configmaps", label_selector=selector, page_size=3) == {f"u{i}" for i in range(4)}
+    assert [path for _, path, _, _ in server.requests] == ["/api/v1/configmaps"] * 2
+    assert [query["labelSelector"] for _, _, query, _ in server.requests] == [[selector]] * 2
+    server.requests.clear()
+    _cluster(server, monkeypatch).list_uids("uplift.dev/v1alpha1", "campaigns", "team-a")
+    assert "labelSelector" not in server.requests[0][2]  # none asked: none sent

@@ -220,3 +220,15 @@ def test_a_label_selected_kind_remembers_an_absence_only_when_named_so() -> None
     assert kept.get("v1", "configmaps", "ns", "m-campaigns") is None
     assert api.calls == ["get configmaps"] and objects.absent("configmaps", "ns", "m-campaigns")
 
+
+def test_what_is_kept_of_a_kind_by_uid() -> None:
+    """What the existence audit compares with its LIST (``handlers.existence``)."""
+    objects = WatchedObjects([PLURAL, "configmaps"])
+    graph = {**_body("um", 3, 100)}
+    graph["metadata"] = {**graph["metadata"], "uid": "sd-1"}
+    objects.observe(PLURAL, graph)
+    objects.observe(PLURAL, _body("no-uid", 4, 100))  # nothing to compare: left out
+    objects.observe("configmaps", _config_map(None))
+    assert objects.kept(PLURAL) == {"sd-1": ("ns", "um", graph)}
+    assert set(objects.kept("configmaps")) == {"cm-1"}
+    assert objects.kept("secrets") == {}

@@ -19,6 +19,7 @@ import pytest
 
 from uplift_operator import settings
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import existence, observability
 from uplift_operator.handlers.existence import ExistenceAudit, audit_forever
 from uplift_operator.handlers.scheduling import Wakeups
@@ -350,7 +351,7 @@ def test_started_once_per_process_for_both_kinds_in_the_operator_s_scope(
     monkeypatch.setattr(existence, "audit_forever", recorded)
     cluster, wakeups = FakeCluster(), Wakeups()
     memo = kopf.Memo(config=settings.parse_args([*args, "--prometheus-scrape-interval", "15"]),
-                     wakeups=wakeups, pass_executor=executor,
+                     wakeups=wakeups, pass_executor=executor, watched_objects=WatchedObjects([]),
                      uplift_dependencies=SimpleNamespace(cluster=cluster))
 
     async def go() -> None:
