@@ -261,6 +261,15 @@ class PassRunner:
             # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
             self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
+        # What the decision implies beyond the status (an UpliftModel's MLflow write-backs),
+        # only now that the status records it (or already did): a write refused above leaves
+        # it undone, and the next pass, deciding again, does what it decides.
+        if result.after_write is not None:
+            try:
+                result.after_write()
+            except Exception:  # the status is written: the pass's events are told still
+                logger.exception("%s %s/%s: what its pass does after its status write failed",
+                                 *key)
         # Events only once the status that records the decision is written: a failed write
         # fails the pass, and the retry decides (and tells) again, once.
         for event in result.events:

@@ -46,11 +46,16 @@ class Event:
 
 @dataclass(frozen=True)
 class PassResult:
-    """One pass: the whole desired status (wire form), events in order, when to run again."""
+    """One pass: the whole desired status (wire form), events in order, when to run again,
+    and what to do only once that status is written (``after_write``: the MLflow write-backs
+    the decision implies, submitted by the pass runner after its status write went through, or
+    when there was nothing to write; never after a write refused, so that the registry holds no
+    decision the status does not record)."""
 
     status: dict[str, Any]
     events: tuple[Event, ...]
     requeue_after: float | None
+    after_write: Callable[[], None] | None = None
 
 
 S = TypeVar("S", bound=StatusBase)

@@ -26,11 +26,13 @@
    graphs rolling at once: ``services.rolls``); a first version whose graph was just created
    waits for Seldon's first report on it before its first status is written
    (``first_status_wait``);
-   then the MLflow tags / alias the decision implies are queued (``_write_backs``, applied
-   off the pass by ``services.writeback``; ``RegistryWrittenBack`` Unknown until they went
-   through), preceded, on a resource's first pass in a process while its
-   ``RegistryWrittenBack`` says False or Unknown (the writes were lost with the process
-   before), by the registry state its status implies (``_registry_state``); all of them
+   then the MLflow tags / alias the decision implies are queued once the status recording it
+   is written (``_write_backs``, submitted by the pass runner through ``PassResult.after_write``:
+   a status write refused leaves MLflow as it was; applied off the pass by
+   ``services.writeback``; ``RegistryWrittenBack`` Unknown until they went through),
+   preceded, on a resource's first pass in a process while its ``RegistryWrittenBack`` says
+   False or Unknown (the writes were lost with the process before), by the registry state its
+   status implies (``_registry_state``); all of them
    withheld while an older UpliftModel moves the same promotion alias
    (``services.writeback.AliasClaims``: ``RegistryWrittenBack`` False, ``PromotionAliasShared``),
    and that state submitted again once the alias is the model's alone, or once an edit of its
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 import secrets
@@ -123,6 +126,7 @@ from uplift_operator.services.writeback import (
     Write,
     WriteBack,
 )
+from uplift_operator.services.writeback import Owner as WriterOwner
 from uplift_operator.userinfo import has_userinfo, shown_url
 
 __all__ = ["FIRST_STATUS_GRACE", "KIND", "VERSION_FIELDS", "Dependencies", "Event", "PassResult",
@@ -320,20 +324,28 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         if replay:
             writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
                       *writes]
-        # Told when they are through, so the condition they make Unknown turns True at once.
-        deps.write_back.submit(writer, registry, registry_scope(spec.model, namespace, deps),
-                               spec.model.registered_model, writes,
-                               tell_when_written=replay or bool(writes))
-        if became_holder:
-            deps.alias_claims.wrote_as_holder(writer, target)
+        # Submitted only once the status recording the decision is written (the pass runner
+        # calls ``after_write``): a status write refused (409: an abort annotated meanwhile)
+        # leaves MLflow as it was, and the next pass decides, and writes, again. The status
+        # says what the submission will make of the write-back (``WriteBack.preview``).
+        scope = registry_scope(spec.model, namespace, deps)
+        waiting, write_failure = deps.write_back.preview(writer, scope,
+                                                         spec.model.registered_model, writes)
+        pending = waiting
+        after_write: Callable[[], None] | None = functools.partial(
+            _submit_write_backs, deps, writer, registry, scope, spec.model.registered_model,
+            writes, tell=replay or bool(writes), expected=waiting,
+            holder_of=target if became_holder else None)
     else:
         freed = False  # owed still: the stored condition says so until a pass can submit it
-    status = _status(decision.status, current, resolved, applied,
-                     deps.write_back.failure(writer),
-                     not deps.write_back.knows(writer) or deps.write_back.waiting(writer),
-                     deps.write_back.waiting(writer), owner, generation, now)
+        waiting, write_failure = (deps.write_back.waiting(writer),
+                                  deps.write_back.failure(writer))
+        pending = waiting or not deps.write_back.knows(writer)
+        after_write = None
+    status = _status(decision.status, current, resolved, applied, write_failure, pending,
+                     waiting, owner, generation, now)
     status.conditions = _alias_shared(status.conditions, current.conditions, spec, holding,
-                                      freed, deps.write_back.waiting(writer), generation, now)
+                                      freed, waiting, generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
     # Degraded while a condition has said for longer than a grace that the spec has not taken
     # effect (Argo CD's health passes the phase through); Ready and every decision as decided.
@@ -368,7 +380,21 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         following = grace_ends if following is None else min(following, grace_ends)
     if applied is not None and applied.roll_timed_out is not None:
         deps.rolls.said((KIND, namespace, name))  # its event is in this pass's result
-    return read.told(PassResult(status.to_wire(), tuple(events), following))
+    return read.told(PassResult(status.to_wire(), tuple(events), following, after_write))
+
+
+def _submit_write_backs(deps: Dependencies, writer: WriterOwner, registry: Registry,
+                        scope: Sequence[str], model: str, writes: Sequence[Write], *,
+                        tell: bool, expected: bool, holder_of: AliasTarget | None) -> None:
+    """A pass's MLflow write-backs, submitted once its status is written (``after_write``).
+    Told when they are through (``tell``), so the condition they made Unknown turns True at
+    once; and at once when the status said writes pending (``expected``) that went through
+    between the pass and its status write (nothing else would wake it)."""
+    deps.write_back.submit(writer, registry, scope, model, writes, tell_when_written=tell)
+    if holder_of is not None:
+        deps.alias_claims.wrote_as_holder(writer, holder_of)
+    if expected and not deps.write_back.waiting(writer):
+        deps.write_back.tell([writer])
 
 
 #: The status fields naming versions (and the graph) of what serves: text longer than this

@@ -2,9 +2,12 @@
 
 A decision (canary started, promoted, rolled back) implies registry writes: role tags on the
 versions, the promotion alias, a rollback's reason. The pass only submits them
-(``WriteBack.submit``); one worker thread applies them, so a slow or unreachable MLflow never
-delays a pass (a rollback's graph is applied, and its status written, before MLflow hears of
-it). The writes are
+(``WriteBack.submit``), once the status recording the decision is written (a status write
+refused submits nothing: the registry never holds a decision the status does not; the status
+says beforehand what the submission makes of the write-back, ``WriteBack.preview``); one
+worker thread applies them, so a slow or unreachable MLflow never delays a pass (a
+rollback's graph is applied, and its status written, before MLflow hears of it). The writes
+are
 
 * **in order per registered model** (a role tag before the alias that follows it): one queue per
   (registry scope, model); a write that fails holds the writes queued behind it. Every pending
@@ -195,6 +198,48 @@ class WriteBack:
             elif tell_when_written:
                 self._awaiting.add(owner)
             self._lock.notify_all()
+
+    def preview(self, owner: Owner, scope: Sequence[str], model: str,
+                writes: Iterable[Write]) -> tuple[bool, str | None]:
+        """What ``waiting`` and ``failure`` of ``owner`` would say once ``writes`` were
+        submitted now, without submitting them: a pass writes its status before it submits
+        what it decided (``services.upliftmodel``: a status write refused leaves MLflow
+        untouched), and that status says what the submission will make of its write-back. A
+        write deduplicated away (written already) adds nothing pending; one joining a queue
+        whose head fails is held (or failing, being that head). Writes of ``owner`` moved from
+        another scope's queue at the submission (``_follow``) are not looked at: they are
+        pending already, and stay so."""
+        with self._lock:
+            queue_key = (*scope, model)
+            queue = self._queues.get(queue_key, deque())
+            blocked = self._blocked.get(queue_key)
+            joins, failing, held = False, None, None
+            for write in writes:
+                key = (*queue_key, *write.what)
+                queued = [p for p in queue if p.key == key]
+                if (not queued and write.what[0] not in ALWAYS_REWRITTEN
+                        and self._written.get(key) == write.value):
+                    continue
+                joins = True
+                if blocked is not None and queue:
+                    if queued and queued[-1].write.value == write.value and queue[0] is queued[-1]:
+                        failing = failing or blocked[0]
+                    else:
+                        held = blocked[1]
+            waiting = joins or owner in self._of_owner
+            dropped = self._dropped.get(owner)
+            if not waiting:  # a submit with nothing pending clears failing and held
+                return False, dropped[1] if dropped else None
+            return True, (self._failing.get(owner) or failing or held or self._held.get(owner)
+                          or (dropped[1] if dropped else None))
+
+    def tell(self, owners: Sequence[Owner]) -> None:
+        """Tell ``owners`` (``on_change``) that their write-back may read otherwise than their
+        status says: a pass whose status said writes pending found none pending once it
+        submitted them (they went through meanwhile), and nothing else would wake it."""
+        if owners:
+            for listener in self.on_change:
+                listener(owners)
 
     def forget(self, owner: Owner) -> None:
         """``owner`` is gone (deleted): nothing is reported for it any more. Its pending writes

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
+from tests.unit.services.test_upliftmodel import status_written
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.devenv.seldon_standin import seldon_status
@@ -89,7 +90,8 @@ class Fleet:
 
     def tick(self, name: str, seconds: float = 0) -> PassResult:
         self.now += dt.timedelta(seconds=seconds)
-        result = upliftmodel.reconcile(copy.deepcopy(self.bodies[name]), self.deps, self.now)
+        result = status_written(upliftmodel.reconcile(copy.deepcopy(self.bodies[name]),
+                                                      self.deps, self.now))
         self.deps.write_back.run_due()
         self.bodies[name]["status"] = result.status
         return result

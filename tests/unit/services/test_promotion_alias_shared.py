@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from tests.unit.services.test_upliftmodel import REGISTERED, SELDON, SPEC, Sim
+from tests.unit.services.test_upliftmodel import REGISTERED, SELDON, SPEC, Sim, status_written
 
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.services import upliftmodel
@@ -35,7 +35,8 @@ class Named(Sim):
 
     def tick(self, seconds: float = 0, available: bool = True) -> PassResult:
         self.now += dt.timedelta(seconds=seconds)
-        result = upliftmodel.reconcile(copy.deepcopy(self.body), self.deps, self.now)
+        result = status_written(upliftmodel.reconcile(copy.deepcopy(self.body), self.deps,
+                                                      self.now))
         self.deps.write_back.run_due()
         self.body["status"] = result.status
         self.results.append(result)

@@ -127,7 +127,8 @@ def qini_followers(n: int, registry_for: Any) -> tuple[CountingRegistry, list[di
     for _ in range(3):
         now += dt.timedelta(seconds=61)
         for body in bodies:
-            body["status"] = upliftmodel.reconcile(copy.deepcopy(body), sim.deps, now).status
+            body["status"] = tu.status_written(
+                upliftmodel.reconcile(copy.deepcopy(body), sim.deps, now)).status
     return fake, bodies
 
 

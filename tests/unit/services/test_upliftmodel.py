@@ -67,7 +67,8 @@ class Sim:
 
     def tick(self, seconds: float = 0, available: bool = True) -> PassResult:
         self.now += dt.timedelta(seconds=seconds)
-        result = upliftmodel.reconcile(copy.deepcopy(self.body), self.deps, self.now)
+        result = status_written(upliftmodel.reconcile(copy.deepcopy(self.body), self.deps,
+                                                      self.now))
         self.deps.write_back.run_due()  # the worker, played after each pass
         self.body["status"] = result.status
         self.results.append(result)
@@ -99,6 +100,14 @@ class Sim:
         self.tick(30)
         self.tick(1)  # the canary predictor reported Available
         assert self.status["canaryVersion"] == "2" and self.weights() == {"1": 90, "2": 10}
+
+
+def status_written(result: PassResult) -> PassResult:
+    """``result`` once the pass runner wrote its status: what it does then (the MLflow
+    write-backs submitted), done."""
+    if result.after_write is not None:
+        result.after_write()
+    return result
 
 
 def reasons(result: PassResult) -> list[str]:

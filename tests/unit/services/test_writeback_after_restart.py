@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from tests.unit.services.fakes import FakeRegistry
-from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SPEC, T0, Sim
+from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SPEC, T0, Sim, status_written
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import status as status_logic
@@ -101,7 +101,8 @@ def test_a_promotion_whose_writes_were_queued_when_the_operator_stopped_is_writt
         if sim.status.get("stableVersion") == "2":
             break
         sim.now += dt.timedelta(seconds=30)
-        result = upliftmodel.reconcile(dict(sim.body), sim.deps, sim.now)  # no worker runs
+        result = status_written(upliftmodel.reconcile(dict(sim.body), sim.deps, sim.now))
+        # (no worker runs)
         sim.body["status"] = result.status
         sim.seldon()
     assert sim.status["stableVersion"] == "2"
