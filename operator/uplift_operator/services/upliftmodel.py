@@ -1912,7 +1912,11 @@ def _alias_shared(conditions: list[Condition], stored: Sequence[Condition],
                        f"replace, a re-install); this one's alias moves and uplift.dev/role and "
                        f"uplift.dev/reason tags are withheld until then (serving is not "
                        f"affected)")
-        return cond.set_condition(conditions, type_=cond.REGISTRY_WRITTEN_BACK, status="False",
+        # Set over the stored condition, not over what the write-back queue made of it this
+        # pass (nothing of this model pending: True), or its lastTransitionTime would move at
+        # every pass, False to False, and every resync write a status with nothing new.
+        return cond.set_condition(_as_stored(conditions, stored),
+                                  type_=cond.REGISTRY_WRITTEN_BACK, status="False",
                                   reason=cond.PROMOTION_ALIAS_SHARED, message=message[:MAX_MESSAGE],
                                   now=now, observed_generation=generation)
     if not _alias_freed(stored):
@@ -1920,7 +1924,8 @@ def _alias_shared(conditions: list[Condition], stored: Sequence[Condition],
     if not freed:  # not submitted this pass: the stored condition keeps it owed
         kept = cond.find(stored, cond.REGISTRY_WRITTEN_BACK)
         assert kept is not None
-        return cond.set_condition(conditions, type_=kept.type, status=kept.status,
+        return cond.set_condition(_as_stored(conditions, stored), type_=kept.type,
+                                  status=kept.status,
                                   reason=kept.reason, message=kept.message, now=now,
                                   observed_generation=generation)
     now_says = cond.find(conditions, cond.REGISTRY_WRITTEN_BACK)
@@ -1932,6 +1937,13 @@ def _alias_shared(conditions: list[Condition], stored: Sequence[Condition],
                     f"the registry state its status implies is submitted again, not yet through",
             now=now, observed_generation=generation)
     return conditions
+
+
+def _as_stored(conditions: Sequence[Condition], stored: Sequence[Condition]) -> list[Condition]:
+    """``conditions`` with ``RegistryWrittenBack`` as ``stored`` has it (absent if absent)."""
+    kept = cond.find(stored, cond.REGISTRY_WRITTEN_BACK)
+    others = [c for c in conditions if c.type != cond.REGISTRY_WRITTEN_BACK]
+    return sorted([*others, kept], key=lambda c: c.type) if kept is not None else others
 
 
 def _alias_write(model: str, alias: str, version: str) -> Callable[[Registry], None]:

@@ -14,6 +14,7 @@ import pytest
 from tests.unit.services.test_upliftmodel import REGISTERED, SELDON, SPEC, Sim, status_written
 
 from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.domain.status import status_patch
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.common import PassResult
 from uplift_operator.services.writeback import RECREATE_GRACE, AliasClaims, Holding, WriteBack
@@ -108,6 +109,24 @@ def test_the_younger_model_serves_but_writes_nothing_and_says_whose_alias_it_is(
     assert not [r for r in reasons(second) if "PromotionAlias" in r[1] or "WriteBack" in r[1]]
     assert older.status["phase"] == "Healthy"
     assert "PromotionAliasShared" not in str(older.status.get("conditions"))
+
+
+def test_a_shared_alias_keeps_its_condition_and_writes_no_status_at_rest() -> None:
+    """The younger model's RegistryWrittenBack was set over what the write-back queue made of
+    it in the same pass (True: nothing of it pending), so its lastTransitionTime moved at
+    every pass, False to False, and every resync wrote a status with nothing new."""
+    older, younger = pair()
+    older.tick()
+    older.tick(1)
+    younger.tick()
+    younger.tick(1)
+    since = written_back(younger)["lastTransitionTime"]
+    for _ in range(3):
+        before = copy.deepcopy(younger.status)
+        younger.tick(600)  # a resync pass, nothing changed
+        assert written_back(younger)["lastTransitionTime"] == since
+        assert not status_patch(before, younger.results[-1].status)  # nothing to write
+    assert written_back(younger)["reason"] == "PromotionAliasShared"
 
 
 def test_the_older_one_deleted_the_younger_writes_its_registry_state_once_the_grace_ends(
