@@ -41,7 +41,7 @@ import re
 import secrets
 import struct
 import uuid
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -165,34 +165,61 @@ class Signer:
 
 class UnitCache:
     """Bounded LRU: (campaign, unit id) → the unit's last decision id under that campaign
-    (``""``: the model's own decisions)."""
+    (``""``: the model's own decisions), with an index of the campaigns each unit is known
+    under, kept as entries come and go: a report that names no campaign looks up the unit's
+    own (one lookup per campaign the unit has a decision under), whatever the number of
+    campaigns the cache holds."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._data: OrderedDict[tuple[str, str], str] = OrderedDict()
-        # Entries per campaign: the few names a report without one is looked up under.
-        self._campaigns: Counter[str] = Counter()
+        # unit → the campaign it has an entry under, or the set of them when several (most
+        # units are under one: a string shared with the entry's key costs no more than its slot)
+        self._campaigns: dict[str, str | set[str]] = {}
 
     def put(self, campaign: str, unit_id: str, decision_id: str) -> None:
         if self.size <= 0:
             return
         key = (campaign, unit_id)
         if key not in self._data:
-            self._campaigns[campaign] += 1
+            self._index(campaign, unit_id)
         self._data[key] = decision_id
         self._data.move_to_end(key)
         while len(self._data) > self.size:
-            (gone, _), _ = self._data.popitem(last=False)
-            self._campaigns[gone] -= 1
-            if not self._campaigns[gone]:
-                del self._campaigns[gone]
+            (gone, unit), _ = self._data.popitem(last=False)
+            self._unindex(gone, unit)
+
+    def _index(self, campaign: str, unit_id: str) -> None:
+        known = self._campaigns.get(unit_id)
+        if known is None:
+            self._campaigns[unit_id] = campaign
+        elif isinstance(known, str):
+            self._campaigns[unit_id] = {known, campaign}
+        else:
+            known.add(campaign)
+
+    def _unindex(self, campaign: str, unit_id: str) -> None:
+        known = self._campaigns[unit_id]
+        if isinstance(known, str):
+            del self._campaigns[unit_id]
+            return
+        known.discard(campaign)
+        if len(known) == 1:
+            (self._campaigns[unit_id],) = known
 
     def get(self, campaign: str, unit_id: str) -> str | None:
         return self._data.get((campaign, unit_id))
 
+    def campaigns(self, unit_id: str) -> tuple[str, ...]:
+        """The campaigns the unit has a decision under."""
+        known = self._campaigns.get(unit_id)
+        if known is None:
+            return ()
+        return (known,) if isinstance(known, str) else tuple(known)
+
     def decisions(self, unit_id: str) -> dict[str, str]:
         """The unit's last decision under each campaign it has one under."""
-        return {c: d for c in self._campaigns if (d := self._data.get((c, unit_id))) is not None}
+        return {c: self._data[c, unit_id] for c in self.campaigns(unit_id)}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -380,7 +407,7 @@ def _by_unit(item: Mapping[str, Any], where: str, unit: str, cache: UnitCache) -
                               f"{campaign[:80]!r} on this replica; report by decision_id",
                               status=404, reason="unknown_unit")
         return found
-    known = cache.decisions(unit)
+    known = cache.decisions(unit)   # the unit's own: no pass over every campaign cached
     if not known:
         raise ReportError(f"{where}: no decision known for unit {shown!r} on this replica; "
                           "report by decision_id", status=404, reason="unknown_unit")
