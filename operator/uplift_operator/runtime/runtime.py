@@ -279,19 +279,29 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
             raise RequestError(f"input {name!r}: between 1 and {max_rows} rows per request, "
                                f"got {len(flat)}", "too_large" if flat else "bad_shape",
                                413 if flat else 400)
+        if name == unit_key:
+            # A unit id's own checks first: a null or over-long id is a bad unit id, not a
+            # category of the wrong type or out of range (bytes are judged once decoded).
+            _check_unit_ids(name, flat)
         values = _decode(name, datatype, flat, math.inf if name == unit_key else max_abs)
         if name == unit_key:
             units = values.tolist()
-            if not (datatype == "BYTES" and all(map(str.strip, units))
-                    and max(map(len, units)) <= events.MAX_UNIT_ID):
-                for i, unit in enumerate(units):
-                    if (problem := events.unit_id_problem(unit)) is not None:
-                        raise RequestError(f"input {name!r}[{i}]: a unit id {problem}",
-                                           "bad_unit_id")
+            _check_unit_ids(name, units)
             unit_ids = [str(v) for v in units]
         else:
             columns[name] = values
     return columns, unit_ids
+
+
+def _check_unit_ids(name: str, units: list[Any]) -> None:
+    """``bad_unit_id`` naming the first value of ``units`` that cannot identify a unit
+    (:func:`events.unit_id_problem`); bytes are left to the decoding."""
+    if (set(map(type, units)) == {str} and all(map(str.strip, units))
+            and max(map(len, units)) <= events.MAX_UNIT_ID):
+        return  # the usual case, without a Python loop
+    for i, unit in enumerate(units):
+        if not isinstance(unit, bytes) and (problem := events.unit_id_problem(unit)) is not None:
+            raise RequestError(f"input {name!r}[{i}]: a unit id {problem}", "bad_unit_id")
 
 
 def _output(name: str, values: list[Any], datatype: str) -> ResponseOutput:
