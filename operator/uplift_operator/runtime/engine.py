@@ -17,7 +17,7 @@ treatment), so the two arms stay comparable; only treated rows spend.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -55,6 +55,7 @@ IntArray = npt.NDArray[np.int64]
 CAMPAIGN_ARMS = ("treated", "holdout", "unexposed", "not-treated-by-policy", "budget-exhausted",
                  "capped", "inactive", "not-started", "ended")
 TOP_FRACTION_HISTORY = 10_000   # recent uplifts per campaign the topFraction policy ranks against
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 #: The metric-label codes of ``RequestError`` (the runtime counts each from zero).
@@ -104,6 +105,54 @@ class BoundCampaign:
     values: FloatArray               # (K,)
 
 
+class RecentUplifts:
+    """The last ``size`` uplifts a topFraction campaign ranks against: a ring of float32, each
+    rounded down (towards −∞), allocated at its first uplift — 40 KB at 10,000, where a deque
+    of Python floats held 316 KiB (1.23 GiB at 4,096 campaigns). Rounding down keeps the
+    order of the uplifts, so a quantile of them is the true quantile rounded down to float32
+    (7 significant digits): a unit whose uplift reaches the true quantile reaches it."""
+
+    def __init__(self, size: int = TOP_FRACTION_HISTORY) -> None:
+        if size < 1:
+            raise ValueError(f"the history needs at least one entry, got {size}")
+        self.size = size
+        self._ring: npt.NDArray[np.float32] | None = None
+        self._next = 0    # where the next uplift goes
+        self._count = 0   # how many it holds (the first _count slots while it fills)
+
+    def extend(self, uplifts: npt.ArrayLike) -> None:
+        """Keep ``uplifts`` (finite), the oldest forgotten beyond ``size``."""
+        values = np.asarray(uplifts, dtype=np.float64).reshape(-1)[-self.size:]
+        n = len(values)
+        if not n:
+            return
+        if self._ring is None:
+            self._ring = np.empty(self.size, dtype=np.float32)
+        values = np.clip(values, -_FLOAT32_MAX, _FLOAT32_MAX)
+        stored = values.astype(np.float32)
+        above = stored.astype(np.float64) > values
+        stored[above] = np.nextafter(stored[above], np.float32(-np.inf))
+        first = min(n, self.size - self._next)
+        self._ring[self._next:self._next + first] = stored[:first]
+        self._ring[:n - first] = stored[first:]
+        self._next = (self._next + n) % self.size
+        self._count = min(self.size, self._count + n)
+
+    def values(self) -> npt.NDArray[np.float32]:
+        """The uplifts kept, in no particular order (a quantile needs none); a view."""
+        if self._ring is None:
+            return np.empty(0, dtype=np.float32)
+        return self._ring[:self._count]
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes its values take (0 until its first uplift)."""
+        return 0 if self._ring is None else self._ring.nbytes
+
+
 @dataclass
 class CampaignLedger:
     """What one replica remembers of a campaign between requests: its spend in the current
@@ -118,8 +167,7 @@ class CampaignLedger:
     #: The budget period counted (period start, length, index); None: none (no budget).
     period: tuple[float, float | None, int] | None = None
     spent: float = 0.0
-    recent_uplift: deque[float] = field(
-        default_factory=lambda: deque(maxlen=TOP_FRACTION_HISTORY))
+    recent_uplift: RecentUplifts = field(default_factory=RecentUplifts)
 
     def remaining(self, campaign: Campaign, now: float) -> float | None:
         """What is left of the current period's budget on this replica (``None``: no budget).
@@ -371,10 +419,12 @@ class DecisionEngine:
         threshold = None
         if c.policy.type == "topFraction" and c.policy.top_fraction is not None:
             best = np.where(allowed[None, :], pred.uplift, -np.inf).max(axis=1, initial=-np.inf)
-            ledger.recent_uplift.extend(best[is_exposed & np.isfinite(best)].tolist())
-            recent = list(ledger.recent_uplift) or best[np.isfinite(best)].tolist()
+            ledger.recent_uplift.extend(best[is_exposed & np.isfinite(best)])
+            recent: npt.NDArray[np.floating[Any]] = ledger.recent_uplift.values()
+            if not len(recent):
+                recent = best[np.isfinite(best)]
             threshold = (policy.top_fraction_threshold(recent, c.policy.top_fraction)
-                         if recent else np.inf)
+                         if len(recent) else np.inf)
         rule = policy.choose_rule(pred.uplift, bound.values, bound.costs, allowed,
                                   c.policy.type, min_uplift=c.policy.min_uplift,
                                   threshold=threshold)

@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -114,7 +115,8 @@ def choose_rule(uplift: FloatArray, values: FloatArray, costs: FloatArray,
                       np.where(treat, score, -np.inf))
 
 
-def top_fraction_threshold(recent: Sequence[float], fraction: float) -> float:
+def top_fraction_threshold(recent: Sequence[float] | npt.NDArray[np.floating[Any]],
+                           fraction: float) -> float:
     """The uplift that ``fraction`` of ``recent`` uplifts reach: treat a unit whose uplift is at
     least this to treat (about) the top ``fraction``. ``recent`` must not be empty."""
     if not 0 < fraction <= 1:
