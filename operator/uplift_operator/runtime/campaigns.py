@@ -41,9 +41,9 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from uplift_operator.model.keys import MAX_KEY_LENGTH, treatment_key
 
@@ -171,6 +171,20 @@ class Parsed:
 
 def parse(text: str | bytes) -> Parsed:
     """The campaigns of one document; :class:`CampaignsError` when the document is unusable."""
+    good: dict[str, Campaign] = {}
+    errors: dict[str, str] = {}
+    for name, entry in _entries(read_document(text)).items():
+        try:
+            good[name] = parse_campaign(name, entry)
+        except CampaignsError as exc:
+            errors[name] = str(exc)
+    return Parsed(good, errors)
+
+
+def read_document(text: str | bytes) -> dict[str, Any]:
+    """The document as JSON, once its shape is checked (an object of this ``format`` with a
+    ``campaigns`` object of at most ``MAX_CAMPAIGNS`` entries); :class:`CampaignsError`
+    otherwise."""
     try:
         raw = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -187,14 +201,12 @@ def parse(text: str | bytes) -> Parsed:
                              f"{_kind(entries)}")
     if len(entries) > MAX_CAMPAIGNS:
         raise CampaignsError(f"at most {MAX_CAMPAIGNS} campaigns, got {len(entries)}")
-    good: dict[str, Campaign] = {}
-    errors: dict[str, str] = {}
-    for name, entry in entries.items():
-        try:
-            good[name] = parse_campaign(name, entry)
-        except CampaignsError as exc:
-            errors[name] = str(exc)
-    return Parsed(good, errors)
+    return raw
+
+
+def _entries(document: Mapping[str, Any]) -> dict[str, Any]:
+    entries: dict[str, Any] = document["campaigns"]
+    return entries
 
 
 def parse_campaign(name: str, raw: Any) -> Campaign:
@@ -302,6 +314,11 @@ def parse_split(text: str | bytes) -> VersionSplit | None:
         raw = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CampaignsError(f"not JSON: {exc}") from None
+    return split_of(raw)
+
+
+def split_of(raw: Any) -> VersionSplit | None:
+    """:func:`parse_split` of a document already read as JSON."""
     split = raw.get("split") if isinstance(raw, dict) else None
     if split is None:
         return None
@@ -329,9 +346,18 @@ def named_treatment_keys(text: str | bytes) -> dict[str, frozenset[str]]:
         raw = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
+    return named_keys_of(raw)
+
+
+def named_keys_of(raw: Any, names: Collection[str] | None = None
+                  ) -> dict[str, frozenset[str]]:
+    """:func:`named_treatment_keys` of a document already read as JSON; of its entries
+    ``names`` only, when given (those that changed)."""
     entries = raw.get("campaigns") if isinstance(raw, dict) else None
     named: dict[str, frozenset[str]] = {}
     for name, entry in (entries.items() if isinstance(entries, dict) else ()):
+        if names is not None and name not in names:
+            continue
         treatments = entry.get("treatments") if isinstance(entry, dict) else None
         keys = set()
         for treatment in (treatments if isinstance(treatments, dict) else ()):
@@ -355,10 +381,47 @@ def apply_document(previous: Mapping[str, T], text: str | bytes,
     replica whose version lacks one of the campaign's treatments. Rejected, it would keep its
     last good settings there, treating on. :class:`CampaignsError` when the document is
     unusable as a whole."""
-    parsed = parse(text)
+    applied = apply_read(previous, {}, read_document(text), bind, note)
+    return applied.campaigns, applied.errors
+
+
+@dataclass(frozen=True)
+class Applied(Generic[T]):
+    """A new version of the document, applied (:func:`apply_read`)."""
+
+    campaigns: dict[str, T]        # to apply: as :func:`apply_document` gives them
+    errors: dict[str, str]         # a message per entry rejected
+    #: The entry (as JSON) each of ``campaigns`` was taken from: the next version's
+    #: ``sources``, so an entry that did not change is not parsed and bound again.
+    sources: dict[str, Any]
+    changed: tuple[str, ...]       # the names parsed and bound anew (new, or their entry changed)
+
+
+def apply_read(previous: Mapping[str, T], sources: Mapping[str, Any],
+               document: Mapping[str, Any], bind: Callable[[Campaign], T],
+               note: Callable[[str, str], None] = lambda name, message: None) -> Applied[T]:
+    """:func:`apply_document` of a document :func:`read_document` read, taking over from
+    ``previous`` as it is each campaign whose entry is the one it was taken from
+    (``sources``, the last :class:`Applied`'s): only entries that changed are parsed and bound
+    again, so a new version of a file of thousands of campaigns costs its changes (a campaign
+    rejected stays one whose entry is parsed each time, and logged)."""
     bound: dict[str, T] = {}
-    errors = dict(parsed.errors)
-    for name, campaign in parsed.campaigns.items():
+    taken: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    changed: list[str] = []
+    for name, entry in _entries(document).items():
+        # Equal as JSON values (C-speed ``==``, 3 ms for 4,096 entries): ``1`` equals
+        # ``1.0`` and ``true``, but an entry that differs from its source only so parses to the
+        # same campaign or is rejected, which keeps the same one (its last good settings).
+        if name in previous and name in sources and sources[name] == entry:
+            bound[name], taken[name] = previous[name], sources[name]
+            continue
+        changed.append(name)
+        try:
+            campaign = parse_campaign(name, entry)
+        except CampaignsError as exc:
+            errors[name] = str(exc)
+            continue
         try:
             bound[name] = bind(campaign)
         except ValueError as exc:
@@ -369,7 +432,11 @@ def apply_document(previous: Mapping[str, T], text: str | bytes,
             bound[name] = served[0]
             note(name, f"campaigns.{name} treats no one (inactive or exposure 0): taken without "
                        f"the treatments {served[1]} this version does not serve ({exc})")
-    return merge(previous, bound, errors), errors
+        taken[name] = entry
+    for name in errors:   # kept at its last good settings: from the entry it was taken from
+        if name in previous and name in sources:
+            taken[name] = sources[name]
+    return Applied(merge(previous, bound, errors), errors, taken, tuple(changed))
 
 
 def _bind_served(campaign: Campaign, bind: Callable[[Campaign], T]

@@ -50,6 +50,9 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                       "stake 0.5 × Kelly, the truth's direction (no bet can know it) | PSI 0.2"]),
     "cap_ledger_memory": (["--entries", "1000", "--churn", "1"], False,
                           ["| 1,000 | 5 | 18 characters |"]),
+    "runtime_campaigns_file": (["--campaigns", "20", "--repeats", "2"], False,
+                               ["20 campaigns, 2 runs each", "tick, nothing changed",
+                                "first version with a canary split"]),
 }
 # Need MLServer processes, the control plane or Prometheus: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
