@@ -310,14 +310,18 @@ def _count(prometheus: MetricSource, promql: str) -> int | None:
 
 def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str, *,
                  by: tuple[str, ...] = (), labels: Mapping[str, str] | None = None,
-                 offset: str = "") -> dict[tuple[str, ...], int]:
+                 offset: str = "", unless: Mapping[str, str] | None = None
+                 ) -> dict[tuple[str, ...], int]:
     """``increase(metric[window])`` (``offset`` back in time, when given) summed per (version,
     *by) for both versions in one query (one round trip instead of one per version and label
     value); a key without data (no series, or NaN) is absent, as the single-version query's
-    empty result was."""
+    empty result was. ``unless``: label → a regex of values left out."""
     shifted = f" offset {offset}" if offset and offset != "0s" else ""
+    selector = ctx.versions_selector(**(labels or {}))
+    if unless:
+        selector = selector[:-1] + "".join(f', {k}!~"{v}"' for k, v in unless.items()) + "}"
     rows = prom.query(f"sum by ({', '.join(('version', *by))}) "
-                      f"(increase({metric}{ctx.versions_selector(**(labels or {}))}"
+                      f"(increase({metric}{selector}"
                       f"[{window}]{shifted}))")
     out = {}
     for row in rows:
@@ -420,11 +424,21 @@ def _bucket_query(template: str, ctx: GateContext, version: str) -> str | None:
     return None if selector is None else f"sum by (le) (increase({selector}[{ctx.window}]))"
 
 
+#: Refusals that are not the version's doing, left out of the errorRate gate's errors and
+#: requests (still counted under their reason, and in the traffic split): a request naming a
+#: Campaign the campaigns file has not brought to the pod yet, or took away already (a
+#: ConfigMap reaches pods 60–90 s apart), is refused ``unknown_campaign`` by whichever
+#: version's pods lag, and during a canary that Campaign's share of requests read as the
+#: lagging version's error rate (docs/runtime.md "Errors").
+NOT_THE_VERSIONS = ("unknown_campaign",)
+
+
 def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                 registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     infer = {"endpoint": "infer"}
-    errors = _per_version(prom, ctx, _REFUSED, ctx.window, labels=infer)
+    errors = _per_version(prom, ctx, _REFUSED, ctx.window, labels=infer,
+                          unless={"reason": "|".join(NOT_THE_VERSIONS)})
     # A refused request is not timed: requests are the answered ones plus the refused ones (a
     # canary refusing all it gets has errors and no answered request).
     requests = _added(_per_version(prom, ctx, _ANSWERED, ctx.window, labels=infer), errors)
