@@ -43,6 +43,8 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
     MODEL_NAME,
     MODEL_NAME_PATTERN,
     UPLIFT_SANITY_BAND,
+    VERSION_SPLIT_SALT,
+    VERSION_SPLIT_SALT_TAKEN,
     UpliftModelSpec,
 )
 from uplift_operator.domain import promql
@@ -150,6 +152,8 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     problems += duration_problems(spec)
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
     problems += _blank_holdout_text(spec.experiment.unit_key, spec.experiment.salt)
+    if spec.experiment.salt == VERSION_SPLIT_SALT:   # the CRD's rule, for one stored before it
+        problems.append(f"spec.experiment.salt: {VERSION_SPLIT_SALT_TAKEN}")
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)

@@ -43,6 +43,8 @@ __all__ = [
     "TRACKING_URI_PATTERN",
     "TRACKING_URI_RULE",
     "UPLIFT_SANITY_BAND",
+    "VERSION_SPLIT_SALT",
+    "VERSION_SPLIT_SALT_TAKEN",
     "ExperimentSpec",
     "FeatureSpec",
     "ModelGate",
@@ -180,6 +182,15 @@ class FeatureSpec(ApiModel):
     ]})
 
 
+#: The salt of the version split's unit positions (``runtime.assignment.VERSION_SALT``, which
+#: the API cannot import): a holdout drawn under it is the same draw as which version owns a unit.
+VERSION_SPLIT_SALT = "router"
+VERSION_SPLIT_SALT_TAKEN = (
+    f"salt must not be '{VERSION_SPLIT_SALT}', the salt of the version split: the holdout would "
+    "be the same draw as which version owns a unit (a canary at a weight up to holdoutFraction "
+    "would own holdout units only)")
+
+
 class ExperimentSpec(ApiModel):
     """The randomized holdout against which online incremental effects are measured."""
 
@@ -194,9 +205,12 @@ class ExperimentSpec(ApiModel):
                               not_blank_rule("unitKey")]})
     salt: str | None = Field(
         default=None, max_length=128,
-        description="Salt of the assignment hash; not blank (\"\" is the default). Default: "
-                    "namespace/name, so assignment is stable across versions and restarts.",
-        json_schema_extra={"x-kubernetes-validations": [not_blank_rule("salt", empty=True)]})
+        description="Salt of the assignment hash; not blank (\"\" is the default), not "
+                    f"'{VERSION_SPLIT_SALT}' (the version split's). Default: namespace/name, so "
+                    "assignment is stable across versions and restarts.",
+        json_schema_extra={"x-kubernetes-validations": [
+            not_blank_rule("salt", empty=True),
+            {"rule": f"self != '{VERSION_SPLIT_SALT}'", "message": VERSION_SPLIT_SALT_TAKEN}]})
     attribution_window: AttributionWindow = Field(
         default="1h",
         description="How long after a decision its conversion counts, for the onlineEffect "
