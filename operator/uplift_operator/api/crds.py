@@ -143,7 +143,9 @@ CAMPAIGN = CrdDefinition(
                 description="Progressing, Healthy, Degraded, Paused, Suspended (before "
                             "schedule.start, or a spent budget) or Completed (past schedule.end)"),
         _column("Model", ".spec.modelRef.name", description="UpliftModel used for targeting"),
-        _column("Exposure", ".status.exposurePercent", "number", description="Exposure %"),
+        _column("Exposure", ".status.exposurePercent", "number",
+                description="The exposure ramp's %: kept while the runtime treats no one "
+                            "under a refused spec (Phase Degraded, Message says so)"),
         # The bounds are the gate's confidence sequence, each side one-sided at the gate's
         # alpha (domain.gates._sequential_effect): together 1 - 2 alpha, not a fixed 95 %.
         _column("Effect", ".status.incrementalEffect.display",

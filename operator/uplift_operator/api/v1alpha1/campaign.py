@@ -489,8 +489,16 @@ class CampaignStatus(RampStatus):
                     "judge only the decisions made since the later of this and rampStartedAt.")
     ramp_started_at: dt.datetime | None = Field(
         default=None, description="When the exposure ramp last (re)started at its first step.")
-    exposure_percent: float = Field(default=0, ge=0, le=100,
-                                    description="Percent of eligible units exposed now.")
+    exposure_percent: float = Field(
+        default=0, ge=0, le=100,
+        description="The exposure ramp's percent of eligible units, at which the runtime "
+                    "treats under the Campaign (0 once rolled back, withdrawn, suspended by a "
+                    "spent budget, before schedule.start and past schedule.end). A spec the "
+                    "operator refused keeps it while the runtime treats no one (Degraded, Ready "
+                    "reason InvalidSpec, its campaigns-file entry inactive at 0 %; the message "
+                    "says so): the ramp resumes there once the spec is fixed. Not in effect "
+                    "while SettingsDelivered is False (the runtime keeps its previous "
+                    "settings).")
     suspended_exposure_percent: float | None = Field(
         default=None, ge=0, le=100,
         description="While a spent budget suspends the campaign (exposurePercent 0): the "
