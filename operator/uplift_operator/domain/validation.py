@@ -25,6 +25,7 @@ from uplift_operator.api.v1alpha1.campaign import (
     CAMPAIGN_NAME,
     CAMPAIGN_NAME_PATTERN,
     DELIVERY_RATE_MIN,
+    ROI_COST,
     ROI_VALUE,
     CampaignSpec,
     Targeting,
@@ -221,11 +222,30 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
             t.value_per_conversion for t in spec.treatments if t.value_per_conversion is not None)]
         if min(values) <= 0:
             problems.append(f"spec.economics.valuePerConversion: {ROI_VALUE}")
+    problems += _free_roi_problems(spec)
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
     if economics.budget is not None and economics.budget < cheapest:
         problems.append(f"spec.economics.budget ({economics.budget:g}) cannot pay for a single "
                         f"treatment (cheapest costs {cheapest:g})")
+    return problems
+
+
+def _free_roi_problems(spec: CampaignSpec) -> list[str]:
+    """A roi gate whose treatments all cost 0: nothing is spent on them, so its break-even
+    Δ* = c̄(1 + min)/v is 0 whatever its min and the ROI, (value − cost)/cost, is undefined;
+    the gate measured "nothing spent" at every analysis, a counted Inconclusive, and could never
+    pass (the ramp held, or paused at inconclusiveLimit). Treatments the gate names that the
+    campaign does not send are reported by ``_check_gates``; none left judged: nothing here."""
+    economics, problems = spec.economics, []
+    for index, gate in enumerate(spec.exposure.gates):
+        if gate.type != "roi":
+            continue
+        costs = [t.cost_per_treatment if t.cost_per_treatment is not None
+                 else economics.cost_per_treatment for t in spec.treatments
+                 if not gate.treatments or t.name in gate.treatments]
+        if costs and max(costs) <= 0:
+            problems.append(f"spec.exposure.gates[{index}] ({gate.name}): {ROI_COST}")
     return problems
 
 

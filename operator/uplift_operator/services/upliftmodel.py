@@ -868,14 +868,15 @@ def _tracking_uri_stand_in(value: str) -> tuple[str | None, str]:
 
 
 def _registered_model_stand_in(value: str) -> tuple[str | None, str]:
-    """A registered model name with control characters (refused since the CRD's pattern on
-    it): the name with each replaced, and the problem, which does not quote the name (it would
-    drive the reader's terminal)."""
-    return (re.sub(CONTROL_CHARACTER, "?", value),
+    """A registered model name with control characters, ``?`` or ``/`` (refused since the
+    CRD's pattern on it): the name with each replaced, and the problem, which does not quote
+    the name (it would drive the reader's terminal)."""
+    return (re.sub(NOT_IN_A_REGISTERED_MODEL, "_", value),
             "spec.model.registeredModel: must not hold control characters (it is printed in "
-            "status messages, events and by kubectl uplift); the name is immutable, so create "
-            "an UpliftModel under a new name for a registered model without them, then delete "
-            "this one")
+            "status messages, events and by kubectl uplift), ? or / (the serving pods load "
+            "models:/<name>/<version>, which cannot carry them); the name is immutable, so "
+            "create an UpliftModel under a new name for a registered model without them, then "
+            "delete this one")
 
 
 #: The fields of ``spec.model`` whose string pattern this release added or narrowed, each with
@@ -887,7 +888,7 @@ _PATTERNS_ADDED: dict[str, tuple[str, Callable[[str], tuple[str | None, str]]]] 
     "trackingUri": ("tracking_uri", _tracking_uri_stand_in),
     "registeredModel": ("registered_model", _registered_model_stand_in),
 }
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NOT_IN_A_REGISTERED_MODEL = re.compile(r"[\x00-\x1f\x7f-\x9f?/]")
 #: What the CRD's rule says of a tracking URI with userinfo ("model.trackingUri must not hold
 #: credentials ... name it in model.credentials").
 _TRACKING_URI_REFUSED = str(TRACKING_URI_RULE["message"]) if isinstance(TRACKING_URI_RULE,

@@ -147,6 +147,15 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.economics.valuePerConversion", "a roi gate needs a value per conversion above 0"]),
     ("roi-treatment-worth-nothing", CAMPAIGN, set_path("spec.treatments.0.valuePerConversion", 0),
      ["a roi gate needs a value per conversion above 0"]),
+    ("roi-of-free-treatments", CAMPAIGN, all_of(
+        set_path("spec.economics.costPerTreatment", 0),
+        set_path("spec.treatments.1.costPerTreatment", 0)),
+     ["spec.exposure.gates", "a roi gate needs a treatment it judges (its treatments, else all) "
+                             "that costs more than 0"]),
+    ("roi-judging-only-a-free-treatment", CAMPAIGN, all_of(
+        set_path("spec.economics.costPerTreatment", 0),
+        set_path("spec.exposure.gates.2.treatments", ["womens-e-mail"])),
+     ["spec.exposure.gates", "a roi gate needs a treatment it judges"]),
     ("model-name-with-a-dot", MODEL, set_path("metadata.name", "churn.v2"),
      ["metadata.name must be a DNS-1035 label", "no '.'"]),
     ("model-name-with-a-leading-digit", MODEL, set_path("metadata.name", "1churn"),
@@ -199,6 +208,13 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("value-zero-without-a-roi-gate", CAMPAIGN, all_of(
         set_path("spec.economics.valuePerConversion", 0),
         set_path("spec.exposure.gates", [{"name": "delivery", "type": "deliveryRate"}]))),
+    ("roi-judging-a-paid-treatment-beside-a-free-one", CAMPAIGN, all_of(
+        set_path("spec.economics.costPerTreatment", 0),
+        set_path("spec.exposure.gates.2.treatments", ["mens-e-mail"]))),
+    ("free-treatments-without-a-roi-gate", CAMPAIGN, all_of(
+        set_path("spec.economics.costPerTreatment", 0),
+        set_path("spec.treatments.1.costPerTreatment", 0),
+        set_path("spec.exposure.gates", [{"name": "inc", "type": "incrementalConversions"}]))),
     ("model-name-of-63-characters", MODEL, set_path("metadata.name", "m" * 63)),
     ("campaign-name-with-a-leading-digit", CAMPAIGN, set_path("metadata.name", "1spring")),
     ("empty-salt-meaning-the-default", CAMPAIGN, set_path("spec.experiment.salt", "")),

@@ -32,7 +32,16 @@ def test_a_registered_model_with_control_characters_is_refused(name: str) -> Non
     assert not re.search(_pattern(), name)
 
 
-@pytest.mark.parametrize("name", ["uplift-demo", "team a/model.v2", "modèle_日本", "m@x"])
+@pytest.mark.parametrize("name", ["churn?v2", "team/model", "a/b?c"])
+def test_a_registered_model_the_models_uri_cannot_carry_is_refused(name: str) -> None:
+    """``models:/churn?v2/3`` is model ``churn`` to MLflow and ``models:/team/model/3`` is no
+    models URI: the pods could never load the version the operator resolved."""
+    with pytest.raises(ValidationError):
+        _reference(name)
+    assert not re.search(_pattern(), name)
+
+
+@pytest.mark.parametrize("name", ["uplift-demo", "team a:model.v2", "modèle_日本", "m@x#1 %"])
 def test_a_registered_model_of_printable_text_is_taken(name: str) -> None:
     assert _reference(name).registered_model == name
     assert re.search(_pattern(), name)

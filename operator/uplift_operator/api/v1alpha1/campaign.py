@@ -43,6 +43,7 @@ __all__ = [
     "CAMPAIGN_NAME",
     "CAMPAIGN_NAME_PATTERN",
     "DELIVERY_RATE_MIN",
+    "ROI_COST",
     "ROI_VALUE",
     "TARGETING_FIELDS",
     "TARGETING_IGNORED",
@@ -261,6 +262,11 @@ DELIVERY_RATE_MIN = ("a deliveryRate gate's min is a share of the decisions deli
                      "be above 0 and below 1 (at 0 the gate could never fail, at 1 never pass)")
 ROI_VALUE = ("a roi gate needs a value per conversion above 0: spec.economics."
              "valuePerConversion and every treatment's override (an ROI is measured in it)")
+ROI_COST = ("a roi gate needs a treatment it judges (its treatments, else all) that costs more "
+            "than 0 (spec.treatments[].costPerTreatment, else spec.economics.costPerTreatment): "
+            "with every one free nothing is spent and an ROI, (value - cost)/cost, is not "
+            "defined, so the gate could never pass; judge the effect with an "
+            "incrementalConversions gate (its min 0 is the break-even at no cost)")
 
 #: The gate types that read each optional gate field; the API server refuses the field on the
 #: others (``field_rules``). A Campaign compares no versions, so it has no margin.
@@ -411,6 +417,12 @@ class CampaignSpec(ApiModel):
                  "self.economics.valuePerConversion > 0.0 && self.treatments.all(t, "
                  "!has(t.valuePerConversion) || t.valuePerConversion > 0.0)",
          "message": ROI_VALUE, "fieldPath": ".economics.valuePerConversion"},
+        # And an ROI of treatments that cost nothing (the operator refuses it too).
+        {"rule": "self.exposure.gates.all(g, g.type != 'roi' || self.treatments.exists(t, "
+                 "(!has(g.treatments) || g.treatments.size() == 0 || t.name in g.treatments) "
+                 "&& (has(t.costPerTreatment) ? t.costPerTreatment : "
+                 "self.economics.costPerTreatment) > 0.0))",
+         "message": ROI_COST, "fieldPath": ".exposure.gates"},
     ]})
 
 

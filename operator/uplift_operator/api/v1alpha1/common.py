@@ -397,7 +397,9 @@ class SequentialStateStatus(ApiModel):
     units: float | None = Field(default=None, description="Units seen in the current step.")
     reference: float | None = Field(
         default=None, description="A parameter frozen at the first look that needed it (a "
-                                  "latency threshold in seconds, a design variance).")
+                                  "latency threshold in seconds, a design variance), or the "
+                                  "tolerance a within-tolerance test is against (it starts "
+                                  "afresh when that changes).")
     counts: list[int] | None = Field(
         default=None, max_length=MAX_STATE_COUNTS,
         description="Counts as of the last look, for a test that bets on the rows since (the "

@@ -63,8 +63,11 @@ __all__ = [
 
 #: A registered model name without C0 or C1 control characters: it is printed in status
 #: messages, events and by ``kubectl uplift status``, where an escape sequence in it would
-#: drive the reader's terminal.
-REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+#: drive the reader's terminal. Nor ``?`` or ``/``: the serving pods load
+#: ``models:/<name>/<version>``, which MLflow reads as another model for a name with ``?``
+#: (``models:/churn?v2/3`` is model ``churn``) and refuses for one with ``/``, so such a
+#: version would resolve and never serve (MLflow's own names refuse ``/`` too).
+REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f?/]+$"
 #: An http(s) URL whose authority holds no userinfo (``user:password@``): requests would send it
 #: as basic credentials, and the URL is shown in the status, the operator's log and the serving
 #: pods' environment (``MLFLOW_TRACKING_URI``). The authority ends at the first ``/ ? #``, as
@@ -95,12 +98,14 @@ class ModelReference(ApiModel):
     registered_model: str = Field(
         min_length=1, max_length=256, pattern=REGISTERED_MODEL_PATTERN,
         description="Registered model name in the MLflow registry, without control characters "
-                    "(it is printed in messages and by kubectl uplift). Immutable: the versions in "
-                    "status, the gates' evidence and the history are this model's, and another "
-                    "model's versions are numbered apart (its version of the same number would "
-                    "replace the stable in place, with no canary); to serve another registered "
-                    "model, create an UpliftModel under a new name (and Campaigns that follow "
-                    "it: their modelRef is immutable too), then delete this one.")
+                    "(it is printed in messages and by kubectl uplift) or ? and / (the serving "
+                    "pods load models:/<name>/<version>, which cannot carry them). Immutable: "
+                    "the versions in status, the gates' evidence and the history are this "
+                    "model's, and another model's versions are numbered apart (its version of "
+                    "the same number would replace the stable in place, with no canary); to "
+                    "serve another registered model, create an UpliftModel under a new name "
+                    "(and Campaigns that follow it: their modelRef is immutable too), then "
+                    "delete this one.")
     version: Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=16)] | None = Field(
         default=None, description="A model version number. Exclusive with alias.")
     alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = Field(
