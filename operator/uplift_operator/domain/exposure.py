@@ -977,12 +977,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         has a budget and exposes (or exposed: a ramp started once): from then on the spec's
         ``schedule.start`` may be edited without moving the periods or refilling the budget —
         the runtime counts its spend per period from the campaigns file's ``periodStart``,
-        rendered from it. Before that nothing was spent, so it follows the spec."""
+        rendered from it. Before that nothing was spent, so it follows the spec.
+        ``status.budgetSince`` is recorded with it, the budget gates reading the spend from
+        then (``domain.budget.counted_from``). Without a budget both go: a budget set again
+        is recorded again, from the spec as it is then and from the time it is set, so its
+        gates do not count the removed budget's ledgers (its spend is counted afresh, as each
+        replica counts it from zero under a new ledger)."""
         s = self.status
+        if self.spec.economics.budget is None:
+            s.budget_anchor = s.budget_since = None
+            return
         if (s.budget_anchor is None and self.budget_anchor is not None
-                and self.spec.economics.budget is not None
                 and (exposing(s) or s.ramp_started_at is not None)):
-            s.budget_anchor = self.budget_anchor
+            s.budget_anchor, s.budget_since = self.budget_anchor, self.now
 
     # -- exposure -----------------------------------------------------------------------------
 

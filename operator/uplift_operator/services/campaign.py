@@ -440,7 +440,11 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         step_started_at=step_started, ramp_started_at=ramp_started, now=now,
         budget_anchor=anchor or ramp_started, stable_version=stable, stable_run_id=run_id,
         metric_templates=deps.metric_templates, completes=exposure.completes(spec, status),
-        decisions_since=exposure.decisions_since(status, stable))
+        decisions_since=exposure.decisions_since(status, stable),
+        # From when the budget counts: status.budgetSince once the anchor is recorded (None
+        # where it was recorded before budgetSince existed: the period's start); a budget whose
+        # anchor is not recorded yet (set again, or first set) from now, as this pass records.
+        budget_since=status.budget_since if status.budget_anchor is not None else now)
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
+from tests.unit.services.test_campaign import CampaignMetrics
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
@@ -297,7 +298,7 @@ def test_the_budget_period_start_is_recorded_once_and_an_edited_schedule_moves_n
     spend (the file's periodStart) nor the budget gate's period (its PromQL range)."""
     cluster = FakeCluster()
     cluster.put("upliftmodels", serving_model())
-    prometheus = FakeMetrics()
+    prometheus = CampaignMetrics()  # the spend counter at 0: the budget gate is measured
     deps = campaign.CampaignDependencies(cluster=cluster, prometheus=prometheus,
                                          metric_templates=BUILTIN_TEMPLATES)
     body = campaign_body(phase=None, percent=0)
@@ -317,8 +318,16 @@ def test_the_budget_period_start_is_recorded_once_and_an_edited_schedule_moves_n
     assert file_of(cluster)["campaigns"]["spring-email"]["budget"]["periodStart"] == (
         "2026-03-01T00:00:00Z")
     # 7d periods from 2026-03-01: the current one began 2026-11-29, not 2026-11-24 (from 03-10).
-    period = int((now - dt.datetime(2026, 11, 29, tzinfo=dt.UTC)).total_seconds())
-    assert any("uplift_campaign_period_spend{" in q and f"[{period}s]" in q
+    budget_gate = next(g for g in body["status"]["gates"] if g["name"] == "budget")
+    assert "the period 2026-11-29T00:00:00+00:00 – 2026-12-06T00:00:00+00:00" in (
+        budget_gate["message"])
+    # Its spend read from when the budget was recorded (status.budgetSince: T0, the first
+    # exposure, later than the period's start), which the edit does not move either.
+    assert body["status"]["budgetSince"] == "2026-12-01T12:00:00Z"
+    since = int((now - T0).total_seconds())
+    assert any("uplift_campaign_period_spend{" in q and f"[{since}s]" in q
+               for q in prometheus.asked)
+    assert any("uplift_campaign_spend_total{" in q and f"[{since}s]" in q
                for q in prometheus.asked)
 
 

@@ -549,9 +549,21 @@ class CampaignStatus(RampStatus):
         default=None,
         description="Where the budget periods start: spec.schedule.start, else "
                     "metadata.creationTimestamp, as they were when the campaign first "
-                    "exposed units with a budget; recorded once, so a later edit of "
-                    "schedule.start neither refills nor moves the budget. The campaigns file "
-                    "gives it to the runtime as the budget's periodStart.")
+                    "exposed units with a budget; recorded once per budget, so a later edit of "
+                    "schedule.start neither refills nor moves the budget (dropped without "
+                    "spec.economics.budget, and recorded again, from the spec as it is then, "
+                    "once a budget is set again). The campaigns file gives it to the runtime "
+                    "as the budget's periodStart.")
+    budget_since: dt.datetime | None = Field(
+        default=None,
+        description="When the budget was set: recorded with budgetAnchor (the campaign first "
+                    "exposing units with a budget, or its budget set again after it was "
+                    "removed). The budget gates read the replicas' spend from then when that "
+                    "is later than the period's start, so a budget removed and set again is "
+                    "counted afresh: the removed budget's spend, which Prometheus keeps for "
+                    "the rest of its period, does not count. Absent without "
+                    "spec.economics.budget, and where budgetAnchor was recorded before this "
+                    "field existed (the spend counted from the period's start).")
     budget_ledgers: BudgetLedgers | None = Field(
         default=None,
         description="The operator's memory of the budget period's spend, per runtime ledger as "
