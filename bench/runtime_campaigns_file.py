@@ -29,30 +29,12 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "operator"))
+sys.path.insert(0, str(REPO))  # tests.support
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from mlserver.settings import ModelParameters, ModelSettings  # noqa: E402
+from tests.support.small_model import train_small_model  # noqa: E402
 
-from uplift_operator.model import pyfunc  # noqa: E402
-from uplift_operator.model.features import FeatureSchema  # noqa: E402
-from uplift_operator.model.learners import BaseSpec, make_learner  # noqa: E402
-from uplift_operator.model.scoring import UpliftModel, encode_treatments  # noqa: E402
 from uplift_operator.runtime.runtime import UpliftRuntime  # noqa: E402
-
-
-def _train(path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n = 600
-    arms = ("Womens E-Mail", "Mens E-Mail")
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["p", "q"], size=n),
-                          "arm": rng.choice(["ctrl", *arms], size=n)})
-    frame["y"] = (rng.uniform(size=n) < 0.1 + 0.2 * (frame["arm"] != "ctrl")).astype(int)
-    schema = FeatureSchema.fit(frame, ["x"], ["c"])
-    t = encode_treatments(frame["arm"].tolist(), "ctrl", arms)
-    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
-        schema.transform(frame), t, frame["y"].to_numpy())
-    pyfunc.save_model(UpliftModel(schema, learner, arms, "ctrl"), path)
 
 
 def _entry(i: int) -> dict[str, Any]:
@@ -81,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("uplift_operator.runtime").setLevel(logging.ERROR)
     root = Path(tempfile.mkdtemp(prefix="runtime-campaigns-file-"))
-    _train(root / "model")
+    train_small_model(root / "model")
     document: dict[str, Any] = {"format": "uplift-operator/campaigns/v1",
                                 "campaigns": {f"c{i}": _entry(i) for i in range(args.campaigns)}}
     path = root / "campaigns.json"

@@ -18,18 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import prometheus_client
 import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 from tests.support.runtime_in_process import loaded_runtime
+from tests.support.small_model import train_small_model
 
-from uplift_operator.model import pyfunc
-from uplift_operator.model.features import FeatureSchema
-from uplift_operator.model.learners import BaseSpec, make_learner
-from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime import campaigns, drain
 from uplift_operator.runtime.runtime import UpliftRuntime
 
@@ -39,18 +34,6 @@ NOW = time.time()
 END = NOW + 3600   # c-0 ends then
 
 
-def _train(path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n = 400
-    arms = ("Womens E-Mail",)
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["p", "q"], size=n),
-                          "arm": rng.choice(["ctrl", *arms], size=n)})
-    frame["y"] = (rng.uniform(size=n) < 0.1 + 0.2 * (frame["arm"] != "ctrl")).astype(int)
-    schema = FeatureSchema.fit(frame, ["x"], ["c"])
-    t = encode_treatments(frame["arm"].tolist(), "ctrl", arms)
-    learner = make_learner("t", BaseSpec(params={"max_iter": 10})).fit(
-        schema.transform(frame), t, frame["y"].to_numpy())
-    pyfunc.save_model(UpliftModel(schema, learner, arms, "ctrl"), path)
 
 
 def _entry(i: int, **changes: Any) -> dict[str, Any]:
@@ -84,7 +67,7 @@ def _rewrite(path: Path, text: str) -> None:
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpliftRuntime]:
     root = tmp_path_factory.mktemp("scale")
-    _train(root / "model")
+    train_small_model(root / "model", arms=("Womens E-Mail",), rows=400, max_iter=10)
     (root / "campaigns.json").write_text(_document(_every()))
     env = {"UPLIFT_CAMPAIGNS_FILE": str(root / "campaigns.json"),
            "UPLIFT_DECISION_KEY": "scale-test-decision-key-0123456789abcdef",

@@ -17,19 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 from mlserver.settings import ModelParameters, ModelSettings
 from mlserver.types import InferenceRequest
 from prometheus_client import REGISTRY
 from starlette.requests import Request
 from tests.support.runtime_in_process import loaded_runtime
+from tests.support.small_model import train_small_model
 
-from uplift_operator.model import pyfunc
-from uplift_operator.model.features import FeatureSchema
-from uplift_operator.model.learners import BaseSpec, make_learner
-from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime import drain
 from uplift_operator.runtime.events import Signer
 from uplift_operator.runtime.runtime import (
@@ -44,18 +39,6 @@ DECISION_KEY = "label-test-decision-key-0123456789abcdef"
 BASE = {"model": NAME, "version": VERSION}
 
 
-def _train(path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n = 600
-    arms = ("Womens E-Mail", "Mens E-Mail")
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["p", "q"], size=n),
-                          "arm": rng.choice(["ctrl", *arms], size=n)})
-    frame["y"] = (rng.uniform(size=n) < 0.1 + 0.2 * (frame["arm"] != "ctrl")).astype(int)
-    schema = FeatureSchema.fit(frame, ["x"], ["c"])
-    t = encode_treatments(frame["arm"].tolist(), "ctrl", arms)
-    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
-        schema.transform(frame), t, frame["y"].to_numpy())
-    pyfunc.save_model(UpliftModel(schema, learner, arms, "ctrl"), path)
 
 
 @dataclass
@@ -96,7 +79,7 @@ class Loaded:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("runtime")
-    _train(root / "model")
+    train_small_model(root / "model")
     campaigns = root / "campaigns.json"
     campaigns.write_text(json.dumps({"format": "uplift-operator/campaigns/v1", "campaigns": {
         CAMPAIGN: {"generation": 1, "salt": "t/spring-email", "unitKey": "customer_id",
@@ -496,7 +479,7 @@ def test_a_unit_report_counts_under_the_campaign_that_decided(loaded: Loaded) ->
 def test_unloading_counts_the_pending_cohorts(loaded: Loaded, tmp_path: Path) -> None:
     """MLServer may unload a model in a process that goes on (a reload): the cohort counts this
     instance holds are counted, as a stopping replica's are, not lost with it."""
-    _train(tmp_path / "model")
+    train_small_model(tmp_path / "model")
     runtime = UpliftRuntime(ModelSettings(name="unload-test", implementation=UpliftRuntime,
                                           parameters=ModelParameters(uri=str(tmp_path / "model"))))
     loaded.run(runtime.load())
@@ -567,7 +550,7 @@ def test_each_ledger_exports_its_own_period_spend(loaded: Loaded, tmp_path: Path
     file and comes back, or a model loaded again, counts from zero under a new ledger, and the
     old ledger's series is withdrawn (Prometheus keeps its last value: the budget gate sums
     every ledger's last figure in the period)."""
-    _train(tmp_path / "model")
+    train_small_model(tmp_path / "model")
     entry = {"generation": 1, "salt": "t/ledger", "unitKey": "customer_id",
              "holdoutFraction": 0.0, "exposurePercent": 100,
              "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
@@ -629,7 +612,7 @@ def test_a_budget_removed_and_set_again_counts_under_a_new_ledger(loaded: Loaded
     no budget, and the budget set again (the same period here) is counted from zero under a new
     ledger. Before, the ledger kept adding while there was none and came back under its id
     with the old period's spend and the spend made meanwhile (review finding r4)."""
-    _train(tmp_path / "model")
+    train_small_model(tmp_path / "model")
     entry = {"generation": 1, "salt": "t/readded", "unitKey": "customer_id",
              "holdoutFraction": 0.0, "exposurePercent": 100,
              "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
@@ -695,7 +678,7 @@ def test_a_recreated_campaign_starts_from_a_new_ledger(loaded: Loaded, tmp_path:
     leave the file (another ``createdAt``, generation 1): the new Campaign's units are not
     capped by the old one's treatments, its budget is not spent by the old one's spend, and
     the old ledger's period series is withdrawn for the new one's (review finding 1)."""
-    _train(tmp_path / "model")
+    train_small_model(tmp_path / "model")
     entry = {"generation": 4, "salt": "t/recreate", "unitKey": "customer_id",
              "holdoutFraction": 0.0, "exposurePercent": 100, "maxTreatmentsPerUnit": 1,
              "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
@@ -754,7 +737,7 @@ def test_a_campaign_that_left_the_file_has_its_series_removed_once_nothing_is_pe
     campaign that left the file keeps its series while its decisions' windows are open and
     while cohort counts of its are pending (they increment them), then a few scrapes more;
     then every series labelled with it goes. Back in the file, it is counted from zero."""
-    _train(tmp_path / "model")
+    train_small_model(tmp_path / "model")
     entry = {"generation": 1, "salt": "t/gone", "unitKey": "customer_id",
              "holdoutFraction": 0.3, "exposurePercent": 100,
              "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0}},

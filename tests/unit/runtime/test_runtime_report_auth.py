@@ -24,8 +24,8 @@ import pytest
 from mlserver.settings import ModelParameters, ModelSettings
 from prometheus_client import REGISTRY
 from starlette.requests import Request
+from tests.support.small_model import train_small_model
 from tests.unit.runtime.test_runtime_metrics_campaign import Loaded as CampaignLoaded
-from tests.unit.runtime.test_runtime_metrics_campaign import _train
 
 from uplift_operator.devenv.serving_agent import project
 from uplift_operator.runtime import drain
@@ -93,7 +93,7 @@ def _load(root: Path, name: str, env: dict[str, str]) -> tuple[UpliftRuntime,
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("auth-runtime")
-    _train(root / "model")
+    train_small_model(root / "model")
     return root
 
 

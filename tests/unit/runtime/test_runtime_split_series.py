@@ -20,17 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 from prometheus_client import REGISTRY
 from starlette.requests import Request
 from tests.support.runtime_in_process import loaded_runtime
+from tests.support.small_model import train_small_model
 
-from uplift_operator.model import pyfunc
-from uplift_operator.model.features import FeatureSchema
-from uplift_operator.model.learners import BaseSpec, make_learner
-from uplift_operator.model.scoring import UpliftModel, encode_treatments
 from uplift_operator.runtime import drain
 from uplift_operator.runtime.events import Signer
 from uplift_operator.runtime.runtime import FORGET_AFTER_SECONDS, UpliftRuntime
@@ -46,18 +41,6 @@ REPORTED = ("uplift_outcomes_total", "uplift_conversions_total",
             "uplift_outcomes_received_total", "uplift_outcomes_converted_total")
 
 
-def _train(path: Path) -> None:
-    rng = np.random.default_rng(0)
-    n = 600
-    arms = ("Womens E-Mail", "Mens E-Mail")
-    frame = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(["p", "q"], size=n),
-                          "arm": rng.choice(["ctrl", *arms], size=n)})
-    frame["y"] = (rng.uniform(size=n) < 0.1 + 0.2 * (frame["arm"] != "ctrl")).astype(int)
-    schema = FeatureSchema.fit(frame, ["x"], ["c"])
-    t = encode_treatments(frame["arm"].tolist(), "ctrl", arms)
-    learner = make_learner("t", BaseSpec(params={"max_iter": 20})).fit(
-        schema.transform(frame), t, frame["y"].to_numpy())
-    pyfunc.save_model(UpliftModel(schema, learner, arms, "ctrl"), path)
 
 
 def _entry(window: int = 86400) -> dict[str, Any]:
@@ -101,7 +84,7 @@ class Loaded:
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     """A stable replica (version 7) loaded while a canary (8) runs."""
     root = tmp_path_factory.mktemp("split-series")
-    _train(root / "model")
+    train_small_model(root / "model")
     path = root / "campaigns.json"
     path.write_text(_document(CANARY))
     env = {"UPLIFT_CAMPAIGNS_FILE": str(path), "UPLIFT_DECISION_KEY": KEY,

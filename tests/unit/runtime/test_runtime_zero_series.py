@@ -26,7 +26,7 @@ from mlserver.types import InferenceRequest
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from starlette.requests import Request
 from tests.support.runtime_in_process import loaded_runtime
-from tests.unit.runtime.test_runtime_split_series import _train
+from tests.support.small_model import train_small_model
 
 from uplift_operator.runtime import drain
 from uplift_operator.runtime.assignment import ARMS
@@ -89,7 +89,7 @@ class Loaded:
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     """A stable replica (version 7) loaded while a canary (8) runs, one campaign."""
     root = tmp_path_factory.mktemp("zero-series")
-    _train(root / "model")
+    train_small_model(root / "model")
     path = root / "campaigns.json"
     path.write_text(_document())
     env = {"UPLIFT_CAMPAIGNS_FILE": str(path), "UPLIFT_DECISION_KEY": KEY,
