@@ -245,6 +245,37 @@ def rollback_entry(status: UpliftModelStatus, version: str | None) -> DecisionRe
     return next((e for e in reversed(status.history) if rolled_back_by(e) == version), None)
 
 
+#: History actions that make their entry's version the canary.
+_CANARY_TAKES = frozenset({Reason.CANARY_STARTED.value, Reason.CANARY_REPLACED.value,
+                           Reason.RETRY.value})
+
+
+def removed_canaries(status: UpliftModelStatus) -> dict[str, tuple[str, DecisionRecord]]:
+    """The versions the bounded history shows taken off as canaries, with the role the
+    decision gave them (``retired``: replaced by a newer version; ``rolled-back``: any rollback,
+    the spec pointed back at the stable included) and its entry, unless a later entry made them
+    the canary or stable again. No status field names a replaced or withdrawn canary, so a
+    write-back lost to an operator restart is replayed from here (``_registry_state``)."""
+    canary: str | None = None
+    removed: dict[str, tuple[str, DecisionRecord]] = {}
+    for entry in status.history:
+        bad = rolled_back_by(entry)
+        if entry.action in _CANARY_TAKES and entry.version is not None:
+            if (entry.action == Reason.CANARY_REPLACED.value and canary is not None
+                    and canary != entry.version):
+                removed[canary] = ("retired", entry)
+            canary = entry.version
+            removed.pop(entry.version, None)
+        elif bad is not None:
+            removed[bad] = ("rolled-back", entry)
+            canary = None if bad == canary else canary
+        elif (entry.action in (Reason.PROMOTED.value, Reason.RESTORE_WITHDRAWN.value)
+              and entry.version is not None):
+            removed.pop(entry.version, None)
+            canary = None if entry.version == canary else canary
+    return removed
+
+
 def read_legacy_emergency(status: UpliftModelStatus) -> UpliftModelStatus:
     """``status`` as this operator writes it, when an operator before
     ``emergencyRolledBackVersion`` wrote it after an emergency rollback of the stable: it put

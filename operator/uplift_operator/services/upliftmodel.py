@@ -90,6 +90,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import (
     STOPPING_REQUESTS,
     read_canary_of_stable,
+    removed_canaries,
     restored_by,
     rollback_entry,
 )
@@ -1779,6 +1780,8 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     aborted (``abortedVersion``, ``emergencyRolledBackVersion``) ``rolled-back`` with the reason
     their history entry recorded, the stable one replaced at the last promotion ``retired`` (a
     version in two of these fields holds the role the later decision gave it, in that order),
+    a canary no field names any more, as the history shows it removed (``removed_canaries``:
+    replaced ``retired``, the spec back at the stable ``rolled-back`` with its reason),
     each with the time of that decision when the status still says it. The promotion alias,
     when the spec names one (unset: the operator moves no alias), on the stable version: every
     decision that changes the stable version (a promotion, the first version, an emergency
@@ -1792,7 +1795,11 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
                                            ramp.Reason.RESTORE_WITHDRAWN.value)
                               and e.version == stable)
                           or restored_by(e) == stable), None)
-    roles: dict[str, tuple[str, dt.datetime | None]] = {}
+    # Canaries removed with no role field of their own (replaced, or the spec back at the
+    # stable): their roles as the history says; any role a status field gives wins.
+    removed = removed_canaries(status)
+    roles: dict[str, tuple[str, dt.datetime | None]] = {
+        version: (role, entry.time) for version, (role, entry) in removed.items()}
     if status.previous_stable_version is not None:
         promoted = (became_stable.time if became_stable is not None
                     and became_stable.action == ramp.Reason.PROMOTED.value else None)
@@ -1810,6 +1817,9 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     for version, rollback in rollbacks.items():
         if rollback is not None and roles[version][0] == "rolled-back":
             writes.append(_reason(model, version, rollback.reason))
+    for version, (role, entry) in removed.items():
+        if role == "rolled-back" and version not in rollbacks and roles[version][0] == role:
+            writes.append(_reason(model, version, entry.reason))
     alias = spec.model.promotion_alias
     if alias:
         writes.append(Write(("alias", alias), stable, _alias_write(model, alias, stable)))

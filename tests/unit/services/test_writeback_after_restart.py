@@ -362,3 +362,76 @@ def test_a_false_condition_turns_true_only_once_nothing_is_pending() -> None:
     went = status_logic.written_back(held, None, 1, now, pending=False)
     assert not status_logic.write_back_unconfirmed(went)
     assert status_logic.written_back([], None, 1, now, pending=True) == []
+
+
+# -- canaries the spec removed: no status field names them -----------------------------------------
+
+def test_a_canary_replaced_before_a_restart_is_retired_after_it() -> None:
+    """Canary 2 replaced by 3 while MLflow refused writes: no status field names 2 any more,
+    so the state replayed after a restart is read from the history: 2 ``retired`` (as the
+    replacing pass would have written it), not left tagged ``canary`` for ever."""
+    sim = Sim()
+    sim.with_canary()
+    sim.registry.writes_fail = True
+    sim.registry.aliases[(REGISTERED, "champion")] = "3"
+    sim.tick(30)
+    sim.tick(1)
+    assert sim.status["canaryVersion"] == "3"
+    replaced = next(e for e in reversed(sim.status["history"]) if e["action"] == "CanaryReplaced")
+    assert written_back(sim)["status"] == "False" and role(sim, "2") == "canary"
+    restart(sim)
+    sim.registry.writes_fail = False
+    sim.tick(1)
+    sim.tick(1)
+    assert (role(sim, "2"), role(sim, "3"), role(sim, "1")) == ("retired", "canary", "stable")
+    assert sim.registry.tags[(REGISTERED, "2", SINCE)] == dt.datetime.fromisoformat(
+        replaced["time"].replace("Z", "+00:00")).isoformat()
+    assert written_back(sim)["status"] == "True"
+
+
+def test_a_canary_the_spec_withdrew_before_a_restart_is_rolled_back_after_it() -> None:
+    """The spec back at stable 1 while canary 2 ramped and MLflow refused writes: after a
+    restart 2 is ``rolled-back`` with the reason its history entry gave, as the withdrawing
+    pass would have written it."""
+    sim = Sim()
+    sim.with_canary()
+    sim.registry.writes_fail = True
+    sim.registry.aliases[(REGISTERED, "champion")] = "1"
+    sim.tick(30)
+    sim.tick(1)
+    assert sim.status.get("canaryVersion") is None and sim.status.get("abortedVersion") is None
+    withdrawn = next(e for e in reversed(sim.status["history"]) if e["action"] == "RolledBack")
+    assert role(sim, "2") == "canary"
+    restart(sim)
+    sim.registry.writes_fail = False
+    sim.tick(1)
+    sim.tick(1)
+    assert (role(sim, "2"), role(sim, "1")) == ("rolled-back", "stable")
+    assert sim.registry.tags[(REGISTERED, "2", REASON)] == withdrawn["reason"][:500]
+    assert written_back(sim)["status"] == "True"
+
+
+def test_a_removed_canary_later_ramped_again_holds_its_later_role() -> None:
+    """History: 3 replaced by 4, then 3 the canary again: the replay tags 3 ``canary`` (the
+    later decision), and a version the history shows removed and then promoted is stable."""
+    spec = UpliftModelSpec.model_validate(
+        {**SPEC, "model": {"registeredModel": REGISTERED, "version": "3"}})
+    t = [T0 + dt.timedelta(hours=h) for h in range(5)]
+    status = UpliftModelStatus.model_validate({
+        "stableVersion": "2", "previousStableVersion": "1", "canaryVersion": "3",
+        "canaryStartedAt": t[4].isoformat(),
+        "history": [
+            {"time": t[0].isoformat(), "action": "CanaryStarted", "version": "2"},
+            {"time": t[1].isoformat(), "action": "RolledBack", "version": "2",
+             "reason": "spec points back at stable 1", "actor": "spec"},
+            {"time": t[1].isoformat(), "action": "CanaryStarted", "version": "2"},
+            {"time": t[2].isoformat(), "action": "Promoted", "version": "2"},
+            {"time": t[3].isoformat(), "action": "CanaryStarted", "version": "3"},
+            {"time": t[3].isoformat(), "action": "CanaryReplaced", "version": "4",
+             "reason": "replaces canary 3", "actor": "spec"},
+            {"time": t[4].isoformat(), "action": "CanaryReplaced", "version": "3",
+             "reason": "replaces canary 4", "actor": "spec"}]})
+    roles = {w.what[1]: w.value
+             for w in upliftmodel._registry_state(spec, status, set(), t[4])
+             if w.what[0] == "role"}
+    assert roles == {"1": "retired", "2": "stable", "3": "canary", "4": "retired"}
