@@ -314,9 +314,11 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
                                f"got {len(flat)}", "too_large" if flat else "bad_shape",
                                413 if flat else 400)
         if name == unit_key:
-            # A unit id's own checks first: a null or over-long id is a bad unit id, not a
-            # category of the wrong type or out of range (bytes are judged once decoded).
-            _check_unit_ids(name, flat)
+            # What the decoding would misreport first: a null, blank or over-long id is a bad
+            # unit id, not a category of the wrong type or a value out of range. The rest
+            # (floats: 3.0 is 3 in an INT* input; booleans; bytes) is the decoding's, and the
+            # decoded ids are checked below.
+            _check_unit_ids_before_decoding(name, flat)
         values = _decode(name, datatype, flat, math.inf if name == unit_key else max_abs)
         if name == unit_key:
             units = values.tolist()
@@ -328,13 +330,26 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
 
 
 def _check_unit_ids(name: str, units: list[Any]) -> None:
-    """``bad_unit_id`` naming the first value of ``units`` that cannot identify a unit
-    (:func:`events.unit_id_problem`); bytes are left to the decoding."""
+    """``bad_unit_id`` naming the first decoded value of ``units`` that cannot identify a
+    unit (:func:`events.unit_id_problem`): a float of an FP input, a boolean, ..."""
     if (set(map(type, units)) == {str} and all(map(str.strip, units))
             and max(map(len, units)) <= events.MAX_UNIT_ID):
         return  # the usual case, without a Python loop
     for i, unit in enumerate(units):
-        if not isinstance(unit, bytes) and (problem := events.unit_id_problem(unit)) is not None:
+        if (problem := events.unit_id_problem(unit)) is not None:
+            raise RequestError(f"input {name!r}[{i}]: a unit id {problem}", "bad_unit_id")
+
+
+def _check_unit_ids_before_decoding(name: str, units: list[Any]) -> None:
+    """``bad_unit_id`` naming the first raw value the decoding would refuse for another
+    reason: ``None``, a blank string, a string or an integer longer than
+    ``events.MAX_UNIT_ID`` characters. Other values are left to the decoding."""
+    if (set(map(type, units)) == {str} and all(map(str.strip, units))
+            and max(map(len, units)) <= events.MAX_UNIT_ID):
+        return  # the usual case, without a Python loop
+    for i, unit in enumerate(units):
+        if ((unit is None or type(unit) in (str, int))
+                and (problem := events.unit_id_problem(unit)) is not None):
             raise RequestError(f"input {name!r}[{i}]: a unit id {problem}", "bad_unit_id")
 
 

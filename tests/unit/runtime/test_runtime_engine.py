@@ -149,6 +149,9 @@ def _one(datatype: str, data: list[object], name: str = "x", shape: list[int] | 
     (_one("BYTES", ["u" * 300], name="unit_id"), "bad_unit_id", "longer than 256"),
     (_one("FP64", [2.0**60], name="unit_id"), "bad_unit_id", "a string or an integer, got"),
     (_one("INT64", [2**63], name="unit_id"), "out_of_range", "outside the INT64 range"),
+    # Judged by the decoding, as in any integer input: a fraction is not an integer.
+    (_one("INT64", [3.0, 1.5], name="unit_id"), "wrong_type", "1.5, not an integer"),
+    (_one("INT64", [True], name="unit_id"), "wrong_type", "non-numeric value True"),
     (_one("FP64", [[1.0], 2.0]), "bad_shape", "mixes lists and values"),
     (_one("FP64", [[[[[1.0]]]]], shape=[1]), "bad_shape", "nested deeper"),
     (_one("FP64", [1.0], shape=[-1]), "bad_shape", "shape [-1]"),
@@ -178,6 +181,18 @@ def test_decode_accepts_exact_values_and_skips_other_inputs() -> None:
     assert units == ["7", str(2**40)]
     with pytest.raises(RequestError, match="given twice"):
         decode_columns(_request([_one("FP64", [1.0]), _one("FP64", [2.0])]))
+
+
+def test_an_integral_float_in_an_integer_unit_key_is_that_integer() -> None:
+    """docs/runtime.md: "INT*: 3.0 is 3" holds for the unit key too (JSON clients that send
+    every number as a double): the unit-id checks before decoding leave floats to it."""
+    _, units = decode_columns(_request([_one("INT64", [3.0, 4.0], name="unit_id")]))
+    assert units == ["3", "4"]
+    _, units = decode_columns(_request([_one("UINT64", [2.0**63], name="unit_id")]))
+    assert units == [str(2**63)]
+    with pytest.raises(RequestError) as info:   # not an integer datatype: not an id
+        decode_columns(_request([_one("FP64", [3.0], name="unit_id")]))
+    assert info.value.reason == "bad_unit_id"
 
 
 def test_an_integer_unit_id_is_an_id_not_a_feature() -> None:
