@@ -64,7 +64,25 @@ REQUEST_TIMEOUT_SECONDS = (10.0, 60.0)
 #: then answered 404, "already gone", for an object it deleted itself. The same methods are
 #: the only ones urllib3 sends again after a 429/503 with Retry-After (a write is not: the
 #: caller's backoff sends it again).
-REQUEST_RETRIES = Retry(total=3, read=1, allowed_methods=frozenset({"GET", "HEAD"}))
+#: The longest a Retry-After is waited before a GET is sent again, in seconds. urllib3 waits
+#: what the header says, up to 6 hours: a 429 from API Priority and Fairness (which says 1 s)
+#: or a proxy in front of the API server saying more would hold a pass-pool thread, or the
+#: start-up's peering looks past the liveness probe, that long. Past this the next try is
+#: sent anyway; its refusal too ends as ``KubeError``, and the caller's backoff takes over.
+RETRY_AFTER_MAX_SECONDS = 5.0
+
+
+class _CappedRetry(Retry):
+    """urllib3's ``Retry``, its Retry-After wait capped at ``RETRY_AFTER_MAX_SECONDS`` (``new``
+    keeps the class, so every later try is capped too). urllib3 2.6 added ``retry_after_max``;
+    this works on every 2.x the locks may resolve."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, RETRY_AFTER_MAX_SECONDS)
+
+
+REQUEST_RETRIES = _CappedRetry(total=3, read=1, allowed_methods=frozenset({"GET", "HEAD"}))
 
 log = logging.getLogger(__name__)
 
