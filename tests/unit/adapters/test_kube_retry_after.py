@@ -12,7 +12,6 @@ from typing import ClassVar
 
 import pytest
 from kubernetes import client
-from urllib3.util import retry
 
 from uplift_operator.adapters import kube
 from uplift_operator.adapters.kube import KubeCluster, KubeError
@@ -51,7 +50,7 @@ def throttling_port() -> Iterator[int]:
 def test_a_long_retry_after_is_waited_at_most_the_cap(throttling_port: int,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(retry.time, "sleep", slept.append)
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", slept.append)
     configuration = client.Configuration(host=f"http://127.0.0.1:{throttling_port}")
     cluster = KubeCluster(client.ApiClient(kube.configured(configuration)),
                           request_timeout=(2.0, 2.0))
@@ -67,5 +66,5 @@ def test_a_short_retry_after_is_waited_as_said() -> None:
     class _Response:
         headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
 
-    assert kube.REQUEST_RETRIES.get_retry_after(_Response()) == 1  # type: ignore[arg-type]
-    assert kube.REQUEST_RETRIES.new(total=1).get_retry_after(_Response()) == 1  # type: ignore[arg-type]
+    assert kube.REQUEST_RETRIES.get_retry_after(_Response()) == 1
+    assert kube.REQUEST_RETRIES.new(total=1).get_retry_after(_Response()) == 1
