@@ -46,8 +46,11 @@ nothing: ``budget_suspension``); meanwhile only the budget gates are measured (n
 exposed for the others to judge, so no ``AnalysisPassed`` is said on their verdicts from
 before), and the renewal starts the step's other gates on a new stratum, as a step change
 does. A dry-run budget gate suspends nothing. The periods count
-from ``status.budgetAnchor``, recorded once when the campaign first exposes
-(``keep_budget_anchor``). The budget gates go on being measured once the ramp completed (the
+from ``status.budgetAnchor``, recorded when the campaign first exposes with a budget
+(``keep_budget_anchor``), so a later edit of the schedule moves no period; a spec without a
+budget, valid or refused, drops it with everything else the status keeps of a budget
+(``forget_budget``), so a budget set again is recorded again and counted afresh, from
+``status.budgetSince``. The budget gates go on being measured once the ramp completed (the
 other gates do not: the ramp is decided), since they are the only place the replicas' spend
 is summed; a spent budget suspends a completed ramp the same way, and stays spent through a
 restart of the ramp (``start_exposure`` carries the budget gates' verdicts). What they read of
@@ -69,6 +72,7 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -108,6 +112,7 @@ __all__ = ["IMPLIED_BUDGET_GATE", "NOT_KNOWN_YET", "BudgetSuspension", "Decision
            "ModelObservation", "NotKnownYet", "Observed", "OutsideSchedule", "analysis_due",
            "budget_suspension", "completed", "completes",
            "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
+           "forget_budget",
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
            "outside_schedule", "ramp_started_at",
            "refused_consequence", "settings_delivered", "stop_requests", "targeting_settings",
@@ -471,6 +476,32 @@ def enforced(spec: CampaignSpec) -> CampaignSpec:
 
 def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
     return [gate for gate in enforced(spec).exposure.gates if gate.type == "budget"]
+
+
+def forget_budget(spec: CampaignSpec, status: CampaignStatus) -> CampaignStatus:
+    """``status`` without what it keeps of a budget the spec no longer has: ``budgetAnchor``,
+    ``budgetSince``, ``budgetLedgers``, ``spend`` (0) and ``budgetRemaining``, and the result of
+    a budget gate (one the spec declares, or the one a budget implied: ``implied_budget_gate``'s
+    names) in ``status.gates``; ``status`` itself while the spec has a budget. For every spec
+    that parses, valid or refused (``stop_requests``' caller): the campaigns file renders
+    either without the budget, so each replica drops its ledger, and a budget set again is
+    counted afresh — recorded again from the spec as it is then and from the time it is set
+    (``keep_budget_anchor``), its gates reading no ledger of the removed one — while a removed
+    budget's last figures, or its gate's Fail, would otherwise stay in status for good."""
+    if spec.economics.budget is not None:
+        return status
+    declared = {gate.name: gate.type for gate in spec.exposure.gates}
+
+    def budget_gate(name: str) -> bool:
+        if name in declared:
+            return declared[name] == "budget"
+        return (name == IMPLIED_BUDGET_GATE
+                or re.fullmatch(rf"{re.escape(IMPLIED_BUDGET_GATE)}-[0-9]+", name) is not None)
+
+    return status.model_copy(update={
+        "budget_anchor": None, "budget_since": None, "budget_ledgers": None, "spend": 0.0,
+        "budget_remaining": None,
+        "gates": [g for g in status.gates if not budget_gate(g.name)]})
 
 
 def _suspended(status: CampaignStatus) -> bool:
@@ -900,13 +931,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         budget gate (the period's spend), ``treatedUnits``/``holdoutUnits`` from the units
         exposed since the ramp started. Nothing measured this pass: the results stay as they
         were, so past ``schedule.end`` (no analysis runs) they are final, but for a spend whose
-        budget period rolled over while nothing is exposed (``roll_spend_over``)."""
+        budget period rolled over while nothing is exposed (``roll_spend_over``), or whose
+        budget was removed (``forget_budget``, in ``keep_budget_anchor``)."""
         s = self.status
-        if self.spec.economics.budget is None:
-            # No budget, no period to show the spend of (a budget removed: its last figures
-            # would stay for good, no budget gate measuring them again). Set again, it is
-            # counted afresh.
-            s.spend, s.budget_remaining, s.budget_ledgers = 0.0, None, None
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
             self.roll_spend_over()
             return
@@ -982,11 +1009,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         then (``domain.budget.counted_from``). Without a budget both go: a budget set again
         is recorded again, from the spec as it is then and from the time it is set, so its
         gates do not count the removed budget's ledgers (its spend is counted afresh, as each
-        replica counts it from zero under a new ledger)."""
-        s = self.status
+        replica counts it from zero under a new ledger): ``forget_budget``, which also drops
+        ``budgetLedgers``, ``spend``, ``budgetRemaining`` and the removed budget gate's result,
+        as the pass that refuses a spec without a budget does too."""
         if self.spec.economics.budget is None:
-            s.budget_anchor = s.budget_since = None
+            self.status = forget_budget(self.spec, self.status)
             return
+        s = self.status
         if (s.budget_anchor is None and self.budget_anchor is not None
                 and (exposing(s) or s.ramp_started_at is not None)):
             s.budget_anchor, s.budget_since = self.budget_anchor, self.now

@@ -8,11 +8,13 @@
    since the runtime rejects a campaign naming a treatment its loaded version lacks;
 3. validate against it (``domain.validation``): problems → the invalid-spec path, nothing else
    but the abort and emergency-rollback requests (``domain.exposure.stop_requests``: a kill
-   switch works whatever the spec says; the campaigns file renders the refused Campaign as an
-   inactive entry at 0 %, so the runtime treats no one under it until the spec is fixed, which
-   the message, Ready and the InvalidSpec event then say: ``exposure.refused_consequence``;
-   the status keeps the step and exposure the ramp resumes at, and the first valid pass
-   after it, told so by ``InvalidSpec`` True in the status it reads, starts that step over:
+   switch works whatever the spec says) and, for a spec without a budget, what the status
+   keeps of a removed one dropped as a valid pass drops it (``domain.exposure.forget_budget``;
+   the campaigns file renders the refused Campaign as an inactive entry at 0 %, so the runtime
+   treats no one under it until the spec is fixed, which the message, Ready and the
+   InvalidSpec event then say: ``exposure.refused_consequence``; the status keeps the step and
+   exposure the ramp resumes at, and the first valid pass after it, told so by
+   ``InvalidSpec`` True in the status it reads, starts that step over:
    ``Observed.spec_was_refused``);
 4. when an analysis is due, measure the exposure gates (every one while a step is underway,
    the budget gates once the ramp completed: ``domain.exposure.gates_to_measure``) from the
@@ -158,6 +160,10 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             log.exception("acting on a stop request of Campaign %s/%s failed", namespace,
                           meta["name"])
             stopped, stop_events = current, ()
+        # A budget removed: dropped as a valid pass drops it, since the campaigns file renders
+        # the refused entry without it too (each replica drops its ledger); a budget set again
+        # is then counted afresh, not with the removed one's spend.
+        stopped = exposure.forget_budget(spec, stopped)
         invalid = invalid_pass(stopped, generation, problems, now,
                                consequence=exposure.refused_consequence(stopped))
         return dataclasses.replace(invalid, events=tuple(
@@ -396,9 +402,10 @@ def _budget_anchor(spec: CampaignSpec, meta: Mapping[str, Any],
                    current: CampaignStatus) -> dt.datetime | None:
     """Where the budget periods start, as the runtime counts them (the campaigns file's
     ``periodStart``): ``status.budgetAnchor`` once recorded (``domain.exposure`` records it
-    when the campaign first exposes with a budget, so an edit of the schedule moves nothing),
-    else ``spec.schedule.start``, else the Campaign's creation time (None for a body that has
-    none of them)."""
+    when the campaign first exposes with a budget, so an edit of the schedule moves nothing,
+    and drops it once the spec has no budget, refused or not: ``forget_budget``, so a budget
+    set again is recorded again), else ``spec.schedule.start``, else the Campaign's creation
+    time (None for a body that has none of them)."""
     if current.budget_anchor is not None:
         return current.budget_anchor
     if spec.schedule is not None and spec.schedule.start is not None:

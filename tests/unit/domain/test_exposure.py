@@ -17,8 +17,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uplift_operator.api.v1alpha1.campaign import Campaign, CampaignGate, CampaignStatus, Schedule
-from uplift_operator.api.v1alpha1.common import Condition, GateVerdict, Phase
+from uplift_operator.api.v1alpha1.campaign import (
+    BudgetLedgers,
+    Campaign,
+    CampaignGate,
+    CampaignStatus,
+    Schedule,
+)
+from uplift_operator.api.v1alpha1.common import Condition, GateStatus, GateVerdict, Phase
 from uplift_operator.domain import exposure
 from uplift_operator.domain.gates import GateOutcome, Suspension
 from uplift_operator.domain.measurements import CampaignUnits
@@ -528,3 +534,31 @@ def test_a_campaign_paused_on_an_inconclusive_gate_offers_what_it_takes() -> Non
     assert status.phase is Phase.PAUSED, status.message
     assert "annotate uplift.dev/promote or uplift.dev/abort" in status.message
     assert "retry" not in status.message
+
+
+def test_forget_budget_drops_what_the_status_keeps_of_a_removed_budget() -> None:
+    """A spec without a budget (valid or refused: the service calls it on both paths) keeps no
+    anchor, ledgers, spend nor the result of a budget gate, declared or implied (``budget``,
+    ``budget-2`` when a declared gate had the name); the other gates' results stay."""
+    def gate(name: str) -> GateStatus:
+        return GateStatus(name=name, verdict=GateVerdict.FAIL, time=T0)
+
+    status = CampaignStatus(
+        budget_anchor=T0, budget_since=T0, spend=5000.0, budget_remaining=0.0,
+        budget_ledgers=BudgetLedgers(period_start=T0, ledgers={"r1": 5000.0}),
+        gates=[gate("budget"), gate("budget-2"), gate("spend"), gate("conversions"),
+               gate("budgets")])
+    assert exposure.forget_budget(SPEC, status) is status  # the sample has a budget
+    economics = SPEC.economics.model_copy(update={"budget": None, "budget_period": None})
+    # A refused spec may still declare a budget gate ("spend"); "budget" names another type.
+    gates = [g for g in SPEC.exposure.gates if g.type != "budget"]
+    gates += [CampaignGate(name="spend", type="budget"),
+              CampaignGate(name="budget", type="deliveryRate")]
+    without = SPEC.model_copy(update={
+        "economics": economics,
+        "exposure": SPEC.exposure.model_copy(update={"gates": gates})})
+    forgot = exposure.forget_budget(without, status)
+    assert (forgot.budget_anchor, forgot.budget_since, forgot.budget_ledgers, forgot.spend,
+            forgot.budget_remaining) == (None, None, None, 0.0, None)
+    assert [g.name for g in forgot.gates] == ["budget", "conversions", "budgets"]
+    assert status.budget_anchor == T0  # the status given is not changed

@@ -192,3 +192,74 @@ def test_without_the_period_gauges_the_counter_is_read_from_when_the_budget_was_
     window = int((sim.now - set_again).total_seconds())
     assert any("uplift_campaign_spend_total" in q and f"[{window}s]" in q for q in metrics.asked)
 
+
+
+def _refuse(sim: Sim) -> None:
+    """Make the spec refused (InvalidSpec): a gate naming a treatment it does not send."""
+    exposure = sim.body["spec"]["exposure"]
+    exposure["gates"] = [*exposure["gates"], {"name": "inc2", "type": "incrementalConversions",
+                                              "treatments": ["no-such-treatment"]}]
+    sim.body["metadata"]["generation"] += 1
+
+
+def _unrefuse(sim: Sim) -> None:
+    exposure = sim.body["spec"]["exposure"]
+    exposure["gates"] = [g for g in exposure["gates"] if g["name"] != "inc2"]
+    sim.body["metadata"]["generation"] += 1
+
+
+@pytest.mark.parametrize("spent", [4950.0, 5000.0])
+def test_a_budget_removed_while_the_spec_is_refused_is_counted_afresh_when_set_again(
+        spent: float) -> None:
+    """The refused spec's campaigns-file entry is rendered without the budget, so each replica
+    drops its ledger, as for a valid removal: the status drops the removed budget's anchor,
+    ledgers, spend and its gate's result the same way, in the refused pass. Else the budget set
+    again counted the removed budget's ledgers (and a Fail of it stayed in status.gates)."""
+    sim, metrics = _sim()
+    old_start = _start("7d", sim.now)
+    first = sim.now
+    sim.tick()
+    metrics.series = {"r1": Series(spent, old_start, first)}
+    sim.tick(120)
+    assert (_budget_gate(sim)["verdict"], sim.status["spend"]) == (
+        "Pass" if spent < 5000 else "Fail", spent)
+
+    _remove_budget(sim)
+    _refuse(sim)
+    sim.tick(1)
+    s = sim.status
+    assert sim.condition("Ready")["reason"] == "InvalidSpec"
+    for gone in ("budgetAnchor", "budgetSince", "budgetLedgers", "budgetRemaining"):
+        assert gone not in s, gone
+    assert s["spend"] == 0.0
+    assert "budget" not in {g["name"] for g in s["gates"]}
+    metrics.series["r1"].until = sim.now + dt.timedelta(seconds=30)
+    sim.tick(10)
+
+    _unrefuse(sim)
+    _set_budget(sim, 5000.0, "7d")
+    said = reasons(sim.tick(1))
+    set_again = sim.now
+    metrics.series["r1-again"] = Series(100.0, _start("7d", sim.now),
+                                        sim.now + dt.timedelta(seconds=20))
+    said += reasons(sim.tick(5))
+    s = sim.status
+    assert s["budgetSince"] == set_again.isoformat().replace("+00:00", "Z")
+    assert (_budget_gate(sim)["verdict"], s["spend"], s["budgetRemaining"]) == (
+        "Pass", 100.0, 4900.0)
+    assert s["phase"] != "Suspended" and "BudgetExhausted" not in said
+
+
+def test_a_refused_spec_that_keeps_its_budget_keeps_the_budgets_record() -> None:
+    sim, metrics = _sim()
+    sim.tick()
+    metrics.series = {"r1": Series(1000.0, _start("7d", sim.now), sim.now)}
+    sim.tick(120)
+    before = sim.status
+    _refuse(sim)
+    sim.tick(1)
+    s = sim.status
+    assert sim.condition("Ready")["reason"] == "InvalidSpec"
+    for kept in ("budgetAnchor", "budgetSince", "budgetLedgers", "spend", "budgetRemaining"):
+        assert s[kept] == before[kept], kept
+    assert _budget_gate(sim) == next(g for g in before["gates"] if g["name"] == "budget")
