@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from uplift_operator.api.v1alpha1.campaign import (
     CAMPAIGN_NAME,
     CAMPAIGN_NAME_PATTERN,
+    CAMPAIGN_SALT_TAKEN,
     DELIVERY_RATE_MIN,
     ROI_COST,
     ROI_VALUE,
@@ -190,6 +191,8 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
     # The runtime refuses text of whitespace only (its entry, and so the campaign, refused).
     problems += _blank_holdout_text(spec.experiment.unit_key, spec.experiment.salt)
+    if spec.experiment.salt == VERSION_SPLIT_SALT:   # the CRD's rule, for one stored before it
+        problems.append(f"spec.experiment.salt: {CAMPAIGN_SALT_TAKEN}")
     own = {t.name for t in spec.treatments}
     if model_treatments is not None:
         for index, treatment in enumerate(t.name for t in spec.treatments):

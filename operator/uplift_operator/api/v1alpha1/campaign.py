@@ -35,6 +35,7 @@ from uplift_operator.api.v1alpha1.common import (
     split_tolerance_field,
     step_pause_field,
 )
+from uplift_operator.api.v1alpha1.upliftmodel import VERSION_SPLIT_SALT
 
 __all__ = [
     "BUDGET_LEDGERS_FOLDED_MAX",
@@ -42,6 +43,7 @@ __all__ = [
     "BUDGET_PERIOD_FIXED",
     "CAMPAIGN_NAME",
     "CAMPAIGN_NAME_PATTERN",
+    "CAMPAIGN_SALT_TAKEN",
     "DELIVERY_RATE_MIN",
     "ROI_COST",
     "ROI_VALUE",
@@ -205,6 +207,14 @@ _IMMUTABLE = ("cannot change during the campaign's life: create a Campaign under
 _HOLDOUT_DRAW_IMMUTABLE = f"draws the persistent holdout and {_IMMUTABLE}"
 _DEFAULT_WINDOW = "14d"
 
+#: Why a Campaign's salt may not be the version split's (as an UpliftModel's may not:
+#: ``upliftmodel.VERSION_SPLIT_SALT_TAKEN``), refused by the API server and ``domain.validation``.
+CAMPAIGN_SALT_TAKEN = (
+    f"salt must not be '{VERSION_SPLIT_SALT}', the salt of the version split: the campaign's "
+    "holdout would be the same draw as which version of its UpliftModel owns a unit (during a "
+    "canary at a weight up to holdoutFraction the canary's units would all be held out, the "
+    "stable's short of holdoutFraction: a false sample-ratio mismatch)")
+
 
 class CampaignExperiment(ApiModel):
     """The persistent randomized holdout that measures the campaign's incremental effect."""
@@ -219,9 +229,13 @@ class CampaignExperiment(ApiModel):
                               not_blank_rule("unitKey")]})
     salt: str | None = Field(
         default=None, max_length=128,
-        description="Assignment salt; not blank (the runtime refuses one of whitespace only). "
-                    "Immutable (set or unset alike). Default: namespace/name.",
-        json_schema_extra={"x-kubernetes-validations": [not_blank_rule("salt", empty=True)]})
+        description="Assignment salt; not blank (the runtime refuses one of whitespace only), "
+                    f"not '{VERSION_SPLIT_SALT}' (the version split's: the holdout would be the "
+                    "draw of which model version owns a unit). Immutable (set or unset alike). "
+                    "Default: namespace/name.",
+        json_schema_extra={"x-kubernetes-validations": [
+            not_blank_rule("salt", empty=True),
+            {"rule": f"self != '{VERSION_SPLIT_SALT}'", "message": CAMPAIGN_SALT_TAKEN}]})
     attribution_window: AttributionWindow = Field(
         default=_DEFAULT_WINDOW,
         description="How long after a treatment a conversion counts. The conversion gates judge "
