@@ -40,6 +40,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -51,7 +52,8 @@ from uplift_operator.handlers.scheduling import Key
 from uplift_operator.handlers.watches import AliasFollowers, alias_followers
 from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver
 
-__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "due_and_early", "poll_aliases", "start"]
+__all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "Readers", "due_and_early", "poll_aliases",
+           "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,22 @@ RESTART_AFTER_SECONDS = 5.0
 
 #: What a reader is handed: an alias to read by itself, or a sweep of a registry's aliases.
 _Job = DueAlias | Sweep[Hashable, DueAlias]
+
+
+@dataclass(eq=False)
+class Readers:
+    """What the poller handed to its readers and they have not answered yet, and what their
+    answers left to do: it outlives a polling that raised (``_supervised``), whose reads still
+    run on the pool and end here. A poller started afresh with none counted handed the aliases
+    being read out again and queued up to twice ``ALIAS_READERS`` reads on the pool, stamped
+    with the moment they were handed out, not the one MLflow answered them."""
+
+    reading: set[AliasKey] = field(default_factory=set)  # handed out (alone or in a sweep)
+    busy: int = 0  # readers in use
+    handed_back: set[AliasKey] = field(default_factory=set)  # a sweep found them changed
+    waiting: list[_Job] = field(default_factory=list)  # planned at the last look, next last
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # a reader is free
+    behind: bool = False  # "alias reads fall behind" said, not "caught up" yet
 
 
 def due_and_early(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
@@ -100,7 +118,7 @@ def due_and_early(followed: Mapping[AliasKey, dt.timedelta], resolver: Resolver,
 async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: Executor,
                        live: Callable[[Key], bool], *, tick: float = POLL_TICK_SECONDS,
                        clock: Callable[[], dt.datetime] = now,
-                       in_flight: int = ALIAS_READERS) -> None:
+                       in_flight: int = ALIAS_READERS, readers: Readers | None = None) -> None:
     """Re-read every due followed alias, each at most once at a time and at most ``in_flight``
     reads at once (the most overdue first), until cancelled. The due aliases are looked for
     every ``tick`` and planned (``Resolver.plan``): a registry's due aliases go to one sweep
@@ -111,14 +129,12 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
     handed out at most ``in_flight`` reads a tick: 4 a second, however fast MLflow answered).
     Never more than ``in_flight`` are handed to ``executor``, and each read is stamped with the
     moment it is handed out: a read queued there would be stamped with the time it was due at,
-    not the moment MLflow answered it."""
+    not the moment MLflow answered it. ``readers``: the reads a previous run (one that raised)
+    left running, counted against ``in_flight`` until they end."""
     loop = asyncio.get_running_loop()
-    reading: set[AliasKey] = set()  # handed out (alone or in a sweep), not answered yet
-    busy = [0]  # readers in use
-    handed_back: set[AliasKey] = set()  # a sweep found them changed: read each by itself
-    finished = asyncio.Event()  # set by a read that ends: a reader is free
-    waiting: list[_Job] = []  # planned at the last look, the next one last
-    behind = False
+    state = readers if readers is not None else Readers()
+    reading, handed_back, finished, waiting = (state.reading, state.handed_back, state.finished,
+                                               state.waiting)
     next_look = loop.time()
     while True:
         if loop.time() >= next_look:
@@ -127,13 +143,13 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
             due, early = due_and_early(followers.intervals(live), resolver, at)
             due = [job for job in due if job[0] not in reading]
             early = [job for job in early if job[0] not in reading]
-            handed_back &= {alias for alias, _ in (*due, *early)}
+            handed_back.intersection_update(alias for alias, _ in (*due, *early))
             plan = resolver.plan(due, at, handed_back, early=early, readers=in_flight)
             waiting[:] = reversed([*plan.sweeps, *plan.reads])
-            room = max(0, in_flight - busy[0])
-            if (len(waiting) > room) != behind:
-                behind = not behind
-                if behind:
+            room = max(0, in_flight - state.busy)
+            if (len(waiting) > room) != state.behind:
+                state.behind = not state.behind
+                if state.behind:
                     logger.warning("alias reads fall behind: %d due aliases wait for one of %d "
                                    "readers, so they are read later than their "
                                    "aliasRefreshInterval (a slow MLflow, or more aliases than "
@@ -143,14 +159,14 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
                 else:
                     logger.info("alias reads caught up")
         finished.clear()
-        while waiting and busy[0] < in_flight:
+        while waiting and state.busy < in_flight:
             job = waiting.pop()
-            done = partial(_read_done, reading, busy, job, finished)
+            done = partial(_read_done, state, job)
             read: asyncio.Future[Any]
             try:
                 if isinstance(job, Sweep):
                     read = loop.run_in_executor(executor, resolver.sweep, job, clock())
-                    done = partial(_sweep_done, waiting, handed_back, done)
+                    done = partial(_sweep_done, state, done)
                 else:
                     # A handed-back alias may have been answered early: read it all the same.
                     ahead = job[1] * SWEEP_AHEAD if job[0] in handed_back else dt.timedelta(0)
@@ -159,7 +175,7 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
                     handed_back.discard(job[0])
             except RuntimeError:  # the pool was shut down: the operator is stopping
                 return
-            busy[0] += 1
+            state.busy += 1
             reading.update(alias for alias, _ in _aliases(job))
             read.add_done_callback(done)
         with contextlib.suppress(TimeoutError):
@@ -174,11 +190,10 @@ def _size(job: _Job) -> int:
     return len(_aliases(job))
 
 
-def _read_done(reading: set[AliasKey], busy: list[int], job: _Job, finished: asyncio.Event,
-               done: asyncio.Future[Any]) -> None:
-    reading.difference_update(alias for alias, _ in _aliases(job))
-    busy[0] -= 1
-    finished.set()
+def _read_done(state: Readers, job: _Job, done: asyncio.Future[Any]) -> None:
+    state.reading.difference_update(alias for alias, _ in _aliases(job))
+    state.busy -= 1
+    state.finished.set()
     if not done.cancelled() and done.exception() is not None:
         # The resolver turns MLflow's failures into answers; anything else is a bug to see.
         first, _ = _aliases(job)[0]
@@ -187,14 +202,14 @@ def _read_done(reading: set[AliasKey], busy: list[int], job: _Job, finished: asy
                      exc_info=done.exception())
 
 
-def _sweep_done(waiting: list[_Job], handed_back: set[AliasKey],
-                then: Callable[[asyncio.Future[Any]], None], done: asyncio.Future[Any]) -> None:
+def _sweep_done(state: Readers, then: Callable[[asyncio.Future[Any]], None],
+                done: asyncio.Future[Any]) -> None:
     """The aliases a sweep hands back (moved, gone, failing, or all of them: the sweep failed)
     are read next, each by itself, before the next look."""
     if not done.cancelled() and done.exception() is None:
         back: list[DueAlias] = done.result()
-        handed_back.update(alias for alias, _ in back)
-        waiting.extend(reversed(back))
+        state.handed_back.update(alias for alias, _ in back)
+        state.waiting.extend(reversed(back))
     then(done)
 
 
@@ -204,18 +219,20 @@ def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> N
     if memo.get("alias_polling") is not None:
         return
     deps = memo["uplift_dependencies"]
+    readers = Readers()  # across restarts: a failed run's reads still end there
     memo["alias_polling"] = asyncio.create_task(_supervised(
         lambda: poll_aliases(alias_followers(memo), deps.resolver, memo["alias_executor"],
-                             memo["wakeups"].__contains__),
+                             memo["wakeups"].__contains__, readers=readers),
         restart_after), name="alias-polling")
 
 
 async def _supervised(polling: Callable[[], Coroutine[Any, Any, None]],
                       restart_after: float) -> None:
     """Run ``polling`` until it returns (its pool shut down) or is cancelled (``stop``); one
-    that raises is logged and started again after ``restart_after`` seconds. Unsupervised, an
-    unexpected exception ended alias polling, silently, for the rest of the process's life:
-    no follower of an alias saw it move again until a restart."""
+    that raises is logged and started again after ``restart_after`` seconds, with the reads
+    it left running still counted (``Readers``). Unsupervised, an unexpected exception ended
+    alias polling, silently, for the rest of the process's life: no follower of an alias saw
+    it move again until a restart."""
     while True:
         try:
             await polling()

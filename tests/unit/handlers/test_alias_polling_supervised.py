@@ -6,13 +6,22 @@ because its pool shut down, it is not started again."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 import pytest
+from tests.unit.services.fakes import FakeRegistry
 
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import registry_polling
+from uplift_operator.handlers.registry_polling import ALIAS_READERS
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.watches import AliasFollowers
+from uplift_operator.services.resolution import Resolver
 
 
 class _Polling:
@@ -50,8 +59,8 @@ def polling(monkeypatch: pytest.MonkeyPatch) -> _Polling:
     return fake
 
 
-async def _until(condition: Any) -> None:
-    for _ in range(200):
+async def _until(condition: Any, seconds: float = 1.0) -> None:
+    for _ in range(int(seconds / 0.005)):
         if condition():
             return
         await asyncio.sleep(0.005)
@@ -107,3 +116,105 @@ def test_polling_that_ends_is_not_started_again(monkeypatch: pytest.MonkeyPatch)
         assert ends.started == 1
 
     asyncio.run(scenario())
+
+
+
+class _HeldRegistry(FakeRegistry):
+    """Answers once ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.reads: list[str] = []
+
+    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
+        self.reads.append(name)
+        self.release.wait(10)
+        return super().resolve(name, version, alias)
+
+
+class _CountingPool(ThreadPoolExecutor):
+    """The readers' pool, recording each alias read handed to it and how many were handed and
+    not done at once (queued ones count: each is a read the poller let out)."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers, thread_name_prefix="alias-read")
+        self.lock = threading.Lock()
+        self.handed: list[str] = []
+        self.outstanding = self.most_outstanding = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            self.handed.append(args[0][1])  # Resolver.refresh(key, ...): the model's name
+            self.outstanding += 1
+            self.most_outstanding = max(self.most_outstanding, self.outstanding)
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(lambda _: self._done())
+        return future
+
+    def _done(self) -> None:
+        with self.lock:
+            self.outstanding -= 1
+
+
+class _FailingOnce(AliasFollowers):
+    """Followers whose second look raises: the poller dies with its first reads pending."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    def intervals(self, live: Any = lambda _: True) -> Any:
+        self.looks += 1
+        if self.looks == 2:
+            raise RuntimeError("a bug in the poller")
+        return super().intervals(live)
+
+
+def test_a_restarted_poller_counts_the_reads_its_predecessor_left_pending(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The reads the failed poller handed to the readers' pool are still there: the next one
+    neither hands out an alias being read again nor more than ``ALIAS_READERS`` reads (it
+    started with none counted, and queued a second read of each behind the first)."""
+    registry, resolver, followers = _HeldRegistry(), Resolver(), _FailingOnce()
+    count = ALIAS_READERS + 1
+    read_at = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)  # every alias due
+    wakeups = Wakeups()
+    registry.release.set()
+    for index in range(count):
+        name = f"model-{index}"
+        registry.add(name, "1")
+        registry.aliases[(name, "champion")] = "1"
+        ref = ModelReference.model_validate({"registeredModel": name, "alias": "champion",
+                                             "aliasRefreshInterval": "30s"})
+        key = (("http://mlflow", "", ""), name, "champion")
+        resolver.resolve(key[0], ref, registry, read_at)
+        followers.follow(("UpliftModel", "ns", name), (key, dt.timedelta(seconds=30)))
+        wakeups.register(("UpliftModel", "ns", name))
+    registry.release.clear()
+    registry.reads.clear()
+
+    async def scenario() -> None:
+        with _CountingPool(ALIAS_READERS) as readers:
+            memo = kopf.Memo(wakeups=wakeups, alias_executor=readers, alias_followers=followers,
+                             uplift_dependencies=type("D", (), {"resolver": resolver})())
+            registry_polling.start(memo, restart_after=0.01)
+            try:
+                await _until(lambda: followers.looks >= 3, seconds=5)  # restarted, looked
+                await asyncio.sleep(0.05)
+                held = list(readers.handed)
+                registry.release.set()
+                await _until(lambda: len(registry.reads) >= count and not readers.outstanding)
+            finally:
+                registry.release.set()
+                memo["alias_polling"].cancel()
+                await asyncio.gather(memo["alias_polling"], return_exceptions=True)
+        assert sorted(held) == [f"model-{index}" for index in range(ALIAS_READERS)]
+        assert readers.most_outstanding == ALIAS_READERS  # the cap held across the restart
+        # The one left waiting is read once a reader is free; none twice.
+        assert sorted(readers.handed) == [f"model-{index}" for index in range(count)]
+
+    with caplog.at_level(logging.ERROR, logger=registry_polling.__name__):
+        asyncio.run(scenario())
+    assert "alias polling failed" in caplog.text
+    assert sorted(registry.reads) == [f"model-{index}" for index in range(count)]
