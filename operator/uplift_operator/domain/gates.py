@@ -267,12 +267,17 @@ def evaluate_gate(gate: GateSpecBase,
       p95 + margin below the stable's slow share, Fail as a relative one's; a threshold past
       the largest finite bucket (or a stable p95 past it) leaves the comparison Inconclusive.
       ``max``: Pass shows fewer than 5 % of canary requests above ``max`` (p95 ≤ max), Fail
-      shows more.
+      shows more. A measurement without the stable's histogram is judged on ``max`` alone.
     * ``errorRate``: Pass shows the canary's error rate below (1 + margin) × the stable's (and
       below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
-      on either side only ``max`` can pass the gate, as with no stable requests (a step at
-      weight 100). An absolute margin is converted with the stable's error rate: while that is
-      0 only the Fail side of the comparison runs.
+      on either side only ``max`` can pass the gate, as with no stable requests. An absolute
+      margin is converted with the stable's error rate: while that is 0 only the Fail side of
+      the comparison runs.
+
+    At a step of weight 100 (``split.canary_share`` 1) the errorRate and latency gates leave
+    the stable out, even the requests it served before the step's 100/0 split reached the
+    router, and judge the canary on ``max`` alone (the CRD lets such a step end a ramp only
+    when they set it; ``_canary_alone``).
     * ``drift``: per feature (``features``, default all), anytime-valid bounds on the PSI of the
       live distribution against the training reference (one χ² confidence set of the live
       shares, ``stats.drift.psi_bounds``), each holding over all looks. Fail when one feature's
@@ -653,7 +658,19 @@ _SLOW_SHARE = 0.05
 _SLOW_RATIO, _SLOW_MARGIN = "slowRatio", "slowRatioMargin"
 
 
+def _canary_alone(split: SplitCounts | None) -> bool:
+    """A step at weight 100 (``split.canary_share`` 1): the errorRate and latency gates leave
+    the stable's side of their measurement out and judge the canary on ``max`` alone (the
+    CRD's rule for such a step). The step's window starts before its 100/0 split reached the
+    router, so the stable served some of its first requests; compared with those few, the gate
+    could never pass. The collector leaves them out already (``services.measurements``); this
+    holds for any measurement."""
+    return split is not None and split.canary_share >= 1
+
+
 def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _Judged:
+    if _canary_alone(m.split):
+        m = replace(m, stable_p95_seconds=None, stable_requests=0, stable_buckets=())
     value, n = m.canary_p95_seconds, m.canary_requests
     shown = value if math.isfinite(value) else None
     if not m.bucket_bounds or not m.canary_buckets or n == 0:
@@ -814,6 +831,8 @@ def _s(seconds: float | None) -> str:
 
 
 def _error_rate(gate: GateSpecBase, m: ErrorRateMeasurement, memory: GateMemory) -> _Judged:
+    if _canary_alone(m.split):
+        m = replace(m, stable_errors=0, stable_requests=0)
     for who, errors, requests in (("canary", m.canary_errors, m.canary_requests),
                                   ("stable", m.stable_errors, m.stable_requests)):
         if not 0 <= errors <= requests:

@@ -383,6 +383,18 @@ def _scraped_late(prom: MetricSource, ctx: GateContext, metric: str, window: str
                  if version not in present)
 
 
+def _canary_alone(ctx: GateContext) -> bool:
+    """A step at weight 100 (the graph declares it): the errorRate and latency gates judge the
+    canary on its own, against ``max`` (the CRD's rule for such a step), and the collector
+    leaves the stable's counts out. The step's window starts at ``step_started_at``, before
+    the 100/0 split reached the router, so the stable served some of the step's first requests:
+    compared with those few, the gate could never pass (its Pass needs the comparison's too)
+    and the ramp sat Inconclusive until ``inconclusiveLimit`` paused it. The evaluator judges
+    any measurement of such a step so (``domain.gates._canary_alone``); the collector does not
+    ask for what it would leave out, and the measurement shows no stable counts."""
+    return ctx.canary_share is not None and ctx.canary_share >= 1
+
+
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
              registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
@@ -393,14 +405,18 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         return m.MeasurementError(templates.LATENCY_NEEDS_BUCKETS)
     buckets = {version: query for version, query in queries.items() if query is not None}
     canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
-    stable = prom.scalar(templates.render(template, ctx.variables(ctx.stable_version)))
+    # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
+    alone = _canary_alone(ctx)
+    stable = None if alone else prom.scalar(templates.render(template,
+                                                             ctx.variables(ctx.stable_version)))
 
     def histogram(version: str) -> dict[float, int]:
         rows = prom.query(buckets[version])
         return {float(r.labels.get("le", "+Inf")): round(r.value) for r in rows
                 if not math.isnan(r.value)}
 
-    canary_h, stable_h = histogram(ctx.canary_version), histogram(ctx.stable_version)
+    canary_h = histogram(ctx.canary_version)
+    stable_h = {} if alone else histogram(ctx.stable_version)
     bounds = tuple(sorted(set(canary_h) | set(stable_h)))
     canary_n = canary_h.get(math.inf, 0)
     if not bounds or not canary_n:
@@ -447,10 +463,11 @@ def _error_rate(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | No
                                     ("stable", ctx.stable_version))}
     if not counts["canary"][1]:
         return None
-    if not counts["stable"][1] and (ctx.canary_share is None or ctx.canary_share < 1):
+    if _canary_alone(ctx):
+        counts["stable"] = (0, 0)
+    elif not counts["stable"][1]:
         # A step that gives the stable traffic: no stable count is data not in yet (a scrape
-        # to come), not a comparison to leave out. At weight 100 the stable serves nothing, and
-        # the gate judges the canary on its own (``max``: the CRD's rule for such a step).
+        # to come), not a comparison to leave out.
         return None
     return m.ErrorRateMeasurement(
         canary_errors=counts["canary"][0], canary_requests=counts["canary"][1] or 0,

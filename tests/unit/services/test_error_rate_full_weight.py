@@ -6,6 +6,12 @@ alone. The collector used to hand it nothing whenever the stable had served no r
 a gate was "no data yet" at every look of its last step and the canary never promoted. It now
 needs the canary's requests only at such a step. At a step that gives the stable traffic, no
 stable count is still "no data yet": a scrape not in, not a comparison to leave out.
+
+The step's window starts when the step started, before the graph's 100/0 split reached the
+router, so the stable usually served a few of the step's requests. The collector compared the
+canary with those few, and the comparison could never show the canary no worse: the gate sat
+Inconclusive at every look until ``inconclusiveLimit`` paused the ramp. At weight 100 it now
+leaves the stable's counts out, whatever they are.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 class Counts:
     """Prometheus at the step: the canary (version 2) answered 19,998 requests and refused 2;
-    the stable (version 1) served none (``stable``: its series there with an increase of 0, or
-    None: no series at all)."""
+    the stable (version 1) answered ``stable`` (0: its series there with an increase of 0;
+    None: no series at all) and refused none."""
 
     def __init__(self, stable: float | None) -> None:
         self.stable = stable
@@ -40,7 +46,7 @@ class Counts:
         errors = "uplift_request_errors_total" in promql
         rows = [Sample({"version": "2"}, 2.0 if errors else 19_998.0, 0.0)]
         if self.stable is not None:
-            rows.append(Sample({"version": "1"}, self.stable, 0.0))
+            rows.append(Sample({"version": "1"}, 0.0 if errors else self.stable, 0.0))
         return rows
 
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
@@ -57,27 +63,36 @@ def _ctx(share: float | None) -> measurements.GateContext:
 
 GATE = ModelGate.model_validate({"name": "errors", "type": "errorRate", "max": 0.01})
 
-# (id, the step's canary share, the stable's series, measured?, verdict)
+# (id, the step's canary share, the stable's series, the stable's (errors, requests) measured
+# or None: nothing measured, verdict)
 ROWS = [
-    ("weight 100, stable series at 0", 1.0, 0.0, True, GateVerdict.PASS),
-    ("weight 100, no stable series", 1.0, None, True, GateVerdict.PASS),
-    ("weight 50, stable series at 0", 0.5, 0.0, False, GateVerdict.INCONCLUSIVE),
-    ("weight 50, no stable series", 0.5, None, False, GateVerdict.INCONCLUSIVE),
+    ("weight 100, stable series at 0", 1.0, 0.0, (0, 0), GateVerdict.PASS),
+    ("weight 100, no stable series", 1.0, None, (0, 0), GateVerdict.PASS),
+    # The stable's requests of the step before the 100/0 split reached the router.
+    ("weight 100, stable requests before the switch", 1.0, 300.0, (0, 0), GateVerdict.PASS),
+    ("weight 100, many stable requests before the switch", 1.0, 5_000.0, (0, 0),
+     GateVerdict.PASS),
+    ("weight 50, stable series at 0", 0.5, 0.0, None, GateVerdict.INCONCLUSIVE),
+    ("weight 50, no stable series", 0.5, None, None, GateVerdict.INCONCLUSIVE),
+    # A step that gives the stable traffic compares with it, as before.
+    ("weight 50, stable requests", 0.5, 300.0, (0, 300), GateVerdict.INCONCLUSIVE),
     # The graph does not declare the status's split yet: no share to read, so as before.
-    ("share unknown, no stable series", None, None, False, GateVerdict.INCONCLUSIVE),
+    ("share unknown, no stable series", None, None, None, GateVerdict.INCONCLUSIVE),
+    ("share unknown, stable requests", None, 300.0, (0, 300), GateVerdict.INCONCLUSIVE),
 ]
 
 
-@pytest.mark.parametrize(("share", "stable", "measured", "verdict"),
+@pytest.mark.parametrize(("share", "stable", "stable_measured", "verdict"),
                          [row[1:] for row in ROWS], ids=[row[0] for row in ROWS])
 def test_error_rate_without_stable_requests(share: float | None, stable: float | None,
-                                            measured: bool, verdict: GateVerdict) -> None:
+                                            stable_measured: tuple[int, int] | None,
+                                            verdict: GateVerdict) -> None:
     ctx = _ctx(share)
     collected = measurements.collect(GATE, ctx, Counts(stable), None)
-    if measured:
+    if stable_measured is not None:
         assert isinstance(collected, ErrorRateMeasurement)
         assert (collected.canary_errors, collected.canary_requests) == (2, 20_000)
-        assert (collected.stable_errors, collected.stable_requests) == (0, 0)
+        assert (collected.stable_errors, collected.stable_requests) == stable_measured
     else:
         assert collected is None
     out = gates.evaluate_gate(GATE, collected, None, ctx.now)
