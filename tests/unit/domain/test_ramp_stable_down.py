@@ -1,19 +1,24 @@
 """A stable version that served and stops serving is Degraded, with the backend's words, told
 once (Warning) and once more when it serves again (Normal); a version that never served is
-waited for (Progressing). Ready stays WaitingForServing, so a Campaign already exposing holds."""
+waited for (Progressing). Ready stays WaitingForServing, so a Campaign already exposing holds.
+A paused ramp stays Paused through it, and Argo CD's health check reads the outage from Ready
+and ``stableServedVersion`` (Degraded: an outage outranks a pause)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from tests.unit.domain.test_ramp import Sim, assert_idempotent, make_spec, ready, with_canary
 
-from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import exposure, ramp
+from uplift_operator.domain import exposure, ramp, stuck
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.ramp import Decision, Observed, decide
@@ -246,3 +251,86 @@ def test_an_upgrade_of_a_stable_already_down_reads_it_as_awaited_until_it_serves
     assert tick(sim, 1, stable_ready=True).status.stable_served_version == "1"
     _invalid_spec(sim)
     assert tick(sim, 1, stable_ready=False).status.phase is Phase.DEGRADED
+
+
+# -- an outage during a pause: what Argo CD's health check reads ---------------------------------
+
+HEALTH_TESTDATA = (Path(__file__).resolve().parents[3] / "argocd" / "resource_customizations"
+                   / "uplift.dev" / "UpliftModel" / "testdata")
+
+
+def _published(sim: Sim, decision: Decision) -> UpliftModelStatus:
+    """The status as the service writes it: the ramp's phase through ``stuck.model_phase``."""
+    s = decision.status
+    pub = stuck.model_phase(s.phase, s.message, s.conditions, sim.spec.rollout.progress_deadline,
+                            sim.now)
+    return s.model_copy(update={"phase": pub.phase, "message": pub.message})
+
+
+def _as_health_reads(status: UpliftModelStatus | dict[str, Any]) -> dict[str, Any]:
+    """What the UpliftModel's health.lua reads of a status: the phase (and message), the stable
+    version, whether it served, Ready."""
+    wire = status.to_wire() if isinstance(status, UpliftModelStatus) else status
+    [r] = [c for c in wire["conditions"] if c["type"] == "Ready"]
+    return {"phase": wire["phase"], "message": wire["message"],
+            "stableVersion": wire.get("stableVersion"),
+            "stableServedVersion": wire.get("stableServedVersion"),
+            "ready": (r["status"], r["reason"], r["message"])}
+
+
+def _testdata(name: str) -> dict[str, Any]:
+    return _as_health_reads(yaml.safe_load((HEALTH_TESTDATA / name).read_text())["status"])
+
+
+def test_a_stable_down_during_a_human_pause_is_published_as_an_outage_the_health_check_reads(
+        ) -> None:
+    # The phase stays Paused (the ramp reads it back: the Paused/Resumed events, the deadline's
+    # resume time), for as long as the outage lasts: stuck.py never overrides Paused. The
+    # health check makes it Degraded (an outage outranks a pause) from Ready False
+    # WaitingForServing with stableServedVersion naming the stable version: its
+    # testdata/paused-stable-down.yaml is this status (health_test.yaml: Degraded).
+    sim = with_canary(make_spec(paused=True))
+    assert _published(sim, tick(sim, 1, stable_ready=True)).phase is Phase.PAUSED
+    d = tick(sim, 1, stable_ready=False, failure=FAILURE)
+    assert told(d) == [("Warning", Reason.STABLE_NOT_SERVING, False)]
+    for minutes in (0, 30):
+        d = tick(sim, minutes, stable_ready=False, failure=FAILURE)
+        published = _published(sim, d)
+        assert published.phase is Phase.PAUSED
+        assert ready(published) == ("False", "WaitingForServing")
+        assert published.stable_served_version == published.stable_version == "1"
+        assert published.message.endswith(f"stable version 1 does not serve any more: {FAILURE}")
+        assert _as_health_reads(published) == _testdata("paused-stable-down.yaml")
+    d = tick(sim, 1, stable_ready=True)
+    assert d.status.phase is Phase.PAUSED and ready(d.status) == ("True", "StableServing")
+    assert told(d) == [("Normal", Reason.STABLE_SERVING, False)]
+
+
+def test_a_stable_down_while_a_manual_rollback_waits_is_published_as_an_outage() -> None:
+    # Ready's reason turns from RollbackPending to WaitingForServing (a Campaign exposing holds
+    # on it), the phase stays Paused: testdata/rollback-pending-stable-down.yaml, Degraded by
+    # the health check as rollback-pending.yaml was.
+    sim = with_canary(make_spec(rollback="Manual"))
+    d = sim.tick(1, verdicts={"latency": GateVerdict.FAIL})
+    assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
+    d = tick(sim, 1, stable_ready=False, failure=FAILURE)
+    published = _published(sim, d)
+    assert published.phase is Phase.PAUSED
+    assert ready(published) == ("False", "WaitingForServing")
+    assert _as_health_reads(published) == _testdata("rollback-pending-stable-down.yaml")
+    d = tick(sim, 1, stable_ready=True)
+    assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
+
+
+def test_a_pause_while_a_first_version_has_never_served_is_no_outage() -> None:
+    # Ready False WaitingForServing too, but nothing served yet (no stableServedVersion): the
+    # health check leaves the pause Suspended (testdata/paused-stable-not-served-yet.yaml).
+    sim = Sim(make_spec(paused=True))
+    sim.stable_ready = False
+    sim.tick()
+    sim.desired = "2"
+    published = _published(sim, sim.tick(1))
+    assert published.phase is Phase.PAUSED and published.stable_served_version is None
+    assert ready(published) == ("False", "WaitingForServing")
+    assert "does not serve any more" not in published.message
+    assert _as_health_reads(published) == _testdata("paused-stable-not-served-yet.yaml")

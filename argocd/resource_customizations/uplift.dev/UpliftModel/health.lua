@@ -1,10 +1,14 @@
--- Argo CD health of an uplift.dev resource (UpliftModel and Campaign share this logic).
--- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
--- status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed -> Healthy: its
--- schedule ended and nothing needs fixing). A ramp held because a gate demands a rollback that
--- rollback.mode Manual leaves to a human (phase Paused, Ready False RollbackPending) is Degraded:
--- something failed and waits for someone, unlike a pause a human asked for. No `string` library
--- in Argo CD's VM.
+-- Argo CD health of an UpliftModel (the Campaign's health.lua shares all but the stable outage
+-- below). Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the
+-- operator's status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed ->
+-- Healthy: its schedule ended and nothing needs fixing). A ramp held because a gate demands a
+-- rollback that rollback.mode Manual leaves to a human (phase Paused, Ready False
+-- RollbackPending) is Degraded: something failed and waits for someone, unlike a pause a human
+-- asked for. An outage outranks a pause: a paused ramp whose stable version served and does
+-- not now (Ready False WaitingForServing while status.stableServedVersion names the stable
+-- version; the operator keeps the phase Paused, which its ramp reads back) is Degraded, as an
+-- unpaused one's phase is; a stable version that never served (a first version starting) is
+-- awaited, so that pause stays Suspended. No `string` library in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -36,6 +40,16 @@ if obj.status.conditions ~= nil then
 end
 local phase = obj.status.phase
 local message = obj.status.message or ""
+if phase == "Paused" and obj.status.conditions ~= nil and obj.status.stableVersion ~= nil
+    and obj.status.stableServedVersion == obj.status.stableVersion then
+  for _, condition in ipairs(obj.status.conditions) do
+    if condition.type == "Ready" and condition.status == "False" and condition.reason == "WaitingForServing" then
+      hs.status = "Degraded"
+      hs.message = message
+      return hs
+    end
+  end
+end
 if phase == "Healthy" or phase == "Degraded" or phase == "Progressing" or phase == "Suspended" then
   hs.status = phase
 elseif phase == "Paused" then
