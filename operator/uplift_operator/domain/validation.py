@@ -238,11 +238,13 @@ def _free_roi_problems(spec: CampaignSpec) -> list[str]:
     """A roi gate whose treatments all cost 0: nothing is spent on them, so its break-even
     Δ* = c̄(1 + min)/v is 0 whatever its min and the ROI, (value − cost)/cost, is undefined;
     the gate measured "nothing spent" at every analysis, a counted Inconclusive, and could never
-    pass (the ramp held, or paused at inconclusiveLimit). Treatments the gate names that the
-    campaign does not send are reported by ``_check_gates``; none left judged: nothing here."""
+    pass (the ramp held, or paused at inconclusiveLimit). A gate naming a treatment the
+    campaign does not send is reported by ``_check_gates`` (that is its problem), and not
+    here, as the CRD's cost rule applies only to a roi gate whose treatments are all known."""
     economics, problems = spec.economics, []
+    sent = {t.name for t in spec.treatments}
     for index, gate in enumerate(spec.exposure.gates):
-        if gate.type != "roi":
+        if gate.type != "roi" or any(name not in sent for name in gate.treatments or ()):
             continue
         costs = [t.cost_per_treatment if t.cost_per_treatment is not None
                  else economics.cost_per_treatment for t in spec.treatments

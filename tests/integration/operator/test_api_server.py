@@ -156,6 +156,13 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
         set_path("spec.economics.costPerTreatment", 0),
         set_path("spec.exposure.gates.2.treatments", ["womens-e-mail"])),
      ["spec.exposure.gates", "a roi gate needs a treatment it judges"]),
+    # A gate naming a treatment the campaign does not send is refused as that, a roi gate's
+    # too (not as free treatments: test_a_roi_gate_naming_an_unknown_treatment_is_refused_as_such).
+    ("gate-judging-an-unknown-treatment", CAMPAIGN,
+     set_path("spec.exposure.gates.1.treatments", ["womens-e-mail", "no-such-treatment"]),
+     ["spec.exposure.gates", "a gate's treatments must be treatments of spec.treatments"]),
+    ("campaign-salt-of-the-version-split", CAMPAIGN, set_path("spec.experiment.salt", "router"),
+     ["spec.experiment.salt", "salt must not be 'router', the salt of the version split"]),
     ("model-name-with-a-dot", MODEL, set_path("metadata.name", "churn.v2"),
      ["metadata.name must be a DNS-1035 label", "no '.'"]),
     ("model-name-with-a-leading-digit", MODEL, set_path("metadata.name", "1churn"),
@@ -189,6 +196,22 @@ def test_invalid_resource_is_refused_naming_the_field(
     assert result.returncode != 0, f"accepted:\n{yaml.safe_dump(body)}"
     for text in expected:
         assert text in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("named", [["no-such-treatment"], ["womens-e-mail", "no-such-treatment"]])
+def test_a_roi_gate_naming_an_unknown_treatment_is_refused_as_such(
+        admin: Kubectl, namespace: str, named: list[str]) -> None:
+    """Not with the free-treatments message (ROI_COST): the cost rule applies only to a roi gate
+    whose every treatment is the campaign's; womens-e-mail is free here, so with the unknown
+    name left out the cost rule would refuse it."""
+    body = copy.deepcopy(CAMPAIGN)
+    all_of(set_path("spec.economics.costPerTreatment", 0),
+           set_path("spec.exposure.gates.2.treatments", named))(body)
+    result = admin.run("create", "--dry-run=server", "-n", namespace, "-f", "-",
+                       input=yaml.safe_dump(body), check=False)
+    assert result.returncode != 0, f"accepted:\n{yaml.safe_dump(body)}"
+    assert "a gate's treatments must be treatments of spec.treatments" in result.stderr
+    assert "costs more than 0" not in result.stderr, result.stderr
 
 
 def test_at_least_fifteen_distinct_invalid_cases() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from uplift_operator.api.crds import CAMPAIGN
-from uplift_operator.api.v1alpha1.campaign import ROI_COST, CampaignSpec
+from uplift_operator.api.v1alpha1.campaign import GATE_TREATMENTS_UNKNOWN, ROI_COST, CampaignSpec
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.domain.validation import validate_campaign
 
@@ -70,3 +70,24 @@ def test_the_crd_refuses_it_with_the_same_message() -> None:
                  "self.economics.costPerTreatment", "> 0.0"):
         assert text in rule["rule"]
 
+
+def test_a_roi_gate_naming_an_unknown_treatment_is_refused_as_unknown_not_as_free() -> None:
+    """Where a roi gate names a treatment the campaign does not send, the cost check does not
+    apply (the unknown name is the problem, said by the gate checks), as in the CRD's rule."""
+    for named in (["no-such"], ["womens-e-mail", "no-such"]):
+        problems = _problems(0.0, 0.12, [{**ROI, "treatments": named}])
+        assert problems == ["gates[0] (roi).treatments: unknown treatment "
+                            "'no-such'"], named
+
+
+def test_the_crd_applies_the_cost_rule_only_to_known_treatments_and_refuses_unknown_ones() -> None:
+    schema = CAMPAIGN.manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    rules = schema["properties"]["spec"]["x-kubernetes-validations"]
+    cost = next(r for r in rules if r["message"] == ROI_COST)
+    # Evaluated by the API server's integration test (tests/support/cel has no macros):
+    # test_a_roi_gate_naming_an_unknown_treatment_is_refused_as_such.
+    assert "g.treatments.exists(n, !self.treatments.exists(t, t.name == n))" in cost["rule"]
+    unknown = next(r for r in rules if r["message"] == GATE_TREATMENTS_UNKNOWN)
+    assert unknown["fieldPath"] == ".exposure.gates"
+    assert unknown["rule"] == ("self.exposure.gates.all(g, !has(g.treatments) || "
+                               "g.treatments.all(n, self.treatments.exists(t, t.name == n)))")

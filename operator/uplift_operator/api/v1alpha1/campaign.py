@@ -45,6 +45,7 @@ __all__ = [
     "CAMPAIGN_NAME_PATTERN",
     "CAMPAIGN_SALT_TAKEN",
     "DELIVERY_RATE_MIN",
+    "GATE_TREATMENTS_UNKNOWN",
     "ROI_COST",
     "ROI_VALUE",
     "TARGETING_FIELDS",
@@ -281,6 +282,8 @@ ROI_COST = ("a roi gate needs a treatment it judges (its treatments, else all) t
             "with every one free nothing is spent and an ROI, (value - cost)/cost, is not "
             "defined, so the gate could never pass; judge the effect with an "
             "incrementalConversions gate (its min 0 is the break-even at no cost)")
+GATE_TREATMENTS_UNKNOWN = ("a gate's treatments must be treatments of spec.treatments: a gate "
+                           "judges only treatments the campaign sends")
 
 #: The gate types that read each optional gate field; the API server refuses the field on the
 #: others (``field_rules``). A Campaign compares no versions, so it has no margin.
@@ -431,8 +434,15 @@ class CampaignSpec(ApiModel):
                  "self.economics.valuePerConversion > 0.0 && self.treatments.all(t, "
                  "!has(t.valuePerConversion) || t.valuePerConversion > 0.0)",
          "message": ROI_VALUE, "fieldPath": ".economics.valuePerConversion"},
-        # And an ROI of treatments that cost nothing (the operator refuses it too).
-        {"rule": "self.exposure.gates.all(g, g.type != 'roi' || self.treatments.exists(t, "
+        # A gate's treatments are the campaign's (the operator refuses it too, naming them).
+        {"rule": "self.exposure.gates.all(g, !has(g.treatments) || "
+                 "g.treatments.all(n, self.treatments.exists(t, t.name == n)))",
+         "message": GATE_TREATMENTS_UNKNOWN, "fieldPath": ".exposure.gates"},
+        # And an ROI of treatments that cost nothing (the operator refuses it too); not said of
+        # a roi gate naming a treatment the campaign does not send: the rule above says that.
+        {"rule": "self.exposure.gates.all(g, g.type != 'roi' || (has(g.treatments) && "
+                 "g.treatments.exists(n, !self.treatments.exists(t, t.name == n))) || "
+                 "self.treatments.exists(t, "
                  "(!has(g.treatments) || g.treatments.size() == 0 || t.name in g.treatments) "
                  "&& (has(t.costPerTreatment) ? t.costPerTreatment : "
                  "self.economics.costPerTreatment) > 0.0))",
