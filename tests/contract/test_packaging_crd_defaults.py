@@ -129,3 +129,24 @@ def test_every_relabeling_the_chart_renders_states_its_action() -> None:
                             for entry in endpoint.get(key) or []]
     assert entries  # the serving PodMonitor has some
     assert [e for e in entries if "action" not in e[2]] == []
+
+
+def _defaults(schema: dict[str, Any], path: str = "") -> list[str]:
+    found = [f"{path} = {schema['default']!r}"] if "default" in schema else []
+    for key, sub in (schema.get("properties") or {}).items():
+        found += _defaults(sub, f"{path}.{key}")
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _defaults(schema[key], f"{path}[]" if key == "items" else f"{path}{{}}")
+    return found
+
+
+def test_the_uplift_crds_default_nothing() -> None:
+    """UpliftModels and Campaigns are written by users, in Git: a default in their CRDs (inside a
+    list, say a gate's) would put every such object OutOfSync that leaves it out (docs/install.md,
+    "Diffs, refreshes and pruning"). Their defaults are the operator's, applied when it reads."""
+    found = {f"{kind} {version}": _defaults(schema)
+             for (version, kind), schema in _schemas().items()
+             if version.startswith("uplift.dev/")}
+    assert set(found) == {"UpliftModel uplift.dev/v1alpha1", "Campaign uplift.dev/v1alpha1"}
+    assert found == {key: [] for key in found}

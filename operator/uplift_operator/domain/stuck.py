@@ -4,10 +4,11 @@ conditions say: the published phase of each kind, from the phase its ramp implie
 Why: Argo CD's health check (``argocd/.../health.lua``) passes ``status.phase`` through, and
 the ramps compute the phase from versions, traffic and gates only. A spec naming a version
 MLflow does not have (or one whose registration failed, whose MLmodel cannot be read, or a
-credentials Secret that is not there), a serving graph the API server refuses to apply (an admission policy, a
-403), a graph the serving backend reports failed, or a campaigns file that cannot be written
-each set a condition, while the phase stayed Healthy (the stable version serves on) or
-Progressing (a canary or a first version waiting): Argo CD showed Synced and Healthy, or an
+credentials Secret that is not there), a serving graph the API server refuses to apply (an
+admission policy, a 403), a graph the serving backend reports failed, a campaigns file that
+cannot be written, or a Campaign's UpliftModel that is not found each set a condition, while
+the phase stayed Healthy (the stable version serves on) or Progressing (a canary or a first
+version waiting, a Campaign waiting for its model): Argo CD showed Synced and Healthy, or an
 endless Progressing, and a pipeline waiting for Healthy went on. Here such a condition, held
 longer than the grace, makes the phase Degraded, the message naming the condition, its
 reason, since when and why, then what the ramp says (what serves); the phase the ramp implies
@@ -64,10 +65,16 @@ class Problem:
     type: str
     status: cond.ConditionStatus
     reasons: frozenset[str] = frozenset()
+    #: The phases it turns Degraded past the grace; None: every one its kind's problems do.
+    #: A Degraded phase names it whatever this says.
+    phases: frozenset[Phase] | None = None
 
     def held_by(self, condition: Condition) -> bool:
         return (condition.type == self.type and condition.status == self.status
                 and (not self.reasons or condition.reason in self.reasons))
+
+    def counts_in(self, phase: Phase | None) -> bool:
+        return self.phases is None or phase in self.phases or phase in _ALREADY_DEGRADED
 
 
 #: The ``ModelResolved`` reasons that do not clear by themselves: a model, version or alias
@@ -82,24 +89,37 @@ UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond
 
 #: An UpliftModel's, in the order the message names them: the graph the backend reports
 #: failed (a canary's, or a first version's: a stable version that served is already Degraded,
-#: ``StableNotServing``), a graph the API server refused (not ``RollQueued``, which waits for a
-#: slot while the graph serves as it is), and a model reference that does not resolve for a
-#: reason that does not clear by itself (``UNRESOLVED_PROBLEMS``).
+#: ``StableNotServing``), a graph the API server refused, or whose roll did not serve within
+#: the roll timeout (``RollTimedOut``: new pods that never become ready while the old ones
+#: serve on; not ``RollQueued``, which waits for a slot while the graph serves as it is), and
+#: a model reference that does not resolve for a reason that does not clear by itself
+#: (``UNRESOLVED_PROBLEMS``).
 MODEL_PROBLEMS = (
     Problem(cond.SERVING_FAILED, "True"),
-    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED})),
+    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED, cond.ROLL_TIMED_OUT})),
     Problem(cond.MODEL_RESOLVED, "False", UNRESOLVED_PROBLEMS),
 )
-#: A Campaign's: its settings have not reached the runtime (the campaigns file cannot be
-#: written, has no room for it, or does not carry it as its spec says).
-CAMPAIGN_PROBLEMS = (Problem(cond.SETTINGS_DELIVERED, "False"),)
-
 #: The phases a problem held past the grace turns Degraded, by kind (see the module's note);
 #: a Degraded one stays so, the problem named after the ramp's words (``_ALREADY_DEGRADED``).
 _MODEL_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY})
 _CAMPAIGN_OVERRIDDEN = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.SUSPENDED,
                                   Phase.COMPLETED})
 _ALREADY_DEGRADED = frozenset({Phase.DEGRADED})
+
+#: A Campaign's: its settings have not reached the runtime (the campaigns file cannot be
+#: written, has no room for it, or does not carry it as its spec says); its ``modelRef`` names
+#: no UpliftModel (``ModelServing`` False ``ModelNotFound``: a typo in Git, or the model
+#: deleted), which no pass of its own clears, as an UpliftModel's version that does not resolve
+#: (``ModelResolved``) — but not once its schedule ended (Completed: nothing treats under it,
+#: nothing needs fixing), nor a model that exists and serves nothing yet (``ModelNotServing``:
+#: its own UpliftModel's phase says why). While the model is not found ``SettingsDelivered`` is
+#: absent (``domain.exposure.settings_delivered``), so without this a Campaign naming a model
+#: that never comes stayed Progressing for good.
+CAMPAIGN_PROBLEMS = (
+    Problem(cond.SETTINGS_DELIVERED, "False"),
+    Problem(cond.MODEL_SERVING, "False", frozenset({cond.MODEL_NOT_FOUND}),
+            _CAMPAIGN_OVERRIDDEN - {Phase.COMPLETED}),
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +162,8 @@ def _published(phase: Phase | None, message: str, conditions: Sequence[Condition
                now: dt.datetime) -> Published:
     if phase not in overridden | _ALREADY_DEGRADED:
         return Published(phase, message)
-    held = [c for problem in problems for c in conditions if problem.held_by(c)]
+    held = [c for problem in problems if problem.counts_in(phase) for c in conditions
+            if problem.held_by(c)]
     past = [c for c in held if now - c.last_transition_time >= allowed]
     # No pass asked for a Degraded phase's grace: its phase stays, only its words grow, which
     # the next pass says (a refused apply is retried within a minute); the passes and their

@@ -28,12 +28,14 @@
    included, the exposure percent and the events (a spent budget suspends, never rolls back);
 6. apply: nothing here. The exposure percent and phase are in status; the model's campaigns
    file (``handlers.campaigns_file``) carries them to the runtime, and ``SettingsDelivered``
-   says when it could not; the phase published is Degraded once that has held longer than a
-   grace (``domain.stuck``). Meanwhile the ramp does not advance (``Observed.undelivered``)
-   and its deadline does not run; once the file is written its step starts over, unless the
-   file there carried its entry all along (``Observed.carried_since``);
-   before the model's first file pass in this process (a restart) whether it can is not
-   known, and the stored condition stands for it (``exposure.undelivered``).
+   says when it could not; the phase published is Degraded once that, or its UpliftModel not
+   found (``ModelServing`` ``ModelNotFound``), has held longer than a grace
+   (``domain.stuck``). While the file is not written the ramp does not advance
+   (``Observed.undelivered``) and its deadline does not run; once the file is written its
+   step starts over, unless the file there carried its entry all along
+   (``Observed.carried_since``); before the model's first file pass in this process (a
+   restart) whether it can is not known, and the stored condition stands for it
+   (``exposure.undelivered``).
 
 Beside the ramp, a warning that never acts: other Campaigns of its model drawing with the same
 salt expose and hold out the same units (``domain.shared_draws``), said by ``HoldoutShared``

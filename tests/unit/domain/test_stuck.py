@@ -158,6 +158,39 @@ def test_a_campaign_the_file_does_not_carry_is_degraded_past_the_grace(reason: s
     assert published.phase is Phase.DEGRADED and f"({reason})" in published.message
 
 
+MODEL_NOT_FOUND = condition("ModelServing", "False", "ModelNotFound",
+                            "UpliftModel 'm' not found")
+
+
+@pytest.mark.parametrize("phase", [Phase.PROGRESSING, Phase.SUSPENDED])
+def test_a_campaign_whose_model_is_not_found_is_degraded_past_the_grace(phase: Phase) -> None:
+    """A modelRef that never resolves (a typo in Git) is Degraded as an UpliftModel's version
+    that does not resolve is, not an endless Progressing (docs/install.md, Argo CD)."""
+    said = "exposure 0%: UpliftModel 'm' not found"
+    within = stuck.campaign_phase(phase, said, [MODEL_NOT_FOUND], "1d",
+                                  T0 + dt.timedelta(minutes=4, seconds=59))
+    assert (within.phase, within.message, within.due) == (
+        phase, said, T0 + dt.timedelta(minutes=5))
+    past = stuck.campaign_phase(phase, said, [MODEL_NOT_FOUND], "1d",
+                                T0 + dt.timedelta(minutes=5))
+    assert past.phase is Phase.DEGRADED
+    # The ramp's message quotes the condition's: not said twice.
+    assert past.message == f"ModelServing False (ModelNotFound) since {T0.isoformat()}; {said}"
+
+
+def test_a_completed_campaign_whose_model_is_gone_and_a_model_not_serving_are_left_as_they_are(
+        ) -> None:
+    later = T0 + dt.timedelta(days=30)
+    # Its schedule ended: nothing treats under it, nothing needs fixing.
+    assert stuck.campaign_phase(Phase.COMPLETED, "done", [MODEL_NOT_FOUND], None,
+                                later) == stuck.Published(Phase.COMPLETED, "done")
+    # A model that exists but serves nothing yet (its first version rolling out) is its own
+    # UpliftModel's to report.
+    not_serving = condition("ModelServing", "False", "ModelNotServing", "nothing serving")
+    assert stuck.campaign_phase(Phase.PROGRESSING, "waiting", [not_serving], None,
+                                later) == stuck.Published(Phase.PROGRESSING, "waiting")
+
+
 def test_a_paused_campaign_is_left_as_it_is() -> None:
     published = stuck.campaign_phase(Phase.PAUSED, "held", [CAMPAIGN_PROBLEM], None,
                                      T0 + dt.timedelta(hours=1))
