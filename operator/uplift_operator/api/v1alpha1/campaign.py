@@ -24,6 +24,7 @@ from uplift_operator.api.v1alpha1.common import (
     GateSpecBase,
     GateStatus,
     Name,
+    Phase,
     RampSpecBase,
     RampStatus,
     RollbackPolicyBase,
@@ -333,6 +334,24 @@ class CampaignGate(GateSpecBase):
                     "and marginType on any Campaign gate; min, max, expectedSamples, features, "
                     "treatments, query, templateRef, reportDelay elsewhere) is refused.")
 
+    # Fields every gate has, said of a Campaign's gates (the shared words are the
+    # UpliftModel's: latency templates, comparative gates).
+    template_ref: Name | None = Field(
+        default=None,
+        description="custom gates only, instead of query: the name of a PromQL metric template "
+                    "(built in, or from the operator's configuration), rendered as query is. "
+                    "Its value, one number each analysis, is compared with min/max: outside "
+                    "them the gate fails (a rollback of the exposure to 0 %, or a pause under "
+                    "rollback.mode Manual); no value is Inconclusive. An unknown name makes the "
+                    "Campaign InvalidSpec.")
+    margin: float | None = Field(
+        default=None, ge=0,
+        description="Read by no Campaign gate, and refused: a Campaign compares no versions "
+                    "(its gates judge the treated units against the holdout, the spend "
+                    "against the budget, or a value against min/max).")
+    margin_type: Literal["absolute", "relative"] | None = Field(
+        default=None, description="Read by no Campaign gate, and refused, as margin.")
+
     report_delay: Duration | None = Field(
         default=None,
         description="deliveryRate only: how long the sender may take to report a delivery. "
@@ -352,6 +371,14 @@ class CampaignGate(GateSpecBase):
 
 class ExposureSpec(RampSpecBase):
     """The exposure ramp, shaped like UpliftModel ``spec.rollout``: steps, cadence, gates."""
+
+    paused: bool = Field(
+        default=False,
+        description="Hold the ramp where it is; gates keep being evaluated. Set before its ramp "
+                    "has started (a new Campaign, one withdrawn, or one whose rollback a spec "
+                    "change lifted), it holds the Campaign at 0 % until it is resumed (phase "
+                    "Paused while its model serves): the ramp then starts at step 1. Default: "
+                    "false.")
 
     steps: list[ExposureStep] = Field(
         min_length=1, max_length=20,
@@ -505,6 +532,17 @@ class BudgetLedgers(StatusPart):
 
 class CampaignStatus(RampStatus):
     """Observed state of a Campaign."""
+
+    phase: Phase | None = Field(
+        default=None,
+        description="Progressing, Healthy, Degraded, Paused, Suspended (before "
+                    "spec.schedule.start, or while a spent budget suspends it until the "
+                    "budgetPeriod rolls over) or Completed (past spec.schedule.end). Degraded too "
+                    "(but a Paused ramp) once a condition has said for 5 minutes, or "
+                    "progressDeadline when shorter, that the spec has not taken effect: "
+                    "SettingsDelivered False (its settings have not reached the runtime), or "
+                    "ModelServing False (ModelNotFound: spec.modelRef names no UpliftModel; not "
+                    "once Completed).")
 
     # One more than a spec lists (exposure.gates, at most 16): the budget gate implied by
     # spec.economics.budget when none is declared.
