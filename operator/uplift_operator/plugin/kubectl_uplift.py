@@ -267,6 +267,10 @@ def render_campaign(body: dict[str, Any]) -> str:
     budget, currency = economics.get("budget"), economics.get("currency", "")
     unit = f" {currency}".rstrip()
     suspended = status.get("suspendedExposurePercent")
+    # A spent budget is given back when its period renews; a campaign-wide one (no
+    # budgetPeriod) never renews: only a raised budget (its gate passing again) ends it.
+    given_back = ("when the period renews" if economics.get("budgetPeriod")
+                  else "when the budget is raised")
     remaining = status.get("budgetRemaining")
     if budget is None:
         spend = f"{_money(status.get('spend', 0))}{unit} (no budget)"
@@ -282,7 +286,7 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"v{status.get('modelVersion') or '-'}",
         f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%"
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else "")
-        + (f"  (suspended by the budget: {_fmt(suspended)}% given back when it renews)"
+        + (f"  (suspended by the budget: {_fmt(suspended)}% given back {given_back})"
            if suspended is not None else ""),
         f"Effect:    {_estimate(status.get('incrementalEffect'))}",
         f"ROI:       {_estimate(status.get('roi'))}",

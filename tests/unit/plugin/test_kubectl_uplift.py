@@ -140,9 +140,18 @@ def test_a_suspended_campaign_shows_the_exposure_its_budget_holds_back() -> None
         {"economics": {"budget": 5000, "currency": "USD"}},
         {"phase": "Suspended", "exposurePercent": 0, "currentStep": 0,
          "suspendedExposurePercent": 25.0, "spend": 5000.0, "budgetRemaining": 0.0}))
+    # A campaign-wide budget (no budgetPeriod) never renews: only raising it ends the hold.
     assert _line(text, "Exposure:") == (
-        "Exposure:  0%  step 1/1  (suspended by the budget: 25% given back when it renews)")
+        "Exposure:  0%  step 1/1  (suspended by the budget: 25% given back when the budget is "
+        "raised)")
     assert _line(text, "Spend:") == "Spend:     5,000.00 of 5,000.00 USD, 0.00 left"
+    weekly = plugin.render_campaign(_campaign(
+        {"economics": {"budget": 5000, "budgetPeriod": "7d", "currency": "USD"}},
+        {"phase": "Suspended", "exposurePercent": 0, "currentStep": 0,
+         "suspendedExposurePercent": 25.0, "spend": 5000.0, "budgetRemaining": 0.0}))
+    assert _line(weekly, "Exposure:") == (
+        "Exposure:  0%  step 1/1  (suspended by the budget: 25% given back when the period "
+        "renews)")
     running = plugin.render_campaign(_campaign(
         {"economics": {"budget": 5000}}, {"exposurePercent": 25.0, "currentStep": 0}))
     assert _line(running, "Exposure:") == "Exposure:  25%  step 1/1"
