@@ -41,7 +41,11 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO)]
 from bench.gate_decisions import tilted  # noqa: E402
 
 from uplift_operator.domain.gates import drift_design_samples, drift_fail_samples  # noqa: E402
-from uplift_operator.stats.drift import psi_bounds, psi_drift_evidence  # noqa: E402
+from uplift_operator.stats.drift import (  # noqa: E402
+    _BET_STAKE,
+    psi_bounds,
+    psi_drift_evidence,
+)
 
 FloatArray = npt.NDArray[np.float64]
 ALPHA = 0.05
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pass-paths", type=int, default=None,
                         help="paths per pass row (default: --paths / 3)")
     parser.add_argument("--stakes", default="0.5,0.75",
-                        help="fractions of the Kelly bet to compare with the gate's (1.0)")
+                        help=f"fractions of the Kelly bet to compare with the gate's ({_BET_STAKE})")
     parser.add_argument("--uncorrected-stakes", default="0.5,1.0",
                         help="the same on the uncorrected gain (0.5: the gate's before bda0ae9)")
     parser.add_argument("--general", action="store_true",
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{FEATURES} features; fixed seeds.", "",
              "| test | truth | paths | decided within 2,000 rows | median rows | p90 rows |",
              "|---|---|---|---|---|---|"]
-    gate = "Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly)"
+    gate = f"Fail: betting evidence at α/7, the gate's stake ({_BET_STAKE} × Kelly)"
     fail_methods = (["set", "gate", "oracle 0.5", "oracle 1.0"]
                     + [s.strip() for s in args.stakes.split(",") if s.strip()]
                     + [f"uncorrected {s.strip()}" for s in args.uncorrected_stakes.split(",")

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         env["PYTHONPATH"] += os.pathsep + site  # numpy/scipy/pydantic for the ramp row
         load = os.getloadavg()[0]
         results = {label: _time(cmd, env, args.runs) for label, cmd in cases.items()}
-    print(f"load average at start: {load:.1f} (2 cores)\n")
+    print(f"load average at start: {load:.1f} ({os.cpu_count()} cores)\n")
     print(f"| command ({args.runs} runs) | median s | p95 s | max s | median CPU s |")
     print("|---|---|---|---|---|")
     for label, (wall, cpu) in results.items():

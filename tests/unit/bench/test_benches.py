@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from uplift_operator.stats.drift import _BET_STAKE
+
 ROOT = Path(__file__).resolve().parents[3]
 BENCH = ROOT / "bench"
 HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
@@ -43,7 +45,7 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
                         "| roi | 2 | 6 | cohorts | at the bound (ROI 0) | 2 |"]),
     "drift_bounds": (["--paths", "3", "--stakes", "0.5", "--general"], False,
                      ["| Fail: betting evidence at α/7, stake 0.5 × Kelly | PSI 0.2, a tilt |",
-                      "| Fail: betting evidence at α/7, the gate's stake (1.0 × Kelly) | "
+                      f"| Fail: betting evidence at α/7, the gate's stake ({_BET_STAKE} × Kelly) | "
                       "PSI 0.2, one bin grows |",
                       "| Fail: betting evidence at α/7, stake 0.5 × Kelly on the uncorrected "
                       "gain | PSI 0.2, a tilt |", "| 30 | skewed | 0.2 | 3 |",
