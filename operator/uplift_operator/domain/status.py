@@ -125,7 +125,12 @@ class Applied:
     (the API server refused it), ``what`` (e.g. "SeldonDeployment x") and ``split`` in words;
     ``queued``: why a re-render of the graph was not applied yet (it waits for one of the
     slots of the graphs rolling at once, ``services.rolls``); ``roll_timed_out``: why the
-    model's last re-render stopped counting as rolling (said once, as an event)."""
+    model's last roll stopped counting as rolling (said once, as an event; ``ServingApplied``
+    keeps saying it). ``rolling``: the graph's Deployments not done rolling, as this pass read
+    the graph (``render.seldon.rolling_deployments``); ``settled``: nothing was applied and
+    the graph serves as decided, every version of its split ready and rolled; ``rolls``: the
+    apply started a roll of the pods the graph keeps (a re-render, or a split change that
+    renders them anew), which the roll timeout counts anew."""
 
     what: str
     split: str
@@ -133,6 +138,9 @@ class Applied:
     error: str | None = None
     queued: str | None = None
     roll_timed_out: str | None = None
+    rolling: tuple[str, ...] = ()
+    settled: bool = False
+    rolls: bool = False
 
 
 #: How the write-back names a write MLflow refused for good (``services.writeback``).
@@ -216,12 +224,20 @@ def write_back_unconfirmed(conditions: Sequence[Condition]) -> bool:
 
 def serving_applied(previous: list[Condition], applied: Applied | None, generation: int,
                     now: dt.datetime) -> list[Condition]:
-    """``ServingApplied``: the serving graph is as decided (or why not: refused, or a re-render
-    queued behind the graphs rolling at once while the graph there keeps serving). Unchanged
-    when nothing was applied and the condition already says so, so a quiet pass writes
-    nothing; but for its ``observedGeneration``, moved to a new generation (a spec edit) once
-    (``cond.restamped``). No graph decided (``applied`` None): as it was, generation included,
-    since nothing was checked against the new spec."""
+    """``ServingApplied``: the serving graph is as decided (or why not: refused, a re-render
+    queued behind the graphs rolling at once while the graph there keeps serving, or a roll
+    that did not serve within the roll timeout). Unchanged when nothing was applied and the
+    condition already says so, so a quiet pass writes nothing; but for its
+    ``observedGeneration``, moved to a new generation (a spec edit) once (``cond.restamped``).
+    No graph decided (``applied`` None): as it was, generation included, since nothing was
+    checked against the new spec.
+
+    A roll that timed out (``RollTimedOut``: new pods that never become ready, an image that
+    does not pull, while Seldon's ``maxUnavailable`` 0 keeps the old ones serving) is said
+    from the pass that tells it until the graph serves rolled (``settled``) or an apply starts
+    a new roll (``rolls``: a fixed ``spec.serving``, timed anew); an apply that starts none (a
+    step, a canary's start over the stuck Deployment) leaves it. It counts as a spec that has
+    not taken effect (``domain.stuck``)."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
@@ -235,9 +251,21 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
                                                 f"is: {applied.queued}"),
                                   now=now, observed_generation=generation)
     before = cond.find(previous, cond.SERVING_APPLIED)
+    timed_out = before is not None and (before.status, before.reason) == (
+        "False", cond.ROLL_TIMED_OUT)
+    if applied.roll_timed_out is not None and not applied.rolls and not applied.settled:
+        rolling = f" (not rolled: {'; '.join(applied.rolling)})" if applied.rolling else ""
+        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
+                                  reason=cond.ROLL_TIMED_OUT,
+                                  message=_clip(f"{applied.what}: {applied.roll_timed_out}"
+                                                f"{rolling}"),
+                                  now=now, observed_generation=generation)
+    if timed_out and not applied.rolls and not applied.settled:
+        return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     if applied.changed:
         message = f"{applied.what} applied: {applied.split}"
-    elif before is None or before.reason == cond.ROLL_QUEUED:  # queued, then not needed
+    elif before is None or before.reason in (cond.ROLL_QUEUED, cond.ROLL_TIMED_OUT):
+        # queued, then not needed; or the roll that timed out served at last
         message = f"{applied.what} serves {applied.split}"
     else:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)

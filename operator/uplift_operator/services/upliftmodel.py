@@ -1354,12 +1354,14 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if traffic is None:
         return None
     roller = (KIND, owner.namespace, owner.name)
-    rolling = bool(deps.backend.observe(child, traffic).rolling) if child is not None else False
+    not_rolled = deps.backend.observe(child, traffic).rolling if child is not None else ()
+    rolling = bool(not_rolled)
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's
     # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
     deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
-                                   roll_timed_out=deps.rolls.timed_out(roller, now))
+                                   roll_timed_out=deps.rolls.timed_out(roller, now),
+                                   rolling=not_rolled)
     if runtime is None:
         runtime = _runtime(spec, deps, owner.namespace, owner.name, report_token, credential_env)
     manifest = deps.backend.render(owner, runtime, traffic)
@@ -1381,7 +1383,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
                           rolled=not rolling)
-        return applied
+        return replace(applied, settled=serving and not rolling)
     # Only the object's labels differ (edited away by hand): nothing reaches the pods, so at
     # once and with no roll slot.
     labels_only = same_rendering
@@ -1411,11 +1413,13 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         return replace(applied, error=str(error))
     if labels_only:
         return replace(applied, changed=True)
-    if admitted is None and child is not None and (
-            _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child)):
+    counted = admitted is None and child is not None and (
+        _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child))
+    if counted:
         deps.rolls.counted(roller, now, _resource_version(result))
     deps.rolls.started(roller, now, _resource_version(result))
-    return replace(applied, changed=True)
+    # A re-render admitted, or a split change rolling the kept versions' pods: a new roll.
+    return replace(applied, changed=True, rolls=admitted is not None or counted)
 
 
 def _read_child_again(owner: Owner, deps: Dependencies) -> None:
