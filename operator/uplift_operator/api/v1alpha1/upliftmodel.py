@@ -22,6 +22,7 @@ from uplift_operator.api.v1alpha1.common import (
     Duration,
     GateSpecBase,
     Name,
+    Phase,
     RampSpecBase,
     RampStatus,
     ResourceRequirements,
@@ -412,6 +413,19 @@ class UpliftModelSpec(ApiModel):
 class UpliftModelStatus(RampStatus):
     """Observed state of an UpliftModel; a pure function of what the operator observed."""
 
+    # Its own words (StatusBase's speak of a Campaign too): every problem domain.stuck counts
+    # for an UpliftModel, each reason named (unit test_model_phase_explain).
+    phase: Phase | None = Field(
+        default=None,
+        description="Progressing, Healthy, Degraded or Paused. Degraded too (but a Paused ramp) "
+                    "once a condition has said for 5 minutes, or progressDeadline when shorter, "
+                    "that the spec has not taken effect: ServingFailed True, ServingApplied "
+                    "False (ApplyFailed: the API server refused the serving graph; "
+                    "RollTimedOut: its new pods did not serve within the roll timeout), "
+                    "ModelResolved False (ModelNotFound, VersionFailed, InvalidModel, "
+                    "CredentialsUnreadable, TrackingUriMissing). A Paused ramp whose stable "
+                    "version stops serving stays Paused (Argo CD's health check shows it "
+                    "Degraded).")
     stable_version: str | None = Field(default=None, max_length=16,
                                        description="Version serving the stable predictor.")
     canary_version: str | None = Field(default=None, max_length=16,
