@@ -163,6 +163,10 @@ def test_a_stop_at_zero_on_a_refused_spec_is_held_until_the_fix(annotation: str,
         model=SERVING, requests=parse_requests({annotation: "t"}), generation=2),
         T0 + dt.timedelta(minutes=1))
     assert [e.reason.value for e in events] == [reason]
+    assert events[0].message == ("held at 0% until a spec change or uplift.dev/retry: "
+                                 f"{why} at 0% (its ramp had not started)")
+    assert (status.history[-1].action, status.history[-1].reason) == (
+        reason, f"{why} at 0% (its ramp had not started)")
     assert status.rolled_back_generation == 2
     # Valid again with the same generation (no edit since): held; the fix (an edit) restarts.
     same = run(SPEC, status, SERVING, T0 + dt.timedelta(minutes=2), generation=2)
