@@ -31,7 +31,9 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
         'service="predictions"}[{{interval}}])))'),
     # The executor creates a code's series when it first sees the code: a predictor without an
     # error yet has no non-2xx series, so the numerator is 0 then, not no data (which would
-    # hold the gate Inconclusive). Inference only, as the latency's.
+    # hold the gate Inconclusive). Inference only, as the latency's. The code is all it sees: a
+    # request naming a Campaign a version's pods do not know yet (404 unknown_campaign, not the
+    # version's doing, left out of the errorRate gate) counts here (docs/runtime.md "Errors").
     "seldon-error-rate": (
         '(sum(rate(seldon_api_executor_server_requests_seconds_count{namespace="{{namespace}}", '
         'deployment_name="{{model}}", predictor_name="{{predictor}}", service="predictions", '
