@@ -1,4 +1,5 @@
--- Argo CD health of an uplift.dev resource (UpliftModel and Campaign share this logic).
+-- Argo CD health of a Campaign (the UpliftModel's health.lua shares this logic, and adds its
+-- stable version's outage during a pause).
 -- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
 -- status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed -> Healthy: its
 -- schedule ended and nothing needs fixing). A ramp held because a gate demands a rollback that
