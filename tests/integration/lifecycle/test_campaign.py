@@ -24,6 +24,9 @@ from tests.support.campaign_traffic import CampaignProfile, CampaignTraffic, Con
 from tests.support.scrapes import series_values
 from tests.support.traffic import Profile
 
+from uplift_operator.adapters.prometheus import PrometheusClient
+from uplift_operator.devenv import process
+
 pytestmark = pytest.mark.integration
 
 CAMPAIGN = "camp"
@@ -310,11 +313,28 @@ def test_late_outcomes_are_not_counted(campaign: CampaignBench) -> None:
     assert gate["verdict"] != "Pass"
     assert abs(gate["value"]) < 0.03, f"late outcomes counted: {gate}"
     assert (status["exposurePercent"], status["currentStep"]) in ((5, 0), (0, None))
-    assert campaign.traffic.emitted["treated.late"] > 0
-    # Those outcomes are in Prometheus, in their own counter only.
-    late = campaign.bench.traffic.metrics.late_outcomes.labels(
-        model=MODEL, version="1", arm="treated", treatment="womens_e_mail", campaign=CAMPAIGN)
-    assert late._value.get() == campaign.traffic.emitted["treated.late"]
+    # Those outcomes reached Prometheus, in their own counter only: the treated arm's in-window
+    # conversions there are the in-window ones sent (at 0.1), none of the late (0.3). The
+    # decisions stop first, so the totals sent are final and a scrape catches up with them.
+    campaign.traffic.set(rps=0)
+    sent = dict(campaign.traffic.emitted)
+    assert sent["treated.late"] > 0
+    prometheus = PrometheusClient(campaign.bench.prometheus_url)
+    treated = (f'{{namespace="{campaign.namespace}", model="{MODEL}", campaign="{CAMPAIGN}", '
+               'arm="treated"}')
+    wanted = {"uplift_late_outcomes_total": sent["treated.late"],
+              "uplift_outcomes_converted_total": sent["treated.converted"]}
+    seen: dict[str, float | None] = {}
+
+    def scraped() -> bool:
+        seen.update({name: prometheus.scalar(f"sum({name}{treated})") for name in wanted})
+        return seen == wanted
+
+    try:
+        process.wait_until(scraped, timeout=30, interval=0.5, what="the totals sent scraped")
+    except TimeoutError:
+        raise AssertionError(f"Prometheus holds {seen} for the treated arm; the campaign's "
+                             f"traffic sent {wanted}") from None
 
 
 def test_no_data_is_inconclusive_and_exposure_never_grows(campaign: CampaignBench) -> None:
