@@ -1,10 +1,16 @@
 """An installed CRD older than the operator: the API server prunes the status fields its schema
 lacks, silently, at every write. The operator counts what it loses and says it once (the
-UpliftCRDOutdated alert reads the counter). Real API server, real operator process."""
+UpliftCRDOutdated alert reads the counter), and its later passes leave the field out rather
+than write it again at each (``PrunedFields``). Real API server, real operator process.
+
+Sending the field again after ``PRUNED_RETRY_SECONDS`` (10 minutes), and saying it still once
+when it is pruned again then, are tested in tests/unit/handlers/test_pruned_status.py: too
+long a wait here."""
 
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -48,8 +54,19 @@ def test_status_fields_an_old_crd_prunes_are_counted_and_said_once(
         cluster.apply(campaign)
         process.wait_until(lambda: _pruned(operator) >= 1, timeout=60,
                            what="the pruned status.message counted")
-        body = cluster.get("campaign", campaign["metadata"]["name"], NAMESPACE)
+        name = campaign["metadata"]["name"]
+        body = cluster.get("campaign", name, NAMESPACE)
         assert body["status"].get("phase") and "message" not in body["status"]
+        # Two passes after it, each woken by an annotation that asks for nothing: had they
+        # sent status.message again, each write would lose it again, counted again.
+        pokes = iter(range(1, 1000))
+
+        def poke() -> None:
+            cluster.run("annotate", "--overwrite", "-n", NAMESPACE, f"campaign/{name}",
+                        f"test.uplift.dev/poke={next(pokes)}")
+
+        operator.wait_for_passes("Campaign", NAMESPACE, name, time.time(), poke=poke)
+        assert _pruned(operator) == 1, "status.message sent again by a later pass"
         assert operator.logs().count(DROPPED) == 1
     finally:
         operator.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,17 @@ def test_unreachable_registry_is_the_message_and_one_warning_event(
         return any(e["reason"] == "RegistryUnavailable" for e in _events(admin, namespace, name))
 
     admin.wait_for(warned, timeout=30, what="RegistryUnavailable event")
+    # Two passes after it, each woken by an annotation that asks for nothing (the model's next
+    # look is otherwise 30 s away), the cause unchanged: still one event, once.
+    pokes = iter(range(1, 1000))
+
+    def poke() -> None:
+        admin.run("annotate", "--overwrite", "-n", namespace, f"upliftmodel/{name}",
+                  f"test.uplift.dev/poke={next(pokes)}")
+
+    operator.wait_for_passes("UpliftModel", namespace, name, time.time(), poke=poke)
+    time.sleep(1)  # kopf posts a pass's events off the pass
+    assert "RegistryUnavailable" in admin.get("upliftmodel", name, namespace)["status"]["message"]
     warnings = [e for e in _events(admin, namespace, name) if e["reason"] == "RegistryUnavailable"]
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
     assert warnings[0].get("count", 1) == 1, "one event per cause, not one per pass"
