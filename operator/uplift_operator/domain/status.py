@@ -126,9 +126,11 @@ class Applied:
     ``queued``: why a re-render of the graph was not applied yet (it waits for one of the
     slots of the graphs rolling at once, ``services.rolls``); ``roll_timed_out``: why the
     model's last roll stopped counting as rolling (said once, as an event; ``ServingApplied``
-    keeps saying it). ``rolling``: the graph's Deployments not done rolling, as this pass read
-    the graph (``render.seldon.rolling_deployments``); ``settled``: nothing was applied and
-    the graph serves as decided, every version of its split ready and rolled; ``rolls``: the
+    keeps saying it while a pod fails). ``rolling``: the graph's Deployments with a pod not
+    available, as this pass read the graph (``render.seldon.unavailable_deployments``: not one
+    that only runs more pods than wanted, all available, e.g. a replicas-only decrease Seldon
+    never applies); ``settled``: nothing was applied and the graph serves as decided, every
+    version of its split ready, no pod unavailable; ``rolls``: the
     apply started a roll of the pods the graph keeps (a re-render, or a split change that
     renders them anew), which the roll timeout counts anew."""
 
@@ -233,8 +235,10 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     checked against the new spec.
 
     A roll that timed out (``RollTimedOut``: new pods that never become ready, an image that
-    does not pull, while Seldon's ``maxUnavailable`` 0 keeps the old ones serving) is said
-    from the pass that tells it until the graph serves rolled (``settled``) or an apply starts
+    does not pull, while Seldon's ``maxUnavailable`` 0 keeps the old ones serving) is said,
+    while a pod of the graph is not available (``rolling``: a replicas-only decrease Seldon
+    never applies leaves more pods than wanted, all serving, and says nothing), from the pass
+    that tells it until the graph serves with every pod available (``settled``) or an apply starts
     a new roll (``rolls``: a fixed ``spec.serving``, timed anew); an apply that starts none (a
     step, a canary's start over the stuck Deployment) leaves it. It counts as a spec that has
     not taken effect (``domain.stuck``)."""
@@ -253,8 +257,9 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     before = cond.find(previous, cond.SERVING_APPLIED)
     timed_out = before is not None and (before.status, before.reason) == (
         "False", cond.ROLL_TIMED_OUT)
-    if applied.roll_timed_out is not None and not applied.rolls and not applied.settled:
-        rolling = f" (not rolled: {'; '.join(applied.rolling)})" if applied.rolling else ""
+    if (applied.roll_timed_out is not None and applied.rolling and not applied.rolls
+            and not applied.settled):
+        rolling = f" (not rolled: {'; '.join(applied.rolling)})"
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.ROLL_TIMED_OUT,
                                   message=_clip(f"{applied.what}: {applied.roll_timed_out}"

@@ -97,7 +97,8 @@ __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
            "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
            "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend",
            "deployment_names", "grace_period_seconds", "quantities_as_strings",
-           "rolling_deployments", "runtime_env", "stale_generation", "version_roles"]
+           "rolling_deployments", "runtime_env", "stale_generation", "unavailable_deployments",
+           "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -253,26 +254,42 @@ def rolling_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
     wanted with all of them available (Seldon did not apply a replicas-only edit), and whether
     the Deployment has seen its new template at all (Seldon copies no ``observedGeneration``
     or ``updatedReplicas``)."""
+    return tuple(why for why, _ in _rollouts(child))
+
+
+def unavailable_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Those of ``rolling_deployments`` with a pod that is not available (or no status from
+    Seldon at all): a roll that fails, e.g. an image that does not pull. Not one whose every
+    pod is available and that only runs more than its predictor wants: a surge between two
+    batches, or a replicas-only decrease Seldon never applies (see the module docstring),
+    which serves as it is for good."""
+    return tuple(why for why, unavailable in _rollouts(child) if unavailable)
+
+
+def _rollouts(child: Mapping[str, Any] | None) -> list[tuple[str, bool]]:
+    """Each Deployment not done rolling, as ``<name>: <why>``, and whether a pod of it is not
+    available (``rolling_deployments``, ``unavailable_deployments``)."""
     if child is None:
-        return ()
+        return []
     deployments = (child.get("status") or {}).get("deploymentStatus") or {}
     sdep = str((child.get("metadata") or {}).get("name", ""))
-    rolling: list[str] = []
+    rolling: list[tuple[str, bool]] = []
     for predictor in (child.get("spec") or {}).get("predictors") or []:
         names = deployment_names(sdep, predictor)
         found = next((n for n in names if isinstance(deployments.get(n), Mapping)), None)
         if found is None:
-            rolling.append(f"{names[0]}: no status from Seldon yet")
+            rolling.append((f"{names[0]}: no status from Seldon yet", True))
             continue
         entry = deployments[found]
         replicas, available = _int(entry.get("replicas")), _int(entry.get("availableReplicas"))
         wanted = _wanted_replicas(child, predictor)
+        unavailable = available < replicas or available == 0
         if wanted is not None and wanted < replicas <= wanted + _max_surge(wanted):
-            rolling.append(f"{found}: {replicas} pods, {wanted} wanted (old pods not replaced "
-                           "yet)")
-        elif available < replicas or available == 0:
-            rolling.append(f"{found}: {available} of {replicas} pods available")
-    return tuple(rolling)
+            rolling.append((f"{found}: {replicas} pods, {wanted} wanted (old pods not replaced "
+                            "yet)", unavailable))
+        elif unavailable:
+            rolling.append((f"{found}: {available} of {replicas} pods available", True))
+    return rolling
 
 
 def _max_surge(wanted: int) -> int:
@@ -370,9 +387,13 @@ class SeldonV1Backend:
         reconciled, and each predictor's Deployment in ``deploymentStatus``: a version is
         ready only when both say so (an Available written for the graph before this one's
         apply leaves a predictor just added without a Deployment; see the module docstring).
-        ``rolling``: ``rolling_deployments``, whatever the state."""
+        ``rolling``: ``rolling_deployments``, whatever the state; ``unavailable``:
+        ``unavailable_deployments``."""
         state = self._observe(child)
-        return replace(state, rolling=rolling_deployments(child)) if child is not None else state
+        if child is None:
+            return state
+        return replace(state, rolling=rolling_deployments(child),
+                       unavailable=unavailable_deployments(child))
 
     def _observe(self, child: Mapping[str, Any] | None) -> ServingState:
         if child is None:

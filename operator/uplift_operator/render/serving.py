@@ -57,6 +57,9 @@ class ServingState:
     #: the graph's workloads still rolling their pods, each as ``<name>: <why>`` (a backend
     #: that cannot tell says none): a re-render's roll is not over while any is
     rolling: tuple[str, ...] = ()
+    #: those of ``rolling`` with a pod not available: a roll that fails (an image that does not
+    #: pull), not one that only runs more pods than wanted, all available
+    unavailable: tuple[str, ...] = ()
 
 
 class ServingBackend(Protocol):

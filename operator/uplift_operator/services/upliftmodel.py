@@ -1354,14 +1354,18 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if traffic is None:
         return None
     roller = (KIND, owner.namespace, owner.name)
-    not_rolled = deps.backend.observe(child, traffic).rolling if child is not None else ()
-    rolling = bool(not_rolled)
+    observed = deps.backend.observe(child, traffic) if child is not None else None
+    rolling = bool(observed.rolling) if observed is not None else False
+    # What a roll that timed out is said failing for: Deployments with a pod not available.
+    # One that only runs more pods than wanted, all available (a replicas-only decrease Seldon
+    # never applies), serves as it is: it ends the slot at the timeout, and degrades nothing.
+    failing = observed.unavailable if observed is not None else ()
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's
     # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
     deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now),
-                                   rolling=not_rolled)
+                                   rolling=failing)
     if runtime is None:
         runtime = _runtime(spec, deps, owner.namespace, owner.name, report_token, credential_env)
     manifest = deps.backend.render(owner, runtime, traffic)
@@ -1383,7 +1387,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
                           rolled=not rolling)
-        return replace(applied, settled=serving and not rolling)
+        return replace(applied, settled=serving and not failing)
     # Only the object's labels differ (edited away by hand): nothing reaches the pods, so at
     # once and with no roll slot.
     labels_only = same_rendering

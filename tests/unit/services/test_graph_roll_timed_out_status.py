@@ -151,3 +151,32 @@ def test_an_operator_restart_keeps_it() -> None:
     fleet.tick("a", 1)
     assert _reasons(fleet) == ("True", "Applied")
 
+
+
+def test_a_replicas_decrease_seldon_never_applies_degrades_nothing() -> None:
+    """A replicas-only edit (4 → 3): Seldon applies replicas only with a pod-template change, so
+    the Deployment runs its 4 pods on, all available, for good. That roll ends its slot at the
+    timeout (one event), but nothing fails: ServingApplied stays True, the model Healthy. Before,
+    the 4-of-3 read as a surge never done held RollTimedOut, and the model Degraded, for good."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.bodies["a"]["spec"]["serving"] = {"replicas": 4}
+    fleet.serving("a")
+    fleet.bodies["a"]["spec"]["serving"] = {"replicas": 3}
+    fleet.bodies["a"]["metadata"]["generation"] += 1
+    fleet.tick("a", 1)
+    applied_at = fleet.now
+    key = (*SELDON, "a")
+    status = seldon_status(fleet.cluster.objects[key], "Available")
+    for entry in status["deploymentStatus"].values():
+        entry.update(replicas=4, availableReplicas=4)
+    fleet.cluster.objects[key]["status"] = status
+    fleet.cluster.moved(key)
+    fleet.tick("a", 30)
+    fleet.now = applied_at + ROLL_TIMEOUT
+    told = fleet.tick("a")
+    assert [e.reason for e in told.events] == ["RollTimedOut"]  # the slot's end, told once
+    fleet.now += DEFAULT_GRACE
+    for _ in range(3):
+        fleet.tick("a", 600)
+    assert (fleet.condition("a")["status"], fleet.condition("a")["reason"]) == ("True", "Applied")
+    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
