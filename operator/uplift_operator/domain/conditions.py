@@ -121,10 +121,15 @@ def find(conditions: Sequence[Condition], type_: str) -> Condition | None:
 
 def set_condition(conditions: Sequence[Condition], *, type_: str, status: ConditionStatus,
                   reason: str, message: str, now: dt.datetime,
-                  observed_generation: int | None) -> list[Condition]:
-    """Return ``conditions`` with ``type_`` set; the transition time moves only on a new status."""
+                  observed_generation: int | None,
+                  moves_on_reason: bool = False) -> list[Condition]:
+    """Return ``conditions`` with ``type_`` set; the transition time moves only on a new status,
+    or, ``moves_on_reason``, on a new reason too: for a condition whose reasons are problems of
+    their own, each timed from when it began (``domain.stuck``'s grace)."""
     previous = find(conditions, type_)
-    transition = previous.last_transition_time if previous and previous.status == status else now
+    kept = previous is not None and previous.status == status and (
+        not moves_on_reason or previous.reason == reason)
+    transition = previous.last_transition_time if previous is not None and kept else now
     updated = Condition(type=type_, status=status, reason=reason, message=message,
                         last_transition_time=transition, observed_generation=observed_generation)
     others = [c for c in conditions if c.type != type_]

@@ -1411,7 +1411,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     else self.model.reason or (cond.MODEL_NOT_SERVING if self.model.found
                                                else cond.MODEL_NOT_FOUND)),
             message=steps.clip(self.model.why, steps.MESSAGE_MAX), now=self.now,
-            observed_generation=self.generation)
+            # ModelNotFound is a problem past the grace (``domain.stuck``), ModelNotServing is
+            # none: a model not serving for an hour, then briefly deleted and re-created, is
+            # not found since now, not Degraded at once "since" an hour ago.
+            observed_generation=self.generation, moves_on_reason=True)
         self.status.conditions = self.ready(conditions, ready, reason, message)
         return Decision(status=self.status, exposure_percent=self.status.exposure_percent,
                         events=tuple(self.events),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.unit.services.test_campaign import MODEL, SERVING, T0, Sim, reasons
+from tests.unit.services.test_campaign import MODEL, NOT_SERVING, SERVING, T0, Sim, reasons
 
 HEALTH_TESTDATA = (Path(__file__).resolve().parents[3] / "argocd" / "resource_customizations"
                    / "uplift.dev" / "Campaign" / "testdata")
@@ -67,3 +67,28 @@ def test_a_model_not_found_for_a_moment_is_progressing_still() -> None:
     assert (sim.status["phase"], sim.status["exposurePercent"]) == ("Progressing", 5)
     sim.tick(10)
     assert sim.status["phase"] == "Progressing"
+
+
+def test_a_model_not_serving_for_long_then_briefly_missing_gets_the_whole_grace() -> None:
+    """ModelServing False for an hour (ModelNotServing: no problem of its own), then the model
+    deleted and re-created (Argo CD Replace, a prune and re-add): ModelNotFound is timed from
+    now, so the Campaign stays Progressing through the gap. Before, the reason inherited the
+    hour-old transition time and the Campaign was Degraded at once, "since" an hour ago."""
+    sim = Sim()
+    sim.set_model(NOT_SERVING)
+    sim.tick()
+    sim.tick(60)
+    assert sim.condition("ModelServing")["reason"] == "ModelNotServing"
+    sim.set_model(None, present=False)
+    sim.tick(0.1)
+    missing = sim.condition("ModelServing")
+    assert missing["reason"] == "ModelNotFound"
+    assert sim.status["phase"] == "Progressing"
+    sim.set_model(NOT_SERVING)
+    sim.tick(0.5)
+    assert sim.status["phase"] == "Progressing"
+    sim.set_model(None, present=False)
+    sim.tick(0.1)
+    assert sim.status["phase"] == "Progressing"
+    sim.tick(5)
+    assert sim.status["phase"] == "Degraded"  # missing for the whole grace since it went
