@@ -159,8 +159,8 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)
-    problems += _check_gates(spec.rollout.gates, metric_templates, treatment_names, feature_names,
-                             variables)
+    problems += _check_gates("spec.rollout.gates", spec.rollout.gates, metric_templates,
+                             treatment_names, feature_names, variables)
     problems += _check_steps(
         [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
@@ -201,7 +201,7 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                     f"spec.treatments[{index}].name: {treatment!r} is not a treatment of "
                     f"UpliftModel {spec.model_ref.name!r} (it has: "
                     f"{', '.join(sorted(model_treatments))})")
-    problems += _check_gates(spec.exposure.gates, metric_templates, own, None,
+    problems += _check_gates("spec.exposure.gates", spec.exposure.gates, metric_templates, own, None,
                              query_variables(namespace, name, spec.exposure.analysis_interval,
                                              model=spec.model_ref.name))
     problems += _check_steps(
@@ -254,12 +254,13 @@ def _free_roi_problems(spec: CampaignSpec) -> list[str]:
     return problems
 
 
-def _check_gates(gates: Sequence[GateSpecBase], metric_templates: Mapping[str, str],
+def _check_gates(path: str, gates: Sequence[GateSpecBase], metric_templates: Mapping[str, str],
                  treatments: set[str], features: set[str] | None,
                  variables: Mapping[str, str]) -> list[str]:
+    """Each problem names its gate by ``path`` (the spec's gates list), index and name."""
     problems: list[str] = []
     for index, gate in enumerate(gates):
-        where = f"gates[{index}] ({gate.name})"
+        where = f"{path}[{index}] ({gate.name})"
         if gate.template_ref is not None:
             template = metric_templates.get(gate.template_ref)
             if template is None:

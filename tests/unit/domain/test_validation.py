@@ -69,7 +69,7 @@ def test_relative_margin_of_one_or_more_is_refused_when_margin_type_is_left_out(
     gate["margin"] = 1.5
     problems = validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
                                                BUILTIN_TEMPLATES)
-    assert problems == [f"gates[{index}] ({name}).margin: a relative margin must be below 1 "
+    assert problems == [f"spec.rollout.gates[{index}] ({name}).margin: a relative margin must be below 1 "
                         "(got 1.5)"]
 
 
@@ -89,8 +89,8 @@ def test_custom_query_with_unknown_variable() -> None:
     body["spec"]["rollout"]["gates"].append(gate)
     problems = validation.validate_upliftmodel(UpliftModel.model_validate(body).spec,
                                                BUILTIN_TEMPLATES)
-    assert problems == ["gates[6] (custom).query: unknown variables job; known: interval, model, "
-                        "name, namespace, predictor, version"]
+    assert problems == ["spec.rollout.gates[6] (custom).query: unknown variables job; known: "
+                        "interval, model, name, namespace, predictor, version"]
 
 
 def test_configured_template_makes_a_reference_valid() -> None:
@@ -117,7 +117,7 @@ NO_BUCKETS = {
 def test_a_latency_template_that_reads_no_bucket_series_is_refused(name: str) -> None:
     spec = _model(**{"rollout.gates.0.templateRef": name}).spec
     problems = validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES, **NO_BUCKETS})
-    assert problems == [f"gates[0] (latency).templateRef: template {name!r}: "
+    assert problems == [f"spec.rollout.gates[0] (latency).templateRef: template {name!r}: "
                         f"{templates.LATENCY_NEEDS_BUCKETS}"]
     assert "_bucket series over a range" in problems[0]
 
@@ -140,7 +140,7 @@ def test_a_default_latency_template_replaced_by_one_without_buckets_is_refused()
     assert spec.rollout.gates[0].type == "latency" and spec.rollout.gates[0].template_ref is None
     replaced = {**BUILTIN_TEMPLATES, templates.DEFAULT_LATENCY_TEMPLATE: NO_BUCKETS["native-p95"]}
     assert validation.validate_upliftmodel(spec, replaced) == [
-        f"gates[0] (latency): template 'uplift-latency-p95': {templates.LATENCY_NEEDS_BUCKETS}"]
+        f"spec.rollout.gates[0] (latency): template 'uplift-latency-p95': {templates.LATENCY_NEEDS_BUCKETS}"]
 
 
 @pytest.mark.parametrize("name", sorted(n for n in BUILTIN_TEMPLATES if "latency" in n))
@@ -236,7 +236,7 @@ def test_a_configured_template_that_does_not_parse_is_named() -> None:
     spec = _model(**{"rollout.gates.0.templateRef": "team-latency"}).spec
     templates = {**BUILTIN_TEMPLATES, "team-latency": "histogram_quantile(0.9, x[{{interval}}]"}
     problems = validation.validate_upliftmodel(spec, templates)
-    assert problems == ["gates[0] (latency) template 'team-latency': PromQL does not parse at "
+    assert problems == ["spec.rollout.gates[0] (latency) template 'team-latency': PromQL does not parse at "
                         "column 19 (at '(0.9, x[{{interval}}')"
                         ": unclosed left parenthesis"]
 
@@ -251,8 +251,8 @@ def test_a_campaign_custom_gate_is_parsed_too() -> None:
     gates = [{"name": "spend", "type": "custom", "query": "sum(spend", "max": 1}]
     spec = _campaign(exposure={"steps": [{"percent": 5}], "gates": gates}).spec
     problems = validation.validate_campaign(spec, BUILTIN_TEMPLATES, MODEL_TREATMENTS)
-    assert problems == ["gates[0] (spend).query: PromQL does not parse at column 4 (at '(spend'): "
-                        "unclosed left parenthesis"]
+    assert problems == ["spec.exposure.gates[0] (spend).query: PromQL does not parse at column 4 "
+                        "(at '(spend'): unclosed left parenthesis"]
 
 
 # -- against the registered version --------------------------------------------------------------

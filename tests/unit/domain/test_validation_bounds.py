@@ -242,7 +242,7 @@ def test_a_delivery_rate_min_must_be_a_share_strictly_between_0_and_1(floor: flo
                                                                        ok: bool) -> None:
     problems = _with_campaign_gate({"name": "d", "type": "deliveryRate", "min": floor})
     assert problems == ([] if ok else [
-        "gates[0] (d).min: a deliveryRate gate's min is a share of the decisions delivered: it "
+        "spec.exposure.gates[0] (d).min: a deliveryRate gate's min is a share of the decisions delivered: it "
         "must be above 0 and below 1 (at 0 the gate could never fail, at 1 never pass) "
         f"(got {floor:g})"])
 

@@ -76,7 +76,7 @@ def test_a_roi_gate_naming_an_unknown_treatment_is_refused_as_unknown_not_as_fre
     apply (the unknown name is the problem, said by the gate checks), as in the CRD's rule."""
     for named in (["no-such"], ["womens-e-mail", "no-such"]):
         problems = _problems(0.0, 0.12, [{**ROI, "treatments": named}])
-        assert problems == ["gates[0] (roi).treatments: unknown treatment "
+        assert problems == ["spec.exposure.gates[0] (roi).treatments: unknown treatment "
                             "'no-such'"], named
 
 
