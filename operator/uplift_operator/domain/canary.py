@@ -75,8 +75,11 @@ class Observed(steps.ObservedBase):
     ``split_as_status``: whether the serving graph splits traffic as the status says; False
     after an apply that failed, a replica that died between its apply and its status write, or
     a hand edit — this pass applies the status's split again.
-    ``ready_versions``: every version whose predictor serves (None: only the two flags above
-    are known), for a pass that changes which version is stable (an emergency rollback).
+    ``ready_versions``: every version whose own predictor serves — its Deployment has an
+    available replica, whatever the whole graph's state (None: only the two flags above are
+    known): an emergency rollback's restored version is judged on it, as a canary with traffic
+    is, since the version the rollback replaces is usually down and keeps the graph from being
+    ready (``services.upliftmodel._observe``'s ``serves``; docs/dataplane.md).
     ``serving_failure``: the serving backend reports the graph failed: which version (stable,
     canary) does not serve and the backend's own text, e.g. ``canary 2 not serving:
     SeldonDeployment Failed: …`` (None: no failure reported).

@@ -281,7 +281,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         recorded=recorded,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
-        generation=generation, split_as_status=split_as_status, ready_versions=ready,
+        generation=generation, split_as_status=split_as_status, ready_versions=serves,
         serving_failure=failure, name=name), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
@@ -654,7 +654,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             stable_ready=current.stable_version in serves,
             canary_ready=current.canary_version in ready if current.canary_version else False,
             requests=requests, generation=generation, split_as_status=split_as_status,
-            ready_versions=ready, serving_failure=_serving_failure(child, current, deps, serves),
+            ready_versions=serves, serving_failure=_serving_failure(child, current, deps, serves),
             name=meta.get("name")), now)
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("acting on a stop request of UpliftModel %s/%s failed",

@@ -249,6 +249,34 @@ def test_a_stale_available_does_not_end_an_emergency_restore() -> None:
     assert "StableRestored" in [e.reason for e in result.events]
 
 
+def test_an_emergency_restore_ends_when_the_restored_version_serves_next_a_broken_one() -> None:
+    """The usual emergency rollback: the promoted version's pods crash-loop. Seldon reconciles
+    the graph with the restored version back in and reports it ``Creating`` for good (the
+    replaced version's Deployment has no available replica), while the restored version's own
+    Deployment is available: it serves, so the restore ends and it takes the traffic, rather
+    than the broken version keeping it until the restore's deadline."""
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(12):
+        sim.tick(30)
+    assert sim.status["stableVersion"] == "2" and sim.weights() == {"2": 100}
+    sim.body["metadata"]["annotations"] = {"uplift.dev/emergency-rollback": "now"}
+    sim.tick(1, available=False)
+    assert sim.status["stableVersion"] == "1" and sim.weights() == {"1": 0, "2": 100}
+    child = sim.cluster.objects[SELDON]
+    predictors = {p["annotations"]["version"]: p for p in child["spec"]["predictors"]}
+    child["status"] = {"state": "Creating", "deploymentStatus": {
+        deployment_names(NAME, predictors["1"])[0]: {"replicas": 1, "availableReplicas": 1},
+        deployment_names(NAME, predictors["2"])[0]: {"replicas": 1}}}  # none available
+    result = sim.tick(5, available=False)
+    assert "StableRestored" in reasons(result)
+    assert sim.weights() == {"1": 100}  # the broken version has no traffic any more
+    assert "ProgressDeadlineExceeded" not in sim.status["message"]
+    ready = sim.condition("Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "StableServing")
+
+
 def test_a_model_being_deleted_applies_nothing_the_garbage_collector_removes() -> None:
     """A foreground deletion (Argo CD's prune) deletes the children first: their events wake
     the model's pass, which must not apply the graph (or anything) again."""
