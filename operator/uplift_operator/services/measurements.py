@@ -40,7 +40,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import (
+    RegistryError,
+    RegistryNotFound,
+    RegistryUnavailable,
+)
 from uplift_operator.adapters.prometheus import MetricsUnavailable, PrometheusError, QueryError
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
@@ -80,6 +84,11 @@ class GateContext:
     promotes: bool = False  # a Pass at this step promotes the canary (the ramp's last step)
     split_tolerance: float = 0.04  # spec.rollout.splitTolerance
     attribution_window_s: float = 0.0  # spec.experiment.attributionWindow (onlineEffect)
+    #: How looking up a version's run failed (its run id is None then): the gates that read
+    #: that run raise it (``_run_of``), MLflow unavailable holding them, rather than read a
+    #: version with no MLflow run (an Error) or, qini's stable, no stable to compare with.
+    canary_run_error: RegistryError | None = None
+    stable_run_error: RegistryError | None = None
 
     @property
     def window(self) -> str:
@@ -292,11 +301,25 @@ def _reg(registry: Registry | None) -> Registry:
     return registry
 
 
+def _run_of(run_id: str | None, failed: RegistryError | None, version: str) -> str | None:
+    """``run_id``, or, when it is None because looking the version up failed (``failed``),
+    that failure: MLflow unavailable is ``RegistryUnavailable`` (the gate holds, as when the
+    read itself fails), any other a ``_SourceDownError`` naming it. None only for a version
+    MLflow says has no run."""
+    if run_id is not None or failed is None:
+        return run_id
+    if isinstance(failed, RegistryUnavailable):
+        raise RegistryUnavailable(failed.message, status_code=failed.status_code,
+                                  error_code=failed.error_code)
+    raise _SourceDownError(f"version {version}'s MLflow run could not be looked up: {failed}")
+
+
 def _canary_reference(ctx: GateContext, registry: Registry | None, path: str) -> Any:
     """A reference artifact the trainer logged in the canary version's MLflow run."""
-    if ctx.canary_run_id is None:
+    run_id = _run_of(ctx.canary_run_id, ctx.canary_run_error, ctx.canary_version)
+    if run_id is None:
         raise _SourceDownError(f"version {ctx.canary_version} has no MLflow run")
-    return _reg(registry).download_artifact_json(ctx.canary_run_id, path)
+    return _reg(registry).download_artifact_json(run_id, path)
 
 
 def _int_or_none(value: float | None) -> int | None:
@@ -509,13 +532,17 @@ def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 
     def estimates(run_id: str | None) -> dict[str, m.QiniEstimate]:
         """Per treatment (by its spec name) as the trainer logged it (by treatment key), with
-        the bootstrap replicates when the run has them (older runs do not)."""
+        the bootstrap replicates when the run has them (older runs do not). Only MLflow saying
+        the artifact is not there means the run has none: a read that failed otherwise (MLflow
+        unavailable: a timeout, the breaker open, a 429 or 5xx) raises, and the gate holds. Read
+        as absent, a stable's failed read judged the canary on its floor alone (a worse canary
+        passed), a canary's read as a run to retrain."""
         if run_id is None:
             return {}
         metrics = reg.run_metrics(run_id)
         try:
             bootstrap = reg.download_artifact_json(run_id, REFERENCE_QINI_BOOTSTRAP)
-        except Exception:  # a run without the artifact: judged on what it has
+        except RegistryNotFound:  # a run without the artifact: judged on what it has
             bootstrap = {}
         evaluation_set = bootstrap.get("evaluationSet") if isinstance(bootstrap, dict) else None
         per_key = bootstrap.get("treatments", {}) if isinstance(bootstrap, dict) else {}
@@ -531,10 +558,11 @@ def _qini(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                     evaluation_set=evaluation_set)
         return found
 
-    canary = estimates(ctx.canary_run_id)
+    canary = estimates(_run_of(ctx.canary_run_id, ctx.canary_run_error, ctx.canary_version))
     if not canary:
         return None
-    return m.QiniMeasurement(canary=canary, stable=estimates(ctx.stable_run_id))
+    stable = estimates(_run_of(ctx.stable_run_id, ctx.stable_run_error, ctx.stable_version))
+    return m.QiniMeasurement(canary=canary, stable=stable)
 
 
 def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

@@ -1603,18 +1603,25 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
     """Each gate ``due`` (default: every gate the analysis measures now) measured and judged."""
     assert status.canary_version is not None and status.stable_version is not None
     run_ids: dict[str, str | None] = {}
+    # A lookup that failed is carried to the gates that read the run (``GateContext``): MLflow
+    # unavailable holds them; as a run id of None it read as a version with no MLflow run (an
+    # Error counted towards a rollback; for qini's stable, no comparison at all).
+    failed: dict[str, RegistryError] = {}
     for version in (status.canary_version, status.stable_version):
         try:
             run_ids[version] = (deps.resolver.facts(registry_scope(spec.model, owner.namespace,
                                                                    deps),
                                                     spec.model.registered_model, version,
                                                     registry).run_id if registry else None)
-        except RegistryError:
+        except RegistryError as error:
             run_ids[version] = None
+            failed[version] = error
     ctx = measurements.GateContext(
         namespace=owner.namespace, name=owner.name, canary_version=status.canary_version,
         stable_version=status.stable_version, canary_run_id=run_ids[status.canary_version],
         stable_run_id=run_ids[status.stable_version],
+        canary_run_error=failed.get(status.canary_version),
+        stable_run_error=failed.get(status.stable_version),
         step_started_at=status.step_started_at or now,
         canary_started_at=status.canary_started_at or status.step_started_at or now, now=now,
         # The realised split is judged against the step's weight only while the graph declares
