@@ -13,7 +13,10 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   or refused the credentials (401/403, with the server's text).
 - ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
   ``RESOURCE_DOES_NOT_EXIST``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
-  unknown alias); the message is MLflow's, verbatim.
+  unknown alias); the message is MLflow's, verbatim. A run artifact on an object store (S3,
+  GCS, Azure) that is not there MLflow answers with HTTP 500 ``INTERNAL_ERROR`` (the store's
+  own "not found" is not an MLflow error): ``download_artifact_json`` then asks for the listing
+  of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version).
 
 The clients run on the pass pool's threads, which every resource shares. An MLflow that does not
@@ -350,15 +353,49 @@ class MlflowRegistry:
         relative = _relative_artifact_path(path)
         artifact_uri = str((self._run(run_id).get("info") or {}).get("artifact_uri", ""))
         parsed = urllib.parse.urlparse(artifact_uri)
-        if parsed.scheme == _PROXY_SCHEME:
-            location = f"{parsed.path.strip('/')}/{relative}"
-            raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {}, max_bytes)
-        else:
-            raw = self._download("/get-artifact", {"path": relative, "run_uuid": run_id}, max_bytes)
+        try:
+            if parsed.scheme == _PROXY_SCHEME:
+                location = f"{parsed.path.strip('/')}/{relative}"
+                raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {},
+                                     max_bytes)
+            else:
+                raw = self._download("/get-artifact", {"path": relative, "run_uuid": run_id},
+                                     max_bytes)
+        except RegistryUnavailable as error:
+            # Only the local store answers a missing file 404 RESOURCE_DOES_NOT_EXIST. On S3,
+            # GCS or Azure the store's "not found" is no MLflow error, and MLflow answers 500
+            # INTERNAL_ERROR ("The following failures occurred while downloading ...": its
+            # artifact_repo.download_artifacts, MLflow 3.x), as for a store it cannot reach. Read
+            # as unavailable, a reference the run never logged held its gate for good and was
+            # never kept as absent; so the run's listing of that directory is asked, once, and
+            # an artifact it does not hold is not there. Listed, or the listing failing too,
+            # the store is what failed.
+            if (error.status_code != 500 or error.error_code != "INTERNAL_ERROR"
+                    or self._listed(run_id, relative) is not False):
+                raise
+            raise RegistryNotFound(
+                f"artifact {relative} of run {run_id} does not exist (not in the run's "
+                f"artifact listing; MLflow answered HTTP 500 downloading it)",
+                status_code=error.status_code, error_code=error.error_code) from None
         try:
             return json.loads(raw)
         except ValueError as exc:
             raise RegistryRequestError(f"artifact {relative} of run {run_id} is not JSON: {exc}") from exc
+
+    def _listed(self, run_id: str, relative: str) -> bool | None:
+        """Whether the run's artifact listing (``GET artifacts/list`` of ``relative``'s
+        directory: one page, as MLflow lists a directory whole) holds ``relative``; None when
+        the listing could not be read."""
+        directory = relative.rpartition("/")[0]
+        params = {"run_id": run_id, **({"path": directory} if directory else {})}
+        try:
+            body = self._call("GET", f"{_API}/artifacts/list", params=params)
+        except RegistryError:
+            return None
+        files = body.get("files") or []
+        if not isinstance(files, list):
+            return None
+        return any(isinstance(entry, dict) and entry.get("path") == relative for entry in files)
 
     # -- writes -------------------------------------------------------------------------------
 

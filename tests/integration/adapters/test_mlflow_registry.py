@@ -197,6 +197,26 @@ def test_reference_json_artifacts_through_the_proxy(registry: MlflowRegistry, re
         registry.download_artifact_json(registered.run_id, "../other-run/artifacts/x.json")
 
 
+def test_an_artifact_the_store_fails_to_give_is_absent_only_if_the_run_does_not_list_it(
+        mlflow_server: str, registered: Registered, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The download answering as MLflow does on S3 (HTTP 500 INTERNAL_ERROR, for a missing file
+    and for a store it cannot reach alike), the listing asked is the real server's."""
+    registry = MlflowRegistry(mlflow_server, timeout=5.0)
+
+    def s3_answer(path: str, params: object, max_bytes: int) -> bytes:
+        raise RegistryUnavailable("MLflow answered HTTP 500 INTERNAL_ERROR: The following "
+                                  "failures occurred while downloading ...", status_code=500,
+                                  error_code="INTERNAL_ERROR")
+
+    monkeypatch.setattr(registry, "_download", s3_answer)
+    with pytest.raises(RegistryNotFound, match="not in the run's artifact listing"):
+        registry.download_artifact_json(registered.run_id, "reference/missing.json")
+    with pytest.raises(RegistryNotFound):
+        registry.download_artifact_json(registered.run_id, "missing.json")  # the run's root
+    with pytest.raises(RegistryUnavailable):  # listed: the store failed
+        registry.download_artifact_json(registered.run_id, "reference/feature_histograms.json")
+
+
 def test_a_client_keeps_its_connection_and_run_reads_are_read_once(
         mlflow_server: str, registered: Registered) -> None:
     """The real server keeps the connection open: a thread's reads go over one (they opened one
