@@ -28,7 +28,9 @@ Prometheus cost one timeout, not 100 in a row on eight threads (a pass of any ot
 waited 493 s behind them). Prometheus itself is given ``EVALUATION_SHARE`` of the timeout to
 evaluate a query, so that a query too heavy for it is answered (503, its timeout error: that
 query's failure, not the server's) before the client stops waiting. One analysis stops asking
-at its first unanswered query (``services.measurements.AnalysisQueries``).
+at its first unanswered query (``services.measurements.AnalysisQueries``); so a kept connection
+that the server (or a proxy's idle timeout) closed unanswered just as a query reused it is not
+taken for one: that query is asked once more on a new connection (``PrometheusClient._send``).
 
 Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
 from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
@@ -57,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 from uplift_operator import fail_fast
 from uplift_operator.userinfo import shown_url, url_secrets
@@ -316,8 +319,7 @@ class PrometheusClient:
         slow: MetricsUnavailable | None = None
         started = self.fail_fast.clock()
         try:
-            response = self._session().get(url, params=params, headers=headers, auth=auth,
-                                           timeout=self.timeout, verify=self._verify)
+            response = self._send(url, params, headers, auth, started)
         except requests.Timeout as exc:
             log.warning("prometheus at %s did not answer within %gs: %s; query: %s",
                         self.shown_url, self.timeout, redact(str(exc)), params.get("query"))
@@ -342,6 +344,31 @@ class PrometheusClient:
                         self.shown_url, exc.message, response.status_code, params.get("query"),
                         redact(response.text))
             raise
+
+    def _send(self, url: str, params: Mapping[str, str], headers: Mapping[str, str],
+              auth: tuple[str, str] | None, started: float) -> requests.Response:
+        """The query's GET, asked once more on a new connection when the kept connection it
+        went out on was closed unanswered at once (``ProtocolError``: the server's or a proxy's
+        idle timeout ran out just as it was reused). Taken for a server that did not answer
+        (``unanswered``), that failed the rest of the analysis's queries with it
+        (``services.measurements.AnalysisQueries``), each gate an Error. A query is a read
+        (``GET /api/v1/query``), safe to ask twice. Not a refused connection nor a timeout,
+        and not a close that came only after half the timeout (that one held the thread
+        already): a Prometheus that is down costs one attempt, as before."""
+
+        def get() -> requests.Response:
+            return self._session().get(url, params=params, headers=headers, auth=auth,
+                                       timeout=self.timeout, verify=self._verify)
+
+        try:
+            return get()
+        except requests.ConnectionError as exc:
+            if (not (exc.args and isinstance(exc.args[0], ProtocolError))
+                    or self.fail_fast.clock() - started >= self.timeout / 2):
+                raise
+            log.debug("prometheus at %s closed the connection unanswered (%s); asking again "
+                      "on a new one", self.shown_url, type(exc.args[0]).__name__)
+            return get()
 
     def _session(self) -> requests.Session:
         """This thread's session."""

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from uplift_operator.adapters.prometheus import FailFast, PrometheusClient
+from uplift_operator.adapters.prometheus import FailFast, MetricsUnavailable, PrometheusClient
+from uplift_operator.services.measurements import AnalysisQueries
 
 ANSWER = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
     {"metric": {}, "value": [1.0, "5"]}]}}).encode()
@@ -67,3 +68,76 @@ def test_each_thread_reuses_one_connection(server: ThreadingHTTPServer) -> None:
     assert len(ports) == 5 + 12
     # A session of its own per thread: never one connection shared by two at once.
     assert len(set(ports[5:])) == 3 and ports[0] not in ports[5:]
+
+
+
+class _Closes(BaseHTTPRequestHandler):
+    """Closes each connection at its ``closes_at``-th request, unanswered: at the second, a
+    kept connection whose idle timeout (the server's, a proxy's) ran out just as the client
+    reused it; at the first, a server that closes every request."""
+
+    protocol_version = "HTTP/1.1"
+    closes_at = 2
+
+    def setup(self) -> None:
+        super().setup()
+        self.served = 0
+
+    def do_GET(self) -> None:
+        self.served += 1
+        self.server.ports.append(self.client_address[1])  # type: ignore[attr-defined]
+        if self.served == self.closes_at:
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(ANSWER)))
+        self.end_headers()
+        self.wfile.write(ANSWER)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _ClosesEvery(_Closes):
+    closes_at = 1
+
+
+@pytest.fixture
+def closing(request: pytest.FixtureRequest) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), request.param)
+    server.daemon_threads = True
+    server.ports = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("closing", [_Closes], indirect=True)
+def test_a_kept_connection_closed_as_it_is_reused_is_asked_again_on_a_new_one(
+        closing: ThreadingHTTPServer) -> None:
+    client = PrometheusClient(f"http://127.0.0.1:{closing.server_address[1]}", timeout=5,
+                              fail_fast=FailFast(hold=0))
+    assert client.scalar("sum(up)") == 5.0
+    # The next analysis's queries: each goes out on a kept connection the server then closes
+    # unanswered; each is asked once more, on a new connection, and answered. Before, the
+    # first was "unreachable (connection reset)", unanswered, and failed the analysis's rest.
+    analysis = AnalysisQueries(client)
+    assert [analysis.scalar(q) for q in ("sum(a)", "sum(b)", "sum(c)")] == [5.0, 5.0, 5.0]
+    ports: list[int] = closing.ports  # type: ignore[attr-defined]
+    # 1 + 2 per query (the closed one, then its retry: the first request of a new connection).
+    assert len(ports) == 7 and len(set(ports)) == 4
+    assert all(ports[i] != ports[i + 1] for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("closing", [_ClosesEvery], indirect=True)
+def test_a_server_closing_every_request_unanswered_costs_one_retry_then_is_unreachable(
+        closing: ThreadingHTTPServer) -> None:
+    client = PrometheusClient(f"http://127.0.0.1:{closing.server_address[1]}", timeout=5,
+                              fail_fast=FailFast(hold=0))
+    with pytest.raises(MetricsUnavailable) as raised:
+        client.scalar("sum(up)")
+    assert raised.value.unanswered and "connection reset" in raised.value.message
+    assert len(closing.ports) == 2  # type: ignore[attr-defined]  # asked twice, no more
