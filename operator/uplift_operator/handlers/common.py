@@ -340,8 +340,11 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,
     it: a paused replica's last phases, gate verdicts and deadline states stayed on its
     /metrics, and every replica is scraped, so the alerts' ``max by (...)`` kept firing on them
     after the acting replica had cleared them. A replica paused keeps only when it last
-    reconciled each resource (``uplift_operator_last_pass_timestamp_seconds``), which
-    UpliftOperatorNotReconciling counts, so that every replica paused still pages.
+    reconciled each resource (``uplift_operator_last_pass_timestamp_seconds``), until it exits
+    or resumes. That is not what pages when every replica is paused: one that acted exits (below),
+    and its restart, paused from its start, completes no pass and has no such series; each
+    process says it is paused from its start (``uplift_operator_paused``, set from kopf's
+    watch-stream lines by ``handlers.readiness``), which UpliftOperatorNotReconciling reads.
 
     Paused by peering for longer than ``PAUSE_EXIT_GRACE_SECONDS``, a replica that acted exits
     (``exit_to_list_afresh``). A shorter pause is remembered per object (``uid``,

@@ -28,7 +28,7 @@ __all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "f
            "ghosts_audited", "graph_roll_timed_out", "last_rollback", "observe_campaign",
            "observe_gates", "observe_phase", "observe_rollout", "observe_rolls", "observe_status",
            "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "rollback_pending",
-           "serve", "started"]
+           "serve", "started", "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -69,6 +69,12 @@ GATE_INCONCLUSIVE_PAST_LIMIT = Gauge(
     "inconclusiveLimit (waiting for a promote or an abort; an UpliftModel also takes a "
     "retry), else 0; a ramp held by its "
     "spec's paused field is not.", ["kind", "namespace", "name", "gate"], registry=REGISTRY)
+PAUSED = Gauge(
+    "uplift_operator_paused",
+    "1 while kopf's peering holds every watch of this process paused (another replica acts: a "
+    "healthy stand-by; or a peering object is missing, or a peer of the same priority), else "
+    "0; exported from the process's start, before any pass. With every replica at 1 nothing is "
+    "reconciled (UpliftOperatorNotReconciling).", registry=REGISTRY)
 LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
@@ -232,6 +238,12 @@ def ghosts_audited(kinds: list[str]) -> None:
 
 def ghost(kind: str) -> None:
     GHOSTS.labels(kind).inc()
+
+
+def watches_paused(paused: bool) -> None:
+    """kopf paused this process's watches (``True``: a watch-stream said it pauses) or resumed
+    them (a watch-stream said it resumes); ``handlers.readiness`` reads kopf's lines."""
+    PAUSED.set(1 if paused else 0)
 
 
 def serve(port: int) -> None:

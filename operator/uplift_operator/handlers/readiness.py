@@ -80,6 +80,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.adapters.kube import REQUEST_RETRIES, CoreReads, load_api_client
+from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
@@ -102,7 +103,13 @@ CREATED_BY_LABEL = {"app.kubernetes.io/created-by": "uplift-operator"}
 
 class _PausedWatchAtWarning(logging.Filter):
     """kopf logs "Pausing the watch-stream ..." at debug: raise it to WARNING, drop other debug.
-    ``on_pause`` is called at each pause line (the readiness checker's wake-up)."""
+    ``on_pause`` is called at each pause line (the readiness checker's wake-up).
+
+    The lines also set ``uplift_operator_paused`` (``observability.watches_paused``): kopf gates
+    every resource watch of the process on one toggle set, so each pause makes every
+    watch-stream log its pause line and each resume its resume line (the peering objects' own
+    watches log neither): the last of them says whether the process is paused now, from its
+    start on, before any pass completed."""
 
     def __init__(self, verbose: bool, on_pause: Callable[[], None] | None = None) -> None:
         super().__init__()
@@ -112,6 +119,7 @@ class _PausedWatchAtWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
         if text.startswith("Pausing the watch-stream"):
+            observability.watches_paused(True)
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg, record.args = (f"{text} No resource of this watch is reconciled until "
                                        "every blocker resolves (see /readyz)."), None
@@ -120,6 +128,7 @@ class _PausedWatchAtWarning(logging.Filter):
                     self.on_pause()
             return True
         if text.startswith("Resuming the watch-stream"):
+            observability.watches_paused(False)
             record.levelno, record.levelname = logging.INFO, "INFO"
             return True
         return record.levelno > logging.DEBUG or self.verbose

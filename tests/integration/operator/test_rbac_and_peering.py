@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from tests.support.kube import Kubectl, OperatorProcess
 
+from uplift_operator.devenv import process
 from uplift_operator.devenv.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
@@ -69,13 +72,28 @@ def test_the_operator_may_update_its_owners_finalizers_and_not_the_owners(
 def test_the_replica_with_lower_priority_pauses_and_resumes(
         controlplane: ControlPlane, operator: OperatorProcess,
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The session's operator runs at priority 1000; a replica at 2000 takes over, then leaves."""
+    """The session's operator runs at priority 1000; a replica at 2000 takes over, then leaves.
+    ``uplift_operator_paused`` (what UpliftOperatorNotReconciling reads) follows kopf's pause on
+    each replica's /metrics: 1 on the paused one, 0 on the one that acts."""
     leader = OperatorProcess(controlplane.operator_kubeconfig,
                              tmp_path_factory.mktemp("peer"), "--priority", "2000")
     try:
         leader.start()
         operator.wait_for_log("Pausing operations in favour of", timeout=60)
         assert "Pausing operations" not in leader.logs()
+        # The leader, paused from its start until kopf read the peering object, resumed.
+        process.wait_until(lambda: paused(operator) == 1 and paused(leader) == 0, timeout=30,
+                           what="uplift_operator_paused 1 on the paused replica, 0 on the leader")
     finally:
         leader.stop()
     operator.wait_for_log("Resuming operations after the pause", timeout=90)
+    process.wait_until(lambda: paused(operator) == 0, timeout=30,
+                       what="uplift_operator_paused 0 once the replica resumed")
+
+
+def paused(proc: OperatorProcess) -> float | None:
+    """``uplift_operator_paused`` on the replica's /metrics (None: not exported)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{proc.metrics_port}/metrics",
+                                  timeout=5).read().decode()
+    return next((float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("uplift_operator_paused ")), None)
