@@ -286,15 +286,27 @@ class DecisionEngine:
         costs, values = np.zeros(k), np.zeros(k)
         for name, terms in campaign.treatments.items():
             try:
-                index = self.model.resolve_treatment(name)
+                index = self.treatment_index(name)
             except ValueError:
-                try:
-                    index = self.keys.index(treatment_key(name))
-                except ValueError:
-                    raise ConfigError(f"campaigns.{campaign.name}.treatments: the model has no "
-                                      f"treatment {name!r}; it has {list(self.keys)}") from None
+                raise ConfigError(f"campaigns.{campaign.name}.treatments: the model has no "
+                                  f"treatment {name!r}; it has {list(self.keys)}") from None
             allowed[index], costs[index], values[index] = True, terms.cost, terms.value
         return BoundCampaign(campaign, allowed, costs, values)
+
+    def treatment_index(self, name: str) -> int:
+        """The index of the model's treatment ``name`` names: by name, by key, or by the key of
+        the name (a Campaign's ``womens-e-mail`` is the model's ``womens_e_mail``);
+        ``ValueError`` when none. One resolution for a campaign's treatments and a request's
+        ``parameters.treatments``: the allow-lists intersect whichever way each names them."""
+        try:
+            return self.model.resolve_treatment(name)
+        except ValueError:
+            pass
+        try:
+            return self.keys.index(treatment_key(name))
+        except ValueError:
+            raise ValueError(f"unknown treatment {name[:80]!r}; known: "
+                             f"{list(self.keys)}") from None
 
     def ledger(self, name: str) -> CampaignLedger:
         """This replica's ledger of campaign ``name``, started empty the first time."""
@@ -324,7 +336,7 @@ class DecisionEngine:
         allowed = np.zeros(len(self.keys), dtype=bool)
         for name in treatments:
             try:
-                allowed[self.model.resolve_treatment(name)] = True
+                allowed[self.treatment_index(name)] = True
             except ValueError as exc:
                 raise RequestError(str(exc), "unknown_treatment") from None
         return allowed

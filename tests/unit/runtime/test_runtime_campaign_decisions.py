@@ -144,6 +144,33 @@ def test_only_the_campaigns_treatments_with_their_own_economics(model: UpliftMod
         e.bind(campaign(treatments={"kids-e-mail": TreatmentTerms(0, 1)}))
 
 
+def test_a_request_may_narrow_a_campaign_by_the_campaigns_own_treatment_names(
+        model: UpliftModel) -> None:
+    """``parameters.treatments`` resolves names as the campaign's treatments do: by the model's
+    name, its key, or the key of the name. Before, the Campaign's own ``womens-e-mail`` (which
+    ``bind`` accepted) was refused in a request (400 ``unknown_treatment``), though the
+    allow-lists intersect (the review's campaign_edges.py)."""
+    e = engine(model)
+    bound = e.bind(campaign(holdout_fraction=0.0, treatments={
+        "womens-e-mail": TreatmentTerms(0.0, 1.0), "mens-e-mail": TreatmentTerms(0.0, 1.0)},
+        policy=Policy("upliftThreshold", min_uplift=-1.0)))
+    units = [f"n{i}" for i in range(20)]
+    for name in ("womens-e-mail", "Womens E-Mail", "womens_e_mail"):
+        batch = e.decide(cols(20), units, {"treatments": [name]}, bound, NOW)
+        assert set(batch.treatments) == {"womens_e_mail"}, name
+    both = e.decide(cols(20), units, {"treatments": ["womens-e-mail", "mens-e-mail"]}, bound,
+                    NOW)
+    assert "none" not in both.treatments
+    # The model's own decisions (no campaign) resolve the same way.
+    plain = e.decide(cols(20), units, {"treatments": ["mens-e-mail"]})
+    assert set(plain.policy_treatments) <= {"mens_e_mail", "none"}
+    assert "mens_e_mail" in plain.policy_treatments
+    for unknown in ("kids-e-mail", "", "--"):
+        with pytest.raises(RequestError, match="unknown treatment") as info:
+            e.decide(cols(2), ["a", "b"], {"treatments": [unknown]}, bound, NOW)
+        assert info.value.reason == "unknown_treatment"
+
+
 def test_policies_threshold_and_top_fraction(model: UpliftModel) -> None:
     e = engine(model)
     n = 1000
