@@ -36,12 +36,16 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Event:
     """A Kubernetes Event the handler emits on the resource; ``decision``: whether
-    ``uplift_operator_decisions_total`` counts it (an ignored request is told, not decided)."""
+    ``uplift_operator_decisions_total`` counts it. Only a ramp's decisions are counted: the
+    domain's events carry their own flag over (``Event(e.type, e.reason.value, e.message,
+    e.decision)``; an ignored request is told, not decided); what the services tell of a
+    condition (an apply refused, an invalid spec, a model not found, an ownership conflict) is
+    no decision, hence the default."""
 
     type: str
     reason: str
     message: str
-    decision: bool = True
+    decision: bool = False
 
 
 @dataclass(frozen=True)

@@ -328,7 +328,7 @@ def test_a_resources_rollback_counters_exist_at_zero_from_its_first_pass(
     for action in ("RolledBack", "EmergencyRollback", "ManualAbort"):
         assert _decisions("UpliftModel", "zero", action) == 0, action
     assert _decisions("UpliftModel", "zero", "StepAdvanced") is None  # only what alerts count
-    events.append(Event("Warning", "RolledBack", "gate errors failed"))
+    events.append(Event("Warning", "RolledBack", "gate errors failed", decision=True))
     # A request ignored is told under its own reason, and counted as no decision.
     events.append(Event("Warning", "EmergencyRollback", "t2 ignored: no canary", decision=False))
     asyncio.run(one_pass())
