@@ -965,6 +965,72 @@ def test_dashboard_ratios_are_per_experiment_and_per_version(tmp_path: Path) -> 
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
+        tmp_path: Path) -> None:
+    """The on-call "Rollbacks and aborts" panel, evaluated by promtool on series as the operator
+    exports them: a rollback decided in the first pass of the replica that took over (its
+    counter born at 1, which ``increase()`` reads as none) shows for an hour from its status
+    time; a canary the spec withdrew (counted as RolledBack, but no rollback the alerts see: no
+    last-rollback time) does not; a human's ManualAbort shows from its counter."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    job = 'job="uplift-operator-metrics"'
+    model = 'kind="UpliftModel", namespace="marketing"'
+    series = [
+        # The replica that took over at 10m decides the rollback in its first pass.
+        {"series": f'uplift_operator_last_rollback_timestamp_seconds{{{job}, instance="b", '
+                   f'{model}, name="failover"}}', "values": "_x10 600x100"},
+        {"series": f'uplift_operator_decisions_total{{{job}, instance="b", {model}, '
+                   f'name="failover", action="RolledBack"}}', "values": "_x10 1x100"},
+        # The spec pointed back at the stable version: a RolledBack decision by the spec.
+        {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
+                   f'name="withdrawn", action="RolledBack"}}', "values": "0x10 1x100"},
+        {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
+                   f'name="aborted", action="ManualAbort"}}', "values": "0x10 1x100"},
+    ]
+    [rolled_back, aborted] = [
+        e.replace("$operator_job", "uplift-operator-metrics")
+        for b, t, e, _ in dashboard_targets()
+        if b == "oncall.json" and t.startswith("Rollbacks and aborts")]
+    run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series, "promql_expr_test": [
+            {"expr": rolled_back, "eval_time": "30m", "exp_samples": [
+                {"labels": f'{{{model}, name="failover"}}', "value": 1}]},
+            {"expr": f"round({aborted})", "eval_time": "30m", "exp_samples": [
+                {"labels": f'{{{model}, name="aborted", action="ManualAbort"}}', "value": 1}]},
+            {"expr": rolled_back, "eval_time": "75m", "exp_samples": []},
+            {"expr": aborted, "eval_time": "75m", "exp_samples": []}]}]}
+    (tmp_path / "oncall-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "oncall-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path) -> None:
+    """The debug dashboard's "Feature drift" panel selects the gates by the alert's own
+    ``prometheusRule.driftGatePattern`` (a pattern with a backslash included: escaped for the
+    JSON string, it is the same PromQL text as the alert's)."""
+    custom = tmp_path / "drift.yaml"
+    custom.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": "psi\\\\d+|ks_.*"}}))
+    for values, pattern in (([], ".*drift.*"), (["-f", str(custom)], "psi\\\\d+|ks_.*")):
+        docs = helm_template("--set", "prometheusRule.enabled=true",
+                             "--set", "dashboards.enabled=true", *values)
+        rule = by_kind(docs, "PrometheusRule")[0]
+        [drift] = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]
+                   if r["alert"] == "UpliftFeatureDrift"]
+        [board] = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith(
+            "-dashboard-debug")]
+        [text] = board["data"].values()
+        assert "__UPLIFT_DRIFT_GATE_PATTERN__" not in text
+        [panel] = [p for p in json.loads(text)["panels"] if p["title"].startswith("Feature drift")]
+        matchers = []
+        for expr in (drift, panel["targets"][0]["expr"]):
+            [selector] = list(selectors(promql_parser.parse(expr)))
+            matchers.append([(str(m.op), m.value) for m in selector.matchers.matchers
+                             if m.name == "gate"])
+        assert matchers[0] == matchers[1] == [
+            (str(promql_parser.MatchOp.Re), pattern.replace("\\\\", "\\"))], matchers
+
+
 def operator_selectors_summed(node: Any, under_max: bool = False) -> Iterator[Any]:
     """The operator's selectors (and ``up``) whose samples are added up or counted: not under a
     ``max``, where a second scrape of the same series changes nothing."""
