@@ -433,10 +433,11 @@ class DecisionEngine:
             best = np.where(allowed[None, :], pred.uplift, -np.inf).max(axis=1, initial=-np.inf)
             ledger.recent_uplift.extend(best[is_exposed & np.isfinite(best)])
             recent: npt.NDArray[np.floating[Any]] = ledger.recent_uplift.values()
-            if not len(recent):
+            if not len(recent):   # nothing exposed yet: what the policy would choose of these
                 recent = best[np.isfinite(best)]
-            threshold = (policy.top_fraction_threshold(recent, c.policy.top_fraction)
-                         if len(recent) else np.inf)
+            # +inf (no one treated) while the history holds fewer than 1/topFraction uplifts:
+            # after a restart, a model load, on a new replica, it warms up treating no one.
+            threshold = policy.top_fraction_threshold(recent, c.policy.top_fraction)
         rule = policy.choose_rule(pred.uplift, bound.values, bound.costs, allowed,
                                   c.policy.type, min_uplift=c.policy.min_uplift,
                                   threshold=threshold)

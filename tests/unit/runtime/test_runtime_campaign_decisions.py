@@ -190,6 +190,36 @@ def test_policies_threshold_and_top_fraction(model: UpliftModel) -> None:
     assert min(best[[t != "none" for t in batch.treatments]]) >= np.quantile(best, 0.85)
 
 
+def test_top_fraction_treats_no_one_until_its_history_holds_one_over_the_fraction(
+        model: UpliftModel) -> None:
+    """After a restart, a model load or on a new replica the history is empty: single-row
+    requests are judged against the few uplifts seen so far, their own included. Before, the
+    first row was always treated and every new running maximum after it (29.6 % of the first 10
+    rows at topFraction 0.1); now no one is treated until the history holds ⌈1/topFraction⌉
+    uplifts, and then a row only when it is among the top ⌊topFraction · n⌋ of the n."""
+    e = engine(model)
+    bound = e.bind(campaign(name="top", policy=Policy("topFraction", top_fraction=0.1),
+                            holdout_fraction=0.0))
+    xs = np.random.default_rng(3).normal(size=60)
+    arms: list[str] = []
+    for i, x in enumerate(xs):
+        one = {"x": np.array([x]), "c": np.array(["ab"[i % 2]], dtype=object)}
+        batch = e.decide(one, [f"w{i}"], {}, bound, NOW + i)
+        arms += batch.campaign_arms or []
+        if i < 9:   # the policy's own choice says so too, not only the response's treatment
+            assert batch.policy_treatments == ["none"], i
+    assert arms[:9] == ["not-treated-by-policy"] * 9
+    assert 0 < arms.count("treated") <= 6
+    assert len(e.ledger("top").recent_uplift) == 60
+    # A request of many rows is ranked among its own rows at once, as before.
+    fresh = engine(model)
+    batch = fresh.decide(cols(100), [f"b{i}" for i in range(100)], {},
+                         fresh.bind(campaign(name="top", holdout_fraction=0.0,
+                                             policy=Policy("topFraction", top_fraction=0.1))),
+                         NOW)
+    assert 1 <= (batch.campaign_arms or []).count("treated") <= 15
+
+
 def test_budget_stops_treatment_when_spent_and_resumes_next_period(model: UpliftModel) -> None:
     e = engine(model)
     c = campaign(treatments={"womens-e-mail": TreatmentTerms(cost=1.0, value=10.0)},

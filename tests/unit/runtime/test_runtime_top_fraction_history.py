@@ -1,6 +1,7 @@
 """The topFraction history (``engine.RecentUplifts``): the last 10,000 uplifts of a campaign in
 a float32 ring, each rounded down, ~40 KB per campaign (a deque of Python floats held 316 KiB:
-1.23 GiB at 4,096 campaigns), the threshold the same order statistic as before, rounded down."""
+1.23 GiB at 4,096 campaigns), the threshold an order statistic of it, rounded down: the
+k-th largest of n, k = ⌊topFraction · n⌋, none treated while k is 0."""
 
 from __future__ import annotations
 
@@ -64,3 +65,37 @@ def test_the_history_keeps_the_last_uplifts_rounded_down(
         assert threshold == pytest.approx(before, abs=1e-7)
         # A unit at the threshold the deque gave is still treated.
         assert (last >= threshold).sum() >= (last >= before).sum()
+
+
+@settings(max_examples=300, deadline=None)
+@given(uplifts=st.lists(st.floats(-1, 1, allow_nan=False), min_size=0, max_size=80,
+                        unique=True),
+       fraction=st.floats(0.01, 1.0))
+def test_the_threshold_lets_at_most_the_top_fraction_reach_it(uplifts: list[float],
+                                                               fraction: float) -> None:
+    """Of n distinct uplifts exactly ⌊fraction · n⌋ reach the threshold, so a unit whose own
+    uplift is one of them is treated with a chance of at most ``fraction``: none while n is
+    below 1/fraction (a history that has just started). Before, 1 + ⌊fraction · (n − 1)⌋
+    reached it (the ``higher`` quantile): the first uplift of a history always."""
+    threshold = policy.top_fraction_threshold(uplifts, fraction)
+    reach = sum(u >= threshold for u in uplifts)
+    assert reach == int(np.floor(fraction * len(uplifts) + 1e-9)) <= fraction * len(uplifts) + 1e-9
+    if len(uplifts) < 1 / fraction - 1e-9:
+        assert threshold == np.inf
+
+
+def test_a_history_that_has_just_started_treats_no_more_than_the_fraction() -> None:
+    """The review's topfraction_warmup.py: single-row decisions after a (re)start, each row's
+    uplift added to the history before the threshold is taken (as the engine does). The share
+    treated stays at most topFraction over the first rows; before, 29.6 % of the first 10 and
+    18.3 % of the first 30 were treated at topFraction 0.1."""
+    rng = np.random.default_rng(1)
+    fraction = 0.1
+    for rows, at_most in ((9, 0.0), (10, 0.1), (30, 0.1), (300, 0.1)):
+        treated = 0   # expected shares: 0, 0.010, 0.055, 0.092
+        for _ in range(200):
+            history = RecentUplifts()
+            for u in rng.normal(size=rows):
+                history.extend([u])
+                treated += bool(u >= policy.top_fraction_threshold(history.values(), fraction))
+        assert treated / (200 * rows) <= at_most, rows
