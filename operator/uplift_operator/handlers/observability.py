@@ -173,12 +173,14 @@ STATUS_FIELDS_PRUNED = Counter(
     "uplift_operator_status_fields_pruned_total",
     "Status writes from which the API server dropped a field its CRD does not declare (the "
     "installed CRD is older than the operator: docs/install.md, upgrading the CRDs), by kind "
-    "and field path.", ["kind", "field"], registry=REGISTRY)
+    "and field path (list items as [], map keys as <key>).", ["kind", "field"],
+    registry=REGISTRY)
 STATUS_WRITES_REFUSED = Counter(
     "uplift_operator_status_writes_refused_total",
     "Status writes the API server refused (422) naming a status field its CRD declares "
     "otherwise (a phase its enum lacks: the installed CRD and the operator are of different "
-    "releases), by kind and field path. The resource's status stays as it was.",
+    "releases), by kind and field path (list items as [], map keys as <key>). The resource's "
+    "status stays as it was.",
     ["kind", "field"], registry=REGISTRY)
 LAST_ROLLBACK = Gauge(
     "uplift_operator_last_rollback_timestamp_seconds",
