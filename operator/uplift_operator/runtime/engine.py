@@ -390,7 +390,8 @@ class DecisionEngine:
                                             issued, window) if window
                            else self.signer.mint(counted_arm(arm, owned), key, self.version))
             if remember:
-                self.units.put("", unit, decision_id)
+                self.units.put("", unit, decision_id, sent=arm != HOLDOUT and key != NONE,
+                               now=issued)
             counted.append(counted_arm(arm, owned))
             arms.append(arm)
             chosen.append(key)
@@ -480,7 +481,9 @@ class DecisionEngine:
                        else "not-treated-by-policy" if key == NONE else "treated")
             decision_id = self.signer.mint(arm, key, self.version, c.name, issued,
                                            c.attribution_window_seconds)
-            self.units.put(c.name, unit, decision_id)
+            # A decision that sent nothing leaves the unit's reports to the one that sent its
+            # treatment, while its window is open (UnitCache.put).
+            self.units.put(c.name, unit, decision_id, sent=why == "treated", now=issued)
             arms.append(arm)
             chosen.append(key)
             given.append(key if why == "treated" else NONE)

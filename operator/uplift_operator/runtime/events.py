@@ -26,7 +26,9 @@ acknowledged but not counted again: the first report counted wins (a counter can
 what it counted); an outcome that says something else than the one counted (another
 ``converted`` or ``value``) is told apart as a conflict. Reports that give only a unit id are
 resolved through a bounded in-memory cache of each unit's last decision per campaign (per
-replica; unknown units are rejected, not guessed): a report may name the campaign (``""``: the
+replica; unknown units are rejected, not guessed) — or of its last decision that sent a
+treatment, while that one's window is open and the later ones sent nothing (:class:`UnitCache`):
+a report may name the campaign (``""``: the
 model's own decisions); without one it resolves only a unit known under a single campaign, and
 a unit known under several is refused as ambiguous. A campaign's unit key may be another
 namespace (a household, not a customer).
@@ -164,11 +166,18 @@ class Signer:
 
 
 class UnitCache:
-    """Bounded LRU: (campaign, unit id) → the unit's last decision id under that campaign
-    (``""``: the model's own decisions), with an index of the campaigns each unit is known
-    under, kept as entries come and go: a report that names no campaign looks up the unit's
-    own (one lookup per campaign the unit has a decision under), whatever the number of
-    campaigns the cache holds."""
+    """Bounded LRU: (campaign, unit id) → the decision id a report of the unit under that
+    campaign (``""``: the model's own decisions) resolves to, with an index of the campaigns
+    each unit is known under, kept as entries come and go: a report that names no campaign
+    looks up the unit's own (one lookup per campaign the unit has a decision under), whatever
+    the number of campaigns the cache holds.
+
+    That decision is the unit's last one, unless it sent nothing (the holdout, outside the
+    exposure, the policy chose none, the cap or the budget stopped it) and an earlier one sent a
+    treatment whose attribution window was still open when it was made: then the one that sent
+    (:meth:`put`). The email sent is what its delivery and its conversion report; before, a
+    unit treated and then decided again (capped) had its delivery refused (409
+    ``nothing_delivered``) and its conversion counted under ``none``, in the later cohort."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -177,12 +186,21 @@ class UnitCache:
         # units are under one: a string shared with the entry's key costs no more than its slot)
         self._campaigns: dict[str, str | set[str]] = {}
 
-    def put(self, campaign: str, unit_id: str, decision_id: str) -> None:
+    def put(self, campaign: str, unit_id: str, decision_id: str, sent: bool = True,
+            now: float = 0.0) -> None:
+        """Remember ``decision_id``, made at ``now``, for reports of ``unit_id`` under
+        ``campaign``; the unit becomes the most recently decided. A decision that ``sent``
+        nothing does not replace one that sent a treatment whose attribution window is open at
+        ``now`` (a decision without a window: always open): that one stays what a report by
+        unit resolves to, until a decision sends again or one comes after its window."""
         if self.size <= 0:
             return
         key = (campaign, unit_id)
-        if key not in self._data:
+        known = self._data.get(key)
+        if known is None:
             self._index(campaign, unit_id)
+        elif not sent and _sent_and_open(known, now):
+            decision_id = known
         self._data[key] = decision_id
         self._data.move_to_end(key)
         while len(self._data) > self.size:
@@ -223,6 +241,16 @@ class UnitCache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+def _sent_and_open(decision_id: str, now: float) -> bool:
+    """Whether ``decision_id`` (one this runtime minted: read, not verified) sent a treatment
+    (:func:`sent`) and its attribution window, if it has one, is open at ``now``."""
+    parts = decision_id.split(_SEP)
+    if len(parts) not in (4, 7) or parts[1].removesuffix(UNATTRIBUTED) != "treated" \
+            or parts[2] == NONE:
+        return False
+    return len(parts) == 4 or now <= int(parts[5]) + int(parts[6])
 
 
 #: What a report is to the decisions counted lately: counted now, the same report again, or one
@@ -393,7 +421,8 @@ def sent(decision: Decision) -> str:
 
 
 def _by_unit(item: Mapping[str, Any], where: str, unit: str, cache: UnitCache) -> str:
-    """The unit's last decision under the report's ``campaign``, or under the one campaign the
+    """The unit's decision (:class:`UnitCache`: its last, or the last that sent a treatment
+    while its window is open) under the report's ``campaign``, or under the one campaign the
     unit is known under on this replica."""
     campaign = item.get("campaign")
     shown = unit[:80]

@@ -64,15 +64,17 @@ class Loaded:
     def report_outcomes(self, decision_ids: list[str], converted: bool = True) -> dict[str, Any]:
         return self.report([{"decision_id": d, "converted": converted} for d in decision_ids])
 
-    def report(self, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-        data = json.dumps({"outcomes": outcomes}).encode()
+    def report(self, outcomes: list[dict[str, Any]],
+               endpoint: str = "outcomes") -> dict[str, Any]:
+        data = json.dumps({endpoint: outcomes}).encode()
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": data, "more_body": False}
 
         request = Request({"type": "http", "method": "POST", "headers": [], "path": "/",
                            "query_string": b""}, receive)
-        answer: dict[str, Any] = self.run(self.runtime.outcomes(request))
+        handler = self.runtime.outcomes if endpoint == "outcomes" else self.runtime.deliveries
+        answer: dict[str, Any] = self.run(handler(request))
         return answer
 
 
@@ -474,6 +476,34 @@ def test_a_unit_report_counts_under_the_campaign_that_decided(loaded: Loaded) ->
     # A unit known under one campaign only resolves without naming it, as before.
     loaded.decide(["unit-43"], CAMPAIGN)
     assert loaded.report([{"unit_id": "unit-43", "converted": False}])["counted"] == 1
+
+
+def test_a_unit_report_reaches_the_decision_that_sent_its_treatment(loaded: Loaded) -> None:
+    """The review's unit_report_after_cap.py: units treated, then decided again and capped
+    (the campaign's maxTreatmentsPerUnit is 1). Their sender reports, by unit id, the delivery
+    and the conversion of the email it sent: both count under the decision that sent it.
+    Before, they went to the capped decision: the delivery refused 409 nothing_delivered
+    (deliveryRate read too low), the conversion counted under ``treatment="none"``."""
+    first = loaded.decide([f"sent-{i}" for i in range(12)], CAMPAIGN)
+    units = [u for u, why in zip([f"sent-{i}" for i in range(12)], first["campaign_arm"],
+                                 strict=True) if why == "treated"]
+    assert units and {first["treatment"][int(u.split("-")[1])] for u in units} == {
+        "womens_e_mail"}
+    assert loaded.decide(units, CAMPAIGN)["campaign_arm"] == ["capped"] * len(units)
+    sent = {"arm": "treated", "treatment": "womens_e_mail", "campaign": CAMPAIGN}
+    before = (value("uplift_deliveries_total", **sent, status="ok") or 0.0,
+              value("uplift_conversions_total", **sent) or 0.0,
+              value("uplift_conversions_total", **{**sent, "treatment": "none"}) or 0.0)
+    delivered = loaded.report([{"unit_id": u, "campaign": CAMPAIGN, "status": "ok"}
+                               for u in units], "deliveries")
+    assert delivered == {"accepted": len(units), "counted": len(units), "duplicates": 0}
+    converted = loaded.report([{"unit_id": u, "converted": True, "treatment": "womens_e_mail"}
+                               for u in units])
+    assert converted == {"accepted": len(units), "counted": len(units), "duplicates": 0}
+    assert (value("uplift_deliveries_total", **sent, status="ok"),
+            value("uplift_conversions_total", **sent),
+            value("uplift_conversions_total", **{**sent, "treatment": "none"})) == (
+        before[0] + len(units), before[1] + len(units), before[2])
 
 
 def test_unloading_counts_the_pending_cohorts(loaded: Loaded, tmp_path: Path) -> None:
