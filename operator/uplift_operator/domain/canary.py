@@ -30,9 +30,14 @@ from uplift_operator.api.v1alpha1.common import (
 )
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import steps
+from uplift_operator.domain import steps, stuck
 from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step, restart_split_check
-from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
+from uplift_operator.domain.requests import (
+    ABORT_ANNOTATION,
+    RETRY_ANNOTATION,
+    ManualRequest,
+    RequestKind,
+)
 from uplift_operator.domain.steps import Event, Reason
 
 __all__ = ["STOPPING_REQUESTS", "Decision", "Observed", "TrafficSplit", "analysis_due", "decide",
@@ -141,6 +146,16 @@ RESTORE_DEADLINE = "10m"
 #: How much of the serving backend's failure text the phase message of a stable version that
 #: no longer serves quotes (the ``ServingFailed`` condition has it whole).
 _FAILURE_QUOTED = 1000
+
+
+def _span(length: dt.timedelta) -> str:
+    """A length of time as a message says it: ``5m``, ``1h2m``, ``45s``."""
+    seconds = int(length.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    said = "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (seconds, "s"))
+                   if n)
+    return said or "0s"
 
 
 def stable_down_text(version: str) -> str:
@@ -409,6 +424,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.follow_desired_version()
         self.apply_analysis()
         self.act_on_gates()
+        self.act_on_serving()
         self.check_deadline()
         self.advance()
         self.resettle_split()
@@ -470,8 +486,20 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if not self.seen.canary_ready:
             if self.seen.serving_failure is not None:  # the backend's why, naming the version
                 return self.seen.serving_failure
-            return "canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
+            return ("canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
+                    + self.not_serving_until())
         return None
+
+    def not_serving_until(self) -> str:
+        """What becomes of a canary with traffic that does not serve, once its time without
+        serving is counted (``canaryNotServingSince``): since when, and when it is rolled back
+        (held for a human with ``rollback.mode: Manual``) unless it serves again."""
+        since, due = self.status.canary_not_serving_since, self.canary_serving_due()
+        if since is None or due is None:
+            return ""
+        then = ("rolled back" if self.rollback_mode == "Automatic"
+                else "held for an abort (rollback.mode Manual)")
+        return f" since {since.isoformat()}; {then} at {due.isoformat()} unless it serves again"
 
     def unresolved(self) -> str | None:
         """Why a canary's ramp is held while the spec's model reference does not resolve (MLflow
@@ -817,12 +845,15 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def finish(self) -> Decision:
         self.note_restore()
         self.note_restore_overdue()
+        self.note_canary_serving()  # before the phase, whose message says since when
         message = self.set_phase(*self.phase())
         self.status.conditions = self.ready_condition(message)
         self.note_stable_served()
         self.tell_stable_serving()
+        due = self.canary_serving_due()
         return Decision(status=self.status, traffic=self.traffic(), events=tuple(self.events),
-                        requeue_after=self.requeue(self.serving_times()))
+                        requeue_after=self.requeue([*self.serving_times(),
+                                                    *([due] if due is not None else [])]))
 
     def serving_times(self) -> list[dt.datetime]:
         """When the graph changes without a decision: a rolled-back version's scale-down, an
@@ -1034,10 +1065,14 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         return last if last is not None and rolled_back_by(last) == bad else None
 
     def serves(self, version: str | None) -> bool:
-        """Whether ``version``'s predictor serves (the stable flag when only that is known)."""
+        """Whether ``version``'s own predictor serves (``Observed.ready_versions``; the stable
+        or canary flag when only they are known)."""
         if self.seen.ready_versions is not None:
             return version in self.seen.ready_versions
-        return self.seen.stable_ready and version == self.status.stable_version
+        s = self.status
+        return version is not None and (
+            (self.seen.stable_ready and version == s.stable_version)
+            or (self.seen.canary_ready and version == s.canary_version))
 
     def awaiting_restore(self) -> bool:
         """An emergency rollback's restored version has not served yet (no ``StableRestored``
@@ -1055,6 +1090,74 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                    "takes no traffic")
             self.record(Reason.STABLE_RESTORED, s.stable_version, why)
             self.emit("Normal", Reason.STABLE_RESTORED, why)
+
+    # -- a canary with traffic that stops serving ---------------------------------------------
+
+    def canary_down(self) -> bool:
+        """The canary has traffic and its predictor does not serve while the stable's does:
+        its share of the requests has nothing serving it, and the failure is the canary's own
+        (with the stable down too, an outage of both, the canary is not blamed; the phase says
+        the stable does not serve). Before any traffic a canary that does not serve is only
+        waited for (``not_serving``)."""
+        s = self.status
+        return (s.canary_version is not None and not _pre_traffic(s)
+                and not self.serves(s.canary_version) and self.serves(s.stable_version))
+
+    def not_serving_grace(self) -> tuple[dt.timedelta, str]:
+        """How long a canary with traffic may go without serving, and as the spec says it: the
+        grace every serving problem gets (``stuck.grace``: 5 minutes, or the ramp's
+        ``progressDeadline`` when shorter)."""
+        bound = self.spec.rollout.progress_deadline
+        grace = stuck.grace(bound)
+        if bound is not None and grace == parse_duration(bound):
+            return grace, bound
+        return grace, f"{int(grace.total_seconds() // 60)}m"
+
+    def act_on_serving(self) -> None:
+        """A canary with traffic that has not served for the grace (``canaryNotServingSince``,
+        read as the status before this pass left it) is a failed canary, as one whose gate
+        failed: rolled back (``RolledBack``), or with ``rollback.mode: Manual`` held Paused as
+        a pending rollback (``Ready`` ``RollbackPending``) until an abort or until it serves
+        again (a promote is refused meanwhile: it does not serve). Without this it kept its
+        share of the traffic for good, Progressing, when no ``progressDeadline`` was set: the
+        step only held. A rollback its gates demand already is theirs (said first)."""
+        s = self.status
+        since = s.canary_not_serving_since
+        if since is None or not self.canary_down():
+            return
+        grace, said = self.not_serving_grace()
+        if self.now - since < grace:
+            return
+        cause = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
+                 if self.seen.serving_failure is not None
+                 else "no replica of its predictor is available")
+        why = (f"canary {s.canary_version} has not served for {_span(self.now - since)} since "
+               f"{since.isoformat()} at {s.canary_weight}% of the traffic, past the {said} a "
+               f"canary with traffic may go without serving: {cause}")
+        if self.rollback_mode == "Automatic":
+            self.roll_back(Reason.ROLLED_BACK, why)
+        elif not self.rollback_pending:  # a gate's pending rollback says its own why
+            self.rollback_pending = True
+            self.pause_reason = (f"{why}; rollback.mode is Manual: annotate {ABORT_ANNOTATION} "
+                                 "to roll back (a promote is refused while it does not serve)")
+
+    def note_canary_serving(self) -> None:
+        """``canaryNotServingSince`` after this pass: kept from the first pass that saw the
+        canary down (``canary_down``), cleared once it serves again (or the stable stops
+        serving too), with no traffic, and with no canary."""
+        s = self.status
+        if not self.canary_down():
+            s.canary_not_serving_since = None
+        elif s.canary_not_serving_since is None:
+            s.canary_not_serving_since = self.now
+
+    def canary_serving_due(self) -> dt.datetime | None:
+        """When a canary that does not serve reaches its grace: a pass is due then."""
+        since = self.status.canary_not_serving_since
+        if since is None:
+            return None
+        due = since + self.not_serving_grace()[0]
+        return due if due > self.now else None
 
     def traffic(self) -> TrafficSplit | None:
         s = self.status

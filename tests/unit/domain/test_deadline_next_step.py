@@ -67,13 +67,18 @@ def test_the_commands_name_the_resource_when_the_pass_knows_it() -> None:
 def test_a_canary_that_does_not_serve_is_offered_no_promote() -> None:
     sim = with_canary(make_spec(progressDeadline="10m",
                                 gates=[{"name": "latency", "type": "latency"}]))
+    sim.tick(14, verdicts={"latency": INC})
+    # It stops serving a minute before the deadline (a canary with traffic that does not serve
+    # for 5 minutes is rolled back: test_ramp_canary_not_serving).
     sim.canary_ready = False
-    sim.tick(15, verdicts={"latency": INC})
+    sim.tick(1, verdicts={"latency": INC})
+    stopped, due = sim.now, sim.now + dt.timedelta(minutes=5)
     d = sim.tick(1, verdicts={"latency": INC})
     assert d.status.phase is Phase.DEGRADED
     (event,) = [e for e in d.events if e.reason is Reason.PROGRESS_DEADLINE_EXCEEDED]
     assert event.message.endswith(
-        f"(canary is not serving); next: {ABORT.format(target='<name>')}, or resolve what "
+        f"(canary is not serving since {stopped.isoformat()}; rolled back at {due.isoformat()} "
+        f"unless it serves again); next: {ABORT.format(target='<name>')}, or resolve what "
         "refuses a promote now (canary 2 does not serve: a promote would move traffic off "
         "stable 1, which serves, onto it; annotate again once it serves)")
     assert "kubectl uplift promote" not in event.message

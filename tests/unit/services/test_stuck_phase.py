@@ -42,14 +42,14 @@ def pinned(version: str) -> Sim:
     return sim
 
 
-def failed(sim: Sim, *, stable: int = 1) -> None:
-    """Seldon reports the graph Failed: the canary's predictor (if any) has no available
-    replica, the stable's ``stable`` available replicas."""
+def failed(sim: Sim, *, stable: int = 1, canary: int = 0) -> None:
+    """Seldon reports the graph Failed: the canary's predictor (if any) has ``canary``
+    available replicas, the stable's ``stable``."""
     child = sim.cluster.objects[SELDON]
     predictors = child["spec"]["predictors"]
     child["status"] = {"state": "Failed", "description": CRASH, "deploymentStatus": {
         deployment_names(NAME, p)[0]: {"replicas": 1, "availableReplicas": stable if i == 0
-                                       else 0} for i, p in enumerate(predictors)}}
+                                       else canary} for i, p in enumerate(predictors)}}
 
 
 # Each scenario: its sim, the ticks up to just past the grace, and the recovery ticks. It
@@ -117,11 +117,14 @@ def canary_graph_failed() -> tuple[Sim, int]:
     edit(sim, lambda s: s["model"].update(version="2"))
     sim.tick(30)
     sim.tick(1)  # the canary serves at its first step
-    failed(sim)
+    # A roll of the canary's Deployment whose new pods crash while its old one serves: Failed.
+    # (A canary with traffic whose pods are all down is rolled back at the same grace, a
+    # decision: test_upliftmodel's test_a_canary_with_traffic_whose_pods_are_down_*.)
+    failed(sim, canary=1)
     sim.tick(30, available=False)  # ServingFailed True from here
-    failed(sim)
+    failed(sim, canary=1)
     sim.tick(299, available=False)
-    failed(sim)
+    failed(sim, canary=1)
     sim.tick(1, available=False)
     sim.seldon()
     sim.tick(5)

@@ -202,6 +202,46 @@ def test_the_model_stays_ready_while_a_canarys_pods_start() -> None:
     assert sim.weights() == {"1": 90, "2": 10}
 
 
+def creating(sim: Sim, available: dict[str, int], replicas: int = 1) -> None:
+    """Seldon's status while a Deployment has an unavailable replica: ``Creating`` for the whole
+    graph, each version's Deployment of ``replicas`` with ``available`` ones (none: no such
+    key, as Seldon omits it)."""
+    child = sim.cluster.objects[SELDON]
+    child["status"] = {"state": "Creating", "deploymentStatus": {
+        deployment_names(NAME, p)[0]: {"replicas": replicas, **(
+            {"availableReplicas": available[p["annotations"]["version"]]}
+            if available[p["annotations"]["version"]] else {})}
+        for p in child["spec"]["predictors"]}}
+
+
+def test_a_canary_with_traffic_whose_pods_are_down_is_rolled_back_after_the_grace() -> None:
+    """Its own Deployment has no available replica (the graph Creating for good) while the
+    stable's serves: after 5 minutes the canary is rolled back, not held with its traffic."""
+    sim = Sim()
+    sim.with_canary()
+    creating(sim, {"1": 1, "2": 0})
+    sim.tick(30, available=False)
+    assert sim.status["canaryNotServingSince"] and sim.weights() == {"1": 90, "2": 10}
+    creating(sim, {"1": 1, "2": 0})
+    result = sim.tick(300, available=False)
+    assert "RolledBack" in reasons(result)
+    assert "canaryVersion" not in sim.status and sim.status["abortedVersion"] == "2"
+    assert sim.weights()["1"] == 100
+    assert "canary 2 has not served for 5m" in sim.status["history"][-1]["reason"]
+
+
+def test_a_graph_not_ready_for_the_stables_pods_blames_no_canary() -> None:
+    """One of the stable's two pods restarting keeps the graph Creating too; the canary's own
+    Deployment serves: it is not rolled back, however long that lasts."""
+    sim = Sim()
+    sim.with_canary()
+    for _ in range(12):
+        creating(sim, {"1": 1, "2": 2}, replicas=2)
+        sim.tick(60, available=False)
+    assert sim.status["canaryVersion"] == "2" and "canaryNotServingSince" not in sim.status
+    assert sim.weights() == {"1": 90, "2": 10}
+
+
 def test_a_stale_available_gives_a_canary_just_added_no_traffic() -> None:
     """The pass after the canary's predictor is applied is woken by that apply's own watch
     event, before Seldon has reconciled it: Seldon's status is still the Available it wrote

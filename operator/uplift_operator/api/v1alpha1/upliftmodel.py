@@ -449,6 +449,14 @@ class UpliftModelStatus(RampStatus):
                                   "between its apply and its status write, a hand edit) and "
                                   "applied again; the traffic-split check counts from one "
                                   "analysis interval after the later of it and stepStartedAt.")
+    canary_not_serving_since: dt.datetime | None = Field(
+        default=None,
+        description="Since when the canary, with traffic (weight above 0), has not served (no "
+                    "available replica of its predictor) while the stable version serves; "
+                    "absent while it serves. Past 5 minutes, or spec.rollout.progressDeadline "
+                    "when shorter, it is rolled back as a failed canary (rollback.mode Manual: "
+                    "held Paused, Ready RollbackPending, until an abort or until it serves "
+                    "again).")
     aborted_version: str | None = Field(
         default=None, max_length=16,
         description="Canary version rolled back or aborted (a gate, an abort, an emergency "
