@@ -253,6 +253,14 @@ def _sent_and_open(decision_id: str, now: float) -> bool:
     return len(parts) == 4 or now <= int(parts[5]) + int(parts[6])
 
 
+#: Set apart the key of a late conversion that follows a counted non-conversion (an id has none)
+_LATE = _SEP + "late"
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest())
+
+
 #: What a report is to the decisions counted lately: counted now, the same report again, or one
 #: that says something else than the report counted (another ``converted`` or ``value``).
 Seen = Literal["new", "duplicate", "conflict"]
@@ -280,20 +288,41 @@ class SeenReports:
         same decision, another fingerprint). The first report counted stays the one compared
         with: a counter cannot take back what it counted."""
         order, seen = self._kinds.setdefault(kind, (deque(), {}))
+        return [self._mark(order, seen, _digest(decision_id), fingerprint)
+                for decision_id, fingerprint in reports]
+
+    def classify_outcomes(self, outcomes: Iterable[Outcome], now: float) -> list[Seen]:
+        """:meth:`classify` for outcomes reported at ``now``, but for a late conversion (past
+        its decision's attribution window) after a non-conversion counted for its decision:
+        the sender reported ``converted: false`` once the window closed, as the contract says,
+        and the conversion came after it. That is no conflict with the non-conversion: it is
+        judged apart, ``new`` the first time (the runtime counts it late, not as a conversion
+        of the cohort) and a ``duplicate`` when repeated. Before, it was a conflict: counted in
+        ``uplift_report_conflicts_total`` (which the docs say to alert on), never as late. A
+        late conversion after a conversion counted (a resend) is classified as any report."""
+        order, seen = self._kinds.setdefault("outcomes", (deque(), {}))
         out: list[Seen] = []
-        for decision_id, fingerprint in reports:
-            key = int.from_bytes(hashlib.blake2b(decision_id.encode(), digest_size=8).digest())
-            counted = seen.get(key)
-            if counted is not None:
-                out.append("duplicate" if counted == fingerprint else "conflict")
-                continue
-            out.append("new")
-            if self.size > 0:
-                seen[key] = fingerprint
-                order.append(key)
-                if len(order) > self.size:
-                    del seen[order.popleft()]
+        for outcome in outcomes:
+            decision_id = outcome.decision.decision_id
+            key = _digest(decision_id)
+            if outcome.converted and outcome.decision.late(now):
+                counted = seen.get(key)
+                if counted is not None and not counted & 1:   # a non-conversion was counted
+                    key = _digest(decision_id + _LATE)
+            out.append(self._mark(order, seen, key, outcome.fingerprint))
         return out
+
+    def _mark(self, order: deque[int], seen: dict[int, int], key: int,
+              fingerprint: int) -> Seen:
+        counted = seen.get(key)
+        if counted is not None:
+            return "duplicate" if counted == fingerprint else "conflict"
+        if self.size > 0:
+            seen[key] = fingerprint
+            order.append(key)
+            if len(order) > self.size:
+                del seen[order.popleft()]
+        return "new"
 
     def __len__(self) -> int:
         return sum(len(seen) for _, seen in self._kinds.values())
@@ -315,11 +344,13 @@ class Outcome:
     def fingerprint(self) -> int:
         """What the report says, as an integer ``SeenReports`` compares: 0 / 1 for a bare
         non-conversion / conversion (small integers, shared: no memory per entry), else a
-        64-bit digest of the pair."""
+        64-bit digest of the pair with its lowest bit ``converted`` (a counted non-conversion
+        is told by it: :meth:`SeenReports.classify_outcomes`) and the next one set."""
         if self.value == 0:
             return int(self.converted)
         raw = struct.pack("<?d", self.converted, self.value)
-        return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest()) | 2
+        digest = int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest())
+        return (digest & ~3) | 2 | int(self.converted)
 
 
 def unit_id_problem(value: Any) -> str | None:

@@ -1058,9 +1058,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
             m, now, late, predecessors = self._m, time.time(), 0, 0
             # First report wins: one that says otherwise later is a conflict, told and counted
-            # apart, never counted instead (a counter cannot take back what it counted).
-            seen = engine.seen.classify("outcomes", ((r.decision.decision_id, r.fingerprint)
-                                                     for r in reports))
+            # apart, never counted instead (a counter cannot take back what it counted). A
+            # conversion after the window that follows the non-conversion reported when it
+            # closed is judged late first: no conflict, counted late below.
+            seen = engine.seen.classify_outcomes(reports, now)
             for r, was in zip(reports, seen, strict=True):
                 if was != "new":
                     continue

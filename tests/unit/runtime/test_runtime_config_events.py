@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from uplift_operator.runtime.config import ConfigError, RuntimeConfig
 from uplift_operator.runtime.events import (
+    Outcome,
     ReportError,
     SeenReports,
     Signer,
@@ -327,6 +328,54 @@ def test_a_fingerprint_says_converted_and_value() -> None:
                                                      "value": v}]}, SIGNER, UnitCache(1))}
     assert len(set(prints.values())) == len(prints)
     assert prints[(False, 0)] == 0 and prints[(True, 0)] == 1  # shared small integers
+    # Its lowest bit says converted: what SeenReports.classify_outcomes reads of one counted.
+    assert all(fingerprint & 1 == converted for (converted, _), fingerprint in prints.items())
+
+
+def test_a_late_conversion_after_the_non_conversion_at_window_close_is_no_conflict() -> None:
+    """The review's late_after_nonconversion.py: a sender that follows the contract reports
+    ``converted: false`` once the window closed, then the conversion that came after it. The
+    conversion is late (the runtime counts it so), not a conflict with the non-conversion;
+    before, it was a conflict, counted in uplift_report_conflicts_total and never as late."""
+    seen = SeenReports(10)
+
+    def outcomes(decision: str, *items: dict[str, object]) -> list[Outcome]:
+        return parse_outcomes({"outcomes": [{"decision_id": decision, **item}
+                                            for item in items]}, SIGNER, UnitCache(1))
+
+    closes = 1_000 + 100
+    d = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(d, {"converted": False}), closes + 1) == ["new"]
+    assert seen.classify_outcomes(outcomes(d, {"converted": True, "value": 3.0}),
+                                  closes + 50) == ["new"]
+    # Its resend is a duplicate of it; a late conversion that says otherwise conflicts with it.
+    assert seen.classify_outcomes(outcomes(d, {"converted": True, "value": 3.0},
+                                           {"converted": True}), closes + 90) == [
+        "duplicate", "conflict"]
+    assert seen.classify_outcomes(outcomes(d, {"converted": False}), closes + 90) == [
+        "duplicate"]   # the non-conversion counted stands
+    # In one body, as in two.
+    e = SIGNER.mint("holdout", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(e, {"converted": False}, {"converted": True}),
+                                  closes + 1) == ["new", "new"]
+    # Within the window a conversion after a non-conversion still conflicts with it (a
+    # non-conversion is reported once the window closed), and so does a non-conversion after a
+    # late conversion; a late conversion after a conversion counted is its resend.
+    f = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(f, {"converted": False}, {"converted": True}),
+                                  closes) == ["new", "conflict"]
+    g = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(g, {"converted": True}), closes + 5) == ["new"]
+    assert seen.classify_outcomes(outcomes(g, {"converted": False}), closes + 6) == [
+        "conflict"]
+    h = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(h, {"converted": True}), closes) == ["new"]
+    assert seen.classify_outcomes(outcomes(h, {"converted": True}), closes + 5) == [
+        "duplicate"]
+    # A decision without a window is never late: a conversion after a non-conversion conflicts.
+    plain = SIGNER.mint("treated", "mens_e_mail", "1")
+    assert seen.classify_outcomes(outcomes(plain, {"converted": False}, {"converted": True}),
+                                  10**12) == ["new", "conflict"]
 
 
 @pytest.mark.parametrize(("arm", "decided", "echoed"), [
