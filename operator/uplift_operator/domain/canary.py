@@ -566,15 +566,25 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.emit("Normal", Reason.PROMOTED, f"version {version} promoted to stable ({why}); "
                                              f"previous stable {old}")
 
-    def start_traffic(self) -> None:
-        """The canary serves and its offline gates passed: it gets the first step's weight."""
+    def start_traffic(self, actor: str = "operator", why: str | None = None) -> None:
+        """The canary serves and its offline gates passed, or a one-step promote by hand before
+        any traffic (``actor``, ``why``; the history names the human and the offline gates
+        that had not passed then, not a pass they did not give): it gets the first step's
+        weight."""
         s = self.status
+        if why is None:
+            why = ("canary serves; offline gates passed before any traffic"
+                   if self.offline_gates() else "canary serves")
+        else:
+            verdicts = {g.name: g.verdict.value for g in s.gates}
+            pending = [f"{name} {verdicts.get(name, 'not judged yet')}"
+                       for name in self.blocking_gates()]
+            why = (f"{why} before any traffic"
+                   + (f"; offline gates not passed: {', '.join(pending)}" if pending else ""))
         s.canary_weight = self.spec.rollout.steps[0].weight
         s.step_started_at = self.now
         s.gates = [next_step(g) for g in s.gates]
-        why = ("canary serves; offline gates passed before any traffic" if self.offline_gates()
-               else "canary serves")
-        self.record(Reason.TRAFFIC_STARTED, s.canary_version, why)
+        self.record(Reason.TRAFFIC_STARTED, s.canary_version, why, actor)
         self.emit("Normal", Reason.TRAFFIC_STARTED, f"{self.where()} ({why})")
 
     def retry(self, request: ManualRequest) -> None:

@@ -364,8 +364,9 @@ class StepPass(ABC, Generic[S]):
         had to be applied again mid-step (canary)."""
         return self.status.step_started_at
 
-    def start_traffic(self) -> None:
-        """The offline gates passed: move to the first step's level (canary only)."""
+    def start_traffic(self, actor: str = "operator", why: str | None = None) -> None:
+        """The offline gates passed, or a one-step promote by hand (``actor``, ``why``): move
+        to the first step's level (canary only)."""
         raise NotImplementedError
 
     # -- helpers ------------------------------------------------------------------------------
@@ -494,7 +495,7 @@ class StepPass(ABC, Generic[S]):
         if full:
             self.complete(request.actor, "promoted by hand")
         elif self.pre_traffic():  # one step from no traffic is the first step, on any ramp
-            self.start_traffic()
+            self.start_traffic(request.actor, "promoted by hand")
         elif self.step_index() >= len(self.steps) - 1:
             self.complete(request.actor, "promoted by hand")
         else:

@@ -684,6 +684,37 @@ def test_a_one_step_promote_before_any_traffic_starts_the_traffic_on_any_ramp() 
     assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.TRAFFIC_STARTED]
 
 
+def test_traffic_started_by_hand_is_recorded_as_the_humans_with_the_gates_not_passed() -> None:
+    """The audit trail of a one-step promote before any traffic names who moved the traffic
+    and why: not the operator, nor "offline gates passed" of a gate that had failed."""
+    sim = with_canary(make_spec(gates=[{"name": "qini", "type": "qini"},
+                                       {"name": "latency", "type": "latency"}],
+                                rollback="Manual"))
+    sim.tick(1, verdicts={"qini": F})
+    assert sim.status.phase is Phase.PAUSED and sim.status.canary_weight == 0
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:alice-1")
+    d = sim.tick(1)
+    assert d.status.canary_weight == 10
+    entry = d.status.history[-1]
+    why = "promoted by hand before any traffic; offline gates not passed: qini Fail"
+    assert (entry.action, entry.version, entry.actor, entry.reason) == (
+        "TrafficStarted", "2", "annotation uplift.dev/promote=step:alice-1", why)
+    [event] = [e for e in d.events if e.reason is Reason.TRAFFIC_STARTED]
+    assert event.message == f"canary 2 at step 1/3 (10%) ({why})"
+    # Before its offline gate was judged at all: said so.
+    sim = with_canary(make_spec(gates=[{"name": "qini", "type": "qini"}]))
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:bob-1")
+    d = sim.tick(0.1)
+    assert (d.status.history[-1].actor, d.status.history[-1].reason) == (
+        "annotation uplift.dev/promote=step:bob-1", "promoted by hand before any traffic; "
+        "offline gates not passed: qini not judged yet")
+    # Traffic started by the operator says so, as before.
+    sim = with_canary(make_spec(gates=[{"name": "qini", "type": "qini"}]))
+    d = sim.tick(0.1, verdicts={"qini": P})
+    assert (d.status.history[-1].actor, d.status.history[-1].reason) == (
+        "operator", "canary serves; offline gates passed before any traffic")
+
+
 @pytest.mark.parametrize("mode", ["full", "step"])
 def test_a_promote_of_a_canary_that_does_not_serve_is_refused(mode: str) -> None:
     """Promoting a canary whose pods do not serve would take traffic off the stable version
