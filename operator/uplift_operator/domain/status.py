@@ -106,10 +106,15 @@ class Resolved:
 
 def model_resolved(previous: list[Condition], resolved: Resolved, generation: int,
                    now: dt.datetime) -> list[Condition]:
-    """``ModelResolved``: whether the spec's model reference resolves to a version now."""
+    """``ModelResolved``: whether the spec's model reference resolves to a version now. Its
+    ``lastTransitionTime`` moves on a new reason too (``moves_on_reason``): each reason is a
+    problem of its own, and ``domain.stuck`` times its grace and says "since" from it, so an
+    alias deleted after an hour of ``RegistryUnavailable`` (an outage, no problem) is not
+    Degraded at its first pass as stuck "since" the outage began."""
     return cond.set_condition(previous, type_=cond.MODEL_RESOLVED,
                               status="True" if resolved.ok else "False", reason=resolved.reason,
-                              message=resolved.text, now=now, observed_generation=generation)
+                              message=resolved.text, now=now, observed_generation=generation,
+                              moves_on_reason=True)
 
 
 def resolution_warning(previous: list[Condition], resolved: Resolved) -> bool:
@@ -241,19 +246,23 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     that tells it until the graph serves with every pod available (``settled``) or an apply starts
     a new roll (``rolls``: a fixed ``spec.serving``, timed anew); an apply that starts none (a
     step, a canary's start over the stuck Deployment) leaves it. It counts as a spec that has
-    not taken effect (``domain.stuck``)."""
+    not taken effect (``domain.stuck``). Its ``lastTransitionTime`` moves on a new reason
+    too (``moves_on_reason``): ``domain.stuck``'s grace and "since", and the backoff of a
+    failed apply's retries (``apply_retry_seconds``), run from when the current problem began,
+    not from an earlier one (a refusal after an hour of ``RollQueued`` is not Degraded at once,
+    nor retried only every minute)."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.APPLY_FAILED, message=_clip(applied.error),
-                                  now=now, observed_generation=generation)
+                                  now=now, observed_generation=generation, moves_on_reason=True)
     if applied.queued is not None:
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.ROLL_QUEUED,
                                   message=_clip(f"{applied.what} serves {applied.split} as it "
                                                 f"is: {applied.queued}"),
-                                  now=now, observed_generation=generation)
+                                  now=now, observed_generation=generation, moves_on_reason=True)
     before = cond.find(previous, cond.SERVING_APPLIED)
     timed_out = before is not None and (before.status, before.reason) == (
         "False", cond.ROLL_TIMED_OUT)
@@ -264,7 +273,7 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
                                   reason=cond.ROLL_TIMED_OUT,
                                   message=_clip(f"{applied.what}: {applied.roll_timed_out}"
                                                 f"{rolling}"),
-                                  now=now, observed_generation=generation)
+                                  now=now, observed_generation=generation, moves_on_reason=True)
     if timed_out and not applied.rolls and not applied.settled:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     if applied.changed:
@@ -426,9 +435,11 @@ def serving_conflict(previous: list[Condition], conflict: Conflict, generation: 
     ``ServingApplied`` and ``Ready`` False with its reason; Degraded when refused (a human must
     act), Progressing while a predecessor's object goes (the garbage collector acts)."""
     message = conflict.message
+    # Timed from when this reason began, as ``serving_applied``'s own (``conflict_retry_seconds``
+    # backs off from it).
     conditions = cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                     reason=conflict.reason, message=message, now=now,
-                                    observed_generation=generation)
+                                    observed_generation=generation, moves_on_reason=True)
     conditions = cond.set_condition(conditions, type_=cond.READY, status="False",
                                     reason=conflict.reason, message=message, now=now,
                                     observed_generation=generation)

@@ -33,7 +33,10 @@ resume time and the Paused/Resumed events). A Campaign's Suspended and Completed
 overridden too: its exposure is 0 % then, and a file that was not written means the runtime
 still treats (the ramps read Completed only through ``Ready``'s ``ScheduleEnded``,
 ``domain.exposure.end_campaign``). Pure: the condition's ``lastTransitionTime`` and ``now`` are
-all it reads of time.
+all it reads of time. Each problem condition's ``lastTransitionTime`` moves on a new reason as
+well as a new status (``cond.set_condition``'s ``moves_on_reason``), so the grace and the
+"since" run from when the current problem began: ``ModelNotFound`` after an hour of
+``RegistryUnavailable`` (an outage, no problem here) is not Degraded at its first pass.
 """
 
 from __future__ import annotations
