@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hmac
 import json
 import logging
@@ -464,8 +463,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._watch = FileWatch(path) if path is not None else None
         self._file_seen = False  # a file that vanishes after a version keeps that version
         # (expected | received | converted, campaign, arm, treatment, version) → count, due
-        # when windows close
-        self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts()
+        # when windows close; grouped by campaign and by version (_forget_retired)
+        self._due: DueCounts[tuple[str, str, str, str, str]] = DueCounts(groups=_pending_groups)
         self._drained = False   # after the preStop drain: cohort counts are counted at once
         self._ignored_campaign_logged = False
         # campaign → its ledger's period series (what the tick refreshes when they go stale)
@@ -565,7 +564,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for (label, value), after in list(self._retired.items()):
             if now < after:
                 continue
-            last = self._due.last_due(functools.partial(_pending_of, label, value))
+            last = self._due.last_due((label, value))
             if last is not None:   # counted when due: kept a few scrapes past that
                 self._retired[label, value] = max(last, now) + FORGET_AFTER_SECONDS
                 continue
@@ -1132,15 +1131,15 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 #: What retires series: a campaign that left the campaigns file, a version that left the split.
 RetiredLabel = Literal["campaign", "version"]
 _RETIRED_FROM: dict[RetiredLabel, str] = {"campaign": "campaigns file", "version": "version split"}
-#: Where the label is in a pending cohort count's key (kind, campaign, arm, treatment, version)
-#: and in a ``_zeroed`` (version, campaign).
-_PENDING_INDEX: dict[RetiredLabel, int] = {"campaign": 1, "version": 4}
+#: Where the label is in a ``_zeroed`` (version, campaign).
 _ZEROED_INDEX: dict[RetiredLabel, int] = {"campaign": 1, "version": 0}
 
 
-def _pending_of(label: RetiredLabel, value: str, key: tuple[str, str, str, str, str]) -> bool:
-    """Whether a pending cohort count's key is of the campaign or version ``value``."""
-    return key[_PENDING_INDEX[label]] == value
+def _pending_groups(key: tuple[str, str, str, str, str]
+                    ) -> tuple[tuple[RetiredLabel, str], tuple[RetiredLabel, str]]:
+    """The groups of a pending cohort count (kind, campaign, arm, treatment, version) whose last
+    due time ``_forget_retired`` asks: its campaign's and its version's."""
+    return ("campaign", key[1]), ("version", key[4])
 
 
 def _no_constant(name: str) -> Any:
