@@ -354,7 +354,7 @@ def read_canary_of_stable(status: UpliftModelStatus) -> UpliftModelStatus:
     return status.model_copy(update={
         "canary_version": None, "canary_weight": 0, "canary_started_at": None,
         "split_applied_at": None, "current_step": None, "step_started_at": None,
-        "resumed_at": None})
+        "resumed_at": None, "paused_at": None})
 
 
 def _read_rolled_back(status: UpliftModelStatus) -> UpliftModelStatus:

@@ -395,6 +395,7 @@ class StepPass(ABC, Generic[S]):
         self.status.current_step = 0
         self.status.step_started_at = self.now
         self.status.resumed_at = None
+        self.status.paused_at = None
         self.status.passed_while_held_at = None
         self.status.gates = []
         self.restarted = True
@@ -403,6 +404,7 @@ class StepPass(ABC, Generic[S]):
         self.status.current_step = None
         self.status.step_started_at = None
         self.status.resumed_at = None
+        self.status.paused_at = None
         self.status.passed_while_held_at = None
         self.restarted = True
 
@@ -665,22 +667,33 @@ class StepPass(ABC, Generic[S]):
                                  f"annotate {ways}")
 
     def step_could_end(self) -> dt.datetime | None:
+        """When the step's pause ends (its start without one). Before traffic there is no
+        pause to wait for: the first step's runs from ``start_traffic``, so it is the start."""
         start = self.status.step_started_at
         if start is None:
             return None
         pause = self.steps[self.step_index()].pause
-        return start + (parse_duration(pause) if pause is not None else dt.timedelta(0))
+        if pause is None or self.pre_traffic():
+            return start
+        return start + parse_duration(pause)
 
     def deadline_counts_from(self) -> DeadlineBasis | None:
         """From when ``progressDeadline`` runs, and why: the end of the step's pause (its start
-        without one), or the ramp's resume from Paused within the step if later, unless a
-        kind's gates cannot be conclusive before a later time (its override)."""
+        without one; before traffic, when the pre-traffic analysis began: the canary was
+        deployed, and the first step's pause has not begun), or the ramp's resume from Paused
+        within the step if later, unless a kind's gates cannot be conclusive before a later
+        time (its override)."""
         end = self.step_could_end()
         if end is None:
             return None
         pause = self.steps[self.step_index()].pause
-        basis = DeadlineBasis(end, "the step's pause ended" if pause is not None
-                              and parse_duration(pause) > dt.timedelta(0) else "the step started")
+        if self.pre_traffic():
+            why = "the pre-traffic analysis began"
+        elif pause is not None and parse_duration(pause) > dt.timedelta(0):
+            why = "the step's pause ended"
+        else:
+            why = "the step started"
+        basis = DeadlineBasis(end, why)
         resumed, start = self.status.resumed_at, self.status.step_started_at
         if resumed is not None and start is not None and resumed >= start:
             return basis.later(resumed, "the ramp resumed")
@@ -698,11 +711,24 @@ class StepPass(ABC, Generic[S]):
         return "gates: " + ", ".join(waiting) if waiting else "waiting for an analysis"
 
     def note_resume(self) -> None:
-        """This pass leaves Paused (nothing holds the ramp any more): remember when, for the
-        deadline."""
-        if (self.active() and self.previous.phase is Phase.PAUSED
-                and self.pause_reason is None and not self.ramp.paused):
-            self.status.resumed_at = self.now
+        """Keep ``pausedAt`` while the ramp is held Paused (the spec's ``paused``, a gate's
+        pause or pending rollback) and, in the pass that leaves it, remember when
+        (``resumedAt``), for the deadline. Read from the ramp's own ``pausedAt``, not the
+        published phase: a pass that refused the spec or found the serving graph someone
+        else's writes its own phase over Paused and leaves the ramp's fields as they are, so a
+        ramp resumed after one was not seen to resume, and its deadline counted the time
+        paused. A status written before ``pausedAt`` says Paused by its phase alone."""
+        s = self.status
+        if not self.active():
+            s.paused_at = None
+            return
+        if self.pause_reason is not None or self.ramp.paused:
+            if s.paused_at is None:
+                s.paused_at = self.now
+            return
+        if self.previous.paused_at is not None or self.previous.phase is Phase.PAUSED:
+            s.resumed_at = self.now
+        s.paused_at = None
 
     def check_deadline(self) -> None:
         self.note_resume()
@@ -820,13 +846,18 @@ class StepPass(ABC, Generic[S]):
         return f"gates passed; step ends at {could_end.isoformat()}"
 
     def set_phase(self, phase: Phase, message: str) -> str:
-        """Write phase and message; Paused/Resumed events on a transition. Returns the message."""
+        """Write phase and message; Paused/Resumed events on a transition. Returns the message.
+        Paused before is the published phase, or the ramp's own ``pausedAt`` when a pass that
+        refused the spec or found the graph someone else's published its own phase over it
+        (``note_resume``): neither a pause that outlived it nor its resume is missed or said
+        twice."""
         message = clip(message, MESSAGE_MAX)
         self.status.phase, self.status.message = phase, message
-        previous = self.previous.phase
-        if phase is Phase.PAUSED and previous is not Phase.PAUSED:
+        was_paused = (self.previous.phase is Phase.PAUSED
+                      or self.previous.paused_at is not None)
+        if phase is Phase.PAUSED and not was_paused:
             self.emit("Normal", Reason.PAUSED, message)
-        elif previous is Phase.PAUSED and phase in (Phase.PROGRESSING, Phase.HEALTHY):
+        elif was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY):
             self.emit("Normal", Reason.RESUMED, message)
         return message
 

@@ -28,8 +28,9 @@ problem held past the grace is named after its own words, which stay first (e.g.
 ``ProgressDeadlineExceeded: …``, which the deadline metric reads): a rollback whose serving
 graph the API server refuses is Degraded by the ramp, and its message, "stable N serves", was
 all there was to read while the rolled-back canary kept its traffic. Paused is left as it is
-(a human's decision is awaited; the ramps read a previous Paused phase for the deadline's
-resume time and the Paused/Resumed events). A Campaign's Suspended and Completed are
+(a human's decision is awaited; the ramps keep their own ``pausedAt`` for the deadline's resume
+time and the Paused/Resumed events, and read a previous Paused phase only of a status written
+before it). A Campaign's Suspended and Completed are
 overridden too: its exposure is 0 % then, and a file that was not written means the runtime
 still treats (the ramps read Completed only through ``Ready``'s ``ScheduleEnded``,
 ``domain.exposure.end_campaign``). Pure: the condition's ``lastTransitionTime`` and ``now`` are

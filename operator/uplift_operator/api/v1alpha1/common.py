@@ -726,6 +726,13 @@ class RampStatus(StatusBase):
                     "inconclusiveLimit, a Manual rollback) within the current step: "
                     "progressDeadline counts from no earlier, so time spent paused is not "
                     "time failing to progress.")
+    paused_at: dt.datetime | None = Field(
+        default=None,
+        description="Since when the ramp is held Paused (the spec's paused, an "
+                    "inconclusiveLimit, a Manual rollback); absent while it is not. The pass "
+                    "that resumes it sets resumedAt. Kept by the passes that refuse the spec or "
+                    "find the serving graph someone else's, which publish their own phase over "
+                    "Paused.")
     passed_while_held_at: dt.datetime | None = Field(
         default=None,
         description="When an analysis made every gate of the current step pass while something "
