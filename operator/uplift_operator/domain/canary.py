@@ -31,7 +31,13 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import steps, stuck
-from uplift_operator.domain.gates import OFFLINE_GATE_TYPES, next_step, restart_split_check
+from uplift_operator.domain.gates import (
+    OFFLINE_GATE_TYPES,
+    GateAction,
+    next_step,
+    required_action,
+    restart_split_check,
+)
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
     RETRY_ANNOTATION,
@@ -397,6 +403,7 @@ _TOLD_AGAINST_STORED_READY = frozenset({Reason.PAUSED, Reason.RESUMED, Reason.ST
 
 class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     paused_field = "spec.rollout.paused"
+    ramp_steps_field = "spec.rollout.steps"
 
     def __init__(self, spec: UpliftModelSpec, status: UpliftModelStatus, observed: Observed,
                  now: dt.datetime) -> None:
@@ -425,6 +432,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.apply_analysis()
         self.act_on_gates()
         self.act_on_serving()
+        self.follow_step_level()
         self.check_deadline()
         self.advance()
         self.resettle_split()
@@ -604,10 +612,32 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.ignore(request, Reason.RETRY, "the spec's version is already stable or "
                                                "does not resolve")
             return
+        elif self.status.canary_version is not None and not self.held_for_a_human():
+            # As Argo Rollouts' retry acts on an aborted rollout only: restarting a canary that
+            # goes on would take its traffic back to 0 % and throw its gates' evidence away.
+            self.ignore(request, Reason.RETRY, (
+                f"{self.where()} goes on, not paused by its gates: a retry restarts a canary "
+                "rolled back or aborted, or one its gates hold for a human (an "
+                "inconclusiveLimit, a pending Manual rollback); annotate "
+                f"{ABORT_ANNOTATION} to stop this one"))
+            return
         self.start_canary(version)
         self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
         self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
                                           f"({request.actor})")
+
+    def held_for_a_human(self) -> bool:
+        """The canary is held Paused for a human's decision, as the pass before left it: a gate
+        past its ``inconclusiveLimit``, or a rollback ``rollback.mode: Manual`` leaves pending
+        (a gate past its limits, a canary with traffic not serving past its grace). What a
+        retry restarts besides a rolled-back canary (docs/operator.md, "kubectl uplift")."""
+        statuses = {g.name: g for g in self.status.gates}
+        if any(required_action(gate, statuses[gate.name]) is not GateAction.NONE
+               for gate in self.spec.rollout.gates if gate.name in statuses):
+            return True
+        since = self.status.canary_not_serving_since
+        return (since is not None and self.rollback_mode != "Automatic" and self.canary_down()
+                and self.now - since >= self.not_serving_grace()[0])
 
     def withdraw_restore(self, request: ManualRequest) -> None:
         """A retry while an emergency rollback's restored version has not served: the rollback

@@ -87,6 +87,9 @@ class Reason(StrEnum):
     CANARY_REPLACED = "CanaryReplaced"
     CANARY_HELD = "CanaryHeld"
     STEP_ADVANCED = "StepAdvanced"
+    #: The spec's level for the current step was raised mid-ramp (``spec.rollout.steps``
+    #: edited): the canary is set to it and the step starts over (``follow_step_level``).
+    STEP_RESTARTED = "StepRestarted"
     ANALYSIS_PASSED = "AnalysisPassed"
     GATE_FAILED = "GateFailed"
     #: A gate that could not be measured (an Error verdict): an outage, not a Fail, so it is
@@ -275,6 +278,7 @@ class StepPass(ABC, Generic[S]):
     """
 
     paused_field = "spec paused"  # how messages name the kind's ``paused`` field
+    ramp_steps_field = "spec steps"  # how messages name the kind's ``steps`` field
     # How ``kubectl uplift`` names the resource before its name ("campaign/" for a Campaign),
     # and what an abort does, for the messages that tell a human what to do.
     plugin_prefix = ""
@@ -419,6 +423,42 @@ class StepPass(ABC, Generic[S]):
         self.status.gates = [next_step(g) for g in self.status.gates]
         self.record(Reason.STEP_ADVANCED, self.subject(), why, actor)
         self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
+
+    def follow_step_level(self) -> None:
+        """The spec's steps edited mid-ramp: the current step (its index, the last step when the
+        spec now has fewer) is served at no less than the level the spec gives it. When the
+        spec's is higher than the level served, it is set in this pass and the step starts
+        over: its pause and deadline run from now, and each gate's sequential evidence moves to
+        a new stratum (``next_step``, as at a step change), its Inconclusives counted afresh but
+        its Fails and Errors in a row kept (an edit is no evidence against them). So the ramp
+        never completes below a level its spec lists: before, a ramp at 25 % whose steps became
+        [10, 75] stood at "step 2/2 (25%)" and completed from 25 %, and a level raised for the
+        current step waited for the next step. A lower level is not followed: the ramp never
+        goes backwards (``advance_step``), and the step served more than it asks (an abort or
+        the spec's ``paused`` takes traffic off or holds it). Not while the ramp is held
+        (Paused: the spec's ``paused``, a gate's pause or pending rollback; ``not_serving``):
+        the level is set once the hold lifts. Not before traffic (the first step's level comes
+        with ``start_traffic``), nor in a pass that (re)started the ramp. Called after
+        ``act_on_gates``: this pass's outcomes, measured at the level served, count first."""
+        if (not self.active() or self.restarted or self.pre_traffic()
+                or self.pause_reason is not None or self.ramp.paused
+                or self.not_serving() is not None):
+            return
+        index = self.step_index()
+        was, level = self.level(), self.step_level(index)
+        if level <= was:
+            return
+        self.status.current_step = index
+        self.set_level(level)
+        self.status.step_started_at = self.now
+        self.status.passed_while_held_at = None
+        self.status.gates = [next_step(g).model_copy(update={
+            "failures": g.failures, "consecutive_errors": g.consecutive_errors})
+            for g in self.status.gates]
+        why = (f"{self.ramp_steps_field} edited: this step is at {level:g}% in the spec, "
+               f"{was:g}% was served; the step starts over")
+        self.record(Reason.STEP_RESTARTED, self.subject(), why, "spec")
+        self.emit("Normal", Reason.STEP_RESTARTED, f"{self.where()} ({why})")
 
     def gates_passed_at_step(self) -> bool:
         """Every acting gate's last verdict is Pass, under its current settings, and was
