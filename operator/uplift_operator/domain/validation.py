@@ -228,6 +228,7 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     problems += _free_roi_problems(spec)
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
+    # The CRD's rule, for one stored before it (as the durations' and the steps' above).
     if economics.budget is not None and economics.budget < cheapest:
         problems.append(f"spec.economics.budget ({economics.budget:g}) cannot pay for a single "
                         f"treatment (cheapest costs {cheapest:g})")

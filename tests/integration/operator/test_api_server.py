@@ -181,6 +181,30 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.experiment.salt", "salt must not be blank"]),
     ("model-blank-unit-key", MODEL, set_path("spec.experiment.unitKey", "\u3000"),
      ["spec.experiment.unitKey", "unitKey must not be blank"]),
+    # What the operator refused (InvalidSpec: a Campaign treating no one) though it needs no
+    # context: an edit the API server took stopped a live Campaign (review-campaign
+    # interval_edit_stops.py). The operator still refuses it of an object stored before.
+    ("pause-shorter-than-the-interval", MODEL, set_path("spec.rollout.steps.0.pause", "10s"),
+     ["spec.rollout.steps", "steps[].pause must be at least analysisInterval"]),
+    ("interval-below-a-second", MODEL, set_path("spec.rollout.analysisInterval", "500ms"),
+     ["spec.rollout.analysisInterval", "analysisInterval must be at least 1s"]),
+    ("alias-refresh-below-a-second", MODEL, set_path("spec.model.aliasRefreshInterval", "100ms"),
+     ["spec.model.aliasRefreshInterval", "aliasRefreshInterval must be at least 1s"]),
+    ("interval-raised-past-a-pause", CAMPAIGN, set_path("spec.exposure.analysisInterval", "2h"),
+     ["spec.exposure.steps", "steps[].pause must be at least analysisInterval"]),
+    ("pause-under-the-default-interval", CAMPAIGN, all_of(
+        set_path("spec.exposure.analysisInterval", DELETE),
+        set_path("spec.exposure.steps.0.pause", "4m59s")),
+     ["spec.exposure.steps", "steps[].pause must be at least analysisInterval"]),
+    ("campaign-interval-below-a-second", CAMPAIGN,
+     set_path("spec.exposure.analysisInterval", "999ms"),
+     ["spec.exposure.analysisInterval", "analysisInterval must be at least 1s"]),
+    ("budget-period-below-a-second", CAMPAIGN, set_path("spec.economics.budgetPeriod", "500ms"),
+     ["spec.economics.budgetPeriod", "budgetPeriod must be at least 1s"]),
+    ("window-below-a-second", CAMPAIGN, set_path("spec.experiment.attributionWindow", "0.5s"),
+     ["spec.experiment.attributionWindow", "attributionWindow must be at least 1s"]),
+    ("budget-below-the-cheapest-treatment", CAMPAIGN, set_path("spec.economics.budget", 0.05),
+     ["spec.economics.budget", "must pay for one treatment at least"]),
 ]
 
 
@@ -244,6 +268,23 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("salt-with-spaces-around-text", CAMPAIGN, set_path("spec.experiment.salt", " spring ")),
     # policy absent is costAware: the targeting rules read it guarded (CEL: no such key).
     ("targeting-without-a-policy", CAMPAIGN, set_path("spec.targeting", {"maxTreatmentsPerUnit": 2})),
+    # Pauses and intervals at their least, summed over parts; no pause at all.
+    ("pause-equal-to-the-interval", CAMPAIGN, set_path("spec.exposure.steps.0.pause", "5m")),
+    ("pause-in-parts-equal-to-the-interval", MODEL, all_of(
+        set_path("spec.rollout.analysisInterval", "90s"),
+        set_path("spec.rollout.steps.0.pause", "1m30s"))),
+    ("pause-at-the-default-interval", CAMPAIGN, all_of(
+        set_path("spec.exposure.analysisInterval", DELETE),
+        set_path("spec.exposure.steps.0.pause", "300s"))),
+    ("interval-of-one-second-in-milliseconds", MODEL,
+     set_path("spec.rollout.analysisInterval", "1000ms")),
+    ("durations-of-one-second", CAMPAIGN, all_of(
+        set_path("spec.exposure.analysisInterval", "1s"),
+        set_path("spec.economics.budgetPeriod", "1s"),
+        set_path("spec.experiment.attributionWindow", "1s"))),
+    ("steps-without-pauses", MODEL, set_path("spec.rollout.steps", [{"weight": 10},
+                                                                    {"weight": 50}])),
+    ("budget-of-the-cheapest-treatment", CAMPAIGN, set_path("spec.economics.budget", 0.1)),
 ]
 
 

@@ -29,10 +29,12 @@ from uplift_operator.api.v1alpha1.common import (
     RampStatus,
     RollbackPolicyBase,
     StatusPart,
+    at_least_a_second_rule,
     field_rules,
     gate_rules,
     name_rule,
     not_blank_rule,
+    ramp_rules,
     split_tolerance_field,
     step_pause_field,
 )
@@ -41,6 +43,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import VERSION_SPLIT_SALT
 __all__ = [
     "BUDGET_LEDGERS_FOLDED_MAX",
     "BUDGET_LEDGERS_MAX",
+    "BUDGET_PAYS_NOTHING",
     "BUDGET_PERIOD_FIXED",
     "CAMPAIGN_NAME",
     "CAMPAIGN_NAME_PATTERN",
@@ -138,6 +141,9 @@ class Economics(ApiModel):
                  "(has(self.budgetPeriod) ? self.budgetPeriod : '') == "
                  "(has(oldSelf.budgetPeriod) ? oldSelf.budgetPeriod : '')",
          "message": BUDGET_PERIOD_FIXED, "fieldPath": ".budgetPeriod"},
+        # The runtime counts it in whole seconds of at least 1 (domain.validation, for one
+        # stored before this rule).
+        at_least_a_second_rule("budgetPeriod"),
     ]})
 
 
@@ -262,6 +268,8 @@ class CampaignExperiment(ApiModel):
                  f"'{_DEFAULT_WINDOW}')",
          "message": f"attributionWindow defines the conversions measured and {_IMMUTABLE}",
          "fieldPath": ".attributionWindow"},
+        # The runtime counts it in whole seconds of at least 1 (as budgetPeriod).
+        at_least_a_second_rule("attributionWindow"),
     ]})
 
 
@@ -283,6 +291,9 @@ ROI_COST = ("a roi gate needs a treatment it judges (its treatments, else all) t
             "with every one free nothing is spent and an ROI, (value - cost)/cost, is not "
             "defined, so the gate could never pass; judge the effect with an "
             "incrementalConversions gate (its min 0 is the break-even at no cost)")
+BUDGET_PAYS_NOTHING = ("spec.economics.budget must pay for one treatment at least: the cheapest "
+                       "(spec.treatments[].costPerTreatment, else spec.economics."
+                       "costPerTreatment) costs more, so the runtime would treat no one")
 GATE_TREATMENTS_UNKNOWN = ("a gate's treatments must be treatments of spec.treatments: a gate "
                            "judges only treatments the campaign sends")
 
@@ -369,6 +380,9 @@ class CampaignGate(GateSpecBase):
              "message": DELIVERY_RATE_MIN, "fieldPath": ".min"}]})
 
 
+_DEFAULT_INTERVAL = "5m"
+
+
 class ExposureSpec(RampSpecBase):
     """The exposure ramp, shaped like UpliftModel ``spec.rollout``: steps, cadence, gates."""
 
@@ -385,7 +399,9 @@ class ExposureSpec(RampSpecBase):
         description="Exposure steps with strictly increasing percents; after the last one passes "
                     "the ramp is complete and exposure stays there.")
     analysis_interval: Duration = Field(
-        default="5m", description=f"How often gates are evaluated. Default: 5m. {AT_MOST}")
+        default=_DEFAULT_INTERVAL,
+        description=f"How often gates are evaluated; at least 1s, and no longer than any step's "
+                    f"pause. Default: {_DEFAULT_INTERVAL}. {AT_MOST}")
     gates: list[CampaignGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
@@ -409,6 +425,7 @@ class ExposureSpec(RampSpecBase):
          "message": "steps[].percent must be strictly increasing", "fieldPath": ".steps"},
         {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
+        *ramp_rules(_DEFAULT_INTERVAL),
     ]})
 
 
@@ -461,6 +478,11 @@ class CampaignSpec(ApiModel):
                  "self.economics.valuePerConversion > 0.0 && self.treatments.all(t, "
                  "!has(t.valuePerConversion) || t.valuePerConversion > 0.0)",
          "message": ROI_VALUE, "fieldPath": ".economics.valuePerConversion"},
+        # A budget that pays for no treatment treats no one (the operator refuses it too).
+        {"rule": "!has(self.economics.budget) || self.treatments.exists(t, "
+                 "(has(t.costPerTreatment) ? t.costPerTreatment : "
+                 "self.economics.costPerTreatment) <= self.economics.budget)",
+         "message": BUDGET_PAYS_NOTHING, "fieldPath": ".economics.budget"},
         # A gate's treatments are the campaign's (the operator refuses it too, naming them).
         {"rule": "self.exposure.gates.all(g, !has(g.treatments) || "
                  "g.treatments.all(n, self.treatments.exists(t, t.name == n)))",

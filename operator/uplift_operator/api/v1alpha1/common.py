@@ -26,6 +26,7 @@ __all__ = [
     "MAX_ATTRIBUTION_WINDOW_SECONDS",
     "MAX_DURATION_SECONDS",
     "MAX_STATE_COUNTS",
+    "STEP_PAUSE_SHORT",
     "WINDOW_BOUND",
     "ApiModel",
     "AttributionWindow",
@@ -47,6 +48,8 @@ __all__ = [
     "SequentialStateStatus",
     "StatusBase",
     "StatusPart",
+    "at_least_a_second_rule",
+    "cel_seconds",
     "clamp_durations",
     "duration_seconds",
     "durations",
@@ -54,6 +57,7 @@ __all__ = [
     "name_rule",
     "not_blank_rule",
     "parse_duration",
+    "ramp_rules",
 ]
 
 #: Most bins a sequential state keeps counts of (a drift feature with more is not bet on).
@@ -75,13 +79,18 @@ MAX_DURATION_SECONDS = 100 * 366 * 86400
 #: equal).
 MAX_ATTRIBUTION_WINDOW_SECONDS = 10 * 366 * 86400
 
-# A Duration's length in seconds, in CEL (the API server's rules): its parts ("1h", "30m") found
-# as the pattern's, each number times its unit, summed. CEL doubles do not overflow (the longest
-# string the pattern lets through, 32 nines, is about 1e37 seconds), so the sum compares as is.
-_CEL_DURATION_SECONDS = (
-    "self.findAll('[0-9]+([.][0-9]+)?(ms|s|m|h|d)').map(p, double(p.find('[0-9.]+')) * "
-    "(p.endsWith('ms') ? 0.001 : p.endsWith('s') ? 1.0 : p.endsWith('m') ? 60.0 : "
-    "p.endsWith('h') ? 3600.0 : 86400.0)).sum()")
+def cel_seconds(duration: str) -> str:
+    """A Duration's length in seconds, in CEL (the API server's rules), of ``duration`` (a CEL
+    expression of a Duration string: ``self``, ``s.pause``): its parts ("1h", "30m") found as
+    the pattern's, each number times its unit, summed, as ``duration_seconds`` does. CEL
+    doubles do not overflow (the longest string the pattern lets through, 32 nines, is about
+    1e37 seconds), so the sum compares as is."""
+    return (f"{duration}.findAll('[0-9]+([.][0-9]+)?(ms|s|m|h|d)').map(p, "
+            "double(p.find('[0-9.]+')) * (p.endsWith('ms') ? 0.001 : p.endsWith('s') ? 1.0 : "
+            "p.endsWith('m') ? 60.0 : p.endsWith('h') ? 3600.0 : 86400.0)).sum()")
+
+
+_CEL_DURATION_SECONDS = cel_seconds("self")
 
 
 @dataclass(frozen=True)
@@ -687,7 +696,38 @@ def step_pause_field() -> Any:
         default=None,
         description="Least time the step lasts, counted from its start; gates are analysed "
                     "meanwhile, and the step advances once the pause has elapsed and an "
-                    f"analysis during the step passed. Absent: until promoted by hand. {AT_MOST}")
+                    f"analysis during the step passed. Absent: until promoted by hand. At least "
+                    f"analysisInterval (the step would end before its gates are evaluated). "
+                    f"{AT_MOST}")
+
+
+def at_least_a_second_rule(field: str) -> JsonValue:
+    """A CEL rule on the object holding the Duration ``field``: at least 1s when set (its
+    default is). ``domain.validation`` refuses the same of an object stored before it: an
+    analysis interval, an alias refresh interval, and what the campaigns' runtime counts in
+    whole seconds of at least 1 (a budget period, an attribution window)."""
+    return {"rule": f"!has(self.{field}) || {cel_seconds('self.' + field)} >= 1.0",
+            "message": f"{field} must be at least 1s", "fieldPath": f".{field}"}
+
+
+#: Why a step's pause may not be shorter than the analysis interval (the API server's rule;
+#: ``domain.validation`` says it of an object stored before, naming the step).
+STEP_PAUSE_SHORT = ("steps[].pause must be at least analysisInterval: the step would end "
+                    "before its gates are evaluated")
+
+
+def ramp_rules(default_interval: str) -> list[JsonValue]:
+    """The CEL rules of either ramp (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``)
+    on its durations: ``analysisInterval`` (absent: ``default_interval``) at least 1s, and no
+    step's pause shorter than it. ``domain.validation`` checks the same of an object stored
+    before them (InvalidSpec, naming the step)."""
+    interval = f"(has(self.analysisInterval) ? self.analysisInterval : '{default_interval}')"
+    return [
+        at_least_a_second_rule("analysisInterval"),
+        {"rule": f"self.steps.all(s, !has(s.pause) || {cel_seconds('s.pause')} >= "
+                 f"{cel_seconds(interval)})",
+         "message": STEP_PAUSE_SHORT, "fieldPath": ".steps"},
+    ]
 
 
 def split_tolerance_field(description: str) -> Any:

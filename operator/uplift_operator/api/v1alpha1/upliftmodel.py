@@ -28,10 +28,12 @@ from uplift_operator.api.v1alpha1.common import (
     ResourceRequirements,
     RollbackPolicyBase,
     SecretCredentials,
+    at_least_a_second_rule,
     field_rules,
     gate_rules,
     name_rule,
     not_blank_rule,
+    ramp_rules,
     split_tolerance_field,
     step_pause_field,
 )
@@ -115,7 +117,8 @@ class ModelReference(ApiModel):
                     "moved alias starts a canary. Exclusive with version.")
     alias_refresh_interval: Duration = Field(
         default="1m",
-        description=f"How often an alias is re-read from MLflow. Default: 1m. {AT_MOST}")
+        description=f"How often an alias is re-read from MLflow; at least 1s. Default: 1m. "
+                    f"{AT_MOST}")
     tracking_uri: str | None = Field(
         default=None, max_length=2048, pattern=TRACKING_URI_PATTERN,
         json_schema_extra={"x-kubernetes-validations": [TRACKING_URI_RULE]},
@@ -158,6 +161,8 @@ class ModelReference(ApiModel):
          "message": "set exactly one of version or alias"},
         {"rule": "!has(self.promotionAlias) || !has(self.alias) || self.promotionAlias != self.alias",
          "message": "promotionAlias must differ from the alias being followed"},
+        # domain.validation, for one stored before this rule.
+        at_least_a_second_rule("aliasRefreshInterval"),
     ]})
 
 
@@ -332,6 +337,9 @@ class ModelGate(GateSpecBase):
              "message": UPLIFT_SANITY_BAND}]})
 
 
+_DEFAULT_INTERVAL = "1m"
+
+
 class RolloutSpec(RampSpecBase):
     """How a new version goes out: the ramp, the analysis cadence and the gates."""
 
@@ -340,7 +348,9 @@ class RolloutSpec(RampSpecBase):
         description="Ramp steps with strictly increasing weights; after the last one passes the "
                     "canary is promoted.")
     analysis_interval: Duration = Field(
-        default="1m", description=f"How often gates are evaluated. Default: 1m. {AT_MOST}")
+        default=_DEFAULT_INTERVAL,
+        description=f"How often gates are evaluated; at least 1s, and no longer than any step's "
+                    f"pause. Default: {_DEFAULT_INTERVAL}. {AT_MOST}")
     gates: list[ModelGate] = Field(
         min_length=1, max_length=16,
         description="Gates evaluated at every step; at least one, unique by name.",
@@ -364,6 +374,7 @@ class RolloutSpec(RampSpecBase):
          "message": "steps[].weight must be strictly increasing", "fieldPath": ".steps"},
         {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
+        *ramp_rules(_DEFAULT_INTERVAL),
         # A step at 100 % leaves the stable no traffic: comparative gates could never conclude.
         {"rule": "self.steps[self.steps.size() - 1].weight < 100 || self.gates.all(g, "
                  "g.type != 'onlineEffect' && !(g.type in ['errorRate', 'latency'] && "
