@@ -220,11 +220,7 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                              spec.experiment.attribution_window)):
         if duration is not None and parse_duration(duration).total_seconds() < 1:
             problems.append(f"{where} must be at least 1s (got {duration})")
-    if any(gate.type == "roi" for gate in spec.exposure.gates):
-        values = [economics.value_per_conversion, *(
-            t.value_per_conversion for t in spec.treatments if t.value_per_conversion is not None)]
-        if min(values) <= 0:
-            problems.append(f"spec.economics.valuePerConversion: {ROI_VALUE}")
+    problems += _worthless_roi_problems(spec)
     problems += _free_roi_problems(spec)
     cheapest = min(t.cost_per_treatment if t.cost_per_treatment is not None
                    else economics.cost_per_treatment for t in spec.treatments)
@@ -232,6 +228,33 @@ def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
     if economics.budget is not None and economics.budget < cheapest:
         problems.append(f"spec.economics.budget ({economics.budget:g}) cannot pay for a single "
                         f"treatment (cheapest costs {cheapest:g})")
+    return problems
+
+
+def _worthless_roi_problems(spec: CampaignSpec) -> list[str]:
+    """The CRD's rules on a roi gate's values, for one stored before them: each treatment the
+    gate judges (its ``treatments``, else all) is worth more than 0 per conversion, its own
+    ``valuePerConversion`` else the economics' (``domain.exposure.roi_economics`` reads the
+    same); a treatment it does not judge, and the economics' value when every one it judges
+    overrides it, are never read by it, so they may be 0. Each problem names the field to fix,
+    once, with the first gate that reads it."""
+    economics, named = spec.economics, set()
+    problems: list[str] = []
+    for index, gate in enumerate(spec.exposure.gates):
+        if gate.type != "roi":
+            continue
+        for t_index, treatment in enumerate(spec.treatments):
+            if gate.treatments and treatment.name not in gate.treatments:
+                continue
+            if treatment.value_per_conversion is None:
+                where, value = "spec.economics.valuePerConversion", economics.value_per_conversion
+            else:
+                where = f"spec.treatments[{t_index}].valuePerConversion"
+                value = treatment.value_per_conversion
+            if value <= 0 and where not in named:
+                named.add(where)
+                problems.append(f"{where} ({value:g}, read by spec.exposure.gates[{index}] "
+                                f"({gate.name}) for {treatment.name!r}): {ROI_VALUE}")
     return problems
 
 

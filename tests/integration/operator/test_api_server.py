@@ -146,7 +146,16 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
     ("roi-worth-nothing", CAMPAIGN, set_path("spec.economics.valuePerConversion", 0),
      ["spec.economics.valuePerConversion", "a roi gate needs a value per conversion above 0"]),
     ("roi-treatment-worth-nothing", CAMPAIGN, set_path("spec.treatments.0.valuePerConversion", 0),
-     ["a roi gate needs a value per conversion above 0"]),
+     ["spec.treatments", "a roi gate needs a value per conversion above 0"]),
+    ("roi-judging-a-treatment-worth-nothing", CAMPAIGN, all_of(
+        set_path("spec.treatments.1.valuePerConversion", 0),
+        set_path("spec.exposure.gates.2.treatments", ["mens-e-mail"])),
+     ["spec.treatments", "for each treatment it judges"]),
+    ("roi-of-a-treatment-left-to-the-economics-worth-nothing", CAMPAIGN, all_of(
+        set_path("spec.economics.valuePerConversion", 0),
+        set_path("spec.treatments.1.valuePerConversion", 50),
+        set_path("spec.exposure.gates.2.treatments", ["womens-e-mail"])),
+     ["spec.economics.valuePerConversion", "a roi gate needs a value per conversion above 0"]),
     ("roi-of-free-treatments", CAMPAIGN, all_of(
         set_path("spec.economics.costPerTreatment", 0),
         set_path("spec.treatments.1.costPerTreatment", 0)),
@@ -268,6 +277,15 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("salt-with-spaces-around-text", CAMPAIGN, set_path("spec.experiment.salt", " spring ")),
     # policy absent is costAware: the targeting rules read it guarded (CEL: no such key).
     ("targeting-without-a-policy", CAMPAIGN, set_path("spec.targeting", {"maxTreatmentsPerUnit": 2})),
+    # Values no roi gate reads (review-campaign cel_roi_value.py): the economics' when every
+    # treatment overrides it, a treatment the gate leaves out.
+    ("economics-value-zero-under-every-override", CAMPAIGN, all_of(
+        set_path("spec.economics.valuePerConversion", 0),
+        set_path("spec.treatments.0.valuePerConversion", 50),
+        set_path("spec.treatments.1.valuePerConversion", 40))),
+    ("a-treatment-the-roi-gate-leaves-out-worth-nothing", CAMPAIGN, all_of(
+        set_path("spec.treatments.1.valuePerConversion", 0),
+        set_path("spec.exposure.gates.2.treatments", ["womens-e-mail"]))),
     # Pauses and intervals at their least, summed over parts; no pause at all.
     ("pause-equal-to-the-interval", CAMPAIGN, set_path("spec.exposure.steps.0.pause", "5m")),
     ("pause-in-parts-equal-to-the-interval", MODEL, all_of(

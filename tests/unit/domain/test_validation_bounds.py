@@ -19,7 +19,11 @@ from tests.unit.domain import test_campaign_gates, test_gates
 
 from uplift_operator.api.crds import CAMPAIGN, UPLIFTMODEL
 from uplift_operator.api.v1alpha1 import Campaign, UpliftModel
-from uplift_operator.api.v1alpha1.campaign import CAMPAIGN_GATE_FIELDS, CAMPAIGN_NAME_PATTERN
+from uplift_operator.api.v1alpha1.campaign import (
+    CAMPAIGN_GATE_FIELDS,
+    CAMPAIGN_NAME_PATTERN,
+    ROI_VALUE,
+)
 from uplift_operator.api.v1alpha1.common import (
     DURATION_BOUND,
     DURATION_PATTERN,
@@ -260,13 +264,40 @@ def test_a_roi_gate_needs_a_value_per_conversion_above_0(
         body["spec"]["treatments"][0]["valuePerConversion"] = treatment_value
     problems = _campaign_problems(body)
     assert [g["type"] for g in body["spec"]["exposure"]["gates"]].count("roi") == 1
+    # The sample's roi gate (gates[2]) judges both treatments; womens-e-mail is treatments[0].
+    where = ("spec.economics.valuePerConversion" if treatment_value is None
+             else "spec.treatments[0].valuePerConversion")
     assert problems == ([] if ok else [
-        "spec.economics.valuePerConversion: a roi gate needs a value per conversion above 0: "
-        "spec.economics.valuePerConversion and every treatment's override (an ROI is measured "
-        "in it)"])
+        f"{where} (0, read by spec.exposure.gates[2] (roi) for 'womens-e-mail'): a roi gate "
+        "needs a value per conversion above 0 for each treatment it judges (its treatments, "
+        "else all): the treatment's valuePerConversion, else spec.economics.valuePerConversion "
+        "(an ROI is measured in it); a treatment the gate does not judge, and the economics' "
+        "value when each one it judges overrides it, may be 0"])
     body["spec"]["exposure"]["gates"] = [g for g in body["spec"]["exposure"]["gates"]
                                          if g["type"] != "roi"]
     assert _campaign_problems(body) == []  # nothing else reads it as a unit
+
+
+def test_a_value_the_roi_gate_never_reads_may_be_0() -> None:
+    """Review finding (cel_roi_value.py): the economics' value when every treatment overrides
+    it, and a treatment the roi gate does not judge, are read by no roi gate; they were refused
+    all the same."""
+    body = copy.deepcopy(CAMPAIGN_BODY)
+    spec = body["spec"]
+    spec["economics"]["valuePerConversion"] = 0
+    for treatment in spec["treatments"]:
+        treatment["valuePerConversion"] = 50
+    assert _campaign_problems(body) == []
+    body = copy.deepcopy(CAMPAIGN_BODY)
+    spec = body["spec"]
+    spec["treatments"][1]["valuePerConversion"] = 0  # mens-e-mail, which the gate leaves out
+    spec["exposure"]["gates"][2]["treatments"] = ["womens-e-mail"]
+    assert _campaign_problems(body) == []
+    # Judged after all (by this gate, or by a second roi gate judging every treatment): refused.
+    spec["exposure"]["gates"].append({"name": "roi-all", "type": "roi"})
+    assert _campaign_problems(body) == [
+        f"spec.treatments[1].valuePerConversion (0, read by spec.exposure.gates[5] (roi-all) "
+        f"for 'mens-e-mail'): {ROI_VALUE}"]
 
 
 #: Bounds the schema takes for each field (min ≤ max is the API server's), tried on every gate of

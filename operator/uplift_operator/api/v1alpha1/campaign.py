@@ -284,8 +284,10 @@ class ExposureStep(ApiModel):
 #: judge.
 DELIVERY_RATE_MIN = ("a deliveryRate gate's min is a share of the decisions delivered: it must "
                      "be above 0 and below 1 (at 0 the gate could never fail, at 1 never pass)")
-ROI_VALUE = ("a roi gate needs a value per conversion above 0: spec.economics."
-             "valuePerConversion and every treatment's override (an ROI is measured in it)")
+ROI_VALUE = ("a roi gate needs a value per conversion above 0 for each treatment it judges (its "
+             "treatments, else all): the treatment's valuePerConversion, else spec.economics."
+             "valuePerConversion (an ROI is measured in it); a treatment the gate does not "
+             "judge, and the economics' value when each one it judges overrides it, may be 0")
 ROI_COST = ("a roi gate needs a treatment it judges (its treatments, else all) that costs more "
             "than 0 (spec.treatments[].costPerTreatment, else spec.economics.costPerTreatment): "
             "with every one free nothing is spent and an ROI, (value - cost)/cost, is not "
@@ -446,6 +448,11 @@ class Schedule(ApiModel):
     ]})
 
 
+#: In a rule over a roi gate ``g`` and a campaign treatment ``t``: ``g`` does not judge ``t`` (it
+#: names treatments, and not ``t``; none named, or an empty list, is all of them).
+_NOT_JUDGED = "has(g.treatments) && g.treatments.size() > 0 && !(t.name in g.treatments)"
+
+
 class CampaignSpec(ApiModel):
     """Desired state of a Campaign."""
 
@@ -473,11 +480,16 @@ class CampaignSpec(ApiModel):
         # rollback (the operator also refuses it, InvalidSpec, for an object stored before).
         {"rule": "!self.exposure.gates.exists(g, g.type == 'budget') || has(self.economics.budget)",
          "message": "a budget gate needs spec.economics.budget", "fieldPath": ".exposure.gates"},
-        # Likewise an ROI in a currency worth nothing (the operator refuses it too).
-        {"rule": "!self.exposure.gates.exists(g, g.type == 'roi') || "
-                 "self.economics.valuePerConversion > 0.0 && self.treatments.all(t, "
-                 "!has(t.valuePerConversion) || t.valuePerConversion > 0.0)",
+        # Likewise an ROI in a currency worth nothing (the operator refuses it too): of each
+        # treatment a roi gate judges, its own value, else the economics' (one rule each, so
+        # the API server names the field to fix).
+        {"rule": f"self.economics.valuePerConversion > 0.0 || self.exposure.gates.all(g, "
+                 f"g.type != 'roi' || self.treatments.all(t, has(t.valuePerConversion) || "
+                 f"{_NOT_JUDGED}))",
          "message": ROI_VALUE, "fieldPath": ".economics.valuePerConversion"},
+        {"rule": f"self.exposure.gates.all(g, g.type != 'roi' || self.treatments.all(t, "
+                 f"!has(t.valuePerConversion) || t.valuePerConversion > 0.0 || {_NOT_JUDGED}))",
+         "message": ROI_VALUE, "fieldPath": ".treatments"},
         # A budget that pays for no treatment treats no one (the operator refuses it too).
         {"rule": "!has(self.economics.budget) || self.treatments.exists(t, "
                  "(has(t.costPerTreatment) ? t.costPerTreatment : "
