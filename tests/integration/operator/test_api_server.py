@@ -214,6 +214,18 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.experiment.attributionWindow", "attributionWindow must be at least 1s"]),
     ("budget-below-the-cheapest-treatment", CAMPAIGN, set_path("spec.economics.budget", 0.05),
      ["spec.economics.budget", "must pay for one treatment at least"]),
+    # What a budget gate never reads (a counted spend against the budget: no error level, no
+    # samples, a Fail that suspends), as other types' unread fields.
+    ("alpha-on-a-budget-gate", CAMPAIGN, set_path("spec.exposure.gates.4.alpha", 0.1),
+     ["spec.exposure.gates[4].alpha",
+      "alpha applies to deliveryRate, incrementalConversions, roi and drift gates only"]),
+    ("limits-on-a-budget-gate", CAMPAIGN, set_path("spec.exposure.gates.4", {
+        "name": "budget", "type": "budget", "minSamples": 10, "failureLimit": 1,
+        "inconclusiveLimit": 2}),
+     ["spec.exposure.gates[4].minSamples", "spec.exposure.gates[4].failureLimit",
+      "spec.exposure.gates[4].inconclusiveLimit",
+      "inconclusiveLimit applies to deliveryRate, incrementalConversions, roi, drift and "
+      "custom gates only"]),
 ]
 
 
@@ -303,6 +315,8 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("steps-without-pauses", MODEL, set_path("spec.rollout.steps", [{"weight": 10},
                                                                     {"weight": 50}])),
     ("budget-of-the-cheapest-treatment", CAMPAIGN, set_path("spec.economics.budget", 0.1)),
+    ("what-a-budget-gate-reads", CAMPAIGN, set_path("spec.exposure.gates.4", {
+        "name": "budget", "type": "budget", "dryRun": True, "consecutiveErrorLimit": 2})),
 ]
 
 

@@ -19,7 +19,7 @@ from tests.unit.domain import test_campaign_gates, test_gates
 from uplift_operator.api.v1alpha1.campaign import CAMPAIGN_GATE_FIELDS, CampaignGate
 from uplift_operator.api.v1alpha1.common import GateSpecBase, field_rules
 from uplift_operator.api.v1alpha1.upliftmodel import MODEL_GATE_FIELDS, ModelGate
-from uplift_operator.domain.gates import evaluate_gate
+from uplift_operator.domain.gates import assess, evaluate_gate, required_action
 from uplift_operator.domain.measurements import Measurement
 
 #: A value per field that changes a verdict wherever the field is read.
@@ -27,6 +27,9 @@ READ_VALUES: dict[str, Any] = {
     "margin": 0.37, "marginType": "absolute", "min": 0.3, "max": 0.3, "expectedSamples": 777,
     "features": ["zz"], "treatments": ["zz"], "query": "vector(1)", "templateRef": "other",
     "reportDelay": "1h",
+    # Read by the counters (``assess``, ``required_action``) rather than the verdict: what the
+    # outcome would make of them is compared too (``_seen``).
+    "alpha": 0.37, "minSamples": 777, "failureLimit": 3, "inconclusiveLimit": 1,
 }
 
 
@@ -47,9 +50,12 @@ def _with(gate: GateSpecBase, field: str) -> GateSpecBase:
 
 
 def _seen(gate: GateSpecBase, measurement: Measurement) -> str:
+    """The verdict, and what it demands of the ramp after two like it (``assess``: counted or
+    not; ``required_action``: against the limits)."""
+    outcome = evaluate_gate(gate, measurement, None, test_gates.NOW)
+    status = assess(gate, assess(gate, None, outcome), outcome)
     # repr: a NaN estimate compares unequal to itself, its text does not.
-    return repr(dataclasses.replace(evaluate_gate(gate, measurement, None, test_gates.NOW),
-                                    name=""))
+    return repr((dataclasses.replace(outcome, name=""), required_action(gate, status)))
 
 
 @pytest.mark.parametrize(("gate", "measurement"), _cases())
@@ -61,10 +67,13 @@ def test_a_field_refused_for_a_gate_type_changes_nothing_it_decides(
 
 
 def test_every_optional_field_of_a_gate_is_in_both_tables() -> None:
-    """A new optional field must say which types read it, or it would be silently ignored."""
+    """A new optional field must say which types read it, or it would be silently ignored. A
+    Campaign's table also names fields with a default that its budget (and custom) gates never
+    read (alpha, minSamples, failureLimit, inconclusiveLimit)."""
     optional = {info.alias for name, info in CampaignGate.model_fields.items()
                 if not info.is_required() and info.default is None}
-    assert set(CAMPAIGN_GATE_FIELDS) == optional
+    assert set(CAMPAIGN_GATE_FIELDS) == optional | {
+        "alpha", "minSamples", "failureLimit", "inconclusiveLimit"}
     optional = {info.alias for name, info in ModelGate.model_fields.items()
                 if not info.is_required() and info.default is None}
     assert set(MODEL_GATE_FIELDS) == optional

@@ -300,7 +300,12 @@ GATE_TREATMENTS_UNKNOWN = ("a gate's treatments must be treatments of spec.treat
                            "judges only treatments the campaign sends")
 
 #: The gate types that read each optional gate field; the API server refuses the field on the
-#: others (``field_rules``). A Campaign compares no versions, so it has no margin.
+#: others (``field_rules``). A Campaign compares no versions, so it has no margin. A budget gate
+#: compares a counted spend with the budget: no error level, no samples, and its verdicts
+#: count towards no limit (its Fail suspends, what it cannot read holds), but for Errors in a
+#: row (a defect in its arithmetic); a custom gate compares a value with min/max, at no error
+#: level either.
+_MEASURED = ("deliveryRate", "incrementalConversions", "roi", "drift", "custom")
 CAMPAIGN_GATE_FIELDS: dict[str, tuple[str, ...]] = {
     "margin": (),
     "marginType": (),
@@ -312,6 +317,10 @@ CAMPAIGN_GATE_FIELDS: dict[str, tuple[str, ...]] = {
     "query": ("custom",),
     "templateRef": ("custom",),
     "reportDelay": ("deliveryRate",),
+    "alpha": ("deliveryRate", "incrementalConversions", "roi", "drift"),
+    "minSamples": _MEASURED,
+    "failureLimit": _MEASURED,
+    "inconclusiveLimit": _MEASURED,
 }
 
 
@@ -342,10 +351,12 @@ class CampaignGate(GateSpecBase):
                     "gate never rolls back; economics.budget without one implies "
                     "one (see economics.budget). drift: as the UpliftModel's, on the stable "
                     "version the campaign follows. custom: PromQL with min/max. alpha is spent "
-                    "once per exposure ramp; no data is Inconclusive, never Pass, so exposure "
-                    "does not grow without evidence. A field the type does not read (margin "
-                    "and marginType on any Campaign gate; min, max, expectedSamples, features, "
-                    "treatments, query, templateRef, reportDelay elsewhere) is refused.")
+                    "once per exposure ramp and model version followed (see alpha); no data is "
+                    "Inconclusive, never Pass, so exposure does not grow without evidence. A "
+                    "field the type does not read (margin and marginType on any Campaign gate; "
+                    "min, max, expectedSamples, features, treatments, query, templateRef, "
+                    "reportDelay, alpha elsewhere; minSamples, failureLimit and "
+                    "inconclusiveLimit on a budget gate) is refused.")
 
     # Fields every gate has, said of a Campaign's gates (the shared words are the
     # UpliftModel's: latency templates, comparative gates).
@@ -364,6 +375,17 @@ class CampaignGate(GateSpecBase):
                     "against the budget, or a value against min/max).")
     margin_type: Literal["absolute", "relative"] | None = Field(
         default=None, description="Read by no Campaign gate, and refused, as margin.")
+    alpha: float = Field(
+        default=0.05, gt=0, le=0.5,
+        description="Error level of the statistical gates (deliveryRate, "
+                    "incrementalConversions, roi, drift; refused on budget and custom gates, "
+                    "which test none): the chance of a wrong pass, and of a wrong fail, are "
+                    "each at most alpha, spent once across the steps and looks of the exposure "
+                    "ramp on the model version the campaign follows. A restart of the ramp at "
+                    "step 1, the model promoting a new stable version mid-ramp (but for a "
+                    "deliveryRate gate, which judges the sender and carries its evidence on) "
+                    "and an edit of the gate's settings start its tests afresh "
+                    "(status.gates[].sequentialState). Default: 0.05.")
 
     report_delay: Duration | None = Field(
         default=None,

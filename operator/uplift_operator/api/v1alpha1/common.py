@@ -427,7 +427,14 @@ class GateStatus(StatusPart):
     samples: int | None = Field(default=None, ge=0, description="Samples behind the value.")
     message: str = Field(default="", max_length=1024, description="Why this verdict.")
     time: dt.datetime = Field(description="When the gate was evaluated.")
-    failures: int = Field(default=0, ge=0, description="Fail verdicts at this step.")
+    failures: int = Field(
+        default=0, ge=0,
+        description="Fail verdicts counted towards failureLimit at this step: zeroed when the "
+                    "ramp moves to another step or starts again at its first, and when the "
+                    "gate's settings change (a Campaign's also when its model promotes a new "
+                    "version mid-ramp); kept when the step itself starts over (a Campaign's "
+                    "budget renewal, its refused spec fixed, its campaigns file written "
+                    "again). A budget gate's Fail suspends and is not counted.")
     inconclusives: int = Field(default=0, ge=0, description="Inconclusive verdicts at this step.")
     consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
     design_samples: int | None = Field(
@@ -441,8 +448,14 @@ class GateStatus(StatusPart):
     sequential_state: dict[str, SequentialStateStatus] = Field(
         default_factory=dict,
         description="State of the gate's sequential tests, by test; kept across the ramp's steps "
-                    "(evidence is pooled or multiplied, so alpha is spent once per version) and "
-                    "reset when the canary version changes, or the gate's settings do.")
+                    "and a step started over (evidence is pooled or multiplied, so alpha is "
+                    "spent once per version judged), and reset when the gate's settings change; "
+                    "an UpliftModel's also when a canary starts (a new canary version, or a "
+                    "retry); a Campaign's also "
+                    "when its exposure ramp starts (again) at step 1, and when its model "
+                    "promotes a new stable version mid-ramp, the version the campaign follows "
+                    "(a deliveryRate gate's is kept then: it judges the sender, not the "
+                    "model).")
     settings_digest: str | None = Field(
         default=None, max_length=32,
         description="Fingerprint of the gate settings its evidence was gathered under (every "
