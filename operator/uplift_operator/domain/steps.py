@@ -583,10 +583,25 @@ class StepPass(ABC, Generic[S]):
         was_passing = self.gates_passed_at_step()
         self.record_outcomes({o.name: o for o in outcomes}, latest)
         if self.gates_passed_at_step() and not was_passing:
-            if self.not_serving() is None:
+            if self.not_serving() is None and not self.stays_paused():
                 self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
             else:
                 s.passed_while_held_at = latest
+
+    def stays_paused(self) -> bool:
+        """Whether the ramp is held Paused whatever this analysis says: the spec's ``paused``,
+        or a gate whose counters at this step demand a pause or a rollback (an
+        ``inconclusiveLimit`` passed, a Fail past ``failureLimit`` under ``rollback.mode:
+        Manual``): a Fail's or an Inconclusive's count only grows within a step, so a Pass
+        after it does not move the step, and ``AnalysisPassed`` is not said of it (an Error
+        streak's demand ends at the gate's next other verdict, which this analysis's counters
+        already show; ``act_on_gates`` decides the pause itself, after the analysis)."""
+        if self.ramp.paused:
+            return True
+        statuses = {g.name: g for g in self.status.gates}
+        return any(required_action(gate, statuses[gate.name])
+                   in (GateAction.ROLLBACK, GateAction.PAUSE)
+                   for gate in self.ramp.gates if gate.name in statuses)
 
     def tell_passed_after_hold(self) -> None:
         """``AnalysisPassed`` for a step whose gates passed while it was held
@@ -600,7 +615,7 @@ class StepPass(ABC, Generic[S]):
         if since is None or held_at <= since or not self.gates_passed_at_step():
             s.passed_while_held_at = None
             return
-        if self.not_serving() is not None:
+        if self.not_serving() is not None or self.stays_paused():
             return  # still held
         s.passed_while_held_at = None
         self.emit("Normal", Reason.ANALYSIS_PASSED, f"every gate passed for {self.where()}")
@@ -691,6 +706,9 @@ class StepPass(ABC, Generic[S]):
                 self.roll_back(Reason.ROLLED_BACK, why)
             else:
                 self.rollback_pending = True
+                why = self.paused_on(gate, GateAction.ROLLBACK, why,
+                                     (f"gate {gate.name} {GateVerdict.FAIL.value}: ",
+                                      f"gate {gate.name} {GateVerdict.ERROR.value}: "))
                 self.pause_reason = (f"{why}; rollback.mode is Manual: annotate "
                                      f"{ABORT_ANNOTATION} to roll back or {PROMOTE_ANNOTATION} "
                                      "to go on")
@@ -703,8 +721,36 @@ class StepPass(ABC, Generic[S]):
             ways = (f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}"
                     if self.retry_restarts_paused
                     else f"{PROMOTE_ANNOTATION} or {ABORT_ANNOTATION}")
-            self.pause_reason = (f"gate {gate.name} inconclusive ({limit}): {st.message}; "
-                                 f"annotate {ways}")
+            why = self.paused_on(gate, GateAction.PAUSE,
+                                 f"gate {gate.name} inconclusive ({limit}): {st.message}",
+                                 (f"gate {gate.name} inconclusive (",))
+            self.pause_reason = f"{why}; annotate {ways}"
+
+    def paused_on(self, gate: GateSpecBase, action: GateAction, why: str,
+                  kind: tuple[str, ...]) -> str:
+        """The evidence ``gate``'s pause of this step (``action``: a pending Manual rollback, an
+        ``inconclusiveLimit``) was tripped on, which every pass of the pause says: its
+        counters keep the step paused whatever the gate says since (a Pass leaves a failure
+        count as it is), so its latest verdict is not why the step is paused, and "paused:
+        gate lat Pass: … — lat said Pass" read as a contradiction. The pass that trips it
+        records ``why`` as a ``Paused`` history entry (its words begin with one of ``kind``);
+        the passes after it, while the gate's counters as the status before them left them
+        still demanded ``action`` (the same pause, not one that ended, an Error streak broken,
+        and tripped again), quote that entry. None found since the step started (it has left
+        the bounded history, or an operator before the entry paused it): ``why`` is recorded
+        now. One recorded in this very pass is quoted whatever (a kind that acts on its gates
+        twice in a pass: a Campaign's budget renewal)."""
+        before = next((g for g in self.previous.gates if g.name == gate.name), None)
+        ongoing = before is not None and required_action(gate, before) is action
+        start, subject = self.status.step_started_at, self.subject()
+        for entry in reversed(self.status.history):
+            if start is not None and entry.time < start:
+                break
+            if (entry.action == Reason.PAUSED.value and entry.version == subject
+                    and entry.reason.startswith(kind) and (ongoing or entry.time >= self.now)):
+                return entry.reason
+        self.record(Reason.PAUSED, subject, why)
+        return why
 
     def step_could_end(self) -> dt.datetime | None:
         """When the step's pause ends (its start without one). Before traffic there is no

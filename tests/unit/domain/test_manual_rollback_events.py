@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.unit.domain.test_ramp import F, P, Sim, make_spec, ready, with_canary
+from tests.unit.domain.test_ramp import E, F, P, Sim, make_spec, ready, with_canary
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain.ramp import TrafficSplit
@@ -75,3 +75,54 @@ def test_an_automatic_rollback_still_says_its_fails_as_before() -> None:
     assert [(e.decision, e.message.split(":")[0]) for e in gate_failed(sim)] == [
         (True, "gate lat failed (1 failure, within failureLimit 1)"),
         (True, "gate lat failed (2 failures, failureLimit 1 exceeded)")]
+
+
+def test_a_pending_rollback_quotes_the_fail_that_tripped_it_and_no_pass_is_announced() -> None:
+    """Later analyses that Pass leave the step paused (its failure count only grows): the phase
+    message and Ready keep the evidence of the Fail that tripped the pause, recorded once as a
+    ``Paused`` history entry, not "gate lat Pass: … — lat said Pass"; and no ``AnalysisPassed``
+    is said of a step that does not move."""
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}], rollback="Manual"))
+    d = sim.tick(1, verdicts={"lat": F})
+    tripped = ("gate lat Fail: no value (1 failure, failureLimit 0 exceeded) — lat said Fail; "
+               "rollback.mode is Manual: annotate uplift.dev/abort to roll back or "
+               "uplift.dev/promote to go on")
+    assert d.status.message == f"canary 2 at step 1/3 (10%) paused: {tripped}"
+    paused = [e for e in d.status.history if e.action == "Paused"]
+    assert [(e.version, e.weight, e.reason) for e in paused] == [
+        ("2", 10, "gate lat Fail: no value (1 failure, failureLimit 0 exceeded) — lat said Fail")]
+    for _ in range(3):
+        d = sim.tick(1, verdicts={"lat": P})
+        assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
+        assert d.status.message == f"canary 2 at step 1/3 (10%) paused: {tripped}"
+        assert Reason.ANALYSIS_PASSED not in sim.reasons()
+    d = sim.tick(1, verdicts={"lat": F})  # a new row of Fails: still the first trip's words
+    assert d.status.message == f"canary 2 at step 1/3 (10%) paused: {tripped}"
+    assert sum(e.action == "Paused" for e in d.status.history) == 1
+    # Promoted by hand, the next step's gates pass and say so.
+    sim.request("uplift.dev/promote", "step:t1")
+    d = sim.tick(1)
+    assert d.status.current_step == 1 and d.status.phase is Phase.PROGRESSING
+    d = sim.tick(1, verdicts={"lat": P})
+    assert sim.reasons() == [Reason.ANALYSIS_PASSED]
+
+
+def test_a_pending_rollback_tripped_by_errors_keeps_their_words() -> None:
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
+                                        "consecutiveErrorLimit": 1}], rollback="Manual"))
+    sim.tick(1, verdicts={"lat": E})
+    d = sim.tick(1, verdicts={"lat": E})
+    assert d.status.phase is Phase.PAUSED
+    words = "gate lat Error: no value (2 errors in a row, consecutiveErrorLimit 1 exceeded)"
+    assert words in d.status.message
+    d = sim.tick(1, verdicts={"lat": E})
+    assert words in d.status.message and "3 errors" not in d.status.message
+    # The streak broken, the hold ends; a new streak trips a new pause, said in its own words.
+    d = sim.tick(1, verdicts={"lat": P})
+    assert d.status.phase is Phase.PROGRESSING
+    sim.tick(1, verdicts={"lat": E})
+    d = sim.tick(1, verdicts={"lat": E})
+    assert d.status.phase is Phase.PAUSED and words in d.status.message
+    assert [e.time for e in d.status.history if e.action == "Paused"][-1] == sim.now
+    assert sum(e.action == "Paused" for e in d.status.history) == 2
+    assert sim.reasons() == [Reason.PAUSED]

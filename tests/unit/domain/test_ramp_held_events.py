@@ -119,3 +119,38 @@ def test_a_hold_is_said_again_when_its_words_change_or_after_it_ended() -> None:
     # The mismatch; its re-check (other words: said); the re-check's units moving (not); a
     # mismatch shown again; a Pass; a new mismatch.
     assert reasons == [srm, srm, [], srm, [], srm]
+
+
+def test_an_inconclusive_pause_quotes_what_tripped_it_and_passes_after_it_are_not_announced(
+) -> None:
+    """Past ``inconclusiveLimit`` the step stays paused whatever the gate says next (its count
+    only grows): the message keeps the Inconclusive that tripped it, not "lat said Pass", and
+    no ``AnalysisPassed`` is said of the paused step."""
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency",
+                                        "inconclusiveLimit": 2}]))
+    for _ in range(3):
+        d = sim.tick(1, verdicts={"lat": INC})
+    tripped = ("paused: gate lat inconclusive (3 times, inconclusiveLimit 2 exceeded): lat said "
+               "Inconclusive; annotate uplift.dev/promote, uplift.dev/retry or uplift.dev/abort")
+    assert d.status.message == f"canary 2 at step 1/3 (10%) {tripped}"
+    for minutes in (1, 1, 120):
+        d = sim.tick(minutes, verdicts={"lat": P})
+        assert d.status.message == f"canary 2 at step 1/3 (10%) {tripped}"
+        assert Reason.ANALYSIS_PASSED not in sim.reasons()
+    assert [e.reason for e in d.status.history if e.action == "Paused"] == [
+        "gate lat inconclusive (3 times, inconclusiveLimit 2 exceeded): lat said Inconclusive"]
+
+
+def test_a_step_held_by_the_spec_s_paused_is_not_announced_passed_until_it_resumes() -> None:
+    paused = make_spec(steps=((10, "1h"), (25, "1h"), (50, "1h")),
+                       gates=[{"name": "lat", "type": "latency"}], paused=True)
+    sim = _sim()
+    sim.spec = paused
+    d = sim.tick(1, verdicts={"lat": P})
+    assert Reason.ANALYSIS_PASSED not in sim.reasons()
+    assert d.status.passed_while_held_at == sim.now
+    sim.spec = make_spec(steps=((10, "1h"), (25, "1h"), (50, "1h")),
+                         gates=[{"name": "lat", "type": "latency"}])
+    sim.tick(1)
+    assert Reason.ANALYSIS_PASSED in sim.reasons() and Reason.RESUMED in sim.reasons()
+    assert sim.status.passed_while_held_at is None
