@@ -474,6 +474,17 @@ def enforced(spec: CampaignSpec) -> CampaignSpec:
     return spec.model_copy(update={"exposure": spec.exposure.model_copy(update={"gates": gates})})
 
 
+def _next_stratum(gate: GateStatus) -> GateStatus:
+    """A gate's status when its step starts over at the same exposure (a model promotion, a
+    budget renewal, the runtime treating at the step again): a new stratum of its sequential
+    tests (``next_step``: the evidence carried, Inconclusives counted afresh) that keeps its
+    Fails and Errors in a row. Starting over is no evidence against them: a Fail count past
+    ``failureLimit`` (a pending Manual rollback) stands until a human aborts or promotes,
+    never wiped by an event of the model or the budget."""
+    return next_step(gate).model_copy(update={"failures": gate.failures,
+                                              "consecutive_errors": gate.consecutive_errors})
+
+
 def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
     return [gate for gate in enforced(spec).exposure.gates if gate.type == "budget"]
 
@@ -1171,7 +1182,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         old version is not mixed into the new one's — the gates that judge what the model's
         decisions did (incrementalConversions, roi, drift, custom) start afresh, their α spent
         once per version as an UpliftModel's are; a deliveryRate gate (the sender, not the
-        model) carries its evidence into a new stratum, as at a step change; a budget gate (the
+        model) carries its evidence into a new stratum and keeps its Fails and Errors in a row, as
+        at a budget renewal (a pending Manual rollback stands); a budget gate (the
         period's money) keeps its verdict, so a spent budget stays suspended; the campaign's
         ``incrementalEffect`` and ``roi`` are cleared until measured on the new version. A
         completed ramp keeps its exposure and its final results: no gate but the budget runs
@@ -1188,9 +1200,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                    f"ramp keeps {self.exposed()}")
         else:
             types = {g.name: g.type for g in self.spec.exposure.gates}
-            s.gates = [g if types[g.name] == "budget" else next_step(g)
+            s.gates = [g if types[g.name] == "budget" else _next_stratum(g)
                        for g in s.gates if types.get(g.name) in _CARRIED_GATE_TYPES]
             s.step_started_at = self.now
+            s.passed_while_held_at = None  # the old step's passes: this one has none yet
             self.restarted = True  # this pass's outcomes measured the old version's step
             self.forget_results()  # the old version's effect, not the new one's
             afresh = [name for name, type_ in types.items() if type_ not in _CARRIED_GATE_TYPES]
@@ -1234,10 +1247,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         s = self.status
         s.step_started_at = self.now
+        s.passed_while_held_at = None  # the old step's passes: this one has none yet
         budget_gates = {gate.name for gate in _budget_gates(self.spec)}
-        s.gates = [g if g.name in budget_gates else next_step(g).model_copy(update={
-            "failures": g.failures, "consecutive_errors": g.consecutive_errors})
-            for g in s.gates]
+        s.gates = [g if g.name in budget_gates else _next_stratum(g) for g in s.gates]
         self.restarted = True  # this pass's outcomes measured the time before
 
     def delivered_again(self) -> bool:

@@ -701,7 +701,13 @@ class StepPass(ABC, Generic[S]):
         rollbacks = [(g, st) for g, st, action in demands if action is GateAction.ROLLBACK]
         if rollbacks:
             gate, st = rollbacks[0]
-            why = f"gate {gate.name} {st.verdict.value}: {evidence(st, tripped(gate, st))}"
+            # The verdict whose count demands it, not the latest: after a step restart that
+            # kept the counts (a promotion, a budget renewal), the pause is recorded again at
+            # the new step, where the gate may have said Pass since; "gate g Pass: …" would
+            # neither read right nor be found as this pause's entry by the passes after it.
+            verdict = (GateVerdict.FAIL if st.failures > gate.failure_limit
+                       else GateVerdict.ERROR)
+            why = f"gate {gate.name} {verdict.value}: {evidence(st, tripped(gate, st))}"
             if self.rollback_mode == "Automatic":
                 self.roll_back(Reason.ROLLED_BACK, why)
             else:

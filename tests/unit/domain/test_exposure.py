@@ -14,7 +14,7 @@ from typing import TypedDict
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from uplift_operator.api.v1alpha1.campaign import (
@@ -42,22 +42,41 @@ class _Pass(TypedDict):
     serving: bool
     verdict: GateVerdict | None
     request: tuple[str, str] | None
+    spent: bool  # the budget gate finds the period's budget spent (else it passes)
+    held: bool  # the model's campaigns file cannot be written: the step is held
+    promoted: bool  # the model promoted a new stable version before this pass
 
 
 _pass = st.fixed_dictionaries({
-    "minutes": st.sampled_from([0, 1, 5, 30, 61, 400]),
+    "minutes": st.sampled_from([0, 1, 5, 30, 61, 400, 5000]),
     "serving": st.booleans(),
     "verdict": st.sampled_from([None, GateVerdict.PASS, GateVerdict.PASS, GateVerdict.FAIL,
                                 GateVerdict.INCONCLUSIVE]),
     "request": st.sampled_from([None, None, None, ("uplift.dev/promote", "step"),
                                 ("uplift.dev/abort", "x"), ("uplift.dev/retry", "y")]),
+    "spent": st.sampled_from([False, False, False, True]),
+    "held": st.booleans(),
+    "promoted": st.sampled_from([False, False, True]),
 })
+
+
+def _run(*changes: dict[str, object]) -> list[_Pass]:
+    """Passes 5 minutes apart of a serving model whose gates pass, but for ``changes``."""
+    base: _Pass = {"minutes": 5, "serving": True, "verdict": GateVerdict.PASS, "request": None,
+                   "spent": False, "held": False, "promoted": False}
+    return [_Pass(**{**base, **change}) for change in changes]  # type: ignore[typeddict-item]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_pass, min_size=1, max_size=25))
+# Gates that passed while the campaigns file was not written leave a mark of the step, which
+# the step starting over must clear in that pass: at a model promotion, at a budget renewal.
+@example(_run({"minutes": 0, "verdict": None}, {"held": True},
+              {"held": True, "promoted": True, "verdict": None}))
+@example(_run({"minutes": 0, "verdict": None}, {"held": True}, {"held": True, "spent": True},
+              {"minutes": 5000, "held": True}, {"minutes": 5000, "held": True}))
 def test_exposure_invariants(passes: list[_Pass]) -> None:
-    status, now, previous = CampaignStatus(), T0, 0.0
+    status, now, previous, version = CampaignStatus(), T0, 0.0, 3
     steps = {s.percent for s in SPEC.exposure.steps}
     annotations: dict[str, str] = {}
     for index, p in enumerate(passes):
@@ -65,19 +84,35 @@ def test_exposure_invariants(passes: list[_Pass]) -> None:
         if p["request"] is not None:
             key, value = p["request"]
             annotations[key] = f"{value}-{index}" if key != "uplift.dev/promote" else value
+        version += p["promoted"]
+        model = (exposure.ModelObservation("m", True, str(version), serving=True,
+                                           why=f"serves version {version}")
+                 if p["serving"] else GONE)
         outcomes = None
         if p["verdict"] is not None and exposure.analysis_due(SPEC, status, now):
-            outcomes = [GateOutcome(name=g.name, verdict=p["verdict"], message="m", time=now)
-                        for g in SPEC.exposure.gates]
-        observed = exposure.Observed(model=SERVING if p["serving"] else GONE,
-                                     gate_outcomes=outcomes, requests=parse_requests(annotations),
-                                     generation=1)
+            # The budget gate's verdict is its own (a spent period suspends, with a renewal
+            # when the period rolls over); the others share the pass's.
+            outcomes = [GateOutcome(name=g.name, verdict=GateVerdict.FAIL, message="spent",
+                                    time=now, value=5200.0, threshold=5000.0,
+                                    suspension=Suspension(None, "spent"))
+                        if g.type == "budget" and p["spent"] else
+                        GateOutcome(name=g.name, verdict=(GateVerdict.PASS if g.type == "budget"
+                                                          else p["verdict"]),
+                                    message="m", time=now)
+                        for g in exposure.gates_to_measure(SPEC, status)]
+        observed = exposure.Observed(model=model, gate_outcomes=outcomes, budget_anchor=T0,
+                                     requests=parse_requests(annotations), generation=1,
+                                     undelivered="file not written (403)" if p["held"] else None)
         decision = exposure.decide(SPEC, status, observed, now)
         status = decision.status
         level = status.exposure_percent
         assert level == 0 or level in steps
         assert level >= previous or level == 0, (previous, level)
         assert not (level == 0 and status.phase is Phase.HEALTHY)
+        # A mark of gates that passed while the step was held belongs to the step underway.
+        held_at, started = status.passed_while_held_at, status.step_started_at
+        assert held_at is None or (started is not None and held_at > started), (held_at,
+                                                                                   started)
         if not p["serving"]:
             assert level == 0 and status.current_step is None
         again = exposure.decide(SPEC, status, observed, now)
