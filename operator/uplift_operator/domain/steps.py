@@ -748,6 +748,11 @@ class StepPass(ABC, Generic[S]):
         twice in a pass: a Campaign's budget renewal)."""
         before = next((g for g in self.previous.gates if g.name == gate.name), None)
         ongoing = before is not None and required_action(gate, before) is action
+        if action is GateAction.ROLLBACK:
+            # Whatever verdict the words name (one recorded when the entry had gone, or at a
+            # step that restarted keeping the counts, may have named the latest): an entry
+            # this lookup does not find would be recorded again at every pass.
+            kind = tuple(f"gate {gate.name} {verdict.value}: " for verdict in GateVerdict)
         start, subject = self.status.step_started_at, self.subject()
         for entry in reversed(self.status.history):
             if start is not None and entry.time < start:

@@ -126,3 +126,20 @@ def test_a_pending_rollback_tripped_by_errors_keeps_their_words() -> None:
     assert [e.time for e in d.status.history if e.action == "Paused"][-1] == sim.now
     assert sum(e.action == "Paused" for e in d.status.history) == 2
     assert sim.reasons() == [Reason.PAUSED]
+
+
+def test_a_pending_rollback_whose_entry_is_gone_is_recorded_once_again() -> None:
+    """Its ``Paused`` entry left the bounded history (or an operator before it paused the
+    step), and the gate said Pass since: the pause is recorded again once, and found by the
+    passes after it, not recorded at every pass (``Sim`` checks each pass is idempotent)."""
+    sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}], rollback="Manual"))
+    sim.tick(1, verdicts={"lat": F})
+    sim.tick(1, verdicts={"lat": P})
+    sim.status = sim.status.model_copy(update={
+        "history": [e for e in sim.status.history if e.action != "Paused"]})
+    for _ in range(3):
+        d = sim.tick(1)
+        assert d.status.phase is Phase.PAUSED
+        assert sum(e.action == "Paused" for e in d.status.history) == 1
+    d = sim.tick(1, verdicts={"lat": P})
+    assert sum(e.action == "Paused" for e in d.status.history) == 1
