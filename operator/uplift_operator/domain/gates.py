@@ -632,13 +632,15 @@ def _ratio_design_samples(base_rate: float, margin: float, alpha: float,
 def _ceiling_tests(what: str, events_pass: int, events_fail: int, n: int, ceiling: float,
                    share: float, memory: GateMemory,
                    new_memory: dict[str, SequentialState], alpha: float,
-                   prefix: str = "ceiling") -> list[_Test]:
+                   prefix: str = "ceiling", n_pass: int | None = None) -> list[_Test]:
     """The share of events ≤ ``share`` tested with the anytime-valid binomial test: a pass count
-    and a fail count let a histogram bucket below/above the ceiling be used for each side."""
+    and a fail count let a histogram bucket below/above the ceiling be used for each side
+    (``n_pass``: the pass side's own trials, when it judges other units than the fail's)."""
     out = []
-    for key, events, side in ((f"{prefix}Pass", events_pass, "pass"),
-                              (f"{prefix}Fail", events_fail, "fail")):
-        _, new_memory[key] = proportion_bound_test(events, n, share, alpha=alpha,
+    for key, events, trials, side in ((f"{prefix}Pass", events_pass,
+                                       n if n_pass is None else n_pass, "pass"),
+                                      (f"{prefix}Fail", events_fail, n, "fail")):
+        _, new_memory[key] = proportion_bound_test(events, trials, share, alpha=alpha,
                                                    state=memory.get(key))
         st = new_memory[key]
         out.append(_Test(f"{what} ≤ {ceiling:.4g}", st.p_pass, st.p_fail,
@@ -1507,26 +1509,40 @@ def _delivery_rate(gate: GateSpecBase, m: DeliveryRateMeasurement, memory: GateM
     floor = gate.min if gate.min is not None else DEFAULT_DELIVERY_FLOOR
     if not 0 < floor < 1:
         raise ValueError(f"a deliveryRate min must be in (0, 1), got {floor:g}")
-    n = m.trials
-    if n == 0:
+    # Each side judges the decisions its counts cannot mislead it on (the measurement's
+    # ``trials`` and ``pass_trials``): a Fail those older than reportDelay, against every
+    # report received (a report of a younger decision only makes a Fail less likely); a Pass
+    # every decision of the step, the younger ones delivered only once reported (a report in
+    # flight only makes a Pass less likely). Judged against the older decisions alone, a
+    # sender that silently drops some of its deliveries passed on the reports of the younger
+    # ones. Equal unless the measurement counts ``recent`` decisions.
+    n, n_pass = m.trials, m.pass_trials
+    if n_pass == 0:
         return _Judged(GateVerdict.INCONCLUSIVE, "no delivery reported and no treatment decided "
-                       "longer than reportDelay ago yet", threshold=floor, samples=0)
+                       "yet", threshold=floor, samples=0)
     # A report may count a decision taken before the window: never more than judged.
-    delivered = min(m.delivered, n)
+    delivered, passed = min(m.delivered, n), min(m.delivered, n_pass)
     new_memory = dict(memory)
     # The undelivered share against the ceiling 1 − min, as errorRate's max: the same exact
     # Beta-binomial mixture, evidence multiplied across steps.
-    tests = _ceiling_tests("undelivered share", n - delivered, n - delivered, n, 1 - floor,
-                           1 - floor, memory, new_memory, gate.alpha, prefix="undelivered")
+    tests = _ceiling_tests("undelivered share", n_pass - passed, n - delivered, n, 1 - floor,
+                           1 - floor, memory, new_memory, gate.alpha, prefix="undelivered",
+                           n_pass=n_pass)
     verdict, why = _rule(tests, gate.alpha)
-    state = new_memory["undeliveredPass"]
-    low, high = 1 - state.upper, 1 - state.lower
-    if verdict is GateVerdict.PASS and n < gate.min_samples:
-        verdict, why = GateVerdict.INCONCLUSIVE, f"{n} of {gate.min_samples} decisions needed"
-    return _Judged(verdict, f"delivered {delivered}/{n} ({delivered / n:.4g}, CS [{low:.4g}, "
-                            f"{high:.4g}]) vs min {floor:.4g}: {why}",
-                   value=delivered / n, lower=low, upper=high, threshold=floor, samples=n,
-                   memory=new_memory)
+    # Each bound from the side whose counts it can trust: at least the pass side's share
+    # (in flight counted undelivered), at most the fail side's.
+    # (0 and 1 while a side has no trials: the fail's, before any decision is reportDelay old.)
+    low = max(0.0, 1 - new_memory["undeliveredPass"].upper)
+    high = min(1.0, 1 - new_memory["undeliveredFail"].lower)
+    if verdict is GateVerdict.PASS and n_pass < gate.min_samples:
+        verdict, why = (GateVerdict.INCONCLUSIVE,
+                        f"{n_pass} of {gate.min_samples} decisions needed")
+    older = (f"; {delivered}/{n} older than reportDelay (or reported), for a Fail"
+             if (delivered, n) != (passed, n_pass) else "")
+    return _Judged(verdict, f"delivered {passed}/{n_pass} ({passed / n_pass:.4g}, CS "
+                            f"[{low:.4g}, {high:.4g}]){older} vs min {floor:.4g}: {why}",
+                   value=passed / n_pass, lower=low, upper=high, threshold=floor,
+                   samples=n_pass, memory=new_memory)
 
 
 def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | RoiMeasurement,

@@ -246,20 +246,39 @@ class CustomMeasurement:
 @dataclass(frozen=True)
 class DeliveryRateMeasurement:
     """``deliveryRate`` gate: treatments delivered (sender reported ``status="ok"``) and the
-    delivery reports received (ok or failed) in the step's window, and treatments decided (the
+    delivery reports received (ok or failed) in the step's window; treatments decided (the
     campaign's treated-arm rows with a treatment) in the step's window up to the gate's
-    ``reportDelay`` ago: a decision younger than that may still be reported, so it is neither
-    delivered nor missing yet. ``reported`` None: the source counts no reports."""
+    ``reportDelay`` ago (``decided``), and since then (``recent``). A report carries no
+    decision time, so the reports cannot be split the same way: those of the recent decisions
+    are among ``delivered``. The two sides of the test therefore judge two sets of decisions,
+    each only in the direction its counts cannot mislead (``trials``, ``pass_trials``).
+    ``reported`` None: the source counts no reports."""
 
     delivered: int
     decided: int
     reported: int | None = None
+    recent: int = 0
 
     @property
     def trials(self) -> int:
-        """The decisions the rate is judged on: every reported one, and at least every one old
-        enough that a missing report means a missing delivery."""
+        """The decisions a Fail is judged on: every reported one, and at least every one old
+        enough that a missing report means a missing delivery. ``delivered`` may include
+        reports of recent decisions, so it can only overstate their deliveries: a sender that
+        drops a share p of them silently reads about p·(T − d)/T delivered at a step's age T,
+        never failed for what is in flight."""
         return max(self.decided, self.reported or 0)
+
+    @property
+    def pass_trials(self) -> int:
+        """The decisions a Pass is judged on: every one of the step, a recent one delivered
+        only once reported. ``delivered`` can then only understate their deliveries (a report
+        in flight reads as none), but for the reports of decisions taken before the step (at
+        most a ``reportDelay``'s worth, at the previous step's lower exposure). So a sender
+        that silently drops a share of its deliveries does not pass on the reports of the
+        decisions it kept (judged against ``decided`` alone, it read as delivering them all at
+        a step's first analyses), and an honest one passes once its deliveries in flight (its
+        delay over the step's age) are a small share."""
+        return max(self.decided + self.recent, self.reported or 0)
 
 
 @dataclass(frozen=True)

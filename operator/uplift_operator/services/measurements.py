@@ -812,23 +812,34 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
     # decided, so both sides count the same decisions. Its evidence carries over a promotion
     # for the same reason (docs/lifecycle.md), and a canary's share adds samples, not bias.
     # Reports come after their decision: judging this window's decisions against this
-    # window's reports would read every delivery still in flight as a failure.
+    # window's reports would read every delivery still in flight as a failure. So the step's
+    # decisions are counted in two parts, those older than reportDelay (``decided``: a
+    # missing report is a missing delivery) and the younger ones (``recent``: not due yet);
+    # a report says nothing of its decision's age, so the gate judges a Fail on the older
+    # ones and a Pass on them all (``DeliveryRateMeasurement``): the reports of the younger
+    # ones no longer make up for the deliveries of the older ones a sender silently dropped.
     delay = parse_duration(gate.report_delay) if gate.report_delay else DEFAULT_REPORT_DELAY
-    settled = ctx.now - ctx.step_started_at - delay
-    decided: int | None = 0
-    if settled.total_seconds() >= 1:
-        decided = _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
-                                         _treatments(gate), window=_range(settled),
-                                         offset=_range(delay)) + " or vector(0)")
+    age = ctx.now - ctx.step_started_at
+    settled = age - delay
+
+    def decisions(window: timedelta, offset: str = "") -> int | None:
+        if window.total_seconds() < 1:
+            return 0
+        return _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
+                                      _treatments(gate), window=_range(window),
+                                      offset=offset) + " or vector(0)")
+
+    decided = decisions(settled, offset=_range(delay))
+    recent = decisions(min(age, delay))
     # The runtime exports both report series at zero with the campaign: none is no data.
     delivered = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
                                        'status="ok"', _treatments(gate)))
     failed = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
                                     'status="failed"', _treatments(gate)) + " or vector(0)")
-    if decided is None or delivered is None or failed is None:
+    if decided is None or recent is None or delivered is None or failed is None:
         return None
     return m.DeliveryRateMeasurement(delivered=delivered, decided=decided,
-                                     reported=delivered + failed)
+                                     reported=delivered + failed, recent=recent)
 
 
 #: What a treatment key is made of (``model.keys.treatment_key``): nothing a PromQL regex or

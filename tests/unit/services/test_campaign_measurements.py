@@ -82,27 +82,47 @@ ARMS = {
 
 
 def test_delivery_rate_reads_reports_and_the_decisions_old_enough_to_be_reported() -> None:
-    prom = Counters({("uplift_assignments_total", 'treatment!="none"'): 1000.0,
-                     ("uplift_deliveries_total", 'status="ok"'): 980.0,
+    prom = Counters({("uplift_assignments_total", "[480s] offset 120s"): 1000.0,
+                     ("uplift_assignments_total", "[120s])"): 300.0,
+                     ("uplift_deliveries_total", 'status="ok"'): 1270.0,
                      ("uplift_deliveries_total", 'status="failed"'): 15.0})
     got = collect_campaign(gate("deliveryRate", min=0.95, reportDelay="2m"), context(), prom,
                            None)
-    assert got == m.DeliveryRateMeasurement(delivered=980, decided=1000, reported=995)
+    assert got == m.DeliveryRateMeasurement(delivered=1270, decided=1000, reported=1285,
+                                            recent=300)
     assert all(SEL in q for q in prom.asked)
     decided = [q for q in prom.asked if "uplift_assignments_total" in q]
-    # Decisions of the step's first 8 minutes: the last 2 may still be reported.
-    assert len(decided) == 1 and "[480s] offset 120s" in decided[0]
+    # Decisions of the step's first 8 minutes (the last 2 may still be reported), and those
+    # of the last 2, which count only once reported.
+    assert len(decided) == 2
+    assert sum("[480s] offset 120s" in q for q in decided) == 1
+    assert sum("[120s])" in q and "offset" not in q for q in decided) == 1
+    assert all('arm="treated"' in q and 'treatment!="none"' in q for q in decided)
     reports = [q for q in prom.asked if "uplift_deliveries_total" in q]
     assert len(reports) == 2 and all("[600s]" in q and "offset" not in q for q in reports)
+    # A Fail is judged on the 1000 older decisions, a Pass on all 1300 of the step.
+    assert (got.trials, got.pass_trials) == (1285, 1300)
 
 
 def test_delivery_rate_counts_no_decision_missing_before_the_report_delay() -> None:
-    prom = Counters({("uplift_assignments_total", 'treatment!="none"'): 1000.0,
-                     ("uplift_deliveries_total", 'status="ok"'): 40.0})
-    got = collect_campaign(gate("deliveryRate"), context(now=STEP + dt.timedelta(minutes=3)),
-                           prom, None)  # default reportDelay 5m
-    assert got == m.DeliveryRateMeasurement(delivered=40, decided=0, reported=40)
-    assert not any("uplift_assignments_total" in q for q in prom.asked)
+    """Within reportDelay of the step's start no decision is missing yet (none counts towards
+    a Fail), and none is delivered but those reported: the reports alone no longer pass a
+    sender that silently drops a tenth of its deliveries (before: 900/0/900, a Pass)."""
+    prom = Counters({("uplift_assignments_total", "[180s])"): 1000.0,
+                     ("uplift_deliveries_total", 'status="ok"'): 900.0})
+    ctx = context(now=STEP + dt.timedelta(minutes=3))
+    g = gate("deliveryRate")  # default reportDelay 5m
+    got = collect_campaign(g, ctx, prom, None)
+    assert got == m.DeliveryRateMeasurement(delivered=900, decided=0, reported=900,
+                                            recent=1000)
+    decided = [q for q in prom.asked if "uplift_assignments_total" in q]
+    assert len(decided) == 1 and "offset" not in decided[0]  # no older decision to count
+    assert isinstance(got, m.DeliveryRateMeasurement)
+    out = gates.evaluate_gate(g, got, None, ctx.now)
+    assert out.verdict is GateVerdict.INCONCLUSIVE and out.value == pytest.approx(0.9)
+    # Every decision reported delivered: a Pass.
+    honest = m.DeliveryRateMeasurement(delivered=1000, decided=0, reported=1000, recent=1000)
+    assert gates.evaluate_gate(g, honest, None, ctx.now).verdict is GateVerdict.PASS
 
 
 def test_incremental_conversions_counts_arms_and_completeness() -> None:
@@ -606,7 +626,8 @@ def test_the_conversion_gates_judge_only_the_followed_versions_decisions() -> No
 def test_delivery_and_budget_count_every_versions_decisions() -> None:
     # The sender delivers what any predictor decided; the campaign pays for it all.
     got = collect_campaign(gate("deliveryRate"), context(), _versions(), None)
-    assert got == m.DeliveryRateMeasurement(delivered=4500, decided=5000, reported=5000)
+    assert got == m.DeliveryRateMeasurement(delivered=4500, decided=5000, reported=5000,
+                                            recent=5000)
     spent = collect_campaign(gate("budget"), context(), _versions(), None)
     assert isinstance(spent, m.BudgetMeasurement) and spent.spend == pytest.approx(950.0)
 

@@ -390,9 +390,11 @@ class CampaignGate(GateSpecBase):
     report_delay: Duration | None = Field(
         default=None,
         description="deliveryRate only: how long the sender may take to report a delivery. "
-                    "Decisions younger than this are not yet counted as undelivered (the "
-                    "reports received so far are); older ones without a report are. "
-                    f"Default: 5m. {AT_MOST}")
+                    "A decision younger than this without a report yet counts towards no "
+                    "Fail, and towards a Pass only once reported (the counters do not tell "
+                    "how old a reported decision is, so the reports of young decisions must "
+                    "not stand in for deliveries older ones missed); an older one without a "
+                    f"report is undelivered. Default: 5m. {AT_MOST}")
 
     # A bound the evaluator could never judge (an Error at every analysis, then a rollback);
     # ``domain.validation`` refuses the same of an object stored before (InvalidSpec).
