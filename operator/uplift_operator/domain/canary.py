@@ -494,9 +494,21 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if not self.seen.canary_ready:
             if self.seen.serving_failure is not None:  # the backend's why, naming the version
                 return self.seen.serving_failure
+            if self.serves(self.status.canary_version):
+                return self.graph_not_ready()
             return ("canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
                     + self.not_serving_until())
         return None
+
+    def graph_not_ready(self) -> str:
+        """Why a canary whose own predictor serves (``Observed.ready_versions``) is held while
+        the serving graph is not Ready (``canary_ready`` False): the rest of the graph, not the
+        canary, keeps it from serving its share, so the step holds and nothing is counted
+        against the canary (``canary_down``: it is rolled back only once its own predictor
+        stops serving)."""
+        return (f"the serving graph is not ready yet; canary {self.status.canary_version}'s "
+                "own predictor serves: waiting for the rest of it (e.g. the stable's or the "
+                "executor's pods)")
 
     def not_serving_until(self) -> str:
         """What becomes of a canary with traffic that does not serve, once its time without
@@ -529,6 +541,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return f"{held}; annotate again once it resolves"
         if self.seen.canary_ready:
             return None
+        if self.seen.serving_failure is None and self.serves(self.status.canary_version):
+            return (f"{self.graph_not_ready()}; a promote waits for the graph to be ready: "
+                    "annotate again once it is")
         return (f"canary {self.status.canary_version} does not serve: a promote would move "
                 f"traffic off stable {self.status.stable_version}, which serves, onto it; "
                 "annotate again once it serves")
@@ -1171,15 +1186,36 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         cause = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
                  if self.seen.serving_failure is not None
                  else "no replica of its predictor is available")
-        why = (f"canary {s.canary_version} has not served for {_span(self.now - since)} since "
-               f"{since.isoformat()} at {s.canary_weight}% of the traffic, past the {said} a "
-               f"canary with traffic may go without serving: {cause}")
+        past = (f"at {s.canary_weight}% of the traffic, past the {said} a canary with traffic "
+                f"may go without serving: {cause}")
         if self.rollback_mode == "Automatic":
-            self.roll_back(Reason.ROLLED_BACK, why)
+            self.roll_back(Reason.ROLLED_BACK, (
+                f"canary {s.canary_version} has not served for {_span(self.now - since)} since "
+                f"{since.isoformat()} {past}"))
         elif not self.rollback_pending:  # a gate's pending rollback says its own why
             self.rollback_pending = True
+            # Held: the words name the fixed time it stopped (no growing span, so a pass while
+            # held rewrites nothing), recorded once as a Paused entry that later passes quote.
+            why = self.paused_not_serving(
+                f"canary {s.canary_version} has not served since {since.isoformat()}",
+                f" {past}")
             self.pause_reason = (f"{why}; rollback.mode is Manual: annotate {ABORT_ANNOTATION} "
                                  "to roll back (a promote is refused while it does not serve)")
+
+    def paused_not_serving(self, head: str, rest: str) -> str:
+        """The ``Paused`` history entry of a canary held for not serving (``head``: which
+        canary, since when), as ``steps.paused_on`` does a gate's pending rollback: the pass
+        that holds it records ``head + rest``; the passes after it quote that entry (whatever
+        the backend's failure text says since), so the hold is recorded once."""
+        s = self.status
+        for entry in reversed(s.history):
+            if s.step_started_at is not None and entry.time < s.step_started_at:
+                break
+            if (entry.action == Reason.PAUSED.value and entry.version == s.canary_version
+                    and entry.reason.startswith(head)):
+                return entry.reason
+        self.record(Reason.PAUSED, s.canary_version, head + rest)
+        return head + rest
 
     def note_canary_serving(self) -> None:
         """``canaryNotServingSince`` after this pass: kept from the first pass that saw the

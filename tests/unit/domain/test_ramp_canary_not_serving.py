@@ -97,7 +97,8 @@ def test_with_manual_rollback_a_canary_not_serving_is_held_for_an_abort() -> Non
     d = sim.tick(5)
     assert d.status.canary_version == "2" and d.traffic == TrafficSplit("1", "2", 50)
     assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
-    assert "canary 2 has not served for 5m" in d.status.message
+    stopped = sim.now - dt.timedelta(minutes=5)
+    assert f"canary 2 has not served since {stopped.isoformat()} at 50%" in d.status.message
     assert ("rollback.mode is Manual: annotate uplift.dev/abort to roll back (a promote is "
             "refused while it does not serve)") in d.status.message
     assert Reason.PAUSED in sim.reasons()
@@ -164,9 +165,46 @@ def test_a_canary_whose_own_predictor_serves_is_not_down_while_the_graph_is_not_
     for _ in range(4):
         d = sim.tick(5)
     assert d.status.canary_version == "2" and d.status.canary_not_serving_since is None
+    assert d.status.phase is Phase.PROGRESSING and d.status.canary_weight == 50
+    assert "canary is not serving" not in d.status.message
+    assert ("waiting (the serving graph is not ready yet; canary 2's own predictor serves"
+            in d.status.message)
     sim.ready_versions = frozenset({"1"})
-    sim.tick(1)
+    assert "canary is not serving since" in sim.tick(1).status.message
     assert sim.tick(5).status.canary_version is None
+
+
+def test_a_graph_not_ready_holds_the_step_and_a_promote_but_rolls_nothing_back() -> None:
+    """Pods of both versions serve while the graph is not Ready (the executor's, say): the step
+    holds for good, truthfully worded, and a promote waits for the graph; the canary is not
+    rolled back however long it lasts."""
+    sim = at_fifty_percent()
+    sim.canary_ready = False
+    sim.ready_versions = frozenset({"1", "2"})
+    for _ in range(6):
+        d = sim.tick(20, verdicts=NO_DATA)
+    assert d.status.canary_version == "2" and d.status.canary_weight == 50
+    assert all(e.action != "RolledBack" for e in d.status.history)
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    d = sim.tick(1)
+    assert d.status.canary_version == "2" and d.status.stable_version == "1"
+    assert any("a promote waits for the graph to be ready" in e.message for e in d.events)
+
+
+def test_a_manual_hold_for_not_serving_is_recorded_once_and_rewrites_nothing() -> None:
+    sim = at_fifty_percent(rollback="Manual")
+    sim.canary_ready = False
+    stopped = sim.now + dt.timedelta(minutes=1)
+    sim.tick(1)
+    held = sim.tick(5)
+    assert held.status.phase is Phase.PAUSED
+    paused = [e for e in held.status.history if e.action == "Paused"]
+    assert [(e.version, e.time) for e in paused] == [("2", sim.now)]
+    assert paused[0].reason.startswith(f"canary 2 has not served since {stopped.isoformat()}")
+    a = sim.tick(1)
+    b = sim.tick(1)
+    assert a.status == held.status and b.status == held.status
+    assert a.events == b.events == ()
 
 
 def test_gates_passing_again_do_not_outlast_a_canary_that_does_not_serve() -> None:
