@@ -756,6 +756,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.follow_budget()
         if self.suspended is None:  # a spent budget is no step failing to progress
             self.check_deadline()
+        elif self.status.paused_at is not None:
+            # A pause the suspension outlived ends when it ends, not at the renewal days later
+            # (a stale ``pausedAt``, a late Resumed); one begun while suspended is kept for the
+            # renewal, which says Paused as the phase becomes it.
+            self.note_resume()
         self.advance()
         return self.finish()
 

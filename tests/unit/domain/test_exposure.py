@@ -21,6 +21,7 @@ from uplift_operator.api.v1alpha1.campaign import (
     BudgetLedgers,
     Campaign,
     CampaignGate,
+    CampaignSpec,
     CampaignStatus,
     Schedule,
 )
@@ -180,8 +181,8 @@ BUDGET_SPEC = SPEC.model_copy(update={
 ANCHOR = T0  # periods of the sample's 7d from here
 
 
-def _budget_pass(status: CampaignStatus, now: dt.datetime, verdict: GateVerdict | None
-                 ) -> exposure.Decision:
+def _budget_pass(status: CampaignStatus, now: dt.datetime, verdict: GateVerdict | None,
+                 spec: CampaignSpec = BUDGET_SPEC) -> exposure.Decision:
     outcomes = None
     if verdict is not None:
         outcomes = [GateOutcome(name="budget", verdict=verdict, message="m", time=now,
@@ -191,7 +192,58 @@ def _budget_pass(status: CampaignStatus, now: dt.datetime, verdict: GateVerdict 
                                             else None))]
     observed = exposure.Observed(model=SERVING, gate_outcomes=outcomes, budget_anchor=ANCHOR,
                                  generation=1)
-    return exposure.decide(BUDGET_SPEC, status, observed, now)
+    return exposure.decide(spec, status, observed, now)
+
+
+PAUSED_BUDGET_SPEC = BUDGET_SPEC.model_copy(update={
+    "exposure": BUDGET_SPEC.exposure.model_copy(update={"paused": True})})
+
+
+def _reasons(decision: exposure.Decision) -> list[str]:
+    return [e.reason.value for e in decision.events]
+
+
+def test_a_pause_ended_while_the_budget_suspends_ends_then_not_at_the_renewal() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    paused = _budget_pass(start, T0 + dt.timedelta(hours=1), None, PAUSED_BUDGET_SPEC)
+    assert paused.status.paused_at == T0 + dt.timedelta(hours=1)
+    suspended = _budget_pass(paused.status, T0 + dt.timedelta(days=2), GateVerdict.FAIL,
+                             PAUSED_BUDGET_SPEC)
+    assert suspended.status.paused_at == T0 + dt.timedelta(hours=1)
+    # Un-paused while suspended: the pause ends now, not at the renewal days later.
+    unpaused = _budget_pass(suspended.status, T0 + dt.timedelta(days=3), None)
+    u = unpaused.status
+    assert (u.phase, u.paused_at, u.resumed_at) == (Phase.SUSPENDED, None,
+                                                    T0 + dt.timedelta(days=3))
+    assert unpaused.events == ()
+    renewed = _budget_pass(u, T0 + dt.timedelta(days=7), None)
+    assert renewed.status.phase is Phase.PROGRESSING and renewed.status.paused_at is None
+    assert _reasons(renewed) == ["BudgetRenewed"]  # no Resumed four days late
+
+
+def test_a_pause_the_budget_suspension_outlives_holds_through_the_renewal() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    paused = _budget_pass(start, T0 + dt.timedelta(hours=1), None, PAUSED_BUDGET_SPEC)
+    suspended = _budget_pass(paused.status, T0 + dt.timedelta(days=2), GateVerdict.FAIL,
+                             PAUSED_BUDGET_SPEC)
+    later = _budget_pass(suspended.status, T0 + dt.timedelta(days=3), None, PAUSED_BUDGET_SPEC)
+    assert later.events == () and later.status.paused_at == T0 + dt.timedelta(hours=1)
+    renewed = _budget_pass(later.status, T0 + dt.timedelta(days=7), None, PAUSED_BUDGET_SPEC)
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.paused_at) == (Phase.PAUSED, 5,
+                                                          T0 + dt.timedelta(hours=1))
+    assert _reasons(renewed) == ["BudgetRenewed"]  # neither Paused again nor Resumed
+
+
+def test_a_pause_begun_while_the_budget_suspends_is_said_at_the_renewal() -> None:
+    start = _budget_pass(CampaignStatus(), T0, None).status
+    suspended = _budget_pass(start, T0 + dt.timedelta(days=2), GateVerdict.FAIL)
+    paused = _budget_pass(suspended.status, T0 + dt.timedelta(days=3), None, PAUSED_BUDGET_SPEC)
+    assert paused.status.phase is Phase.SUSPENDED and paused.events == ()
+    renewed = _budget_pass(paused.status, T0 + dt.timedelta(days=7), None, PAUSED_BUDGET_SPEC)
+    assert renewed.status.phase is Phase.PAUSED
+    assert _reasons(renewed) == ["BudgetRenewed", "Paused"]
+    assert renewed.status.paused_at == T0 + dt.timedelta(days=7)
 
 
 def test_budget_suspension_holds_within_the_period_of_the_fail() -> None:
