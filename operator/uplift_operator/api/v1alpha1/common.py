@@ -432,9 +432,11 @@ class GateStatus(StatusPart):
         description="Fail verdicts counted towards failureLimit at this step: zeroed when the "
                     "ramp moves to another step or starts again at its first, and when the "
                     "gate's settings change (a Campaign's also when its model promotes a new "
-                    "version mid-ramp); kept when the step itself starts over (a Campaign's "
-                    "budget renewal, its refused spec fixed, its campaigns file written "
-                    "again). A budget gate's Fail suspends and is not counted.")
+                    "version mid-ramp, but for a deliveryRate gate, which judges the sender, "
+                    "not the model: it keeps its failures and its consecutive errors); kept "
+                    "when the step itself starts over (a Campaign's budget renewal, its "
+                    "refused spec fixed, its campaigns file written again). A budget gate's "
+                    "Fail suspends and is not counted.")
     inconclusives: int = Field(default=0, ge=0, description="Inconclusive verdicts at this step.")
     consecutive_errors: int = Field(default=0, ge=0, description="Error verdicts in a row.")
     design_samples: int | None = Field(
