@@ -297,7 +297,9 @@ def test_manual_rollback_mode_holds_the_exposure_on_a_failing_gate(
     assert status["phase"] != "Degraded" and status.get("rolledBackGeneration") is None
     assert "rollback.mode is Manual" in status["message"]
     assert not campaign.events("RolledBack")
-    assert [h["action"] for h in status["history"]] == ["ExposureStarted"]
+    # The hold is recorded once (its Paused entry names the Fail that tripped it), no rollback.
+    assert [h["action"] for h in status["history"]] == ["ExposureStarted", "Paused"]
+    assert "gate roi Fail" in status["history"][-1]["reason"]
 
 
 def test_late_outcomes_are_not_counted(campaign: CampaignBench) -> None:
