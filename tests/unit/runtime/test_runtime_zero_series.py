@@ -1,6 +1,6 @@
 """Which series a replica exports at zero is said where each metric family is defined
 (``RuntimeMetrics.zeros``) and created from that alone (``export_zeros``): the model's own
-decisions at load, a campaign's when it is configured, the split's other versions' when the
+decisions at load, a campaign's while it may treat, the split's other versions' when the
 split names them. A series first created by its first count is born inside the gates' PromQL
 ranges and ``increase()`` loses that count.
 
