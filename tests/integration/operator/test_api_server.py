@@ -219,6 +219,10 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
     ("alpha-on-a-budget-gate", CAMPAIGN, set_path("spec.exposure.gates.4.alpha", 0.1),
      ["spec.exposure.gates[4].alpha",
       "alpha applies to deliveryRate, incrementalConversions, roi and drift gates only"]),
+    ("alpha-on-a-model-custom-gate", MODEL, set_path("spec.rollout.gates.0", {
+        "name": "c", "type": "custom", "query": "up", "max": 1, "alpha": 0.1}),
+     ["spec.rollout.gates[0].alpha", "alpha applies to latency, errorRate, drift, qini, "
+      "onlineEffect and upliftSanity gates only"]),
     ("limits-on-a-budget-gate", CAMPAIGN, set_path("spec.exposure.gates.4", {
         "name": "budget", "type": "budget", "minSamples": 10, "failureLimit": 1,
         "inconclusiveLimit": 2}),

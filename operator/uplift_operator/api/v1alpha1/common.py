@@ -601,7 +601,8 @@ class GateSpecBase(ApiModel):
                          description="Error level of statistical gates, spent once per canary "
                                      "version across all steps and looks: the chance of a wrong "
                                      "pass, and of a wrong fail, are each at most alpha. "
-                                     "Default: 0.05.")
+                                     "Refused on a custom gate, which tests nothing (a value "
+                                     "against min/max). Default: 0.05.")
     expected_samples: int | None = Field(
         default=None, ge=1,
         description="Samples at which a decision is expected; tunes the anytime-valid test's "

@@ -295,6 +295,8 @@ MODEL_GATE_FIELDS: dict[str, tuple[str, ...]] = {
     "treatments": ("qini",),
     "query": ("custom",),
     "templateRef": ("latency", "custom"),
+    # A custom gate compares a value with min/max: no test, no error level.
+    "alpha": ("latency", "errorRate", "drift", "qini", "onlineEffect", "upliftSanity"),
 }
 
 
@@ -320,7 +322,8 @@ class ModelGate(GateSpecBase):
                     "upliftSanity: the mean predicted uplift within [min, max] training "
                     "standard deviations (default [-1, 1]). custom: any PromQL scalar with "
                     "min/max. A field the type does not read (margin, marginType, min, max, "
-                    "expectedSamples, features, treatments, query, templateRef) is refused.")
+                    "expectedSamples, features, treatments, query, templateRef; alpha on a "
+                    "custom gate) is refused.")
 
     # Bounds the evaluators could never judge (an Error at every analysis, then a rollback);
     # ``domain.validation`` refuses the same of an object stored before (InvalidSpec).
