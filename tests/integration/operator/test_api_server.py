@@ -287,6 +287,11 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
         set_path("spec.economics.costPerTreatment", 0),
         set_path("spec.treatments.1.costPerTreatment", 0),
         set_path("spec.exposure.gates", [{"name": "inc", "type": "incrementalConversions"}]))),
+    # A margin of 1 or more is fine where it is absolute: onlineEffect's default type, or written.
+    ("online-effect-margin-above-one", MODEL, set_path("spec.rollout.gates.4.margin", 1.5)),
+    ("absolute-error-rate-margin-above-one", MODEL, all_of(
+        set_path("spec.rollout.gates.1.margin", 2.0),
+        set_path("spec.rollout.gates.1.marginType", "absolute"))),
     ("model-name-of-63-characters", MODEL, set_path("metadata.name", "m" * 63)),
     ("campaign-name-with-a-leading-digit", CAMPAIGN, set_path("metadata.name", "1spring")),
     ("empty-salt-meaning-the-default", CAMPAIGN, set_path("spec.experiment.salt", "")),

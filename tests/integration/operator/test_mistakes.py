@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.kube import Kubectl, OperatorProcess
-from tests.support.mutations import DELETE, Mutation, set_path
+from tests.support.mutations import DELETE, Mutation, all_of, set_path
 from tests.support.registry import Versions
 
 from uplift_operator.devenv import process
@@ -91,6 +91,13 @@ SCHEMA: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
             "max": 1}), ["spec.rollout.gates[0]", "set either query or templateRef, not both"]),
     ("min-above-max", MODEL, set_path("spec.rollout.gates.0.min", 1.0),
      ["spec.rollout.gates[0]", "min must not exceed max"]),
+    # latency, errorRate and qini judge a margin left without marginType as relative.
+    ("relative-margin-150-percent", MODEL, set_path("spec.rollout.gates.1.margin", 1.5),
+     ["spec.rollout.gates[1].margin", "a relative margin must be below 1"]),
+    ("relative-margin-written-out", MODEL, all_of(
+        set_path("spec.rollout.gates.4.margin", 1.0),
+        set_path("spec.rollout.gates.4.marginType", "relative")),
+     ["spec.rollout.gates[4].margin", "a relative margin must be below 1"]),
     # A field the gate's type never reads is refused rather than silently ignored.
     ("min-on-an-online-effect-gate", MODEL, set_path("spec.rollout.gates.4.min", 0.0),
      ["spec.rollout.gates[4].min", "min applies to qini, upliftSanity and custom gates only"]),
@@ -238,10 +245,9 @@ CONTEXT: list[Case] = [
                 ["gates[2] (drift).features: 'shoe_size' is not in spec.features"]),
     _model_case("gate-treatment-unknown", set_path("spec.rollout.gates.3.treatments", ["sms"]),
                 ["gates[3] (qini).treatments: unknown treatment 'sms'"]),
-    _model_case("relative-margin-150-percent", set_path("spec.rollout.gates.1.margin", 1.5),
-                ["a relative margin must be below 1 (got 1.5)"]),
-    # A pause shorter than the analysis interval, an interval under a second: the API server's
-    # now (SCHEMA above); the operator's own check, for an object stored before, is unit-tested.
+    # A pause shorter than the analysis interval, an interval under a second, a relative margin
+    # of 1 or more: the API server's now (SCHEMA above); the operator's own check, for an
+    # object stored before, is unit-tested.
     _model_case("token-with-newline", _credentials("token-with-newline-creds", tokenKey="token"),
                 ["Secret 'token-with-newline-creds' key 'token' has a trailing newline"],
                 secret={"token": TOKEN + "\n"}),

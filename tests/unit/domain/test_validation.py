@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.support.cel import evaluate
 
 from uplift_operator.api.v1alpha1 import Campaign, UpliftModel
+from uplift_operator.api.v1alpha1.upliftmodel import RELATIVE_MARGIN, ModelGate
 from uplift_operator.domain import promql, templates, validation
+from uplift_operator.domain.gates import margin_of
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 
 SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
@@ -328,3 +331,18 @@ def test_credential_problems_name_the_secret_and_key_never_the_value(
 def test_clean_credentials_have_no_problem() -> None:
     assert validation.credential_problems("mlflow", ["user", "password"],
                                           {"user": b"reader", "password": b"p@ss w0rd"}) == []
+
+
+def test_the_crd_rule_judges_a_margin_as_margin_of_does() -> None:
+    """The API server's rule and the operator's check (``gates.margin_of``) agree on which
+    margins are relative, for each type with and without marginType."""
+    rule = next(r["rule"] for r in ModelGate.model_json_schema()["x-kubernetes-validations"]
+                if r["message"] == RELATIVE_MARGIN)
+    for gate_type in ("latency", "errorRate", "qini", "onlineEffect"):
+        for margin_type in (None, "relative", "absolute"):
+            for margin in (0.5, 1.0, 1.5):
+                wire = {"name": "g", "type": gate_type, "margin": margin,
+                        **({"marginType": margin_type} if margin_type else {})}
+                relative = margin_of(ModelGate.model_validate(wire))[1] == "relative"
+                assert evaluate(rule, wire) is (not relative or margin < 1), wire
+    assert evaluate(rule, {"name": "g", "type": "latency"}) is True  # no margin: the default

@@ -280,6 +280,11 @@ class RolloutStep(ApiModel):
 #: Why the API server (and ``domain.validation``) refuses a gate bound the evaluator cannot judge.
 ERROR_RATE_MAX = ("an errorRate gate's max is a share of requests: it must be above 0 and below 1 "
                   "(at 0 the gate could never pass, at 1 never fail)")
+RELATIVE_MARGIN = ("a relative margin must be below 1: it is a fraction of the stable's value "
+                   "(marginType absent: relative for latency, errorRate and qini)")
+#: The gate types whose margin is relative when marginType is absent
+#: (``domain.gates.margin_of``; a test keeps them equal).
+RELATIVE_BY_DEFAULT = ("latency", "errorRate", "qini")
 UPLIFT_SANITY_BAND = ("an upliftSanity gate's band needs min below max (absent: min -1, max 1, "
                       "in training standard deviations)")
 
@@ -333,6 +338,10 @@ class ModelGate(GateSpecBase):
             {"rule": "self.type != 'errorRate' || !has(self.max) || "
                      "self.max > 0.0 && self.max < 1.0",
              "message": ERROR_RATE_MAX, "fieldPath": ".max"},
+            {"rule": "!has(self.margin) || self.margin < 1.0 || (has(self.marginType) ? "
+                     "self.marginType == 'absolute' : !(self.type in "
+                     f"[{', '.join(repr(t) for t in RELATIVE_BY_DEFAULT)}]))",
+             "message": RELATIVE_MARGIN, "fieldPath": ".margin"},
             # [-1, 1]: the default band (``domain.gates.DEFAULT_SANITY_BAND``; a test keeps
             # them equal).
             {"rule": "self.type != 'upliftSanity' || "
