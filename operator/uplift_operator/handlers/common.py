@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -212,8 +213,14 @@ class PassRunner:
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
         _, namespace, name = key
-        # ``now`` when the pass gets a thread, not when it was queued for one.
-        result = await loop.run_in_executor(self.executor, lambda: decide(snapshot, now()))
+        asked = time.monotonic()
+
+        def decide_now() -> PassResult:
+            # ``now`` when the pass gets a thread, not when it was queued for one.
+            observability.pass_queued(self.kind, time.monotonic() - asked)
+            return decide(snapshot, now())
+
+        result = await loop.run_in_executor(self.executor, decide_now)
         # What the API server would keep of the decision: a field it prunes is neither written
         # again at each pass nor, missing from the echo, read as someone else's status edit.
         expected = self.pruned.expected(result.status, now())

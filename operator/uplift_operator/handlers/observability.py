@@ -24,11 +24,12 @@ from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 from uplift_operator.services.rolls import Rolls
 
-__all__ = ["REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded", "forget", "ghost",
-           "ghosts_audited", "graph_roll_timed_out", "last_rollback", "observe_campaign",
-           "observe_gates", "observe_phase", "observe_rollout", "observe_rolls", "observe_status",
-           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "rollback_pending",
-           "serve", "started", "watches_paused"]
+__all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded",
+           "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
+           "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
+           "observe_rolls", "observe_status", "pass_queued", "paused_by_inconclusive_gate",
+           "pruned", "reconciling", "refused", "rollback_pending", "serve", "started",
+           "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -43,8 +44,21 @@ RECONCILES = Counter("uplift_operator_reconciles_total",
                      "with backoff, and a Warning CampaignsFileNotWritten event on the "
                      "UpliftModel says why.",
                      ["kind", "result"], registry=REGISTRY)
+#: Buckets of the pass histograms, up to 10 minutes: a pass waits for a thread of the pass pool
+#: (``--pass-workers``) first, and at ten thousand new resources a first pass waited 233 to
+#: 554 s for one (docs/operator.md, "Scale"); the client's default buckets end at 10 s, so a
+#: p95 read from them could never say more than 10 s.
+PASS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                300.0, 600.0)
 RECONCILE_SECONDS = Histogram("uplift_operator_reconcile_duration_seconds",
-                              "Time of one reconcile pass.", ["kind"], registry=REGISTRY)
+                              "Time of one reconcile pass, from its start to its end: the wait "
+                              "for a thread of the pass pool included (that wait alone: "
+                              "uplift_operator_pass_queue_seconds).", ["kind"],
+                              buckets=PASS_BUCKETS, registry=REGISTRY)
+PASS_QUEUE_SECONDS = Histogram("uplift_operator_pass_queue_seconds",
+                               "How long a pass's decision waited for a thread of the pass pool "
+                               "(--pass-workers) before it began, by kind (UpliftModel, "
+                               "Campaign).", ["kind"], buckets=PASS_BUCKETS, registry=REGISTRY)
 PHASE = Gauge("uplift_operator_resource_phase",
               "1 for the current phase of each resource (one series per resource).",
               ["kind", "namespace", "name", "phase"], registry=REGISTRY)
@@ -282,6 +296,11 @@ def reconciling(kind: str, namespace: str, name: str, *,
             LAST_PASS.labels(kind, namespace, name).set(began)
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+
+def pass_queued(kind: str, seconds: float) -> None:
+    """A pass's decision of ``kind`` got a thread of the pass pool ``seconds`` after it asked."""
+    PASS_QUEUE_SECONDS.labels(kind).observe(seconds)
 
 
 def observe_phase(kind: str, namespace: str, name: str, phase: Phase, invalid: bool) -> None:
