@@ -89,6 +89,11 @@ def test_schema_refuses_unknown_keys_and_wrong_types_with_a_short_message() -> N
     wrong = run(helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
                 "--set", "replicas=two")
     assert wrong.returncode != 0 and "/replicas" in wrong.stderr and len(wrong.stderr) < 400
+    # The dashboards' Grafana constant carries the job into PromQL strings as it is.
+    for job in ('"kubernetes-pods\\\\x"', '"a\\"b"'):
+        quoted = run(helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                     "--set-json", f"prometheusRule.operatorJob={job}")
+        assert quoted.returncode != 0 and "/prometheusRule/operatorJob" in quoted.stderr, job
 
 
 def test_names_never_stutter() -> None:
@@ -766,6 +771,39 @@ def test_prometheus_rules_pass_promtool_check_and_unit_tests(tmp_path: Path) -> 
         assert (ROOT / "docs" / "runbooks" / url.rsplit("/", 1)[1]).is_file(), url
 
 
+def test_a_drift_gate_pattern_with_a_regex_escape_is_valid_promql(tmp_path: Path) -> None:
+    """``psi\\.drift.*`` as written in the values: quoted for PromQL by the chart, promtool loads
+    the rules (an unknown escape sequence would have prometheus-operator drop the whole
+    PrometheusRule) and the alert fires on ``psi.drift-age``, not on ``psiXdrift-age``."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    custom = tmp_path / "drift.yaml"
+    custom.write_text("prometheusRule: {driftGatePattern: 'psi\\.drift.*|a<b'}\n")
+    rule = by_kind(helm_template("--set", "prometheusRule.enabled=true", "-f", str(custom)),
+                   "PrometheusRule")[0]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
+    check = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    [drift_annotations] = [r["annotations"] for g in rule["spec"]["groups"] for r in g["rules"]
+                           if r["alert"] == "UpliftFeatureDrift"]
+    model = 'job="uplift-operator-metrics", kind="UpliftModel", namespace="marketing"'
+    phase = "uplift_operator_resource_phase{%s, name=\"%s\", phase=\"Progressing\"}"
+    verdict = "uplift_operator_gate_verdict{%s, name=\"%s\", gate=\"%s\", verdict=\"Fail\"}"
+    run_test = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [s for name, gate in (("a", "psi.drift-age"), ("b", "psiXdrift-age"))
+                         for s in ({"series": phase % (model, name), "values": "1x20"},
+                                   {"series": verdict % (model, name, gate), "values": "1x20"})],
+        "alert_rule_test": [{"alertname": "UpliftFeatureDrift", "eval_time": "10m", "exp_alerts": [
+            {"exp_labels": {"severity": "warning", "kind": "UpliftModel", "namespace": "marketing",
+                            "name": "a", "gate": "psi.drift-age"},
+             "exp_annotations": {**drift_annotations, "summary":
+                                 "Feature drift on UpliftModel marketing/a (gate psi.drift-age)."}}]}]}]}
+    (tmp_path / "drift-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "drift-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
 def exported_metric_names() -> set[str]:
     """Every sample name the operator and the runtime export, by metric type."""
     from uplift_operator.handlers import observability
@@ -1007,11 +1045,13 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
 
 def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path) -> None:
     """The debug dashboard's "Feature drift" panel selects the gates by the alert's own
-    ``prometheusRule.driftGatePattern`` (a pattern with a backslash included: escaped for the
-    JSON string, it is the same PromQL text as the alert's)."""
+    ``prometheusRule.driftGatePattern``: a pattern with a regular expression's backslash and a
+    quote, quoted for PromQL (and, in the dashboard, then for JSON), is the same regular
+    expression in both, the one written in the values."""
     custom = tmp_path / "drift.yaml"
-    custom.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": "psi\\\\d+|ks_.*"}}))
-    for values, pattern in (([], ".*drift.*"), (["-f", str(custom)], "psi\\\\d+|ks_.*")):
+    written = 'psi\\.drift.*|ks_\\d+|"q"<b'
+    custom.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": written}}))
+    for values, pattern in (([], ".*drift.*"), (["-f", str(custom)], written)):
         docs = helm_template("--set", "prometheusRule.enabled=true",
                              "--set", "dashboards.enabled=true", *values)
         rule = by_kind(docs, "PrometheusRule")[0]
@@ -1027,8 +1067,7 @@ def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path
             [selector] = list(selectors(promql_parser.parse(expr)))
             matchers.append([(str(m.op), m.value) for m in selector.matchers.matchers
                              if m.name == "gate"])
-        assert matchers[0] == matchers[1] == [
-            (str(promql_parser.MatchOp.Re), pattern.replace("\\\\", "\\"))], matchers
+        assert matchers[0] == matchers[1] == [(str(promql_parser.MatchOp.Re), pattern)], matchers
 
 
 def operator_selectors_summed(node: Any, under_max: bool = False) -> Iterator[Any]:
