@@ -9,8 +9,10 @@ It uses ``requests`` rather than the mlflow client so that every call has an exp
 timeout and every failure maps onto this module's exceptions (a client keeps one connection
 open per thread that uses it; ``services.run_cache`` keeps the clients and the run reads):
 
-- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx)
-  or refused the credentials (401/403, with the server's text).
+- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx),
+  refused the credentials (401) or denied the credentials' user the permission the request
+  needs (403: basic auth's READ to read, EDIT to set tags and aliases, MANAGE to delete a
+  tag), with the server's text.
 - ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
   ``RESOURCE_DOES_NOT_EXIST``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
   unknown alias); the message is MLflow's, verbatim. A run artifact on an object store (S3,
@@ -550,7 +552,7 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
                 unknown_parameter_is_not_found and code == "INVALID_PARAMETER_VALUE"):
             return RegistryNotFound(message, status_code=status, error_code=code)
         if status in (401, 403):
-            return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}): {message}",
+            return RegistryUnavailable(f"{_refusal(status)} (HTTP {status}): {message}",
                                        status_code=status, error_code=code)
         return RegistryRequestError(message, status_code=status, error_code=code)
     # Not MLflow's error shape: its body is not quoted (the message lands in the resource's
@@ -558,10 +560,19 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     # internal service must not read that service's answers back), only described.
     text = _described(response, redact)
     if status in (401, 403):
-        return RegistryUnavailable(f"MLflow refused the credentials (HTTP {status}; {text})",
+        return RegistryUnavailable(f"{_refusal(status)} (HTTP {status}; {text})",
                                    status_code=status)
     # 5xx, or a 4xx that is not MLflow's (a proxy, a wrong tracking URI): the registry is not reachable.
     return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
+
+
+def _refusal(status: int) -> str:
+    """What a 401 or 403 says: the credentials refused (401: wrong, rotated, missing), or
+    accepted and the permission the request needs denied to their user (403: MLflow basic
+    auth's ``make_forbidden_response``, "Permission denied")."""
+    if status == 403:
+        return "MLflow denied permission to the credentials' user"
+    return "MLflow refused the credentials"
 
 
 def _described(response: requests.Response, redact: Callable[[str], str]) -> str:

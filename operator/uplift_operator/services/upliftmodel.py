@@ -121,6 +121,7 @@ from uplift_operator.services.resolution import (
 )
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import (
+    TAG_DELETE_PERMISSION,
     AliasClaims,
     AliasTarget,
     Holding,
@@ -1994,12 +1995,14 @@ def _role(model: str, version: str, role: str, stamp: str) -> list[Write]:
     """The role tag and its time, as one write (the time means something only with the role);
     for a canary or stable role, the version's reason tag removed after it (its own write,
     ``("reason", version)`` set to "", so that a later rollback's reason, even in the same
-    words, is written again, and a thousand resources' removals cost one request)."""
+    words, is written again, and a thousand resources' removals cost one request pair:
+    ``_reason_removal``, which deletes the tag only when the version has it)."""
     role_write = Write(("role", version), role,
                        _tag_write(model, version, {ROLE_TAG: role, ROLE_TIME_TAG: stamp}))
     if role not in _REASONLESS_ROLES:
         return [role_write]
-    return [role_write, Write(("reason", version), "", _tag_delete(model, version, REASON_TAG))]
+    return [role_write, Write(("reason", version), "", _reason_removal(model, version),
+                              permission=TAG_DELETE_PERMISSION)]
 
 
 def _reason(model: str, version: str, why: str) -> Write:
@@ -2008,9 +2011,18 @@ def _reason(model: str, version: str, why: str) -> Write:
     return Write(("reason", version), why, _tag_write(model, version, {REASON_TAG: why}))
 
 
-def _tag_delete(model: str, version: str, key: str) -> Callable[[Registry], None]:
+def _reason_removal(model: str, version: str) -> Callable[[Registry], None]:
+    """The version's ``uplift.dev/reason`` deleted, if it has one: its tags are read first
+    (``GET model-versions/get``, READ). MLflow's basic auth lets only MANAGE delete a version
+    tag (``DeleteModelVersionTag``: ``can_delete``) while EDIT sets tags and aliases; a user
+    granted EDIT, as the write-back needs, had every canary and stable role followed by a
+    deletion of a tag mostly not there, refused (403) and retried for ever at the head of the
+    model's queue, holding every write behind it. Read, the deletion is asked only of a
+    version rolled back before (and needs MANAGE then: ``TAG_DELETE_PERMISSION``)."""
     def apply(registry: Registry) -> None:
-        registry.delete_version_tag(model, version, key)
+        tags = getattr(registry.resolve(model, version=version), "tags", None) or {}
+        if REASON_TAG in tags:
+            registry.delete_version_tag(model, version, REASON_TAG)
     return apply
 
 

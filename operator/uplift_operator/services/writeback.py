@@ -74,6 +74,8 @@ __all__ = [
     "MAX_WRITTEN_KEPT",
     "RECREATE_GRACE",
     "RETRIED_STATUS",
+    "TAG_DELETE_PERMISSION",
+    "WRITE_PERMISSION",
     "AliasClaims",
     "AliasTarget",
     "Holding",
@@ -92,8 +94,20 @@ MAX_BACKOFF_SECONDS = 300.0
 #: forgotten first: enough for every version a few thousand models follow at once.
 MAX_WRITTEN_KEPT = 16_384
 
-#: MLflow's answers to a write that a retry may change: credentials refused, a timeout, throttling.
+#: MLflow's answers to a write that a retry may change: credentials refused (401), permission
+#: denied (403: a permission granted, or credentials rotated, lets the retry through), a
+#: timeout, throttling.
 RETRIED_STATUS = frozenset({401, 403, 408, 429})
+
+#: MLflow's answer when the credentials' user lacks the permission a request needs (basic
+#: auth: ``make_forbidden_response``).
+PERMISSION_DENIED_STATUS = 403
+
+#: The MLflow (basic-auth) permission on the registered model that a write needs: EDIT sets
+#: version tags and aliases (``can_update``); deleting a version tag needs MANAGE
+#: (``DeleteModelVersionTag``: ``can_delete``, which only MANAGE has).
+WRITE_PERMISSION = "EDIT"
+TAG_DELETE_PERMISSION = "MANAGE"
 
 #: The writes (by ``what[0]``) that are not skipped for a value this process wrote before.
 ALWAYS_REWRITTEN = frozenset({"alias"})
@@ -109,11 +123,13 @@ AliasTarget = tuple[str, str, str]
 @dataclass(frozen=True)
 class Write:
     """One registry write: ``what`` (e.g. ``("role", "2")``) set to ``value`` by ``apply`` (a
-    tag removed: ``value`` "", what the write is deduplicated by)."""
+    tag removed: ``value`` "", what the write is deduplicated by); ``permission``, the MLflow
+    permission on the registered model it needs (named when MLflow denies it: 403)."""
 
     what: tuple[str, ...]
     value: str
     apply: Callable[[Registry], None]
+    permission: str = WRITE_PERMISSION
 
 
 @dataclass
@@ -408,14 +424,15 @@ class WriteBack:
                 delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
                 self._retry_at[queue_key] = self._clock() + delay
                 # The same words on every try, so a pass has no new status to write per retry.
-                message = f"{described} failing, retried with backoff: {error}"[:500]
+                message = (f"{described} failing, retried with backoff: "
+                           f"{_why(error, pending)}")[:500]
                 held: list[Owner] = []
                 if attempts == 1:
                     log.warning("%s", message)
                     behind = (f"MLflow write-back of {pending.model} held behind another "
                               f"resource's write ({' '.join(pending.write.what)} = "
                               f"{pending.write.value[:80]!r}) failing, retried with backoff: "
-                              f"{error}")[:500]
+                              f"{_why(error, pending)}")[:500]
                     self._blocked[queue_key] = (message, behind)
                     held = self._hold(queue, pending, behind) if queue is not None else []
                 started = [o for o in pending.owners if o not in self._failing]
@@ -709,6 +726,18 @@ class AliasClaims:
         if changed:
             for listener in self.on_change:
                 listener(changed)
+
+
+def _why(error: Exception, pending: _Pending) -> str:
+    """Why a retried write fails, in the condition's words: MLflow's 403 is a permission the
+    credentials' user lacks, named with the permission this write needs (not "credentials
+    refused": the credentials were accepted, and rotating them changes nothing)."""
+    if getattr(error, "status_code", None) != PERMISSION_DENIED_STATUS:
+        return str(error)
+    needed = pending.write.permission
+    kind = "deleting a version tag" if needed == TAG_DELETE_PERMISSION else "this write"
+    return (f"{kind} needs permission {needed} on registered model {pending.model}, which "
+            f"the credentials' user lacks: {error}")
 
 
 def permanent(error: Exception) -> bool:

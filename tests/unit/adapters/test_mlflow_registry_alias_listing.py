@@ -134,7 +134,7 @@ def test_its_failures_map_as_every_calls_and_never_open_the_breaker(clock: Clock
     sent, not failed fast by a breaker it opened."""
     registry = _registry(clock)
     http.failing = 403
-    with pytest.raises(RegistryUnavailable, match="refused the credentials"):
+    with pytest.raises(RegistryUnavailable, match=r"denied permission to the credentials' user"):
         registry.registered_aliases()
     http.failing = 503
     with pytest.raises(RegistryUnavailable, match="HTTP 503"):

@@ -80,7 +80,7 @@ def test_an_echoed_basic_header_from_the_url_is_redacted(echo: int) -> None:
     with pytest.raises(RegistryUnavailable) as refused:
         registry.resolve("m", version="1")
     text = str(refused.value)
-    assert "MLflow refused the credentials (HTTP 403)" in text and "***" in text
+    assert "MLflow denied permission to the credentials' user (HTTP 403)" in text and "***" in text
     _no_credentials(text)
 
 

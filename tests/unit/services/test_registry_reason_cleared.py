@@ -5,11 +5,13 @@ retried and promoted kept its old rollback's reason in MLflow (``services.uplift
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from tests.unit.services.fakes import FakeRegistry
 from tests.unit.services.test_upliftmodel import PROBE, REGISTERED, SPEC, T0, Sim
 from tests.unit.services.test_writeback_after_restart import rolled_back_canary
 
+from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.writeback import Write, WriteBack
@@ -45,6 +47,7 @@ def test_a_reason_removed_is_written_again_by_a_later_rollback_in_the_same_words
     """The removal is its own write of the reason (value ""): a rollback after it, even with
     the reason the process wrote before, is not skipped as written already."""
     registry, queue = FakeRegistry(), WriteBack()
+    registry.add(REGISTERED, "2")
     owner = ("UpliftModel", "ns", "m")
     why = "gate probe failed"
 
@@ -73,6 +76,7 @@ def test_the_registry_state_removes_the_reason_of_the_canary_and_the_stable_only
                      "reason": "gate probe failed"}]})
     registry = FakeRegistry()
     for version in ("1", "2", "3", "4"):
+        registry.add(REGISTERED, version)
         registry.tags[(REGISTERED, version, REASON)] = "an old rollback"
     writes = upliftmodel._registry_state(spec, status, set(), T0 + dt.timedelta(hours=3))
     for write in writes:
@@ -82,3 +86,52 @@ def test_the_registry_state_removes_the_reason_of_the_canary_and_the_stable_only
     assert {v: registry.tags.get((REGISTERED, v, REASON)) for v in "1234"} == {
         "1": "an old rollback", "2": None, "3": "gate probe failed", "4": None}
     assert [w.what for w in writes if w.value == ""] == [("reason", "2"), ("reason", "4")]
+
+
+@dataclass
+class _EditOnly(FakeRegistry):
+    """MLflow basic auth with EDIT on the model: tags set, a tag deletion denied (403)."""
+
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        self.deleted.append((version, key))
+        raise RegistryUnavailable("MLflow denied permission to the credentials' user (HTTP "
+                                  "403; text/html, 17 bytes, not MLflow API JSON, not shown)",
+                                  status_code=403)
+
+
+def test_a_version_without_a_reason_is_asked_no_deletion() -> None:
+    """A user with EDIT (not MANAGE) on the model: each canary or stable role asked MLflow to
+    delete a reason tag mostly not there, refused (403) and retried for ever at the head of the
+    model's queue, with the promotion's alias move held behind it. The tags are read first:
+    no reason, no deletion, and the writes behind it go through."""
+    registry, queue = _EditOnly(), WriteBack()
+    registry.add(REGISTERED, "2")
+    owner = ("UpliftModel", "ns", "m")
+    queue.submit(owner, registry, SCOPE, REGISTERED, [
+        *upliftmodel._role(REGISTERED, "2", "stable", "t1"),
+        Write(("alias", "production"), "2", upliftmodel._alias_write(REGISTERED, "production",
+                                                                     "2"))])
+    assert queue.run_due() is None
+    assert registry.deleted == [] and queue.pending() == 0 and queue.failure(owner) is None
+    assert registry.aliases[(REGISTERED, "production")] == "2"
+    assert registry.tags[(REGISTERED, "2", ROLE)] == "stable"
+
+
+def test_a_denied_reason_deletion_names_the_permission_it_needs() -> None:
+    """A version that has a reason (rolled back before): its deletion needs MANAGE; a 403 says
+    so, not that the credentials were refused, and is retried (a grant lets it through)."""
+    registry, queue = _EditOnly(), WriteBack(clock=lambda: 0.0)
+    registry.add(REGISTERED, "2")
+    registry.tags[(REGISTERED, "2", REASON)] = "gate probe failed"
+    owner = ("UpliftModel", "ns", "m")
+    queue.submit(owner, registry, SCOPE, REGISTERED,
+                 upliftmodel._role(REGISTERED, "2", "canary", "t1"))
+    queue.run_due()
+    assert registry.deleted == [("2", REASON)] and queue.pending() == 1
+    message = queue.failure(owner)
+    assert message is not None
+    assert "deleting a version tag needs permission MANAGE on registered model hillstrom" in (
+        message)
+    assert "refused the credentials" not in message and "HTTP 403" in message

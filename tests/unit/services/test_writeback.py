@@ -347,3 +347,22 @@ def test_what_was_written_is_remembered_for_the_writes_used_last_only() -> None:
     queue.run_due()
     assert reg.done == [("role", "1"), ("role", "2"), ("role", "3"), ("role", "4"),
                         ("role", "2")]
+
+
+def test_a_denied_write_names_the_permission_it_needs() -> None:
+    """MLflow's 403 is a permission the credentials' user lacks (EDIT to set a tag or an
+    alias), not credentials refused: the condition says which, and the write is retried."""
+    mlflow, clock = Mlflow("token"), Clock()
+    mlflow.refusing["2"] = RegistryUnavailable(
+        "MLflow denied permission to the credentials' user (HTTP 403): Permission denied",
+        status_code=403)
+    queue = WriteBack(clock=clock)
+    queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("2", "stable")])
+    queue.run_due()
+    message = queue.failure(A)
+    assert message is not None and queue.pending() == 1
+    assert "this write needs permission EDIT on registered model m" in message
+    assert "refused the credentials" not in message
+    del mlflow.refusing["2"]
+    settle(queue, clock)
+    assert queue.failure(A) is None and mlflow.tags == {"2": "stable"}

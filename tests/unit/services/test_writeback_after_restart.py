@@ -284,6 +284,8 @@ def test_a_version_in_two_fields_holds_the_role_the_later_decision_gave_it() -> 
                     {"time": t2.isoformat(), "action": "CanaryStarted", "version": "1"}]})
     writes = upliftmodel._registry_state(spec, status, set(), T0 + dt.timedelta(hours=3))
     registry = FakeRegistry()
+    registry.add(REGISTERED, "1")
+    registry.add(REGISTERED, "2")
     for write in writes:
         write.apply(registry)
     assert [(w.what, w.value) for w in writes] == [
