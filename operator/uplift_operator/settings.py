@@ -67,6 +67,10 @@ class OperatorConfig:
     liveness_port: int = 8080
     readiness_port: int = 0
     metrics_port: int = 9090
+    # Seconds between Prometheus's scrapes of the operator's own /metrics (the chart's
+    # serviceMonitor.interval or podMonitor.interval): a process that found a ghost waits
+    # that long (and for one scrape, handlers.existence) before it exits.
+    metrics_scrape_interval: int = 30
     log_format: str = "json"
     verbose: bool = False
     mlflow_tracking_uri: str | None = None
@@ -139,6 +143,22 @@ def recommended_peering_lifetime(namespaces: Sequence[str], all_namespaces: bool
     return next((lifetime for lifetime in range(SHORT_PEERING_LIFETIME, LONG_PEERING_LIFETIME)
                  if len(namespaces) / keepalive_gap(lifetime) <= KEEPALIVE_BUDGET),
                 LONG_PEERING_LIFETIME)
+
+
+_INTERVAL_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+_INTERVAL_UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def _interval_seconds(text: str | int) -> int:
+    """Whole seconds (at least 1) of ``text``: a number of seconds, or a Prometheus duration
+    as a ServiceMonitor's interval spells it (``30s``, ``1m``, ``1m30s``)."""
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    parts = _INTERVAL_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds, or a duration such as 60s or 1m")
+    return max(1, round(sum(int(n) * _INTERVAL_UNIT[u] for n, u in parts)))
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -246,6 +266,14 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--metrics-port", type=int,
                         default=_env("METRICS_PORT", "9090") or 0,
                         help="port of the Prometheus /metrics endpoint (0: off)")
+    parser.add_argument("--metrics-scrape-interval", type=_interval_seconds,
+                        default=_env("METRICS_SCRAPE_INTERVAL")
+                                or OperatorConfig.metrics_scrape_interval,
+                        help="how often Prometheus scrapes this /metrics, in seconds or as a "
+                             "Prometheus duration (60s, 1m): a process that found a deleted "
+                             "object still reconciled counts it, then waits this plus 5 s, and "
+                             "until a scrape read the count (5 minutes at most), before it "
+                             "exits. Env: UPLIFT_METRICS_SCRAPE_INTERVAL. Default: 30")
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
                         default=_env("LOG_FORMAT", "json"))
     parser.add_argument("--verbose", action="store_true", default=None,
@@ -385,6 +413,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--max-concurrent-graph-rolls must be 0 (no limit) or more")
     if not 1 <= args.prometheus_ingest_delay <= 3600:
         parser.error("--prometheus-ingest-delay must be between 1 and 3600 seconds")
+    if not 1 <= args.metrics_scrape_interval <= 3600:
+        parser.error("--metrics-scrape-interval must be between 1 s and 1 h")
     if not 1 <= args.prometheus_scrape_interval <= 300:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
     if (args.prometheus_username_file is None) != (args.prometheus_password_file is None):
@@ -426,7 +456,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         standalone=args.standalone, peering_name=args.peering, priority=args.priority,
         peering_lifetime=args.peering_lifetime,
         liveness_port=args.liveness_port, readiness_port=args.readiness_port,
-        metrics_port=args.metrics_port,
+        metrics_port=args.metrics_port, metrics_scrape_interval=args.metrics_scrape_interval,
         log_format=args.log_format, verbose=args.verbose,
         mlflow_tracking_uri=args.mlflow_tracking_uri, prometheus_url=args.prometheus_url,
         prometheus_bearer_token_file=args.prometheus_bearer_token_file,

@@ -19,7 +19,8 @@ have its DELETED event on the way). Only the tasks registered before a LIST bega
 with it (one registered meanwhile may be of an object created after the LIST's moment). A LIST
 that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
 (``uplift_operator_ghosts_total{kind}``), and the process exits (``common.exit_to_list_afresh``)
-once a scrape had the time to see the count: kopf's index cannot be corrected from outside, and
+once a scrape saw the count (one ``--metrics-scrape-interval`` and a scrape begun since, 5 minutes
+at most): kopf's index cannot be corrected from outside, and
 the restart lists every kind afresh. It costs O(1) requests per interval (one LIST page per
 ``LIST_PAGE_SIZE`` objects, per namespace when namespaced), none per resource, and runs in the
 pass pool, never on the event loop. A stand-by replica (never acted) has nothing to compare, so
@@ -64,9 +65,16 @@ logger = logging.getLogger(__name__)
 
 #: How often each kind is audited: the resync interval (``handlers.scheduling``).
 AUDIT_SECONDS = RESYNC_SECONDS
-#: After finding a ghost, the process exits this much later than a scrape interval: the count
-#: is on /metrics for a scrape first (the restarted process starts it at 0 again).
+#: After finding a ghost, the process exits this much later than the operator's own scrape
+#: interval (``--metrics-scrape-interval``), and this much after a scrape that began after the
+#: count: the count is on /metrics for a scrape first (the restarted process starts it at 0
+#: again, and a 0 followed by a 0 is no ``increase()``: UpliftOperatorGhostsFound silent).
 EXIT_SLACK_SECONDS = 5.0
+#: At most this long after the count, the process exits even if no scrape began meanwhile
+#: (nothing scrapes it, or less often than Prometheus' 5-minute lookback allows anyway).
+EXIT_WAIT_CAP_SECONDS = 300.0
+#: How often the exit looks whether a scrape began.
+SCRAPE_POLL_SECONDS = 1.0
 _GRAPHS = SeldonV1Backend()
 
 
@@ -211,14 +219,36 @@ class WatchedAudit:
         return ghosts
 
 
+async def scraped_after_count(scrapes: Callable[[], int], *, at_least: float, at_most: float,
+                              poll: float = SCRAPE_POLL_SECONDS) -> None:
+    """Return once a counter just incremented is surely on a scrape of /metrics: ``at_least``
+    seconds from now (one scrape interval of the operator and slack: every Prometheus scraping
+    it, two of an HA pair included, had its turn) and ``EXIT_SLACK_SECONDS`` after the first
+    collection that began after now (``scrapes`` counts them), so that a scrape interval longer
+    than the one configured still sees the count; at ``at_most`` whatever happened (nothing
+    scrapes the process)."""
+    loop = asyncio.get_running_loop()
+    began, before = loop.time(), scrapes()
+    scraped_at: float | None = None
+    while True:
+        elapsed = loop.time() - began
+        if scraped_at is None and scrapes() > before:
+            scraped_at = elapsed
+        if elapsed >= at_most or (scraped_at is not None and elapsed >= max(
+                at_least, scraped_at + EXIT_SLACK_SECONDS)):
+            return
+        await asyncio.sleep(min(poll, max(at_most - elapsed, 0.0)))
+
+
 async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                         interval: float = AUDIT_SECONDS, exit_delay: float = 0.0,
+                        exit_cap: float = 0.0, scrapes: Callable[[], int] = observability.scrapes,
                         exit: Callable[[str], None] = exit_to_list_afresh,
                         children: Sequence[WatchedAudit] = ()) -> None:
     """Audit each kind every ``interval``: the ``children`` kept in memory first (their ghosts
     dropped and their readers woken), then the kinds with waiting tasks, at whose first ghosts
-    the process counts and logs them and exits (``exit_delay`` later: a scrape sees the
-    count)."""
+    the process counts and logs them and exits once a scrape saw the count
+    (``scraped_after_count``: ``exit_delay`` at least, ``exit_cap`` at most)."""
     observability.ghosts_audited([audit.kind for audit in audits])
     while True:
         await asyncio.sleep(interval)
@@ -233,7 +263,8 @@ async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                 logger.warning("%s %s/%s (uid %s) is gone from the API server (absent from two "
                                "LISTs %.0f s apart) but its DELETED event never came: a watch "
                                "listed again after a gap", kind, namespace, name, uid, interval)
-            await asyncio.sleep(exit_delay)
+            await scraped_after_count(scrapes, at_least=exit_delay,
+                                      at_most=max(exit_delay, exit_cap))
             exit(f"{len(ghosts)} deleted {audit.kind}(s) still reconciled (no DELETED event "
                  "after a watch gap)")
             return
@@ -256,11 +287,12 @@ def start(memo: kopf.Memo) -> None:
                     ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
     memo["existence_audit"] = asyncio.create_task(audit_forever(
         audits, memo["pass_executor"],
-        exit_delay=config.prometheus_scrape_interval + EXIT_SLACK_SECONDS, children=children),
+        exit_delay=config.metrics_scrape_interval + EXIT_SLACK_SECONDS,
+        exit_cap=EXIT_WAIT_CAP_SECONDS, children=children),
         name="existence-audit")
 
 
-@kopf.on.cleanup()
+@kopf.on.cleanup(id="stop_existence_audit")  # kopf runs one handler per id and activity
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     task = memo.get("existence_audit")
     if isinstance(task, asyncio.Task):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
@@ -14,6 +15,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
     disable_created_metrics,
     start_http_server,
 )
@@ -28,13 +30,32 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "paused_by_inconclusive_gate",
-           "pruned", "reconciling", "refused", "rollback_pending", "serve", "started",
+           "pruned", "reconciling", "refused", "rollback_pending", "scrapes", "serve", "started",
            "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
+
+
+class _Scrapes:
+    """Counts the collections of ``REGISTRY`` that began (a scrape of /metrics), exporting
+    nothing. Registered before every metric, so it is collected first: a collection counted
+    after a counter's increment reads the counter after it too (``scrapes``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            self.count += 1
+        return iter(())
+
+
+_SCRAPES = _Scrapes()
+REGISTRY.register(_SCRAPES)
 
 RECONCILES = Counter("uplift_operator_reconciles_total",
                      "Reconcile passes by kind and result (ok, error, conflict, gone). Kind "
@@ -260,6 +281,12 @@ def watches_paused(paused: bool) -> None:
     """kopf paused this process's watches (``True``: a watch-stream said it pauses) or resumed
     them (a watch-stream said it resumes); ``handlers.readiness`` reads kopf's lines."""
     PAUSED.set(1 if paused else 0)
+
+
+def scrapes() -> int:
+    """How many collections of /metrics began so far in this process: one begun after a
+    counter's increment has that increment in its exposition (``existence.audit_forever``)."""
+    return _SCRAPES.count
 
 
 def serve(port: int) -> None:
