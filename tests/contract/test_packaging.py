@@ -1142,6 +1142,35 @@ def test_alerts_and_dashboards_follow_the_job_of_the_scrape_target(values: list[
         assert variables["operator_job"]["query"] == job, board["metadata"]["name"]
 
 
+def test_each_release_has_dashboards_of_its_own() -> None:
+    """Grafana keeps one dashboard per uid, per title in a folder, and the sidecar one file per
+    ConfigMap key: two shards (docs/install.md, "Sharding"), or one release name in two
+    namespaces, each get their own, reading their own job; a release's names stay the same on
+    an upgrade."""
+    on = ["--set", "dashboards.enabled=true", "--set", "serviceMonitor.enabled=true"]
+    releases = {("shard-a", "uplift-system"): [], ("shard-b", "uplift-system"): [],
+                ("uplift", "uplift-system"): [], ("uplift", "other"): []}
+    seen: dict[str, set[str]] = {"key": set(), "uid": set(), "title": set()}
+    for (release, namespace), boards in releases.items():
+        docs = helm_template(*on, "-n", namespace, release=release)
+        assert docs == helm_template(*on, "-n", namespace, release=release)
+        job = by_kind(docs, "Service")[0]["metadata"]["name"]
+        for board in (d for d in by_kind(docs, "ConfigMap") if "-dashboard-" in d["metadata"]["name"]):
+            [(key, text)] = board["data"].items()
+            dashboard = json.loads(text)
+            assert key == dashboard["uid"] + ".json" and len(dashboard["uid"]) <= 40
+            assert re.fullmatch(r"uplift-(oncall|debug|executive)-[0-9a-f]{8}", dashboard["uid"])
+            variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+            assert variables["operator_job"]["query"] == job
+            boards.append(dashboard["title"])
+            for what, value in (("key", key), ("uid", dashboard["uid"]),
+                                ("title", dashboard["title"])):
+                assert value not in seen[what], (release, namespace, what, value)
+                seen[what].add(value)
+        assert len(boards) == 3
+    assert "Uplift (other/uplift-operator): on-call" in releases[("uplift", "other")]
+
+
 def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
     """The runbooks' kubectl commands as written, for the documented install (`helm install
     uplift ... -n uplift-system`, objects named uplift-operator) and the plain manifests."""
