@@ -799,7 +799,7 @@ async def start(memo: kopf.Memo, **_: Any) -> None:
     readiness.started = True
 
 
-@kopf.on.cleanup()
+@kopf.on.cleanup(id="stop_readiness")  # kopf runs one handler per id and activity
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get("uplift_readiness_tasks", []):
         task.cancel()

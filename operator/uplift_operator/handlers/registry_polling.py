@@ -242,7 +242,7 @@ async def _supervised(polling: Callable[[], Coroutine[Any, Any, None]],
         await asyncio.sleep(restart_after)
 
 
-@kopf.on.cleanup()
+@kopf.on.cleanup(id="stop_alias_polling")  # kopf runs one handler per id and activity
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     task = memo.get("alias_polling")
     if isinstance(task, asyncio.Task):
