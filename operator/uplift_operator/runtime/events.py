@@ -253,7 +253,7 @@ def _sent_and_open(decision_id: str, now: float) -> bool:
     return len(parts) == 4 or now <= int(parts[5]) + int(parts[6])
 
 
-#: Set apart the key of a late conversion that follows a counted non-conversion (an id has none)
+#: Set apart the key of a late conversion unless a conversion was counted (an id has no "late")
 _LATE = _SEP + "late"
 
 
@@ -293,13 +293,17 @@ class SeenReports:
 
     def classify_outcomes(self, outcomes: Iterable[Outcome], now: float) -> list[Seen]:
         """:meth:`classify` for outcomes reported at ``now``, but for a late conversion (past
-        its decision's attribution window) after a non-conversion counted for its decision:
-        the sender reported ``converted: false`` once the window closed, as the contract says,
-        and the conversion came after it. That is no conflict with the non-conversion: it is
-        judged apart, ``new`` the first time (the runtime counts it late, not as a conversion
-        of the cohort) and a ``duplicate`` when repeated. Before, it was a conflict: counted in
-        ``uplift_report_conflicts_total`` (which the docs say to alert on), never as late. A
-        late conversion after a conversion counted (a resend) is classified as any report."""
+        its decision's attribution window) unless a conversion was counted for its decision:
+        it is judged apart from the decision's in-window report, ``new`` the first time (the
+        runtime counts it late, not as a conversion of the cohort) and a ``duplicate`` when
+        repeated, whichever of it and the ``converted: false`` the sender reports when the
+        window closed comes first. That is no conflict with the non-conversion; before, it was
+        one: counted in ``uplift_report_conflicts_total`` (which the docs say to alert on),
+        never as late, when the non-conversion came first, and when the late conversion came
+        first (a sender reporting conversions as they happen and non-conversions in a batch
+        at window close) the non-conversion was a conflict, never received, so the cohort's
+        completeness stayed short. A late conversion after a conversion counted (a resend of
+        an in-window one) is classified as any report: a duplicate, or a conflict."""
         order, seen = self._kinds.setdefault("outcomes", (deque(), {}))
         out: list[Seen] = []
         for outcome in outcomes:
@@ -307,7 +311,7 @@ class SeenReports:
             key = _digest(decision_id)
             if outcome.converted and outcome.decision.late(now):
                 counted = seen.get(key)
-                if counted is not None and not counted & 1:   # a non-conversion was counted
+                if counted is None or not counted & 1:   # no conversion counted in the window
                     key = _digest(decision_id + _LATE)
             out.append(self._mark(order, seen, key, outcome.fingerprint))
         return out

@@ -359,15 +359,46 @@ def test_a_late_conversion_after_the_non_conversion_at_window_close_is_no_confli
     assert seen.classify_outcomes(outcomes(e, {"converted": False}, {"converted": True}),
                                   closes + 1) == ["new", "new"]
     # Within the window a conversion after a non-conversion still conflicts with it (a
-    # non-conversion is reported once the window closed), and so does a non-conversion after a
-    # late conversion; a late conversion after a conversion counted is its resend.
+    # non-conversion is reported once the window closed); a late conversion after a conversion
+    # counted is its resend: a duplicate, or a conflict when it says otherwise.
     f = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
     assert seen.classify_outcomes(outcomes(f, {"converted": False}, {"converted": True}),
                                   closes) == ["new", "conflict"]
+    h = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(h, {"converted": True}), closes) == ["new"]
+    assert seen.classify_outcomes(outcomes(h, {"converted": True}, {"converted": True,
+                                                                    "value": 1.0}),
+                                  closes + 5) == ["duplicate", "conflict"]
+    assert seen.classify_outcomes(outcomes(h, {"converted": False}), closes + 6) == [
+        "conflict"]   # a non-conversion after an in-window conversion
+
+
+def test_a_late_conversion_before_the_non_conversion_at_window_close_is_no_conflict() -> None:
+    """The review's late_then_false.py: a sender that reports conversions as they happen and
+    non-conversions in a batch once the window closed sends the late conversion first. Both
+    count — the non-conversion as the cohort's outcome, the conversion late — in either order;
+    before, the non-conversion was a conflict and never received (completeness stayed short,
+    the conflicts alert fired)."""
+    seen = SeenReports(10)
+
+    def outcomes(decision: str, *items: dict[str, object]) -> list[Outcome]:
+        return parse_outcomes({"outcomes": [{"decision_id": decision, **item}
+                                            for item in items]}, SIGNER, UnitCache(1))
+
+    closes = 1_000 + 100
     g = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
     assert seen.classify_outcomes(outcomes(g, {"converted": True}), closes + 5) == ["new"]
-    assert seen.classify_outcomes(outcomes(g, {"converted": False}), closes + 6) == [
-        "conflict"]
+    assert seen.classify_outcomes(outcomes(g, {"converted": True}), closes + 6) == [
+        "duplicate"]   # its resend, before the non-conversion
+    assert seen.classify_outcomes(outcomes(g, {"converted": False}), closes + 7) == ["new"]
+    assert seen.classify_outcomes(outcomes(g, {"converted": False}, {"converted": True},
+                                           {"converted": True, "value": 2.0}),
+                                  closes + 8) == ["duplicate", "duplicate", "conflict"]
+    # In one body: the same two counts.
+    k = SIGNER.mint("holdout", "mens_e_mail", "1", "c", 1_000, 100)
+    assert seen.classify_outcomes(outcomes(k, {"converted": True}, {"converted": False}),
+                                  closes + 1) == ["new", "new"]
+    assert len(seen) == 2 + 2   # one entry per report counted, no more
     h = SIGNER.mint("treated", "mens_e_mail", "1", "c", 1_000, 100)
     assert seen.classify_outcomes(outcomes(h, {"converted": True}), closes) == ["new"]
     assert seen.classify_outcomes(outcomes(h, {"converted": True}), closes + 5) == [

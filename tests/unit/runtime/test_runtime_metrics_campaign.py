@@ -373,6 +373,38 @@ def test_a_conversion_after_the_non_conversion_at_window_close_is_late_not_a_con
     assert [a - b for a, b in zip(counts(), before, strict=True)] == [3, 3, 0, 0]
 
 
+def test_a_conversion_before_the_non_conversion_at_window_close_is_late_not_a_conflict(
+        loaded: Loaded) -> None:
+    """The review's late_then_false.py: a sender that reports conversions as they happen and
+    non-conversions in a batch when the window closes sends a late conversion before the
+    ``converted: false``. Both count as in the other order: the conversion late, the
+    non-conversion as the cohort's outcome, received at the next tick. Before: the
+    non-conversion was a conflict, never received (completeness stayed short)."""
+    signer = Signer(DECISION_KEY.encode())
+    issued = int(time.time()) - 2 * 86400   # a one-day window, closed a day ago
+    ids = [signer.mint("treated", "womens_e_mail", VERSION, CAMPAIGN, issued, 86400)
+           for _ in range(3)]
+    labels = {"arm": "treated", "treatment": "womens_e_mail", "campaign": CAMPAIGN}
+
+    def counts() -> tuple[float, ...]:
+        return (value("uplift_late_outcomes_total", **labels) or 0.0,
+                value("uplift_outcomes_total", **labels) or 0.0,
+                value("uplift_outcomes_received_total", **labels) or 0.0,
+                value("uplift_conversions_total", **labels) or 0.0,
+                value("uplift_report_conflicts_total", endpoint="outcomes",
+                      campaign=CAMPAIGN) or 0.0)
+
+    loaded.runtime._campaign_tick(time.time())   # what earlier tests left due, counted first
+    before = counts()
+    assert loaded.report_outcomes(ids) == {"accepted": 3, "counted": 3, "duplicates": 0,
+                                           "late": 3}
+    assert loaded.report_outcomes(ids, converted=False) == {
+        "accepted": 3, "counted": 3, "duplicates": 0}
+    assert loaded.report_outcomes(ids[:1]) == {"accepted": 1, "counted": 0, "duplicates": 1}
+    loaded.runtime._campaign_tick(time.time())   # the cohort's window closed: received now
+    assert [a - b for a, b in zip(counts(), before, strict=True)] == [3, 3, 3, 0, 0]
+
+
 def test_a_stopping_replica_counts_its_pending_cohorts_at_once(loaded: Loaded) -> None:
     """The preStop hook's drain: the day-long windows of these decisions have not closed, yet
     their expected count, the outcomes reported to this replica and its conversions are
