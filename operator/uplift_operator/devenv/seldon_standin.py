@@ -34,6 +34,7 @@ Which generations were marked is therefore kept here, in memory, not in the stat
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import json
@@ -48,13 +49,16 @@ from urllib3.exceptions import HTTPError
 
 from uplift_operator.render.seldon import deployment_names
 
-__all__ = ["SeldonStandIn", "pod_templates", "rolling_status", "seldon_status"]
+__all__ = ["SeldonStandIn", "pod_templates", "rolling_status", "seldon_defaults", "seldon_status"]
 
 logger = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 #: The executor's HTTP port, which ``address.url`` names (Seldon's ``ENGINE_SERVER_PORT``).
 ENGINE_HTTP_PORT = 8000
+#: Where Seldon starts numbering the graph's containers' ports (its chart's
+#: ``predictiveUnit.httpPort``, ``FirstMetricsPortNumber``; gRPC 500 above HTTP).
+FIRST_HTTP_PORT, FIRST_METRICS_PORT, GRPC_OFFSET = 9000, 6000, 500
 
 
 def _predictor_key(sdep: str, predictor: dict[str, Any]) -> str:
@@ -100,15 +104,75 @@ def pod_templates(body: dict[str, Any]) -> dict[str, str]:
     That is the predictor (its component's pod spec, and the whole predictor in the executor's
     ``ENGINE_PREDICTOR`` but for ``traffic`` and ``replicas``, which ``createEngineContainer``
     zeroes) and the graph's protocol, transport, server type and annotations (the executor's
-    arguments and environment)."""
+    arguments and environment), after Seldon's own defaulting of the containers' ports
+    (``seldon_defaults``): a port number Seldon gives by a predictor's position is in it too."""
     name = body["metadata"]["name"]
-    spec = body.get("spec", {})
+    spec = seldon_defaults(body).get("spec", {})
     graph = {k: spec.get(k) for k in ("protocol", "transport", "serverType", "annotations")}
     templates: dict[str, str] = {}
     for p in spec.get("predictors", []):
         predictor = {k: v for k, v in p.items() if k not in ("traffic", "replicas")}
         templates[deployment_names(name, p)[0]] = json.dumps([graph, predictor], sort_keys=True)
     return templates
+
+
+def seldon_defaults(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as Seldon Core 1.17.1's Reconcile completes it in memory before it makes the
+    Deployments (``defaults.go`` ``DefaultSeldonDeployment``, ``seldondeployment_controller.go``
+    ``createContainerService``; nothing of it is written back to the object), as far as the
+    ports go: walking the containers of every predictor's componentSpecs in order, one that has
+    no port named ``metrics`` gets one numbered from ``FIRST_METRICS_PORT``, one more for each
+    such container before it in the whole graph (``addMetricsPortAndIncrement``); a graph
+    node's container (named as a node of its predictor's graph) without ports named ``http``
+    and ``grpc`` gets them, numbered per container name from ``FIRST_HTTP_PORT`` (gRPC
+    ``GRPC_OFFSET`` above), the ``PREDICTIVE_UNIT_*`` port variables from them and from its
+    metrics port, and TCP readiness and liveness probes on its ``http`` port when it has none.
+    So a container that declares its ports keeps the same numbers wherever its predictor
+    stands; one that does not is numbered by its predictor's position."""
+    body = copy.deepcopy(body)
+    next_metrics = FIRST_METRICS_PORT
+    http_ports: dict[str, int] = {}
+    for predictor in (body.get("spec") or {}).get("predictors") or []:
+        nodes = _graph_nodes(predictor.get("graph") or {})
+        for component in predictor.get("componentSpecs") or []:
+            for container in ((component or {}).get("spec") or {}).get("containers") or []:
+                name = str(container.get("name", ""))
+                http_ports.setdefault(name, FIRST_HTTP_PORT + len(http_ports))
+                ports = container.setdefault("ports", [])
+                named = {str(p.get("name")): p for p in ports}
+                if "metrics" not in named:
+                    named["metrics"] = {"name": "metrics", "containerPort": next_metrics,
+                                        "protocol": "TCP"}
+                    ports.append(named["metrics"])
+                    next_metrics += 1
+                if name not in nodes:
+                    continue
+                defaults = {"http": http_ports[name], "grpc": http_ports[name] + GRPC_OFFSET}
+                for port, number in defaults.items():
+                    if port not in named:
+                        named[port] = {"name": port, "containerPort": number, "protocol": "TCP"}
+                        ports.append(named[port])
+                http, grpc = named["http"]["containerPort"], named["grpc"]["containerPort"]
+                for probe, delay in (("livenessProbe", 60), ("readinessProbe", 20)):
+                    container.setdefault(probe, {"tcpSocket": {"port": http},
+                                                 "initialDelaySeconds": delay})
+                container["env"] = list(container.get("env") or []) + [
+                    {"name": k, "value": str(v)} for k, v in (
+                        ("PREDICTIVE_UNIT_SERVICE_PORT", http),
+                        ("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", http),
+                        ("PREDICTIVE_UNIT_GRPC_SERVICE_PORT", grpc),
+                        ("PREDICTIVE_UNIT_METRICS_SERVICE_PORT",
+                         named["metrics"]["containerPort"]),
+                        ("PREDICTIVE_UNIT_METRICS_ENDPOINT", "/prometheus"))]
+    return body
+
+
+def _graph_nodes(node: dict[str, Any]) -> set[str]:
+    """The names of a predictor's graph nodes (``GetPredictiveUnit``)."""
+    names = {str(node["name"])} if node.get("name") else set()
+    for child in node.get("children") or []:
+        names |= _graph_nodes(child)
+    return names
 
 
 def rolling_status(body: dict[str, Any], rolled: set[str] | frozenset[str]) -> dict[str, Any]:

@@ -9,7 +9,10 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   there are no Secrets to read locally; the decision key the chart's Secret would hold is one
   random ``UPLIFT_DECISION_KEY`` per SeldonDeployment; for the same reason a variable whose
   value is a path under a ``secret`` volume's mount, as the report token file, is skipped too:
-  that runtime runs without a report token, as it did when the token came by ``valueFrom``);
+  that runtime runs without a report token, as it did when the token came by ``valueFrom``;
+  and the pod's own ports, endpoint and metrics directory, ``POD_ONLY_ENV``, are dropped: the
+  processes share one host, each on free ports of its own, metrics at ``/metrics``:
+  ``local_env``);
 * routes requests by the predictors' ``traffic`` through :class:`router.WeightedRouter`; weight
   changes reach the router at the next poll without restarting anything;
 * writes the status Seldon's controller would (integrations.md §1): ``state`` Creating while a
@@ -59,11 +62,28 @@ from uplift_operator.devenv.router import Route, WeightedRouter
 from uplift_operator.render.seldon import deployment_names, version_roles
 from uplift_operator.runtime import drain
 
-__all__ = ["ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts", "predictor_env",
-           "project", "secret_mount_paths", "under"]
+__all__ = ["POD_ONLY_ENV", "ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts",
+           "local_env", "predictor_env", "project", "secret_mount_paths", "under"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
+
+
+#: What the rendered container sets for its pod alone (``render.seldon.PORT_ENV``, the metrics
+#: emptyDir): here the processes share one host, and ``MlserverProcess`` gives each free ports
+#: and a metrics directory of its own in ``settings.json``, its metrics at ``/metrics``
+#: (``metrics_url``, the scrape target's path). Left in the environment, these would win where
+#: ``settings.json`` says nothing (the metrics endpoint, ``/prometheus``).
+POD_ONLY_ENV = ("MLSERVER_METRICS_DIR", "MLSERVER_HTTP_PORT", "MLSERVER_GRPC_PORT",
+                "MLSERVER_METRICS_PORT", "MLSERVER_METRICS_ENDPOINT")
+
+
+def local_env(predictor: Mapping[str, Any]) -> dict[str, str]:
+    """``predictor_env`` without ``POD_ONLY_ENV``: what the predictor's local process gets."""
+    env = predictor_env(predictor)
+    for name in POD_ONLY_ENV:
+        env.pop(name, None)
+    return env
 
 
 def predictor_env(predictor: Mapping[str, Any]) -> dict[str, str]:
@@ -324,8 +344,7 @@ class ServingAgent:
         return [r for r in self.router.routes(key[0], key[1]) if r.predictor != key[2]]
 
     def _ensure(self, key: tuple[str, str, str], spec: Mapping[str, Any]) -> None:
-        env = predictor_env(spec)
-        env.pop("MLSERVER_METRICS_DIR", None)  # a pod-local emptyDir path; here the workdir's
+        env = local_env(spec)  # not the pod's own ports and metrics directory
         # The Secret the chart mounts: one decision key per deployment, so any predictor
         # accepts reports for decisions another one made.
         env.setdefault("UPLIFT_DECISION_KEY", self._keys.setdefault(

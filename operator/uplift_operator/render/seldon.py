@@ -10,6 +10,31 @@ runtime image runs in ``componentSpecs`` under the graph node's name. The runtim
 metrics directory on a pod-local emptyDir: the image's working directory belongs to root and the
 container runs as uid 10001, so nothing may need to write there.
 
+The runtime container declares its ports by name, ``http`` 9000, ``grpc`` 9500 and ``metrics``
+6000 (``protocol: TCP`` each, the one default the CRD adds), and MLServer's own settings point at
+them (``MLSERVER_HTTP_PORT``, ``_GRPC_PORT``, ``_METRICS_PORT``, ``MLSERVER_METRICS_ENDPOINT``
+``/prometheus``): Seldon Core 1.17.1 takes the container's ``http`` and ``grpc`` ports when it
+has them (its executor calls the model at ``localhost:<http>``, and its Services and probes
+aim there) and numbers the ones it lacks itself, but it tells MLServer none of them (it sets
+only ``PREDICTIVE_UNIT_*``, which MLServer does not read; its ``mlserver.go``, which sets
+``MLSERVER_HTTP_PORT``, runs only for prepackaged servers): undeclared, MLServer listened on
+its defaults (8080, 8081, metrics 8082 at ``/metrics``) and Seldon's probes and executor on
+9000. A ``metrics`` port Seldon adds is numbered from 6000 *across the containers of every
+predictor in order* (``addMetricsPortAndIncrement``), and its number and
+``PREDICTIVE_UNIT_METRICS_SERVICE_PORT`` go into the pod template: undeclared, a promotion or an
+emergency restore that moves a version from the second predictor to the first changed its pod
+template, and Seldon rolled the pods of the version taking all the traffic. Declared, every
+number is the same in every predictor, wherever it stands (``PORTS``).
+
+The runtime container is ready when MLServer says its model is (``READINESS_PROBE``: HTTP
+``/v2/health/ready`` on ``http``). MLServer opens its ports before it loads the model (from
+MLflow: seconds to minutes), so the TCP readiness probe Seldon adds to a container that has
+none passed while the model could answer nothing, and Seldon reported the version available.
+The liveness probe stays Seldon's (TCP on ``http`` after 60 s): it holds while a slow model
+loads, MLServer listening from the start. A stopping pod (``DRAIN_HOOK``) is out of its
+Service's endpoints at once, whatever its probes say, and MLServer answers both until the
+hook's wait is over.
+
 Runtime pods get no Kubernetes API access (``automountServiceAccountToken: false``: the runtime
 never calls the API). The runtime signs decision ids with ``UPLIFT_DECISION_KEY`` from the
 UpliftModel's Secret ``<name>-decision-key`` (key ``key``, ``render.decision_key``), shared by
@@ -93,7 +118,9 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
-           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "METRICS_DIR", "PREDICTOR_ROLE_ANNOTATION",
+           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
+           "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV", "PREDICTOR_ROLE_ANNOTATION",
+           "READINESS_PROBE",
            "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
            "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend",
            "deployment_names", "grace_period_seconds", "quantities_as_strings",
@@ -106,6 +133,22 @@ DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
 SHUTDOWN_SECONDS = 30
 
 METRICS_DIR = "/var/lib/mlserver/metrics"  # an emptyDir; MLServer's default is ./.metrics
+#: The runtime container's ports by name (Seldon Core 1.x's own defaults for a graph node:
+#: ``FirstHttpPortNumber``, its gRPC offset, ``FirstMetricsPortNumber``), declared on every
+#: predictor's container alike and passed to MLServer (``PORT_ENV``): see the module docstring.
+HTTP_PORT, GRPC_PORT, METRICS_PORT = 9000, 9500, 6000
+PORTS = (("http", HTTP_PORT), ("grpc", GRPC_PORT), ("metrics", METRICS_PORT))
+#: Where MLServer serves its metrics (and the runtime's ``uplift_*``): Seldon's
+#: ``PREDICTIVE_UNIT_METRICS_ENDPOINT`` default, the chart's ``servingPodMonitor.path``.
+METRICS_PATH = "/prometheus"
+#: MLServer's settings (``mlserver.settings.Settings``, prefix ``MLSERVER_``) for those ports.
+PORT_ENV = (("MLSERVER_HTTP_PORT", str(HTTP_PORT)), ("MLSERVER_GRPC_PORT", str(GRPC_PORT)),
+            ("MLSERVER_METRICS_PORT", str(METRICS_PORT)),
+            ("MLSERVER_METRICS_ENDPOINT", METRICS_PATH))
+#: Ready once MLServer's every model is (``GET /v2/health/ready``: 200, else 400).
+READINESS_PROBE: dict[str, Any] = {
+    "httpGet": {"path": "/v2/health/ready", "port": "http"},
+    "periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": 3, "successThreshold": 1}
 CAMPAIGNS_VOLUME = "campaigns"
 TMP_VOLUME = "tmp"
 TMP_DIR = "/tmp"
@@ -508,7 +551,8 @@ class SeldonV1Backend:
     def _predictor(self, owner: Owner, runtime: RuntimeSettings, version: str,
                    traffic: int) -> dict[str, Any]:
         env = runtime_env(runtime, owner.name, version) + [
-            {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR},
+            {"name": "MLSERVER_METRICS_DIR", "value": METRICS_DIR}] + [
+            {"name": name, "value": value} for name, value in PORT_ENV] + [
             {"name": "UPLIFT_CAMPAIGNS_FILE", "value": campaigns.FILE},
             {"name": "UPLIFT_DRAIN_WAIT_SECONDS", "value": str(runtime.drain_wait_seconds)},
             {"name": DRAIN_TOKEN_FILE_ENV, "value": DRAIN_TOKEN_FILE}] + [
@@ -521,6 +565,10 @@ class SeldonV1Backend:
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
+            # Declared, so that Seldon numbers none itself (by the predictor's position).
+            "ports": [{"name": name, "containerPort": number, "protocol": "TCP"}
+                      for name, number in PORTS],
+            "readinessProbe": copy.deepcopy(READINESS_PROBE),
             "securityContext": copy.deepcopy(CONTAINER_SECURITY),
             "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
                              {"name": TMP_VOLUME, "mountPath": TMP_DIR},

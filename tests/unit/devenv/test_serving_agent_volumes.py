@@ -6,9 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+from mlserver.settings import Settings
+
+from uplift_operator.devenv.mlserver import MlserverProcess
 from uplift_operator.devenv.serving_agent import (
+    POD_ONLY_ENV,
     ConfigMapMount,
     config_map_mounts,
+    local_env,
     predictor_env,
     project,
     secret_mount_paths,
@@ -66,3 +72,30 @@ def test_a_report_token_file_in_a_secret_volume_is_not_passed_to_the_local_runti
         # No Secrets here: the runtime starts without a report token, as with ``valueFrom``.
         assert "UPLIFT_REPORT_TOKEN_FILE" not in env
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow"
+
+
+def test_the_local_runtime_keeps_its_own_ports_and_metrics_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pod's ports, metrics endpoint and directory are not the local process's: the agent
+    runs several MLServers on one host, each on free ports from its ``settings.json``, and
+    scrapes each at ``metrics_url`` (``/metrics``); the rendered ``MLSERVER_METRICS_ENDPOINT``
+    would win there (``settings.json`` does not say it)."""
+    owner = Owner("m", "ns", "uid")
+    runtime = RuntimeSettings(image="i", registered_model="m", tracking_uri="http://mlflow")
+    predictor = SeldonV1Backend().render(owner, runtime, TrafficSplit("1"))["spec"][
+        "predictors"][0]
+    assert set(POD_ONLY_ENV) <= set(predictor_env(predictor))  # rendered for the pod
+    env = local_env(predictor)
+    assert not set(POD_ONLY_ENV) & set(env) and env["MLSERVER_MODEL_NAME"] == "m"
+    server = MlserverProcess("models:/m/1", name="m", env=env, workdir=tmp_path)
+    server.write_settings()
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(f"MLSERVER_{name.upper()}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.parse_file(tmp_path / "settings.json")
+    assert (settings.http_port, settings.metrics_port) == (server.http_port, server.metrics_port)
+    assert server.metrics_url == (
+        f"http://127.0.0.1:{settings.metrics_port}{settings.metrics_endpoint}")
+    assert settings.metrics_dir == str(tmp_path / ".metrics")
+    server.session.close()
