@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "uplift-operator"
 HERE = Path(__file__).resolve().parent / "packaging"
 ALL_OPTIONS = HERE / "values-all-options.yaml"
+#: The alerts, with the scrape whose job they read (the ServiceMonitor's: "uplift-operator-metrics").
+RULES_ON = ["--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.enabled=true"]
 NAMESPACED = ["--set", "watch.allNamespaces=false", "--set", "watch.namespaces={team-a,team-b}"]
 #: What `helm template` renders for: the oldest Kubernetes the chart takes (Chart.yaml
 #: kubeVersion). Without it Helm checks kubeVersion against its built-in default, v1.20 in a
@@ -547,11 +549,16 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "extraArgs: --peering is set by the chart from peering.name"),
     (["--set-json", 'watch.namespaces=["team-a","team-a"]', "--set", "watch.allNamespaces=false"],
      "/watch/namespaces"),
+    (["--set", "prometheusRule.enabled=true"],
+     'every alert would read job "x-uplift-operator-metrics", which nothing scrapes '
+     "(UpliftOperatorDown paging for ever, the others silent). Set serviceMonitor.enabled=true or "
+     "podMonitor.enabled=true, or prometheusRule.operatorJob"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
         "created-default-service-account", "created-default-service-account-namespaced",
-        "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice"])
+        "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice",
+        "alerts-without-a-scrape"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -755,7 +762,7 @@ def test_all_options_render_carries_every_option() -> None:
 def test_prometheus_rules_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
-    rule = by_kind(helm_template("--set", "prometheusRule.enabled=true"), "PrometheusRule")[0]
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
     shutil.copy(HERE / "prometheus-rules-test.yaml", tmp_path)
     check = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
@@ -779,7 +786,7 @@ def test_a_drift_gate_pattern_with_a_regex_escape_is_valid_promql(tmp_path: Path
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
     custom = tmp_path / "drift.yaml"
     custom.write_text("prometheusRule: {driftGatePattern: 'psi\\.drift.*|a<b'}\n")
-    rule = by_kind(helm_template("--set", "prometheusRule.enabled=true", "-f", str(custom)),
+    rule = by_kind(helm_template(*RULES_ON, "-f", str(custom)),
                    "PrometheusRule")[0]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
     check = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
@@ -849,7 +856,7 @@ def test_dashboards_and_alerts_use_only_exported_metrics() -> None:
         board = json.loads(path.read_text())
         assert board["uid"] and board["panels"]
         exprs += [(f"{path.name}: {p['title']}", t["expr"]) for p in board["panels"] for t in p["targets"]]
-    rule = by_kind(helm_template("--set", "prometheusRule.enabled=true"), "PrometheusRule")[0]
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
     exprs += [(r["alert"], r["expr"]) for g in rule["spec"]["groups"] for r in g["rules"]]
     assert len(exprs) > 25
     for where, expr in exprs:
@@ -1052,7 +1059,7 @@ def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path
     written = 'psi\\.drift.*|ks_\\d+|"q"<b'
     custom.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": written}}))
     for values, pattern in (([], ".*drift.*"), (["-f", str(custom)], written)):
-        docs = helm_template("--set", "prometheusRule.enabled=true",
+        docs = helm_template(*RULES_ON,
                              "--set", "dashboards.enabled=true", *values)
         rule = by_kind(docs, "PrometheusRule")[0]
         [drift] = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]
@@ -1110,7 +1117,6 @@ def test_dashboards_read_the_operators_series_of_one_scrape_job() -> None:
 
 
 @pytest.mark.parametrize(("values", "job"), [
-    ([], "uplift-operator-metrics"),
     (["--set", "serviceMonitor.enabled=true"], "uplift-operator-metrics"),
     (["--set", "podMonitor.enabled=true"], "uplift-system/uplift-operator"),
     (["--set", "podMonitor.enabled=true", "--set", "podMonitor.namespace=monitoring"],
@@ -1120,8 +1126,9 @@ def test_dashboards_read_the_operators_series_of_one_scrape_job() -> None:
      "uplift-operator-metrics"),
     (["--set", "podMonitor.enabled=true", "--set", "prometheusRule.operatorJob=kubernetes-pods"],
      "kubernetes-pods"),
-], ids=["default", "service-monitor", "pod-monitor", "pod-monitor-elsewhere", "fullname",
-        "both", "set"])
+    (["--set", "prometheusRule.operatorJob=kubernetes-pods"], "kubernetes-pods"),
+], ids=["service-monitor", "pod-monitor", "pod-monitor-elsewhere", "fullname",
+        "both", "set", "set-without-a-monitor"])
 def test_alerts_and_dashboards_follow_the_job_of_the_scrape_target(values: list[str],
                                                                    job: str) -> None:
     """The `job` Prometheus gives the operator's target: the ServiceMonitor's is the Service's
