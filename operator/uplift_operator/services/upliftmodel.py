@@ -318,14 +318,20 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         # Its write-backs failed, or were queued and never known to go through, as the stored
         # condition says, and this process holds none of them (an operator restart lost
         # them): the state the status implies, again.
-        # Decisions taken while the spec was invalid (MLflow not asked) are owed too.
+        # Decisions taken while the spec was invalid (MLflow not asked) are owed too. So are
+        # those of a pass whose status write failed after it decided writes (``undelivered``):
+        # an API server that applied the status and lost its answer (a timeout, a reset, a 504)
+        # left the decision in the status, unwritten, and no later pass decides it again; the
+        # condition would have turned True with nothing written.
         replay = shared_with is None and (
             freed or became_holder or status_logic.owes_registry_state(current.conditions) or (
-                not deps.write_back.knows(writer)
+                (not deps.write_back.knows(writer) or deps.write_back.undelivered(writer))
                 and status_logic.write_back_unconfirmed(current.conditions)))
         if replay:
             writes = [*_registry_state(spec, decision.status, {w.what for w in writes}, now),
                       *writes]
+        if writes:  # owed until submitted: a status write failing leaves them undelivered
+            deps.write_back.decided(writer)
         # Submitted only once the status recording the decision is written (the pass runner
         # calls ``after_write``): a status write refused (409: an abort annotated meanwhile)
         # leaves MLflow as it was, and the next pass decides, and writes, again. The status
@@ -342,7 +348,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         freed = False  # owed still: the stored condition says so until a pass can submit it
         waiting, write_failure = (deps.write_back.waiting(writer),
                                   deps.write_back.failure(writer))
-        pending = waiting or not deps.write_back.knows(writer)
+        pending = (waiting or not deps.write_back.knows(writer)
+                   or deps.write_back.undelivered(writer))
         after_write = None
     status = _status(decision.status, current, resolved, applied, write_failure, pending,
                      waiting, owner, generation, now)

@@ -46,7 +46,10 @@ role and reason tags are withheld (``holder``) until the alias is theirs alone.
 Nothing here is persisted: the writes pending when the operator stops are lost with it. What
 survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
 them until they went through, False while they failed: the first pass of such a resource in a
-new process (``knows`` says it submitted nothing here yet) re-submits the registry state its
+new process (``knows`` says it submitted nothing here yet), or after a status write that
+failed once the pass had decided writes (``undelivered``: the API server may have applied it
+and lost the answer, so the status holds the decision and no pass submitted its writes),
+re-submits the registry state its
 status implies (``services.upliftmodel``), asking to be told when it went through
 (``tell_when_written``, which every pass with writes asks, so Unknown turns True at once), and
 the condition stays as it is while any write of it is pending (``waiting``) — so it turns True
@@ -169,6 +172,8 @@ class WriteBack:
         # those to tell when none of their writes is pending any more, even if none failed.
         self._known: set[Owner] = set()
         self._awaiting: set[Owner] = set()
+        # The owners a pass decided writes for that no submit followed yet (``decided``).
+        self._undelivered: set[Owner] = set()
         self._thread: threading.Thread | None = None
         #: Called (from the worker) with the owners whose ``failure`` just changed.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
@@ -185,6 +190,7 @@ class WriteBack:
         writes = list(writes)
         with self._lock:
             self._known.add(owner)
+            self._undelivered.discard(owner)
             self._follow(owner, (*scope, model), registry, {w.what for w in writes})
             for pending in self._queues.get((*scope, model), ()):
                 pending.registry = registry
@@ -266,6 +272,7 @@ class WriteBack:
             self._dropped.pop(owner, None)
             self._known.discard(owner)
             self._awaiting.discard(owner)
+            self._undelivered.discard(owner)
             for pending in self._of_owner.pop(owner, {}).values():
                 pending.owners.discard(owner)
 
@@ -282,6 +289,23 @@ class WriteBack:
         started, or since it was forgotten; what an earlier process queued for it is lost)."""
         with self._lock:
             return owner in self._known
+
+    def decided(self, owner: Owner) -> None:
+        """A pass of ``owner`` decided writes, to submit once its status is written: until a
+        submit of ``owner`` follows, ``undelivered`` says so."""
+        with self._lock:
+            self._undelivered.add(owner)
+
+    def undelivered(self, owner: Owner) -> bool:
+        """Whether a pass of ``owner`` decided writes (``decided``) and no submit of it
+        followed: its status write failed. Refused (a 409), the status does not hold the
+        decision and the next pass decides it again; but applied by the API server with its
+        answer lost (a timeout, a reset, a 504 after the commit), the status holds the decision
+        and ``RegistryWrittenBack`` Unknown, and no later pass decides it again: its writes
+        are owed, as after a restart (``services.upliftmodel`` submits the registry state the
+        status implies)."""
+        with self._lock:
+            return owner in self._undelivered
 
     def waiting(self, owner: Owner) -> bool:
         """Whether a write of ``owner`` is pending (queued, failing or not yet tried)."""
