@@ -93,7 +93,8 @@ CANARY_WEIGHT = Gauge("uplift_operator_canary_weight",
                       ["namespace", "name"], registry=REGISTRY)
 GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
                      "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail), of an "
-                     "UpliftModel's or a Campaign's gates (kind).",
+                     "UpliftModel's or a Campaign's gates (kind): one series per gate, its "
+                     "verdict's, none for the others (read it with == 1, not == 0).",
                      ["kind", "namespace", "name", "gate", "verdict"], registry=REGISTRY)
 GATE_VALUE = Gauge("uplift_operator_gate_value",
                    "Each gate's last measured value and its bounds, as status.gates reports them.",
@@ -102,7 +103,7 @@ GATE_INCONCLUSIVE_PAST_LIMIT = Gauge(
     "uplift_operator_gate_inconclusive_past_limit",
     "1 while the resource's ramp is paused because this gate was Inconclusive past its "
     "inconclusiveLimit (waiting for a promote or an abort; an UpliftModel also takes a "
-    "retry), else 0; a ramp held by its "
+    "retry); no series otherwise; a ramp held by its "
     "spec's paused field is not.", ["kind", "namespace", "name", "gate"], registry=REGISTRY)
 PAUSED = Gauge(
     "uplift_operator_paused",
@@ -440,11 +441,19 @@ def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any],
         _forget_gate(kind, namespace, name, gone)
     _GATE_SERIES[(kind, namespace, name)] = current
     for gate in gates:
+        # Its current verdict alone, at 1 (no series at 0 for the three others: at rest they
+        # were most of a resource's series); a verdict that changed leaves no series behind.
         for verdict in _VERDICTS:
-            GATE_VERDICT.labels(kind, namespace, name, gate["name"], verdict).set(
-                1 if gate.get("verdict") == verdict else 0)
-        GATE_INCONCLUSIVE_PAST_LIMIT.labels(kind, namespace, name, gate["name"]).set(
-            1 if paused_by_inconclusive_gate(status, gate["name"]) else 0)
+            if gate.get("verdict") == verdict:
+                GATE_VERDICT.labels(kind, namespace, name, gate["name"], verdict).set(1)
+            else:
+                with suppress(KeyError):
+                    GATE_VERDICT.remove(kind, namespace, name, gate["name"], verdict)
+        if paused_by_inconclusive_gate(status, gate["name"]):
+            GATE_INCONCLUSIVE_PAST_LIMIT.labels(kind, namespace, name, gate["name"]).set(1)
+        else:
+            with suppress(KeyError):
+                GATE_INCONCLUSIVE_PAST_LIMIT.remove(kind, namespace, name, gate["name"])
         for bound in _GATE_BOUNDS:
             if gate.get(bound) is not None:
                 GATE_VALUE.labels(kind, namespace, name, gate["name"], bound).set(gate[bound])

@@ -279,7 +279,7 @@ def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> No
         {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]},
         CAMPAIGN_SPEC)
     assert _gate("twin", "roi", "Error", kind="Campaign") == 1
-    assert _gate("twin", "roi", "Pass", kind="Campaign") == 0
+    assert _gate("twin", "roi", "Pass", kind="Campaign") is None  # its verdict's series alone
     assert _gate("twin", "roi", "Pass", kind="UpliftModel") == 1
     assert _gate("twin", "budget", "threshold", kind="Campaign") == 500.0
     observe("ns", "twin", {"phase": "Progressing", "currentStep": 0,
@@ -404,12 +404,12 @@ def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec
     observe = partial(upliftmodel._observe, spec=sim.spec.to_wire())
     for _ in range(2):
         observe("ns", "limit", sim.tick(1, verdicts={"lat": INC, "errs": INC}).status.to_wire())
-        assert _past_limit("limit", "lat") == 0
+        assert _past_limit("limit", "lat") is None
     d = sim.tick(1, verdicts={"lat": INC, "errs": INC})
     assert d.status.phase is Phase.PAUSED
     observe("ns", "limit", d.status.to_wire())
     assert _past_limit("limit", "lat") == 1
-    assert _past_limit("limit", "errs") == 0  # inconclusive too, but not what paused the ramp
+    assert _past_limit("limit", "errs") is None  # inconclusive too, but not what paused it
 
     held = with_canary(make_spec())  # on the ramp (weight 10), then held by its spec
     held.spec = make_spec(paused=True)
@@ -417,7 +417,7 @@ def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec
     assert d.status.phase is Phase.PAUSED and d.status.gates[0].verdict.value == "Inconclusive"
     upliftmodel._observe("ns", "held", d.status.to_wire(), held.spec.to_wire())
     assert _gate("held", "latency", "Inconclusive") == 1
-    assert _past_limit("held", "latency") == 0
+    assert _past_limit("held", "latency") is None
     for name in ("limit", "held"):
         observability.forget("UpliftModel", "ns", name)
     assert _past_limit("limit", "lat") is None
@@ -491,3 +491,34 @@ def test_the_graph_roll_gauges_read_the_rolls_at_each_scrape() -> None:
     before = sample("uplift_operator_graph_rolls_timed_out_total") or 0.0
     observability.graph_roll_timed_out()
     assert sample("uplift_operator_graph_rolls_timed_out_total") == before + 1
+
+
+def test_a_gate_has_its_current_verdict_s_series_alone_and_a_change_leaves_none_behind() -> None:
+    """One series per gate, at 1 (the three other verdicts at 0 were over half of a Campaign's
+    series at rest); an Error that turns Pass must leave UpliftGateErroring nothing to read,
+    and a pause past the inconclusiveLimit that ends must leave no series at 1 either."""
+    def exported(name: str) -> list[str]:
+        return sorted(f"{s.name}:{s.labels.get('gate')}:{s.labels.get('verdict', '')}:{s.value}"
+                      for family in observability.REGISTRY.collect()
+                      if family.name in ("uplift_operator_gate_verdict",
+                                         "uplift_operator_gate_inconclusive_past_limit")
+                      for s in family.samples if s.labels.get("name") == name)
+
+    def status(verdict: str, message: str = "") -> dict[str, Any]:
+        return {"phase": "Paused" if message else "Progressing", "message": message,
+                "gates": [{"name": "roi", "verdict": verdict}]}
+
+    observe = partial(observability.observe_gates, "Campaign", "ns", "flip",
+                      measured={"roi"})
+    observe(status("Error"))
+    assert exported("flip") == ["uplift_operator_gate_verdict:roi:Error:1.0"]
+    paused = "step 1 paused: gate roi inconclusive (3 times, limit 3)"
+    observe(status("Inconclusive", paused))
+    assert exported("flip") == [
+        "uplift_operator_gate_inconclusive_past_limit:roi::1.0",
+        "uplift_operator_gate_verdict:roi:Inconclusive:1.0"]
+    observe(status("Pass"))
+    assert exported("flip") == ["uplift_operator_gate_verdict:roi:Pass:1.0"]
+    observe({"phase": "Progressing", "gates": [{"name": "roi"}]})  # no verdict yet: no series
+    assert exported("flip") == []
+    observability.forget("Campaign", "ns", "flip")
