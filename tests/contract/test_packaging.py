@@ -157,6 +157,37 @@ def test_the_manifests_run_the_operator_as_the_chart_does() -> None:
     # restart into the same peak, and its standby after it (docs/install.md, "Sizing the
     # operator's memory").
     assert _bytes(theirs["resources"]["limits"]["memory"]) > 1.24e9
+    # Both spread their two replicas over nodes, each selecting its own pods.
+    for deployment, pod in zip((chart, plain), pods, strict=True):
+        assert pod["affinity"] == _spread(deployment["spec"]["selector"]["matchLabels"], "soft")
+
+
+def _spread(labels: dict[str, str], mode: str) -> dict[str, Any]:
+    term = {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": labels}}
+    if mode == "hard":
+        return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": term}]}}
+
+
+def test_replicas_spread_over_nodes_unless_told_otherwise() -> None:
+    """Two replicas on one node lose the acting one and its standby together with that node:
+    by default the chart prefers other nodes for them (soft), on request requires it (hard);
+    one replica needs no spread; an affinity of the installer's replaces the chart's."""
+    selector = {"app.kubernetes.io/name": "uplift-operator", "app.kubernetes.io/instance": "uplift"}
+
+    def affinity(*values: str) -> Any:
+        pod = by_kind(helm_template(*values), "Deployment")[0]["spec"]["template"]["spec"]
+        return pod.get("affinity")
+
+    assert affinity() == _spread(selector, "soft")
+    assert affinity("--set", "podAntiAffinity=hard") == _spread(selector, "hard")
+    assert affinity("--set", "replicas=3", "--set", "podAntiAffinity=soft") == _spread(selector, "soft")
+    assert affinity("--set", "podAntiAffinity=none") is None
+    assert affinity("--set", "replicas=1") is None
+    own = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]}}}
+    assert affinity("--set-json", f"affinity={json.dumps(own)}") == own
 
 
 def test_namespaced_render_has_a_role_and_a_peering_per_namespace() -> None:
