@@ -544,12 +544,14 @@ def _traffic_srm(split: SplitCounts | None, memory: GateMemory,
     ``split.tolerance`` of the weight (``spec.rollout.splitTolerance``;
     ``stats.srm.split_within_test``).
 
-    Both tests run at every analysis and their evidence multiplies across steps, whose weights
-    differ. Without the second, a gate whose own test decides quickly could promote before the
-    SRM test had the requests to see a 52/48 split; with it, the promotion waits for the
-    requests that would have shown one. Earlier steps' Passes only move traffic to the next
-    step, so they do not wait: the evidence they gather counts at the last step. A mismatch
-    holds, and the check starts afresh on the requests since (``_srm_rechecked``)."""
+    Both tests run at every analysis. The SRM test's evidence multiplies across steps, whose
+    weights differ; the within-tolerance test is judged on the step's own requests (of earlier
+    steps only evidence against is carried: ``split_within_test``), since a split within at 10 %
+    says nothing of the promoting step's. Without the second, a gate whose own test decides
+    quickly could promote before the SRM test had the requests to see a 52/48 split; with it,
+    the promotion waits for the requests that would have shown one. Earlier steps' Passes only
+    move traffic to the next step, so they do not wait. A mismatch holds, and the check starts
+    afresh on the requests since (``_srm_rechecked``)."""
     if split is None or not 0 < split.canary_share < 1:
         return None, None
     w = split.canary_share
@@ -1235,7 +1237,8 @@ def _holdout_within(counts: tuple[int, int], h: float, split: SplitCounts | None
     ``holdoutFraction``, as the traffic split's (``_traffic_srm``). Without it a canary whose
     effect test decides on fewer units than the SRM check needs to see a 52/48 holdout could be
     promoted unflagged (the general gate bench: 24–44 % of runs with rare conversions or wide
-    margins). The evidence runs at every analysis and multiplies across steps."""
+    margins). The evidence runs at every analysis; as the split's, it is judged on the step's
+    own units (of earlier steps only evidence against is carried: ``split_within_test``)."""
     if split is None:
         return None
     return _holdout_within_test(counts, h, split.tolerance, split.promotes,

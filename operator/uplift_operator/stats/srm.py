@@ -170,16 +170,30 @@ def split_within_test(
     Two one-sided truncated-Beta mixture tests (``counts.log_beta_bf_one_sided``, k from
     ``split_concentration``): θ < share·(1 + tolerance) and θ > share·(1 − tolerance). The split
     is shown within when both reject (an intersection of rejections needs no correction), so
-    the p-value is the larger of the two running p-values. Evidence of earlier strata (other
-    weights, ``SequentialState.next_stratum``) multiplies in, as for every count test. The state
-    keeps the upper edge's evidence in ``log_pass``/``p_pass``, the lower edge's in
-    ``log_fail``/``p_fail``.
+    the p-value is the larger of the two running p-values. The state keeps the upper edge's
+    evidence in ``log_pass``/``p_pass``, the lower edge's in ``log_fail``/``p_fail``, and the
+    stratum's requests in ``units``.
+
+    Unlike the other count tests, the split is shown within tolerance **in the current stratum**
+    (``SequentialState.next_stratum``: a ramp step, or the split applied again): a split shown
+    within at an earlier step says nothing of this step's. So at a stratum's first look the
+    running p-values start afresh and of the earlier strata's evidence only a factor ≤ 1 is
+    carried (min(carried log e-value, 0)): evidence that an earlier split was off still counts
+    against, evidence that it was within does not count for. A factor ≤ 1 fixed before the
+    stratum starts times the stratum's test supermartingale is again one, so the p-value stays
+    valid for this stratum's split alone. (A state with ``units`` 0 and looks behind it is
+    taken to start a stratum; a state written before ``units`` was kept restarts once, which
+    only forgets evidence.)
     """
     if stable < 0 or canary < 0:
         raise ValueError("counts must be ≥ 0")
     state = state or SequentialState()
     if stable + canary == 0:
         return max(state.p_pass, state.p_fail), state
+    if state.units == 0:  # the stratum's first look
+        state = replace(state, p_pass=1.0, p_fail=1.0,
+                        carried_log_pass=min(state.carried_log_pass, 0.0),
+                        carried_log_fail=min(state.carried_log_fail, 0.0))
     k = split_concentration(share, tolerance)
     high, low = share * (1.0 + tolerance), share * (1.0 - tolerance)
     log_below_high = (float(log_beta_bf_one_sided(canary, stable, high, k, greater=False))
@@ -188,5 +202,5 @@ def split_within_test(
     p_high = min(state.p_pass, p_value_of(state.carried_log_pass + log_below_high))
     p_low = min(state.p_fail, p_value_of(state.carried_log_fail + log_above_low))
     new = replace(state, looks=state.looks + 1, p_pass=p_high, p_fail=p_low,
-                  log_pass=log_below_high, log_fail=log_above_low)
+                  log_pass=log_below_high, log_fail=log_above_low, units=float(stable + canary))
     return max(p_high, p_low), new
