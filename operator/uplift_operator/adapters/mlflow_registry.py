@@ -322,17 +322,20 @@ class MlflowRegistry:
         the lists of column specs (``{"name", "type", "required"}``) MLflow stores as JSON text;
         None when the model has no signature.
 
-        Only ``mlflow-artifacts:/`` models (the server proxies the store) can be read here; any
-        other store is ``RegistryNotFound``, as the operator has no access to it.
+        Read through the tracking server's ``GET /model-versions/get-artifact?name=&version=
+        &path=MLmodel`` (a route of its own, beside ``/get-artifact``, not under ``/api/2.0``:
+        ``mlflow/server/__init__.py`` ``serve_model_version_artifact``; basic auth asks READ on
+        the version), which serves the version's files from whatever store the server reaches:
+        ``mlflow-artifacts:/`` (the proxy), S3, GCS, Azure, a local path. Only
+        ``mlflow-artifacts:/`` versions were read before, any other store was
+        ``RegistryNotFound``, taken as "no signature": a model on S3 was never checked against
+        ``spec.features``. Failures map as every call's: the version (or the file, on a local
+        store) not there is ``RegistryNotFound`` (no signature); a store MLflow fails to read
+        (HTTP 500 ``INTERNAL_ERROR``: unreachable, or, on an object store, no ``MLmodel`` there,
+        which MLflow does not tell apart) is ``RegistryUnavailable``, waited for, never skipped.
         """
-        uri = self.download_uri(name, version)
-        parsed = urllib.parse.urlparse(uri)
-        if parsed.scheme != _PROXY_SCHEME:
-            raise RegistryNotFound(f"version {version} of {name} is stored at "
-                                   f"{shown_url(uri)!r}, which the "
-                                   "operator cannot read (only mlflow-artifacts:/ models)")
-        location = f"{parsed.path.strip('/')}/MLmodel"
-        raw = self._download(f"{_ARTIFACTS_PROXY}/{urllib.parse.quote(location)}", {},
+        raw = self._download("/model-versions/get-artifact",
+                             {"name": name, "version": str(version), "path": "MLmodel"},
                              MAX_MLMODEL_BYTES)
         try:
             document = yaml.safe_load(raw)

@@ -30,6 +30,14 @@ S3_FAILURE = ("The following failures occurred while downloading one or more art
               "when calling the HeadObject operation: Not Found")
 
 
+MLMODEL = """flavors: {}
+signature:
+  inputs: '[{"name": "recency", "type": "double", "required": true},
+    {"name": "history", "type": "double", "required": false}]'
+  outputs: null
+"""
+
+
 class _Mlflow(http.server.BaseHTTPRequestHandler):
     """Runs ``s3-run`` (an S3 artifact root: ``/get-artifact``) and ``proxied-run``
     (``mlflow-artifacts:/``: the artifacts proxy). ``stored`` holds the artifacts there are;
@@ -63,6 +71,8 @@ class _Mlflow(http.server.BaseHTTPRequestHandler):
                                                                      else {})})
         if url.path == "/get-artifact":
             return self._artifact(query["run_uuid"], query["path"])
+        if url.path == "/model-versions/get-artifact":
+            return self._model_file(query["name"], query["version"], query["path"])
         prefix = "/api/2.0/mlflow-artifacts/artifacts/1/proxied-run/artifacts/"
         if url.path.startswith(prefix):
             return self._artifact("proxied-run", urllib.parse.unquote(url.path[len(prefix):]))
@@ -73,6 +83,23 @@ class _Mlflow(http.server.BaseHTTPRequestHandler):
             return self._json(500, {"error_code": "INTERNAL_ERROR",
                                     "message": S3_FAILURE.format(run=run, path=path)})
         return self._json(200, REFERENCE)
+
+    def _model_file(self, name: str, version: str, path: str) -> None:
+        """A version's file, as MLflow serves it from any store: version 3 on S3 has an
+        MLmodel with a signature, version 4 one without; version 99 does not exist."""
+        if version == "99":
+            return self._json(404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                                    "message": f"Model Version (name={name}, version=99) not "
+                                               "found"})
+        if self.store_down:
+            return self._json(500, {"error_code": "INTERNAL_ERROR",
+                                    "message": S3_FAILURE.format(run="m-abc", path=path)})
+        raw = (MLMODEL if version == "3" else "flavors: {}\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+        return None
 
     def _json(self, status: int, body: Any) -> None:
         raw = json.dumps(body).encode()
@@ -143,3 +170,21 @@ def test_the_run_cache_keeps_the_absence(registry: MlflowRegistry) -> None:
         with pytest.raises(RegistryNotFound):
             cached.download_artifact_json("s3-run", "reference/uplift_distribution.json")
     assert reads.reads == 1 and reads.hits == 2
+
+
+def test_a_signature_is_read_through_the_tracking_server_whatever_the_store(
+        registry: MlflowRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A version on S3 (no artifacts proxy): read through ``/model-versions/get-artifact``,
+    not skipped as "no signature" (only ``mlflow-artifacts:/`` versions were read before)."""
+    assert registry.model_signature("m", "3") == {"inputs": [
+        {"name": "recency", "type": "double", "required": True},
+        {"name": "history", "type": "double", "required": False}], "outputs": None}
+    assert _Mlflow.asked == ["/model-versions/get-artifact"]  # no download URI asked
+    assert registry.model_signature("m", "4") is None  # an MLmodel without a signature
+    with pytest.raises(RegistryNotFound, match="version=99"):
+        registry.model_signature("m", "99")
+    # The store failing (on an object store, an MLmodel not there too: MLflow does not tell
+    # them apart): held, not taken as "no signature".
+    monkeypatch.setattr(_Mlflow, "store_down", True)
+    with pytest.raises(RegistryUnavailable, match="HTTP 500 INTERNAL_ERROR"):
+        registry.model_signature("m", "3")

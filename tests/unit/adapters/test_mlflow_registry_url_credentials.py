@@ -22,7 +22,6 @@ from uplift_operator.adapters.mlflow_registry import (
     FailFast,
     MlflowRegistry,
     RegistryError,
-    RegistryNotFound,
     RegistryUnavailable,
 )
 
@@ -123,15 +122,3 @@ def test_a_timeout_and_a_body_that_is_not_json_are_told_without_userinfo(
         registry.resolve("m", version="1")
     assert str(odd.value).startswith("MLflow at http://mlflow:5000 answered ")
     _no_credentials(str(odd.value))
-
-
-def test_a_model_stored_behind_a_url_with_userinfo_is_named_without_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = Clock()
-    installed(monkeypatch, Http(clock, 5.0, {
-        "artifact_uri": f"https://{USER}:{PASSWORD}@store.example/models/m/1"}))
-    registry = MlflowRegistry("http://mlflow:5000", fail_fast=FailFast(hold=0, clock=clock))
-    with pytest.raises(RegistryNotFound) as elsewhere:
-        registry.model_signature("m", "1")
-    assert "https://store.example/models/m/1" in str(elsewhere.value)
-    _no_credentials(str(elsewhere.value))
