@@ -7,6 +7,9 @@
 # dependencies come from the hashed locks in requirements/ (scripts/lock.sh), installed before the
 # source is copied so a code change reuses the dependency layers. The source is not pip-installed
 # (no build backend fetched at build time): it is copied to /opt/uplift and put on PYTHONPATH.
+# Every Python package in an image is one of its lock's: the virtualenvs are made without pip
+# (the builder's pip installs into them, `pip --python`), and the final images drop the base's
+# own pip, setuptools and wheel, which nothing runs (a scanner would report theirs, unlocked).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 FROM ${PYTHON_IMAGE} AS python
@@ -15,15 +18,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 # --- builders: one virtualenv per image, from its lock only ------------------------------------
 FROM python AS operator-deps
 COPY requirements/operator.lock /tmp/operator.lock
-RUN python -m venv /venv && /venv/bin/pip install --no-deps --require-hashes -r /tmp/operator.lock
+RUN python -m venv --without-pip /venv \
+ && pip --python /venv/bin/python install --no-deps --require-hashes -r /tmp/operator.lock
 
 FROM python AS runtime-deps
 COPY requirements/runtime.lock /tmp/runtime.lock
-RUN python -m venv /venv && /venv/bin/pip install --no-deps --require-hashes -r /tmp/runtime.lock
+RUN python -m venv --without-pip /venv \
+ && pip --python /venv/bin/python install --no-deps --require-hashes -r /tmp/runtime.lock
 
 # --- final images: the virtualenv, then the source; run as uid 10001 --------------------------
 FROM python AS app
-RUN useradd --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin uplift
+RUN useradd --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin uplift \
+ && python -m pip uninstall --yes pip setuptools wheel
 ENV PATH=/venv/bin:$PATH PYTHONPATH=/opt/uplift
 WORKDIR /app
 

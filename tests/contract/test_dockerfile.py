@@ -31,8 +31,23 @@ def test_each_image_installs_only_from_its_lock_with_hashes() -> None:
     for stage, lock in (("operator-deps", "operator.lock"), ("runtime-deps", "runtime.lock")):
         body = _stage(stage)
         assert f"COPY requirements/{lock} " in body and (ROOT / "requirements" / lock).exists()
-        assert re.search(rf"pip install --no-deps --require-hashes -r /tmp/{re.escape(lock)}", body)
+        # A virtualenv without pip (and the setuptools `python -m venv` adds): the builder's pip
+        # installs the lock into it, so /venv holds the lock's packages and nothing else.
+        assert "python -m venv --without-pip /venv" in body
+        assert re.search(r"pip --python /venv/bin/python install --no-deps --require-hashes "
+                         rf"-r /tmp/{re.escape(lock)}$", body, re.MULTILINE)
+        assert "/venv/bin/pip" not in body
         assert "COPY operator" not in body  # dependencies before (and without) the source
+
+
+def test_final_images_carry_no_unlocked_python_packages() -> None:
+    """The base image's own pip, setuptools and wheel (outside any lock) are removed from the
+    stage both final images start from, before anything runs from /venv."""
+    app = _stage("app")
+    assert re.search(r"python -m pip uninstall --yes pip setuptools wheel$", app, re.MULTILINE)
+    assert app.index("pip uninstall") < app.index("ENV PATH=/venv/bin")
+    for stage in ("operator", "runtime"):
+        assert re.search(r"^FROM app AS " + stage + "$", DOCKERFILE, re.MULTILINE)
 
 
 def test_final_images_copy_dependencies_before_source_and_run_unprivileged() -> None:
