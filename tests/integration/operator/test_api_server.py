@@ -199,6 +199,14 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.rollout.analysisInterval", "analysisInterval must be at least 1s"]),
     ("alias-refresh-below-a-second", MODEL, set_path("spec.model.aliasRefreshInterval", "100ms"),
      ["spec.model.aliasRefreshInterval", "aliasRefreshInterval must be at least 1s"]),
+    # Alias names MLflow reserves: its write of the promotion alias would be refused for good
+    # at the first promotion; an alias v3 never exists to follow.
+    ("promotion-alias-latest", MODEL, set_path("spec.model.promotionAlias", "Latest"),
+     ["spec.model.promotionAlias", "must not be 'latest' (in any case): MLflow reserves"]),
+    ("promotion-alias-a-version", MODEL, set_path("spec.model.promotionAlias", "v2"),
+     ["spec.model.promotionAlias", "must not be v<number> (e.g. v3): MLflow reserves"]),
+    ("followed-alias-a-version", MODEL, set_path("spec.model.alias", "V3"),
+     ["spec.model.alias", "must not be v<number> (e.g. v3): MLflow reserves"]),
     ("interval-raised-past-a-pause", CAMPAIGN, set_path("spec.exposure.analysisInterval", "2h"),
      ["spec.exposure.steps", "steps[].pause must be at least analysisInterval"]),
     ("pause-under-the-default-interval", CAMPAIGN, all_of(

@@ -9,9 +9,10 @@ conditions and a bounded audit trail.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 
 from uplift_operator.api.v1alpha1.common import (
     AT_MOST,
@@ -71,6 +72,39 @@ __all__ = [
 #: (``models:/churn?v2/3`` is model ``churn``) and refuses for one with ``/``, so such a
 #: version would resolve and never serve (MLflow's own names refuse ``/`` too).
 REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f?/]+$"
+#: Alias names MLflow reserves (``mlflow/utils/validation.py``
+#: ``_validate_model_alias_name_reserved``, MLflow 2.x and 3.x): ``latest`` in any case (every
+#: alias read answers the newest version for it) and ``v<number>`` (a version by number). MLflow
+#: refuses to set either: a ``promotionAlias`` of one was accepted here and its write refused for
+#: good at the first promotion, days later; a followed ``alias`` ``v3`` never exists, so never
+#: resolves (``latest`` may be followed: MLflow answers it).
+LATEST_ALIAS_PATTERN = r"^[Ll][Aa][Tt][Ee][Ss][Tt]$"
+VERSION_ALIAS_PATTERN = r"^[vV][0-9]+$"
+LATEST_RESERVED = ("{field} must not be 'latest' (in any case): MLflow reserves that alias "
+                   "for the newest version and refuses to set it")
+VERSION_RESERVED = ("{field} must not be v<number> (e.g. v3): MLflow reserves those alias names "
+                    "for version numbers and refuses to set them")
+ALIAS_VERSION_RESERVED = ("model.alias must not be v<number> (e.g. v3): MLflow reserves those "
+                          "alias names, so no alias has one and it never resolves; to serve "
+                          "version 3, set version: \"3\"")
+
+
+def _settable_promotion_alias(alias: str) -> str:
+    """``alias`` unless MLflow reserves it (the CEL rules' twin, for an object stored before
+    them)."""
+    if re.fullmatch(LATEST_ALIAS_PATTERN, alias):
+        raise ValueError(LATEST_RESERVED.format(field="model.promotionAlias"))
+    if re.fullmatch(VERSION_ALIAS_PATTERN, alias):
+        raise ValueError(VERSION_RESERVED.format(field="model.promotionAlias"))
+    return alias
+
+
+def _followable_alias(alias: str) -> str:
+    if re.fullmatch(VERSION_ALIAS_PATTERN, alias):
+        raise ValueError(ALIAS_VERSION_RESERVED)
+    return alias
+
+
 #: An http(s) URL whose authority holds no userinfo (``user:password@``): requests would send it
 #: as basic credentials, and the URL is shown in the status, the operator's log and the serving
 #: pods' environment (``MLFLOW_TRACKING_URI``). The authority ends at the first ``/ ? #``, as
@@ -111,10 +145,15 @@ class ModelReference(ApiModel):
                     "delete this one.")
     version: Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=16)] | None = Field(
         default=None, description="A model version number. Exclusive with alias.")
-    alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = Field(
+    alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64),
+                     AfterValidator(_followable_alias)] | None = Field(
         default=None,
+        json_schema_extra={"x-kubernetes-validations": [
+            {"rule": f"!self.matches('{VERSION_ALIAS_PATTERN}')",
+             "message": ALIAS_VERSION_RESERVED}]},
         description="A registry alias (e.g. champion); re-read every aliasRefreshInterval, and a "
-                    "moved alias starts a canary. Exclusive with version.")
+                    "moved alias starts a canary. Exclusive with version. Not v<number> (MLflow "
+                    "reserves those names: no alias has one); latest follows the newest version.")
     alias_refresh_interval: Duration = Field(
         default="1m",
         description=f"How often an alias is re-read from MLflow; at least 1s. Default: 1m. "
@@ -133,9 +172,17 @@ class ModelReference(ApiModel):
                     "serves, so for another model create a new UpliftModel.")
     credentials: SecretCredentials | None = Field(
         default=None, description="Secret with MLflow basic-auth or token credentials.")
-    promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = (
+    promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64),
+                               AfterValidator(_settable_promotion_alias)] | None = (
         Field(default=None,
-              description="Alias to move to a version when it is promoted, e.g. production. One "
+              json_schema_extra={"x-kubernetes-validations": [
+                  {"rule": f"!self.matches('{LATEST_ALIAS_PATTERN}')",
+                   "message": LATEST_RESERVED.format(field="model.promotionAlias")},
+                  {"rule": f"!self.matches('{VERSION_ALIAS_PATTERN}')",
+                   "message": VERSION_RESERVED.format(field="model.promotionAlias")}]},
+              description="Alias to move to a version when it is promoted, e.g. production. "
+                          "Not latest (in any case) nor v<number> (e.g. v3): MLflow reserves "
+                          "those names and refuses to set them. One "
                           "UpliftModel per alias: of two that name the same promotionAlias of "
                           "the same registeredModel at the same tracking URI (in any "
                           "namespaces), the one created first moves it and writes the "
