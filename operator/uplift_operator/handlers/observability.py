@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from prometheus_client import (
     disable_created_metrics,
     start_http_server,
 )
+from prometheus_client.registry import RestrictedRegistry
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
@@ -39,23 +40,27 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 
 
-class _Scrapes:
-    """Counts the collections of ``REGISTRY`` that began (a scrape of /metrics), exporting
-    nothing. Registered before every metric, so it is collected first: a collection counted
-    after a counter's increment reads the counter after it too (``scrapes``)."""
+class _Served(CollectorRegistry):
+    """``REGISTRY`` as /metrics serves it, counting the scrapes that began (``scrapes``): the
+    count moves before the scrape reads any metric, so a scrape counted after a counter's
+    increment has that increment in its exposition. A scrape of some metrics alone
+    (``name[]``) is not counted: it may not read the counter."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__(auto_describe=False)
+        self._count_lock = threading.Lock()
         self.count = 0
 
     def collect(self) -> Iterator[Metric]:
-        with self._lock:
+        with self._count_lock:
             self.count += 1
-        return iter(())
+        yield from REGISTRY.collect()
+
+    def restricted_registry(self, names: Iterable[str]) -> RestrictedRegistry:
+        return REGISTRY.restricted_registry(names)
 
 
-_SCRAPES = _Scrapes()
-REGISTRY.register(_SCRAPES)
+_SERVED = _Served()
 
 RECONCILES = Counter("uplift_operator_reconciles_total",
                      "Reconcile passes by kind and result (ok, error, conflict, gone). Kind "
@@ -285,13 +290,13 @@ def watches_paused(paused: bool) -> None:
 
 
 def scrapes() -> int:
-    """How many collections of /metrics began so far in this process: one begun after a
-    counter's increment has that increment in its exposition (``existence.audit_forever``)."""
-    return _SCRAPES.count
+    """How many scrapes of /metrics began so far in this process: one begun after a counter's
+    increment has that increment in its exposition (``existence.audit_forever``)."""
+    return _SERVED.count
 
 
 def serve(port: int) -> None:
-    start_http_server(port, addr="0.0.0.0", registry=REGISTRY)
+    start_http_server(port, addr="0.0.0.0", registry=_SERVED)
 
 
 @dataclass

@@ -61,15 +61,26 @@ def test_with_nothing_scraping_the_process_exits_at_the_cap(slack: float) -> Non
     assert 0.4 <= _waited(_Scraper(after=None), at_least=0.1, at_most=0.4) < 1.5
 
 
-def test_a_collection_counted_after_an_increment_reads_it() -> None:
-    """The scrape count is taken at the start of a collection: a scrape that began before the
-    increment (and may have read the counter before it) is not the one the exit waits for."""
+def test_a_scrape_counted_after_an_increment_reads_it() -> None:
+    """A scrape is counted as it begins, before it reads a metric: a scrape that began before
+    the increment (and may have read the counter before it) is not the one the exit waits
+    for. What /metrics serves counts; reading the registry otherwise (as these tests do) not."""
     observability.ghosts_audited(["ExitWaitProbe"])
     observability.ghost("ExitWaitProbe")
     before = observability.scrapes()
-    text = generate_latest(observability.REGISTRY).decode()
+    generate_latest(observability.REGISTRY)
+    assert observability.scrapes() == before
+    served = observability._SERVED
+    scrape = served.collect()
+    assert observability.scrapes() == before  # a generator: counted once it begins
+    first = next(scrape)
     assert observability.scrapes() == before + 1
+    text = generate_latest(served).decode()
+    assert observability.scrapes() == before + 2
     assert 'uplift_operator_ghosts_total{kind="ExitWaitProbe"} 1.0' in text
+    assert first.name and list(scrape)
+    generate_latest(served.restricted_registry(["uplift_operator_paused"]))
+    assert observability.scrapes() == before + 2  # some metrics alone: maybe not the count
 
 
 @pytest.mark.parametrize(("given", "seconds"), [("45", 45), ("60s", 60), ("2m", 120),
