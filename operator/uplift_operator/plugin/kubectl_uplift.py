@@ -73,9 +73,15 @@ ARGOCD_PREFIX = "argocd.argoproj.io/"
 # The spec block that holds a kind's ramp (and so its ``paused`` field).
 RAMP_FIELDS = {"upliftmodel": "rollout", "campaign": "exposure"}
 KINDS = {"upliftmodel": "upliftmodels.uplift.dev", "campaign": "campaigns.uplift.dev"}
-_ALIASES = {"upliftmodel": "upliftmodel", "upliftmodels": "upliftmodel", "um": "upliftmodel",
-            "upliftmodels.uplift.dev": "upliftmodel", "campaign": "campaign",
-            "campaigns": "campaign", "camp": "campaign", "campaigns.uplift.dev": "campaign"}
+#: The names kubectl takes for each kind, as its CRD declares them (``crds/``: the kind, its
+#: singular, plural and shortNames, in any case), bare or qualified as kubectl qualifies them
+#: (``upliftmodel.uplift.dev``, ``upliftmodels.v1alpha1.uplift.dev``): what works in
+#: ``kubectl get`` works here.
+_NAMES = {"upliftmodel": ("upliftmodel", "upliftmodels", "um", "umodel"),
+          "campaign": ("campaign", "campaigns", "camp")}
+_GROUP, _VERSIONS = "uplift.dev", ("v1alpha1",)
+_ALIASES = {f"{name}{qualified}": kind for kind, names in _NAMES.items() for name in names
+            for qualified in ("", f".{_GROUP}", *(f".{v}.{_GROUP}" for v in _VERSIONS))}
 
 
 #: Every C0 and C1 control character but the line break and the tab (which the layout uses),
@@ -170,7 +176,8 @@ def _target(text: str) -> tuple[str, str]:
     if not kind:
         return "upliftmodel", name
     if kind.lower() not in _ALIASES or not name:
-        raise PluginError(f"{text!r}: expected NAME, upliftmodel/NAME or campaign/NAME")
+        raise PluginError(f"{text!r}: expected NAME, upliftmodel/NAME or campaign/NAME (or "
+                          "another of kubectl's names for them: um/NAME, camp/NAME, ...)")
     return _ALIASES[kind.lower()], name
 
 

@@ -348,3 +348,42 @@ def test_krew_manifest_names_the_archive_by_its_sha256(tmp_path: Path) -> None:
     assert platform["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     with tarfile.open(archive) as tar:
         assert tar.getnames() == [platform["bin"]]
+
+
+def _crd_names() -> list[tuple[str, str]]:
+    """(a name kubectl takes for the kind, the plugin's kind) for every name each CRD in crds/
+    declares: kind, singular, plural and shortNames, bare, with the group, with version and
+    group (as ``kubectl get`` takes them)."""
+    import yaml
+
+    names: list[tuple[str, str]] = []
+    for path in sorted((Path(__file__).resolve().parents[3] / "crds").glob("*.uplift.dev.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        declared = crd["spec"]["names"]
+        kind = declared["singular"]
+        group = crd["spec"]["group"]
+        for name in (declared["kind"], declared["singular"], declared["plural"],
+                     *declared.get("shortNames", [])):
+            names += [(name, kind), (f"{name}.{group}", kind)]
+            names += [(f"{name}.{v['name']}.{group}", kind) for v in crd["spec"]["versions"]]
+    return names
+
+
+@pytest.mark.parametrize(("name", "kind"), _crd_names())
+def test_every_name_kubectl_takes_for_a_kind_is_taken(name: str, kind: str) -> None:
+    """``umodel/x`` (a CRD shortName), ``upliftmodel.uplift.dev/x``, ``campaign.uplift.dev/x``
+    were refused though kubectl takes them."""
+    assert plugin._target(f"{name}/spring") == (kind, "spring")
+
+
+def test_the_crds_declare_the_names_tested() -> None:
+    names = {name for name, _ in _crd_names()}
+    assert {"umodel", "um", "camp", "upliftmodel.uplift.dev", "campaign.uplift.dev",
+            "UpliftModel", "upliftmodels.v1alpha1.uplift.dev"} <= names
+
+
+@pytest.mark.parametrize("text", ["deployment/spring", "upliftmodel.example.com/spring",
+                                  "campaign/", "um.v1.uplift.dev/spring"])
+def test_another_kind_or_group_is_refused(text: str) -> None:
+    with pytest.raises(plugin.PluginError, match="expected NAME"):
+        plugin._target(text)
