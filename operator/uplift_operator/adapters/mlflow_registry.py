@@ -302,14 +302,22 @@ class MlflowRegistry:
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         """The latest value of every metric of the run (``NaN`` as NaN; MLflow stores +Inf as max float)."""
-        data = self._run(run_id).get("data") or {}
+        return self.run_metrics_and_status(run_id)[0]
+
+    def run_metrics_and_status(self, run_id: str) -> tuple[dict[str, float], str]:
+        """``run_metrics`` and the run's status, from the same read (``RUNNING``,
+        ``SCHEDULED``, ``FINISHED``, ``FAILED``, ``KILLED``; "" if MLflow gave none): a run
+        still running may log more metrics (``services.run_cache`` keeps only an ended run's)."""
+        run = self._run(run_id)
+        status = str((run.get("info") or {}).get("status") or "")
+        data = run.get("data") or {}
         metrics: dict[str, float] = {}
         for metric in data.get("metrics") or []:
             try:
                 metrics[str(metric["key"])] = float(metric["value"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise RegistryRequestError(f"unreadable metric {metric!r} in run {run_id}") from exc
-        return metrics
+        return metrics, status
 
     def run_tags(self, run_id: str) -> dict[str, str]:
         """The run's tags (e.g. ``uplift.treatments``, which the trainer sets)."""

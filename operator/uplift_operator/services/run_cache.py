@@ -7,6 +7,14 @@ and reference first, ``model/trainer.py``) does not change; yet every resource r
 at every analysis: 100 Campaigns on one model downloaded one reference 100 times an interval,
 1,000 qini followers made ~6,000 MLflow requests a minute.
 
+A run's metrics are kept only once the run has ended (``TERMINAL_RUN_STATUSES``: FINISHED,
+FAILED, KILLED). A run still RUNNING may log more: ``log_model(registered_model_name=...)``
+then ``log_metric(...)`` in the same run, or ``mlflow.evaluate`` after the registration, is
+common, and its metrics kept at the first read (before the qini metrics existed) made the qini
+gate see "no data" for that run until the entry was evicted or the operator restarted. Its
+metrics are read again at each read until MLflow says it ended (a client that cannot say,
+not ``ReadsRunStatus``, is kept as before).
+
 ``RegistryClients`` is the ``registry_for`` the handlers wire in: one client per registry
 *identity* (tracking URI and the credentials themselves, as a digest: two Secrets holding the
 same credentials are one MLflow user; different ones never share a read), kept so that its
@@ -36,7 +44,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from uplift_operator.adapters.mlflow_registry import (
     Credentials,
@@ -47,7 +55,19 @@ from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "MAX_BYTES", "MAX_CLIENTS",
-           "MAX_ENTRIES", "CachingRegistry", "RegistryClients", "RunReads", "identity"]
+           "MAX_ENTRIES", "TERMINAL_RUN_STATUSES", "CachingRegistry", "ReadsRunStatus",
+           "RegistryClients", "RunReads", "identity"]
+
+#: MLflow's run statuses after which a run logs nothing more (``mlflow.entities.RunStatus``).
+TERMINAL_RUN_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
+
+
+@runtime_checkable
+class ReadsRunStatus(Protocol):
+    """A registry client that reads a run's metrics with its status in one request
+    (``MlflowRegistry.run_metrics_and_status``)."""
+
+    def run_metrics_and_status(self, run_id: str) -> tuple[dict[str, float], str]: ...
 
 #: Entries kept at most: a run's metrics and each artifact read of it are one entry each (a
 #: run with every gate: 4).
@@ -126,10 +146,12 @@ class RunReads:
         with self._lock:
             return len(self._entries), self._bytes
 
-    def get(self, key: Hashable, read: Callable[[], T]) -> T:
-        """The value kept for ``key``, else ``read()`` (kept when it returns; what it raises
-        is raised, to the passes that waited on it too, and not kept unless it is
-        ``RegistryNotFound``)."""
+    def get(self, key: Hashable, read: Callable[[], T],
+            keeps: Callable[[T], bool] | None = None) -> T:
+        """The value kept for ``key``, else ``read()`` (kept when it returns, unless ``keeps``
+        says no for it: served to the passes that waited on it, read again by the next one;
+        what it raises is raised, to the passes that waited on it too, and not kept unless it
+        is ``RegistryNotFound``)."""
         with self._lock:
             value, found = self._kept(key)
             if found:
@@ -152,7 +174,8 @@ class RunReads:
         try:
             value = read()
             # Kept before the flight lands: a pass asking meanwhile finds one or the other.
-            self._keep(key, value)
+            if keeps is None or keeps(value):
+                self._keep(key, value)
         except RegistryNotFound as error:
             flight.error = error
             if self.absent_ttl > 0:
@@ -209,8 +232,18 @@ class CachingRegistry:
         return f"CachingRegistry({self.registry!r})"
 
     def run_metrics(self, run_id: str) -> Mapping[str, float]:
-        return self.reads.get((self.who, run_id, "metrics", ""),
-                              lambda: MappingProxyType(dict(self.registry.run_metrics(run_id))))
+        """The run's metrics, kept once the run has ended (``TERMINAL_RUN_STATUSES``): one
+        still running may log more, and is read again at the next read."""
+        key = (self.who, run_id, "metrics", "")
+        registry = self.registry
+        if not isinstance(registry, ReadsRunStatus):  # cannot say whether the run ended
+            return self.reads.get(key, lambda: MappingProxyType(dict(registry.run_metrics(run_id))))
+
+        def read() -> tuple[Mapping[str, float], str]:
+            metrics, status = registry.run_metrics_and_status(run_id)
+            return MappingProxyType(dict(metrics)), status
+
+        return self.reads.get(key, read, keeps=lambda read: read[1] in TERMINAL_RUN_STATUSES)[0]
 
     def download_artifact_json(self, run_id: str, path: str) -> Any:
         return self.reads.get((self.who, run_id, "artifact", path),

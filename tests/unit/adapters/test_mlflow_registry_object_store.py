@@ -59,7 +59,10 @@ class _Mlflow(http.server.BaseHTTPRequestHandler):
             run = query["run_id"]
             root = ("mlflow-artifacts:/1/proxied-run/artifacts" if run == "proxied-run"
                     else f"s3://bucket/1/{run}/artifacts")
-            return self._json(200, {"run": {"info": {"run_id": run, "artifact_uri": root}}})
+            info = {"run_id": run, "artifact_uri": root,
+                    **({"status": "RUNNING"} if run == "running-run" else {})}
+            return self._json(200, {"run": {"info": info, "data": {"metrics": [
+                {"key": "qini.email", "value": 0.12}]}}})
         if url.path == "/api/2.0/mlflow/artifacts/list":
             if self.listing_down:
                 return self._json(500, {"error_code": "INTERNAL_ERROR",
@@ -188,3 +191,11 @@ def test_a_signature_is_read_through_the_tracking_server_whatever_the_store(
     monkeypatch.setattr(_Mlflow, "store_down", True)
     with pytest.raises(RegistryUnavailable, match="HTTP 500 INTERNAL_ERROR"):
         registry.model_signature("m", "3")
+
+
+def test_a_runs_metrics_come_with_its_status_from_one_read(registry: MlflowRegistry) -> None:
+    """What ``services.run_cache`` keeps a run's metrics by: its status (none given: "")."""
+    assert registry.run_metrics_and_status("running-run") == ({"qini.email": 0.12}, "RUNNING")
+    assert registry.run_metrics_and_status("s3-run") == ({"qini.email": 0.12}, "")
+    assert registry.run_metrics("s3-run") == {"qini.email": 0.12}
+    assert _Mlflow.asked == ["/api/2.0/mlflow/runs/get"] * 3

@@ -331,3 +331,56 @@ def test_beyond_the_bound_the_least_recently_used_client_goes() -> None:
     assert len(clients) == 2 and clients.built == 3
     clients.get(URI, Credentials.bearer("b"))
     assert clients.built == 4
+
+
+# -- a run still running -------------------------------------------------------------------------
+
+@dataclass
+class RunStatusRegistry(CountingRegistry):
+    """A fake MLflow that says each run's status with its metrics, as ``MlflowRegistry``."""
+
+    run_status: dict[str, str] = field(default_factory=dict)
+
+    def run_metrics_and_status(self, run_id: str) -> tuple[dict[str, float], str]:
+        return dict(self.run_metrics(run_id)), self.run_status.get(run_id, "FINISHED")
+
+
+def test_a_running_runs_metrics_are_read_again_until_it_ends() -> None:
+    """``log_model(registered_model_name=...)`` then ``log_metric`` in the same run (or
+    ``mlflow.evaluate`` after the registration): read while RUNNING, before its qini metrics
+    existed, the run was kept without them for the process's life."""
+    fake = RunStatusRegistry()
+    fake.metrics["r1"] = {"auc": 0.7}
+    fake.run_status["r1"] = "RUNNING"
+    client = RegistryClients(lambda uri, credentials: fake).get(URI, None)
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7}
+    fake.metrics["r1"]["qini.email"] = 0.12
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    fake.run_status["r1"] = "FINISHED"
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    fake.metrics["r1"]["late"] = 1.0  # never, once ended: kept from its first read after
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    assert fake.asked["run_metrics", "r1"] == 3
+
+
+@pytest.mark.parametrize("status", ["FINISHED", "FAILED", "KILLED"])
+def test_an_ended_runs_metrics_are_read_once(status: str) -> None:
+    fake = RunStatusRegistry()
+    fake.metrics["r1"] = {"qini.email": 0.12}
+    fake.run_status["r1"] = status
+    client = RegistryClients(lambda uri, credentials: fake).get(URI, None)
+    for _ in range(3):
+        assert dict(client.run_metrics("r1")) == {"qini.email": 0.12}
+    assert fake.asked["run_metrics", "r1"] == 1
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "SCHEDULED", ""])
+def test_a_run_not_known_to_have_ended_is_not_kept(status: str) -> None:
+    fake = RunStatusRegistry()
+    fake.metrics["r1"] = {"qini.email": 0.12}
+    fake.run_status["r1"] = status
+    reads = RunReads()
+    client = RegistryClients(lambda uri, credentials: fake, reads=reads).get(URI, None)
+    for _ in range(3):
+        client.run_metrics("r1")
+    assert fake.asked["run_metrics", "r1"] == 3 and reads.size[0] == 0
