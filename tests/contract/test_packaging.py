@@ -61,6 +61,16 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def _aggregated(role: dict[str, Any]) -> bool:
+    return any(k.startswith("rbac.authorization.k8s.io/aggregate-to-")
+               for k in role["metadata"].get("labels", {}))
+
+
+def operator_roles(docs: list[dict[str, Any]], kind: str = "ClusterRole") -> list[dict[str, Any]]:
+    """The operator's ClusterRoles (or Roles): not the ones aggregated into users' roles."""
+    return [d for d in by_kind(docs, kind) if not _aggregated(d)]
+
+
 def test_helm_lint_strict() -> None:
     for values in ([], ["-f", str(ALL_OPTIONS)], NAMESPACED):
         result = run(tools()["helm"], "lint", "--strict", str(CHART), *values)
@@ -111,6 +121,10 @@ def test_names_never_stutter() -> None:
         policy, binding = _policy(docs, resource)
         assert policy["metadata"]["name"] == binding["metadata"]["name"] == f"ops-{resource}"
         suffixed += [policy, binding]
+    # So do the ClusterRoles aggregated into users' view and edit.
+    users = [r for r in by_kind(docs, "ClusterRole") if _aggregated(r)]
+    assert sorted(r["metadata"]["name"] for r in users) == ["ops-edit", "ops-view"]
+    suffixed += users
     assert {d["metadata"]["name"] for d in docs
             if d["kind"] != "Service" and d not in suffixed} == {"ops"}
 
@@ -197,7 +211,8 @@ def test_namespaced_render_has_a_role_and_a_peering_per_namespace() -> None:
     assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, "RoleBinding")) == ["team-a", "team-b"]
     assert not by_kind(docs, "ClusterKopfPeering")
     # Roles only: nothing cluster-wide, and no Role grants a cluster-scoped resource.
-    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    assert not operator_roles(docs) and not by_kind(docs, "ClusterRoleBinding")
+    assert all(_aggregated(role) for role in by_kind(docs, "ClusterRole"))  # users', unbound
     granted = {r for role in by_kind(docs, "Role") for rule in role["rules"] for r in rule["resources"]}
     assert not granted & {"namespaces", "customresourcedefinitions", "clusterkopfpeerings"}
     args = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -252,11 +267,11 @@ def _secret_reads(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("values", [[], NAMESPACED], ids=["cluster-wide", "namespaced"])
 def test_secret_names_limit_reading_secrets_to_those_names(values: list[str]) -> None:
     # Without the option: get by any name, never list or watch.
-    for role in by_kind(helm_template(*values), "ClusterRole") + by_kind(helm_template(*values), "Role"):
+    for role in operator_roles(helm_template(*values)) + by_kind(helm_template(*values), "Role"):
         assert [r["verbs"] for r in _secret_reads(role["rules"])] == [["get"]]
         assert "resourceNames" not in _secret_reads(role["rules"])[0]
     docs = helm_template(*values, "--set", "rbac.secretNames={mlflow-credentials,mlflow-token}")
-    roles = by_kind(docs, "ClusterRole") + by_kind(docs, "Role")
+    roles = operator_roles(docs) + by_kind(docs, "Role")
     assert roles
     for role in roles:
         reads = _secret_reads(role["rules"])
@@ -285,7 +300,7 @@ def test_every_mode_may_block_the_deletion_of_the_owners_it_names() -> None:
     plural = next(crd.plural for crd in CRDS if crd.kind == reference["kind"])
     manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
                       if d and d["kind"] == "ClusterRole"]
-    for roles in (manifest_roles, by_kind(helm_template(), "ClusterRole"),
+    for roles in (manifest_roles, operator_roles(helm_template()),
                   by_kind(helm_template(*NAMESPACED), "Role")):
         assert roles
         for role in roles:
@@ -650,7 +665,7 @@ def test_mlflow_tracking_uri_refuses_credentials_in_the_url() -> None:
 
 
 def _rules(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [role["rules"] for role in by_kind(docs, "ClusterRole") + by_kind(docs, "Role")]
+    return [role["rules"] for role in operator_roles(docs) + by_kind(docs, "Role")]
 
 
 def test_rbac_grants_no_verb_the_code_never_uses() -> None:
@@ -678,6 +693,41 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
     assert not re.search(r"""method=["']PUT["']|\.replace_(namespaced|cluster)""", source)
     for path in [*(package / "services").rglob("*.py"), *(package / "handlers").rglob("*.py")]:
         assert not re.search(r"\.delete\(", path.read_text()), path
+
+
+def test_users_roles_read_and_write_the_resources_as_kubectl_uplift_needs() -> None:
+    """Kubernetes' view, edit and admin roles get UpliftModels and Campaigns through aggregated
+    ClusterRoles (the chart's per release, the manifests' the same rules): view reads them, what
+    `kubectl uplift status` does (get); edit and admin write them too, what its steering verbs do
+    (get, then a merge patch); never the status, which is the operator's. Nothing binds them."""
+    import inspect
+
+    from uplift_operator.plugin import kubectl_uplift
+
+    calls = set(re.findall(r'self\._json\("(\w+)"', inspect.getsource(kubectl_uplift.Kubectl)))
+    assert calls == {"get", "patch"}, calls  # docs/security.md names these
+    resources = ["upliftmodels", "campaigns"]
+    view = [{"apiGroups": ["uplift.dev"], "resources": resources, "verbs": ["get", "list", "watch"]}]
+    edit = [{"apiGroups": ["uplift.dev"], "resources": resources,
+             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
+    label = "rbac.authorization.k8s.io/aggregate-to-"
+    manifests = [d for d in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text())
+                 if d]
+    for release, roles in (("uplift", by_kind(helm_template(), "ClusterRole")),
+                           ("prod", by_kind(helm_template(release="prod"), "ClusterRole")),
+                           ("manifests", manifests)):
+        users = {tuple(sorted(k for k in r["metadata"]["labels"] if k.startswith(label))):
+                 (r["metadata"]["name"], r["rules"]) for r in roles if _aggregated(r)}
+        prefix = "prod-uplift-operator" if release == "prod" else "uplift-operator"
+        assert users == {(label + "view",): (f"{prefix}-view", view),
+                         (label + "admin", label + "edit"): (f"{prefix}-edit", edit)}, release
+        [(_, edit_rules)] = [v for k, v in users.items() if label + "edit" in k]
+        assert {verb for rule in edit_rules for verb in rule["verbs"]} >= calls
+    assert not [d for d in by_kind(helm_template(), "ClusterRoleBinding")
+                if d["roleRef"]["name"].endswith(("-view", "-edit"))]
+    off = helm_template("--set", "rbac.userRoles=false")
+    assert not [r for r in by_kind(off, "ClusterRole") if _aggregated(r)]
+    assert operator_roles(off) == operator_roles(helm_template())
 
 
 def _peering_rules(rules: list[dict[str, Any]]) -> dict[tuple[str, str], list[str] | None]:
