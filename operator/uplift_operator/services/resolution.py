@@ -86,6 +86,9 @@ class VersionFacts:
     run_id: str | None
     ready: bool
     status: str
+    #: MLflow's ``status_message``: why a registration failed, e.g. the store refusing the
+    #: copy of the artifacts ("" when MLflow says nothing).
+    status_message: str = ""
 
 
 @dataclass(frozen=True)
@@ -524,7 +527,7 @@ class Resolver:
                 facts = self.facts(scope, ref.registered_model, ref.version, registry)
             else:
                 raw = registry.resolve(ref.registered_model, alias=ref.alias)
-                facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
+                facts = _facts(raw)
                 created = _created(raw)
                 self._versions[(scope, ref.registered_model, facts.version)] = facts
                 self._aliases[key] = _Entry(facts, now, _vouch_until(key, now), created)
@@ -546,7 +549,7 @@ class Resolver:
         if known is not None and known.ready:
             return known
         raw = registry.resolve(model, version=version)
-        facts = VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status))
+        facts = _facts(raw)
         self._versions[(scope, model, version)] = facts
         return facts
 
@@ -578,6 +581,17 @@ class Resolver:
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+#: The most of MLflow's ``status_message`` a ``ModelResolved`` message quotes.
+MAX_STATUS_MESSAGE = 300
+
+
+def _facts(raw: Any) -> VersionFacts:
+    """What the operator keeps of a version MLflow answered (``ResolvedVersion``)."""
+    said = " ".join(str(getattr(raw, "status_message", "") or "").split())
+    if len(said) > MAX_STATUS_MESSAGE:
+        said = said[:MAX_STATUS_MESSAGE - 1] + "…"
+    return VersionFacts(str(raw.version), raw.run_id, bool(raw.ready), str(raw.status), said)
 
 
 def _created(raw: Any) -> int | None:
@@ -617,14 +631,17 @@ PENDING_REGISTRATION = "PENDING_REGISTRATION"
 def _not_ready(facts: VersionFacts, model: str) -> Resolution:
     """A version that is not READY: ``VersionNotReady`` while MLflow still registers it (it
     clears by itself), ``VersionFailed`` for any other status (FAILED_REGISTRATION is final;
-    a status this operator does not know is not waited for either): the spec must name
-    another version, and the phase turns Degraded after the grace (``domain.stuck``)."""
+    a status this operator does not know is not waited for either), with MLflow's own
+    ``status_message`` (why, e.g. the artifacts' copy refused by the store; at most
+    ``MAX_STATUS_MESSAGE`` characters): the spec must name another version, and the phase
+    turns Degraded after the grace (``domain.stuck``)."""
     said = f"version {facts.version} of {model} is {facts.status}, not READY"
     if facts.status == PENDING_REGISTRATION:
         return Resolution(facts, cond.VERSION_NOT_READY, said)
+    why = f" (MLflow: {facts.status_message})" if facts.status_message else ""
     return Resolution(facts, cond.VERSION_FAILED,
-                      f"{said}, and MLflow will not make it READY: point the spec at another "
-                      "version")
+                      f"{said}{why}, and MLflow will not make it READY: point the spec at "
+                      "another version")
 
 
 def _duration(interval: dt.timedelta) -> str:

@@ -100,6 +100,7 @@ class FakeVersion:
     run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     creation_timestamp: int | None = None  # MLflow's, ms
+    status_message: str = ""  # MLflow's: why a registration failed
 
     @property
     def ready(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, get_args
 
 import pytest
@@ -28,6 +29,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain.measurements import MeasurementError
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services import measurements
+from uplift_operator.services.resolution import MAX_STATUS_MESSAGE
 
 HELD = "the model reference does not resolve now: no step and no promotion of canary 2"
 TOKEN = "tok-4f1b2c9d"
@@ -145,6 +147,32 @@ def test_a_stable_model_whose_alias_moved_to_a_version_not_ready(
     assert sim.status["phase"] == ("Degraded" if degraded else "Healthy")
     assert "version 1 serves all traffic" in sim.status["message"]
     assert sim.weights() == {"1": 100}
+
+
+def test_a_failed_registration_says_mlflows_own_reason_bounded() -> None:
+    """MLflow's ``status_message`` (why the registration failed: the store refused the copy of
+    the artifacts, a quota) is what on-call needs to fix it; whitespace folded, and cut at
+    ``MAX_STATUS_MESSAGE`` characters (its log may be long)."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    sim.registry.add(REGISTERED, "4", status="FAILED_REGISTRATION")
+    why = "Failed to copy artifacts from s3://b/r4:\n  AccessDenied"
+    sim.registry.versions[(REGISTERED, "4")] = replace(sim.registry.versions[(REGISTERED, "4")],
+                                                      status_message=why)
+    sim.registry.aliases[(REGISTERED, "champion")] = "4"
+    run(sim, 60)
+    message = sim.condition("ModelResolved")["message"]
+    assert (f"version 4 of {REGISTERED} is FAILED_REGISTRATION, not READY (MLflow: Failed to "
+            "copy artifacts from s3://b/r4: AccessDenied), and MLflow will not make it READY"
+            ) in message
+    sim.registry.add(REGISTERED, "5", status="FAILED_REGISTRATION")
+    sim.registry.versions[(REGISTERED, "5")] = replace(sim.registry.versions[(REGISTERED, "5")],
+                                                      status_message="x" * 5000)
+    sim.registry.aliases[(REGISTERED, "champion")] = "5"
+    run(sim, 60)
+    message = sim.condition("ModelResolved")["message"]
+    assert f"(MLflow: {'x' * (MAX_STATUS_MESSAGE - 1)}…)" in message and "x" * 300 not in message
 
 
 def _signature_raising(sim: Sim, version: str, error: RegistryError) -> None:
