@@ -68,7 +68,7 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -180,13 +180,25 @@ class RuntimeMetrics:
         return asked
 
     def forget(self, model: str, label: str, value: str, *, gauges: bool = True) -> int:
-        """Remove the series of ``model`` whose ``label`` is ``value``, from every collector
-        with ``model``, ``campaign`` and that label (``gauges=False``: but the gauges); how
-        many were removed. ``campaign``: a campaign that left the file (any version), or, its
-        counters only, one of the file that treats no one; ``version``: a version that left
-        the split (the report and cohort counters its decisions reach this replica's
-        through), never the replica's own."""
-        removed = 0
+        """Remove the series of ``model`` whose ``label`` is ``value`` (:meth:`forget_many`);
+        how many were removed."""
+        return self.forget_many(model, label, (value,), gauges=gauges)[value]
+
+    def forget_many(self, model: str, label: str, values: Collection[str], *,
+                    gauges: bool = True) -> dict[str, int]:
+        """Remove the series of ``model`` whose ``label`` is one of ``values``, from every
+        collector with ``model``, ``campaign`` and that label (``gauges=False``: but the
+        gauges); how many were removed per value. ``campaign``: campaigns that left the file
+        (any version), or, their counters only, ones of the file that treat no one;
+        ``version``: versions that left the split (the report and cohort counters their
+        decisions reach this replica's through), never the replica's own. One pass over each
+        collector's series, however many values: a pass per value, for each of 2,048
+        campaigns leaving in one tick, blocked the event loop 38 s (``series_scanned`` counts
+        the series looked at)."""
+        wanted = set(values)
+        removed = dict.fromkeys(wanted, 0)
+        if not wanted:
+            return removed
         for collector in vars(self).values():
             names = getattr(collector, "_labelnames", ())
             if not {"model", "campaign", label} <= set(names):
@@ -194,12 +206,16 @@ class RuntimeMetrics:
             if not gauges and isinstance(collector, Gauge):
                 continue
             at_model, at_label = names.index("model"), names.index(label)
+            # Deleted under the collector's lock as ``remove`` does, without its look at the
+            # environment per series (two-thirds of the time at 157,696 series).
             with collector._lock:
-                doomed = [key for key in collector._metrics
-                          if key[at_model] == model and key[at_label] == value]
-            for key in doomed:
-                collector.remove(*key)
-            removed += len(doomed)
+                series = collector._metrics
+                self.series_scanned += len(series)
+                doomed = [key for key in series
+                          if key[at_model] == model and key[at_label] in wanted]
+                for key in doomed:
+                    del series[key]
+                    removed[key[at_label]] += 1
         return removed
 
     def _family(self, kind: type[Any], name: str, doc: str, labels: Sequence[str], *,
@@ -225,6 +241,8 @@ class RuntimeMetrics:
         self._registry = r
         #: Per family with a ``campaign`` label, its series exported at zero per scope.
         self.zeros: dict[Any, Mapping[Scope, Axes]] = {}
+        #: Series :meth:`forget_many` has looked at, in all (what removing series costs).
+        self.series_scanned = 0
         family = self._family
         self.request_duration = _get(
             r, Histogram, "uplift_request_duration_seconds",
