@@ -1236,8 +1236,9 @@ def test_each_release_has_dashboards_of_its_own() -> None:
     namespaces, each get their own, reading their own job; a release's names stay the same on
     an upgrade."""
     on = ["--set", "dashboards.enabled=true", "--set", "serviceMonitor.enabled=true"]
-    releases = {("shard-a", "uplift-system"): [], ("shard-b", "uplift-system"): [],
-                ("uplift", "uplift-system"): [], ("uplift", "other"): []}
+    releases: dict[tuple[str, str], list[str]] = {
+        ("shard-a", "uplift-system"): [], ("shard-b", "uplift-system"): [],
+        ("uplift", "uplift-system"): [], ("uplift", "other"): []}
     seen: dict[str, set[str]] = {"key": set(), "uid": set(), "title": set()}
     for (release, namespace), boards in releases.items():
         docs = helm_template(*on, "-n", namespace, release=release)
