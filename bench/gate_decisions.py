@@ -176,6 +176,7 @@ class Scenario:
     effect: float
     srm: bool = False
     note: str = ""
+    spread: float = 1.0  # upliftSanity: the live per-request sd, in training sds
 
 
 class Run:
@@ -561,7 +562,8 @@ class SanityRun(Run):
     def __init__(self, sim: GateSim, sc: Scenario) -> None:
         self.lam, self.sc = sim.per_look(sc), sc
         self.mu = self.TRAINING_MEAN + sc.effect * self.TRAINING_STD
-        self.weight, self.total, self.n = 0.0, 0.0, 0
+        self.sd = sc.spread * self.TRAINING_STD
+        self.weight, self.total, self.squares, self.n = 0.0, 0.0, 0.0, 0
 
     def start_step(self, weight: float) -> None:
         self.weight = weight  # since the canary started: no reset
@@ -569,15 +571,21 @@ class SanityRun(Run):
     def tick(self, rng: np.random.Generator) -> None:
         n = int(rng.poisson(self.lam * self.weight / 100))
         if n:
-            self.total += rng.normal(n * self.mu, math.sqrt(n) * self.TRAINING_STD)
+            # Σx and Σx² of n normal draws: Σx² = Σ(x − x̄)² + (Σx)²/n, the two independent.
+            total = rng.normal(n * self.mu, math.sqrt(n) * self.sd)
+            spread = self.sd**2 * rng.chisquare(n - 1) if n > 1 else 0.0
+            self.total += total
+            self.squares += spread + total * total / n
         self.n += n
         self.canary_total += n
 
     def measure(self) -> ms.Measurement:
         mean = self.total / self.n if self.n else math.nan
+        live = (math.sqrt(max(self.squares - self.n * mean * mean, 0.0) / (self.n - 1))
+                if self.n > 1 else None)  # the collector's, from the Σx² counter
         return ms.UpliftSanityMeasurement(canary_mean_uplift=mean, requests=self.n,
                                           training_mean=self.TRAINING_MEAN,
-                                          training_std=self.TRAINING_STD)
+                                          training_std=self.TRAINING_STD, live_std=live)
 
 
 class SanitySim(GateSim):
@@ -1144,7 +1152,9 @@ def gate_sims() -> dict[str, GateSim]:
             "upliftSanity", {"name": "score-sanity", "type": "upliftSanity",
                              "min": -sanity_band, "max": sanity_band},
             (Scenario("null", "promote", 0.0), Scenario("margin", "hold", sanity_band),
-             Scenario("2x margin", "rollback", 2 * sanity_band)), "requests"),
+             Scenario("2x margin", "rollback", 2 * sanity_band),
+             Scenario("margin, live sd 2x", "hold", sanity_band, spread=2.0,
+                      note="predictions spread twice as wide as in training")), "requests"),
         "qini": QiniSim(
             "qini", {"name": "qini", "type": "qini", "margin": qini_margin},
             (Scenario("null", "promote", 1.0), Scenario("margin", "rollback", 1 - qini_margin),

@@ -1456,13 +1456,21 @@ def _uplift_sanity(gate: GateSpecBase, m: UpliftSanityMeasurement, _: GateMemory
                        design_samples=design)
     sd = m.training_std
     z = (m.canary_mean_uplift - m.training_mean) / sd
+    # The band is in training sds; the bounds need the live per-request sd, which may be wider
+    # (taken as 1 training sd, a canary spread 2× wider passed or failed at its band's edge in
+    # 31-33 % of runs at α = 0.05). Never below the training sd: a live estimate on few requests
+    # can be small by chance, and a narrower live spread only makes the bounds conservative.
+    live = m.live_std / sd if m.live_std is not None and math.isfinite(m.live_std) else 1.0
+    sigma = max(1.0, live)
     # Tuned where a canary at the training mean passes, never before minSamples allows it.
     n_star = float(gate.expected_samples or max(design, gate.min_samples, 1))
     # Within the band needs both bounds (each at α); outside it needs either (each at α/2).
-    pass_lo, pass_hi = mean_one_sided_bounds(z, n, 1.0, alpha=gate.alpha, n_star=n_star)
-    fail_lo, fail_hi = mean_one_sided_bounds(z, n, 1.0, alpha=gate.alpha / 2, n_star=n_star)
+    pass_lo, pass_hi = mean_one_sided_bounds(z, n, sigma, alpha=gate.alpha, n_star=n_star)
+    fail_lo, fail_hi = mean_one_sided_bounds(z, n, sigma, alpha=gate.alpha / 2, n_star=n_star)
+    spread = ("" if m.live_std is None else
+              f", live sd {live:.3g} training std" if live > 1.0 else "")
     what = (f"mean predicted uplift {m.canary_mean_uplift:.4g} is {z:+.3g} training std from "
-            f"{m.training_mean:.4g}")
+            f"{m.training_mean:.4g}{spread}")
     common: dict[str, Any] = {"value": z, "samples": n, "design_samples": design}
     if fail_hi < low:
         return _Judged(GateVerdict.FAIL, f"{what}: below {low:.4g} (upper bound {fail_hi:+.3g} "

@@ -226,13 +226,17 @@ class UpliftSanityMeasurement:
     """``upliftSanity`` gate: the canary's mean predicted uplift vs its training distribution.
 
     ``training_mean``/``training_std`` describe the predicted uplift over the training (or
-    validation) set, as logged in the version's MLflow run.
+    validation) set, as logged in the version's MLflow run. With several treatments the mean is
+    the request's average over them and ``requests`` counts requests, not values.
+    ``live_std``: an upper estimate of the per-request sd of that average on the canary's
+    traffic (None: the runtime does not export it, the training sd stands in).
     """
 
     canary_mean_uplift: float
     requests: int
     training_mean: float
     training_std: float
+    live_std: float | None = None
 
 
 @dataclass(frozen=True)

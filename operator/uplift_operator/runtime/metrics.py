@@ -34,6 +34,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift`` | histogram | ``treatment`` (buckets = ``UPLIFT_BUCKETS``) |
 | ``uplift_predicted_uplift_positive_total`` | counter | ``treatment``: sum of the positive predictions |
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
+| ``uplift_predicted_uplift_squares_total`` | counter | ``treatment``: sum of the squared predictions |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
 | ``uplift_duplicate_reports_total`` | counter | ``endpoint``, ``campaign``: acknowledged, not counted again |
 | ``uplift_report_conflicts_total`` | counter | ``endpoint``, ``campaign``: disagree with the counted |
@@ -145,7 +146,8 @@ class RuntimeMetrics:
 
     def observe_uplift(self, model: str, version: str, treatment: str,
                        values: Sequence[float]) -> None:
-        """Count predicted uplifts in the histogram and the signed-sum counters."""
+        """Count predicted uplifts in the histogram, the signed-sum counters and the sum of
+        squares."""
         hist = self.predicted_uplift.labels(model, version, treatment)
         positive = sum(v for v in values if v > 0)
         negative = -sum(v for v in values if v < 0)
@@ -153,6 +155,7 @@ class RuntimeMetrics:
             hist.observe(value)
         self.uplift_positive.labels(model, version, treatment).inc(positive)
         self.uplift_negative.labels(model, version, treatment).inc(negative)
+        self.uplift_squares.labels(model, version, treatment).inc(sum(v * v for v in values))
 
     def zero_label_sets(self, collector: Any, scope: Scope, keys: Sequence[str]
                         ) -> Iterator[dict[str, str]]:
@@ -287,6 +290,9 @@ class RuntimeMetrics:
         self.uplift_negative = _get(r, Counter, "uplift_predicted_uplift_negative",
                                     "Sum of the absolute values of negative predicted uplifts.",
                                     (*BASE, "treatment"))
+        # The live variance, so upliftSanity's bounds need not take the training sd for it.
+        self.uplift_squares = _get(r, Counter, "uplift_predicted_uplift_squares",
+                                   "Sum of the squared predicted uplifts.", (*BASE, "treatment"))
         self.errors = _get(r, Counter, "uplift_request_errors_total",
                            "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
                                                                           "reason"))

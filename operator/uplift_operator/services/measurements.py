@@ -643,25 +643,47 @@ def _seconds_text(seconds: float) -> str:
 
 def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
                    registry: Registry | None) -> Collected:
+    """The canary's mean predicted uplift per request, averaged over the treatments.
+
+    Each request scores every treatment, so the T values of a request are correlated and count
+    as one sample: ``requests`` is the fewest any treatment counted (not their sum). The
+    average's per-request sd is at most the treatments' average sd whatever their correlation
+    (sd of a sum ≤ sum of sds), each from its Σx² counter; a runtime without that counter
+    leaves it unknown (``live_std`` None)."""
     prom = _prom(prometheus)
     reference = _canary_reference(ctx, registry, REFERENCE_UPLIFT)
     sel = ctx.selector(ctx.canary_version)
     # The histogram has negative buckets, so it exports no _sum: the runtime keeps signed sums.
     w = ctx.canary_window
-    positive = prom.scalar(f"sum(increase(uplift_predicted_uplift_positive_total{sel}[{w}]))")
-    negative = prom.scalar(f"sum(increase(uplift_predicted_uplift_negative_total{sel}[{w}]))")
-    count = _count(prom, f"sum(increase(uplift_predicted_uplift_count{sel}[{w}]))")
-    if positive is None or negative is None or not count:
+
+    def per_treatment(metric: str) -> dict[str, float]:
+        rows = prom.query(f"sum by (treatment) (increase({metric}{sel}[{w}]))")
+        return {str(row.labels.get("treatment", "")): float(row.value) for row in rows
+                if math.isfinite(row.value)}
+
+    counts = {t: round(n) for t, n in per_treatment("uplift_predicted_uplift_count").items()
+              if n >= 1}
+    positive = per_treatment("uplift_predicted_uplift_positive_total")
+    negative = per_treatment("uplift_predicted_uplift_negative_total")
+    treatments = [t for t in counts if t in positive and t in negative]
+    if not treatments:
         return None
-    total = positive - negative
     # Pool the treatments: the guard looks for a version whose scores left their training range.
     stats = [v for v in reference.get("treatments", reference).values() if isinstance(v, dict)]
     if not stats:
         return m.MeasurementError(f"{REFERENCE_UPLIFT} has no per-treatment mean/std")
     mean = sum(float(s["mean"]) for s in stats) / len(stats)
     std = math.sqrt(sum(float(s["std"]) ** 2 for s in stats) / len(stats))
-    return m.UpliftSanityMeasurement(canary_mean_uplift=total / count, requests=count,
-                                     training_mean=mean, training_std=std)
+    means = {t: (positive[t] - negative[t]) / counts[t] for t in treatments}
+    squares = per_treatment("uplift_predicted_uplift_squares_total")
+    live_std = None
+    if all(t in squares for t in treatments) and min(counts[t] for t in treatments) > 1:
+        live_std = sum(math.sqrt(max(squares[t] - counts[t] * means[t] ** 2, 0.0)
+                                 / (counts[t] - 1)) for t in treatments) / len(treatments)
+    return m.UpliftSanityMeasurement(
+        canary_mean_uplift=sum(means.values()) / len(means),
+        requests=min(counts[t] for t in treatments), training_mean=mean, training_std=std,
+        live_std=live_std)
 
 
 def _custom(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,

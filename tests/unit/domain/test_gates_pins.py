@@ -170,6 +170,26 @@ def test_uplift_sanity_fails_only_at_half_alpha_per_side() -> None:
     assert out.verdict is INC
 
 
+@pytest.mark.parametrize(("z", "verdict"), [(0.7, "Pass"), (1.3, "Fail")])
+def test_uplift_sanity_bounds_take_the_live_sd_when_it_is_wider(z: float, verdict: str) -> None:
+    # 200 requests: at 1 training sd the bounds are ±0.20 (α) and ±0.22 (α/2), so +0.7 passes
+    # and +1.3 fails; live predictions spread 2× as wide double them: neither is shown.
+    g = gate("upliftSanity")
+    mean = 0.04 + z * 0.03
+    assert evaluate_gate(g, UpliftSanityMeasurement(mean, 200, 0.04, 0.03), None,
+                         NOW).verdict.value == verdict
+    assert evaluate_gate(g, UpliftSanityMeasurement(mean, 200, 0.04, 0.03, live_std=0.03),
+                         None, NOW).verdict.value == verdict
+    wide = evaluate_gate(g, UpliftSanityMeasurement(mean, 200, 0.04, 0.03, live_std=0.06),
+                         None, NOW)
+    assert wide.verdict is INC and "live sd 2 training std" in wide.message
+    # A narrower live spread does not narrow them (a small estimate may be chance).
+    narrow = evaluate_gate(g, UpliftSanityMeasurement(mean, 200, 0.04, 0.03, live_std=0.01),
+                           None, NOW)
+    trained = evaluate_gate(g, UpliftSanityMeasurement(mean, 200, 0.04, 0.03), None, NOW)
+    assert (narrow.lower, narrow.upper) == (trained.lower, trained.upper)
+
+
 # -- qini ------------------------------------------------------------------------------------------
 
 def test_qini_as_good_as_stable_but_not_above_the_floor_does_not_pass() -> None:
