@@ -670,7 +670,7 @@ def _rules(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def test_rbac_grants_no_verb_the_code_never_uses() -> None:
     """The operator writes by PATCH (kopf's merge patches, its own merge patches and server-side
-    applies) and POST (the decision-key Secrets; kopf's events): no PUT, so no ``update`` but on
+    applies; the status subresource only patched, never read) and POST (the decision-key Secrets; kopf's events): no PUT, so no ``update`` but on
     the owners' finalizers (blockOwnerDeletion); nothing deletes (the garbage collector follows
     the owner references); no event is patched."""
     manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
@@ -684,6 +684,8 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
         assert {g for g in granted if g[1] == "update"} == {("upliftmodels/finalizers", "update")}
         assert not {g for g in granted if g[1] in {"delete", "deletecollection", "*"}}
         assert {verb for res, verb in granted if res == "events"} == {"create"}
+        # Status: merge patches only; it is read with the object (kopf's watch, the adapters' get).
+        assert {verb for res, verb in granted if res.endswith("/status")} == {"patch"}
         assert {verb for res, verb in granted if res == "seldondeployments"} == {
             "get", "list", "watch", "create", "patch"}
     # ... and the code: no PUT anywhere (no replace_* of the client either), and no pass

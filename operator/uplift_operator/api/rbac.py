@@ -22,9 +22,9 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels", "campaigns"],
       "verbs": ["get", "list", "watch", "patch"]}),
     ("write status through the status subresource (JSON merge patches, kopf's and the "
-     "operator's own: no PUT, so no update)",
+     "operator's own: no PUT, so no update; no get either: the status is read with the object)",
      {"apiGroups": ["uplift.dev"], "resources": ["upliftmodels/status", "campaigns/status"],
-      "verbs": ["get", "patch"]}),
+      "verbs": ["patch"]}),
     ("set blockOwnerDeletion on the owner references of an UpliftModel's children (its "
      "SeldonDeployment, decision-key Secret and campaigns ConfigMap, render.naming."
      "owner_reference): with the OwnerReferencesPermissionEnforcement admission plugin (on in "
