@@ -670,9 +670,10 @@ def _rules(docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def test_rbac_grants_no_verb_the_code_never_uses() -> None:
     """The operator writes by PATCH (kopf's merge patches, its own merge patches and server-side
-    applies; the status subresource only patched, never read) and POST (the decision-key Secrets; kopf's events): no PUT, so no ``update`` but on
-    the owners' finalizers (blockOwnerDeletion); nothing deletes (the garbage collector follows
-    the owner references); no event is patched."""
+    applies; the status subresource only patched, never read) and POST (the decision-key
+    Secrets; kopf's events): no PUT, so no ``update`` but on the owners' finalizers
+    (blockOwnerDeletion); nothing deletes (the garbage collector follows the owner references);
+    no event is patched."""
     manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
                       if d and d["kind"] == "ClusterRole"]
     rule_sets = [r["rules"] for r in manifest_roles] + _rules(helm_template()) + _rules(
