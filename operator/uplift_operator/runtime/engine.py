@@ -482,8 +482,10 @@ class DecisionEngine:
             decision_id = self.signer.mint(arm, key, self.version, c.name, issued,
                                            c.attribution_window_seconds)
             # A decision that sent nothing leaves the unit's reports to the one that sent its
-            # treatment, while its window is open (UnitCache.put).
-            self.units.put(c.name, unit, decision_id, sent=why == "treated", now=issued)
+            # treatment, while its window is open; one outside the exposure is kept apart,
+            # never pushing an exposed one out (UnitCache.put).
+            self.units.put(c.name, unit, decision_id, sent=why == "treated", now=issued,
+                           exposed=arm != UNEXPOSED)
             arms.append(arm)
             chosen.append(key)
             given.append(key if why == "treated" else NONE)

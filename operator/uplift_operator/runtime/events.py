@@ -177,34 +177,55 @@ class UnitCache:
     treatment whose attribution window was still open when it was made: then the one that sent
     (:meth:`put`). The email sent is what its delivery and its conversion report; before, a
     unit treated and then decided again (capped) had its delivery refused (409
-    ``nothing_delivered``) and its conversion counted under ``none``, in the later cohort."""
+    ``nothing_delivered``) and its conversion counted under ``none``, in the later cohort.
 
-    def __init__(self, size: int) -> None:
+    A campaign's decisions outside its exposure (arm ``unexposed``: no gate reads their
+    outcomes, nothing to deliver) are kept apart, in an LRU of their own of
+    ``unexposed_size`` entries (default: a tenth of ``size``), so they never push out an
+    exposed decision: at 5 % exposure, 95 % of a shared LRU held unexposed decisions, and only
+    a quarter of the exposed ones of the last ``size`` decisions were still reachable by unit
+    (the rest 404 ``unknown_unit``, the cohorts incomplete)."""
+
+    def __init__(self, size: int, unexposed_size: int | None = None) -> None:
         self.size = size
+        self.unexposed_size = max(0, size // 10 if unexposed_size is None else unexposed_size)
         self._data: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._unexposed: OrderedDict[tuple[str, str], str] = OrderedDict()
         # unit → the campaign it has an entry under, or the set of them when several (most
         # units are under one: a string shared with the entry's key costs no more than its slot)
         self._campaigns: dict[str, str | set[str]] = {}
 
     def put(self, campaign: str, unit_id: str, decision_id: str, sent: bool = True,
-            now: float = 0.0) -> None:
+            now: float = 0.0, exposed: bool = True) -> None:
         """Remember ``decision_id``, made at ``now``, for reports of ``unit_id`` under
         ``campaign``; the unit becomes the most recently decided. A decision that ``sent``
         nothing does not replace one that sent a treatment whose attribution window is open at
         ``now`` (a decision without a window: always open): that one stays what a report by
-        unit resolves to, until a decision sends again or one comes after its window."""
+        unit resolves to, until a decision sends again or one comes after its window. One not
+        ``exposed`` (a campaign's ``unexposed`` arm) goes to the LRU of those, which evicts
+        only its own."""
         if self.size <= 0:
             return
         key = (campaign, unit_id)
         known = self._data.get(key)
         if known is None:
-            self._index(campaign, unit_id)
+            known = self._unexposed.pop(key, None)
         elif not sent and _sent_and_open(known, now):
-            decision_id = known
-        self._data[key] = decision_id
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            (gone, unit), _ = self._data.popitem(last=False)
+            decision_id, exposed = known, True
+        elif not exposed:
+            del self._data[key]
+        store, bound = (self._data, self.size) if exposed else (self._unexposed,
+                                                                 self.unexposed_size)
+        if bound <= 0:   # nowhere to keep it: not the unit's earlier decision either
+            if known is not None:
+                self._unindex(campaign, unit_id)
+            return
+        if known is None:
+            self._index(campaign, unit_id)
+        store[key] = decision_id
+        store.move_to_end(key)
+        while len(store) > bound:
+            (gone, unit), _ = store.popitem(last=False)
             self._unindex(gone, unit)
 
     def _index(self, campaign: str, unit_id: str) -> None:
@@ -226,7 +247,9 @@ class UnitCache:
             (self._campaigns[unit_id],) = known
 
     def get(self, campaign: str, unit_id: str) -> str | None:
-        return self._data.get((campaign, unit_id))
+        key = (campaign, unit_id)
+        found = self._data.get(key)
+        return found if found is not None else self._unexposed.get(key)
 
     def campaigns(self, unit_id: str) -> tuple[str, ...]:
         """The campaigns the unit has a decision under."""
@@ -237,10 +260,11 @@ class UnitCache:
 
     def decisions(self, unit_id: str) -> dict[str, str]:
         """The unit's last decision under each campaign it has one under."""
-        return {c: self._data[c, unit_id] for c in self.campaigns(unit_id)}
+        return {c: found for c in self.campaigns(unit_id)
+                if (found := self.get(c, unit_id)) is not None}
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._data) + len(self._unexposed)
 
 
 def _sent_and_open(decision_id: str, now: float) -> bool:

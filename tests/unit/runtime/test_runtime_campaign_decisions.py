@@ -127,6 +127,27 @@ def test_campaign_rows_get_their_arm_and_ids_carry_the_campaign(model: UpliftMod
     assert wider.arms.count("unexposed") < batch.arms.count("unexposed")
 
 
+def test_unexposed_decisions_leave_the_unit_cache_to_the_exposed_ones(model: UpliftModel) -> None:
+    """The review's unit_cache_unexposed.py: at 5 % exposure, a unit cache of 200 after 2,000
+    decisions still resolves every exposed (holdout, treated) decision by unit, and the last
+    unexposed ones within their own tenth. Before, 95 % of its slots held unexposed decisions
+    and most exposed ones were refused by unit (404 unknown_unit)."""
+    e = DecisionEngine(model, RuntimeConfig(unit_cache_size=200), "7", Signer(b"s" * 16))
+    bound = e.bind(campaign(exposure_percent=5.0))
+    decided: dict[str, str] = {}
+    for start in range(0, 2000, 200):
+        units = [f"u{i}" for i in range(start, start + 200)]
+        batch = e.decide(cols(200), units, {}, bound, NOW)
+        decided |= {u: arm for u, arm in zip(units, batch.arms, strict=True)}
+    exposed_units = [u for u, arm in decided.items() if arm != "unexposed"]
+    assert 40 < len(exposed_units) <= 200   # ~5 % of 2,000: all fit
+    assert all(e.units.get("spring-email", u) is not None for u in exposed_units)
+    unexposed_kept = [u for u, arm in decided.items()
+                      if arm == "unexposed" and e.units.get("spring-email", u) is not None]
+    assert len(unexposed_kept) == 20   # the last ones decided
+    assert unexposed_kept == [u for u, arm in decided.items() if arm == "unexposed"][-20:]
+
+
 def test_only_the_campaigns_treatments_with_their_own_economics(model: UpliftModel) -> None:
     e = engine(model)
     only_mens = campaign(treatments={"Mens E-Mail": TreatmentTerms(0.0, 1.0)},
