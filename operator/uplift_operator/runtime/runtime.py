@@ -285,10 +285,11 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
     """V2 inputs (one per column, any shape [n] / [n, 1]) → name → 1-D array, unit ids.
 
     The input named ``unit_key`` (configurable, ``unit_id`` by default) identifies the units.
-    Only ``features`` (all inputs when ``None``) and the unit key are decoded; other inputs are
-    ignored. Every value is checked against its declared datatype (range, integrality,
-    finiteness, ``max_abs``), every unit id against :func:`events.unit_id_problem` (an id, not
-    a feature: no ``max_abs``, so a 64-bit id such as a Snowflake id is one).
+    Only ``features`` (all inputs but the unit key when ``None``) and the unit key are decoded
+    (one that is also among ``features``, as both); other inputs are ignored. Every value is
+    checked against its declared datatype (range, integrality, finiteness, ``max_abs``), every
+    unit id against :func:`events.unit_id_problem` (an id, not a feature: no ``max_abs``, so a
+    64-bit id such as a Snowflake id is one).
     """
     if len(payload.inputs) > _MAX_INPUTS:
         raise RequestError(f"at most {_MAX_INPUTS} inputs, got {len(payload.inputs)}",
@@ -301,7 +302,12 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
         if name in seen:
             raise RequestError(f"input {name!r} is given twice", "bad_request")
         seen.add(name)
-        if name != unit_key and features is not None and name not in features:
+        is_unit = name == unit_key
+        # The unit key is a feature too when the model has one of its name (a customer id the
+        # model was trained on): decoded as both, each with its own checks. Before, it was
+        # taken as ids only and every request failed "missing features".
+        is_feature = name in features if features is not None else not is_unit
+        if not is_unit and not is_feature:
             continue  # not a feature: ignored by the schema
         datatype = getattr(inp.datatype, "value", str(inp.datatype))
         flat = _flatten(name, inp.data)
@@ -312,19 +318,17 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
             raise RequestError(f"input {name!r}: between 1 and {max_rows} rows per request, "
                                f"got {len(flat)}", "too_large" if flat else "bad_shape",
                                413 if flat else 400)
-        if name == unit_key:
+        if is_unit:
             # What the decoding would misreport first: a null, blank or over-long id is a bad
             # unit id, not a category of the wrong type or a value out of range. The rest
             # (floats: 3.0 is 3 in an INT* input; booleans; bytes) is the decoding's, and the
             # decoded ids are checked below.
             _check_unit_ids_before_decoding(name, flat)
-        values = _decode(name, datatype, flat, math.inf if name == unit_key else max_abs)
-        if name == unit_key:
-            units = values.tolist()
+            units = _decode(name, datatype, flat, math.inf).tolist()
             _check_unit_ids(name, units)
             unit_ids = [str(v) for v in units]
-        else:
-            columns[name] = values
+        if is_feature:
+            columns[name] = _decode(name, datatype, flat, max_abs)
     return columns, unit_ids
 
 

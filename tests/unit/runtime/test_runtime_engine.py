@@ -207,6 +207,33 @@ def test_an_integer_unit_id_is_an_id_not_a_feature() -> None:
         decode_columns(_request([_one("INT64", [snowflake], name="k")]))
 
 
+def test_a_unit_key_that_is_also_a_feature_is_decoded_as_both() -> None:
+    """The review's unitkey_feature.py: a unit key (the UpliftModel's, or a campaign's) named
+    as one of the model's features made every request fail ``missing features ['x']``: the
+    column was taken as ids only. Now it is both, each with its own checks."""
+    cols, units = decode_columns(_request([
+        _one("INT64", [5, 7], name="x"), _one("BYTES", ["p", "q"], name="c")]), "x",
+        features=("x", "c"))
+    assert cols["x"].tolist() == [5, 7] and cols["x"].dtype == np.int64
+    assert cols["c"].tolist() == ["p", "q"]
+    assert units == ["5", "7"]
+    cols, units = decode_columns(_request([_one("BYTES", ["a", "b"], name="customer")]),
+                                 "customer", features=("customer",))
+    assert cols["customer"].tolist() == ["a", "b"] and units == ["a", "b"]
+    # An id is not a feature: the feature's plausible bound still applies to it as one ...
+    snowflake = 1541815603606036480
+    with pytest.raises(RequestError, match="plausible bound"):
+        decode_columns(_request([_one("INT64", [snowflake], name="x")]), "x",
+                       features=("x",))
+    # ... and a unit key not among the features is an id only, as before.
+    cols, units = decode_columns(_request([_one("INT64", [snowflake], name="x")]), "x",
+                                 features=("c",))
+    assert cols == {} and units == [str(snowflake)]
+    with pytest.raises(RequestError) as info:   # a fraction is a feature, never an id
+        decode_columns(_request([_one("FP64", [0.5], name="x")]), "x", features=("x",))
+    assert info.value.reason == "bad_unit_id"
+
+
 def test_version_from_uri() -> None:
     assert version_from_uri("models:/m/12") == "12"
     assert version_from_uri("/tmp/model") is None
