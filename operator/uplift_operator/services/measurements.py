@@ -940,14 +940,16 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
 def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeCompleteness:
     """Reported / expected outcomes of the decisions whose attribution window closed in the
     step's window (the followed version's, as the cohorts); expected 0 (no series yet) until a
-    window has closed."""
-    def count(metric: str) -> int:
-        return _count(prom, _increase(ctx, metric, ctx.followed, window=ctx.cohort_window)
-                      + " or vector(0)") or 0
+    window has closed. The late outcomes are those of the arms the cohorts count (treated,
+    holdout): a late conversion outside the exposure (``arm="unexposed"``) is no cohort's."""
+    def count(metric: str, *matchers: str) -> int:
+        return _count(prom, _increase(ctx, metric, ctx.followed, *matchers,
+                                      window=ctx.cohort_window) + " or vector(0)") or 0
 
     return m.OutcomeCompleteness(expected=count("uplift_outcomes_expected_total"),
                                  received=count("uplift_outcomes_received_total"),
-                                 late=count("uplift_late_outcomes_total"))
+                                 late=count("uplift_late_outcomes_total",
+                                            'arm=~"treated|holdout"'))
 
 
 def _cohorts_pending(ctx: CampaignGateContext) -> str | None:

@@ -623,6 +623,18 @@ def test_the_conversion_gates_judge_only_the_followed_versions_decisions() -> No
     assert isinstance(named, m.RoiMeasurement) and named.spend == pytest.approx(0.10 * 9000)
 
 
+def test_the_late_outcomes_said_are_those_of_the_arms_the_cohorts_count() -> None:
+    """The gates' "N late outcomes not counted" counted a late conversion outside the exposure
+    (``arm="unexposed"``) too, which no cohort counts: it is left out."""
+    prom = _versions()
+    prom.rows.append(("uplift_late_outcomes_total", {
+        "namespace": "shop", "model": "hillstrom-uplift", "campaign": "spring-email",
+        "version": "3", "treatment": WOMENS, "arm": "unexposed"}, 7.0))
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert got.completeness is not None and got.completeness.late == 10   # not 17
+
+
 def test_delivery_and_budget_count_every_versions_decisions() -> None:
     # The sender delivers what any predictor decided; the campaign pays for it all.
     got = collect_campaign(gate("deliveryRate"), context(), _versions(), None)
