@@ -5,8 +5,12 @@ ConfigMap) through the same ``apply``/``get``, by ``apiVersion: v1``.
 
 kopf handles the watched resources and their status patches; this adapter is only for the
 objects the operator *creates* (the serving graph) and the Secrets it reads. Server-side apply
-with one field manager makes the operator's intent explicit and restores a child that was edited
-or deleted by hand on the next pass.
+with one field manager (forced) makes the operator's intent explicit. The next pass puts back a
+child deleted by hand, and one whose fields the operator sets were edited; in a
+SeldonDeployment's ``spec.predictors``, any edit (the list is atomic: the apply replaces it
+whole, fields added inside it included; ``services.upliftmodel._same_spec`` notices them).
+Elsewhere a field someone else added stays, server-side apply leaving it to its own manager: an
+annotation, a label, a ``spec`` field beside the predictors.
 
 Every request is bounded (``REQUEST_TIMEOUT_SECONDS``) and its connection kept alive at the TCP
 level: these calls run on the pass pool's threads, and one that never got an answer (an API

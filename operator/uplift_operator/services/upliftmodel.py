@@ -1380,7 +1380,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     # The object's annotations count too (the versions' roles), and what an earlier operator
     # rendered that reaches the pods: left there, the split change that finally removes it
     # (a step, a promotion) would roll the pods, unthrottled.
-    same_rendering = (child is not None and _contains(child.get("spec") or {}, manifest["spec"])
+    same_rendering = (child is not None and _same_spec(child.get("spec") or {}, manifest["spec"])
                       and _contains(_annotations(child), _annotations(manifest))
                       and not deps.backend.retired_rendering(child))
     # Its labels too: the watch selects graphs by them (``handlers.watches.GRAPH_SELECTOR``),
@@ -1451,13 +1451,13 @@ def _read_child_again(owner: Owner, deps: Dependencies) -> None:
 def _kept_predictors_change(child: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
     """Whether an apply of ``manifest`` over ``child`` changes the rendering of a predictor
     both have (by name, as its Deployment is named; beyond its ``traffic`` and ``replicas``),
-    so that its pods roll. What only ``child`` carries is the backend's to say
-    (``retired_rendering``)."""
+    so that its pods roll: any difference (``_same_spec``), a field edited in by hand
+    included, which the apply takes out."""
     def by_name(graph: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         return {str(p.get("name")): {k: v for k, v in p.items() if k not in ("traffic", "replicas")}
                 for p in (graph.get("spec") or {}).get("predictors") or []}
     before, after = by_name(child), by_name(manifest)
-    return any(not _contains(before[n], after[n]) for n in before.keys() & after.keys())
+    return any(before[n] != after[n] for n in before.keys() & after.keys())
 
 
 def _resource_version(obj: Mapping[str, Any] | None) -> str | None:
@@ -2039,6 +2039,20 @@ def _annotations(manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 def _labels(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return dict((manifest.get("metadata") or {}).get("labels") or {})
+
+
+def _same_spec(actual: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether the graph's spec is the rendered one: its ``predictors`` exactly, the rest as
+    ``_contains``. Everything in a predictor reaches its pods (a hand-added toleration,
+    ``nodeName``, ``hostNetwork``, a privileged container), and nothing adds to it unasked:
+    Seldon Core 1.17.1 has no mutating webhook (its defaulting is in memory, in its
+    reconcile), and the CRD's one default there, a container port's ``protocol: TCP``, is
+    rendered. The list is atomic in the CRD, so the forced apply replaces it whole, a hand
+    edit's fields included. Outside it, a field another manager set stays after the apply:
+    compared exactly, it would be applied over at every pass."""
+    rest = {key: value for key, value in wanted.items() if key != "predictors"}
+    return (actual.get("predictors") == wanted.get("predictors")
+            and _contains({k: v for k, v in actual.items() if k != "predictors"}, rest))
 
 
 def _contains(actual: Any, wanted: Any) -> bool:
