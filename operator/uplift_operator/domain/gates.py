@@ -1352,23 +1352,43 @@ def _treated_comparison(stable: ArmCounts, canary: ArmCounts, margin: float, alp
     and as the Campaign gates do. With the plug-in variances p̂(1 − p̂) a canary that converted
     little by chance showed both a lower Δ̂ and a smaller variance: equal versions at 2 %/3 %
     conversion were rolled back in 0.064 [0.050, 0.081] of 1,000 runs (bench/gate_general.py,
-    rare events). The estimate and its confidence sequence are the plug-in test's (memory
-    ``effectEstimate``), which describe Δ where it is."""
+    rare events). The estimate and the bounds shown are those of a third test (memory
+    ``effectEstimate``), which describe Δ where it is: the observed rates, each arm's variance
+    floored at the pooled rate's (``_floored_arms``), the bounds of the look (``_look_bounds``),
+    narrowed to agree with the verdict (``_shown_bounds``)."""
     for key, theta in (("effect", -margin), ("effectFail", 0.0)):
         canary_arm, stable_arm = _restricted_arms(canary, stable, theta)
         state = previous if key == "effect" else memory.get(key) or SequentialState()
         _, new_memory[key] = guarded_non_inferiority_test(
             stable_arm, canary_arm, margin=margin, relative=False, alpha=alpha,
             n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2, state=state)
+    canary_shown, stable_shown = _floored_arms(canary, stable)
     shown, new_memory["effectEstimate"] = guarded_non_inferiority_test(
-        ArmStats.proportion(stable.conversions, stable.units),
-        ArmStats.proportion(canary.conversions, canary.units), margin=margin, relative=False,
+        stable_shown, canary_shown, margin=margin, relative=False,
         alpha=alpha, n_star=2.0 * DEFAULT_EXPECTED_SAMPLES, tau2=tau2, min_samples=2,
-        state=memory.get("effectEstimate") or SequentialState())
+        state=_look_bounds(memory.get("effectEstimate")))
     decision, p, why = guarded_decision(new_memory["effect"].p_pass,
                                         new_memory["effectFail"].p_fail, alpha, -margin,
                                         shown.lower, shown.upper)
-    return replace(shown, decision=decision, p_value=p, reason=f"non-inferiority: {why}")
+    lower, upper = _shown_bounds(shown.lower, shown.upper, decision, -margin, 0.0)
+    return replace(shown, decision=decision, p_value=p, lower=lower, upper=upper,
+                   reason=f"non-inferiority: {why}")
+
+
+def _shown_bounds(lower: float, upper: float, decision: Decision, pass_at: float,
+                  fail_at: float) -> tuple[float, float]:
+    """The bounds shown with a verdict: the look's interval (``_floored_arms``), narrowed by
+    what the deciding tests showed (a Pass shows Δ > ``pass_at``, a Fail Δ < ``fail_at``: the
+    score tests' inversion, on the variances at their boundary, which the floored interval
+    need not match), so they never say otherwise than the verdict. Where the interval lies on
+    the far side of the shown boundary (at most α of runs) the boundary is shown as a point."""
+    if decision is Decision.PASS:
+        lower = max(lower, pass_at)
+        upper = max(upper, lower)
+    elif decision is Decision.FAIL:
+        upper = min(upper, fail_at)
+        lower = min(lower, upper)
+    return lower, upper
 
 
 def _Z_POWER_SUM(alpha: float) -> float:  # noqa: N802 - a formula's name
@@ -1617,6 +1637,35 @@ def _campaign_hold(gate: GateSpecBase, m: IncrementalConversionsMeasurement | Ro
     return None, within
 
 
+def _floored_arms(treated: ArmCounts, holdout: ArmCounts) -> tuple[ArmStats, ArmStats]:
+    """Both arms with their observed rates and variances, each floored at the pooled rate's
+    p̄(1 − p̄) (and at that of half a conversion, as ``_restricted_arms``): the bounds a gate
+    shows. With rare conversions an arm that converted little by chance has a plug-in variance
+    far too small; its bounds, a running intersection, excluded Δ = 0 in 26–30 % of
+    equal-version runs at 0.5 % conversion and came out empty (lower > upper). At Δ = 0 the
+    floor is the variance the Fail test takes, so the shown upper bound is below 0 only where
+    that test shows harm."""
+    n_t, n_h = treated.units, holdout.units
+    eps = 0.5 / max(n_t + n_h, 1)
+    pooled = min(max((treated.conversions + holdout.conversions) / max(n_t + n_h, 1), eps),
+                 1 - eps)
+    floor = pooled * (1 - pooled)
+
+    def arm(counts: ArmCounts) -> ArmStats:
+        observed = ArmStats.proportion(counts.conversions, counts.units)
+        return replace(observed, variance=max(observed.variance, floor))
+
+    return arm(treated), arm(holdout)
+
+
+def _look_bounds(state: SequentialState | None) -> SequentialState:
+    """The shown test's state with its bounds reset, so it returns the look's own confidence
+    interval (anytime-valid at every look) rather than a running intersection of intervals
+    whose variances are estimates, which can come out empty."""
+    state = state or SequentialState()
+    return replace(state, lower=-math.inf, upper=math.inf)
+
+
 def _restricted_arms(treated: ArmCounts, holdout: ArmCounts,
                      theta: float) -> tuple[ArmStats, ArmStats]:
     """Both arms with their observed rates and the Bernoulli variances they would have at the
@@ -1645,16 +1694,19 @@ def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, 
     fixed mixture for the ramp.
 
     The decision is the test's with the variances at the boundary (``_restricted_arms``, a score
-    test); the estimate and its confidence sequence, returned on Δ's scale, are those of the
-    same test with the observed (plug-in) variances, which describe Δ where it is rather than
-    where the test puts it (memory ``effect`` and ``effectEstimate``)."""
+    test); the estimate and its confidence interval, returned on Δ's scale, are those of the
+    same test with the observed rates, their variances floored at the pooled rate's
+    (``_floored_arms``), at this look (``_look_bounds``), which describe Δ where it is rather
+    than where the test puts it (memory ``effect`` and ``effectEstimate``)."""
     test = _sequential_effect(gate, *_restricted_arms(treated, holdout, theta), theta, memory,
                               new_memory, "effect")
-    shown = _sequential_effect(gate, ArmStats.proportion(treated.conversions, treated.units),
-                               ArmStats.proportion(holdout.conversions, holdout.units), theta,
-                               memory, new_memory, "effectEstimate")
-    return replace(test, estimate=shown.estimate + theta, lower=shown.lower + theta,
-                   upper=shown.upper + theta)
+    shown = _sequential_effect(gate, *_floored_arms(treated, holdout), theta,
+                               {**memory, "effectEstimate": _look_bounds(
+                                   memory.get("effectEstimate"))},
+                               new_memory, "effectEstimate")
+    lower, upper = _shown_bounds(shown.lower, shown.upper, test.decision, 0.0, 0.0)
+    return replace(test, estimate=shown.estimate + theta, lower=lower + theta,
+                   upper=upper + theta)
 
 
 def _sequential_effect(gate: GateSpecBase, t: ArmStats, c: ArmStats, theta: float,
