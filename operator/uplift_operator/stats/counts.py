@@ -12,8 +12,9 @@ Neighbours: ``srm`` (uses ``multinomial_test``), ``sequential`` (the same for me
 * one-sided rate ratio r = (c_B/ρ_B)/(c_A/ρ_A) against r₀ = 1 + m: a Beta(kθ₀, k(1−θ₀)) prior
   truncated to θ > θ₀ (or θ < θ₀), with θ₀ = ρ_B r₀/(ρ_A + ρ_B r₀).
 
-Shares ρ must stay fixed while a state is carried: when a ramp changes the split, start a new
-state and count from the change.
+Shares ρ must stay fixed within a stratum: when a ramp changes the split, count from the
+change and go on with ``SequentialState.next_stratum()``, which carries the evidence so far
+(the e-values multiply across strata).
 """
 
 from __future__ import annotations
