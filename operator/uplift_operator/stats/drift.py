@@ -150,7 +150,10 @@ def ks_binned(
         return TestResult(Decision.CONTINUE, math.nan, math.nan, math.nan, math.nan, samples, why)
     d = float(np.max(np.abs(np.cumsum(ref) / n - np.cumsum(cur) / m)))
     en = n * m / (n + m)
-    p = float(np.clip(stats.kstwo.sf(d, round(en)), 0.0, 1.0))
+    p = float(np.clip(stats.kstwo.sf(d, round(en)), 0.0, 1.0)) if en >= 1.0 else math.nan
+    if math.isnan(p):  # one row against one: the effective n rounds to 0, no distribution
+        why = f"KS: too few samples (n·m/(n + m) = {en:.3g} < 1)"
+        return TestResult(Decision.CONTINUE, d, math.nan, math.nan, math.nan, samples, why, d)
     critical = math.sqrt(-math.log(alpha / 2.0) / 2.0) * math.sqrt((n + m) / (n * m))
     if p < alpha:
         decision, why = Decision.FAIL, f"KS D = {d:.4g} (p = {p:.3g} < α): distributions differ"

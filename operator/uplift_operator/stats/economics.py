@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 
 from .results import ArmStats
-from .sequential import cs_half_width, mixing_variance
+from .sequential import cs_half_width, mixing_variance, pooled_variance
 
 # scipy is imported inside the functions that use it: importing this module (as the idle
 # operator does) must not load scipy (docs/operator.md, "Footprint").
@@ -67,7 +67,12 @@ def _difference(treated: ArmStats, control: ArmStats, alpha: float, n_star: floa
     delta = treated.mean - control.mean
     var = treated.variance / treated.n + control.variance / control.n
     if var <= 0.0:
-        return Interval(delta, delta, delta)
+        # Neither arm varies: not a difference known exactly. If the means differ, the pooled
+        # sample's variance (that of equal arms); if not, nothing bounds the difference.
+        pooled = pooled_variance(treated, control)
+        if pooled <= 0.0:
+            return Interval(delta, -math.inf, math.inf)
+        var = pooled * (1.0 / treated.n + 1.0 / control.n)
     if n_star is None:
         half = float(stats.norm.ppf(1.0 - alpha / 2.0)) * math.sqrt(var)
     else:

@@ -171,10 +171,26 @@ def one_sided_margin(variance: float, tau2: float, alpha: float) -> float:
 
 
 def _summaries(control: ArmStats, treatment: ArmStats) -> tuple[float, float, int]:
+    """Δ̂, its variance and the units. Where neither arm varies but their means differ (0/5000
+    against 5000/5000 converted) the plug-in variance is 0 and no test could ever decide; each
+    arm then takes the pooled sample's variance (``pooled_variance``), the variance both would
+    share were they equal, so the difference is judged on the scale of the null it rejects."""
     delta = treatment.mean - control.mean
     n_a, n_b = max(control.n, 1), max(treatment.n, 1)
     var = control.variance / n_a + treatment.variance / n_b
+    if not var > 0.0 and delta != 0.0:
+        var = pooled_variance(control, treatment) * (1.0 / n_a + 1.0 / n_b)
     return delta, var, control.n + treatment.n
+
+
+def pooled_variance(a: ArmStats, b: ArmStats) -> float:
+    """The per-unit variance of both arms' samples taken together: the within-arm sums of
+    squares plus the between-arm one, n_a·n_b/(n_a + n_b)·(μ_a − μ_b)², over n_a + n_b."""
+    n = a.n + b.n
+    if n <= 0:
+        return 0.0
+    between = a.n * b.n / n * (a.mean - b.mean) ** 2
+    return (a.n * a.variance + b.n * b.variance + between) / n
 
 
 def _too_early(
@@ -186,7 +202,7 @@ def _too_early(
     if min(samples) < max(min_samples, 2):
         reason = f"{what}: too few samples ({min(samples)} < {max(min_samples, 2)} per arm)"
     elif not var > 0.0:
-        reason = f"{what}: zero variance in both arms"
+        reason = f"{what}: zero variance in both arms and no difference"
     if not reason:
         return None
     p = min(state.p_pass, state.p_fail)
