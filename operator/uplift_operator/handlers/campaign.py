@@ -137,9 +137,9 @@ def salt_book(memo: kopf.Memo) -> SaltBook:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)
-def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    """Drop what this process keeps of a deleted Campaign (on the watch's DELETED event: see
-    ``handlers.upliftmodel.forget``)."""
+async def forget(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """Drop what this process keeps of a deleted Campaign (on the watch's DELETED event, on the
+    event loop: see ``handlers.upliftmodel.forget``)."""
     namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
     key = (KIND, namespace, name)
     # First: whether a Campaign of the same name already runs (created again before this

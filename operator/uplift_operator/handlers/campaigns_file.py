@@ -273,11 +273,12 @@ def file_key(namespace: str, model: str) -> tuple[str, str, str]:
 
 
 @kopf.on.event(GROUP, VERSION, "upliftmodels", when=deleted)
-def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    """The model is gone (its DELETED watch event; see ``handlers.upliftmodel.forget``). What
-    is kept by name (the file full, Campaigns unfit, unwritten, passed, held) is dropped only
-    when no model of the same name runs: one created again before this event was handled has
-    had its own file pass, whose state must stay (``Wakeups.finish``)."""
+async def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """The model is gone (its DELETED watch event, on the event loop; see
+    ``handlers.upliftmodel.forget``). What is kept by name (the file full, Campaigns unfit,
+    unwritten, passed, held) is dropped only when no model of the same name runs: one created
+    again before this event was handled has had its own file pass, whose state must stay
+    (``Wakeups.finish``)."""
     owner = Owner(name=str(meta.get("name")), namespace=str(meta.get("namespace")),
                   uid=str(meta.get("uid")))
     deps = file_dependencies(memo)

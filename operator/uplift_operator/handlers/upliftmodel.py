@@ -20,6 +20,8 @@ there is no finalizer, so it is the last word the operator has of it.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,13 +30,15 @@ import kopf
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, deleted, now, runner, task_ended
-from uplift_operator.handlers.scheduling import run_passes, waiting_task
+from uplift_operator.handlers.scheduling import Wakeups, run_passes, waiting_task
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
 
 KIND = "UpliftModel"
 PLURAL = "upliftmodels"
+
+logger = logging.getLogger(__name__)
 
 
 @waiting_task(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
@@ -162,7 +166,7 @@ def _observe(namespace: str, name: str, status: dict[str, Any], spec: dict[str, 
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL, when=deleted)
-def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Drop what this process keeps of a deleted UpliftModel. On the watch's DELETED event, not
     as a kopf on-delete handler: that would make kopf keep a last-handled annotation on every
     object (one more write per resource) for a handler that writes nothing.
@@ -174,15 +178,22 @@ def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     Then its promotion alias claim ends, which wakes a younger model of that alias: its
     registry state is submitted after the retirement, and, if this one held the alias,
     ``RECREATE_GRACE`` later (unless an object of this name is created meanwhile: it holds the
-    alias as this one did; ``services.writeback.AliasClaims``)."""
+    alias as this one did; ``services.writeback.AliasClaims``).
+
+    On the event loop (a coroutine: kopf would run a plain function in its thread pool, and
+    the wake-up flags and what is kept here are the loop's); the retirement, which reads the
+    credentials Secret, in the pass pool."""
     namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
     key = (KIND, namespace, name)
+    wakeups: Wakeups = memo["wakeups"]
     # First: whether an object of the same name already runs (created again before this
     # event was handled), whose name-keyed state must stay.
-    name_free = memo["wakeups"].finish(key, uid)
+    name_free = wakeups.finish(key, uid)
     deps = memo["uplift_dependencies"]
     if name_free and deps.alias_claims.holder(key, now()) is None:
-        service.retire_deleted_canary(body, deps, now())
+        await _retire_deleted_canary(memo, body, deps)
+        # Asked again: an object of the name may have started while the Secret was read.
+        name_free = wakeups.finish(key, uid)
     deps.alias_claims.release(key, uid, now())
     deps.decision_keys.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
@@ -196,3 +207,17 @@ def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     followers = memo.get("alias_followers")
     if followers is not None:
         followers.forget(key)
+
+
+async def _retire_deleted_canary(memo: kopf.Memo, body: kopf.Body,
+                                 deps: service.Dependencies) -> None:
+    """``service.retire_deleted_canary`` in the pass pool (it reads a Secret; never raises);
+    nothing when the pool is shut down (the operator exiting)."""
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(memo["pass_executor"], functools.partial(
+            service.retire_deleted_canary, body, deps, now()))
+    except RuntimeError as error:  # "cannot schedule new futures after shutdown"
+        meta = body.metadata
+        logger.warning("UpliftModel %s/%s deleted: its canary is not retired in MLflow: %s",
+                       meta.namespace, meta.name, error)

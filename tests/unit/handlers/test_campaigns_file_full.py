@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import kopf
 import pytest
+from tests.unit.handlers.invoking import invoke
 from tests.unit.handlers.test_campaigns_file_refused import running_file_task
 from tests.unit.services.fakes import FakeCluster
 from tests.unit.services.test_campaigns_file import KEY, OWNER, campaign_body
@@ -114,9 +115,8 @@ def test_a_predecessors_deleted_event_leaves_its_successors_file_state(
             assert files.full[name] == ("c",) and name in files.passed
             predecessor = kopf.Body(cast(kopf.RawBody, {"metadata": {
                 "name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid}}))
-            forget: Any = handler.forget_file  # kopf's decorator types it as a watching handler
-            forget(meta=predecessor.meta,
-                   memo=kopf.Memo(wakeups=wakeups, campaigns_file_dependencies=files))
+            await invoke(handler.forget_file, meta=predecessor.meta,
+                         memo=kopf.Memo(wakeups=wakeups, campaigns_file_dependencies=files))
             assert files.full[name] == ("c",) and name in files.passed
             assert (*name, OWNER.uid) not in files.written
 

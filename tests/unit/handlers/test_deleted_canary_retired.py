@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
+from tests.unit.handlers.invoking import invoke, invoke_now
 from tests.unit.services.test_upliftmodel import NAME, NS, REGISTERED, SELDON, Sim, reasons
 
 from uplift_operator.handlers import upliftmodel
@@ -30,12 +31,12 @@ def deleted(sim: Sim, *, running: tuple[str, ...] = ("u-1",)) -> Wakeups:
     wakeups = Wakeups()
     for uid in running:
         wakeups.register(KEY, uid)
-    memo = kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps, **{
+    memo = kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps,
+                     pass_executor=ThreadPoolExecutor(1), **{
         "pass_runner_UpliftModel": PassRunner("UpliftModel", "upliftmodels", wakeups,
                                               ThreadPoolExecutor(1), cluster=None)})  # type: ignore[arg-type]
     body = kopf.Body(cast(kopf.RawBody, sim.body))
-    forget: Any = upliftmodel.forget  # kopf types the decorated handler as its own callback
-    forget(meta=body.meta, body=body, memo=memo)
+    invoke_now(upliftmodel.forget, meta=body.meta, body=body, memo=memo)  # as kopf runs it
     sim.deps.write_back.run_due()
     return wakeups
 
@@ -139,7 +140,8 @@ def test_the_index_claims_each_event_and_a_freed_model_is_woken() -> None:
         wakeups = Wakeups()
         younger_key = ("UpliftModel", "b", "younger")
         flag = wakeups.register(younger_key, "u-younger")
-        memo = kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps, **{
+        memo = kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps,
+                         pass_executor=ThreadPoolExecutor(1), **{
             "pass_runner_UpliftModel": PassRunner("UpliftModel", "upliftmodels", wakeups,
                                                   ThreadPoolExecutor(1), cluster=None)})  # type: ignore[arg-type]
         upliftmodel.follow_alias_claims(memo)
@@ -152,8 +154,7 @@ def test_the_index_claims_each_event_and_a_freed_model_is_woken() -> None:
         flag.clear()
         withheld = sim.deps.alias_claims.holder(younger_key, now()) == (
             "UpliftModel", "a", "older")
-        forget: Any = upliftmodel.forget
-        forget(meta=older.meta, body=older, memo=memo)
+        await invoke(upliftmodel.forget, meta=older.meta, body=older, memo=memo)
         await asyncio.sleep(0)
         return withheld, flag.is_set(), found
 

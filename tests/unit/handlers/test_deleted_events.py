@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import kopf
 import pytest
+from tests.unit.handlers.invoking import invoke, invoke_now
 
 from uplift_operator.adapters.mlflow_registry import RegistryNotFound
 from uplift_operator.adapters.watched import WatchedObjects
@@ -53,7 +54,7 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     unresolved.failing(key, "RegistryUnavailable", at)
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
-                     watched_objects=WatchedObjects([plural]),
+                     watched_objects=WatchedObjects([plural]), pass_executor=ThreadPoolExecutor(1),
                      uplift_dependencies=SimpleNamespace(decision_keys={},
                                                          write_back=write_back, rolls=rolls,
                                                          alias_claims=AliasClaims(),
@@ -67,10 +68,9 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     assert runner.signatures.changed(key, body)  # the object as its last event showed it
     runner.signatures.produced(key, body["status"])
 
-    def run_forget() -> None:
-        handler: Any = forget
+    def run_forget() -> None:  # as kopf runs it: a plain function would raise on the loop
         seen = kopf.Body(cast(kopf.RawBody, body))
-        handler(meta=seen.meta, body=seen, memo=memo)
+        invoke_now(forget, meta=seen.meta, body=seen, memo=memo)
 
     def run_changed() -> None:
         handler: Any = changed
@@ -151,8 +151,7 @@ def test_an_upliftmodel_deleted_while_its_pass_decides_leaves_nothing_followed()
         handler: Any = upliftmodel.reconcile
         task = asyncio.create_task(handler(body=body, memo=memo))
         await asyncio.sleep(0.05)  # its first pass waits on MLflow now
-        forget: Any = upliftmodel.forget
-        forget(meta=body.meta, body=body, memo=memo)  # its DELETED watch event
+        await invoke(upliftmodel.forget, meta=body.meta, body=body, memo=memo)  # DELETED event
         await asyncio.wait_for(task, timeout=30)
         passes = runner(memo, upliftmodel.KIND, upliftmodel.PLURAL)
         # Nor its status signature, recorded after ``forget`` as well (one per deleted model).

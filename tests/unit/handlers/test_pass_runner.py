@@ -13,6 +13,7 @@ from typing import Any
 
 import kopf
 import pytest
+from tests.unit.handlers.invoking import invoke_now
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.handlers.common import CONFLICT_RETRY_SECONDS, PassRunner
@@ -134,15 +135,14 @@ def test_a_late_deleted_event_of_a_campaign_created_again_keeps_the_new_ones_sta
             "uplift_operator_resource_phase",
             {"kind": "Campaign", "namespace": "ns", "name": "late-c", "phase": "Progressing"})
 
-    forget: Any = campaign.forget  # kopf types the decorated handler as its own callback
-    forget(meta=kopf.Body({"metadata": {"namespace": "ns", "name": "late-c", "uid": "old-uid"}}).meta,
-           memo=memo)
+    invoke_now(campaign.forget, memo=memo, meta=kopf.Body(
+        {"metadata": {"namespace": "ns", "name": "late-c", "uid": "old-uid"}}).meta)
     assert not new_flag.finished and key in wakeups
     assert phase_series() == 1.0
     assert not runner.signatures.changed(key, {"metadata": {"generation": 1}})  # still seen
 
-    forget(meta=kopf.Body({"metadata": {"namespace": "ns", "name": "late-c", "uid": "new-uid"}}).meta,
-           memo=memo)
+    invoke_now(campaign.forget, memo=memo, meta=kopf.Body(
+        {"metadata": {"namespace": "ns", "name": "late-c", "uid": "new-uid"}}).meta)
     assert new_flag.finished
     assert phase_series() is None
 
