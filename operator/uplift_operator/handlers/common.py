@@ -25,7 +25,7 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.pruned import pruned_paths, refused_status_paths
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.scheduling import Key, Signatures, Wakeups
+from uplift_operator.handlers.scheduling import Key, NamedPassError, Signatures, Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
@@ -193,6 +193,8 @@ class PassRunner:
     refused_told: set[str] = field(default_factory=set)
     #: The status fields the installed CRD prunes: neither compared nor written for a while.
     pruned: PrunedFields = field(default_factory=PrunedFields)
+    #: Whether a status write answered 404 on an object that exists was logged already.
+    status_missing_told: bool = False
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -252,8 +254,14 @@ class PassRunner:
                     self.wakeups.finish(key, uid)
                     return None
                 if error.status == 404:
-                    outcome.result = "gone"
-                    return None
+                    # The object is there (or could not be read): its status endpoint is
+                    # not, e.g. a CRD without the status subresource. A failed pass, retried
+                    # with back-off, not "gone" until the resync.
+                    self._check_missing_status(error, confirmed=live is not None)
+                    raise NamedPassError(
+                        f"status write answered 404 ({error}): "
+                        + ("status subresource not found: apply this release's CRDs"
+                           if live is not None else "the object could not be read back")) from error
                 if live is not None:
                     # The next pass decides on the object as it is now, not on kopf's body,
                     # which a watch that reconnects leaves behind for a while: else it would
@@ -318,6 +326,16 @@ class PassRunner:
                            "likely an older release's; the status stays as it was until this "
                            "release's CRDs are applied (docs/install.md)",
                            self.kind, ", ".join(new), error)
+
+    def _check_missing_status(self, error: KubeError, *, confirmed: bool) -> None:
+        """Say once per process and kind that a status write found no status endpoint on an
+        object that is there: nothing else names the cause (each failed pass is logged)."""
+        if confirmed and not self.status_missing_told:
+            self.status_missing_told = True
+            logger.warning("a %s status write was answered 404 while the object exists (%s): "
+                           "the installed CRD has no status subresource, most likely an older "
+                           "release's; no status is written until this release's CRDs are "
+                           "applied (docs/install.md)", self.kind, error)
 
     def _read_live(self, key: Key) -> tuple[bool, dict[str, Any] | None]:
         """(whether the API server answered, the object of ``key`` it holds), read from it

@@ -58,18 +58,64 @@ def _run(cluster: Cluster, wakeups: Wakeups | None = None) -> float | None:
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize(("live", "ends"), [
-    (None, True),  # gone: its task ends, even if its DELETED event never comes
-    ({"metadata": {"uid": "u2"}}, True),  # the name re-used by another object
-    ({"metadata": {"uid": "u1"}}, False),  # still there (a 404 that meant something else)
+@pytest.mark.parametrize("live", [
+    None,  # gone: its task ends, even if its DELETED event never comes
+    {"metadata": {"uid": "u2"}},  # the name re-used by another object
 ])
 def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure(
-        live: dict[str, Any] | None, ends: bool) -> None:
+        live: dict[str, Any] | None) -> None:
     cluster, wakeups = Cluster(404, live), Wakeups()
     flag = wakeups.register(("Campaign", "ns", "c"), "u1")
     assert _run(cluster, wakeups) is None
     assert cluster.patches == 1
-    assert flag.finished is ends
+    assert flag.finished
+
+
+class Unreadable(Cluster):
+    def read_live(self, *_: Any) -> dict[str, Any] | None:
+        raise KubeError("get campaigns/c: 503", 503)
+
+
+def test_a_status_write_answered_404_on_an_object_still_there_fails_the_pass(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The object's uid answers the read: its status endpoint is missing (a CRD without the
+    status subresource, a proxy's 404). Before, the pass ended "gone", logged nothing, and the
+    next came only at the resync; now it fails (retried with back-off), its cause said once."""
+    from uplift_operator.handlers.scheduling import NamedPassError
+
+    wakeups = Wakeups()
+    flag = wakeups.register(("Campaign", "ns", "c"), "u1")
+    with ThreadPoolExecutor(1) as pool:
+        runner = PassRunner("Campaign", "campaigns", wakeups, pool,
+                            Cluster(404, {"metadata": {"uid": "u1"}}))
+        body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u1",
+                                       "resourceVersion": "1"}, "status": {}})
+
+        async def go() -> None:
+            await runner.run_once(("Campaign", "ns", "c"), body,
+                                  lambda *_: PassResult({"phase": "Progressing"}, (), 5.0),
+                                  lambda *_: None)
+
+        with caplog.at_level("WARNING", logger="uplift_operator.handlers.common"):
+            for _ in range(2):
+                with pytest.raises(NamedPassError, match="status subresource not found: apply "
+                                                         "this release's CRDs"):
+                    asyncio.run(go())
+    assert not flag.finished and ("Campaign", "ns", "c") in wakeups
+    told = [r for r in caplog.records if "no status subresource" in r.getMessage()]
+    assert len(told) == 1  # once per process and kind
+
+
+def test_a_status_write_answered_404_and_no_answer_to_the_read_fails_the_pass() -> None:
+    """Nothing says the object is gone: retried with back-off (its DELETED event, if it is
+    gone, ends the task)."""
+    from uplift_operator.handlers.scheduling import NamedPassError
+
+    wakeups = Wakeups()
+    flag = wakeups.register(("Campaign", "ns", "c"), "u1")
+    with pytest.raises(NamedPassError, match="could not be read back"):
+        _run(Unreadable(404), wakeups)
+    assert not flag.finished
 
 
 @pytest.mark.parametrize(("live", "ends"), [
@@ -164,20 +210,22 @@ def _last_pass() -> float | None:
 
 @pytest.mark.parametrize(("status", "result"), [
     (403, "error"), (422, "error"), (500, "error"),  # a refused write fails the pass
-    (409, "conflict"), (404, "gone"), (200, "ok")])
+    (409, "conflict"), (404, "gone"), (200, "ok"), ("404 there", "error")])
 def test_a_pass_is_counted_by_how_its_status_write_ended(
-        monkeypatch: pytest.MonkeyPatch, status: int, result: str) -> None:
+        monkeypatch: pytest.MonkeyPatch, status: int | str, result: str) -> None:
     """Counted as a whole, not only its decision: a status write refused on every pass (a
-    missing permission, a status the schema rejects) shows as failing passes, which
-    UpliftOperatorReconcileErrors and NotReconciling see, and as no completed pass."""
+    missing permission, a status the schema rejects, no status endpoint on an object still
+    there) shows as failing passes, which UpliftOperatorReconcileErrors and NotReconciling
+    see, and as no completed pass."""
     from uplift_operator.handlers import observability
 
     monkeypatch.setattr(kopf, "event", lambda _body, **_event: None)
     observability.forget("Campaign", "ns", "c")
     before = {r: _passes(r) for r in ("ok", "error", "conflict", "gone")}
+    code = 404 if status == "404 there" else int(status)
     try:
-        _run(Cluster(status, {"metadata": {"uid": "u1"}} if status == 409 else None))
-    except KubeError:
+        _run(Cluster(code, {"metadata": {"uid": "u1"}} if status in (409, "404 there") else None))
+    except (KubeError, RuntimeError):
         assert result == "error"
     after = {r: _passes(r) for r in before}
     assert {r for r in before if after[r] != before[r]} == {result}
