@@ -46,7 +46,6 @@ never writes the UpliftModel.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -113,7 +112,6 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     index: kopf.Index[Key, dict[str, Any]] = kwargs["campaigns_by_model"]  # kopf passes it
     meta = body.metadata
     owner = Owner(name=str(meta.name), namespace=str(meta.namespace), uid=str(meta.uid))
-    loop = asyncio.get_running_loop()
 
     config_map = naming.campaigns_config_map(owner.name)
     failing: str | None = None  # the error of the last pass, while the writes are refused
@@ -184,7 +182,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):
             try:
-                synced = await loop.run_in_executor(memo["pass_executor"], write)
+                synced = await memo["wakeups"].in_pool(
+                    file_key(owner.namespace, owner.name), memo["pass_executor"], write)
             except FileNotWrittenError as error:
                 held_since = None
                 # Said once per cause: the retries (1 s .. 30 s) repeat it in the log only.

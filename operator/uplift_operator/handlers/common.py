@@ -210,7 +210,6 @@ class PassRunner:
                         decide: Callable[[dict[str, Any], dt.datetime], PassResult],
                         observe: Callable[[str, str, dict[str, Any]], None],
                         outcome: observability.PassOutcome) -> float | None:
-        loop = asyncio.get_running_loop()
         uid = str(body.metadata.uid)
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
@@ -222,7 +221,9 @@ class PassRunner:
             observability.pass_queued(self.kind, time.monotonic() - asked)
             return decide(snapshot, now())
 
-        result = await loop.run_in_executor(self.executor, decide_now)
+        # Kept by key (``Wakeups.in_pool``): a task of this object started again after this
+        # one's cancellation waits for it (kopf's cancellation leaves the thread running).
+        result = await self.wakeups.in_pool(key, self.executor, decide_now)
         # What the API server would keep of the decision: a field it prunes is neither written
         # again at each pass nor, missing from the echo, read as someone else's status edit.
         expected = self.pruned.expected(result.status, now())
@@ -234,8 +235,8 @@ class PassRunner:
             # another writer) is refused, and the pass decides again on the new object.
             version = str((snapshot.get("metadata") or {}).get("resourceVersion") or "")
             try:
-                written = await loop.run_in_executor(
-                    self.executor, functools.partial(
+                written = await self.wakeups.in_pool(
+                    key, self.executor, functools.partial(
                         self.cluster.patch_status, f"{GROUP}/{VERSION}", self.plural,
                         namespace, name, change, resource_version=version or None))
             except KubeError as error:
@@ -248,7 +249,8 @@ class PassRunner:
                 # write, no failure to report. Normally its DELETED event ends the task; a
                 # watch that re-lists after a gap never sees that event, so a read that confirms
                 # it ends it here (else a 409 would be decided again, and refused, for ever).
-                answered, live = await loop.run_in_executor(self.executor, self._read_live, key)
+                answered, live = await self.wakeups.in_pool(
+                    key, self.executor, functools.partial(self._read_live, key))
                 if answered and (live is None or uid_of(live) != uid):
                     outcome.result = "gone"
                     self.wakeups.finish(key, uid)

@@ -8,12 +8,19 @@ it: its own spec or annotations (``Signatures``), its child or its model changed
 ``RESYNC_SECONDS``, when its pass runs again (what it reads of the watched kinds still comes
 from memory: a deletion the watch missed is the existence audit's to find,
 ``handlers.existence``). Passes run in a bounded thread pool, since the services are blocking
-code; one task per resource means two passes of one resource never run at once.
+code; one task per resource, and a task started again for a resource (kopf cancels a daemon
+when peering pauses the operator, or at the object's deletion or the operator's exit, and
+starts it again on resume) waiting first for the pool work its cancelled predecessor left
+running (``Wakeups.settled``, up to ``PREDECESSOR_WAIT_SECONDS``), mean two passes of one
+resource do not run at once. Past that bound the new pass runs anyway: its status write, on
+the resourceVersion it decided on, is refused if the old pass wrote first (409, decided
+again), and the old pass's write is refused the same way if the new one wrote first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -24,12 +31,13 @@ from typing import Any, TypeVar
 
 import kopf
 
-__all__ = ["ERROR_BACKOFF_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "NamedPassError", "Signatures",
-           "Wakeups", "run_passes", "waiting_task"]
+__all__ = ["ERROR_BACKOFF_SECONDS", "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "Flag", "Key",
+           "NamedPassError", "Signatures", "Wakeups", "run_passes", "waiting_task"]
 
 logger = logging.getLogger(__name__)
 
 _DaemonFn = TypeVar("_DaemonFn", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 #: (kind, namespace, name): what a waiting task is known by.
 Key = tuple[str, str, str]
@@ -48,6 +56,10 @@ RESYNC_SECONDS = 600.0
 ERROR_BACKOFF_SECONDS = 30.0
 #: Wake-ups closer together than this are taken by one pass (a burst of watch events).
 COALESCE_SECONDS = 0.05
+#: A task started again for a resource waits at most this long, before its first pass, for the
+#: pool work (a decision, a status write) of its cancelled predecessor's last pass: a cancelled
+#: task's thread runs on (kopf's cancellation ends the awaiting, not the thread).
+PREDECESSOR_WAIT_SECONDS = 60.0
 
 
 class NamedPassError(RuntimeError):
@@ -80,6 +92,30 @@ class Wakeups:
     #: stays was deleted while the replica was paused: no DELETED event comes for it, and kopf's
     #: Campaign index keeps it. The existence audit (``handlers.existence``) looks for these too.
     _paused_out: dict[str, Key] = field(default_factory=dict)
+    #: The pool work of each key's pass, until it ends (``in_pool``, ``settled``).
+    _in_pool: dict[Key, concurrent.futures.Future[Any]] = field(default_factory=dict)
+
+    async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
+                      fn: Callable[[], _T]) -> _T:
+        """``fn``, blocking work of a pass of ``key``, in ``executor``; kept until it ends, for
+        a task of ``key`` started while it still runs (its own cancelled) to wait for."""
+        work = executor.submit(fn)
+        self._in_pool[key] = work
+        try:
+            return await asyncio.wrap_future(work)
+        finally:  # cancelled: not started yet, it is cancelled too; started, it stays kept
+            if work.done() and self._in_pool.get(key) is work:
+                del self._in_pool[key]
+
+    async def settled(self, key: Key, timeout: float) -> bool:
+        """Wait, up to ``timeout`` seconds, for the pool work of ``key`` that a cancelled task
+        left running; whether none runs now."""
+        work = self._in_pool.get(key)
+        if work is not None and not work.done():
+            await asyncio.wait([asyncio.wrap_future(work)], timeout=timeout)
+        if work is not None and work.done() and self._in_pool.get(key) is work:
+            del self._in_pool[key]
+        return work is None or work.done()
 
     def register(self, key: Key, uid: str = "") -> Flag:
         flag = Flag()
@@ -229,10 +265,15 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
                      *, uid: str = "", resync: float = RESYNC_SECONDS) -> None:
     """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
     nothing due) or woken, until its resource (object ``uid``) is gone (``Wakeups.finish``) or
-    it is cancelled (kopf cancels a daemon when the operator stops or is paused by peering)."""
+    it is cancelled (kopf cancels a daemon when the operator stops or is paused by peering).
+    Its first pass waits for the pool work of a cancelled predecessor (``Wakeups.settled``)."""
     flag = wakeups.register(key, uid)
     failures = 0
     try:
+        if not await wakeups.settled(key, PREDECESSOR_WAIT_SECONDS):
+            logger.warning("a pass of %s %s/%s cancelled earlier still runs after %.0f s; "
+                           "passing anyway (a status write on an older object is refused)",
+                           *key, PREDECESSOR_WAIT_SECONDS)
         while not flag.finished:
             flag.clear()  # a wake-up during the pass runs another one right after it
             try:
