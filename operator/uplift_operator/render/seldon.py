@@ -26,14 +26,19 @@ emergency restore that moves a version from the second predictor to the first ch
 template, and Seldon rolled the pods of the version taking all the traffic. Declared, every
 number is the same in every predictor, wherever it stands (``PORTS``).
 
-The runtime container is ready when MLServer says its model is (``READINESS_PROBE``: HTTP
-``/v2/health/ready`` on ``http``). MLServer opens its ports before it loads the model (from
+The runtime container has started when MLServer says its model is loaded (``STARTUP_PROBE``:
+HTTP ``/v2/health/ready`` on ``http``). MLServer opens its ports before it loads the model (from
 MLflow: seconds to minutes), so the TCP readiness probe Seldon adds to a container that has
-none passed while the model could answer nothing, and Seldon reported the version available.
-The liveness probe stays Seldon's (TCP on ``http`` after 60 s): it holds while a slow model
-loads, MLServer listening from the start. A stopping pod (``DRAIN_HOOK``) is out of its
-Service's endpoints at once, whatever its probes say, and MLServer answers both until the
-hook's wait is over.
+none passed while the model could answer nothing, and Seldon reported the version available. A
+startup probe holds the readiness and liveness probes back until it passes, and is never run
+again: it allows ``STARTUP_SECONDS`` (the roll timeout of ``services.rolls``, 10 minutes), after
+which the kubelet restarts the container. Readiness and liveness stay Seldon's (TCP on ``http``,
+which it adds only to a container without them): MLServer runs inference on its event loop
+(``MLSERVER_PARALLEL_WORKERS=0``), so a large request holds the loop for a while, and an HTTP
+probe with a short timeout would fail under load, take the pod out of its Service and count it
+unavailable (the canary's not-serving timer, a rollback); a TCP connect is answered by the
+kernel. A stopping pod (``DRAIN_HOOK``) is out of its Service's endpoints at once, whatever its
+probes say, and MLServer answers both until the hook's wait is over.
 
 Runtime pods get no Kubernetes API access (``automountServiceAccountToken: false``: the runtime
 never calls the API). The runtime signs decision ids with ``UPLIFT_DECISION_KEY`` from the
@@ -120,9 +125,9 @@ from uplift_operator.render.serving import RuntimeSettings, ServingState, Traffi
 __all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
            "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
            "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV", "PREDICTOR_ROLE_ANNOTATION",
-           "READINESS_PROBE",
            "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
-           "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "SeldonV1Backend",
+           "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "STARTUP_PROBE",
+           "STARTUP_SECONDS", "SeldonV1Backend",
            "deployment_names", "grace_period_seconds", "quantities_as_strings",
            "rolling_deployments", "runtime_env", "stale_generation", "unavailable_deployments",
            "version_roles"]
@@ -145,10 +150,15 @@ METRICS_PATH = "/prometheus"
 PORT_ENV = (("MLSERVER_HTTP_PORT", str(HTTP_PORT)), ("MLSERVER_GRPC_PORT", str(GRPC_PORT)),
             ("MLSERVER_METRICS_PORT", str(METRICS_PORT)),
             ("MLSERVER_METRICS_ENDPOINT", METRICS_PATH))
-#: Ready once MLServer's every model is (``GET /v2/health/ready``: 200, else 400).
-READINESS_PROBE: dict[str, Any] = {
+#: How long a runtime container may take to load its model: ``services.rolls.ROLL_TIMEOUT``
+#: (not imported: the render layer imports no service), which a test holds them to.
+STARTUP_SECONDS = 600
+#: Started once MLServer's every model is loaded (``GET /v2/health/ready``: 200, else 400),
+#: polled every 5 s for ``STARTUP_SECONDS``; no readiness or liveness probe is rendered.
+STARTUP_PROBE: dict[str, Any] = {
     "httpGet": {"path": "/v2/health/ready", "port": "http"},
-    "periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": 3, "successThreshold": 1}
+    "periodSeconds": 5, "timeoutSeconds": 1, "failureThreshold": STARTUP_SECONDS // 5,
+    "successThreshold": 1}
 CAMPAIGNS_VOLUME = "campaigns"
 TMP_VOLUME = "tmp"
 TMP_DIR = "/tmp"
@@ -568,7 +578,7 @@ class SeldonV1Backend:
             # Declared, so that Seldon numbers none itself (by the predictor's position).
             "ports": [{"name": name, "containerPort": number, "protocol": "TCP"}
                       for name, number in PORTS],
-            "readinessProbe": copy.deepcopy(READINESS_PROBE),
+            "startupProbe": copy.deepcopy(STARTUP_PROBE),
             "securityContext": copy.deepcopy(CONTAINER_SECURITY),
             "volumeMounts": [{"name": "mlserver-metrics", "mountPath": METRICS_DIR},
                              {"name": TMP_VOLUME, "mountPath": TMP_DIR},

@@ -16,10 +16,13 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import (
     METRICS_PATH,
     PORT_ENV,
+    STARTUP_PROBE,
+    STARTUP_SECONDS,
     SeldonV1Backend,
     deployment_names,
 )
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
+from uplift_operator.services.rolls import ROLL_TIMEOUT
 
 OWNER = Owner(name="uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000009")
 RUNTIME = RuntimeSettings(image="runtime:1", registered_model="hillstrom",
@@ -72,13 +75,23 @@ def test_mlserver_listens_where_seldon_sends_requests_probes_and_scrapes(
     assert dict(PORT_ENV).items() <= env(c).items()
 
 
-def test_ready_when_mlservers_model_is_and_the_liveness_left_to_seldon() -> None:
+def test_started_when_mlservers_model_is_and_readiness_and_liveness_left_to_seldon() -> None:
+    """MLServer's ``/v2/health/ready`` gates the start only: an HTTP readiness probe would time
+    out while a large request holds MLServer's event loop. Seldon adds its TCP probes to a
+    container that has none, so none is rendered."""
     c = container(render(TrafficSplit("3"))["spec"]["predictors"][0])
-    assert c["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    assert "livenessProbe" not in c
+    assert c["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert "readinessProbe" not in c and "livenessProbe" not in c
     defaulted = container(seldon_defaults(render(TrafficSplit("3")))["spec"]["predictors"][0])
-    assert defaulted["readinessProbe"] == c["readinessProbe"]  # Seldon adds its own to none
+    assert defaulted["startupProbe"] == c["startupProbe"]
+    assert defaulted["readinessProbe"]["tcpSocket"] == {"port": 9000}
     assert defaulted["livenessProbe"]["tcpSocket"] == {"port": 9000}
+
+
+def test_the_startup_probe_allows_a_model_load_as_long_as_a_roll_may_take() -> None:
+    probe = STARTUP_PROBE
+    assert probe["periodSeconds"] * probe["failureThreshold"] == STARTUP_SECONDS == (
+        ROLL_TIMEOUT.total_seconds())
 
 
 def test_seldon_numbers_an_undeclared_metrics_port_by_the_predictors_position() -> None:
@@ -90,7 +103,7 @@ def test_seldon_numbers_an_undeclared_metrics_port_by_the_predictors_position() 
         graph = copy.deepcopy(graph)
         for predictor in graph["spec"]["predictors"]:
             c = container(predictor)
-            del c["ports"], c["readinessProbe"]
+            del c["ports"], c["startupProbe"]
             c["env"] = [e for e in c["env"] if e["name"] not in dict(PORT_ENV)]
         return graph
 
