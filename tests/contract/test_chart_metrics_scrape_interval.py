@@ -4,7 +4,7 @@ found a ghost waits for such a scrape before it exits (``handlers.existence``)."
 from __future__ import annotations
 
 import pytest
-from tests.contract.test_packaging import by_kind, helm_template
+from tests.contract.test_packaging import CHART, KUBE_VERSION, by_kind, helm_template, run, tools
 
 from uplift_operator.settings import parse_args
 
@@ -39,3 +39,35 @@ def test_with_both_the_servicemonitor_s_whose_job_the_alerts_read() -> None:
 
 def test_without_a_monitor_the_operator_default() -> None:
     assert _interval() == (None, 30)
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    (["--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=2h"],
+     "serviceMonitor.interval=2h"),
+    (["--set", "podMonitor.enabled=true", "--set", "podMonitor.interval=61m"],
+     "podMonitor.interval=61m"),
+    (["--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=3601s",
+      "--set", "podMonitor.enabled=true", "--set", "podMonitor.interval=1m"],
+     "serviceMonitor.interval=3601s"),
+], ids=["servicemonitor-2h", "podmonitor-61m", "servicemonitor-3601s"])
+def test_an_interval_the_operator_refuses_fails_at_render_naming_the_value(
+        values: list[str], named: str) -> None:
+    """Over 1 h the operator exits at start (``--metrics-scrape-interval``): the pod would
+    restart in a loop, so ``helm install``/``upgrade`` fail instead, naming the value."""
+    result = run(tools()["helm"], "template", "uplift", str(CHART), "-n", "uplift-system",
+                 "--kube-version", KUBE_VERSION, *values)
+    assert result.returncode != 0
+    assert f"{named} is over 1h" in result.stderr
+    assert "between 1s and 1h" in result.stderr
+
+
+@pytest.mark.parametrize("values", [
+    ["--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.interval=1h"],
+    ["--set", "podMonitor.enabled=true", "--set", "podMonitor.interval=3600s"],
+    # The monitor that is off tells the operator nothing, so its interval is not judged.
+    ["--set", "serviceMonitor.interval=2h"],
+], ids=["servicemonitor-1h", "podmonitor-3600s", "servicemonitor-off"])
+def test_an_interval_up_to_an_hour_renders_and_the_operator_takes_it(values: list[str]) -> None:
+    given, seconds = _interval(*values)
+    assert seconds <= 3600
+    assert given in (None, "1h", "3600s")
