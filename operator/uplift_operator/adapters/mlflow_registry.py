@@ -307,7 +307,8 @@ class MlflowRegistry:
     def run_metrics_and_status(self, run_id: str) -> tuple[dict[str, float], str]:
         """``run_metrics`` and the run's status, from the same read (``RUNNING``,
         ``SCHEDULED``, ``FINISHED``, ``FAILED``, ``KILLED``; "" if MLflow gave none): a run
-        still running may log more metrics (``services.run_cache`` keeps only an ended run's)."""
+        still running may log more metrics (``services.run_cache`` keeps an ended run's for good,
+        another's for a minute)."""
         run = self._run(run_id)
         status = str((run.get("info") or {}).get("status") or "")
         data = run.get("data") or {}

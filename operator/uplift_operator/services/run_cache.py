@@ -7,13 +7,16 @@ and reference first, ``model/trainer.py``) does not change; yet every resource r
 at every analysis: 100 Campaigns on one model downloaded one reference 100 times an interval,
 1,000 qini followers made ~6,000 MLflow requests a minute.
 
-A run's metrics are kept only once the run has ended (``TERMINAL_RUN_STATUSES``: FINISHED,
-FAILED, KILLED). A run still RUNNING may log more: ``log_model(registered_model_name=...)``
-then ``log_metric(...)`` in the same run, or ``mlflow.evaluate`` after the registration, is
-common, and its metrics kept at the first read (before the qini metrics existed) made the qini
-gate see "no data" for that run until the entry was evicted or the operator restarted. Its
-metrics are read again at each read until MLflow says it ended (a client that cannot say,
-not ``ReadsRunStatus``, is kept as before).
+A run's metrics are kept for good only once the run has ended (``TERMINAL_RUN_STATUSES``:
+FINISHED, FAILED, KILLED). A run still RUNNING may log more: ``log_model(registered_model_name=
+...)`` then ``log_metric(...)`` in the same run, or ``mlflow.evaluate`` after the registration,
+is common, and its metrics kept at the first read (before the qini metrics existed) made the
+qini gate see "no data" for that run until the entry was evicted or the operator restarted.
+A run not known to have ended is kept for ``UNENDED_RUN_TTL_SECONDS`` only, then read again:
+metrics it logs later are seen within a minute, and a run that never ends (its training
+process killed after ``log_model``: MLflow leaves it RUNNING for good) is read about once a
+minute by the whole process, not at every gate read of every follower (a client that cannot
+say whether the run ended, not ``ReadsRunStatus``, is kept for good as before).
 
 ``RegistryClients`` is the ``registry_for`` the handlers wire in: one client per registry
 *identity* (tracking URI and the credentials themselves, as a digest: two Secrets holding the
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import sys
 import threading
 import time
@@ -55,8 +59,8 @@ from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "MAX_BYTES", "MAX_CLIENTS",
-           "MAX_ENTRIES", "TERMINAL_RUN_STATUSES", "CachingRegistry", "ReadsRunStatus",
-           "RegistryClients", "RunReads", "identity"]
+           "MAX_ENTRIES", "TERMINAL_RUN_STATUSES", "UNENDED_RUN_TTL_SECONDS", "CachingRegistry",
+           "ReadsRunStatus", "RegistryClients", "RunReads", "identity"]
 
 #: MLflow's run statuses after which a run logs nothing more (``mlflow.entities.RunStatus``).
 TERMINAL_RUN_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
@@ -78,6 +82,10 @@ MAX_ENTRIES = 4096
 MAX_BYTES = 64 * 1024 * 1024
 #: How long MLflow saying a run or an artifact does not exist is believed (see ``RunReads``).
 ABSENT_TTL_SECONDS = 600.0
+#: How long the metrics of a run not known to have ended (RUNNING, SCHEDULED) are kept before
+#: MLflow is asked again: what it logs later is seen within this long, and a run left RUNNING for
+#: good is read once this long by the whole process rather than at every gate read.
+UNENDED_RUN_TTL_SECONDS = 60.0
 #: Registry identities whose clients (and their open connections) are kept at most, the least
 #: recently used dropped beyond: a safety net far above the identities one cluster uses (a
 #: client per team's Secret). At 32, 40 identities each used in turn built a client at almost
@@ -114,10 +122,9 @@ class _Flight:
 
 @dataclass(frozen=True)
 class _Absent:
-    """A definite "not there" (``RegistryNotFound``), kept until ``until`` (a clock reading)."""
+    """A definite "not there" (``RegistryNotFound``), kept for ``RunReads.absent_ttl``."""
 
     error: BaseException
-    until: float
 
 
 @dataclass
@@ -127,15 +134,18 @@ class RunReads:
 
     A read that fails is not kept. MLflow saying the run or artifact does not exist is an
     answer, not a failure — a run the trainer logged before qini_bootstrap.json existed will
-    never have it — and is kept for ``absent_ttl`` seconds (0: not kept)."""
+    never have it — and is kept for ``absent_ttl`` seconds (0: not kept). A run's metrics
+    while it has not ended are kept for ``unended_ttl`` seconds (``CachingRegistry``)."""
 
     max_entries: int = MAX_ENTRIES
     max_bytes: int = MAX_BYTES
     absent_ttl: float = ABSENT_TTL_SECONDS
+    unended_ttl: float = UNENDED_RUN_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
     reads: int = 0  # reads made (misses), for tests and benchmarks
     hits: int = 0
-    _entries: OrderedDict[Hashable, tuple[Any, int]] = field(default_factory=OrderedDict)
+    #: By key, least recently used first: (value, estimated bytes, clock reading it expires at).
+    _entries: OrderedDict[Hashable, tuple[Any, int, float]] = field(default_factory=OrderedDict)
     _bytes: int = 0
     _flights: dict[Hashable, _Flight] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -147,11 +157,11 @@ class RunReads:
             return len(self._entries), self._bytes
 
     def get(self, key: Hashable, read: Callable[[], T],
-            keeps: Callable[[T], bool] | None = None) -> T:
-        """The value kept for ``key``, else ``read()`` (kept when it returns, unless ``keeps``
-        says no for it: served to the passes that waited on it, read again by the next one;
-        what it raises is raised, to the passes that waited on it too, and not kept unless it
-        is ``RegistryNotFound``)."""
+            keep_for: Callable[[T], float] | None = None) -> T:
+        """The value kept for ``key``, else ``read()`` (kept when it returns: for good, or for
+        the seconds ``keep_for`` says for it — 0: not kept, served to the passes that waited on
+        it and read again by the next one; what it raises is raised, to the passes that waited
+        on it too, and not kept unless it is ``RegistryNotFound``)."""
         with self._lock:
             value, found = self._kept(key)
             if found:
@@ -174,12 +184,13 @@ class RunReads:
         try:
             value = read()
             # Kept before the flight lands: a pass asking meanwhile finds one or the other.
-            if keeps is None or keeps(value):
-                self._keep(key, value)
+            seconds = math.inf if keep_for is None else keep_for(value)
+            if seconds > 0:
+                self._keep(key, value, seconds)
         except RegistryNotFound as error:
             flight.error = error
             if self.absent_ttl > 0:
-                self._keep(key, _Absent(error, self.clock() + self.absent_ttl))
+                self._keep(key, _Absent(error), self.absent_ttl)
             raise
         except BaseException as error:
             flight.error = error
@@ -195,7 +206,7 @@ class RunReads:
         kept = self._entries.get(key)
         if kept is None:
             return None, False
-        if isinstance(kept[0], _Absent) and kept[0].until <= self.clock():
+        if kept[2] <= self.clock():
             self._bytes -= self._entries.pop(key)[1]
             return None, False
         self._entries.move_to_end(key)
@@ -206,16 +217,16 @@ class RunReads:
             del self._flights[key]
         flight.done.set()
 
-    def _keep(self, key: Hashable, value: Any) -> None:
+    def _keep(self, key: Hashable, value: Any, seconds: float) -> None:
         size = _footprint(str(value.error) if isinstance(value, _Absent) else value)
         if size > self.max_bytes or self.max_entries <= 0:
             return  # served, not kept: it would push out everything else
         with self._lock:
             replaced = self._entries.pop(key, None)
             self._bytes += size - (replaced[1] if replaced else 0)
-            self._entries[key] = (value, size)
+            self._entries[key] = (value, size, self.clock() + seconds)
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
+                _, (_, dropped, _) = self._entries.popitem(last=False)
                 self._bytes -= dropped
 
 
@@ -232,8 +243,9 @@ class CachingRegistry:
         return f"CachingRegistry({self.registry!r})"
 
     def run_metrics(self, run_id: str) -> Mapping[str, float]:
-        """The run's metrics, kept once the run has ended (``TERMINAL_RUN_STATUSES``): one
-        still running may log more, and is read again at the next read."""
+        """The run's metrics, kept for good once the run has ended (``TERMINAL_RUN_STATUSES``):
+        one not known to have ended may log more, and is kept for ``RunReads.unended_ttl``
+        only (a run left RUNNING for good is read once that long, not at every read)."""
         key = (self.who, run_id, "metrics", "")
         registry = self.registry
         if not isinstance(registry, ReadsRunStatus):  # cannot say whether the run ended
@@ -243,7 +255,9 @@ class CachingRegistry:
             metrics, status = registry.run_metrics_and_status(run_id)
             return MappingProxyType(dict(metrics)), status
 
-        return self.reads.get(key, read, keeps=lambda read: read[1] in TERMINAL_RUN_STATUSES)[0]
+        unended_ttl = self.reads.unended_ttl
+        return self.reads.get(key, read, keep_for=lambda read: (
+            math.inf if read[1] in TERMINAL_RUN_STATUSES else unended_ttl))[0]
 
     def download_artifact_json(self, run_id: str, path: str) -> Any:
         return self.reads.get((self.who, run_id, "artifact", path),

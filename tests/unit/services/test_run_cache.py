@@ -33,6 +33,7 @@ from uplift_operator.services.measurements import REFERENCE_QINI_BOOTSTRAP
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.run_cache import (
     CLIENT_IDLE_SECONDS,
+    CachingRegistry,
     RegistryClients,
     RunReads,
 )
@@ -348,17 +349,25 @@ class RunStatusRegistry(CountingRegistry):
 def test_a_running_runs_metrics_are_read_again_until_it_ends() -> None:
     """``log_model(registered_model_name=...)`` then ``log_metric`` in the same run (or
     ``mlflow.evaluate`` after the registration): read while RUNNING, before its qini metrics
-    existed, the run was kept without them for the process's life."""
+    existed, the run was kept without them for the process's life. Now it is kept for
+    ``unended_ttl`` only, then read again; once ended, for good."""
+    clock = [0.0]
     fake = RunStatusRegistry()
     fake.metrics["r1"] = {"auc": 0.7}
     fake.run_status["r1"] = "RUNNING"
-    client = RegistryClients(lambda uri, credentials: fake).get(URI, None)
+    reads = RunReads(unended_ttl=60, clock=lambda: clock[0])
+    client = RegistryClients(lambda uri, credentials: fake, reads=reads).get(URI, None)
     assert dict(client.run_metrics("r1")) == {"auc": 0.7}
     fake.metrics["r1"]["qini.email"] = 0.12
+    clock[0] = 59.0
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7}  # within the TTL: as read
+    clock[0] = 60.0
     assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
     fake.run_status["r1"] = "FINISHED"
+    clock[0] = 120.0
     assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
     fake.metrics["r1"]["late"] = 1.0  # never, once ended: kept from its first read after
+    clock[0] = 10_000.0
     assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
     assert fake.asked["run_metrics", "r1"] == 3
 
@@ -375,12 +384,21 @@ def test_an_ended_runs_metrics_are_read_once(status: str) -> None:
 
 
 @pytest.mark.parametrize("status", ["RUNNING", "SCHEDULED", ""])
-def test_a_run_not_known_to_have_ended_is_not_kept(status: str) -> None:
+def test_a_run_that_never_ends_is_read_once_a_ttl(status: str) -> None:
+    """A run left RUNNING for good (its training killed after ``log_model``): it was read from
+    MLflow at every gate read of every follower (/tmp/review-final-a
+    running_run_never_cached.py: 1,000 reads for 1,000 gate reads). Now once per
+    ``unended_ttl``, by all followers together."""
+    clock = [0.0]
     fake = RunStatusRegistry()
     fake.metrics["r1"] = {"qini.email": 0.12}
     fake.run_status["r1"] = status
-    reads = RunReads()
-    client = RegistryClients(lambda uri, credentials: fake, reads=reads).get(URI, None)
-    for _ in range(3):
-        client.run_metrics("r1")
-    assert fake.asked["run_metrics", "r1"] == 3 and reads.size[0] == 0
+    reads = RunReads(unended_ttl=60, clock=lambda: clock[0])
+    followers = [CachingRegistry(fake, (URI, ""), reads) for _ in range(10)]
+    for step in range(1000):  # 1,000 gate reads over 100 s
+        clock[0] = step / 10
+        assert dict(followers[step % 10].run_metrics("r1")) == {"qini.email": 0.12}
+    assert fake.asked["run_metrics", "r1"] == 2  # at 0 s and at 60 s
+    assert reads.size[0] == 1
+
+
