@@ -272,8 +272,9 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                         help="how often Prometheus scrapes this /metrics, in seconds or as a "
                              "Prometheus duration (60s, 1m): a process that found a deleted "
                              "object still reconciled counts it, then waits this plus 5 s, and "
-                             "until a scrape read the count (5 minutes at most), before it "
-                             "exits. Env: UPLIFT_METRICS_SCRAPE_INTERVAL. Default: 30")
+                             "until a scrape read the count (at most this plus 5 s or 5 "
+                             "minutes, whichever is longer; not at all with --metrics-port 0), "
+                             "before it exits. Env: UPLIFT_METRICS_SCRAPE_INTERVAL. Default: 30")
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
                         default=_env("LOG_FORMAT", "json"))
     parser.add_argument("--verbose", action="store_true", default=None,

@@ -19,8 +19,9 @@ have its DELETED event on the way). Only the tasks registered before a LIST bega
 with it (one registered meanwhile may be of an object created after the LIST's moment). A LIST
 that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
 (``uplift_operator_ghosts_total{kind}``), and the process exits (``common.exit_to_list_afresh``)
-once a scrape saw the count (one ``--metrics-scrape-interval`` and a scrape begun since, 5 minutes
-at most): kopf's index cannot be corrected from outside, and
+once a scrape saw the count (one ``--metrics-scrape-interval`` + 5 s and a scrape begun since;
+at most that or 5 minutes, whichever is longer; at once with ``--metrics-port 0``, which nothing
+scrapes: ``exit_wait``): kopf's index cannot be corrected from outside, and
 the restart lists every kind afresh. It costs O(1) requests per interval (one LIST page per
 ``LIST_PAGE_SIZE`` objects, per namespace when namespaced), none per resource, and runs in the
 pass pool, never on the event loop. A stand-by replica (never acted) has nothing to compare, so
@@ -59,7 +60,8 @@ from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
 
-__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit", "audit_forever", "start"]
+__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit", "audit_forever", "exit_wait",
+           "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +72,8 @@ AUDIT_SECONDS = RESYNC_SECONDS
 #: count: the count is on /metrics for a scrape first (the restarted process starts it at 0
 #: again, and a 0 followed by a 0 is no ``increase()``: UpliftOperatorGhostsFound silent).
 EXIT_SLACK_SECONDS = 5.0
-#: At most this long after the count, the process exits even if no scrape began meanwhile
-#: (nothing scrapes it, or less often than Prometheus' 5-minute lookback allows anyway).
+#: At most this long after the count (or the scrape interval + ``EXIT_SLACK_SECONDS`` when that
+#: is longer), the process exits even if no scrape began meanwhile (nothing scrapes it).
 EXIT_WAIT_CAP_SECONDS = 300.0
 #: How often the exit looks whether a scrape began.
 SCRAPE_POLL_SECONDS = 1.0
@@ -240,6 +242,21 @@ async def scraped_after_count(scrapes: Callable[[], int], *, at_least: float, at
         await asyncio.sleep(min(poll, max(at_most - elapsed, 0.0)))
 
 
+def exit_wait(metrics_port: int, scrape_interval: float) -> tuple[float, float]:
+    """(at least, at most) seconds a process that counted a ghost waits before it exits
+    (``scraped_after_count``). With ``--metrics-port 0`` nothing can scrape the count: none
+    (waiting kept the deleted objects in kopf's index, a deleted Campaign in its campaigns file,
+    for 5 minutes for nothing). Otherwise one scrape interval + ``EXIT_SLACK_SECONDS`` at least,
+    and that or ``EXIT_WAIT_CAP_SECONDS``, whichever is longer, at most: capped below the
+    interval, a process scraped every 10 minutes would exit before its scrape, and
+    ``UpliftOperatorGhostsFound`` would never see the count (the restarted process counts from
+    0 again); a ghost reconciled one interval longer is the price of the alert."""
+    if metrics_port == 0:
+        return 0.0, 0.0
+    at_least = scrape_interval + EXIT_SLACK_SECONDS
+    return at_least, max(at_least, EXIT_WAIT_CAP_SECONDS)
+
+
 async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                         interval: float = AUDIT_SECONDS, exit_delay: float = 0.0,
                         exit_cap: float = 0.0, scrapes: Callable[[], int] = observability.scrapes,
@@ -285,10 +302,10 @@ def start(memo: kopf.Memo) -> None:
                 for kind, api_version, plural, readers in (
                     (_GRAPHS.kind, _GRAPHS.api_version, _GRAPHS.plural, watches.graph_readers),
                     ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
+    exit_delay, exit_cap = exit_wait(config.metrics_port, config.metrics_scrape_interval)
     memo["existence_audit"] = asyncio.create_task(audit_forever(
-        audits, memo["pass_executor"],
-        exit_delay=config.metrics_scrape_interval + EXIT_SLACK_SECONDS,
-        exit_cap=EXIT_WAIT_CAP_SECONDS, children=children),
+        audits, memo["pass_executor"], exit_delay=exit_delay, exit_cap=exit_cap,
+        children=children),
         name="existence-audit")
 
 

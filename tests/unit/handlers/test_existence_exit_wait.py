@@ -1,18 +1,23 @@
 """A process that found a ghost exits only once a scrape of its /metrics could read the count:
 one operator scrape interval (``--metrics-scrape-interval``, not the runtime pods') and a scrape
-begun after the count, at most ``EXIT_WAIT_CAP_SECONDS`` after it."""
+begun after the count, at most ``EXIT_WAIT_CAP_SECONDS`` after it (or the interval + slack when
+longer); with ``--metrics-port 0`` (nothing scrapes) not at all."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 
+import kopf
 import pytest
 from prometheus_client import generate_latest
 
 from uplift_operator import settings
+from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import existence, observability
-from uplift_operator.handlers.existence import scraped_after_count
+from uplift_operator.handlers.existence import exit_wait, scraped_after_count
+from uplift_operator.handlers.scheduling import Wakeups
 
 
 def _waited(scrapes: Callable[[], int], *, at_least: float, at_most: float) -> float:
@@ -99,3 +104,49 @@ def test_the_operator_scrape_interval_defaults_to_30_s_and_refuses_nonsense(
     for bad in ("soon", "0", "2h"):
         with pytest.raises(SystemExit):
             settings.parse_args(["-A", "--metrics-scrape-interval", bad])
+
+
+@pytest.mark.parametrize(("port", "interval", "waits"), [
+    (9090, 30, (35.0, 300.0)), (9090, 295, (300.0, 300.0)),
+    # A scrape every 10 minutes: capped at 5, the process exited before its scrape and
+    # UpliftOperatorGhostsFound never saw the count.
+    (9090, 600, (605.0, 605.0)),
+    (0, 30, (0.0, 0.0)), (0, 600, (0.0, 0.0))])
+def test_the_exit_waits_for_a_scrape_only_where_one_can_come(
+        port: int, interval: int, waits: tuple[float, float]) -> None:
+    assert exit_wait(port, interval) == waits
+
+
+@pytest.mark.parametrize(("args", "waits", "exits_at_once"), [
+    (["--metrics-port", "0"], (0.0, 0.0), True),
+    (["--metrics-scrape-interval", "10m"], (605.0, 605.0), False),
+    ([], (35.0, existence.EXIT_WAIT_CAP_SECONDS), False)])
+def test_start_waits_for_a_scrape_only_with_metrics_served(
+        monkeypatch: pytest.MonkeyPatch, args: list[str], waits: tuple[float, float],
+        exits_at_once: bool) -> None:
+    """With --metrics-port 0 the ghost exit waited the full 300 s cap for a scrape that could
+    not come (/tmp/review-final-a/ghost_exit_metrics_off.py), the deleted objects kept in
+    kopf's index meanwhile (a deleted Campaign in its model's campaigns file)."""
+    started: list[tuple[float, float, bool]] = []
+
+    async def recorded(audits: object, pool: object, *, exit_delay: float, exit_cap: float,
+                       **_: object) -> None:
+        try:  # nothing scrapes: the wait returns at once, or is still waiting
+            await asyncio.wait_for(scraped_after_count(lambda: 0, at_least=exit_delay,
+                                                       at_most=exit_cap), timeout=0.3)
+            returned = True
+        except TimeoutError:
+            returned = False
+        started.append((exit_delay, exit_cap, returned))
+
+    monkeypatch.setattr(existence, "audit_forever", recorded)
+    memo = kopf.Memo(config=settings.parse_args(["-A", *args]), wakeups=Wakeups(),
+                     pass_executor=None, watched_objects=WatchedObjects([]),
+                     uplift_dependencies=SimpleNamespace(cluster=None))
+
+    async def go() -> None:
+        existence.start(memo)
+        await memo["existence_audit"]
+
+    asyncio.run(go())
+    assert started == [(*waits, exits_at_once)]
