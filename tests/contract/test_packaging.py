@@ -113,7 +113,7 @@ def test_names_never_stutter() -> None:
                               ("prod", "prod-uplift-operator")):
         deployment = by_kind(helm_template(release=release), "Deployment")[0]
         assert deployment["metadata"]["name"] == expected
-    docs = helm_template("--set", "fullnameOverride=ops")
+    docs = helm_template("--set", "fullnameOverride=ops", "--set", "rbac.userRoles.edit=true")
     # The SeldonDeployments and ConfigMaps policies and their bindings share the cluster-scoped
     # namespace of the Secrets one's: a suffix of their own.
     suffixed = []
@@ -698,11 +698,21 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
         assert not re.search(r"\.delete\(", path.read_text()), path
 
 
+def _commented_out(text: str) -> str:
+    """The YAML a manifest ships commented out: its lines from ``# ---`` on, the ``# `` taken off."""
+    lines = text.splitlines()
+    start = lines.index("# ---")
+    return "\n".join(line.removeprefix("#").removeprefix(" ") for line in lines[start:])
+
+
 def test_users_roles_read_and_write_the_resources_as_kubectl_uplift_needs() -> None:
     """Kubernetes' view, edit and admin roles get UpliftModels and Campaigns through aggregated
     ClusterRoles (the chart's per release, the manifests' the same rules): view reads them, what
-    `kubectl uplift status` does (get); edit and admin write them too, what its steering verbs do
-    (get, then a merge patch); never the status, which is the operator's. Nothing binds them."""
+    `kubectl uplift status` does (get), on by default; edit and admin write them too, what its
+    steering verbs do (get, then a merge patch), only when asked for (``rbac.userRoles.edit``;
+    the manifests ship it commented out): whoever creates one may read the operator's whole
+    Prometheus through a custom gate (docs/security.md). Never the status, which is the
+    operator's. Nothing binds them."""
     import inspect
 
     from uplift_operator.plugin import kubectl_uplift
@@ -714,21 +724,34 @@ def test_users_roles_read_and_write_the_resources_as_kubectl_uplift_needs() -> N
     edit = [{"apiGroups": ["uplift.dev"], "resources": resources,
              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]
     label = "rbac.authorization.k8s.io/aggregate-to-"
-    manifests = [d for d in yaml.safe_load_all((ROOT / "manifests" / "user-roles.yaml").read_text())
-                 if d]
-    for release, roles in (("uplift", by_kind(helm_template(), "ClusterRole")),
-                           ("prod", by_kind(helm_template(release="prod"), "ClusterRole")),
-                           ("manifests", manifests)):
-        users = {tuple(sorted(k for k in r["metadata"]["labels"] if k.startswith(label))):
-                 (r["metadata"]["name"], r["rules"]) for r in roles if _aggregated(r)}
+    text = (ROOT / "manifests" / "user-roles.yaml").read_text()
+    shipped = [d for d in yaml.safe_load_all(text) if d]
+    uncommented = shipped + [d for d in yaml.safe_load_all(_commented_out(text)) if d]
+    edit_on = ["--set", "rbac.userRoles.edit=true"]
+
+    def users(roles: list[dict[str, Any]]) -> dict[tuple[str, ...], tuple[str, Any]]:
+        return {tuple(sorted(k for k in r["metadata"]["labels"] if k.startswith(label))):
+                (r["metadata"]["name"], r["rules"]) for r in roles if _aggregated(r)}
+
+    for release, roles, with_edit in (
+            ("uplift", by_kind(helm_template(), "ClusterRole"), False),
+            ("manifests", shipped, False),
+            ("uplift", by_kind(helm_template(*edit_on), "ClusterRole"), True),
+            ("prod", by_kind(helm_template(*edit_on, release="prod"), "ClusterRole"), True),
+            ("manifests", uncommented, True)):
         prefix = "prod-uplift-operator" if release == "prod" else "uplift-operator"
-        assert users == {(label + "view",): (f"{prefix}-view", view),
-                         (label + "admin", label + "edit"): (f"{prefix}-edit", edit)}, release
-        [(_, edit_rules)] = [v for k, v in users.items() if label + "edit" in k]
-        assert {verb for rule in edit_rules for verb in rule["verbs"]} >= calls
-    assert not [d for d in by_kind(helm_template(), "ClusterRoleBinding")
+        expected = {(label + "view",): (f"{prefix}-view", view)}
+        if with_edit:
+            expected[(label + "admin", label + "edit")] = (f"{prefix}-edit", edit)
+        assert users(roles) == expected, (release, with_edit)
+    [(_, edit_rules)] = [v for k, v in users(uncommented).items() if label + "edit" in k]
+    assert {verb for rule in edit_rules for verb in rule["verbs"]} >= calls
+    assert not [d for d in by_kind(helm_template(*edit_on), "ClusterRoleBinding")
                 if d["roleRef"]["name"].endswith(("-view", "-edit"))]
-    off = helm_template("--set", "rbac.userRoles=false")
+    edit_only = users(by_kind(helm_template("--set", "rbac.userRoles.view=false", *edit_on),
+                              "ClusterRole"))
+    assert list(edit_only) == [(label + "admin", label + "edit")]
+    off = helm_template("--set", "rbac.userRoles.view=false")
     assert not [r for r in by_kind(off, "ClusterRole") if _aggregated(r)]
     assert operator_roles(off) == operator_roles(helm_template())
 
