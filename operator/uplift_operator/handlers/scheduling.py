@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -92,20 +93,37 @@ class Wakeups:
     #: stays was deleted while the replica was paused: no DELETED event comes for it, and kopf's
     #: Campaign index keeps it. The existence audit (``handlers.existence``) looks for these too.
     _paused_out: dict[str, Key] = field(default_factory=dict)
-    #: The pool work of each key's pass, until it ends (``in_pool``, ``settled``).
+    #: The pool work of each key's pass, until it ends (``in_pool``, ``settled``): dropped as
+    #: it completes, so that the result of one whose task was cancelled and never followed (its
+    #: object deleted meanwhile) is not kept for good.
     _in_pool: dict[Key, concurrent.futures.Future[Any]] = field(default_factory=dict)
 
     async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
                       fn: Callable[[], _T]) -> _T:
         """``fn``, blocking work of a pass of ``key``, in ``executor``; kept until it ends, for
-        a task of ``key`` started while it still runs (its own cancelled) to wait for."""
+        a task of ``key`` started while it still runs (its own cancelled) to wait for, and
+        dropped on the event loop as it completes (``_drop``): a task cancelled while its work
+        ran, its key never getting a task again, kept the result (status, events, the write's
+        closure) for the process's life."""
+        loop = asyncio.get_running_loop()
         work = executor.submit(fn)
         self._in_pool[key] = work
+
+        def completed(done: concurrent.futures.Future[Any]) -> None:  # in the pool's thread
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to drop
+                loop.call_soon_threadsafe(self._drop, key, done)
+
+        work.add_done_callback(completed)
         try:
             return await asyncio.wrap_future(work)
         finally:  # cancelled: not started yet, it is cancelled too; started, it stays kept
             if work.done() and self._in_pool.get(key) is work:
                 del self._in_pool[key]
+
+    def _drop(self, key: Key, work: concurrent.futures.Future[Any]) -> None:
+        """``work`` completed: no longer kept, unless a later pass of ``key`` replaced it."""
+        if self._in_pool.get(key) is work:
+            del self._in_pool[key]
 
     async def settled(self, key: Key, timeout: float) -> bool:
         """Wait, up to ``timeout`` seconds, for the pool work of ``key`` that a cancelled task

@@ -107,3 +107,56 @@ def test_a_pass_not_started_in_the_pool_is_cancelled_with_its_task() -> None:
 
     asyncio.run(go())
     assert ran == []
+
+
+def test_a_cancelled_pass_that_finished_is_not_kept_for_a_task_that_never_comes() -> None:
+    """A task cancelled while its pass ran in the pool, its object never getting a task again
+    (deleted during a peering pause, or with a deletionTimestamp: kopf cancels the daemon),
+    kept the finished pass's result (status, events, the write's closure) in ``_in_pool`` for
+    good (/tmp/review-final-a/in_pool_leak.py: 200 deleted objects, 200 results kept)."""
+    started = threading.Semaphore(0)
+
+    def one_pass() -> PassResult:
+        started.release()
+        time.sleep(0.2)
+        return PassResult(status={"big": "x" * 50_000}, events=(), requeue_after=None)
+
+    async def go() -> None:
+        wakeups = Wakeups()
+        with ThreadPoolExecutor(2) as pool:
+            tasks = [asyncio.create_task(wakeups.in_pool(("UpliftModel", "ns", name), pool,
+                                                         one_pass)) for name in ("a", "b")]
+            for _ in tasks:  # both running in the pool when their tasks are cancelled
+                await asyncio.get_running_loop().run_in_executor(None, started.acquire)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            assert len(wakeups._in_pool) == 2  # still running: kept for a successor to wait
+        for _ in range(100):  # the pool's work done: dropped on the loop soon after
+            if not wakeups._in_pool:
+                break
+            await asyncio.sleep(0.01)
+        assert wakeups._in_pool == {}
+
+    asyncio.run(go())
+
+
+def test_a_pass_that_completes_leaves_its_successors_work_kept() -> None:
+    """The old work's completion drops only itself, not the work of a later pass of the key."""
+
+    async def go() -> None:
+        wakeups = Wakeups()
+        release = threading.Event()
+        with ThreadPoolExecutor(2) as pool:
+            first = asyncio.create_task(wakeups.in_pool(KEY, pool, lambda: time.sleep(0.1)))
+            await asyncio.sleep(0.02)
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            second = asyncio.create_task(wakeups.in_pool(KEY, pool, lambda: release.wait(2)))
+            await asyncio.sleep(0.3)  # the first one completed meanwhile
+            assert KEY in wakeups._in_pool and not wakeups._in_pool[KEY].done()
+            release.set()
+            await second
+        assert wakeups._in_pool == {}
+
+    asyncio.run(go())
