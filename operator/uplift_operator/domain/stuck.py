@@ -74,8 +74,13 @@ class Problem:
     phases: frozenset[Phase] | None = None
 
     def held_by(self, condition: Condition) -> bool:
-        return (condition.type == self.type and condition.status == self.status
-                and (not self.reasons or condition.reason in self.reasons))
+        return self.says(condition.type, condition.status, condition.reason)
+
+    def says(self, type_: object, status: object, reason: object) -> bool:
+        """Whether a condition of ``type_`` at ``status`` with ``reason`` is this problem (as
+        ``held_by``, of a condition as the API server returns it: the operator's metrics)."""
+        return (type_ == self.type and status == self.status
+                and (not self.reasons or reason in self.reasons))
 
     def counts_in(self, phase: Phase | None) -> bool:
         return self.phases is None or phase in self.phases or phase in _ALREADY_DEGRADED

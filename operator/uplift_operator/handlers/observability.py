@@ -23,7 +23,9 @@ from prometheus_client.registry import RestrictedRegistry
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain import stuck
 from uplift_operator.domain.canary import says_stable_down
+from uplift_operator.domain.status import SERVING_CONFLICT
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 from uplift_operator.services.rolls import Rolls
 
@@ -31,8 +33,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "paused_by_inconclusive_gate",
-           "pruned", "reconciling", "refused", "rollback_pending", "scrapes", "serve", "started",
-           "watches_paused"]
+           "pruned", "reconciling", "refused", "rollback_pending", "scrapes", "serve", "spec_stuck",
+           "started", "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -204,6 +206,19 @@ REGISTRY_WRITE_BACK_FAILING = Gauge(
     "the same promotion alias (reason PromotionAliasShared: one of them needs another "
     "promotionAlias); else 0 (True, Unknown while queued, or never written back).",
     ["namespace", "name"], registry=REGISTRY)
+SPEC_STUCK = Gauge(
+    "uplift_operator_spec_stuck",
+    "1 while the resource is Degraded because its spec cannot take effect and will not by "
+    "itself, with the reason of the condition that says why (domain/stuck.py's problems held "
+    "past their grace: an UpliftModel's ModelResolved False ModelNotFound, VersionFailed, "
+    "InvalidModel, CredentialsUnreadable or TrackingUriMissing, ServingFailed True "
+    "ServingBackendFailed, ServingApplied False ApplyFailed or RollTimedOut; a Campaign's "
+    "ModelServing False ModelNotFound, its modelRef naming no UpliftModel, or SettingsDelivered "
+    "False; and, Degraded at once, an UpliftModel's ServingApplied False ServingConflict, a "
+    "Campaign's Ready False TreatmentNotServed). One series per resource, the first such "
+    "reason's; none otherwise: not for a rollback (RolledBack, left as it is), a model's stable "
+    "version that stopped serving, nor a Campaign whose model serves nothing.",
+    ["kind", "namespace", "name", "reason"], registry=REGISTRY)
 
 #: The decisions the rollback alerts page on (a human's ManualAbort is not an incident).
 ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBACK.value})
@@ -355,8 +370,8 @@ def deadline_exceeded(status: dict[str, Any]) -> bool:
 
 
 def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """What both kinds' status says: the phase, an invalid spec, a ramp past its deadline
-    (nothing before the status has a phase)."""
+    """What both kinds' status says: the phase, an invalid spec, a ramp past its deadline, a
+    spec held back (``spec_stuck``) (nothing before the status has a phase)."""
     phase = status.get("phase")
     if not phase:
         return
@@ -372,6 +387,51 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
             LAST_ROLLBACK.remove(kind, namespace, name)
     else:
         LAST_ROLLBACK.labels(kind, namespace, name).set(rolled_back)
+    _observe_stuck(kind, namespace, name, spec_stuck(kind, status))
+
+
+#: What holds each kind's spec back (``uplift_operator_spec_stuck``), in the order its reason is
+#: told: ``domain.stuck``'s problems (Degraded past their grace), then what its pass makes
+#: Degraded at once: another's object of the UpliftModel's names (``domain.status``'
+#: ``serving_conflict``; not while a predecessor's goes, Progressing), a Campaign whose model's
+#: version does not score its treatments once its ramp completed (``domain.exposure``).
+_HELD_BACK: dict[str, tuple[stuck.Problem, ...]] = {
+    "UpliftModel": (*stuck.MODEL_PROBLEMS,
+                    stuck.Problem(cond.SERVING_APPLIED, "False", frozenset({SERVING_CONFLICT}))),
+    "Campaign": (*stuck.CAMPAIGN_PROBLEMS,
+                 stuck.Problem(cond.READY, "False", frozenset({cond.TREATMENT_NOT_SERVED}))),
+}
+#: The reason each resource's ``SPEC_STUCK`` series has now (only that one is exported).
+_STUCK_SERIES: dict[tuple[str, str, str], str] = {}
+
+
+def spec_stuck(kind: str, status: dict[str, Any]) -> str | None:
+    """Why the status says the spec of a resource of ``kind`` is held back, or None: Degraded
+    (``domain.stuck`` publishes it once a problem has held past its grace) with a condition
+    that says so (``_HELD_BACK``), the reason of the first. Not Degraded for anything else: a
+    rollback (the ramp's Degraded, the stable version serving: UpliftModelRolledBack and
+    UpliftCampaignRolledBack tell it once), a stable version that stopped serving, a Campaign
+    whose UpliftModel serves nothing (``ModelServing`` False ``ModelNotServing``: the model's
+    own status and alerts say why), a ramp past its progress deadline."""
+    if status.get("phase") != Phase.DEGRADED.value:
+        return None
+    conditions = status.get("conditions") or []
+    for problem in _HELD_BACK.get(kind, ()):
+        for c in conditions:
+            if problem.says(c.get("type"), c.get("status"), c.get("reason")):
+                return str(c.get("reason") or c.get("type"))
+    return None
+
+
+def _observe_stuck(kind: str, namespace: str, name: str, reason: str | None) -> None:
+    key = (kind, namespace, name)
+    before = _STUCK_SERIES.pop(key, None)
+    if before is not None and before != reason:
+        with suppress(KeyError):
+            SPEC_STUCK.remove(kind, namespace, name, before)
+    if reason is not None:
+        SPEC_STUCK.labels(kind, namespace, name, reason).set(1)
+        _STUCK_SERIES[key] = reason
 
 
 def rollback_pending(status: dict[str, Any]) -> bool:
@@ -565,6 +625,7 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         LAST_ROLLBACK.remove(kind, namespace, name)
     with suppress(KeyError):
         ROLLBACK_PENDING.remove(kind, namespace, name)
+    _observe_stuck(kind, namespace, name, None)
     if kind == "Campaign":
         for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED,
                        CAMPAIGN_SETTINGS_UNDELIVERED):
