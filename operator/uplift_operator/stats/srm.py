@@ -183,12 +183,15 @@ def split_within_test(
     stratum starts times the stratum's test supermartingale is again one, so the p-value stays
     valid for this stratum's split alone. (A state with ``units`` 0 and looks behind it is
     taken to start a stratum; a state written before ``units`` was kept restarts once, which
-    only forgets evidence.)
+    only forgets evidence.) A look with no requests before the stratum's first shows nothing
+    (p = 1), not the earlier stratum's running p-value.
     """
     if stable < 0 or canary < 0:
         raise ValueError("counts must be ≥ 0")
     state = state or SequentialState()
     if stable + canary == 0:
+        if state.units == 0:  # nothing of this stratum seen yet: nothing shown of its split
+            return 1.0, state
         return max(state.p_pass, state.p_fail), state
     if state.units == 0:  # the stratum's first look
         state = replace(state, p_pass=1.0, p_fail=1.0,

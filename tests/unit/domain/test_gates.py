@@ -626,6 +626,11 @@ def test_the_split_shown_within_at_an_earlier_step_does_not_show_the_last_steps(
                           None, NOW)
     assert at_10.verdict is P and at_10.memory["splitWithin"].p_pass < 0.01
     carried = gates.memory_of(gates.next_step(assess(g, None, at_10)))
+    # The last step's first analysis has no settled requests yet: nothing shown, no Pass ...
+    for errors in ((0, 0, 0, 0), (0, 1500, 0, 1500)):
+        first = ErrorRateMeasurement(*errors, split=SplitCounts(0, 0, 0.5, True))
+        unsettled = evaluate_gate(g, first, carried, NOW)
+        assert unsettled.verdict is INC and "(0/0) shown" not in unsettled.message
     # The last step's split is the one a promotion needs shown: too few requests ...
     last = ErrorRateMeasurement(0, 1500, 0, 1500, split=SplitCounts(1500, 1500, 0.5, True))
     assert evaluate_gate(g, last, carried, NOW).verdict is INC

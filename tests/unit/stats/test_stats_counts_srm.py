@@ -181,6 +181,21 @@ def test_split_within_restarts_its_running_minimum_at_a_new_stratum() -> None:
     assert p_next > 0.5  # 47.5 % of 10,000: not within 48–52 %, whatever the step before showed
 
 
+def test_split_within_shows_nothing_at_a_new_strata_look_without_requests() -> None:
+    # A step's first analysis often has no settled requests (0, 0): it shows nothing of the
+    # step's split, not the earlier step's running p-value.
+    p_first, state = split_within_test(90_000, 10_000, 0.1)
+    assert p_first < 1e-3
+    p_empty, kept = split_within_test(0, 0, 0.5, state=state.next_stratum())
+    assert p_empty == 1.0 and kept.units == 0
+    p_next, _ = split_within_test(10, 10, 0.5, state=kept)
+    assert p_next > 0.5  # the stratum starts afresh at its first requests
+    # Within a stratum, a look without new requests keeps the stratum's own running p-value.
+    _, shown = split_within_test(25_000, 25_000, 0.5)
+    p_kept, _ = split_within_test(0, 0, 0.5, state=shown)
+    assert p_kept == max(shown.p_pass, shown.p_fail) < 1e-3
+
+
 @pytest.mark.parametrize("share", [0.1, 0.5])
 def test_split_within_rarely_passes_a_mismatch_only_at_the_promoting_step(share: float) -> None:
     # Step 1 at 20 % is split exactly as weighted (shown within); the promoting step at
