@@ -1237,8 +1237,10 @@ def _holdout_within(counts: tuple[int, int], h: float, split: SplitCounts | None
     ``holdoutFraction``, as the traffic split's (``_traffic_srm``). Without it a canary whose
     effect test decides on fewer units than the SRM check needs to see a 52/48 holdout could be
     promoted unflagged (the general gate bench: 24–44 % of runs with rare conversions or wide
-    margins). The evidence runs at every analysis; as the split's, it is judged on the step's
-    own units (of earlier steps only evidence against is carried: ``split_within_test``)."""
+    margins). The evidence runs at every analysis and, unlike the split's, is carried across
+    steps in full: the holdout fraction is the same at every step, so an earlier step's units
+    show the same share (``split_within_test(restart=False)``; a changed tolerance starts it
+    afresh, ``_within_state``)."""
     if split is None:
         return None
     return _holdout_within_test(counts, h, split.tolerance, split.promotes,
@@ -1258,7 +1260,7 @@ def _holdout_within_test(counts: tuple[int, int], h: float, split_tolerance: flo
     tolerance = holdout_tolerance(h, split_tolerance)
     p_within, new_memory[_HOLDOUT_WITHIN] = split_within_test(
         treated, holdout, h, tolerance=tolerance,
-        state=_within_state(memory.get(_HOLDOUT_WITHIN), tolerance))
+        state=_within_state(memory.get(_HOLDOUT_WITHIN), tolerance), restart=False)
     if not decides:
         return None
     return _Test(f"{what} share within {h * (1 - tolerance):.4g}–{h * (1 + tolerance):.4g} "

@@ -163,6 +163,7 @@ def split_within_test(
     *,
     tolerance: float = DEFAULT_SPLIT_TOLERANCE,
     state: SequentialState | None = None,
+    restart: bool = True,
 ) -> tuple[float, SequentialState]:
     """Anytime-valid equivalence test of a traffic split: is the canary's share of requests
     shown within ``share`` × (1 ± ``tolerance``)? Returns the running p-value and the state.
@@ -185,15 +186,20 @@ def split_within_test(
     taken to start a stratum; a state written before ``units`` was kept restarts once, which
     only forgets evidence.) A look with no requests before the stratum's first shows nothing
     (p = 1), not the earlier stratum's running p-value.
+
+    ``restart=False`` carries the evidence across strata in full, as the other count tests do:
+    for a share that is the same at every stratum (a holdout fraction, whose tolerance
+    ``reference`` the caller restarts on when it changes), restarting would only throw valid
+    evidence away.
     """
     if stable < 0 or canary < 0:
         raise ValueError("counts must be ≥ 0")
     state = state or SequentialState()
     if stable + canary == 0:
-        if state.units == 0:  # nothing of this stratum seen yet: nothing shown of its split
+        if restart and state.units == 0:  # nothing of this stratum seen yet: nothing shown
             return 1.0, state
         return max(state.p_pass, state.p_fail), state
-    if state.units == 0:  # the stratum's first look
+    if restart and state.units == 0:  # the stratum's first look
         state = replace(state, p_pass=1.0, p_fail=1.0,
                         carried_log_pass=min(state.carried_log_pass, 0.0),
                         carried_log_fail=min(state.carried_log_fail, 0.0))

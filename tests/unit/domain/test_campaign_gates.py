@@ -222,6 +222,27 @@ def test_the_pass_that_completes_the_ramp_waits_for_the_holdout_share(type_: str
     assert evaluate_gate(g, look(many, True), None, NOW).verdict is P
 
 
+def test_the_holdout_share_shown_in_an_earlier_period_carries_to_the_next() -> None:
+    # The holdout fraction is the same in every period (a budget renewal, a promotion, a
+    # re-delivery restart the step): units of an earlier stratum show the same share, so the
+    # wait does not start over with every period (the traffic split's does: its weight moves).
+    g = gate("incrementalConversions")
+
+    def look(a: CampaignArms) -> Measurement:
+        return IncrementalConversionsMeasurement(arms=a, holdout_fraction=0.1,
+                                                 completeness=COMPLETE, completes=True)
+
+    first = evaluate_gate(g, look(arms(270_000, 54_000, 30_000, 3_000)), None, NOW)
+    assert first.verdict is P and first.memory["holdoutWithin"].p_pass < 0.01
+    carried = gates.memory_of(gates.next_step(assess(g, None, first)))
+    assert carried["holdoutWithin"].units == 0
+    # 300 of 3,000 alone do not show 10 ± 1.2 % (the test above) ...
+    assert evaluate_gate(g, look(arms(2_700, 540, 300, 30)), None, NOW).verdict is INC
+    # ... with the earlier period's units they do.
+    later = evaluate_gate(g, look(arms(2_700, 540, 300, 30)), carried, NOW)
+    assert later.verdict is P
+
+
 @pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
 def test_spec_exposure_split_tolerance_sets_the_holdout_wait(type_: str) -> None:
     # The same +10 pp on 3,000 units, 300 in a 10 % holdout, on the step that completes.

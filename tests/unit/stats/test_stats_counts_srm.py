@@ -196,6 +196,20 @@ def test_split_within_shows_nothing_at_a_new_strata_look_without_requests() -> N
     assert p_kept == max(shown.p_pass, shown.p_fail) < 1e-3
 
 
+def test_split_within_without_restart_carries_a_shared_share_across_strata() -> None:
+    # A holdout fraction is the same at every stratum: restart=False keeps the evidence.
+    _, state = split_within_test(27_000, 3_000, 0.1, tolerance=0.12)
+    alone, _ = split_within_test(2_700, 300, 0.1, tolerance=0.12)
+    restarted, _ = split_within_test(2_700, 300, 0.1, tolerance=0.12, state=state.next_stratum())
+    assert restarted == pytest.approx(alone) and alone > 0.05
+    carried, kept = split_within_test(2_700, 300, 0.1, tolerance=0.12,
+                                      state=state.next_stratum(), restart=False)
+    assert carried < 0.01 and kept.units == 3_000
+    empty, _ = split_within_test(0, 0, 0.1, tolerance=0.12, state=state.next_stratum(),
+                                 restart=False)
+    assert empty == max(state.p_pass, state.p_fail) < 0.01
+
+
 @pytest.mark.parametrize("share", [0.1, 0.5])
 def test_split_within_rarely_passes_a_mismatch_only_at_the_promoting_step(share: float) -> None:
     # Step 1 at 20 % is split exactly as weighted (shown within); the promoting step at
