@@ -182,7 +182,9 @@ async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
 
     On the event loop (a coroutine: kopf would run a plain function in its thread pool, and
     the wake-up flags and what is kept here are the loop's); the retirement, which reads the
-    credentials Secret, in the pass pool."""
+    credentials Secret, in the pass pool — only for an object that had a canary (the pool's
+    queue is that of every pass: a mass deletion queued one no-op per model there), and after
+    what is kept here is dropped (its series, its alias follower: not delayed by the queue)."""
     namespace, name, uid = str(meta.get("namespace")), str(meta.get("name")), str(meta.get("uid"))
     key = (KIND, namespace, name)
     wakeups: Wakeups = memo["wakeups"]
@@ -190,23 +192,28 @@ async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     # event was handled), whose name-keyed state must stay.
     name_free = wakeups.finish(key, uid)
     deps = memo["uplift_dependencies"]
-    if name_free and deps.alias_claims.holder(key, now()) is None:
-        await _retire_deleted_canary(memo, body, deps)
-        # Asked again: an object of the name may have started while the Secret was read.
-        name_free = wakeups.finish(key, uid)
-    deps.alias_claims.release(key, uid, now())
+    # What service.retire_deleted_canary looks at first: without a canary it does nothing.
+    retire = (name_free and bool((body.get("status") or {}).get("canaryVersion"))
+              and deps.alias_claims.holder(key, now()) is None)
     deps.decision_keys.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
-    if not name_free:
-        return
-    observability.forget(KIND, namespace, name)
-    deps.write_back.forget(key)
-    deps.rolls.forget(key, now())
-    deps.resolver.unfollow_versions(key)
-    deps.unresolved.cleared(key)
-    followers = memo.get("alias_followers")
-    if followers is not None:
-        followers.forget(key)
+    if name_free:
+        observability.forget(KIND, namespace, name)
+        deps.rolls.forget(key, now())
+        deps.resolver.unfollow_versions(key)
+        deps.unresolved.cleared(key)
+        followers = memo.get("alias_followers")
+        if followers is not None:
+            followers.forget(key)
+    if retire:
+        await _retire_deleted_canary(memo, body, deps)
+        # Asked again: an object of the name may have started while the Secret was read (its
+        # task started after the forgets above, its write-backs queued under the name).
+        name_free = wakeups.finish(key, uid)
+    # After the retirement: the younger model of the alias this wakes submits after it.
+    deps.alias_claims.release(key, uid, now())
+    if name_free:  # after the retirement's write was queued under the name
+        deps.write_back.forget(key)
 
 
 async def _retire_deleted_canary(memo: kopf.Memo, body: kopf.Body,

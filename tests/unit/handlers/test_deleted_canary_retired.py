@@ -5,7 +5,10 @@ deletion's clean-up; and the model applied again ramps that version as a canary,
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
 import kopf
@@ -161,3 +164,79 @@ def test_the_index_claims_each_event_and_a_freed_model_is_woken() -> None:
     withheld, woken, found = asyncio.run(scenario())
     assert withheld and woken
     assert found == {("http://mlflow.test", REGISTERED, "production"): "a/older"}
+
+
+class CountingPool(ThreadPoolExecutor):
+    """The pass pool, counting the work submitted to it."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+class Followers:
+    def __init__(self) -> None:
+        self.forgotten: list[tuple[str, str, str]] = []
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        self.forgotten.append(key)
+
+
+def _memo(sim: Sim, pool: ThreadPoolExecutor, followers: Followers) -> kopf.Memo:
+    wakeups = Wakeups()
+    wakeups.register(KEY, "u-1")
+    return kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps, pass_executor=pool,
+                     alias_followers=followers, **{
+        "pass_runner_UpliftModel": PassRunner("UpliftModel", "upliftmodels", wakeups,
+                                              ThreadPoolExecutor(1), cluster=None)})  # type: ignore[arg-type]
+
+
+def test_a_deletion_without_a_canary_queues_nothing_in_the_pass_pool() -> None:
+    """The pass pool's queue is every pass's: a mass deletion of canary-less models queued a
+    no-op retirement per model there, and each model's clean-up (series, alias follower)
+    waited its turn behind minutes of passes."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    assert not (sim.body.get("status") or {}).get("canaryVersion")
+    pool, followers = CountingPool(), Followers()
+    body = kopf.Body(cast(kopf.RawBody, sim.body))
+    invoke_now(upliftmodel.forget, meta=body.meta, body=body, memo=_memo(sim, pool, followers))
+    assert pool.submitted == 0
+    assert followers.forgotten == [KEY]
+    pool.shutdown()
+
+
+def test_a_deleted_canary_waits_for_the_pool_after_the_clean_up() -> None:
+    """With a canary, the retirement waits its turn in the pool; what is kept in memory of the
+    model is dropped meanwhile, and the retirement still comes."""
+    sim = Sim()
+    sim.with_canary()
+    pool, followers = CountingPool(), Followers()
+    busy = threading.Event()
+    pool.submit(busy.wait, 5)  # a queue of passes ahead
+    body = kopf.Body(cast(kopf.RawBody, sim.body))
+    memo = _memo(sim, pool, followers)
+
+    async def go() -> None:
+        deleting = asyncio.create_task(invoke(upliftmodel.forget, meta=body.meta, body=body,
+                                              memo=memo))
+        for _ in range(100):
+            if followers.forgotten:
+                break
+            await asyncio.sleep(0.01)
+        assert followers.forgotten == [KEY] and not deleting.done()
+        assert tag(sim, "2", ROLE) == "canary"
+        busy.set()
+        await deleting
+
+    asyncio.run(go())
+    assert pool.submitted == 2
+    sim.deps.write_back.run_due()
+    assert tag(sim, "2", ROLE) == "retired"
+    assert not sim.deps.write_back.knows(KEY)
+    pool.shutdown()
