@@ -134,6 +134,8 @@ DEFAULT_PSI_FLOOR = 0.1
 DEFAULT_QINI_FLOOR = 0.0
 #: ``upliftSanity`` band when ``min``/``max`` are unset, in training standard deviations.
 DEFAULT_SANITY_BAND = 1.0
+#: The level of the live sd's upper confidence bound in ``upliftSanity`` (χ² on n − 1 df).
+SANITY_SD_LEVEL = 0.01
 #: ``deliveryRate`` floor when ``min`` is unset (API: "Default: 0.95").
 DEFAULT_DELIVERY_FLOOR = 0.95
 #: Campaign units (treated + holdout) the incremental-effect mixture is tuned to when
@@ -1072,6 +1074,35 @@ def drift_design_samples(bound: float, bins: int, alpha: float, features: int = 
     return math.ceil((math.sqrt(largest) + math.sqrt(radius)) ** 2 / bound)
 
 
+def _sd_upper_factor(n: int, level: float) -> float:
+    """√((n − 1)/χ²_{level}(n − 1)): the factor that takes a sample sd on ``n`` normal
+    observations to its upper confidence bound at ``level`` (inf below 2 observations). Exact
+    (the regularised lower incomplete gamma by its series, bisected) below 30 df, where
+    Wilson–Hilferty is off; Wilson–Hilferty above (scipy stays unloaded)."""
+    df = n - 1
+    if df < 1:
+        return math.inf
+    if df >= 30:
+        return math.sqrt(df / _chi2_quantile(level, df))
+    a = df / 2.0
+
+    def cdf(x: float) -> float:  # P(χ²_df ≤ x) = P(a, x/2)
+        y = x / 2.0
+        term = total = 1.0 / a
+        i = 1
+        while term > total * 1e-15:
+            term *= y / (a + i)
+            total += term
+            i += 1
+        return math.exp(-y + a * math.log(y) - math.lgamma(a)) * total
+
+    lo, hi = 0.0, float(df)
+    for _ in range(100):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if cdf(mid) < level else (lo, mid)
+    return math.sqrt(df / hi)
+
+
 def _chi2_quantile(p: float, dims: int) -> float:
     """χ²_dims quantile by Wilson–Hilferty (within 1 % for dims ≥ 3; scipy stays unloaded)."""
     z = NormalDist().inv_cdf(p)
@@ -1483,14 +1514,22 @@ def _uplift_sanity(gate: GateSpecBase, m: UpliftSanityMeasurement, _: GateMemory
     # 31-33 % of runs at α = 0.05). Never below the training sd: a live estimate on few requests
     # can be small by chance, and a narrower live spread only makes the bounds conservative.
     live = m.live_std / sd if m.live_std is not None and math.isfinite(m.live_std) else 1.0
-    sigma = max(1.0, live)
+    # The live sd is an estimate on n requests: a plug-in one is small by chance on few (a
+    # canary 3× as spread, 2 requests a look, failed at its band's edge in 6-8 % of runs, not
+    # α/2 = 2.5 %) and under skewed predictions (a centred lognormal 2× as spread passed at the
+    # edge in 9 % at α = 0.05). The bounds use its upper confidence bound on n − 1 df at
+    # SANITY_SD_LEVEL instead: × 1.2 at 100 requests, × 1.06 at 1,000, × 80 at 2 (a hold).
+    live_upper = (_sd_upper_factor(n, SANITY_SD_LEVEL) * live
+                  if m.live_std is not None and math.isfinite(m.live_std) else 1.0)
+    sigma = max(1.0, live_upper)
     # Tuned where a canary at the training mean passes, never before minSamples allows it.
     n_star = float(gate.expected_samples or max(design, gate.min_samples, 1))
     # Within the band needs both bounds (each at α); outside it needs either (each at α/2).
     pass_lo, pass_hi = mean_one_sided_bounds(z, n, sigma, alpha=gate.alpha, n_star=n_star)
     fail_lo, fail_hi = mean_one_sided_bounds(z, n, sigma, alpha=gate.alpha / 2, n_star=n_star)
     spread = ("" if m.live_std is None else
-              f", live sd {live:.3g} training std" if live > 1.0 else "")
+              f", live sd {live:.3g} training std (upper bound {live_upper:.3g})"
+              if live_upper > 1.0 else "")
     what = (f"mean predicted uplift {m.canary_mean_uplift:.4g} is {z:+.3g} training std from "
             f"{m.training_mean:.4g}{spread}")
     common: dict[str, Any] = {"value": z, "samples": n, "design_samples": design}

@@ -190,6 +190,37 @@ def test_uplift_sanity_bounds_take_the_live_sd_when_it_is_wider(z: float, verdic
     assert (narrow.lower, narrow.upper) == (trained.lower, trained.upper)
 
 
+def test_uplift_sanity_live_sd_factor_is_the_chi2_upper_confidence_bound() -> None:
+    from scipy import stats
+
+    for n in (2, 3, 10, 30, 31, 100, 10_000):
+        exact = math.sqrt((n - 1) / stats.chi2.ppf(0.01, n - 1))
+        # exact below 30 df; Wilson–Hilferty above, on the wide side by < 0.2 %
+        assert exact * (1 - 1e-9) <= gates._sd_upper_factor(n, 0.01) <= exact * 1.002
+    assert gates._sd_upper_factor(1, 0.01) == math.inf
+
+
+def test_uplift_sanity_does_not_trust_a_live_sd_taken_on_few_requests() -> None:
+    # +4 training sd on 5 requests with a live sd equal to the training sd: the sd of 5 requests
+    # could be 3.7× larger (its upper bound at 1 %), so neither side is shown yet; on 40 the
+    # bound is 1.35× and the Fail is shown.
+    g = gate("upliftSanity")
+    few = evaluate_gate(g, UpliftSanityMeasurement(4.0, 5, 0.0, 1.0, live_std=1.0), None, NOW)
+    assert few.verdict is INC and "upper bound 3.67" in few.message
+    more = evaluate_gate(g, UpliftSanityMeasurement(4.0, 40, 0.0, 1.0, live_std=1.0), None, NOW)
+    assert more.verdict is GateVerdict.FAIL
+
+
+def test_uplift_sanity_passes_a_canary_at_the_training_mean_at_min_samples() -> None:
+    # The bound's factor is 1.2 at 100 requests: a canary at the training mean with the
+    # training spread (or 1.3× it) still passes at minSamples.
+    g = gate("upliftSanity")
+    for live in (1.0, 1.3):
+        out = evaluate_gate(g, UpliftSanityMeasurement(0.0, 100, 0.0, 1.0, live_std=live), None,
+                            NOW)
+        assert out.verdict is P, out.message
+
+
 # -- qini ------------------------------------------------------------------------------------------
 
 def test_qini_as_good_as_stable_but_not_above_the_floor_does_not_pass() -> None:
