@@ -1403,18 +1403,29 @@ def _treated_comparison(stable: ArmCounts, canary: ArmCounts, margin: float, alp
     decision, p, why = guarded_decision(new_memory["effect"].p_pass,
                                         new_memory["effectFail"].p_fail, alpha, -margin,
                                         shown.lower, shown.upper)
-    lower, upper = _shown_bounds(shown.lower, shown.upper, decision, -margin, 0.0)
+    lower, upper = _shown_bounds(shown.lower, shown.upper, decision, -margin, 0.0,
+                                 shown.estimate)
+    if _earlier(decision, shown.estimate, -margin, 0.0):
+        why += f" (shown{_AT_AN_EARLIER_LOOK}: {shown.estimate:+.4g} in [{lower:+.4g}, " \
+               f"{upper:+.4g}])"
     return replace(shown, decision=decision, p_value=p, lower=lower, upper=upper,
                    reason=f"non-inferiority: {why}")
 
 
 def _shown_bounds(lower: float, upper: float, decision: Decision, pass_at: float,
-                  fail_at: float) -> tuple[float, float]:
+                  fail_at: float, estimate: float) -> tuple[float, float]:
     """The bounds shown with a verdict: the look's interval (``_floored_arms``), narrowed by
     what the deciding tests showed (a Pass shows Δ > ``pass_at``, a Fail Δ < ``fail_at``: the
     score tests' inversion, on the variances at their boundary, which the floored interval
     need not match), so they never say otherwise than the verdict. Where the interval lies on
-    the far side of the shown boundary (at most α of runs) the boundary is shown as a point."""
+    the far side of the shown boundary (at most α of runs) the boundary is shown as a point.
+
+    Where the look's ``estimate`` itself lies on the far side (a verdict held by the running
+    p-value from an earlier look while Δ̂ moved back), narrowing would show an interval that
+    excludes its own estimate: the look's interval is shown as it is, and the message says the
+    verdict was shown at an earlier look (``_earlier``)."""
+    if _earlier(decision, estimate, pass_at, fail_at):
+        return lower, upper
     if decision is Decision.PASS:
         lower = max(lower, pass_at)
         upper = max(upper, lower)
@@ -1422,6 +1433,17 @@ def _shown_bounds(lower: float, upper: float, decision: Decision, pass_at: float
         upper = min(upper, fail_at)
         lower = min(lower, upper)
     return lower, upper
+
+
+def _earlier(decision: Decision, estimate: float, pass_at: float, fail_at: float) -> bool:
+    """A verdict whose look's estimate lies on the far side of what it showed: held by the
+    running p-value of an earlier look (``_shown_bounds``)."""
+    return ((decision is Decision.PASS and estimate < pass_at)
+            or (decision is Decision.FAIL and estimate > fail_at))
+
+
+#: Said of a verdict held from an earlier look while this look's estimate is past its boundary.
+_AT_AN_EARLIER_LOOK = " at an earlier look; this look's estimate is on the other side"
 
 
 def _Z_POWER_SUM(alpha: float) -> float:  # noqa: N802 - a formula's name
@@ -1745,7 +1767,8 @@ def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, 
                                {**memory, "effectEstimate": _look_bounds(
                                    memory.get("effectEstimate"))},
                                new_memory, "effectEstimate")
-    lower, upper = _shown_bounds(shown.lower, shown.upper, test.decision, 0.0, 0.0)
+    lower, upper = _shown_bounds(shown.lower, shown.upper, test.decision, 0.0, 0.0,
+                                 shown.estimate)
     return replace(test, estimate=shown.estimate + theta, lower=lower + theta,
                    upper=upper + theta)
 
@@ -1792,8 +1815,10 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
     result = _effect_against(gate, t, c, theta, memory, new_memory)
     verdict = _VERDICT_OF[result.decision]
     state = new_memory["effect"]
-    shown = {GateVerdict.PASS: f"above {theta:.4g} shown (p = {state.p_pass:.3g})",
-             GateVerdict.FAIL: f"below {theta:.4g} shown (p = {state.p_fail:.3g})"}.get(
+    earlier = _AT_AN_EARLIER_LOOK if _earlier(result.decision, result.estimate, theta,
+                                              theta) else ""
+    shown = {GateVerdict.PASS: f"above {theta:.4g} shown{earlier} (p = {state.p_pass:.3g})",
+             GateVerdict.FAIL: f"below {theta:.4g} shown{earlier} (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {theta:.4g} yet (p = {state.p_pass:.3g})")
     verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
     return _Judged(verdict, f"treated {t.conversions}/{t.units}, holdout {c.conversions}/"
@@ -1832,8 +1857,10 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     verdict = _VERDICT_OF[result.decision]
     state = new_memory["effect"]
     value, low, high = roi(result.estimate), roi(result.lower), roi(result.upper)
-    shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown (p = {state.p_pass:.3g})",
-             GateVerdict.FAIL: f"ROI < {floor:.4g} shown (p = {state.p_fail:.3g})"}.get(
+    earlier = _AT_AN_EARLIER_LOOK if _earlier(result.decision, result.estimate, theta,
+                                              theta) else ""
+    shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown{earlier} (p = {state.p_pass:.3g})",
+             GateVerdict.FAIL: f"ROI < {floor:.4g} shown{earlier} (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {floor:.4g} yet (p = {state.p_pass:.3g})")
     verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
     return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "

@@ -24,6 +24,7 @@ from uplift_operator.domain.measurements import (
     SplitCounts,
     VersionArms,
 )
+from uplift_operator.stats.results import Decision
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 P, F = GateVerdict.PASS, GateVerdict.FAIL
@@ -111,3 +112,35 @@ def test_the_shown_variances_are_floored_at_the_pooled_rate() -> None:
     treated, holdout = gates._floored_arms(ArmCounts(900, 0), ArmCounts(100, 2))
     assert treated.mean == 0.0 and treated.variance == pytest.approx(0.002 * 0.998)
     assert holdout.mean == 0.02 and holdout.variance == pytest.approx(0.02 * 0.98)
+
+
+def test_a_pass_held_from_an_earlier_look_shows_its_estimate_inside_its_interval() -> None:
+    # 15 % vs 10 % shows Δ > 0; later the look's Δ̂ falls to −0.28 pp while the running p-value
+    # still holds the Pass. Narrowed to [0, …] the interval would exclude its own estimate: the
+    # look's interval is shown, and the message says the Pass was shown at an earlier look.
+    g = CampaignGate.model_validate({"name": "g", "type": "incrementalConversions", "min": 0.0})
+
+    def look(t: int, tc: int, h: int, hc: int) -> IncrementalConversionsMeasurement:
+        return IncrementalConversionsMeasurement(
+            arms=CampaignArms(ArmCounts(t, tc), ArmCounts(h, hc)), holdout_fraction=0.1,
+            split_tolerance=0.0)
+
+    first = evaluate_gate(g, look(9_000, 1_350, 1_000, 100), None, NOW)
+    assert first.verdict is P and "earlier look" not in first.message
+    assert first.lower is not None and first.lower >= 0.0
+    later = evaluate_gate(g, look(90_000, 9_050, 10_000, 1_000), first.memory, NOW)
+    after = evaluate_gate(g, look(180_000, 17_500, 20_000, 2_000), later.memory, NOW)
+    assert after.verdict is P and after.value is not None and after.value < 0
+    assert after.lower is not None and after.upper is not None
+    assert after.lower <= after.value <= after.upper, after.message
+    assert "above 0 shown at an earlier look" in after.message
+
+
+@pytest.mark.parametrize(("decision", "estimate", "shown"), [
+    ("pass", 0.01, (0.0, 0.03)), ("pass", -0.01, (-0.02, 0.03)),
+    ("fail", -0.01, (-0.03, 0.0)), ("fail", 0.01, (-0.03, 0.02))])
+def test_shown_bounds_narrow_only_where_the_estimate_agrees_with_the_verdict(
+        decision: str, estimate: float, shown: tuple[float, float]) -> None:
+    look = (-0.02, 0.03) if decision == "pass" else (-0.03, 0.02)
+    d = Decision.PASS if decision == "pass" else Decision.FAIL
+    assert gates._shown_bounds(*look, d, 0.0, 0.0, estimate) == shown
