@@ -740,7 +740,8 @@ def test_users_roles_read_and_write_the_resources_as_kubectl_uplift_needs() -> N
             ("prod", by_kind(helm_template(*edit_on, release="prod"), "ClusterRole"), True),
             ("manifests", uncommented, True)):
         prefix = "prod-uplift-operator" if release == "prod" else "uplift-operator"
-        expected = {(label + "view",): (f"{prefix}-view", view)}
+        expected: dict[tuple[str, ...], tuple[str, Any]] = {
+            (label + "view",): (f"{prefix}-view", view)}
         if with_edit:
             expected[(label + "admin", label + "edit")] = (f"{prefix}-edit", edit)
         assert users(roles) == expected, (release, with_edit)
