@@ -940,7 +940,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             return MetadataTensor(name=name, datatype=datatype, shape=[-1, 1])
 
         inputs = [tensor(n, "INT64" if n in schema.integer else "FP64") for n in schema.numeric]
-        inputs += [tensor(n, "BYTES") for n in (*schema.categorical, engine.config.unit_key)]
+        inputs += [tensor(n, "BYTES") for n in schema.categorical]
+        if engine.config.unit_key not in (*schema.numeric, *schema.categorical):
+            # a unit key that is also a feature is listed once, with the feature's datatype
+            inputs.append(tensor(engine.config.unit_key, "BYTES"))
         outputs = [tensor(n, "BYTES") for n in ("unit_id", "decision_id", "arm", "treatment",
                                                 "policy_treatment")]
         if self._campaigns is not None:  # only in answers to requests that name a campaign
