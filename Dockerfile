@@ -44,7 +44,9 @@ CMD ["run", "--all-namespaces"]
 FROM app AS runtime
 COPY --from=runtime-deps /venv /venv
 COPY operator/uplift_operator /opt/uplift/uplift_operator
-# MLServer: HTTP 8080, gRPC 8081, metrics 8082. The operator sets MLSERVER_MODEL_* and UPLIFT_*.
+# MLServer's defaults when the image runs alone: HTTP 8080, gRPC 8081, metrics 8082 (EXPOSEd
+# below). Under Seldon the rendered SeldonDeployment moves them to 9000/9500/6000 through
+# MLSERVER_*_PORT (render/seldon.py), and sets MLSERVER_MODEL_* and UPLIFT_*.
 # One process (the runtime keeps decisions and metrics in it), and MLServer's metrics dir out of
 # the root-owned /app; the rendered SeldonDeployment mounts an emptyDir on the same path.
 RUN mkdir -p /var/lib/mlserver/metrics && chown 10001:10001 /var/lib/mlserver/metrics
