@@ -9,7 +9,10 @@ modification time or size instead. :meth:`FileWatch.poll` compares that signatur
 last seen and reads the file only when it differs, so calling it once a second costs one
 ``stat`` (a few µs) when nothing changed. A version that failed to apply is not retried until
 the file changes again: an error is reported once per version of the file. A version that could
-not be read is read again at every poll until it is (its error reported once).
+not be read is read again at every poll until it is (its error reported once). A read that finds
+no file where the ``stat`` just before found one is the kubelet's update racing the poll (the
+``..data`` link swapped, the directory the stat saw removed): it is read again at the next poll
+without a word, and reported only when the next poll's read finds none either.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class FileWatch:
         self._stat, self._read = stat, read
         self._seen: Signature | None = None
         self._unread: Signature | None = None   # a version whose read failed (reported)
+        #: The last poll's read found no file after its stat found one (not reported).
+        self._vanished = False
 
     def _signature(self) -> Signature:
         try:
@@ -66,11 +71,18 @@ class FileWatch:
             # Not seen: the next poll reads it again (a transient error must not leave the
             # runtime on the old settings until the file changes again); reported once.
             self._seen = None
+            if isinstance(exc, FileNotFoundError) and not self._vanished:
+                # The stat saw a file the read did not: the kubelet swapped ``..data`` and
+                # removed the directory the stat followed in between. Nothing is wrong: read
+                # again at the next poll, and reported only if that read finds none either.
+                self._vanished = True
+                return None
+            self._vanished = False
             if signature == self._unread:
                 return None
             self._unread = signature
             return Change(None, f"{self.path} cannot be read: {exc.strerror or exc}")
-        self._unread = None
+        self._unread, self._vanished = None, False
         # Read what the stat saw: a writer that replaced the file in between is read again at
         # the next poll (its signature differs from the one recorded here).
         if self._signature() != signature:

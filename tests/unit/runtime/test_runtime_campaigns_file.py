@@ -323,6 +323,37 @@ def test_a_version_that_could_not_be_read_is_read_again_at_the_next_poll(tmp_pat
     assert watch.poll() is None
 
 
+def test_a_file_gone_between_stat_and_read_is_read_again_silently(tmp_path: Path) -> None:
+    """The kubelet's update racing a poll: the stat followed ``..data`` into a directory the
+    swap removed before the read. Not a failed reload (the runtime logged "cannot be read" and
+    counted an error for it): read again at the next poll, reported only if it persists."""
+    path = tmp_path / "campaigns.json"
+    path.write_text("{}")
+    gone = [0]
+
+    def racing(p: str) -> bytes:
+        if gone[0]:
+            gone[0] -= 1
+            raise FileNotFoundError(2, "No such file or directory")
+        return Path(p).read_bytes()
+
+    watch = FileWatch(str(path), read=racing)
+    assert watch.poll() is not None
+    path.write_text("{ }")
+    gone[0] = 1
+    assert watch.poll() is None                       # raced: nothing reported
+    read = watch.poll()                               # the next poll reads it
+    assert read is not None and read.text == b"{ }" and read.error is None
+    path.write_text("{  }")
+    gone[0] = 2                                       # it persists: reported, once
+    assert watch.poll() is None
+    failed = watch.poll()
+    assert failed is not None and failed.text is None and not failed.missing
+    assert failed.error is not None and "No such file" in failed.error
+    read = watch.poll()
+    assert read is not None and read.text == b"{  }"
+
+
 def test_named_treatment_keys_are_every_entrys_as_the_gates_select_them() -> None:
     """Every entry's treatment names as keys, an entry this replica would reject included (the
     other version's decisions carry what it names); a name without a key names none; what is
