@@ -29,11 +29,14 @@ Conventions every adapter follows:
 
 Campaign gates (``deliveryRate``, ``incrementalConversions``, ``roi``, ``budget``) read the
 runtime's counters of one campaign (``docs/runtime.md`` "What the Campaign gates read"), summed
-over the model's versions and replicas, since the exposure step started (each step is a
-stratum, as for the canary's steps). The arms are cohorts: the decisions whose attribution
-window closed in the step's window, with their in-window conversions (late outcomes are the
-runtime's own counter and never enter ``ArmCounts.conversions``); ``OutcomeCompleteness``
-says whether the outcomes of those decisions are in.
+over replicas, since the exposure step started (each step is a stratum, as for the canary's
+steps): the conversion gates' (``incrementalConversions``, ``roi``: arms, spend) of the version
+the campaign follows only (a canary of the model serving the campaign is left out), the
+delivery and budget gates' over every version of the model (the sender delivers, and the
+campaign pays for, what any predictor decided). The arms are cohorts: the decisions whose
+attribution window closed in the step's window, with their in-window conversions (late
+outcomes are the runtime's own counter and never enter ``ArmCounts.conversions``);
+``OutcomeCompleteness`` says whether the outcomes of those decisions are in.
 """
 
 from __future__ import annotations
