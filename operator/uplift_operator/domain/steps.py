@@ -141,16 +141,20 @@ IGNORED_PREFIX = "ignored: "
 
 #: History actions that record no decision on the ramp: dropped first when the history is full,
 #: so they never push out what the ramp reads back (the last rollback, an emergency rollback
-#: still restoring its stable, a ramp's start).
-ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.BUDGET_RENEWED.value})
+#: still restoring its stable, a ramp's start). A request refused for a value that asks for
+#: nothing (``UnrecognisedRequest``, ``refuse``) is an ignored request too: a script writing a
+#: new such value every minute must not erase them either.
+ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.UNRECOGNISED_REQUEST.value,
+                             Reason.BUDGET_RENEWED.value})
 
 
 def trimmed_history(history: list[DecisionRecord]) -> list[DecisionRecord]:
     """``history`` cut to its last ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
-    requests, budget renewals) dropped before any decision: twenty requests ignored while an
-    emergency rollback waits for its stable must not erase the rollback the wait is read from.
-    So a routine entry arriving when every other entry is a decision is the one dropped: its
-    event (``RequestIgnored``, ``BudgetRenewed``) still says it."""
+    requests, unrecognised ones included, budget renewals) dropped before any decision: twenty
+    requests ignored while an emergency rollback waits for its stable must not erase the
+    rollback the wait is read from. So a routine entry arriving when every other entry is a
+    decision is the one dropped: its event (``RequestIgnored``, ``UnrecognisedRequest``,
+    ``BudgetRenewed``) still says it."""
     excess = len(history) - HISTORY_LIMIT
     if excess <= 0:
         return history

@@ -38,6 +38,30 @@ def test_ignored_requests_during_a_restore_never_move_traffic_to_a_stable_that_d
     assert sim.reasons() == [Reason.STABLE_RESTORED]
 
 
+def test_unrecognised_requests_during_a_restore_never_move_traffic_to_a_stable_that_does_not_serve(
+        ) -> None:
+    """As above, with request values that ask for nothing (a script writing
+    ``uplift.dev/promote=<timestamp>``): each distinct value is refused and recorded as
+    ``UnrecognisedRequest``, which was not routine, so the twentieth pushed the
+    EmergencyRollback entry out and all the traffic went to 1, which does not serve."""
+    sim = _promoted()
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "stable")
+    d = sim.tick(1)
+    assert d.traffic == TrafficSplit("1", "2", 100)
+    for n in range(HISTORY_LIMIT + 5):
+        sim.request(ramp.PROMOTE_ANNOTATION, f"{1700000000 + n}")
+        d = sim.tick(0.1)  # well within the restore's deadline
+        assert sim.reasons() == [Reason.UNRECOGNISED_REQUEST], n
+        assert d.traffic == TrafficSplit("1", "2", 100), n  # 1 does not serve yet
+    history = d.status.history
+    assert len(history) == HISTORY_LIMIT
+    assert any(e.action == Reason.EMERGENCY_ROLLBACK.value for e in history)
+    assert history[-1].action == Reason.UNRECOGNISED_REQUEST.value
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.tick(1)
+    assert sim.reasons() == [Reason.STABLE_RESTORED]
+
+
 
 def test_a_routine_entry_arriving_at_a_history_of_decisions_is_the_one_dropped() -> None:
     """Twenty decisions on record: an ignored request's entry does not push out the oldest
