@@ -229,8 +229,9 @@ def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: s
     if now:
         kopf.event(body, type="Warning", reason=FILE_FULL,
                    message=f"campaigns file in ConfigMap {config_map} is full (ConfigMaps hold "
-                           f"at most 1 MiB): {len(now)} Campaign(s) left out, the newest "
-                           f"first, not delivered: {_some(now)}")
+                           f"at most 1 MiB): {len(now)} Campaign(s) left out (one whose "
+                           f"entry grew by a spec edit first, then the newest), not delivered, "
+                           f"requests naming them answered 404 unknown_campaign: {_some(now)}")
     else:
         kopf.event(body, type="Normal", reason=FILE_FITS,
                    message=f"campaigns file in ConfigMap {config_map} holds every Campaign "

@@ -30,8 +30,8 @@ from uplift_operator.render.naming import Owner
 
 __all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
            "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME",
-           "CampaignEntry", "Fitted", "UnrenderableError", "config_map", "document", "entry", "fitted",
-           "name_problem", "names_in", "text", "unfit"]
+           "CampaignEntry", "Fitted", "UnrenderableError", "config_map", "document", "entries_in",
+           "entry", "fitted", "name_problem", "names_in", "text", "unfit"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
@@ -391,9 +391,13 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     there holds, so one that treats is never pushed out by a newer one), each while it fits,
     then the others oldest first (creation time, then name), each while it fits with
     ``GROWTH_BYTES`` to spare for every entry: what the held ones may grow by is never given
-    to a newcomer. Each Campaign is rendered alone (``entry``): one that cannot be rendered as
-    its spec says is carried as refused, or left out, and the others are as they would be
-    without it."""
+    to a newcomer. When ``kept`` gives the file's entries by name (``entries_in``), of the held
+    Campaigns those whose entry did not grow come first, then those whose entry grew, the
+    least grown first: a spec edit (one more treatment) that no longer fits leaves out the
+    Campaign edited, not the newest one the file holds, which treats (left out, its requests
+    would be answered ``404 unknown_campaign``). Each Campaign is rendered alone (``entry``):
+    one that cannot be rendered as its spec says is carried as refused, or left out, and the
+    others are as they would be without it."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
     entries: dict[str, dict[str, Any]] = {}
     unfit: dict[str, str] = {}
@@ -410,10 +414,14 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
             and len(entries) <= MAX_CAMPAIGNS):
         return Fitted(whole, (), reasons, not_carried)
     held = kept()
+    there: Mapping[str, Any] = held if isinstance(held, Mapping) else {}
+    # What each held Campaign's entry grew by since the file's (0: shrank, unchanged, unknown).
+    grew = {name: _growth(entries[name], there.get(name)) for name in held if name in entries}
     empty = len(_text({}, split))
     carried = {c.name: c for c in campaigns if c.name in entries}
-    ranked = sorted(carried.values(), key=lambda c: (c.name not in held, c.created is None,
-                                                     _utc(c.created or _EPOCH), c.name))
+    ranked = sorted(carried.values(), key=lambda c: (
+        c.name not in held, grew.get(c.name, 0) > 0, grew.get(c.name, 0), c.created is None,
+        _utc(c.created or _EPOCH), c.name))
     chosen: dict[str, dict[str, Any]] = {}
     # Compact, an entry alone adds '"name":{…}' to the empty document, and each further one
     # ',' + that: k entries take empty − 1 + Σ (alone − empty + 1).
@@ -431,14 +439,35 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried)
 
 
+def _growth(settings: Mapping[str, Any], before: Any) -> int:
+    """How many bytes the entry ``settings`` takes more than ``before`` (the file's entry of
+    the Campaign; 0 when it is not an entry, or when it takes no fewer)."""
+    if not isinstance(before, dict):
+        return 0
+    try:
+        return max(0, _entry_bytes(settings) - _entry_bytes(before))
+    except (TypeError, ValueError):  # not an entry this module wrote: no growth known
+        return 0
+
+
+def _entry_bytes(settings: Mapping[str, Any]) -> int:
+    return len(json.dumps(settings, sort_keys=True, separators=(",", ":")))
+
+
 def names_in(content: str | None) -> frozenset[str]:
     """The Campaigns a file's text holds (none for text that is not such a file)."""
+    return frozenset(entries_in(content))
+
+
+def entries_in(content: str | None) -> dict[str, Any]:
+    """A file's entries by Campaign name, as its text has them (none for text that is not
+    such a file): what ``fitted``'s ``kept`` gives to judge which held entries grew."""
     try:
         document = json.loads(content or "")
     except ValueError:
-        return frozenset()
+        return {}
     found = document.get("campaigns") if isinstance(document, dict) else None
-    return frozenset(found) if isinstance(found, dict) else frozenset()
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def config_map(owner: Owner, content: str) -> dict[str, Any]:

@@ -11,8 +11,11 @@ pass lists anything):
    past its progress deadline, which keeps treating —, 0 % or being deleted → false);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes), within
    what a ConfigMap and the runtime take (``render.campaigns.fitted``): when the Campaigns do
-   not all fit, those the file there holds stay, then the oldest; the rest are left out, and
-   ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %). Each
+   not all fit, those the file there holds stay (those whose entry grew, a spec edit, only
+   after those whose entry did not: the Campaign whose edit overflowed the file pays, not the
+   newest it holds), then the oldest; the rest are left out (the runtime answers requests
+   naming one ``404 unknown_campaign``), and ``FileDependencies.left_out`` tells their Campaign
+   pass why (it waits at 0 %). Each
    Campaign is rendered alone, never into an entry the runtime rejects (one it rejected would
    keep treating there on its last settings, a rollback lost): one whose spec cannot be
    rendered as it is (a duration past what a ``timedelta`` holds, a value the runtime would
@@ -47,7 +50,6 @@ within about a second (docs/dataplane.md, "Campaign settings"). Nothing here sle
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -431,19 +433,9 @@ def _already_there(content: str, there: Mapping[str, Any] | None) -> frozenset[s
     ``there`` (this model's, as read before the pass; None: not there) carries the same."""
     if there is None:
         return frozenset()
-    held = _entries_in((there.get("data") or {}).get(campaigns.DATA_KEY))
-    return frozenset(name for name, entry in _entries_in(content).items()
+    held = campaigns.entries_in((there.get("data") or {}).get(campaigns.DATA_KEY))
+    return frozenset(name for name, entry in campaigns.entries_in(content).items()
                      if held.get(name) == entry)
-
-
-def _entries_in(content: str | None) -> dict[str, Any]:
-    """A file's entries by Campaign name (none for text that is not such a file)."""
-    try:
-        document = json.loads(content or "")
-    except ValueError:
-        return {}
-    found = document.get("campaigns") if isinstance(document, dict) else None
-    return dict(found) if isinstance(found, dict) else {}
 
 
 def forget(owner: Owner, deps: FileDependencies) -> None:
@@ -458,9 +450,10 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.held.pop((owner.namespace, owner.name), None)
 
 
-def _held(there: Mapping[str, Any] | None) -> Callable[[], frozenset[str]]:
-    """The Campaigns the file there holds, read only when asked (a file that fits never is)."""
-    return lambda: campaigns.names_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
+def _held(there: Mapping[str, Any] | None) -> Callable[[], dict[str, Any]]:
+    """The entries of the file there by Campaign name, read only when asked (a file that fits
+    never is): ``fitted`` keeps them, those whose entry grew last."""
+    return lambda: campaigns.entries_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
 
 
 def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:
@@ -475,8 +468,10 @@ def _full(model: str) -> str:
     them)."""
     return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
             f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this Campaign "
-            f"is left out, the newest first, until Campaigns of this model are deleted or made "
-            f"smaller")
+            f"is left out (one the file holds stays unless its own entry grew past the room "
+            f"left, by a spec edit; of the others the newest are left out first), so no replica "
+            f"serves it: requests naming it are answered 404 unknown_campaign until Campaigns of "
+            f"this model are deleted or made smaller")
 
 
 def _not_carried(model: str, why: str, *, carried: bool) -> str:

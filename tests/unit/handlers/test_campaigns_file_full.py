@@ -79,8 +79,12 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
     assert [(t, r) for t, r, _ in posted] == [("Warning", "CampaignsFileFull"),
                                              ("Warning", "CampaignsFileFull"),
                                              ("Normal", "CampaignsFileFits")]
-    assert posted[0][2].endswith("1 Campaign(s) left out, the newest first, not delivered: c")
-    assert posted[1][2].endswith("2 Campaign(s) left out, the newest first, not delivered: c, d")
+    assert posted[0][2].endswith("1 Campaign(s) left out (one whose entry grew by a spec edit "
+                                 "first, then the newest), not delivered, requests naming them "
+                                 "answered 404 unknown_campaign: c")
+    assert posted[1][2].endswith("2 Campaign(s) left out (one whose entry grew by a spec edit "
+                                 "first, then the newest), not delivered, requests naming them "
+                                 "answered 404 unknown_campaign: c, d")
     assert KEY in cluster.objects
     # The task ended (the model deleted): nothing of it by name is left for a namesake.
     assert (OWNER.namespace, OWNER.name) not in files.full

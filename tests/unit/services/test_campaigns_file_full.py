@@ -1,7 +1,8 @@
 """A model's campaigns file never outgrows its ConfigMap: the API server refuses a ConfigMap whose
 data exceed 1 MiB, and a refused file would also stop every later change of the model's other
 Campaigns, rollbacks included. What does not fit is left out, the newest first and never a
-Campaign the file already holds, and each Campaign left out says so in its status."""
+Campaign the file already holds, unless its own entry grew past the room left (a spec edit),
+and each Campaign left out says so in its status."""
 
 from __future__ import annotations
 
@@ -195,6 +196,58 @@ def test_a_held_campaign_growing_never_pushes_out_another(
     deps = campaigns_file.FileDependencies(FakeCluster())
     assert sync(deps, entry("a", 1, 5), entry("b", 2, 5)).left_out == ()
     assert sync(deps, entry("a", 1, 100), entry("b", 2, 100, "Healthy")).left_out == ()
+
+
+def test_a_held_campaign_whose_edit_overflows_the_file_is_the_one_left_out(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The file holds three treating Campaigns with their growth room; the oldest gets one more
+    # treatment (~50 bytes). Ranked by age, the newest, c-new, was left out although it treats:
+    # its requests got 404 unknown_campaign (a review, 2026-12-06). The one whose edit
+    # overflowed the file pays, and says so.
+    def body(name: str, day: int, percent: float = 50) -> dict[str, Any]:
+        return created(campaign_body(name, percent=percent), day)
+
+    def edited(b: dict[str, Any]) -> dict[str, Any]:
+        b = copy.deepcopy(b)
+        b["spec"]["treatments"] = [*b["spec"]["treatments"],
+                                   {"name": "extra-treatment-with-long-name"}]
+        b["metadata"]["generation"] = 2
+        return b
+
+    def rendered(*bodies: dict[str, Any]) -> list[campaigns.CampaignEntry]:
+        return campaigns_file.entries([campaigns_file.snapshot(b) for b in bodies])
+
+    bodies = [body("a-old", 1), body("b-mid", 2), body("c-new", 3)]
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", len(campaigns.text(rendered(*bodies)))
+                        + 3 * campaigns.GROWTH_BYTES + 10)
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    assert sync(deps, *bodies).left_out == ()
+    synced = sync(deps, edited(bodies[0]), *bodies[1:])
+    assert synced.left_out == ("a-old",)
+    assert synced.campaigns == synced.active == ("b-mid", "c-new")
+    text = cluster.objects[KEY]["data"]["campaigns.json"]
+    assert set(runtime_campaigns.parse(text).campaigns) == {"b-mid", "c-new"}
+    assert deps.left_out(NS, OWNER.name, "c-new") is None
+    why = deps.left_out(NS, OWNER.name, "a-old")
+    assert why is not None and why.reason == "CampaignsFileFull"
+    assert "grew" in why.message and "404 unknown_campaign" in why.message
+    # The edit taken back: it fits again, as a newcomer with its growth room.
+    assert sync(deps, *bodies).left_out == ()
+
+    # Two held entries grow at once (a-old's edit, c-new's ramp 5 → 100 %): the least grown
+    # stays, whatever its age.
+    small = [body("a-old", 1, 5), body("b-mid", 2, 5), body("c-new", 3, 5)]
+    held = campaigns.fitted(rendered(*small)).text
+    grown = rendered(edited(small[0]), small[1], body("c-new", 3, 100))
+    fitted = campaigns.fitted(grown, kept=lambda: campaigns.entries_in(held),
+                              budget=len(campaigns.text(grown)) - 1)
+    assert fitted.left_out == ("a-old",)
+    assert campaigns.names_in(fitted.text) == {"b-mid", "c-new"}
+    # Told only the names (no entries to compare), the file keeps its oldest, as before.
+    by_name = campaigns.fitted(grown, kept=lambda: campaigns.names_in(held),
+                               budget=len(campaigns.text(grown)) - 1)
+    assert by_name.left_out == ("c-new",)
 
 
 def test_before_its_first_file_pass_a_restarted_operator_judges_from_the_file_there(
