@@ -19,7 +19,7 @@ kubelet, so Pods stay Pending. See docs/controlplane.md.
 
 Command line::
 
-    python -m uplift_operator.devenv.controlplane up [--dir DIR]   # run until SIGINT/SIGTERM
+    python -m uplift_operator.devenv.controlplane up [--dir DIR]   # run until SIGINT/TERM/HUP
     python -m uplift_operator.devenv.controlplane build            # build, print the binary path
 """
 
@@ -432,11 +432,12 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``up [--dir DIR] [--keep]``: run until SIGINT/SIGTERM. ``build``: print the binary path."""
+    """``up [--dir DIR] [--keep]``: run until SIGINT, SIGTERM or SIGHUP (the terminal closed).
+    ``build``: print the binary path."""
     parser = argparse.ArgumentParser(prog="python -m uplift_operator.devenv.controlplane",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the control plane and block until SIGINT/SIGTERM")
+    up = sub.add_parser("up", help="start the control plane and block until SIGINT/SIGTERM/SIGHUP")
     up.add_argument("--dir", type=Path, default=None,
                     help="working directory (kept afterwards); default: a temporary one")
     up.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -453,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         stopping.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal)
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     plane = ControlPlane(workdir=args.dir, keep=args.keep)
     try:
         plane.start()

@@ -1,4 +1,5 @@
-"""Process helpers shared by the local components: free ports, readiness waits, clean stops."""
+"""Process helpers shared by the local components: free ports, readiness waits, clean stops,
+and a reaper that stops the components when the process that started them dies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -88,40 +90,146 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 def start(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
           cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own process group, output appended to ``log``."""
+    """Start ``argv`` in its own process group, output appended to ``log``. The group is
+    registered with this process' reaper (:class:`Reaper`): if this process dies without
+    :func:`stop` or :func:`kill` (SIGKILL, SIGHUP, an unhandled SIGTERM), the group is stopped."""
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("ab")
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
     finally:
         out.close()
+    REAPER.register(proc.pid)
+    return proc
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
     """SIGTERM the whole process group, then SIGKILL after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=grace)
+    finally:
+        REAPER.unregister(proc.pid)
 
 
 def kill(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
     """SIGKILL the whole process group at once (a crash, not a shutdown) and reap it."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=timeout)
+    try:
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    finally:
+        REAPER.unregister(proc.pid)
+
+
+#: The reaper: one ``sh`` in a session of its own (a terminal's SIGHUP or a signal to our
+#: process group does not reach it, and it ignores HUP, INT and TERM). It reads ``+PGID`` and
+#: ``-PGID`` lines from a pipe whose only writer is the process that started it; end of file
+#: means that process is gone, however it died, and then every group still registered gets
+#: SIGTERM, and SIGKILL after the grace period ($1 tenths of a second).
+_REAPER_SCRIPT = r"""
+trap '' HUP INT TERM
+groups=' '
+while IFS= read -r line; do
+  case $line in
+    +*) groups="$groups${line#+} " ;;
+    -*) kept=' '
+        for g in $groups; do [ "$g" = "${line#-}" ] || kept="$kept$g "; done
+        groups=$kept ;;
+  esac
+done
+[ "$groups" = ' ' ] && exit 0
+for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
+ticks=0
+while [ "$ticks" -lt "$1" ]; do
+  alive=''
+  for g in $groups; do kill -s 0 -- "-$g" 2>/dev/null && alive=1; done
+  [ -z "$alive" ] && exit 0
+  sleep 0.1
+  ticks=$((ticks + 1))
+done
+for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+"""
+
+
+class Reaper:
+    """Stops the process groups :func:`start` made when this process dies without stopping
+    them. Neither a signal handler (SIGKILL has none) nor ``atexit`` runs then, and each
+    component is in a session of its own, out of reach of the terminal's SIGHUP and of a kill
+    of our process group; so a watcher outside this process does it (``_REAPER_SCRIPT``),
+    started at the first registration. It watches the process, not a thread (unlike
+    ``PR_SET_PDEATHSIG``, which fires when the forking *thread* ends: the demo starts MLflow,
+    Prometheus and each MLServer from short-lived threads), and stops whole groups, so the
+    grandchildren too (MLflow's uvicorn, MLServer's workers)."""
+
+    def __init__(self, grace: float = 10.0) -> None:
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._groups: set[int] = set()
+        self._owner = 0        # the pid that started the watcher (a fork needs its own)
+        self._fd: int | None = None
+        self._watcher: subprocess.Popen[bytes] | None = None
+
+    def register(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.add(pgid)
+            self._send(f"+{pgid}\n")
+
+    def unregister(self, pgid: int) -> None:
+        with self._lock:
+            if pgid in self._groups:
+                self._groups.discard(pgid)
+                self._send(f"-{pgid}\n")
+
+    @property
+    def watcher_pid(self) -> int | None:
+        """The watcher's pid (None before the first registration)."""
+        return self._watcher.pid if self._watcher is not None else None
+
+    def _send(self, line: str) -> None:
+        if self._fd is not None and self._owner == os.getpid():
+            try:
+                os.write(self._fd, line.encode())
+                return
+            except OSError:  # the watcher died: start another with every group
+                pass
+        self._spawn()
+
+    def _spawn(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        read, write = os.pipe()  # not inheritable: no component holds the write end
+        try:
+            self._watcher = subprocess.Popen(
+                ["sh", "-c", _REAPER_SCRIPT, "uplift-reaper", str(round(self.grace * 10))],
+                stdin=read, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+        except OSError:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        self._fd, self._owner = write, os.getpid()
+        os.write(write, "".join(f"+{g}\n" for g in sorted(self._groups)).encode())
+
+
+REAPER = Reaper()
 
 
 def _tail(log: Path | None, lines: int = 30) -> str:

@@ -7,7 +7,9 @@ ground truth. Then it plays scenarios — a new model version goes out as a cana
 promotes it or rolls it back on real measurements — in a live view, prints a summary and writes
 a PNG report. Default: ``promote`` then ``harm``; ``--scenario`` picks others
 (``promote``, ``harm``, ``drift``, ``latency``, ``offline``, and the Campaign's
-``delivery-failure`` and ``budget``). Ctrl-C stops everything and leaves no process behind.
+``delivery-failure`` and ``budget``). Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed) stops
+everything and leaves no process behind; should this process die without stopping them (SIGKILL),
+``devenv.process``'s reaper stops the components.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 class _StopError(Exception):
-    """Ctrl-C, SIGTERM or --duration."""
+    """Ctrl-C, SIGTERM, SIGHUP or --duration."""
+
+#: What stops the demo cleanly: Ctrl-C, a kill, the terminal closing (or the ssh session).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,8 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise _StopError(signal.Signals(signum).name)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     deadline = time.monotonic() + args.duration if args.duration else None
 
     from uplift_operator.devenv.demo import DemoStack, Outcome, run_scenario
@@ -143,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # Stop everything first: printing can fail (a closed terminal or pipe) and must not
         # leave processes behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         _quietly(lambda: _say("Stopping"))
         stack.stop()
         recorder = getattr(stack, "recorder", None)
@@ -160,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quietly(lambda: _summary(outcomes, stack, report))
         if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
     return code
 
 
