@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +35,9 @@ REAL_SELDON_CRD = ROOT.parent / "shared" / "seldon" / "seldondeployments.machine
 STANDIN_SELDON_CRD = ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"
 
 Say = Callable[[str], None]
+
+#: Ignored while the stack stops (``DemoStack.stop``).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _fit_and_warm(data: Path, models: demo_models.Preparation) -> demo_models.Fitted:
@@ -322,14 +326,32 @@ class DemoStack:
         self.plane.check_alive()
 
     def stop(self) -> None:
-        """Stop every component, last started first; a failing one does not stop the rest."""
-        while self._cleanups:
-            what, stop = self._cleanups.pop()
-            try:
-                stop()
-            except Exception as error:  # keep stopping the rest
-                with contextlib.suppress(OSError):
-                    print(f"stopping {what}: {error}", file=sys.stderr)
+        """Stop every component, last started first. Nothing stops the stopping half-way: a
+        second Ctrl-C (or SIGTERM, SIGHUP) is ignored until the end (from the main thread, where
+        handlers live), and a step that fails, or is interrupted all the same, does not skip
+        the rest (the serving agent's stop joins its threads for seconds before it stops the
+        MLServers). An interruption (KeyboardInterrupt, SystemExit) is raised again at the end."""
+        ignored: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                ignored[sig] = signal.signal(sig, signal.SIG_IGN)
+        interrupted: BaseException | None = None
+        try:
+            while self._cleanups:
+                what, stop = self._cleanups.pop()
+                try:
+                    stop()
+                except BaseException as error:  # keep stopping the rest
+                    if not isinstance(error, Exception) and interrupted is None:
+                        interrupted = error
+                    with contextlib.suppress(OSError):
+                        print(f"stopping {what}: {type(error).__name__}: {error}",
+                              file=sys.stderr)
+        finally:
+            for sig, handler in ignored.items():  # None: set outside Python, so the default
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if interrupted is not None:
+            raise interrupted
 
     def __enter__(self) -> DemoStack:
         return self.start()
