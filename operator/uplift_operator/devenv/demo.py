@@ -331,7 +331,7 @@ class DemoStack:
         handlers live), and a step that fails, or is interrupted all the same, does not skip
         the rest (the serving agent's stop joins its threads for seconds before it stops the
         MLServers). An interruption (KeyboardInterrupt, SystemExit) is raised again at the end."""
-        ignored: dict[int, Any] = {}
+        ignored: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
                 ignored[sig] = signal.signal(sig, signal.SIG_IGN)
