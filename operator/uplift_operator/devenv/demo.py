@@ -321,9 +321,20 @@ class DemoStack:
                            f"last error: {self.simulator.tally.last_error}")
 
     def check_alive(self) -> None:
+        """Raise naming the first component that is gone (and where to read why), so a wait
+        fails with that rather than a bare timeout minutes later."""
         if self.operator.poll() is not None:
-            raise RuntimeError(f"the operator exited; see {self.operator_log}")
+            raise RuntimeError(f"the operator exited with {self.operator.returncode}; "
+                               f"see {self.operator_log}")
         self.plane.check_alive()
+        for name, server in (("MLflow", self.mlflow), ("Prometheus", self.prometheus)):
+            if not server.running:
+                raise RuntimeError(f"{name} exited; see {server.log}")
+        dead = self.agent.dead_thread()
+        if dead is not None:
+            raise RuntimeError(f"the serving agent's thread {dead!r} ended (last error: "
+                               f"{self.agent.last_error or 'none'}); no SeldonDeployment gets a "
+                               "status or a route any more")
 
     def stop(self) -> None:
         """Stop every component, last started first. Nothing stops the stopping half-way: a

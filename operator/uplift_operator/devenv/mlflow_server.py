@@ -25,6 +25,11 @@ class MlflowServer:
         self.timeout = timeout  # to /health; a busy 2-core machine can need minutes
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def running(self) -> bool:
+        """Started and not exited."""
+        return self._proc is not None and self._proc.poll() is None
+
     def start(self) -> MlflowServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         argv = [

@@ -41,6 +41,7 @@ One process per predictor whatever ``replicas`` says: the point is the real runt
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -61,6 +62,11 @@ from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
 from uplift_operator.render.seldon import deployment_names, version_roles
 from uplift_operator.runtime import drain
+
+logger = logging.getLogger(__name__)
+
+#: The longest wait between two reconciles after failures in a row (from ``interval``, doubled).
+MAX_BACKOFF_SECONDS = 5.0
 
 __all__ = ["POD_ONLY_ENV", "ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts",
            "local_env", "predictor_env", "project", "secret_mount_paths", "under"]
@@ -241,12 +247,24 @@ class ServingAgent:
         self._written: dict[tuple[str, str], dict[str, Any]] = {}
         self._keys: dict[tuple[str, str], str] = {}
         self.errors = 0
+        self.last_error = ""  # the last failure of a reconcile or of the ConfigMap watch
 
     def start(self) -> ServingAgent:
-        self.prometheus.set_targets(self._scrape_targets())
+        self._targets = self._scrape_targets()
+        self.prometheus.set_targets(self._targets)
         self._watcher.start()
         self._thread.start()
         return self
+
+    def dead_thread(self) -> str | None:
+        """The name of a thread of the agent that ended while it should run, else None (what
+        ``DemoStack.check_alive`` asks)."""
+        if self._stop.is_set():
+            return None
+        for thread in (self._thread, self._watcher):
+            if not thread.is_alive():
+                return thread.name
+        return None
 
     def stop(self) -> None:
         """Stop polling and every MLServer process."""
@@ -260,12 +278,24 @@ class ServingAgent:
             predictor.stop(drain_wait=None)
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 self.reconcile_once()
+                failures = 0
             except ApiException:
                 self.errors += 1  # the control plane is starting or stopping; next tick
-            self._stop.wait(self._interval)
+            except Exception as error:
+                # Anything else must not end the thread, or no SeldonDeployment after it gets a
+                # status or a route: a refused connection (urllib3's MaxRetryError while the
+                # control plane restarts), a Prometheus /-/reload timing out on a busy machine.
+                self.errors += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+                logger.warning("serving agent: reconcile failed, retrying: %s", self.last_error,
+                               exc_info=failures == 0)
+                failures += 1
+            self._stop.wait(min(self._interval * 2 ** min(failures, 8), MAX_BACKOFF_SECONDS)
+                            if failures else self._interval)
 
     def reconcile_once(self) -> None:
         listing = cast(dict[str, Any], self._api.list_cluster_custom_object(GROUP, VERSION, PLURAL))
@@ -319,6 +349,12 @@ class ServingAgent:
                         stream.stop()
             except (ApiException, HTTPError, OSError):
                 self.errors += 1  # the control plane is starting or stopping; list again
+                self._stop.wait(1)
+            except Exception as error:  # must not end the thread: volumes would go stale
+                self.errors += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+                logger.warning("serving agent: ConfigMap watch failed, listing again: %s",
+                               self.last_error, exc_info=True)
                 self._stop.wait(1)
 
     def _project_all(self, only: tuple[str, str] | None = None) -> None:
