@@ -250,20 +250,39 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     too (``moves_on_reason``): ``domain.stuck``'s grace and "since", and the backoff of a
     failed apply's retries (``apply_retry_seconds``), run from when the current problem began,
     not from an earlier one (a refusal after an hour of ``RollQueued`` is not Degraded at once,
-    nor retried only every minute)."""
+    nor retried only every minute).
+
+    A refusal (``ApplyFailed``) turns True at the first pass that has nothing to apply (the
+    graph there is as decided: the refused edit reverted, an apply whose answer was lost though
+    the API server carried it out, the decision-key Secret created by hand), saying it serves
+    (``settled``) or is as decided with not all of it serving yet; not only at an apply that
+    changes something, or it would stay False for good (Degraded, paged, retried every minute).
+    A refused re-render queued again for a roll slot (the refusal freed the slot it had) at the
+    generation it was refused at stays ``ApplyFailed`` as it is, time and words: not
+    ``RollQueued`` then ``ApplyFailed`` anew at every refusal, which restarted the grace, the
+    alert's ``for`` and the backoff and posted a Warning each time. At a new generation (the
+    spec edited since) the re-render queued is a new one: ``RollQueued``."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.APPLY_FAILED, message=_clip(applied.error),
                                   now=now, observed_generation=generation, moves_on_reason=True)
+    before = cond.find(previous, cond.SERVING_APPLIED)
+    refused = before is not None and (before.status, before.reason) == ("False",
+                                                                        cond.APPLY_FAILED)
     if applied.queued is not None:
+        if refused and before is not None and before.observed_generation == generation:
+            # The re-render refused is queued again (its slot freed by the refusal): still
+            # not applied, and refused when last tried. Left as it is, not RollQueued then
+            # ApplyFailed again, each moving lastTransitionTime (the stuck grace, the alert's
+            # ``for``, the retries' backoff) and each refusal posting a Warning anew.
+            return list(previous)
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.ROLL_QUEUED,
                                   message=_clip(f"{applied.what} serves {applied.split} as it "
                                                 f"is: {applied.queued}"),
                                   now=now, observed_generation=generation, moves_on_reason=True)
-    before = cond.find(previous, cond.SERVING_APPLIED)
     timed_out = before is not None and (before.status, before.reason) == (
         "False", cond.ROLL_TIMED_OUT)
     if (applied.roll_timed_out is not None and applied.rolling and not applied.rolls
@@ -278,9 +297,15 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     if applied.changed:
         message = f"{applied.what} applied: {applied.split}"
-    elif before is None or before.reason in (cond.ROLL_QUEUED, cond.ROLL_TIMED_OUT):
-        # queued, then not needed; or the roll that timed out served at last
+    elif before is None or before.reason in (cond.ROLL_QUEUED, cond.ROLL_TIMED_OUT) or (
+            refused and applied.settled):
+        # queued, then not needed; or the roll that timed out served at last; or the graph
+        # whose apply was refused is as decided and serves (the refused edit reverted, the
+        # refused apply's answer lost though the API server applied it, the decision-key
+        # Secret created by hand): nothing to apply, nothing refused any more
         message = f"{applied.what} serves {applied.split}"
+    elif refused:  # as decided, nothing to apply; not every version serving yet
+        message = f"{applied.what} is as decided ({applied.split}); not all of it serves yet"
     else:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",

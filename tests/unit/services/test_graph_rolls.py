@@ -386,6 +386,39 @@ def test_a_refused_re_render_frees_its_slot() -> None:
     assert fleet.images("b") == {"runtime:2"} and fleet.rolls.rolling() == 1
 
 
+def test_a_refused_re_render_queued_again_behind_other_rolls_stays_apply_failed() -> None:
+    """Before: the refusal freed the slot, so the retry waited behind b's roll and said
+    ``RollQueued``, then ``ApplyFailed`` again once admitted and refused: each flip moved
+    ``lastTransitionTime`` (the stuck grace and the alert's ``for`` restarted, the retries'
+    backoff too) and each refusal posted its Warning anew."""
+    fleet = upgraded(["a", "b"], limit=1)
+    refusal = KubeError("admission webhook denied the request", 400)
+    real = fleet.cluster.apply
+
+    def apply(manifest: Any, plural: str) -> dict[str, Any]:
+        if manifest["metadata"]["name"] == "a":
+            raise refusal
+        return real(manifest, plural)
+
+    fleet.cluster.apply = apply  # type: ignore[method-assign]
+    first = fleet.tick("a", 1)
+    refused = fleet.condition("a")
+    assert refused["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
+    assert [e.reason for e in first.events] == ["ApplyFailed"]
+    fleet.tick("b", 1)  # b takes the slot a's refusal freed
+    assert fleet.rolls.rolling() == 1
+    queued = fleet.tick("a", 60)  # a's retry waits behind b's roll
+    assert fleet.rolls.waiting() == 1
+    assert fleet.condition("a") == refused and queued.requeue_after == 60.0
+    fleet.seldon("b")
+    fleet.tick("b", 60)  # b's roll is done: a is woken, admitted, refused again
+    assert fleet.woken[-1] == key("a")
+    again = fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0 and fleet.images("a") == {"runtime:1"}
+    assert fleet.condition("a") == refused  # since the first refusal, said once
+    assert not [e for e in again.events if e.reason == "ApplyFailed"]
+
+
 def test_without_a_limit_every_re_render_goes_at_once_and_is_counted() -> None:
     names = ["a", "b", "c"]
     fleet = Fleet(names, limit=0)

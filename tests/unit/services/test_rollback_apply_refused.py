@@ -102,3 +102,61 @@ def test_the_pass_whose_apply_goes_through_asks_for_another_that_says_so() -> No
     assert "; stable 1 serves. " in sim.status["message"]
     assert "refused" not in sim.status["message"]
     assert again.requeue_after is None  # at rest: one more pass, not a loop
+
+
+def test_a_refused_serving_edit_reverted_clears_the_refusal() -> None:
+    """Before: nothing was applied after the revert (the graph there is as decided), so
+    ``ApplyFailed`` stayed: Degraded past the grace, the alert paging, a retry every minute."""
+    sim = Sim()
+    sim.tick()
+    sim.tick(1)
+    sim.cluster.apply_error = KubeError(DENIED, 400)
+    sim.body["metadata"]["generation"] = 2
+    sim.body["spec"]["serving"] = {"replicas": 7}
+    sim.tick(1)
+    assert sim.condition("ServingApplied")["reason"] == "ApplyFailed"
+    applies = len(sim.cluster.applied)
+    sim.body["metadata"]["generation"] = 3
+    del sim.body["spec"]["serving"]  # reverted: the policy still refuses 7 replicas
+    reverted = sim.tick(60)
+    applied = sim.condition("ServingApplied")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert applied["message"].endswith(" serves v1 100%")
+    assert reverted.requeue_after == 0  # one more pass whose words read no refusal
+    assert sim.tick(0).requeue_after is None  # then at rest: no retry every minute
+    for _ in range(8):
+        sim.tick(60)
+    assert sim.status["phase"] == "Healthy" and len(sim.cluster.applied) == applies
+    _observe(sim)
+    assert _gauge("uplift_operator_serving_apply_failing") == 0
+    observability.forget("UpliftModel", NS, NAME)
+
+
+def test_a_rollback_applied_whose_answer_was_lost_clears_the_refusal() -> None:
+    """The API server applied the rollback but its answer was lost (a read timeout): the next
+    pass finds the graph as decided and applies nothing. Before, the rolled-back model said
+    "the serving graph's last apply was refused ... the canary may still have its traffic"
+    and paged for good."""
+    sim = Sim()
+    sim.with_canary()
+    real = sim.cluster.apply
+
+    def lost(manifest: Any, plural: str) -> dict[str, Any]:
+        real(manifest, plural)
+        raise KubeError("apply seldondeployments/uplift: Read timed out. (read timeout=10)", 0)
+
+    sim.cluster.apply = lost  # type: ignore[method-assign]
+    sim.metrics.values[PROBE] = 5.0
+    sim.tick(60)
+    assert sim.condition("ServingApplied")["reason"] == "ApplyFailed"
+    assert sim.weights() == {"1": 100}  # it was applied
+    sim.cluster.apply = real  # type: ignore[method-assign]
+    for _ in range(3):
+        sim.tick(60)
+    applied = sim.condition("ServingApplied")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert "; stable 1 serves. " in sim.status["message"]
+    assert "refused" not in sim.status["message"]
+    _observe(sim)
+    assert _gauge("uplift_operator_serving_apply_failing") == 0
+    observability.forget("UpliftModel", NS, NAME)
