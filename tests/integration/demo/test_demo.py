@@ -22,6 +22,22 @@ from uplift_operator.devenv.demo import DemoStack, run_scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# pytest-timeout (pyproject: 600 s a test) counts the module fixture's start in whichever test
+# runs first, and the waits inside are longer than that: a slow run died by pytest-timeout, with
+# a thread dump instead of the operator log's tail. Each test's timeout is therefore the sum of
+# the inner budgets it may spend, plus slack, so that the stack's and the scenarios' own
+# timeouts always fire first, with their diagnostics.
+#: The stack: MLflow's /health (600 s; the control plane starts beside it), the operator's
+#: /healthz (60 s), the first scored row (180 s), and the rest (CRDs, applies, registering v1).
+STACK_BUDGET = 600 + 60 + 180 + 120
+#: A model scenario: its decision (SCENARIO_TIMEOUT) and fitting and registering its version.
+MODEL_SCENARIO_BUDGET = scenarios.SCENARIO_TIMEOUT + 120
+#: A campaign scenario (timeout 60 or 90 s here): the decision, the Campaign served (60 s),
+#: deleted (30 s), and the rest.
+CAMPAIGN_SCENARIO_BUDGET = 90 + 60 + 30 + 60
+#: Stopping the stack, in the last test's teardown (the agent's joins, every process' grace).
+STOP_BUDGET = 120
+
 
 @pytest.fixture(scope="module")
 def stack(hillstrom_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
@@ -40,6 +56,7 @@ def _why(stack: DemoStack, outcome: object) -> str:
 # deals customers without repeats (devenv/simulator.py) to keep rows independent draws of the
 # split. Quarantined until 2026-12-01 for a split-check hold when customers were drawn with
 # replacement (0.2976 vs 0.3, p = 0.00023); 3 of 3 promote/harm rounds passed after.
+@pytest.mark.timeout(STACK_BUDGET + 2 * MODEL_SCENARIO_BUDGET + STOP_BUDGET)
 def test_promote_then_harm_through_real_runtimes(stack: DemoStack) -> None:
     promote = run_scenario(stack, scenarios.SCENARIOS["promote"], say=lambda _: None)
     assert promote.decision == "Promoted", _why(stack, promote)
@@ -80,6 +97,7 @@ def test_promote_then_harm_through_real_runtimes(stack: DemoStack) -> None:
     assert stack.simulator.tally.errors == 0, stack.simulator.tally.last_error
 
 
+@pytest.mark.timeout(STACK_BUDGET + 2 * CAMPAIGN_SCENARIO_BUDGET + STOP_BUDGET)
 def test_campaign_delivery_failure_then_budget_through_real_runtimes(stack: DemoStack) -> None:
     """Issue #9's acceptance through real runtimes: they score requests naming the Campaign and
     receive its delivery and outcome reports; the operator reads what they counted."""
