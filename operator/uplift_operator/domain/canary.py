@@ -94,6 +94,10 @@ class Observed(steps.ObservedBase):
     ``serving_failure``: the serving backend reports the graph failed: which version (stable,
     canary) does not serve and the backend's own text, e.g. ``canary 2 not serving:
     SeldonDeployment Failed: …`` (None: no failure reported).
+    ``split_refused``: the graph does not split traffic as the status says and the last pass's
+    apply of it was refused (``ServingApplied`` False, ``ApplyFailed``: an admission webhook, a
+    quota, RBAC): that condition's message (None: no such refusal on record). The step is held
+    while it is (``_CanaryPass.split_not_carried``).
     ``recorded``: the roles the operator's own registry tags give, read only on a pass with
     nothing stable in the status (``RecordedRoles``; None: not read, or nothing to go by).
     """
@@ -104,6 +108,7 @@ class Observed(steps.ObservedBase):
     split_as_status: bool = True
     ready_versions: frozenset[str] | None = None
     serving_failure: str | None = None
+    split_refused: str | None = None
     recorded: RecordedRoles | None = None
 
 
@@ -498,6 +503,37 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 return self.graph_not_ready()
             return ("canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
                     + self.not_serving_until())
+        return self.split_not_carried()
+
+    def split_not_carried(self) -> str | None:
+        """Why the step is held while the serving graph does not split traffic as the status
+        says, or None: the graph's last apply was refused (``Observed.split_refused``); this
+        step's split was applied again (``resettle_split``) and the graph still does not carry
+        it (another controller or a hand edit reverting it); or the canary is on its last step,
+        whose Pass promotes it — its analysis could not check the split within tolerance
+        (``canary_share`` unknown), and the graph is applied again first. Without this the ramp
+        advanced and promoted on a graph that never carried a step's split (every apply
+        refused), moving the status to a version the traffic never reached. Not of this pass's
+        own step change (its split is applied from now), nor of a graph found once at another
+        split mid-ramp: usually a pass that applied the next step and died before its status
+        write, whose advance this pass makes too (``resettle_split`` applies the split again
+        otherwise)."""
+        s, before = self.status, self.previous
+        if (self.seen.split_as_status or s.canary_version is None
+                or (s.canary_version, s.canary_weight, s.current_step)
+                != (before.canary_version, before.canary_weight, before.current_step)):
+            return None
+        words = "the serving graph does not carry this step's split"
+        if self.seen.split_refused is not None:
+            return (f"{words} (ServingApplied False: "
+                    f"{steps.clip(self.seen.split_refused, _FAILURE_QUOTED)})")
+        if _pre_traffic(s):
+            return None
+        again, started = s.split_applied_at, s.step_started_at
+        if again is not None and (started is None or again > started):
+            return f"{words} since it was applied again"
+        if on_last_step(self.spec, s):
+            return f"{words}: the promotion waits for an analysis of the split it carries"
         return None
 
     def graph_not_ready(self) -> str:
@@ -539,6 +575,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         held = self.unresolved()
         if held is not None:
             return f"{held}; annotate again once it resolves"
+        split = self.split_not_carried()
+        if split is not None:
+            return f"{split}; annotate again once the graph carries it"
         if self.seen.canary_ready:
             return None
         if self.seen.serving_failure is None and self.serves(self.status.canary_version):
@@ -560,14 +599,23 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         split inside the settled window would otherwise read as a sample-ratio mismatch that
         holds the canary for the rest of its life. A step that started in this pass needs
         nothing: its split is applied from its start (a graph found a step ahead — a pass that
-        applied it and died before its status write — is usually this pass's own advance)."""
+        applied it and died before its status write — is usually this pass's own advance).
+        Stamped once while the graph goes on not carrying it, and again only after an analysis
+        measured since the last stamp (so no analysis taken off the split counts for the
+        step): a stamp at every pass (the apply retried every few seconds) rewrote the status
+        with nothing new."""
         s, before = self.status, self.previous
         if (self.seen.split_as_status or s.canary_version is None or _pre_traffic(s)
                 or s.step_started_at == self.now
                 or (s.canary_version, s.canary_weight, s.current_step)
                 != (before.canary_version, before.canary_weight, before.current_step)):
             return
+        stamped, started = s.split_applied_at, s.step_started_at
+        if (stamped is not None and (started is None or stamped > started)
+                and (s.last_analysis_at is None or s.last_analysis_at <= stamped)):
+            return  # applied again since the last analysis: nothing new to stamp
         s.split_applied_at = self.now
+        s.passed_while_held_at = None  # a Pass measured before it is not the step's
         s.gates = [restart_split_check(g) for g in s.gates]
 
     def roll_back(self, reason: Reason, why: str, actor: str = "operator") -> None:

@@ -282,7 +282,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         recorded=recorded,
         canary_ready=current.canary_version in ready if current.canary_version else False,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
-        generation=generation, split_as_status=split_as_status, ready_versions=serves,
+        generation=generation, split_as_status=split_as_status,
+        split_refused=_split_refused(current, split_as_status), ready_versions=serves,
         serving_failure=failure, name=name), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
@@ -576,6 +577,18 @@ def _apply_failed(before: Sequence[Condition], after: Sequence[Condition],
     return [Event("Warning", cond.APPLY_FAILED, applied.error)]
 
 
+def _split_refused(current: UpliftModelStatus, split_as_status: bool) -> str | None:
+    """``ramp.Observed.split_refused``: the graph does not split traffic as ``current`` says,
+    and the last pass's apply was refused (``ServingApplied`` False, ``ApplyFailed``, as that
+    pass recorded it): its message. The ramp holds its step meanwhile, so it neither advances
+    nor promotes on a split the traffic never got."""
+    applied = cond.find(current.conditions, cond.SERVING_APPLIED)
+    if (split_as_status or applied is None or applied.status != "False"
+            or applied.reason != cond.APPLY_FAILED):
+        return None
+    return applied.message or "the serving graph's apply was refused"
+
+
 def _apply_went_through(before: Sequence[Condition], after: Sequence[Condition]) -> bool:
     """Whether this pass applied the serving graph after the last pass's apply was refused
     (``ServingApplied`` False, ``ApplyFailed``, now True). The ramp decides before the graph is
@@ -662,7 +675,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             stable_ready=current.stable_version in serves,
             canary_ready=current.canary_version in ready if current.canary_version else False,
             requests=requests, generation=generation, split_as_status=split_as_status,
-            ready_versions=serves, serving_failure=_serving_failure(child, current, deps, serves),
+            split_refused=_split_refused(current, split_as_status), ready_versions=serves,
+            serving_failure=_serving_failure(child, current, deps, serves),
             name=meta.get("name")), now)
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("acting on a stop request of UpliftModel %s/%s failed",

@@ -57,6 +57,7 @@ class Sim:
         self.stable_ready = True
         self.canary_ready = True
         self.split_as_status = True
+        self.split_refused: str | None = None  # ServingApplied False's message, as services says
         self.ready_versions: frozenset[str] | None = None  # None: the two flags say it
         self.log: list[Decision] = []
 
@@ -69,6 +70,7 @@ class Sim:
                             canary_ready=self.canary_ready, gate_outcomes=outcomes,
                             requests=ramp.parse_requests(self.annotations), generation=3,
                             split_as_status=self.split_as_status,
+                            split_refused=self.split_refused,
                             ready_versions=self.ready_versions)
         decision = decide(self.spec, self.status, observed, self.now)
         assert_idempotent(self.spec, decision, observed, self.now)
@@ -290,6 +292,76 @@ def test_a_graph_a_step_ahead_does_not_hold_an_advance_that_is_due() -> None:
     d = sim.tick(4)
     assert d.status.current_step == 1 and d.traffic == TrafficSplit("1", "2", 25)
     assert d.status.split_applied_at is None
+
+
+REFUSED = "SeldonDeployment m: admission webhook \"quota.example\" denied the request"
+
+
+def test_a_step_whose_split_is_never_applied_neither_advances_nor_promotes() -> None:
+    """Every apply of the ramp's split refused (an admission webhook, a quota, RBAC): the graph
+    carries 90/10 while the status moved on. The ramp advanced and promoted all the same, the
+    status naming a stable version the traffic never reached."""
+    sim = with_canary()
+    sim.passing(1)
+    d = sim.passing(4)  # the advance to 25 %, whose apply is refused
+    assert d.status.current_step == 1
+    sim.split_as_status, sim.split_refused = False, REFUSED
+    for _ in range(30):
+        d = sim.passing(1)
+        assert (d.status.current_step, d.status.canary_weight) == (1, 25)
+        assert d.status.canary_version == "2" and d.status.stable_version == "1"
+        assert not {Reason.STEP_ADVANCED, Reason.PROMOTED, Reason.ANALYSIS_PASSED} & set(
+            sim.reasons())
+        assert ("the serving graph does not carry this step's split (ServingApplied False: "
+                f"{REFUSED})") in d.status.message
+    sim.request(ramp.PROMOTE_ANNOTATION, "full:1")
+    d = sim.tick(1)
+    assert d.status.stable_version == "1" and sim.reasons() == [Reason.MANUAL_PROMOTE]
+    assert "does not carry this step's split" in d.events[0].message
+    # The apply goes through: the split is checked afresh from then, and the ramp goes on.
+    sim.split_as_status, sim.split_refused = True, None
+    d = sim.passing(1)
+    assert d.status.current_step == 2 and sim.reasons() == [Reason.ANALYSIS_PASSED,
+                                                            Reason.STEP_ADVANCED]
+
+
+def test_a_split_applied_again_that_does_not_stick_holds_the_step_and_is_stamped_once() -> None:
+    """The graph goes on not carrying the step's split though each apply goes through
+    (another controller reverting it): the step holds, and ``splitAppliedAt`` is not
+    rewritten by the passes between analyses (every pass rewrote it, and each analysis said
+    AnalysisPassed again)."""
+    sim = with_canary()
+    sim.split_as_status = False
+    d = sim.tick(0.5)
+    stamped = d.status.split_applied_at
+    assert stamped == sim.now
+    for _ in range(5):  # the apply retried between analyses
+        d = sim.tick(0.05)
+        assert d.status.split_applied_at == stamped
+    for _ in range(10):
+        d = sim.passing(1)
+        assert d.status.current_step == 0 and Reason.ANALYSIS_PASSED not in sim.reasons()
+        assert "the serving graph does not carry this step's split" in d.status.message
+    sim.split_as_status = True
+    d = sim.passing(1)  # measured on the split the graph now carries
+    assert d.status.current_step == 1
+
+
+def test_a_last_step_found_at_another_split_is_not_promoted_in_that_pass() -> None:
+    """On the last step a Pass promotes; an analysis taken while the graph does not carry the
+    step's split could not check it within tolerance, so the pass applies it again first."""
+    sim = with_canary(make_spec(steps=[(10, "5m"), (50, "5m")]))
+    sim.passing(1)
+    d = sim.passing(4)
+    assert d.status.current_step == 1
+    sim.split_as_status = False
+    d = sim.passing(6)
+    assert d.status.canary_version == "2" and Reason.PROMOTED not in sim.reasons()
+    assert d.traffic == TrafficSplit("1", "2", 50)
+    assert "the serving graph does not carry this step's split" in d.status.message
+    sim.split_as_status = True
+    sim.passing(1)
+    assert sim.status.stable_version == "2" and Reason.PROMOTED in sim.reasons()
 
 
 def test_a_graph_found_at_another_split_before_traffic_changes_nothing() -> None:

@@ -17,6 +17,11 @@ def test_a_refused_apply_stamps_no_split_and_rewrites_no_status_until_it_goes_th
     sim.cluster.apply_error = KubeError("admission webhook denied the request", 400)
     result = sim.tick(1)
     assert sim.status["currentStep"] == 1 and sim.weights() == {"1": 90, "2": 10}
+    # The next pass finds the graph without the step's split and the refusal on record: the
+    # step holds, and says why (ramp.Observed.split_refused).
+    result = sim.tick(result.requeue_after or 1)
+    assert ("the serving graph does not carry this step's split (ServingApplied False: "
+            "admission webhook denied the request)") in sim.status["message"]
     refused = dict(sim.status)
     for _ in range(4):
         result = sim.tick(result.requeue_after or 1)
