@@ -6,6 +6,8 @@
 # Installs what it needs first (same steps as the tests). Extra arguments go to `uplift-operator dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python's bytecode cached outside the checkout, as for the tests: scripts/env.sh.
+source scripts/env.sh
 scripts/bootstrap-python.sh
 scripts/install-prometheus.sh
 scripts/build-controlplane.sh | tail -n 1

@@ -5,16 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
-# Caches kept outside the checkout, so that a fresh checkout reuses them (uv keeps its wheels in
-# ~/.cache/uv the same way). mypy's: 1 s instead of about 50 s with an empty cache; one directory
-# per checkout path, as its entries name the files. Python's bytecode: this environment sets
-# PYTHONDONTWRITEBYTECODE and uv does not compile what it installs, so without it every process
-# the tests start (MLflow, MLServer, the operator, the benches) would compile its imports from
-# source again; importing MLflow's server takes half the time with the bytecode.
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator"
-export MYPY_CACHE_DIR="$cache/mypy/$(pwd | cksum | cut -d' ' -f1)"
-export PYTHONPYCACHEPREFIX="$cache/pycache"
-unset PYTHONDONTWRITEBYTECODE
+# Caches outside the checkout (mypy's, Python's bytecode): scripts/env.sh, shared with dev.sh.
+source scripts/env.sh
 
 step "Python environment (.venv)"
 scripts/bootstrap-python.sh
