@@ -57,6 +57,7 @@ from uplift_operator.domain.measurements import (
     SplitCounts,
     UpliftSanityMeasurement,
     VersionArms,
+    bucket_quantile,
 )
 from uplift_operator.stats.counts import proportion_bound_test, rate_ratio_test
 from uplift_operator.stats.drift import pearson_radius, psi_bounds, psi_drift_evidence
@@ -262,14 +263,19 @@ def evaluate_gate(gate: GateSpecBase,
     ``memory`` for the version's whole life (carried across steps), so α is spent once.
 
     * ``latency``: the share of slow requests, from the latency histogram. Against the stable:
-      slow = above the stable's p95 (frozen at the first look; later looks need only the
-      stable's bucket counts, not its p95); Pass shows the canary's slow share below
-      (1 + margin) × the stable's, Fail shows it above the stable's. An absolute margin (in
+      slow = above the bucket the stable's p95 falls in over its bucket counts since the step
+      started (frozen at the first look with ``minSamples`` stable requests; never the
+      template's p95, NaN over an interval of fewer than two scrapes); Pass shows the canary's
+      slow share below (1 + margin) × the stable's, Fail shows it above the stable's. An
+      absolute margin (in
       seconds): Pass shows the canary's share above the bucket at or above the stable's
       p95 + margin below the stable's slow share, Fail as a relative one's; a threshold past
       the largest finite bucket (or a stable p95 past it) leaves the comparison Inconclusive.
       ``max``: Pass shows fewer than 5 % of canary requests above ``max`` (p95 ≤ max), Fail
-      shows more. A measurement without the stable's histogram is judged on ``max`` alone.
+      shows more. ``max`` alone passes only a step of weight 100: while the stable serves (or
+      the split is not known), a measurement without ``minSamples`` of its requests is
+      Inconclusive unless ``max`` shows harm (the collector gives none: it waits, as
+      errorRate's, for the stable's histogram).
     * ``errorRate``: Pass shows the canary's error rate below (1 + margin) × the stable's (and
       below ``max`` if set), Fail shows it above the stable's (or above ``max``). With no errors
       on either side only ``max`` can pass the gate, as with no stable requests. An absolute
@@ -698,15 +704,18 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
     unmeasurable: str | None = None  # why the comparison with the stable can never pass
     previous = memory.get(_SLOW_RATIO)
     frozen = previous.reference if previous is not None else math.nan
-    # Once frozen, the slow threshold needs no p95 of the stable's: the comparison reads the
-    # bucket counts since the step started, which a quiet last interval (its p95 NaN) leaves.
-    comparable = (bool(m.stable_buckets) and m.stable_requests >= gate.min_samples
-                  and (math.isfinite(frozen) or m.stable_p95_seconds is not None))
+    # The slow threshold is the bucket the stable's p95 falls in over its bucket counts since
+    # the step started, the counts the comparison reads: never the template's p95 over the
+    # last interval, NaN whenever that interval holds fewer than two scrapes (an
+    # analysisInterval at or below the scrape interval: every look), which left the
+    # comparison out and the gate passing on ``max`` alone.
+    comparable = bool(m.stable_buckets) and m.stable_requests >= gate.min_samples
     if comparable:
         # Slow = above the stable's p95, frozen at the version's first comparable look so the
         # counts of later looks and steps measure one fixed event.
         if not math.isfinite(frozen):
-            frozen = _bucket_at_or_above(bounds, m.stable_p95_seconds or 0.0)
+            frozen = _bucket_at_or_above(
+                bounds, bucket_quantile(1 - _SLOW_SHARE, bounds, m.stable_buckets))
         index = bounds.index(frozen) if frozen in bounds else len(bounds) - 1
         state = previous or SequentialState()
         if not math.isfinite(state.reference):
@@ -718,7 +727,9 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
             design = _ratio_design_samples(stable_slow / m.stable_requests, margin, gate.alpha,
                                            m.split)
         if not math.isfinite(frozen):
-            unmeasurable = (f"the stable's p95 ({_s(m.stable_p95_seconds)}) is above the "
+            shown_p95 = (f" ({_s(m.stable_p95_seconds)})" if m.stable_p95_seconds is not None
+                         and math.isfinite(m.stable_p95_seconds) else "")
+            unmeasurable = (f"the stable's p95{shown_p95} is above the "
                             f"histogram's largest finite bucket ({_top_bucket(bounds)}): no "
                             "request can be counted as slower than it")
         elif stable_slow + canary_slow == 0 and (previous is None or previous.looks == 0):
@@ -761,6 +772,12 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
                        f"canary p95 {_s(value)}, but {_no_stable(gate, m)} to compare with and "
                        "no max", value=shown, samples=n, memory=new_memory)
     verdict, why = _rule(tests + _needed(split_within), gate.alpha)
+    if verdict is GateVerdict.PASS and not comparable and not _canary_alone(m.split):
+        # ``max`` alone passes a step of weight 100 only: while the stable serves (or the
+        # split is not known), a canary far slower than it but under ``max`` is no Pass.
+        verdict = GateVerdict.INCONCLUSIVE
+        why = (f"{_no_stable(gate, m)} to compare with, and max alone passes only a step of "
+               f"weight 100 ({why})")
     failed = _failed(tests, gate.alpha) if verdict is GateVerdict.FAIL else None
     if failed is not None and failed in ceiling:
         threshold = gate.max  # the bound the Fail showed the p95 above
@@ -773,10 +790,12 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
         for t in tests:
             if t.can_fail and t not in ceiling:
                 why += f"; harm ({t.fails}) not shown yet (p = {t.p_fail:.3g})"
-    if m.stable_p95_seconds is not None:
+    if m.stable_p95_seconds is not None and math.isinf(m.stable_p95_seconds):
+        stable = f" vs stable above {_top_bucket(bounds).split(' of ')[0]}"
+    elif m.stable_p95_seconds is not None:
         stable = f" vs stable {_s(m.stable_p95_seconds)}"
     elif comparable:
-        stable = f" (stable's p95 not measured this interval; its threshold {_s(frozen)} kept)"
+        stable = f" (stable's slow threshold {_s(frozen)}, from its bucket counts)"
     else:
         stable = ""
     return _Judged(verdict, f"canary p95 {_s(value)}{stable}: {why}", value=shown,
@@ -821,11 +840,8 @@ def _no_stable(gate: GateSpecBase, m: LatencyMeasurement) -> str:
     """Why the canary has no stable to compare with."""
     if not m.stable_buckets or m.stable_requests == 0:
         return "no stable p95 (no stable requests)"
-    if m.stable_requests < gate.min_samples:
-        return (f"no stable p95 from ≥ {gate.min_samples} requests (only "
-                f"{m.stable_requests})")
-    return (f"no stable p95 yet ({m.stable_requests} stable requests; none in the last "
-            "interval)")
+    return (f"no stable p95 from ≥ {gate.min_samples} requests (only "
+            f"{m.stable_requests})")
 
 
 def _bucket_at_or_above(bounds: tuple[float, ...], x: float) -> float:

@@ -41,6 +41,7 @@ outcomes are the runtime's own counter and never enter ``ArmCounts.conversions``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +68,7 @@ __all__ = [
     "SplitCounts",
     "UpliftSanityMeasurement",
     "VersionArms",
+    "bucket_quantile",
 ]
 
 
@@ -107,8 +109,11 @@ class LatencyMeasurement:
     ``bucket_bounds`` are the histogram's upper bounds in seconds (ascending, the last +inf);
     ``canary_buckets``/``stable_buckets`` the cumulative counts per bound (the last is the request
     count). The gate judges the share of slow requests, a count the sequential tests handle
-    exactly; the p95s are for humans. ``stable_p95_seconds`` is None when the stable predictor
-    served nothing (e.g. a 100 % step); the gate then judges by its ``max`` alone.
+    exactly; the p95s are for humans: the canary's from the gate's template (over the last
+    analysis interval), the stable's from its bucket counts since the step started
+    (``bucket_quantile``), the counts its slow threshold is frozen from. ``stable_p95_seconds``
+    is None when the stable predictor served nothing (a 100 % step: the gate then judges by
+    its ``max`` alone).
     """
 
     canary_p95_seconds: float
@@ -119,6 +124,26 @@ class LatencyMeasurement:
     canary_buckets: tuple[int, ...] = ()
     stable_buckets: tuple[int, ...] = ()
     split: SplitCounts | None = None
+
+
+def bucket_quantile(q: float, bounds: tuple[float, ...], cumulative: tuple[int, ...]) -> float:
+    """The ``q`` quantile of a classic histogram's cumulative bucket counts, as PromQL's
+    ``histogram_quantile`` interpolates it within the bucket its rank falls in (from 0 below
+    the first bucket), except that a rank in the +Inf bucket is +Inf (above the largest finite
+    bucket: no bound to count a request above), where PromQL answers that bucket's bound. NaN
+    without a request."""
+    if not cumulative or not bounds or cumulative[-1] <= 0:
+        return math.nan
+    rank = q * cumulative[-1]
+    for i, (bound, count) in enumerate(zip(bounds, cumulative, strict=True)):
+        if count >= rank:
+            if not math.isfinite(bound):
+                return math.inf
+            lower, below = (bounds[i - 1], cumulative[i - 1]) if i else (0.0, 0)
+            if bound <= 0 or count <= below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+    return math.inf
 
 
 @dataclass(frozen=True)

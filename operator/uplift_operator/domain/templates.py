@@ -63,6 +63,9 @@ BUILTIN_TEMPLATES: Mapping[str, str] = {
     # Our runtime's request histogram, labelled by model, version and endpoint: inference only
     # (endpoint="infer"), as the latency gate's split; the delivery and outcome reports a
     # sender batches are timed on the same histogram (endpoint="deliveries", "outcomes").
+    # A latency template's p95 is the canary's shown; the gate judges, and takes the stable's
+    # p95 from, the bucket counts since the step started (``bucket_selector``): over an
+    # {{interval}} of fewer than two scrapes rate() has no value.
     "uplift-latency-p95": (
         "histogram_quantile(0.95, sum by (le) (rate(uplift_request_duration_seconds_bucket"
         '{namespace="{{namespace}}", model="{{model}}", version="{{version}}", endpoint="infer"}'

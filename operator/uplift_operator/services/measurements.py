@@ -430,8 +430,6 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
     # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
     alone = _canary_alone(ctx)
-    stable = None if alone else prom.scalar(templates.render(template,
-                                                             ctx.variables(ctx.stable_version)))
 
     def histogram(version: str) -> dict[float, int]:
         rows = prom.query(buckets[version])
@@ -445,12 +443,21 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     if not bounds or not canary_n:
         return None
     stable_n = stable_h.get(math.inf, 0)
-    stable_known = stable is not None and not math.isnan(stable) and stable_n > 0
+    if not alone and not stable_n:
+        # A step that gives the stable traffic: no stable histogram is data not in yet (its
+        # scrapes to come, or failing), not a comparison to leave out: judged on ``max``
+        # alone, a canary far slower than the stable passed. As errorRate's.
+        return None
+    stable_buckets = tuple(stable_h.get(b, 0) for b in bounds) if stable_n else ()
+    # The stable's p95 from the bucket counts the gate compares (since the step started), not
+    # the template's over the last interval: NaN over fewer than two scrapes (an
+    # analysisInterval at or below the scrape interval), so never there to compare with.
     return m.LatencyMeasurement(
         canary_p95_seconds=canary if canary is not None else math.nan, canary_requests=canary_n,
-        stable_p95_seconds=stable if stable_known else None, stable_requests=stable_n,
-        bucket_bounds=bounds, canary_buckets=tuple(canary_h.get(b, 0) for b in bounds),
-        stable_buckets=tuple(stable_h.get(b, 0) for b in bounds) if stable_n else (),
+        stable_p95_seconds=(m.bucket_quantile(0.95, bounds, stable_buckets) if stable_n
+                            else None),
+        stable_requests=stable_n, bucket_bounds=bounds,
+        canary_buckets=tuple(canary_h.get(b, 0) for b in bounds), stable_buckets=stable_buckets,
         split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -109,8 +110,17 @@ CASES: list[tuple[str, ModelGate, Measurement, GateVerdict, str]] = [
      "ratio < 1.2 shown"),
     ("latency slower than stable", gate("latency"), lat(SLOW, 5_000, FAST, 50_000), F,
      "harm shown"),
-    ("latency within max, no stable", gate("latency", max=0.2), lat(FAST, 5_000, None), P,
+    ("latency within max, weight 100", gate("latency", max=0.2),
+     replace(lat(FAST, 5_000, None), split=SplitCounts(0, 5_000, 1.0)), P,
      "canary p95 ≤ 0.2 shown"),
+    # max alone passes a step of weight 100 only: while the stable serves, a canary far slower
+    # than it but under max passed on it alone.
+    ("latency within max, no stable while it serves", gate("latency", max=0.2),
+     replace(lat(FAST, 5_000, None), split=SplitCounts(45_000, 5_000, 0.1)), INC,
+     "max alone passes only a step of weight 100"),
+    ("latency within max, stable below minSamples", gate("latency", max=0.2),
+     lat(FAST, 5_000, FAST, 99), INC,
+     "no stable p95 from ≥ 100 requests (only 99) to compare with, and max alone passes"),
     ("latency above max", gate("latency", max=0.1), lat(SLOW, 5_000, None), F, "harm shown"),
     ("latency from few requests", gate("latency"), lat(FAST, 20, FAST, 5000), INC,
      "only 20 requests"),

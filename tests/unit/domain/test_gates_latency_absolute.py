@@ -132,7 +132,7 @@ def test_a_stable_p95_past_the_top_bucket_is_no_threshold() -> None:
 # (id, canary, the stable's p95 at the second look, its requests, verdict, what it says)
 FROZEN = [
     ("equal canary, p95 missing", FAST, None, 12_000, P,
-     "its threshold 0.1s kept): requests slower than 0.1s ratio < 1.2 shown"),
+     "threshold 0.1s, from its bucket counts): requests slower than 0.1s ratio < 1.2 shown"),
     ("slow canary, p95 missing", SLOW, None, 12_000, F, "harm shown"),
     ("equal canary, p95 there", FAST, 0.1, 12_000, P, "vs stable 0.1s: requests slower"),
     # Too few stable requests to compare with still holds, threshold or not.
@@ -155,9 +155,24 @@ def test_a_frozen_threshold_needs_no_stable_p95(canary: tuple[float, ...], p95: 
     assert says in out.message
 
 
-def test_no_frozen_threshold_and_no_stable_p95_waits() -> None:
+def test_no_frozen_threshold_and_no_stable_p95_freezes_from_the_bucket_counts() -> None:
+    # The template's p95 over the last interval is NaN whenever that interval holds fewer than
+    # two scrapes (an analysisInterval at or below the scrape interval: every look). Before,
+    # the comparison then never ran: Inconclusive without max, and with one a Pass on max
+    # alone, a canary 4 × slower than the stable included.
     m = replace(lat(FAST, 30_000, FAST, 30_000), stable_p95_seconds=None)
     out = evaluate_gate(gate("latency"), m, None, NOW)
-    assert out.verdict is INC
-    assert "no stable p95 yet (30000 stable requests" in out.message
-    assert "slowRatio" not in out.memory
+    assert out.verdict is P, out.message
+    assert out.memory["slowRatio"].reference == pytest.approx(0.1)
+    slow = replace(lat(SLOW, 30_000, FAST, 30_000), stable_p95_seconds=None)
+    harmed = evaluate_gate(gate("latency", max=0.5), slow, None, NOW)
+    assert harmed.verdict is F, harmed.message
+    assert "requests slower than 0.1s ratio > 1" in harmed.message
+
+
+def test_the_threshold_is_frozen_from_the_bucket_counts_not_the_p95_given() -> None:
+    # A p95 from another window (the template's last interval) does not move the threshold:
+    # the stable's counts since the step started put its p95 in the 0.1 s bucket.
+    m = replace(lat(FAST, 30_000, FAST, 30_000), stable_p95_seconds=0.3)
+    out = evaluate_gate(gate("latency"), m, None, NOW)
+    assert out.memory["slowRatio"].reference == pytest.approx(0.1), out.message
