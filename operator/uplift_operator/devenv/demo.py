@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -64,8 +65,15 @@ def _fit_and_warm(data: Path, models: demo_models.Preparation) -> demo_models.Fi
     return fitted
 
 
+def kubectl_binary() -> str:
+    """kubectl: the one the dev extras install beside this Python (``.venv/bin/kubectl``, the
+    control plane's Kubernetes release), else whichever is on PATH."""
+    beside = Path(sys.executable).with_name("kubectl")
+    return str(beside) if os.access(beside, os.X_OK) else "kubectl"
+
+
 def _kubectl(kubeconfig: Path, *args: str) -> str:
-    result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args],
+    result = subprocess.run([kubectl_binary(), "--kubeconfig", str(kubeconfig), *args],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
