@@ -587,6 +587,19 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 f"traffic off stable {self.status.stable_version}, which serves, onto it; "
                 "annotate again once it serves")
 
+    def rollback_held(self) -> str | None:
+        """A gate's automatic rollback waits while the stable version does not serve and the
+        canary, which has traffic, does: it would move all the traffic onto a version that
+        serves none of it. Pending meanwhile (``Ready`` says the stable does not serve; the
+        phase Paused, as a Manual pending rollback), done at the first pass the stable serves;
+        an abort by hand rolls back at once."""
+        s = self.status
+        if (s.canary_version is None or _pre_traffic(s) or self.serves(s.stable_version)
+                or not self.serves(s.canary_version)):
+            return None
+        return (f"it waits for stable {s.stable_version} to serve (it does not now: rolled "
+                f"back, the traffic of canary {s.canary_version}, which serves, would go to it)")
+
     def judged_since(self) -> dt.datetime | None:
         s = self.status
         times = [t for t in (s.step_started_at, s.split_applied_at) if t is not None]

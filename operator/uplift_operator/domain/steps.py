@@ -360,6 +360,13 @@ class StepPass(ABC, Generic[S]):
         serve would be given traffic, or made stable with nothing serving."""
         return None
 
+    def rollback_held(self) -> str | None:
+        """Why a rollback the gates demand must wait although ``rollback.mode`` is Automatic
+        (None: it is done now): it would move the traffic onto what does not serve. It is
+        pending meanwhile, as with ``rollback.mode: Manual``, and done once this says None; a
+        human abort acts at once."""
+        return None
+
     def deadline_held(self) -> bool:
         """Whether ``progressDeadline`` does not run now, besides a pause: the ramp is held by
         what is not its own lack of progress (a Campaign whose campaigns file cannot be
@@ -712,16 +719,19 @@ class StepPass(ABC, Generic[S]):
             verdict = (GateVerdict.FAIL if st.failures > gate.failure_limit
                        else GateVerdict.ERROR)
             why = f"gate {gate.name} {verdict.value}: {evidence(st, tripped(gate, st))}"
-            if self.rollback_mode == "Automatic":
+            held = self.rollback_held() if self.rollback_mode == "Automatic" else None
+            if self.rollback_mode == "Automatic" and held is None:
                 self.roll_back(Reason.ROLLED_BACK, why)
             else:
                 self.rollback_pending = True
                 why = self.paused_on(gate, GateAction.ROLLBACK, why,
                                      (f"gate {gate.name} {GateVerdict.FAIL.value}: ",
                                       f"gate {gate.name} {GateVerdict.ERROR.value}: "))
-                self.pause_reason = (f"{why}; rollback.mode is Manual: annotate "
-                                     f"{ABORT_ANNOTATION} to roll back or {PROMOTE_ANNOTATION} "
-                                     "to go on")
+                self.pause_reason = (
+                    f"{why}; rollback.mode is Manual: annotate {ABORT_ANNOTATION} to roll back "
+                    f"or {PROMOTE_ANNOTATION} to go on" if held is None
+                    else f"{why}; rollback pending: {held}; annotate {ABORT_ANNOTATION} to roll "
+                         "back now")
             return
         pauses = [(g, st) for g, st, action in demands if action is GateAction.PAUSE]
         if pauses:

@@ -334,3 +334,37 @@ def test_a_pause_while_a_first_version_has_never_served_is_no_outage() -> None:
     assert ready(published) == ("False", "WaitingForServing")
     assert "does not serve any more" not in published.message
     assert _as_health_reads(published) == _testdata("paused-stable-not-served-yet.yaml")
+
+
+def test_a_gate_fail_while_the_stable_does_not_serve_waits_to_roll_back() -> None:
+    """Stable 1 stops serving mid-ramp while canary 2 (50 %) serves; a gate Fail rolled the
+    canary back at once, moving all the traffic onto the stable that serves none of it. The
+    rollback is pending until the stable serves (then done), and an abort still acts at once."""
+    def fail_while_stable_down() -> Sim:
+        sim = with_canary(make_spec(steps=[(10, "5m"), (50, "5m"), (75, "5m")],
+                                    gates=[{"name": "drift", "type": "drift"}]))
+        sim.passing(1)
+        sim.passing(5)
+        assert (sim.status.current_step, sim.status.canary_weight) == (1, 50)
+        sim.stable_ready, sim.canary_ready = False, False
+        sim.ready_versions = frozenset({"2"})
+        sim.tick(1)
+        d = sim.tick(1, verdicts={"drift": GateVerdict.FAIL})
+        assert d.status.canary_version == "2" and d.traffic == ramp.TrafficSplit("1", "2", 50)
+        assert d.status.phase is Phase.PAUSED
+        assert "rollback pending: it waits for stable 1 to serve" in d.status.message
+        assert Reason.ROLLED_BACK not in sim.reasons()
+        d = sim.tick(1)  # still down: still pending, nothing new said
+        assert d.status.canary_version == "2" and d.events == ()
+        return sim
+
+    sim = fail_while_stable_down()
+    sim.stable_ready, sim.canary_ready, sim.ready_versions = True, True, None
+    d = sim.tick(1)  # the stable serves again: the rollback the gate demanded is done
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert Reason.ROLLED_BACK in sim.reasons() and d.traffic == ramp.TrafficSplit("1", None, 0)
+
+    sim = fail_while_stable_down()
+    sim.request(ramp.ABORT_ANNOTATION, "now")
+    d = sim.tick(1)  # a human abort is not held
+    assert d.status.canary_version is None and Reason.MANUAL_ABORT in sim.reasons()
