@@ -10,7 +10,10 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   (empty result, or NaN such as 0/0), a third outcome the caller must handle.
 - ``MetricsUnavailable``: Prometheus could not be asked (refused, timeout, 5xx, auth);
   ``unanswered`` when no HTTP answer came at all (refused, timed out, reset, name not
-  resolved): the server's failure, not one query's.
+  resolved): the server's failure, not one query's. A ``success`` answer with ``warnings``
+  is one too (``error_type`` ``PARTIAL``): a querier that answered without some of its
+  stores or a remote-read endpoint (Thanos' partial response, which every query asks it not
+  to give: ``partial_response=false``), whose counts are short by what those hold.
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
   result does not have the shape asked for; its message is Prometheus' own text.
 - Messages are short and stable (they reach a gate's status, and a Ready/Degraded message for
@@ -74,6 +77,9 @@ FAIL_FAST_FOR = 5.0
 #: the same, the client gave up just before that answer came, took the heavy query for a
 #: Prometheus that does not answer, and failed every other resource's queries fast.
 EVALUATION_SHARE = 0.8
+#: The ``error_type`` of a ``MetricsUnavailable`` for a ``success`` answer with warnings: a
+#: partial result (a store or a remote-read endpoint did not answer), never taken as a count.
+PARTIAL = "partial"
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
 REDACTED = "***"
@@ -285,7 +291,11 @@ class PrometheusClient:
         a ``QueryError`` (gate queries must be instant vectors or scalars).
         """
         # Prometheus reads a bare number as seconds (a "0.5s" duration string would be rejected).
-        params: dict[str, str] = {"query": promql, "timeout": f"{self.evaluation_timeout:g}"}
+        # partial_response=false: Thanos' querier answers an error rather than a partial
+        # result when a store does not answer (Prometheus and Mimir ignore it); any other
+        # partial answer comes with warnings, refused by ``_envelope``.
+        params: dict[str, str] = {"query": promql, "timeout": f"{self.evaluation_timeout:g}",
+                                  "partial_response": "false"}
         if time is not None:
             params["time"] = f"{time.timestamp() if isinstance(time, datetime) else time:.3f}"
         data = self._get("/api/v1/query", params)
@@ -449,6 +459,16 @@ def _envelope(response: requests.Response,
         raise MetricsUnavailable(f"prometheus answered HTTP {status}"
                                  + (f" ({error_type}): {error}" if error else ""),
                                  status_code=status, error_type=error_type)
+    warnings = body.get("warnings")
+    if warnings:
+        # A partial result: the querier answered without some of its stores (Thanos' partial
+        # response, a remote-read endpoint that failed). Its counts are short by what those
+        # hold: taken as complete, a gate judged them, and the long-range source kept them for
+        # the rest of the step (``adapters.prometheus_ranges``).
+        shown = _short(redact("; ".join(str(w) for w in warnings)
+                              if isinstance(warnings, list) else str(warnings)))
+        raise MetricsUnavailable(f"prometheus answered a partial result: {shown}",
+                                 status_code=status, error_type=PARTIAL)
     data = body.get("data")
     if not isinstance(data, dict):
         raise MetricsUnavailable("prometheus answered without data", status_code=status)

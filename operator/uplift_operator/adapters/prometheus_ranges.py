@@ -31,6 +31,11 @@ tenth of their own Poisson noise. A counter reset exactly at a joint loses what 
 counted before its first scrape in the next piece, as a series first scraped inside a range
 always does. Every piece is at least ``settle`` long, so each holds two scrapes.
 
+Only complete answers are kept: a query that fails raises before anything is kept, and the
+client refuses a partial answer (``warnings``: a store or a remote-read endpoint that did not
+answer, ``adapters.prometheus.PARTIAL``), whose counts, kept, would have been short for the
+rest of the step; the next analysis asks the same pieces again.
+
 A just-started operator (or a standby taking over) has nothing kept: it asks what closed in
 queries of at most ``longest`` (a day), each within Prometheus's sample limit where the whole
 range might not be, and keeps their sum.

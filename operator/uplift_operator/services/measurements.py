@@ -45,7 +45,12 @@ from uplift_operator.adapters.mlflow_registry import (
     RegistryNotFound,
     RegistryUnavailable,
 )
-from uplift_operator.adapters.prometheus import MetricsUnavailable, PrometheusError, QueryError
+from uplift_operator.adapters.prometheus import (
+    PARTIAL,
+    MetricsUnavailable,
+    PrometheusError,
+    QueryError,
+)
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
@@ -284,7 +289,9 @@ def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
     except PrometheusError as error:
         # The adapter's short, stable text: the server and the cause class (refused, timed
         # out, HTTP 5xx with Prometheus' error); no class name, no client library internals.
-        return m.MeasurementError(str(error))
+        # A partial answer (a store that did not answer) holds: Prometheus answered, and what
+        # is missing is the store's, not the model's doing, so no count towards a rollback.
+        return m.MeasurementError(str(error), holds=error.error_type == PARTIAL)
     except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")
 

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from uplift_operator.adapters.prometheus import (
+    PARTIAL,
     FailFast,
     MetricsUnavailable,
     PrometheusClient,
@@ -82,6 +83,35 @@ def test_a_long_prometheus_error_is_shortened(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(QueryError) as bad:
         client.scalar(QUERY)
     assert len(bad.value.message) <= 200 and "\n" not in bad.value.message
+
+
+# (id, warnings, what the answer is): a success answer with warnings is partial (Thanos'
+# partial response, a failed remote read); without any it is the data.
+ENVELOPES = [
+    ("warnings", ["No StoreAPIs matched for this query", "remote_read: endpoint failed"],
+     "prometheus answered a partial result: No StoreAPIs matched for this query; "
+     "remote_read: endpoint failed"),
+    ("no warnings", [], 7.0),
+    ("warnings null", None, 7.0),
+]
+
+
+@pytest.mark.parametrize(("warnings", "answer"), [row[1:] for row in ENVELOPES],
+                         ids=[row[0] for row in ENVELOPES])
+def test_a_success_answer_with_warnings_is_partial(monkeypatch: pytest.MonkeyPatch,
+                                                   warnings: list[str] | None,
+                                                   answer: str | float) -> None:
+    client = PrometheusClient("http://thanos.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, 200, json.dumps({
+        "status": "success", "warnings": warnings,
+        "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "7"]}]}}).encode())
+    if isinstance(answer, float):
+        assert client.scalar(QUERY) == answer
+        return
+    with pytest.raises(MetricsUnavailable) as partial:
+        client.scalar(QUERY)
+    assert (partial.value.message, partial.value.error_type) == (answer, PARTIAL)
+    assert not partial.value.unanswered  # the server answered: the analysis asks on
 
 
 def test_failing_fast_repeats_the_failure_word_for_word(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,13 +8,23 @@ asked. The real Prometheus's extrapolation at the joints is measured in
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import requests
 
-from uplift_operator.adapters.prometheus import QueryError, Sample
+from uplift_operator.adapters.prometheus import (
+    PARTIAL,
+    FailFast,
+    MetricsUnavailable,
+    PrometheusClient,
+    QueryError,
+    Sample,
+)
 from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
 
 HOUR = 3600.0
@@ -237,3 +247,50 @@ def test_nothing_kept_yet_is_asked_a_day_at_most_at_a_time() -> None:
     asked = counters.ranges()
     assert max(asked) <= 24 * HOUR and len(asked) == 21  # 20 day-long queries and the rest
     assert sum(asked) == pytest.approx(at - since)
+
+
+# -- a partial answer (a store that did not answer) is never kept --------------------------------
+
+class PartialFirst:
+    """Prometheus behind ``requests``: ``sum(increase(c_total{...}[<n>ms]))`` grows 2 a second;
+    the first answer is partial (Thanos: a store unavailable, a tenth of the count, with
+    ``warnings``), the later ones complete. Records each query's parameters."""
+
+    def __init__(self) -> None:
+        self.params: list[dict[str, str]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        params = dict(kwargs["params"])
+        self.params.append(params)
+        match = re.search(r"\[(\d+)(ms|s)\]", params["query"])
+        assert match is not None
+        seconds = int(match[1]) / (1000 if match[2] == "ms" else 1)
+        partial = len(self.params) == 1
+        body: dict[str, Any] = {"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {}, "value": [float(params["time"]), str(2.0 * seconds
+                                                                 * (0.1 if partial else 1))]}]}}
+        if partial:
+            body["warnings"] = ["partial response: store 10.0.0.7:10901 unavailable"]
+        response = requests.Response()
+        response.status_code, response._content, response.url = 200, json.dumps(body).encode(), url
+        return response
+
+
+def test_a_partial_answer_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the first piece's partial count (a tenth) was kept and added to every later
+    # answer of the step, a store's outage lasting as long as the step.
+    prometheus = PartialFirst()
+    monkeypatch.setattr(requests.Session, "request", prometheus.request)
+    client = PrometheusClient("http://thanos.test:9090", fail_fast=FailFast(hold=0))
+    ranges = PiecewiseIncreases(client)
+    since = 10 * HOUR
+    at = since + 20 * HOUR + 600
+    promql = f"sum(increase({SERIES}[{int(at - since)}s]))"
+    with pytest.raises(MetricsUnavailable) as partial:
+        ranges.scalar(promql, at)
+    assert partial.value.error_type == PARTIAL
+    assert partial.value.message == ("prometheus answered a partial result: partial response: "
+                                     "store 10.0.0.7:10901 unavailable")
+    assert ranges.scalar(promql, at) == pytest.approx(2.0 * (at - since))
+    # Thanos is asked for no partial answer at all.
+    assert {p["partial_response"] for p in prometheus.params} == {"false"}

@@ -18,7 +18,9 @@ from tests.unit.services import test_campaign as tc
 from tests.unit.services import test_upliftmodel as tu
 from tests.unit.services.fakes import FakeMetrics
 
-from uplift_operator.adapters.prometheus import MetricsUnavailable, QueryError
+from uplift_operator.adapters.prometheus import PARTIAL, MetricsUnavailable, QueryError
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
+from uplift_operator.domain import measurements as m
 from uplift_operator.services import measurements
 
 TIMED_OUT = "prometheus at http://prometheus:9090 did not answer within 10s: Read timed out."
@@ -150,3 +152,25 @@ def test_the_campaign_units_are_not_asked_after_a_silent_analysis() -> None:
     sim.deps = replace(sim.deps, prometheus=source)
     sim.tick(5)
     assert {k: sim.status.get(k) for k in counted} == counted and source.calls == 1
+
+
+class Partial(Silent):
+    """Every query answered partial (a store that did not answer)."""
+
+    def _fail(self) -> Any:
+        self.calls += 1
+        raise MetricsUnavailable("prometheus answered a partial result: store down",
+                                 status_code=200, error_type=PARTIAL)
+
+
+def test_a_partial_answer_holds_without_counting_towards_a_rollback() -> None:
+    errors = ModelGate.model_validate({"name": "e", "type": "errorRate"})
+    ctx = measurements.GateContext(
+        namespace="ns", name="m", canary_version="2", stable_version="1", canary_run_id=None,
+        stable_run_id=None, step_started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        canary_started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        now=dt.datetime(2026, 1, 1, 1, tzinfo=dt.UTC), analysis_interval_s=60,
+        holdout_fraction=0.1, metric_templates={}, treatments=())
+    measured = measurements.collect(errors, ctx, Partial(), None)
+    assert measured == m.MeasurementError("prometheus answered a partial result: store down",
+                                          holds=True)
