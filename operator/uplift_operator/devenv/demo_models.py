@@ -17,6 +17,7 @@ import io
 import json
 import os
 import pickle
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -144,11 +145,25 @@ def _fit(data: Path, recipe: Recipe, sha: str, path: Path,
         progress(STAGES[3])
         refs = trainer.reference_documents(model, prep.train, cfg.n_bins)
     fitted = Fitted(model, prep, evals, refs, sha)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as handle:
-        pickle.dump(fitted, handle)
-    tmp.replace(path)
+    store(path, fitted)
     return fitted
+
+
+def store(path: Path, value: object) -> None:
+    """Pickle ``value`` to ``path`` atomically: written under a name of its own in the same
+    directory, then renamed over ``path``. Two processes caching the same version at once (two
+    demos, a demo and the tests; ``_lock`` serialises threads only) each write their own file,
+    and a reader sees one whole pickle or the other, never a mix."""
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed below, kept on success
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            pickle.dump(value, handle)
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
 
 
 @dataclass

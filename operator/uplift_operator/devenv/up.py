@@ -152,17 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, signal.SIG_IGN)
         _quietly(lambda: _say("Stopping"))
         stack.stop()
-        recorder = getattr(stack, "recorder", None)
-        if recorder is not None and recorder.samples:
-            from uplift_operator.devenv.report import write_png
-
-            try:
-                write_png(recorder.samples, recorder.marks, outcomes, report)
-            except Exception as error:  # the summary matters more than the picture
-                with contextlib.suppress(OSError):
-                    print(f"report: {error}", file=sys.stderr)
-                report = Path("(not written)")
-        _quietly(lambda: _summary(outcomes, stack, report))
+        written = _write_report(stack, outcomes, report)
+        _quietly(lambda: _summary(outcomes, stack, written))
         if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
         for sig in STOP_SIGNALS:
@@ -229,7 +220,22 @@ def _line(o: Any) -> str:
             + (f" ({level} {steps})" if steps else "") + (f": {o.reason}" if o.reason else ""))
 
 
-def _summary(outcomes: Sequence[Any], stack: Any, report: Path) -> None:
+def _write_report(stack: Any, outcomes: Sequence[Any], report: Path) -> Path | str:
+    """Write the PNG report; its path, or why there is none (said instead of a path)."""
+    recorder = getattr(stack, "recorder", None)
+    if recorder is None or not recorder.samples:
+        return "none (stopped before the first sample)"
+    from uplift_operator.devenv.report import write_png
+
+    try:
+        write_png(recorder.samples, recorder.marks, outcomes, report)
+    except Exception as error:  # the summary matters more than the picture
+        return f"none ({type(error).__name__}: {error})"
+    return report
+
+
+def _summary(outcomes: Sequence[Any], stack: Any, report: Path | str) -> None:
+    """What happened; ``report``: the report's path, or why there is none."""
     print("\nWhat happened:")
     for o in outcomes:
         print("  " + _line(o)[:400])

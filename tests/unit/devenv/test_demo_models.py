@@ -153,3 +153,33 @@ def test_plain_start_up_prints_training_stages_and_each_version_ready_once(
         "model version 1 (stable): cached",
         *(f"model new version (promote, harm): {stage}" for stage in STAGES),
         "model new version (promote, harm): trained and cached"]
+
+
+def test_two_writers_of_one_cached_version_never_mix_their_files(tmp_path: Path) -> None:
+    """Two processes caching the same version at once (the lock is per process): each writes
+    a file of its own and renames it over the cache entry; it used to be one fixed ``.tmp``,
+    which one truncated while the other wrote or renamed it."""
+    import pickle
+    import threading
+
+    from uplift_operator.devenv.demo_models import store
+
+    path = tmp_path / "version.pickle"
+    values = {name: [name] * 200_000 for name in ("a", "b")}
+    failures: list[BaseException] = []
+
+    def write(name: str) -> None:
+        try:
+            for _ in range(20):
+                store(path, values[name])
+        except BaseException as error:
+            failures.append(error)
+
+    writers = [threading.Thread(target=write, args=(name,)) for name in values]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert not failures, failures
+    assert pickle.loads(path.read_bytes()) in values.values()
+    assert [p.name for p in tmp_path.iterdir()] == ["version.pickle"]  # no temporary file left
