@@ -43,8 +43,8 @@ FILE = f"{MOUNT_DIR}/{DATA_KEY}"
 FILE_BUDGET_BYTES = 1_000_000
 #: The most entries the runtime takes (= runtime.campaigns.MAX_CAMPAIGNS; a test keeps them
 #: equal): it refuses a longer document whole and keeps its last good settings, so one Campaign
-#: too many would stop every change of the others reaching the pods. ~2,000 entries of the
-#: usual size (the sample Campaign's: about 490 bytes, compact) fill the byte budget first.
+#: too many would stop every change of the others reaching the pods. ~1,800 entries of the
+#: usual size (the sample Campaign's: about 535 bytes, compact) fill the byte budget first.
 MAX_CAMPAIGNS = 4096
 #: What an entry may grow by with no change of its spec (exposure 5.0 → 100.0, active true →
 #: false, one more digit of generation): kept free for each entry when a Campaign joins a file
@@ -88,6 +88,9 @@ class CampaignEntry:
     #: The operator refused the spec (Ready reason ``InvalidSpec``): the entry tells the runtime
     #: to treat no one (exposure 0, inactive), whatever the spec and the status say.
     refused: bool = False
+    #: ``metadata.uid``: the runtime tells a Campaign created again under the name by it (a
+    #: creation time has a second's precision only).
+    uid: str | None = None
 
 
 def name_problem(name: str) -> str | None:
@@ -220,6 +223,12 @@ def _settings(campaign: CampaignEntry, *, refused: bool) -> dict[str, Any]:
         # The runtime tells a predecessor's decisions (a Campaign deleted and created again
         # under the name) by their issue time: their reports are not this Campaign's.
         "createdAt": created,
+        # And the new Campaign's entry from the predecessor's by this (by ``createdAt`` in the
+        # entries of an operator that wrote none): it does not inherit the predecessor's
+        # settings, spend or caps, even when this replica rejects the new entry.
+        # (One the runtime would not take, which the API server never gives, is left out
+        # rather than costing the Campaign its entry.)
+        "uid": campaign.uid if campaign.uid and len(campaign.uid) <= MAX_TEXT else None,
     }
 
 

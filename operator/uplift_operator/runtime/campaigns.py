@@ -14,7 +14,9 @@ change without a restart. Format (``docs/runtime.md``, "Campaigns")::
         "budget": {"amount": 5000, "periodSeconds": 604800,
                    "periodStart": "2026-03-01T00:00:00Z"},
         "attributionWindowSeconds": 1209600, "active": true,
-        "start": "2026-03-01T00:00:00Z", "end": null}},
+        "start": "2026-03-01T00:00:00Z", "end": null,
+        "createdAt": "2026-02-20T09:30:00Z",
+        "uid": "5f0c1d2e-7a9b-4c3d-8e1f-2a3b4c5d6e7f"}},
      "split": {"stable": "3", "canary": "4", "canaryPercent": 30,
                "attributionWindowSeconds": 3600}}
 
@@ -26,7 +28,10 @@ ignored with an error logged.
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
 message naming the field, so one bad campaign does not hold back another's change (a rollback
-to exposure 0, say); :func:`merge` keeps the entry's last good version. An entry naming a
+to exposure 0, say); :func:`merge` keeps the entry's last good version — unless the rejected
+entry is another Campaign's than that version's (``uid``, else ``createdAt``, differs: deleted
+and created again under the name), whose settings are then dropped (:func:`apply_read`): the
+new Campaign never treats on its predecessor's. An entry naming a
 treatment the loaded model version lacks is rejected the same way while it treats, and taken
 without that treatment while it treats no one (:func:`apply_document`), so a rollback to 0 %
 reaches a replica of any version. Unknown keys are ignored, so a newer operator may add fields
@@ -132,6 +137,9 @@ class Campaign:
     #: The Campaign's creation (unix seconds): a decision issued before it was made under an
     #: earlier Campaign of the same name, deleted since, and its reports are not this one's.
     created_at: float | None = None
+    #: The Campaign's ``metadata.uid`` (None in an older operator's file): tells a Campaign
+    #: created again under the name within the second of its predecessor's creation.
+    uid: str | None = None
 
     def predecessor(self, issued_at: int | None) -> bool:
         """Whether a decision issued at ``issued_at`` was an earlier Campaign's of the name."""
@@ -140,11 +148,11 @@ class Campaign:
 
     def renews(self, previous: Campaign) -> bool:
         """Whether this entry is another Campaign than ``previous`` of the same name: deleted
-        and created again since (both know their creation, and it differs). A replica that
-        never saw the name leave the file must not hand the new Campaign the old one's caps,
-        spend or topFraction history."""
-        return (self.created_at is not None and previous.created_at is not None
-                and self.created_at != previous.created_at)
+        and created again since (:func:`another_campaign`: their ``uid`` differs, or, when one
+        of them has none, their creation). A replica that never saw the name leave the file
+        must not hand the new Campaign the old one's caps, spend or topFraction history."""
+        return another_campaign((self.uid, self.created_at),
+                                (previous.uid, previous.created_at))
 
     def treats_no_one(self) -> bool:
         """Whether no row is treated under it, whatever the time: inactive, or exposure 0."""
@@ -279,7 +287,34 @@ def parse_campaign(name: str, raw: Any) -> Campaign:
         start=start,
         end=end,
         created_at=r.time("createdAt", optional=True),
+        uid=None if raw.get("uid") is None else r.text("uid", blank=True),
     )
+
+
+Identity = tuple[str | None, float | None]   # (uid, createdAt in unix seconds)
+
+
+def another_campaign(new: Identity, old: Identity) -> bool:
+    """Whether the Campaigns of two entries of a name, ``(uid, createdAt)`` each, are two: by
+    their ``uid`` when both have one (a creation time has a second's precision: a Campaign
+    created again within the second has the same), else by their creation when both have one
+    (an older operator's entries carry no ``uid``); the same Campaign when neither tells."""
+    if new[0] is not None and old[0] is not None:
+        return new[0] != old[0]
+    return new[1] is not None and old[1] is not None and new[1] != old[1]
+
+
+def identity(entry: Any) -> Identity:
+    """``(uid, createdAt)`` of an entry as JSON, whether it parses or not: what of them is
+    well formed (None for the rest)."""
+    if not isinstance(entry, dict):
+        return None, None
+    uid = entry.get("uid")
+    try:
+        created = _Reader(entry, "").time("createdAt", optional=True)
+    except CampaignsError:
+        created = None
+    return (uid if isinstance(uid, str) and uid else None), created
 
 
 def merge(previous: Mapping[str, T], current: Mapping[str, T],
@@ -395,6 +430,9 @@ class Applied(Generic[T]):
     #: ``sources``, so an entry that did not change is not parsed and bound again.
     sources: dict[str, Any]
     changed: tuple[str, ...]       # the names parsed and bound anew (new, or their entry changed)
+    #: Of ``errors``, those whose rejected entry is another Campaign's than the settings last
+    #: applied under the name (created again since): those settings are dropped, not kept.
+    renewed: tuple[str, ...] = ()
 
 
 def apply_read(previous: Mapping[str, T], sources: Mapping[str, Any],
@@ -404,7 +442,12 @@ def apply_read(previous: Mapping[str, T], sources: Mapping[str, Any],
     ``previous`` as it is each campaign whose entry is the one it was taken from
     (``sources``, the last :class:`Applied`'s): only entries that changed are parsed and bound
     again, so a new version of a file of thousands of campaigns costs its changes (a campaign
-    rejected stays one whose entry is parsed each time, and logged)."""
+    rejected stays one whose entry is parsed each time, and logged). A rejected entry keeps
+    its campaign's last good settings only while it is the same Campaign's as the entry they
+    were taken from (:func:`another_campaign` of their :func:`identity`): one deleted and
+    created again under the name since (``renewed``) is not served here until an entry of it
+    is taken — its predecessor's settings, spend and caps must not treat in its name. (A
+    campaign of ``previous`` without its entry in ``sources`` keeps them: nothing tells.)"""
     bound: dict[str, T] = {}
     taken: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -433,10 +476,14 @@ def apply_read(previous: Mapping[str, T], sources: Mapping[str, Any],
             note(name, f"campaigns.{name} treats no one (inactive or exposure 0): taken without "
                        f"the treatments {served[1]} this version does not serve ({exc})")
         taken[name] = entry
+    entries = _entries(document)
+    renewed = tuple(name for name in errors if name in previous and name in sources
+                    and another_campaign(identity(entries[name]), identity(sources[name])))
     for name in errors:   # kept at its last good settings: from the entry it was taken from
-        if name in previous and name in sources:
+        if name in previous and name in sources and name not in renewed:
             taken[name] = sources[name]
-    return Applied(merge(previous, bound, errors), errors, taken, tuple(changed))
+    kept = {name: value for name, value in previous.items() if name not in renewed}
+    return Applied(merge(kept, bound, errors), errors, taken, tuple(changed), renewed)
 
 
 def _bind_served(campaign: Campaign, bind: Callable[[Campaign], T]

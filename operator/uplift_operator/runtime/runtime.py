@@ -732,7 +732,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             log.error("campaigns file %s: %s; keeping the last version split", path, exc)
         for name, message in sorted(rejected.items()):
             log.error("campaigns file %s: %s; %s", path, message,
-                      "keeping its last good settings" if name in previous
+                      "keeping its last good settings" if name in current
+                      else "the campaign was created again since its last good settings, "
+                           "which are dropped: not served" if name in applied.renewed
                       else "the campaign is not served")
         self._m.campaign_reloads.labels(**self._base,
                                         result="partial" if rejected else "ok").inc()
@@ -754,11 +756,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # A campaign's own series at zero: from the tick, once it may treat.
         for name in changed:
             if name in previous and current[name].campaign.renews(previous[name].campaign):
-                # Deleted and created again under its name (another createdAt): a new
+                # Deleted and created again under its name (another uid, or createdAt): a new
                 # Campaign, whose caps, budget spend and topFraction history start from
                 # nothing under a new ledger; the old ledger's spend series is withdrawn.
-                log.info("campaigns file %s: campaign %s was created again (createdAt "
-                         "changed): its caps, spend and topFraction history start anew",
+                log.info("campaigns file %s: campaign %s was created again (its uid or "
+                         "createdAt changed): its caps, spend and topFraction history start anew",
                          path, name)
                 self._engine.drop_ledger(name)
                 self._remove_period_spend(name)

@@ -232,7 +232,7 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
     if ready:
         kept["conditions"] = ready
     return {
-        "metadata": {key: meta.get(key) for key in ("name", "namespace", "generation",
+        "metadata": {key: meta.get(key) for key in ("name", "namespace", "uid", "generation",
                                                       "creationTimestamp", "deletionTimestamp")},
         "spec": _plain(body.get("spec") or {}),
         "status": kept,
@@ -278,6 +278,7 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
         active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
         created=dt.datetime.fromisoformat(str(created)) if created else None,
         budget_anchor=status.budget_anchor,
+        uid=str(meta["uid"]) if meta.get("uid") else None,
         # The operator refused its spec: an entry that treats no one, and that the runtime
         # takes (one it rejects would keep its last good settings, treating on).
         refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON)

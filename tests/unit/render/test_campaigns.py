@@ -21,6 +21,7 @@ SAMPLE = yaml.safe_load((Path(__file__).resolve().parents[3] / "manifests" / "sa
                          / "campaign.yaml").read_text())
 OWNER = Owner(name="hillstrom-uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000001")
 CREATED = dt.datetime(2026, 2, 20, 9, 30, tzinfo=dt.UTC)
+UID = "5f0c1d2e-7a9b-4c3d-8e1f-2a3b4c5d6e7f"
 
 
 def spec(**changes: Any) -> CampaignSpec:
@@ -40,7 +41,8 @@ def spec(**changes: Any) -> CampaignSpec:
 def entry_of(s: CampaignSpec, name: str = "spring-email", exposure: float = 25,
              active: bool = True, generation: int = 3) -> campaigns.CampaignEntry:
     return campaigns.CampaignEntry(name=name, namespace="growth", generation=generation, spec=s,
-                                   exposure_percent=exposure, active=active, created=CREATED)
+                                   exposure_percent=exposure, active=active, created=CREATED,
+                                   uid=UID)
 
 
 def test_the_sample_renders_exactly_the_documented_entry() -> None:
@@ -52,7 +54,8 @@ def test_the_sample_renders_exactly_the_documented_entry() -> None:
         "policy": {"type": "costAware"}, "maxTreatmentsPerUnit": 1,
         "budget": {"amount": 5000, "periodSeconds": 604800, "periodStart": "2026-03-01T00:00:00Z"},
         "attributionWindowSeconds": 1209600, "active": True,
-        "start": "2026-03-01T00:00:00Z", "end": None, "createdAt": "2026-02-20T09:30:00Z"}
+        "start": "2026-03-01T00:00:00Z", "end": None, "createdAt": "2026-02-20T09:30:00Z",
+        "uid": UID}
 
 
 @pytest.mark.parametrize(("changes", "field", "expected"), [

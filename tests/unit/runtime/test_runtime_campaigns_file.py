@@ -19,9 +19,11 @@ from uplift_operator.runtime.campaigns import (
     Policy,
     TreatmentTerms,
     apply_document,
+    apply_read,
     merge,
     named_treatment_keys,
     parse,
+    read_document,
 )
 from uplift_operator.runtime.reloading import FileWatch
 
@@ -208,6 +210,57 @@ def test_an_entry_that_treats_no_one_bind_still_refuses_is_rejected() -> None:
 
     applied, errors = apply_document({"a": "kept"}, doc(a=with_(exposurePercent=0)), bind)
     assert applied == {"a": "kept"} and errors == {"a": "nothing binds here"}
+
+
+def test_a_rejected_entry_of_a_campaign_created_again_drops_its_predecessors_settings() -> None:
+    """A rejected entry keeps the last good settings of the same Campaign only: one of a
+    Campaign deleted and created again under the name (another uid; in an older operator's
+    entries without one, another createdAt) is not served rather than treating on the deleted
+    one's settings, generation and ledger (a review, 2026-12-06)."""
+    def bind(c: Campaign) -> str:
+        if "sms" in c.treatments:
+            raise ValueError("the model has no treatment 'sms'")
+        return f"{c.name}@{c.generation}"
+
+    at = "2026-01-01T00:00:00Z"
+    first = apply_read({}, {}, read_document(doc(
+        a=with_(uid="uid-a", createdAt=at), b=with_(uid="uid-b", createdAt=at),
+        c=with_(createdAt=at), d=with_(createdAt=at), e=with_(createdAt=at),
+        f=with_(uid="uid-f", createdAt=at))), bind)
+    assert set(first.campaigns) == set("abcdef")
+    sms = {"sms": {"cost": 0.2, "value": 100}}
+    later = "2026-06-01T00:00:00Z"
+    second = apply_read(first.campaigns, first.sources, read_document(doc(
+        a=with_(uid="uid-a2", createdAt=at, treatments=sms, generation=1),  # same second
+        b=with_(uid="uid-b", createdAt=at, treatments=sms, generation=4),   # an edit
+        c=with_(createdAt=later, treatments=sms, generation=1),  # no uid: by createdAt
+        d=with_(createdAt=at, treatments=sms, generation=4),
+        e=with_(uid="uid-e", createdAt=at, treatments=sms),  # upgraded operator: the same
+        f=with_(uid="uid-f2", createdAt=at, exposurePercent="x"))), bind)  # does not parse
+    assert set(second.errors) == set("abcdef")
+    assert sorted(second.renewed) == ["a", "c", "f"]
+    assert second.campaigns == {"b": "b@3", "d": "d@3", "e": "e@3"}
+    assert set(second.sources) == {"b", "d", "e"}
+    assert second.sources["b"] == first.sources["b"]
+    # Taken once an entry of the new Campaign binds; rejected again, not served still.
+    third = apply_read(second.campaigns, second.sources, read_document(doc(
+        a=with_(uid="uid-a2", createdAt=at, generation=2),
+        c=with_(createdAt=later, treatments=sms, generation=1))), bind)
+    assert third.campaigns == {"a": "a@2"} and set(third.errors) == {"c"}
+    assert third.renewed == ()
+
+
+def test_a_campaign_is_told_from_its_namesake_by_uid_then_creation() -> None:
+    at, later = "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.5Z"
+    c = parse(doc(a=with_(uid="u1", createdAt=at), b=with_(uid="u2", createdAt=at),
+                  c=with_(createdAt=later), d=with_(createdAt=at), e=with_(uid="u1"),
+                  f=with_(uid="u1", createdAt=later))).campaigns
+    assert c["b"].renews(c["a"])          # created again within the second
+    assert not c["f"].renews(c["a"])      # the same uid: the same Campaign
+    assert c["c"].renews(c["d"])          # neither has a uid: by creation
+    assert not c["d"].renews(c["a"])      # one has no uid (an older operator's entry)
+    assert not c["e"].renews(c["d"])      # nothing tells: the same
+    assert parse(doc(a=with_(uid=""))).errors  # a uid is never blank
 
 
 def test_budget_periods_and_schedule_state() -> None:

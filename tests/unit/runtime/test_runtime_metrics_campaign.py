@@ -821,6 +821,69 @@ def test_a_recreated_campaign_starts_from_a_new_ledger(loaded: Loaded, tmp_path:
         assert loaded.run(runtime.unload())
 
 
+def test_a_campaign_created_again_is_told_by_its_uid_and_never_treats_on_its_predecessors(
+        loaded: Loaded, tmp_path: Path) -> None:
+    """Created again within the second (the same ``createdAt``), another ``uid``: a new ledger.
+    Created again with an entry this replica rejects (a treatment its model lacks): not served
+    (404 unknown_campaign), its predecessor's settings, ledger and gauges dropped; before, it
+    went on treating on the deleted Campaign's settings and generation (a review, 2026-12-06)."""
+    train_small_model(tmp_path / "model")
+    created = _iso(time.time() - 7200)
+    entry = {"generation": 4, "salt": "t/uid", "unitKey": "customer_id",
+             "holdoutFraction": 0.0, "exposurePercent": 100, "maxTreatmentsPerUnit": 1,
+             "treatments": {"womens-e-mail": {"cost": 1.0, "value": 5.0}},
+             "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+             "budget": {"amount": 3.0, "periodStart": "2026-01-01T00:00:00Z"},
+             "attributionWindowSeconds": 86400, "active": True,
+             "createdAt": created, "uid": "uid-1"}
+    path = tmp_path / "campaigns.json"
+
+    def write(**changes: Any) -> None:
+        _rewrite(path, json.dumps({"format": "uplift-operator/campaigns/v1",
+                                   "campaigns": {CAMPAIGN: {**entry, **changes}}}))
+
+    write()
+    saved = os.environ["UPLIFT_CAMPAIGNS_FILE"]
+    os.environ["UPLIFT_CAMPAIGNS_FILE"] = str(path)
+    try:
+        runtime = UpliftRuntime(ModelSettings(
+            name="uid-test", implementation=UpliftRuntime,
+            parameters=ModelParameters(uri=str(tmp_path / "model"))))
+        loaded.run(runtime.load())
+    finally:
+        os.environ["UPLIFT_CAMPAIGNS_FILE"] = saved
+    other = Loaded(runtime, loaded.loop)
+
+    def ledgers() -> dict[str, float]:
+        return {s.labels["ledger"]: s.value for family in REGISTRY.collect()
+                for s in family.samples if s.name == "uplift_campaign_period_spend"
+                and s.labels.get("model") == "uid-test"}
+
+    try:
+        units = ["u-1", "u-2", "u-3"]
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["treated"] * 3
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["capped"] * 3
+        (old,) = ledgers()
+
+        write(generation=1, uid="uid-2")   # created again within the second
+        runtime._campaign_tick(time.time())
+        assert other.decide(units, CAMPAIGN)["campaign_arm"] == ["treated"] * 3
+        (new,) = ledgers()
+        assert new != old
+
+        write(generation=1, uid="uid-3", createdAt=_iso(time.time() - 60),
+              treatments={"no-such-treatment": {"cost": 1.0, "value": 5.0}})
+        runtime._campaign_tick(time.time())
+        assert CAMPAIGN not in (runtime._campaigns or {})
+        with pytest.raises(UpliftError, match="unknown campaign"):
+            other.decide(units, CAMPAIGN)
+        assert ledgers() == {}
+        assert REGISTRY.get_sample_value("uplift_campaign_generation", {
+            "model": "uid-test", "version": runtime._engine.version, "campaign": CAMPAIGN}) is None
+    finally:
+        assert loaded.run(runtime.unload())
+
+
 def test_a_campaign_that_left_the_file_has_its_series_removed_once_nothing_is_pending(
         loaded: Loaded, tmp_path: Path) -> None:
     """/metrics does not grow with every campaign ever configured (review finding 4): a

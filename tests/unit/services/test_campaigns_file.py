@@ -417,3 +417,20 @@ def test_the_model_s_attribution_window_in_the_split_never_breaks_the_file(
     assert split is not None and split.attribution_window_seconds == seconds
     parsed = runtime_campaigns.parse_split(campaigns.text([], split))
     assert parsed is not None and parsed.attribution_window_seconds == seconds
+
+
+def test_each_entry_carries_its_campaigns_uid() -> None:
+    """The runtime tells a Campaign created again under its name by its uid (its createdAt has
+    a second's precision): the snapshot keeps metadata.uid and the entry carries it; a
+    Campaign stored without one (none from the API server) gets null."""
+    cluster = FakeCluster()
+    body = campaign_body()
+    body["metadata"]["uid"] = "7d1c6a52-1b7e-4f2a-9c3d-0e5f6a7b8c9d"
+    assert campaigns_file.snapshot(body)["metadata"]["uid"] == body["metadata"]["uid"]
+    sync(campaigns_file.FileDependencies(cluster), body, campaign_body("no-uid"))
+    entries = file_of(cluster)["campaigns"]
+    assert entries["spring-email"]["uid"] == "7d1c6a52-1b7e-4f2a-9c3d-0e5f6a7b8c9d"
+    assert entries["no-uid"]["uid"] is None
+    parsed = runtime_campaigns.parse(cluster.objects[KEY]["data"]["campaigns.json"])
+    assert parsed.campaigns["spring-email"].uid == "7d1c6a52-1b7e-4f2a-9c3d-0e5f6a7b8c9d"
+    assert parsed.campaigns["no-uid"].uid is None
