@@ -31,7 +31,9 @@ Prometheus cost one timeout, not 100 in a row on eight threads (a pass of any ot
 waited 493 s behind them). Prometheus itself is given ``EVALUATION_SHARE`` of the timeout to
 evaluate a query, so that a query too heavy for it is answered (503, its timeout error: that
 query's failure, not the server's) before the client stops waiting. One analysis stops asking
-at its first unanswered query (``services.measurements.AnalysisQueries``); so a kept connection
+at its first unanswered query (``services.measurements.AnalysisQueries``), and at its first
+error answered only after that evaluation timeout (``MetricsUnavailable.overloaded``: an
+overloaded Prometheus answers every query so, each holding the thread as long); so a kept connection
 that the server (or a proxy's idle timeout) closed unanswered just as a query reused it is not
 taken for one: that query is asked once more on a new connection (``PrometheusClient._send``).
 
@@ -101,15 +103,19 @@ class PrometheusError(Exception):
 class MetricsUnavailable(PrometheusError):  # noqa: N818 - named for the condition the caller handles
     """Prometheus could not answer: connection refused, timeout, 5xx, or rejected credentials.
     ``unanswered``: no HTTP answer came at all (refused, timed out, reset, name not resolved),
-    so any other query to the same server would fail alike. ``asked`` is False when the query
-    was not sent (``FailFast``): its message is the earlier failure's, word for word."""
+    so any other query to the same server would fail alike. ``overloaded``: answered, but with
+    an error after at least the evaluation timeout it was given (an overloaded Prometheus's
+    503 ``timeout``, a proxy's 504): the query held its thread as long as an unanswered one,
+    and the next would likely do the same. ``asked`` is False when the query was not sent
+    (``FailFast``): its message is the earlier failure's, word for word."""
 
     def __init__(self, message: str, *, status_code: int | None = None,
                  error_type: str | None = None, unanswered: bool = False,
-                 asked: bool = True) -> None:
+                 asked: bool = True, overloaded: bool = False) -> None:
         super().__init__(message, status_code=status_code, error_type=error_type)
         self.unanswered = unanswered
         self.asked = asked
+        self.overloaded = overloaded
 
 
 class QueryError(PrometheusError):
@@ -353,6 +359,12 @@ class PrometheusClient:
             log.warning("prometheus at %s: %s (HTTP %s); query: %s; body: %.2000s",
                         self.shown_url, exc.message, response.status_code, params.get("query"),
                         redact(response.text))
+            if (isinstance(exc, MetricsUnavailable) and exc.error_type != PARTIAL
+                    and self.fail_fast.clock() - started >= self.evaluation_timeout):
+                # Answered, but only once its evaluation timeout ran out: the analysis asks
+                # no more of it (``services.measurements.AnalysisQueries``), as after an
+                # unanswered query. The server answers, so the breaker stays closed.
+                exc.overloaded = True
             raise
 
     def _send(self, url: str, params: Mapping[str, str], headers: Mapping[str, str],

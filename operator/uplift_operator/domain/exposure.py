@@ -280,15 +280,22 @@ def treating(status: CampaignStatus, deleting: bool = False) -> bool:
     return status.phase in _TREATING_PHASES
 
 
-def refused_consequence(status: CampaignStatus) -> str | None:
+def refused_consequence(status: CampaignStatus, undelivered: str | None = None) -> str | None:
     """What refusing the spec stops, for a Campaign whose status still shows an exposure (its
     ramp underway or completed): the campaigns file renders it inactive (``treating``), so the
     runtime treats no one under it until the spec is fixed; the status keeps that exposure and
-    step, where the ramp resumes then. None when it treated no one anyway (0 %)."""
+    step, where the ramp resumes then. None when it treated no one anyway (0 %). While the
+    model's campaigns file cannot be written (``undelivered``, as for ``Observed.undelivered``)
+    the runtime keeps the entry it had, active: no one is treated only once the file is
+    written."""
     if status.exposure_percent <= 0:
         return None
     where = (f" at step {status.current_step + 1}" if status.current_step is not None
              else " (ramp complete)")
+    if undelivered is not None:
+        return (f"treating no one under this Campaign once its campaigns file is written (it "
+                f"cannot be now: the runtime keeps the settings it has; exposure "
+                f"{status.exposure_percent:g}%{where} resumes once the spec is fixed)")
     return (f"treating no one under this Campaign until its spec is fixed (its campaigns-file "
             f"entry is inactive; exposure {status.exposure_percent:g}%{where} resumes then)")
 

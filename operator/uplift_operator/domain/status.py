@@ -74,6 +74,18 @@ def validation_outcome(previous: list[Condition], observed: Observation,
     return Outcome(Phase.HEALTHY, message, conditions)
 
 
+def invalid_said(conditions: Sequence[Condition], message: str) -> str:
+    """What the last pass that refused the spec said of it (``Ready`` False ``InvalidSpec``: its
+    message before ``domain.stuck`` named the problems held past their grace after it), else
+    ``message`` as stored: for whether a refusal says something new (its Warning), which the
+    words ``domain.stuck`` adds after it are not."""
+    ready = cond.find(conditions, cond.READY)
+    if ready is not None and (ready.status, ready.reason) == ("False",
+                                                              cond.INVALID_SPEC_REASON):
+        return ready.message
+    return message
+
+
 def spec_valid(previous: list[Condition], generation: int, now: dt.datetime) -> list[Condition]:
     """``InvalidSpec=False``: the spec passed validation (both kinds, every valid pass)."""
     return cond.set_condition(previous, type_=cond.INVALID_SPEC, status="False",

@@ -12,7 +12,10 @@
    keeps of a removed one dropped as a valid pass drops it (``domain.exposure.forget_budget``;
    the campaigns file renders the refused Campaign as an inactive entry at 0 %, so the runtime
    treats no one under it until the spec is fixed, which the message, Ready and the
-   InvalidSpec event then say: ``exposure.refused_consequence``; the status keeps the step and
+   InvalidSpec event then say: ``exposure.refused_consequence``, which says no one is treated
+   only once the file is written while it cannot be; ``SettingsDelivered`` and
+   ``HoldoutShared`` are said as on a valid pass, and named in the message past their grace:
+   ``_refused_pass``; the status keeps the step and
    exposure the ramp resumes at, and the first valid pass after it, told so by
    ``InvalidSpec`` True in the status it reads, starts that step over:
    ``Observed.spec_was_refused``);
@@ -59,10 +62,10 @@ from pydantic import ValidationError
 from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, CampaignSpec, CampaignStatus
-from uplift_operator.api.v1alpha1.common import Condition, clamp_durations
+from uplift_operator.api.v1alpha1.common import Condition, Phase, clamp_durations
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import exposure, gates, shared_draws, stuck, validation
+from uplift_operator.domain import exposure, gates, shared_draws, steps, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.budget import remembered
 from uplift_operator.domain.measurements import BudgetMeasurement, CampaignUnits, NotMeasured
@@ -166,11 +169,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         # the refused entry without it too (each replica drops its ledger); a budget set again
         # is then counted afresh, not with the removed one's spend.
         stopped = exposure.forget_budget(spec, stopped)
-        invalid = invalid_pass(stopped, generation, problems, now,
-                               consequence=exposure.refused_consequence(stopped))
-        return dataclasses.replace(invalid, events=tuple(
-            Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
-            + invalid.events)
+        return _refused_pass(spec, stopped, current, model, problems, stop_events, deps,
+                             draws, generation, namespace, str(meta["name"]), now)
     # Its conversion gates' evidence is kept only under the targeting (and a roi gate's, the
     # economics) it was gathered under; a status from before that binding keeps it
     # (``gates.same_settings``).
@@ -236,6 +236,44 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         grace_ends = (published.due - now).total_seconds()
         requeue = grace_ends if requeue is None else min(requeue, grace_ends)
     return PassResult(decision.status.to_wire(), events, requeue)
+
+
+def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: CampaignStatus,
+                  model: _Model, problems: list[str], stop_events: Sequence[steps.Event],
+                  deps: CampaignDependencies, draws: Sequence[shared_draws.Draw],
+                  generation: int, namespace: str, name: str, now: dt.datetime) -> PassResult:
+    """The invalid-spec path's result (the spec parsed, validation refused it): the refusal
+    (``invalid_pass``) with what the file side says as on a valid pass, since the campaigns
+    file still carries the Campaign (an inactive entry): ``SettingsDelivered`` (an abort acted
+    on meanwhile, or the inactive entry itself, has not reached the runtime while the file
+    cannot be written; and it turns True once it is), ``HoldoutShared``, and the phase's
+    message naming them past their grace (``stuck.campaign_phase``). The consequence says no one
+    is treated only once the file is written while it cannot be."""
+    undelivered = _undelivered(deps, namespace, spec.model_ref.name, model)
+    conditions = exposure.settings_delivered(stopped.conditions, undelivered, generation, now,
+                                             model_found=model.body is not None)
+    own = shared_draws.draw(namespace, spec.model_ref.name, name, spec.experiment.salt)
+    conditions = shared_draws.holdout_shared(conditions, own, shared_draws.sharing(own, draws),
+                                             generation, now)
+    consequence = exposure.refused_consequence(
+        stopped, exposure.undelivered(stopped.conditions, undelivered))
+    # Whether the refusal is news is judged on its own words, not on the problems
+    # ``stuck.campaign_phase`` named after them (or each pass would post its Warning again).
+    said = status_logic.invalid_said(stopped.conditions, stopped.message)
+    invalid = invalid_pass(stopped.model_copy(update={"conditions": conditions, "message": said}),
+                           generation, problems, now, consequence=consequence)
+    try:
+        deadline = clamp_durations(spec).exposure.progress_deadline
+        stuck.grace(deadline)
+    except ValueError:  # refused, maybe for this very field: the default grace
+        deadline = None
+    published = stuck.campaign_phase(Phase.DEGRADED, str(invalid.status["message"]),
+                                     conditions, deadline, now)
+    status = {**invalid.status, "phase": (published.phase or Phase.DEGRADED).value,
+              "message": published.message}
+    events = (tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
+              + invalid.events + _shared_draw_news(current.conditions, conditions))
+    return PassResult(status, events, None)
 
 
 def _undelivered(deps: CampaignDependencies, namespace: str, model: str,

@@ -156,7 +156,9 @@ class AnalysisQueries:
     (errorRate and latency check the same traffic split). Built per analysis, so nothing
     outlives the instant it was asked at; a query that fails on its own (Prometheus refused
     it) is not kept (the next gate asks again, and gets its own Error). A query that got no
-    answer at all (``MetricsUnavailable.unanswered``: refused, timed out) is kept for the rest
+    answer at all (``MetricsUnavailable.unanswered``: refused, timed out), or whose error came
+    only after its evaluation timeout (``MetricsUnavailable.overloaded``: an overloaded
+    Prometheus answers each query so, 8 s at the client's 10 s timeout), is kept for the rest
     of the analysis: every query after it fails at once with the same error, so each gate
     that reads Prometheus is an Error, as when each asked, without holding a pass thread for
     one timeout per query (a Campaign's analysis asked four in a row: 40 s at the client's
@@ -191,11 +193,12 @@ class AnalysisQueries:
         if self._unanswered is not None:
             down = self._unanswered
             raise MetricsUnavailable(down.message, status_code=down.status_code,
-                                     error_type=down.error_type, unanswered=True)
+                                     error_type=down.error_type, unanswered=down.unanswered,
+                                     overloaded=down.overloaded)
         try:
             return ask(promql, time)
         except MetricsUnavailable as error:
-            if error.unanswered:
+            if error.unanswered or error.overloaded:
                 self._unanswered = error
             raise
 

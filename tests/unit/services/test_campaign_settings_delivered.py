@@ -7,6 +7,7 @@ once the file is written; absent while it never failed, and while its model is n
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -128,3 +129,77 @@ def test_a_deleted_model_leaves_nothing_delivered_nor_undelivered(cause: str) ->
     assert sim.status["phase"] == "Progressing" and sim.status["exposurePercent"] == 0
     sim.tick(1)
     assert delivered(sim.status) is None
+
+
+def _refusable() -> tuple[Sim, dict[str, Any]]:
+    """A Campaign exposing at 5 %, its file's state in ``file["why"]`` (None: written)."""
+    file: dict[str, Any] = {"why": None}
+    sim = Sim()
+    sim.deps = dataclasses.replace(sim.deps, undelivered=lambda namespace, model: file["why"])
+    sim.tick()
+    assert sim.status["exposurePercent"] == 5.0
+    return sim, file
+
+
+def _refuse(sim: Sim) -> None:
+    sim.edit_spec(treatments=[*sim.body["spec"]["treatments"], {"name": "sms"}])
+
+
+def test_a_refused_spec_says_a_file_that_cannot_be_written_and_that_no_one_is_treated_once_it_is(
+        ) -> None:
+    """Before: the invalid-spec path never read the file's state, so ``SettingsDelivered`` was
+    not said (no alert, nothing Degraded for it), and the message claimed the runtime treats no
+    one, while the file that would make the entry inactive was never written (the runtime keeps
+    the old, active one)."""
+    sim, file = _refusable()
+    _refuse(sim)
+    sim.tick(1)
+    assert sim.status["message"].startswith("treating no one under this Campaign until its spec "
+                                            "is fixed")
+    assert delivered(sim.status) is None
+    file["why"] = REFUSED
+    told = sim.tick(1)
+    found = delivered(sim.status)
+    assert found is not None and (found["status"], found["reason"]) == ("False", "FileNotWritten")
+    assert sim.status["message"].startswith(
+        "treating no one under this Campaign once its campaigns file is written (it cannot be "
+        "now: the runtime keeps the settings it has; exposure 5% at step 1 resumes once the spec "
+        "is fixed): invalid spec: ")
+    assert [e.reason for e in told.events] == ["InvalidSpec"]  # its words changed
+    for _ in range(6):  # past the grace: the message names it after the refusal
+        quiet = sim.tick(1)
+    assert sim.status["phase"] == "Degraded"
+    assert "; SettingsDelivered False (FileNotWritten) since " in sim.status["message"]
+    assert not quiet.events  # the problem's words added after the refusal are no new refusal
+    ready = next(c for c in sim.status["conditions"] if c["type"] == "Ready")
+    assert "SettingsDelivered" not in ready["message"]
+
+
+def test_an_abort_acted_on_while_refused_says_it_has_not_reached_the_runtime() -> None:
+    sim, file = _refusable()
+    _refuse(sim)
+    sim.tick(1)
+    file["why"] = REFUSED
+    sim.annotate("uplift.dev/abort", "t1")
+    result = sim.tick(1)
+    assert "ManualAbort" in [e.reason for e in result.events]
+    assert sim.status["exposurePercent"] == 0.0
+    found = delivered(sim.status)
+    assert found is not None and (found["status"], found["reason"]) == ("False", "FileNotWritten")
+
+
+def test_a_file_written_again_while_the_spec_is_refused_says_delivered() -> None:
+    """Before: ``SettingsDelivered`` False stayed while the spec was refused, whatever the
+    file: UpliftCampaignSettingsUndelivered paged on."""
+    sim, file = _refusable()
+    file["why"] = REFUSED
+    sim.tick(1)
+    assert delivered(sim.status)["status"] == "False"  # type: ignore[index]
+    _refuse(sim)
+    sim.tick(1)
+    file["why"] = None
+    sim.tick(1)
+    found = delivered(sim.status)
+    assert found is not None and (found["status"], found["reason"]) == ("True", "FileWritten")
+    assert sim.status["message"].startswith("treating no one under this Campaign until its spec "
+                                            "is fixed")

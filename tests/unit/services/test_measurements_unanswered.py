@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pytest
+import requests
 from tests.unit.services import test_campaign as tc
 from tests.unit.services import test_upliftmodel as tu
 from tests.unit.services.fakes import FakeMetrics
 
-from uplift_operator.adapters.prometheus import PARTIAL, MetricsUnavailable, QueryError
+from uplift_operator.adapters.prometheus import (
+    PARTIAL,
+    FailFast,
+    MetricsUnavailable,
+    PrometheusClient,
+    QueryError,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import measurements as m
+from uplift_operator.domain import templates
 from uplift_operator.services import measurements
 
 TIMED_OUT = "prometheus at http://prometheus:9090 did not answer within 10s: Read timed out."
@@ -174,3 +183,62 @@ def test_a_partial_answer_holds_without_counting_towards_a_rollback() -> None:
     measured = measurements.collect(errors, ctx, Partial(), None)
     assert measured == m.MeasurementError("prometheus answered a partial result: store down",
                                           holds=True)
+
+
+BUSY = "prometheus answered HTTP 503 (timeout): query timed out in expression evaluation"
+
+
+def _overloaded(seconds: float) -> tuple[PrometheusClient, list[str]]:
+    """A client of a Prometheus that answers every query with its timeout error (HTTP 503)
+    after ``seconds``, on a simulated clock; and the queries sent."""
+    clock = [0.0]
+    client = PrometheusClient("http://prometheus:9090", timeout=10,
+                              fail_fast=FailFast(clock=lambda: clock[0]))
+    sent: list[str] = []
+
+    def send(url: str, params: Mapping[str, str], *_: Any) -> requests.Response:
+        sent.append(params["query"])
+        clock[0] += seconds
+        response = requests.Response()
+        response.status_code = 503
+        response._content = json.dumps({"status": "error", "errorType": "timeout",
+                                        "error": "query timed out in expression evaluation"
+                                        }).encode()
+        return response
+
+    client._send = send  # type: ignore[method-assign]
+    return client, sent
+
+
+def _canary_gates(source: Any) -> dict[str, Any]:
+    now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    ctx = measurements.GateContext(
+        namespace="ns", name="m", canary_version="2", stable_version="1", canary_run_id=None,
+        stable_run_id=None, step_started_at=now - dt.timedelta(minutes=20),
+        canary_started_at=now - dt.timedelta(minutes=20), now=now, analysis_interval_s=60,
+        holdout_fraction=0.1, metric_templates=templates.BUILTIN_TEMPLATES, treatments=(),
+        canary_share=0.25, attribution_window_s=600)
+    shared = measurements.per_analysis(source, now)
+    return {type_: measurements.collect(ModelGate.model_validate({"name": type_.lower(), "type": type_}),
+                                        ctx, shared, None)
+            for type_ in ("latency", "errorRate", "onlineEffect")}
+
+
+def test_after_an_answer_that_took_the_evaluation_timeout_the_analysis_fails_fast() -> None:
+    # An overloaded Prometheus answers each query with its timeout error once the evaluation
+    # timeout (8 s of the client's 10 s) ran out. Before: each of the analysis's queries was
+    # asked and held the pass thread 8 s (the three gates: 24 s, every 60 s interval).
+    client, sent = _overloaded(client_seconds := 8.1)
+    assert client_seconds >= client.evaluation_timeout
+    gates = _canary_gates(client)
+    assert len(sent) == 1
+    assert gates == {type_: m.MeasurementError(BUSY) for type_ in gates}  # each an Error
+
+
+def test_a_timeout_answered_at_once_does_not_stop_the_others() -> None:
+    # A query too heavy for Prometheus answered quickly is that query's failure: the others
+    # are asked.
+    client, sent = _overloaded(0.5)
+    gates = _canary_gates(client)
+    assert len(sent) == 3  # one per gate: each fails at its first query
+    assert gates == {type_: m.MeasurementError(BUSY) for type_ in gates}
