@@ -196,7 +196,8 @@ def _overloaded(seconds: float) -> tuple[PrometheusClient, list[str]]:
                               fail_fast=FailFast(clock=lambda: clock[0]))
     sent: list[str] = []
 
-    def send(url: str, params: Mapping[str, str], *_: Any) -> requests.Response:
+    def send(url: str, params: Mapping[str, str], headers: Mapping[str, str],
+             auth: tuple[str, str] | None, started: float) -> requests.Response:
         sent.append(params["query"])
         clock[0] += seconds
         response = requests.Response()
