@@ -27,6 +27,8 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
 | ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
+| ``uplift_campaigns_file_refused`` | gauge | (none): 1 while the file's version is rejected whole |
+| ``uplift_campaign_entry_refused`` | gauge | ``campaign``: 1 while its entry is rejected (else none) |
 | ``uplift_report_tokens`` | gauge | (none): report tokens accepted now; 0 = endpoints open |
 | ``uplift_report_token_reloads_total`` | counter | ``result`` = ok / error (token file versions) |
 | ``uplift_report_token_file_refused`` | gauge | (none): 1 while the token file's current version is refused |
@@ -208,6 +210,10 @@ class RuntimeMetrics:
                 continue
             if not gauges and isinstance(collector, Gauge):
                 continue
+            if collector is self.campaign_entry_refused:
+                # Follows the file's entries, not the campaign's decisions: set and removed as
+                # its entry is rejected or taken (``UpliftRuntime._export_refused_entries``).
+                continue
             at_model, at_label = names.index("model"), names.index(label)
             # Deleted under the collector's lock as ``remove`` does, without its look at the
             # environment per series (two-thirds of the time at 157,696 series).
@@ -372,6 +378,20 @@ class RuntimeMetrics:
             r, Counter, "uplift_campaigns_reloads",
             "New versions of the campaigns file: ok, partial (some entries kept their last good "
             "version), error (the whole file kept the last good version).", (*BASE, "result"))
+        # States, not counts (as uplift_report_token_file_refused): each version is counted
+        # once above, so an alert on the counter's increase cleared while the file, or the
+        # entry, stayed rejected and the replica kept treating on its last good settings.
+        self.campaigns_file_refused = _get(
+            r, Gauge, "uplift_campaigns_file_refused",
+            "1 while the campaigns file's current version is rejected whole (not JSON, another "
+            "format, too many entries, unreadable, or gone after a version was read: every "
+            "campaign keeps its last good settings); 0 since a version was taken.", BASE)
+        self.campaign_entry_refused = family(
+            Gauge, "uplift_campaign_entry_refused",
+            "1 while the campaign's current entry in the campaigns file is rejected (malformed, "
+            "or treating with a treatment this version lacks: it keeps its last good settings, "
+            "or is not served); no series once an entry of it is taken or it leaves the file.",
+            CAMPAIGN, zeros=NO_ZEROS)
         # Sender authentication (docs/runtime.md, "Rotating the report token").
         self.report_tokens = _get(
             r, Gauge, "uplift_report_tokens",

@@ -493,6 +493,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # the entry they were read from
         self._named_keys: dict[str, frozenset[str]] = {}
         self._named_entries: dict[str, Any] = {}
+        # the campaigns whose current entry is rejected (uplift_campaign_entry_refused = 1)
+        self._refused_entries: set[str] = set()
+        if path is not None:  # a rejected version shows from its first
+            self._m.campaigns_file_refused.labels(**self._base).set(0)
         self._campaign_tick(time.time())
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
@@ -532,6 +536,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # Its ledgers leave with it; the next instance counts from zero under new ids.
         for name in list(getattr(self, "_period_ledgers", {})):
             self._remove_period_spend(name)
+        for name in getattr(self, "_refused_entries", ()):  # the next instance judges anew
+            with contextlib.suppress(KeyError):
+                self._m.campaign_entry_refused.remove(self.name, self._engine.version, name)
         return True
 
     def _campaign_tick(self, now: float) -> None:
@@ -712,13 +719,17 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             log.error("campaigns file %s: %s; keeping the last good settings of %s and the "
                       "last version split", path, exc, sorted(previous) or "no campaign")
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
+            self._m.campaigns_file_refused.labels(**self._base).set(1)
             return
         except Exception:   # a bug in reading it: a bad document still, never a failed load
             log.exception("campaigns file %s could not be applied; keeping the last good "
                           "settings of %s and the last version split", path,
                           sorted(previous) or "no campaign")
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
+            self._m.campaigns_file_refused.labels(**self._base).set(1)
             return
+        self._m.campaigns_file_refused.labels(**self._base).set(0)
+        self._export_refused_entries(set(applied.errors))
         current, rejected = applied.campaigns, applied.errors
         # new, or taken from an entry that changed (not one kept at its last good settings)
         changed = [name for name in applied.changed
@@ -776,6 +787,17 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                           f", exposure {current[n].campaign.exposure_percent:g}"
                                           " %)"),
                  len(gone), _some(gone))
+
+    def _export_refused_entries(self, refused: set[str]) -> None:
+        """``uplift_campaign_entry_refused`` = 1 for each campaign whose entry the document
+        just taken rejects; the series of one taken since, or gone from the file, removed."""
+        gauge = self._m.campaign_entry_refused
+        for name in sorted(self._refused_entries - refused):
+            with contextlib.suppress(KeyError):  # not exported
+                gauge.remove(self.name, self._engine.version, name)
+        for name in sorted(refused - self._refused_entries):
+            gauge.labels(**self._base, campaign=name).set(1)
+        self._refused_entries = refused
 
     def _named_keys_of(self, document: dict[str, Any]) -> dict[str, frozenset[str]]:
         """``campaigns.named_keys_of`` the document, worked out again only for the entries

@@ -504,6 +504,53 @@ def test_a_document_rejected_whole_keeps_the_version_split(loaded: Loaded) -> No
         runtime._campaign_tick(time.time())
 
 
+def test_a_rejected_document_or_entry_shows_as_a_state_until_a_good_one_is_read(
+        loaded: Loaded) -> None:
+    """``uplift_campaigns_file_refused`` is 1 for as long as the file's current version is
+    rejected whole, ``uplift_campaign_entry_refused{campaign}`` for as long as that campaign's
+    entry is (gone once taken, or once it leaves the file): the reloads counter moves once per
+    version, so an alert on its increase cleared while the pods kept their last good settings."""
+    runtime = loaded.runtime
+    assert runtime._watch is not None
+    path = Path(runtime._watch.path)
+    original = path.read_text()
+    document = json.loads(original)
+    entry = document["campaigns"][CAMPAIGN]
+
+    def refused(campaign: str) -> float | None:
+        return value("uplift_campaign_entry_refused", campaign=campaign)
+
+    def publish(doc: dict[str, Any]) -> None:
+        _rewrite(path, json.dumps(doc))
+        runtime._campaign_tick(time.time())
+
+    try:
+        assert value("uplift_campaigns_file_refused") == 0
+        publish({**document, "format": "uplift-operator/campaigns/v2"})
+        assert value("uplift_campaigns_file_refused") == 1
+        runtime._campaign_tick(time.time())
+        assert value("uplift_campaigns_file_refused") == 1   # for as long as it is
+        publish(document)
+        assert value("uplift_campaigns_file_refused") == 0
+        assert refused(CAMPAIGN) is None
+
+        unserved = {**entry, "treatments": {"no-such-treatment": {"cost": 0, "value": 1}}}
+        publish({**document, "campaigns": {CAMPAIGN: unserved,
+                                           "bad-one": {**entry, "policy": None}}})
+        assert value("uplift_campaigns_file_refused") == 0
+        assert refused(CAMPAIGN) == 1 and refused("bad-one") == 1
+        assert CAMPAIGN in (runtime._campaigns or {})        # on its last good settings
+        publish({**document, "campaigns": {CAMPAIGN: entry, "bad-one": {**entry,
+                                                                        "policy": None}}})
+        assert refused(CAMPAIGN) is None and refused("bad-one") == 1
+        publish(document)                                      # bad-one leaves the file
+        assert refused("bad-one") is None
+        assert value("uplift_campaigns_file_refused") == 0
+    finally:
+        _rewrite(path, original)
+        runtime._campaign_tick(time.time())
+
+
 def test_a_canarys_decision_of_a_treatment_this_model_lacks_is_counted(loaded: Loaded) -> None:
     """Seldon sends a report to any replica: a stable replica counts the canary's decision of a
     treatment only the canary's model has, under the canary's version and that treatment."""
