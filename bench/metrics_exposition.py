@@ -40,10 +40,10 @@ def _observe(kind: str, namespace: str, name: str) -> None:
         pass
     if kind == "Campaign":
         observability.observe_status(kind, namespace, name, CAMPAIGN_STATUS)
-        observability.observe_campaign(namespace, name, CAMPAIGN_STATUS, measured={"budget"})
+        observability.observe_campaign(namespace, name, CAMPAIGN_STATUS, measured={"budget": "budget"})
     else:
         observability.observe_status(kind, namespace, name, STATUS)
-        observability.observe_rollout(namespace, name, STATUS, measured=())
+        observability.observe_rollout(namespace, name, STATUS, measured={})
 
 
 def main() -> None:

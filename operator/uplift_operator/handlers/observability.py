@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -98,20 +98,29 @@ CANARY_WEIGHT = Gauge("uplift_operator_canary_weight",
                       "the serving graph still carries the split it had (a canary rolled back "
                       "to 0 may keep its traffic).",
                       ["namespace", "name"], registry=REGISTRY)
+#: The labels of every per-gate series: ``type`` is the gate's type as its spec says
+#: (``ModelGate.type``, ``CampaignGate.type``: latency, errorRate, drift, ..., custom), so the
+#: alerts and dashboards select drift gates by what they measure, not by their names. A gate has
+#: one type at a time: the label adds no series.
+GATE_LABELS = ("kind", "namespace", "name", "gate", "type")
 GATE_VERDICT = Gauge("uplift_operator_gate_verdict",
                      "1 for each gate's last verdict (Pass, Inconclusive, Error, Fail), of an "
-                     "UpliftModel's or a Campaign's gates (kind): one series per gate, its "
-                     "verdict's, none for the others (read it with == 1, not == 0).",
-                     ["kind", "namespace", "name", "gate", "verdict"], registry=REGISTRY)
+                     "UpliftModel's or a Campaign's gates (kind), with the gate's type as its "
+                     "spec says (type: latency, errorRate, drift, qini, onlineEffect, "
+                     "upliftSanity, deliveryRate, incrementalConversions, roi, budget, custom): "
+                     "one series per gate, its verdict's, none for the others (read it with == 1, "
+                     "not == 0).",
+                     [*GATE_LABELS, "verdict"], registry=REGISTRY)
 GATE_VALUE = Gauge("uplift_operator_gate_value",
-                   "Each gate's last measured value and its bounds, as status.gates reports them.",
-                   ["kind", "namespace", "name", "gate", "bound"], registry=REGISTRY)
+                   "Each gate's last measured value and its bounds, as status.gates reports them, "
+                   "with the gate's type (as uplift_operator_gate_verdict).",
+                   [*GATE_LABELS, "bound"], registry=REGISTRY)
 GATE_INCONCLUSIVE_PAST_LIMIT = Gauge(
     "uplift_operator_gate_inconclusive_past_limit",
-    "1 while the resource's ramp is paused because this gate was Inconclusive past its "
-    "inconclusiveLimit (waiting for a promote or an abort; an UpliftModel also takes a "
-    "retry); no series otherwise; a ramp held by its "
-    "spec's paused field is not.", ["kind", "namespace", "name", "gate"], registry=REGISTRY)
+    "1 while the resource's ramp is paused because this gate (of the type type) was "
+    "Inconclusive past its inconclusiveLimit (waiting for a promote or an abort; an "
+    "UpliftModel also takes a retry); no series otherwise; a ramp held by its "
+    "spec's paused field is not.", GATE_LABELS, registry=REGISTRY)
 PAUSED = Gauge(
     "uplift_operator_paused",
     "1 while kopf's peering holds every watch of this process paused (another replica acts: a "
@@ -462,20 +471,22 @@ def _unix(when: dt.datetime | str) -> float:
     return when.timestamp()
 
 
-#: The gate names and the decision actions a resource (kind, namespace, name) has series for:
-#: a gate that leaves the spec, or a deleted resource, leaves no ghost series behind.
-_GATE_SERIES: dict[tuple[str, str, str], set[str]] = {}
+#: The gates (name: type) and the decision actions a resource (kind, namespace, name) has
+#: series for: a gate that leaves the spec or changes its type, or a deleted resource, leaves no
+#: ghost series behind.
+_GATE_SERIES: dict[tuple[str, str, str], dict[str, str]] = {}
 _DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
 _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
 _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
 
 def observe_rollout(namespace: str, name: str, status: dict[str, Any],
-                    measured: Collection[str]) -> None:
+                    measured: Mapping[str, str]) -> None:
     """Weight of an UpliftModel's canary, whether its stable version stopped serving, whether
     the API server refuses its serving graph and whether its MLflow write-back fails, as its
     status says; the verdicts of the gates its
-    canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``), not
+    canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``: each
+    name with its type), not
     the phase: the alerts on them (UpliftGateErroring, UpliftFeatureDrift) read "measured"
     from these series alone. A ramp whose spec has not taken effect (``domain.stuck``:
     Degraded) is still analysed, and its Error must ticket; a verdict its status keeps from
@@ -496,35 +507,38 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
 
 
 def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any],
-                  measured: Collection[str] | None = None) -> None:
-    """Each gate's verdict, value and bounds, as ``status.gates`` of either kind says; with
-    ``measured``, only those of the gates named there (the others' series leave)."""
-    gates = [gate for gate in status.get("gates", [])
-             if measured is None or gate["name"] in measured]
-    current = {gate["name"] for gate in gates}
-    for gone in _GATE_SERIES.get((kind, namespace, name), set()) - current:
-        _forget_gate(kind, namespace, name, gone)
+                  measured: Mapping[str, str]) -> None:
+    """Each gate's verdict, value and bounds, as ``status.gates`` of either kind says, of the
+    gates ``measured`` names (the others' series leave), each labelled with the type
+    ``measured`` gives it (its spec's). A gate whose type changed (its spec edited under the
+    same name) leaves its old type's series: its label set is another."""
+    gates = [gate for gate in status.get("gates", []) if gate["name"] in measured]
+    current = {gate["name"]: measured[gate["name"]] for gate in gates}
+    for gone, type_ in _GATE_SERIES.get((kind, namespace, name), {}).items():
+        if current.get(gone) != type_:
+            _forget_gate(kind, namespace, name, gone, type_)
     _GATE_SERIES[(kind, namespace, name)] = current
     for gate in gates:
+        labels = (kind, namespace, name, gate["name"], current[gate["name"]])
         # Its current verdict alone, at 1 (no series at 0 for the three others: at rest they
         # were most of a resource's series); a verdict that changed leaves no series behind.
         for verdict in _VERDICTS:
             if gate.get("verdict") == verdict:
-                GATE_VERDICT.labels(kind, namespace, name, gate["name"], verdict).set(1)
+                GATE_VERDICT.labels(*labels, verdict).set(1)
             else:
                 with suppress(KeyError):
-                    GATE_VERDICT.remove(kind, namespace, name, gate["name"], verdict)
+                    GATE_VERDICT.remove(*labels, verdict)
         if paused_by_inconclusive_gate(status, gate["name"]):
-            GATE_INCONCLUSIVE_PAST_LIMIT.labels(kind, namespace, name, gate["name"]).set(1)
+            GATE_INCONCLUSIVE_PAST_LIMIT.labels(*labels).set(1)
         else:
             with suppress(KeyError):
-                GATE_INCONCLUSIVE_PAST_LIMIT.remove(kind, namespace, name, gate["name"])
+                GATE_INCONCLUSIVE_PAST_LIMIT.remove(*labels)
         for bound in _GATE_BOUNDS:
             if gate.get(bound) is not None:
-                GATE_VALUE.labels(kind, namespace, name, gate["name"], bound).set(gate[bound])
+                GATE_VALUE.labels(*labels, bound).set(gate[bound])
             else:
                 with suppress(KeyError):
-                    GATE_VALUE.remove(kind, namespace, name, gate["name"], bound)
+                    GATE_VALUE.remove(*labels, bound)
 
 
 def paused_by_inconclusive_gate(status: dict[str, Any], gate: str) -> bool:
@@ -535,24 +549,26 @@ def paused_by_inconclusive_gate(status: dict[str, Any], gate: str) -> bool:
             and f" paused: gate {gate} inconclusive (" in str(status.get("message") or ""))
 
 
-def _forget_gate(kind: str, namespace: str, name: str, gate: str) -> None:
+def _forget_gate(kind: str, namespace: str, name: str, gate: str, type_: str) -> None:
+    labels = (kind, namespace, name, gate, type_)
     with suppress(KeyError):
-        GATE_INCONCLUSIVE_PAST_LIMIT.remove(kind, namespace, name, gate)
+        GATE_INCONCLUSIVE_PAST_LIMIT.remove(*labels)
     for verdict in _VERDICTS:
         with suppress(KeyError):
-            GATE_VERDICT.remove(kind, namespace, name, gate, verdict)
+            GATE_VERDICT.remove(*labels, verdict)
     for bound in _GATE_BOUNDS:
         with suppress(KeyError):
-            GATE_VALUE.remove(kind, namespace, name, gate, bound)
+            GATE_VALUE.remove(*labels, bound)
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any],
-                     measured: Collection[str]) -> None:
+                     measured: Mapping[str, str]) -> None:
     """Whether a Campaign's budget is exhausted, as its Ready condition says, whether it
     shares its holdout draw (its HoldoutShared condition) and whether its settings have not
     reached the serving pods (its SettingsDelivered condition False); its period's
     spend, ROI, incremental effect and incremental conversions with their bounds, as its status
-    says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``),
+    says; the gates its analyses go on ``measured``-ing (``services.campaign.measured_gates``:
+    each name with its type),
     not the phase (a Campaign whose settings are not delivered is Degraded, ``domain.stuck``,
     and still analysed): a verdict its status keeps from an ended ramp, or from the steps of a
     ramp completed by hand while a gate was in Error, would keep UpliftGateErroring firing
@@ -641,8 +657,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
                        REGISTRY_WRITE_BACK_FAILING):
             with suppress(KeyError):
                 series.remove(namespace, name)
-    for gate in _GATE_SERIES.pop((kind, namespace, name), set()):
-        _forget_gate(kind, namespace, name, gate)
+    for gate, type_ in _GATE_SERIES.pop((kind, namespace, name), {}).items():
+        _forget_gate(kind, namespace, name, gate, type_)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
         with suppress(KeyError):
             DECISIONS.remove(kind, namespace, name, action)

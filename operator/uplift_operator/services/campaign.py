@@ -526,17 +526,17 @@ def _stable_run(model: _Model, version: str,
     return upliftmodel.version_run(model.body, version, deps.models)
 
 
-def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> frozenset[str]:
-    """The names of the Campaign's gates its analyses go on measuring in the state ``status``
-    (wire form) says: every gate while a step is underway, the budget gates of a ramp that
-    completed or that its budget suspends, none once the exposure ended (rolled back, withdrawn
-    by the schedule or by a model with nothing serving, the campaign completed) nor while the
-    spec is invalid (no gate is judged). What the operator's metrics export a gate's verdict
-    for (``handlers.observability``): a verdict kept in status from an ended ramp, or from the
-    steps of a ramp completed by hand, is history, and an Error of it tickets nobody."""
+def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> dict[str, str]:
+    """The Campaign's gates its analyses go on measuring, each name with its type (as the spec
+    says), in the state ``status`` (wire form) says: every gate while a step is underway, the budget
+    gates of a ramp that completed or that its budget suspends, none once the exposure ended (rolled
+    back, withdrawn by the schedule or by a model with nothing serving, the campaign completed) nor
+    while the spec is invalid (no gate is judged). What the operator's metrics export a gate's
+    verdict for (``handlers.observability``): a verdict kept in status from an ended ramp, or from
+    the steps of a ramp completed by hand, is history, and an Error of it tickets nobody."""
     if any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
            for c in status.get("conditions") or []):
-        return frozenset()
+        return {}
     try:
         parsed_spec = CampaignSpec.model_validate(spec or {})
         # Only what decides which gates are measured: not the gates' evidence, nor the history.
@@ -544,7 +544,7 @@ def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) ->
             key: status[key] for key in ("currentStep", "exposurePercent",
                                          "suspendedExposurePercent") if key in status})
     except ValidationError:
-        return frozenset()
+        return {}
     if not exposure.exposing(ramp):
-        return frozenset()
-    return frozenset(gate.name for gate in exposure.gates_to_measure(parsed_spec, ramp))
+        return {}
+    return {gate.name: gate.type for gate in exposure.gates_to_measure(parsed_spec, ramp)}

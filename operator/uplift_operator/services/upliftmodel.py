@@ -1033,21 +1033,21 @@ def _contract_reason(error: RegistryError) -> str:
     return cond.INVALID_MODEL
 
 
-def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> frozenset[str]:
-    """The names of the UpliftModel's gates its analyses go on measuring in the state ``status``
-    (wire form) says: while a canary is out beside a stable version (``_measure``), the gates
-    an analysis measures (``domain.canary.gates_to_measure``: the offline ones before traffic,
-    then the others and any offline gate not passed under its current settings); none once
-    the canary is gone (promoted, rolled back, aborted, withdrawn by the spec) nor while the
-    spec is invalid (no gate is judged). What the operator's metrics export a gate's verdict
-    for (``handlers.observability``), whatever the phase says: a ramp whose spec has not
-    taken effect (``domain.stuck``: Degraded) goes on analysing, and a verdict kept in status
-    from an ended canary is history, whose Error tickets nobody."""
+def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) -> dict[str, str]:
+    """The UpliftModel's gates its analyses go on measuring, each name with its type (as the spec
+    says), in the state ``status`` (wire form) says: while a canary is out beside a stable version
+    (``_measure``), the gates an analysis measures (``domain.canary.gates_to_measure``: the offline
+    ones before traffic, then the others and any offline gate not passed under its current
+    settings); none once the canary is gone (promoted, rolled back, aborted, withdrawn by the spec)
+    nor while the spec is invalid (no gate is judged). What the operator's metrics export a gate's
+    verdict for (``handlers.observability``), whatever the phase says: a ramp whose spec has not
+    taken effect (``domain.stuck``: Degraded) goes on analysing, and a verdict kept in status from
+    an ended canary is history, whose Error tickets nobody."""
     if any(c.get("type") == cond.INVALID_SPEC and c.get("status") == "True"
            for c in status.get("conditions") or []):
-        return frozenset()
+        return {}
     if not status.get("canaryVersion") or not status.get("stableVersion"):
-        return frozenset()
+        return {}
     try:
         parsed_spec = UpliftModelSpec.model_validate(spec or {})
         # Only what decides which gates are measured: not the gates' evidence, nor the history.
@@ -1057,8 +1057,8 @@ def measured_gates(spec: Mapping[str, Any] | None, status: Mapping[str, Any]) ->
             "gates": [{key: gate[key] for key in ("name", "verdict", "time", "settingsDigest")
                        if key in gate} for gate in status.get("gates") or []]})
     except ValidationError:
-        return frozenset()
-    return frozenset(gate.name for gate in ramp.gates_to_measure(parsed_spec, current))
+        return {}
+    return {gate.name: gate.type for gate in ramp.gates_to_measure(parsed_spec, current)}
 
 
 def followed_alias(body: Mapping[str, Any],

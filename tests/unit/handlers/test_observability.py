@@ -39,7 +39,7 @@ def test_a_failed_pass_records_nothing_and_delete_forgets() -> None:
 
 def _observe_campaign(namespace: str, name: str, status: dict[str, Any]) -> None:
     """A Campaign's results and budget series (none of its gates measured)."""
-    observability.observe_campaign(namespace, name, status, measured=())
+    observability.observe_campaign(namespace, name, status, measured={})
 
 
 def _campaign(metric: str, name: str, bound: str) -> float | None:
@@ -128,26 +128,45 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
     assert _shared("gone") is None
 
 
+def _sample(metric: str, labels: dict[str, str]) -> float | None:
+    """The value of ``metric``'s one series with ``labels``, whatever its gate's ``type`` (of
+    which there is one at most: a type that changed leaves no series behind), or None."""
+    found = [s.value for family in observability.REGISTRY.collect() for s in family.samples
+             if s.name == metric and {k: v for k, v in s.labels.items() if k != "type"} == labels]
+    assert len(found) <= 1, (metric, labels, found)
+    return found[0] if found else None
+
+
 def _gate(name: str, gate: str, what: str, kind: str = "UpliftModel") -> float | None:
     labels = {"kind": kind, "namespace": "ns", "name": name, "gate": gate}
     if what in ("Pass", "Fail", "Inconclusive", "Error"):
-        return observability.REGISTRY.get_sample_value("uplift_operator_gate_verdict",
-                                                       {**labels, "verdict": what})
-    return observability.REGISTRY.get_sample_value("uplift_operator_gate_value",
-                                                   {**labels, "bound": what})
+        return _sample("uplift_operator_gate_verdict", {**labels, "verdict": what})
+    return _sample("uplift_operator_gate_value", {**labels, "bound": what})
+
+
+def _types(name: str, kind: str = "UpliftModel") -> dict[str, set[str]]:
+    """Each per-gate series of the resource as ``metric:gate:type``, by metric."""
+    found: dict[str, set[str]] = {}
+    for family in observability.REGISTRY.collect():
+        for s in family.samples:
+            if (s.name.startswith("uplift_operator_gate_") and s.labels.get("kind") == kind
+                    and s.labels.get("namespace") == "ns" and s.labels.get("name") == name):
+                found.setdefault(s.name, set()).add(f"{s.labels['gate']}:{s.labels['type']}")
+    return found
 
 
 def test_a_models_gate_weight_and_decision_series_leave_with_it() -> None:
     status = {"canaryWeight": 25, "gates": [
         {"name": "errors", "verdict": "Pass", "value": 0.9, "upper": 1.1},
         {"name": "drift", "verdict": "Inconclusive", "value": 0.02, "upper": 0.3}]}
-    observability.observe_rollout("ns", "m", status, measured={"errors", "drift"})
+    observability.observe_rollout("ns", "m", status, measured={"errors": "errorRate", "drift": "drift"})
     observability.count_decisions("UpliftModel", "ns", "m", ["StepAdvanced"])
     observability.count_decisions("Campaign", "ns", "m", ["StepAdvanced"])  # same name, other kind
     assert _gate("m", "errors", "Pass") == 1 and _gate("m", "drift", "upper") == 0.3
     # A gate that leaves the spec leaves the metrics; a bound the status no longer has, too.
     observability.observe_rollout("ns", "m", {"canaryWeight": 25, "gates": [
-        {"name": "errors", "verdict": "Pass", "value": 0.95}]}, measured={"errors", "drift"})
+        {"name": "errors", "verdict": "Pass", "value": 0.95}]},
+        measured={"errors": "errorRate", "drift": "drift"})
     assert _gate("m", "drift", "Inconclusive") is None and _gate("m", "drift", "upper") is None
     assert _gate("m", "errors", "value") == 0.95 and _gate("m", "errors", "upper") is None
     observability.forget("UpliftModel", "ns", "m")
@@ -273,7 +292,7 @@ def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> No
 
     observe: Any = campaign._observe
     observability.observe_rollout("ns", "twin", {"canaryWeight": 10, "gates": [
-        {"name": "roi", "verdict": "Pass", "value": 0.4}]}, measured={"roi"})
+        {"name": "roi", "verdict": "Pass", "value": 0.4}]}, measured={"roi": "roi"})
     observe("ns", "twin", {"phase": "Progressing", "currentStep": 0, "gates": [
         {"name": "roi", "verdict": "Error", "message": "no data"},
         {"name": "budget", "verdict": "Pass", "value": 120.0, "threshold": 500.0}]},
@@ -386,9 +405,8 @@ def test_a_campaigns_ramp_past_its_deadline_is_exported_under_its_kind() -> None
 
 
 def _past_limit(name: str, gate: str) -> float | None:
-    return observability.REGISTRY.get_sample_value(
-        "uplift_operator_gate_inconclusive_past_limit",
-        {"kind": "UpliftModel", "namespace": "ns", "name": name, "gate": gate})
+    return _sample("uplift_operator_gate_inconclusive_past_limit",
+                   {"kind": "UpliftModel", "namespace": "ns", "name": name, "gate": gate})
 
 
 def test_a_gate_past_its_inconclusive_limit_is_told_from_a_ramp_held_by_its_spec() -> None:
@@ -509,7 +527,7 @@ def test_a_gate_has_its_current_verdict_s_series_alone_and_a_change_leaves_none_
                 "gates": [{"name": "roi", "verdict": verdict}]}
 
     observe = partial(observability.observe_gates, "Campaign", "ns", "flip",
-                      measured={"roi"})
+                      measured={"roi": "roi"})
     observe(status("Error"))
     assert exported("flip") == ["uplift_operator_gate_verdict:roi:Error:1.0"]
     paused = "step 1 paused: gate roi inconclusive (3 times, limit 3)"
@@ -522,3 +540,75 @@ def test_a_gate_has_its_current_verdict_s_series_alone_and_a_change_leaves_none_
     observe({"phase": "Progressing", "gates": [{"name": "roi"}]})  # no verdict yet: no series
     assert exported("flip") == []
     observability.forget("Campaign", "ns", "flip")
+
+
+def test_each_gate_series_carries_its_specs_type_whatever_the_gates_name() -> None:
+    """The alerts and dashboards find drift gates by ``type="drift"``: a drift gate named
+    feature-shift is one, a custom gate named latency is not a latency gate; a Campaign's
+    gates have their own kind's types. One series per gate as before: the type adds none."""
+    from uplift_operator.handlers import campaign, upliftmodel
+
+    spec = {**MODEL_SPEC, "rollout": {**MODEL_SPEC["rollout"], "gates": [
+        {"name": "qini", "type": "qini"}, {"name": "feature-shift", "type": "drift"},
+        {"name": "latency", "type": "custom", "query": "up", "max": 1.0}]}}
+    gates = [{"name": "feature-shift", "verdict": "Fail", "time": T, "value": 0.4,
+              "threshold": 0.2},
+             {"name": "latency", "verdict": "Pass", "time": T, "value": 0.1}]
+    canary = {"stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10, "currentStep": 0}
+    upliftmodel._observe("ns", "typed", {"phase": "Progressing", **canary, "gates": gates}, spec)
+    assert _types("typed") == {
+        "uplift_operator_gate_verdict": {"feature-shift:drift", "latency:custom"},
+        "uplift_operator_gate_value": {"feature-shift:drift", "latency:custom"}}
+    assert observability.REGISTRY.get_sample_value("uplift_operator_gate_verdict", {
+        "kind": "UpliftModel", "namespace": "ns", "name": "typed", "gate": "feature-shift",
+        "type": "drift", "verdict": "Fail"}) == 1
+    series = sum(1 for family in observability.REGISTRY.collect() for s in family.samples
+                 if s.name == "uplift_operator_gate_value" and s.labels["name"] == "typed")
+    assert series == 3  # feature-shift's value and threshold, latency's value
+    campaign._observe("ns", "typed", {"phase": "Progressing", "currentStep": 0, "gates": [
+        {"name": "roi", "verdict": "Error"}, {"name": "budget", "verdict": "Pass"}]},
+        CAMPAIGN_SPEC)
+    assert _types("typed", kind="Campaign") == {
+        "uplift_operator_gate_verdict": {"roi:roi", "budget:budget"}}
+    observability.forget("UpliftModel", "ns", "typed")
+    observability.forget("Campaign", "ns", "typed")
+    assert _types("typed") == {} and _types("typed", kind="Campaign") == {}
+
+
+def test_a_gate_whose_type_changes_leaves_no_series_under_its_old_type() -> None:
+    """A spec edited to give a gate another type under the same name changes every label set
+    of its series: those of the old type leave (verdict, value and bounds, the inconclusive
+    pause), or an old ``type="drift"`` Fail would keep UpliftFeatureDrift firing; and a
+    delete after the change leaves none of the new type."""
+    paused = "step 1 paused: gate shift inconclusive (3 times, limit 3)"
+    status = {"phase": "Paused", "message": paused, "gates": [
+        {"name": "shift", "verdict": "Inconclusive", "value": 0.3, "threshold": 0.2},
+        {"name": "errors", "verdict": "Pass", "value": 0.01}]}
+    observe = partial(observability.observe_gates, "UpliftModel", "ns", "retyped", status)
+    observe({"shift": "drift", "errors": "errorRate"})
+    everything = {"uplift_operator_gate_verdict", "uplift_operator_gate_value",
+                  "uplift_operator_gate_inconclusive_past_limit"}
+    assert set(_types("retyped")) == everything
+    assert _types("retyped")["uplift_operator_gate_inconclusive_past_limit"] == {"shift:drift"}
+    observe({"shift": "custom", "errors": "errorRate"})
+    assert _types("retyped") == {
+        "uplift_operator_gate_verdict": {"shift:custom", "errors:errorRate"},
+        "uplift_operator_gate_value": {"shift:custom", "errors:errorRate"},
+        "uplift_operator_gate_inconclusive_past_limit": {"shift:custom"}}
+    assert _gate("retyped", "shift", "threshold") == 0.2  # one series, of the new type
+    # Through the handler: the spec's edit is what changes the type.
+    from uplift_operator.handlers import upliftmodel
+
+    canary = {"stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10, "currentStep": 0}
+    live = {"phase": "Progressing", **canary,
+            "gates": [{"name": "latency", "verdict": "Fail", "time": T, "value": 2.0}]}
+    upliftmodel._observe("ns", "retyped", live, MODEL_SPEC)  # latency: a custom gate
+    assert _types("retyped")["uplift_operator_gate_verdict"] == {"latency:custom"}
+    edited = {**MODEL_SPEC, "rollout": {**MODEL_SPEC["rollout"], "gates": [
+        {"name": "qini", "type": "qini"}, {"name": "drift", "type": "drift"},
+        {"name": "latency", "type": "latency", "max": 1.0}]}}
+    upliftmodel._observe("ns", "retyped", live, edited)
+    assert _types("retyped") == {"uplift_operator_gate_verdict": {"latency:latency"},
+                                 "uplift_operator_gate_value": {"latency:latency"}}
+    observability.forget("UpliftModel", "ns", "retyped")
+    assert _types("retyped") == {}

@@ -53,7 +53,9 @@ class Cluster:
 def _series(kind: str) -> dict[str, float | None]:
     labels = {"kind": kind, "namespace": "ns", "name": "r"}
     sample = observability.REGISTRY.get_sample_value
+    gate_type = "deliveryRate" if kind == "Campaign" else "custom"  # as each spec says
     return {"verdict": sample("uplift_operator_gate_verdict", {**labels, "gate": "g",
+                                                                "type": gate_type,
                                                                 "verdict": "Error"}),
             "phase": sample("uplift_operator_resource_phase", {**labels, "phase": "Degraded"}),
             "deadline": sample("uplift_operator_progress_deadline_exceeded", labels),

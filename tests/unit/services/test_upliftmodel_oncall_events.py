@@ -21,7 +21,7 @@ def test_a_healthy_model_whose_stable_stops_serving_is_degraded_told_and_exporte
     sim.tick()
     sim.tick(1)
     assert sim.status["phase"] == "Healthy"
-    observability.observe_rollout("shop", "down", sim.status, measured=())
+    observability.observe_rollout("shop", "down", sim.status, measured={})
     assert _gauge("uplift_operator_model_stable_not_serving", "down") == 0
     child = sim.cluster.objects[SELDON]
     child["status"] = seldon_status(child, "Failed", "Deployment uplift-v1 has no available "
@@ -34,13 +34,13 @@ def test_a_healthy_model_whose_stable_stops_serving_is_degraded_told_and_exporte
     assert sim.condition("Ready")["reason"] == "WaitingForServing"
     assert reasons(down) == ["StableNotServing", "ServingFailed"]
     assert down.events[0].decision is False
-    observability.observe_rollout("shop", "down", sim.status, measured=())
+    observability.observe_rollout("shop", "down", sim.status, measured={})
     assert _gauge("uplift_operator_model_stable_not_serving", "down") == 1
     assert reasons(sim.tick(60, available=False)) == []  # said once
     sim.seldon()
     back = sim.tick(60)
     assert sim.status["phase"] == "Healthy" and "StableServing" in reasons(back)
-    observability.observe_rollout("shop", "down", sim.status, measured=())
+    observability.observe_rollout("shop", "down", sim.status, measured={})
     assert _gauge("uplift_operator_model_stable_not_serving", "down") == 0
     observability.forget("UpliftModel", "shop", "down")
     assert _gauge("uplift_operator_model_stable_not_serving", "down") is None
@@ -59,7 +59,7 @@ def test_a_failing_write_back_is_told_when_it_starts_failing_and_when_it_is_thro
     assert [(e.type, e.message, e.decision) for e in warned] == [
         ("Warning", sim.condition("RegistryWrittenBack")["message"], False)]
     assert "failing, retried with backoff" in warned[0].message
-    observability.observe_rollout("shop", "wb", sim.status, measured=())
+    observability.observe_rollout("shop", "wb", sim.status, measured={})
     assert _gauge("uplift_operator_registry_write_back_failing", "wb") == 1
     for _ in range(3):  # retried, failing in the same words: nothing new to tell
         assert "WriteBackFailed" not in reasons(sim.tick(2))
@@ -70,7 +70,7 @@ def test_a_failing_write_back_is_told_when_it_starts_failing_and_when_it_is_thro
     assert [(e.type, e.reason) for e in through.events if e.reason == "WrittenBack"] == [
         ("Normal", "WrittenBack")]
     assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "rolled-back"
-    observability.observe_rollout("shop", "wb", sim.status, measured=())
+    observability.observe_rollout("shop", "wb", sim.status, measured={})
     assert _gauge("uplift_operator_registry_write_back_failing", "wb") == 0
     assert "WrittenBack" not in reasons(sim.tick(60))
     observability.forget("UpliftModel", "shop", "wb")

@@ -21,7 +21,7 @@ WAITING = "waiting for stable version 1 to serve"
 
 def gauge(sim: Sim, name: str) -> float | None:
     """``uplift_operator_model_stable_not_serving`` as the handler exports it from the status."""
-    observability.observe_rollout("shop", name, sim.status, measured=())
+    observability.observe_rollout("shop", name, sim.status, measured={})
     return observability.REGISTRY.get_sample_value(
         "uplift_operator_model_stable_not_serving", {"namespace": "shop", "name": name})
 
