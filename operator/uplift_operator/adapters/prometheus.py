@@ -15,7 +15,9 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   stores or a remote-read endpoint (Thanos' partial response, which every query asks it not
   to give: ``partial_response=false``), whose counts are short by what those hold.
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
-  result does not have the shape asked for; its message is Prometheus' own text.
+  result does not have the shape asked for; its message is Prometheus' own text. Refused for
+  a limit of the server's instead (too many samples or series, HTTP 429): ``OverLimits``, a
+  ``MetricsUnavailable``.
 - Messages are short and stable (they reach a gate's status, and a Ready/Degraded message for
   the rest of a canary's life; a text that changed every pass would rewrite the status every
   pass): the server and the cause class (``connection refused``, ``did not answer within
@@ -54,6 +56,7 @@ import errno
 import logging
 import math
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -116,6 +119,13 @@ class MetricsUnavailable(PrometheusError):  # noqa: N818 - named for the conditi
         self.unanswered = unanswered
         self.asked = asked
         self.overloaded = overloaded
+
+
+class OverLimits(MetricsUnavailable):
+    """Prometheus (or the querier in front of it: Thanos, Mimir) refused the query for a limit
+    of its own, not for what the query says: too many samples, series or chunks for one
+    query (``--query.max-samples``; HTTP 422 ``execution``), or too many queries (HTTP 429).
+    Its capacity's matter, so never a ``QueryError`` ("bad query")."""
 
 
 class QueryError(PrometheusError):
@@ -458,6 +468,9 @@ def _envelope(response: requests.Response,
         body = None
     if not isinstance(body, dict):
         # Not Prometheus' answer (a proxy's page, maybe with a request id): the body to the log.
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            raise OverLimits(f"prometheus answered HTTP {status} {_phrase(status)}: over its "
+                             "query limits", status_code=status)
         if status in (400, 422):
             raise QueryError(f"prometheus rejected the query (HTTP {status}, no API response)",
                              status_code=status)
@@ -465,6 +478,11 @@ def _envelope(response: requests.Response,
                                  "without an API response", status_code=status)
     error_type = body.get("errorType")
     error = _short(redact(str(body.get("error") or "")))
+    if status == HTTPStatus.TOO_MANY_REQUESTS or (status >= 400 and _OVER_LIMITS.search(error)):
+        raise OverLimits(f"prometheus over its query limits (HTTP {status}"
+                         + (f", {error_type}" if error_type else "") + ")"
+                         + (f": {error}" if error else ""),
+                         status_code=status, error_type=error_type)
     if status in (400, 422) or (status < 300 and body.get("status") == "error"):
         raise QueryError(error or f"HTTP {status}", status_code=status, error_type=error_type)
     if status >= 300 or body.get("status") != "success":
@@ -485,6 +503,14 @@ def _envelope(response: requests.Response,
     if not isinstance(data, dict):
         raise MetricsUnavailable("prometheus answered without data", status_code=status)
     return data
+
+
+#: What a query refused for a limit of the server's says (Prometheus' ``--query.max-samples``:
+#: "query processing would load too many samples into memory"; Thanos' and Mimir's series,
+#: chunk and sample limits: "exceeded series limit", "the query exceeded the maximum number of
+#: chunks", "the query hit the max number of series limit"), never a PromQL parse error's.
+_OVER_LIMITS = re.compile(r"too many (?:samples|series|chunks)|\blimits?\b|\bexceed(?:ed|s)?\b"
+                          r"|max(?:imum)? number of|resource exhausted", re.IGNORECASE)
 
 
 def _phrase(status: int) -> str:

@@ -8,7 +8,8 @@ its attribution window (14 days by default), and its drift query over 7 features
 x 2 replicas at a 30 s scrape then reads 5.7 M samples (0.3 s of Prometheus) at every analysis
 of every campaign, against 9,800 (4 ms) through this class (``bench/prometheus_ranges.py``);
 past ``--query.max-samples`` (50 M by default: about 1,240 such series over 14 days)
-Prometheus refuses the whole-range query and the gate holds on an Error.
+Prometheus refuses the whole-range query and the gate holds on an Error (``OverLimits``: not
+counted towards ``consecutiveErrorLimit``).
 
 A count query of the one shape the collectors write,
 ``sum [by (labels)] (increase(metric{selector}[<n>s] [offset <m>s])) [or vector(0)]``, whose

@@ -48,6 +48,7 @@ from uplift_operator.adapters.mlflow_registry import (
 from uplift_operator.adapters.prometheus import (
     PARTIAL,
     MetricsUnavailable,
+    OverLimits,
     PrometheusError,
     QueryError,
 )
@@ -192,9 +193,9 @@ class AnalysisQueries:
     def _ask(self, ask: Callable[[str, Any], _A], promql: str, time: Any) -> _A:
         if self._unanswered is not None:
             down = self._unanswered
-            raise MetricsUnavailable(down.message, status_code=down.status_code,
-                                     error_type=down.error_type, unanswered=down.unanswered,
-                                     overloaded=down.overloaded)
+            raise type(down)(down.message, status_code=down.status_code,
+                             error_type=down.error_type, unanswered=down.unanswered,
+                             overloaded=down.overloaded)
         try:
             return ask(promql, time)
         except MetricsUnavailable as error:
@@ -292,9 +293,12 @@ def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
     except PrometheusError as error:
         # The adapter's short, stable text: the server and the cause class (refused, timed
         # out, HTTP 5xx with Prometheus' error); no class name, no client library internals.
-        # A partial answer (a store that did not answer) holds: Prometheus answered, and what
-        # is missing is the store's, not the model's doing, so no count towards a rollback.
-        return m.MeasurementError(str(error), holds=error.error_type == PARTIAL)
+        # A partial answer (a store that did not answer) and a query refused for the server's
+        # limits (too many samples, HTTP 429) hold: Prometheus answered, and what it could not
+        # give is its capacity's matter, not the model's doing, so no count towards a rollback
+        # (consecutiveErrorLimit).
+        return m.MeasurementError(str(error), holds=(error.error_type == PARTIAL
+                                                      or isinstance(error, OverLimits)))
     except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")
 

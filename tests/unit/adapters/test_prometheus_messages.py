@@ -17,7 +17,9 @@ from uplift_operator.adapters.prometheus import (
     PARTIAL,
     FailFast,
     MetricsUnavailable,
+    OverLimits,
     PrometheusClient,
+    PrometheusError,
     QueryError,
 )
 
@@ -112,6 +114,49 @@ def test_a_success_answer_with_warnings_is_partial(monkeypatch: pytest.MonkeyPat
         client.scalar(QUERY)
     assert (partial.value.message, partial.value.error_type) == (answer, PARTIAL)
     assert not partial.value.unanswered  # the server answered: the analysis asks on
+
+
+# (id, status, body, error class, message): a query refused for a limit of the server's is its
+# capacity's matter (OverLimits, a MetricsUnavailable), never a "bad query"; Prometheus' other
+# refusals still are.
+def _api_error(error_type: str, error: str) -> bytes:
+    return json.dumps({"status": "error", "errorType": error_type, "error": error}).encode()
+
+
+LIMITS = [
+    ("max-samples", 422, _api_error(
+        "execution", "query processing would load too many samples into memory in query "
+        "execution"), OverLimits, "prometheus over its query limits (HTTP 422, execution): "
+     "query processing would load too many samples into memory in query execution"),
+    ("mimir chunks", 422, _api_error(
+        "execution", "the query exceeded the maximum number of chunks (limit: 2000000 chunks)"),
+     OverLimits, "prometheus over its query limits (HTTP 422, execution): the query exceeded "
+     "the maximum number of chunks (limit: 2000000 chunks)"),
+    ("429 with an API body", 429, _api_error("unavailable", "too many outstanding requests"),
+     OverLimits, "prometheus over its query limits (HTTP 429, unavailable): too many "
+     "outstanding requests"),
+    ("429 from a proxy", 429, b"<html>slow down</html>", OverLimits,
+     "prometheus answered HTTP 429 Too Many Requests: over its query limits"),
+    ("another execution error", 422, _api_error(
+        "execution", "vector cannot contain metrics with the same labelset"), QueryError,
+     "vector cannot contain metrics with the same labelset"),
+    ("a parse error", 400, _api_error(
+        "bad_data", 'invalid parameter "query": 1:8: parse error: unexpected "limitk"'),
+     QueryError, 'invalid parameter "query": 1:8: parse error: unexpected "limitk"'),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "error", "message"), [row[1:] for row in LIMITS],
+                         ids=[row[0] for row in LIMITS])
+def test_a_query_over_the_servers_limits_is_not_a_bad_query(
+        monkeypatch: pytest.MonkeyPatch, status: int, body: bytes,
+        error: type[Exception], message: str) -> None:
+    client = PrometheusClient("http://prometheus.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, status, body)
+    with pytest.raises(PrometheusError) as refused:
+        client.scalar(QUERY)
+    assert type(refused.value) is error
+    assert refused.value.message == message
 
 
 def test_failing_fast_repeats_the_failure_word_for_word(monkeypatch: pytest.MonkeyPatch) -> None:

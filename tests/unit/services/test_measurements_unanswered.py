@@ -24,6 +24,7 @@ from uplift_operator.adapters.prometheus import (
     PARTIAL,
     FailFast,
     MetricsUnavailable,
+    OverLimits,
     PrometheusClient,
     QueryError,
 )
@@ -243,3 +244,29 @@ def test_a_timeout_answered_at_once_does_not_stop_the_others() -> None:
     gates = _canary_gates(client)
     assert len(sent) == 3  # one per gate: each fails at its first query
     assert gates == {type_: m.MeasurementError(BUSY) for type_ in gates}
+
+
+class OverItsLimits(Silent):
+    """Every query refused for the server's limits (``--query.max-samples``)."""
+
+    def _fail(self) -> Any:
+        self.calls += 1
+        raise OverLimits("prometheus over its query limits (HTTP 422, execution): query "
+                         "processing would load too many samples into memory in query "
+                         "execution", status_code=422, error_type="execution")
+
+
+def test_a_query_over_prometheus_limits_holds_without_counting_towards_a_rollback() -> None:
+    # Before: "bad query: …", an Error counted towards consecutiveErrorLimit: a long step's
+    # range past --query.max-samples rolled a healthy canary back.
+    errors = ModelGate.model_validate({"name": "e", "type": "errorRate"})
+    ctx = measurements.GateContext(
+        namespace="ns", name="m", canary_version="2", stable_version="1", canary_run_id=None,
+        stable_run_id=None, step_started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        canary_started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        now=dt.datetime(2026, 1, 1, 5, tzinfo=dt.UTC), analysis_interval_s=60,
+        holdout_fraction=0.1, metric_templates={}, treatments=())
+    measured = measurements.collect(errors, ctx, OverItsLimits(), None)
+    assert measured == m.MeasurementError(
+        "prometheus over its query limits (HTTP 422, execution): query processing would load "
+        "too many samples into memory in query execution", holds=True)
