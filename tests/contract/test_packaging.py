@@ -1161,15 +1161,73 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+def test_the_oncall_board_shows_held_back_specs_and_the_pass_queue_wait(tmp_path: Path) -> None:
+    """The on-call "Spec held back" panel lists each resource whose spec is held back once, with
+    its reason, whichever replica exports it; "Pass queue wait p95" reads the operator's job
+    alone (a second scrape of the same pods would pool another set of buckets), per kind."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    job = 'job="uplift-operator-metrics"'
+    stuck = [{"series": f'uplift_operator_spec_stuck{{{job}, instance="{instance}", '
+                        f'kind="{kind}", namespace="shop", name="{name}", reason="{reason}"}}',
+              "values": "1x20"}
+             for instance in ("a", "b")
+             for kind, name, reason in (("UpliftModel", "m", "ApplyFailed"),
+                                        ("Campaign", "c", "TreatmentNotServed"))]
+    # 10 passes a minute waited between 1 and 10 s (p95 9.55 s); another job's scrape of the
+    # same pods, with its waits under 0.1 s, would make it 9.1 s.
+    buckets = [{"series": f'uplift_operator_pass_queue_seconds_bucket{{job="{scrape}", '
+                          f'instance="a", kind="Campaign", le="{le}"}}',
+                "values": f"0+{per_minute}x20"}
+               for scrape, counts in ((
+                   "uplift-operator-metrics", {"0.1": 0, "1.0": 0, "10.0": 10, "+Inf": 10}),
+                   ("kubernetes-pods", {"0.1": 10, "1.0": 10, "10.0": 10, "+Inf": 10}))
+               for le, per_minute in counts.items()]
+    [held] = [e for b, t, e, _ in dashboard_targets()
+              if b == "oncall.json" and t.startswith("Spec held back")]
+    [queued] = [e.replace("$operator_job", "uplift-operator-metrics")
+                for b, t, e, _ in dashboard_targets()
+                if b == "oncall.json" and t.startswith("Pass queue wait")]
+    run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": stuck + buckets, "promql_expr_test": [
+            {"expr": held, "eval_time": "10m", "exp_samples": [
+                {"labels": '{kind="UpliftModel", namespace="shop", name="m", '
+                           'reason="ApplyFailed"}', "value": 1},
+                {"labels": '{kind="Campaign", namespace="shop", name="c", '
+                           'reason="TreatmentNotServed"}', "value": 1}]},
+            {"expr": f"round({queued}, 0.01)", "eval_time": "10m", "exp_samples": [
+                {"labels": '{kind="Campaign"}', "value": 9.55}]}]}]}
+    (tmp_path / "oncall-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "oncall-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
 def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path) -> None:
-    """The debug dashboard's "Feature drift" panel selects the gates by the alert's own
-    ``prometheusRule.driftGatePattern``: a pattern with a regular expression's backslash and a
-    quote, quoted for PromQL (and, in the dashboard, then for JSON), is the same regular
-    expression in both, the one written in the values."""
+    """The debug dashboard's "Feature drift" panel selects the gates UpliftFeatureDrift fires on:
+    those of type drift, whatever their names, and those the deprecated
+    ``prometheusRule.driftGatePattern`` names (a pattern with a regular expression's backslash and
+    a quote, quoted for PromQL, and in the dashboard then for JSON, is the same regular
+    expression in both, the one written in the values); with the pattern empty, by type alone.
+    Evaluated by promtool on the series as the operator exports them, and on an older
+    operator's, without the type."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
     custom = tmp_path / "drift.yaml"
     written = 'psi\\.drift.*|ks_\\d+|"q"<b'
     custom.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": written}}))
-    for values, pattern in (([], ".*drift.*"), (["-f", str(custom)], written)):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(yaml.safe_dump({"prometheusRule": {"driftGatePattern": ""}}))
+    model = 'job="uplift-operator-metrics", kind="UpliftModel", namespace="marketing", name="m"'
+    gates = {"feature-shift": 'type="drift"', "psi.drift-age": 'type="custom"',
+             "latency": 'type="latency"', "old-drift": None}  # None: an older operator's
+    series = [{"series": f'uplift_operator_gate_{metric}{{{model}, gate="{gate}"'
+                         f'{", " + typed if typed else ""}, {label}}}', "values": "1x20"}
+              for gate, typed in gates.items()
+              for metric, label in (("verdict", 'verdict="Fail"'), ("value", 'bound="value"'))]
+    for values, pattern, drifting in (
+            ([], ".*drift.*", ["feature-shift", "old-drift", "psi.drift-age"]),
+            (["-f", str(custom)], written, ["feature-shift", "psi.drift-age"]),
+            (["-f", str(empty)], "", ["feature-shift"])):
         docs = helm_template(*RULES_ON,
                              "--set", "dashboards.enabled=true", *values)
         rule = by_kind(docs, "PrometheusRule")[0]
@@ -1182,10 +1240,23 @@ def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path
         [panel] = [p for p in json.loads(text)["panels"] if p["title"].startswith("Feature drift")]
         matchers = []
         for expr in (drift, panel["targets"][0]["expr"]):
-            [selector] = list(selectors(promql_parser.parse(expr)))
-            matchers.append([(str(m.op), m.value) for m in selector.matchers.matchers
-                             if m.name == "gate"])
-        assert matchers[0] == matchers[1] == [(str(promql_parser.MatchOp.Re), pattern)], matchers
+            matchers.append(sorted((m.name, str(m.op), m.value)
+                                   for selector in selectors(promql_parser.parse(expr))
+                                   for m in selector.matchers.matchers
+                                   if m.name in ("gate", "type")))
+        typed = ("type", str(promql_parser.MatchOp.Equal), "drift")
+        named = [("gate", str(promql_parser.MatchOp.Re), pattern)]
+        assert matchers[0] == [*(named if pattern else []), typed], matchers
+        assert matchers[1] == [*named, typed], matchers  # gate=~"": no gate
+        expected = [{"labels": f'{{kind="UpliftModel", namespace="marketing", name="m", '
+                               f'gate="{gate}"}}', "value": 1} for gate in drifting]
+        run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+            "interval": "1m", "input_series": series, "promql_expr_test": [
+                {"expr": expr, "eval_time": "10m", "exp_samples": expected}
+                for expr in (drift, panel["targets"][0]["expr"])]}]}
+        (tmp_path / "drift-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+        test = run(promtool, "test", "rules", "drift-test.yaml", cwd=tmp_path)
+        assert test.returncode == 0, (pattern, test.stdout + test.stderr)
 
 
 def operator_selectors_summed(node: Any, under_max: bool = False) -> Iterator[Any]:
