@@ -9,9 +9,13 @@ abort or emergency rollback of a campaign already at 0 % for a reason that clear
 model not serving, the schedule's start to come, a ramp not started) included, so it does not
 start by itself later (``abort_exposure``); ``spec.exposure.paused`` holds a campaign that
 exposes no one at 0 % (Paused, Ready reason ``Paused``), its ramp starting on the resume; the
-last step passing completes the ramp, exposure staying at its percent. The model promoting a
-new stable version mid-ramp holds the exposure and starts the step over on that version, the
-evidence about the old one's decisions not carried into it (``follow_version``). ``model_observation``
+last step passing completes the ramp, exposure staying at its percent. ``spec.exposure.steps``
+edited mid-ramp serves the current step at no less than the percent the spec now gives it, the
+step starting over when raised (``follow_step_level``), so the ramp never completes at a percent
+no gate judged; a step added above the exposure a completed ramp holds reopens the ramp there,
+gated as any step (``extend_completed_ramp``). The model promoting a new stable version
+mid-ramp holds the exposure and starts the step over on that version, the evidence about the
+old one's decisions not carried into it (``follow_version``). ``model_observation``
 reads the UpliftModel's status (a campaign already exposing holds through the model's invalid
 spec and through its predictor's rollout; neither starts one);
 ``decide`` builds the whole new status, Ready and ModelServing
@@ -691,8 +695,9 @@ def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
     a rolled-back campaign at step 1, promote advances or completes); the schedule (outside
     it, exposure is withdrawn and nothing starts); the model (nothing serving withdraws the
     exposure; serving starts the ramp unless this spec generation was rolled back, the spec
-    is paused or the ramp completed); then the shared analysis,
-    gate limits, deadline and advance (``domain.steps``); phase and conditions last."""
+    is paused or the ramp completed); then the shared analysis, gate limits, the budget, the
+    spec's steps (a percent raised for the current step, a step added above a completed ramp),
+    deadline and advance (``domain.steps``); phase and conditions last."""
     return _ExposurePass(spec, status, observed, now).run()
 
 
@@ -718,6 +723,7 @@ def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed
 
 class _ExposurePass(steps.StepPass[CampaignStatus]):
     paused_field = "spec.exposure.paused"
+    ramp_steps_field = "spec.exposure.steps"
     plugin_prefix = "campaign/"
     abort_does = "exposure goes to 0%"
     retry_restarts_paused = False  # a Campaign's retry acts on a rollback only
@@ -761,6 +767,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record_results()
         self.act_on_gates()
         self.follow_budget()
+        # After the budget: a suspension is a hold, the new level served once it lifts.
+        self.extend_completed_ramp()
+        self.follow_step_level()
         if self.suspended is None:  # a spent budget is no step failing to progress
             self.check_deadline()
         elif self.status.paused_at is not None:
@@ -1227,6 +1236,66 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record(Reason.MODEL_VERSION_CHANGED, new, why)
         self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
 
+    def follow_step_level(self) -> None:
+        """``spec.exposure.steps`` edited mid-ramp: the step machine's ``follow_step_level``
+        (the current step served at no less than the percent the spec now gives it, the step
+        starting over when raised; not while held: Paused, a spent budget, its model not
+        serving, a treatment not scored, its campaigns file not written), with two things of a
+        Campaign's. A budget gate keeps its status (the period's money), as at any step start
+        over (``restart_step``). And it acts in a pass that started the step over at its
+        exposure too (a budget renewal, a new model version, the runtime treating at the step
+        again): that pass's restart would otherwise keep the raise for the next pass, so a
+        pass run again on its own output would not change nothing. A pass that started the
+        ramp (at its first step's percent) or reopened it (``extend_completed_ramp``, at the
+        step's percent) has nothing to raise, and one that ended it has no step."""
+        restarted, self.restarted = self.restarted, False
+        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+        kept = {g.name: g for g in self.status.gates if g.name in budget_gates}
+        super().follow_step_level()
+        self.restarted = restarted
+        self.status.gates = [kept.get(g.name, g) for g in self.status.gates]
+
+    def extend_completed_ramp(self) -> None:
+        """``spec.exposure.steps`` edited after the ramp completed, a step now above the
+        exposure it completed at (a 100 % step added to [10, 25]): the ramp goes on at the
+        first such step, as if it had advanced there (``advance_step``). The exposure rises to
+        that step's percent (never lowered: the steps at or below it are passed), the step's
+        pause and ``progressDeadline`` run from now, and its gates are measured and judged as
+        at any step (a Fail rolls the campaign back, or leaves a Manual rollback pending), each
+        one's evidence moved to a new stratum as at a step change, but for the budget gates
+        (the period's money), which keep theirs, and the gates judging the model's decisions
+        last measured before its current version (``modelVersionSince``), which start afresh
+        as ``follow_version`` has them. A Normal ``StepAdvanced`` event and history entry (actor
+        ``spec``) say so. Not while anything holds the campaign (``not_serving``: a spent
+        budget, its model not serving, a treatment not scored, its campaigns file not
+        written; the spec's ``paused``): the ramp goes on once the hold lifts. Without such a
+        step a completed ramp stays complete: the steps of a completed ramp are all at or
+        below its exposure (``complete`` lifts it to the last), so only an edit makes one."""
+        s = self.status
+        if (self.active() or not completed(s) or self.restarted or self.ramp.paused
+                or self.not_serving() is not None):
+            return
+        was = self.level()
+        index = next((i for i, step in enumerate(self.spec.exposure.steps)
+                      if step.percent > was), None)
+        if index is None:
+            return
+        s.current_step = index
+        self.set_level(self.step_level(index))
+        s.step_started_at = self.now
+        s.resumed_at = s.paused_at = s.passed_while_held_at = None
+        gates = {gate.name: gate for gate in self.spec.exposure.gates}
+        since = s.model_version_since
+        s.gates = [st if gates[st.name].type == "budget" else next_step(st)
+                   for st in s.gates if st.name in gates and (
+                       gates[st.name].type in _CARRIED_GATE_TYPES or since is None
+                       or st.time >= since)]
+        self.restarted = True  # this pass's outcomes (the budget's) measured the completed ramp
+        why = (f"{self.ramp_steps_field} edited: step {index + 1} is above the {was:g}% the "
+               "ramp completed at; the ramp goes on from there")
+        self.record(Reason.STEP_ADVANCED, self.subject(), why, "spec")
+        self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
+
     def start_step_again(self) -> None:
         """The ramp is underway but the runtime did not treat at the step's exposure until
         this pass: the pass before refused the spec (the campaigns file carried the entry
@@ -1316,7 +1385,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             s.suspended_exposure_percent, s.exposure_percent = held, 0
         elif held is not None:
             # The exposure held before the suspension, not the step's percent as the spec says
-            # now: exposure grows only on evidence (``advance_step``).
+            # now: a higher one is ``follow_step_level``'s, which raises it in this pass, the
+            # step starting over there (a lower one is never followed).
             s.exposure_percent, s.suspended_exposure_percent = held, None
             if self.active():
                 # The step's pause and deadline run again from here: its time at 0 % was not

@@ -315,18 +315,24 @@ def test_a_completed_ramp_keeps_measuring_its_budget_and_suspends_then_resumes()
     assert exposure.treating(r)
 
 
-def test_a_renewed_budget_gives_back_the_exposure_held_not_an_edited_step_percent() -> None:
+def test_a_renewed_budget_gives_back_the_exposure_held_then_an_edited_step_percent() -> None:
     start = _budget_pass(CampaignStatus(), T0, None).status
     s = _budget_pass(start, T0 + dt.timedelta(days=2), GateVerdict.FAIL).status
     assert (s.exposure_percent, s.suspended_exposure_percent) == (0, 5)
     edited = BUDGET_SPEC.model_copy(update={"exposure": BUDGET_SPEC.exposure.model_copy(
         update={"steps": [step.model_copy(update={"percent": percent}) for step, percent in
                           zip(BUDGET_SPEC.exposure.steps, (60, 80, 100), strict=True)]})})
+    now = T0 + dt.timedelta(days=7)
     renewed = exposure.decide(edited, s, exposure.Observed(
-        model=SERVING, budget_anchor=ANCHOR, generation=2), T0 + dt.timedelta(days=7)).status
-    # Never more exposure without evidence at it: 5 % again, 60 % only by advancing.
-    assert (renewed.phase, renewed.exposure_percent, renewed.current_step) == (
-        Phase.PROGRESSING, 5, 0)
+        model=SERVING, budget_anchor=ANCHOR, generation=2), now)
+    # The exposure held (5 %) is given back, then, the suspension no longer holding the step,
+    # raised to the 60 % its spec now gives it, the step starting over there: its gates judge
+    # 60 % for a whole pause before the ramp goes on (``test_exposure_step_edits``).
+    r = renewed.status
+    assert (r.phase, r.exposure_percent, r.current_step, r.step_started_at) == (
+        Phase.PROGRESSING, 60, 0, now)
+    assert [e.reason.value for e in renewed.events] == ["BudgetRenewed", "StepRestarted"]
+    assert "exposure 5% at step 1/3 resumed" in renewed.events[0].message
 
 
 def test_a_spent_budget_stays_spent_through_a_restart_of_the_ramp() -> None:

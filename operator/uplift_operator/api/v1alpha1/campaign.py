@@ -423,7 +423,11 @@ class ExposureSpec(RampSpecBase):
     steps: list[ExposureStep] = Field(
         min_length=1, max_length=20,
         description="Exposure steps with strictly increasing percents; after the last one passes "
-                    "the ramp is complete and exposure stays there.")
+                    "the ramp is complete and exposure stays there. Editable at any time: mid-ramp "
+                    "the current step (its index; the last one when there are fewer) is served "
+                    "at no less than its percent as edited, starting over when raised (exposure "
+                    "is never lowered by an edit); a step added above the exposure of a completed "
+                    "ramp reopens the ramp at the first such step, gated as any step.")
     analysis_interval: Duration = Field(
         default=_DEFAULT_INTERVAL,
         description=f"How often gates are evaluated; at least 1s, and no longer than any step's "
