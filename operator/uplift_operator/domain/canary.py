@@ -810,7 +810,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def follow_desired_version(self) -> None:
         s = self.status
         desired = self.seen.desired_version
-        if desired is None or desired == s.canary_version:
+        if desired is None or self.replace_unserved_first(desired) or desired == s.canary_version:
             return
         if s.stable_version is None:
             if self.recover_recorded_roles(desired):
@@ -859,6 +859,45 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s.stable_version = recorded.stable
         tags = (f"the registry tags version {desired} {recorded.desired_role} and version "
                 f"{recorded.stable} stable (the status was lost: the object re-created or "
+    def replace_unserved_first(self, desired: str) -> bool:
+        """A new version while the stable one has never served (a first version whose pods
+        never start: an image that does not pull, a model that does not load) replaces it as a
+        first version, no ramp: a canary is compared with a stable that serves, and one against
+        a stable that never served was held before any traffic for good (the graph never
+        Ready), a promote refused, so the fixed version could never take over. Never served:
+        no ``stableServedVersion`` (nor an older status's Ready saying it served), no previous
+        stable (a promotion or an emergency rollback's restore is waited for instead), its
+        predictor does not serve in this pass, and the history shows it made stable as the
+        spec's first version (not one the registry's tags made stable again after the status
+        was lost: that one was promoted and served, and its pods may only be starting; nor one
+        whose entry has left the history). A canary already started against it (by a release
+        before this rule) is replaced too, or made stable when it is the spec's version.
+        Whether it did."""
+        s = self.status
+        old = s.stable_version
+        if (old is None or desired == old or s.previous_stable_version is not None
+                or self.stable_served() or self.serves(old) or self.awaiting_restore()
+                or desired in self.rolled_back()):
+            return False
+        made = next((e for e in reversed(s.history)
+                     if e.action == Reason.PROMOTED.value and e.version == old), None)
+        if made is None or made.actor != "spec":
+            return False
+        canary = s.canary_version
+        if canary is not None:
+            self.remove_canary()
+        s.stable_version = desired
+        s.aborted_version = None
+        s.emergency_rolled_back_version = None
+        dropped = f"; canary {canary} removed" if canary not in (None, desired) else ""
+        why = (f"first version: replaces version {old}, which never served{dropped}; serving "
+               "it as stable, no ramp")
+        self.record(Reason.PROMOTED, desired, why, "spec")
+        self.emit("Normal", Reason.PROMOTED, f"version {desired} replaces version {old}, which "
+                                             f"never served, as the first version: serving it "
+                                             f"as stable without a ramp{dropped}")
+        return True
+
                 "restored)")
         # Nothing to write back: the registry already says so (the tags were read from it).
         self.record(Reason.PROMOTED, recorded.stable, f"{tags}: stable again, no ramp",

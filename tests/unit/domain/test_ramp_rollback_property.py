@@ -10,7 +10,8 @@ a small oracle that knows only what happened, not how the status records it:
   version serves, and once it lost it never gets it back; or until a retry withdraws the
   rollback before then (``RestoreWithdrawn``): it is stable again, no longer rolled back;
 - traffic moves only onto versions that serve (a version with weight is serving now, or had
-  weight in the split before);
+  weight in the split before), unless no version of the split before ever served: a new
+  version replaces a first version that never served, as the first version does;
 - while the spec names a rolled-back version the model is Degraded, saying that version was
   rolled back, with the reason its own rollback recorded.
 
@@ -58,6 +59,7 @@ class Oracle:
     keeps_traffic: set[str] = field(default_factory=set)
     since_canary: set[str] = field(default_factory=set)  # rolled back since a canary started
     split: dict[str, int] = field(default_factory=dict)
+    served: set[str] = field(default_factory=set)  # every version seen serving
 
     def spec_changed(self, before: str | None, after: str | None) -> None:
         if after is not None and before is not None and after != before:
@@ -93,6 +95,7 @@ class Oracle:
                 self.since_canary.discard(entry.version)
             if entry.action in STARTS:
                 self.since_canary = set()
+        self.served |= ready
         trail = "\n".join(log)
         # The status records exactly the versions rolled back since the last canary started.
         recorded = {after.aborted_version, after.emergency_rolled_back_version} - {None}
@@ -105,8 +108,10 @@ class Oracle:
                 continue
             if version in self.blocked:
                 assert version in self.keeps_traffic and self.split.get(version), trail
-            # Traffic moves only onto versions that serve.
-            assert not self.split or version in ready or self.split.get(version), trail
+            # Traffic moves only onto versions that serve (nothing served it before: a first
+            # version, or one replacing a first version that never served).
+            assert (not self.split or version in ready or self.split.get(version)
+                    or not self.served & set(self.split)), trail
         if after.phase is Phase.HEALTHY:  # "version S serves all traffic" is true
             assert new.get(after.stable_version or "") == 100, trail
         self.keeps_traffic = {v for v in self.keeps_traffic if new.get(v)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, ramp, stuck
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.canary import says_stable_down
-from uplift_operator.domain.ramp import Decision, Observed, decide
+from uplift_operator.domain.ramp import Decision, Observed, RecordedRoles, decide
 from uplift_operator.domain.steps import Reason
 
 FAILURE = ("stable 1 not serving: SeldonDeployment Failed: Deployment churn-v1 has no available "
@@ -325,11 +326,16 @@ def test_a_stable_down_while_a_manual_rollback_waits_is_published_as_an_outage()
 def test_a_pause_while_a_first_version_has_never_served_is_no_outage() -> None:
     # Ready False WaitingForServing too, but nothing served yet (no stableServedVersion): the
     # health check leaves the pause Suspended (testdata/paused-stable-not-served-yet.yaml).
+    # A new version replaces a stable that never served (no canary against it), so the pass
+    # that finds the status lost and restarts canary 2 against stable 1, both as the
+    # registry's tags say, with stable 1's pods not up yet, shows it.
     sim = Sim(make_spec(paused=True))
-    sim.stable_ready = False
-    sim.tick()
     sim.desired = "2"
-    published = _published(sim, sim.tick(1))
+    observed = Observed(desired_version="2", stable_ready=False, canary_ready=False,
+                        generation=3, recorded=RecordedRoles(desired_role="canary", stable="1"))
+    decision = decide(sim.spec, sim.status, observed, sim.now)
+    assert_idempotent(sim.spec, decision, observed, sim.now)
+    published = _published(sim, decision)
     assert published.phase is Phase.PAUSED and published.stable_served_version is None
     assert ready(published) == ("False", "WaitingForServing")
     assert "does not serve any more" not in published.message
@@ -368,3 +374,70 @@ def test_a_gate_fail_while_the_stable_does_not_serve_waits_to_roll_back() -> Non
     sim.request(ramp.ABORT_ANNOTATION, "now")
     d = sim.tick(1)  # a human abort is not held
     assert d.status.canary_version is None and Reason.MANUAL_ABORT in sim.reasons()
+
+
+def test_a_new_version_replaces_a_first_version_that_never_served() -> None:
+    """First version 1 never serves (an image that does not pull). Version 2, the fix, started
+    as a canary against it and was held before any traffic for good (the graph never Ready, a
+    promote refused): it now replaces 1 as the first version, no ramp."""
+    sim = Sim(make_spec())
+    sim.stable_ready, sim.canary_ready, sim.ready_versions = False, False, frozenset()
+    sim.tick()
+    assert sim.status.stable_version == "1" and sim.status.stable_served_version is None
+    sim.desired, sim.ready_versions = "2", frozenset({"2"})
+    d = sim.tick(1)
+    s = d.status
+    assert (s.stable_version, s.canary_version, s.previous_stable_version) == ("2", None, None)
+    assert d.traffic == ramp.TrafficSplit("2", None, 0)
+    assert sim.reasons() == [Reason.PROMOTED]
+    assert s.history[-1].reason.startswith("first version: replaces version 1, which never served")
+    sim.stable_ready = True  # version 2 serves: Healthy, served from then on
+    d = sim.tick(1)
+    assert d.status.phase is Phase.HEALTHY and d.status.stable_served_version == "2"
+    sim.desired = "3"  # a version after one that served ramps as a canary
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.canary_version) == ("2", "3")
+
+
+def test_a_canary_held_against_a_first_version_that_never_served_becomes_the_first() -> None:
+    """The state a release before left: canary 2 at 0 % against stable 1, which never served."""
+    status = UpliftModelStatus.model_validate({
+        "stableVersion": "1", "canaryVersion": "2", "canaryWeight": 0, "currentStep": 0,
+        "desiredVersion": "2", "stepStartedAt": "2026-11-28T11:00:00Z",
+        "canaryStartedAt": "2026-11-28T11:00:00Z", "history": [
+            {"time": "2026-11-28T10:00:00Z", "action": "Promoted", "version": "1",
+             "reason": "first version: serving it as stable, no ramp", "actor": "spec"},
+            {"time": "2026-11-28T11:00:00Z", "action": "CanaryStarted", "version": "2",
+             "reason": "new version; stable 1", "actor": "spec"}]})
+    sim = Sim(make_spec(), status)
+    sim.desired, sim.stable_ready, sim.canary_ready = "2", False, False
+    sim.ready_versions = frozenset({"2"})
+    d = sim.tick()
+    assert (d.status.stable_version, d.status.canary_version) == ("2", None)
+    assert d.traffic == ramp.TrafficSplit("2", None, 0) and sim.reasons() == [Reason.PROMOTED]
+
+
+def test_a_stable_that_served_once_is_not_replaced_by_a_new_version() -> None:
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.stable_ready, sim.ready_versions = False, frozenset({"2"})
+    sim.tick(1)
+    sim.desired = "2"
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.canary_version) == ("1", "2")
+
+
+def test_a_stable_the_registry_made_stable_again_is_not_replaced_while_its_pods_start() -> None:
+    """The status lost mid-ramp (the object re-created): stable 1 and canary 2 as the registry
+    tags them. Stable 1 was promoted and served; its pods starting again make it no first
+    version that never served, so canary 2 is not made stable without its ramp."""
+    sim = Sim(make_spec())
+    sim.desired = "2"
+    observed = Observed(desired_version="2", stable_ready=False, canary_ready=False,
+                        ready_versions=frozenset({"2"}), generation=3,
+                        recorded=RecordedRoles(desired_role="canary", stable="1"))
+    d = decide(sim.spec, sim.status, observed, sim.now)
+    for minutes in (1, 2):
+        d = decide(sim.spec, d.status, replace(observed, recorded=None),
+                   sim.now + dt.timedelta(minutes=minutes))
+        assert (d.status.stable_version, d.status.canary_version) == ("1", "2")
