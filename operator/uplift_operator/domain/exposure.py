@@ -13,9 +13,10 @@ last step passing completes the ramp, exposure staying at its percent. ``spec.ex
 edited mid-ramp serves the current step at no less than the percent the spec now gives it, the
 step starting over when raised (``follow_step_level``), so the ramp never completes at a percent
 no gate judged; a step added above the exposure a completed ramp holds reopens the ramp there,
-gated as any step (``extend_completed_ramp``). The model promoting a new stable version
+gated as any step (``extend_completed_ramp``). The model moving to another stable version
 mid-ramp holds the exposure and starts the step over on that version, the evidence about the
-old one's decisions not carried into it (``follow_version``). ``model_observation``
+old one's decisions not carried into it, but for the counts of a rollback a gate demands that
+``rollback.mode: Manual`` left pending, which stands (``follow_version``). ``model_observation``
 reads the UpliftModel's status (a campaign already exposing holds through the model's invalid
 spec and through its predictor's rollout; neither starts one);
 ``decide`` builds the whole new status, Ready and ModelServing
@@ -103,8 +104,10 @@ from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.gates import (
+    GateAction,
     canonical_json,
     next_step,
+    required_action,
     with_outside_settings,
 )
 from uplift_operator.domain.measurements import CampaignUnits
@@ -494,6 +497,28 @@ def _next_stratum(gate: GateStatus) -> GateStatus:
     never wiped by an event of the model or the budget."""
     return next_step(gate).model_copy(update={"failures": gate.failures,
                                               "consecutive_errors": gate.consecutive_errors})
+
+
+def _pending_kept(gate: GateStatus) -> GateStatus:
+    """A gate's status when its model's version changes while its counts demand a rollback
+    that ``rollback.mode: Manual`` left pending (``follow_version``): its sequential tests start
+    afresh on the new version (no evidence of the old one mixed in), its Inconclusives too, but
+    its Fails and Errors in a row stand, so the pending rollback stands until a human aborts or
+    promotes. Its last verdict stays for humans; measured before the step started over, it
+    passes no step."""
+    return gate.model_copy(update={"inconclusives": 0, "sequential_state": {}})
+
+
+def _version_moved(model: str, old: str, new: str) -> str:
+    """What a change of the model's stable version was, for ``ModelVersionChanged``: a
+    promotion (a later version), or a move back to an earlier one (an emergency rollback of
+    the model restoring its previous stable version; versions compared as numbers, as MLflow
+    numbers them), else a move."""
+    if old.isdecimal() and new.isdecimal():
+        if int(new) < int(old):
+            return f"UpliftModel {model!r} moved back to version {new} (was {old})"
+        return f"UpliftModel {model!r} promoted version {new} (was {old})"
+    return f"UpliftModel {model!r} moved to version {new} (was {old})"
 
 
 def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
@@ -1194,45 +1219,64 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             or _rolled_back_spec(self.declared, s))
 
     def follow_version(self) -> None:
-        """The model promoted a new stable version while the campaign exposes units: the
-        campaign follows it (``status.modelVersion``) and its exposure is held, never withdrawn
-        (units already exposed stay exposed); a history entry and a Normal event say so. A ramp
-        underway starts its step over on the new version, at the same exposure: the step's
-        pause and deadline run again from now, outcomes measured in this pass (on the old
-        step) are dropped but for a budget Fail (``apply_analysis``), and the evidence of the
-        old version is not mixed into the new one's — the gates that judge what the model's
-        decisions did (incrementalConversions, roi, drift, custom) start afresh, their α spent
-        once per version as an UpliftModel's are; a deliveryRate gate (the sender, not the
-        model) carries its evidence into a new stratum and keeps its Fails and Errors in a row, as
-        at a budget renewal (a pending Manual rollback stands); a budget gate (the
-        period's money) keeps its verdict, so a spent budget stays suspended; the campaign's
+        """The model's stable version changed while the campaign exposes units (a promotion,
+        or an older version restored: an emergency rollback of the model): the campaign
+        follows it (``status.modelVersion``) and its exposure is held, never withdrawn (units
+        already exposed stay exposed); a history entry and a Normal event say so
+        (``_version_moved``). A ramp underway starts its step over on the new version, at the
+        same exposure: the step's pause and deadline run again from now, outcomes measured in
+        this pass (on the old step) are dropped but for a budget Fail (``apply_analysis``), and
+        the evidence of the old version is not mixed into the new one's — the gates that judge
+        what the model's decisions did (incrementalConversions, roi, drift, custom) start
+        afresh, their α spent once per version as an UpliftModel's are; a deliveryRate gate
+        (the sender, not the model) carries its evidence into a new stratum and keeps its
+        Fails and Errors in a row, as at a budget renewal; a budget gate (the period's money)
+        keeps its verdict, so a spent budget stays suspended; the campaign's
         ``incrementalEffect`` and ``roi`` are cleared until measured on the new version. A
-        completed ramp keeps its exposure and its final results: no gate but the budget runs
-        after completion (nothing would replace them), the model's own canary gates vetted the
-        new version."""
+        gate whose counts demand a rollback that ``rollback.mode: Manual`` left pending
+        (``required_action``) starts its tests afresh too but keeps those counts
+        (``_pending_kept``): the rollback a human was asked about stands until the human
+        aborts or promotes, never cleared by a move of the model (before, a promotion dropped
+        the Fail and resumed the ramp). A completed ramp keeps its exposure and its final
+        results: no gate but the budget runs after completion (nothing would replace them),
+        the model's own canary gates vetted the new version."""
         old, new = self.previous.model_version, self.status.model_version
         if old is None or new is None or old == new:
             return
         s = self.status
         s.model_version_since = self.now
-        model = self.model.name
+        moved = _version_moved(self.model.name, old, new)
         if not self.active():
-            why = (f"UpliftModel {model!r} promoted version {new} (was {old}); the completed "
-                   f"ramp keeps {self.exposed()}")
+            why = f"{moved}; the completed ramp keeps {self.exposed()}"
         else:
-            types = {g.name: g.type for g in self.spec.exposure.gates}
-            s.gates = [g if types[g.name] == "budget" else _next_stratum(g)
-                       for g in s.gates if types.get(g.name) in _CARRIED_GATE_TYPES]
+            gates = {gate.name: gate for gate in self.spec.exposure.gates}
+            kept: list[GateStatus] = []
+            pending: list[str] = []
+            for st in s.gates:
+                gate = gates.get(st.name)
+                if gate is None:
+                    continue
+                if gate.type == "budget":
+                    kept.append(st)
+                elif gate.type in _CARRIED_GATE_TYPES:
+                    kept.append(_next_stratum(st))
+                elif required_action(gate, st) is GateAction.ROLLBACK:
+                    kept.append(_pending_kept(st))
+                    pending.append(gate.name)
+            s.gates = kept
             s.step_started_at = self.now
             s.passed_while_held_at = None  # the old step's passes: this one has none yet
             self.restarted = True  # this pass's outcomes measured the old version's step
             self.forget_results()  # the old version's effect, not the new one's
-            afresh = [name for name, type_ in types.items() if type_ not in _CARRIED_GATE_TYPES]
-            why = (f"UpliftModel {model!r} promoted version {new} (was {old}); step "
-                   f"{self.step_index() + 1}/{len(self.steps)} starts over on version {new} "
-                   f"at {self.exposed()}")
+            afresh = [name for name, gate in gates.items()
+                      if gate.type not in _CARRIED_GATE_TYPES]
+            why = (f"{moved}; step {self.step_index() + 1}/{len(self.steps)} starts over on "
+                   f"version {new} at {self.exposed()}")
             if afresh:
                 why += f", gates {', '.join(afresh)} measured afresh"
+            if pending:
+                why += (f"; the rollback gate{'s' if len(pending) > 1 else ''} "
+                        f"{', '.join(pending)} demanded stays pending (rollback.mode Manual)")
         self.record(Reason.MODEL_VERSION_CHANGED, new, why)
         self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
 

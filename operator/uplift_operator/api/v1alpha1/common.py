@@ -431,9 +431,11 @@ class GateStatus(StatusPart):
         default=0, ge=0,
         description="Fail verdicts counted towards failureLimit at this step: zeroed when the "
                     "ramp moves to another step or starts again at its first, and when the "
-                    "gate's settings change (a Campaign's also when its model promotes a new "
+                    "gate's settings change (a Campaign's also when its model moves to another "
                     "version mid-ramp, but for a deliveryRate gate, which judges the sender, "
-                    "not the model: it keeps its failures and its consecutive errors); kept "
+                    "not the model, and a gate whose rollback rollback.mode Manual left "
+                    "pending, which stands: they keep their failures and consecutive errors); "
+                    "kept "
                     "when the step itself starts over (a Campaign's budget renewal, its "
                     "refused spec fixed, its campaigns file written again). A budget gate's "
                     "Fail suspends and is not counted.")
