@@ -845,20 +845,6 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.emit("Normal", Reason.CANARY_STARTED, f"{self.where()}, stable "
                                                        f"{s.stable_version}")
 
-    def recover_recorded_roles(self, desired: str) -> bool:
-        """A status-less pass whose desired version the registry tags ``rolled-back`` or
-        ``canary``, while another version is tagged ``stable`` (``Observed.recorded``): the
-        status was lost, not the history. That stable version is stable again; the rolled-back
-        one is held as after its rollback (Degraded until a retry or a new version), the canary
-        starts again from step 1. Whether it did."""
-        recorded = self.seen.recorded
-        if (recorded is None or recorded.stable == desired
-                or recorded.desired_role not in (ROLE_ROLLED_BACK, ROLE_CANARY)):
-            return False
-        s = self.status
-        s.stable_version = recorded.stable
-        tags = (f"the registry tags version {desired} {recorded.desired_role} and version "
-                f"{recorded.stable} stable (the status was lost: the object re-created or "
     def replace_unserved_first(self, desired: str) -> bool:
         """A new version while the stable one has never served (a first version whose pods
         never start: an image that does not pull, a model that does not load) replaces it as a
@@ -898,6 +884,20 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                                              f"as stable without a ramp{dropped}")
         return True
 
+    def recover_recorded_roles(self, desired: str) -> bool:
+        """A status-less pass whose desired version the registry tags ``rolled-back`` or
+        ``canary``, while another version is tagged ``stable`` (``Observed.recorded``): the
+        status was lost, not the history. That stable version is stable again; the rolled-back
+        one is held as after its rollback (Degraded until a retry or a new version), the canary
+        starts again from step 1. Whether it did."""
+        recorded = self.seen.recorded
+        if (recorded is None or recorded.stable == desired
+                or recorded.desired_role not in (ROLE_ROLLED_BACK, ROLE_CANARY)):
+            return False
+        s = self.status
+        s.stable_version = recorded.stable
+        tags = (f"the registry tags version {desired} {recorded.desired_role} and version "
+                f"{recorded.stable} stable (the status was lost: the object re-created or "
                 "restored)")
         # Nothing to write back: the registry already says so (the tags were read from it).
         self.record(Reason.PROMOTED, recorded.stable, f"{tags}: stable again, no ramp",
