@@ -389,8 +389,12 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     does on its own goes on as in a valid pass: an emergency rollback's restore ends once the
     restored version serves (``StableRestored``) or passes its deadline
     (``ProgressDeadlineExceeded``), a rolled-back version leaves the graph after the scale-down
-    delay; ``traffic`` is the split the status says, applied again over a hand edit. Its
-    ``requeue_after`` is when those are due, never an analysis (none runs). The events told by
+    delay; ``traffic`` is the split the status says, applied again over a hand edit. So does the
+    serving safety net: a canary with traffic that has not served for the grace is rolled back
+    (``act_on_serving``), with the defaults — 5 minutes, ``rollback.mode`` Automatic — since
+    the spec's ``progressDeadline`` and ``rollback`` cannot be trusted: before, a canary at
+    50 % that stopped serving under an invalid spec kept its share, unserved, until the spec
+    was fixed. Its ``requeue_after`` is when those are due, never an analysis (none runs). The events told by
     comparing this pass's phase and ``Ready`` with the stored ones (``Paused``, ``Resumed``,
     ``StableNotServing``, ``StableServing``) are not: the stored ones are the InvalidSpec ones,
     so they would be told again at every pass."""
@@ -398,6 +402,10 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     held = replace(observed, requests=stopping, gate_outcomes=None)
     return _CanaryPass(spec, _read_rolled_back(status), held, now).run_stopping_requests()
 
+
+#: ``rollback.mode`` where the spec cannot be trusted (``decide_stopping_requests``): the
+#: field's default.
+_DEFAULT_ROLLBACK_MODE = "Automatic"
 
 #: The events ``set_phase`` and ``tell_stable_serving`` tell on a change of the phase or of
 #: ``Ready`` from the stored status: under an invalid spec that is InvalidSpec's
@@ -416,11 +424,17 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.spec = spec
         self.seen = observed
         self.held_for_restore: str | None = None  # a canary not started: see hold_for_restore
+        # False under an invalid spec: its progressDeadline is not read (run_stopping_requests)
+        self.spec_trusted = True
 
     def run_stopping_requests(self) -> Decision:
+        self.spec_trusted = False
+        self.rollback_mode = _DEFAULT_ROLLBACK_MODE
         self.handle_requests()
+        self.act_on_serving()
         decision = self.finish()
-        due = self.serving_times()
+        canary_due = self.canary_serving_due()
+        due = [*self.serving_times(), *([canary_due] if canary_due is not None else [])]
         return replace(decision, events=tuple(
             e for e in decision.events if e.reason not in _TOLD_AGAINST_STORED_READY),
             requeue_after=max(min(due) - self.now, steps.MIN_REQUEUE) if due else None)
@@ -1261,8 +1275,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def not_serving_grace(self) -> tuple[dt.timedelta, str]:
         """How long a canary with traffic may go without serving, and as the spec says it: the
         grace every serving problem gets (``stuck.grace``: 5 minutes, or the ramp's
-        ``progressDeadline`` when shorter)."""
-        bound = self.spec.rollout.progress_deadline
+        ``progressDeadline`` when shorter; 5 minutes under a spec not trusted)."""
+        bound = self.spec.rollout.progress_deadline if self.spec_trusted else None
         grace = stuck.grace(bound)
         if bound is not None and grace == parse_duration(bound):
             return grace, bound

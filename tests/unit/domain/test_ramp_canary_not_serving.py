@@ -214,3 +214,26 @@ def test_gates_passing_again_do_not_outlast_a_canary_that_does_not_serve() -> No
     sim.tick(1, verdicts={"latency": P, "shadow": P})
     d = sim.tick(5, verdicts={"latency": P, "shadow": P})
     assert d.status.canary_version is None and d.status.aborted_version == "2"
+
+
+def test_a_canary_that_stops_serving_under_an_invalid_spec_is_rolled_back_with_the_defaults(
+        ) -> None:
+    """While the spec is invalid only stop requests were acted on: a canary at 50 % that
+    stopped serving kept its share, unserved, and no pass was asked for. The serving safety
+    net runs there too, with the defaults (5 minutes, Automatic) since the spec's
+    ``progressDeadline`` and ``rollback.mode`` cannot be trusted."""
+    sim = at_fifty_percent(rollback="Manual", deadline="30m")
+    observed = ramp.Observed(desired_version="2", stable_ready=True, canary_ready=False,
+                             ready_versions=frozenset({"1"}), generation=4)
+    stopped = sim.now + dt.timedelta(minutes=1)
+    d = ramp.decide_stopping_requests(sim.spec, sim.status, observed, stopped)
+    assert d.status.canary_not_serving_since == stopped and d.status.canary_version == "2"
+    assert d.requeue_after == dt.timedelta(minutes=5)  # when the grace ends
+    again = ramp.decide_stopping_requests(sim.spec, d.status, observed, stopped)
+    assert again.status == d.status and again.events == ()
+    d = ramp.decide_stopping_requests(sim.spec, d.status, observed,
+                                      stopped + dt.timedelta(minutes=5))
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert d.traffic == TrafficSplit("1", None, 0)
+    assert [e.reason for e in d.events] == [Reason.ROLLED_BACK]
+    assert "past the 5m a canary with traffic may go without serving" in d.events[0].message
