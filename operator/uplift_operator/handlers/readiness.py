@@ -46,7 +46,9 @@ until it exists, and an acting replica paused ``common.PAUSE_EXIT_GRACE_SECONDS`
 pause line wakes the checker, so it is created within a second or two, not at the next check.
 One this process saw present and then finds gone, in a namespace that still lives, is not
 re-created: this replica's watches do not wait for it (their toggle stays off), the next start
-creates it, and an uninstall that deletes it while its pods stop is not undone. A namespace
+creates it, and an uninstall that deletes it while its pods stop is not undone; ``/readyz``
+is 503 naming it in words of its own (``PeeringReport.gone``: not paused, the next start
+waits for it). A namespace
 deleted (gone from the checker's listing, or listed again under another uid) is forgotten:
 kopf makes a new toggle, on, for a namespace of that name that appears, so its peering object is
 created again. A create refused (403: an RBAC without ``create`` on ``kopfpeerings.kopf.dev``,
@@ -514,11 +516,15 @@ class PeeringReport:
     ends it. Those are the namespaces where the operator may not read (no Role there: kopf's
     watch of the peering object is answered 403, and gives up), named or matching a pattern,
     and, when all are named exactly, those that do not exist (with a pattern kopf watches only
-    the namespaces that exist, and drops one deleted)."""
+    the namespaces that exist, and drops one deleted). ``gone``: peering objects this process
+    saw present and then found deleted, in a namespace that lives: kopf's toggle for each went
+    off when it was seen, so this replica is not paused, but a replica that starts waits for
+    them, every watch paused, unless it may create them."""
 
     missing: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
     stuck: list[str] = dataclasses.field(default_factory=list)
+    gone: list[str] = dataclasses.field(default_factory=list)
 
 
 def kopf_namespaces(config: OperatorConfig, listed: Callable[[], Iterable[str]]) -> set[str]:
@@ -536,26 +542,35 @@ def kopf_namespaces(config: OperatorConfig, listed: Callable[[], Iterable[str]])
 def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering],
                    namespaces: Callable[[], Iterable[str]],
                    left_out: Callable[[str], Peering] | None = None,
-                   seen: Callable[[str], bool] = lambda _: True) -> PeeringReport:
+                   seen: Callable[[str | None], bool] = lambda _: False) -> PeeringReport:
     """What ``look`` (``None``: the cluster's) finds of the peering objects kopf waits for
     (``kopf_namespaces``, from the ``namespaces`` that exist), and what ``left_out`` finds of
     the namespaces left out at start (whether they exist now). A watched namespace gone (or no
     longer readable) pauses nothing once its peering object was ``seen`` (kopf's toggle for it
     went off then); one never seen still holds every watch of the process paused, and is
-    reported missing, and ``stuck`` when that lasts for good (``PeeringReport``)."""
+    reported missing, and ``stuck`` when that lasts for good (``PeeringReport``). A peering
+    object ``seen`` and now deleted, its namespace living, pauses nothing either: ``gone``."""
     if config.standalone:
         return PeeringReport([])
     name = config.peering_name
+    deleted = (Peering.MISSING, Peering.NOT_CREATED)
     if config.all_namespaces:
         found = look(None)
-        return PeeringReport([] if found is Peering.PRESENT else [_describe(name, None)])
+        if found is Peering.PRESENT:
+            return PeeringReport([])
+        if found in deleted and seen(None):
+            return PeeringReport([], gone=[_describe(name, None)])
+        return PeeringReport([_describe(name, None)])
     watched = kopf_namespaces(config, namespaces)
     missing: list[str] = []
     notes: list[str] = []
     stuck: list[str] = []
+    gone: list[str] = []
     for namespace in sorted(watched):
         found = look(namespace)
-        if found in (Peering.MISSING, Peering.NOT_CREATED) or (
+        if found in deleted and seen(namespace):
+            gone.append(_describe(name, namespace))
+        elif found in deleted or (
                 found in UNWATCHABLE and not seen(namespace)):
             missing.append(_describe(name, namespace))
             if found is Peering.NO_ACCESS or (found is Peering.NO_NAMESPACE
@@ -580,22 +595,34 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
         else:
             notes.append(f"namespace {namespace!r} is not watched: it did not exist at start, or "
                          "the operator may not read it; a restart watches it once it exists")
-    return PeeringReport(missing, notes, stuck)
+    return PeeringReport(missing, notes, stuck, gone)
 
 
 class Readiness:
     """The state behind ``/readyz``: ready once started and while no peering object is missing;
-    the notes (namespaces not reconciled that pause nothing) are in its answer, never a 503."""
+    the notes (namespaces not reconciled that pause nothing) are in its answer, never a 503.
+
+    A peering object this process saw and then found deleted (``gone``) is a 503 too, in words
+    of its own: this replica is not paused (kopf saw it, and its watches do not wait for it),
+    but the next replica to start (a restart, a rollout, an eviction) pauses every watch until
+    it exists, unless that start may create it. Not ready, so that the Deployment shows the
+    gap while nothing is lost yet (a rollout of the operator waits for it, and ``kubectl get
+    pods`` says 0/1), rather than first at the page after the next start; the pod is still
+    scraped, and this replica keeps acting."""
 
     def __init__(self) -> None:
         self.started = False
         self.missing: list[str] = []
         self.notes: list[str] = []
+        self.gone: list[str] = []
 
     def problems(self) -> list[str]:
         waiting = [] if self.started else ["the operator is starting"]
         return waiting + [f"{m} does not exist: kopf keeps every watch of the operator paused"
-                          for m in self.missing]
+                          for m in self.missing] + [
+            f"{g} was deleted: this replica is not paused (kopf saw it, and its watches do not "
+            "wait for it), but a replica that starts pauses every watch until it exists, "
+            "unless it may create it: create it again" for g in self.gone]
 
     async def handle(self, _: web.Request) -> web.Response:
         problems = self.problems()
@@ -605,7 +632,8 @@ class Readiness:
                                 text="not ready: " + "; ".join(problems) + "\n" + notes)
         return web.Response(text="ok\n" + notes)
 
-    def update(self, missing: list[str], notes: Sequence[str] = ()) -> None:
+    def update(self, missing: list[str], notes: Sequence[str] = (),
+               gone: Sequence[str] = ()) -> None:
         for item in sorted(set(missing) - set(self.missing)):
             logger.warning("%s does not exist: kopf pauses every watch of the operator, in "
                            "every namespace, so nothing is reconciled anywhere (a replica already "
@@ -616,9 +644,19 @@ class Readiness:
                            "until then.", item)
         for item in sorted(set(self.missing) - set(missing)):
             logger.info("%s exists now; its watches resume", item)
+        for item in sorted(set(gone) - set(self.gone)):
+            logger.warning("%s was deleted. This replica keeps reconciling (kopf saw it, and its "
+                           "watches do not wait for it) and does not create it again (an "
+                           "uninstall deleting it while the pods stop must not be undone), but "
+                           "the next replica to start (a restart, a rollout, an eviction) pauses "
+                           "every watch until it exists, unless its RBAC lets it create it. "
+                           "Create it again (the chart and manifests/ do, see "
+                           "docs/install.md). Readiness is 503 until then.", item)
+        for item in sorted(set(self.gone) - set(gone)):
+            logger.info("%s exists again", item)
         for note in [n for n in notes if n not in self.notes]:
             logger.warning("%s", note)
-        self.missing, self.notes = missing, list(notes)
+        self.missing, self.notes, self.gone = missing, list(notes), list(gone)
 
 
 #: A check's reads give up after this: an API server that accepts and never answers would
@@ -759,7 +797,7 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
             # last answer for the rest of the process's life.
             logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
         else:
-            readiness.update(report.missing, report.notes)
+            readiness.update(report.missing, report.notes, report.gone)
             stuck = restart_to_leave_out(report.stuck, stuck)
         if wake is None:
             await asyncio.sleep(CHECK_SECONDS)

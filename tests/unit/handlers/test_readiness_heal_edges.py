@@ -73,8 +73,8 @@ def test_a_kopfpeering_deleted_in_a_namespace_that_lives_is_still_not_re_created
     assert check_peerings(config, look, namespaces, seen=look.ever_seen).missing == []
     api.present.clear()
     now[0] = 600.0
-    assert check_peerings(config, look, namespaces, seen=look.ever_seen).missing == [
-        "KopfPeering 'ops' in namespace 'ml-x'"]
+    report = check_peerings(config, look, namespaces, seen=look.ever_seen)
+    assert report.missing == [] and report.gone == ["KopfPeering 'ops' in namespace 'ml-x'"]
     assert api.created == []
 
 

@@ -219,20 +219,23 @@ def test_cluster_wide_the_cluster_peering_is_created_and_standalone_asks_nothing
 
 def test_the_checker_creates_one_never_seen_and_not_one_seen_present_before() -> None:
     """One kopf waits for (a namespace matching a pattern appears; a create allowed since) is
-    created; one this process saw present is reported missing, not re-created (an uninstall
+    created; one this process saw present is reported gone, not re-created (an uninstall
     deleting it while the pods stop must not be undone)."""
     api = FakeApi({"team-a"})
     peerings = objects(api)
     now = [0.0]
     look = SeenPresent(peerings.read, peerings.create, recheck=600, clock=lambda: now[0])
     config = OperatorConfig(namespaces=("team-a", "ml-*"), peering_name="ops")
-    report = check_peerings(config, look, lambda: ["team-a", "ml-new", "other"])
+    report = check_peerings(config, look, lambda: ["team-a", "ml-new", "other"],
+                            seen=look.ever_seen)
     assert report.missing == [] and [ns for ns, _ in api.created] == ["ml-new"]
     api.present.clear()  # both deleted
     now[0] = 600.0
-    report = check_peerings(config, look, lambda: ["team-a", "ml-new", "other"])
-    assert report.missing == ["KopfPeering 'ops' in namespace 'ml-new'",
-                              "KopfPeering 'ops' in namespace 'team-a'"]
+    report = check_peerings(config, look, lambda: ["team-a", "ml-new", "other"],
+                            seen=look.ever_seen)
+    assert report.missing == []
+    assert report.gone == ["KopfPeering 'ops' in namespace 'ml-new'",
+                           "KopfPeering 'ops' in namespace 'team-a'"]
     assert [ns for ns, _ in api.created] == ["ml-new"]
 
 
@@ -307,3 +310,37 @@ def test_a_namespace_gone_before_kopf_saw_its_peering_still_fails_readiness() ->
     assert report.missing == ["KopfPeering 'ops' in namespace 'closed'",
                               "KopfPeering 'ops' in namespace 'gone'"]
     assert report.notes == [] and look.ever_seen("team-a") and not look.ever_seen("gone")
+
+
+def test_readyz_does_not_call_a_replica_that_saw_the_peering_object_paused(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Before: the ClusterKopfPeering this replica saw, then deleted, was said to keep every
+    watch paused, while kopf's toggle for it went off when it was seen and this replica went
+    on reconciling. Still not ready: the next replica to start waits for it."""
+    present = [True]
+    now = [0.0]
+    look = SeenPresent(lambda ns: Peering.PRESENT if present[0] else Peering.MISSING,
+                       lambda ns: Peering.PRESENT, recheck=600, clock=lambda: now[0])
+    config = OperatorConfig(all_namespaces=True, peering_name="ops")
+    state = readiness.Readiness()
+    state.started = True
+    report = check_peerings(config, look, list, seen=look.ever_seen)
+    state.update(report.missing, report.notes, report.gone)
+    present[0] = False
+    now[0] = 600.0
+    report = check_peerings(config, look, list, seen=look.ever_seen)
+    assert report.missing == [] and report.gone == ["ClusterKopfPeering 'ops'"]
+    with caplog.at_level(logging.WARNING, logger=readiness.__name__):
+        state.update(report.missing, report.notes, report.gone)
+    assert "This replica keeps reconciling" in caplog.text
+    assert "nothing is reconciled anywhere" not in caplog.text
+    response = asyncio.run(state.handle(None))  # type: ignore[arg-type]
+    assert response.status == 503
+    assert response.text == (
+        "not ready: ClusterKopfPeering 'ops' was deleted: this replica is not paused (kopf saw "
+        "it, and its watches do not wait for it), but a replica that starts pauses every watch "
+        "until it exists, unless it may create it: create it again\n")
+    # One never seen (this process started after it went) pauses every watch: said so.
+    fresh = SeenPresent(lambda ns: Peering.MISSING, lambda ns: Peering.NOT_CREATED)
+    report = check_peerings(config, fresh, list, seen=fresh.ever_seen)
+    assert report.missing == ["ClusterKopfPeering 'ops'"] and report.gone == []
