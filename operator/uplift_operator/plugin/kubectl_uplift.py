@@ -243,12 +243,28 @@ def render_status(body: dict[str, Any]) -> str:
         f"Stable:    {status.get('stableVersion') or '-'}",
         f"Canary:    {status.get('canaryVersion') or '-'}  weight {status.get('canaryWeight', 0)}%"
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
-        f"Paused:    {spec.get('rollout', {}).get('paused', False)}",
+        f"Paused:    {_paused(spec, status, 'rollout')}",
     ]
     rolled_back = _rolled_back(status)
     if rolled_back:
         lines.insert(4, f"Rolled back: {rolled_back}")
     return "\n".join(lines + _common(status))
+
+
+def _paused(spec: dict[str, Any], status: dict[str, Any], ramp: str) -> str:
+    """Whether the ramp is held Paused (``status.pausedAt``) and whether the spec asks it
+    (``spec.<ramp>.paused``): an inconclusiveLimit or a Manual rollback holds it too, with the
+    spec's paused false, which a bare "False" next to "Phase: Paused" denied."""
+    asked = (spec.get(ramp) or {}).get("paused", False) is True
+    field = f"spec.{ramp}.paused"
+    held = status.get("pausedAt")
+    if held and asked:
+        return f"yes, since {held} ({field} true)"
+    if held:
+        return f"yes, since {held} (held by the ramp, {field} false: see the phase's message)"
+    if asked:
+        return f"asked ({field} true), not held yet"
+    return f"no ({field} false)"
 
 
 def _rolled_back(status: dict[str, Any]) -> str:
@@ -299,7 +315,7 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"ROI:       {_estimate(status.get('roi'))}",
         f"Spend:     {spend}",
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
-        f"Paused:    {spec.get('exposure', {}).get('paused', False)}",
+        f"Paused:    {_paused(spec, status, 'exposure')}",
     ]
     return "\n".join(lines + _common(status, money=_budget_gate_names(spec)))
 

@@ -387,3 +387,33 @@ def test_the_crds_declare_the_names_tested() -> None:
 def test_another_kind_or_group_is_refused(text: str) -> None:
     with pytest.raises(plugin.PluginError, match="expected NAME"):
         plugin._target(text)
+
+
+def test_a_ramp_held_paused_by_something_else_than_the_spec_is_not_shown_unpaused() -> None:
+    """Before: ``Paused: False`` (the spec's field) next to ``Phase: Paused`` for a canary held
+    by its inconclusiveLimit or a Manual rollback."""
+    body: dict[str, Any] = {
+        "metadata": {"namespace": "growth", "name": "m"},
+        "spec": {"rollout": {"steps": [{"weight": 10}]}},
+        "status": {"phase": "Paused", "message": "gate effect Inconclusive 3 times",
+                   "stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10,
+                   "currentStep": 0, "pausedAt": "2026-12-01T12:00:00+00:00"}}
+    text = plugin.render_status(body)
+    assert ("Paused:    yes, since 2026-12-01T12:00:00+00:00 (held by the ramp, "
+            "spec.rollout.paused false: see the phase's message)") in text
+    assert "Paused:    False" not in text
+    body["spec"]["rollout"]["paused"] = True
+    assert ("Paused:    yes, since 2026-12-01T12:00:00+00:00 (spec.rollout.paused true)"
+            in plugin.render_status(body))
+    del body["status"]["pausedAt"]
+    assert ("Paused:    asked (spec.rollout.paused true), not held yet"
+            in plugin.render_status(body))
+    body["status"]["phase"] = "Progressing"
+    body["spec"]["rollout"]["paused"] = False
+    assert "Paused:    no (spec.rollout.paused false)" in plugin.render_status(body)
+    campaign = {"metadata": {"namespace": "growth", "name": "spring"},
+                "spec": {"modelRef": {"name": "m"}, "exposure": {"steps": [{"percent": 10}]}},
+                "status": {"phase": "Paused", "pausedAt": "2026-12-01T12:00:00+00:00"}}
+    assert ("Paused:    yes, since 2026-12-01T12:00:00+00:00 (held by the ramp, "
+            "spec.exposure.paused false: see the phase's message)") in plugin.render_campaign(
+        campaign)
