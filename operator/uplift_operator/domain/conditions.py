@@ -78,7 +78,10 @@ APPLY_FAILED = "ApplyFailed"
 #: upgrade, a ``spec.serving`` edit) waits for a slot among the graphs rolling at once
 #: (``services.rolls``); the graph there keeps serving as it is.
 ROLL_QUEUED = "RollQueued"
-#: Events only: a re-rendered graph did not serve within the roll timeout; its slot was freed.
+#: (False) a roll of the graph (a re-render, or a split change that renders the kept versions'
+#: pods anew) did not serve within the roll timeout (its slot freed): said while a pod of the
+#: graph is not available, until it serves or a new roll starts (``status.serving_applied``);
+#: also the Warning event said once when it times out.
 ROLL_TIMED_OUT = "RollTimedOut"
 # RegistryWrittenBack (present once a write-back has failed):
 WRITTEN_BACK = "WrittenBack"
@@ -94,10 +97,10 @@ WRITE_BACK_OWED = "WriteBackOwed"
 #: one when it ends (``services.writeback.AliasClaims``).
 PROMOTION_ALIAS_SHARED = "PromotionAliasShared"
 PROMOTION_ALIAS_NOT_SHARED = "PromotionAliasNotShared"
-# SettingsDelivered (Campaign):
+# ServingFailed (UpliftModel): True while the backend reports the graph failed, False after:
 SERVING_BACKEND_FAILED = "ServingBackendFailed"
 SERVING_RECOVERED = "ServingRecovered"
-
+# SettingsDelivered (Campaign):
 FILE_WRITTEN = "FileWritten"
 FILE_NOT_WRITTEN = "FileNotWritten"
 # HoldoutShared (Campaign); also the Warning (shared) and Normal (no longer) events:
@@ -107,6 +110,7 @@ SALT_NOT_SHARED = "SaltNotShared"
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"  # an UpliftModel's ModelResolved too: no such model/version/alias
 MODEL_NOT_SERVING = "ModelNotServing"
+# These two are SettingsDelivered's reasons too (services.campaign: not in the file, as no model):
 CAMPAIGNS_FILE_FULL = "CampaignsFileFull"  # the model serves; its file has no room for this one
 # The model serves; its file leaves this one out (a name no replica serves a campaign under) or
 # carries it as refused (a spec the runtime could not take as it says).
