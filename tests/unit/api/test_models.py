@@ -35,7 +35,7 @@ def test_sample_upliftmodel_round_trips_with_camel_case() -> None:
     assert model.spec.rollout.gates[1].failure_limit == 0  # default from the model, not the schema
     wire = model.to_wire()
     assert wire["spec"]["model"]["registeredModel"] == "hillstrom-uplift"
-    assert wire["spec"]["rollout"]["analysisInterval"] == "30s"
+    assert wire["spec"]["rollout"]["analysisInterval"] == "1m"
 
 
 def test_sample_campaign_defaults() -> None:
