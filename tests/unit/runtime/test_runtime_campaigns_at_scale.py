@@ -33,6 +33,10 @@ NAME, VERSION, N = "scale-test", "5", 30
 BASE = {"model": NAME, "version": VERSION}
 NOW = time.time()
 END = NOW + 3600   # c-0 ends then
+# The budgets' daily periods roll over 12 h from now, never between NOW and END: a rollover
+# refreshes every budgeted campaign's spend series, which this file does not test (it failed
+# when run in the hour before midnight UTC, with periods anchored at midnight).
+PERIOD_START = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - 43200))
 
 
 
@@ -44,7 +48,7 @@ def _entry(i: int, **changes: Any) -> dict[str, Any]:
         "policy": {"type": "costAware"}, "attributionWindowSeconds": 86400, "active": True}
     if i % 2:   # half of them with a budget: their period spend series too
         entry["budget"] = {"amount": 100, "periodSeconds": 86400,
-                           "periodStart": "2026-01-01T00:00:00Z"}
+                           "periodStart": PERIOD_START}
     if i == 0:
         entry["end"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(END))
     return {**entry, **changes}
