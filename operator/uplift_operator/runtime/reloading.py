@@ -64,6 +64,9 @@ class FileWatch:
             return None
         self._seen = signature
         if isinstance(signature, str):
+            # The file is gone (or cannot be stat'ed): a race seen before is over, so the next
+            # race, once it is back, is read again silently as the first was.
+            self._vanished = False
             return Change(None, f"{self.path} {signature}", missing=signature == _MISSING)
         try:
             text = self._read(self.path)

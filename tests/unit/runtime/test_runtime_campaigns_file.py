@@ -25,7 +25,7 @@ from uplift_operator.runtime.campaigns import (
     parse,
     read_document,
 )
-from uplift_operator.runtime.reloading import FileWatch
+from uplift_operator.runtime.reloading import Change, FileWatch
 
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
 
@@ -405,6 +405,36 @@ def test_a_file_gone_between_stat_and_read_is_read_again_silently(tmp_path: Path
     assert failed.error is not None and "No such file" in failed.error
     read = watch.poll()
     assert read is not None and read.text == b"{  }"
+
+
+def test_a_race_after_the_file_really_went_is_again_read_silently() -> None:
+    """A race, then the file gone for good (reported missing), then back with another race:
+    that race is the kubelet's again, read silently at the next poll. Before, the first race's
+    mark outlived the file's absence and the second race was reported as a failed read."""
+    seen: dict[str, Any] = {}
+
+    def stat(p: str) -> os.stat_result:
+        if isinstance(seen["stat"], BaseException):
+            raise seen["stat"]
+        return os.stat_result((0o100644, seen["stat"], 1, 1, 0, 0, 10, 0, seen["stat"], 0))
+
+    def read(p: str) -> bytes:
+        if isinstance(seen["read"], BaseException):
+            raise seen["read"]
+        return bytes(seen["read"])
+
+    watch = FileWatch("/x/campaigns.json", stat=stat, read=read)
+    seen.update(stat=1, read=b"v1")
+    assert watch.poll() == Change(b"v1")
+    seen.update(stat=2, read=FileNotFoundError(2, "No such file or directory"))
+    assert watch.poll() is None                        # raced: nothing reported
+    seen.update(stat=FileNotFoundError(2, "gone"), read=b"")
+    gone = watch.poll()
+    assert gone is not None and gone.missing           # really gone: reported
+    seen.update(stat=3, read=FileNotFoundError(2, "No such file or directory"))
+    assert watch.poll() is None                        # back, raced again: silent again
+    seen.update(read=b"v3")
+    assert watch.poll() == Change(b"v3")
 
 
 def test_named_treatment_keys_are_every_entrys_as_the_gates_select_them() -> None:
