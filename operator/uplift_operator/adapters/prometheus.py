@@ -13,7 +13,10 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   resolved): the server's failure, not one query's. A ``success`` answer with ``warnings``
   is one too (``error_type`` ``PARTIAL``): a querier that answered without some of its
   stores or a remote-read endpoint (Thanos' partial response, which every query asks it not
-  to give: ``partial_response=false``), whose counts are short by what those hold.
+  to give: ``partial_response=false``), whose counts are short by what those hold; PromQL's
+  own annotations ("PromQL info: …", "PromQL warning: …") are not. So is Thanos' error for a
+  store that did not answer (``partial_response=false``: 422 ``execution``, "No StoreAPIs
+  matched", gRPC Unavailable/Aborted).
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
   result does not have the shape asked for; its message is Prometheus' own text. Refused for
   a limit of the server's instead (too many samples or series, HTTP 429): ``OverLimits``, a
@@ -478,18 +481,40 @@ def _envelope(response: requests.Response,
                                  "without an API response", status_code=status)
     error_type = body.get("errorType")
     error = _short(redact(str(body.get("error") or "")))
-    if status == HTTPStatus.TOO_MANY_REQUESTS or (status >= 400 and _OVER_LIMITS.search(error)):
+    # A parse error (``bad_data``) quotes the query, which may say "limit": never a limit.
+    refused_for_limits = (status >= 400 and error_type != "bad_data"
+                          and _OVER_LIMITS.search(error) is not None
+                          and _DEADLINE.search(error) is None)
+    if status == HTTPStatus.TOO_MANY_REQUESTS or refused_for_limits:
         raise OverLimits(f"prometheus over its query limits (HTTP {status}"
                          + (f", {error_type}" if error_type else "") + ")"
                          + (f": {error}" if error else ""),
                          status_code=status, error_type=error_type)
+    if status >= 400 and error_type != "bad_data" and _STORE_DOWN.search(error):
+        # Thanos' querier asked with partial_response=false, a store behind it not answering:
+        # an error (422 execution) instead of the partial result. Not the query's fault, so
+        # never a "bad query" counted towards a rollback; held, as a partial answer is.
+        raise MetricsUnavailable(f"a store behind the querier did not answer (HTTP {status}): "
+                                 f"{error}", status_code=status, error_type=PARTIAL)
+    if status in (400, 422) and error_type != "bad_data" and _DEADLINE.search(error):
+        # A querier's timeout answered as 422 (Thanos: "expanding series: context deadline
+        # exceeded"): Prometheus' timeout, counted as its 503 is, not a "bad query".
+        raise MetricsUnavailable(f"prometheus answered HTTP {status}"
+                                 + (f" ({error_type})" if error_type else "") + f": {error}",
+                                 status_code=status, error_type=error_type)
     if status in (400, 422) or (status < 300 and body.get("status") == "error"):
         raise QueryError(error or f"HTTP {status}", status_code=status, error_type=error_type)
     if status >= 300 or body.get("status") != "success":
         raise MetricsUnavailable(f"prometheus answered HTTP {status}"
                                  + (f" ({error_type}): {error}" if error else ""),
                                  status_code=status, error_type=error_type)
-    warnings = body.get("warnings")
+    raw = body.get("warnings")
+    # Only a warning that says data is missing makes the answer partial: PromQL's annotations
+    # ("PromQL info: metric might not be a counter", "PromQL warning: ..."), in ``warnings``
+    # from Thanos and from Prometheus before its ``infos`` field (2.54), are about the query,
+    # with every series there; refused, such a gate held for ever.
+    warnings = ([w for w in raw if not str(w).startswith(_ANNOTATIONS)]
+                if isinstance(raw, list) else raw)
     if warnings:
         # A partial result: the querier answered without some of its stores (Thanos' partial
         # response, a remote-read endpoint that failed). Its counts are short by what those
@@ -508,9 +533,23 @@ def _envelope(response: requests.Response,
 #: What a query refused for a limit of the server's says (Prometheus' ``--query.max-samples``:
 #: "query processing would load too many samples into memory"; Thanos' and Mimir's series,
 #: chunk and sample limits: "exceeded series limit", "the query exceeded the maximum number of
-#: chunks", "the query hit the max number of series limit"), never a PromQL parse error's.
-_OVER_LIMITS = re.compile(r"too many (?:samples|series|chunks)|\blimits?\b|\bexceed(?:ed|s)?\b"
-                          r"|max(?:imum)? number of|resource exhausted", re.IGNORECASE)
+#: chunks", "the query hit the max number of series limit", "fetched chunks size limit"). Only
+#: specific phrases: a bare "exceeded" is also a timeout's "context deadline exceeded" (a
+#: counted 5xx, docs/reliability.md), and it never runs on a parse error (``bad_data``).
+_OVER_LIMITS = re.compile(
+    r"too many (?:samples|series|chunks)|exceeded the maximum number of"
+    r"|max(?:imum)? number of (?:samples|series|chunks)"
+    r"|(?:series|chunks?|samples?|bytes?)(?: size)? limit"
+    r"|limits? (?:of|on) (?:series|chunks|samples|bytes)"
+    r"|resource exhausted|\b429\b", re.IGNORECASE)
+#: A timeout's text: never a limit (counted, as Prometheus' own 503 timeout is).
+_DEADLINE = re.compile(r"deadline exceeded|DeadlineExceeded", re.IGNORECASE)
+#: What Thanos' querier answers (422 execution, with partial_response=false) when a store
+#: behind it did not answer: gRPC Unavailable/Aborted, no store matched, a store's stream failed.
+_STORE_DOWN = re.compile(r"code = (?:Unavailable|Aborted)|No StoreAPIs matched"
+                         r"|receive series from", re.IGNORECASE)
+#: PromQL's annotations, which Thanos and Prometheus < 2.54 put in ``warnings``: not missing data.
+_ANNOTATIONS = ("PromQL info:", "PromQL warning:")
 
 
 def _phrase(status: int) -> str:

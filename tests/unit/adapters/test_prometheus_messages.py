@@ -95,6 +95,20 @@ ENVELOPES = [
      "remote_read: endpoint failed"),
     ("no warnings", [], 7.0),
     ("warnings null", None, 7.0),
+    # PromQL's annotations (Thanos, Prometheus 2.46-2.53 before its "infos" field): about the
+    # query, every series there; refused, the gate held for ever.
+    ("promql info: not a counter", [
+        'PromQL info: metric might not be a counter, name does not end in '
+        '_total/_sum/_count/_bucket: "nginx_ingress_controller_requests" (1:10)'], 7.0),
+    ("promql info: monotonicity", [
+        "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see "
+        "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) "
+        'for metric name ""'], 7.0),
+    ("promql warning", ['PromQL warning: encountered a mix of histograms and floats for '
+                        'metric name "x"'], 7.0),
+    ("an annotation beside a missing store", [
+        "PromQL info: metric might not be a counter", "No StoreAPIs matched for this query"],
+     "prometheus answered a partial result: No StoreAPIs matched for this query"),
 ]
 
 
@@ -143,7 +157,52 @@ LIMITS = [
     ("a parse error", 400, _api_error(
         "bad_data", 'invalid parameter "query": 1:8: parse error: unexpected "limitk"'),
      QueryError, 'invalid parameter "query": 1:8: parse error: unexpected "limitk"'),
+    # A parse error quoting the word "limit" is the query's fault, not the server's limits.
+    ("a parse error quoting limit", 400, _api_error(
+        "bad_data", 'invalid parameter "query": 1:38: parse error: unexpected identifier '
+        '"limit"'), QueryError,
+     'invalid parameter "query": 1:38: parse error: unexpected identifier "limit"'),
+    ("a bad_data naming a series limit", 400, _api_error(
+        "bad_data", 'parse error: unexpected identifier "series_limit"'), QueryError,
+     'parse error: unexpected identifier "series_limit"'),
+    ("thanos series limit", 422, _api_error(
+        "execution", "expanding series: exceeded series limit: limit 1000 violated"),
+     OverLimits, "prometheus over its query limits (HTTP 422, execution): expanding series: "
+     "exceeded series limit: limit 1000 violated"),
+    # A timeout stays a counted failure (docs/reliability.md), never a limit that holds.
+    ("thanos timeout 503", 503, _api_error(
+        "internal", "rpc error: code = DeadlineExceeded desc = context deadline exceeded"),
+     MetricsUnavailable, "prometheus answered HTTP 503 (internal): rpc error: code = "
+     "DeadlineExceeded desc = context deadline exceeded"),
+    ("thanos timeout 422", 422, _api_error(
+        "execution", "expanding series: context deadline exceeded"), MetricsUnavailable,
+     "prometheus answered HTTP 422 (execution): expanding series: context deadline exceeded"),
 ]
+
+
+# (id, error text): Thanos' querier, asked with partial_response=false, answers 422 execution
+# when a store behind it does not answer: a held partial answer, never a counted "bad query".
+STORES_DOWN = [
+    ("no store matched", "expanding series: proxy Series(): rpc error: code = Aborted desc = "
+     "No StoreAPIs matched for this query"),
+    ("a store unavailable", 'expanding series: receive series from Addr: 10.0.0.7:10901 '
+     'LabelSets: {prometheus_replica="b"}: rpc error: code = Unavailable desc = connection '
+     "error"),
+]
+
+
+@pytest.mark.parametrize("error", [row[1] for row in STORES_DOWN],
+                         ids=[row[0] for row in STORES_DOWN])
+def test_a_store_down_behind_thanos_is_partial_not_a_bad_query(
+        monkeypatch: pytest.MonkeyPatch, error: str) -> None:
+    client = PrometheusClient("http://thanos.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, 422, _api_error("execution", error))
+    with pytest.raises(PrometheusError) as down:
+        client.scalar(QUERY)
+    assert type(down.value) is MetricsUnavailable
+    assert down.value.error_type == PARTIAL
+    assert down.value.message == f"a store behind the querier did not answer (HTTP 422): {error}"
+    assert not down.value.unanswered  # the querier answered: the analysis asks on
 
 
 @pytest.mark.parametrize(("status", "body", "error", "message"), [row[1:] for row in LIMITS],
