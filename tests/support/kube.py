@@ -127,8 +127,9 @@ class OperatorProcess:
     def kill(self) -> None:
         """SIGKILL, as a node failure would."""
         if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            # process.kill, not Popen.kill: it unregisters the group from the reaper, which
+            # would otherwise signal that number (maybe someone else's by then) at exit
+            process.kill(self.proc)
             self.proc = None
 
     @property

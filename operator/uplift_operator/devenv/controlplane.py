@@ -432,8 +432,8 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``up [--dir DIR] [--keep]``: run until SIGINT, SIGTERM or SIGHUP (the terminal closed).
-    ``build``: print the binary path."""
+    """``up [--dir DIR] [--keep]``: run until SIGINT, SIGTERM or SIGHUP (the terminal closed;
+    not under nohup). ``build``: print the binary path."""
     parser = argparse.ArgumentParser(prog="python -m uplift_operator.devenv.controlplane",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -454,8 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         stopping.set()
 
+    # SIGHUP (the terminal closed) stops it too, unless ignored: under nohup it runs on
     previous = {sig: signal.signal(sig, on_signal)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+                for sig in process.stop_signals((signal.SIGINT, signal.SIGTERM, signal.SIGHUP))}
     plane = ControlPlane(workdir=args.dir, keep=args.keep)
     try:
         plane.start()

@@ -69,6 +69,7 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
+            REAPER.unregister(proc.pid)  # reaped: its number may be reused
             raise RuntimeError(f"{what}: process exited with {proc.returncode}{_tail(log)}")
         try:
             if predicate():
@@ -86,6 +87,14 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
             return 200 <= int(response.status) < 300
     except (urllib.error.URLError, OSError):
         return False
+
+
+def stop_signals(signals: Sequence[signal.Signals]) -> tuple[signal.Signals, ...]:
+    """The ``signals`` a command should stop on, without SIGHUP when it is ignored: ``nohup``
+    (or a parent) asked for the command to outlive its terminal, and a handler installed over
+    that would stop it when the terminal closes."""
+    hup_ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    return tuple(sig for sig in signals if not (sig == signal.SIGHUP and hup_ignored))
 
 
 def start(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
@@ -137,33 +146,61 @@ def kill(proc: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
 
 
 #: The reaper: one ``sh`` in a session of its own (a terminal's SIGHUP or a signal to our
-#: process group does not reach it, and it ignores HUP, INT and TERM). It reads ``+PGID`` and
-#: ``-PGID`` lines from a pipe whose only writer is the process that started it; end of file
-#: means that process is gone, however it died, and then every group still registered gets
-#: SIGTERM, and SIGKILL after the grace period ($1 tenths of a second).
+#: process group does not reach it, and it ignores HUP, INT and TERM). It reads ``+PGID:START``
+#: and ``-PGID`` lines from a pipe whose only writer is the process that started it; end of
+#: file means that process is gone, however it died, and then every group still registered
+#: gets SIGTERM, and SIGKILL after the grace period ($1 tenths of a second). START is the group
+#: leader's start time (field 22 of /proc/PGID/stat): a group whose number now belongs to a
+#: process started at another time (the leader was killed and reaped without an unregistration,
+#: and the kernel gave its number to someone else) is skipped at every step. A leader that is
+#: gone leaves the number taken while its group lives, so that group is still signalled (its
+#: survivors, or nobody).
 _REAPER_SCRIPT = r"""
 trap '' HUP INT TERM
+ours() {
+  st=''
+  { read -r st < "/proc/$1/stat"; } 2>/dev/null || return 0
+  [ -n "$2" ] || return 0
+  st=${st##*) }
+  set -- "$2" $st
+  [ "$1" = "${21}" ]
+}
+signal() {
+  for e in $groups; do
+    ours "${e%%:*}" "${e#*:}" && kill -s "$1" -- "-${e%%:*}" 2>/dev/null && alive=1
+  done
+}
 groups=' '
 while IFS= read -r line; do
   case $line in
     +*) groups="$groups${line#+} " ;;
     -*) kept=' '
-        for g in $groups; do [ "$g" = "${line#-}" ] || kept="$kept$g "; done
+        for e in $groups; do [ "${e%%:*}" = "${line#-}" ] || kept="$kept$e "; done
         groups=$kept ;;
   esac
 done
 [ "$groups" = ' ' ] && exit 0
-for g in $groups; do kill -s TERM -- "-$g" 2>/dev/null; done
+signal TERM
 ticks=0
 while [ "$ticks" -lt "$1" ]; do
   alive=''
-  for g in $groups; do kill -s 0 -- "-$g" 2>/dev/null && alive=1; done
+  signal 0
   [ -z "$alive" ] && exit 0
   sleep 0.1
   ticks=$((ticks + 1))
 done
-for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
+signal KILL
 """
+
+
+def start_time(pid: int) -> str:
+    """The start time of process ``pid`` (field 22 of /proc/PID/stat, clock ticks since boot);
+    empty where unreadable (gone, or no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return ""
+    return fields[19] if len(fields) > 19 else ""
 
 
 class Reaper:
@@ -179,20 +216,21 @@ class Reaper:
     def __init__(self, grace: float = 10.0) -> None:
         self.grace = grace
         self._lock = threading.Lock()
-        self._groups: set[int] = set()
+        self._groups: dict[int, str] = {}  # pgid -> its leader's start time
         self._owner = 0        # the pid that started the watcher (a fork needs its own)
         self._fd: int | None = None
         self._watcher: subprocess.Popen[bytes] | None = None
 
     def register(self, pgid: int) -> None:
+        started = start_time(pgid)
         with self._lock:
-            self._groups.add(pgid)
-            self._send(f"+{pgid}\n")
+            self._groups[pgid] = started
+            self._send(f"+{pgid}:{started}\n")
 
     def unregister(self, pgid: int) -> None:
         with self._lock:
             if pgid in self._groups:
-                self._groups.discard(pgid)
+                del self._groups[pgid]
                 self._send(f"-{pgid}\n")
 
     @property
@@ -226,10 +264,25 @@ class Reaper:
         finally:
             os.close(read)
         self._fd, self._owner = write, os.getpid()
-        os.write(write, "".join(f"+{g}\n" for g in sorted(self._groups)).encode())
+        os.write(write, "".join(f"+{g}:{t}\n" for g, t in sorted(self._groups.items()))
+                 .encode())
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's groups are the parent's (a watcher of the child's
+        own, started at its first registration, must not stop them when the child exits), and
+        the inherited write end of the parent's pipe is closed so that the parent's watcher
+        still sees end of file when the parent dies."""
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._groups = {}
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd, self._owner, self._watcher = None, 0, None
 
 
 REAPER = Reaper()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=REAPER.forget_after_fork)
 
 
 def _tail(log: Path | None, lines: int = 30) -> str:

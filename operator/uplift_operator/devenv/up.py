@@ -7,9 +7,9 @@ ground truth. Then it plays scenarios — a new model version goes out as a cana
 promotes it or rolls it back on real measurements — in a live view, prints a summary and writes
 a PNG report. Default: ``promote`` then ``harm``; ``--scenario`` picks others
 (``promote``, ``harm``, ``drift``, ``latency``, ``offline``, and the Campaign's
-``delivery-failure`` and ``budget``). Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed) stops
-everything and leaves no process behind; should this process die without stopping them (SIGKILL),
-``devenv.process``'s reaper stops the components.
+``delivery-failure`` and ``budget``). Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed, unless
+``nohup`` ignores it) stops everything and leaves no process behind; should this process die
+without stopping them (SIGKILL), ``devenv.process``'s reaper stops the components.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from uplift_operator.devenv import scenarios
+from uplift_operator.devenv import process, scenarios
 
 ROOT = Path(__file__).resolve().parents[3]
 HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
@@ -79,7 +79,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 class _StopError(Exception):
     """Ctrl-C, SIGTERM, SIGHUP or --duration."""
 
-#: What stops the demo cleanly: Ctrl-C, a kill, the terminal closing (or the ssh session).
+#: What stops the demo cleanly: Ctrl-C, a kill, the terminal closing (or the ssh session);
+#: not the last when it is ignored (``nohup``).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -99,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise _StopError(signal.Signals(signum).name)
 
-    for sig in STOP_SIGNALS:
+    handled = process.stop_signals(STOP_SIGNALS)  # not SIGHUP under nohup
+    for sig in handled:
         signal.signal(sig, on_signal)
     deadline = time.monotonic() + args.duration if args.duration else None
 
@@ -148,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # Stop everything first: printing can fail (a closed terminal or pipe) and must not
         # leave processes behind.
-        for sig in STOP_SIGNALS:
+        for sig in handled:
             signal.signal(sig, signal.SIG_IGN)
         _quietly(lambda: _say("Stopping"))
         stack.stop()
@@ -156,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _quietly(lambda: _summary(outcomes, stack, written))
         if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-        for sig in STOP_SIGNALS:
+        for sig in handled:
             signal.signal(sig, signal.SIG_DFL)
     return code
 
