@@ -106,14 +106,15 @@ class SplitCounts:
 class LatencyMeasurement:
     """``latency`` gate: each predictor's request-latency histogram since the step started.
 
-    ``bucket_bounds`` are the histogram's upper bounds in seconds (ascending, the last +inf);
+    ``bucket_bounds`` are the histogram's upper bounds in seconds (ascending, the last +inf;
+    only those both versions' histograms have, when their layouts differ);
     ``canary_buckets``/``stable_buckets`` the cumulative counts per bound (the last is the request
     count). The gate judges the share of slow requests, a count the sequential tests handle
     exactly; the p95s are for humans: the canary's from the gate's template (over the last
-    analysis interval), the stable's from its bucket counts since the step started
-    (``bucket_quantile``), the counts its slow threshold is frozen from. ``stable_p95_seconds``
-    is None when the stable predictor served nothing (a 100 % step: the gate then judges by
-    its ``max`` alone).
+    analysis interval; from its bucket counts when that query failed), the stable's from its
+    bucket counts since the step started (``bucket_quantile``), the counts its slow threshold
+    is frozen from. ``stable_p95_seconds`` is None when the stable predictor served nothing (a
+    100 % step: the gate then judges by its ``max`` alone).
     """
 
     canary_p95_seconds: float

@@ -160,10 +160,13 @@ class AnalysisQueries:
     answer at all (``MetricsUnavailable.unanswered``: refused, timed out), or whose error came
     only after its evaluation timeout (``MetricsUnavailable.overloaded``: an overloaded
     Prometheus answers each query so, 8 s at the client's 10 s timeout), is kept for the rest
-    of the analysis: every query after it fails at once with the same error, so each gate
-    that reads Prometheus is an Error, as when each asked, without holding a pass thread for
+    of the analysis: every query after it fails at once, without holding a pass thread for
     one timeout per query (a Campaign's analysis asked four in a row: 40 s at the client's
-    10 s timeout).
+    10 s timeout). After an unanswered one, with the same error: the server's failure, so each
+    gate that reads Prometheus is an Error, as when each asked. After an overloaded one, as
+    not asked (``asked`` False), naming the slow query: that query's gate is the counted Error;
+    the gates after it, whose own queries may be cheap, hold (``_guarded``), whatever order
+    the gates come in.
 
     The common instant matters: the ranges (``[<seconds since the step started>s]``) are
     computed from ``at``, and counts that are compared (a holdout's arms, asked in two
@@ -177,6 +180,7 @@ class AnalysisQueries:
         self._answers: dict[tuple[str, Any], Sequence[Any]] = {}
         self._scalars: dict[tuple[str, Any], float | None] = {}
         self._unanswered: MetricsUnavailable | None = None
+        self._slow_query = ""
 
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
         key = (promql, time or self._at)
@@ -193,6 +197,15 @@ class AnalysisQueries:
     def _ask(self, ask: Callable[[str, Any], _A], promql: str, time: Any) -> _A:
         if self._unanswered is not None:
             down = self._unanswered
+            if not down.unanswered:
+                # Overloaded: the server answers, only too slowly for that one query. This
+                # query was never sent, so it says nothing of its gate: not asked, held
+                # (``_guarded``), naming the slow one; that one's gate keeps its counted Error.
+                raise MetricsUnavailable(
+                    f"not asked: an earlier query of this analysis was answered only after "
+                    f"Prometheus' evaluation timeout ({down.message}): {self._slow_query}",
+                    status_code=down.status_code, error_type=down.error_type,
+                    overloaded=True, asked=False)
             raise type(down)(down.message, status_code=down.status_code,
                              error_type=down.error_type, unanswered=down.unanswered,
                              overloaded=down.overloaded)
@@ -201,7 +214,14 @@ class AnalysisQueries:
         except MetricsUnavailable as error:
             if error.unanswered or error.overloaded:
                 self._unanswered = error
+                self._slow_query = _shortened(promql)
             raise
+
+
+def _shortened(promql: str, at_most: int = 120) -> str:
+    """A query as a message names it: one line, at most ``at_most`` characters."""
+    text = " ".join(promql.split())
+    return text if len(text) <= at_most else text[: at_most - 1] + "…"
 
 
 def per_analysis(source: MetricSource | None, at: datetime | None = None) -> MetricSource | None:
@@ -297,8 +317,14 @@ def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
         # limits (too many samples, HTTP 429) hold: Prometheus answered, and what it could not
         # give is its capacity's matter, not the model's doing, so no count towards a rollback
         # (consecutiveErrorLimit).
+        # So does a query never sent because an earlier one of the analysis was answered only
+        # after its evaluation timeout (``AnalysisQueries``): the slow one's gate is the Error
+        # counted, not every gate after it whose own query may be cheap.
+        not_asked = (isinstance(error, MetricsUnavailable) and error.overloaded
+                     and not error.asked)
         return m.MeasurementError(str(error), holds=(error.error_type == PARTIAL
-                                                      or isinstance(error, OverLimits)))
+                                                      or isinstance(error, OverLimits)
+                                                      or not_asked))
     except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")
 
@@ -441,7 +467,19 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     if any(query is None for query in queries.values()):  # InvalidSpec: never measured so
         return m.MeasurementError(templates.LATENCY_NEEDS_BUCKETS)
     buckets = {version: query for version, query in queries.items() if query is not None}
-    canary = prom.scalar(templates.render(template, ctx.variables(ctx.canary_version)))
+    # The canary's p95 from the template is shown only, never judged: its query failing (a
+    # refused or partial answer) must not fail the gate, which judges the bucket counts; the
+    # p95 is then computed from the canary's own counts. Prometheus not answering (or only
+    # after the evaluation timeout) is the server's failure: the gate's Error, as any query's.
+    try:
+        canary: float | None = prom.scalar(
+            templates.render(template, ctx.variables(ctx.canary_version)))
+        shown_failed = False
+    except PrometheusError as error:
+        if isinstance(error, MetricsUnavailable) and (error.unanswered or error.overloaded
+                                                      or not error.asked):
+            raise
+        canary, shown_failed = None, True
     # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
     alone = _canary_alone(ctx)
 
@@ -452,16 +490,27 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 
     canary_h = histogram(ctx.canary_version)
     stable_h = {} if alone else histogram(ctx.stable_version)
-    bounds = tuple(sorted(set(canary_h) | set(stable_h)))
     canary_n = canary_h.get(math.inf, 0)
-    if not bounds or not canary_n:
+    if not canary_h or not canary_n:
         return None
+    if shown_failed:
+        own = tuple(sorted(canary_h))
+        canary = m.bucket_quantile(0.95, own, tuple(canary_h[b] for b in own))
     stable_n = stable_h.get(math.inf, 0)
     if not alone and not stable_n:
         # A step that gives the stable traffic: no stable histogram is data not in yet (its
         # scrapes to come, or failing), not a comparison to leave out: judged on ``max``
         # alone, a canary far slower than the stable passed. As errorRate's.
         return None
+    # Judged on the bounds both versions' histograms have only: a cumulative count is exact at
+    # each of its own bounds, but a bound one side lacks has no count there (a 0 filled in
+    # read every canary request as slower than the stable's p95 there: a false Fail at the
+    # first look). The stable's p95, and so the slow threshold frozen from it, is on them too.
+    bounds = tuple(sorted(set(canary_h) & set(stable_h) if stable_n else canary_h))
+    if not any(math.isfinite(b) for b in bounds) and any(
+            math.isfinite(b) for b in (*canary_h, *stable_h)):
+        return m.NotMeasured("the canary's and the stable's bucket layouts differ: no bucket "
+                             "bound in common to compare them on")
     stable_buckets = tuple(stable_h.get(b, 0) for b in bounds) if stable_n else ()
     # The stable's p95 from the bucket counts the gate compares (since the step started), not
     # the template's over the last interval: NaN over fewer than two scrapes (an

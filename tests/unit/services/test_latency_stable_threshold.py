@@ -20,11 +20,17 @@ from datetime import datetime
 
 import pytest
 
-from uplift_operator.adapters.prometheus import Sample, single_value
+from uplift_operator.adapters.prometheus import (
+    PARTIAL,
+    MetricsUnavailable,
+    QueryError,
+    Sample,
+    single_value,
+)
 from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import gates, templates
-from uplift_operator.domain.measurements import LatencyMeasurement, bucket_quantile
+from uplift_operator.domain.measurements import LatencyMeasurement, NotMeasured, bucket_quantile
 from uplift_operator.services import measurements
 
 NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
@@ -128,3 +134,75 @@ def test_bucket_quantile(counts: tuple[int, ...], q: float, expected: float) -> 
 def test_bucket_quantile_without_requests_is_nan() -> None:
     assert math.isnan(bucket_quantile(0.95, BOUNDS, (0, 0, 0, 0, 0, 0)))
     assert math.isnan(bucket_quantile(0.95, (), ()))
+
+
+class ShownP95Fails(QuietInterval):
+    """The template's canary p95 (shown only) refused or answered partial; the bucket counts
+    answered."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]:
+        if promql.startswith("histogram_quantile"):
+            self.asked.append(promql)
+            raise self.error
+        return super().query(promql, time)
+
+
+@pytest.mark.parametrize("error", [
+    QueryError("vector cannot contain metrics with the same labelset", status_code=422),
+    MetricsUnavailable("prometheus answered a partial result: store down", status_code=200,
+                       error_type=PARTIAL)], ids=["refused", "partial"])
+def test_the_shown_canary_p95_failing_does_not_fail_the_gate(error: Exception) -> None:
+    # Before: the gate was an Error (a refused query counted towards a rollback; a partial
+    # one held the gate for as long as it lasted), though it judges the bucket counts only.
+    gate = ModelGate.model_validate({"name": "lat", "type": "latency", "max": 0.5})
+    measured = measurements.collect(gate, _ctx(0.1), ShownP95Fails(error), None)
+    assert isinstance(measured, LatencyMeasurement)
+    # The canary's p95 from its own bucket counts instead: rank 950 of 1,000 in (0.1, 0.25].
+    assert measured.canary_p95_seconds == pytest.approx(bucket_quantile(0.95, BOUNDS, CANARY))
+    out = gates.evaluate_gate(gate, measured, None, NOW)
+    assert out.verdict is GateVerdict.FAIL, out.message  # judged, as when it answered
+
+
+class Layouts(QuietInterval):
+    """Each version's histogram with its own bucket bounds (a canary built with other
+    buckets)."""
+
+    def __init__(self, canary: dict[str, int], stable: dict[str, int]) -> None:
+        super().__init__()
+        self.layouts = {"2": canary, "1": stable}
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]:
+        if promql.startswith("sum by (le) (increase(uplift_request_duration_seconds_bucket"):
+            self.asked.append(promql)
+            counts = self.layouts["2" if 'version="2"' in promql else "1"]
+            return [Sample({"le": le}, float(c), 0.0) for le, c in counts.items()]
+        return super().query(promql, time)
+
+
+def test_bucket_layouts_that_differ_are_judged_on_the_bounds_both_have() -> None:
+    # The stable's p95 sits at 0.1, a bound the canary's histogram lacks. Before, the bounds
+    # were merged and the canary's count at 0.1 filled with 0: every canary request counted
+    # slower than the stable's p95, a Fail at the first look of a canary as fast as it.
+    gate = ModelGate.model_validate({"name": "lat", "type": "latency"})
+    stable = {"0.05": 9000, "0.075": 9400, "0.1": 10000, "0.25": 10000, "+Inf": 10000}
+    canary = {"0.05": 9000, "0.075": 9400, "0.25": 10000, "+Inf": 10000}
+    measured = measurements.collect(gate, _ctx(0.5), Layouts(canary, stable), None)
+    assert isinstance(measured, LatencyMeasurement)
+    assert measured.bucket_bounds == (0.05, 0.075, 0.25, math.inf)
+    assert measured.canary_buckets == measured.stable_buckets == (9000, 9400, 10000, 10000)
+    out = gates.evaluate_gate(gate, measured, None, NOW)
+    assert out.verdict is not GateVerdict.FAIL, out.message
+    assert out.memory["slowRatio"].reference == pytest.approx(0.25)  # a bound both have
+
+
+def test_bucket_layouts_without_a_bound_in_common_are_not_measured() -> None:
+    gate = ModelGate.model_validate({"name": "lat", "type": "latency", "max": 0.5})
+    stable = {"0.1": 9000, "1": 10000, "+Inf": 10000}
+    canary = {"0.05": 9000, "0.5": 10000, "+Inf": 10000}
+    measured = measurements.collect(gate, _ctx(0.5), Layouts(canary, stable), None)
+    assert isinstance(measured, NotMeasured)
+    assert "bucket layouts differ" in measured.why

@@ -102,7 +102,9 @@ def test_an_upliftmodel_canary_analysis_asks_a_silent_prometheus_once() -> None:
     once, each = Silent(), Silent(unanswered=False)
     gates = analysed(once)
     assert gates == analysed(each) and [g["verdict"] for g in gates] == ["Error", "Error"]
-    assert (once.calls, each.calls) == (1, 2)
+    # Each asked: the latency gate's shown p95 failing does not fail it; its bucket counts,
+    # asked then, do.
+    assert (once.calls, each.calls) == (1, 3)
 
 
 def test_a_query_prometheus_refused_does_not_stop_the_others() -> None:
@@ -234,7 +236,15 @@ def test_after_an_answer_that_took_the_evaluation_timeout_the_analysis_fails_fas
     assert client_seconds >= client.evaluation_timeout
     gates = _canary_gates(client)
     assert len(sent) == 1
-    assert gates == {type_: m.MeasurementError(BUSY) for type_ in gates}  # each an Error
+    # The gate whose query was slow: its Error, counted. The others' queries were never sent:
+    # held, naming the slow query.
+    assert gates["latency"] == m.MeasurementError(BUSY)
+    for type_ in ("errorRate", "onlineEffect"):
+        held = gates[type_]
+        assert isinstance(held, m.MeasurementError) and held.holds, held
+        assert held.message.startswith("not asked: an earlier query of this analysis was "
+                                       f"answered only after Prometheus' evaluation timeout "
+                                       f"({BUSY}): {sent[0][:40]}")
 
 
 def test_a_timeout_answered_at_once_does_not_stop_the_others() -> None:
@@ -242,7 +252,9 @@ def test_a_timeout_answered_at_once_does_not_stop_the_others() -> None:
     # are asked.
     client, sent = _overloaded(0.5)
     gates = _canary_gates(client)
-    assert len(sent) == 3  # one per gate: each fails at its first query
+    # One per gate (each fails at its first query judged), and the latency gate's shown p95,
+    # whose failure alone does not fail it.
+    assert len(sent) == 4
     assert gates == {type_: m.MeasurementError(BUSY) for type_ in gates}
 
 
@@ -270,3 +282,57 @@ def test_a_query_over_prometheus_limits_holds_without_counting_towards_a_rollbac
     assert measured == m.MeasurementError(
         "prometheus over its query limits (HTTP 422, execution): query processing would load "
         "too many samples into memory in query execution", holds=True)
+
+
+class OneHeavy:
+    """A Prometheus that answers every query at once (no data), but the one query naming
+    ``heavy`` only with its timeout error after the evaluation timeout (``overloaded``)."""
+
+    def __init__(self, heavy: str) -> None:
+        self.heavy = heavy
+        self.asked: list[str] = []
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        if self.heavy in promql:
+            raise MetricsUnavailable(BUSY, status_code=503, error_type="timeout",
+                                     overloaded=True)
+        return []
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        self.query(promql, time)
+        return None
+
+
+@pytest.mark.parametrize("order", [("latency", "errorRate", "onlineEffect"),
+                                   ("errorRate", "onlineEffect", "latency")],
+                         ids=["heavy first", "heavy last"])
+def test_a_heavy_query_among_cheap_ones_counts_against_its_own_gate_only(
+        order: tuple[str, ...]) -> None:
+    # The latency gate's bucket counts are too heavy for Prometheus (answered after its
+    # evaluation timeout); the other gates' queries are cheap. Before, every gate after the
+    # heavy one was a counted Error with its message, whatever its own queries: three looks
+    # of that rolled a healthy canary back, or not, by the order of the gates.
+    now = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    ctx = measurements.GateContext(
+        namespace="ns", name="m", canary_version="2", stable_version="1", canary_run_id=None,
+        stable_run_id=None, step_started_at=now - dt.timedelta(minutes=20),
+        canary_started_at=now - dt.timedelta(minutes=20), now=now, analysis_interval_s=60,
+        holdout_fraction=0.1, metric_templates=templates.BUILTIN_TEMPLATES, treatments=(),
+        canary_share=0.25, attribution_window_s=600)
+    source = OneHeavy("uplift_request_duration_seconds_bucket")
+    shared = measurements.per_analysis(source, now)
+    gates = {type_: measurements.collect(
+        ModelGate.model_validate({"name": type_.lower(), "type": type_}), ctx, shared, None)
+        for type_ in order}
+    heavy = [q for q in source.asked if source.heavy in q]
+    assert gates["latency"] == m.MeasurementError(BUSY)  # its own query: counted
+    for type_ in ("errorRate", "onlineEffect"):
+        measured = gates[type_]
+        if order[0] == "latency":
+            # Never asked: held, naming the slow query.
+            assert isinstance(measured, m.MeasurementError) and measured.holds, measured
+            assert heavy[0][:60] in measured.message and BUSY in measured.message
+        else:
+            assert not isinstance(measured, m.MeasurementError), measured  # asked, answered
+    assert len(heavy) == 1  # asked once
