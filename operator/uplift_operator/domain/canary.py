@@ -2,7 +2,8 @@
 
 Role: on top of the shared step machine (``domain.steps``), what only a canary of model versions
 has: following the version the spec resolves to (first version stable at once, a new one starts
-or replaces the canary, back at stable removes it, an aborted one waits for a retry), the
+or replaces the canary, back at stable removes it — either waits while the stable does not
+serve and the canary with traffic does — an aborted one waits for a retry), the
 pre-traffic analysis of offline gates at weight 0, promotion (stable := canary), the emergency
 rollback to the previous stable, the scale-down delay of a rolled-back canary, the ``Ready``
 condition, and the ``TrafficSplit`` the serving backends render. ``domain.ramp`` is the public
@@ -40,6 +41,7 @@ from uplift_operator.domain.gates import (
 )
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
+    PROMOTE_ANNOTATION,
     RETRY_ANNOTATION,
     ManualRequest,
     RequestKind,
@@ -424,6 +426,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.spec = spec
         self.seen = observed
         self.held_for_restore: str | None = None  # a canary not started: see hold_for_restore
+        self.held_for_stable: str | None = None  # a version not started: see hold_for_stable
+        self.back_at_stable_held = False  # the spec's removal of the canary waits: see there
         # False under an invalid spec: its progressDeadline is not read (run_stopping_requests)
         self.spec_trusted = True
 
@@ -507,6 +511,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         held = self.unresolved()
         if held is not None:
             return held
+        if self.held_for_stable is not None:
+            return self.waits_for_stable(self.held_for_stable)
         started = self.status.step_started_at
         if _pre_traffic(self.status) and (started is None or self.now <= started):
             return "canary just deployed"  # observed before it existed: cannot serve yet
@@ -594,6 +600,13 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return f"{split}; annotate again once the graph carries it"
         if self.seen.canary_ready:
             return None
+        if self.stable_down_canary_serves():
+            s = self.status
+            return (f"stable {s.stable_version} does not serve and canary {s.canary_version}'s "
+                    "own predictor does, but the serving graph is not ready: only a full "
+                    f"promote acts now (annotate {PROMOTE_ANNOTATION}=full:<token>, `kubectl "
+                    f"uplift promote --full`): canary {s.canary_version} becomes stable and "
+                    "takes all the traffic")
         if self.seen.serving_failure is None and self.serves(self.status.canary_version):
             return (f"{self.graph_not_ready()}; a promote waits for the graph to be ready: "
                     "annotate again once it is")
@@ -608,11 +621,18 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         phase Paused, as a Manual pending rollback), done at the first pass the stable serves;
         an abort by hand rolls back at once."""
         s = self.status
-        if (s.canary_version is None or _pre_traffic(s) or self.serves(s.stable_version)
-                or not self.serves(s.canary_version)):
+        if _pre_traffic(s) or not self.stable_down_canary_serves():
             return None
         return (f"it waits for stable {s.stable_version} to serve (it does not now: rolled "
                 f"back, the traffic of canary {s.canary_version}, which serves, would go to it)")
+
+    def stable_down_canary_serves(self) -> bool:
+        """A canary is out, its own predictor serves and the stable's does not: taking the
+        canary off moves its traffic onto what serves none of it (``rollback_held``,
+        ``hold_for_stable``), and a full promote by hand is the way out (``promote_refused``)."""
+        s = self.status
+        return (s.canary_version is not None and not self.serves(s.stable_version)
+                and self.serves(s.canary_version))
 
     def judged_since(self) -> dt.datetime | None:
         s = self.status
@@ -784,9 +804,22 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         super().abort(request)
 
     def manual_promote(self, request: ManualRequest) -> None:
-        if self.status.canary_version is None:
+        s = self.status
+        if s.canary_version is None:
             self.ignore(request, Reason.MANUAL_PROMOTE, "no canary to promote"
                         + (f" ({self.restore_underway()})" if self.awaiting_restore() else ""))
+            return
+        if (request.kind is RequestKind.PROMOTE_FULL and not self.seen.canary_ready
+                and self.stable_down_canary_serves() and self.unresolved() is None
+                and self.split_not_carried() is None):
+            # The way out of a stable that served and no longer does (no previous stable to
+            # roll back to): the graph is not Ready with the stable down, so a promote that
+            # waited for it waited for good, and the fix's canary stayed at 0 %.
+            why = f"promoted by hand while stable {s.stable_version} does not serve"
+            self.emit("Normal", Reason.MANUAL_PROMOTE,
+                      f"full promote of {self.where()} ({request.actor}): stable "
+                      f"{s.stable_version} does not serve, canary {s.canary_version} does")
+            self.complete(request.actor, why)
             return
         super().manual_promote(request)
 
@@ -836,7 +869,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.emit("Normal", Reason.PROMOTED, f"version {desired} is the first version: "
                                                  "serving it as stable without a ramp")
         elif desired == s.stable_version:
-            if s.canary_version is not None:
+            held = self.rollback_held()
+            if held is not None:
+                self.hold_back_at_stable(held)
+            elif s.canary_version is not None:
                 text = f"spec points back at stable {desired}: canary {s.canary_version} removed"
                 version = s.canary_version
                 self.remove_canary()
@@ -846,6 +882,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return  # stays Degraded until a retry or a new version
         elif self.awaiting_restore():
             self.hold_for_restore(desired)
+        elif self.rollback_held() is not None:
+            self.hold_for_stable(desired)
         elif s.canary_version is not None:
             old = s.canary_version
             self.start_canary(desired)
@@ -948,6 +986,42 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.emit("Normal", Reason.CANARY_HELD, f"version {version} waits to start as a "
                                                     f"canary: {self.restoring()}")
 
+    def hold_for_stable(self, version: str) -> None:
+        """A new version while the stable does not serve and the canary, which has traffic,
+        does (``rollback_held``): it does not replace the canary yet. Replaced, the canary's
+        traffic went back to the stable, which serves none of it, and the new version starts
+        at 0 %. It waits, as a gate's rollback does, and replaces the canary at the first pass
+        the stable serves; the canary holds its step meanwhile (the spec no longer names it:
+        no step, no promotion by its gates; a full promote by hand still acts). Said once per
+        version."""
+        self.held_for_stable = version
+        if self.previous.desired_version != version:
+            self.emit("Normal", Reason.CANARY_HELD, f"{self.waits_for_stable(version)}; "
+                                                    f"{self.where()} keeps its traffic")
+
+    def waits_for_stable(self, version: str) -> str:
+        s = self.status
+        return (f"version {version} waits to replace canary {s.canary_version} until stable "
+                f"{s.stable_version} serves (replaced now, the canary's traffic, which it "
+                "serves, would go to the stable, which does not)")
+
+    def hold_back_at_stable(self, held: str) -> None:
+        """The spec points back at the stable while it does not serve and the canary, which
+        has traffic, does (``rollback_held``): the canary's removal is the same pending
+        rollback as a gate's — Paused, done at the first pass the stable serves; an abort by
+        hand acts at once. The gates' own demands wait meanwhile (the spec no longer wants
+        the canary: nothing of its ramp goes on)."""
+        s = self.status
+        self.back_at_stable_held = True
+        self.rollback_pending = True
+        self.pause_reason = (f"spec points back at stable {s.stable_version}: canary "
+                             f"{s.canary_version} removal pending: {held}; annotate "
+                             f"{ABORT_ANNOTATION} to roll back now")
+
+    def act_on_gates(self) -> None:
+        if not self.back_at_stable_held:
+            super().act_on_gates()
+
     def restoring(self) -> str:
         s = self.status
         return (f"an emergency rollback is restoring stable {s.stable_version}, and version "
@@ -1039,6 +1113,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         down = self.stable_down()
         if s.canary_version is not None:
             phase, message = self.ramp_phase()
+            if self.held_for_stable is not None and phase is Phase.PAUSED:
+                # Progressing says it as what holds the step (``not_serving``).
+                message = (f"version {self.held_for_stable} waits to replace canary "
+                           f"{s.canary_version} until stable {s.stable_version} serves; {message}")
             if down is None:
                 return phase, message
             # Most of the traffic has nothing serving it: Degraded, but a pause (a human's

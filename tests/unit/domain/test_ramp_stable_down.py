@@ -441,3 +441,129 @@ def test_a_stable_the_registry_made_stable_again_is_not_replaced_while_its_pods_
         d = decide(sim.spec, d.status, replace(observed, recorded=None),
                    sim.now + dt.timedelta(minutes=minutes))
         assert (d.status.stable_version, d.status.canary_version) == ("1", "2")
+
+
+def _rollback_held_on_stable_down() -> Sim:
+    """Canary 2 at 10 % serves while stable 1, which served, does not (the graph not Ready);
+    a gate Fail's rollback is held until the stable serves."""
+    sim = with_canary()
+    sim.passing(1)
+    sim.stable_ready, sim.canary_ready = False, False
+    sim.ready_versions = frozenset({"2"})
+    d = sim.tick(1, verdicts={"latency": GateVerdict.FAIL})
+    assert d.traffic == ramp.TrafficSplit("1", "2", 10)
+    assert "rollback pending: it waits for stable 1 to serve" in d.status.message
+    return sim
+
+
+def test_a_new_version_waits_while_the_stable_does_not_serve_and_the_canary_does() -> None:
+    """Version 3 replaced canary 2 at once (CanaryReplaced, 3 at 0 %): all the traffic went to
+    stable 1, which serves none of it. It waits, said once; canary 2 keeps its split and does
+    not advance; version 3 replaces it once stable 1 serves."""
+    sim = _rollback_held_on_stable_down()
+    sim.desired = "3"
+    d = sim.tick(1)
+    assert d.traffic == ramp.TrafficSplit("1", "2", 10) and d.status.canary_version == "2"
+    assert [e.reason for e in d.events] == [Reason.CANARY_HELD]
+    assert "version 3 waits" in d.events[0].message
+    assert "until stable 1 serves" in d.events[0].message
+    assert "version 3 waits" in d.status.message
+    for _ in range(3):  # the canary's gates pass: it holds its step all the same
+        d = sim.tick(5, verdicts={"latency": GateVerdict.PASS})
+        assert d.traffic == ramp.TrafficSplit("1", "2", 10) and d.events == ()
+    sim.stable_ready, sim.canary_ready, sim.ready_versions = True, True, None
+    d = sim.tick(1)
+    assert (d.status.canary_version, d.status.canary_weight) == ("3", 0)
+    assert d.traffic == ramp.TrafficSplit("1", "3", 0)
+
+
+def test_a_new_version_waits_for_the_stable_with_no_gate_held_either() -> None:
+    sim = with_canary()
+    sim.passing(1)
+    sim.stable_ready, sim.canary_ready = False, False
+    sim.ready_versions = frozenset({"2"})
+    sim.tick(1)
+    sim.desired = "3"
+    d = sim.tick(1)
+    assert d.traffic == ramp.TrafficSplit("1", "2", 10)
+    assert Reason.CANARY_HELD in sim.reasons() and Reason.CANARY_REPLACED not in sim.reasons()
+
+
+def test_the_spec_back_at_a_stable_that_does_not_serve_is_a_pending_rollback() -> None:
+    """The spec pointed back at stable 1 removed canary 2 at once (RolledBack): all the traffic
+    onto a stable that serves none of it. The removal is pending until stable 1 serves, Paused;
+    a human abort acts at once."""
+    for held in (_rollback_held_on_stable_down, None):
+        if held is not None:
+            sim = held()
+        else:
+            sim = with_canary()
+            sim.passing(1)
+            sim.stable_ready, sim.canary_ready = False, False
+            sim.ready_versions = frozenset({"2"})
+            sim.tick(1)
+        sim.desired = "1"
+        d = sim.tick(1)
+        assert d.traffic == ramp.TrafficSplit("1", "2", 10) and d.status.canary_version == "2"
+        assert Reason.ROLLED_BACK not in sim.reasons()
+        assert d.status.phase is Phase.PAUSED
+        assert "spec points back at stable 1" in d.status.message
+        assert "it waits for stable 1 to serve" in d.status.message
+        d = sim.tick(10, verdicts={"latency": GateVerdict.PASS})
+        assert d.traffic == ramp.TrafficSplit("1", "2", 10) and d.events == ()
+        sim.stable_ready, sim.canary_ready, sim.ready_versions = True, True, None
+        d = sim.tick(1)
+        assert d.status.canary_version is None and d.traffic == ramp.TrafficSplit("1", None, 0)
+        assert Reason.ROLLED_BACK in sim.reasons()
+
+    sim = _rollback_held_on_stable_down()
+    sim.desired = "1"
+    sim.tick(1)
+    sim.request(ramp.ABORT_ANNOTATION, "now")
+    d = sim.tick(1)
+    assert d.status.canary_version is None and Reason.MANUAL_ABORT in sim.reasons()
+
+
+def test_a_full_promote_takes_over_from_a_stable_that_no_longer_serves() -> None:
+    """Stable 1 served, then crash-loops; fix version 2 is a canary at 0 % whose own predictor
+    serves, and the graph is never Ready: its traffic never starts and a promote was refused
+    until the graph is ready. A full promote makes it stable; a one-step promote is refused
+    and says the full one acts."""
+    sim = Sim(make_spec())
+    sim.tick()
+    sim.stable_ready, sim.canary_ready, sim.ready_versions = False, False, frozenset()
+    sim.tick(5)
+    sim.desired = "2"
+    sim.tick(1)
+    sim.ready_versions = frozenset({"2"})
+    d = sim.tick(1)
+    assert d.traffic == ramp.TrafficSplit("1", "2", 0)
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:a")
+    d = sim.tick(1)
+    assert d.status.canary_version == "2"
+    refused = [e.message for e in d.events if e.reason is Reason.MANUAL_PROMOTE]
+    assert refused and "full:<token>" in refused[0]
+    sim.request(ramp.PROMOTE_ANNOTATION, "full:b")
+    d = sim.tick(1)
+    s = d.status
+    assert (s.stable_version, s.canary_version, s.previous_stable_version) == ("2", None, "1")
+    assert d.traffic == ramp.TrafficSplit("2", None, 0)
+    assert Reason.PROMOTED in sim.reasons()
+
+
+def test_a_full_promote_of_a_canary_with_traffic_over_a_dead_stable() -> None:
+    sim = _rollback_held_on_stable_down()
+    sim.request(ramp.PROMOTE_ANNOTATION, "full:1")
+    d = sim.tick(1)
+    assert (d.status.stable_version, d.status.canary_version) == ("2", None)
+    assert d.traffic == ramp.TrafficSplit("2", None, 0)
+
+
+def test_a_full_promote_is_still_refused_while_the_stable_serves_and_the_graph_is_not_ready(
+) -> None:
+    sim = with_canary()
+    sim.passing(1)
+    sim.canary_ready, sim.ready_versions = False, frozenset({"1", "2"})
+    sim.request(ramp.PROMOTE_ANNOTATION, "full:1")
+    d = sim.tick(1)
+    assert d.status.canary_version == "2" and Reason.PROMOTED not in sim.reasons()
