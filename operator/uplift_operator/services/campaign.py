@@ -208,10 +208,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)
-    problem: str | exposure.NotKnownYet | None = undelivered
-    reason = cond.FILE_NOT_WRITTEN
-    if not isinstance(undelivered, str) and no_room is not None:  # known, as the file is now
-        problem, reason = no_room.message, no_room.reason
+    problem, reason = _delivery_problem(undelivered, no_room)
     decision.status.conditions = exposure.settings_delivered(
         decision.status.conditions, problem, generation, now, reason=reason,
         model_found=model.body is not None)
@@ -250,8 +247,13 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     message naming them past their grace (``stuck.campaign_phase``). The consequence says no one
     is treated only once the file is written while it cannot be."""
     undelivered = _undelivered(deps, namespace, spec.model_ref.name, model)
-    conditions = exposure.settings_delivered(stopped.conditions, undelivered, generation, now,
-                                             model_found=model.body is not None)
+    # As a valid pass says it: a file with no room for the Campaign leaves it out whatever its
+    # spec (without it, False CampaignsFileFull flipped True on a refused pass and back once
+    # the spec was fixed, restarting the condition's grace and its alert's ``for``).
+    problem, reason = _delivery_problem(
+        undelivered, deps.left_out(namespace, spec.model_ref.name, name))
+    conditions = exposure.settings_delivered(stopped.conditions, problem, generation, now,
+                                             reason=reason, model_found=model.body is not None)
     own = shared_draws.draw(namespace, spec.model_ref.name, name, spec.experiment.salt)
     conditions = shared_draws.holdout_shared(conditions, own, shared_draws.sharing(own, draws),
                                              generation, now)
@@ -274,6 +276,16 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     events = (tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
               + invalid.events + _shared_draw_news(current.conditions, conditions))
     return PassResult(status, events, None)
+
+
+def _delivery_problem(undelivered: str | exposure.NotKnownYet | None,
+                      no_room: NotCarried | None) -> tuple[str | exposure.NotKnownYet | None, str]:
+    """What ``SettingsDelivered`` says of the file (``exposure.settings_delivered``'s problem
+    and reason): a file that cannot be written first, else one that leaves the Campaign out
+    (known, as the file is now)."""
+    if not isinstance(undelivered, str) and no_room is not None:
+        return no_room.message, no_room.reason
+    return undelivered, cond.FILE_NOT_WRITTEN
 
 
 def _undelivered(deps: CampaignDependencies, namespace: str, model: str,

@@ -203,3 +203,24 @@ def test_a_file_written_again_while_the_spec_is_refused_says_delivered() -> None
     assert found is not None and (found["status"], found["reason"]) == ("True", "FileWritten")
     assert sim.status["message"].startswith("treating no one under this Campaign until its spec "
                                             "is fixed")
+
+
+def test_a_refused_spec_keeps_saying_the_file_has_no_room_for_the_campaign() -> None:
+    """Before: the invalid-spec path read only whether the file could be written, not whether
+    it left this Campaign out (``left_out``): ``SettingsDelivered`` False ``CampaignsFileFull``
+    flipped True ("carries this Campaign's settings again") on a refused pass and back once the
+    spec was fixed, resetting the condition's time (the grace, the alert's ``for``)."""
+    sim, _ = _refusable()
+    full = campaigns_file.NotCarried("CampaignsFileFull", "the campaigns file of m is full")
+    sim.deps = dataclasses.replace(sim.deps, left_out=lambda namespace, model, name: full)
+    sim.tick(1)
+    before = delivered(sim.status)
+    assert before is not None and (before["status"], before["reason"]) == ("False",
+                                                                           "CampaignsFileFull")
+    _refuse(sim)
+    sim.tick(1)
+    found = delivered(sim.status)
+    assert found is not None
+    assert (found["status"], found["reason"], found["message"]) == (
+        "False", "CampaignsFileFull", "the campaigns file of m is full")
+    assert found["lastTransitionTime"] == before["lastTransitionTime"]
