@@ -509,6 +509,20 @@ def _pending_kept(gate: GateStatus) -> GateStatus:
     return gate.model_copy(update={"inconclusives": 0, "sequential_state": {}})
 
 
+def _pending_words(pending: Mapping[str, str], version: str) -> str:
+    """How a ``ModelVersionChanged`` says the gates whose pending Manual rollback a move of
+    the model keeps (``pending``: each gate and the count that demands it): their tests start
+    afresh, their counts stand, so does the rollback."""
+    if len(pending) == 1:
+        (name, count), = pending.items()
+        return (f"{name}'s tests start afresh on version {version}; its {count} stands, so the "
+                "rollback it demanded stays pending (rollback.mode Manual)")
+    counts = sorted(set(pending.values()))
+    return (f"the tests of {', '.join(pending)} start afresh on version {version}; their "
+            f"{' and '.join(f'{c}s' for c in counts)} stand, so the rollback they demanded "
+            "stays pending (rollback.mode Manual)")
+
+
 def _version_moved(model: str, old: str, new: str) -> str:
     """What a change of the model's stable version was, for ``ModelVersionChanged``: a
     promotion (a later version), or a move back to an earlier one (an emergency rollback of
@@ -1251,7 +1265,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         else:
             gates = {gate.name: gate for gate in self.spec.exposure.gates}
             kept: list[GateStatus] = []
-            pending: list[str] = []
+            pending: dict[str, str] = {}  # gate: the count that demands its rollback
             for st in s.gates:
                 gate = gates.get(st.name)
                 if gate is None:
@@ -1262,21 +1276,21 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     kept.append(_next_stratum(st))
                 elif required_action(gate, st) is GateAction.ROLLBACK:
                     kept.append(_pending_kept(st))
-                    pending.append(gate.name)
+                    pending[gate.name] = ("Fail count" if st.failures > gate.failure_limit
+                                          else "Error streak")
             s.gates = kept
             s.step_started_at = self.now
             s.passed_while_held_at = None  # the old step's passes: this one has none yet
             self.restarted = True  # this pass's outcomes measured the old version's step
             self.forget_results()  # the old version's effect, not the new one's
             afresh = [name for name, gate in gates.items()
-                      if gate.type not in _CARRIED_GATE_TYPES]
+                      if gate.type not in _CARRIED_GATE_TYPES and name not in pending]
             why = (f"{moved}; step {self.step_index() + 1}/{len(self.steps)} starts over on "
                    f"version {new} at {self.exposed()}")
             if afresh:
                 why += f", gates {', '.join(afresh)} measured afresh"
             if pending:
-                why += (f"; the rollback gate{'s' if len(pending) > 1 else ''} "
-                        f"{', '.join(pending)} demanded stays pending (rollback.mode Manual)")
+                why += f"; {_pending_words(pending, new)}"
         self.record(Reason.MODEL_VERSION_CHANGED, new, why)
         self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
 

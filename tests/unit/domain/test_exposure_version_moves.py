@@ -100,8 +100,9 @@ def test_a_promotion_keeps_a_pending_manual_rollback_of_a_model_gate() -> None:
     assert [e.reason for e in d.events] == [Reason.MODEL_VERSION_CHANGED]
     assert d.events[0].message == (
         "UpliftModel 'm' promoted version 4 (was 3); step 1/2 starts over on version 4 at "
-        "exposure 10%, gates roi, drift measured afresh; the rollback gate roi demanded stays "
-        "pending (rollback.mode Manual)")
+        "exposure 10%, gates drift measured afresh; roi's tests start afresh on version 4; "
+        "its Fail count stands, so the rollback it demanded stays pending (rollback.mode "
+        "Manual)")
     gates = {g.name: g for g in s.gates}
     # roi: its tests afresh on version 4 (no evidence of version 3), its Fail standing.
     assert set(gates) == {"d", "roi"}
