@@ -164,11 +164,17 @@ def test_operator_metrics_and_liveness(operator: OperatorProcess, admin: Kubectl
     admin.run("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s",
               "upliftmodel/hillstrom-uplift")
     url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    assert 'uplift_operator_reconciles_total{kind="UpliftModel",result="ok"}' in text
     line = (f'uplift_operator_resource_phase{{kind="UpliftModel",name="hillstrom-uplift",'
             f'namespace="{namespace}",phase="Healthy"}} 1.0')
-    assert line in text
+
+    def observed() -> bool:
+        # The pass sets its metrics after its status patch: kubectl's wait can see the patch
+        # first (seen in CI under load), so the series is waited for, not read once.
+        return line in urllib.request.urlopen(url, timeout=5).read().decode()
+
+    admin.wait_for(observed, timeout=30, what="the model's Healthy phase series")
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'uplift_operator_reconciles_total{kind="UpliftModel",result="ok"}' in text
     health = urllib.request.urlopen(
         f"http://127.0.0.1:{operator.liveness_port}/healthz", timeout=5)
     assert health.status == 200

@@ -20,10 +20,14 @@ OPERATOR = Path(__file__).resolve().parents[3] / "operator"
 
 # The parent: starts a component from a thread that then ends (a shell with a grandchild in
 # its group, as MLflow's CLI runs uvicorn), prints both pids and waits to be killed.
+# SIGHUP back to its default first: a suite run under nohup (or any parent ignoring it) passes
+# the ignored disposition down, and the parent would then outlive the terminal's SIGHUP.
 PARENT = r"""
-import sys, threading, time
+import signal, sys, threading, time
 from pathlib import Path
 from uplift_operator.devenv import process
+
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 log = Path(sys.argv[1])
 started = []
@@ -63,7 +67,7 @@ def test_a_component_and_its_children_stop_when_the_parent_dies(
         assert all(_running(pid) for pid in pids)
 
         os.killpg(parent.pid, sig)  # the parent's own group, as a terminal or a CI job does
-        parent.wait(timeout=20)
+        parent.wait(timeout=60)   # a loaded CI machine
         deadline = time.monotonic() + 15
         while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
