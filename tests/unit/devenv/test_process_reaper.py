@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.procs import running as _running
 
 from uplift_operator.devenv import process
 
@@ -40,15 +41,6 @@ while not log.read_text().strip():
 print(started[0].pid, log.read_text().strip(), flush=True)
 time.sleep(300)
 """
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a killed orphan waits for init to reap it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")

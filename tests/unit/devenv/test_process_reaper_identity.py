@@ -13,21 +13,13 @@ from pathlib import Path
 
 import pytest
 from tests.support.kube import OperatorProcess
+from tests.support.procs import running as _running
 
 from uplift_operator.devenv import process
 
 OPERATOR = Path(__file__).resolve().parents[3] / "operator"
 ENV = {**os.environ, "PYTHONPATH": str(OPERATOR)}
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
