@@ -278,6 +278,9 @@ class PassRunner:
             # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
             self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
+        # The gauges follow the status as soon as it is written: an MLflow write-back below
+        # may wait out its timeout, and dashboards must not lag the status by that long.
+        observe(namespace, name, result.status)
         # What the decision implies beyond the status (an UpliftModel's MLflow write-backs),
         # only now that the status records it (or already did): a write refused above leaves
         # it undone, and the next pass, deciding again, does what it decides.
@@ -293,7 +296,6 @@ class PassRunner:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         observability.count_decisions(self.kind, namespace, name,
                                       [event.reason for event in result.events if event.decision])
-        observe(namespace, name, result.status)
         return result.requeue_after
 
     def _check_kept(self, sent: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:

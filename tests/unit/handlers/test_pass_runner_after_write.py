@@ -82,3 +82,31 @@ def test_a_failing_after_write_still_tells_the_pass_events(
                                          lambda *_: None)
 
     assert asyncio.run(go()) == 5.0 and told == ["Promoted"]
+
+
+@pytest.mark.parametrize("write", [200, None], ids=["status written", "status unchanged"])
+def test_the_gauges_follow_the_status_before_the_after_write_runs(
+        monkeypatch: pytest.MonkeyPatch, write: int | None) -> None:
+    # An MLflow write-back may wait out its timeout: the phase/gate gauges must not lag the
+    # status written just before it by that long.
+    order: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda _body, **_event: order.append("event"))
+    body = kopf.Body({"metadata": {"name": "m", "namespace": "ns", "uid": "u1",
+                                   "resourceVersion": "1"}, "status": {"phase": "Healthy"}})
+    decided = {"phase": "Progressing" if write else "Healthy"}
+
+    def decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
+        return PassResult(decided, (Event("Normal", "Promoted", "v2"),), 5.0,
+                          lambda: order.append("after_write"))
+
+    def observe(namespace: str, name: str, status: dict[str, Any]) -> None:
+        order.append(f"observe {namespace}/{name} {status['phase']}")
+
+    async def go() -> float | None:
+        with ThreadPoolExecutor(1) as pool:
+            runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool,
+                                Cluster(write or 409))
+            return await runner.run_once(("UpliftModel", "ns", "m"), body, decide, observe)
+
+    asyncio.run(go())
+    assert order == [f"observe ns/m {decided['phase']}", "after_write", "event"]
