@@ -389,9 +389,8 @@ class DecisionEngine:
             decision_id = (self.signer.mint(counted_arm(arm, owned), key, self.version, "",
                                             issued, window) if window
                            else self.signer.mint(counted_arm(arm, owned), key, self.version))
-            if remember:
-                self.units.put("", unit, decision_id, sent=arm != HOLDOUT and key != NONE,
-                               now=issued)
+            if remember:   # the holdout's withheld treatment resolves as a sent one does
+                self.units.put("", unit, decision_id, sent=key != NONE, now=issued)
             counted.append(counted_arm(arm, owned))
             arms.append(arm)
             chosen.append(key)
@@ -483,9 +482,13 @@ class DecisionEngine:
                                            c.attribution_window_seconds)
             # A decision that sent nothing leaves the unit's reports to the one that sent its
             # treatment, while its window is open; one outside the exposure is kept apart,
-            # never pushing an exposed one out (UnitCache.put).
-            self.units.put(c.name, unit, decision_id, sent=why == "treated", now=issued,
-                           exposed=arm != UNEXPOSED)
+            # never pushing an exposed one out (UnitCache.put). A holdout row whose withheld
+            # treatment the cap and the budget left it counts as sent: a report by unit then
+            # resolves to the same decision in both arms (the first of a unit decided twice
+            # within its window), never to an earlier one in the treated arm only.
+            self.units.put(c.name, unit, decision_id,
+                           sent=why == "treated" or (arm == HOLDOUT and key != NONE),
+                           now=issued, exposed=arm != UNEXPOSED)
             arms.append(arm)
             chosen.append(key)
             given.append(key if why == "treated" else NONE)

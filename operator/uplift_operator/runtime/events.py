@@ -172,12 +172,16 @@ class UnitCache:
     looks up the unit's own (one lookup per campaign the unit has a decision under), whatever
     the number of campaigns the cache holds.
 
-    That decision is the unit's last one, unless it sent nothing (the holdout, outside the
-    exposure, the policy chose none, the cap or the budget stopped it) and an earlier one sent a
-    treatment whose attribution window was still open when it was made: then the one that sent
+    That decision is the unit's last one, unless it sent nothing (outside the exposure, the
+    policy chose none, the cap or the budget stopped it) and an earlier one sent a treatment
+    whose attribution window was still open when it was made: then the one that sent
     (:meth:`put`). The email sent is what its delivery and its conversion report; before, a
     unit treated and then decided again (capped) had its delivery refused (409
     ``nothing_delivered``) and its conversion counted under ``none``, in the later cohort.
+    The holdout resolves alike: a holdout decision whose treatment the cap and the budget left
+    it (withheld, not sent) is its arm's counterpart of a sent one. Before, a holdout unit
+    decided twice within its window resolved to its last decision and a treated one to its
+    first, so the same conversions landed in a later cohort in the holdout only.
 
     A campaign's decisions outside its exposure (arm ``unexposed``: no gate reads their
     outcomes, nothing to deliver) are kept apart, in an LRU of their own of
@@ -201,7 +205,9 @@ class UnitCache:
         ``campaign``; the unit becomes the most recently decided. A decision that ``sent``
         nothing does not replace one that sent a treatment whose attribution window is open at
         ``now`` (a decision without a window: always open): that one stays what a report by
-        unit resolves to, until a decision sends again or one comes after its window. One not
+        unit resolves to, until a decision sends again or one comes after its window. In the
+        holdout, a decision that withheld a treatment (its id carries one) is a sent one, for
+        the caller's ``sent`` and for the decision kept, so both arms resolve alike. One not
         ``exposed`` (a campaign's ``unexposed`` arm) goes to the LRU of those, which evicts
         only its own."""
         if self.size <= 0:
@@ -269,9 +275,11 @@ class UnitCache:
 
 def _sent_and_open(decision_id: str, now: float) -> bool:
     """Whether ``decision_id`` (one this runtime minted: read, not verified) sent a treatment
-    (:func:`sent`) and its attribution window, if it has one, is open at ``now``."""
+    (:func:`sent`), or withheld one in the holdout (the cap and the budget left it its
+    treatment: the holdout's counterpart of a sent one), and its attribution window, if it has
+    one, is open at ``now``."""
     parts = decision_id.split(_SEP)
-    if len(parts) not in (4, 7) or parts[1].removesuffix(UNATTRIBUTED) != "treated" \
+    if len(parts) not in (4, 7) or parts[1].removesuffix(UNATTRIBUTED) not in ARMS \
             or parts[2] == NONE:
         return False
     return len(parts) == 4 or now <= int(parts[5]) + int(parts[6])

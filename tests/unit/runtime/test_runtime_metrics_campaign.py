@@ -26,7 +26,7 @@ from tests.support.runtime_in_process import loaded_runtime
 from tests.support.small_model import train_small_model
 
 from uplift_operator.runtime import drain
-from uplift_operator.runtime.events import Signer
+from uplift_operator.runtime.events import Signer, UnitCache
 from uplift_operator.runtime.runtime import (
     FORGET_AFTER_SECONDS,
     INFER_ERROR_REASONS,
@@ -611,6 +611,53 @@ def test_a_unit_report_reaches_the_decision_that_sent_its_treatment(loaded: Load
             value("uplift_conversions_total", **sent),
             value("uplift_conversions_total", **{**sent, "treatment": "none"})) == (
         before[0] + len(units), before[1] + len(units), before[2])
+
+
+def test_a_holdout_unit_report_reaches_its_first_decision_as_a_treated_one_does(
+        loaded: Loaded) -> None:
+    """The review's r7_unit_report_arm_asymmetry.py, the holdout's side of the test above:
+    units in the holdout whose treatment the cap left them (withheld, not sent), decided
+    again within the window and capped. Their conversions, reported by unit id, count under
+    the first decision, as a treated unit's do: both arms' reports land in the same cohort.
+    Before, the holdout's went to the capped decision (``treatment="none"``, a later cohort),
+    the treated arm's to the one that sent: incrementalConversions and roi read the holdout
+    low."""
+    units = [f"withheld-{i}" for i in range(40)]
+    first = loaded.decide(units, CAMPAIGN)
+    held = [u for u, why, key in zip(units, first["campaign_arm"], first["policy_treatment"],
+                                     strict=True) if why == "holdout" and key != "none"]
+    assert held
+    again = loaded.decide(held, CAMPAIGN)
+    assert again["campaign_arm"] == ["holdout"] * len(held)
+    assert again["policy_treatment"] == ["none"] * len(held)   # the cap: 1 per unit
+    withheld = {"arm": "holdout", "treatment": "womens_e_mail", "campaign": CAMPAIGN}
+    before = (value("uplift_conversions_total", **withheld) or 0.0,
+              value("uplift_conversions_total", **{**withheld, "treatment": "none"}) or 0.0)
+    answer = loaded.report([{"unit_id": u, "campaign": CAMPAIGN, "converted": True}
+                            for u in held])
+    assert answer == {"accepted": len(held), "counted": len(held), "duplicates": 0}
+    assert (value("uplift_conversions_total", **withheld),
+            value("uplift_conversions_total", **{**withheld, "treatment": "none"}) or 0.0) == (
+        before[0] + len(held), before[1])
+
+
+def test_unit_cache_keeps_a_holdout_decision_that_withheld_a_treatment() -> None:
+    """``UnitCache.put`` alike in both arms, for the model's own decisions too: an open
+    decision that withheld a treatment in the holdout is kept over a later one that withheld
+    none, as a treated one that sent is; a later one that withheld one replaces it."""
+    signer = Signer(DECISION_KEY.encode())
+    cache = UnitCache(100)
+    for arm in ("treated", "holdout"):
+        for campaign in ("", CAMPAIGN):
+            unit = f"{arm}-{campaign}"
+            first = signer.mint(arm, "womens_e_mail", VERSION, campaign, 1000, 60)
+            later = signer.mint(arm, "none", VERSION, campaign, 1030, 60)
+            cache.put(campaign, unit, first, sent=True, now=1000)
+            cache.put(campaign, unit, later, sent=False, now=1030)
+            assert cache.get(campaign, unit) == first, (arm, campaign)
+            after = signer.mint(arm, "none", VERSION, campaign, 1061, 60)
+            cache.put(campaign, unit, after, sent=False, now=1061)   # its window closed
+            assert cache.get(campaign, unit) == after, (arm, campaign)
 
 
 def test_unloading_counts_the_pending_cohorts(loaded: Loaded, tmp_path: Path) -> None:
