@@ -37,7 +37,7 @@ says why, once per new error text rather than at every retry, and a Normal
 A ``<model>-campaigns`` ConfigMap the model does not control is never written (the rule of the
 UpliftModel pass for its graph and decision key): someone else's, or no one's, is refused the
 same way (one Warning ``CampaignsFileNotWritten`` naming it and its controller, retried backing
-off to every 30 s, ``CampaignsFileWritten`` once it is gone or handed over); a predecessor's
+off to every 5 min (``run_passes``), ``CampaignsFileWritten`` once it is gone or handed over); a predecessor's
 (an UpliftModel of the same name, deleted, whose ConfigMap the garbage collector is removing)
 holds the file without an error: one Normal ``PredecessorBeingDeleted`` event, a look again
 in 2..30 s, backing off, and at once on its DELETED event. Not in the model's status: this task
@@ -186,7 +186,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                     file_key(owner.namespace, owner.name), memo["pass_executor"], write)
             except FileNotWrittenError as error:
                 held_since = None
-                # Said once per cause: the retries (1 s .. 30 s) repeat it in the log only.
+                # Said once per cause: the retries (1 s .. 5 min) repeat it in the log only.
                 if error.cause != failing:
                     kopf.event(body, type="Warning", reason=NOT_WRITTEN,
                                message=f"campaigns file not written: {error.cause}"

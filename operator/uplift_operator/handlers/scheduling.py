@@ -26,14 +26,18 @@ import dataclasses
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import kopf
 
-__all__ = ["ERROR_BACKOFF_SECONDS", "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "Flag", "Key",
-           "NamedPassError", "Signatures", "Wakeups", "run_passes", "waiting_task"]
+from uplift_operator.domain.retry import backoff, spread_of
+
+__all__ = ["ERROR_BACKOFF_SECONDS", "ERROR_FIRST_RETRY_SECONDS", "FINISHED_KEPT",
+           "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "NamedPassError",
+           "Signatures", "Wakeups", "run_passes", "waiting_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +56,20 @@ Key = tuple[str, str, str]
 #: is applied. The existence audit (``handlers.existence``, at this same interval) lists those
 #: kinds, drops such ghosts from the store and wakes the passes that read them.
 RESYNC_SECONDS = 600.0
-#: After a pass that raised (e.g. its status write refused while the API server restarts),
-#: the next comes 1 s later, doubling with each failure in a row up to this.
-ERROR_BACKOFF_SECONDS = 30.0
+#: After a pass that raised (its status write refused: 403, 422, 500; the API server
+#: unreachable), the next comes ``ERROR_FIRST_RETRY_SECONDS`` later, then as long after as the
+#: failures in a row have lasted (the waits double), at most this, each resource's wait
+#: stretched by up to ``domain.retry.JITTER`` (a quarter) by a fraction fixed by its key: the
+#: MLflow-outage policy (``domain.retry``). Capped at 30 s without jitter, 2,000 resources whose
+#: writes a webhook or a full etcd refused all retried in the same 100 ms every 30 s, each
+#: retry a whole decision (its Prometheus queries again: the status that would say the analysis
+#: was done is never stored).
+ERROR_BACKOFF_SECONDS = 300.0
+#: The first retry of a pass that raised (or the cap, if lower).
+ERROR_FIRST_RETRY_SECONDS = 1.0
+#: The most recently finished objects (by key and uid) a task started late still finds finished
+#: (``Wakeups.finish``): about 100 bytes each.
+FINISHED_KEPT = 10_000
 #: Wake-ups closer together than this are taken by one pass (a burst of watch events).
 COALESCE_SECONDS = 0.05
 #: A task started again for a resource waits at most this long, before its first pass, for the
@@ -97,6 +112,12 @@ class Wakeups:
     #: it completes, so that the result of one whose task was cancelled and never followed (its
     #: object deleted meanwhile) is not kept for good.
     _in_pool: dict[Key, concurrent.futures.Future[Any]] = field(default_factory=dict)
+    #: The objects lately finished (key, uid), oldest first, at most ``FINISHED_KEPT``: kopf
+    #: may start an object's task after its DELETED event was handled (it spawns daemons on
+    #: every event it processes, DELETED included, and a task created in the ADDED event's
+    #: handling may first run after the DELETED one's, as Python 3.12's task start allows):
+    #: ``finish`` found nothing to end, and the task registered after it ran for good.
+    _finished: OrderedDict[tuple[Key, str], None] = field(default_factory=OrderedDict)
 
     async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
                       fn: Callable[[], _T]) -> _T:
@@ -136,7 +157,12 @@ class Wakeups:
         return work is None or work.done()
 
     def register(self, key: Key, uid: str = "") -> Flag:
+        """The flag of a task of object ``uid`` starting; one ``finished`` already, and not
+        registered, when that object's end was handled before (``_finished``)."""
         flag = Flag()
+        if uid and (key, uid) in self._finished:
+            flag.finished = True
+            return flag
         self._flags.setdefault(key, {})[uid] = flag
         self._paused_out.pop(uid, None)
         self.started += 1
@@ -166,8 +192,13 @@ class Wakeups:
         the pass it may be in. Without kopf's finalizer (``waiting_task``), this is what stops
         it; another object's task under the same key (the name re-used) is not affected.
         Returns whether the key is free of such a task, i.e. whether what is kept by name may
-        be dropped too."""
+        be dropped too. A task of ``uid`` not started yet ends at its start (``register``)."""
         self._paused_out.pop(uid, None)
+        if uid:  # a task of it started after this ends at once (``register``)
+            self._finished[(key, uid)] = None
+            self._finished.move_to_end((key, uid))
+            while len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
         flags = self._flags.get(key, {})
         flag = flags.get(uid)
         if flag is not None:
@@ -284,9 +315,15 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
     """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
     nothing due) or woken, until its resource (object ``uid``) is gone (``Wakeups.finish``) or
     it is cancelled (kopf cancels a daemon when the operator stops or is paused by peering).
-    Its first pass waits for the pool work of a cancelled predecessor (``Wakeups.settled``)."""
+    Its first pass waits for the pool work of a cancelled predecessor (``Wakeups.settled``);
+    none runs when the object's end was handled before the task started. A pass that raised
+    is run again after ``ERROR_FIRST_RETRY_SECONDS``, then backing off to
+    ``ERROR_BACKOFF_SECONDS``, spread by the key (``domain.retry.backoff``), or when woken."""
     flag = wakeups.register(key, uid)
-    failures = 0
+    if flag.finished:  # its object was gone before the task started: nothing to pass
+        return
+    failures, failing_since, spread = 0, 0.0, spread_of("/".join(key))
+    loop = asyncio.get_running_loop()
     try:
         if not await wakeups.settled(key, PREDECESSOR_WAIT_SECONDS):
             logger.warning("a pass of %s %s/%s cancelled earlier still runs after %.0f s; "
@@ -300,8 +337,12 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                delay = min(2.0 ** failures, ERROR_BACKOFF_SECONDS)
+                if failures == 0:
+                    failing_since = loop.time()
                 failures += 1
+                delay = backoff(loop.time() - failing_since, spread,
+                                first=min(ERROR_FIRST_RETRY_SECONDS, ERROR_BACKOFF_SECONDS),
+                                cap=ERROR_BACKOFF_SECONDS)
                 logger.warning("pass of %s %s/%s failed (%s in a row); next in %.0f s: %s",
                                *key, failures, delay, error,
                                exc_info=failures == 1 and not isinstance(error, NamedPassError))

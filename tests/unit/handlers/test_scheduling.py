@@ -1,15 +1,18 @@
 """handlers.scheduling: a pass when due or woken, never on a cadence; a resource's own status
-writes wake nothing; a failing pass backs off."""
+writes wake nothing; a failing pass backs off (spread across resources and capped:
+test_scheduling_backoff.py); an object gone before its task started ends it at once."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
+from uplift_operator.domain.retry import JITTER, spread_of
 from uplift_operator.handlers import scheduling
 from uplift_operator.handlers.scheduling import Signatures, Wakeups, run_passes
 
@@ -89,14 +92,21 @@ def test_nothing_due_sleeps_until_the_resync() -> None:
     assert started == pytest.approx([0.0, 0.4, 0.8], abs=0.15)
 
 
-def test_a_failing_pass_backs_off_doubling(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scheduling, "ERROR_BACKOFF_SECONDS", 30.0)
-    started = asyncio.run(_drive([RuntimeError("API down"), RuntimeError("API down"), None],
-                                 wake_at=[], duration=4.5))
-    # 1 s, then 2 s: never sooner; a loaded machine may be late, but not by a whole doubling.
-    assert len(started) == 3
-    first, second = started[1] - started[0], started[2] - started[1]
-    assert 0.95 <= first < 1.6 and 1.95 <= second < 2.8, started
+def test_a_failing_pass_backs_off_doubling_stretched_by_its_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduling, "ERROR_BACKOFF_SECONDS", 300.0)
+    failed = RuntimeError("API down")
+    started = asyncio.run(_drive([failed, failed, failed, None], wake_at=[], duration=6.5))
+    # 1 s; then as long as it has failed so far (1 s, then about 2 s), stretched by this key's
+    # own fraction of a quarter: never sooner; a loaded machine may be late, not by a doubling.
+    stretch = 1 + JITTER * spread_of("/".join(KEY))
+    assert 1 < stretch < 1.25
+    assert len(started) == 4, started
+    gaps = [after - before for before, after in itertools.pairwise(started)]
+    assert 0.95 <= gaps[0] < 1.5, started
+    assert 0.95 * stretch <= gaps[1] < stretch + 0.5, started
+    failing_for = started[2] - started[0]
+    assert 0.95 * failing_for * stretch <= gaps[2] < failing_for * stretch + 0.5, started
 
 
 def _recording(ran: list[str]) -> Callable[[str], Callable[[], Awaitable[float | None]]]:
@@ -158,6 +168,42 @@ def test_a_deleted_objects_late_event_ends_its_own_task_not_the_new_one_of_its_n
     assert ran.count("old") == 1 and ran.count("new") == 2
     assert alive  # woken after the old object's event: it runs on
     assert not name_free and last_free  # the name's state is dropped with its last object
+
+
+def test_a_task_started_after_its_object_s_deleted_event_ends_at_once() -> None:
+    """kopf spawns an object's daemon on each event it handles, DELETED included, and a task
+    created while the ADDED event was handled may first run after the DELETED event's handler
+    (Python 3.12): ``finish`` then found no task, and the one registered after ran for good."""
+    async def scenario() -> tuple[list[str], bool, int, bool]:
+        wakeups, ran = Wakeups(), list[str]()
+        one_pass = _recording(ran)
+        name_free = wakeups.finish(KEY, "u1")  # DELETED handled before the task's first step
+        late = asyncio.create_task(run_passes(KEY, wakeups, one_pass("late"), uid="u1"))
+        await asyncio.wait_for(late, timeout=1)  # ends by itself, no pass
+        other = asyncio.create_task(run_passes(KEY, wakeups, one_pass("other"), uid="u2"))
+        await asyncio.sleep(0.1)  # another object of the name: not affected
+        alive, registered = not other.done(), len(wakeups)
+        other.cancel()
+        return ran, name_free, registered, alive
+
+    ran, name_free, registered, alive = asyncio.run(scenario())
+    assert name_free and ran == ["other"] and registered == 1 and alive
+
+
+def test_what_finished_is_kept_for_a_late_start_is_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduling, "FINISHED_KEPT", 3)
+    wakeups = Wakeups()
+    for uid in ("u1", "u2", "u3", "u4"):
+        wakeups.finish(KEY, uid)
+    assert not wakeups.register(KEY, "u1").finished  # the oldest forgotten: a task again
+    assert all(wakeups.register(KEY, uid).finished for uid in ("u2", "u3", "u4"))
+    assert len(wakeups) == 1  # a task that finished at its start is never registered
+    # Kept by key and uid: a campaigns file's task has its model's uid. Without a uid: none.
+    assert not wakeups.register(("CampaignsFile", "ns", "um"), "u4").finished
+    assert not wakeups.register(KEY, "").finished
+    wakeups.finish(KEY)
+    assert not wakeups.register(KEY, "").finished
 
 
 def test_the_waiting_tasks_put_no_finalizer_on_their_objects() -> None:
