@@ -7,17 +7,18 @@ running, its series kept alerts firing, a ghost UpliftModel's alias kept being p
 a ghost Campaign stayed in ``campaigns_by_model``, so its model's campaigns file kept delivering
 it to the runtime, which kept treating units for a deleted Campaign.
 
-So once per ``AUDIT_SECONDS`` (the resync interval) and kind, one paginated LIST of the kind's
-metadata (``KubeCluster.list_uids``: cluster-wide with ``--all-namespaces``, else one per
-namespace where a task of the kind runs, all within the Roles kopf's watches need) is compared
-with the uids of the waiting tasks, and of the objects whose task a short peering pause ended and
-that neither got a task again when kopf listed on resume nor a DELETED event (``Wakeups.audited``:
-such an object was deleted during the pause; kopf's Campaign index keeps it as after a watch
-gap). A uid absent from two successful audits
-in a row is a ghost (one is not enough: the LIST is a moment, and what was deleted just then may
-have its DELETED event on the way). Only the tasks registered before a LIST began are compared
-with it (one registered meanwhile may be of an object created after the LIST's moment). A LIST
-that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
+So once per ``AUDIT_SECONDS`` (the resync interval) and kind of waiting task (UpliftModel,
+Campaign, and the campaigns file, whose task has its UpliftModel's uid: a LIST of the
+UpliftModels), one paginated LIST of the kind's metadata (``KubeCluster.list_uids``:
+cluster-wide with ``--all-namespaces``, else one per namespace where a task of the kind runs,
+all within the Roles kopf's watches need) is compared with the uids of the waiting tasks, and
+of the objects whose task a short peering pause ended and that neither got a task again when
+kopf listed on resume nor a DELETED event (``Wakeups.audited``: such an object was deleted
+during the pause; kopf's Campaign index keeps it as after a watch gap). A uid absent from two
+successful audits in a row is a ghost (one is not enough: the LIST is a moment, and what was
+deleted just then may have its DELETED event on the way). Only the tasks registered before a
+LIST began are compared with it (one registered meanwhile may be of an object created after
+the LIST's moment). A LIST that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
 (``uplift_operator_ghosts_total{kind}``), and the process exits (``common.exit_to_list_afresh``)
 once a scrape saw the count (one ``--metrics-scrape-interval`` + 5 s and a scrape begun since;
 at most that or 5 minutes, whichever is longer; at once with ``--metrics-port 0``, which nothing
@@ -55,7 +56,7 @@ import kopf
 
 from uplift_operator.adapters.watched import WatchedObjects, label_selector
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.handlers import campaign, observability, upliftmodel, watches
+from uplift_operator.handlers import campaign, campaigns_file, observability, upliftmodel, watches
 from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
@@ -294,9 +295,11 @@ def start(memo: kopf.Memo) -> None:
         return
     config = config_of(memo)
     wakeups, cluster = memo["wakeups"], memo["uplift_dependencies"].cluster
+    # A campaigns file's task has its model's uid: compared with a LIST of the models.
     audits = [ExistenceAudit(kind, plural, wakeups, cluster, config.all_namespaces)
               for kind, plural in ((upliftmodel.KIND, upliftmodel.PLURAL),
-                                   (campaign.KIND, campaign.PLURAL))]
+                                   (campaign.KIND, campaign.PLURAL),
+                                   (campaigns_file.FILE_KIND, upliftmodel.PLURAL))]
     children = [WatchedAudit(kind, api_version, plural, memo["watched_objects"], cluster,
                              config.all_namespaces, readers, wakeups)
                 for kind, api_version, plural, readers in (

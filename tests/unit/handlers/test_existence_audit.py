@@ -338,7 +338,7 @@ def test_wakeups_tasks_leave_out_other_kinds_finished_tasks_and_no_uid() -> None
 
 @pytest.mark.parametrize(("args", "all_namespaces"), [(["--namespace", "team-a"], False),
                                                       (["--all-namespaces"], True)])
-def test_started_once_per_process_for_both_kinds_in_the_operator_s_scope(
+def test_started_once_per_process_for_each_kind_in_the_operator_s_scope(
         monkeypatch: pytest.MonkeyPatch, executor: ThreadPoolExecutor, args: list[str],
         all_namespaces: bool) -> None:
     started: list[tuple[list[ExistenceAudit], float]] = []
@@ -364,11 +364,26 @@ def test_started_once_per_process_for_both_kinds_in_the_operator_s_scope(
     asyncio.run(go())
     [(audits, exit_delay)] = started
     assert [(a.kind, a.plural, a.all_namespaces) for a in audits] == [
-        ("UpliftModel", "upliftmodels", all_namespaces), ("Campaign", "campaigns", all_namespaces)]
+        ("UpliftModel", "upliftmodels", all_namespaces), ("Campaign", "campaigns", all_namespaces),
+        ("CampaignsFile", "upliftmodels", all_namespaces)]  # the file's task: its model's uid
     assert all(a.wakeups is wakeups and a.cluster is cluster for a in audits)
     # The operator's own scrape interval, not the runtime pods' (--prometheus-scrape-interval):
     # a ghost counted and the process gone 20 s later was seen by one scrape in six at 2 m.
     assert exit_delay == 120 + existence.EXIT_SLACK_SECONDS
+
+
+def test_a_campaigns_file_task_of_a_deleted_model_is_a_ghost_of_the_models_list(
+        executor: ThreadPoolExecutor) -> None:
+    """A campaigns file's task runs under its model's uid (``handlers.campaigns_file``): one
+    left running for a model gone (its DELETED event lost, or its task started after that
+    event and a finish the bounded ``Wakeups`` memory no longer had) is found by a LIST of the
+    UpliftModels, its model's UpliftModel task being found or not."""
+    wakeups, cluster = Wakeups(), FakeCluster("u-kept")
+    wakeups.register(("CampaignsFile", "ns", "kept"), "u-kept")
+    wakeups.register(("CampaignsFile", "ns", "gone"), "u-gone")  # its model's task ended
+    audit = ExistenceAudit("CampaignsFile", "upliftmodels", wakeups, cluster, False)
+    assert _rounds(audit, executor, 2) == [{}, {"u-gone": ("CampaignsFile", "ns", "gone")}]
+    assert cluster.requests == [("upliftmodels", "ns")] * 2
 
 
 class _NamespaceGone(FakeCluster):
