@@ -675,8 +675,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         return totals
 
     def _hold(self, closes: float, window: float, key: tuple[str, str, str, str, str],
-              n: float = 1) -> None:
-        """A cohort count, due when its window closes; after the drain, counted at once: the
+              n: float = 1, now: float = -math.inf) -> None:
+        """A cohort count, due when its window closes (one already closed at ``now``: counted
+        at the next tick, ``DueCounts.add``); after the drain, counted at once: the
         stopping replica still answers until its endpoints are gone, and what it held then
         would leave with it (docs/runtime.md "A replica that stops")."""
         campaign = key[1]
@@ -688,7 +689,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if self._drained:
             self._count_cohorts({key: n})
         else:
-            self._due.add(closes, window, key, n)
+            self._due.add(closes, window, key, n, now=now)
 
     def drain_cohorts(self) -> dict[str, float]:
         """Count every cohort count still pending, as if every window had closed: what a
@@ -1222,9 +1223,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 closes = d.window_closes_at
                 if closes is not None and d.window_seconds is not None and d.arm in ARMS:
                     cohort = (d.campaign, d.arm, d.treatment, d.version)
-                    self._hold(closes, d.window_seconds, ("received", *cohort))
+                    self._hold(closes, d.window_seconds, ("received", *cohort), now=now)
                     if r.converted:
-                        self._hold(closes, d.window_seconds, ("converted", *cohort))
+                        self._hold(closes, d.window_seconds, ("converted", *cohort), now=now)
             return self._answer("outcomes", [r.decision.campaign for r in reports], seen, late,
                                 predecessors)
 

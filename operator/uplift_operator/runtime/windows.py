@@ -18,6 +18,12 @@ at 4,096 campaigns (docs/runtime.md "Late outcomes, completeness and cohorts"). 
 each lane's first due time, so :meth:`DueCounts.pop_due` visits only the lanes with a count
 due; the lanes of each *group* a key belongs to (its campaign, its version) are indexed, so
 :meth:`DueCounts.last_due` reads a group's lanes only, never every pending count.
+
+A count already due when it is added (a report of a decision whose window closed long ago: the
+sender's ``converted: false`` at window close, a daily batch) is never a slot: it is held
+whole per key and handed over by the next :meth:`DueCounts.pop_due`. As a slot, it stretched
+its key's ring from that old slot to the key's pending ones: one report of a year-old decision
+with a 60 s window made a ring of ~525,000 slots (79 MB at its peak, ~0.2 s on the event loop).
 """
 
 from __future__ import annotations
@@ -156,15 +162,29 @@ class DueCounts(Generic[K]):
         # first slot moved since, skipped); the heap holds their (due time, width, slot)
         self._firsts: dict[tuple[float, int], list[_Lane]] = {}
         self._heap: list[tuple[float, float, int]] = []
+        # counts already due when added, per key: the next pop_due hands them over; and per
+        # group, the last due time of those (last_due)
+        self._ready: dict[K, float] = {}
+        self._ready_due: dict[Hashable, float] = {}
 
-    def add(self, closes_at: float, window_seconds: float, key: K, n: float = 1) -> None:
-        """Count ``n`` (> 0) for ``key`` once ``closes_at`` (unix seconds) has passed."""
+    def add(self, closes_at: float, window_seconds: float, key: K, n: float = 1,
+            now: float = -math.inf) -> None:
+        """Count ``n`` (> 0) for ``key`` once ``closes_at`` (unix seconds) has passed. A count
+        already due at ``now`` (its slot's due time at or before it) is handed over by the next
+        :meth:`pop_due`, whatever that one's time: never a slot, whose ring would have to span
+        back to it."""
         if n <= 0:
             if n < 0:
                 raise ValueError(f"a due count is positive, got {n}")
             return
         width = max(1.0, window_seconds / SLOTS_PER_WINDOW)
         slot = math.ceil(closes_at / width)
+        if slot * width <= now:
+            ready, ready_due = self._ready, self._ready_due
+            ready[key] = ready.get(key, 0.0) + n
+            for group in self._groups_of(key):
+                ready_due[group] = max(ready_due.get(group, -math.inf), slot * width)
+            return
         lane = self._lanes.get((key, width))
         if lane is None:
             groups = tuple(self._groups_of(key))
@@ -180,8 +200,13 @@ class DueCounts(Generic[K]):
             lane.add(slot, n)
 
     def pop_due(self, now: float) -> dict[K, float]:
-        """Everything due at or before ``now``, summed per key, and forget it."""
-        out: dict[K, float] = {}
+        """Everything due at or before ``now`` (and every count added when already due),
+        summed per key, and forget it."""
+        out: dict[K, float] = self._ready
+        if out:
+            self._ready, self._ready_due = {}, {}
+        else:
+            out = {}
         heap, firsts = self._heap, self._firsts
         cuts: dict[float, int] = {}   # per width, the last slot due
         while heap and heap[0][0] <= now:
@@ -203,11 +228,14 @@ class DueCounts(Generic[K]):
     def last_due(self, group: Hashable) -> float | None:
         """When the last count of a key in ``group`` falls due (``None``: none pending)."""
         lanes = self._groups.get(group)
-        return max(lane.hi * lane.width for lane in lanes) if lanes else None
+        last = max(lane.hi * lane.width for lane in lanes) if lanes else None
+        ready = self._ready_due.get(group)
+        return last if ready is None else ready if last is None else max(last, ready)
 
     def __len__(self) -> int:
-        """(key, due time) counts pending."""
-        return sum(int(np.count_nonzero(lane.counts)) for lane in self._lanes.values())
+        """(key, due time) counts pending (those added when already due: one per key)."""
+        return len(self._ready) + sum(int(np.count_nonzero(lane.counts))
+                                      for lane in self._lanes.values())
 
     def _file(self, lane: _Lane) -> None:
         """File ``lane`` under its first slot."""

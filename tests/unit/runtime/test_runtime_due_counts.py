@@ -129,6 +129,35 @@ def test_a_key_stretched_by_a_long_closed_window_shrinks_back() -> None:
     assert due.pop_due(math.inf) == {key: float(SLOTS_PER_WINDOW)}
 
 
+def test_a_count_already_due_when_added_is_never_a_slot() -> None:
+    """The review's r4_duecounts_span.py: a report of a year-old decision (a 60 s window) next
+    to a key's pending counts. Added with ``now``, it is handed over whole by the next pop and
+    the key's ring keeps its size; before, the ring grew to span the year, ~525,000 slots
+    (79 MB at its peak, ~0.2 s on the event loop)."""
+    due: DueCounts[Key] = DueCounts(groups=_groups)
+    key: Key = ("received", "c", "treated", "none", "7")
+    now = 1_780_000_000.0
+    due.add(now + 60, 60, key)                       # steady traffic: a count pending
+    old = now - 365 * 86400 + 60
+    due.add(old, 60, key, now=now)                   # a year-old decision's report
+    due.add(old + 1, 60, key, 2, now=now)
+    assert max(len(lane.counts) for lane in due._lanes.values()) <= STEADY_SPAN
+    assert len(due) == 2                             # the pending slot, the key's ready counts
+    assert due.last_due(("campaign", "c")) == now + 60
+    assert due.last_due(("version", "7")) == now + 60
+    assert due.pop_due(now) == {key: 3.0}            # the next pop, whatever its time
+    assert due.pop_due(now) == {}
+    assert due.pop_due(now + 60) == {key: 1.0}
+    assert len(due) == 0 and due.last_due(("campaign", "c")) is None
+    # Alone, a ready count is what its group waits for (``_forget_retired`` keeps its series).
+    other: Key = ("converted", "gone", "holdout", "none", "8")
+    due.add(old, 60, other, now=now)
+    assert not due._lanes
+    assert due.last_due(("campaign", "gone")) == math.ceil(old) and len(due) == 1
+    assert due.pop_due(now - 10**9) == {other: 1.0}  # even a pop dated before it
+    assert due.last_due(("campaign", "gone")) is None
+
+
 def test_a_keys_counts_past_the_end_of_its_ring_are_found_after_its_start() -> None:
     """Slots 4 and 9 of one key (1 s slots) in a ring of 6: slot 9 sits at position 3, before
     slot 4's; once slot 4 is handed over, the next count is slot 9's, not one past it."""
