@@ -197,9 +197,14 @@ def _first(values: list[Any], bad: Callable[[Any], bool]) -> Any:
     return next(v for v in values if bad(v))
 
 
+#: From 2**53 on, a float is what several integers read as: ``9007199254740993.0`` is 2**53.
+_EXACT_FLOAT = 2.0 ** 53
+
+
 def _integers(name: str, datatype: str, values: list[Any],
               max_abs: float) -> np.ndarray[Any, Any]:
-    """Integers only: no booleans, strings or fractions (``1.0`` is 1, ``1.7`` is refused)."""
+    """Integers only: no booleans, strings or fractions (``1.0`` is 1, ``1.7`` is refused),
+    nor a float at or beyond 2**53 (``9007199254740993.0`` reads as 2**53: another integer)."""
     types = set(map(type, values))
     if not types <= {int, float}:
         v = _first(values, lambda v: type(v) not in (int, float))
@@ -211,6 +216,12 @@ def _integers(name: str, datatype: str, values: list[Any],
                                                                    and v.is_integer()))
             raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, "
                                "not an integer", "wrong_type")
+        if any(type(v) is float and abs(v) >= _EXACT_FLOAT for v in values):
+            v = _first(values, lambda v: type(v) is float and abs(v) >= _EXACT_FLOAT)
+            raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, a "
+                               "float at or beyond 2**53, which names no one integer (write it "
+                               "without a fraction or exponent)",
+                               "wrong_type")
         values = [int(v) for v in values]
     lo, hi = _INT_RANGE[datatype]
     if min(values) < lo or max(values) > hi:
