@@ -26,8 +26,10 @@ answer held one of them for the whole timeout per request: every UpliftModel hel
 again every 10 s on its own alias, and 100 of them made a pass of any other resource (a
 Campaign's rollback) wait ≈ 48 s for a thread. So after a request got no answer within its
 timeout, every client of that tracking URI in the process fails fast (``FailFast``: the
-requests raise ``RegistryUnavailable`` with that failure's message, unsent, for
-``FAIL_FAST_FOR`` seconds, then while one request tries it again, until one is answered).
+requests raise ``RegistryNotAsked``, a ``RegistryUnavailable``, with that failure's message,
+unsent, for ``FAIL_FAST_FOR`` seconds, then while one request tries it again, until one is
+answered). Such an error says nothing of what was asked: the resolver answers the alias with
+what it knew of it.
 
 Credentials come from a Kubernetes Secret read by the caller; this module only turns them
 into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``),
@@ -99,6 +101,12 @@ class RegistryUnavailable(RegistryError):  # noqa: N818 - named for the conditio
     """The registry could not be asked: unreachable, timed out, 5xx, or credentials rejected."""
 
 
+class RegistryNotAsked(RegistryUnavailable):
+    """The request was not sent: the tracking URI's breaker fails it fast (``FailFast``) after
+    another request, maybe another client's, got no answer. It says nothing of what was asked
+    (an alias deleted is not known to be deleted by it): its message is that failure's."""
+
+
 class RegistryNotFound(RegistryError):  # noqa: N818 - named for the condition the caller handles
     """The model, version, alias, run or artifact does not exist."""
 
@@ -120,11 +128,12 @@ class FailFast(fail_fast.FailFast[RegistryUnavailable]):
 
     default_hold = FAIL_FAST_FOR
 
-    def not_asked(self, failure: RegistryUnavailable) -> RegistryUnavailable:
+    def not_asked(self, failure: RegistryUnavailable) -> RegistryNotAsked:
         # The failure's own words: a condition's message must not alternate between "did not
-        # answer" and "not asked" from one pass to the next.
-        return RegistryUnavailable(failure.message, status_code=failure.status_code,
-                                   error_code=failure.error_code)
+        # answer" and "not asked" from one pass to the next. Its own class: the resolver
+        # answers an alias failed fast with what it knew of it (``RegistryNotAsked``).
+        return RegistryNotAsked(failure.message, status_code=failure.status_code,
+                                error_code=failure.error_code)
 
 
 @dataclass(frozen=True)

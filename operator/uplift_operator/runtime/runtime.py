@@ -547,9 +547,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # Its ledgers leave with it; the next instance counts from zero under new ids.
         for name in list(getattr(self, "_period_ledgers", {})):
             self._remove_period_spend(name)
-        for name in getattr(self, "_refused_entries", ()):  # the next instance judges anew
-            with contextlib.suppress(KeyError):
-                self._m.campaign_entry_refused.remove(self.name, self._engine.version, name)
+        # The next instance judges anew; MLServer's reload loads it before this one unloads,
+        # so a series it set already (the same entry refused) stays: _disown_refused.
+        if getattr(self, "_refused_entries", None):
+            self._export_refused_entries(set())
         return True
 
     def _campaign_tick(self, now: float) -> None:
@@ -802,12 +803,16 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
     def _export_refused_entries(self, refused: set[str]) -> None:
         """``uplift_campaign_entry_refused`` = 1 for each campaign whose entry the document
-        just taken rejects; the series of one taken since, or gone from the file, removed."""
-        gauge = self._m.campaign_entry_refused
+        just taken rejects; the series of one taken since, or gone from the file, removed —
+        unless another loaded instance of the model sets it too (``_REFUSED_OWNERS``: a
+        reload loads the new instance before it unloads the old one)."""
+        gauge, version = self._m.campaign_entry_refused, self._engine.version
         for name in sorted(self._refused_entries - refused):
-            with contextlib.suppress(KeyError):  # not exported
-                gauge.remove(self.name, self._engine.version, name)
+            if _disown_refused(gauge, self.name, version, name):
+                with contextlib.suppress(KeyError):  # not exported
+                    gauge.remove(self.name, version, name)
         for name in sorted(refused - self._refused_entries):
+            _REFUSED_OWNERS[id(gauge), self.name, version, name] += 1
             gauge.labels(**self._base, campaign=name).set(1)
         self._refused_entries = refused
 
@@ -1278,6 +1283,23 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
 #: What retires series: a campaign that left the campaigns file, a version that left the split.
 RetiredLabel = Literal["campaign", "version"]
+#: (collector, model, version, campaign) of each ``uplift_campaign_entry_refused`` series → how
+#: many loaded instances set it: MLServer reloads a model by loading the new instance, then
+#: unloading the old one, whose unload removed the series the new one had just set (and the new
+#: one never set it again while the entry stayed refused).
+_REFUSED_OWNERS: Counter[tuple[int, str, str, str]] = Counter()
+
+
+def _disown_refused(gauge: object, model: str, version: str, campaign: str) -> bool:
+    """One instance fewer sets the series; whether none does now (it may go)."""
+    key = (id(gauge), model, version, campaign)
+    _REFUSED_OWNERS[key] -= 1
+    if _REFUSED_OWNERS[key] > 0:
+        return False
+    del _REFUSED_OWNERS[key]
+    return True
+
+
 _RETIRED_FROM: dict[RetiredLabel, str] = {"campaign": "campaigns file", "version": "version split"}
 
 

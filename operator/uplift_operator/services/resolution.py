@@ -487,7 +487,12 @@ class Resolver:
     def _resolve(self, key: AliasKey, ref: ModelReference, registry: Registry,
                  now: dt.datetime) -> Resolution:
         cached = self._aliases.get(key)
+        failed = self._failed.get(key)
+        # A read that failed after the answer held was fetched is the newer news: the answer
+        # is not taken as fresh (a read the poller made early, or one for a follower with a
+        # shorter interval, found the alias gone while this follower's interval still ran).
         if ref.alias is not None and cached is not None and (
+                failed is None or failed[0] < cached.fetched_at) and (
                 now - cached.fetched_at < parse_duration(ref.alias_refresh_interval)):
             if cached.facts.ready:
                 return Resolution(cached.facts)
@@ -495,11 +500,13 @@ class Resolver:
             # cache; read again once the passes waiting on this read have taken its answer.
             if now - cached.fetched_at < FAILURE_REUSE:
                 return _not_ready(cached.facts, ref.registered_model)
-        failed = self._failed.get(key)
         if ref.alias is not None and failed is not None and now - failed[0] < FAILURE_REUSE:
             return failed[1]  # the read just failed: the passes waiting on it take its answer
         began = time.monotonic()
-        resolution = self._read(key, ref, registry, now)
+        try:
+            resolution = self._read(key, ref, registry, now)
+        except errors.RegistryNotAsked as error:
+            return _standing(ref, cached, failed, error)
         failed_before = key in self._failed
         if resolution.reason in ("RegistryUnavailable", "ModelNotFound"):
             # Stamped when the read ended, not when its pass began: a read that timed out
@@ -537,6 +544,8 @@ class Resolver:
                     self._tell(key)
         except errors.RegistryNotFound as error:
             return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
+        except errors.RegistryNotAsked:
+            raise  # not sent: ``_resolve`` answers with what was known (``_standing``)
         except errors.RegistryError as error:
             return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
         if not facts.ready:
@@ -626,6 +635,25 @@ def _identity(client: object, scope: Scope) -> Hashable:
 #: The MLflow version status of a registration under way (its files may still be uploading):
 #: the only one that turns READY by itself.
 PENDING_REGISTRATION = "PENDING_REGISTRATION"
+
+
+def _standing(ref: ModelReference, cached: _Entry | None,
+              failed: tuple[dt.datetime, Resolution] | None,
+              error: errors.RegistryNotAsked) -> Resolution:
+    """The answer for a read that was not sent (the tracking URI's breaker failed it fast after
+    some request, maybe another client's, got no answer): the problem known of the alias, as
+    it stood — its last failed read's answer (ModelNotFound stays ModelNotFound), else that of
+    the version held when it is not READY (VersionNotReady, VersionFailed) — else
+    RegistryUnavailable with the version held. Nothing is stamped or told: a blip of another
+    client's neither restarts a problem's grace (``domain.stuck``, from the condition's
+    lastTransitionTime) nor flips the followers' reason; the next read that is sent says. A
+    READY answer past its interval is not "Resolved" from here: through a real outage an alias
+    whose own read is never let through would pass for confirmed for as long as it lasts."""
+    if failed is not None:
+        return failed[1]
+    if cached is not None and ref.alias is not None and not cached.facts.ready:
+        return _not_ready(cached.facts, ref.registered_model)
+    return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
 
 
 def _not_ready(facts: VersionFacts, model: str) -> Resolution:

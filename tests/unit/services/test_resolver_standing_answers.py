@@ -1,0 +1,175 @@
+"""What the shared resolver answers for an alias when a read of it says nothing new or is
+newer than the answer held.
+
+- A read the tracking URI's breaker failed fast (``RegistryNotAsked``: not sent, because some
+  request, maybe another client's, got no answer) keeps the alias's standing problem
+  (ModelNotFound stays ModelNotFound, its stamp and its followers untouched): a blip of another
+  model's MLflow reads no longer flips the reason, moves ``lastTransitionTime`` and restarts
+  the Degraded grace.
+- A read that failed after the answer held was fetched is not hidden by that answer being
+  still fresh for a follower with a longer interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.unit.services.fakes import FakeRegistry
+from tests.unit.services.test_upliftmodel import REGISTERED, Sim
+
+from uplift_operator.adapters.mlflow_registry import RegistryNotAsked
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.services.resolution import AliasKey, Resolver, Scope
+
+T0 = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+SCOPE: Scope = ("http://mlflow", "", "")
+KEY: AliasKey = (SCOPE, "m", "champion")
+BLIP = "MLflow at http://mlflow did not answer within 10s"
+
+
+def _ref(every: str = "60s", version: str | None = None) -> ModelReference:
+    pinned = {"version": version} if version else {"alias": "champion",
+                                                   "aliasRefreshInterval": every}
+    return ModelReference.model_validate({"registeredModel": "m", **pinned})
+
+
+class _Breaker(FakeRegistry):
+    """A fake MLflow whose reads fail fast, unsent, while ``open`` (another request timed out)."""
+
+    open: bool = False
+
+    def _check(self) -> None:
+        if self.open:
+            self.calls += 1
+            raise RegistryNotAsked(BLIP)
+        super()._check()
+
+
+def _resolver() -> tuple[_Breaker, Resolver, list[AliasKey]]:
+    registry, resolver = _Breaker(), Resolver()
+    registry.add("m", "1")
+    registry.aliases[("m", "champion")] = "1"
+    told: list[AliasKey] = []
+    resolver.moved.append(told.append)
+    return registry, resolver, told
+
+
+def test_a_read_failed_fast_keeps_a_deleted_aliases_not_found_unstamped_and_untold() -> None:
+    registry, resolver, told = _resolver()
+    assert resolver.resolve(SCOPE, _ref(), registry, T0).ok
+    del registry.aliases[("m", "champion")]
+    first = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=61))
+    assert first.reason == "ModelNotFound" and told == [KEY]
+    stamp = resolver._failed[KEY][0]
+    registry.open = True
+    for later in (70, 130, 400):
+        blip = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=later))
+        assert blip == first  # ModelNotFound, its message, the version held: as it stood
+    assert resolver._failed[KEY][0] == stamp and told == [KEY]
+    # The poller's reads in the window neither stamp nor tell either.
+    assert resolver.refresh(KEY, dt.timedelta(seconds=60), T0 + dt.timedelta(seconds=500))
+    assert resolver._failed[KEY] == (stamp, first) and told == [KEY]
+    # Sent again, the read says: the alias is back, the followers are told.
+    registry.open = False
+    registry.aliases[("m", "champion")] = "1"
+    assert resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=600)).ok
+    assert KEY not in resolver._failed and told == [KEY, KEY]
+
+
+def test_a_read_failed_fast_without_a_known_problem_is_unavailable_and_never_stamped() -> None:
+    registry, resolver, told = _resolver()
+    registry.open = True
+    # Never read: nothing to stand on.
+    never = resolver.resolve(SCOPE, _ref(), registry, T0)
+    assert (never.reason, never.message, never.desired) == ("RegistryUnavailable", BLIP, None)
+    assert KEY not in resolver._failed and told == []
+    registry.open = False
+    assert resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=1)).ok
+    assert told == []  # it never failed for its followers
+    # A READY answer past its interval is not confirmed by a read never sent: unavailable,
+    # with the version held, and still nothing stamped (the poller reads it at its next look).
+    registry.open = True
+    held = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=70))
+    assert held.reason == "RegistryUnavailable" and held.desired is not None
+    assert held.desired.version == "1"
+    assert KEY not in resolver._failed and told == []
+    assert resolver.next_refresh(KEY, dt.timedelta(seconds=60)) == T0 + dt.timedelta(seconds=61)
+
+
+def test_a_version_not_ready_stays_not_ready_through_a_read_failed_fast() -> None:
+    registry, resolver, _told = _resolver()
+    registry.add("m", "2", status="PENDING_REGISTRATION")
+    registry.aliases[("m", "champion")] = "2"
+    assert resolver.resolve(SCOPE, _ref(), registry, T0).reason == "VersionNotReady"
+    registry.open = True
+    later = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=10))
+    assert later.reason == "VersionNotReady"
+
+
+def test_a_pinned_version_not_found_stays_not_found_through_a_read_failed_fast() -> None:
+    registry, resolver, _told = _resolver()
+    pinned = _ref(version="7")
+    gone = resolver.resolve(SCOPE, pinned, registry, T0)
+    assert gone.reason == "ModelNotFound"
+    registry.open = True
+    assert resolver.resolve(SCOPE, pinned, registry, T0 + dt.timedelta(seconds=30)) == gone
+
+
+def test_a_plain_outage_still_stamps_and_tells() -> None:
+    """A read that was sent and failed (timed out, refused) is news: stamped and told, as
+    before; only the unsent ones stand."""
+    registry, resolver, told = _resolver()
+    assert resolver.resolve(SCOPE, _ref(), registry, T0).ok
+    registry.down = True
+    down = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=61))
+    assert down.reason == "RegistryUnavailable" and KEY in resolver._failed and told == [KEY]
+
+
+def test_another_clients_blips_no_longer_restart_a_deleted_aliases_grace() -> None:
+    """Through the pass (as ``/tmp``'s review repro): blips every 4 minutes used to flip
+    ModelNotFound to RegistryUnavailable and back, so the phase never turned Degraded."""
+    sim = Sim()
+    breaker = _Breaker(versions=sim.registry.versions, aliases=sim.registry.aliases)
+    sim.registry = breaker
+    sim.deps.registry_for = lambda ref, credentials: breaker
+    sim.tick()
+    sim.tick(1)
+    del breaker.aliases[(REGISTERED, "champion")]
+    sim.tick(30)
+    since = sim.condition("ModelResolved")["lastTransitionTime"]
+    seen: list[tuple[str, str]] = []
+    for minute in range(1, 11):
+        breaker.open = minute in (4, 8)
+        sim.tick(60)
+        breaker.open = False
+        condition: dict[str, Any] = sim.condition("ModelResolved")
+        seen.append((condition["reason"], condition["lastTransitionTime"]))
+    assert set(seen) == {("ModelNotFound", since)}
+    assert sim.status["phase"] == "Degraded"
+
+
+def test_a_failure_newer_than_a_fresh_answer_is_not_hidden_by_it() -> None:
+    """The poller read the alias early (a sweep handed it back) and found it gone: the woken
+    follower's pass, and one with a longer interval, answer ModelNotFound, not the answer still
+    fresh by their interval."""
+    registry, resolver, told = _resolver()
+    assert resolver.resolve(SCOPE, _ref(), registry, T0).ok
+    del registry.aliases[("m", "champion")]
+    every = dt.timedelta(seconds=60)
+    assert resolver.refresh(KEY, every, T0 + dt.timedelta(seconds=30),
+                            ahead=dt.timedelta(seconds=30))
+    assert told == [KEY]
+    woken = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=31))
+    assert woken.reason == "ModelNotFound"
+    calls = registry.calls
+    longer = resolver.resolve(SCOPE, _ref("10m"), registry, T0 + dt.timedelta(seconds=40))
+    assert longer.reason == "ModelNotFound"
+    assert registry.calls == calls + 1  # past the failure's reuse: read again, still gone
+    # A read that finds it again is the newest news: fresh again for the longer interval.
+    registry.aliases[("m", "champion")] = "1"
+    assert resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=50)).ok
+    calls = registry.calls
+    assert resolver.resolve(SCOPE, _ref("10m"), registry, T0 + dt.timedelta(seconds=55)).ok
+    assert registry.calls == calls
+
