@@ -23,7 +23,8 @@ status. Whether a sweep pays, and which aliases it can answer, is ``plan``'s, by
 namespace.
 
 Answers are shared by every resource that asks the same registry with the same identity (a
-``Scope``: tracking URI, and the credentials Secret with its namespace): a thousand resources
+``Scope``: tracking URI, and the credentials Secret with its namespace and the keys read from
+it): a thousand resources
 following one alias cost one lookup per refresh interval, and a resource never sees what only
 another Secret may read.
 """
@@ -64,8 +65,9 @@ from uplift_operator.services.ports import ListsAliases, Registry
 __all__ = ["TREATMENTS_TAG", "AliasKey", "DueAlias", "Resolution", "Resolver", "Scope",
            "VersionFacts", "VersionKey"]
 
-#: Who asks which registry: (tracking URI, namespace of the credentials Secret, its name), the
-#: last two empty without credentials.
+#: Who asks which registry: (tracking URI without a trailing ``/``, namespace of the credentials
+#: Secret, its name with the keys read from it: ``"mlflow tokenKey=token"``), the last two empty
+#: without credentials. The keys count: two keys of one Secret may hold two MLflow users.
 Scope = tuple[str, str, str]
 
 #: The tag (on the version, else on its run) in which the trainer records treatment key → name.

@@ -87,6 +87,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import gates, ramp, stuck, validation
 from uplift_operator.domain import status as status_logic
+from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.domain.canary import (
     STOPPING_REQUESTS,
     read_canary_of_stable,
@@ -111,7 +112,7 @@ from uplift_operator.services.common import (
     validated,
 )
 from uplift_operator.services.failing import FailingSince
-from uplift_operator.services.ports import Cluster, MetricSource, Registry
+from uplift_operator.services.ports import Cluster, ListsAliases, MetricSource, Registry
 from uplift_operator.services.resolution import (
     AliasKey,
     Resolution,
@@ -1100,12 +1101,18 @@ def followed_versions(body: Mapping[str, Any], status: Mapping[str, Any],
 
 
 def registry_scope(ref: ModelReference, namespace: str, deps: Dependencies) -> Scope:
-    """Whose answers from the registry this resource may share: the same tracking URI asked
-    anonymously, or with the same Secret of the same namespace."""
-    uri = ref.tracking_uri or deps.default_tracking_uri or ""
-    if ref.credentials is None:
+    """Whose answers from the registry this resource may share: the same tracking URI (a
+    trailing ``/`` aside, as the client's identity: ``run_cache.identity``) asked anonymously,
+    or with the same keys of the same Secret of the same namespace (two keys of one Secret may
+    hold two MLflow users, who may read different models)."""
+    uri = (ref.tracking_uri or deps.default_tracking_uri or "").rstrip("/")
+    secret = ref.credentials
+    if secret is None:
         return (uri, "", "")
-    return (uri, namespace, ref.credentials.name)
+    keys = (("tokenKey", secret.token_key), ("usernameKey", secret.username_key),
+            ("passwordKey", secret.password_key))
+    return (uri, namespace, secret.name + "".join(f" {field}={key}" for field, key in keys
+                                                  if key))
 
 
 def _registry(ref: ModelReference, namespace: str,
@@ -1125,8 +1132,12 @@ def _registry(ref: ModelReference, namespace: str,
     if read is None:
         return registry, [], None, True
     # Refused (rotated, revoked): the Secret is read again by the next pass, not in 15 min.
-    return _RefusalTold(registry, lambda: deps.credential_reads.discard(
-        read, older_than=CREDENTIALS_REFUSED_REREAD)), [], None, True
+    def refused() -> None:
+        deps.credential_reads.discard(read, older_than=CREDENTIALS_REFUSED_REREAD)
+
+    if isinstance(registry, ListsAliases):  # the alias poller sweeps with it
+        return _RefusalToldLister(registry, registry, refused), [], None, True
+    return _RefusalTold(registry, refused), [], None, True
 
 
 def version_run(model: Mapping[str, Any], version: str,
@@ -1169,6 +1180,12 @@ class _RefusalTold:
         self._registry = registry
         self._refused = refused
 
+    @property
+    def who(self) -> object:
+        """The client's registry identity (``run_cache.CachingRegistry.who``), None if it has
+        none: the alias poller shares a sweep by it."""
+        return getattr(self._registry, "who", None)
+
     def _asked(self, call: Callable[[], _R]) -> _R:
         try:
             return call()
@@ -1200,6 +1217,20 @@ class _RefusalTold:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._asked(lambda: self._registry.set_alias(name, alias, version))
+
+
+class _RefusalToldLister(_RefusalTold):
+    """A ``_RefusalTold`` of a client that lists the registry's aliases (``ListsAliases``):
+    the alias poller sweeps the aliases followed with credentials too (without it, each was
+    read by itself, a request per alias per interval)."""
+
+    def __init__(self, registry: Registry, lister: ListsAliases,
+                 refused: Callable[[], object]) -> None:
+        super().__init__(registry, refused)
+        self._lister = lister  # the same client as ``registry``
+
+    def registered_aliases(self, max_pages: int | None = None) -> AliasListing:
+        return self._asked(lambda: self._lister.registered_aliases(max_pages=max_pages))
 
 
 def _credentials_read(ref: ModelReference,

@@ -136,7 +136,7 @@ def test_a_version_followed_by_two_models_stays_until_both_leave(
 
 def test_a_model_follows_its_stable_canary_and_desired_versions() -> None:
     """What the handler tells the resolver after a pass: the versions the status it leaves
-    names, in the model's scope (its credentials Secret's namespace and name)."""
+    names, in the model's scope (its credentials Secret's namespace, name and keys)."""
     from tests.unit.services.test_upliftmodel import Sim
 
     from uplift_operator.services.upliftmodel import followed_versions
@@ -147,7 +147,7 @@ def test_a_model_follows_its_stable_canary_and_desired_versions() -> None:
         "credentials": {"name": "creds", "tokenKey": "token"}}}}
     namespace = body["metadata"]["namespace"]
     model = body["spec"]["model"]["registeredModel"]
-    scope = ("http://mlflow.test", namespace, "creds")
+    scope = ("http://mlflow.test", namespace, "creds tokenKey=token")
     status = {"stableVersion": "2", "canaryVersion": "3", "desiredVersion": "3",
               "previousStableVersion": "1", "abortedVersion": "4"}
     assert followed_versions(body, status, sim.deps) == {

@@ -1126,7 +1126,7 @@ def test_a_deleted_credentials_secret_stops_the_poller_reading_with_the_revoked_
                                            clock=lambda: clock[0])
     _with_credentials(sim, {"token": TOKEN})
     sim.tick()
-    key = (("http://mlflow.test", NS, "mlflow"), REGISTERED, "champion")
+    key = (("http://mlflow.test", NS, "mlflow tokenKey=token"), REGISTERED, "champion")
     every = dt.timedelta(seconds=30)
     assert sim.deps.resolver.refresh(key, every, sim.now + every)  # with the pass's client
     del sim.cluster.secrets[(NS, "mlflow")]  # deleted: someone revoked the token
