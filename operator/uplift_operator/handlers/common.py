@@ -25,7 +25,13 @@ from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.pruned import pruned_paths, refused_status_paths
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
-from uplift_operator.handlers.scheduling import Key, NamedPassError, Signatures, Wakeups
+from uplift_operator.handlers.scheduling import (
+    Key,
+    NamedPassError,
+    Signatures,
+    Wakeups,
+    status_digest,
+)
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
@@ -195,6 +201,17 @@ class PassRunner:
     pruned: PrunedFields = field(default_factory=PrunedFields)
     #: Whether a status write answered 404 on an object that exists was logged already.
     status_missing_told: bool = False
+    #: Each object's status as this process's last pass left it (written, or found as
+    #: decided), by uid: a status read otherwise was written by another process
+    #: (``foreign_status``).
+    own_statuses: dict[str, str] = field(default_factory=dict)
+
+    def foreign_status(self, uid: str, status: Mapping[str, Any] | None) -> bool:
+        """Whether ``status`` of object ``uid`` is not the one this process's last pass of it
+        left: another process wrote it (a replica that acted while this one was paused or cut
+        off). False before this process's first pass of it."""
+        known = self.own_statuses.get(uid)
+        return known is not None and known != status_digest(status)
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -274,10 +291,13 @@ class PassRunner:
                 outcome.result = "conflict"
                 return CONFLICT_RETRY_SECONDS
             self.own_writes.wrote(uid, written)
+            self.own_statuses[uid] = status_digest((written or {}).get("status"))
             # The status as kept is this pass's own (a field pruned for the first time, or
             # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
             self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
+        else:
+            self.own_statuses[uid] = status_digest(current)
         # The gauges follow the status as soon as it is written: an MLflow write-back below
         # may wait out its timeout, and dashboards must not lag the status by that long.
         observe(namespace, name, result.status)
@@ -359,10 +379,11 @@ class PassRunner:
         if name_free:
             self.signatures.forget(key)
         self.own_writes.forget(uid)
+        self.own_statuses.pop(uid, None)
 
 
 def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,
-               uid: str = "") -> None:
+               uid: str = "") -> bool:
     """The waiting task of ``key`` ended (kopf stopped it: its resource deleted, the operator
     exiting, or paused by peering because another replica acts). Unless another task of the
     name runs (re-used), this replica no longer reconciles the resource and exports nothing of
@@ -378,16 +399,17 @@ def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,
     Paused by peering for longer than ``PAUSE_EXIT_GRACE_SECONDS``, a replica that acted exits
     (``exit_to_list_afresh``). A shorter pause is remembered per object (``uid``,
     ``Wakeups.paused_out``): one deleted meanwhile gets no task again and no DELETED event, and
-    the existence audit finds it."""
+    the existence audit finds it. Whether it was paused by peering."""
     reason = stopped.reason if stopped is not None else None
     paused = reason is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason
     if paused:
         wakeups.paused_out(key, uid)
         _exit_if_still_paused(wakeups)
     if key in wakeups:
-        return
+        return paused
     kind, namespace, name = key
     observability.forget(kind, namespace, name, keep_last_pass=paused)
+    return paused
 
 
 _exiting = False

@@ -28,6 +28,7 @@ from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.status import SERVING_CONFLICT
 from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
 from uplift_operator.services.rolls import Rolls
+from uplift_operator.services.writeback import WriteBack
 
 __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded",
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
@@ -290,6 +291,25 @@ def observe_rolls(rolls: Rolls) -> None:
     GRAPH_ROLLS.set_function(rolls.rolling)
     GRAPH_ROLLS_WAITING.set_function(rolls.waiting)
     GRAPH_ROLL_LIMIT.set(rolls.limit)
+
+
+REGISTRY_WRITE_BACK_PENDING = Gauge(
+    "uplift_operator_registry_write_back_pending",
+    "MLflow write-backs (role tags, promotion aliases, reasons) this process has queued and "
+    "not yet seen through: failing and retried, held behind a failing write of their model, or "
+    "not tried yet. 0 on a replica paused by peering (it drops its queue).", registry=REGISTRY)
+REGISTRY_WRITE_BACK_OLDEST_AGE = Gauge(
+    "uplift_operator_registry_write_back_oldest_age_seconds",
+    "How long the oldest MLflow write-back still pending in this process has been queued "
+    "(seconds; 0 when none is): it grows while a write fails and is retried, or while the "
+    "write-back worker is stuck and tries nothing (each resource's RegistryWrittenBack then "
+    "stays Unknown, which no other alert reads).", registry=REGISTRY)
+
+
+def observe_write_back(write_back: WriteBack) -> None:
+    """The write-back backlog gauges read ``write_back`` at each scrape (the process has one)."""
+    REGISTRY_WRITE_BACK_PENDING.set_function(lambda: write_back.backlog()[0])
+    REGISTRY_WRITE_BACK_OLDEST_AGE.set_function(lambda: write_back.backlog()[1] or 0.0)
 
 
 def graph_roll_timed_out() -> None:

@@ -13,8 +13,11 @@ Every UpliftModel's event also says which promotion alias it moves (``promotion_
 a kopf index: kopf runs no other handler until the objects listed at start are indexed, so the
 first passes already know every claimant): of two that move one alias, the younger's MLflow
 writes are withheld (``services.writeback.AliasClaims``), and a model whose standing changed is
-woken. A deleted UpliftModel's canary is tagged ``retired`` at its DELETED event (``forget``):
-there is no finalizer, so it is the last word the operator has of it.
+woken. A replica paused by peering drops its MLflow write-back (``WriteBack.reset``), and a pass
+that reads a status another process wrote drops what is queued and remembered of its model
+(``fence_foreign_status``): a replica that stopped acting never lands an older decision. A
+deleted UpliftModel's canary is tagged ``retired`` at its DELETED event (``forget``): there is
+no finalizer, so it is the last word the operator has of it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from uplift_operator.handlers.scheduling import Wakeups, run_passes, waiting_tas
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
+from uplift_operator.services.writeback import Owner, WriteBack
 
 KIND = "UpliftModel"
 PLURAL = "upliftmodels"
@@ -51,6 +55,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     followers = alias_followers(memo)
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
+        fence_foreign_status(passes, deps.write_back, key, snapshot)
         result = service.reconcile(snapshot, deps, now)
         followers.follow(key, service.followed_alias(snapshot, deps))
         deps.resolver.follow_versions(key, service.followed_versions(snapshot, result.status,
@@ -62,7 +67,11 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
                          lambda: passes.run_once(key, body, decide, _observer(body)),
                          uid=str(meta.uid))
     finally:
-        task_ended(key, passes.wakeups, stopped, str(meta.uid))
+        if task_ended(key, passes.wakeups, stopped, str(meta.uid)):
+            # Paused by peering: another replica acts now. Nothing queued or remembered here
+            # is written any more (``WriteBack.reset``; once for every task ended: the first
+            # empties it).
+            deps.write_back.reset()
         # A pass that ran while the object was deleted recorded after ``forget``: its status
         # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.
@@ -72,6 +81,22 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             followers.forget(key)
             deps.resolver.unfollow_versions(key)
             deps.unresolved.cleared(key)
+
+
+def fence_foreign_status(passes: PassRunner, write_back: WriteBack, key: Owner,
+                         snapshot: dict[str, Any]) -> bool:
+    """Before a pass decides: a status this process did not write (another replica acted on
+    the resource while this one was cut off, or paused and resumed) drops what the write-back
+    holds of the resource (``WriteBack.superseded``): its older queued writes never land after
+    the other replica's, and its memory of values written never skips one the other replica's
+    decisions made needed. Whether it did."""
+    uid = str((snapshot.get("metadata") or {}).get("uid") or "")
+    if not passes.foreign_status(uid, snapshot.get("status")):
+        return False
+    logger.info("%s %s/%s: its status was written by another process; its MLflow write-back "
+                "pending here is dropped and its registry state taken from that status", *key)
+    write_back.superseded(key)
+    return True
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -116,7 +141,7 @@ def follow_alias_claims(memo: kopf.Memo) -> None:
 def start_write_back(memo: kopf.Memo) -> None:
     """Once, at start-up (``handlers.lifecycle.share_process_state``): the MLflow write-back
     worker runs, and wakes a resource's pass when its write-back starts or stops failing (its
-    RegistryWrittenBack condition follows at once)."""
+    RegistryWrittenBack condition follows at once); its backlog is on /metrics."""
     if memo.get("write_back_started"):
         return
     memo["write_back_started"] = True
@@ -128,6 +153,7 @@ def start_write_back(memo: kopf.Memo) -> None:
             loop.call_soon_threadsafe(wakeups.wake, owner)
 
     write_back.on_change.append(changed)
+    observability.observe_write_back(write_back)
     write_back.start()
 
 

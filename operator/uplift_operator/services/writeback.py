@@ -43,6 +43,17 @@ the versions as their own decisions say, the last write winning, again after eve
 UpliftModel, ``handlers.upliftmodel``): the oldest claimant writes, the others' alias moves and
 role and reason tags are withheld (``holder``) until the alias is theirs alone.
 
+A process that stops acting stops writing: kopf's peering pausing it (another replica acts)
+ends its resources' tasks, and the handler drops everything queued and remembered here
+(``reset``, ``handlers.upliftmodel``), so that no decision queued here lands after the acting
+replica's newer ones, and no memory of a value written here skips a write the other replica's
+decisions made needed again. A process cut off from the API server does not know another one
+acts; its first pass of a resource once back reads a status this process did not write
+(``handlers.common.PassRunner.foreign_status``) and drops what is pending and remembered of it
+(``superseded``): its registry state is submitted again from that status. Neither fences a
+write already on its way to MLflow, nor the retries a cut-off process makes before that pass:
+MLflow has no conditional write to refuse an older one.
+
 Nothing here is persisted: the writes pending when the operator stops are lost with it. What
 survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
 them until they went through, False while they failed: the first pass of such a resource in a
@@ -92,6 +103,10 @@ log = logging.getLogger(__name__)
 
 #: The longest wait between two tries of a failing write.
 MAX_BACKOFF_SECONDS = 300.0
+
+#: How long the worker waits after a round that raised before the next one (not a busy loop
+#: when the same head raises again).
+LOOP_ERROR_PAUSE_SECONDS = 1.0
 
 #: Writes remembered as written (their key and value: ~250 B each), the least recently used
 #: forgotten first: enough for every version a few thousand models follow at once.
@@ -143,6 +158,9 @@ class _Pending:
     registry: Registry  # the newest client submitted to its queue (credentials may rotate)
     owners: set[Owner] = field(default_factory=set)
     seq: int = 0  # the order of submission (a drop is reported until a later write goes through)
+    since: float = 0.0  # when it was first queued (the clock's), for the backlog's age
+    #: Dropped unapplied (``reset``, ``superseded``): a try of it under way records nothing.
+    cancelled: bool = False
 
 
 class WriteBack:
@@ -174,6 +192,8 @@ class WriteBack:
         self._awaiting: set[Owner] = set()
         # The owners a pass decided writes for that no submit followed yet (``decided``).
         self._undelivered: set[Owner] = set()
+        # The queues each owner submitted to: whose written memory ``superseded`` forgets.
+        self._queues_of: dict[Owner, set[tuple[str, ...]]] = {}
         self._thread: threading.Thread | None = None
         #: Called (from the worker) with the owners whose ``failure`` just changed.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
@@ -190,6 +210,7 @@ class WriteBack:
         writes = list(writes)
         with self._lock:
             self._known.add(owner)
+            self._queues_of.setdefault(owner, set()).add((*scope, model))
             self._undelivered.discard(owner)
             self._follow(owner, (*scope, model), registry, {w.what for w in writes})
             for pending in self._queues.get((*scope, model), ()):
@@ -206,7 +227,7 @@ class WriteBack:
                     self._written.move_to_end(key)
                     continue
                 self._seq += 1
-                pending = _Pending(key, model, write, registry, set(), self._seq)
+                pending = _Pending(key, model, write, registry, set(), self._seq, self._clock())
                 self._own(pending, owner)
                 queue.append(pending)
             if not self._queues.get((*scope, model), True):
@@ -273,8 +294,74 @@ class WriteBack:
             self._known.discard(owner)
             self._awaiting.discard(owner)
             self._undelivered.discard(owner)
+            self._queues_of.pop(owner, None)
             for pending in self._of_owner.pop(owner, {}).values():
                 pending.owners.discard(owner)
+
+    def reset(self) -> None:
+        """Drop everything: every pending write (a try under way records nothing when it
+        ends), and every memory of writes, submissions and failures. This process stops acting
+        (kopf's peering paused it: another replica acts now): its queued writes are decisions
+        the acting replica may have overtaken (an emergency rollback after the promotion still
+        retrying here), and what it remembers as written may have been overwritten since. The
+        owners that had writes pending are woken (``on_change``): a resource this process
+        still acts on (a pause of one namespace's peering) finds its write-back unknown here
+        (``knows``) and its condition unconfirmed, and submits its registry state again."""
+        with self._lock:
+            woken = sorted(self._of_owner)
+            for queue in self._queues.values():
+                for pending in queue:
+                    pending.cancelled = True
+            for kept in (self._queues, self._retry_at, self._attempts, self._written,
+                         self._failing, self._blocked, self._held, self._dropped,
+                         self._of_owner, self._queues_of):
+                kept.clear()
+            self._known.clear()
+            self._awaiting.clear()
+            self._undelivered.clear()
+            self._lock.notify_all()
+        self.tell(woken)
+
+    def superseded(self, owner: Owner) -> None:
+        """Another process acted on ``owner`` (its pass read a status this process did not
+        write: a replica that took over while this one was cut off, or paused and resumed):
+        its pending writes are dropped (one others wait for too stays for them), and what this
+        process remembers of it and of its registered models' writes is forgotten — the status
+        read says what the registry holds now, not this process's memory. Its pass then finds
+        it unknown here (``knows``) and, the condition unconfirmed, submits the registry state
+        that status implies; a write the other process made since is not skipped as written
+        (a role this process wrote before, overwritten by the other's rollback)."""
+        with self._lock:
+            queues = self._queues_of.pop(owner, set())
+            for pending in list(self._of_owner.get(owner, {}).values()):
+                self._disown(pending, owner)
+                queue_key = pending.key[:len(pending.key) - len(pending.write.what)]
+                queues.add(queue_key)
+                if not pending.owners:
+                    pending.cancelled = True
+                    self._unqueue(queue_key, pending)
+            self._of_owner.pop(owner, None)
+            for dropped in (self._failing, self._held, self._dropped):
+                dropped.pop(owner, None)
+            self._known.discard(owner)
+            self._awaiting.discard(owner)
+            self._undelivered.discard(owner)
+            # By tracking URI and model: the same model under other credentials too.
+            models = {(queue_key[0], queue_key[-1], len(queue_key)) for queue_key in queues}
+            for key in [k for k in self._written
+                        if any(len(k) > size and (k[0], k[size - 1]) == (uri, model)
+                               for uri, model, size in models)]:
+                del self._written[key]
+
+    def backlog(self) -> tuple[int, float | None]:
+        """How many writes are pending, and how long (seconds) the oldest of them has been
+        (None: none pending): what ``uplift_registry_writeback_pending`` and
+        ``..._oldest_age_seconds`` export."""
+        with self._lock:
+            since = [p.since for queue in self._queues.values() for p in queue]
+            if not since:
+                return 0, None
+            return len(since), max(0.0, self._clock() - min(since))
 
     def failure(self, owner: Owner) -> str | None:
         """Why ``owner``'s write-back is failing now, or behind which other resource's failing
@@ -345,11 +432,25 @@ class WriteBack:
             self._thread.start()
 
     def _loop(self) -> None:
-        while True:
+        while self._iterate():
+            pass
+
+    def _iterate(self) -> bool:
+        """One round of the worker: the writes due, then a wait for the next one (or for a
+        submit). An exception (a listener's, a bug) is logged and the worker goes on after
+        ``LOOP_ERROR_PAUSE_SECONDS``: uncaught, it would end the thread silently, and no write
+        would be tried again until the process restarts while every condition said pending."""
+        try:
             delay = self.run_due()
             with self._lock:
                 if self._next_due(self._clock()) != 0.0:  # a write submitted since is due now
                     self._lock.wait(timeout=delay)
+        except Exception:
+            log.exception("MLflow write-back worker: a round failed; going on in %.0f s",
+                          LOOP_ERROR_PAUSE_SECONDS)
+            with self._lock:
+                self._lock.wait(timeout=LOOP_ERROR_PAUSE_SECONDS)
+        return True
 
     def _follow(self, owner: Owner, queue_key: tuple[str, ...], registry: Registry,
                 replaced: set[tuple[str, ...]]) -> None:
@@ -367,16 +468,10 @@ class WriteBack:
             self._disown(pending, owner)
             if pending.write.what not in replaced:
                 moved.append(_Pending((*queue_key, *pending.write.what), pending.model,
-                                      pending.write, registry, set(), pending.seq))
-            queue = self._queues.get(other)
-            if not pending.owners and queue is not None:
-                if queue[0] is pending:
-                    self._retry_at.pop(other, None)
-                    self._attempts.pop(other, None)
-                    self._blocked.pop(other, None)
-                queue.remove(pending)
-                if not queue:
-                    self._drop_queue(other)
+                                      pending.write, registry, set(), pending.seq,
+                                      pending.since))
+            if not pending.owners:
+                self._unqueue(other, pending)
         for pending in moved:
             self._own(pending, owner)
         if moved:
@@ -393,6 +488,22 @@ class WriteBack:
             waits.pop(id(pending), None)
             if not waits:
                 del self._of_owner[owner]
+
+    def _unqueue(self, queue_key: tuple[str, ...], pending: _Pending) -> None:
+        """Take ``pending`` (no owner left) off its queue; a head taken off takes its backoff
+        and failure with it."""
+        queue = self._queues.get(queue_key)
+        if queue is None or not any(p is pending for p in queue):
+            return
+        if queue[0] is pending:
+            self._retry_at.pop(queue_key, None)
+            self._attempts.pop(queue_key, None)
+            self._blocked.pop(queue_key, None)
+        kept = deque(p for p in queue if p is not pending)
+        if kept:
+            self._queues[queue_key] = kept
+        else:
+            self._drop_queue(queue_key)
 
     def _drop_queue(self, queue_key: tuple[str, ...]) -> None:
         self._queues.pop(queue_key, None)
@@ -435,6 +546,8 @@ class WriteBack:
                 error: Exception | None) -> list[Owner]:
         """Record the outcome of ``pending``'s try; the owners whose ``failure`` changed."""
         with self._lock:
+            if pending.cancelled:  # dropped while tried (``reset``, ``superseded``)
+                return []
             before = {owner: self._report(owner) for owner in pending.owners}
             queue = self._queues.get(queue_key)
             # Else it moved to another queue while it was tried (``_follow``): no owner left.

@@ -21,6 +21,7 @@ from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.common import PassResult
 from uplift_operator.services.failing import FailingSince
 from uplift_operator.services.resolution import Resolver
+from uplift_operator.services.writeback import WriteBack
 
 PAUSING = kopf.DaemonStoppingReason.OPERATOR_PAUSING
 STATUS = {"phase": "Degraded", "message": "ProgressDeadlineExceeded: step 1/3 (10%) could not "
@@ -65,8 +66,8 @@ def _series(kind: str) -> dict[str, float | None]:
 
 
 def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pytest.MonkeyPatch,
-          *, other_task: bool = False, audited: dict[str, Any] | None = None
-          ) -> dict[str, float | None]:
+          *, other_task: bool = False, audited: dict[str, Any] | None = None,
+          write_back: WriteBack | None = None) -> dict[str, float | None]:
     """Run the kind's waiting task for one pass, then stop it as kopf does (its stopper set
     with ``reason``, then cancelled); the resource's series as the task left them, and in
     ``audited`` what the existence audit would compare with a LIST afterwards."""
@@ -90,7 +91,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
-                                 decision_keys={}))
+                                 decision_keys={}, write_back=write_back or WriteBack()))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object
             task = asyncio.create_task(module.reconcile(body=body, memo=memo,

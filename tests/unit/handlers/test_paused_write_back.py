@@ -1,0 +1,152 @@
+"""A replica that stops acting stops writing to MLflow: paused by kopf's peering, it drops its
+write-back (``WriteBack.reset``); a pass that reads a status another process wrote drops what
+is held of that resource (``fence_foreign_status``)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import kopf
+import pytest
+from tests.unit.handlers.test_task_end import PAUSING, _stop
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.handlers.common import PassRunner
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.upliftmodel import fence_foreign_status
+from uplift_operator.services.common import PassResult
+from uplift_operator.services.writeback import Write, WriteBack
+
+KEY = ("UpliftModel", "ns", "r")
+SCOPE = ("http://mlflow", "", "")
+
+
+class Failing:
+    """An MLflow that answers every write 503."""
+
+    def set_alias(self, *_: str) -> None:
+        raise ConnectionError("mlflow unreachable")
+
+
+def _queued() -> WriteBack:
+    """A write-back holding a failing alias write of ``KEY``."""
+    queue = WriteBack()
+    queue.submit(KEY, cast(Any, Failing()), SCOPE, "m",
+                 [Write(("alias", "prod"), "2", lambda r: r.set_alias("m", "prod", "2"))])
+    queue.run_due()
+    assert queue.pending() == 1 and queue.knows(KEY)
+    return queue
+
+
+def test_a_replica_paused_by_peering_drops_its_write_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = _queued()
+    _stop("UpliftModel", PAUSING, monkeypatch, write_back=queue)
+    assert queue.pending() == 0 and not queue.knows(KEY)
+
+
+@pytest.mark.parametrize("reason", [kopf.DaemonStoppingReason.OPERATOR_EXITING,
+                                    kopf.DaemonStoppingReason.RESOURCE_DELETED])
+def test_a_task_ended_otherwise_keeps_the_write_back(reason: kopf.DaemonStoppingReason,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = _queued()
+    _stop("UpliftModel", reason, monkeypatch, write_back=queue)
+    assert queue.pending() == 1
+
+
+class Cluster:
+    """Keeps one object's status, patched (a top-level merge patch is enough here)."""
+
+    def __init__(self) -> None:
+        self.refuse = False
+        self.status: dict[str, Any] = {}
+
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]:
+        if self.refuse:
+            raise KubeError("conflict", 409)
+        for field, value in patch.items():
+            if value is None:
+                self.status.pop(field, None)
+            else:
+                self.status[field] = value
+        return {"metadata": {"name": name, "namespace": namespace, "uid": "u1",
+                             "resourceVersion": str(int(resource_version or "1") + 1)},
+                "status": dict(self.status)}
+
+    def read_live(self, *_: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": "r", "namespace": "ns", "uid": "u1",
+                             "resourceVersion": "9"}, "status": {"phase": "Healthy"}}
+
+
+def _body(status: dict[str, Any], version: str = "1") -> dict[str, Any]:
+    return {"metadata": {"name": "r", "namespace": "ns", "uid": "u1",
+                         "resourceVersion": version}, "status": status}
+
+
+def _pass(runner: PassRunner, body: dict[str, Any], decided: dict[str, Any]) -> None:
+    def decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
+        return PassResult(decided, (), None)
+
+    asyncio.run(runner.run_once(KEY, kopf.Body(cast(kopf.RawBody, body)), decide,
+                                lambda *_: None))
+
+
+def test_a_status_another_process_wrote_drops_what_is_held_of_the_resource() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        cluster = Cluster()
+        runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster)
+        queue = _queued()
+        # Before any pass of it here: nothing to compare with (``knows`` covers a restart).
+        assert not fence_foreign_status(runner, queue, KEY, _body({"phase": "Healthy"}))
+        _pass(runner, _body({}), {"phase": "Progressing", "stableVersion": "2",
+                                  "canaryWeight": 10.0})
+        # Its own write, read back (whole floats as integers, as the API server serves them).
+        own = _body({"phase": "Progressing", "stableVersion": "2", "canaryWeight": 10}, "2")
+        assert not fence_foreign_status(runner, queue, KEY, own)
+        assert queue.pending() == 1
+        # A pass that decided nothing new takes the status as it found it as its own.
+        _pass(runner, own, {"phase": "Progressing", "stableVersion": "2", "canaryWeight": 10})
+        assert not fence_foreign_status(runner, queue, KEY, own)
+        # Another replica wrote it meanwhile: the queued promotion is dropped.
+        theirs = _body({"phase": "Healthy", "stableVersion": "1"}, "5")
+        assert fence_foreign_status(runner, queue, KEY, theirs)
+        assert queue.pending() == 0 and not queue.knows(KEY)
+
+
+def test_a_status_write_refused_is_not_taken_as_this_process_s_own() -> None:
+    """A write refused (409) left the status as it was: that status is still this process's
+    own, not another's (the decision it refused is not)."""
+    with ThreadPoolExecutor(1) as pool:
+        cluster = Cluster()
+        runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster)
+        queue = _queued()
+        _pass(runner, _body({}), {"phase": "Healthy"})
+        cluster.refuse = True
+        _pass(runner, _body({"phase": "Healthy"}, "2"), {"phase": "Progressing"})
+        assert not fence_foreign_status(runner, queue, KEY, _body({"phase": "Healthy"}, "9"))
+        assert queue.pending() == 1
+
+
+def test_the_backlog_of_the_write_back_is_on_the_metrics() -> None:
+    from uplift_operator.handlers import observability
+
+    now = [1000.0]
+    queue = WriteBack(clock=lambda: now[0])
+    observability.observe_write_back(queue)
+    sample = observability.REGISTRY.get_sample_value
+    assert sample("uplift_operator_registry_write_back_pending") == 0
+    assert sample("uplift_operator_registry_write_back_oldest_age_seconds") == 0
+    queue.submit(KEY, cast(Any, Failing()), SCOPE, "m",
+                 [Write(("alias", "prod"), "2", lambda r: r.set_alias("m", "prod", "2"))])
+    queue.run_due()
+    now[0] += 600
+    assert sample("uplift_operator_registry_write_back_pending") == 1
+    assert sample("uplift_operator_registry_write_back_oldest_age_seconds") == 600
+    queue.reset()
+    assert sample("uplift_operator_registry_write_back_pending") == 0
+    assert sample("uplift_operator_registry_write_back_oldest_age_seconds") == 0
