@@ -40,9 +40,7 @@ from uplift_operator.domain.gates import (
     restart_split_check,
 )
 from uplift_operator.domain.requests import (
-    ABORT_ANNOTATION,
     PROMOTE_ANNOTATION,
-    RETRY_ANNOTATION,
     ManualRequest,
     RequestKind,
 )
@@ -728,8 +726,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.ignore(request, Reason.RETRY, (
                 f"{self.where()} goes on, not paused by its gates: a retry restarts a canary "
                 "rolled back or aborted, or one its gates hold for a human (an "
-                "inconclusiveLimit, a pending Manual rollback); annotate "
-                f"{ABORT_ANNOTATION} to stop this one"))
+                "inconclusiveLimit, a pending Manual rollback); stop this one with "
+                f"{self.ask('abort')}"))
             return
         self.start_canary(version)
         self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
@@ -962,7 +960,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.record(Reason.ROLLED_BACK, desired, why, "registry")
             self.emit("Warning", Reason.ROLLED_BACK,
                       f"version {desired} is not served: {tags}; stable {recorded.stable} "
-                      f"serves. Annotate {RETRY_ANNOTATION} to ramp it as a canary again",
+                      f"serves. Ramp it as a canary again with {self.ask('retry')}",
                       decision=False)
         else:
             self.start_canary(desired)
@@ -1015,8 +1013,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.back_at_stable_held = True
         self.rollback_pending = True
         self.pause_reason = (f"spec points back at stable {s.stable_version}: canary "
-                             f"{s.canary_version} removal pending: {held}; annotate "
-                             f"{ABORT_ANNOTATION} to roll back now")
+                             f"{s.canary_version} removal pending: {held}; roll back now with "
+                             f"{self.ask('abort')}")
 
     def act_on_gates(self) -> None:
         if not self.back_at_stable_held:
@@ -1034,9 +1032,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         bad, desired = s.emergency_rolled_back_version, s.desired_version
         then = (f" and version {desired} starts as a canary"
                 if desired is not None and desired != bad else "")
-        target = self.seen.name or "<name>"
-        return (f"to withdraw the rollback, annotate {RETRY_ANNOTATION}=<token> (`kubectl "
-                f"uplift retry {target}`): version {bad}, which serves, is stable again{then}")
+        return (f"withdraw the rollback with {self.ask('retry')}: version {bad}, which serves, "
+                f"is stable again{then}")
 
     def restore_deadline(self) -> tuple[dt.datetime, str] | None:
         """When an emergency rollback's restored version that has not served is past its
@@ -1133,7 +1130,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                        else f"waiting for stable version {s.stable_version} to serve")
             return Phase.DEGRADED, (f"version {s.desired_version} was rolled back "
                                     f"({self.rollback_reason(s.desired_version)}); {serving}. "
-                                    f"Set a new version or annotate {RETRY_ANNOTATION}")
+                                    f"Set a new version or retry with {self.ask('retry')}")
         if down is not None:
             return Phase.DEGRADED, down
         if not self.seen.stable_ready:
@@ -1391,8 +1388,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             why = self.paused_not_serving(
                 f"canary {s.canary_version} has not served since {since.isoformat()}",
                 f" {past}")
-            self.pause_reason = (f"{why}; rollback.mode is Manual: annotate {ABORT_ANNOTATION} "
-                                 "to roll back (a promote is refused while it does not serve)")
+            self.pause_reason = (f"{why}; rollback.mode is Manual: roll back with "
+                                 f"{self.ask('abort')}; a promote is refused while it does "
+                                 "not serve")
 
     def paused_not_serving(self, head: str, rest: str) -> str:
         """The ``Paused`` history entry of a canary held for not serving (``head``: which

@@ -1635,7 +1635,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             when = (f" once spec.schedule.start {self.outside.at.isoformat()} has come"
                     if self.outside is not None else "")
             return (Phase.DEGRADED, f"exposure 0%: rolled back ({why}). Change the spec or "
-                                    f"annotate {RETRY_ANNOTATION}{when}", "False",
+                                    f"retry with {self.ask('retry')}{when}", "False",
                     cond.ROLLED_BACK)
         if self.unserved is not None:
             if exposing(s):  # completed: the replicas that load that version do not serve it

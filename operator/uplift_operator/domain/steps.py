@@ -55,6 +55,7 @@ __all__ = [
     "HISTORY_LIMIT",
     "IGNORED_PREFIX",
     "MESSAGE_MAX",
+    "REQUEST_VALUES",
     "ROUTINE_ACTIONS",
     "DeadlineBasis",
     "Event",
@@ -70,6 +71,17 @@ __all__ = [
     "passed_as_set",
     "trimmed_history",
 ]
+
+#: The verbs a message offers a human, each as what ``kubectl uplift <verb>`` writes
+#: (``plugin.kubectl_uplift.patch_for``) and so what to annotate without the plugin: the key and
+#: a value ``domain.requests.parse_requests`` acts on (``<token>``: any fresh text, e.g. a
+#: timestamp, so that asking again is a new request).
+Verb = Literal["promote", "abort", "retry"]
+REQUEST_VALUES: dict[Verb, tuple[str, str]] = {
+    "promote": (PROMOTE_ANNOTATION, "step:<token>"),
+    "abort": (ABORT_ANNOTATION, "<token>"),
+    "retry": (RETRY_ANNOTATION, "<token>"),
+}
 
 HISTORY_LIMIT = 20
 MESSAGE_MAX = 4000  # StatusBase.message max_length (4096), with room to spare
@@ -728,23 +740,23 @@ class StepPass(ABC, Generic[S]):
                                      (f"gate {gate.name} {GateVerdict.FAIL.value}: ",
                                       f"gate {gate.name} {GateVerdict.ERROR.value}: "))
                 self.pause_reason = (
-                    f"{why}; rollback.mode is Manual: annotate {ABORT_ANNOTATION} to roll back "
-                    f"or {PROMOTE_ANNOTATION} to go on" if held is None
-                    else f"{why}; rollback pending: {held}; annotate {ABORT_ANNOTATION} to roll "
-                         "back now")
+                    f"{why}; rollback.mode is Manual: roll back or go on with "
+                    f"{self.ask('abort', 'promote')}" if held is None
+                    else f"{why}; rollback pending: {held}; roll back now with "
+                         f"{self.ask('abort')}")
             return
         pauses = [(g, st) for g, st, action in demands if action is GateAction.PAUSE]
         if pauses:
             gate, st = pauses[0]
             times = f"{st.inconclusives} time{'' if st.inconclusives == 1 else 's'}"
             limit = against_limit(times, "inconclusiveLimit", gate.inconclusive_limit, True)
-            ways = (f"{PROMOTE_ANNOTATION}, {RETRY_ANNOTATION} or {ABORT_ANNOTATION}"
+            ways = (f"go on, restart or roll back with {self.ask('promote', 'retry', 'abort')}"
                     if self.retry_restarts_paused
-                    else f"{PROMOTE_ANNOTATION} or {ABORT_ANNOTATION}")
+                    else f"go on or roll back with {self.ask('promote', 'abort')}")
             why = self.paused_on(gate, GateAction.PAUSE,
                                  f"gate {gate.name} inconclusive ({limit}): {st.message}",
                                  (f"gate {gate.name} inconclusive (",))
-            self.pause_reason = f"{why}; annotate {ways}"
+            self.pause_reason = f"{why}; {ways}"
 
     def paused_on(self, gate: GateSpecBase, action: GateAction, why: str,
                   kind: tuple[str, ...]) -> str:
@@ -888,15 +900,27 @@ class StepPass(ABC, Generic[S]):
                 blocking.append(gate.name)
         return blocking
 
+    def ask(self, *verbs: Verb) -> str:
+        """How a human asks for ``verbs`` (alternatives, in the order a message offers them):
+        the ``kubectl uplift`` command, then the annotation it writes with a value the operator
+        acts on, e.g. "`kubectl uplift abort m1` (or annotate uplift.dev/abort=<token>)";
+        several: "`kubectl uplift promote|abort m1` (or annotate one of …, …)". The same words
+        every pass (no time, no count): a message is written only when it changes."""
+        target = f"{self.plugin_prefix}{self.observed.name or '<name>'}"
+        asked = ", ".join(f"{key}={value}" for key, value in (REQUEST_VALUES[v] for v in verbs))
+        return (f"`kubectl uplift {'|'.join(verbs)} {target}` "
+                f"(or annotate {'one of ' if len(verbs) > 1 else ''}{asked})")
+
     def deadline_next_step(self) -> str:
         """What on-call can do about a step past its ``progressDeadline``, in the commands the
         project documents (``kubectl uplift``, or the request annotations it writes;
         docs/lifecycle.md "Manual control", runbook UpliftProgressDeadlineExceeded): the gates
         that must pass, else promote when the evidence suffices (not offered when the kind
         would refuse it) or abort."""
+        # Not ``ask``'s words: each command shares its parenthesis with what the verb does.
         target = f"{self.plugin_prefix}{self.observed.name or '<name>'}"
         abort = (f"abort (`kubectl uplift abort {target}`, or annotate "
-                 f"{ABORT_ANNOTATION}=<token>: {self.abort_does})")
+                 f"{'='.join(REQUEST_VALUES['abort'])}: {self.abort_does})")
         refused = self.promote_refused()
         if refused is not None:
             return f"next: {abort}, or resolve what refuses a promote now ({refused})"
@@ -910,7 +934,7 @@ class StepPass(ABC, Generic[S]):
             must = (f"gate{'s' if len(gates) > 1 else ''} {', '.join(gates)} must pass at this "
                     "step, or ")
         return (f"next: {must}promote if the evidence suffices (`kubectl uplift promote "
-                f"{target}`, or annotate {PROMOTE_ANNOTATION}=step:<token>; `--full` or "
+                f"{target}`, or annotate {'='.join(REQUEST_VALUES['promote'])}; `--full` or "
                 f"full:<token> completes the ramp), or {abort}; runbook "
                 f"UpliftProgressDeadlineExceeded")
 
@@ -952,8 +976,7 @@ class StepPass(ABC, Generic[S]):
         pause = self.steps[self.step_index()].pause
         could_end = self.step_could_end()
         if pause is None or could_end is None:
-            return (f"gates passed; this step has no pause: annotate {PROMOTE_ANNOTATION}=step "
-                    "to go on")
+            return f"gates passed; this step has no pause: go on with {self.ask('promote')}"
         return f"gates passed; step ends at {could_end.isoformat()}"
 
     def set_phase(self, phase: Phase, message: str) -> str:

@@ -625,7 +625,9 @@ def test_a_campaign_paused_on_an_inconclusive_gate_offers_what_it_takes() -> Non
                 GateOutcome(name="lift", verdict=GateVerdict.INCONCLUSIVE, message="m",
                             time=now)]), now).status
     assert status.phase is Phase.PAUSED, status.message
-    assert "annotate uplift.dev/promote or uplift.dev/abort" in status.message
+    assert status.message.endswith(
+        "; go on or roll back with `kubectl uplift promote|abort campaign/<name>` (or annotate "
+        "one of uplift.dev/promote=step:<token>, uplift.dev/abort=<token>)")
     assert "retry" not in status.message
 
 

@@ -131,7 +131,9 @@ def test_an_inconclusive_pause_quotes_what_tripped_it_and_passes_after_it_are_no
     for _ in range(3):
         d = sim.tick(1, verdicts={"lat": INC})
     tripped = ("paused: gate lat inconclusive (3 times, inconclusiveLimit 2 exceeded): lat said "
-               "Inconclusive; annotate uplift.dev/promote, uplift.dev/retry or uplift.dev/abort")
+               "Inconclusive; go on, restart or roll back with `kubectl uplift "
+               "promote|retry|abort <name>` (or annotate one of uplift.dev/promote=step:<token>, "
+               "uplift.dev/retry=<token>, uplift.dev/abort=<token>)")
     assert d.status.message == f"canary 2 at step 1/3 (10%) {tripped}"
     for minutes in (1, 1, 120):
         d = sim.tick(minutes, verdicts={"lat": P})

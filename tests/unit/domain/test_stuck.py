@@ -99,7 +99,8 @@ def test_a_paused_model_is_left_as_it_is(phase: Phase | None) -> None:
 
 
 ROLLED_BACK = ("version 2 was rolled back (gate lat Fail: ...); stable 1 serves. Set a new "
-               "version or annotate uplift.dev/retry")
+               "version or retry with `kubectl uplift retry m` (or annotate "
+               "uplift.dev/retry=<token>)")
 DEADLINE = "ProgressDeadlineExceeded: canary 2 at step 1/3 could not advance (gates: lat Fail)"
 
 
@@ -200,7 +201,7 @@ def test_a_paused_campaign_is_left_as_it_is() -> None:
 def test_a_rolled_back_campaign_whose_settings_are_not_delivered_says_so_after_its_words(
         ) -> None:
     """Its 0 % has not reached the pods, which treat at the exposure they had."""
-    said = "exposure 0%: rolled back (gate roi Fail: ...). Change the spec or annotate ..."
+    said = "exposure 0%: rolled back (gate roi Fail: ...). Change the spec or retry with ..."
     published = stuck.campaign_phase(Phase.DEGRADED, said, [CAMPAIGN_PROBLEM], None,
                                      T0 + dt.timedelta(hours=1))
     assert published.phase is Phase.DEGRADED
