@@ -71,6 +71,7 @@ from uplift_operator.adapters.mlflow_registry import (
 from uplift_operator.adapters.watched import WatchedCluster
 from uplift_operator.api.v1alpha1.common import (
     Condition,
+    DecisionRecord,
     GateVerdict,
     Phase,
     StatusBase,
@@ -1781,7 +1782,9 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
     tags on the versions, the promotion alias on a promotion, a rollback's reason. The canary
     before the pass (``canary_before``) that the decision removed with no role of its own (the
     spec back at the stable: ``rolled-back`` with the reason; replaced by a newer version:
-    ``retired``) is tagged too, or MLflow would go on calling it the canary. A version made
+    ``retired``) is tagged too, or MLflow would go on calling it the canary; so are a first
+    version that never served, replaced as the first version, and a canary removed with it
+    (``retired``, with the reason: ``_unserved_replaced``). A version made
     ``canary`` or ``stable`` loses its ``uplift.dev/reason`` (``_role``): a version rolled back,
     then retried and promoted, would otherwise keep its old rollback's reason."""
     model, status, stamp = spec.model.registered_model, decision.status, now.isoformat()
@@ -1799,6 +1802,16 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
             writes += _role(model, status.stable_version, "stable", stamp)
             if status.previous_stable_version:
                 writes += _role(model, status.previous_stable_version, "retired", stamp)
+            # This pass's promotion replacing a first version that never served (not an older
+            # such entry of the version a withdrawn restore makes stable again).
+            made = next((e for e in reversed(status.history)
+                         if e.action == ramp.Reason.PROMOTED.value
+                         and e.version == status.stable_version), None)
+            replaced = (_unserved_replaced(made) if event.reason is ramp.Reason.PROMOTED
+                        and "never served" in event.message else {})
+            for version, why in replaced.items():
+                writes += [*_role(model, version, "retired", stamp),
+                           _reason(model, version, why)]
             alias, version = spec.model.promotion_alias, status.stable_version
             if alias:
                 writes.append(Write(("alias", alias), version,
@@ -1837,6 +1850,32 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
     return writes
 
 
+#: The history entry of a first version that replaced one that never served
+#: (``domain.canary``'s ``replace_unserved_first``), with the canary removed with it, if any.
+_UNSERVED_FIRST = re.compile(r"first version: replaces version (?P<old>.+?), which never "
+                             r"served(?:; canary (?P<canary>.+?) removed)?; serving it as "
+                             r"stable, no ramp")
+
+
+def _unserved_replaced(entry: DecisionRecord | None) -> dict[str, str]:
+    """The versions a promotion's history ``entry`` took off when it made its version the
+    first version in place of one that never served (that one, and a canary started against
+    it), each with the reason its ``retired`` role is written with: left ``stable`` (or
+    ``canary``), MLflow would tag two versions stable and the promotion alias on neither
+    would tell which one serves. Empty for any other entry."""
+    if entry is None or entry.action != ramp.Reason.PROMOTED.value or entry.version is None:
+        return {}
+    match = _UNSERVED_FIRST.fullmatch(entry.reason)
+    if match is None:
+        return {}
+    new, old, canary = entry.version, match["old"], match["canary"]
+    found = {old: f"never served; replaced by version {new} as the first version"}
+    if canary is not None and canary not in (old, new):
+        found[canary] = (f"canary against version {old}, which never served; removed when "
+                         f"version {new} replaced that one as the first version")
+    return found
+
+
 def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
                     covered: set[tuple[str, ...]], now: dt.datetime) -> list[Write]:
     """The registry state the decisions recorded in ``status`` imply: what ``_write_backs``
@@ -1849,7 +1888,9 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     their history entry recorded, the stable one replaced at the last promotion ``retired`` (a
     version in two of these fields holds the role the later decision gave it, in that order),
     a canary no field names any more, as the history shows it removed (``removed_canaries``:
-    replaced ``retired``, the spec back at the stable ``rolled-back`` with its reason),
+    replaced ``retired``, the spec back at the stable ``rolled-back`` with its reason), a first
+    version that never served and a canary removed with it, as the stable's history entry
+    shows them replaced (``retired``, with the reason: ``_unserved_replaced``),
     each with the time of that decision when the status still says it. The promotion alias,
     when the spec names one (unset: the operator moves no alias), on the stable version: every
     decision that changes the stable version (a promotion, the first version, an emergency
@@ -1868,6 +1909,11 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     removed = removed_canaries(status)
     roles: dict[str, tuple[str, dt.datetime | None]] = {
         version: (role, entry.time) for version, (role, entry) in removed.items()}
+    # The stable replaced a first version that never served (and a canary started against
+    # it): those retired, with the reason (unless a status field gives them a role).
+    unserved = _unserved_replaced(became_stable)
+    for version in unserved:
+        roles[version] = ("retired", became_stable.time if became_stable is not None else None)
     if status.previous_stable_version is not None:
         promoted = (became_stable.time if became_stable is not None
                     and became_stable.action == ramp.Reason.PROMOTED.value else None)
@@ -1888,6 +1934,9 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     for version, (role, entry) in removed.items():
         if role == "rolled-back" and version not in rollbacks and roles[version][0] == role:
             writes.append(_reason(model, version, entry.reason))
+    for version, why in unserved.items():
+        if roles[version][0] == "retired" and version != status.previous_stable_version:
+            writes.append(_reason(model, version, why))
     alias = spec.model.promotion_alias
     if alias:
         writes.append(Write(("alias", alias), stable, _alias_write(model, alias, stable)))
