@@ -862,19 +862,20 @@ class CampaignGateContext:
 
 def campaign_units(ctx: CampaignGateContext,
                    prometheus: MetricSource | None) -> m.CampaignUnits | None:
-    """Exposed units per arm since the exposure ramp started; None without data or source."""
+    """Exposed units per arm since the exposure ramp started (both arms in one query); None
+    without data (an arm without a series) or source."""
     if prometheus is None:
         return None
     window = _range(ctx.now - ctx.ramp_started_at)
     try:
-        counts = [_count(prometheus, _increase(ctx, "uplift_assignments_total", f'arm="{arm}"',
-                                               window=window))
-                  for arm in ("treated", "holdout")]
+        rows = _by_label(prometheus, _increase(ctx, "uplift_assignments_total", _BOTH_ARMS,
+                                               window=window, by="arm"), "arm")
+        treated, holdout = (_count_in(rows, arm) for arm in _ARMS)
     except Exception:  # an unreachable source: the results stay as they were
         return None
-    if counts[0] is None or counts[1] is None:
+    if treated is None or holdout is None:
         return None
-    return m.CampaignUnits(treated=counts[0], holdout=counts[1])
+    return m.CampaignUnits(treated=treated, holdout=holdout)
 
 
 def collect_campaign(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
@@ -889,6 +890,34 @@ def _increase(ctx: CampaignGateContext, metric: str, *matchers: str, window: str
     shifted = f" offset {offset}" if offset else ""
     return (f"sum{grouping}(increase({metric}{ctx.selector(*matchers)}"
             f"[{window or ctx.window}]{shifted}))")
+
+
+#: The arms the Campaign gates compare, and the matcher of both: each count the collectors
+#: read per arm is one query ``sum by (arm)`` over both (``_by_label``), not one per arm.
+_ARMS = ("treated", "holdout")
+_BOTH_ARMS = 'arm=~"treated|holdout"'
+
+
+def _by_label(prom: MetricSource, promql: str, label: str) -> dict[str, float]:
+    """The rows of a ``sum by (label)`` query, by their ``label`` value (NaN kept: ``_count_in``
+    reads it); a row without the label (none of this shape has one) is left out."""
+    out: dict[str, float] = {}
+    for row in prom.query(promql):
+        value = row.labels.get(label)
+        if value is not None:
+            out[str(value)] = row.value
+    return out
+
+
+def _count_in(rows: Mapping[str, float], value: str, *, absent: int | None = None) -> int | None:
+    """The count of ``label=value`` in a grouped answer (``_by_label``), as ``_count`` read the
+    query of that value alone: NaN is no data (None); no row is ``absent``: None (no data) as
+    for that query alone, or 0 where that query ended ``or vector(0)`` (no series yet counts
+    nothing). A source that could not answer raised before: never read as either."""
+    if value not in rows:
+        return absent
+    count = rows[value]
+    return None if math.isnan(count) else round(count)
 
 
 #: How long a sender may take to report a delivery when the gate does not say.
@@ -923,11 +952,13 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
 
     decided = decisions(settled, offset=_range(delay))
     recent = decisions(min(age, delay))
-    # The runtime exports both report series at zero with the campaign: none is no data.
-    delivered = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
-                                       'status="ok"', _treatments(gate)))
-    failed = _count(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
-                                    'status="failed"', _treatments(gate)) + " or vector(0)")
+    # Both statuses in one query. The runtime exports both report series at zero with the
+    # campaign: no "ok" row is no data; no "failed" row none failed.
+    reports = _by_label(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
+                                        'status=~"ok|failed"', _treatments(gate),
+                                        by="status"), "status")
+    delivered = _count_in(reports, "ok")
+    failed = _count_in(reports, "failed", absent=0)
     if decided is None or recent is None or delivered is None or failed is None:
         return None
     return m.DeliveryRateMeasurement(delivered=delivered, decided=decided,
@@ -980,14 +1011,21 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     which misses what Prometheus no longer keeps (a window plus the range: past the default
     15-day retention for a 14-day window and a step over a day) and a new replica's decisions
     before its first scrape. Both arms take the count whose total is larger, so the holdout
-    share is one counter's."""
+    share is one counter's.
+
+    Each count is one query for both arms (``sum by (arm)``, ``_by_label``), from the same
+    scrapes: an arm without a row has no units yet (no data), and no conversions (0)."""
     only = [ctx.followed, *([_treatments(gate)] if gate.treatments else [])]
     window = ctx.cohort_window
-    arms = ("treated", "holdout")
+    arms = _ARMS
+
+    def per_arm(metric: str, offset: str = "") -> dict[str, float]:
+        return _by_label(prom, _increase(ctx, metric, *only, _BOTH_ARMS, window=window,
+                                         offset=offset, by="arm"), "arm")
 
     def units(metric: str, offset: str = "") -> list[int | None]:
-        return [_count(prom, _increase(ctx, metric, *only, f'arm="{arm}"', window=window,
-                                       offset=offset)) for arm in arms]
+        rows = per_arm(metric, offset)
+        return [_count_in(rows, arm) for arm in arms]
 
     closed = units("uplift_outcomes_expected_total")
     decided = units("uplift_windowed_decisions_total", f"{int(ctx.attribution_window_s)}s")
@@ -998,12 +1036,10 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     # One source for both arms (the larger in total), so the holdout share is one counter's.
     larger = (decided_n if len(decided_n) == len(arms) and sum(decided_n) > sum(closed_n)
               else closed_n)
+    converted = per_arm("uplift_outcomes_converted_total")
     counts: dict[str, m.ArmCounts] = {}
     for arm, n in zip(arms, larger, strict=True):
-        conversions = _count(prom, _increase(ctx, "uplift_outcomes_converted_total", *only,
-                                             f'arm="{arm}"', window=window)
-                             + " or vector(0)")
-        counts[arm] = _cohort(n, conversions or 0)
+        counts[arm] = _cohort(n, _count_in(converted, arm, absent=0) or 0)
     return m.CampaignArms(treated=counts["treated"], holdout=counts["holdout"])
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import promql_parser
 import pytest
@@ -20,7 +20,13 @@ from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.domain import gates
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.services.measurements import CampaignGateContext, collect_campaign
+from uplift_operator.services.measurements import (
+    CampaignGateContext,
+    campaign_units,
+    collect_campaign,
+    per_analysis,
+)
+from uplift_operator.services.ports import Registry
 
 SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "campaign.yaml"
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -29,16 +35,26 @@ ANCHOR = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 SEL = 'namespace="shop", model="hillstrom-uplift", campaign="spring-email"'
 
 
+#: A query summed by one label over a set of its values: ``sum by (arm)(…{…, arm=~"a|b"}…)``.
+_GROUPED = re.compile(r'^sum by \((\w+)\)')
+
+
 @dataclass
 class Counters:
     """PromQL → value by metric name and label matchers; an ``or vector(0)`` query reads 0 where
-    a series is missing, any other query no data (None)."""
+    a series is missing, any other query no data (None). A query summed ``by (label)`` over
+    ``label=~"a|b"`` answers a row per value, each as the query of that value alone
+    (``label="a"``) reads, none where it has no data: so a table keyed by ``arm="treated"``
+    answers the collectors' one query for both arms, each arm its own value."""
 
     values: dict[tuple[str, str], float] = field(default_factory=dict)
     asked: list[str] = field(default_factory=list)
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
         self.asked.append(promql)
+        return self._value(promql)
+
+    def _value(self, promql: str) -> float | None:
         for (metric, needle), value in self.values.items():
             if f"{metric}{{" in promql and needle in promql:
                 return value
@@ -46,7 +62,20 @@ class Counters:
 
     def query(self, promql: str, time: Any = None) -> Sequence[Any]:
         self.asked.append(promql)
-        return []
+        grouped = _GROUPED.match(promql)
+        if grouped is None:
+            return []
+        label = grouped.group(1)
+        matcher = re.search(rf'{label}=~"([\w|]+)"', promql)
+        assert matcher is not None, f"grouped by {label} over no set of its values: {promql}"
+        rows = []
+        for value in matcher.group(1).split("|"):
+            alone = (f"sum{promql[grouped.end():]}"
+                     .replace(matcher.group(0), f'{label}="{value}"'))
+            found = self._value(alone)
+            if found is not None:
+                rows.append(Row({label: value}, found))
+        return rows
 
 
 def context(**changes: Any) -> CampaignGateContext:
@@ -98,8 +127,10 @@ def test_delivery_rate_reads_reports_and_the_decisions_old_enough_to_be_reported
     assert sum("[480s] offset 120s" in q for q in decided) == 1
     assert sum("[120s])" in q and "offset" not in q for q in decided) == 1
     assert all('arm="treated"' in q and 'treatment!="none"' in q for q in decided)
+    # Delivered and failed in one query, by status.
     reports = [q for q in prom.asked if "uplift_deliveries_total" in q]
-    assert len(reports) == 2 and all("[600s]" in q and "offset" not in q for q in reports)
+    assert len(reports) == 1 and "[600s]" in reports[0] and "offset" not in reports[0]
+    assert reports[0].startswith("sum by (status)") and 'status=~"ok|failed"' in reports[0]
     # A Fail is judged on the 1000 older decisions, a Pass on all 1300 of the step.
     assert (got.trials, got.pass_trials) == (1285, 1300)
 
@@ -379,6 +410,8 @@ class PerTreatment(Counters):
     rows: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        if not promql.startswith("sum by (treatment)"):
+            return super().query(promql, time)
         self.asked.append(promql)
         for metric, rows in self.rows.items():
             if f"{metric}{{" in promql:
@@ -402,12 +435,11 @@ def test_a_gate_naming_treatments_counts_only_their_units_on_both_arms() -> None
     prom = Counters(dict(ARMS))
     collect_campaign(gate("incrementalConversions", treatments=["mens-e-mail"]), context(),
                      prom, None)
-    counted = [q for q in prom.asked if 'arm="' in q]
-    assert counted and all(f'treatment=~"{MENS}"' in q for q in counted)
+    counted = [q for q in prom.asked if q.startswith("sum by (arm)")]  # the arms' counts
+    assert counted and all(f'treatment=~"{MENS}"' in q and 'arm=~"treated|holdout"' in q
+                           for q in counted)
     assert {"uplift_outcomes_expected_total", "uplift_outcomes_converted_total"} <= {
         metric for q in counted for metric in re.findall(r"uplift_\w+", q)}
-    assert {'arm="treated"', 'arm="holdout"'} <= {a for q in counted
-                                                   for a in re.findall(r'arm="\w+"', q)}
 
 
 def test_a_delivery_gate_naming_treatments_counts_only_their_decisions_and_reports() -> None:
@@ -534,7 +566,7 @@ def test_cohort_units_are_the_larger_of_the_closing_count_and_the_decisions_a_wi
     assert isinstance(got, m.IncrementalConversionsMeasurement)
     assert got.arms == m.CampaignArms(m.ArmCounts(units[0], 1500), m.ArmCounts(units[1], 100))
     windowed = [q for q in prom.asked if "uplift_windowed_decisions_total" in q]
-    assert len(windowed) == 2 and all("[600s] offset 3600s" in q for q in windowed)
+    assert len(windowed) == 1 and "[600s] offset 3600s" in windowed[0]  # both arms at once
 
 
 # -- whose decisions each gate counts: the followed version's, or every version's --------------
@@ -649,3 +681,186 @@ def test_the_conversion_gates_wait_for_a_followed_version() -> None:
         prom = _versions()
         assert collect_campaign(gate(type_), context(stable_version=None), prom, None) is None
         assert not any("version=" in q for q in prom.asked)
+
+
+# -- one query per family: both arms (or both report statuses) at once, each row to its own -----
+
+_BASE = {"namespace": "shop", "model": "hillstrom-uplift", "campaign": "spring-email",
+         "version": "3", "treatment": WOMENS}
+NAN = float("nan")
+
+
+def _rows(metric: str, **per_value: float | None) -> list[tuple[str, dict[str, str], float]]:
+    """``metric``'s series, one per ``label_value=count`` (``arm`` unless it is a status); a
+    None count has no series (never scraped yet)."""
+    rows = []
+    for value, count in per_value.items():
+        label = "status" if value in ("ok", "failed") else "arm"
+        extra = {"arm": "treated"} if label == "status" else {}
+        if count is not None:
+            rows.append((metric, {**_BASE, **extra, label: value}, count))
+    return rows
+
+
+@pytest.mark.parametrize(("treated", "holdout", "units"), [
+    (700.0, 300.0, m.CampaignUnits(treated=700, holdout=300)),
+    (300.0, 700.0, m.CampaignUnits(treated=300, holdout=700)),  # swapped: each its own
+    (700.0, None, None),  # the holdout's series not scraped yet: no data, not 0
+    (None, 300.0, None),
+    (700.0, NAN, None),
+])
+def test_the_status_units_split_one_query_by_arm(treated: float | None, holdout: float | None,
+                                                 units: m.CampaignUnits | None) -> None:
+    prom = Series([*_rows("uplift_assignments_total", treated=treated, holdout=holdout),
+                   # outside the exposure: in neither arm
+                   *_rows("uplift_assignments_total", unexposed=50000.0)])
+    assert campaign_units(context(), prom) == units
+    assert len(prom.asked) == 1
+    assert prom.asked[0].startswith("sum by (arm)(increase(uplift_assignments_total{")
+    assert 'arm=~"treated|holdout"' in prom.asked[0]
+    promql_parser.parse(prom.asked[0])
+
+
+@pytest.mark.parametrize(("expected", "converted", "arms"), [
+    ((800.0, 200.0), (90.0, 12.0), m.CampaignArms(m.ArmCounts(800, 90), m.ArmCounts(200, 12))),
+    ((200.0, 800.0), (12.0, 90.0), m.CampaignArms(m.ArmCounts(200, 12), m.ArmCounts(800, 90))),
+    # No conversion series in an arm yet: none converted there (as `or vector(0)` read it).
+    ((800.0, 200.0), (90.0, None), m.CampaignArms(m.ArmCounts(800, 90), m.ArmCounts(200, 0))),
+    ((800.0, 200.0), (None, 12.0), m.CampaignArms(m.ArmCounts(800, 0), m.ArmCounts(200, 12))),
+    ((800.0, 200.0), (90.0, NAN), m.CampaignArms(m.ArmCounts(800, 90), m.ArmCounts(200, 0))),
+    # No cohort series in an arm: no data (the gate waits), never an arm of 0 units.
+    ((800.0, None), (90.0, 12.0), None),
+    ((None, 200.0), (90.0, 12.0), None),
+    ((800.0, NAN), (90.0, 12.0), None),
+])
+def test_the_cohorts_split_one_query_per_count_by_arm(
+        expected: tuple[float | None, float | None], converted: tuple[float | None, float | None],
+        arms: m.CampaignArms | None) -> None:
+    prom = Series([*_rows("uplift_outcomes_expected_total", treated=expected[0],
+                          holdout=expected[1]),
+                   *_rows("uplift_outcomes_converted_total", treated=converted[0],
+                          holdout=converted[1]),
+                   *_rows("uplift_outcomes_converted_total", unexposed=5000.0)])
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    if arms is None:
+        assert got is None
+    else:
+        assert isinstance(got, m.IncrementalConversionsMeasurement) and got.arms == arms
+    per_arm = [q for q in prom.asked if q.startswith("sum by (arm)")]
+    metrics = [re.findall(r"uplift_\w+", q)[0] for q in per_arm]
+    # One query per count, both arms in it; the conversions only once both arms have units.
+    assert metrics == ["uplift_outcomes_expected_total", "uplift_windowed_decisions_total",
+                       *(["uplift_outcomes_converted_total"] if arms is not None else [])]
+    assert all('arm=~"treated|holdout"' in q and 'arm="' not in q for q in prom.asked
+               if "uplift_outcomes_" in q or "uplift_windowed_" in q
+               if "late" not in q and q.startswith("sum by"))
+
+
+@pytest.mark.parametrize(("decided", "closed", "units"), [
+    # The decisions a window back larger in total: both arms from them, each its own.
+    ((1200.0, 150.0), (1000.0, 100.0), (1200, 150)),
+    ((150.0, 1200.0), (100.0, 1000.0), (150, 1200)),
+    # One arm of them not scraped a window back: the closing count for both.
+    ((1200.0, None), (1000.0, 100.0), (1000, 100)),
+])
+def test_the_cohort_units_a_window_back_split_by_arm(
+        decided: tuple[float | None, float | None], closed: tuple[float, float],
+        units: tuple[int, int]) -> None:
+    prom = Series([*_rows("uplift_windowed_decisions_total", treated=decided[0],
+                          holdout=decided[1]),
+                   *_rows("uplift_outcomes_expected_total", treated=closed[0],
+                          holdout=closed[1]),
+                   *_rows("uplift_outcomes_converted_total", treated=10.0, holdout=5.0)])
+    got = collect_campaign(gate("incrementalConversions"), context(), prom, None)
+    assert isinstance(got, m.IncrementalConversionsMeasurement)
+    assert (got.arms.treated.units, got.arms.holdout.units) == units
+    assert (got.arms.treated.conversions, got.arms.holdout.conversions) == (10, 5)
+
+
+@pytest.mark.parametrize(("ok", "failed", "reports"), [
+    (900.0, 40.0, (900, 940)),
+    (40.0, 900.0, (40, 940)),  # swapped: failures are not deliveries
+    (900.0, None, (900, 900)),  # no failure series: none failed (as `or vector(0)` read it)
+    (None, 40.0, None),  # no delivery series: no data
+    (NAN, 40.0, None),
+    (900.0, NAN, None),  # a failure count that is no number is no data, not 0
+])
+def test_the_reports_split_one_query_by_status(ok: float | None, failed: float | None,
+                                               reports: tuple[int, int] | None) -> None:
+    prom = Series([*_rows("uplift_assignments_total", treated=1000.0, holdout=100.0),
+                   *_rows("uplift_deliveries_total", ok=ok, failed=failed)])
+    got = collect_campaign(gate("deliveryRate", reportDelay="2m"), context(), prom, None)
+    if reports is None:
+        assert got is None
+    else:
+        assert isinstance(got, m.DeliveryRateMeasurement)
+        assert (got.delivered, got.reported) == reports
+    asked = [q for q in prom.asked if "uplift_deliveries_total" in q]
+    assert len(asked) == 1 and asked[0].startswith("sum by (status)(increase(")
+    assert 'arm="treated", status=~"ok|failed"' in asked[0]
+    promql_parser.parse(asked[0])
+
+
+def test_a_source_down_is_not_an_empty_answer() -> None:
+    """A Prometheus that answers no series: no data (None; the status units stay as they
+    were); one that does not answer: the gates' Error, never an arm of no data or of 0."""
+    assert campaign_units(context(), Series([])) is None
+    assert campaign_units(context(), _Down()) is None
+    for type_ in ("deliveryRate", "incrementalConversions", "roi"):
+        assert collect_campaign(gate(type_), context(), Series([]), None) is None
+        down = collect_campaign(gate(type_), context(), _Down(), None)
+        assert isinstance(down, m.MeasurementError) and "timed out" in down.message, type_
+
+
+#: The label values ``_Counting`` answers a ``by`` label with.
+_VALUES = {"arm": ("treated", "holdout"), "status": ("ok", "failed"), "treatment": (WOMENS,),
+           "feature": ("recency",), "bin": ("0", "1")}
+
+
+class _Counting:
+    """Answers every query with data (a row per value of its ``by`` labels), counting them."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        self.asked.append(promql)
+        grouped = re.match(r"sum by \(([\w, ]*)\)", promql)
+        rows: list[dict[str, str]] = [{}]
+        for name in (grouped.group(1).split(", ") if grouped else ()):
+            rows = [{**row, name: value} for row in rows for value in _VALUES[name]]
+        return [Sample(labels=row, value=1000.0, timestamp=0.0) for row in rows]
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        self.asked.append(promql)
+        return 1000.0
+
+
+class _Reference:
+    def download_artifact_json(self, run_id: str, path: str) -> Any:
+        return {"features": {"recency": {"counts": [500, 500]}}}
+
+
+def test_an_analysis_of_the_sample_campaign_asks_fifteen_queries() -> None:
+    """The sample's gates (deliveryRate, incrementalConversions, roi, drift, budget) and the
+    status units, through one analysis's source as the pass asks them (``per_analysis``:
+    roi's cohorts are incrementalConversions'): 20 queries when each arm and each report
+    status was a query of its own, 15 now."""
+    ctx = context(step_started_at=NOW - dt.timedelta(hours=2),
+                  ramp_started_at=NOW - dt.timedelta(hours=3),
+                  decisions_since=NOW - dt.timedelta(days=30))
+    prom = _Counting()
+    source = per_analysis(prom, NOW)
+    asked: dict[str, int] = {}
+    for g in ctx.spec.exposure.gates:
+        before = len(prom.asked)
+        got = collect_campaign(g, ctx, source, cast(Registry, _Reference()))
+        assert got is not None and not isinstance(got, m.MeasurementError), (g.type, got)
+        asked[g.type] = len(prom.asked) - before
+    assert campaign_units(ctx, source) is not None
+    asked["units"] = len(prom.asked) - sum(asked.values())
+    assert asked == {"deliveryRate": 3, "incrementalConversions": 6, "roi": 2, "drift": 1,
+                     "budget": 2, "units": 1}
+    assert len(prom.asked) == 15
+    # No count is asked per arm or per report status any more.
+    assert not any(re.search(r'arm="holdout"|status="(ok|failed)"', q) for q in prom.asked)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from tests.unit.services.test_campaign_measurements import context
 
+from uplift_operator.adapters.prometheus import Sample
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict
 from uplift_operator.domain import gates
@@ -60,17 +61,23 @@ class Timeline:
         return 0.0 if self.silent else (1 - self.delivered) * reported
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
+        assert not promql.startswith("sum by"), promql
+        return self._increase(promql, None)
+
+    def _increase(self, promql: str, status: str | None) -> float:
         found = _INCREASE.search(promql)
         assert found is not None, promql
-        metric, matchers, window, offset = found.groups()
-        status = re.search(r'status="(\w+)"', matchers)
+        metric, _, window, offset = found.groups()
         end = (self.now - T0).total_seconds() / 60 - int(offset or 0) / 60
         start = end - int(window) / 60
-        key = status.group(1) if status else None
-        return self.counter(metric, key, end) - self.counter(metric, key, start)
+        return self.counter(metric, status, end) - self.counter(metric, status, start)
 
     def query(self, promql: str, time: Any = None) -> Sequence[Any]:
-        raise AssertionError(f"deliveryRate asks scalars only: {promql}")
+        """The reports, one row per status (both exported from the start, as the runtime
+        does): the collector's one ``sum by (status)`` query over ``status=~"ok|failed"``."""
+        assert promql.startswith("sum by (status)") and 'status=~"ok|failed"' in promql, promql
+        return [Sample({"status": status}, self._increase(promql, status), 0.0)
+                for status in ("ok", "failed")]
 
 
 def ramp(sender: Timeline, report_delay: str | None = None) -> str:

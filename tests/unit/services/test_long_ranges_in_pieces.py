@@ -31,7 +31,8 @@ STEP = NOW - dt.timedelta(days=16, hours=3)
 _RANGE = re.compile(r"\[(\d+)(ms|s)\]")
 _BY = re.compile(r"^sum by \(([^)]*)\)")
 REST_AT_MOST = 3600 + 300  # a piece and the ingest delay: what is asked again each time
-LABEL_VALUES = {"arm": ("treated", "holdout"), "treatment": ("womens_e_mail",),
+LABEL_VALUES = {"arm": ("treated", "holdout"), "status": ("ok", "failed"),
+                "treatment": ("womens_e_mail",),
                 "version": ("3", "4"), "le": ("0.05", "+Inf"), "feature": ("age",),
                 "bin": ("0", "1")}
 
