@@ -2,12 +2,13 @@
 
 No CEL library is a dependency, and the integration tests (a real API server) are slow, so the
 unit tests check a rule's generated text here: literals (strings, numbers, true, false, lists),
-``self`` and field selection, ``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``
-and ``c ? a : b``. Reading an absent field raises ``NoSuchKeyError``, as the API server's CEL does
-("no such key"): a rule that reads an optional field without ``has`` is an error there, which
-a test must see; ``&&`` and ``||`` are commutative over such errors, as in CEL. Anything outside
-the subset raises ``UnsupportedError``, so a rule this cannot read fails its test rather than
-passing it.
+``self`` and field selection, ``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``,
+``c ? a : b``, ``string(x)`` of an int or a string, and the Kubernetes quantity library's
+``quantity(s)`` and ``q.compareTo(q)``. Reading an absent field raises ``NoSuchKeyError``, as
+the API server's CEL does ("no such key"): a rule that reads an optional field without ``has``
+is an error there, which a test must see; ``&&`` and ``||`` are commutative over such errors,
+as in CEL. Anything outside the subset raises ``UnsupportedError``, so a rule this cannot read
+fails its test rather than passing it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
+
+from uplift_operator.api.v1alpha1.common import quantity_value
 
 __all__ = ["NoSuchKeyError", "UnsupportedError", "evaluate"]
 
@@ -97,8 +101,24 @@ class _Parser:
         value = self.primary()
         while self.peek() == ".":
             self.take()
-            value = (".", value, self.take())
+            name = self.take()
+            if self.peek() == "(":
+                if name not in _METHODS:
+                    raise UnsupportedError(f"cannot read method {name!r}")
+                value = ("method", name, value, *self.arguments())
+            else:
+                value = (".", value, name)
         return value
+
+    def arguments(self) -> list[Node]:
+        self.take("(")
+        items = []
+        while self.peek() != ")":
+            items.append(self.ternary())
+            if self.peek() == ",":
+                self.take()
+        self.take(")")
+        return items
 
     def primary(self) -> Node:
         token = self.take()
@@ -121,6 +141,8 @@ class _Parser:
             if target[0] != ".":
                 raise UnsupportedError("has() takes a field selection")
             return ("has", target[1], target[2])
+        if token in _FUNCTIONS and self.peek() == "(":
+            return ("call", token, *self.arguments())
         if token == "self":
             return ("self",)
         if token in ("true", "false"):
@@ -150,6 +172,11 @@ def _eval(node: Node, self_value: Mapping[str, Any]) -> Any:
     if kind == "has":
         parent = _eval(node[1], self_value)
         return isinstance(parent, Mapping) and node[2] in parent
+    if kind == "call":
+        return _FUNCTIONS[node[1]](*(_eval(arg, self_value) for arg in node[2:]))
+    if kind == "method":
+        target = _eval(node[2], self_value)
+        return _METHODS[node[1]](target, *(_eval(arg, self_value) for arg in node[3:]))
     if kind == "!":
         return not _bool(_eval(node[1], self_value))
     if kind in ("||", "&&"):
@@ -170,6 +197,38 @@ def _eval(node: Node, self_value: Mapping[str, Any]) -> Any:
     if kind == "in":
         return left in right
     return _COMPARE[kind](left, right)
+
+
+@dataclass(frozen=True)
+class _Quantity:
+    """A value of CEL's Kubernetes ``Quantity`` type (compared with ``compareTo`` only)."""
+
+    value: Fraction
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise UnsupportedError(f"string() of {value!r}")
+    return str(value)
+
+
+def _quantity(text: Any) -> _Quantity:
+    if not isinstance(text, str):  # no overload for an int: the API server refuses the object
+        raise UnsupportedError(f"quantity() of {text!r}, not a string")
+    value = quantity_value(text)
+    if value is None:
+        raise UnsupportedError(f"quantity() cannot parse {text!r}")
+    return _Quantity(value)
+
+
+def _compare_to(left: Any, right: Any) -> int:
+    if not (isinstance(left, _Quantity) and isinstance(right, _Quantity)):
+        raise UnsupportedError("compareTo() takes two quantities")
+    return (left.value > right.value) - (left.value < right.value)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"string": _string, "quantity": _quantity}
+_METHODS: dict[str, Callable[..., Any]] = {"compareTo": _compare_to}
 
 
 def _bool(value: Any) -> bool:

@@ -33,6 +33,7 @@ from uplift_operator.api.v1alpha1.campaign import (
 )
 from uplift_operator.api.v1alpha1.common import (
     MAX_ATTRIBUTION_WINDOW_SECONDS,
+    REQUEST_OVER_LIMIT,
     ApiModel,
     GateSpecBase,
     clamp_durations,
@@ -156,6 +157,7 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     problems += _blank_holdout_text(spec.experiment.unit_key, spec.experiment.salt)
     if spec.experiment.salt == VERSION_SPLIT_SALT:   # the CRD's rule, for one stored before it
         problems.append(f"spec.experiment.salt: {VERSION_SPLIT_SALT_TAKEN}")
+    problems += _resource_problems(spec)
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)
@@ -170,6 +172,24 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     except ValueError as error:
         problems.append(f"spec.treatments: {error}")
     return problems
+
+
+def _resource_problems(spec: UpliftModelSpec) -> list[str]:
+    """The CRD's request-over-limit rules (``ResourceRequirements``), for an object stored
+    before them: rendered, such resources reach every predictor, the stable's included, and
+    Seldon's update of each Deployment fails (the graph frozen as it is). Refused, the pass is
+    InvalidSpec and the graph keeps the resources it has (``services.upliftmodel._invalid``)."""
+    resources = spec.serving.resources
+    if resources is None:
+        return []
+    return [f"spec.serving.resources: {REQUEST_OVER_LIMIT.format(resource=resource)} "
+            f"(requests.{resource} {_said(resources.requests, resource)}, limits.{resource} "
+            f"{_said(resources.limits, resource)})"
+            for resource in resources.requests_over_limits()]
+
+
+def _said(quantities: object, resource: str) -> str:
+    return str(getattr(quantities, resource, ""))
 
 
 def _blank_holdout_text(unit_key: str, salt: str | None) -> list[str]:

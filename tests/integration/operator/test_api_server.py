@@ -59,6 +59,13 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
     ("no-treatments", MODEL, set_path("spec.treatments", []), ["spec.treatments", "at least 1"]),
     ("replicas-zero", MODEL, set_path("spec.serving.replicas", 0),
      ["spec.serving.replicas", "greater than or equal to 1"]),
+    ("cpu-request-above-limit", MODEL,
+     set_path("spec.serving.resources", {"requests": {"cpu": 2}, "limits": {"cpu": "1"}}),
+     ["spec.serving.resources.requests.cpu", "requests.cpu must not exceed limits.cpu"]),
+    ("memory-request-above-limit", MODEL,
+     set_path("spec.serving.resources", {"requests": {"memory": "1Gi"},
+                                         "limits": {"memory": "1G"}}),
+     ["spec.serving.resources.requests.memory", "requests.memory must not exceed"]),
     ("version-not-a-number", MODEL,
      lambda b: b["spec"].update(model={"registeredModel": "m", "version": "latest"}),
      ["spec.model.version", "should match"]),
@@ -278,6 +285,9 @@ def test_at_least_fifteen_distinct_invalid_cases() -> None:
 # What the new bounds still take: each at its bound, or the edge the runtime accepts.
 AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("pause-of-100-years", MODEL, set_path("spec.rollout.steps.2.pause", "36600d")),
+    ("request-equal-to-its-limit", MODEL,
+     set_path("spec.serving.resources", {"requests": {"cpu": 2, "memory": "1G"},
+                                         "limits": {"cpu": "2000m", "memory": "1Gi"}})),
     ("deadline-of-100-years-in-hours", MODEL, set_path("spec.rollout.progressDeadline", "878400h")),
     ("window-of-10-years", CAMPAIGN, set_path("spec.experiment.attributionWindow", "3660d")),
     ("error-rate-max-near-one", MODEL,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import pydantic
@@ -20,12 +21,14 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "AT_MOST",
+    "COMPARED_RESOURCES",
     "DURATION_BOUND",
     "DURATION_PATTERN",
     "LIST_MAP_BY_NAME",
     "MAX_ATTRIBUTION_WINDOW_SECONDS",
     "MAX_DURATION_SECONDS",
     "MAX_STATE_COUNTS",
+    "REQUEST_OVER_LIMIT",
     "STEP_PAUSE_SHORT",
     "WINDOW_BOUND",
     "ApiModel",
@@ -57,7 +60,9 @@ __all__ = [
     "name_rule",
     "not_blank_rule",
     "parse_duration",
+    "quantity_value",
     "ramp_rules",
+    "request_over_limit_rule",
 ]
 
 #: Most bins a sequential state keeps counts of (a drift feature with more is not bet on).
@@ -355,11 +360,88 @@ class ResourceList(ApiModel):
         default=None, description="Memory, an integer (bytes) or a string, e.g. 512Mi or 1e9.")
 
 
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+                       r"(?:(?P<binary>[KMGTPE]i)|(?P<decimal>[numkMGTPE])"
+                       r"|[eE](?P<exponent>[+-]?[0-9]+))?")
+_BINARY: dict[str, int] = {prefix: 1024 ** (n + 1) for n, prefix in enumerate("KMGTPE")}
+_DECIMAL: dict[str, Fraction] = {
+    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000),
+    **{prefix: Fraction(1000 ** (n + 1)) for n, prefix in enumerate("kMGTPE")}}
+
+
+#: The largest decimal exponent ``quantity_value`` computes (``1e64``: far past any resource).
+_EXPONENT_MAX = 64
+
+
+def quantity_value(quantity: int | str) -> Fraction | None:
+    """The exact value of a Kubernetes quantity (``resource.ParseQuantity``: ``500m`` is 1/2,
+    ``1Ki`` 1024, ``1e3`` 1000), None for one it does not parse (``QUANTITY_PATTERN`` lets a
+    fractional exponent through, which Kubernetes refuses) or whose exponent is past
+    ``_EXPONENT_MAX``."""
+    if isinstance(quantity, int):
+        return Fraction(quantity)
+    found = _QUANTITY.fullmatch(quantity)
+    if found is None:
+        return None
+    value = Fraction(found["number"])
+    if found["binary"]:
+        return value * _BINARY[found["binary"][0]]
+    if found["decimal"]:
+        return value * _DECIMAL[found["decimal"]]
+    if found["exponent"]:
+        exponent = int(found["exponent"])
+        if abs(exponent) > _EXPONENT_MAX:  # no such resource; and 10**huge would never end
+            return None
+        return value * (Fraction(10**exponent) if exponent >= 0 else Fraction(1, 10**-exponent))
+    return value
+
+
+#: The resources ``ResourceRequirements`` compares, request to limit.
+COMPARED_RESOURCES = ("cpu", "memory")
+
+
+def request_over_limit_rule(resource: str) -> dict[str, str]:
+    """The CEL rule refusing ``requests.<resource>`` above ``limits.<resource>`` (the
+    Kubernetes quantity library: ``quantity``, ``compareTo``; an int-or-string value is read as
+    a string first, since ``quantity`` takes only strings)."""
+    request, limit = f"self.requests.{resource}", f"self.limits.{resource}"
+    return {"rule": (f"!has(self.requests) || !has(self.limits) || !has({request}) || "
+                     f"!has({limit}) || quantity(string({request}))"
+                     f".compareTo(quantity(string({limit}))) <= 0"),
+            "message": REQUEST_OVER_LIMIT.format(resource=resource),
+            "fieldPath": f".requests.{resource}"}
+
+
+#: A request above its limit: a Pod with one is refused, so the serving graph's Deployments
+#: could not be updated (every predictor's, the stable's included).
+REQUEST_OVER_LIMIT = ("requests.{resource} must not exceed limits.{resource}: Kubernetes "
+                      "refuses such a Pod, and no predictor of the serving graph, the stable's "
+                      "included, could be updated")
+
+
 class ResourceRequirements(ApiModel):
-    """CPU and memory for each serving container, as in a Pod's resources."""
+    """CPU and memory for each serving container, as in a Pod's resources. A request may not
+    exceed its limit (a Pod with one is refused)."""
 
     requests: ResourceList | None = Field(default=None, description="Minimum resources.")
     limits: ResourceList | None = Field(default=None, description="Maximum resources.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        dict(request_over_limit_rule(resource)) for resource in COMPARED_RESOURCES]})
+
+    def requests_over_limits(self) -> list[str]:
+        """Each resource (``COMPARED_RESOURCES``) whose request exceeds its limit: what
+        ``request_over_limit_rule`` refuses, for an object stored before it."""
+        over = []
+        for resource in COMPARED_RESOURCES:
+            request = getattr(self.requests, resource) if self.requests else None
+            limit = getattr(self.limits, resource) if self.limits else None
+            if request is None or limit is None:
+                continue
+            asked, allowed = quantity_value(request), quantity_value(limit)
+            if asked is not None and allowed is not None and asked > allowed:
+                over.append(resource)
+        return over
 
 
 class Condition(StatusPart):

@@ -1,0 +1,127 @@
+"""``spec.serving.resources`` with a request above its limit is refused.
+
+Rendered, such resources reached every predictor, the stable's included: Kubernetes refuses a
+Pod whose request exceeds its limit, so Seldon's update of every Deployment failed and the graph
+froze as it was (review-render requests_over_limits.py). The CRD refuses it
+(``ResourceRequirements``' CEL rules, evaluated here with ``tests.support.cel``); an object
+stored before the rule is InvalidSpec (``domain.validation``), so a pass renders the resources
+the graph already has, never these."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tests.support.cel import UnsupportedError, evaluate
+
+from uplift_operator.api.crds import UPLIFTMODEL
+from uplift_operator.api.v1alpha1 import UpliftModel
+from uplift_operator.api.v1alpha1.common import (
+    COMPARED_RESOURCES,
+    ResourceRequirements,
+    quantity_value,
+    request_over_limit_rule,
+)
+from uplift_operator.domain import validation
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+
+SAMPLES = Path(__file__).resolve().parents[3] / "manifests" / "samples"
+
+#: (requests, limits, whether the API server admits it)
+CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
+    ({"cpu": "2", "memory": "2Gi"}, {"cpu": "1", "memory": "1Gi"}, False),
+    ({"cpu": 2}, {"cpu": 1}, False),                          # integers, as YAML gives them
+    ({"cpu": "1001m"}, {"cpu": 1}, False),
+    ({"memory": "1Gi"}, {"memory": "1G"}, False),             # 1073741824 > 1000000000
+    ({"memory": "1025Mi"}, {"memory": "1Gi"}, False),
+    ({"cpu": "500m"}, {"cpu": 1}, True),
+    ({"cpu": 2}, {"cpu": "2000m"}, True),                     # equal is allowed
+    ({"memory": "1e3"}, {"memory": "1k"}, True),
+    ({"memory": "1G"}, {"memory": "1Gi"}, True),
+    ({"cpu": "4"}, {"memory": "1Gi"}, True),                  # no cpu limit: nothing to exceed
+    ({"cpu": "4", "memory": "512Mi"}, {}, True),
+]
+
+
+def _crd_resources_schema() -> dict[str, Any]:
+    schema = UPLIFTMODEL.manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    node: dict[str, Any] = schema["properties"]["spec"]["properties"]["serving"]["properties"][
+        "resources"]
+    return node
+
+
+def _model(resources: dict[str, Any]) -> UpliftModel:
+    body = yaml.safe_load((SAMPLES / "upliftmodel.yaml").read_text())
+    body["spec"].setdefault("serving", {})["resources"] = resources
+    return UpliftModel.model_validate(body)
+
+
+@pytest.mark.parametrize(("quantity", "value"), [
+    (2, Fraction(2)), ("500m", Fraction(1, 2)), (".5", Fraction(1, 2)), ("1Ki", Fraction(1024)),
+    ("1.5Gi", Fraction(3 * 2**29)), ("1e3", Fraction(1000)), ("1E-2", Fraction(1, 100)),
+    ("2k", Fraction(2000)), ("1.5E", Fraction(15 * 10**17)), ("100u", Fraction(1, 10**4)),
+])
+def test_a_quantity_has_its_kubernetes_value(quantity: int | str, value: Fraction) -> None:
+    assert quantity_value(quantity) == value
+
+
+@pytest.mark.parametrize("quantity", ["1e1.5", "1e65", "9" * 10 + "e" + "9" * 20, "1 Gi"])
+def test_a_quantity_past_what_is_computed_has_no_value(quantity: str) -> None:
+    assert quantity_value(quantity) is None
+
+
+def test_the_crd_carries_one_rule_per_resource() -> None:
+    rules = _crd_resources_schema()["x-kubernetes-validations"]
+    assert rules == [request_over_limit_rule(r) for r in COMPARED_RESOURCES]
+    assert [r["fieldPath"] for r in rules] == [".requests.cpu", ".requests.memory"]
+    assert all("quantity(string(" in r["rule"] and ".compareTo(" in r["rule"] for r in rules)
+
+
+@pytest.mark.parametrize(("requests", "limits", "admitted"), CASES)
+def test_the_crd_refuses_a_request_above_its_limit(requests: dict[str, Any],
+                                                   limits: dict[str, Any], admitted: bool) -> None:
+    value = {"requests": requests, "limits": limits}
+    verdicts = [evaluate(r["rule"], value)
+                for r in _crd_resources_schema()["x-kubernetes-validations"]]
+    assert all(verdicts) is admitted
+    for section in ({"requests": requests}, {"limits": limits}, {}):  # one side alone: fine
+        assert all(evaluate(r["rule"], section)
+                   for r in _crd_resources_schema()["x-kubernetes-validations"])
+
+
+def test_the_rule_reads_an_integer_as_a_string_first() -> None:
+    """``quantity`` has no overload for an int: without ``string()`` an integer ``cpu: 2``
+    (what YAML and Helm's toYaml give) would make the API server refuse every such object."""
+    bare = "quantity(self.requests.cpu).compareTo(quantity(self.limits.cpu)) <= 0"
+    with pytest.raises(UnsupportedError):
+        evaluate(bare, {"requests": {"cpu": 2}, "limits": {"cpu": 1}})
+    assert evaluate(request_over_limit_rule("cpu")["rule"],
+                    {"requests": {"cpu": 1}, "limits": {"cpu": 2}})
+
+
+@pytest.mark.parametrize(("requests", "limits", "admitted"), CASES)
+def test_validation_refuses_what_the_crd_refuses(requests: dict[str, Any],
+                                                 limits: dict[str, Any], admitted: bool) -> None:
+    spec = _model({"requests": requests, "limits": limits}).spec
+    problems = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+                if p.startswith("spec.serving.resources")]
+    assert (problems == []) is admitted, problems
+
+
+def test_the_problem_names_the_resource_and_both_quantities() -> None:
+    spec = _model({"requests": {"cpu": "2", "memory": "256Mi"},
+                   "limits": {"cpu": "1", "memory": "1Gi"}}).spec
+    [problem] = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+                 if p.startswith("spec.serving.resources")]
+    assert problem.startswith("spec.serving.resources: requests.cpu must not exceed limits.cpu")
+    assert problem.endswith("(requests.cpu 2, limits.cpu 1)")
+
+
+def test_the_model_still_parses_an_object_stored_before_the_rule() -> None:
+    """The typed model does not refuse it: a stored object must parse, so that its pass is
+    InvalidSpec (an abort still acted on), not an error at every pass."""
+    parsed = ResourceRequirements.model_validate({"requests": {"cpu": 2}, "limits": {"cpu": 1}})
+    assert parsed.requests_over_limits() == ["cpu"]
