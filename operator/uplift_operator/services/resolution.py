@@ -241,7 +241,10 @@ class Resolver:
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
     _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _failed: dict[AliasKey, tuple[dt.datetime, Resolution]] = field(default_factory=dict)
+    # Per key, its last read's failure: when, the answer, and the version a pinned spec asked
+    # for (None for an alias; a pinned spec's key names no version).
+    _failed: dict[AliasKey, tuple[dt.datetime, Resolution, str | None]] = field(
+        default_factory=dict)
     # Per version: those resources follow (``follow_versions``) kept while followed, the rest
     # bounded, least recently used out (a registry keeps every version it ever had).
     _versions: _Kept[VersionKey, VersionFacts] = field(
@@ -516,7 +519,7 @@ class Resolver:
             # behind it, and each of them would wait out a timeout of its own in turn (a
             # black-holed MLflow then held every thread of the pool on this alias's lock).
             ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
-            self._failed[key] = (ended, resolution)
+            self._failed[key] = (ended, resolution, ref.version)
         else:
             self._failed.pop(key, None)
         if ref.alias is not None and failed_before != (key in self._failed):
@@ -640,7 +643,7 @@ PENDING_REGISTRATION = "PENDING_REGISTRATION"
 
 
 def _standing(ref: ModelReference, cached: _Entry | None,
-              failed: tuple[dt.datetime, Resolution] | None,
+              failed: tuple[dt.datetime, Resolution, str | None] | None,
               error: errors.RegistryNotAsked) -> Resolution:
     """The answer for a read that was not sent (the tracking URI's breaker failed it fast after
     some request, maybe another client's, got no answer): the problem known of the alias, as
@@ -650,8 +653,10 @@ def _standing(ref: ModelReference, cached: _Entry | None,
     client's neither restarts a problem's grace (``domain.stuck``, from the condition's
     lastTransitionTime) nor flips the followers' reason; the next read that is sent says. A
     READY answer past its interval is not "Resolved" from here: through a real outage an alias
-    whose own read is never let through would pass for confirmed for as long as it lasts."""
-    if failed is not None:
+    whose own read is never let through would pass for confirmed for as long as it lasts. A
+    pinned version's failure stands only for that version (a spec since pinned to another one
+    is not "not found" by it)."""
+    if failed is not None and failed[2] == ref.version:
         return failed[1]
     if cached is not None and ref.alias is not None and not cached.facts.ready:
         return _not_ready(cached.facts, ref.registered_model)

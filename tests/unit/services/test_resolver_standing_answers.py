@@ -69,7 +69,7 @@ def test_a_read_failed_fast_keeps_a_deleted_aliases_not_found_unstamped_and_unto
     assert resolver._failed[KEY][0] == stamp and told == [KEY]
     # The poller's reads in the window neither stamp nor tell either.
     assert resolver.refresh(KEY, dt.timedelta(seconds=60), T0 + dt.timedelta(seconds=500))
-    assert resolver._failed[KEY] == (stamp, first) and told == [KEY]
+    assert resolver._failed[KEY][:2] == (stamp, first) and told == [KEY]
     # Sent again, the read says: the alias is back, the followers are told.
     registry.open = False
     registry.aliases[("m", "champion")] = "1"
@@ -114,6 +114,9 @@ def test_a_pinned_version_not_found_stays_not_found_through_a_read_failed_fast()
     assert gone.reason == "ModelNotFound"
     registry.open = True
     assert resolver.resolve(SCOPE, pinned, registry, T0 + dt.timedelta(seconds=30)) == gone
+    # The spec now pins a version never read: the other version's absence says nothing of it.
+    other = resolver.resolve(SCOPE, _ref(version="1"), registry, T0 + dt.timedelta(seconds=40))
+    assert (other.reason, other.message) == ("RegistryUnavailable", BLIP)
 
 
 def test_a_plain_outage_still_stamps_and_tells() -> None:
