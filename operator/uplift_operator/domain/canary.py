@@ -1435,7 +1435,22 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             # The restored version's predictor is created again (it left at the promotion):
             # the replaced one keeps the traffic until it serves, or nothing would.
             return TrafficSplit(s.stable_version, s.emergency_rolled_back_version, 100)
-        if self.scale_down_until() is not None:
+        if self.scale_down_until() is not None and self.kept_serves():
             return TrafficSplit(s.stable_version, self.kept_deployed(), 0)
         return TrafficSplit(s.stable_version, None, 0)
+
+    def kept_serves(self) -> bool:
+        """Whether the rolled-back version ``kept_deployed`` may stay in the graph at weight 0
+        for ``spec.rollback.scaleDownDelay``: only while its own predictor serves (its
+        Deployment has an available pod: ``Observed.ready_versions``; with only the two flags
+        known, the whole graph serving, stable and the other predictor). Seldon Core 1.17.1
+        moves the traffic (its Istio VirtualService or Ambassador weights) and deletes a
+        removed predictor's Deployment only once every predictor's Deployment is available: a
+        kept version whose pods are down, the usual reason for a rollback, would keep its share
+        of the traffic for the whole delay. Left out, its predictor and pods are gone, so it
+        does not serve again and is not kept again (docs/lifecycle.md, "`scaleDownDelay` and
+        Seldon's routes")."""
+        if self.seen.ready_versions is not None:
+            return self.kept_deployed() in self.seen.ready_versions
+        return self.seen.stable_ready and self.seen.canary_ready
 

@@ -106,6 +106,13 @@ change (``createDeployments`` updates a Deployment only when ``Spec.Template.Spe
 executor's ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas`` and ``traffic``), so a
 replicas-only edit leaves the old count running, with nothing in the status to tell it from a
 surge.
+
+The same rule gates the routes: Seldon rewrites its Istio VirtualService or Ambassador Mapping
+weights, and deletes the Deployments of predictors removed from the graph, only in a reconcile
+that found every predictor's Deployment ready. Until then the routes keep the last weights it
+completed: a predictor whose pods are down holds every split change of its graph back. So a
+rolled-back version stays in the graph at weight 0 (``spec.rollback.scaleDownDelay``) only while
+its pods serve (``domain.canary._CanaryPass.kept_serves``; docs/dataplane.md).
 """
 
 from __future__ import annotations

@@ -451,8 +451,12 @@ class RollbackPolicy(RollbackPolicyBase):
 
     scale_down_delay: Duration = Field(
         default="0s",
-        description="How long a rolled-back canary predictor stays deployed at weight 0, for "
-                    f"inspection. Default: 0s. {AT_MOST}")
+        description="How long a rolled-back canary predictor (or the stable an emergency "
+                    "rollback replaced, once the restored one serves) stays deployed at weight "
+                    "0, for inspection, and only while its own pods serve: Seldon Core 1.17.1 "
+                    "moves traffic and removes predictors only once every predictor's "
+                    "Deployment is available, so one whose pods are down is removed at once. "
+                    f"Default: 0s. {AT_MOST}")
 
 
 class UpliftModelSpec(ApiModel):
