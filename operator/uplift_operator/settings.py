@@ -101,6 +101,9 @@ class OperatorConfig:
     # The chart renders the peering objects too (its peering.create): Helm's first install
     # creates them after the Deployment, so the operator leaves them to it for a while.
     helm_creates_peerings: bool = False
+    # The ``seldon.io/controller-id`` label of every SeldonDeployment rendered ("": none):
+    # which Seldon controller (its CONTROLLER_ID) reconciles the serving graphs.
+    seldon_controller_id: str = ""
 
     @property
     def cluster_reads(self) -> bool:
@@ -189,6 +192,9 @@ def _env_list(plural: str, singular: str) -> list[str]:
                          f"values: set one (UPLIFT_{plural}, comma-separated)")
     return lists[plural] or lists[singular]
 
+
+#: A Kubernetes label value (``validation.IsValidLabelValue``), not empty.
+_LABEL_VALUE = re.compile(r"(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 #: An HTTP header name (RFC 9110 ``token``).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -366,6 +372,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "for its first 60 s the operator only dry-runs their creation, "
                              "which Helm's first install does after the Deployment. "
                              "Env: UPLIFT_HELM_CREATES_PEERINGS=true")
+    parser.add_argument("--seldon-controller-id", default=_env("SELDON_CONTROLLER_ID", ""),
+                        help="the seldon.io/controller-id label of every SeldonDeployment the "
+                             "operator renders: only the Seldon controller started with that "
+                             "CONTROLLER_ID reconciles them (a cluster running several Seldon "
+                             "controllers). Empty: no label, for a Seldon controller without "
+                             "an id. Env: UPLIFT_SELDON_CONTROLLER_ID")
     args = parser.parse_args(list(argv))
     try:
         # A switch given wins: its variable is not read, so not even an invalid one is an error.
@@ -408,6 +420,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                      "user:password@ (not shown here): it would reach every serving pod's "
                      "environment and the operator's messages; put the credentials in a Secret "
                      "named by each UpliftModel's spec.model.credentials")
+    if args.seldon_controller_id and not _LABEL_VALUE.fullmatch(args.seldon_controller_id):
+        parser.error(f"--seldon-controller-id {args.seldon_controller_id[:80]!r}: not a label "
+                     "value (at most 63 letters, digits, '-', '_' or '.', beginning and ending "
+                     "with a letter or a digit)")
     if args.pass_workers < 1:
         parser.error("--pass-workers must be at least 1")
     if args.max_concurrent_graph_rolls < 0:
@@ -474,4 +490,5 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         allowed_service_accounts=allowed["service_account"],
         helm_release=((args.helm_release, args.helm_release_namespace)
                       if args.helm_release else None),
-        helm_creates_peerings=args.helm_creates_peerings)
+        helm_creates_peerings=args.helm_creates_peerings,
+        seldon_controller_id=args.seldon_controller_id)

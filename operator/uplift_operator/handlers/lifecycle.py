@@ -250,7 +250,8 @@ def dependencies(config: OperatorConfig,
         return clients.get(uri, credentials)
 
     return service.Dependencies(
-        cluster=cluster, backend=SeldonV1Backend(), registry_for=registry_for,
+        cluster=cluster, backend=SeldonV1Backend(controller_id=config.seldon_controller_id),
+        registry_for=registry_for,
         prometheus=prometheus, metric_templates=config.metric_templates,
         runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri,
         # The next scrape after the drain, with some slack for its duration.

@@ -113,6 +113,10 @@ that found every predictor's Deployment ready. Until then the routes keep the la
 completed: a predictor whose pods are down holds every split change of its graph back. So a
 rolled-back version stays in the graph at weight 0 (``spec.rollback.scaleDownDelay``) only while
 its pods serve (``domain.canary._CanaryPass.kept_serves``; docs/dataplane.md).
+
+With ``controller_id`` (the operator's ``--seldon-controller-id``) every SeldonDeployment carries
+``CONTROLLER_ID_LABEL``: only the Seldon controller started with that ``CONTROLLER_ID`` reconciles
+it, and one started without an id leaves it alone.
 """
 
 from __future__ import annotations
@@ -129,8 +133,8 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
-           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
+__all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_ENV",
+           "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
            "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV", "PREDICTOR_ROLE_ANNOTATION",
            "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
            "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "STARTUP_PROBE",
@@ -200,6 +204,9 @@ DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 #: traffic. ``annotations.version`` stays on the predictor: the executor labels its metrics
 #: ``predictor_version`` with it, and it never changes for a version's predictor.
 ROLES_ANNOTATION = "uplift.dev/roles"
+#: Which Seldon controller reconciles the SeldonDeployment (Seldon Core 1.17.1's
+#: ``CONTROLLER_ID``): set only with the operator's ``--seldon-controller-id``.
+CONTROLLER_ID_LABEL = "seldon.io/controller-id"
 PREDICTOR_ROLE_ANNOTATION = "uplift.dev/role"
 ROLES = ("stable", "canary")
 
@@ -423,19 +430,26 @@ class SeldonV1Backend:
     kind = "SeldonDeployment"
     plural = "seldondeployments"
 
+    def __init__(self, controller_id: str = "") -> None:
+        #: ``CONTROLLER_ID_LABEL``'s value on every graph rendered ("": no such label).
+        self.controller_id = controller_id
+
     def render(self, owner: Owner, runtime: RuntimeSettings, split: TrafficSplit) -> dict[str, Any]:
         predictors = [self._predictor(owner, runtime, split.stable_version,
                                       100 - split.canary_weight)]
         if split.canary_version is not None:
             predictors.append(self._predictor(owner, runtime, split.canary_version,
                                               split.canary_weight))
+        labels = naming.labels(owner)
+        if self.controller_id:
+            labels[CONTROLLER_ID_LABEL] = self.controller_id
         return {
             "apiVersion": self.api_version,
             "kind": self.kind,
             "metadata": {
                 "name": owner.name,
                 "namespace": owner.namespace,
-                "labels": naming.labels(owner),
+                "labels": labels,
                 "annotations": {ROLES_ANNOTATION: _roles_annotation(split)},
                 "ownerReferences": [naming.owner_reference(owner)],
             },
