@@ -127,9 +127,14 @@ def test_a_decision_that_sent_nothing_leaves_unit_reports_to_the_one_that_sent()
     again = SIGNER.mint("treated", "mens_e_mail", "7", "c", 1_200, 100)
     cache.put("c", "u", again, sent=True, now=1_200)
     assert cache.get("c", "u") == again
+    # The holdout alike (the review's r7): a decision that withheld a treatment is its arm's
+    # sent one (the engine puts it sent=True; an open one is kept over one that withheld
+    # none even when put sent=False), and one that withheld one again replaces it.
     holdout = [SIGNER.mint("holdout", "womens_e_mail", "7", "c", t, 100) for t in (1, 2)]
     for t, decision in enumerate(holdout, 1):
-        cache.put("c", "h", decision, sent=False, now=t)
+        cache.put("c", "h", decision, sent=True, now=t)
+    assert cache.get("c", "h") == holdout[1]
+    cache.put("c", "h", SIGNER.mint("holdout", "none", "7", "c", 3, 100), sent=False, now=3)
     assert cache.get("c", "h") == holdout[1]
 
 
