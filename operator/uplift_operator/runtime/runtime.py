@@ -587,6 +587,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                     idle[name] = now + c.attribution_window_seconds + FORGET_AFTER_SECONDS
             elif name not in zeros_out:
                 may_treat.append(name)
+                if idle:   # a report of it while it treated no one (_reported)
+                    idle.pop(name, None)
             elif idle and name in idle:
                 del idle[name]
             if c.budget is not None:   # spend moves with decisions: refreshed by each
@@ -1162,6 +1164,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             # A retry after a failure is news; the same result twice is not.
             seen = engine.seen.classify("deliveries", ((f"{r.decision.decision_id}~{r.ok}", 0)
                                                        for r in reports))
+            self._reported([r.decision for r in reports], time.time())
             predecessors = 0
             for r, was in zip(reports, seen, strict=True):
                 if was == "new":
@@ -1214,6 +1217,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             # conversion after the window that follows the non-conversion reported when it
             # closed is judged late first: no conflict, counted late below.
             seen = engine.seen.classify_outcomes(reports, now)
+            self._reported([r.decision for r in reports], now)
             for r, was in zip(reports, seen, strict=True):
                 if was != "new":
                     continue
@@ -1246,6 +1250,38 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                 predecessors)
 
         return await self._guarded("outcomes", handle)
+
+    def _reported(self, decisions: Sequence[events.Decision], now: float) -> None:
+        """Reports of ``decisions`` count (or count as duplicates) in series of their campaign
+        and version: one whose series were removed, or are set to go, has them again, so it
+        goes back to what removes them, with a deadline a few scrapes past ``now`` (its window,
+        if still open): a campaign no longer in the file or a version no longer in the split
+        (``_forget_retired``), a campaign of the file whose counters are not at zero here (it
+        treats no one: ``_forget_idle``). Before, the series a report created after theirs
+        were removed (a sender's ``converted: false`` at window close, a daily batch, a late
+        delivery) stayed for the life of the process."""
+        current = self._campaigns
+        if current is None or not decisions:
+            return
+        own, others = self._engine.version, None
+        retired, idle, zeros_out = self._retired, self._idle, self._zeros_out
+        in_file = self._named_keys   # taken here or not: one this version rejects is the
+        for d in decisions:          # other version's, whose series stay at zero here
+            closes = d.window_closes_at
+            after = max(now, closes if closes is not None else now) + FORGET_AFTER_SECONDS
+            name = d.campaign
+            if name and name not in in_file and name not in current:
+                if retired.get(("campaign", name), -math.inf) < after:
+                    retired["campaign", name] = after
+            elif (name and name in current and name not in zeros_out
+                  and idle.get(name, -math.inf) < after):
+                idle[name] = after
+            if d.version != own:
+                if others is None:
+                    others = self._other_versions()
+                if d.version not in others and retired.get(("version", d.version),
+                                                           -math.inf) < after:
+                    retired["version", d.version] = after
 
     def _predecessor(self, endpoint: str, decision: events.Decision) -> bool:
         """Whether ``decision`` was made under an earlier Campaign of its campaign's name

@@ -97,15 +97,17 @@ class Loaded:
             self.runtime.predict(InferenceRequest.model_validate(body)))
         return [str(v) for o in response.outputs if o.name == "arm" for v in o.data.root]
 
-    def report(self, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-        data = json.dumps({"outcomes": outcomes}).encode()
+    def report(self, outcomes: list[dict[str, Any]],
+               endpoint: str = "outcomes") -> dict[str, Any]:
+        data = json.dumps({endpoint: outcomes}).encode()
 
         async def receive() -> dict[str, Any]:
             return {"type": "http.request", "body": data, "more_body": False}
 
         request = Request({"type": "http", "method": "POST", "headers": [], "path": "/",
                            "query_string": b""}, receive)
-        answer: dict[str, Any] = self.loop.run_until_complete(self.runtime.outcomes(request))
+        handler = self.runtime.outcomes if endpoint == "outcomes" else self.runtime.deliveries
+        answer: dict[str, Any] = self.loop.run_until_complete(handler(request))
         return answer
 
     def value(self, metric: str, version: str, **labels: str) -> float | None:
@@ -237,6 +239,85 @@ def test_a_cohort_count_of_an_idle_campaigns_decision_lands_in_a_series_at_zero(
     runtime._campaign_tick(now + 3 * (WINDOW + FORGET_AFTER_SECONDS))
     assert loaded.series("inactive") == {"uplift_campaign_generation",
                                          "uplift_campaign_exposure_percent"}
+
+
+GAUGES = {"uplift_campaign_generation", "uplift_campaign_exposure_percent"}
+
+
+def test_a_report_after_an_idle_campaigns_counters_went_has_them_removed_again(
+        loaded: Loaded) -> None:
+    """The review's r1b_idle_series_leak.py: a campaign rolled back to exposure 0 loses its
+    counters a window later; a delivery and a late conversion reported after that create
+    series again (no cohort count is held for either). They go back to ``_forget_idle``, a
+    few scrapes later; before, they stayed for the life of the process."""
+    runtime, t0 = loaded.runtime, time.time()
+    loaded.decide("treating", [f"u-{i}" for i in range(4)])
+    loaded.publish({**FIRST, "treating": _entry(exposurePercent=0, generation=2)}, t0)
+    later = t0 + WINDOW + FORGET_AFTER_SECONDS + 5
+    runtime._campaign_tick(later)
+    runtime._campaign_tick(later + 2 * FORGET_AFTER_SECONDS)
+    assert loaded.series("treating") == GAUGES
+    signer = Signer(KEY.encode())
+    sent = signer.mint("treated", "womens_e_mail", OWN, "treating", int(t0) - 600, WINDOW)
+    old = signer.mint("treated", "womens_e_mail", OWN, "treating", int(t0) - 3600, WINDOW)
+    assert loaded.report([{"decision_id": sent, "status": "ok"}], "deliveries")["counted"] == 1
+    assert loaded.report([{"decision_id": old, "converted": True}])["late"] == 1
+    assert {"uplift_deliveries_total", "uplift_late_outcomes_total"} <= loaded.series("treating")
+    now = time.time()
+    runtime._campaign_tick(now + FORGET_AFTER_SECONDS - 10)   # read by a few scrapes first
+    assert "uplift_deliveries_total" in loaded.series("treating")
+    runtime._campaign_tick(now + FORGET_AFTER_SECONDS + 10)
+    assert loaded.series("treating") == GAUGES
+    assert "treating" not in runtime._idle and "treating" not in runtime._zeros_out
+
+
+def test_a_campaign_reported_while_idle_keeps_its_series_once_it_treats(
+        loaded: Loaded) -> None:
+    """A report of "held" (exposure 0, no series at zero) puts it in ``_idle``; once it may
+    treat, its series are at zero and stay: it leaves ``_idle`` with the tick that exports
+    them, never removed while it treats."""
+    runtime, t0 = loaded.runtime, time.time()
+    held = Signer(KEY.encode()).mint("treated", "womens_e_mail", OWN, "held", int(t0) - 3600,
+                                     WINDOW)
+    assert loaded.report([{"decision_id": held, "status": "failed"}], "deliveries")[
+        "counted"] == 1
+    assert "held" in runtime._idle
+    loaded.publish({**FIRST, "held": _entry(exposurePercent=50, generation=2)}, t0)
+    assert "held" not in runtime._idle and loaded.zeros_missing("held") == []
+    runtime._campaign_tick(t0 + 10 * (WINDOW + FORGET_AFTER_SECONDS))
+    assert loaded.zeros_missing("held") == []
+    assert "uplift_deliveries_total" in loaded.series("held")
+
+
+def test_a_report_after_a_retired_campaigns_series_went_has_them_removed_again(
+        loaded: Loaded) -> None:
+    """The review's r1_retired_series_leak.py: a campaign leaves the file, its series go a
+    window and the grace later; then the sender's ``converted: false`` of its decisions,
+    reported when their windows closed (a daily batch), creates them again, cohort counts
+    included. They go back to ``_forget_retired``, once those counts are counted and a few
+    scrapes have read them; before, nothing removed them again."""
+    runtime, t0 = loaded.runtime, time.time()
+    signer = Signer(KEY.encode())
+    loaded.decide("treating", [f"u-{i}" for i in range(4)])
+    campaigns = {name: entry for name, entry in FIRST.items() if name != "treating"}
+    loaded.publish(campaigns, t0)
+    later = t0 + WINDOW + FORGET_AFTER_SECONDS + 5
+    runtime._campaign_tick(later)
+    runtime._campaign_tick(later + 2 * FORGET_AFTER_SECONDS)
+    assert loaded.series("treating") == set()
+    ids = [signer.mint(arm, "womens_e_mail", OWN, "treating", int(t0) - 600, WINDOW)
+           for arm in ("treated", "holdout")]   # decisions whose windows closed
+    assert loaded.report([{"decision_id": d, "converted": False} for d in ids])["counted"] == 2
+    assert "uplift_outcomes_total" in loaded.series("treating")
+    now = time.time()
+    runtime._campaign_tick(now + 1)   # the cohort counts (their windows closed) are counted
+    assert loaded.value("uplift_outcomes_received_total", OWN, campaign="treating",
+                        arm="holdout", treatment="womens_e_mail") == 1.0
+    runtime._campaign_tick(now + FORGET_AFTER_SECONDS - 10)
+    assert "uplift_outcomes_received_total" in loaded.series("treating")
+    runtime._campaign_tick(now + 1 + FORGET_AFTER_SECONDS + 10)
+    assert loaded.series("treating") == set()
+    assert ("campaign", "treating") not in runtime._retired
 
 
 def test_the_runtime_exports_no_created_series() -> None:

@@ -242,6 +242,37 @@ def test_a_version_that_left_the_split_has_its_series_removed_after_its_window(
     assert missing(CANARY, "") == [] and missing(CANARY, CAMPAIGN) == []  # back: from zero
 
 
+def test_a_report_after_a_retired_versions_series_went_has_them_removed_again(
+        loaded: Loaded) -> None:
+    """The review's r1_retired_series_leak.py for a version: 8 leaves the split and its series
+    go; then a ``converted: false`` of one of its decisions (its window closed long ago, a
+    daily batch) creates them again. The version goes back to ``_forget_retired`` and they go
+    once the cohort count is counted and a few scrapes have read it; before, they stayed."""
+    runtime = loaded.runtime
+    now = time.time()
+    try:
+        loaded.publish(_document("9"), now)
+        runtime._campaign_tick(now + 86400 + FORGET_AFTER_SECONDS + 1)
+        assert series(CANARY) == set()
+        decision = Signer(KEY.encode()).mint("holdout", "womens_e_mail", CANARY, CAMPAIGN,
+                                             int(now) - 2 * 86400, 86400)
+        assert loaded.report([{"decision_id": decision, "converted": False}])["counted"] == 1
+        assert series(CANARY) != set()
+        reported = time.time()
+        runtime._campaign_tick(reported + 1)    # the cohort count is counted
+        assert value("uplift_outcomes_received_total", CANARY, campaign=CAMPAIGN,
+                     arm="holdout", treatment="womens_e_mail") == 1.0
+        runtime._campaign_tick(reported + FORGET_AFTER_SECONDS - 10)
+        assert series(CANARY) != set()
+        runtime._campaign_tick(reported + 1 + FORGET_AFTER_SECONDS + 10)
+        assert series(CANARY) == set()
+        assert ("version", CANARY) not in runtime._retired
+        assert missing("9", CAMPAIGN) == [] and missing(OWN, CAMPAIGN) == []
+    finally:
+        loaded.publish(_document(CANARY), time.time())
+    assert missing(CANARY, "") == [] and missing(CANARY, CAMPAIGN) == []
+
+
 def test_the_series_are_bounded_by_the_splits_versions(loaded: Loaded) -> None:
     """Per other version: 4 families × 2 arms × (treatments + none) for the model's own
     decisions, and per campaign 5 × 2 × (treatments + none) + 2 delivery results × the
