@@ -14,7 +14,8 @@ Neighbours: ``srm`` (uses ``multinomial_test``), ``sequential`` (the same for me
 
 Shares ρ must stay fixed within a stratum: when a ramp changes the split, count from the
 change and go on with ``SequentialState.next_stratum()``, which carries the evidence so far
-(the e-values multiply across strata).
+(the e-values multiply across strata). The bounds invert that product too, as a function of
+the rate ratio: the state keeps each stratum's two counts and share (``_carried_strata``).
 """
 
 from __future__ import annotations
@@ -125,6 +126,20 @@ def log_beta_bf_one_sided(
     return float(out) if out.ndim == 0 else out
 
 
+def _log_bf_one_sided_each(n_b: FloatArray, n_a: FloatArray, theta0: FloatArray, k: float,
+                           *, greater: bool) -> FloatArray:
+    """``log_beta_bf_one_sided`` of several strata at once, each at its own θ₀ in (0, 1)."""
+    from scipy import special
+
+    a, b = k * theta0, k * (1.0 - theta0)
+    tail = special.betaincc if greater else special.betainc
+    with np.errstate(divide="ignore"):  # a tail that underflows: the floor below
+        out: FloatArray = (special.betaln(a + n_b, b + n_a) + np.log(tail(a + n_b, b + n_a, theta0))
+                           - special.betaln(a, b) - np.log(tail(a, b, theta0))
+                           - n_b * np.log(theta0) - n_a * np.log1p(-theta0))
+    return np.maximum(out, _LOG_FLOOR)
+
+
 def _theta_of_ratio(r: float, rho_a: float, rho_b: float) -> float:
     return rho_b * r / (rho_a + rho_b * r)
 
@@ -178,6 +193,172 @@ def _two_arm_cs(
     return _ratio_of_theta(lo, rho_a, rho_b), _ratio_of_theta(hi, rho_a, rho_b)
 
 
+#: A stratum's record in ``SequentialState.counts``, which the count tests' bounds need once the
+#: traffic split has changed: its two counts (first arm, second arm) and the second arm's share
+#: in units of 10⁻¹⁵ (the state's counts are integers, ``status.gates[].sequentialState``).
+_SHARE_UNITS = 10**15
+#: Strata whose records are kept (3 integers each, well within the status's 256 counts). A
+#: version with more ramp steps keeps its bounds as they are from then on: valid, no narrower.
+MAX_BOUND_STRATA = 32
+
+_Stratum = tuple[int, int, float]  # (count of the first arm, of the second, second's share)
+
+
+def _carried_strata(state: SequentialState) -> list[_Stratum] | None:
+    """The completed strata whose evidence the bounds add to this stratum's, or None where
+    they are not known (a state written before the records were kept, more strata than
+    ``MAX_BOUND_STRATA``): the bounds then stay as they are. ``units`` > 0 marks the last
+    record as this stratum's own (written at its last look; ``next_stratum`` zeroes it)."""
+    c = state.counts
+    if len(c) % 3:
+        return None
+    records = [(c[i], c[i + 1], c[i + 2] / _SHARE_UNITS) for i in range(0, len(c), 3)]
+    if state.units > 0:
+        return records[:-1] if records else None
+    if (state.looks > 0 and not records) or len(records) >= MAX_BOUND_STRATA:
+        return None
+    return records
+
+
+def _recorded(state: SequentialState, carried: list[_Stratum] | None, c_a: int, c_b: int,
+              rho_b: float) -> SequentialState:
+    """``state`` keeping this stratum's record after the carried ones (as it is with None)."""
+    if carried is None:
+        return state
+    flat = [x for n_a, n_b, rb in carried for x in (n_a, n_b, round(rb * _SHARE_UNITS))]
+    return replace(state, counts=(*flat, c_a, c_b, round(rho_b * _SHARE_UNITS)),
+                   units=float(c_a + c_b))
+
+
+def _clip(theta: float) -> float:
+    return min(max(theta, _EPS), 1.0 - _EPS)
+
+
+def _summed(log_bf: Callable[[int, int, float], float], c_a: int, c_b: int, rho_b: float,
+            carried: list[_Stratum],
+            log_bf_each: Callable[[FloatArray, FloatArray, FloatArray], FloatArray] | None = None,
+            ) -> Callable[[float], float]:
+    """θ ↦ the log evidence against the rate ratio r(θ) summed over the carried strata and this
+    one, θ on this stratum's scale (θ = ρ_B r/(ρ_A + ρ_B r)). A stratum's e-value at its last look
+    times the next stratum's test supermartingale is again one, for every r (the same product the
+    decisions' carried evidence is), so inverting the sum gives a confidence sequence over the
+    whole version; this stratum's evidence alone would spend α again at every step.
+    ``log_bf(n_b, n_a, θ₀)`` is one stratum's evidence against θ₀ with n_b of n_a + n_b events
+    in the second arm; ``log_bf_each`` the same of several strata at once (arrays), if given."""
+    rho_a = 1.0 - rho_b
+    n_a_s = np.array([s[0] for s in carried] + [c_a], dtype=np.float64)
+    n_b_s = np.array([s[1] for s in carried] + [c_b], dtype=np.float64)
+    rho_s = np.array([s[2] for s in carried] + [rho_b], dtype=np.float64)
+
+    def total(theta: float) -> float:
+        if not carried:
+            return log_bf(c_b, c_a, theta)
+        r = _ratio_of_theta(theta, rho_a, rho_b)
+        if log_bf_each is not None and math.isfinite(r):
+            # every stratum at once, this one (the last) at θ itself
+            thetas = np.clip(rho_s * r / ((1.0 - rho_s) + rho_s * r), _EPS, 1.0 - _EPS)
+            thetas[-1] = theta
+            return float(np.sum(log_bf_each(n_b_s, n_a_s, thetas)))
+        out = log_bf(c_b, c_a, theta)
+        for n_a, n_b, rb in carried:
+            out += log_bf(n_b, n_a, _clip(_theta_of_ratio(r, 1.0 - rb, rb)))
+        return out
+
+    return total
+
+
+def _pooled_theta(c_a: int, c_b: int, rho_b: float, carried: list[_Stratum]) -> float:
+    """The maximum-likelihood r of all strata together, on this stratum's θ scale."""
+    from scipy import optimize
+
+    rho_a = 1.0 - rho_b
+
+    def score(theta: float) -> float:
+        r = _ratio_of_theta(theta, rho_a, rho_b)
+        out = c_b - (c_a + c_b) * theta
+        for n_a, n_b, rb in carried:
+            out += n_b - (n_a + n_b) * _theta_of_ratio(r, 1.0 - rb, rb)
+        return out
+
+    lo, hi = _EPS, 1.0 - _EPS
+    if score(lo) <= 0:
+        return lo
+    if score(hi) >= 0:
+        return hi
+    return float(optimize.brentq(score, lo, hi, xtol=1e-14))
+
+
+def _carried_bounds(lbf_lo: Callable[[float], float], lbf_hi: Callable[[float], float],
+                    target: float, pooled: float, *, two_sided: bool) -> tuple[float, float]:
+    """θ bounds from summed evidence: ``lbf_lo`` rejects θ₀ below the truth (non-increasing
+    in θ₀ for the one-sided mixtures), ``lbf_hi`` above it. The inversion starts from the pooled
+    estimate (or, failing that, where the evidence is least); where every θ₀ on a side is
+    rejected the set is empty on that side (lower above upper, or the least-evidence point
+    for the two-sided test)."""
+    from scipy import optimize
+
+    def least(f: Callable[[float], float], fallback: float) -> float:
+        if f(pooled) < target:
+            return pooled
+        if not two_sided:
+            return fallback
+        found = optimize.minimize_scalar(f, bounds=(_EPS, 1.0 - _EPS), method="bounded",
+                                         options={"xatol": 1e-12})
+        return float(found.x)
+
+    inner_lo = least(lbf_lo, 1.0 - _EPS)
+    inner_hi = inner_lo if two_sided else least(lbf_hi, _EPS)
+    if lbf_lo(inner_lo) >= target:
+        return (inner_lo, inner_lo) if two_sided else (1.0, 0.0)
+    lo = _invert(lbf_lo, target, inner_lo, below=True)
+    hi = _invert(lbf_hi, target, inner_hi, below=False) if lbf_hi(inner_hi) < target else 0.0
+    return lo, hi
+
+
+def _one_sided_theta_bounds(
+    carried: list[_Stratum], c_a: int, c_b: int, rho_b: float, alpha: float, k: float
+) -> tuple[float, float]:
+    """This look's θ bounds of the one-sided pair, each at α, from the evidence summed over the
+    carried strata and this one."""
+    target = math.log(1.0 / alpha)
+
+    def worse(n_b: int, n_a: int, t: float) -> float:
+        return float(log_beta_bf_one_sided(n_b, n_a, t, k, greater=True))
+
+    def better(n_b: int, n_a: int, t: float) -> float:
+        return float(log_beta_bf_one_sided(n_b, n_a, t, k, greater=False))
+
+    def worse_each(n_b: FloatArray, n_a: FloatArray, t: FloatArray) -> FloatArray:
+        return _log_bf_one_sided_each(n_b, n_a, t, k, greater=True)
+
+    def better_each(n_b: FloatArray, n_a: FloatArray, t: FloatArray) -> FloatArray:
+        return _log_bf_one_sided_each(n_b, n_a, t, k, greater=False)
+
+    lbf_lo = _summed(worse, c_a, c_b, rho_b, carried, worse_each)
+    lbf_hi = _summed(better, c_a, c_b, rho_b, carried, better_each)
+    if carried:
+        pooled = _pooled_theta(c_a, c_b, rho_b, carried)
+        lo, hi = _carried_bounds(lbf_lo, lbf_hi, target, pooled, two_sided=False)
+    else:
+        theta_hat = c_b / (c_a + c_b)
+        lo = _invert(lbf_lo, target, theta_hat, below=True)
+        hi = _invert(lbf_hi, target, theta_hat, below=False)
+    return lo, hi
+
+
+def _two_arm_carried_cs(c_a: int, c_b: int, rho_b: float, carried: list[_Stratum], alpha: float,
+                        k: float) -> tuple[float, float]:
+    """``_two_arm_cs`` with the carried strata's evidence added (``_summed``)."""
+    def lbf(n_b: int, n_a: int, theta0: float) -> float:
+        return _two_arm_log_bf(n_a, n_b, theta0, k)
+
+    total = _summed(lbf, c_a, c_b, rho_b, carried)
+    pooled = _pooled_theta(c_a, c_b, rho_b, carried)
+    lo, hi = _carried_bounds(total, total, math.log(1.0 / alpha), pooled, two_sided=True)
+    rho_a = 1.0 - rho_b
+    return _ratio_of_theta(lo, rho_a, rho_b), _ratio_of_theta(hi, rho_a, rho_b)
+
+
 def multinomial_test(
     counts: Sequence[int],
     shares: Sequence[float],
@@ -211,12 +392,17 @@ def multinomial_test(
     log_o = float(log_dirichlet_bf(c, rho, k))
     p = min(state.p_pass, p_value_of(state.carried_log_fail + log_o))
     lower, upper = state.lower, state.upper
-    if c.size == 2:
+    carried = _carried_strata(state) if c.size == 2 else None
+    if carried == []:
         lo, hi = _two_arm_cs(int(c[0]), int(c[1]), float(rho[0]), float(rho[1]), alpha, k)
         lower, upper = max(lower, lo), min(upper, hi)
-    else:
+    elif carried:
+        lo, hi = _two_arm_carried_cs(int(c[0]), int(c[1]), float(rho[1]), carried, alpha, k)
+        lower, upper = max(lower, lo), min(upper, hi)
+    elif c.size != 2:
         lower, upper = math.nan, math.nan
-    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p, p_fail=p,
+    new = replace(_recorded(state, carried, int(c[0]), int(c[-1]), float(rho[-1])),
+                  looks=state.looks + 1, lower=lower, upper=upper, p_pass=p, p_fail=p,
                   log_fail=log_o)
     if p <= alpha:
         decision = Decision.FAIL
@@ -252,7 +438,8 @@ def rate_ratio_test(
     ratio matters. With r₀ = 1 + m and θ₀ = ρ_B r₀/(ρ_A + ρ_B r₀): FAIL (roll back) when the
     truncated-Beta BF for θ > θ₀ reaches 1/α (B's rate exceeds (1+m)× A's), PASS when the BF for
     θ < θ₀ does (B's rate is below (1+m)× A's). ``estimate`` = r̂ = (c_B/ρ_B)/(c_A/ρ_A);
-    ``lower``/``upper`` invert the two one-sided BFs at α each, intersected over looks.
+    ``lower``/``upper`` invert the two one-sided BFs at α each (summed over the strata as
+    functions of r), intersected over looks.
     ``p_value`` is that of the FAIL null unless the decision is PASS.
     """
     _check_alpha(alpha)
@@ -283,24 +470,15 @@ def rate_ratio_test(
     log_better = float(log_beta_bf_one_sided(c_b, c_a, theta0, k, greater=False))
     p_fail = min(state.p_fail, p_value_of(state.carried_log_fail + log_worse))
     p_pass = min(state.p_pass, p_value_of(state.carried_log_pass + log_better))
-    target = math.log(1.0 / alpha)
-    theta_hat = c_b / (c_a + c_b)
-    lo = _invert(
-        lambda t: float(log_beta_bf_one_sided(c_b, c_a, t, k, greater=True)),
-        target,
-        theta_hat,
-        below=True,
-    )
-    hi = _invert(
-        lambda t: float(log_beta_bf_one_sided(c_b, c_a, t, k, greater=False)),
-        target,
-        theta_hat,
-        below=False,
-    )
-    lower = max(state.lower, _ratio_of_theta(lo, rho_a, rho_b))
-    upper = min(state.upper, _ratio_of_theta(hi, rho_a, rho_b))
-    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
-                  p_fail=p_fail, log_pass=log_better, log_fail=log_worse)
+    lower, upper = state.lower, state.upper
+    carried = _carried_strata(state)
+    if carried is not None:
+        lo, hi = _one_sided_theta_bounds(carried, c_a, c_b, rho_b, alpha, k)
+        lower = max(lower, _ratio_of_theta(lo, rho_a, rho_b))
+        upper = min(upper, _ratio_of_theta(hi, rho_a, rho_b))
+    new = replace(_recorded(state, carried, c_a, c_b, rho_b), looks=state.looks + 1,
+                  lower=lower, upper=upper, p_pass=p_pass, p_fail=p_fail, log_pass=log_better,
+                  log_fail=log_worse)
     if p_fail <= alpha:
         decision, p = Decision.FAIL, p_fail
         why = f"rate ratio: B's rate exceeds {r1:.4g}× A's (always-valid p = {p_fail:.3g} ≤ α)"
@@ -360,15 +538,16 @@ def proportion_bound_test(
     log_below = float(log_beta_bf_one_sided(events, trials - events, bound, k, greater=False))
     p_fail = min(state.p_fail, p_value_of(state.carried_log_fail + log_above))
     p_pass = min(state.p_pass, p_value_of(state.carried_log_pass + log_below))
-    target = math.log(1.0 / alpha)
-    lo = _invert(lambda t: float(log_beta_bf_one_sided(events, trials - events, t, k, greater=True)),
-                 target, rate, below=True)
-    hi = _invert(lambda t: float(log_beta_bf_one_sided(events, trials - events, t, k,
-                                                       greater=False)),
-                 target, rate, below=False)
-    lower, upper = max(state.lower, lo), min(state.upper, hi)
-    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
-                  p_fail=p_fail, log_pass=log_below, log_fail=log_above)
+    # The strata share p itself (no split enters it): recorded as events against non-events
+    # at equal shares, where r = θ/(1 − θ) maps θ to θ in every stratum.
+    lower, upper = state.lower, state.upper
+    carried = _carried_strata(state)
+    if carried is not None:
+        lo, hi = _one_sided_theta_bounds(carried, trials - events, events, 0.5, alpha, k)
+        lower, upper = max(lower, lo), min(upper, hi)
+    new = replace(_recorded(state, carried, trials - events, events, 0.5), looks=state.looks + 1,
+                  lower=lower, upper=upper, p_pass=p_pass, p_fail=p_fail, log_pass=log_below,
+                  log_fail=log_above)
     if p_fail <= alpha:
         decision, p = Decision.FAIL, p_fail
         why = f"proportion {rate:.4g} is above {bound:.4g} (always-valid p = {p_fail:.3g} ≤ α)"

@@ -107,6 +107,9 @@ class SequentialState:
     reference: float = math.nan
     #: Counts as of the last look, for tests that bet on the rows since (the drift gate's
     #: live histogram): kept across strata, since those counts run since the canary started.
+    #: The count tests with bounds (``counts``: rate ratio, proportion, two-arm SRM) keep here
+    #: each stratum's two counts and share, so that their bounds invert the evidence summed over
+    #: the strata (``units`` > 0 marks the last record as the current stratum's).
     counts: tuple[int, ...] = ()
 
     def next_stratum(self) -> SequentialState:
@@ -127,7 +130,8 @@ class SequentialState:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (±inf and NaN as ``None``; zero evidence fields omitted)."""
+        """JSON-able form (±inf and NaN as ``None``; zero evidence fields and a NaN
+        ``reference`` omitted, a finite ``reference`` kept, 0 included)."""
         out: dict[str, Any] = {
             "looks": self.looks,
             "lower": _encode(self.lower),
@@ -137,7 +141,8 @@ class SequentialState:
         }
         for key, attr in _EVIDENCE_FIELDS.items():
             value = getattr(self, attr)
-            if value and math.isfinite(value):
+            # zero evidence is the initial value; a reference is NaN initially, and 0 is one
+            if (value or attr == "reference") and math.isfinite(value):
                 out[key] = float(value)
         if self.counts:
             out["counts"] = list(self.counts)

@@ -193,6 +193,19 @@ def pooled_variance(a: ArmStats, b: ArmStats) -> float:
     return (a.n * a.variance + b.n * b.variance + between) / n
 
 
+def _pooled(control: ArmStats, treatment: ArmStats,
+            state: SequentialState) -> tuple[float, float, float, SequentialState]:
+    """Δ̂, V and units pooled over the strata carried in ``state`` and this one (inverse-variance
+    weights: Δ̂ = Σ(Δ̂_s/V_s)/Σ(1/V_s), V = 1/Σ(1/V_s)), and ``state`` holding this stratum's
+    part for ``next_stratum``. Without carried strata these are this stratum's own."""
+    delta_s, var_s, n_s = _summaries(control, treatment)
+    info = state.carried_info + 1.0 / var_s
+    score = state.carried_score + delta_s / var_s
+    units = state.carried_units + n_s
+    mine = replace(state, info=1.0 / var_s, score=delta_s / var_s, units=float(n_s))
+    return score / info, 1.0 / info, units, mine
+
+
 def _too_early(
     control: ArmStats, treatment: ArmStats, min_samples: int, state: SequentialState, what: str
 ) -> tuple[TestResult, SequentialState] | None:
@@ -223,20 +236,22 @@ def difference_test(
     """Two-sided mSPRT of Δ = θ₀ with its confidence sequence (running intersection).
 
     PASS when the CS lies above θ₀ (B better, for a higher-is-better metric), FAIL when below,
-    otherwise CONTINUE. ``p_value`` is the always-valid p-value ``min_n 1/Λ_n``.
+    otherwise CONTINUE. ``p_value`` is the always-valid p-value ``min_n 1/Λ_n``. Strata carried
+    in ``state`` (``SequentialState.next_stratum``) are pooled with this one as in
+    ``guarded_non_inferiority_test``, so α is spent once over all of them, not once per stratum.
     """
     _check_alpha(alpha)
     state = state or SequentialState()
     early = _too_early(control, treatment, min_samples, state, "difference")
     if early is not None:
         return early
-    delta, var, n = _summaries(control, treatment)
+    delta, var, n, mine = _pooled(control, treatment, state)
     tau2 = mixing_variance(n_star, alpha) * n * var
     log_lr = log_mixture_lr(delta, var, tau2, theta0)
     half = cs_half_width(var, tau2, alpha)
     p = min(state.p_pass, math.exp(-log_lr) if log_lr > 0 else 1.0)
     lower, upper = max(state.lower, delta - half), min(state.upper, delta + half)
-    new = SequentialState(state.looks + 1, lower, upper, p, p)
+    new = replace(mine, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p, p_fail=p)
     if lower > theta0:
         decision, why = Decision.PASS, f"CS lower bound {lower:.6g} > θ₀ = {theta0:.6g}"
     elif upper < theta0:
@@ -274,7 +289,7 @@ def _one_sided_pair(
     early = _too_early(control, treatment, min_samples, state, what)
     if early is not None:
         return early
-    delta, var, n = _summaries(control, treatment)
+    delta, var, n, mine = _pooled(control, treatment, state)
     sign = 1.0 if higher_is_better else -1.0
     d, t0 = sign * delta, sign * theta0
     tau2 = mixing_variance(n_star, alpha) * n * var
@@ -285,7 +300,8 @@ def _one_sided_pair(
     u = one_sided_margin(var, tau2, alpha)
     lo, hi = (delta - u, delta + u)
     lower, upper = max(state.lower, lo), min(state.upper, hi)
-    new = SequentialState(state.looks + 1, lower, upper, p_pass, p_fail)
+    new = replace(mine, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
+                  p_fail=p_fail)
     better = "above" if higher_is_better else "below"
     if p_pass <= alpha:
         decision, p = Decision.PASS, p_pass
@@ -328,7 +344,9 @@ def non_inferiority_test(
     → FAIL (B is worse than the margin: roll back). Lower-is-better mirrors it around +m.
     ``relative``: m is a fraction of the control mean (m·|μ̂_A|, plug-in, as Spotify Confidence).
     ``lower``/``upper`` are one-sided bounds at α each, intersected over looks (together a
-    1 − 2α confidence sequence for Δ = μ_B − μ_A).
+    1 − 2α confidence sequence for Δ = μ_B − μ_A). Strata carried in ``state``
+    (``SequentialState.next_stratum``) are pooled with this one as in
+    ``guarded_non_inferiority_test``: α is spent once over all of them, not once per stratum.
     """
     _check_alpha(alpha)
     m = _absolute_margin(margin, relative, control)
@@ -422,11 +440,7 @@ def guarded_non_inferiority_test(
     early = _too_early(control, treatment, min_samples, state, "non-inferiority")
     if early is not None:
         return early
-    delta_s, var_s, n_s = _summaries(control, treatment)
-    info = state.carried_info + 1.0 / var_s
-    score = state.carried_score + delta_s / var_s
-    units = state.carried_units + n_s
-    delta, var = score / info, 1.0 / info
+    delta, var, units, mine = _pooled(control, treatment, state)
     m = _absolute_margin(margin, relative, control)
     sign = 1.0 if higher_is_better else -1.0
     d = sign * delta
@@ -438,8 +452,8 @@ def guarded_non_inferiority_test(
     p_fail = min(state.p_fail, min(1.0, math.exp(-log_fail)))
     u = one_sided_margin(var, tau2, alpha)
     lower, upper = max(state.lower, delta - u), min(state.upper, delta + u)
-    new = replace(state, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
-                  p_fail=p_fail, info=1.0 / var_s, score=delta_s / var_s, units=float(n_s))
+    new = replace(mine, looks=state.looks + 1, lower=lower, upper=upper, p_pass=p_pass,
+                  p_fail=p_fail)
     theta_pass = -sign * m
     decision, p, why = guarded_decision(p_pass, p_fail, alpha, theta_pass, lower, upper)
     result = TestResult(

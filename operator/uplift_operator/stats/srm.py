@@ -49,6 +49,8 @@ def _validate(counts: Sequence[int], shares: Sequence[float]) -> tuple[np.ndarra
     rho = np.asarray(shares, dtype=np.float64)
     if c.ndim != 1 or c.size < 2 or c.shape != rho.shape:
         raise ValueError("need ≥ 2 counts and as many expected shares")
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(rho))):
+        raise ValueError("counts and shares must be finite")
     if np.any(c < 0) or np.any(rho <= 0):
         raise ValueError("counts must be ≥ 0 and shares > 0")
     return c, rho / rho.sum()

@@ -271,18 +271,22 @@ def uplift_at_k(
     y: npt.ArrayLike,
     treatment: npt.ArrayLike,
     score: npt.ArrayLike,
-    k: float,
+    k: float | np.floating | np.integer,
     strategy: Literal["overall", "by_group"] = "overall",
 ) -> float:
     """ȳ_t − ȳ_c among the top-scored units, as sklift ``uplift_at_k``.
 
-    ``k`` in (0, 1) is a fraction, an int ≥ 1 a count. ``overall``: the top ⌊k·N⌋ of the pooled
-    ranking; ``by_group``: the top ⌊k·N_t⌋ treated and top ⌊k·N_c⌋ control, each ranked within
-    its arm. NaN when an arm has no unit in the selection.
+    ``k`` in (0, 1) is a fraction, an int ≥ 1 a count, told apart by the dtype as sklift does
+    (``np.float32(0.3)`` is a fraction, ``np.int64(3)`` a count; a bool is neither).
+    ``overall``: the top ⌊k·N⌋ of the pooled ranking; ``by_group``: the top ⌊k·N_t⌋ treated
+    and top ⌊k·N_c⌋ control, each ranked within its arm. NaN when an arm has no unit in the selection.
     """
     ya, ta, sa = _as_inputs(y, treatment, score)
     n = ya.size
-    is_fraction = isinstance(k, float)
+    kind = np.asarray(k).dtype.kind  # as sklift: numpy floats are fractions, numpy ints counts
+    if kind not in "iuf" or np.ndim(k) != 0:
+        raise ValueError(f"k must be a float fraction or an int count, got {k!r}")
+    is_fraction = kind == "f"
     if is_fraction and not 0.0 < k < 1.0:
         raise ValueError(f"fractional k must be in (0, 1), got {k}")
     if not is_fraction and not 0 < k < n:
