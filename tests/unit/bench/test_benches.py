@@ -55,6 +55,8 @@ SMOKE: dict[str, tuple[list[str], bool, list[str]]] = {
     "runtime_campaigns_file": (["--campaigns", "20", "--repeats", "2"], False,
                                ["20 campaigns, 2 runs each", "tick, nothing changed",
                                 "first version with a canary split"]),
+    "resync_pass_cost": (["--passes", "3"], False,
+                         ["Healthy UpliftModel pass, nothing to write:", "10,000 models:"]),
 }
 # Need MLServer processes, the control plane or Prometheus: smoke-run in tests/integration/bench/.
 INTEGRATION_SMOKE = {"serving_latency", "rollback_latency", "campaign_rollback_latency",
