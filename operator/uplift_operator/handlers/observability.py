@@ -33,9 +33,9 @@ from uplift_operator.services.writeback import WriteBack
 __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded",
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
-           "observe_rolls", "observe_status", "pass_queued", "paused_by_inconclusive_gate",
-           "pruned", "reconciling", "refused", "rollback_pending", "scrapes", "serve", "spec_stuck",
-           "started", "watches_paused"]
+           "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
+           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "rollback_pending",
+           "scrapes", "serve", "spec_stuck", "started", "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -313,6 +313,19 @@ def observe_write_back(write_back: WriteBack) -> None:
 
 
 def graph_roll_timed_out() -> None:
+PASSES_IN_ERROR_BACKOFF = Gauge(
+    "uplift_operator_passes_in_error_backoff",
+    "Resources (by kind: UpliftModel, Campaign, CampaignsFile) whose last reconcile pass raised "
+    "an error (its status or campaigns file write refused, the API server unreachable) and that "
+    "wait to retry it: 1 s, then as long as it has failed in a row, at most 5 min. 0 once a "
+    "pass of each succeeds; 0 on a replica paused by peering.", ["kind"], registry=REGISTRY)
+
+
+def passes_in_error_backoff(kind: str, count: int) -> None:
+    """``count`` tasks of ``kind`` wait to retry a pass that raised (``Wakeups``)."""
+    PASSES_IN_ERROR_BACKOFF.labels(kind).set(count)
+
+
     GRAPH_ROLLS_TIMED_OUT.inc()
 
 

@@ -15,6 +15,11 @@ running (``Wakeups.settled``, up to ``PREDECESSOR_WAIT_SECONDS``), mean two pass
 resource do not run at once. Past that bound the new pass runs anyway: its status write, on
 the resourceVersion it decided on, is refused if the old pass wrote first (409, decided
 again), and the old pass's write is refused the same way if the new one wrote first.
+
+A pass that raised backs off (``ERROR_BACKOFF_SECONDS``); the first pass of any resource that
+succeeds after raising wakes every other task in error back-off (``Wakeups.passed``): after an
+API-server outage nothing else would (kopf's re-list brings the same bodies, which wake
+nothing), and a rollback decided during the outage would wait up to ~6 min after it.
 """
 
 from __future__ import annotations
@@ -118,6 +123,17 @@ class Wakeups:
     #: handling may first run after the DELETED one's, as Python 3.12's task start allows):
     #: ``finish`` found nothing to end, and the task registered after it ran for good.
     _finished: OrderedDict[tuple[Key, str], None] = field(default_factory=OrderedDict)
+    #: Told the number of tasks of a kind in error back-off whenever it changes, and 0 for each
+    #: kind as its first task starts (the operator's gauge,
+    #: ``uplift_operator_passes_in_error_backoff``).
+    observe_error_backoff: Callable[[str, int], None] | None = None
+    #: The tasks whose last pass raised and that wait to retry (``failed``), until a pass of
+    #: theirs succeeds or they end; and how many by kind.
+    _erring: dict[Flag, Key] = field(default_factory=dict)
+    _erring_by_kind: dict[str, int] = field(default_factory=dict)
+    #: Those of them that another task's recovery still wakes (``passed``): not one whose pass
+    #: a recovery woke and that raised again, until its own back-off ran out.
+    _wakeable: set[Flag] = field(default_factory=set)
 
     async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
                       fn: Callable[[], _T]) -> _T:
@@ -166,6 +182,8 @@ class Wakeups:
         self._flags.setdefault(key, {})[uid] = flag
         self._paused_out.pop(uid, None)
         self.started += 1
+        if key[0] not in self._erring_by_kind:
+            self._count_erring(key[0], 0)
         return flag
 
     def paused_out(self, key: Key, uid: str) -> None:
@@ -176,6 +194,7 @@ class Wakeups:
             self._paused_out[uid] = key
 
     def unregister(self, key: Key, flag: Flag) -> None:
+        self._settle(flag)
         flags = self._flags.get(key, {})
         for uid, registered in list(flags.items()):
             if registered is flag:
@@ -186,6 +205,51 @@ class Wakeups:
     def wake(self, key: Key) -> None:
         for flag in self._flags.get(key, {}).values():
             flag.set()
+
+    def failed(self, key: Key, flag: Flag, *, wakeable: bool) -> None:
+        """A pass of the task of ``flag`` raised; it waits to retry. ``wakeable``: another
+        task's recovery wakes it (``passed``); not after a retry that such a wake (or a watch
+        event) caused raised again, until its own back-off ran out: else, while a webhook kept
+        refusing its writes, every other resource's recovery retried it at once."""
+        if flag not in self._erring:
+            self._erring[flag] = key
+            self._count_erring(key[0], self._erring_by_kind.get(key[0], 0) + 1)
+        if wakeable:
+            self._wakeable.add(flag)
+        else:
+            self._wakeable.discard(flag)
+
+    def passed(self, flag: Flag) -> int:
+        """A pass of the task of ``flag`` succeeded. If it had raised before (its task was in
+        error back-off), whatever refused it may be gone for the others too (the API server
+        is back, a webhook answers again): every other task in error back-off that may be
+        woken runs its pass now, as ``Resolver._tell`` wakes the followers of an alias once
+        MLflow answers. The pass pool bounds the burst. Returns how many it woke."""
+        if not self._settle(flag):
+            return 0
+        woken = list(self._wakeable)
+        self._wakeable.clear()
+        for other in woken:
+            other.set()
+        return len(woken)
+
+    def in_error_backoff(self) -> dict[str, int]:
+        """How many tasks of each kind wait to retry a pass that raised (a copy)."""
+        return dict(self._erring_by_kind)
+
+    def _settle(self, flag: Flag) -> bool:
+        """The task of ``flag`` is no longer in error back-off; whether it was."""
+        self._wakeable.discard(flag)
+        key = self._erring.pop(flag, None)
+        if key is None:
+            return False
+        self._count_erring(key[0], self._erring_by_kind[key[0]] - 1)
+        return True
+
+    def _count_erring(self, kind: str, count: int) -> None:
+        self._erring_by_kind[kind] = count
+        if self.observe_error_backoff is not None:
+            self.observe_error_backoff(kind, count)
 
     def finish(self, key: Key, uid: str = "") -> bool:
         """The object ``uid`` of ``key`` is gone (its DELETED watch event): its task ends after
@@ -318,11 +382,14 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
     Its first pass waits for the pool work of a cancelled predecessor (``Wakeups.settled``);
     none runs when the object's end was handled before the task started. A pass that raised
     is run again after ``ERROR_FIRST_RETRY_SECONDS``, then backing off to
-    ``ERROR_BACKOFF_SECONDS``, spread by the key (``domain.retry.backoff``), or when woken."""
+    ``ERROR_BACKOFF_SECONDS``, spread by the key (``domain.retry.backoff``), or when woken:
+    by its resource or what it depends on, or by another task's pass that succeeds after
+    raising (``Wakeups.passed``)."""
     flag = wakeups.register(key, uid)
     if flag.finished:  # its object was gone before the task started: nothing to pass
         return
     failures, failing_since, spread = 0, 0.0, spread_of("/".join(key))
+    timed = True  # this pass runs because its wait ran out (not woken)
     loop = asyncio.get_running_loop()
     try:
         if not await wakeups.settled(key, PREDECESSOR_WAIT_SECONDS):
@@ -334,12 +401,16 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
             try:
                 delay = await one_pass()
                 failures = 0
+                if woken := wakeups.passed(flag):
+                    logger.info("pass of %s %s/%s succeeded after failing: %d other passes "
+                                "failing meanwhile run again now", *key, woken)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 if failures == 0:
                     failing_since = loop.time()
                 failures += 1
+                wakeups.failed(key, flag, wakeable=failures == 1 or timed)
                 delay = backoff(loop.time() - failing_since, spread,
                                 first=min(ERROR_FIRST_RETRY_SECONDS, ERROR_BACKOFF_SECONDS),
                                 cap=ERROR_BACKOFF_SECONDS)
@@ -349,8 +420,9 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
             timeout = resync if delay is None else min(max(delay, 0.0), resync)
             try:
                 await asyncio.wait_for(flag.wait(), timeout=timeout)
+                timed = False
                 await asyncio.sleep(COALESCE_SECONDS)
             except TimeoutError:
-                pass
+                timed = True
     finally:
         wakeups.unregister(key, flag)
