@@ -197,14 +197,16 @@ def _first(values: list[Any], bad: Callable[[Any], bool]) -> Any:
     return next(v for v in values if bad(v))
 
 
-#: From 2**53 on, a float is what several integers read as: ``9007199254740993.0`` is 2**53.
-_EXACT_FLOAT = 2.0 ** 53
+#: From 2**52 on, a float holds no fraction: ``4503599627370496.5`` parses as 2**52 and
+#: ``9007199254740993.0`` as 2**53, so an integral float there may be another number sent.
+_EXACT_FLOAT = 2.0 ** 52
 
 
 def _integers(name: str, datatype: str, values: list[Any],
               max_abs: float) -> np.ndarray[Any, Any]:
     """Integers only: no booleans, strings or fractions (``1.0`` is 1, ``1.7`` is refused),
-    nor a float at or beyond 2**53 (``9007199254740993.0`` reads as 2**53: another integer)."""
+    nor a float at or beyond 2**52 (``4503599627370496.5`` reads as 2**52, ``9007199254740993.0``
+    as 2**53: a fraction dropped or another integer)."""
     types = set(map(type, values))
     if not types <= {int, float}:
         v = _first(values, lambda v: type(v) not in (int, float))
@@ -219,8 +221,9 @@ def _integers(name: str, datatype: str, values: list[Any],
         if any(type(v) is float and abs(v) >= _EXACT_FLOAT for v in values):
             v = _first(values, lambda v: type(v) is float and abs(v) >= _EXACT_FLOAT)
             raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, a "
-                               "float at or beyond 2**53, which names no one integer (write it "
-                               "without a fraction or exponent)",
+                               "float at or beyond 2**52 in size, where a float may be another "
+                               "number than the one sent (write an integer without a fraction "
+                               "or exponent)",
                                "wrong_type")
         values = [int(v) for v in values]
     lo, hi = _INT_RANGE[datatype]

@@ -169,8 +169,9 @@ class AnalysisQueries:
     the gates come in.
 
     The common instant matters: the ranges (``[<seconds since the step started>s]``) are
-    computed from ``at``, and counts that are compared (a holdout's arms, asked in two
-    queries) must come from the same scrapes. Evaluated at Prometheus's own "now", a scrape
+    computed from ``at``, and counts that are compared from different queries (deliveryRate's
+    decisions against its reports; a holdout's arms are one ``sum by (arm)`` query) must come
+    from the same scrapes. Evaluated at Prometheus's own "now", a scrape
     landing between two queries gave one arm a second more of traffic than the other: at
     the first look of a step, a few seconds into it, a mismatch the SRM check holds on."""
 

@@ -189,35 +189,37 @@ def test_an_integral_float_in_an_integer_unit_key_is_that_integer() -> None:
     every number as a double): the unit-id checks before decoding leave floats to it."""
     _, units = decode_columns(_request([_one("INT64", [3.0, 4.0], name="unit_id")]))
     assert units == ["3", "4"]
-    _, units = decode_columns(_request([_one("UINT64", [2.0**53 - 1], name="unit_id")]))
-    assert units == [str(2**53 - 1)]
+    _, units = decode_columns(_request([_one("UINT64", [2.0**52 - 1], name="unit_id")]))
+    assert units == [str(2**52 - 1)]
     with pytest.raises(RequestError) as info:   # not an integer datatype: not an id
         decode_columns(_request([_one("FP64", [3.0], name="unit_id")]))
     assert info.value.reason == "bad_unit_id"
 
 
-def test_a_float_integer_id_at_or_beyond_2_53_is_refused_not_another_id() -> None:
+def test_a_float_integer_id_at_or_beyond_2_52_is_refused_not_another_id() -> None:
     """The review's r8_float_unit_id.py: from 2**53 on, a float names no one integer
-    (``9007199254740993.0`` parses as 2**53, ``1234567890123456789.0`` as …768). Before, int()
-    of it was taken silently: the unit decided, capped and reported as another id. Refused
-    ``wrong_type`` in any integer input; the id written as an integer is taken exactly."""
+    (``9007199254740993.0`` parses as 2**53, ``1234567890123456789.0`` as …768), and from 2**52
+    on it holds no fraction (``4503599627370496.5`` parses as 2**52, ``4503599627370497.5`` as
+    …498: "1.7 is refused" would not hold). Before, int() of it was taken silently: the unit
+    decided, capped and reported as another id. Refused ``wrong_type`` in any integer input;
+    the id written as an integer is taken exactly."""
     body = ('{"inputs": [{"name": "unit_id", "datatype": "INT64", "shape": [1], '
             '"data": [%s]}]}')
     for text in ("9007199254740993.0", "1234567890123456789.0", "-9007199254740992.0",
-                 "1e17"):
+                 "1e17", "4503599627370496.5", "4503599627370497.5", "-4503599627370496.0"):
         request = InferenceRequest.model_validate(json.loads(body % text))
         with pytest.raises(RequestError) as info:
             decode_columns(request)
         assert info.value.reason == "wrong_type", text
-        assert "at or beyond 2**53" in str(info.value)
+        assert "at or beyond 2**52" in str(info.value)
     for dtype in ("UINT64", "INT64"):
         with pytest.raises(RequestError, match="at or beyond 2"):
             decode_columns(_request([_one(dtype, [2.0**63 if dtype == "UINT64" else 2.0**60],
                                           name="k")]), features=("k",))
     request = InferenceRequest.model_validate(json.loads(body % "9007199254740993"))
     assert decode_columns(request)[1] == ["9007199254740993"]
-    assert decode_columns(_request([_one("INT64", [-(2.0**53 - 1)], name="unit_id")]))[1] == [
-        str(-(2**53 - 1))]
+    assert decode_columns(_request([_one("INT64", [-(2.0**52 - 1)], name="unit_id")]))[1] == [
+        str(-(2**52 - 1))]
 
 
 def test_an_integer_unit_id_is_an_id_not_a_feature() -> None:
