@@ -71,8 +71,16 @@ class Recipe:
 
     def key(self, data_sha256: str) -> str:
         text = json.dumps({**asdict(self), "data": data_sha256, "trainer": TRAINER_VERSION,
-                           "code": _model_code_sha()}, sort_keys=True)
+                           "code": _model_code_sha(), "libraries": _library_versions()},
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _library_versions() -> dict[str, str]:
+    """A pickle of fitted estimators is only good for the sklearn (and numpy) it was made with."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("scikit-learn", "numpy")}
 
 
 def _model_code_sha() -> str:

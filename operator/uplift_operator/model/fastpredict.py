@@ -13,6 +13,7 @@ error). Models with categorical splits or more than one tree per iteration are n
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,21 +89,23 @@ def compile_hgb(model: Any) -> CompiledForest | None:
         link=link)
 
 
-_MISSING = object()
+# Compiled forests by estimator, kept beside (not on) the estimator so that pickling a model
+# after scoring it does not carry the compiled arrays (a loaded model re-compiles on first use);
+# an entry goes with its estimator.
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledForest | None] = weakref.WeakKeyDictionary()
 
 
 def fast_response(model: Any, x: FloatArray, *, proba: bool) -> FloatArray | None:
-    """Small-batch prediction through the compiled forest (cached on the model), or ``None``.
+    """Small-batch prediction through the compiled forest (cached per model), or ``None``.
 
     ``proba``: P(y=1) of a classifier; else ``predict`` of a regressor.
     """
     if len(x) > SMALL_BATCH:
         return None
-    compiled = model.__dict__.get("_uplift_compiled", _MISSING)
-    if compiled is _MISSING:
-        compiled = compile_hgb(model)
-        # Cached on the estimator; a pickled model re-compiles on first use after loading.
-        model.__dict__["_uplift_compiled"] = compiled
+    try:
+        compiled = _COMPILED[model]
+    except KeyError:
+        compiled = _COMPILED[model] = compile_hgb(model)
     if compiled is None:
         return None
     if proba != (compiled.link == "logit"):
