@@ -23,13 +23,15 @@ Numeric: ``edges`` are the k strictly increasing *interior* cut points; there ar
 ``counts`` has k+1 entries. Bin 0 is ``x < edges[0]``, bin i is ``edges[i-1] <= x < edges[i]``,
 bin k is ``x >= edges[k-1]`` (so the outer bins are open and nothing falls outside). Missing
 values (NaN) are counted in the last bin. Categorical: ``counts`` has ``len(categories) + 1``
-entries; the last one is ``"other"`` (any value not seen in training). The runtime's
+entries; the last one is ``"other"`` (any value not seen in training, or one of the rare values
+beyond ``max_categories`` that :meth:`FeatureSchema.fit` folds away). The runtime's
 ``uplift_feature_bin_total{feature, bin}`` counter uses the same bin index (``bin="0"`` …).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +51,10 @@ Columns: TypeAlias = Mapping[str, Any]
 HISTOGRAM_FORMAT = "uplift-operator/feature-histograms/v1"
 UPLIFT_FORMAT = "uplift-operator/uplift-distribution/v1"
 OTHER = "other"
+#: Most categories a categorical feature keeps (the rest fold into the unknown / "other" bin).
+MAX_CATEGORIES = 100
+
+log = logging.getLogger(__name__)
 
 # Predicted uplift is a difference of probabilities (or of outcome means): fine resolution near
 # zero where the decision threshold value*uplift - cost usually lies, coarse in the tails.
@@ -93,17 +99,38 @@ class FeatureSchema:
     integer: tuple[str, ...] = ()   # numeric columns that were integers in training (signature)
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, numeric: Sequence[str],
-            categorical: Sequence[str]) -> FeatureSchema:
+    def fit(cls, frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str],
+            max_categories: int = MAX_CATEGORIES) -> FeatureSchema:
+        """Learn the schema; a categorical feature keeps its ``max_categories`` most frequent
+        values (ties by name), the rarer ones encode like unseen ones (all zeros, drift bin
+        ``other``) and are logged as a warning."""
         missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
         if missing:
             raise FeatureError(f"training data lacks feature columns {missing}")
+        if max_categories < 1:
+            raise FeatureError(f"max_categories must be at least 1, got {max_categories}")
         for name in numeric:
             if not _is_numeric(frame[name].to_numpy()):
                 raise FeatureError(f"feature {name!r} is declared numeric but has dtype "
                                    f"{frame[name].dtype}")
-        cats = {name: tuple(sorted(str(v) for v in frame[name].dropna().unique()))
-                for name in categorical}
+        cats: dict[str, tuple[str, ...]] = {}
+        for name in categorical:
+            values = frame[name].to_numpy()
+            if values.dtype.kind not in "OUS":
+                raise FeatureError(f"feature {name!r} is declared categorical but has dtype "
+                                   f"{frame[name].dtype}; categorical features are strings "
+                                   "(convert the column, as the trainer does for integers "
+                                   "and booleans)", "wrong_type")
+            seen = pd.Series(categorical_strings(values[~pd.isna(values)])).value_counts()
+            ranked = sorted(seen.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+            kept = ranked[:max_categories]
+            if len(ranked) > max_categories:
+                folded = sum(int(c) for _, c in ranked[max_categories:])
+                log.warning("feature %r has %d categories; keeping the %d most frequent, the "
+                            "other %d (%d training rows) encode as unknown (drift bin %r)",
+                            name, len(ranked), max_categories, len(ranked) - max_categories,
+                            folded, OTHER)
+            cats[name] = tuple(sorted(str(v) for v, _ in kept))
         integer = tuple(n for n in numeric if frame[n].dtype.kind in "biu")
         return cls(tuple(numeric), tuple(categorical), cats, integer)
 
@@ -134,11 +161,21 @@ class FeatureSchema:
             if name in self.categorical and arr.dtype.kind not in "OUS":
                 raise FeatureError(f"feature {name!r} must be a string, got {_describe(arr)}",
                                    "wrong_type")
+            if name in self.numeric and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                bad = int(np.count_nonzero(~np.isfinite(arr)))
+                raise FeatureError(f"feature {name!r} has {bad} missing or non-finite "
+                                   "value(s) (NaN, ±inf); the model needs finite numbers")
+            if name in self.categorical and arr.dtype.kind == "O" and pd.isna(arr).any():
+                bad = int(np.count_nonzero(pd.isna(arr)))
+                raise FeatureError(f"feature {name!r} has {bad} missing value(s) (null/NaN); "
+                                   "send a string (an unseen one encodes as unknown)")
             if n_rows is None:
                 n_rows = len(arr)
             elif len(arr) != n_rows:
                 raise FeatureError(f"feature {name!r} has {len(arr)} rows, others {n_rows}",
                                    "row_mismatch")
+        if self.names and not n_rows:
+            raise FeatureError("no rows to score (every feature column is empty)")
         return n_rows or 0
 
     def transform(self, data: Columns) -> FloatArray:
@@ -152,11 +189,9 @@ class FeatureSchema:
             blocks.append(np.column_stack(
                 [_as_array(data, n).astype(np.float64) for n in self.numeric]))
         for name in self.categorical:
-            values = _as_array(data, name)
-            if values.dtype.kind == "S":
-                values = values.astype(str)
+            values = categorical_strings(_as_array(data, name))
             cats = np.asarray(self.categories[name], dtype=object)
-            blocks.append((values.astype(object)[:, None] == cats[None, :]).astype(np.float64))
+            blocks.append((values[:, None] == cats[None, :]).astype(np.float64))
         if not blocks:
             return np.zeros((n_rows, 0))
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
@@ -200,8 +235,9 @@ class FeatureBins:
             return idx
         lookup = {c: i for i, c in enumerate(self.categories)}
         other = len(self.categories)
-        return np.fromiter((lookup.get(_to_str(v), other) for v in values), dtype=np.int64,
-                           count=len(values))
+        strings = categorical_strings(np.asarray(values).reshape(-1))
+        return np.fromiter((lookup.get(v, other) for v in strings), dtype=np.int64,
+                           count=len(strings))
 
     def counts(self, values: np.ndarray[Any, Any]) -> list[int]:
         return [int(c) for c in np.bincount(self.bin_index(values), minlength=self.n_bins)]
@@ -218,6 +254,22 @@ class FeatureBins:
 
 def _to_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_to_str_ufunc = np.frompyfunc(_to_str, 1, 1)
+
+
+def categorical_strings(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A categorical column's values as an object array of ``str`` — the one normalisation that
+    the schema's categories, the design matrix and the drift bins all use: bytes are UTF-8
+    decoded, anything else goes through ``str()`` (strings are unchanged)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "S":
+        arr = np.char.decode(arr, "utf-8")
+    if arr.dtype.kind == "U":
+        return arr.astype(object)
+    out: np.ndarray[Any, Any] = _to_str_ufunc(arr.astype(object))
+    return np.asarray(out, dtype=object).reshape(arr.shape)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ ridge model (``logistic``); classifiers for binary outcomes, regressors otherwis
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -41,39 +41,86 @@ OutcomeKind = Literal["binary", "continuous"]
 HGB_DEFAULTS: dict[str, Any] = {"max_depth": 3, "learning_rate": 0.05, "max_iter": 200,
                                 "early_stopping": False}
 LOGISTIC_DEFAULTS: dict[str, Any] = {"C": 1.0, "max_iter": 1000}
+RIDGE_DEFAULTS: dict[str, Any] = {"alpha": 1.0}
+
+
+EstimatorRole = Literal["classifier", "regressor"]
+ROLE_PREFIX: dict[EstimatorRole, str] = {"classifier": "clf", "regressor": "reg"}
+# The estimator class that takes the hyperparameters, per base kind and role (for ``logistic``
+# the last step of the scaler pipeline).
+ESTIMATORS: dict[str, dict[EstimatorRole, type[BaseEstimator]]] = {
+    "hgb": {"classifier": HistGradientBoostingClassifier,
+            "regressor": HistGradientBoostingRegressor},
+    "logistic": {"classifier": LogisticRegression, "regressor": Ridge},
+}
+ROLE_DEFAULTS: dict[str, dict[EstimatorRole, dict[str, Any]]] = {
+    "hgb": {"classifier": HGB_DEFAULTS, "regressor": HGB_DEFAULTS},
+    "logistic": {"classifier": LOGISTIC_DEFAULTS, "regressor": RIDGE_DEFAULTS},
+}
 
 
 @dataclass(frozen=True)
 class BaseSpec:
-    """Which sklearn estimator the meta-learner is built from, and its hyperparameters."""
+    """Which sklearn estimator the meta-learner is built from, and its hyperparameters.
+
+    ``params`` are routed by name: each estimator gets the keys its constructor accepts
+    (``C`` only to the logistic classifier, ``alpha`` only to the ridge regressor, ``max_iter``
+    to both); :meth:`check` refuses a key that no estimator a learner fits accepts.
+    """
 
     kind: Literal["hgb", "logistic"] = "hgb"
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
 
-    def _hgb_params(self) -> dict[str, Any]:
-        return {**HGB_DEFAULTS, **self.params, "random_state": self.seed}
+    def accepted(self, role: EstimatorRole) -> frozenset[str]:
+        return frozenset(ESTIMATORS[self.kind][role]().get_params()) - {"random_state"}
+
+    def estimator_params(self, role: EstimatorRole) -> dict[str, Any]:
+        """The hyperparameters the ``role`` estimator is built with (seed aside)."""
+        accepted = self.accepted(role)
+        return {**ROLE_DEFAULTS[self.kind][role],
+                **{k: v for k, v in self.params.items() if k in accepted}}
+
+    def check(self, roles: Sequence[EstimatorRole], fitted_by: str = "the learner") -> None:
+        """``ValueError`` naming a ``params`` key that none of the ``roles`` estimators takes."""
+        names = [ESTIMATORS[self.kind][r].__name__ for r in roles]
+        for key in self.params:
+            if key == "random_state":
+                raise ValueError("hyperparameter 'random_state' is set from the seed "
+                                 "(--seed), not --param")
+            if not any(key in self.accepted(r) for r in roles):
+                what = "base estimators" if len(names) > 1 else "base estimator"
+                raise ValueError(f"hyperparameter {key!r} is not accepted by "
+                                 f"{' or '.join(names)}, the {what} of {fitted_by}")
 
     def classifier(self) -> BaseEstimator:
+        params = self.estimator_params("classifier")
         if self.kind == "hgb":
-            return HistGradientBoostingClassifier(**self._hgb_params())
-        return make_pipeline(StandardScaler(), LogisticRegression(
-            **{**LOGISTIC_DEFAULTS, **self.params}, random_state=self.seed))
+            return HistGradientBoostingClassifier(**params, random_state=self.seed)
+        return make_pipeline(StandardScaler(), LogisticRegression(**params,
+                                                                  random_state=self.seed))
 
     def regressor(self) -> BaseEstimator:
+        params = self.estimator_params("regressor")
         if self.kind == "hgb":
-            return HistGradientBoostingRegressor(**self._hgb_params())
-        alpha = float(self.params.get("alpha", 1.0))
-        return make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+            return HistGradientBoostingRegressor(**params, random_state=self.seed)
+        return make_pipeline(StandardScaler(), Ridge(**params))
 
     def outcome_model(self, outcome: OutcomeKind) -> BaseEstimator:
         return self.classifier() if outcome == "binary" else self.regressor()
 
-    def as_params(self) -> dict[str, str]:
+    def as_params(self, roles: Sequence[EstimatorRole] = ()) -> dict[str, str]:
+        """MLflow params: ``base.*`` the kind's defaults with the overrides (as before routing
+        existed), ``clf.*``/``reg.*`` what each of the ``roles`` estimators was given."""
         defaults = HGB_DEFAULTS if self.kind == "hgb" else LOGISTIC_DEFAULTS
         merged = {**defaults, **self.params}
-        return {"base": self.kind, "seed": str(self.seed),
-                **{f"base.{k}": str(v) for k, v in sorted(merged.items())}}
+        out = {"base": self.kind, "seed": str(self.seed),
+               **{f"base.{k}": str(v) for k, v in sorted(merged.items())}}
+        for role in roles:
+            out[f"{ROLE_PREFIX[role]}.estimator"] = ESTIMATORS[self.kind][role].__name__
+            out.update({f"{ROLE_PREFIX[role]}.{k}": str(v)
+                        for k, v in sorted(self.estimator_params(role).items())})
+        return out
 
 
 @dataclass
@@ -125,6 +172,7 @@ class UpliftLearner(ABC):
         t_arr = np.asarray(t, dtype=np.int64)
         y_arr = np.asarray(y, dtype=np.float64)
         k = int(t_arr.max()) if n_treatments is None else n_treatments
+        self.check_params()
         _check_fit_input(x, t_arr, y_arr, k)
         self.n_treatments = k
         self._fit(np.asarray(x, dtype=np.float64), t_arr, y_arr)
@@ -136,8 +184,17 @@ class UpliftLearner(ABC):
     @abstractmethod
     def predict(self, x: FloatArray) -> UpliftPrediction: ...
 
+    def roles(self) -> tuple[EstimatorRole, ...]:
+        """The base estimators this learner fits: the outcome model's kind by default."""
+        return ("classifier",) if self.outcome == "binary" else ("regressor",)
+
+    def check_params(self) -> None:
+        """``ValueError`` for a base hyperparameter none of this learner's estimators takes."""
+        self.base.check(self.roles(), f"the {self.name}-learner for a {self.outcome} outcome")
+
     def params(self) -> dict[str, str]:
-        return {"learner": self.name, "outcome": self.outcome, **self.base.as_params()}
+        return {"learner": self.name, "outcome": self.outcome,
+                **self.base.as_params(self.roles())}
 
 
 class TLearner(UpliftLearner):
@@ -194,6 +251,9 @@ class ClassTransformation(UpliftLearner):
     name = "ct"
     gives_responses = False
 
+    def roles(self) -> tuple[EstimatorRole, ...]:
+        return ("classifier",)
+
     def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
         if self.outcome != "binary":
             raise ValueError("class transformation needs a binary (0/1) outcome")
@@ -218,6 +278,9 @@ class XLearner(UpliftLearner):
     """X-learner (Künzel et al. 2019) per treatment against the shared control model."""
 
     name = "x"
+
+    def roles(self) -> tuple[EstimatorRole, ...]:
+        return ("classifier", "regressor") if self.outcome == "binary" else ("regressor",)
 
     def _fit(self, x: FloatArray, t: IntArray, y: FloatArray) -> None:
         self.stage1_ = TLearner(self.base, self.outcome)
@@ -262,4 +325,6 @@ def make_learner(name: str, base: BaseSpec | None = None,
     key = LEARNER_ALIASES.get(name.lower(), name.lower())
     if key not in LEARNERS:
         raise ValueError(f"unknown learner {name!r}; choose from {sorted(LEARNERS)}")
-    return LEARNERS[key](base, outcome)
+    learner = LEARNERS[key](base, outcome)
+    learner.check_params()
+    return learner

@@ -6,7 +6,9 @@ separate from the MLflow I/O (:func:`log_run`), so tests and ``bench/`` reuse th
 What a run logs (the contract the operator's offline gate reads; ``<key>`` is the
 :func:`~uplift_operator.model.features.treatment_key` of a treatment name, e.g. ``womens_e_mail``):
 
-- params: learner, base estimator and its hyperparameters (``base.*``), data and split settings;
+- params: learner, base estimator and its hyperparameters (``base.*``: the base kind's defaults
+  with the ``--param`` overrides; ``clf.*``/``reg.*``: what each fitted classifier / regressor
+  was given), data and split settings;
 - metrics per treatment on the test split: ``qini.<key>`` (normalised, sklift-compatible) with
   its percentile-bootstrap interval ``qini_lower.<key>``/``qini_upper.<key>``, ``auuc.<key>``,
   ``uplift_at_10|20|30.<key>`` (overall strategy), ``n_test.<key>``; plus ``n_train``/``n_test``;
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from uplift_operator.model.features import (
+    MAX_CATEGORIES,
     DriftBinning,
     FeatureSchema,
     treatment_key,
@@ -66,6 +69,7 @@ class TrainConfig:
     sample: int | None = None
     n_bootstrap: int = 200
     n_bins: int = 10
+    max_categories: int = MAX_CATEGORIES
     tracking_uri: str | None = None
     experiment: str = "uplift"
     model_name: str = "uplift-hillstrom"
@@ -115,19 +119,35 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
     """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome)."""
     from sklearn.model_selection import train_test_split
 
-    needed = [cfg.treatment_col, cfg.outcome_col, *cfg.numeric, *cfg.categorical]
+    features = [*cfg.numeric, *cfg.categorical]
+    needed = [cfg.treatment_col, cfg.outcome_col, *features]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"data lacks columns {missing}; has {list(frame.columns)}")
+    # The model is served before the treatment is given and the outcome is seen: neither can be
+    # an input (a leak that inflates the offline Qini and that no request could satisfy).
+    for role, col in (("treatment", cfg.treatment_col), ("outcome", cfg.outcome_col)):
+        if col in features:
+            raise ValueError(f"feature {col!r} is the {role} column; a model cannot read the "
+                             f"{role} at decision time (drop it from --numeric/--categorical)")
+    unlabelled = int(frame[cfg.treatment_col].isna().sum())
+    if unlabelled:
+        raise ValueError(f"{unlabelled} rows have no {cfg.treatment_col!r} label; drop them or "
+                         "label them (a missing label is no arm)")
     arms = sorted(str(v) for v in frame[cfg.treatment_col].unique())
     if cfg.control not in arms:
         raise ValueError(f"control {cfg.control!r} not among {cfg.treatment_col} values {arms}")
+    if cfg.control in cfg.treatments:
+        raise ValueError(f"control {cfg.control!r} is listed in --treatments; treatments are "
+                         "compared with the control, list only the other arms")
     treatments = cfg.treatments or tuple(a for a in arms if a != cfg.control)
     unknown = [t for t in treatments if t not in arms]
     if unknown:
         raise ValueError(f"treatments {unknown} not among {cfg.treatment_col} values {arms}")
     treatment_keys(treatments)  # the runtime serves no key it cannot put in a decision id
     frame = frame[frame[cfg.treatment_col].astype(str).isin([cfg.control, *treatments])]
+    frame = _categoricals_as_strings(frame, cfg.categorical)
+    _refuse_missing_features(frame, cfg)
     if cfg.sample is not None and cfg.sample < len(frame):
         frame = frame.sample(n=cfg.sample, random_state=cfg.seed)
     y = frame[cfg.outcome_col]
@@ -140,8 +160,37 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
                     infer_outcome(y.to_numpy()))
 
 
+def _categoricals_as_strings(frame: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
+    """Integer and boolean categorical columns as strings (``1`` → ``"1"``, ``True`` →
+    ``"True"``): a categorical feature is a string in the schema, the signature and requests."""
+    convert = [c for c in categorical if frame[c].dtype.kind in "biu"]
+    if not convert:
+        return frame
+    frame = frame.copy()
+    for c in convert:
+        frame[c] = pd.Series([str(v) for v in frame[c].tolist()], index=frame.index,
+                             dtype=object)
+    return frame
+
+
+def _refuse_missing_features(frame: pd.DataFrame, cfg: TrainConfig) -> None:
+    """Missing or non-finite feature values: the served model refuses them, so training does."""
+    bad: dict[str, int] = {}
+    for c in cfg.numeric:
+        values = frame[c].to_numpy()
+        if values.dtype.kind == "f":
+            bad[c] = int(np.count_nonzero(~np.isfinite(values)))
+    for c in cfg.categorical:
+        bad[c] = int(frame[c].isna().sum())
+    bad = {c: n for c, n in bad.items() if n}
+    if bad:
+        raise ValueError(f"features with missing or non-finite values (rows per column): {bad}; "
+                         "drop or impute them (the model refuses them when scoring)")
+
+
 def fit(prep: Prepared, cfg: TrainConfig) -> UpliftModel:
-    schema = FeatureSchema.fit(prep.train, cfg.numeric, cfg.categorical)
+    schema = FeatureSchema.fit(prep.train, cfg.numeric, cfg.categorical,
+                               max_categories=cfg.max_categories)
     outcome: OutcomeKind = "binary" if prep.outcome_kind == "binary" else "continuous"
     learner = make_learner(cfg.learner, BaseSpec(cfg.base, cfg.params, cfg.seed), outcome)
     t = encode_treatments(prep.train[cfg.treatment_col].astype(str).tolist(), cfg.control,
@@ -284,7 +333,8 @@ def params_of(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
         "features.numeric": ",".join(cfg.numeric),
         "features.categorical": ",".join(cfg.categorical), "test_size": str(cfg.test_size),
         "split_seed": str(cfg.seed), "sample": str(cfg.sample), "n_bootstrap":
-        str(cfg.n_bootstrap), "drift_bins": str(cfg.n_bins), "n_train": str(len(prep.train)),
+        str(cfg.n_bootstrap), "drift_bins": str(cfg.n_bins),
+        "max_categories": str(cfg.max_categories), "n_train": str(len(prep.train)),
         "n_test": str(len(prep.test)),
     }
 
@@ -418,6 +468,9 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
     p.add_argument("--sample", type=int, default=None, help="train/test on N sampled rows")
     p.add_argument("--n-bootstrap", type=int, default=d.n_bootstrap)
     p.add_argument("--bins", type=int, default=d.n_bins, help="drift bins per numeric feature")
+    p.add_argument("--max-categories", type=int, default=d.max_categories,
+                   help="categories kept per categorical feature, the most frequent; rarer "
+                        "ones encode as unknown (default: %(default)s)")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--experiment", default=d.experiment)
@@ -434,6 +487,7 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         outcome_col=a.outcome_col, numeric=a.numeric, categorical=a.categorical,
         learner=a.learner, base=a.base, params=dict(a.param), test_size=a.test_size,
         seed=a.seed, sample=a.sample, n_bootstrap=a.n_bootstrap, n_bins=a.bins,
+        max_categories=a.max_categories,
         tracking_uri=a.tracking_uri, experiment=a.experiment, model_name=a.model_name,
         register=a.register, alias=a.alias, run_name=a.run_name, json_out=a.json_out,
         quiet=a.quiet)
