@@ -57,6 +57,7 @@ __all__ = [
     "MESSAGE_MAX",
     "REQUEST_VALUES",
     "ROUTINE_ACTIONS",
+    "TOKEN",
     "DeadlineBasis",
     "Event",
     "ObservedBase",
@@ -74,13 +75,15 @@ __all__ = [
 
 #: The verbs a message offers a human, each as what ``kubectl uplift <verb>`` writes
 #: (``plugin.kubectl_uplift.patch_for``) and so what to annotate without the plugin: the key and
-#: a value ``domain.requests.parse_requests`` acts on (``<token>``: any fresh text, e.g. a
-#: timestamp, so that asking again is a new request).
+#: a value ``domain.requests.parse_requests`` acts on. The token is ``$(date +%s)``, as the
+#: runbooks write it: pasted into a shell it is a fresh timestamp, so asking again is a new
+#: request, and the message that offers it stays the same text every pass.
 Verb = Literal["promote", "abort", "retry"]
+TOKEN = "$(date +%s)"
 REQUEST_VALUES: dict[Verb, tuple[str, str]] = {
-    "promote": (PROMOTE_ANNOTATION, "step:<token>"),
-    "abort": (ABORT_ANNOTATION, "<token>"),
-    "retry": (RETRY_ANNOTATION, "<token>"),
+    "promote": (PROMOTE_ANNOTATION, f"step:{TOKEN}"),
+    "abort": (ABORT_ANNOTATION, TOKEN),
+    "retry": (RETRY_ANNOTATION, TOKEN),
 }
 
 HISTORY_LIMIT = 20
@@ -217,14 +220,16 @@ class ObservedBase:
     ``gate_outcomes``: this pass's analysis (None: none ran; see ``analysis_due``).
     ``requests``: manual requests present (``domain.requests.parse_requests``).
     ``generation``: metadata.generation, for observedGeneration.
-    ``name``: metadata.name, for the commands a message tells a human to run (None: unknown,
-    the command then reads ``<name>``).
+    ``name``, ``namespace``: metadata.name and .namespace, for the commands a message tells a
+    human to run (name None: unknown, the command then reads ``NAME``; namespace "": unknown,
+    the command then names none, and kubectl uses its context's).
     """
 
     gate_outcomes: Sequence[GateOutcome] | None = None
     requests: Sequence[ManualRequest] = ()
     generation: int | None = None
     name: str | None = None
+    namespace: str = ""
 
 
 class _Step(Protocol):
@@ -900,16 +905,26 @@ class StepPass(ABC, Generic[S]):
                 blocking.append(gate.name)
         return blocking
 
+    def command(self, verb: Verb) -> str:
+        """The ``kubectl uplift`` command for ``verb`` on this object, as pasted into a shell:
+        its namespace named (the plugin otherwise uses the kubeconfig context's, where the name
+        may be missing or another object's), e.g. "`kubectl uplift abort -n ns1 campaign/c1`"."""
+        namespace = f"-n {self.observed.namespace} " if self.observed.namespace else ""
+        return (f"`kubectl uplift {verb} {namespace}"
+                f"{self.plugin_prefix}{self.observed.name or 'NAME'}`")
+
     def ask(self, *verbs: Verb) -> str:
         """How a human asks for ``verbs`` (alternatives, in the order a message offers them):
-        the ``kubectl uplift`` command, then the annotation it writes with a value the operator
-        acts on, e.g. "`kubectl uplift abort m1` (or annotate uplift.dev/abort=<token>)";
-        several: "`kubectl uplift promote|abort m1` (or annotate one of …, …)". The same words
-        every pass (no time, no count): a message is written only when it changes."""
-        target = f"{self.plugin_prefix}{self.observed.name or '<name>'}"
-        asked = ", ".join(f"{key}={value}" for key, value in (REQUEST_VALUES[v] for v in verbs))
-        return (f"`kubectl uplift {'|'.join(verbs)} {target}` "
-                f"(or annotate {'one of ' if len(verbs) > 1 else ''}{asked})")
+        each ``command``, then the annotation it writes with a value the operator acts on, e.g.
+        "`kubectl uplift abort -n ns1 m1` (or annotate --overwrite uplift.dev/abort=$(date +%s))";
+        several: "`kubectl uplift abort -n ns1 m1` or `kubectl uplift promote -n ns1 m1` (or
+        annotate --overwrite uplift.dev/abort=$(date +%s) or uplift.dev/promote=step:$(date +%s))".
+        The same words every pass (no time, no count): a message is written only when it
+        changes."""
+        commands = [self.command(v) for v in verbs]
+        asked = [f"{key}={value}" for key, value in (REQUEST_VALUES[v] for v in verbs)]
+        return (f"{_alternatives(commands)} "
+                f"(or annotate --overwrite {_alternatives(asked)})")
 
     def deadline_next_step(self) -> str:
         """What on-call can do about a step past its ``progressDeadline``, in the commands the
@@ -918,8 +933,7 @@ class StepPass(ABC, Generic[S]):
         that must pass, else promote when the evidence suffices (not offered when the kind
         would refuse it) or abort."""
         # Not ``ask``'s words: each command shares its parenthesis with what the verb does.
-        target = f"{self.plugin_prefix}{self.observed.name or '<name>'}"
-        abort = (f"abort (`kubectl uplift abort {target}`, or annotate "
+        abort = (f"abort ({self.command('abort')}, or annotate --overwrite "
                  f"{'='.join(REQUEST_VALUES['abort'])}: {self.abort_does})")
         refused = self.promote_refused()
         if refused is not None:
@@ -933,9 +947,9 @@ class StepPass(ABC, Generic[S]):
         else:
             must = (f"gate{'s' if len(gates) > 1 else ''} {', '.join(gates)} must pass at this "
                     "step, or ")
-        return (f"next: {must}promote if the evidence suffices (`kubectl uplift promote "
-                f"{target}`, or annotate {'='.join(REQUEST_VALUES['promote'])}; `--full` or "
-                f"full:<token> completes the ramp), or {abort}; runbook "
+        return (f"next: {must}promote if the evidence suffices ({self.command('promote')}, or "
+                f"annotate --overwrite {'='.join(REQUEST_VALUES['promote'])}; `--full` or "
+                f"full:{TOKEN} completes the ramp), or {abort}; runbook "
                 f"UpliftProgressDeadlineExceeded")
 
     def advance(self) -> None:
@@ -1089,3 +1103,8 @@ def against_limit(count: str, field: str, limit: int, exceeded: bool) -> str:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _alternatives(items: Sequence[str]) -> str:
+    """``items`` as alternatives: "a", "a or b", "a, b or c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"

@@ -160,7 +160,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
                 clamp_durations(spec), current, exposure.Observed(
                     model=model.observation,
                     requests=parse_requests(meta.get("annotations") or {}),
-                    generation=generation, name=str(meta["name"])), now)
+                    generation=generation, name=str(meta["name"]), namespace=namespace), now)
         except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
             log.exception("acting on a stop request of Campaign %s/%s failed", namespace,
                           meta["name"])
@@ -200,7 +200,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     observed = exposure.Observed(
         model=model.observation, gate_outcomes=outcomes, budget_anchor=anchor, units=units,
         budget_ledgers=spend_record, requests=parse_requests(meta.get("annotations") or {}),
-        generation=generation, name=str(meta["name"]),
+        generation=generation, name=str(meta["name"]), namespace=namespace,
         treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current),
         undelivered=exposure.undelivered(current.conditions, undelivered),
         carried_since=deps.carried_since(namespace, spec.model_ref.name, str(meta["name"])),

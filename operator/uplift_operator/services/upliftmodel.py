@@ -286,7 +286,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
-        serving_failure=failure, name=name), now)
+        serving_failure=failure, name=name, namespace=namespace), now)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"), report_token=report_token,
@@ -679,7 +679,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             requests=requests, generation=generation, split_as_status=split_as_status,
             split_refused=_split_refused(current, split_as_status), ready_versions=serves,
             serving_failure=_serving_failure(child, current, deps, serves),
-            name=meta.get("name")), now)
+            name=meta.get("name"), namespace=owner.namespace), now)
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("acting on a stop request of UpliftModel %s/%s failed",
                       owner.namespace, owner.name)

@@ -13,9 +13,10 @@ from uplift_operator.domain import ramp
 from uplift_operator.domain.ramp import Reason, decide
 
 PROMOTE = ("promote if the evidence suffices (`kubectl uplift promote {target}`, or annotate "
-           "uplift.dev/promote=step:<token>; `--full` or full:<token> completes the ramp)")
-ABORT = ("abort (`kubectl uplift abort {target}`, or annotate uplift.dev/abort=<token>: the "
-         "canary's traffic goes back to stable)")
+           "--overwrite uplift.dev/promote=step:$(date +%s); `--full` or full:$(date +%s) "
+           "completes the ramp)")
+ABORT = ("abort (`kubectl uplift abort {target}`, or annotate --overwrite "
+         "uplift.dev/abort=$(date +%s): the canary's traffic goes back to stable)")
 
 
 def _past_deadline(gates: list[dict[str, object]] | None = None) -> tuple[str, str, str]:
@@ -34,7 +35,7 @@ def _past_deadline(gates: list[dict[str, object]] | None = None) -> tuple[str, s
 
 def test_the_deadline_names_the_gate_and_the_commands_to_run() -> None:
     event, _, phase = _past_deadline([{"name": "latency", "type": "latency"}])
-    target = "<name>"  # the pass was not told the resource's name
+    target = "NAME"  # the pass was not told the resource's name (nor its namespace)
     expected = (f"(gates: latency Inconclusive); next: this gate must pass at this step, or "
                 f"{PROMOTE.format(target=target)}, or {ABORT.format(target=target)}; runbook "
                 "UpliftProgressDeadlineExceeded")
@@ -57,11 +58,12 @@ def test_the_commands_name_the_resource_when_the_pass_knows_it() -> None:
     sim.tick(15, verdicts={"latency": INC})
     sim.now += dt.timedelta(minutes=1)
     observed = ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
-                             gate_outcomes=None, generation=3, name="churn-uplift")
+                             gate_outcomes=None, generation=3, name="churn-uplift",
+                             namespace="team-a")
     d = decide(sim.spec, sim.status, observed, sim.now)
     assert d.status.phase is Phase.DEGRADED
-    assert PROMOTE.format(target="churn-uplift") in d.status.message
-    assert ABORT.format(target="churn-uplift") in d.status.message
+    assert PROMOTE.format(target="-n team-a churn-uplift") in d.status.message
+    assert ABORT.format(target="-n team-a churn-uplift") in d.status.message
 
 
 def test_a_canary_that_does_not_serve_is_offered_no_promote() -> None:
@@ -78,7 +80,7 @@ def test_a_canary_that_does_not_serve_is_offered_no_promote() -> None:
     (event,) = [e for e in d.events if e.reason is Reason.PROGRESS_DEADLINE_EXCEEDED]
     assert event.message.endswith(
         f"(canary is not serving since {stopped.isoformat()}; rolled back at {due.isoformat()} "
-        f"unless it serves again); next: {ABORT.format(target='<name>')}, or resolve what "
+        f"unless it serves again); next: {ABORT.format(target='NAME')}, or resolve what "
         "refuses a promote now (canary 2 does not serve: a promote would move traffic off "
         "stable 1, which serves, onto it; annotate again once it serves)")
     assert "kubectl uplift promote" not in event.message

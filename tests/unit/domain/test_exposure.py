@@ -626,8 +626,9 @@ def test_a_campaign_paused_on_an_inconclusive_gate_offers_what_it_takes() -> Non
                             time=now)]), now).status
     assert status.phase is Phase.PAUSED, status.message
     assert status.message.endswith(
-        "; go on or roll back with `kubectl uplift promote|abort campaign/<name>` (or annotate "
-        "one of uplift.dev/promote=step:<token>, uplift.dev/abort=<token>)")
+        "; go on or roll back with `kubectl uplift promote campaign/NAME` or `kubectl uplift "
+        "abort campaign/NAME` (or annotate --overwrite uplift.dev/promote=step:$(date +%s) or "
+        "uplift.dev/abort=$(date +%s))")
     assert "retry" not in status.message
 
 

@@ -201,7 +201,8 @@ def test_a_no_pause_step_says_analysis_passed_once_when_its_gates_pass() -> None
     s = passed.status
     for later in (minutes + 5, minutes + 10):
         d = _decide(s, later, gates=_gate(later))
-        assert _reasons(d) == [] and "annotate uplift.dev/promote=step:<token>" in d.status.message
+        assert _reasons(d) == []
+        assert "annotate --overwrite uplift.dev/promote=step:$(date +%s)" in d.status.message
         s = d.status
 
 
@@ -219,7 +220,7 @@ def test_a_no_pause_step_whose_gates_passed_while_undelivered_says_so_once_writt
     assert _reasons(written) == ["AnalysisPassed"]
     assert "every gate passed for exposure 100% at step 3/3" in written.events[0].message
     assert written.status.passed_while_held_at is None
-    assert "annotate uplift.dev/promote=step:<token>" in written.status.message
+    assert "annotate --overwrite uplift.dev/promote=step:$(date +%s)" in written.status.message
     s = _delivered(written.status, None, minutes + 10)
     for later in (minutes + 15, minutes + 20, minutes + 25):
         d = _decide(s, later, gates=_gate(later))

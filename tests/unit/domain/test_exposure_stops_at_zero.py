@@ -132,15 +132,16 @@ def test_a_stop_before_the_schedule_s_start_holds_past_it(annotation: str, reaso
     # It no longer reads "starts at": it will not.
     assert (d.status.phase, ready(d.status)) == (Phase.DEGRADED, ("False", cond.ROLLED_BACK))
     assert d.status.message.endswith(
-        "Change the spec or retry with `kubectl uplift retry campaign/<name>` (or annotate "
-        f"uplift.dev/retry=<token>) once spec.schedule.start {start.isoformat()} has come")
+        "Change the spec or retry with `kubectl uplift retry campaign/NAME` (or annotate "
+        f"--overwrite uplift.dev/retry=$(date +%s)) once spec.schedule.start {start.isoformat()} "
+        "has come")
     at_start = run(spec, d.status, SERVING, start, stop)
     assert at_start.events == ()
     assert at_start.status.exposure_percent == 0 and not exposure.treating(at_start.status)
     assert ready(at_start.status) == ("False", cond.ROLLED_BACK)
     assert at_start.status.message.endswith(
-        "Change the spec or retry with `kubectl uplift retry campaign/<name>` (or annotate "
-        "uplift.dev/retry=<token>)")
+        "Change the spec or retry with `kubectl uplift retry campaign/NAME` (or annotate "
+        "--overwrite uplift.dev/retry=$(date +%s))")
 
 
 def test_a_second_stop_at_zero_and_one_past_the_end_are_ignored() -> None:

@@ -85,9 +85,9 @@ def test_a_pending_rollback_quotes_the_fail_that_tripped_it_and_no_pass_is_annou
     sim = with_canary(make_spec(gates=[{"name": "lat", "type": "latency"}], rollback="Manual"))
     d = sim.tick(1, verdicts={"lat": F})
     tripped = ("gate lat Fail: no value (1 failure, failureLimit 0 exceeded) — lat said Fail; "
-               "rollback.mode is Manual: roll back or go on with `kubectl uplift abort|promote "
-               "<name>` (or annotate one of uplift.dev/abort=<token>, "
-               "uplift.dev/promote=step:<token>)")
+               "rollback.mode is Manual: roll back or go on with `kubectl uplift abort NAME` or "
+               "`kubectl uplift promote NAME` (or annotate --overwrite "
+               "uplift.dev/abort=$(date +%s) or uplift.dev/promote=step:$(date +%s))")
     assert d.status.message == f"canary 2 at step 1/3 (10%) paused: {tripped}"
     paused = [e for e in d.status.history if e.action == "Paused"]
     assert [(e.version, e.weight, e.reason) for e in paused] == [

@@ -59,7 +59,8 @@ class Sim:
         self.split_as_status = True
         self.split_refused: str | None = None  # ServingApplied False's message, as services says
         self.ready_versions: frozenset[str] | None = None  # None: the two flags say it
-        self.name: str | None = None  # metadata.name (None: messages' commands read <name>)
+        self.name: str | None = None  # metadata.name (None: messages' commands read NAME)
+        self.namespace = ""  # metadata.namespace ("": messages' commands name none)
         self.log: list[Decision] = []
 
     def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
@@ -72,7 +73,8 @@ class Sim:
                             requests=ramp.parse_requests(self.annotations), generation=3,
                             split_as_status=self.split_as_status,
                             split_refused=self.split_refused,
-                            ready_versions=self.ready_versions, name=self.name)
+                            ready_versions=self.ready_versions, name=self.name,
+                            namespace=self.namespace)
         decision = decide(self.spec, self.status, observed, self.now)
         assert_idempotent(self.spec, decision, observed, self.now)
         self.status = decision.status

@@ -100,8 +100,9 @@ def test_with_manual_rollback_a_canary_not_serving_is_held_for_an_abort() -> Non
     stopped = sim.now - dt.timedelta(minutes=5)
     assert f"canary 2 has not served since {stopped.isoformat()} at 50%" in d.status.message
     assert d.status.message.endswith(
-        "; rollback.mode is Manual: roll back with `kubectl uplift abort <name>` (or annotate "
-        "uplift.dev/abort=<token>); a promote is refused while it does not serve")
+        "; rollback.mode is Manual: roll back with `kubectl uplift abort NAME` (or annotate "
+        "--overwrite uplift.dev/abort=$(date +%s)); a promote is refused while it does not "
+        "serve")
     assert Reason.PAUSED in sim.reasons()
     assert all(e.action != "RolledBack" for e in d.status.history)
     d = sim.tick(30)  # still held: nothing decided meanwhile

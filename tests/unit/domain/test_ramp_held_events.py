@@ -131,9 +131,10 @@ def test_an_inconclusive_pause_quotes_what_tripped_it_and_passes_after_it_are_no
     for _ in range(3):
         d = sim.tick(1, verdicts={"lat": INC})
     tripped = ("paused: gate lat inconclusive (3 times, inconclusiveLimit 2 exceeded): lat said "
-               "Inconclusive; go on, restart or roll back with `kubectl uplift "
-               "promote|retry|abort <name>` (or annotate one of uplift.dev/promote=step:<token>, "
-               "uplift.dev/retry=<token>, uplift.dev/abort=<token>)")
+               "Inconclusive; go on, restart or roll back with `kubectl uplift promote NAME`, "
+               "`kubectl uplift retry NAME` or `kubectl uplift abort NAME` (or annotate "
+               "--overwrite uplift.dev/promote=step:$(date +%s), uplift.dev/retry=$(date +%s) "
+               "or uplift.dev/abort=$(date +%s))")
     assert d.status.message == f"canary 2 at step 1/3 (10%) {tripped}"
     for minutes in (1, 1, 120):
         d = sim.tick(minutes, verdicts={"lat": P})

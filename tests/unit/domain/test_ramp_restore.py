@@ -129,11 +129,11 @@ def test_a_request_ignored_during_a_restore_names_the_retry_that_acts(key: str,
     d = sim.tick(0.5)
     assert [(e.type, e.reason) for e in d.events] == [("Warning", reason)]
     assert "an emergency rollback is restoring stable 1" in d.events[0].message
-    assert f"annotate {ramp.RETRY_ANNOTATION}=<token>" in d.events[0].message
+    assert f"annotate --overwrite {ramp.RETRY_ANNOTATION}=$(date +%s)" in d.events[0].message
 
 
 def offered_retry(message: str) -> bool:
-    return f"annotate {ramp.RETRY_ANNOTATION}=<token>" in message
+    return f"annotate --overwrite {ramp.RETRY_ANNOTATION}=$(date +%s)" in message
 
 
 @pytest.mark.parametrize("desired", ["2", "3", "1"])  # rolled back, a new one, the restored

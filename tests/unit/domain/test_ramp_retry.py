@@ -42,7 +42,7 @@ def test_a_retry_of_a_canary_that_goes_on_is_ignored_and_said() -> None:
         "annotation uplift.dev/retry=t1 ignored: canary 2 at step 3/3 (50%) goes on, not paused "
         "by its gates: a retry restarts a canary rolled back or aborted, or one its gates hold "
         "for a human (an inconclusiveLimit, a pending Manual rollback); stop this one with "
-        "`kubectl uplift abort <name>` (or annotate uplift.dev/abort=<token>)")
+        "`kubectl uplift abort NAME` (or annotate --overwrite uplift.dev/abort=$(date +%s))")
     entry = d.status.history[-1]
     assert (entry.action, entry.actor) == ("RequestIgnored", "annotation uplift.dev/retry=t1")
     # The token is used up: the same annotation is not acted on later, paused or not.

@@ -3,7 +3,7 @@ pass and the ``kubectl uplift`` commands (and annotations) to promote or abort t
 
 from __future__ import annotations
 
-from tests.unit.services.test_campaign import Sim
+from tests.unit.services.test_campaign import NS, Sim
 
 
 def test_a_campaign_past_its_deadline_names_its_gates_and_its_commands() -> None:
@@ -17,10 +17,10 @@ def test_a_campaign_past_its_deadline_names_its_gates_and_its_commands() -> None
     assert s["phase"] == "Degraded" and s["exposurePercent"] == 5
     (event,) = [e for e in result.events if e.reason == "ProgressDeadlineExceeded"]
     advice = ("next: gate delivery must pass at this step, or promote if the evidence suffices "
-              "(`kubectl uplift promote campaign/spring-email`, or annotate "
-              "uplift.dev/promote=step:<token>; `--full` or full:<token> completes the ramp), or "
-              "abort (`kubectl uplift abort campaign/spring-email`, or annotate "
-              "uplift.dev/abort=<token>: exposure goes to 0%); runbook "
+              f"(`kubectl uplift promote -n {NS} campaign/spring-email`, or annotate --overwrite "
+              "uplift.dev/promote=step:$(date +%s); `--full` or full:$(date +%s) completes the "
+              f"ramp), or abort (`kubectl uplift abort -n {NS} campaign/spring-email`, or "
+              "annotate --overwrite uplift.dev/abort=$(date +%s): exposure goes to 0%); runbook "
               "UpliftProgressDeadlineExceeded")
     assert event.type == "Warning" and event.message.endswith(advice)
     assert event.message.startswith(

@@ -1648,8 +1648,8 @@ def test_a_canary_past_its_progress_deadline_names_the_model_in_the_commands_it_
         sim.tick(60)
     assert sim.status["phase"] == "Degraded"
     message = sim.status["message"]
-    assert f"`kubectl uplift promote {NAME}`" in message
-    assert f"`kubectl uplift abort {NAME}`" in message and "<name>" not in message
+    assert f"`kubectl uplift promote -n {NS} {NAME}`" in message
+    assert f"`kubectl uplift abort -n {NS} {NAME}`" in message
 
 
 # -- an UpliftModel re-created without its status ------------------------------------------------

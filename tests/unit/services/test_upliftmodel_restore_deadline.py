@@ -36,7 +36,7 @@ def test_a_restore_that_never_serves_is_degraded_at_its_deadline_then_withdrawn_
     sim = restoring()
     result = sim.tick(60, available=False)
     assert sim.status["phase"] == "Degraded"  # the spec names the version rolled back
-    assert "uplift.dev/retry=<token>" in sim.status["message"]
+    assert "annotate --overwrite uplift.dev/retry=$(date +%s)" in sim.status["message"]
     assert "Set a new version" not in sim.status["message"]
     assert result.requeue_after is not None and 500 <= result.requeue_after <= 540
     result = sim.tick(result.requeue_after, available=False)  # woken at the deadline
