@@ -205,13 +205,20 @@ class PassRunner:
     #: decided), by uid: a status read otherwise was written by another process
     #: (``foreign_status``).
     own_statuses: dict[str, str] = field(default_factory=dict)
+    #: The status a write sent whose answer was lost (a read timeout, a 5xx: the API server
+    #: may have applied it), by uid: own too, until a pass's write is confirmed again.
+    sent_statuses: dict[str, str] = field(default_factory=dict)
 
     def foreign_status(self, uid: str, status: Mapping[str, Any] | None) -> bool:
         """Whether ``status`` of object ``uid`` is not the one this process's last pass of it
-        left: another process wrote it (a replica that acted while this one was paused or cut
-        off). False before this process's first pass of it."""
+        left (nor the one a write whose answer was lost sent: ``sent_statuses``): another
+        process wrote it (a replica that acted while this one was paused or cut off). False
+        before this process's first pass of it."""
         known = self.own_statuses.get(uid)
-        return known is not None and known != status_digest(status)
+        if known is None:
+            return False
+        digest = status_digest(status)
+        return digest != known and digest != self.sent_statuses.get(uid)
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
@@ -259,6 +266,12 @@ class PassRunner:
             except KubeError as error:
                 if error.status == 422:
                     self._check_refused(error)
+                if error.status == 0 or error.status >= 500:
+                    # No answer, or one that does not say the write was refused: it may have
+                    # been applied (a 504 after the commit). Its echo is this process's own,
+                    # not another's (``foreign_status``: read as another replica's, it dropped
+                    # this process's pending MLflow write-back).
+                    self.sent_statuses[uid] = status_digest(expected)
                 if error.status not in (404, 409):
                     raise
                 # Deleted while the pass decided (404), or deleted and its name taken by a new
@@ -292,12 +305,14 @@ class PassRunner:
                 return CONFLICT_RETRY_SECONDS
             self.own_writes.wrote(uid, written)
             self.own_statuses[uid] = status_digest((written or {}).get("status"))
+            self.sent_statuses.pop(uid, None)
             # The status as kept is this pass's own (a field pruned for the first time, or
             # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
             self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
         else:
             self.own_statuses[uid] = status_digest(current)
+            self.sent_statuses.pop(uid, None)
         # The gauges follow the status as soon as it is written: an MLflow write-back below
         # may wait out its timeout, and dashboards must not lag the status by that long.
         observe(namespace, name, result.status)
@@ -380,6 +395,7 @@ class PassRunner:
             self.signatures.forget(key)
         self.own_writes.forget(uid)
         self.own_statuses.pop(uid, None)
+        self.sent_statuses.pop(uid, None)
 
 
 def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,

@@ -352,6 +352,9 @@ class WriteBack:
                         if any(len(k) > size and (k[0], k[size - 1]) == (uri, model)
                                for uri, model, size in models)]:
                 del self._written[key]
+            # A failing head dropped lets the writes held behind it through now, not at its
+            # next try: the worker, asleep until then, is woken (as by ``reset``).
+            self._lock.notify_all()
 
     def backlog(self) -> tuple[int, float | None]:
         """How many writes are pending, and how long (seconds) the oldest of them has been

@@ -132,6 +132,65 @@ def test_a_status_write_refused_is_not_taken_as_this_process_s_own() -> None:
         assert queue.pending() == 1
 
 
+class LostAnswers(Cluster):
+    """Applies each status write; while ``lost`` is set, its answer is lost (``status``: a
+    read timeout, 0, or a 504 after the commit)."""
+
+    lost: int | None = None
+
+    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
+                     patch: Mapping[str, Any], resource_version: str | None = None,
+                     ) -> dict[str, Any]:
+        written = super().patch_status(api_version, plural, namespace, name, patch,
+                                       resource_version)
+        if self.lost is not None:
+            raise KubeError("patch upliftmodels/r/status: no answer", self.lost)
+        return written
+
+
+@pytest.mark.parametrize("status", [0, 504])
+def test_a_status_write_whose_answer_was_lost_is_still_this_process_s_own(status: int) -> None:
+    """The API server applied the write and its answer was lost: the echo is this process's
+    own status, not another replica's (read as one, it dropped the pending write-back and
+    logged "written by another process"). Until a write is confirmed again: then only that
+    one is."""
+    with ThreadPoolExecutor(1) as pool:
+        cluster = LostAnswers()
+        runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster)
+        queue = _queued()
+        _pass(runner, _body({}), {"phase": "Progressing", "stableVersion": "1"})
+        cluster.lost = status
+        with pytest.raises(KubeError):
+            _pass(runner, _body({"phase": "Progressing", "stableVersion": "1"}, "2"),
+                  {"phase": "Healthy", "stableVersion": "2"})
+        applied = _body(dict(cluster.status), "3")
+        assert applied["status"] == {"phase": "Healthy", "stableVersion": "2"}
+        assert not fence_foreign_status(runner, queue, KEY, applied)
+        # Maybe not applied after all: the status before is still its own too.
+        before = _body({"phase": "Progressing", "stableVersion": "1"}, "2")
+        assert not fence_foreign_status(runner, queue, KEY, before)
+        assert queue.pending() == 1 and queue.knows(KEY)
+        # A confirmed write: the lost one's status is no longer taken as its own.
+        cluster.lost = None
+        _pass(runner, applied, {"phase": "Healthy", "stableVersion": "2", "canaryWeight": 0})
+        assert fence_foreign_status(runner, queue, KEY, applied)
+        assert queue.pending() == 0
+
+
+def test_a_status_write_refused_outright_leaves_nothing_taken_as_own() -> None:
+    """A 403 or 422 is the API server refusing the write: its status is never taken as this
+    process's own (another process that writes it is still seen)."""
+    with ThreadPoolExecutor(1) as pool:
+        cluster = LostAnswers()
+        runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster)
+        queue = _queued()
+        _pass(runner, _body({}), {"phase": "Progressing"})
+        cluster.lost = 403
+        with pytest.raises(KubeError):
+            _pass(runner, _body({"phase": "Progressing"}, "2"), {"phase": "Healthy"})
+        assert fence_foreign_status(runner, queue, KEY, _body({"phase": "Healthy"}, "5"))
+
+
 def test_the_backlog_of_the_write_back_is_on_the_metrics() -> None:
     from uplift_operator.handlers import observability
 

@@ -18,7 +18,7 @@ from typing import Any
 from tests.unit.services.fakes import FakeRegistry
 from tests.unit.services.test_upliftmodel import REGISTERED, Sim
 
-from uplift_operator.adapters.mlflow_registry import RegistryNotAsked
+from uplift_operator.adapters.mlflow_registry import RegistryNotAsked, RegistryUnavailable
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.services.resolution import AliasKey, Resolver, Scope
 
@@ -88,13 +88,23 @@ def test_a_read_failed_fast_without_a_known_problem_is_unavailable_and_never_sta
     assert resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=1)).ok
     assert told == []  # it never failed for its followers
     # A READY answer past its interval is not confirmed by a read never sent: unavailable,
-    # with the version held, and still nothing stamped (the poller reads it at its next look).
+    # with the version held, and still no failure stamped; the poller reads it again an
+    # interval later, as after a failed read (it re-read it at every look: 1 s).
     registry.open = True
     held = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=70))
     assert held.reason == "RegistryUnavailable" and held.desired is not None
     assert held.desired.version == "1"
     assert KEY not in resolver._failed and told == []
-    assert resolver.next_refresh(KEY, dt.timedelta(seconds=60)) == T0 + dt.timedelta(seconds=61)
+    every = dt.timedelta(seconds=60)
+    assert resolver.next_refresh(KEY, every) == T0 + dt.timedelta(seconds=130)
+    # The poller's own read failed fast waits as long; one that is sent ends the wait.
+    assert resolver.refresh(KEY, every, T0 + dt.timedelta(seconds=130))
+    assert not resolver.refresh(KEY, every, T0 + dt.timedelta(seconds=131))
+    assert resolver.next_refresh(KEY, every) == T0 + dt.timedelta(seconds=190)
+    registry.open = False
+    assert resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=140)).ok
+    assert resolver.next_refresh(KEY, every) == T0 + dt.timedelta(seconds=200)
+    assert told == []
 
 
 def test_a_version_not_ready_stays_not_ready_through_a_read_failed_fast() -> None:
@@ -176,3 +186,48 @@ def test_a_failure_newer_than_a_fresh_answer_is_not_hidden_by_it() -> None:
     assert resolver.resolve(SCOPE, _ref("10m"), registry, T0 + dt.timedelta(seconds=55)).ok
     assert registry.calls == calls
 
+
+
+class _Blip(_Breaker):
+    """A fake MLflow that answers 503 once while ``blip``: a read that was sent and failed."""
+
+    blip: bool = False
+
+    def _check(self) -> None:
+        if self.blip:
+            self.blip = False
+            self.calls += 1
+            raise RegistryUnavailable("MLflow answered HTTP 503 (text/html, 120 bytes)")
+        super()._check()
+
+
+def test_an_outages_failure_newer_than_a_fresh_answer_does_not_hide_it() -> None:
+    """A 503 for one read (a follower with a shorter interval's, or the poller's read made
+    early) says nothing of the alias: a follower whose answer is still fresh by its interval
+    keeps it, Resolved, instead of flipping to RegistryUnavailable and back (a Warning event
+    each way) once MLflow answers again."""
+    registry, resolver = _Blip(), Resolver()
+    registry.add("m", "1")
+    registry.aliases[("m", "champion")] = "1"
+    told: list[AliasKey] = []
+    resolver.moved.append(told.append)
+    assert resolver.resolve(SCOPE, _ref("10m"), registry, T0).ok
+    registry.blip = True
+    short = resolver.resolve(SCOPE, _ref("30s"), registry, T0 + dt.timedelta(seconds=31))
+    assert short.reason == "RegistryUnavailable"  # its own answer was due: it says so
+    calls = registry.calls
+    longer = resolver.resolve(SCOPE, _ref("10m"), registry, T0 + dt.timedelta(seconds=33))
+    assert longer.ok and longer.desired is not None and longer.desired.version == "1"
+    assert registry.calls == calls  # the fresh answer, not a read
+    # The poller's early read (a sweep handed the alias back), one 503: the followers it
+    # wakes keep their fresh answer.
+    registry, resolver = _Blip(), Resolver()
+    registry.add("m", "1")
+    registry.aliases[("m", "champion")] = "1"
+    assert resolver.resolve(SCOPE, _ref(), registry, T0).ok
+    registry.blip = True
+    assert resolver.refresh(KEY, dt.timedelta(seconds=60), T0 + dt.timedelta(seconds=30),
+                            ahead=dt.timedelta(seconds=30))
+    assert KEY in resolver._failed  # sent and failed: stamped, as ever
+    woken = resolver.resolve(SCOPE, _ref(), registry, T0 + dt.timedelta(seconds=31))
+    assert woken.ok
