@@ -312,7 +312,6 @@ def observe_write_back(write_back: WriteBack) -> None:
     REGISTRY_WRITE_BACK_OLDEST_AGE.set_function(lambda: write_back.backlog()[1] or 0.0)
 
 
-def graph_roll_timed_out() -> None:
 PASSES_IN_ERROR_BACKOFF = Gauge(
     "uplift_operator_passes_in_error_backoff",
     "Resources (by kind: UpliftModel, Campaign, CampaignsFile) whose last reconcile pass raised "
@@ -326,6 +325,7 @@ def passes_in_error_backoff(kind: str, count: int) -> None:
     PASSES_IN_ERROR_BACKOFF.labels(kind).set(count)
 
 
+def graph_roll_timed_out() -> None:
     GRAPH_ROLLS_TIMED_OUT.inc()
 
 
