@@ -9,10 +9,12 @@ It uses ``requests`` rather than the mlflow client so that every call has an exp
 timeout and every failure maps onto this module's exceptions (a client keeps one connection
 open per thread that uses it; ``services.run_cache`` keeps the clients and the run reads):
 
-- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx),
-  refused the credentials (401) or denied the credentials' user the permission the request
-  needs (403: basic auth's READ to read, EDIT to set tags and aliases, MANAGE to delete a
-  tag), with the server's text.
+- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx).
+- ``CredentialsRefused``, a ``RegistryUnavailable``: MLflow (or a proxy before it) refused the
+  credentials (401) or denied the credentials' user the permission the request needs (403:
+  basic auth's READ to read, EDIT to set tags and aliases, MANAGE to delete a tag), with the
+  server's text. Every caller that holds or retries on an outage does so on it too; the
+  resolver tells it apart: no wait clears it, a Secret rotated or a permission granted does.
 - ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
   ``RESOURCE_DOES_NOT_EXIST``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
   unknown alias); the message is MLflow's, verbatim. A run artifact on an object store (S3,
@@ -99,6 +101,12 @@ class RegistryError(Exception):
 
 class RegistryUnavailable(RegistryError):  # noqa: N818 - named for the condition the caller handles
     """The registry could not be asked: unreachable, timed out, 5xx, or credentials rejected."""
+
+
+class CredentialsRefused(RegistryUnavailable):
+    """MLflow answered 401 (the credentials refused: wrong, rotated, revoked, or none sent to a
+    server that wants some) or 403 (accepted, and the permission the request needs denied to
+    their user: e.g. READ on the registered model but not on its runs' experiment)."""
 
 
 class RegistryNotAsked(RegistryUnavailable):
@@ -573,16 +581,16 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
                 unknown_parameter_is_not_found and code == "INVALID_PARAMETER_VALUE"):
             return RegistryNotFound(message, status_code=status, error_code=code)
         if status in (401, 403):
-            return RegistryUnavailable(f"{_refusal(status)} (HTTP {status}): {message}",
-                                       status_code=status, error_code=code)
+            return CredentialsRefused(f"{_refusal(status)} (HTTP {status}): {message}",
+                                      status_code=status, error_code=code)
         return RegistryRequestError(message, status_code=status, error_code=code)
     # Not MLflow's error shape: its body is not quoted (the message lands in the resource's
     # status, which whoever wrote the spec's trackingUri reads: a URI pointed at another
     # internal service must not read that service's answers back), only described.
     text = _described(response, redact)
     if status in (401, 403):
-        return RegistryUnavailable(f"{_refusal(status)} (HTTP {status}; {text})",
-                                   status_code=status)
+        return CredentialsRefused(f"{_refusal(status)} (HTTP {status}; {text})",
+                                  status_code=status)
     # 5xx, or a 4xx that is not MLflow's (a proxy, a wrong tracking URI): the registry is not reachable.
     return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
 

@@ -51,7 +51,7 @@ TREATMENT_NOT_SERVED = "TreatmentNotServed"
 # InvalidSpec:
 SPEC_VALID = "SpecValid"
 # ModelResolved (UpliftModel), False; ``MODEL_NOT_FOUND`` (below) too. Two clear by themselves:
-#: MLflow could not be asked (connection, timeout, 5xx, 401/403): an outage.
+#: MLflow could not be asked (connection, timeout, 5xx): an outage.
 REGISTRY_UNAVAILABLE = "RegistryUnavailable"
 #: The version is PENDING_REGISTRATION: its files may still be uploading.
 VERSION_NOT_READY = "VersionNotReady"
@@ -65,6 +65,9 @@ INVALID_MODEL = "InvalidModel"
 #: The credentials Secret the spec names cannot be read: the API server answered 404 (not
 #: there) or 403 (the operator may not read it).
 CREDENTIALS_UNREADABLE = "CredentialsUnreadable"
+#: MLflow answered 401 (the credentials refused, or none given) or 403 (their user denied the
+#: permission a read needs): a Secret to fix or a permission to grant, not an outage.
+CREDENTIALS_REFUSED = "CredentialsRefused"
 #: Neither the spec (``spec.model.trackingUri``) nor the operator (``--mlflow-tracking-uri``)
 #: names an MLflow: a configuration, not an outage.
 TRACKING_URI_MISSING = "TrackingUriMissing"

@@ -3,16 +3,16 @@ conditions say: the published phase of each kind, from the phase its ramp implie
 
 Why: Argo CD's health check (``argocd/.../health.lua``) passes ``status.phase`` through, and
 the ramps compute the phase from versions, traffic and gates only. A spec naming a version
-MLflow does not have (or one whose registration failed, whose MLmodel cannot be read, or a
-credentials Secret that is not there), a serving graph the API server refuses to apply (an
-admission policy, a 403), a graph the serving backend reports failed, a campaigns file that
-cannot be written, or a Campaign's UpliftModel that is not found each set a condition, while
-the phase stayed Healthy (the stable version serves on) or Progressing (a canary or a first
-version waiting, a Campaign waiting for its model): Argo CD showed Synced and Healthy, or an
-endless Progressing, and a pipeline waiting for Healthy went on. Here such a condition, held
-longer than the grace, makes the phase Degraded, the message naming the condition, its
-reason, since when and why, then what the ramp says (what serves); the phase the ramp implies
-returns at the first pass after the condition clears.
+MLflow does not have (or one whose registration failed, whose MLmodel cannot be read, a
+credentials Secret that is not there, or credentials MLflow refuses), a serving graph the
+API server refuses to apply (an admission policy, a 403), a graph the serving backend reports
+failed, a campaigns file that cannot be written, or a Campaign's UpliftModel that is not found
+each set a condition, while the phase stayed Healthy (the stable version serves on) or
+Progressing (a canary or a first version waiting, a Campaign waiting for its model): Argo CD
+showed Synced and Healthy, or an endless Progressing, and a pipeline waiting for Healthy went
+on. Here such a condition, held longer than the grace, makes the phase Degraded, the message
+naming the condition, its reason, since when and why, then what the ramp says (what serves);
+the phase the ramp implies returns at the first pass after the condition clears.
 
 The grace (``grace``) is 5 minutes, or the ramp's ``progressDeadline`` when shorter: long
 enough for what clears by itself (a failed apply is tried again within seconds, backing off to
@@ -89,12 +89,14 @@ class Problem:
 #: The ``ModelResolved`` reasons that do not clear by themselves: a model, version or alias
 #: MLflow does not have, a version whose registration failed (a final status), a version whose
 #: MLmodel or tags cannot be read as a model, a credentials Secret the API server says is not
-#: there or not readable (GitOps applying it a moment late is within the grace), no MLflow
-#: named by the spec or the operator. Not
+#: there or not readable (GitOps applying it a moment late is within the grace), credentials
+#: MLflow refuses (401) or whose user it denies a read (403: a rotation racing the Secret's
+#: re-read is within the grace), no MLflow named by the spec or the operator. Not
 #: ``RegistryUnavailable`` nor ``VersionNotReady`` (PENDING_REGISTRATION): an outage and an
 #: upload, which clear by themselves. Each holds a running ramp alike (``domain.canary``).
 UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond.INVALID_MODEL,
-                                 cond.CREDENTIALS_UNREADABLE, cond.TRACKING_URI_MISSING})
+                                 cond.CREDENTIALS_UNREADABLE, cond.CREDENTIALS_REFUSED,
+                                 cond.TRACKING_URI_MISSING})
 
 #: An UpliftModel's, in the order the message names them: the graph the backend reports
 #: failed (a canary's, or a first version's: a stable version that served is already Degraded,

@@ -41,6 +41,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from uplift_operator.adapters.mlflow_registry import (
+    CredentialsRefused,
     RegistryError,
     RegistryNotFound,
     RegistryUnavailable,
@@ -56,6 +57,7 @@ from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain import budget, templates
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import measurements as m
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.services.ports import MetricSource, Registry
@@ -301,6 +303,10 @@ def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
         return collector.collect(
             gate, ctx, prometheus if Source.PROMETHEUS in collector.reads else None,
             registry if Source.MLFLOW in collector.reads else None)
+    except CredentialsRefused as error:
+        # 401/403 (e.g. READ on the model but not on its run's experiment): held alike, never
+        # an Error towards a rollback, but named by the reason ModelResolved gives a refusal.
+        return m.NotMeasured(f"holding: {cond.CREDENTIALS_REFUSED} ({error})", holds=True)
     except RegistryUnavailable as error:
         # MLflow out of reach says nothing about the traffic: hold, as a pass whose version
         # lookup failed does, never an Error counted towards a rollback (the lookup may have
@@ -349,9 +355,9 @@ def _run_of(run_id: str | None, failed: RegistryError | None, version: str) -> s
     MLflow says has no run."""
     if run_id is not None or failed is None:
         return run_id
-    if isinstance(failed, RegistryUnavailable):
-        raise RegistryUnavailable(failed.message, status_code=failed.status_code,
-                                  error_code=failed.error_code)
+    if isinstance(failed, RegistryUnavailable):  # its kind kept: CredentialsRefused says so
+        raise type(failed)(failed.message, status_code=failed.status_code,
+                           error_code=failed.error_code)
     raise _SourceDownError(f"version {version}'s MLflow run could not be looked up: {failed}")
 
 

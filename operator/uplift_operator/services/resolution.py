@@ -99,7 +99,8 @@ class Resolution:
 
     desired: VersionFacts | None
     #: Resolved, or a ``ModelResolved`` reason (``domain.conditions``): RegistryUnavailable,
-    #: ModelNotFound, VersionNotReady, VersionFailed, InvalidModel, CredentialsUnreadable.
+    #: ModelNotFound, VersionNotReady, VersionFailed, InvalidModel, CredentialsUnreadable,
+    #: CredentialsRefused (MLflow's 401/403; the caller names the credentials Secret).
     reason: str = "Resolved"
     message: str = ""
 
@@ -531,7 +532,7 @@ class Resolver:
             return _standing(ref, cached, failed, error)
         self._not_asked.pop(key, None)
         failed_before = key in self._failed
-        if resolution.reason in ("RegistryUnavailable", "ModelNotFound"):
+        if resolution.reason in ("RegistryUnavailable", "ModelNotFound", cond.CREDENTIALS_REFUSED):
             # Stamped when the read ended, not when its pass began: a read that timed out
             # after FAILURE_REUSE would otherwise be too old to answer the passes that queued
             # behind it, and each of them would wait out a timeout of its own in turn (a
@@ -569,6 +570,9 @@ class Resolver:
             return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
         except errors.RegistryNotAsked:
             raise  # not sent: ``_resolve`` answers with what was known (``_standing``)
+        except errors.CredentialsRefused as error:  # 401/403: no wait clears it
+            return Resolution(cached.facts if cached else None, cond.CREDENTIALS_REFUSED,
+                              str(error))
         except errors.RegistryError as error:
             return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
         if not facts.ready:

@@ -64,6 +64,7 @@ from uplift_operator import report_token_format
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.mlflow_registry import (
     Credentials,
+    CredentialsRefused,
     RegistryError,
     RegistryNotFound,
     RegistryUnavailable,
@@ -972,15 +973,35 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                 credentials_fit)
     resolution = deps.resolver.resolve(scope, spec.model, registry, now)
     if not resolution.ok or resolution.desired is None:
-        return registry, resolution, [], True
+        return registry, _whose(resolution, spec.model, owner.namespace), [], True
     try:
         contract = deps.resolver.contract(scope, spec.model.registered_model,
                                           resolution.desired, registry)
     except RegistryError as error:  # not judged, so not deployed
-        return registry, Resolution(resolution.desired, _contract_reason(error),
-                                    f"reading what version {resolution.desired.version} takes "
-                                    f"and scores: {error}"), [], True
+        return registry, _whose(Resolution(
+            resolution.desired, _contract_reason(error),
+            f"reading what version {resolution.desired.version} takes and scores: {error}"),
+            spec.model, owner.namespace), [], True
     return registry, resolution, validation.validate_against_model(spec, contract), True
+
+
+def _whose(resolution: Resolution, ref: ModelReference, namespace: str) -> Resolution:
+    """``resolution``, its message saying whose credentials MLflow refused when it did
+    (``CredentialsRefused``): the Secret the spec names, namespace/name and keys, else that
+    none were given. The resolver keeps its answer per scope and does not know the namespace."""
+    if resolution.reason != cond.CREDENTIALS_REFUSED:
+        return resolution
+    secret = ref.credentials
+    if secret is None:
+        whose = ("no credentials were given: spec.model.credentials names no Secret, so MLflow "
+                 "was asked anonymously")
+    else:
+        keys = ", ".join(f"{field} {key}" for field, key in (
+            ("tokenKey", secret.token_key), ("usernameKey", secret.username_key),
+            ("passwordKey", secret.password_key)) if key)
+        whose = (f"the credentials are Secret {namespace}/{secret.name}'s ({keys}): fix them "
+                 "there, or grant their user the permission in MLflow")
+    return replace(resolution, message=f"{resolution.message}; {whose}")
 
 
 def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
@@ -1024,10 +1045,14 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
 
 def _contract_reason(error: RegistryError) -> str:
     """The ``ModelResolved`` reason of a version whose contract could not be read: MLflow out
-    of reach is an outage (``RegistryUnavailable``, waited for); the version gone since it
-    resolved is ``ModelNotFound``; anything else MLflow answered (an MLmodel that does not
-    parse, one over ``MAX_MLMODEL_BYTES``, a request it refused) is the version's own and
-    stays so (``InvalidModel``): each of those turns Degraded after the grace."""
+    of reach is an outage (``RegistryUnavailable``, waited for); the credentials refused or
+    their user denied the read (401/403: e.g. READ on the registered model but not on its
+    run's experiment) is ``CredentialsRefused``; the version gone since it resolved is
+    ``ModelNotFound``; anything else MLflow answered (an MLmodel that does not parse, one over
+    ``MAX_MLMODEL_BYTES``, a request it refused) is the version's own and stays so
+    (``InvalidModel``): each but the outage turns Degraded after the grace."""
+    if isinstance(error, CredentialsRefused):
+        return cond.CREDENTIALS_REFUSED
     if isinstance(error, RegistryUnavailable):
         return cond.REGISTRY_UNAVAILABLE
     if isinstance(error, RegistryNotFound):
@@ -1349,9 +1374,11 @@ def _measure(spec: UpliftModelSpec, current: UpliftModelStatus, owner: Owner, de
     if (current.canary_version is None or current.stable_version is None
             or not ramp.analysis_due(spec, current, now)):
         return None
-    if registry is not None and resolution.reason != cond.REGISTRY_UNAVAILABLE:
+    if registry is not None and resolution.reason not in (cond.REGISTRY_UNAVAILABLE,
+                                                          cond.CREDENTIALS_REFUSED):
         return _analyse(spec, current, owner, deps, registry, split_as_status, now)
-    # MLflow cannot be asked (unreachable, or no client: its credentials Secret unreadable).
+    # MLflow cannot be asked (unreachable, refusing the credentials, or no client: its
+    # credentials Secret unreadable).
     # The gates that read the canary's MLflow run (their collector declares it:
     # ``measurements.Collector.reads``) hold, not judged: no error or inconclusive counted
     # towards a rollback or a pause, the version's evidence kept. The others read Prometheus

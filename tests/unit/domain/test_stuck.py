@@ -51,6 +51,9 @@ def test_a_model_problem_is_degraded_only_past_the_grace(problem: Condition, pha
                  "version 3 of hillstrom is not readable", True, id="mlmodel-unreadable"),
     pytest.param("CredentialsUnreadable", "credentials: get secret shop/creds: 404", True,
                  id="secret-missing"),
+    pytest.param("CredentialsRefused", "MLflow denied permission to the credentials' user "
+                 "(HTTP 403): Permission denied; the credentials are Secret shop/creds's "
+                 "(tokenKey token)", True, id="credentials-refused"),
     pytest.param("VersionNotReady", "version 4 of hillstrom is PENDING_REGISTRATION, not READY",
                  False, id="uploading"),
     pytest.param("RegistryUnavailable", "MLflow at http://mlflow is unreachable", False,

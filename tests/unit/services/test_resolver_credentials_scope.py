@@ -16,7 +16,11 @@ from typing import Any
 
 from tests.unit.services.fakes import FakeCluster, FakeRegistry, ListingRegistry
 
-from uplift_operator.adapters.mlflow_registry import Credentials, RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import (
+    Credentials,
+    CredentialsRefused,
+    RegistryUnavailable,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference, UpliftModelSpec
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render.naming import Owner
@@ -35,8 +39,8 @@ class _Denied(FakeRegistry):
     """MLflow denying the credentials' user READ on the model."""
 
     def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
-        raise RegistryUnavailable("MLflow denied permission to the credentials' user (HTTP "
-                                  "403): Permission denied", status_code=403)
+        raise CredentialsRefused("MLflow denied permission to the credentials' user (HTTP "
+                                 "403): Permission denied", status_code=403)
 
 
 def _deps(cluster: FakeCluster, registry_for: Any) -> upliftmodel.Dependencies:
@@ -81,7 +85,7 @@ def test_two_keys_of_one_secret_are_two_scopes_and_never_share_an_answer() -> No
 
     assert reason("a", "ok", T0) == "Resolved"
     # The same Secret, another key: its own read, its own answer (was A's cached Resolved).
-    assert reason("b", "denied", T0 + dt.timedelta(seconds=1)) == "RegistryUnavailable"
+    assert reason("b", "denied", T0 + dt.timedelta(seconds=1)) == "CredentialsRefused"
     assert reason("a", "ok", T0 + dt.timedelta(seconds=2)) == "Resolved"
 
 

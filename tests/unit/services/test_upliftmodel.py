@@ -12,7 +12,7 @@ import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import CredentialsRefused, RegistryUnavailable
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.devenv.seldon_standin import seldon_status
@@ -1207,8 +1207,8 @@ class _CheckingRegistry:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if self._authorization != f"Bearer {self._accepts[0]}":
-                raise RegistryUnavailable("MLflow refused the credentials (HTTP 401): bad token",
-                                          status_code=401)
+                raise CredentialsRefused("MLflow refused the credentials (HTTP 401): bad token",
+                                         status_code=401)
             return method(*args, **kwargs)
         return call
 
@@ -1216,9 +1216,10 @@ class _CheckingRegistry:
 def test_a_good_credentials_read_outlasts_the_resync_and_a_refused_one_is_read_again() -> None:
     """At rest (a pass every resync, 600 s), the Secret is read at every other pass, not at
     each; MLflow refusing the token (rotated on its side, then in the Secret) drops the read,
-    so the next pass (the RegistryUnavailable retry, 10 s) reads the Secret again and goes on
-    with the new token. A Secret that keeps holding a refused token is read at most every
-    CREDENTIALS_REFUSED_REREAD, however often the passes retry."""
+    so the next pass (the CredentialsRefused retry, 10 s) reads the Secret again and goes on
+    with the new token, never Degraded by the race. A Secret that keeps holding a refused
+    token is read at most every CREDENTIALS_REFUSED_REREAD, however often the passes retry,
+    and is Degraded once the grace is past, naming the Secret."""
     sim = Sim()
     sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS,
                                            clock=lambda: sim.now.timestamp())
@@ -1236,18 +1237,28 @@ def test_a_good_credentials_read_outlasts_the_resync_and_a_refused_one_is_read_a
     accepts[0] = "rotated-token-0001"  # MLflow takes the new token only, then the Secret has it
     sim.cluster.secrets[(NS, "mlflow")] = {"token": "rotated-token-0001"}
     sim.tick(60)
-    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
-    assert "HTTP 401" in sim.condition("ModelResolved")["message"]
+    assert sim.condition("ModelResolved")["reason"] == "CredentialsRefused"
+    assert sim.condition("ModelResolved")["message"] == (
+        f"MLflow refused the credentials (HTTP 401): bad token; the credentials are Secret "
+        f"{NS}/mlflow's (tokenKey token): fix them there, or grant their user the permission "
+        "in MLflow")
     assert reads == ["mlflow"] * 3  # the pass held with the token it had
     sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
     assert reads == ["mlflow"] * 4 and sim.condition("ModelResolved")["status"] == "True"
+    assert sim.status["phase"] == "Healthy"
     accepts[0] = "rotated-token-0002"  # rotated on MLflow's side only: refused from now on
     for _ in range(12):  # two minutes of retries, every 10 s
         sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
-    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+        assert sim.status["phase"] == "Healthy"  # within the grace
+    assert sim.condition("ModelResolved")["reason"] == "CredentialsRefused"
     # Refused 30 s or more after its read, read again at the next retry: 3 reads, not one
     # at each of the 10 retries that asked MLflow (the first two took the alias as read).
     assert upliftmodel.CREDENTIALS_REFUSED_REREAD == 30.0 and reads == ["mlflow"] * (4 + 3)
+    for _ in range(24):  # four minutes more: past the grace, a permission missing for good
+        sim.tick(upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert sim.status["phase"] == "Degraded"
+    assert sim.status["message"].startswith("ModelResolved False (CredentialsRefused) since ")
+    assert f"Secret {NS}/mlflow's (tokenKey token)" in sim.status["message"]
 
 
 def test_a_malformed_secret_is_not_kept_so_its_fix_is_seen_at_once() -> None:

@@ -755,7 +755,8 @@ class StatusBase(StatusPart):
                                             "not taken effect: ServingFailed True, "
                                             "ServingApplied False (ApplyFailed), ModelResolved "
                                             "False (ModelNotFound, VersionFailed, InvalidModel, "
-                                            "CredentialsUnreadable); a Campaign's "
+                                            "CredentialsUnreadable, CredentialsRefused); a "
+                                            "Campaign's "
                                             "SettingsDelivered False.")
     message: str = Field(default="", max_length=4096, description="Why the phase is what it is.")
     observed_generation: int | None = Field(default=None, ge=0,

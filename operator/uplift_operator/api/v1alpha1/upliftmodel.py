@@ -497,9 +497,9 @@ class UpliftModelStatus(RampStatus):
                     "False (ApplyFailed: the API server refused the serving graph; "
                     "RollTimedOut: its new pods did not serve within the roll timeout), "
                     "ModelResolved False (ModelNotFound, VersionFailed, InvalidModel, "
-                    "CredentialsUnreadable, TrackingUriMissing). A Paused ramp whose stable "
-                    "version stops serving stays Paused (Argo CD's health check shows it "
-                    "Degraded).")
+                    "CredentialsUnreadable, CredentialsRefused, TrackingUriMissing). A Paused "
+                    "ramp whose stable version stops serving stays Paused (Argo CD's health "
+                    "check shows it Degraded).")
     stable_version: str | None = Field(default=None, max_length=16,
                                        description="Version serving the stable predictor.")
     canary_version: str | None = Field(default=None, max_length=16,
