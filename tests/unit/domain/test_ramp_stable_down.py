@@ -35,7 +35,7 @@ def tick(sim: Sim, minutes: float, *, stable_ready: bool, failure: str | None = 
     observed = Observed(desired_version=sim.desired, stable_ready=stable_ready,
                         canary_ready=sim.canary_ready, generation=3,
                         requests=ramp.parse_requests(sim.annotations), serving_failure=failure,
-                        name=sim.name)
+                        name=sim.name, namespace=sim.namespace)
     decision = decide(sim.spec, sim.status, observed, sim.now)
     assert_idempotent(sim.spec, decision, observed, sim.now)
     sim.status = decision.status
@@ -314,6 +314,7 @@ def test_a_stable_down_while_a_manual_rollback_waits_is_published_as_an_outage()
     # the health check as rollback-pending.yaml was.
     sim = with_canary(make_spec(rollback="Manual"))
     sim.name = "churn"  # the testdata's metadata.name, which the message's command names
+    sim.namespace = "shop"  # and its namespace, which the command names too
     d = sim.tick(1, verdicts={"latency": GateVerdict.FAIL})
     assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
     d = tick(sim, 1, stable_ready=False, failure=FAILURE)
