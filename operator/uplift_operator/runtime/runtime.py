@@ -218,6 +218,13 @@ def _integers(name: str, datatype: str, values: list[Any],
                                                                    and v.is_integer()))
             raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, "
                                "not an integer", "wrong_type")
+        lo, hi = _INT_RANGE[datatype]
+        if any(type(v) is float and not lo <= v <= hi for v in values):
+            # Out of the type's range says more than "a float near 2**52" (a JSON integer
+            # like 2**70 arrives as a float).
+            v = _first(values, lambda v: type(v) is float and not lo <= v <= hi)
+            raise RequestError(f"input {name!r}: {_show(v)} is outside the {datatype} range",
+                               "out_of_range")
         if any(type(v) is float and abs(v) >= _EXACT_FLOAT for v in values):
             v = _first(values, lambda v: type(v) is float and abs(v) >= _EXACT_FLOAT)
             raise RequestError(f"input {name!r} is declared {datatype} but holds {_show(v)}, a "

@@ -216,6 +216,9 @@ def test_a_float_integer_id_at_or_beyond_2_52_is_refused_not_another_id() -> Non
         with pytest.raises(RequestError, match="at or beyond 2"):
             decode_columns(_request([_one(dtype, [2.0**63 if dtype == "UINT64" else 2.0**60],
                                           name="k")]), features=("k",))
+    with pytest.raises(RequestError) as info:  # beyond the type's range first: that says more
+        decode_columns(_request([_one("INT64", [float(2**70)], name="k")]), features=("k",))
+    assert info.value.reason == "out_of_range" and "INT64 range" in str(info.value)
     request = InferenceRequest.model_validate(json.loads(body % "9007199254740993"))
     assert decode_columns(request)[1] == ["9007199254740993"]
     assert decode_columns(_request([_one("INT64", [-(2.0**52 - 1)], name="unit_id")]))[1] == [
