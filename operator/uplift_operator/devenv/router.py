@@ -2,13 +2,15 @@
 
 ``POST /seldon/<namespace>/<name>/v2/models/<model>/infer`` (Seldon's ingress path) sends a V2
 request to one of the SeldonDeployment's ready predictors by their ``traffic`` weights, sticky
-per unit: a unit's position in [0, 1) (SHA-256 of ``router\\0<unit id>``, independent of the
-runtime's holdout hash, the runtime's own version-split position: a hash-routed split, so every
-row is counted for its version) falls into one predictor's share, canary first, so raising the canary
-weight only moves units from stable to canary and a unit never flips back and forth. Seldon
-routes requests, not rows, so the simulator sends one customer per request; a batch whose units
-fall into different shares is split and merged back in row order. The answer gets one extra
-output, ``predictor``, naming who served each row.
+per unit: a unit's position in [0, 1) is the runtime's own version-split position
+(``assignment.unit_position`` under ``assignment.VERSION_SALT``: the first 64 bits of SHA-256 of
+``<VERSION_SALT>\\0<unit id>``, independent of the holdout hash, which the experiment's salt
+keys), so a row reaches the version that owns its unit (``assignment.version_owner``) and is
+counted for it, as a hash-routed split would. It falls into one predictor's share, canary first,
+so raising the canary weight only moves units from stable to canary and a unit never flips back
+and forth. Seldon routes requests, not rows, so the simulator sends one customer per request; a
+batch whose units fall into different shares is split and merged back in row order. The answer
+gets one extra output, ``predictor``, naming who served each row.
 
 ``POST /seldon/<namespace>/<name>/uplift/v1/{deliveries,outcomes}`` forwards reports to the
 predictor whose version made the decision (read from the decision id), else to the stable one: a
