@@ -486,7 +486,7 @@ def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
     version = demo_models.register(fitted, scenario.recipe, stack.data, stack.mlflow.url,
                                    scenarios.MODEL)
     sim = stack.simulator
-    sim.multipliers[version] = scenario.multiplier
+    sim.multipliers = scenarios.multipliers(scenario, version)  # the stable at 1.0 again
     stack.delays[version] = scenario.latency
     if scenario.drift:
         sim.set_population(scenarios.drift_mask(sim.frame))
@@ -537,6 +537,7 @@ def _run_campaign(stack: DemoStack, scenario: Scenario, budget: scenarios.Campai
     stop naming it and delete it. ``weights_seen`` holds the exposure percents seen."""
     started = time.monotonic()
     sim = stack.simulator
+    sim.multipliers = scenarios.multipliers(scenario, None)  # the serving version as the data says
     stack.apply_campaign(budget)
     stack.recorder.mark(f"{scenario.name}: Campaign {scenarios.CAMPAIGN}")
     say(f"scenario {scenario.name}: {scenario.title}")

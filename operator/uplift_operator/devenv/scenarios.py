@@ -128,7 +128,9 @@ class Scenario:
     expect: str                       # "Promoted" or "RolledBack"
     expect_gate: str | None = None    # the gate that must name the rollback
     recipe: Recipe = field(default_factory=lambda: Recipe(params=(("C", 0.5),)))
-    multiplier: float = 1.0           # × conversion probability of treated rows it decides
+    # × conversion probability of treated rows it decides, against the stable's 1.0 at the
+    # scenario's start (``multipliers``)
+    multiplier: float = 1.0
     latency: float = 0.0              # seconds its pods add to every request
     drift: bool = False               # arriving customers shift while it is the canary
     extra_gates: tuple[dict[str, Any], ...] = ()
@@ -175,6 +177,16 @@ def versions(names: list[str] | tuple[str, ...]) -> list[tuple[Recipe, str]]:
                 scenario.recipe, []):
             users.setdefault(scenario.recipe, []).append(name)
     return [(recipe, f"new version ({', '.join(used)})") for recipe, used in users.items()]
+
+
+def multipliers(scenario: Scenario, version: str | None) -> dict[str, float]:
+    """The simulator's ground-truth multipliers (``CustomerSimulator.multipliers``) while
+    ``scenario`` runs: its new ``version`` (None: a Campaign scenario registers none) gets the
+    scenario's; every other version, the serving stable one included, converts as the data says
+    (1.0). So each scenario compares against a stable at 1.0 whatever came before: a version
+    promoted at ×1.4 that kept it would make the next scenario's canary look worse than its own
+    multiplier says (a ``drift`` or ``latency`` canary at 1.0 failing ``online-effect`` first)."""
+    return {} if version is None else {version: scenario.multiplier}
 
 
 def drift_mask(frame: Any) -> Any:

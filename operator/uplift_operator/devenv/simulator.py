@@ -24,8 +24,10 @@ already counted without counting it twice, so a batch half-accepted before the f
 recency band) under the e-mail actually sent, or under no e-mail (holdout rows and ``none``
 decisions), estimated on all 64,000 randomised customers. A scenario sets each version's online
 effect as a multiplier on that probability for treated rows the version decided
-(``multipliers``): 1.0 is "as the data says", 1.4 a better version, 0.5 a harmful one, so the
-right decision is known before the run starts. ``population`` narrows who arrives (drift).
+(``multipliers``; a version without one: 1.0, "as the data says"): 1.4 a better version, 0.5
+a harmful one, so the right decision is known before the run starts. The demo sets them afresh
+at each scenario's start (``scenarios.multipliers``): only the new version has one, so the
+serving stable converts at 1.0 whatever its own scenario gave it. ``population`` narrows who arrives (drift).
 """
 
 from __future__ import annotations
