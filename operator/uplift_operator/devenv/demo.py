@@ -31,9 +31,13 @@ from uplift_operator.devenv import demo_models, process, scenarios
 from uplift_operator.devenv.scenarios import Scenario
 
 ROOT = Path(__file__).resolve().parents[3]
-HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
-REAL_SELDON_CRD = ROOT.parent / "shared" / "seldon" / "seldondeployments.machinelearning.seldon.io.yaml"
-STANDIN_SELDON_CRD = ROOT / "manifests" / "dev" / "seldon-standin-crd.yaml"
+#: Where the customers the demo replays are read from, unless this variable names another file.
+HILLSTROM_ENV = "UPLIFT_HILLSTROM_CSV"
+#: Kevin Hillstrom's MineThatData e-mail experiment (64,000 customers randomised to the men's
+#: e-mail, the women's e-mail or none): ``../shared/data/hillstrom.csv`` beside the checkout, or
+#: ``$UPLIFT_HILLSTROM_CSV``. ``scripts/dev.sh`` checks for it before it installs anything.
+HILLSTROM = Path(os.environ.get(HILLSTROM_ENV)
+                 or ROOT.parent / "shared" / "data" / "hillstrom.csv")
 
 Say = Callable[[str], None]
 
@@ -170,6 +174,7 @@ class DemoStack:
         from uplift_operator.devenv.mlflow_server import MlflowServer
         from uplift_operator.devenv.prometheus import PrometheusServer
         from uplift_operator.devenv.router import WeightedRouter
+        from uplift_operator.devenv.seldon_crd import seldon_crd
         from uplift_operator.devenv.serving_agent import ServingAgent
         from uplift_operator.devenv.simulator import CustomerSimulator
 
@@ -190,7 +195,7 @@ class DemoStack:
         plane = ControlPlane(self.workdir / "controlplane").start()
         self._cleanups.append(("control plane", plane.stop))
         self.plane, admin = plane, plane.admin_kubeconfig
-        crd = REAL_SELDON_CRD if REAL_SELDON_CRD.exists() else STANDIN_SELDON_CRD
+        crd, _ = seldon_crd()  # the stand-in, said on stderr, when ../shared/seldon is absent
         _kubectl(admin, "apply", "--server-side", "-f", str(ROOT / "crds"), "-f", str(crd))
         # Before kopf-peering.yaml, a ClusterKopfPeering: its kind must serve first.
         _wait_established(admin, "upliftmodels.uplift.dev", "campaigns.uplift.dev",

@@ -28,9 +28,7 @@ from types import FrameType
 from typing import Any
 
 from uplift_operator.devenv import process, scenarios
-
-ROOT = Path(__file__).resolve().parents[3]
-HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
+from uplift_operator.devenv.demo import HILLSTROM, HILLSTROM_ENV
 
 
 def _say(text: str) -> None:
@@ -88,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv or [])
     names = _scenario_names(args.scenario)
     if not HILLSTROM.exists():
-        print(f"uplift-operator dev: {HILLSTROM} is absent; the demo replays Hillstrom customers "
-              "(../shared/data/hillstrom.csv)", file=sys.stderr)
+        print(f"uplift-operator dev: {HILLSTROM} is absent. The demo replays the customers of "
+              "Kevin Hillstrom's MineThatData e-mail experiment (64,000 rows, CSV), expected at "
+              f"../shared/data/hillstrom.csv beside the checkout; {HILLSTROM_ENV}=<path> names "
+              "another file.", file=sys.stderr)
         return 2
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="uplift-dev-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
