@@ -22,10 +22,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from uplift_operator.devenv import demo_models, process, scenarios
 from uplift_operator.devenv.scenarios import Scenario
@@ -40,6 +39,7 @@ HILLSTROM = Path(os.environ.get(HILLSTROM_ENV)
                  or ROOT.parent / "shared" / "data" / "hillstrom.csv")
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 #: Ignored while the stack stops (``DemoStack.stop``).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -67,6 +67,41 @@ def _fit_and_warm(data: Path, models: demo_models.Preparation) -> demo_models.Fi
     import mlflow.pyfunc  # noqa: F401
 
     return fitted
+
+
+class Background(Generic[T]):
+    """``fn(*args)`` on a daemon thread; ``result()`` waits for it and returns its value or
+    raises its exception. Unlike a ``ThreadPoolExecutor``'s workers, which the interpreter joins
+    at exit even after ``shutdown(wait=False)``, it never holds the process up: whoever gives up
+    waiting (an error elsewhere, Ctrl-C) exits at once and the thread dies with the process."""
+
+    def __init__(self, name: str, fn: Callable[..., T], *args: Any) -> None:
+        self._fn, self._args = fn, args
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn(*self._args)
+        except BaseException as error:  # handed to whoever waits
+            self._error = error
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> T:
+        """Its value, once it returned (TimeoutError after ``timeout`` seconds); its exception,
+        raised here, if it raised one."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"{self.thread.name} still running after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def kubectl_binary() -> str:
@@ -186,11 +221,12 @@ class DemoStack:
         self._cleanups.append(("MLflow", mlflow.stop))  # before start: a slow start still stops
         prometheus = PrometheusServer(workdir=self.workdir / "prometheus")
         self._cleanups.append(("Prometheus", prometheus.close))
-        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="demo-start")
-        self._cleanups.append(("start-up threads", lambda: pool.shutdown(wait=False)))
-        mlflow_up = pool.submit(mlflow.start)
-        prometheus_up = pool.submit(prometheus.start)
-        trained = pool.submit(_fit_and_warm, self.data, self.models)
+        # Daemon threads, not a ThreadPoolExecutor: the interpreter joins a pool's workers at
+        # exit, so a start that fails (or Ctrl-C) while version 1 trains would hang, silent,
+        # until the training ended (minutes cold).
+        mlflow_up = Background("demo-start-mlflow", mlflow.start)
+        prometheus_up = Background("demo-start-prometheus", prometheus.start)
+        trained = Background("demo-start-model", _fit_and_warm, self.data, self.models)
 
         plane = ControlPlane(self.workdir / "controlplane").start()
         self._cleanups.append(("control plane", plane.stop))

@@ -66,7 +66,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help=f"customers per second (default {scenarios.RATE:.0f})")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where data and logs go (default: a new temporary directory, "
-                             "removed at the end unless UPLIFT_DEV_KEEP=1)")
+                             "removed at the end unless the run failed, exits non-zero or "
+                             "UPLIFT_DEV_KEEP=1)")
     parser.add_argument("--report", type=Path, default=None,
                         help="PNG report path (default: <workdir>/report.png, kept)")
     parser.add_argument("--plain", action="store_true",
@@ -112,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       versions=scenarios.versions(names))
     outcomes: list[Outcome] = []
     code = 0
+    failed = True  # until the run ends without an exception: its logs are kept
     try:
         with _preparing(stack, plain):
             stack.start()
@@ -143,10 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tick()
                 time.sleep(0.5)
         code = 0 if all(o.expected for o in outcomes) else 1
+        failed = False
     except _StopError as stop:
         with contextlib.suppress(OSError):
             print(f"\nstopping ({stop})", flush=True)
         code = 0 if args.duration and str(stop) == "--duration" else 130
+        failed = False
     finally:
         # Stop everything first: printing can fail (a closed terminal or pipe) and must not
         # leave processes behind.
@@ -156,11 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.stop()
         written = _write_report(stack, outcomes, report)
         _quietly(lambda: _summary(outcomes, stack, written))
-        if os.environ.get("UPLIFT_DEV_KEEP") != "1" and args.workdir is None:
+        if keep_workdir(failed, code, keep=os.environ.get("UPLIFT_DEV_KEEP") == "1",
+                        given=args.workdir is not None):
+            # The error above may name a log in it ("see <workdir>/operator.log").
+            if failed or code != 0:
+                _quietly(lambda: print(f"logs kept in {workdir}", file=sys.stderr, flush=True))
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
         for sig in handled:
             signal.signal(sig, signal.SIG_DFL)
     return code
+
+
+def keep_workdir(failed: bool, code: int, *, keep: bool, given: bool) -> bool:
+    """Whether the run's working directory (logs, MLflow's store, Prometheus' data) stays: when
+    ``--workdir`` named it (``given``), ``UPLIFT_DEV_KEEP=1`` (``keep``), or the run ``failed``
+    (an exception) or exits non-zero, so that the logs an error message names are still there."""
+    return given or keep or failed or code != 0
 
 
 @contextlib.contextmanager
