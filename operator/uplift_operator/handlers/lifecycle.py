@@ -104,7 +104,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # The alias poller's reads of MLflow, on threads of their own: a pass never waits for them.
     memo["alias_executor"] = ThreadPoolExecutor(max_workers=registry_polling.ALIAS_READERS,
                                                 thread_name_prefix="alias-read")
-    memo["wakeups"] = Wakeups(observe_error_backoff=observability.passes_in_error_backoff)
+    memo["wakeups"] = Wakeups(observe_error_backoff=observability.passes_in_error_backoff,
+                              observe_tasks=observability.resources)
+    for kind in (upliftmodel.KIND, campaign.KIND, campaigns_file.FILE_KIND):
+        observability.resources(kind, 0)  # from the start: a process hung before any pass
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.
     logging.getLogger("kopf.objects").addFilter(QuietWatchHandlers())

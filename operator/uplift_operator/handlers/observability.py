@@ -34,8 +34,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
-           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "rollback_pending",
-           "scrapes", "serve", "spec_stuck", "started", "watches_paused"]
+           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "resources",
+           "rollback_pending", "scrapes", "serve", "spec_stuck", "started", "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -128,6 +128,14 @@ PAUSED = Gauge(
     "healthy stand-by; or a peering object is missing, or a peer of the same priority), else "
     "0; exported from the process's start, before any pass. With every replica at 1 nothing is "
     "reconciled (UpliftOperatorNotReconciling).", registry=REGISTRY)
+RESOURCES = Gauge(
+    "uplift_operator_resources",
+    "Resources this process has a reconcile task for now, by kind (UpliftModel, Campaign, "
+    "CampaignsFile: a model's campaigns file), whether or not a pass of theirs ever completed: "
+    "each kind's series at 0 from the process's start; 0 on a replica paused by peering (kopf "
+    "stops its tasks). Above 0 while uplift_operator_reconciles_total stays still, a hung "
+    "process, since its start too (UpliftOperatorNotReconciling).", ["kind"],
+    registry=REGISTRY)
 LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
@@ -324,6 +332,11 @@ PASSES_IN_ERROR_BACKOFF = Gauge(
 def passes_in_error_backoff(kind: str, count: int) -> None:
     """``count`` tasks of ``kind`` wait to retry a pass that raised (``Wakeups``)."""
     PASSES_IN_ERROR_BACKOFF.labels(kind).set(count)
+
+
+def resources(kind: str, count: int) -> None:
+    """This process has ``count`` waiting tasks of ``kind`` (``Wakeups``)."""
+    RESOURCES.labels(kind).set(count)
 
 
 def graph_roll_timed_out() -> None:

@@ -134,6 +134,12 @@ class Wakeups:
     #: Those of them that another task's recovery still wakes (``passed``): not one whose pass
     #: a recovery woke and that raised again, until its own back-off ran out.
     _wakeable: set[Flag] = field(default_factory=set)
+    #: Told the number of waiting tasks of a kind whenever it changes (the operator's gauge,
+    #: ``uplift_operator_resources``: what the process has to reconcile, whether or not any
+    #: pass of it completed). Counted on the event loop, so a scrape's thread reads a number,
+    #: never the task tables while they change.
+    observe_tasks: Callable[[str, int], None] | None = None
+    _tasks_by_kind: dict[str, int] = field(default_factory=dict)
 
     async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
                       fn: Callable[[], _T]) -> _T:
@@ -179,7 +185,10 @@ class Wakeups:
         if uid and (key, uid) in self._finished:
             flag.finished = True
             return flag
-        self._flags.setdefault(key, {})[uid] = flag
+        flags = self._flags.setdefault(key, {})
+        if uid not in flags:  # one replaced (started again before its end) counts once
+            self._count_tasks(key[0], 1)
+        flags[uid] = flag
         self._paused_out.pop(uid, None)
         self.started += 1
         if key[0] not in self._erring_by_kind:
@@ -199,6 +208,7 @@ class Wakeups:
         for uid, registered in list(flags.items()):
             if registered is flag:
                 del flags[uid]
+                self._count_tasks(key[0], -1)
         if not flags:
             self._flags.pop(key, None)
 
@@ -245,6 +255,11 @@ class Wakeups:
             return False
         self._count_erring(key[0], self._erring_by_kind[key[0]] - 1)
         return True
+
+    def _count_tasks(self, kind: str, change: int) -> None:
+        count = self._tasks_by_kind[kind] = self._tasks_by_kind.get(kind, 0) + change
+        if self.observe_tasks is not None:
+            self.observe_tasks(kind, count)
 
     def _count_erring(self, kind: str, count: int) -> None:
         self._erring_by_kind[kind] = count
