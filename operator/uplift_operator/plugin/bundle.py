@@ -2,7 +2,8 @@
 
 Why a zipapp: installing the Python package pulls the operator's dependencies, but the plugin
 needs only the standard library and ``domain.requests``; the zipapp carries exactly those
-modules, runs on any Python ≥ 3.11 and is what the krew manifest in ``plugins/krew/`` ships.
+modules, runs on any Python ≥ 3.11 (an older one gets a one-line message, exit code 1)
+and is what the krew manifest in ``plugins/krew/`` ships.
 
     python -m uplift_operator.plugin.bundle dist/kubectl-uplift
     python -m uplift_operator.plugin.bundle dist/kubectl-uplift --krew URL   # + .tar.gz, krew manifest
@@ -22,13 +23,32 @@ import zipapp
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["KREW_TEMPLATE", "MODULES", "build", "krew", "main"]
+__all__ = ["KREW_TEMPLATE", "MAIN", "MINIMUM_PYTHON", "MODULES", "build", "krew", "main"]
 
 PACKAGE = Path(__file__).resolve().parents[1]  # operator/uplift_operator
 KREW_TEMPLATE = PACKAGE.parents[1] / "plugins" / "krew" / "uplift.yaml"
 # Everything the plugin imports (tests/unit/test_operator_imports.py checks nothing else is needed).
 MODULES = ("__init__.py", "domain/__init__.py", "domain/requests.py", "plugin/__init__.py",
            "plugin/kubectl_uplift.py")
+#: The oldest Python the plugin's modules run on (``enum.StrEnum``, ``datetime.UTC``).
+MINIMUM_PYTHON = (3, 11)
+#: The zipapp's ``__main__.py``. It checks the interpreter before importing anything of the
+#: plugin: ``/usr/bin/env python3`` may be older than ``MINIMUM_PYTHON``, which would fail with
+#: an ImportError traceback. So it says so in one line, exit code 1; and it is written in a
+#: Python any ``python3`` (or a ``python`` 2.7) can parse and run.
+MAIN = f"""import sys
+
+if sys.version_info[:2] < {MINIMUM_PYTHON!r}:
+    sys.stderr.write("kubectl uplift: needs Python {'.'.join(map(str, MINIMUM_PYTHON))} or newer, "
+                     "this is Python %d.%d (%s): run it with a newer one "
+                     "(e.g. python3.{MINIMUM_PYTHON[1]} %s VERB NAME)\\n"
+                     % (sys.version_info[0], sys.version_info[1], sys.executable, sys.argv[0]))
+    sys.exit(1)
+
+from uplift_operator.plugin.kubectl_uplift import main  # noqa: E402
+
+sys.exit(main())
+"""
 
 
 def build(target: Path) -> Path:
@@ -40,8 +60,7 @@ def build(target: Path) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes((PACKAGE / module).read_bytes())
         # Our own __main__ (zipapp's ``main=`` drops the exit code).
-        (root / "__main__.py").write_text("import sys\n\nfrom uplift_operator.plugin.kubectl_uplift "
-                                          "import main\n\nsys.exit(main())\n")
+        (root / "__main__.py").write_text(MAIN)
         target.parent.mkdir(parents=True, exist_ok=True)
         zipapp.create_archive(root, target, interpreter="/usr/bin/env python3", compressed=True)
     return target

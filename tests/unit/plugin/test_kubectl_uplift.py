@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -332,6 +334,57 @@ def test_single_file_bundle_runs_on_a_bare_python(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-I", "-S", str(target), "status", "x/y"],
                          capture_output=True, text=True, check=False, timeout=60)
     assert bad.returncode == 1 and "expected NAME, upliftmodel/NAME or campaign/NAME" in bad.stderr
+
+
+def test_the_bundle_on_a_python_too_old_says_so_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its ``__main__`` checks the version before importing the plugin (StrEnum, datetime.UTC:
+    an ImportError traceback on 3.9 and 3.10), and on a current one runs the plugin."""
+    main = compile(bundle.MAIN, "__main__.py", "exec")
+    monkeypatch.setattr(sys, "version_info", (3, 10, 13, "final", 0))
+    monkeypatch.setattr(sys, "argv", ["/home/me/bin/kubectl-uplift", "status", "m"])
+    with pytest.raises(SystemExit) as exited:
+        exec(main, {"__name__": "__main__"})
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "kubectl uplift: needs Python 3.11 or newer, this is Python 3.10 (")
+    assert "python3.11 /home/me/bin/kubectl-uplift VERB NAME" in err
+    monkeypatch.setattr(sys, "version_info", (3, 11, 0, "final", 0))
+    monkeypatch.setattr(sys, "argv", ["kubectl-uplift", "status", "x/y"])
+    with pytest.raises(SystemExit) as exited:
+        exec(main, {"__name__": "__main__"})
+    assert exited.value.code == 1 and "expected NAME" in capsys.readouterr().err
+
+
+def _older_pythons() -> list[str]:
+    """Interpreters older than 3.11 on this machine (pyenv's, or python3.N on PATH), one per
+    minor version."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [str(p) for p in sorted(root.glob("versions/*/bin/python"))]
+    candidates += [found for minor in range(6, 11) if (found := shutil.which(f"python3.{minor}"))]
+    older: dict[str, str] = {}
+    for python in candidates:
+        done = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, check=False, timeout=30)
+        version = done.stdout.strip()
+        if done.returncode == 0 and version and tuple(map(int, version.split("."))) < (3, 11):
+            older.setdefault(version, python)
+    return list(older.values())
+
+
+def test_single_file_bundle_on_an_older_python_exits_1_without_a_traceback(
+        tmp_path: Path) -> None:
+    pythons = _older_pythons()
+    if not pythons:
+        pytest.skip("no Python older than 3.11 here (the in-process check above still runs)")
+    target = bundle.build(tmp_path / "kubectl-uplift")
+    for python in pythons:
+        done = subprocess.run([python, str(target), "status", "m"], capture_output=True,
+                              text=True, check=False, timeout=60)
+        assert done.returncode == 1, (python, done.stderr)
+        assert done.stderr.startswith("kubectl uplift: needs Python 3.11 or newer"), python
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, python
 
 
 def test_krew_manifest_names_the_archive_by_its_sha256(tmp_path: Path) -> None:
