@@ -1,16 +1,22 @@
 """``kubectl uplift VERB [KIND/]NAME``: read and steer UpliftModels and Campaigns from kubectl.
 
 Why it shells out to ``kubectl``: the plugin runs under kubectl anyway, so reusing it gives the
-user's kubeconfig, context, namespace and auth plugins for free, and keeps the plugin free of
-the Kubernetes Python client (about a second to import). It imports only the standard library
-and ``domain.requests`` (the annotation contract the operator reads), so it starts in a fraction
-of a second and can ship as a single file (``uplift_operator.plugin.bundle``).
+user's kubeconfig, context, namespace and auth plugins for free (and kubectl's global flags,
+``--as``, ``--user``, ``--request-timeout``, ..., passed on as given: ``split_kubectl_flags``),
+and keeps the plugin free of the Kubernetes Python client (about a second to import). It
+imports only the standard library and ``domain.requests`` (the annotation contract the operator
+reads), so it starts in a fraction of a second and can ship as a single file
+(``uplift_operator.plugin.bundle``).
 
 Every action is declarative and the same for both kinds, whose ramps run on one step machine
 (``domain.steps``): promote, abort, retry and rollback write a request annotation with a fresh
 token, which the operator acts on once and records in ``status.handledRequests``; pause and
 resume set the ramp's ``paused`` field, ``spec.rollout.paused`` of an UpliftModel or
-``spec.exposure.paused`` of a Campaign.
+``spec.exposure.paused`` of a Campaign. ``status`` compares the request annotations with
+``status.handledRequests`` as the operator does, so a request written and not acted on yet (the
+operator down) shows as pending. ``resume`` of a ramp that field does not pause writes nothing
+and exits 3: a ramp its gates hold Paused (an inconclusiveLimit) goes on by promote, retry or
+abort, and a "paused set to false" would read as done.
 
 That spec field belongs to Git in a GitOps setup: Argo CD's self-heal reverts a ``paused`` that
 Git also declares (an on-call pause silently resumes), and under server-side apply a value Git
@@ -53,7 +59,9 @@ VERBS: dict[str, str] = {
                 "exposure 0%)",
     "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused; "
              "refused on an object applied from Git unless --force)",
-    "resume": "continue the ramp (clears that field; refused the same way)",
+    "resume": "continue the ramp (clears that field; refused the same way). When the field is "
+              "already false, writes nothing and exits 3: a ramp held by its gates goes on by "
+              "promote, retry or abort",
 }
 #: (metadata block, key) of the marks a GitOps controller leaves on what it applies from Git:
 #: Argo CD's annotation tracking, its label tracking (the default before Argo CD 3.0; Helm
@@ -98,39 +106,129 @@ def printable(text: str) -> str:
 
 
 class PluginError(Exception):
-    """A failure to report on stderr with exit code 1."""
+    """A failure to report on stderr with exit code ``code`` (1)."""
+
+    code = 1
+
+
+class NothingToDoError(PluginError):
+    """A verb that would change nothing (``resume`` of a ramp its spec does not pause): said on
+    stderr, nothing written, exit code 3 (``EXIT_CODES``)."""
+
+    code = 3
+
+
+#: The exit codes, as ``--help`` and docs/operator.md list them.
+EXIT_CODES = {
+    0: "done (status printed, or the request or spec field written)",
+    1: "failed: kubectl's error (not found, forbidden, ...) or a refusal (an object applied "
+       "from Git)",
+    2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force)",
+    3: "nothing to do, nothing written: resume of a ramp its spec does not pause",
+}
+#: kubectl's global flags (``kubectl options``) the plugin passes on to every kubectl call, as
+#: given (``--as=NAME`` or ``--as NAME``): impersonation, cluster, user and credentials,
+#: timeouts, logging. ``-n``/``--namespace``, ``--context`` and ``--kubeconfig`` are the
+#: plugin's own options and reach kubectl the same way.
+KUBECTL_VALUE_FLAGS = frozenset({
+    "--as", "--as-group", "--as-uid", "--cache-dir", "--certificate-authority",
+    "--client-certificate", "--client-key", "--cluster", "--log-flush-frequency", "--password",
+    "--profile", "--profile-output", "--request-timeout", "-s", "--server", "--tls-server-name",
+    "--token", "--user", "--username", "-v", "--v", "--vmodule"})
+#: kubectl's boolean global flags: ``--flag`` or ``--flag=false``, never a separate value.
+KUBECTL_BOOL_FLAGS = frozenset({"--disable-compression", "--insecure-skip-tls-verify",
+                                "--match-server-version", "--warnings-as-errors"})
+# The verbs each flag of the plugin's own changes; any other verb refuses it (it would be
+# silently ignored).
+_FLAG_VERBS = {"full": ("promote",), "force": ("pause", "resume")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser = _parser()
+    try:
+        passed, rest = split_kubectl_flags(list(sys.argv[1:] if argv is None else argv))
+    except ValueError as error:
+        parser.error(str(error))
+    args = parser.parse_args(rest)
+    for flag, verbs in _FLAG_VERBS.items():
+        if getattr(args, flag) and args.verb not in verbs:
+            parser.error(f"--{flag} applies to {' and '.join(verbs)} only, not {args.verb}")
     try:
         kind, name = _target(args.name)
-        kubectl = Kubectl(args.kubeconfig, args.context, args.namespace)
-        if args.verb == "status":
-            body = kubectl.get(KINDS[kind], name)
-            print(printable(render_status(body) if kind == "upliftmodel"
-                            else render_campaign(body)))
-            return 0
-        if args.verb in ("pause", "resume") and not args.force:
-            _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, args.verb)
-        patch = patch_for(args.verb, args.full, kind)
-        body = kubectl.merge_patch(KINDS[kind], name, patch)
+        kubectl = Kubectl(args.kubeconfig, args.context, args.namespace, passed)
+        return _run(kubectl, args.verb, kind, name, full=args.full, force=args.force)
     except PluginError as error:
-        print(printable(f"kubectl uplift: {error}"), file=sys.stderr)
-        return 1
+        message = str(error)
+        if "/" not in args.name and "(NotFound)" in message:
+            message += (f" (a bare NAME is an UpliftModel: a Campaign? use "
+                        f"campaign/{args.name})")
+        print(printable(f"kubectl uplift: {message}"), file=sys.stderr)
+        return error.code
+
+
+def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force: bool) -> int:
+    if verb == "status":
+        body = kubectl.get(KINDS[kind], name)
+        print(printable(render_status(body) if kind == "upliftmodel" else render_campaign(body)))
+        return 0
+    if verb == "resume":
+        # Read even with --force: a ramp its spec does not pause has nothing to resume.
+        body = kubectl.get(KINDS[kind], name)
+        _refuse_if_not_paused(body, kind)
+        if not force:
+            _refuse_if_from_git(body, kind, verb)
+    elif verb == "pause" and not force:
+        _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, verb)
+    patch = patch_for(verb, full, kind)
+    body = kubectl.merge_patch(KINDS[kind], name, patch)
     meta = body.get("metadata", {})
     print(printable(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}: "
                     f"{describe(patch)}"))
     return 0
 
 
+def split_kubectl_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(kubectl's global flags in ``argv``, each as given, in order; the plugin's arguments).
+
+    A flag of ``KUBECTL_VALUE_FLAGS`` takes its value after ``=`` or as the next argument (as
+    kubectl does, whatever that argument looks like), a short one attached too (``-v6``); one of
+    ``KUBECTL_BOOL_FLAGS`` takes only ``=value``. Nothing after ``--`` is a flag. ValueError
+    when a flag's value is missing."""
+    passed: list[str] = []
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        flag, equals, _ = arg.partition("=")
+        if flag in KUBECTL_BOOL_FLAGS or (flag in KUBECTL_VALUE_FLAGS and equals):
+            passed.append(arg)
+        elif flag in KUBECTL_VALUE_FLAGS:
+            value = next(args, None)
+            if value is None:
+                raise ValueError(f"kubectl's {arg} needs a value")
+            passed += [arg, value]
+        elif arg[:2] in ("-s", "-v") and len(arg) > 2:
+            passed.append(arg)  # -v6, -shttps://api:6443
+        else:
+            rest.append(arg)
+    return passed, rest
+
+
 def _parser() -> argparse.ArgumentParser:
     verbs = "\n".join(f"  {verb:<9} {text}" for verb, text in VERBS.items())
+    codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+    flags = ", ".join(sorted(KUBECTL_VALUE_FLAGS | KUBECTL_BOOL_FLAGS, key=lambda f: f.lstrip("-")))
     parser = argparse.ArgumentParser(
         prog="kubectl uplift", formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s VERB [KIND/]NAME [-n NS] [--context CTX] [--kubeconfig FILE] [--full] "
+              "[--force] [kubectl's global flags]",
         description="Read and steer UpliftModels and Campaigns (uplift.dev).",
         epilog=f"verbs (UpliftModels and Campaigns alike):\n{verbs}\n\n"
-               "NAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.")
+               "NAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.\n\n"
+               "kubectl's global flags pass through to kubectl (--flag=value or --flag "
+               f"value):\n  {flags}\n\nexit codes:\n{codes}")
     parser.add_argument("verb", choices=list(VERBS), metavar="VERB", help="one of the verbs below")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("-n", "--namespace", default=None,
@@ -138,9 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
     parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
     parser.add_argument("--full", action="store_true",
-                        help="promote: skip the remaining steps and complete the ramp now")
+                        help="promote only: skip the remaining steps and complete the ramp now")
     parser.add_argument("--force", action="store_true",
-                        help="pause/resume: write the spec field even on an object a GitOps "
+                        help="pause/resume only: write the spec field even on an object a GitOps "
                              "controller applies from Git (which may revert it or keep it)")
     return parser
 
@@ -171,6 +269,27 @@ def _refuse_if_from_git(body: dict[str, Any], kind: str, verb: str) -> None:
         f"or pass --force to write it here anyway.")
 
 
+def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
+    """Nothing to resume unless the spec pauses the ramp: a ramp held Paused by its gates (an
+    inconclusiveLimit, a pending Manual rollback) with the spec's ``paused`` false goes on by the
+    verbs that act on it, which its phase message names; a "set to false" would read as done."""
+    field = f"spec.{RAMP_FIELDS[kind]}.paused"
+    if ((body.get("spec") or {}).get(RAMP_FIELDS[kind]) or {}).get("paused", False) is True:
+        return
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    said = (f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}: {field} is already "
+            "false, so resume changes nothing (nothing written)")
+    if not status.get("pausedAt"):
+        raise NothingToDoError(f"{said}: the ramp is not paused (phase {status.get('phase', '-')})")
+    verbs = ("promote (the next step), retry (its gates afresh) or abort" if kind == "upliftmodel"
+             else "promote (the next step) or abort")
+    message = str(status.get("message") or "").rstrip(". ")
+    raise NothingToDoError(
+        f"{said}. The ramp itself holds it Paused since {status['pausedAt']}"
+        + (f", and its phase message says why: {message}" if message else "")
+        + f". What acts on a ramp held so: {verbs}.")
+
+
 def _target(text: str) -> tuple[str, str]:
     kind, _, name = text.rpartition("/")
     if not kind:
@@ -184,12 +303,15 @@ def _target(text: str) -> tuple[str, str]:
 class Kubectl:
     """``kubectl`` with the user's connection flags (``KUBECTL`` overrides the binary)."""
 
-    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
+    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None,
+                 passed: Sequence[str] = ()) -> None:
+        """``passed``: kubectl's other global flags, as given (``split_kubectl_flags``)."""
         self.base = [os.environ.get("KUBECTL", "kubectl")]
         for flag, value in (("--kubeconfig", kubeconfig), ("--context", context),
                             ("--namespace", namespace)):
             if value:
                 self.base += [flag, value]
+        self.base += passed
 
     def get(self, resource: str, name: str) -> dict[str, Any]:
         return self._json("get", resource, name, "-o", "json")
@@ -248,7 +370,38 @@ def render_status(body: dict[str, Any]) -> str:
     rolled_back = _rolled_back(status)
     if rolled_back:
         lines.insert(4, f"Rolled back: {rolled_back}")
-    return "\n".join(lines + _common(status))
+    return "\n".join(lines + _requests(meta, status) + _common(status))
+
+
+def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """The manual requests: those pending, written and not acted on yet, compared as the
+    operator compares them (a request annotation whose token is not ``status.handledRequests``'
+    for its key: the operator down, behind, or holding it for an invalid spec), then the last
+    one acted on per annotation, with the history's entry of it when it still has one
+    (``RequestIgnored``: refused, and why). Neither: no line."""
+    handled: dict[str, Any] = status.get("handledRequests") or {}
+    shown = [f"pending  {r.key}={_clipped(r.token)}  (not acted on yet"
+             + (f"; it asks for nothing: {r.problem}" if r.problem else "")
+             + ": the operator not at it yet, not running, or held by an invalid spec, see "
+             "Conditions)"
+             for r in contract.parse_requests(meta.get("annotations") or {})
+             if handled.get(r.key) != r.token]
+    # The history names a request by its actor, its token clipped (``ManualRequest.actor``).
+    by_actor = {h.get("actor"): h for h in status.get("history") or [] if isinstance(h, dict)}
+    for key, token in sorted(handled.items()):
+        entry = by_actor.get(contract.ManualRequest(
+            contract.RequestKind.UNRECOGNISED, key, str(token)).actor)
+        shown.append(f"handled  {key}={_clipped(str(token))}"
+                     + (f"  ({entry.get('action')} at {entry.get('time')}: "
+                        f"{entry.get('reason', '')})" if entry else ""))
+    if not shown:
+        return []
+    return [f"Requests:  {shown[0]}", *(f"           {line}" for line in shown[1:])]
+
+
+def _clipped(token: str, limit: int = 64) -> str:
+    """A token as the history's actor shows it: an annotation value may be 256 KiB."""
+    return token if len(token) <= limit else token[:limit - 1] + "…"
 
 
 def _paused(spec: dict[str, Any], status: dict[str, Any], ramp: str) -> str:
@@ -317,7 +470,8 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
         f"Paused:    {_paused(spec, status, 'exposure')}",
     ]
-    return "\n".join(lines + _common(status, money=_budget_gate_names(spec)))
+    return "\n".join(lines + _requests(meta, status)
+                     + _common(status, money=_budget_gate_names(spec)))
 
 
 def _budget_gate_names(spec: dict[str, Any]) -> set[str]:

@@ -187,12 +187,13 @@ def test_connection_flags_reach_kubectl_in_any_position() -> None:
 
 
 def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                  metadata: dict[str, Any] | None = None) -> Path:
+                  metadata: dict[str, Any] | None = None, **body: Any) -> Path:
     """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a get or patch
-    -o json, with an object of ``metadata`` (besides its namespace and name)."""
+    -o json, with an object of ``metadata`` (besides its namespace and name) and ``body``'s
+    other fields (``spec``, ``status``)."""
     calls = tmp_path / "calls.jsonl"
     fake = tmp_path / "kubectl"
-    answer = {"metadata": {"namespace": "growth", "name": "spring", **(metadata or {})}}
+    answer = {"metadata": {"namespace": "growth", "name": "spring", **(metadata or {})}, **body}
     fake.write_text(
         f"#!{sys.executable}\n"
         "import json, sys\n"
@@ -238,7 +239,8 @@ def test_campaign_requests_patch_the_campaign_with_the_users_connection(
 def test_campaign_pause_and_resume_patch_spec_exposure_paused(
         verb: str, paused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    calls = _fake_kubectl(tmp_path, monkeypatch, {"labels": {"team": "growth"}})
+    calls = _fake_kubectl(tmp_path, monkeypatch, {"labels": {"team": "growth"}},
+                          spec={"exposure": {"paused": verb == "resume"}})
     assert plugin.main([verb, "campaign/spring", "-n", "growth"]) == 0
     # Read first: an object applied from Git is refused (below); this one carries no mark.
     get, call = _calls(calls)
@@ -272,7 +274,8 @@ def test_pause_and_resume_refuse_an_object_applied_from_git(
         capsys: pytest.CaptureFixture[str]) -> None:
     """Argo CD's self-heal would revert the field, or server-side apply keep it after Git
     drops it: the user is told to commit it, and nothing is written."""
-    calls = _fake_kubectl(tmp_path, monkeypatch, metadata)
+    calls = _fake_kubectl(tmp_path, monkeypatch, metadata,
+                          spec={"rollout": {"paused": True}, "exposure": {"paused": True}})
     assert plugin.main([verb, target, "-n", "growth"]) == 1
     assert [call[2] for call in _calls(calls)] == ["get"], "no patch was sent"
     err = capsys.readouterr().err
@@ -470,3 +473,164 @@ def test_a_ramp_held_paused_by_something_else_than_the_spec_is_not_shown_unpause
     assert ("Paused:    yes, since 2026-12-01T12:00:00+00:00 (held by the ramp, "
             "spec.exposure.paused false: see the phase's message)") in plugin.render_campaign(
         campaign)
+
+
+def _model(annotations: dict[str, str], status: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": "growth", "name": "m", "annotations": annotations},
+            "spec": {"rollout": {"steps": [{"weight": 10}, {"weight": 50}]}},
+            "status": {"phase": "Progressing", "stableVersion": "1", "canaryVersion": "2",
+                       "canaryWeight": 50, "currentStep": 1, **status}}
+
+
+def test_status_shows_the_requests_pending_and_the_last_handled() -> None:
+    """Before, nothing in ``status`` said an abort waited (the operator down) though the
+    request verbs say "see status.handledRequests": a pending request is one whose token is not
+    the handled one for its key, as the operator reads them (``parse_requests``)."""
+    abort, retry = "2026-12-07T10:00:00.000001+00:00", "2026-12-07T09:00:00.000001+00:00"
+    body = _model({"uplift.dev/abort": abort, "uplift.dev/retry": retry, "team": "growth"},
+                  {"handledRequests": {"uplift.dev/retry": retry},
+                   "history": [{"time": "2026-12-07T09:00:01Z", "action": "Retry",
+                                "version": "2", "reason": "retried by hand",
+                                "actor": f"annotation uplift.dev/retry={retry}"}]})
+    lines = plugin.render_status(body).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Requests:"))
+    assert lines[at].startswith(f"Requests:  pending  uplift.dev/abort={abort}  (not acted on yet")
+    assert lines[at + 1] == (f"           handled  uplift.dev/retry={retry}  "
+                             "(Retry at 2026-12-07T09:00:01Z: retried by hand)")
+    assert not lines[at + 2].startswith("           ")
+    # A new token on a handled key is pending again; once handled, nothing is pending.
+    body["metadata"]["annotations"]["uplift.dev/retry"] = "again"
+    text = plugin.render_status(body)
+    assert "pending  uplift.dev/retry=again" in text and f"handled  uplift.dev/retry={retry}" in text
+    body["metadata"]["annotations"] = {"uplift.dev/abort": abort}
+    body["status"]["handledRequests"] = {"uplift.dev/abort": abort}
+    text = plugin.render_status(body)
+    assert f"Requests:  handled  uplift.dev/abort={abort}\n" in text and "pending" not in text
+    # A value asking for nothing is pending too, with why; no request at all: no line.
+    body["metadata"]["annotations"] = {"uplift.dev/promote": "true"}
+    assert "it asks for nothing: 'true' is not a promote mode" in plugin.render_status(body)
+    assert "Requests:" not in plugin.render_status(_model({}, {}))
+    # An annotation value may be 256 KiB: shown clipped, as the history's actor clips it.
+    long = "x" * 100_000
+    text = plugin.render_status(_model({"uplift.dev/abort": long}, {}))
+    assert f"pending  uplift.dev/abort={'x' * 63}…  (not acted on yet" in text
+    assert len(_line(text, "Requests:")) < 300
+
+
+def test_campaign_status_shows_the_requests_too() -> None:
+    body = _campaign({}, {"handledRequests": {"uplift.dev/abort": "1"}})
+    body["metadata"]["annotations"] = {"uplift.dev/promote": "full:2", "uplift.dev/abort": "1"}
+    lines = plugin.render_campaign(body).splitlines()
+    assert lines[lines.index(_line("\n".join(lines), "Requests:")) + 1] == (
+        "           handled  uplift.dev/abort=1")
+    assert _line("\n".join(lines), "Requests:").startswith(
+        "Requests:  pending  uplift.dev/promote=full:2  (not acted on yet")
+
+
+_HELD = {"phase": "Paused", "message": "gate effect Inconclusive 3 times at step 1: promote or "
+         "abort", "pausedAt": "2026-12-07T09:00:00+00:00"}
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+@pytest.mark.parametrize(("target", "ramp", "verbs"), [
+    ("m", "rollout", "promote (the next step), retry (its gates afresh) or abort"),
+    ("campaign/m", "exposure", "promote (the next step) or abort")])
+def test_resume_of_a_ramp_held_by_its_gates_changes_nothing_and_says_what_acts(
+        target: str, ramp: str, verbs: str, force: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "spec.rollout.paused set to false", exit 0, and the ramp stayed Paused (its
+    inconclusiveLimit holds it, not the spec)."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, spec={ramp: {"paused": False}}, status=_HELD)
+    assert plugin.main(["resume", target, *force]) == 3
+    assert [call[0] for call in _calls(calls)] == ["get"], "nothing written"
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"spec.{ramp}.paused is already false, so resume changes nothing" in err
+    assert "holds it Paused since 2026-12-07T09:00:00+00:00" in err
+    assert "gate effect Inconclusive 3 times at step 1: promote or abort" in err
+    assert err.rstrip().endswith(f"What acts on a ramp held so: {verbs}.")
+
+
+def test_resume_of_a_ramp_not_paused_at_all_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch, spec={"rollout": {}},
+                          status={"phase": "Progressing"})
+    assert plugin.main(["resume", "spring"]) == 3
+    assert len(_calls(calls)) == 1
+    assert capsys.readouterr().err.endswith(
+        "resume changes nothing (nothing written): the ramp is not paused (phase Progressing)\n")
+
+
+@pytest.mark.parametrize(("given", "passed"), [
+    (["--as=oncall-breakglass"], ["--as=oncall-breakglass"]),
+    (["--user", "admin", "--as-group", "a", "--as-group=b"],
+     ["--user", "admin", "--as-group", "a", "--as-group=b"]),
+    (["--request-timeout=5s", "--cluster", "prod", "-s", "https://api:6443", "--token", "t"],
+     ["--request-timeout=5s", "--cluster", "prod", "-s", "https://api:6443", "--token", "t"]),
+    (["-v6", "--insecure-skip-tls-verify", "--warnings-as-errors=false", "--v", "4"],
+     ["-v6", "--insecure-skip-tls-verify", "--warnings-as-errors=false", "--v", "4"]),
+    (["--server=https://x", "--tls-server-name", "api", "--as-uid", "7"],
+     ["--server=https://x", "--tls-server-name", "api", "--as-uid", "7"]),
+])
+def test_kubectls_global_flags_pass_through_to_every_kubectl_call(
+        given: list[str], passed: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: argparse's "unrecognized arguments: --as=oncall-breakglass", exit 2."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, spec={"rollout": {"paused": True}})
+    # Before the verb, between the verb and NAME, after NAME: anywhere, as kubectl takes them.
+    assert plugin.main([*given, "abort", "-n", "growth", "spring"]) == 0
+    assert plugin.main(["resume", *given, "spring"]) == 0
+    abort, get, patch = _calls(calls)
+    assert abort[:2] == ["--namespace", "growth"] and abort[2:2 + len(passed)] == passed
+    assert abort[2 + len(passed)] == "patch"
+    assert get[:len(passed)] == passed and get[len(passed)] == "get"
+    assert patch[:len(passed)] == passed and patch[len(passed)] == "patch"
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["abort", "spring", "--full"], "--full applies to promote only, not abort"),
+    (["status", "spring", "--full"], "--full applies to promote only, not status"),
+    (["abort", "spring", "--force"], "--force applies to pause and resume only, not abort"),
+    (["promote", "spring", "--force"], "--force applies to pause and resume only, not promote"),
+    (["abort", "spring", "--as"], "kubectl's --as needs a value"),
+    (["abort", "spring", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (["abort", "spring", "--insecure-skip-tls-verify", "true"], "unrecognized arguments: true"),
+])
+def test_a_flag_the_verb_ignores_or_kubectl_does_not_take_is_a_usage_error(
+        argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    calls = _fake_kubectl(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit) as exited:
+        plugin.main(argv)
+    assert exited.value.code == 2 and said in capsys.readouterr().err
+    assert not calls.exists(), "kubectl not called"
+
+
+def test_flags_after_a_double_dash_are_not_kubectls(tmp_path: Path) -> None:
+    assert plugin.split_kubectl_flags(["abort", "--as", "x", "--", "--user"]) == (
+        ["--as", "x"], ["abort", "--", "--user"])
+
+
+def test_help_lists_the_global_flags_and_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        plugin.main(["--help"])
+    out = capsys.readouterr().out
+    assert "--as, --as-group, --as-uid," in out and "--token" in out and "--user" in out
+    assert all(f"  {code}  {text[:20]}" in out for code, text in plugin.EXIT_CODES.items())
+
+
+@pytest.mark.parametrize(("target", "hint"), [("spring-email", True), ("um/spring-email", False),
+                                              ("campaign/spring-email", False)])
+def test_not_found_for_a_bare_name_asks_whether_it_is_a_campaign(
+        target: str, hint: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\necho 'Error from server (NotFound): upliftmodels.uplift.dev "
+                    "\"spring-email\" not found' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["abort", target, "-n", "growth"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kubectl uplift: Error from server (NotFound): ")
+    assert ("(a bare NAME is an UpliftModel: a Campaign? use campaign/spring-email)\n"
+            in err) is hint
