@@ -57,6 +57,11 @@ another replica creating the same object first (409) is success. Installed by th
 the operator creates carries Helm's adoption metadata for the release (``--helm-release``), so
 that the chart rendering the same object later adopts it rather than failing.
 
+``/readyz`` vouches for the peering objects only once a check of them succeeded (503 "not
+checked yet" before, the first check running as the operator starts), and no longer after
+``FAILED_CHECKS_UNREADY`` checks in a row failed (503 "cannot verify peering"): a check that
+cannot reach the API server (or cannot make its client) is counted, logged, and tried again.
+
 A peering object found missing is looked up again at every check (``CHECK_SECONDS``), one found
 present only every ``PRESENT_RECHECK_SECONDS`` (``SeenPresent``): namespaced, there is one per
 watched namespace, and a GET of each every 15 s on both replicas was 27 requests a second at 200
@@ -598,9 +603,24 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
     return PeeringReport(missing, notes, stuck, gone)
 
 
+#: After this many checks in a row failed (the API server unreachable, a read refused), each
+#: ``CHECK_SECONDS`` apart (about a minute), ``/readyz`` no longer vouches for the peering
+#: objects it last found: 503 "cannot verify peering".
+FAILED_CHECKS_UNREADY = 4
+
+
 class Readiness:
-    """The state behind ``/readyz``: ready once started and while no peering object is missing;
-    the notes (namespaces not reconciled that pause nothing) are in its answer, never a 503.
+    """The state behind ``/readyz``: ready once started, once a check of the peering objects
+    succeeded, and while no peering object is missing and fewer than ``FAILED_CHECKS_UNREADY``
+    checks in a row failed; the notes (namespaces not reconciled that pause nothing) are in its
+    answer, never a 503.
+
+    Not ready before the first check succeeds: until then nothing says the peering objects
+    exist, and a process started without them is paused from its start (kopf waits for them).
+    The first check runs as the operator starts, so this costs a healthy start the time of one
+    check (the readiness probe comes every 10 s). A check that keeps failing is not ready
+    either (``cannot verify peering``): before, ``/readyz`` kept answering what the last check
+    found, or 200 for ever when none ever succeeded.
 
     A peering object this process saw and then found deleted (``gone``) is a 503 too, in words
     of its own: this replica is not paused (kopf saw it, and its watches do not wait for it),
@@ -612,12 +632,27 @@ class Readiness:
 
     def __init__(self) -> None:
         self.started = False
+        #: Whether a check of the peering objects succeeded yet.
+        self.checked = False
+        #: The checks failed in a row since the last that succeeded, and the last one's error.
+        self.failures = 0
+        self.last_error = ""
         self.missing: list[str] = []
         self.notes: list[str] = []
         self.gone: list[str] = []
 
     def problems(self) -> list[str]:
-        waiting = [] if self.started else ["the operator is starting"]
+        if not self.started:
+            waiting = ["the operator is starting"]
+        elif not self.checked:
+            waiting = ["the peering objects have not been checked yet" + (
+                f" ({self.failures} check(s) failed, the last: {self.last_error})"
+                if self.failures else "")]
+        elif self.failures >= FAILED_CHECKS_UNREADY:
+            waiting = [f"cannot verify peering: the last {self.failures} checks of the peering "
+                       f"objects failed, the last: {self.last_error}"]
+        else:
+            waiting = []
         return waiting + [f"{m} does not exist: kopf keeps every watch of the operator paused"
                           for m in self.missing] + [
             f"{g} was deleted: this replica is not paused (kopf saw it, and its watches do not "
@@ -632,8 +667,23 @@ class Readiness:
                                 text="not ready: " + "; ".join(problems) + "\n" + notes)
         return web.Response(text="ok\n" + notes)
 
+    def check_failed(self, error: str) -> None:
+        """A check of the peering objects failed with ``error``: logged, and counted (a
+        success, ``update``, ends the count)."""
+        self.failures += 1
+        self.last_error = error
+        logger.warning("cannot check the peering objects: %s", error)
+        if self.failures == FAILED_CHECKS_UNREADY:
+            logger.warning("%d checks of the peering objects in a row failed: readiness is 503 "
+                           "(cannot verify peering) until one succeeds", self.failures)
+
     def update(self, missing: list[str], notes: Sequence[str] = (),
                gone: Sequence[str] = ()) -> None:
+        """A check succeeded and found ``missing``, ``notes`` and ``gone``."""
+        if self.failures >= FAILED_CHECKS_UNREADY:
+            logger.info("the peering objects are checked again after %d failed checks",
+                        self.failures)
+        self.checked, self.failures, self.last_error = True, 0, ""
         for item in sorted(set(missing) - set(self.missing)):
             logger.warning("%s does not exist: kopf pauses every watch of the operator, in "
                            "every namespace, so nothing is reconciled anywhere (a replica already "
@@ -772,6 +822,36 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
     watch: a namespace matching a pattern may have appeared without its KopfPeering, which
     pauses every watch until it exists, and an acting replica paused for
     ``common.PAUSE_EXIT_GRACE_SECONDS`` exits)."""
+    check: Callable[[], PeeringReport] | None = None
+    stuck: set[str] = set()
+    while True:
+        try:
+            if check is None:  # in the try: a client that cannot be made is a failed check
+                check = _peering_check(config)
+            report = await asyncio.to_thread(check)
+        except ApiException as error:
+            readiness.check_failed(f"{error.status} {error.reason}")
+        except Exception as error:  # e.g. urllib3's MaxRetryError: the API server unreachable
+            # Whatever failed, the checker lives on: a dead checker would freeze /readyz at its
+            # last answer for the rest of the process's life.
+            readiness.check_failed(f"{type(error).__name__}: {error}")
+        else:
+            readiness.update(report.missing, report.notes, report.gone)
+            stuck = restart_to_leave_out(report.stuck, stuck)
+        if wake is None:
+            await asyncio.sleep(CHECK_SECONDS)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), CHECK_SECONDS)
+        except TimeoutError:
+            continue
+        await asyncio.sleep(WAKE_SPACING_SECONDS)
+        wake.clear()
+
+
+def _peering_check(config: OperatorConfig) -> Callable[[], PeeringReport]:
+    """One check of the peering objects as ``_check_forever`` repeats it, with the API client
+    and what the checks remember (``SeenPresent``, ``LeftOut``) made once, here."""
     api_client = load_api_client()
     custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
     objects = PeeringObjects(custom, config.peering_name, config.helm_release,
@@ -785,29 +865,7 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
         look.keep(listed)
         return list(listed)
 
-    stuck: set[str] = set()
-    while True:
-        try:
-            report = await asyncio.to_thread(check_peerings, config, look, namespaces, left_out,
-                                             look.ever_seen)
-        except ApiException as error:
-            logger.warning("cannot check the peering objects: %s %s", error.status, error.reason)
-        except Exception as error:  # e.g. urllib3's MaxRetryError: the API server unreachable
-            # Whatever failed, the checker lives on: a dead checker would freeze /readyz at its
-            # last answer for the rest of the process's life.
-            logger.warning("cannot check the peering objects: %s: %s", type(error).__name__, error)
-        else:
-            readiness.update(report.missing, report.notes, report.gone)
-            stuck = restart_to_leave_out(report.stuck, stuck)
-        if wake is None:
-            await asyncio.sleep(CHECK_SECONDS)
-            continue
-        try:
-            await asyncio.wait_for(wake.wait(), CHECK_SECONDS)
-        except TimeoutError:
-            continue
-        await asyncio.sleep(WAKE_SPACING_SECONDS)
-        wake.clear()
+    return lambda: check_peerings(config, look, namespaces, left_out, look.ever_seen)
 
 
 @kopf.on.startup()
