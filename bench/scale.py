@@ -157,19 +157,31 @@ class Own:
 
 
 class CountingStandIn(SeldonStandIn):
-    """The stand-in, counting its LISTs and status patches so the bench can subtract them."""
+    """The stand-in, counting its LISTs, watch requests and status patches so the bench can
+    subtract them.
+
+    Each override hands back what the stand-in's own method returns: its loop opens a watch
+    from the LIST's resourceVersion and resumes from the watch's. (Until 2026-12-07 this
+    ``reconcile_once`` returned None, so the bench's stand-in never watched and LISTed every
+    SeldonDeployment in a tight loop: the scale rows from e117c30 to then, docs/operator.md
+    "Scale".) Every status patch is counted as sent, answered or not, as the API server counts
+    it; a GET of the rollout finisher is not (the bench runs no rollout time: none is made)."""
 
     def __init__(self, api_client: kube_client.ApiClient, own: Own) -> None:
         super().__init__(api_client)
         self._own = own
 
-    def reconcile_once(self) -> None:
+    def reconcile_once(self) -> str | None:
         self._own.add(("LIST", "seldondeployments", ""))
-        before = self.updates
-        try:
-            super().reconcile_once()
-        finally:
-            self._own.add(("PATCH", "seldondeployments", "status"), self.updates - before)
+        return super().reconcile_once()
+
+    def _follow(self, version: str) -> str | None:
+        self._own.add(("WATCH", "seldondeployments", ""))
+        return super()._follow(version)
+
+    def _write(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any] | None:
+        self._own.add(("PATCH", "seldondeployments", "status"))
+        return super()._write(body, status)
 
 
 _LABELS = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
