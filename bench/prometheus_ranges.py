@@ -18,7 +18,8 @@ the drift collector's query at that age is asked
 Then one operator keeps the range from its start, an analysis an hour (a joint an hour), and
 its answer is compared with the whole range's at each age.
 
-Reported per age: samples Prometheus read (its own ``stats=all`` count) and wall time per
+Reported per age: samples Prometheus read (its own ``stats=all`` count), the instant queries
+asked (pieces: the kept pieces' queries plus the rest's; the whole range is one) and wall time per
 analysis, and the largest relative difference between the two answers over every label set.
 """
 
@@ -57,16 +58,18 @@ ANALYSES, EVERY_S = 12, 300
 
 
 class CountingSource:
-    """Instant queries with Prometheus's own sample count (``stats=all``) added up."""
+    """Instant queries with Prometheus's own sample count (``stats=all``) added up, and counted."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.samples = 0
+        self.queries = 0
 
     def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]:
         at = time.timestamp() if isinstance(time, datetime) else time
         body: dict[str, Any] = requests.get(f"{self.url}/api/v1/query", timeout=120, params={
             "query": promql, "time": f"{at:.3f}", "stats": "all"}).json()
+        self.queries += 1
         if body.get("status") != "success":
             raise RuntimeError(f"{promql}: {body.get('error')}")
         data = body["data"]
@@ -83,19 +86,21 @@ def measure(source: CountingSource, end: float, age_s: int) -> dict[str, float]:
     start = end - age_s - ANALYSES * EVERY_S + 0.4
     instants = [end - (ANALYSES - 1 - i) * EVERY_S + 0.7 for i in range(ANALYSES)]
     ranges = PiecewiseIncreases(source)
-    first_samples = first_ms = 0.0
-    piece_samples, piece_ms, whole_samples, whole_ms = [], [], [], []
+    first_samples = first_ms = first_queries = 0.0
+    piece_samples, piece_ms, piece_queries, whole_samples, whole_ms = [], [], [], [], []
     worst = worst_count = 0.0
     for index, at in enumerate(instants):
         promql = QUERY.format(seconds=int(at - start))
-        before, clock = source.samples, time.perf_counter()
+        before, asked, clock = source.samples, source.queries, time.perf_counter()
         pieces = by_labels(ranges.query(promql, at))
         elapsed, read = (time.perf_counter() - clock) * 1000, source.samples - before
+        asked = source.queries - asked
         if index == 0:
-            first_samples, first_ms = read, elapsed
+            first_samples, first_ms, first_queries = read, elapsed, asked
         else:
             piece_samples.append(read)
             piece_ms.append(elapsed)
+            piece_queries.append(asked)
         before, clock = source.samples, time.perf_counter()
         whole = by_labels(source.query(promql, at))
         whole_ms.append((time.perf_counter() - clock) * 1000)
@@ -106,7 +111,9 @@ def measure(source: CountingSource, end: float, age_s: int) -> dict[str, float]:
     return {"whole_samples": statistics.median(whole_samples),
             "whole_ms": statistics.median(whole_ms[-5:]),
             "first_samples": first_samples, "first_ms": first_ms,
+            "first_queries": first_queries,
             "piece_samples": statistics.median(piece_samples),
+            "piece_queries": statistics.median(piece_queries),
             "piece_ms": statistics.median(piece_ms), "worst": worst, "worst_count": worst_count}
 
 
@@ -151,14 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Prometheus cost of long count ranges ({len(SERIES)} series, {SCRAPE_S} s scrapes, "
         f"{args.days} days backfilled in {backfilled:.0f} s)", "",
-        "| range age | whole: samples | whole: ms | pieces, first analysis: samples | ms "
-        "| pieces, running: samples | ms | largest difference: relative | counts |",
-        "|---|---|---|---|---|---|---|---|---|"]
+        "| range age | whole: samples | whole: ms | pieces, first analysis: samples | queries "
+        "| ms | pieces, running: samples | queries | ms | largest difference: relative "
+        "| counts |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
     for hours, r in rows:
         lines.append(
             f"| {hours} h | {r['whole_samples']:,.0f} | {r['whole_ms']:.1f} "
-            f"| {r['first_samples']:,.0f} | {r['first_ms']:.1f} | {r['piece_samples']:,.0f} "
-            f"| {r['piece_ms']:.1f} | {r['worst']:.1e} | {r['worst_count']:.1f} |")
+            f"| {r['first_samples']:,.0f} | {r['first_queries']:.0f} | {r['first_ms']:.1f} "
+            f"| {r['piece_samples']:,.0f} | {r['piece_queries']:.0f} | {r['piece_ms']:.1f} "
+            f"| {r['worst']:.1e} | {r['worst_count']:.1f} |")
     lines += ["", "Kept by one operator since the range began (an analysis each hour, a joint "
               "each hour), against the whole range:", "",
               "| range age | joints | mean count | difference: mean | sd | largest |",
