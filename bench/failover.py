@@ -46,8 +46,9 @@ from uplift_operator.settings import OperatorConfig  # noqa: E402
 
 HILLSTROM = ROOT.parent / "shared" / "data" / "hillstrom.csv"
 NS, NAME = "bench", "um"
-# Longer than the longest keep-alive gap kopf leaves at the default lifetime (5 s), so a kill
-# falls anywhere in the cycle.
+# Longer than the longest keep-alive gap kopf leaves at the default lifetime (8 s: kopf 1.45
+# sleeps max(1, lifetime - randint(5, 10)) s between touches, so 1-3 s), so a kill falls
+# anywhere in the cycle.
 KILL_WINDOW = 6.0
 
 
