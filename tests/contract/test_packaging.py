@@ -144,7 +144,8 @@ def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
         container["env"])  # kopf's peering identity: the pod's name
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "readyz"}
     assert by_kind(docs, "PodDisruptionBudget")[0]["spec"] == {
-        "maxUnavailable": 1, "selector": by_kind(docs, "Deployment")[0]["spec"]["selector"]}
+        "maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        "selector": by_kind(docs, "Deployment")[0]["spec"]["selector"]}
 
 
 def _bytes(quantity: str) -> int:
