@@ -164,10 +164,16 @@ def test_the_manifests_run_the_operator_as_the_chart_does() -> None:
     pods = chart["spec"]["template"]["spec"], plain["spec"]["template"]["spec"]
     assert pods[0]["securityContext"] == pods[1]["securityContext"]
     (ours,), (theirs,) = (pod["containers"] for pod in pods)
-    for key in ("livenessProbe", "readinessProbe", "resources", "securityContext", "ports"):
+    for key in ("startupProbe", "livenessProbe", "readinessProbe", "resources",
+                "securityContext", "ports"):
         assert ours[key] == theirs[key], key
     assert theirs["livenessProbe"]["timeoutSeconds"] == theirs["readinessProbe"][
-        "timeoutSeconds"] == 5
+        "timeoutSeconds"] == theirs["startupProbe"]["timeoutSeconds"] == 5
+    # A start may take 3 minutes on /healthz before the liveness probe may restart the pod.
+    startup = theirs["startupProbe"]
+    assert startup["httpGet"] == theirs["livenessProbe"]["httpGet"] == {
+        "path": "/healthz", "port": "healthz"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 180
     # The memory limit covers what docs/operator.md ("Scale") measured at rest for 10,000
     # UpliftModels, 963 MB to 1.24 GB: a replica killed for memory at its start-up peak would
     # restart into the same peak, and its standby after it (docs/install.md, "Sizing the
