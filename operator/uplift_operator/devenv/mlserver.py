@@ -67,6 +67,11 @@ class MlserverProcess:
              "parameters": parameters}, indent=2))
         return self.workdir
 
+    @property
+    def exit_code(self) -> int | None:
+        """The process' exit code once it exited; None while it runs (or before ``start``)."""
+        return None if self._proc is None else self._proc.poll()
+
     def start(self) -> MlserverProcess:
         self.write_settings()
         mlserver = Path(sys.executable).with_name("mlserver")

@@ -15,9 +15,19 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   ``local_env``);
 * routes requests by the predictors' ``traffic`` through :class:`router.WeightedRouter`; weight
   changes reach the router at the next poll without restarting anything;
-* writes the status Seldon's controller would (integrations.md §1): ``state`` Creating while a
-  process loads, Available when all are ready, Failed with the log tail when one exits;
-  ``deploymentStatus`` per predictor, ``replicas``, ``address.url`` (as Seldon 1.17.1 writes them);
+* writes the status fields Seldon's controller writes (integrations.md §1), in Seldon 1.17.1's
+  shape where the operator reads them: ``state`` Creating while a process loads, is restarted
+  or a predictor waits for a missing ConfigMap, Available when every predictor's process is
+  ready, Failed (with the log tail) when one was never ready within the Deployment's progress
+  deadline (``PROGRESS_DEADLINE_SECONDS``); ``deploymentStatus`` per Seldon Deployment name with
+  ``replicas`` and ``availableReplicas`` (a zero left out). Not Seldon's values: each
+  Deployment has one replica (one process) whatever the predictor's ``replicas``; the top-level
+  ``replicas`` counts the predictors with a process (Seldon: the first predictor's Deployment's
+  replicas); ``address.url`` is the router's ingress path (Seldon: the first predictor's
+  Service inside the cluster). docs/demo.md lists these and the timing differences;
+* restarts a process that exits as the kubelet restarts a container (CrashLoopBackOff): after
+  10 s, doubled at each restart up to 300 s (``restart_delay``); one not ready within 300 s is
+  stopped and restarted the same way (a pod would stay unready until its liveness probe fails);
 * registers each process as a Prometheus target labelled as a Kubernetes scrape of the pod would
   be: ``namespace``, ``seldon_deployment_id``/``deployment_name``, ``predictor_name``,
   ``predictor_version``, ``pod`` (the runtime's own ``model``/``version`` labels come with the
@@ -41,6 +51,7 @@ One process per predictor whatever ``replicas`` says: the point is the real runt
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -69,10 +80,35 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
 
 __all__ = ["POD_ONLY_ENV", "ConfigMapMount", "Predictor", "ServingAgent", "config_map_mounts",
-           "local_env", "predictor_env", "project", "secret_mount_paths", "under"]
+           "local_env", "predictor_env", "project", "restart_delay", "secret_mount_paths",
+           "state_while_down", "under"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
+
+#: The kubelet's back-off before restarting a container that exited (CrashLoopBackOff): 10 s,
+#: doubled after each restart, at most 300 s; reset once it ran ``BACKOFF_RESET_SECONDS``.
+RESTART_BACKOFF_SECONDS = 10.0
+MAX_RESTART_BACKOFF_SECONDS = 300.0
+BACKOFF_RESET_SECONDS = 600.0
+#: A Deployment's default ``progressDeadlineSeconds``: a predictor whose process was never ready
+#: this long after it was created is Failed (Seldon: "Deployment is no longer progressing and not
+#: available."); it is still restarted, and Available again once ready.
+PROGRESS_DEADLINE_SECONDS = 600.0
+NOT_PROGRESSING = "Deployment is no longer progressing and not available."
+
+
+def restart_delay(restarts: int, backoff: float = RESTART_BACKOFF_SECONDS) -> float:
+    """Seconds before the next start of a process that exited or failed ``restarts`` times."""
+    return min(backoff * float(2 ** min(restarts, 30)), MAX_RESTART_BACKOFF_SECONDS)
+
+
+def state_while_down(ever_ready: bool, created: float, now: float,
+                     deadline: float = PROGRESS_DEADLINE_SECONDS) -> str:
+    """A predictor without a ready process: Creating while it is (re)started, Failed once it
+    was never ready within the progress ``deadline`` of its creation (a predictor that was
+    ready and crashes stays Creating, as a complete Deployment's pods crash-looping do)."""
+    return "Failed" if not ever_ready and now - created >= deadline else "Creating"
 
 
 #: What the rendered container sets for its pod alone (``render.seldon.PORT_ENV``, the metrics
@@ -180,11 +216,16 @@ class Predictor:
     template: dict[str, Any] = field(default_factory=dict)  # env and mounts as rendered
     mounts: dict[Path, str] = field(default_factory=dict)  # local directory → ConfigMap name
     server: MlserverProcess | None = None
-    state: str = "Creating"  # Creating → Available | Failed
+    state: str = "Creating"  # Creating → Available; Creating again while restarted; Failed
     description: str = ""
-    started_at: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.monotonic)  # created (the Deployment's)
     ready_at: float | None = None
     stopped: bool = False
+    restarts: int = 0
+    restart_at: float | None = None  # when the next start is due, after an exit or a failure
+    launching: bool = False  # a start is under way (in its thread)
+    backoff: float = RESTART_BACKOFF_SECONDS
+    deadline: float = PROGRESS_DEADLINE_SECONDS
 
     @property
     def model_name(self) -> str:
@@ -192,19 +233,55 @@ class Predictor:
 
     def launch(self) -> None:
         """Start MLServer and wait for the model (run in a thread: loading takes seconds)."""
+        try:
+            self._launch()
+        finally:
+            self.launching = False
+
+    def _launch(self) -> None:
         uri = self.env.get("MLSERVER_MODEL_URI", "")
         env = {**self.env, "MLSERVER_PARALLEL_WORKERS": "0"}
+        self.restart_at = None
         self.server = MlserverProcess(uri, name=self.model_name, version=self.version, env=env,
                                       workdir=self.workdir, timeout=300)
         try:
             self.server.start()
-        except Exception as error:  # reported as Seldon would: state Failed
-            self.state, self.description = "Failed", str(error)[-800:]
+        except Exception as error:  # restarted after a back-off, as the kubelet would
+            with contextlib.suppress(Exception):
+                self.server.stop()  # not ready in time: the process may run on
+            self.down(str(error)[-800:], time.monotonic())
             return
         if self.stopped:  # removed while loading
             self.server.stop()
             return
-        self.state, self.ready_at = "Available", time.monotonic()
+        self.state, self.ready_at, self.description = "Available", time.monotonic(), ""
+
+    def down(self, why: str, now: float) -> None:
+        """The process exited or never got ready: the next start after the back-off; state
+        Creating, or Failed past the progress deadline (``state_while_down``)."""
+        if self.ready_at is not None and now - self.ready_at >= BACKOFF_RESET_SECONDS:
+            self.restarts = 0
+        self.description = why
+        self.restart_at = now + restart_delay(self.restarts, self.backoff)
+        self.restarts += 1
+        self.state = state_while_down(self.ready_at is not None, self.started_at, now,
+                                      self.deadline)
+
+    def due(self, now: float) -> bool:
+        """Called at every reconcile: notices a ready process that exited, keeps the state
+        (Failed once the progress deadline passes); True when a (re)start is due."""
+        if self.stopped or self.launching:
+            return False
+        server = self.server
+        if self.state == "Available" and server is not None and server.exit_code is not None:
+            code = server.exit_code
+            with contextlib.suppress(Exception):
+                server.stop()
+            self.down(f"MLServer exited with {code}{_tail(server.log)}"[-800:], now)
+        if self.state != "Available":
+            self.state = state_while_down(self.ready_at is not None, self.started_at, now,
+                                          self.deadline)
+        return self.restart_at is not None and now >= self.restart_at
 
     def stop(self, drain_wait: float | None = DRAIN_WAIT_SECONDS) -> None:
         """Stop the process, first draining it as the pod's preStop hook would (not when
@@ -223,17 +300,28 @@ class Predictor:
         self.server.stop()
 
 
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"\n--- last lines of {log} ---\n" + "\n".join(text)
+
+
 class ServingAgent:
     """Poll SeldonDeployments; run, route, report and register their predictors, until stopped."""
 
     def __init__(self, api_client: client.ApiClient, prometheus: PrometheusServer,
                  router: WeightedRouter, workdir: Path, interval: float = 0.5,
-                 delays: Callable[[str], float] = lambda version: 0.0) -> None:
+                 delays: Callable[[str], float] = lambda version: 0.0,
+                 restart_backoff: float = RESTART_BACKOFF_SECONDS,
+                 progress_deadline: float = PROGRESS_DEADLINE_SECONDS) -> None:
         self._api = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self.prometheus, self.router, self.workdir = prometheus, router, workdir
         self._interval = interval
         self._delays = delays
+        self._restart_backoff, self._progress_deadline = restart_backoff, progress_deadline
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="serving-agent", daemon=True)
         self._watcher = threading.Thread(target=self._watch_config_maps,
@@ -391,6 +479,8 @@ class ServingAgent:
         template = {"env": dict(env), "mounts": mounts}
         current = self.predictors.get(key)
         if current is not None and current.template == template:
+            if current.due(time.monotonic()):  # exited or never ready: restarted after back-off
+                self._start(current)
             return
         ns, name, predictor = key
         if any((ns, m.config_map) not in self.config_maps for m in mounts if not m.optional):
@@ -406,13 +496,20 @@ class ServingAgent:
         # The drain token file: the pod's own /tmp there, the process's own workdir here.
         env[drain.TOKEN_FILE_ENV] = str(workdir / "drain-token")
         fresh = Predictor(ns, name, predictor, version, env, workdir, template=template,
-                          mounts={local[m.mount_path]: m.config_map for m in mounts})
+                          mounts={local[m.mount_path]: m.config_map for m in mounts},
+                          backoff=self._restart_backoff, deadline=self._progress_deadline)
         for directory, config_map in fresh.mounts.items():
             directory.mkdir(parents=True, exist_ok=True)  # an optional one may stay empty
             self._project(ns, config_map, directory)
         with self._lock:
             self.predictors[key] = fresh
-        threading.Thread(target=fresh.launch, name=f"mlserver-{name}-{predictor}",
+        self._start(fresh)
+
+    @staticmethod
+    def _start(predictor: Predictor) -> None:
+        predictor.launching = True
+        threading.Thread(target=predictor.launch,
+                         name=f"mlserver-{predictor.deployment}-{predictor.name}",
                          daemon=True).start()
 
     def _route(self, ns: str, name: str, predictors: list[Mapping[str, Any]],
@@ -438,25 +535,28 @@ class ServingAgent:
     def _write_status(self, body: Mapping[str, Any], predictors: list[Mapping[str, Any]]) -> None:
         meta = body["metadata"]
         ns, name = meta["namespace"], meta["name"]
-        states = [self.predictors[(ns, name, p["name"])] for p in predictors
-                  if (ns, name, p["name"]) in self.predictors]
-        failed = [p for p in states if p.state == "Failed"]
+        # Each predictor's state; None: no process yet, as a pod waiting for a ConfigMap that
+        # does not exist (``_ensure``): its Deployment is there, nothing of it available.
+        states = [self.predictors.get((ns, name, p["name"])) for p in predictors]
+        started = [p for p in states if p is not None]
+        failed = [p for p in started if p.state == "Failed"]
         if failed:
-            state = "Failed"
-            description = f"predictor {failed[0].name}: {failed[0].description}"[-1000:]
-        elif states and all(p.state == "Available" for p in states):
+            state = "Failed"  # past the progress deadline: what Seldon says, then the cause
+            said = f"predictor {failed[0].name}: {NOT_PROGRESSING} "
+            description = said + failed[0].description[-(1000 - len(said)):]
+        elif states and all(p is not None and p.state == "Available" for p in states):
             state, description = "Available", ""
         else:
             state, description = "Creating", ""
         # What Seldon 1.17.1 writes (docs/dataplane.md "Reading a SeldonDeployment's status"):
         # no observedGeneration; per Deployment, keyed by the names Seldon gives (what the
         # operator matches), only replicas and availableReplicas, a zero left out. A stable
-        # predictor serves while a canary's process loads.
+        # predictor serves while a canary's process loads. Unlike Seldon: one replica each (one
+        # process), whatever the predictor's ``replicas``.
         deployments: dict[str, Any] = {
-            deployment: ({"replicas": 1, "availableReplicas": 1} if p.state == "Available"
-                         else {"replicas": 1})
-            for spec, p in zip([s for s in predictors if (ns, name, s["name"]) in self.predictors],
-                               states, strict=True)
+            deployment: ({"replicas": 1, "availableReplicas": 1}
+                         if p is not None and p.state == "Available" else {"replicas": 1})
+            for spec, p in zip(predictors, states, strict=True)
             for deployment in deployment_names(name, spec)[:1]}
         before = body.get("status") or {}
         # A merge patch: what Seldon no longer writes is removed (null), not left behind.
@@ -464,8 +564,10 @@ class ServingAgent:
             deployments[gone] = None
         status: dict[str, Any] = {
             "state": state,
-            "replicas": len(states),
+            "replicas": len(started),  # Seldon: the first predictor's Deployment's replicas
             "deploymentStatus": deployments,
+            # Seldon: the first predictor's Service inside the cluster; here the router's
+            # ingress path, which every predictor is reached through.
             "address": {"url": f"{self.router.url}/seldon/{ns}/{name}"},
         }
         if description:
