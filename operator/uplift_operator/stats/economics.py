@@ -103,9 +103,18 @@ def campaign_economics(
     ``treated``/``control`` summarise the conversion metric (``ArmStats.proportion``);
     ``treated_value``/``control_value`` optionally summarise per-unit value (e.g. spend) and then
     replace ``value_per_conversion``. ``n_star`` switches the bounds to the anytime-valid CS.
+
+    ``population`` must be ≥ 0 and the costs finite and ≥ 0 (ValueError otherwise): a negative
+    population turns the bounds over (lower > upper), and a negative cost makes the ROI NaN
+    where a cost of 0 means "nothing spent" (the ROI undefined, NaN by design).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if population is not None and population < 0:
+        raise ValueError(f"population must be ≥ 0, got {population}")
+    for name, amount in (("cost_per_treated", cost_per_treated), ("fixed_cost", fixed_cost)):
+        if not (math.isfinite(amount) and amount >= 0.0):
+            raise ValueError(f"{name} must be finite and ≥ 0, got {amount}")
     if (treated_value is None) != (control_value is None):
         raise ValueError("give both treated_value and control_value, or neither")
     pop = treated.n if population is None else population
