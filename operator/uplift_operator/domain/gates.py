@@ -82,6 +82,7 @@ from uplift_operator.stats.uplift import (
 _LOG = logging.getLogger(__name__)
 
 __all__ = [
+    "BREAK_EVEN_TOLERANCE",
     "DEFAULT_ABSOLUTE_MARGIN",
     "DEFAULT_CAMPAIGN_SAMPLES",
     "DEFAULT_DELIVERY_FLOOR",
@@ -331,8 +332,10 @@ def evaluate_gate(gate: GateSpecBase,
       shown, Fail when Δ < ``min`` is shown.
     * ``roi``: the same counts and rule on ROI = (value × incremental conversions − spend) /
       spend, i.e. on Δ against the break-even Δ = spend per treated unit × (1 + ``min``) /
-      value per conversion (``min`` default 0): Pass when the lower bound is ≥ ``min``, Fail
-      when the upper bound is below.
+      value per conversion (``min`` default 0), both as realized by the treatments sent: Pass
+      when the lower bound is ≥ ``min``, Fail when the upper bound is below. The break-even is
+      frozen when the evidence starts; one realized beyond ``BREAK_EVEN_TOLERANCE`` of it
+      starts the evidence afresh (``_roi``).
     * ``budget``: spend of the current period (counted, not sampled) against the budget: Fail
       with a ``Suspension`` until the period rolls over once it is reached or what is left
       pays for no treatment (never a rollback), Pass below it.
@@ -1844,16 +1847,40 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
                    threshold=theta, samples=t.units, memory=new_memory, design_samples=design)
 
 
+#: The roi gate's memory key for the break-even Δ* its evidence is tested against (``reference``).
+_BREAK_EVEN = "breakEven"
+#: How far (relative) the realized break-even may move from the one the evidence started with
+#: before that evidence is dropped (``_roi``).
+BREAK_EVEN_TOLERANCE = 0.1
+
+
+def _break_even_moved(frozen: float, realized: float) -> bool:
+    """Whether the realized break-even left the band of ±``BREAK_EVEN_TOLERANCE`` (relative)
+    around the frozen one (a NaN ``frozen``: none frozen yet, so not moved)."""
+    return math.isfinite(frozen) and abs(realized - frozen) > BREAK_EVEN_TOLERANCE * abs(frozen)
+
+
 def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
-    if m.value_per_conversion <= 0 or not math.isfinite(m.value_per_conversion):
-        raise ValueError(f"an ROI needs a value per conversion > 0, got {m.value_per_conversion}")
-    if m.spend < 0 or not math.isfinite(m.spend):
-        raise ValueError(f"spend must be ≥ 0, got {m.spend}")
+    """The incremental gate's test against the break-even Δ* = c̄(1 + min)/v, both c̄ (spend per
+    treated-arm unit) and v (value per conversion) as realized by the treatments sent.
+
+    Δ* is frozen in the memory (``breakEven``) at the look the evidence starts, as the mixture's
+    τ² is: the running p-values, bounds and carried strata are evidence against that null only.
+    While the realized Δ* stays within ±``BREAK_EVEN_TOLERANCE`` of it (the mix of treatments
+    moves a little look to look) the test goes on against the frozen one; once it leaves the
+    band (a shift from cheap e-mails to costly coupons) the evidence is dropped and the look is
+    Inconclusive, the new Δ* frozen for the evidence that starts at the next look. The value
+    and spend are read only once the holds are passed: a measurement that waits for its first
+    cohort (``pending``) carries no economics to judge."""
     new_memory = dict(memory)
     design = _campaign_design(gate, m.holdout_fraction)
     hold, within = _campaign_hold(gate, m, memory, new_memory)
     if hold is not None:
         return replace(hold, design_samples=design)
+    if m.value_per_conversion <= 0 or not math.isfinite(m.value_per_conversion):
+        raise ValueError(f"an ROI needs a value per conversion > 0, got {m.value_per_conversion}")
+    if m.spend < 0 or not math.isfinite(m.spend):
+        raise ValueError(f"spend must be ≥ 0, got {m.spend}")
     t, c = m.arms.treated, m.arms.holdout
     floor = gate.min if gate.min is not None else 0.0
     if m.spend == 0:
@@ -1864,11 +1891,32 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     # in stats.economics), so ROI ≥ min ⟺ Δ ≥ c̄(1 + min)/v: the same test as the
     # incremental gate, against the break-even Δ.
     v, per_unit = m.value_per_conversion, m.spend / t.units
-    theta = per_unit * (1 + floor) / v
+    realized = per_unit * (1 + floor) / v
 
     def roi(delta: float) -> float:
         return v * delta / per_unit - 1
 
+    frozen = (memory.get(_BREAK_EVEN) or SequentialState()).reference
+    if _break_even_moved(frozen, realized):
+        for key in ("effect", "effectEstimate"):
+            new_memory.pop(key, None)
+        new_memory[_BREAK_EVEN] = SequentialState(reference=realized)
+        estimate = t.conversions / t.units - c.conversions / c.units
+        return _Judged(GateVerdict.INCONCLUSIVE,
+                       f"the break-even moved from {frozen:.4g} to {realized:.4g} (realized "
+                       f"spend per unit {per_unit:.4g}, value per conversion {v:.4g}; more than "
+                       f"{BREAK_EVEN_TOLERANCE:.0%} from the one the evidence was gathered "
+                       f"against): ROI evidence starts afresh (ROI {roi(estimate):+.4g} at this "
+                       f"look; treated {t.conversions}/{t.units}, holdout {c.conversions}/"
+                       f"{c.units})", value=roi(estimate), threshold=floor, samples=t.units,
+                       memory=new_memory, design_samples=design)
+    # A gate whose memory has no break-even yet (its first look, or a status written before it
+    # was kept) takes this look's: the evidence so far is judged against it from now on.
+    theta = frozen if math.isfinite(frozen) else realized
+    new_memory[_BREAK_EVEN] = SequentialState(reference=theta)
+    against = (f"; judged against the break-even {theta:.4g} the evidence started with "
+               f"(realized {realized:.4g}, within {BREAK_EVEN_TOLERANCE:.0%})"
+               if f"{theta:.4g}" != f"{realized:.4g}" else "")
     result = _effect_against(gate, t, c, theta, memory, new_memory)
     verdict = _VERDICT_OF[result.decision]
     state = new_memory["effect"]
@@ -1883,8 +1931,8 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
                             f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "
                             f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "
                             f"{t.conversions}/{t.units}, holdout {c.conversions}/{c.units}): "
-                            f"{shown}", value=value, lower=low, upper=high, threshold=floor,
-                   samples=t.units, memory=new_memory, design_samples=design)
+                            f"{shown}{against}", value=value, lower=low, upper=high,
+                   threshold=floor, samples=t.units, memory=new_memory, design_samples=design)
 
 
 def _budget(gate: GateSpecBase, m: BudgetMeasurement, _: GateMemory) -> _Judged:

@@ -1143,9 +1143,17 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
     prom = _prom(prometheus)
     pending = _cohorts_pending(ctx)
     if pending is not None:
+        # No conversions to weigh the values by yet: the mean of those of the treatments the
+        # gate judges (as ``_value_per_conversion`` without conversions), never the economics'
+        # when each of them overrides it (it may then be 0: ``validation``'s ROI_VALUE rule).
+        economics = ctx.spec.economics
+        values = [economics.value_per_conversion if t.value_per_conversion is None
+                  else t.value_per_conversion for t in ctx.spec.treatments
+                  if not gate.treatments or t.name in gate.treatments]
         return m.RoiMeasurement(
             arms=_NO_COHORT, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-            value_per_conversion=ctx.spec.economics.value_per_conversion, spend=0.0,
+            value_per_conversion=(sum(values) / len(values) if values
+                                  else economics.value_per_conversion), spend=0.0,
             completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
             pending=pending)
     if ctx.stable_version is None:
