@@ -154,6 +154,9 @@ class Sample:
     # The namespace's Campaigns, each as {"metadata": {"name"}, "spec", "status"}.
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     resent: int = 0  # report batches the simulator sent again after a refusal (not errors)
+    # Version → share of the rows the router served under the weights in force, and how many.
+    served: dict[str, float] = field(default_factory=dict)
+    served_rows: int = 0
 
 
 @dataclass
@@ -506,9 +509,11 @@ class Recorder:
         stack = self.stack
         body = stack.upliftmodel()
         tally = stack.simulator.tally
+        served, served_rows = stack.router.served_share(scenarios.NAMESPACE, scenarios.MODEL)
         s = Sample(time.monotonic() - stack.started, dict(body.get("status") or {}),
                    stack.seldon_weights(), stack.events(), tally.rows, tally.errors,
-                   tally.outcomes, stack.campaigns(), resent=tally.retries)
+                   tally.outcomes, stack.campaigns(), resent=tally.retries, served=served,
+                   served_rows=served_rows)
         self.samples.append(s)
         return s
 

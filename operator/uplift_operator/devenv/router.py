@@ -177,6 +177,17 @@ class WeightedRouter:
         with self._lock:
             return self._routes.get((namespace, name), ((), ""))[0]
 
+    def served_share(self, namespace: str, name: str) -> tuple[dict[str, float], int]:
+        """What the split did under the weights in force: each version's share of the rows
+        served since these weights were set (rather than what they declare), and how many."""
+        with self._lock:
+            routes = self._routes.get((namespace, name), ((), ""))[0]
+            served = self.served.get((namespace, name), Counter())
+            weights = tuple(sorted((r.predictor, r.weight) for r in routes))
+            counts = {r.version: served.get((weights, r.predictor), 0) for r in routes}
+        total = sum(counts.values())
+        return ({v: n / total for v, n in counts.items()} if total else {}), total
+
     def start(self) -> WeightedRouter:
         router = self
 

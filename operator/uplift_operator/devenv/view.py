@@ -58,8 +58,10 @@ def samples_needed(gate: Mapping[str, Any], spec: Mapping[str, Any] | None) -> i
     return int((spec or {}).get("minSamples", 0) or 0)
 
 
-def split_bar(weights: Mapping[str, int], canary: str | None, width: int = 40) -> Text:
-    """``v1 ██████████░░░░ v2`` with the percentages."""
+def split_bar(weights: Mapping[str, int], canary: str | None, width: int = 40,
+              served: Mapping[str, float] | None = None, served_rows: int = 0) -> Text:
+    """``v1 ██████████░░░░ v2`` with the declared percentages; with ``served`` (version → share
+    of the rows the router served under these weights), a second bar of what it served."""
     text = Text()
     if not weights:
         return Text("no SeldonDeployment yet", style="dim")
@@ -70,6 +72,15 @@ def split_bar(weights: Mapping[str, int], canary: str | None, width: int = 40) -
         text.append("█" * cells, style=style)
     text.append("  ")
     text.append("  ".join(f"v{v} {w} %" for v, w in ordered))
+    if served:
+        text.append("  declared\n")
+        versions = [v for v, _ in ordered] + sorted(set(served) - set(weights))
+        for version in versions:
+            cells = round(width * served.get(version, 0.0))
+            text.append("█" * cells, style="magenta" if version == canary else "blue")
+        text.append("  ")
+        text.append("  ".join(f"v{v} {100 * served.get(v, 0.0):.1f} %" for v in versions))
+        text.append(f"  served ({served_rows:,} rows)", style="dim")
     return text
 
 
@@ -106,7 +117,8 @@ def gate_table(gates: Iterable[Mapping[str, Any]], specs: Mapping[str, Mapping[s
 
 
 def model_section(status: Mapping[str, Any], weights: Mapping[str, int], *,
-                  progress: str = "") -> RenderableType:
+                  progress: str = "", served: Mapping[str, float] | None = None,
+                  served_rows: int = 0) -> RenderableType:
     """The UpliftModel: phase, versions, canary step, the split, and its gates while a canary
     runs (gates only judge a canary)."""
     phase = str(status.get("phase", "…"))
@@ -122,7 +134,7 @@ def model_section(status: Mapping[str, Any], weights: Mapping[str, int], *,
     grid.add_row("canary", (f"v{canary} at {status.get('canaryWeight', 0)} % "
                             f"(step {int(step) + 1 if step is not None else '–'} of "
                             f"{len(steps)})") if canary else "none")
-    grid.add_row("traffic", split_bar(weights, canary))
+    grid.add_row("traffic", split_bar(weights, canary, served=served, served_rows=served_rows))
     if status.get("message"):
         grid.add_row("message", Text(str(status["message"])[:160], style="italic"))
     if progress:
@@ -229,7 +241,9 @@ def render(sample: Any, *, title: str, note: str = "", progress: str = "",
         header.append("\n" + line, style="dim")
     parts: list[RenderableType] = [
         header, Text(""),
-        model_section(status, sample.weights if sample is not None else {}, progress=progress)]
+        model_section(status, sample.weights if sample is not None else {}, progress=progress,
+                      served=getattr(sample, "served", None),
+                      served_rows=getattr(sample, "served_rows", 0))]
     for campaign in getattr(sample, "campaigns", None) or []:
         parts += [Text(""), campaign_section(campaign)]
     pending = [m for m in models if not m.done]
