@@ -3,12 +3,16 @@
 No CEL library is a dependency, and the integration tests (a real API server) are slow, so the
 unit tests check a rule's generated text here: literals (strings, numbers, true, false, lists),
 ``self`` and field selection, ``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``,
-``c ? a : b``, ``string(x)`` of an int or a string, and the Kubernetes quantity library's
-``quantity(s)`` and ``q.compareTo(q)``. Reading an absent field raises ``NoSuchKeyError``, as
-the API server's CEL does ("no such key"): a rule that reads an optional field without ``has``
-is an error there, which a test must see; ``&&`` and ``||`` are commutative over such errors,
-as in CEL. Anything outside the subset raises ``UnsupportedError``, so a rule this cannot read
-fails its test rather than passing it.
+``c ? a : b``, ``oldSelf`` (a transition rule, given the old object), ``string(x)`` of an int
+or a string, the Kubernetes quantity library's ``quantity(s)`` and ``q.compareTo(q)``, and
+what ``api.v1alpha1.common.cel_seconds`` (a Duration's seconds) is made of: ``double(s)``,
+``*`` of two doubles, ``s.findAll(re)``, ``s.find(re)``, ``s.endsWith(t)``, the list
+library's ``l.sum()`` and the macros ``l.map(x, e)`` and ``l.all(x, e)`` (RE2 read as
+Python's ``re``: the same for the expressions the rules use). Reading an absent field raises
+``NoSuchKeyError``, as the API server's CEL does ("no such key"): a rule that reads an
+optional field without ``has`` is an error there, which a test must see; ``&&`` and ``||``
+are commutative over such errors, as in CEL. Anything outside the subset raises
+``UnsupportedError``, so a rule this cannot read fails its test rather than passing it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from uplift_operator.api.v1alpha1.common import quantity_value
 __all__ = ["NoSuchKeyError", "UnsupportedError", "evaluate"]
 
 _TOKEN = re.compile(r"\s*(?:\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|[A-Za-z_][A-Za-z0-9_]*"
-                    r"|==|!=|<=|>=|&&|\|\||[!<>?:.,()\[\]])")
+                    r"|==|!=|<=|>=|&&|\|\||[!<>?:.,()\[\]*])")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
     ">": operator.gt, ">=": operator.ge}
@@ -58,6 +62,7 @@ def _tokens(text: str) -> list[str]:
 class _Parser:
     tokens: list[str]
     at: int = field(default=0)
+    bound: set[str] = field(default_factory=set)  # the variables of the macros being read
 
     def peek(self) -> str | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -89,10 +94,17 @@ class _Parser:
         return operands[0] if len(operands) == 1 else (op, *operands)
 
     def relation(self) -> Node:
-        left = self.unary()
+        left = self.product()
         if self.peek() in _RELATIONS:
-            return (self.take(), left, self.unary())
+            return (self.take(), left, self.product())
         return left
+
+    def product(self) -> Node:
+        value = self.unary()
+        while self.peek() == "*":
+            self.take()
+            value = ("*", value, self.unary())
+        return value
 
     def unary(self) -> Node:
         if self.peek() == "!":
@@ -102,13 +114,28 @@ class _Parser:
         while self.peek() == ".":
             self.take()
             name = self.take()
-            if self.peek() == "(":
+            if self.peek() == "(" and name in _MACROS:
+                value = self.macro(name, value)
+            elif self.peek() == "(":
                 if name not in _METHODS:
                     raise UnsupportedError(f"cannot read method {name!r}")
                 value = ("method", name, value, *self.arguments())
             else:
                 value = (".", value, name)
         return value
+
+    def macro(self, name: str, target: Node) -> Node:
+        self.take("(")
+        variable = self.take()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable) or variable == "self":
+            raise UnsupportedError(f"{name}() binds {variable!r}")
+        self.take(",")
+        outer = set(self.bound)
+        self.bound.add(variable)
+        body = self.ternary()
+        self.bound = outer
+        self.take(")")
+        return ("macro", name, target, variable, body)
 
     def arguments(self) -> list[Node]:
         self.take("(")
@@ -143,8 +170,10 @@ class _Parser:
             return ("has", target[1], target[2])
         if token in _FUNCTIONS and self.peek() == "(":
             return ("call", token, *self.arguments())
-        if token == "self":
-            return ("self",)
+        if token in ("self", "oldSelf"):
+            return ("self",) if token == "self" else ("oldSelf",)
+        if token in self.bound:
+            return ("var", token)
         if token in ("true", "false"):
             return ("literal", token == "true")
         if token.startswith("'"):
@@ -154,37 +183,46 @@ class _Parser:
         raise UnsupportedError(f"cannot read {token!r}")
 
 
-def _eval(node: Node, self_value: Mapping[str, Any]) -> Any:
+def _eval(node: Node, env: Mapping[str, Any]) -> Any:
+    """``node``'s value; ``env``: ``self`` and the variables of the macros around it."""
     kind = node[0]
     if kind == "literal":
         return node[1]
     if kind == "self":
-        return self_value
+        return env["self"]
+    if kind == "oldSelf":
+        if "oldSelf" not in env:
+            raise UnsupportedError("oldSelf outside a transition (give old_self)")
+        return env["oldSelf"]
+    if kind == "var":
+        return env[node[1]]
+    if kind == "macro":
+        return _macro(node, env)
     if kind == "list":
-        return [_eval(item, self_value) for item in node[1:]]
+        return [_eval(item, env) for item in node[1:]]
     if kind == ".":
-        parent = _eval(node[1], self_value)
+        parent = _eval(node[1], env)
         if not isinstance(parent, Mapping):
             raise UnsupportedError(f"field {node[2]!r} of a {type(parent).__name__}")
         if node[2] not in parent:
             raise NoSuchKeyError(node[2])
         return parent[node[2]]
     if kind == "has":
-        parent = _eval(node[1], self_value)
+        parent = _eval(node[1], env)
         return isinstance(parent, Mapping) and node[2] in parent
     if kind == "call":
-        return _FUNCTIONS[node[1]](*(_eval(arg, self_value) for arg in node[2:]))
+        return _FUNCTIONS[node[1]](*(_eval(arg, env) for arg in node[2:]))
     if kind == "method":
-        target = _eval(node[2], self_value)
-        return _METHODS[node[1]](target, *(_eval(arg, self_value) for arg in node[3:]))
+        target = _eval(node[2], env)
+        return _METHODS[node[1]](target, *(_eval(arg, env) for arg in node[3:]))
     if kind == "!":
-        return not _bool(_eval(node[1], self_value))
+        return not _bool(_eval(node[1], env))
     if kind in ("||", "&&"):
         decides = kind == "||"
         error: NoSuchKeyError | None = None
         for operand in node[1:]:
             try:
-                if _bool(_eval(operand, self_value)) is decides:
+                if _bool(_eval(operand, env)) is decides:
                     return decides
             except NoSuchKeyError as raised:
                 error = raised
@@ -192,11 +230,24 @@ def _eval(node: Node, self_value: Mapping[str, Any]) -> Any:
             raise error
         return not decides
     if kind == "?":
-        return _eval(node[2] if _bool(_eval(node[1], self_value)) else node[3], self_value)
-    left, right = _eval(node[1], self_value), _eval(node[2], self_value)
+        return _eval(node[2] if _bool(_eval(node[1], env)) else node[3], env)
+    left, right = _eval(node[1], env), _eval(node[2], env)
     if kind == "in":
         return left in right
+    if kind == "*":
+        if type(left) is not float or type(right) is not float:  # CEL: no mixed arithmetic
+            raise UnsupportedError(f"{left!r} * {right!r}: two doubles only")
+        return left * right
     return _COMPARE[kind](left, right)
+
+
+def _macro(node: Node, env: Mapping[str, Any]) -> Any:
+    _, name, target, variable, body = node
+    items = _eval(target, env)
+    if not isinstance(items, list):
+        raise UnsupportedError(f"{name}() of a {type(items).__name__}")
+    values = [_eval(body, {**env, variable: item}) for item in items]
+    return values if name == "map" else all(_bool(value) for value in values)
 
 
 @dataclass(frozen=True)
@@ -227,8 +278,42 @@ def _compare_to(left: Any, right: Any) -> int:
     return (left.value > right.value) - (left.value < right.value)
 
 
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"string": _string, "quantity": _quantity}
-_METHODS: dict[str, Callable[..., Any]] = {"compareTo": _compare_to}
+def _double(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise UnsupportedError(f"double() of {value!r}")
+    return float(value)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise UnsupportedError(f"{what} of {value!r}, not a string")
+    return value
+
+
+def _find_all(text: Any, pattern: Any) -> list[str]:
+    return [m.group() for m in re.finditer(_text(pattern, "findAll()"), _text(text, "findAll()"))]
+
+
+def _find(text: Any, pattern: Any) -> str:
+    found = re.search(_text(pattern, "find()"), _text(text, "find()"))
+    return found.group() if found else ""
+
+
+def _ends_with(text: Any, suffix: Any) -> bool:
+    return _text(text, "endsWith()").endswith(_text(suffix, "endsWith()"))
+
+
+def _sum(items: Any) -> float:
+    if not isinstance(items, list) or not all(type(item) is float for item in items):
+        raise UnsupportedError(f"sum() of {items!r}: a list of doubles only")
+    return sum(items, 0.0)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"string": _string, "quantity": _quantity,
+                                             "double": _double}
+_METHODS: dict[str, Callable[..., Any]] = {"compareTo": _compare_to, "findAll": _find_all,
+                                           "find": _find, "endsWith": _ends_with, "sum": _sum}
+_MACROS = frozenset({"map", "all"})
 
 
 def _bool(value: Any) -> bool:
@@ -237,10 +322,13 @@ def _bool(value: Any) -> bool:
     return value
 
 
-def evaluate(rule: str, self_value: Mapping[str, Any]) -> bool:
-    """The rule's verdict on ``self_value`` (the object at the rule's place in the schema)."""
+def evaluate(rule: str, self_value: Mapping[str, Any], *,
+             old_self: Mapping[str, Any] | None = None) -> bool:
+    """The rule's verdict on ``self_value`` (the object at the rule's place in the schema);
+    ``old_self``: the object before an update, for a transition rule (``oldSelf``)."""
     parser = _Parser(_tokens(rule))
     tree = parser.ternary()
     if parser.peek() is not None:
         raise UnsupportedError(f"unread: {' '.join(parser.tokens[parser.at:])}")
-    return _bool(_eval(tree, self_value))
+    env = {"self": self_value} if old_self is None else {"self": self_value, "oldSelf": old_self}
+    return _bool(_eval(tree, env))

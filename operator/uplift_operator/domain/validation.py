@@ -32,19 +32,23 @@ from uplift_operator.api.v1alpha1.campaign import (
     Targeting,
 )
 from uplift_operator.api.v1alpha1.common import (
+    COMPARED_RESOURCES,
     MAX_ATTRIBUTION_WINDOW_SECONDS,
     REQUEST_OVER_LIMIT,
+    SUBDOMAIN_PATTERN,
     ApiModel,
     GateSpecBase,
     clamp_durations,
     duration_seconds,
     durations,
     parse_duration,
+    quantity_value,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import (
     ERROR_RATE_MAX,
     MODEL_NAME,
     MODEL_NAME_PATTERN,
+    RUNTIME_IMAGE_PATTERN,
     UPLIFT_SANITY_BAND,
     VERSION_SPLIT_SALT,
     VERSION_SPLIT_SALT_TAKEN,
@@ -55,7 +59,7 @@ from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
+__all__ = ["EXPERIMENT_IMMUTABLE", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
            "ignored_gate_fields", "ignored_targeting_fields", "query_variables",
            "schema_problems", "validate_against_model", "validate_campaign",
@@ -158,6 +162,12 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     if spec.experiment.salt == VERSION_SPLIT_SALT:   # the CRD's rule, for one stored before it
         problems.append(f"spec.experiment.salt: {VERSION_SPLIT_SALT_TAKEN}")
     problems += _resource_problems(spec)
+    problems += _serving_name_problems(spec)
+    if parse_duration(spec.experiment.attribution_window).total_seconds() < 1:
+        # The CRD's rule, for one stored before it: the runtime counts it in whole seconds of
+        # at least 1 (read as 1s, a window nobody wrote).
+        problems.append(f"spec.experiment.attributionWindow must be at least 1s (got "
+                        f"{spec.experiment.attribution_window})")
     treatment_names = {t.name for t in spec.treatments}
     feature_names = {f.name for f in spec.features} if spec.features is not None else None
     variables = query_variables(namespace, name, spec.rollout.analysis_interval)
@@ -175,17 +185,49 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
 
 
 def _resource_problems(spec: UpliftModelSpec) -> list[str]:
-    """The CRD's request-over-limit rules (``ResourceRequirements``), for an object stored
-    before them: rendered, such resources reach every predictor, the stable's included, and
-    Seldon's update of each Deployment fails (the graph frozen as it is). Refused, the pass is
-    InvalidSpec and the graph keeps the resources it has (``services.upliftmodel._invalid``)."""
+    """The CRD's quantity pattern and request-over-limit rules (``ResourceRequirements``), for
+    an object stored before them: rendered, such resources reach every predictor, the stable's
+    included, and Seldon's update of each Deployment fails (the graph frozen as it is).
+    Refused, the pass is InvalidSpec and the graph keeps the resources it has
+    (``services.upliftmodel._invalid``). A quantity Kubernetes does not parse (a fractional
+    exponent, ``1e2.5``: the pattern let it through before) is named first; it is not compared
+    with its limit (``requests_over_limits`` skips it)."""
     resources = spec.serving.resources
     if resources is None:
         return []
-    return [f"spec.serving.resources: {REQUEST_OVER_LIMIT.format(resource=resource)} "
-            f"(requests.{resource} {_said(resources.requests, resource)}, limits.{resource} "
-            f"{_said(resources.limits, resource)})"
-            for resource in resources.requests_over_limits()]
+    problems = [
+        f"spec.serving.resources.{part}.{resource}: {value!r} is not a quantity a Pod takes "
+        "(a decimal number, then Ki..Ei, n, u, m, k, M..E, or an integer exponent up to e64 "
+        "such as e3: Kubernetes refuses a fractional one); rendered, no predictor of the "
+        "serving graph, the stable's included, could be updated"
+        for part, quantities in (("requests", resources.requests), ("limits", resources.limits))
+        if quantities is not None
+        for resource in COMPARED_RESOURCES
+        if (value := getattr(quantities, resource)) is not None and quantity_value(value) is None]
+    return problems + [
+        f"spec.serving.resources: {REQUEST_OVER_LIMIT.format(resource=resource)} "
+        f"(requests.{resource} {_said(resources.requests, resource)}, limits.{resource} "
+        f"{_said(resources.limits, resource)})"
+        for resource in resources.requests_over_limits()]
+
+
+def _serving_name_problems(spec: UpliftModelSpec) -> list[str]:
+    """The CRD's patterns on ``spec.serving.serviceAccountName`` (a DNS-1123 subdomain) and
+    ``runtimeImage`` (no whitespace or control character), for an object stored before them:
+    rendered into every predictor's pod spec, such a value has Kubernetes refuse the serving
+    graph's Deployments, the stable's included."""
+    problems = []
+    account = spec.serving.service_account_name
+    if account is not None and not (len(account) <= 253
+                                    and re.fullmatch(SUBDOMAIN_PATTERN, account)):
+        problems.append(f"spec.serving.serviceAccountName: {account!r} is not a ServiceAccount "
+                        "name (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', "
+                        "at most 253 characters, starting and ending with a letter or digit)")
+    image = spec.serving.runtime_image
+    if image is not None and not re.fullmatch(RUNTIME_IMAGE_PATTERN, image):
+        problems.append(f"spec.serving.runtimeImage: {image!r} is not an image reference (it "
+                        "has whitespace or a control character)")
+    return problems
 
 
 def _said(quantities: object, resource: str) -> str:
@@ -202,10 +244,25 @@ def _blank_holdout_text(unit_key: str, salt: str | None) -> list[str]:
             if value and not value.strip()]
 
 
+#: What a problem of a Campaign's ``spec.experiment`` adds: the API server's transition rules
+#: refuse any change of it (``CampaignExperiment``), so the fix is a new Campaign.
+EXPERIMENT_IMMUTABLE = "(immutable: create the Campaign again under a new name)"
+
+
 def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                       model_treatments: set[str] | None, *, namespace: str = "default",
                       name: str = "example") -> list[str]:
-    """``model_treatments`` are the referenced model's treatments, or None when it is not known."""
+    """``model_treatments`` are the referenced model's treatments, or None when it is not known.
+    A problem of ``spec.experiment`` (only an object stored before the CRD's rules has one)
+    says the field is immutable: an edit fixing it is refused (``EXPERIMENT_IMMUTABLE``)."""
+    return [f"{problem} {EXPERIMENT_IMMUTABLE}" if problem.startswith("spec.experiment.")
+            else problem for problem in _campaign_problems(
+                spec, metric_templates, model_treatments, namespace=namespace, name=name)]
+
+
+def _campaign_problems(spec: CampaignSpec, metric_templates: Mapping[str, str],
+                       model_treatments: set[str] | None, *, namespace: str,
+                       name: str) -> list[str]:
     problems: list[str] = _name_problems(name, CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME)
     problems += duration_problems(spec)
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now

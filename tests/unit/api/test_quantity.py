@@ -55,9 +55,26 @@ def test_the_schema_is_int_or_string_in_the_structural_form() -> None:
 @pytest.mark.parametrize(("text", "matches"), [
     ("129e6", True), ("123Mi", True), ("0.1", True), ("5.", True), ("1.5Gi", True),
     ("1m5", False), ("Mi", False), ("1Zi", False),
+    # The exponent is an integer (resource.ParseQuantity refuses a fractional one).
+    ("1e-3", True), ("2E+3", True), ("1e2.5", False), ("1.5e.5", False), ("2E3.", False),
+    ("1e", False),
 ])
 def test_the_pattern_follows_kubernetes_quantity_grammar(text: str, matches: bool) -> None:
     assert bool(re.fullmatch(QUANTITY_PATTERN, text)) is matches
+
+
+@pytest.mark.parametrize("quantity", ["1e2.5", "1.5e.5", "2E3."])
+def test_a_fractional_exponent_stored_before_the_crd_refused_it_is_still_typed(
+        quantity: str) -> None:
+    """The CRD's pattern refuses it (its model pattern is the earlier, laxer one): an object
+    stored before must parse, so that its pass is InvalidSpec naming the field
+    (``domain.validation``), an abort still acted on, rather than an untyped spec."""
+    spec = UPLIFTMODEL.manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    node = spec["properties"]["spec"]["properties"]["serving"]["properties"]["resources"][
+        "properties"]["requests"]["properties"]["cpu"]
+    assert not re.fullmatch(node["pattern"], quantity)
+    parsed = ResourceRequirements.model_validate({"requests": {"cpu": quantity}})
+    assert parsed.requests is not None and parsed.requests.cpu == quantity
 
 
 def test_the_rendered_graph_gets_every_quantity_as_a_string() -> None:

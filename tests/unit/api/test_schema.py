@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.support.cel import evaluate
 
 from uplift_operator.api.crds import CRDS, CrdDefinition
+from uplift_operator.api.v1alpha1.common import cel_seconds
 
 FORBIDDEN = {"$ref", "anyOf", "oneOf", "allOf", "title", "const", "default", "propertyNames", "$defs"}
 
@@ -90,13 +92,75 @@ def test_a_campaigns_budget_period_cannot_change_while_a_budget_runs() -> None:
     transitions = [r for r in economics["x-kubernetes-validations"] if "oldSelf" in r["rule"]]
     assert [(r["rule"], r["fieldPath"]) for r in transitions] == [(
         "!has(oldSelf.budget) || !has(self.budget) || "
-        "(has(self.budgetPeriod) ? self.budgetPeriod : '') == "
-        "(has(oldSelf.budgetPeriod) ? oldSelf.budgetPeriod : '')", ".budgetPeriod")]
+        "has(self.budgetPeriod) == has(oldSelf.budgetPeriod) && "
+        f"(!has(self.budgetPeriod) || {cel_seconds('self.budgetPeriod')} == "
+        f"{cel_seconds('oldSelf.budgetPeriod')})", ".budgetPeriod")]
+    rule = transitions[0]["rule"]
+    budget = {"valuePerConversion": 1, "costPerTreatment": 1, "budget": 10}
+    for old, new, admitted in [
+            ({"budgetPeriod": "1d"}, {"budgetPeriod": "24h"}, True),    # one length, written
+            ({"budgetPeriod": "7d"}, {"budgetPeriod": "168h"}, True),   # otherwise
+            ({"budgetPeriod": "1h30m"}, {"budgetPeriod": "90m"}, True),
+            ({"budgetPeriod": "1d"}, {"budgetPeriod": "1d"}, True),
+            ({}, {}, True),
+            ({"budgetPeriod": "1d"}, {"budgetPeriod": "2d"}, False),
+            ({"budgetPeriod": "1d"}, {}, False),
+            ({}, {"budgetPeriod": "1d"}, False)]:
+        assert evaluate(rule, {**budget, **new}, old_self={**budget, **old}) is admitted, (old,
+                                                                                         new)
+        unbudgeted = {k: v for k, v in budget.items() if k != "budget"}
+        # Without a budget before or after nothing is counted: any change is taken.
+        assert evaluate(rule, {**unbudgeted, **new}, old_self={**budget, **old})
+        assert evaluate(rule, {**budget, **new}, old_self={**unbudgeted, **old})
     assert transitions[0]["message"].startswith("budgetPeriod cannot change while "
                                                 "spec.economics.budget is set")
     described = economics["properties"]["budget"]["description"]
     assert "else one implied (named budget" in described
     assert "status.budgetAnchor" in economics["properties"]["budgetPeriod"]["description"]
+
+
+def _experiment_transitions() -> list[dict[str, Any]]:
+    from uplift_operator.api.crds import CAMPAIGN
+
+    experiment = _schema(CAMPAIGN)["properties"]["spec"]["properties"]["experiment"]
+    return [r for r in experiment["x-kubernetes-validations"] if "oldSelf" in r["rule"]]
+
+
+@pytest.mark.parametrize(("old", "new", "refused"), [
+    # The same experiment written otherwise: taken (review-api transition_text.py).
+    ({}, {"attributionWindow": "14d"}, []),
+    ({}, {"attributionWindow": "336h"}, []),
+    ({"attributionWindow": "1d"}, {"attributionWindow": "24h"}, []),
+    ({"attributionWindow": "90m"}, {"attributionWindow": "1h30m"}, []),
+    ({"attributionWindow": "14d"}, {}, []),
+    ({}, {"salt": ""}, []),          # "" is the default salt, as absent is
+    ({"salt": ""}, {}, []),
+    ({"unitKey": "unit_id"}, {}, []),
+    ({"salt": "s"}, {"salt": "s"}, []),
+    # Another experiment: refused.
+    ({}, {"attributionWindow": "15d"}, [".attributionWindow"]),
+    ({"attributionWindow": "1d"}, {"attributionWindow": "25h"}, [".attributionWindow"]),
+    ({}, {"salt": "s"}, [".salt"]),
+    ({"salt": "s"}, {}, [".salt"]),
+    ({"salt": "s"}, {"salt": ""}, [".salt"]),
+    ({"salt": "s"}, {"salt": "t"}, [".salt"]),
+    ({}, {"unitKey": "customer_id"}, [".unitKey"]),
+    ({}, {"holdoutFraction": 0.2}, [".holdoutFraction"]),
+])
+def test_a_campaigns_experiment_changes_by_meaning_not_text(
+        old: dict[str, Any], new: dict[str, Any], refused: list[str]) -> None:
+    base = {"holdoutFraction": 0.1}
+    said = [r["fieldPath"] for r in _experiment_transitions()
+            if not evaluate(r["rule"], {**base, **new}, old_self={**base, **old})]
+    assert said == refused
+
+
+def test_the_attribution_window_rule_compares_seconds_the_default_included() -> None:
+    [rule] = [r["rule"] for r in _experiment_transitions()
+              if r["fieldPath"] == ".attributionWindow"]
+    new, old = ("(has(self.attributionWindow) ? self.attributionWindow : '14d')",
+                "(has(oldSelf.attributionWindow) ? oldSelf.attributionWindow : '14d')")
+    assert rule == f"{cel_seconds(new)} == {cel_seconds(old)}"
 
 
 def test_an_upliftmodels_registered_model_cannot_change() -> None:

@@ -182,7 +182,20 @@ def test_campaign_periods_under_a_second_are_refused(section: str, field: str,
     problems = validation.validate_campaign(
         _campaign(**{section: {**spec[section], field: value}}).spec, BUILTIN_TEMPLATES,
         MODEL_TREATMENTS)
-    assert problems == [f"spec.{section}.{field} must be at least 1s (got {value})"]
+    # The experiment is immutable (transition rules): its fix is a new Campaign.
+    suffix = f" {validation.EXPERIMENT_IMMUTABLE}" if section == "experiment" else ""
+    assert problems == [f"spec.{section}.{field} must be at least 1s (got {value}){suffix}"]
+
+
+@pytest.mark.parametrize("value", ["0s", "500ms", "0.9s"])
+def test_an_upliftmodel_attribution_window_under_a_second_is_refused(value: str) -> None:
+    """As a Campaign's: the runtime counts it in whole seconds of at least 1, so 0s or 500ms
+    silently ran as 1s (the CRD's rule now refuses it; this, one stored before)."""
+    problems = validation.validate_upliftmodel(
+        _model(**{"experiment.attributionWindow": value}).spec, BUILTIN_TEMPLATES)
+    assert problems == [f"spec.experiment.attributionWindow must be at least 1s (got {value})"]
+    fits = _model(**{"experiment.attributionWindow": "1s"}).spec
+    assert validation.validate_upliftmodel(fits, BUILTIN_TEMPLATES) == []
 
 
 def test_an_attribution_window_beyond_the_runtimes_bound_is_refused() -> None:
@@ -197,7 +210,7 @@ def test_an_attribution_window_beyond_the_runtimes_bound_is_refused() -> None:
     expected = ("spec.experiment.attributionWindow must be at most 3660d (10 years, the "
                 f"runtime's bound); got {too_long}")
     assert validation.validate_campaign(campaign, BUILTIN_TEMPLATES, MODEL_TREATMENTS) == [
-        expected]
+        f"{expected} (immutable: create the Campaign again under a new name)"]
     model = _model(**{"experiment.attributionWindow": too_long}).spec
     assert expected in validation.validate_upliftmodel(model, BUILTIN_TEMPLATES)
     fits = _campaign(experiment={**spec["experiment"], "attributionWindow": "3660d"}).spec

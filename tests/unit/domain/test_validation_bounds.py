@@ -148,7 +148,10 @@ def test_a_duration_past_its_bound_is_a_problem_naming_the_field(kind: str, path
     problems = (_model_problems if kind == "UpliftModel" else _campaign_problems)(body)
     field = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", path)
     bound = WINDOW_BOUND if path.endswith("attributionWindow") else DURATION_BOUND
-    assert f"{field} must be at most {bound.text} ({bound.why}); got {value}" in problems
+    # A Campaign's experiment is immutable (transition rules): its fix is a new Campaign.
+    immutable = (f" {validation.EXPERIMENT_IMMUTABLE}"
+                 if kind != "UpliftModel" and path.startswith("spec.experiment.") else "")
+    assert f"{field} must be at most {bound.text} ({bound.why}); got {value}{immutable}" in problems
 
 
 @pytest.mark.parametrize("kind", ["UpliftModel", "Campaign"])
@@ -156,9 +159,10 @@ def test_an_attribution_window_has_the_runtimes_bound(kind: str) -> None:
     assert validation.MAX_ATTRIBUTION_WINDOW_SECONDS == runtime.MAX_WINDOW_SECONDS
     base, check = ((MODEL, _model_problems) if kind == "UpliftModel"
                    else (CAMPAIGN_BODY, _campaign_problems))
+    immutable = f" {validation.EXPERIMENT_IMMUTABLE}" if kind == "Campaign" else ""
     assert check(_set(base, "spec.experiment.attributionWindow", "3661d")) == [
         "spec.experiment.attributionWindow must be at most 3660d (10 years, the runtime's "
-        "bound); got 3661d"]
+        f"bound); got 3661d{immutable}"]
     assert check(_set(base, "spec.experiment.attributionWindow", "3660d")) == []
 
 
@@ -395,8 +399,9 @@ def test_the_holdout_text_must_not_be_blank(kind: str, field: str, value: str, o
     problems = (_campaign_problems(_set(CAMPAIGN_BODY, f"spec.experiment.{field}", value))
                 if kind == "Campaign" else
                 _model_problems(_set(MODEL, f"spec.experiment.{field}", value)))
+    immutable = f" {validation.EXPERIMENT_IMMUTABLE}" if kind == "Campaign" else ""
     assert problems == ([] if ok else [f"spec.experiment.{field}: {field} must not be blank "
-                                       f"(got {value!r})"])
+                                       f"(got {value!r}){immutable}"])
     blank_for_runtime = not value.strip()  # runtime.campaigns reads text so
     assert ok == (not blank_for_runtime or (field == "salt" and value == ""))
 

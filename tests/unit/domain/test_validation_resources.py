@@ -120,6 +120,34 @@ def test_the_problem_names_the_resource_and_both_quantities() -> None:
     assert problem.endswith("(requests.cpu 2, limits.cpu 1)")
 
 
+@pytest.mark.parametrize(("section", "quantity"), [
+    ("requests", "1e2.5"), ("limits", "1.5e.5"), ("requests", "2E3."), ("limits", "1e99")])
+def test_a_quantity_kubernetes_does_not_parse_is_named(section: str, quantity: str) -> None:
+    """A fractional exponent passed the CRD's pattern before (review-api quantity.py) and was
+    rendered into every predictor's pod spec, the stable's included; one past e64 is none the
+    operator computes. An object stored before is InvalidSpec naming the field, once: it is not
+    compared with its limit (no value to compare)."""
+    other = "limits" if section == "requests" else "requests"
+    spec = _model({section: {"cpu": quantity}, other: {"cpu": "1"}}).spec
+    problems = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+                if p.startswith("spec.serving.resources")]
+    assert problems == [
+        f"spec.serving.resources.{section}.cpu: {quantity!r} is not a quantity a Pod takes (a "
+        "decimal number, then Ki..Ei, n, u, m, k, M..E, or an integer exponent up to e64 such "
+        "as e3: Kubernetes refuses a fractional one); rendered, no predictor of the serving "
+        "graph, the stable's included, could be updated"]
+
+
+def test_every_quantity_kubernetes_does_not_parse_is_named() -> None:
+    spec = _model({"requests": {"cpu": "1e2.5", "memory": "1e1.5"},
+                   "limits": {"memory": "2E3."}}).spec
+    named = [p.split(":")[0] for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+             if p.startswith("spec.serving.resources")]
+    assert named == ["spec.serving.resources.requests.cpu",
+                     "spec.serving.resources.requests.memory",
+                     "spec.serving.resources.limits.memory"]
+
+
 def test_the_model_still_parses_an_object_stored_before_the_rule() -> None:
     """The typed model does not refuse it: a stored object must parse, so that its pass is
     InvalidSpec (an abort still acted on), not an error at every pass."""

@@ -66,4 +66,6 @@ def test_a_spec_stored_before_the_rule_is_invalid(salt: str | None, refused: boo
     body["experiment"]["salt"] = salt
     problems = validation.validate_campaign(CampaignSpec.model_validate(body), BUILTIN_TEMPLATES,
                                             TREATMENTS, namespace="ns", name="c")
-    assert problems == ([f"spec.experiment.salt: {CAMPAIGN_SALT_TAKEN}"] if refused else [])
+    # The salt is immutable (transition rules): the fix is a new Campaign.
+    assert problems == ([f"spec.experiment.salt: {CAMPAIGN_SALT_TAKEN} "
+                         f"{validation.EXPERIMENT_IMMUTABLE}"] if refused else [])

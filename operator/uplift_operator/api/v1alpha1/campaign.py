@@ -30,6 +30,7 @@ from uplift_operator.api.v1alpha1.common import (
     RollbackPolicyBase,
     StatusPart,
     at_least_a_second_rule,
+    cel_seconds,
     field_rules,
     gate_rules,
     name_rule,
@@ -132,14 +133,17 @@ class Economics(ApiModel):
     budget_period: Duration | None = Field(
         default=None,
         description="If set, the budget renews every period (e.g. 1d), counted from "
-                    "status.budgetAnchor. Fixed while budget is set (the API server refuses "
-                    "the change: the current period's spend would be forgotten); remove budget "
+                    "status.budgetAnchor. Its length is fixed while budget is set (the API server "
+                    "refuses a change, 1d to 24h being none: the current period's spend would "
+                    "be forgotten); remove budget "
                     f"to change it. {AT_MOST}")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        # The same length written otherwise (1d, 24h) is the same period: compared in seconds.
         {"rule": "!has(oldSelf.budget) || !has(self.budget) || "
-                 "(has(self.budgetPeriod) ? self.budgetPeriod : '') == "
-                 "(has(oldSelf.budgetPeriod) ? oldSelf.budgetPeriod : '')",
+                 "has(self.budgetPeriod) == has(oldSelf.budgetPeriod) && "
+                 f"(!has(self.budgetPeriod) || {cel_seconds('self.budgetPeriod')} == "
+                 f"{cel_seconds('oldSelf.budgetPeriod')})",
          "message": BUDGET_PERIOD_FIXED, "fieldPath": ".budgetPeriod"},
         # The runtime counts it in whole seconds of at least 1 (domain.validation, for one
         # stored before this rule).
@@ -215,6 +219,13 @@ _IMMUTABLE = ("cannot change during the campaign's life: create a Campaign under
 _HOLDOUT_DRAW_IMMUTABLE = f"draws the persistent holdout and {_IMMUTABLE}"
 _DEFAULT_WINDOW = "14d"
 
+
+def _window_or_default(obj: str) -> str:
+    """``obj``'s attributionWindow in CEL, the default when absent (the CRD carries none)."""
+    return (f"(has({obj}.attributionWindow) ? {obj}.attributionWindow : "
+            f"'{_DEFAULT_WINDOW}')")
+
+
 #: Why a Campaign's salt may not be the version split's (as an UpliftModel's may not:
 #: ``upliftmodel.VERSION_SPLIT_SALT_TAKEN``), refused by the API server and ``domain.validation``.
 CAMPAIGN_SALT_TAKEN = (
@@ -239,7 +250,8 @@ class CampaignExperiment(ApiModel):
         default=None, max_length=128,
         description="Assignment salt; not blank (the runtime refuses one of whitespace only), "
                     f"not '{VERSION_SPLIT_SALT}' (the version split's: the holdout would be the "
-                    "draw of which model version owns a unit). Immutable (set or unset alike). "
+                    "draw of which model version owns a unit). Immutable (absent and \"\" are the "
+                    "same default). "
                     "Default: namespace/name.",
         json_schema_extra={"x-kubernetes-validations": [
             not_blank_rule("salt", empty=True),
@@ -249,23 +261,25 @@ class CampaignExperiment(ApiModel):
         description="How long after a treatment a conversion counts. The conversion gates judge "
                     "a decision once its window closed, and only decisions made on the model "
                     "version followed since the ramp started: a ramp's first step, and the step "
-                    "a model promotion restarts, wait one window. Immutable. Default: 14d. "
+                    "a model promotion restarts, wait one window. At least 1s (counted in whole "
+                    "seconds, a fraction rounded up). Immutable (as a length: 14d and 336h are "
+                    "one window). Default: 14d. "
                     f"At most {WINDOW_BOUND.text} (10 years, the runtime's bound).")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.holdoutFraction == oldSelf.holdoutFraction",
          "message": f"holdoutFraction {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".holdoutFraction"},
         # Absent is the default: unit_id for unitKey; for salt namespace/name, which a rule
-        # here cannot see, so a salt stays set or unset.
+        # here cannot see, and "" means the same default (the runtime's), so absent and ""
+        # are one salt; any other stays as it is.
         {"rule": "(has(self.unitKey) ? self.unitKey : 'unit_id') == "
                  "(has(oldSelf.unitKey) ? oldSelf.unitKey : 'unit_id')",
          "message": f"unitKey {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".unitKey"},
-        {"rule": "has(self.salt) == has(oldSelf.salt) && (!has(self.salt) || "
-                 "self.salt == oldSelf.salt)",
+        {"rule": "(has(self.salt) ? self.salt : '') == (has(oldSelf.salt) ? oldSelf.salt : '')",
          "message": f"salt {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".salt"},
-        {"rule": f"(has(self.attributionWindow) ? self.attributionWindow : '{_DEFAULT_WINDOW}') "
-                 f"== (has(oldSelf.attributionWindow) ? oldSelf.attributionWindow : "
-                 f"'{_DEFAULT_WINDOW}')",
+        # Compared in seconds: the same window written otherwise (14d, 336h) is one window.
+        {"rule": f"{cel_seconds(_window_or_default('self'))} == "
+                 f"{cel_seconds(_window_or_default('oldSelf'))}",
          "message": f"attributionWindow defines the conversions measured and {_IMMUTABLE}",
          "fieldPath": ".attributionWindow"},
         # The runtime counts it in whole seconds of at least 1 (as budgetPeriod).
@@ -455,7 +469,7 @@ class ExposureSpec(RampSpecBase):
          "message": "steps[].percent must be strictly increasing", "fieldPath": ".steps"},
         {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
-        *ramp_rules(_DEFAULT_INTERVAL),
+        *ramp_rules(_DEFAULT_INTERVAL, "Campaign"),
     ]})
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_STATE_COUNTS",
     "REQUEST_OVER_LIMIT",
     "STEP_PAUSE_SHORT",
+    "SUBDOMAIN_PATTERN",
     "WINDOW_BOUND",
     "ApiModel",
     "AttributionWindow",
@@ -48,6 +49,7 @@ __all__ = [
     "RollbackMode",
     "RollbackPolicyBase",
     "SecretCredentials",
+    "SecretName",
     "SequentialStateStatus",
     "StatusBase",
     "StatusPart",
@@ -63,6 +65,7 @@ __all__ = [
     "quantity_value",
     "ramp_rules",
     "request_over_limit_rule",
+    "step_pause_short",
 ]
 
 #: Most bins a sequential state keeps counts of (a drift feature with more is not bet on).
@@ -139,6 +142,13 @@ AttributionWindow = Annotated[
 ]
 
 Name = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+#: A DNS-1123 subdomain (Kubernetes' ``IsDNS1123Subdomain``): lower-case labels joined by dots,
+#: at most 253 characters. The names of Secrets and ServiceAccounts (``mlflow.basic-auth`` is a
+#: valid Secret name, which ``Name``, a DNS-1123 label, refused).
+SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+#: The name of a Secret (a DNS-1123 subdomain).
+SecretName = Annotated[str, Field(min_length=1, max_length=253, pattern=SUBDOMAIN_PATTERN)]
 
 #: What ``str.strip`` removes (Python's whitespace: the runtime refuses a text of nothing else),
 #: as the ranges of an RE2 character class; a test keeps it equal to ``str.isspace``.
@@ -308,7 +318,8 @@ class GateVerdict(StrEnum):
 class SecretCredentials(ApiModel):
     """Where the credentials for an external service live."""
 
-    name: Name = Field(description="Name of a Secret in the resource's namespace.")
+    name: SecretName = Field(description="Name of a Secret in the resource's namespace (a "
+                                         "DNS-1123 subdomain).")
     username_key: str | None = Field(
         default=None, max_length=253,
         description="Key holding the basic-auth user name. Set together with passwordKey.")
@@ -329,10 +340,16 @@ class SecretCredentials(ApiModel):
 
 
 #: Kubernetes' quantity grammar (``resource.ParseQuantity``: a decimal number, then a binary
-#: suffix Ki..Ei, a decimal suffix n, u, m, k, M..E, or a decimal exponent e3/E-2), without a
-#: sign: a Pod refuses negative resources.
+#: suffix Ki..Ei, a decimal suffix n, u, m, k, M..E, or a decimal exponent e3/E-2, an integer:
+#: ``1e2.5`` is refused by Kubernetes, and was rendered into every predictor's pod spec), without
+#: a sign: a Pod refuses negative resources. ``quantity_value`` reads the same grammar.
 QUANTITY_PATTERN = (r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-                    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+                    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$")
+#: What the CRD let through before the exponent was an integer: the model still types such a
+#: stored value (``1e2.5``), so ``domain.validation`` calls it InvalidSpec naming the field
+#: (``quantity_value`` is None for it) and the spec stays typed, an abort still acted on.
+_STORED_QUANTITY_PATTERN = (r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+                            r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
 
 #: A Kubernetes quantity, int or string as in a Pod's resources: ``cpu: 2`` is an integer in
 #: YAML (and in what Helm's ``toYaml`` emits), and a schema of strings alone refused it. The
@@ -342,7 +359,7 @@ QUANTITY_PATTERN = (r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
 #: integer, as every CRD embedding a Pod's resources does, so the model refuses it too.
 #: ``render.seldon`` writes every quantity as a string.
 _QuantityInteger = Annotated[pydantic.StrictInt, Field(ge=0, le=2**63 - 1)]  # an int64
-_QuantityText = Annotated[str, Field(max_length=32, pattern=QUANTITY_PATTERN)]
+_QuantityText = Annotated[str, Field(max_length=32, pattern=_STORED_QUANTITY_PATTERN)]
 Quantity = Annotated[
     _QuantityInteger | _QuantityText,
     pydantic.WithJsonSchema({"x-kubernetes-int-or-string": True, "minimum": 0,
@@ -375,9 +392,9 @@ _EXPONENT_MAX = 64
 
 def quantity_value(quantity: int | str) -> Fraction | None:
     """The exact value of a Kubernetes quantity (``resource.ParseQuantity``: ``500m`` is 1/2,
-    ``1Ki`` 1024, ``1e3`` 1000), None for one it does not parse (``QUANTITY_PATTERN`` lets a
-    fractional exponent through, which Kubernetes refuses) or whose exponent is past
-    ``_EXPONENT_MAX``."""
+    ``1Ki`` 1024, ``1e3`` 1000), None for one it does not parse (a fractional exponent, which
+    Kubernetes refuses: ``QUANTITY_PATTERN`` lets it through no more, an object stored before
+    may hold one) or whose exponent is past ``_EXPONENT_MAX``."""
     if isinstance(quantity, int):
         return Fraction(quantity)
     found = _QUANTITY.fullmatch(quantity)
@@ -813,11 +830,20 @@ def at_least_a_second_rule(field: str) -> JsonValue:
 
 #: Why a step's pause may not be shorter than the analysis interval (the API server's rule;
 #: ``domain.validation`` says it of an object stored before, naming the step).
-STEP_PAUSE_SHORT = ("steps[].pause must be at least analysisInterval: the step would end "
-                    "before its gates are evaluated")
+STEP_PAUSE_SHORT = ("steps[].pause must be at least analysisInterval{default}: the step would "
+                    "end before its gates are evaluated")
 
 
-def ramp_rules(default_interval: str) -> list[JsonValue]:
+def step_pause_short(default_interval: str, kind: str) -> str:
+    """``STEP_PAUSE_SHORT`` as the API server says it on ``kind``: with the interval's default,
+    which the rule checks against when the spec sets none (absent from the object the user
+    applied, it would otherwise be a bound nobody wrote)."""
+    article = "an" if kind[:1] in "AEIOU" else "a"
+    return STEP_PAUSE_SHORT.format(
+        default=f" (analysisInterval defaults to {default_interval} on {article} {kind})")
+
+
+def ramp_rules(default_interval: str, kind: str) -> list[JsonValue]:
     """The CEL rules of either ramp (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``)
     on its durations: ``analysisInterval`` (absent: ``default_interval``) at least 1s, and no
     step's pause shorter than it. ``domain.validation`` checks the same of an object stored
@@ -827,7 +853,7 @@ def ramp_rules(default_interval: str) -> list[JsonValue]:
         at_least_a_second_rule("analysisInterval"),
         {"rule": f"self.steps.all(s, !has(s.pause) || {cel_seconds('s.pause')} >= "
                  f"{cel_seconds(interval)})",
-         "message": STEP_PAUSE_SHORT, "fieldPath": ".steps"},
+         "message": step_pause_short(default_interval, kind), "fieldPath": ".steps"},
     ]
 
 

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 from uplift_operator.api.v1alpha1.common import (
     AT_MOST,
     LIST_MAP_BY_NAME,
+    SUBDOMAIN_PATTERN,
     WINDOW_BOUND,
     ApiModel,
     AttributionWindow,
@@ -29,6 +30,7 @@ from uplift_operator.api.v1alpha1.common import (
     ResourceRequirements,
     RollbackPolicyBase,
     SecretCredentials,
+    SecretName,
     at_least_a_second_rule,
     field_rules,
     gate_rules,
@@ -44,6 +46,7 @@ __all__ = [
     "MODEL_NAME",
     "MODEL_NAME_PATTERN",
     "REGISTERED_MODEL_PATTERN",
+    "RUNTIME_IMAGE_PATTERN",
     "TRACKING_URI_PATTERN",
     "TRACKING_URI_RULE",
     "UPLIFT_SANITY_BAND",
@@ -249,6 +252,11 @@ VERSION_SPLIT_SALT_TAKEN = (
     "would own holdout units only)")
 
 
+#: An image reference as a Pod's container takes it: no whitespace or control character (the
+#: serving graph's Deployments would be refused, every predictor's, the stable's included).
+RUNTIME_IMAGE_PATTERN = r"^[^\x00-\x20\x7f-\x9f]+$"
+
+
 class ExperimentSpec(ApiModel):
     """The randomized holdout against which online incremental effects are measured."""
 
@@ -274,14 +282,22 @@ class ExperimentSpec(ApiModel):
         description="How long after a decision its conversion counts, for the onlineEffect "
                     "gate: a version's decisions are compared once this window has closed on "
                     "them, with the conversions reported within it, so each step's evidence "
-                    "starts this long after the step does. Default: 1h. At most "
+                    "starts this long after the step does. At least 1s (the runtime counts "
+                    "it in whole seconds, a fraction rounded up). Default: 1h. At most "
                     f"{WINDOW_BOUND.text} (10 years, the runtime's bound).")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        # The runtime counts it in whole seconds of at least 1 (as a Campaign's; domain.
+        # validation, for one stored before this rule).
+        at_least_a_second_rule("attributionWindow"),
+    ]})
 
 
 class ReportCredentials(ApiModel):
     """The Secret holding the bearer token report senders must present."""
 
-    name: Name = Field(description="Name of a Secret in the UpliftModel's namespace.")
+    name: SecretName = Field(description="Name of a Secret in the UpliftModel's namespace (a "
+                                         "DNS-1123 subdomain).")
     key: str = Field(
         default="token", min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
         description="Key of the Secret holding the token: at least 16 printable ASCII "
@@ -298,12 +314,17 @@ class ServingSpec(ApiModel):
     replicas: int = Field(default=1, ge=1, le=100, description="Replicas per predictor. Default: 1.")
     resources: ResourceRequirements | None = Field(
         default=None, description="Resources of the runtime container.")
+    # The patterns are the API server's alone: the model types a value stored before them, so
+    # ``domain.validation`` calls it InvalidSpec, naming the field, and an abort is still acted
+    # on (the spec typed); a value the model refused would leave the spec untyped.
     runtime_image: str | None = Field(
-        default=None, max_length=512,
-        description="Image of the uplift MLServer runtime. Default: the operator's configured "
-                    "image.")
+        default=None, max_length=512, json_schema_extra={"pattern": RUNTIME_IMAGE_PATTERN},
+        description="Image of the uplift MLServer runtime: no whitespace or control "
+                    "characters. Default: the operator's configured image.")
     service_account_name: str | None = Field(
-        default=None, max_length=253, description="Service account of the serving pods.")
+        default=None, max_length=253, json_schema_extra={"pattern": SUBDOMAIN_PATTERN},
+        description="Service account of the serving pods (a DNS-1123 subdomain, as Kubernetes "
+                    "names one). Default: the namespace's default ServiceAccount.")
     report_credentials: ReportCredentials | None = Field(
         default=None,
         description="Secret whose token the runtime's report endpoints (/uplift/v1/deliveries, "
@@ -433,7 +454,7 @@ class RolloutSpec(RampSpecBase):
          "message": "steps[].weight must be strictly increasing", "fieldPath": ".steps"},
         {"rule": "self.gates.all(g, self.gates.filter(h, h.name == g.name).size() == 1)",
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
-        *ramp_rules(_DEFAULT_INTERVAL),
+        *ramp_rules(_DEFAULT_INTERVAL, "UpliftModel"),
         # A step at 100 % leaves the stable no traffic: comparative gates could never conclude.
         {"rule": "self.steps[self.steps.size() - 1].weight < 100 || self.gates.all(g, "
                  "g.type != 'onlineEffect' && !(g.type in ['errorRate', 'latency'] && "
