@@ -279,9 +279,10 @@ def _period_seconds(period: str | None) -> float | None:
 
 def _window(window: str) -> int:
     """The attribution window in whole seconds within the runtime's bounds (the operator
-    refuses one outside them)."""
+    refuses one outside them), a fraction rounded up as an UpliftModel's
+    (``services.campaigns_file.attribution_window_seconds``): 1.5s is 2, never 1."""
     seconds = _seconds("spec.experiment.attributionWindow", window)
-    return min(max(1, int(seconds)), MAX_WINDOW_SECONDS)
+    return min(max(1, math.ceil(seconds)), MAX_WINDOW_SECONDS)
 
 
 def _seconds(field_name: str, duration: str) -> float:
