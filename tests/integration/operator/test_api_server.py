@@ -474,6 +474,14 @@ def test_the_experiment_of_a_campaign_cannot_change_once_created(
     stored = admin.get("campaign", "holdout-draw", namespace)["spec"]
     assert (stored["experiment"]["holdoutFraction"], stored["experiment"]["salt"],
             stored["economics"]["costPerTreatment"]) == (0.1, "spring-2026", 0.2)
+    # The same window written otherwise is no change (the rule compares seconds), nor is
+    # another spelling of the budget period while a budget runs.
+    body["spec"]["experiment"]["attributionWindow"] = "336h"
+    assert body["spec"]["economics"]["budgetPeriod"] == "7d" and body["spec"]["economics"]["budget"]
+    body["spec"]["economics"]["budgetPeriod"] = "168h"
+    admin.apply(body, namespace)
+    assert admin.get("campaign", "holdout-draw", namespace)["spec"]["experiment"][
+        "attributionWindow"] == "336h"
     # Its model's decisions are what the exposure, the evidence and the spend are about.
     moved = copy.deepcopy(body)
     moved["spec"]["modelRef"]["name"] = "another-model"
