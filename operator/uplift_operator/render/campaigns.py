@@ -29,9 +29,10 @@ from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
 __all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
-           "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME",
-           "CampaignEntry", "Fitted", "UnrenderableError", "config_map", "document", "entries_in",
-           "entry", "fitted", "name_problem", "names_in", "text", "unfit"]
+           "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME", "SPLIT_BYTES",
+           "TYPICAL_ENTRY_BYTES", "CampaignEntry", "Fitted", "UnrenderableError", "config_map",
+           "document", "entries_in", "entry", "fitted", "has_room", "name_problem", "names_in",
+           "spare_bytes", "text", "unfit"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
@@ -47,10 +48,15 @@ FILE_BUDGET_BYTES = 1_000_000
 #: usual size (the sample Campaign's: about 535 bytes, compact) fill the byte budget first.
 MAX_CAMPAIGNS = 4096
 #: What an entry may grow by with no change of its spec (exposure 5.0 → 100.0, active true →
-#: false, one more digit of generation): kept free for each entry when a Campaign joins a file
-#: near its budget, so that the Campaigns it holds growing never push the newest of them out
-#: (withdrawn, it would shrink, fit again, restart its ramp and grow out again).
+#: false, one more digit of generation): kept free for each entry whenever a file near its
+#: budget takes a Campaign or a spec edit that grows an entry, so that the Campaigns it holds
+#: growing never push the newest of them out (withdrawn, it would shrink, fit again, restart
+#: its ramp and grow out again).
 GROWTH_BYTES = 16
+#: The size of the usual entry (the sample Campaign's, compact: ``runtime.md``): what a
+#: restarted operator takes a newcomer to need before the model's first file pass
+#: (``has_room``).
+TYPICAL_ENTRY_BYTES = 535
 #: The longest attribution window the runtime takes (= runtime.campaigns.MAX_WINDOW_SECONDS; a
 #: test keeps them equal): an entry never carries a longer one (nor one under 1 s).
 MAX_WINDOW_SECONDS = 10 * 366 * 86400
@@ -379,33 +385,80 @@ def _text(entries: Mapping[str, dict[str, Any]], split: VersionSplit | None) -> 
     return json.dumps(_document(entries, split), sort_keys=True, separators=(",", ":")) + "\n"
 
 
+def _split_bytes(split: VersionSplit | None) -> int:
+    """What ``split`` adds to the file (0: none)."""
+    return len(_text({}, split)) - len(_text({}, None))
+
+
+#: What the largest split adds to the file (versions of 16 characters, the UpliftModel status's
+#: bound; 100 %; the longest window): kept free whatever split the file has, so that a model's
+#: canary starting (no split before) never pushes a Campaign out.
+SPLIT_BYTES = _split_bytes(VersionSplit("9" * 16, "9" * 16, 100, MAX_WINDOW_SECONDS))
+
+
+def spare_bytes(length: int, entries: int, split_bytes: int, budget: int | None = None) -> int:
+    """What a file of ``length`` bytes holding ``entries`` entries, whose split takes
+    ``split_bytes`` (0: none), leaves of ``budget`` once the room it keeps for what changes
+    with no spec edit is taken off: ``GROWTH_BYTES`` for each entry, and the largest split's
+    bytes beyond its split's (``SPLIT_BYTES``). Negative: it does not keep that room. The one
+    rule by which ``fitted`` admits a Campaign or an edit that grows an entry, and by which
+    ``has_room`` judges a stored file before the model's first file pass."""
+    budget = FILE_BUDGET_BYTES if budget is None else budget
+    return budget - length - GROWTH_BYTES * entries - max(0, SPLIT_BYTES - split_bytes)
+
+
+def has_room(content: str | None, size: int = TYPICAL_ENTRY_BYTES) -> bool:
+    """Whether the file ``content`` (None or not a file: empty) has room for one more entry
+    adding ``size`` bytes (its comma included), as ``fitted`` judges a newcomer
+    (``spare_bytes``), and for one more of the runtime's ``MAX_CAMPAIGNS``."""
+    held = entries_in(content)
+    if len(held) >= MAX_CAMPAIGNS:
+        return False
+    try:
+        document = json.loads(content or "")
+    except ValueError:
+        document = None
+    split = document.get("split") if isinstance(document, dict) else None
+    split_bytes = (len(json.dumps({"split": split}, sort_keys=True, separators=(",", ":"))) - 1
+                   if split is not None else 0)
+    return spare_bytes(len(content or "") + size, len(held) + 1, split_bytes) >= 0
+
+
 @dataclass(frozen=True)
 class Fitted:
     """The file's text within the budget; the Campaigns left out of it for want of room
     (sorted names); why the file does not carry others as their spec says (``unfit``: by
     name, sorted), and which of those it leaves out (``not_carried``; the rest it carries as
-    refused)."""
+    refused); the Campaigns it carries at the entry the file held, for want of room for what
+    their spec edit grew it by (``stale``, sorted: see ``fitted``)."""
 
     text: str
     left_out: tuple[str, ...]
     unfit: tuple[tuple[str, str], ...] = ()
     not_carried: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
 
 
 def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None, *,
            kept: Callable[[], Collection[str]] = frozenset,
            budget: int | None = None) -> Fitted:
     """The file's text with as many Campaigns as fit in ``budget`` bytes (the text is ASCII:
-    ``json.dumps`` escapes the rest) and in the runtime's ``MAX_CAMPAIGNS``. All of them when
-    they fit; otherwise first those ``kept`` names (called only then: the Campaigns the file
-    there holds, so one that treats is never pushed out by a newer one), each while it fits,
-    then the others oldest first (creation time, then name), each while it fits with
-    ``GROWTH_BYTES`` to spare for every entry: what the held ones may grow by is never given
-    to a newcomer. When ``kept`` gives the file's entries by name (``entries_in``), of the held
-    Campaigns those whose entry did not grow come first, then those whose entry grew, the
-    least grown first: a spec edit (one more treatment) that no longer fits leaves out the
-    Campaign edited, not the newest one the file holds, which treats (left out, its requests
-    would be answered ``404 unknown_campaign``). Each Campaign is rendered alone (``entry``):
+    ``json.dumps`` escapes the rest) and in the runtime's ``MAX_CAMPAIGNS``, keeping free the
+    room for what changes with no spec edit (``spare_bytes``: ``GROWTH_BYTES`` for every entry
+    and the largest split's bytes), so that a ramp step, a rollback or a model's canary
+    starting never pushes a Campaign out. All of them when they fit so; otherwise first those
+    ``kept`` names (called only then: the Campaigns the file there holds, so one that treats
+    is never pushed out by a newer one), each while it fits in the budget (the room kept is
+    theirs to grow into), then the others oldest first (creation time, then name), each while
+    it fits with that room kept. When ``kept`` gives the file's entries by name
+    (``entries_in``), a held Campaign whose spec edit grew its entry (beyond what its exposure,
+    ``active`` and generation change) is carried as edited only while the room stays kept for
+    every entry, the least grown first: one that no longer fits so is carried at the file's
+    entry (``stale``), with the exposure and ``active`` the pass decided, so a rollback still
+    reaches the replicas; neither the Campaign edited nor the newest the file holds is
+    withdrawn (left out, its requests would be answered ``404 unknown_campaign``), and the
+    room is never spent. (A held entry that is not such an entry, or a recreated Campaign's,
+    counts as a newcomer when its entry grew.) Each Campaign is rendered alone (``entry``):
     one that cannot be rendered as its spec says is carried as refused, or left out, and the
     others are as they would be without it."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
@@ -420,44 +473,100 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     not_carried = tuple(sorted({c.name for c in campaigns} - set(entries)))
     reasons = tuple(sorted(unfit.items()))
     whole = _text(entries, split)
-    if (len(whole) + GROWTH_BYTES * len(entries) <= budget
+    split_bytes = _split_bytes(split)
+    if (spare_bytes(len(whole), len(entries), split_bytes, budget) >= 0
             and len(entries) <= MAX_CAMPAIGNS):
         return Fitted(whole, (), reasons, not_carried)
     held = kept()
     there: Mapping[str, Any] = held if isinstance(held, Mapping) else {}
-    # What each held Campaign's entry grew by since the file's (0: shrank, unchanged, unknown).
+    # What each held Campaign's spec edit grew its entry by since the file's (0: shrank,
+    # unchanged, unknown), and the file's entry it may be carried at instead.
     grew = {name: _growth(entries[name], there.get(name)) for name in held if name in entries}
+    instead = {name: _as_before(entries[name], there.get(name))
+               for name, growth in grew.items() if growth > 0}
     empty = len(_text({}, split))
     carried = {c.name: c for c in campaigns if c.name in entries}
-    ranked = sorted(carried.values(), key=lambda c: (
-        c.name not in held, grew.get(c.name, 0) > 0, grew.get(c.name, 0), c.created is None,
-        _utc(c.created or _EPOCH), c.name))
+
+    def age(campaign: CampaignEntry) -> tuple[bool, dt.datetime, str]:
+        return campaign.created is None, _utc(campaign.created or _EPOCH), campaign.name
+
+    def size(name: str, settings: dict[str, Any]) -> int:
+        # Compact, an entry alone adds '"name":{…}' to the empty document, and each further
+        # one ',' + that: k entries take empty − 1 + Σ (alone − empty + 1).
+        return len(_text({name: settings}, split)) - empty + 1
+
+    def stays(name: str) -> bool:  # held, at its entry as edited or as the file has it
+        return name in held and (grew.get(name, 0) == 0 or instead.get(name) is not None)
+
     chosen: dict[str, dict[str, Any]] = {}
-    # Compact, an entry alone adds '"name":{…}' to the empty document, and each further one
-    # ',' + that: k entries take empty − 1 + Σ (alone − empty + 1).
     used = empty - 1
-    for campaign in ranked:
-        size = len(_text({campaign.name: entries[campaign.name]}, split)) - empty + 1
-        spare = 0 if campaign.name in held else GROWTH_BYTES * (len(chosen) + 1)
-        if used + size + spare <= budget and len(chosen) < MAX_CAMPAIGNS:
+    # The held ones first, each while it fits (the room kept is theirs), an edit that grew
+    # its entry at the file's entry for now; the oldest first should even that overflow.
+    for campaign in sorted((c for c in carried.values() if stays(c.name)), key=age):
+        settings = instead.get(campaign.name) or entries[campaign.name]
+        bytes_ = size(campaign.name, settings)
+        if used + bytes_ <= budget and len(chosen) < MAX_CAMPAIGNS:
+            chosen[campaign.name] = settings
+            used += bytes_
+    # Their edits, the least grown first, each while the room stays kept for every entry.
+    stale: set[str] = set()
+    for name in sorted((n for n in instead if n in chosen), key=lambda n: (grew[n], n)):
+        more = size(name, entries[name]) - size(name, chosen[name])
+        if spare_bytes(used + more, len(chosen), split_bytes, budget) >= 0:
+            chosen[name] = entries[name]
+            used += more
+        else:
+            stale.add(name)
+    # Then the others, oldest first, each with its room kept and the others'.
+    for campaign in sorted((c for c in carried.values() if not stays(c.name)), key=age):
+        bytes_ = size(campaign.name, entries[campaign.name])
+        if (spare_bytes(used + bytes_, len(chosen) + 1, split_bytes, budget) >= 0
+                and len(chosen) < MAX_CAMPAIGNS):
             chosen[campaign.name] = entries[campaign.name]
-            used += size
+            used += bytes_
     content = _text(chosen, split)
     while len(content) > budget and chosen:  # the sum is exact; this only guards it
-        chosen.popitem()
+        stale.discard(chosen.popitem()[0])
         content = _text(chosen, split)
-    return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried)
+    return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried,
+                  tuple(sorted(stale)))
+
+
+#: What an entry changes with no spec edit (what ``GROWTH_BYTES`` is kept for).
+_VOLATILE = ("exposurePercent", "active", "generation")
 
 
 def _growth(settings: Mapping[str, Any], before: Any) -> int:
     """How many bytes the entry ``settings`` takes more than ``before`` (the file's entry of
-    the Campaign; 0 when it is not an entry, or when it takes no fewer)."""
+    the Campaign), what changes with no spec edit aside (``_VOLATILE``, which the room kept
+    covers); 0 when ``before`` is not an entry, or when it takes no fewer."""
     if not isinstance(before, dict):
         return 0
     try:
-        return max(0, _entry_bytes(settings) - _entry_bytes(before))
+        return max(0, _entry_bytes(_steady(settings)) - _entry_bytes(_steady(before)))
     except (TypeError, ValueError):  # not an entry this module wrote: no growth known
         return 0
+
+
+def _steady(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if key not in _VOLATILE}
+
+
+def _as_before(settings: Mapping[str, Any], before: Any) -> dict[str, Any] | None:
+    """The file's entry ``before`` of a Campaign whose entry is now ``settings``, with the
+    exposure and ``active`` of ``settings`` (a rollback reaches the replicas); None when it is
+    not an entry of the same Campaign (its uid and creation time) with the same fields as this
+    module writes, and taken by the runtime's checks this module makes (``_checked``)."""
+    if (not isinstance(before, dict) or set(before) != set(settings)
+            or before.get("uid") != settings.get("uid")
+            or before.get("createdAt") != settings.get("createdAt")):
+        return None
+    kept = {**before, "exposurePercent": settings["exposurePercent"],
+            "active": settings["active"]}
+    try:
+        return _checked(kept)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _entry_bytes(settings: Mapping[str, Any]) -> int:

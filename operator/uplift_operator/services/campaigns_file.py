@@ -10,12 +10,14 @@ pass lists anything):
 2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded — but a step
    past its progress deadline, which keeps treating —, 0 % or being deleted → false);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes), within
-   what a ConfigMap and the runtime take (``render.campaigns.fitted``): when the Campaigns do
-   not all fit, those the file there holds stay (those whose entry grew, a spec edit, only
-   after those whose entry did not: the Campaign whose edit overflowed the file pays, not the
-   newest it holds), then the oldest; the rest are left out (the runtime answers requests
-   naming one ``404 unknown_campaign``), and ``FileDependencies.left_out`` tells their Campaign
-   pass why (it waits at 0 %). Each
+   what a ConfigMap and the runtime take (``render.campaigns.fitted``), with room kept for
+   what changes with no spec edit (each entry's exposure, a canary's split): when the
+   Campaigns do not all fit so, those the file there holds stay (one whose spec edit grew its
+   entry past that room at the entry the file holds, with the exposure decided: a ramp step,
+   a canary start or an edit never withdraws a Campaign), then the oldest; the rest are left
+   out (the runtime answers requests naming one ``404 unknown_campaign``), and
+   ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %; one whose
+   edit is not carried hears ``CampaignsFileFull`` too). Each
    Campaign is rendered alone, never into an entry the runtime rejects (one it rejected would
    keep treating there on its last settings, a rollback lost): one whose spec cannot be
    rendered as it is (a duration past what a ``timedelta`` holds, a value the runtime would
@@ -78,9 +80,6 @@ __all__ = ["FileDependencies", "NotCarried", "Synced", "attribution_window_secon
 log = logging.getLogger(__name__)
 
 PLURAL = "configmaps"
-#: A stored file within this of its budget is taken as full (``FileDependencies.left_out``
-#: before a file pass): more than a few entries of the usual size.
-NEARLY_FULL_BYTES = 8_000
 
 
 @dataclass
@@ -93,6 +92,9 @@ class FileDependencies:
     cluster: Cluster
     written: dict[tuple[str, str, str], str] = field(default_factory=dict)
     full: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    #: The Campaigns each model's file carries at the entry it held, without their spec edit,
+    #: for want of room (``render.campaigns.Fitted.stale``), at its last pass.
+    stale: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     #: Why each model's file does not carry some of its Campaigns as their spec says, by name
     #: (``render.campaigns.unfit``), at its last pass.
     unfit: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
@@ -146,18 +148,21 @@ class FileDependencies:
         self.asked.discard(key)
         return True
 
-    #: The Campaigns each stored file holds, by the ConfigMap's resourceVersion (``left_out``
-    #: before the model's first file pass in this process reads a full file once, not per pass).
-    held: dict[tuple[str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
+    #: The Campaigns each stored file holds, and whether it has room for one more, by the
+    #: ConfigMap's resourceVersion (``left_out`` before the model's first file pass in this
+    #: process reads a nearly full file once, not per pass).
+    held: dict[tuple[str, str], tuple[str, frozenset[str], bool]] = field(default_factory=dict)
 
     def left_out(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         """Why model's file does not carry ``campaign``'s settings, None when nothing keeps
         them out: no room, a name the runtime serves no campaign under (known before any
-        pass), or a spec the file carries as refused (``render.campaigns.unfit``). Before the
-        model's first file pass in this process room is judged from the file there (the
-        watch's store, no API call): a Campaign a nearly full file does not hold is taken as
-        left out, so a restarted operator does not start the ramp of a Campaign the file has
-        no room for, only to withdraw it at the file's first pass."""
+        pass), or a spec the file carries as refused (``render.campaigns.unfit``), or a spec
+        edit the file has no room for (it carries the entry it held: ``Fitted.stale``). Before
+        the model's first file pass in this process room is judged from the file there (the
+        watch's store, no API call) by the rule the file pass applies to a newcomer of the
+        usual size (``render.campaigns.has_room``): a Campaign a file without that room does
+        not hold is taken as left out, so a restarted operator does not start the ramp of a
+        Campaign the file has no room for, only to withdraw it at the file's first pass."""
         unfit = self.unfit.get((namespace, model), {}).get(campaign)
         if unfit is not None:
             return NotCarried(cond.CAMPAIGN_NOT_CARRIED, unfit)
@@ -167,20 +172,24 @@ class FileDependencies:
         left = self.full.get((namespace, model))
         if left is None:
             return self._left_out_there(namespace, model, campaign)
+        if campaign in self.stale.get((namespace, model), ()):
+            return NotCarried(cond.CAMPAIGNS_FILE_FULL, _edit_not_carried(model))
         return NotCarried(cond.CAMPAIGNS_FILE_FULL, _full(model)) if campaign in left else None
 
     def _left_out_there(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         there = _stored(self.cluster, namespace, naming.campaigns_config_map(model))
         content = ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) or ""
-        if there is None or len(content) < campaigns.FILE_BUDGET_BYTES - NEARLY_FULL_BYTES:
-            return None  # room left: the file pass decides, as for any new Campaign
+        if there is None or campaigns.spare_bytes(
+                len(content) + campaigns.TYPICAL_ENTRY_BYTES, campaigns.MAX_CAMPAIGNS, 0) >= 0:
+            return None  # room left however many it holds: the file pass decides, as for any
         version = str(((there or {}).get("metadata") or {}).get("resourceVersion", ""))
         cached = self.held.get((namespace, model))
         if cached is None or cached[0] != version:
-            cached = (version, campaigns.names_in(content))
+            cached = (version, campaigns.names_in(content), campaigns.has_room(content))
             self.held[(namespace, model)] = cached
-        return None if campaign in cached[1] else NotCarried(cond.CAMPAIGNS_FILE_FULL,
-                                                             _full(model))
+        if campaign in cached[1] or cached[2]:
+            return None
+        return NotCarried(cond.CAMPAIGNS_FILE_FULL, _full(model))
 
 
 @dataclass(frozen=True)
@@ -401,6 +410,7 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     fitted = campaigns.fitted(rendered, split, kept=_held(there))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
+    deps.stale[(owner.namespace, owner.name)] = fitted.stale
     unfit = tuple((name, _not_carried(owner.name, why, carried=name not in fitted.not_carried))
                   for name, why in fitted.unfit)
     deps.unfit[(owner.namespace, owner.name)] = dict(unfit)
@@ -443,6 +453,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     """The model is gone (its ConfigMap goes with it, by owner reference)."""
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
     deps.full.pop((owner.namespace, owner.name), None)
+    deps.stale.pop((owner.namespace, owner.name), None)
     deps.unfit.pop((owner.namespace, owner.name), None)
     deps.unwritten.pop((owner.namespace, owner.name), None)
     deps.passed.discard((owner.namespace, owner.name))
@@ -469,10 +480,22 @@ def _full(model: str) -> str:
     them)."""
     return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
             f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes): this Campaign "
-            f"is left out (one the file holds stays unless its own entry grew past the room "
-            f"left, by a spec edit; of the others the newest are left out first), so no replica "
+            f"is left out (one the file holds stays, and the file keeps room for its Campaigns' "
+            f"exposure to change and for a canary's split; of the others the newest are left "
+            f"out first), so no replica "
             f"serves it: requests naming it are answered 404 unknown_campaign until Campaigns of "
             f"this model are deleted or made smaller")
+
+
+def _edit_not_carried(model: str) -> str:
+    """What a Campaign the file carries at its entry from before its spec edit says."""
+    return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
+            f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes, with room kept "
+            f"for its Campaigns' exposure to change and for a canary's split): this Campaign's "
+            f"spec edit grew its entry past the room left, so the file carries its entry as "
+            f"before the edit (at the exposure this status decides; requests naming it are "
+            f"still answered) until Campaigns of this model are deleted or made smaller, or the "
+            f"edit is taken back")
 
 
 def _not_carried(model: str, why: str, *, carried: bool) -> str:

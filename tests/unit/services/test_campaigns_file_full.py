@@ -7,7 +7,9 @@ and each Campaign left out says so in its status."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
+import functools
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from tests.unit.services.test_campaigns_file import (
     sync,
 )
 
+from uplift_operator.api.v1alpha1.campaign import CampaignTreatment
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.render import campaigns
 from uplift_operator.runtime import campaigns as runtime_campaigns
@@ -190,28 +193,33 @@ def test_a_held_campaign_growing_never_pushes_out_another(
     seen = {sync(deps, *bodies).left_out for bodies in rounds}
     assert seen == {("b",)}  # b never got in: nothing it held could be taken back
 
-    # Both held, each with its spare: growing to 100 % keeps both.
+    # Both held, each with its spare (and the room for a split): growing to 100 % keeps both.
     monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES",
-                        size(entry("a", 1, 5), entry("b", 2, 5)) + 2 * campaigns.GROWTH_BYTES)
+                        size(entry("a", 1, 5), entry("b", 2, 5)) + 2 * campaigns.GROWTH_BYTES
+                        + campaigns.SPLIT_BYTES)
     deps = campaigns_file.FileDependencies(FakeCluster())
     assert sync(deps, entry("a", 1, 5), entry("b", 2, 5)).left_out == ()
     assert sync(deps, entry("a", 1, 100), entry("b", 2, 100, "Healthy")).left_out == ()
 
 
-def test_a_held_campaign_whose_edit_overflows_the_file_is_the_one_left_out(
+def test_a_held_campaign_whose_edit_overflows_the_room_keeps_its_entry_as_it_was(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The file holds three treating Campaigns with their growth room; the oldest gets one more
     # treatment (~50 bytes). Ranked by age, the newest, c-new, was left out although it treats:
-    # its requests got 404 unknown_campaign (a review, 2026-12-06). The one whose edit
-    # overflowed the file pays, and says so.
+    # its requests got 404 unknown_campaign (a review, 2026-12-06). Then the edited one was
+    # left out instead, and an edit within the budget but not within the room kept spent it,
+    # so that a ramp step or a canary start then pushed the newest out (a review, 2026-12-07).
+    # Now the file carries the edited one's entry as it was, and says so.
     def body(name: str, day: int, percent: float = 50) -> dict[str, Any]:
         return created(campaign_body(name, percent=percent), day)
 
-    def edited(b: dict[str, Any]) -> dict[str, Any]:
+    def edited(b: dict[str, Any], percent: float | None = None) -> dict[str, Any]:
         b = copy.deepcopy(b)
         b["spec"]["treatments"] = [*b["spec"]["treatments"],
                                    {"name": "extra-treatment-with-long-name"}]
         b["metadata"]["generation"] = 2
+        if percent is not None:
+            b["status"]["exposurePercent"] = percent
         return b
 
     def rendered(*bodies: dict[str, Any]) -> list[campaigns.CampaignEntry]:
@@ -219,35 +227,161 @@ def test_a_held_campaign_whose_edit_overflows_the_file_is_the_one_left_out(
 
     bodies = [body("a-old", 1), body("b-mid", 2), body("c-new", 3)]
     monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", len(campaigns.text(rendered(*bodies)))
-                        + 3 * campaigns.GROWTH_BYTES + 10)
+                        + 3 * campaigns.GROWTH_BYTES + campaigns.SPLIT_BYTES + 10)
     cluster = FakeCluster()
     deps = campaigns_file.FileDependencies(cluster)
     assert sync(deps, *bodies).left_out == ()
+    before = file_of(cluster)["campaigns"]["a-old"]
     synced = sync(deps, edited(bodies[0]), *bodies[1:])
-    assert synced.left_out == ("a-old",)
-    assert synced.campaigns == synced.active == ("b-mid", "c-new")
+    assert synced.left_out == ()
+    assert synced.campaigns == synced.active == ("a-old", "b-mid", "c-new")
     text = cluster.objects[KEY]["data"]["campaigns.json"]
-    assert set(runtime_campaigns.parse(text).campaigns) == {"b-mid", "c-new"}
+    assert set(runtime_campaigns.parse(text).campaigns) == {"a-old", "b-mid", "c-new"}
+    assert file_of(cluster)["campaigns"]["a-old"] == before  # not the edit: generation 1
     assert deps.left_out(NS, OWNER.name, "c-new") is None
     why = deps.left_out(NS, OWNER.name, "a-old")
     assert why is not None and why.reason == "CampaignsFileFull"
-    assert "grew" in why.message and "404 unknown_campaign" in why.message
-    # The edit taken back: it fits again, as a newcomer with its growth room.
+    assert "grew" in why.message and "before the edit" in why.message
+    # Its rollback reaches the replicas all the same: its entry as it was, treating no one.
+    sync(deps, edited(bodies[0], percent=0), *bodies[1:])
+    assert file_of(cluster)["campaigns"]["a-old"] == {**before, "exposurePercent": 0,
+                                                      "active": False}
+    # The edit taken back: carried as it is again.
     assert sync(deps, *bodies).left_out == ()
+    assert file_of(cluster)["campaigns"]["a-old"] == before
+    assert deps.left_out(NS, OWNER.name, "a-old") is None
+    # Room made (b-mid deleted): the edit is carried.
+    sync(deps, edited(bodies[0]), *bodies[1:])
+    assert deps.left_out(NS, OWNER.name, "a-old") is not None
+    synced = sync(deps, edited(bodies[0]), bodies[2])
+    assert synced.left_out == () and deps.left_out(NS, OWNER.name, "a-old") is None
+    assert file_of(cluster)["campaigns"]["a-old"]["generation"] == 2
 
-    # Two held entries grow at once (a-old's edit, c-new's ramp 5 → 100 %): the least grown
-    # stays, whatever its age.
+    # Two held entries grow at once (a-old's edit, c-new's ramp 5 → 100 %): the ramp step is
+    # what the room is kept for, the edit waits.
     small = [body("a-old", 1, 5), body("b-mid", 2, 5), body("c-new", 3, 5)]
     held = campaigns.fitted(rendered(*small)).text
     grown = rendered(edited(small[0]), small[1], body("c-new", 3, 100))
     fitted = campaigns.fitted(grown, kept=lambda: campaigns.entries_in(held),
                               budget=len(campaigns.text(grown)) - 1)
-    assert fitted.left_out == ("a-old",)
-    assert campaigns.names_in(fitted.text) == {"b-mid", "c-new"}
+    assert fitted.left_out == () and fitted.stale == ("a-old",)
+    assert campaigns.entries_in(fitted.text)["c-new"]["exposurePercent"] == 100
     # Told only the names (no entries to compare), the file keeps its oldest, as before.
     by_name = campaigns.fitted(grown, kept=lambda: campaigns.names_in(held),
                                budget=len(campaigns.text(grown)) - 1)
     assert by_name.left_out == ("c-new",)
+    # A Campaign created again under a held name is not carried at its predecessor's entry.
+    again = [dataclasses.replace(e, uid="another-uid") if e.name == "a-old" else e
+             for e in grown]
+    fitted = campaigns.fitted(again, kept=lambda: campaigns.entries_in(held),
+                              budget=len(campaigns.text(grown)) - 1)
+    assert fitted.left_out == ("a-old",) and fitted.stale == ()
+
+
+def _sample_entries(count: int) -> list[campaigns.CampaignEntry]:
+    """``count`` of the sample Campaign at 25 %, created a second apart, oldest first."""
+    spec = campaigns_file.entries([campaigns_file.snapshot(campaign_body())])[0].spec
+    t0 = dt.datetime(2026, 2, 20, 9, 30, tzinfo=dt.UTC)
+    return [campaigns.CampaignEntry(
+        name=f"camp-{i:04d}", namespace=NS, generation=3, spec=spec, exposure_percent=25.0,
+        active=True, created=t0 + dt.timedelta(seconds=i), uid=f"00000000-0000-4000-8000-{i:012d}")
+        for i in range(count)]
+
+
+def test_at_real_scale_edits_never_spend_the_room_a_ramp_or_a_canary_needs() -> None:
+    # A review's repro (2026-12-07): 317 held Campaigns edited within the 1,000,000 bytes but
+    # not within the room kept; then the model's canary started (an 82-byte split no reserve
+    # covered) and the newest held, treating Campaign was withdrawn, for good (a newcomer
+    # again, it needed 16 × (n + 1) bytes to come back): 404 unknown_campaign. A ramp step
+    # (25 → 100 %, one byte each) did the same.
+    everyone = _sample_entries(1900)
+    first = campaigns.fitted(everyone)
+    out = first.left_out
+    assert out and len(out) < 100  # the newest are left out, ~1,800 held
+    held = [e for e in everyone if e.name not in out]
+
+    def edit(e: campaigns.CampaignEntry) -> campaigns.CampaignEntry:
+        treatments = [*e.spec.treatments, CampaignTreatment(name="t" * 63)]
+        return dataclasses.replace(e, spec=e.spec.model_copy(update={"treatments": treatments}),
+                                   generation=4)
+
+    edited = [edit(e) if i < 400 else e for i, e in enumerate(held)]
+    newcomers = [e for e in everyone if e.name in out]
+    step = campaigns.fitted(edited + newcomers, kept=lambda: campaigns.entries_in(first.text))
+    assert step.left_out == out  # no held one withdrawn; the newcomers stay out
+    assert step.stale and set(step.stale) < {e.name for e in edited[:400]}
+    assert len(step.stale) < 400  # what the room allowed was carried, the least grown first
+    entries = campaigns.entries_in(step.text)
+    assert len(entries) == len(held)
+    # The room stays kept: every entry's growth and the largest split.
+    assert campaigns.spare_bytes(len(step.text), len(entries), 0) >= 0
+    assert set(runtime_campaigns.parse(step.text).campaigns) == set(entries)
+
+    canary = campaigns.VersionSplit("12", "13", 5, 1_209_600)
+    started = campaigns.fitted(edited + newcomers, canary,
+                               kept=lambda: campaigns.entries_in(step.text))
+    assert started.left_out == out and started.stale == step.stale
+    # Every held Campaign ramps to 100 %, under the largest split there is: none withdrawn.
+    largest = campaigns.VersionSplit("9" * 16, "8" * 16, 100, campaigns.MAX_WINDOW_SECONDS)
+    ramped = [dataclasses.replace(e, exposure_percent=100.0) for e in edited]
+    full = campaigns.fitted(ramped + newcomers, largest,
+                            kept=lambda: campaigns.entries_in(started.text))
+    assert full.left_out == out and len(full.text) <= campaigns.FILE_BUDGET_BYTES
+    stale = full.stale[0]
+    kept_entry = campaigns.entries_in(full.text)[stale]
+    assert kept_entry["generation"] == 3 and len(kept_entry["treatments"]) == 2  # as it was
+    assert kept_entry["exposurePercent"] == 100  # at the exposure decided
+    # The canary ends (the split goes) and a stale one rolls back: it stays, treating no one.
+    back = [dataclasses.replace(e, exposure_percent=0.0, active=False) if e.name == stale else e
+            for e in ramped]
+    ended = campaigns.fitted(back + newcomers, kept=lambda: campaigns.entries_in(full.text))
+    assert ended.left_out == out
+    rolled = campaigns.entries_in(ended.text)[stale]
+    assert rolled["exposurePercent"] == 0 and rolled["active"] is False
+
+
+def test_a_restarted_operator_judges_room_as_the_file_pass_does_at_real_scale() -> None:
+    # A review's repro (2026-12-07): before the model's first file pass a file was taken as
+    # full only within 8,000 bytes of its budget, while the file pass leaves a newcomer out
+    # unless its size and 16 × (n + 1) bytes (~29 KB at 1,800 entries) are free: a restarted
+    # operator started the ramp of a Campaign the first file pass then withdrew.
+    everyone = _sample_entries(1900)
+    capacity = 1900 - len(campaigns.fitted(everyone).left_out)
+    for count in (capacity - 1, capacity):
+        there = campaigns.fitted(everyone[:count]).text
+        assert len(campaigns.names_in(there)) == count
+        newcomer = dataclasses.replace(everyone[count], name="newcomer")
+        fitted = campaigns.fitted([*everyone[:count], newcomer],
+                                  kept=functools.partial(campaigns.entries_in, there))
+        assert campaigns.has_room(there) == ("newcomer" not in fitted.left_out), count
+    assert campaigns.has_room(campaigns.fitted(everyone[:capacity - 1]).text)
+    assert not campaigns.has_room(campaigns.fitted(everyone[:capacity]).text)
+
+    # Through the services, the operator restarted with a full file in the watch's store.
+    template = created(campaign_body(percent=25), 1)
+    bodies = []
+    for i in range(capacity + 1):
+        body = copy.deepcopy(template)
+        body["metadata"].update(name=f"camp-{i:04d}", uid=f"00000000-0000-4000-8000-{i:012d}",
+                                creationTimestamp=f"2026-11-01T{i // 3600:02d}:"
+                                                  f"{i // 60 % 60:02d}:{i % 60:02d}Z")
+        bodies.append(body)
+    cluster = FakeCluster()
+    first = campaigns_file.FileDependencies(cluster)
+    assert sync(first, *bodies).left_out == (f"camp-{capacity:04d}",)
+    watched, objects, _ = _watched(cluster)
+    objects.observe("configmaps", cluster.objects[KEY])
+    files = campaigns_file.FileDependencies(watched)
+    before = files.left_out(NS, OWNER.name, "newcomer")
+    assert before is not None and before.reason == "CampaignsFileFull"  # it waits at 0 %
+    assert files.left_out(NS, OWNER.name, "camp-0000") is None  # held: it keeps treating
+    late = copy.deepcopy(template)
+    late["metadata"].update(name="newcomer", creationTimestamp="2026-12-01T00:00:00Z")
+    late["status"]["exposurePercent"] = 0
+    synced = campaigns_file.sync(OWNER, [campaigns_file.snapshot(b) for b in [*bodies, late]],
+                                 files)
+    assert "newcomer" in synced.left_out
+    assert files.left_out(NS, OWNER.name, "newcomer") == before  # same words: no churn
 
 
 def test_before_its_first_file_pass_a_restarted_operator_judges_from_the_file_there(
