@@ -29,7 +29,9 @@ pass lists anything):
    once it has something to say: a model with no Campaign and no canary split gets none (the
    predictors mount it ``optional``, and the runtime reads a file that was never there as no
    campaign and no split), which saves a write, a watch event and a pass per new model. Once
-   written it stays, an empty document after the last Campaign goes. "What is
+   written it stays, an empty document after the last Campaign goes. Only its
+   ``campaigns.json`` key is the operator's: a key someone else adds is left alone (the
+   server-side apply keeps it, and the comparison ignores it). "What is
    there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
    brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
    API server only when the store has heard nothing of it, e.g. at start or just deleted, and
@@ -531,11 +533,13 @@ def _read_live(cluster: Cluster, namespace: str, name: str,
 
 def _holds(there: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
     """Whether the ConfigMap there has our content, our owner and our labels (the watch selects
-    it by them; labels added by others are fine)."""
+    it by them; labels added by others are fine, and so are data keys besides ours, which the
+    server-side apply leaves alone: comparing them made every pass re-apply a no-op)."""
     meta = there.get("metadata") or {}
     owners = meta.get("ownerReferences") or []
     labels = meta.get("labels") or {}
-    return ((there.get("data") or {}) == manifest["data"]
+    ours = manifest["data"][campaigns.DATA_KEY]
+    return ((there.get("data") or {}).get(campaigns.DATA_KEY) == ours
             and manifest["metadata"]["ownerReferences"][0] in owners
             and all(labels.get(k) == v for k, v in manifest["metadata"]["labels"].items()))
 

@@ -109,6 +109,28 @@ def test_an_unchanged_pass_makes_no_api_call_and_a_change_one_write() -> None:
     assert len(cluster.applied) == 3
 
 
+def test_a_data_key_added_by_hand_is_left_alone_and_costs_no_write() -> None:
+    # The whole data were compared: a key someone added made every pass apply the same file
+    # again (an apply that changes nothing, a write and a watch event per pass).
+    cluster = FakeCluster()
+    watched, objects, _ = _watched(cluster)
+    deps = campaigns_file.FileDependencies(watched)
+    sync(deps, campaign_body())
+    annotated = copy.deepcopy(cluster.objects[KEY])
+    annotated["data"]["notes.txt"] = "owned by the growth team"
+    cluster.objects[KEY] = annotated
+    objects.observe("configmaps", annotated)
+    for _ in range(2):
+        assert not sync(deps, campaign_body()).changed
+    assert len(cluster.applied) == 1
+    # Our key edited by hand is still put back.
+    edited = copy.deepcopy(annotated)
+    edited["data"]["campaigns.json"] = "{}"
+    cluster.objects[KEY] = edited
+    objects.observe("configmaps", edited)
+    assert sync(deps, campaign_body()).changed and len(cluster.applied) == 2
+
+
 def test_a_config_map_deleted_or_edited_by_hand_comes_back_on_its_watch_event() -> None:
     cluster = FakeCluster()
     watched, objects, calls = _watched(cluster)
