@@ -376,7 +376,7 @@ def _read_rolled_back(status: UpliftModelStatus) -> UpliftModelStatus:
 
 
 #: What a pass still does while the spec is invalid: the requests that only take traffic away.
-STOPPING_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK})
+STOPPING_REQUESTS = steps.STOP_REQUESTS
 
 
 def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
@@ -385,9 +385,11 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     it), every such pass: the ramp is held where it stands — no gate judged, no step, no
     version followed — but an abort or an emergency rollback is still acted on, so an on-call
     engineer can take a canary off (or restore the previous stable) without fixing the spec
-    first. Other requests wait for a valid spec (their tokens are not used up). What serving
-    does on its own goes on as in a valid pass: an emergency rollback's restore ends once the
-    restored version serves (``StableRestored``) or passes its deadline
+    first. A retry or promote pending with such a stop is superseded by it, its token used up
+    (``StepPass.handle_requests``: stopping wins; it would otherwise fire once the spec is
+    fixed, undoing the stop); other requests wait for a valid spec (their tokens are not used
+    up). What serving does on its own goes on as in a valid pass: an emergency rollback's
+    restore ends once the restored version serves (``StableRestored``) or passes its deadline
     (``ProgressDeadlineExceeded``), a rolled-back version leaves the graph after the scale-down
     delay; ``traffic`` is the split the status says, applied again over a hand edit. So does the
     serving safety net: a canary with traffic that has not served for the grace is rolled back
@@ -398,8 +400,7 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     comparing this pass's phase and ``Ready`` with the stored ones (``Paused``, ``Resumed``,
     ``StableNotServing``, ``StableServing``) are not: the stored ones are the InvalidSpec ones,
     so they would be told again at every pass."""
-    stopping = [r for r in observed.requests if r.kind in STOPPING_REQUESTS]
-    held = replace(observed, requests=stopping, gate_outcomes=None)
+    held = replace(observed, gate_outcomes=None)
     return _CanaryPass(spec, _read_rolled_back(status), held, now).run_stopping_requests()
 
 
@@ -432,7 +433,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def run_stopping_requests(self) -> Decision:
         self.spec_trusted = False
         self.rollback_mode = _DEFAULT_ROLLBACK_MODE
-        self.handle_requests()
+        self.handle_requests(stops_only=True)
         self.act_on_serving()
         decision = self.finish()
         canary_due = self.canary_serving_due()

@@ -72,7 +72,6 @@ previous ramp's or version's as this one's (the history keeps them). No I/O, no 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import enum
 import hashlib
@@ -111,7 +110,7 @@ from uplift_operator.domain.gates import (
     with_outside_settings,
 )
 from uplift_operator.domain.measurements import CampaignUnits
-from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, RequestKind
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
 from uplift_operator.domain.steps import Event, Reason
 from uplift_operator.model.keys import treatment_key
 
@@ -741,7 +740,7 @@ def decide(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
 
 
 #: The requests acted on while the spec is invalid (``stop_requests``): they only stop.
-_STOP_REQUESTS = frozenset({RequestKind.ABORT, RequestKind.EMERGENCY_ROLLBACK})
+_STOP_REQUESTS = steps.STOP_REQUESTS
 
 
 def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
@@ -749,14 +748,15 @@ def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed
     """The abort and emergency-rollback requests of a Campaign whose spec the operator refused
     (it parsed, but failed validation): a kill switch works whatever the spec says. Each is
     acted on as ``decide`` would (exposure to 0 %, the rollback held for this spec, recorded,
-    its request marked handled); every other request waits for a valid spec (it is not marked
-    handled). Nothing else of the pass runs: no model, no schedule, no analysis. The caller
-    then sets the invalid spec's phase and conditions on the status returned."""
-    stops = tuple(r for r in observed.requests if r.kind in _STOP_REQUESTS)
-    if not stops:
+    its request marked handled); a retry or promote pending with a stop is superseded by it
+    (``StepPass.handle_requests``: stopping wins), every other request waits for a valid spec
+    (it is not marked handled). Nothing else of the pass runs: no model, no schedule, no
+    analysis. The caller then sets the invalid spec's phase and conditions on the status
+    returned."""
+    if not any(r.kind in _STOP_REQUESTS for r in observed.requests):
         return status, ()
-    run = _ExposurePass(spec, status, dataclasses.replace(observed, requests=stops), now)
-    run.handle_requests()
+    run = _ExposurePass(spec, status, observed, now)
+    run.handle_requests(stops_only=True)
     return run.status, tuple(run.events)
 
 

@@ -5,9 +5,10 @@ Role: what an UpliftModel's canary ramp (``domain.canary``) and a Campaign's exp
 lost steps), when a step may end, whether its gates passed *during* it, applying an analysis to
 the gate counters (``domain.gates.assess``), acting on them (``required_action``: roll back, or
 pause with ``rollback.mode: Manual``), the progress deadline, advancing, manual requests
-(abort, retry, promote step/full; each once per token), pause/resume events, the bounded
-history and the requeue time. The state lives in ``RampStatus`` only, so a restarted operator
-resumes where it was, and a pass run again on its own output changes nothing.
+(abort, retry, promote step/full; each once per token; a stop supersedes a retry or promote
+pending with it), pause/resume events, the bounded history and the requeue time. The state
+lives in ``RampStatus`` only, so a restarted operator resumes where it was, and a pass run
+again on its own output changes nothing.
 
 A kind supplies what differs (``StepPass``'s abstract hooks): the level of a step (traffic
 weight or exposure percent), whether a ramp is underway, what rolling back and completing mean,
@@ -57,6 +58,7 @@ __all__ = [
     "MESSAGE_MAX",
     "REQUEST_VALUES",
     "ROUTINE_ACTIONS",
+    "STOP_REQUESTS",
     "TOKEN",
     "DeadlineBasis",
     "Event",
@@ -146,6 +148,19 @@ class Reason(StrEnum):
     MODEL_VERSION_CHANGED = "ModelVersionChanged"
     TREATMENT_NOT_SERVED = "TreatmentNotServed"  # a Warning only: nothing is decided
 
+
+#: The requests that only stop a ramp: acted on under an invalid spec too
+#: (``handle_requests(stops_only=True)``), and, pending, they supersede a retry or a promote
+#: pending with them.
+STOP_REQUESTS = frozenset({RequestKind.EMERGENCY_ROLLBACK, RequestKind.ABORT})
+#: The requests a stop pending in the same pass supersedes, with the verb that asks again.
+_SUPERSEDED: dict[RequestKind, tuple[Verb, Reason]] = {
+    RequestKind.RETRY: ("retry", Reason.RETRY),
+    RequestKind.PROMOTE_FULL: ("promote", Reason.MANUAL_PROMOTE),
+    RequestKind.PROMOTE: ("promote", Reason.MANUAL_PROMOTE),
+}
+_STOP_NAMES = {RequestKind.EMERGENCY_ROLLBACK: "emergency rollback", RequestKind.ABORT: "abort"}
+_TOKEN_SHOWN_MAX = 64  # as ``ManualRequest.actor`` clips it
 
 #: History actions that end a ramp by rolling it back.
 ROLLBACK_ACTIONS = frozenset({Reason.ROLLED_BACK.value, Reason.MANUAL_ABORT.value,
@@ -514,14 +529,35 @@ class StepPass(ABC, Generic[S]):
 
     # -- the shared steps of a pass -----------------------------------------------------------
 
-    def handle_requests(self) -> None:
-        # All pending requests, most drastic first, each on the status the previous one left:
-        # an abort followed by a promote finds no ramp, deterministically, in one pass.
+    def handle_requests(self, *, stops_only: bool = False) -> None:
+        """All pending requests, most drastic first, each on the status the previous one left:
+        an abort followed by a promote finds no ramp, deterministically, in one pass.
+
+        Stopping wins: when an abort or an emergency rollback is pending (acted on, or ignored
+        for having nothing to stop), a retry or promote pending with it is not acted on but
+        marked handled and said superseded (``supersede``). The tokens are any text (the
+        plugin writes a timestamp, the runbooks ``$(date +%s)``, a script anything), so which
+        was asked last cannot be told; acted on in priority order, a retry written before the
+        abort restarted the canary the abort had just stopped (the operator down, two
+        engineers acting within seconds).
+
+        ``stops_only`` (a pass on an invalid spec): only the stops are acted on; a retry or
+        promote pending with one is superseded all the same (it would otherwise fire once the
+        spec is fixed, undoing the stop), every other request waits for a valid spec (its
+        token not used up)."""
         handled = self.status.handled_requests
-        pending = [r for r in self.observed.requests if handled.get(r.key) != r.token]
-        for request in sorted(pending, key=lambda r: _PRIORITY[r.kind]):
+        pending = sorted((r for r in self.observed.requests if handled.get(r.key) != r.token),
+                         key=lambda r: _PRIORITY[r.kind])
+        stop = next((r for r in pending if r.kind in STOP_REQUESTS), None)
+        for request in pending:
+            superseded = stop is not None and request.kind in _SUPERSEDED
+            if stops_only and request.kind not in STOP_REQUESTS and not superseded:
+                continue
             self.status.handled_requests = {**self.status.handled_requests,
                                             request.key: request.token}
+            if stop is not None and superseded:
+                self.supersede(request, stop)
+                continue
             {
                 RequestKind.EMERGENCY_ROLLBACK: self.emergency_rollback,
                 RequestKind.ABORT: self.abort,
@@ -530,6 +566,16 @@ class StepPass(ABC, Generic[S]):
                 RequestKind.PROMOTE: self.manual_promote,
                 RequestKind.UNRECOGNISED: self.refuse,
             }[request.kind](request)
+
+    def supersede(self, request: ManualRequest, stop: ManualRequest) -> None:
+        """A retry or promote pending in the pass of a stop (``handle_requests``): ignored,
+        its token used up, saying which stop won and how to ask again."""
+        verb, reason = _SUPERSEDED[request.kind]
+        token = clip(stop.token, _TOKEN_SHOWN_MAX)
+        self.ignore(request, reason,
+                    f"superseded by the {_STOP_NAMES[stop.kind]} ({stop.key}={token}) handled "
+                    f"in the same pass: a stop wins over a retry or promote pending with it; "
+                    f"annotate again to {verb}: {self.ask(verb)}")
 
     def refuse(self, request: ManualRequest) -> None:
         """A request annotation with a value that asks for nothing: said once, nothing done."""

@@ -826,7 +826,9 @@ def test_several_requests_are_taken_in_one_pass_by_priority() -> None:
     d = sim.tick(1)
     assert sim.reasons() == [Reason.MANUAL_ABORT, Reason.MANUAL_PROMOTE]
     assert d.status.stable_version == "1" and d.status.aborted_version == "2"
-    assert "ignored: no canary" in d.status.history[-1].reason
+    # Stopping wins: the promote pending with the abort is superseded by it.
+    assert d.status.history[-1].reason.startswith(
+        "ignored: superseded by the abort (uplift.dev/abort=x) handled in the same pass")
     assert d.status.handled_requests == {ramp.PROMOTE_ANNOTATION: "full",
                                          ramp.ABORT_ANNOTATION: "x"}
 

@@ -62,21 +62,22 @@ def test_the_kill_switch_works_while_the_spec_is_invalid(annotation: str, reason
     sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "500ms"})
     sim.tick(1)
     sim.annotate(annotation, "t1")
-    sim.annotate("uplift.dev/promote", "full")  # waits for a valid spec
+    # Pending with the stop: superseded by it (stopping wins), not kept for a valid spec.
+    sim.annotate("uplift.dev/promote", "full")
     result = sim.tick(1)
     s = sim.status
     assert s["exposurePercent"] == 0 and s["phase"] == "Degraded"
-    assert s["handledRequests"] == {annotation: "t1", "uplift.dev/promote": "step"}
-    assert s["history"][-1]["action"] == reason
-    assert reason in reasons(result)
+    assert s["handledRequests"] == {annotation: "t1", "uplift.dev/promote": "full"}
+    assert [e["action"] for e in s["history"][-2:]] == [reason, "RequestIgnored"]
+    assert "superseded by the" in s["history"][-1]["reason"]
+    assert reason in reasons(result) and "ManualPromote" in reasons(result)
     assert sim.condition("InvalidSpec")["status"] == "True"
     assert sim.tick(1).events == ()  # once per token
     sim.edit_spec(economics={**sim.body["spec"]["economics"], "budgetPeriod": "7d"})
-    sim.tick(1)
-    # Valid again: the waiting promote finds no ramp (requests come first); the spec changed
-    # since the rollback, so the ramp restarts at step 1, as after any rollback and edit.
-    assert sim.status["handledRequests"]["uplift.dev/promote"] == "full"
-    assert sim.status["history"][-2]["action"] == "RequestIgnored"
+    result = sim.tick(1)
+    # Valid again: the superseded promote does nothing; the spec changed since the rollback,
+    # so the ramp restarts at step 1, as after any rollback and edit.
+    assert "ManualPromote" not in reasons(result)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
 
 
