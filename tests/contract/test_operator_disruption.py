@@ -14,7 +14,8 @@ from tests.contract.test_packaging import ROOT, by_kind, helm_template
 def _plain(kind: str) -> dict[str, Any]:
     [found] = [d for d in yaml.safe_load_all((ROOT / "manifests" / "operator.yaml").read_text())
                if d and d["kind"] == kind]
-    return found
+    spec: dict[str, Any] = found
+    return spec
 
 
 def test_an_unready_replica_may_be_evicted_whatever_the_budget() -> None:
