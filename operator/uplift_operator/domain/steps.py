@@ -79,11 +79,13 @@ __all__ = [
 #: (``plugin.kubectl_uplift.patch_for``) and so what to annotate without the plugin: the key and
 #: a value ``domain.requests.parse_requests`` acts on. The token is ``$(date +%s)``, as the
 #: runbooks write it: pasted into a shell it is a fresh timestamp, so asking again is a new
-#: request, and the message that offers it stays the same text every pass.
-Verb = Literal["promote", "abort", "retry"]
+#: request, and the message that offers it stays the same text every pass. "promote --full"
+#: asks again for a full promote (a superseded one, ``supersede``), not for one step.
+Verb = Literal["promote", "promote --full", "abort", "retry"]
 TOKEN = "$(date +%s)"
 REQUEST_VALUES: dict[Verb, tuple[str, str]] = {
     "promote": (PROMOTE_ANNOTATION, f"step:{TOKEN}"),
+    "promote --full": (PROMOTE_ANNOTATION, f"full:{TOKEN}"),
     "abort": (ABORT_ANNOTATION, TOKEN),
     "retry": (RETRY_ANNOTATION, TOKEN),
 }
@@ -153,11 +155,12 @@ class Reason(StrEnum):
 #: (``handle_requests(stops_only=True)``), and, pending, they supersede a retry or a promote
 #: pending with them.
 STOP_REQUESTS = frozenset({RequestKind.EMERGENCY_ROLLBACK, RequestKind.ABORT})
-#: The requests a stop pending in the same pass supersedes, with the verb that asks again.
-_SUPERSEDED: dict[RequestKind, tuple[Verb, Reason]] = {
-    RequestKind.RETRY: ("retry", Reason.RETRY),
-    RequestKind.PROMOTE_FULL: ("promote", Reason.MANUAL_PROMOTE),
-    RequestKind.PROMOTE: ("promote", Reason.MANUAL_PROMOTE),
+#: The requests a stop pending in the same pass supersedes, with the verb that asks again for
+#: the same (a full promote for a full one) and its words.
+_SUPERSEDED: dict[RequestKind, tuple[Verb, Reason, str]] = {
+    RequestKind.RETRY: ("retry", Reason.RETRY, "retry"),
+    RequestKind.PROMOTE_FULL: ("promote --full", Reason.MANUAL_PROMOTE, "promote in full"),
+    RequestKind.PROMOTE: ("promote", Reason.MANUAL_PROMOTE, "promote"),
 }
 _STOP_NAMES = {RequestKind.EMERGENCY_ROLLBACK: "emergency rollback", RequestKind.ABORT: "abort"}
 _TOKEN_SHOWN_MAX = 64  # as ``ManualRequest.actor`` clips it
@@ -570,12 +573,12 @@ class StepPass(ABC, Generic[S]):
     def supersede(self, request: ManualRequest, stop: ManualRequest) -> None:
         """A retry or promote pending in the pass of a stop (``handle_requests``): ignored,
         its token used up, saying which stop won and how to ask again."""
-        verb, reason = _SUPERSEDED[request.kind]
+        verb, reason, words = _SUPERSEDED[request.kind]
         token = clip(stop.token, _TOKEN_SHOWN_MAX)
         self.ignore(request, reason,
                     f"superseded by the {_STOP_NAMES[stop.kind]} ({stop.key}={token}) handled "
                     f"in the same pass: a stop wins over a retry or promote pending with it; "
-                    f"annotate again to {verb}: {self.ask(verb)}")
+                    f"annotate again to {words}: {self.ask(verb)}")
 
     def refuse(self, request: ManualRequest) -> None:
         """A request annotation with a value that asks for nothing: said once, nothing done."""

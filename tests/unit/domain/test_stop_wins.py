@@ -35,17 +35,21 @@ STEPS = ((10, "5m"), (25, "5m"), (50, "5m"))
 STOPS = [(ABORT_ANNOTATION, "abort", Reason.MANUAL_ABORT),
          (EMERGENCY_ROLLBACK_ANNOTATION, "emergency rollback", Reason.EMERGENCY_ROLLBACK)]
 GOES = [(RETRY_ANNOTATION, "r1", "retry", Reason.RETRY),
-        (PROMOTE_ANNOTATION, "full:p1", "promote", Reason.MANUAL_PROMOTE),
+        (PROMOTE_ANNOTATION, "full:p1", "promote --full", Reason.MANUAL_PROMOTE),
         (PROMOTE_ANNOTATION, "step:p1", "promote", Reason.MANUAL_PROMOTE)]
 
 
 def superseded(stop_key: str, stop_name: str, stop_token: str, verb: str,
                prefix: str = "") -> str:
-    value = "$(date +%s)" if verb == "retry" else "step:$(date +%s)"
+    """The message of a request superseded by a stop; ``verb`` asks again for the same: "retry",
+    "promote" (one step) or "promote --full"."""
+    words, key, value = {"retry": ("retry", "retry", "$(date +%s)"),
+                         "promote": ("promote", "promote", "step:$(date +%s)"),
+                         "promote --full": ("promote in full", "promote", "full:$(date +%s)")}[verb]
     return (f"superseded by the {stop_name} ({stop_key}={stop_token}) handled in the same pass: "
-            f"a stop wins over a retry or promote pending with it; annotate again to {verb}: "
+            f"a stop wins over a retry or promote pending with it; annotate again to {words}: "
             f"`kubectl uplift {verb} {prefix}NAME` (or annotate --overwrite "
-            f"uplift.dev/{verb}={value})")
+            f"uplift.dev/{key}={value})")
 
 
 def running() -> Sim:
