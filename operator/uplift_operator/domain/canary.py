@@ -387,9 +387,10 @@ def decide_stopping_requests(spec: UpliftModelSpec, status: UpliftModelStatus,
     engineer can take a canary off (or restore the previous stable) without fixing the spec
     first. A retry or promote pending with such a stop is superseded by it, its token used up
     (``StepPass.handle_requests``: stopping wins; it would otherwise fire once the spec is
-    fixed, undoing the stop); other requests wait for a valid spec (their tokens are not used
-    up). What serving does on its own goes on as in a valid pass: an emergency rollback's
-    restore ends once the restored version serves (``StableRestored``) or passes its deadline
+    fixed, undoing the stop; not during a restore: ``stops_supersede``); other requests wait
+    for a valid spec (their tokens are not used up). What serving does on its own goes on as
+    in a valid pass: an emergency rollback's restore ends once the restored version serves
+    (``StableRestored``) or passes its deadline
     (``ProgressDeadlineExceeded``), a rolled-back version leaves the graph after the scale-down
     delay; ``traffic`` is the split the status says, applied again over a hand edit. So does the
     serving safety net: a canary with traffic that has not served for the grace is rolled back
@@ -821,6 +822,15 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.complete(request.actor, why)
             return
         super().manual_promote(request)
+
+    def stops_supersede(self) -> bool:
+        """Not while an emergency rollback's restored version has not served and does not serve
+        in this pass: no canary runs (a new version waits, ``hold_for_restore``) and no previous
+        stable is left, so an abort or a second rollback has nothing to stop, and its message
+        offers a retry to withdraw the rollback (``restore_underway``); a retry pending with it
+        is that withdrawal, not a race to stop. Once the restored version serves a retry would
+        restart the canary the rollback replaced: a stop pending with it supersedes it again."""
+        return not (self.awaiting_restore() and not self.serves(self.status.stable_version))
 
     def restore_underway(self) -> str:
         """Why a request that needs a canary or a previous stable finds none during a restore,

@@ -544,6 +544,10 @@ class StepPass(ABC, Generic[S]):
         abort restarted the canary the abort had just stopped (the operator down, two
         engineers acting within seconds).
 
+        Not when ``stops_supersede`` says no stop can act in this pass (an UpliftModel's
+        emergency rollback restoring its stable: the retry that withdraws it is the one request
+        the stops' own messages offer then): each request is then answered on its own.
+
         ``stops_only`` (a pass on an invalid spec): only the stops are acted on; a retry or
         promote pending with one is superseded all the same (it would otherwise fire once the
         spec is fixed, undoing the stop), every other request waits for a valid spec (its
@@ -551,7 +555,8 @@ class StepPass(ABC, Generic[S]):
         handled = self.status.handled_requests
         pending = sorted((r for r in self.observed.requests if handled.get(r.key) != r.token),
                          key=lambda r: _PRIORITY[r.kind])
-        stop = next((r for r in pending if r.kind in STOP_REQUESTS), None)
+        stop = (next((r for r in pending if r.kind in STOP_REQUESTS), None)
+                if self.stops_supersede() else None)
         for request in pending:
             superseded = stop is not None and request.kind in _SUPERSEDED
             if stops_only and request.kind not in STOP_REQUESTS and not superseded:
@@ -569,6 +574,12 @@ class StepPass(ABC, Generic[S]):
                 RequestKind.PROMOTE: self.manual_promote,
                 RequestKind.UNRECOGNISED: self.refuse,
             }[request.kind](request)
+
+    def stops_supersede(self) -> bool:
+        """Whether a stop pending in this pass supersedes a retry or promote pending with it
+        (``handle_requests``): yes, unless the kind knows no stop can act in this pass and
+        offers another request instead."""
+        return True
 
     def supersede(self, request: ManualRequest, stop: ManualRequest) -> None:
         """A retry or promote pending in the pass of a stop (``handle_requests``): ignored,

@@ -120,6 +120,50 @@ def test_a_retry_in_the_pass_that_sees_the_restored_version_serve_retries_after_
 @pytest.mark.parametrize(("key", "reason"), [
     (ramp.EMERGENCY_ROLLBACK_ANNOTATION, Reason.EMERGENCY_ROLLBACK),
     (ramp.ABORT_ANNOTATION, Reason.MANUAL_ABORT),
+])
+def test_a_stop_with_nothing_to_stop_during_a_restore_leaves_the_retry_it_offers_to_act(
+        key: str, reason: Reason) -> None:
+    """A second rollback (or an abort) pending with a retry while the restore is underway: the
+    stop is ignored and offers the retry to withdraw the rollback, so the retry is not
+    superseded by it (two Warnings saying opposite things): it withdraws the rollback. A
+    promote pending with them gets its own answer too, not "annotate again to promote"."""
+    sim = restoring()
+    sim.request(key, "t2")  # on-call presses rollback (or abort) again
+    sim.request(ramp.RETRY_ANNOTATION, "r1")  # then retry, as the message says
+    sim.request(ramp.PROMOTE_ANNOTATION, "step:p1")
+    d = sim.tick(0.5)
+    assert [(e.type, e.reason) for e in d.events] == [
+        ("Warning", reason), ("Normal", Reason.RESTORE_WITHDRAWN),
+        ("Warning", Reason.MANUAL_PROMOTE)]
+    assert "superseded" not in " ".join(e.message for e in d.events)
+    assert d.events[2].message == ("annotation uplift.dev/promote=step:p1 ignored: no canary to "
+                                   "promote")
+    s = d.status
+    assert (s.stable_version, s.emergency_rolled_back_version, s.canary_version) == (
+        "2", None, None)
+    assert d.traffic == TrafficSplit("2")
+    assert {k: s.handled_requests[k] for k in (key, ramp.RETRY_ANNOTATION,
+                                               ramp.PROMOTE_ANNOTATION)} == {
+        key: "t2", ramp.RETRY_ANNOTATION: "r1", ramp.PROMOTE_ANNOTATION: "step:p1"}
+
+
+def test_a_stop_pending_with_a_retry_as_the_restore_ends_still_supersedes_it() -> None:
+    """The restored version serves in that pass: the restore is over, and a retry would
+    restart the canary the rollback replaced (version 2), so the stop wins as anywhere else."""
+    sim = restoring()
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.request(ramp.RETRY_ANNOTATION, "r1")
+    sim.request(ramp.ABORT_ANNOTATION, "a2")
+    d = sim.tick(0.5)
+    assert [e.reason for e in d.events] == [Reason.MANUAL_ABORT, Reason.RETRY,
+                                            Reason.STABLE_RESTORED]
+    assert "superseded by the abort" in d.events[1].message
+    assert (d.status.stable_version, d.status.canary_version) == ("1", None)
+
+
+@pytest.mark.parametrize(("key", "reason"), [
+    (ramp.EMERGENCY_ROLLBACK_ANNOTATION, Reason.EMERGENCY_ROLLBACK),
+    (ramp.ABORT_ANNOTATION, Reason.MANUAL_ABORT),
     (ramp.PROMOTE_ANNOTATION, Reason.MANUAL_PROMOTE),
 ])
 def test_a_request_ignored_during_a_restore_names_the_retry_that_acts(key: str,
