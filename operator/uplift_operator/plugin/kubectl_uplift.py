@@ -14,9 +14,10 @@ token, which the operator acts on once and records in ``status.handledRequests``
 resume set the ramp's ``paused`` field, ``spec.rollout.paused`` of an UpliftModel or
 ``spec.exposure.paused`` of a Campaign. ``status`` compares the request annotations with
 ``status.handledRequests`` as the operator does, so a request written and not acted on yet (the
-operator down) shows as pending. ``resume`` of a ramp that field does not pause writes nothing
-and exits 3: a ramp its gates hold Paused (an inconclusiveLimit) goes on by promote, retry or
-abort, and a "paused set to false" would read as done.
+operator down) shows as pending. ``resume`` of a ramp that field does not pause writes nothing:
+exit 0 when the operator has not acted on that spec yet (the resume is written, its pass to
+come), else exit 3: a ramp its gates hold Paused (an inconclusiveLimit) goes on by the verbs its
+phase message names, and a "paused set to false" would read as done.
 
 That spec field belongs to Git in a GitOps setup: Argo CD's self-heal reverts a ``paused`` that
 Git also declares (an on-call pause silently resumes), and under server-side apply a value Git
@@ -60,8 +61,9 @@ VERBS: dict[str, str] = {
     "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused; "
              "refused on an object applied from Git unless --force)",
     "resume": "continue the ramp (clears that field; refused the same way). When the field is "
-              "already false, writes nothing and exits 3: a ramp held by its gates goes on by "
-              "promote, retry or abort",
+              "already false, writes nothing: exit 0 if the operator has not acted on it yet, "
+              "else exit 3 (a ramp held by its gates goes on by the verbs its phase message "
+              "names)",
 }
 #: (metadata block, key) of the marks a GitOps controller leaves on what it applies from Git:
 #: Argo CD's annotation tracking, its label tracking (the default before Argo CD 3.0; Helm
@@ -111,6 +113,14 @@ class PluginError(Exception):
     code = 1
 
 
+class AlreadyAskedError(PluginError):
+    """A verb whose change is already written and waits for the operator (``resume`` with the
+    spec's ``paused`` false in a generation the operator has not acted on): said on stdout,
+    nothing written, exit code 0: the desired state is there."""
+
+    code = 0
+
+
 class NothingToDoError(PluginError):
     """A verb that would change nothing (``resume`` of a ramp its spec does not pause): said on
     stderr, nothing written, exit code 3 (``EXIT_CODES``)."""
@@ -120,10 +130,12 @@ class NothingToDoError(PluginError):
 
 #: The exit codes, as ``--help`` and docs/operator.md list them.
 EXIT_CODES = {
-    0: "done (status printed, or the request or spec field written)",
+    0: "done (status printed, or the request or spec field written; a resume already written "
+       "that the operator has not acted on yet)",
     1: "failed: kubectl's error (not found, forbidden, ...) or a refusal (an object applied "
        "from Git)",
-    2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force)",
+    2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force), a "
+       "NAME that is not NAME, upliftmodel/NAME or campaign/NAME",
     3: "nothing to do, nothing written: resume of a ramp its spec does not pause",
 }
 #: kubectl's global flags (``kubectl options``) the plugin passes on to every kubectl call, as
@@ -155,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{flag} applies to {' and '.join(verbs)} only, not {args.verb}")
     try:
         kind, name = _target(args.name)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
         kubectl = Kubectl(args.kubeconfig, args.context, args.namespace, passed)
         return _run(kubectl, args.verb, kind, name, full=args.full, force=args.force)
     except PluginError as error:
@@ -162,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "/" not in args.name and "(NotFound)" in message:
             message += (f" (a bare NAME is an UpliftModel: a Campaign? use "
                         f"campaign/{args.name})")
-        print(printable(f"kubectl uplift: {message}"), file=sys.stderr)
+        print(printable(f"kubectl uplift: {message}"),
+              file=sys.stdout if error.code == 0 else sys.stderr)
         return error.code
 
 
@@ -219,7 +235,8 @@ def split_kubectl_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def _parser() -> argparse.ArgumentParser:
     verbs = "\n".join(f"  {verb:<9} {text}" for verb, text in VERBS.items())
     codes = "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
-    flags = ", ".join(sorted(KUBECTL_VALUE_FLAGS | KUBECTL_BOOL_FLAGS, key=lambda f: f.lstrip("-")))
+    flags = ", ".join(sorted(KUBECTL_VALUE_FLAGS, key=lambda f: f.lstrip("-")))
+    booleans = ", ".join(sorted(KUBECTL_BOOL_FLAGS, key=lambda f: f.lstrip("-")))
     parser = argparse.ArgumentParser(
         prog="kubectl uplift", formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s VERB [KIND/]NAME [-n NS] [--context CTX] [--kubeconfig FILE] [--full] "
@@ -228,7 +245,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"verbs (UpliftModels and Campaigns alike):\n{verbs}\n\n"
                "NAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.\n\n"
                "kubectl's global flags pass through to kubectl (--flag=value or --flag "
-               f"value):\n  {flags}\n\nexit codes:\n{codes}")
+               f"value):\n  {flags}\n"
+               "and its boolean ones (--flag or --flag=value only, never --flag value):\n"
+               f"  {booleans}\n\nexit codes:\n{codes}")
     parser.add_argument("verb", choices=list(VERBS), metavar="VERB", help="one of the verbs below")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("-n", "--namespace", default=None,
@@ -270,32 +289,45 @@ def _refuse_if_from_git(body: dict[str, Any], kind: str, verb: str) -> None:
 
 
 def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
-    """Nothing to resume unless the spec pauses the ramp: a ramp held Paused by its gates (an
-    inconclusiveLimit, a pending Manual rollback) with the spec's ``paused`` false goes on by the
-    verbs that act on it, which its phase message names; a "set to false" would read as done."""
+    """Nothing to resume unless the spec pauses the ramp.
+
+    ``status.pausedAt`` is set by the spec's pause too, and cleared only by the operator's
+    next pass: with the spec's ``paused`` false in a generation the operator has not acted on
+    (``_unobserved``: a second ``resume``, or one after Argo CD wrote false), the resume is
+    already written and waits for that pass (``AlreadyAskedError``, exit 0). Only once the
+    operator has acted on the current generation is a ramp still Paused held by itself (a
+    gate's inconclusiveLimit, a pending Manual rollback, a canary not serving, ...): it goes on
+    by the verbs that act on that hold, which its phase message names (a fixed list offered
+    retry for holds a retry ignores); a "set to false" would read as done."""
     field = f"spec.{RAMP_FIELDS[kind]}.paused"
     if ((body.get("spec") or {}).get(RAMP_FIELDS[kind]) or {}).get("paused", False) is True:
         return
     meta, status = body.get("metadata") or {}, body.get("status") or {}
-    said = (f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}: {field} is already "
-            "false, so resume changes nothing (nothing written)")
+    where = f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}"
+    said = f"{where}: {field} is already false, so resume changes nothing (nothing written)"
     if not status.get("pausedAt"):
         raise NothingToDoError(f"{said}: the ramp is not paused (phase {status.get('phase', '-')})")
-    verbs = ("promote (the next step), retry (its gates afresh) or abort" if kind == "upliftmodel"
-             else "promote (the next step) or abort")
+    unobserved = _unobserved(meta, status)
+    if unobserved is not None:
+        raise AlreadyAskedError(
+            f"{where}: resume already written ({field} false); {unobserved}. Nothing written; "
+            "`kubectl uplift status` shows the ramp once it has.")
     message = str(status.get("message") or "").rstrip(". ")
     raise NothingToDoError(
         f"{said}. The ramp itself holds it Paused since {status['pausedAt']}"
-        + (f", and its phase message says why: {message}" if message else "")
-        + f". What acts on a ramp held so: {verbs}.")
+        + (f", and its phase message says why and what acts on it: {message}." if message
+           else "; `kubectl describe` shows its events (an abort acts on any hold).")
+        + " Resume does not lift it.")
 
 
 def _target(text: str) -> tuple[str, str]:
+    """(kind, name) of ``[KIND/]NAME``; ValueError (a usage error) for another kind or no
+    name."""
     kind, _, name = text.rpartition("/")
     if not kind:
         return "upliftmodel", name
     if kind.lower() not in _ALIASES or not name:
-        raise PluginError(f"{text!r}: expected NAME, upliftmodel/NAME or campaign/NAME (or "
+        raise ValueError(f"{text!r}: expected NAME, upliftmodel/NAME or campaign/NAME (or "
                           "another of kubectl's names for them: um/NAME, camp/NAME, ...)")
     return _ALIASES[kind.lower()], name
 
@@ -365,7 +397,7 @@ def render_status(body: dict[str, Any]) -> str:
         f"Stable:    {status.get('stableVersion') or '-'}",
         f"Canary:    {status.get('canaryVersion') or '-'}  weight {status.get('canaryWeight', 0)}%"
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
-        f"Paused:    {_paused(spec, status, 'rollout')}",
+        f"Paused:    {_paused(meta, spec, status, 'rollout')}",
     ]
     rolled_back = _rolled_back(status)
     if rolled_back:
@@ -404,15 +436,34 @@ def _clipped(token: str, limit: int = 64) -> str:
     return token if len(token) <= limit else token[:limit - 1] + "…"
 
 
-def _paused(spec: dict[str, Any], status: dict[str, Any], ramp: str) -> str:
+def _unobserved(meta: dict[str, Any], status: dict[str, Any]) -> str | None:
+    """"the operator has not acted on generation N yet" when ``status.observedGeneration`` is
+    behind ``metadata.generation`` (the operator down or behind), else None (both must be
+    numbers: a status without ``observedGeneration`` says nothing of it)."""
+    generation, observed = meta.get("generation"), status.get("observedGeneration")
+    if (isinstance(generation, int) and isinstance(observed, int)
+            and not isinstance(generation, bool) and not isinstance(observed, bool)
+            and observed < generation):
+        return (f"the operator has not acted on generation {generation} yet "
+                f"(status.observedGeneration {observed})")
+    return None
+
+
+def _paused(meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any],
+            ramp: str) -> str:
     """Whether the ramp is held Paused (``status.pausedAt``) and whether the spec asks it
     (``spec.<ramp>.paused``): an inconclusiveLimit or a Manual rollback holds it too, with the
-    spec's paused false, which a bare "False" next to "Phase: Paused" denied."""
+    spec's paused false, which a bare "False" next to "Phase: Paused" denied. A ``pausedAt``
+    the spec's pause set stays until the operator's next pass: with the spec's paused false in
+    a generation not acted on yet, it is a resume to come, not a hold of the ramp's own."""
     asked = (spec.get(ramp) or {}).get("paused", False) is True
     field = f"spec.{ramp}.paused"
     held = status.get("pausedAt")
     if held and asked:
         return f"yes, since {held} ({field} true)"
+    unobserved = _unobserved(meta, status) if held else None
+    if unobserved is not None:
+        return f"yes, since {held} ({field} false, written: {unobserved})"
     if held:
         return f"yes, since {held} (held by the ramp, {field} false: see the phase's message)"
     if asked:
@@ -468,7 +519,7 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"ROI:       {_estimate(status.get('roi'))}",
         f"Spend:     {spend}",
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
-        f"Paused:    {_paused(spec, status, 'exposure')}",
+        f"Paused:    {_paused(meta, spec, status, 'exposure')}",
     ]
     return "\n".join(lines + _requests(meta, status)
                      + _common(status, money=_budget_gate_names(spec)))

@@ -336,7 +336,7 @@ def test_single_file_bundle_runs_on_a_bare_python(tmp_path: Path) -> None:
     assert "rollback" in done.stdout and "--kubeconfig" in done.stdout
     bad = subprocess.run([sys.executable, "-I", "-S", str(target), "status", "x/y"],
                          capture_output=True, text=True, check=False, timeout=60)
-    assert bad.returncode == 1 and "expected NAME, upliftmodel/NAME or campaign/NAME" in bad.stderr
+    assert bad.returncode == 2 and "expected NAME, upliftmodel/NAME or campaign/NAME" in bad.stderr
 
 
 def test_the_bundle_on_a_python_too_old_says_so_in_one_line(
@@ -357,7 +357,7 @@ def test_the_bundle_on_a_python_too_old_says_so_in_one_line(
     monkeypatch.setattr(sys, "argv", ["kubectl-uplift", "status", "x/y"])
     with pytest.raises(SystemExit) as exited:
         exec(main, {"__name__": "__main__"})
-    assert exited.value.code == 1 and "expected NAME" in capsys.readouterr().err
+    assert exited.value.code == 2 and "expected NAME" in capsys.readouterr().err
 
 
 def _older_pythons() -> list[str]:
@@ -440,9 +440,18 @@ def test_the_crds_declare_the_names_tested() -> None:
 
 @pytest.mark.parametrize("text", ["deployment/spring", "upliftmodel.example.com/spring",
                                   "campaign/", "um.v1.uplift.dev/spring"])
-def test_another_kind_or_group_is_refused(text: str) -> None:
-    with pytest.raises(plugin.PluginError, match="expected NAME"):
+def test_another_kind_or_group_is_refused_as_a_usage_error(
+        text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: exit 1, which the docs keep for kubectl's error or a refusal."""
+    with pytest.raises(ValueError, match="expected NAME"):
         plugin._target(text)
+    calls = _fake_kubectl(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit) as exited:
+        plugin.main(["status", text])
+    assert exited.value.code == 2
+    assert "kubectl uplift: error: " in capsys.readouterr().err
+    assert not calls.exists(), "kubectl not called"
 
 
 def test_a_ramp_held_paused_by_something_else_than_the_spec_is_not_shown_unpaused() -> None:
@@ -532,23 +541,58 @@ _HELD = {"phase": "Paused", "message": "gate effect Inconclusive 3 times at step
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])
-@pytest.mark.parametrize(("target", "ramp", "verbs"), [
-    ("m", "rollout", "promote (the next step), retry (its gates afresh) or abort"),
-    ("campaign/m", "exposure", "promote (the next step) or abort")])
+@pytest.mark.parametrize(("target", "ramp"), [("m", "rollout"), ("campaign/m", "exposure")])
+@pytest.mark.parametrize("generations", [{}, {"observedGeneration": 8}])
 def test_resume_of_a_ramp_held_by_its_gates_changes_nothing_and_says_what_acts(
-        target: str, ramp: str, verbs: str, force: list[str], tmp_path: Path,
+        target: str, ramp: str, generations: dict[str, int], force: list[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Before: "spec.rollout.paused set to false", exit 0, and the ramp stayed Paused (its
-    inconclusiveLimit holds it, not the spec)."""
-    calls = _fake_kubectl(tmp_path, monkeypatch, spec={ramp: {"paused": False}}, status=_HELD)
+    inconclusiveLimit holds it, not the spec). What acts is what the phase message names (the
+    operator's words for that hold): a fixed list offered retry for holds a retry ignores (a
+    canary whose spec points back at the stable, a Campaign's inconclusiveLimit)."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, metadata={"generation": 8},
+                          spec={ramp: {"paused": False}}, status={**_HELD, **generations})
     assert plugin.main(["resume", target, *force]) == 3
     assert [call[0] for call in _calls(calls)] == ["get"], "nothing written"
     out, err = capsys.readouterr()
     assert out == ""
     assert f"spec.{ramp}.paused is already false, so resume changes nothing" in err
     assert "holds it Paused since 2026-12-07T09:00:00+00:00" in err
-    assert "gate effect Inconclusive 3 times at step 1: promote or abort" in err
-    assert err.rstrip().endswith(f"What acts on a ramp held so: {verbs}.")
+    assert ("its phase message says why and what acts on it: gate effect Inconclusive 3 times "
+            "at step 1: promote or abort. Resume does not lift it.") in err
+    assert "retry" not in err
+
+
+@pytest.mark.parametrize(("target", "ramp"), [("m", "rollout"), ("campaign/m", "exposure")])
+def test_resume_again_before_the_operator_acted_says_it_is_written_and_exits_0(
+        target: str, ramp: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The spec's pause set ``pausedAt``, which only the operator's next pass clears: a second
+    resume (or one after Argo CD wrote paused false) before that pass said "the ramp itself
+    holds it" and offered retry or abort, exit 3. The generation not acted on yet says the
+    resume is written and waits for the operator."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, metadata={"generation": 8},
+                          spec={ramp: {"paused": False}},
+                          status={**_HELD, "observedGeneration": 7})
+    assert plugin.main(["resume", target]) == 0
+    assert [call[0] for call in _calls(calls)] == ["get"], "nothing written"
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (f"kubectl uplift: {'upliftmodel' if ramp == 'rollout' else 'campaign'} "
+                   f"growth/spring: resume already written (spec.{ramp}.paused false); the "
+                   "operator has not acted on generation 8 yet (status.observedGeneration 7). "
+                   "Nothing written; `kubectl uplift status` shows the ramp once it has.\n")
+    assert "holds it" not in out and "abort" not in out
+    body = {"metadata": {"namespace": "growth", "name": "spring", "generation": 8},
+            "spec": {"modelRef": {"name": "m"}, ramp: {"paused": False, "steps": []}},
+            "status": {**_HELD, "observedGeneration": 7}}
+    render = plugin.render_status if ramp == "rollout" else plugin.render_campaign
+    assert (f"Paused:    yes, since 2026-12-07T09:00:00+00:00 (spec.{ramp}.paused false, "
+            "written: the operator has not acted on generation 8 yet "
+            "(status.observedGeneration 7))") in render(body)
+    body["status"]["observedGeneration"] = 8
+    assert (f"Paused:    yes, since 2026-12-07T09:00:00+00:00 (held by the ramp, spec.{ramp}."
+            "paused false: see the phase's message)") in render(body)
 
 
 def test_resume_of_a_ramp_not_paused_at_all_changes_nothing(
@@ -617,6 +661,11 @@ def test_help_lists_the_global_flags_and_the_exit_codes(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "--as, --as-group, --as-uid," in out and "--token" in out and "--user" in out
     assert all(f"  {code}  {text[:20]}" in out for code, text in plugin.EXIT_CODES.items())
+    # A boolean flag never takes a separate value (split_kubectl_flags): --help says so.
+    assert ("its boolean ones (--flag or --flag=value only, never --flag value):\n"
+            "  --disable-compression, --insecure-skip-tls-verify, --match-server-version, "
+            "--warnings-as-errors\n") in out
+    assert "--insecure-skip-tls-verify" not in out.split("its boolean ones")[0]
 
 
 @pytest.mark.parametrize(("target", "hint"), [("spring-email", True), ("um/spring-email", False),
