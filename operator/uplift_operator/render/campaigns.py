@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignTreatment, Targeting
-from uplift_operator.api.v1alpha1.common import parse_duration
+from uplift_operator.api.v1alpha1.common import duration_whole_seconds, parse_duration
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
@@ -287,8 +287,10 @@ def _window(window: str) -> int:
     """The attribution window in whole seconds within the runtime's bounds (the operator
     refuses one outside them), a fraction rounded up as an UpliftModel's
     (``services.campaigns_file.attribution_window_seconds``): 1.5s is 2, never 1."""
-    seconds = _seconds("spec.experiment.attributionWindow", window)
-    return min(max(1, math.ceil(seconds)), MAX_WINDOW_SECONDS)
+    _seconds("spec.experiment.attributionWindow", window)  # refused as any duration
+    # Counted from the exact sum by the helper an UpliftModel's window is (1.1h is 3960 s for
+    # both): the timedelta above rounds to microseconds, a float sum drifts past 3960.
+    return min(max(1, duration_whole_seconds(window)), MAX_WINDOW_SECONDS)
 
 
 def _seconds(field_name: str, duration: str) -> float:

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +64,10 @@ from pydantic import ValidationError
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignStatus
-from uplift_operator.api.v1alpha1.common import MAX_ATTRIBUTION_WINDOW_SECONDS, duration_seconds
+from uplift_operator.api.v1alpha1.common import (
+    MAX_ATTRIBUTION_WINDOW_SECONDS,
+    duration_whole_seconds,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure
@@ -319,8 +321,7 @@ def attribution_window_seconds(window: str | None) -> int:
     server bounded it is read at the bound (the model is InvalidSpec, naming it): longer, the
     runtime would refuse the whole file, every Campaign of the model with it."""
     raw = window or ExperimentSpec.model_fields["attribution_window"].default
-    seconds = min(duration_seconds(str(raw)), MAX_ATTRIBUTION_WINDOW_SECONDS)
-    return max(1, math.ceil(seconds))
+    return max(1, min(duration_whole_seconds(str(raw)), MAX_ATTRIBUTION_WINDOW_SECONDS))
 
 
 def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,

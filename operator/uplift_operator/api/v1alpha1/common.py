@@ -8,6 +8,7 @@ here, in the models, and never in the CRD schema, so what a user applied stays w
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ __all__ = [
     "cel_seconds",
     "clamp_durations",
     "duration_seconds",
+    "duration_whole_seconds",
     "durations",
     "field_rules",
     "name_rule",
@@ -74,7 +76,8 @@ MAX_STATE_COUNTS = 256
 # Go-style durations plus days ("14d"), the unit attribution windows are naturally written in.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNIT_SECONDS = {"ms": Fraction(1, 1000), "s": Fraction(1), "m": Fraction(60),
+                 "h": Fraction(3600), "d": Fraction(86400)}
 
 #: The longest duration any Duration field takes: a hundred years (of 366 days). The pattern
 #: alone let through values a pass could not add to a time ("3000000d", "1000000000d": an
@@ -175,13 +178,26 @@ def name_rule(pattern: str, message: str) -> JsonValue:
             "optionalOldSelf": True, "message": message}
 
 
-def duration_seconds(text: str) -> float:
-    """A ``Duration``'s length in seconds, however long (``parse_duration`` refuses one longer
-    than ``MAX_DURATION_SECONDS``; this only measures it)."""
+def _exact_seconds(text: str) -> Fraction:
+    """A ``Duration``'s exact length in seconds: each part's decimal number times its unit, as
+    a fraction (in floats ``1.1h`` was 3960.0000000000005 s)."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"malformed duration {text!r}")
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return sum((Fraction(n) * _UNIT_SECONDS[u] for n, u in parts), Fraction(0))
+
+
+def duration_seconds(text: str) -> float:
+    """A ``Duration``'s length in seconds, however long (``parse_duration`` refuses one longer
+    than ``MAX_DURATION_SECONDS``; this only measures it): the float nearest the exact sum."""
+    return float(_exact_seconds(text))
+
+
+def duration_whole_seconds(text: str) -> int:
+    """A ``Duration``'s length in whole seconds, a fraction rounded up (``1500ms`` is 2), from
+    the exact sum: ``1.1h`` is 3960, never 3961 (a float sum's ceiling). An attribution window
+    is counted so for an UpliftModel's version split and a Campaign's entry alike."""
+    return math.ceil(_exact_seconds(text))
 
 
 def parse_duration(text: str) -> dt.timedelta:
