@@ -184,22 +184,32 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     return problems
 
 
+#: A quantity with an integer exponent: one ``quantity_value`` does not read is past e64 (the
+#: CRD's ``QUANTITY_PATTERN`` bounds it since; an object stored before may hold ``1e99``).
+_INTEGER_EXPONENT = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
+
+
 def _resource_problems(spec: UpliftModelSpec) -> list[str]:
     """The CRD's quantity pattern and request-over-limit rules (``ResourceRequirements``), for
     an object stored before them: rendered, such resources reach every predictor, the stable's
     included, and Seldon's update of each Deployment fails (the graph frozen as it is).
     Refused, the pass is InvalidSpec and the graph keeps the resources it has
     (``services.upliftmodel._invalid``). A quantity Kubernetes does not parse (a fractional
-    exponent, ``1e2.5``: the pattern let it through before) is named first; it is not compared
-    with its limit (``requests_over_limits`` skips it)."""
+    exponent, ``1e2.5``: the pattern let it through before), or one past e64 (``1e99``, which
+    the operator does not compute), is named first; it is not compared with its limit
+    (``requests_over_limits`` skips it)."""
     resources = spec.serving.resources
     if resources is None:
         return []
     problems = [
-        f"spec.serving.resources.{part}.{resource}: {value!r} is not a quantity a Pod takes "
-        "(a decimal number, then Ki..Ei, n, u, m, k, M..E, or an integer exponent up to e64 "
-        "such as e3: Kubernetes refuses a fractional one); rendered, no predictor of the "
-        "serving graph, the stable's included, could be updated"
+        f"spec.serving.resources.{part}.{resource}: {value!r} " + (
+            "has an exponent outside e-64..e64, which the operator computes no quantity "
+            "beyond (no resource is that large or small; the CRD refuses it since)"
+            if isinstance(value, str) and _INTEGER_EXPONENT.fullmatch(value) else
+            "is not a quantity a Pod takes (a decimal number, then Ki..Ei, n, u, m, k, M..E, "
+            "or an integer exponent up to e64 such as e3: Kubernetes refuses a fractional "
+            "one); rendered, no predictor of the serving graph, the stable's included, could "
+            "be updated")
         for part, quantities in (("requests", resources.requests), ("limits", resources.limits))
         if quantities is not None
         for resource in COMPARED_RESOURCES

@@ -16,7 +16,11 @@ import pytest
 from pydantic import ValidationError
 
 from uplift_operator.api.crds import UPLIFTMODEL
-from uplift_operator.api.v1alpha1.common import QUANTITY_PATTERN, ResourceRequirements
+from uplift_operator.api.v1alpha1.common import (
+    QUANTITY_PATTERN,
+    ResourceRequirements,
+    quantity_value,
+)
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.seldon import SeldonV1Backend, quantities_as_strings
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
@@ -58,6 +62,11 @@ def test_the_schema_is_int_or_string_in_the_structural_form() -> None:
     # The exponent is an integer (resource.ParseQuantity refuses a fractional one).
     ("1e-3", True), ("2E+3", True), ("1e2.5", False), ("1.5e.5", False), ("2E3.", False),
     ("1e", False),
+    # Bounded to e-64..e64, what ``quantity_value`` computes: past it an object the API server
+    # took was InvalidSpec, named as a fractional exponent (review-final-api qty).
+    ("1e64", True), ("1e-64", True), ("1E+64", True), ("1e59", True), ("1e9", True),
+    ("1e0", True), ("1e65", False), ("1e-65", False), ("1e70", False), ("1e100", False),
+    ("1e640", False),
 ])
 def test_the_pattern_follows_kubernetes_quantity_grammar(text: str, matches: bool) -> None:
     assert bool(re.fullmatch(QUANTITY_PATTERN, text)) is matches
@@ -97,3 +106,16 @@ def test_the_rendered_graph_gets_every_quantity_as_a_string() -> None:
 def test_quoting_a_value_renders_the_same_graph() -> None:
     assert quantities_as_strings({"limits": {"cpu": 2}}) == quantities_as_strings(
         {"limits": {"cpu": "2"}})
+
+
+@pytest.mark.parametrize("exponent", [*range(-70, 71), 99, 100, 640, 6400])
+def test_the_pattern_takes_the_exponents_the_operator_computes(exponent: int) -> None:
+    """The CRD takes a quantity exactly when ``quantity_value`` reads it."""
+    text = f"1e{exponent:+d}"
+    assert bool(re.fullmatch(QUANTITY_PATTERN, text)) is (quantity_value(text) is not None)
+    assert bool(re.fullmatch(QUANTITY_PATTERN, text)) is (abs(exponent) <= 64)
+
+
+def test_an_exponent_past_e64_stored_before_the_crd_refused_it_is_still_typed() -> None:
+    parsed = ResourceRequirements.model_validate({"requests": {"cpu": "1e99"}})
+    assert parsed.requests is not None and parsed.requests.cpu == "1e99"

@@ -121,12 +121,12 @@ def test_the_problem_names_the_resource_and_both_quantities() -> None:
 
 
 @pytest.mark.parametrize(("section", "quantity"), [
-    ("requests", "1e2.5"), ("limits", "1.5e.5"), ("requests", "2E3."), ("limits", "1e99")])
+    ("requests", "1e2.5"), ("limits", "1.5e.5"), ("requests", "2E3.")])
 def test_a_quantity_kubernetes_does_not_parse_is_named(section: str, quantity: str) -> None:
     """A fractional exponent passed the CRD's pattern before (review-api quantity.py) and was
-    rendered into every predictor's pod spec, the stable's included; one past e64 is none the
-    operator computes. An object stored before is InvalidSpec naming the field, once: it is not
-    compared with its limit (no value to compare)."""
+    rendered into every predictor's pod spec, the stable's included. An object stored before is
+    InvalidSpec naming the field, once: it is not compared with its limit (no value to
+    compare)."""
     other = "limits" if section == "requests" else "requests"
     spec = _model({section: {"cpu": quantity}, other: {"cpu": "1"}}).spec
     problems = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
@@ -136,6 +136,22 @@ def test_a_quantity_kubernetes_does_not_parse_is_named(section: str, quantity: s
         "decimal number, then Ki..Ei, n, u, m, k, M..E, or an integer exponent up to e64 such "
         "as e3: Kubernetes refuses a fractional one); rendered, no predictor of the serving "
         "graph, the stable's included, could be updated"]
+
+
+@pytest.mark.parametrize(("section", "quantity"), [
+    ("limits", "1e99"), ("requests", "1e65"), ("limits", "1E-70"), ("requests", "2.5e+100")])
+def test_an_exponent_past_e64_is_named_as_such(section: str, quantity: str) -> None:
+    """The CRD's pattern took any integer exponent before; the operator computes none past e64,
+    and such an object is InvalidSpec. Its problem said "Kubernetes refuses a fractional one"
+    of an integer exponent (review-final-api qty): it says what is wrong now."""
+    other = "limits" if section == "requests" else "requests"
+    spec = _model({section: {"cpu": quantity}, other: {"cpu": "1"}}).spec
+    problems = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+                if p.startswith("spec.serving.resources")]
+    assert problems == [
+        f"spec.serving.resources.{section}.cpu: {quantity!r} has an exponent outside "
+        "e-64..e64, which the operator computes no quantity beyond (no resource is that large "
+        "or small; the CRD refuses it since)"]
 
 
 def test_every_quantity_kubernetes_does_not_parse_is_named() -> None:
