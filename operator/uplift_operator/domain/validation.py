@@ -63,7 +63,7 @@ __all__ = ["EXPERIMENT_IMMUTABLE", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContr
            "credential_problems", "duration_problems", "gate_bound_problems",
            "ignored_gate_fields", "ignored_targeting_fields", "query_variables",
            "schema_problems", "validate_against_model", "validate_campaign",
-           "validate_upliftmodel"]
+           "validate_upliftmodel", "while_a_canary_runs"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -257,6 +257,17 @@ def _blank_holdout_text(unit_key: str, salt: str | None) -> list[str]:
 #: What a problem of a Campaign's ``spec.experiment`` adds: the API server's transition rules
 #: refuse any change of it (``CampaignExperiment``), so the fix is a new Campaign.
 EXPERIMENT_IMMUTABLE = "(immutable: create the Campaign again under a new name)"
+
+
+def while_a_canary_runs(problems: Sequence[str], namespace: str, name: str) -> list[str]:
+    """An UpliftModel's ``problems`` while a canary runs (``status.canaryVersion``): the API
+    server's transition rule then refuses any change of ``spec.experiment``, so a problem of it
+    (an attribution window under 1s stored before the CRD's rule, say) says the fix comes after
+    an abort; an edit fixing it now is refused."""
+    hint = (f"(spec.experiment cannot change while a canary runs: abort it with "
+            f"`kubectl uplift abort -n {namespace} {name}`, then fix)")
+    return [f"{problem} {hint}" if problem.startswith("spec.experiment.") else problem
+            for problem in problems]
 
 
 def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],

@@ -871,19 +871,25 @@ def _validate(body: Mapping[str, Any], deps: Dependencies) -> tuple[UpliftModelS
     problems: its pass holds it as InvalidSpec and still acts on an abort or an emergency
     rollback, as the other checks' problems do."""
     raw = body.get("spec") or {}
+    namespace, name = str(body["metadata"]["namespace"]), str(body["metadata"]["name"])
+    canary = bool((body.get("status") or {}).get("canaryVersion"))
+
+    def said(problems: list[str]) -> list[str]:
+        """While a canary runs the API server refuses any change of spec.experiment."""
+        return validation.while_a_canary_runs(problems, namespace, name) if canary else problems
+
     try:
         spec = UpliftModelSpec.model_validate(raw)
     except ValidationError as error:
         stored = _stored_before_patterns(raw, error)
         if stored is None:
-            return None, validation.schema_problems(error)
+            return None, said(validation.schema_problems(error))
         checked, spec, refused = stored
     else:
         checked, refused = spec, []
-    namespace, name = str(body["metadata"]["namespace"]), str(body["metadata"]["name"])
-    return spec, [*refused, *validated(lambda: validation.validate_upliftmodel(
+    return spec, said([*refused, *validated(lambda: validation.validate_upliftmodel(
         checked, deps.metric_templates, namespace=namespace, name=name, policy=deps.policy),
-        f"{KIND} {namespace}/{name}")]
+        f"{KIND} {namespace}/{name}")])
 
 
 def _tracking_uri_stand_in(value: str) -> tuple[str | None, str]:
