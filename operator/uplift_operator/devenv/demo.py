@@ -330,7 +330,7 @@ class DemoStack:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"the runtime still serves campaign {scenarios.CAMPAIGN} "
-                           f"{timeout:.0f}s after its deletion")
+                           f"{timeout:.0f}s after its deletion" + self.predictor_troubles())
 
     def wait_campaign_served(self, timeout: float = 60.0) -> float:
         """Seconds until a request naming the Campaign is answered (the operator rendered the
@@ -353,7 +353,7 @@ class DemoStack:
                 last = str(error)
             time.sleep(0.3)
         raise TimeoutError(f"no request naming campaign {scenarios.CAMPAIGN} answered within "
-                           f"{timeout:.0f}s; last: {last}")
+                           f"{timeout:.0f}s; last: {last}" + self.predictor_troubles())
 
     def wait_first_scored(self, timeout: float = 180.0, tick: Callable[[], None] = lambda: None
                           ) -> float:
@@ -370,7 +370,13 @@ class DemoStack:
             tick()
             time.sleep(0.2)
         raise TimeoutError(f"no request scored after {timeout:.0f}s; "
-                           f"last error: {self.simulator.tally.last_error}")
+                           f"last error: {self.simulator.tally.last_error}"
+                           + self.predictor_troubles())
+
+    def predictor_troubles(self) -> str:
+        """The serving agent's predictors without a ready process, each with its last failure
+        and log (``ServingAgent.troubles``), for a wait's timeout; "" when none."""
+        return "".join(f"\n  {line}" for line in self.agent.troubles())
 
     def check_alive(self) -> None:
         """Raise naming the first component that is gone (and where to read why), so a wait

@@ -22,6 +22,10 @@ labels (``deployment_name``, ``predictor_name``, ``predictor_version``, ``servic
 ``code``) plus ``namespace``, so the ``seldon-*`` metric templates work on this machine.
 
 ``Route.delay`` adds a fixed latency to one predictor (the ``latency`` scenario's slow node).
+
+``Route.down``: a predictor that was ready and is being restarted keeps its route and weight and
+its rows are answered 503 (reports for its decisions too), as Istio keeps a route's weight while
+the pods behind it are down; the other predictors' shares are not raised meanwhile.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ def unit_position(unit_id: str) -> float:
 
 @dataclass(frozen=True)
 class Route:
-    """One ready predictor: its name, version, traffic weight and MLServer URL."""
+    """One predictor: its name, version, traffic weight and MLServer URL; ``down`` while it is
+    restarted (its share answered 503)."""
 
     predictor: str
     version: str
@@ -60,6 +65,7 @@ class Route:
     url: str
     canary: bool = False
     delay: float = 0.0
+    down: bool = False
 
 
 def decision_version(decision_id: str) -> str:
@@ -166,7 +172,7 @@ class WeightedRouter:
 
     def set_routes(self, namespace: str, name: str, routes: Sequence[Route],
                    unit_key: str = "unit_id") -> None:
-        """Replace the ready predictors of one SeldonDeployment; an empty list removes it."""
+        """Replace the routed predictors of one SeldonDeployment; an empty list removes it."""
         with self._lock:
             if routes:
                 self._routes[(namespace, name)] = (tuple(routes), unit_key)
@@ -179,7 +185,8 @@ class WeightedRouter:
 
     def served_share(self, namespace: str, name: str) -> tuple[dict[str, float], int]:
         """What the split did under the weights in force: each version's share of the rows
-        served since these weights were set (rather than what they declare), and how many."""
+        routed since these weights were set (rather than what they declare; a restarting
+        predictor's, answered 503, included), and how many."""
         with self._lock:
             routes = self._routes.get((namespace, name), ((), ""))[0]
             served = self.served.get((namespace, name), Counter())
@@ -274,6 +281,9 @@ class WeightedRouter:
                 served[(weights, route.predictor)] += len(rows)
         answers = []
         for route, rows in groups.values():
+            if route.down:  # no endpoint behind the route: Istio's 503, the weight unchanged
+                return 503, {"error": f"predictor {route.predictor}: no ready process "
+                                      "(restarting)"}
             started = time.perf_counter()
             if route.delay:
                 time.sleep(route.delay)
@@ -301,6 +311,9 @@ class WeightedRouter:
             groups.setdefault(route.predictor, (route, []))[1].append(item)
         accepted = 0
         for route, group in groups.values():
+            if route.down:
+                return 503, {"error": f"predictor {route.predictor}: no ready process "
+                                      "(restarting)"}
             try:
                 response = self._session().post(f"{route.url}/{rest}", json={kind: group},
                                                 timeout=30)

@@ -14,10 +14,14 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   processes share one host, each on free ports of its own, metrics at ``/metrics``:
   ``local_env``);
 * routes requests by the predictors' ``traffic`` through :class:`router.WeightedRouter`; weight
-  changes reach the router at the next poll without restarting anything;
+  changes reach the router at the next poll without restarting anything. A predictor that was
+  ready and is being restarted keeps its weight, its share of the rows answered 503 (Istio keeps
+  a route's weight while its pods are down; re-spreading it would give the others, a canary, more
+  than their weights); one still loading for the first time is routed around;
 * writes the status fields Seldon's controller writes (integrations.md §1), in Seldon 1.17.1's
   shape where the operator reads them: ``state`` Creating while a process loads, is restarted
-  or a predictor waits for a missing ConfigMap, Available when every predictor's process is
+  (``description``: the predictor's last failure, its log's path) or a predictor waits for a
+  missing ConfigMap, Available when every predictor's process is
   ready, Failed (with the log tail) when one was never ready within the Deployment's progress
   deadline (``PROGRESS_DEADLINE_SECONDS``); ``deploymentStatus`` per Seldon Deployment name with
   ``replicas`` and ``availableReplicas`` (a zero left out). Not Seldon's values: each
@@ -26,8 +30,10 @@ For every ``machinelearning.seldon.io/v1`` SeldonDeployment it:
   replicas); ``address.url`` is the router's ingress path (Seldon: the first predictor's
   Service inside the cluster). docs/demo.md lists these and the timing differences;
 * restarts a process that exits as the kubelet restarts a container (CrashLoopBackOff): after
-  10 s, doubled at each restart up to 300 s (``restart_delay``); one not ready within 300 s is
-  stopped and restarted the same way (a pod would stay unready until its liveness probe fails);
+  10 s, doubled at each restart up to 300 s (``restart_delay``), back to 10 s after a run that
+  lasted 10 min; one not ready within 300 s is stopped and restarted the same way (a pod would
+  stay unready until its liveness probe fails); each failure is logged (a warning: the exit
+  code, the log's path, the next delay);
 * registers each process as a Prometheus target labelled as a Kubernetes scrape of the pod would
   be: ``namespace``, ``seldon_deployment_id``/``deployment_name``, ``predictor_name``,
   ``predictor_version``, ``pod`` (the runtime's own ``model``/``version`` labels come with the
@@ -60,7 +66,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -87,7 +93,8 @@ GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
 DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
 
 #: The kubelet's back-off before restarting a container that exited (CrashLoopBackOff): 10 s,
-#: doubled after each restart, at most 300 s; reset once it ran ``BACKOFF_RESET_SECONDS``.
+#: doubled after each restart, at most 300 s; reset when the run that ended had lasted
+#: ``BACKOFF_RESET_SECONDS`` (ready that long: not counting an earlier, long healthy run).
 RESTART_BACKOFF_SECONDS = 10.0
 MAX_RESTART_BACKOFF_SECONDS = 300.0
 BACKOFF_RESET_SECONDS = 600.0
@@ -219,7 +226,8 @@ class Predictor:
     state: str = "Creating"  # Creating → Available; Creating again while restarted; Failed
     description: str = ""
     started_at: float = field(default_factory=time.monotonic)  # created (the Deployment's)
-    ready_at: float | None = None
+    ready_at: float | None = None  # when the current run got ready; None once it ended
+    ever_ready: bool = False  # some run got ready: routed (503) while restarted, never Failed
     stopped: bool = False
     restarts: int = 0
     restart_at: float | None = None  # when the next start is due, after an exit or a failure
@@ -255,17 +263,30 @@ class Predictor:
             self.server.stop()
             return
         self.state, self.ready_at, self.description = "Available", time.monotonic(), ""
+        self.ever_ready = True
 
     def down(self, why: str, now: float) -> None:
-        """The process exited or never got ready: the next start after the back-off; state
-        Creating, or Failed past the progress deadline (``state_while_down``)."""
+        """The process exited or never got ready: the next start after the back-off (from 10 s
+        again when this run had been ready ``BACKOFF_RESET_SECONDS``); state Creating, or Failed
+        past the progress deadline (``state_while_down``); ``description`` the failure and the
+        log's path; a warning logged."""
         if self.ready_at is not None and now - self.ready_at >= BACKOFF_RESET_SECONDS:
             self.restarts = 0
-        self.description = why
-        self.restart_at = now + restart_delay(self.restarts, self.backoff)
+        self.ever_ready = self.ever_ready or self.ready_at is not None
+        self.ready_at = None  # this run is over: a later, short one must not reset the back-off
+        server = self.server
+        code = server.exit_code if server is not None else None
+        log = f"; log {server.log}" if server is not None else ""
+        # The log's path last: a status description keeps a failure's end.
+        self.description = why[-(800 - len(log)):] + log
+        delay = restart_delay(self.restarts, self.backoff)
+        self.restart_at = now + delay
         self.restarts += 1
-        self.state = state_while_down(self.ready_at is not None, self.started_at, now,
-                                      self.deadline)
+        self.state = state_while_down(self.ever_ready, self.started_at, now, self.deadline)
+        first = next((line for line in why.splitlines() if line.strip()), why)
+        logger.warning("serving agent: predictor %s/%s/%s down (exit code %s): %s%s; restart %d "
+                       "in %g s", self.namespace, self.deployment, self.name, code, first, log,
+                       self.restarts, delay)
 
     def due(self, now: float) -> bool:
         """Called at every reconcile: notices a ready process that exited, keeps the state
@@ -279,8 +300,7 @@ class Predictor:
                 server.stop()
             self.down(f"MLServer exited with {code}{_tail(server.log)}"[-800:], now)
         if self.state != "Available":
-            self.state = state_while_down(self.ready_at is not None, self.started_at, now,
-                                          self.deadline)
+            self.state = state_while_down(self.ever_ready, self.started_at, now, self.deadline)
         return self.restart_at is not None and now >= self.restart_at
 
     def stop(self, drain_wait: float | None = DRAIN_WAIT_SECONDS) -> None:
@@ -353,6 +373,24 @@ class ServingAgent:
             if not thread.is_alive():
                 return thread.name
         return None
+
+    def troubles(self) -> list[str]:
+        """One line per predictor without a ready process: its state, restarts, the first and
+        last line of its last failure and its log's path (what a wait names when it times out:
+        a crash loop is otherwise only in the status description and the log)."""
+        with self._lock:
+            predictors = sorted(self.predictors.values(),
+                                key=lambda p: (p.namespace, p.deployment, p.name))
+        lines = []
+        for p in predictors:
+            if p.state == "Available":
+                continue
+            said = [line for line in p.description.splitlines() if line.strip()]
+            what = (f"{said[0]} … {said[-1]}" if len(said) > 1 else said[0] if said
+                    else "loading" + (f"; log {p.server.log}" if p.server is not None else ""))
+            lines.append(f"predictor {p.namespace}/{p.deployment}/{p.name} {p.state}, "
+                         f"{p.restarts} restart(s): {what}")
+        return lines
 
     def stop(self) -> None:
         """Stop polling and every MLServer process."""
@@ -484,7 +522,11 @@ class ServingAgent:
             return
         ns, name, predictor = key
         if any((ns, m.config_map) not in self.config_maps for m in mounts if not m.optional):
-            return  # as a pod whose ConfigMap is missing: not started until it exists
+            # As a pod whose ConfigMap is missing: not started until it exists. The old
+            # template's process serves meanwhile, and is restarted as before if it exits.
+            if current is not None and current.due(time.monotonic()):
+                self._start(current)
+            return
         if current is not None:  # a new pod template: replace the process
             current.stop()
         workdir = self.workdir / ns / name / predictor / str(int(time.time() * 1000))
@@ -515,21 +557,25 @@ class ServingAgent:
     def _route(self, ns: str, name: str, predictors: list[Mapping[str, Any]],
                roles: Mapping[str, str]) -> None:
         """The router's routes for the graph's predictors; ``roles``: version → role, as the
-        graph says (``render.seldon.version_roles``), the canary's units first."""
+        graph says (``render.seldon.version_roles``), the canary's units first. A predictor
+        that was ready and is restarted keeps its route and weight, marked ``down`` (its rows
+        get a 503, as Istio's route to pods that are down); one never ready yet has none."""
         routes = []
         unit_key = "unit_id"
         for spec in predictors:
             p = self.predictors.get((ns, name, spec["name"]))
-            if p is None or p.state != "Available" or p.server is None or spec.get("shadow"):
+            if p is None or p.server is None or spec.get("shadow"):
+                continue
+            up = p.state == "Available"
+            if not up and not p.ever_ready:
                 continue
             unit_key = p.env.get("UPLIFT_UNIT_KEY", unit_key)
             role = roles.get(str((spec.get("annotations") or {}).get("version", "")), "")
             routes.append(Route(spec["name"], p.version, int(spec.get("traffic", 0) or 0),
                                 p.server.url, canary=role == "canary",
-                                delay=self._delays(p.version)))
+                                delay=self._delays(p.version), down=not up))
         if routes and sum(r.weight for r in routes) == 0 and len(routes) == 1:
-            routes = [Route(routes[0].predictor, routes[0].version, 100, routes[0].url,
-                            routes[0].canary, routes[0].delay)]
+            routes = [replace(routes[0], weight=100)]
         self.router.set_routes(ns, name, routes, unit_key)
 
     def _write_status(self, body: Mapping[str, Any], predictors: list[Mapping[str, Any]]) -> None:
@@ -548,6 +594,12 @@ class ServingAgent:
             state, description = "Available", ""
         else:
             state, description = "Creating", ""
+            # Not Seldon's (it says nothing while Creating): why a predictor is down, so a
+            # crash loop is not silent for the progress deadline.
+            cause = next((p for p in started if p.state != "Available" and p.description), None)
+            if cause is not None:
+                said = f"predictor {cause.name}: "
+                description = said + cause.description[-(1000 - len(said)):]
         # What Seldon 1.17.1 writes (docs/dataplane.md "Reading a SeldonDeployment's status"):
         # no observedGeneration; per Deployment, keyed by the names Seldon gives (what the
         # operator matches), only replicas and availableReplicas, a zero left out. A stable

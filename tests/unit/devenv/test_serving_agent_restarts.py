@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 from kubernetes import client
 
 from uplift_operator.devenv import serving_agent
-from uplift_operator.devenv.router import WeightedRouter
+from uplift_operator.devenv.demo import DemoStack
+from uplift_operator.devenv.router import WeightedRouter, split_rows
 from uplift_operator.devenv.serving_agent import (
     NOT_PROGRESSING,
     Predictor,
@@ -222,3 +224,147 @@ def test_past_the_progress_deadline_the_graph_is_failed_with_the_cause(
     assert status["description"].startswith("predictor v2: ")
     assert "ImportError" in status["description"]
     assert NOT_PROGRESSING in status["description"]
+
+
+# --- a restarting predictor keeps its share (503), a crash loop says why -------------------------
+
+
+def _ready_then_crashed(agent: ServingAgent, api: _Api, predictor: str) -> Predictor:
+    """Every predictor Available, then ``predictor``'s process exits (noticed, not restarted)."""
+    agent.reconcile_once()
+    _settle(agent)
+    agent.reconcile_once()
+    assert api.patches[-1]["status"]["state"] == "Available"
+    p = agent.predictors[("ns", "m", predictor)]
+    assert p.server is not None
+    p.server.exit_code = 1  # type: ignore[misc]
+    agent.reconcile_once()
+    assert p.state == "Creating" and p.restart_at is not None
+    return p
+
+
+def test_a_restarting_stable_keeps_its_weight_and_its_rows_get_503(
+        server: type[_Server], tmp_path: Path) -> None:
+    """Since a stable that exits went Creating it was dropped from the routes and the router
+    spread the weights over the rest: a 30 % canary got every row during the back-off, which
+    the operator's split check and online effect then saw. Istio keeps the weight and 503s."""
+    body = _graph()
+    body["spec"]["predictors"][0]["traffic"], body["spec"]["predictors"][1]["traffic"] = 70, 30
+    agent, api = _agent(tmp_path, body, restart_backoff=60.0)
+    _ready_then_crashed(agent, api, "v1")
+    routes = {r.predictor: r for r in agent.router.routes("ns", "m")}
+    assert {name: (r.weight, r.down) for name, r in routes.items()} == {
+        "v1": (70, True), "v2": (30, False)}
+    units = [str(i) for i in range(400)]
+    groups = split_rows({"inputs": [{"name": "unit_id", "data": units}]}, "unit_id",
+                        list(routes.values()))
+    assert 200 < len(groups["v1"][1]) < 360  # ≈ 70 % still falls to the stable
+    # A unit of the stable's share: 503, without a request to any process.
+    unit = groups["v1"][1][0]
+    code, answer = agent.router.handle("/seldon/ns/m/v2/models/m/infer", json.dumps(
+        {"inputs": [{"name": "unit_id", "datatype": "BYTES", "shape": [1, 1],
+                     "data": [units[unit]]}]}).encode())
+    assert code == 503 and "v1" in answer["error"]
+    code, _ = agent.router.handle("/seldon/ns/m/uplift/v1/outcomes", json.dumps(
+        {"outcomes": [{"decision_id": "u~a~t~1"}]}).encode())
+    assert code == 503  # reports for the stable's decisions too: its Service has no endpoint
+
+
+def test_a_predictor_loading_for_the_first_time_is_routed_around(
+        server: type[_Server], tmp_path: Path) -> None:
+    server.failures = ["mlserver: process exited with 1"]
+    agent, _ = _agent(tmp_path, _graph(), restart_backoff=60.0)
+    agent.reconcile_once()
+    _settle(agent)
+    agent.reconcile_once()
+    assert [(r.predictor, r.down) for r in agent.router.routes("ns", "m")] == [("v1", False)]
+
+
+def test_a_crash_loop_says_why_in_the_status_and_the_log(
+        server: type[_Server], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A crash-looping MLServer used to be silent until the progress deadline: Creating without
+    a description, nothing logged."""
+    server.failures = ["mlserver: process exited with 1\nModuleNotFoundError: sklearn"] * 3
+    agent, api = _agent(tmp_path, _graph(), restart_backoff=60.0)
+    with caplog.at_level("WARNING", logger=serving_agent.__name__):
+        agent.reconcile_once()
+        _settle(agent)
+        agent.reconcile_once()
+    p = agent.predictors[("ns", "m", "v2")]
+    assert p.server is not None
+    status = api.patches[-1]["status"]
+    assert status["state"] == "Creating"
+    assert status["description"].startswith("predictor v2: ")
+    assert "ModuleNotFoundError" in status["description"]
+    assert status["description"].endswith(f"log {p.server.log}")
+    [record] = [r for r in caplog.records if "down" in r.getMessage()]
+    said = record.getMessage()
+    assert "ns/m/v2" in said and "exit code 1" in said and str(p.server.log) in said
+    assert "restart 1 in 60 s" in said
+    [line] = agent.troubles()
+    assert line.startswith("predictor ns/m/v2 Creating, 1 restart(s): mlserver: process exited")
+    assert "ModuleNotFoundError" in line and str(p.server.log) in line
+
+
+def test_the_back_off_resets_only_after_a_run_that_itself_lasted_ten_minutes(
+        tmp_path: Path) -> None:
+    """The reset used to compare with the time the first run got ready, never cleared: after
+    one long healthy run every later failure restarted after 10 s, forever."""
+    p = _predictor(tmp_path)
+    p.ready_at, p.ever_ready, p.state = 100.0, True, "Available"
+    now, delays = 800.0, []  # up 700 s, then a crash loop (each start fails within 1 s)
+    for _ in range(5):
+        p.down("exited", now)
+        assert p.restart_at is not None
+        delays.append(p.restart_at - now)
+        now = p.restart_at + 1.0
+    assert delays == [10, 20, 40, 80, 160]
+    p.ready_at = now  # a run that lasts 10 min: from 10 s again
+    p.down("exited", now + 600.0)
+    assert p.restart_at == now + 610.0
+    p.ready_at = now + 700.0  # a short one after it: doubled
+    p.down("exited", now + 710.0)
+    assert p.restart_at == now + 730.0
+
+
+def test_an_old_process_that_exits_while_the_new_template_waits_for_its_config_map_is_restarted(
+        server: type[_Server], tmp_path: Path) -> None:
+    """The template changed to mount a ConfigMap that does not exist yet: the old process serves
+    on; when it exited, nothing noticed (the early return skipped it): Available, routed to a
+    dead port."""
+    body = _graph()
+    agent, api = _agent(tmp_path, body, restart_backoff=0.01)
+    agent.reconcile_once()
+    _settle(agent)
+    agent.reconcile_once()
+    old = agent.predictors[("ns", "m", "v2")]
+    body["spec"]["predictors"][1] = _graph(config_map="absent")["spec"]["predictors"][1]
+    agent.reconcile_once()
+    assert agent.predictors[("ns", "m", "v2")] is old  # waits: the old process serves on
+    assert old.server is not None
+    old.server.exit_code = 1  # type: ignore[misc]
+    agent.reconcile_once()
+    assert old.state == "Creating" and old.restarts == 1
+    assert api.patches[-1]["status"]["state"] == "Creating"
+    assert [(r.predictor, r.down) for r in agent.router.routes("ns", "m")] == [
+        ("v1", False), ("v2", True)]
+    time.sleep(0.02)
+    started = server.started
+    agent.reconcile_once()  # the back-off passed: the old template's process again
+    _settle(agent)
+    agent.reconcile_once()
+    assert server.started == started + 1 and old.state == "Available"
+    assert agent.predictors[("ns", "m", "v2")] is old
+
+
+def test_the_demo_s_first_wait_names_the_predictor_that_does_not_start(tmp_path: Path) -> None:
+    stack = DemoStack(tmp_path, tmp_path / "customers.csv", say=lambda _: None)
+    stack.simulator = SimpleNamespace(  # type: ignore[assignment]
+        paused=True, tally=SimpleNamespace(rows=0, last_error="none"))
+    stack.router = WeightedRouter()
+    trouble = "predictor demo/m/v1 Creating, 3 restart(s): exited with 1 … ImportError; log /w/l"
+    stack.agent = SimpleNamespace(troubles=lambda: [trouble])  # type: ignore[assignment]
+    stack.check_alive = lambda: None  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError) as raised:
+        stack.wait_first_scored(timeout=0.05)
+    assert trouble in str(raised.value)
