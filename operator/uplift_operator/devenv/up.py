@@ -66,8 +66,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help=f"customers per second (default {scenarios.RATE:.0f})")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where data and logs go (default: a new temporary directory, "
-                             "removed at the end unless the run failed, exits non-zero or "
-                             "UPLIFT_DEV_KEEP=1)")
+                             "removed at the end unless the run failed, exits non-zero "
+                             "(after Ctrl-C: only if a scenario or a component went wrong) "
+                             "or UPLIFT_DEV_KEEP=1)")
     parser.add_argument("--report", type=Path, default=None,
                         help="PNG report path (default: <workdir>/report.png, kept)")
     parser.add_argument("--plain", action="store_true",
@@ -114,9 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     code = 0
     failed = True  # until the run ends without an exception: its logs are kept
+    started = stopped = wrong = False
     try:
         with _preparing(stack, plain):
             stack.start()
+        started = True
         live = _Screen(stack, plain=plain)
 
         def tick() -> None:
@@ -150,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             print(f"\nstopping ({stop})", flush=True)
         code = 0 if args.duration and str(stop) == "--duration" else 130
-        failed = False
+        failed, stopped = False, True
+        wrong = went_wrong(outcomes, stack if started else None)
     finally:
         # Stop everything first: printing can fail (a closed terminal or pipe) and must not
         # leave processes behind.
@@ -161,9 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = _write_report(stack, outcomes, report)
         _quietly(lambda: _summary(outcomes, stack, written))
         if keep_workdir(failed, code, keep=os.environ.get("UPLIFT_DEV_KEEP") == "1",
-                        given=args.workdir is not None):
+                        given=args.workdir is not None, stopped=stopped, wrong=wrong):
             # The error above may name a log in it ("see <workdir>/operator.log").
-            if failed or code != 0:
+            if failed or wrong or (code != 0 and not stopped):
                 _quietly(lambda: print(f"logs kept in {workdir}", file=sys.stderr, flush=True))
         else:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -172,11 +176,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def keep_workdir(failed: bool, code: int, *, keep: bool, given: bool) -> bool:
+def keep_workdir(failed: bool, code: int, *, keep: bool, given: bool, stopped: bool = False,
+                 wrong: bool = False) -> bool:
     """Whether the run's working directory (logs, MLflow's store, Prometheus' data) stays: when
     ``--workdir`` named it (``given``), ``UPLIFT_DEV_KEEP=1`` (``keep``), or the run ``failed``
-    (an exception) or exits non-zero, so that the logs an error message names are still there."""
-    return given or keep or failed or code != 0
+    (an exception) or exits non-zero, so that the logs an error message names are still there.
+    A run ``stopped`` as asked (Ctrl-C, SIGTERM, SIGHUP, ``--duration``: how every ``--hold``
+    run ends, with 130) keeps it only when something went ``wrong`` (``went_wrong``)."""
+    if given or keep or failed:
+        return True
+    return wrong if stopped else code != 0
+
+
+def went_wrong(outcomes: Sequence[Any], stack: Any | None) -> bool:
+    """At a stop: whether a scenario ended otherwise than expected, or a component of the
+    started ``stack`` (None: not started) is gone (``DemoStack.check_alive`` raises)."""
+    if any(not o.expected for o in outcomes):
+        return True
+    if stack is None:
+        return False
+    try:
+        stack.check_alive()
+    except Exception:
+        return True
+    return False
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,16 +19,48 @@ from uplift_operator.devenv import controlplane, demo, mlflow_server, prometheus
 # --- the logs an error names --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("failed", "code", "keep", "given", "kept"), [
-    (False, 0, False, False, False),   # a good run cleans up after itself
-    (True, 0, False, False, True),     # an exception: its message may name a log in the workdir
-    (False, 1, False, False, True),    # a decision not the expected one
-    (False, 130, False, False, True),  # stopped by the user
-    (False, 0, True, False, True),     # UPLIFT_DEV_KEEP=1
-    (False, 0, False, True, True),     # --workdir: the user's directory
+@pytest.mark.parametrize(("failed", "code", "keep", "given", "stopped", "wrong", "kept"), [
+    (False, 0, False, False, False, False, False),   # a good run cleans up after itself
+    (True, 0, False, False, False, False, True),     # an exception: it may name a log in it
+    (False, 1, False, False, False, False, True),    # a decision not the expected one
+    # Stopped by the user (Ctrl-C: how every --hold run ends, 130): kept only if something went
+    # wrong. It used to be kept whenever the exit code was not 0, so after every --hold run.
+    (False, 130, False, False, True, False, False),
+    (False, 130, False, False, True, True, True),    # a scenario or a component went wrong
+    (False, 0, False, False, True, True, True),      # --duration, a scenario went wrong
+    (False, 130, True, False, True, False, True),    # UPLIFT_DEV_KEEP=1
+    (False, 130, False, True, True, False, True),    # --workdir
+    (False, 0, True, False, False, False, True),     # UPLIFT_DEV_KEEP=1
+    (False, 0, False, True, False, False, True),     # --workdir: the user's directory
 ])
-def test_keep_workdir(failed: bool, code: int, keep: bool, given: bool, kept: bool) -> None:
-    assert up.keep_workdir(failed, code, keep=keep, given=given) is kept
+def test_keep_workdir(failed: bool, code: int, keep: bool, given: bool, stopped: bool,
+                      wrong: bool, kept: bool) -> None:
+    assert up.keep_workdir(failed, code, keep=keep, given=given, stopped=stopped,
+                           wrong=wrong) is kept
+
+
+def test_went_wrong_at_a_stop() -> None:
+    def outcome(expected: bool) -> Any:
+        return SimpleNamespace(expected=expected)
+
+    def stack(alive: bool) -> Any:
+        def check_alive() -> None:
+            if not alive:
+                raise RuntimeError("the operator exited with 1; see operator.log")
+        return SimpleNamespace(check_alive=check_alive)
+
+    assert not up.went_wrong([outcome(True)], stack(alive=True))
+    assert up.went_wrong([outcome(True), outcome(False)], stack(alive=True))
+    assert up.went_wrong([outcome(True)], stack(alive=False))
+    assert not up.went_wrong([], None)  # stopped while the stack started: nothing to ask
+
+
+def test_a_stop_as_asked_with_nothing_wrong_removes_the_workdir(
+        fake_stack: type[_FakeStack], capsys: pytest.CaptureFixture[str]) -> None:
+    fake_stack.error = up._StopError("SIGINT")  # Ctrl-C
+    assert up.main(["--plain"]) == 130
+    assert fake_stack.workdir is not None and not fake_stack.workdir.exists()
+    assert "logs kept" not in capsys.readouterr().err
 
 
 class _FakeStack:
@@ -145,3 +178,25 @@ def test_background_hands_over_its_value_or_its_error() -> None:
     assert slow.thread.daemon and not slow.done()
     blocked.set()
     assert slow.result(5) is True
+
+
+class _StartedStack(_FakeStack):
+    """Starts; Ctrl-C comes while it waits for the first scored request, the operator gone."""
+
+    def start(self) -> None:
+        pass
+
+    def wait_first_scored(self, **_: Any) -> float:
+        raise up._StopError("SIGINT")
+
+    def check_alive(self) -> None:
+        raise RuntimeError("the operator exited with 1")
+
+
+def test_a_stop_after_a_component_failed_keeps_the_workdir(
+        fake_stack: type[_FakeStack], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(demo, "DemoStack", _StartedStack)
+    assert up.main(["--plain"]) == 130
+    assert _StartedStack.workdir is not None and _StartedStack.workdir.exists()
+    assert f"logs kept in {_StartedStack.workdir}" in capsys.readouterr().err
