@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -50,6 +51,8 @@ EVENT_POSTERS = 8
 DRAIN_SCRAPE_SLACK = 5
 MODEL_PLURAL = "upliftmodels"
 _GRAPHS = SeldonV1Backend()
+#: The kinds the passes reconcile (a model's campaigns file among them).
+KINDS = (upliftmodel.KIND, campaign.KIND, campaigns_file.FILE_KIND)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,10 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 4  # kopf's own sync handlers: indexes, deletions
     settings.execution.default_backoff = 10
+    # Before the first scrape: the last pass's end is the start until a pass ends (a process
+    # hung since its start ages from there; one restarted healthy at rest does not look hung,
+    # its first passes maybe before a scrape), and the reconcile counters are at 0.
+    observability.process_started(KINDS, time.time())
     if config.metrics_port:
         observability.serve(config.metrics_port)
     objects = watched_objects()
@@ -106,7 +113,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
                                                 thread_name_prefix="alias-read")
     memo["wakeups"] = Wakeups(observe_error_backoff=observability.passes_in_error_backoff,
                               observe_tasks=observability.resources)
-    for kind in (upliftmodel.KIND, campaign.KIND, campaigns_file.FILE_KIND):
+    for kind in KINDS:
         observability.resources(kind, 0)  # from the start: a process hung before any pass
     memo["heap_trim"] = process_memory.start_trimming()
     # A watch event wakes a pass (handlers.watches): its routine success is not worth a line.

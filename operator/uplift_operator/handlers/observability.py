@@ -34,7 +34,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
-           "paused_by_inconclusive_gate", "pruned", "reconciling", "refused", "resources",
+           "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
+           "resources",
            "rollback_pending", "scrapes", "serve", "spec_stuck", "started", "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
@@ -140,6 +141,13 @@ LAST_PASS = Gauge("uplift_operator_last_pass_timestamp_seconds",
                   "When the last completed pass of each resource began (Unix time); a value that "
                   "stops moving means nothing reconciles the resource.",
                   ["kind", "namespace", "name"], registry=REGISTRY)
+LAST_PASS_END = Gauge(
+    "uplift_operator_last_pass_end_timestamp_seconds",
+    "When this process last ended a reconcile pass of any resource and kind, whatever its "
+    "result (ok, error, conflict, gone), Unix time; the process's start time until its first "
+    "pass ends, so it exists from the start. At rest every resource passes at least every "
+    "10 minutes (the resync): far older while uplift_operator_resources is above 0, a hung "
+    "process, since its start too (UpliftOperatorNotReconciling).", registry=REGISTRY)
 CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "uplift_operator_campaign_budget_exhausted",
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
@@ -339,6 +347,20 @@ def resources(kind: str, count: int) -> None:
     RESOURCES.labels(kind).set(count)
 
 
+#: The results a pass ends with (``reconciling``): each kind's counter series exist at 0 from
+#: the process's start (``process_started``), as a series born at 1 reads as no ``rate()``.
+RESULTS = ("ok", "error", "conflict", "gone")
+
+
+def process_started(kinds: Iterable[str], now: float) -> None:
+    """The process started at ``now`` (Unix time) and passes ``kinds``: the last pass's end is
+    its start until a pass ends, and the reconcile counters of each kind and result are 0."""
+    LAST_PASS_END.set(now)
+    for kind in kinds:
+        for result in RESULTS:
+            RECONCILES.labels(kind, result)
+
+
 def graph_roll_timed_out() -> None:
     GRAPH_ROLLS_TIMED_OUT.inc()
 
@@ -385,6 +407,7 @@ def reconciling(kind: str, namespace: str, name: str, *,
     """Count and time one whole pass (decision, status write, events); once it completes,
     record when it began (tests use that to prove a pass ran in a window where nothing was
     expected to change). A pass that raised (a refused status write too) counts as an error.
+    However it ended, the process's last pass end is now (``LAST_PASS_END``).
     ``last_pass=False``: counted and timed only, no per-resource series (a model's campaigns
     file: ``uplift_operator_last_pass_timestamp_seconds`` is the UpliftModels' and Campaigns')."""
     began, started = time.time(), time.monotonic()
@@ -400,6 +423,7 @@ def reconciling(kind: str, namespace: str, name: str, *,
             LAST_PASS.labels(kind, namespace, name).set(began)
     finally:
         RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+        LAST_PASS_END.set(time.time())
 
 
 def pass_queued(kind: str, seconds: float) -> None:
