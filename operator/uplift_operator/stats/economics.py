@@ -104,14 +104,18 @@ def campaign_economics(
     ``treated_value``/``control_value`` optionally summarise per-unit value (e.g. spend) and then
     replace ``value_per_conversion``. ``n_star`` switches the bounds to the anytime-valid CS.
 
-    ``population`` must be ≥ 0 and the costs finite and ≥ 0 (ValueError otherwise): a negative
-    population turns the bounds over (lower > upper), and a negative cost makes the ROI NaN
-    where a cost of 0 means "nothing spent" (the ROI undefined, NaN by design).
+    ``population`` must be finite and ≥ 0, ``value_per_conversion`` finite and the costs finite
+    and ≥ 0 (ValueError otherwise): a negative population turns the bounds over (lower >
+    upper), a NaN or infinite population or value makes every figure NaN or infinite while
+    looking like a result, and a negative cost makes the ROI NaN where a cost of 0 means
+    "nothing spent" (the ROI undefined, NaN by design).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if population is not None and population < 0:
-        raise ValueError(f"population must be ≥ 0, got {population}")
+    if population is not None and not (math.isfinite(population) and population >= 0):
+        raise ValueError(f"population must be finite and ≥ 0, got {population}")
+    if not math.isfinite(value_per_conversion):
+        raise ValueError(f"value_per_conversion must be finite, got {value_per_conversion}")
     for name, amount in (("cost_per_treated", cost_per_treated), ("fixed_cost", fixed_cost)):
         if not (math.isfinite(amount) and amount >= 0.0):
             raise ValueError(f"{name} must be finite and ≥ 0, got {amount}")

@@ -1,6 +1,7 @@
 """``campaign_economics`` refuses the inputs that make its figures meaningless rather than
 returning them: a negative population turns every bound over (lower > upper), a negative or
-non-finite cost makes the ROI NaN as if nothing were spent. A population or cost of 0 stays
+non-finite cost makes the ROI NaN as if nothing were spent, a NaN or infinite population or
+value per conversion makes every figure NaN or infinite. A population or cost of 0 stays
 allowed (nothing treated, nothing spent: the ROI undefined, NaN by design)."""
 
 from __future__ import annotations
@@ -15,11 +16,25 @@ from uplift_operator.stats.results import ArmStats
 T, C = ArmStats.proportion(1200, 10_000), ArmStats.proportion(1000, 10_000)
 
 
-@pytest.mark.parametrize("population", [-1, -5000])
-def test_a_negative_population_is_refused(population: int) -> None:
-    with pytest.raises(ValueError, match="population must be ≥ 0"):
+@pytest.mark.parametrize("population", [-1, -5000, math.nan, math.inf])
+def test_a_negative_or_non_finite_population_is_refused(population: int) -> None:
+    with pytest.raises(ValueError, match="population must be finite and ≥ 0"):
         campaign_economics(T, C, population=population, value_per_conversion=10.0,
                            cost_per_treated=0.1)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_value_per_conversion_is_refused(value: float) -> None:
+    with pytest.raises(ValueError, match="value_per_conversion must be finite"):
+        campaign_economics(T, C, value_per_conversion=value, cost_per_treated=0.1)
+
+
+def test_a_negative_value_per_conversion_still_answers() -> None:
+    # A conversion that costs more than it brings is a finite value: its bounds turn over
+    # with it (a larger lift, a larger loss), they are not refused.
+    loss = campaign_economics(T, C, value_per_conversion=-10.0, cost_per_treated=0.1)
+    value = loss.incremental_value
+    assert value.lower <= value.estimate <= value.upper < 0
 
 
 @pytest.mark.parametrize(("field", "amount"), [
