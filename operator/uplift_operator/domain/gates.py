@@ -334,8 +334,9 @@ def evaluate_gate(gate: GateSpecBase,
       spend, i.e. on Δ against the break-even Δ = spend per treated unit × (1 + ``min``) /
       value per conversion (``min`` default 0), both as realized by the treatments sent: Pass
       when the lower bound is ≥ ``min``, Fail when the upper bound is below. The break-even is
-      frozen when the evidence starts; one realized beyond ``BREAK_EVEN_TOLERANCE`` of it
-      starts the evidence afresh (``_roi``).
+      frozen when the evidence starts; one realized clearly (beyond sampling noise) outside
+      ``BREAK_EVEN_TOLERANCE`` of it starts the evidence afresh, and a Pass (Fail) not shown
+      at the realized break-even is held (``_roi``).
     * ``budget``: spend of the current period (counted, not sampled) against the budget: Fail
       with a ``Suspension`` until the period rolls over once it is reached or what is left
       pays for no treatment (never a rollback), Pass below it.
@@ -1847,17 +1848,51 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
                    threshold=theta, samples=t.units, memory=new_memory, design_samples=design)
 
 
-#: The roi gate's memory key for the break-even Δ* its evidence is tested against (``reference``).
+#: The roi gate's memory key for the break-even Δ* its evidence is tested against (``reference``;
+#: ``counts``: the treated conversions and units it was realized over).
 _BREAK_EVEN = "breakEven"
 #: How far (relative) the realized break-even may move from the one the evidence started with
 #: before that evidence is dropped (``_roi``).
 BREAK_EVEN_TOLERANCE = 0.1
+#: The coefficient of variation assumed for one conversion's value (and one treated unit's
+#: cost) when judging whether the break-even moved: the value per conversion is a mean over the
+#: treated conversions of the treatments' values (when they differ), so its relative standard
+#: error is at most this over √conversions while a conversion's value varies by no more than
+#: its mean (two treatments of values a < b: CV ≤ (b − a)/(2√(ab))).
+BREAK_EVEN_VALUE_CV = 1.0
 
 
-def _break_even_moved(frozen: float, realized: float) -> bool:
+def _break_even_basis(state: SequentialState | None) -> tuple[int, int]:
+    """The treated conversions and units the frozen break-even was realized over (0, 0: not
+    known, a status written before they were kept)."""
+    if state is None or len(state.counts) != 2:
+        return 0, 0
+    return state.counts[0], state.counts[1]
+
+
+def _break_even_relative_variance(conversions: int, units: int) -> float:
+    """The (log-scale) variance of a break-even c̄(1 + min)/v realized over ``conversions``
+    treated conversions and ``units`` treated units, at ``BREAK_EVEN_VALUE_CV`` (0: not known)."""
+    if conversions <= 0 or units <= 0:
+        return 0.0
+    return BREAK_EVEN_VALUE_CV ** 2 * (1 / conversions + 1 / units)
+
+
+def _break_even_moved(frozen: float, realized: float, *, spread: float = 0.0,
+                      z: float = 0.0) -> bool:
     """Whether the realized break-even left the band of ±``BREAK_EVEN_TOLERANCE`` (relative)
-    around the frozen one (a NaN ``frozen``: none frozen yet, so not moved)."""
-    return math.isfinite(frozen) and abs(realized - frozen) > BREAK_EVEN_TOLERANCE * abs(frozen)
+    around the frozen one, clearly: the interval realized · exp(±z·√spread) (``spread`` the
+    log-scale variance of realized/frozen) lies entirely outside the band. A NaN ``frozen``
+    (none frozen yet) or a zero one (``min`` = −1) has not moved; nor has one whose sign
+    differs, which no realized costs produce."""
+    if not (math.isfinite(frozen) and math.isfinite(realized)) or frozen == 0:
+        return False
+    ratio = realized / frozen
+    if ratio <= 0:
+        return False
+    shift, half = math.log(ratio), z * math.sqrt(spread)
+    return (shift - half > math.log1p(BREAK_EVEN_TOLERANCE)
+            or (BREAK_EVEN_TOLERANCE < 1 and shift + half < math.log1p(-BREAK_EVEN_TOLERANCE)))
 
 
 def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
@@ -1866,10 +1901,15 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
 
     Δ* is frozen in the memory (``breakEven``) at the look the evidence starts, as the mixture's
     τ² is: the running p-values, bounds and carried strata are evidence against that null only.
-    While the realized Δ* stays within ±``BREAK_EVEN_TOLERANCE`` of it (the mix of treatments
-    moves a little look to look) the test goes on against the frozen one; once it leaves the
-    band (a shift from cheap e-mails to costly coupons) the evidence is dropped and the look is
-    Inconclusive, the new Δ* frozen for the evidence that starts at the next look. The value
+    While the realized Δ* is not clearly beyond ±``BREAK_EVEN_TOLERANCE`` of it (the mix of
+    treatments moves a little look to look, and v and c̄ are realized over a step's treated
+    conversions and units, so a few dozen conversions move them by chance) the test goes on
+    against the frozen one; once an interval at α around the realized one (its noise and the
+    frozen one's, ``BREAK_EVEN_VALUE_CV``) lies outside the band (a shift from cheap e-mails to
+    costly coupons) the evidence is dropped and the look is Inconclusive, the new Δ* frozen for
+    the evidence that starts at the next look. A Pass (Fail) shown against the frozen Δ* is
+    held Inconclusive while the realized one is dearer (cheaper) and the look's bound on Δ
+    does not clear it: the ROI shown at the realized costs is not past ``min`` yet. The value
     and spend are read only once the holds are passed: a measurement that waits for its first
     cohort (``pending``) carries no economics to judge."""
     new_memory = dict(memory)
@@ -1896,27 +1936,42 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     def roi(delta: float) -> float:
         return v * delta / per_unit - 1
 
-    frozen = (memory.get(_BREAK_EVEN) or SequentialState()).reference
-    if _break_even_moved(frozen, realized):
+    kept = memory.get(_BREAK_EVEN)
+    frozen = (kept or SequentialState()).reference
+    # The realized break-even rests on this look's treated conversions (v, a mean of the
+    # treatments' values over them) and units (c̄, the mix sent): a look of a few dozen
+    # conversions moves it by tens of per cent by chance alone. It has moved only once an
+    # interval at the gate's α around it lies outside the band, the frozen one's noise counted.
+    spread = (_break_even_relative_variance(t.conversions, t.units)
+              + _break_even_relative_variance(*_break_even_basis(kept)))
+    if t.conversions <= 0:
+        spread = math.inf
+    z = NormalDist().inv_cdf(1 - gate.alpha / 2)
+    basis = (t.conversions, t.units)
+    if _break_even_moved(frozen, realized, spread=spread, z=z):
         for key in ("effect", "effectEstimate"):
             new_memory.pop(key, None)
-        new_memory[_BREAK_EVEN] = SequentialState(reference=realized)
+        new_memory[_BREAK_EVEN] = SequentialState(reference=realized, counts=basis)
         estimate = t.conversions / t.units - c.conversions / c.units
         return _Judged(GateVerdict.INCONCLUSIVE,
                        f"the break-even moved from {frozen:.4g} to {realized:.4g} (realized "
-                       f"spend per unit {per_unit:.4g}, value per conversion {v:.4g}; more than "
+                       f"spend per unit {per_unit:.4g}, value per conversion {v:.4g} over "
+                       f"{t.conversions} treated conversions; more than "
                        f"{BREAK_EVEN_TOLERANCE:.0%} from the one the evidence was gathered "
-                       f"against): ROI evidence starts afresh (ROI {roi(estimate):+.4g} at this "
-                       f"look; treated {t.conversions}/{t.units}, holdout {c.conversions}/"
-                       f"{c.units})", value=roi(estimate), threshold=floor, samples=t.units,
-                       memory=new_memory, design_samples=design)
+                       f"against, beyond sampling noise): ROI evidence starts afresh (ROI "
+                       f"{roi(estimate):+.4g} at this look; treated {t.conversions}/{t.units}, "
+                       f"holdout {c.conversions}/{c.units})", value=roi(estimate),
+                       threshold=floor, samples=t.units, memory=new_memory,
+                       design_samples=design)
     # A gate whose memory has no break-even yet (its first look, or a status written before it
     # was kept) takes this look's: the evidence so far is judged against it from now on.
     theta = frozen if math.isfinite(frozen) else realized
-    new_memory[_BREAK_EVEN] = SequentialState(reference=theta)
+    new_memory[_BREAK_EVEN] = (kept if kept is not None and math.isfinite(frozen)
+                               and len(kept.counts) == 2
+                               else SequentialState(reference=theta, counts=basis))
     against = (f"; judged against the break-even {theta:.4g} the evidence started with "
-               f"(realized {realized:.4g}, within {BREAK_EVEN_TOLERANCE:.0%})"
-               if f"{theta:.4g}" != f"{realized:.4g}" else "")
+               f"(realized {realized:.4g}, not clearly more than {BREAK_EVEN_TOLERANCE:.0%} "
+               f"from it)" if f"{theta:.4g}" != f"{realized:.4g}" else "")
     result = _effect_against(gate, t, c, theta, memory, new_memory)
     verdict = _VERDICT_OF[result.decision]
     state = new_memory["effect"]
@@ -1926,6 +1981,16 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     shown = {GateVerdict.PASS: f"ROI ≥ {floor:.4g} shown{earlier} (p = {state.p_pass:.3g})",
              GateVerdict.FAIL: f"ROI < {floor:.4g} shown{earlier} (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {floor:.4g} yet (p = {state.p_pass:.3g})")
+    if (verdict is GateVerdict.PASS and theta < realized and result.lower < realized) or (
+            verdict is GateVerdict.FAIL and theta > realized and result.upper > realized):
+        # Shown against the frozen break-even, but not at the costs realized now (the bound
+        # does not clear their break-even): the ROI shown at them is not yet past min.
+        bound = (f"lower bound {result.lower:+.4g}" if verdict is GateVerdict.PASS
+                 else f"upper bound {result.upper:+.4g}")
+        verdict = GateVerdict.INCONCLUSIVE
+        shown = (f"{shown.split(' (p = ')[0]} against the break-even {theta:.4g} the evidence "
+                 f"started with, not yet at the realized costs (break-even {realized:.4g}, the "
+                 f"incremental conversion rate's {bound}): held")
     verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
     return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "
                             f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "

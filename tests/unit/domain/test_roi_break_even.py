@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pytest
 from tests.unit.domain.test_exposure import SPEC
 
@@ -157,3 +158,114 @@ def test_a_worthless_value_is_still_an_error_once_there_is_something_to_judge(
     outcome = gates.evaluate_gate(_roi(), bad, None, T0)
     assert outcome.verdict is GateVerdict.ERROR
     assert "an ROI needs a value per conversion > 0" in outcome.message
+
+
+def _counts(treated: int, t_conv: int, holdout: int, h_conv: int, value: float,
+            spend: float) -> RoiMeasurement:
+    return RoiMeasurement(
+        arms=CampaignArms(ArmCounts(treated, t_conv), ArmCounts(holdout, h_conv)),
+        holdout_fraction=0.1, value_per_conversion=value, spend=spend,
+        completeness=OutcomeCompleteness(expected=treated + holdout, received=treated + holdout))
+
+
+def test_a_fixed_mix_over_noisy_steps_never_restarts_the_evidence() -> None:
+    # e-mail (cost 0.05, value 5, 2 %) and coupon (cost 0.50, value 60, 3 %) sent 50/50, the
+    # holdout at the rate that makes the true ROI +100 %; five steps of eight looks, counts,
+    # spend and the conversion-weighted v read since each step started (as the collector
+    # does): the first looks of a step rest on ~25 conversions, which move v by ±15 % by chance.
+    # Nothing was edited: the break-even never moved, so the evidence is never dropped.
+    rng = np.random.default_rng(11)
+    cost, value, base = np.array([0.05, 0.50]), np.array([5.0, 60.0]), np.array([0.02, 0.03])
+    c_true, v_true = 0.275, (0.5 * 0.02 * 5 + 0.5 * 0.03 * 60) / 0.025
+    p0 = 0.025 - 2 * c_true / v_true
+    roi, status, looked, outside = _roi(), None, 0, 0
+    for step in range(5):
+        if status is not None:
+            status = gates.next_step(status)
+        nt, ct, nh, ch = np.zeros(2, int), np.zeros(2, int), 0, 0
+        for _ in range(8):
+            looked += 1
+            n = int(rng.binomial(1200, 0.9))
+            k = int(rng.binomial(n, 0.5))
+            add = np.array([n - k, k])
+            nt += add
+            ct += rng.binomial(add, base)
+            nh += 1200 - n
+            ch += int(rng.binomial(1200 - n, p0))
+            v = float(ct @ value / ct.sum())
+            outcome, status = _look(roi, status, _counts(int(nt.sum()), int(ct.sum()), nh, ch, v,
+                                                         float(nt @ cost)), 5 * looked)
+            assert "starts afresh" not in outcome.message, (step, outcome.message)
+            realized = float(nt @ cost) / nt.sum() / v
+            outside += abs(realized / _break_even(status) - 1) > gates.BREAK_EVEN_TOLERANCE
+    # The test has teeth: the realized break-even did leave the ±10 % band by chance.
+    assert outside >= 3
+    assert gates.memory_of(status)["effect"].carried_info > 0
+
+
+def test_a_steps_first_look_on_a_few_conversions_keeps_the_carried_pass() -> None:
+    # Step 1 passes on 27,000 conversions; step 2's first look has 27, split 14 e-mail / 13
+    # coupon instead of ~16/11: v 31.5 instead of 38, its break-even 21 % dearer by chance.
+    roi, status = _roi(), None
+    for minutes, n in enumerate((20000, 40000, 60000)):
+        _, status = _look(roi, status, _counts(9 * n, round(9 * n * 0.025), n, round(n * 0.01),
+                                               38.0, 0.275 * 9 * n), 5 * minutes)
+    assert status is not None and passed_as_set(roi, status)
+    status = gates.next_step(status)
+    outcome, status = _look(roi, status, _counts(1080, 27, 120, 1, (14 * 5 + 13 * 60) / 27,
+                                                 0.275 * 1080), 100)
+    assert "starts afresh" not in outcome.message
+    assert "not clearly more than 10%" in outcome.message
+    assert _break_even(status) == pytest.approx(0.275 / 38)
+    assert passed_as_set(roi, status)
+
+
+def test_a_real_cost_jump_restarts_even_on_a_few_conversions() -> None:
+    # 46x dearer per unit on the same 27 conversions: no sampling noise explains that.
+    roi, status = _roi(), None
+    for minutes, n in enumerate((20000, 40000)):
+        _, status = _look(roi, status, _counts(9 * n, round(9 * n * 0.025), n, round(n * 0.01),
+                                               38.0, 0.275 * 9 * n), 5 * minutes)
+    assert status is not None
+    status = gates.next_step(status)
+    outcome, status = _look(roi, status, _counts(1080, 27, 120, 1, 38.0, 46 * 0.275 * 1080), 100)
+    assert "the break-even moved from 0.007237 to 0.3329" in outcome.message
+    assert "effect" not in gates.memory_of(status)
+    assert gates.memory_of(status)["breakEven"].counts == (27, 1080)
+
+
+@pytest.mark.parametrize(("frozen", "realized", "spread", "moved"), [
+    (1.0, 1.2, 0.0, True), (1.0, 1.2, 0.01, False), (1.0, 1.5, 0.01, True),
+    (1.0, 0.85, 0.0, True), (1.0, 0.85, 0.01, False), (1.0, 1.05, 0.0, False),
+    (math.nan, 9.0, 0.0, False), (0.0, 0.0, 0.0, False), (-1.0, -1.3, 0.0, True),
+    (-1.0, -1.3, 0.04, False)])
+def test_a_move_counts_once_its_interval_leaves_the_band(frozen: float, realized: float,
+                                                         spread: float, moved: bool) -> None:
+    assert gates._break_even_moved(frozen, realized, spread=spread, z=1.96) is moved
+
+
+def _band(holdout: int, per_unit: float) -> RoiMeasurement:
+    treated = 9 * holdout
+    return _counts(treated, round(treated * 0.1195), holdout, round(holdout * 0.08), VALUE,
+                   per_unit * treated)
+
+
+def test_a_pass_not_shown_at_dearer_realized_costs_is_held() -> None:
+    # Δ 0.0395 against the break-even 0.03636 frozen at 4.00 per unit (ROI +8.6 %): a Pass.
+    # The mix then turns 9.9 % dearer (4.396, break-even 0.03996 > Δ, ROI −1 %): within the
+    # band, so the evidence goes on, but the Pass is not shown at the costs realized now.
+    roi, status, holdout = _roi(), None, 0
+    for minutes, holdout in enumerate(range(20000, 400001, 20000)):
+        outcome, status = _look(roi, status, _band(holdout, 4.00), 5 * minutes)
+        if outcome.verdict is GateVerdict.PASS:
+            break
+    assert outcome.verdict is GateVerdict.PASS and outcome.lower is not None
+    assert outcome.lower >= 0
+    outcome, status = _look(roi, status, _band(holdout + 20000, 4.396), 500)
+    assert outcome.verdict is GateVerdict.INCONCLUSIVE and not outcome.holds
+    assert "not yet at the realized costs (break-even 0.03996" in outcome.message
+    assert outcome.lower is not None and outcome.lower < 0
+    assert "effect" in gates.memory_of(status)  # held, not dropped
+    # Back at the costs the evidence started with, the Pass is shown again.
+    outcome, _ = _look(roi, status, _band(holdout + 40000, 4.00), 505)
+    assert outcome.verdict is GateVerdict.PASS
