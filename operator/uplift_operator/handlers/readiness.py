@@ -33,7 +33,10 @@ it exists, since only a restart adds it to kopf's set. With a pattern among them
 lists the namespaces, looks up (and creates) the KopfPeering of each that kopf will watch, and
 leaves out one where it may not read, by appending its negation to each pattern matching it
 (kopf's watch of a KopfPeering answered 403 gives up and its toggle stays on); a named one
-that does not exist is kept: kopf watches it once it is created. One that appears later,
+that does not exist is kept: kopf watches it once it is created. Where the operator may not
+list the namespaces (403: a Role in each named one, no ClusterRole), kopf watches the ones
+named exactly, assumed to exist, and so do these looks and the checker (``ListedOrNamed``).
+One that appears later,
 matching a pattern, where the operator may not read, restarts the process
 (``restart_to_leave_out``), whose start leaves it out.
 
@@ -604,8 +607,12 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
 
 
 #: After this many checks in a row failed (the API server unreachable, a read refused), each
-#: ``CHECK_SECONDS`` apart (about a minute), ``/readyz`` no longer vouches for the peering
-#: objects it last found: 503 "cannot verify peering".
+#: ``CHECK_SECONDS`` after the last ended, ``/readyz`` no longer vouches for the peering
+#: objects it last found: 503 "cannot verify peering". That takes from about 45 s (failures
+#: answered at once: an error status, a refused connection) to about 3.5 minutes: a failed
+#: check waits for its first request that fails, each try given ``REQUEST_TIMEOUT_SECONDS``
+#: and retried (``adapters.kube.REQUEST_RETRIES``): 20 s for an API server that accepts and
+#: never answers (a GET tried again once), 40 s for one that accepts no connection (4 tries).
 FAILED_CHECKS_UNREADY = 4
 
 
@@ -849,22 +856,62 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
         wake.clear()
 
 
+class ListedOrNamed:
+    """The namespaces that exist (``listed``: name to uid, handed to ``keep``), for
+    ``check_peerings``; when the operator may not list them (403: no ClusterRole to, a Role in
+    each named namespace: a supported setup with a ``--namespace`` pattern), the ones named
+    exactly, as kopf then watches (it assumes they exist) and ``prepare_peerings`` looks up.
+    Before, every check failed on that 403 and ``/readyz`` was 503 for good. The fallback is
+    logged once, and its end (the listing allowed again) too; any other failure of the
+    listing fails the check."""
+
+    def __init__(self, config: OperatorConfig, listed: Callable[[], Mapping[str, str]],
+                 keep: Callable[[Mapping[str, str]], None] = lambda _: None) -> None:
+        self.config = config
+        self.listed = listed
+        self.keep = keep
+        self.falling_back = False
+
+    def __call__(self) -> list[str]:
+        try:
+            listed = self.listed()
+        except ApiException as error:
+            if error.status != 403:
+                raise
+            named = _exact(self.config.namespaces)
+            if not self.falling_back:
+                logger.warning("the operator may not list the namespaces (%s %s): the peering "
+                               "objects of the namespaces named exactly are checked (%s), as "
+                               "kopf watches only those", error.status, error.reason,
+                               ", ".join(named) or "none")
+                self.falling_back = True
+            return named
+        if self.falling_back:
+            logger.info("the namespaces can be listed again: the peering objects of those "
+                        "matching the watched ones are checked")
+            self.falling_back = False
+        self.keep(listed)
+        return list(listed)
+
+
 def _peering_check(config: OperatorConfig) -> Callable[[], PeeringReport]:
     """One check of the peering objects as ``_check_forever`` repeats it, with the API client
-    and what the checks remember (``SeenPresent``, ``LeftOut``) made once, here."""
+    and what the checks remember (``SeenPresent``, ``LeftOut``) made once, here. Each request
+    gives up after ``REQUEST_TIMEOUT_SECONDS`` (the listing of the namespaces too, whose
+    default waits up to 60 s for an answer)."""
     api_client = load_api_client()
-    custom, core = client.CustomObjectsApi(api_client), CoreReads(api_client)
+    custom = client.CustomObjectsApi(api_client)
+    core = CoreReads(api_client, (REQUEST_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS))
     objects = PeeringObjects(custom, config.peering_name, config.helm_release,
                              helm_creates=config.helm_creates_peerings)
     look = SeenPresent(objects.read, objects.create)
     left_out = LeftOut(objects.read, objects.create_left_out)
 
-    def namespaces() -> list[str]:
-        listed = {str(n.metadata.name): str(n.metadata.uid)
-                  for n in core.list_namespace().items if n.metadata}
-        look.keep(listed)
-        return list(listed)
+    def listed() -> dict[str, str]:
+        return {str(n.metadata.name): str(n.metadata.uid)
+                for n in core.list_namespace().items if n.metadata}
 
+    namespaces = ListedOrNamed(config, listed, look.keep)
     return lambda: check_peerings(config, look, namespaces, left_out, look.ever_seen)
 
 
