@@ -30,12 +30,13 @@ the campaign at all. A treatment the model's served version does not score
 keeping its last good settings of the campaign or not serving it) holds the campaign where it
 is — no start, no advance, no promote, nothing withdrawn — with Ready ``TreatmentNotServed``
 naming it, until the model serves a version that scores it or the spec drops it.
-A campaigns file that cannot be written (``Observed.undelivered``: the runtime keeps its
-previous settings) holds the step the same way — no advance, no completion, no promote —
-while what only stops (a rollback, an abort, a suspension) still acts, and its
-``progressDeadline`` does not run (``deadline_held``), as while Paused, unless the step was
-past it already (said before the hold: it stays exceeded). When the runtime did
-not treat at the step's exposure until a pass (that file written again, unless it carried the
+A campaigns file that cannot be written, or that carries the campaign's entry from before a
+spec edit it has no room for (``Observed.undelivered``: the runtime keeps its previous
+settings) holds the step the same way — no advance, no completion, no promote — while what
+only stops (a rollback, an abort, a suspension) still acts, and its ``progressDeadline`` does
+not run (``deadline_held``), as while Paused, unless the step was past it already (said
+before the hold: it stays exceeded). When the runtime did not treat at the step's exposure
+until a pass (that file written again, or given room for the edit, unless it carried the
 campaign's entry all along: ``Observed.carried_since``; or the spec refused by the pass
 before: ``Observed.spec_was_refused``), the step starts over there (``start_step_again``), as
 at a budget renewal; otherwise its deadline runs from the write (``written_again_at``).
@@ -418,7 +419,8 @@ class Observed(steps.ObservedBase):
     #: (``missing_treatments``); None: it can, or what it scores is not known.
     treatment_not_served: str | None = None
     #: Why the model's campaigns file cannot be written (``undelivered``: as its last file pass
-    #: in this process found, else as ``SettingsDelivered`` last said), None: it can. The
+    #: in this process found, else as ``SettingsDelivered`` last said), or carries the
+    #: campaign's entry from before a spec edit it has no room for; None: neither. The
     #: runtime keeps its previous settings of the campaign, so the ramp does not advance on
     #: them: no step, no completion, no promote; what only stops (a rollback, an abort, a
     #: suspension) still acts.
@@ -1393,11 +1395,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def delivered_again(self) -> bool:
         """Whether the model's campaigns file is known written in this pass after
-        ``SettingsDelivered`` said it could not be (``FileNotWritten``). While it is not known
-        yet (``undelivered``: a restart), the stored condition stands, so this is False."""
+        ``SettingsDelivered`` said it could not be (``FileNotWritten``), or had no room for
+        this Campaign's settings (``CampaignsFileFull``: left out, or held at its entry from
+        before a spec edit). While it is not known yet (``undelivered``: a restart), the
+        stored condition stands, so this is False."""
         before = cond.find(self.previous.conditions, cond.SETTINGS_DELIVERED)
         return (self.undelivered is None and before is not None and before.status == "False"
-                and before.reason == cond.FILE_NOT_WRITTEN)
+                and before.reason in (cond.FILE_NOT_WRITTEN, cond.CAMPAIGNS_FILE_FULL))
 
     def carried_all_along(self) -> bool:
         """Whether the model's campaigns file carried this Campaign's entry, as its status

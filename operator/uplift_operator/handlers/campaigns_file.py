@@ -118,6 +118,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     held_since: float | None = None  # when a predecessor's ConfigMap began to hold the file
     left_out: tuple[str, ...] = ()  # the Campaigns the file had no room for, at the last pass
     unfit: tuple[tuple[str, str], ...] = ()  # those it did not carry as their spec says, why
+    stale: tuple[str, ...] = ()  # those it carried at their entry from before an edit
 
     def write() -> service.Synced:
         found = list(index.get((owner.namespace, owner.name), []))
@@ -178,7 +179,7 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             tell_campaigns()
 
     async def attempt() -> float | None:
-        nonlocal failing, left_out, unfit, held_since
+        nonlocal failing, left_out, unfit, stale, held_since
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
                                        last_pass=False):
             try:
@@ -210,6 +211,11 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         if synced.unfit != unfit:
             _tell_unfit(body, memo, owner, config_map, unfit, synced.unfit, logger)
             unfit = synced.unfit
+        # A Campaign whose spec edit the file has no room for (it carries the entry from
+        # before), or has room for again: its pass holds its ramp, or releases it.
+        for name in set(stale) ^ set(synced.stale):
+            memo["wakeups"].wake((campaign.KIND, owner.namespace, name))
+        stale = synced.stale
         return None  # woken by its Campaigns and its model (handlers.watches)
 
     try:
@@ -229,8 +235,8 @@ def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: s
     if now:
         kopf.event(body, type="Warning", reason=FILE_FULL,
                    message=f"campaigns file in ConfigMap {config_map} is full (ConfigMaps hold "
-                           f"at most 1 MiB): {len(now)} Campaign(s) left out (one whose "
-                           f"entry grew by a spec edit first, then the newest), not delivered, "
+                           f"at most 1 MiB): {len(now)} Campaign(s) left out (the newest "
+                           f"first), not delivered, "
                            f"requests naming them answered 404 unknown_campaign: {_some(now)}")
     else:
         kopf.event(body, type="Normal", reason=FILE_FITS,

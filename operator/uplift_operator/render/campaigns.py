@@ -456,11 +456,13 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     (``entries_in``), a held Campaign whose spec edit grew its entry (beyond what its exposure,
     ``active`` and generation change) is carried as edited only while the room stays kept for
     every entry, the least grown first: one that no longer fits so is carried at the file's
-    entry (``stale``), with the exposure and ``active`` the pass decided, so a rollback still
-    reaches the replicas; neither the Campaign edited nor the newest the file holds is
-    withdrawn (left out, its requests would be answered ``404 unknown_campaign``), and the
-    room is never spent. (A held entry that is not such an entry, or a recreated Campaign's,
-    counts as a newcomer when its entry grew.) Each Campaign is rendered alone (``entry``):
+    entry (``stale``), at no more exposure than the pass decided nor the entry had, and active
+    only if both say so (``_as_before``), so a rollback still reaches the replicas and an
+    exposure the edit raised is not carried on the settings from before it; neither the
+    Campaign edited nor the newest the file holds is withdrawn (left out, its requests would
+    be answered ``404 unknown_campaign``), and the room is never spent. (A held entry that is
+    not such an entry, or a recreated Campaign's, counts as a newcomer when its entry grew.)
+    Each Campaign is rendered alone (``entry``):
     one that cannot be rendered as its spec says is carried as refused, or left out, and the
     others are as they would be without it."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
@@ -555,17 +557,21 @@ def _steady(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _as_before(settings: Mapping[str, Any], before: Any) -> dict[str, Any] | None:
-    """The file's entry ``before`` of a Campaign whose entry is now ``settings``, with the
-    exposure and ``active`` of ``settings`` (a rollback reaches the replicas); None when it is
-    not an entry of the same Campaign (its uid and creation time) with the same fields as this
-    module writes, and taken by the runtime's checks this module makes (``_checked``)."""
+    """The file's entry ``before`` of a Campaign whose entry is now ``settings``, at no more
+    exposure than either says, and active only if both are: a rollback, an abort or a
+    suspension reaches the replicas, while an exposure the edit itself raised (a first step
+    from 5 to 50 %) is not carried on the settings from before it (its Campaign's ramp is held
+    meanwhile: ``services.campaign``). None when it is not an entry of the same Campaign (its
+    uid and creation time) with the same fields as this module writes, and taken by the
+    runtime's checks this module makes (``_checked``)."""
     if (not isinstance(before, dict) or set(before) != set(settings)
             or before.get("uid") != settings.get("uid")
             or before.get("createdAt") != settings.get("createdAt")):
         return None
-    kept = {**before, "exposurePercent": settings["exposurePercent"],
-            "active": settings["active"]}
     try:
+        kept = {**before,
+                "exposurePercent": min(settings["exposurePercent"], before["exposurePercent"]),
+                "active": bool(settings["active"]) and before["active"] is True}
         return _checked(kept)
     except (TypeError, ValueError, AttributeError):
         return None

@@ -176,7 +176,9 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     # (``gates.same_settings``).
     spec = exposure.with_economics(spec)
     no_room = deps.left_out(namespace, spec.model_ref.name, str(meta["name"]))
-    if no_room is not None:  # not in the file, the runtime cannot treat under it: as no model
+    if no_room is not None and not no_room.carried:
+        # Not in the file, the runtime cannot treat under it: as no model. One the file
+        # carries at its entry from before a spec edit it has no room for is held below instead.
         model = dataclasses.replace(model, observation=dataclasses.replace(
             model.observation, serving=False, degraded=False, why=no_room.message,
             reason=no_room.reason, unheld=None))
@@ -202,8 +204,14 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         budget_ledgers=spend_record, requests=parse_requests(meta.get("annotations") or {}),
         generation=generation, name=str(meta["name"]), namespace=namespace,
         treatment_not_served=_treatment_not_served(spec, model, namespace, deps, current),
-        undelivered=exposure.undelivered(current.conditions, undelivered),
-        carried_since=deps.carried_since(namespace, spec.model_ref.name, str(meta["name"])),
+        # The runtime treats at its exposure on its settings from before an edit the file
+        # has no room for: the ramp is held there as for a file not written (stops still act).
+        undelivered=(exposure.undelivered(current.conditions, undelivered)
+                     or _edit_not_carried(no_room, undelivered, current)),
+        # What the file there carried through a failure to write it is no news of an edit it
+        # had no room for: released, the step starts over (``exposure.start_step_again``).
+        carried_since=None if _edit_held(current) is not None else deps.carried_since(
+            namespace, spec.model_ref.name, str(meta["name"])),
         spec_was_refused=_refused(current))
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
@@ -286,6 +294,31 @@ def _delivery_problem(undelivered: str | exposure.NotKnownYet | None,
     if not isinstance(undelivered, str) and no_room is not None:
         return no_room.message, no_room.reason
     return undelivered, cond.FILE_NOT_WRITTEN
+
+
+def _edit_not_carried(no_room: NotCarried | None, undelivered: str | exposure.NotKnownYet | None,
+                      current: CampaignStatus) -> str | None:
+    """Why the ramp is held for a spec edit the model's campaigns file has no room for: it
+    carries the Campaign's entry from before the edit (``NotCarried.carried``), so the runtime
+    treats at its exposure on its previous settings. Before the model's first file pass in
+    this process (a restart: ``left_out`` judges only room for newcomers then), what
+    ``SettingsDelivered`` last said of such a hold, so a restart does not release it."""
+    if no_room is not None:
+        return no_room.message if no_room.carried else None
+    return _edit_held(current) if isinstance(undelivered, exposure.NotKnownYet) else None
+
+
+def _edit_held(status: CampaignStatus) -> str | None:
+    """The message of ``SettingsDelivered`` False ``CampaignsFileFull`` for a Campaign the
+    file carries at its entry from before a spec edit (its model served it, unlike one left
+    out, whose ``ModelServing`` says ``CampaignsFileFull`` too); None for any other."""
+    delivered = cond.find(status.conditions, cond.SETTINGS_DELIVERED)
+    serving = cond.find(status.conditions, cond.MODEL_SERVING)
+    if (delivered is None or delivered.status != "False"
+            or delivered.reason != cond.CAMPAIGNS_FILE_FULL
+            or (serving is not None and serving.reason == cond.CAMPAIGNS_FILE_FULL)):
+        return None
+    return delivered.message
 
 
 def _undelivered(deps: CampaignDependencies, namespace: str, model: str,

@@ -13,11 +13,12 @@ pass lists anything):
    what a ConfigMap and the runtime take (``render.campaigns.fitted``), with room kept for
    what changes with no spec edit (each entry's exposure, a canary's split): when the
    Campaigns do not all fit so, those the file there holds stay (one whose spec edit grew its
-   entry past that room at the entry the file holds, with the exposure decided: a ramp step,
-   a canary start or an edit never withdraws a Campaign), then the oldest; the rest are left
-   out (the runtime answers requests naming one ``404 unknown_campaign``), and
+   entry past that room at the entry the file holds, at no more than its exposure there: a
+   ramp step, a canary start or an edit never withdraws a Campaign), then the oldest; the
+   rest are left out (the runtime answers requests naming one ``404 unknown_campaign``), and
    ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %; one whose
-   edit is not carried hears ``CampaignsFileFull`` too). Each
+   edit is not carried hears ``CampaignsFileFull`` too, ``NotCarried.carried``: its ramp is
+   held at its exposure). Each
    Campaign is rendered alone, never into an entry the runtime rejects (one it rejected would
    keep treating there on its last settings, a rollback lost): one whose spec cannot be
    rendered as it is (a duration past what a ``timedelta`` holds, a value the runtime would
@@ -177,7 +178,7 @@ class FileDependencies:
         if left is None:
             return self._left_out_there(namespace, model, campaign)
         if campaign in self.stale.get((namespace, model), ()):
-            return NotCarried(cond.CAMPAIGNS_FILE_FULL, _edit_not_carried(model))
+            return NotCarried(cond.CAMPAIGNS_FILE_FULL, _edit_not_carried(model), carried=True)
         return NotCarried(cond.CAMPAIGNS_FILE_FULL, _full(model)) if campaign in left else None
 
     def _left_out_there(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
@@ -200,10 +201,15 @@ class FileDependencies:
 class NotCarried:
     """Why a model's campaigns file does not carry a Campaign's settings: ``reason`` for its
     conditions (``CampaignsFileFull``: no room; ``CampaignNotCarried``: a name no replica
-    serves a campaign under, or a spec carried as refused) and ``message`` in words."""
+    serves a campaign under, or a spec carried as refused) and ``message`` in words;
+    ``carried``: the file still carries the Campaign, at its entry from before a spec edit
+    that did not fit (``render.campaigns.Fitted.stale``), so the runtime keeps treating under
+    those settings and its Campaign pass holds its ramp there (as for a file that cannot be
+    written) instead of taking the model as not serving it."""
 
     reason: str
     message: str
+    carried: bool = False
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,8 @@ class Synced:
     Campaigns it had no room for, and the ``conflict`` that kept it from writing a ConfigMap
     it does not control (a predecessor's holds it, ``error`` None; anyone else's is refused,
     ``error`` its message); ``unfit``: (name, why) of each Campaign it does not carry as its
-    spec says (left out, or carried as refused), by name."""
+    spec says (left out, or carried as refused), by name; ``stale``: those it carries at their
+    entry from before a spec edit it has no room for (``render.campaigns.Fitted.stale``)."""
 
     changed: bool
     error: str | None
@@ -221,6 +228,7 @@ class Synced:
     left_out: tuple[str, ...] = ()
     conflict: Conflict | None = None
     unfit: tuple[tuple[str, str], ...] = ()
+    stale: tuple[str, ...] = ()
     #: The Campaigns whose entry, as this pass renders it, the ConfigMap there carried before
     #: the pass, the same: worked out when the write fails, and when it succeeds while the
     #: file could not be written (``sync``'s ``carried``); empty otherwise, and when the
@@ -422,9 +430,9 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     treats = {e.name for e in rendered if e.active and not e.refused} - absent - dict(unfit).keys()
     active = tuple(sorted(treats))
     if new_model and (says_nothing or deps.written.get(key) == content):
-        return Synced(False, None, names, active, left_out, unfit=unfit)
+        return Synced(False, None, names, active, left_out, unfit=unfit, stale=fitted.stale)
     if there is None and says_nothing:
-        return Synced(False, None, names, active, left_out, unfit=unfit)
+        return Synced(False, None, names, active, left_out, unfit=unfit, stale=fitted.stale)
     manifest = campaigns.config_map(owner, content)
     changed = there is None or not _holds(there, manifest)
     try:
@@ -432,13 +440,13 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
             deps.cluster.apply(manifest, PLURAL)
     except KubeError as error:
         deps.written.pop(key, None)
-        return Synced(False, str(error), names, active, left_out, unfit=unfit,
+        return Synced(False, str(error), names, active, left_out, unfit=unfit, stale=fitted.stale,
                       already_there=_already_there(content, found))
     if new_model:
         deps.written[key] = content
     else:
         deps.written.pop(key, None)
-    return Synced(changed, None, names, active, left_out, unfit=unfit,
+    return Synced(changed, None, names, active, left_out, unfit=unfit, stale=fitted.stale,
                   already_there=_already_there(content, found) if track else frozenset())
 
 
@@ -467,7 +475,8 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
 
 def _held(there: Mapping[str, Any] | None) -> Callable[[], dict[str, Any]]:
     """The entries of the file there by Campaign name, read only when asked (a file that fits
-    never is): ``fitted`` keeps them, those whose entry grew last."""
+    never is): ``fitted`` keeps them, one whose spec edit grew its entry past the room left at
+    its entry there (``Fitted.stale``), and leaves the newest of the others out first."""
     return lambda: campaigns.entries_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
 
 
@@ -495,10 +504,12 @@ def _edit_not_carried(model: str) -> str:
     return (f"the campaigns file of UpliftModel {model!r} is full (a ConfigMap holds at most "
             f"1 MiB; the file keeps within {campaigns.FILE_BUDGET_BYTES:,} bytes, with room kept "
             f"for its Campaigns' exposure to change and for a canary's split): this Campaign's "
-            f"spec edit grew its entry past the room left, so the file carries its entry as "
-            f"before the edit (at the exposure this status decides; requests naming it are "
-            f"still answered) until Campaigns of this model are deleted or made smaller, or the "
-            f"edit is taken back")
+            f"spec edit grew its entry past the room left, so it is held at its exposure on "
+            f"its previous settings: the file carries its entry as before the edit (no higher "
+            f"an exposure than it had there; a rollback, an abort or a suspension still "
+            f"reaches the replicas, and requests naming it are still answered) and its ramp "
+            f"is held (no step advance, completion or promote) until room is made: Campaigns "
+            f"of this model deleted or made smaller, or the edit taken back")
 
 
 def _not_carried(model: str, why: str, *, carried: bool) -> str:

@@ -130,17 +130,25 @@ def test_the_step_starts_again_once_delivered() -> None:
 
 
 def test_a_campaign_never_undelivered_is_not_restarted() -> None:
-    # SettingsDelivered True (written again before), or False for another reason (no room:
-    # the ramp is withdrawn anyway): no restart.
-    for condition in (
-            Condition(type=cond.SETTINGS_DELIVERED, status="True", reason=cond.FILE_WRITTEN,
-                      message="", lastTransitionTime=T0),
-            Condition(type=cond.SETTINGS_DELIVERED, status="False",
-                      reason=cond.CAMPAIGNS_FILE_FULL, message="full", lastTransitionTime=T0)):
-        status = _passed_step_one()
-        status = status.model_copy(update={"conditions": [*status.conditions, condition]})
-        s = _decide(status, 70, gates=_gate(70)).status
-        assert (s.current_step, s.exposure_percent) == (1, 25)
+    # SettingsDelivered True (written again before): no restart.
+    status = _passed_step_one()
+    status = status.model_copy(update={"conditions": [*status.conditions, Condition(
+        type=cond.SETTINGS_DELIVERED, status="True", reason=cond.FILE_WRITTEN, message="",
+        lastTransitionTime=T0)]})
+    s = _decide(status, 70, gates=_gate(70)).status
+    assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+def test_an_edit_given_room_at_last_starts_the_step_again() -> None:
+    # False CampaignsFileFull with the ramp underway: the file carried the entry from before a
+    # spec edit it had no room for (the ramp held at its exposure on those settings); room
+    # made, the edit reaches the runtime: the step starts over there, as after a failed write.
+    status = _passed_step_one()
+    status = status.model_copy(update={"conditions": [*status.conditions, Condition(
+        type=cond.SETTINGS_DELIVERED, status="False", reason=cond.CAMPAIGNS_FILE_FULL,
+        message="full", lastTransitionTime=T0)]})
+    s = _decide(status, 70, gates=_gate(70)).status
+    assert (s.current_step, s.exposure_percent, s.step_started_at) == (0, 5, _at(70))
 
 
 # -- a file whose failed writes left this Campaign's entry as it was ---------------------------

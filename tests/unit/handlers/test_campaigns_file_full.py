@@ -79,15 +79,70 @@ def test_who_is_left_out_is_told_and_each_campaign_concerned_is_woken(
     assert [(t, r) for t, r, _ in posted] == [("Warning", "CampaignsFileFull"),
                                              ("Warning", "CampaignsFileFull"),
                                              ("Normal", "CampaignsFileFits")]
-    assert posted[0][2].endswith("1 Campaign(s) left out (one whose entry grew by a spec edit "
-                                 "first, then the newest), not delivered, requests naming them "
+    assert posted[0][2].endswith("1 Campaign(s) left out (the newest first), "
+                                 "not delivered, requests naming them "
                                  "answered 404 unknown_campaign: c")
-    assert posted[1][2].endswith("2 Campaign(s) left out (one whose entry grew by a spec edit "
-                                 "first, then the newest), not delivered, requests naming them "
+    assert posted[1][2].endswith("2 Campaign(s) left out (the newest first), "
+                                 "not delivered, requests naming them "
                                  "answered 404 unknown_campaign: c, d")
     assert KEY in cluster.objects
     # The task ended (the model deleted): nothing of it by name is left for a namesake.
     assert (OWNER.namespace, OWNER.name) not in files.full
+
+
+def test_a_campaign_whose_edit_goes_stale_or_comes_back_is_woken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec edit the nearly full file has no room for (it carries the entry from before:
+    ``Fitted.stale``) leaves who is left out as it was, yet the Campaign's pass is to hold its
+    ramp: it is woken, and woken again once room is made (its ramp released); no other is."""
+    bodies = {name: created(campaign_body(name, percent=50), day)
+              for name, day in (("a", 1), ("b", 2), ("c", 3))}
+    for name, body in bodies.items():
+        body["metadata"]["uid"] = f"uid-{name}"
+    entries = service.entries([service.snapshot(b) for b in bodies.values()])
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", len(campaigns.text(entries))
+                        + 3 * campaigns.GROWTH_BYTES + campaigns.SPLIT_BYTES + 10)
+    posted: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda obj, **kw: posted.append(kw["reason"]))
+    model = kopf.Body(cast(kopf.RawBody, {
+        "metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid},
+        "spec": {}, "status": {"phase": "Healthy", "stableVersion": "1"}}))
+    key = (OWNER.namespace, OWNER.name)
+    index: Index = {key: [service.snapshot(b) for b in bodies.values()]}
+    cluster = FakeCluster()
+    files = service.FileDependencies(cluster)
+    wakeups = Wakeups()
+    woken = {name: wakeups.register((campaign.KIND, OWNER.namespace, name)) for name in "abc"}
+    edited = {**bodies["a"], "metadata": {**bodies["a"]["metadata"], "generation": 2},
+              "spec": {**bodies["a"]["spec"], "treatments": [
+                  *bodies["a"]["spec"]["treatments"], {"name": "a-treatment-with-a-long-name"}]}}
+
+    async def go() -> None:
+        async with running_file_task(model, index, files, wakeups):
+
+            async def until(done: Callable[[], bool]) -> None:
+                started = time.monotonic()
+                while not done():
+                    assert time.monotonic() - started < 10, files.stale
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
+
+            await until(lambda: KEY in cluster.objects and key in files.passed)
+            for flag in woken.values():
+                flag.clear()
+            index[key] = [service.snapshot(b) for b in (edited, bodies["b"], bodies["c"])]
+            wakeups.wake(handler.file_key(*key))
+            await until(lambda: files.stale.get(key) == ("a",))
+            assert [n for n, flag in woken.items() if flag.is_set()] == ["a"]
+            for flag in woken.values():
+                flag.clear()
+            index[key] = [service.snapshot(b) for b in (edited, bodies["c"])]  # b deleted
+            wakeups.wake(handler.file_key(*key))
+            await until(lambda: files.stale.get(key) == ())
+            assert [n for n, flag in woken.items() if flag.is_set()] == ["a"]
+
+    asyncio.run(go())
+    assert files.full == {} and "CampaignsFileFull" not in posted  # no one was left out
 
 
 def test_a_predecessors_deleted_event_leaves_its_successors_file_state(

@@ -98,6 +98,7 @@ def test_the_file_keeps_what_it_holds_then_the_oldest(monkeypatch: pytest.Monkey
     why = deps.left_out(NS, OWNER.name, "a")
     assert why is not None and why.reason == "CampaignsFileFull"
     assert "is full" in why.message and "1 MiB" in why.message
+    assert not why.carried  # not in the file: its pass takes the model as not serving it
     assert deps.left_out(NS, "another-model", "a") is None
     # Of two newcomers the older gets the room that frees up.
     d = created(campaign_body("d"), 20)
@@ -242,6 +243,13 @@ def test_a_held_campaign_whose_edit_overflows_the_room_keeps_its_entry_as_it_was
     why = deps.left_out(NS, OWNER.name, "a-old")
     assert why is not None and why.reason == "CampaignsFileFull"
     assert "grew" in why.message and "before the edit" in why.message
+    assert "held at its exposure on its previous settings" in why.message
+    assert why.carried  # in the file as it was: its pass holds its ramp there
+    assert synced.stale == ("a-old",)
+    # An exposure decided on the edit (a first step raised from 5 to 50 %, here 50 to 100) is
+    # not carried on the settings from before it: the entry stays at the exposure it had.
+    assert sync(deps, edited(bodies[0], percent=100), *bodies[1:]).stale == ("a-old",)
+    assert file_of(cluster)["campaigns"]["a-old"] == before
     # Its rollback reaches the replicas all the same: its entry as it was, treating no one.
     sync(deps, edited(bodies[0], percent=0), *bodies[1:])
     assert file_of(cluster)["campaigns"]["a-old"] == {**before, "exposurePercent": 0,
@@ -330,7 +338,9 @@ def test_at_real_scale_edits_never_spend_the_room_a_ramp_or_a_canary_needs() -> 
     stale = full.stale[0]
     kept_entry = campaigns.entries_in(full.text)[stale]
     assert kept_entry["generation"] == 3 and len(kept_entry["treatments"]) == 2  # as it was
-    assert kept_entry["exposurePercent"] == 100  # at the exposure decided
+    # No higher than it had there: an exposure decided on the edit is not carried on the
+    # settings from before it (its Campaign's ramp is held meanwhile: ``services.campaign``).
+    assert kept_entry["exposurePercent"] == 25 and kept_entry["active"] is True
     # The canary ends (the split goes) and a stale one rolls back: it stays, treating no one.
     back = [dataclasses.replace(e, exposure_percent=0.0, active=False) if e.name == stale else e
             for e in ramped]
