@@ -45,7 +45,8 @@ def test_the_start_sets_the_last_pass_end_to_now_and_every_counter_at_zero(
     config_file.write_text(KUBECONFIG)
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(config_file))
     observability.LAST_PASS_END.set(0)
-    memo = kopf.Memo(config=settings.parse_args(["--all-namespaces"]))
+    # No /metrics served (port 0): the default 9090 may be taken, by another test too.
+    memo = kopf.Memo(config=settings.parse_args(["--all-namespaces", "--metrics-port", "0"]))
     before = time.time()
     configure(settings=kopf.OperatorSettings(), memo=memo)
     try:
