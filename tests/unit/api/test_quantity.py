@@ -67,6 +67,8 @@ def test_the_schema_is_int_or_string_in_the_structural_form() -> None:
     ("1e64", True), ("1e-64", True), ("1E+64", True), ("1e59", True), ("1e9", True),
     ("1e0", True), ("1e65", False), ("1e-65", False), ("1e70", False), ("1e100", False),
     ("1e640", False),
+    # Leading zeros: Kubernetes and ``quantity_value`` read them (review of 74460df).
+    ("1e05", True), ("1e064", True), ("1e-007", True), ("1e0064", True), ("1e065", False),
 ])
 def test_the_pattern_follows_kubernetes_quantity_grammar(text: str, matches: bool) -> None:
     assert bool(re.fullmatch(QUANTITY_PATTERN, text)) is matches

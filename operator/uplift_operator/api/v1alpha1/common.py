@@ -360,9 +360,10 @@ class SecretCredentials(ApiModel):
 #: ``1e2.5`` is refused by Kubernetes, and was rendered into every predictor's pod spec), without
 #: a sign: a Pod refuses negative resources. ``quantity_value`` reads the same grammar, an
 #: exponent from e-64 to e64 (``_EXPONENT_MAX``): the pattern bounds it so (one digit, 10-59 or
-#: 60-64), or an object the API server took would be InvalidSpec.
+#: 60-64, after any leading zeros, which both read: ``1e05``), or an object the API server
+#: took would be InvalidSpec.
 QUANTITY_PATTERN = (r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-                    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?([0-9]|[1-5][0-9]|6[0-4])))?$")
+                    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?0*([0-9]|[1-5][0-9]|6[0-4])))?$")
 #: What the CRD let through before the exponent was an integer: the model still types such a
 #: stored value (``1e2.5``), so ``domain.validation`` calls it InvalidSpec naming the field
 #: (``quantity_value`` is None for it) and the spec stays typed, an abort still acted on.
