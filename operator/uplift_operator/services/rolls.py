@@ -125,7 +125,7 @@ class Rolls:
         self.limit = limit
         self.timeout = timeout
         self._lock = threading.Lock()
-        # In the order they started (an apply moves one to the end): the oldest time out first.
+        # In the order they started (``_add``), the oldest first: they time out in that order.
         self._rolls: dict[Owner, _Roll] = {}
         # Queued, in the order they first asked; and those woken for a slot freed for them.
         self._queue: dict[Owner, None] = {}
@@ -157,7 +157,7 @@ class Rolls:
             if first and rolling and owner not in self._rolls:
                 self._queue.pop(owner, None)
                 self._woken.pop(owner, None)
-                self._rolls[owner] = _Roll(now, version, found=True)
+                self._add(owner, _Roll(now, version, found=True))
 
     def admit(self, owner: Owner, now: dt.datetime) -> Admission:
         """A slot for ``owner``'s re-render: one it holds, a free one, or none (queued)."""
@@ -173,7 +173,7 @@ class Rolls:
             free = self.limit == 0 or len(self._rolls) + len(self._woken) < self.limit
             if not held and free:
                 self._queue.pop(owner, None)
-                self._rolls[owner] = _Roll(now)
+                self._add(owner, _Roll(now))
             elif not held and woken:  # its kept slot taken meanwhile (a counted roll)
                 self._queue = {owner: None, **self._queue}  # first again: its place kept
             elif not held and owner not in self._queue:  # queued: its place kept
@@ -211,7 +211,8 @@ class Rolls:
             self._seen.add(owner)
             self._queue.pop(owner, None)
             self._woken.pop(owner, None)
-            self._rolls.setdefault(owner, _Roll(now, version))
+            if owner not in self._rolls:
+                self._add(owner, _Roll(now, version))
 
     def abandon(self, owner: Owner, now: dt.datetime) -> None:
         """The apply ``owner`` was admitted for did not go through: nothing rolls."""
@@ -312,6 +313,20 @@ class Rolls:
             wake += self._offer(now)
         self._tell(wake, expired, owner)
 
+    def _add(self, owner: Owner, roll: _Roll) -> None:
+        """Hold a slot for ``owner`` (under the lock), keeping ``_rolls`` in the order the rolls
+        started: ``_expire`` stops at the first roll not timed out, and ``due`` asks the first
+        one when the queue's next slot frees. Passes run on several threads, each with the
+        ``now`` its pass began at, so a slow pass may add a roll that started before the last
+        one added: it is put in its place (rare, so the rebuild costs nothing that counts).
+        Added at the end only, a roll behind a newer one was not freed at its timeout while
+        ``due`` told its model to look again at once: its passes ran back to back until the
+        newer roll timed out too."""
+        last = next(reversed(self._rolls.values()), None)
+        self._rolls[owner] = roll
+        if last is not None and roll.started < last.started:
+            self._rolls = dict(sorted(self._rolls.items(), key=lambda item: item[1].started))
+
     def _expire(self, now: dt.datetime) -> tuple[list[Owner], list[Owner]]:
         """Free the slots of rolls older than the timeout, and drop the woken models that did
         not ask within ``WAKE_ANSWER`` (under the lock): the owners to wake (each timed out
@@ -319,7 +334,7 @@ class Rolls:
         for owner in [o for o, woken in self._woken.items() if now - woken >= WAKE_ANSWER]:
             del self._woken[owner]
         expired: list[Owner] = []
-        for owner, roll in self._rolls.items():  # the oldest first
+        for owner, roll in self._rolls.items():  # the oldest first (``_add``)
             if now - roll.started < self.timeout:
                 break
             expired.append(owner)
