@@ -242,10 +242,16 @@ class Resolver:
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
     _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # Per key, its last read's failure: when, the answer, and the version a pinned spec asked
-    # for (None for an alias; a pinned spec's key names no version).
+    # Per alias, its last read's failure: when, the answer, and None (the version a pinned
+    # spec asked for, in ``_pinned_failed``).
     _failed: dict[AliasKey, tuple[dt.datetime, Resolution, str | None]] = field(
         default_factory=dict)
+    # The same per pinned version (``_pinned_key``: its key names the version): a pinned
+    # version's failure is its own, not cleared by another version of the model read well (a
+    # resource pinning it) and not taken for it. Bounded, the least recently used out: a spec
+    # pinned to another version leaves the failure of the one it pinned before.
+    _pinned_failed: _Recent[AliasKey, tuple[dt.datetime, Resolution, str | None]] = field(
+        default_factory=lambda: _Recent(MAX_VERSIONS_KEPT))
     # Per version: those resources follow (``follow_versions``) kept while followed, the rest
     # bounded, least recently used out (a registry keeps every version it ever had).
     _versions: _Kept[VersionKey, VersionFacts] = field(
@@ -322,9 +328,9 @@ class Resolver:
         """Resolve ``ref``; errors become a Resolution carrying the last known version. An
         alias read by any resource of the same scope within this resource's refresh interval
         is not read again."""
-        key = (scope, ref.registered_model, ref.alias or "")
         if ref.alias is None:
-            return self._resolve(key, ref, registry, now)
+            return self._resolve(_pinned_key(scope, ref), ref, registry, now)
+        key = (scope, ref.registered_model, ref.alias)
         # One read per alias and refresh interval, however many passes (threads) find it due
         # at once: the others wait for that read and take its answer.
         with self._lock:
@@ -505,7 +511,8 @@ class Resolver:
     def _resolve(self, key: AliasKey, ref: ModelReference, registry: Registry,
                  now: dt.datetime) -> Resolution:
         cached = self._aliases.get(key)
-        failed = self._failed.get(key)
+        failures = self._failed if ref.alias is not None else self._pinned_failed
+        failed = failures.get(key)
         # A read that failed after the answer held was fetched, saying something of the alias
         # (``_of_the_alias``), is the newer news: the answer is not taken as fresh (a read the
         # poller made early, or one for a follower with a shorter interval, found the alias
@@ -529,19 +536,21 @@ class Resolver:
         except errors.RegistryNotAsked as error:
             if ref.alias is not None:
                 self._not_asked[key] = now  # its next refresh waits (``next_refresh``)
-            return _standing(ref, cached, failed, error)
+                return _standing(ref, cached.facts if cached else None, failed, error)
+            held = self._versions.get((key[0], ref.registered_model, ref.version or ""))
+            return _standing(ref, held, failed, error)
         self._not_asked.pop(key, None)
-        failed_before = key in self._failed
+        failed_before = key in failures
         if resolution.reason in ("RegistryUnavailable", "ModelNotFound", cond.CREDENTIALS_REFUSED):
             # Stamped when the read ended, not when its pass began: a read that timed out
             # after FAILURE_REUSE would otherwise be too old to answer the passes that queued
             # behind it, and each of them would wait out a timeout of its own in turn (a
             # black-holed MLflow then held every thread of the pool on this alias's lock).
             ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
-            self._failed[key] = (ended, resolution, ref.version)
+            failures[key] = (ended, resolution, ref.version)
         else:
-            self._failed.pop(key, None)
-        if ref.alias is not None and failed_before != (key in self._failed):
+            failures.pop(key, None)
+        if ref.alias is not None and failed_before != (key in failures):
             self._tell(key)  # its read started or stopped failing: the followers' condition
         return resolution
 
@@ -664,25 +673,33 @@ def _identity(client: object, scope: Scope) -> Hashable:
 PENDING_REGISTRATION = "PENDING_REGISTRATION"
 
 
-def _standing(ref: ModelReference, cached: _Entry | None,
+def _pinned_key(scope: Scope, ref: ModelReference) -> AliasKey:
+    """The key of a pinned spec's read: its version in it (``@3``; no alias has an ``@``),
+    so its failure is that version's (``Resolver._pinned_failed``)."""
+    return (scope, ref.registered_model, f"@{ref.version}")
+
+
+def _standing(ref: ModelReference, held: VersionFacts | None,
               failed: tuple[dt.datetime, Resolution, str | None] | None,
               error: errors.RegistryNotAsked) -> Resolution:
     """The answer for a read that was not sent (the tracking URI's breaker failed it fast after
-    some request, maybe another client's, got no answer): the problem known of the alias, as
-    it stood — its last failed read's answer (ModelNotFound stays ModelNotFound), else that of
-    the version held when it is not READY (VersionNotReady, VersionFailed) — else
+    some request, maybe another client's, got no answer): the problem known of the alias or
+    pinned version, as it stood — its last failed read's answer (ModelNotFound stays
+    ModelNotFound), else that of the version ``held`` (the alias's answer, the pinned
+    version's facts last read) when it is not READY (VersionNotReady, VersionFailed) — else
     RegistryUnavailable with the version held. Nothing is stamped or told: a blip of another
     client's neither restarts a problem's grace (``domain.stuck``, from the condition's
     lastTransitionTime) nor flips the followers' reason; the next read that is sent says. A
     READY answer past its interval is not "Resolved" from here: through a real outage an alias
     whose own read is never let through would pass for confirmed for as long as it lasts. A
-    pinned version's failure stands only for that version (a spec since pinned to another one
-    is not "not found" by it)."""
+    pinned version's failure is kept per version (``_pinned_key``): another version of the
+    model read well does not clear it, and a spec since pinned to another version is not "not
+    found" by it."""
     if failed is not None and failed[2] == ref.version:
         return failed[1]
-    if cached is not None and ref.alias is not None and not cached.facts.ready:
-        return _not_ready(cached.facts, ref.registered_model)
-    return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
+    if held is not None and not held.ready:
+        return _not_ready(held, ref.registered_model)
+    return Resolution(held, "RegistryUnavailable", str(error))
 
 
 def _of_the_alias(failure: Resolution) -> bool:

@@ -1,5 +1,5 @@
-"""What the shared resolver answers for an alias when a read of it says nothing new or is
-newer than the answer held.
+"""What the shared resolver answers for an alias or a pinned version when a read of it says
+nothing new or is newer than the answer held.
 
 - A read the tracking URI's breaker failed fast (``RegistryNotAsked``: not sent, because some
   request, maybe another client's, got no answer) keeps the alias's standing problem
@@ -127,6 +127,65 @@ def test_a_pinned_version_not_found_stays_not_found_through_a_read_failed_fast()
     # The spec now pins a version never read: the other version's absence says nothing of it.
     other = resolver.resolve(SCOPE, _ref(version="1"), registry, T0 + dt.timedelta(seconds=40))
     assert (other.reason, other.message) == ("RegistryUnavailable", BLIP)
+
+
+def test_a_pinned_versions_not_found_is_not_cleared_by_another_version_read_well() -> None:
+    """Two resources pin two versions of one model: the one read well does not clear the
+    other's ModelNotFound, which stands through a read failed fast (it read
+    RegistryUnavailable: the reason flipped, and the Degraded grace restarted)."""
+    registry, resolver, _told = _resolver()
+    gone = resolver.resolve(SCOPE, _ref(version="9"), registry, T0)
+    assert gone.reason == "ModelNotFound"
+    assert resolver.resolve(SCOPE, _ref(version="1"), registry, T0).ok
+    registry.open = True
+    assert resolver.resolve(SCOPE, _ref(version="9"), registry,
+                            T0 + dt.timedelta(seconds=30)) == gone
+
+
+def test_a_pinned_version_not_ready_or_failed_stays_so_through_a_read_failed_fast() -> None:
+    """As for an alias on it: the version's facts last read say it, not RegistryUnavailable."""
+    for status, reason in (("FAILED_REGISTRATION", "VersionFailed"),
+                           ("PENDING_REGISTRATION", "VersionNotReady")):
+        registry, resolver, _told = _resolver()
+        registry.add("m", "4", status=status)
+        first = resolver.resolve(SCOPE, _ref(version="4"), registry, T0)
+        assert first.reason == reason
+        registry.open = True
+        later = resolver.resolve(SCOPE, _ref(version="4"), registry,
+                                 T0 + dt.timedelta(seconds=90))
+        assert (later.reason, later.message, later.desired) == (
+            reason, first.message, first.desired)
+
+
+def test_another_clients_blips_no_longer_restart_a_failed_pinned_versions_grace() -> None:
+    """Through the pass: the spec pinned to a version whose registration failed; blips every
+    4 minutes flipped VersionFailed to RegistryUnavailable and back, so the phase never turned
+    Degraded. The stable keeps serving."""
+    sim = Sim()
+    breaker = _Breaker(versions=sim.registry.versions, aliases=sim.registry.aliases)
+    sim.registry = breaker
+    sim.deps.registry_for = lambda ref, credentials: breaker
+    sim.tick()
+    sim.tick(1)
+    assert sim.status["phase"] == "Healthy"
+    breaker.add(REGISTERED, "4", status="FAILED_REGISTRATION")
+    model = sim.body["spec"]["model"]
+    model.pop("alias", None)
+    model.pop("aliasRefreshInterval", None)
+    model["version"] = "4"
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(30)
+    since = sim.condition("ModelResolved")["lastTransitionTime"]
+    seen: list[tuple[str, str]] = []
+    for minute in range(1, 21):
+        breaker.open = minute % 4 == 0
+        sim.tick(60)
+        breaker.open = False
+        condition: dict[str, Any] = sim.condition("ModelResolved")
+        seen.append((condition["reason"], condition["lastTransitionTime"]))
+    assert set(seen) == {("VersionFailed", since)}
+    assert sim.status["phase"] == "Degraded"
+    assert sim.status["stableVersion"] == "1"
 
 
 def test_a_plain_outage_still_stamps_and_tells() -> None:
