@@ -36,7 +36,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
            "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
            "resources",
-           "rollback_pending", "scrapes", "serve", "spec_stuck", "started", "watches_paused"]
+           "rollback_pending", "scrapes", "serve", "spec_stuck", "stable_awaited_since", "started",
+           "watches_paused"]
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -201,6 +202,19 @@ MODEL_STABLE_NOT_SERVING = Gauge(
     "WaitingForServing, message 'stable version N does not serve any more: ...', with the "
     "serving backend's failure), else 0. Not while a first version waits to serve, nor while "
     "an emergency rollback restores its stable (the version it replaced serves).",
+    ["namespace", "name"], registry=REGISTRY)
+MODEL_STABLE_AWAITED_SINCE = Gauge(
+    "uplift_operator_model_stable_awaited_since_timestamp_seconds",
+    "Since when (Unix time) an UpliftModel's stable version has been awaited: made stable and "
+    "not seen serving since (status: Ready False WaitingForServing, no stableServedVersion "
+    "naming it; phase Progressing, 'waiting for stable version N to serve'): a first version, "
+    "or a promoted one, whose pods never become available (an image that does not pull, a "
+    "model that does not load, pods that cannot be scheduled) while the serving backend "
+    "reports no failure. The later of when Ready turned False and when the version was made "
+    "stable (its Promoted history entry). No series otherwise: not once it served (a stable "
+    "that served and stopped is uplift_operator_model_stable_not_serving), nor while an "
+    "emergency rollback restores its stable (that restore has its own deadline, "
+    "ProgressDeadlineExceeded). One series per resource, whatever the version.",
     ["namespace", "name"], registry=REGISTRY)
 SERVING_APPLY_FAILING = Gauge(
     "uplift_operator_serving_apply_failing",
@@ -553,7 +567,8 @@ _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
 def observe_rollout(namespace: str, name: str, status: dict[str, Any],
                     measured: Mapping[str, str]) -> None:
-    """Weight of an UpliftModel's canary, whether its stable version stopped serving, whether
+    """Weight of an UpliftModel's canary, whether its stable version stopped serving, since
+    when a stable version that never served is awaited (``stable_awaited_since``), whether
     the API server refuses its serving graph and whether its MLflow write-back fails, as its
     status says; the verdicts of the gates its
     canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``: each
@@ -568,6 +583,12 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
     ready = conditions.get(cond.READY) or {}
     MODEL_STABLE_NOT_SERVING.labels(namespace, name).set(1 if says_stable_down(
         status.get("stableVersion"), ready.get("reason"), ready.get("message")) else 0)
+    awaited = stable_awaited_since(status)
+    if awaited is None:
+        with suppress(KeyError):
+            MODEL_STABLE_AWAITED_SINCE.remove(namespace, name)
+    else:
+        MODEL_STABLE_AWAITED_SINCE.labels(namespace, name).set(awaited)
     applied = conditions.get(cond.SERVING_APPLIED) or {}
     SERVING_APPLY_FAILING.labels(namespace, name).set(
         1 if applied.get("status") == "False" and applied.get("reason") == cond.APPLY_FAILED
@@ -575,6 +596,37 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
     written_back = conditions.get(cond.REGISTRY_WRITTEN_BACK) or {}
     REGISTRY_WRITE_BACK_FAILING.labels(namespace, name).set(
         1 if written_back.get("status") == "False" else 0)
+
+
+def stable_awaited_since(status: dict[str, Any]) -> float | None:
+    """Since when (Unix time) the status says an UpliftModel's stable version has been awaited:
+    made stable and not seen serving since (``Ready`` False ``WaitingForServing``, no
+    ``stableServedVersion`` naming it, not a stable that served and stopped:
+    ``says_stable_down``), nor an emergency rollback's restore (an ``emergencyRolledBackVersion``
+    other than the stable without a canary: the version it replaced keeps the traffic, and
+    the restore has its own deadline); None otherwise. The later of ``Ready``'s
+    ``lastTransitionTime`` and the version's latest ``Promoted`` history entry (a first
+    version's, a promotion's; a version promoted while ``Ready`` was already False, e.g.
+    ``RollbackPending``, is awaited from its promotion). A state, read from the status alone:
+    the same across operator restarts. Nothing else alerts on such a version: without a ramp
+    no ``progressDeadline`` runs, and its Campaigns wait (``ModelServing`` False
+    ``ModelNotServing``), which ``spec_stuck`` leaves to the model's alerts."""
+    stable = status.get("stableVersion")
+    ready = _condition(status, cond.READY)
+    if (stable is None or ready.get("status") != "False"
+            or ready.get("reason") != cond.WAITING_FOR_SERVING
+            or status.get("stableServedVersion") == stable
+            or says_stable_down(stable, ready.get("reason"), ready.get("message"))):
+        return None
+    if (status.get("canaryVersion") is None
+            and status.get("emergencyRolledBackVersion") not in (None, stable)):
+        return None
+    times = [_unix(entry["time"]) for entry in status.get("history") or []
+             if entry.get("action") == Reason.PROMOTED.value and entry.get("version") == stable
+             and entry.get("time")]
+    if ready.get("lastTransitionTime"):
+        times.append(_unix(ready["lastTransitionTime"]))
+    return max(times, default=None)
 
 
 def observe_gates(kind: str, namespace: str, name: str, status: dict[str, Any],
@@ -724,8 +776,8 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         with suppress(KeyError):
             LAST_PASS.remove(kind, namespace, name)
     if kind == "UpliftModel":
-        for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, SERVING_APPLY_FAILING,
-                       REGISTRY_WRITE_BACK_FAILING):
+        for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, MODEL_STABLE_AWAITED_SINCE,
+                       SERVING_APPLY_FAILING, REGISTRY_WRITE_BACK_FAILING):
             with suppress(KeyError):
                 series.remove(namespace, name)
     for gate, type_ in _GATE_SERIES.pop((kind, namespace, name), {}).items():
