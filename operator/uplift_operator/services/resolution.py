@@ -99,8 +99,9 @@ class Resolution:
 
     desired: VersionFacts | None
     #: Resolved, or a ``ModelResolved`` reason (``domain.conditions``): RegistryUnavailable,
-    #: ModelNotFound, VersionNotReady, VersionFailed, InvalidModel, CredentialsUnreadable,
-    #: CredentialsRefused (MLflow's 401/403; the caller names the credentials Secret).
+    #: ModelNotFound, VersionNotReady, VersionFailed, InvalidModel (MLflow refused the read
+    #: otherwise, or the contract's), CredentialsUnreadable, CredentialsRefused (MLflow's
+    #: 401/403; the caller names the credentials Secret).
     reason: str = "Resolved"
     message: str = ""
 
@@ -541,7 +542,8 @@ class Resolver:
             return _standing(ref, held, failed, error)
         self._not_asked.pop(key, None)
         failed_before = key in failures
-        if resolution.reason in ("RegistryUnavailable", "ModelNotFound", cond.CREDENTIALS_REFUSED):
+        if resolution.reason in ("RegistryUnavailable", "ModelNotFound", cond.CREDENTIALS_REFUSED,
+                                 cond.INVALID_MODEL):
             # Stamped when the read ended, not when its pass began: a read that timed out
             # after FAILURE_REUSE would otherwise be too old to answer the passes that queued
             # behind it, and each of them would wait out a timeout of its own in turn (a
@@ -582,6 +584,9 @@ class Resolver:
         except errors.CredentialsRefused as error:  # 401/403: no wait clears it
             return Resolution(cached.facts if cached else None, cond.CREDENTIALS_REFUSED,
                               str(error))
+        except errors.RegistryRequestError as error:  # MLflow answered: no wait clears it
+            return Resolution(cached.facts if cached else None, cond.INVALID_MODEL,
+                              _refused(ref, error))
         except errors.RegistryError as error:
             return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
         if not facts.ready:
@@ -700,6 +705,20 @@ def _standing(ref: ModelReference, held: VersionFacts | None,
     if held is not None and not held.ready:
         return _not_ready(held, ref.registered_model)
     return Resolution(held, "RegistryUnavailable", str(error))
+
+
+def _refused(ref: ModelReference, error: errors.RegistryRequestError) -> str:
+    """The ``InvalidModel`` message of a version or alias read MLflow refused, for a reason that
+    is neither "not found" nor the credentials (a 4xx it explains, an answer without a model
+    version): what was read, and MLflow's own words. It answers the same until the spec or the
+    registry changes, so it is the reference's problem, Degraded after the grace, as the same
+    refusal of the version's contract read is (``services.upliftmodel._contract_reason``); it
+    read RegistryUnavailable, waited for for ever."""
+    what = f"alias {ref.alias}" if ref.alias is not None else f"version {ref.version}"
+    answered = " ".join(str(part) for part in (error.status_code, error.error_code) if part)
+    answered = f" (HTTP {answered})" if error.status_code is not None else (
+        f" ({answered})" if answered else "")
+    return f"MLflow refused the read of {what} of {ref.registered_model}{answered}: {error}"
 
 
 def _of_the_alias(failure: Resolution) -> bool:
