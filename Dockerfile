@@ -6,7 +6,8 @@
 # Reproducible: the base is pinned by digest (python:3.11.14-slim-bookworm, the multi-arch index),
 # dependencies come from the hashed locks in requirements/ (scripts/lock.sh), installed before the
 # source is copied so a code change reuses the dependency layers. The source is not pip-installed
-# (no build backend fetched at build time): it is copied to /opt/uplift and put on PYTHONPATH.
+# (no build backend fetched at build time): it is copied to /opt/uplift and put on PYTHONPATH, with
+# the LICENSE.
 # Every Python package in an image is one of its lock's: the virtualenvs are made without pip
 # (the builder's pip installs into them, `pip --python`), and the final images drop the base's
 # own pip, setuptools and wheel, which nothing runs (a scanner would report theirs, unlocked).
@@ -32,6 +33,8 @@ RUN useradd --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sb
  && python -m pip uninstall --yes pip setuptools wheel
 ENV PATH=/venv/bin:$PATH PYTHONPATH=/opt/uplift
 WORKDIR /app
+# The project's licence (Apache-2.0) next to the source it covers, in both images.
+COPY LICENSE /opt/uplift/LICENSE
 
 FROM app AS operator
 COPY --from=operator-deps /venv /venv

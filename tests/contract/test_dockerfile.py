@@ -69,6 +69,14 @@ def test_build_context_is_an_allow_list() -> None:
              if ln and not ln.startswith("#")]
     assert lines[0] == "*"
     allowed = {ln[1:] for ln in lines if ln.startswith("!")}
-    assert allowed == {"requirements/*.lock", "operator/uplift_operator/"}
+    assert allowed == {"requirements/*.lock", "operator/uplift_operator/", "LICENSE"}
     copied = set(re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE, re.MULTILINE))
-    assert copied == {"requirements/operator.lock", "requirements/runtime.lock", "operator/uplift_operator"}
+    assert copied == {"requirements/operator.lock", "requirements/runtime.lock", "operator/uplift_operator",
+                      "LICENSE"}
+
+
+def test_both_images_carry_the_license() -> None:
+    """The Apache-2.0 text pyproject's ``license-files`` names goes into the stage both final
+    images start from."""
+    assert re.search(r"^COPY LICENSE /opt/uplift/LICENSE$", _stage("app"), re.MULTILINE)
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License\n")
