@@ -35,3 +35,10 @@ def test_build_backend_understands_the_license_expression_and_is_capped() -> Non
     assert not setuptools.specifier.contains("76.1.0"), setuptools  # license-files: 77
     assert setuptools.specifier.contains("77.0.0"), setuptools
     assert any(s.operator == "<" for s in setuptools.specifier), f"{setuptools}: no upper bound"
+
+
+def test_pytest_xdist_knows_the_options_scripts_test_sh_passes() -> None:
+    # --no-loadscope-reorder came with pytest-xdist 3.8.
+    assert "--no-loadscope-reorder" in (ROOT / "scripts" / "test.sh").read_text()
+    xdist = _requirement(PROJECT["optional-dependencies"]["dev"], "pytest-xdist")
+    assert not xdist.specifier.contains("3.7.0") and xdist.specifier.contains("3.8.0"), xdist
