@@ -4,7 +4,9 @@ One function per gate type turns (gate, context) into a ``domain.measurements`` 
 there is no data yet, ``MeasurementError`` when a source could not be asked. Comparative counts
 are taken since the current step started (``increase(...[<seconds since step start>s])``), because
 the sequential tests need a fixed traffic split within a stratum (the gates carry the evidence
-across steps); the canary's own counts (drift, predicted uplift) since the canary started.
+across steps); the canary's own counts (drift, predicted uplift) since the canary started. Each
+count a test reads is scaled from Prometheus's extrapolation to what the range's scrapes observed
+(``observed_share``: half of a 60 s range's ``increase`` at 30 s scrapes).
 onlineEffect reads cohorts: the decisions whose attribution window closed with their in-window
 conversions, since the step's start + the window (``GateContext.cohort_window``): conversions
 as the runtime counts them when each window closes, units when decided, a window earlier
@@ -97,6 +99,10 @@ class GateContext:
     #: version with no MLflow run (an Error) or, qini's stable, no stable to compare with.
     canary_run_error: RegistryError | None = None
     stable_run_error: RegistryError | None = None
+    #: Seconds between Prometheus's scrapes of the runtime pods (``--prometheus-scrape-
+    #: interval``): the counts the tests read are scaled to what the scrapes in their range
+    #: observed (``observed_share``). 0: taken as Prometheus extrapolates them.
+    scrape_interval_s: float = 0.0
 
     @property
     def window(self) -> str:
@@ -147,6 +153,10 @@ class GateContext:
         return {"namespace": self.namespace, "name": self.name, "model": self.name,
                 "version": version, "predictor": f"v{version}",
                 "interval": f"{int(self.analysis_interval_s)}s"}
+
+    def share(self, window: str | None) -> float:
+        """``observed_share`` of ``window`` at this context's scrape interval."""
+        return observed_share(window, self.scrape_interval_s)
 
 
 Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
@@ -373,9 +383,40 @@ def _int_or_none(value: float | None) -> int | None:
     return None if value is None or not math.isfinite(value) else int(value)
 
 
-def _count(prometheus: MetricSource, promql: str) -> int | None:
+def observed_share(window: str | None, scrape_interval_s: float) -> float:
+    """φ = max(0, w − s) / w: the share of ``increase(metric[w])`` that the scrapes in its range
+    observed, ``w`` the range in seconds (``window``, ``"<n>s"``; None: no range yet, 0) and
+    ``s`` the scrape interval. Every count a sequential test reads is multiplied by it
+    (``_per_version``, ``_count``, ``_by_label``, the collectors that read their own rows),
+    then rounded.
+
+    Why: Prometheus extrapolates each series' increase from its first and last sample in the
+    range to the range's edges. A regularly scraped series' samples span w − s of the range in
+    expectation, so a 60 s range at 30 s scrapes reports twice what its two samples counted
+    (1.33 × at 90 s, 1.2 × at 120 s…). The tests take their counts as observed events: 7
+    errors seen among 30 requests, read as 14 among 60, carried twice the evidence, and
+    decided a step's first looks on it. φ · increase is, in expectation, what the scrapes
+    counted. One factor for every series and arm of a test (never a series' own last −
+    first, which would shift a split by up to one scrape interval per series at the first
+    looks), so the shares a split or sample-ratio check compares are unbiased as before; a
+    gate whose counts come from ranges of different lengths (deliveryRate) scales them all by
+    its step range's, so their ratios hold. A series first scraped inside the range (a new
+    canary's) is extrapolated less by Prometheus, and so reads a little below what it
+    counted: less evidence, never more. Long ranges are barely touched (0.99 at an hour of
+    30 s scrapes). Not for exact figures (the budget's ledgers and spend) nor for values that
+    are ratios (a custom gate's, a rate, a mean, roi's spend per decision), and only as good
+    as ``--prometheus-scrape-interval`` is true: set too long it understates the evidence
+    (slower decisions), too short it leaves some of the extrapolation in."""
+    if window is None or scrape_interval_s <= 0:
+        return 0.0 if window is None else 1.0
+    seconds = float(window.removesuffix("s"))
+    return max(0.0, seconds - scrape_interval_s) / seconds if seconds > 0 else 0.0
+
+
+def _count(prometheus: MetricSource, promql: str, share: float = 1.0) -> int | None:
+    """The one value of ``promql`` (None: no data), times ``share`` (``observed_share``)."""
     value = prometheus.scalar(promql)
-    return None if value is None or math.isnan(value) else round(value)
+    return None if value is None or math.isnan(value) else round(value * share)
 
 
 def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str, *,
@@ -384,8 +425,12 @@ def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str,
                  ) -> dict[tuple[str, ...], int]:
     """``increase(metric[window])`` (``offset`` back in time, when given) summed per (version,
     *by) for both versions in one query (one round trip instead of one per version and label
-    value); a key without data (no series, or NaN) is absent, as the single-version query's
-    empty result was. ``unless``: label → a regex of values left out."""
+    value), as observed (``observed_share``: a range no longer than a scrape interval observed
+    nothing, and is not asked); a key without data (no series, or NaN) is absent, as the
+    single-version query's empty result was. ``unless``: label → a regex of values left out."""
+    share = ctx.share(window)
+    if share <= 0:
+        return {}
     shifted = f" offset {offset}" if offset and offset != "0s" else ""
     selector = ctx.versions_selector(**(labels or {}))
     if unless:
@@ -396,7 +441,8 @@ def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str,
     out = {}
     for row in rows:
         if math.isfinite(row.value):
-            out[tuple(str(row.labels.get(k, "")) for k in ("version", *by))] = round(row.value)
+            out[tuple(str(row.labels.get(k, "")) for k in ("version", *by))] = round(
+                row.value * share)
     return out
 
 
@@ -490,9 +536,13 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
     alone = _canary_alone(ctx)
 
+    share = ctx.share(ctx.window)  # the bucket counts as observed (``observed_share``)
+
     def histogram(version: str) -> dict[float, int]:
+        if share <= 0:
+            return {}
         rows = prom.query(buckets[version])
-        return {float(r.labels.get("le", "+Inf")): round(r.value) for r in rows
+        return {float(r.labels.get("le", "+Inf")): round(r.value * share) for r in rows
                 if not math.isnan(r.value)}
 
     canary_h = histogram(ctx.canary_version)
@@ -594,7 +644,8 @@ def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None
             return m.MeasurementError(f"feature {name!r} is not in {REFERENCE_HISTOGRAMS}")
         ref_counts = tuple(int(c) for c in features[name]["counts"])
         bins = by_feature.get(name, {})
-        live_counts = tuple(round(bins.get(i, 0.0)) for i in range(len(ref_counts)))
+        share = ctx.share(ctx.canary_window)  # as observed (``observed_share``)
+        live_counts = tuple(round(bins.get(i, 0.0) * share) for i in range(len(ref_counts)))
         if sum(live_counts) == 0:
             return None
         histograms[name] = m.FeatureHistogram(reference=ref_counts, live=live_counts)
@@ -757,9 +808,14 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if all(t in squares for t in treatments) and min(counts[t] for t in treatments) > 1:
         live_std = sum(math.sqrt(max(squares[t] - counts[t] * means[t] ** 2, 0.0)
                                  / (counts[t] - 1)) for t in treatments) / len(treatments)
+    # The means and sd are ratios of counts from one range (the extrapolation cancels); the
+    # requests the bounds rest on are those the scrapes observed (``observed_share``).
+    requests = round(min(counts[t] for t in treatments) * ctx.share(w))
+    if requests < 1:
+        return None
     return m.UpliftSanityMeasurement(
         canary_mean_uplift=sum(means.values()) / len(means),
-        requests=min(counts[t] for t in treatments), training_mean=mean, training_std=std,
+        requests=requests, training_mean=mean, training_std=std,
         live_std=live_std)
 
 
@@ -823,6 +879,7 @@ class CampaignGateContext:
     completes: bool = False
     decisions_since: datetime | None = None
     budget_since: datetime | None = None
+    scrape_interval_s: float = 0.0  # as ``GateContext``'s
 
     @property
     def window(self) -> str:
@@ -832,6 +889,10 @@ class CampaignGateContext:
     @property
     def attribution_window_s(self) -> float:
         return parse_duration(self.spec.experiment.attribution_window).total_seconds()
+
+    def share(self, window: str | None) -> float:
+        """``observed_share`` of ``window`` at this context's scrape interval."""
+        return observed_share(window, self.scrape_interval_s)
 
     @property
     def cohorts_close_from(self) -> datetime:
@@ -905,14 +966,18 @@ _ARMS = ("treated", "holdout")
 _BOTH_ARMS = 'arm=~"treated|holdout"'
 
 
-def _by_label(prom: MetricSource, promql: str, label: str) -> dict[str, float]:
-    """The rows of a ``sum by (label)`` query, by their ``label`` value (NaN kept: ``_count_in``
+def _by_label(prom: MetricSource, promql: str, label: str,
+              share: float = 1.0) -> dict[str, float]:
+    """The rows of a ``sum by (label)`` query, by their ``label`` value, times ``share``
+    (``observed_share``; 0: nothing observed yet, not asked: no row) (NaN kept: ``_count_in``
     reads it); a row without the label (none of this shape has one) is left out."""
+    if share <= 0:
+        return {}
     out: dict[str, float] = {}
     for row in prom.query(promql):
         value = row.labels.get(label)
         if value is not None:
-            out[str(value)] = row.value
+            out[str(value)] = row.value * share
     return out
 
 
@@ -949,13 +1014,16 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
     delay = parse_duration(gate.report_delay) if gate.report_delay else DEFAULT_REPORT_DELAY
     age = ctx.now - ctx.step_started_at
     settled = age - delay
+    # Every count as observed, by the step range's share (``observed_share``): the decisions'
+    # two parts too, so that decided + recent and the reports keep their ratio.
+    share = ctx.share(ctx.window)
 
     def decisions(window: timedelta, offset: str = "") -> int | None:
         if window.total_seconds() < 1:
             return 0
         return _count(prom, _increase(ctx, "uplift_assignments_total", 'arm="treated"',
                                       _treatments(gate), window=_range(window),
-                                      offset=offset) + " or vector(0)")
+                                      offset=offset) + " or vector(0)", share)
 
     decided = decisions(settled, offset=_range(delay))
     recent = decisions(min(age, delay))
@@ -963,7 +1031,7 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
     # campaign: no "ok" row is no data; no "failed" row none failed.
     reports = _by_label(prom, _increase(ctx, "uplift_deliveries_total", 'arm="treated"',
                                         'status=~"ok|failed"', _treatments(gate),
-                                        by="status"), "status")
+                                        by="status"), "status", share)
     delivered = _count_in(reports, "ok")
     failed = _count_in(reports, "failed", absent=0)
     if decided is None or recent is None or delivered is None or failed is None:
@@ -1025,10 +1093,11 @@ def _campaign_arms(prom: MetricSource, ctx: CampaignGateContext,
     only = [ctx.followed, *([_treatments(gate)] if gate.treatments else [])]
     window = ctx.cohort_window
     arms = _ARMS
+    share = ctx.share(window)  # every count of the cohorts as observed (``observed_share``)
 
     def per_arm(metric: str, offset: str = "") -> dict[str, float]:
         return _by_label(prom, _increase(ctx, metric, *only, _BOTH_ARMS, window=window,
-                                         offset=offset, by="arm"), "arm")
+                                         offset=offset, by="arm"), "arm", share)
 
     def units(metric: str, offset: str = "") -> list[int | None]:
         rows = per_arm(metric, offset)
@@ -1285,7 +1354,8 @@ def _model_context(ctx: CampaignGateContext) -> GateContext:
         step_started_at=ctx.step_started_at, canary_started_at=ctx.ramp_started_at, now=ctx.now,
         analysis_interval_s=parse_duration(ctx.spec.exposure.analysis_interval).total_seconds(),
         holdout_fraction=ctx.spec.experiment.holdout_fraction,
-        metric_templates=ctx.metric_templates, treatments=())
+        metric_templates=ctx.metric_templates, treatments=(),
+        scrape_interval_s=ctx.scrape_interval_s)
 
 
 def _campaign_drift(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
