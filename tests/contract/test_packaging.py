@@ -1369,6 +1369,20 @@ def test_each_release_has_dashboards_of_its_own() -> None:
     assert "Uplift (other/uplift-operator): on-call" in releases[("uplift", "other")]
 
 
+def runbook_commands() -> Iterator[tuple[str, str]]:
+    """Each runbook's kubectl commands as written (inline code, and the lines of code blocks),
+    with their whitespace (a command wrapped onto the next line) made single spaces."""
+    for runbook in sorted((ROOT / "docs" / "runbooks").glob("*.md")):
+        text = runbook.read_text()
+        blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
+        inline = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+        commands = [line for block in blocks for line in block.splitlines()
+                    if line.startswith("kubectl ")]
+        commands += re.findall(r"`(kubectl\s[^`]+)`", inline)
+        for command in commands:
+            yield runbook.name, " ".join(command.split())
+
+
 def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
     """The runbooks' kubectl commands as written, for the documented install (`helm install
     uplift ... -n uplift-system`, objects named uplift-operator) and the plain manifests."""
@@ -1377,23 +1391,45 @@ def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
                  for d in yaml.safe_load_all(f.read_text()) if d]
     deployments = [by_kind(chart, "Deployment")[0], by_kind(manifests, "Deployment")[0]]
     found = 0
-    for runbook in sorted((ROOT / "docs" / "runbooks").glob("*.md")):
-        text = runbook.read_text()
-        for command in re.findall(r"`(kubectl [^`]+)`", text):
-            for name in re.findall(r"\b(?:deploy|deployment)(?:/| )([^\s`]+)", command):
-                found += 1
-                for deployment in deployments:
-                    assert name == deployment["metadata"]["name"], f"{runbook.name}: {command}"
-            for selector in re.findall(r"-l ([^\s`]+)", command):
-                found += 1
-                wanted = dict(kv.split("=", 1) for kv in selector.split(","))
-                for deployment in deployments:
-                    labels = deployment["spec"]["template"]["metadata"]["labels"]
-                    assert wanted.items() <= labels.items(), f"{runbook.name}: {command}"
-            # ``-n <namespace>``: the steered resource's own namespace (``kubectl uplift``,
-            # ``kubectl annotate``), not the operator's.
-            if " -n " in command and " -n <namespace> " not in command:
-                assert " -n uplift-system " in command, f"{runbook.name}: {command}"
-                for deployment in deployments:
-                    assert deployment["metadata"]["namespace"] == "uplift-system"
+    for runbook, command in runbook_commands():
+        for name in re.findall(r"\b(?:deploy|deployment)(?:/| )(\S+)", command):
+            found += 1
+            for deployment in deployments:
+                assert name == deployment["metadata"]["name"], f"{runbook}: {command}"
+        for selector in re.findall(r"(?:-l|--selector)[ =](app\.kubernetes\.io/\S+)", command):
+            found += 1
+            wanted = dict(kv.split("=", 1) for kv in selector.split(","))
+            for deployment in deployments:
+                labels = deployment["spec"]["template"]["metadata"]["labels"]
+                assert wanted.items() <= labels.items(), f"{runbook}: {command}"
+        # ``-n <namespace>``: the steered resource's own namespace (``kubectl uplift``,
+        # ``kubectl annotate``), not the operator's.
+        if re.search(r" -n (?!<namespace>( |$))", command):
+            assert " -n uplift-system " in command, f"{runbook}: {command}"
+            for deployment in deployments:
+                assert deployment["metadata"]["namespace"] == "uplift-system"
     assert found >= 5
+
+
+#: A command that reads or steers no one namespace: across all of them, or cluster-scoped objects
+#: (the CRDs, the API server's own endpoints).
+_NO_NAMESPACE = re.compile(r" (?:-A|--all-namespaces)\b| crds?\b|crds/| --raw\b")
+
+
+def test_runbook_commands_name_the_namespace_of_the_object_they_steer() -> None:
+    """Every runbook command that names an object (``kubectl uplift <verb> <name>``, ``kubectl
+    describe campaign <name>``, ``kubectl get pods --selector ...``) gives its namespace: the
+    alert's ``namespace`` label (``-n <namespace>``), or the operator's. Without it kubectl (and
+    the plugin) use the kubeconfig context's namespace, where the name may be missing, or be
+    another object's that the command then steers. A bare verb in a sentence (``kubectl
+    describe``, ``kubectl uplift pause``) names none."""
+    checked = 0
+    for runbook, command in runbook_commands():
+        words = command.split("|")[0].split()[1:]
+        if words[:1] == ["uplift"]:
+            words = words[1:]
+        if _NO_NAMESPACE.search(command) or not [w for w in words[1:] if not w.startswith("-")]:
+            continue
+        checked += 1
+        assert re.search(r" (?:-n|--namespace)[ =]\S", command), f"{runbook}: {command}"
+    assert checked >= 50
