@@ -9,7 +9,9 @@ The URI is ``models:/name/version``, ``models:/name@alias``, ``runs:/…`` (trac
 credentials from ``MLFLOW_TRACKING_URI``/``MLFLOW_TRACKING_USERNAME``/``…_PASSWORD``/``…_TOKEN``)
 or a local path (relative to the settings file). Server settings must have
 ``parallel_workers: 0`` (``MLSERVER_PARALLEL_WORKERS=0``): decisions, reports and metrics then
-share one process. Request/response formats, endpoints and metrics: ``docs/runtime.md``.
+share one process; and no adaptive batching (``max_batch_size`` unset or 1): a merged batch
+carries its last request's ``parameters``, so one campaign. The load is refused otherwise.
+Request/response formats, endpoints and metrics: ``docs/runtime.md``.
 
 Reports: with ``UPLIFT_REPORT_TOKEN_FILE`` (or ``UPLIFT_REPORT_TOKEN``) set,
 ``/uplift/v1/deliveries`` and ``/uplift/v1/outcomes`` answer only requests with ``Authorization:
@@ -31,6 +33,7 @@ import hmac
 import json
 import logging
 import math
+import multiprocessing
 import os
 import re
 import time
@@ -99,6 +102,7 @@ FORGET_AFTER_SECONDS = 600.0
 DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
 REPORT_ENDPOINTS = ("deliveries", "outcomes")
+_PARALLEL_WORKERS_ENV = "MLSERVER_PARALLEL_WORKERS"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: This process's drain token (``runtime.drain``): one per process, so a model reloaded in it
 #: keeps the token its file holds.
@@ -385,6 +389,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     """Scores V2 requests, decides per row, ingests deliveries/outcomes, exports metrics."""
 
     async def load(self) -> bool:
+        self._refuse_other_processes_and_batching()
         params = self.settings.parameters
         extra = dict(params.extra or {}) if params is not None else {}
         try:
@@ -421,6 +426,36 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                      len(self._report_tokens.tokens), self._report_tokens.source,
                      " (re-read when it changes)" if self._report_tokens.watched else "")
         return True
+
+    def _refuse_other_processes_and_batching(self) -> None:
+        """Refuse the load (500) under the MLServer settings that break the runtime's contract:
+
+        - adaptive batching (``max_batch_size`` > 1, ``MLSERVER_MODEL_MAX_BATCH_SIZE``): MLServer
+          merges the batched requests' ``parameters``, the last one's winning, so every row of a
+          batch would be decided under the last request's campaign (its salt, holdout, exposure,
+          cap and budget; ids signed with it, counters and cohorts counting them there);
+        - parallel workers (``parallel_workers`` > 0, ``MLSERVER_PARALLEL_WORKERS``): the model
+          is loaded in worker processes, each with its own unit cache, dedup window, cap ledger,
+          budget spend and counters, and MLServer's ``/metrics`` serves none of them.
+        """
+        batch = self.settings.max_batch_size or 0
+        if batch > 1:
+            raise UpliftError(f"MLServer adaptive batching is not supported: max_batch_size is "
+                              f"{batch} (model-settings.json or MLSERVER_MODEL_MAX_BATCH_SIZE); "
+                              "batched requests share one set of parameters, so their rows "
+                              "would be decided under one campaign. Leave max_batch_size unset "
+                              "(0) or 1", 500)
+        workers = os.environ.get(_PARALLEL_WORKERS_ENV, "").strip()
+        if workers not in ("", "0"):
+            where = f"{_PARALLEL_WORKERS_ENV} is {workers!r}"
+        elif _in_parallel_worker():
+            where = ("the model is being loaded in a parallel inference worker (settings.json "
+                     "parallel_workers is not 0; MLServer's default is 1)")
+        else:
+            return
+        raise UpliftError(f"MLServer parallel workers are not supported: {where}. Set "
+                          f"parallel_workers: 0 in settings.json ({_PARALLEL_WORKERS_ENV}=0): "
+                          "decisions, reports and metrics must share one process", 500)
 
     def _publish_drain_token(self, path: Path) -> None:
         """Write this process's drain token where the preStop hook reads it. A file that cannot
@@ -1354,6 +1389,16 @@ def _pending_groups(key: tuple[str, str, str, str, str]
     """The groups of a pending cohort count (kind, campaign, arm, treatment, version) whose last
     due time ``_forget_retired`` asks: its campaign's and its version's."""
     return ("campaign", key[1]), ("version", key[4])
+
+
+def _in_parallel_worker() -> bool:
+    """Whether this process is one of MLServer's parallel inference workers
+    (``mlserver.parallel.worker.Worker``, a ``multiprocessing.Process``)."""
+    try:
+        from mlserver.parallel.worker import Worker
+    except ImportError:   # not this MLServer's layout: the environment variable still tells
+        return False
+    return isinstance(multiprocessing.current_process(), Worker)
 
 
 def _no_constant(name: str) -> Any:
