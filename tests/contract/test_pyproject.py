@@ -3,7 +3,10 @@ backend that understands them, and the lower bounds the scripts and the code rel
 
 from __future__ import annotations
 
+import re
+import sys
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -42,3 +45,48 @@ def test_pytest_xdist_knows_the_options_scripts_test_sh_passes() -> None:
     assert "--no-loadscope-reorder" in (ROOT / "scripts" / "test.sh").read_text()
     xdist = _requirement(PROJECT["optional-dependencies"]["dev"], "pytest-xdist")
     assert not xdist.specifier.contains("3.7.0") and xdist.specifier.contains("3.8.0"), xdist
+
+
+#: Imported directly but not declared: each comes with the declared distribution named here, which
+#: needs it (kopf runs on aiohttp, MLServer on FastAPI). Keep this short; declare a library the
+#: code uses for its own sake.
+THROUGH = {
+    "aiohttp": "kopf", "annotated-types": "pydantic", "pydantic-core": "pydantic",
+    "fastapi": "mlserver", "starlette": "mlserver", "urllib3": "requests", "packaging": "pytest",
+}
+
+
+#: An import statement's modules (a line scan: parsing 6 MB of Python takes seconds).
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[\w.]*[ \t]+import\b"
+                     r"|import[ \t]+([A-Za-z_][\w. \t,]*))", re.MULTILINE)
+
+
+def _imported_top_level_modules() -> dict[str, Path]:
+    own = {"uplift_operator", "tests", "bench", "__future__"}
+    found: dict[str, Path] = {}
+    for root in ("operator/uplift_operator", "tests", "bench"):
+        for path in sorted((ROOT / root).rglob("*.py")):
+            for from_, imports in _IMPORT.findall(path.read_text()):
+                names = [from_] if from_ else [n.split()[0] for n in imports.split(",") if n.strip()]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in own:
+                        found.setdefault(top, path)
+    return found
+
+
+def test_every_library_the_code_imports_is_declared() -> None:
+    """A fresh `pip install -e '.[dev]'` must bring what the package, the benches and the tests
+    import, not by luck of another dependency's requirements (cryptography came with mlflow)."""
+    declared = {canonicalize_name(r.name) for r in map(Requirement, [
+        *PROJECT["dependencies"], *(d for ds in PROJECT["optional-dependencies"].values() for d in ds)])}
+    assert THROUGH.keys().isdisjoint(declared), "declared now: drop it from THROUGH"
+    assert set(THROUGH.values()) <= declared
+    providers = packages_distributions()
+    undeclared = []
+    for module, path in _imported_top_level_modules().items():
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        assert dists, f"{path.relative_to(ROOT)} imports {module}, which no installed distribution provides"
+        if not dists & (declared | THROUGH.keys()):
+            undeclared.append(f"{module} ({', '.join(sorted(dists))}; {path.relative_to(ROOT)})")
+    assert not undeclared, f"imported, not declared in pyproject.toml: {undeclared}"
