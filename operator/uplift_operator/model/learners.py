@@ -57,6 +57,22 @@ ROLE_DEFAULTS: dict[str, dict[EstimatorRole, dict[str, Any]]] = {
     "hgb": {"classifier": HGB_DEFAULTS, "regressor": HGB_DEFAULTS},
     "logistic": {"classifier": LOGISTIC_DEFAULTS, "regressor": RIDGE_DEFAULTS},
 }
+# Uplift is a difference of conditional means (E[Y|x, k] − E[Y|x, 0]), so every outcome model
+# must estimate the mean: the losses allowed per estimator whose conditional minimiser is the
+# mean (log-loss: P(y=1|x); squared error, Poisson and gamma deviance: E[y|x]). Absolute error
+# gives the median (0 for a rare conversion or a mostly-zero spend: every uplift 0), a quantile
+# loss a quantile.
+MEAN_LOSSES: dict[str, tuple[str, ...]] = {
+    "HistGradientBoostingClassifier": ("log_loss",),
+    "HistGradientBoostingRegressor": ("squared_error", "poisson", "gamma"),
+}
+# Hyperparameters that make an estimator's prediction something other than the arm's mean
+# response, refused whichever estimator takes them.
+BIASING_PARAMS: dict[str, str] = {
+    "class_weight": "re-weights the classes, so the classifier no longer estimates P(y=1 | x) "
+                    "but a probability shifted by each arm's own outcome rate: the uplift (a "
+                    "difference of those) is biased, even of the wrong sign",
+}
 
 
 @dataclass(frozen=True)
@@ -84,14 +100,33 @@ class BaseSpec:
     def check(self, roles: Sequence[EstimatorRole], fitted_by: str = "the learner") -> None:
         """``ValueError`` naming a ``params`` key that none of the ``roles`` estimators takes."""
         names = [ESTIMATORS[self.kind][r].__name__ for r in roles]
-        for key in self.params:
+        for key, value in self.params.items():
             if key == "random_state":
                 raise ValueError("hyperparameter 'random_state' is set from the seed "
                                  "(--seed), not --param")
+            if key in BIASING_PARAMS:
+                raise ValueError(f"hyperparameter {key!r} is refused: it {BIASING_PARAMS[key]}; "
+                                 "uplift needs each arm's mean response")
+            if key == "loss":
+                self._check_loss(value, roles)
             if not any(key in self.accepted(r) for r in roles):
                 what = "base estimators" if len(names) > 1 else "base estimator"
                 raise ValueError(f"hyperparameter {key!r} is not accepted by "
                                  f"{' or '.join(names)}, the {what} of {fitted_by}")
+
+    def _check_loss(self, value: Any, roles: Sequence[EstimatorRole]) -> None:
+        """``ValueError`` unless every ``roles`` estimator taking ``loss`` estimates the mean
+        with ``value``."""
+        for role in roles:
+            estimator = ESTIMATORS[self.kind][role].__name__
+            allowed = MEAN_LOSSES.get(estimator)
+            if allowed is None or "loss" not in self.accepted(role) or value in allowed:
+                continue
+            raise ValueError(
+                f"hyperparameter loss={value!r} is refused for {estimator}: uplift is a "
+                "difference of mean responses, and only a loss whose minimiser is the mean "
+                f"estimates one ({', '.join(allowed)}); absolute_error gives the median and "
+                "quantile a quantile, which bias the uplift (0 for a mostly-zero outcome)")
 
     def classifier(self) -> BaseEstimator:
         params = self.estimator_params("classifier")

@@ -1,0 +1,62 @@
+"""What the trainer and the learners refuse because the model would be wrong, not just odd: a
+hyperparameter that stops an outcome model estimating the mean, a post-treatment feature, an
+arm whose binary outcome is constant; and options checked before the data is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from uplift_operator.model import trainer
+from uplift_operator.model.learners import BaseSpec, make_learner
+from uplift_operator.model.trainer import TrainConfig
+
+SYNTH = TrainConfig(treatment_col="arm", outcome_col="y", control="ctrl", numeric=("x1", "x2"),
+                    categorical=("region",), base="logistic", sample=1500, n_bootstrap=5,
+                    quiet=True)
+SYNTH_ARGS = ["--treatment-col", "arm", "--control", "ctrl", "--outcome-col", "y",
+              "--numeric", "x1,x2", "--categorical", "region", "--no-register", "-q",
+              "--n-bootstrap", "5", "--param", "max_iter=5"]
+
+
+def _csv(frame: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --- hyperparameters that bias the responses ---------------------------------------------------
+
+@pytest.mark.parametrize(("base", "outcome", "params", "message"), [
+    ("hgb", "binary", {"class_weight": "balanced"}, "'class_weight' is refused: it re-weights"),
+    ("logistic", "binary", {"class_weight": {"0": 1, "1": 5}}, "'class_weight' is refused"),
+    ("hgb", "continuous", {"loss": "absolute_error"},
+     "loss='absolute_error' is refused for HistGradientBoostingRegressor"),
+    ("hgb", "continuous", {"loss": "quantile", "quantile": 0.9}, "loss='quantile' is refused"),
+])
+def test_params_that_stop_a_model_estimating_the_mean_are_refused(
+        base: str, outcome: str, params: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_learner("t", BaseSpec(base, params), outcome)  # type: ignore[arg-type]
+
+
+def test_mean_estimating_losses_are_accepted() -> None:
+    for loss in ("squared_error", "poisson", "gamma"):
+        learner = make_learner("t", BaseSpec("hgb", {"loss": loss}), "continuous")
+        assert learner.base.regressor().get_params()["loss"] == loss
+    assert make_learner("t", BaseSpec("hgb", {"loss": "log_loss"}), "binary")
+    # The X-learner fits a classifier and a regressor for a binary outcome: no loss suits both.
+    with pytest.raises(ValueError, match="loss='log_loss' is refused for "
+                                         "HistGradientBoostingRegressor"):
+        make_learner("x", BaseSpec("hgb", {"loss": "log_loss"}), "binary")
+
+
+def test_train_cli_refuses_class_weight(synth: pd.DataFrame, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    rc = trainer.main(["--data", str(_csv(synth.head(600), tmp_path)), *SYNTH_ARGS,
+                       "--param", "class_weight=balanced"])
+    assert rc == 2
+    assert "hyperparameter 'class_weight' is refused" in capsys.readouterr().err
