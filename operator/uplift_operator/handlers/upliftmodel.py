@@ -56,8 +56,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         fence_foreign_status(passes, deps.write_back, key, snapshot)
-        result = service.reconcile(snapshot, deps, now)
+        # A follower of the alias before the pass resolves it: the resolver keeps the client
+        # this pass leaves (``Resolver.forget_alias``), even if the alias's last other
+        # follower leaves meanwhile; registered after, the client was dropped by that leave,
+        # and the alias not polled until this model's next pass.
         followers.follow(key, service.followed_alias(snapshot, deps))
+        result = service.reconcile(snapshot, deps, now)
         deps.resolver.follow_versions(key, service.followed_versions(snapshot, result.status,
                                                                      deps))
         return result

@@ -47,6 +47,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import kopf
@@ -317,6 +318,13 @@ class AliasFollowers:
         with self._lock:
             return sorted(self._by_alias.get(alias, ()))
 
+    def following(self, alias: AliasKey) -> bool:
+        """Whether some resource follows ``alias`` now: one that came after its last follower
+        left, before the resolver was told (``abandoned``), keeps what the resolver holds of it
+        (``Resolver.forget_alias``)."""
+        with self._lock:
+            return alias in self._by_alias
+
     def intervals(self, live: Callable[[Key], bool] = lambda _: True,
                   ) -> dict[AliasKey, dt.timedelta]:
         """Every alias with a ``live`` follower (the first one found, as a rule), with the
@@ -344,7 +352,7 @@ def alias_followers(memo: kopf.Memo) -> AliasFollowers:
 
         resolver = memo["uplift_dependencies"].resolver
         resolver.moved.append(moved)
-        found.abandoned.append(resolver.forget_alias)
+        found.abandoned.append(partial(resolver.forget_alias, followed=found.following))
         memo["alias_followers"] = found
     assert isinstance(found, AliasFollowers)
     return found

@@ -37,8 +37,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -222,6 +222,17 @@ class _Kept(Generic[_K, _V]):
 
 #: An alias as the resolver knows it: (scope, registered model, alias).
 AliasKey = tuple[Scope, str, str]
+
+
+@dataclass
+class _AliasLock:
+    """One read of an alias at a time, and how many hold or wait for it (``Resolver._holding``):
+    ``forget_alias`` drops it only when none does, so that a read under way and one that starts
+    next never hold two locks of one alias."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
 #: An alias due to be read again, with its refresh interval.
 DueAlias = tuple[AliasKey, dt.timedelta]
 #: A failed alias read answers the passes that waited on it, and those within this after it:
@@ -241,7 +252,7 @@ class Resolver:
     # The client the last pass resolved each alias with: the one the poller reads it with.
     _clients: dict[AliasKey, Registry] = field(default_factory=dict)
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
-    _alias_locks: dict[AliasKey, threading.Lock] = field(default_factory=dict)
+    _alias_locks: dict[AliasKey, _AliasLock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Per alias, its last read's failure: when, the answer, and None (the version a pinned
     # spec asked for, in ``_pinned_failed``).
@@ -313,16 +324,46 @@ class Resolver:
         """``follower`` is gone (deleted): the versions only it followed join the bounded rest."""
         self.follow_versions(follower, ())
 
-    def forget_alias(self, key: AliasKey) -> None:
+    def forget_alias(self, key: AliasKey,
+                     followed: Callable[[AliasKey], bool] = lambda _key: False) -> None:
         """No resource follows ``key`` any more: what is kept of it goes (its answer, its
-        failure, the client and its credentials)."""
+        failure, the client and its credentials) — unless ``followed`` says one does by now,
+        asked under the resolver's lock (``handlers.watches.AliasFollowers.following``): the
+        last follower's leave is told after it was recorded, and a new follower may have come
+        meanwhile, its pass resolving the alias and leaving its client. Dropped, that client
+        was not read with until the new follower's next pass (up to the resync, 10 min), the
+        alias's moves unseen meanwhile. The alias's lock stays while a read holds or waits for
+        it (``_holding``): the last of them drops it."""
         with self._lock:
+            if followed(key):
+                return
             self._clients.pop(key, None)
             self._aliases.pop(key, None)
             self._failed.pop(key, None)
             self._not_asked.pop(key, None)
-            self._alias_locks.pop(key, None)
             self._sweep_misses.pop(key, None)
+            held = self._alias_locks.get(key)
+            if held is not None and held.users == 0:
+                del self._alias_locks[key]
+
+    @contextmanager
+    def _holding(self, key: AliasKey) -> Iterator[None]:
+        """Hold the alias ``key``'s lock: one read of it at a time. Counted, so that
+        ``forget_alias`` never drops a lock a read holds or waits for (a read starting after it
+        took a new one, and read the alias at the same time); the last user drops a lock whose
+        alias was forgotten meanwhile (no client left to read it with)."""
+        with self._lock:
+            held = self._alias_locks.setdefault(key, _AliasLock())
+            held.users += 1
+        try:
+            with held.lock:
+                yield
+        finally:
+            with self._lock:
+                held.users -= 1
+                if (held.users == 0 and key not in self._clients
+                        and self._alias_locks.get(key) is held):
+                    del self._alias_locks[key]
 
     def resolve(self, scope: Scope, ref: ModelReference, registry: Registry,
                 now: dt.datetime) -> Resolution:
@@ -335,9 +376,8 @@ class Resolver:
         # One read per alias and refresh interval, however many passes (threads) find it due
         # at once: the others wait for that read and take its answer.
         with self._lock:
-            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
             self._clients[key] = registry
-        with alias_lock:
+        with self._holding(key):
             return self._resolve(key, ref, registry, now)
 
     def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime,
@@ -348,14 +388,13 @@ class Resolver:
         different answer tells ``moved``."""
         with self._lock:
             registry = self._clients.get(key)
-            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
         if registry is None or self.next_refresh(key, interval) > now + ahead:
             return False
         _scope, model, alias = key
         # Read ``ahead`` early: its answer is taken as it stands for that much less.
         ref = ModelReference.model_validate({"registeredModel": model, "alias": alias,
                                              "aliasRefreshInterval": _duration(interval - ahead)})
-        with alias_lock:
+        with self._holding(key):
             if self.next_refresh(key, interval) > now + ahead:  # read by a pass meanwhile
                 return False
             self._resolve(key, ref, registry, now)
@@ -473,12 +512,12 @@ class Resolver:
         them."""
         _scope, model, alias = key
         with self._lock:
-            alias_lock = self._alias_locks.setdefault(key, threading.Lock())
             has_client = key in self._clients
-        with alias_lock:
-            if not has_client or (self.next_refresh(key, interval)
-                                  > now + interval * SWEEP_AHEAD):
-                return False  # no client to read it with, or a pass read it meanwhile
+        if not has_client:
+            return False  # no client to read it with
+        with self._holding(key):
+            if self.next_refresh(key, interval) > now + interval * SWEEP_AHEAD:
+                return False  # a pass read it meanwhile
             cached = self._aliases.get(key)
             created = listing.created.get(model)
             if (cached is None or key in self._failed or not cached.facts.ready
