@@ -191,6 +191,21 @@ def _check_fit_input(x: FloatArray, t: IntArray, y: FloatArray, n_treatments: in
                          " (0 = control, 1..K = treatments, each with rows)")
 
 
+def _check_arm_classes(t: IntArray, y: FloatArray, n_treatments: int) -> None:
+    """``ValueError`` naming each arm whose binary outcome is constant: its classifier would
+    know one class (``predict_proba`` one column, its response read as 0 even when every row
+    converted: an uplift of the wrong sign), and its response cannot be learned anyway."""
+    bad = []
+    for arm in range(n_treatments + 1):
+        seen = np.unique(y[t == arm])
+        if len(seen) < 2:
+            what = "control (code 0)" if arm == 0 else f"treatment code {arm}"
+            bad.append(f"{what}: all {int(np.sum(t == arm))} rows have outcome {seen[0]:g}")
+    if bad:
+        raise ValueError("a binary outcome needs both 0s and 1s in every arm, or that arm's "
+                         f"response cannot be modelled; {'; '.join(bad)}")
+
+
 class UpliftLearner(ABC):
     """A fitted-or-not multi-treatment uplift model over a numeric design matrix."""
 
@@ -209,6 +224,8 @@ class UpliftLearner(ABC):
         k = int(t_arr.max()) if n_treatments is None else n_treatments
         self.check_params()
         _check_fit_input(x, t_arr, y_arr, k)
+        if self.outcome == "binary":
+            _check_arm_classes(t_arr, y_arr, k)
         self.n_treatments = k
         self._fit(np.asarray(x, dtype=np.float64), t_arr, y_arr)
         return self

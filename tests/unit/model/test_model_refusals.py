@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,3 +61,20 @@ def test_train_cli_refuses_class_weight(synth: pd.DataFrame, tmp_path: Path,
                        "--param", "class_weight=balanced"])
     assert rc == 2
     assert "hyperparameter 'class_weight' is refused" in capsys.readouterr().err
+
+
+# --- a binary outcome constant in an arm -------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["t", "s", "ct", "x"])
+@pytest.mark.parametrize("base", ["hgb", "logistic"])
+def test_an_arm_with_a_constant_binary_outcome_is_refused(name: str, base: str) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    t = np.repeat([0, 1, 2], 100)
+    y = rng.integers(0, 2, 300).astype(float)
+    y[t == 2] = 1.0  # every unit of treatment 2 converted: its uplift is positive, not < 0
+    learner = make_learner(name, BaseSpec(base, {"max_iter": 20}),  # type: ignore[arg-type]
+                           "binary")
+    with pytest.raises(ValueError, match=r"both 0s and 1s in every arm.*treatment code 2: all "
+                                         r"100 rows have outcome 1"):
+        learner.fit(x, t, y, 2)
