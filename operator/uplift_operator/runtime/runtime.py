@@ -425,6 +425,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             log.info("the report endpoints require a bearer token: %d accepted, from %s%s",
                      len(self._report_tokens.tokens), self._report_tokens.source,
                      " (re-read when it changes)" if self._report_tokens.watched else "")
+        # Last: a load that fails before this leaves no poller behind for a model not served
+        # (MLServer drops it from the registry, and nothing would ever cancel the task).
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
         return True
 
     def _refuse_other_processes_and_batching(self) -> None:
@@ -463,10 +466,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._drain_token_file = path
         try:
             drain_hook.write_token(path, _DRAIN_TOKEN)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:   # ValueError: a path without a file name ("/")
             log.error("cannot write the drain token to %s (%s): the preStop hook cannot drain "
                       "this replica; set %s to a writable path in an emptyDir of this container",
-                      path, exc.strerror or exc, drain_hook.TOKEN_FILE_ENV)
+                      path, getattr(exc, "strerror", None) or exc, drain_hook.TOKEN_FILE_ENV)
 
     @staticmethod
     def _signer() -> events.Signer:
@@ -517,7 +520,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     # --- campaigns ------------------------------------------------------------------------
 
     def _start_campaigns(self, path: str | None) -> None:
-        """Read the campaigns file (if configured) and keep polling it in the background."""
+        """Read the campaigns file (if configured); ``load`` then polls it in the background."""
         self._campaigns: dict[str, BoundCampaign] | None = None if path is None else {}
         self._split: campaigns.VersionSplit | None = None  # the file's version split
         self._watch = FileWatch(path) if path is not None else None
@@ -554,7 +557,6 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if path is not None:  # a rejected version shows from its first
             self._m.campaigns_file_refused.labels(**self._base).set(0)
         self._campaign_tick(time.time())
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
 
     async def _tick_forever(self) -> None:
         while True:
