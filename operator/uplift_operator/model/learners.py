@@ -359,8 +359,10 @@ class XLearner(UpliftLearner):
             g = self.propensity_[k]
             tau1 = _response(self.tau_treated_[k], x, "continuous")
             tau0 = _response(self.tau_control_[k], x, "continuous")
-            # Weight the estimator fitted on the *larger* arm's imputed effects more (g·τ0 +
-            # (1−g)·τ1 with g the treated share), as in Künzel et al.
+            # g·τ0 + (1−g)·τ1 with g the treated share, as in Künzel et al.: the more treated
+            # rows, the more weight on τ0, fitted on the control rows, whose imputed effects
+            # μ_k(x) − y come from the response model of the larger (treated) arm; and the
+            # other way round. The better-estimated response model gets the weight.
             cols.append(g * tau0 + (1.0 - g) * tau1)
         return UpliftPrediction(np.column_stack(cols), base.treated, base.control)
 
