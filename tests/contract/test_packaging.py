@@ -1385,19 +1385,27 @@ def runbook_commands() -> Iterator[tuple[str, str]]:
 
 def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
     """The runbooks' kubectl commands as written, for the documented install (`helm install
-    uplift ... -n uplift-system`, objects named uplift-operator) and the plain manifests."""
+    uplift ... -n uplift-system`, objects named uplift-operator) and the plain manifests. Any
+    other release's names are in its operator alerts' annotations (operator_namespace,
+    operator_deployment, operator_pods: the pods of that release alone, not another's sharing
+    its namespace, as docs/install.md's shards do), which each runbook whose commands name the
+    operator says to use."""
     chart = helm_template()
     manifests = [d for f in sorted((ROOT / "manifests").glob("*.yaml"))
                  for d in yaml.safe_load_all(f.read_text()) if d]
     deployments = [by_kind(chart, "Deployment")[0], by_kind(manifests, "Deployment")[0]]
     found = 0
+    #: What each runbook names of the operator, as the annotation that gives this install's.
+    named: dict[str, set[str]] = {}
     for runbook, command in runbook_commands():
         for name in re.findall(r"\b(?:deploy|deployment)(?:/| )(\S+)", command):
             found += 1
+            named.setdefault(runbook, set()).add("operator_deployment")
             for deployment in deployments:
                 assert name == deployment["metadata"]["name"], f"{runbook}: {command}"
         for selector in re.findall(r"(?:-l|--selector)[ =](app\.kubernetes\.io/\S+)", command):
             found += 1
+            named.setdefault(runbook, set()).add("operator_pods")
             wanted = dict(kv.split("=", 1) for kv in selector.split(","))
             for deployment in deployments:
                 labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -1406,9 +1414,32 @@ def test_runbook_commands_name_the_deployment_and_pods_that_exist() -> None:
         # ``kubectl annotate``), not the operator's.
         if re.search(r" -n (?!<namespace>( |$))", command):
             assert " -n uplift-system " in command, f"{runbook}: {command}"
+            named.setdefault(runbook, set()).add("operator_namespace")
             for deployment in deployments:
                 assert deployment["metadata"]["namespace"] == "uplift-system"
     assert found >= 5
+    # The multi-line selector of UpliftOperatorNotReconciling.md (`-l` at a line's end) is read.
+    assert "operator_pods" in named["UpliftOperatorNotReconciling.md"]
+    releases = {release: helm_template(*RULES_ON, release=release)
+                for release in ("uplift", "shard-a", "shard-b")}
+    for release, docs in releases.items():
+        deployment = by_kind(docs, "Deployment")[0]
+        rules = {r["alert"]: r for g in by_kind(docs, "PrometheusRule")[0]["spec"]["groups"]
+                 for r in g["rules"]}
+        for runbook, keys in named.items():
+            annotations = rules[runbook.removesuffix(".md")]["annotations"]
+            assert {"operator_namespace", "operator_deployment", "operator_pods"} <= annotations.keys()
+            text = (ROOT / "docs" / "runbooks" / runbook).read_text()
+            assert all(f"`{key}`" in text for key in keys), (runbook, keys)
+        for alert in (r for r in rules.values() if "operator_pods" in r["annotations"]):
+            annotations = alert["annotations"]
+            assert annotations["operator_namespace"] == deployment["metadata"]["namespace"]
+            assert annotations["operator_deployment"] == deployment["metadata"]["name"]
+            wanted = dict(kv.split("=", 1) for kv in annotations["operator_pods"].split(","))
+            assert wanted == deployment["spec"]["selector"]["matchLabels"]
+            for other, other_docs in releases.items():
+                labels = by_kind(other_docs, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
+                assert (wanted.items() <= labels.items()) == (other == release), (release, other)
 
 
 #: A command that reads or steers no one namespace: across all of them, or cluster-scoped objects
