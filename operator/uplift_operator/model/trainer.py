@@ -49,6 +49,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hillstrom.csv"
 HILLSTROM_NUMERIC = ("recency", "history", "mens", "womens", "newbie")
 HILLSTROM_CATEGORICAL = ("zip_code", "channel")
+#: Hillstrom's columns observed after the e-mail was sent (two weeks of visits, conversions,
+#: spend): outcomes, never features.
+HILLSTROM_POST_TREATMENT = ("visit", "conversion", "spend")
 UPLIFT_AT = (0.1, 0.2, 0.3)
 
 
@@ -70,6 +73,8 @@ class TrainConfig:
     n_bootstrap: int = 200
     n_bins: int = 10
     max_categories: int = MAX_CATEGORIES
+    #: Columns observed after the treatment (refused as features); empty: none.
+    post_treatment: tuple[str, ...] = HILLSTROM_POST_TREATMENT
     tracking_uri: str | None = None
     experiment: str = "uplift"
     model_name: str = "uplift-hillstrom"
@@ -130,6 +135,15 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
         if col in features:
             raise ValueError(f"feature {col!r} is the {role} column; a model cannot read the "
                              f"{role} at decision time (drop it from --numeric/--categorical)")
+    # Nor anything else observed after the treatment (Hillstrom: visit, conversion, spend).
+    post = [c for c in features if c in cfg.post_treatment]
+    if post:
+        raise ValueError(
+            f"feature(s) {', '.join(map(repr, post))} are post-treatment columns "
+            f"(--post-treatment-cols {','.join(cfg.post_treatment)}): observed after the "
+            "treatment, they are unknown at decision time and, as features, inflate the offline "
+            "Qini; drop them from --numeric/--categorical (or, if one is known before the "
+            "decision, from --post-treatment-cols)")
     unlabelled = int(frame[cfg.treatment_col].isna().sum())
     if unlabelled:
         raise ValueError(f"{unlabelled} rows have no {cfg.treatment_col!r} label; drop them or "
@@ -471,6 +485,11 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
     p.add_argument("--max-categories", type=int, default=d.max_categories,
                    help="categories kept per categorical feature, the most frequent; rarer "
                         "ones encode as unknown (default: %(default)s)")
+    p.add_argument("--post-treatment-cols", type=_csv, default=d.post_treatment,
+                   metavar="COLS",
+                   help="comma-separated columns observed after the treatment, refused as "
+                        f"features ('' for none; default: {','.join(d.post_treatment)}, "
+                        "Hillstrom's)")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--experiment", default=d.experiment)
@@ -487,7 +506,7 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
         outcome_col=a.outcome_col, numeric=a.numeric, categorical=a.categorical,
         learner=a.learner, base=a.base, params=dict(a.param), test_size=a.test_size,
         seed=a.seed, sample=a.sample, n_bootstrap=a.n_bootstrap, n_bins=a.bins,
-        max_categories=a.max_categories,
+        max_categories=a.max_categories, post_treatment=a.post_treatment_cols,
         tracking_uri=a.tracking_uri, experiment=a.experiment, model_name=a.model_name,
         register=a.register, alias=a.alias, run_name=a.run_name, json_out=a.json_out,
         quiet=a.quiet)

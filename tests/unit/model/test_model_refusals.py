@@ -13,7 +13,7 @@ import pytest
 
 from uplift_operator.model import trainer
 from uplift_operator.model.learners import BaseSpec, make_learner
-from uplift_operator.model.trainer import TrainConfig
+from uplift_operator.model.trainer import TrainConfig, prepare
 
 SYNTH = TrainConfig(treatment_col="arm", outcome_col="y", control="ctrl", numeric=("x1", "x2"),
                     categorical=("region",), base="logistic", sample=1500, n_bootstrap=5,
@@ -61,6 +61,31 @@ def test_train_cli_refuses_class_weight(synth: pd.DataFrame, tmp_path: Path,
                        "--param", "class_weight=balanced"])
     assert rc == 2
     assert "hyperparameter 'class_weight' is refused" in capsys.readouterr().err
+
+
+# --- post-treatment features -------------------------------------------------------------------
+
+def test_post_treatment_columns_are_refused_as_features(synth: pd.DataFrame) -> None:
+    frame = synth.assign(spend=synth["y"] * 30.0, visit=synth["y"])
+    for feature in ("spend", "visit"):
+        cfg = TrainConfig(**{**SYNTH.__dict__, "numeric": ("x1", feature)})
+        with pytest.raises(ValueError, match=f"'{feature}' are post-treatment columns "
+                                             r"\(--post-treatment-cols visit,conversion,spend\)"):
+            prepare(frame, cfg)
+    # Declared known before the decision: taken.
+    cfg = TrainConfig(**{**SYNTH.__dict__, "numeric": ("x1", "spend"), "post_treatment": ()})
+    assert prepare(frame, cfg).train["spend"].notna().all()
+    cfg = TrainConfig(**{**SYNTH.__dict__, "post_treatment": ("x2",)})
+    with pytest.raises(ValueError, match="'x2' are post-treatment columns"):
+        prepare(frame, cfg)
+
+
+def test_train_cli_refuses_hillstrom_post_treatment_features(
+        hillstrom_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = trainer.main(["--data", str(hillstrom_csv), "--outcome-col", "conversion",
+                       "--numeric", "recency,history,spend", "--no-register", "-q"])
+    assert rc == 2
+    assert "feature(s) 'spend' are post-treatment columns" in capsys.readouterr().err
 
 
 # --- a binary outcome constant in an arm -------------------------------------------------------
