@@ -120,15 +120,24 @@ class Prepared:
     outcome_kind: str
 
 
-def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
-    """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome)."""
-    from sklearn.model_selection import train_test_split
-
+def check_config(cfg: TrainConfig) -> None:
+    """``ValueError`` for options that cannot work whatever the data, naming the option: checked
+    before the data is read, so a bad option costs no fit."""
+    if cfg.treatment_col == cfg.outcome_col:
+        raise ValueError(f"--treatment-col and --outcome-col are both {cfg.outcome_col!r}; "
+                         "the outcome is another column than the arm")
+    if not cfg.numeric and not cfg.categorical:
+        raise ValueError("no features: --numeric and --categorical are both empty; list the "
+                         "columns the model reads")
+    for option, names in (("--numeric", cfg.numeric), ("--categorical", cfg.categorical)):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"{option} lists {', '.join(map(repr, twice))} more than once")
+    both = [n for n in cfg.numeric if n in cfg.categorical]
+    if both:
+        raise ValueError(f"feature(s) {', '.join(map(repr, both))} listed in both --numeric and "
+                         "--categorical; a column has one kind")
     features = [*cfg.numeric, *cfg.categorical]
-    needed = [cfg.treatment_col, cfg.outcome_col, *features]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"data lacks columns {missing}; has {list(frame.columns)}")
     # The model is served before the treatment is given and the outcome is seen: neither can be
     # an input (a leak that inflates the offline Qini and that no request could satisfy).
     for role, col in (("treatment", cfg.treatment_col), ("outcome", cfg.outcome_col)):
@@ -144,6 +153,36 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
             "treatment, they are unknown at decision time and, as features, inflate the offline "
             "Qini; drop them from --numeric/--categorical (or, if one is known before the "
             "decision, from --post-treatment-cols)")
+    if not (math.isfinite(cfg.test_size) and 0.0 < cfg.test_size < 1.0):
+        raise ValueError(f"--test-size must be a fraction in (0, 1), got {cfg.test_size}")
+    if cfg.sample is not None and cfg.sample < 1:
+        raise ValueError(f"--sample must be a number of rows ≥ 1, got {cfg.sample}")
+    if not 0 <= cfg.seed < 2**32:
+        raise ValueError(f"--seed must be in [0, 2**32 - 1], got {cfg.seed}")
+    if cfg.n_bootstrap < 1:
+        raise ValueError(f"--n-bootstrap must be at least 1, got {cfg.n_bootstrap} (the Qini "
+                         "gate needs ≥ 19 replicates at alpha 0.05, the default 200 judge up to "
+                         "10 treatments)")
+    if cfg.n_bins < 2:
+        raise ValueError(f"--bins must be at least 2 (drift bins per numeric feature), got "
+                         f"{cfg.n_bins}")
+    if cfg.max_categories < 1:
+        raise ValueError(f"--max-categories must be at least 1, got {cfg.max_categories}")
+    if cfg.alias and not cfg.register:
+        raise ValueError(f"--alias {cfg.alias!r} with --no-register: an alias names a registered "
+                         "version, and --no-register registers none; drop one of them")
+
+
+def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
+    """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome)."""
+    from sklearn.model_selection import train_test_split
+
+    check_config(cfg)
+    features = [*cfg.numeric, *cfg.categorical]
+    needed = [cfg.treatment_col, cfg.outcome_col, *features]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"data lacks columns {missing}; has {list(frame.columns)}")
     unlabelled = int(frame[cfg.treatment_col].isna().sum())
     if unlabelled:
         raise ValueError(f"{unlabelled} rows have no {cfg.treatment_col!r} label; drop them or "
@@ -162,12 +201,18 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
     frame = frame[frame[cfg.treatment_col].astype(str).isin([cfg.control, *treatments])]
     frame = _categoricals_as_strings(frame, cfg.categorical)
     _refuse_missing_features(frame, cfg)
+    _check_outcome(frame, cfg, treatments)
     if cfg.sample is not None and cfg.sample < len(frame):
         frame = frame.sample(n=cfg.sample, random_state=cfg.seed)
     y = frame[cfg.outcome_col]
     strata = frame[cfg.treatment_col].astype(str) + "|" + y.astype(str)
     if infer_outcome(y.to_numpy()) != "binary":
         strata = frame[cfg.treatment_col].astype(str)  # continuous outcome: arm only
+    sizes = strata.value_counts()
+    if int(sizes.min()) < 2:
+        small = ", ".join(f"{k!r} ({n})" for k, n in sizes[sizes < 2].items())
+        raise ValueError(f"too few rows to split stratified on (treatment, outcome): {small} "
+                         "has fewer than 2 rows; train on more rows (--sample)")
     train, test = train_test_split(frame, test_size=cfg.test_size, random_state=cfg.seed,
                                    stratify=strata)
     return Prepared(train.reset_index(drop=True), test.reset_index(drop=True), tuple(treatments),
@@ -185,6 +230,33 @@ def _categoricals_as_strings(frame: pd.DataFrame, categorical: Sequence[str]) ->
         frame[c] = pd.Series([str(v) for v in frame[c].tolist()], index=frame.index,
                              dtype=object)
     return frame
+
+
+def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig, treatments: Sequence[str]) -> None:
+    """The outcome is numeric and finite, and a binary one has both values in every arm."""
+    col = cfg.outcome_col
+    if frame[col].dtype.kind not in "biuf":
+        raise ValueError(f"outcome column {col!r} has dtype {frame[col].dtype}; the outcome is a "
+                         "number (0/1 for a conversion, an amount otherwise)")
+    y = frame[col].to_numpy(dtype=np.float64)
+    bad = int(np.count_nonzero(~np.isfinite(y)))
+    if bad:
+        raise ValueError(f"outcome column {col!r} has {bad} missing or non-finite value(s); drop "
+                         "those rows (an unknown outcome is no label)")
+    if infer_outcome(y) != "binary":
+        return
+    labels = frame[cfg.treatment_col].astype(str).to_numpy()
+    constant = []
+    for arm in (cfg.control, *treatments):
+        seen = np.unique(y[labels == arm])
+        if len(seen) == 1:
+            constant.append(f"{arm!r} ({int(np.sum(labels == arm))} rows, all {seen[0]:g})")
+    if constant:
+        raise ValueError(f"the binary outcome {col!r} is constant in arm(s) "
+                         f"{', '.join(constant)}: that arm's response cannot be modelled (its "
+                         "classifier knows one class), so its uplift would be meaningless; "
+                         "train on data where every arm has both outcomes, or leave the arm out "
+                         "(--treatments)")
 
 
 def _refuse_missing_features(frame: pd.DataFrame, cfg: TrainConfig) -> None:
@@ -415,11 +487,16 @@ def train(cfg: TrainConfig, frame: pd.DataFrame | None = None) -> TrainResult:
     """The whole pipeline; ``frame`` overrides reading ``cfg.data``."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+    check_config(cfg)
     progress = Progress(total=4 + 2 + 1, quiet=cfg.quiet)
     progress.start(f"read {cfg.data}" if frame is None else "use given data frame")
-    data_sha = hashlib.sha256(cfg.data.read_bytes()).hexdigest() if frame is None else "n/a"
+    data_sha = "n/a"
     if frame is None:
-        frame = pd.read_csv(cfg.data)
+        try:
+            data_sha = hashlib.sha256(cfg.data.read_bytes()).hexdigest()
+            frame = pd.read_csv(cfg.data)
+        except OSError as exc:  # a directory, no permission, an I/O error: bad input
+            raise ValueError(f"cannot read --data {cfg.data}: {exc.strerror or exc}") from exc
     progress.done(f"{len(frame)} rows")
     progress.start("split (stratified on treatment × outcome)")
     prep = prepare(frame, cfg)
@@ -517,6 +594,10 @@ def main(argv: Sequence[str]) -> int:
     cfg = parse_args(argv)
     if not cfg.data.exists():
         print(f"uplift-operator train: data file {cfg.data} not found", file=sys.stderr)
+        return 2
+    if cfg.data.is_dir():
+        print(f"uplift-operator train: --data {cfg.data} is a directory, not a CSV file",
+              file=sys.stderr)
         return 2
     try:
         result = train(cfg)

@@ -4,6 +4,7 @@ arm whose binary outcome is constant; and options checked before the data is rea
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,84 @@ def test_an_arm_with_a_constant_binary_outcome_is_refused(name: str, base: str) 
     with pytest.raises(ValueError, match=r"both 0s and 1s in every arm.*treatment code 2: all "
                                          r"100 rows have outcome 1"):
         learner.fit(x, t, y, 2)
+
+
+def test_prepare_names_the_arm_whose_binary_outcome_is_constant(synth: pd.DataFrame) -> None:
+    frame = synth.copy()
+    frame.loc[frame["arm"] == "B", "y"] = 0
+    with pytest.raises(ValueError, match=r"constant in arm\(s\) 'B' \(\d+ rows, all 0\)"):
+        prepare(frame, SYNTH)
+    # Left out with --treatments, the arm is no longer modelled: taken.
+    assert prepare(frame, TrainConfig(**{**SYNTH.__dict__, "treatments": ("A",)})).treatments \
+        == ("A",)
+
+
+# --- options checked before the data is read ---------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--alias", "champion"], "--alias 'champion' with --no-register"),
+    (["--numeric", "", "--categorical", ""], "no features: --numeric and --categorical"),
+    (["--treatment-col", "y"], "--treatment-col and --outcome-col are both 'y'"),
+    (["--bins", "0"], "--bins must be at least 2"),
+    (["--bins", "-3"], "--bins must be at least 2"),
+    (["--n-bootstrap", "0"], "--n-bootstrap must be at least 1"),
+    (["--numeric", "x1,x1"], "--numeric lists 'x1' more than once"),
+    (["--categorical", "region,region"], "--categorical lists 'region' more than once"),
+    (["--numeric", "x1,region"], "'region' listed in both --numeric and --categorical"),
+    (["--test-size", "1.5"], r"--test-size must be a fraction in \(0, 1\)"),
+    (["--test-size", "nan"], r"--test-size must be a fraction in \(0, 1\)"),
+    (["--sample", "0"], "--sample must be a number of rows"),
+    (["--seed", "-1"], r"--seed must be in \[0, 2\*\*32 - 1\]"),
+    (["--max-categories", "0"], "--max-categories must be at least 1"),
+])
+def test_bad_options_exit_2_before_the_data_is_read(
+        synth: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    def no_read(*_: Any, **__: Any) -> None:
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(pd, "read_csv", no_read)
+    rc = trainer.main(["--data", str(_csv(synth.head(600), tmp_path)), *SYNTH_ARGS, *args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("uplift-operator train: ")
+    assert re.search(message, err), err
+
+
+def test_data_that_is_a_directory_or_unreadable_exits_2(
+        synth: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert trainer.main(["--data", str(tmp_path), *SYNTH_ARGS]) == 2
+    assert f"--data {tmp_path} is a directory" in capsys.readouterr().err
+    data = _csv(synth.head(600), tmp_path)
+
+    def denied(*_: Any, **__: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    assert trainer.main(["--data", str(data), *SYNTH_ARGS]) == 2
+    assert f"cannot read --data {data}: Permission denied" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("nan", r"outcome column 'y' has 3 missing or non-finite value\(s\)"),
+    ("text", "outcome column 'y' has dtype"),
+])
+def test_an_outcome_that_is_no_finite_number_is_refused_by_name(
+        synth: pd.DataFrame, change: str, message: str) -> None:
+    frame = synth.copy()
+    if change == "nan":
+        frame["y"] = frame["y"].astype(float)
+        frame.loc[frame.index[:3], "y"] = np.nan
+    else:
+        frame["y"] = frame["y"].map({0: "no", 1: "yes"})
+    with pytest.raises(ValueError, match=message):
+        prepare(frame, TrainConfig(**{**SYNTH.__dict__, "sample": None}))
+
+
+def test_a_stratum_too_small_to_split_is_named(synth: pd.DataFrame) -> None:
+    frame = synth[~((synth["arm"] == "B") & (synth["y"] == 1))]
+    frame = pd.concat([frame, synth[(synth["arm"] == "B") & (synth["y"] == 1)].head(1)])
+    with pytest.raises(ValueError, match=r"too few rows to split stratified on \(treatment, "
+                                         r"outcome\): 'B\|1' \(1\)"):
+        prepare(frame, TrainConfig(**{**SYNTH.__dict__, "sample": None}))
