@@ -8,14 +8,30 @@ What a run logs (the contract the operator's offline gate reads; ``<key>`` is th
 
 - params: learner, base estimator and its hyperparameters (``base.*``: the base kind's defaults
   with the ``--param`` overrides; ``clf.*``/``reg.*``: what each fitted classifier / regressor
-  was given), data and split settings;
+  was given), data and split settings (:func:`params_of`);
 - metrics per treatment on the test split: ``qini.<key>`` (normalised, sklift-compatible) with
   its percentile-bootstrap interval ``qini_lower.<key>``/``qini_upper.<key>``, ``auuc.<key>``,
   ``uplift_at_10|20|30.<key>`` (overall strategy), ``n_test.<key>``; plus ``n_train``/``n_test``;
 - tags ``uplift.control``, ``uplift.treatments`` (JSON key → name), ``uplift.outcome``;
 - artifacts ``plots/qini_uplift_curves.png``, ``reference/feature_histograms.json``,
-  ``reference/uplift_distribution.json``, ``reference/metrics.json``, and the model (``model``);
+  ``reference/uplift_distribution.json``, ``reference/metrics.json``,
+  ``reference/qini_bootstrap.json`` (:func:`qini_bootstrap_document`) and the model (``model``);
 - a registered model version, optionally with an alias.
+
+``reference/qini_bootstrap.json`` is what the qini gate judges a version by (a run without it
+is INCONCLUSIVE, "retrain it with this operator's trainer")::
+
+    {"evaluationSet": "<32 hex>",
+     "treatments": {"<key>": {"estimate": 0.1046, "replicates": [0.0981, 0.1102, ...]}}}
+
+``replicates`` are the Qini on each of the ``--n-bootstrap`` resamples of the test rows (rows
+drawn with replacement within each arm, the predictions fixed); ``evaluationSet`` fingerprints
+the test rows (position, treatment label, outcome; not the features) and the resampling
+(``--seed``, ``--n-bootstrap``), see :func:`_evaluation_set`. Two versions with the same
+fingerprint drew the same resamples, so the gate pairs their replicates one by one; versions
+trained on the same data, arms and outcome with the same ``--test-size``, ``--seed``,
+``--sample`` and ``--n-bootstrap`` share it whatever their learner or features. Different
+fingerprints: the gate cannot pair them (INCONCLUSIVE).
 """
 
 from __future__ import annotations
@@ -86,7 +102,7 @@ class TrainConfig:
 
 
 class Progress:
-    """Step-wise progress on stderr: ``[3/7] bootstrap Qini (womens_e_mail) … 1.2s``."""
+    """Step-wise progress on stderr: ``[5/7] bootstrap Qini CI for 'Womens E-Mail' …``."""
 
     def __init__(self, total: int, quiet: bool = False) -> None:
         self.total, self.step, self.quiet = total, 0, quiet

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -69,7 +70,15 @@ def test_train_cli_logs_contract_and_registers(hillstrom_csv: Path, tmp_path: Pa
     assert json.loads(run.data.tags["uplift.treatments"]) == {
         "mens_e_mail": "Mens E-Mail", "womens_e_mail": "Womens E-Mail"}
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "reference")}
-    assert {"reference/feature_histograms.json", "reference/uplift_distribution.json"} <= artifacts
+    assert {"reference/feature_histograms.json", "reference/uplift_distribution.json",
+            "reference/qini_bootstrap.json"} <= artifacts
+    # The qini gate's input, in the format docs/dataplane.md documents.
+    boot = mlflow.artifacts.load_dict(f"runs:/{result['run_id']}/reference/qini_bootstrap.json")
+    assert re.fullmatch(r"[0-9a-f]{32}", boot["evaluationSet"])
+    assert set(boot["treatments"]) == {"mens_e_mail", "womens_e_mail"}
+    for key, entry in boot["treatments"].items():
+        assert entry["estimate"] == pytest.approx(run.data.metrics[f"qini.{key}"])
+        assert len(entry["replicates"]) == 30
     hist = mlflow.artifacts.load_dict(f"runs:/{result['run_id']}/reference/feature_histograms.json")
     assert hist["n"] == 5600
     assert hist["features"]["channel"]["kind"] == "categorical"
