@@ -4,6 +4,22 @@ The pyfunc wraps a pure :class:`~uplift_operator.model.scoring.UpliftModel`; inp
 DataFrame of the feature columns plus an optional ``unit_id`` string column, output the
 columns documented in :mod:`uplift_operator.model.scoring`. The serving runtime unwraps the
 pyfunc (:func:`unwrap`) and scores the inner model directly.
+
+Input types differ between the two paths, and stay so on purpose. The signature is part of the
+contract the operator reads (``services/resolution.py`` takes its column types,
+``domain.validation.validate_against_model`` checks ``spec.features`` against them: a
+``boolean`` feature must be ``long``/``integer``/``boolean``, a ``numeric`` one any number
+type), so an integer feature is ``long``, another numeric one ``double``, ``unit_id``
+``string``. MLflow enforces the signature before :meth:`UpliftPyfunc.predict` runs, and no
+code of ours can widen it there: the pyfunc takes integer features as integers (a float, even
+``3.0``, is refused), other numeric features as floats (int64 only when every value is 0 or 1;
+narrower integers widen) and ``unit_id`` as strings. :meth:`UpliftModel.score
+<uplift_operator.model.scoring.UpliftModel.score>`, which the runtime calls on columns decoded
+by each request's own datatype, takes any numeric dtype for a numeric feature (the runtime
+takes integer or string unit ids). Declaring every numeric feature ``double`` would make the
+pyfunc take what the runtime takes, but would break the contract for ``boolean`` features;
+tightening ``score`` would refuse runtime requests that are valid today. Callers of the pyfunc
+cast first (``frame.astype({...})``); docs/dataplane.md, "The pyfunc".
 """
 
 from __future__ import annotations
@@ -38,7 +54,8 @@ class UpliftPyfunc(PythonModel):
 
 def signature(model: UpliftModel) -> ModelSignature:
     """Typed input/output schema: numeric features as long (integers in training) or double,
-    categoricals and the unit id as string. MLflow will not widen int64 to double itself."""
+    categoricals and the unit id as string (the operator's contract: see the module docstring).
+    MLflow will not widen int64 to double itself, nor narrow a whole float to long."""
     inputs: list[Any] = [ColSpec("long" if n in model.schema.integer else "double", n)
                          for n in model.schema.numeric]
     inputs += [ColSpec("string", n) for n in model.schema.categorical]
