@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv with the project and its dev dependencies (kubectl among them: .venv/bin/kubectl).
+# Creates .venv with the project and its dev dependencies (kubectl among them: .venv/bin/kubectl),
+# at the versions requirements/dev.lock pins.
 # Idempotent and fast when warm: uv keeps its wheel cache in ~/.cache/uv, outside the repository.
 #
 # uv itself: the one on PATH; else one this script installed before; else `pip install uv` into
@@ -34,4 +35,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$uv" venv --quiet --python "$(command -v python3.11 || command -v python3)" .venv
 fi
-"$uv" pip install --quiet --python .venv/bin/python -e '.[dev]'
+# The versions of requirements/dev.lock (scripts/lock.sh), as constraints: a fresh .venv gets what
+# the last lock resolved, not the newest release pyproject's ranges allow that day. An existing
+# .venv is brought to them. The lock is for Linux x86_64; elsewhere it constrains what overlaps.
+"$uv" pip install --quiet --python .venv/bin/python -c requirements/dev.lock -e '.[dev]'
