@@ -59,9 +59,11 @@ from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["EXPERIMENT_IMMUTABLE", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
+__all__ = ["EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS",
+           "ModelContract", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
-           "ignored_gate_fields", "ignored_targeting_fields", "query_variables",
+           "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
+           "query_variables",
            "schema_problems", "validate_against_model", "validate_campaign",
            "validate_upliftmodel", "while_a_canary_runs"]
 
@@ -426,10 +428,38 @@ def _latency_template_problems(gate: GateSpecBase, metric_templates: Mapping[str
         rendered = templating.render(template, variables)
     except templating.TemplateError:
         return []
-    if promql.check(rendered) is not None or templating.bucket_selector(rendered) is not None:
+    if promql.check(rendered) is not None:
         return []
     field = ".templateRef" if gate.template_ref is not None else ""
-    return [f"{where}{field}: template {name!r}: {templating.LATENCY_NEEDS_BUCKETS}"]
+    if templating.bucket_selector(rendered) is None:
+        return [f"{where}{field}: template {name!r}: {templating.LATENCY_NEEDS_BUCKETS}"]
+    if not names_the_version(template, variables):
+        return [f"{where}{field}: template {name!r}: {LATENCY_NEEDS_VERSION}"]
+    return []
+
+
+#: Why a latency template whose ``_bucket`` selector is the same for both versions is refused.
+LATENCY_NEEDS_VERSION = (
+    "its _bucket series selector names neither {{version}} nor {{predictor}}, so the canary's "
+    "and the stable's bucket counts would be the same traffic (both versions' requests), the "
+    "comparison would see no difference and a slow canary could pass; filter the histogram by "
+    "the version with whichever label it carries (e.g. version=\"{{version}}\" or "
+    "predictor_name=\"{{predictor}}\")")
+
+
+def names_the_version(template: str, variables: Mapping[str, str]) -> bool:
+    """Whether the ``_bucket`` selector a latency template reads differs between two versions
+    (``{{version}}`` or ``{{predictor}}`` in it): one that does not reads both versions'
+    traffic for each (``LATENCY_NEEDS_VERSION``). True for a template without such a
+    selector (``LATENCY_NEEDS_BUCKETS`` says what is wrong with it)."""
+    selectors = set()
+    for version in ("1", "2"):
+        values = {**variables, "version": version, "predictor": f"v{version}"}
+        try:
+            selectors.add(templating.bucket_selector(templating.render(template, values)))
+        except templating.TemplateError:
+            return True
+    return len(selectors) > 1 or selectors == {None}
 
 
 def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:

@@ -58,7 +58,7 @@ from uplift_operator.adapters.prometheus import (
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
-from uplift_operator.domain import budget, templates
+from uplift_operator.domain import budget, templates, validation
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import measurements as m
 from uplift_operator.model.keys import treatment_key
@@ -514,11 +514,18 @@ def _canary_alone(ctx: GateContext) -> bool:
 def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
              registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
-    template = ctx.metric_templates[gate.template_ref or templates.DEFAULT_LATENCY_TEMPLATE]
+    name = gate.template_ref or templates.DEFAULT_LATENCY_TEMPLATE
+    template = ctx.metric_templates[name]
     queries = {version: _bucket_query(template, ctx, version)
                for version in (ctx.canary_version, ctx.stable_version)}
     if any(query is None for query in queries.values()):  # InvalidSpec: never measured so
         return m.MeasurementError(templates.LATENCY_NEEDS_BUCKETS)
+    if ctx.canary_version != ctx.stable_version and len(set(queries.values())) == 1:
+        # Both versions' bucket counts from one query: the comparison of the traffic with
+        # itself sees no difference, and a slow canary passed on ``max`` alone. Validation
+        # refuses such a template (InvalidSpec); one that reaches a measurement (the
+        # operator's templates changed under a spec) is an Error, never a Pass.
+        return m.MeasurementError(f"template {name!r}: {validation.LATENCY_NEEDS_VERSION}")
     buckets = {version: query for version, query in queries.items() if query is not None}
     # The canary's p95 from the template is shown only, never judged: its query failing (a
     # refused or partial answer) must not fail the gate, which judges the bucket counts; the

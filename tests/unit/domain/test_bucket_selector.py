@@ -25,7 +25,8 @@ MATCHERS = {
 
 def _template(matchers: str) -> str:
     return ("histogram_quantile(0.95, sum by (le) (rate(rest_server_request_duration_seconds_bucket"
-            '{namespace="{{namespace}}", ' + matchers + "}[{{interval}}])))")
+            '{namespace="{{namespace}}", predictor_name="{{predictor}}", ' + matchers
+            + "}[{{interval}}])))")
 
 
 def _variables() -> dict[str, str]:
@@ -57,7 +58,7 @@ def test_a_bucket_selector_whose_label_values_hold_braces_is_found_whole(name: s
     assert promql.check(rendered) is None
     selector = templates.bucket_selector(rendered)
     assert selector == ('rest_server_request_duration_seconds_bucket{namespace="shop", '
-                        + MATCHERS[name] + "}")
+                        'predictor_name="v4", ' + MATCHERS[name] + "}")
     # The bucket query the latency gate sends (services/measurements.py, _bucket_query) parses
     # and selects what the template's p95 reads.
     counted = f"sum by (le) (increase({selector}[1h]))"

@@ -99,7 +99,8 @@ def test_custom_query_with_unknown_variable() -> None:
 def test_configured_template_makes_a_reference_valid() -> None:
     spec = _model(**{"rollout.gates.0.templateRef": "team-latency"}).spec
     templates = {**BUILTIN_TEMPLATES, "team-latency": (
-        "histogram_quantile(0.9, sum by (le) (rate(x_bucket{ns='{{namespace}}'}[{{interval}}])))")}
+        "histogram_quantile(0.9, sum by (le) (rate(x_bucket{ns='{{namespace}}', "
+        "version='{{version}}'}[{{interval}}])))")}
     assert validation.validate_upliftmodel(spec, templates) == []
 
 
@@ -123,6 +124,30 @@ def test_a_latency_template_that_reads_no_bucket_series_is_refused(name: str) ->
     assert problems == [f"spec.rollout.gates[0] (latency).templateRef: template {name!r}: "
                         f"{templates.LATENCY_NEEDS_BUCKETS}"]
     assert "_bucket series over a range" in problems[0]
+
+
+#: An Istio-style p95 filtered by namespace and service only: both versions' traffic in one
+#: histogram, so the canary's and the stable's bucket queries would be the same text.
+ISTIO_P95 = ('histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_seconds_bucket'
+             '{destination_workload_namespace="{{namespace}}", destination_service_name='
+             '"{{model}}"}[{{interval}}])))')
+
+
+def test_a_latency_template_that_does_not_name_the_version_is_refused() -> None:
+    spec = _model(**{"rollout.gates.0.templateRef": "istio-p95"}).spec
+    problems = validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES,
+                                                      "istio-p95": ISTIO_P95})
+    assert problems == [f"spec.rollout.gates[0] (latency).templateRef: template 'istio-p95': "
+                        f"{validation.LATENCY_NEEDS_VERSION}"]
+    assert "neither {{version}} nor {{predictor}}" in problems[0]
+    # Named by the predictor instead, or by the version outside the selector only: the first
+    # is accepted, the second is not (its bucket counts are still both versions').
+    by_predictor = ISTIO_P95.replace('"{{model}}"}', '"{{model}}", predictor="{{predictor}}"}')
+    assert validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES,
+                                                  "istio-p95": by_predictor}) == []
+    outside = f'{ISTIO_P95} * on() group_left() vector(0 * {{{{version}}}})'
+    assert validation.validate_upliftmodel(spec, {**BUILTIN_TEMPLATES,
+                                                  "istio-p95": outside}) == problems
 
 
 @pytest.mark.parametrize("name", sorted(NO_BUCKETS))

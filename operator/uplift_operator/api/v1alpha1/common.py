@@ -687,7 +687,9 @@ class GateSpecBase(ApiModel):
         description="Name of a PromQL metric template (built in, or from the operator's "
                     "configuration). An unknown name makes the resource InvalidSpec, as does a "
                     "latency gate's template that reads no classic histogram's _bucket series "
-                    "over a range (the gate tests its bucket counts).")
+                    "over a range (the gate tests its bucket counts), or whose _bucket selector "
+                    "names neither {{version}} nor {{predictor}} (both versions' counts would "
+                    "be the same traffic).")
     query: str | None = Field(
         default=None, max_length=4096,
         description="Inline PromQL; {{namespace}}, {{name}} (this resource's), {{model}} (the "
