@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import math
 import sys
 import time
@@ -69,6 +70,12 @@ HILLSTROM_CATEGORICAL = ("zip_code", "channel")
 #: spend): outcomes, never features.
 HILLSTROM_POST_TREATMENT = ("visit", "conversion", "spend")
 UPLIFT_AT = (0.1, 0.2, 0.3)
+#: |z| of a feature's difference between a treatment arm and control beyond which the trainer
+#: warns: randomised assignment leaves pre-treatment features balanced (|z| > 5 by chance: about
+#: 6e-7 a comparison), a column observed after the treatment usually is not.
+BALANCE_Z = 5.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -218,6 +225,7 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
     frame = _categoricals_as_strings(frame, cfg.categorical)
     _refuse_missing_features(frame, cfg)
     _check_outcome(frame, cfg, treatments)
+    _warn_unbalanced_features(frame, cfg, treatments)
     if cfg.sample is not None and cfg.sample < len(frame):
         frame = frame.sample(n=cfg.sample, random_state=cfg.seed)
     y = frame[cfg.outcome_col]
@@ -273,6 +281,53 @@ def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig, treatments: Sequence[s
                          "classifier knows one class), so its uplift would be meaningless; "
                          "train on data where every arm has both outcomes, or leave the arm out "
                          "(--treatments)")
+
+
+def _warn_unbalanced_features(frame: pd.DataFrame, cfg: TrainConfig,
+                              treatments: Sequence[str]) -> list[str]:
+    """Warn (and return them) about features whose mean (numeric) or category shares
+    (categorical) differ between a treatment arm and control beyond chance (|z| >
+    :data:`BALANCE_Z`): under randomised assignment pre-treatment features do not, so such a
+    feature was likely observed after the treatment (a leak --post-treatment-cols does not
+    list), or assignment was not random."""
+    labels = frame[cfg.treatment_col].astype(str).to_numpy()
+    control = labels == cfg.control
+    flagged: dict[str, tuple[float, str]] = {}
+
+    def note(feature: str, z: float, arm: str) -> None:
+        if abs(z) > BALANCE_Z and abs(z) > abs(flagged.get(feature, (0.0, ""))[0]):
+            flagged[feature] = (z, arm)
+
+    for arm in treatments:
+        treated = labels == arm
+        n_t, n_c = int(treated.sum()), int(control.sum())
+        if n_t < 2 or n_c < 2:
+            continue
+        for name in cfg.numeric:
+            x = frame[name].to_numpy(dtype=np.float64)
+            diff = float(x[treated].mean() - x[control].mean())
+            se = math.sqrt(float(x[treated].var(ddof=1)) / n_t
+                           + float(x[control].var(ddof=1)) / n_c)
+            if se > 0:
+                note(name, diff / se, arm)
+        for name in cfg.categorical:
+            values = frame[name].astype(str).to_numpy()
+            for category in np.unique(values):
+                hit = values == category
+                p_t, p_c = float(hit[treated].mean()), float(hit[control].mean())
+                pooled = float(hit[treated | control].mean())
+                se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_t + 1.0 / n_c))
+                if se > 0:
+                    note(name, (p_t - p_c) / se, arm)
+    if flagged:
+        log.warning(
+            "features whose distribution differs between arms beyond chance (|z| > %g): %s; "
+            "randomised assignment leaves features known before the treatment balanced, so "
+            "each is likely observed after it (list it in --post-treatment-cols and drop it) "
+            "or the arms were not assigned at random", BALANCE_Z,
+            ", ".join(f"{name!r} ({arm!r} vs control, z = {z:+.1f})"
+                      for name, (z, arm) in flagged.items()))
+    return sorted(flagged)
 
 
 def _refuse_missing_features(frame: pd.DataFrame, cfg: TrainConfig) -> None:

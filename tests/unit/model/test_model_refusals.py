@@ -4,6 +4,7 @@ arm whose binary outcome is constant; and options checked before the data is rea
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,24 @@ def test_a_stratum_too_small_to_split_is_named(synth: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match=r"too few rows to split stratified on \(treatment, "
                                          r"outcome\): 'B\|1' \(1\)"):
         prepare(frame, TrainConfig(**{**SYNTH.__dict__, "sample": None}))
+
+
+def test_a_feature_unbalanced_across_arms_is_warned_about(
+        synth: pd.DataFrame, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = TrainConfig(**{**SYNTH.__dict__, "sample": None})
+    with caplog.at_level(logging.WARNING, logger=trainer.__name__):
+        prepare(synth, cfg)
+    assert not caplog.records  # randomised, pre-treatment: balanced
+    rng = np.random.default_rng(1)
+    # Observed after the treatment (it follows the outcome) but not listed as such.
+    frame = synth.assign(clicks=synth["y"] * 10 + rng.normal(size=len(synth)),
+                         page=np.where(synth["y"] == 1, "thanks", "home"))
+    cfg = TrainConfig(**{**cfg.__dict__, "numeric": ("x1", "x2", "clicks"),
+                         "categorical": ("region", "page")})
+    with caplog.at_level(logging.WARNING, logger=trainer.__name__):
+        prepare(frame, cfg)
+    [record] = caplog.records
+    assert "differs between arms beyond chance" in record.getMessage()
+    assert "'clicks' ('A' vs control" in record.getMessage()
+    assert "'page' ('A' vs control" in record.getMessage()
+    assert "'x1'" not in record.getMessage()
