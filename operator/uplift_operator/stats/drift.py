@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -240,39 +239,27 @@ def psi_bounds(
     a_hat = (cur / n)[:, None]
     dims = ref.size - 1
     upper_radius = pearson_radius(n, alpha=alpha, dims=dims, n_star=n_star)
-    g_up, h_up = _bin_terms(a_hat, e, upper_radius, empty_share)
     n_star_lower = n_star if n_star_lower is None else n_star_lower
     alpha_lower = alpha if alpha_lower is None else alpha_lower
-    if n_star_lower == n_star and alpha_lower == alpha:
-        lower_radius, g_low, h_low = upper_radius, g_up, h_up
-    else:
-        lower_radius = pearson_radius(n, alpha=alpha_lower, dims=dims, n_star=n_star_lower)
-        g_low, h_low = _bin_terms(a_hat, e, lower_radius, empty_share)
-
-    def upper_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        inner = np.max(g_up[None] - lam[:, None, None] * h_up[None], axis=2)
-        out: npt.NDArray[np.float64] = lam * upper_radius + inner.sum(axis=1)
-        return out
-
-    def lower_at(lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        inner = np.min(g_low[None] + lam[:, None, None] * h_low[None], axis=2)
-        out: npt.NDArray[np.float64] = inner.sum(axis=1) - lam * lower_radius
-        return out
-
-    upper = _refine(upper_at, minimise=True)
-    lower = _refine(lower_at, minimise=False)
+    lower_radius = pearson_radius(n, alpha=alpha_lower, dims=dims, n_star=n_star_lower)
+    radii = np.array([upper_radius, lower_radius])
+    g, h = _bin_terms(a_hat, e, radii[:, None, None], empty_share)
+    upper = _refine(_Dual(g[0], h[0], upper_radius, maximise=True), minimise=True)
+    lower = _refine(_Dual(g[1], h[1], lower_radius, maximise=False), minimise=False)
     return psi_value(ref, cur, empty_share=empty_share), max(lower, 0.0), upper
 
 
 def _bin_terms(
-    a_hat: npt.NDArray[np.float64], e: npt.NDArray[np.float64], radius: float, empty_share: float
+    a_hat: npt.NDArray[np.float64], e: npt.NDArray[np.float64],
+    radius: npt.NDArray[np.float64], empty_share: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(g, h) on a grid of each bin's feasible interval (â − a)² ≤ R·a: the bin's PSI term and
-    its share of the constraint, one row per bin."""
+    its share of the constraint, one row per bin (and one block per radius of ``radius``,
+    shaped (radii, 1, 1))."""
     reach = np.sqrt(radius * a_hat + radius * radius / 4.0)
     lo = np.clip(a_hat + radius / 2.0 - reach, 0.0, 1.0)
     hi = np.clip(a_hat + radius / 2.0 + reach, 0.0, 1.0)
-    grid = lo + (hi - lo) * np.linspace(0.0, 1.0, _GRID)[None, :]
+    grid = lo + (hi - lo) * _unit_grid(_GRID)
     floored = np.maximum(grid, empty_share)
     g = (floored - e) * np.log(floored / e)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -280,28 +267,62 @@ def _bin_terms(
     return g, h
 
 
-def _grid_values(
-    bound_at: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], sign: float
-) -> npt.NDArray[np.float64]:
+@functools.lru_cache(maxsize=4)
+def _unit_grid(points: int) -> npt.NDArray[np.float64]:
+    """Where ``_bin_terms`` places its grid points in each bin's interval (a row)."""
+    return np.linspace(0.0, 1.0, points)[None, :]
+
+
+class _Dual:
+    """One bound's dual as a function of λ: the upper bound's λR + Σ_b max_a [g_b(a) − λ·h_b(a)]
+    (``maximise``), the lower bound's Σ_b min_a [g_b(a) + λ·h_b(a)] − λR. The arithmetic is
+    numpy's on the whole (bins, grid) arrays, in buffers kept from one λ to the next: those
+    passes, not the few scalars around them, are the drift gate's time."""
+
+    def __init__(self, g: npt.NDArray[np.float64], h: npt.NDArray[np.float64], radius: float,
+                 *, maximise: bool) -> None:
+        self.g, self.h, self.radius, self.maximise = g, h, radius, maximise
+        self.buffer = np.empty_like(g)
+        self.block = np.empty((_SCAN, *g.shape))
+
+    def at(self, lam: float) -> float:
+        """The dual at one λ."""
+        terms = np.multiply(self.h, lam, out=self.buffer)
+        if self.maximise:
+            return float(lam * self.radius + np.subtract(self.g, terms, out=terms).max(axis=1).sum())
+        return float(np.add(self.g, terms, out=terms).min(axis=1).sum() - lam * self.radius)
+
+    def __call__(self, lam: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The dual at each λ of ``lam`` (up to ``_SCAN`` of them in the kept buffer)."""
+        block = self.block[:lam.size] if lam.size <= _SCAN else np.empty((lam.size, *self.g.shape))
+        terms = np.multiply(lam[:, None, None], self.h[None], out=block)
+        if self.maximise:
+            inner = np.subtract(self.g[None], terms, out=terms).max(axis=2)
+            out: npt.NDArray[np.float64] = lam * self.radius + inner.sum(axis=1)
+            return out
+        inner = np.add(self.g[None], terms, out=terms).min(axis=2)
+        lower: npt.NDArray[np.float64] = inner.sum(axis=1) - lam * self.radius
+        return lower
+
+
+def _grid_values(bound_at: _Dual, sign: float) -> list[float]:
     """``sign`` × the bound on the λ grid, from λ = 0 up to the first rise: the dual is convex
     in λ, so nothing past a rise is lower, and the grid's minimum (and its first index) is the
     full grid's. Most lower bounds stop at λ = 0 after two points; each grid point costs a pass
     over every bin's grid, which made the whole grid most of the drift gate's time."""
-    values = sign * bound_at(_LAMBDAS[:2])
-    done = values.size
+    values = [float(v) for v in sign * bound_at(_LAMBDAS[:2])]
+    done = len(values)
     while values[-1] < values[-2] and done < _LAMBDAS.size:
-        more = sign * bound_at(_LAMBDAS[done:done + _SCAN])
-        rises = np.flatnonzero(np.diff(np.r_[values[-1], more]) >= 0)
-        values = np.r_[values, more]
-        done += more.size
-        if rises.size:
+        more = [float(v) for v in sign * bound_at(_LAMBDAS[done:done + _SCAN])]
+        rises = any(b - a >= 0 for a, b in zip([values[-1], *more], more, strict=False))
+        values += more
+        done += len(more)
+        if rises:
             break
     return values
 
 
-def _refine(
-    bound_at: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], *, minimise: bool
-) -> float:
+def _refine(bound_at: _Dual, *, minimise: bool) -> float:
     """The best bound over λ: the log-spaced grid, then a golden-section search around its best
     point (the dual is convex in λ, so the bracket holds the optimum)."""
     sign = 1.0 if minimise else -1.0
@@ -314,7 +335,7 @@ def _refine(
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
 
     def at(x: float) -> float:
-        return float(sign * bound_at(np.array([math.exp(x)]))[0])
+        return sign * bound_at.at(math.exp(x))
 
     # One new point per step: the surviving inner point is the next step's other one.
     x1, x2 = right - ratio * (right - left), left + ratio * (right - left)
