@@ -2,11 +2,12 @@
 # Build the local Kubernetes control plane binary (etcd + kube-apiserver +
 # kube-controller-manager in one multi-call binary, "kube-local") from controlplane/.
 #
-# The binary is cached OUTSIDE the repository, keyed by the Kubernetes version and
-# the go.sum hash, so that a fresh clone on the same machine reuses it:
+# The binary is cached OUTSIDE the repository, so that a fresh clone on the same machine reuses
+# it, keyed by the Kubernetes version and a hash of everything the build reads that can change:
+# go.mod, go.sum, main.go, the ldflags and `go version` (the toolchain that builds it):
 #   ${UPLIFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator}/controlplane/<ver>-<sha12>/kube-local
 # The build is skipped when that file exists. The binary path is the LAST line of stdout;
-# everything else goes to stderr.
+# everything else goes to stderr. Go is needed for a cache hit too (`go version` is in the key).
 #
 # Env: UPLIFT_CACHE_DIR, XDG_CACHE_HOME, GO (go command, default "go"),
 #      GOFLAGS (default "-p=2"), UPLIFT_CONTROLPLANE_REBUILD=1 forces a rebuild.
@@ -21,18 +22,7 @@ if [[ -z "$k8s_version" ]]; then
     echo "build-controlplane: cannot find the k8s.io/kubernetes version in $src/go.mod" >&2
     exit 1
 fi
-sum="$(sha256sum "$src/go.sum" | cut -c1-12)"
 cache_root="${UPLIFT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uplift-operator}"
-out_dir="$cache_root/controlplane/$k8s_version-$sum"
-bin="$out_dir/kube-local"
-
-if [[ -x "$bin" && "${UPLIFT_CONTROLPLANE_REBUILD:-0}" != 1 ]]; then
-    echo "build-controlplane: cached $bin" >&2
-    echo "$bin"
-    exit 0
-fi
-
-command -v "$go_cmd" >/dev/null || { echo "build-controlplane: '$go_cmd' not found" >&2; exit 1; }
 
 # v1.37.2 -> major 1, minor 37
 ver="${k8s_version#v}"
@@ -45,9 +35,23 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+command -v "$go_cmd" >/dev/null || { echo "build-controlplane: '$go_cmd' not found" >&2; exit 1; }
 export GOFLAGS="${GOFLAGS:--p=2}"
 cd "$src"
-echo "build-controlplane: go mod download (k8s $k8s_version)" >&2
+# In the module's directory: the toolchain go.mod selects is the one that builds.
+go_version="$("$go_cmd" version)"
+sum="$({ cat go.mod go.sum main.go; printf 'ldflags %s\n%s\n' "$ldflags" "$go_version"; } \
+       | sha256sum | cut -c1-12)"
+out_dir="$cache_root/controlplane/$k8s_version-$sum"
+bin="$out_dir/kube-local"
+
+if [[ -x "$bin" && "${UPLIFT_CONTROLPLANE_REBUILD:-0}" != 1 ]]; then
+    echo "build-controlplane: cached $bin" >&2
+    echo "$bin"
+    exit 0
+fi
+
+echo "build-controlplane: go mod download (k8s $k8s_version, $go_version)" >&2
 start=$SECONDS
 "$go_cmd" mod download >&2
 echo "build-controlplane: downloaded in $((SECONDS - start))s; building $bin" >&2
