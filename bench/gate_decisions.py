@@ -56,11 +56,12 @@ import datetime as dt
 import functools
 import math
 import os
+import resource
 import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -633,33 +634,63 @@ def qini_replicates(y: FloatArray, t: FloatArray, score: FloatArray, weights: Fl
     """``qini_coefficient`` (normalised) on each weighted resample: one row of ``weights`` per
     resample, a row's weight = how often the bootstrap drew it. Equal to
     ``stats.uplift.bootstrap_replicates(qini_coefficient, …)`` on distinct scores (``cross_check_qini``).
-    ``chunk`` resamples at a time: their running sums stay in cache (all 200 at once, at 72,000
-    rows, moved ≈ 1 GB through memory per model and took 9× as long, with the same result)."""
+
+    One resample at a time, so that its running sums stay in cache (all 200 at once, at 72,000
+    rows, moved ≈ 1 GB through memory per model and took 9× as long; 8 at a time, 1.6× as
+    long), with the results of the earlier ``chunk`` resamples at a time bit for bit: the
+    running sums are sums of whole counts (exact in any order), and each area is summed as
+    ``einsum`` summed it then, on two resamples laid out as one column of such a chunk (a
+    chunk of one resample, as the point estimate's, has its own summation order: kept)."""
     order = np.argsort(score, kind="mergesort")[::-1]
     ys, ts = y[order], t[order]
     y_treated, y_control = ys * ts, ys * (1 - ts)
-    out = np.empty(len(weights))
-    for lo in range(0, len(weights), chunk):
-        w = weights[lo:lo + chunk][:, order]
-        x = np.cumsum(w, axis=1)
-        n_t = np.cumsum(w * ts, axis=1)
+    rows, n = weights.shape
+    out = np.empty(rows)
+    # (resample, total, q at the end, treated converters, control converters) of a pair
+    # waiting for its areas; a pair's curves and weights in the layout of a chunk's columns.
+    pending: list[tuple[int, np.float64, np.float64, np.float64, np.float64]] = []
+    pair_w, pair_q = np.empty((2, n), order="F"), np.empty((2, n), order="F")
+    alone = {rows - 1} if rows % chunk == 1 else set()  # its chunk held it alone
+    for b in range(rows):
+        w = weights[b][order]
+        x = np.cumsum(w)
+        n_t = np.cumsum(w * ts)
         n_c = x - n_t
-        y_t = np.cumsum(w * y_treated, axis=1)
-        y_c = np.cumsum(w * y_control, axis=1)
+        y_t = np.cumsum(w * y_treated)
+        y_c = np.cumsum(w * y_control)
         q = y_t - y_c * np.divide(n_t, n_c, out=np.zeros_like(n_t), where=n_c != 0)
         # The curve is linear over each row's weight: area = Σ wᵢ (qᵢ + qᵢ₋₁) / 2, q₋₁ = 0.
-        before = np.zeros_like(q)
-        before[:, 1:] = q[:, :-1]
-        area = np.einsum("ij,ij->i", w, q + before) / 2
-        total, q_end = x[:, -1], q[:, -1]
-        random = total * q_end / 2
-        # The perfect ranking (treated converters, non-converters, control converters): three
-        # blocks, sized by the running sums' totals.
-        a, c = y_t[:, -1], y_c[:, -1]
-        b = total - a - c
-        perfect = a * a / 2 + b * a + c * (a + q_end) / 2
-        out[lo:lo + chunk] = (area - random) / (perfect - random)
+        if b in alone:
+            before = np.zeros_like(q)
+            before[1:] = q[:-1]
+            area = np.einsum("ij,ij->i", w[None, :], (q + before)[None, :])[0] / 2
+            out[b] = _normalised(area, x[-1], q[-1], y_t[-1], y_c[-1])
+            continue
+        k = len(pending)
+        pair_w[k] = w
+        pair_q[k, 0] = q[0]
+        np.add(q[1:], q[:-1], out=pair_q[k, 1:])
+        pending.append((b, x[-1], q[-1], y_t[-1], y_c[-1]))
+        if len(pending) == 2 or b == rows - 1 or (b == rows - 2 and alone):
+            if len(pending) == 1:  # an odd one out: a pair with itself, the same columns
+                pair_w[1], pair_q[1] = pair_w[0], pair_q[0]
+            areas = np.einsum("ij,ij->i", pair_w, pair_q) / 2
+            for (index, total, q_end, a, c), area in zip(pending, areas, strict=False):
+                out[index] = _normalised(area, total, q_end, a, c)
+            pending = []
     return out
+
+
+def _normalised(area: np.float64, total: np.float64, q_end: np.float64, a: np.float64,
+                c: np.float64) -> np.float64:
+    """The Qini coefficient of a curve of ``area``: against the random ranking's area and the
+    perfect ranking's (treated converters ``a``, non-converters, control converters ``c``:
+    three blocks, sized by the running sums' totals). numpy scalars, as numpy's arrays did it:
+    a degenerate resample's 0/0 is a NaN (with numpy's warning), not an exception."""
+    random = total * q_end / 2
+    b = total - a - c
+    perfect = a * a / 2 + b * a + c * (a + q_end) / 2
+    return (area - random) / (perfect - random)
 
 
 def bootstrap_weights(t: FloatArray, n_resamples: int, seed: int) -> FloatArray:
@@ -695,16 +726,30 @@ def cross_check_qini(rows: int = 2000, resamples: int = 5, seed: int = 3) -> flo
     return float(max(np.max(np.abs(fast - slow)), abs(point - um.qini_coefficient(y, t, s))))
 
 
-# Unbounded: each _noise_for scans the 79 grid points in order, which evicted every one of them
-# from the 64-entry LRU this had (316 computations of 200,000 rows per process instead of 80).
-@functools.cache
+#: ``_population_qini`` by (noise, rows, seed): each ``_noise_for`` scans the 79 grid points,
+#: 200,000 rows each (6 CPU-s). ``run_bench`` computes the grid once, its points spread over the
+#: workers, and hands it to every task (``_task``), instead of each process computing it.
+_POPULATION: dict[tuple[float, int, int], float] = {}
+#: The noise levels ``_noise_for`` interpolates between (Qini ratios 1.39, σ 0.2, to 0.17, σ 8,
+#: of σ = 1's).
+_NOISE_GRID = np.linspace(0.2, 8.0, 79)
+
+
 def _population_qini(noise: float, rows: int = 200_000, seed: int = 11) -> float:
     """A model's Qini on a large set with expected outcomes (truth, not a sample)."""
-    rng = np.random.default_rng(seed)
-    u = rng.normal(size=rows)
-    t = (np.arange(rows) % 2).astype(float)
-    y = QINI_P0 + t * _cate(u)
-    return float(um.qini_coefficient(y, t, u + noise * rng.normal(size=rows)))
+    key = (noise, rows, seed)
+    if key not in _POPULATION:
+        rng = np.random.default_rng(seed)
+        u = rng.normal(size=rows)
+        t = (np.arange(rows) % 2).astype(float)
+        y = QINI_P0 + t * _cate(u)
+        _POPULATION[key] = float(um.qini_coefficient(y, t, u + noise * rng.normal(size=rows)))
+    return _POPULATION[key]
+
+
+def _population_noises() -> list[float]:
+    """The noise levels whose population Qini ``_noise_for`` reads."""
+    return [*(float(s) for s in _NOISE_GRID), QINI_STABLE_NOISE]
 
 
 @functools.lru_cache(maxsize=4)
@@ -721,7 +766,7 @@ def _observed_qini(noise: float, rows: int = 1_000_000, seed: int = 13) -> float
 
 @functools.lru_cache(maxsize=16)
 def _noise_for(ratio: float) -> float:
-    grid = np.linspace(0.2, 8.0, 79)  # Qini ratios 1.39 (σ 0.2) to 0.17 (σ 8) of σ = 1
+    grid = _NOISE_GRID
     values = np.array([_population_qini(float(s)) for s in grid])
     # Qini falls as the noise grows: interpolate on the reversed grid.
     return float(np.interp(ratio * _population_qini(QINI_STABLE_NOISE), values[::-1], grid[::-1]))
@@ -741,10 +786,14 @@ def _pilot_se(sim: QiniSim, sc: Scenario) -> float:
     ≈ 1.4 × theirs)."""
     key = (sc.effect, qini_rows())
     if key not in _PILOT_SE:
-        variances = [np.var(QiniRun(sim, sc, np.random.default_rng(5 + k)).diff_replicates, ddof=1)
-                     for k in range(QINI_PILOT_RUNS)]
+        variances = [_pilot_variance(sim, sc, k) for k in range(QINI_PILOT_RUNS)]
         _PILOT_SE[key] = float(np.sqrt(np.mean(variances)))
     return _PILOT_SE[key]
+
+
+def _pilot_variance(sim: QiniSim, sc: Scenario, k: int) -> float:
+    """The bootstrap variance of the paired difference on pilot set ``k`` (``_pilot_se``)."""
+    return float(np.var(QiniRun(sim, sc, np.random.default_rng(5 + k)).diff_replicates, ddof=1))
 
 
 class QiniSim(GateSim):
@@ -1263,8 +1312,12 @@ def _seed(gate: str, scenario: str, run: int) -> np.random.Generator:
 _OPERATOR_MIXTURE_AT = gates_mod._MIXTURE_AT
 
 
-def _task(args: tuple[str, int, int, int]) -> tuple[list[RunResult], float]:
-    key, index, start, count = args
+Population = tuple[tuple[tuple[float, int, int], float], ...]
+
+
+def _task(args: tuple[str, int, int, int, Population]) -> tuple[list[RunResult], float]:
+    key, index, start, count, population = args
+    _POPULATION.update(population)
     # --online-effect-tuning sweeps the operator's default; set in each worker, whatever the
     # start method, and back to the operator's when unset (one process may run several).
     tuning = os.environ.get("GATE_BENCH_ONLINE_EFFECT_TUNING", "")
@@ -1274,6 +1327,14 @@ def _task(args: tuple[str, int, int, int]) -> tuple[list[RunResult], float]:
     sc = sim.scenarios[index]
     results = [simulate(sim, sc, _seed(key, sc.name, r)) for r in range(start, start + count)]
     return results, time.process_time() - started
+
+
+def _pilot_task(args: tuple[int, int, Population]) -> float:
+    """One of a qini scenario's pilot variances (``_pilot_se``), in a worker."""
+    index, k, population = args
+    _POPULATION.update(population)
+    sim = cast(QiniSim, gate_sims()["qini"])
+    return _pilot_variance(sim, sim.scenarios[index], k)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1434,17 +1495,35 @@ def table(rows: Sequence[Row], campaign: bool = False) -> str:
 def run_bench(keys: Sequence[str], runs: int, jobs: int,
               scenarios: Sequence[str] | None = None) -> list[Row]:
     sims = gate_sims()
-    tasks: list[tuple[str, int, int, int]] = []
+    tasks: list[tuple[str, int, int, int, Population]] = []
     chunk = max(1, math.ceil(runs / max(jobs * 2, 1)))
     for key in keys:
         for index, sc in enumerate(sims[key].scenarios):
             if scenarios and sc.name not in scenarios:
                 continue
             for start in range(0, runs, chunk):
-                tasks.append((key, index, start, min(chunk, runs - start)))
+                tasks.append((key, index, start, min(chunk, runs - start), ()))
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
+            pilots: dict[int, list[Future[float]]] = {}
+            if any(t[0] == "qini" for t in tasks):
+                # qini's population grid once, over the workers, for every task; then its
+                # pilots (the rows' N) alongside the runs rather than after them, in here.
+                noises = _population_noises()
+                _POPULATION.update(zip(((s, 200_000, 11) for s in noises),
+                                       pool.map(_population_qini, noises), strict=True))
+                population = tuple(_POPULATION.items())
+                tasks = [(*t[:4], population if t[0] == "qini" else ()) for t in tasks]
+                for index in sorted({t[1] for t in tasks if t[0] == "qini"}):
+                    pilots[index] = [pool.submit(_pilot_task, (index, k, population))
+                                     for k in range(QINI_PILOT_RUNS)]
             done = list(pool.map(_task, tasks))
+            qini = sims.get("qini")
+            for index, futures in pilots.items():
+                assert isinstance(qini, QiniSim)
+                sc = qini.scenarios[index]
+                _PILOT_SE[(sc.effect, qini_rows())] = float(np.sqrt(np.mean(
+                    [f.result() for f in futures])))
     else:
         done = []
         for t in tasks:  # one process: report each chunk as it ends (long runs on busy machines)
@@ -1456,8 +1535,9 @@ def run_bench(keys: Sequence[str], runs: int, jobs: int,
     collected: dict[tuple[str, int], list[RunResult]] = {}
     cpu: dict[tuple[str, int], float] = {}
     for task, (results, seconds) in zip(tasks, done, strict=True):
-        collected.setdefault(task[:2], []).extend(results)
-        cpu[task[:2]] = cpu.get(task[:2], 0.0) + seconds
+        key_index = (task[0], task[1])
+        collected.setdefault(key_index, []).extend(results)
+        cpu[key_index] = cpu.get(key_index, 0.0) + seconds
     rows = []
     for key in keys:
         sim = sims[key]
@@ -1558,7 +1638,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu[row.gate] = cpu.get(row.gate, 0.0) + row.cpu_seconds
     notes.append("CPU seconds per gate: " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     report += [f"- {n}" for n in notes]
-    report.append(f"\nelapsed {time.perf_counter() - started:.1f} s on {args.jobs} process(es)")
+    used = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    report.append(f"\nelapsed {time.perf_counter() - started:.1f} s on {args.jobs} process(es), "
+                  f"{sum(u.ru_utime + u.ru_stime for u in used):.0f} CPU-s in all (imports, "
+                  "the naive baseline and qini's population grid and pilots included)")
     text = "\n".join(report)
     print(text)
     if args.out:
