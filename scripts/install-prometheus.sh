@@ -44,9 +44,12 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
-# apt-get update only when the package lists do not know the package yet.
+# apt-get update only when the package lists do not know the package yet (an update costs
+# seconds to minutes, and a warm machine's lists are usually good enough) ...
+updated=0
 if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     $SUDO apt-get update -qq
+    updated=1
 fi
 
 # Deny service starts during the install (invoke-rc.d honours policy-rc.d); keep an existing policy.
@@ -64,7 +67,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+apt_install() { $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+# ... or when the install fails: lists that know the package can still be stale (a mirror that
+# has dropped the version they name answers 404). One update, one retry.
+if ! apt_install; then
+    echo "install-prometheus: apt-get install failed; retrying once after apt-get update" >&2
+    if [ "$updated" = 0 ]; then
+        $SUDO apt-get update -qq
+    fi
+    apt_install
+fi
 
 stop_system_service
 echo "installed: $("$PROMETHEUS" --version 2>&1 | head -n1)"
