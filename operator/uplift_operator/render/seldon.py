@@ -101,11 +101,19 @@ down but not yet gone: Seldon's Deployments have ``maxSurge`` 25 %, ``maxUnavail
 Every pod counted is available, so a version is still *ready* then (it serves, whichever
 rendering its pods run); but the graph has not finished rolling: ``rolling_deployments`` says
 which Deployment still runs more pods than its predictor wants, or fewer available than it
-runs. Seldon applies a predictor's ``replicas`` to its Deployment only along with a pod-template
-change (``createDeployments`` updates a Deployment only when ``Spec.Template.Spec`` differs; the
-executor's ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas`` and ``traffic``), so a
-replicas-only edit leaves the old count running, with nothing in the status to tell it from a
-surge.
+runs or than its predictor wants.
+
+Replicas (the same sources): Seldon applies a predictor's ``replicas`` to its Deployment only
+along with a pod spec change. ``createDeployments`` updates an existing Deployment only when
+``equality.Semantic.DeepEqual(deploy.Spec.Template.Spec, found.Spec.Template.Spec)`` fails, and
+then writes the whole Deployment spec, replicas included; the executor's ``ENGINE_PREDICTOR``
+(``createEngineContainer``) is the predictor with its ``replicas`` and ``traffic`` set to 0 on
+purpose, so that neither changes the pod spec. A pod template *annotation* would not do either:
+only ``Template.Spec`` is compared. So a predictor wanting other than 1 replica carries its count
+in ``REPLICAS_ENV`` too: a replicas change is a pod spec change, Seldon applies it, and the
+version's pods roll once (a re-render, throttled as any: ``services.rolls``). A graph short of
+the replicas its predictors want (``short_deployments``: Seldon not there yet, a Deployment
+scaled down by hand) is not ready, its versions still serving.
 
 The same rule gates the routes: Seldon rewrites its Istio VirtualService or Ambassador Mapping
 weights, and deletes the Deployments of predictors removed from the graph, only in a reconcile
@@ -133,15 +141,14 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_ENV",
-           "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
+__all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
+           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
            "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV", "PREDICTOR_ROLE_ANNOTATION",
-           "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV",
-           "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS", "STARTUP_PROBE",
-           "STARTUP_SECONDS", "SeldonV1Backend",
-           "deployment_names", "grace_period_seconds", "quantities_as_strings",
-           "rolling_deployments", "runtime_env", "stale_generation", "unavailable_deployments",
-           "version_roles"]
+           "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE",
+           "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS",
+           "STARTUP_PROBE", "STARTUP_SECONDS", "SeldonV1Backend", "deployment_names",
+           "grace_period_seconds", "quantities_as_strings", "rolling_deployments", "runtime_env",
+           "short_deployments", "stale_generation", "unavailable_deployments", "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -190,6 +197,10 @@ REPORT_TOKEN_FILE = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_ITEM}"
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 #: The runtime's decision key, by ``secretKeyRef`` from the model's decision-key Secret.
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
+#: The replicas a predictor wants, rendered beside its ``replicas`` when not 1. The runtime reads
+#: nothing from it: Seldon Core 1.17.1 applies a predictor's ``replicas`` to its Deployment only
+#: along with a pod spec change (see the module docstring, "Replicas").
+REPLICAS_ENV = "UPLIFT_REPLICAS"
 
 #: Which version is stable and which the canary, said on the SeldonDeployment itself:
 #: ``metadata.annotations[ROLES_ANNOTATION]``, JSON role → version (``{"canary":"4","stable":"3"}``;
@@ -317,19 +328,20 @@ def rolling_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
     Deployment runs as many pods as it wants, all available (see the module docstring,
     "Mid-rollout"). Judged from Seldon's numbers alone, whatever ``state`` says: Seldon writes
     ``Available`` between two surge batches. More pods than a surge adds (``_max_surge``) are
-    someone else's scaling, not a roll. Not judged: a Deployment running fewer pods than
-    wanted with all of them available (Seldon did not apply a replicas-only edit), and whether
-    the Deployment has seen its new template at all (Seldon copies no ``observedGeneration``
-    or ``updatedReplicas``)."""
+    someone else's scaling, not a roll. A Deployment running fewer pods than its predictor
+    wants, all of them available, is one too (``<name>: N of M replicas available``): a count
+    Seldon has not applied yet, or a Deployment scaled down by hand. Not judged: whether the
+    Deployment has seen its new template at all (Seldon copies no ``observedGeneration`` or
+    ``updatedReplicas``)."""
     return tuple(why for why, _ in _rollouts(child))
 
 
 def unavailable_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
     """Those of ``rolling_deployments`` with a pod that is not available (or no status from
-    Seldon at all): a roll that fails, e.g. an image that does not pull. Not one whose every
-    pod is available and that only runs more than its predictor wants: a surge between two
-    batches, or a replicas-only decrease Seldon never applies (see the module docstring),
-    which serves as it is for good."""
+    Seldon at all), or fewer available than its predictor wants: a roll that fails, e.g. an
+    image that does not pull, or capacity short of the spec. Not one whose every pod is
+    available and that only runs more than its predictor wants: a surge between two batches,
+    or a Deployment scaled up by someone else, which serves as it is."""
     return tuple(why for why, unavailable in _rollouts(child) if unavailable)
 
 
@@ -356,7 +368,38 @@ def _rollouts(child: Mapping[str, Any] | None) -> list[tuple[str, bool]]:
                             "yet)", unavailable))
         elif unavailable:
             rolling.append((f"{found}: {available} of {replicas} pods available", True))
+        elif wanted is not None and available < wanted:
+            # Every pod it runs is available, but fewer than the predictor wants: a count Seldon
+            # has not applied yet, or a Deployment scaled down by hand (Seldon never restores
+            # it: the pod template is the same).
+            rolling.append((_short_of(found, available, wanted), True))
     return rolling
+
+
+def _short_of(name: str, available: int, wanted: int) -> str:
+    return f"{name}: {available} of {wanted} replicas available"
+
+
+def short_deployments(child: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The Deployments of the graph with at least one pod available but fewer than their
+    predictor wants (``<name>: N of M replicas available``), in predictor order: capacity
+    short of the spec, not an outage (the version serves). Judged from
+    ``status.deploymentStatus`` alone, as ``rolling_deployments``."""
+    if child is None:
+        return ()
+    deployments = (child.get("status") or {}).get("deploymentStatus") or {}
+    sdep = str((child.get("metadata") or {}).get("name", ""))
+    short: list[str] = []
+    for predictor in (child.get("spec") or {}).get("predictors") or []:
+        found = next((n for n in deployment_names(sdep, predictor)
+                      if isinstance(deployments.get(n), Mapping)), None)
+        wanted = _wanted_replicas(child, predictor)
+        if found is None or wanted is None:
+            continue
+        available = _int(deployments[found].get("availableReplicas"))
+        if 0 < available < wanted:
+            short.append(_short_of(found, available, wanted))
+    return tuple(short)
 
 
 def _max_surge(wanted: int) -> int:
@@ -460,7 +503,10 @@ class SeldonV1Backend:
         """Seldon reports ``state`` Available / Creating / Failed for the whole graph it last
         reconciled, and each predictor's Deployment in ``deploymentStatus``: a version is
         ready only when both say so (an Available written for the graph before this one's
-        apply leaves a predictor just added without a Deployment; see the module docstring).
+        apply leaves a predictor just added without a Deployment; see the module docstring),
+        and the graph only while every Deployment has as many available replicas as its
+        predictor wants (``short_deployments``: not ready, "N of M replicas", its versions
+        still serving: degraded capacity, not an outage).
         ``rolling``: ``rolling_deployments``, whatever the state; ``unavailable``:
         ``unavailable_deployments``."""
         state = self._observe(child)
@@ -492,6 +538,12 @@ class SeldonV1Backend:
                     message=("SeldonDeployment Available for an earlier graph: no available "
                              f"Deployment for version{'s' * (len(pending) > 1)} "
                              f"{', '.join(pending)} yet"))
+            if short := short_deployments(child):
+                # Every version serves (none is down), with less capacity than the spec asks.
+                return ServingState(
+                    ready=False, weights=weights, serving_versions=serving,
+                    message=("SeldonDeployment Available with fewer replicas than wanted: "
+                             + "; ".join(short)))
             return ServingState(ready=True, message="SeldonDeployment Available",
                                 ready_versions=versions,
                                 weights=weights, serving_versions=serving)
@@ -593,6 +645,10 @@ class SeldonV1Backend:
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         if runtime.report_token is not None:
             env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})
+        # Last, and only when set: a graph rendered before it (or without it) keeps the same
+        # pod spec, and rolls no pod.
+        if runtime.replicas != 1:  # so that Seldon applies a change of it (module docstring)
+            env.append({"name": REPLICAS_ENV, "value": str(runtime.replicas)})
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,

@@ -26,7 +26,14 @@ import pytest
 
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.render.naming import Owner
-from uplift_operator.render.seldon import SeldonV1Backend, deployment_names, rolling_deployments
+from uplift_operator.render.seldon import (
+    REPLICAS_ENV,
+    SeldonV1Backend,
+    deployment_names,
+    rolling_deployments,
+    short_deployments,
+    unavailable_deployments,
+)
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
 
 OWNER = Owner(name="uplift", namespace="growth", uid="0b9e6c7e-0000-4000-8000-000000000003")
@@ -125,18 +132,60 @@ def test_pods_not_all_available_are_rolling_whatever_the_state_says() -> None:
 
 
 def test_a_replicas_edit_seldon_did_not_apply() -> None:
-    """Seldon updates a Deployment only when its pod template differs, and the executor's
-    ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas``: an edit of ``replicas`` alone
-    leaves the old count running. Fewer pods than wanted, all available, is not rolling; more
-    than wanted, within a surge, reads as a surge would (the roll's silent settle covers it:
-    nothing rolled, Seldon writes nothing; ``test_seldon_rollout_status_rolls``); more than a
-    surge adds is not rolling."""
+    """Seldon updates a Deployment only when its pod spec differs, and the executor's
+    ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas``: a count not applied yet (or a
+    Deployment scaled down by hand) leaves fewer pods than wanted running, all available. That
+    is rolling and short of the spec, "N of M replicas"; the graph is not ready, its version
+    still serving (degraded capacity, not an outage). More than wanted, within a surge, reads
+    as a surge would; more than a surge adds is not rolling."""
     up = written(graph(STABLE, replicas=3), "Available", entry(1, 1))
     down = written(graph(STABLE, replicas=1), "Available", entry(2, 2))
     far_down = written(graph(STABLE, replicas=1), "Available", entry(3, 3))
-    assert rolling_deployments(up) == () and rolling_deployments(far_down) == ()
+    assert rolling_deployments(far_down) == ()
+    assert rolling_deployments(up) == ("uplift-v3-0-uplift: 1 of 3 replicas available",)
+    assert unavailable_deployments(up) == rolling_deployments(up)
     assert rolling_deployments(down) and "2 pods, 1 wanted" in rolling_deployments(down)[0]
-    assert all(BACKEND.observe(c, STABLE).ready for c in (up, down, far_down))
+    assert unavailable_deployments(down) == ()
+    assert all(BACKEND.observe(c, STABLE).ready for c in (down, far_down))
+    short = BACKEND.observe(up, STABLE)
+    assert not short.ready and not short.failed and short.ready_versions == frozenset()
+    assert short.serving_versions == {"3"}  # it serves: the stable is not down
+    assert short.message == ("SeldonDeployment Available with fewer replicas than wanted: "
+                             "uplift-v3-0-uplift: 1 of 3 replicas available")
+    # Seldon's count, once applied and the pods available, is ready again.
+    assert BACKEND.observe(written(graph(STABLE, replicas=3), "Available", entry(3, 3)),
+                           STABLE).ready
+
+
+def test_a_replicas_change_changes_the_pod_spec_seldon_compares() -> None:
+    """Seldon compares only ``Spec.Template.Spec`` (and the executor's ``ENGINE_PREDICTOR``
+    has the predictor's ``replicas`` at 0): the count is in the runtime container's
+    environment too, so that a replicas-only edit reaches the Deployment. A predictor of one
+    replica renders as before (no pod of an existing graph rolls for it)."""
+    def pod(replicas: int) -> dict[str, Any]:
+        spec: dict[str, Any] = graph(STABLE, replicas=replicas)["spec"]["predictors"][0][
+            "componentSpecs"][0]["spec"]
+        return spec
+
+    def env(replicas: int) -> dict[str, Any]:
+        return {e["name"]: e.get("value") for e in pod(replicas)["containers"][0]["env"]}
+
+    assert pod(1) != pod(3) != pod(5)
+    assert env(3)[REPLICAS_ENV] == "3" and env(5)[REPLICAS_ENV] == "5"
+    assert REPLICAS_ENV not in env(1)
+    assert BACKEND.runtime_settings(graph(STABLE, replicas=3), RuntimeSettings(
+        image="x", registered_model="x", tracking_uri="x")).replicas == 3  # type: ignore[union-attr]
+
+
+def test_a_version_short_of_its_replicas_beside_a_canary() -> None:
+    """Each Deployment is judged on its own: a canary short of its count holds the graph's
+    readiness (its step waits), and both versions still serve."""
+    split = TrafficSplit("3", "4", 10)
+    child = written(graph(split, replicas=4), "Available", entry(4, 4), entry(2, 2))
+    state = BACKEND.observe(child, split)
+    assert not state.ready and state.serving_versions == {"3", "4"}
+    assert state.message.endswith("uplift-v4-0-uplift: 2 of 4 replicas available")
+    assert short_deployments(child) == ("uplift-v4-0-uplift: 2 of 4 replicas available",)
 
 
 @pytest.mark.parametrize(("wanted", "running", "rolling"), [
