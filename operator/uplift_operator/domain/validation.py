@@ -59,8 +59,8 @@ from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS",
-           "ModelContract", "ServingPolicy",
+__all__ = ["CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION",
+           "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
            "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
            "query_variables",
@@ -477,13 +477,27 @@ def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:
     return []
 
 
+#: Why a custom gate's ``minSamples`` is never read: its query gives a value, no count of the
+#: samples behind it (``CustomMeasurement.samples`` is None), so the gate cannot wait for them.
+CUSTOM_MIN_SAMPLES = ("minSamples: a custom gate's query gives one value and no count of the "
+                      "samples behind it, so minSamples is never checked (gate on a count with "
+                      "its own min/max, or give the query the traffic condition itself)")
+
+
 def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
     """Gate fields the gate's type never reads, each named with why (the API server's own words).
     Not a problem: the operator ignores them, as it did before the API server refused them; a
-    Warning event names each once per generation so the owner can remove it."""
-    return [f"{where}.gates[{index}] ({gate.name}): {why}; ignored (stored before the API "
-            "server refused it: remove it)"
-            for index, gate in enumerate(gates) for why in gate.ignored_fields()]
+    Warning event names each once per generation so the owner can remove it. So is a custom
+    gate's ``minSamples`` set in the spec (``CUSTOM_MIN_SAMPLES``), which the API server
+    accepts (refusing it now would break applying specs that have it) but nothing reads."""
+    ignored = []
+    for index, gate in enumerate(gates):
+        named = f"{where}.gates[{index}] ({gate.name})"
+        ignored += [f"{named}: {why}; ignored (stored before the API server refused it: remove "
+                    "it)" for why in gate.ignored_fields()]
+        if gate.type == "custom" and "min_samples" in gate.model_fields_set:
+            ignored.append(f"{named}: {CUSTOM_MIN_SAMPLES}; ignored (remove it)")
+    return ignored
 
 
 def ignored_targeting_fields(targeting: Targeting) -> list[str]:

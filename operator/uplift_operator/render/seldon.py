@@ -45,7 +45,11 @@ never calls the API). The runtime signs decision ids with ``UPLIFT_DECISION_KEY`
 UpliftModel's Secret ``<name>-decision-key`` (key ``key``, ``render.decision_key``), shared by
 every replica of every predictor so any of them accepts reports for ids another issued. The
 operator creates that Secret before it applies the graph, so the reference is not optional: a
-pod never starts signing with a key of its own that the other replicas would refuse.
+pod never starts signing with a key of its own that the other replicas would refuse. A pod reads
+the key once, at its start: a Secret deleted by hand and created anew (a new random key) under a
+graph that serves would leave the running pods on the old key and new ones on the new. Then
+``RuntimeSettings.decision_key_created`` is set, rendered as ``DECISION_KEY_CREATED_ENV`` into
+every predictor's pod spec, and Seldon rolls them all onto the new key.
 
 With ``RuntimeSettings.report_token`` (the UpliftModel's ``spec.serving.reportCredentials``) the
 runtime requires a bearer token from that Secret and key on its report endpoints. The key alone
@@ -141,14 +145,15 @@ from uplift_operator.render.decision_key import DECISION_KEY
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
-__all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_ENV", "DRAIN_HOOK",
-           "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT", "HTTP_PORT", "METRICS_DIR",
-           "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV", "PREDICTOR_ROLE_ANNOTATION",
-           "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV", "REPORT_TOKEN_FILE",
-           "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION", "SHUTDOWN_SECONDS",
-           "STARTUP_PROBE", "STARTUP_SECONDS", "SeldonV1Backend", "deployment_names",
-           "grace_period_seconds", "quantities_as_strings", "rolling_deployments", "runtime_env",
-           "short_deployments", "stale_generation", "unavailable_deployments", "version_roles"]
+__all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_CREATED_ENV",
+           "DECISION_KEY_ENV", "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT",
+           "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV",
+           "PREDICTOR_ROLE_ANNOTATION", "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
+           "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION",
+           "SHUTDOWN_SECONDS", "STARTUP_PROBE", "STARTUP_SECONDS", "SeldonV1Backend",
+           "deployment_names", "grace_period_seconds", "quantities_as_strings", "rolling_deployments",
+           "runtime_env", "short_deployments", "stale_generation", "unavailable_deployments",
+           "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -197,6 +202,10 @@ REPORT_TOKEN_FILE = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_ITEM}"
 REPORT_TOKEN_ENV = "UPLIFT_REPORT_TOKEN"
 #: The runtime's decision key, by ``secretKeyRef`` from the model's decision-key Secret.
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
+#: ``RuntimeSettings.decision_key_created``, when set: a key created anew under a graph that
+#: served already. The runtime reads nothing from it; it is there so that every predictor's pod
+#: spec changes and Seldon rolls each onto the new key (see the module docstring).
+DECISION_KEY_CREATED_ENV = "UPLIFT_DECISION_KEY_CREATED"
 #: The replicas a predictor wants, rendered beside its ``replicas`` when not 1. The runtime reads
 #: nothing from it: Seldon Core 1.17.1 applies a predictor's ``replicas`` to its Deployment only
 #: along with a pod spec change (see the module docstring, "Replicas").
@@ -610,6 +619,16 @@ class SeldonV1Backend:
                 found.append((name, str(ref["name"]), str(ref["key"])))
         return tuple(found)
 
+    def decision_key_created(self, child: Mapping[str, Any] | None) -> str | None:
+        """``DECISION_KEY_CREATED_ENV`` of the first predictor's runtime container (every
+        predictor gets the same), None without."""
+        predictors = ((child or {}).get("spec") or {}).get("predictors") or [{}]
+        containers = _pod_spec(predictors[0]).get("containers") or [{}]
+        for env in containers[0].get("env") or []:
+            if env.get("name") == DECISION_KEY_CREATED_ENV and isinstance(env.get("value"), str):
+                return str(env["value"])
+        return None
+
     def runtime_settings(self, child: Mapping[str, Any] | None,
                          fallback: RuntimeSettings) -> RuntimeSettings | None:
         """The ``RuntimeSettings`` the graph ``child`` was rendered with, read back from its
@@ -645,10 +664,13 @@ class SeldonV1Backend:
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         if runtime.report_token is not None:
             env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})
-        # Last, and only when set: a graph rendered before it (or without it) keeps the same
-        # pod spec, and rolls no pod.
+        # Last, and only when set: a graph rendered before them (or with neither) keeps the
+        # same pod spec, and rolls no pod.
         if runtime.replicas != 1:  # so that Seldon applies a change of it (module docstring)
             env.append({"name": REPLICAS_ENV, "value": str(runtime.replicas)})
+        if runtime.decision_key_created is not None:
+            env.append({"name": DECISION_KEY_CREATED_ENV,
+                        "value": runtime.decision_key_created})
         # Seldon pairs the graph node with the container of the same name.
         container: dict[str, Any] = {
             "name": owner.name, "image": runtime.image, "env": env,
@@ -740,6 +762,7 @@ def _read_back(predictor: Mapping[str, Any], pod: Mapping[str, Any],
         salt=env.get("UPLIFT_SALT", fallback.salt),
         resources=dict(resources) if isinstance(resources, Mapping) else {},
         credential_env=backend.credential_env(alone), report_token=backend.report_token(alone),
+        decision_key_created=env.get(DECISION_KEY_CREATED_ENV),
         service_account_name=str(account) if account else None,
         drain_wait_seconds=number("UPLIFT_DRAIN_WAIT_SECONDS", int,
                                   fallback.drain_wait_seconds))

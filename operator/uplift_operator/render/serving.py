@@ -39,6 +39,11 @@ class RuntimeSettings:
     service_account_name: str | None = None
     #: How long a stopping replica waits, after counting what it holds pending, for a scrape.
     drain_wait_seconds: int = 35
+    #: When the decision-key Secret was created anew under a graph that served already (a
+    #: Secret deleted by hand), None for the key the graph's pods started with: rendered into
+    #: every predictor's pod spec, so that each one rolls onto the new key once
+    #: (``services.upliftmodel._ensure_decision_key``).
+    decision_key_created: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,12 @@ class ServingBackend(Protocol):
         ``child`` or without any. What a pass keeps rendering while the credentials Secret the
         spec names cannot be read or does not fit: a reference to it would hold every new
         serving pod, the stable's included, until it is fixed."""
+        ...
+
+    def decision_key_created(self, child: Mapping[str, Any] | None) -> str | None:
+        """The ``RuntimeSettings.decision_key_created`` the rendered ``child`` carries, None
+        without (or without ``child``): what a pass renders again, so that a key created anew
+        rolls the pods once and not at every pass."""
         ...
 
     def runtime_settings(self, child: Mapping[str, Any] | None,

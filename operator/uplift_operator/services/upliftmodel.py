@@ -151,6 +151,8 @@ log = logging.getLogger(__name__)
 #: answered 409 and 5,000 GETs), nor does one Seldon has not reported on yet (nothing says a
 #: pod waits for the key; at 10,000 new models such passes made 3,373 creates answered 409).
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
+#: The Warning's reason when a model's decision-key Secret is created anew under its graph.
+DECISION_KEY_RECREATED = "DecisionKeyRecreated"
 
 #: A first version's first status waits for Seldon's first word on its new serving graph (its
 #: status: Creating, Available, Failed), at most this long after the graph was created (its
@@ -217,6 +219,9 @@ class Dependencies:
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
     new_decision_key: Callable[[], str] = field(default=lambda: secrets.token_hex(32))
+    # A decision key created anew under a model's graph (by namespace, name, uid) → when: its
+    # ``RuntimeSettings.decision_key_created``, rendered until the graph carries it.
+    decision_keys_recreated: dict[tuple[str, str, str], str] = field(default_factory=dict)
     first_status_grace: dt.timedelta = FIRST_STATUS_GRACE
     # What the operator's administrator allows a spec to choose (``--allowed-*``).
     policy: validation.ServingPolicy = field(default_factory=validation.ServingPolicy)
@@ -304,10 +309,11 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
         serving_failure=failure, name=name, namespace=namespace), now)
+    recreated: list[Event] = []  # a decision key created anew under the graph (a Warning)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"), report_token=report_token,
-                         credential_env=credential_env)
+                         credential_env=credential_env, told=recreated)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's
@@ -388,6 +394,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         spec.rollout.gates, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
+    events += recreated
     events += _write_back_news(current.conditions, status.conditions)
     if status_logic.serving_failure_news(current.conditions, failure):
         assert failure is not None
@@ -688,6 +695,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         return invalid_pass(current, generation, problems, now)
     if _decided_on_newer(child, meta):
         return _behind(body)
+    recreated: list[Event] = []  # a decision key created anew under the graph (a Warning)
     try:
         decision = ramp.decide_stopping_requests(spec, current, ramp.Observed(
             desired_version=current.desired_version,
@@ -709,7 +717,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
                 _describe(decision.traffic) if decision.traffic else "", error=runtime)
         else:
             applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                             decided_on=meta.get("resourceVersion"), runtime=runtime)
+                             decided_on=meta.get("resourceVersion"), runtime=runtime,
+                             told=recreated)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
@@ -729,6 +738,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     held = invalid_pass(decided, generation, problems, now)
     events = [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, decided.conditions, applied)
+    events += recreated
     following = decision.requeue_after.total_seconds() if decision.requeue_after else None
     retry = status_logic.apply_retry_seconds(decided.conditions, now)
     if retry is not None:
@@ -1436,7 +1446,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
            spec: UpliftModelSpec, owner: Owner, deps: Dependencies, now: dt.datetime, *,
            decided_on: str | None, report_token: tuple[str, str] | None = None,
            credential_env: tuple[tuple[str, str, str], ...] = (),
-           runtime: RuntimeSettings | None = None) -> status_logic.Applied | None:
+           runtime: RuntimeSettings | None = None,
+           told: list[Event] | None = None) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
     report token reference to render, one the pass found (``_report_token``), and
@@ -1453,7 +1464,12 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     until its graph serves again. Anything that changes the split goes at once, new rendering
     included: a first graph, a canary's start, a step, a promotion, a rollback, an abort. A
     graph this process finds rolling at the model's first pass (a restart mid-roll) counts as
-    a roll from then (``Rolls.found``)."""
+    a roll from then (``Rolls.found``).
+
+    A decision-key Secret created anew under the graph (``_ensure_decision_key``: deleted by
+    hand) is told in ``told`` and rendered into every predictor's pod spec
+    (``RuntimeSettings.decision_key_created``), so that all of them roll onto the new key (a
+    re-render: the split is the same)."""
     if traffic is None:
         return None
     roller = (KIND, owner.namespace, owner.name)
@@ -1471,6 +1487,7 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
                                    rolling=failing)
     if runtime is None:
         runtime = _runtime(spec, deps, owner.namespace, owner.name, report_token, credential_env)
+    runtime = replace(runtime, decision_key_created=_decision_key_created(owner, child, deps))
     manifest = deps.backend.render(owner, runtime, traffic)
     # The object's annotations count too (the versions' roles), and what an earlier operator
     # rendered that reaches the pods: left there, the split change that finally removes it
@@ -1484,9 +1501,14 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     unreported = child is not None and not (child.get("status") or {}).get("state")
     serving = set(_describe_weights(traffic)) <= ready
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
-        unreported or serving), serves=unchanged and serving, graph=child is not None)
+        unreported or serving), serves=unchanged and serving, graph=child is not None, told=told)
     if missing_key is not None:
         return replace(applied, error=missing_key)
+    anew = deps.decision_keys_recreated.get((owner.namespace, owner.name, owner.uid))
+    if anew is not None and anew != runtime.decision_key_created:  # created anew this pass
+        runtime = replace(runtime, decision_key_created=anew)
+        manifest = deps.backend.render(owner, runtime, traffic)
+        same_rendering = unchanged = False
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
         deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
                           rolled=not rolling)
@@ -1560,8 +1582,21 @@ def _resource_version(obj: Mapping[str, Any] | None) -> str | None:
     return str(version) if version else None
 
 
+def _decision_key_created(owner: Owner, child: Mapping[str, Any] | None,
+                          deps: Dependencies) -> str | None:
+    """The ``RuntimeSettings.decision_key_created`` to render: a key created anew that the graph
+    does not carry yet (its apply refused, or queued for a roll slot), else the graph's own."""
+    known = (owner.namespace, owner.name, owner.uid)
+    pending, carried = deps.decision_keys_recreated.get(known), deps.backend.decision_key_created(
+        child)
+    if pending is not None and pending == carried:
+        del deps.decision_keys_recreated[known]  # the graph carries it: nothing pending
+    return pending or carried
+
+
 def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
-                         settled: bool, serves: bool, graph: bool) -> str | None:
+                         settled: bool, serves: bool, graph: bool,
+                         told: list[Event] | None = None) -> str | None:
     """Create the model's decision-key Secret with a fresh random key unless it exists (an
     existing one is never overwritten: the pods that serve hold its key). None when it exists;
     else why not. Once known to exist, asked again only while the graph is not ``settled``
@@ -1577,7 +1612,13 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
     one an UpliftModel of the same name deleted before this one still controls holds the pass
     (the garbage collector deletes it, and the pods would lose their key with it); someone
     else's, or no one's, refuses it (``_ConflictError``, raised) unless the model's own ``graph``
-    is there already, whose pods hold that key (``_decision_key_conflict``)."""
+    is there already, whose pods hold that key (``_decision_key_conflict``).
+
+    One created while the model's ``graph`` is there (the Secret deleted by hand) holds a new
+    key that the running pods do not: they read theirs once, at their start, and a replica
+    refuses reports for ids another signed. A Warning says so (in ``told``), and
+    ``deps.decision_keys_recreated`` keeps when, which ``_apply`` renders into every predictor
+    so that Seldon rolls them all onto the new key."""
     known = (owner.namespace, owner.name, owner.uid)
     checked = deps.decision_keys.get(known)
     if checked is not None and (settled or now - checked < DECISION_KEY_RECHECK):
@@ -1598,6 +1639,16 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
         if not present:
             return f"decision key Secret {owner.namespace}/{name}: {error}"
         created = False
+    if created and graph:
+        deps.decision_keys_recreated[known] = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if told is not None:
+            told.append(Event("Warning", DECISION_KEY_RECREATED, (
+                f"decision-key Secret {owner.namespace}/{name} was missing and is created "
+                "anew with a new key: the serving pods read theirs at their start, so pods "
+                "started before sign decision ids with the old key and those started after "
+                "with the new one, and a replica refuses reports for ids the other kind "
+                "issued until all have restarted; every predictor is rolled onto the new "
+                "key")[:MAX_MESSAGE]))
     if not created and checked is None:
         conflict = _decision_key_conflict(owner, deps, name, graph=graph)
         if conflict is not None:

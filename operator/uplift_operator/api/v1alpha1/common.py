@@ -742,8 +742,9 @@ class GateSpecBase(ApiModel):
         description="Samples required before the gate may pass, counted in the gate's own "
                     "window: since the step started for the traffic gates (so each step needs "
                     "them again, at its own level), since the canary started for drift and "
-                    "upliftSanity, the evaluation set's rows for qini, the samples query's for "
-                    "a custom gate. Default: 100.")
+                    "upliftSanity, the evaluation set's rows for qini. A custom gate's query "
+                    "gives one value and no sample count, so a custom gate never reads it (a "
+                    "Warning event IgnoredField says so when it is set). Default: 100.")
     failure_limit: int = Field(default=0, ge=0,
                                description="Fail verdicts tolerated at one step before rolling "
                                            "back. Default: 0 (the first Fail acts).")
