@@ -200,6 +200,11 @@ class _Kept(Generic[_K, _V]):
             self._pinned.clear()
             self._recent.clear()
 
+    def pinned(self, key: _K) -> bool:
+        """Whether some follower pins ``key``."""
+        with self._lock:
+            return key in self._pins
+
     def pin(self, key: _K) -> None:
         """One more follower of ``key``: its entry (now or once read) is not evicted."""
         with self._lock:
@@ -268,8 +273,15 @@ class Resolver:
     # bounded, least recently used out (a registry keeps every version it ever had).
     _versions: _Kept[VersionKey, VersionFacts] = field(
         default_factory=lambda: _Kept(MAX_VERSIONS_KEPT))
-    _contracts: _Kept[VersionKey, ModelContract] = field(
+    # With the run id of the version read (``contract``): a version number names another
+    # version once its registered model is deleted and re-created.
+    _contracts: _Kept[VersionKey, tuple[str | None, ModelContract]] = field(
         default_factory=lambda: _Kept(MAX_CONTRACTS_KEPT))
+    # Followed versions a read found under their number with another run id (the registered
+    # model deleted and re-created, its numbers from 1 again), with what it found: the facts
+    # held stay those of the version served (``_learn``) until no resource follows it, and a
+    # resolution to it is a problem (``_replaced_problem``).
+    _replaced: dict[VersionKey, VersionFacts] = field(default_factory=dict)
     # The versions each follower (a resource) follows now, as last told.
     _followed: dict[Hashable, frozenset[VersionKey]] = field(default_factory=dict)
     # What the last sweep of each registry identity found out (its size in pages, or a failure).
@@ -319,6 +331,12 @@ class Resolver:
             for key in before - now_followed:
                 self._versions.unpin(key)
                 self._contracts.unpin(key)
+                found = self._replaced.get(key)
+                if found is not None and not self._versions.pinned(key):
+                    # No resource serves the version replaced any more: the one under its
+                    # number now is the version.
+                    del self._replaced[key]
+                    self._versions[key] = found
 
     def unfollow_versions(self, follower: Hashable) -> None:
         """``follower`` is gone (deleted): the versions only it followed join the bounded rest."""
@@ -371,14 +389,48 @@ class Resolver:
         alias read by any resource of the same scope within this resource's refresh interval
         is not read again."""
         if ref.alias is None:
-            return self._resolve(_pinned_key(scope, ref), ref, registry, now)
+            return self._replaced_problem(
+                scope, ref, self._resolve(_pinned_key(scope, ref), ref, registry, now))
         key = (scope, ref.registered_model, ref.alias)
         # One read per alias and refresh interval, however many passes (threads) find it due
         # at once: the others wait for that read and take its answer.
         with self._lock:
             self._clients[key] = registry
         with self._holding(key):
-            return self._resolve(key, ref, registry, now)
+            return self._replaced_problem(scope, ref, self._resolve(key, ref, registry, now))
+
+    def _replaced_problem(self, scope: Scope, ref: ModelReference,
+                          resolution: Resolution) -> Resolution:
+        """``resolution``, unless it resolved to a version a read found replaced under its
+        number (``_replaced``): then ``InvalidModel``, saying so, the version held (the one
+        served) as the desired one, so that the ramp holds and what serves stays. A resolution
+        that failed already says its own problem."""
+        if not resolution.ok or resolution.desired is None or not self._replaced:
+            return resolution
+        key = (scope, ref.registered_model, resolution.desired.version)
+        found = self._replaced.get(key)
+        held = self._versions.get(key)
+        if found is None or held is None:
+            return resolution
+        return Resolution(held, cond.INVALID_MODEL,
+                          _recreated(ref.registered_model, held, found))
+
+    def _learn(self, key: VersionKey, facts: VersionFacts) -> None:
+        """Keep ``facts``, read of the version ``key``, unless a resource follows that version
+        (its stable, canary or desired one) as READY with another run id: the number names
+        another version now — the registered model deleted and re-created, its numbers from 1
+        again (MLflow never changes a version's run). The facts held stay those of the version
+        served, whose pods keep the model they loaded, and ``_replaced`` says what was found
+        until no resource follows the version. Before, the new version took the number's
+        place as the same one: the contract kept the old one's signature and treatments, and
+        the gates read the new run's evidence for the pods of the old."""
+        held = self._versions.get(key)
+        if (held is not None and held.ready and held.run_id != facts.run_id
+                and self._versions.pinned(key)):
+            self._replaced[key] = facts
+            return
+        self._replaced.pop(key, None)
+        self._versions[key] = facts
 
     def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime,
                 ahead: dt.timedelta = dt.timedelta(0)) -> bool:
@@ -614,7 +666,7 @@ class Resolver:
                 raw = registry.resolve(ref.registered_model, alias=ref.alias)
                 facts = _facts(raw)
                 created = _created(raw)
-                self._versions[(scope, ref.registered_model, facts.version)] = facts
+                self._learn((scope, ref.registered_model, facts.version), facts)
                 self._aliases[key] = _Entry(facts, now, _vouch_until(key, now), created)
                 if cached is not None and (cached.facts != facts or cached.created != created):
                     self._sweep_misses.pop(key, None)  # it changed: a sweep can answer it now
@@ -643,17 +695,19 @@ class Resolver:
             return known
         raw = registry.resolve(model, version=version)
         facts = _facts(raw)
-        self._versions[(scope, model, version)] = facts
-        return facts
+        self._learn((scope, model, version), facts)
+        return self._versions.get((scope, model, version)) or facts
 
     def contract(self, scope: Scope, model: str, facts: VersionFacts,
                  registry: Registry) -> ModelContract:
         """What version ``facts`` takes (its signature) and scores (the treatments tag of the
         version, else of its run), read once per version: a READY version never changes.
-        Parts the registry does not have are None; a registry that cannot be asked raises."""
+        Parts the registry does not have are None; a registry that cannot be asked raises.
+        Kept with the version's run id: a version of that number with another run (its
+        registered model deleted and re-created) is another version, read anew."""
         known = self._contracts.get((scope, model, facts.version))
-        if known is not None:
-            return known
+        if known is not None and known[0] == facts.run_id:
+            return known[1]
         raw = registry.resolve(model, version=facts.version)
         tags: Mapping[str, str] = getattr(raw, "tags", None) or {}
         if TREATMENTS_TAG not in tags and facts.run_id is not None:
@@ -669,7 +723,7 @@ class Resolver:
         contract = ModelContract(model, facts.version, inputs, required,
                                  _treatments(tags.get(TREATMENTS_TAG)))
         if facts.ready:  # a version still registering may get its files and tags yet
-            self._contracts[(scope, model, facts.version)] = contract
+            self._contracts[(scope, model, facts.version)] = (facts.run_id, contract)
         return contract
 
 
@@ -762,6 +816,17 @@ def _refused(ref: ModelReference, error: errors.RegistryRequestError) -> str:
     answered = f" (HTTP {answered})" if error.status_code is not None else (
         f" ({answered})" if answered else "")
     return f"MLflow refused the read of {what} of {ref.registered_model}{answered}: {error}"
+
+
+def _recreated(model: str, held: VersionFacts, found: VersionFacts) -> str:
+    """The ``InvalidModel`` message of a followed version found replaced under its number."""
+    return (f"version {held.version} of {model} is another version now: its run is "
+            f"{found.run_id or 'none'}, was {held.run_id or 'none'} — the registered model was "
+            "deleted and re-created (its versions numbered from 1 again). Nothing is rolled out "
+            "to it; the serving pods keep the model they loaded, until they restart (then "
+            f"they load the new version {held.version}, with no canary and no gate). A "
+            "registered model is not switched in place: to serve the new one, create an "
+            "UpliftModel under a new name, then delete this one")
 
 
 def _of_the_alias(failure: Resolution) -> bool:
