@@ -1475,9 +1475,11 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     roller = (KIND, owner.namespace, owner.name)
     observed = deps.backend.observe(child, traffic) if child is not None else None
     rolling = bool(observed.rolling) if observed is not None else False
-    # What a roll that timed out is said failing for: Deployments with a pod not available.
-    # One that only runs more pods than wanted, all available (a replicas-only decrease Seldon
-    # never applies), serves as it is: it ends the slot at the timeout, and degrades nothing.
+    # What a roll that timed out is said failing for: Deployments with a pod not available, or
+    # fewer available than wanted ("N of M replicas"). One that only runs more pods than
+    # wanted, all available (scaled up by someone else, or a graph an earlier operator rendered
+    # whose replicas-only decrease Seldon never applied), serves as it is: it ends the slot at
+    # the timeout, and degrades nothing.
     failing = observed.unavailable if observed is not None else ()
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's
     # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
