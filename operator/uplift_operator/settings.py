@@ -328,10 +328,13 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--prometheus-scrape-interval", type=int,
                         default=_env("PROMETHEUS_SCRAPE_INTERVAL")
                                 or OperatorConfig.prometheus_scrape_interval,
-                        help="seconds between Prometheus's scrapes of the runtime pods: a "
-                             "stopping runtime pod waits this plus 5 s after counting what it "
-                             "holds pending, so that a scrape reads it (its grace period is 30 s "
-                             "more). Default: 30")
+                        help="seconds between Prometheus's scrapes of the runtime pods: the "
+                             "gates read the counts of a w-second range as those scrapes "
+                             "observed them ((w - this)/w of what increase() reports; nothing "
+                             "within this of a step's start), and a stopping runtime pod waits "
+                             "this plus 5 s after counting what it holds pending, so that a "
+                             "scrape reads it (its grace period is 30 s more). Set it to your "
+                             "Prometheus's. Default: 30")
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
     parser.add_argument("--pass-workers", type=int,

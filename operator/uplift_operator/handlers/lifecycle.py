@@ -266,6 +266,8 @@ def dependencies(config: OperatorConfig,
         runtime_image=config.runtime_image, default_tracking_uri=config.mlflow_tracking_uri,
         # The next scrape after the drain, with some slack for its duration.
         runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK,
+        # What the gates scale the counts they read by (``measurements.observed_share``).
+        prometheus_scrape_interval=config.prometheus_scrape_interval,
         policy=ServingPolicy(
             tracking_uris=config.allowed_tracking_uris,
             runtime_images=config.allowed_runtime_images,

@@ -200,11 +200,10 @@ class Dependencies:
     default_tracking_uri: str | None
     # A stopping runtime replica's wait for a scrape after it counts what it holds pending.
     runtime_drain_wait: int = 35
-    # Seconds between Prometheus's scrapes of the runtime pods (--prometheus-scrape-interval):
-    # the gates read their counts as those scrapes observed them (``measurements.
-    # observed_share``). None: the one ``runtime_drain_wait`` is made of (that interval +
-    # DRAIN_SCRAPE_SLACK, 5 s: handlers.lifecycle).
-    prometheus_scrape_interval: float | None = None
+    # Seconds between Prometheus's scrapes of the runtime pods (--prometheus-scrape-interval,
+    # passed by handlers.lifecycle; the default is the setting's): the gates read their counts
+    # as those scrapes observed them (``measurements.observed_share``).
+    prometheus_scrape_interval: float = 30.0
     resolver: Resolver = field(default_factory=Resolver)
     # MLflow write-backs, applied off the pass by one worker (started by the handlers).
     write_back: WriteBack = field(default_factory=WriteBack)
@@ -227,17 +226,6 @@ class Dependencies:
     policy: validation.ServingPolicy = field(default_factory=validation.ServingPolicy)
     # The graphs re-rendering at once, process-wide (``--max-concurrent-graph-rolls``).
     rolls: Rolls = field(default_factory=Rolls)
-
-    @property
-    def scrape_interval_s(self) -> float:
-        """``prometheus_scrape_interval``, else the one ``runtime_drain_wait`` was made of."""
-        if self.prometheus_scrape_interval is not None:
-            return self.prometheus_scrape_interval
-        return float(max(self.runtime_drain_wait - _DRAIN_SCRAPE_SLACK, 1))
-
-
-#: What handlers.lifecycle adds to the scrape interval for ``runtime_drain_wait``.
-_DRAIN_SCRAPE_SLACK = 5
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -1792,7 +1780,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
             spec.experiment.attribution_window)),
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments),
-        scrape_interval_s=deps.scrape_interval_s)
+        scrape_interval_s=deps.prometheus_scrape_interval)
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

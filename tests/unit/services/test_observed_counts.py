@@ -219,16 +219,3 @@ def test_the_budgets_spend_is_an_exact_figure_never_scaled() -> None:
     got = measurements.collect_campaign(
         gate, _campaign(60, 30), Spend({"uplift_campaign_spend_total": {"": 45.0}}), None)
     assert isinstance(got, m.BudgetMeasurement) and got.spend == 45.0
-
-
-def test_the_passes_take_the_scrape_interval_from_the_operators_setting() -> None:
-    from uplift_operator.services.upliftmodel import Dependencies
-
-    def deps(**changes: Any) -> Dependencies:
-        return Dependencies(cluster=None, backend=None, registry_for=None,  # type: ignore[arg-type]
-                            prometheus=None, metric_templates={}, runtime_image="r",
-                            default_tracking_uri=None, **changes)
-
-    assert deps().scrape_interval_s == 30  # the default drain wait: 30 s + 5 s
-    assert deps(runtime_drain_wait=65).scrape_interval_s == 60
-    assert deps(runtime_drain_wait=65, prometheus_scrape_interval=15).scrape_interval_s == 15
