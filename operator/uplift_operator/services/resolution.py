@@ -403,9 +403,12 @@ class Resolver:
                           resolution: Resolution) -> Resolution:
         """``resolution``, unless it resolved to a version a read found replaced under its
         number (``_replaced``): then ``InvalidModel``, saying so, the version held (the one
-        served) as the desired one, so that the ramp holds and what serves stays. A resolution
-        that failed already says its own problem."""
-        if not resolution.ok or resolution.desired is None or not self._replaced:
+        served) as the desired one, so that the ramp holds and what serves stays. So too
+        through an outage (``RegistryUnavailable`` with that version held): the replacement
+        is known, and a blip must not flip the reason and restart the Degraded grace. A
+        resolution that failed otherwise says its own problem."""
+        if (not self._replaced or resolution.desired is None
+                or resolution.reason not in ("Resolved", "RegistryUnavailable")):
             return resolution
         key = (scope, ref.registered_model, resolution.desired.version)
         found = self._replaced.get(key)

@@ -75,9 +75,12 @@ def test_a_followed_version_found_replaced_is_a_problem_until_nobody_follows_it(
     assert (pinned.reason, pinned.message) == ("InvalidModel", found.message)
     assert resolver.facts(SCOPE, "m", "1", registry).run_id == "run-old"
     assert resolver.contract(SCOPE, "m", first.desired, registry).treatments == {"1": "email"}
-    # Still so from the alias's fresh answer.
+    # Still so from the alias's fresh answer, and through an outage.
     assert resolver.resolve(SCOPE, ALIAS, registry, later + dt.timedelta(seconds=1)).reason == (
         "InvalidModel")
+    registry.down = True
+    assert resolver.resolve(SCOPE, ALIAS, registry, later + dt.timedelta(seconds=90)) == found
+    registry.down = False
     # Nobody serves the old version any more (the UpliftModel deleted): the new one is it.
     resolver.unfollow_versions(FOLLOWER)
     again = resolver.resolve(SCOPE, ALIAS, registry, later + dt.timedelta(minutes=2))
