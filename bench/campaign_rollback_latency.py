@@ -112,7 +112,7 @@ def main() -> int:
     metrics = RuntimeMetrics(endpoint.registry)
     with ControlPlane() as plane, MlflowServer() as mlflow, PrometheusServer(
             [ScrapeTarget(endpoint.target, job="runtime", labels={"namespace": NS})]) as prometheus:
-        served = serve_model(plane, mlflow, NS, MODEL, "--prometheus-url", prometheus.url)
+        served = serve_model(plane, mlflow, NS, MODEL, *prometheus.operator_args())
         admin, custom = served.admin, served.custom
         core = kube_client.CoreV1Api(served.api_client)
         prom = PrometheusClient(prometheus.url)

@@ -79,7 +79,7 @@ def main() -> int:
         logdir = Path(mlflow.workdir)
         operator = OperatorProcess(plane.operator_kubeconfig, logdir, "--priority", "10",
                                    "--mlflow-tracking-uri", mlflow.url,
-                                   "--prometheus-url", prometheus.url).start()
+                                   *prometheus.operator_args()).start()
         versions = Versions(mlflow.url, "bench-model")
         versions.set_alias("champion", versions.train(HILLSTROM, sample=4000))
         query = 'max(bench_canary_signal{namespace="{{namespace}}", version="{{version}}"})'

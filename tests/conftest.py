@@ -111,7 +111,7 @@ def operator(controlplane: ControlPlane, admin: Kubectl, mlflow_server: MlflowSe
     proc = OperatorProcess(controlplane.operator_kubeconfig,
                            tmp_path_factory.mktemp("operator"), "--priority", "1000",
                            "--mlflow-tracking-uri", mlflow_server.url,
-                           "--prometheus-url", prometheus.url).start()
+                           *prometheus.operator_args()).start()
     try:
         yield proc
     finally:

@@ -250,7 +250,7 @@ class DemoStack:
         self.operator_log = self.workdir / "operator.log"
         operator = process.start(
             [sys.executable, "-m", "uplift_operator", "run", "--all-namespaces",
-             "--mlflow-tracking-uri", mlflow.url, "--prometheus-url", prometheus.url,
+             "--mlflow-tracking-uri", mlflow.url, *prometheus.operator_args(),
              "--liveness-port", str(liveness), "--metrics-port", str(self.metrics_port),
              "--log-format", "plain"],
             log=self.operator_log, env={"KUBECONFIG": str(plane.operator_kubeconfig)})

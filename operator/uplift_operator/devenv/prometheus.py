@@ -11,6 +11,8 @@ server (same port, same data) back, which is how tests simulate "Prometheus down
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -23,6 +25,12 @@ from types import TracebackType
 from uplift_operator.devenv import process
 
 PROMETHEUS_BINARY = Path("/usr/bin/prometheus")
+#: How often a ``PrometheusServer`` scrapes by default, in seconds. The operator must be told
+#: (``PrometheusServer.operator_args``): its gates scale every count they read by the share of
+#: its range that scrapes observed (nothing within one interval of a step's start).
+SCRAPE_INTERVAL_SECONDS = 1
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 @dataclass(frozen=True)
@@ -36,10 +44,11 @@ class ScrapeTarget:
 
 
 class PrometheusServer:
-    """``with PrometheusServer([ScrapeTarget(...)]) as prom: prom.url`` — scrapes every second."""
+    """``with PrometheusServer([ScrapeTarget(...)]) as prom: prom.url`` — scrapes every second
+    (``SCRAPE_INTERVAL_SECONDS``). An operator reading it takes ``operator_args()``."""
 
     def __init__(self, targets: Iterable[ScrapeTarget] = (), *, workdir: Path | None = None,
-                 port: int | None = None, scrape_interval: str = "1s",
+                 port: int | None = None, scrape_interval: str = f"{SCRAPE_INTERVAL_SECONDS}s",
                  binary: Path = PROMETHEUS_BINARY, retention: str = "1d") -> None:
         self._own_dir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="uplift-prometheus-"))
@@ -53,6 +62,21 @@ class PrometheusServer:
         self.log = self.workdir / "prometheus.log"
         self.targets: tuple[ScrapeTarget, ...] = tuple(targets)
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def scrape_seconds(self) -> int:
+        """``scrape_interval`` in whole seconds, a fraction rounded up (at least 1: the operator's
+        ``--prometheus-scrape-interval`` takes whole seconds; longer only understates a count)."""
+        parts = _DURATION_PART.findall(self.scrape_interval)
+        if not parts or "".join(n + u for n, u in parts) != self.scrape_interval:
+            raise ValueError(f"malformed scrape interval {self.scrape_interval!r}")
+        return max(1, math.ceil(sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)))
+
+    def operator_args(self) -> tuple[str, ...]:
+        """The operator's flags to read this server: its URL and how often it scrapes, which
+        the gates scale their counts by (and a stopping runtime pod's drain waits for)."""
+        return ("--prometheus-url", self.url,
+                "--prometheus-scrape-interval", str(self.scrape_seconds))
 
     @property
     def running(self) -> bool:

@@ -75,7 +75,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from uplift_operator.devenv.mlserver import MlserverProcess
-from uplift_operator.devenv.prometheus import PrometheusServer, ScrapeTarget
+from uplift_operator.devenv.prometheus import SCRAPE_INTERVAL_SECONDS, PrometheusServer, ScrapeTarget
 from uplift_operator.devenv.router import Route, WeightedRouter
 from uplift_operator.render.seldon import deployment_names, version_roles
 from uplift_operator.runtime import drain
@@ -90,7 +90,9 @@ __all__ = ["POD_ONLY_ENV", "ConfigMapMount", "Predictor", "ServingAgent", "confi
            "state_while_down", "under"]
 
 GROUP, VERSION, PLURAL = "machinelearning.seldon.io", "v1", "seldondeployments"
-DRAIN_WAIT_SECONDS = 1.5  # the hook's wait for a scrape; the local Prometheus scrapes every 1 s
+#: The hook's wait for a scrape (the operator renders its --prometheus-scrape-interval + 5 s
+#: into the pods, ``UPLIFT_DRAIN_WAIT_SECONDS``); the local Prometheus scrapes every second.
+DRAIN_WAIT_SECONDS = SCRAPE_INTERVAL_SECONDS + 0.5
 
 #: The kubelet's back-off before restarting a container that exited (CrashLoopBackOff): 10 s,
 #: doubled after each restart, at most 300 s; reset when the run that ended had lasted

@@ -85,7 +85,7 @@ def replicas(plane: ControlPlane, cluster: Kubectl, api: client.ApiClient,
     standin = SeldonStandIn(api).start()
     pair = ReplicaPair(cluster, plane.operator_kubeconfig, tmp_path_factory.mktemp("replicas"),
                        "--mlflow-tracking-uri", mlflow_server.url,
-                       "--prometheus-url", prometheus.url, lifetime=LIFETIME)
+                       *prometheus.operator_args(), lifetime=LIFETIME)
     try:
         yield pair.start()
     finally:
