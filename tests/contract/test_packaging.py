@@ -876,6 +876,63 @@ def test_all_options_render_carries_every_option() -> None:
     assert all(d["metadata"]["labels"]["grafana_dashboard"] == "1" for d in dashboards)
 
 
+def _serving_scrape_intervals(docs: list[dict[str, Any]]) -> tuple[int, set[str]]:
+    """The operator's --prometheus-scrape-interval and the serving PodMonitor's intervals."""
+    [container] = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    [monitor] = [d for d in by_kind(docs, "PodMonitor") if d["metadata"]["name"].endswith(
+        "-serving")]
+    return (int(env["UPLIFT_PROMETHEUS_SCRAPE_INTERVAL"]),
+            {e["interval"] for e in monitor["spec"]["podMetricsEndpoints"]})
+
+
+@pytest.mark.parametrize(("values", "told", "interval"), [
+    ([], 30, "30s"),
+    (["--set", "prometheus.scrapeInterval=15", "--set", "servingPodMonitor.interval=15s"],
+     15, "15s"),
+    (["--set", "prometheus.scrapeInterval=60", "--set", "servingPodMonitor.interval=1m"],
+     60, "1m"),
+    (["--set", "servingPodMonitor.interval=30000ms"], 30, "30000ms")])
+def test_the_serving_pod_monitor_scrapes_at_the_interval_the_operator_is_told(
+        values: list[str], told: int, interval: str) -> None:
+    """The operator scales every count its gates read by the scrape interval it is told
+    (prometheus.scrapeInterval) and a stopping runtime pod waits that long for its last
+    scrape: the serving PodMonitor scraping at another one is refused at render."""
+    docs = helm_template("--set", "servingPodMonitor.enabled=true", *values)
+    assert _serving_scrape_intervals(docs) == (told, {interval})
+
+
+@pytest.mark.parametrize(("values", "said"), [
+    (["--set", "prometheus.scrapeInterval=15"],
+     "servingPodMonitor.interval=30s is not prometheus.scrapeInterval=15 (seconds)"),
+    (["--set", "servingPodMonitor.interval=15s"],
+     "servingPodMonitor.interval=15s is not prometheus.scrapeInterval=30 (seconds)"),
+    (["--set", "prometheus.scrapeInterval=300", "--set", "servingPodMonitor.interval=1h"],
+     "(servingPodMonitor.interval=300s)")])
+def test_a_serving_pod_monitor_interval_other_than_the_operators_fails_at_render(
+        values: list[str], said: str) -> None:
+    result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                 "--set", "servingPodMonitor.enabled=true", *values)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert said in result.stderr and len(result.stderr) < 500, result.stderr
+    # Off, the PodMonitor is not rendered: nothing to disagree with.
+    assert helm_template(*values)
+
+
+def test_reused_old_values_render_the_serving_pod_monitor_at_the_operators_interval(
+        tmp_path: Path) -> None:
+    """`helm upgrade --reuse-values` renders with the old release's values (863f4a0's), which
+    set both intervals to 30 s."""
+    chart = tmp_path / "uplift-operator"
+    shutil.copytree(CHART, chart)
+    shutil.copyfile(HERE / "values-863f4a0.yaml", chart / "values.yaml")
+    result = run(tools()["helm"], "template", "uplift", str(chart), "-n", "uplift-system",
+                 "--kube-version", KUBE_VERSION, "--set", "servingPodMonitor.enabled=true")
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert _serving_scrape_intervals(docs) == (30, {"30s"})
+
+
 def test_prometheus_rules_pass_promtool_check_and_unit_tests(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
