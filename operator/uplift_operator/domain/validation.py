@@ -79,8 +79,9 @@ def schema_problems(error: ValidationError, prefix: str = "spec") -> list[str]:
 def query_variables(namespace: str, name: str, analysis_interval: str,
                     model: str | None = None) -> dict[str, str]:
     """The values a gate query's ``{{variables}}`` take when it is checked: the resource's own,
-    its model's (a Campaign's; an UpliftModel is its own), the interval as the collectors
-    render it, and an example version."""
+    its model's (a Campaign's; an UpliftModel is its own), the analysis interval (the collectors
+    may render a longer one, ``services.measurements.rate_interval``: the same syntax), and an
+    example version."""
     seconds = int(parse_duration(analysis_interval).total_seconds())
     return {"namespace": namespace, "name": name, "model": model or name,
             "version": _EXAMPLE_VERSION,

@@ -152,7 +152,7 @@ class GateContext:
     def variables(self, version: str) -> dict[str, str]:
         return {"namespace": self.namespace, "name": self.name, "model": self.name,
                 "version": version, "predictor": f"v{version}",
-                "interval": f"{int(self.analysis_interval_s)}s"}
+                "interval": rate_interval(self.analysis_interval_s, self.scrape_interval_s)}
 
     def share(self, window: str | None) -> float:
         """``observed_share`` of ``window`` at this context's scrape interval."""
@@ -377,6 +377,21 @@ def _canary_reference(ctx: GateContext, registry: Registry | None, path: str) ->
     if run_id is None:
         raise _SourceDownError(f"version {ctx.canary_version} has no MLflow run")
     return _reg(registry).download_artifact_json(run_id, path)
+
+
+#: Scrape intervals a ``{{interval}}`` range holds at least: Prometheus advises a ``rate()``
+#: range of at least four scrapes, so that a missed or late scrape still leaves two samples.
+RATE_SCRAPES = 4
+
+
+def rate_interval(analysis_interval_s: float, scrape_interval_s: float) -> str:
+    """``{{interval}}`` as a gate query gets it: the analysis interval, but at least
+    ``RATE_SCRAPES`` scrape intervals (``--prometheus-scrape-interval``). A ``rate()`` over a
+    range of fewer than two samples has no value: an analysisInterval at or below the scrape
+    interval left a custom gate (and the latency p95 shown) with no data at every look, an
+    Inconclusive for ever; one of two or three scrapes had a value only while no scrape was
+    missed or late."""
+    return f"{int(max(analysis_interval_s, RATE_SCRAPES * scrape_interval_s))}s"
 
 
 def _int_or_none(value: float | None) -> int | None:

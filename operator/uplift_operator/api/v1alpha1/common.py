@@ -694,7 +694,9 @@ class GateSpecBase(ApiModel):
         default=None, max_length=4096,
         description="Inline PromQL; {{namespace}}, {{name}} (this resource's), {{model}} (the "
                     "UpliftModel's: its serving graph's), {{predictor}}, {{version}} and "
-                    "{{interval}} are substituted. Custom gates only.")
+                    "{{interval}} (the analysisInterval, but at least 4 of the operator's "
+                    "--prometheus-scrape-interval: a rate() needs samples) are substituted. "
+                    "Custom gates only.")
     min: float | None = Field(
         default=None,
         description="Lower bound on the gate's value (the types that read it are listed under "
