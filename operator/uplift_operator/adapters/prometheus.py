@@ -42,6 +42,12 @@ overloaded Prometheus answers every query so, each holding the thread as long); 
 that the server (or a proxy's idle timeout) closed unanswered just as a query reused it is not
 taken for one: that query is asked once more on a new connection (``PrometheusClient._send``).
 
+Queries are POSTed (``POST /api/v1/query``, the parameters as form data, which Prometheus,
+Thanos and Mimir accept): in a GET's URL a custom gate's query, up to 4096 characters and
+longer once URL-encoded, can pass a proxy's header limits (HTTP 414, 431) and count as
+MetricsUnavailable errors towards a rollback. A server or proxy that refuses the method (HTTP
+405, or 501) is asked with GET from then on (``PrometheusClient._send``).
+
 Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
 from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
 whenever the file changes, so a rotated token is sent from the next query on without a
@@ -88,6 +94,9 @@ EVALUATION_SHARE = 0.8
 #: The ``error_type`` of a ``MetricsUnavailable`` for a ``success`` answer with warnings: a
 #: partial result (a store or a remote-read endpoint did not answer), never taken as a count.
 PARTIAL = "partial"
+#: What a server or proxy that does not take a POSTed query answers: the client asks with GET
+#: from then on (``PrometheusClient._send``).
+POST_REFUSED = frozenset({HTTPStatus.METHOD_NOT_ALLOWED, HTTPStatus.NOT_IMPLEMENTED})
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
 REDACTED = "***"
@@ -270,6 +279,8 @@ class PrometheusClient:
         self._verify = verify
         self._local = threading.local()
         self._url_secrets = url_secrets(self.url)  # the URL never changes: worked out once
+        # POST until the server refuses the method (``POST_REFUSED``), then GET for good.
+        self._post = True
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
@@ -317,7 +328,7 @@ class PrometheusClient:
                                   "partial_response": "false"}
         if time is not None:
             params["time"] = f"{time.timestamp() if isinstance(time, datetime) else time:.3f}"
-        data = self._get("/api/v1/query", params)
+        data = self._ask("/api/v1/query", params)
         result_type = data.get("resultType")
         result = data.get("result")
         if result_type == "vector" and isinstance(result, list):
@@ -335,7 +346,7 @@ class PrometheusClient:
         """
         return single_value(self.query(promql, time))
 
-    def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+    def _ask(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.url + path
         headers, auth, secrets = self._credentials()
 
@@ -382,18 +393,32 @@ class PrometheusClient:
 
     def _send(self, url: str, params: Mapping[str, str], headers: Mapping[str, str],
               auth: tuple[str, str] | None, started: float) -> requests.Response:
-        """The query's GET, asked once more on a new connection when the kept connection it
-        went out on was closed unanswered at once (``ProtocolError``: the server's or a proxy's
-        idle timeout ran out just as it was reused). Taken for a server that did not answer
-        (``unanswered``), that failed the rest of the analysis's queries with it
-        (``services.measurements.AnalysisQueries``), each gate an Error. A query is a read
-        (``GET /api/v1/query``), safe to ask twice. Not a refused connection nor a timeout,
-        and not a close that came only after half the timeout (that one held the thread
-        already): a Prometheus that is down costs one attempt, as before."""
+        """The query, POSTed as form data (the query in the body, not the URL: a long custom
+        query passed proxies' URL and header limits as a GET), or as a GET once the server
+        refused the method (``POST_REFUSED``: a proxy or an old server that takes GET only;
+        logged once, and every query of this client is a GET from then on, so such a server
+        costs one extra request, not one per query). Asked once more on a new connection when
+        the kept connection it went out on was closed unanswered at once (``ProtocolError``:
+        the server's or a proxy's idle timeout ran out just as it was reused). Taken for a
+        server that did not answer (``unanswered``), that failed the rest of the analysis's
+        queries with it (``services.measurements.AnalysisQueries``), each gate an Error. A
+        query is a read (``/api/v1/query`` changes nothing, whichever the method), safe to ask
+        twice. Not a refused connection nor a timeout, and not a close that came only after
+        half the timeout (that one held the thread already): a Prometheus that is down costs
+        one attempt, as before."""
 
         def get() -> requests.Response:
-            return self._session().get(url, params=params, headers=headers, auth=auth,
-                                       timeout=self.timeout, verify=self._verify)
+            session = self._session()
+            if self._post:
+                response = session.post(url, data=params, headers=headers, auth=auth,
+                                        timeout=self.timeout, verify=self._verify)
+                if response.status_code not in POST_REFUSED:
+                    return response
+                self._post = False
+                log.info("prometheus at %s refused a POSTed query (HTTP %s): asking with GET "
+                         "from now on", self.shown_url, response.status_code)
+            return session.get(url, params=params, headers=headers, auth=auth,
+                               timeout=self.timeout, verify=self._verify)
 
         try:
             return get()

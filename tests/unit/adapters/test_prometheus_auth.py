@@ -43,9 +43,14 @@ ANSWER = {"status": "success", "data": {"resultType": "vector", "result": [
 
 
 class _Recording(BaseHTTPRequestHandler):
-    """Answers every GET with ``server.answer`` (status, body) and records the headers."""
+    """Answers every query (POST, or GET) with ``server.answer`` (status, body) and records the
+    headers."""
 
     protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
 
     def do_GET(self) -> None:
         server: Any = self.server

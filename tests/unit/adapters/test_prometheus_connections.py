@@ -5,9 +5,11 @@ the client port each request came from."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -19,9 +21,28 @@ ANSWER = json.dumps({"status": "success", "data": {"resultType": "vector", "resu
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
+    """Answers every query; records the client port, and (method, path, body) in
+    ``server.requests``. With ``server.refuse_post`` a POST is answered 405, as by a proxy that
+    takes GET only."""
+
     protocol_version = "HTTP/1.1"
 
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.server.requests.append(("POST", self.path, body))  # type: ignore[attr-defined]
+        if getattr(self.server, "refuse_post", False):
+            self.send_response(405)
+            self.send_header("Allow", "GET")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._answer()
+
     def do_GET(self) -> None:
+        self.server.requests.append(("GET", self.path, ""))  # type: ignore[attr-defined]
+        self._answer()
+
+    def _answer(self) -> None:
         self.server.ports.append(self.client_address[1])  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -38,6 +59,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
     server.daemon_threads = True
     server.ports = []  # type: ignore[attr-defined]
+    server.requests = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -82,6 +104,10 @@ class _Closes(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.served = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
 
     def do_GET(self) -> None:
         self.served += 1
@@ -141,3 +167,37 @@ def test_a_server_closing_every_request_unanswered_costs_one_retry_then_is_unrea
         client.scalar("sum(up)")
     assert raised.value.unanswered and "connection reset" in raised.value.message
     assert len(closing.ports) == 2  # type: ignore[attr-defined]  # asked twice, no more
+
+
+#: A custom gate's query as long as the CRD allows (4096 characters), URL-encoded far longer:
+#: in a GET's URL it passed proxies' header limits (HTTP 414, 431).
+LONG_QUERY = "sum(" + " + ".join(f'rate(x{{model="m", n="{i:04d}"}}[5m])'
+                                  for i in range(120)) + ")"
+
+
+def test_a_query_is_posted_as_form_data_not_put_in_the_url(server: ThreadingHTTPServer) -> None:
+    assert len(LONG_QUERY) > 4000
+    client = PrometheusClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=5,
+                              fail_fast=FailFast(hold=0))
+    assert client.query(LONG_QUERY, time=1700000000.0)[0].value == 5.0
+    (method, path, body), = server.requests  # type: ignore[attr-defined]
+    assert (method, path) == ("POST", "/api/v1/query")
+    form = parse_qs(body)
+    assert form["query"] == [LONG_QUERY] and form["time"] == ["1700000000.000"]
+    assert form["partial_response"] == ["false"] and form["timeout"] == ["4"]
+
+
+def test_a_server_that_refuses_post_is_asked_with_get_from_then_on(
+        server: ThreadingHTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    server.refuse_post = True  # type: ignore[attr-defined]
+    client = PrometheusClient(f"http://127.0.0.1:{server.server_address[1]}", timeout=5,
+                              fail_fast=FailFast(hold=0))
+    with caplog.at_level(logging.INFO, logger="uplift_operator.adapters.prometheus"):
+        assert client.scalar("sum(up)") == 5.0
+        assert client.scalar("sum(up)") == 5.0
+    requests: list[tuple[str, str, str]] = server.requests  # type: ignore[attr-defined]
+    # One POST refused (405), then GETs only: one extra request for the client's life.
+    assert [method for method, _, _ in requests] == ["POST", "GET", "GET"]
+    path = urlparse(requests[1][1])
+    assert path.path == "/api/v1/query" and parse_qs(path.query)["query"] == ["sum(up)"]
+    assert caplog.text.count("asking with GET from now on") == 1

@@ -36,8 +36,14 @@ TIMED_OUT: dict[str, object] = {"status": "error", "errorType": "timeout",
 class _Prometheus(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def do_POST(self) -> None:  # the client's queries: the parameters as form data
+        length = int(self.headers.get("Content-Length") or 0)
+        self._answer(parse_qs(self.rfile.read(length).decode()))
+
     def do_GET(self) -> None:
-        params = parse_qs(urlparse(self.path).query)
+        self._answer(parse_qs(urlparse(self.path).query))
+
+    def _answer(self, params: dict[str, list[str]]) -> None:
         self.server.timeouts.append(params["timeout"][0])  # type: ignore[attr-defined]
         query = params["query"][0]
         if "black_hole" in query:

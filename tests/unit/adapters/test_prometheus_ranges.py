@@ -260,7 +260,7 @@ class PartialFirst:
         self.params: list[dict[str, str]] = []
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        params = dict(kwargs["params"])
+        params = dict(kwargs.get("data") or kwargs["params"])  # POSTed as form data
         self.params.append(params)
         match = re.search(r"\[(\d+)(ms|s)\]", params["query"])
         assert match is not None
