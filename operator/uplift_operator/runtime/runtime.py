@@ -596,6 +596,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # would leave with this instance, so it is counted now, as a stopping replica's is.
         if getattr(self, "_due", None) is not None:
             self.drain_cohorts()
+            if not getattr(self, "_handed_over", False):
+                self._hand_over(time.time())
         # Its ledgers leave with it; the next instance counts from zero under new ids.
         for name in list(getattr(self, "_period_ledgers", {})):
             self._remove_period_spend(name)
@@ -651,6 +653,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # in memory, and every tick after read them slower (~2 x at 4,096 campaigns).
         for name in may_treat:
             self._export_campaign_zeros(name)
+        if _HANDED_OVER:   # what an unloaded instance of this model left to remove
+            handed = _HANDED_OVER.pop((self.name, self._engine.version), None)
+            if handed is not None:
+                self._take_over(handed)
         self._forget_retired(now)   # first: a count due now is still pending, so it is kept
         self._forget_idle(now)
         self._count_cohorts(self._due.pop_due(now))
@@ -731,6 +737,63 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         drop_c, drop_v = set(names), set(versions)
         self._zeroed = {zeroed: keys for zeroed, keys in self._zeroed.items()
                         if zeroed[1] not in drop_c and zeroed[0] not in drop_v}
+
+    def _hand_over(self, now: float) -> None:
+        """Leave what this instance would have removed to the next instance of the model and
+        version (``_HANDED_OVER``, ``_take_over``): MLServer reloads a model in the process by
+        loading the new instance, then unloading this one, and the series this one had were
+        never removed (a campaign that left the file, one that treats no one, a version that
+        left the split; its own counters at zero too, should the new instance not export
+        them). Each no sooner than ``FORGET_AFTER_SECONDS`` from now: the unload's drain has
+        just counted what was pending."""
+        self._handed_over = True
+        floor = now + FORGET_AFTER_SECONDS
+        current = self._campaigns or {}
+        campaigns: dict[str, float] = {}
+        versions: dict[str, float] = {}
+        for (label, value), after in self._retired.items():
+            (campaigns if label == "campaign" else versions)[value] = max(after, floor)
+        for name, after in self._idle.items():
+            campaigns[name] = max(campaigns.get(name, floor), after)
+        for name in self._zeros_out:
+            bound = current.get(name)
+            window = bound.campaign.attribution_window_seconds if bound is not None else 0.0
+            campaigns[name] = max(campaigns.get(name, floor), floor + window)
+        split = self._split
+        window = max([split.attribution_window_seconds if split is not None else 0.0,
+                      *(b.campaign.attribution_window_seconds for b in current.values())])
+        for version in {v for v, _ in self._zeroed}:
+            versions[version] = max(versions.get(version, floor), floor + window)
+        if not campaigns and not versions:
+            return
+        handed = _HANDED_OVER.setdefault((self.name, self._engine.version), _Handover())
+        for mine, theirs in ((campaigns, handed.campaigns), (versions, handed.versions)):
+            for value, after in mine.items():
+                theirs[value] = max(theirs.get(value, after), after)
+
+    def _take_over(self, handed: _Handover) -> None:
+        """What an unloaded instance of this model and version left to remove (``_hand_over``):
+        the series of a campaign this instance exports at zero are its own (removed once it
+        stops treating); of another campaign of the file, its counters go as an idle one's;
+        of a campaign not in the file (taken), all go, as a retired one's; of a version not
+        this one's nor in the split, all go. Each no sooner than the old instance said."""
+        current, zeros_out = self._campaigns or {}, self._zeros_out
+        idle, retired = self._idle, self._retired
+        for name, after in handed.campaigns.items():
+            if name in zeros_out:
+                continue
+            if name in current:
+                if idle.get(name, -math.inf) < after:
+                    idle[name] = after
+            elif retired.get(("campaign", name), -math.inf) < after:
+                retired["campaign", name] = after
+        serving = {self._engine.version, *self._other_versions()}
+        for version, after in handed.versions.items():
+            if version not in serving and retired.get(("version", version), -math.inf) < after:
+                retired["version", version] = after
+        log.info("took over from the model's unloaded instance the removal of the series of %d "
+                 "campaigns and %d versions (a reload)", len(handed.campaigns),
+                 len(handed.versions))
 
     def _count_cohorts(self, due: dict[tuple[str, str, str, str, str], float]) -> dict[str, float]:
         """Add the cohort counts that fell due to their counters; the totals per kind."""
@@ -1398,6 +1461,24 @@ def _disown_refused(gauge: object, model: str, version: str, campaign: str) -> b
         return False
     del _REFUSED_OWNERS[key]
     return True
+
+
+class _Handover:
+    """What an unloaded instance left to remove: campaign (or version) → the earliest its
+    series may go (``UpliftRuntime._hand_over``)."""
+
+    __slots__ = ("campaigns", "versions")
+
+    def __init__(self) -> None:
+        self.campaigns: dict[str, float] = {}
+        self.versions: dict[str, float] = {}
+
+
+#: (model, version) → what its unloaded instances left to remove, until the next instance of
+#: that model and version takes it (``UpliftRuntime._take_over``, at its next tick): MLServer
+#: reloads a model by loading the new instance, then unloading the old one, whose retirement
+#: state went with it (the series it would have removed stayed for the life of the process).
+_HANDED_OVER: dict[tuple[str, str], _Handover] = {}
 
 
 _RETIRED_FROM: dict[RetiredLabel, str] = {"campaign": "campaigns file", "version": "version split"}
