@@ -12,7 +12,9 @@ What a run logs (the contract the operator's offline gate reads; ``<key>`` is th
 - metrics per treatment on the test split: ``qini.<key>`` (normalised, sklift-compatible) with
   its percentile-bootstrap interval ``qini_lower.<key>``/``qini_upper.<key>``, ``auuc.<key>``,
   ``uplift_at_10|20|30.<key>`` (overall strategy), ``n_test.<key>``; plus ``n_train``/``n_test``;
-- tags ``uplift.control``, ``uplift.treatments`` (JSON key → name), ``uplift.outcome``;
+- tags ``uplift.control``, ``uplift.treatments`` (JSON key → name), ``uplift.outcome``,
+  ``uplift.unbalanced_features`` (JSON list of the features :func:`unbalanced_features` flags,
+  ``[]`` for none);
 - artifacts ``plots/qini_uplift_curves.png``, ``reference/feature_histograms.json``,
   ``reference/uplift_distribution.json``, ``reference/metrics.json``,
   ``reference/qini_bootstrap.json`` (:func:`qini_bootstrap_document`) and the model (``model``);
@@ -39,7 +41,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import math
 import sys
 import time
@@ -55,6 +56,7 @@ from uplift_operator.model.features import (
     MAX_CATEGORIES,
     DriftBinning,
     FeatureSchema,
+    categorical_strings,
     treatment_key,
     uplift_distribution,
 )
@@ -66,16 +68,20 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hillstrom.csv"
 HILLSTROM_NUMERIC = ("recency", "history", "mens", "womens", "newbie")
 HILLSTROM_CATEGORICAL = ("zip_code", "channel")
+#: Hillstrom's arm column and control arm: the run is on Hillstrom's data when both are in use.
+HILLSTROM_ARMS = ("segment", "No E-Mail")
 #: Hillstrom's columns observed after the e-mail was sent (two weeks of visits, conversions,
-#: spend): outcomes, never features.
+#: spend): outcomes, never features. The default --post-treatment-cols of a Hillstrom run only.
 HILLSTROM_POST_TREATMENT = ("visit", "conversion", "spend")
 UPLIFT_AT = (0.1, 0.2, 0.3)
-#: |z| of a feature's difference between a treatment arm and control beyond which the trainer
-#: warns: randomised assignment leaves pre-treatment features balanced (|z| > 5 by chance: about
-#: 6e-7 a comparison), a column observed after the treatment usually is not.
+#: A feature is flagged as unbalanced across arms when its difference between a treatment arm
+#: and control is both beyond chance (|z| > BALANCE_Z: about 6e-7 a comparison by chance) and
+#: not negligible (|effect| ≥ BALANCE_EFFECT: the standardised mean difference of a numeric
+#: feature, the difference of a category's share of a categorical one). z alone grows with √n
+#: and flags harmless shifts on big data (0.02 SD at 1e6 rows); the effect alone flags noise on
+#: small data.
 BALANCE_Z = 5.0
-
-log = logging.getLogger(__name__)
+BALANCE_EFFECT = 0.1
 
 
 @dataclass
@@ -96,8 +102,10 @@ class TrainConfig:
     n_bootstrap: int = 200
     n_bins: int = 10
     max_categories: int = MAX_CATEGORIES
-    #: Columns observed after the treatment (refused as features); empty: none.
-    post_treatment: tuple[str, ...] = HILLSTROM_POST_TREATMENT
+    #: Columns observed after the treatment (refused as features); empty: none; ``None``:
+    #: Hillstrom's (visit, conversion, spend) when the run uses Hillstrom's arms
+    #: (:data:`HILLSTROM_ARMS`), none otherwise (:meth:`post_treatment_cols`).
+    post_treatment: tuple[str, ...] | None = None
     tracking_uri: str | None = None
     experiment: str = "uplift"
     model_name: str = "uplift-hillstrom"
@@ -106,6 +114,14 @@ class TrainConfig:
     run_name: str | None = None
     json_out: Path | None = None
     quiet: bool = False
+
+    def post_treatment_cols(self) -> tuple[str, ...]:
+        """The columns refused as post-treatment: ``post_treatment`` when given, else
+        Hillstrom's when the arm column and control are Hillstrom's, else none."""
+        if self.post_treatment is not None:
+            return self.post_treatment
+        hillstrom = (self.treatment_col, self.control) == HILLSTROM_ARMS
+        return HILLSTROM_POST_TREATMENT if hillstrom else ()
 
 
 class Progress:
@@ -135,12 +151,32 @@ class Progress:
 
 # --- pure steps -------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Imbalance:
+    """A feature whose distribution differs between a treatment arm and control beyond chance
+    and by a non-negligible amount (:func:`unbalanced_features`)."""
+
+    feature: str
+    arm: str
+    z: float
+    #: Standardised mean difference (numeric), or difference of ``category``'s share.
+    effect: float
+    category: str | None = None
+
+    def describe(self) -> str:
+        what = (f"standardised mean difference {self.effect:+.2f}" if self.category is None
+                else f"share of {self.category} {self.effect:+.2f}")
+        return f"{self.feature!r} ({self.arm!r} vs control: {what}, z = {self.z:+.1f})"
+
+
 @dataclass
 class Prepared:
     train: pd.DataFrame
     test: pd.DataFrame
     treatments: tuple[str, ...]
     outcome_kind: str
+    #: Features unbalanced across arms on the sampled rows, one (the largest effect) a feature.
+    unbalanced: list[Imbalance] = field(default_factory=list)
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -168,11 +204,12 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"feature {col!r} is the {role} column; a model cannot read the "
                              f"{role} at decision time (drop it from --numeric/--categorical)")
     # Nor anything else observed after the treatment (Hillstrom: visit, conversion, spend).
-    post = [c for c in features if c in cfg.post_treatment]
+    post_cols = cfg.post_treatment_cols()
+    post = [c for c in features if c in post_cols]
     if post:
         raise ValueError(
             f"feature(s) {', '.join(map(repr, post))} are post-treatment columns "
-            f"(--post-treatment-cols {','.join(cfg.post_treatment)}): observed after the "
+            f"(--post-treatment-cols {','.join(post_cols)}): observed after the "
             "treatment, they are unknown at decision time and, as features, inflate the offline "
             "Qini; drop them from --numeric/--categorical (or, if one is known before the "
             "decision, from --post-treatment-cols)")
@@ -197,7 +234,9 @@ def check_config(cfg: TrainConfig) -> None:
 
 
 def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
-    """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome)."""
+    """Validate columns, pick treatments, sample, and split stratified on (treatment, outcome);
+    check every arm has what its model needs on the sampled and the training rows, and flag
+    features unbalanced across arms on the sampled rows (:attr:`Prepared.unbalanced`)."""
     from sklearn.model_selection import train_test_split
 
     check_config(cfg)
@@ -224,23 +263,62 @@ def prepare(frame: pd.DataFrame, cfg: TrainConfig) -> Prepared:
     frame = frame[frame[cfg.treatment_col].astype(str).isin([cfg.control, *treatments])]
     frame = _categoricals_as_strings(frame, cfg.categorical)
     _refuse_missing_features(frame, cfg)
-    _check_outcome(frame, cfg, treatments)
-    _warn_unbalanced_features(frame, cfg, treatments)
-    if cfg.sample is not None and cfg.sample < len(frame):
+    kind = _check_outcome(frame, cfg, treatments)
+    rows = len(frame)
+    if cfg.sample is not None and cfg.sample < rows:
         frame = frame.sample(n=cfg.sample, random_state=cfg.seed)
-    y = frame[cfg.outcome_col]
-    strata = frame[cfg.treatment_col].astype(str) + "|" + y.astype(str)
-    if infer_outcome(y.to_numpy()) != "binary":
-        strata = frame[cfg.treatment_col].astype(str)  # continuous outcome: arm only
-    sizes = strata.value_counts()
-    if int(sizes.min()) < 2:
-        small = ", ".join(f"{k!r} ({n})" for k, n in sizes[sizes < 2].items())
-        raise ValueError(f"too few rows to split stratified on (treatment, outcome): {small} "
-                         "has fewer than 2 rows; train on more rows (--sample)")
+    arms = [cfg.control, *treatments]
+    labels = frame[cfg.treatment_col].astype(str)
+    binary = kind == "binary"
+    positive = frame[cfg.outcome_col].to_numpy(dtype=np.float64) == 1.0
+    counts = _arm_counts(labels, positive, arms, binary)
+    if int(counts.to_numpy().min()) < 2:
+        raise ValueError("too few rows to split stratified on (treatment, outcome) and fit "
+                         f"every arm, each needs at least 2: {_short_cells(counts, 2, binary)}; "
+                         f"{_more_rows(cfg, len(frame), rows)}")
+    strata = labels + "|" + pd.Series(positive, index=frame.index).astype(str) if binary \
+        else labels  # continuous outcome: arm only
     train, test = train_test_split(frame, test_size=cfg.test_size, random_state=cfg.seed,
                                    stratify=strata)
+    # The rows the learner fits: a stratum of a few rows can land wholly in the test split.
+    train_counts = _arm_counts(train[cfg.treatment_col].astype(str),
+                               train[cfg.outcome_col].to_numpy(dtype=np.float64) == 1.0,
+                               arms, binary)
+    if int(train_counts.to_numpy().min()) < 1:
+        raise ValueError("the training split leaves an arm without a row of an outcome, so "
+                         "its response cannot be modelled: "
+                         f"{_short_cells(train_counts, 1, binary)}; "
+                         f"{_more_rows(cfg, len(frame), rows)} or lower --test-size")
     return Prepared(train.reset_index(drop=True), test.reset_index(drop=True), tuple(treatments),
-                    infer_outcome(y.to_numpy()))
+                    kind, unbalanced_features(frame, cfg, treatments))
+
+
+def _arm_counts(labels: pd.Series, positive: np.ndarray[Any, Any], arms: Sequence[str],
+                binary: bool) -> pd.DataFrame:
+    """Rows per arm × outcome (binary: columns ``0`` and ``1``; continuous: one column),
+    every arm and outcome present, 0 where no row is."""
+    if binary:
+        table = pd.crosstab(labels.to_numpy(), positive.astype(np.int64))
+        return table.reindex(index=list(arms), columns=[0, 1], fill_value=0)
+    return labels.value_counts().reindex(list(arms), fill_value=0).to_frame("rows")
+
+
+def _short_cells(counts: pd.DataFrame, least: int, binary: bool) -> str:
+    """The arm × outcome cells of ``counts`` with fewer than ``least`` rows, by arm name."""
+    cells = []
+    for arm, row in counts.iterrows():
+        total = int(row.sum())
+        for outcome, n in row.items():
+            if int(n) < least:
+                cells.append(f"arm {arm!r} has {int(n)} row(s) with outcome {outcome} (of "
+                             f"{total})" if binary else f"arm {arm!r} has {int(n)} row(s)")
+    return "; ".join(cells)
+
+
+def _more_rows(cfg: TrainConfig, used: int, rows: int) -> str:
+    if used < rows:
+        return f"raise --sample (now {cfg.sample} of {rows} rows)"
+    return "train on more rows"
 
 
 def _categoricals_as_strings(frame: pd.DataFrame, categorical: Sequence[str]) -> pd.DataFrame:
@@ -256,8 +334,10 @@ def _categoricals_as_strings(frame: pd.DataFrame, categorical: Sequence[str]) ->
     return frame
 
 
-def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig, treatments: Sequence[str]) -> None:
-    """The outcome is numeric and finite, and a binary one has both values in every arm."""
+def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig,
+                   treatments: Sequence[str]) -> OutcomeKind:
+    """The outcome is numeric and finite, and a binary one has both values in every arm of the
+    data (before --sample); returns the outcome's kind."""
     col = cfg.outcome_col
     if frame[col].dtype.kind not in "biuf":
         raise ValueError(f"outcome column {col!r} has dtype {frame[col].dtype}; the outcome is a "
@@ -267,8 +347,9 @@ def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig, treatments: Sequence[s
     if bad:
         raise ValueError(f"outcome column {col!r} has {bad} missing or non-finite value(s); drop "
                          "those rows (an unknown outcome is no label)")
-    if infer_outcome(y) != "binary":
-        return
+    kind = infer_outcome(y)
+    if kind != "binary":
+        return kind
     labels = frame[cfg.treatment_col].astype(str).to_numpy()
     constant = []
     for arm in (cfg.control, *treatments):
@@ -281,53 +362,90 @@ def _check_outcome(frame: pd.DataFrame, cfg: TrainConfig, treatments: Sequence[s
                          "classifier knows one class), so its uplift would be meaningless; "
                          "train on data where every arm has both outcomes, or leave the arm out "
                          "(--treatments)")
+    return kind
 
 
-def _warn_unbalanced_features(frame: pd.DataFrame, cfg: TrainConfig,
-                              treatments: Sequence[str]) -> list[str]:
-    """Warn (and return them) about features whose mean (numeric) or category shares
-    (categorical) differ between a treatment arm and control beyond chance (|z| >
-    :data:`BALANCE_Z`): under randomised assignment pre-treatment features do not, so such a
-    feature was likely observed after the treatment (a leak --post-treatment-cols does not
-    list), or assignment was not random."""
+def unbalanced_features(frame: pd.DataFrame, cfg: TrainConfig,
+                        treatments: Sequence[str]) -> list[Imbalance]:
+    """Features whose mean (numeric) or a category's share (categorical) differs between a
+    treatment arm and control beyond chance (|z| > :data:`BALANCE_Z`) and by a non-negligible
+    amount (|standardised mean difference| or |share difference| ≥ :data:`BALANCE_EFFECT`); the
+    largest effect per feature. Randomised assignment leaves pre-treatment features balanced, so
+    either assignment was not random or the feature was observed after the treatment.
+
+    One pass a feature (a group-by for the numeric ones, an arm × category cross-tab a
+    categorical one): linear in the rows. A categorical feature is compared on the categories
+    the model keeps (``--max-categories``, as :meth:`FeatureSchema.fit` picks them) and the
+    rarer ones pooled, which the model encodes alike."""
     labels = frame[cfg.treatment_col].astype(str).to_numpy()
-    control = labels == cfg.control
-    flagged: dict[str, tuple[float, str]] = {}
+    arms = [cfg.control, *treatments]
+    found: dict[str, Imbalance] = {}
 
-    def note(feature: str, z: float, arm: str) -> None:
-        if abs(z) > BALANCE_Z and abs(z) > abs(flagged.get(feature, (0.0, ""))[0]):
-            flagged[feature] = (z, arm)
+    def note(feature: str, arm: str, z: Any, effect: Any,
+             categories: Sequence[str | None]) -> None:
+        z, effect = np.asarray(z, dtype=np.float64), np.asarray(effect, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            hit = np.isfinite(z) & (np.abs(z) > BALANCE_Z) & (np.abs(effect) >= BALANCE_EFFECT)
+        for i in np.flatnonzero(hit):
+            old = found.get(feature)
+            if old is None or abs(effect[i]) > abs(old.effect):
+                found[feature] = Imbalance(feature, arm, float(z[i]), float(effect[i]),
+                                           categories[int(i)])
 
-    for arm in treatments:
-        treated = labels == arm
-        n_t, n_c = int(treated.sum()), int(control.sum())
-        if n_t < 2 or n_c < 2:
-            continue
-        for name in cfg.numeric:
-            x = frame[name].to_numpy(dtype=np.float64)
-            diff = float(x[treated].mean() - x[control].mean())
-            se = math.sqrt(float(x[treated].var(ddof=1)) / n_t
-                           + float(x[control].var(ddof=1)) / n_c)
-            if se > 0:
-                note(name, diff / se, arm)
-        for name in cfg.categorical:
-            values = frame[name].astype(str).to_numpy()
-            for category in np.unique(values):
-                hit = values == category
-                p_t, p_c = float(hit[treated].mean()), float(hit[control].mean())
-                pooled = float(hit[treated | control].mean())
-                se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_t + 1.0 / n_c))
-                if se > 0:
-                    note(name, (p_t - p_c) / se, arm)
-    if flagged:
-        log.warning(
-            "features whose distribution differs between arms beyond chance (|z| > %g): %s; "
-            "randomised assignment leaves features known before the treatment balanced, so "
-            "each is likely observed after it (list it in --post-treatment-cols and drop it) "
-            "or the arms were not assigned at random", BALANCE_Z,
-            ", ".join(f"{name!r} ({arm!r} vs control, z = {z:+.1f})"
-                      for name, (z, arm) in flagged.items()))
-    return sorted(flagged)
+    if cfg.numeric:
+        grouped = frame[list(cfg.numeric)].astype(np.float64).groupby(labels)
+        mean, var, n = grouped.mean(), grouped.var(ddof=1), grouped.count()
+        for arm in treatments:
+            if arm not in n.index or cfg.control not in n.index:
+                continue
+            n_t, n_c = n.loc[arm].to_numpy(), n.loc[cfg.control].to_numpy()
+            v_t, v_c = var.loc[arm].to_numpy(), var.loc[cfg.control].to_numpy()
+            diff = mean.loc[arm].to_numpy() - mean.loc[cfg.control].to_numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = diff / np.sqrt(v_t / n_t + v_c / n_c)
+                smd = diff / np.sqrt((v_t + v_c) / 2.0)
+            z = np.where((n_t >= 2) & (n_c >= 2), z, np.nan)
+            for i, name in enumerate(cfg.numeric):
+                note(name, arm, z[i:i + 1], smd[i:i + 1], [None])
+    for name in cfg.categorical:
+        # Normalised as the schema does, one str() per distinct value rather than per row.
+        raw, uniques = pd.factorize(frame[name].to_numpy())
+        norm, names = pd.factorize(categorical_strings(np.asarray(uniques, dtype=object)))
+        codes = norm[raw]
+        seen = np.bincount(codes, minlength=len(names))
+        ranked = sorted(range(len(names)), key=lambda c: (-int(seen[c]), str(names[c])))
+        kept = ranked[:cfg.max_categories]
+        position = np.full(len(names), -1, dtype=np.int64)  # -1: a rarer category
+        position[kept] = np.arange(len(kept))
+        table = pd.crosstab(position[codes], labels).reindex(columns=arms, fill_value=0)
+        rarer = f"the {len(ranked) - len(kept)} rarer categories"
+        categories: list[str | None] = [repr(str(names[kept[c]])) if c >= 0 else rarer
+                                        for c in table.index]
+        totals = table.sum(axis=0)
+        n_c = int(totals[cfg.control])
+        for arm in treatments:
+            n_t = int(totals[arm])
+            if n_t < 2 or n_c < 2:
+                continue
+            c_t, c_c = table[arm].to_numpy(np.float64), table[cfg.control].to_numpy(np.float64)
+            diff = c_t / n_t - c_c / n_c
+            pooled = (c_t + c_c) / (n_t + n_c)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = diff / np.sqrt(pooled * (1.0 - pooled) * (1.0 / n_t + 1.0 / n_c))
+            note(name, arm, z, diff, categories)
+    return [found[name] for name in sorted(found)]
+
+
+def unbalanced_message(found: Sequence[Imbalance]) -> str:
+    """The warning for :func:`unbalanced_features`' findings: assignment first, then the
+    post-treatment hint."""
+    return (
+        "assignment may not be random: feature(s) "
+        f"{', '.join(f.describe() for f in found)} differ between arms beyond chance (|z| > "
+        f"{BALANCE_Z:g}) and by ≥ {BALANCE_EFFECT:g} (standardised mean difference, or a "
+        "category's share); if the arms were assigned at random, features known before the "
+        "treatment are balanced, so each is likely observed after it: list it in "
+        "--post-treatment-cols and drop it from --numeric/--categorical")
 
 
 def _refuse_missing_features(frame: pd.DataFrame, cfg: TrainConfig) -> None:
@@ -506,6 +624,9 @@ class TrainResult:
     model_version: str | None
     alias: str | None
     metrics: dict[str, float]
+    #: Features unbalanced across arms (:func:`unbalanced_features`), also the run's tag
+    #: ``uplift.unbalanced_features``.
+    unbalanced_features: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -528,9 +649,11 @@ def log_run(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
         metrics.update(ev.metrics())
     with mlflow.start_run(run_name=cfg.run_name) as run:
         mlflow.log_params(params_of(cfg, model, prep, data_sha256))
+        unbalanced = [f.feature for f in prep.unbalanced]
         mlflow.set_tags({"uplift.control": cfg.control, "uplift.outcome": cfg.outcome_col,
                          "uplift.treatments": json.dumps(dict(zip(
-                             model.treatment_keys, model.treatments, strict=True)))})
+                             model.treatment_keys, model.treatments, strict=True))),
+                         "uplift.unbalanced_features": json.dumps(unbalanced)})
         mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
         for name, doc in refs.items():
             mlflow.log_dict(doc, f"reference/{name}")
@@ -551,7 +674,7 @@ def log_run(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
             progress.done(f"version {version}" if version else "")
         uri = f"models:/{cfg.model_name}/{version}" if version else str(info.model_uri)
         return TrainResult(run.info.run_id, uri, cfg.model_name if cfg.register else None,
-                           version, cfg.alias if cfg.register else None, metrics)
+                           version, cfg.alias if cfg.register else None, metrics, unbalanced)
 
 
 def train(cfg: TrainConfig, frame: pd.DataFrame | None = None) -> TrainResult:
@@ -574,6 +697,9 @@ def train(cfg: TrainConfig, frame: pd.DataFrame | None = None) -> TrainResult:
     progress.total = 5 + len(prep.treatments)
     progress.done(f"train {len(prep.train)}, test {len(prep.test)}, treatments "
                   f"{list(prep.treatments)}")
+    if prep.unbalanced:  # a warning, printed with -q as the other warnings are
+        print(f"uplift-operator train: warning: {unbalanced_message(prep.unbalanced)}",
+              file=sys.stderr, flush=True)
     # One OpenMP thread: gradient boosting on a busy 2-core machine spends more time spinning
     # than computing with more; set after sklearn is imported so the limit reaches libgomp.
     with threadpool_limits(limits=1, user_api="openmp"):
@@ -633,11 +759,12 @@ def parse_args(argv: Sequence[str]) -> TrainConfig:
     p.add_argument("--max-categories", type=int, default=d.max_categories,
                    help="categories kept per categorical feature, the most frequent; rarer "
                         "ones encode as unknown (default: %(default)s)")
-    p.add_argument("--post-treatment-cols", type=_csv, default=d.post_treatment,
-                   metavar="COLS",
+    p.add_argument("--post-treatment-cols", type=_csv, default=None, metavar="COLS",
                    help="comma-separated columns observed after the treatment, refused as "
-                        f"features ('' for none; default: {','.join(d.post_treatment)}, "
-                        "Hillstrom's)")
+                        "features ('' for none; default: Hillstrom's "
+                        f"{','.join(HILLSTROM_POST_TREATMENT)} when --treatment-col and "
+                        f"--control are Hillstrom's ({HILLSTROM_ARMS[0]}, "
+                        f"'{HILLSTROM_ARMS[1]}'), none otherwise)")
     p.add_argument("--tracking-uri", default=None,
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     p.add_argument("--experiment", default=d.experiment)

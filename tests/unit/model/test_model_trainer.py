@@ -69,6 +69,9 @@ def test_train_cli_logs_contract_and_registers(hillstrom_csv: Path, tmp_path: Pa
     assert run.data.params["base.max_iter"] == "40"
     assert json.loads(run.data.tags["uplift.treatments"]) == {
         "mens_e_mail": "Mens E-Mail", "womens_e_mail": "Womens E-Mail"}
+    # Hillstrom's default features are pre-treatment and randomised: none flagged.
+    assert result["unbalanced_features"] == []
+    assert json.loads(run.data.tags["uplift.unbalanced_features"]) == []
     artifacts = {a.path for a in client.list_artifacts(result["run_id"], "reference")}
     assert {"reference/feature_histograms.json", "reference/uplift_distribution.json",
             "reference/qini_bootstrap.json"} <= artifacts
