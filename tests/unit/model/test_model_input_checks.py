@@ -208,3 +208,19 @@ def test_train_cli_unknown_param_is_a_usage_error(synth: pd.DataFrame, tmp_path:
     assert rc == 2
     assert "hyperparameter 'foo' is not accepted by HistGradientBoostingClassifier" \
         in capsys.readouterr().err
+
+
+def test_an_hgb_regressor_only_key_goes_to_the_regressor_alone() -> None:
+    # quantile is HistGradientBoostingRegressor's (read only with a loss the trainer refuses,
+    # harmless without one): routed to the regressor, never to the classifier, and refused when
+    # the learner fits only a classifier.
+    learner = make_learner("t", BaseSpec("hgb", {"quantile": 0.3}), "continuous")
+    assert learner.base.regressor().get_params()["quantile"] == 0.3
+    # The X-learner of a binary outcome fits both: the regressor takes it, the classifier not.
+    params = make_learner("x", BaseSpec("hgb", {"quantile": 0.3}), "binary").params()
+    assert params["reg.quantile"] == "0.3"
+    assert "clf.quantile" not in params
+    with pytest.raises(ValueError, match="'quantile' is not accepted by "
+                                         "HistGradientBoostingClassifier, the base estimator of "
+                                         "the t-learner for a binary outcome"):
+        make_learner("t", BaseSpec("hgb", {"quantile": 0.3}), "binary")
