@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import secrets
 import sys
@@ -35,8 +34,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 DEFAULT_WAIT_SECONDS = 35.0
-#: The hook's wait: the operator's Prometheus scrape interval + 5 s (``render.seldon``).
-WAIT_ENV = "UPLIFT_DRAIN_WAIT_SECONDS"
 #: The runtime's endpoint (``UpliftRuntime.drain``); here, so the hook loads no MLServer.
 DRAIN_PATH = "/uplift/v1/drain"
 #: Where the runtime writes its drain token and the hook reads it.
@@ -47,16 +44,6 @@ DEFAULT_TOKEN_FILE = "uplift-drain-token"  # in the temporary directory
 def token_file(env: Mapping[str, str]) -> Path:
     """``UPLIFT_DRAIN_TOKEN_FILE``, else ``uplift-drain-token`` in the temporary directory."""
     return Path(env.get(TOKEN_FILE_ENV) or Path(tempfile.gettempdir()) / DEFAULT_TOKEN_FILE)
-
-
-def wait_seconds(env: Mapping[str, str]) -> float:
-    """``UPLIFT_DRAIN_WAIT_SECONDS`` (a scrape interval + 5 s), else ``DEFAULT_WAIT_SECONDS``:
-    also what the runtime takes for "a scrape has read it" (an unusable value: the default)."""
-    try:
-        wait = float(env.get(WAIT_ENV) or DEFAULT_WAIT_SECONDS)
-    except ValueError:
-        return DEFAULT_WAIT_SECONDS
-    return max(wait, 0.0) if math.isfinite(wait) else DEFAULT_WAIT_SECONDS
 
 
 def new_token() -> str:
@@ -94,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=int(os.environ.get("MLSERVER_HTTP_PORT")
                                                         or 8080))
-    parser.add_argument("--wait", type=float, default=wait_seconds(os.environ))
+    parser.add_argument("--wait", type=float, default=float(
+        os.environ.get("UPLIFT_DRAIN_WAIT_SECONDS") or DEFAULT_WAIT_SECONDS))
     parser.add_argument("--token-file", type=Path, default=token_file(os.environ))
     args = parser.parse_args(argv)
     try:

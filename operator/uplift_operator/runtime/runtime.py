@@ -410,11 +410,6 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._engine = DecisionEngine(model, config, version, self._signer())
         except ValueError as exc:  # ConfigError included: a cost for a treatment it lacks
             raise UpliftError(f"model {uri} cannot be served: {exc}", 500) from None
-        # A cohort count lands in series exported at zero no sooner than a scrape after their
-        # export (_hold): the drain hook's wait, a scrape interval + 5 s.
-        self._zero_hold = drain_hook.wait_seconds(os.environ)
-        self._zeros_ready: dict[tuple[str, str], float] = {}
-        self._zeros_pruned = 0.0
         self._bind_metrics(uri)
         self._warm_up()
         self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)
@@ -660,10 +655,6 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._forget_retired(now)   # first: a count due now is still pending, so it is kept
         self._forget_idle(now)
         self._count_cohorts(self._due.pop_due(now))
-        if self._zeros_ready and now >= self._zeros_pruned + self._zero_hold:
-            self._zeros_pruned = now   # at most once a hold: a pass over what was exported
-            self._zeros_ready = {at: ready for at, ready in self._zeros_ready.items()
-                                 if ready > now}
 
     def _forget_retired(self, now: float) -> None:
         """Remove the series of campaigns that left the file and of versions that left the
@@ -821,14 +812,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._export_campaign_zeros(campaign)
         if self._drained:
             self._count_cohorts({key: n})
-            return
-        # Series exported at zero a moment ago (just above, at load, once the campaign may
-        # treat): a count landing before a scrape read the zero would be their first sample,
-        # which increase() does not count; so it waits until a scrape has (_zero_hold).
-        ready = self._zeros_ready.get((key[4], campaign))
-        if ready is not None and closes < ready:
-            closes = ready
-        self._due.add(closes, window, key, n, now=now)
+        else:
+            self._due.add(closes, window, key, n, now=now)
 
     def drain_cohorts(self) -> dict[str, float]:
         """Count every cohort count still pending, as if every window had closed: what a
@@ -1000,8 +985,6 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         scope = Scope.of(own=version == self._engine.version, campaign=campaign)
         self._m.export_zeros(scope, self.name, version, campaign,
                              self._engine.keys if keys is None else keys)
-        # Until a scrape has read them at zero, a cohort count waits (_hold).
-        self._zeros_ready[version, campaign] = time.time() + self._zero_hold
 
     def _export_campaign_zeros(self, name: str) -> None:
         """A campaign's series at zero, for this replica's own version and the split's others

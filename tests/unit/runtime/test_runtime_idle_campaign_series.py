@@ -241,66 +241,6 @@ def test_a_cohort_count_of_an_idle_campaigns_decision_lands_in_a_series_at_zero(
                                          "uplift_campaign_exposure_percent"}
 
 
-def test_an_idle_campaigns_count_already_due_waits_for_a_scrape_of_its_zeros(
-        loaded: Loaded) -> None:
-    """The review's idle_ready.py: a ``converted: false`` of a decision of "inactive" whose
-    window closed long ago (a daily batch) exports its series at zero, and its count was
-    added at the next tick, under a second later: no scrape had read the zero, the count was
-    the series' first sample, and ``increase()`` missed it. It now waits until a scrape has
-    read them (``UPLIFT_DRAIN_WAIT_SECONDS``, a scrape interval + 5 s), as does one more
-    reported meanwhile."""
-    runtime, t0 = loaded.runtime, time.time()
-    hold = runtime._zero_hold
-    assert hold == drain.DEFAULT_WAIT_SECONDS
-    signer = Signer(KEY.encode())
-    labels = {"campaign": "inactive", "arm": "treated", "treatment": "womens_e_mail"}
-
-    def received() -> float | None:
-        return loaded.value("uplift_outcomes_received_total", OWN, **labels)
-
-    def old() -> str:
-        return signer.mint("treated", "womens_e_mail", OWN, "inactive", int(t0) - 3600, WINDOW)
-
-    assert received() is None
-    assert loaded.report([{"decision_id": old(), "converted": False}])["counted"] == 1
-    assert received() == 0.0
-    runtime._campaign_tick(t0 + 1)   # the next tick: no scrape may have read the zero yet
-    assert received() == 0.0
-    assert loaded.report([{"decision_id": old(), "converted": False}])["counted"] == 1
-    runtime._campaign_tick(t0 + hold - 1)
-    assert received() == 0.0
-    runtime._campaign_tick(t0 + hold + 2)
-    assert received() == 2.0
-
-
-def test_a_count_already_due_lands_at_the_next_tick_once_its_zeros_were_scraped(
-        model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hold is the scrape's: once it has passed since the series were exported at zero, a
-    count already due is counted at the next tick, as before."""
-    monkeypatch.setenv(drain.WAIT_ENV, "0.5")
-    path = tmp_path / "campaigns.json"
-    path.write_text(_document(FIRST))
-    env = {"UPLIFT_CAMPAIGNS_FILE": str(path), "UPLIFT_DECISION_KEY": KEY,
-           "UPLIFT_MODEL_VERSION": OWN, drain.TOKEN_FILE_ENV: str(tmp_path / "drain-token")}
-    with loaded_runtime("idle-hold-passed", model, env) as (runtime, loop):
-        loaded = Loaded("idle-hold-passed", runtime, loop, path)
-        assert runtime._zero_hold == 0.5
-        signer = Signer(KEY.encode())
-        labels = {"campaign": "inactive", "arm": "holdout", "treatment": "womens_e_mail"}
-        t0 = time.time()
-        ids = [signer.mint("holdout", "womens_e_mail", OWN, "inactive", int(t0) - 3600 + i,
-                           WINDOW) for i in range(2)]
-        assert loaded.report([{"decision_id": ids[0], "converted": False}])["counted"] == 1
-        runtime._campaign_tick(time.time())
-        assert loaded.value("uplift_outcomes_received_total", OWN, **labels) == 0.0
-        time.sleep(2.0)   # a scrape has read the zero (the hold, rounded up to a 1 s slot)
-        runtime._campaign_tick(time.time())
-        assert loaded.value("uplift_outcomes_received_total", OWN, **labels) == 1.0
-        assert loaded.report([{"decision_id": ids[1], "converted": False}])["counted"] == 1
-        runtime._campaign_tick(time.time())
-        assert loaded.value("uplift_outcomes_received_total", OWN, **labels) == 2.0
-
-
 GAUGES = {"uplift_campaign_generation", "uplift_campaign_exposure_percent"}
 
 

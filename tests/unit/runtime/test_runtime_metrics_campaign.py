@@ -279,9 +279,7 @@ def test_in_a_canary_the_models_decisions_count_as_cohorts_once_their_window_clo
         runtime._campaign_tick(time.time())  # the window is still open: nothing yet
         assert all(cohort_count(kind, arm) == before
                    for arm, counts in cohort.items() for kind, before in counts.items())
-        # closed on every decision of the batch, and a scrape has read the series at zero
-        # (the canary's, exported with the split a moment ago: _zero_hold)
-        runtime._campaign_tick(time.time() + 7 + runtime._zero_hold)
+        runtime._campaign_tick(time.time() + 7)  # closed on every decision of the batch
         for arm in ("holdout", "treated"):
             units = arms.count(arm)
             converted = arms[:10].count(arm)
@@ -329,8 +327,7 @@ def test_a_non_conversion_is_never_late_and_completes_its_cohort(
                    "uplift_outcomes_received_total", "uplift_outcomes_converted_total",
                    "uplift_outcomes_expected_total")
         before = {metric: total(metric) for metric in metrics}
-        # every window closed, a scrape read the series at zero (_zero_hold); cohorts counted
-        later = time.time() + 10 + runtime._zero_hold
+        later = time.time() + 10  # every window closed; the cohorts counted
         runtime._campaign_tick(later)
         monkeypatch.setattr(time, "time", lambda: later)
         assert loaded.report_outcomes(ids[:10])["late"] == 10  # conversions after the window
@@ -397,17 +394,14 @@ def test_a_conversion_before_the_non_conversion_at_window_close_is_late_not_a_co
                 value("uplift_report_conflicts_total", endpoint="outcomes",
                       campaign=CAMPAIGN) or 0.0)
 
-    # what earlier tests left due, counted first (held until a scrape read their zeros too)
-    loaded.runtime._campaign_tick(time.time() + loaded.runtime._zero_hold + 1)
+    loaded.runtime._campaign_tick(time.time())   # what earlier tests left due, counted first
     before = counts()
     assert loaded.report_outcomes(ids) == {"accepted": 3, "counted": 3, "duplicates": 0,
                                            "late": 3}
     assert loaded.report_outcomes(ids, converted=False) == {
         "accepted": 3, "counted": 3, "duplicates": 0}
     assert loaded.report_outcomes(ids[:1]) == {"accepted": 1, "counted": 0, "duplicates": 1}
-    # The cohort's window closed: received at the next tick once a scrape has read the series
-    # at zero (exported at load, a moment ago: _zero_hold).
-    loaded.runtime._campaign_tick(time.time() + loaded.runtime._zero_hold + 1)
+    loaded.runtime._campaign_tick(time.time())   # the cohort's window closed: received now
     assert [a - b for a, b in zip(counts(), before, strict=True)] == [3, 3, 3, 0, 0]
 
 
