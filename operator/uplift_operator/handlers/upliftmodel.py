@@ -80,6 +80,8 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.
         deps.decision_keys.pop((str(meta.namespace), str(meta.name), str(meta.uid)), None)
+        deps.decision_keys_recreated.pop((str(meta.namespace), str(meta.name), str(meta.uid)),
+                                         None)
         passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
             followers.forget(key)
@@ -226,6 +228,7 @@ async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     retire = (name_free and bool((body.get("status") or {}).get("canaryVersion"))
               and deps.alias_claims.holder(key, now()) is None)
     deps.decision_keys.pop((namespace, name, uid), None)
+    deps.decision_keys_recreated.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
     if name_free:
         observability.forget(KIND, namespace, name)

@@ -153,6 +153,9 @@ log = logging.getLogger(__name__)
 DECISION_KEY_RECHECK = dt.timedelta(seconds=30)
 #: The Warning's reason when a model's decision-key Secret is created anew under its graph.
 DECISION_KEY_RECREATED = "DecisionKeyRecreated"
+#: The annotation such a Secret is created with: when (UTC), so that the roll of every
+#: predictor onto the new key outlives a restart or failover before the graph carries it.
+DECISION_KEY_CREATED_UNDER_GRAPH = "uplift.dev/created-under-graph"
 
 #: A first version's first status waits for Seldon's first word on its new serving graph (its
 #: status: Creating, Available, Failed), at most this long after the graph was created (its
@@ -1608,16 +1611,25 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
     key that the running pods do not: they read theirs once, at their start, and a replica
     refuses reports for ids another signed. A Warning says so (in ``told``), and
     ``deps.decision_keys_recreated`` keeps when, which ``_apply`` renders into every predictor
-    so that Seldon rolls them all onto the new key."""
+    so that Seldon rolls them all onto the new key. The time is kept on the Secret too (the
+    ``DECISION_KEY_CREATED_UNDER_GRAPH`` annotation, written with it) and read back at a
+    process's first look at a graph not serving (``_roll_left_pending``): a restart or
+    failover before the graph carries it loses no roll, unless the graph serves at the new
+    process's first pass (its pods settled on the old key; nothing is asked of a serving
+    graph's Secret then, above), where the roll waits for the next look at the Secret (the
+    graph changed, or reported not serving)."""
     known = (owner.namespace, owner.name, owner.uid)
     checked = deps.decision_keys.get(known)
     if checked is not None and (settled or now - checked < DECISION_KEY_RECHECK):
         return None
+    name = naming.decision_key_secret(owner.name)
     if serves:  # (nor can a predecessor's Secret be behind it: the graph would be its too)
         deps.decision_keys[known] = now
         return None
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     manifest = decision_key.decision_key_secret(owner, deps.new_decision_key())
-    name = naming.decision_key_secret(owner.name)
+    if graph:  # kept on the Secret, so that the roll below outlives this process
+        manifest["metadata"]["annotations"] = {DECISION_KEY_CREATED_UNDER_GRAPH: stamp}
     try:
         created = deps.cluster.create_secret(manifest)
     except KubeError as error:
@@ -1630,7 +1642,7 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
             return f"decision key Secret {owner.namespace}/{name}: {error}"
         created = False
     if created and graph:
-        deps.decision_keys_recreated[known] = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        deps.decision_keys_recreated[known] = stamp
         if told is not None:
             told.append(Event("Warning", DECISION_KEY_RECREATED, (
                 f"decision-key Secret {owner.namespace}/{name} was missing and is created "
@@ -1640,28 +1652,63 @@ def _ensure_decision_key(owner: Owner, deps: Dependencies, now: dt.datetime, *,
                 "issued until all have restarted; every predictor is rolled onto the new "
                 "key")[:MAX_MESSAGE]))
     if not created and checked is None:
-        conflict = _decision_key_conflict(owner, deps, name, graph=graph)
+        secret = _read_decision_key_secret(owner, deps, name)
+        if graph:
+            _roll_left_pending(owner, deps, secret)
+        conflict = _decision_key_conflict(owner, deps, name, secret, graph=graph)
         if conflict is not None:
             raise _ConflictError(conflict)
     deps.decision_keys[known] = now
     return None
 
 
-def _decision_key_conflict(owner: Owner, deps: Dependencies, name: str, *,
-                           graph: bool) -> Conflict | None:
-    """Why the decision-key Secret ``name`` that exists must not be used, if it must not. A
-    predecessor's (an UpliftModel of the same name, another uid) holds the pass whatever the
-    graph: the garbage collector deletes it. Someone else's, or no one's, is refused for a new
-    model; a model whose own ``graph`` is there keeps it: its pods sign with that key already
-    (users made these Secrets by hand before the operator created them, 63595dc), the operator
-    never writes it, and refusing would stop that model's rollouts and rollbacks. A Secret that
-    cannot be read (``rbac.secretNames`` not naming it) or is gone again cannot be judged: it
-    counts as before, present."""
+class _Unreadable:
+    """A decision-key Secret that could not be read (``_read_decision_key_secret``)."""
+
+
+def _read_decision_key_secret(owner: Owner, deps: Dependencies,
+                              name: str) -> Mapping[str, Any] | _Unreadable | None:
+    """The decision-key Secret ``name`` (None: absent), once per process and model: whose it
+    is (``_decision_key_conflict``) and whether a roll onto it is pending
+    (``_roll_left_pending``). One that cannot be read (``rbac.secretNames`` not naming it)
+    is ``_Unreadable``."""
     try:
-        secret = deps.cluster.get("v1", "secrets", owner.namespace, name)
+        return deps.cluster.get("v1", "secrets", owner.namespace, name)
     except KubeError as error:
-        log.info("UpliftModel %s/%s: whose decision-key Secret %s is cannot be read (%s); "
-                 "used as it is", owner.namespace, owner.name, name, error)
+        log.info("UpliftModel %s/%s: decision-key Secret %s cannot be read (%s)",
+                 owner.namespace, owner.name, name, error)
+        return _Unreadable()
+
+
+def _roll_left_pending(owner: Owner, deps: Dependencies,
+                       secret: Mapping[str, Any] | _Unreadable | None) -> None:
+    """The Secret's ``DECISION_KEY_CREATED_UNDER_GRAPH`` time, if it carries one, becomes the
+    pending roll (``deps.decision_keys_recreated``): ``_apply`` renders it unless the graph
+    carries it already (``_decision_key_created`` then drops it). So a key created anew under
+    the graph whose roll was not applied yet when the process that created it ended (a restart,
+    a failover) still rolls every predictor onto it, once."""
+    if isinstance(secret, _Unreadable) or secret is None:
+        return
+    stamp = ((secret.get("metadata") or {}).get("annotations") or {}).get(
+        DECISION_KEY_CREATED_UNDER_GRAPH)
+    if isinstance(stamp, str) and stamp:
+        deps.decision_keys_recreated.setdefault((owner.namespace, owner.name, owner.uid), stamp)
+
+
+def _decision_key_conflict(owner: Owner, deps: Dependencies, name: str,
+                           secret: Mapping[str, Any] | _Unreadable | None, *,
+                           graph: bool) -> Conflict | None:
+    """Why the decision-key Secret ``name`` that exists (read: ``secret``) must not be used, if
+    it must not. A predecessor's (an UpliftModel of the same name, another uid) holds the pass
+    whatever the graph: the garbage collector deletes it. Someone else's, or no one's, is
+    refused for a new model; a model whose own ``graph`` is there keeps it: its pods sign with
+    that key already (users made these Secrets by hand before the operator created them,
+    63595dc), the operator never writes it, and refusing would stop that model's rollouts and
+    rollbacks. A Secret that cannot be read (``rbac.secretNames`` not naming it) or is gone
+    again cannot be judged: it counts as before, present."""
+    if isinstance(secret, _Unreadable):
+        log.info("UpliftModel %s/%s: whose decision-key Secret %s is cannot be read; "
+                 "used as it is", owner.namespace, owner.name, name)
         return None
     conflict = ownership_conflict(secret, owner, f"Secret {owner.namespace}/{name}")
     if conflict is None or conflict.predecessor or not graph:

@@ -55,7 +55,7 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     runner = PassRunner(kind, plural, wakeups, ThreadPoolExecutor(1), cluster=None)  # type: ignore[arg-type]
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]), pass_executor=ThreadPoolExecutor(1),
-                     uplift_dependencies=SimpleNamespace(decision_keys={},
+                     uplift_dependencies=SimpleNamespace(decision_keys={}, decision_keys_recreated={},
                                                          write_back=write_back, rolls=rolls,
                                                          alias_claims=AliasClaims(),
                                                          resolver=resolver,

@@ -91,7 +91,8 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
             memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": passes},
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
-                                 decision_keys={}, write_back=write_back or WriteBack()))
+                                 decision_keys={}, decision_keys_recreated={},
+                                 write_back=write_back or WriteBack()))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object
             task = asyncio.create_task(module.reconcile(body=body, memo=memo,

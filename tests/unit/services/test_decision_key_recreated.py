@@ -77,3 +77,58 @@ def test_a_first_key_under_no_graph_renders_nothing_new() -> None:
     sim = Sim()
     sim.tick()
     assert _created(sim) == [None] and sim.deps.decision_keys_recreated == {}
+
+
+def _secrets_readable(sim: Sim) -> None:
+    """The fake cluster keeps a created Secret's metadata where ``get`` reads it."""
+    create = sim.cluster.create_secret
+
+    def keeping(manifest: dict[str, Any]) -> bool:
+        created = create(manifest)
+        if created:
+            sim.cluster.put("secrets", manifest)
+        return created
+    sim.cluster.create_secret = keeping  # type: ignore[method-assign,assignment]
+
+
+def _restart(sim: Sim) -> None:
+    """What a new process knows: nothing of the keys made sure of or created anew."""
+    sim.deps.decision_keys.clear()
+    sim.deps.decision_keys_recreated.clear()
+
+
+def test_a_roll_onto_a_key_created_anew_outlives_a_restart_before_the_graph_carries_it() -> None:
+    sim = Sim()
+    _secrets_readable(sim)
+    sim.tick()
+    sim.tick(1)
+    del sim.cluster.secrets[KEY_SECRET]
+    sim.cluster.objects.pop(("v1", "secrets", *KEY_SECRET), None)
+    sim.cluster.objects[SELDON]["status"] = {"state": "Creating"}
+    sim.cluster.apply_error = KubeError("apply refused", 500)
+    sim.tick(upliftmodel.DECISION_KEY_RECHECK.total_seconds(), available=False)
+    stamp = sim.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    secret = sim.cluster.objects[("v1", "secrets", *KEY_SECRET)]
+    assert secret["metadata"]["annotations"] == {
+        upliftmodel.DECISION_KEY_CREATED_UNDER_GRAPH: stamp}
+    assert _created(sim) == [None]
+    _restart(sim)
+    sim.cluster.apply_error = None
+    sim.tick(60, available=False)  # the first pass after: the Secret is read, the roll goes
+    assert _created(sim) == [stamp]
+    sim.seldon()
+    applied = len(sim.cluster.applied)
+    sim.tick(60)
+    assert len(sim.cluster.applied) == applied and sim.deps.decision_keys_recreated == {}
+
+
+def test_a_first_key_carries_no_time_and_a_restart_rolls_nothing() -> None:
+    sim = Sim()
+    _secrets_readable(sim)
+    sim.tick()
+    sim.tick(1)
+    assert "annotations" not in sim.cluster.objects[("v1", "secrets", *KEY_SECRET)]["metadata"]
+    _restart(sim)
+    applied = len(sim.cluster.applied)
+    sim.tick(60)
+    assert len(sim.cluster.applied) == applied and _created(sim) == [None]
