@@ -399,33 +399,51 @@ def _int_or_none(value: float | None) -> int | None:
 
 
 def observed_share(window: str | None, scrape_interval_s: float) -> float:
-    """φ = max(0, w − s) / w: the share of ``increase(metric[w])`` that the scrapes in its range
-    observed, ``w`` the range in seconds (``window``, ``"<n>s"``; None: no range yet, 0) and
-    ``s`` the scrape interval. Every count a sequential test reads is multiplied by it
-    (``_per_version``, ``_count``, ``_by_label``, the collectors that read their own rows),
-    then rounded.
+    """φ = max(0, (⌊w/s⌋ − 1) · s) / w: the share of ``increase(metric[w])`` that is never more
+    than what the scrapes in its range observed, ``w`` the range in seconds (``window``,
+    ``"<n>s"``; None: no range yet, 0) and ``s`` the scrape interval. Every count a sequential
+    test reads is multiplied by it (``_per_version``, ``_count``, ``_by_label``, the collectors
+    that read their own rows), then rounded.
 
     Why: Prometheus extrapolates each series' increase from its first and last sample in the
-    range to the range's edges. A regularly scraped series' samples span w − s of the range in
-    expectation, so a 60 s range at 30 s scrapes reports twice what its two samples counted
-    (1.33 × at 90 s, 1.2 × at 120 s…). The tests take their counts as observed events: 7
-    errors seen among 30 requests, read as 14 among 60, carried twice the evidence, and
-    decided a step's first looks on it. φ · increase is, in expectation, what the scrapes
-    counted. One factor for every series and arm of a test (never a series' own last −
-    first, which would shift a split by up to one scrape interval per series at the first
-    looks), so the shares a split or sample-ratio check compares are unbiased as before; a
-    gate whose counts come from ranges of different lengths (deliveryRate) scales them all by
-    its step range's, so their ratios hold. A series first scraped inside the range (a new
-    canary's) is extrapolated less by Prometheus, and so reads a little below what it
-    counted: less evidence, never more. Long ranges are barely touched (0.99 at an hour of
-    30 s scrapes). Not for exact figures (the budget's ledgers and spend) nor for values that
-    are ratios (a custom gate's, a rate, a mean, roi's spend per decision), and only as good
-    as ``--prometheus-scrape-interval`` is true: set too long it understates the evidence
-    (slower decisions), too short it leaves some of the extrapolation in."""
+    range towards the range's edges, so a 60 s range at 30 s scrapes reports twice what its two
+    samples counted. The tests take their counts as observed events: 7 errors seen among 30
+    requests, read as 14 among 60, carried twice the evidence, and decided a step's first
+    looks on it. A regularly scraped series has at least ⌊w/s⌋ samples in the range, so they
+    span at least (⌊w/s⌋ − 1) · s, and Prometheus extrapolates that span to at most ``w``:
+    φ · increase is at most what the scrapes counted, for every series and every alignment of
+    the scrapes with the range (max(0, w − s)/w, right on average over the alignments, read a
+    look 1.67 × what it observed at w = 80 s with two samples in the range). It equals
+    (w − s)/w when ``w`` is a multiple of ``s`` (0.5 at 60 s, 0.75 at 120 s of 30 s scrapes)
+    and is a little lower between them: at most s/w of the evidence is given up, barely any
+    on long ranges (0.99 at an hour of 30 s scrapes). A range shorter than two scrape
+    intervals is 0: nothing observed yet, and the collectors do not ask. One factor for every
+    series and arm of a test (never a series' own last − first, which would shift a split by
+    up to one scrape interval per series at the first looks), so the shares a split or
+    sample-ratio check compares are unbiased as before; a gate whose counts come from ranges
+    of different lengths (deliveryRate) scales them all by its step range's, so their ratios
+    hold. The bound is a series scraped through the range's: one first scraped inside it (a
+    pod started mid-range) has fewer samples, Prometheus extrapolates it back to its zero (what
+    it counted before its first scrape, rightly) and forward to the range's end, and that last
+    part, up to about a scrape interval of its events, may be read above what it counted.
+    Not for exact figures (the budget's ledgers and spend) nor for values that are ratios (a
+    custom gate's, a rate, a mean, roi's spend per decision), and only as good as
+    ``--prometheus-scrape-interval`` is true: set too long it understates the evidence (slower
+    decisions), too short it may leave some of the extrapolation in; a missed scrape (fewer
+    samples than ⌊w/s⌋) may too, by one scrape interval's share."""
     if window is None or scrape_interval_s <= 0:
         return 0.0 if window is None else 1.0
     seconds = float(window.removesuffix("s"))
-    return max(0.0, seconds - scrape_interval_s) / seconds if seconds > 0 else 0.0
+    if seconds <= 0:
+        return 0.0
+    return max(0.0, (math.floor(seconds / scrape_interval_s) - 1) * scrape_interval_s) / seconds
+
+
+def too_short(window: str, scrape_interval_s: float) -> str:
+    """Why a range whose ``observed_share`` is 0 is not asked: fewer than two scrapes in it."""
+    return (f"the range {window} is shorter than two scrape intervals "
+            f"(--prometheus-scrape-interval {scrape_interval_s:g}s): its scrapes have observed "
+            f"nothing to count yet, and Prometheus is not asked")
 
 
 def _count(prometheus: MetricSource, promql: str, share: float = 1.0) -> int | None:
@@ -542,6 +560,9 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         # operator's templates changed under a spec) is an Error, never a Pass.
         return m.MeasurementError(f"template {name!r}: {validation.LATENCY_NEEDS_VERSION}")
     buckets = {version: query for version, query in queries.items() if query is not None}
+    share = ctx.share(ctx.window)  # the bucket counts as observed (``observed_share``)
+    if share <= 0:  # nothing observed yet: not asked
+        return None
     # The canary's p95 from the template is shown only, never judged: its query failing (a
     # refused or partial answer) must not fail the gate, which judges the bucket counts; the
     # p95 is then computed from the canary's own counts. Prometheus not answering (or only
@@ -558,11 +579,7 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
     alone = _canary_alone(ctx)
 
-    share = ctx.share(ctx.window)  # the bucket counts as observed (``observed_share``)
-
     def histogram(version: str) -> dict[float, int]:
-        if share <= 0:
-            return {}
         rows = prom.query(buckets[version])
         return {float(r.labels.get("le", "+Inf")): round(r.value * share) for r in rows
                 if not math.isnan(r.value)}
@@ -653,6 +670,9 @@ def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None
     reference = _canary_reference(ctx, registry, REFERENCE_HISTOGRAMS)
     features: Mapping[str, Any] = reference.get("features", {})
     wanted = gate.features or sorted(features)
+    share = ctx.share(ctx.canary_window)  # the bins as observed (``observed_share``)
+    if share <= 0:  # nothing observed yet: not asked
+        return None
     live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
                       f"{ctx.selector(ctx.canary_version)}[{ctx.canary_window}]))")
     by_feature: dict[str, dict[int, float]] = {}
@@ -666,7 +686,6 @@ def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None
             return m.MeasurementError(f"feature {name!r} is not in {REFERENCE_HISTOGRAMS}")
         ref_counts = tuple(int(c) for c in features[name]["counts"])
         bins = by_feature.get(name, {})
-        share = ctx.share(ctx.canary_window)  # as observed (``observed_share``)
         live_counts = tuple(round(bins.get(i, 0.0) * share) for i in range(len(ref_counts)))
         if sum(live_counts) == 0:
             return None
@@ -733,6 +752,9 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     if window is None:
         return pending(f"the step's decisions are compared once their {attribution} closes, "
                        f"from {closes}")
+    if ctx.share(window) <= 0:  # nothing observed yet (``observed_share``): not asked
+        return pending(f"the step's decisions whose {attribution} closed since {closes}: "
+                       + too_short(window, ctx.scrape_interval_s))
     # Cohorts (docs/runtime.md "Cohorts"), three queries for both versions and arms: the
     # units when decided, a window earlier (the step's decisions that carry a window, made
     # before now − the window: a replica killed mid-window does not lose them); the same
@@ -760,8 +782,9 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
 
     canary, stable = arms(ctx.canary_version), arms(ctx.stable_version)
     if canary is None or stable is None:
-        # A range of fewer than two scrapes has no increase yet; a runtime that never got
-        # the window (no campaigns file) stays here, so say which series is missing.
+        # A range of two scrapes or more (a shorter one is not asked, above) with no count:
+        # a runtime that never got the window (no campaigns file) stays here, so say which
+        # series is missing.
         # Not a wait with an end (a model whose traffic all comes through Campaigns stays
         # here): counted towards inconclusiveLimit as any Inconclusive.
         return pending(f"no cohort counts yet (uplift_windowed_decisions_total, "
@@ -805,6 +828,9 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
     sel = ctx.selector(ctx.canary_version)
     # The histogram has negative buckets, so it exports no _sum: the runtime keeps signed sums.
     w = ctx.canary_window
+    share = ctx.share(w)  # the requests as observed (``observed_share``)
+    if share <= 0:  # nothing observed yet: not asked
+        return None
 
     def per_treatment(metric: str) -> dict[str, float]:
         rows = prom.query(f"sum by (treatment) (increase({metric}{sel}[{w}]))")
@@ -832,7 +858,7 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
                                  / (counts[t] - 1)) for t in treatments) / len(treatments)
     # The means and sd are ratios of counts from one range (the extrapolation cancels); the
     # requests the bounds rest on are those the scrapes observed (``observed_share``).
-    requests = round(min(counts[t] for t in treatments) * ctx.share(w))
+    requests = round(min(counts[t] for t in treatments) * share)
     if requests < 1:
         return None
     return m.UpliftSanityMeasurement(
@@ -1039,6 +1065,8 @@ def _campaign_delivery_rate(gate: CampaignGate, ctx: CampaignGateContext,
     # Every count as observed, by the step range's share (``observed_share``): the decisions'
     # two parts too, so that decided + recent and the reports keep their ratio.
     share = ctx.share(ctx.window)
+    if share <= 0:  # nothing observed yet: none of its counts is asked
+        return None
 
     def decisions(window: timedelta, offset: str = "") -> int | None:
         if window.total_seconds() < 1:
@@ -1158,9 +1186,15 @@ def _completeness(prom: MetricSource, ctx: CampaignGateContext) -> m.OutcomeComp
 
 def _cohorts_pending(ctx: CampaignGateContext) -> str | None:
     """Why the conversion gates have no cohort to judge yet (None once they have): the window
-    has not closed on any decision made on this version since the ramp (re)started."""
-    if ctx.cohort_window is not None:
-        return None
+    has not closed on any decision made on this version since the ramp (re)started, or it has
+    for less than two scrape intervals (``observed_share`` 0: not asked)."""
+    window = ctx.cohort_window
+    if window is not None:
+        if ctx.share(window) > 0:
+            return None
+        return (f"the cohorts whose attribution window closed since "
+                f"{_utc_text(ctx.cohorts_close_from)}: "
+                + too_short(window, ctx.scrape_interval_s))
     since = _utc_text(ctx.decisions_since or ctx.step_started_at)
     return (f"the decisions made on version {ctx.stable_version or '(none)'} since {since} are "
             f"judged once their attribution window ({_seconds_text(ctx.attribution_window_s)}) "
