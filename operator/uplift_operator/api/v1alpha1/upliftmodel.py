@@ -311,7 +311,13 @@ class ServingSpec(ApiModel):
         default="seldon-v1",
         description="Serving backend. seldon-v1: a SeldonDeployment (machinelearning.seldon.io/v1,"
                     " protocol v2). Default: seldon-v1.")
-    replicas: int = Field(default=1, ge=1, le=100, description="Replicas per predictor. Default: 1.")
+    replicas: int = Field(default=1, ge=1, le=100, description=(
+        "Replicas per predictor. Default: 1. An edit rolls every pod of both versions (the "
+        "stable's and a canary's: the count is rendered into their pod spec, which is what "
+        "Seldon compares), and waits for a roll slot (--max-concurrent-graph-rolls) like any "
+        "re-render. What a runtime pod holds in memory is lost with it: a budget stop, the "
+        "report dedup window, the pod's caps and counts (docs/runtime.md, \"Scale with "
+        "replicas\")."))
     resources: ResourceRequirements | None = Field(
         default=None, description="Resources of the runtime container.")
     # The patterns are the API server's alone: the model types a value stored before them, so
