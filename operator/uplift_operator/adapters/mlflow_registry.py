@@ -9,19 +9,21 @@ It uses ``requests`` rather than the mlflow client so that every call has an exp
 timeout and every failure maps onto this module's exceptions (a client keeps one connection
 open per thread that uses it; ``services.run_cache`` keeps the clients and the run reads):
 
-- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx).
+- ``RegistryUnavailable``: the registry could not be asked (connection error, timeout, 5xx),
+  or answered "not now" (408, 429, 499, and MLflow's ``ABORTED`` and ``CANCELLED`` codes).
 - ``CredentialsRefused``, a ``RegistryUnavailable``: MLflow (or a proxy before it) refused the
   credentials (401) or denied the credentials' user the permission the request needs (403:
   basic auth's READ to read, EDIT to set tags and aliases, MANAGE to delete a tag), with the
   server's text. Every caller that holds or retries on an outage does so on it too; the
   resolver tells it apart: no wait clears it, a Secret rotated or a permission granted does.
 - ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
-  ``RESOURCE_DOES_NOT_EXIST``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
+  ``RESOURCE_DOES_NOT_EXIST`` or ``NOT_FOUND``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
   unknown alias); the message is MLflow's, verbatim. A run artifact on an object store (S3,
   GCS, Azure) that is not there MLflow answers with HTTP 500 ``INTERNAL_ERROR`` (the store's
   own "not found" is not an MLflow error): ``download_artifact_json`` then asks for the listing
   of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
-- ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version).
+- ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version;
+  404 ``ENDPOINT_NOT_FOUND``: no such API at that tracking URI).
 
 The clients run on the pass pool's threads, which every resource shares. An MLflow that does not
 answer held one of them for the whole timeout per request: every UpliftModel held on it asked
@@ -557,9 +559,21 @@ class MlflowRegistry:
             return b"".join(chunks)
 
 
-#: 4xx answers that say "not now" rather than "never" (a rate limit, a request timeout): the
-#: registry is unavailable for a while, never a reason to call the model itself invalid.
-_TRY_AGAIN_LATER = frozenset({408, 429})
+#: 4xx answers that say "not now" rather than "never" (a rate limit, a request timeout, a
+#: request cancelled, 499): the registry is unavailable for a while, never a reason to call the
+#: model itself invalid.
+_TRY_AGAIN_LATER = frozenset({408, 429, 499})
+#: MLflow error codes that say "not now" whatever the status sent with them (its
+#: ``databricks.proto``): ABORTED (409: "a concurrency issue such as a sequencer check failure,
+#: transaction abort, or transaction conflict") and CANCELLED (499), besides the 5xx and 429
+#: ones. Not RESOURCE_CONFLICT (409 too: "a conflict with an existing resource", like
+#: ALREADY_EXISTS: the same request answers the same), which stays a refusal.
+_TRY_AGAIN_LATER_CODES = frozenset({"ABORTED", "CANCELLED", "TEMPORARILY_UNAVAILABLE",
+                                    "DEADLINE_EXCEEDED", "REQUEST_LIMIT_EXCEEDED",
+                                    "RESOURCE_EXHAUSTED"})
+#: MLflow's "no such thing" codes: RESOURCE_DOES_NOT_EXIST (the registry's own) and NOT_FOUND
+#: (404, its generic one). Not ENDPOINT_NOT_FOUND: that is the API itself missing.
+_NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 
 
 def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
@@ -574,15 +588,23 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     if isinstance(body, dict) and "error_code" in body:
         code = redact(str(body["error_code"]))
         message = redact(str(body.get("message", "")))
-        if status >= 500 or status in _TRY_AGAIN_LATER:
+        if status >= 500 or status in _TRY_AGAIN_LATER or code in _TRY_AGAIN_LATER_CODES:
             return RegistryUnavailable(f"MLflow answered HTTP {status} {code}: {message}",
                                        status_code=status, error_code=code)
-        if code == "RESOURCE_DOES_NOT_EXIST" or (
+        if code in _NOT_FOUND_CODES or (
                 unknown_parameter_is_not_found and code == "INVALID_PARAMETER_VALUE"):
             return RegistryNotFound(message, status_code=status, error_code=code)
         if status in (401, 403):
             return CredentialsRefused(f"{_refusal(status)} (HTTP {status}): {message}",
                                       status_code=status, error_code=code)
+        if code == "ENDPOINT_NOT_FOUND":
+            # The request's API is not there: an MLflow too old for it, or no MLflow tracking
+            # server at this URI (another service, a path prefix missing). No wait clears it.
+            return RegistryRequestError(
+                "MLflow has no such API endpoint: the tracking URI is not that of an MLflow "
+                "tracking server with the model registry API (another service, or an MLflow "
+                f"too old for the request): {message}",
+                status_code=status, error_code=code)
         return RegistryRequestError(message, status_code=status, error_code=code)
     # Not MLflow's error shape: its body is not quoted (the message lands in the resource's
     # status, which whoever wrote the spec's trackingUri reads: a URI pointed at another
