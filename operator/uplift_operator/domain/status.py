@@ -145,8 +145,8 @@ class Applied:
     model's last roll stopped counting as rolling (said once, as an event; ``ServingApplied``
     keeps saying it while a pod fails). ``rolling``: the graph's Deployments with a pod not
     available, as this pass read the graph (``render.seldon.unavailable_deployments``: not one
-    that only runs more pods than wanted, all available, e.g. a replicas-only decrease Seldon
-    never applies); ``settled``: nothing was applied and the graph serves as decided, every
+    that only runs more pods than wanted, all available, e.g. a Deployment scaled up by hand,
+    which Seldon leaves as it is); ``settled``: nothing was applied and the graph serves as decided, every
     version of its split ready, no pod unavailable; ``rolls``: the
     apply started a roll of the pods the graph keeps (a re-render, or a split change that
     renders them anew), which the roll timeout counts anew."""
@@ -253,8 +253,8 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
 
     A roll that timed out (``RollTimedOut``: new pods that never become ready, an image that
     does not pull, while Seldon's ``maxUnavailable`` 0 keeps the old ones serving) is said,
-    while a pod of the graph is not available (``rolling``: a replicas-only decrease Seldon
-    never applies leaves more pods than wanted, all serving, and says nothing), from the pass
+    while a pod of the graph is not available (``rolling``: a Deployment scaled up by hand,
+    which Seldon leaves so, runs more pods than wanted, all serving, and says nothing), from the pass
     that tells it until the graph serves with every pod available (``settled``) or an apply starts
     a new roll (``rolls``: a fixed ``spec.serving``, timed anew); an apply that starts none (a
     step, a canary's start over the stuck Deployment) leaves it. It counts as a spec that has

@@ -113,9 +113,10 @@ along with a pod spec change. ``createDeployments`` updates an existing Deployme
 then writes the whole Deployment spec, replicas included; the executor's ``ENGINE_PREDICTOR``
 (``createEngineContainer``) is the predictor with its ``replicas`` and ``traffic`` set to 0 on
 purpose, so that neither changes the pod spec. A pod template *annotation* would not do either:
-only ``Template.Spec`` is compared. So a predictor wanting other than 1 replica carries its count
-in ``REPLICAS_ENV`` too: a replicas change is a pod spec change, Seldon applies it, and the
-version's pods roll once (a re-render, throttled as any: ``services.rolls``). A graph short of
+only ``Template.Spec`` is compared. So every predictor carries its count in ``REPLICAS_ENV``
+too: a replicas change is a pod spec change, Seldon applies it, and the version's pods roll once
+(a re-render, throttled as any: ``services.rolls``). One replica included: a decrease to 1 an
+earlier operator rendered (Seldon never applied it) is applied by the upgrade's re-render. A graph short of
 the replicas its predictors want (``short_deployments``: Seldon not there yet, a Deployment
 scaled down by hand) is not ready, its versions still serving.
 
@@ -666,8 +667,9 @@ class SeldonV1Backend:
             env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})
         # Last, and only when set: a graph rendered before them (or with neither) keeps the
         # same pod spec, and rolls no pod.
-        if runtime.replicas != 1:  # so that Seldon applies a change of it (module docstring)
-            env.append({"name": REPLICAS_ENV, "value": str(runtime.replicas)})
+        # So that Seldon applies a change of it (module docstring); for one replica too, so
+        # that a decrease to 1 an earlier operator rendered (which Seldon never applied) is.
+        env.append({"name": REPLICAS_ENV, "value": str(runtime.replicas)})
         if runtime.decision_key_created is not None:
             env.append({"name": DECISION_KEY_CREATED_ENV,
                         "value": runtime.decision_key_created})

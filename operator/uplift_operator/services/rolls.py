@@ -241,7 +241,7 @@ class Rolls:
         numbers show nothing rolling and Seldon has said nothing since the last apply for
         ``SILENT_SETTLE`` (nothing of it rolled: Seldon writes only what changed). Rolled in
         both cases: a step applied mid-surge, about which Seldon says nothing, does not end the
-        surge. (A replicas-only decrease Seldon did not apply, leaving no more pods than a
+        surge. (A Deployment scaled up by hand, which Seldon leaves so, by no more pods than a
         surge, reads as one: held until the timeout, and ``found`` so after each restart.)"""
         with self._lock:
             roll = self._rolls.get(owner)

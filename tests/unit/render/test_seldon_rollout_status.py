@@ -161,7 +161,9 @@ def test_a_replicas_change_changes_the_pod_spec_seldon_compares() -> None:
     """Seldon compares only ``Spec.Template.Spec`` (and the executor's ``ENGINE_PREDICTOR``
     has the predictor's ``replicas`` at 0): the count is in the runtime container's
     environment too, so that a replicas-only edit reaches the Deployment. A predictor of one
-    replica renders as before (no pod of an existing graph rolls for it)."""
+    replica carries it too: a decrease to 1 an earlier operator rendered without it (which
+    Seldon never applied) is applied at the upgrade's re-render, which rolls every graph
+    anyway."""
     def pod(replicas: int) -> dict[str, Any]:
         spec: dict[str, Any] = graph(STABLE, replicas=replicas)["spec"]["predictors"][0][
             "componentSpecs"][0]["spec"]
@@ -170,9 +172,9 @@ def test_a_replicas_change_changes_the_pod_spec_seldon_compares() -> None:
     def env(replicas: int) -> dict[str, Any]:
         return {e["name"]: e.get("value") for e in pod(replicas)["containers"][0]["env"]}
 
-    assert pod(1) != pod(3) != pod(5)
+    assert pod(1) != pod(3) != pod(5) != pod(1)
+    assert env(1)[REPLICAS_ENV] == "1"
     assert env(3)[REPLICAS_ENV] == "3" and env(5)[REPLICAS_ENV] == "5"
-    assert REPLICAS_ENV not in env(1)
     assert BACKEND.runtime_settings(graph(STABLE, replicas=3), RuntimeSettings(
         image="x", registered_model="x", tracking_uri="x")).replicas == 3  # type: ignore[union-attr]
 
