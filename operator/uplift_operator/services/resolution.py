@@ -317,6 +317,7 @@ class Resolver:
         those it was told of before: their facts and contracts are kept for as long as some
         follower follows them, whatever the bounded rest holds (``_Kept``)."""
         now_followed = frozenset(keys)
+        cleared: set[VersionKey] = set()
         with self._lock:
             before = self._followed.get(follower, frozenset())
             if now_followed == before:
@@ -337,6 +338,13 @@ class Resolver:
                     # number now is the version.
                     del self._replaced[key]
                     self._versions[key] = found
+                    cleared.add(key)
+            # The aliases on such a version answered InvalidModel to every follower (a new
+            # UpliftModel too); their answer is the new version now, and no read tells it.
+            told = [alias for alias, entry in list(self._aliases.items())
+                    if (alias[0], alias[1], entry.facts.version) in cleared] if cleared else []
+        for alias in told:
+            self._tell(alias)
 
     def unfollow_versions(self, follower: Hashable) -> None:
         """``follower`` is gone (deleted): the versions only it followed join the bounded rest."""
@@ -426,14 +434,18 @@ class Resolver:
         served, whose pods keep the model they loaded, and ``_replaced`` says what was found
         until no resource follows the version. Before, the new version took the number's
         place as the same one: the contract kept the old one's signature and treatments, and
-        the gates read the new run's evidence for the pods of the old."""
-        held = self._versions.get(key)
-        if (held is not None and held.ready and held.run_id != facts.run_id
-                and self._versions.pinned(key)):
-            self._replaced[key] = facts
-            return
-        self._replaced.pop(key, None)
-        self._versions[key] = facts
+        the gates read the new run's evidence for the pods of the old. Under the resolver's
+        lock, as ``follow_versions``: a follower leaving the version between the check and
+        the write left ``_replaced`` set with no follower (InvalidModel until the next read),
+        or the new version's facts in place of one a follower just pinned."""
+        with self._lock:
+            held = self._versions.get(key)
+            if (held is not None and held.ready and held.run_id != facts.run_id
+                    and self._versions.pinned(key)):
+                self._replaced[key] = facts
+                return
+            self._replaced.pop(key, None)
+            self._versions[key] = facts
 
     def refresh(self, key: AliasKey, interval: dt.timedelta, now: dt.datetime,
                 ahead: dt.timedelta = dt.timedelta(0)) -> bool:
@@ -640,8 +652,28 @@ class Resolver:
             return _standing(ref, held, failed, error)
         self._not_asked.pop(key, None)
         failed_before = key in failures
-        if resolution.reason in ("RegistryUnavailable", "ModelNotFound", cond.CREDENTIALS_REFUSED,
-                                 cond.INVALID_MODEL):
+        # A read sent that failed (a 5xx, a timeout, a refused connection) says nothing of the
+        # alias or version either: the problem known of it stands, as for a read not sent
+        # (``_known``); a standing VersionFailed or InvalidModel flipped to RegistryUnavailable
+        # and back, restarting its Degraded grace (``domain.stuck``), and told the followers.
+        known = None
+        if resolution.reason == "RegistryUnavailable":
+            held = cached.facts if cached else None
+            if ref.alias is None:
+                held = self._versions.get((key[0], ref.registered_model, ref.version or ""))
+            known = _known(ref, held, failed)
+            if known is not None and known.reason == cond.CREDENTIALS_REFUSED:
+                known = None  # an outage after a refusal of the credentials says so, as before
+        if known is not None:
+            # Re-stamped: the passes queued behind this read take it (FAILURE_REUSE), and the
+            # next refresh waits as after a failed read (``next_refresh``); no follower told.
+            ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
+            if failed_before:
+                failures[key] = (ended, known, ref.version)
+            elif ref.alias is not None:
+                self._not_asked[key] = ended
+        elif resolution.reason in ("RegistryUnavailable", "ModelNotFound",
+                                   cond.CREDENTIALS_REFUSED, cond.INVALID_MODEL):
             # Stamped when the read ended, not when its pass began: a read that timed out
             # after FAILURE_REUSE would otherwise be too old to answer the passes that queued
             # behind it, and each of them would wait out a timeout of its own in turn (a
@@ -652,7 +684,7 @@ class Resolver:
             failures.pop(key, None)
         if ref.alias is not None and failed_before != (key in failures):
             self._tell(key)  # its read started or stopped failing: the followers' condition
-        return resolution
+        return resolution if known is None else known
 
     def _tell(self, key: AliasKey) -> None:
         for tell in self.moved:
@@ -692,9 +724,10 @@ class Resolver:
         return Resolution(facts)
 
     def facts(self, scope: Scope, model: str, version: str, registry: Registry) -> VersionFacts:
-        """Facts of a pinned version (cached once READY: a READY version never changes)."""
+        """Facts of a pinned version (cached once READY or FAILED_REGISTRATION: MLflow changes
+        neither; a failed one re-read through an outage read RegistryUnavailable)."""
         known = self._versions.get((scope, model, version))
-        if known is not None and known.ready:
+        if known is not None and (known.ready or known.status == FAILED_REGISTRATION):
             return known
         raw = registry.resolve(model, version=version)
         facts = _facts(raw)
@@ -776,6 +809,8 @@ def _identity(client: object, scope: Scope) -> Hashable:
 #: The MLflow version status of a registration under way (its files may still be uploading):
 #: the only one that turns READY by itself.
 PENDING_REGISTRATION = "PENDING_REGISTRATION"
+#: The MLflow version status of a registration that failed: final, as READY is.
+FAILED_REGISTRATION = "FAILED_REGISTRATION"
 
 
 def _pinned_key(scope: Scope, ref: ModelReference) -> AliasKey:
@@ -800,11 +835,25 @@ def _standing(ref: ModelReference, held: VersionFacts | None,
     pinned version's failure is kept per version (``_pinned_key``): another version of the
     model read well does not clear it, and a spec since pinned to another version is not "not
     found" by it."""
+    known = _known(ref, held, failed)
+    if known is not None:
+        return known
     if failed is not None and failed[2] == ref.version:
+        return failed[1]
+    return Resolution(held, "RegistryUnavailable", str(error))
+
+
+def _known(ref: ModelReference, held: VersionFacts | None,
+           failed: tuple[dt.datetime, Resolution, str | None] | None) -> Resolution | None:
+    """The problem known of an alias or pinned version, none if it stood RegistryUnavailable:
+    its last failed read's answer (a failure of MLflow's reachability aside), else that of the
+    version ``held`` when not READY (VersionNotReady, VersionFailed)."""
+    if (failed is not None and failed[2] == ref.version
+            and failed[1].reason != "RegistryUnavailable"):
         return failed[1]
     if held is not None and not held.ready:
         return _not_ready(held, ref.registered_model)
-    return Resolution(held, "RegistryUnavailable", str(error))
+    return None
 
 
 def _refused(ref: ModelReference, error: errors.RegistryRequestError) -> str:
@@ -828,8 +877,10 @@ def _recreated(model: str, held: VersionFacts, found: VersionFacts) -> str:
             "deleted and re-created (its versions numbered from 1 again). Nothing is rolled out "
             "to it; the serving pods keep the model they loaded, until they restart (then "
             f"they load the new version {held.version}, with no canary and no gate). A "
-            "registered model is not switched in place: to serve the new one, create an "
-            "UpliftModel under a new name, then delete this one")
+            "version number taken over is not served, by this UpliftModel or another: to "
+            "serve the new model, point the alias (or the spec's version) at a version "
+            "registered after the re-creation (register the model again for a new number); "
+            "it ramps as a canary against the stable served now")
 
 
 def _of_the_alias(failure: Resolution) -> bool:
