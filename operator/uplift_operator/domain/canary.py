@@ -110,6 +110,10 @@ class Observed(steps.ObservedBase):
     serving_failure: str | None = None
     split_refused: str | None = None
     recorded: RecordedRoles | None = None
+    #: the serving graph's workloads short of their replicas while every version serves
+    #: (``<name>: N of M replicas available``; ``render.serving.ServingState.short``), what
+    #: ``_CanaryPass.graph_not_ready`` names; empty: none, or not known
+    graph_short: tuple[str, ...] = ()
 
 
 #: The ``uplift.dev/role`` values the operator writes (``services.upliftmodel._write_backs``)
@@ -561,7 +565,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         the serving graph is not Ready (``canary_ready`` False): the rest of the graph, not the
         canary, keeps it from serving its share, so the step holds and nothing is counted
         against the canary (``canary_down``: it is rolled back only once its own predictor
-        stops serving)."""
+        stops serving). A graph short of its replicas (``Observed.graph_short``) is named, its
+        Deployments and their counts."""
+        if self.seen.graph_short:
+            return (f"the serving graph is not ready yet; canary {self.status.canary_version}'s "
+                    "own predictor serves: waiting for the replicas wanted ("
+                    + "; ".join(self.seen.graph_short) + ")")
         return (f"the serving graph is not ready yet; canary {self.status.canary_version}'s "
                 "own predictor serves: waiting for the rest of it (e.g. the stable's or the "
                 "executor's pods)")

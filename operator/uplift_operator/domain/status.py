@@ -21,8 +21,8 @@ from pydantic import BaseModel, ValidationError
 from uplift_operator.api.v1alpha1.common import Condition, Phase, StatusBase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved", "Unreadable",
-           "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
+__all__ = ["FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved",
+           "Unreadable", "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
            "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
            "status_patch", "status_readable", "validation_outcome", "write_back_unconfirmed",
            "written_back"]
@@ -160,6 +160,13 @@ class Applied:
     rolling: tuple[str, ...] = ()
     settled: bool = False
     rolls: bool = False
+    #: the graph serves, every pod counted available, but Deployments of it run fewer than
+    #: wanted (``render.serving.ServingState.short``: ``<name>: N of M replicas available``)
+    short: tuple[str, ...] = ()
+
+
+#: What ``serving_applied`` says of a graph short of its replicas (``Applied.short``).
+FEWER_REPLICAS = "with fewer replicas than wanted"
 
 
 #: How the write-back names a write MLflow refused for good (``services.writeback``).
@@ -318,6 +325,11 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         message = f"{applied.what} serves {applied.split}"
     elif refused:  # as decided, nothing to apply; not every version serving yet
         message = f"{applied.what} is as decided ({applied.split}); not all of it serves yet"
+    elif applied.short:  # applied, serving, and short of its replicas: said, not degraded
+        message = (f"{applied.what} serves {applied.split} {FEWER_REPLICAS}: "
+                   f"{'; '.join(applied.short)}")
+    elif before is not None and FEWER_REPLICAS in before.message:  # no longer short
+        message = f"{applied.what} serves {applied.split}"
     else:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",

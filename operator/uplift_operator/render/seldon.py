@@ -551,7 +551,7 @@ class SeldonV1Backend:
             if short := short_deployments(child):
                 # Every version serves (none is down), with less capacity than the spec asks.
                 return ServingState(
-                    ready=False, weights=weights, serving_versions=serving,
+                    ready=False, weights=weights, serving_versions=serving, short=short,
                     message=("SeldonDeployment Available with fewer replicas than wanted: "
                              + "; ".join(short)))
             return ServingState(ready=True, message="SeldonDeployment Available",

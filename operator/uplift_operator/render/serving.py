@@ -65,6 +65,11 @@ class ServingState:
     #: those of ``rolling`` with a pod not available: a roll that fails (an image that does not
     #: pull), not one that only runs more pods than wanted, all available
     unavailable: tuple[str, ...] = ()
+    #: the graph is not ready only because workloads of it run fewer available pods than
+    #: wanted, every version serving and every pod counted available (the backend's own word
+    #: for the graph is that it serves), each as ``<name>: N of M replicas available``:
+    #: capacity short of the spec, not an outage, and the pods hold what they started with
+    short: tuple[str, ...] = ()
 
 
 class ServingBackend(Protocol):

@@ -299,7 +299,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
-        serving_failure=failure, name=name, namespace=namespace), now)
+        serving_failure=failure, graph_short=_graph_short(child, current, deps), name=name,
+        namespace=namespace), now)
     recreated: list[Event] = []  # a decision key created anew under the graph (a Warning)
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
@@ -1381,6 +1382,16 @@ def _serving_failure(child: dict[str, Any] | None, current: UpliftModelStatus,
     return f"{where}: {state.message}"
 
 
+def _graph_short(child: dict[str, Any] | None, current: UpliftModelStatus,
+                 deps: Dependencies) -> tuple[str, ...]:
+    """The graph's workloads short of their replicas while it serves
+    (``ServingState.short``), for the ramp to name while it waits (``graph_not_ready``)."""
+    split = _split_of(current)
+    if child is None or split is None:
+        return ()
+    return deps.backend.observe(child, split).short
+
+
 def _describe_weights(split: TrafficSplit) -> dict[str, int]:
     weights = {split.stable_version: 100 - split.canary_weight}
     if split.canary_version is not None:
@@ -1476,9 +1487,10 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's
     # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
     deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
+    short = observed.short if observed is not None else ()
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now),
-                                   rolling=failing)
+                                   rolling=failing, short=short)
     if runtime is None:
         runtime = _runtime(spec, deps, owner.namespace, owner.name, report_token, credential_env)
     runtime = replace(runtime, decision_key_created=_decision_key_created(owner, child, deps))
@@ -1494,8 +1506,12 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     unchanged = same_rendering and _contains(_labels(child or {}), _labels(manifest))
     unreported = child is not None and not (child.get("status") or {}).get("state")
     serving = set(_describe_weights(traffic)) <= ready
+    # A graph short of its replicas only (Seldon says it serves, every pod counted available)
+    # has its pods holding the key as a serving one does: not made sure of every 30 s.
+    holds_key = serving or bool(short)
     missing_key = _ensure_decision_key(owner, deps, now, settled=unchanged and (
-        unreported or serving), serves=unchanged and serving, graph=child is not None, told=told)
+        unreported or holds_key), serves=unchanged and holds_key, graph=child is not None,
+        told=told)
     if missing_key is not None:
         return replace(applied, error=missing_key)
     anew = deps.decision_keys_recreated.get((owner.namespace, owner.name, owner.uid))
