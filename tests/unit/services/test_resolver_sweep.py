@@ -19,6 +19,7 @@ from uplift_operator.domain.alias_sweep import (
     SWEEP_RETRY_AFTER,
     SWEEP_VOUCH_LIMIT,
     AliasListing,
+    Round,
     Sweep,
 )
 from uplift_operator.services.ports import ListsAliases
@@ -120,7 +121,7 @@ def test_a_deleted_alias_or_model_is_handed_back_and_its_read_reports_not_found(
     assert told == [alias_gone, model_gone]  # started failing: their followers' condition
 
 
-def test_a_failing_or_not_ready_alias_is_handed_back_so_its_read_can_report_the_change() -> None:
+def test_a_not_ready_alias_is_handed_back_and_one_failing_in_an_outage_is_answered() -> None:
     registry, resolver = ListingRegistry(), Resolver()
     due = _followed(registry, resolver, 9)
     told = _told(resolver)
@@ -136,10 +137,18 @@ def test_a_failing_or_not_ready_alias_is_handed_back_so_its_read_can_report_the_
     registry.down = False
     assert told == [failing]
     all_due = (*due, ((SCOPE, name, "champion"), EVERY))
+    # MLflow found unreachable: the poller probes it with its most overdue alias alone.
+    assert resolver.plan(all_due, T0 + 2 * EVERY) == Round((), all_due[:1])
+    # A follower's pass finds it answering again: the registry is swept as usual.
+    other = ModelReference.model_validate({"registeredModel": due[1][0][1], "alias": "champion",
+                                           "aliasRefreshInterval": "30s"})
+    assert resolver.resolve(SCOPE, other, registry, T0 + 2 * EVERY).ok
     back = resolver.sweep(Sweep(SCOPE, all_due, budget=9), T0 + 2 * EVERY)
-    assert [key for key, _ in back] == [failing, (SCOPE, name, "champion")]
-    assert resolver.refresh(failing, EVERY, T0 + 2 * EVERY)
-    assert told == [failing, failing]  # its own read tells the recovery
+    # The sweep vouches for the alias its read failed in the outage, and tells the recovery
+    # (else, after an outage, every alias a pass read meanwhile was read by itself).
+    assert [key for key, _ in back] == [(SCOPE, name, "champion")]
+    assert told == [failing, failing]
+    assert resolver.next_refresh(failing, EVERY) == T0 + 3 * EVERY
 
 
 def test_a_failing_sweep_hands_every_alias_back_and_is_not_planned_for_a_while() -> None:
@@ -148,8 +157,11 @@ def test_a_failing_sweep_hands_every_alias_back_and_is_not_planned_for_a_while()
     told = _told(resolver)
     assert [s.registry for s in resolver.plan(due, LATER).sweeps] == [SCOPE]
     back = resolver.sweep(Sweep(SCOPE, tuple(due), budget=9), LATER)
-    assert back == due and told == []  # nothing said of any alias: their reads will
+    # MLflow may be down (a 503): one alias is read to find out; nothing said of any alias.
+    assert back == due[:1] and told == []
     assert resolver.next_refresh(due[0][0], EVERY) == LATER  # still due
+    assert resolver.plan(due, LATER) == Round((), ())  # the others wait for the probe
+    assert resolver.refresh(*due[0], LATER)  # it answers: the search alone failed
     plan = resolver.plan(due, LATER + SWEEP_RETRY_AFTER / 2)
     assert plan.sweeps == () and list(plan.reads) == due
     assert len(resolver.plan(due, LATER + SWEEP_RETRY_AFTER).sweeps) == 1
@@ -330,12 +342,13 @@ def test_a_sweep_answers_aliases_due_soon_and_hands_back_those_that_moved() -> N
     assert told == [moved]
     for key, interval in (*first, *second):
         assert resolver.next_refresh(key, interval) == LATER + EVERY  # one group now
-    # A failed sweep hands back only its due aliases: the early ones are read when due.
+    # A sweep failed unreachable hands back its most overdue due alias alone, to probe
+    # MLflow: never an early one.
     registry, resolver = ListingRegistry(listing_fails=True), Resolver()
     first = _followed(registry, resolver, 8, T0)
     second = _followed(registry, resolver, 8, T0 + dt.timedelta(seconds=10), prefix="late")
     [sweep] = resolver.plan(first, LATER, early=second, readers=4).sweeps
-    assert resolver.sweep(sweep, LATER) == first
+    assert resolver.sweep(sweep, LATER) == first[:1]
 
 
 def test_scopes_with_the_same_credentials_share_one_sweep_and_one_record() -> None:
