@@ -7,7 +7,10 @@ registry's registered models (1,000 a page), listed one after the other on one r
 many aliases it answers; an alias whose version it shows unchanged needs nothing more, and one
 it cannot vouch for (moved, gone, failing, its model re-created) is then read by itself, as
 without a sweep. A registry is swept when that is no slower than the reads it replaces and asks
-fewer requests: pages × readers ≤ the aliases it can answer, and pages below them; a sweep
+fewer requests: pages × readers ≤ the aliases it can answer, and pages below them, and its
+last sweep's wall time (``SweepRecord.took``) no longer than their reads would take on the
+readers (the caller's measured read time × aliases / readers: search pages can be much
+slower than alias reads); a sweep
 never lists more pages than that allows (its ``budget``), nor ``MAX_SWEEP_PAGES``. 2,000
 aliases on a registry of 2,500 models cost 3 requests a round instead of 2,000; a registry of
 100,000 models followed by 30 aliases keeps its 30 reads.
@@ -47,7 +50,8 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-__all__ = ["FIRST_SWEEP_AT", "MAX_SWEEP_PAGES", "SWEEP_AHEAD", "SWEEP_RECORD_KEPT",
+__all__ = ["FIRST_SWEEP_AT", "MAX_SWEEP_PAGES", "SWEEP_AHEAD", "SWEEP_ALWAYS_FAST",
+           "SWEEP_RECORD_KEPT",
            "SWEEP_RETRY_AFTER", "SWEEP_VOUCH_LIMIT", "AliasListing", "Round", "Sweep",
            "SweepRecord", "own_read_due", "phase_of", "plan_round", "recorded"]
 
@@ -60,6 +64,9 @@ MAX_SWEEP_PAGES = 50
 SWEEP_AHEAD = 0.5
 #: How long what a sweep found out about a registry's size is believed.
 SWEEP_RECORD_KEPT = dt.timedelta(hours=1)
+#: A sweep that took no longer than this is never too slow (the poller looks once a second):
+#: only a longer one is compared with the reads it replaces.
+SWEEP_ALWAYS_FAST = dt.timedelta(seconds=1)
 #: After a sweep failed, its registry's aliases are read one by one for this long.
 SWEEP_RETRY_AFTER = dt.timedelta(minutes=5)
 #: The longest sweeps vouch for an alias without a read of its own. A sweep sees version
@@ -91,12 +98,14 @@ class AliasListing:
 @dataclass(frozen=True)
 class SweepRecord:
     """What the last sweep of a registry found out, ``at`` when: the requests a sweep of it
-    takes (``pages``; at least that many when the sweep stopped at its budget), or that it
+    takes (``pages``; at least that many when the sweep stopped at its budget), how long it
+    took (``took``, wall time: its pages are listed one after the other), or that it
     failed."""
 
     at: dt.datetime
     pages: int = 0
     failed: bool = False
+    took: dt.timedelta = dt.timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,12 @@ class Round(Generic[R, A]):
     reads: tuple[A, ...]
 
 
-def recorded(pages: int, complete: bool, at: dt.datetime) -> SweepRecord:
-    """The record of a sweep that took ``pages`` requests: when it stopped at its budget with
-    more to list (not ``complete``), the registry takes at least one request more."""
-    return SweepRecord(at, pages if complete else pages + 1)
+def recorded(pages: int, complete: bool, at: dt.datetime,
+             took: dt.timedelta = dt.timedelta(0)) -> SweepRecord:
+    """The record of a sweep that took ``pages`` requests and ``took`` long: when it stopped
+    at its budget with more to list (not ``complete``), the registry takes at least one
+    request more."""
+    return SweepRecord(at, pages if complete else pages + 1, took=took)
 
 
 def phase_of(name: str) -> float:
@@ -148,7 +159,8 @@ def own_read_due(read_at: dt.datetime, phase: float,
 def plan_round(due: Sequence[tuple[R | None, A]], records: Mapping[R, SweepRecord],
                at: dt.datetime, *, early: Sequence[tuple[R, A]] = (), readers: int = 1,
                first_sweep_at: int = FIRST_SWEEP_AT,
-               max_pages: int = MAX_SWEEP_PAGES) -> Round[R, A]:
+               max_pages: int = MAX_SWEEP_PAGES,
+               read_takes: Mapping[R, dt.timedelta] | None = None) -> Round[R, A]:
     """How to read the ``due`` aliases at ``at``: each comes with its registry, or None when it
     is to be read by itself whatever its registry's (its client cannot sweep, or a sweep could
     not answer it). ``early``: aliases a sweep could answer that are due soon (never read
@@ -156,7 +168,10 @@ def plan_round(due: Sequence[tuple[R | None, A]], records: Mapping[R, SweepRecor
     number at least ``readers`` × its last known page count and more than that count (with
     none known, at least ``first_sweep_at``), in at most that number / ``readers`` pages
     (and fewer than that number), never over ``max_pages``; every other due alias is read by
-    itself."""
+    itself. ``read_takes``: how long one alias read of a registry takes (as last measured):
+    a registry whose last sweep took longer than its answerable aliases' reads on ``readers``
+    would (slow search pages) is not swept while that record is believed: its aliases,
+    in flight for the whole sweep, would be told a move only once its last page came."""
     grouped: dict[R, list[A]] = {}
     for registry, alias in due:
         if registry is not None:
@@ -169,8 +184,13 @@ def plan_round(due: Sequence[tuple[R | None, A]], records: Mapping[R, SweepRecor
     for registry, aliases in grouped.items():
         answerable = [*aliases, *coming.get(registry, ())]
         budget = min(len(answerable) // max(readers, 1), len(answerable) - 1, max_pages)
-        if _sweep_pays(len(answerable), budget, _current(records.get(registry), at),
-                       first_sweep_at):
+        record = _current(records.get(registry), at)
+        read_takes_ = (read_takes or {}).get(registry)
+        if (record is not None and read_takes_ is not None
+                and record.took > max(SWEEP_ALWAYS_FAST,
+                                      read_takes_ * len(answerable) / max(readers, 1))):
+            continue  # slower than the reads it replaces
+        if _sweep_pays(len(answerable), budget, record, first_sweep_at):
             sweeps.append(Sweep(registry, tuple(answerable), budget))
     swept = {sweep.registry for sweep in sweeps}
     reads = tuple(alias for registry, alias in due if registry is None or registry not in swept)

@@ -8,7 +8,8 @@ looks every ``POLL_TICK_SECONDS`` for those due (``Resolver.next_refresh``) and 
 (``Resolver.plan``, by ``domain.alias_sweep``): the due aliases of one registry identity (its
 tracking URI and credentials) go to one sweep of its registered models (``Resolver.sweep``: a
 request per 1,000 models, one after the other on one reader) when that is no slower than
-reading each on ``ALIAS_READERS`` readers (pages × readers ≤ the aliases it can answer), and
+reading each on ``ALIAS_READERS`` readers (pages × readers ≤ the aliases it can answer, and
+its last sweep no slower than their reads: ``SweepRecord.took``), and
 the sweep also answers that registry's aliases due within the next half of their interval
 (``early``), so that aliases first read at different moments come to share one sweep after a
 round; every other alias is re-read by itself (``Resolver.refresh``, with the client a

@@ -313,6 +313,9 @@ class Resolver:
     # (``RegistryUnavailable``): the poller probes it with one alias read per refresh interval
     # and reads nothing else of it (``plan``) until a read is answered (``_Down``).
     _down: dict[Hashable, _Down] = field(default_factory=dict)
+    # Per registry identity, how long an alias read of it takes (a moving average): a sweep
+    # slower than the reads it replaces is not planned (``domain.alias_sweep.plan_round``).
+    _read_takes: dict[Hashable, dt.timedelta] = field(default_factory=dict)
 
     def forget_client(self, key: AliasKey) -> None:
         """A pass of a resource following ``key`` could not build a client (its credentials
@@ -517,6 +520,7 @@ class Resolver:
         with self._lock:
             clients = {key: self._clients.get(key) for key, _ in [*due, *early]}
             records = dict(self._sweeps)
+            read_takes = dict(self._read_takes)
             if self._down:
                 due, early = self._probes(due, early, clients, at), [
                     (key, interval) for key, interval in early
@@ -539,7 +543,8 @@ class Resolver:
             identity = registry(key)
             if identity is not None:
                 coming.append((identity, (key, interval)))
-        planned = plan_round(sweepable, records, at, early=coming, readers=readers)
+        planned = plan_round(sweepable, records, at, early=coming, readers=readers,
+                             read_takes=read_takes)
         handed_back_early = tuple((key, interval) for key, interval in early if key in read_alone)
         return Round(planned.sweeps, planned.reads + handed_back_early)
 
@@ -605,6 +610,7 @@ class Resolver:
         with self._lock:
             if _identity(client, aliases[0][0][0]) in self._down:
                 return []  # planned before MLflow was found unreachable: they wait (``plan``)
+        began = time.monotonic()
         try:
             listing = client.registered_aliases(max_pages=sweep.budget)
         except Exception as error:
@@ -620,13 +626,16 @@ class Resolver:
                     _identity(client, aliases[0][0][0]), _Down(now))
                 down.probe = due[0][0] if due else None
             return due[:1]
+        took = dt.timedelta(seconds=time.monotonic() - began)
         with self._lock:
-            self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now)
+            self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now, took)
             self._down.pop(_identity(client, aliases[0][0][0]), None)  # it answered
         if not listing.complete:
             return due
+        # Its answers are as of when the listing ended, as a read's are when MLflow answered.
         back = [(key, interval) for key, interval in aliases
-                if self._needs_read(key, interval, listing, now)]
+                if self._needs_read(key, interval, listing, now,
+                                    now + dt.timedelta(seconds=int(took.total_seconds())))]
         with self._lock:
             for key, _ in back:
                 cached = self._aliases.get(key)
@@ -635,7 +644,7 @@ class Resolver:
         return back
 
     def _needs_read(self, key: AliasKey, interval: dt.timedelta, listing: AliasListing,
-                    now: dt.datetime) -> bool:
+                    now: dt.datetime, ended: dt.datetime | None = None) -> bool:
         """Whether the alias ``key`` needs a read of its own after ``listing``; if not, it is
         refreshed. It does unless the listing shows it on the version held and its registered
         model was created before that version (both MLflow's own timestamps, so no clock of
@@ -666,7 +675,7 @@ class Resolver:
                     or created is None or cached.created is None
                     or created >= cached.created):
                 return True
-            self._aliases[key] = replace(cached, fetched_at=now)
+            self._aliases[key] = replace(cached, fetched_at=ended or now)
             self._not_asked.pop(key, None)
             if self._failed.pop(key, None) is not None:
                 self._tell(key)  # its reads failed in an outage: the followers' condition
@@ -759,8 +768,14 @@ class Resolver:
             failures[key] = (ended, resolution, ref.version)
         else:
             failures.pop(key, None)
-        self._reached(_identity(registry, key[0]), resolution.reason != "RegistryUnavailable",
-                      now + dt.timedelta(seconds=int(time.monotonic() - began)))
+        took = dt.timedelta(seconds=time.monotonic() - began)
+        identity = _identity(registry, key[0])
+        self._reached(identity, resolution.reason != "RegistryUnavailable",
+                      now + dt.timedelta(seconds=int(took.total_seconds())))
+        if ref.alias is not None:
+            with self._lock:
+                last = self._read_takes.get(identity)
+                self._read_takes[identity] = took if last is None else (last * 3 + took) / 4
         if ref.alias is not None and failed_before != (key in failures):
             self._tell(key)  # its read started or stopped failing: the followers' condition
         return resolution if known is None else known

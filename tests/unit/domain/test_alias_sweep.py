@@ -159,3 +159,21 @@ def test_own_reads_of_aliases_first_read_in_one_burst_come_due_spread_out() -> N
         most.append(_most_in_a_minute(reads))
     assert most[0] <= 2 * 5_000 / 15  # ~333 a minute on average over the quarter hour
     assert most[3] < most[0] / 2  # four hours on, spread over about an hour
+
+
+def test_a_registry_whose_last_sweep_took_longer_than_its_reads_is_not_swept() -> None:
+    import datetime as _dt
+
+    from uplift_operator.domain.alias_sweep import SweepRecord, plan_round
+
+    at = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+    due = [("r", f"a{index}") for index in range(100)]
+    read = {"r": _dt.timedelta(milliseconds=100)}  # 100 reads on 4 readers: 2.5 s
+    slow = {"r": SweepRecord(at, pages=2, took=_dt.timedelta(seconds=3))}
+    fast = {"r": SweepRecord(at, pages=2, took=_dt.timedelta(seconds=2))}
+    assert plan_round(due, slow, at, readers=4, read_takes=read).sweeps == ()
+    assert len(plan_round(due, fast, at, readers=4, read_takes=read).sweeps) == 1
+    # Under a second a sweep is never too slow, however fast the reads.
+    quick = {"r": _dt.timedelta(milliseconds=1)}
+    under = {"r": SweepRecord(at, pages=2, took=_dt.timedelta(milliseconds=900))}
+    assert len(plan_round(due, under, at, readers=4, read_takes=quick).sweeps) == 1
