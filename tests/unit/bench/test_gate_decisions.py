@@ -4,16 +4,13 @@ entry points and its report is well formed. It checks shapes and invariants, nev
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.support.bench_scripts import load_bench_script
 
-SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "gate_decisions.py"
 # qini needs its population grid (seconds of sorting), so it is checked by its cross-check alone.
 ONLINE_GATES = ["errorRate", "onlineEffect", "latency", "drift", "upliftSanity", "deliveryRate",
                 "incrementalConversions", "roi", "budget"]
@@ -21,13 +18,7 @@ ONLINE_GATES = ["errorRate", "onlineEffect", "latency", "drift", "upliftSanity",
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gate_decisions", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("gate_decisions", "gate_decisions")
 
 
 def test_wilson_interval_matches_the_textbook_values(bench: ModuleType) -> None:

@@ -4,27 +4,17 @@ qini pilots and population grid, computed in the workers, are the ones computed 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "gate_decisions.py"
+from tests.support.bench_scripts import load_bench_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gate_decisions_qini_rows", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("gate_decisions", "gate_decisions_qini_rows")
 
 
 def _chunked(y: Any, t: Any, score: Any, weights: Any, chunk: int = 8) -> Any:

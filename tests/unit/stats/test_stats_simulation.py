@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "stats_simulation.py"
+from tests.support.bench_scripts import load_bench_script
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stats_simulation", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_bench_script("stats_simulation", "stats_simulation")
 
 
 def test_sequential_gates_keep_alpha_and_match_scalar_functions() -> None:
