@@ -611,6 +611,9 @@ def params_of(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
         str(cfg.n_bootstrap), "drift_bins": str(cfg.n_bins),
         "max_categories": str(cfg.max_categories), "n_train": str(len(prep.train)),
         "n_test": str(len(prep.test)),
+        # What the run refused as post-treatment, so a reviewer of the run sees the check
+        # that guarded its features (empty: no such check applied).
+        "post_treatment_cols": ",".join(cfg.post_treatment_cols()),
     }
 
 

@@ -67,6 +67,10 @@ def test_train_cli_logs_contract_and_registers(hillstrom_csv: Path, tmp_path: Pa
         assert m[f"qini_lower.{key}"] <= m[f"qini.{key}"] <= m[f"qini_upper.{key}"]
     assert run.data.params["learner"] == "t"
     assert run.data.params["base.max_iter"] == "40"
+    # The Hillstrom default post-treatment refusal list is recorded with the run.
+    assert run.data.params["post_treatment_cols"] == ",".join(
+        TrainConfig(data=hillstrom_csv).post_treatment_cols())
+    assert run.data.params["post_treatment_cols"]
     assert json.loads(run.data.tags["uplift.treatments"]) == {
         "mens_e_mail": "Mens E-Mail", "womens_e_mail": "Womens E-Mail"}
     # Hillstrom's default features are pre-treatment and randomised: none flagged.
