@@ -1228,8 +1228,9 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
 
 def test_the_oncall_board_shows_held_back_specs_and_the_pass_queue_wait(tmp_path: Path) -> None:
     """The on-call "Spec held back" panel lists each resource whose spec is held back once, with
-    its reason, whichever replica exports it; "Pass queue wait p95" reads the operator's job
-    alone (a second scrape of the same pods would pool another set of buckets), per kind."""
+    its reason, whichever replica exports it, and none another operator (a second shard)
+    exports under its own job; "Pass queue wait p95" reads the operator's job alone (a second
+    scrape of the same pods would pool another set of buckets), per kind."""
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
     job = 'job="uplift-operator-metrics"'
@@ -1239,6 +1240,10 @@ def test_the_oncall_board_shows_held_back_specs_and_the_pass_queue_wait(tmp_path
              for instance in ("a", "b")
              for kind, name, reason in (("UpliftModel", "m", "ApplyFailed"),
                                         ("Campaign", "c", "TreatmentNotServed"))]
+    # Another shard's operator, scraped into the same Prometheus under its job.
+    stuck.append({"series": 'uplift_operator_spec_stuck{job="shard-b-metrics", instance="c", '
+                            'kind="Campaign", namespace="team-c", name="theirs", '
+                            'reason="ApplyFailed"}', "values": "1x20"})
     # 10 passes a minute waited between 1 and 10 s (p95 9.55 s); another job's scrape of the
     # same pods, with its waits under 0.1 s, would make it 9.1 s.
     buckets = [{"series": f'uplift_operator_pass_queue_seconds_bucket{{job="{scrape}", '
@@ -1248,7 +1253,8 @@ def test_the_oncall_board_shows_held_back_specs_and_the_pass_queue_wait(tmp_path
                    "uplift-operator-metrics", {"0.1": 0, "1.0": 0, "10.0": 10, "+Inf": 10}),
                    ("kubernetes-pods", {"0.1": 10, "1.0": 10, "10.0": 10, "+Inf": 10}))
                for le, per_minute in counts.items()]
-    [held] = [e for b, t, e, _ in dashboard_targets()
+    [held] = [e.replace("$operator_job", "uplift-operator-metrics")
+              for b, t, e, _ in dashboard_targets()
               if b == "oncall.json" and t.startswith("Spec held back")]
     [queued] = [e.replace("$operator_job", "uplift-operator-metrics")
                 for b, t, e, _ in dashboard_targets()
@@ -1302,9 +1308,14 @@ def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path
             "-dashboard-debug")]
         [text] = board["data"].values()
         assert "__UPLIFT_DRIFT_GATE_PATTERN__" not in text
-        [panel] = [p for p in json.loads(text)["panels"] if p["title"].startswith("Feature drift")]
+        rendered = json.loads(text)
+        [panel] = [p for p in rendered["panels"] if p["title"].startswith("Feature drift")]
+        # Grafana puts the hidden constant into the query.
+        job = {v["name"]: v for v in rendered["templating"]["list"]}["operator_job"]["query"]
+        assert job == "uplift-operator-metrics"
+        shown = panel["targets"][0]["expr"].replace("$operator_job", job)
         matchers = []
-        for expr in (drift, panel["targets"][0]["expr"]):
+        for expr in (drift, shown):
             matchers.append(sorted((m.name, str(m.op), m.value)
                                    for selector in selectors(promql_parser.parse(expr))
                                    for m in selector.matchers.matchers
@@ -1318,49 +1329,41 @@ def test_the_drift_panel_reads_the_gates_the_drift_alert_fires_on(tmp_path: Path
         run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
             "interval": "1m", "input_series": series, "promql_expr_test": [
                 {"expr": expr, "eval_time": "10m", "exp_samples": expected}
-                for expr in (drift, panel["targets"][0]["expr"])]}]}
+                for expr in (drift, shown)]}]}
         (tmp_path / "drift-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
         test = run(promtool, "test", "rules", "drift-test.yaml", cwd=tmp_path)
         assert test.returncode == 0, (pattern, test.stdout + test.stderr)
 
 
-def operator_selectors_summed(node: Any, under_max: bool = False) -> Iterator[Any]:
-    """The operator's selectors (and ``up``) whose samples are added up or counted: not under a
-    ``max``, where a second scrape of the same series changes nothing."""
-    if isinstance(node, promql_parser.VectorSelector):
-        name = node.name or ""
-        if not under_max and (name == "up" or name.startswith("uplift_operator_")):
-            yield node
-        return
-    if isinstance(node, promql_parser.AggregateExpr) and str(node.op) == "max":
-        under_max = True
-    for attr in dir(node):
-        if attr.startswith("_") or attr in ("parse", "prettify"):
-            continue
-        value = getattr(node, attr)
-        for child in value if isinstance(value, list) else [value]:
-            if hasattr(child, "prettify"):
-                yield from operator_selectors_summed(child, under_max)
+def operator_selectors(node: Any) -> Iterator[Any]:
+    """The operator's selectors (``uplift_operator_*``) and ``up``."""
+    for selector in selectors(node):
+        name = selector.name or ""
+        if name == "up" or name.startswith("uplift_operator_"):
+            yield selector
 
 
 def test_dashboards_read_the_operators_series_of_one_scrape_job() -> None:
-    """A second scrape of the operator (a ServiceMonitor and a PodMonitor, or the pods' scrape
-    annotations beside either) doubles every series under another job: each panel that sums or
-    counts them reads only the job the chart's alerts read ($operator_job)."""
+    """Every selector of the operator's series (and ``up``) reads only the job the chart's alerts
+    read ($operator_job): a second scrape of the operator (a ServiceMonitor and a PodMonitor, or
+    the pods' scrape annotations beside either) doubles every series under another job, and a
+    second operator (another shard, docs/install.md) sharing the Prometheus exports the same
+    metrics for its own resources under its own job. Under a ``max`` the first is harmless, the
+    second is not: one shard's per-resource panels listed the other's resources."""
     checked = 0
     for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
         board = json.loads(path.read_text())
         variables = {v["name"]: v for v in board["templating"]["list"]}
         for panel in board["panels"]:
             for target in panel["targets"]:
-                for selector in operator_selectors_summed(promql_parser.parse(target["expr"])):
+                for selector in operator_selectors(promql_parser.parse(target["expr"])):
                     jobs = [m for m in selector.matchers.matchers if m.name == "job"]
                     assert [(m.op, m.value) for m in jobs] == [
                         (promql_parser.MatchOp.Equal, "$operator_job")], (
                         f"{path.name}: {panel['title']}: {selector.name} of any job")
                     assert variables["operator_job"]["query"] == "__UPLIFT_OPERATOR_JOB__"
                     checked += 1
-    assert checked >= 6
+    assert checked >= 21
 
 
 @pytest.mark.parametrize(("values", "job"), [
