@@ -180,12 +180,15 @@ def _env_switch(name: str) -> bool:
 
 def _env_list(plural: str, singular: str) -> list[str]:
     """A repeatable option's environment value: ``UPLIFT_<plural>`` or ``UPLIFT_<singular>``,
-    comma-separated, empty items dropped. The plural is the documented name (the chart and
-    existing installs set it); the singular is what the ``UPLIFT_<OPTION>`` rule gives the
-    flag, and was silently ignored, which left an ``--allowed-*`` allow-list off. Both set to
-    different lists is a ``ValueError`` naming both (values not quoted): which one was meant
-    cannot be known, and taking either could drop a pattern or a tenant header."""
-    lists = {name: [item for item in (_env(name, "") or "").split(",") if item]
+    comma-separated, each item stripped of surrounding blanks and empty items dropped
+    (``"team-a, team-b"`` is ``team-a`` and ``team-b``, not a namespace `` team-b`` that does
+    not exist and is left unwatched, nor an allow-list pattern with a leading blank that never
+    matches). The plural is the documented name (the chart and existing installs set it); the
+    singular is what the ``UPLIFT_<OPTION>`` rule gives the flag, and was silently ignored,
+    which left an ``--allowed-*`` allow-list off. Both set to different lists is a
+    ``ValueError`` naming both (values not quoted): which one was meant cannot be known, and
+    taking either could drop a pattern or a tenant header."""
+    lists = {name: [item.strip() for item in (_env(name, "") or "").split(",") if item.strip()]
              for name in (plural, singular)}
     if lists[plural] and lists[singular] and lists[plural] != lists[singular]:
         raise ValueError(f"UPLIFT_{plural} and UPLIFT_{singular} are both set, to different "
