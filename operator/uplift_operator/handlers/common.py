@@ -279,11 +279,15 @@ class PassRunner:
                 # write, no failure to report. Normally its DELETED event ends the task; a
                 # watch that re-lists after a gap never sees that event, so a read that confirms
                 # it ends it here (else a 409 would be decided again, and refused, for ever).
+                # Only that event drops it from kopf's indexes (a Campaign from its model's
+                # campaigns file, an UpliftModel's alias claim): until it comes, the existence
+                # audit still compares it with its LISTs (``Wakeups.gone``), and one never
+                # coming makes the process exit to list afresh.
                 answered, live = await self.wakeups.in_pool(
                     key, self.executor, functools.partial(self._read_live, key))
                 if answered and (live is None or uid_of(live) != uid):
                     outcome.result = "gone"
-                    self.wakeups.finish(key, uid)
+                    self.wakeups.gone(key, uid)
                     return None
                 if error.status == 404:
                     # The object is there (or could not be read): its status endpoint is

@@ -13,8 +13,10 @@ UpliftModels), one paginated LIST of the kind's metadata (``KubeCluster.list_uid
 cluster-wide with ``--all-namespaces``, else one per namespace where a task of the kind runs,
 all within the Roles kopf's watches need) is compared with the uids of the waiting tasks, and
 of the objects whose task a short peering pause ended and that neither got a task again when
-kopf listed on resume nor a DELETED event (``Wakeups.audited``: such an object was deleted
-during the pause; kopf's Campaign index keeps it as after a watch gap). A uid absent from two
+kopf listed on resume nor a DELETED event (such an object was deleted during the pause;
+kopf's Campaign index keeps it as after a watch gap), and of those a pass read back gone (its
+status write answered 404 or 409) whose DELETED event has not come (``Wakeups.gone``: its task
+ended, but kopf's indexes keep it the same). A uid absent from two
 successful audits in a row is a ghost (one is not enough: the LIST is a moment, and what was
 deleted just then may have its DELETED event on the way). Only the tasks registered before a
 LIST began are compared with it (one registered meanwhile may be of an object created after
@@ -124,11 +126,11 @@ class ExistenceAudit:
             return {}
         for namespace in unreadable:
             # Namespaced with Roles only, a namespace deleted takes its Role with it: 403, not
-            # an empty list. What a pause left there is not compared again (it would be every
-            # interval): the others' audit goes on.
+            # an empty list. What a pause left there, or a pass found gone, is not compared
+            # again (it would be every interval): the others' audit goes on.
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): its "
                            "objects are not audited", self.kind, namespace, unreadable[namespace])
-            self.wakeups.forget_paused_out(self.kind, namespace)
+            self.wakeups.forget_unlistable(self.kind, namespace)
         return self.compare({uid: key for uid, key in tasks.items() if key[1] not in unreadable},
                             listed)
 

@@ -113,6 +113,13 @@ class Wakeups:
     #: stays was deleted while the replica was paused: no DELETED event comes for it, and kopf's
     #: Campaign index keeps it. The existence audit (``handlers.existence``) looks for these too.
     _paused_out: dict[str, Key] = field(default_factory=dict)
+    #: Objects a pass read back from the API server and found gone (``gone``: its status write
+    #: answered 404, or 409 with its name taken by another uid), by (key, uid), until their
+    #: DELETED event comes (``finish``). Their task ended at once, but only the DELETED event's
+    #: handlers drop them from kopf's indexes (a Campaign from ``campaigns_by_model``, an
+    #: UpliftModel's promotion-alias claim): one deleted during a watch gap gets no such event,
+    #: and without this the existence audit, seeing no task of it, never found it.
+    _read_gone: dict[tuple[Key, str], None] = field(default_factory=dict)
     #: The pool work of each key's pass, until it ends (``in_pool``, ``settled``): dropped as
     #: it completes, so that the result of one whose task was cancelled and never followed (its
     #: object deleted meanwhile) is not kept for good.
@@ -273,6 +280,7 @@ class Wakeups:
         Returns whether the key is free of such a task, i.e. whether what is kept by name may
         be dropped too. A task of ``uid`` not started yet ends at its start (``register``)."""
         self._paused_out.pop(uid, None)
+        self._read_gone.pop((key, uid), None)
         if uid:  # a task of it started after this ends at once (``register``)
             self._finished[(key, uid)] = None
             self._finished.move_to_end((key, uid))
@@ -285,23 +293,41 @@ class Wakeups:
             flag.set()
         return all(other == uid for other in flags)
 
+    def gone(self, key: Key, uid: str) -> None:
+        """A pass of object ``uid`` read it back from the API server and found it gone (no
+        object of the name, or another uid): its task ends after this pass, as at its DELETED
+        event (``finish``). Unless that event was handled already, the object stays audited
+        (``audited``) until it comes: a watch that listed again after a gap never sends it, and
+        kopf's indexes keep the object until the process lists afresh (the existence audit
+        finds it absent from two LISTs and exits). Not this event's handlers run from here:
+        kopf's indexes can be corrected only by a watch event."""
+        heard = (key, uid) in self._finished  # its DELETED event came during the pass
+        self.finish(key, uid)
+        if uid and not heard:
+            self._read_gone[(key, uid)] = None
+
     def tasks(self, kind: str) -> dict[str, Key]:
         """The running waiting tasks of ``kind``, by object uid (a copy; tasks registered
         without a uid and tasks finished, ending after their pass, are left out)."""
         return {uid: key for key, flags in self._flags.items() if key[0] == kind
                 for uid, flag in flags.items() if uid and not flag.finished}
 
-    def forget_paused_out(self, kind: str, namespace: str) -> None:
-        """Stop keeping what a pause ended in ``namespace`` (the audit cannot list it)."""
+    def forget_unlistable(self, kind: str, namespace: str) -> None:
+        """Stop keeping what a pause ended, or a pass found gone, in ``namespace`` (the audit
+        cannot list it)."""
         self._paused_out = {uid: key for uid, key in self._paused_out.items()
                             if key[0] != kind or key[1] != namespace}
+        self._read_gone = {(key, uid): None for key, uid in self._read_gone
+                           if key[0] != kind or key[1] != namespace}
 
     def audited(self, kind: str) -> dict[str, Key]:
-        """What the existence audit compares with a LIST of ``kind``: the running tasks, and
-        the objects whose task a peering pause ended and that have neither a task again nor a
-        DELETED event (by object uid; a copy)."""
+        """What the existence audit compares with a LIST of ``kind``: the running tasks, the
+        objects whose task a peering pause ended and that have neither a task again nor a
+        DELETED event, and those a pass found gone whose DELETED event has not come (``gone``)
+        (by object uid; a copy)."""
         paused = {uid: key for uid, key in self._paused_out.items() if key[0] == kind}
-        return {**paused, **self.tasks(kind)}
+        read_gone = {uid: key for key, uid in self._read_gone if key[0] == kind}
+        return {**paused, **read_gone, **self.tasks(kind)}
 
     def __len__(self) -> int:
         """Waiting tasks registered (a re-used name may have two for a moment)."""

@@ -416,3 +416,89 @@ def test_a_namespace_that_cannot_be_listed_does_not_blind_the_audit_of_the_other
     # What the pause left there is not listed again at every interval.
     assert wakeups.audited("Campaign") == {"u-a": a, "u-b": b}
     assert cluster.requests.count(("campaigns", "gone")) == 1
+
+
+class _Gone:
+    """The API server as a pass finds an object deleted while the watch was away: its status
+    write answered 404 (or 409, its name taken by another uid), and the read back has none of
+    that uid."""
+
+    def __init__(self, status: int, live: dict[str, object] | None) -> None:
+        self.status, self.live = status, live
+
+    def patch_status(self, *_: object, **__: object) -> dict[str, object]:
+        raise KubeError(f"patch campaigns/c/status: {self.status}", self.status)
+
+    def read_live(self, *_: object) -> dict[str, object] | None:
+        return self.live
+
+
+def _pass_finding_gone(wakeups: Wakeups, executor: ThreadPoolExecutor, status: int,
+                       live: dict[str, object] | None) -> None:
+    """One Campaign's task whose first pass writes its status and finds the object gone."""
+    from uplift_operator.handlers.common import PassRunner
+    from uplift_operator.handlers.scheduling import run_passes
+    from uplift_operator.services.common import PassResult
+
+    key = ("Campaign", "ns", "c")
+    body = kopf.Body({"metadata": {"name": "c", "namespace": "ns", "uid": "u-c",
+                                   "resourceVersion": "1"}, "status": {}})
+    runner = PassRunner("Campaign", "campaigns", wakeups, executor, _Gone(status, live))
+
+    async def go() -> None:
+        await asyncio.wait_for(run_passes(key, wakeups, lambda: runner.run_once(
+            key, body, lambda *_: PassResult({"phase": "Progressing"}, (), 5.0),
+            lambda *_: None), uid="u-c"), timeout=10)
+
+    asyncio.run(go())  # the task ended after that pass
+    assert key not in wakeups and wakeups.tasks("Campaign") == {}
+
+
+@pytest.mark.parametrize(("status", "live"), [
+    (404, None),  # deleted during a watch gap
+    (409, {"metadata": {"uid": "u-other"}}),  # deleted and its name taken again meanwhile
+])
+def test_an_object_a_pass_found_gone_stays_audited_until_its_deleted_event(
+        executor: ThreadPoolExecutor, status: int, live: dict[str, object] | None) -> None:
+    """Its task ends at that pass, but only its DELETED event drops it from kopf's indexes (a
+    Campaign from its model's campaigns file, an UpliftModel's alias claim). Before, the audit,
+    seeing no task of it, never found it, and the process never listed afresh."""
+    wakeups, cluster = Wakeups(), FakeCluster("u-other")
+    _pass_finding_gone(wakeups, executor, status, live)
+    c = ("Campaign", "ns", "c")
+    assert wakeups.audited("Campaign") == {"u-c": c}
+    assert _rounds(_audit(wakeups, cluster), executor, 2) == [{}, {"u-c": c}]
+    assert cluster.requests == [("campaigns", "ns")] * 2
+
+
+def test_an_object_a_pass_found_gone_whose_deleted_event_comes_is_no_ghost(
+        executor: ThreadPoolExecutor) -> None:
+    """The usual case, a watch that is there: the event comes just after the pass's read."""
+    wakeups, cluster = Wakeups(), FakeCluster()
+    _pass_finding_gone(wakeups, executor, 404, None)
+    audit = _audit(wakeups, cluster)
+    assert _rounds(audit, executor, 1) == [{}]
+    assert wakeups.finish(("Campaign", "ns", "c"), "u-c")  # its DELETED event
+    assert wakeups.audited("Campaign") == {}
+    assert _rounds(audit, executor, 2) == [{}, {}]
+
+
+def test_an_object_whose_deleted_event_came_during_the_pass_is_not_kept() -> None:
+    """The event was handled while the pass read the object back: nothing more comes."""
+    wakeups, c = Wakeups(), ("Campaign", "ns", "c")
+    wakeups.register(c, uid="u-c")
+    wakeups.finish(c, "u-c")  # its DELETED event
+    wakeups.gone(c, "u-c")  # then the pass's read back
+    assert wakeups.audited("Campaign") == {}
+
+
+def test_an_object_found_gone_in_a_namespace_that_cannot_be_listed_is_not_listed_again(
+        executor: ThreadPoolExecutor) -> None:
+    wakeups, a, old = Wakeups(), ("Campaign", "team-a", "a"), ("Campaign", "gone", "o")
+    wakeups.register(a, uid="u-a")
+    wakeups.register(old, uid="u-o")
+    wakeups.gone(old, "u-o")  # the namespace deleted with the operator's Role in it
+    cluster = _NamespaceGone("gone", "u-a")
+    assert _rounds(_audit(wakeups, cluster), executor, 2) == [{}, {}]
+    assert wakeups.audited("Campaign") == {"u-a": a}
+    assert cluster.requests.count(("campaigns", "gone")) == 1

@@ -69,6 +69,9 @@ def test_a_resource_deleted_during_the_pass_ends_it_without_a_failure(
     assert _run(cluster, wakeups) is None
     assert cluster.patches == 1
     assert flag.finished
+    # Still audited until its DELETED event comes (one may never: a watch gap), since only
+    # that event drops it from kopf's indexes (``handlers.existence``).
+    assert wakeups.audited("Campaign") == {"u1": ("Campaign", "ns", "c")}
 
 
 class Unreadable(Cluster):
@@ -131,6 +134,7 @@ def test_a_conflict_on_an_object_that_is_gone_ends_the_task(
     flag = wakeups.register(("Campaign", "ns", "c"), "u1")
     assert _run(cluster, wakeups) == (None if ends else CONFLICT_RETRY_SECONDS)
     assert flag.finished is ends
+    assert wakeups.audited("Campaign") == {"u1": ("Campaign", "ns", "c")}  # gone or running
 
 
 def test_any_other_status_write_error_still_fails_the_pass() -> None:
