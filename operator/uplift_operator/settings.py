@@ -20,6 +20,13 @@ off; anything else is a usage error naming it (exit status 2), not read as off. 
 wins over the variable, the namespace scope included: ``--namespace`` clears an
 ``UPLIFT_ALL_NAMESPACES=true`` and ``--all-namespaces`` an ``UPLIFT_NAMESPACES``; the two set
 in the environment without a flag are refused (kopf takes one scope, not both).
+
+An option with a fixed set of values (``--log-format``) checks its environment value as it
+does the flag's: argparse checks ``choices`` only for a value given on the command line, not
+for a default, so ``UPLIFT_LOG_FORMAT=text`` is checked after parsing and is the same usage
+error naming the option (and the variable), exit status 2, not a ``KeyError`` when the
+operator starts logging. A ``--metric-templates`` file that is missing, unreadable or not YAML
+is a usage error naming the option too.
 """
 
 from __future__ import annotations
@@ -231,6 +238,23 @@ def seniority_priority(started: float) -> int:
     return (2**52 - int(started * 1_000_000)) * 1024 + secrets.randbelow(1024)
 
 
+def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every option with ``choices`` holds one of them: argparse checks a value given as a flag,
+    not a default, which is where an ``UPLIFT_<OPTION>`` value is. Otherwise argparse's usage
+    error for the flag, naming the variable too (exit status 2)."""
+    for action in parser._actions:
+        if action.choices is None or not action.option_strings:
+            continue
+        value = getattr(args, action.dest, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or item in action.choices:
+                continue
+            choices = ", ".join(repr(choice) for choice in action.choices)
+            parser.error(f"argument {action.option_strings[-1]}: invalid choice: "
+                         f"{str(item)[:40]!r} from UPLIFT_{action.dest.upper()} "
+                         f"(choose from {choices})")
+
+
 def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser = argparse.ArgumentParser(prog="uplift-operator run",
                                      description="Run the uplift operator.")
@@ -285,7 +309,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "minutes, whichever is longer; not at all with --metrics-port 0), "
                              "before it exits. Env: UPLIFT_METRICS_SCRAPE_INTERVAL. Default: 30")
     parser.add_argument("--log-format", choices=["json", "plain", "full"],
-                        default=_env("LOG_FORMAT", "json"))
+                        default=_env("LOG_FORMAT") or "json",
+                        help="json, plain or full. Env: UPLIFT_LOG_FORMAT. Default: json")
     parser.add_argument("--verbose", action="store_true", default=None,
                         help="debug logging. Env: UPLIFT_VERBOSE=true")
     parser.add_argument("--mlflow-tracking-uri", default=_env("MLFLOW_TRACKING_URI"),
@@ -385,6 +410,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "controllers). Empty: no label, for a Seldon controller without "
                              "an id. Env: UPLIFT_SELDON_CONTROLLER_ID")
     args = parser.parse_args(list(argv))
+    _check_choices(parser, args)
     try:
         # A switch given wins: its variable is not read, so not even an invalid one is an error.
         for switch in ("standalone", "verbose", "helm_creates_peerings"):
@@ -469,7 +495,16 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         allowed[option] = tuple(given)
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
-        loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
+        try:
+            loaded = yaml.safe_load(Path(args.metric_templates).read_text()) or {}
+        except (OSError, UnicodeDecodeError) as error:
+            reason = (error.strerror or str(error)) if isinstance(error, OSError) else error
+            parser.error(f"--metric-templates {args.metric_templates}: cannot be read ({reason})")
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            what = getattr(error, "problem", None) or " ".join(str(error).split())
+            parser.error(f"--metric-templates {args.metric_templates}: not YAML ({where}{what})")
         if not isinstance(loaded, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
             parser.error(f"{args.metric_templates}: expected a mapping of name: PromQL")
