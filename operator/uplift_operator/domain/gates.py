@@ -725,8 +725,8 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
         if not math.isfinite(state.reference):
             state = replace(state, reference=frozen)
         margin, kind = margin_of(gate)
-        stable_slow = m.stable_buckets[-1] - m.stable_buckets[index]
-        canary_slow = canary[-1] - canary[index]
+        stable_slow = _above(m.stable_buckets, index)
+        canary_slow = _above(canary, index)
         if kind == "relative":  # an absolute margin moves the threshold: no one base rate
             design = _ratio_design_samples(stable_slow / m.stable_requests, margin, gate.alpha,
                                            m.split)
@@ -765,8 +765,8 @@ def _latency(gate: GateSpecBase, m: LatencyMeasurement, memory: GateMemory) -> _
     if gate.max is not None:
         below = [b for b in bounds if b <= gate.max]
         above = _bucket_at_or_above(bounds, gate.max)
-        events_pass = canary[-1] - canary[bounds.index(below[-1])] if below else canary[-1]
-        events_fail = canary[-1] - canary[bounds.index(above)]
+        events_pass = _above(canary, bounds.index(below[-1])) if below else canary[-1]
+        events_fail = _above(canary, bounds.index(above))
         ceiling = _ceiling_tests("canary p95", events_pass if below else n, events_fail, n,
                                  gate.max, _SLOW_SHARE, memory, new_memory, gate.alpha)
         tests += ceiling
@@ -823,7 +823,7 @@ def _latency_within_absolute(gate: GateSpecBase, m: LatencyMeasurement, frozen: 
                       f"finite bucket ({_top_bucket(bounds)}): no canary request can be counted "
                       "as slower than it (add a bucket at or above it to the histogram, or use "
                       "a relative margin)")
-    canary_slow = canary[-1] - canary[bounds.index(at)]
+    canary_slow = _above(canary, bounds.index(at))
     _, new_memory[_SLOW_MARGIN] = rate_ratio_test(
         stable_slow, canary_slow, control_exposure=m.stable_requests,
         treatment_exposure=m.canary_requests, margin=0.0, alpha=gate.alpha, min_events=1,
@@ -832,6 +832,16 @@ def _latency_within_absolute(gate: GateSpecBase, m: LatencyMeasurement, frozen: 
     return _Test(f"canary requests slower than {at:.4g}s (the stable's p95 {frozen:.4g}s + "
                  f"margin {margin:.4g}s, at a bucket) fewer than the stable's slower than "
                  f"{frozen:.4g}s", state.p_pass, state.p_fail, can_fail=False), None
+
+
+def _above(cumulative: tuple[int, ...], index: int) -> int:
+    """The requests above bucket ``index`` of a cumulative histogram: the total (its +Inf
+    bucket) less that bucket's count, within [0, total]. The collector repairs bucket counts
+    that are not monotone (``services.measurements``: each ``le`` series' increase is
+    extrapolated on its own, so a lower bucket can read above +Inf); a measurement that still
+    holds one must not reach the tests as a negative count (an Error, "invalid measurement")."""
+    total = cumulative[-1]
+    return min(max(total - cumulative[index], 0), max(total, 0))
 
 
 def _top_bucket(bounds: tuple[float, ...]) -> str:

@@ -581,8 +581,8 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 
     def histogram(version: str) -> dict[float, int]:
         rows = prom.query(buckets[version])
-        return {float(r.labels.get("le", "+Inf")): round(r.value * share) for r in rows
-                if not math.isnan(r.value)}
+        return _monotone({float(r.labels.get("le", "+Inf")): round(r.value * share) for r in rows
+                          if not math.isnan(r.value)})
 
     canary_h = histogram(ctx.canary_version)
     stable_h = {} if alone else histogram(ctx.stable_version)
@@ -618,6 +618,29 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         stable_requests=stable_n, bucket_bounds=bounds,
         canary_buckets=tuple(canary_h.get(b, 0) for b in bounds), stable_buckets=stable_buckets,
         split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
+
+
+def _monotone(histogram: Mapping[float, int]) -> dict[float, int]:
+    """Cumulative bucket counts made non-decreasing in ``le``: each bucket capped at the count
+    of the one above it, from +Inf down. ``sum by (le) (increase(...))`` extrapolates each
+    ``le`` series on its own (and each pod's), so a lower bucket can read a count or two above
+    a higher one, even above +Inf; a slow count (+Inf less a bucket) was then negative and the
+    gate an Error ("invalid measurement") that counted towards consecutiveErrorLimit.
+
+    PromQL's ``histogram_quantile`` repairs the other way (a running maximum from the lowest
+    bucket up, raising the higher ones). Capping from the top instead keeps the +Inf bucket,
+    the request count the tests take as their trials, as observed (raising it would read more
+    requests than the scrapes counted), and counts a disputed request as above the lower
+    bound: as slow, for the canary's ``max`` ceiling and its side of the comparison, never
+    faster than a count says, so the repair cannot make a canary pass. One rule for both
+    versions, so the same extrapolation on both sides moves both slow counts alike and does
+    not tilt the comparison."""
+    out: dict[float, int] = {}
+    ceiling = math.inf
+    for bound in sorted(histogram, reverse=True):
+        ceiling = min(ceiling, histogram[bound])
+        out[bound] = int(ceiling)
+    return dict(sorted(out.items()))
 
 
 def _bucket_query(template: str, ctx: GateContext, version: str) -> str | None:
