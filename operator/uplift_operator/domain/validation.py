@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -60,12 +60,12 @@ from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
 __all__ = ["CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION",
-           "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ServingPolicy",
+           "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ModelFeatures", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
            "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
-           "query_variables",
-           "schema_problems", "validate_against_model", "validate_campaign",
-           "validate_upliftmodel", "while_a_canary_runs"]
+           "query_variables", "schema_problems", "unknown_gate_features",
+           "validate_against_model", "validate_campaign", "validate_upliftmodel",
+           "while_a_canary_runs"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -275,18 +275,42 @@ def while_a_canary_runs(problems: Sequence[str], namespace: str, name: str) -> l
 
 def validate_campaign(spec: CampaignSpec, metric_templates: Mapping[str, str],
                       model_treatments: set[str] | None, *, namespace: str = "default",
-                      name: str = "example") -> list[str]:
-    """``model_treatments`` are the referenced model's treatments, or None when it is not known.
+                      name: str = "example", model_features: ModelFeatures | None = None
+                      ) -> list[str]:
+    """``model_treatments`` are the referenced model's treatments, or None when it is not known;
+    ``model_features`` the features its drift gates may name (the model's ``spec.features``,
+    else the inputs of the version it serves), None when not known (not checked then).
     A problem of ``spec.experiment`` (only an object stored before the CRD's rules has one)
     says the field is immutable: an edit fixing it is refused (``EXPERIMENT_IMMUTABLE``)."""
     return [f"{problem} {EXPERIMENT_IMMUTABLE}" if problem.startswith("spec.experiment.")
             else problem for problem in _campaign_problems(
-                spec, metric_templates, model_treatments, namespace=namespace, name=name)]
+                spec, metric_templates, model_treatments, namespace=namespace, name=name,
+                model_features=model_features)]
+
+
+@dataclass(frozen=True)
+class ModelFeatures:
+    """The features a Campaign's drift gates may name: ``names``, as ``source`` says where they
+    come from (``"spec.features of UpliftModel 'm'"``, ``"the inputs of version 3 of 'm'"``)."""
+
+    names: frozenset[str]
+    source: str
+
+
+def unknown_gate_features(path: str, gates: Sequence[GateSpecBase], known: Collection[str],
+                          source: str) -> list[str]:
+    """Each feature a drift gate of ``gates`` (at ``path``) names that ``known`` lacks: measured,
+    it would be a MeasurementError at every analysis (Error verdicts, then a rollback), so it is
+    InvalidSpec before any analysis."""
+    return [f"{path}[{index}] ({gate.name}).features: {name!r} is not in {source}; "
+            f"known: {', '.join(sorted(known)) or '(none)'}"
+            for index, gate in enumerate(gates) for name in gate.features or []
+            if name not in known]
 
 
 def _campaign_problems(spec: CampaignSpec, metric_templates: Mapping[str, str],
                        model_treatments: set[str] | None, *, namespace: str,
-                       name: str) -> list[str]:
+                       name: str, model_features: ModelFeatures | None) -> list[str]:
     problems: list[str] = _name_problems(name, CAMPAIGN_NAME_PATTERN, CAMPAIGN_NAME)
     problems += duration_problems(spec)
     spec = clamp_durations(spec)  # the checks below parse every duration: within bounds now
@@ -305,6 +329,9 @@ def _campaign_problems(spec: CampaignSpec, metric_templates: Mapping[str, str],
     problems += _check_gates("spec.exposure.gates", spec.exposure.gates, metric_templates, own, None,
                              query_variables(namespace, name, spec.exposure.analysis_interval,
                                              model=spec.model_ref.name))
+    if model_features is not None:
+        problems += unknown_gate_features("spec.exposure.gates", spec.exposure.gates,
+                                          model_features.names, model_features.source)
     problems += _check_steps(
         [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics
@@ -584,8 +611,13 @@ def validate_against_model(spec: UpliftModelSpec, contract: ModelContract) -> li
                 problems.append(
                     f"spec.treatments[{index}].name: {treatment.name!r} (key {key}) is not a "
                     f"treatment {subject} scores; it scores: {scored}")
-    if contract.inputs is None or spec.features is None:
+    if contract.inputs is None:
         return problems
+    if spec.features is None:
+        # No spec.features to check the drift gates' features against (``_check_gates``): the
+        # version's inputs are what its reference histograms are of.
+        return problems + unknown_gate_features("spec.rollout.gates", spec.rollout.gates,
+                                                contract.inputs, f"the inputs of {subject}")
     inputs = contract.inputs
     for index, feature in enumerate(spec.features):
         taken = inputs.get(feature.name)

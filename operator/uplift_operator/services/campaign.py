@@ -148,9 +148,10 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     except ValidationError as error:
         return invalid_pass(current, generation, validation.schema_problems(error), now)
     model = _resolve(spec, namespace, deps, current)
+    features = _drift_features(spec, model, namespace, deps)
     problems = validated(lambda: validation.validate_campaign(
         spec, deps.metric_templates, model.treatments, namespace=namespace,
-        name=str(meta["name"])), f"Campaign {namespace}/{meta['name']}")
+        name=str(meta["name"]), model_features=features), f"Campaign {namespace}/{meta['name']}")
     if problems:
         # A kill switch works whatever the spec says: abort and emergency rollback are acted
         # on (exposure 0 %), the other requests wait for a valid spec; a duration stored
@@ -396,6 +397,44 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
     return _Model(treatments,
                   exposure.model_observation(name, status, exposing=exposure.exposing(current)),
                   body, status)
+
+
+def _drift_features(spec: CampaignSpec, model: _Model, namespace: str,
+                    deps: CampaignDependencies) -> validation.ModelFeatures | None:
+    """The features the campaign's drift gates may name (``validation.validate_campaign``):
+    the UpliftModel's ``spec.features``, else the inputs of the version it serves (its stable
+    version: the one whose training reference the gate reads, ``services.measurements``), read
+    as ``_treatment_not_served`` reads what it scores. None when not known (no model, no
+    stable version, no MLflow, no signature, MLflow out of reach): not checked then. Read only
+    for a campaign whose drift gates name features."""
+    if model.body is None or not any(gate.features for gate in spec.exposure.gates):
+        return None
+    name = model.observation.name
+    declared = (model.body.get("spec") or {}).get("features")
+    if isinstance(declared, list):
+        return validation.ModelFeatures(
+            frozenset(str(f.get("name", "")) for f in declared if isinstance(f, Mapping)),
+            f"spec.features of UpliftModel {name!r}")
+    stable = model.observation.stable_version
+    if deps.models is None or stable is None:
+        return None
+    try:
+        reference = upliftmodel.version_run(model.body, stable, deps.models)
+        if isinstance(reference, str):
+            return None
+        registry, _ = reference
+        model_spec = UpliftModelSpec.model_validate(model.body.get("spec") or {})
+        scope = upliftmodel.registry_scope(model_spec.model, namespace, deps.models)
+        registered = model_spec.model.registered_model
+        facts = deps.models.resolver.facts(scope, registered, stable, registry)
+        inputs = deps.models.resolver.contract(scope, registered, facts, registry).inputs
+    except Exception as error:  # not known: not checked (the gate says so when measured)
+        log.debug("the inputs of version %s of %s are not known: %s", stable, name, error)
+        return None
+    if inputs is None:
+        return None
+    return validation.ModelFeatures(frozenset(inputs),
+                                    f"the inputs of version {stable} of UpliftModel {name!r}")
 
 
 def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,

@@ -757,7 +757,7 @@ class GateSpecBase(ApiModel):
     consecutive_error_limit: int = Field(
         default=4, ge=0, description="Error verdicts in a row tolerated before rolling back. "
                                      "Default: 4.")
-    features: list[Annotated[str, Field(max_length=128)]] | None = Field(
+    features: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
         default=None, max_length=256,
         description="Drift gates: the features to check, in the order that decides which bet "
                     "on the rows between looks when the gate's status memory is full (the "
