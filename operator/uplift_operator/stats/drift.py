@@ -62,14 +62,16 @@ def _counts(
 def psi_value(
     ref_counts: npt.ArrayLike, cur_counts: npt.ArrayLike, *, empty_share: float = PSI_EMPTY_SHARE
 ) -> float:
-    """The population stability index of two histograms on the same bins."""
+    """The population stability index of two histograms on the same bins, every share below
+    ``empty_share`` (an empty bin's 0 included) counted as ``empty_share``: the one floor
+    ``psi_bounds`` and ``psi_drift_evidence`` use, so that the PSI shown lies within its own
+    bounds (replacing only shares of exactly 0 put a 20-in-a-million reference bin's
+    PSI at 0.077 over bounds [0.053, 0.061])."""
     ref, cur = _counts(ref_counts, cur_counts)
     if ref.sum() == 0 or cur.sum() == 0:
         return math.nan
-    e = ref / ref.sum()
-    a = cur / cur.sum()
-    e = np.where(e == 0, empty_share, e)
-    a = np.where(a == 0, empty_share, a)
+    e = np.maximum(ref / ref.sum(), empty_share)
+    a = np.maximum(cur / cur.sum(), empty_share)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -219,9 +221,10 @@ def psi_bounds(
     with g_b(a) = (a − e_b)·ln(a/e_b) the bin's PSI term and h_b(a) = (â_b − a)²/a its share of
     the constraint. Every λ gives a valid bound (weak duality), so an inexact search over λ only
     loosens them; the per-bin problems are solved on a grid of each bin's feasible interval
-    (h_b ≤ R). The shares' sum-to-one is dropped (a relaxation: conservative). Shares are floored
-    at ``empty_share`` as in ``psi_value``; an empty live bin's interval reaches 0, which keeps
-    the upper bound high while few rows are in.
+    (h_b ≤ R). The shares' sum-to-one is dropped (a relaxation: conservative). Every share, the
+    reference's and the live one's, is floored at ``empty_share`` (``np.maximum``), as in
+    ``psi_value``, which gives the PSI returned: so that it lies within the bounds. An empty
+    live bin's interval reaches 0, which keeps the upper bound high while few rows are in.
 
     Each bound uses only its own side of the set, so each may have its own set: the upper
     bound's mixture is tuned at ``n_star`` with level ``alpha``, the lower bound's at

@@ -32,6 +32,24 @@ def test_psi_hand_computed() -> None:
     assert psi_value([10, 0, 10], [10, 0, 10]) == 0.0
 
 
+def test_psi_floors_every_share_below_the_empty_share_as_its_bounds_do() -> None:
+    # A reference bin of 20 in a million (share 2e-5) with live rows in it: replacing only
+    # shares of exactly 0 put the PSI shown at 0.077, outside its own bounds [0.053, 0.061],
+    # which floor every share at 1e-4 (a drift gate could Pass while showing PSI above max).
+    ref = np.array([20] + [111109] * 9)
+    ref[1] += 1_000_000 - ref.sum()
+    n = 2_000_000
+    live = np.r_[0.012 * n, np.full(9, (1 - 0.012) * n / 9)].round()
+    value, lower, upper = psi_bounds(ref, live, alpha=0.05, n_star=2000)
+    assert lower <= value <= upper
+    e, a = np.maximum(ref / ref.sum(), 1e-4), np.maximum(live / live.sum(), 1e-4)
+    assert value == pytest.approx(float(np.sum((a - e) * np.log(a / e))), rel=1e-12)
+    assert value == pytest.approx(0.05712, abs=1e-5)
+    # A live share below the floor counts as the floor too, whichever side it is on.
+    assert psi_value([1, 1], [10**7, 1]) == pytest.approx(psi_value([1, 1], [10**7, 0]))
+    assert psi_value([10**7, 1], [1, 1]) == pytest.approx(psi_value([10**7, 0], [1, 1]))
+
+
 def test_psi_threshold_values() -> None:
     chi = stats.chi2.ppf(0.99, 9)  # 21.666
     assert psi_threshold(200, 200, 10) == pytest.approx(0.01 * chi)
