@@ -447,9 +447,20 @@ def too_short(window: str, scrape_interval_s: float) -> str:
 
 
 def _count(prometheus: MetricSource, promql: str, share: float = 1.0) -> int | None:
-    """The one value of ``promql`` (None: no data), times ``share`` (``observed_share``)."""
-    value = prometheus.scalar(promql)
-    return None if value is None or math.isnan(value) else round(value * share)
+    """The one value of ``promql`` (None: no data), times ``share`` (``observed_share``), as a
+    count (``_observed``)."""
+    return _observed(prometheus.scalar(promql), share)
+
+
+def _observed(value: float | None, share: float = 1.0) -> int | None:
+    """A count read from Prometheus, times ``share``: None (no data) for none, NaN or ±Inf, as
+    ``_per_version`` leaves a non-finite row out (an infinite value, e.g. a division by 0 in a
+    recording rule, counts nothing: ``round`` raised OverflowError, and the collection failed
+    as an operator defect); a negative value (no count is; an extrapolation around a counter's
+    reset) is 0, as the spend read is clamped at 0."""
+    if value is None or not math.isfinite(value):
+        return None
+    return max(0, round(value * share))
 
 
 def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str, *,
@@ -473,9 +484,9 @@ def _per_version(prom: MetricSource, ctx: GateContext, metric: str, window: str,
                       f"[{window}]{shifted}))")
     out = {}
     for row in rows:
-        if math.isfinite(row.value):
-            out[tuple(str(row.labels.get(k, "")) for k in ("version", *by))] = round(
-                row.value * share)
+        count = _observed(row.value, share)
+        if count is not None:
+            out[tuple(str(row.labels.get(k, "")) for k in ("version", *by))] = count
     return out
 
 
@@ -581,8 +592,8 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
 
     def histogram(version: str) -> dict[float, int]:
         rows = prom.query(buckets[version])
-        return _monotone({float(r.labels.get("le", "+Inf")): round(r.value * share) for r in rows
-                          if not math.isnan(r.value)})
+        counts = {float(r.labels.get("le", "+Inf")): _observed(r.value, share) for r in rows}
+        return _monotone({le: c for le, c in counts.items() if c is not None})
 
     canary_h = histogram(ctx.canary_version)
     stable_h = {} if alone else histogram(ctx.stable_version)
@@ -1054,13 +1065,13 @@ def _by_label(prom: MetricSource, promql: str, label: str,
 
 def _count_in(rows: Mapping[str, float], value: str, *, absent: int | None = None) -> int | None:
     """The count of ``label=value`` in a grouped answer (``_by_label``), as ``_count`` read the
-    query of that value alone: NaN is no data (None); no row is ``absent``: None (no data) as
-    for that query alone, or 0 where that query ended ``or vector(0)`` (no series yet counts
-    nothing). A source that could not answer raised before: never read as either."""
+    query of that value alone: NaN or ±Inf is no data (None), a negative value 0
+    (``_observed``); no row is ``absent``: None (no data) as for that query alone, or 0 where
+    that query ended ``or vector(0)`` (no series yet counts nothing). A source that could not
+    answer raised before: never read as either."""
     if value not in rows:
         return absent
-    count = rows[value]
-    return None if math.isnan(count) else round(count)
+    return _observed(rows[value])
 
 
 #: How long a sender may take to report a delivery when the gate does not say.
