@@ -20,13 +20,15 @@ object of each namespace named exactly (or the ClusterKopfPeering) and creates t
 kopf then finds them when its watches start and pauses nothing. Where the chart renders them too
 (``--helm-creates-peerings``), the creates of the first ``HELM_CREATE_GRACE_SECONDS`` are dry
 runs: Helm's first install creates them after the Deployment and fails on one that exists.
-These looks stop after
-``PREPARE_DEADLINE_SECONDS`` and at the first failure to reach the API server (they run before
-kopf serves ``/healthz``); what was not looked up is kept as configured. When every namespace
-is named exactly (kopf then lists no namespaces: ``OperatorConfig.cluster_reads``), one that
-does not exist (the create's 404 names the namespace, not the object) or is being deleted (its
-403 says so), or where the operator may not even read its KopfPeering (403: no Role there, and
-a namespace's Roles go with it), is left out of kopf's set with a WARNING, instead of pausing
+These looks run
+``PREPARE_WORKERS`` at a time, stop after ``PREPARE_DEADLINE_SECONDS`` and at the first failure
+to reach the API server (they run before kopf serves ``/healthz``); what was not looked up is
+kept as configured. When every namespace is named exactly (kopf then lists no namespaces:
+``OperatorConfig.cluster_reads``), one that does not exist (absent from one listing of the
+namespaces made first when the operator may list them, so that no deadline keeps it; else the
+create's 404 names the namespace, not the object) or is being deleted (its 403 says so), or
+where the operator may not even read its KopfPeering (403: no Role there, and a namespace's
+Roles go with it), is left out of kopf's set with a WARNING, instead of pausing
 every other one; the checker reports it without failing readiness (nothing there can be
 reconciled), creates its KopfPeering when it can read there and finds it missing, and says when
 it exists, since only a restart adds it to kopf's set. With a pattern among them the operator
@@ -38,7 +40,9 @@ list the namespaces (403: a Role in each named one, no ClusterRole), kopf watche
 named exactly, assumed to exist, and so do these looks and the checker (``ListedOrNamed``).
 One that appears later,
 matching a pattern, where the operator may not read, restarts the process
-(``restart_to_leave_out``), whose start leaves it out.
+(``restart_to_leave_out``), whose start leaves it out; one this start did not look up (its
+deadline, the API server unreachable) does not, since the restart would not look it up either
+and would exit again, every watch paused at each start: ``/readyz`` says so instead.
 
 Later the checker creates a peering object it finds missing and has never seen present (a
 namespace matching a pattern that appears, a create refused at start and allowed since): kopf
@@ -79,8 +83,10 @@ import dataclasses
 import enum
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -96,8 +102,8 @@ from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
 __all__ = ["LeftOut", "Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent",
            "StartPlan", "check_peerings", "create_answer", "exclude_namespaces", "kopf_namespaces",
-           "plan_patterned_start", "plan_start", "prepare_peerings", "read_answer",
-           "surface_paused_watches"]
+           "not_reached_notes", "plan_patterned_start", "plan_start", "prepare_peerings",
+           "read_answer", "surface_paused_watches"]
 
 logger = logging.getLogger(__name__)
 CHECK_SECONDS = 15.0
@@ -411,6 +417,13 @@ def _namespace_lister(api_client: client.ApiClient) -> Callable[[float], list[st
 #: ``/healthz``: the chart's liveness probe (every 20 s, 3 failures) would kill a pod held longer
 #: by a slow API server or many namespaces. What is not looked up by then is kept as configured.
 PREPARE_DEADLINE_SECONDS = 15.0
+#: How many start-up looks run at once: a few hundred namespaces at 50 ms a look took the whole
+#: deadline one at a time. A bounded pool, as client-go's informers share one client's connections.
+PREPARE_WORKERS = 8
+#: The exact namespaces whose peering object the start-up of this process meant to look up and
+#: got no answer for (its deadline, the API server unreachable, an error answered): the checker
+#: does not restart the process for them (``restart_to_leave_out``).
+_not_answered_at_start: frozenset[str] = frozenset()
 #: The attempts urllib3 may make of one request (``adapters.kube.REQUEST_RETRIES``: retries + 1).
 _ATTEMPTS = int(REQUEST_RETRIES.total or 0) + 1
 
@@ -418,27 +431,34 @@ _ATTEMPTS = int(REQUEST_RETRIES.total or 0) + 1
 def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = None, *,
                      listed: Callable[[float], Iterable[str]] | None = None,
                      deadline: float = PREPARE_DEADLINE_SECONDS,
-                     clock: Callable[[], float] = time.monotonic) -> OperatorConfig | None:
+                     clock: Callable[[], float] = time.monotonic,
+                     workers: int = PREPARE_WORKERS) -> OperatorConfig | None:
     """Before kopf starts: create the missing peering objects and leave out of kopf's set the
     namespaces that cannot be watched; the configuration kopf is to run with, or None when no
     named namespace can be watched (kopf, given none, would watch the whole cluster).
 
     When every namespace is named exactly, one that does not exist or where the operator may
-    not read its peering object is left out (``plan_start``). With a pattern among them kopf
-    lists the namespaces (``listed``, each listing given a timeout; by default the API
-    server's) and watches those that exist and match, adding one when it is created: the
-    peering objects of those and of the named ones are looked up, the missing ones created,
-    and one kopf would watch where the operator may not read is left out
-    (``plan_patterned_start``). A named one that does not exist pauses nothing then, and left
-    out it would not be watched when it appears: it is kept. Namespaces that cannot be listed
-    (403: no ClusterRole to list them, kopf then watches the named ones only) leave the named
-    ones looked up, and nothing left out.
+    not read its peering object is left out (``plan_start``). The namespaces are listed first
+    (``listed``, each listing given a timeout; by default the API server's) when the operator
+    may (a ClusterRole to list them): a named one absent is left out at once, however many
+    looks the deadline cuts short; refused (403: Roles only) or failed, each named one's look
+    says it.
+    With a pattern among them kopf lists the namespaces too and watches those that exist and
+    match, adding one when it is created: the peering objects of those and of the named ones
+    are looked up, the missing ones created, and one kopf would watch where the operator may
+    not read is left out (``plan_patterned_start``). A named one that does not exist pauses
+    nothing then, and left out it would not be watched when it appears: it is kept. Namespaces
+    that cannot be listed (403: no ClusterRole to list them, kopf then watches the named ones
+    only) leave the named ones looked up, and nothing left out.
 
-    The looks stop at ``deadline`` seconds (each request's timeout cut to what is left) and at
-    the first failure that is not the API server's answer (unreachable, timed out: the next
-    would wait as long). What was not looked up is kept: kopf and the checker carry on as
-    without this (the checker restarts the process for a namespace it finds that pauses every
-    watch for good: ``restart_to_leave_out``)."""
+    The looks run ``workers`` at a time, in the configured order, and stop at ``deadline``
+    seconds (each request's timeout cut to what is left) and at the first failure that is not
+    the API server's answer (unreachable, timed out: the next would wait as long). What was not
+    looked up is kept: kopf and the checker carry on as without this. The checker restarts the
+    process for a namespace it finds that pauses every watch for good (``restart_to_leave_out``)
+    only when this start looked it up: one it did not reach, the restart would not reach
+    either (the same looks in the same order, the same deadline), and would keep it again."""
+    global _not_answered_at_start
     if config.standalone:
         return config
     patterned = config.cluster_reads and not config.all_namespaces
@@ -448,8 +468,10 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
             objects = PeeringObjects(client.CustomObjectsApi(api_client), config.peering_name,
                                      config.helm_release,
                                      helm_creates=config.helm_creates_peerings)
-        if listed is None and patterned:
+        if listed is None and not config.all_namespaces:
             listed = _namespace_lister(api_client)
+        # One connection a look: urllib3 keeps no more (it would discard the rest, warning).
+        workers = min(workers, max(1, int(api_client.configuration.connection_pool_maxsize)))
     keys: list[str | None] = [None] if config.all_namespaces else list(_exact(config.namespaces))
     watched: set[str] = set()
     found: dict[str, Peering] = {}
@@ -462,40 +484,80 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
         return min(REQUEST_TIMEOUT_SECONDS, end - clock()) / _ATTEMPTS
 
     unreachable = False
-    if patterned and listed is not None:
+    if listed is not None and not config.all_namespaces and (patterned or keys):
         try:
-            watched = kopf_namespaces(config, lambda: listed(time_left()))
+            existing = set(listed(time_left()))
         except ApiException as error:  # e.g. 403: kopf falls back to the named ones too
-            logger.warning("cannot list the namespaces at start: %s %s. Only the namespaces "
-                           "named exactly are looked up.", error.status, error.reason)
+            if patterned:
+                logger.warning("cannot list the namespaces at start: %s %s. Only the namespaces "
+                               "named exactly are looked up.", error.status, error.reason)
+            else:  # Roles only, no ClusterRole: each named one's own look says whether it exists
+                logger.info("cannot list the namespaces at start (%s %s): each named one is "
+                            "looked up", error.status, error.reason)
         except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
-            logger.warning("cannot list the namespaces at start: %s: %s. Nothing looked up, "
-                           "kept as configured (kopf and the readiness checker carry on).",
-                           type(error).__name__, error)
-            unreachable = True
+            if patterned:
+                logger.warning("cannot list the namespaces at start: %s: %s. Nothing looked "
+                               "up, kept as configured (kopf and the readiness checker carry "
+                               "on).", type(error).__name__, error)
+                unreachable = True
+            else:  # kopf lists none here: the looks, if the API server answers them, say it
+                logger.warning("cannot list the namespaces at start: %s: %s. Each named one is "
+                               "looked up.", type(error).__name__, error)
+        else:
+            if patterned:
+                watched = kopf_namespaces(config, lambda: existing)
+            else:  # all exact: one that does not exist needs no look of its own
+                found.update((k, Peering.NO_NAMESPACE) for k in keys
+                             if k is not None and k not in existing)
+                keys = [k for k in keys if k in existing]
         keys += sorted(watched - set(keys))
-    for index, key in enumerate([] if unreachable else keys):
+    stop = threading.Event()
+    failures: list[tuple[str | None, Exception]] = []
+    answered_errors: set[str | None] = set()  # an error answered: looked up, no answer to use
+    answers: list[Peering | None] = []
+
+    def look(key: str | None) -> Peering | None:
+        """``key``'s answer, or None: not looked up (the deadline, a failure)."""
+        if stop.is_set() or time_left() <= 0:
+            return None
         try:
-            if time_left() <= 0:
-                raise TimeoutError(f"{deadline:g} s passed")
             answer = objects.read(key, time_left())
             if answer is Peering.MISSING:
                 if time_left() <= 0:
-                    raise TimeoutError(f"{deadline:g} s passed")
+                    return None
                 answer = objects.create(key, time_left())
         except ApiException as error:  # this object's answer: the others may differ
             logger.warning("cannot look up %s at start: %s %s", _describe(config.peering_name, key),
                            error.status, error.reason)
-            continue
+            answered_errors.add(key)
+            return None
         except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
-            rest = [k for k in keys[index:] if k is not None]
-            logger.warning("cannot look up %s at start: %s: %s. Not looked up, kept as "
-                           "configured: %s (kopf and the readiness checker carry on).",
-                           _describe(config.peering_name, key), type(error).__name__, error,
-                           ", ".join(rest) or "the ClusterKopfPeering")
-            break
-        if key is not None:
-            found[key] = answer
+            stop.set()
+            failures.append((key, error))
+            return None
+        return answer
+
+    todo = [] if unreachable else keys
+    if todo:
+        with ThreadPoolExecutor(max(1, min(workers, len(todo))),
+                                thread_name_prefix="peering-look") as pool:
+            answers = list(pool.map(look, todo))
+        found.update((k, a) for k, a in zip(todo, answers, strict=True)
+                     if k is not None and a is not None)
+    missed = [k for k, a in zip(todo, answers, strict=True)
+              if a is None and k not in answered_errors]
+    if missed:
+        first, failure = failures[0] if failures else (
+            missed[0], TimeoutError(f"{deadline:g} s passed"))
+        reason = f"{type(failure).__name__}: {failure}"
+        rest = [k for k in missed if k is not None]
+        logger.warning("cannot look up %s at start: %s. Not looked up, kept as "
+                       "configured: %s (kopf and the readiness checker carry on; the checker "
+                       "does not restart the operator for these: a restart would not look "
+                       "them up either).", _describe(config.peering_name, first), reason,
+                       ", ".join(rest) or "the ClusterKopfPeering")
+    _not_answered_at_start = frozenset(
+        k for k in (*keys, *_exact(config.namespaces)) if k is not None and k not in found)
     if config.all_namespaces:
         return config
     plan = (plan_patterned_start(config.namespaces, watched, found) if patterned
@@ -807,20 +869,38 @@ WAKE_SPACING_SECONDS = 1.0
 
 
 def restart_to_leave_out(stuck: Sequence[str], before: set[str], *,
-                         exit: Callable[[str], None] = exit_to_list_afresh) -> set[str]:
+                         exit: Callable[[str], None] = exit_to_list_afresh,
+                         not_answered: Collection[str] | None = None) -> set[str]:
     """A namespace kopf watches whose peering object can never come and was never seen
-    (``PeeringReport.stuck``) pauses every watch of the process for good: it was not looked up
-    at start (the start-up looks' deadline, the API server unreachable then), it went (or its
-    Role did) before kopf saw its peering object, or it appeared matching a pattern without
-    the operator's Role. Found so at two checks in a row (one may be a moment: a Role applied
+    (``PeeringReport.stuck``) pauses every watch of the process for good: it went (or its Role
+    did) before kopf saw its peering object, it appeared matching a pattern without the
+    operator's Role, or the start-up looks did not reach it (their deadline, the API server
+    unreachable then). Found so at two checks in a row (one may be a moment: a Role applied
     just after its namespace), the process exits, and its restart's start-up looks leave it
-    out. Returns what this check found, for the next."""
+    out. Not for one of ``not_answered`` (by default what this process's start-up meant to look
+    up and got no answer for: ``prepare_peerings``): the restart would make the same looks in
+    the same order against the same deadline, keep it again and exit again, every watch paused
+    at each start; ``not_reached_notes`` says so in ``/readyz`` instead. Returns what this
+    check found, for the next."""
+    unreached = _not_answered_at_start if not_answered is None else frozenset(not_answered)
     found = set(stuck)
-    again = sorted(found & before)
+    again = sorted((found & before) - unreached)
     if again:
         exit(f"namespace(s) {', '.join(again)} cannot hold a KopfPeering (missing, or not "
              "readable by the operator) and pause every watch; a restart leaves them out")
     return found
+
+
+def not_reached_notes(stuck: Iterable[str],
+                      not_answered: Collection[str] | None = None) -> list[str]:
+    """``/readyz``'s notes (each logged once, a WARNING) for the namespaces found stuck that
+    the start-up looks did not reach, for which ``restart_to_leave_out`` does not exit."""
+    unreached = _not_answered_at_start if not_answered is None else frozenset(not_answered)
+    return [f"namespace {n!r} pauses every watch (it does not exist, or the operator may not "
+            "read it) and was not looked up at start (the start-up looks' deadline, or the API "
+            "server unreachable then): a restart would keep it again, so the operator does not "
+            "restart itself for it. Remove it from the watched namespaces, or create it (and "
+            "the operator's Role there)" for n in sorted(set(stuck) & unreached)]
 
 
 async def _check_forever(readiness: Readiness, config: OperatorConfig,
@@ -843,7 +923,8 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
             # last answer for the rest of the process's life.
             readiness.check_failed(f"{type(error).__name__}: {error}")
         else:
-            readiness.update(report.missing, report.notes, report.gone)
+            readiness.update(report.missing, report.notes + not_reached_notes(report.stuck),
+                             report.gone)
             stuck = restart_to_leave_out(report.stuck, stuck)
         if wake is None:
             await asyncio.sleep(CHECK_SECONDS)

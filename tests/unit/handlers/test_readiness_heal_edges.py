@@ -169,7 +169,8 @@ def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixt
     """A slow API server (6 s a request): each request's timeout is what is left of the 15 s
     (at most 10 s) shared among the 4 attempts urllib3 may make of it (an unreachable server's
     connect is retried 3 times, each with the whole timeout), and what is not looked up by then
-    is kept as configured, not left out."""
+    is kept as configured, not left out. One look at a time here (``workers=1``), so that the
+    requests' order is the configured one."""
     api = FakeApi(set())
     now = [0.0]
 
@@ -179,7 +180,8 @@ def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixt
     api.on_request = slow
     config = OperatorConfig(namespaces=("a", "b", "c", "d"), peering_name="ops")
     with caplog.at_level(logging.WARNING, logger=readiness.__name__):
-        prepared = prepare_peerings(config, objects(api), deadline=15.0, clock=lambda: now[0])
+        prepared = prepare_peerings(config, objects(api), deadline=15.0, clock=lambda: now[0],
+                                    workers=1)
     assert api.requests == [("get", "a", 2.5), ("create", "a", 2.25), ("get", "b", 0.75)]
     assert prepared is not None and prepared.namespaces == ("a", "b", "c", "d")
     assert prepared.left_out_namespaces == ()
@@ -188,10 +190,10 @@ def test_the_start_up_looks_stop_at_their_deadline(caplog: pytest.LogCaptureFixt
 
 def test_the_start_up_looks_stop_at_the_first_connection_error() -> None:
     """Unreachable: each next look would wait as long. An API server's answer (a 500) is one
-    object's, and the looks go on."""
+    object's, and the looks go on (one at a time here, ``workers=1``: in order)."""
     api = FakeApi(set(), unreachable=frozenset({"a"}))
     config = OperatorConfig(namespaces=("a", "b", "c"), peering_name="ops")
-    assert prepare_peerings(config, objects(api)) == config
+    assert prepare_peerings(config, objects(api), workers=1) == config
     assert [(verb, ns) for verb, ns, _ in api.requests] == [("get", "a")]
 
     class Failing(FakeApi):
@@ -353,12 +355,15 @@ def test_a_namespace_that_can_never_hold_its_peering_is_stuck_only_when_kopf_has
 
 
 def test_a_namespace_stuck_at_two_checks_in_a_row_restarts_the_process() -> None:
-    """Not looked up at start (the deadline, the API server unreachable then): the restart's
-    start-up looks leave it out. One check alone may be a moment: nothing."""
+    """Looked up at start and gone since, before kopf saw its KopfPeering: the restart's
+    start-up looks leave it out. One check alone may be a moment: nothing. (One the start did
+    not look up: test_readiness_start_loop.)"""
     exits: list[str] = []
-    found = readiness.restart_to_leave_out(["gone"], set(), exit=exits.append)
+    found = readiness.restart_to_leave_out(["gone"], set(), exit=exits.append, not_answered=())
     assert exits == [] and found == {"gone"}
-    assert readiness.restart_to_leave_out(["other"], found, exit=exits.append) == {"other"}
+    assert readiness.restart_to_leave_out(["other"], found, exit=exits.append,
+                                          not_answered=()) == {"other"}
     assert exits == []
-    readiness.restart_to_leave_out(["other", "gone"], {"other"}, exit=exits.append)
+    readiness.restart_to_leave_out(["other", "gone"], {"other"}, exit=exits.append,
+                                   not_answered=())
     assert len(exits) == 1 and "namespace(s) other cannot hold a KopfPeering" in exits[0]
