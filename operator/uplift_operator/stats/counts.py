@@ -62,6 +62,31 @@ def _shares(shares: Sequence[float] | FloatArray) -> FloatArray:
     return normalised
 
 
+#: How far from a whole number a count given as a float may be and still count as that number:
+#: float noise (a sum of float counters), not a fraction of an event.
+_INTEGRAL_TOLERANCE = 1e-9
+
+
+def _event_counts(counts: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Event counts as integers, checked before any conversion: finite, ≥ 0 and whole (to within
+    float noise, then rounded to the nearest). ``np.asarray(counts, dtype=np.int64)`` alone
+    truncated first, so ``-0.5`` became a valid 0 and ``29.7`` a 29. A count with a fraction of
+    an event is refused, not rounded: the tests' likelihoods are of whole events, and a fraction
+    means the caller holds a rate or an extrapolated estimate (``increase()``), which rounding
+    would pass off as observed events; such a caller decides itself how to make them whole."""
+    x = np.asarray(counts, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"counts must be finite, got {counts!r}")
+    if np.any(x < 0):
+        raise ValueError(f"counts must be nonnegative, got {counts!r}")
+    whole = np.rint(x)
+    if np.any(np.abs(x - whole) > _INTEGRAL_TOLERANCE * np.maximum(1.0, whole)):
+        raise ValueError(f"counts must be whole numbers of events, got {counts!r}")
+    if np.any(whole >= 2.0**63):
+        raise ValueError(f"counts too large, got {counts!r}")
+    return whole.astype(np.int64)
+
+
 def log_dirichlet_bf(
     counts: npt.ArrayLike, shares: Sequence[float] | FloatArray, k: float = DEFAULT_CONCENTRATION
 ) -> FloatArray | float:
@@ -360,7 +385,7 @@ def _two_arm_carried_cs(c_a: int, c_b: int, rho_b: float, carried: list[_Stratum
 
 
 def multinomial_test(
-    counts: Sequence[int],
+    counts: Sequence[float],
     shares: Sequence[float],
     *,
     alpha: float = 0.05,
@@ -373,13 +398,15 @@ def multinomial_test(
     FAIL when O_n ≥ 1/α at any look (tracked by the running-min p-value), else CONTINUE: equality
     is never proven. ``estimate`` is the rate ratio of the last arm against the first,
     (c_last/ρ_last)/(c_0/ρ_0); with two arms ``lower``/``upper`` are its confidence sequence
-    (running intersection), with more arms NaN.
+    (running intersection), with more arms NaN. ``counts`` must be finite, ≥ 0 and whole
+    numbers of events (floats within float noise of one included): ``ValueError`` otherwise
+    (``_event_counts`` says why they are not rounded).
     """
     _check_alpha(alpha)
     rho = _shares(shares)
-    c = np.asarray(counts, dtype=np.int64)
-    if c.shape != rho.shape or np.any(c < 0):
-        raise ValueError("counts must be nonnegative, one per share")
+    c = _event_counts(counts)
+    if c.shape != rho.shape:
+        raise ValueError("counts must be one per share")
     state = state or SequentialState()
     samples = tuple(int(x) for x in c)
     ratio = (c[-1] / rho[-1]) / (c[0] / rho[0]) if c[0] > 0 else (math.inf if c[-1] else math.nan)

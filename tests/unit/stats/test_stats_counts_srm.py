@@ -117,6 +117,23 @@ def test_multinomial_two_arm_cs_contains_estimate_and_shrinks() -> None:
     assert multinomial_test([1000, 200], [0.9, 0.1])[0].decision is Decision.FAIL
 
 
+@pytest.mark.parametrize("bad", [[-0.5, 30], [-1, 30], [0.5, 30], [29.7, 30], [math.nan, 30],
+                                 [math.inf, 30], [30, -math.inf], [2.0**64, 30]])
+def test_multinomial_refuses_counts_not_whole_finite_and_nonnegative(bad: list[float]) -> None:
+    # np.asarray(counts, dtype=np.int64) truncated first: [-0.5, 30] became (0, 30), a Fail.
+    with pytest.raises(ValueError, match="counts"):
+        multinomial_test(bad, [0.5, 0.5])
+
+
+def test_multinomial_takes_whole_counts_given_as_floats() -> None:
+    res, _ = multinomial_test([1000.0, 200.0], [0.9, 0.1])
+    assert res.samples == (1000, 200) and res.decision is Decision.FAIL
+    noisy, _ = multinomial_test([0.1 + 0.2 + 999.7, 200.00000000001], [0.9, 0.1])  # float noise
+    assert noisy.samples == (1000, 200) and noisy.p_value == res.p_value
+    with pytest.raises(ValueError, match="one per share"):
+        multinomial_test([1, 2, 3], [0.5, 0.5])
+
+
 def test_srm_hillstrom_known_values() -> None:
     res = srm_chisquare(HILLSTROM_SEGMENTS, [1, 1, 1])
     ref = stats.chisquare(HILLSTROM_SEGMENTS)
