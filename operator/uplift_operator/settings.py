@@ -50,6 +50,9 @@ __all__ = ["MIN_PEERING_LIFETIME", "OperatorConfig", "keepalive_gap", "keepalive
 
 MIN_PEERING_LIFETIME = 3
 #: The shortest peering lifetime by default (one peering object: cluster-wide, or a namespace).
+#: kopf judges a peer's ``lastseen`` (the writer's clock) by the reader's clock, so at any
+#: lifetime the nodes' clocks must agree to under 5 s, kopf's least keep-alive margin; at 8 a
+#: skew of 8 s has both replicas act continuously (docs/reliability.md, "Node clocks").
 SHORT_PEERING_LIFETIME = 8
 #: kopf's own default, the longest by default: a failover waits up to this long.
 LONG_PEERING_LIFETIME = 60
