@@ -19,7 +19,8 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
   its graph serves again with the new rendering (``settle``: Available, every version of the
   split ready, and Seldon has reported on the graph since the apply with numbers that show
   every Deployment done rolling (``rolled``: Seldon also writes Available between two surge
-  batches, old pods still there; ``render.seldon.rolling_deployments``), or said nothing for
+  batches, old pods still there; ``render.seldon.rolling_deployments``), or, when the apply
+  changed no predictor's pod spec (``started``'s ``pods``), said nothing for
   ``SILENT_SETTLE``), or ``timeout`` passes (a roll that never serves, a model that stopped
   passing): then the slot is freed, the model is told once (``timed_out``) and counted
   (``on_timeout``), so a stuck roll cannot hold the fleet;
@@ -69,10 +70,16 @@ ROLL_TIMEOUT = dt.timedelta(minutes=10)
 #: How long a queued model woken for a free slot has to ask for it before it leaves the queue.
 WAKE_ANSWER = dt.timedelta(minutes=2)
 #: A re-rendered graph Seldon still reports serving, with no status written since the apply,
-#: counts as rolled this long after the apply: Seldon writes its status only when it changes,
-#: and a re-render that changes no Deployment's pod template (``spec.serving.replicas``) rolls
-#: nothing, so no status comes. Seldon reconciles a changed graph within seconds; one whose
-#: pods roll says Creating first.
+#: counts as rolled this long after the apply, when the apply changed no predictor's pod spec
+#: (``Rolls.started``'s ``pods``: only the object's annotations, or a field outside the
+#: predictors): Seldon writes its status only when it changes, and such an apply rolls
+#: nothing, so no status may come. Not when a pod spec changed (nearly every re-render: an
+#: image, a setting, ``spec.serving``, whose replicas are in the pod spec too,
+#: ``render.seldon.REPLICAS_ENV``): its Deployments roll, so Seldon writes a status, and its
+#: silence is a controller down or lagging (a long reconcile queue after an upgrade
+#: re-rendered the fleet), the graph still reading the old pods' numbers. Freeing the slot then
+#: would admit the next re-renders, all rolling at once when Seldon catches up: the slot is
+#: held until Seldon reports, or the timeout says the roll did not get there.
 SILENT_SETTLE = dt.timedelta(minutes=1)
 
 #: Who asks for a slot (kind, namespace, name): the key the passes are woken by.
@@ -107,6 +114,12 @@ class _Roll:
     # Rolling from before this process, nothing applied to it since: ``started`` is when it was
     # found, and its timeout frees the slot quietly (no ``RollTimedOut``, not counted).
     found: bool = False
+    # An apply in it changed a predictor's pod spec: done only once Seldon reports since the
+    # last apply (no ``SILENT_SETTLE``).
+    pods: bool = False
+    # Seldon reported on the graph since the last apply (its resourceVersion moved): what a
+    # timeout says differs (a controller that wrote nothing since).
+    heard: bool = False
 
     @property
     def last_apply(self) -> dt.datetime:
@@ -189,17 +202,22 @@ class Rolls:
         self._tell(wake, expired, owner)
         return answer
 
-    def started(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
+    def started(self, owner: Owner, now: dt.datetime, version: str | None, *,
+                pods: bool = False) -> None:
         """``owner``'s graph was applied (its resourceVersion now: ``version``): a roll it
         holds a slot for is done once Seldon has reported on that graph; its timeout still
         counts from the apply the slot was taken for (a ramp stepping more often than the
-        timeout cannot hold a slot for ever)."""
+        timeout cannot hold a slot for ever). ``pods``: the apply changed a predictor's pod
+        spec, so the roll is done only once Seldon reports (no ``SILENT_SETTLE``), kept for
+        the roll's later applies (a step applied before Seldon reported rolls the same pods)."""
         with self._lock:
             self._seen.add(owner)
             roll = self._rolls.get(owner)
             if roll is not None:
                 roll.version, roll.applied = version, now
                 roll.found = False  # this process rolls it now: a timeout is told
+                roll.pods = roll.pods or pods
+                roll.heard = False
 
     def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
@@ -212,7 +230,9 @@ class Rolls:
             self._queue.pop(owner, None)
             self._woken.pop(owner, None)
             if owner not in self._rolls:
-                self._add(owner, _Roll(now, version))
+                self._add(owner, _Roll(now, version, pods=True))
+            else:
+                self._rolls[owner].pods = True
 
     def abandon(self, owner: Owner, now: dt.datetime) -> None:
         """The apply ``owner`` was admitted for did not go through: nothing rolls."""
@@ -237,17 +257,24 @@ class Rolls:
         holds is done once it serves and Seldon has reported on the graph since the apply (its
         resourceVersion moved: the status read right after the apply is the previous graph's)
         with numbers that show it rolled (Seldon writes Available between two surge batches
-        too: the new batch up, the old pods it replaces not gone yet), or once it serves, its
-        numbers show nothing rolling and Seldon has said nothing since the last apply for
-        ``SILENT_SETTLE`` (nothing of it rolled: Seldon writes only what changed). Rolled in
-        both cases: a step applied mid-surge, about which Seldon says nothing, does not end the
-        surge. (A Deployment scaled up by hand, which Seldon leaves so, by no more pods than a
-        surge, reads as one: held until the timeout, and ``found`` so after each restart.)"""
+        too: the new batch up, the old pods it replaces not gone yet), or, when no apply in it
+        changed a predictor's pod spec (``started``'s ``pods``), once it serves, its numbers
+        show nothing rolling and Seldon has said nothing since the last apply for
+        ``SILENT_SETTLE`` (nothing of it rolled: Seldon writes only what changed). A roll that
+        changed a pod spec Seldon says nothing about (its controller down or lagging: the
+        numbers read are the old pods') is held until Seldon reports or the ``timeout``, which
+        says so. Rolled in both cases: a step applied mid-surge, about which Seldon says
+        nothing, does not end the surge. (A Deployment scaled up by hand, which Seldon leaves
+        so, by no more pods than a surge, reads as one: held until the timeout, and ``found``
+        so after each restart.)"""
         with self._lock:
             roll = self._rolls.get(owner)
             reported = roll is not None and (roll.version is None or version != roll.version)
-            done = (roll is not None and serving
-                    and rolled and (reported or now - roll.last_apply >= SILENT_SETTLE))
+            if roll is not None and reported:
+                roll.heard = True
+            silent = (roll is not None and not roll.pods
+                      and now - roll.last_apply >= SILENT_SETTLE)
+            done = roll is not None and serving and rolled and (reported or silent)
         if done:
             self._release(owner, now)
         else:
@@ -277,16 +304,18 @@ class Rolls:
 
     def due(self, owner: Owner, now: dt.datetime) -> float | None:
         """Seconds until ``owner``'s pass should look again (None: nothing to look at): the
-        roll it holds at ``SILENT_SETTLE`` after the apply (Seldon may write nothing), then at
-        the timeout; the first queued model when a slot may free without anyone's pass to
-        free it (a roll's timeout, a woken model's ``WAKE_ANSWER``: a model that stopped
+        roll it holds at ``SILENT_SETTLE`` after the apply when it changed no pod spec (Seldon
+        may write nothing), then at the timeout (Seldon's status write wakes the pass before);
+        the first queued model when a slot may free without anyone's pass to free it (a roll's
+        timeout, a woken model's ``WAKE_ANSWER``: a model that stopped
         passing, its spec turned invalid, holds a slot until someone looks), so the queue
         moves in a quiet fleet too. Only the first queued model: one pass, not thousands."""
         with self._lock:
             roll = self._rolls.get(owner)
             if roll is not None:
                 settle = roll.last_apply + SILENT_SETTLE
-                until = settle if now < settle else roll.started + self.timeout
+                silent = not roll.pods and now < settle
+                until = settle if silent else roll.started + self.timeout
                 return max(0.0, (until - now).total_seconds())
             if not self._queue or next(iter(self._queue)) != owner:
                 return None
@@ -340,17 +369,21 @@ class Rolls:
             expired.append(owner)
         told: list[Owner] = []
         for owner in expired:
-            if self._rolls.pop(owner).found:
+            roll = self._rolls.pop(owner)
+            if roll.found:
                 # Not a roll of this process (a crash-looping or Pending pod reads as rolling
                 # too): its slot frees quietly; whether the graph serves is the model's status.
                 continue
             told.append(owner)
             limit = (f"against the limit of {self.limit} graphs rolling at once, and the next "
                      "queued re-render may go" if self.limit else "as rolling")
+            silent = (" (Seldon wrote no status on it since the operator's last apply: is its "
+                      "controller running, and keeping up?)"
+                      if roll.version is not None and not roll.heard else "")
             self._timed_out[owner] = (
                 f"the serving graph did not serve, every version of its split ready and its "
                 f"pods rolled, within {_words(self.timeout)} of the apply that started its "
-                f"roll: it no longer counts {limit}")
+                f"roll{silent}: it no longer counts {limit}")
         return told, list(told)
 
     def _offer(self, now: dt.datetime) -> list[Owner]:

@@ -1552,11 +1552,15 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         return replace(applied, error=str(error))
     if labels_only:
         return replace(applied, changed=True)
-    counted = admitted is None and child is not None and (
+    # Whether the apply changed a pod spec of a predictor kept: its pods roll, so Seldon writes
+    # a status, and a roll slot it holds waits for it (no ``SILENT_SETTLE``: its silence is a
+    # controller down or lagging, the graph still reading the old pods' numbers).
+    pods = child is not None and (
         _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child))
+    counted = admitted is None and pods
     if counted:
         deps.rolls.counted(roller, now, _resource_version(result))
-    deps.rolls.started(roller, now, _resource_version(result))
+    deps.rolls.started(roller, now, _resource_version(result), pods=pods)
     # A re-render admitted, or a split change rolling the kept versions' pods: a new roll.
     return replace(applied, changed=True, rolls=admitted is not None or counted)
 

@@ -18,7 +18,7 @@ from tests.unit.services.test_upliftmodel import status_written
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
-from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.render.seldon import ROLES_ANNOTATION, SeldonV1Backend
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.common import PassResult
 from uplift_operator.services.rolls import ROLL_TIMEOUT, SILENT_SETTLE, WAKE_ANSWER, Rolls
@@ -302,8 +302,8 @@ def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so()
     applied_at = fleet.now
     fleet.tick("b", 1)
     assert fleet.condition("b")["reason"] == "RollQueued"
-    # The holder looks again once Seldon could have said nothing for long, then at the timeout
-    assert held.requeue_after == SILENT_SETTLE.total_seconds()
+    # Its pods roll: Seldon's status write wakes the holder; else it looks again at the timeout
+    assert held.requeue_after == ROLL_TIMEOUT.total_seconds()
     fleet.seldon("a", "Failed")  # its new pods never start
     stuck = fleet.tick("a", 60)
     assert stuck.requeue_after == (applied_at + ROLL_TIMEOUT - fleet.now).total_seconds()
@@ -325,18 +325,83 @@ def test_a_roll_that_never_serves_frees_its_slot_after_the_timeout_and_says_so()
     assert fleet.rolls.rolling() == 1
 
 
+def replicas_edited(fleet: Fleet, name: str, replicas: int) -> None:
+    """A ``spec.serving.replicas`` edit of ``name``: its re-render changes every predictor's pod
+    spec (``render.seldon.REPLICAS_ENV``)."""
+    fleet.bodies[name]["spec"]["serving"] = {"replicas": replicas}
+    fleet.bodies[name]["metadata"]["generation"] += 1
+
+
 def test_a_re_render_seldon_says_nothing_about_is_done_once_it_served_a_while() -> None:
     """Seldon writes its status only when it changes: a graph whose re-render changed no
-    Deployment's pod template gets none. Still serving a minute after the apply, it is done."""
-    fleet = upgraded(["a", "b"], limit=1)
+    Deployment's pod template (here only the object's annotations, taken out by hand) gets
+    none. Still serving a minute after the apply, it is done."""
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+    graph = (*SELDON, "a")
+    del fleet.cluster.objects[graph]["metadata"]["annotations"][ROLES_ANNOTATION]
+    fleet.cluster.moved(graph)
     held = fleet.tick("a", 1)
     applied_at = fleet.now
+    assert ROLES_ANNOTATION in fleet.cluster.objects[graph]["metadata"]["annotations"]
+    assert fleet.rolls.rolling() == 1
+    replicas_edited(fleet, "b", 2)
     fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
     fleet.now = applied_at + SILENT_SETTLE - dt.timedelta(seconds=1)
     fleet.tick("a")  # the status there is still the one from before the apply
     assert fleet.rolls.rolling() == 1 and fleet.woken == []
     assert held.requeue_after == SILENT_SETTLE.total_seconds()
     fleet.tick("a", 1)  # the pass it asked for
+    assert fleet.rolls.rolling() == 0 and fleet.woken == [key("b")]
+
+
+def test_a_re_render_that_rolls_pods_holds_its_slot_while_seldon_says_nothing() -> None:
+    """Before: a re-render changing the pod spec (a ``spec.serving.replicas`` edit; an upgrade's
+    image) was done a minute after its apply when Seldon had written nothing since, its graph
+    still reading Available with the old pods' numbers: with Seldon lagging or down the slot
+    freed, the next queued re-render went, and all rolled at once when Seldon caught up. Now the
+    slot is held until Seldon reports, or until the timeout, which says Seldon wrote nothing."""
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+    replicas_edited(fleet, "a", 2)
+    fleet.tick("a", 1)
+    applied_at = fleet.now
+    child = fleet.cluster.objects[(*SELDON, "a")]
+    assert [p["replicas"] for p in child["spec"]["predictors"]] == [2]
+    replicas_edited(fleet, "b", 3)
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    # Seldon silent: a's graph still reads Available, its numbers the old pods'.
+    silent = fleet.tick("a", SILENT_SETTLE.total_seconds() + 5)
+    assert fleet.rolls.rolling() == 1 and fleet.woken == []
+    assert silent.requeue_after == (applied_at + ROLL_TIMEOUT - fleet.now).total_seconds()
+    fleet.tick("b", 1)  # b's own pass: still queued, its graph as it is
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    child = fleet.cluster.objects[(*SELDON, "b")]
+    assert [p["replicas"] for p in child["spec"]["predictors"]] == [1]
+
+    fleet.now = applied_at + ROLL_TIMEOUT
+    timed_out = fleet.tick("a")  # Seldon down for good: the timeout frees the slot, says why
+    told = [e for e in timed_out.events if e.reason == "RollTimedOut"]
+    assert len(told) == 1 and "Seldon wrote no status on it since" in told[0].message
+    assert fleet.timed_out == [key("a")] and fleet.woken == [key("b")]
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "Applied"
+
+
+def test_a_re_render_that_rolls_pods_is_done_once_seldon_reports_it_rolled() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+    replicas_edited(fleet, "a", 2)
+    fleet.tick("a", 1)
+    replicas_edited(fleet, "b", 3)
+    fleet.tick("b", 1)
+    fleet.seldon("a")  # Seldon reconciled it: Available, its numbers the new pods'
+    fleet.tick("a", 1)
     assert fleet.rolls.rolling() == 0 and fleet.woken == [key("b")]
 
 
