@@ -32,6 +32,7 @@ from uplift_operator.api.v1alpha1.common import (
     SecretCredentials,
     SecretName,
     at_least_a_second_rule,
+    cel_seconds,
     field_rules,
     gate_rules,
     name_rule,
@@ -257,14 +258,45 @@ VERSION_SPLIT_SALT_TAKEN = (
 RUNTIME_IMAGE_PATTERN = r"^[^\x00-\x20\x7f-\x9f]+$"
 
 
+#: An UpliftModel's experiment defaults (``ExperimentSpec``), which the CRD carries nowhere: the
+#: rule keeping the experiment while a canary runs reads an absent field as its default.
+DEFAULT_HOLDOUT_FRACTION = 0.1
+DEFAULT_UNIT_KEY = "unit_id"
+DEFAULT_ATTRIBUTION_WINDOW = "1h"
+
+
+def _experiment_field(obj: str, name: str, default: str) -> str:
+    """``obj``'s ``spec.experiment.<name>`` in CEL, ``default`` (CEL text) when it or the
+    experiment is absent (``&&`` short-circuits: ``has`` of a field under an absent one is an
+    error)."""
+    return (f"(has({obj}.spec.experiment) && has({obj}.spec.experiment.{name}) ? "
+            f"{obj}.spec.experiment.{name} : {default})")
+
+
+def _same_experiment() -> str:
+    """The CEL saying ``self`` and ``oldSelf`` have one experiment by meaning, as a Campaign's
+    rules compare theirs (``CampaignExperiment``): field by field, each absent field (or an
+    absent experiment) its default, an absent salt and "" the one default salt, the window as
+    a length (1h and 60m are one window)."""
+    fields = (("holdoutFraction", repr(DEFAULT_HOLDOUT_FRACTION), False),
+              ("unitKey", f"'{DEFAULT_UNIT_KEY}'", False), ("salt", "''", False),
+              ("attributionWindow", f"'{DEFAULT_ATTRIBUTION_WINDOW}'", True))
+    parts = []
+    for name, default, duration in fields:
+        new, old = (_experiment_field(obj, name, default) for obj in ("self", "oldSelf"))
+        parts.append(f"{cel_seconds(new)} == {cel_seconds(old)}" if duration
+                     else f"{new} == {old}")
+    return " && ".join(parts)
+
+
 class ExperimentSpec(ApiModel):
     """The randomized holdout against which online incremental effects are measured."""
 
     holdout_fraction: float = Field(
-        default=0.1, gt=0, lt=1,
+        default=DEFAULT_HOLDOUT_FRACTION, gt=0, lt=1,
         description="Share of units that never get a treatment, whatever their score. "
                     "Default: 0.1.")
-    unit_key: str = Field(default="unit_id", min_length=1, max_length=128,
+    unit_key: str = Field(default=DEFAULT_UNIT_KEY, min_length=1, max_length=128,
                           description="Request column identifying the unit; not blank. "
                                       "Default: unit_id.",
                           json_schema_extra={"x-kubernetes-validations": [
@@ -278,7 +310,7 @@ class ExperimentSpec(ApiModel):
             not_blank_rule("salt", empty=True),
             {"rule": f"self != '{VERSION_SPLIT_SALT}'", "message": VERSION_SPLIT_SALT_TAKEN}]})
     attribution_window: AttributionWindow = Field(
-        default="1h",
+        default=DEFAULT_ATTRIBUTION_WINDOW,
         description="How long after a decision its conversion counts, for the onlineEffect "
                     "gate: a version's decisions are compared once this window has closed on "
                     "them, with the conversions reported within it, so each step's evidence "
@@ -598,6 +630,9 @@ MODEL_NAME = ("metadata.name must be a DNS-1035 label: at most 63 characters, lo
               "label value")
 
 
+_SAME_EXPERIMENT = _same_experiment()
+
+
 class UpliftModel(ApiModel):
     """An uplift model version from MLflow, served as a Seldon inference graph with canary ramps."""
 
@@ -614,8 +649,7 @@ class UpliftModel(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         name_rule(MODEL_NAME_PATTERN, MODEL_NAME),
         {"rule": "!has(oldSelf.status) || !has(oldSelf.status.canaryVersion) || "
-                 "has(self.spec.experiment) == has(oldSelf.spec.experiment) && "
-                 "(!has(self.spec.experiment) || self.spec.experiment == oldSelf.spec.experiment)",
+                 + _SAME_EXPERIMENT,
          "message": "spec.experiment cannot change while a canary runs (status.canaryVersion): "
                     "its online gates compare the versions under one holdout and attribution "
                     "window; change it once the canary is promoted or rolled back",
