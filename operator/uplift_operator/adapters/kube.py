@@ -162,6 +162,61 @@ class CoreReads:
         return self._api.response_deserialize(response, {"200": model}).data
 
 
+#: What the API server's answer says when a ValidatingAdmissionPolicy refused a request.
+_POLICY_DENIED = "denied request"
+
+
+def foreign_fields(obj: Mapping[str, Any], own_manager: str = FIELD_MANAGER,
+                   ) -> list[tuple[tuple[str, ...], str]]:
+    """The fields of ``obj`` other field managers than ``own_manager`` set (its
+    ``metadata.managedFields``), as (path, manager), leaves only, in the order listed:
+    not the status (a subresource's writes, Seldon's), nor within ``spec.predictors`` (the
+    list is atomic in Seldon's CRD: the operator's forced apply replaces it whole). A list item
+    keyed by value reads ``[key=value]``."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    for entry in (obj.get("metadata") or {}).get("managedFields") or []:
+        manager = str(entry.get("manager") or "?")
+        if manager == own_manager or entry.get("subresource"):
+            continue
+        for path in _leaves(entry.get("fieldsV1") or {}, ()):
+            if path[:1] == ("status",) or path[:2] == ("spec", "predictors"):
+                continue
+            if path in (("metadata", "ownerReferences"),) or path[:1] == ("apiVersion",):
+                continue
+            found.append((path, manager))
+    return found
+
+
+def _leaves(fields: Mapping[str, Any], at: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The leaf paths of a ``fieldsV1`` set (``f:name``, ``k:{json}``, ``v:value``; ``.``: the
+    node itself, a leaf only when nothing under it is listed)."""
+    children = {key: value for key, value in fields.items() if key != "."}
+    if not children:
+        return [at] if at else []
+    paths: list[tuple[str, ...]] = []
+    for key, value in children.items():
+        kind, _, rest = key.partition(":")
+        step = rest if kind == "f" else f"[{_item(rest)}]"
+        paths += _leaves(value if isinstance(value, Mapping) else {}, (*at, step))
+    return paths
+
+
+def _item(key: str) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        keyed = json.loads(key)
+        if isinstance(keyed, dict):
+            return ",".join(f"{k}={v}" for k, v in keyed.items())
+    return key
+
+
+def _json_pointer(path: tuple[str, ...]) -> str | None:
+    """The JSON pointer of a ``foreign_fields`` path, None for one through a list item (a JSON
+    patch addresses items by index, which the path does not say)."""
+    if any(step.startswith("[") for step in path):
+        return None
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path)
+
+
 def _split(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
@@ -198,10 +253,44 @@ class KubeCluster:
                 _content_type="application/apply-patch+yaml",
                 _request_timeout=self.request_timeout)
         except ApiException as error:
-            raise _error(error, f"apply {plural}/{meta['name']}") from error
+            refused = _error(error, f"apply {plural}/{meta['name']}")
+            if _POLICY_DENIED in str(refused):
+                refused = KubeError(
+                    f"{refused}{self._foreign_fields(group, version, plural, meta)}",
+                    refused.status, refused.fields)
+            raise refused from error
         except HTTPError as error:
             raise _unreached(error, f"apply {plural}/{meta['name']}") from None
         return cast(dict[str, Any], result)
+
+    def _foreign_fields(self, group: str, version: str, plural: str,
+                        meta: Mapping[str, Any]) -> str:
+        """What to add to an apply an admission policy refused (the chart's
+        ValidatingAdmissionPolicy on SeldonDeployments): the fields other field managers set
+        outside what the apply replaces whole (``spec.predictors``) and outside the status.
+        The forced server-side apply keeps them and the policy judges the merged object, so a
+        hand-added field outside the policy's rules (``kubectl annotate``, ``spec.annotations``)
+        refuses every apply of the operator, a rollback's included, until it is removed: named
+        here with who set it and how to remove it. Empty when there are none or the read fails."""
+        namespace, name = meta["namespace"], meta["name"]
+        try:
+            live = self._custom.get_namespaced_custom_object(
+                group, version, namespace, plural, name, _request_timeout=self.request_timeout)
+        except (ApiException, HTTPError):
+            return ""
+        found = foreign_fields(cast(dict[str, Any], live), self.field_manager)
+        if not found:
+            return ""
+        listed = "; ".join(f"{'.'.join(path)} (set by {manager})" for path, manager in found)
+        removals = [_json_pointer(path) for path, _ in found]
+        if all(pointer is not None for pointer in removals):
+            patch = json.dumps([{"op": "remove", "path": pointer} for pointer in removals])
+            fix = (f"kubectl patch {plural} {name} -n {namespace} --type=json -p '{patch}'")
+        else:
+            fix = f"kubectl edit {plural} {name} -n {namespace}"
+        return (f" (fields other managers set on it, which the operator's apply keeps and the "
+                f"policy judges with the rest: {listed}; remove those outside the policy's "
+                f"rules: {fix})")
 
     def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         group, version = _split(api_version)
