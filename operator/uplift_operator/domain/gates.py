@@ -1162,12 +1162,29 @@ def _qini(gate: GateSpecBase, m: QiniMeasurement, _: GateMemory) -> _Judged:
     names = list(gate.treatments) if gate.treatments else sorted(m.canary)
     if not names:
         return _Judged(GateVerdict.INCONCLUSIVE, "the canary's run logged no Qini")
-    # Per treatment: pass needs every one shown (no correction); fail needs one at α/T.
-    fail_alpha = gate.alpha / len(names)
-    judged = _worst_of([_qini_one(gate, name, m, fail_alpha) for name in names])
-    short = _too_few_replicates(_qini_replicates(names, m), gate.alpha, fail_alpha)
+    # Pass needs every treatment's tests shown (no correction); Fail needs one of the Fail
+    # tests that can fail, over every treatment: α split over all of them (Bonferroni), each
+    # treatment's α/T over its own (``_qini_fail_tests``).
+    fail_alphas = {name: gate.alpha / len(names) / _qini_fail_tests(gate, name, m)
+                   for name in names}
+    judged = _worst_of([_qini_one(gate, name, m, fail_alphas[name]) for name in names])
+    short = _too_few_replicates(_qini_replicates(names, m), gate.alpha,
+                                min(fail_alphas.values()))
     # First, so that the message's clipping (many treatments) keeps it.
     return replace(judged, message=f"{short}; {judged.message}") if short else judged
+
+
+def _qini_fail_tests(gate: GateSpecBase, name: str, m: QiniMeasurement) -> int:
+    """How many tests can Fail treatment ``name``: the canary's upper bound below ``min`` (the
+    floor, always), its lower bound above ``max`` (leakage; when set), and the paired
+    difference's upper bound below 0 (when the stable logged replicates on the same evaluation
+    set). Each runs at the treatment's α/T over this many, so a version at the floor and equal
+    to the stable is failed with probability ≤ α in all; at α/T each, as before, it was up to
+    2α, 3α with ``max``."""
+    c, s = m.canary.get(name), m.stable.get(name)
+    paired = (c is not None and s is not None and bool(s.replicates)
+              and c.evaluation_set is not None and c.evaluation_set == s.evaluation_set)
+    return 1 + (gate.max is not None) + paired
 
 
 def _qini_replicates(names: list[str], m: QiniMeasurement) -> int | None:
@@ -1207,14 +1224,15 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
                                                 "retrain it with this operator's trainer")
     floor = gate.min if gate.min is not None else DEFAULT_QINI_FLOOR
     low, _ = one_sided_bounds(c.replicates, alpha=gate.alpha, exact=True)
-    _, high = one_sided_bounds(c.replicates, alpha=fail_alpha, exact=True)
+    fail_low, high = one_sided_bounds(c.replicates, alpha=fail_alpha, exact=True)
     if high < floor:
         return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, upper bound {high:.4g} < "
                                         f"{floor:.4g}: no better than a random ranking",
                       floor, low, high)
-    if gate.max is not None and low > gate.max:
-        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, lower bound {low:.4g} > max "
-                                        f"{gate.max:.4g} (leakage?)", gate.max, low, high)
+    if gate.max is not None and fail_low > gate.max:
+        return judged(GateVerdict.FAIL, f"Qini {c.estimate:.4g}, lower bound {fail_low:.4g} > "
+                                        f"max {gate.max:.4g} (leakage?)", gate.max, fail_low,
+                      high)
     s = m.stable.get(name)
     floor_shown = low > floor
     if s is None or not s.replicates:
@@ -1254,8 +1272,9 @@ def _too_few_replicates(replicates: int | None, alpha: float, fail_alpha: float)
     """What the qini gate cannot show from ``replicates`` bootstrap replicates ("" when
     nothing): a percentile bound at level α needs α(B + 1) ≥ 1
     (``stats.uplift.percentile_replicates_needed``), else it is unbounded. The Fail level is
-    α over the treatments judged: the trainer's 200 replicates give it for up to 10 treatments
-    at α = 0.05; past that harm cannot be shown, only no Pass."""
+    α over the treatments judged and each one's Fail tests (``_qini_fail_tests``): the
+    trainer's 200 replicates give it for up to 10 such tests at α = 0.05 (5 treatments paired
+    with the stable, 3 with ``max`` too); past that harm cannot be shown, only no Pass."""
     need_pass = percentile_replicates_needed(alpha)
     need_fail = percentile_replicates_needed(fail_alpha)
     if replicates is None or replicates >= need_fail:
@@ -1266,7 +1285,7 @@ def _too_few_replicates(replicates: int | None, alpha: float, fail_alpha: float)
                 f"percentile bound at it needs ≥ {need_pass}, at the Fail level {fail_alpha:.3g} "
                 f"≥ {need_fail}): {retrain}")
     return (f"harm cannot be shown at the Fail level {fail_alpha:.3g} (alpha over the "
-            f"treatments judged) from {replicates} bootstrap replicates, it needs ≥ "
+            f"treatments judged and their Fail tests) from {replicates} bootstrap replicates, it needs ≥ "
             f"{need_fail}: {retrain}")
 
 
