@@ -44,6 +44,7 @@ from uplift_operator.api.v1alpha1.common import (
 
 __all__ = [
     "ERROR_RATE_MAX",
+    "MODEL_GATE_TREATMENTS_UNKNOWN",
     "MODEL_NAME",
     "MODEL_NAME_PATTERN",
     "REGISTERED_MODEL_PATTERN",
@@ -518,6 +519,12 @@ class RollbackPolicy(RollbackPolicyBase):
                     f"Default: 0s. {AT_MOST}")
 
 
+#: Why the API server refuses a gate naming a treatment the model does not have (the operator
+#: too, for one stored before the rule: ``domain.validation``).
+MODEL_GATE_TREATMENTS_UNKNOWN = ("a gate's treatments must be treatments of spec.treatments: a "
+                                 "gate judges only treatments the model scores")
+
+
 class UpliftModelSpec(ApiModel):
     """Desired state of an UpliftModel."""
 
@@ -540,6 +547,11 @@ class UpliftModelSpec(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
          "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
+        # A gate's treatments are the model's (the operator refuses it too, naming them), as a
+        # Campaign's (campaign.GATE_TREATMENTS_UNKNOWN).
+        {"rule": "self.rollout.gates.all(g, !has(g.treatments) || "
+                 "g.treatments.all(n, self.treatments.exists(t, t.name == n)))",
+         "message": MODEL_GATE_TREATMENTS_UNKNOWN, "fieldPath": ".rollout.gates"},
     ]})
 
 
