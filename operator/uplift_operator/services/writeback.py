@@ -104,6 +104,10 @@ log = logging.getLogger(__name__)
 #: The longest wait between two tries of a failing write.
 MAX_BACKOFF_SECONDS = 300.0
 
+#: The largest exponent of the backoff's doubling: 2**16 s is past ``MAX_BACKOFF_SECONDS``
+#: already, and a float's power overflows past 2**1023.
+_MAX_BACKOFF_EXPONENT = 16
+
 #: How long the worker waits after a round that raised before the next one (not a busy loop
 #: when the same head raises again).
 LOOP_ERROR_PAUSE_SECONDS = 1.0
@@ -422,7 +426,16 @@ class WriteBack:
                 error: Exception | None = None
             except Exception as failed:  # retried unless permanent (then shown); never raised
                 error = failed
-            changed = self._settle(queue_key, pending, error)
+            try:
+                changed = self._settle(queue_key, pending, error)
+            except Exception:  # a bug: that head waits, the other queues go on
+                log.exception("MLflow write-back of %s: recording the outcome of a try failed; "
+                              "its queue is tried again in %.0f s", pending.model,
+                              MAX_BACKOFF_SECONDS)
+                with self._lock:
+                    if queue_key in self._queues:
+                        self._retry_at[queue_key] = self._clock() + MAX_BACKOFF_SECONDS
+                continue
             for listener in self.on_change:
                 if changed:
                     listener(changed)
@@ -561,7 +574,8 @@ class WriteBack:
                 if not current:
                     return []
                 attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
-                delay = min(2.0 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+                # The exponent capped: 2.0 ** 1024 overflows (a 403 retried for ~85 h).
+                delay = min(2.0 ** min(attempts - 1, _MAX_BACKOFF_EXPONENT), MAX_BACKOFF_SECONDS)
                 self._retry_at[queue_key] = self._clock() + delay
                 # The same words on every try, so a pass has no new status to write per retry.
                 message = (f"{described} failing, retried with backoff: "
