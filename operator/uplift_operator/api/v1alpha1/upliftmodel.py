@@ -51,6 +51,9 @@ __all__ = [
     "RUNTIME_IMAGE_PATTERN",
     "TRACKING_URI_PATTERN",
     "TRACKING_URI_RULE",
+    "TREATMENT_DOUBLE_DASH",
+    "TREATMENT_KEYS_SHARED",
+    "TREATMENT_KEY_TOO_LONG",
     "UPLIFT_SANITY_BAND",
     "VERSION_SPLIT_SALT",
     "VERSION_SPLIT_SALT_TAKEN",
@@ -218,11 +221,33 @@ class ModelReference(ApiModel):
     ]})
 
 
+#: Why the API server refuses a treatment name whose key (``model.keys.treatment_key``: each
+#: run of '-' one '_', a name starting with a digit prefixed 't_') the runtime cannot carry or
+#: another name shares; ``domain.validation`` refuses one stored before the rules (the keys'
+#: own check).
+TREATMENT_DOUBLE_DASH = ("a treatment name must not contain '--': its key (metric labels, "
+                         "decision ids) reads each run of '-' as one '_', so 'a--b' and 'a-b' "
+                         "would be one treatment")
+TREATMENT_KEY_TOO_LONG = ("a treatment name starting with a digit is at most 62 characters: its "
+                          "key is prefixed 't_' and the runtime takes keys of at most 64")
+TREATMENT_KEYS_SHARED = ("treatments 't-<name>' and '<name>' (<name> starting with a digit) have "
+                         "the same key 't_<name>': rename one")
+
+
 class Treatment(ApiModel):
     """A treatment the model scores (an offer, an e-mail, a push) against the control."""
 
-    name: Name = Field(description="Treatment name, as the model outputs it.")
+    name: Name = Field(description="Treatment name, as the model outputs it; no '--', at most 62 "
+                                   "characters when it starts with a digit (its runtime key, "
+                                   "'t_' and the name with '_' for '-', is at most 64).")
     description: str | None = Field(default=None, max_length=1024, description="What it is.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!self.name.contains('--')", "message": TREATMENT_DOUBLE_DASH,
+         "fieldPath": ".name"},
+        {"rule": "!self.name.matches('^[0-9]') || self.name.size() <= 62",
+         "message": TREATMENT_KEY_TOO_LONG, "fieldPath": ".name"},
+    ]})
 
 
 class FeatureSpec(ApiModel):
@@ -547,6 +572,11 @@ class UpliftModelSpec(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "self.treatments.all(t, self.treatments.filter(u, u.name == t.name).size() == 1)",
          "message": "treatments[].name must be unique", "fieldPath": ".treatments"},
+        # Unique keys (``model.keys.treatment_key``): with no '--' (``Treatment``), two names
+        # share one only as 't-1a' and '1a' (both 't_1a').
+        {"rule": "self.treatments.all(t, !t.name.matches('^[0-9]') || "
+                 "!self.treatments.exists(u, u.name == 't-' + t.name))",
+         "message": TREATMENT_KEYS_SHARED, "fieldPath": ".treatments"},
         # A gate's treatments are the model's (the operator refuses it too, naming them), as a
         # Campaign's (campaign.GATE_TREATMENTS_UNKNOWN).
         {"rule": "self.rollout.gates.all(g, !has(g.treatments) || "
