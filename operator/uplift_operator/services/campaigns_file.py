@@ -14,7 +14,9 @@ pass lists anything):
    what changes with no spec edit (each entry's exposure, a canary's split): when the
    Campaigns do not all fit so, those the file there holds stay (one whose spec edit grew its
    entry past that room at the entry the file holds, at no more than its exposure there: a
-   ramp step, a canary start or an edit never withdraws a Campaign), then the oldest; the
+   ramp step, a canary start or an edit never withdraws a Campaign; with the ConfigMap gone,
+   its key removed or not a file, those of the file this process last wrote or found there,
+   or, none known, those whose status exposes units: ``_held``), then the oldest; the
    rest are left out (the runtime answers requests naming one ``404 unknown_campaign``), and
    ``FileDependencies.left_out`` tells their Campaign pass why (it waits at 0 %; one whose
    edit is not carried hears ``CampaignsFileFull`` too, ``NotCarried.carried``: its ramp is
@@ -157,6 +159,10 @@ class FileDependencies:
     #: ConfigMap's resourceVersion (``left_out`` before the model's first file pass in this
     #: process reads a nearly full file once, not per pass).
     held: dict[tuple[str, str], tuple[str, frozenset[str], bool]] = field(default_factory=dict)
+    #: The file each model's ConfigMap held, as far as this process knows: what its last pass
+    #: wrote or found there, with the model's uid (``_held``: the Campaigns it carried stay
+    #: carried when the ConfigMap is gone, its key removed or not a file).
+    last: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def left_out(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         """Why model's file does not carry ``campaign``'s settings, None when nothing keeps
@@ -418,7 +424,9 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     if new_model:
         there = None  # applied unread, as before (``written`` says what it applied)
     found = there
-    fitted = campaigns.fitted(rendered, split, kept=_held(there))
+    last = deps.last.get((owner.namespace, owner.name))
+    fitted = campaigns.fitted(rendered, split, kept=_held(
+        there, last[1] if last is not None and last[0] == owner.uid else None, rendered))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
     deps.stale[(owner.namespace, owner.name)] = fitted.stale
@@ -430,6 +438,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     treats = {e.name for e in rendered if e.active and not e.refused} - absent - dict(unfit).keys()
     active = tuple(sorted(treats))
     if new_model and (says_nothing or deps.written.get(key) == content):
+        if not says_nothing:
+            deps.last[(owner.namespace, owner.name)] = (owner.uid, content)
         return Synced(False, None, names, active, left_out, unfit=unfit, stale=fitted.stale)
     if there is None and says_nothing:
         return Synced(False, None, names, active, left_out, unfit=unfit, stale=fitted.stale)
@@ -442,6 +452,7 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
         deps.written.pop(key, None)
         return Synced(False, str(error), names, active, left_out, unfit=unfit, stale=fitted.stale,
                       already_there=_already_there(content, found))
+    deps.last[(owner.namespace, owner.name)] = (owner.uid, content)
     if new_model:
         deps.written[key] = content
     else:
@@ -471,13 +482,31 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.asked.discard((owner.namespace, owner.name))
     deps.carried.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
+    deps.last.pop((owner.namespace, owner.name), None)
 
 
-def _held(there: Mapping[str, Any] | None) -> Callable[[], dict[str, Any]]:
-    """The entries of the file there by Campaign name, read only when asked (a file that fits
-    never is): ``fitted`` keeps them, one whose spec edit grew its entry past the room left at
-    its entry there (``Fitted.stale``), and leaves the newest of the others out first."""
-    return lambda: campaigns.entries_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
+def _held(there: Mapping[str, Any] | None, last: str | None,
+          rendered: Iterable[campaigns.CampaignEntry]) -> Callable[[], dict[str, Any]]:
+    """The Campaigns the runtime may be carrying, by name, with their entry where known, read
+    only when asked (a file that fits never is): ``fitted`` keeps them, one whose spec edit
+    grew its entry past the room left at that entry (``Fitted.stale``), and leaves the newest
+    of the others out first. They are the entries of the file there; those of the file this
+    process last wrote or found there (``last``) that it does not hold (the ConfigMap
+    deleted, dropped by the existence audit, its key removed or edited into something else, a
+    new model's file applied unread: the replicas still read the file they last had, and
+    every Campaign counted a newcomer, the newest of those they treat under would be left
+    out, their ramps lost). When neither holds an entry (a fresh process finding no file),
+    each Campaign whose status exposes some units (no entry: its own counts as unchanged):
+    its pass raises the exposure only of a Campaign the file carries (one left out waits at
+    0 %), and one at 0 % treats no one, so leaving it out withdraws no treatment. Not
+    otherwise: a newcomer's pass may take its first step before the file pass has judged it,
+    and it would then be let into the room kept for the others' growth."""
+    def held() -> dict[str, Any]:
+        known = campaigns.entries_in(last)
+        known.update(campaigns.entries_in(((there or {}).get("data") or {})
+                                          .get(campaigns.DATA_KEY)))
+        return known or {c.name: None for c in rendered if c.exposure_percent > 0}
+    return held
 
 
 def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:

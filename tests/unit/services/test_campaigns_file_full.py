@@ -186,6 +186,8 @@ def test_a_held_campaign_growing_never_pushes_out_another(
     monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES",
                         size(entry("a", 1, 5), entry("b", 2, 100)) + 1)
     deps = campaigns_file.FileDependencies(FakeCluster())
+    # The file holds a (with no file known, a Campaign whose status exposes units is held).
+    assert sync(deps, entry("a", 1, 5)).left_out == ()
     rounds = [(entry("a", 1, 5), entry("b", 2, 100, "Healthy")),
               (entry("a", 1, 100), entry("b", 2, 100, "Healthy")),
               (entry("a", 1, 100), entry("b", 2, 0)),
@@ -378,6 +380,10 @@ def test_a_restarted_operator_judges_room_as_the_file_pass_does_at_real_scale() 
         bodies.append(body)
     cluster = FakeCluster()
     first = campaigns_file.FileDependencies(cluster)
+    waiting = copy.deepcopy(bodies)  # each admitted at 0 %, as a new Campaign waits
+    for body in waiting:
+        body["status"]["exposurePercent"] = 0
+    assert sync(first, *waiting).left_out == (f"camp-{capacity:04d}",)
     assert sync(first, *bodies).left_out == (f"camp-{capacity:04d}",)
     watched, objects, _ = _watched(cluster)
     objects.observe("configmaps", cluster.objects[KEY])
