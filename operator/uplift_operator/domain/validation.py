@@ -177,7 +177,8 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     problems += _check_gates("spec.rollout.gates", spec.rollout.gates, metric_templates,
                              treatment_names, feature_names, variables)
     problems += _check_steps(
-        [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
+        [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout",
+        spec.rollout.progress_deadline)
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
         problems.append("spec.model.aliasRefreshInterval must be at least 1s")
     try:  # the runtime refuses to load such a model: say so before anything is deployed
@@ -333,7 +334,8 @@ def _campaign_problems(spec: CampaignSpec, metric_templates: Mapping[str, str],
         problems += unknown_gate_features("spec.exposure.gates", spec.exposure.gates,
                                           model_features.names, model_features.source)
     problems += _check_steps(
-        [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
+        [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure",
+        spec.exposure.progress_deadline)
     economics = spec.economics
     if economics.budget is None:
         # Its measure is the period's spend against the budget: without one every analysis
@@ -560,11 +562,20 @@ def _check_variables(template: str, where: str) -> list[str]:
     return []
 
 
-def _check_steps(pauses: Sequence[str | None], interval: str, where: str) -> list[str]:
+def _check_steps(pauses: Sequence[str | None], interval: str, where: str,
+                 progress_deadline: str | None = None) -> list[str]:
     problems: list[str] = []
     interval_s = parse_duration(interval).total_seconds()
     if interval_s < 1:
         problems.append(f"{where}.analysisInterval must be at least 1s (got {interval})")
+    # The CRD's rule (``ramp_rules``), for one stored before it: a shorter deadline would pass
+    # before the step's gates are evaluated, and shortens the not-serving grace
+    # (``domain.canary``) below an analysis interval.
+    if (progress_deadline is not None
+            and parse_duration(progress_deadline).total_seconds() < interval_s):
+        problems.append(f"{where}.progressDeadline ({progress_deadline}) is shorter than "
+                        f"analysisInterval ({interval}): the step would be past its deadline "
+                        "before its gates are evaluated")
     for index, pause in enumerate(pauses):
         if pause is not None and parse_duration(pause).total_seconds() < interval_s:
             problems.append(

@@ -867,17 +867,31 @@ def step_pause_short(default_interval: str, kind: str) -> str:
         default=f" (analysisInterval defaults to {default_interval} on {article} {kind})")
 
 
+#: Why a progress deadline may not be shorter than the analysis interval (the API server's rule;
+#: ``domain.validation`` says it of an object stored before).
+PROGRESS_DEADLINE_SHORT = ("progressDeadline must be at least analysisInterval{default}: a step "
+                           "would be past its deadline (Degraded) before its gates are evaluated, "
+                           "and a condition saying the spec has not taken effect would turn the "
+                           "phase Degraded at once")
+
+
 def ramp_rules(default_interval: str, kind: str) -> list[JsonValue]:
     """The CEL rules of either ramp (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``)
     on its durations: ``analysisInterval`` (absent: ``default_interval``) at least 1s, and no
-    step's pause shorter than it. ``domain.validation`` checks the same of an object stored
-    before them (InvalidSpec, naming the step)."""
+    step's pause nor ``progressDeadline`` shorter than it. ``domain.validation`` checks the
+    same of an object stored before them (InvalidSpec, naming the field)."""
     interval = f"(has(self.analysisInterval) ? self.analysisInterval : '{default_interval}')"
+    article = "an" if kind[:1] in "AEIOU" else "a"
     return [
         at_least_a_second_rule("analysisInterval"),
         {"rule": f"self.steps.all(s, !has(s.pause) || {cel_seconds('s.pause')} >= "
                  f"{cel_seconds(interval)})",
          "message": step_pause_short(default_interval, kind), "fieldPath": ".steps"},
+        {"rule": f"!has(self.progressDeadline) || {cel_seconds('self.progressDeadline')} >= "
+                 f"{cel_seconds(interval)}",
+         "message": PROGRESS_DEADLINE_SHORT.format(
+             default=f" (analysisInterval defaults to {default_interval} on {article} {kind})"),
+         "fieldPath": ".progressDeadline"},
     ]
 
 
@@ -897,7 +911,8 @@ class RampSpecBase(ApiModel):
     progress_deadline: Duration | None = Field(
         default=None,
         description="Longest a step may wait for conclusive gates, past its pause, before the "
-                    "resource is marked Degraded (not rolled back). Absent: no deadline. When "
+                    "resource is marked Degraded (not rolled back); at least analysisInterval. "
+                    "Absent: no deadline. When "
                     "shorter than 5 minutes, also how long a condition saying the spec has not "
                     f"taken effect holds before the phase is Degraded (status.phase). {AT_MOST}")
 
