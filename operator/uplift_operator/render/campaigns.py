@@ -15,6 +15,7 @@ are is decided by the Campaign pass (``domain.exposure``); this module only writ
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import math
@@ -28,19 +29,22 @@ from uplift_operator.api.v1alpha1.common import duration_whole_seconds, parse_du
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
-__all__ = ["DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT", "GROWTH_BYTES", "MAX_CAMPAIGNS",
-           "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME", "SPLIT_BYTES",
-           "TYPICAL_ENTRY_BYTES", "CampaignEntry", "Fitted", "UnrenderableError", "config_map",
-           "document", "entries_in", "entry", "fitted", "has_room", "name_problem", "names_in",
-           "spare_bytes", "text", "unfit"]
+__all__ = ["CONFIG_MAP_LIMIT_BYTES", "DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT",
+           "GROWTH_BYTES", "MAX_CAMPAIGNS", "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS",
+           "MOUNT_DIR", "NAME", "SPLIT_BYTES", "TYPICAL_ENTRY_BYTES", "CampaignEntry", "Fitted",
+           "UnrenderableError", "budget_beside", "config_map", "document", "entries_in", "entry",
+           "fitted", "has_room", "name_problem", "names_in", "spare_bytes", "text", "unfit"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
 MOUNT_DIR = "/etc/uplift/campaigns"  # a directory mount: a subPath mount never sees an update
 FILE = f"{MOUNT_DIR}/{DATA_KEY}"
-#: The API server refuses a ConfigMap whose data exceed 1 MiB (1,048,576 bytes): a file that
-#: grew past it would be refused whole, and with it every later change of every Campaign of the
-#: model, rollbacks included. The file stays within this, which leaves room for the key.
+#: The API server refuses a ConfigMap whose values (those of ``data`` and, decoded, of
+#: ``binaryData``; not the keys) exceed 1 MiB in all (``ValidateConfigMap``).
+CONFIG_MAP_LIMIT_BYTES = 1_048_576
+#: A file that grew past that limit would be refused whole, and with it every later change of
+#: every Campaign of the model, rollbacks included. The file stays within this, and within
+#: what the ConfigMap's other keys leave of the limit (``budget_beside``).
 FILE_BUDGET_BYTES = 1_000_000
 #: The most entries the runtime takes (= runtime.campaigns.MAX_CAMPAIGNS; a test keeps them
 #: equal): it refuses a longer document whole and keeps its last good settings, so one Campaign
@@ -409,10 +413,28 @@ def spare_bytes(length: int, entries: int, split_bytes: int, budget: int | None 
     return budget - length - GROWTH_BYTES * entries - max(0, SPLIT_BYTES - split_bytes)
 
 
-def has_room(content: str | None, size: int = TYPICAL_ENTRY_BYTES) -> bool:
+def budget_beside(config_map: Mapping[str, Any] | None) -> int:
+    """The file's budget in the ConfigMap ``config_map`` (None: not there): ``FILE_BUDGET_BYTES``,
+    and no more than what its other keys' values leave of ``CONFIG_MAP_LIMIT_BYTES`` (the API
+    server counts every value of ``data`` and, decoded, of ``binaryData``, whoever wrote it;
+    the server-side apply keeps a key someone else added, so the whole would be refused)."""
+    others = 0
+    for key, value in ((config_map or {}).get("data") or {}).items():
+        if key != DATA_KEY:
+            others += len(str(value).encode())
+    for value in ((config_map or {}).get("binaryData") or {}).values():
+        try:
+            others += len(base64.b64decode(str(value), validate=True))
+        except ValueError:
+            others += len(str(value))
+    return max(0, min(FILE_BUDGET_BYTES, CONFIG_MAP_LIMIT_BYTES - others))
+
+
+def has_room(content: str | None, size: int = TYPICAL_ENTRY_BYTES,
+             budget: int | None = None) -> bool:
     """Whether the file ``content`` (None or not a file: empty) has room for one more entry
-    adding ``size`` bytes (its comma included), as ``fitted`` judges a newcomer
-    (``spare_bytes``), and for one more of the runtime's ``MAX_CAMPAIGNS``."""
+    adding ``size`` bytes (its comma included) within ``budget``, as ``fitted`` judges a
+    newcomer (``spare_bytes``), and for one more of the runtime's ``MAX_CAMPAIGNS``."""
     held = entries_in(content)
     if len(held) >= MAX_CAMPAIGNS:
         return False
@@ -423,7 +445,7 @@ def has_room(content: str | None, size: int = TYPICAL_ENTRY_BYTES) -> bool:
     split = document.get("split") if isinstance(document, dict) else None
     split_bytes = (len(json.dumps({"split": split}, sort_keys=True, separators=(",", ":"))) - 1
                    if split is not None else 0)
-    return spare_bytes(len(content or "") + size, len(held) + 1, split_bytes) >= 0
+    return spare_bytes(len(content or "") + size, len(held) + 1, split_bytes, budget) >= 0
 
 
 @dataclass(frozen=True)

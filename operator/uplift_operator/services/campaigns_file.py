@@ -34,7 +34,9 @@ pass lists anything):
    campaign and no split), which saves a write, a watch event and a pass per new model. Once
    written it stays, an empty document after the last Campaign goes. Only its
    ``campaigns.json`` key is the operator's: a key someone else adds is left alone (the
-   server-side apply keeps it, and the comparison ignores it). "What is
+   server-side apply keeps it, and the comparison ignores it), but its value counts toward
+   the 1 MiB the API server allows the ConfigMap's values in all, so the file keeps within
+   what the other keys leave (``render.campaigns.budget_beside``). "What is
    there" is the ConfigMap as the operator's label-selected watch of its own ConfigMaps last
    brought it (the cluster adapter's in-memory store, ``adapters.watched``; read once from the
    API server only when the store has heard nothing of it, e.g. at start or just deleted, and
@@ -190,13 +192,16 @@ class FileDependencies:
     def _left_out_there(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         there = _stored(self.cluster, namespace, naming.campaigns_config_map(model))
         content = ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) or ""
+        budget = campaigns.budget_beside(there)
         if there is None or campaigns.spare_bytes(
-                len(content) + campaigns.TYPICAL_ENTRY_BYTES, campaigns.MAX_CAMPAIGNS, 0) >= 0:
+                len(content) + campaigns.TYPICAL_ENTRY_BYTES, campaigns.MAX_CAMPAIGNS, 0,
+                budget) >= 0:
             return None  # room left however many it holds: the file pass decides, as for any
         version = str(((there or {}).get("metadata") or {}).get("resourceVersion", ""))
         cached = self.held.get((namespace, model))
         if cached is None or cached[0] != version:
-            cached = (version, campaigns.names_in(content), campaigns.has_room(content))
+            cached = (version, campaigns.names_in(content),
+                      campaigns.has_room(content, budget=budget))
             self.held[(namespace, model)] = cached
         if campaign in cached[1] or cached[2]:
             return None
@@ -425,7 +430,10 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
         there = None  # applied unread, as before (``written`` says what it applied)
     found = there
     last = deps.last.get((owner.namespace, owner.name))
-    fitted = campaigns.fitted(rendered, split, kept=_held(
+    # Within what the ConfigMap's other keys leave (a new model's is judged from the store).
+    budget = campaigns.budget_beside(found if found is not None
+                                     else _stored(deps.cluster, owner.namespace, name))
+    fitted = campaigns.fitted(rendered, split, budget=budget, kept=_held(
         there, last[1] if last is not None and last[0] == owner.uid else None, rendered))
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
