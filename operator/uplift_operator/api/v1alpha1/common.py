@@ -488,7 +488,10 @@ class Condition(StatusPart):
     reason: str = Field(max_length=1024, description="CamelCase reason for the last transition.")
     message: str = Field(default="", max_length=32768, description="Human-readable details.")
     last_transition_time: dt.datetime = Field(
-        description="When the status last changed (not the reason or message).")
+        description="When the status last changed; for ModelResolved and ServingApplied also "
+                    "when the reason changed (each reason is a problem of its own, whose grace "
+                    "before the phase is Degraded counts from it). Not moved by a new message "
+                    "alone.")
     observed_generation: int | None = Field(
         default=None, ge=0, description="metadata.generation this condition was computed for.")
 
@@ -628,6 +631,10 @@ class EstimateStatus(ApiModel):
 #: items it changes (docs/lifecycle.md, "Gates and their defaults").
 LIST_MAP_BY_NAME: dict[str, JsonValue] = {"x-kubernetes-list-type": "map",
                                           "x-kubernetes-list-map-keys": ["name"]}
+#: Conditions, one per type (Kubernetes API conventions: metav1.Condition lists are maps keyed
+#: by ``type``; server-side apply merges them by it).
+LIST_MAP_BY_TYPE: dict[str, JsonValue] = {"x-kubernetes-list-type": "map",
+                                          "x-kubernetes-list-map-keys": ["type"]}
 
 
 def gate_rules(numeric_types: list[str]) -> list[JsonValue]:
@@ -803,7 +810,8 @@ class StatusBase(StatusPart):
     observed_generation: int | None = Field(default=None, ge=0,
                                             description="Last metadata.generation processed.")
     conditions: list[Condition] = Field(default_factory=list, max_length=32,
-                                        description="Ready, InvalidSpec, ... as metav1.Condition.")
+                                        description="Ready, InvalidSpec, ... as metav1.Condition.",
+                                        json_schema_extra=LIST_MAP_BY_TYPE)
     gates: list[GateStatus] = Field(default_factory=list, max_length=16,
                                     description="Last verdict of each gate.")
     history: list[DecisionRecord] = Field(
