@@ -1268,10 +1268,22 @@ def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
                             else economics.cost_per_treatment) for t in ctx.spec.treatments}
     rows = prom.query(_increase(ctx, "uplift_assignments_total", ctx.followed, 'arm="treated"',
                                 _treatments(gate), by="treatment"))
-    if not rows:
-        return None
+    units = [_spent(r.value) for r in rows]
+    if not rows or None in units:
+        return None  # a treatment's units unknown: the sum is (leaving them out understates it)
     return float(sum(costs.get(r.labels.get("treatment", ""), economics.cost_per_treatment)
-                     * r.value for r in rows if not math.isnan(r.value)))
+                     * (u or 0.0) for r, u in zip(rows, units, strict=True)))
+
+
+def _spent(value: float | None) -> float | None:
+    """A spend (or the treated units it is counted from) read from Prometheus: None (no data)
+    for none, NaN or ±Inf, as a count (``_observed``): an infinite spend passed as a figure, +Inf
+    exhausting a budget (a Campaign suspended on it) and -Inf read as 0, an roi gate's treatments
+    free; a negative one (no spend is; an extrapolation around a counter's reset) is 0, not
+    rounded (money, not events)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return max(value, 0.0)
 
 
 def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
@@ -1289,7 +1301,7 @@ def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
                                 'arm="treated"', _treatments(gate), by="treatment",
                                 window=ctx.cohort_window))
     weights = {r.labels.get("treatment", ""): r.value for r in rows
-               if not math.isnan(r.value) and r.value > 0}
+               if math.isfinite(r.value) and r.value > 0}
     total = sum(weights.values())
     if total <= 0:
         return sum(values.values()) / len(values)
@@ -1324,15 +1336,16 @@ def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: Metr
     # cohorts' treated units (the arms are counted when their windows close); the followed
     # version's, as its cohorts (a canary's policy may treat at another cost per unit).
     spend = (_treatment_spend(prom, ctx, gate) if gate.treatments
-             else prom.scalar(_increase(ctx, "uplift_campaign_spend_total", ctx.followed)))
+             else _spent(prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
+                                               ctx.followed))))
     decided = _count(prom, _increase(ctx, "uplift_assignments_total", ctx.followed,
                                      'arm="treated"',
                                      *([_treatments(gate)] if gate.treatments else [])))
-    if spend is None or math.isnan(spend) or not decided:
+    if spend is None or not decided:
         return None
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
                             value_per_conversion=_value_per_conversion(prom, ctx, gate),
-                            spend=max(spend, 0.0) / decided * arms.treated.units,
+                            spend=spend / decided * arms.treated.units,
                             completeness=_completeness(prom, ctx), completes=ctx.completes,
                             split_tolerance=ctx.spec.exposure.split_tolerance)
 
@@ -1381,7 +1394,11 @@ def _budget_spend(ctx: CampaignGateContext, prom: MetricSource, amount: float) -
     if spend is None or math.isnan(spend):
         return m.NotMeasured("holding: no spend series in Prometheus for this campaign yet",
                              holds=True)
-    return m.BudgetMeasurement(spend=max(spend, 0.0), budget=amount, period_start=start,
+    spent = _spent(spend)
+    if spent is None:  # ±Inf (a recording rule's division by 0): no figure to suspend on
+        return m.NotMeasured(f"holding: Prometheus answered the period's spend as {spend}, "
+                             f"not a figure (no data)", holds=True)
+    return m.BudgetMeasurement(spend=spent, budget=amount, period_start=start,
                                period_end=end, cheapest=_cheapest(ctx.spec), ledgers=ledgers)
 
 
