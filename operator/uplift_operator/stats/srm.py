@@ -118,11 +118,19 @@ def srm_sequential(
     It never returns PASS: the absence of a mismatch is not proven, so a gate proceeds unless
     FAIL. ``lower``/``upper`` bound the last arm's share (two arms), intersected over looks; the
     state holds them on the rate-ratio scale used by ``counts.multinomial_test``.
+
+    ``counts`` must be whole numbers of events (floats within float noise of one included), as
+    ``multinomial_test`` requires: a fraction is a ``ValueError``. They were truncated here
+    first (``int(29.7)`` = 29), which passed a rate or an ``increase()`` estimate off as observed
+    events past that check. The operator's counts are whole already: its collectors round each
+    count scaled to what the scrapes observed to the nearest event
+    (``services.measurements._observed``), so a caller holding estimates makes them whole itself.
     """
     c, rho = _validate(counts, expected_shares)
     res, new = multinomial_test(
-        [int(x) for x in c], list(rho), alpha=alpha, k=k, min_events=min_samples, state=state
+        c.tolist(), list(rho), alpha=alpha, k=k, min_events=min_samples, state=state
     )
+    c = np.asarray(res.samples, dtype=np.float64)  # the whole counts it took them as
     n = float(c.sum())
     share = c[-1] / n if n else math.nan
 
