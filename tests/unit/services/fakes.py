@@ -23,10 +23,74 @@ from uplift_operator.domain.alias_sweep import AliasListing
 Key = tuple[str, str, str, str]  # (apiVersion, plural, namespace, name)
 
 
+Path = tuple[str, ...]
+
+
+def conflict(plural: str, name: str) -> KubeError:
+    """What ``KubeCluster.apply`` raises when the API server refuses an apply whose
+    ``metadata.resourceVersion`` is not the object's (409 Conflict, the adapter's ``_error``)."""
+    return KubeError(f"apply {plural}/{name}: 409 Operation cannot be fulfilled on {plural} "
+                     f"{name!r}: the object has been modified; please apply your changes to the "
+                     "latest version and try again", 409)
+
+
+def _leaf_paths(obj: Mapping[str, Any], at: Path = ()) -> set[Path]:
+    """The fields an apply of ``obj`` sets, as server-side apply counts them: maps field by
+    field, a list (atomic: ``spec.predictors`` in Seldon's CRD, which lists no
+    ``x-kubernetes-list-type`` for it) or a scalar as one field."""
+    paths: set[Path] = set()
+    for key, value in obj.items():
+        if isinstance(value, Mapping) and value:
+            paths |= _leaf_paths(value, (*at, key))
+        else:
+            paths.add((*at, key))
+    return paths
+
+
+def _merged(live: Mapping[str, Any], applied: Mapping[str, Any]) -> dict[str, Any]:
+    """``applied`` over ``live``: maps merged key by key (what others set stays), lists and
+    scalars replaced whole."""
+    merged = copy.deepcopy(dict(live))
+    for key, value in applied.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _without(obj: dict[str, Any], path: Path) -> None:
+    """``obj`` without the field at ``path``, and without the maps that removal left empty."""
+    parent = obj
+    for step in path[:-1]:
+        child = parent.get(step)
+        if not isinstance(child, dict):
+            return
+        parent = child
+    parent.pop(path[-1], None)
+    if len(path) > 1:
+        holder = obj
+        for step in path[:-2]:
+            holder = holder[step]
+        if not holder[path[-2]]:
+            del holder[path[-2]]
+
+
 @dataclass
 class FakeCluster:
-    """Objects by (apiVersion, plural, namespace, name); ``apply`` replaces the spec (the fields
-    the operator owns) and keeps what others wrote (status)."""
+    """Objects by (apiVersion, plural, namespace, name), answering an ``apply`` as the API
+    server answers the operator's forced server-side apply (one field manager, the operator's):
+
+    - an apply carrying ``metadata.resourceVersion`` is a precondition: refused with the
+      adapter's ``KubeError`` 409 (``conflict``) unless the object is there at that version;
+    - every write (an apply, a ``put``) moves the object's resourceVersion: one counter for the
+      whole cluster, as etcd's revision, integers as strings;
+    - maps merge field by field, so the labels, annotations, spec fields and data keys other
+      managers (a ``put``, a hand edit) set stay; a list is replaced whole (``spec.predictors``
+      is atomic in Seldon's CRD); a field the operator's previous apply set and this one does
+      not is removed;
+    - the status is not written by an apply (a subresource: Seldon's), and is kept.
+    """
 
     objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
@@ -34,21 +98,60 @@ class FakeCluster:
     applied: list[Key] = field(default_factory=list)
     create_secret_error: KubeError | None = None
     created_secrets: list[dict[str, Any]] = field(default_factory=list)
+    #: The cluster's last resourceVersion (etcd's revision): each write takes the next one.
+    revision: int = 0
+    #: The fields each object's last apply set (the operator's managed fields).
+    managed: dict[Key, set[Path]] = field(default_factory=dict)
+
+    def _next_version(self, *written: Mapping[str, Any] | None) -> str:
+        """The next resourceVersion: past the cluster's last and past ``written``'s own (an
+        object a test placed at a version of its choosing), so it never moves back."""
+        versions = [str(((obj or {}).get("metadata") or {}).get("resourceVersion", ""))
+                    for obj in written]
+        self.revision = max([self.revision, *(int(v) for v in versions if v.isdigit())]) + 1
+        return str(self.revision)
 
     def put(self, plural: str, body: Mapping[str, Any]) -> None:
+        """``body`` written as it is (another writer's, or a state a test starts from), at the
+        resourceVersion it carries, else at the next one."""
         meta = body["metadata"]
-        self.objects[(body["apiVersion"], plural, meta["namespace"], meta["name"])] = (
-            copy.deepcopy(dict(body)))
+        stored = copy.deepcopy(dict(body))
+        version = str(stored["metadata"].get("resourceVersion") or "")
+        if version.isdigit():
+            self.revision = max(self.revision, int(version))
+        elif not version:
+            stored["metadata"]["resourceVersion"] = self._next_version()
+        self.objects[(body["apiVersion"], plural, meta["namespace"], meta["name"])] = stored
 
     def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
         if self.apply_error is not None:
             raise self.apply_error
         meta = manifest["metadata"]
         key = (manifest["apiVersion"], plural, meta["namespace"], meta["name"])
-        merged = {**self.objects.get(key, {}), **copy.deepcopy(dict(manifest))}
+        live = self.objects.get(key)
+        wanted = meta.get("resourceVersion")
+        if wanted and (live is None or str(
+                (live.get("metadata") or {}).get("resourceVersion")) != str(wanted)):
+            raise conflict(plural, meta["name"])
+        body = {k: v for k, v in copy.deepcopy(dict(manifest)).items() if k != "status"}
+        body["metadata"].pop("resourceVersion", None)
+        sets = _leaf_paths(body)
+        merged = copy.deepcopy(live) if live is not None else {}
+        for path in sorted(self.managed.get(key, set()) - sets, key=len, reverse=True):
+            _without(merged, path)
+        merged = _merged(merged, body)
+        merged.setdefault("metadata", {})["resourceVersion"] = self._next_version(live)
         self.objects[key] = merged
+        self.managed[key] = sets
         self.applied.append(key)
         return copy.deepcopy(merged)
+
+    def write_status(self, key: Key, status: Mapping[str, Any]) -> None:
+        """Another writer's status write (Seldon's, through the status subresource): the
+        object's resourceVersion moves, as with any write."""
+        obj = self.objects[key]
+        obj["status"] = copy.deepcopy(dict(status))
+        obj["metadata"]["resourceVersion"] = self._next_version(obj)
 
     def get(self, api_version: str, plural: str, namespace: str,
             name: str) -> dict[str, Any] | None:
@@ -56,6 +159,7 @@ class FakeCluster:
         return copy.deepcopy(found) if found is not None else None
 
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
+        self.managed.pop((api_version, plural, namespace, name), None)
         return self.objects.pop((api_version, plural, namespace, name), None) is not None
 
     def create_secret(self, manifest: Mapping[str, Any]) -> bool:
