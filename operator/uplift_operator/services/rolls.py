@@ -203,13 +203,14 @@ class Rolls:
         return answer
 
     def started(self, owner: Owner, now: dt.datetime, version: str | None, *,
-                pods: bool = False) -> None:
+                pods: bool) -> None:
         """``owner``'s graph was applied (its resourceVersion now: ``version``): a roll it
         holds a slot for is done once Seldon has reported on that graph; its timeout still
         counts from the apply the slot was taken for (a ramp stepping more often than the
-        timeout cannot hold a slot for ever). ``pods``: the apply changed a predictor's pod
-        spec, so the roll is done only once Seldon reports (no ``SILENT_SETTLE``), kept for
-        the roll's later applies (a step applied before Seldon reported rolls the same pods)."""
+        timeout cannot hold a slot for ever). ``pods`` (required: no safe default): the apply
+        changed a predictor's pod spec, so the roll is done only once Seldon reports (no
+        ``SILENT_SETTLE``), kept for the roll's later applies (a step applied before Seldon
+        reported rolls the same pods); False: a pod-spec-free apply (traffic, replicas)."""
         with self._lock:
             self._seen.add(owner)
             roll = self._rolls.get(owner)

@@ -593,7 +593,7 @@ def test_the_first_queued_model_comes_back_when_a_slot_may_free_without_anyone_s
 def test_a_timed_out_roll_is_said_until_a_pass_says_it() -> None:
     rolls = Rolls(limit=1)
     rolls.admit(key("a"), T0)
-    rolls.started(key("a"), T0, "1")
+    rolls.started(key("a"), T0, "1", pods=False)
     late = T0 + ROLL_TIMEOUT
     why = rolls.timed_out(key("a"), late)
     assert why is not None and "did not serve, every version of its split ready" in why

@@ -160,7 +160,7 @@ def test_only_a_first_look_finds_a_roll() -> None:
     is not from before it."""
     rolls = Rolls(limit=2)
     a, b, c = key("a"), key("b"), key("c")
-    rolls.started(a, T0, "5")  # a first graph this process applied, its pods starting
+    rolls.started(a, T0, "5", pods=False)  # a first graph this process applied, its pods starting
     rolls.found(a, T0, version="5", rolling=True)
     rolls.found(b, T0, version="7", rolling=False)  # b serving and rolled at its first look
     rolls.found(b, T0 + dt.timedelta(seconds=5), version="8", rolling=True)
@@ -205,7 +205,7 @@ def test_a_found_roll_the_model_re_rendered_into_is_told_when_it_times_out() -> 
     rolls.found(a, start, version="5", rolling=True)
     rolls.found(b, start, version="5", rolling=True)
     assert rolls.admit(a, start).admitted  # the slot it holds
-    rolls.started(a, start, "6")
+    rolls.started(a, start, "6", pods=False)
     later = start + ROLL_TIMEOUT
     assert rolls.timed_out(b, later) is None
     told = rolls.timed_out(a, later)

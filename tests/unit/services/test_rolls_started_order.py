@@ -15,9 +15,9 @@ X, Y = ("UpliftModel", "ns", "x"), ("UpliftModel", "ns", "y")
 def test_a_roll_added_behind_a_newer_one_times_out_at_its_own_timeout() -> None:
     rolls = Rolls(limit=5)
     rolls.admit(X, T0 + dt.timedelta(seconds=8))  # a pass that began later, applied first
-    rolls.started(X, T0 + dt.timedelta(seconds=8), "1")
+    rolls.started(X, T0 + dt.timedelta(seconds=8), "1", pods=False)
     rolls.admit(Y, T0)  # a slow pass that began earlier, applied second
-    rolls.started(Y, T0, "1")
+    rolls.started(Y, T0, "1", pods=False)
 
     past = T0 + ROLL_TIMEOUT + dt.timedelta(seconds=1)
     assert rolls.due(Y, past) == 0.0  # its model is told to look now ...

@@ -7,6 +7,7 @@ statuses). ``rolled`` is ``render.seldon.rolling_deployments`` being empty."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 
 from uplift_operator.services.rolls import ROLL_TIMEOUT, SILENT_SETTLE, Rolls
 
@@ -15,12 +16,14 @@ A, B = ("UpliftModel", "shop", "a"), ("UpliftModel", "shop", "b")
 
 
 def rolling_a(limit: int = 1) -> tuple[Rolls, list[tuple[str, str, str]]]:
-    """``a`` holds the one slot, applied at T0 leaving resourceVersion 10; ``b`` is queued."""
+    """``a`` holds the one slot, applied at T0 leaving resourceVersion 10; ``b`` is queued. The
+    apply changed no pod spec (``pods=False``: a re-render of the graph's annotations only), so
+    a silence of Seldon's may settle it (``SILENT_SETTLE``)."""
     rolls = Rolls(limit)
     woken: list[tuple[str, str, str]] = []
     rolls.on_change.append(woken.extend)
     assert rolls.admit(A, T0).admitted
-    rolls.started(A, T0, "10")
+    rolls.started(A, T0, "10", pods=False)
     assert not rolls.admit(B, T0).admitted
     return rolls, woken
 
@@ -61,12 +64,13 @@ def test_a_step_applied_mid_surge_does_not_end_the_roll_by_silence() -> None:
     timeout held its slot for ever."""
     rolls, woken = rolling_a()
     rolls.settle(A, T0 + dt.timedelta(seconds=30), version="12", serving=True, rolled=False)
-    rolls.started(A, T0 + dt.timedelta(seconds=40), "13")  # a step: traffic only
+    rolls.started(A, T0 + dt.timedelta(seconds=40), "13", pods=False)  # a step: traffic only
     late = T0 + dt.timedelta(seconds=40) + SILENT_SETTLE
     rolls.settle(A, late, version="13", serving=True, rolled=False)
     assert rolls.rolling() == 1 and woken == []
     for minutes in range(1, 10):  # a step every minute, the surge never ending
-        rolls.started(A, T0 + dt.timedelta(minutes=minutes, seconds=50), str(20 + minutes))
+        rolls.started(A, T0 + dt.timedelta(minutes=minutes, seconds=50), str(20 + minutes),
+                      pods=False)
     rolls.settle(A, T0 + ROLL_TIMEOUT, version="29", serving=True, rolled=False)
     assert rolls.rolling() == 0 and woken == [B]  # timed out, from the apply that took it
 
@@ -92,3 +96,11 @@ def test_rolled_defaults_to_true_as_before() -> None:
     rolls, woken = rolling_a()
     rolls.settle(A, T0 + dt.timedelta(seconds=1), version="11", serving=True)
     assert rolls.rolling() == 0 and woken == [B]
+
+
+def test_started_is_told_whether_the_apply_changed_a_pod_spec() -> None:
+    """``pods`` has no default: a caller that forgot it got ``pods=False``, the unsafe answer (a
+    pod roll then freed its slot after a minute of Seldon's silence)."""
+    pods = inspect.signature(Rolls.started).parameters["pods"]
+    assert pods.kind is inspect.Parameter.KEYWORD_ONLY
+    assert pods.default is inspect.Parameter.empty
