@@ -428,6 +428,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # Last: a load that fails before this leaves no poller behind for a model not served
         # (MLServer drops it from the registry, and nothing would ever cancel the task).
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        # The report and drain endpoints answer with this instance from now on (_LIVE).
+        _LIVE[self.name] = self
+        _LIVE_VERSIONS[self.name] = self._engine.version
         return True
 
     def _refuse_other_processes_and_batching(self) -> None:
@@ -584,6 +587,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._m.report_tokens.labels(**self._base).set(len(tokens.tokens))
 
     async def unload(self) -> bool:
+        if _LIVE.get(self.name) is self:   # not a reload's: nothing answers reports now
+            del _LIVE[self.name]
         ticker = getattr(self, "_ticker", None)
         if ticker is not None:
             ticker.cancel()
@@ -1108,8 +1113,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                      parameters=Parameters(content_type="pd"))
 
     def _reject(self, endpoint: str, reason: str, message: str, status: int) -> UpliftError:
-        self._m.errors.labels(**self._base, endpoint=endpoint, reason=reason).inc()
+        m = getattr(self, "_m", None)
+        if m is None:   # not loaded (or its load failed before its metrics were bound)
+            return _reject_unloaded(self.name, endpoint, reason, message, status)
+        m.errors.labels(**self._base, endpoint=endpoint, reason=reason).inc()
         return UpliftError(message, status)
+
+    def _live(self, endpoint: str) -> UpliftRuntime:
+        """The loaded instance of this model, which answers the report and drain endpoints
+        (``_LIVE``), whichever instance MLServer routes them to; refused (503 ``not_ready``)
+        while none is."""
+        live = _LIVE.get(self.name)
+        if live is None:
+            raise _reject_unloaded(self.name, endpoint, "not_ready", f"model {self.name!r} is "
+                                   "not loaded (yet): retry later", 503)
+        return live
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         t0 = time.perf_counter()
@@ -1256,13 +1274,33 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             log.exception("%s failed", endpoint)
             raise self._reject(endpoint, "internal", f"internal error: {type(exc).__name__}",
                                500) from None
-        self._latency[endpoint].observe(time.perf_counter() - t0)
+        latency = getattr(self, "_latency", None)
+        if latency is not None:
+            latency[endpoint].observe(time.perf_counter() - t0)
         return answer
+
+    # The report and drain endpoints: MLServer routes them to the instance it loads last, and
+    # moves them before that instance's load (``reload_custom_handlers``, then
+    # ``_reload_model``), so during a reload, and after one that failed, they reach an
+    # instance that is not loaded while the previous one still serves inference. Each answers
+    # with the model's loaded instance instead (``_live``).
 
     @custom_handler(rest_path=DELIVERIES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def deliveries(self, request: Request) -> dict[str, Any]:
         """Count delivery results: ``{"deliveries": [{"decision_id", "status"}]}``."""
+        return await self._live("deliveries")._deliveries(request)
 
+    @custom_handler(rest_path=DRAIN_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
+    async def drain(self, request: Request) -> dict[str, Any]:
+        """Drain the model's loaded instance (``_drain``)."""
+        return await self._live("drain")._drain(request)
+
+    @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
+    async def outcomes(self, request: Request) -> dict[str, Any]:
+        """Count outcomes: ``{"outcomes": [{"decision_id"|"unit_id", "converted", "value"}]}``."""
+        return await self._live("outcomes")._outcomes(request)
+
+    async def _deliveries(self, request: Request) -> dict[str, Any]:
         async def handle() -> dict[str, Any]:
             self._authorize(request, "deliveries")
             engine = self._engine
@@ -1290,8 +1328,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 
         return await self._guarded("deliveries", handle)
 
-    @custom_handler(rest_path=DRAIN_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
-    async def drain(self, request: Request) -> dict[str, Any]:
+    async def _drain(self, request: Request) -> dict[str, Any]:
         """``drain_cohorts`` for the pod's own preStop hook: from loopback, with the drain token
         this process wrote to its file (``runtime.drain``); refused (403) otherwise. Loopback
         alone is not the hook: a mesh sidecar forwards outside requests from 127.0.0.1."""
@@ -1308,10 +1345,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                f"wrote to {self._drain_token_file}", 403)
         return {"counted": self.drain_cohorts()}
 
-    @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
-    async def outcomes(self, request: Request) -> dict[str, Any]:
-        """Count outcomes: ``{"outcomes": [{"decision_id"|"unit_id", "converted", "value"}]}``."""
-
+    async def _outcomes(self, request: Request) -> dict[str, Any]:
         async def handle() -> dict[str, Any]:
             self._authorize(request, "outcomes")
             engine = self._engine
@@ -1425,6 +1459,28 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         if predecessors:
             answer["predecessor"] = predecessors  # an earlier Campaign's of the name: not counted
         return answer
+
+
+#: Model name → its loaded instance, which answers the report and drain endpoints
+#: (``UpliftRuntime._live``): set at the end of a load, cleared by that instance's unload.
+#: MLServer routes those endpoints to the instance it is loading before its load, then drops
+#: the old instance's (``reload_custom_handlers``): reports during a reload reached an instance
+#: without an engine (a plain-text 500), and after a failed reload (MLflow unreachable) they,
+#: and the preStop drain, stayed with that dead instance while inference stayed with the old
+#: one, until a restart.
+_LIVE: dict[str, UpliftRuntime] = {}
+#: Model name → the version its last loaded instance served: the label of the ``not_ready``
+#: refusals while none is loaded (``""`` before any was).
+_LIVE_VERSIONS: dict[str, str] = {}
+
+
+def _reject_unloaded(model: str, endpoint: str, reason: str, message: str,
+                     status: int) -> UpliftError:
+    """A refusal by an instance without metrics of its own (not loaded), counted as a loaded
+    one's would be."""
+    RuntimeMetrics().errors.labels(model=model, version=_LIVE_VERSIONS.get(model, ""),
+                                   endpoint=endpoint, reason=reason).inc()
+    return UpliftError(message, status)
 
 
 #: What retires series: a campaign that left the campaigns file, a version that left the split.
