@@ -38,6 +38,7 @@ from uplift_operator.api.v1alpha1.common import (
     SUBDOMAIN_PATTERN,
     ApiModel,
     GateSpecBase,
+    at_least,
     clamp_durations,
     duration_seconds,
     durations,
@@ -572,12 +573,12 @@ def _check_steps(pauses: Sequence[str | None], interval: str, where: str,
     # before the step's gates are evaluated, and shortens the not-serving grace
     # (``domain.canary``) below an analysis interval.
     if (progress_deadline is not None
-            and parse_duration(progress_deadline).total_seconds() < interval_s):
+            and not at_least(parse_duration(progress_deadline).total_seconds(), interval_s)):
         problems.append(f"{where}.progressDeadline ({progress_deadline}) is shorter than "
                         f"analysisInterval ({interval}): the step would be past its deadline "
                         "before its gates are evaluated")
     for index, pause in enumerate(pauses):
-        if pause is not None and parse_duration(pause).total_seconds() < interval_s:
+        if pause is not None and not at_least(parse_duration(pause).total_seconds(), interval_s):
             problems.append(
                 f"{where}.steps[{index}].pause ({pause}) is shorter than analysisInterval "
                 f"({interval}): the step would end before its gates are evaluated")

@@ -21,6 +21,7 @@ from uplift_operator.api.v1alpha1.campaign import BUDGET_PAYS_NOTHING, Economics
 from uplift_operator.api.v1alpha1.common import (
     STEP_PAUSE_SHORT,
     at_least_a_second_rule,
+    cel_at_least,
     cel_seconds,
     duration_seconds,
     ramp_rules,
@@ -95,7 +96,7 @@ def test_each_duration_the_operator_needs_of_a_second_at_least_is_refused_under_
         node = node["properties"][name]
     assert at_least_a_second_rule(field) in _rules(node)
     assert at_least_a_second_rule(field) == {
-        "rule": f"!has(self.{field}) || {cel_seconds('self.' + field)} >= 1.0",
+        "rule": f"!has(self.{field}) || {cel_at_least(cel_seconds('self.' + field), '1.0')}",
         "message": f"{field} must be at least 1s", "fieldPath": f".{field}"}
     rule = next(r["rule"] for r in _rules(node) if r == at_least_a_second_rule(field))
     assert evaluate(rule, {})  # absent: the default, at least 1s

@@ -9,7 +9,7 @@ import pytest
 from tests.support.cel import evaluate
 
 from uplift_operator.api.crds import CRDS, CrdDefinition
-from uplift_operator.api.v1alpha1.common import cel_seconds
+from uplift_operator.api.v1alpha1.common import cel_same_length, cel_seconds
 
 FORBIDDEN = {"$ref", "anyOf", "oneOf", "allOf", "title", "const", "default", "propertyNames", "$defs"}
 
@@ -93,8 +93,9 @@ def test_a_campaigns_budget_period_cannot_change_while_a_budget_runs() -> None:
     assert [(r["rule"], r["fieldPath"]) for r in transitions] == [(
         "!has(oldSelf.budget) || !has(self.budget) || "
         "has(self.budgetPeriod) == has(oldSelf.budgetPeriod) && "
-        f"(!has(self.budgetPeriod) || {cel_seconds('self.budgetPeriod')} == "
-        f"{cel_seconds('oldSelf.budgetPeriod')})", ".budgetPeriod")]
+        "(!has(self.budgetPeriod) || "
+        f"{cel_same_length(cel_seconds('self.budgetPeriod'), cel_seconds('oldSelf.budgetPeriod'))})",
+        ".budgetPeriod")]
     rule = transitions[0]["rule"]
     budget = {"valuePerConversion": 1, "costPerTreatment": 1, "budget": 10}
     for old, new, admitted in [
@@ -160,7 +161,7 @@ def test_the_attribution_window_rule_compares_seconds_the_default_included() -> 
               if r["fieldPath"] == ".attributionWindow"]
     new, old = ("(has(self.attributionWindow) ? self.attributionWindow : '14d')",
                 "(has(oldSelf.attributionWindow) ? oldSelf.attributionWindow : '14d')")
-    assert rule == f"{cel_seconds(new)} == {cel_seconds(old)}"
+    assert rule == cel_same_length(cel_seconds(new), cel_seconds(old))
 
 
 def test_an_upliftmodels_registered_model_cannot_change() -> None:

@@ -30,6 +30,7 @@ from uplift_operator.api.v1alpha1.common import (
     RollbackPolicyBase,
     StatusPart,
     at_least_a_second_rule,
+    cel_same_length,
     cel_seconds,
     field_rules,
     gate_rules,
@@ -142,8 +143,8 @@ class Economics(ApiModel):
         # The same length written otherwise (1d, 24h) is the same period: compared in seconds.
         {"rule": "!has(oldSelf.budget) || !has(self.budget) || "
                  "has(self.budgetPeriod) == has(oldSelf.budgetPeriod) && "
-                 f"(!has(self.budgetPeriod) || {cel_seconds('self.budgetPeriod')} == "
-                 f"{cel_seconds('oldSelf.budgetPeriod')})",
+                 "(!has(self.budgetPeriod) || "
+                 f"{cel_same_length(cel_seconds('self.budgetPeriod'), cel_seconds('oldSelf.budgetPeriod'))})",
          "message": BUDGET_PERIOD_FIXED, "fieldPath": ".budgetPeriod"},
         # The runtime counts it in whole seconds of at least 1 (domain.validation, for one
         # stored before this rule).
@@ -278,8 +279,8 @@ class CampaignExperiment(ApiModel):
         {"rule": "(has(self.salt) ? self.salt : '') == (has(oldSelf.salt) ? oldSelf.salt : '')",
          "message": f"salt {_HOLDOUT_DRAW_IMMUTABLE}", "fieldPath": ".salt"},
         # Compared in seconds: the same window written otherwise (14d, 336h) is one window.
-        {"rule": f"{cel_seconds(_window_or_default('self'))} == "
-                 f"{cel_seconds(_window_or_default('oldSelf'))}",
+        {"rule": cel_same_length(cel_seconds(_window_or_default('self')),
+                                 cel_seconds(_window_or_default('oldSelf'))),
          "message": f"attributionWindow defines the conversions measured and {_IMMUTABLE}",
          "fieldPath": ".attributionWindow"},
         # The runtime counts it in whole seconds of at least 1 (as budgetPeriod).

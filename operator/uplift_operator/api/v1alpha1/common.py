@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 
 __all__ = [
     "AT_MOST",
+    "CEL_RELATIVE_TOLERANCE",
     "COMPARED_RESOURCES",
     "DURATION_BOUND",
     "DURATION_PATTERN",
@@ -54,7 +55,10 @@ __all__ = [
     "SequentialStateStatus",
     "StatusBase",
     "StatusPart",
+    "at_least",
     "at_least_a_second_rule",
+    "cel_at_least",
+    "cel_same_length",
     "cel_seconds",
     "clamp_durations",
     "duration_seconds",
@@ -102,6 +106,31 @@ def cel_seconds(duration: str) -> str:
 
 
 _CEL_DURATION_SECONDS = cel_seconds("self")
+
+#: How much two Durations' seconds, summed in CEL doubles, may differ and still be one length:
+#: a part's ``double`` times its unit rounds (``1.1h`` is 3960.0000000000005 s, ``3960s``
+#: 3960.0), so an exact comparison refused a pause equal to its interval. Relative, far above
+#: the doubles' error of a sum of at most a few dozen parts (~1e-15) and far below any two
+#: lengths meant to differ (1e-12 of 100 years is 3 ms). ``domain.validation`` compares with the
+#: same tolerance (``at_least``), so the operator and the API server agree.
+CEL_RELATIVE_TOLERANCE = 1e-12
+_CEL_SLACK = repr(1.0 - CEL_RELATIVE_TOLERANCE)
+
+
+def cel_at_least(seconds: str, bound: str) -> str:
+    """CEL: the seconds ``seconds`` are at least ``bound`` (both CEL doubles, non-negative), up to
+    ``CEL_RELATIVE_TOLERANCE``."""
+    return f"{seconds} >= {bound} * {_CEL_SLACK}"
+
+
+def cel_same_length(left: str, right: str) -> str:
+    """CEL: the seconds ``left`` and ``right`` are one length, up to ``CEL_RELATIVE_TOLERANCE``."""
+    return f"({cel_at_least(left, right)} && {cel_at_least(right, left)})"
+
+
+def at_least(seconds: float, bound: float) -> bool:
+    """``cel_at_least`` in Python: what the API server's rules take, the operator takes."""
+    return seconds >= bound * (1.0 - CEL_RELATIVE_TOLERANCE)
 
 
 @dataclass(frozen=True)
@@ -856,7 +885,7 @@ def at_least_a_second_rule(field: str) -> JsonValue:
     default is). ``domain.validation`` refuses the same of an object stored before it: an
     analysis interval, an alias refresh interval, and what the campaigns' runtime counts in
     whole seconds of at least 1 (a budget period, an attribution window)."""
-    return {"rule": f"!has(self.{field}) || {cel_seconds('self.' + field)} >= 1.0",
+    return {"rule": f"!has(self.{field}) || {cel_at_least(cel_seconds('self.' + field), '1.0')}",
             "message": f"{field} must be at least 1s", "fieldPath": f".{field}"}
 
 
@@ -892,11 +921,11 @@ def ramp_rules(default_interval: str, kind: str) -> list[JsonValue]:
     article = "an" if kind[:1] in "AEIOU" else "a"
     return [
         at_least_a_second_rule("analysisInterval"),
-        {"rule": f"self.steps.all(s, !has(s.pause) || {cel_seconds('s.pause')} >= "
-                 f"{cel_seconds(interval)})",
+        {"rule": f"self.steps.all(s, !has(s.pause) || "
+                 f"{cel_at_least(cel_seconds('s.pause'), cel_seconds(interval))})",
          "message": step_pause_short(default_interval, kind), "fieldPath": ".steps"},
-        {"rule": f"!has(self.progressDeadline) || {cel_seconds('self.progressDeadline')} >= "
-                 f"{cel_seconds(interval)}",
+        {"rule": "!has(self.progressDeadline) || "
+                 f"{cel_at_least(cel_seconds('self.progressDeadline'), cel_seconds(interval))}",
          "message": PROGRESS_DEADLINE_SHORT.format(
              default=f" (analysisInterval defaults to {default_interval} on {article} {kind})"),
          "fieldPath": ".progressDeadline"},

@@ -32,6 +32,7 @@ from uplift_operator.api.v1alpha1.common import (
     SecretCredentials,
     SecretName,
     at_least_a_second_rule,
+    cel_same_length,
     cel_seconds,
     field_rules,
     gate_rules,
@@ -310,7 +311,7 @@ def _same_experiment() -> str:
     parts = []
     for name, default, duration in fields:
         new, old = (_experiment_field(obj, name, default) for obj in ("self", "oldSelf"))
-        parts.append(f"{cel_seconds(new)} == {cel_seconds(old)}" if duration
+        parts.append(cel_same_length(cel_seconds(new), cel_seconds(old)) if duration
                      else f"{new} == {old}")
     return " && ".join(parts)
 
