@@ -263,9 +263,14 @@ def parse_campaign(name: str, raw: Any) -> Campaign:
     active = raw.get("active", True)
     if not isinstance(active, bool):
         raise CampaignsError(f"{where}.active must be true or false, got {_show(active)}")
-    start, end = r.time("start", optional=True), r.time("end", optional=True)
-    if start is not None and end is not None and end <= start:
+    # Compared as the times written (to the microsecond), as the operator does: as unix
+    # seconds in a float, two times a microsecond apart past the year ~2242 are one, and an
+    # entry the operator wrote was rejected (its Campaign treating on its last settings).
+    start_at, end_at = r.moment("start", optional=True), r.moment("end", optional=True)
+    if start_at is not None and end_at is not None and end_at <= start_at:
         raise CampaignsError(f"{where}.end must be after start")
+    start = start_at.timestamp() if start_at is not None else None
+    end = end_at.timestamp() if end_at is not None else None
     return Campaign(
         name=name,
         generation=r.integer("generation", lo=0),
@@ -563,6 +568,10 @@ class _Reader:
         return value
 
     def time(self, key: str, optional: bool = False) -> Any:
+        parsed = self.moment(key, optional)
+        return None if parsed is None else parsed.timestamp()
+
+    def moment(self, key: str, optional: bool = False) -> dt.datetime | None:
         value = self.raw.get(key)
         if value is None and optional:
             return None
@@ -577,7 +586,7 @@ class _Reader:
         if parsed.tzinfo is None:
             raise CampaignsError(f"{self.where}.{key} must have a time zone (e.g. Z), got "
                                  f"{_show(value)}")
-        return parsed.timestamp()
+        return parsed
 
 
 def _kind(value: Any) -> str:
