@@ -3,7 +3,8 @@
 Role: on top of the shared step machine (``domain.steps``), what only a campaign has: the level
 is the percent of eligible units exposed (``spec.exposure.steps[].percent``); the ramp starts
 when the referenced UpliftModel serves a stable version and is withdrawn (exposure 0, the reason
-in status) when it serves nothing, is not found or is Degraded before serving; a rollback sets
+in status) when it serves nothing, is not found or is Degraded before serving (a rollback
+``rollback.mode: Manual`` left pending stands through it: ``withdraw``); a rollback sets
 exposure to 0 and holds it there for that spec generation (until a spec change or a retry), an
 abort or emergency rollback of a campaign already at 0 % for a reason that clears by itself (its
 model not serving, the schedule's start to come, a ramp not started) included, so it does not
@@ -522,6 +523,16 @@ def _pending_words(pending: Mapping[str, str], version: str) -> str:
     return (f"the tests of {', '.join(pending)} start afresh on version {version}; their "
             f"{' and '.join(f'{c}s' for c in counts)} stand, so the rollback they demanded "
             "stays pending (rollback.mode Manual)")
+
+
+def _withdrawn_pending_words(pending: Mapping[str, str]) -> str:
+    """How a withdrawal, and the ramp started again after it, say the rollback
+    ``rollback.mode: Manual`` left pending that they keep (``pending``: each gate and the
+    count that demands it)."""
+    counts = " and ".join(f"{name}'s {count}" for name, count in pending.items())
+    return (f"{counts} still demand{'s' if len(pending) == 1 else ''} the rollback left pending "
+            "(rollback.mode Manual): the ramp is held Paused on it from step 1 when it starts "
+            "again, until a human aborts or promotes")
 
 
 def _version_moved(model: str, old: str, new: str) -> str:
@@ -1149,8 +1160,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         # budget stays spent through a restart (``follow_budget`` suspends the new step).
         budget = {gate.name for gate in _budget_gates(self.spec)}
         spent = [g for g in self.status.gates if g.name in budget]
+        # A rollback ``rollback.mode: Manual`` left pending when the exposure was withdrawn
+        # (``withdraw``) stands: its gates' counts are carried into the new ramp, which the
+        # step machine holds Paused on them until a human aborts or promotes.
+        pending = self.pending_withdrawn()
+        carried = [_pending_kept(g) for g in self.status.gates if g.name in pending]
         self.start_ramp()
-        self.status.gates = spent
+        self.status.gates = [*spent, *carried]
+        if pending:
+            why = f"{why}; {_withdrawn_pending_words(pending)}"
         self.status.ramp_started_at, self.status.model_version_since = self.now, None
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
         self.status.rolled_back_generation = self.status.rolled_back_spec = None
@@ -1168,15 +1186,70 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.status.incremental_effect = self.status.roi = None
 
     def withdraw(self, why: str) -> None:
-        """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event."""
+        """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event.
+
+        A rollback ``rollback.mode: Manual`` left pending (a gate's Fail count past its
+        ``failureLimit``, or its Error streak past its limit) is no human's decision, so the
+        withdrawal keeps it: the gates' statuses stay, and ``pausedAt`` with them (the pause
+        the pending rollback holds stands, under the withdrawal's phase), until the ramp starts
+        again (``start_exposure`` carries their counts: the new ramp is held Paused on them) or
+        a human aborts. Without this, the model briefly not serving (deleted and re-created,
+        its file left out, the schedule's start moved later) restarted the ramp at step 1 with
+        the Fail wiped, where ``rollback.mode: Automatic`` stays rolled back."""
         s = self.status
         if exposing(s):
+            pending = self.pending_rollback()
+            paused_at = s.paused_at
             text = f"{self.exposed()} withdrawn: {why}"
             s.exposure_percent = 0
             s.suspended_exposure_percent = None
             self.end_ramp()
+            if pending:
+                s.paused_at = paused_at or self.now
+                why = f"{why}; {_withdrawn_pending_words(pending)}"
+                text = f"{text}; {_withdrawn_pending_words(pending)}"
             self.record(Reason.EXPOSURE_WITHDRAWN, self.subject(), why)
             self.emit("Warning", Reason.EXPOSURE_WITHDRAWN, text)
+
+    def pending_rollback(self) -> dict[str, str]:
+        """The gates whose counts demand a rollback that ``rollback.mode: Manual`` leaves
+        pending on the ramp underway (each: the count that demands it); empty when none does,
+        or no ramp is underway."""
+        if not self.active() or self.rollback_mode != "Manual":
+            return {}
+        return self.demanding_rollback()
+
+    def demanding_rollback(self) -> dict[str, str]:
+        gates = {gate.name: gate for gate in self.spec.exposure.gates}
+        return {st.name: ("Fail count" if st.failures > gates[st.name].failure_limit
+                          else "Error streak")
+                for st in self.status.gates
+                if st.name in gates and required_action(gates[st.name], st) is GateAction.ROLLBACK}
+
+    def pending_withdrawn(self) -> dict[str, str]:
+        """The gates of a pending Manual rollback a withdrawal kept (``withdraw``: nothing
+        exposed, ``pausedAt`` kept), each with the count that demands it; empty otherwise (a
+        rollback or abort since ended the ramp again, clearing ``pausedAt``)."""
+        s = self.status
+        if self.active() or exposing(s) or s.paused_at is None:
+            return {}
+        return self.demanding_rollback()
+
+    def note_resume(self) -> None:
+        # Withdrawn with a Manual rollback pending: its pause stands (``withdraw``).
+        if self.pending_withdrawn():
+            return
+        super().note_resume()
+
+    def set_phase(self, phase: Phase, message: str) -> str:
+        """The step machine's, but no ``Resumed`` of a ramp that was paused and now exposes no
+        one (withdrawn, its Manual rollback pending or not): nothing resumed at 0 %."""
+        said = len(self.events)
+        message = super().set_phase(phase, message)
+        if not exposing(self.status) and self.previous.paused_at is not None:
+            self.events[said:] = [event for event in self.events[said:]
+                                  if event.reason is not Reason.RESUMED]
+        return message
 
     def end_campaign(self, why: str) -> None:
         """Past the schedule's end: exposure to 0 %, the ramp ended, a Normal event and a
@@ -1555,6 +1628,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.model = self.model.unheld
             self.status.model_version = self.model.stable_version if self.model.serving else None
         phase, message, ready, reason = self.phase()
+        pending = self.pending_withdrawn()
+        if pending:
+            message = f"{message}; {_withdrawn_pending_words(pending)}"
         message = self.set_phase(phase, message)
         before = cond.find(self.previous.conditions, cond.READY)
         if (reason == cond.TREATMENT_NOT_SERVED and self.unserved is not None
