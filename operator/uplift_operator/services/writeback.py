@@ -4,8 +4,10 @@ A decision (canary started, promoted, rolled back) implies registry writes: role
 versions, the promotion alias, a rollback's reason. The pass only submits them
 (``WriteBack.submit``), once the status recording the decision is written (a status write
 refused submits nothing: the registry never holds a decision the status does not; the status
-says beforehand what the submission makes of the write-back, ``WriteBack.preview``); one
-worker thread applies them, so a slow or unreachable MLflow never delays a pass (a
+says beforehand what the submission makes of the write-back, ``WriteBack.preview``); a few
+worker threads apply them (``WORKERS``: one per tracking URI at a time, the queues taking
+turns, so a slow or failing MLflow delays no other's writes by more than a request), so a
+slow or unreachable MLflow never delays a pass (a
 rollback's graph is applied, and its status written, before MLflow hears of it). The writes
 are
 
@@ -108,6 +110,11 @@ MAX_BACKOFF_SECONDS = 300.0
 #: already, and a float's power overflows past 2**1023.
 _MAX_BACKOFF_EXPONENT = 16
 
+#: The worker threads (``start``): one tries one tracking URI's writes at a time, so a
+#: tracking URI that does not answer holds one of them, and up to this many MLflow servers
+#: are written to at once.
+WORKERS = 4
+
 #: How long the worker waits after a round that raised before the next one (not a busy loop
 #: when the same head raises again).
 LOOP_ERROR_PAUSE_SECONDS = 1.0
@@ -169,7 +176,7 @@ class _Pending:
 
 class WriteBack:
     """The write queue of one operator process (see the module's docstring). ``run_due`` does
-    the work (the worker thread calls it; tests call it directly, with their own clock)."""
+    the work (the worker threads call it; tests call it directly, with their own clock)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  written_kept: int = MAX_WRITTEN_KEPT) -> None:
@@ -198,7 +205,12 @@ class WriteBack:
         self._undelivered: set[Owner] = set()
         # The queues each owner submitted to: whose written memory ``superseded`` forgets.
         self._queues_of: dict[Owner, set[tuple[str, ...]]] = {}
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # The tracking URIs a worker is trying a write of now (one worker per URI at a time),
+        # and when each was last served (``run_due``'s turns).
+        self._busy: set[str] = set()
+        self._served: dict[str, int] = {}
+        self._tick = 0
         #: Called (from the worker) with the owners whose ``failure`` just changed.
         self.on_change: list[Callable[[Sequence[Owner]], None]] = []
 
@@ -412,40 +424,59 @@ class WriteBack:
 
     def run_due(self) -> float | None:
         """Apply every write that is due, each queue in order; the seconds until the next
-        retry is due (None: nothing is pending)."""
+        retry is due (None: nothing is pending, or every queue due is being tried by another
+        worker). The queues take turns: the next write tried is the head of a due queue of
+        the tracking URI served least recently, the queue tried longest ago first among them,
+        so a slow or failing MLflow with many queues delays another MLflow's writes by one
+        request at most, not by a round of all its queues. A tracking URI is tried by one
+        worker at a time (``start`` runs ``WORKERS``): a queue's writes stay in order, and a
+        server that does not answer holds one worker, not all of them."""
         while True:
             with self._lock:
                 now = self._clock()
-                head = next(((k, q[0]) for k, q in self._queues.items()
-                             if self._retry_at.get(k, 0.0) <= now), None)
-                if head is None:
+                due = [k for k in self._queues
+                       if k[0] not in self._busy and self._retry_at.get(k, 0.0) <= now]
+                if not due:
                     return self._next_due(now)
-            queue_key, pending = head
-            try:  # MLflow is asked outside the lock: passes keep submitting meanwhile
-                pending.write.apply(pending.registry)
-                error: Exception | None = None
-            except Exception as failed:  # retried unless permanent (then shown); never raised
-                error = failed
+                # min() keeps the first of equals: the queue that waited longest of its URI.
+                queue_key = min(due, key=lambda k: self._served.get(k[0], 0))
+                self._tick += 1
+                self._served[queue_key[0]] = self._tick
+                self._queues[queue_key] = self._queues.pop(queue_key)  # to the back of the turn
+                pending = self._queues[queue_key][0]
+                self._busy.add(queue_key[0])
             try:
-                changed = self._settle(queue_key, pending, error)
-            except Exception:  # a bug: that head waits, the other queues go on
-                log.exception("MLflow write-back of %s: recording the outcome of a try failed; "
-                              "its queue is tried again in %.0f s", pending.model,
-                              MAX_BACKOFF_SECONDS)
+                try:  # MLflow is asked outside the lock: passes keep submitting meanwhile
+                    pending.write.apply(pending.registry)
+                    error: Exception | None = None
+                except Exception as failed:  # retried unless permanent (then shown); not raised
+                    error = failed
+                try:
+                    changed = self._settle(queue_key, pending, error)
+                except Exception:  # a bug: that head waits, the other queues go on
+                    log.exception("MLflow write-back of %s: recording the outcome of a try "
+                                  "failed; its queue is tried again in %.0f s", pending.model,
+                                  MAX_BACKOFF_SECONDS)
+                    with self._lock:
+                        if queue_key in self._queues:
+                            self._retry_at[queue_key] = self._clock() + MAX_BACKOFF_SECONDS
+                    continue
+            finally:
                 with self._lock:
-                    if queue_key in self._queues:
-                        self._retry_at[queue_key] = self._clock() + MAX_BACKOFF_SECONDS
-                continue
+                    self._busy.discard(queue_key[0])
+                    self._lock.notify_all()  # a worker waiting on this URI's queues
             for listener in self.on_change:
                 if changed:
                     listener(changed)
 
     def start(self) -> None:
-        """Run ``run_due`` on a daemon thread, waking for new writes and retries."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="mlflow-write-back",
-                                            daemon=True)
-            self._thread.start()
+        """Run ``run_due`` on ``WORKERS`` daemon threads, waking for new writes and retries."""
+        if not self._threads:
+            for number in range(WORKERS):
+                thread = threading.Thread(target=self._loop, daemon=True,
+                                          name=f"mlflow-write-back-{number}")
+                self._threads.append(thread)
+                thread.start()
 
     def _loop(self) -> None:
         while self._iterate():
@@ -634,9 +665,11 @@ class WriteBack:
                 or (dropped[1] if dropped else None))
 
     def _next_due(self, now: float) -> float | None:
-        if not self._queues:
+        """The seconds until a queue no worker is trying is due (None: none is pending)."""
+        free = [self._retry_at.get(k, now) for k in self._queues if k[0] not in self._busy]
+        if not free:
             return None
-        return max(0.0, min(self._retry_at.get(k, now) for k in self._queues) - now)
+        return max(0.0, min(free) - now)
 
 
 #: How long the seniority of a promotion alias's holder outlives its object (``AliasClaims``):
