@@ -38,6 +38,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_predicted_uplift_negative_total`` | counter | ``treatment``: sum of |negative predictions| |
 | ``uplift_predicted_uplift_squares_total`` | counter | ``treatment``: sum of the squared predictions |
 | ``uplift_request_errors_total`` | counter | ``endpoint``, ``reason`` |
+| ``uplift_rows_without_unit_total`` | counter | (none): rows decided under a random unit id |
 | ``uplift_duplicate_reports_total`` | counter | ``endpoint``, ``campaign``: acknowledged, not counted again |
 | ``uplift_report_conflicts_total`` | counter | ``endpoint``, ``campaign``: disagree with the counted |
 | ``uplift_predecessor_reports_total`` | counter | ``endpoint``, ``campaign``: a predecessor's, not counted |
@@ -302,6 +303,12 @@ class RuntimeMetrics:
         self.errors = _get(r, Counter, "uplift_request_errors_total",
                            "Rejected requests by endpoint and reason.", (*BASE, "endpoint",
                                                                           "reason"))
+        # No campaign label: a campaign's request without its unit key is refused
+        # (bad_unit_id); only the model's own decisions are made under a random unit id.
+        self.rows_without_unit = _get(
+            r, Counter, "uplift_rows_without_unit",
+            "Rows of requests without the unit key input (UPLIFT_UNIT_KEY), each decided under "
+            "a fresh random unit id: no sticky arm, no unit-only report.", BASE)
         self.duplicates = family(Counter, "uplift_duplicate_reports_total",
                                  "Reports for a decision already counted (acknowledged, not "
                                  "counted again).", (*BASE, "endpoint", "campaign"),

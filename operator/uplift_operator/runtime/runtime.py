@@ -516,6 +516,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 m.report_token_reloads.labels(**base, result=result)
             m.report_token_file_refused.labels(**base).set(0)  # the load read a valid one
         m.errors.labels(**base, endpoint="drain", reason="forbidden")
+        self._rows_without_unit = m.rows_without_unit.labels(**base)   # at zero from load
         m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
                       salt=engine.config.salt,
                       holdout_fraction=str(engine.config.holdout_fraction)).set(1)
@@ -1141,6 +1142,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                                max_rows=cfg.max_rows, max_abs=cfg.max_abs_value)
             batch = self._engine.decide(columns, unit_ids, extra, campaign, time.time(),
                                         split=self._split)
+            if unit_ids is None:   # the model's own decisions: a campaign's are refused
+                self._without_unit(unit_key, len(batch.arms))
         except FeatureError as exc:
             raise self._reject("infer", exc.reason, str(exc), 400) from None
         except RequestError as exc:
@@ -1153,6 +1156,21 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         response = self._encode(batch)
         self._latency["infer"].observe(time.perf_counter() - t0)
         return response
+
+    def _without_unit(self, unit_key: str, rows: int) -> None:
+        """Count rows decided under a fresh random unit id (the request has no ``unit_key``
+        input), and say so once per model and version: a client sending its id under another
+        name (``user_id`` for ``customer_id``) gets answers, but no unit keeps its arm, so the
+        holdout is not persistent and the onlineEffect cohorts are diluted towards 0."""
+        self._rows_without_unit.inc(rows)
+        key = (self.name, self._engine.version)
+        if key not in _WARNED_WITHOUT_UNIT:
+            _WARNED_WITHOUT_UNIT.add(key)
+            log.warning("model %s version %s: a request has no %r input; its rows are decided "
+                        "under fresh random unit ids (no unit keeps its arm, so the holdout is "
+                        "not persistent and the online effect is diluted), counted in "
+                        "uplift_rows_without_unit_total. Logged once per model and version",
+                        self.name, self._engine.version, unit_key)
 
     def _record(self, batch: DecisionBatch) -> None:
         m, base, name = self._m, self._base, batch.campaign
@@ -1481,6 +1499,10 @@ def _reject_unloaded(model: str, endpoint: str, reason: str, message: str,
     RuntimeMetrics().errors.labels(model=model, version=_LIVE_VERSIONS.get(model, ""),
                                    endpoint=endpoint, reason=reason).inc()
     return UpliftError(message, status)
+
+
+#: (model, version) whose requests without a unit key were logged (``_without_unit``): once.
+_WARNED_WITHOUT_UNIT: set[tuple[str, str]] = set()
 
 
 #: What retires series: a campaign that left the campaigns file, a version that left the split.
