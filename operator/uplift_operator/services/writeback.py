@@ -28,12 +28,14 @@ are
   (``what`` ``("alias", name)``) is queued again even so: someone else (a trainer, a human) may
   have moved the alias since, and a rollback must move it back;
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
-  process runs, unless MLflow refused the write itself (``permanent``: the version or model
-  does not exist, or another 4xx of MLflow's own that is not about credentials, a timeout or
-  throttling): that write is dropped, so it never holds the writes behind it; and
-  **visible**: while a resource's writes fail, ``failure(owner)`` says why (the pass puts it in
-  the ``RegistryWrittenBack`` condition); while they are held behind another resource's
-  failing write of the model (the head of their queue), it names that write and its error,
+  process runs (a write whose every owner was deleted, ``forget``: for ``ORPHAN_RETRY_SECONDS``
+  after that, then dropped with a warning), unless MLflow refused the write itself
+  (``permanent``: the version or model does not exist, or another 4xx of MLflow's own that
+  is not about credentials, a timeout or throttling): that write is dropped, so it never
+  holds the writes behind it; and **visible**: while a resource's writes fail,
+  ``failure(owner)`` says why (the pass puts it in the ``RegistryWrittenBack`` condition);
+  while they are held behind another resource's failing write of the model (the head of their
+  queue), it names that write and its error,
   until none of the resource's writes is pending any more; and once one of them was dropped it
   says so until a write of the resource submitted after the drop goes through. The owners are
   woken (``on_change``) when that changes, so the condition follows without polling.
@@ -110,6 +112,12 @@ MAX_BACKOFF_SECONDS = 300.0
 #: already, and a float's power overflows past 2**1023.
 _MAX_BACKOFF_EXPONENT = 16
 
+#: How long a failing write whose every owner was deleted (``forget``) is still retried: no
+#: resource's condition shows it and no one fixes it, and retried for ever it kept the backlog
+#: (and its alert) up and held the writes of its model behind it. It is dropped, logged, at
+#: the first failure after that.
+ORPHAN_RETRY_SECONDS = 3600.0
+
 #: The worker threads (``start``): one tries one tracking URI's writes at a time, so a
 #: tracking URI that does not answer holds one of them, and up to this many MLflow servers
 #: are written to at once.
@@ -172,6 +180,9 @@ class _Pending:
     since: float = 0.0  # when it was first queued (the clock's), for the backlog's age
     #: Dropped unapplied (``reset``, ``superseded``): a try of it under way records nothing.
     cancelled: bool = False
+    #: When its last owner was forgotten (deleted; the clock's): retried for
+    #: ``ORPHAN_RETRY_SECONDS`` from then, not for ever (None: it has an owner).
+    orphaned: float | None = None
 
 
 class WriteBack:
@@ -311,8 +322,21 @@ class WriteBack:
             self._awaiting.discard(owner)
             self._undelivered.discard(owner)
             self._queues_of.pop(owner, None)
+            changed: list[Owner] = []
             for pending in self._of_owner.pop(owner, {}).values():
                 pending.owners.discard(owner)
+                if pending.owners:
+                    continue
+                pending.orphaned = self._clock()
+                queue_key = pending.key[:len(pending.key) - len(pending.write.what)]
+                queue = self._queues.get(queue_key)
+                blocked = self._blocked.get(queue_key)
+                if blocked is not None and queue and queue[0] is pending:
+                    # The writes behind it wait on a deleted resource's write now: say so.
+                    behind = _orphan_behind(pending, blocked[1])
+                    self._blocked[queue_key] = (blocked[0], behind)
+                    changed.extend(self._hold(queue, pending, behind))
+        self.tell(sorted(set(changed)))
 
     def reset(self) -> None:
         """Drop everything: every pending write (a try under way records nothing when it
@@ -601,7 +625,10 @@ class WriteBack:
             current = queue is not None and bool(queue) and queue[0] is pending
             described = (f"MLflow write-back of {pending.model} "
                          f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r})")
-            if error is not None and not permanent(error):
+            given_up = (error is not None and current and not pending.owners
+                        and pending.orphaned is not None
+                        and self._clock() - pending.orphaned >= ORPHAN_RETRY_SECONDS)
+            if error is not None and not permanent(error) and not given_up:
                 if not current:
                     return []
                 attempts = self._attempts[queue_key] = self._attempts.get(queue_key, 0) + 1
@@ -618,6 +645,8 @@ class WriteBack:
                               f"resource's write ({' '.join(pending.write.what)} = "
                               f"{pending.write.value[:80]!r}) failing, retried with backoff: "
                               f"{_why(error, pending)}")[:500]
+                    if not pending.owners:  # left by a deleted resource
+                        behind = _orphan_behind(pending, behind)
                     self._blocked[queue_key] = (message, behind)
                     held = self._hold(queue, pending, behind) if queue is not None else []
                 started = [o for o in pending.owners if o not in self._failing]
@@ -640,6 +669,10 @@ class WriteBack:
                 self._written.move_to_end(pending.key)
                 while len(self._written) > self._written_kept:
                     self._written.popitem(last=False)
+            elif given_up:  # no owner, failing for an hour: dropped, the rest let through
+                log.warning("%s dropped, not retried: its resource was deleted %.0f s ago and "
+                            "it still fails: %s", described,
+                            self._clock() - (pending.orphaned or 0.0), _why(error, pending))
             else:  # MLflow refused this write for good: drop it, let the rest through
                 message = f"{described} {DROPPED_WRITE}: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)
@@ -913,6 +946,15 @@ class AliasClaims:
         if changed:
             for listener in self.on_change:
                 listener(changed)
+
+
+def _orphan_behind(pending: _Pending, behind: str) -> str:
+    """What the owners held behind ``pending`` read once its resource was deleted."""
+    why = behind.split(" failing, retried with backoff: ", 1)[-1]
+    return (f"MLflow write-back of {pending.model} held behind a write left by a deleted "
+            f"resource ({' '.join(pending.write.what)} = {pending.write.value[:80]!r}) failing, "
+            f"retried for at most {ORPHAN_RETRY_SECONDS / 60:.0f} min after the deletion: "
+            f"{why}")[:500]
 
 
 def _why(error: Exception, pending: _Pending) -> str:
