@@ -175,7 +175,8 @@ class FileDependencies:
         watch's store, no API call) by the rule the file pass applies to a newcomer of the
         usual size (``render.campaigns.has_room``): a Campaign a file without that room does
         not hold is taken as left out, so a restarted operator does not start the ramp of a
-        Campaign the file has no room for, only to withdraw it at the file's first pass."""
+        Campaign the file has no room for, only to withdraw it at the file's first pass. One
+        the store has heard nothing of (its watch not listed yet) is read once."""
         unfit = self.unfit.get((namespace, model), {}).get(campaign)
         if unfit is not None:
             return NotCarried(cond.CAMPAIGN_NOT_CARRIED, unfit)
@@ -190,7 +191,16 @@ class FileDependencies:
         return NotCarried(cond.CAMPAIGNS_FILE_FULL, _full(model)) if campaign in left else None
 
     def _left_out_there(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
-        there = _stored(self.cluster, namespace, naming.campaigns_config_map(model))
+        name = naming.campaigns_config_map(model)
+        there = _stored(self.cluster, namespace, name)
+        if there is None and not _known_absent(self.cluster, namespace, name):
+            # The store has heard nothing of it (its watch has not listed yet, at a start):
+            # read once (the store remembers the answer, the ConfigMap or its absence), not
+            # taken as room, which would start the ramp of a Campaign the file pass withdraws.
+            try:
+                there = self.cluster.get("v1", PLURAL, namespace, name)
+            except KubeError:
+                there = None
         content = ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) or ""
         budget = campaigns.budget_beside(there)
         if there is None or campaigns.spare_bytes(

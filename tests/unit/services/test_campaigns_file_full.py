@@ -424,3 +424,22 @@ def test_before_its_first_file_pass_a_restarted_operator_judges_from_the_file_th
     monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", 10_000_000)
     assert files.left_out(NS, OWNER.name, "c") is None
     assert files.left_out(NS, "no-file-model", "c") is None
+
+
+def test_before_the_config_map_watch_lists_a_restarted_operator_reads_the_file_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty store (the watch not listed yet) was taken as room: a restarted operator started
+    # the ramp of a Campaign the model's first file pass then withdrew (a review, 2026-12-07).
+    monkeypatch.setattr(campaigns, "FILE_BUDGET_BYTES", one_entry_budget())
+    cluster = FakeCluster()
+    bodies = [created(campaign_body(name), day) for name, day in (("a", 1), ("b", 2), ("c", 3))]
+    assert sync(campaigns_file.FileDependencies(cluster), *bodies).left_out == ("c",)
+    watched, _, calls = _watched(cluster)  # a new process: its store has heard nothing yet
+    files = campaigns_file.FileDependencies(watched)
+    why = files.left_out(NS, OWNER.name, "c")
+    assert why is not None and why.reason == "CampaignsFileFull"
+    assert files.left_out(NS, OWNER.name, "a") is None
+    assert calls == ["get configmaps"]  # read once, then from the store
+    assert files.left_out(NS, "no-file-model", "c") is None  # absent: room, remembered
+    assert files.left_out(NS, "no-file-model", "d") is None
+    assert calls == ["get configmaps", "get configmaps"]
