@@ -1206,6 +1206,17 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for j, key in enumerate(self._uplift_keys):
             self._m.observe_uplift(self._base["model"], self._base["version"], key,
                                    batch.uplift[:, j].tolist())
+        campaign = batch.campaign
+        if campaign and campaign not in self._zeros_out and campaign in (self._campaigns or {}):
+            # A campaign of the file that treats no one (its series not at zero here) whose
+            # clients still name it: the series its decisions just created go a few scrapes
+            # on (_forget_idle), as a report's do (_reported). Before, only a campaign whose
+            # series were at zero had its removal armed: these stayed for the life of the
+            # process. (A cohort count held above exported its series at zero: the tick arms
+            # its removal once it treats no one.)
+            after = time.time() + FORGET_AFTER_SECONDS
+            if self._idle.get(campaign, -math.inf) < after:
+                self._idle[campaign] = after
 
     def _encode(self, batch: DecisionBatch) -> InferenceResponse:
         outputs = [_output("unit_id", batch.unit_ids, "BYTES"),
