@@ -60,7 +60,8 @@ budget, valid or refused, drops it with everything else the status keeps of a bu
 ``status.budgetSince``. The budget gates go on being measured once the ramp completed (the
 other gates do not: the ramp is decided), since they are the only place the replicas' spend
 is summed; a spent budget suspends a completed ramp the same way, and stays spent through a
-restart of the ramp (``start_exposure`` carries the budget gates' verdicts). What they read of
+restart of the ramp (``start_exposure`` carries the budget gates' verdicts, a Fail or Pass
+measured in the pass that ended the exposure included: ``keep_budget_outcomes``). What they read of
 the period's spend per runtime ledger is kept in ``status.budgetLedgers``
 (``remember_spend``), merged with each reading (``domain.budget``), so spend Prometheus no
 longer holds still counts. Each applied
@@ -1603,13 +1604,38 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             if self.status.last_analysis_at != before:
                 return  # the step's own analysis, budget gates included
         if not exposing(self.status):
-            return  # rolled back or withdrawn in this pass: nothing treats to suspend
+            # Rolled back, aborted or withdrawn in this pass: nothing treats to suspend now.
+            # But the spend it read is the period's, whatever the ramp: a budget gate's Fail
+            # (or Pass) it measured is kept, so a ramp started again (``start_exposure``
+            # carries the budget gates) is suspended in its first pass, not treating for an
+            # interval on the Pass from before while the budget is spent.
+            self.keep_budget_outcomes()
+            return
         underway = self.active()
         budget_gates = {gate.name for gate in _budget_gates(self.spec)}
         outcomes = {o.name: o for o in self.observed.gate_outcomes or ()
                     if o.name in budget_gates
                     and (not underway or (o.verdict is GateVerdict.FAIL
                                           and o.suspension is not None))}
+        s = self.status
+        if not outcomes:
+            return
+        latest = max(o.time for o in outcomes.values())
+        if s.last_analysis_at is not None and latest <= s.last_analysis_at:
+            return  # already applied: a pass is idempotent
+        self.record_outcomes(outcomes, latest)
+
+    def keep_budget_outcomes(self) -> None:
+        """The budget gates' Fails and Passes measured in a pass that ended the exposure
+        (``apply_analysis``): recorded in their statuses, as the period's money they are. Not
+        their Errors and Inconclusives (they tell nothing of the spend, and would hide a Fail
+        from before), nor past the schedule's end (the results are final then)."""
+        if not exposing(self.previous) or (self.outside is not None and self.outside.ended):
+            return
+        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
+        outcomes = {o.name: o for o in self.observed.gate_outcomes or ()
+                    if o.name in budget_gates
+                    and o.verdict in (GateVerdict.FAIL, GateVerdict.PASS)}
         s = self.status
         if not outcomes:
             return
