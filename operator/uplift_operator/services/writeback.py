@@ -30,8 +30,9 @@ are
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
   process runs (a write whose every owner was deleted, ``forget``: for ``ORPHAN_RETRY_SECONDS``
   after that, then dropped with a warning), unless MLflow refused the write itself
-  (``permanent``: the version or model does not exist, or another 4xx of MLflow's own that
-  is not about credentials, a timeout or throttling): that write is dropped, so it never
+  (``permanent``: the version or model does not exist for an alias write — for a role or
+  reason tag that is nothing to write, ``NOTHING_TO_TAG_IF_GONE`` — or another 4xx of
+  MLflow's own that is not about credentials, a timeout or throttling): that write is dropped, so it never
   holds the writes behind it; and **visible**: while a resource's writes fail,
   ``failure(owner)`` says why (the pass puts it in the ``RegistryWrittenBack`` condition);
   while they are held behind another resource's failing write of the model (the head of their
@@ -145,6 +146,12 @@ PERMISSION_DENIED_STATUS = 403
 #: (``DeleteModelVersionTag``: ``can_delete``, which only MANAGE has).
 WRITE_PERMISSION = "EDIT"
 TAG_DELETE_PERMISSION = "MANAGE"
+
+#: The writes (by ``what[0]``) of a version's tags: one MLflow answers "does not exist"
+#: (``RegistryNotFound``: the version, or its registered model, deleted, e.g. by retention)
+#: has nothing to write, and counts as done, not as a failure. Not the promotion alias: an
+#: alias moved to a version that does not exist is a decision MLflow did not take.
+NOTHING_TO_TAG_IF_GONE = frozenset({"role", "reason"})
 
 #: The writes (by ``what[0]``) that are not skipped for a value this process wrote before.
 ALWAYS_REWRITTEN = frozenset({"alias"})
@@ -625,6 +632,11 @@ class WriteBack:
             current = queue is not None and bool(queue) and queue[0] is pending
             described = (f"MLflow write-back of {pending.model} "
                          f"({' '.join(pending.write.what)} = {pending.write.value[:80]!r})")
+            gone = (isinstance(error, RegistryNotFound)
+                    and pending.write.what[0] in NOTHING_TO_TAG_IF_GONE)
+            if gone:  # a version deleted from MLflow (retention): no tag of it to write
+                log.info("%s: nothing to write, MLflow has no such version: %s", described, error)
+                error = None
             given_up = (error is not None and current and not pending.owners
                         and pending.orphaned is not None
                         and self._clock() - pending.orphaned >= ORPHAN_RETRY_SECONDS)
@@ -665,14 +677,16 @@ class WriteBack:
                 for owner in owners:
                     self._disown(pending, owner)
             if error is None:
-                self._written[pending.key] = pending.write.value
-                self._written.move_to_end(pending.key)
+                if not gone:
+                    self._written[pending.key] = pending.write.value
+                    self._written.move_to_end(pending.key)
                 while len(self._written) > self._written_kept:
                     self._written.popitem(last=False)
             elif given_up:  # no owner, failing for an hour: dropped, the rest let through
                 log.warning("%s dropped, not retried: its resource was deleted %.0f s ago and "
                             "it still fails: %s", described,
-                            self._clock() - (pending.orphaned or 0.0), _why(error, pending))
+                            self._clock() - (pending.orphaned or 0.0),
+                            _why(error, pending) if error is not None else "")
             else:  # MLflow refused this write for good: drop it, let the rest through
                 message = f"{described} {DROPPED_WRITE}: MLflow refused it: {error}"[:500]
                 log.warning("%s", message)

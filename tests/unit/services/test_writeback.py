@@ -188,9 +188,9 @@ def test_a_write_mlflow_refuses_for_good_is_dropped_and_shown_and_holds_nothing(
     queue = WriteBack(clock=clock)
     told: list[tuple[str, ...]] = []
     queue.on_change.append(lambda owners: told.extend(owners))
-    mlflow.refusing["2"] = RegistryNotFound(  # v2 was rolled back, then deleted by someone
-        "Model Version (name=m, version=2) not found", status_code=404,
-        error_code="RESOURCE_DOES_NOT_EXIST")
+    mlflow.refusing["2"] = RegistryRequestError(  # a 4xx of MLflow's own (not "gone")
+        "Tag value for version=2) not found is invalid", status_code=400,
+        error_code="INVALID_PARAMETER_VALUE")
     queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("2", "rolled-back")])
     queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("3", "stable"), alias("prod", "3")])
     assert queue.run_due() is None and queue.pending() == 0
@@ -266,7 +266,7 @@ def test_a_resource_moved_to_other_credentials_takes_its_pending_writes_along() 
 def test_a_forgotten_owner_is_reported_no_more_and_its_writes_still_land() -> None:
     mlflow, clock = Mlflow("token"), Clock()
     queue = WriteBack(clock=clock)
-    mlflow.refusing["9"] = RegistryNotFound("no version 9", status_code=404)
+    mlflow.refusing["9"] = RegistryRequestError("bad tag for version 9", status_code=400)
     queue.submit(A, client(mlflow, "token"), SCOPE, "m", [role("9", "canary")])
     queue.submit(B, client(mlflow, "bad"), SCOPE, "m2", [role("1", "stable")])
     settle(queue, clock, tries=1)

@@ -22,7 +22,10 @@ from tests.unit.services.test_writeback_after_restart import restart
 from tests.unit.services.test_writeback_after_restart import role as role_of
 from tests.unit.services.test_writeback_after_restart import written_back as condition_of
 
-from uplift_operator.adapters.mlflow_registry import RegistryNotFound, RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import (
+    RegistryRequestError,
+    RegistryUnavailable,
+)
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.services import upliftmodel
 from uplift_operator.services.writeback import MAX_BACKOFF_SECONDS, Owner, Write, WriteBack
@@ -85,8 +88,8 @@ def test_held_ends_once_the_blocker_is_out_of_the_way_and_its_own_writes_went_th
     held = queue.failure(B)
     if blocker == "goes through":
         del mlflow.refusing["2"]
-    else:  # v2 deleted meanwhile: MLflow refuses it for good
-        mlflow.refusing["2"] = RegistryNotFound("no version 2", status_code=404)
+    else:  # MLflow refuses it for good (a 4xx of its own)
+        mlflow.refusing["2"] = RegistryRequestError("invalid tag for version 2", status_code=400)
     clock.now += MAX_BACKOFF_SECONDS
     assert queue.run_due() is None
     assert mlflow.tags == ({"2": "rolled-back", "3": "canary"} if blocker == "goes through"
