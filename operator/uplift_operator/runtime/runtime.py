@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 import logging
 import math
@@ -103,7 +104,6 @@ DELIVERIES_PATH = "/uplift/v1/deliveries"
 OUTCOMES_PATH = "/uplift/v1/outcomes"
 REPORT_ENDPOINTS = ("deliveries", "outcomes")
 _PARALLEL_WORKERS_ENV = "MLSERVER_PARALLEL_WORKERS"
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 #: This process's drain token (``runtime.drain``): one per process, so a model reloaded in it
 #: keeps the token its file holds.
 _DRAIN_TOKEN = drain_hook.new_token()
@@ -1362,7 +1362,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         this process wrote to its file (``runtime.drain``); refused (403) otherwise. Loopback
         alone is not the hook: a mesh sidecar forwards outside requests from 127.0.0.1."""
         host = request.client.host if request.client is not None else ""
-        if host not in _LOOPBACK:
+        if not _is_loopback(host):
             raise self._reject("drain", "forbidden", f"{DRAIN_PATH} answers the pod's own "
                                f"preStop hook only (loopback), not {host or 'an unknown client'}",
                                403)
@@ -1571,6 +1571,20 @@ def _in_parallel_worker() -> bool:
     except ImportError:   # not this MLServer's layout: the environment variable still tells
         return False
     return isinstance(multiprocessing.current_process(), Worker)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a client address is loopback: 127.0.0.0/8, ::1, and IPv4-mapped loopback
+    (``::ffff:127.0.0.1``: what MLServer listening on ``::``, dual stack, sees of a request to
+    127.0.0.1, which the preStop hook sends); ``localhost`` as a test client names itself."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def _no_constant(name: str) -> Any:
