@@ -152,7 +152,8 @@ LAST_PASS_END = Gauge(
 CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "uplift_operator_campaign_budget_exhausted",
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
-    "(exposure 0 until the period rolls over), else 0.", ["namespace", "name"], registry=REGISTRY)
+    "(exposure 0 until the period rolls over; Ready reason BudgetExhausted, whatever phase is "
+    "published over Suspended), else 0.", ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_HOLDOUT_SHARED = Gauge(
     "uplift_operator_campaign_holdout_shared",
     "1 while a Campaign's holdout draw is shared with other Campaigns of its model (condition "
@@ -697,9 +698,11 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
     ramp completed by hand while a gate was in Error, would keep UpliftGateErroring firing
     with nothing left to measure it again."""
     observe_gates("Campaign", namespace, name, status, measured)
-    exhausted = status.get("phase") == "Suspended" and any(
-        c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
-        for c in status.get("conditions", []))
+    # Ready's reason, not the phase: once SettingsDelivered is False past its grace the
+    # published phase is Degraded over Suspended (``domain.stuck``) while the budget is spent
+    # all the same, and Ready still says BudgetExhausted.
+    exhausted = any(c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
+                    for c in status.get("conditions", []))
     CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
     shared = any(c.get("type") == cond.HOLDOUT_SHARED and c.get("status") == "True"
                  for c in status.get("conditions", []))
