@@ -171,8 +171,10 @@ def foreign_fields(obj: Mapping[str, Any], own_manager: str = FIELD_MANAGER,
     """The fields of ``obj`` other field managers than ``own_manager`` set (its
     ``metadata.managedFields``), as (path, manager), leaves only, in the order listed:
     not the status (a subresource's writes, Seldon's), nor within ``spec.predictors`` (the
-    list is atomic in Seldon's CRD: the operator's forced apply replaces it whole). A list item
-    keyed by value reads ``[key=value]``."""
+    list is atomic in Seldon's CRD: the operator's forced apply replaces it whole), nor a
+    finalizer (another controller's, which the policy does not judge and nobody should be told
+    to remove). Another owner reference is listed: the policy allows exactly one owner. A list
+    item keyed by value reads ``[key=value]``."""
     found: list[tuple[tuple[str, ...], str]] = []
     for entry in (obj.get("metadata") or {}).get("managedFields") or []:
         manager = str(entry.get("manager") or "?")
@@ -181,7 +183,7 @@ def foreign_fields(obj: Mapping[str, Any], own_manager: str = FIELD_MANAGER,
         for path in _leaves(entry.get("fieldsV1") or {}, ()):
             if path[:1] == ("status",) or path[:2] == ("spec", "predictors"):
                 continue
-            if path in (("metadata", "ownerReferences"),) or path[:1] == ("apiVersion",):
+            if path[:2] == ("metadata", "finalizers") or path[:1] == ("apiVersion",):
                 continue
             found.append((path, manager))
     return found

@@ -81,10 +81,25 @@ def test_another_refusal_says_nothing_more() -> None:
 def test_foreign_fields_through_a_keyed_list_item_is_named_with_its_key() -> None:
     obj = {"metadata": {"managedFields": [
         {"manager": "kubectl-edit", "operation": "Update",
-         "fieldsV1": {"f:metadata": {"f:finalizers": {"v:\"x/y\"": {}}},
-                      "f:spec": {"f:replicas": {},
+         "fieldsV1": {"f:spec": {"f:hosts": {"v:\"x/y\"": {}}, "f:replicas": {},
                                  "f:tolerations": {"k:{\"key\":\"gpu\"}": {".": {}}}}}}]}}
     assert foreign_fields(obj) == [
-        (("metadata", "finalizers", '["x/y"]'), "kubectl-edit"),
+        (("spec", "hosts", '["x/y"]'), "kubectl-edit"),
         (("spec", "replicas"), "kubectl-edit"),
         (("spec", "tolerations", "[key=gpu]"), "kubectl-edit")]
+
+
+def test_another_owner_reference_is_named_and_a_finalizer_is_not() -> None:
+    """The policy allows exactly one owner: another manager's owner reference is a field to
+    name (its path reaches the list item, keyed by uid). Another controller's finalizer is
+    not judged by the policy and is never offered for removal."""
+    obj = {"metadata": {"managedFields": [
+        {"manager": "uplift-operator", "operation": "Apply", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:ownerReferences": {"k:{\"uid\":\"u\"}": {}}}}},
+        {"manager": "argocd-controller", "operation": "Update", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:ownerReferences": {".": {}, "k:{\"uid\":\"abc\"}": {}},
+                                     "f:finalizers": {".": {}, "v:\"foo/bar\"": {}}}}}]}}
+    found = foreign_fields(obj)
+    assert [manager for _, manager in found] == ["argocd-controller"]
+    assert found[0][0][:2] == ("metadata", "ownerReferences")
+    assert "abc" in found[0][0][2]
