@@ -590,13 +590,13 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     # At weight 100 the canary is judged on its own (``max``), as for errorRate below.
     alone = _canary_alone(ctx)
 
-    def histogram(version: str) -> dict[float, int]:
+    def histogram(version: str, *, stable: bool) -> dict[float, int]:
         rows = prom.query(buckets[version])
         counts = {float(r.labels.get("le", "+Inf")): _observed(r.value, share) for r in rows}
-        return _monotone({le: c for le, c in counts.items() if c is not None})
+        return _monotone({le: c for le, c in counts.items() if c is not None}, stable=stable)
 
-    canary_h = histogram(ctx.canary_version)
-    stable_h = {} if alone else histogram(ctx.stable_version)
+    canary_h = histogram(ctx.canary_version, stable=False)
+    stable_h = {} if alone else histogram(ctx.stable_version, stable=True)
     canary_n = canary_h.get(math.inf, 0)
     if not canary_h or not canary_n:
         return None
@@ -631,22 +631,41 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
 
 
-def _monotone(histogram: Mapping[float, int]) -> dict[float, int]:
-    """Cumulative bucket counts made non-decreasing in ``le``: each bucket capped at the count
-    of the one above it, from +Inf down. ``sum by (le) (increase(...))`` extrapolates each
-    ``le`` series on its own (and each pod's), so a lower bucket can read a count or two above
-    a higher one, even above +Inf; a slow count (+Inf less a bucket) was then negative and the
-    gate an Error ("invalid measurement") that counted towards consecutiveErrorLimit.
+def _monotone(histogram: Mapping[float, int], *, stable: bool) -> dict[float, int]:
+    """Cumulative bucket counts made non-decreasing in ``le``, the +Inf bucket (the request
+    count the tests take as their trials) kept as observed. ``sum by (le) (increase(...))``
+    extrapolates each ``le`` series on its own (and each pod's), so a lower bucket can read a
+    count or two above a higher one, even above +Inf; a slow count (+Inf less a bucket) was
+    then negative and the gate an Error ("invalid measurement") that counted towards
+    consecutiveErrorLimit.
 
-    PromQL's ``histogram_quantile`` repairs the other way (a running maximum from the lowest
-    bucket up, raising the higher ones). Capping from the top instead keeps the +Inf bucket,
-    the request count the tests take as their trials, as observed (raising it would read more
-    requests than the scrapes counted), and counts a disputed request as above the lower
-    bound: as slow, for the canary's ``max`` ceiling and its side of the comparison, never
-    faster than a count says, so the repair cannot make a canary pass. One rule for both
-    versions, so the same extrapolation on both sides moves both slow counts alike and does
-    not tilt the comparison."""
+    Each side is repaired against the canary, the disputed requests read as slow on the
+    canary's side and fast on the stable's:
+
+    - the canary's: each bucket capped at the count of the one above it, from +Inf down (the
+      lowest counts the raw ones allow, so the most canary requests above every bound: for
+      ``max``, the canary's own p95 and its side of the comparison);
+    - the stable's: a running maximum from the lowest bucket up (PromQL's
+      ``histogram_quantile`` repair), capped at its +Inf count (the highest counts, so the
+      fewest stable requests above every bound).
+
+    The gate (``domain.gates._latency``) reads the stable's histogram for its p95, the slow
+    threshold frozen at the first comparable look, and its slow count above that threshold.
+    Higher stable counts give a p95, so a threshold, no higher (the absolute margin's pass
+    threshold, the stable's p95 + margin, and the coarse histogram's "canary p95 within the
+    stable's" no easier to meet) and, at any threshold, a stable slow count no higher (the
+    canary's slow rate compared with a stable rate no higher). Capping the stable from the top
+    as well, as before, raised its slow counts and could push its p95 up a bucket: both for a
+    canary Pass. With the same extrapolation on both sides this tilts towards a false Fail by
+    the disputed requests only (a count or two a bucket), never towards a Pass."""
     out: dict[float, int] = {}
+    if stable:
+        total = histogram.get(math.inf)
+        floor = -math.inf
+        for bound in sorted(histogram):
+            floor = max(floor, histogram[bound])
+            out[bound] = int(floor if total is None else min(floor, total))
+        return out
     ceiling = math.inf
     for bound in sorted(histogram, reverse=True):
         ceiling = min(ceiling, histogram[bound])
