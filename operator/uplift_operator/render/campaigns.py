@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec, CampaignTreatment, Targeting
 from uplift_operator.api.v1alpha1.common import duration_whole_seconds, parse_duration
@@ -31,9 +31,11 @@ from uplift_operator.render.naming import Owner
 
 __all__ = ["CONFIG_MAP_LIMIT_BYTES", "DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT",
            "GROWTH_BYTES", "MAX_CAMPAIGNS", "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS",
-           "MOUNT_DIR", "NAME", "SPLIT_BYTES", "TYPICAL_ENTRY_BYTES", "CampaignEntry", "Fitted",
-           "UnrenderableError", "budget_beside", "config_map", "document", "entries_in", "entry",
-           "fitted", "has_room", "name_problem", "names_in", "spare_bytes", "text", "unfit"]
+           "MOUNT_DIR", "NAME", "PROPAGATION_GRACE_SECONDS", "SPLIT_BYTES", "TYPICAL_ENTRY_BYTES",
+           "CampaignEntry", "Fitted", "SplitChange", "UnrenderableError", "VersionSplit",
+           "budget_beside", "carried_split", "config_map", "document", "entries_in", "entry",
+           "fitted", "has_room", "name_problem", "names_in", "spare_bytes", "split_in", "text",
+           "unfit"]
 
 FORMAT = "uplift-operator/campaigns/v1"  # = runtime.campaigns.FORMAT (a test keeps them equal)
 DATA_KEY = "campaigns.json"
@@ -75,6 +77,17 @@ MAX_NAME = 63
 MAX_TEXT = 128
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _T = TypeVar("_T")
+
+
+def _utc(time: dt.datetime) -> dt.datetime:
+    return time if time.tzinfo is not None else time.replace(tzinfo=dt.UTC)
+
+
+def _time(time: dt.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` (a time without an offset is read as UTC, as the API does)."""
+    if time.tzinfo is None:
+        time = time.replace(tzinfo=dt.UTC)
+    return time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class UnrenderableError(ValueError):
@@ -346,6 +359,25 @@ def _say(error: Exception) -> str:
     return str(error) if isinstance(error, UnrenderableError) else f"{type(error).__name__}: {error}"
 
 
+#: How long after a change of the canary's percent the runtime counts the units between the
+#: old and the new percent for neither version (= runtime.campaigns.PROPAGATION_GRACE_SECONDS;
+#: a test keeps them equal): at least how long the kubelet takes to bring every pod the new
+#: file (its sync period, 60 s by default, plus the ConfigMap cache's TTL: 60–90 s in all,
+#: docs/dataplane.md).
+PROPAGATION_GRACE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class SplitChange:
+    """The last change of the canary's percent (``carried_split``): the unit positions in
+    ``[low, high)`` (percent; between the percent a pod may still hold and the new one) count
+    for neither version in decisions made before ``at`` + ``PROPAGATION_GRACE_SECONDS``."""
+
+    low: int
+    high: int
+    at: dt.datetime
+
+
 @dataclass(frozen=True)
 class VersionSplit:
     """The model's versions and the canary's traffic percent: the runtime counts a row for the
@@ -357,6 +389,75 @@ class VersionSplit:
     #: ``spec.experiment.attributionWindow`` in seconds: the model's own decisions carry it
     #: while the canary runs, so the runtime counts them as cohorts (the onlineEffect gate).
     attribution_window_seconds: int = 0
+    #: The last change of ``canary_percent`` while the file held these versions (None: none
+    #: the file knows of): ``carried_split`` sets it.
+    change: SplitChange | None = None
+
+
+def split_in(content: str | None) -> dict[str, Any] | None:
+    """A file's ``split`` as its text has it (None: none, or text that is not such a file)."""
+    try:
+        document = json.loads(content or "")
+    except ValueError:
+        return None
+    split = document.get("split") if isinstance(document, dict) else None
+    return split if isinstance(split, dict) else None
+
+
+@overload
+def carried_split(split: VersionSplit, held: Mapping[str, Any] | None,
+                  now: dt.datetime) -> VersionSplit: ...
+@overload
+def carried_split(split: None, held: Mapping[str, Any] | None, now: dt.datetime) -> None: ...
+def carried_split(split: VersionSplit | None, held: Mapping[str, Any] | None,
+                  now: dt.datetime) -> VersionSplit | None:
+    """``split`` as the file carries it when the file there holds the split ``held``
+    (``split_in``; None: none) at ``now``, the pass's time. Pods read their copy of the file
+    up to the kubelet's propagation delay apart, each attributing a unit by its own copy: on a
+    step 10 → 30 % a canary pod with the new copy and a stable pod with the old one would both
+    count the units at positions 10–30 as theirs. So when the canary's percent changes (same
+    versions), the file says which positions lie between the percent the pods may still hold
+    and the new one, and since when (``now``, rounded up to the second): decisions made under
+    the new copy within ``PROPAGATION_GRACE_SECONDS`` of it count those units for neither
+    version, while a pod on the old copy attributes them by it, which no pod with the new copy
+    contradicts. A change within the grace of the last one widens that one's band (a pod may
+    still hold the copy before it). The percent unchanged, the held change is kept as it is, so
+    the text stays the same from pass to pass (no clock read here: ``now`` is given)."""
+    if split is None or split.canary is None or held is None:
+        return split
+    old = held.get("canaryPercent")
+    if (held.get("stable") != split.stable or held.get("canary") != split.canary
+            or isinstance(old, bool) or not isinstance(old, int | float)
+            or not math.isfinite(old) or not 0 <= old <= 100):
+        return split  # another canary's split, or none the file knows: no pod holds this one's
+    before = _held_change(held)
+    if old == split.canary_percent:
+        return VersionSplit(split.stable, split.canary, split.canary_percent,
+                            split.attribution_window_seconds, before)
+    low = min(math.floor(old), split.canary_percent)
+    high = max(math.ceil(old), split.canary_percent)
+    if (before is not None
+            and _utc(now) < before.at + dt.timedelta(seconds=PROPAGATION_GRACE_SECONDS)):
+        low, high = min(low, before.low), max(high, before.high)
+    at = _utc(now)
+    if at.microsecond:
+        at = at.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return VersionSplit(split.stable, split.canary, split.canary_percent,
+                        split.attribution_window_seconds, SplitChange(low, high, at))
+
+
+def _held_change(held: Mapping[str, Any]) -> SplitChange | None:
+    """The change a held split carries (None: none, or not one this module writes)."""
+    low, high, at = (held.get("unattributedFrom"), held.get("unattributedTo"),
+                     held.get("changedAt"))
+    if (not isinstance(low, int) or not isinstance(high, int) or isinstance(low, bool)
+            or isinstance(high, bool) or not 0 <= low < high <= 100 or not isinstance(at, str)):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return SplitChange(low, high, when.astimezone(dt.UTC)) if when.tzinfo is not None else None
 
 
 def document(campaigns: Iterable[CampaignEntry],
@@ -383,6 +484,10 @@ def _document(entries: Mapping[str, dict[str, Any]], split: VersionSplit | None)
                         "canaryPercent": split.canary_percent}
         if split.attribution_window_seconds:
             out["split"]["attributionWindowSeconds"] = split.attribution_window_seconds
+        if split.change is not None:
+            out["split"].update({"changedAt": _time(split.change.at),
+                                 "unattributedFrom": split.change.low,
+                                 "unattributedTo": split.change.high})
     return out
 
 
@@ -397,9 +502,12 @@ def _split_bytes(split: VersionSplit | None) -> int:
 
 
 #: What the largest split adds to the file (versions of 16 characters, the UpliftModel status's
-#: bound; 100 %; the longest window): kept free whatever split the file has, so that a model's
-#: canary starting (no split before) never pushes a Campaign out.
-SPLIT_BYTES = _split_bytes(VersionSplit("9" * 16, "9" * 16, 100, MAX_WINDOW_SECONDS))
+#: bound; 100 %; the longest window; a change's band of 100 to 100 at a time of a 4-digit year,
+#: whole seconds): kept free whatever split the file has, so that a model's canary starting
+#: (no split before) or its percent changing never pushes a Campaign out.
+SPLIT_BYTES = _split_bytes(VersionSplit(
+    "9" * 16, "9" * 16, 100, MAX_WINDOW_SECONDS,
+    SplitChange(100, 100, dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))))
 
 
 def spare_bytes(length: int, entries: int, split_bytes: int, budget: int | None = None) -> int:
@@ -632,14 +740,3 @@ def config_map(owner: Owner, content: str) -> dict[str, Any]:
         },
         "data": {DATA_KEY: content},
     }
-
-
-def _utc(time: dt.datetime) -> dt.datetime:
-    return time if time.tzinfo is not None else time.replace(tzinfo=dt.UTC)
-
-
-def _time(time: dt.datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` (a time without an offset is read as UTC, as the API does)."""
-    if time.tzinfo is None:
-        time = time.replace(tzinfo=dt.UTC)
-    return time.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

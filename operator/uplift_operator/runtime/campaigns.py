@@ -18,12 +18,16 @@ change without a restart. Format (``docs/runtime.md``, "Campaigns")::
         "createdAt": "2026-02-20T09:30:00Z",
         "uid": "5f0c1d2e-7a9b-4c3d-8e1f-2a3b4c5d6e7f"}},
      "split": {"stable": "3", "canary": "4", "canaryPercent": 30,
-               "attributionWindowSeconds": 3600}}
+               "attributionWindowSeconds": 3600, "changedAt": "2026-03-02T10:00:00Z",
+               "unattributedFrom": 10, "unattributedTo": 30}}
 
 ``split`` (optional) is the model's traffic split as the operator last set it: which version owns
 which units (``assignment.version_owner``), and the model's attribution window, which its own
 decisions carry while a canary runs (the onlineEffect gate's cohorts); a malformed one is
-ignored with an error logged.
+ignored with an error logged. ``changedAt`` and the band ``unattributedFrom``–``unattributedTo``
+(optional, together) say when the canary's percent last changed and between which percents:
+decisions made within ``PROPAGATION_GRACE_SECONDS`` of it count a unit in the band for neither
+version (:meth:`VersionSplit.owner`), as pods still on the old copy attribute it by that.
 
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
@@ -51,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from uplift_operator.model.keys import MAX_KEY_LENGTH, treatment_key
+from uplift_operator.runtime.assignment import VERSION_SALT, unit_position, version_owner
 
 FORMAT = "uplift-operator/campaigns/v1"
 #: A campaign's name: a DNS label, as every decision id under it carries it (``events``: its
@@ -334,6 +339,13 @@ def merge(previous: Mapping[str, T], current: Mapping[str, T],
     return out
 
 
+#: How long after the split's ``changedAt`` a decision of a unit between the previous and the
+#: new canary percent counts for neither version (= render.campaigns.PROPAGATION_GRACE_SECONDS;
+#: a test keeps them equal): at least the kubelet's delay bringing a ConfigMap's update to
+#: every pod (60–90 s, docs/dataplane.md), so that no pod still attributes by the old copy.
+PROPAGATION_GRACE_SECONDS = 120
+
+
 @dataclass(frozen=True)
 class VersionSplit:
     """The model's versions and the canary's share of the traffic, as the operator last set them
@@ -345,6 +357,27 @@ class VersionSplit:
     #: The UpliftModel's ``spec.experiment.attributionWindow`` in seconds (0: none given): the
     #: model's own decisions carry it, and are counted as a cohort once it closed on them.
     attribution_window_seconds: int = 0
+    #: The last change of the canary's percent (unix seconds; None: none said) and the unit
+    #: positions (percent, ``[low, high)``) between the percent before it and the new one:
+    #: while other pods may still hold the file from before it, a unit there is counted for
+    #: neither version (:meth:`owner`).
+    changed_at: float | None = None
+    unattributed: tuple[float, float] | None = None
+
+    def owner(self, unit_id: str, now: float) -> str | None:
+        """The version a decision of ``unit_id`` made at ``now`` counts for: its
+        ``assignment.version_owner``, or None while the split's change propagates
+        (``now`` < ``changed_at`` + ``PROPAGATION_GRACE_SECONDS``) for a unit whose position
+        lies between the percent before the change and the new one. A pod on the old copy
+        attributes such a unit by it, which no pod on this copy then contradicts: no unit is
+        counted for both versions, as long as every pod has this copy within the grace."""
+        if (self.canary is not None and self.unattributed is not None
+                and self.changed_at is not None
+                and now < self.changed_at + PROPAGATION_GRACE_SECONDS):
+            low, high = self.unattributed
+            if low <= unit_position(unit_id, VERSION_SALT) * 100 < high:
+                return None
+        return version_owner(unit_id, self.stable, self.canary, self.canary_percent)
 
 
 def parse_split(text: str | bytes) -> VersionSplit | None:
@@ -369,10 +402,22 @@ def split_of(raw: Any) -> VersionSplit | None:
     if canary is not None and (not isinstance(canary, str) or not canary.strip()
                                or len(canary) > MAX_TEXT):
         raise CampaignsError(f"split.canary must be a version or null, got {_show(canary)}")
+    # The change's band (an older operator's file has none): both bounds and the time, or none.
+    changed = r.time("changedAt", optional=True)
+    low = r.number("unattributedFrom", lo=0, hi=100, optional=True)
+    high = r.number("unattributedTo", lo=0, hi=100, optional=True)
+    if (changed is None) != (low is None) or (low is None) != (high is None):
+        raise CampaignsError("split.changedAt, split.unattributedFrom and split.unattributedTo "
+                             "come together or not at all")
+    if low is not None and high is not None and low > high:
+        raise CampaignsError(f"split.unattributedFrom must be at most unattributedTo, got "
+                             f"{low!r} > {high!r}")
     return VersionSplit(stable=r.text("stable"), canary=canary,
                         canary_percent=r.number("canaryPercent", lo=0, hi=100),
                         attribution_window_seconds=r.integer(
-                            "attributionWindowSeconds", lo=0, hi=MAX_WINDOW_SECONDS, default=0))
+                            "attributionWindowSeconds", lo=0, hi=MAX_WINDOW_SECONDS, default=0),
+                        changed_at=changed,
+                        unattributed=None if low is None or high is None else (low, high))
 
 
 def named_treatment_keys(text: str | bytes) -> dict[str, frozenset[str]]:

@@ -36,7 +36,6 @@ from uplift_operator.runtime.assignment import (
     assign,
     counted_arm,
     exposed,
-    version_owner,
 )
 from uplift_operator.runtime.campaigns import Campaign, VersionSplit
 from uplift_operator.runtime.config import ConfigError, RuntimeConfig
@@ -90,7 +89,9 @@ class DecisionBatch:
     issued_at: int = 0            # unix seconds
     window_seconds: int = 0       # the attribution window the ids carry (0: none)
     # The arm each row is counted under (metrics, reports): ``arms``, or, for a row scored by a
-    # version that does not own its unit, ``<arm>-unattributed`` (assignment.counted_arm).
+    # version that does not own its unit, or of a unit between the old and the new canary
+    # percent while the split's change propagates, ``<arm>-unattributed``
+    # (assignment.counted_arm, campaigns.VersionSplit.owner).
     counted_arms: list[str] | None = None
 
 
@@ -353,8 +354,9 @@ class DecisionEngine:
                campaign: BoundCampaign | None = None, now: float = 0.0,
                split: VersionSplit | None = None) -> DecisionBatch:
         """Score and decide every row; with ``campaign``, under that campaign at ``now`` (unix
-        seconds). Without one, ``split`` says which version owns each unit: a row of a unit
-        this version does not own is served alike and counted apart."""
+        seconds). Without one, ``split`` says which version owns each unit at ``now``
+        (``VersionSplit.owner``): a row of a unit this version does not own, or that no version
+        owns while the split's change propagates, is served alike and counted apart."""
         if campaign is not None:
             return self._decide_campaign(columns, unit_ids, parameters or {}, campaign, now)
         params = parameters or {}
@@ -384,8 +386,9 @@ class DecisionEngine:
         for unit, c in zip(unit_ids, result.choice.tolist(), strict=True):
             arm = assign(unit, cfg.salt, cfg.holdout_fraction)
             key = keys[c] if c >= 0 else NONE
-            owned = split is None or version_owner(unit, split.stable, split.canary,
-                                                   split.canary_percent) == self.version
+            # Counted apart while the split's last change propagates for a unit between its
+            # old and new percent: a pod on the old copy may attribute it otherwise.
+            owned = split is None or split.owner(unit, now) == self.version
             decision_id = (self.signer.mint(counted_arm(arm, owned), key, self.version, "",
                                             issued, window) if window
                            else self.signer.mint(counted_arm(arm, owned), key, self.version))

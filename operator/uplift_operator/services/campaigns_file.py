@@ -363,9 +363,9 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     when not given), for their passes (``FileDependencies.carried_since``)."""
     key = (owner.namespace, owner.name)
     failing = key in deps.unwritten
-    synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing)
-    cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
     at = now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing, now=at)
+    cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
     before = deps.carried.get(key, {}) if failing else {}
     if cause is None:
         if failing:  # written again: only those carried at every failing pass and before this
@@ -381,7 +381,7 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
 
 def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
           split: campaigns.VersionSplit | None = None, *, new_model: bool = False,
-          track: bool = False) -> Synced:
+          track: bool = False, now: dt.datetime | None = None) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
     (the watch's store: no API call while the store has it, or knows it absent). Nothing is
@@ -440,6 +440,11 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
         there = None  # applied unread, as before (``written`` says what it applied)
     found = there
     last = deps.last.get((owner.namespace, owner.name))
+    # A change of the canary's percent since the file there: the band its pods may attribute
+    # differently while the new copy propagates, from this pass's time (``carried_split``).
+    split = campaigns.carried_split(
+        split, campaigns.split_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY)),
+        now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0))
     # Within what the ConfigMap's other keys leave (a new model's is judged from the store).
     budget = campaigns.budget_beside(found if found is not None
                                      else _stored(deps.cluster, owner.namespace, name))

@@ -310,3 +310,32 @@ def test_a_row_off_its_units_version_is_served_alike_and_counted_apart(model: Up
     assert other.counted_arms is not None
     for ours, theirs in zip(batch.counted_arms, other.counted_arms, strict=True):
         assert ours.endswith("-unattributed") != theirs.endswith("-unattributed")
+
+
+def test_a_row_between_the_old_and_new_percent_is_counted_apart_while_the_change_propagates(
+        model: UpliftModel) -> None:
+    from uplift_operator.runtime.assignment import VERSION_SALT, unit_position
+    from uplift_operator.runtime.campaigns import PROPAGATION_GRACE_SECONDS, VersionSplit
+
+    signer = Signer(b"s" * 16)
+    units = [f"u{i}" for i in range(400)]
+    split = VersionSplit(stable="1", canary="2", canary_percent=30, changed_at=1000.0,
+                         unattributed=(10.0, 30.0))
+    band = [10 <= unit_position(u, VERSION_SALT) * 100 < 30 for u in units]
+    assert any(band)
+    for version in ("1", "2"):
+        engine = DecisionEngine(model, RuntimeConfig(holdout_fraction=0.5, salt="s"), version,
+                                signer)
+        during = engine.decide(_cols(400), units, now=1000.0 + PROPAGATION_GRACE_SECONDS - 1,
+                               split=split)
+        after = engine.decide(_cols(400), units, now=1000.0 + PROPAGATION_GRACE_SECONDS,
+                              split=split)
+        assert during.counted_arms is not None and after.counted_arms is not None
+        for unit, inside, counted, late in zip(units, band, during.counted_arms,
+                                               after.counted_arms, strict=True):
+            owner = "2" if unit_position(unit, VERSION_SALT) * 100 < 30 else "1"
+            # Within the grace, neither version's; past it, its owner's by the new percent.
+            assert counted.endswith("-unattributed") == (inside or owner != version)
+            assert late.endswith("-unattributed") == (owner != version)
+        # Served alike all the same.
+        assert during.arms == after.arms and during.treatments == after.treatments
