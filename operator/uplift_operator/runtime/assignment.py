@@ -14,7 +14,10 @@ first ``canaryPercent`` of positions under ``VERSION_SALT``, the stable the rest
 requests, not units, so a unit may be scored by the version that does not own it; that row is
 served as any other but counted apart (:func:`counted_arm`), so the online effect compares units
 of one version with units of the other, each unit on one side only. A router that routes by
-the same position (the dev environment's) makes every row its owner's.
+the same position (the dev environment's) makes every row its owner's. While a change of the
+canary's percent reaches the pods (their copies of the split differ for up to the kubelet's
+delay), the units between the old and the new percent count for neither version on a pod with
+the new copy (``campaigns.VersionSplit.owner``), so two copies never both claim a unit.
 """
 
 from __future__ import annotations
