@@ -40,9 +40,13 @@ list the namespaces (403: a Role in each named one, no ClusterRole), kopf watche
 named exactly, assumed to exist, and so do these looks and the checker (``ListedOrNamed``).
 One that appears later,
 matching a pattern, where the operator may not read, restarts the process
-(``restart_to_leave_out``), whose start leaves it out; one this start did not look up (its
-deadline, the API server unreachable) does not, since the restart would not look it up either
-and would exit again, every watch paused at each start: ``/readyz`` says so instead.
+(``restart_to_leave_out``), whose start leaves it out, as does one named exactly that pauses
+every watch for good (gone since it was looked up, or not answered at start: the API server
+unreachable or refusing for a moment). Not one the restart would keep again: the start's
+deadline cut its look short and no listing leaves it out (the listing refused or failed, a
+pattern among the namespaces, or it exists without the operator's Role); the restart would
+stop at the same place and exit again, every watch paused at each start: ``/readyz`` says so
+instead.
 
 Later the checker creates a peering object it finds missing and has never seen present (a
 namespace matching a pattern that appears, a create refused at start and allowed since): kopf
@@ -90,6 +94,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
+import urllib3
 from aiohttp import web
 from kopf._cogs.structs.references import NamespaceName, match_namespace
 from kubernetes import client
@@ -398,6 +403,24 @@ def exclude_namespaces(patterns: Sequence[str], excluded: Iterable[str]) -> tupl
     return tuple(kept)
 
 
+def _timed_out(error: BaseException) -> bool:
+    """Whether ``error`` is a request's timeout (the builtin's, urllib3's, or urllib3's
+    ``MaxRetryError`` after one)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        if isinstance(current, TimeoutError | urllib3.exceptions.TimeoutError):
+            return True
+        reason = getattr(current, "reason", None)
+        todo += [reason if isinstance(reason, BaseException) else None,
+                 current.__cause__, current.__context__]
+    return False
+
+
 def _exact(namespaces: Iterable[str]) -> list[str]:
     return [n for n in namespaces if not any(c in n for c in PATTERN_CHARS)]
 
@@ -420,10 +443,17 @@ PREPARE_DEADLINE_SECONDS = 15.0
 #: How many start-up looks run at once: a few hundred namespaces at 50 ms a look took the whole
 #: deadline one at a time. A bounded pool, as client-go's informers share one client's connections.
 PREPARE_WORKERS = 8
-#: The exact namespaces whose peering object the start-up of this process meant to look up and
-#: got no answer for (its deadline, the API server unreachable, an error answered): the checker
-#: does not restart the process for them (``restart_to_leave_out``).
+#: The exact namespaces whose peering object the start-up of this process did not reach before
+#: its deadline (a look never sent, or a request timed out with its timeout cut by the deadline)
+#: when no listing of the namespaces answered first (refused: Roles only; failed; or with a
+#: pattern, where only a look finds one unreadable): a restart would make the same looks and stop
+#: at the same place, so the checker does not restart the process for them
+#: (``restart_to_leave_out``). Not one unanswered for any other reason (the API server
+#: unreachable, an error answered: a restart looks it up again).
 _not_answered_at_start: frozenset[str] = frozenset()
+#: Those the deadline cut short although the listing answered (all named exactly): a restart's
+#: listing leaves one out if it does not exist, and only then is it worth a restart.
+_cut_though_listed: frozenset[str] = frozenset()
 #: The attempts urllib3 may make of one request (``adapters.kube.REQUEST_RETRIES``: retries + 1).
 _ATTEMPTS = int(REQUEST_RETRIES.total or 0) + 1
 
@@ -456,9 +486,11 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
     the API server's answer (unreachable, timed out: the next would wait as long). What was not
     looked up is kept: kopf and the checker carry on as without this. The checker restarts the
     process for a namespace it finds that pauses every watch for good (``restart_to_leave_out``)
-    only when this start looked it up: one it did not reach, the restart would not reach
-    either (the same looks in the same order, the same deadline), and would keep it again."""
-    global _not_answered_at_start
+    unless the deadline cut its look short (never sent, or timed out on a timeout the deadline
+    cut) and no listing would leave it out: the restart would make the same looks, stop at the
+    same place and keep it again. Not answered for another reason (the API server unreachable,
+    an error answered: a moment's outage as the pod starts), the restart looks it up again."""
+    global _not_answered_at_start, _cut_though_listed
     if config.standalone:
         return config
     patterned = config.cluster_reads and not config.all_namespaces
@@ -484,6 +516,7 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
         return min(REQUEST_TIMEOUT_SECONDS, end - clock()) / _ATTEMPTS
 
     unreachable = False
+    listing_answered = False
     if listed is not None and not config.all_namespaces and (patterned or keys):
         try:
             existing = set(listed(time_left()))
@@ -504,6 +537,7 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
                 logger.warning("cannot list the namespaces at start: %s: %s. Each named one is "
                                "looked up.", type(error).__name__, error)
         else:
+            listing_answered = True
             if patterned:
                 watched = kopf_namespaces(config, lambda: existing)
             else:  # all exact: one that does not exist needs no look of its own
@@ -515,24 +549,40 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
     failures: list[tuple[str | None, Exception]] = []
     answered_errors: set[str | None] = set()  # an error answered: looked up, no answer to use
     answers: list[Peering | None] = []
+    cut: set[str | None] = set()  # not reached before the deadline: a restart stops there too
+    stopped_by_deadline: list[bool] = []  # the failure that stopped the looks timed out, cut
 
     def look(key: str | None) -> Peering | None:
         """``key``'s answer, or None: not looked up (the deadline, a failure)."""
-        if stop.is_set() or time_left() <= 0:
+        if stop.is_set():
+            if stopped_by_deadline and stopped_by_deadline[0]:
+                cut.add(key)
             return None
+        cut_short = False
         try:
-            answer = objects.read(key, time_left())
-            if answer is Peering.MISSING:
+            for request in (objects.read, objects.create):
                 if time_left() <= 0:
+                    cut.add(key)
                     return None
-                answer = objects.create(key, time_left())
+                cut_short = end - clock() < REQUEST_TIMEOUT_SECONDS
+                answer = request(key, time_left())
+                if answer is not Peering.MISSING:
+                    break
         except ApiException as error:  # this object's answer: the others may differ
             logger.warning("cannot look up %s at start: %s %s", _describe(config.peering_name, key),
                            error.status, error.reason)
             answered_errors.add(key)
             return None
         except Exception as error:  # e.g. urllib3's MaxRetryError: kopf will say the rest
-            stop.set()
+            # A request timed out on a timeout the deadline cut is the deadline's doing: a
+            # restart's looks, as slow, time out at the same place. Anything else is a failure
+            # of the moment (the API server unreachable): a restart looks it up again.
+            by_deadline = cut_short and _timed_out(error)
+            if by_deadline:
+                cut.add(key)
+            if not stop.is_set():
+                stopped_by_deadline.append(by_deadline)
+                stop.set()
             failures.append((key, error))
             return None
         return answer
@@ -552,12 +602,15 @@ def prepare_peerings(config: OperatorConfig, objects: PeeringObjects | None = No
         reason = f"{type(failure).__name__}: {failure}"
         rest = [k for k in missed if k is not None]
         logger.warning("cannot look up %s at start: %s. Not looked up, kept as "
-                       "configured: %s (kopf and the readiness checker carry on; the checker "
-                       "does not restart the operator for these: a restart would not look "
-                       "them up either).", _describe(config.peering_name, first), reason,
+                       "configured: %s (kopf and the readiness checker carry on).",
+                       _describe(config.peering_name, first), reason,
                        ", ".join(rest) or "the ClusterKopfPeering")
-    _not_answered_at_start = frozenset(
-        k for k in (*keys, *_exact(config.namespaces)) if k is not None and k not in found)
+    cut_names = frozenset(k for k in cut if k is not None and k not in found)
+    # Only the deadline repeats at a restart, and only where no listing leaves a namespace out
+    # first: with a pattern only a look finds one unreadable (a listing does not).
+    listing_leaves_out = listing_answered and not patterned
+    _not_answered_at_start = frozenset() if listing_leaves_out else cut_names
+    _cut_though_listed = cut_names if listing_leaves_out else frozenset()
     if config.all_namespaces:
         return config
     plan = (plan_patterned_start(config.namespaces, watched, found) if patterned
@@ -589,12 +642,14 @@ class PeeringReport:
     the namespaces that exist, and drops one deleted). ``gone``: peering objects this process
     saw present and then found deleted, in a namespace that lives: kopf's toggle for each went
     off when it was seen, so this replica is not paused, but a replica that starts waits for
-    them, every watch paused, unless it may create them."""
+    them, every watch paused, unless it may create them. ``absent``: those of ``stuck`` that
+    do not exist (a listing of the namespaces at start leaves them out)."""
 
     missing: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
     stuck: list[str] = dataclasses.field(default_factory=list)
     gone: list[str] = dataclasses.field(default_factory=list)
+    absent: list[str] = dataclasses.field(default_factory=list)
 
 
 def kopf_namespaces(config: OperatorConfig, listed: Callable[[], Iterable[str]]) -> set[str]:
@@ -636,6 +691,7 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
     notes: list[str] = []
     stuck: list[str] = []
     gone: list[str] = []
+    absent: list[str] = []
     for namespace in sorted(watched):
         found = look(namespace)
         if found in deleted and seen(namespace):
@@ -646,6 +702,8 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
             if found is Peering.NO_ACCESS or (found is Peering.NO_NAMESPACE
                                               and not config.cluster_reads):
                 stuck.append(namespace)
+                if found is Peering.NO_NAMESPACE:
+                    absent.append(namespace)
         elif found is Peering.NO_NAMESPACE:
             notes.append(f"namespace {namespace!r} no longer exists: nothing there to reconcile "
                          "(the next start leaves it out)")
@@ -665,7 +723,7 @@ def check_peerings(config: OperatorConfig, look: Callable[[str | None], Peering]
         else:
             notes.append(f"namespace {namespace!r} is not watched: it did not exist at start, or "
                          "the operator may not read it; a restart watches it once it exists")
-    return PeeringReport(missing, notes, stuck, gone)
+    return PeeringReport(missing, notes, stuck, gone, absent)
 
 
 #: After this many checks in a row failed (the API server unreachable, a read refused), each
@@ -868,21 +926,36 @@ class LeftOut:
 WAKE_SPACING_SECONDS = 1.0
 
 
+def _kept_by_a_restart(stuck: Iterable[str], absent: Iterable[str],
+                       not_answered: Collection[str] | None) -> frozenset[str]:
+    """Those of ``stuck`` a restart's start-up would keep as configured again: ``not_answered``
+    (by default those this start's deadline cut short with no listing of the namespaces to
+    leave one out: ``prepare_peerings``), and those the deadline cut short although the listing
+    answered that still exist (not ``absent``: the listing leaves out only one that does not)."""
+    if not_answered is not None:
+        return frozenset(stuck) & frozenset(not_answered)
+    return frozenset(stuck) & (_not_answered_at_start | (_cut_though_listed - set(absent)))
+
+
 def restart_to_leave_out(stuck: Sequence[str], before: set[str], *,
                          exit: Callable[[str], None] = exit_to_list_afresh,
-                         not_answered: Collection[str] | None = None) -> set[str]:
+                         not_answered: Collection[str] | None = None,
+                         absent: Iterable[str] = ()) -> set[str]:
     """A namespace kopf watches whose peering object can never come and was never seen
     (``PeeringReport.stuck``) pauses every watch of the process for good: it went (or its Role
     did) before kopf saw its peering object, it appeared matching a pattern without the
     operator's Role, or the start-up looks did not reach it (their deadline, the API server
     unreachable then). Found so at two checks in a row (one may be a moment: a Role applied
     just after its namespace), the process exits, and its restart's start-up looks leave it
-    out. Not for one of ``not_answered`` (by default what this process's start-up meant to look
-    up and got no answer for: ``prepare_peerings``): the restart would make the same looks in
-    the same order against the same deadline, keep it again and exit again, every watch paused
-    at each start; ``not_reached_notes`` says so in ``/readyz`` instead. Returns what this
-    check found, for the next."""
-    unreached = _not_answered_at_start if not_answered is None else frozenset(not_answered)
+    out. Not for one a restart would keep again (``_kept_by_a_restart``: ``not_answered``,
+    by default those the start-up's deadline cut short with no listing of the namespaces that
+    leaves them out; ``absent``: those of ``stuck`` that do not exist): the restart would make
+    the same looks against the same deadline, stop at the same place, keep it and exit again,
+    every watch paused at each start; ``not_reached_notes`` says so in ``/readyz`` instead.
+    One the start-up did not answer for another reason (the API server unreachable for a
+    moment, an error answered) still restarts the process: the restart looks it up again.
+    Returns what this check found, for the next."""
+    unreached = _kept_by_a_restart(stuck, absent, not_answered)
     found = set(stuck)
     again = sorted((found & before) - unreached)
     if again:
@@ -892,15 +965,16 @@ def restart_to_leave_out(stuck: Sequence[str], before: set[str], *,
 
 
 def not_reached_notes(stuck: Iterable[str],
-                      not_answered: Collection[str] | None = None) -> list[str]:
+                      not_answered: Collection[str] | None = None,
+                      absent: Iterable[str] = ()) -> list[str]:
     """``/readyz``'s notes (each logged once, a WARNING) for the namespaces found stuck that
-    the start-up looks did not reach, for which ``restart_to_leave_out`` does not exit."""
-    unreached = _not_answered_at_start if not_answered is None else frozenset(not_answered)
+    a restart would keep again, for which ``restart_to_leave_out`` does not exit."""
+    unreached = _kept_by_a_restart(stuck, absent, not_answered)
     return [f"namespace {n!r} pauses every watch (it does not exist, or the operator may not "
-            "read it) and was not looked up at start (the start-up looks' deadline, or the API "
-            "server unreachable then): a restart would keep it again, so the operator does not "
-            "restart itself for it. Remove it from the watched namespaces, or create it (and "
-            "the operator's Role there)" for n in sorted(set(stuck) & unreached)]
+            "read it) and was not looked up at start (the start-up looks' deadline): a restart "
+            "would stop at the same place and keep it again, so the operator does not restart "
+            "itself for it. Remove it from the watched namespaces, or create it (and the "
+            "operator's Role there)" for n in sorted(unreached)]
 
 
 async def _check_forever(readiness: Readiness, config: OperatorConfig,
@@ -923,9 +997,11 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
             # last answer for the rest of the process's life.
             readiness.check_failed(f"{type(error).__name__}: {error}")
         else:
-            readiness.update(report.missing, report.notes + not_reached_notes(report.stuck),
+            readiness.update(report.missing,
+                             report.notes + not_reached_notes(report.stuck,
+                                                              absent=report.absent),
                              report.gone)
-            stuck = restart_to_leave_out(report.stuck, stuck)
+            stuck = restart_to_leave_out(report.stuck, stuck, absent=report.absent)
         if wake is None:
             await asyncio.sleep(CHECK_SECONDS)
             continue
