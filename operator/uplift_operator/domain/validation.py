@@ -38,6 +38,7 @@ from uplift_operator.api.v1alpha1.common import (
     SUBDOMAIN_PATTERN,
     ApiModel,
     GateSpecBase,
+    RampSpecBase,
     at_least,
     clamp_durations,
     duration_seconds,
@@ -64,7 +65,8 @@ __all__ = ["CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION"
            "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ModelFeatures", "ServingPolicy",
            "credential_problems", "duration_problems", "gate_bound_problems",
            "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
-           "query_variables", "schema_problems", "unknown_gate_features",
+           "query_variables", "schema_problems", "short_progress_deadline",
+           "unknown_gate_features",
            "validate_against_model", "validate_campaign", "validate_upliftmodel",
            "while_a_canary_runs"]
 
@@ -178,8 +180,7 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
     problems += _check_gates("spec.rollout.gates", spec.rollout.gates, metric_templates,
                              treatment_names, feature_names, variables)
     problems += _check_steps(
-        [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout",
-        spec.rollout.progress_deadline)
+        [s.pause for s in spec.rollout.steps], spec.rollout.analysis_interval, "spec.rollout")
     if parse_duration(spec.model.alias_refresh_interval).total_seconds() < 1:
         problems.append("spec.model.aliasRefreshInterval must be at least 1s")
     try:  # the runtime refuses to load such a model: say so before anything is deployed
@@ -335,8 +336,7 @@ def _campaign_problems(spec: CampaignSpec, metric_templates: Mapping[str, str],
         problems += unknown_gate_features("spec.exposure.gates", spec.exposure.gates,
                                           model_features.names, model_features.source)
     problems += _check_steps(
-        [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure",
-        spec.exposure.progress_deadline)
+        [s.pause for s in spec.exposure.steps], spec.exposure.analysis_interval, "spec.exposure")
     economics = spec.economics
     if economics.budget is None:
         # Its measure is the period's spend against the budget: without one every analysis
@@ -563,20 +563,25 @@ def _check_variables(template: str, where: str) -> list[str]:
     return []
 
 
-def _check_steps(pauses: Sequence[str | None], interval: str, where: str,
-                 progress_deadline: str | None = None) -> list[str]:
+def short_progress_deadline(ramp: RampSpecBase, where: str) -> list[str]:
+    """The CRD's rule on ``progressDeadline`` (``ramp_rules``: at least the analysis interval)
+    for an object stored before it, as ``ignored_gate_fields``: not a problem (refused, a
+    running canary or exposure ramp was held where it stood, its gates unjudged), but read as
+    the interval (``RampSpecBase``); a Warning event names it once per generation."""
+    stored = ramp.short_progress_deadline
+    if stored is None:
+        return []
+    return [f"{where}.progressDeadline ({stored}) is shorter than analysisInterval "
+            f"({ramp.progress_deadline}): read as {ramp.progress_deadline} (it counts from the "
+            "end of a step's pause, and a shorter one would pass before the gates are evaluated "
+            "again; stored before the API server refused it: set it to at least the interval)"]
+
+
+def _check_steps(pauses: Sequence[str | None], interval: str, where: str) -> list[str]:
     problems: list[str] = []
     interval_s = parse_duration(interval).total_seconds()
     if interval_s < 1:
         problems.append(f"{where}.analysisInterval must be at least 1s (got {interval})")
-    # The CRD's rule (``ramp_rules``), for one stored before it: a shorter deadline would pass
-    # before the step's gates are evaluated, and shortens the not-serving grace
-    # (``domain.canary``) below an analysis interval.
-    if (progress_deadline is not None
-            and not at_least(parse_duration(progress_deadline).total_seconds(), interval_s)):
-        problems.append(f"{where}.progressDeadline ({progress_deadline}) is shorter than "
-                        f"analysisInterval ({interval}): the step would be past its deadline "
-                        "before its gates are evaluated")
     for index, pause in enumerate(pauses):
         if pause is not None and not at_least(parse_duration(pause).total_seconds(), interval_s):
             problems.append(

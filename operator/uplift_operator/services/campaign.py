@@ -234,7 +234,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     decision.status.phase, decision.status.message = published.phase, published.message
     events = (ignored_field_events(current, generation, validation.ignored_gate_fields(
         spec.exposure.gates, "spec.exposure") + validation.ignored_targeting_fields(
-        spec.targeting))
+        spec.targeting) + validation.short_progress_deadline(spec.exposure, "spec.exposure"))
               + tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events)
               + _shared_draw_news(current.conditions, decision.status.conditions))
     requeue = decision.requeue_after.total_seconds() if decision.requeue_after else None

@@ -17,7 +17,16 @@ from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -906,17 +915,19 @@ def step_pause_short(default_interval: str, kind: str) -> str:
 
 #: Why a progress deadline may not be shorter than the analysis interval (the API server's rule;
 #: ``domain.validation`` says it of an object stored before).
-PROGRESS_DEADLINE_SHORT = ("progressDeadline must be at least analysisInterval{default}: a step "
-                           "would be past its deadline (Degraded) before its gates are evaluated, "
-                           "and a condition saying the spec has not taken effect would turn the "
-                           "phase Degraded at once")
+PROGRESS_DEADLINE_SHORT = ("progressDeadline must be at least analysisInterval{default}: it "
+                           "counts from the end of a step's pause, so a shorter one would pass "
+                           "before the gates are evaluated again (Degraded on one look), and a "
+                           "condition saying the spec has not taken effect would turn the phase "
+                           "Degraded within less than an interval")
 
 
 def ramp_rules(default_interval: str, kind: str) -> list[JsonValue]:
     """The CEL rules of either ramp (UpliftModel ``spec.rollout``, Campaign ``spec.exposure``)
     on its durations: ``analysisInterval`` (absent: ``default_interval``) at least 1s, and no
     step's pause nor ``progressDeadline`` shorter than it. ``domain.validation`` checks the
-    same of an object stored before them (InvalidSpec, naming the field)."""
+    same of an object stored before them (InvalidSpec, naming the field), except the deadline:
+    one stored shorter is read as the interval (``RampSpecBase``) and named in a Warning."""
     interval = f"(has(self.analysisInterval) ? self.analysisInterval : '{default_interval}')"
     article = "an" if kind[:1] in "AEIOU" else "a"
     return [
@@ -952,6 +963,45 @@ class RampSpecBase(ApiModel):
                     "Absent: no deadline. When "
                     "shorter than 5 minutes, also how long a condition saying the spec has not "
                     f"taken effect holds before the phase is Degraded (status.phase). {AT_MOST}")
+
+    #: The deadline as stored, when shorter than the analysis interval (an object stored before
+    #: the API server's rule, ``ramp_rules``); None otherwise.
+    _short_progress_deadline: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _deadline_at_least_interval(self) -> RampSpecBase:
+        """A ``progressDeadline`` stored shorter than the analysis interval is read as the
+        interval, by every reader of the ramp (its steps' deadline, the not-serving grace, an
+        emergency restore's deadline, the phase's grace), rather than refusing the spec: an
+        object stored before the rule stays under its ramp after an operator upgrade (an
+        InvalidSpec canary was held where it stood, its gates unjudged, a failing one never
+        rolled back). ``domain.validation.short_progress_deadline`` names it in a Warning.
+        Reading only: written out (``model_dump``, so the spec's digests) it is as stored."""
+        interval = getattr(self, "analysis_interval", None)
+        deadline = self.progress_deadline
+        if deadline is None or not isinstance(interval, str):
+            return self
+        try:
+            interval_s = duration_seconds(interval)
+            short = not at_least(duration_seconds(deadline), interval_s)
+        except ValueError:  # malformed: the schema refuses it, not this
+            return self
+        # An interval past its bound is InvalidSpec itself (``domain.validation``), named as
+        # the interval, not as a deadline read from it.
+        if short and interval_s <= MAX_DURATION_SECONDS:
+            self._short_progress_deadline = deadline
+            self.progress_deadline = interval
+        return self
+
+    @field_serializer("progress_deadline")
+    def _deadline_as_stored(self, value: str | None) -> str | None:
+        return self._short_progress_deadline or value
+
+    @property
+    def short_progress_deadline(self) -> str | None:
+        """The ``progressDeadline`` as stored when it is shorter than the analysis interval
+        (read as the interval, ``_deadline_at_least_interval``); None otherwise."""
+        return self._short_progress_deadline
 
 
 class RampStatus(StatusBase):
