@@ -231,11 +231,30 @@ def duration_seconds(text: str) -> float:
     return float(_exact_seconds(text))
 
 
+#: How far (relative) a length may be from a whole number of seconds and be read as it:
+#: twice ``CEL_RELATIVE_TOLERANCE``, so that what the rules take as one length as a stored
+#: whole number of seconds (their doubles' own rounding included) is that number.
+_WHOLE_SLACK = 2 * Fraction(str(CEL_RELATIVE_TOLERANCE))
+
+
+def _as_whole(exact: Fraction) -> Fraction:
+    """``exact``, or the whole number of seconds within ``_WHOLE_SLACK`` of it: the rules let an
+    "immutable" length (an attribution window, a budget period) change by up to
+    ``CEL_RELATIVE_TOLERANCE`` (``cel_same_length``): 14d edited to 1209600.000001s is one
+    length to them, so it must be 1209600 s to what counts it, not 1209601."""
+    whole = round(exact)
+    if whole > 0 and abs(exact - whole) <= whole * _WHOLE_SLACK:
+        return Fraction(whole)
+    return exact
+
+
 def duration_whole_seconds(text: str) -> int:
     """A ``Duration``'s length in whole seconds, a fraction rounded up (``1500ms`` is 2), from
-    the exact sum: ``1.1h`` is 3960, never 3961 (a float sum's ceiling). An attribution window
-    is counted so for an UpliftModel's version split and a Campaign's entry alike."""
-    return math.ceil(_exact_seconds(text))
+    the exact sum: ``1.1h`` is 3960, never 3961 (a float sum's ceiling), and a length the rules
+    take as one with a whole number of seconds is that number (``_as_whole``: 3600.0000000001s
+    is 3600). An attribution window is counted so for an UpliftModel's version split and a
+    Campaign's entry alike."""
+    return math.ceil(_as_whole(_exact_seconds(text)))
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -247,7 +266,9 @@ def parse_duration(text: str) -> dt.timedelta:
     if seconds > MAX_DURATION_SECONDS:
         raise ValueError(f"duration {text} is longer than {DURATION_BOUND.text} "
                          f"({DURATION_BOUND.why})")
-    return dt.timedelta(seconds=seconds)
+    # A length the rules take as one with a whole number of seconds is that number
+    # (``_as_whole``): a budget period 7d edited to 604800.0000006s keeps its periods' length.
+    return dt.timedelta(seconds=float(_as_whole(_exact_seconds(text))))
 
 
 def _bound_of(annotation: Any, metadata: Sequence[Any] = ()) -> DurationBound | None:
