@@ -37,7 +37,7 @@ class Versions:
         """Train and register the first version; returns its number."""
         code = trainer.main(["--data", str(data), "--tracking-uri", self.url,
                              "--model-name", self.name, "--sample", str(sample),
-                             "--learner", "t", "--base", "logistic", "--n-bootstrap", "30", "-q"])
+                             "--learner", "t", "--base", "logistic", "--n-bootstrap", "50", "-q"])
         assert code == 0, "training failed"
         latest = max(self.client.search_model_versions(f"name='{self.name}'"),
                      key=lambda v: int(v.version))

@@ -1273,8 +1273,9 @@ def _too_few_replicates(replicates: int | None, alpha: float, fail_alpha: float)
     nothing): a percentile bound at level α needs α(B + 1) ≥ 1
     (``stats.uplift.percentile_replicates_needed``), else it is unbounded. The Fail level is
     α over the treatments judged and each one's Fail tests (``_qini_fail_tests``): the
-    trainer's 200 replicates give it for up to 10 such tests at α = 0.05 (5 treatments paired
-    with the stable, 3 with ``max`` too); past that harm cannot be shown, only no Pass."""
+    trainer's default 600 replicates give it for up to 30 such tests at α = 0.05 (10
+    treatments with ``max`` and paired with the stable); past that harm cannot be shown,
+    only no Pass."""
     need_pass = percentile_replicates_needed(alpha)
     need_fail = percentile_replicates_needed(fail_alpha)
     if replicates is None or replicates >= need_fail:
