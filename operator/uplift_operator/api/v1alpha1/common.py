@@ -547,10 +547,10 @@ class Condition(StatusPart):
     reason: str = Field(max_length=1024, description="CamelCase reason for the last transition.")
     message: str = Field(default="", max_length=32768, description="Human-readable details.")
     last_transition_time: dt.datetime = Field(
-        description="When the status last changed; for ModelResolved and ServingApplied also "
-                    "when the reason changed (each reason is a problem of its own, whose grace "
-                    "before the phase is Degraded counts from it). Not moved by a new message "
-                    "alone.")
+        description="When the status last changed; also when the reason changed for an "
+                    "UpliftModel's ModelResolved and ServingApplied and a Campaign's "
+                    "ModelServing (each reason is a problem of its own, whose grace before the "
+                    "phase is Degraded counts from it). Not moved by a new message alone.")
     observed_generation: int | None = Field(
         default=None, ge=0, description="metadata.generation this condition was computed for.")
 
