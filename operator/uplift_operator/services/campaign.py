@@ -148,7 +148,11 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     except ValidationError as error:
         return invalid_pass(current, generation, validation.schema_problems(error), now)
     model = _resolve(spec, namespace, deps, current)
-    features = _drift_features(spec, model, namespace, deps)
+    # An abort or emergency rollback pending is acted on without first asking MLflow for the
+    # model's inputs (after a restart, nothing cached, a hanging registry held the kill switch
+    # for its request timeout): the drift gates' features are checked from the next pass.
+    stopping = _stop_pending(meta, current)
+    features = None if stopping else _drift_features(spec, model, namespace, deps)
     problems = validated(lambda: validation.validate_campaign(
         spec, deps.metric_templates, model.treatments, namespace=namespace,
         name=str(meta["name"]), model_features=features), f"Campaign {namespace}/{meta['name']}")
@@ -399,6 +403,13 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
                   body, status)
 
 
+def _stop_pending(meta: Mapping[str, Any], current: CampaignStatus) -> bool:
+    """Whether an abort or an emergency rollback (``steps.STOP_REQUESTS``) is asked and not yet
+    handled (``status.handledRequests`` does not hold its token)."""
+    return any(r.kind in steps.STOP_REQUESTS and current.handled_requests.get(r.key) != r.token
+               for r in parse_requests(meta.get("annotations") or {}))
+
+
 def _drift_features(spec: CampaignSpec, model: _Model, namespace: str,
                     deps: CampaignDependencies) -> validation.ModelFeatures | None:
     """The features the campaign's drift gates may name (``validation.validate_campaign``):
@@ -406,7 +417,8 @@ def _drift_features(spec: CampaignSpec, model: _Model, namespace: str,
     version: the one whose training reference the gate reads, ``services.measurements``), read
     as ``_treatment_not_served`` reads what it scores. None when not known (no model, no
     stable version, no MLflow, no signature, MLflow out of reach): not checked then. Read only
-    for a campaign whose drift gates name features."""
+    for a campaign whose drift gates name features, and not while a stop is pending
+    (``_stop_pending``)."""
     if model.body is None or not any(gate.features for gate in spec.exposure.gates):
         return None
     name = model.observation.name
