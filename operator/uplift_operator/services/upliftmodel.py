@@ -383,7 +383,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events = [Event("Warning", resolved.reason, resolved.message[:MAX_MESSAGE])
               ] if status_logic.resolution_warning(current.conditions, resolved) else []
     events += ignored_field_events(current, generation, validation.ignored_gate_fields(
-        spec.rollout.gates, "spec.rollout"))
+        spec.rollout.gates, "spec.rollout") + validation.short_progress_deadline(
+        spec.rollout, "spec.rollout"))
     events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
     events += recreated

@@ -97,3 +97,13 @@ def test_a_campaign_names_it_in_a_warning_once_per_generation() -> None:
                                     "analysisInterval")
     assert sim.condition("InvalidSpec")["status"] == "False"
     assert "IgnoredField" not in [e.reason for e in sim.tick(5).events]
+
+
+def test_an_upliftmodel_names_it_in_a_warning_once_per_generation() -> None:
+    sim = Sim()
+    sim.body["spec"]["rollout"]["progressDeadline"] = "1s"
+    (event,) = [e for e in sim.tick().events if e.reason == "IgnoredField"]
+    assert event.type == "Warning"
+    assert event.message.startswith("spec.rollout.progressDeadline (1s) is shorter than "
+                                    "analysisInterval")
+    assert "IgnoredField" not in [e.reason for e in sim.tick(5).events]
