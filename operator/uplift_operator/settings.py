@@ -95,6 +95,11 @@ class OperatorConfig:
     prometheus_ca_file: Path | None = None
     prometheus_ingest_delay: int = 300
     prometheus_scrape_interval: int = 30
+    # Seconds after a change of a canary's percent during which the runtime counts the units
+    # between the old and the new percent for neither version, and the onlineEffect gate's
+    # cohorts of the step begin (render.campaigns.carried_split, measurements.GateContext):
+    # at least how long the kubelet takes to bring every pod the campaigns file's new copy.
+    split_propagation_grace: int = 120
     runtime_image: str = "ghcr.io/uplift-dev/uplift-runtime:0.1.0"
     pass_workers: int = 8
     # Serving graphs re-rendered (same split, new rendering) rolling their pods at once; 0: no limit.
@@ -366,6 +371,18 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "this plus 5 s after counting what it holds pending, so that a "
                              "scrape reads it (its grace period is 30 s more). Set it to your "
                              "Prometheus's. Default: 30")
+    parser.add_argument("--split-propagation-grace", type=_interval_seconds,
+                        default=_env("SPLIT_PROPAGATION_GRACE")
+                                or OperatorConfig.split_propagation_grace,
+                        help="how long, in seconds or as a Prometheus duration (2m), after a "
+                             "change of a canary's percent every runtime pod has the campaigns "
+                             "file's new copy: the runtime counts the units between the old and "
+                             "the new percent for neither version that long, and the "
+                             "onlineEffect gate compares the step's decisions from this long "
+                             "after its start, so that no unit is in both versions' counts of "
+                             "a step. At least the kubelet's ConfigMap propagation delay "
+                             "(60-90 s with its defaults); 1 s to 1 h. "
+                             "Env: UPLIFT_SPLIT_PROPAGATION_GRACE. Default: 120")
     parser.add_argument("--runtime-image", default=_env("RUNTIME_IMAGE",
                                                         OperatorConfig.runtime_image))
     parser.add_argument("--pass-workers", type=int,
@@ -469,6 +486,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--metrics-scrape-interval must be between 1 s and 1 h")
     if not 1 <= args.prometheus_scrape_interval <= 300:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
+    if not 1 <= args.split_propagation_grace <= 3600:
+        parser.error("--split-propagation-grace must be between 1 s and 1 h")
     if (args.prometheus_username_file is None) != (args.prometheus_password_file is None):
         parser.error("--prometheus-username-file and --prometheus-password-file go together")
     if args.prometheus_bearer_token_file is not None and args.prometheus_username_file is not None:
@@ -527,6 +546,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         prometheus_ca_file=args.prometheus_ca_file,
         prometheus_ingest_delay=args.prometheus_ingest_delay,
         prometheus_scrape_interval=args.prometheus_scrape_interval,
+        split_propagation_grace=args.split_propagation_grace,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
         max_concurrent_graph_rolls=args.max_concurrent_graph_rolls,
         metric_templates=templates, allowed_tracking_uris=allowed["tracking_uri"],

@@ -29,6 +29,12 @@ PROMETHEUS_BINARY = Path("/usr/bin/prometheus")
 #: (``PrometheusServer.operator_args``): its gates scale every count they read by the share of
 #: its range that scrapes observed (nothing within one interval of a step's start).
 SCRAPE_INTERVAL_SECONDS = 1
+#: How long the dev environment takes to bring every runtime the campaigns file's new copy:
+#: the serving agent projects a ConfigMap's change into every predictor at once (one watch),
+#: and the runtime polls its file every second. The operator started on this server is told
+#: so (``--split-propagation-grace``, ``PrometheusServer.operator_args``): at the default
+#: 120 s every step's onlineEffect cohorts would begin 2 minutes late.
+SPLIT_PROPAGATION_GRACE_SECONDS = 2
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
@@ -74,9 +80,12 @@ class PrometheusServer:
 
     def operator_args(self) -> tuple[str, ...]:
         """The operator's flags to read this server: its URL and how often it scrapes, which
-        the gates scale their counts by (and a stopping runtime pod's drain waits for)."""
+        the gates scale their counts by (and a stopping runtime pod's drain waits for); and
+        the dev environment's split propagation grace (``SPLIT_PROPAGATION_GRACE_SECONDS``),
+        the onlineEffect cohorts of every step starting that long after it, not 120 s."""
         return ("--prometheus-url", self.url,
-                "--prometheus-scrape-interval", str(self.scrape_seconds))
+                "--prometheus-scrape-interval", str(self.scrape_seconds),
+                "--split-propagation-grace", str(SPLIT_PROPAGATION_GRACE_SECONDS))
 
     @property
     def running(self) -> bool:

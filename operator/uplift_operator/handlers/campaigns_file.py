@@ -298,7 +298,9 @@ def file_dependencies(memo: kopf.Memo) -> service.FileDependencies:
     """Built once from the UpliftModel pass's cluster adapter (handlers.lifecycle)."""
     deps = memo.get("campaigns_file_dependencies")
     if deps is None:
-        deps = service.FileDependencies(cluster=memo["uplift_dependencies"].cluster)
+        models = memo["uplift_dependencies"]
+        deps = service.FileDependencies(cluster=models.cluster,
+                                        propagation_grace=models.split_propagation_grace)
         memo["campaigns_file_dependencies"] = deps
     assert isinstance(deps, service.FileDependencies)
     return deps

@@ -268,6 +268,8 @@ def dependencies(config: OperatorConfig,
         runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK,
         # What the gates scale the counts they read by (``measurements.observed_share``).
         prometheus_scrape_interval=config.prometheus_scrape_interval,
+        # The campaigns file's split and the onlineEffect cohorts (--split-propagation-grace).
+        split_propagation_grace=config.split_propagation_grace,
         policy=ServingPolicy(
             tracking_uris=config.allowed_tracking_uris,
             runtime_images=config.allowed_runtime_images,

@@ -30,8 +30,9 @@ from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 
 __all__ = ["CONFIG_MAP_LIMIT_BYTES", "DATA_KEY", "FILE", "FILE_BUDGET_BYTES", "FORMAT",
-           "GROWTH_BYTES", "MAX_CAMPAIGNS", "MAX_NAME", "MAX_TEXT", "MAX_WINDOW_SECONDS",
-           "MOUNT_DIR", "NAME", "PROPAGATION_GRACE_SECONDS", "SPLIT_BYTES", "TYPICAL_ENTRY_BYTES",
+           "GROWTH_BYTES", "MAX_CAMPAIGNS", "MAX_GRACE_SECONDS", "MAX_NAME", "MAX_TEXT",
+           "MAX_WINDOW_SECONDS", "MOUNT_DIR", "NAME", "PROPAGATION_GRACE_SECONDS", "SPLIT_BYTES",
+           "TYPICAL_ENTRY_BYTES",
            "CampaignEntry", "Fitted", "SplitChange", "UnrenderableError", "VersionSplit",
            "budget_beside", "carried_split", "config_map", "document", "entries_in", "entry",
            "fitted", "has_room", "name_problem", "names_in", "spare_bytes", "split_in", "text",
@@ -360,22 +361,26 @@ def _say(error: Exception) -> str:
 
 
 #: How long after a change of the canary's percent the runtime counts the units between the
-#: old and the new percent for neither version (= runtime.campaigns.PROPAGATION_GRACE_SECONDS;
-#: a test keeps them equal): at least how long the kubelet takes to bring every pod the new
-#: file (its sync period, 60 s by default, plus the ConfigMap cache's TTL: 60–90 s in all,
-#: docs/dataplane.md).
+#: old and the new percent for neither version, by default (the operator's
+#: ``--split-propagation-grace``, written into the split as ``graceSeconds``; = the runtime's
+#: fallback ``runtime.campaigns.PROPAGATION_GRACE_SECONDS`` for a split without it; a test keeps
+#: them equal): at least how long the kubelet takes to bring every pod the new file (its sync
+#: period, 60 s by default, plus the ConfigMap cache's TTL: 60–90 s in all, docs/dataplane.md).
 PROPAGATION_GRACE_SECONDS = 120
+#: The longest grace (``--split-propagation-grace``'s bound; ``SPLIT_BYTES`` covers it).
+MAX_GRACE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
 class SplitChange:
     """The last change of the canary's percent (``carried_split``): the unit positions in
     ``[low, high)`` (percent; between the percent a pod may still hold and the new one) count
-    for neither version in decisions made before ``at`` + ``PROPAGATION_GRACE_SECONDS``."""
+    for neither version in decisions made before ``at`` + ``grace`` seconds."""
 
     low: int
     high: int
     at: dt.datetime
+    grace: int = PROPAGATION_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -406,11 +411,12 @@ def split_in(content: str | None) -> dict[str, Any] | None:
 
 @overload
 def carried_split(split: VersionSplit, held: Mapping[str, Any] | None,
-                  now: dt.datetime) -> VersionSplit: ...
+                  now: dt.datetime, grace: int = ...) -> VersionSplit: ...
 @overload
-def carried_split(split: None, held: Mapping[str, Any] | None, now: dt.datetime) -> None: ...
+def carried_split(split: None, held: Mapping[str, Any] | None, now: dt.datetime,
+                  grace: int = ...) -> None: ...
 def carried_split(split: VersionSplit | None, held: Mapping[str, Any] | None,
-                  now: dt.datetime) -> VersionSplit | None:
+                  now: dt.datetime, grace: int = PROPAGATION_GRACE_SECONDS) -> VersionSplit | None:
     """``split`` as the file carries it when the file there holds the split ``held``
     (``split_in``; None: none) at ``now``, the pass's time. Pods read their copy of the file
     up to the kubelet's propagation delay apart, each attributing a unit by its own copy: on a
@@ -418,7 +424,8 @@ def carried_split(split: VersionSplit | None, held: Mapping[str, Any] | None,
     count the units at positions 10–30 as theirs. So when the canary's percent changes (same
     versions), the file says which positions lie between the percent the pods may still hold
     and the new one, and since when (``now``, rounded up to the second): decisions made under
-    the new copy within ``PROPAGATION_GRACE_SECONDS`` of it count those units for neither
+    the new copy within ``grace`` seconds of it (``--split-propagation-grace``, written as
+    ``graceSeconds``) count those units for neither
     version, while a pod on the old copy attributes them by it, which no pod with the new copy
     contradicts. A change within the grace of the last one widens that one's band (a pod may
     still hold the copy before it). The percent unchanged, the held change is kept as it is, so
@@ -437,27 +444,31 @@ def carried_split(split: VersionSplit | None, held: Mapping[str, Any] | None,
     low = min(math.floor(old), split.canary_percent)
     high = max(math.ceil(old), split.canary_percent)
     if (before is not None
-            and _utc(now) < before.at + dt.timedelta(seconds=PROPAGATION_GRACE_SECONDS)):
+            and _utc(now) < before.at + dt.timedelta(seconds=before.grace)):
         low, high = min(low, before.low), max(high, before.high)
     at = _utc(now)
     if at.microsecond:
         at = at.replace(microsecond=0) + dt.timedelta(seconds=1)
     return VersionSplit(split.stable, split.canary, split.canary_percent,
-                        split.attribution_window_seconds, SplitChange(low, high, at))
+                        split.attribution_window_seconds, SplitChange(low, high, at, grace))
 
 
 def _held_change(held: Mapping[str, Any]) -> SplitChange | None:
     """The change a held split carries (None: none, or not one this module writes)."""
     low, high, at = (held.get("unattributedFrom"), held.get("unattributedTo"),
                      held.get("changedAt"))
+    grace = held.get("graceSeconds", PROPAGATION_GRACE_SECONDS)  # absent: an older operator's
     if (not isinstance(low, int) or not isinstance(high, int) or isinstance(low, bool)
-            or isinstance(high, bool) or not 0 <= low < high <= 100 or not isinstance(at, str)):
+            or isinstance(high, bool) or not 0 <= low < high <= 100 or not isinstance(at, str)
+            or not isinstance(grace, int) or isinstance(grace, bool)
+            or not 0 <= grace <= MAX_GRACE_SECONDS):
         return None
     try:
         when = dt.datetime.fromisoformat(at)
     except ValueError:
         return None
-    return SplitChange(low, high, when.astimezone(dt.UTC)) if when.tzinfo is not None else None
+    return (SplitChange(low, high, when.astimezone(dt.UTC), grace) if when.tzinfo is not None
+            else None)
 
 
 def document(campaigns: Iterable[CampaignEntry],
@@ -487,7 +498,8 @@ def _document(entries: Mapping[str, dict[str, Any]], split: VersionSplit | None)
         if split.change is not None:
             out["split"].update({"changedAt": _time(split.change.at),
                                  "unattributedFrom": split.change.low,
-                                 "unattributedTo": split.change.high})
+                                 "unattributedTo": split.change.high,
+                                 "graceSeconds": split.change.grace})
     return out
 
 
@@ -503,11 +515,13 @@ def _split_bytes(split: VersionSplit | None) -> int:
 
 #: What the largest split adds to the file (versions of 16 characters, the UpliftModel status's
 #: bound; 100 %; the longest window; a change's band of 100 to 100 at a time of a 4-digit year,
-#: whole seconds): kept free whatever split the file has, so that a model's canary starting
-#: (no split before) or its percent changing never pushes a Campaign out.
+#: whole seconds, with the longest grace): kept free whatever split the file has, so that a
+#: model's canary starting (no split before) or its percent changing never pushes a Campaign
+#: out.
 SPLIT_BYTES = _split_bytes(VersionSplit(
     "9" * 16, "9" * 16, 100, MAX_WINDOW_SECONDS,
-    SplitChange(100, 100, dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))))
+    SplitChange(100, 100, dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+                MAX_GRACE_SECONDS)))
 
 
 def spare_bytes(length: int, entries: int, split_bytes: int, budget: int | None = None) -> int:

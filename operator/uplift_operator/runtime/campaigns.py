@@ -19,15 +19,16 @@ change without a restart. Format (``docs/runtime.md``, "Campaigns")::
         "uid": "5f0c1d2e-7a9b-4c3d-8e1f-2a3b4c5d6e7f"}},
      "split": {"stable": "3", "canary": "4", "canaryPercent": 30,
                "attributionWindowSeconds": 3600, "changedAt": "2026-03-02T10:00:00Z",
-               "unattributedFrom": 10, "unattributedTo": 30}}
+               "unattributedFrom": 10, "unattributedTo": 30, "graceSeconds": 120}}
 
 ``split`` (optional) is the model's traffic split as the operator last set it: which version owns
 which units (``assignment.version_owner``), and the model's attribution window, which its own
 decisions carry while a canary runs (the onlineEffect gate's cohorts); a malformed one is
 ignored with an error logged. ``changedAt`` and the band ``unattributedFrom``–``unattributedTo``
 (optional, together) say when the canary's percent last changed and between which percents:
-decisions made within ``PROPAGATION_GRACE_SECONDS`` of it count a unit in the band for neither
-version (:meth:`VersionSplit.owner`), as pods still on the old copy attribute it by that.
+decisions made within ``graceSeconds`` of it (optional: ``PROPAGATION_GRACE_SECONDS`` when
+absent, as an older operator wrote none) count a unit in the band for neither version
+(:meth:`VersionSplit.owner`), as pods still on the old copy attribute it by that.
 
 A document that is not that shape (not JSON, another ``format``, ``campaigns`` not an object)
 is rejected whole (:class:`CampaignsError`). A malformed *entry* is rejected alone, with a
@@ -340,10 +341,13 @@ def merge(previous: Mapping[str, T], current: Mapping[str, T],
 
 
 #: How long after the split's ``changedAt`` a decision of a unit between the previous and the
-#: new canary percent counts for neither version (= render.campaigns.PROPAGATION_GRACE_SECONDS;
-#: a test keeps them equal): at least the kubelet's delay bringing a ConfigMap's update to
-#: every pod (60–90 s, docs/dataplane.md), so that no pod still attributes by the old copy.
+#: new canary percent counts for neither version when the split gives no ``graceSeconds`` (an
+#: older operator's; = render.campaigns.PROPAGATION_GRACE_SECONDS, a test keeps them equal):
+#: at least the kubelet's delay bringing a ConfigMap's update to every pod (60–90 s,
+#: docs/dataplane.md), so that no pod still attributes by the old copy.
 PROPAGATION_GRACE_SECONDS = 120
+#: The longest ``graceSeconds`` read (= render.campaigns.MAX_GRACE_SECONDS).
+MAX_GRACE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -363,17 +367,19 @@ class VersionSplit:
     #: neither version (:meth:`owner`).
     changed_at: float | None = None
     unattributed: tuple[float, float] | None = None
+    #: Seconds after ``changed_at`` the band counts for neither version (``graceSeconds``).
+    grace_seconds: float = PROPAGATION_GRACE_SECONDS
 
     def owner(self, unit_id: str, now: float) -> str | None:
         """The version a decision of ``unit_id`` made at ``now`` counts for: its
         ``assignment.version_owner``, or None while the split's change propagates
-        (``now`` < ``changed_at`` + ``PROPAGATION_GRACE_SECONDS``) for a unit whose position
+        (``now`` < ``changed_at`` + ``grace_seconds``) for a unit whose position
         lies between the percent before the change and the new one. A pod on the old copy
         attributes such a unit by it, which no pod on this copy then contradicts: no unit is
         counted for both versions, as long as every pod has this copy within the grace."""
         if (self.canary is not None and self.unattributed is not None
                 and self.changed_at is not None
-                and now < self.changed_at + PROPAGATION_GRACE_SECONDS):
+                and now < self.changed_at + self.grace_seconds):
             low, high = self.unattributed
             if low <= unit_position(unit_id, VERSION_SALT) * 100 < high:
                 return None
@@ -417,7 +423,9 @@ def split_of(raw: Any) -> VersionSplit | None:
                         attribution_window_seconds=r.integer(
                             "attributionWindowSeconds", lo=0, hi=MAX_WINDOW_SECONDS, default=0),
                         changed_at=changed,
-                        unattributed=None if low is None or high is None else (low, high))
+                        unattributed=None if low is None or high is None else (low, high),
+                        grace_seconds=r.integer("graceSeconds", lo=0, hi=MAX_GRACE_SECONDS,
+                                                default=PROPAGATION_GRACE_SECONDS))
 
 
 def named_treatment_keys(text: str | bytes) -> dict[str, frozenset[str]]:

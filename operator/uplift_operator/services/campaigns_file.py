@@ -118,6 +118,9 @@ class FileDependencies:
     #: there carried, as their status said, at every one of those passes, and since which of
     #: them (``carried_since``).
     carried: dict[tuple[str, str], dict[str, dt.datetime]] = field(default_factory=dict)
+    #: Seconds a change of the canary's percent takes to reach every pod
+    #: (``--split-propagation-grace``): the split's ``graceSeconds`` (``carried_split``).
+    propagation_grace: int = campaigns.PROPAGATION_GRACE_SECONDS
 
     def undelivered(self, namespace: str, model: str) -> str | exposure.NotKnownYet | None:
         """Why model's campaigns file does not carry its Campaigns' latest settings, None when
@@ -444,7 +447,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     # differently while the new copy propagates, from this pass's time (``carried_split``).
     split = campaigns.carried_split(
         split, campaigns.split_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY)),
-        now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0))
+        now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0),
+        grace=deps.propagation_grace)
     # Within what the ConfigMap's other keys leave (a new model's is judged from the store).
     budget = campaigns.budget_beside(found if found is not None
                                      else _stored(deps.cluster, owner.namespace, name))

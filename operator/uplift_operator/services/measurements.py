@@ -103,6 +103,10 @@ class GateContext:
     #: interval``): the counts the tests read are scaled to what the scrapes in their range
     #: observed (``observed_share``). 0: taken as Prometheus extrapolates them.
     scrape_interval_s: float = 0.0
+    #: Seconds after a change of the canary's percent until every pod has the campaigns
+    #: file's new copy (``--split-propagation-grace``): the step's cohorts begin that long
+    #: after its start (``cohort_window``). 0: at its start.
+    propagation_grace_s: float = 0.0
 
     @property
     def window(self) -> str:
@@ -119,12 +123,17 @@ class GateContext:
 
     @property
     def cohort_window(self) -> str | None:
-        """Since the attribution window closed on the step's first decisions (the step's start
-        + the window), as a PromQL range: the runtime counts a decision's in-window conversions
-        when its window closes, so this range holds those of the step's decisions whose window
-        closed (their units: the same range a window earlier), all made at the step's weights.
-        None until it has closed."""
-        elapsed = (self.now - self.step_started_at).total_seconds() - self.attribution_window_s
+        """Since the attribution window closed on the step's first counted decisions (the
+        step's start + ``propagation_grace_s`` + the window), as a PromQL range: the runtime
+        counts a decision's in-window conversions when its window closes, so this range holds
+        those of the step's decisions whose window closed (their units: the same range a window
+        earlier), all made at the step's weights. The decisions of the step's first
+        ``propagation_grace_s`` are left out: while the split's new copy reaches the pods, a
+        pod on the old copy may count a unit between the old and the new percent for the
+        version that then owned it, and the same unit, returning after the grace, for the
+        other (docs/statistics.md, "Units and rows"). None until it has closed."""
+        elapsed = ((self.now - self.step_started_at).total_seconds() - self.propagation_grace_s
+                   - self.attribution_window_s)
         return f"{int(elapsed)}s" if elapsed >= 1 else None
 
     @property
@@ -791,7 +800,8 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
                    registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
     split = _split(prom, ctx, "uplift_assignments_total")  # when decided: checked at once
-    closes = _utc_text(ctx.step_started_at + timedelta(seconds=ctx.attribution_window_s))
+    closes = _utc_text(ctx.step_started_at + timedelta(
+        seconds=ctx.propagation_grace_s + ctx.attribution_window_s))
     attribution = f"attribution window ({_seconds_text(ctx.attribution_window_s)})"
 
     def pending(why: str, *, ends: bool = True) -> m.OnlineEffectMeasurement:

@@ -207,6 +207,11 @@ class Dependencies:
     # passed by handlers.lifecycle; the default is the setting's): the gates read their counts
     # as those scrapes observed them (``measurements.observed_share``).
     prometheus_scrape_interval: float = 30.0
+    # Seconds after a change of the canary's percent until every pod has the campaigns file's
+    # new copy (--split-propagation-grace): the file's split carries it (the runtime counts the
+    # band between the percents for neither version that long) and the onlineEffect gate's
+    # cohorts of a step begin that long after its start (``GateContext.cohort_window``).
+    split_propagation_grace: int = 120
     resolver: Resolver = field(default_factory=Resolver)
     # MLflow write-backs, applied off the pass by one worker (started by the handlers).
     write_back: WriteBack = field(default_factory=WriteBack)
@@ -1849,7 +1854,8 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
             spec.experiment.attribution_window)),
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments),
-        scrape_interval_s=deps.prometheus_scrape_interval)
+        scrape_interval_s=deps.prometheus_scrape_interval,
+        propagation_grace_s=float(deps.split_propagation_grace))
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

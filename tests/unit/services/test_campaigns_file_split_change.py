@@ -29,7 +29,8 @@ def test_a_step_writes_its_band_and_time_and_later_passes_keep_them() -> None:
     assert campaigns_file.sync(OWNER, [], deps, step, now=later).changed
     assert file_of(cluster)["split"] == {
         "stable": "3", "canary": "4", "canaryPercent": 30, "attributionWindowSeconds": 3600,
-        "changedAt": "2026-12-01T12:10:00Z", "unattributedFrom": 10, "unattributedTo": 30}
+        "changedAt": "2026-12-01T12:10:00Z", "unattributedFrom": 10, "unattributedTo": 30,
+        "graceSeconds": 120}
     written = cluster.objects[KEY]["data"]["campaigns.json"]
     # The next passes, whatever their time, write nothing: the band is kept as it is.
     assert not campaigns_file.sync(OWNER, [], deps, step, now=later + dt.timedelta(hours=1)
