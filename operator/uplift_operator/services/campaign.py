@@ -431,18 +431,11 @@ def _drift_features(spec: CampaignSpec, model: _Model, namespace: str,
     if deps.models is None or stable is None:
         return None
     try:
-        reference = upliftmodel.version_run(model.body, stable, deps.models)
-        if isinstance(reference, str):
-            return None
-        registry, _ = reference
-        model_spec = UpliftModelSpec.model_validate(model.body.get("spec") or {})
-        scope = upliftmodel.registry_scope(model_spec.model, namespace, deps.models)
-        registered = model_spec.model.registered_model
-        facts = deps.models.resolver.facts(scope, registered, stable, registry)
-        inputs = deps.models.resolver.contract(scope, registered, facts, registry).inputs
+        contract = _served_contract(model.body, stable, namespace, deps.models)
     except Exception as error:  # not known: not checked (the gate says so when measured)
         log.debug("the inputs of version %s of %s are not known: %s", stable, name, error)
         return None
+    inputs = None if isinstance(contract, str) else contract.inputs
     if inputs is None:
         return None
     return validation.ModelFeatures(frozenset(inputs),
@@ -469,15 +462,10 @@ def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
             or stable is None or _validated_against(model, stable)):
         return None
     try:
-        reference = upliftmodel.version_run(model.body, stable, deps.models)
-        if isinstance(reference, str):
-            return _still_unserved(current, model.observation.name, stable, reference)
-        registry, _ = reference
-        model_spec = UpliftModelSpec.model_validate(model.body.get("spec") or {})
-        scope = upliftmodel.registry_scope(model_spec.model, namespace, deps.models)
-        name = model_spec.model.registered_model
-        facts = deps.models.resolver.facts(scope, name, stable, registry)
-        scored = deps.models.resolver.contract(scope, name, facts, registry).treatments
+        contract = _served_contract(model.body, stable, namespace, deps.models)
+        if isinstance(contract, str):
+            return _still_unserved(current, model.observation.name, stable, contract)
+        scored = contract.treatments
     except RegistryError as error:
         log.debug("what version %s of %s scores is not known: %s", stable, model.observation.name,
                   error)
@@ -489,6 +477,23 @@ def _treatment_not_served(spec: CampaignSpec, model: _Model, namespace: str,
     if scored is None:
         return None
     return exposure.missing_treatments(spec, model.observation.name, stable, scored)
+
+
+def _served_contract(body: Mapping[str, Any], version: str, namespace: str,
+                     models: upliftmodel.Dependencies) -> validation.ModelContract | str:
+    """The contract (inputs, treatments) of ``version`` of the UpliftModel ``body``, read as
+    the model's own pass reads a version's: its credentials and tracking URI, the shared
+    resolver (cached once per READY version, so usually already read by the model's pass).
+    Why not, as text, when the version has no run to read; raises what MLflow raises."""
+    reference = upliftmodel.version_run(body, version, models)
+    if isinstance(reference, str):
+        return reference
+    registry, _ = reference
+    model_spec = UpliftModelSpec.model_validate(body.get("spec") or {})
+    scope = upliftmodel.registry_scope(model_spec.model, namespace, models)
+    registered = model_spec.model.registered_model
+    facts = models.resolver.facts(scope, registered, version, registry)
+    return models.resolver.contract(scope, registered, facts, registry)
 
 
 def _still_unserved(current: CampaignStatus, model: str, version: str, error: str) -> str | None:
