@@ -512,16 +512,16 @@ def _pending_kept(gate: GateStatus) -> GateStatus:
     return gate.model_copy(update={"inconclusives": 0, "sequential_state": {}})
 
 
-def _pending_words(pending: Mapping[str, str], version: str) -> str:
+def _pending_words(pending: Mapping[str, str], on: str) -> str:
     """How a ``ModelVersionChanged`` says the gates whose pending Manual rollback a move of
     the model keeps (``pending``: each gate and the count that demands it): their tests start
     afresh, their counts stand, so does the rollback."""
     if len(pending) == 1:
         (name, count), = pending.items()
-        return (f"{name}'s tests start afresh on version {version}; its {count} stands, so the "
+        return (f"{name}'s tests start afresh on {on}; its {count} stands, so the "
                 "rollback it demanded stays pending (rollback.mode Manual)")
     counts = sorted(set(pending.values()))
-    return (f"the tests of {', '.join(pending)} start afresh on version {version}; their "
+    return (f"the tests of {', '.join(pending)} start afresh on {on}; their "
             f"{' and '.join(f'{c}s' for c in counts)} stand, so the rollback they demanded "
             "stays pending (rollback.mode Manual)")
 
@@ -639,6 +639,11 @@ def _outside_settings(spec: CampaignSpec, gate: CampaignGate, targeting: str) ->
     return targeting
 
 
+def _targeting_digest(spec: CampaignSpec) -> str:
+    """``status.targetingDigest``: a fingerprint of ``targeting_settings``."""
+    return hashlib.sha256(targeting_settings(spec).encode()).hexdigest()[:32]
+
+
 def targeting_settings(spec: CampaignSpec) -> str:
     """Whom the runtime treats under the campaign, and with what, as canonical text
     (``render.campaigns`` renders it, ``runtime.policy.choose_rule`` applies it): the policy
@@ -707,14 +712,16 @@ def _promoted_in_history(status: CampaignStatus, version: str | None) -> dt.date
 def decisions_since(status: CampaignStatus, version: str | None) -> dt.datetime | None:
     """When the campaign began deciding on ``version``: the later of the ramp's (re)start and
     the model's promotion of that version (``status.modelVersionSince``; in a status written
-    before the ramp's start was kept, the history). The conversion gates judge only the
-    cohorts of decisions made since; an earlier cohort is a previous ramp's or another
-    version's."""
+    before the ramp's start was kept, the history), and the last change of the targeting
+    mid-ramp (``status.targetingSince``: ``follow_targeting``). The conversion gates judge only
+    the cohorts of decisions made since; an earlier cohort is a previous ramp's, another
+    version's or another targeting's."""
     if status.ramp_started_at is not None:
         promoted = status.model_version_since if version == status.model_version else None
     else:
         promoted = _promoted_in_history(status, version)
-    times = [t for t in (ramp_started_at(status), promoted) if t is not None]
+    times = [t for t in (ramp_started_at(status), promoted, status.targeting_since)
+             if t is not None]
     return max(times, default=None)
 
 
@@ -813,6 +820,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             self.withdraw(self.outside.why)
         else:
             self.follow_model()
+        self.follow_targeting()
         self.start_step_again()
         self.keep_budget_anchor()
         self.apply_analysis()
@@ -1171,6 +1179,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if pending:
             why = f"{why}; {_withdrawn_pending_words(pending)}"
         self.status.ramp_started_at, self.status.model_version_since = self.now, None
+        self.status.targeting_since = None
         self.status.exposure_percent = self.spec.exposure.steps[0].percent
         self.status.rolled_back_generation = self.status.rolled_back_spec = None
         # The results of the ramp before (its history keeps the story) are not this ramp's:
@@ -1339,36 +1348,97 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if not self.active():
             why = f"{moved}; the completed ramp keeps {self.exposed()}"
         else:
-            gates = {gate.name: gate for gate in self.spec.exposure.gates}
-            kept: list[GateStatus] = []
-            pending: dict[str, str] = {}  # gate: the count that demands its rollback
-            for st in s.gates:
-                gate = gates.get(st.name)
-                if gate is None:
-                    continue
-                if gate.type == "budget":
-                    kept.append(st)
-                elif gate.type in _CARRIED_GATE_TYPES:
-                    kept.append(_next_stratum(st))
-                elif required_action(gate, st) is GateAction.ROLLBACK:
-                    kept.append(_pending_kept(st))
-                    pending[gate.name] = ("Fail count" if st.failures > gate.failure_limit
-                                          else "Error streak")
-            s.gates = kept
-            s.step_started_at = self.now
-            s.passed_while_held_at = None  # the old step's passes: this one has none yet
-            self.restarted = True  # this pass's outcomes measured the old version's step
-            self.forget_results()  # the old version's effect, not the new one's
-            afresh = [name for name, gate in gates.items()
-                      if gate.type not in _CARRIED_GATE_TYPES and name not in pending]
+            afresh, pending = self.judge_afresh()
             why = (f"{moved}; step {self.step_index() + 1}/{len(self.steps)} starts over on "
                    f"version {new} at {self.exposed()}")
             if afresh:
                 why += f", gates {', '.join(afresh)} measured afresh"
             if pending:
-                why += f"; {_pending_words(pending, new)}"
+                why += f"; {_pending_words(pending, f'version {new}')}"
         self.record(Reason.MODEL_VERSION_CHANGED, new, why)
         self.emit("Normal", Reason.MODEL_VERSION_CHANGED, why)
+
+    def judge_afresh(self, afresh_types: frozenset[str] | None = None
+                     ) -> tuple[list[str], dict[str, str]]:
+        """The step underway starts over on new decisions (a new model version, a new
+        targeting): the gates that judge what those decisions did (``afresh_types``; every type
+        but deliveryRate and budget when None: a new model's decisions) start afresh, the
+        others (a deliveryRate gate; drift and custom when only the targeting changed) move to
+        a new stratum keeping their counts, a budget gate keeps its verdict, and a gate whose
+        counts demand a rollback ``rollback.mode: Manual`` left pending keeps them
+        (``_pending_kept``); the step's pause and deadline run from now, this pass's outcomes
+        (measured on the old decisions) are dropped, and the campaign's results cleared.
+        Returns the gates measured afresh and those pending (each with the count that demands
+        its rollback)."""
+        s = self.status
+        gates = {gate.name: gate for gate in self.spec.exposure.gates}
+
+        def afresh_type(kind: str) -> bool:
+            return (kind not in _CARRIED_GATE_TYPES if afresh_types is None
+                    else kind in afresh_types)
+
+        kept: list[GateStatus] = []
+        pending: dict[str, str] = {}  # gate: the count that demands its rollback
+        for st in s.gates:
+            gate = gates.get(st.name)
+            if gate is None:
+                continue
+            if gate.type == "budget":
+                kept.append(st)
+            elif not afresh_type(gate.type):
+                kept.append(_next_stratum(st))
+            elif required_action(gate, st) is GateAction.ROLLBACK:
+                kept.append(_pending_kept(st))
+                pending[gate.name] = ("Fail count" if st.failures > gate.failure_limit
+                                      else "Error streak")
+        s.gates = kept
+        s.step_started_at = self.now
+        s.passed_while_held_at = None  # the old step's passes: this one has none yet
+        self.restarted = True  # this pass's outcomes measured the old decisions
+        self.forget_results()  # the old decisions' effect, not the new ones'
+        afresh = [name for name, gate in gates.items()
+                  if afresh_type(gate.type) and name not in pending]
+        return afresh, pending
+
+    def follow_targeting(self) -> None:
+        """Whom the runtime treats, or with what (``targeting_settings``: ``spec.targeting``,
+        ``spec.treatments``, their costs and values under costAware), edited while a ramp is
+        underway: as for a new model version (``follow_version``), the step starts over at its
+        exposure on the decisions made from now (``status.targetingSince``: the conversion
+        gates judge only cohorts decided since, ``decisions_since``), the gates that judge the
+        model's decisions measured afresh (incrementalConversions, roi: ``with_economics``; the
+        others, which judge no conversions, move to a new stratum as at ``restart_step``), so a
+        Pass for a narrow targeting is never taken for one about a wide one.
+        ``status.targetingDigest`` keeps what the ramp runs under; one not recorded yet (a new
+        Campaign, a status from before it was kept) is recorded, nothing restarted. Nothing
+        restarts either while no ramp is underway (a completed ramp judges nothing but its
+        budget; a ramp started later starts on the targeting then). While the runtime keeps
+        its previous settings of the campaign (``TreatmentNotServed``: the served version does
+        not score a treatment of the edit; its campaigns file not written, or with no room for
+        the edit), the step is held, not running on the edit: the digest of what it runs
+        stays, and the step starts over once the runtime takes the edit (the hold lifted;
+        lifted by a new model version, that version starts it over anyway; by an edit back to
+        what it ran, nothing restarts)."""
+        s = self.status
+        digest = _targeting_digest(self.spec)
+        before = s.targeting_digest
+        if (before is not None and before != digest and self.active()
+                and (self.unserved is not None or self.undelivered is not None)):
+            return  # the runtime still decides on ``before``
+        s.targeting_digest = digest
+        if before is None or before == digest or not self.active() or self.restarted:
+            return
+        s.targeting_since = self.now
+        afresh, pending = self.judge_afresh(_TARGETED_GATE_TYPES)
+        why = (f"spec.targeting or spec.treatments edited: step {self.step_index() + 1}/"
+               f"{len(self.steps)} starts over at {self.exposed()} on the decisions made from "
+               "now")
+        if afresh:
+            why += f", gates {', '.join(afresh)} measured afresh"
+        if pending:
+            why += f"; {_pending_words(pending, 'the new targeting')}"
+        self.record(Reason.STEP_RESTARTED, self.subject(), why, "spec")
+        self.emit("Normal", Reason.STEP_RESTARTED, f"{self.where()} ({why})")
 
     def follow_step_level(self) -> None:
         """``spec.exposure.steps`` edited mid-ramp: the step machine's ``follow_step_level``

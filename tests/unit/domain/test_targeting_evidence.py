@@ -131,8 +131,15 @@ def test_a_step_does_not_end_on_a_pass_shown_under_another_targeting(
     assert [e.reason.value == "StepAdvanced" for e in after.events].count(True) == int(advances)
     assert after.status.current_step == (1 if advances else 0)
     if not advances:
+        # The step starts over at the edit (exposure.follow_targeting): its pause runs again,
+        # the conversion gates judge only the cohorts decided since, measured afresh.
+        edit = T0 + dt.timedelta(minutes=61)
+        assert [e.reason.value for e in after.events] == ["StepRestarted"]
+        assert after.status.step_started_at == after.status.targeting_since == edit
+        assert exposure.decisions_since(after.status, "3") == edit
         bound = {g.name: g for g in exposure.with_economics(edited).exposure.gates}
-        waiting = {g.name for g in after.status.gates if not passed_as_set(bound[g.name], g)}
+        stored = {g.name: g for g in after.status.gates}
+        waiting = {name for name, g in bound.items() if not passed_as_set(g, stored.get(name))}
         assert waiting == {"incremental", "roi"}
 
 

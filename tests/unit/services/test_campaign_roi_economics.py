@@ -4,7 +4,7 @@ costs starts the roi gate afresh (tests/unit/domain/test_roi_economics.py)."""
 
 from __future__ import annotations
 
-from tests.unit.services.test_campaign import Sim
+from tests.unit.services.test_campaign import Sim, reasons
 
 from uplift_operator.api.v1alpha1.campaign import CampaignSpec
 from uplift_operator.domain import exposure, gates
@@ -28,6 +28,11 @@ def test_the_roi_gates_digest_covers_the_economics_and_moves_with_them() -> None
                    if g.name == "roi")
     assert first["roi"] == _expected(sim, "roi") != gates.settings_digest(unbound)
     sim.edit_spec(economics={**sim.body["spec"]["economics"], "costPerTreatment": 4.5})
+    # The sample targets costAware: the cost decides whom it treats, so the step starts over
+    # on the decisions made from the edit (exposure.follow_targeting), its conversion gates
+    # measured afresh at its first analysis.
+    assert "StepRestarted" in reasons(sim.tick(5))
+    assert "roi" not in _digests(sim) and "incremental" not in _digests(sim)
     sim.tick(5)
     second = _digests(sim)
     assert second["roi"] == _expected(sim, "roi") != first["roi"]

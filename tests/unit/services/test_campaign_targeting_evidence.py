@@ -1,12 +1,13 @@
 """The Campaign pass binds the targeting into its conversion gates' settingsDigest
-(``exposure.with_economics``): an edit of whom the runtime treats starts incrementalConversions
-and roi afresh, the other gates keep theirs, and a status an operator wrote before the binding
+(``exposure.with_economics``): an edit of whom the runtime treats starts the step over
+(``exposure.follow_targeting``) with incrementalConversions and roi afresh, the other gates keep
+theirs, and a status an operator wrote before the binding
 keeps its evidence (``exposure.rebound``). The domain's tables:
 tests/unit/domain/test_targeting_evidence.py (review-campaign finding 5)."""
 
 from __future__ import annotations
 
-from tests.unit.services.test_campaign import Sim
+from tests.unit.services.test_campaign import Sim, reasons
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.domain import exposure, gates
@@ -26,9 +27,20 @@ def test_a_targeting_edit_moves_the_conversion_gates_digests_only() -> None:
     sim.tick()
     sim.tick(5)  # the first analysis
     first = _digests(sim)
+    digest = sim.status["targetingDigest"]
     sim.edit_spec(targeting={"policy": "topFraction", "topFraction": 1.0,
                              "maxTreatmentsPerUnit": 5})
-    sim.tick(5)
+    edited = sim.tick(5)
+    # The step starts over on the decisions made from the edit (exposure.follow_targeting):
+    # the conversion gates measured afresh, the others kept.
+    assert "StepRestarted" in reasons(edited)
+    assert sim.status["targetingSince"] == sim.status["stepStartedAt"]
+    assert sim.status["targetingDigest"] != digest
+    restarted = _digests(sim)
+    assert "incremental" not in restarted and "roi" not in restarted
+    assert [restarted[name] for name in ("delivery", "drift", "budget")] == [
+        first[name] for name in ("delivery", "drift", "budget")]
+    sim.tick(5)  # the step's first analysis on the new targeting
     second = _digests(sim)
     for name in ("incremental", "roi"):
         assert second[name] == gates.settings_digest(_bound(sim, name)) != first[name]

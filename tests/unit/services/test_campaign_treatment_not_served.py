@@ -112,13 +112,18 @@ def test_an_exposing_campaign_holds_its_exposure_and_never_grows_it() -> None:
     sim.body["spec"]["treatments"] = [t for t in treatments if t["name"] == "womens-e-mail"]
     sim.tick()
     assert (sim.status["exposurePercent"], sim.ready()[1]) == (5, "Exposing")
+    digest, started = sim.status["targetingDigest"], sim.status["stepStartedAt"]
     # A canary of version 4 (adding mens-e-mail) starts, and the Campaign names it at once.
     sim.serve("3", desired="4")
     sim.edit_spec(treatments=treatments)
     result = sim.tick(1)
     s = sim.status
-    # Held: not withdrawn (what serves stays in the campaigns file), not restarted.
+    # Held: not withdrawn (what serves stays in the campaigns file), not restarted. The runtime
+    # keeps deciding on the treatments it had, so the step is not started over on the edit
+    # (exposure.follow_targeting): the digest of what it runs stays until the runtime takes it.
     assert (s["exposurePercent"], s["currentStep"], s["phase"]) == (5, 0, "Progressing")
+    assert (s["targetingDigest"], s["stepStartedAt"]) == (digest, started)
+    assert "targetingSince" not in s
     assert sim.treating()
     status, reason, message = sim.ready()
     assert (status, reason) == ("False", "TreatmentNotServed")
@@ -134,11 +139,35 @@ def test_an_exposing_campaign_holds_its_exposure_and_never_grows_it() -> None:
         sim.tick(5)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
     assert sim.ready()[1] == "TreatmentNotServed" and sim.treating()
+    assert (sim.status["targetingDigest"], sim.status["stepStartedAt"]) == (digest, started)
     # The canary is promoted: version 4 serves both, the ramp goes on from where it was.
     sim.serve("4")
     sim.tick(1)
     assert sim.ready()[:2] == ("True", "Exposing")
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (5, 0)
+    # The runtime takes the edit with version 4, which starts the step over: the digest now
+    # records the treatments it decides on.
+    assert sim.status["targetingDigest"] != digest
+    assert sim.status["stepStartedAt"] != started
+
+
+def test_an_edit_dropped_while_held_restarts_nothing() -> None:
+    sim = TreatmentSim({"3": WOMENS_ONLY, "4": BOTH}, stable="3")
+    treatments: list[dict[str, Any]] = sim.body["spec"]["treatments"]
+    womens = [t for t in treatments if t["name"] == "womens-e-mail"]
+    sim.body["spec"]["treatments"] = womens
+    sim.tick()
+    digest, started = sim.status["targetingDigest"], sim.status["stepStartedAt"]
+    sim.serve("3", desired="4")
+    sim.edit_spec(treatments=treatments)
+    sim.tick(1)
+    assert sim.ready()[1] == "TreatmentNotServed"
+    # The spec drops mens-e-mail again: the runtime never decided on it, nothing starts over.
+    sim.edit_spec(treatments=womens)
+    result = sim.tick(1)
+    assert sim.ready()[:2] == ("True", "Exposing")
+    assert "StepRestarted" not in reasons(result)
+    assert (sim.status["targetingDigest"], sim.status["stepStartedAt"]) == (digest, started)
 
 
 def test_a_model_whose_spec_is_refused_is_no_proof_the_served_version_scores_it() -> None:

@@ -644,6 +644,16 @@ class CampaignStatus(RampStatus):
                     "judge only the decisions made since the later of this and rampStartedAt.")
     ramp_started_at: dt.datetime | None = Field(
         default=None, description="When the exposure ramp last (re)started at its first step.")
+    targeting_digest: str | None = Field(
+        default=None, max_length=32,
+        description="Fingerprint of whom the runtime treats under the Campaign, and with what "
+                    "(spec.targeting, spec.treatments, and under costAware their costs and "
+                    "values), as the ramp last ran it: a change mid-ramp starts the step over.")
+    targeting_since: dt.datetime | None = Field(
+        default=None,
+        description="When the targeting last changed mid-ramp (absent: unchanged since the "
+                    "exposure ramp started); the conversion gates judge only the decisions "
+                    "made since the later of this, modelVersionSince and rampStartedAt.")
     exposure_percent: float = Field(
         default=0, ge=0, le=100,
         description="The exposure ramp's percent of eligible units, at which the runtime "
