@@ -107,6 +107,7 @@ from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.gates import (
     GateAction,
+    GateOutcome,
     canonical_json,
     next_step,
     required_action,
@@ -1687,12 +1688,16 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     if o.name in budget_gates
                     and (not underway or (o.verdict is GateVerdict.FAIL
                                           and o.suspension is not None))}
-        s = self.status
+        self._record_new(outcomes)
+
+    def _record_new(self, outcomes: dict[str, GateOutcome]) -> None:
+        """Record ``outcomes`` unless this pass already did (a pass is idempotent)."""
         if not outcomes:
             return
         latest = max(o.time for o in outcomes.values())
-        if s.last_analysis_at is not None and latest <= s.last_analysis_at:
-            return  # already applied: a pass is idempotent
+        last = self.status.last_analysis_at
+        if last is not None and latest <= last:
+            return  # already applied
         self.record_outcomes(outcomes, latest)
 
     def keep_budget_outcomes(self) -> None:
@@ -1706,13 +1711,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         outcomes = {o.name: o for o in self.observed.gate_outcomes or ()
                     if o.name in budget_gates
                     and o.verdict in (GateVerdict.FAIL, GateVerdict.PASS)}
-        s = self.status
-        if not outcomes:
-            return
-        latest = max(o.time for o in outcomes.values())
-        if s.last_analysis_at is not None and latest <= s.last_analysis_at:
-            return  # already applied: a pass is idempotent
-        self.record_outcomes(outcomes, latest)
+        self._record_new(outcomes)
 
     # -- phase, conditions --------------------------------------------------------------------
 
