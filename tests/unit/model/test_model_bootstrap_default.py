@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
+from tests.unit.domain.test_qini_levels import _measurement as paired_measurement
 
 from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate
 from uplift_operator.domain.gates import evaluate_gate
-from uplift_operator.domain.measurements import QiniEstimate, QiniMeasurement
+from uplift_operator.domain.measurements import QiniMeasurement
 from uplift_operator.model import trainer
 from uplift_operator.stats.uplift import percentile_replicates_needed
 
@@ -27,18 +27,8 @@ NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 
 def _measurement(treatments: int, replicates: int) -> QiniMeasurement:
     """Paired canary and stable replicates per treatment; the canary 0.03 worse on ``t00``."""
-    rng = np.random.default_rng(3)
-    canary, stable = {}, {}
-    for i in range(treatments):
-        name = f"t{i:02d}"
-        base = rng.normal(0.08, 0.01, replicates)
-        shift = -0.03 if i == 0 else 0.0
-        noise = rng.normal(0.0, 0.003, replicates)
-        canary[name] = QiniEstimate(0.08 + shift, samples=70_000,
-                                    replicates=tuple(base + shift + noise), evaluation_set="x")
-        stable[name] = QiniEstimate(0.08, samples=70_000, replicates=tuple(base),
-                                    evaluation_set="x")
-    return QiniMeasurement(canary=canary, stable=stable)
+    return paired_measurement({f"t{i:02d}": -0.03 if i == 0 else 0.0
+                               for i in range(treatments)}, replicates)
 
 
 def test_the_default_reads_the_fail_level_of_10_treatments_with_max() -> None:
