@@ -146,6 +146,8 @@ SCHEMA: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
      ["spec.schedule", "schedule.end must be after schedule.start"]),
     ("schedule-not-a-time", CAMPAIGN, set_path("spec.schedule.start", "next monday"),
      ["spec.schedule.start", "date-time"]),
+    ("schedule-year-zero", CAMPAIGN, set_path("spec.schedule.start", "0000-01-01T00:00:00Z"),
+     ["spec.schedule.start", "should match"]),
     ("exposure-decreasing", CAMPAIGN,
      set_path("spec.exposure.steps", [{"percent": 50}, {"percent": 5}]),
      ["spec.exposure.steps", "strictly increasing"]),

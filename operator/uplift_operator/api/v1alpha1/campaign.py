@@ -482,11 +482,23 @@ class CampaignRollbackPolicy(RollbackPolicyBase):
     """What happens when a gate fails beyond its limit (the same shape as UpliftModel's)."""
 
 
+#: What the API server's ``date-time`` format lets through and the operator cannot read: a
+#: year 0000 (Python's years start at 1) and an offset past 23:59 (``+24:00``, ``+00:60``;
+#: RFC 3339's own bounds). Refused by the API server, so such a schedule is never stored and
+#: then refused by every pass. The rest (calendar, time of day) is the format's to check.
+SCHEDULE_TIME_PATTERN = (r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+                         r"-.*([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+
+
 class Schedule(ApiModel):
     """When the campaign may treat."""
 
-    start: dt.datetime | None = Field(default=None, description="Not before this time (RFC 3339).")
-    end: dt.datetime | None = Field(default=None, description="Not after this time (RFC 3339).")
+    start: dt.datetime | None = Field(
+        default=None, description="Not before this time (RFC 3339, a year from 0001).",
+        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN})
+    end: dt.datetime | None = Field(
+        default=None, description="Not after this time (RFC 3339, a year from 0001).",
+        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN})
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!has(self.start) || !has(self.end) || timestamp(self.start) < "
