@@ -29,7 +29,8 @@ are
   have moved the alias since, and a rollback must move it back;
 * **retried** with a backoff of 1 s doubling to ``MAX_BACKOFF_SECONDS``, for as long as the
   process runs (a write whose every owner was deleted, ``forget``: for ``ORPHAN_RETRY_SECONDS``
-  after that, then dropped with a warning), unless MLflow refused the write itself
+  after that, or after a live resource's write it waited behind left the head of its queue,
+  then dropped with a warning), unless MLflow refused the write itself
   (``permanent``: the version or model does not exist for an alias write — for a role or
   reason tag that is nothing to write, ``NOTHING_TO_TAG_IF_GONE`` — or another 4xx of
   MLflow's own that is not about credentials, a timeout or throttling): that write is dropped, so it never
@@ -116,7 +117,8 @@ _MAX_BACKOFF_EXPONENT = 16
 #: How long a failing write whose every owner was deleted (``forget``) is still retried: no
 #: resource's condition shows it and no one fixes it, and retried for ever it kept the backlog
 #: (and its alert) up and held the writes of its model behind it. It is dropped, logged, at
-#: the first failure after that.
+#: the first failure after that — counted from when a live resource's write held at the head of
+#: its queue left it, if one did (``_orphan_budget_from_now``): the wait was no try of its own.
 ORPHAN_RETRY_SECONDS = 3600.0
 
 #: The worker threads (``start``): one tries one tracking URI's writes at a time, so a
@@ -573,15 +575,28 @@ class WriteBack:
         queue = self._queues.get(queue_key)
         if queue is None or not any(p is pending for p in queue):
             return
-        if queue[0] is pending:
+        head = queue[0] is pending
+        if head:
             self._retry_at.pop(queue_key, None)
             self._attempts.pop(queue_key, None)
             self._blocked.pop(queue_key, None)
         kept = deque(p for p in queue if p is not pending)
         if kept:
             self._queues[queue_key] = kept
+            if head:  # a live resource's write (``superseded``, ``_follow``) left the head
+                self._orphan_budget_from_now(kept)
         else:
             self._drop_queue(queue_key)
+
+    def _orphan_budget_from_now(self, queue: deque[_Pending]) -> None:
+        """A write of a live resource left the head of ``queue``: a deleted resource's write
+        that is the head now has its ``ORPHAN_RETRY_SECONDS`` of retries from now. The time it
+        waited behind the live write (failing for hours through an MLflow outage) was no try
+        of its own: counted, it was dropped at its first failure, a blip. The writes of the
+        deleted resource behind it share its budget (one deletion, one hour)."""
+        head = queue[0]
+        if head.orphaned is not None:
+            head.orphaned = max(head.orphaned, self._clock())
 
     def _drop_queue(self, queue_key: tuple[str, ...]) -> None:
         self._queues.pop(queue_key, None)
@@ -674,6 +689,8 @@ class WriteBack:
                 self._blocked.pop(queue_key, None)
                 if not queue:
                     del self._queues[queue_key]
+                elif owners:
+                    self._orphan_budget_from_now(queue)
                 for owner in owners:
                     self._disown(pending, owner)
             if error is None:
@@ -967,7 +984,8 @@ def _orphan_behind(pending: _Pending, behind: str) -> str:
     why = behind.split(" failing, retried with backoff: ", 1)[-1]
     return (f"MLflow write-back of {pending.model} held behind a write left by a deleted "
             f"resource ({' '.join(pending.write.what)} = {pending.write.value[:80]!r}) failing, "
-            f"retried for at most {ORPHAN_RETRY_SECONDS / 60:.0f} min after the deletion: "
+            f"retried for at most {ORPHAN_RETRY_SECONDS / 60:.0f} min after the deletion (or "
+            f"after a live resource's write it waited behind): "
             f"{why}")[:500]
 
 
