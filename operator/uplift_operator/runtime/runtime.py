@@ -1290,20 +1290,23 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         except RecursionError:
             raise self._reject(endpoint, "bad_json", "body is nested too deeply", 400) from None
 
-    async def _guarded(self, endpoint: str, handle: Callable[[], Awaitable[dict[str, Any]]]
+    async def _guarded(self, endpoint: str,
+                       handle: Callable[[], Awaitable[tuple[dict[str, Any], UpliftRuntime]]]
                        ) -> dict[str, Any]:
-        """Run a report handler: refusals as they are, anything else a JSON 500, never a
-        plain-text 500 (which makes the server drop the keep-alive connection)."""
+        """Run a report handler, which answers with the instance that counted the report (its
+        latency observed there): refusals as they are, anything else a JSON 500 counted by the
+        model's loaded instance, never a plain-text 500 (which makes the server drop the
+        keep-alive connection)."""
         t0 = time.perf_counter()
         try:
-            answer = await handle()
+            answer, counted_by = await handle()
         except UpliftError:
             raise
         except Exception as exc:
             log.exception("%s failed", endpoint)
-            raise self._reject(endpoint, "internal", f"internal error: {type(exc).__name__}",
-                               500) from None
-        latency = getattr(self, "_latency", None)
+            raise (_LIVE.get(self.name) or self)._reject(
+                endpoint, "internal", f"internal error: {type(exc).__name__}", 500) from None
+        latency = getattr(counted_by, "_latency", None)
         if latency is not None:
             latency[endpoint].observe(time.perf_counter() - t0)
         return answer
@@ -1312,12 +1315,13 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     # moves them before that instance's load (``reload_custom_handlers``, then
     # ``_reload_model``), so during a reload, and after one that failed, they reach an
     # instance that is not loaded while the previous one still serves inference. Each answers
-    # with the model's loaded instance instead (``_live``).
+    # with the model's loaded instance instead (``_live``); a report, with the one loaded once
+    # its body is read (``_report``).
 
     @custom_handler(rest_path=DELIVERIES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def deliveries(self, request: Request) -> dict[str, Any]:
         """Count delivery results: ``{"deliveries": [{"decision_id", "status"}]}``."""
-        return await self._live("deliveries")._deliveries(request)
+        return await self._report(request, "deliveries")
 
     @custom_handler(rest_path=DRAIN_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def drain(self, request: Request) -> dict[str, Any]:
@@ -1327,35 +1331,50 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
     @custom_handler(rest_path=OUTCOMES_PATH, rest_method="POST")  # type: ignore[untyped-decorator]
     async def outcomes(self, request: Request) -> dict[str, Any]:
         """Count outcomes: ``{"outcomes": [{"decision_id"|"unit_id", "converted", "value"}]}``."""
-        return await self._live("outcomes")._outcomes(request)
+        return await self._report(request, "outcomes")
 
-    async def _deliveries(self, request: Request) -> dict[str, Any]:
-        async def handle() -> dict[str, Any]:
-            self._authorize(request, "deliveries")
-            engine = self._engine
-            body = await self._read_json(request, "deliveries")
-            try:
-                reports = events.parse_deliveries(body, engine.signer, engine.units)
-            except events.ReportError as exc:
-                raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
-            # A retry after a failure is news; the same result twice is not.
-            seen = engine.seen.classify("deliveries", ((f"{r.decision.decision_id}~{r.ok}", 0)
-                                                       for r in reports))
-            self._reported([r.decision for r in reports], time.time())
-            predecessors = 0
-            for r, was in zip(reports, seen, strict=True):
-                if was == "new":
-                    d = r.decision
-                    if self._predecessor("deliveries", d):
-                        predecessors += 1
-                        continue
-                    self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
-                                              treatment=d.treatment, campaign=d.campaign,
-                                              status="ok" if r.ok else "failed").inc()
-            return self._answer("deliveries", [r.decision.campaign for r in reports], seen,
-                                predecessors=predecessors)
+    async def _report(self, request: Request,
+                      endpoint: Literal["deliveries", "outcomes"]) -> dict[str, Any]:
+        """A report, authorized and its body read by the model's loaded instance, then counted
+        by the one loaded once the body is in (``_live`` again): a body that uploads across a
+        reload is counted by the new instance, not by the unloaded one (whose dedup window and
+        pending cohort counts went with it, and which counts a cohort count at once, drained);
+        across an unload for good it is refused 503 ``not_ready``. (The report tokens are the
+        process's environment's, so the new instance would accept the token too.)"""
+        reading = self._live(endpoint)
 
-        return await self._guarded("deliveries", handle)
+        async def handle() -> tuple[dict[str, Any], UpliftRuntime]:
+            reading._authorize(request, endpoint)
+            body = await reading._read_json(request, endpoint)
+            live = self._live(endpoint)
+            if endpoint == "deliveries":
+                return live._count_deliveries(body), live
+            return live._count_outcomes(body), live
+
+        return await reading._guarded(endpoint, handle)
+
+    def _count_deliveries(self, body: Any) -> dict[str, Any]:
+        engine = self._engine
+        try:
+            reports = events.parse_deliveries(body, engine.signer, engine.units)
+        except events.ReportError as exc:
+            raise self._reject("deliveries", exc.reason, str(exc), exc.status) from None
+        # A retry after a failure is news; the same result twice is not.
+        seen = engine.seen.classify("deliveries", ((f"{r.decision.decision_id}~{r.ok}", 0)
+                                                   for r in reports))
+        self._reported([r.decision for r in reports], time.time())
+        predecessors = 0
+        for r, was in zip(reports, seen, strict=True):
+            if was == "new":
+                d = r.decision
+                if self._predecessor("deliveries", d):
+                    predecessors += 1
+                    continue
+                self._m.deliveries.labels(model=self.name, version=d.version, arm=d.arm,
+                                          treatment=d.treatment, campaign=d.campaign,
+                                          status="ok" if r.ok else "failed").inc()
+        return self._answer("deliveries", [r.decision.campaign for r in reports], seen,
+                            predecessors=predecessors)
 
     async def _drain(self, request: Request) -> dict[str, Any]:
         """``drain_cohorts`` for the pod's own preStop hook: from loopback, with the drain token
@@ -1374,55 +1393,50 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                                f"wrote to {self._drain_token_file}", 403)
         return {"counted": self.drain_cohorts()}
 
-    async def _outcomes(self, request: Request) -> dict[str, Any]:
-        async def handle() -> dict[str, Any]:
-            self._authorize(request, "outcomes")
-            engine = self._engine
-            body = await self._read_json(request, "outcomes")
-            try:
-                reports = events.parse_outcomes(body, engine.signer, engine.units,
-                                                engine.config.max_outcome_value)
-            except events.ReportError as exc:
-                raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
-            m, now, late, predecessors = self._m, time.time(), 0, 0
-            # First report wins: one that says otherwise later is a conflict, told and counted
-            # apart, never counted instead (a counter cannot take back what it counted). A
-            # conversion after the window that follows the non-conversion reported when it
-            # closed is judged late first: no conflict, counted late below.
-            seen = engine.seen.classify_outcomes(reports, now)
-            self._reported([r.decision for r in reports], now)
-            for r, was in zip(reports, seen, strict=True):
-                if was != "new":
-                    continue
-                d = r.decision
-                if self._predecessor("outcomes", d):
-                    predecessors += 1
-                    continue
-                labels = {"model": self.name, "version": d.version, "arm": d.arm,
-                          "treatment": d.treatment, "campaign": d.campaign}
-                # A conversion after the attribution window is not one of the decision's. A
-                # non-conversion is never late: that no conversion came in the window is known
-                # only once it has closed, so a sender reports it then; after the cohort was
-                # counted, it counts towards the cohort's completeness at the next tick.
-                if r.converted and d.late(now):
-                    m.late_outcomes.labels(**labels).inc()
-                    late += 1
-                    continue
-                m.outcomes.labels(**labels).inc()
+    def _count_outcomes(self, body: Any) -> dict[str, Any]:
+        engine = self._engine
+        try:
+            reports = events.parse_outcomes(body, engine.signer, engine.units,
+                                            engine.config.max_outcome_value)
+        except events.ReportError as exc:
+            raise self._reject("outcomes", exc.reason, str(exc), exc.status) from None
+        m, now, late, predecessors = self._m, time.time(), 0, 0
+        # First report wins: one that says otherwise later is a conflict, told and counted
+        # apart, never counted instead (a counter cannot take back what it counted). A
+        # conversion after the window that follows the non-conversion reported when it
+        # closed is judged late first: no conflict, counted late below.
+        seen = engine.seen.classify_outcomes(reports, now)
+        self._reported([r.decision for r in reports], now)
+        for r, was in zip(reports, seen, strict=True):
+            if was != "new":
+                continue
+            d = r.decision
+            if self._predecessor("outcomes", d):
+                predecessors += 1
+                continue
+            labels = {"model": self.name, "version": d.version, "arm": d.arm,
+                      "treatment": d.treatment, "campaign": d.campaign}
+            # A conversion after the attribution window is not one of the decision's. A
+            # non-conversion is never late: that no conversion came in the window is known
+            # only once it has closed, so a sender reports it then; after the cohort was
+            # counted, it counts towards the cohort's completeness at the next tick.
+            if r.converted and d.late(now):
+                m.late_outcomes.labels(**labels).inc()
+                late += 1
+                continue
+            m.outcomes.labels(**labels).inc()
+            if r.converted:
+                m.conversions.labels(**labels).inc()
+            if r.value:
+                m.outcome_value.labels(**labels).inc(r.value)
+            closes = d.window_closes_at
+            if closes is not None and d.window_seconds is not None and d.arm in ARMS:
+                cohort = (d.campaign, d.arm, d.treatment, d.version)
+                self._hold(closes, d.window_seconds, ("received", *cohort), now=now)
                 if r.converted:
-                    m.conversions.labels(**labels).inc()
-                if r.value:
-                    m.outcome_value.labels(**labels).inc(r.value)
-                closes = d.window_closes_at
-                if closes is not None and d.window_seconds is not None and d.arm in ARMS:
-                    cohort = (d.campaign, d.arm, d.treatment, d.version)
-                    self._hold(closes, d.window_seconds, ("received", *cohort), now=now)
-                    if r.converted:
-                        self._hold(closes, d.window_seconds, ("converted", *cohort), now=now)
-            return self._answer("outcomes", [r.decision.campaign for r in reports], seen, late,
-                                predecessors)
-
-        return await self._guarded("outcomes", handle)
+                    self._hold(closes, d.window_seconds, ("converted", *cohort), now=now)
+        return self._answer("outcomes", [r.decision.campaign for r in reports], seen, late,
+                            predecessors)
 
     def _reported(self, decisions: Sequence[events.Decision], now: float) -> None:
         """Reports of ``decisions`` count (or count as duplicates) in series of their campaign

@@ -86,10 +86,17 @@ class Server:
         return self.loop.run_until_complete(self.call(endpoint, body, host, token))
 
     async def call(self, endpoint: str, body: Any, host: str = "10.0.0.7",
-                   token: str | None = None) -> Any:
+                   token: str | None = None, *, reading: asyncio.Event | None = None,
+                   sent: asyncio.Event | None = None) -> Any:
+        """``reading``/``sent``: the body's upload is under way (the handler reads it) and
+        finishes only once ``sent`` is set."""
         data = json.dumps(body).encode()
 
         async def receive() -> dict[str, Any]:
+            if reading is not None:
+                reading.set()
+            if sent is not None:
+                await sent.wait()
             return {"type": "http.request", "body": data, "more_body": False}
 
         headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
@@ -200,3 +207,57 @@ def test_no_loaded_instance_answers_a_counted_503_not_ready(server: Server,
         server.route("outcomes", {"outcomes": []})
     assert error.value.status_code == 503
     assert _errors(server.name, "outcomes", "not_ready") == before + 1
+
+
+def _upload_across(server: Server, endpoint: str, body: Any,
+                   meanwhile: Callable[[], Awaitable[Any]]) -> Any:
+    """``endpoint``'s answer to ``body``, whose upload began before ``meanwhile`` (a reload,
+    an unload) and finished after it."""
+    async def scenario() -> Any:
+        reading, sent = asyncio.Event(), asyncio.Event()
+        call = asyncio.ensure_future(server.call(endpoint, body, reading=reading, sent=sent))
+        await reading.wait()   # the handler has started, and waits for the body
+        try:
+            await meanwhile()
+        finally:
+            sent.set()
+        return await call
+
+    return server.loop.run_until_complete(scenario())
+
+
+def test_a_report_uploading_across_a_reload_is_counted_by_the_instance_live_once_read(
+        server: Server, trained: Path) -> None:
+    """A report whose body was still uploading when the model was reloaded: counted by the
+    new instance (live when the report is applied), not the unloaded one, whose dedup window
+    and pending counts went with it (before: counted there, so the new instance counted the
+    same report again, and its cohort counts were counted at once by a drained instance)."""
+    server.load(trained)
+    first = server.serving()
+    ids = server.decide(["r1", "r2"])
+    outcome = {"outcomes": [{"decision_id": ids[0], "converted": True}]}
+    delivery = {"deliveries": [{"decision_id": ids[1], "status": "ok"}]}
+    for endpoint, body in (("outcomes", outcome), ("deliveries", delivery)):
+        before = server.serving()
+        answer = _upload_across(server, endpoint, body,
+                                lambda: server.registry.load(server.settings(trained)))
+        assert server.serving() is not before
+        assert answer["counted"] == 1
+        # The instance serving now counted it: the same report again is its duplicate.
+        again = server.route(endpoint, body)
+        assert (again["counted"], again["duplicates"]) == (0, 1)
+    assert server.serving() is not first
+
+
+def test_a_report_uploading_while_the_model_is_unloaded_is_refused_not_ready(
+        server: Server, trained: Path) -> None:
+    """Unloaded for good while a report's body uploaded: nothing is live to count it, so it
+    is refused 503 ``not_ready`` (the sender retries) rather than counted by the unloaded
+    instance, whose counts nothing reads any more."""
+    server.load(trained)
+    ids = server.decide(["s1"])
+    with pytest.raises(UpliftError, match="not loaded") as error:
+        _upload_across(server, "outcomes",
+                       {"outcomes": [{"decision_id": ids[0], "converted": True}]},
+                       lambda: server.registry.unload(server.name))
+    assert error.value.status_code == 503
