@@ -430,7 +430,6 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
         # The report and drain endpoints answer with this instance from now on (_LIVE).
         _LIVE[self.name] = self
-        _LIVE_VERSIONS[self.name] = self._engine.version
         return True
 
     def _refuse_other_processes_and_batching(self) -> None:
@@ -1512,17 +1511,20 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
 #: and the preStop drain, stayed with that dead instance while inference stayed with the old
 #: one, until a restart.
 _LIVE: dict[str, UpliftRuntime] = {}
-#: Model name → the version its last loaded instance served: the label of the ``not_ready``
-#: refusals while none is loaded (``""`` before any was).
-_LIVE_VERSIONS: dict[str, str] = {}
 
 
 def _reject_unloaded(model: str, endpoint: str, reason: str, message: str,
                      status: int) -> UpliftError:
-    """A refusal by an instance without metrics of its own (not loaded), counted as a loaded
-    one's would be."""
-    RuntimeMetrics().errors.labels(model=model, version=_LIVE_VERSIONS.get(model, ""),
-                                   endpoint=endpoint, reason=reason).inc()
+    """A refusal by an instance without metrics of its own (not loaded), counted under the
+    version of the model's loaded instance, ``""`` while none is (``not_ready``): before the
+    first load, and after an unload for good too. MLServer removes the routes of a model
+    unloaded for good, so a refusal then is one during a new load, maybe of another version;
+    labelled with the version unloaded, it was counted against a version no longer served
+    here (its errorRate)."""
+    live = _LIVE.get(model)
+    version = live._engine.version if live is not None else ""
+    RuntimeMetrics().errors.labels(model=model, version=version, endpoint=endpoint,
+                                   reason=reason).inc()
     return UpliftError(message, status)
 
 

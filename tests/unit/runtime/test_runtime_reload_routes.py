@@ -197,16 +197,22 @@ def test_no_loaded_instance_answers_a_counted_503_not_ready(server: Server,
             server.route(endpoint, body, host="127.0.0.1")
         assert error.value.status_code == 503
         assert REGISTRY.get_sample_value("uplift_request_errors_total", labels) == before + 1
-    # Once loaded, and again after its unload (nothing else loaded): labelled with its version.
+    # Once loaded, and again after its unload for good (nothing else loaded): labelled
+    # version "" again, not with the version it no longer serves (MLServer removes the routes
+    # of a model unloaded for good, so this is a load under way, maybe of another version).
     server.load(trained)
     server.routed = never
     server.decide(["w1"])
     server.loop.run_until_complete(server.registry.unload(server.name))
-    before = _errors(server.name, "outcomes", "not_ready")
+    labels = {"model": server.name, "version": "", "endpoint": "outcomes",
+              "reason": "not_ready"}
+    before = REGISTRY.get_sample_value("uplift_request_errors_total", labels)
     with pytest.raises(UpliftError, match="not loaded") as error:
         server.route("outcomes", {"outcomes": []})
     assert error.value.status_code == 503
-    assert _errors(server.name, "outcomes", "not_ready") == before + 1
+    assert REGISTRY.get_sample_value("uplift_request_errors_total", labels) == (before or 0) + 1
+    retired = {**labels, "version": "local"}
+    assert REGISTRY.get_sample_value("uplift_request_errors_total", retired) is None
 
 
 def _upload_across(server: Server, endpoint: str, body: Any,
