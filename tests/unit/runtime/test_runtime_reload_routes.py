@@ -206,11 +206,11 @@ def test_no_loaded_instance_answers_a_counted_503_not_ready(server: Server,
     server.loop.run_until_complete(server.registry.unload(server.name))
     labels = {"model": server.name, "version": "", "endpoint": "outcomes",
               "reason": "not_ready"}
-    before = REGISTRY.get_sample_value("uplift_request_errors_total", labels)
+    refused = REGISTRY.get_sample_value("uplift_request_errors_total", labels) or 0.0
     with pytest.raises(UpliftError, match="not loaded") as error:
         server.route("outcomes", {"outcomes": []})
     assert error.value.status_code == 503
-    assert REGISTRY.get_sample_value("uplift_request_errors_total", labels) == (before or 0) + 1
+    assert REGISTRY.get_sample_value("uplift_request_errors_total", labels) == refused + 1
     retired = {**labels, "version": "local"}
     assert REGISTRY.get_sample_value("uplift_request_errors_total", retired) is None
 
