@@ -12,8 +12,10 @@ treatment counts for ``maxTreatmentsPerUnit``, all campaigns together), ``model_
 metrics' ``version`` label; derived from the model URI), ``unit_key`` (the request input that
 identifies the unit; "unit_id"), and the input bounds
 ``max_rows`` (10000 per request), ``max_abs_value`` (1e15 for any numeric feature),
-``max_outcome_value`` (1e6 per outcome), ``max_body_bytes`` (1 MiB per report body) and
-``dedup_size`` (100000 recently counted reports per kind).
+``max_outcome_value`` (1e6 per outcome), ``max_body_bytes`` (1 MiB per report body),
+``dedup_size`` (100000 recently counted reports per kind) and ``require_unit_id`` (false: a
+request of the model's own decisions without the ``unit_key`` input is decided under random
+unit ids and counted; true: refused 400 ``bad_unit_id``).
 
 The decision key (``UPLIFT_DECISION_KEY``, or a file named by ``UPLIFT_DECISION_KEY_FILE``) and
 the report tokens (``UPLIFT_REPORT_TOKEN``, or a file named by ``UPLIFT_REPORT_TOKEN_FILE``) are
@@ -38,7 +40,8 @@ from uplift_operator import report_token_format
 ENV_PREFIX = "UPLIFT_"
 KEYS = ("holdout_fraction", "salt", "value_per_conversion", "costs", "budget",
         "unit_cache_size", "cap_ledger_size", "model_version", "unit_key", "max_rows",
-        "max_abs_value", "max_outcome_value", "max_body_bytes", "dedup_size")
+        "max_abs_value", "max_outcome_value", "max_body_bytes", "dedup_size",
+        "require_unit_id")
 _COUNTS = ("unit_cache_size", "cap_ledger_size", "max_rows", "max_body_bytes", "dedup_size")
 _BOUNDS = ("max_abs_value", "max_outcome_value")
 DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
@@ -74,6 +77,22 @@ def _number(key: str, raw: Any) -> float:
     return value
 
 
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _switch(key: str, raw: Any) -> bool:
+    """A JSON boolean, or ``true``/``false`` (``1``/``0``, ``yes``/``no``, ``on``/``off``, any
+    case) as text; anything else is refused, never taken as off."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        word = raw.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
 def _costs(raw: Any) -> dict[str, float]:
     if isinstance(raw, str):
         try:
@@ -105,6 +124,9 @@ class RuntimeConfig:
     max_outcome_value: float = 1e6      # one outcome; keeps value counters far from +Inf
     max_body_bytes: int = 1 << 20
     dedup_size: int = 100_000
+    # Refuse (400 bad_unit_id) a request of the model's own decisions without the unit key
+    # input, instead of deciding its rows under random unit ids (uplift_rows_without_unit_total).
+    require_unit_id: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.holdout_fraction <= 1.0:
@@ -155,6 +177,8 @@ class RuntimeConfig:
             kwargs["unit_key"] = str(merged["unit_key"])
         if merged.get("model_version"):
             kwargs["model_version"] = str(merged["model_version"])
+        if "require_unit_id" in merged:
+            kwargs["require_unit_id"] = _switch("require_unit_id", merged["require_unit_id"])
         return cls(**kwargs)
 
     @staticmethod

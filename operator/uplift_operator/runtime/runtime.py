@@ -1139,6 +1139,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             columns, unit_ids = decode_columns(payload, unit_key,
                                                features=self._engine.model.schema.names,
                                                max_rows=cfg.max_rows, max_abs=cfg.max_abs_value)
+            if unit_ids is None and campaign is None and cfg.require_unit_id:
+                raise RequestError(f"the request has no {unit_key!r} input, which identifies "
+                                   "the units (UPLIFT_UNIT_KEY); this model requires it "
+                                   "(UPLIFT_REQUIRE_UNIT_ID): send each row's unit id in an "
+                                   f"input named {unit_key!r}", "bad_unit_id")
             batch = self._engine.decide(columns, unit_ids, extra, campaign, time.time(),
                                         split=self._split)
             if unit_ids is None:   # the model's own decisions: a campaign's are refused

@@ -19,6 +19,7 @@ from tests.support.runtime_in_process import loaded_runtime
 from tests.support.small_model import train_small_model
 
 from uplift_operator.runtime import drain
+from uplift_operator.runtime.runtime import UpliftError
 
 NAME = "rows-without-unit"
 
@@ -56,3 +57,33 @@ def test_rows_without_the_unit_key_are_counted_and_logged_once(
         warnings = [r for r in caplog.records if "'customer_id'" in r.getMessage()
                     and "random unit ids" in r.getMessage()]
         assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+
+
+def test_with_require_unit_id_a_request_without_the_unit_key_is_refused(
+        tmp_path: Path) -> None:
+    """``UPLIFT_REQUIRE_UNIT_ID=true`` (opt-in): a request of the model's own decisions without
+    the unit key input is refused 400 ``bad_unit_id`` naming the input, counted in
+    ``uplift_request_errors_total``, not decided under random unit ids."""
+    train_small_model(tmp_path / "model")
+    name = f"{NAME}-required"
+    env = {"UPLIFT_DECISION_KEY": "rows-without-unit-key-0123456789abcdef",
+           "UPLIFT_UNIT_KEY": "customer_id", "UPLIFT_MODEL_VERSION": "3",
+           "UPLIFT_REQUIRE_UNIT_ID": "true",
+           drain.TOKEN_FILE_ENV: str(tmp_path / "drain-token")}
+    base = {"model": name, "version": "3"}
+    errors = {**base, "endpoint": "infer", "reason": "bad_unit_id"}
+
+    def value(metric: str, labels: dict[str, str]) -> float | None:
+        return REGISTRY.get_sample_value(metric, labels)
+
+    with loaded_runtime(name, tmp_path / "model", env) as (runtime, loop):
+        assert value("uplift_request_errors_total", errors) == 0   # exported at zero
+        response = loop.run_until_complete(runtime.predict(_request(2, "customer_id")))
+        assert len(next(o for o in response.outputs if o.name == "unit_id").data.root) == 2
+        with pytest.raises(UpliftError, match="'customer_id'") as refused:
+            loop.run_until_complete(runtime.predict(_request(4, "user_id")))
+        assert refused.value.status_code == 400
+        assert "UPLIFT_REQUIRE_UNIT_ID" in str(refused.value)
+        assert value("uplift_request_errors_total", errors) == 1
+        assert value("uplift_rows_without_unit_total", base) == 0
+        assert value("uplift_rows_scored_total", {**base, "campaign": ""}) == 2
