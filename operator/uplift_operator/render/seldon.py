@@ -107,18 +107,29 @@ rendering its pods run); but the graph has not finished rolling: ``rolling_deplo
 which Deployment still runs more pods than its predictor wants, or fewer available than it
 runs or than its predictor wants.
 
-Replicas (the same sources): Seldon applies a predictor's ``replicas`` to its Deployment only
-along with a pod spec change. ``createDeployments`` updates an existing Deployment only when
-``equality.Semantic.DeepEqual(deploy.Spec.Template.Spec, found.Spec.Template.Spec)`` fails, and
-then writes the whole Deployment spec, replicas included; the executor's ``ENGINE_PREDICTOR``
-(``createEngineContainer``) is the predictor with its ``replicas`` and ``traffic`` set to 0 on
-purpose, so that neither changes the pod spec. A pod template *annotation* would not do either:
-only ``Template.Spec`` is compared. So every predictor carries its count in ``REPLICAS_ENV``
-too: a replicas change is a pod spec change, Seldon applies it, and the version's pods roll once
-(a re-render, throttled as any: ``services.rolls``). One replica included: a decrease to 1 an
-earlier operator rendered (Seldon never applied it) is applied by the upgrade's re-render. A graph short of
-the replicas its predictors want (``short_deployments``: Seldon not there yet, a Deployment
-scaled down by hand) is not ready, its versions still serving.
+Replicas (the same sources, read, not run against a live Seldon): ``createDeployments``
+updates an existing Deployment only when ``equality.Semantic.DeepEqual(deploy.Spec.Template.Spec,
+found.Spec.Template.Spec)`` fails, and then writes its whole spec, replicas included; the
+executor's ``ENGINE_PREDICTOR`` (``createEngineContainer``) is the predictor with its
+``replicas`` and ``traffic`` set to 0 on purpose, so that neither changes the pod spec, and a
+pod template *annotation* is not compared (only ``Template.Spec`` is). Were the two specs equal
+whenever the graph's pod spec is unchanged, a replicas-only change would never reach the
+Deployment. But ``found`` is the Deployment as stored, with the API server's defaults in it (a
+ConfigMap or Secret volume's ``defaultMode``, a container's ``imagePullPolicy``,
+``terminationMessagePath`` and ``terminationMessagePolicy``, an HTTP probe's ``scheme``), which
+this rendering does not set: unless Seldon fills the same defaults into ``deploy`` before it
+compares, the comparison fails at every reconcile and Seldon rewrites the whole spec each time,
+replicas included (the same template: no roll). Which of the two happens depends on the
+defaults Seldon fills, which is not checked here. So every predictor carries its count in
+``REPLICAS_ENV`` too: a replicas change is then a pod spec change, which reaches the Deployment
+whichever way the comparison goes. The cost: the version's pods roll once per replicas edit (a
+re-render, throttled as any: ``services.rolls``), where a Seldon that rewrites the spec at every
+reconcile would have scaled them in place. One replica included: a decrease to 1 an earlier
+operator rendered without it (applied or not) is applied by the upgrade's re-render. A graph
+short of the replicas its predictors want (``short_deployments``: Seldon not there yet, or a
+Deployment scaled down by hand, which Seldon restores only if and when it rewrites the spec:
+at the next pod spec change, or at every reconcile if the comparison always fails) is not
+ready, its versions still serving.
 
 The same rule gates the routes: Seldon rewrites its Istio VirtualService or Ambassador Mapping
 weights, and deletes the Deployments of predictors removed from the graph, only in a reconcile
@@ -207,9 +218,10 @@ DECISION_KEY_ENV = "UPLIFT_DECISION_KEY"
 #: served already. The runtime reads nothing from it; it is there so that every predictor's pod
 #: spec changes and Seldon rolls each onto the new key (see the module docstring).
 DECISION_KEY_CREATED_ENV = "UPLIFT_DECISION_KEY_CREATED"
-#: The replicas a predictor wants, rendered beside its ``replicas`` when not 1. The runtime reads
-#: nothing from it: Seldon Core 1.17.1 applies a predictor's ``replicas`` to its Deployment only
-#: along with a pod spec change (see the module docstring, "Replicas").
+#: The replicas a predictor wants, rendered beside its ``replicas`` always (1 included). The
+#: runtime reads nothing from it: it makes a replicas change a pod spec change, which Seldon Core
+#: 1.17.1 applies to the Deployment whether or not it would apply ``replicas`` alone (see the
+#: module docstring, "Replicas").
 REPLICAS_ENV = "UPLIFT_REPLICAS"
 
 #: Which version is stable and which the canary, said on the SeldonDeployment itself:
@@ -380,8 +392,8 @@ def _rollouts(child: Mapping[str, Any] | None) -> list[tuple[str, bool]]:
             rolling.append((f"{found}: {available} of {replicas} pods available", True))
         elif wanted is not None and available < wanted:
             # Every pod it runs is available, but fewer than the predictor wants: a count Seldon
-            # has not applied yet, or a Deployment scaled down by hand (Seldon never restores
-            # it: the pod template is the same).
+            # has not applied yet, or a Deployment scaled down by hand (which Seldon restores
+            # only if and when it rewrites the spec: module docstring, "Replicas").
             rolling.append((_short_of(found, available, wanted), True))
     return rolling
 
@@ -665,11 +677,12 @@ class SeldonV1Backend:
                 "name": naming.decision_key_secret(owner.name), "key": DECISION_KEY}}}]
         if runtime.report_token is not None:
             env.append({"name": REPORT_TOKEN_FILE_ENV, "value": REPORT_TOKEN_FILE})
-        # Last, and only when set: a graph rendered before them (or with neither) keeps the
-        # same pod spec, and rolls no pod.
-        # So that Seldon applies a change of it (module docstring); for one replica too, so
-        # that a decrease to 1 an earlier operator rendered (which Seldon never applied) is.
+        # Always, one replica included: a replicas change is a pod spec change, which Seldon
+        # applies whether or not it would apply ``replicas`` alone (module docstring,
+        # "Replicas"); and a decrease to 1 an earlier operator rendered without it is applied.
         env.append({"name": REPLICAS_ENV, "value": str(runtime.replicas)})
+        # Last, and only when set: a graph rendered without it keeps the same pod spec, and
+        # rolls no pod.
         if runtime.decision_key_created is not None:
             env.append({"name": DECISION_KEY_CREATED_ENV,
                         "value": runtime.decision_key_created})

@@ -132,9 +132,9 @@ def test_pods_not_all_available_are_rolling_whatever_the_state_says() -> None:
 
 
 def test_a_replicas_edit_seldon_did_not_apply() -> None:
-    """Seldon updates a Deployment only when its pod spec differs, and the executor's
-    ``ENGINE_PREDICTOR`` zeroes the predictor's ``replicas``: a count not applied yet (or a
-    Deployment scaled down by hand) leaves fewer pods than wanted running, all available. That
+    """A count Seldon has not applied yet (or a Deployment scaled down by hand, which Seldon
+    restores only if and when it rewrites the spec) leaves fewer pods than wanted running, all
+    available. That
     is rolling and short of the spec, "N of M replicas"; the graph is not ready, its version
     still serving (degraded capacity, not an outage). More than wanted, within a surge, reads
     as a surge would; more than a surge adds is not rolling."""
@@ -159,11 +159,11 @@ def test_a_replicas_edit_seldon_did_not_apply() -> None:
 
 def test_a_replicas_change_changes_the_pod_spec_seldon_compares() -> None:
     """Seldon compares only ``Spec.Template.Spec`` (and the executor's ``ENGINE_PREDICTOR``
-    has the predictor's ``replicas`` at 0): the count is in the runtime container's
-    environment too, so that a replicas-only edit reaches the Deployment. A predictor of one
-    replica carries it too: a decrease to 1 an earlier operator rendered without it (which
-    Seldon never applied) is applied at the upgrade's re-render, which rolls every graph
-    anyway."""
+    has the predictor's ``replicas`` at 0): whether it applies ``replicas`` alone depends on
+    the API server defaults it fills before comparing, so the count is in the runtime
+    container's environment too, and a replicas-only edit reaches the Deployment either way. A
+    predictor of one replica carries it too: a decrease to 1 an earlier operator rendered
+    without it is applied at the upgrade's re-render, which rolls every graph anyway."""
     def pod(replicas: int) -> dict[str, Any]:
         spec: dict[str, Any] = graph(STABLE, replicas=replicas)["spec"]["predictors"][0][
             "componentSpecs"][0]["spec"]
