@@ -13,9 +13,11 @@ Every UpliftModel's event also says which promotion alias it moves (``promotion_
 a kopf index: kopf runs no other handler until the objects listed at start are indexed, so the
 first passes already know every claimant): of two that move one alias, the younger's MLflow
 writes are withheld (``services.writeback.AliasClaims``), and a model whose standing changed is
-woken. A replica paused by peering drops its MLflow write-back (``WriteBack.reset``), and a pass
-that reads a status another process wrote drops what is queued and remembered of its model
-(``fence_foreign_status``): a replica that stopped acting never lands an older decision. A
+woken. A replica paused by peering holds its resources' MLflow writes, untried
+(``WriteBack.pause``), and a pass that reads a status another process wrote drops what is
+queued and remembered of its model (``fence_foreign_status``; one that reads the status this
+process left lets the held writes go on): a replica that stopped acting never lands an older
+decision. A
 deleted UpliftModel's canary is tagged ``retired`` at its DELETED event (``forget``): there is
 no finalizer, so it is the last word the operator has of it.
 """
@@ -71,22 +73,35 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
                          lambda: passes.run_once(key, body, decide, _observer(body)),
                          uid=str(meta.uid))
     finally:
-        if task_ended(key, passes.wakeups, stopped, str(meta.uid)):
-            # Paused by peering: another replica acts now. Nothing queued or remembered here
-            # is written any more (``WriteBack.reset``; once for every task ended: the first
-            # empties it).
-            deps.write_back.reset()
+        uid = str(meta.uid)
+        paused = task_ended(key, passes.wakeups, stopped, uid)
+        if paused:
+            # Paused by peering: another replica may act on it now. Its MLflow writes are
+            # held, untried, until its next pass here reads whose status it is
+            # (``fence_foreign_status``): the status this process left is kept for that.
+            deps.write_back.pause(key)
+        left = (passes.own_statuses.get(uid), passes.sent_statuses.get(uid))
         # A pass that ran while the object was deleted recorded after ``forget``: its status
         # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.
-        deps.decision_keys.pop((str(meta.namespace), str(meta.name), str(meta.uid)), None)
-        deps.decision_keys_recreated.pop((str(meta.namespace), str(meta.name), str(meta.uid)),
-                                         None)
-        passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
+        deps.decision_keys.pop((str(meta.namespace), str(meta.name), uid), None)
+        deps.decision_keys_recreated.pop((str(meta.namespace), str(meta.name), uid), None)
+        passes.forget(key, uid, name_free=key not in passes.wakeups)
+        if paused:
+            _keep_status_left(passes, uid, *left)
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
             followers.forget(key)
             deps.resolver.unfollow_versions(key)
             deps.unresolved.cleared(key)
+
+
+def _keep_status_left(passes: PassRunner, uid: str, own: str | None, sent: str | None) -> None:
+    """The status a paused task's last pass left (and one it sent whose answer was lost) is
+    kept past ``PassRunner.forget``, for ``fence_foreign_status`` at its next pass."""
+    if own is not None:
+        passes.own_statuses.setdefault(uid, own)
+    if sent is not None:
+        passes.sent_statuses.setdefault(uid, sent)
 
 
 def fence_foreign_status(passes: PassRunner, write_back: WriteBack, key: Owner,
@@ -95,12 +110,24 @@ def fence_foreign_status(passes: PassRunner, write_back: WriteBack, key: Owner,
     the resource while this one was cut off, or paused and resumed) drops what the write-back
     holds of the resource (``WriteBack.superseded``): its older queued writes never land after
     the other replica's, and its memory of values written never skips one the other replica's
-    decisions made needed. Whether it did."""
+    decisions made needed. Writes held since a pause of its task (``WriteBack.pause``) go on
+    when the status is the one this process left; with no status of this object known here
+    (another object of the name, a pause before any pass), they are dropped as for another's.
+    Whether they were dropped."""
     uid = str((snapshot.get("metadata") or {}).get("uid") or "")
-    if not passes.foreign_status(uid, snapshot.get("status")):
+    if passes.foreign_status(uid, snapshot.get("status")):
+        logger.info("%s %s/%s: its status was written by another process; its MLflow "
+                    "write-back pending here is dropped and its registry state taken from that "
+                    "status", *key)
+    elif not write_back.paused(key):
         return False
-    logger.info("%s %s/%s: its status was written by another process; its MLflow write-back "
-                "pending here is dropped and its registry state taken from that status", *key)
+    elif uid in passes.own_statuses:  # the status it left: nobody acted during the pause
+        write_back.resume(key)
+        return False
+    else:
+        logger.info("%s %s/%s: paused by peering with no status of this object known here; "
+                    "its MLflow write-back held here is dropped and its registry state taken "
+                    "from its status", *key)
     write_back.superseded(key)
     return True
 

@@ -50,17 +50,22 @@ UpliftModel, ``handlers.upliftmodel``): the oldest claimant writes, the others' 
 role and reason tags are withheld (``holder``) until the alias is theirs alone.
 
 A process that stops acting stops writing: kopf's peering pausing it (another replica acts)
-ends its resources' tasks, and the handler drops everything queued and remembered here
-(``reset``, ``handlers.upliftmodel``), so that no decision queued here lands after the acting
-replica's newer ones, and no memory of a value written here skips a write the other replica's
-decisions made needed again. A process cut off from the API server does not know another one
-acts; its first pass of a resource once back reads a status this process did not write
-(``handlers.common.PassRunner.foreign_status``) and drops what is pending and remembered of it
-(``superseded``): its registry state is submitted again from that status. Neither fences a
-write already on its way to MLflow, nor the retries a cut-off process makes before that pass:
-MLflow has no conditional write to refuse an older one.
+ends its resources' tasks, and the handler holds each one's writes, untried (``pause``), until
+its next pass here: one that reads the status this process left (nobody acted meanwhile: a
+pause of a few seconds) lets them go on (``resume``); one that reads a status this process did
+not write (``handlers.common.PassRunner.foreign_status``) drops what is pending and remembered
+of it (``superseded``), and its registry state is submitted again from that status — so no
+decision queued here lands after the acting replica's newer ones, and no memory of a value
+written here skips a write the other replica's decisions made needed again. Held longer than
+``PAUSE_HOLD_SECONDS`` they are dropped the same way; deleted resources' writes are dropped at
+the pause (no pass of theirs can tell). A process cut off from the API server does not know
+another one acts; its first pass of a resource once back fences it the same way. Neither fences
+a write already on its way to MLflow, nor the retries a cut-off process makes before that
+pass: MLflow has no conditional write to refuse an older one.
 
-Nothing here is persisted: the writes pending when the operator stops are lost with it. What
+Nothing here is persisted. A stopping operator gives its workers up to ``DRAIN_SECONDS`` to
+apply what is queued and not held (``drain``, each queue tried at once, its backoff skipped;
+``handlers.lifecycle``); the writes still pending then are lost with it. What
 survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
 them until they went through, False while they failed: the first pass of such a resource in a
 new process (``knows`` says it submitted nothing here yet), or after a status write that
@@ -90,8 +95,10 @@ from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
 __all__ = [
+    "DRAIN_SECONDS",
     "MAX_BACKOFF_SECONDS",
     "MAX_WRITTEN_KEPT",
+    "PAUSE_HOLD_SECONDS",
     "RECREATE_GRACE",
     "RETRIED_STATUS",
     "TAG_DELETE_PERMISSION",
@@ -120,6 +127,19 @@ _MAX_BACKOFF_EXPONENT = 16
 #: the first failure after that — counted from when a live resource's write held at the head of
 #: its queue left it, if one did (``_orphan_budget_from_now``): the wait was no try of its own.
 ORPHAN_RETRY_SECONDS = 3600.0
+
+#: How long the writes of a resource whose task kopf's peering paused are held, untried, for
+#: its next pass in this process to say whether another process acted on it meanwhile
+#: (``pause``, ``resume``). Held longer, they are dropped as ``superseded`` drops them (its
+#: registry state is submitted again from its status once a pass of it runs here): a replica
+#: that acted exits after a pause of 10 s (``handlers.common.PAUSE_EXIT_GRACE_SECONDS``), so
+#: this is for a resource whose task never started again (its namespace's peering kept
+#: paused) or whose first pass waited long for a thread.
+PAUSE_HOLD_SECONDS = 60.0
+
+#: How long a stopping operator waits for its queued writes to go through (``drain``), at
+#: most: one try more for each queue (its backoff skipped), and the retries that fit.
+DRAIN_SECONDS = 5.0
 
 #: The worker threads (``start``): one tries one tracking URI's writes at a time, so a
 #: tracking URI that does not answer holds one of them, and up to this many MLflow servers
@@ -225,6 +245,9 @@ class WriteBack:
         self._undelivered: set[Owner] = set()
         # The queues each owner submitted to: whose written memory ``superseded`` forgets.
         self._queues_of: dict[Owner, set[tuple[str, ...]]] = {}
+        # The owners whose task kopf's peering paused, and since when (the clock's): their
+        # writes are held, untried, until their next pass here says whose status it read.
+        self._paused: dict[Owner, float] = {}
         self._threads: list[threading.Thread] = []
         # The tracking URIs a worker is trying a write of now (one worker per URI at a time),
         # and when each was last served (``run_due``'s turns).
@@ -322,8 +345,12 @@ class WriteBack:
 
     def forget(self, owner: Owner) -> None:
         """``owner`` is gone (deleted): nothing is reported for it any more. Its pending writes
-        still land (the decisions were made; the registry keeps their record)."""
+        still land (the decisions were made; the registry keeps their record) — unless its
+        task was paused by peering (``pause``): no pass of it says any more whether another
+        process acted on it, so they are dropped."""
         with self._lock:
+            if owner in self._paused:
+                self._supersede(owner)
             self._failing.pop(owner, None)
             self._held.pop(owner, None)
             self._dropped.pop(owner, None)
@@ -347,12 +374,58 @@ class WriteBack:
                     changed.extend(self._hold(queue, pending, behind))
         self.tell(sorted(set(changed)))
 
+    def pause(self, owner: Owner) -> None:
+        """kopf's peering paused ``owner``'s task: another replica may act on it now. Its
+        pending writes are held, untried (a try under way records its outcome), until its next
+        pass here reads its status: this process's own, nobody acted meanwhile and they go on
+        (``resume``); another's, they are dropped (``superseded``). Not resumed within
+        ``PAUSE_HOLD_SECONDS``, they are dropped. A write it shares with a resource not paused
+        waits too (the decision may be overtaken). Submissions of it meanwhile (a pass that
+        was under way) are held the same way. At the first pause (none held yet), the writes
+        of deleted resources are dropped: no pass of theirs can fence them."""
+        with self._lock:
+            if not self._paused:
+                for queue_key, queue in list(self._queues.items()):
+                    for pending in [p for p in queue if not p.owners]:
+                        pending.cancelled = True
+                        self._unqueue(queue_key, pending)
+            self._paused.setdefault(owner, self._clock())
+            self._lock.notify_all()
+
+    def resume(self, owner: Owner) -> None:
+        """A pass of ``owner`` read the status this process left (nobody acted on it while its
+        task was paused): its held writes go on."""
+        with self._lock:
+            if self._paused.pop(owner, None) is not None:
+                self._lock.notify_all()
+
+    def paused(self, owner: Owner) -> bool:
+        """Whether ``owner``'s writes are held since its task was paused (``pause``)."""
+        with self._lock:
+            return owner in self._paused
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> int:
+        """The operator stops: every queue not held (``pause``) is due now (its backoff
+        skipped), and the workers (``start``) get up to ``timeout`` seconds to apply what is
+        queued; the writes left unwritten (held ones too)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._retry_at.clear()
+            self._lock.notify_all()
+            while self._threads:
+                left = deadline - time.monotonic()
+                if left <= 0 or not any(not self._held_head(k) for k in self._queues):
+                    break
+                self._lock.wait(timeout=left)
+            return sum(len(q) for q in self._queues.values())
+
     def reset(self) -> None:
         """Drop everything: every pending write (a try under way records nothing when it
-        ends), and every memory of writes, submissions and failures. This process stops acting
-        (kopf's peering paused it: another replica acts now): its queued writes are decisions
-        the acting replica may have overtaken (an emergency rollback after the promotion still
-        retrying here), and what it remembers as written may have been overwritten since. The
+        ends), and every memory of writes, submissions and failures, as if this process had
+        stopped acting for good: its queued writes are decisions another replica may have
+        overtaken (an emergency rollback after the promotion still retrying here), and what it
+        remembers as written may have been overwritten since (a pause of kopf's peering holds
+        and fences each resource's writes instead: ``pause``). The
         owners that had writes pending are woken (``on_change``): a resource this process
         still acts on (a pause of one namespace's peering) finds its write-back unknown here
         (``knows``) and its condition unconfirmed, and submits its registry state again."""
@@ -368,6 +441,7 @@ class WriteBack:
             self._known.clear()
             self._awaiting.clear()
             self._undelivered.clear()
+            self._paused.clear()
             self._lock.notify_all()
         self.tell(woken)
 
@@ -381,29 +455,34 @@ class WriteBack:
         that status implies; a write the other process made since is not skipped as written
         (a role this process wrote before, overwritten by the other's rollback)."""
         with self._lock:
-            queues = self._queues_of.pop(owner, set())
-            for pending in list(self._of_owner.get(owner, {}).values()):
-                self._disown(pending, owner)
-                queue_key = pending.key[:len(pending.key) - len(pending.write.what)]
-                queues.add(queue_key)
-                if not pending.owners:
-                    pending.cancelled = True
-                    self._unqueue(queue_key, pending)
-            self._of_owner.pop(owner, None)
-            for dropped in (self._failing, self._held, self._dropped):
-                dropped.pop(owner, None)
-            self._known.discard(owner)
-            self._awaiting.discard(owner)
-            self._undelivered.discard(owner)
-            # By tracking URI and model: the same model under other credentials too.
-            models = {(queue_key[0], queue_key[-1], len(queue_key)) for queue_key in queues}
-            for key in [k for k in self._written
-                        if any(len(k) > size and (k[0], k[size - 1]) == (uri, model)
-                               for uri, model, size in models)]:
-                del self._written[key]
-            # A failing head dropped lets the writes held behind it through now, not at its
-            # next try: the worker, asleep until then, is woken (as by ``reset``).
-            self._lock.notify_all()
+            self._supersede(owner)
+
+    def _supersede(self, owner: Owner) -> None:
+        """``superseded``, the lock held."""
+        self._paused.pop(owner, None)
+        queues = self._queues_of.pop(owner, set())
+        for pending in list(self._of_owner.get(owner, {}).values()):
+            self._disown(pending, owner)
+            queue_key = pending.key[:len(pending.key) - len(pending.write.what)]
+            queues.add(queue_key)
+            if not pending.owners:
+                pending.cancelled = True
+                self._unqueue(queue_key, pending)
+        self._of_owner.pop(owner, None)
+        for dropped in (self._failing, self._held, self._dropped):
+            dropped.pop(owner, None)
+        self._known.discard(owner)
+        self._awaiting.discard(owner)
+        self._undelivered.discard(owner)
+        # By tracking URI and model: the same model under other credentials too.
+        models = {(queue_key[0], queue_key[-1], len(queue_key)) for queue_key in queues}
+        for key in [k for k in self._written
+                    if any(len(k) > size and (k[0], k[size - 1]) == (uri, model)
+                           for uri, model, size in models)]:
+            del self._written[key]
+        # A failing head dropped lets the writes held behind it through now, not at its
+        # next try: the worker, asleep until then, is woken (as by ``reset``).
+        self._lock.notify_all()
 
     def backlog(self) -> tuple[int, float | None]:
         """How many writes are pending, and how long (seconds) the oldest of them has been
@@ -467,8 +546,10 @@ class WriteBack:
         while True:
             with self._lock:
                 now = self._clock()
+                self._end_long_pauses(now)
                 due = [k for k in self._queues
-                       if k[0] not in self._busy and self._retry_at.get(k, 0.0) <= now]
+                       if k[0] not in self._busy and self._retry_at.get(k, 0.0) <= now
+                       and not self._held_head(k)]
                 if not due:
                     return self._next_due(now)
                 # min() keeps the first of equals: the queue that waited longest of its URI.
@@ -729,11 +810,38 @@ class WriteBack:
                 or (dropped[1] if dropped else None))
 
     def _next_due(self, now: float) -> float | None:
-        """The seconds until a queue no worker is trying is due (None: none is pending)."""
-        free = [self._retry_at.get(k, now) for k in self._queues if k[0] not in self._busy]
+        """The seconds until a queue no worker is trying is due, or a pause's hold ends
+        (None: none is pending, or every one is held)."""
+        free = [self._retry_at.get(k, now) for k in self._queues
+                if k[0] not in self._busy and not self._held_head(k)]
+        if self._paused:
+            free.append(min(self._paused.values()) + PAUSE_HOLD_SECONDS)
         if not free:
             return None
         return max(0.0, min(free) - now)
+
+    def _held_head(self, queue_key: tuple[str, ...]) -> bool:
+        """Whether the head of the queue is a write of a resource whose task is paused."""
+        if not self._paused:
+            return False
+        queue = self._queues.get(queue_key)
+        return queue is not None and bool(queue) and any(o in self._paused
+                                                         for o in queue[0].owners)
+
+    def _end_long_pauses(self, now: float) -> None:
+        """The writes held for a pause longer than ``PAUSE_HOLD_SECONDS`` are dropped (an
+        owner with none pending is let go: its next pass fences it by its status all the
+        same, and its models' memory of values written is kept)."""
+        for owner, since in list(self._paused.items()):
+            if now - since < PAUSE_HOLD_SECONDS:
+                continue
+            if owner not in self._of_owner:
+                del self._paused[owner]
+            else:
+                log.info("MLflow write-back of %s %s/%s: paused by peering %.0f s ago and no "
+                         "pass of it since; its pending writes are dropped (its next pass "
+                         "submits its registry state from its status)", *owner, now - since)
+                self._supersede(owner)
 
 
 #: How long the seniority of a promotion alias's holder outlives its object (``AliasClaims``):

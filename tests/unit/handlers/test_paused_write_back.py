@@ -1,6 +1,7 @@
-"""A replica that stops acting stops writing to MLflow: paused by kopf's peering, it drops its
-write-back (``WriteBack.reset``); a pass that reads a status another process wrote drops what
-is held of that resource (``fence_foreign_status``)."""
+"""A replica that stops acting stops writing to MLflow: paused by kopf's peering, it holds each
+resource's writes (``WriteBack.pause``) until its next pass reads whose status it is; a pass
+that reads a status another process wrote drops what is held of that resource
+(``fence_foreign_status``), one that reads the status this process left lets them go on."""
 
 from __future__ import annotations
 
@@ -8,17 +9,24 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any, cast
 
 import kopf
 import pytest
-from tests.unit.handlers.test_task_end import PAUSING, _stop
+from kopf._cogs.aiokits.aioenums import AsyncFlagWaiter
+from kopf._core.intents.stoppers import DaemonStopper
+from tests.unit.handlers.test_task_end import MODEL_SPEC, PAUSING, _stop
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.handlers import upliftmodel
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.handlers.upliftmodel import fence_foreign_status
+from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
+from uplift_operator.services.failing import FailingSince
+from uplift_operator.services.resolution import Resolver
 from uplift_operator.services.writeback import Write, WriteBack
 
 KEY = ("UpliftModel", "ns", "r")
@@ -42,10 +50,12 @@ def _queued() -> WriteBack:
     return queue
 
 
-def test_a_replica_paused_by_peering_drops_its_write_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replica_paused_by_peering_holds_its_write_back(monkeypatch: pytest.MonkeyPatch) -> None:
     queue = _queued()
     _stop("UpliftModel", PAUSING, monkeypatch, write_back=queue)
-    assert queue.pending() == 0 and not queue.knows(KEY)
+    # Held, not dropped: a pause of a few seconds of this same replica loses nothing.
+    assert queue.pending() == 1 and queue.knows(KEY) and queue.paused(KEY)
+    assert queue.run_due() is not None and queue.pending() == 1  # not tried while held
 
 
 @pytest.mark.parametrize("reason", [kopf.DaemonStoppingReason.OPERATOR_EXITING,
@@ -94,6 +104,78 @@ def _pass(runner: PassRunner, body: dict[str, Any], decided: dict[str, Any]) -> 
 
     asyncio.run(runner.run_once(KEY, kopf.Body(cast(kopf.RawBody, body)), decide,
                                 lambda *_: None))
+
+
+LEFT = {"phase": "Progressing", "stableVersion": "1", "canaryVersion": "2", "canaryWeight": 10}
+
+
+def _paused_task(queue: WriteBack, cluster: Cluster,
+                 monkeypatch: pytest.MonkeyPatch) -> PassRunner:
+    """Run ``KEY``'s waiting task for one pass (its status written: ``LEFT``), then stop it as
+    kopf's peering pausing the operator does; the pass runner it used."""
+    monkeypatch.setattr(service, "reconcile",
+                        lambda *_, **__: PassResult(dict(LEFT), (), None))
+    monkeypatch.setattr(service, "followed_alias", lambda *_: None)
+    monkeypatch.setattr(service, "followed_versions", lambda *_: frozenset())
+    body = kopf.Body(cast(kopf.RawBody, {**_body({}), "spec": MODEL_SPEC}))
+    stopper = DaemonStopper()
+    used: list[PassRunner] = []
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            wakeups = Wakeups()
+            passes = PassRunner("UpliftModel", "upliftmodels", wakeups, pool, cluster)
+            used.append(passes)
+            memo = kopf.Memo(wakeups=wakeups, pass_runner_UpliftModel=passes,
+                             uplift_dependencies=SimpleNamespace(
+                                 resolver=Resolver(), unresolved=FailingSince(),
+                                 decision_keys={}, decision_keys_recreated={},
+                                 write_back=queue))
+            task = asyncio.create_task(upliftmodel.reconcile(
+                body=body, memo=memo, stopped=AsyncFlagWaiter(stopper)))
+            for _ in range(300):
+                if cluster.status:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # the pass records its own status after the write
+            stopper.set(reason=PAUSING)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run())
+    assert cluster.status == LEFT and queue.paused(KEY)
+    return used[0]
+
+
+def test_writes_held_at_a_pause_go_on_when_the_next_pass_reads_the_status_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, cluster = _queued(), Cluster()
+    passes = _paused_task(queue, cluster, monkeypatch)
+    # Resumed within seconds, nobody acted: the status is the one its last pass left.
+    assert not fence_foreign_status(passes, queue, KEY, _body(dict(cluster.status), "2"))
+    assert not queue.paused(KEY) and queue.pending() == 1 and queue.knows(KEY)
+
+
+def test_writes_held_at_a_pause_are_dropped_when_another_replica_acted_meanwhile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, cluster = _queued(), Cluster()
+    passes = _paused_task(queue, cluster, monkeypatch)
+    theirs = _body({"phase": "Degraded", "stableVersion": "1", "abortedVersion": "2"}, "7")
+    assert fence_foreign_status(passes, queue, KEY, theirs)
+    assert not queue.paused(KEY) and queue.pending() == 0 and not queue.knows(KEY)
+
+
+def test_writes_held_at_a_pause_with_no_status_known_here_are_dropped() -> None:
+    """Paused before any pass of this object recorded its status (another object of the name,
+    a pause at once): nothing says nobody acted, so they are dropped, and the status gives the
+    registry state again."""
+    with ThreadPoolExecutor(1) as pool:
+        runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, Cluster())
+        queue = _queued()
+        queue.pause(KEY)
+        assert fence_foreign_status(runner, queue, KEY, _body({"phase": "Healthy"}, "3"))
+        assert queue.pending() == 0 and not queue.paused(KEY)
 
 
 def test_a_status_another_process_wrote_drops_what_is_held_of_the_resource() -> None:

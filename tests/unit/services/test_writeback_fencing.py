@@ -1,6 +1,7 @@
 """A replica that stops acting never lands an older decision in MLflow: its write-back is
-dropped when kopf's peering pauses it (``WriteBack.reset``), and what it holds of a resource is
-dropped when a pass reads a status another process wrote (``WriteBack.superseded``). Two
+held when kopf's peering pauses it (``WriteBack.pause``; dropped if no pass says otherwise
+within ``PAUSE_HOLD_SECONDS``), and what it holds of a resource is dropped when a pass reads a
+status another process wrote (``WriteBack.superseded``); ``WriteBack.reset`` drops it all. Two
 ``WriteBack`` instances (two operator processes) on one in-memory MLflow."""
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _two_replicas() -> tuple[Mlflow, Clock, WriteBack, WriteBack]:
 
 def test_a_replica_paused_by_peering_never_lands_its_queued_writes() -> None:
     mlflow, clock, a, _ = _two_replicas()
-    a.reset()  # paused: another replica acts
-    _settle(a, clock)
+    a.pause(OWNER)  # paused: another replica acts; no pass of it here since
+    _settle(a, clock)  # hours: held, untried, then dropped at the end of the hold
     assert (mlflow.tags, mlflow.aliases) == ({"2": "rolled-back", "1": "stable"}, {"prod": "1"})
     assert a.pending() == 0 and a.failure(OWNER) is None and not a.knows(OWNER)
     assert a.backlog() == (0, None)
@@ -183,7 +184,7 @@ def _replica(sim: Sim) -> upliftmodel.Dependencies:
 
 def test_an_older_promotion_queued_by_a_paused_replica_never_overwrites_a_rollback() -> None:
     """A promotes version 2 while MLflow refuses writes; B takes over, replays, and an
-    emergency rollback moves the alias back to version 1. A, paused, drops its queue: its
+    emergency rollback moves the alias back to version 1. A, paused, holds its queue: its
     retry never moves the alias back to 2 behind B's condition saying True."""
     sim = Sim()
     sim.with_canary()
@@ -195,7 +196,8 @@ def test_an_older_promotion_queued_by_a_paused_replica_never_overwrites_a_rollba
             break
     a = sim.deps.write_back
     assert a.pending() > 0 and sim.registry.aliases[(REGISTERED, "production")] == "1"
-    a.reset()  # kopf's peering paused A: B acts
+    meta = sim.body["metadata"]
+    a.pause(("UpliftModel", meta["namespace"], meta["name"]))  # kopf's peering paused A: B acts
     sim.deps = _replica(sim)
     sim.registry.writes_fail = False
     sim.tick(1)
