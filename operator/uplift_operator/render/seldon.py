@@ -158,14 +158,15 @@ from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingState, TrafficSplit
 
 __all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_CREATED_ENV",
-           "DECISION_KEY_ENV", "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV", "GRPC_PORT",
+           "DECISION_KEY_ENV", "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV",
+           "EPHEMERAL_STORAGE", "GRPC_PORT",
            "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV",
            "PREDICTOR_ROLE_ANNOTATION", "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
            "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION",
            "SHUTDOWN_SECONDS", "STARTUP_PROBE", "STARTUP_SECONDS", "SeldonV1Backend",
            "deployment_names", "grace_period_seconds", "quantities_as_strings", "rolling_deployments",
-           "runtime_env", "short_deployments", "stale_generation", "unavailable_deployments",
-           "version_roles"]
+           "runtime_env", "short_deployments", "stale_generation", "tmp_volume",
+           "unavailable_deployments", "version_roles"]
 
 #: The runtime container's preStop hook (``runtime.drain``: drain, then wait for a scrape).
 DRAIN_HOOK = ("python", "-m", "uplift_operator.runtime.drain")
@@ -197,6 +198,8 @@ STARTUP_PROBE: dict[str, Any] = {
 CAMPAIGNS_VOLUME = "campaigns"
 TMP_VOLUME = "tmp"
 TMP_DIR = "/tmp"
+#: The resource whose limit is also ``TMP_VOLUME``'s ``sizeLimit`` (``tmp_volume``).
+EPHEMERAL_STORAGE = "ephemeral-storage"
 #: The runtime's drain token (``runtime.drain.TOKEN_FILE_ENV``, not imported: the render layer
 #: loads no runtime), on the runtime container's own ``TMP_VOLUME``.
 DRAIN_TOKEN_FILE_ENV = "UPLIFT_DRAIN_TOKEN_FILE"
@@ -462,6 +465,15 @@ def quantities_as_strings(resources: Mapping[str, Any]) -> dict[str, dict[str, s
             for section, quantities in resources.items()}
 
 
+def tmp_volume(resources: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The runtime container's ``/tmp`` emptyDir (``TMP_VOLUME``), where MLflow downloads the
+    model: its ``sizeLimit`` is the container's ``limits.ephemeral-storage`` when set (the
+    kubelet evicts the pod once the volume holds more, and names the volume), else none (a
+    graph without that limit renders the same pod spec as before it was taken)."""
+    limit = (resources.get("limits") or {}).get(EPHEMERAL_STORAGE)
+    return {"sizeLimit": limit} if limit is not None else {}
+
+
 def grace_period_seconds(runtime: RuntimeSettings) -> int:
     """The runtime pod's termination grace period: the drain hook's wait, then the shutdown."""
     return runtime.drain_wait_seconds + SHUTDOWN_SECONDS
@@ -698,16 +710,17 @@ class SeldonV1Backend:
                              {"name": TMP_VOLUME, "mountPath": TMP_DIR},
                              {"name": CAMPAIGNS_VOLUME, "mountPath": campaigns.MOUNT_DIR,
                               "readOnly": True}]}
-        if runtime.resources:
-            container["resources"] = quantities_as_strings(runtime.resources)
+        resources = quantities_as_strings(runtime.resources) if runtime.resources else {}
+        if resources:
+            container["resources"] = resources
         # A stopping replica counts the cohorts it holds pending (its decisions' expected
         # count, the conversions reported to it) before they leave with it, then waits for a
         # scrape: the hook's wait and the runtime's own shutdown fit in the grace period.
         container["lifecycle"] = {"preStop": {"exec": {"command": list(DRAIN_HOOK)}}}
         volumes = [{"name": "mlserver-metrics", "emptyDir": {}},
                    # The root filesystem is read-only: MLflow downloads the model's artifacts
-                   # into a temporary directory.
-                   {"name": TMP_VOLUME, "emptyDir": {}},
+                   # into a temporary directory (``tmp_volume``).
+                   {"name": TMP_VOLUME, "emptyDir": tmp_volume(resources)},
                    # Optional: the operator writes the ConfigMap only once it has something
                    # to say (a Campaign, a canary split); until then the directory is empty
                    # and the runtime reads no campaign and no split.

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_DURATION_SECONDS",
     "MAX_STATE_COUNTS",
     "REQUEST_OVER_LIMIT",
+    "RESOURCE_FIELDS",
     "STEP_PAUSE_SHORT",
     "SUBDOMAIN_PATTERN",
     "WINDOW_BOUND",
@@ -446,13 +447,33 @@ Quantity = Annotated[
 
 
 class ResourceList(ApiModel):
-    """CPU and memory quantities."""
+    """CPU, memory and ephemeral-storage quantities. No other resource: an extended resource
+    (``nvidia.com/gpu``) or hugepages would need the list to be a map of name → quantity, which
+    a structural schema cannot give beside these fields (``properties`` and
+    ``additionalProperties`` exclude each other); the API server prunes such a key."""
 
     cpu: Quantity | None = Field(
         default=None, description="CPU, an integer or a string, e.g. 2, 500m or \"0.5\": a "
         "fraction is quoted or written in m (the API server refuses a bare 0.5).")
     memory: Quantity | None = Field(
         default=None, description="Memory, an integer (bytes) or a string, e.g. 512Mi or 1e9.")
+    ephemeral_storage: Quantity | None = Field(
+        default=None, alias="ephemeral-storage",
+        description="Local ephemeral storage, an integer (bytes) or a string, e.g. 2Gi. MLflow "
+        "downloads the model into the runtime's /tmp, an emptyDir: a limit is also its "
+        "sizeLimit. Other resources (an extended resource such as nvidia.com/gpu, hugepages) "
+        "are not taken: the API server prunes them.")
+
+    def quantity(self, resource: str) -> int | str | None:
+        """The quantity of ``resource`` by its name in a Pod (``cpu``, ``memory``,
+        ``ephemeral-storage``), None when unset or not one of those."""
+        field = RESOURCE_FIELDS.get(resource)
+        value: int | str | None = getattr(self, field) if field else None
+        return value
+
+
+#: Each resource ``ResourceList`` takes, by its name in a Pod → its attribute.
+RESOURCE_FIELDS = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage"}
 
 
 _QUANTITY = re.compile(r"(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
@@ -491,7 +512,11 @@ def quantity_value(quantity: int | str) -> Fraction | None:
     return value
 
 
-#: The resources ``ResourceRequirements`` compares, request to limit.
+#: The resources the CRD's CEL rules compare, request to limit (``request_over_limit_rule``),
+#: and ``domain.validation`` checks the quantities of, for an object stored before those rules.
+#: Not ``ephemeral-storage``, taken since: no stored object has one the CRD did not check, and
+#: a request of it above its limit is refused by the operator alone (``requests_over_limits``:
+#: InvalidSpec, the graph keeping the resources it has), not yet at admission.
 COMPARED_RESOURCES = ("cpu", "memory")
 
 
@@ -515,8 +540,8 @@ REQUEST_OVER_LIMIT = ("requests.{resource} must not exceed limits.{resource}: Ku
 
 
 class ResourceRequirements(ApiModel):
-    """CPU and memory for each serving container, as in a Pod's resources. A request may not
-    exceed its limit (a Pod with one is refused)."""
+    """CPU, memory and ephemeral storage for each serving container, as in a Pod's resources.
+    A request may not exceed its limit (a Pod with one is refused)."""
 
     requests: ResourceList | None = Field(default=None, description="Minimum resources.")
     limits: ResourceList | None = Field(default=None, description="Maximum resources.")
@@ -525,12 +550,13 @@ class ResourceRequirements(ApiModel):
         dict(request_over_limit_rule(resource)) for resource in COMPARED_RESOURCES]})
 
     def requests_over_limits(self) -> list[str]:
-        """Each resource (``COMPARED_RESOURCES``) whose request exceeds its limit: what
-        ``request_over_limit_rule`` refuses, for an object stored before it."""
+        """Each resource (``RESOURCE_FIELDS``, by its name in a Pod) whose request exceeds its
+        limit: what ``request_over_limit_rule`` refuses, for an object stored before it, and
+        for ``ephemeral-storage`` (no CRD rule yet: ``COMPARED_RESOURCES``) any object."""
         over = []
-        for resource in COMPARED_RESOURCES:
-            request = getattr(self.requests, resource) if self.requests else None
-            limit = getattr(self.limits, resource) if self.limits else None
+        for resource in RESOURCE_FIELDS:
+            request = self.requests.quantity(resource) if self.requests else None
+            limit = self.limits.quantity(resource) if self.limits else None
             if request is None or limit is None:
                 continue
             asked, allowed = quantity_value(request), quantity_value(limit)
