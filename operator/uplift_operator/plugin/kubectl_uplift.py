@@ -14,10 +14,14 @@ token, which the operator acts on once and records in ``status.handledRequests``
 resume set the ramp's ``paused`` field, ``spec.rollout.paused`` of an UpliftModel or
 ``spec.exposure.paused`` of a Campaign. ``status`` compares the request annotations with
 ``status.handledRequests`` as the operator does, so a request written and not acted on yet (the
-operator down) shows as pending. ``resume`` of a ramp that field does not pause writes nothing:
-exit 0 when the operator has not acted on that spec yet (the resume is written, its pass to
-come), else exit 3: a ramp its gates hold Paused (an inconclusiveLimit) goes on by the verbs its
-phase message names, and a "paused set to false" would read as done.
+operator down) shows as pending. The request verbs read the object first: one annotation holds
+one request per key, so ``promote`` written over a pending ``promote --full`` replaces it (the
+operator only ever reads the last value); they say so on stderr, naming the value replaced, and
+still write it (exit 0: refusing would block an on-call's second ``abort`` while the operator is
+down, and a replaced abort or rollback asks for the same). ``resume`` of a ramp that field does
+not pause writes nothing: exit 0 when the operator has not acted on that spec yet (the resume is
+written, its pass to come), else exit 3: a ramp its gates hold Paused (an inconclusiveLimit) goes
+on by the verbs its phase message names, and a "paused set to false" would read as done.
 
 That spec field belongs to Git in a GitOps setup: Argo CD's self-heal reverts a ``paused`` that
 Git also declares (an on-call pause silently resumes), and under server-side apply a value Git
@@ -27,10 +31,15 @@ controller's tracking mark (``GITOPS_MARKS``) and say to commit the field to Git
 annotations are not refused: the operator acts on them once, and Git never holds them.
 
 What it prints comes from the cluster (status messages quote MLflow's and Prometheus' error
-texts, a registered model's name, an API server's error), so every line goes out through
-``printable``: a C0 or C1 control character other than a line break or a tab is shown as
-``\\xNN``, never sent to the terminal, where an escape sequence could rewrite what the reader
-sees (a status line, the window title) or, on some terminals, answer back as typed input.
+texts, a registered model's name, an API server's error), so no text of it reaches the terminal
+as is. Each line of a summary, and each value quoted in a message, goes through ``one_line``
+before the layout joins the lines: a line break, carriage return or tab inside a field shows as
+``\\n``, ``\\r``, ``\\t`` and any other C0 or C1 control character as ``\\xNN``, so a
+message cannot start a line of its own (a forged ``Paused:`` line). What kubectl itself writes
+to stderr (its errors, an API server's ``Warning:`` lines) keeps its line breaks and goes through
+``printable``, which shows every other control character as ``\\xNN``: never sent to the
+terminal, where an escape sequence could rewrite what the reader sees (a status line, the window
+title) or, on some terminals, answer back as typed input.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from typing import Any
 
 from uplift_operator.domain import requests as contract
 
-__all__ = ["GITOPS_MARKS", "VERBS", "describe", "gitops_mark", "main", "patch_for",
+__all__ = ["GITOPS_MARKS", "VERBS", "describe", "gitops_mark", "main", "one_line", "patch_for",
            "printable", "render_campaign", "render_status"]
 
 # verb -> one-line help; ``--help`` lists exactly these. Each works on both kinds.
@@ -54,8 +63,10 @@ VERBS: dict[str, str] = {
     "status": "phase and why, ramp, gates, history; a Campaign's exposure, effect, ROI, spend",
     "promote": "advance the ramp one step (--full: complete the ramp now)",
     "abort": "roll back and stay there (the canary gets no traffic, or exposure goes to 0%)",
-    "retry": "start an aborted canary or a rolled-back campaign again from the first step "
-             "(during an emergency rollback's restore: withdraw it)",
+    "retry": "start again from the first step an aborted or rolled-back canary, or one its "
+             "gates hold Paused for a human (a gate past its inconclusiveLimit, a pending Manual "
+             "rollback), or a rolled-back campaign (during an emergency rollback's restore: "
+             "withdraw it)",
     "rollback": "emergency rollback past the gates (canary off or previous stable back; "
                 "exposure 0%)",
     "pause": "hold the ramp where it is (sets spec.rollout.paused or spec.exposure.paused; "
@@ -100,11 +111,29 @@ _VISIBLE = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7f, 0xa0)
             if code not in (0x09, 0x0a)}
 
 
+#: Within one field or one line of the layout: the line break and the tab too, and the carriage
+#: return by its name (a field may quote a multi-line error text).
+_ONE_LINE = {**_VISIBLE, 0x09: "\\t", 0x0a: "\\n", 0x0d: "\\r"}
+
+
 def printable(text: str) -> str:
     """``text`` with each control character but a line break or a tab as ``\\xNN``: what the
     plugin prints comes from the cluster, and an escape sequence in it must reach the reader's
-    eyes, not their terminal."""
+    eyes, not their terminal. For text kubectl wrote, whose lines are its own."""
     return text.translate(_VISIBLE)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: a line break, carriage return or tab as ``\\n``, ``\\r``, ``\\t``,
+    every other control character as ``\\xNN``. For each field (or each line of a summary)
+    from the cluster before the layout joins lines: a line break in a status message must not
+    start a line of its own, which could read as the summary's (a forged ``Paused:`` line)."""
+    return text.translate(_ONE_LINE)
+
+
+def _layout(lines: Sequence[str]) -> str:
+    """The summary's lines, each on one line (``one_line``) whatever its fields hold."""
+    return "\n".join(one_line(line) for line in lines)
 
 
 class PluginError(Exception):
@@ -132,8 +161,8 @@ class NothingToDoError(PluginError):
 EXIT_CODES = {
     0: "done (status printed, or the request or spec field written; a resume already written "
        "that the operator has not acted on yet)",
-    1: "failed: kubectl's error (not found, forbidden, ...) or a refusal (an object applied "
-       "from Git)",
+    1: "failed: kubectl's error (not found, forbidden, ...), its output not the object's JSON, "
+       "or a refusal (an object applied from Git)",
     2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force), a "
        "NAME that is not NAME, upliftmodel/NAME or campaign/NAME",
     3: "nothing to do, nothing written: resume of a ramp its spec does not pause",
@@ -174,12 +203,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(kubectl, args.verb, kind, name, full=args.full, force=args.force)
     except PluginError as error:
         message = str(error)
-        if "/" not in args.name and "(NotFound)" in message:
-            message += (f" (a bare NAME is an UpliftModel: a Campaign? use "
-                        f"campaign/{args.name})")
+        if "(NotFound)" in message:
+            message += _not_found_hint(kind, name, bare="/" not in args.name,
+                                       namespace=args.namespace)
         print(printable(f"kubectl uplift: {message}"),
               file=sys.stdout if error.code == 0 else sys.stderr)
         return error.code
+
+
+def _not_found_hint(kind: str, name: str, *, bare: bool, namespace: str | None) -> str:
+    """Where kubectl looked, and the other places the object may be: the other kind (a bare
+    NAME is an UpliftModel), another namespace."""
+    where = f"namespace {namespace}" if namespace else "the context's namespace"
+    looked = ("an UpliftModel (a bare NAME is one)" if bare
+              else "an UpliftModel" if kind == "upliftmodel" else "a Campaign")
+    other = (f"a Campaign? use campaign/{name}" if kind == "upliftmodel"
+             else f"an UpliftModel? use upliftmodel/{name}")
+    return (f"\n  looked for {looked} in {where}: {other}; in another namespace? add "
+            "-n NAMESPACE")
 
 
 def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force: bool) -> int:
@@ -187,6 +228,8 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
         body = kubectl.get(KINDS[kind], name)
         print(printable(render_status(body) if kind == "upliftmodel" else render_campaign(body)))
         return 0
+    replaced: contract.ManualRequest | None = None
+    unread = ""  # why the object could not be read for a pending request
     if verb == "resume":
         # Read even with --force: a ramp its spec does not pause has nothing to resume.
         body = kubectl.get(KINDS[kind], name)
@@ -196,10 +239,31 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
     elif verb == "pause" and not force:
         _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, verb)
     patch = patch_for(verb, full, kind)
+    if verb not in ("pause", "resume"):
+        # One annotation holds one request: a pending one of the same key is replaced.
+        ((key, _),) = patch["metadata"]["annotations"].items()
+        try:
+            read = kubectl.get(KINDS[kind], name)
+        except PluginError as error:
+            if "(Forbidden)" not in str(error):
+                raise
+            # A role that may patch and not get: the request is never blocked by the check.
+            unread = (f"kubectl uplift: not allowed to read {kind}/{name} to check for a pending "
+                      f"{key}, written without that check: {error}")
+        else:
+            replaced = next((r for r in _pending(read) if r.key == key), None)
     body = kubectl.merge_patch(KINDS[kind], name, patch)
-    meta = body.get("metadata", {})
-    print(printable(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}: "
-                    f"{describe(patch)}"))
+    meta = body.get("metadata") or {}
+    where = one_line(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}")
+    print(printable(f"{where}: {describe(patch)}"))
+    if unread:
+        print(printable(unread), file=sys.stderr)
+    if replaced is not None:
+        print(printable(
+            f"kubectl uplift: {where}: this replaces the pending request "
+            f"{one_line(replaced.key)}={one_line(_clipped(replaced.token))}, written and not "
+            "acted on yet: the operator acts on the value written last only"),
+            file=sys.stderr)
     return 0
 
 
@@ -281,11 +345,12 @@ def _refuse_if_from_git(body: dict[str, Any], kind: str, verb: str) -> None:
     if mark is None:
         return
     field = f"spec.{RAMP_FIELDS[kind]}.paused"
+    name = one_line(str((body.get("metadata") or {}).get("name", "?")))
     raise PluginError(
-        f"{kind}/{body.get('metadata', {}).get('name', '?')} carries the {mark}: it is applied "
-        f"from Git, which reverts {field} (self-heal) or keeps it after Git drops it "
-        f"(server-side apply). Commit {field}: {str(verb == 'pause').lower()} to Git instead, "
-        f"or pass --force to write it here anyway.")
+        f"{kind}/{name} carries the {one_line(mark)}: it is applied from Git, which reverts "
+        f"{field} (self-heal) or keeps it after Git drops it (server-side apply). Commit "
+        f"{field}: {str(verb == 'pause').lower()} to Git instead, or pass --force to write it "
+        "here anyway.")
 
 
 def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
@@ -303,18 +368,19 @@ def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
     if ((body.get("spec") or {}).get(RAMP_FIELDS[kind]) or {}).get("paused", False) is True:
         return
     meta, status = body.get("metadata") or {}, body.get("status") or {}
-    where = f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}"
+    where = one_line(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}")
     said = f"{where}: {field} is already false, so resume changes nothing (nothing written)"
     if not status.get("pausedAt"):
-        raise NothingToDoError(f"{said}: the ramp is not paused (phase {status.get('phase', '-')})")
+        raise NothingToDoError(f"{said}: the ramp is not paused "
+                               f"(phase {one_line(str(status.get('phase', '-')))})")
     unobserved = _unobserved(meta, status)
     if unobserved is not None:
         raise AlreadyAskedError(
             f"{where}: resume already written ({field} false); {unobserved}. Nothing written; "
             "`kubectl uplift status` shows the ramp once it has.")
-    message = str(status.get("message") or "").rstrip(". ")
+    message = one_line(str(status.get("message") or "")).rstrip(". ")
     raise NothingToDoError(
-        f"{said}. The ramp itself holds it Paused since {status['pausedAt']}"
+        f"{said}. The ramp itself holds it Paused since {one_line(str(status['pausedAt']))}"
         + (f", and its phase message says why and what acts on it: {message}." if message
            else "; `kubectl describe` shows its events (an abort acts on any hold).")
         + " Resume does not lift it.")
@@ -344,6 +410,7 @@ class Kubectl:
             if value:
                 self.base += [flag, value]
         self.base += passed
+        self._warned: set[str] = set()  # kubectl's stderr lines passed on (a get, then a patch)
 
     def get(self, resource: str, name: str) -> dict[str, Any]:
         return self._json("get", resource, name, "-o", "json")
@@ -359,7 +426,25 @@ class Kubectl:
             raise PluginError(f"{self.base[0]} not found on PATH") from error
         if done.returncode != 0:
             raise PluginError(done.stderr.strip() or f"kubectl {args[0]} failed ({done.returncode})")
-        loaded: dict[str, Any] = json.loads(done.stdout)
+        # kubectl's own lines (an API server's ``Warning:``, ``-v`` logs) are the user's to read:
+        # passed on, each once (a get and then a patch of a deprecated version both warn).
+        said = [line for line in done.stderr.splitlines()
+                if line.strip() and line not in self._warned]
+        self._warned.update(said)
+        if said:
+            print(printable("\n".join(said)), file=sys.stderr)
+        try:
+            loaded = json.loads(done.stdout)
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            shown = done.stdout.strip()
+            raise PluginError(
+                f"kubectl {args[0]} exited 0 but printed "
+                + (f"something else than the object as JSON: {one_line(_clipped(shown, 200))}"
+                   if shown else "nothing, not the object as JSON")
+                + (" (the patch may be written: check with `kubectl uplift status`)"
+                   if args[0] == "patch" else ""))
         return loaded
 
 
@@ -391,18 +476,44 @@ def render_status(body: dict[str, Any]) -> str:
     meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
     steps = spec.get("rollout", {}).get("steps", [])
     step = status.get("currentStep")
+    stable, canary = status.get("stableVersion"), status.get("canaryVersion")
+    desired, previous = status.get("desiredVersion"), status.get("previousStableVersion")
     lines = [
         f"Name:      {meta['namespace']}/{meta['name']}",
+        *_behind(meta, status),
         f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
-        f"Stable:    {status.get('stableVersion') or '-'}",
-        f"Canary:    {status.get('canaryVersion') or '-'}  weight {status.get('canaryWeight', 0)}%"
+        f"Stable:    {stable or '-'}",
+        f"Previous:  {previous}  (what a rollback restores when no canary runs)" if previous
+        else "Previous:  -",
+        f"Canary:    {canary or '-'}  weight {status.get('canaryWeight', 0)}%"
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
-        f"Paused:    {_paused(meta, spec, status, 'rollout')}",
     ]
+    if desired and desired not in (stable, canary):
+        # The spec's version the operator resolved, neither stable nor canary: aborted or
+        # rolled back, not serving yet, waiting for a gate or a request (see the phase).
+        lines.append(f"Desired:   {desired}  (the spec's version: neither stable nor canary, "
+                     "see Phase)")
     rolled_back = _rolled_back(status)
     if rolled_back:
-        lines.insert(4, f"Rolled back: {rolled_back}")
-    return "\n".join(lines + _requests(meta, status) + _common(status))
+        lines.append(f"Rolled back: {rolled_back}")
+    lines.append(f"Paused:    {_paused(meta, spec, status, 'rollout')}")
+    return _layout(lines + _requests(meta, status) + _common(status, level="weight"))
+
+
+def _behind(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """A ``Status:`` line when the status is older than the spec (``_unobserved``): what the
+    summary shows is what the operator made of an earlier generation."""
+    unobserved = _unobserved(meta, status)
+    return [] if unobserved is None else [f"Status:    stale: {unobserved}"]
+
+
+def _pending(body: dict[str, Any]) -> list[contract.ManualRequest]:
+    """The requests written and not acted on yet, compared as the operator compares them (a
+    request annotation whose token is not ``status.handledRequests``' for its key:
+    ``domain.steps``)."""
+    handled: dict[str, Any] = (body.get("status") or {}).get("handledRequests") or {}
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return [r for r in contract.parse_requests(annotations) if handled.get(r.key) != r.token]
 
 
 def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
@@ -416,8 +527,7 @@ def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
              + (f"; it asks for nothing: {r.problem}" if r.problem else "")
              + ": the operator not at it yet, not running, or held by an invalid spec, see "
              "Conditions)"
-             for r in contract.parse_requests(meta.get("annotations") or {})
-             if handled.get(r.key) != r.token]
+             for r in _pending({"metadata": meta, "status": status})]
     # The history names a request by its actor, its token clipped (``ManualRequest.actor``).
     by_actor = {h.get("actor"): h for h in status.get("history") or [] if isinstance(h, dict)}
     for key, token in sorted(handled.items()):
@@ -521,8 +631,9 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
         f"Paused:    {_paused(meta, spec, status, 'exposure')}",
     ]
-    return "\n".join(lines + _requests(meta, status)
-                     + _common(status, money=_budget_gate_names(spec)))
+    lines[1:1] = _behind(meta, status)
+    return _layout(lines + _requests(meta, status)
+                   + _common(status, money=_budget_gate_names(spec), level="percent"))
 
 
 def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
@@ -542,10 +653,12 @@ def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
     return {name}
 
 
-def _common(status: dict[str, Any], money: set[str] | frozenset[str] = frozenset()
-            ) -> list[str]:
+def _common(status: dict[str, Any], money: set[str] | frozenset[str] = frozenset(), *,
+            level: str = "weight") -> list[str]:
     """Gates, history and conditions; the gates named in ``money`` (a Campaign's budget gates:
-    spend against the budget) with their value and threshold to the cent."""
+    spend against the budget) with their value and threshold to the cent. A history entry
+    shows the ramp's ``level`` it recorded (an UpliftModel's canary ``weight``, a Campaign's
+    exposure ``percent``), a condition since when it holds (``lastTransitionTime``)."""
     lines: list[str] = []
     gates = status.get("gates", [])
     if gates:
@@ -559,13 +672,16 @@ def _common(status: dict[str, Any], money: set[str] | frozenset[str] = frozenset
     history = status.get("history", [])
     if history:
         lines.append("History (newest last):")
-        lines += [f"  {h['time']}  {h['action']:<18} v{h.get('version', '-')}  "
-                  f"{h.get('reason', '')} ({h.get('actor', 'operator')})" for h in history[-10:]]
+        lines += [f"  {h['time']}  {h['action']:<18} v{h.get('version', '-')}"
+                  + (f" at {_fmt(h[level])}%" if h.get(level) is not None else "")
+                  + f"  {h.get('reason', '')} ({h.get('actor', 'operator')})"
+                  for h in history[-10:]]
     conditions = status.get("conditions", [])
     if conditions:
         lines.append("Conditions:")
-        lines += [f"  {c['type']:<14} {c['status']:<7} {c['reason']}: {c.get('message', '')}"
-                  for c in conditions]
+        lines += [f"  {c['type']:<14} {c['status']:<7} "
+                  + (f"since {c['lastTransitionTime']}  " if c.get("lastTransitionTime") else "")
+                  + f"{c['reason']}: {c.get('message', '')}" for c in conditions]
     return lines
 
 

@@ -225,7 +225,10 @@ def test_campaign_requests_patch_the_campaign_with_the_users_connection(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     calls = _fake_kubectl(tmp_path, monkeypatch)
     assert plugin.main([*argv, "-n", "growth", "--context", "prod", "--kubeconfig", "/k"]) == 0
-    (call,) = _calls(calls)
+    # Read first (a pending request of the same key is replaced: said below), then written.
+    get, call = _calls(calls)
+    assert get == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth", "get",
+                   "campaigns.uplift.dev", "spring", "-o", "json"]
     assert call[:6] == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth"]
     assert call[6:10] == ["patch", "campaigns.uplift.dev", "spring", "--type"]
     assert call[10] == "merge" and call[-2:] == ["-o", "json"]
@@ -297,7 +300,7 @@ def test_requests_are_not_refused_on_an_object_applied_from_git(
     calls = _fake_kubectl(tmp_path, monkeypatch,
                           {"annotations": {"argocd.argoproj.io/tracking-id": "a:b/C:ns/n"}})
     assert plugin.main(["abort", "campaign/spring"]) == 0
-    assert [call[0] for call in _calls(calls)] == ["patch"]
+    assert [call[0] for call in _calls(calls)] == ["get", "patch"]
 
 
 def test_campaign_status_gets_the_campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -624,7 +627,9 @@ def test_kubectls_global_flags_pass_through_to_every_kubectl_call(
     # Before the verb, between the verb and NAME, after NAME: anywhere, as kubectl takes them.
     assert plugin.main([*given, "abort", "-n", "growth", "spring"]) == 0
     assert plugin.main(["resume", *given, "spring"]) == 0
-    abort, get, patch = _calls(calls)
+    read, abort, get, patch = _calls(calls)
+    assert read[:2] == ["--namespace", "growth"] and read[2:2 + len(passed)] == passed
+    assert read[2 + len(passed)] == "get"
     assert abort[:2] == ["--namespace", "growth"] and abort[2:2 + len(passed)] == passed
     assert abort[2 + len(passed)] == "patch"
     assert get[:len(passed)] == passed and get[len(passed)] == "get"
@@ -668,18 +673,205 @@ def test_help_lists_the_global_flags_and_the_exit_codes(capsys: pytest.CaptureFi
     assert "--insecure-skip-tls-verify" not in out.split("its boolean ones")[0]
 
 
-@pytest.mark.parametrize(("target", "hint"), [("spring-email", True), ("um/spring-email", False),
-                                              ("campaign/spring-email", False)])
-def test_not_found_for_a_bare_name_asks_whether_it_is_a_campaign(
-        target: str, hint: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("target", "namespace", "hint"), [
+    ("spring-email", ["-n", "growth"],
+     "looked for an UpliftModel (a bare NAME is one) in namespace growth: a Campaign? use "
+     "campaign/spring-email; in another namespace? add -n NAMESPACE"),
+    ("um/spring-email", [],
+     "looked for an UpliftModel in the context's namespace: a Campaign? use "
+     "campaign/spring-email; in another namespace? add -n NAMESPACE"),
+    ("campaign/spring-email", ["--namespace", "shop"],
+     "looked for a Campaign in namespace shop: an UpliftModel? use upliftmodel/spring-email; in "
+     "another namespace? add -n NAMESPACE"),
+])
+def test_not_found_names_the_namespace_searched_and_the_other_kind(
+        target: str, namespace: list[str], hint: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: a hint for a bare NAME only, and no word of the namespace kubectl looked in (the
+    context's, often ``default``, when -n was forgotten)."""
     fake = tmp_path / "kubectl"
     fake.write_text("#!/bin/sh\necho 'Error from server (NotFound): upliftmodels.uplift.dev "
                     "\"spring-email\" not found' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("KUBECTL", str(fake))
-    assert plugin.main(["abort", target, "-n", "growth"]) == 1
+    assert plugin.main(["abort", target, *namespace]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("kubectl uplift: Error from server (NotFound): ")
-    assert ("(a bare NAME is an UpliftModel: a Campaign? use campaign/spring-email)\n"
-            in err) is hint
+    assert err == ('kubectl uplift: Error from server (NotFound): upliftmodels.uplift.dev '
+                   f'"spring-email" not found\n  {hint}\n')
+
+
+def test_a_kubectl_failure_other_than_not_found_gets_no_hint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text("#!/bin/sh\necho 'Error from server (Forbidden): nope' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["status", "spring"]) == 1
+    assert capsys.readouterr().err == "kubectl uplift: Error from server (Forbidden): nope\n"
+
+
+def test_status_says_when_the_operator_has_not_acted_on_the_spec_yet() -> None:
+    """Before: a status ``observedGeneration`` behind the spec showed as current (the operator
+    down, the phase of the last spec read as the answer to the new one)."""
+    body = _model({}, {"observedGeneration": 4})
+    body["metadata"]["generation"] = 9
+    lines = plugin.render_status(body).splitlines()
+    assert lines[1] == ("Status:    stale: the operator has not acted on generation 9 yet "
+                        "(status.observedGeneration 4)")
+    assert lines[2].startswith("Phase:")
+    campaign = _campaign({}, {"observedGeneration": 2})
+    campaign["metadata"]["generation"] = 3
+    assert ("Status:    stale: the operator has not acted on generation 3 yet "
+            "(status.observedGeneration 2)") in plugin.render_campaign(campaign)
+    body["status"]["observedGeneration"] = 9
+    assert "Status:" not in plugin.render_status(body)
+    del body["status"]["observedGeneration"]  # nothing said of it: nothing shown
+    assert "Status:" not in plugin.render_status(body)
+
+
+def test_status_shows_the_desired_version_when_neither_stable_nor_canary() -> None:
+    body = _model({}, {"canaryVersion": None, "canaryWeight": 0, "desiredVersion": "3",
+                       "abortedVersion": "3"})
+    assert ("Desired:   3  (the spec's version: neither stable nor canary, see Phase)"
+            in plugin.render_status(body))
+    for same in ("1", "2"):  # the stable's, or the canary's: nothing more to say
+        body = _model({}, {"desiredVersion": same})
+        assert "Desired:" not in plugin.render_status(body)
+
+
+def test_status_shows_the_previous_stable_a_rollback_restores() -> None:
+    text = plugin.render_status(_model({}, {"previousStableVersion": "0"}))
+    assert "Stable:    1\nPrevious:  0  (what a rollback restores when no canary runs)\n" in text
+    assert "Previous:  -\n" in plugin.render_status(_model({}, {}))
+
+
+def test_history_shows_the_level_recorded_and_conditions_since_when() -> None:
+    """The weight (canary) or percent (exposure) each entry records, and a condition's
+    ``lastTransitionTime`` (the runbooks promise "since when")."""
+    condition = {"type": "ModelResolved", "status": "False", "reason": "RegistryUnavailable",
+                 "message": "MLflow down", "lastTransitionTime": "2026-12-07T09:00:00Z"}
+    body = _model({}, {"history": [
+        {"time": "t1", "action": "StepAdvanced", "version": "2", "weight": 50,
+         "reason": "gates passed"},
+        {"time": "t2", "action": "Rollback", "version": "2", "reason": "gate failed"}],
+        "conditions": [condition]})
+    text = plugin.render_status(body)
+    assert "  t1  StepAdvanced       v2 at 50%  gates passed (operator)\n" in text
+    assert "  t2  Rollback           v2  gate failed (operator)\n" in text
+    assert ("  ModelResolved  False   since 2026-12-07T09:00:00Z  RegistryUnavailable: "
+            "MLflow down") in text
+    campaign = _campaign({}, {"history": [
+        {"time": "t1", "action": "StepAdvanced", "version": "3", "percent": 12.5,
+         "weight": 99, "reason": "gates passed"}]})
+    assert ("  t1  StepAdvanced       v3 at 12.5%  gates passed (operator)"
+            in plugin.render_campaign(campaign))
+
+
+@pytest.mark.parametrize(("argv", "key", "written", "replaced"), [
+    # A step promote written over a pending full one: the ramp would take one step, not all.
+    (["promote", "spring"], "uplift.dev/promote", "full:2026-12-07T10:00:00+00:00", True),
+    (["promote", "campaign/spring", "--full"], "uplift.dev/promote", "step:1", True),
+    (["abort", "spring"], "uplift.dev/abort", "2026-12-07T10:00:00+00:00", True),
+    # Acted on already (handled): nothing pending to replace.
+    (["retry", "spring"], "uplift.dev/retry", "handled", False),
+    # Another key: both stay (the operator acts on each, in its priority order).
+    (["rollback", "spring"], "uplift.dev/abort", "2026-12-07T10:00:00+00:00", False),
+])
+def test_a_request_over_a_pending_one_says_what_it_replaces(
+        argv: list[str], key: str, written: str, replaced: bool, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: the request verbs wrote without reading, so ``promote`` after ``promote --full``
+    (the operator down or behind) silently turned the full promotion into one step. It is still
+    written (exit 0): the operator sees only the last value, and a second abort asks the same."""
+    calls = _fake_kubectl(tmp_path, monkeypatch, {"annotations": {key: written}},
+                          status={"handledRequests": {"uplift.dev/retry": "handled"}})
+    assert plugin.main(argv) == 0
+    assert [call[0] for call in _calls(calls)] == ["get", "patch"]
+    out, err = capsys.readouterr()
+    assert "requested (" in out
+    kind = "campaign" if "campaign/" in argv[1] else "upliftmodel"
+    assert err == (f"kubectl uplift: {kind} growth/spring: this replaces the pending request "
+                   f"{key}={written}, written and not acted on yet: the operator acts on the "
+                   "value written last only\n" if replaced else "")
+
+
+def _kubectl_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout: str,
+                     stderr: str = "") -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write({stderr!r})\n"
+                    f"sys.stdout.write({stdout!r})\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+
+
+def test_kubectls_warnings_on_success_reach_stderr_escaped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: kubectl's stderr was dropped when it exited 0, an API server's ``Warning:``
+    (a deprecated version, an admission webhook's warning) with it."""
+    body = {"metadata": {"namespace": "growth", "name": "spring"}, "spec": {}, "status": {}}
+    _kubectl_writing(tmp_path, monkeypatch, json.dumps(body),
+                     "Warning: uplift.dev/v1alpha1 is deprecated\nWarning: \x1b]2;x\x07\n")
+    assert plugin.main(["status", "spring"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Name:      growth/spring\n")
+    assert err == "Warning: uplift.dev/v1alpha1 is deprecated\nWarning: \\x1b]2;x\\x07\n"
+    # A request reads, then patches: both warn, the user reads it once.
+    assert plugin.main(["abort", "spring"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("upliftmodel growth/spring: requested (uplift.dev/abort=")
+    assert err == "Warning: uplift.dev/v1alpha1 is deprecated\nWarning: \\x1b]2;x\\x07\n"
+
+
+@pytest.mark.parametrize(("stdout", "said"), [
+    ("", "kubectl get exited 0 but printed nothing, not the object as JSON"),
+    ("oops\x1b[2J\nmore", "kubectl get exited 0 but printed something else than the object as "
+                          "JSON: oops\\x1b[2J\\nmore"),
+    ("[1, 2]", "kubectl get exited 0 but printed something else than the object as JSON: "
+               "[1, 2]"),
+])
+def test_output_that_is_not_the_object_is_an_error_not_a_traceback(
+        stdout: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: a JSONDecodeError traceback (a kubectl wrapper, an empty answer)."""
+    _kubectl_writing(tmp_path, monkeypatch, stdout)
+    assert plugin.main(["status", "spring"]) == 1
+    assert capsys.readouterr().err == f"kubectl uplift: {said}\n"
+    assert plugin.main(["pause", "spring", "--force"]) == 1  # a patch: it may be written
+    assert capsys.readouterr().err.endswith(
+        "(the patch may be written: check with `kubectl uplift status`)\n")
+
+
+def test_retry_help_names_the_holds_it_restarts(capsys: pytest.CaptureFixture[str]) -> None:
+    """A retry restarts a canary its gates hold Paused for a human too (``held_for_a_human``):
+    --help named only an aborted canary, which sent on-call to abort first."""
+    with pytest.raises(SystemExit):
+        plugin.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("retry start again from the first step an aborted or rolled-back canary, or one its "
+            "gates hold Paused for a human (a gate past its inconclusiveLimit, a pending Manual "
+            "rollback), or a rolled-back campaign") in out
+
+
+def test_a_request_is_written_when_the_role_may_patch_but_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The check for a pending request never blocks the request itself (an emergency rollback
+    by a role granted ``patch`` only)."""
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "kubectl"
+    body = {"metadata": {"namespace": "growth", "name": "spring"}}
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if 'get' in sys.argv:\n"
+        "    sys.stderr.write('Error from server (Forbidden): no get for you\\n')\n"
+        "    sys.exit(1)\n"
+        f"print({json.dumps(body)!r})\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["rollback", "spring"]) == 0
+    assert [call[0] for call in _calls(calls)] == ["get", "patch"]
+    out, err = capsys.readouterr()
+    assert out.startswith("upliftmodel growth/spring: requested (uplift.dev/emergency-rollback=")
+    assert err == ("kubectl uplift: not allowed to read upliftmodel/spring to check for a pending "
+                   "uplift.dev/emergency-rollback, written without that check: Error from server "
+                   "(Forbidden): no get for you\n")
