@@ -2,7 +2,8 @@
 
 No CEL library is a dependency, and the integration tests (a real API server) are slow, so the
 unit tests check a rule's generated text here: literals (strings, numbers, true, false, lists),
-``self`` and field selection, ``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``,
+``self`` and field selection (a property name escaped as Kubernetes does: ``__dash__``),
+``has(self.x)``, ``!``, ``== != < <= > >= in``, ``&&``, ``||``,
 ``c ? a : b``, ``oldSelf`` (a transition rule, given the old object), ``string(x)`` of an int
 or a string, the Kubernetes quantity library's ``quantity(s)`` and ``q.compareTo(q)``, and
 what ``api.v1alpha1.common.cel_seconds`` (a Duration's seconds) is made of: ``double(s)``,
@@ -36,6 +37,15 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 _RELATIONS = (*_COMPARE, "in")
 
 Node = tuple[Any, ...]
+
+
+#: Kubernetes' escaping of a property name in a rule (``apiextensions`` CEL: ``ephemeral-storage``
+#: is read as ``ephemeral__dash__storage``), undone in field selection and ``has``.
+_ESCAPES = {"__underscores__": "__", "__dot__": ".", "__dash__": "-", "__slash__": "/"}
+
+
+def _unescape(name: str) -> str:
+    return re.sub("|".join(_ESCAPES), lambda m: _ESCAPES[m.group()], name)
 
 
 class NoSuchKeyError(KeyError):
@@ -121,7 +131,7 @@ class _Parser:
                     raise UnsupportedError(f"cannot read method {name!r}")
                 value = ("method", name, value, *self.arguments())
             else:
-                value = (".", value, name)
+                value = (".", value, _unescape(name))
         return value
 
     def macro(self, name: str, target: Node) -> Node:

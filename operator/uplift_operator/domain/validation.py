@@ -39,6 +39,7 @@ from uplift_operator.api.v1alpha1.common import (
     ApiModel,
     GateSpecBase,
     RampSpecBase,
+    ResourceList,
     at_least,
     clamp_durations,
     duration_seconds,
@@ -219,7 +220,7 @@ def _resource_problems(spec: UpliftModelSpec) -> list[str]:
         for part, quantities in (("requests", resources.requests), ("limits", resources.limits))
         if quantities is not None
         for resource in COMPARED_RESOURCES
-        if (value := getattr(quantities, resource)) is not None and quantity_value(value) is None]
+        if (value := quantities.quantity(resource)) is not None and quantity_value(value) is None]
     return problems + [
         f"spec.serving.resources: {REQUEST_OVER_LIMIT.format(resource=resource)} "
         f"(requests.{resource} {_said(resources.requests, resource)}, limits.{resource} "
@@ -246,8 +247,8 @@ def _serving_name_problems(spec: UpliftModelSpec) -> list[str]:
     return problems
 
 
-def _said(quantities: object, resource: str) -> str:
-    return str(getattr(quantities, resource, ""))
+def _said(quantities: ResourceList | None, resource: str) -> str:
+    return str(quantities.quantity(resource) if quantities is not None else "")
 
 
 def _blank_holdout_text(unit_key: str, salt: str | None) -> list[str]:

@@ -4,8 +4,9 @@
 dropped by the model and pruned by the API server, so the runtime's pods ran without it (MLflow
 downloads the model into their ``/tmp`` emptyDir, which then had no bound but the node's
 disk). It is a quantity as ``memory`` is (int or string, the same pattern), written back under
-its Pod name. A request above its limit is the operator's InvalidSpec (``requests_over_limits``,
-which ``domain.validation`` calls): the CRD has no rule for it yet (``COMPARED_RESOURCES``).
+its Pod name. A request above its limit is refused as ``memory``'s is (the CRD's CEL rule,
+``tests/unit/domain/test_validation_resources.py``; for an object stored before it, the
+operator's InvalidSpec through ``requests_over_limits``).
 Extended resources (``nvidia.com/gpu``) are still not taken: they would need the list to be a
 map, which a structural schema cannot give beside named properties.
 """

@@ -43,6 +43,10 @@ CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
     ({"memory": "1G"}, {"memory": "1Gi"}, True),
     ({"cpu": "4"}, {"memory": "1Gi"}, True),                  # no cpu limit: nothing to exceed
     ({"cpu": "4", "memory": "512Mi"}, {}, True),
+    ({"ephemeral-storage": "2Gi"}, {"ephemeral-storage": "1Gi"}, False),
+    ({"ephemeral-storage": 1073741825}, {"ephemeral-storage": "1Gi"}, False),
+    ({"ephemeral-storage": "1G"}, {"ephemeral-storage": "1Gi"}, True),
+    ({"ephemeral-storage": "4Gi"}, {"memory": "1Gi"}, True),
 ]
 
 
@@ -76,7 +80,8 @@ def test_a_quantity_past_what_is_computed_has_no_value(quantity: str) -> None:
 def test_the_crd_carries_one_rule_per_resource() -> None:
     rules = _crd_resources_schema()["x-kubernetes-validations"]
     assert rules == [request_over_limit_rule(r) for r in COMPARED_RESOURCES]
-    assert [r["fieldPath"] for r in rules] == [".requests.cpu", ".requests.memory"]
+    assert [r["fieldPath"] for r in rules] == [".requests.cpu", ".requests.memory",
+                                               ".requests['ephemeral-storage']"]
     assert all("quantity(string(" in r["rule"] and ".compareTo(" in r["rule"] for r in rules)
 
 
@@ -118,6 +123,21 @@ def test_the_problem_names_the_resource_and_both_quantities() -> None:
                  if p.startswith("spec.serving.resources")]
     assert problem.startswith("spec.serving.resources: requests.cpu must not exceed limits.cpu")
     assert problem.endswith("(requests.cpu 2, limits.cpu 1)")
+
+
+def test_the_problem_names_ephemeral_storage_and_both_quantities() -> None:
+    spec = _model({"requests": {"ephemeral-storage": "2Gi"},
+                   "limits": {"ephemeral-storage": "1Gi"}}).spec
+    [problem] = [p for p in validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
+                 if p.startswith("spec.serving.resources")]
+    assert problem.endswith("(requests.ephemeral-storage 2Gi, limits.ephemeral-storage 1Gi)")
+
+
+def test_the_rule_escapes_a_dashed_name_as_kubernetes_reads_it() -> None:
+    """Kubernetes' CEL reads the property ``ephemeral-storage`` as ``ephemeral__dash__storage``
+    (``self.requests.ephemeral-storage`` would be a subtraction)."""
+    rule = request_over_limit_rule("ephemeral-storage")["rule"]
+    assert "self.requests.ephemeral__dash__storage" in rule and "-storage" not in rule
 
 
 @pytest.mark.parametrize(("section", "quantity"), [

@@ -512,24 +512,23 @@ def quantity_value(quantity: int | str) -> Fraction | None:
     return value
 
 
-#: The resources the CRD's CEL rules compare, request to limit (``request_over_limit_rule``),
-#: and ``domain.validation`` checks the quantities of, for an object stored before those rules.
-#: Not ``ephemeral-storage``, taken since: no stored object has one the CRD did not check, and
-#: a request of it above its limit is refused by the operator alone (``requests_over_limits``:
-#: InvalidSpec, the graph keeping the resources it has), not yet at admission.
-COMPARED_RESOURCES = ("cpu", "memory")
+#: The resources ``ResourceRequirements`` compares, request to limit (its CEL rules,
+#: ``request_over_limit_rule``, and ``requests_over_limits``), by their names in a Pod.
+COMPARED_RESOURCES = tuple(RESOURCE_FIELDS)
 
 
 def request_over_limit_rule(resource: str) -> dict[str, str]:
     """The CEL rule refusing ``requests.<resource>`` above ``limits.<resource>`` (the
     Kubernetes quantity library: ``quantity``, ``compareTo``; an int-or-string value is read as
     a string first, since ``quantity`` takes only strings)."""
-    request, limit = f"self.requests.{resource}", f"self.limits.{resource}"
+    name = resource.replace("-", "__dash__")  # Kubernetes' escaping of a property name
+    request, limit = f"self.requests.{name}", f"self.limits.{name}"
     return {"rule": (f"!has(self.requests) || !has(self.limits) || !has({request}) || "
                      f"!has({limit}) || quantity(string({request}))"
                      f".compareTo(quantity(string({limit}))) <= 0"),
             "message": REQUEST_OVER_LIMIT.format(resource=resource),
-            "fieldPath": f".requests.{resource}"}
+            "fieldPath": (f".requests.{resource}" if resource.isalnum()
+                          else f".requests['{resource}']")}
 
 
 #: A request above its limit: a Pod with one is refused, so the serving graph's Deployments
@@ -550,11 +549,10 @@ class ResourceRequirements(ApiModel):
         dict(request_over_limit_rule(resource)) for resource in COMPARED_RESOURCES]})
 
     def requests_over_limits(self) -> list[str]:
-        """Each resource (``RESOURCE_FIELDS``, by its name in a Pod) whose request exceeds its
-        limit: what ``request_over_limit_rule`` refuses, for an object stored before it, and
-        for ``ephemeral-storage`` (no CRD rule yet: ``COMPARED_RESOURCES``) any object."""
+        """Each resource (``COMPARED_RESOURCES``) whose request exceeds its limit: what
+        ``request_over_limit_rule`` refuses, for an object stored before it."""
         over = []
-        for resource in RESOURCE_FIELDS:
+        for resource in COMPARED_RESOURCES:
             request = self.requests.quantity(resource) if self.requests else None
             limit = self.limits.quantity(resource) if self.limits else None
             if request is None or limit is None:
