@@ -46,7 +46,13 @@ Queries are POSTed (``POST /api/v1/query``, the parameters as form data, which P
 Thanos and Mimir accept): in a GET's URL a custom gate's query, up to 4096 characters and
 longer once URL-encoded, can pass a proxy's header limits (HTTP 414, 431) and count as
 MetricsUnavailable errors towards a rollback. A server or proxy that refuses the method (HTTP
-405, or 501) is asked with GET from then on (``PrometheusClient._send``).
+405, or 501) is asked with GET from then on (``PrometheusClient._send``). A redirect (HTTP 301,
+302, 303, 307, 308: an http → https load balancer, a moved path) is not left to requests, which
+turns a redirected POST into a GET without the query (Prometheus refused that as a bad query,
+an Error counted towards a rollback at every analysis): the query is sent again, as it was, to
+the same server only (the same scheme, host and port, or http → https on the default ports:
+where requests itself keeps the credentials), at most ``MAX_REDIRECTS`` times; a redirect
+elsewhere is a ``MetricsUnavailable`` naming where it points (``PrometheusClient._send``).
 
 Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
 from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
@@ -68,6 +74,7 @@ import os
 import re
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,6 +104,12 @@ PARTIAL = "partial"
 #: What a server or proxy that does not take a POSTed query answers: the client asks with GET
 #: from then on (``PrometheusClient._send``).
 POST_REFUSED = frozenset({HTTPStatus.METHOD_NOT_ALLOWED, HTTPStatus.NOT_IMPLEMENTED})
+#: The redirects the client follows itself, sending the query again as it was: requests makes
+#: a GET without a body of a POST redirected by 301, 302 or 303 (``PrometheusClient._send``).
+REDIRECTS = frozenset({HTTPStatus.MOVED_PERMANENTLY, HTTPStatus.FOUND, HTTPStatus.SEE_OTHER,
+                       HTTPStatus.TEMPORARY_REDIRECT, HTTPStatus.PERMANENT_REDIRECT})
+#: At most this many redirects are followed for one query.
+MAX_REDIRECTS = 3
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
 REDACTED = "***"
@@ -281,6 +294,8 @@ class PrometheusClient:
         self._url_secrets = url_secrets(self.url)  # the URL never changes: worked out once
         # POST until the server refuses the method (``POST_REFUSED``), then GET for good.
         self._post = True
+        # The redirects followed, each logged once (``_send``).
+        self._redirects_seen: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
@@ -405,20 +420,43 @@ class PrometheusClient:
         query is a read (``/api/v1/query`` changes nothing, whichever the method), safe to ask
         twice. Not a refused connection nor a timeout, and not a close that came only after
         half the timeout (that one held the thread already): a Prometheus that is down costs
-        one attempt, as before."""
+        one attempt, as before.
 
-        def get() -> requests.Response:
+        Redirects are followed here, not by requests (``allow_redirects=False``), which made a
+        GET without a body of a POST redirected by 301, 302 or 303: Prometheus answered 400
+        "no expression found", a bad query, and every canary rolled back at its
+        consecutiveErrorLimit. The query goes again, as it was (POSTed, its credentials with it),
+        to the same server only (``_redirect_target``), at most ``MAX_REDIRECTS`` times; each
+        redirect followed is logged once, with the URL to give instead."""
+
+        def send(target: str) -> requests.Response:
             session = self._session()
             if self._post:
-                response = session.post(url, data=params, headers=headers, auth=auth,
-                                        timeout=self.timeout, verify=self._verify)
+                response = session.post(target, data=params, headers=headers, auth=auth,
+                                        timeout=self.timeout, verify=self._verify,
+                                        allow_redirects=False)
                 if response.status_code not in POST_REFUSED:
                     return response
                 self._post = False
                 log.info("prometheus at %s refused a POSTed query (HTTP %s): asking with GET "
                          "from now on", self.shown_url, response.status_code)
-            return session.get(url, params=params, headers=headers, auth=auth,
-                               timeout=self.timeout, verify=self._verify)
+            return session.get(target, params=params, headers=headers, auth=auth,
+                               timeout=self.timeout, verify=self._verify, allow_redirects=False)
+
+        def get() -> requests.Response:
+            target = url
+            for _ in range(MAX_REDIRECTS):
+                response = send(target)
+                if response.status_code not in REDIRECTS:
+                    return response
+                target = self._redirect_target(url, target, response)
+            response = send(target)
+            if response.status_code in REDIRECTS:
+                raise MetricsUnavailable(
+                    f"prometheus at {self.shown_url} redirected the query more than "
+                    f"{MAX_REDIRECTS} times (HTTP {response.status_code})",
+                    status_code=response.status_code)
+            return response
 
         try:
             return get()
@@ -430,12 +468,68 @@ class PrometheusClient:
                       "on a new one", self.shown_url, type(exc.args[0]).__name__)
             return get()
 
+    def _redirect_target(self, url: str, asked: str, response: requests.Response) -> str:
+        """Where a redirect answered to ``asked`` (a query to ``url``) sends the query next: its
+        ``Location``, resolved against ``asked``, without a query string or fragment (the
+        query's parameters go as before, not twice), with ``url``'s userinfo kept. Only to the
+        same server: the same scheme, host and port, or http → https on the default ports (the
+        rule by which requests keeps credentials on a redirect); anything else (another host,
+        a login page's, an https → http downgrade, another port) is a ``MetricsUnavailable``
+        naming where it points, not a bad query."""
+        location = response.headers.get("Location")
+        status = response.status_code
+        if not location:
+            raise MetricsUnavailable(f"prometheus at {self.shown_url} answered a redirect "
+                                     f"(HTTP {status}) without a Location", status_code=status)
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
+        target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
+        shown = shown_url(target)
+        if not _same_server(asked, target):
+            log.warning("prometheus at %s redirected a query to %s (HTTP %s), which is not the "
+                        "same server: not followed", self.shown_url, shown, status)
+            suggested = _root(shown, url[len(self.url):])
+            raise MetricsUnavailable(
+                f"prometheus at {self.shown_url} redirected the query to {suggested} (HTTP "
+                f"{status}), another server: not followed (if Prometheus answers there, set "
+                "--prometheus-url to it)", status_code=status)
+        own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+        if own and "@" not in parts.netloc:
+            target = urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
+                                                            query="", fragment=""))
+        if (shown_url(asked), shown) not in self._redirects_seen:
+            self._redirects_seen.add((shown_url(asked), shown))
+            log.warning("prometheus at %s redirects queries to %s (HTTP %s): following it, one "
+                        "request more per query; set --prometheus-url to %s", self.shown_url,
+                        shown, status, _root(shown, url[len(self.url):]))
+        return target
+
     def _session(self) -> requests.Session:
         """This thread's session."""
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
         return session
+
+
+def _root(target: str, path: str) -> str:
+    """``target`` without the API ``path`` the query was sent to (``/api/v1/query``): the
+    server root a redirect points to, as ``--prometheus-url`` takes it."""
+    return target[: -len(path)] if path and target.endswith(path) else target
+
+
+def _same_server(old: str, new: str) -> bool:
+    """Whether a redirect from ``old`` to ``new`` stays on the same server: the same host, and
+    the same scheme and port, or http → https on the default ports (the rule by which requests
+    keeps a request's credentials on a redirect). Never a downgrade to http."""
+    a, b = urllib.parse.urlsplit(old), urllib.parse.urlsplit(new)
+    default = {"http": 80, "https": 443}
+    try:
+        ends = [(u.scheme, u.port or default.get(u.scheme)) for u in (a, b)]
+    except ValueError:  # a port that is no number
+        return False
+    if not b.hostname or a.hostname != b.hostname or b.scheme not in default:
+        return False
+    return ends[0] == ends[1] or ends == [("http", 80), ("https", 443)]
 
 
 def unreachable_cause(exc: BaseException) -> str:
