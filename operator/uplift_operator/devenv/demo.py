@@ -119,6 +119,16 @@ def _kubectl(kubeconfig: Path, *args: str) -> str:
     return result.stdout
 
 
+def ensure_namespace(kubeconfig: Path, name: str) -> None:
+    """Create namespace ``name`` unless it exists (a control plane whose etcd data a previous
+    run left has it already)."""
+    try:
+        _kubectl(kubeconfig, "create", "namespace", name)
+    except RuntimeError as error:
+        if "AlreadyExists" not in str(error):
+            raise
+
+
 def _wait_established(kubeconfig: Path, *names: str) -> None:
     """Wait until the CRDs ``names`` are Established (``controlplane.crds_established``)."""
     from uplift_operator.devenv.controlplane import crds_established
@@ -280,7 +290,7 @@ class DemoStack:
                            timeout=60, what="operator", proc=operator, log=self.operator_log)
         self._mark("operator")
 
-        _kubectl(admin, "create", "namespace", scenarios.NAMESPACE)
+        ensure_namespace(admin, scenarios.NAMESPACE)
         self.apply_upliftmodel()
         self.simulator = CustomerSimulator(
             self.router, scenarios.NAMESPACE, scenarios.MODEL, self.data, rate=self.rate,

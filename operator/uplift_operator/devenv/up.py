@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -50,6 +51,31 @@ def _scenario_names(values: Sequence[str]) -> list[str]:
     return names or list(scenarios.DEFAULT)
 
 
+def _rate(text: str) -> float:
+    """``--rate``: customers per second, a finite number above 0 (the simulator draws a Poisson
+    count of ``rate`` × its interval, which a negative rate makes raise and kill its thread)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text} customers per second: give a finite number above 0")
+    return value
+
+
+def _duration(text: str) -> float:
+    """``--duration``: seconds, finite and not negative (0: no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"{text} seconds: give a finite number of seconds, 0 or more (0: no limit)")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="uplift-operator dev", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,15 +83,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="scenario(s) to play in order, comma-separated or repeated: "
                              + ", ".join(scenarios.SCENARIOS) + ", all "
                              "(default: promote,harm)")
-    parser.add_argument("--duration", type=float, default=0,
-                        help="stop after this many seconds even if scenarios are left "
-                             "(default: stop when the scenarios are done)")
+    parser.add_argument("--duration", type=_duration, default=0,
+                        help="stop this many seconds after the stack is up (the wait for the "
+                             "first scored request included), even if scenarios are left; exits 0 "
+                             "only if at least one scenario finished and every finished one "
+                             "reached the expected decision (default: stop when the scenarios "
+                             "are done)")
     parser.add_argument("--hold", action="store_true",
                         help="keep the stack running after the scenarios until Ctrl-C")
-    parser.add_argument("--rate", type=float, default=scenarios.RATE,
-                        help=f"customers per second (default {scenarios.RATE:.0f})")
+    parser.add_argument("--rate", type=_rate, default=scenarios.RATE,
+                        help=f"customers per second, above 0 (default {scenarios.RATE:.0f})")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="where data and logs go (default: a new temporary directory, "
+                        help="where data and logs go: a new or empty directory, kept (default: "
+                             "a new temporary directory, "
                              "removed at the end unless the run failed, exits non-zero "
                              "(after Ctrl-C: only if a scenario or a component went wrong) "
                              "or UPLIFT_DEV_KEEP=1)")
@@ -93,6 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"../shared/data/hillstrom.csv beside the checkout; {HILLSTROM_ENV}=<path> names "
               "another file.", file=sys.stderr)
         return 2
+    if args.workdir is not None and not _empty_or_absent(args.workdir):
+        # A previous run's etcd data and MLflow store would be started again: the demo's
+        # namespace, UpliftModel and model versions exist already, and its scenarios would play
+        # on that state rather than from version 1.
+        print(f"uplift-operator dev: --workdir {args.workdir} is not empty (a previous run's "
+              "control plane data, MLflow store and logs?). Name a new or empty directory, or "
+              "remove this one.", file=sys.stderr)
+        return 2
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="uplift-dev-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     report = (args.report or workdir / "report.png").resolve()
@@ -105,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handled = process.stop_signals(STOP_SIGNALS)  # not SIGHUP under nohup
     for sig in handled:
         signal.signal(sig, on_signal)
-    deadline = time.monotonic() + args.duration if args.duration else None
+    # --duration counts from when the stack is up: its start (minutes on a cold machine) is
+    # not the demo's time.
+    deadline: float | None = None
 
     from uplift_operator.devenv.demo import DemoStack, Outcome, run_scenario
 
@@ -120,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _preparing(stack, plain):
             stack.start()
         started = True
+        if args.duration:
+            deadline = time.monotonic() + args.duration
         live = _Screen(stack, plain=plain)
 
         def tick() -> None:
@@ -152,9 +194,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _StopError as stop:
         with contextlib.suppress(OSError):
             print(f"\nstopping ({stop})", flush=True)
-        code = 0 if args.duration and str(stop) == "--duration" else 130
         failed, stopped = False, True
         wrong = went_wrong(outcomes, stack if started else None)
+        if str(stop) == "--duration":
+            # Stopped as asked, but the run is judged: a decision not the expected one, a
+            # component gone or no scenario finished is a failure (1), its logs kept.
+            wrong = wrong or not outcomes
+            code = 1 if wrong else 0
+        else:
+            code = 130
     finally:
         # Stop everything first: printing can fail (a closed terminal or pipe) and must not
         # leave processes behind.
@@ -176,13 +224,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _empty_or_absent(path: Path) -> bool:
+    """Whether ``path`` does not exist or is an empty directory (``--workdir``)."""
+    if not path.exists():
+        return True
+    if not path.is_dir():
+        return False
+    return next(path.iterdir(), None) is None
+
+
 def keep_workdir(failed: bool, code: int, *, keep: bool, given: bool, stopped: bool = False,
                  wrong: bool = False) -> bool:
     """Whether the run's working directory (logs, MLflow's store, Prometheus' data) stays: when
     ``--workdir`` named it (``given``), ``UPLIFT_DEV_KEEP=1`` (``keep``), or the run ``failed``
     (an exception) or exits non-zero, so that the logs an error message names are still there.
     A run ``stopped`` as asked (Ctrl-C, SIGTERM, SIGHUP, ``--duration``: how every ``--hold``
-    run ends, with 130) keeps it only when something went ``wrong`` (``went_wrong``)."""
+    run ends, with 130) keeps it only when something went ``wrong`` (``went_wrong``; after
+    ``--duration``, also when no scenario finished)."""
     if given or keep or failed:
         return True
     return wrong if stopped else code != 0
@@ -269,7 +327,7 @@ def _write_report(stack: Any, outcomes: Sequence[Any], report: Path) -> Path | s
     from uplift_operator.devenv.report import write_png
 
     try:
-        write_png(recorder.samples, recorder.marks, outcomes, report)
+        write_png(list(recorder.samples), recorder.marks, outcomes, report)
     except Exception as error:  # the summary matters more than the picture
         return f"none ({type(error).__name__}: {error})"
     return report

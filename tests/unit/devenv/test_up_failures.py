@@ -27,7 +27,7 @@ from uplift_operator.devenv import controlplane, demo, mlflow_server, prometheus
     # wrong. It used to be kept whenever the exit code was not 0, so after every --hold run.
     (False, 130, False, False, True, False, False),
     (False, 130, False, False, True, True, True),    # a scenario or a component went wrong
-    (False, 0, False, False, True, True, True),      # --duration, a scenario went wrong
+    (False, 1, False, False, True, True, True),      # --duration, a scenario went wrong
     (False, 130, True, False, True, False, True),    # UPLIFT_DEV_KEEP=1
     (False, 130, False, True, True, False, True),    # --workdir
     (False, 0, True, False, False, False, True),     # UPLIFT_DEV_KEEP=1
@@ -105,12 +105,14 @@ def test_the_log_an_error_names_is_still_there(
     assert f"logs kept in {fake_stack.workdir}" in capsys.readouterr().err
 
 
-def test_a_clean_end_removes_the_workdir(
+def test_a_stop_before_any_scenario_finished_is_not_a_clean_end(
         fake_stack: type[_FakeStack], capsys: pytest.CaptureFixture[str]) -> None:
-    fake_stack.error = up._StopError("--duration")  # ended by --duration: exit 0
-    assert up.main(["--plain", "--duration", "1"]) == 0
-    assert fake_stack.workdir is not None and not fake_stack.workdir.exists()
-    assert "logs kept" not in capsys.readouterr().err
+    # Stopped by --duration with no scenario finished: it used to exit 0 and remove the logs
+    # (test_up_duration.py has the clean ends).
+    fake_stack.error = up._StopError("--duration")
+    assert up.main(["--plain", "--duration", "1"]) == 1
+    assert fake_stack.workdir is not None and fake_stack.workdir.exists()
+    assert f"logs kept in {fake_stack.workdir}" in capsys.readouterr().err
 
 
 # --- a start that fails while version 1 trains ---------------------------------------------------
