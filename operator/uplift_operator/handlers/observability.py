@@ -329,7 +329,8 @@ REGISTRY_WRITE_BACK_PENDING = Gauge(
     "uplift_operator_registry_write_back_pending",
     "MLflow write-backs (role tags, promotion aliases, reasons) this process has queued and "
     "not yet seen through: failing and retried, held behind a failing write of their model, or "
-    "not tried yet. 0 on a replica paused by peering (it drops its queue).", registry=REGISTRY)
+    "not tried yet, or held untried while peering pauses their resource (up to 60 s, then "
+    "dropped unless this replica's own status is found again).", registry=REGISTRY)
 REGISTRY_WRITE_BACK_OLDEST_AGE = Gauge(
     "uplift_operator_registry_write_back_oldest_age_seconds",
     "How long the oldest MLflow write-back still pending in this process has been queued "
