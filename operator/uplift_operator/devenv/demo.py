@@ -403,6 +403,12 @@ class DemoStack:
             raise RuntimeError(f"the serving agent's thread {dead!r} ended (last error: "
                                f"{self.agent.last_error or 'none'}); no SeldonDeployment gets a "
                                "status or a route any more")
+        simulator = getattr(self, "simulator", None)  # None until the stack's last steps
+        dead = simulator.dead_thread() if simulator is not None else None
+        if simulator is not None and dead is not None:
+            raise RuntimeError(f"the customer simulator's thread {dead!r} ended: "
+                               f"{simulator.failure or 'no error recorded'}; no customer "
+                               "arrives or no report is sent any more")
 
     def stop(self) -> None:
         """Stop every component, last started first. Nothing stops the stopping half-way: a

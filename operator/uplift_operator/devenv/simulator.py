@@ -147,6 +147,10 @@ class CustomerSimulator:
         self._threads = [threading.Thread(target=self._customers, name="customers", daemon=True),
                          threading.Thread(target=self._reports, name="reports", daemon=True)]
         self.paused = True
+        #: Why a loop's thread ended, when an exception ended it ("" otherwise): what
+        #: ``DemoStack.check_alive`` says rather than a wait's timeout minutes later.
+        self.failure = ""
+        self._started = False
 
     def _encode_columns(self) -> dict[str, tuple[str, list[Any]]]:
         f = self.frame
@@ -160,9 +164,27 @@ class CustomerSimulator:
         return cols
 
     def start(self) -> CustomerSimulator:
+        self._started = True
         for thread in self._threads:
             thread.start()
         return self
+
+    def dead_thread(self) -> str | None:
+        """The name of a loop's thread that ended while it should run (started, not stopped),
+        else None (what ``DemoStack.check_alive`` asks; ``failure`` says why)."""
+        if not self._started or self._stop.is_set():
+            return None
+        for thread in self._threads:
+            if not thread.is_alive():
+                return thread.name
+        return None
+
+    def _fatal(self, loop: str, error: BaseException) -> None:
+        """Record what ended ``loop`` (its thread then returns)."""
+        why = f"{loop}: {type(error).__name__}: {error}"[:300]
+        with self._tally_lock:
+            self.failure = self.failure or why
+            self.tally.last_error = why[:200]
 
     def stop(self) -> None:
         self._stop.set()
@@ -208,6 +230,12 @@ class CustomerSimulator:
     # --- the two loops ------------------------------------------------------------------
 
     def _customers(self) -> None:
+        try:
+            self._customers_loop()
+        except Exception as error:  # recorded; check_alive names it
+            self._fatal("customers", error)
+
+    def _customers_loop(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
             next_at = max(next_at + self.batch_interval, time.monotonic() - 1.0)  # no bursts
@@ -275,8 +303,11 @@ class CustomerSimulator:
             heapq.heappush(self._queue, (due, next(self._order), kind, item, attempts))
 
     def _reports(self) -> None:
-        while not self._stop.wait(FLUSH_INTERVAL):
-            self.flush(time.monotonic())
+        try:
+            while not self._stop.wait(FLUSH_INTERVAL):
+                self.flush(time.monotonic())
+        except Exception as error:  # recorded; check_alive names it
+            self._fatal("reports", error)
 
     def flush(self, now: float) -> None:
         """Send every report due by ``now``, batched per kind and attempt; a refused batch is
