@@ -737,19 +737,30 @@ def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None
         return None
     live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
                       f"{ctx.selector(ctx.canary_version)}[{ctx.canary_window}]))")
-    by_feature: dict[str, dict[int, float]] = {}
+    # Each bin's count as observed (``_observed``): a bin Prometheus answers as NaN or ±Inf
+    # has no count, so its feature has no histogram yet (Inconclusive): ``round`` raised on it,
+    # an Error counted towards a rollback; a negative one (an extrapolation around a counter's
+    # reset) is 0, where it was passed on and the gate refused it as an invalid measurement (an
+    # Error). A row whose ``bin`` label is not a whole number is no bin of the histogram: left
+    # out (``int`` raised on it).
+    by_feature: dict[str, dict[int, int | None]] = {}
     for sample in live:
         labels = sample.labels
-        by_feature.setdefault(labels.get("feature", ""), {})[int(labels.get("bin", -1))] = (
-            sample.value)
+        try:
+            index = int(labels.get("bin", -1))
+        except ValueError:
+            continue
+        by_feature.setdefault(labels.get("feature", ""), {})[index] = _observed(sample.value,
+                                                                                share)
     histograms = {}
     for name in wanted:
         if name not in features:
             return m.MeasurementError(f"feature {name!r} is not in {REFERENCE_HISTOGRAMS}")
         ref_counts = tuple(int(c) for c in features[name]["counts"])
         bins = by_feature.get(name, {})
-        live_counts = tuple(round(bins.get(i, 0.0) * share) for i in range(len(ref_counts)))
-        if sum(live_counts) == 0:
+        observed = [bins.get(i, 0) for i in range(len(ref_counts))]
+        live_counts = tuple(c for c in observed if c is not None)
+        if len(live_counts) < len(observed) or sum(live_counts) == 0:
             return None
         histograms[name] = m.FeatureHistogram(reference=ref_counts, live=live_counts)
     return m.DriftMeasurement(features=histograms)
