@@ -21,8 +21,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
@@ -496,13 +497,35 @@ class DemoStack:
                  "time": when(e).strftime("%H:%M:%S")} for e in items[-limit:]]
 
 
-class Recorder:
-    """Samples the resources twice a second for the view and the report."""
+#: The UpliftModel status fields the report draws (``report.write_png``): the samples it keeps
+#: hold only these.
+REPORT_STATUS = ("canaryVersion", "canaryWeight", "gates")
+#: At most this many samples kept for the report (about 2 KiB each: 20 MiB); the oldest go
+#: first. A sample is kept only when what the report draws changed (``Recorder.keep``): about
+#: 2 per analysis (every 3 s) while a canary runs, so hours of canaries; none while nothing
+#: changes, so any length of ``--hold`` after them.
+REPORT_SAMPLES = 10_000
 
-    def __init__(self, stack: DemoStack, interval: float = 0.5) -> None:
+
+def for_report(sample: Sample) -> Sample:
+    """``sample`` with only what the report draws: the status' ``REPORT_STATUS`` fields, no
+    events, no Campaigns (those are the live view's, from the latest sample)."""
+    status = {k: sample.status[k] for k in REPORT_STATUS if k in sample.status}
+    return replace(sample, status=status, events=[], campaigns=[])
+
+
+class Recorder:
+    """Samples the resources twice a second: the latest sample, whole, for the live view; for
+    the report, ``samples``, slim (``for_report``) and thinned (``keep``), so that memory does
+    not grow with the run's length (``--hold``: every sample whole was ~17 KiB, 118 MiB an
+    hour)."""
+
+    def __init__(self, stack: DemoStack, interval: float = 0.5,
+                 limit: int = REPORT_SAMPLES) -> None:
         self.stack, self.interval = stack, interval
-        self.samples: list[Sample] = []
+        self.samples: deque[Sample] = deque(maxlen=limit)
         self.marks: list[tuple[float, str]] = []   # (t, label): scenario starts and decisions
+        self._latest: Sample | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
 
@@ -515,7 +538,7 @@ class Recorder:
         self._thread.join(timeout=5)
 
     def latest(self) -> Sample | None:
-        return self.samples[-1] if self.samples else None
+        return self._latest
 
     def mark(self, label: str) -> None:
         self.marks.append((time.monotonic() - self.stack.started, label))
@@ -536,8 +559,27 @@ class Recorder:
                    stack.seldon_weights(), stack.events(), tally.rows, tally.errors,
                    tally.outcomes, stack.campaigns(), resent=tally.retries, served=served,
                    served_rows=served_rows)
-        self.samples.append(s)
+        self._latest = s
+        self.keep(s)
         return s
+
+    def keep(self, sample: Sample) -> None:
+        """Keep ``sample`` for the report, slim. A run of samples the report would draw alike
+        (the same status fields and weights) is kept as its first and its last: the weight's
+        step holds in between, the time axis still ends at the latest, and the sample after a
+        canary ended (the one holding its decisive verdicts: ``report.judged_samples``) is
+        the first of its run, always kept."""
+        slim = for_report(sample)
+        kept = self.samples
+        if len(kept) >= 2 and _alike(kept[-1], slim) and _alike(kept[-2], slim):
+            kept[-1] = slim
+        else:
+            kept.append(slim)
+
+
+def _alike(a: Sample, b: Sample) -> bool:
+    """Whether the report draws ``a`` and ``b`` (slim) the same way, but for their time."""
+    return a.status == b.status and a.weights == b.weights
 
 
 def run_scenario(stack: DemoStack, scenario: Scenario, *, say: Say = print,
