@@ -13,8 +13,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 #: Where the kernel takes the local ports of outgoing connections (Linux).
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -105,13 +106,65 @@ def start(argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None,
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("ab")
     try:
-        proc = subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        # A stop signal between the start and the registration would raise (the demo's
+        # handlers, KeyboardInterrupt) or end this process with the child unknown to the
+        # reaper, left running: it is held until the child is registered.
+        with deferred_signals(STOP_SIGNALS):
+            proc = subprocess.Popen(
+                list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+            try:
+                REAPER.register(proc.pid)
+            except BaseException:  # no watcher for it: not left running either
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
     finally:
         out.close()
-    REAPER.register(proc.pid)
     return proc
+
+
+#: What stops the demo and the tests' components: Ctrl-C, a kill, the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def deferred_signals(signals: Sequence[signal.Signals]) -> Iterator[None]:
+    """Hold ``signals`` back while the block runs, then deliver those that came (once each,
+    in order, until a handler raises).
+
+    Python runs a signal's handler in the main thread, whichever thread the kernel gave the
+    signal to; so in the main thread each handler (the default action included) is replaced
+    by one that notes the signal, and the noted ones are raised again once the handlers are
+    back. Not ``pthread_sigmask``: it only masks the calling thread (the kernel hands a signal
+    sent to the process to another thread, and CPython then runs the handler in the main
+    thread all the same), and a child started meanwhile would inherit the mask, its SIGTERM
+    blocked. In another thread nothing is needed: a handler never runs there. A signal that
+    is ignored, or whose handler was not set from Python, is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[signal.Signals] = []
+
+    def note(signum: int, _frame: object) -> None:
+        if signal.Signals(signum) not in came:
+            came.append(signal.Signals(signum))
+
+    saved: dict[signal.Signals, Any] = {}
+    try:
+        for sig in signals:
+            handler = signal.getsignal(sig)
+            if handler is None or handler is signal.SIG_IGN:
+                continue
+            saved[sig] = handler
+            signal.signal(sig, note)
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in came:
+            signal.raise_signal(sig)
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> None:
