@@ -2,29 +2,33 @@
 # Install Debian's Prometheus (2.42) for the integration tests, idempotently.
 #
 # The tests start their own /usr/bin/prometheus on a free loopback port
-# (uplift_operator.devenv.prometheus), so the packaged system service must not
-# run: a policy-rc.d denies service starts during the install, and any service
-# the postinst still managed to start is stopped afterwards. Recommends (the
-# node exporter on :9100) are not installed.
+# (uplift_operator.devenv.prometheus), so the packaged system service is not
+# wanted: a policy-rc.d denies service starts during the install, and when this
+# run installed the package, the service its postinst may still have started
+# (and enabled) is stopped and disabled afterwards. A Prometheus installed before
+# is left as it is, its service included: it may be the machine's own. Works
+# without systemd (a container) and without a terminal (systemctl never asks
+# for a password). Recommends (the node exporter on :9100) are not installed.
 set -euo pipefail
 
 PROMETHEUS=/usr/bin/prometheus
 
 stop_system_service() {
-    # The Debian package runs as user "prometheus" from /usr/bin/prometheus with its pid file
-    # under /run; stop it through the init tooling first, then by that pid.
+    # Only after this run installed the package. The Debian package runs as user "prometheus"
+    # from /usr/bin/prometheus with its pid file under /run; stop it through the init tooling
+    # first, then by that pid.
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-        systemctl stop prometheus.service >/dev/null 2>&1 || true
-        systemctl disable prometheus.service >/dev/null 2>&1 || true
+        $SUDO systemctl --no-ask-password stop prometheus.service >/dev/null 2>&1 || true
+        $SUDO systemctl --no-ask-password disable prometheus.service >/dev/null 2>&1 || true
     fi
     if [ -x /etc/init.d/prometheus ]; then
-        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        $SUDO /etc/init.d/prometheus stop >/dev/null 2>&1 || true
     fi
     for pidfile in /run/prometheus/prometheus.pid /run/prometheus.pid; do
         if [ -s "$pidfile" ]; then
-            pid=$(cat "$pidfile")
-            if kill -0 "$pid" 2>/dev/null && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$PROMETHEUS" ]; then
-                kill "$pid" 2>/dev/null || true
+            pid=$(cat "$pidfile" 2>/dev/null || true)
+            if [ -n "$pid" ] && [ "$($SUDO readlink "/proc/$pid/exe" 2>/dev/null)" = "$PROMETHEUS" ]; then
+                $SUDO kill "$pid" 2>/dev/null || true
             fi
         fi
     done
@@ -32,7 +36,6 @@ stop_system_service() {
 
 if [ -x "$PROMETHEUS" ]; then
     echo "prometheus already installed: $("$PROMETHEUS" --version 2>&1 | head -n1)"
-    stop_system_service
     exit 0
 fi
 

@@ -1,7 +1,9 @@
 """``scripts/install-prometheus.sh`` updates the package lists only when they do not know the
 package, or when the install fails on them (stale lists: the version they name gone from the
-mirror), then retries once. Run on a copy whose system paths point into a temporary directory,
-with stand-ins for apt-get and apt-cache that record their calls."""
+mirror), then retries once. It stops and disables the packaged service only when it installed
+the package itself: it used to do so at every run, stopping a Prometheus the machine runs for
+itself. Run on a copy whose system paths point into a temporary directory, with stand-ins for
+apt-get, apt-cache, systemctl and the init script that record their calls."""
 
 from __future__ import annotations
 
@@ -30,7 +32,19 @@ esac
 """
 
 
-def _run(tmp_path: Path, *, candidate: bool, install_fails: int) -> tuple[int, list[str], str]:
+SYSTEMCTL = """#!/bin/sh
+echo "$*" >> "$FAKE/systemctl-calls"
+"""
+INIT_SCRIPT = """#!/bin/sh
+echo "$*" >> "$FAKE/init-calls"
+"""
+
+
+def _run(tmp_path: Path, *, candidate: bool = True, install_fails: int = 0,
+         installed: bool = False, systemd: bool = True) -> tuple[int, list[str], str]:
+    """Run the script once; ``installed``: /usr/bin/prometheus is there already; ``systemd``:
+    systemd runs (/run/systemd/system), else a container without it. The exit code, the
+    apt-get subcommands called and stderr."""
     fake = tmp_path
     script = (ROOT / "scripts" / "install-prometheus.sh").read_text()
     for path in SYSTEM_PATHS:
@@ -39,9 +53,16 @@ def _run(tmp_path: Path, *, candidate: bool, install_fails: int) -> tuple[int, l
     for d in ("usr/bin", "usr/sbin", "etc/init.d", "run", "bin"):
         (fake / d).mkdir(parents=True, exist_ok=True)
     (fake / "install-prometheus.sh").write_text(script)
-    for name, text in (("apt-get", APT_GET), ("apt-cache", APT_CACHE), ("systemctl", "#!/bin/sh\n")):
+    for name, text in (("apt-get", APT_GET), ("apt-cache", APT_CACHE), ("systemctl", SYSTEMCTL)):
         (fake / "bin" / name).write_text(text)
         (fake / "bin" / name).chmod(0o755)
+    (fake / "etc/init.d/prometheus").write_text(INIT_SCRIPT)
+    (fake / "etc/init.d/prometheus").chmod(0o755)
+    if systemd:
+        (fake / "run/systemd/system").mkdir(parents=True, exist_ok=True)
+    if installed and not (fake / "usr/bin/prometheus").exists():
+        (fake / "usr/bin/prometheus").write_text('#!/bin/sh\necho "prometheus, version 2.42.0"\n')
+        (fake / "usr/bin/prometheus").chmod(0o755)
     if candidate:
         (fake / "candidate").touch()
     (fake / "install-fails").write_text(f"{install_fails}\n")
@@ -50,6 +71,10 @@ def _run(tmp_path: Path, *, candidate: bool, install_fails: int) -> tuple[int, l
     calls = (fake / "calls").read_text().split() if (fake / "calls").exists() else []
     assert not (fake / "usr/sbin/policy-rc.d").exists()  # its own policy removed again
     return done.returncode, calls, done.stderr
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs the script as root (no sudo in the copy)")
@@ -66,3 +91,37 @@ def test_updates_only_when_needed_and_retries_a_failed_install_once(
     assert (made, returncode) == (calls, rc), stderr
     if install_fails:
         assert "retrying once after apt-get update" in stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the script as root (no sudo in the copy)")
+def test_a_prometheus_installed_before_is_left_alone(tmp_path: Path) -> None:
+    # The machine's own Prometheus (its service running, enabled) keeps running.
+    returncode, calls, stderr = _run(tmp_path, installed=True)
+    assert (returncode, calls) == (0, []), stderr
+    assert _lines(tmp_path / "systemctl-calls") == []
+    assert _lines(tmp_path / "init-calls") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the script as root (no sudo in the copy)")
+def test_the_service_it_installed_is_stopped_and_disabled_without_asking(tmp_path: Path) -> None:
+    returncode, calls, stderr = _run(tmp_path)
+    assert (returncode, calls) == (0, ["install"]), stderr
+    assert _lines(tmp_path / "systemctl-calls") == [
+        "--no-ask-password stop prometheus.service",
+        "--no-ask-password disable prometheus.service"]
+    assert _lines(tmp_path / "init-calls") == ["stop"]
+    # Run again (idempotent): installed now, nothing installed, nothing stopped.
+    (tmp_path / "systemctl-calls").unlink()
+    (tmp_path / "init-calls").unlink()
+    assert _run(tmp_path)[:2] == (0, ["install"])  # the calls file still holds the first run's
+    assert _lines(tmp_path / "systemctl-calls") == []
+    assert _lines(tmp_path / "init-calls") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the script as root (no sudo in the copy)")
+def test_without_systemd_it_installs_all_the_same(tmp_path: Path) -> None:
+    # A fresh container: no systemd running (CI's .ci/run → scripts/test.sh).
+    returncode, calls, stderr = _run(tmp_path, systemd=False)
+    assert (returncode, calls) == (0, ["install"]), stderr
+    assert _lines(tmp_path / "systemctl-calls") == []
+    assert (tmp_path / "usr/bin/prometheus").exists()
