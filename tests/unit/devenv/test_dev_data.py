@@ -46,12 +46,54 @@ def test_the_data_path_comes_from_uplift_hillstrom_csv(tmp_path: Path) -> None:
     assert out == [str(ROOT.parent / "shared" / "data" / "hillstrom.csv")] * 2
 
 
+GO = """#!/bin/sh
+case "$1" in
+  version) echo "go version go$FAKE_GO linux/amd64" ;;
+  env) echo "$FAKE_GOTOOLCHAIN" ;;
+esac
+"""
+
+
+def fake_checkout(tmp_path: Path, *, go: str | None = "1.26.8", toolchain: str = "local",
+                  python: str | None = None) -> tuple[Path, Path, dict[str, str]]:
+    """``_fake_checkout``, and the environment to run its dev.sh in: a stand-in ``go`` of
+    version ``go`` (None: no Go on PATH) whose GOTOOLCHAIN is ``toolchain``; with ``python``
+    (a version), no .venv/bin/python, and stand-ins for python3.11 and python3 of that
+    version on PATH instead."""
+    repo, marks = _fake_checkout(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if go is not None:
+        (bin_dir / "go").write_text(GO)
+        (bin_dir / "go").chmod(0o755)
+    path = [str(bin_dir)]
+    if python is not None:
+        (repo / ".venv" / "bin" / "python").unlink()
+        for name in ("python3.11", "python3"):
+            (bin_dir / name).write_text(f"#!/bin/sh\necho {python}\n")
+            (bin_dir / name).chmod(0o755)
+    # The rest of PATH without any Go or Python: the shell's tools only.
+    for tool in ("awk", "sort", "head", "cat", "dirname", "pwd", "tail"):
+        found = shutil.which(tool)
+        assert found is not None
+        if not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
+    env = {k: v for k, v in os.environ.items() if k not in ("GO", "GOTOOLCHAIN")}
+    env.update(PATH=":".join(path), FAKE_GO=go or "", FAKE_GOTOOLCHAIN=toolchain,
+               UPLIFT_HILLSTROM_CSV=str(tmp_path / "h.csv"))
+    (tmp_path / "h.csv").write_text("recency\n")
+    return repo, marks, env
+
+
 def _fake_checkout(tmp_path: Path) -> tuple[Path, Path]:
     """A copy of scripts/dev.sh whose install steps only leave a mark (so that a check that
-    lets it through installs nothing and starts no demo)."""
+    lets it through installs nothing and starts no demo), with the control plane's go.mod (its
+    Go version) and a .venv with a Python."""
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(ROOT / "scripts" / "dev.sh", repo / "scripts" / "dev.sh")
+    (repo / "controlplane").mkdir()
+    shutil.copy(ROOT / "controlplane" / "go.mod", repo / "controlplane" / "go.mod")
     marks = tmp_path / "marks"
     (repo / "scripts" / "env.sh").write_text(f"echo env >> {marks}\n")
     for step in ("bootstrap-python.sh", "install-prometheus.sh", "build-controlplane.sh"):
@@ -62,6 +104,8 @@ def _fake_checkout(tmp_path: Path) -> tuple[Path, Path]:
     fake = repo / ".venv" / "bin" / "uplift-operator"
     fake.write_text(f'#!/bin/sh\necho "uplift-operator $*" >> {marks}\n')
     fake.chmod(0o755)
+    (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (repo / "operator").symlink_to(ROOT / "operator")  # what --help reads
     return repo, marks
 
 
