@@ -14,11 +14,13 @@ credential.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+import promql_parser
 from pydantic import ValidationError
 
 from uplift_operator.api.v1alpha1.campaign import (
@@ -62,12 +64,12 @@ from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
-__all__ = ["CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION",
-           "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract", "ModelFeatures", "ServingPolicy",
-           "credential_problems", "duration_problems", "gate_bound_problems",
-           "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
-           "query_variables", "schema_problems", "short_progress_deadline",
-           "unknown_gate_features",
+__all__ = ["CUSTOM_CONSTANT_FALLBACK", "CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE",
+           "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract",
+           "ModelFeatures", "ServingPolicy", "constant_fallback", "credential_problems",
+           "duration_problems", "gate_bound_problems", "ignored_gate_fields",
+           "ignored_targeting_fields", "names_the_version", "query_variables",
+           "schema_problems", "short_progress_deadline", "unknown_gate_features",
            "validate_against_model", "validate_campaign", "validate_upliftmodel",
            "while_a_canary_runs"]
 
@@ -90,6 +92,10 @@ def query_variables(namespace: str, name: str, analysis_interval: str,
     return {"namespace": namespace, "name": name, "model": model or name,
             "version": _EXAMPLE_VERSION,
             "predictor": f"v{_EXAMPLE_VERSION}", "interval": f"{seconds}s"}
+
+
+#: Values for a query's variables when only its syntax matters (``constant_fallback``).
+_SYNTAX_VARIABLES = query_variables("default", "example", "1m")
 
 
 def duration_problems(spec: ApiModel) -> list[str]:
@@ -516,12 +522,23 @@ CUSTOM_MIN_SAMPLES = ("minSamples: a custom gate's query gives one value and no 
                       "its own min/max, or give the query the traffic condition itself)")
 
 
+#: Why a custom query ending in ``or vector(<number>)`` is warned about (``constant_fallback``).
+CUSTOM_CONSTANT_FALLBACK = (
+    "answers that constant when the rest of the query has no data (no traffic yet, series not "
+    "scraped), so the gate judges the constant instead of holding Inconclusive and can pass "
+    "with no traffic (a custom gate reads no sample count: minSamples is not checked); drop the "
+    "fallback so no data holds the gate")
+
+
 def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
     """Gate fields the gate's type never reads, each named with why (the API server's own words).
     Not a problem: the operator ignores them, as it did before the API server refused them; a
     Warning event names each once per generation so the owner can remove it. So is a custom
     gate's ``minSamples`` set in the spec (``CUSTOM_MIN_SAMPLES``), which the API server
-    accepts (refusing it now would break applying specs that have it) but nothing reads."""
+    accepts (refusing it now would break applying specs that have it) but nothing reads; and a
+    custom ``query`` whose top-level expression is ``<expr> or vector(<number>)``
+    (``constant_fallback``), whose fallback answers for a canary without traffic
+    (``CUSTOM_CONSTANT_FALLBACK``): valid PromQL, so not refused, but the gate can pass on it."""
     ignored = []
     for index, gate in enumerate(gates):
         named = f"{where}.gates[{index}] ({gate.name})"
@@ -529,7 +546,49 @@ def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
                     "it)" for why in gate.ignored_fields()]
         if gate.type == "custom" and "min_samples" in gate.model_fields_set:
             ignored.append(f"{named}: {CUSTOM_MIN_SAMPLES}; ignored (remove it)")
+        if gate.type == "custom" and gate.query is not None:
+            fallback = constant_fallback(gate.query)
+            if fallback is not None:
+                ignored.append(f"{named}.query: its top-level `or {fallback}` "
+                               f"{CUSTOM_CONSTANT_FALLBACK}")
     return ignored
+
+
+@functools.lru_cache(maxsize=512)
+def constant_fallback(query: str) -> str | None:
+    """The constant fallback of a gate query whose top-level expression (inside any
+    parentheses) is an ``or`` whose right-hand side is ``vector(<number>)``, e.g.
+    ``sum(rate(errors[5m])) / sum(rate(requests[5m])) or vector(0)``: its text
+    (``vector(0)``), else None. Such a query answers the number whenever the left-hand side
+    has no series, so a gate on it never sees "no data". A query that does not expand or parse
+    has none (``_check_query`` names its problem). Cached: asked at every pass."""
+    try:
+        expression = promql_parser.parse(templating.render(query, _SYNTAX_VARIABLES))
+    except (templating.TemplateError, ValueError, TypeError):
+        return None
+    while isinstance(expression, promql_parser.ParenExpr):
+        expression = expression.expr
+    if not isinstance(expression, promql_parser.BinaryExpr) or str(expression.op) != "or":
+        return None
+    right = expression.rhs
+    while isinstance(right, promql_parser.ParenExpr):
+        right = right.expr
+    if (isinstance(right, promql_parser.Call) and right.func.name == "vector"
+            and len(right.args) == 1 and _number(right.args[0])):
+        return str(right)
+    return None
+
+
+def _number(expression: object) -> bool:
+    """Whether a PromQL expression is a number literal, or arithmetic of them (``-1``,
+    ``(0)``, ``1 - 1``): a constant whatever the series."""
+    if isinstance(expression, promql_parser.NumberLiteral):
+        return True
+    if isinstance(expression, promql_parser.ParenExpr | promql_parser.UnaryExpr):
+        return _number(expression.expr)
+    if isinstance(expression, promql_parser.BinaryExpr):
+        return _number(expression.lhs) and _number(expression.rhs)
+    return False
 
 
 def ignored_targeting_fields(targeting: Targeting) -> list[str]:
