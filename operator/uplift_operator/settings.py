@@ -93,6 +93,9 @@ class OperatorConfig:
     prometheus_password_file: Path | None = None
     prometheus_headers: tuple[tuple[str, str], ...] = ()
     prometheus_ca_file: Path | None = None
+    # How far back the kept parts of long count ranges end (adapters.prometheus_ranges'
+    # ``settle``): --prometheus-ingest-delay, raised to two --prometheus-scrape-intervals
+    # (``parse_args``), the least a part must hold so that its increase() counts its scrapes.
     prometheus_ingest_delay: int = 300
     prometheus_scrape_interval: int = 30
     # Seconds after a change of a canary's percent during which the runtime counts the units
@@ -360,7 +363,9 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                                 or OperatorConfig.prometheus_ingest_delay,
                         help="seconds after a scrape until Prometheus answers with its samples "
                              "for sure (remote-write backends can lag): the parts of long count "
-                             "ranges the operator keeps end at least this far back. Default: 300")
+                             "ranges the operator keeps end at least this far back, and at "
+                             "least two --prometheus-scrape-intervals back whatever it says. "
+                             "Default: 300")
     parser.add_argument("--prometheus-scrape-interval", type=int,
                         default=_env("PROMETHEUS_SCRAPE_INTERVAL")
                                 or OperatorConfig.prometheus_scrape_interval,
@@ -544,7 +549,12 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         prometheus_password_file=args.prometheus_password_file,
         prometheus_headers=tuple(headers.values()),
         prometheus_ca_file=args.prometheus_ca_file,
-        prometheus_ingest_delay=args.prometheus_ingest_delay,
+        # At least two scrapes back: the part from the last kept piece to the range's end
+        # must hold two of them for increase() to count it (with one or none it answered
+        # nothing, and that part's counts were missing: 0.13 % short at a 10 s delay and a
+        # 30 s scrape), and so must every kept piece.
+        prometheus_ingest_delay=max(args.prometheus_ingest_delay,
+                                    2 * args.prometheus_scrape_interval),
         prometheus_scrape_interval=args.prometheus_scrape_interval,
         split_propagation_grace=args.split_propagation_grace,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
