@@ -23,7 +23,14 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   own "not found" is not an MLflow error): ``download_artifact_json`` then asks for the listing
   of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version;
-  404 ``ENDPOINT_NOT_FOUND``: no such API at that tracking URI).
+  404 ``ENDPOINT_NOT_FOUND``: no such API at that tracking URI), or an answer MLflow does
+  not give (a model version whose ``tags`` are not ``{key, value}`` objects, say): checked
+  here, so that no caller meets a ``TypeError`` of a shape it did not expect.
+- ``RegistryNotMlflow``, a ``RegistryUnavailable``: something answered at the tracking URI,
+  not as MLflow's REST API (a 404 page that is not MLflow's error JSON, a 2xx whose body is
+  not a JSON object: a web server, another service, a path prefix missing). A configuration
+  problem no wait clears; the resolver says so (``InvalidModel``), every other caller holds on
+  it as on an outage.
 
 The clients run on the pass pool's threads, which every resource shares. An MLflow that does not
 answer held one of them for the whole timeout per request: every UpliftModel held on it asked
@@ -115,6 +122,14 @@ class RegistryNotAsked(RegistryUnavailable):
     """The request was not sent: the tracking URI's breaker fails it fast (``FailFast``) after
     another request, maybe another client's, got no answer. It says nothing of what was asked
     (an alias deleted is not known to be deleted by it): its message is that failure's."""
+
+
+class RegistryNotMlflow(RegistryUnavailable):  # as RegistryUnavailable
+    """Something answered at the tracking URI, not as MLflow's REST API: a 404 that is not
+    MLflow's error JSON (a web server's page; MLflow answers a path it has no API for with
+    ``ENDPOINT_NOT_FOUND``), or a 2xx whose body is not a JSON object. The URI names another
+    service, or lacks the server's path prefix: no wait clears it. A ``RegistryUnavailable``
+    to the callers that hold on one (gates, write-back); the resolver tells it apart."""
 
 
 class RegistryNotFound(RegistryError):  # noqa: N818 - named for the condition the caller handles
@@ -261,11 +276,19 @@ class MlflowRegistry:
             return _version(body.get("model_version"))
         if version is None:
             model = self._call("GET", f"{_API}/registered-models/get", params={"name": name})
-            latest = (model.get("registered_model") or {}).get("latest_versions") or []
+            found = model.get("registered_model") or {}
+            latest = (found.get("latest_versions") or []) if isinstance(found, dict) else None
+            if not isinstance(latest, list):
+                raise RegistryRequestError(f"MLflow answered registered model {name} in a "
+                                           "shape MLflow does not give")
             if not latest:
                 raise RegistryNotFound(f"Registered model {name} has no versions")
             # latest_versions holds the newest version per stage; the highest of them is the newest.
-            version = max((str(v["version"]) for v in latest if isinstance(v, dict)), key=int)
+            numbers = [str(v.get("version")) for v in latest if isinstance(v, dict)]
+            if not numbers or not all(number.isdigit() for number in numbers):
+                raise RegistryRequestError(f"MLflow answered registered model {name} with "
+                                           "latest_versions not of the shape MLflow gives")
+            version = max(numbers, key=int)
         body = self._call("GET", f"{_API}/model-versions/get", params={"name": name, "version": str(version)})
         return _version(body.get("model_version"))
 
@@ -295,8 +318,14 @@ class MlflowRegistry:
             body = self._call("GET", f"{_API}/registered-models/search", params=params,
                               timeout=max(LISTING_TIMEOUT, self.timeout), breaker=False)
             pages += 1
-            for model in body.get("registered_models") or []:
-                if isinstance(model, dict) and model.get("name"):
+            models = body.get("registered_models") or []
+            if not isinstance(models, list) or not all(
+                    isinstance(model, dict) and isinstance(model.get("aliases") or [], list)
+                    for model in models):
+                raise RegistryRequestError("MLflow answered registered-models/search with "
+                                           "registered models not of the shape MLflow gives")
+            for model in models:
+                if model.get("name"):
                     stamp = _millis(model.get("creation_timestamp"))
                     if stamp is not None:
                         created[str(model["name"])] = stamp
@@ -531,13 +560,14 @@ class MlflowRegistry:
         try:
             body = response.json()
         except ValueError as exc:
-            raise RegistryUnavailable(self._redact(
+            raise RegistryNotMlflow(self._redact(
                 f"MLflow at {self.shown_url} answered {path} with a non-JSON body "
-                f"({_described(response, self._redact)})"),
+                f"(HTTP {response.status_code}, {_described(response, self._redact)})"),
                 status_code=response.status_code) from exc
         if not isinstance(body, dict):
-            raise RegistryUnavailable(f"MLflow answered {path} with {type(body).__name__}, not an object",
-                                      status_code=response.status_code)
+            raise RegistryNotMlflow(
+                f"MLflow at {self.shown_url} answered {path} with {type(body).__name__}, not "
+                "an object", status_code=response.status_code)
         return body
 
     def _download(self, path: str, params: Mapping[str, str], max_bytes: int) -> bytes:
@@ -613,7 +643,12 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
     if status in (401, 403):
         return CredentialsRefused(f"{_refusal(status)} (HTTP {status}; {text})",
                                   status_code=status)
-    # 5xx, or a 4xx that is not MLflow's (a proxy, a wrong tracking URI): the registry is not reachable.
+    if status == 404:
+        # MLflow answers a path it has no API for with ENDPOINT_NOT_FOUND, in its own shape:
+        # a page of another server's is no MLflow at this URI (or not at this path).
+        return RegistryNotMlflow(f"MLflow answered HTTP {status} ({text}): no MLflow REST API "
+                                 "at this tracking URI", status_code=status)
+    # 5xx, or another 4xx that is not MLflow's (a proxy): the registry is not reachable.
     return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
 
 
@@ -636,8 +671,23 @@ def _described(response: requests.Response, redact: Callable[[str], str]) -> str
 
 
 def _version(raw: object) -> ResolvedVersion:
+    """The model version MLflow answered; ``RegistryRequestError`` for one of a shape MLflow
+    does not give (its fields of other types, ``tags`` not ``{key, value}`` objects): read
+    unchecked, a ``tags: [null]`` raised ``TypeError`` past every caller's handling."""
     if not isinstance(raw, dict):
         raise RegistryRequestError("MLflow answered without a model_version")
+    tags, aliases, version = raw.get("tags") or [], raw.get("aliases") or [], raw.get("version")
+    wrong = [name for name, ok in (
+        ("version", isinstance(version, str | int) and not isinstance(version, bool)
+         and str(version) != ""),
+        ("tags", isinstance(tags, list) and all(isinstance(t, dict) for t in tags)),
+        ("aliases", isinstance(aliases, list) and all(isinstance(a, str) for a in aliases)),
+        *((name, raw.get(name) is None or isinstance(raw.get(name), str))
+          for name in ("name", "status", "run_id", "source", "status_message"))) if not ok]
+    if wrong:
+        raise RegistryRequestError("MLflow answered a model_version whose "
+                                   f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} "
+                                   "not of the shape MLflow gives")
     tags = {str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or [] if "key" in t}
     return ResolvedVersion(
         name=str(raw.get("name", "")),
