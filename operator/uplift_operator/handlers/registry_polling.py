@@ -31,6 +31,14 @@ the resolver's ``moved``, which wakes exactly the followers (``watches.alias_fol
 Followers themselves are due for nothing at rest (``services.upliftmodel._next_pass``): with
 nothing changing, no pass runs. Only aliases with a running waiting task (``Wakeups``) are
 read: a replica that peering paused reads nothing.
+
+The versions resources follow (a pinned ``version``, the stable and the canary: ``Resolver.
+follow_versions``) are read again too, each once, however many resources follow it
+(``Resolver.due_versions``, ``reread_version``): about once an hour (45 to 60 minutes after
+its last read, an alias read of it included), a minute after a read that failed. They take
+only readers the aliases leave free (planned behind every alias read), and count for nothing
+in "fall behind". A read that finds a version deleted, back, or another under its number (the
+registered model re-created) wakes that version's followers (``Resolver.versions_moved``).
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from uplift_operator.domain.alias_sweep import SWEEP_AHEAD, Sweep
 from uplift_operator.handlers.common import now
 from uplift_operator.handlers.scheduling import Key
 from uplift_operator.handlers.watches import AliasFollowers, alias_followers
-from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver
+from uplift_operator.services.resolution import AliasKey, DueAlias, Resolver, VersionKey
 
 __all__ = ["ALIAS_READERS", "POLL_TICK_SECONDS", "Readers", "due_and_early", "poll_aliases",
            "start"]
@@ -74,8 +82,16 @@ ALIAS_READERS = 4
 RESTART_AFTER_SECONDS = 5.0
 
 
-#: What a reader is handed: an alias to read by itself, or a sweep of a registry's aliases.
-_Job = DueAlias | Sweep[Hashable, DueAlias]
+@dataclass(frozen=True)
+class VersionRead:
+    """A followed version to read again (``Resolver.reread_version``)."""
+
+    key: VersionKey
+
+
+#: What a reader is handed: an alias to read by itself, a sweep of a registry's aliases, or a
+#: followed version to read again.
+_Job = DueAlias | Sweep[Hashable, DueAlias] | VersionRead
 
 
 @dataclass(eq=False)
@@ -87,6 +103,7 @@ class Readers:
     with the moment they were handed out, not the one MLflow answered them."""
 
     reading: set[AliasKey] = field(default_factory=set)  # handed out (alone or in a sweep)
+    versions: set[VersionKey] = field(default_factory=set)  # followed versions handed out
     busy: int = 0  # readers in use
     handed_back: set[AliasKey] = field(default_factory=set)  # a sweep found them changed
     waiting: list[_Job] = field(default_factory=list)  # planned at the last look, next last
@@ -148,14 +165,19 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
             plan = resolver.plan(due, at, handed_back, early=early, readers=in_flight)
             waiting[:] = reversed([*plan.sweeps, *plan.reads])
             room = max(0, in_flight - state.busy)
-            if (len(waiting) > room) != state.behind:
+            # Behind every alias read (taken last): a version is read with a reader to spare.
+            versions = [VersionRead(key) for key in resolver.due_versions(at, live)
+                        if key not in state.versions]
+            waiting[:0] = reversed(versions)
+            if (len(waiting) - len(versions) > room) != state.behind:
                 state.behind = not state.behind
                 if state.behind:
                     logger.warning("alias reads fall behind: %d due aliases wait for one of %d "
                                    "readers, so they are read later than their "
                                    "aliasRefreshInterval (a slow MLflow, or more aliases than "
                                    "the readers can read in an interval)",
-                                   sum(_size(job) for job in waiting[:len(waiting) - room]),
+                                   sum(_size(job) for job in
+                                       waiting[len(versions):len(waiting) - room]),
                                    in_flight)
                 else:
                     logger.info("alias reads caught up")
@@ -168,6 +190,10 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
                 if isinstance(job, Sweep):
                     read = loop.run_in_executor(executor, resolver.sweep, job, clock())
                     done = partial(_sweep_done, state, done)
+                elif isinstance(job, VersionRead):
+                    read = loop.run_in_executor(executor, resolver.reread_version, job.key,
+                                                clock())
+                    state.versions.add(job.key)
                 else:
                     # A handed-back alias may have been answered early: read it all the same.
                     ahead = job[1] * SWEEP_AHEAD if job[0] in handed_back else dt.timedelta(0)
@@ -184,6 +210,8 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
 
 
 def _aliases(job: _Job) -> tuple[DueAlias, ...]:
+    if isinstance(job, VersionRead):
+        return ()
     return job.aliases if isinstance(job, Sweep) else (job,)
 
 
@@ -195,6 +223,12 @@ def _read_done(state: Readers, job: _Job, done: asyncio.Future[Any]) -> None:
     state.reading.difference_update(alias for alias, _ in _aliases(job))
     state.busy -= 1
     state.finished.set()
+    if isinstance(job, VersionRead):
+        state.versions.discard(job.key)
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("re-reading version %s of %s failed", job.key[2], job.key[1],
+                         exc_info=done.exception())
+        return
     if not done.cancelled() and done.exception() is not None:
         # The resolver turns MLflow's failures into answers; anything else is a bug to see.
         first, _ = _aliases(job)[0]
@@ -221,6 +255,14 @@ def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> N
         return
     deps = memo["uplift_dependencies"]
     readers = Readers()  # across restarts: a failed run's reads still end there
+    # A followed version's read found it changed: its followers' passes say so (they run no
+    # pass at rest), woken on the event loop from the reader's thread.
+    loop, wakeups = asyncio.get_running_loop(), memo.get("wakeups")
+    if isinstance(deps.resolver, Resolver) and wakeups is not None:
+        def wake(follower: Hashable) -> None:
+            loop.call_soon_threadsafe(wakeups.wake, follower)
+
+        deps.resolver.versions_moved.append(wake)
     memo["alias_polling"] = asyncio.create_task(_supervised(
         lambda: poll_aliases(alias_followers(memo), deps.resolver, memo["alias_executor"],
                              memo["wakeups"].__contains__, readers=readers),

@@ -1,7 +1,12 @@
 """Which model version the spec means now: MLflow lookups, cached the way the spec asks.
 
-A pinned ``version`` is looked up once (versions are immutable); an ``alias`` is re-read every
-``aliasRefreshInterval``. Failures keep the last known answer and say why, so an unreachable MLflow
+A pinned ``version`` is looked up once per pass only until READY (a version's facts do not
+change), then answered from the cache; an ``alias`` is re-read every ``aliasRefreshInterval``.
+Every version a resource follows (pinned, stable, canary) is read again by the poller about once
+an hour, one read per version however many resources follow it (``due_versions``,
+``reread_version``): a version deleted from MLflow answers a spec pinned to it
+``ModelNotFound``, another version under its number (the registered model re-created)
+``InvalidModel``. Failures keep the last known answer and say why, so an unreachable MLflow
 never changes what serves: the caller holds the ramp and reports the condition.
 
 Aliases are re-read by one shared poller (``refresh``, run by ``handlers.registry_polling`` with
@@ -269,6 +274,10 @@ class Resolver:
     at its own next refresh."""
 
     moved: list[Callable[[AliasKey], None]] = field(default_factory=list)
+    #: Told of each follower (a resource) of a version whose shared read by the poller
+    #: (``reread_version``) found it changed: deleted, back, or another version under its
+    #: number (``_replaced``); from the reader's thread.
+    versions_moved: list[Callable[[Hashable], None]] = field(default_factory=list)
     # The client the last pass resolved each alias with: the one the poller reads it with.
     _clients: dict[AliasKey, Registry] = field(default_factory=dict)
     _aliases: dict[tuple[Scope, str, str], _Entry] = field(default_factory=dict)
@@ -299,6 +308,18 @@ class Resolver:
     _replaced: dict[VersionKey, VersionFacts] = field(default_factory=dict)
     # The versions each follower (a resource) follows now, as last told.
     _followed: dict[Hashable, frozenset[VersionKey]] = field(default_factory=dict)
+    # The same by version: its followers (``reread_version`` wakes them).
+    _followers_of: dict[VersionKey, set[Hashable]] = field(default_factory=dict)
+    # Per followed version, when the poller reads it by itself again (``due_versions``).
+    _version_due: dict[VersionKey, dt.datetime] = field(default_factory=dict)
+    # Per scope, the client a pass last resolved with: the poller reads the scope's followed
+    # versions with it (the scope names the URI and the credentials, so any of its clients
+    # reads what the others do).
+    _scope_clients: dict[Scope, Registry] = field(default_factory=dict)
+    # Followed versions the poller's read found not in MLflow (404), with MLflow's words: a
+    # spec pinned to one answers ModelNotFound without a read of its own, until a read finds
+    # it again.
+    _gone: dict[VersionKey, str] = field(default_factory=dict)
     # What the last sweep of each registry identity found out (its size in pages, or a failure).
     _sweeps: dict[Hashable, SweepRecord] = field(default_factory=dict)
     # Aliases a sweep handed back, when: while their own read finds nothing changed, a sweep
@@ -324,6 +345,7 @@ class Resolver:
         again puts it back."""
         with self._lock:
             self._clients.pop(key, None)
+            self._scope_clients.pop(key[0], None)
 
     def has_client(self, key: AliasKey) -> bool:
         """Whether ``refresh`` can read the alias ``key``: a pass left a client for it, and no
@@ -351,9 +373,18 @@ class Resolver:
             for key in now_followed - before:
                 self._versions.pin(key)
                 self._contracts.pin(key)
+                self._followers_of.setdefault(key, set()).add(follower)
             for key in before - now_followed:
                 self._versions.unpin(key)
                 self._contracts.unpin(key)
+                followers = self._followers_of.get(key, set())
+                followers.discard(follower)
+                if not followers:
+                    self._followers_of.pop(key, None)
+                    self._version_due.pop(key, None)
+                    self._gone.pop(key, None)
+                    if not any(scope == key[0] for scope, _, _ in self._followers_of):
+                        self._scope_clients.pop(key[0], None)
                 found = self._replaced.get(key)
                 if found is not None and not self._versions.pinned(key):
                     # No resource serves the version replaced any more: the one under its
@@ -418,6 +449,8 @@ class Resolver:
         """Resolve ``ref``; errors become a Resolution carrying the last known version. An
         alias read by any resource of the same scope within this resource's refresh interval
         is not read again."""
+        with self._lock:
+            self._scope_clients[scope] = registry  # the poller reads followed versions with it
         if ref.alias is None:
             return self._replaced_problem(
                 scope, ref, self._resolve(_pinned_key(scope, ref), ref, registry, now))
@@ -448,7 +481,8 @@ class Resolver:
         return Resolution(held, cond.INVALID_MODEL,
                           _recreated(ref.registered_model, held, found))
 
-    def _learn(self, key: VersionKey, facts: VersionFacts) -> None:
+    def _learn(self, key: VersionKey, facts: VersionFacts,
+               at: dt.datetime | None = None) -> None:
         """Keep ``facts``, read of the version ``key``, unless a resource follows that version
         (its stable, canary or desired one) as READY with another run id: the number names
         another version now — the registered model deleted and re-created, its numbers from 1
@@ -459,8 +493,11 @@ class Resolver:
         the gates read the new run's evidence for the pods of the old. Under the resolver's
         lock, as ``follow_versions``: a follower leaving the version between the check and
         the write left ``_replaced`` set with no follower (InvalidModel until the next read),
-        or the new version's facts in place of one a follower just pinned."""
+        or the new version's facts in place of one a follower just pinned. Read ``at``, a
+        followed version's next read by the poller (``due_versions``) moves on."""
         with self._lock:
+            if at is not None and key in self._followers_of:
+                self._version_due[key] = _version_due(key, at)
             held = self._versions.get(key)
             if (held is not None and held.ready and held.run_id != facts.run_id
                     and self._versions.pinned(key)):
@@ -481,10 +518,13 @@ class Resolver:
             return False
         with self._lock:
             down = self._down.get(_identity(registry, key[0]))
-            if down is not None and down.probe != key:
-                if now < down.probed + interval:
+            if down is not None:
+                if down.probe != key and now < down.probed + interval:
                     return False  # planned before MLflow was found unreachable: it waits
-                down.probed, down.probe = now, key  # the probe's turn
+                # The probe's turn, stamped as it is sent: a probe planned (``_probes``) but
+                # left waiting for a reader is handed out again at the next look, not an
+                # interval later.
+                down.probed, down.probe = now, key
         _scope, model, alias = key
         # Read ``ahead`` early: its answer is taken as it stands for that much less.
         ref = ModelReference.model_validate({"registeredModel": model, "alias": alias,
@@ -552,15 +592,20 @@ class Resolver:
                 clients: Mapping[AliasKey, Registry | None], at: dt.datetime) -> list[DueAlias]:
         """``due`` without the aliases of the identities found unreachable (``_down``), but
         for each such identity's most overdue one when its probe is due (an interval after the
-        last): it is handed out now, the next probe an interval on. Under ``_lock``."""
+        last probe sent): it is handed out now, and stamped when a reader sends it
+        (``refresh``), the next probe an interval on. Stamped here, a probe planned while
+        every reader was busy (and so dropped at the next look's plan) was lost for a whole
+        interval. Under ``_lock``."""
         kept: list[DueAlias] = []
+        probing: set[Hashable] = set()
         for key, interval in due:
             identity = _identity(clients[key], key[0])
             down = self._down.get(identity)
             if down is None:
                 kept.append((key, interval))
-            elif at >= down.probed + interval:
-                down.probed, down.probe = at, key
+            elif identity not in probing and at >= down.probed + interval:
+                probing.add(identity)
+                down.probe = key
                 kept.append((key, interval))
         return kept
 
@@ -632,19 +677,22 @@ class Resolver:
             self._down.pop(_identity(client, aliases[0][0][0]), None)  # it answered
         if not listing.complete:
             return due
-        # Its answers are as of when the listing ended, as a read's are when MLflow answered.
+        # Its answers are as of when the listing began, as a read's are as of when its pass
+        # began: a model listed on the first page may have moved just after, and stamped at
+        # the listing's end, its move went unseen for as long as the listing took on top of
+        # its interval.
         back = [(key, interval) for key, interval in aliases
-                if self._needs_read(key, interval, listing, now,
-                                    now + dt.timedelta(seconds=int(took.total_seconds())))]
+                if self._needs_read(key, interval, listing, now)]
         with self._lock:
             for key, _ in back:
                 cached = self._aliases.get(key)
-                if cached is None or _vouched(cached, now):  # not merely its read's turn
+                # Not merely its read's turn, and still followed (``forget_alias``).
+                if key in self._clients and (cached is None or _vouched(cached, now)):
                     self._sweep_misses[key] = now
         return back
 
     def _needs_read(self, key: AliasKey, interval: dt.timedelta, listing: AliasListing,
-                    now: dt.datetime, ended: dt.datetime | None = None) -> bool:
+                    now: dt.datetime) -> bool:
         """Whether the alias ``key`` needs a read of its own after ``listing``; if not, it is
         refreshed. It does unless the listing shows it on the version held and its registered
         model was created before that version (both MLflow's own timestamps, so no clock of
@@ -675,7 +723,10 @@ class Resolver:
                     or created is None or cached.created is None
                     or created >= cached.created):
                 return True
-            self._aliases[key] = replace(cached, fetched_at=ended or now)
+            with self._lock:
+                if key not in self._clients:
+                    return False  # forgotten meanwhile (``forget_alias``): nothing kept
+                self._aliases[key] = replace(cached, fetched_at=now)
             self._not_asked.pop(key, None)
             if self._failed.pop(key, None) is not None:
                 self._tell(key)  # its reads failed in an outage: the followers' condition
@@ -725,14 +776,14 @@ class Resolver:
             return failed[1]  # the read just failed: the passes waiting on it take its answer
         began = time.monotonic()
         try:
-            resolution = self._read(key, ref, registry, now)
+            resolution, answered = self._read(key, ref, registry, now)
         except errors.RegistryNotAsked as error:
             with self._lock:
                 down = self._down.get(_identity(registry, key[0]))
                 if down is not None:
                     down.probed = max(down.probed, now)
             if ref.alias is not None:
-                self._not_asked[key] = now  # its next refresh waits (``next_refresh``)
+                self._keep(self._not_asked, key, now)  # its next refresh waits
                 return _standing(ref, cached.facts if cached else None, failed, error)
             held = self._versions.get((key[0], ref.registered_model, ref.version or ""))
             return _standing(ref, held, failed, error)
@@ -755,9 +806,9 @@ class Resolver:
             # next refresh waits as after a failed read (``next_refresh``); no follower told.
             ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
             if failed_before:
-                failures[key] = (ended, known, ref.version)
+                self._keep(failures, key, (ended, known, ref.version))
             elif ref.alias is not None:
-                self._not_asked[key] = ended
+                self._keep(self._not_asked, key, ended)
         elif resolution.reason in ("RegistryUnavailable", "ModelNotFound",
                                    cond.CREDENTIALS_REFUSED, cond.INVALID_MODEL):
             # Stamped when the read ended, not when its pass began: a read that timed out
@@ -765,13 +816,17 @@ class Resolver:
             # behind it, and each of them would wait out a timeout of its own in turn (a
             # black-holed MLflow then held every thread of the pool on this alias's lock).
             ended = now + dt.timedelta(seconds=int(time.monotonic() - began))
-            failures[key] = (ended, resolution, ref.version)
+            self._keep(failures, key, (ended, resolution, ref.version))
         else:
             failures.pop(key, None)
         took = dt.timedelta(seconds=time.monotonic() - began)
         identity = _identity(registry, key[0])
-        self._reached(identity, resolution.reason != "RegistryUnavailable",
-                      now + dt.timedelta(seconds=int(took.total_seconds())))
+        # Down only when unreachable, as for a sweep (``_unreachable``): a rate limit (429),
+        # a 408 or 409 MLflow answered, or an answer not MLflow's is an answer. A pinned
+        # version answered from the cache asked nothing, so says nothing: it ended a probing.
+        if answered is not None:
+            self._reached(identity, answered,
+                          now + dt.timedelta(seconds=int(took.total_seconds())))
         if ref.alias is not None:
             with self._lock:
                 last = self._read_takes.get(identity)
@@ -799,49 +854,174 @@ class Resolver:
         for tell in self.moved:
             tell(key)
 
+    def _keep(self, table: Any, key: AliasKey, value: Any) -> None:
+        """``table[key] = value`` for what a read found of ``key``: of an alias only while it
+        is followed (a client kept for it, under the lock: ``forget_alias`` drops both). A
+        read in flight when the alias's last follower left otherwise wrote what it found
+        after ``forget_alias`` dropped it, and the entry stayed for good; a pinned version's
+        (its key names the version: ``_pinned_key``) goes to a bounded table."""
+        with self._lock:
+            if key[2].startswith("@") or key in self._clients:
+                table[key] = value
+
     def _read(self, key: AliasKey, ref: ModelReference, registry: Registry,
-              now: dt.datetime) -> Resolution:
+              now: dt.datetime) -> tuple[Resolution, bool | None]:
+        """Read the alias or pinned version ``ref`` from MLflow: the answer, and whether MLflow
+        answered (``_reached``): False when it could not be reached (``_unreachable``: a
+        timeout, a 5xx, a refused connection; not a 4xx such as a rate limit, nor an answer
+        that is not MLflow's), which marks its identity down; None when it was not asked (a
+        pinned version answered from the cache, or found gone by the poller's read), which
+        says nothing of it. Any exception becomes an answer: one that is not the
+        adapter's (a bug, an answer of a shape nothing checked) is logged and answers
+        ``RegistryUnavailable``, stamped as a failed read (``_resolve``), so that the alias's
+        next read waits its interval; raised, it left nothing stamped and the poller read the
+        alias again at every look, a traceback a second."""
         scope = key[0]
         cached = self._aliases.get(key)
+        held = cached.facts if cached else None
+        asked = True  # MLflow (not the cache) answered
         try:
             if ref.version is not None:
-                facts = self.facts(scope, ref.registered_model, ref.version, registry)
+                version_key = (scope, ref.registered_model, ref.version)
+                gone = self._gone.get(version_key)
+                if gone is not None:  # the poller's shared read found it deleted
+                    return Resolution(self._versions.get(version_key), cond.MODEL_NOT_FOUND,
+                                      gone), None
+                known = self._versions.get(version_key)
+                asked = known is None or not (known.ready
+                                              or known.status == FAILED_REGISTRATION)
+                facts = self.facts(scope, ref.registered_model, ref.version, registry, now)
             else:
                 raw = registry.resolve(ref.registered_model, alias=ref.alias)
                 facts = _facts(raw)
                 created = _created(raw)
-                self._learn((scope, ref.registered_model, facts.version), facts)
-                self._aliases[key] = _Entry(facts, now, _vouch_until(key, now), created)
+                self._learn((scope, ref.registered_model, facts.version), facts, now)
+                with self._lock:
+                    if key in self._clients:  # not forgotten meanwhile (``forget_alias``)
+                        self._aliases[key] = _Entry(facts, now, _vouch_until(key, now),
+                                                    created)
                 if cached is not None and (cached.facts != facts or cached.created != created):
                     self._sweep_misses.pop(key, None)  # it changed: a sweep can answer it now
                 if cached is not None and cached.facts != facts:
                     self._tell(key)
         except errors.RegistryNotFound as error:
-            return Resolution(cached.facts if cached else None, "ModelNotFound", str(error))
+            return Resolution(held, "ModelNotFound", str(error)), True
         except errors.RegistryNotAsked:
             raise  # not sent: ``_resolve`` answers with what was known (``_standing``)
         except errors.CredentialsRefused as error:  # 401/403: no wait clears it
-            return Resolution(cached.facts if cached else None, cond.CREDENTIALS_REFUSED,
-                              str(error))
+            return Resolution(held, cond.CREDENTIALS_REFUSED, str(error)), True
+        except errors.RegistryNotMlflow as error:  # answered, not as MLflow: the URI's problem
+            return Resolution(held, cond.INVALID_MODEL, _not_mlflow(ref, error)), True
         except errors.RegistryRequestError as error:  # MLflow answered: no wait clears it
-            return Resolution(cached.facts if cached else None, cond.INVALID_MODEL,
-                              _refused(ref, error))
+            return Resolution(held, cond.INVALID_MODEL, _refused(ref, error)), True
         except errors.RegistryError as error:
-            return Resolution(cached.facts if cached else None, "RegistryUnavailable", str(error))
+            return (Resolution(held, "RegistryUnavailable", str(error)),
+                    not _unreachable(error))
+        except Exception as error:  # a backstop: logged, answered, backed off
+            logger.error("reading %s of %s from MLflow failed unexpectedly",
+                         f"alias {ref.alias}" if ref.alias is not None
+                         else f"version {ref.version}", ref.registered_model, exc_info=error)
+            return Resolution(held, "RegistryUnavailable",
+                              f"reading {ref.registered_model} from MLflow failed unexpectedly "
+                              f"({type(error).__name__}); see the operator's log"), True
+        answered = True if asked else None
         if not facts.ready:
-            return _not_ready(facts, ref.registered_model)
-        return Resolution(facts)
+            return _not_ready(facts, ref.registered_model), answered
+        return Resolution(facts), answered
 
-    def facts(self, scope: Scope, model: str, version: str, registry: Registry) -> VersionFacts:
-        """Facts of a pinned version (cached once READY or FAILED_REGISTRATION: MLflow changes
-        neither; a failed one re-read through an outage read RegistryUnavailable)."""
+    def facts(self, scope: Scope, model: str, version: str, registry: Registry,
+              now: dt.datetime | None = None) -> VersionFacts:
+        """Facts of a version (cached once READY or FAILED_REGISTRATION: MLflow changes
+        neither; a failed one re-read through an outage read RegistryUnavailable). A
+        followed version is read again by the poller, once per version however many follow
+        it (``reread_version``), which sees it deleted or another version under its number."""
         known = self._versions.get((scope, model, version))
         if known is not None and (known.ready or known.status == FAILED_REGISTRATION):
             return known
         raw = registry.resolve(model, version=version)
         facts = _facts(raw)
-        self._learn((scope, model, version), facts)
+        self._learn((scope, model, version), facts, now)
         return self._versions.get((scope, model, version)) or facts
+
+    def due_versions(self, at: dt.datetime,
+                     live: Callable[[Any], bool] = lambda _follower: True,
+                     ) -> list[VersionKey]:
+        """The followed versions (resources' pinned, stable and canary ones:
+        ``follow_versions``) due a read by the poller at ``at``, the most overdue first: one
+        read per version about once per ``SWEEP_VOUCH_LIMIT`` (``own_read_due``: 45 to 60
+        minutes after its last read, whoever read it; an alias read reads its version), a
+        minute after a read that failed (``VERSION_RETRY``). Not one whose scope no pass
+        left a client for, nor of a registry identity found unreachable (``_down``: its
+        aliases' probe says when it answers), nor one with no ``live`` follower. A version
+        first seen here is due a full period on (its follower's pass just read it)."""
+        due: list[tuple[dt.datetime, VersionKey, list[Hashable]]] = []
+        with self._lock:
+            for key, followers in self._followers_of.items():
+                when = self._version_due.get(key)
+                if when is None:
+                    self._version_due[key] = _version_due(key, at)
+                    continue
+                client = self._scope_clients.get(key[0])
+                if when > at or client is None or _identity(client, key[0]) in self._down:
+                    continue
+                due.append((when, key, list(followers)))
+        return [key for _, key, followers in sorted(due)
+                if any(live(follower) for follower in followers)]
+
+    def reread_version(self, key: VersionKey, now: dt.datetime) -> bool:
+        """Read the followed version ``key`` again (``due_versions``), with the client a pass
+        of its scope last left; whether MLflow was asked. A version is read once (before,
+        only a version not yet READY was, at each pass: a READY one was served from the cache
+        for ever), so a version deleted from MLflow, or another under its number (the
+        registered model deleted and re-created), went unseen by the resources pinning it:
+        not found, a spec pinned to it answers ``ModelNotFound`` (``_read``); found with
+        another run, ``_learn`` keeps the one served and ``_replaced_problem`` says so. The
+        followers of a version whose answer changed are told (``versions_moved``)."""
+        with self._lock:
+            registry = self._scope_clients.get(key[0])
+            when = self._version_due.get(key)
+            if (registry is None or key not in self._followers_of
+                    or (when is not None and when > now)):
+                return False
+            identity = _identity(registry, key[0])
+            if identity in self._down:
+                return False
+            before = self._version_state(key)
+            # Due again a retry on unless a read answers (``_learn``): not read twice at once.
+            self._version_due[key] = now + VERSION_RETRY
+        _scope, model, version = key
+        began, answered = time.monotonic(), True
+        try:
+            facts = _facts(registry.resolve(model, version=version))
+        except errors.RegistryNotFound as error:
+            with self._lock:
+                if key in self._followers_of:
+                    self._gone[key] = str(error)
+        except errors.RegistryNotAsked:
+            return True  # not sent: tried again a retry on
+        except errors.RegistryError as error:
+            answered = not _unreachable(error)
+        except Exception as error:  # a backstop, as ``_read``'s
+            logger.error("reading version %s of %s from MLflow failed unexpectedly", version,
+                         model, exc_info=error)
+        else:
+            with self._lock:
+                self._gone.pop(key, None)
+            self._learn(key, facts, now)
+        took = dt.timedelta(seconds=int(time.monotonic() - began))
+        self._reached(identity, answered, now + took)
+        with self._lock:
+            followers = (sorted(self._followers_of.get(key, ()), key=repr)
+                         if self._version_state(key) != before else [])
+        for follower in followers:
+            for tell in self.versions_moved:
+                tell(follower)
+        return True
+
+    def _version_state(self, key: VersionKey) -> tuple[object, ...]:
+        """What a resource following the version ``key`` is answered from: its facts, the
+        version found under its number instead, whether it was found gone. Under ``_lock``."""
+        return self._versions.get(key), self._replaced.get(key), key in self._gone
 
     def contract(self, scope: Scope, model: str, facts: VersionFacts,
                  registry: Registry) -> ModelContract:
@@ -892,6 +1072,19 @@ def _created(raw: Any) -> int | None:
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
 
 
+#: How soon the poller reads a followed version again after a read that failed or found it
+#: gone (``Resolver.reread_version``): one read per such version a minute.
+VERSION_RETRY = dt.timedelta(minutes=1)
+
+
+def _version_due(key: VersionKey, read_at: dt.datetime) -> dt.datetime:
+    """When the poller reads the followed version ``key``, last read at ``read_at``, again:
+    45 to 60 minutes on, fixed per version (``own_read_due``), so that the reads spread."""
+    scope, model, version = key
+    return own_read_due(read_at, phase_of("\n".join((*scope, model, f"@{version}"))),
+                        SWEEP_VOUCH_LIMIT)
+
+
 def _vouch_until(key: AliasKey, read_at: dt.datetime) -> dt.datetime:
     """When the alias ``key``, read by itself at ``read_at``, is due its next own read
     (``own_read_due``: how long after fixed by its scope, model and alias)."""
@@ -901,11 +1094,13 @@ def _vouch_until(key: AliasKey, read_at: dt.datetime) -> dt.datetime:
 
 def _unreachable(error: BaseException) -> bool:
     """Whether ``error`` says MLflow could not be reached (a timeout, a 5xx, a refused
-    connection): not its refusal of the credentials (nor any other 4xx), nor a request the
-    breaker failed fast."""
+    connection): not its refusal of the credentials (nor any other 4xx: a rate limit is an
+    answer), nor an answer not MLflow's (``RegistryNotMlflow``: a 200 that is not JSON), nor
+    a request the breaker failed fast."""
     return (isinstance(error, errors.RegistryUnavailable)
-            and not isinstance(error, errors.CredentialsRefused | errors.RegistryNotAsked)
-            and not 400 <= (error.status_code or 500) < 500)
+            and not isinstance(error, errors.CredentialsRefused | errors.RegistryNotAsked
+                               | errors.RegistryNotMlflow)
+            and (error.status_code or 500) >= 500)
 
 
 def _vouched(cached: _Entry, at: dt.datetime) -> bool:
@@ -986,6 +1181,17 @@ def _refused(ref: ModelReference, error: errors.RegistryRequestError) -> str:
     answered = f" (HTTP {answered})" if error.status_code is not None else (
         f" ({answered})" if answered else "")
     return f"MLflow refused the read of {what} of {ref.registered_model}{answered}: {error}"
+
+
+def _not_mlflow(ref: ModelReference, error: errors.RegistryNotMlflow) -> str:
+    """The ``InvalidModel`` message of a read answered by something that is not MLflow's REST
+    API at the tracking URI (``RegistryNotMlflow``): the URI's problem, which no wait clears,
+    so Degraded after the grace as any other refusal; it read ``RegistryUnavailable``, an
+    outage waited for for ever, and the identity was probed as one."""
+    what = f"alias {ref.alias}" if ref.alias is not None else f"version {ref.version}"
+    return (f"reading {what} of {ref.registered_model}: {error}. The tracking URI does not "
+            "name an MLflow tracking server's REST API: check spec.model.trackingUri (or the "
+            "operator's MLflow tracking URI) names the server's root, its path prefix included")
 
 
 def _recreated(model: str, held: VersionFacts, found: VersionFacts) -> str:
