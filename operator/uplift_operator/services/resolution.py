@@ -312,6 +312,9 @@ class Resolver:
     _followers_of: dict[VersionKey, set[Hashable]] = field(default_factory=dict)
     # Per followed version, when the poller reads it by itself again (``due_versions``).
     _version_due: dict[VersionKey, dt.datetime] = field(default_factory=dict)
+    # The soonest of them at the last look (None: a version followed since), no later than
+    # any: a look before it reads none and scans none (a scan of 10,000 took 10 ms).
+    _versions_next: dt.datetime | None = None
     # Per scope, the client a pass last resolved with: the poller reads the scope's followed
     # versions with it (the scope names the URI and the credentials, so any of its clients
     # reads what the others do).
@@ -374,6 +377,7 @@ class Resolver:
                 self._versions.pin(key)
                 self._contracts.pin(key)
                 self._followers_of.setdefault(key, set()).add(follower)
+                self._versions_next = None
             for key in before - now_followed:
                 self._versions.unpin(key)
                 self._contracts.unpin(key)
@@ -497,7 +501,7 @@ class Resolver:
         followed version's next read by the poller (``due_versions``) moves on."""
         with self._lock:
             if at is not None and key in self._followers_of:
-                self._version_due[key] = _version_due(key, at)
+                self._set_version_due(key, _version_due(key, at))
             held = self._versions.get(key)
             if (held is not None and held.ready and held.run_id != facts.run_id
                     and self._versions.pinned(key)):
@@ -956,15 +960,21 @@ class Resolver:
         first seen here is due a full period on (its follower's pass just read it)."""
         due: list[tuple[dt.datetime, VersionKey, list[Hashable]]] = []
         with self._lock:
+            if self._versions_next is not None and at < self._versions_next:
+                return []  # due times only move later but for a new follow (which clears it)
+            soonest: dt.datetime | None = None
             for key, followers in self._followers_of.items():
                 when = self._version_due.get(key)
                 if when is None:
-                    self._version_due[key] = _version_due(key, at)
+                    when = self._version_due[key] = _version_due(key, at)
+                soonest = when if soonest is None else min(soonest, when)
+                if when > at:
                     continue
                 client = self._scope_clients.get(key[0])
-                if when > at or client is None or _identity(client, key[0]) in self._down:
+                if client is None or _identity(client, key[0]) in self._down:
                     continue
                 due.append((when, key, list(followers)))
+            self._versions_next = soonest
         return [key for _, key, followers in sorted(due)
                 if any(live(follower) for follower in followers)]
 
@@ -988,7 +998,7 @@ class Resolver:
                 return False
             before = self._version_state(key)
             # Due again a retry on unless a read answers (``_learn``): not read twice at once.
-            self._version_due[key] = now + VERSION_RETRY
+            self._set_version_due(key, now + VERSION_RETRY)
         _scope, model, version = key
         began, answered = time.monotonic(), True
         try:
@@ -1017,6 +1027,12 @@ class Resolver:
             for tell in self.versions_moved:
                 tell(follower)
         return True
+
+    def _set_version_due(self, key: VersionKey, when: dt.datetime) -> None:
+        """The followed version ``key`` is due a read by the poller ``when``. Under ``_lock``."""
+        self._version_due[key] = when
+        if self._versions_next is not None:
+            self._versions_next = min(self._versions_next, when)
 
     def _version_state(self, key: VersionKey) -> tuple[object, ...]:
         """What a resource following the version ``key`` is answered from: its facts, the

@@ -159,3 +159,17 @@ def test_an_unfollowed_version_is_not_read_and_keeps_nothing() -> None:
     assert resolver.due_versions(HOUR_ON + 2 * SWEEP_VOUCH_LIMIT) == []
     assert not resolver._gone and not resolver._version_due
     assert not resolver._scope_clients
+
+
+def test_a_version_followed_after_a_look_is_read_in_its_turn() -> None:
+    """A look before the soonest due version scans nothing (``_versions_next``); a version
+    followed since is seen all the same, and each comes due in its own turn."""
+    registry, resolver, _ = _pinned()
+    registry.add("m", "4")
+    assert resolver.due_versions(T0) == []
+    later = T0 + dt.timedelta(minutes=20)
+    resolver.follow_versions(("UpliftModel", "ns", "b"), [(SCOPE, "m", "4")])
+    assert resolver.due_versions(later) == []  # first seen: due a period on
+    assert resolver.due_versions(HOUR_ON) == [V3]
+    assert _reread(resolver, HOUR_ON) == [V3]
+    assert resolver.due_versions(later + SWEEP_VOUCH_LIMIT) == [(SCOPE, "m", "4")]
