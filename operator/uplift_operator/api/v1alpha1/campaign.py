@@ -483,22 +483,35 @@ class CampaignRollbackPolicy(RollbackPolicyBase):
 
 
 #: What the API server's ``date-time`` format lets through and the operator cannot read: a
-#: year 0000 (Python's years start at 1) and an offset past 23:59 (``+24:00``, ``+00:60``;
-#: RFC 3339's own bounds). Refused by the API server, so such a schedule is never stored and
-#: then refused by every pass. The rest (calendar, time of day) is the format's to check.
+#: year 0000 (Python's years start at 1), an offset past 23:59 (``+24:00``, ``+00:60``;
+#: RFC 3339's own bounds), and a lowercase ``t`` or ``z`` (RFC 3339 allows them, but the
+#: API server's CEL refuses them, cryptically, in the start < end rule). Refused by the API
+#: server, so such a schedule is never stored and then refused by every pass. The rest
+#: (calendar, time of day) is the format's to check.
 SCHEDULE_TIME_PATTERN = (r"^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
-                         r"-.*([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+                         r"-[0-9]{2}-[0-9]{2}T[0-9:.,]+(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
+#: A time within years 0001-9999 as written but not in UTC (``0001-01-01T00:30:00+01:00``,
+#: ``9999-12-31T23:59:59-01:00``) cannot be written into the campaigns file in UTC: the API
+#: server refuses it (CEL's timestamps span exactly those years in UTC).
+SCHEDULE_TIME_RANGE: dict[str, JsonValue] = {
+    "rule": "self >= timestamp('0001-01-01T00:00:00Z') && "
+            "self <= timestamp('9999-12-31T23:59:59.999999999Z')",
+    "message": "must lie within the years 0001-9999 in UTC"}
 
 
 class Schedule(ApiModel):
     """When the campaign may treat."""
 
     start: dt.datetime | None = Field(
-        default=None, description="Not before this time (RFC 3339, a year from 0001).",
-        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN})
+        default=None, description="Not before this time (RFC 3339 with an uppercase T and Z, "
+                                   "within the years 0001-9999 in UTC).",
+        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN,
+                           "x-kubernetes-validations": [SCHEDULE_TIME_RANGE]})
     end: dt.datetime | None = Field(
-        default=None, description="Not after this time (RFC 3339, a year from 0001).",
-        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN})
+        default=None, description="Not after this time (RFC 3339 with an uppercase T and Z, "
+                                  "within the years 0001-9999 in UTC).",
+        json_schema_extra={"pattern": SCHEDULE_TIME_PATTERN,
+                           "x-kubernetes-validations": [SCHEDULE_TIME_RANGE]})
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!has(self.start) || !has(self.end) || timestamp(self.start) < "
