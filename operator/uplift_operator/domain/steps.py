@@ -474,8 +474,27 @@ class StepPass(ABC, Generic[S]):
         return self.ramp.steps
 
     def step_index(self) -> int:
-        # Clamped: the spec may have lost steps mid-ramp.
+        # Clamped: the spec may have lost steps mid-ramp (``keep_step_in_spec`` writes it back).
         return min(self.status.current_step or 0, len(self.steps) - 1)
+
+    def keep_step_in_spec(self) -> None:
+        """A ramp underway whose stored step index is past the spec's last step (the spec lost
+        steps mid-ramp) has it written back as the last step, held or not: read as the last
+        step everywhere already (``step_index``), it was published as it was, so the CRD's step
+        column showed 2 for a 2-step ramp and ``kubectl uplift status`` "step 3/2" until the
+        ramp ended. The status before the pass is read with the same index: the index moved,
+        but no step changed in this pass, so what compares the two (a canary's split that the
+        graph does not carry, ``domain.canary``) still sees the same step. Called from
+        ``follow_step_level``, so not in a pass on an invalid spec, whose step count is not
+        trusted (an UpliftModel's ``decide_stopping_requests``: the ramp held where it stands)."""
+        last = len(self.steps) - 1
+        current = self.status.current_step
+        if not self.active() or current is None or last < 0 or current <= last:
+            return
+        self.status.current_step = last
+        before = self.previous.current_step
+        if before is not None and before > last:
+            self.previous = self.previous.model_copy(update={"current_step": last})
 
     def emit(self, type_: Literal["Normal", "Warning"], reason: Reason, message: str, *,
              decision: bool = True) -> None:
@@ -533,7 +552,10 @@ class StepPass(ABC, Generic[S]):
         (Paused: the spec's ``paused``, a gate's pause or pending rollback; ``not_serving``):
         the level is set once the hold lifts. Not before traffic (the first step's level comes
         with ``start_traffic``), nor in a pass that (re)started the ramp. Called after
-        ``act_on_gates``: this pass's outcomes, measured at the level served, count first."""
+        ``act_on_gates``: this pass's outcomes, measured at the level served, count first. A
+        stored index past the spec's steps is written back as its last first, whatever holds
+        the ramp (``keep_step_in_spec``)."""
+        self.keep_step_in_spec()
         if (not self.active() or self.restarted or self.pre_traffic()
                 or self.pause_reason is not None or self.ramp.paused
                 or self.not_serving() is not None):

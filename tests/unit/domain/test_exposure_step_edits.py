@@ -214,12 +214,12 @@ def test_a_paused_ramp_serves_the_new_percent_once_resumed() -> None:
     sim = at_step_three()
     sim.edit(make_spec(((10, "5m"), (75, "5m")), paused=True))
     d = sim.tick()
-    # Its index kept (read as the last step, 2/2), its percent not raised while held.
-    assert d.status.phase is Phase.PAUSED and sim.at() == (2, 50)
+    # Its index written back as the last step (2/2), its percent not raised while held.
+    assert d.status.phase is Phase.PAUSED and sim.at() == (1, 50)
     assert "exposure 50% at step 2/2 held by spec.exposure.paused" in d.status.message
     assert Reason.STEP_RESTARTED not in sim.reasons(d)
     sim.passing(10)  # held: neither raised nor completed from 50 %
-    assert sim.at() == (2, 50)
+    assert sim.at() == (1, 50)
     sim.edit(make_spec(((10, "5m"), (75, "5m"))))
     d = sim.tick()
     assert sim.at() == (1, 75) and d.status.step_started_at == sim.now
@@ -242,7 +242,7 @@ def test_a_budget_suspension_holds_the_new_percent_until_its_renewal() -> None:
         d = sim.tick(spent=True)
         assert Reason.STEP_RESTARTED not in sim.reasons(d)
     assert (d.status.current_step, d.status.exposure_percent,
-            d.status.suspended_exposure_percent) == (2, 0, 50)
+            d.status.suspended_exposure_percent) == (1, 0, 50)  # the index: the last step
     # The budget gate passes again: renewed at the exposure held, then raised in that pass
     # (a pass run again on its own output changes nothing: ``Sim.tick``).
     d = sim.tick()
@@ -280,7 +280,8 @@ def test_a_manual_one_step_promote_from_the_new_last_step_completes_as_asked() -
     assert sim.status.phase is Phase.PAUSED and sim.at() == (2, 50)
     sim.edit(make_spec(((10, "5m"), (75, "5m")), rollback="Manual"))
     d = sim.tick()
-    assert sim.at() == (2, 50)  # a pending rollback holds the ramp: nothing applied
+    # A pending rollback holds the ramp: nothing applied, the index written back as the last.
+    assert sim.at() == (1, 50)
     sim.annotations["uplift.dev/promote"] = "step:t1"
     d = sim.tick()
     assert sim.at() == (None, 75)

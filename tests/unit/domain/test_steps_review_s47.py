@@ -1,0 +1,76 @@
+"""The step machine (``domain.steps``) on an edge both ramps share.
+
+- A ramp whose spec lost steps past its current one has its stored ``status.currentStep``
+  written back to the spec's last step, held or not: before, it was clamped only when read, so
+  the CRD's StepIndex column showed 2 for a 2-step ramp and ``kubectl uplift status`` printed
+  "step 3/2" until the ramp ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.domain import test_exposure_step_edits as campaign
+from tests.unit.domain.test_ramp import Sim, make_spec, with_canary
+
+from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.domain.ramp import Reason
+
+TWO = ((10, "5m"), (25, "5m"))
+
+
+def at_third_step(**rollout: Any) -> Sim:
+    """A canary at step 3 (50 %), its gates passing."""
+    sim = with_canary(make_spec(**rollout))
+    sim.passing(5)
+    sim.passing(5)
+    assert (sim.status.current_step, sim.status.canary_weight) == (2, 50)
+    return sim
+
+
+# -- steps cut below the current one -------------------------------------------------------------
+
+
+def test_canary_step_index_past_the_cut_spec_is_written_back_as_its_last_step() -> None:
+    sim = at_third_step()
+    sim.spec = make_spec(steps=TWO)
+    d = sim.passing(1)
+    assert (d.status.current_step, d.status.canary_weight) == (1, 50)  # never lowered
+    assert d.status.message.startswith("canary 2 at step 2/2 (50%)")
+    assert Reason.STEP_RESTARTED not in sim.reasons()  # nothing raised: only the index
+
+
+def test_canary_step_index_is_written_back_while_the_ramp_is_held() -> None:
+    sim = at_third_step()
+    sim.spec = make_spec(steps=TWO, paused=True)
+    d = sim.passing(1)
+    assert d.status.phase is Phase.PAUSED
+    assert (d.status.current_step, d.status.canary_weight) == (1, 50)
+
+
+def test_written_back_index_still_holds_a_last_step_whose_split_the_graph_lacks() -> None:
+    """The index written back is no step change of this pass: the last step found at another
+    split still holds its promotion (its split applied again, then waiting for the graph)."""
+    sim = at_third_step()
+    sim.spec = make_spec(steps=TWO)
+    sim.split_as_status = False
+    d = sim.passing(5)  # the step's pause elapsed, its gates passing
+    assert d.status.canary_version == "2" and d.status.current_step == 1
+    assert Reason.PROMOTED not in sim.reasons()
+    assert "the serving graph does not carry this step's split" in d.status.message
+
+
+def test_campaign_step_index_past_the_cut_spec_is_written_back_as_its_last_step() -> None:
+    sim = campaign.at_step_three()
+    sim.edit(campaign.make_spec(TWO))
+    d = sim.tick()
+    assert sim.at() == (1, 50)
+    assert d.status.message.startswith("exposure 50% at step 2/2")
+
+
+def test_campaign_step_index_is_written_back_while_the_ramp_is_held() -> None:
+    sim = campaign.at_step_three()
+    sim.edit(campaign.make_spec(TWO, paused=True))
+    d = sim.tick()
+    assert d.status.phase is Phase.PAUSED
+    assert sim.at() == (1, 50)
