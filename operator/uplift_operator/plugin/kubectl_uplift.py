@@ -245,10 +245,13 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
         try:
             read = kubectl.get(KINDS[kind], name)
         except PluginError as error:
-            if "(Forbidden)" not in str(error):
-                raise
-            # A role that may patch and not get: the request is never blocked by the check.
-            unread = (f"kubectl uplift: not allowed to read {kind}/{name} to check for a pending "
+            if "(NotFound)" in str(error):
+                raise  # the patch would fail alike: say so once, with its hints
+            # A role that may patch and not get, an API server answering 5xx or 429 to this
+            # read, a timeout: the request is never blocked by the check (an abort in an
+            # incident is written as before the check existed).
+            why = ("not allowed to read" if "(Forbidden)" in str(error) else "could not read")
+            unread = (f"kubectl uplift: {why} {kind}/{name} to check for a pending "
                       f"{key}, written without that check: {error}")
         else:
             replaced = next((r for r in _pending(read) if r.key == key), None)

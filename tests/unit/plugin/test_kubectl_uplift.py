@@ -875,3 +875,49 @@ def test_a_request_is_written_when_the_role_may_patch_but_not_read(
     assert err == ("kubectl uplift: not allowed to read upliftmodel/spring to check for a pending "
                    "uplift.dev/emergency-rollback, written without that check: Error from server "
                    "(Forbidden): no get for you\n")
+
+
+@pytest.mark.parametrize("failure", [
+    "Error from server (ServiceUnavailable): the server is currently unable to handle the request",
+    "Error from server (TooManyRequests): the server has received too many requests",
+    "Unable to connect to the server: net/http: request canceled (Client.Timeout exceeded)"])
+def test_a_request_is_written_when_the_read_before_it_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        failure: str) -> None:
+    """Any failed read before a request (a flaky API server in an incident) writes the request
+    anyway, as before the check existed; only NotFound, which the patch would meet too, stops
+    it."""
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "kubectl"
+    body = {"metadata": {"namespace": "growth", "name": "spring"}}
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if 'get' in sys.argv:\n"
+        f"    sys.stderr.write({failure + chr(10)!r})\n"
+        "    sys.exit(1)\n"
+        f"print({json.dumps(body)!r})\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["abort", "spring"]) == 0
+    assert [call[0] for call in _calls(calls)] == ["get", "patch"]
+    out, err = capsys.readouterr()
+    assert out.startswith("upliftmodel growth/spring: requested (uplift.dev/abort=")
+    assert err.startswith("kubectl uplift: could not read upliftmodel/spring to check for a "
+                          "pending uplift.dev/abort, written without that check: ")
+
+
+def test_a_request_for_an_object_not_found_is_not_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "kubectl"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "sys.stderr.write('Error from server (NotFound): upliftmodels.uplift.dev \"spring\" "
+        "not found\\n')\n"
+        "sys.exit(1)\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    assert plugin.main(["abort", "spring"]) == 1
+    assert [call[0] for call in _calls(calls)] == ["get"]
