@@ -16,7 +16,9 @@ predictors kept (Seldon drops them only once the graph is ready). ``Available`` 
 ``rollout_seconds`` later (0, the default: at once, so tests and benches keep their timing). A
 change of ``traffic`` alone is ``Available`` at once, as with Seldon (no Deployment changes).
 Not played: Seldon ignoring a replicas-only change (it updates a Deployment only when its pod
-template differs, so the old count keeps running), and its ``Available`` between two surge
+template compares unequal, which may or may not hold for a count alone: ``render.seldon``,
+"Replicas"; the operator's ``UPLIFT_REPLICAS`` makes it a pod template change either way), and
+its ``Available`` between two surge
 batches (``render.seldon`` module docstring, "Mid-rollout").
 
 What Seldon writes, and what it does not (``SeldonIO/seldon-core@v1.17.1``,
