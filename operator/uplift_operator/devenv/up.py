@@ -123,16 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"../shared/data/hillstrom.csv beside the checkout; {HILLSTROM_ENV}=<path> names "
               "another file.", file=sys.stderr)
         return 2
-    if args.workdir is not None and not _empty_or_absent(args.workdir):
-        # A previous run's etcd data and MLflow store would be started again: the demo's
-        # namespace, UpliftModel and model versions exist already, and its scenarios would play
-        # on that state rather than from version 1.
-        print(f"uplift-operator dev: --workdir {args.workdir} is not empty (a previous run's "
-              "control plane data, MLflow store and logs?). Name a new or empty directory, or "
-              "remove this one.", file=sys.stderr)
+    refusal = None if args.workdir is None else _workdir_refusal(args.workdir)
+    if refusal is not None:
+        print(f"uplift-operator dev: --workdir {args.workdir} {refusal}", file=sys.stderr)
         return 2
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="uplift-dev-"))).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a parent is a file, or not writable
+        print(f"uplift-operator dev: --workdir {args.workdir} cannot be made: {error}",
+              file=sys.stderr)
+        return 2
     report = (args.report or workdir / "report.png").resolve()
     if args.report is None and args.workdir is None:
         report = Path(tempfile.gettempdir()) / f"uplift-demo-report-{os.getpid()}.png"
@@ -224,13 +225,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _empty_or_absent(path: Path) -> bool:
-    """Whether ``path`` does not exist or is an empty directory (``--workdir``)."""
-    if not path.exists():
-        return True
-    if not path.is_dir():
-        return False
-    return next(path.iterdir(), None) is None
+def _workdir_refusal(path: Path) -> str | None:
+    """Why ``--workdir`` ``path`` is refused (said after it), or None when it does not exist
+    or is an empty directory."""
+    try:
+        if not path.exists():
+            return None
+        if not path.is_dir():
+            return "is not a directory. Name a new or empty directory."
+        if next(path.iterdir(), None) is None:
+            return None
+    except OSError as error:  # not listable (permissions), or a path that cannot be looked at
+        return f"cannot be read: {error}. Name a new or empty directory."
+    # A previous run's etcd data and MLflow store would be started again: the demo's namespace,
+    # UpliftModel and model versions exist already, and its scenarios would play on that state
+    # rather than from version 1.
+    return ("is not empty (a previous run's control plane data, MLflow store and logs?). Name "
+            "a new or empty directory, or remove this one.")
 
 
 def keep_workdir(failed: bool, code: int, *, keep: bool, given: bool, stopped: bool = False,
@@ -322,12 +333,15 @@ def _line(o: Any) -> str:
 def _write_report(stack: Any, outcomes: Sequence[Any], report: Path) -> Path | str:
     """Write the PNG report; its path, or why there is none (said instead of a path)."""
     recorder = getattr(stack, "recorder", None)
-    if recorder is None or not recorder.samples:
+    # A copy (``Recorder.samples`` is one, taken under its lock): the recorder's thread may
+    # still be sampling if its stop timed out.
+    samples = [] if recorder is None else list(recorder.samples)
+    if recorder is None or not samples:
         return "none (stopped before the first sample)"
     from uplift_operator.devenv.report import write_png
 
     try:
-        write_png(list(recorder.samples), recorder.marks, outcomes, report)
+        write_png(samples, list(recorder.marks), outcomes, report)
     except Exception as error:  # the summary matters more than the picture
         return f"none ({type(error).__name__}: {error})"
     return report

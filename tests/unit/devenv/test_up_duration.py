@@ -181,3 +181,45 @@ def test_a_new_or_empty_workdir_is_taken(
     assert run(["--workdir", str(workdir), "--scenario", "promote"],
                lambda name: _outcome(name, True)) == (0, ["promote"])
     assert _Stack.made[0].workdir == workdir.resolve()
+
+
+def test_a_workdir_that_is_a_file_is_refused_as_not_a_directory(
+        run: Callable[..., tuple[int, list[str]]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = tmp_path / "demo.txt"
+    workdir.write_text("mine\n")
+    code, played = run(["--workdir", str(workdir)], lambda name: _outcome(name, True))
+    assert (code, played, _Stack.made) == (2, [], [])
+    err = capsys.readouterr().err
+    assert f"--workdir {workdir} is not a directory" in err and "not empty" not in err
+    assert workdir.read_text() == "mine\n"
+
+
+def test_a_workdir_that_cannot_be_listed_is_refused_with_the_reason(
+        run: Callable[..., tuple[int, list[str]]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = tmp_path / "demo"
+    workdir.mkdir()
+    iterdir = Path.iterdir
+
+    def unlistable(path: Path) -> Any:  # chmod 000 does not stop root: as if it did
+        if path == workdir:
+            raise PermissionError(13, "Permission denied", str(path))
+        return iterdir(path)
+
+    monkeypatch.setattr(Path, "iterdir", unlistable)
+    code, played = run(["--workdir", str(workdir)], lambda name: _outcome(name, True))
+    assert (code, played, _Stack.made) == (2, [], [])  # no traceback: said, exit 2
+    assert f"--workdir {workdir} cannot be read: [Errno 13] Permission denied" in (
+        capsys.readouterr().err)
+
+
+def test_a_workdir_that_cannot_be_made_is_refused_with_the_reason(
+        run: Callable[..., tuple[int, list[str]]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    workdir = tmp_path / "file" / "demo"  # under a regular file
+    code, played = run(["--workdir", str(workdir)], lambda name: _outcome(name, True))
+    assert (code, played, _Stack.made) == (2, [], [])
+    assert f"--workdir {workdir} cannot be made: [Errno 20] Not a directory" in (
+        capsys.readouterr().err)
