@@ -523,7 +523,8 @@ class Recorder:
     def __init__(self, stack: DemoStack, interval: float = 0.5,
                  limit: int = REPORT_SAMPLES) -> None:
         self.stack, self.interval = stack, interval
-        self.samples: deque[Sample] = deque(maxlen=limit)
+        self._samples: deque[Sample] = deque(maxlen=limit)
+        self._samples_lock = threading.Lock()  # keep (the thread) against samples (the report)
         self.marks: list[tuple[float, str]] = []   # (t, label): scenario starts and decisions
         self._latest: Sample | None = None
         self._stop = threading.Event()
@@ -539,6 +540,13 @@ class Recorder:
 
     def latest(self) -> Sample | None:
         return self._latest
+
+    @property
+    def samples(self) -> list[Sample]:
+        """The samples kept for the report, oldest first: a copy, taken while ``keep`` waits
+        (the thread may still be sampling when ``stop`` gave up waiting for it)."""
+        with self._samples_lock:
+            return list(self._samples)
 
     def mark(self, label: str) -> None:
         self.marks.append((time.monotonic() - self.stack.started, label))
@@ -570,11 +578,12 @@ class Recorder:
         canary ended (the one holding its decisive verdicts: ``report.judged_samples``) is
         the first of its run, always kept."""
         slim = for_report(sample)
-        kept = self.samples
-        if len(kept) >= 2 and _alike(kept[-1], slim) and _alike(kept[-2], slim):
-            kept[-1] = slim
-        else:
-            kept.append(slim)
+        with self._samples_lock:
+            kept = self._samples
+            if len(kept) >= 2 and _alike(kept[-1], slim) and _alike(kept[-2], slim):
+                kept[-1] = slim
+            else:
+                kept.append(slim)
 
 
 def _alike(a: Sample, b: Sample) -> bool:

@@ -7,10 +7,16 @@ report gets slim samples, a run of unchanged ones kept as its first and last, at
 from __future__ import annotations
 
 import copy
+import threading
 import tracemalloc
+from collections import deque
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from uplift_operator.devenv import demo
 from uplift_operator.devenv.demo import Recorder
 from uplift_operator.devenv.report import judged_samples
 
@@ -119,3 +125,50 @@ def test_the_report_still_draws_the_decisive_verdict() -> None:
     assert ("Fail", True) in verdicts  # the sample right after the canary ended
     assert verdicts.count(("Inconclusive", True)) == 4  # each value's first and last
     assert len(kept) == 8
+
+
+
+class _SlowDeque(deque):  # type: ignore[type-arg]
+    """A deque whose copy lets another thread run midway (as a CPython without the GIL would,
+    or any copy that runs Python code): after its first item it says so (``copying``) and
+    waits up to ``PAUSE`` for the recorder's thread to have kept a sample (``kept``)."""
+
+    PAUSE = 0.5
+    copying = threading.Event()
+    kept = threading.Event()
+
+    def __iter__(self) -> Iterator[Any]:
+        for i, item in enumerate(super().__iter__()):
+            yield item
+            if i == 0:
+                type(self).copying.set()
+                type(self).kept.wait(self.PAUSE)
+
+
+def test_the_reports_copy_is_whole_while_the_thread_keeps_sampling(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``up._write_report`` copies ``samples`` while the recorder's thread may still keep one
+    (``stop`` waits 5 s for it): the copy used to iterate the live deque, and a sample kept
+    meanwhile failed it with 'deque mutated during iteration'."""
+    monkeypatch.setattr(demo, "deque", _SlowDeque)
+    monkeypatch.setattr(_SlowDeque, "copying", threading.Event())
+    monkeypatch.setattr(_SlowDeque, "kept", threading.Event())
+    recorder, stack = _recorder()
+    for i in range(3):
+        stack.weights = {"3": 100 - i}  # each kept
+        recorder.sample()
+
+    def keep_one_while_copying() -> None:
+        assert _SlowDeque.copying.wait(5)
+        stack.weights = {"3": 50}
+        recorder.sample()
+        _SlowDeque.kept.set()
+
+    thread = threading.Thread(target=keep_one_while_copying)
+    thread.start()
+    try:
+        copied = list(recorder.samples)  # as up._write_report takes them
+    finally:
+        thread.join(timeout=5)
+    assert [s.weights for s in copied] == [{"3": 100}, {"3": 99}, {"3": 98}]  # as it was
+    assert recorder.samples[-1].weights == {"3": 50}  # kept once the copy was taken
