@@ -1140,12 +1140,22 @@ class StepPass(ABC, Generic[S]):
         return message
 
     def ramp_times(self) -> list[dt.datetime]:
-        """When the ramp needs a pass: the next analysis, the step's end, the deadline."""
+        """When the ramp needs a pass: the next analysis, the step's end, the deadline. Before
+        traffic, with offline gates to judge, an analysis due now (``analysis_due``: they are
+        judged at once) is asked for now, the requeue floor aside: asked for an interval from
+        the canary's start, their verdict, and the traffic it lets in, came up to an interval
+        late. Without any, there is nothing to measure before traffic: the ramp waits only for
+        the canary to serve."""
         if not self.active():
             return []
         base = analysis_base(self.status)
         interval = parse_duration(self.ramp.analysis_interval)
-        times = [self.now if base is None else base + interval]
+        if (self.pre_traffic() and any(g.type in OFFLINE_GATE_TYPES for g in self.ramp.gates)
+                and analysis_due(self.ramp, self.status, self.now, active=True,
+                                 pre_traffic=True)):
+            times = [self.now]
+        else:
+            times = [self.now if base is None else base + interval]
         could_end = self.step_could_end()
         if could_end is not None and could_end > self.now:
             times.append(could_end)

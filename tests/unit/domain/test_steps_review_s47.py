@@ -1,19 +1,24 @@
-"""The step machine (``domain.steps``) on an edge both ramps share.
+"""The step machine (``domain.steps``) on two edges both ramps share.
 
 - A ramp whose spec lost steps past its current one has its stored ``status.currentStep``
   written back to the spec's last step, held or not: before, it was clamped only when read, so
   the CRD's StepIndex column showed 2 for a 2-step ramp and ``kubectl uplift status`` printed
   "step 3/2" until the ramp ended.
+- Before any traffic, an analysis due now (the offline gates are judged at once) asks for a pass
+  now: before, the requeue waited a whole ``analysisInterval`` from the canary's start, so the
+  offline verdict, and the traffic it lets in, came up to an interval late.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from tests.unit.domain import test_exposure_step_edits as campaign
-from tests.unit.domain.test_ramp import Sim, make_spec, with_canary
+from tests.unit.domain.test_ramp import INC, P, Sim, make_spec, with_canary
 
 from uplift_operator.api.v1alpha1.common import Phase
+from uplift_operator.domain import canary
 from uplift_operator.domain.ramp import Reason
 
 TWO = ((10, "5m"), (25, "5m"))
@@ -74,3 +79,28 @@ def test_campaign_step_index_is_written_back_while_the_ramp_is_held() -> None:
     d = sim.tick()
     assert d.status.phase is Phase.PAUSED
     assert sim.at() == (1, 50)
+
+
+# -- the pre-traffic analysis is asked for at once -----------------------------------------------
+
+
+QINI = [{"name": "q", "type": "qini"}, {"name": "latency", "type": "latency"}]
+
+
+def test_canary_deployed_before_traffic_is_requeued_for_its_offline_analysis_at_once() -> None:
+    spec = make_spec(gates=QINI)
+    sim = Sim(spec)
+    sim.tick()
+    sim.desired = "2"
+    d = sim.tick(0.1)
+    assert (d.status.canary_version, d.status.canary_weight) == ("2", 0)
+    assert canary.analysis_due(spec, d.status, sim.now)
+    assert d.requeue_after == dt.timedelta(seconds=1)  # the requeue floor, not an interval
+    # Judged (Inconclusive): the next analysis is an interval later, no hot loop.
+    d = sim.tick(1 / 60, verdicts={"q": INC})
+    assert d.status.canary_weight == 0 and d.status.last_analysis_at == sim.now
+    assert not canary.analysis_due(spec, d.status, sim.now)
+    assert d.requeue_after == dt.timedelta(minutes=1)
+    # Passed an interval later: traffic starts.
+    d = sim.tick(1, verdicts={"q": P})
+    assert d.status.canary_weight == 10 and Reason.TRAFFIC_STARTED in sim.reasons()
