@@ -1128,14 +1128,17 @@ class StepPass(ABC, Generic[S]):
         Paused before is the published phase, or the ramp's own ``pausedAt`` when a pass that
         refused the spec or found the graph someone else's published its own phase over it
         (``note_resume``): neither a pause that outlived it nor its resume is missed or said
-        twice."""
+        twice. ``Resumed`` only of a ramp still underway after the pass: one a full promote
+        completed while paused, or that ended otherwise, resumed nothing (its own event says
+        what happened; before, "Resumed: version 2 serves all traffic" with the spec still
+        paused)."""
         message = clip(message, MESSAGE_MAX)
         self.status.phase, self.status.message = phase, message
         was_paused = (self.previous.phase is Phase.PAUSED
                       or self.previous.paused_at is not None)
         if phase is Phase.PAUSED and not was_paused:
             self.emit("Normal", Reason.PAUSED, message)
-        elif was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY):
+        elif was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY) and self.active():
             self.emit("Normal", Reason.RESUMED, message)
         return message
 

@@ -1,4 +1,4 @@
-"""The step machine (``domain.steps``) on two edges both ramps share.
+"""The step machine (``domain.steps``) on three edges both ramps share.
 
 - A ramp whose spec lost steps past its current one has its stored ``status.currentStep``
   written back to the spec's last step, held or not: before, it was clamped only when read, so
@@ -7,6 +7,9 @@
 - Before any traffic, an analysis due now (the offline gates are judged at once) asks for a pass
   now: before, the requeue waited a whole ``analysisInterval`` from the canary's start, so the
   offline verdict, and the traffic it lets in, came up to an interval late.
+- ``Resumed`` is said only of a ramp still underway after the pass: a full promote of a paused
+  ramp is a promote, not a resume (before, "Resumed: version 2 serves all traffic" with the spec
+  still paused).
 """
 
 from __future__ import annotations
@@ -104,3 +107,46 @@ def test_canary_deployed_before_traffic_is_requeued_for_its_offline_analysis_at_
     # Passed an interval later: traffic starts.
     d = sim.tick(1, verdicts={"q": P})
     assert d.status.canary_weight == 10 and Reason.TRAFFIC_STARTED in sim.reasons()
+
+
+# -- Resumed only of a ramp still underway -------------------------------------------------------
+
+
+def test_full_promote_of_a_paused_canary_says_no_resumed() -> None:
+    sim = with_canary(make_spec(paused=True))
+    d = sim.passing(1)
+    assert d.status.phase is Phase.PAUSED
+    sim.request("uplift.dev/promote", "full:1")
+    d = sim.tick(1)
+    assert d.status.phase is Phase.HEALTHY and d.status.stable_version == "2"
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.PROMOTED]
+
+
+def test_one_step_promote_of_a_paused_canary_still_paused_says_no_resumed() -> None:
+    sim = at_third_step(steps=((10, "5m"), (25, "5m"), (50, "5m"), (75, "5m")))
+    sim.spec = make_spec(steps=((10, "5m"), (25, "5m"), (50, "5m"), (75, "5m")), paused=True)
+    assert sim.passing(1).status.phase is Phase.PAUSED
+    sim.request("uplift.dev/promote", "step:1")
+    d = sim.tick(1)
+    assert d.status.phase is Phase.PAUSED and d.status.current_step == 3
+    assert sim.reasons() == [Reason.MANUAL_PROMOTE, Reason.STEP_ADVANCED]
+
+
+def test_a_paused_canary_unpaused_still_says_resumed() -> None:
+    sim = with_canary(make_spec(paused=True))
+    sim.passing(1)
+    sim.spec = make_spec()
+    d = sim.passing(1)
+    assert d.status.phase is Phase.PROGRESSING and Reason.RESUMED in sim.reasons()
+
+
+def test_full_promote_of_a_paused_campaign_says_no_resumed() -> None:
+    sim = campaign.at_step_three()
+    sim.edit(campaign.make_spec(paused=True))
+    d = sim.tick()
+    assert d.status.phase is Phase.PAUSED
+    sim.annotations["uplift.dev/promote"] = "full:1"
+    d = sim.tick()
+    assert sim.at() == (None, 75) and d.status.phase is Phase.HEALTHY
+    assert Reason.RESUMED not in sim.reasons(d)
+    assert Reason.MANUAL_PROMOTE in sim.reasons(d)
