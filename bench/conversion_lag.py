@@ -80,7 +80,8 @@ def delay_probabilities(lag: float, window: int) -> gd.FloatArray:
 class LaggedRun(gd.OnlineEffectRun):
     """The bench's onlineEffect run with conversions reported after their decisions."""
 
-    def __init__(self, sim: gd.GateSim, sc: Scenario, lag: float, rule: str) -> None:
+    def __init__(self, sim: gd.GateSim, sc: Scenario, lag: float, rule: str,
+                 rng: np.random.Generator) -> None:
         super().__init__(sim, sc)
         self.rule = rule
         self.window = math.ceil(WINDOW_PER_LAG * lag)
@@ -93,8 +94,8 @@ class LaggedRun(gd.OnlineEffectRun):
         self.reported = np.zeros((size, 4), dtype=np.int64)   # conversions reported per tick
         self.t = 0  # ticks so far (history included)
         self.step_start = 0
-        for _ in range(self.history):
-            self._decide(np.random.default_rng(int(1e6 * lag) + self.t), share=0.0)
+        for _ in range(self.history):  # from the run's own generator: a history per run
+            self._decide(rng, share=0.0)
 
     def start_step(self, weight: float) -> None:
         super().start_step(weight)
@@ -121,23 +122,28 @@ class LaggedRun(gd.OnlineEffectRun):
     def tick(self, rng: np.random.Generator) -> None:
         self.canary_total += self._decide(rng, self.weight / 100)
 
+    def split_counts(self) -> tuple[int, int]:
+        decided = self.units[self.step_start:self.t].sum(axis=0)
+        return int(decided[2] + decided[3]), int(decided[0] + decided[1])
+
     def measure(self) -> ms.Measurement:
         start, now = self.step_start, self.t
-        decided = self.units[start:now].sum(axis=0)
         if self.rule == "cohorts":
             closed = max(start, now - self.window)  # ticks whose window has closed
             units = self.units[start:closed].sum(axis=0)
             conv = self.cohort[start:closed].sum(axis=0)
+            share = gd.phi(closed - start)  # the cohort window's range (``cohort_window``)
         else:
-            units, conv = decided, self.reported[start:now].sum(axis=0)
-        arms = [ms.ArmCounts(units=int(units[i]), conversions=int(min(conv[i], units[i])))
+            units, conv = self.units[start:now].sum(axis=0), self.reported[start:now].sum(axis=0)
+            share = self.step_share()
+        # every count as observed (``observed_share``), conversions never above the units
+        arms = [ms.ArmCounts(units=gd.observed(units[i], share),
+                             conversions=gd.observed(min(conv[i], units[i]), share))
                 for i in range(4)]
         return ms.OnlineEffectMeasurement(
             canary=ms.VersionArms(holdout=arms[0], treated=arms[1]),
             stable=ms.VersionArms(holdout=arms[2], treated=arms[3]),
-            holdout_fraction=self.h,
-            split=gd.split_of(int(decided[2] + decided[3]), int(decided[0] + decided[1]),
-                              self.weight, self.promotes))
+            holdout_fraction=self.h, split=self.split(self.weight))
 
 
 @dataclass
@@ -146,7 +152,7 @@ class LaggedSim(gd.OnlineEffectSim):
     rule: str = RULES[-1]
 
     def new_run(self, sc: Scenario, rng: np.random.Generator) -> gd.Run:
-        return LaggedRun(self, sc, self.lag, self.rule)
+        return LaggedRun(self, sc, self.lag, self.rule, rng)
 
 
 class LaggedConversionRun(gd.ConversionRun):
@@ -194,15 +200,17 @@ class LaggedConversionRun(gd.ConversionRun):
             units, conv = closed, self.cohort[first:last].sum(axis=0)
         else:
             units, conv = decided, self.reported[start:now].sum(axis=0)
-        arms = ms.CampaignArms(ms.ArmCounts(int(units[0]), int(min(conv[0], units[0]))),
-                               ms.ArmCounts(int(units[1]), int(min(conv[1], units[1]))))
-        expected = int(closed.sum())
+        share = self.step_share()  # the step's range, shifted a window back: as observed
+        t, h = gd.observed(units[0], share), gd.observed(units[1], share)
+        arms = ms.CampaignArms(ms.ArmCounts(t, gd.observed(min(conv[0], units[0]), share)),
+                               ms.ArmCounts(h, gd.observed(min(conv[1], units[1]), share)))
+        expected = gd.observed(closed.sum(), share)
         done = ms.OutcomeCompleteness(expected=expected, received=expected)
         if self.roi:
             # The step's spend per treated unit decided, on the arms' treated units.
             return ms.RoiMeasurement(arms=arms, holdout_fraction=gd.CAMPAIGN_H,
                                      value_per_conversion=gd.ROI_VALUE,
-                                     spend=gd.ROI_COST * int(units[0]), completeness=done,
+                                     spend=gd.ROI_COST * t, completeness=done,
                                      completes=self.promotes)
         return ms.IncrementalConversionsMeasurement(arms=arms, holdout_fraction=gd.CAMPAIGN_H,
                                                     completeness=done, completes=self.promotes)
@@ -297,9 +305,8 @@ def report(rows: Sequence[tuple[Row, list[gd.RunResult], float]]) -> str:
         else:
             judged = (f"false promotion "
                       f"{_rate(promoted, row.runs, 0.05, upper if row.scenario == 'margin' else None)}")
-        samples = sorted(r.samples / n for r in results)
-        median = samples[len(samples) // 2]
-        p90 = samples[min(len(samples) - 1, int(0.9 * len(samples)))]
+        samples = [r.samples / n for r in results]
+        median, p90 = gd.quantile(samples, 0.5), gd.quantile(samples, 0.9)
         lines.append(
             f"| {row.gate} | {row.lag:g} | {math.ceil(WINDOW_PER_LAG * row.lag)} | {row.rule} | "
             f"{row.scenario} | {row.runs} | {promoted} | {rolled} | "

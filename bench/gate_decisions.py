@@ -2,8 +2,8 @@
 
 Usage (from the repo root; fixed seeds; see docs/gate-bench.md for the last results)::
 
-    .venv/bin/python bench/gate_decisions.py [--runs 300] [--quick] [--gates errorRate,qini]
-                                             [--jobs 2] [--out FILE.md]
+    .venv/bin/python bench/gate_decisions.py [--runs 100] [--quick] [--gates errorRate,qini]
+                                             [--jobs 2] [--scrape-interval 30] [--out FILE.md]
 
 Why a bench and not the stats simulation: a correct statistic inside a wrong rule is a wrong
 gate. So every simulated canary here goes through exactly what the operator calls per pass
@@ -14,7 +14,7 @@ changes, and advances, promotes or rolls back. Only the *measurements* are simul
 
 Design (the same for every gate):
 
-* A real ``UpliftModelSpec``: steps 10 % → 25 % → 50 %, each with a 5m pause, analysisInterval 1m,
+* A real ``UpliftModelSpec``: steps 10 % → 25 % → 50 %, each with a 3m pause (``PAUSE``), analysisInterval 1m,
   one gate (the defaults of the API unless the table says otherwise). Version "1" is stable and
   "2" desired, so the first ``decide`` starts the canary. One ``decide`` per interval.
 * Traffic: ``λ`` units per interval (Poisson), split canary/stable at the current weight; the
@@ -23,6 +23,13 @@ Design (the same for every gate):
   promotion waits out every pause (``GateSim.per_look``). Counts handed to the gate are
   cumulative *since the step started* (PromQL ``increase(...[since step start])``), except
   drift and upliftSanity, which count since the *canary* started (as issue #8 plans).
+* Counts as the collector produces them (``services/measurements.py``): every count a test
+  reads is multiplied by φ = (⌊w/s⌋ − 1)·s/w of its range w (``observed_share``, imported),
+  s = ``--scrape-interval`` (default 30 s, the operator's ``--prometheus-scrape-interval``),
+  then rounded: 0.5 at a step's first look, 0.75 at its second. The traffic split is counted
+  since the split settled (``settled_window``: one analysis interval after the step started),
+  times φ of that range, and is (0, 0) — nothing to check — at a step's first look. The
+  reference histograms, the budget's spend and ratios (a mean, a p95) are not scaled.
 * A run ends at promotion, rollback, or when the canary has served ``CAP`` × the largest
   fixed-horizon N of the gate's scenarios (undecided; counted as "no decision", never as right).
 * Scenarios: ``null`` (equal versions), ``margin`` (canary exactly at the margin / bound),
@@ -37,7 +44,13 @@ Reported per (gate, scenario), each rate with a 95 % Wilson interval:
 * median and p90 canary samples (units or requests since the canary started) to a decision,
   undecided runs counting as ∞, against the fixed-horizon N: the classical one-sided
   (non-inferiority or harm) sample size at the gate's α and power 0.8 for the scenario's
-  distance from the boundary it must cross, per arm at 1:1 allocation (formulas in ``fixed_n``);
+  distance from the boundary it must cross, per arm at 1:1 allocation (formulas in ``fixed_n``;
+  the table's "1:1 N"). Beside it the median of the runs' ``status.gates[].designSamples`` at
+  the first step (``gates._ratio_design_samples`` and kin: at that step's split, so not the
+  same number);
+* beside each rate, the share of runs the cap ended undecided when there are any: a rate
+  measured over a horizon at which most runs had not decided (a canary at the bound) says
+  less than one over decided runs;
 * for SRM scenarios: the share of runs whose gate reported Error (the SRM verdict) before any
   promotion.
 
@@ -79,6 +92,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftMode
 from uplift_operator.domain import exposure, ramp  # noqa: E402
 from uplift_operator.domain import gates as gates_mod  # noqa: E402
 from uplift_operator.domain import measurements as ms  # noqa: E402
+from uplift_operator.services.measurements import observed_share  # noqa: E402
 from uplift_operator.stats import uplift as um  # noqa: E402
 
 FloatArray = npt.NDArray[np.float64]
@@ -97,6 +111,9 @@ POWER = 0.8
 CAP = 4.0  # a run stops undecided once the canary served CAP × the gate's largest N
 SRM_FACTOR = 1.04  # 52/48 where 50/50 is designed
 TREATMENT = "email"
+#: The operator's default ``--prometheus-scrape-interval`` (seconds): the counts handed to a gate
+#: are scaled as the collector scales them (``observed_share``); ``--scrape-interval``.
+SCRAPE_INTERVAL = 30.0
 
 TARGET_FALSE_PROMOTION = 0.05
 TARGET_FALSE_PROMOTION_UPPER = 0.07
@@ -155,6 +172,26 @@ def split_tolerance() -> float | None:
     return float(value) if value else None
 
 
+def scrape_interval() -> float:
+    """``--scrape-interval`` (passed to the workers through the environment), else the
+    operator's default; 0: counts as Prometheus extrapolates them (φ = 1)."""
+    value = os.environ.get("GATE_BENCH_SCRAPE_INTERVAL", "")
+    return float(value) if value else SCRAPE_INTERVAL
+
+
+def phi(looks: int) -> float:
+    """The collector's φ (``services.measurements.observed_share``) for a range of ``looks``
+    analysis intervals at the bench's scrape interval: 0 for none, 0.5 for one (60 s at 30 s
+    scrapes), 0.75 for two, …"""
+    seconds = int(looks * INTERVAL.total_seconds())
+    return observed_share(f"{seconds}s" if seconds >= 1 else None, scrape_interval())
+
+
+def observed(count: float | np.number[Any], share: float) -> int:
+    """A count as the collector hands it to the test: times φ, rounded (``_observed``)."""
+    return max(0, round(float(count) * share))
+
+
 def split_of(stable: int, canary: int, weight: float, promotes: bool = False) -> ms.SplitCounts:
     """The realised split, the step's weight and whether a Pass promotes, as the collectors
     report them (``--split-tolerance``: the spec's tolerance, else the API's default)."""
@@ -181,10 +218,17 @@ class Scenario:
 
 
 class Run:
-    """One simulated canary's data; ``measure`` returns what the collector would hand the gate."""
+    """One simulated canary's data; ``measure`` returns what the collector would hand the gate:
+    every count a test reads times φ of its range (``observed``, ``step_share``,
+    ``canary_share``), the traffic split over the settled window only (``split``)."""
 
     canary_total: float = 0.0  # canary samples since the canary started
     promotes: bool = False  # on the ramp's last step (``ramp.on_last_step``), set by simulate
+    # Set by ``simulate`` (``stepped``/``ticked``): analysis intervals since the step and since
+    # the canary started, and the split's counts at the end of the step's first interval.
+    step_looks: int = 0
+    canary_looks: int = 0
+    settled_at: tuple[int, int] | None = None
 
     def start_step(self, weight: float) -> None:
         raise NotImplementedError
@@ -194,6 +238,38 @@ class Run:
 
     def measure(self) -> ms.Measurement:
         raise NotImplementedError
+
+    def split_counts(self) -> tuple[int, int] | None:
+        """(stable, canary) units since the step started, the traffic split's (None: none)."""
+        return None
+
+    def stepped(self) -> None:
+        self.step_looks, self.settled_at = 0, None
+
+    def ticked(self) -> None:
+        self.step_looks += 1
+        self.canary_looks += 1
+        if self.step_looks == 1:  # the split settles one analysis interval into the step
+            self.settled_at = self.split_counts()
+
+    def step_share(self) -> float:
+        """φ of the step's range (``ctx.window``)."""
+        return phi(self.step_looks)
+
+    def canary_share(self) -> float:
+        """φ of the canary's range (``ctx.canary_window``)."""
+        return phi(self.canary_looks)
+
+    def split(self, weight: float) -> ms.SplitCounts:
+        """The traffic split as the collector's ``_split`` reads it: the counts since the split
+        settled (``GateContext.settled_window``: one analysis interval after the step started)
+        times φ of that range; (0, 0), nothing to check, until it has one."""
+        now, base = self.split_counts(), self.settled_at
+        share = phi(self.step_looks - 1)
+        if now is None or base is None or share <= 0:
+            return split_of(0, 0, weight, self.promotes)
+        return split_of(observed(now[0] - base[0], share), observed(now[1] - base[1], share),
+                        weight, self.promotes)
 
 
 @dataclass
@@ -269,11 +345,14 @@ class ErrorRateRun(Run):
         self.counts += (rng.binomial(n_c, self.p_canary), n_c, rng.binomial(n_s, ERR_BASE), n_s)
         self.canary_total += n_c
 
+    def split_counts(self) -> tuple[int, int]:
+        return int(self.counts[3]), int(self.counts[1])
+
     def measure(self) -> ms.Measurement:
-        ce, cn, se, sn = (int(x) for x in self.counts)
+        share = self.step_share()
+        ce, cn, se, sn = (observed(x, share) for x in self.counts)
         return make(ms.ErrorRateMeasurement, canary_errors=ce, canary_requests=cn, stable_errors=se,
-                    stable_requests=sn, canary_share=self.weight / 100,
-                    split=split_of(sn, cn, self.weight, self.promotes))
+                    stable_requests=sn, canary_share=self.weight / 100, split=self.split(self.weight))
 
 
 class ErrorRateSim(GateSim):
@@ -325,14 +404,19 @@ class OnlineEffectRun(Run):
         self.counts[1::2] += conv
         self.canary_total += n_c
 
+    def split_counts(self) -> tuple[int, int]:
+        c = self.counts
+        return int(c[4] + c[6]), int(c[0] + c[2])
+
     def measure(self) -> ms.Measurement:
-        c = [int(x) for x in self.counts]
+        share = self.step_share()  # the step's cohorts (no attribution window here)
+        c = [observed(x, share) for x in self.counts]
         arms = [ms.ArmCounts(units=c[i], conversions=c[i + 1]) for i in range(0, 8, 2)]
         return make(ms.OnlineEffectMeasurement,
                     canary=ms.VersionArms(holdout=arms[0], treated=arms[1]),
                     stable=ms.VersionArms(holdout=arms[2], treated=arms[3]),
                     holdout_fraction=self.h, canary_share=self.weight / 100,
-                    split=split_of(c[4] + c[6], c[0] + c[2], self.weight, self.promotes))
+                    split=self.split(self.weight))
 
 
 class OnlineEffectSim(GateSim):
@@ -403,16 +487,20 @@ class LatencyRun(Run):
         self.stable += rng.multinomial(rng.poisson(self.lam * (1 - share)), self.p_stable)
         self.canary_total += n_c
 
+    def split_counts(self) -> tuple[int, int]:
+        return int(self.stable.sum()), int(self.canary.sum())
+
     def measure(self) -> ms.Measurement:
-        cc = [int(x) for x in np.cumsum(self.canary)]
-        sc_ = [int(x) for x in np.cumsum(self.stable)]
+        share = self.step_share()  # every bucket count as observed
+        cc = [observed(x, share) for x in np.cumsum(self.canary)]
+        sc_ = [observed(x, share) for x in np.cumsum(self.stable)]
         return make(ms.LatencyMeasurement,
                     canary_p95_seconds=_histogram_quantile(0.95, cc), canary_requests=cc[-1],
                     stable_p95_seconds=_histogram_quantile(0.95, sc_) if sc_[-1] else None,
                     stable_requests=sc_[-1], bucket_bounds=(*LAT_BOUNDS, math.inf),
                     canary_buckets=tuple(cc),
                     stable_buckets=tuple(sc_), canary_share=self.weight / 100,
-                    split=split_of(sc_[-1], cc[-1], self.weight, self.promotes))
+                    split=self.split(self.weight))
 
 
 class LatencySim(GateSim):
@@ -498,9 +586,10 @@ class DriftRun(Run):
         self.canary_total += n
 
     def measure(self) -> ms.Measurement:
+        share = self.canary_share()  # the live bins as observed; the reference is exact
         return ms.DriftMeasurement(features={
             f"f{f}": ms.FeatureHistogram(reference=self.ref_counts[f],
-                                         live=tuple(int(x) for x in self.live[f]))
+                                         live=tuple(observed(x, share) for x in self.live[f]))
             for f in range(DRIFT_FEATURES)})
 
 
@@ -584,7 +673,9 @@ class SanityRun(Run):
         mean = self.total / self.n if self.n else math.nan
         live = (math.sqrt(max(self.squares - self.n * mean * mean, 0.0) / (self.n - 1))
                 if self.n > 1 else None)  # the collector's, from the Σx² counter
-        return ms.UpliftSanityMeasurement(canary_mean_uplift=mean, requests=self.n,
+        # the mean and sd are ratios (unscaled); the requests as observed
+        return ms.UpliftSanityMeasurement(canary_mean_uplift=mean,
+                                          requests=observed(self.n, self.canary_share()),
                                           training_mean=self.TRAINING_MEAN,
                                           training_std=self.TRAINING_STD, live_std=live)
 
@@ -942,7 +1033,9 @@ class DeliveryRun(Run):
         self.canary_total += n
 
     def measure(self) -> ms.Measurement:
-        return ms.DeliveryRateMeasurement(delivered=self.delivered, decided=self.decided)
+        share = self.step_share()  # every count by the step range's share
+        return ms.DeliveryRateMeasurement(delivered=observed(self.delivered, share),
+                                          decided=observed(self.decided, share))
 
 
 class DeliverySim(CampaignSim):
@@ -981,7 +1074,8 @@ class ConversionRun(Run):
         self.canary_total += n
 
     def measure(self) -> ms.Measurement:
-        t, ct, h, ch = (int(x) for x in self.counts)
+        share = self.step_share()  # the cohorts' counts as observed (spend: per decision)
+        t, ct, h, ch = (observed(x, share) for x in self.counts)
         arms = ms.CampaignArms(ms.ArmCounts(t, ct), ms.ArmCounts(h, ch))
         expected = t + h
         done = ms.OutcomeCompleteness(expected=expected, received=round(expected * self.complete))
@@ -1130,38 +1224,47 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
         raise RuntimeError(f"the first decide did not start the exposure: {status.message}")
     run = sim.new_run(sc, rng)
     run.start_step(status.exposure_percent)
+    run.stepped()
     completes = getattr(exposure, "completes", lambda _spec, _status: False)
     run.promotes = completes(spec, status)
     step: int | None = status.current_step
     suspended, errored, cap, look, first_pass = False, False, sim.cap(), 0, math.inf
+    design = math.nan
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)
+        run.ticked()
         outcomes = None
         if exposure.analysis_due(spec, status, now):  # as services/campaign.py's pass does
             previous = {g.name: g for g in status.gates}
             outcomes = []
-            for g in exposure.gates_to_measure(spec):
+            # as services/campaign.py: the gates of this status, each its memory if gathered
+            # under its current settings
+            for g in exposure.gates_to_measure(spec, status):
                 outcome = gates_mod.evaluate_gate(g, run.measure(),
-                                                  gates_mod.memory_of(previous.get(g.name)), now)
+                                                  gates_mod.memory_of(previous.get(g.name), g),
+                                                  now)
                 suspended = suspended or outcome.suspension is not None
                 errored = errored or (sc.srm and outcome.verdict is GateVerdict.ERROR)
                 outcomes.append(outcome)
             first_pass = _first_pass(first_pass, outcomes, run.canary_total)
+            if status.current_step == 0:
+                design = _design(design, outcomes)
         status = exposure.decide(spec, status, exposure.Observed(
             model=model, gate_outcomes=outcomes, generation=1), now).status
         flagged = suspended or errored
         if status.rolled_back_generation is not None:
-            return RunResult(-1, run.canary_total, flagged, look, first_pass)
+            return RunResult(-1, run.canary_total, flagged, look, first_pass, design)
         if status.current_step is None and status.exposure_percent > 0:
-            return RunResult(1, run.canary_total, flagged, look, first_pass)
+            return RunResult(1, run.canary_total, flagged, look, first_pass, design)
         if status.current_step != step:
             step = status.current_step
             run.start_step(status.exposure_percent)
+            run.stepped()
             run.promotes = completes(spec, status)
         if run.canary_total >= cap:
             break
-    return RunResult(0, math.inf, suspended or errored, look, first_pass)
+    return RunResult(0, math.inf, suspended or errored, look, first_pass, design)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1227,6 +1330,8 @@ class RunResult:
     # Canary samples at the first analysis whose every verdict was Pass (inf: none): the gate's
     # own samples to its evidence, before the ramp's remaining pauses (``first_pass_note``).
     first_pass: float = math.inf
+    # The gate's status.gates[].designSamples at the first step's last analysis (NaN: none).
+    design: float = math.nan
 
 
 def spec_of(sim: GateSim, sc: Scenario) -> UpliftModelSpec:
@@ -1254,37 +1359,44 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
         raise RuntimeError(f"the first decide did not start the canary: {status.message}")
     run = sim.new_run(sc, rng)
     run.start_step(status.canary_weight)
+    run.stepped()
     last_step = getattr(ramp, "on_last_step", lambda _spec, _status: False)
     run.promotes = last_step(spec, status)
     step, flagged = (status.current_step, status.canary_weight), False
     offline = gate.type in getattr(gates_mod, "OFFLINE_GATE_TYPES", ())
-    look, first_pass = 0, math.inf
+    look, first_pass, design = 0, math.inf, math.nan
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
         run.tick(rng)
+        run.ticked()
         outcomes = None
         if ramp.analysis_due(spec, status, now):  # as services/upliftmodel.py's pass does
             previous = {g.name: g for g in status.gates}
             outcomes = []
             for g in _to_measure(spec, status):
+                # as services/upliftmodel.py: the memory only if gathered under g's settings
                 outcome = gates_mod.evaluate_gate(g, run.measure(),
-                                                  gates_mod.memory_of(previous.get(g.name)), now)
+                                                  gates_mod.memory_of(previous.get(g.name), g),
+                                                  now)
                 flagged = flagged or outcome.verdict is GateVerdict.ERROR
                 outcomes.append(outcome)
             first_pass = _first_pass(first_pass, outcomes, run.canary_total)
+            if status.current_step == 0:
+                design = _design(design, outcomes)
         status = ramp.decide(spec, status, _observed(outcomes), now).status
         if status.stable_version == "2" or (offline and status.canary_weight > 0):
             # An offline gate decides once, before traffic: the traffic starting is its pass.
-            return RunResult(1, run.canary_total, flagged, look, first_pass)
+            return RunResult(1, run.canary_total, flagged, look, first_pass, design)
         if status.canary_version is None:
-            return RunResult(-1, run.canary_total, flagged, look, first_pass)
+            return RunResult(-1, run.canary_total, flagged, look, first_pass, design)
         if (status.current_step, status.canary_weight) != step:
             step = (status.current_step, status.canary_weight)
             run.start_step(status.canary_weight)
+            run.stepped()
             run.promotes = last_step(spec, status)
         if run.canary_total >= cap:
             break
-    return RunResult(0, math.inf, flagged, look, first_pass)
+    return RunResult(0, math.inf, flagged, look, first_pass, design)
 
 
 def _first_pass(first: float, outcomes: Sequence[Any], samples: float) -> float:
@@ -1292,6 +1404,12 @@ def _first_pass(first: float, outcomes: Sequence[Any], samples: float) -> float:
     if math.isfinite(first) or not outcomes:
         return first
     return samples if all(o.verdict is GateVerdict.PASS for o in outcomes) else first
+
+
+def _design(design: float, outcomes: Sequence[gates_mod.GateOutcome]) -> float:
+    """The first outcome's ``design_samples`` (status.gates[].designSamples), else ``design``."""
+    found = next((o.design_samples for o in outcomes if o.design_samples), None)
+    return design if found is None else float(found)
 
 
 def _to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[Any]:
@@ -1363,11 +1481,13 @@ def naive_peeking(key: str, sc: Scenario, runs: int, looks: int = 40) -> tuple[f
         rollback = log_r / se > z
     else:
         h = 0.1
-        n_c = rng.poisson(lam * weights * (1 - h), size=(runs, looks)).cumsum(1)
-        n_s = rng.poisson(lam * (1 - weights) * (1 - h), size=(runs, looks)).cumsum(1)
+        dn_c = rng.poisson(lam * weights * (1 - h), size=(runs, looks))
+        dn_s = rng.poisson(lam * (1 - weights) * (1 - h), size=(runs, looks))
+        n_c, n_s = dn_c.cumsum(1), dn_s.cumsum(1)
         p_c = OE_TREATED_P + (0.0 if sc.srm else sc.effect)
-        c_c = rng.binomial(n_c, p_c) / np.maximum(n_c, 1)
-        c_s = rng.binomial(n_s, OE_TREATED_P) / np.maximum(n_s, 1)
+        # conversions drawn per interval and summed: one canary's data growing look by look
+        c_c = rng.binomial(dn_c, p_c).cumsum(1) / np.maximum(n_c, 1)
+        c_s = rng.binomial(dn_s, OE_TREATED_P).cumsum(1) / np.maximum(n_s, 1)
         se = np.sqrt(c_c * (1 - c_c) / np.maximum(n_c, 1) + c_s * (1 - c_s) / np.maximum(n_s, 1))
         diff = c_c - c_s
         promote = (diff + sim.gate["margin"]) / se > z
@@ -1379,6 +1499,12 @@ def naive_peeking(key: str, sc: Scenario, runs: int, looks: int = 40) -> tuple[f
 
 # ---------------------------------------------------------------------------------------------
 # Report
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values``: the ⌈q·n⌉-th smallest (inf counts as any value)."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    return float(ordered[min(max(math.ceil(q * len(ordered)) - 1, 0), len(ordered) - 1)])
 
 
 @dataclass(frozen=True)
@@ -1400,8 +1526,16 @@ class Row:
 
     def quantile(self, q: float, first_pass: bool = False) -> float:
         """The ``q`` quantile of samples to decision (or to the first Pass), inf for none."""
-        samples = np.sort([r.first_pass if first_pass else r.samples for r in self.results])
-        return float(samples[min(math.ceil(q * len(samples)) - 1, len(samples) - 1)])
+        return quantile([r.first_pass if first_pass else r.samples for r in self.results], q)
+
+    def undecided(self) -> float:
+        """The share of runs the cap ended undecided: the horizon a rate was measured over."""
+        return self.count(0) / self.runs if self.runs else math.nan
+
+    def design(self) -> float:
+        """The median of the runs' status designSamples at the first step (NaN: none)."""
+        found = [r.design for r in self.results if math.isfinite(r.design)]
+        return quantile(found, 0.5) if found else math.nan
 
     def power(self) -> tuple[float, float, float] | None:
         want = {"promote": 1, "rollback": -1}.get(self.scenario.right)
@@ -1433,11 +1567,15 @@ def _mark(ok: bool) -> str:
 Interval = tuple[float, float, float]
 
 
-def _rate(ci: Interval | None, ok: Callable[[Interval], bool] | None = None) -> str:
+def _rate(ci: Interval | None, ok: Callable[[Interval], bool] | None = None,
+          undecided: float = 0.0) -> str:
+    """A rate with its interval and mark; ``undecided`` (> 0): the share of runs the cap ended
+    undecided beside it, the horizon the rate was measured over."""
     if ci is None:
         return "—"
     text = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
-    return f"{text} {_mark(ok(ci))}" if ok else text
+    text = f"{text} {_mark(ok(ci))}" if ok else text
+    return f"{text} ({undecided:.2f} undecided)" if undecided > 0 else text
 
 
 def _ratio(x: float, n: float, target: float | None) -> str:
@@ -1464,14 +1602,16 @@ def table(rows: Sequence[Row], campaign: bool = False) -> str:
     head = (f"| gate | scenario | runs | {passed} | {failed} | undecided | {wrong_pass} "
             f"(≤ {TARGET_FALSE_PROMOTION}, upper ≤ {TARGET_FALSE_PROMOTION_UPPER}) | {wrong_fail} "
             f"(≤ {TARGET_FALSE_ROLLBACK}) | power within {POWER_WITHIN:g}×N (≥ {TARGET_POWER} at 2x) | "
-            f"fixed-horizon N | ramp floor/N | median/N (≤ {TARGET_MEDIAN}) | p90/N (≤ {TARGET_P90}) | "
+            f"1:1 N (fixed-horizon, per arm) | designSamples at step 1 (median) | "
+            f"ramp floor/N | median/N (≤ {TARGET_MEDIAN}) | p90/N (≤ {TARGET_P90}) | "
             f"{last} |")
-    lines = [head, "|" + "---|" * 14]
+    lines = [head, "|" + "---|" * 15]
     for row in rows:
         sc = row.scenario
         judged = (sc.name in ("null", "2x margin", "better")
                   or (campaign and sc.right != "hold" and not math.isnan(row.fixed_n)))
         power = row.power()
+        undecided = row.undecided()
         power_ok = ((lambda ci: ci[0] >= TARGET_POWER)
                     if sc.name == "2x margin" or (campaign and sc.right == "rollback") else None)
         fp_ok = ((lambda ci: ci[0] <= TARGET_FALSE_PROMOTION and ci[2] <= TARGET_FALSE_PROMOTION_UPPER)
@@ -1482,9 +1622,10 @@ def table(rows: Sequence[Row], campaign: bool = False) -> str:
         lines.append(
             f"| {row.gate} | {sc.name}{' (' + sc.note + ')' if sc.note else ''} | {row.runs} | "
             f"{row.count(1)} | {row.count(-1)} | {row.count(0)} | "
-            f"{_rate(row.false_promotion(), fp_ok)} | "
-            f"{_rate(row.false_rollback(), lambda ci: ci[0] <= TARGET_FALSE_ROLLBACK)} | "
-            f"{_rate(power, power_ok)} | {_fmt_n(row.fixed_n)} {row.unit} | "
+            f"{_rate(row.false_promotion(), fp_ok, undecided)} | "
+            f"{_rate(row.false_rollback(), lambda ci: ci[0] <= TARGET_FALSE_ROLLBACK, undecided)} | "
+            f"{_rate(power, power_ok, undecided)} | {_fmt_n(row.fixed_n)} {row.unit} | "
+            f"{_fmt_n(row.design())} | "
             f"{_ratio(row.floor, row.fixed_n, None) if not math.isnan(row.floor) else '—'} | "
             f"{_ratio(row.quantile(0.5), row.fixed_n, TARGET_MEDIAN if judged else None)} | "
             f"{_ratio(row.quantile(0.9), row.fixed_n, TARGET_P90 if judged else None)} | "
@@ -1587,6 +1728,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="spec.rollout.splitTolerance, and a Campaign's "
                              "spec.exposure.splitTolerance (default: the API's, 0.04; 0 turns "
                              "off the promotion's wait for a split shown within it)")
+    parser.add_argument("--scrape-interval", type=float, default=SCRAPE_INTERVAL,
+                        help="seconds between Prometheus scrapes: every count a gate reads is "
+                             "scaled as the collector scales it (observed_share; default: the "
+                             "operator's --prometheus-scrape-interval, 30; 0: unscaled)")
     parser.add_argument("--online-effect-tuning", type=float, default=None,
                         help="onlineEffect without expectedSamples: tune its mixture at this "
                              "share of the fixed-horizon N instead of the operator's (0.5)")
@@ -1602,6 +1747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["GATE_BENCH_SPLIT_TOLERANCE"] = ("" if args.split_tolerance is None
                                                 else str(args.split_tolerance))
     os.environ["GATE_BENCH_QINI_MARGIN"] = str(args.qini_margin)
+    os.environ["GATE_BENCH_SCRAPE_INTERVAL"] = str(args.scrape_interval)
     os.environ["GATE_BENCH_SANITY_BAND"] = str(args.sanity_band)
     runs = 20 if args.quick else args.runs
     keys = [k.strip() for k in args.gates.split(",") if k.strip()]
@@ -1616,7 +1762,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     campaign_rows = [r for r in rows if r.gate in campaign]
     report = [f"Gate decisions through evaluate_gate + ramp.decide / exposure.decide, {runs} runs "
               f"per row, steps {' → '.join(f'{w} %' for w in WEIGHTS)} (pause {PAUSE}, a look per "
-              f"1m), α = {ALPHA}.", ""]
+              f"1m), α = {ALPHA}, counts scaled to {scrape_interval():g} s scrapes "
+              "(observed_share).", ""]
     if model_rows:
         report += ["UpliftModel (canary weight):", "", table(model_rows), ""]
     if campaign_rows:
