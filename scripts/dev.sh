@@ -62,9 +62,11 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 
 # Go: scripts/build-controlplane.sh builds the control plane with the toolchain controlplane/go.mod
-# names on its `go` line. A Go from 1.21 on fetches that toolchain by itself through the module
-# proxy (GOTOOLCHAIN=auto) when it is older; Debian's Go packages set GOTOOLCHAIN=local, which
-# does not.
+# names on its `go` line. A Go from 1.21 on that is older switches to that toolchain by itself
+# only as its GOTOOLCHAIN says: `auto` or `<name>+auto` fetches it through the module proxy,
+# `path` or `<name>+path` runs go<version> from PATH (never fetches), `local` (what Debian's Go
+# packages set) and a bare `go<version>` never switch. Unset, the Go's own default counts
+# (`go env GOTOOLCHAIN`: go.env, or `go env -w`).
 go_cmd="${GO:-go}"
 need="$(awk '$1 == "go" {print $2; exit}' controlplane/go.mod)"
 at_least() {  # at_least A B: version A >= version B
@@ -76,24 +78,58 @@ if ! command -v "$go_cmd" >/dev/null 2>&1; then
          "go$need by itself. Nothing was installed." >&2
     exit 2
 fi
-have="$(cd / && "$go_cmd" version 2>/dev/null | awk '{print $3}')"
+# Outside the checkout: a go.mod here would make it switch toolchains. It fails when it cannot
+# run at all, or when GOTOOLCHAIN names a toolchain it cannot fetch (offline, say).
+status=0
+said="$(cd / && "$go_cmd" version 2>&1)" || status=$?
+if [[ "$status" != 0 ]]; then
+    echo "dev.sh: '$go_cmd version' failed (exit $status; GOTOOLCHAIN=${GOTOOLCHAIN:-unset})," \
+         "so there is no Go here that runs to build the control plane (Go $need) with. It said:" >&2
+    printf '%s\n' "$said" >&2
+    echo "dev.sh: install Go $need or later, or repair this one (a GOTOOLCHAIN naming a" \
+         "toolchain is fetched through the network the first time). Nothing was installed." >&2
+    exit 2
+fi
+have="$(awk '$1 == "go" && $2 == "version" {print $3; exit}' <<<"$said")"
 have="${have#go}"
 if ! at_least "$have" "$need"; then
-    toolchain="$(cd / && "$go_cmd" env GOTOOLCHAIN 2>/dev/null || true)"
     if ! at_least "$have" 1.21; then
         echo "dev.sh: Go ${have:-of unknown version} is too old to build the control plane" \
              "(Go $need), and too old to fetch Go $need by itself (that needs Go 1.21): install" \
              "Go $need or later. Nothing was installed." >&2
         exit 2
     fi
-    if [[ "$toolchain" == local* || -z "$toolchain" ]]; then
-        echo "dev.sh: Go $have is older than the Go $need the control plane is built with, and" \
-             "GOTOOLCHAIN=${toolchain:-?} keeps it from fetching go$need: run with" \
-             "GOTOOLCHAIN=auto (Debian's Go packages set local), or install Go $need or later." \
-             "Nothing was installed." >&2
-        exit 2
+    toolchain="${GOTOOLCHAIN:-}"
+    if [[ -z "$toolchain" ]]; then
+        toolchain="$(cd / && "$go_cmd" env GOTOOLCHAIN 2>/dev/null || true)"
     fi
-    echo "dev.sh: Go $have fetches go$need to build the control plane (GOTOOLCHAIN=$toolchain)" >&2
+    case "$toolchain" in
+        auto | *+auto)
+            echo "dev.sh: Go $have fetches go$need to build the control plane" \
+                 "(GOTOOLCHAIN=$toolchain)" >&2 ;;
+        path | *+path)
+            if ! command -v "go$need" >/dev/null 2>&1; then
+                echo "dev.sh: Go $have is older than the Go $need the control plane is built" \
+                     "with, and GOTOOLCHAIN=$toolchain switches only to a go$need on PATH, which" \
+                     "is not there: run with GOTOOLCHAIN=auto (fetches it), put go$need on" \
+                     "PATH, or install Go $need or later. Nothing was installed." >&2
+                exit 2
+            fi
+            echo "dev.sh: Go $have runs go$need from PATH to build the control plane" \
+                 "(GOTOOLCHAIN=$toolchain)" >&2 ;;
+        *)
+            if [[ "$toolchain" == local* ]]; then
+                why="keeps it from fetching go$need (Debian's Go packages set local)"
+            elif [[ -z "$toolchain" ]]; then
+                why="(unknown: 'go env GOTOOLCHAIN' said nothing) may not fetch go$need"
+            else
+                why="runs that Go only and never switches to go$need"
+            fi
+            echo "dev.sh: Go $have is older than the Go $need the control plane is built with," \
+                 "and GOTOOLCHAIN=${toolchain:-?} $why: run with GOTOOLCHAIN=auto, or install" \
+                 "Go $need or later. Nothing was installed." >&2
+            exit 2 ;;
+    esac
 fi
 
 # Python's bytecode cached outside the checkout, as for the tests: scripts/env.sh.
