@@ -114,6 +114,13 @@ class Observed(steps.ObservedBase):
     #: (``<name>: N of M replicas available``; ``render.serving.ServingState.short``), what
     #: ``_CanaryPass.graph_not_ready`` names; empty: none, or not known
     graph_short: tuple[str, ...] = ()
+    #: the versions of ``ready_versions`` whose own Deployment is not whole: a pod of it not
+    #: available (crash-looping, starting), fewer available than its predictor wants, or no
+    #: status for it yet (``services.upliftmodel._partial_versions``). Seldon Core 1.17.1 moves
+    #: no route while any Deployment of the graph is so (docs/dataplane.md), so a rolled-back
+    #: version is not kept in the graph while it is (``_CanaryPass.kept_serves``); empty: none,
+    #: or not known
+    partial_versions: frozenset[str] = frozenset()
 
 
 #: The ``uplift.dev/role`` values the operator writes (``services.upliftmodel._write_backs``)
@@ -1311,11 +1318,25 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def scale_down_until(self) -> dt.datetime | None:
         """Until when a rolled-back version stays deployed at weight 0, if it still should: a
-        rolled-back canary, or a stable version an emergency rollback replaced."""
-        entry = rollback_entry(self.status, self.kept_deployed())
+        rolled-back canary, counted from its rollback; a stable version an emergency rollback
+        replaced, counted from the ``StableRestored`` that followed (it kept the traffic until
+        then, none while the restore awaits). Counted from the rollback itself, the restore's
+        own minutes were taken off the delay: a restore as long as the delay left the replaced
+        version nothing at weight 0 to inspect."""
+        s = self.status
+        kept = self.kept_deployed()
+        entry = rollback_entry(s, kept)
         if entry is None:
             return None
-        until = entry.time + parse_duration(self.spec.rollback.scale_down_delay)
+        since = entry.time
+        if kept == s.emergency_rolled_back_version and restored_by(entry) is not None:
+            restored = next((e for e in s.history
+                             if e.action == Reason.STABLE_RESTORED.value and e.time >= entry.time
+                             and e.version == restored_by(entry)), None)
+            if restored is None:
+                return None  # not restored yet: the replaced version keeps the traffic
+            since = restored.time
+        until = since + parse_duration(self.spec.rollback.scale_down_delay)
         return until if self.now < until else None
 
     def emergency_restore(self) -> DecisionRecord | None:
@@ -1461,16 +1482,21 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
 
     def kept_serves(self) -> bool:
         """Whether the rolled-back version ``kept_deployed`` may stay in the graph at weight 0
-        for ``spec.rollback.scaleDownDelay``: only while its own predictor serves (its
-        Deployment has an available pod: ``Observed.ready_versions``; with only the two flags
-        known, the whole graph serving, stable and the other predictor). Seldon Core 1.17.1
-        moves the traffic (its Istio VirtualService or Ambassador weights) and deletes a
-        removed predictor's Deployment only once every predictor's Deployment is available: a
-        kept version whose pods are down, the usual reason for a rollback, would keep its share
-        of the traffic for the whole delay. Left out, its predictor and pods are gone, so it
-        does not serve again and is not kept again (docs/lifecycle.md, "`scaleDownDelay` and
-        Seldon's routes")."""
+        for ``spec.rollback.scaleDownDelay``: only while its own predictor serves and its
+        Deployment is whole (an available pod: ``Observed.ready_versions``, and none short or
+        not available: not in ``Observed.partial_versions``; with only the two flags known,
+        the whole graph serving, stable and the other predictor). Seldon Core 1.17.1 moves the
+        traffic (its Istio VirtualService or Ambassador weights) and deletes a removed
+        predictor's Deployment only once every predictor's Deployment is available
+        (``unavailableReplicas`` 0): a kept version whose pods are down, the usual reason for a
+        rollback, or only one of whose pods crash-loops, would keep its share of the traffic
+        for the whole delay while the status said the stable serves it. Left out, its
+        predictor and pods are gone, so it does not serve again and is not kept again
+        (docs/lifecycle.md, "`scaleDownDelay` and Seldon's routes")."""
+        kept = self.kept_deployed()
+        if kept in self.seen.partial_versions:
+            return False
         if self.seen.ready_versions is not None:
-            return self.kept_deployed() in self.seen.ready_versions
+            return kept in self.seen.ready_versions
         return self.seen.stable_ready and self.seen.canary_ready
 

@@ -304,7 +304,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
-        serving_failure=failure, graph_short=_graph_short(child, current, deps), name=name,
+        serving_failure=failure, graph_short=_graph_short(child, current, deps),
+        partial_versions=_partial_versions(child, deps, serves), name=name,
         namespace=namespace), now)
     recreated: list[Event] = []  # a decision key created anew under the graph (a Warning)
     try:
@@ -702,6 +703,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             requests=requests, generation=generation, split_as_status=split_as_status,
             split_refused=_split_refused(current, split_as_status), ready_versions=serves,
             serving_failure=_serving_failure(child, current, deps, serves),
+            partial_versions=_partial_versions(child, deps, serves),
             name=meta.get("name"), namespace=owner.namespace), now)
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("acting on a stop request of UpliftModel %s/%s failed",
@@ -1396,6 +1398,30 @@ def _graph_short(child: dict[str, Any] | None, current: UpliftModelStatus,
     if child is None or split is None:
         return ()
     return deps.backend.observe(child, split).short
+
+
+def _partial_versions(child: Mapping[str, Any] | None, deps: Dependencies,
+                      serves: frozenset[str]) -> frozenset[str]:
+    """The versions of ``serves`` (their own predictor has an available pod) whose Deployment
+    is not whole: a pod of it not available (one replica crash-looping), fewer available than
+    its predictor wants, or no status for it yet (``ServingState.unavailable``, read of that
+    predictor alone). Seldon Core 1.17.1 moves no route while any Deployment of the graph is
+    so (docs/dataplane.md, "Routes follow only a graph whose every Deployment is
+    available"): a rolled-back version kept at weight 0 for ``scaleDownDelay`` would keep its
+    old share of the traffic meanwhile, so it is not kept (``ramp.Observed.partial_versions``).
+    Versions that do not serve at all are not named: ``ready_versions`` says those."""
+    if child is None or not serves:
+        return frozenset()
+    spec = child.get("spec") or {}
+    partial: set[str] = set()
+    for predictor in spec.get("predictors") or []:
+        version = str((predictor.get("annotations") or {}).get("version") or "")
+        if not version or version not in serves:
+            continue
+        alone = {**child, "spec": {**spec, "predictors": [predictor]}}
+        if deps.backend.observe(alone, TrafficSplit(version, None, 0)).unavailable:
+            partial.add(version)
+    return frozenset(partial)
 
 
 def _describe_weights(split: TrafficSplit) -> dict[str, int]:

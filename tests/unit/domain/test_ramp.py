@@ -884,7 +884,8 @@ def test_an_emergency_rollback_keeps_the_replaced_stable_serving_until_the_resto
         ) -> None:
     """The previous stable's predictor left at the promotion: created again, it serves only
     after its pods start. Until then the replaced version keeps the traffic (weight 100 on
-    it), then it stays at weight 0 for scaleDownDelay, as a rolled-back canary does."""
+    it), then it stays at weight 0 for scaleDownDelay from ``StableRestored``, as a
+    rolled-back canary does from its rollback."""
     spec = make_spec()
     spec = spec.model_copy(update={"rollback": spec.rollback.model_copy(
         update={"scale_down_delay": "10m"})})
@@ -905,7 +906,9 @@ def test_an_emergency_rollback_keeps_the_replaced_stable_serving_until_the_resto
     assert d.status.history[-1].action == "StableRestored"
     sim.ready_versions = frozenset({"2"})  # the restored one flaps: no traffic back to 2
     assert sim.tick(0.5).traffic == TrafficSplit("1", "2", 0)
-    assert sim.tick(10).traffic == TrafficSplit("1", None, 0)
+    # 10 minutes from StableRestored, not from the rollback a minute before it.
+    assert sim.tick(9.4).traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(0.1).traffic == TrafficSplit("1", None, 0)
 
 
 def test_unknown_promote_mode_is_an_unrecognised_request() -> None:

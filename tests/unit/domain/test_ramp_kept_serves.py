@@ -11,13 +11,15 @@ idempotence)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.domain import ramp
-from uplift_operator.domain.ramp import Reason, TrafficSplit
+from uplift_operator.domain.gates import GateOutcome
+from uplift_operator.domain.ramp import Decision, Observed, Reason, TrafficSplit
 
-from .test_ramp import Sim, make_spec, with_canary
+from .test_ramp import Sim, assert_idempotent, make_spec, outcome, with_canary
 
 F, P = GateVerdict.FAIL, GateVerdict.PASS
 
@@ -101,3 +103,95 @@ def test_an_emergency_rollback_keeps_a_replaced_version_that_serves_for_the_dela
     assert sim.tick(5).traffic == TrafficSplit("1", "2", 0)
     sim.now += dt.timedelta(minutes=5)
     assert sim.tick().traffic == TrafficSplit("1", None, 0)  # the delay is over
+
+
+class _PartialSim(Sim):
+    """``Sim`` with the versions whose Deployment is not whole (``Observed.partial_versions``):
+    one of their pods not available, their predictor serving on the others."""
+
+    def __init__(self, spec: UpliftModelSpec) -> None:
+        super().__init__(spec)
+        self.partial: frozenset[str] = frozenset()
+
+    def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
+             outcomes: Sequence[GateOutcome] | None = None) -> Decision:
+        self.now += dt.timedelta(minutes=minutes)
+        if verdicts is not None:
+            outcomes = [outcome(name, v, self.now) for name, v in verdicts.items()]
+        observed = Observed(desired_version=self.desired, stable_ready=self.stable_ready,
+                            canary_ready=self.canary_ready, gate_outcomes=outcomes,
+                            requests=ramp.parse_requests(self.annotations), generation=3,
+                            ready_versions=self.ready_versions,
+                            partial_versions=self.partial)
+        decision = ramp.decide(self.spec, self.status, observed, self.now)
+        assert_idempotent(self.spec, decision, observed, self.now)
+        self.status = decision.status
+        self.log.append(decision)
+        return decision
+
+
+def _partial_canary() -> _PartialSim:
+    sim = _PartialSim(_delayed(30))
+    sim.now -= dt.timedelta(seconds=6)
+    sim.tick()
+    sim.desired = "2"
+    sim.tick()
+    sim.tick(0.1)
+    sim.passing(5)
+    assert sim.status.canary_weight > 0
+    return sim
+
+
+def test_a_rolled_back_canary_with_one_pod_down_leaves_the_graph_at_once() -> None:
+    """One of the canary's three pods crash-loops: its predictor still serves on the other two,
+    but its Deployment is not whole, and Seldon moves no route until it is. Kept at weight 0,
+    the canary kept its share of the traffic for the whole delay (30 minutes here) while the
+    status said stable 1 serves all of it."""
+    sim = _partial_canary()
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.partial = frozenset({"2"})
+    d = sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert d.status.aborted_version == "2" and d.status.canary_version is None
+    assert d.traffic == TrafficSplit("1", None, 0)
+    # Out of the graph, its predictor is no longer read as serving: it is not put back.
+    sim.ready_versions, sim.partial = frozenset({"1"}), frozenset()
+    assert sim.tick(1).traffic == TrafficSplit("1", None, 0)
+
+
+def test_a_kept_canary_whose_pod_goes_down_during_the_delay_leaves_then() -> None:
+    sim = _partial_canary()
+    sim.ready_versions = frozenset({"1", "2"})
+    assert sim.tick(1, verdicts={"latency": F, "shadow": P}).traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(5).traffic == TrafficSplit("1", "2", 0)
+    sim.partial = frozenset({"2"})
+    assert sim.tick(1).traffic == TrafficSplit("1", None, 0)
+
+
+def test_a_stable_short_of_pods_does_not_drop_a_whole_kept_canary() -> None:
+    """Only the kept version's own Deployment counts: the stable's holds the routes whatever
+    is done with the canary."""
+    sim = _partial_canary()
+    sim.ready_versions = frozenset({"1", "2"})
+    sim.partial = frozenset({"1"})
+    assert sim.tick(1, verdicts={"latency": F, "shadow": P}).traffic == TrafficSplit("1", "2", 0)
+
+
+def test_an_emergency_rollbacks_delay_counts_from_stable_restored_not_from_the_rollback(
+        ) -> None:
+    """The replaced version keeps the traffic until the restored one serves; the delay it is
+    then kept at weight 0 runs from ``StableRestored`` (docs/lifecycle.md). Counted from the
+    rollback, a restore of 8 minutes left 2 of a 10-minute delay, one of 10 minutes none."""
+    sim = with_canary(_delayed(10))
+    sim.request(ramp.PROMOTE_ANNOTATION, "full")
+    sim.tick(1)
+    sim.ready_versions = frozenset({"2"})
+    sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
+    assert sim.tick(1).traffic == TrafficSplit("1", "2", 100)
+    assert sim.tick(7).traffic == TrafficSplit("1", "2", 100)  # 1's pods still starting
+    sim.ready_versions = frozenset({"1", "2"})
+    d = sim.tick(1)
+    assert sim.reasons() == [Reason.STABLE_RESTORED]
+    assert d.traffic == TrafficSplit("1", "2", 0)
+    assert d.requeue_after == dt.timedelta(minutes=10)
+    assert sim.tick(9.5).traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(0.5).traffic == TrafficSplit("1", None, 0)

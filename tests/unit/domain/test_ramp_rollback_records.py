@@ -147,9 +147,9 @@ def test_the_emergency_rollback_entry_names_the_version_rolled_back_and_the_one_
 def test_scale_down_after_an_emergency_rollback_counts_from_it_not_from_an_older_rollback(
         ) -> None:
     """Version 2 rolled back by a gate, retried and promoted, then rolled back in an
-    emergency: it stays at weight 0 for scaleDownDelay from the emergency rollback. Its entry
-    once named the restored version, and the delay was counted from 2's gate rollback, long
-    past: 2 left at once."""
+    emergency: it stays at weight 0 for scaleDownDelay from that rollback's ``StableRestored``
+    (the same pass here: 1 serves already). Its entry once named the restored version, and the
+    delay was counted from 2's gate rollback, long past: 2 left at once."""
     spec = make_spec(steps=((10, "5m"),))
     spec = spec.model_copy(update={"rollback": spec.rollback.model_copy(
         update={"scale_down_delay": "10m"})})
@@ -164,6 +164,7 @@ def test_scale_down_after_an_emergency_rollback_counts_from_it_not_from_an_older
     sim.ready_versions = frozenset({"1", "2"})  # 1 still deployed (e.g. just restored)
     sim.request(ramp.EMERGENCY_ROLLBACK_ANNOTATION, "now")
     d = sim.tick(1)
+    assert [e.reason for e in d.events][-1] is Reason.STABLE_RESTORED
     assert d.traffic == TrafficSplit("1", "2", 0)
     assert d.requeue_after == dt.timedelta(minutes=10)
     assert sim.tick(9).traffic == TrafficSplit("1", "2", 0)
@@ -205,8 +206,10 @@ def test_a_legacy_status_mid_restore_is_read_as_the_emergency_rollback_it_was() 
     sim.ready_versions = frozenset({"1", "2"})
     d = sim.tick(1)
     assert sim.reasons() == [Reason.STABLE_RESTORED]
-    assert d.traffic == TrafficSplit("1", "2", 0)  # scaleDownDelay from the legacy entry
-    assert sim.tick(8).traffic == TrafficSplit("1", None, 0)
+    # scaleDownDelay from the StableRestored that follows the legacy entry (T0 + 2m)
+    assert d.traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(8).traffic == TrafficSplit("1", "2", 0)
+    assert sim.tick(2).traffic == TrafficSplit("1", None, 0)
     sim.desired = "3"
     d = sim.tick(1)
     assert d.status.canary_version == "3" and d.status.emergency_rolled_back_version is None
