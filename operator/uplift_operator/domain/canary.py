@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from uplift_operator.api.v1alpha1.common import (
     Condition,
     DecisionRecord,
+    GateStatus,
     Phase,
     parse_duration,
 )
@@ -38,6 +39,7 @@ from uplift_operator.domain.gates import (
     next_step,
     required_action,
     restart_split_check,
+    same_settings,
 )
 from uplift_operator.domain.requests import (
     PROMOTE_ANNOTATION,
@@ -585,13 +587,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def not_serving_until(self) -> str:
         """What becomes of a canary with traffic that does not serve, once its time without
         serving is counted (``canaryNotServingSince``): since when, and when it is rolled back
-        (held for a human with ``rollback.mode: Manual``) unless it serves again."""
+        (whatever ``rollback.mode`` says: ``act_on_serving``) unless it serves again."""
         since, due = self.status.canary_not_serving_since, self.canary_serving_due()
         if since is None or due is None:
             return ""
-        then = ("rolled back" if self.rollback_mode == "Automatic"
-                else "held for an abort (rollback.mode Manual)")
-        return f" since {since.isoformat()}; {then} at {due.isoformat()} unless it serves again"
+        return (f" since {since.isoformat()}; rolled back at {due.isoformat()} unless it serves "
+                "again")
 
     def unresolved(self) -> str | None:
         """Why a canary's ramp is held while the spec's model reference does not resolve (MLflow
@@ -747,23 +748,54 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 "inconclusiveLimit, a pending Manual rollback); stop this one with "
                 f"{self.ask('abort')}"))
             return
+        carried = self.evidence_carried(version)
         self.start_canary(version)
+        if carried:
+            self.status.gates = carried
+            evidence = ("its gates' sequential evidence carried into a new stratum, as at a "
+                        "step: alpha is spent once per version")
+        elif carried is not None:
+            evidence = ("its gates' settings changed since their evidence was gathered: it "
+                        "starts afresh")
+        else:
+            evidence = ("its gates' sequential evidence starts afresh: retried after a "
+                        "rollback or an abort (or over a pending one), a human's judgement "
+                        "that something changed; alpha is spent again")
         self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
         self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
-                                          f"({request.actor})")
+                                          f"({request.actor}); {evidence}")
+
+    def evidence_carried(self, version: str) -> list[GateStatus] | None:
+        """The gate statuses a retry of ``version`` keeps, each moved to a new stratum as at a
+        step change (``gates.next_step``: its sequential evidence carried, its counters
+        zeroed, so the ``inconclusiveLimit`` pause lifts): when the retry restarts that very
+        canary, held Paused by its gates' ``inconclusiveLimit`` alone, for the gates whose
+        settings are those the evidence was gathered under. Started afresh, an inconclusive
+        canary retried k times had k chances at a false Pass, each at the gate's full alpha
+        (docs/statistics.md: alpha is spent once per version). None otherwise: a canary
+        rolled back or aborted, or held for a pending Manual rollback (a gate past its
+        limits), is retried afresh, a human's judgement that something changed (the Retry
+        event says so)."""
+        s = self.status
+        if s.canary_version != version:
+            return None
+        statuses = {g.name: g for g in s.gates}
+        demands = [required_action(gate, statuses[gate.name])
+                   for gate in self.spec.rollout.gates if gate.name in statuses]
+        if GateAction.PAUSE not in demands or GateAction.ROLLBACK in demands:
+            return None
+        return [next_step(statuses[gate.name]) for gate in self.spec.rollout.gates
+                if gate.name in statuses and same_settings(gate, statuses[gate.name])]
 
     def held_for_a_human(self) -> bool:
         """The canary is held Paused for a human's decision, as the pass before left it: a gate
-        past its ``inconclusiveLimit``, or a rollback ``rollback.mode: Manual`` leaves pending
-        (a gate past its limits, a canary with traffic not serving past its grace). What a
-        retry restarts besides a rolled-back canary (docs/operator.md, "kubectl uplift")."""
+        past its ``inconclusiveLimit``, or past its limits with ``rollback.mode: Manual`` (a
+        pending rollback). What a retry restarts besides a rolled-back canary
+        (docs/operator.md, "kubectl uplift"). A canary with traffic that does not serve is
+        never held: it is rolled back past its grace (``act_on_serving``)."""
         statuses = {g.name: g for g in self.status.gates}
-        if any(required_action(gate, statuses[gate.name]) is not GateAction.NONE
-               for gate in self.spec.rollout.gates if gate.name in statuses):
-            return True
-        since = self.status.canary_not_serving_since
-        return (since is not None and self.rollback_mode != "Automatic" and self.canary_down()
-                and self.now - since >= self.not_serving_grace()[0])
+        return any(required_action(gate, statuses[gate.name]) is not GateAction.NONE
+                   for gate in self.spec.rollout.gates if gate.name in statuses)
 
     def withdraw_restore(self, request: ManualRequest) -> None:
         """A retry while an emergency rollback's restored version has not served: the rollback
@@ -1401,11 +1433,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
     def act_on_serving(self) -> None:
         """A canary with traffic that has not served for the grace (``canaryNotServingSince``,
         read as the status before this pass left it) is a failed canary, as one whose gate
-        failed: rolled back (``RolledBack``), or with ``rollback.mode: Manual`` held Paused as
-        a pending rollback (``Ready`` ``RollbackPending``) until an abort or until it serves
-        again (a promote is refused meanwhile: it does not serve). Without this it kept its
-        share of the traffic for good, Progressing, when no ``progressDeadline`` was set: the
-        step only held. A rollback its gates demand already is theirs (said first)."""
+        failed: rolled back (``RolledBack``), whatever ``rollback.mode`` says. Manual is for
+        the gates' verdicts, which a human may weigh; a canary whose share of the requests has
+        nothing serving it is an outage, and held for a human it kept up to all the traffic
+        (a canary at 100 %) unserved until one acted. A gate's pending Manual rollback of the
+        same canary is done by this one. Without this it kept its share of the traffic for
+        good, Progressing, when no ``progressDeadline`` was set: the step only held."""
         s = self.status
         since = s.canary_not_serving_since
         if since is None or not self.canary_down():
@@ -1416,37 +1449,14 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         cause = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
                  if self.seen.serving_failure is not None
                  else "no replica of its predictor is available")
-        past = (f"at {s.canary_weight}% of the traffic, past the {said} a canary with traffic "
-                f"may go without serving: {cause}")
-        if self.rollback_mode == "Automatic":
-            self.roll_back(Reason.ROLLED_BACK, (
-                f"canary {s.canary_version} has not served for {_span(self.now - since)} since "
-                f"{since.isoformat()} {past}"))
-        elif not self.rollback_pending:  # a gate's pending rollback says its own why
-            self.rollback_pending = True
-            # Held: the words name the fixed time it stopped (no growing span, so a pass while
-            # held rewrites nothing), recorded once as a Paused entry that later passes quote.
-            why = self.paused_not_serving(
-                f"canary {s.canary_version} has not served since {since.isoformat()}",
-                f" {past}")
-            self.pause_reason = (f"{why}; rollback.mode is Manual: roll back with "
-                                 f"{self.ask('abort')}; a promote is refused while it does "
-                                 "not serve")
-
-    def paused_not_serving(self, head: str, rest: str) -> str:
-        """The ``Paused`` history entry of a canary held for not serving (``head``: which
-        canary, since when), as ``steps.paused_on`` does a gate's pending rollback: the pass
-        that holds it records ``head + rest``; the passes after it quote that entry (whatever
-        the backend's failure text says since), so the hold is recorded once."""
-        s = self.status
-        for entry in reversed(s.history):
-            if s.step_started_at is not None and entry.time < s.step_started_at:
-                break
-            if (entry.action == Reason.PAUSED.value and entry.version == s.canary_version
-                    and entry.reason.startswith(head)):
-                return entry.reason
-        self.record(Reason.PAUSED, s.canary_version, head + rest)
-        return head + rest
+        manual = ("; rollback.mode Manual holds gate verdicts only, not a canary that does not "
+                  "serve" if self.rollback_mode != "Automatic" else "")
+        self.rollback_pending = False  # a gate's pending rollback: this one does it
+        self.pause_reason = None
+        self.roll_back(Reason.ROLLED_BACK, (
+            f"canary {s.canary_version} has not served for {_span(self.now - since)} since "
+            f"{since.isoformat()} at {s.canary_weight}% of the traffic, past the {said} a "
+            f"canary with traffic may go without serving: {cause}{manual}"))
 
     def note_canary_serving(self) -> None:
         """``canaryNotServingSince`` after this pass: kept from the first pass that saw the

@@ -1,15 +1,17 @@
 """A canary with traffic that stops serving is a failed canary once it has not served for the
 grace every serving problem gets (``stuck.grace``: 5 minutes, or ``progressDeadline`` when
-shorter): rolled back, or with ``rollback.mode: Manual`` held as a pending rollback. Before,
-the step only held and the canary kept its share of the traffic for good (Progressing, Ready
-True). A canary before any traffic is only waited for, and a canary is not blamed for an outage
-that takes the stable down too. ``Sim.tick`` checks every pass for idempotence."""
+shorter): rolled back, whatever ``rollback.mode`` says (Manual holds the gates' verdicts for a
+human, not an outage of the canary's share). Before, the step only held and the canary kept its
+share of the traffic for good (Progressing, Ready True); with Manual it was then held Paused,
+up to all the traffic on a dead predictor, until a human aborted. A canary before any traffic
+is only waited for, and a canary is not blamed for an outage that takes the stable down too.
+``Sim.tick`` checks every pass for idempotence."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.domain.test_ramp import INC, P, Sim, make_spec, ready, with_canary
+from tests.unit.domain.test_ramp import INC, F, P, Sim, make_spec, ready, with_canary
 
 from uplift_operator.api.v1alpha1.common import Phase
 from uplift_operator.domain import ramp
@@ -90,38 +92,63 @@ def test_a_canary_serving_again_within_the_grace_goes_on() -> None:
     assert d.status.canary_version is None and d.status.aborted_version == "2"
 
 
-def test_with_manual_rollback_a_canary_not_serving_is_held_for_an_abort() -> None:
+def test_with_manual_rollback_a_canary_not_serving_is_rolled_back_too() -> None:
+    """Manual holds a gate's verdict for a human; a canary with traffic that does not serve is
+    an outage of its share: held, a canary at 100 % kept every request on a dead predictor
+    until someone aborted it."""
     sim = at_fifty_percent(rollback="Manual")
     sim.canary_ready = False
-    sim.tick(1)
-    d = sim.tick(5)
-    assert d.status.canary_version == "2" and d.traffic == TrafficSplit("1", "2", 50)
-    assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
-    stopped = sim.now - dt.timedelta(minutes=5)
-    assert f"canary 2 has not served since {stopped.isoformat()} at 50%" in d.status.message
-    assert d.status.message.endswith(
-        "; rollback.mode is Manual: roll back with `kubectl uplift abort NAME` (or annotate "
-        "--overwrite uplift.dev/abort=$(date +%s)); a promote is refused while it does not "
-        "serve")
-    assert Reason.PAUSED in sim.reasons()
-    assert all(e.action != "RolledBack" for e in d.status.history)
-    d = sim.tick(30)  # still held: nothing decided meanwhile
-    assert d.status.phase is Phase.PAUSED and d.events == ()
-    sim.request(ramp.ABORT_ANNOTATION, "oncall-1")
+    stopped = sim.now + dt.timedelta(minutes=1)
     d = sim.tick(1)
+    due = stopped + dt.timedelta(minutes=5)
+    assert (f"canary is not serving since {stopped.isoformat()}; rolled back at "
+            f"{due.isoformat()} unless it serves again") in d.status.message
+    d = sim.tick(5)
     assert d.status.canary_version is None and d.status.aborted_version == "2"
-    assert d.status.history[-1].action == "ManualAbort"
+    assert d.traffic == TrafficSplit("1", None, 0)
+    assert d.status.phase is Phase.DEGRADED and ready(d.status) == ("True", "StableServing")
+    entry = d.status.history[-1]
+    assert (entry.action, entry.actor) == ("RolledBack", "operator")
+    assert entry.reason.startswith(f"canary 2 has not served for 5m since {stopped.isoformat()} "
+                                   "at 50% of the traffic")
+    assert entry.reason.endswith("; rollback.mode Manual holds gate verdicts only, not a "
+                                 "canary that does not serve")
+    assert all(e.action != "Paused" for e in d.status.history)
 
 
-def test_with_manual_rollback_a_canary_serving_again_resumes() -> None:
+def test_with_manual_rollback_a_canary_at_all_the_traffic_that_does_not_serve_is_rolled_back(
+        ) -> None:
+    sim = with_canary(make_spec(steps=((100, "5m"),), rollback="Manual"))
+    assert sim.status.canary_weight == 100
+    sim.canary_ready = False
+    sim.ready_versions = frozenset({"1"})
+    sim.tick(2)
+    d = sim.tick(5)
+    assert d.status.canary_version is None and d.traffic == TrafficSplit("1", None, 0)
+
+
+def test_with_manual_rollback_a_canary_serving_again_within_the_grace_goes_on() -> None:
     sim = at_fifty_percent(rollback="Manual")
     sim.canary_ready = False
     sim.tick(1)
-    assert sim.tick(5).status.phase is Phase.PAUSED
+    assert sim.tick(4).status.phase is Phase.PROGRESSING
     sim.canary_ready = True
     d = sim.passing(1)
     assert d.status.phase is Phase.PROGRESSING and ready(d.status) == ("True", "StableServing")
-    assert Reason.RESUMED in sim.reasons() and d.status.canary_not_serving_since is None
+    assert d.status.canary_not_serving_since is None and d.status.canary_version == "2"
+
+
+def test_a_gates_pending_manual_rollback_is_done_once_the_canary_does_not_serve() -> None:
+    """A gate's Fail held for a human (Manual), then the canary stops serving: past the grace it
+    is rolled back, its pending rollback with it (Ready no longer RollbackPending)."""
+    sim = at_fifty_percent(rollback="Manual")
+    d = sim.tick(1, verdicts={"latency": F, "shadow": P})
+    assert d.status.phase is Phase.PAUSED and ready(d.status) == ("False", "RollbackPending")
+    sim.canary_ready = False
+    sim.tick(1)
+    d = sim.tick(5)
+    assert d.status.canary_version is None and d.status.aborted_version == "2"
+    assert d.status.phase is Phase.DEGRADED and ready(d.status) == ("True", "StableServing")
 
 
 def test_a_shorter_progress_deadline_is_the_grace() -> None:
@@ -191,22 +218,6 @@ def test_a_graph_not_ready_holds_the_step_and_a_promote_but_rolls_nothing_back()
     d = sim.tick(1)
     assert d.status.canary_version == "2" and d.status.stable_version == "1"
     assert any("a promote waits for the graph to be ready" in e.message for e in d.events)
-
-
-def test_a_manual_hold_for_not_serving_is_recorded_once_and_rewrites_nothing() -> None:
-    sim = at_fifty_percent(rollback="Manual")
-    sim.canary_ready = False
-    stopped = sim.now + dt.timedelta(minutes=1)
-    sim.tick(1)
-    held = sim.tick(5)
-    assert held.status.phase is Phase.PAUSED
-    paused = [e for e in held.status.history if e.action == "Paused"]
-    assert [(e.version, e.time) for e in paused] == [("2", sim.now)]
-    assert paused[0].reason.startswith(f"canary 2 has not served since {stopped.isoformat()}")
-    a = sim.tick(1)
-    b = sim.tick(1)
-    assert a.status == held.status and b.status == held.status
-    assert a.events == b.events == ()
 
 
 def test_gates_passing_again_do_not_outlast_a_canary_that_does_not_serve() -> None:

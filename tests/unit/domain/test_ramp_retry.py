@@ -21,9 +21,10 @@ def retried(sim: Sim, token: str = "t1", minutes: float = 0.5) -> ramp.Decision:
     return sim.tick(minutes)
 
 
-def restarted(d: ramp.Decision) -> bool:
+def restarted(d: ramp.Decision, gates_kept: bool = False) -> bool:
     s = d.status
-    return (s.canary_version, s.current_step, s.canary_weight, s.gates) == ("2", 0, 0, []) and (
+    return (s.canary_version, s.current_step, s.canary_weight) == ("2", 0, 0) and (
+        bool(s.gates) is gates_kept) and (
         s.history[-1].action, s.history[-1].reason) == ("Retry", "canary restarted at step 1")
 
 
@@ -72,7 +73,9 @@ def test_a_retry_restarts_a_canary_paused_past_its_inconclusive_limit() -> None:
     d = sim.tick(1, verdicts={"latency": INC})
     assert d.status.phase is Phase.PAUSED and ramp.RETRY_ANNOTATION in d.status.message
     d = retried(sim)
-    assert restarted(d) and d.status.phase is Phase.PROGRESSING
+    # Its gates' evidence is carried (test_ramp_retry_evidence), their counts zeroed.
+    assert restarted(d, gates_kept=True) and [g.inconclusives for g in d.status.gates] == [0]
+    assert d.status.phase is Phase.PROGRESSING
     assert Reason.RETRY in sim.reasons() and d.traffic == TrafficSplit("1", "2", 0)
 
 
@@ -83,12 +86,14 @@ def test_a_retry_restarts_a_canary_whose_manual_rollback_is_pending() -> None:
     assert restarted(retried(sim))
 
 
-def test_a_retry_restarts_a_canary_held_for_not_serving_with_manual_rollback() -> None:
+def test_a_retry_restarts_a_canary_rolled_back_for_not_serving_with_manual_rollback() -> None:
+    """Not held for a human any more (test_ramp_canary_not_serving): rolled back past its
+    grace whatever rollback.mode says, and retried as a rolled-back canary."""
     sim = with_canary(make_spec(steps=STEPS, rollback="Manual"))
     sim.canary_ready = False
     sim.tick(1)
     d = sim.tick(5)
-    assert d.status.phase is Phase.PAUSED
+    assert d.status.aborted_version == "2" and d.status.canary_version is None
     d = retried(sim)
     assert restarted(d) and d.status.canary_not_serving_since is None
     assert d.traffic == TrafficSplit("1", "2", 0)  # waited for at 0 %, until it serves

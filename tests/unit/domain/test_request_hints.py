@@ -171,7 +171,8 @@ SITES: list[tuple[str, Callable[[], str], tuple[str, ...]]] = [
     ("spec back at a stable down", model_back_at_stable_held, ("abort",)),
     ("emergency restore", model_restore_withdrawal, ("retry",)),
     ("rolled back", model_rolled_back, ("retry",)),
-    ("canary not serving, Manual", model_not_serving_manual, ("abort",)),
+    # Rolled back past its grace whatever rollback.mode says (test_ramp_canary_not_serving).
+    ("canary not serving, Manual", model_not_serving_manual, ("retry",)),
     ("campaign inconclusiveLimit", campaign_inconclusive, ("promote", "abort")),
     ("campaign Manual rollback pending", campaign_manual_rollback, ("abort", "promote")),
     ("campaign rolled back", campaign_rolled_back, ("retry",)),
