@@ -287,6 +287,20 @@ def rollback_entry(status: UpliftModelStatus, version: str | None) -> DecisionRe
     return next((e for e in reversed(status.history) if rolled_back_by(e) == version), None)
 
 
+#: How the history entry (and event) of a canary the spec withdrew begins: ``spec points back
+#: at stable N: canary M removed`` (``follow_desired_version``). Not a rollback of the version:
+#: the same version in the spec again starts a canary, so MLflow tags it ``retired`` with that
+#: reason (``services.upliftmodel._write_backs``; ``removed_canaries``), and a status-less pass
+#: ramps a version so tagged as the canary it was (``services.upliftmodel._recorded_roles``).
+SPEC_WITHDREW = "spec points back at stable"
+
+
+def withdrawn_by_spec(entry: DecisionRecord) -> bool:
+    """Whether a history entry is the spec's withdrawal of a canary (``SPEC_WITHDREW``)."""
+    return (entry.action == Reason.ROLLED_BACK.value and entry.actor == "spec"
+            and entry.reason.startswith(SPEC_WITHDREW))
+
+
 #: History actions that make their entry's version the canary.
 _CANARY_TAKES = frozenset({Reason.CANARY_STARTED.value, Reason.CANARY_REPLACED.value,
                            Reason.RETRY.value})
@@ -294,10 +308,12 @@ _CANARY_TAKES = frozenset({Reason.CANARY_STARTED.value, Reason.CANARY_REPLACED.v
 
 def removed_canaries(status: UpliftModelStatus) -> dict[str, tuple[str, DecisionRecord]]:
     """The versions the bounded history shows taken off as canaries, with the role the
-    decision gave them (``retired``: replaced by a newer version; ``rolled-back``: any rollback,
-    the spec pointed back at the stable included) and its entry, unless a later entry made them
-    the canary or stable again. No status field names a replaced or withdrawn canary, so a
-    write-back lost to an operator restart is replayed from here (``_registry_state``)."""
+    decision gave them (``retired``: replaced by a newer version, or withdrawn by the spec
+    pointing back at the stable, ``withdrawn_by_spec``, which the status does not treat as a
+    rollback either; ``rolled-back``: any other rollback) and its entry, unless a later entry
+    made them the canary or stable again. No status field names a replaced or withdrawn
+    canary, so a write-back lost to an operator restart is replayed from here
+    (``_registry_state``)."""
     canary: str | None = None
     removed: dict[str, tuple[str, DecisionRecord]] = {}
     for entry in status.history:
@@ -930,7 +946,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             if held is not None:
                 self.hold_back_at_stable(held)
             elif s.canary_version is not None:
-                text = f"spec points back at stable {desired}: canary {s.canary_version} removed"
+                text = f"{SPEC_WITHDREW} {desired}: canary {s.canary_version} removed"
                 version = s.canary_version
                 self.remove_canary()
                 self.record(Reason.ROLLED_BACK, version, text, "spec")
@@ -998,14 +1014,22 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         ``canary``, while another version is tagged ``stable`` (``Observed.recorded``): the
         status was lost, not the history. That stable version is stable again; the rolled-back
         one is held as after its rollback (Degraded until a retry or a new version), the canary
-        starts again from step 1. Whether it did."""
+        starts again from step 1, and so does one ``rolled-back`` only because the spec
+        withdrew it (its reason ``SPEC_WITHDREW``'s: the status never held it as a rollback).
+        Whether it did."""
         recorded = self.seen.recorded
         if (recorded is None or recorded.stable == desired
                 or recorded.desired_role not in (ROLE_ROLLED_BACK, ROLE_CANARY)):
             return False
+        said = recorded.desired_role
+        if said == ROLE_ROLLED_BACK and recorded.reason.startswith(SPEC_WITHDREW):
+            # Tagged by a release before ``retired`` was written for it: the spec withdrew the
+            # canary, which the status never held as a rollback; it ramps again, as it would
+            # have with the status kept.
+            recorded = replace(recorded, desired_role=ROLE_CANARY)
         s = self.status
         s.stable_version = recorded.stable
-        tags = (f"the registry tags version {desired} {recorded.desired_role} and version "
+        tags = (f"the registry tags version {desired} {said} and version "
                 f"{recorded.stable} stable (the status was lost: the object re-created or "
                 "restored)")
         # Nothing to write back: the registry already says so (the tags were read from it).

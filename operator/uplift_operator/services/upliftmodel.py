@@ -91,6 +91,7 @@ from uplift_operator.domain import gates, ramp, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.domain.canary import (
+    SPEC_WITHDREW,
     STOPPING_REQUESTS,
     read_canary_of_stable,
     removed_canaries,
@@ -1046,7 +1047,9 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     and ready. Two reads, on such passes only (every later pass has a stable version). A
     version ``retired`` by its UpliftModel's deletion mid-ramp (its reason starts with
     ``DELETED_MID_RAMP``: ``retire_deleted_canary``) counts as the ``canary`` it was: the
-    object deleted and applied again ramps it from step 1, as before that retirement existed.
+    object deleted and applied again ramps it from step 1, as before that retirement existed;
+    so does one ``retired`` when the spec withdrew it (its reason starts with
+    ``SPEC_WITHDREW``), as it would with the status kept (a new canary).
     None when the desired version is no rolled-back or canary one, the spec names no promotion
     alias (the one place the operator keeps the stable's number in MLflow; without it the
     desired version is served as a first version, as ever), or MLflow does not answer."""
@@ -1057,7 +1060,8 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     try:
         tags = registry.resolve(model, version=desired).tags
         role = tags.get(ROLE_TAG)
-        if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(DELETED_MID_RAMP):
+        if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(
+                (DELETED_MID_RAMP, SPEC_WITHDREW)):
             role = ramp.ROLE_CANARY
         alias = spec.model.promotion_alias
         if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY) or alias is None:
@@ -1973,8 +1977,9 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
     """The registry writes the decision implies (``services.writeback`` applies them): role
     tags on the versions, the promotion alias on a promotion, a rollback's reason. The canary
     before the pass (``canary_before``) that the decision removed with no role of its own (the
-    spec back at the stable: ``rolled-back`` with the reason; replaced by a newer version:
-    ``retired``) is tagged too, or MLflow would go on calling it the canary; so are a first
+    spec back at the stable: ``retired`` with the reason, ``spec points back at stable …``;
+    replaced by a newer version: ``retired``) is tagged too, or MLflow would go on calling it
+    the canary; so are a first
     version that never served, replaced as the first version, and a canary removed with it
     (``retired``, with the reason: ``_unserved_replaced``). A version made
     ``canary`` or ``stable`` loses its ``uplift.dev/reason`` (``_role``): a version rolled back,
@@ -2035,7 +2040,10 @@ def _write_backs(spec: UpliftModelSpec, decision: ramp.Decision, now: dt.datetim
             and ("role", gone) not in {w.what for w in writes}):
         removal = next((e for e in decision.events if e.reason is ramp.Reason.ROLLED_BACK), None)
         if removal is not None:
-            writes += [*_role(model, gone, "rolled-back", stamp),
+            # The spec pointed back at the stable: no rollback of the version (the status
+            # keeps no abortedVersion, the same version in the spec again starts a canary), so
+            # not ``rolled-back``, which a status-less pass holds as one (``_recorded_roles``).
+            writes += [*_role(model, gone, "retired", stamp),
                        _reason(model, gone, removal.message)]
         elif any(e.reason is ramp.Reason.CANARY_REPLACED for e in decision.events):
             writes += _role(model, gone, "retired", stamp)
@@ -2080,7 +2088,7 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
     their history entry recorded, the stable one replaced at the last promotion ``retired`` (a
     version in two of these fields holds the role the later decision gave it, in that order),
     a canary no field names any more, as the history shows it removed (``removed_canaries``:
-    replaced ``retired``, the spec back at the stable ``rolled-back`` with its reason), a first
+    replaced ``retired``, the spec back at the stable ``retired`` with its reason), a first
     version that never served and a canary removed with it, as the stable's history entry
     shows them replaced (``retired``, with the reason: ``_unserved_replaced``),
     each with the time of that decision when the status still says it. The promotion alias,
@@ -2124,7 +2132,8 @@ def _registry_state(spec: UpliftModelSpec, status: UpliftModelStatus,
         if rollback is not None and roles[version][0] == "rolled-back":
             writes.append(_reason(model, version, rollback.reason))
     for version, (role, entry) in removed.items():
-        if role == "rolled-back" and version not in rollbacks and roles[version][0] == role:
+        if (entry.reason and version not in rollbacks and roles[version][0] == role
+                and (role == "rolled-back" or entry.reason.startswith(SPEC_WITHDREW))):
             writes.append(_reason(model, version, entry.reason))
     for version, why in unserved.items():
         if roles[version][0] == "retired" and version != status.previous_stable_version:

@@ -12,16 +12,38 @@ def _tag(sim: Sim, version: str, key: str) -> str | None:
     return sim.registry.tags.get((REGISTERED, version, key))
 
 
-def test_a_canary_the_spec_removes_is_tagged_rolled_back_with_the_reason() -> None:
+def test_a_canary_the_spec_removes_is_tagged_retired_with_the_reason() -> None:
+    """Not ``rolled-back``: the status keeps no abortedVersion (the same version in the spec
+    again starts a canary), and a status-less pass held a version so tagged as rolled back,
+    Degraded, where one with its status ramps it again."""
     sim = Sim()
     sim.with_canary()
     assert _tag(sim, "2", "uplift.dev/role") == "canary"
     sim.registry.aliases[(REGISTERED, "champion")] = "1"  # the alias moved back to stable
     sim.tick(31)
-    assert sim.status.get("canaryVersion") is None
-    assert _tag(sim, "2", "uplift.dev/role") == "rolled-back"
+    assert sim.status.get("canaryVersion") is None and sim.status.get("abortedVersion") is None
+    assert _tag(sim, "2", "uplift.dev/role") == "retired"
     assert "spec points back at stable 1" in (_tag(sim, "2", "uplift.dev/reason") or "")
     assert _tag(sim, "1", "uplift.dev/role") == "stable"
+
+
+def test_a_canary_the_spec_withdrew_ramps_again_after_the_status_is_lost() -> None:
+    """The object applied again without its status, the alias back on 2: the registry's tags
+    (2 retired by the spec's withdrawal, 1 stable) make 1 stable and ramp 2 as a canary, as
+    with its status kept; not held Degraded as a rollback, nor served as a first version."""
+    sim = Sim()
+    sim.with_canary()
+    sim.registry.aliases[(REGISTERED, "champion")] = "1"
+    sim.tick(31)
+    sim.tick(1)
+    assert _tag(sim, "2", "uplift.dev/role") == "retired"
+    sim.body.pop("status")
+    sim.registry.aliases[(REGISTERED, "champion")] = "2"
+    sim.tick(31)
+    status = sim.status
+    assert (status["stableVersion"], status.get("canaryVersion"),
+            status.get("abortedVersion")) == ("1", "2", None)
+    assert status["phase"] != "Degraded"
 
 
 def test_a_canary_replaced_by_a_newer_version_is_tagged_retired() -> None:

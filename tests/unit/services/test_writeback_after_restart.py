@@ -391,9 +391,9 @@ def test_a_canary_replaced_before_a_restart_is_retired_after_it() -> None:
     assert written_back(sim)["status"] == "True"
 
 
-def test_a_canary_the_spec_withdrew_before_a_restart_is_rolled_back_after_it() -> None:
+def test_a_canary_the_spec_withdrew_before_a_restart_is_retired_after_it() -> None:
     """The spec back at stable 1 while canary 2 ramped and MLflow refused writes: after a
-    restart 2 is ``rolled-back`` with the reason its history entry gave, as the withdrawing
+    restart 2 is ``retired`` with the reason its history entry gave, as the withdrawing
     pass would have written it."""
     sim = Sim()
     sim.with_canary()
@@ -408,7 +408,7 @@ def test_a_canary_the_spec_withdrew_before_a_restart_is_rolled_back_after_it() -
     sim.registry.writes_fail = False
     sim.tick(1)
     sim.tick(1)
-    assert (role(sim, "2"), role(sim, "1")) == ("rolled-back", "stable")
+    assert (role(sim, "2"), role(sim, "1")) == ("retired", "stable")
     assert sim.registry.tags[(REGISTERED, "2", REASON)] == withdrawn["reason"][:500]
     assert written_back(sim)["status"] == "True"
 
