@@ -325,7 +325,7 @@ def removed_canaries(status: UpliftModelStatus) -> dict[str, tuple[str, Decision
             canary = entry.version
             removed.pop(entry.version, None)
         elif bad is not None:
-            removed[bad] = ("rolled-back", entry)
+            removed[bad] = ("retired" if withdrawn_by_spec(entry) else "rolled-back", entry)
             canary = None if bad == canary else canary
         elif (entry.action in (Reason.PROMOTED.value, Reason.RESTORE_WITHDRAWN.value)
               and entry.version is not None):
