@@ -125,7 +125,8 @@ _MAX_BACKOFF_EXPONENT = 16
 #: resource's condition shows it and no one fixes it, and retried for ever it kept the backlog
 #: (and its alert) up and held the writes of its model behind it. It is dropped, logged, at
 #: the first failure after that — counted from when a live resource's write held at the head of
-#: its queue left it, if one did (``_orphan_budget_from_now``): the wait was no try of its own.
+#: its queue left it, if one did (``_orphan_budget_from_now``, for every deleted resource's write
+#: up to the next live one): the wait was no try of theirs.
 ORPHAN_RETRY_SECONDS = 3600.0
 
 #: How long the writes of a resource whose task kopf's peering paused are held, untried, for
@@ -670,14 +671,20 @@ class WriteBack:
             self._drop_queue(queue_key)
 
     def _orphan_budget_from_now(self, queue: deque[_Pending]) -> None:
-        """A write of a live resource left the head of ``queue``: a deleted resource's write
-        that is the head now has its ``ORPHAN_RETRY_SECONDS`` of retries from now. The time it
-        waited behind the live write (failing for hours through an MLflow outage) was no try
-        of its own: counted, it was dropped at its first failure, a blip. The writes of the
-        deleted resource behind it share its budget (one deletion, one hour)."""
-        head = queue[0]
-        if head.orphaned is not None:
-            head.orphaned = max(head.orphaned, self._clock())
+        """A write of a live resource left the head of ``queue``: the deleted resources'
+        writes from the head up to the next live resource's write have their
+        ``ORPHAN_RETRY_SECONDS`` of retries from now. The time they waited behind the live
+        write (failing for hours through an MLflow outage) was no try of theirs: counted, each
+        was dropped at its first failure, a blip — not only the head: a second write of the
+        deleted resource, reaching the head once the first went through, kept the deletion
+        time. From now on they share that budget (one deletion, one hour), until a live
+        write they wait behind leaves the head again."""
+        now = self._clock()
+        for pending in queue:
+            if pending.owners:
+                break
+            if pending.orphaned is not None:
+                pending.orphaned = max(pending.orphaned, now)
 
     def _drop_queue(self, queue_key: tuple[str, ...]) -> None:
         self._queues.pop(queue_key, None)

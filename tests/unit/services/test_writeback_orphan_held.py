@@ -74,3 +74,71 @@ def test_a_deleted_resources_writes_share_one_budget_behind_each_other() -> None
         clock.now += queue.run_due() or MAX_BACKOFF_SECONDS
     assert queue.pending() == 0
     assert clock.now - start < ORPHAN_RETRY_SECONDS + 2 * MAX_BACKOFF_SECONDS
+
+
+def test_every_write_of_a_deleted_resource_held_behind_a_live_one_gets_its_hour() -> None:
+    """Two writes of a deleted resource behind a live resource's write failing for two hours:
+    the second, reaching the head once the first went through, has its hour from when the live
+    write went too, not the deletion's (before, a blip at its first try dropped it)."""
+    clock = Clock()
+    queue = WriteBack(clock=clock)
+    failing = {"live": True, "g2": 0}
+    done: list[str] = []
+
+    def write(what: str) -> Write:
+        def apply(_: Any) -> None:
+            if what == "live" and failing["live"]:
+                raise RegistryUnavailable("MLflow answers 503")
+            if what == "g2" and failing["g2"] > 0:
+                failing["g2"] -= 1
+                raise RegistryUnavailable("MLflow answers 503")
+            done.append(what)
+        return Write(("role", what), "retired", apply)
+
+    queue.submit(LIVE, object(), SCOPE, "m", [write("live")])  # type: ignore[arg-type]
+    queue.submit(GONE, object(), SCOPE, "m", [write("g1"), write("g2")])  # type: ignore[arg-type]
+    queue.forget(GONE)
+    start = clock.now
+    while clock.now - start < 2 * ORPHAN_RETRY_SECONDS:
+        clock.now += queue.run_due() or MAX_BACKOFF_SECONDS
+    assert done == [] and queue.pending() == 3
+    failing["live"], failing["g2"] = False, 1
+    for _ in range(5):
+        clock.now += queue.run_due() or 0.0
+    assert done == ["live", "g1", "g2"] and queue.pending() == 0
+
+
+def test_a_live_write_between_deleted_ones_ends_the_first_run_of_fresh_budgets() -> None:
+    """Only the deleted resource's writes up to the next live write get a fresh hour when a
+    live head goes: those behind that live write wait for it to go in turn."""
+    clock = Clock()
+    queue = WriteBack(clock=clock)
+    failing = {"live": True, "other": True}
+    done: list[str] = []
+
+    def write(what: str, owner_failing: str | None = None) -> Write:
+        def apply(_: Any) -> None:
+            if owner_failing is not None and failing[owner_failing]:
+                raise RegistryUnavailable("MLflow answers 503")
+            done.append(what)
+        return Write(("role", what), "retired", apply)
+
+    queue.submit(LIVE, object(), SCOPE, "m", [write("live", "live")])  # type: ignore[arg-type]
+    queue.submit(GONE, object(), SCOPE, "m", [write("g1")])  # type: ignore[arg-type]
+    queue.submit(OTHER, object(), SCOPE, "m", [write("other", "other")])  # type: ignore[arg-type]
+    queue.submit(GONE, object(), SCOPE, "m", [write("g2")])  # type: ignore[arg-type]
+    queue.forget(GONE)
+    start = clock.now
+    while clock.now - start < 2 * ORPHAN_RETRY_SECONDS:
+        clock.now += queue.run_due() or MAX_BACKOFF_SECONDS
+    failing["live"] = False
+    while "g1" not in done:
+        clock.now += queue.run_due() or 0.0
+    # g1 went at once; "other" is the failing head now, g2 waits behind it. Two hours more:
+    start = clock.now
+    while clock.now - start < 2 * ORPHAN_RETRY_SECONDS:
+        clock.now += queue.run_due() or MAX_BACKOFF_SECONDS
+    failing["other"] = False
+    for _ in range(5):
+        clock.now += queue.run_due() or 0.0
+    assert done == ["live", "g1", "other", "g2"] and queue.pending() == 0
