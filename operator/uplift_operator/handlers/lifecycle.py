@@ -37,7 +37,7 @@ from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.run_cache import RegistryClients
-from uplift_operator.services.writeback import DRAIN_SECONDS, WriteBack
+from uplift_operator.services.writeback import Stopped, WriteBack
 from uplift_operator.settings import (
     KEEPALIVE_BUDGET,
     OperatorConfig,
@@ -50,9 +50,6 @@ PREFIX = "uplift.dev"
 EVENT_POSTERS = 8
 #: A stopping runtime pod waits a scrape interval plus this for the scrape after its drain.
 DRAIN_SCRAPE_SLACK = 5
-#: A stopping operator waits at most this long for its queued MLflow writes (``stop_passes``);
-#: well within the pod's termination grace period (30 s unless the chart sets another).
-WRITE_BACK_DRAIN_SECONDS = DRAIN_SECONDS
 MODEL_PLURAL = "upliftmodels"
 _GRAPHS = SeldonV1Backend()
 #: The kinds the passes reconcile (a model's campaigns file among them).
@@ -210,10 +207,17 @@ class QuietWatchHandlers(logging.Filter):
 
 @kopf.on.cleanup()
 def stop_passes(memo: kopf.Memo, **_: Any) -> None:
-    """The operator stops: no pass starts any more, and the MLflow writes queued get up to
-    ``WRITE_BACK_DRAIN_SECONDS`` to go through (``WriteBack.drain``: not those held since a
-    pause of kopf's peering, another replica's to write); how many are left unwritten is
-    logged (the next process submits them again from the statuses, ``services.writeback``)."""
+    """The operator stops: no MLflow write is tried any more (``WriteBack.stop``), and no pass
+    starts. kopf runs the cleanup once its other tasks ended, the peering keep-alive among
+    them, which took this replica out of the peering: a standby acts from then on, so a write
+    of this one tried now (a retry, a drain of the queue) could land after the standby's newer
+    decisions (a promotion alias moved back after its rollback). A write a worker is sending
+    at the stop may still land (one per worker at most). What is left is logged
+    (``stop_write_back``)."""
+    deps = memo.get("uplift_dependencies")
+    write_back = getattr(deps, "write_back", None)
+    if isinstance(write_back, WriteBack):
+        stop_write_back(write_back)
     trimming = memo.get("heap_trim")
     if isinstance(trimming, threading.Event):
         trimming.set()
@@ -221,28 +225,28 @@ def stop_passes(memo: kopf.Memo, **_: Any) -> None:
         executor = memo.get(pool)
         if isinstance(executor, ThreadPoolExecutor):
             executor.shutdown(wait=False, cancel_futures=True)
-    deps = memo.get("uplift_dependencies")
-    write_back = getattr(deps, "write_back", None)
-    if isinstance(write_back, WriteBack):
-        drain_write_back(write_back, WRITE_BACK_DRAIN_SECONDS)
 
 
-def drain_write_back(write_back: WriteBack, timeout: float) -> int:
-    """``WriteBack.drain`` for at most ``timeout`` seconds, and a log line of the outcome; the
-    writes left unwritten."""
-    queued = write_back.pending()
-    if not queued:
-        return 0
-    started = time.monotonic()
-    left = write_back.drain(timeout)
-    took = time.monotonic() - started
-    if left:
-        logger.warning("MLflow write-back at stop: %d of %d queued writes left unwritten after "
-                       "%.1f s (retried by the next process from the resources' statuses: "
-                       "their RegistryWrittenBack condition is not True)", left, queued, took)
-    else:
-        logger.info("MLflow write-back at stop: the %d queued writes went through in %.1f s",
-                    queued, took)
+def stop_write_back(write_back: WriteBack) -> Stopped:
+    """``WriteBack.stop``, and a log line of what it left: the live resources' writes (the next
+    process submits them again from their statuses, whose ``RegistryWrittenBack`` is not
+    True), and, apart and named, the deleted resources' writes (lost: no status is left to
+    submit them from)."""
+    left = write_back.stop()
+    if left.live:
+        logger.warning("MLflow write-back stopped: %d writes of live resources left unwritten "
+                       "(the next process submits them again from the resources' statuses: "
+                       "their RegistryWrittenBack condition is not True)", left.live)
+    if left.orphaned:
+        more = left.orphaned - len(left.orphaned_names)
+        logger.warning("MLflow write-back stopped: %d writes of deleted resources lost (no "
+                       "status is left to submit them again from): %s%s", left.orphaned,
+                       "; ".join(left.orphaned_names), f"; and {more} more" if more > 0 else "")
+    if left.sending:
+        logger.warning("MLflow write-back stopped: %d writes being sent at the stop may still "
+                       "land", left.sending)
+    if not left.total:
+        logger.info("MLflow write-back stopped: no write was pending")
     return left
 
 

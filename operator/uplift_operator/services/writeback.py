@@ -63,9 +63,14 @@ another one acts; its first pass of a resource once back fences it the same way.
 a write already on its way to MLflow, nor the retries a cut-off process makes before that
 pass: MLflow has no conditional write to refuse an older one.
 
-Nothing here is persisted. A stopping operator gives its workers up to ``DRAIN_SECONDS`` to
-apply what is queued and not held (``drain``, each queue tried at once, its backoff skipped;
-``handlers.lifecycle``); the writes still pending then are lost with it. What
+Nothing here is persisted. A stopping operator stops its workers (``stop``, at kopf's
+cleanup, ``handlers.lifecycle``): no write is tried from then on — kopf runs the cleanup once
+this replica left the peering, and a standby acts at once, so a write of this one tried later
+(say a promotion alias still retrying) could land after the standby's newer decisions. A write
+a worker is sending at that moment (one per worker at most) may still land: MLflow has no
+conditional write to refuse it. The writes still pending are lost with the process: a live
+resource's are submitted again by the next process from its status (below); a deleted
+resource's (a retirement's role tags) are lost for good, and named in the log. What
 survives is the resource's ``RegistryWrittenBack`` condition, Unknown from the pass that queued
 them until they went through, False while they failed: the first pass of such a resource in a
 new process (``knows`` says it submitted nothing here yet), or after a status write that
@@ -95,7 +100,6 @@ from uplift_operator.domain.status import DROPPED_WRITE
 from uplift_operator.services.ports import Registry
 
 __all__ = [
-    "DRAIN_SECONDS",
     "MAX_BACKOFF_SECONDS",
     "MAX_WRITTEN_KEPT",
     "PAUSE_HOLD_SECONDS",
@@ -107,6 +111,7 @@ __all__ = [
     "AliasTarget",
     "Holding",
     "Owner",
+    "Stopped",
     "Write",
     "WriteBack",
     "permanent",
@@ -138,9 +143,8 @@ ORPHAN_RETRY_SECONDS = 3600.0
 #: paused) or whose first pass waited long for a thread.
 PAUSE_HOLD_SECONDS = 60.0
 
-#: How long a stopping operator waits for its queued writes to go through (``drain``), at
-#: most: one try more for each queue (its backoff skipped), and the retries that fit.
-DRAIN_SECONDS = 5.0
+#: The deleted resources' writes a stopping operator names in its log (``stop``), at most.
+MAX_NAMED_AT_STOP = 20
 
 #: The worker threads (``start``): one tries one tracking URI's writes at a time, so a
 #: tracking URI that does not answer holds one of them, and up to this many MLflow servers
@@ -215,6 +219,26 @@ class _Pending:
     orphaned: float | None = None
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What ``WriteBack.stop`` left pending."""
+
+    #: Writes of resources that still exist: the next process submits them again from their
+    #: status (their ``RegistryWrittenBack`` condition is not True).
+    live: int
+    #: Writes whose every owner was deleted (``forget``: a retirement's role tags): lost, no
+    #: status is left to submit them again from.
+    orphaned: int
+    #: The first ``MAX_NAMED_AT_STOP`` of those, named (model, write, tracking URI).
+    orphaned_names: tuple[str, ...]
+    #: Writes a worker was sending at the stop (counted in the above): each may still land.
+    sending: int
+
+    @property
+    def total(self) -> int:
+        return self.live + self.orphaned
+
+
 class WriteBack:
     """The write queue of one operator process (see the module's docstring). ``run_due`` does
     the work (the worker threads call it; tests call it directly, with their own clock)."""
@@ -250,6 +274,7 @@ class WriteBack:
         # writes are held, untried, until their next pass here says whose status it read.
         self._paused: dict[Owner, float] = {}
         self._threads: list[threading.Thread] = []
+        self._stopped = False  # ``stop``: no write is tried any more
         # The tracking URIs a worker is trying a write of now (one worker per URI at a time),
         # and when each was last served (``run_due``'s turns).
         self._busy: set[str] = set()
@@ -405,20 +430,33 @@ class WriteBack:
         with self._lock:
             return owner in self._paused
 
-    def drain(self, timeout: float = DRAIN_SECONDS) -> int:
-        """The operator stops: every queue not held (``pause``) is due now (its backoff
-        skipped), and the workers (``start``) get up to ``timeout`` seconds to apply what is
-        queued; the writes left unwritten (held ones too)."""
-        deadline = time.monotonic() + timeout
+    def stop(self) -> Stopped:
+        """The operator stops (kopf's cleanup: this replica left the peering already, and a
+        standby may act from now on): no write is tried any more — the workers (``start``)
+        end, ``run_due`` tries nothing, and a submission from a pass still under way is
+        queued, untried. A write a worker is sending now is not called back (MLflow has no
+        conditional write): it may still land, at most one per worker (``Stopped.sending``).
+        What is left pending, by whose it is."""
         with self._lock:
-            self._retry_at.clear()
+            self._stopped = True
             self._lock.notify_all()
-            while self._threads:
-                left = deadline - time.monotonic()
-                if left <= 0 or not any(not self._held_head(k) for k in self._queues):
-                    break
-                self._lock.wait(timeout=left)
-            return sum(len(q) for q in self._queues.values())
+            live = orphaned = 0
+            names: list[str] = []
+            for queue in self._queues.values():
+                for pending in queue:
+                    if pending.owners:
+                        live += 1
+                        continue
+                    orphaned += 1
+                    if len(names) < MAX_NAMED_AT_STOP:
+                        names.append(f"{pending.model} ({' '.join(pending.write.what)} = "
+                                     f"{pending.write.value[:80]!r}, at {pending.key[0]})")
+            return Stopped(live, orphaned, tuple(names), len(self._busy))
+
+    def stopped(self) -> bool:
+        """Whether ``stop`` was called: no write is tried any more."""
+        with self._lock:
+            return self._stopped
 
     def reset(self) -> None:
         """Drop everything: every pending write (a try under way records nothing when it
@@ -546,6 +584,8 @@ class WriteBack:
         server that does not answer holds one worker, not all of them."""
         while True:
             with self._lock:
+                if self._stopped:  # the operator stops: nothing is tried any more
+                    return None
                 now = self._clock()
                 self._end_long_pauses(now)
                 due = [k for k in self._queues
@@ -599,20 +639,25 @@ class WriteBack:
 
     def _iterate(self) -> bool:
         """One round of the worker: the writes due, then a wait for the next one (or for a
-        submit). An exception (a listener's, a bug) is logged and the worker goes on after
+        submit); False once the operator stops (``stop``: the worker ends). An exception (a
+        listener's, a bug) is logged and the worker goes on after
         ``LOOP_ERROR_PAUSE_SECONDS``: uncaught, it would end the thread silently, and no write
         would be tried again until the process restarts while every condition said pending."""
         try:
             delay = self.run_due()
             with self._lock:
+                if self._stopped:
+                    return False
                 if self._next_due(self._clock()) != 0.0:  # a write submitted since is due now
                     self._lock.wait(timeout=delay)
+                return not self._stopped
         except Exception:
             log.exception("MLflow write-back worker: a round failed; going on in %.0f s",
                           LOOP_ERROR_PAUSE_SECONDS)
             with self._lock:
-                self._lock.wait(timeout=LOOP_ERROR_PAUSE_SECONDS)
-        return True
+                if not self._stopped:
+                    self._lock.wait(timeout=LOOP_ERROR_PAUSE_SECONDS)
+                return not self._stopped
 
     def _follow(self, owner: Owner, queue_key: tuple[str, ...], registry: Registry,
                 replaced: set[tuple[str, ...]]) -> None:

@@ -1,15 +1,17 @@
 """A replica paused by kopf's peering holds its resources' MLflow writes, untried, until a pass
 of each says whose status it read (``WriteBack.pause``, ``resume``, ``superseded``): a pause of
 a few seconds of this same replica loses nothing, and its writes never land after those of a
-replica that acted meanwhile. A stopping operator gives its queue a bounded time (``drain``)."""
+replica that acted meanwhile. A stopping operator tries no write any more (``stop``)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 from tests.unit.services.test_writeback import SCOPE, Clock, Mlflow, alias, client, role
 
-from uplift_operator.services.writeback import PAUSE_HOLD_SECONDS, WriteBack
+from uplift_operator.services.writeback import PAUSE_HOLD_SECONDS, Write, WriteBack
 
 OWNER, OTHER, GONE = (("UpliftModel", ns, n) for ns, n in (("ns", "a"), ("other", "b"),
                                                             ("ns", "gone")))
@@ -110,7 +112,10 @@ def test_a_submission_of_a_paused_resource_is_held_too() -> None:
     assert mlflow.aliases == {} and a.pending() == 1
 
 
-def test_a_stopping_operator_drains_its_queue_skipping_the_backoff() -> None:
+def test_a_stopping_operator_tries_no_write_any_more() -> None:
+    """At the stop (kopf's cleanup: this replica left the peering, a standby acts), no write
+    is tried: not the queue's due writes, not a backed-off one (before: drained, its backoff
+    skipped, landing after the standby's decisions), not one submitted after the stop."""
     mlflow, clock = Mlflow("tok"), Clock()
     a = WriteBack(clock=clock)
     mlflow.valid.clear()
@@ -118,33 +123,58 @@ def test_a_stopping_operator_drains_its_queue_skipping_the_backoff() -> None:
     for _ in range(6):  # backed off: next try 32 s away (on the queue's clock)
         a.run_due()
         clock.now += 1.0
-    a.submit(OTHER, client(mlflow, "tok"), SCOPE, "held", [alias("prod", "9")])
-    a.pause(OTHER)  # another replica's to write now: not drained
     mlflow.valid.add("tok")
+    calls = mlflow.calls
     a.start()
-    started = time.monotonic()
-    assert a.drain(5.0) == 1
-    assert time.monotonic() - started < 4.0
-    assert mlflow.aliases == {"prod": "2"} and a.waiting(OTHER)
+    left = a.stop()
+    # Passes under way at the stop submit (which wakes the workers), and the backoff ends.
+    a.submit(OTHER, client(mlflow, "tok"), SCOPE, "other", [role("3", "canary")])
+    a.submit(OWNER, client(mlflow, "tok"), SCOPE, "later", [alias("prod", "4")])
+    clock.now += 3600.0
+    assert a.run_due() is None
+    time.sleep(0.3)  # the workers' chance
+    assert mlflow.calls == calls and (mlflow.tags, mlflow.aliases) == ({}, {})
+    assert (left.live, left.orphaned, left.sending) == (1, 0, 0) and a.pending() == 3
+    assert a.stopped()
 
 
-def test_the_drain_at_stop_is_bounded() -> None:
+def test_the_workers_end_at_the_stop_and_a_write_being_sent_may_still_land() -> None:
+    """A write a worker is sending at the stop is not called back (MLflow has no conditional
+    write): it lands, and is counted as being sent; nothing after it is tried, and the workers
+    end."""
     mlflow, clock = Mlflow("tok"), Clock()
     a = WriteBack(clock=clock)
-    mlflow.valid.clear()  # MLflow refuses every write until the end
-    a.submit(OWNER, client(mlflow, "tok"), SCOPE, "m", [role("2", "stable"), alias("prod", "2")])
+    sending, release = threading.Event(), threading.Event()
+    first = role("2", "stable")
+
+    def slow(registry: Any) -> None:
+        sending.set()
+        release.wait(5)
+        first.apply(registry)
+
+    a.submit(OWNER, client(mlflow, "tok"), SCOPE, "m",
+             [Write(first.what, first.value, slow), alias("prod", "2")])
     a.start()
-    started = time.monotonic()
-    assert a.drain(0.5) == 2
-    assert 0.4 < time.monotonic() - started < 2.0
-    assert mlflow.calls >= 1
+    assert sending.wait(5)
+    left = a.stop()
+    assert (left.live, left.sending) == (2, 1)
+    release.set()
+    for thread in a._threads:
+        thread.join(5)
+        assert not thread.is_alive()
+    assert mlflow.tags == {"2": "stable"} and mlflow.aliases == {} and a.pending() == 1
 
 
-def test_a_drain_without_workers_returns_at_once() -> None:
+def test_the_stop_names_the_deleted_resources_writes_apart() -> None:
     mlflow, clock = Mlflow("tok"), Clock()
     a = WriteBack(clock=clock)
+    mlflow.valid.clear()
     a.submit(OWNER, client(mlflow, "tok"), SCOPE, "m", [alias("prod", "2")])
-    assert a.drain(5.0) == 1
+    a.submit(GONE, client(mlflow, "tok"), SCOPE, "gone-model", [role("5", "retired")])
+    a.forget(GONE)
+    left = a.stop()
+    assert (left.live, left.orphaned, left.total) == (1, 1, 2)
+    assert left.orphaned_names == ("gone-model (role 5 = 'retired', at http://mlflow)",)
 
 
 def test_a_paused_resource_with_nothing_pending_keeps_what_was_written_past_the_hold() -> None:
