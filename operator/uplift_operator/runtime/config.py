@@ -82,10 +82,13 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def _switch(key: str, raw: Any) -> bool:
-    """A JSON boolean, or ``true``/``false`` (``1``/``0``, ``yes``/``no``, ``on``/``off``, any
-    case) as text; anything else is refused, never taken as off."""
+    """A JSON boolean, the JSON integer ``1`` or ``0``, or ``true``/``false`` (``1``/``0``,
+    ``yes``/``no``, ``on``/``off``, any case) as text; anything else is refused, never taken as
+    off (a JSON ``null`` is no value: ``from_sources`` leaves the default)."""
     if isinstance(raw, bool):
         return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return raw == 1
     if isinstance(raw, str):
         word = raw.strip().lower()
         if word in _TRUE or word in _FALSE:
@@ -177,7 +180,7 @@ class RuntimeConfig:
             kwargs["unit_key"] = str(merged["unit_key"])
         if merged.get("model_version"):
             kwargs["model_version"] = str(merged["model_version"])
-        if "require_unit_id" in merged:
+        if merged.get("require_unit_id") is not None:  # a JSON null: unset, the default
             kwargs["require_unit_id"] = _switch("require_unit_id", merged["require_unit_id"])
         return cls(**kwargs)
 
