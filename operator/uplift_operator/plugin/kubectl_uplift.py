@@ -364,7 +364,7 @@ def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
     (``_unobserved``: a second ``resume``, or one after Argo CD wrote false), the resume is
     already written and waits for that pass (``AlreadyAskedError``, exit 0). Only once the
     operator has acted on the current generation is a ramp still Paused held by itself (a
-    gate's inconclusiveLimit, a pending Manual rollback, a canary not serving, ...): it goes on
+    gate's inconclusiveLimit, a pending Manual rollback of a gate verdict, ...): it goes on
     by the verbs that act on that hold, which its phase message names (a fixed list offered
     retry for holds a retry ignores); a "set to false" would read as done."""
     field = f"spec.{RAMP_FIELDS[kind]}.paused"
