@@ -1516,8 +1516,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     # What a roll that timed out is said failing for: Deployments with a pod not available, or
     # fewer available than wanted ("N of M replicas"). One that only runs more pods than
     # wanted, all available (scaled up by someone else, or a graph an earlier operator rendered
-    # whose replicas-only decrease Seldon never applied, until this operator's re-render
-    # carries the count: ``render.seldon.REPLICAS_ENV``), serves as it is: it ends the slot at
+    # whose replicas-only decrease Seldon may never have applied, until this operator's
+    # re-render carries the count: ``render.seldon.REPLICAS_ENV``), serves as it is: it ends the slot at
     # the timeout, and degrades nothing.
     failing = observed.unavailable if observed is not None else ()
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's

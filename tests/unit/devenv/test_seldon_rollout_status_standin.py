@@ -174,7 +174,8 @@ def test_what_rolls_pods_and_what_does_not() -> None:
     base = pod_templates(graph(TrafficSplit("1", "2", 10)))
     assert pod_templates(graph(TrafficSplit("1", "2", 60))) == base  # traffic: zeroed
     # Replicas are zeroed in ENGINE_PREDICTOR too, but the runtime container carries the count
-    # (render.seldon.REPLICAS_ENV): a replicas change rolls, or Seldon would never apply it.
+    # (render.seldon.REPLICAS_ENV): a replicas change rolls, so Seldon applies it whether or not
+    # it would apply a count alone (render.seldon, "Replicas").
     replicas = pod_templates(graph(TrafficSplit("1", "2", 10), replicas=5))
     assert all(replicas[d] != base[d] for d in base)
     image = pod_templates(graph(TrafficSplit("1", "2", 10), image="runtime:2"))
