@@ -1241,25 +1241,42 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         return InferenceResponse(model_name=self.name, model_version=self._engine.version,
                                  parameters=parameters, outputs=outputs)
 
-    def _authorize(self, request: Request, endpoint: str) -> None:
+    def _authorize(self, request: Request, endpoint: str,
+                   reject: Rejecting | None = None) -> None:
         """Refuse (401) a report without one of the report tokens, when they are configured
         (the token file looked at again first, at most once a second); compared in constant
-        time. Checked before the body is read: an unauthenticated body costs nothing."""
+        time. Checked before the body is read: an unauthenticated body costs nothing. The
+        refusal is counted by ``reject`` (default: this instance's ``_reject``)."""
         tokens = self._report_tokens
         if tokens is None:
             return
+        reject = reject or self._reject
         self._refresh_report_tokens(time.monotonic())
         scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
-            raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint} requires "
-                               "'Authorization: Bearer <report token>' (the UpliftModel's "
-                               "spec.serving.reportCredentials)", 401)
+            raise reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint} requires "
+                         "'Authorization: Bearer <report token>' (the UpliftModel's "
+                         "spec.serving.reportCredentials)", 401)
         if not tokens.accepts(given.strip().encode()):
-            raise self._reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint}: the Bearer "
-                               "token is not this model's report token", 401)
+            raise reject(endpoint, "unauthorized", f"/uplift/v1/{endpoint}: the Bearer "
+                         "token is not this model's report token", 401)
 
-    async def _read_json(self, request: Request, endpoint: str) -> Any:
-        """The body as JSON: at most ``max_body_bytes`` (after gzip), standard JSON only."""
+    def _reject_as_live(self, endpoint: str, reason: str, message: str,
+                        status: int) -> UpliftError:
+        """A refusal counted by the model's instance loaded now (``_LIVE``), ``""`` while none
+        is (``_reject_unloaded``), whichever instance refuses: a report's body reading may
+        outlast the instance that began it (an unload, a reload), which counted the refusal
+        under a version it no longer serves."""
+        live = _LIVE.get(self.name)
+        if live is None:
+            return _reject_unloaded(self.name, endpoint, reason, message, status)
+        return live._reject(endpoint, reason, message, status)
+
+    async def _read_json(self, request: Request, endpoint: str,
+                         reject: Rejecting | None = None) -> Any:
+        """The body as JSON: at most ``max_body_bytes`` (after gzip), standard JSON only.
+        Refusals are counted by ``reject`` (default: this instance's ``_reject``)."""
+        reject = reject or self._reject
         limit = self._engine.config.max_body_bytes
         chunks: list[bytes] = []
         size = 0
@@ -1270,8 +1287,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             elif size > _MAX_DRAIN * limit:
                 break  # not worth reading on: the connection closes after the answer
         if size > limit:
-            raise self._reject(endpoint, "too_large", f"body is larger than {limit} bytes",
-                               413)
+            raise reject(endpoint, "too_large", f"body is larger than {limit} bytes", 413)
         raw = b"".join(chunks)
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding == "gzip":
@@ -1279,20 +1295,19 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             try:
                 raw = inflate.decompress(raw, limit + 1)
             except zlib.error:
-                raise self._reject(endpoint, "bad_json", "body is not valid gzip", 400) from None
+                raise reject(endpoint, "bad_json", "body is not valid gzip", 400) from None
             if len(raw) > limit or inflate.unconsumed_tail:
-                raise self._reject(endpoint, "too_large", f"body inflates beyond {limit} bytes",
-                                   413)
+                raise reject(endpoint, "too_large", f"body inflates beyond {limit} bytes",
+                             413)
         elif encoding != "identity":
-            raise self._reject(endpoint, "bad_request", f"content-encoding {encoding!r} is not "
-                               "supported (gzip or identity)", 415)
+            raise reject(endpoint, "bad_request", f"content-encoding {encoding!r} is not "
+                         "supported (gzip or identity)", 415)
         try:
             return json.loads(raw, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-            raise self._reject(endpoint, "bad_json", f"body is not valid JSON: {exc}",
-                               400) from None
+            raise reject(endpoint, "bad_json", f"body is not valid JSON: {exc}", 400) from None
         except RecursionError:
-            raise self._reject(endpoint, "bad_json", "body is nested too deeply", 400) from None
+            raise reject(endpoint, "bad_json", "body is nested too deeply", 400) from None
 
     async def _guarded(self, endpoint: str,
                        handle: Callable[[], Awaitable[tuple[dict[str, Any], UpliftRuntime]]]
@@ -1348,8 +1363,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         reading = self._live(endpoint)
 
         async def handle() -> tuple[dict[str, Any], UpliftRuntime]:
-            reading._authorize(request, endpoint)
-            body = await reading._read_json(request, endpoint)
+            # Refusals counted by the instance loaded when they happen ("" while none is):
+            # the body may finish uploading after ``reading``'s unload.
+            reading._authorize(request, endpoint, reading._reject_as_live)
+            body = await reading._read_json(request, endpoint, reading._reject_as_live)
             live = self._live(endpoint)
             if endpoint == "deliveries":
                 return live._count_deliveries(body), live
@@ -1507,6 +1524,9 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             answer["predecessor"] = predecessors  # an earlier Campaign's of the name: not counted
         return answer
 
+
+#: A refusal's counter (``UpliftRuntime._reject``): (endpoint, reason, message, status).
+Rejecting = Callable[[str, str, str, int], UpliftError]
 
 #: Model name → its loaded instance, which answers the report and drain endpoints
 #: (``UpliftRuntime._live``): set at the end of a load, cleared by that instance's unload.

@@ -89,8 +89,8 @@ class Server:
                    token: str | None = None, *, reading: asyncio.Event | None = None,
                    sent: asyncio.Event | None = None) -> Any:
         """``reading``/``sent``: the body's upload is under way (the handler reads it) and
-        finishes only once ``sent`` is set."""
-        data = json.dumps(body).encode()
+        finishes only once ``sent`` is set. A ``bytes`` body is sent as it is."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
 
         async def receive() -> dict[str, Any]:
             if reading is not None:
@@ -267,3 +267,23 @@ def test_a_report_uploading_while_the_model_is_unloaded_is_refused_not_ready(
                        {"outcomes": [{"decision_id": ids[0], "converted": True}]},
                        lambda: server.registry.unload(server.name))
     assert error.value.status_code == 503
+
+
+def test_a_refusal_of_a_body_read_across_an_unload_is_not_counted_by_the_unloaded_version(
+        server: Server, trained: Path) -> None:
+    """A report whose body, uploading while the model was unloaded for good, is refused once
+    read (bad JSON): counted like ``not_ready``, version "" (nothing is loaded), not under the
+    version unloaded meanwhile, whose errorRate it no longer belongs to."""
+    server.load(trained)
+    server.decide(["t1"])
+    unversioned = {"model": server.name, "version": "", "endpoint": "outcomes",
+                   "reason": "bad_json"}
+    before = REGISTRY.get_sample_value("uplift_request_errors_total", unversioned) or 0.0
+    unloaded = _errors(server.name, "outcomes", "bad_json")
+    with pytest.raises(UpliftError, match="not valid JSON") as error:
+        _upload_across(server, "outcomes", b"{not json",
+                       lambda: server.registry.unload(server.name))
+    assert error.value.status_code == 400
+    assert REGISTRY.get_sample_value("uplift_request_errors_total", unversioned) == before + 1
+    assert _errors(server.name, "outcomes", "bad_json") == unloaded
+
