@@ -15,6 +15,7 @@ credential.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
@@ -65,13 +66,13 @@ from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import treatment_key, treatment_keys
 
 __all__ = ["CUSTOM_CONSTANT_FALLBACK", "CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE",
-           "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ModelContract",
-           "ModelFeatures", "ServingPolicy", "constant_fallback", "credential_problems",
-           "duration_problems", "gate_bound_problems", "ignored_gate_fields",
-           "ignored_targeting_fields", "names_the_version", "query_variables",
-           "schema_problems", "short_progress_deadline", "unknown_gate_features",
-           "validate_against_model", "validate_campaign", "validate_upliftmodel",
-           "while_a_canary_runs"]
+           "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ConstantFallback",
+           "ModelContract", "ModelFeatures", "ServingPolicy", "constant_fallback",
+           "credential_problems", "duration_problems", "gate_bound_problems",
+           "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
+           "query_variables", "schema_problems", "short_progress_deadline",
+           "unknown_gate_features", "validate_against_model", "validate_campaign",
+           "validate_upliftmodel", "while_a_canary_runs"]
 
 #: The version a query is checked with (any version renders to the same syntax).
 _EXAMPLE_VERSION = "1"
@@ -522,12 +523,12 @@ CUSTOM_MIN_SAMPLES = ("minSamples: a custom gate's query gives one value and no 
                       "its own min/max, or give the query the traffic condition itself)")
 
 
-#: Why a custom query ending in ``or vector(<number>)`` is warned about (``constant_fallback``).
+#: Why a custom query ending in ``or vector(<number>)`` whose number passes the gate is warned
+#: about (``constant_fallback``, ``ignored_gate_fields``).
 CUSTOM_CONSTANT_FALLBACK = (
-    "answers that constant when the rest of the query has no data (no traffic yet, series not "
-    "scraped), so the gate judges the constant instead of holding Inconclusive and can pass "
-    "with no traffic (a custom gate reads no sample count: minSamples is not checked); drop the "
-    "fallback so no data holds the gate")
+    "so with no traffic yet (or its series not scraped) the gate passes on that constant instead "
+    "of holding Inconclusive (a custom gate reads no sample count: minSamples is not checked); "
+    "drop the fallback so no data holds the gate")
 
 
 def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
@@ -537,8 +538,12 @@ def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
     gate's ``minSamples`` set in the spec (``CUSTOM_MIN_SAMPLES``), which the API server
     accepts (refusing it now would break applying specs that have it) but nothing reads; and a
     custom ``query`` whose top-level expression is ``<expr> or vector(<number>)``
-    (``constant_fallback``), whose fallback answers for a canary without traffic
-    (``CUSTOM_CONSTANT_FALLBACK``): valid PromQL, so not refused, but the gate can pass on it."""
+    (``constant_fallback``) with a number the gate passes (finite, within ``min``/``max``),
+    whose fallback answers for a canary without traffic (``CUSTOM_CONSTANT_FALLBACK``): valid
+    PromQL, so not refused, but the gate passes on it. A number it does not pass (``or
+    vector(1)`` under ``max: 0.01``, ``vector(NaN)``) only fails the gate, or holds it, on no
+    data: not named. Never raises (``constant_fallback``): it runs at every pass, outside
+    ``validated``."""
     ignored = []
     for index, gate in enumerate(gates):
         named = f"{where}.gates[{index}] ({gate.name})"
@@ -548,20 +553,74 @@ def ignored_gate_fields(gates: Sequence[GateSpecBase], where: str) -> list[str]:
             ignored.append(f"{named}: {CUSTOM_MIN_SAMPLES}; ignored (remove it)")
         if gate.type == "custom" and gate.query is not None:
             fallback = constant_fallback(gate.query)
-            if fallback is not None:
-                ignored.append(f"{named}.query: its top-level `or {fallback}` "
-                               f"{CUSTOM_CONSTANT_FALLBACK}")
+            if fallback is not None and _within(fallback.value, gate.min, gate.max):
+                ignored.append(
+                    f"{named}.query: its top-level `or {fallback.text}` answers "
+                    f"{fallback.value:g} when the rest of the query has no data, within the "
+                    f"gate's bounds [{_bound(gate.min, '-Inf')}, {_bound(gate.max, '+Inf')}], "
+                    f"{CUSTOM_CONSTANT_FALLBACK}")
     return ignored
 
 
-@functools.lru_cache(maxsize=512)
-def constant_fallback(query: str) -> str | None:
+def _within(value: float, low: float | None, high: float | None) -> bool:
+    """Whether a custom gate passes ``value`` (``gates._custom``): finite (NaN and ±Inf are
+    Inconclusive), and within ``[low, high]``, at least one of them given (none: an Error)."""
+    return (math.isfinite(value) and (low is not None or high is not None)
+            and (low is None or value >= low) and (high is None or value <= high))
+
+
+def _bound(bound: float | None, unbounded: str) -> str:
+    return unbounded if bound is None else f"{bound:g}"
+
+
+@dataclass(frozen=True)
+class ConstantFallback:
+    """A gate query's constant fallback (``constant_fallback``): how it reads (``vector(0)``;
+    ``vector(…)`` when longer than ``_FALLBACK_SHOWN``) and the number it answers (NaN or ±Inf
+    included: a gate holds those Inconclusive)."""
+
+    text: str
+    value: float
+
+
+#: A fallback's text longer than this is shown as ``vector(…)``: an event message names it.
+_FALLBACK_SHOWN = 64
+#: Words a query with a constant fallback holds (PromQL keywords are case-insensitive): one
+#: without either is not parsed (``constant_fallback`` is asked at every pass of every resource).
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+_VECTOR = re.compile(r"\bvector\b", re.IGNORECASE)
+
+
+def constant_fallback(query: str) -> ConstantFallback | None:
     """The constant fallback of a gate query whose top-level expression (inside any
-    parentheses) is an ``or`` whose right-hand side is ``vector(<number>)``, e.g.
-    ``sum(rate(errors[5m])) / sum(rate(requests[5m])) or vector(0)``: its text
-    (``vector(0)``), else None. Such a query answers the number whenever the left-hand side
-    has no series, so a gate on it never sees "no data". A query that does not expand or parse
-    has none (``_check_query`` names its problem). Cached: asked at every pass."""
+    parentheses) is an ``or`` whose right-hand side is ``vector(<number>)``, the number a
+    literal or arithmetic of literals (``-1``, ``1 - 1``, ``1 > bool 0``), e.g.
+    ``sum(rate(errors[5m])) / sum(rate(requests[5m])) or vector(0)``: its text and value, else
+    None. Such a query answers the number whenever the left-hand side has no series, so a gate
+    on it never sees "no data". A query that does not expand or parse has none
+    (``_check_query`` names its problem).
+
+    Never raises: it runs at every pass, outside ``validated``, so an exception here failed
+    every pass of the resource with no status written (a 3 KB ``vector(1+1+…+0)`` exceeded
+    Python's recursion limit). The arithmetic is evaluated with an explicit stack
+    (``_constant``), and anything unforeseen is no fallback. Only a query with the words
+    ``or`` and ``vector`` is parsed, the answer cached (``_parsed_fallback``)."""
+    if not (_OR.search(query) and _VECTOR.search(query)):
+        return None
+    return _parsed_fallback(query)
+
+
+@functools.lru_cache(maxsize=2048)
+def _parsed_fallback(query: str) -> ConstantFallback | None:
+    """``constant_fallback`` of a query with both words, cached (a failure too, as None)."""
+    try:
+        return _fallback_of(query)
+    except Exception:  # a warning's check must never fail the pass
+        return None
+
+
+def _fallback_of(query: str) -> ConstantFallback | None:
+    """``constant_fallback``'s work, which may raise (``_parsed_fallback`` catches it)."""
     try:
         expression = promql_parser.parse(templating.render(query, _SYNTAX_VARIABLES))
     except (templating.TemplateError, ValueError, TypeError):
@@ -573,22 +632,94 @@ def constant_fallback(query: str) -> str | None:
     right = expression.rhs
     while isinstance(right, promql_parser.ParenExpr):
         right = right.expr
-    if (isinstance(right, promql_parser.Call) and right.func.name == "vector"
-            and len(right.args) == 1 and _number(right.args[0])):
-        return str(right)
+    if not (isinstance(right, promql_parser.Call) and right.func.name == "vector"
+            and len(right.args) == 1):
+        return None
+    value = _constant(right.args[0])
+    if value is None:
+        return None
+    try:
+        text = str(right)  # the parser's printer recurses: a deep expression exceeds the limit
+    except RecursionError:
+        text = ""
+    return ConstantFallback(text if 0 < len(text) <= _FALLBACK_SHOWN else "vector(…)", value)
+
+
+def _constant(expression: object) -> float | None:
+    """The value of a PromQL expression made of number literals only (``-1``, ``(0)``,
+    ``1 - 1``, ``2 ^ 3``, ``1 > bool 0``): a constant whatever the series, computed as
+    Prometheus does (float arithmetic; ``x / 0`` ±Inf or NaN). None for anything else (a
+    function, a selector, an operator it does not know). Iterative, with an explicit stack: a
+    query of thousands of terms is a tree as deep."""
+    pending: list[tuple[object, bool]] = [(expression, False)]
+    values: list[float] = []
+    while pending:
+        node, operands_done = pending.pop()
+        if isinstance(node, promql_parser.NumberLiteral):
+            values.append(float(node.val))
+        elif isinstance(node, promql_parser.ParenExpr):
+            pending.append((node.expr, False))
+        elif isinstance(node, promql_parser.UnaryExpr):  # the parser keeps only minus
+            if operands_done:
+                values.append(-values.pop())
+            else:
+                pending += [(node, True), (node.expr, False)]
+        elif isinstance(node, promql_parser.BinaryExpr):
+            if operands_done:
+                right, left = values.pop(), values.pop()
+                value = _scalar_operation(node, left, right)
+                if value is None:
+                    return None
+                values.append(value)
+            else:
+                pending += [(node, True), (node.rhs, False), (node.lhs, False)]
+        else:
+            return None
+    return values[0] if len(values) == 1 else None
+
+
+def _scalar_operation(node: promql_parser.BinaryExpr, left: float,
+                      right: float) -> float | None:
+    """``left <op> right`` between two scalars, as Prometheus computes it (Go's float
+    arithmetic: no exception, ±Inf or NaN instead); a comparison only with ``bool`` (0 or 1).
+    None for an operator it does not know."""
+    op = str(node.op)
+    comparisons = {"==": left == right, "!=": left != right, ">": left > right,
+                   "<": left < right, ">=": left >= right, "<=": left <= right}
+    if op in comparisons:
+        modifier = node.modifier
+        return float(comparisons[op]) if modifier is not None and modifier.return_bool else None
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        if right == 0:
+            return (math.nan if left == 0 or math.isnan(left)
+                    else math.copysign(math.inf, left) * math.copysign(1.0, right))
+        return left / right
+    if op == "%":
+        return math.fmod(left, right) if right != 0 and math.isfinite(left) else math.nan
+    if op == "^":
+        return _power(left, right)
+    if op == "atan2":
+        return math.atan2(left, right)
     return None
 
 
-def _number(expression: object) -> bool:
-    """Whether a PromQL expression is a number literal, or arithmetic of them (``-1``,
-    ``(0)``, ``1 - 1``): a constant whatever the series."""
-    if isinstance(expression, promql_parser.NumberLiteral):
-        return True
-    if isinstance(expression, promql_parser.ParenExpr | promql_parser.UnaryExpr):
-        return _number(expression.expr)
-    if isinstance(expression, promql_parser.BinaryExpr):
-        return _number(expression.lhs) and _number(expression.rhs)
-    return False
+def _power(base: float, exponent: float) -> float:
+    """Go's ``math.Pow``, which answers ±Inf or NaN where Python's raises."""
+    odd = math.isfinite(exponent) and exponent % 2 == 1
+    try:
+        return math.pow(base, exponent)
+    except OverflowError:  # too large: ±Inf
+        return -math.inf if base < 0 and odd else math.inf
+    except ValueError:  # 0 to a negative power (±Inf), or a negative base to a fraction (NaN)
+        if base == 0:
+            return -math.inf if math.copysign(1.0, base) < 0 and odd else math.inf
+        return math.nan
 
 
 def ignored_targeting_fields(targeting: Targeting) -> list[str]:
