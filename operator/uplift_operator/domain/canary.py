@@ -546,8 +546,6 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if _pre_traffic(self.status) and (started is None or self.now <= started):
             return "canary just deployed"  # observed before it existed: cannot serve yet
         if not self.seen.canary_ready:
-            if self.canary_carries_all():  # the rest of the graph carries no request
-                return self.split_not_carried()
             if self.seen.serving_failure is not None:  # the backend's why, naming the version
                 return self.seen.serving_failure
             if self.serves(self.status.canary_version):
@@ -555,17 +553,6 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return ("canary is not serving" + (" yet" if _pre_traffic(self.status) else "")
                     + self.not_serving_until())
         return self.split_not_carried()
-
-    def canary_carries_all(self) -> bool:
-        """The canary has all the traffic (weight 100) and its own predictor serves: the stable
-        carries no request, so its state (down, or pods starting) neither holds the canary's
-        step nor makes the model Degraded (``stable_down``); the last step completes on its
-        gates, and the promotion changes no route. Before, a stable that went down under a
-        canary at 100 % held the last step for good and said the model Degraded, its every
-        request served."""
-        s = self.status
-        return (s.canary_version is not None and s.canary_weight == 100
-                and self.serves(s.canary_version))
 
     def split_not_carried(self) -> str | None:
         """Why the step is held while the serving graph does not split traffic as the status
@@ -1318,12 +1305,11 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         reports none, that no replica of its predictor is available (pods crash-looping behind
         a graph the backend still calls Available or Creating); None while it serves, while it
         never did, and while an emergency rollback restores it (the version it replaced keeps
-        the traffic), nor while a canary at 100 % serves it all (``canary_carries_all``).
-        Ready stays ``WaitingForServing``, so a Campaign already exposing holds
+        the traffic). Ready stays ``WaitingForServing``, so a Campaign already exposing holds
         (``exposure._HOLDING_REASONS``)."""
         s = self.status
         if (s.stable_version is None or self.seen.stable_ready or self.awaiting_restore()
-                or not self.stable_served() or self.canary_carries_all()):
+                or not self.stable_served()):
             return None
         why = (steps.clip(self.seen.serving_failure, _FAILURE_QUOTED)
                if self.seen.serving_failure is not None
