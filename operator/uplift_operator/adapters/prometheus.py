@@ -46,13 +46,16 @@ Queries are POSTed (``POST /api/v1/query``, the parameters as form data, which P
 Thanos and Mimir accept): in a GET's URL a custom gate's query, up to 4096 characters and
 longer once URL-encoded, can pass a proxy's header limits (HTTP 414, 431) and count as
 MetricsUnavailable errors towards a rollback. A server or proxy that refuses the method (HTTP
-405, or 501) is asked with GET from then on (``PrometheusClient._send``). A redirect (HTTP 301,
-302, 303, 307, 308: an http → https load balancer, a moved path) is not left to requests, which
-turns a redirected POST into a GET without the query (Prometheus refused that as a bad query,
-an Error counted towards a rollback at every analysis): the query is sent again, as it was, to
-the same server only (the same scheme, host and port, or http → https on the default ports:
-where requests itself keeps the credentials), at most ``MAX_REDIRECTS`` times; a redirect
-elsewhere is a ``MetricsUnavailable`` naming where it points (``PrometheusClient._send``).
+405, or 501) at the configured URL is asked with GET from then on (``PrometheusClient._send``).
+A redirect (HTTP 301, 302, 303, 307, 308: an http → https load balancer, a moved path) is not
+left to requests, which turns a redirected POST into a GET without the query (Prometheus
+refused that as a bad query, an Error counted towards a rollback at every analysis): the query
+is sent again, as it was, to the same server only (the same scheme, host and port, or http →
+https on the default ports: where requests itself keeps the credentials) and to the same API
+path only (``/api/v1/query`` under another prefix), at most ``MAX_REDIRECTS`` times, the hops
+sharing the query's one timeout; a redirect elsewhere (another server, an authenticating
+proxy's login page) is a ``MetricsUnavailable`` naming where it points
+(``PrometheusClient._send``).
 
 Credentials (docs/install.md, "Prometheus"): a bearer token or HTTP basic credentials, each
 from a file (``SecretFile``: a mounted Secret, a projected ServiceAccount token), read again
@@ -412,7 +415,10 @@ class PrometheusClient:
         query passed proxies' URL and header limits as a GET), or as a GET once the server
         refused the method (``POST_REFUSED``: a proxy or an old server that takes GET only;
         logged once, and every query of this client is a GET from then on, so such a server
-        costs one extra request, not one per query). Asked once more on a new connection when
+        costs one extra request, not one per query). Only ``url`` itself, the configured
+        server's, can refuse it so: a redirect's target that answers 405 is that answer (an
+        authenticating proxy's login page refused the POST, and the client asked every query
+        after with GET, for good). Asked once more on a new connection when
         the kept connection it went out on was closed unanswered at once (``ProtocolError``:
         the server's or a proxy's idle timeout ran out just as it was reused). Taken for a
         server that did not answer (``unanswered``), that failed the rest of the analysis's
@@ -426,22 +432,32 @@ class PrometheusClient:
         GET without a body of a POST redirected by 301, 302 or 303: Prometheus answered 400
         "no expression found", a bad query, and every canary rolled back at its
         consecutiveErrorLimit. The query goes again, as it was (POSTed, its credentials with it),
-        to the same server only (``_redirect_target``), at most ``MAX_REDIRECTS`` times; each
-        redirect followed is logged once, with the URL to give instead."""
+        to the same server and the same API path only (``_redirect_target``), at most
+        ``MAX_REDIRECTS`` times; each redirect followed is logged once, with the URL to give
+        instead. Every request of the query (a redirect's, the one asked again) waits only
+        what is left of the one ``timeout`` the query has, counted from ``started``: a chain
+        of redirects holds the thread no longer than one unanswered query."""
+
+        def remaining() -> float:
+            left = self.timeout - (self.fail_fast.clock() - started)
+            if left <= 0:
+                raise requests.Timeout(f"no answer within {self.timeout:g}s (redirects "
+                                       "included)")
+            return left
 
         def send(target: str) -> requests.Response:
             session = self._session()
             if self._post:
                 response = session.post(target, data=params, headers=headers, auth=auth,
-                                        timeout=self.timeout, verify=self._verify,
+                                        timeout=remaining(), verify=self._verify,
                                         allow_redirects=False)
-                if response.status_code not in POST_REFUSED:
+                if response.status_code not in POST_REFUSED or target != url:
                     return response
                 self._post = False
                 log.info("prometheus at %s refused a POSTed query (HTTP %s): asking with GET "
                          "from now on", self.shown_url, response.status_code)
             return session.get(target, params=params, headers=headers, auth=auth,
-                               timeout=self.timeout, verify=self._verify, allow_redirects=False)
+                               timeout=remaining(), verify=self._verify, allow_redirects=False)
 
         def get() -> requests.Response:
             target = url
@@ -473,9 +489,11 @@ class PrometheusClient:
         ``Location``, resolved against ``asked``, without a query string or fragment (the
         query's parameters go as before, not twice), with ``url``'s userinfo kept. Only to the
         same server: the same scheme, host and port, or http → https on the default ports (the
-        rule by which requests keeps credentials on a redirect); anything else (another host,
-        a login page's, an https → http downgrade, another port) is a ``MetricsUnavailable``
-        naming where it points, not a bad query."""
+        rule by which requests keeps credentials on a redirect), and only to a path that still
+        ends with the API path asked (``/api/v1/query``: a moved prefix); anything else
+        (another host, an https → http downgrade, another port; an authenticating proxy's
+        login page on the same host, which was sent the query and the credentials) is a
+        ``MetricsUnavailable`` naming where it points, not a bad query."""
         location = response.headers.get("Location")
         status = response.status_code
         if not location:
@@ -484,14 +502,23 @@ class PrometheusClient:
         parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
         target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
         shown = shown_url(target)
+        api_path = url[len(self.url):]
         if not _same_server(asked, target):
             log.warning("prometheus at %s redirected a query to %s (HTTP %s), which is not the "
                         "same server: not followed", self.shown_url, shown, status)
-            suggested = _root(shown, url[len(self.url):])
+            suggested = _root(shown, api_path)
             raise MetricsUnavailable(
                 f"prometheus at {self.shown_url} redirected the query to {suggested} (HTTP "
                 f"{status}), another server: not followed (if Prometheus answers there, set "
                 "--prometheus-url to it)", status_code=status)
+        if not parts.path.endswith(api_path):
+            log.warning("prometheus at %s redirected a query to %s (HTTP %s), which is not "
+                        "Prometheus' %s: not followed", self.shown_url, shown, status, api_path)
+            raise MetricsUnavailable(
+                f"prometheus at {self.shown_url} redirected the query to {shown} (HTTP "
+                f"{status}), not a Prometheus API path (a login page?): not followed (give "
+                "the operator credentials the server takes, or set --prometheus-url to where "
+                "Prometheus answers)", status_code=status)
         own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
         if own and "@" not in parts.netloc:
             target = urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
@@ -500,7 +527,7 @@ class PrometheusClient:
             self._redirects_seen.add((shown_url(asked), shown))
             log.warning("prometheus at %s redirects queries to %s (HTTP %s): following it, one "
                         "request more per query; set --prometheus-url to %s", self.shown_url,
-                        shown, status, _root(shown, url[len(self.url):]))
+                        shown, status, _root(shown, api_path))
         return target
 
     def _session(self) -> requests.Session:

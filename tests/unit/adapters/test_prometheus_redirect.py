@@ -8,6 +8,13 @@ query POSTed again to the same server (same scheme, host and port, or http → h
 default ports), at most ``MAX_REDIRECTS`` times; a redirect elsewhere is a
 ``MetricsUnavailable`` naming where it points. A loopback server redirects ``/old/...`` to
 ``/new/...`` (or elsewhere) and answers a query only where it has one.
+
+Only a redirect to the API path asked (``/api/v1/query`` under another prefix) is followed: an
+authenticating proxy's redirect to its login page on the same host was followed, the query and
+the bearer token POSTed to ``/login.html``, and its 405 to the POST made the client ask every
+query after with GET, for good. Only the configured URL's 405 does that now. And the hops of one
+query share its one timeout: each was given a fresh one, so a chain held the thread up to
+``MAX_REDIRECTS + 1`` timeouts.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,17 +64,24 @@ class _Redirecting(BaseHTTPRequestHandler):
         path = urlparse(self.path).path
         self.server.seen.append(  # type: ignore[attr-defined]
             (method, path, params, self.headers.get("Authorization")))
-        if method == "POST" and getattr(self.server, "refuse_post", False):
+        refused = getattr(self.server, "refuse_post", False)
+        if method == "POST" and refused and (refused is True or path.startswith(refused)):
             self._send(405, b"")
             return
+        if path.startswith("/login"):
+            self._send(405 if method == "POST" else 200, b"<html>login</html>")
+            return
+        if path.startswith("/hop"):  # /hop<n>/...: after server.delay, to /hop<n+1>/... (to 3)
+            time.sleep(self.server.delay)  # type: ignore[attr-defined]
+            hop = int(path[len("/hop")])
+            if hop < 3:
+                self._redirect(307, f"/hop{hop + 1}{path[len('/hop1'):]}")
+                return
         if path.startswith(("/old/", "/loop/")):
             server: Any = self.server
             location = (path if path.startswith("/loop/") else server.location.format(
                 port=server.server_port, path="/new" + path[len("/old"):]))
-            self.send_response(server.code)
-            self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._redirect(server.code, location)
             return
         if "query" not in params:
             self._send(400, json.dumps({
@@ -76,6 +91,12 @@ class _Redirecting(BaseHTTPRequestHandler):
             return
         self._send(200, json.dumps({"status": "success", "data": {
             "resultType": "vector", "result": [{"metric": {}, "value": [1.0, "0.01"]}]}}).encode())
+
+    def _redirect(self, code: int, location: str) -> None:
+        self.send_response(code)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send(self, code: int, body: bytes) -> None:
         self.send_response(code)
@@ -209,3 +230,58 @@ def test_a_gate_behind_a_redirect_to_another_server_is_no_bad_query(
     assert isinstance(got, m.MeasurementError)
     assert not got.message.startswith("bad query")
     assert "set --prometheus-url" in got.message
+
+
+@pytest.mark.parametrize("location", ["/login.html?rd={path}", "/new/login",
+                                      "/new/api/v1/query_range", "/api/v1/query/x"])
+def test_a_redirect_to_another_path_on_the_same_server_is_not_followed(
+        server: ThreadingHTTPServer, location: str) -> None:
+    server.location = location  # type: ignore[attr-defined]
+    client = _client(f"http://127.0.0.1:{_port(server)}/old", bearer_token="s3cret")
+    with pytest.raises(MetricsUnavailable) as raised:
+        client.scalar("sum(up)")
+    where = location.partition("?")[0]
+    assert raised.value.status_code == 301
+    assert f"to http://127.0.0.1:{_port(server)}{where} (HTTP 301)" in raised.value.message
+    assert "not a Prometheus API path" in raised.value.message
+    # Neither the query nor the token went to the login page.
+    assert [path for _, path, _, _ in server.seen] == ["/old/api/v1/query"]  # type: ignore[attr-defined]
+
+
+def test_a_login_page_refusing_the_post_does_not_turn_the_client_to_get(
+        server: ThreadingHTTPServer) -> None:
+    """An auth proxy in front of Prometheus sends the query to its login page (which refuses a
+    POST); once it lets the operator through, the queries are POSTed, as before."""
+    server.code, server.location = 302, "/login.html?rd={path}"  # type: ignore[attr-defined]
+    client = _client(f"http://127.0.0.1:{_port(server)}/old")
+    with pytest.raises(MetricsUnavailable, match=r"/login\.html \(HTTP 302\)"):
+        client.scalar("sum(up)")
+    server.location = "{path}"  # type: ignore[attr-defined]  # let through: to /new
+    assert client.scalar("sum(up)") == 0.01
+    assert [(m, p) for m, p, _, _ in server.seen[1:]] == [  # type: ignore[attr-defined]
+        ("POST", "/old/api/v1/query"), ("POST", "/new/api/v1/query")]
+
+
+def test_only_the_configured_url_refusing_the_post_turns_the_client_to_get(
+        server: ThreadingHTTPServer) -> None:
+    server.refuse_post = "/new/"  # type: ignore[attr-defined]  # the target, not /old
+    client = _client(f"http://127.0.0.1:{_port(server)}/old")
+    with pytest.raises(MetricsUnavailable, match="HTTP 405"):
+        client.scalar("sum(up)")
+    server.refuse_post = False  # type: ignore[attr-defined]
+    assert client.scalar("sum(up)") == 0.01
+    assert [m for m, _, _, _ in server.seen] == ["POST"] * 4  # type: ignore[attr-defined]
+
+
+def test_the_redirects_of_a_query_share_its_one_timeout(server: ThreadingHTTPServer) -> None:
+    """Three hops of 0.4 s each against a timeout of 1 s: the third is given what is left
+    (0.2 s) and the query did not answer within 1 s; each given a fresh 1 s, it took 1.2 s."""
+    server.delay = 0.4  # type: ignore[attr-defined]
+    client = PrometheusClient(f"http://127.0.0.1:{_port(server)}/hop1", timeout=1,
+                              fail_fast=FailFast(hold=0))
+    started = time.monotonic()
+    with pytest.raises(MetricsUnavailable, match="did not answer within 1s"):
+        client.scalar("sum(up)")
+    assert time.monotonic() - started < 1.15
+    server.delay = 0.1  # type: ignore[attr-defined]
+    assert client.scalar("sum(up)") == 0.01  # 0.3 s in all: answered
