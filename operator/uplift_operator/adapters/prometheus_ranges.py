@@ -31,11 +31,13 @@ on average (standard error 2.5) with a standard deviation of 21, on counts near 
 tenth of their own Poisson noise. A counter reset exactly at a joint loses what its series
 counted before its first scrape in the next piece, as a series first scraped inside a range
 always does. Every piece, and the rest after the cut point, is at least ``settle`` long, so each
-holds two scrapes only when ``settle`` is at least two scrape intervals: a part with one scrape
-or none has no ``increase()`` at all, and its counts were missing from the sum (0.13 % short
-with ``settle`` 10 s at a 30 s scrape, at the analyses whose rest fell so). This class does not
-know the scrape interval: the operator's settings make ``settle`` (``--prometheus-ingest-delay``)
-at least two ``--prometheus-scrape-interval``s (``settings.parse_args``).
+holds two answered scrapes only when ``settle`` is at least the ingest lag plus two scrape
+intervals: a part with one answered scrape or none has no ``increase()`` at all, and its counts
+were missing from the sum (0.13 % short with ``settle`` 10 s at a 30 s scrape; with ``settle``
+two scrapes, 60 s, 0.24 % with samples answered 5 s late, at the analyses whose rest fell so).
+This class does not know the scrape interval: the operator's settings make ``settle`` the
+``--prometheus-ingest-delay``, plus two ``--prometheus-scrape-interval``s when it is under two
+(``settings.parse_args``).
 
 Only complete answers are kept: a query that fails raises before anything is kept, and the
 client refuses a partial answer (``warnings``: a store or a remote-read endpoint that did not
@@ -111,8 +113,8 @@ class _Kept:
 class PiecewiseIncreases:
     """``PiecewiseIncreases(PrometheusClient(url))``: the client's ``query`` and ``scalar``,
     long count ranges answered from kept pieces (see the module docstring). ``settle`` must be
-    at least the ingest delay and at least two scrape intervals (each piece, and the rest
-    after the cut point, must hold two scrapes to have an ``increase()``)."""
+    at least the ingest lag plus two scrape intervals (each piece, and the rest after the cut
+    point, must hold two answered scrapes to have an ``increase()``)."""
 
     def __init__(self, source: CountSource, *, piece: float = 3600.0, settle: float = 300.0,
                  min_range: float = 6 * 3600.0, longest: float = 86400.0,
