@@ -23,14 +23,17 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   own "not found" is not an MLflow error): ``download_artifact_json`` then asks for the listing
   of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version;
-  404 ``ENDPOINT_NOT_FOUND``: no such API at that tracking URI), or an answer MLflow does
+  404 ``ENDPOINT_NOT_FOUND``, which MLflow answers for some paths it has no API for), or an answer MLflow does
   not give (a model version whose ``tags`` are not ``{key, value}`` objects, say): checked
   here, so that no caller meets a ``TypeError`` of a shape it did not expect.
 - ``RegistryNotMlflow``, a ``RegistryUnavailable``: something answered at the tracking URI,
   not as MLflow's REST API (a 404 page that is not MLflow's error JSON, a 2xx whose body is
-  not a JSON object: a web server, another service, a path prefix missing). A configuration
-  problem no wait clears; the resolver says so (``InvalidModel``), every other caller holds on
-  it as on an outage.
+  not a JSON object): a web server, another service, a path prefix missing, an MLflow too old
+  for the request (one before 2.3 has no alias API, and may answer its path with Flask's HTML
+  404), or a proxy before an MLflow that does not serve (Traefik's plain-text ``404 page not
+  found`` while the MLflow Service has no ready endpoint). The resolver tells them apart by
+  whether the tracking URI answered as MLflow before (an outage) or never did (the URI's
+  problem: ``InvalidModel``); every other caller holds on it as on an outage.
 
 The clients run on the pass pool's threads, which every resource shares. An MLflow that does not
 answer held one of them for the whole timeout per request: every UpliftModel held on it asked
@@ -126,10 +129,14 @@ class RegistryNotAsked(RegistryUnavailable):
 
 class RegistryNotMlflow(RegistryUnavailable):  # as RegistryUnavailable
     """Something answered at the tracking URI, not as MLflow's REST API: a 404 that is not
-    MLflow's error JSON (a web server's page; MLflow answers a path it has no API for with
-    ``ENDPOINT_NOT_FOUND``), or a 2xx whose body is not a JSON object. The URI names another
-    service, or lacks the server's path prefix: no wait clears it. A ``RegistryUnavailable``
-    to the callers that hold on one (gates, write-back); the resolver tells it apart."""
+    MLflow's error JSON (a web server's page, a proxy's), or a 2xx whose body is not a JSON
+    object. The URI names another service, or lacks the server's path prefix, or the MLflow
+    is too old for the request (MLflow answers some paths it has no API for with
+    ``ENDPOINT_NOT_FOUND``, but an unknown route may get Flask's HTML 404: one before 2.3 has
+    no alias endpoints); or a proxy before MLflow answers for it while MLflow does not serve
+    (Traefik's plain-text 404 while the Service has no ready endpoint), which a wait clears.
+    A ``RegistryUnavailable`` to the callers that hold on one (gates, write-back); the
+    resolver tells it apart (``services.resolution.Resolver._not_serving``)."""
 
 
 class RegistryNotFound(RegistryError):  # noqa: N818 - named for the condition the caller handles
@@ -644,10 +651,12 @@ def _error(response: requests.Response, unknown_parameter_is_not_found: bool,
         return CredentialsRefused(f"{_refusal(status)} (HTTP {status}; {text})",
                                   status_code=status)
     if status == 404:
-        # MLflow answers a path it has no API for with ENDPOINT_NOT_FOUND, in its own shape:
-        # a page of another server's is no MLflow at this URI (or not at this path).
+        # Not MLflow's JSON: another server's page (no MLflow at this URI, or not at this
+        # path), an MLflow too old for the request (Flask's HTML 404 for a route it lacks),
+        # or a proxy's while MLflow does not serve (which the resolver tells apart).
         return RegistryNotMlflow(f"MLflow answered HTTP {status} ({text}): no MLflow REST API "
-                                 "at this tracking URI", status_code=status)
+                                 "at this tracking URI, or an MLflow too old for this API "
+                                 "(the alias endpoints need MLflow ≥ 2.3)", status_code=status)
     # 5xx, or another 4xx that is not MLflow's (a proxy): the registry is not reachable.
     return RegistryUnavailable(f"MLflow answered HTTP {status} ({text})", status_code=status)
 

@@ -35,7 +35,9 @@ read: a replica that peering paused reads nothing.
 The versions resources follow (a pinned ``version``, the stable and the canary: ``Resolver.
 follow_versions``) are read again too, each once, however many resources follow it
 (``Resolver.due_versions``, ``reread_version``): about once an hour (45 to 60 minutes after
-its last read, an alias read of it included), a minute after a read that failed. They take
+its last read, an alias read of it included), a minute after a read MLflow could not answer
+(unreachable, or "not now"; one it answered — the version gone, the read refused — waits the
+period again: a minute on, a deleted version was read 1,440 times a day). They take
 only readers the aliases leave free (planned behind every alias read), and count for nothing
 in "fall behind". A read that finds a version deleted, back, or another under its number (the
 registered model re-created) wakes that version's followers (``Resolver.versions_moved``).

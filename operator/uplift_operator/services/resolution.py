@@ -24,8 +24,10 @@ of its own (``domain.alias_sweep.own_read_due``: 45 to 60 minutes, fixed per ali
 the reads spread); then the alias is read by itself again, which sees a changed run id or
 status. Whether a sweep pays, and which aliases it can answer, is ``plan``'s, by
 ``domain.alias_sweep``. A registry identity a read or sweep found unreachable (a timeout, a
-5xx, a refused connection) is probed, one alias read per refresh interval, its other aliases
-neither read nor swept until it answers (``plan``, ``_down``). A sweep is shared by every
+5xx, a refused connection; a 404 not MLflow's at a tracking URI that answered as MLflow before
+in this process: a proxy before an MLflow not serving, ``_not_serving``) is probed, one
+alias read per refresh interval, its other aliases neither read nor swept until it answers
+(``plan``, ``_down``). A sweep is shared by every
 alias read with the same client identity (``run_cache.identity``: tracking URI and
 credentials digest), whatever the Secret's name or namespace.
 
@@ -111,6 +113,12 @@ class Resolution:
     #: 401/403; the caller names the credentials Secret).
     reason: str = "Resolved"
     message: str = ""
+    #: An ``InvalidModel`` for an answer not MLflow's at a tracking URI that never answered as
+    #: MLflow in this process (``RegistryNotMlflow``: a wrong URI, or an MLflow too old): it
+    #: says nothing of the alias or version, so it overrides no fresh answer
+    #: (``_of_the_alias``), and a later read that finds MLflow unreachable does not keep it
+    #: (``_known``): the URI may be right, its MLflow starting.
+    not_mlflow: bool = False
 
     @property
     def ok(self) -> bool:
@@ -340,6 +348,11 @@ class Resolver:
     # Per registry identity, how long an alias read of it takes (a moving average): a sweep
     # slower than the reads it replaces is not planned (``domain.alias_sweep.plan_round``).
     _read_takes: dict[Hashable, dt.timedelta] = field(default_factory=dict)
+    # Tracking URIs (a scope's first part) that answered as MLflow in this process: a read, a
+    # sweep, or an error in MLflow's own JSON. A 404 not MLflow's there is a proxy before an
+    # MLflow that does not serve (a Traefik ``404 page not found`` while its Service has no
+    # ready endpoint, the pod restarting): an outage (``_not_serving``), not a wrong URI.
+    _mlflow_seen: set[str] = field(default_factory=set)
 
     def forget_client(self, key: AliasKey) -> None:
         """A pass of a resource following ``key`` could not build a client (its credentials
@@ -666,6 +679,8 @@ class Resolver:
             if not isinstance(error, errors.RegistryError):
                 logger.error("sweeping the aliases of %r failed; they are read one by one",
                              client, exc_info=error)
+            else:
+                self._heard(aliases[0][0][0], error)
             with self._lock:
                 self._sweeps[sweep.registry] = SweepRecord(now, failed=True)
                 if not _unreachable(error):
@@ -676,6 +691,7 @@ class Resolver:
                 down.probe = due[0][0] if due else None
             return due[:1]
         took = dt.timedelta(seconds=time.monotonic() - began)
+        self._heard(aliases[0][0][0])
         with self._lock:
             self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now, took)
             self._down.pop(_identity(client, aliases[0][0][0]), None)  # it answered
@@ -835,9 +851,33 @@ class Resolver:
             with self._lock:
                 last = self._read_takes.get(identity)
                 self._read_takes[identity] = took if last is None else (last * 3 + took) / 4
-        if ref.alias is not None and failed_before != (key in failures):
-            self._tell(key)  # its read started or stopped failing: the followers' condition
+        if ref.alias is not None and (failed_before != (key in failures) or (
+                failed is not None and failed[1].not_mlflow
+                and resolution.reason != failed[1].reason)):
+            # Its read started or stopped failing, or an answer not MLflow's gave way to an
+            # outage (``_known`` keeps none): the followers' condition.
+            self._tell(key)
         return resolution if known is None else known
+
+    def _heard(self, scope: Scope, error: errors.RegistryError | None = None) -> None:
+        """The scope's tracking URI answered: as MLflow (``_mlflow_seen``) when it answered a
+        read (no ``error``), "not found" (only MLflow's JSON says so), or an error in MLflow's
+        JSON (its ``error_code``)."""
+        if error is not None and error.error_code is None and not isinstance(
+                error, errors.RegistryNotFound):
+            return
+        if scope[0] not in self._mlflow_seen:
+            with self._lock:
+                self._mlflow_seen.add(scope[0])
+
+    def _not_serving(self, scope: Scope, error: BaseException) -> bool:
+        """Whether ``error`` is a 404 not MLflow's (``RegistryNotMlflow``) at a tracking URI
+        that answered as MLflow before in this process (``_mlflow_seen``): a proxy before an
+        MLflow that does not serve now (Traefik answers ``404 page not found`` while the
+        Service has no ready endpoint), an outage as a 5xx is. At a URI that never did, it
+        is the URI's problem (``InvalidModel``)."""
+        return (isinstance(error, errors.RegistryNotMlflow) and error.status_code == 404
+                and scope[0] in self._mlflow_seen)
 
     def _reached(self, identity: Hashable, answered: bool, ended: dt.datetime) -> None:
         """A read of ``identity`` ended at ``ended``: MLflow ``answered`` it (whatever it said),
@@ -872,14 +912,17 @@ class Resolver:
               now: dt.datetime) -> tuple[Resolution, bool | None]:
         """Read the alias or pinned version ``ref`` from MLflow: the answer, and whether MLflow
         answered (``_reached``): False when it could not be reached (``_unreachable``: a
-        timeout, a 5xx, a refused connection; not a 4xx such as a rate limit, nor an answer
-        that is not MLflow's), which marks its identity down; None when it was not asked (a
-        pinned version answered from the cache, or found gone by the poller's read), which
-        says nothing of it. Any exception becomes an answer: one that is not the
-        adapter's (a bug, an answer of a shape nothing checked) is logged and answers
-        ``RegistryUnavailable``, stamped as a failed read (``_resolve``), so that the alias's
-        next read waits its interval; raised, it left nothing stamped and the poller read the
-        alias again at every look, a traceback a second."""
+        timeout, a 5xx, a refused connection, a proxy's 404 at a tracking URI that answered as
+        MLflow before: ``_not_serving``; not a 4xx such as a rate limit, nor an answer not
+        MLflow's at a URI that never answered as MLflow), which marks its identity down; None
+        when it was not asked (a pinned version answered from the cache, or found gone by the
+        poller's read), or failed unexpectedly, which says nothing of it. Any exception
+        becomes an answer: one that is not the adapter's (a bug, an answer of a shape nothing
+        checked) is logged and answers ``RegistryUnavailable``, stamped as a failed read
+        (``_resolve``), so that the alias's next read waits its interval; raised, it left
+        nothing stamped and the poller read the alias again at every look, a traceback a
+        second. It says nothing of MLflow: taken for an answer, it ended an outage's probing
+        (``_reached``)."""
         scope = key[0]
         cached = self._aliases.get(key)
         held = cached.facts if cached else None
@@ -908,26 +951,23 @@ class Resolver:
                     self._sweep_misses.pop(key, None)  # it changed: a sweep can answer it now
                 if cached is not None and cached.facts != facts:
                     self._tell(key)
-        except errors.RegistryNotFound as error:
-            return Resolution(held, "ModelNotFound", str(error)), True
         except errors.RegistryNotAsked:
             raise  # not sent: ``_resolve`` answers with what was known (``_standing``)
-        except errors.CredentialsRefused as error:  # 401/403: no wait clears it
-            return Resolution(held, cond.CREDENTIALS_REFUSED, str(error)), True
-        except errors.RegistryNotMlflow as error:  # answered, not as MLflow: the URI's problem
-            return Resolution(held, cond.INVALID_MODEL, _not_mlflow(ref, error)), True
-        except errors.RegistryRequestError as error:  # MLflow answered: no wait clears it
-            return Resolution(held, cond.INVALID_MODEL, _refused(ref, error)), True
         except errors.RegistryError as error:
-            return (Resolution(held, "RegistryUnavailable", str(error)),
-                    not _unreachable(error))
+            self._heard(scope, error)
+            if self._not_serving(scope, error):  # a proxy's 404: down, as a 5xx is
+                return Resolution(held, "RegistryUnavailable", _proxy_outage(error)), False
+            return _failed_read(ref, held, error), not _unreachable(error)
         except Exception as error:  # a backstop: logged, answered, backed off
             logger.error("reading %s of %s from MLflow failed unexpectedly",
                          f"alias {ref.alias}" if ref.alias is not None
                          else f"version {ref.version}", ref.registered_model, exc_info=error)
+            # Says nothing of MLflow (None): it neither marks it down nor ends a probing.
             return Resolution(held, "RegistryUnavailable",
                               f"reading {ref.registered_model} from MLflow failed unexpectedly "
-                              f"({type(error).__name__}); see the operator's log"), True
+                              f"({type(error).__name__}); see the operator's log"), None
+        if asked:
+            self._heard(scope)
         answered = True if asked else None
         if not facts.ready:
             return _not_ready(facts, ref.registered_model), answered
@@ -954,7 +994,9 @@ class Resolver:
         ``follow_versions``) due a read by the poller at ``at``, the most overdue first: one
         read per version about once per ``SWEEP_VOUCH_LIMIT`` (``own_read_due``: 45 to 60
         minutes after its last read, whoever read it; an alias read reads its version), a
-        minute after a read that failed (``VERSION_RETRY``). Not one whose scope no pass
+        minute after a read MLflow could not answer (``VERSION_RETRY``: unreachable, or "not
+        now"; a read it answered — not found, refused, not MLflow's — or that failed
+        unexpectedly waits a period again). Not one whose scope no pass
         left a client for, nor of a registry identity found unreachable (``_down``: its
         aliases' probe says when it answers), nor one with no ``live`` follower. A version
         first seen here is due a full period on (its follower's pass just read it)."""
@@ -999,27 +1041,43 @@ class Resolver:
             before = self._version_state(key)
             # Due again a retry on unless a read answers (``_learn``): not read twice at once.
             self._set_version_due(key, now + VERSION_RETRY)
-        _scope, model, version = key
-        began, answered = time.monotonic(), True
+        scope, model, version = key
+        began = time.monotonic()
+        answered: bool | None = True
+        # Read again a retry on only when MLflow could not answer (unreachable, or "not now");
+        # an answer (not found, refused, not MLflow's) is asked again a period on: re-read
+        # every minute, a deleted version cost 1,440 reads a day for as long as it was pinned.
+        retry = read = False
         try:
             facts = _facts(registry.resolve(model, version=version))
-        except errors.RegistryNotFound as error:
-            with self._lock:
-                if key in self._followers_of:
-                    self._gone[key] = str(error)
         except errors.RegistryNotAsked:
             return True  # not sent: tried again a retry on
         except errors.RegistryError as error:
-            answered = not _unreachable(error)
-        except Exception as error:  # a backstop, as ``_read``'s
+            self._heard(scope, error)
+            if isinstance(error, errors.RegistryNotFound):
+                with self._lock:
+                    if key in self._followers_of:
+                        self._gone[key] = str(error)
+            outage = self._not_serving(scope, error)
+            answered = not (outage or _unreachable(error))
+            retry = outage or _not_now(error)
+        except Exception as error:  # a backstop, as ``_read``'s: says nothing of MLflow
             logger.error("reading version %s of %s from MLflow failed unexpectedly", version,
                          model, exc_info=error)
+            answered = None
         else:
+            read = True
+            self._heard(scope)
             with self._lock:
                 self._gone.pop(key, None)
             self._learn(key, facts, now)
         took = dt.timedelta(seconds=int(time.monotonic() - began))
-        self._reached(identity, answered, now + took)
+        if not (read or retry):  # answered (``_learn`` moved a read on): a period on
+            with self._lock:
+                if key in self._followers_of:
+                    self._set_version_due(key, _version_due(key, now))
+        if answered is not None:
+            self._reached(identity, answered, now + took)
         with self._lock:
             followers = (sorted(self._followers_of.get(key, ()), key=repr)
                          if self._version_state(key) != before else [])
@@ -1088,8 +1146,11 @@ def _created(raw: Any) -> int | None:
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
 
 
-#: How soon the poller reads a followed version again after a read that failed or found it
-#: gone (``Resolver.reread_version``): one read per such version a minute.
+#: How soon the poller reads a followed version again after a read MLflow could not answer
+#: (``Resolver.reread_version``: unreachable, or "not now"): one read per such version a
+#: minute. A read it answered (the version gone, the read refused, an answer not MLflow's)
+#: waits a period (45 to 60 minutes) as a good one does: a minute on, a version deleted was
+#: read 1,440 times a day for as long as a resource pinned it.
 VERSION_RETRY = dt.timedelta(minutes=1)
 
 
@@ -1111,12 +1172,21 @@ def _vouch_until(key: AliasKey, read_at: dt.datetime) -> dt.datetime:
 def _unreachable(error: BaseException) -> bool:
     """Whether ``error`` says MLflow could not be reached (a timeout, a 5xx, a refused
     connection): not its refusal of the credentials (nor any other 4xx: a rate limit is an
-    answer), nor an answer not MLflow's (``RegistryNotMlflow``: a 200 that is not JSON), nor
+    answer), nor an answer not MLflow's (``RegistryNotMlflow``: a 200 that is not JSON; a 404
+    not MLflow's at a URI that answered as MLflow before is, ``Resolver._not_serving``), nor
     a request the breaker failed fast."""
     return (isinstance(error, errors.RegistryUnavailable)
             and not isinstance(error, errors.CredentialsRefused | errors.RegistryNotAsked
                                | errors.RegistryNotMlflow)
             and (error.status_code or 500) >= 500)
+
+
+def _not_now(error: BaseException) -> bool:
+    """Whether ``error`` says MLflow could not answer now (unreachable, a 5xx, a "not now"
+    such as a 429 or a 409 ``ABORTED``), which a retry soon may clear: not a refusal of the
+    credentials, nor an answer not MLflow's."""
+    return (isinstance(error, errors.RegistryUnavailable)
+            and not isinstance(error, errors.CredentialsRefused | errors.RegistryNotMlflow))
 
 
 def _vouched(cached: _Entry, at: dt.datetime) -> bool:
@@ -1167,7 +1237,7 @@ def _standing(ref: ModelReference, held: VersionFacts | None,
     known = _known(ref, held, failed)
     if known is not None:
         return known
-    if failed is not None and failed[2] == ref.version:
+    if failed is not None and failed[2] == ref.version and not failed[1].not_mlflow:
         return failed[1]
     return Resolution(held, "RegistryUnavailable", str(error))
 
@@ -1175,10 +1245,12 @@ def _standing(ref: ModelReference, held: VersionFacts | None,
 def _known(ref: ModelReference, held: VersionFacts | None,
            failed: tuple[dt.datetime, Resolution, str | None] | None) -> Resolution | None:
     """The problem known of an alias or pinned version, none if it stood RegistryUnavailable:
-    its last failed read's answer (a failure of MLflow's reachability aside), else that of the
-    version ``held`` when not READY (VersionNotReady, VersionFailed)."""
+    its last failed read's answer (a failure of MLflow's reachability aside, and an answer not
+    MLflow's at a URI that never answered as MLflow: ``Resolution.not_mlflow``, which an
+    unreachable MLflow after it does not keep: that URI may be right, its MLflow starting),
+    else that of the version ``held`` when not READY (VersionNotReady, VersionFailed)."""
     if (failed is not None and failed[2] == ref.version
-            and failed[1].reason != "RegistryUnavailable"):
+            and failed[1].reason != "RegistryUnavailable" and not failed[1].not_mlflow):
         return failed[1]
     if held is not None and not held.ready:
         return _not_ready(held, ref.registered_model)
@@ -1199,6 +1271,31 @@ def _refused(ref: ModelReference, error: errors.RegistryRequestError) -> str:
     return f"MLflow refused the read of {what} of {ref.registered_model}{answered}: {error}"
 
 
+def _failed_read(ref: ModelReference, held: VersionFacts | None,
+                 error: errors.RegistryError) -> Resolution:
+    """The answer of a read of ``ref`` that failed with ``error`` (sent: not
+    ``RegistryNotAsked``), ``held`` the version known: ModelNotFound, CredentialsRefused (401/403:
+    no wait clears it), InvalidModel (MLflow refused the read otherwise; an answer not MLflow's,
+    ``_not_mlflow``), else RegistryUnavailable."""
+    if isinstance(error, errors.RegistryNotFound):
+        return Resolution(held, cond.MODEL_NOT_FOUND, str(error))
+    if isinstance(error, errors.CredentialsRefused):
+        return Resolution(held, cond.CREDENTIALS_REFUSED, str(error))
+    if isinstance(error, errors.RegistryNotMlflow):
+        return Resolution(held, cond.INVALID_MODEL, _not_mlflow(ref, error), not_mlflow=True)
+    if isinstance(error, errors.RegistryRequestError):
+        return Resolution(held, cond.INVALID_MODEL, _refused(ref, error))
+    return Resolution(held, cond.REGISTRY_UNAVAILABLE, str(error))
+
+
+def _proxy_outage(error: errors.RegistryError) -> str:
+    """The ``RegistryUnavailable`` message of a 404 not MLflow's at a tracking URI that
+    answered as MLflow before (``Resolver._not_serving``)."""
+    return (f"{error}. This tracking URI answered as MLflow before: taken for an outage (a "
+            "proxy before an MLflow that does not serve, e.g. its Service with no ready "
+            "endpoint while the pod restarts)")
+
+
 def _not_mlflow(ref: ModelReference, error: errors.RegistryNotMlflow) -> str:
     """The ``InvalidModel`` message of a read answered by something that is not MLflow's REST
     API at the tracking URI (``RegistryNotMlflow``): the URI's problem, which no wait clears,
@@ -1206,8 +1303,10 @@ def _not_mlflow(ref: ModelReference, error: errors.RegistryNotMlflow) -> str:
     outage waited for for ever, and the identity was probed as one."""
     what = f"alias {ref.alias}" if ref.alias is not None else f"version {ref.version}"
     return (f"reading {what} of {ref.registered_model}: {error}. The tracking URI does not "
-            "name an MLflow tracking server's REST API: check spec.model.trackingUri (or the "
-            "operator's MLflow tracking URI) names the server's root, its path prefix included")
+            "name an MLflow tracking server's REST API, or names an MLflow too old for this "
+            "API (the alias endpoints need MLflow ≥ 2.3): check spec.model.trackingUri (or "
+            "the operator's MLflow tracking URI) names the server's root, its path prefix "
+            "included, and the server's version")
 
 
 def _recreated(model: str, held: VersionFacts, found: VersionFacts) -> str:
@@ -1227,8 +1326,9 @@ def _of_the_alias(failure: Resolution) -> bool:
     """Whether a failed read's answer says something of the alias itself, not of MLflow's
     reachability: any reason but ``RegistryUnavailable`` (a timeout, a 5xx, a refused
     connection), e.g. ModelNotFound or credentials refused (a reason the resolver stamps later
-    counts too). Such a failure newer than a fresh answer overrides it."""
-    return failure.reason != "RegistryUnavailable"
+    counts too). Such a failure newer than a fresh answer overrides it. Not an answer not
+    MLflow's (``Resolution.not_mlflow``): it says nothing of the alias."""
+    return failure.reason != "RegistryUnavailable" and not failure.not_mlflow
 
 
 def _not_ready(facts: VersionFacts, model: str) -> Resolution:

@@ -90,6 +90,20 @@ def test_an_answer_not_mlflows_at_the_tracking_uri_says_so(status: int, body: by
     assert "nginx" not in str(raised.value)  # another service's answer is never quoted
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"404 page not found\n", "text/plain"),  # Traefik: the Service has no ready endpoint
+    (b"<!doctype html><title>404 Not Found</title>", "text/html"),  # Flask: an old MLflow
+])
+def test_a_404_not_mlflows_names_an_mlflow_too_old_too(body: bytes, content_type: str) -> None:
+    """An unknown route of MLflow may get Flask's HTML 404, not ``ENDPOINT_NOT_FOUND``: an
+    MLflow before 2.3 has no alias API. The message does not claim only "no MLflow here"."""
+    with pytest.raises(RegistryNotMlflow) as raised:
+        _Answering(404, body, content_type).resolve("m", alias="champion")
+    assert "MLflow too old for this API" in str(raised.value)
+    assert "MLflow ≥ 2.3" in str(raised.value)
+    assert raised.value.status_code == 404
+
+
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_an_error_page_of_a_server_is_unavailable_not_another_server(status: int) -> None:
     with pytest.raises(RegistryUnavailable) as raised:

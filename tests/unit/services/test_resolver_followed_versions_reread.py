@@ -63,9 +63,13 @@ def test_a_pinned_version_deleted_from_mlflow_is_not_found_by_its_followers() ->
     assert answer.reason == cond.MODEL_NOT_FOUND  # before: Resolved for ever
     assert answer.desired is not None and answer.desired.version == "3"  # the one held
     assert registry.calls == sent + 1  # answered from the shared read: no read per resource
-    # Gone, it is read again a retry on, not every look.
-    assert _reread(resolver, HOUR_ON + dt.timedelta(seconds=1)) == []
-    assert _reread(resolver, HOUR_ON + VERSION_RETRY) == [V3]
+    # Gone (MLflow answered), it is read again a period on, not every look nor every minute
+    # (before: a retry on, 1,440 reads a day for as long as it was pinned).
+    sent = registry.calls
+    for minute in range(1, 45):
+        assert _reread(resolver, HOUR_ON + dt.timedelta(minutes=minute)) == []
+    assert registry.calls == sent
+    assert _reread(resolver, HOUR_ON + SWEEP_VOUCH_LIMIT) == [V3]
     assert len(told) == 3  # nothing changed: nobody told again
 
 
@@ -93,9 +97,9 @@ def test_a_version_back_after_it_was_gone_resolves_again() -> None:
     registry.add("m", "3")  # the same run: the same version
     told: list[Hashable] = []
     resolver.versions_moved.append(told.append)
-    assert _reread(resolver, HOUR_ON + VERSION_RETRY) == [V3]
+    assert _reread(resolver, HOUR_ON + SWEEP_VOUCH_LIMIT) == [V3]
     assert told == followers
-    assert resolver.resolve(SCOPE, PINNED, registry, HOUR_ON + VERSION_RETRY).ok
+    assert resolver.resolve(SCOPE, PINNED, registry, HOUR_ON + SWEEP_VOUCH_LIMIT).ok
 
 
 def test_thousands_of_followers_of_a_few_versions_cost_a_read_per_version() -> None:
