@@ -539,9 +539,10 @@ class RollbackPolicy(RollbackPolicyBase):
         default="0s",
         description="How long a rolled-back canary predictor (or the stable an emergency "
                     "rollback replaced, once the restored one serves) stays deployed at weight "
-                    "0, for inspection, and only while its own pods serve: Seldon Core 1.17.1 "
-                    "moves traffic and removes predictors only once every predictor's "
-                    "Deployment is available, so one whose pods are down is removed at once. "
+                    "0, for inspection, and only while its Deployment is whole (every pod "
+                    "available): Seldon Core 1.17.1 moves traffic and removes predictors only "
+                    "once every predictor's Deployment is available, so one with a pod down is "
+                    "removed at once. "
                     f"Default: 0s. {AT_MOST}")
 
 
