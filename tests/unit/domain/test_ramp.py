@@ -61,6 +61,7 @@ class Sim:
         self.ready_versions: frozenset[str] | None = None  # None: the two flags say it
         self.name: str | None = None  # metadata.name (None: messages' commands read NAME)
         self.namespace = ""  # metadata.namespace ("": messages' commands name none)
+        self.partial: frozenset[str] = frozenset()  # Observed.partial_versions
         self.log: list[Decision] = []
 
     def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
@@ -74,7 +75,7 @@ class Sim:
                             split_as_status=self.split_as_status,
                             split_refused=self.split_refused,
                             ready_versions=self.ready_versions, name=self.name,
-                            namespace=self.namespace)
+                            namespace=self.namespace, partial_versions=self.partial)
         decision = decide(self.spec, self.status, observed, self.now)
         assert_idempotent(self.spec, decision, observed, self.now)
         self.status = decision.status

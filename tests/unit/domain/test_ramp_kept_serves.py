@@ -11,15 +11,13 @@ idempotence)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
 
 from uplift_operator.api.v1alpha1.common import GateVerdict
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
 from uplift_operator.domain import ramp
-from uplift_operator.domain.gates import GateOutcome
-from uplift_operator.domain.ramp import Decision, Observed, Reason, TrafficSplit
+from uplift_operator.domain.ramp import Reason, TrafficSplit
 
-from .test_ramp import Sim, assert_idempotent, make_spec, outcome, with_canary
+from .test_ramp import Sim, make_spec, with_canary
 
 F, P = GateVerdict.FAIL, GateVerdict.PASS
 
@@ -105,33 +103,8 @@ def test_an_emergency_rollback_keeps_a_replaced_version_that_serves_for_the_dela
     assert sim.tick().traffic == TrafficSplit("1", None, 0)  # the delay is over
 
 
-class _PartialSim(Sim):
-    """``Sim`` with the versions whose Deployment is not whole (``Observed.partial_versions``):
-    one of their pods not available, their predictor serving on the others."""
-
-    def __init__(self, spec: UpliftModelSpec) -> None:
-        super().__init__(spec)
-        self.partial: frozenset[str] = frozenset()
-
-    def tick(self, minutes: float = 0, *, verdicts: Mapping[str, GateVerdict] | None = None,
-             outcomes: Sequence[GateOutcome] | None = None) -> Decision:
-        self.now += dt.timedelta(minutes=minutes)
-        if verdicts is not None:
-            outcomes = [outcome(name, v, self.now) for name, v in verdicts.items()]
-        observed = Observed(desired_version=self.desired, stable_ready=self.stable_ready,
-                            canary_ready=self.canary_ready, gate_outcomes=outcomes,
-                            requests=ramp.parse_requests(self.annotations), generation=3,
-                            ready_versions=self.ready_versions,
-                            partial_versions=self.partial)
-        decision = ramp.decide(self.spec, self.status, observed, self.now)
-        assert_idempotent(self.spec, decision, observed, self.now)
-        self.status = decision.status
-        self.log.append(decision)
-        return decision
-
-
-def _partial_canary() -> _PartialSim:
-    sim = _PartialSim(_delayed(30))
+def _partial_canary() -> Sim:
+    sim = Sim(_delayed(30))
     sim.now -= dt.timedelta(seconds=6)
     sim.tick()
     sim.desired = "2"

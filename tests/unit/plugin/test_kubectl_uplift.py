@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -204,6 +205,33 @@ def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     return calls
 
 
+def _failing_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    """A kubectl that writes ``message`` to stderr and exits 1 at every call."""
+    fake = tmp_path / "kubectl"
+    fake.write_text(f"#!/bin/sh\necho {shlex.quote(message)} >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+
+
+def _kubectl_whose_get_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str,
+                             body: dict[str, object] | None) -> Path:
+    """A kubectl that logs its calls (the path returned), fails a ``get`` with ``failure`` and
+    answers anything else with ``body`` (None: fails it alike)."""
+    calls = tmp_path / "calls.jsonl"
+    fake = tmp_path / "kubectl"
+    answer = (f"print({json.dumps(body)!r})\n" if body is not None
+              else f"sys.stderr.write({failure + chr(10)!r})\nsys.exit(1)\n")
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if 'get' in sys.argv:\n"
+        f"    sys.stderr.write({failure + chr(10)!r})\n"
+        "    sys.exit(1)\n" + answer)
+    fake.chmod(0o755)
+    monkeypatch.setenv("KUBECTL", str(fake))
+    return calls
+
+
 def _calls(path: Path) -> list[list[str]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -314,10 +342,7 @@ def test_campaign_status_gets_the_campaign(tmp_path: Path, monkeypatch: pytest.M
 
 def test_a_kubectl_failure_is_reported_with_its_message(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    fake = tmp_path / "kubectl"
-    fake.write_text("#!/bin/sh\necho 'campaigns.uplift.dev \"gone\" not found' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    _failing_kubectl(tmp_path, monkeypatch, 'campaigns.uplift.dev "gone" not found')
     assert plugin.main(["abort", "campaign/gone"]) == 1
     assert capsys.readouterr().err == 'kubectl uplift: campaigns.uplift.dev "gone" not found\n'
 
@@ -689,11 +714,8 @@ def test_not_found_names_the_namespace_searched_and_the_other_kind(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Before: a hint for a bare NAME only, and no word of the namespace kubectl looked in (the
     context's, often ``default``, when -n was forgotten)."""
-    fake = tmp_path / "kubectl"
-    fake.write_text("#!/bin/sh\necho 'Error from server (NotFound): upliftmodels.uplift.dev "
-                    "\"spring-email\" not found' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    _failing_kubectl(tmp_path, monkeypatch, 'Error from server (NotFound): '
+                     'upliftmodels.uplift.dev "spring-email" not found')
     assert plugin.main(["abort", target, *namespace]) == 1
     err = capsys.readouterr().err
     assert err == ('kubectl uplift: Error from server (NotFound): upliftmodels.uplift.dev '
@@ -702,10 +724,7 @@ def test_not_found_names_the_namespace_searched_and_the_other_kind(
 
 def test_a_kubectl_failure_other_than_not_found_gets_no_hint(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    fake = tmp_path / "kubectl"
-    fake.write_text("#!/bin/sh\necho 'Error from server (Forbidden): nope' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    _failing_kubectl(tmp_path, monkeypatch, "Error from server (Forbidden): nope")
     assert plugin.main(["status", "spring"]) == 1
     assert capsys.readouterr().err == "kubectl uplift: Error from server (Forbidden): nope\n"
 
@@ -856,18 +875,9 @@ def test_a_request_is_written_when_the_role_may_patch_but_not_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The check for a pending request never blocks the request itself (an emergency rollback
     by a role granted ``patch`` only)."""
-    calls = tmp_path / "calls.jsonl"
-    fake = tmp_path / "kubectl"
-    body = {"metadata": {"namespace": "growth", "name": "spring"}}
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "if 'get' in sys.argv:\n"
-        "    sys.stderr.write('Error from server (Forbidden): no get for you\\n')\n"
-        "    sys.exit(1)\n"
-        f"print({json.dumps(body)!r})\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    calls = _kubectl_whose_get_fails(tmp_path, monkeypatch,
+                                     "Error from server (Forbidden): no get for you",
+                                     {"metadata": {"namespace": "growth", "name": "spring"}})
     assert plugin.main(["rollback", "spring"]) == 0
     assert [call[0] for call in _calls(calls)] == ["get", "patch"]
     out, err = capsys.readouterr()
@@ -887,18 +897,8 @@ def test_a_request_is_written_when_the_read_before_it_fails(
     """Any failed read before a request (a flaky API server in an incident) writes the request
     anyway, as before the check existed; only NotFound, which the patch would meet too, stops
     it."""
-    calls = tmp_path / "calls.jsonl"
-    fake = tmp_path / "kubectl"
-    body = {"metadata": {"namespace": "growth", "name": "spring"}}
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "if 'get' in sys.argv:\n"
-        f"    sys.stderr.write({failure + chr(10)!r})\n"
-        "    sys.exit(1)\n"
-        f"print({json.dumps(body)!r})\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    calls = _kubectl_whose_get_fails(tmp_path, monkeypatch, failure,
+                                     {"metadata": {"namespace": "growth", "name": "spring"}})
     assert plugin.main(["abort", "spring"]) == 0
     assert [call[0] for call in _calls(calls)] == ["get", "patch"]
     out, err = capsys.readouterr()
@@ -909,15 +909,8 @@ def test_a_request_is_written_when_the_read_before_it_fails(
 
 def test_a_request_for_an_object_not_found_is_not_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = tmp_path / "calls.jsonl"
-    fake = tmp_path / "kubectl"
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "sys.stderr.write('Error from server (NotFound): upliftmodels.uplift.dev \"spring\" "
-        "not found\\n')\n"
-        "sys.exit(1)\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("KUBECTL", str(fake))
+    calls = _kubectl_whose_get_fails(
+        tmp_path, monkeypatch,
+        'Error from server (NotFound): upliftmodels.uplift.dev "spring" not found', None)
     assert plugin.main(["abort", "spring"]) == 1
     assert [call[0] for call in _calls(calls)] == ["get"]
