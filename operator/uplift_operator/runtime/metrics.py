@@ -72,6 +72,7 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
+import weakref
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -132,16 +133,19 @@ NO_ZEROS: Mapping[Scope, Axes] = {}
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _lock = threading.Lock()
-_collectors: dict[tuple[int, str], Any] = {}
+# Per registry, weakly: keyed by ``id(registry)``, a registry allocated where a collected one
+# was got that one's collectors (registered in the dead registry) and exported nothing.
+_collectors: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _get(registry: CollectorRegistry, kind: type[Any], name: str, doc: str,
          labels: Sequence[str], **kw: Any) -> Any:
-    key = (id(registry), name)
     with _lock:
-        if key not in _collectors:
-            _collectors[key] = kind(name, doc, labelnames=list(labels), registry=registry, **kw)
-        return _collectors[key]
+        own = _collectors.setdefault(registry, {})
+        if name not in own:
+            own[name] = kind(name, doc, labelnames=list(labels), registry=registry, **kw)
+        return own[name]
 
 
 class RuntimeMetrics:

@@ -929,7 +929,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                 with contextlib.suppress(KeyError):  # not exported
                     gauge.remove(self.name, version, name)
         for name in sorted(refused - self._refused_entries):
-            _REFUSED_OWNERS[id(gauge), self.name, version, name] += 1
+            _REFUSED_OWNERS[gauge, self.name, version, name] += 1
             gauge.labels(**self._base, campaign=name).set(1)
         self._refused_entries = refused
 
@@ -1562,13 +1562,14 @@ RetiredLabel = Literal["campaign", "version"]
 #: (collector, model, version, campaign) of each ``uplift_campaign_entry_refused`` series → how
 #: many loaded instances set it: MLServer reloads a model by loading the new instance, then
 #: unloading the old one, whose unload removed the series the new one had just set (and the new
-#: one never set it again while the entry stayed refused).
-_REFUSED_OWNERS: Counter[tuple[int, str, str, str]] = Counter()
+#: one never set it again while the entry stayed refused). Keyed by the collector itself, not its
+#: id: a key holds it alive, so a collected registry's gauge cannot lend its id to another's.
+_REFUSED_OWNERS: Counter[tuple[object, str, str, str]] = Counter()
 
 
 def _disown_refused(gauge: object, model: str, version: str, campaign: str) -> bool:
     """One instance fewer sets the series; whether none does now (it may go)."""
-    key = (id(gauge), model, version, campaign)
+    key = (gauge, model, version, campaign)
     _REFUSED_OWNERS[key] -= 1
     if _REFUSED_OWNERS[key] > 0:
         return False
