@@ -29,4 +29,5 @@ step "pytest"
 # used 159–166 % and took 687 s at 67b7253 (822 s at ba279e0; a run at 236c249 lost a demo outcome
 # report to a predictor being retired, which the simulator now sends again: bdc3032). The modules are handed out in
 # tests/conftest.py's order, longest first, so that the last ones to finish are short.
-exec .venv/bin/pytest -n "${PYTEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder "$@"
+# --durations: the 30 slowest tests end the log, to see where the 15-minute warm budget goes.
+exec .venv/bin/pytest -n "${PYTEST_WORKERS:-3}" --dist loadfile --no-loadscope-reorder --durations=30 "$@"
