@@ -138,6 +138,20 @@ completed: a predictor whose pods are down holds every split change of its graph
 rolled-back version stays in the graph at weight 0 (``spec.rollback.scaleDownDelay``) only while
 its pods serve (``domain.canary._CanaryPass.kept_serves``; docs/dataplane.md).
 
+Placement (``RuntimeSettings.placement``: ``PLACEMENT_KEYS``, the pod spec's ``nodeSelector``,
+``tolerations``, ``imagePullSecrets`` and ``priorityClassName``) goes into every predictor's pod
+spec, the stable's and a canary's alike, as ``serviceAccountName`` and the resources do, each
+key only when set: a graph rendered without them keeps its pod spec, and no pod rolls for them.
+A change of them is a pod spec change of every predictor, so Seldon rolls both versions' pods (a
+re-render, throttled as any: ``services.rolls``). Seldon's Deployments roll with
+``maxUnavailable`` 0 (above), so a placement the new pods cannot take (a nodeSelector no node
+matches, a taint not tolerated, a priority class that does not exist, an image that pulls only
+with a secret not there) leaves them Pending or not created and the old pods serving: the roll
+times out (``RollTimedOut``) and the stable version keeps its traffic. No ``componentSpecs[].
+pdbSpec``: Seldon's budget selects the whole SeldonDeployment, so during a canary two budgets
+cover every pod and the Eviction API evicts none of them (docs/dataplane.md, "Disruption and
+placement of the serving pods").
+
 With ``controller_id`` (the operator's ``--seldon-controller-id``) every SeldonDeployment carries
 ``CONTROLLER_ID_LABEL``: only the Seldon controller started with that ``CONTROLLER_ID`` reconciles
 it, and one started without an id leaves it alone.
@@ -160,7 +174,8 @@ from uplift_operator.render.serving import RuntimeSettings, ServingState, Traffi
 __all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_CREATED_ENV",
            "DECISION_KEY_ENV", "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV",
            "EPHEMERAL_STORAGE", "GRPC_PORT",
-           "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "PORTS", "PORT_ENV",
+           "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "PLACEMENT_KEYS", "PORTS",
+           "PORT_ENV",
            "PREDICTOR_ROLE_ANNOTATION", "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
            "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION",
            "SHUTDOWN_SECONDS", "STARTUP_PROBE", "STARTUP_SECONDS", "SeldonV1Backend",
@@ -226,6 +241,10 @@ DECISION_KEY_CREATED_ENV = "UPLIFT_DECISION_KEY_CREATED"
 #: 1.17.1 applies to the Deployment whether or not it would apply ``replicas`` alone (see the
 #: module docstring, "Replicas").
 REPLICAS_ENV = "UPLIFT_REPLICAS"
+
+#: The pod spec keys of ``RuntimeSettings.placement``, in the order they are rendered (after
+#: ``serviceAccountName``); a key outside them is not rendered.
+PLACEMENT_KEYS = ("nodeSelector", "tolerations", "imagePullSecrets", "priorityClassName")
 
 #: Which version is stable and which the canary, said on the SeldonDeployment itself:
 #: ``metadata.annotations[ROLES_ANNOTATION]``, JSON role → version (``{"canary":"4","stable":"3"}``;
@@ -659,8 +678,8 @@ class SeldonV1Backend:
         """The ``RuntimeSettings`` the graph ``child`` was rendered with, read back from its
         stable version's predictor (``version_roles``; else its first): the image, the
         ServiceAccount, the MLflow tracking URI and registered model, the credentials and
-        report token references, replicas, resources and the holdout's settings, so that
-        rendering a split from them changes nothing but the traffic (and renders a new
+        report token references, replicas, resources, placement and the holdout's settings, so
+        that rendering a split from them changes nothing but the traffic (and renders a new
         version's predictor as the others are). What a predictor does not carry (an earlier
         operator's rendering) is taken from ``fallback``; None without a predictor to read (no
         graph, or none of its predictors has a runtime container)."""
@@ -741,6 +760,9 @@ class SeldonV1Backend:
                                     "terminationGracePeriodSeconds": grace_period_seconds(runtime)}
         if runtime.service_account_name:
             pod_spec["serviceAccountName"] = runtime.service_account_name
+        # Each only when set: a graph rendered without them keeps its pod spec.
+        pod_spec.update({key: copy.deepcopy(runtime.placement[key]) for key in PLACEMENT_KEYS
+                         if runtime.placement.get(key)})
         return {
             "name": naming.predictor_name(version),
             # No role here (ROLES_ANNOTATION): what a predictor carries reaches its pods.
@@ -792,5 +814,7 @@ def _read_back(predictor: Mapping[str, Any], pod: Mapping[str, Any],
         credential_env=backend.credential_env(alone), report_token=backend.report_token(alone),
         decision_key_created=env.get(DECISION_KEY_CREATED_ENV),
         service_account_name=str(account) if account else None,
+        # As rendered, none when the pod spec has none (not the fallback's: a refused spec's).
+        placement={key: copy.deepcopy(pod[key]) for key in PLACEMENT_KEYS if pod.get(key)},
         drain_wait_seconds=number("UPLIFT_DRAIN_WAIT_SECONDS", int,
                                   fallback.drain_wait_seconds))

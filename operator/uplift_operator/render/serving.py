@@ -37,6 +37,12 @@ class RuntimeSettings:
     #: the pods.
     report_token: tuple[str, str] | None = None
     service_account_name: str | None = None
+    #: Where the serving pods may be scheduled and what they pull their image with, as pod
+    #: spec keys (``render.seldon.PLACEMENT_KEYS``: ``nodeSelector``, ``tolerations``,
+    #: ``imagePullSecrets``, ``priorityClassName``) → their values as a Pod takes them; each set
+    #: one is rendered into every predictor's pod spec, an unset (or empty) one not at all, so
+    #: that a graph rendered without any is rendered the same.
+    placement: Mapping[str, Any] = field(default_factory=dict)
     #: How long a stopping replica waits, after counting what it holds pending, for a scrape.
     drain_wait_seconds: int = 35
     #: When the decision-key Secret was created anew under a graph that served already (a
