@@ -195,25 +195,27 @@ class RuntimeMetrics:
         return self.forget_many(model, label, (value,), gauges=gauges)[value]
 
     def forget_many(self, model: str, label: str, values: Collection[str], *,
-                    gauges: bool = True) -> dict[str, int]:
+                    gauges: bool = True, counters: bool = True) -> dict[str, int]:
         """Remove the series of ``model`` whose ``label`` is one of ``values``, from every
-        collector with ``model``, ``campaign`` and that label (``gauges=False``: but the
-        gauges); how many were removed per value. ``campaign``: campaigns that left the file
-        (any version), or, their counters only, ones of the file that treat no one;
-        ``version``: versions that left the split (the report and cohort counters their
-        decisions reach this replica's through), never the replica's own. One pass over each
-        collector's series, however many values: a pass per value, for each of 2,048
-        campaigns leaving in one tick, blocked the event loop 38 s (``series_scanned`` counts
-        the series looked at)."""
+        collector with ``model`` and that label (``gauges=False``: but the gauges;
+        ``counters=False``: the gauges only, no counter or histogram); how many were removed
+        per value. ``campaign``: campaigns that left the file (any version), or, their
+        counters only, ones of the file that treat no one; ``version``: versions that left the
+        split (the report and cohort counters their decisions reach this replica's through),
+        or that an unloaded instance of the model served and the loaded one does not (every
+        family, campaign label or not: ``UpliftRuntime._hand_over``), never the replica's own.
+        One pass over each collector's series, however many values: a pass per value, for
+        each of 2,048 campaigns leaving in one tick, blocked the event loop 38 s
+        (``series_scanned`` counts the series looked at)."""
         wanted = set(values)
         removed = dict.fromkeys(wanted, 0)
         if not wanted:
             return removed
         for collector in vars(self).values():
             names = getattr(collector, "_labelnames", ())
-            if not {"model", "campaign", label} <= set(names):
+            if not {"model", label} <= set(names):
                 continue
-            if not gauges and isinstance(collector, Gauge):
+            if not (gauges if isinstance(collector, Gauge) else counters):
                 continue
             if collector is self.campaign_entry_refused:
                 # Follows the file's entries, not the campaign's decisions: set and removed as

@@ -598,6 +598,12 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self.drain_cohorts()
             if not getattr(self, "_handed_over", False):
                 self._hand_over(time.time())
+        if getattr(self, "_m", None) is not None and not self._version_served():
+            # States of a version no instance serves now (what is loaded, the campaigns and
+            # token files refused, a campaign's exposure), never set again: gone at once, or
+            # an alert on a file refused before a reload to another version fired for as long
+            # as the process ran. Its counters go later (_hand_over).
+            self._m.forget_many(self.name, "version", (self._engine.version,), counters=False)
         # Its ledgers leave with it; the next instance counts from zero under new ids.
         for name in list(getattr(self, "_period_ledgers", {})):
             self._remove_period_spend(name)
@@ -654,7 +660,7 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         for name in may_treat:
             self._export_campaign_zeros(name)
         if _HANDED_OVER:   # what an unloaded instance of this model left to remove
-            handed = _HANDED_OVER.pop((self.name, self._engine.version), None)
+            handed = _HANDED_OVER.pop(self.name, None)
             if handed is not None:
                 self._take_over(handed)
         self._forget_retired(now)   # first: a count due now is still pending, so it is kept
@@ -735,13 +741,18 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                         if zeroed[1] not in drop_c and zeroed[0] not in drop_v}
 
     def _hand_over(self, now: float) -> None:
-        """Leave what this instance would have removed to the next instance of the model and
-        version (``_HANDED_OVER``, ``_take_over``): MLServer reloads a model in the process by
-        loading the new instance, then unloading this one, and the series this one had were
-        never removed (a campaign that left the file, one that treats no one, a version that
-        left the split; its own counters at zero too, should the new instance not export
-        them). Each no sooner than ``FORGET_AFTER_SECONDS`` from now: the unload's drain has
-        just counted what was pending."""
+        """Leave what this instance would have removed to the next instance of the model,
+        whatever version it serves (``_HANDED_OVER``, ``_take_over``): MLServer reloads a model
+        in the process by loading the new instance, then unloading this one, and the series
+        this one had were never removed (a campaign that left the file, one that treats no
+        one, a version that left the split; its own counters at zero too, should the new
+        instance not export them). This instance's own version too, unless a loaded instance
+        of the model serves it (a reload to the same version): a reload to another version
+        (another URI, an alias moved) left every series of the old one for the life of the
+        process, and, keyed by (model, version), its hand-over with them, one more per
+        version. Each no sooner than ``FORGET_AFTER_SECONDS`` from now: the unload's drain has
+        just counted what was pending; a version's and a campaign's not before its decisions'
+        windows have closed (their reports still count under it)."""
         self._handed_over = True
         floor = now + FORGET_AFTER_SECONDS
         current = self._campaigns or {}
@@ -758,21 +769,33 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         split = self._split
         window = max([split.attribution_window_seconds if split is not None else 0.0,
                       *(b.campaign.attribution_window_seconds for b in current.values())])
-        for version in {v for v, _ in self._zeroed}:
+        leaving = {v for v, _ in self._zeroed}
+        if not self._version_served():
+            leaving.add(self._engine.version)
+        for version in leaving:
             versions[version] = max(versions.get(version, floor), floor + window)
         if not campaigns and not versions:
             return
-        handed = _HANDED_OVER.setdefault((self.name, self._engine.version), _Handover())
+        handed = _HANDED_OVER.setdefault(self.name, _Handover())
         for mine, theirs in ((campaigns, handed.campaigns), (versions, handed.versions)):
             for value, after in mine.items():
                 theirs[value] = max(theirs.get(value, after), after)
 
+    def _version_served(self) -> bool:
+        """Whether the model's loaded instance (not this one, unloading) serves this one's
+        version: a reload to the same version, which exports its series again."""
+        live = _LIVE.get(self.name)
+        return (live is not None and live is not self
+                and live._engine.version == self._engine.version)
+
     def _take_over(self, handed: _Handover) -> None:
-        """What an unloaded instance of this model and version left to remove (``_hand_over``):
-        the series of a campaign this instance exports at zero are its own (removed once it
-        stops treating); of another campaign of the file, its counters go as an idle one's;
-        of a campaign not in the file (taken), all go, as a retired one's; of a version not
-        this one's nor in the split, all go. Each no sooner than the old instance said."""
+        """What an unloaded instance of this model left to remove (``_hand_over``), whatever
+        version either serves: the series of a campaign this instance exports at zero are its
+        own (removed once it stops treating); of another campaign of the file, its counters go
+        as an idle one's; of a campaign not in the file (taken), all go, as a retired one's; of
+        a version not this one's nor in the split (the unloaded instance's own, after a reload
+        to another version), all go; one of the split keeps them until it leaves the split.
+        Each no sooner than the old instance said."""
         current, zeros_out = self._campaigns or {}, self._zeros_out
         idle, retired = self._idle, self._retired
         for name, after in handed.campaigns.items():
@@ -1468,9 +1491,11 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         treats no one: ``_forget_idle``). Before, the series a report created after theirs
         were removed (a sender's ``converted: false`` at window close, a daily batch, a late
         delivery) stayed for the life of the process."""
-        current = self._campaigns
-        if current is None or not decisions:
+        if not decisions:
             return
+        # Without a campaigns file too: a version, or a campaign, an unloaded instance of the
+        # model served (a reload to another version, ``_hand_over``) is no longer served here.
+        current = self._campaigns or {}
         own, others = self._engine.version, None
         retired, idle, zeros_out = self._retired, self._idle, self._zeros_out
         in_file = self._named_keys   # taken here or not: one this version rejects is the
@@ -1588,14 +1613,18 @@ class _Handover:
         self.versions: dict[str, float] = {}
 
 
-#: (model, version) → what its unloaded instances left to remove, until the next instance of
-#: that model and version takes it (``UpliftRuntime._take_over``, at its next tick): MLServer
-#: reloads a model by loading the new instance, then unloading the old one, whose retirement
-#: state went with it (the series it would have removed stayed for the life of the process).
-_HANDED_OVER: dict[tuple[str, str], _Handover] = {}
+#: Model name → what its unloaded instances left to remove, until the next instance of that
+#: model, whatever its version, takes it (``UpliftRuntime._take_over``, at its next tick):
+#: MLServer reloads a model by loading the new instance, then unloading the old one, whose
+#: retirement state went with it (the series it would have removed stayed for the life of the
+#: process). Keyed by (model, version), a reload to another version left its entry, and the
+#: old version's series, for good: one entry per model now, whatever the versions.
+_HANDED_OVER: dict[str, _Handover] = {}
 
 
-_RETIRED_FROM: dict[RetiredLabel, str] = {"campaign": "campaigns file", "version": "version split"}
+_RETIRED_FROM: dict[RetiredLabel, str] = {
+    "campaign": "campaigns file",
+    "version": "version split (or were unloaded here by a reload to another version)"}
 
 
 def _pending_groups(key: tuple[str, str, str, str, str]

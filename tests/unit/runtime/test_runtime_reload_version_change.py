@@ -1,0 +1,284 @@
+"""A model reloaded in the process to another version: the old version's series go.
+
+MLServer reloads a model by loading the new instance, then unloading the old one
+(``mlserver/registry.py`` ``_reload_model``); the new one may serve another version (another
+URI in model-settings.json, an alias moved, ``model_version`` changed). The unloaded instance
+handed what it left to remove to "the next instance of the model and version", keyed by
+(model, version): an instance of another version never took it, so the entry stayed in
+``_HANDED_OVER`` (one more per version reloaded away from), and every series of the old
+version stayed exported for the life of the process — counters, histograms, and gauges such as
+``uplift_model_info`` (two models "loaded") or ``uplift_campaigns_file_refused`` = 1, which
+kept ``UpliftCampaignSettingsRefused`` firing after the new instance took a good file. The
+hand-over now goes to the next instance of the model, whatever its version: the old version's
+gauges go at the unload, its counters once its decisions' windows have closed and a few scrapes
+have read them (reports of its decisions still count under it), unless the split still names
+it. Time is passed to the ticks: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlserver.settings import ModelParameters, ModelSettings
+from mlserver.types import InferenceRequest
+from prometheus_client import REGISTRY
+from tests.support.small_model import train_small_model
+
+from uplift_operator.runtime import drain
+from uplift_operator.runtime import runtime as runtime_module
+from uplift_operator.runtime.runtime import FORGET_AFTER_SECONDS, UpliftRuntime
+
+OLD, NEW = "1", "2"
+KEY = "reload-version-change-decision-key-012345"
+WINDOW = 60
+#: Past every window and grace of what the old instance left (whenever it left it).
+FAR = 3 * (WINDOW + FORGET_AFTER_SECONDS)
+#: The old version's states: gone at the unload, not after a window.
+STATES = {"uplift_model_info", "uplift_report_tokens", "uplift_campaigns_file_refused",
+          "uplift_campaign_generation", "uplift_campaign_exposure_percent"}
+
+
+def _entry(**changes: Any) -> dict[str, Any]:
+    return {"generation": 1, "salt": "t/version-change", "unitKey": "customer_id",
+            "holdoutFraction": 0.2, "exposurePercent": 100,
+            "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0}},
+            "policy": {"type": "upliftThreshold", "minUplift": -1.0},
+            "attributionWindowSeconds": WINDOW, "active": True, **changes}
+
+
+@dataclass
+class Model:
+    name: str
+    root: Path
+    trained: Path
+    loop: asyncio.AbstractEventLoop
+    monkeypatch: pytest.MonkeyPatch
+    versions: int = 0
+
+    @property
+    def path(self) -> Path:
+        return self.root / "campaigns.json"
+
+    def publish(self, campaigns: dict[str, Any], stable: str, canary: str | None = None
+                ) -> None:
+        """A new version of the campaigns file (another mtime whatever the resolution)."""
+        self.versions += 1
+        self.path.write_text(json.dumps({
+            "format": "uplift-operator/campaigns/v1", "campaigns": campaigns,
+            "split": {"stable": stable, "canary": canary, "canaryPercent": 10,
+                      "attributionWindowSeconds": WINDOW}}))
+        st = self.path.stat()
+        os.utime(self.path, ns=(st.st_atime_ns, st.st_mtime_ns + self.versions * 10**9))
+
+    def load(self, version: str) -> UpliftRuntime:
+        self.monkeypatch.setenv("UPLIFT_MODEL_VERSION", version)
+        runtime = UpliftRuntime(ModelSettings(name=self.name, implementation=UpliftRuntime,
+                                              parameters=ModelParameters(uri=str(self.trained))))
+        self.loop.run_until_complete(runtime.load())
+        return runtime
+
+    def unload(self, runtime: UpliftRuntime) -> None:
+        assert self.loop.run_until_complete(runtime.unload())
+
+    def reload(self, old: UpliftRuntime, version: str, order: str = "reload") -> UpliftRuntime:
+        """MLServer's reload (the new instance loaded, then the old one unloaded), or an
+        unload and a load (the model unloaded, then loaded again)."""
+        if order == "reload":
+            new = self.load(version)
+            self.unload(old)
+            new._campaign_tick(time.time())   # its poller's next tick, a second later
+            return new
+        self.unload(old)
+        return self.load(version)
+
+    def decide(self, runtime: UpliftRuntime, campaign: str | None = None, n: int = 4
+               ) -> list[str]:
+        body: dict[str, Any] = {"inputs": [
+            {"name": "x", "datatype": "FP64", "shape": [n], "data": [0.5] * n},
+            {"name": "c", "datatype": "BYTES", "shape": [n], "data": ["p"] * n},
+            {"name": "customer_id", "datatype": "BYTES", "shape": [n],
+             "data": [f"{campaign}-{i}" for i in range(n)]}]}
+        if campaign is not None:
+            body["parameters"] = {"campaign": campaign}
+        response = self.loop.run_until_complete(
+            runtime.predict(InferenceRequest.model_validate(body)))
+        output = next(o for o in response.outputs if o.name == "decision_id")
+        return list(output.data.root)
+
+    def series(self, version: str) -> set[str]:
+        return {s.name for family in REGISTRY.collect() for s in family.samples
+                if s.labels.get("model") == self.name and s.labels.get("version") == version}
+
+    def handed(self) -> list[object]:
+        """``_HANDED_OVER``'s entries of this model, whatever their key."""
+        return [key for key in runtime_module._HANDED_OVER
+                if key == self.name or (isinstance(key, tuple) and key[0] == self.name)]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reload-version-change")
+    train_small_model(root / "model")
+    return root / "model"
+
+
+@pytest.fixture
+def model(trained: Path, tmp_path: Path, request: pytest.FixtureRequest,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Model]:
+    """A model of its own per test (the registry is the process's), its campaigns file."""
+    name = "version-change-" + request.node.name.removeprefix("test_")[:40].replace("_", "-")
+    for key, value in {"UPLIFT_CAMPAIGNS_FILE": str(tmp_path / "campaigns.json"),
+                       "UPLIFT_DECISION_KEY": KEY,
+                       drain.TOKEN_FILE_ENV: str(tmp_path / "drain-token")}.items():
+        monkeypatch.setenv(key, value)
+    loop = asyncio.new_event_loop()
+    try:
+        yield Model(name, tmp_path, trained, loop, monkeypatch)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("order", ["reload", "unload-then-load"])
+def test_a_reload_to_another_version_removes_the_old_versions_series(
+        model: Model, order: str) -> None:
+    model.publish({"spring": _entry()}, stable=OLD)
+    old = model.load(OLD)
+    model.decide(old)
+    model.decide(old, "spring")
+    before = model.series(OLD)
+    assert {"uplift_rows_scored_total", "uplift_assignments_total",
+            "uplift_request_duration_seconds_count", "uplift_predicted_uplift_count",
+            "uplift_outcomes_total"} | STATES <= before
+    model.publish({"spring": _entry()}, stable=NEW)   # the new version promoted
+    new = model.reload(old, NEW, order)
+    try:
+        # Its states at once (no instance serves it, nothing sets them again); its counts a
+        # while longer: reports of its decisions still count under it, and a few scrapes read
+        # the last values.
+        assert model.series(OLD) == before - STATES
+        now = time.time()
+        new._campaign_tick(now + WINDOW + 10)
+        assert model.series(OLD) == before - STATES
+        new._campaign_tick(now + FAR)
+        assert model.series(OLD) == set()
+        assert model.handed() == []   # taken, not left for an instance of the old version
+        # The new version's own, at zero or counted, stay.
+        assert {"uplift_rows_scored_total", "uplift_model_info",
+                "uplift_outcomes_total"} <= model.series(NEW)
+        model.decide(new, "spring")
+        assert "uplift_campaign_decisions_total" in model.series(NEW)
+    finally:
+        model.unload(new)
+
+
+def test_a_refused_file_before_a_reload_to_another_version_does_not_stay_refused(
+        model: Model) -> None:
+    """``uplift_campaigns_file_refused`` = 1 under the old version kept the alert firing
+    (``max by (namespace, model)``) after the new instance took a good file."""
+    model.publish({"spring": _entry()}, stable=OLD)
+    old = model.load(OLD)
+    model.path.write_text("not json")
+    old._campaign_tick(time.time())
+    refused = {(s.labels["version"], s.value) for family in REGISTRY.collect()
+               for s in family.samples if s.name == "uplift_campaigns_file_refused"
+               and s.labels.get("model") == model.name}
+    assert refused == {(OLD, 1.0)}
+    model.publish({"spring": _entry()}, stable=NEW)
+    new = model.reload(old, NEW)
+    try:
+        refused = {(s.labels["version"], s.value) for family in REGISTRY.collect()
+                   for s in family.samples if s.name == "uplift_campaigns_file_refused"
+                   and s.labels.get("model") == model.name}
+        assert refused == {(NEW, 0.0)}
+    finally:
+        model.unload(new)
+
+
+def test_reloads_through_many_versions_leave_neither_series_nor_hand_overs(
+        model: Model) -> None:
+    model.publish({"spring": _entry()}, stable=OLD)
+    runtime = model.load(OLD)
+    for version in ("2", "3", "4", "5"):
+        model.decide(runtime, "spring")
+        model.publish({"spring": _entry()}, stable=version)
+        runtime = model.reload(runtime, version)
+        assert len(model.handed()) <= 1
+    try:
+        runtime._campaign_tick(time.time() + FAR)
+        for gone in ("1", "2", "3", "4"):
+            assert model.series(gone) == set(), gone
+        assert model.handed() == []
+        assert "uplift_model_info" in model.series("5")
+    finally:
+        model.unload(runtime)
+
+
+def test_a_version_the_split_still_names_keeps_its_series_at_zero_until_it_leaves(
+        model: Model) -> None:
+    """Reloaded to the canary while the split still names the old version (stable): the
+    report and cohort series of the old version's decisions stay (reports of its decisions,
+    served by other replicas, reach this one); once it leaves the split, every series of it
+    goes, those without a campaign label (latency, predicted uplift) too."""
+    model.publish({"spring": _entry()}, stable=OLD, canary=NEW)
+    old = model.load(OLD)
+    model.decide(old, "spring")
+    new = model.reload(old, NEW)
+    try:
+        new._campaign_tick(time.time() + FAR)
+        kept = model.series(OLD)
+        assert {"uplift_outcomes_total", "uplift_outcomes_received_total"} <= kept
+        assert not STATES & kept
+        model.publish({"spring": _entry()}, stable=NEW)   # the canary promoted
+        new._campaign_tick(time.time())
+        assert ("version", OLD) in new._retired
+        new._campaign_tick(time.time() + FAR)
+        assert model.series(OLD) == set()
+    finally:
+        model.unload(new)
+
+
+def test_a_report_of_the_old_versions_decision_after_its_series_went_has_them_removed_again(
+        model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a campaigns file too: the model's own decisions, reported to the new instance,
+    count under the version that decided and go again a few scrapes later."""
+    monkeypatch.delenv("UPLIFT_CAMPAIGNS_FILE")
+    old = model.load(OLD)
+    ids = model.decide(old)
+    new = model.reload(old, NEW)
+    try:
+        start = time.time()
+        new._campaign_tick(start + FAR)
+        assert model.series(OLD) == set()
+        assert model.handed() == []
+        answer = new._count_outcomes({"outcomes": [{"decision_id": ids[0],
+                                                    "converted": True}]})
+        assert answer["counted"] == 1
+        assert "uplift_outcomes_total" in model.series(OLD)
+        new._campaign_tick(time.time() + 2 * FORGET_AFTER_SECONDS)
+        assert model.series(OLD) == set()
+    finally:
+        model.unload(new)
+
+
+def test_a_reload_to_the_same_version_keeps_its_states(model: Model) -> None:
+    model.publish({"spring": _entry()}, stable=OLD)
+    old = model.load(OLD)
+    model.decide(old, "spring")
+    before = model.series(OLD)
+    new = model.reload(old, OLD)
+    try:
+        assert model.series(OLD) >= before - {"uplift_campaign_period_spend"}
+        new._campaign_tick(time.time() + FAR)
+        assert model.series(OLD) >= STATES
+        assert "uplift_request_duration_seconds_count" in model.series(OLD)
+        assert model.handed() == []
+    finally:
+        model.unload(new)
