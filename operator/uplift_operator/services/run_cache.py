@@ -26,7 +26,19 @@ resource passes at least every 10 minutes, so every identity in use stays), up t
 ``MAX_CLIENTS`` — and wrapped in ``CachingRegistry``, which sends ``run_metrics`` and
 ``download_artifact_json`` through the one ``RunReads`` of the process. Everything that can
 change — a version and its status (``resolve``; the resolver caches a READY version's facts
-itself), aliases, tags, signatures, writes — goes to MLflow every time.
+itself), aliases, tags, signatures, writes — goes to MLflow every time, but for
+``version_tags``: a version's tags as a status-less pass reads its role
+(``services.upliftmodel._recorded_roles``), shared through the process's ``VersionTagReads``.
+
+``VersionTagReads`` keeps a version's tags, read by one identity, for ``VERSION_TAGS_TTL_SECONDS``
+at most: a thousand UpliftModels applied at once on one version made a pass each with nothing
+stable yet, each reading that version's tags (2.6 ``GET model-versions/get`` per resource at
+1,000: "Scale" in docs/operator.md); they now share one read per lifetime. A tag this process
+writes or deletes through a ``CachingRegistry`` drops what is kept of that version for every
+identity of its tracking URI, and a read in flight meanwhile is not kept (the passes that waited
+on it take it, as they would a read that crossed the write): the role tags the operator writes
+are seen by the next read as before. Written by anyone else (by hand, another process), they
+are seen within the lifetime.
 
 ``RunReads`` is an LRU bounded by entries and by an estimate of the parsed values' size in
 memory (a reference JSON takes 2-5x its text once parsed: ``_footprint``). A read that fails is
@@ -59,8 +71,10 @@ from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
 __all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "MAX_BYTES", "MAX_CLIENTS",
-           "MAX_ENTRIES", "TERMINAL_RUN_STATUSES", "UNENDED_RUN_TTL_SECONDS", "CachingRegistry",
-           "ReadsRunStatus", "RegistryClients", "RunReads", "identity"]
+           "MAX_ENTRIES", "MAX_VERSION_TAG_ENTRIES", "TERMINAL_RUN_STATUSES",
+           "UNENDED_RUN_TTL_SECONDS", "VERSION_TAGS_TTL_SECONDS", "CachingRegistry",
+           "ReadsRunStatus", "ReadsVersionTags", "RegistryClients", "RunReads",
+           "VersionTagReads", "identity"]
 
 #: MLflow's run statuses after which a run logs nothing more (``mlflow.entities.RunStatus``).
 TERMINAL_RUN_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
@@ -72,6 +86,13 @@ class ReadsRunStatus(Protocol):
     (``MlflowRegistry.run_metrics_and_status``)."""
 
     def run_metrics_and_status(self, run_id: str) -> tuple[dict[str, float], str]: ...
+
+@runtime_checkable
+class ReadsVersionTags(Protocol):
+    """A registry client whose reads of a version's tags may be shared (``CachingRegistry``);
+    any other is asked ``resolve(name, version=...)`` and its ``tags`` read."""
+
+    def version_tags(self, name: str, version: str) -> Mapping[str, str]: ...
 
 #: Entries kept at most: a run's metrics and each artifact read of it are one entry each (a
 #: run with every gate: 4).
@@ -95,6 +116,12 @@ MAX_CLIENTS = 256
 #: their Secret changed): three resyncs (``handlers.scheduling.RESYNC_SECONDS``), so that an
 #: identity in use, even at rest, is never dropped.
 CLIENT_IDLE_SECONDS = 1800.0
+
+#: How long a version's tags, once read, answer every pass that asks for them with the same
+#: identity (``VersionTagReads``): what someone other than this process writes is seen within it.
+VERSION_TAGS_TTL_SECONDS = 30.0
+#: Versions (by identity) whose tags are kept at most, the least recently used dropped beyond.
+MAX_VERSION_TAG_ENTRIES = 4096
 
 #: Who reads: (tracking URI, digest of the credentials; empty without).
 Identity = tuple[str, str]
@@ -230,14 +257,109 @@ class RunReads:
                 self._bytes -= dropped
 
 
+#: A version of a registered model at a tracking server: (tracking URI, model, version).
+VersionRef = tuple[str, str, str]
+
+
+@dataclass
+class _TagFlight(_Flight):
+    """A tag read in progress; ``stale`` once a write to its version landed meanwhile."""
+
+    stale: bool = False
+
+
+@dataclass
+class VersionTagReads:
+    """Versions' tags as last read, shared by every pass asking with the same identity, each
+    kept ``ttl`` seconds (``VERSION_TAGS_TTL_SECONDS``), at most ``max_entries`` (LRU);
+    thread-safe, one read per version and identity at a time (the others wait for it). A
+    read that fails is not kept. ``written`` drops a version's tags, for every identity of
+    its tracking URI, and keeps a read in flight from being kept (see the module's doc)."""
+
+    ttl: float = VERSION_TAGS_TTL_SECONDS
+    max_entries: int = MAX_VERSION_TAG_ENTRIES
+    clock: Callable[[], float] = time.monotonic
+    reads: int = 0  # reads made (misses), for tests and benchmarks
+    hits: int = 0
+    #: By version, least recently used first: by credentials digest, (tags, expiry).
+    _entries: OrderedDict[VersionRef, dict[str, tuple[Mapping[str, str], float]]] = field(
+        default_factory=OrderedDict)
+    _flights: dict[tuple[VersionRef, str], _TagFlight] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __len__(self) -> int:
+        """(Version, identity) pairs kept, expired ones included until asked for or dropped."""
+        with self._lock:
+            return sum(len(by_who) for by_who in self._entries.values())
+
+    def get(self, who: Identity, name: str, version: str,
+            read: Callable[[], Mapping[str, str]]) -> Mapping[str, str]:
+        """The tags of ``version`` of ``name`` kept for ``who``, else ``read()`` (kept for
+        ``ttl`` unless a write to that version landed meanwhile; what it raises is raised,
+        to the passes that waited on it too, and not kept)."""
+        ref: VersionRef = (who[0], name, str(version))
+        key = (ref, who[1])
+        with self._lock:
+            kept = self._entries.get(ref, {}).get(who[1])
+            if kept is not None and kept[1] > self.clock():
+                self._entries.move_to_end(ref)
+                self.hits += 1
+                return kept[0]
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _TagFlight()
+                self.reads += 1
+            else:
+                flight.waiting += 1
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise _copied(flight.error)
+            return flight.value  # type: ignore[no-any-return]
+        try:
+            tags: Mapping[str, str] = MappingProxyType(dict(read()))
+        except BaseException as error:
+            flight.error = error
+            raise
+        else:
+            flight.value = tags
+            return tags
+        finally:
+            with self._lock:
+                if flight.error is None and not flight.stale and self.ttl > 0:
+                    self._entries.setdefault(ref, {})[who[1]] = (flight.value,
+                                                                 self.clock() + self.ttl)
+                    self._entries.move_to_end(ref)
+                    while len(self._entries) > self.max_entries:
+                        self._entries.popitem(last=False)
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+            flight.done.set()
+
+    def written(self, tracking_uri: str, name: str, version: str) -> None:
+        """A tag of ``version`` of ``name`` was written or deleted at ``tracking_uri`` (or
+        may have been: a write that failed may have landed): its tags kept for any identity
+        are dropped, and reads of them in flight are not kept; a pass asking from now on
+        reads them again."""
+        ref: VersionRef = (tracking_uri.rstrip("/"), name, str(version))
+        with self._lock:
+            self._entries.pop(ref, None)
+            for key in [key for key in self._flights if key[0] == ref]:
+                self._flights.pop(key).stale = True
+
+
 class CachingRegistry:
     """A registry client whose immutable run reads go through ``reads`` under ``who`` (the
-    ``identity`` it asks as); every other call goes to ``registry``."""
+    ``identity`` it asks as), and its versions' tags (``version_tags``) through ``tags`` when
+    given; every other call goes to ``registry``."""
 
-    def __init__(self, registry: Registry, who: Identity, reads: RunReads) -> None:
+    def __init__(self, registry: Registry, who: Identity, reads: RunReads,
+                 tags: VersionTagReads | None = None) -> None:
         self.registry = registry
         self.who = who
         self.reads = reads
+        self.tags = tags
 
     def __repr__(self) -> str:
         return f"CachingRegistry({self.registry!r})"
@@ -263,6 +385,16 @@ class CachingRegistry:
         return self.reads.get((self.who, run_id, "artifact", path),
                               lambda: self.registry.download_artifact_json(run_id, path))
 
+    def version_tags(self, name: str, version: str) -> Mapping[str, str]:
+        """The tags of ``version`` of ``name`` (read-only), shared through ``tags`` for its
+        lifetime (``VersionTagReads``); read every time without it."""
+        def read() -> Mapping[str, str]:
+            return getattr(self.registry.resolve(name, version=version), "tags", None) or {}
+
+        if self.tags is None:
+            return MappingProxyType(dict(read()))
+        return self.tags.get(self.who, name, version, read)
+
     # -- what may change: MLflow every time ----------------------------------------------------
 
     def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
@@ -281,10 +413,20 @@ class CachingRegistry:
         return self.registry.model_signature(name, version)
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self.registry.set_version_tag(name, version, key, value)
+        try:
+            self.registry.set_version_tag(name, version, key, value)
+        finally:  # failed, it may have landed still: read again either way
+            self._tags_written(name, version)
 
     def delete_version_tag(self, name: str, version: str, key: str) -> None:
-        self.registry.delete_version_tag(name, version, key)
+        try:
+            self.registry.delete_version_tag(name, version, key)
+        finally:
+            self._tags_written(name, version)
+
+    def _tags_written(self, name: str, version: str) -> None:
+        if self.tags is not None:
+            self.tags.written(self.who[0], name, version)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.registry.set_alias(name, alias, version)
@@ -294,10 +436,12 @@ class CachingRegistry:
 class RegistryClients:
     """One client per registry identity (built by ``build``, kept for its connections while a
     pass used it within ``idle_seconds``, at most the ``max_clients`` most recently used), each
-    reading runs through the shared ``reads``. Time is read from ``clock``."""
+    reading runs through the shared ``reads`` and versions' tags through the shared ``tags``.
+    Time is read from ``clock``."""
 
     build: Callable[[str, Credentials | None], Registry]
     reads: RunReads = field(default_factory=RunReads)
+    tags: VersionTagReads = field(default_factory=VersionTagReads)
     max_clients: int = MAX_CLIENTS
     idle_seconds: float = CLIENT_IDLE_SECONDS
     clock: Callable[[], float] = time.monotonic
@@ -314,7 +458,8 @@ class RegistryClients:
             kept = self._clients.pop(who, None)
             client = kept[0] if kept is not None else None
             if client is None:
-                client = CachingRegistry(self.build(tracking_uri, credentials), who, self.reads)
+                client = CachingRegistry(self.build(tracking_uri, credentials), who, self.reads,
+                                         self.tags)
                 self.built += 1
             self._clients[who] = (client, now)  # the most recently used, last
             self._drop_unused(now)

@@ -124,6 +124,7 @@ from uplift_operator.services.resolution import (
     VersionKey,
 )
 from uplift_operator.services.rolls import Rolls
+from uplift_operator.services.run_cache import ReadsVersionTags
 from uplift_operator.services.writeback import (
     TAG_DELETE_PERMISSION,
     AliasClaims,
@@ -1044,7 +1045,12 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     whose status was lost: deleted and applied again, replaced, restored without status), what
     the role tags this operator wrote to MLflow say (``ramp.RecordedRoles``): the desired
     version's role, and the version the promotion alias points at if it is tagged ``stable``
-    and ready. Two reads, on such passes only (every later pass has a stable version). A
+    and ready. Two reads, on such passes only (every later pass has a stable version), and
+    none without a promotion alias (no answer could be made of them). The desired version's
+    tags are shared by every pass asking for them with the same registry identity
+    (``run_cache.VersionTagReads``: read once per ``VERSION_TAGS_TTL_SECONDS``, and again
+    after this process writes one of that version's tags): a thousand UpliftModels applied on
+    one version read it about once, not each at each of its first passes. A
     version ``retired`` by its UpliftModel's deletion mid-ramp (its reason starts with
     ``DELETED_MID_RAMP``: ``retire_deleted_canary``) counts as the ``canary`` it was: the
     object deleted and applied again ramps it from step 1, as before that retirement existed;
@@ -1053,18 +1059,18 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     None when the desired version is no rolled-back or canary one, the spec names no promotion
     alias (the one place the operator keeps the stable's number in MLflow; without it the
     desired version is served as a first version, as ever), or MLflow does not answer."""
-    if (registry is None or desired is None or current.stable_version is not None
-            or current.canary_version is not None):
+    alias = spec.model.promotion_alias
+    if (registry is None or desired is None or alias is None
+            or current.stable_version is not None or current.canary_version is not None):
         return None
     model = spec.model.registered_model
     try:
-        tags = registry.resolve(model, version=desired).tags
+        tags = _version_tags(registry, model, desired)
         role = tags.get(ROLE_TAG)
         if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(
                 (DELETED_MID_RAMP, SPEC_WITHDREW)):
             role = ramp.ROLE_CANARY
-        alias = spec.model.promotion_alias
-        if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY) or alias is None:
+        if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY):
             return None
         stable = registry.resolve(model, alias=alias)
     except RegistryError as error:
@@ -1077,6 +1083,14 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
         return None
     return ramp.RecordedRoles(desired_role=str(role), stable=version,
                               reason=str(tags.get(REASON_TAG, "")))
+
+
+def _version_tags(registry: Registry, model: str, version: str) -> Mapping[str, str]:
+    """The tags of ``version`` of ``model``: shared across passes by a client that can
+    (``run_cache.ReadsVersionTags``), else read (``GET model-versions/get``)."""
+    if isinstance(registry, ReadsVersionTags):
+        return registry.version_tags(model, version)
+    return getattr(registry.resolve(model, version=version), "tags", None) or {}
 
 
 def _contract_reason(error: RegistryError) -> str:
@@ -1258,6 +1272,11 @@ class _RefusalTold:
 
     def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
         return self._asked(lambda: self._registry.resolve(name, version=version, alias=alias))
+
+    def version_tags(self, name: str, version: str) -> Mapping[str, str]:
+        """The version's tags, through the client's shared reads if it has them
+        (``run_cache.VersionTagReads``)."""
+        return self._asked(lambda: _version_tags(self._registry, name, version))
 
     def run_metrics(self, run_id: str) -> Mapping[str, float]:
         return self._asked(lambda: self._registry.run_metrics(run_id))
