@@ -130,6 +130,29 @@ def test_names_never_stutter() -> None:
             if d["kind"] != "Service" and d not in suffixed} == {"ops"}
 
 
+@pytest.mark.parametrize(("args", "release", "service"), [
+    ([], "uplift", "uplift-operator-metrics"),
+    # A 45-character release: a 61-character full name, 69 with "-metrics".
+    ([], "r" * 45, "r" * 45 + "-uplift-op-metrics"),
+    # Cut at 55 on a "-": no "--metrics".
+    (["--set", "fullnameOverride=" + "a" * 54 + "-b" + "c" * 7], "uplift", "a" * 54 + "-metrics")],
+    ids=["default", "long-release", "long-override"])
+def test_the_metrics_service_name_is_a_dns_label_and_the_alerts_job(
+        args: list[str], release: str, service: str) -> None:
+    """A Service's name is a DNS label (63 characters): the full name (itself up to 63) is cut to
+    55 before "-metrics". The ServiceMonitor's `job`, which the alerts and the dashboards read,
+    is that name."""
+    docs = helm_template(*args, *RULES_ON, "--set", "dashboards.enabled=true", release=release)
+    [svc] = by_kind(docs, "Service")
+    name = svc["metadata"]["name"]
+    assert name == service
+    assert len(name) <= 63 and re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name), name
+    rules = json.dumps(by_kind(docs, "PrometheusRule")[0]["spec"])
+    assert f'job=\\"{name}\\"' in rules or f'job="{name}"' in rules
+    dashboards = json.dumps([d["data"] for d in docs if "-dashboard-" in d["metadata"]["name"]])
+    assert name in dashboards
+
+
 def test_default_render_is_cluster_wide_with_one_cluster_peering() -> None:
     docs = helm_template()
     assert [d["metadata"]["name"] for d in by_kind(docs, "ClusterKopfPeering")] == ["uplift-operator"]

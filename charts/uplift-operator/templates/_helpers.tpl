@@ -25,6 +25,13 @@ name contains the chart name, or is its first word, is not doubled: releases "up
 {{- default (include "uplift-operator.fullname" .) .Values.peering.name }}
 {{- end }}
 
+{{/* The metrics Service's name, and so the ServiceMonitor's `job`: a Service's name is a DNS label
+(63 characters at most), so the full name is cut to 55 before "-metrics" (the full name alone
+may be 63: a long release or fullnameOverride). */}}
+{{- define "uplift-operator.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "uplift-operator.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
 {{/* The `job` label Prometheus gives the operator's scrape target, which the alerts and the
 dashboards read: prometheusRule.operatorJob when set; else the ServiceMonitor's (the Service's
 name); else, with a PodMonitor alone, the PodMonitor's: "<its namespace>/<its name>". */}}
@@ -32,7 +39,7 @@ name); else, with a PodMonitor alone, the PodMonitor's: "<its namespace>/<its na
 {{- if .Values.prometheusRule.operatorJob }}{{ .Values.prometheusRule.operatorJob }}
 {{- else if and .Values.podMonitor.enabled (not .Values.serviceMonitor.enabled) }}
 {{- printf "%s/%s" (default .Release.Namespace .Values.podMonitor.namespace) (include "uplift-operator.fullname" .) }}
-{{- else }}{{ include "uplift-operator.fullname" . }}-metrics{{ end }}
+{{- else }}{{ include "uplift-operator.metricsServiceName" . }}{{ end }}
 {{- end }}
 
 {{- define "uplift-operator.labels" -}}
