@@ -23,6 +23,7 @@ from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import newer, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.pruned import pruned_paths, refused_status_paths
+from uplift_operator.domain.retry import backoff, spread_of
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.scheduling import (
@@ -35,8 +36,8 @@ from uplift_operator.handlers.scheduling import (
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["CONFLICT_RETRY_SECONDS", "PRUNED_RETRY_SECONDS", "OwnWrites", "PassRunner",
-           "PrunedFields", "config_of", "deleted",
+__all__ = ["CONFLICT_BACKOFF_SECONDS", "CONFLICT_RETRY_SECONDS", "PRUNED_RETRY_SECONDS",
+           "Conflicts", "OwnWrites", "PassRunner", "PrunedFields", "config_of", "deleted",
            "exit_to_list_afresh", "now", "runner", "task_ended"]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ logger = logging.getLogger(__name__)
 #: this soon, on the object as a read from the API server found it (``OwnWrites``): the watch
 #: may be reconnecting, and kopf's body then stays the old one for a while.
 CONFLICT_RETRY_SECONDS = 0.5
+#: A status write refused 409 again, with nothing the pass decides on changed since the last
+#: refusal (``Conflicts``), is decided again ``CONFLICT_BACKOFF_FIRST_SECONDS`` later, then as
+#: long after as the conflicts in a row have lasted (the waits double), at most this, spread by
+#: the key (``domain.retry.backoff``). A watch event of the object still wakes its pass at once.
+CONFLICT_BACKOFF_SECONDS = 60.0
+CONFLICT_BACKOFF_FIRST_SECONDS = 1.0
 #: A status field the installed CRD pruned is left out of the writes (and of the comparison
 #: that decides whether to write) for this long, then sent again once: a CRD upgraded since
 #: keeps it from then on, an outdated one drops it again for as long.
@@ -105,6 +112,63 @@ class OwnWrites:
 
     def forget(self, uid: str) -> None:
         self._bodies.pop(uid, None)
+
+
+def _decided_on(body: Mapping[str, Any] | None) -> tuple[object, str]:
+    """What of an object, besides its status, a pass decides on: its spec (generation) and its
+    annotations (manual requests)."""
+    meta = (body or {}).get("metadata") or {}
+    return meta.get("generation"), repr(sorted((meta.get("annotations") or {}).items()))
+
+
+@dataclass
+class _Conflicting:
+    since: float  # when the conflicts in a row began (the clock of ``Conflicts.refused``)
+    count: int
+    seen: tuple[object, str] | None  # ``_decided_on`` of the last read-back (None: unread)
+
+
+@dataclass
+class Conflicts:
+    """The status writes refused 409 in a row, per object uid, and how soon each is decided
+    again.
+
+    A 409 says the object changed while its pass decided: the first is decided again in
+    ``first`` seconds, on the object as a read found it (``OwnWrites``), as is one whose
+    read-back shows a change of what the pass decides on (its spec or annotations: someone
+    edited it meanwhile; counted as a first one again). Any other conflict in a row (another
+    writer that keeps changing the status, a write refused whatever it decides) backs off as a
+    pass that raised does (``domain.retry.backoff``, from ``backoff_first`` up to ``cap``): each
+    retry is a whole decision, its Prometheus and MLflow reads, a read and a write, and at 0.5 s
+    for ever that was two of each a second per resource. A write that succeeds (or a pass with
+    nothing to write) ends the count (``cleared``). Time is passed in."""
+
+    first: float = CONFLICT_RETRY_SECONDS
+    backoff_first: float = CONFLICT_BACKOFF_FIRST_SECONDS
+    cap: float = CONFLICT_BACKOFF_SECONDS
+    _by_uid: dict[str, _Conflicting] = field(default_factory=dict)
+
+    def refused(self, uid: str, live: Mapping[str, Any] | None, at: float,
+                spread: float) -> tuple[float, int]:
+        """A status write of ``uid`` was refused 409 at ``at`` (seconds, any monotonic
+        clock), and read back as ``live`` (None: not read). (Seconds until the pass decides
+        again, conflicts in a row with nothing changed: 1 for a first one.)"""
+        seen = None if live is None else _decided_on(live)
+        known = self._by_uid.get(uid)
+        if known is None or (None not in (seen, known.seen) and seen != known.seen):
+            self._by_uid[uid] = _Conflicting(at, 1, seen)
+            return self.first, 1
+        known.count += 1
+        known.seen = seen or known.seen
+        return backoff(at - known.since, spread, first=self.backoff_first,
+                       cap=self.cap), known.count
+
+    def cleared(self, uid: str) -> None:
+        """A pass of ``uid`` wrote its status, or had nothing to write: no conflict in a row."""
+        self._by_uid.pop(uid, None)
+
+    def __len__(self) -> int:
+        return len(self._by_uid)
 
 
 @dataclass
@@ -208,6 +272,10 @@ class PassRunner:
     #: The status a write sent whose answer was lost (a read timeout, a 5xx: the API server
     #: may have applied it), by uid: own too, until a pass's write is confirmed again.
     sent_statuses: dict[str, str] = field(default_factory=dict)
+    #: The status writes refused 409 in a row, by uid: how soon each is decided again.
+    conflicts: Conflicts = field(default_factory=Conflicts)
+    #: The clock the conflicts in a row are timed by (seconds).
+    clock: Callable[[], float] = time.monotonic
 
     def foreign_status(self, uid: str, status: Mapping[str, Any] | None) -> bool:
         """Whether ``status`` of object ``uid`` is not the one this process's last pass of it
@@ -286,6 +354,7 @@ class PassRunner:
                 answered, live = await self.wakeups.in_pool(
                     key, self.executor, functools.partial(self._read_live, key))
                 if answered and (live is None or uid_of(live) != uid):
+                    self.conflicts.cleared(uid)
                     outcome.result = "gone"
                     self.wakeups.gone(key, uid)
                     return None
@@ -304,9 +373,9 @@ class PassRunner:
                     # decide again on the same old body (its Prometheus and MLflow reads
                     # included), refused again, twice a second until the watch caught up.
                     self.own_writes.wrote(uid, live)
-                logger.info("%s %s/%s changed while its pass decided; deciding again", *key)
                 outcome.result = "conflict"
-                return CONFLICT_RETRY_SECONDS
+                return self._conflict(key, uid, live)
+            self.conflicts.cleared(uid)
             self.own_writes.wrote(uid, written)
             self.own_statuses[uid] = status_digest((written or {}).get("status"))
             self.sent_statuses.pop(uid, None)
@@ -315,6 +384,7 @@ class PassRunner:
             self.signatures.produced(key, (written or {}).get("status") or {})
             self._check_kept(change, written)
         else:
+            self.conflicts.cleared(uid)
             self.own_statuses[uid] = status_digest(current)
             self.sent_statuses.pop(uid, None)
         # The gauges follow the status as soon as it is written: an MLflow write-back below
@@ -336,6 +406,25 @@ class PassRunner:
         observability.count_decisions(self.kind, namespace, name,
                                       [event.reason for event in result.events if event.decision])
         return result.requeue_after
+
+    def _conflict(self, key: Key, uid: str, live: Mapping[str, Any] | None) -> float:
+        """The status write of ``uid`` was refused 409 (``live``: the object as read back, or
+        None): when its pass decides again (``Conflicts``), said once when the passes back off,
+        since a status that stays unwritten shows nothing else."""
+        delay, in_a_row = self.conflicts.refused(uid, live, self.clock(),
+                                                 spread_of("/".join(key)))
+        if in_a_row == 2:
+            logger.warning("%s %s/%s: its status write was refused 409 again (the object keeps "
+                           "changing while its pass decides, with neither its spec nor its "
+                           "annotations changed: another writer of its status?); deciding "
+                           "again in %.1f s, then backing off up to %.0f s until a write "
+                           "succeeds (a watch event that changes what it decides on still "
+                           "wakes it at once)",
+                           *key, delay, self.conflicts.cap)
+        else:
+            logger.info("%s %s/%s changed while its pass decided (%d in a row); deciding "
+                        "again in %.1f s", *key, in_a_row, delay)
+        return delay
 
     def _check_kept(self, sent: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:
         """Count the status fields the API server dropped (an outdated CRD), and say so once
@@ -400,6 +489,7 @@ class PassRunner:
         self.own_writes.forget(uid)
         self.own_statuses.pop(uid, None)
         self.sent_statuses.pop(uid, None)
+        self.conflicts.cleared(uid)
 
 
 def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,
